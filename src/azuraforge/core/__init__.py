@@ -1,0 +1,29 @@
+"""The from-scratch deep-learning core: tensors with autograd, layers, losses, optimisers.
+
+Imports only NumPy. Names follow PyTorch so it reads familiar::
+
+    from azuraforge.core import Tensor, nn, optim, no_grad
+
+See ``docs/core.md`` for a tour and a worked LSTM example.
+"""
+
+from azuraforge.core import functional, nn, optim
+from azuraforge.core.ops import concat, stack, where
+from azuraforge.core.random import manual_seed
+from azuraforge.core.serialization import load, save
+from azuraforge.core.tensor import Tensor, is_grad_enabled, no_grad
+
+__all__ = [
+    "Tensor",
+    "concat",
+    "functional",
+    "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "optim",
+    "save",
+    "stack",
+    "where",
+]

@@ -1,0 +1,70 @@
+"""Convolution and pooling layers on NCHW input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from azuraforge.core import functional as F
+from azuraforge.core.fused.conv import pair
+from azuraforge.core.nn import init
+from azuraforge.core.nn.module import Module, Parameter, check_positive
+from azuraforge.core.tensor import Tensor
+
+
+class Conv2D(Module):
+    """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, H', W').
+
+    Examples
+    --------
+    >>> from azuraforge.core import manual_seed
+    >>> manual_seed(0)
+    >>> Conv2D(1, 8, kernel_size=3, padding=1)(Tensor(np.zeros((2, 1, 28, 28)))).shape
+    (2, 8, 28, 28)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+    ) -> None:
+        check_positive("Conv2D", in_channels=in_channels, out_channels=out_channels)
+        kh, kw = pair(kernel_size, "kernel_size")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        fan_in = in_channels * kh * kw
+        self.weight = Parameter(init.fan_in_uniform((out_channels, in_channels, kh, kw), fan_in))
+        self.bias = Parameter(init.fan_in_uniform((out_channels,), fan_in)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class MaxPool2D(Module):
+    """Maximum over windows of ``kernel_size`` (stride defaults to the kernel size)."""
+
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+    ) -> None:
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+
+class AvgPool2D(Module):
+    """Mean over windows of ``kernel_size`` (stride defaults to the kernel size)."""
+
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+    ) -> None:
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride)
+
+
+__all__ = ["AvgPool2D", "Conv2D", "MaxPool2D"]

@@ -1,0 +1,274 @@
+"""Dense layers, activations, normalisation, dropout, embedding and containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from azuraforge.core import functional as F
+
+from azuraforge.core.nn import init
+from azuraforge.core.nn.module import Module, Parameter, check_positive
+from azuraforge.core.tensor import Tensor
+from azuraforge.errors import InvalidParameterError, ShapeError
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, on the last axis.
+
+    Parameters
+    ----------
+    in_features, out_features
+        Sizes of the last axis of input and output.
+    bias
+        Whether to learn an additive bias.
+
+    Examples
+    --------
+    >>> from azuraforge.core import manual_seed
+    >>> manual_seed(0)
+    >>> Linear(3, 2)(Tensor(np.ones((4, 3)))).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        check_positive("Linear", in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(init.fan_in_uniform((out_features, in_features), in_features))
+        self.bias = Parameter(init.fan_in_uniform((out_features,), in_features)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1:] != (self.in_features,):
+            raise ShapeError(
+                f"Linear expects {self.in_features} features on the last axis, got input "
+                f"of shape {x.shape}"
+            )
+        out = x @ self.weight.T
+        return out if self.bias is None else out + self.bias
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """Logistic function."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class GELU(Module):
+    """Gaussian error linear unit (tanh approximation)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x)
+
+
+class Softmax(Module):
+    """Softmax along ``axis``."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.axis)
+
+
+class Flatten(Module):
+    """Merge every axis from ``start_axis`` (default 1, keeping the batch) into one."""
+
+    def __init__(self, start_axis: int = 1) -> None:
+        self.start_axis = start_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_axis)
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` while training; identity in eval mode."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p < 1.0:
+            raise InvalidParameterError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+
+class Embedding(Module):
+    """A lookup table: integer indices to learned vectors of size ``embedding_dim``."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        check_positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(init.normal((num_embeddings, embedding_dim)))
+
+    def forward(self, indices: Tensor | np.ndarray) -> Tensor:
+        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if idx.dtype.kind not in "iu":
+            raise InvalidParameterError(f"Embedding expects integer indices, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise InvalidParameterError(
+                f"Embedding indices must be in [0, {self.num_embeddings - 1}], "
+                f"got {idx.min()}..{idx.max()}"
+            )
+        return self.weight[idx]
+
+
+class LayerNorm(Module):
+    """Normalise over the last ``len(normalized_shape)`` axes, then scale and shift."""
+
+    def __init__(
+        self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+        elementwise_affine: bool = True,
+    ) -> None:
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = len(self.normalized_shape)
+        if x.shape[-n:] != self.normalized_shape:
+            raise ShapeError(
+                f"LayerNorm expects trailing shape {self.normalized_shape}, got input {x.shape}"
+            )
+        axes = tuple(range(-n, 0))
+        centred = x - x.mean(axis=axes, keepdims=True)
+        variance = (centred * centred).mean(axis=axes, keepdims=True)
+        out = centred / (variance + self.eps).sqrt()
+        if self.weight is not None and self.bias is not None:
+            out = out * self.weight + self.bias
+        return out
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over every axis except the channel axis 1."""
+
+    input_ndims: tuple[int, ...] = ()
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
+    ) -> None:
+        check_positive(type(self).__name__, num_features=num_features)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        self.running_mean = Tensor(np.zeros(num_features, np.float32))
+        self.running_var = Tensor(np.ones(num_features, np.float32))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self.input_ndims or x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"{type(self).__name__}({self.num_features}) expects {self.input_ndims}-D input "
+                f"with {self.num_features} channels on axis 1, got {x.shape}"
+            )
+        axes = (0, *range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training:
+            mean = x.mean(axis=axes, keepdims=True)
+            centred = x - mean
+            variance = (centred * centred).mean(axis=axes, keepdims=True)
+            self._update_running(mean.data, variance.data, x.size // self.num_features)
+        else:
+            centred = x - self.running_mean.data.reshape(shape)
+            variance = Tensor(self.running_var.data.reshape(shape))
+        out = centred / (variance + self.eps).sqrt()
+        if self.weight is not None and self.bias is not None:
+            out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return out
+
+    def _update_running(self, mean: np.ndarray, variance: np.ndarray, count: int) -> None:
+        unbiased = variance.reshape(-1) * count / max(count - 1, 1)
+        m = self.momentum
+        self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.reshape(-1)
+        self.running_var.data = (1 - m) * self.running_var.data + m * unbiased
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation for (N, C) or (N, C, L) input."""
+
+    input_ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation for (N, C, H, W) input."""
+
+    input_ndims = (4,)
+
+
+class Sequential(Module):
+    """Layers applied one after another.
+
+    Examples
+    --------
+    >>> from azuraforge.core import manual_seed
+    >>> manual_seed(0)
+    >>> model = Sequential(Linear(2, 4), ReLU(), Linear(4, 1))
+    >>> model(Tensor(np.ones((3, 2)))).shape
+    (3, 1)
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise InvalidParameterError(
+                    f"Sequential takes modules, got {type(layer).__name__} at position {i}"
+                )
+        self.layers = list(layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+
+__all__ = [
+    "GELU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]

@@ -1,0 +1,221 @@
+"""`Module` and `Parameter`: the containers every layer is built from.
+
+A module finds its parameters by walking its attributes (no register calls): every
+``Parameter`` attribute is a parameter, every other ``Tensor`` attribute a buffer (running
+statistics), every ``Module`` attribute or list of modules a child. Each module also records
+the arguments it was constructed with, so :func:`azuraforge.core.save` can store the
+architecture and :func:`azuraforge.core.load` rebuild it without the code that built it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import numpy as np
+
+from azuraforge.core.tensor import Tensor
+from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
+
+
+class Parameter(Tensor):
+    """A tensor that a module trains: ``requires_grad`` is on, and floating dtypes are kept.
+
+    Examples
+    --------
+    >>> Parameter(np.zeros(2)).dtype
+    dtype('float64')
+    """
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        raw = data.data if isinstance(data, Tensor) else data
+        dtype = raw.dtype if isinstance(raw, np.ndarray) and raw.dtype.kind == "f" else None
+        super().__init__(raw, requires_grad=requires_grad, dtype=dtype)
+
+
+def _recording(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap ``__init__`` so the outermost call records its bound arguments."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self: Module, *args: Any, **kwargs: Any) -> None:
+        outermost = "_init_args" not in self.__dict__
+        if outermost:
+            self.__dict__["_init_args"] = None
+        init(self, *args, **kwargs)
+        if outermost:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            self.__dict__["_init_args"] = (bound.args[1:], dict(bound.kwargs))
+
+    return wrapper
+
+
+class Module:
+    """Base class of layers and models: override ``forward`` and assign parameters and
+    sub-modules as attributes.
+
+    Examples
+    --------
+    >>> from azuraforge.core import nn
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self, hidden: int):
+    ...         self.first = nn.Linear(3, hidden)
+    ...         self.second = nn.Linear(hidden, 1)
+    ...     def forward(self, x):
+    ...         return self.second(self.first(x).relu())
+    >>> model = TwoLayer(4)
+    >>> [name for name, _ in model.named_parameters()]
+    ['first.weight', 'first.bias', 'second.weight', 'second.bias']
+    """
+
+    training: bool = True
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute the output; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- walking the tree ---------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their attribute names (``layers.0`` for list items)."""
+        for name, value in vars(self).items():
+            if name == "_init_args":
+                continue
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, list | tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant."""
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_tensors(self, want_parameters: bool) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name, value in vars(module).items():
+                if not isinstance(value, Tensor) or isinstance(value, Parameter) != want_parameters:
+                    continue
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{prefix}.{name}" if prefix else name), value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter once (shared ones under their first name), with dotted names."""
+        for name, tensor in self._named_tensors(want_parameters=True):
+            yield name, cast(Parameter, tensor)
+
+    def parameters(self) -> list[Parameter]:
+        """Every parameter once, in definition order."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Tensors that are state but not trained (e.g. BatchNorm running statistics)."""
+        yield from self._named_tensors(want_parameters=False)
+
+    # ---- modes and gradients ------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Switch this module and its descendants to training (or evaluation) mode."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode: dropout off, batch norm uses running statistics."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Clear the gradients of every parameter."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every floating parameter and buffer to ``dtype`` in place."""
+        for _, tensor in [*self.named_parameters(), *self.named_buffers()]:
+            if tensor.data.dtype.kind == "f":
+                tensor.data = tensor.data.astype(dtype)
+                tensor.grad = None
+        return self
+
+    # ---- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        tensors = [*self.named_parameters(), *self.named_buffers()]
+        return {name: tensor.data.copy() for name, tensor in tensors}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters and buffers of the same names.
+
+        Raises
+        ------
+        NotFoundError
+            With ``strict``, if names are missing or unexpected.
+        ShapeError
+            If an array's shape differs from the parameter's.
+        """
+        own = dict([*self.named_parameters(), *self.named_buffers()])
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise NotFoundError(
+                f"state dict does not match {type(self).__name__}: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        for name, tensor in own.items():
+            if name not in state:
+                continue
+            value = np.asarray(state[name])
+            if value.shape != tensor.data.shape:
+                raise ShapeError(
+                    f"{name}: saved array has shape {value.shape}, the model expects "
+                    f"{tensor.data.shape}"
+                )
+            tensor.data = value.astype(tensor.data.dtype, copy=True)
+
+    def __repr__(self) -> str:
+        args = ", ".join(self._describe_args())
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({args})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        return f"{type(self).__name__}({args}\n" + "\n".join(lines) + "\n)"
+
+    def _describe_args(self) -> list[str]:
+        if self._init_args is None:
+            return []
+        args, kwargs = self._init_args
+        names = [n for n in inspect.signature(type(self).__init__).parameters][1:]
+        described = []
+        for name, value in [*zip(names, args, strict=False), *kwargs.items()]:
+            if not isinstance(value, Module) and not (
+                isinstance(value, tuple) and any(isinstance(v, Module) for v in value)
+            ):
+                described.append(f"{name}={value!r}")
+        return described
+
+
+def check_positive(what: str, **sizes: int) -> None:
+    """Raise a clear error unless every size is a positive int."""
+    for name, value in sizes.items():
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+            raise InvalidParameterError(f"{what}: {name} must be a positive int, got {value!r}")

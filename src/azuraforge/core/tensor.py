@@ -1,0 +1,399 @@
+"""`Tensor`: an n-dimensional array that records the operations made on it.
+
+Each operation computes its output with NumPy and remembers, in a small context, what its
+backward rule needs. :meth:`Tensor.backward` sorts the graph topologically (iteratively, so
+a 10,000-step chain is fine), walks it in reverse and applies the rules of
+:data:`azuraforge.core.autograd.GRADIENTS`. Gradients land in ``.grad`` of the leaves that
+require them and are *accumulated* until an optimiser's ``zero_grad`` clears them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
+from azuraforge.core.backend import array_module
+from azuraforge.errors import GradientError, InvalidParameterError
+
+ArrayLike: TypeAlias = "Tensor | np.ndarray | float | int | Sequence[Any]"
+Context: TypeAlias = "tuple[str, tuple[Tensor, ...], tuple[Any, ...]]"
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations record a graph in this thread (``False`` inside :func:`no_grad`)."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Run the block without recording a graph: faster, and nothing can be backpropagated.
+
+    Examples
+    --------
+    >>> w = Tensor([2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = w * 3
+    >>> y.requires_grad
+    False
+    """
+    previous = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return array_module().asarray(data, dtype=dtype)
+    array = array_module().asarray(data)
+    # float32 is the default for floats and Python numbers; integer and bool arrays keep
+    # their type so they can serve as labels, indices and masks.
+    if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
+        return array
+    return array.astype(np.float32, copy=False)
+
+
+class Tensor:
+    """An array with reverse-mode automatic differentiation.
+
+    Parameters
+    ----------
+    data
+        Anything NumPy turns into an array: nested lists, numbers, arrays or a ``Tensor``.
+    requires_grad
+        Whether gradients should be computed for this tensor. Only floating tensors can.
+    dtype
+        NumPy dtype. By default floats and Python numbers become ``float32``; integer and bool
+        arrays keep their dtype (labels, indices).
+
+    Examples
+    --------
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.],
+           [6., 8.]], dtype=float32)
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "data", "grad", "requires_grad")
+    # NumPy must hand mixed expressions (ndarray * Tensor) back to our reflected operators.
+    __array_ufunc__ = None
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise InvalidParameterError(
+                f"only floating tensors can require gradients, got dtype {self.data.dtype}; "
+                "pass dtype=np.float32"
+            )
+        self.requires_grad = requires_grad
+        self.grad: np.ndarray | None = None
+        self._ctx: Context | None = None
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, op: str, parents: tuple[Tensor, ...], *saved: Any) -> Tensor:
+        """Wrap an op's output; keep the backward context only when a parent needs grad."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.requires_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
+        out._ctx = (op, parents, saved) if out.requires_grad else None
+        return out
+
+    # ---- basic properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The dimensions, as a tuple."""
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return int(self.data.ndim)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The NumPy dtype of the data."""
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an operation."""
+        return self._ctx is None
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise InvalidParameterError(
+                f"item() needs a tensor with one element, got shape {self.shape}"
+            )
+        return float(self.data.reshape(()))
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data, cut from the graph (``requires_grad=False``)."""
+        return Tensor(self.data, dtype=self.data.dtype)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to ``dtype``; gradients flow back converted to this dtype."""
+        from azuraforge.core import ops
+
+        return ops.cast(self, dtype)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        return f"Tensor({body}{extra})"
+
+    # ---- autograd ---------------------------------------------------------------------
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor and accumulate gradients in the leaves' ``.grad``.
+
+        Parameters
+        ----------
+        grad
+            Gradient of the final objective with respect to this tensor. May be omitted only
+            for a one-element tensor (it is then 1).
+        retain_graph
+            Keep the graph so ``backward`` can be called again through it.
+
+        Raises
+        ------
+        GradientError
+            If this tensor does not require gradients, or ``grad`` is missing for a
+            non-scalar, or the graph was already freed by an earlier ``backward``.
+        """
+        if not self.requires_grad:
+            raise GradientError(
+                "backward() on a tensor that does not require grad: no parameter or input it "
+                "was computed from has requires_grad=True (or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise GradientError(
+                    f"backward() without a gradient needs a one-element tensor, got shape "
+                    f"{self.shape}; reduce it first (e.g. loss.mean()) or pass grad="
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = _as_array(grad, self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise GradientError(f"grad has shape {seed.shape}, expected {self.shape}")
+        _backpropagate(self, seed, retain_graph)
+
+    # ---- operators (defined in ops.py) ------------------------------------------------
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, exponent: ArrayLike) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base: ArrayLike) -> Tensor:
+        return ops.pow(base, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # Comparisons give bool tensors (no gradient); == keeps identity so tensors stay hashable
+    # and usable in sets and `in` checks. Use eq() for element-wise equality.
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data < _data(other))
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data <= _data(other))
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data > _data(other))
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data >= _data(other))
+
+    def eq(self, other: ArrayLike) -> Tensor:
+        """Element-wise equality as a bool tensor."""
+        return Tensor(self.data == _data(other))
+
+    # ---- methods (thin wrappers over ops and functional) --------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes by default)."""
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes by default)."""
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; the gradient is shared equally between ties."""
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; the gradient is shared equally between ties."""
+        return ops.min(self, axis, keepdims)
+
+    def exp(self) -> Tensor:
+        """Element-wise e**x."""
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        """Element-wise natural logarithm."""
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        """Element-wise square root."""
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        """Element-wise absolute value (gradient 0 at 0)."""
+        return ops.abs(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clamp values to ``[min, max]``; gradient flows where the value was inside."""
+        return ops.clip(self, min, max)
+
+    def relu(self) -> Tensor:
+        """max(x, 0)."""
+        return ops.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + e**-x)."""
+        return ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        """Hyperbolic tangent."""
+        return ops.tanh(self)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """The same data with a new shape (one dimension may be -1)."""
+        return ops.reshape(self, _shape_args(shape))
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        """Reorder the axes."""
+        return ops.permute(self, _shape_args(axes))
+
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> Tensor:
+        """Swap two axes (the last two by default)."""
+        return ops.transpose(self, axis0, axis1)
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed."""
+        return ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        """Merge every axis from ``start_axis`` on into one."""
+        return ops.reshape(self, (*self.shape[:start_axis], -1))
+
+
+def _data(value: ArrayLike) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], list | tuple):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes that need grad, each after every node that uses it (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            stack.extend((p, False) for p in node._ctx[1] if p.requires_grad)
+    order.reverse()
+    return order
+
+
+def _backpropagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    for node in _topological_order(root):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        if node._ctx is None:
+            _accumulate_leaf(node, grad)
+            continue
+        op, parents, saved = node._ctx
+        needs = tuple(p.requires_grad for p in parents)
+        for parent, parent_grad in zip(parents, GRADIENTS[op](needs, grad, *saved), strict=True):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.data.shape:
+                parent_grad = unbroadcast(parent_grad, parent.data.shape)
+            key = id(parent)
+            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        if not retain_graph:
+            node._ctx = FREED
+
+
+def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+    # A copy: one backward rule may hand the same array to several inputs.
+    grad = np.array(grad, dtype=leaf.data.dtype, copy=True)
+    leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+from azuraforge.core import ops  # noqa: E402  (ops needs Tensor defined first)

@@ -1,0 +1,47 @@
+"""The one exception tree of AzuraForge.
+
+Every error the package raises on purpose derives from :class:`AzuraForgeError`, and where
+natural also from the matching builtin, so either ``except`` works::
+
+    AzuraForgeError
+     ├── InvalidParameterError (ValueError)   a bad argument: shape, value, option
+     ├── ShapeError (InvalidParameterError)   tensors whose shapes do not fit together
+     ├── NotFoundError (KeyError)             a named thing that does not exist
+     ├── SchemaMismatchError                  a saved file in a format this version cannot read
+     ├── GradientError (RuntimeError)         backward() asked of something that cannot give it
+     └── PluginError                          a plugin that cannot be loaded or registered
+
+Messages say what failed, the value, what was expected, and what to do.
+"""
+
+
+class AzuraForgeError(Exception):
+    """Base class of every error AzuraForge raises on purpose."""
+
+
+class InvalidParameterError(AzuraForgeError, ValueError):
+    """An argument has a value that cannot work (wrong option, negative size, ...)."""
+
+
+class ShapeError(InvalidParameterError):
+    """Tensors or arrays whose shapes do not fit the operation."""
+
+
+class NotFoundError(AzuraForgeError, KeyError):
+    """A named record, file, parameter or plugin does not exist."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; we want it to read like a sentence.
+        return str(self.args[0]) if self.args else ""
+
+
+class SchemaMismatchError(AzuraForgeError):
+    """A stored file or database was written in a format this version cannot read."""
+
+
+class GradientError(AzuraForgeError, RuntimeError):
+    """``backward()`` was asked of a tensor that cannot produce gradients."""
+
+
+class PluginError(AzuraForgeError):
+    """A plugin cannot be imported, or clashes with another one."""
