@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-
 from azuraforge.core import ops
 from azuraforge.core.fused import (
     avg_pool2d,
@@ -145,5 +144,3 @@ def binary_cross_entropy_with_logits(
     y = _loss_inputs("binary_cross_entropy_with_logits", logits, target, reduction)
     softplus = (1.0 + (-logits.abs()).exp()).log()
     return _reduce(logits.relu() - logits * y + softplus, reduction)
-
-

@@ -89,7 +89,7 @@ def neg(x: Tensor) -> Tensor:
     return Tensor._from_op(-x.data, "neg", (x,))
 
 
-def pow(base: ArrayLike, exponent: ArrayLike) -> Tensor:  # noqa: A001
+def pow(base: ArrayLike, exponent: ArrayLike) -> Tensor:
     """base ** exponent; either may be a tensor.
 
     Examples
@@ -137,7 +137,7 @@ def sqrt(x: Tensor) -> Tensor:
     return Tensor._from_op(out, "sqrt", (x,), out)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001
+def abs(x: Tensor) -> Tensor:
     """Absolute value; its gradient at 0 is 0."""
     return Tensor._from_op(np.abs(x.data), "abs", (x,), x.data)
 
@@ -160,7 +160,7 @@ def relu(x: Tensor) -> Tensor:
     return Tensor._from_op(np.maximum(x.data, 0), "relu", (x,), x.data)
 
 
-def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
     """Clamp to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
     if min is None and max is None:
         raise InvalidParameterError("clip needs min, max or both; got neither")
@@ -179,7 +179,7 @@ def _check_axis(x: Tensor, axis: Axis) -> None:
             raise ShapeError(f"axis {a} is out of range for a tensor of shape {x.shape}")
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes when ``None``)."""
     _check_axis(x, axis)
     out = np.sum(x.data, axis=axis, keepdims=keepdims)
@@ -198,14 +198,14 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return total * (total.data.size / builtins.max(x.data.size, 1))
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; ties share the gradient equally."""
     _check_axis(x, axis)
     out = np.asarray(np.max(x.data, axis=axis, keepdims=keepdims))
     return Tensor._from_op(out, "max", (x,), x.data, out, axis, keepdims)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; ties share the gradient equally."""
     return neg(max(neg(x), axis, keepdims))
 

@@ -123,7 +123,7 @@ def save(module: Module, path: str | os.PathLike[str]) -> Path:
         "training": module.training,
         "architecture": module_config(module),
     }
-    arrays = module.state_dict()
+    arrays: dict[str, Any] = module.state_dict()
     if _HEADER in arrays:
         raise InvalidParameterError(f"a parameter may not be named {_HEADER!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def save(module: Module, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_HEADER: np.array(json.dumps(header))}, **arrays)
+            np.savez(f, **{_HEADER: np.array(json.dumps(header)), **arrays})
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

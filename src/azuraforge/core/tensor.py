@@ -54,9 +54,11 @@ def no_grad() -> Iterator[None]:
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    xp = array_module()
     if dtype is not None:
-        return array_module().asarray(data, dtype=dtype)
-    array = array_module().asarray(data)
+        typed: np.ndarray = xp.asarray(data, dtype=dtype)
+        return typed
+    array: np.ndarray = xp.asarray(data)
     # float32 is the default for floats and Python numbers; integer and bool arrays keep
     # their type so they can serve as labels, indices and masks.
     if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
@@ -103,7 +105,9 @@ class Tensor:
         self._ctx: Context | None = None
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, op: str, parents: tuple[Tensor, ...], *saved: Any) -> Tensor:
+    def _from_op(
+        cls, data: np.ndarray, op: str, parents: tuple[Tensor, ...], *saved: Any
+    ) -> Tensor:
         """Wrap an op's output; keep the backward context only when a parent needs grad."""
         out = cls.__new__(cls)
         out.data = data
@@ -300,7 +304,7 @@ class Tensor:
         """Element-wise absolute value (gradient 0 at 0)."""
         return ops.abs(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clamp values to ``[min, max]``; gradient flows where the value was inside."""
         return ops.clip(self, min, max)
 
@@ -329,7 +333,7 @@ class Tensor:
         return ops.transpose(self, axis0, axis1)
 
     @property
-    def T(self) -> Tensor:
+    def T(self) -> Tensor:  # noqa: N802  (NumPy and PyTorch spell it so)
         """All axes reversed."""
         return ops.permute(self, tuple(reversed(range(self.ndim))))
 

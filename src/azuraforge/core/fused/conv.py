@@ -1,8 +1,15 @@
 """2-D convolution and pooling on NCHW tensors, as single graph nodes.
 
-Convolution is im2col + one GEMM: every receptive field becomes a row of a matrix, so the
-whole batch is multiplied by the filters in a single BLAS call. Backward is two GEMMs and a
-col2im that adds each kernel offset's slice back (``kernel_h * kernel_w`` strided adds).
+The API is NCHW, like PyTorch; the memory behind it is batch-innermost, ``(C, H, W, N)``
+(cuda-convnet's layout). NumPy's cost is per inner loop, and with the batch innermost every
+inner loop of these kernels, and of the element-wise layers between them (ReLU), runs over
+``N`` contiguous values instead of one short row of a small feature map.
+
+Convolution is im2col + one GEMM: the receptive fields of the whole batch are the columns of
+a ``(C*KH*KW, OH*OW*N)`` matrix, and ``weight (F, C*KH*KW) @ columns`` is the output in
+``(F, OH, OW, N)`` memory, returned as an NCHW view. Backward is two GEMMs and a col2im that
+adds each kernel offset's slice back (``KH * KW`` strided adds). Pooling is a running maximum
+(or sum) over the ``KH * KW`` strided views of the input, with no window copies.
 """
 
 from __future__ import annotations
@@ -33,15 +40,29 @@ def _output_size(size: int, kernel: int, stride: int, what: str) -> int:
     return (size - kernel) // stride + 1
 
 
-def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """View of shape (N, C, OH, OW, KH, KW) over every receptive field."""
-    view = sliding_window_view(x, kernel, axis=(2, 3))
-    return view[:, :, :: stride[0], :: stride[1]]
+def _offset(
+    x: np.ndarray, i: int, j: int, out_hw: tuple[int, ...], stride: tuple[int, int]
+) -> np.ndarray:
+    """The view of ``x`` (C, H, W, N) that kernel offset (i, j) sees at every output position."""
+    (oh, ow), (sh, sw) = out_hw, stride
+    return x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+
+
+def _batch_inner(x: np.ndarray) -> np.ndarray:
+    """NCHW array -> (C, H, W, N) contiguous memory (free when it already is)."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def _nchw(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) memory -> NCHW view."""
+    return x.transpose(3, 0, 1, 2)
 
 
 def _check_nchw(x: Tensor, what: str) -> None:
     if x.ndim != 4:
-        raise ShapeError(f"{what} expects input of shape (batch, channels, height, width), got {x.shape}")
+        raise ShapeError(
+            f"{what} expects input of shape (batch, channels, height, width), got {x.shape}"
+        )
 
 
 def conv2d(
@@ -64,39 +85,35 @@ def conv2d(
     filters, channels, kh, kw = weight.shape
     if x.shape[1] != channels:
         raise ShapeError(f"conv2d: weight expects {channels} input channels, got input {x.shape}")
-    sh, sw = pair(stride, "stride")
+    strides = pair(stride, "stride")
     ph, pw = pair(padding, "padding")
-    data = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
-    n, _, height, width = data.shape
-    oh = _output_size(height, kh, sh, "conv2d")
-    ow = _output_size(width, kw, sw, "conv2d")
-    cols = _windows(data, (kh, kw), (sh, sw)).transpose(0, 2, 3, 1, 4, 5)
-    cols = cols.reshape(n * oh * ow, channels * kh * kw)
-    out = cols @ weight.data.reshape(filters, -1).T
+    data = x.data.transpose(1, 2, 3, 0)
+    if ph or pw:
+        data = np.pad(data, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    _, height, width, n = data.shape
+    out_hw = (
+        _output_size(height, kh, strides[0], "conv2d"),
+        _output_size(width, kw, strides[1], "conv2d"),
+    )
+    windows = sliding_window_view(data, (kh, kw), axis=(1, 2))[:, :: strides[0], :: strides[1]]
+    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(channels * kh * kw, -1)
+    out = weight.data.reshape(filters, -1) @ cols
     if bias is not None:
-        out += bias.data
-    out = out.reshape(n, oh, ow, filters).transpose(0, 3, 1, 2)
+        out += bias.data[:, None]
+    out_nchw = _nchw(out.reshape(filters, *out_hw, n))
     parents = (x, weight) if bias is None else (x, weight, bias)
-    saved = (cols, weight.data, data.shape, (sh, sw), (ph, pw))
-    return Tensor._from_op(out, "conv2d", parents, *saved)
+    saved = (cols, weight.data, data.shape, strides, (ph, pw))
+    return Tensor._from_op(out_nchw, "conv2d", parents, *saved)
 
 
 def _col2im(
-    cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]
+    cols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]
 ) -> np.ndarray:
-    """Add each window's gradient back onto the padded input. cols: (N, OH, OW, C, KH, KW)."""
-    n, oh, ow = cols.shape[:3]
+    """Add every receptive field's gradient back: (C, KH, KW, OH, OW, N) -> (C, H, W, N)."""
     out = np.zeros(padded_shape, dtype=cols.dtype)
-    sh, sw = stride
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[..., i, j].transpose(0, 3, 1, 2)
+    for i, j in _offsets(cols.shape[1:3]):
+        _offset(out, i, j, cols.shape[3:5], stride)[...] += cols[:, i, j]
     return out
-
-
-def _unpad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    ph, pw = padding
-    return x[:, :, ph : x.shape[2] - ph, pw : x.shape[3] - pw]
 
 
 @register_gradient("conv2d")
@@ -110,30 +127,43 @@ def _conv2d_backward(
     padding: tuple[int, int],
 ) -> Grads:
     filters, channels, kh, kw = weight.shape
-    grad_rows = grad.transpose(0, 2, 3, 1).reshape(-1, filters)
+    grad_rows = _batch_inner(grad).reshape(filters, -1)
     grad_x = None
     if needs[0]:
+        grad_cols = weight.reshape(filters, -1).T @ grad_rows
         n, _, oh, ow = grad.shape
-        grad_cols = (grad_rows @ weight.reshape(filters, -1)).reshape(n, oh, ow, channels, kh, kw)
-        grad_x = _unpad(_col2im(grad_cols, padded_shape, (kh, kw), stride), padding)
-    grad_w = (grad_rows.T @ cols).reshape(weight.shape) if needs[1] else None
-    grad_b = grad_rows.sum(axis=0) if len(needs) == 3 else None
+        grad_cols = grad_cols.reshape(channels, kh, kw, oh, ow, n)
+        ph, pw = padding
+        padded = _col2im(grad_cols, padded_shape, stride)
+        grad_x = _nchw(padded[:, ph : padded.shape[1] - ph, pw : padded.shape[2] - pw])
+    grad_w = (grad_rows @ cols.T).reshape(weight.shape) if needs[1] else None
+    grad_b = grad_rows.sum(axis=1) if len(needs) == 3 else None
     return (grad_x, grad_w, grad_b)[: len(needs)]
 
 
-def _pool_windows(x: Tensor, kernel_size: Any, stride: Any, what: str) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+def _pool_geometry(
+    x: Tensor, kernel_size: Any, stride: Any, what: str
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     _check_nchw(x, what)
     kernel = pair(kernel_size, "kernel_size")
     strides = pair(stride, "stride") if stride is not None else kernel
-    _output_size(x.shape[2], kernel[0], strides[0], what)
-    _output_size(x.shape[3], kernel[1], strides[1], what)
-    return _windows(x.data, kernel, strides), kernel, strides
+    out_hw = (
+        _output_size(x.shape[2], kernel[0], strides[0], what),
+        _output_size(x.shape[3], kernel[1], strides[1], what),
+    )
+    return kernel, strides, out_hw
+
+
+def _offsets(kernel: tuple[int, ...]) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
 
 
 def max_pool2d(
     x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
 ) -> Tensor:
     """Maximum over each ``kernel_size`` window (stride defaults to the kernel size).
+
+    Ties send the gradient to the first maximum in the window, as PyTorch does.
 
     Examples
     --------
@@ -142,42 +172,54 @@ def max_pool2d(
     Tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    windows, kernel, strides = _pool_windows(x, kernel_size, stride, "max_pool2d")
-    n, c, oh, ow = windows.shape[:4]
-    flat = windows.reshape(n, c, oh, ow, -1)
-    winner = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
-    saved = (winner, x.data.shape, x.data.dtype, kernel, strides)
-    return Tensor._from_op(out, "max_pool2d", (x,), *saved)
+    kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "max_pool2d")
+    data = _batch_inner(x.data)
+    offsets = _offsets(kernel)
+    out = _offset(data, *offsets[0], out_hw, strides).copy()
+    for i, j in offsets[1:]:
+        np.maximum(out, _offset(data, i, j, out_hw, strides), out=out)
+    return Tensor._from_op(_nchw(out), "max_pool2d", (x,), data, out, kernel, strides)
 
 
 @register_gradient("max_pool2d")
 def _max_pool2d_backward(
     needs: Needs,
     grad: np.ndarray,
-    winner: np.ndarray,
-    shape: tuple[int, ...],
-    dtype: Any,
+    data: np.ndarray,
+    out: np.ndarray,
     kernel: tuple[int, int],
     strides: tuple[int, int],
 ) -> Grads:
-    n, c, oh, ow = grad.shape
-    out = np.zeros(shape, dtype=dtype)
-    sh, sw = strides
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            hit = winner == i * kernel[1] + j
-            out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += grad * hit
-    return (out,)
+    grad_c = _batch_inner(grad)
+    grad_x = np.zeros_like(data)
+    out_hw = out.shape[1:3]
+    overlapping = strides[0] < kernel[0] or strides[1] < kernel[1]
+    unclaimed = np.ones(out.shape, dtype=bool)
+    hit = np.empty(out.shape, dtype=bool)
+    for i, j in _offsets(kernel):
+        np.equal(_offset(data, i, j, out_hw, strides), out, out=hit)
+        hit &= unclaimed
+        unclaimed ^= hit
+        target = _offset(grad_x, i, j, out_hw, strides)
+        if overlapping:
+            target += grad_c * hit
+        else:  # each input element is in one window only: write, don't add
+            np.multiply(grad_c, hit, out=target)
+    return (_nchw(grad_x),)
 
 
 def avg_pool2d(
     x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
 ) -> Tensor:
     """Mean over each ``kernel_size`` window (stride defaults to the kernel size)."""
-    windows, kernel, strides = _pool_windows(x, kernel_size, stride, "avg_pool2d")
-    out = windows.mean(axis=(-2, -1), dtype=x.data.dtype)
-    return Tensor._from_op(out, "avg_pool2d", (x,), x.data.shape, kernel, strides)
+    kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "avg_pool2d")
+    data = _batch_inner(x.data)
+    offsets = _offsets(kernel)
+    out = _offset(data, *offsets[0], out_hw, strides).copy()
+    for i, j in offsets[1:]:
+        out += _offset(data, i, j, out_hw, strides)
+    out *= 1.0 / len(offsets)
+    return Tensor._from_op(_nchw(out), "avg_pool2d", (x,), data.shape, kernel, strides)
 
 
 @register_gradient("avg_pool2d")
@@ -188,11 +230,8 @@ def _avg_pool2d_backward(
     kernel: tuple[int, int],
     strides: tuple[int, int],
 ) -> Grads:
-    n, c, oh, ow = grad.shape
-    out = np.zeros(shape, dtype=grad.dtype)
-    share = grad / (kernel[0] * kernel[1])
-    sh, sw = strides
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += share
-    return (out,)
+    share = _batch_inner(grad) / (kernel[0] * kernel[1])
+    grad_x = np.zeros(shape, dtype=grad.dtype)
+    for i, j in _offsets(kernel):
+        _offset(grad_x, i, j, share.shape[1:3], strides)[...] += share
+    return (_nchw(grad_x),)

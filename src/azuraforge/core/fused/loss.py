@@ -58,7 +58,9 @@ def cross_entropy(
     """
     check_reduction(reduction, "cross_entropy")
     if logits.ndim != 2:
-        raise ShapeError(f"cross_entropy expects logits of shape (batch, classes), got {logits.shape}")
+        raise ShapeError(
+            f"cross_entropy expects logits of shape (batch, classes), got {logits.shape}"
+        )
     if not 0.0 <= label_smoothing <= 1.0:
         raise InvalidParameterError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     n, classes = logits.shape

@@ -18,7 +18,13 @@ from azuraforge.core.nn.layers import (
     Softmax,
     Tanh,
 )
-from azuraforge.core.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
+from azuraforge.core.nn.losses import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+)
 from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.recurrent import GRU, LSTM
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from azuraforge.core import functional as F
 from azuraforge.core.fused.conv import pair
 from azuraforge.core.nn import init

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from azuraforge.core import functional as F
-
 from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter, check_positive
 from azuraforge.core.tensor import Tensor
@@ -130,7 +129,9 @@ class Embedding(Module):
     def forward(self, indices: Tensor | np.ndarray) -> Tensor:
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if idx.dtype.kind not in "iu":
-            raise InvalidParameterError(f"Embedding expects integer indices, got dtype {idx.dtype}")
+            raise InvalidParameterError(
+                f"Embedding expects integer indices, got dtype {idx.dtype}"
+            )
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
             raise InvalidParameterError(
                 f"Embedding indices must be in [0, {self.num_embeddings - 1}], "
@@ -143,10 +144,14 @@ class LayerNorm(Module):
     """Normalise over the last ``len(normalized_shape)`` axes, then scale and shift."""
 
     def __init__(
-        self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
         elementwise_affine: bool = True,
     ) -> None:
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
         self.normalized_shape, self.eps = shape, eps
         self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine else None

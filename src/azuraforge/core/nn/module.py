@@ -114,7 +114,10 @@ class Module:
         seen: set[int] = set()
         for prefix, module in self.named_modules():
             for name, value in vars(module).items():
-                if not isinstance(value, Tensor) or isinstance(value, Parameter) != want_parameters:
+                if (
+                    not isinstance(value, Tensor)
+                    or isinstance(value, Parameter) != want_parameters
+                ):
                     continue
                 if id(value) not in seen:
                     seen.add(id(value))

@@ -37,8 +37,12 @@ class _Recurrent(Module):
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size
             # PyTorch's names, layout and initialisation, so state dicts map one to one.
-            for kind, shape in (("weight_ih", (rows, width)), ("weight_hh", (rows, hidden_size)),
-                                ("bias_ih", (rows,)), ("bias_hh", (rows,))):
+            for kind, shape in (
+                ("weight_ih", (rows, width)),
+                ("weight_hh", (rows, hidden_size)),
+                ("bias_ih", (rows,)),
+                ("bias_hh", (rows,)),
+            ):
                 weights = init.fan_in_uniform(shape, hidden_size)
                 setattr(self, f"{kind}_l{layer}", Parameter(weights))
 
@@ -49,7 +53,10 @@ class _Recurrent(Module):
             if layer > 0:
                 x = F.dropout(x, self.dropout, self.training)
             last_only = layer == self.num_layers - 1 and not self.return_sequences
-            weights = [getattr(self, f"{k}_l{layer}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [
+                getattr(self, f"{k}_l{layer}")
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
             x = type(self).kernel(x, *weights, last_only=last_only)
         return x
 

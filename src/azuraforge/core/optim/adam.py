@@ -56,7 +56,9 @@ class Adam(Optimizer):
         name = type(self).__name__
         check_non_negative(name, eps=eps, weight_decay=weight_decay)
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise InvalidParameterError(f"{name}: betas must be two numbers in [0, 1), got {betas}")
+            raise InvalidParameterError(
+                f"{name}: betas must be two numbers in [0, 1), got {betas}"
+            )
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:

@@ -42,7 +42,9 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         if not isinstance(step_size, int) or step_size < 1:
-            raise InvalidParameterError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+            raise InvalidParameterError(
+                f"StepLR: step_size must be an int >= 1, got {step_size!r}"
+            )
         super().__init__(optimizer)
         self.step_size, self.gamma = step_size, gamma
 
@@ -55,7 +57,9 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         if not isinstance(T_max, int) or T_max < 1:
-            raise InvalidParameterError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+            raise InvalidParameterError(
+                f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}"
+            )
         super().__init__(optimizer)
         self.T_max, self.eta_min = T_max, eta_min
 
@@ -82,13 +86,27 @@ class ReduceLROnPlateau:
         min_lr: float = 0.0,
     ) -> None:
         if mode not in ("min", "max"):
-            raise InvalidParameterError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+            raise InvalidParameterError(
+                f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}"
+            )
         if not 0.0 < factor < 1.0:
-            raise InvalidParameterError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
-        check_non_negative("ReduceLROnPlateau", patience=patience, threshold=threshold,
-                           cooldown=cooldown, min_lr=min_lr)
+            raise InvalidParameterError(
+                f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}"
+            )
+        check_non_negative(
+            "ReduceLROnPlateau",
+            patience=patience,
+            threshold=threshold,
+            cooldown=cooldown,
+            min_lr=min_lr,
+        )
         self.optimizer, self.mode, self.factor = optimizer, mode, factor
-        self.patience, self.threshold, self.cooldown, self.min_lr = patience, threshold, cooldown, min_lr
+        self.patience, self.threshold, self.cooldown, self.min_lr = (
+            patience,
+            threshold,
+            cooldown,
+            min_lr,
+        )
         self.best = math.inf if mode == "min" else -math.inf
         self.bad_epochs = 0
         self.cooldown_left = 0

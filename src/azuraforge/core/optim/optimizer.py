@@ -65,7 +65,10 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """Learning rate and per-parameter state, to resume training exactly."""
-        return {"lr": self.lr, "state": [{k: np.copy(v) for k, v in s.items()} for s in self.state]}
+        return {
+            "lr": self.lr,
+            "state": [{k: np.copy(v) for k, v in s.items()} for s in self.state],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""

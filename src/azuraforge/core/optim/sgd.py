@@ -37,7 +37,9 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        check_non_negative("SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+        check_non_negative(
+            "SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay
+        )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise InvalidParameterError("SGD: nesterov needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = momentum, dampening

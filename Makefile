@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch==2.13.0 (test extra) is the CPU wheel on our machines' disk.
+WHEELS := $(wildcard /opt/wheels)
+PIP_INSTALL := $(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
+SHARED_DATA := $(abspath ../shared/data)
+export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
+
+.PHONY: run test lint typecheck layers pytest bench bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+## run: install the core and train the example LSTM, printing its loss curve and baseline
+run: $(VENV)/.installed-run
+	$(BIN)/python examples/train_lstm.py
+
+## test: lint, format check, types, layer contract, the whole test suite, quick benchmark
+test: $(VENV)/.installed-dev lint typecheck layers pytest bench-quick
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+layers: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+## bench: the full core-vs-PyTorch benchmark; writes docs/benchmarks.md
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/core_vs_torch.py
+
+## bench-quick: the same benchmark at CI size (checks correctness; never fails on speed)
+bench-quick: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
