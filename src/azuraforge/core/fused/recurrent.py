@@ -14,6 +14,7 @@ one half, so that a single ``tanh`` call gives all gates: sigmoid(x) = (tanh(x/2
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -55,9 +56,21 @@ def _batch_major(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def _contract(grads: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """Sum over time and batch of grads[t] @ inputs[t].T: (T, R, B) x (T, C, B) -> (R, C)."""
-    return np.tensordot(grads, inputs, axes=([0, 2], [0, 2]))
+def _weight_grads(grads: np.ndarray, *inputs: np.ndarray) -> list[np.ndarray]:
+    """Sum over time and batch of grads[t] @ [inputs..., 1][t].T, as one batched GEMM.
+
+    ``grads`` is (T, R, B) and each input (T, C_k, B); returns one (R, C_k) gradient per
+    input and the bias gradient (R,) last.
+    """
+    steps, _, batch = grads.shape
+    widths = [a.shape[1] for a in inputs]
+    stacked = np.empty((steps, sum(widths) + 1, batch), dtype=grads.dtype)
+    bounds = np.cumsum([0, *widths])
+    for a, start, stop in zip(inputs, bounds[:-1], bounds[1:], strict=True):
+        stacked[:, start:stop] = a
+    stacked[:, -1] = 1
+    total = np.matmul(grads, stacked.transpose(0, 2, 1)).sum(axis=0)
+    return [total[:, start:stop] for start, stop in itertools.pairwise(bounds)] + [total[:, -1]]
 
 
 def _output(states: np.ndarray, last_only: bool) -> np.ndarray:
@@ -140,17 +153,13 @@ def _lstm_backward(
     steps, four_h, _ = gates.shape
     hidden = four_h // 4
     h3 = 3 * hidden
-    # Derivatives of the gate activations, for all steps at once.
-    slope = np.empty_like(gates)
-    sig = gates[:, :h3]
-    np.multiply(sig, 1 - sig, out=slope[:, :h3])
-    np.multiply(gates[:, h3:], gates[:, h3:], out=slope[:, h3:])
-    np.subtract(1, slope[:, h3:], out=slope[:, h3:])
     out_slope = gates[:, 2 * hidden : h3] * (1 - tanh_cells * tanh_cells)
     d_state, steps_grad = _output_grad(grad.astype(gates.dtype, copy=False), last_only)
     d_pre = np.empty_like(gates)
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
+    slope = np.empty_like(gates[0])
+    plus_one = np.empty_like(d_state)
     w_hh_t = np.ascontiguousarray(w_hh_p.T)
     for t in range(steps - 1, -1, -1):
         if steps_grad is not None:
@@ -163,13 +172,16 @@ def _lstm_backward(
         np.multiply(d_cell_total, cells[t], out=d[hidden : 2 * hidden])
         np.multiply(d_cell_total, g[:hidden], out=d[h3:])
         np.multiply(d_cell_total, g[hidden : 2 * hidden], out=d_cell)
-        d *= slope[t]
+        # Activation slopes: s * (1 - s) for the sigmoid gates, 1 - g**2 for the cell input.
+        np.subtract(1, g, out=slope)
+        slope[:h3] *= g[:h3]
+        np.add(g[h3:], 1, out=plus_one)
+        slope[h3:] *= plus_one
+        d *= slope
         np.matmul(w_hh_t, d, out=d_state)
     inverse = np.argsort(order)
     grad_x = _batch_major(np.matmul(w_ih_p.T, d_pre)) if needs[0] else None
-    grad_w_ih = _contract(d_pre, x_fm)[inverse] if needs[1] else None
-    grad_w_hh = _contract(d_pre, states[:-1])[inverse] if needs[2] else None
-    grad_b = d_pre.sum(axis=(0, 2))[inverse]
+    grad_w_ih, grad_w_hh, grad_b = (g[inverse] for g in _weight_grads(d_pre, x_fm, states[:-1]))
     return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
 
 
@@ -262,6 +274,6 @@ def _gru_backward(
         np.matmul(w_hh_t, dh, out=d_state)
         d_state += carried
     grad_x = _batch_major(np.matmul(w_ih.T, d_inputs)) if needs[0] else None
-    grad_w_ih = _contract(d_inputs, x_fm) if needs[1] else None
-    grad_w_hh = _contract(d_hidden, states[:-1]) if needs[2] else None
-    return grad_x, grad_w_ih, grad_w_hh, d_inputs.sum(axis=(0, 2)), d_hidden.sum(axis=(0, 2))
+    grad_w_ih, grad_b_ih = _weight_grads(d_inputs, x_fm)
+    grad_w_hh, grad_b_hh = _weight_grads(d_hidden, states[:-1])
+    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh

@@ -14,6 +14,7 @@ class Conv2D(Module):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from azuraforge.core import manual_seed
     >>> manual_seed(0)
     >>> Conv2D(1, 8, kernel_size=3, padding=1)(Tensor(np.zeros((2, 1, 28, 28)))).shape

@@ -72,7 +72,7 @@ class Module:
     """
 
     training: bool = True
-    _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
