@@ -221,9 +221,10 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     try:
         out = x.data.reshape(tuple(shape))
     except ValueError:
+        wanted = int(np.prod([d for d in shape if d != -1]))
+        count = f"{x.size} elements vs {wanted}" if -1 not in shape else f"{x.size} elements"
         raise ShapeError(
-            f"cannot reshape tensor of shape {x.shape} into {tuple(shape)}: "
-            f"{x.size} elements do not fit"
+            f"cannot reshape tensor of shape {x.shape} into {tuple(shape)}: {count}"
         ) from None
     return Tensor._from_op(out, "reshape", (x,), x.data.shape)
 
