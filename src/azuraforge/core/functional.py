@@ -142,5 +142,9 @@ def binary_cross_entropy_with_logits(
     Uses max(x, 0) - x*y + log(1 + exp(-|x|)).
     """
     y = _loss_inputs("binary_cross_entropy_with_logits", logits, target, reduction)
-    softplus = (1.0 + (-logits.abs()).exp()).log()
-    return _reduce(logits.relu() - logits * y + softplus, reduction)
+    # |x| and max(x, 0) through one constant mask, so both take the x > 0 branch at x = 0 and
+    # the gradient there is sigmoid(0) - y; relu() and abs() each give 0 at 0, which sums to -y.
+    non_negative = logits.data >= 0
+    magnitude = ops.where(non_negative, logits, -logits)
+    softplus = (1.0 + (-magnitude).exp()).log()
+    return _reduce(ops.where(non_negative, logits, 0.0) - logits * y + softplus, reduction)

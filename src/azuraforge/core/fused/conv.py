@@ -24,12 +24,14 @@ from azuraforge.core.tensor import Tensor
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 
-def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
-    """``value`` as a (height, width) pair of non-negative ints."""
-    pair_ = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair_) != 2 or any(not isinstance(v, int) or v < 0 for v in pair_):
+def pair(value: Any, name: str) -> tuple[int, int]:
+    """``value`` (an int or two ints) as a (height, width) pair of non-negative ints."""
+    items = tuple(value) if isinstance(value, tuple | list) else (value, value)
+    if len(items) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in items
+    ):
         raise InvalidParameterError(f"{name} must be an int or a pair of ints >= 0, got {value!r}")
-    return pair_[0], pair_[1]
+    return int(items[0]), int(items[1])
 
 
 def _output_size(size: int, kernel: int, stride: int, what: str) -> int:

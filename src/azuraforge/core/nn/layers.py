@@ -201,7 +201,7 @@ class _BatchNorm(Module):
             self._update_running(mean.data, variance.data, x.size // self.num_features)
         else:
             centred = x - self.running_mean.data.reshape(shape)
-            variance = Tensor(self.running_var.data.reshape(shape))
+            variance = Tensor(self.running_var.data.reshape(shape), dtype=x.dtype)
         out = centred / (variance + self.eps).sqrt()
         if self.weight is not None and self.bias is not None:
             out = out * self.weight.reshape(shape) + self.bias.reshape(shape)

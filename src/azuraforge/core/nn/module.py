@@ -21,7 +21,8 @@ from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
 
 
 class Parameter(Tensor):
-    """A tensor that a module trains: ``requires_grad`` is on, and floating dtypes are kept.
+    """A tensor that a module trains: ``requires_grad`` is on, floating dtypes are kept, and
+    the data is copied, so training never changes the array it was made from.
 
     Examples
     --------
@@ -32,7 +33,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         raw = data.data if isinstance(data, Tensor) else data
         dtype = raw.dtype if isinstance(raw, np.ndarray) and raw.dtype.kind == "f" else None
-        super().__init__(raw, requires_grad=requires_grad, dtype=dtype)
+        super().__init__(np.array(raw, dtype=dtype, copy=True), requires_grad, dtype)
 
 
 def _recording(init: Callable[..., None]) -> Callable[..., None]:

@@ -1,0 +1,128 @@
+"""Fused conv2d, max_pool2d and avg_pool2d: finite differences and PyTorch."""
+
+import numpy as np
+import pytest
+
+from azuraforge.core import Tensor
+from azuraforge.core import functional as F
+from azuraforge.errors import InvalidParameterError, ShapeError
+from tests.helpers import (
+    check_gradients,
+    compare_with_torch,
+    rng,
+    tensor64,
+    to_torch,
+)
+
+torch = pytest.importorskip("torch")
+torch_functional = torch.nn.functional
+
+CONV_CASES = [  # (stride, padding, bias)
+    (1, 0, True),
+    (2, 1, True),
+    ((1, 2), (0, 1), False),
+    (2, 0, True),  # 6 columns with kernel 3, stride 2: the last column is never read
+]
+
+
+@pytest.mark.parametrize("input_requires_grad", [True, False])
+@pytest.mark.parametrize(("stride", "padding", "bias"), CONV_CASES)
+def test_conv2d_gradients_match_finite_differences(stride, padding, bias, input_requires_grad):
+    x = tensor64(rng(1).normal(size=(2, 2, 5, 6)), requires_grad=input_requires_grad)
+    w = tensor64(rng(2).normal(size=(3, 2, 3, 3)))
+    b = tensor64(rng(3).normal(size=(3,))) if bias else None
+    wanted = [t for t in (x, w, b) if t is not None and t.requires_grad]
+    check_gradients(lambda: F.conv2d(x, w, b, stride, padding), wanted)
+    if not input_requires_grad:
+        assert x.grad is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("stride", "padding", "bias"), CONV_CASES)
+def test_conv2d_matches_torch(stride, padding, bias, dtype):
+    arrays = [rng(4).normal(size=(2, 2, 5, 6)), rng(5).normal(size=(3, 2, 3, 3))]
+    arrays += [rng(6).normal(size=(3,))] if bias else []
+    ours = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    theirs = [to_torch(a.astype(dtype), requires_grad=True) for a in arrays]
+    out = F.conv2d(*ours, stride=stride, padding=padding)
+    expected = torch_functional.conv2d(*theirs, stride=stride, padding=padding)
+    pairs = list(zip(["input", "weight", "bias"], ours, theirs, strict=False))
+    compare_with_torch(out, expected, pairs, dtype)
+
+
+POOL_CASES = [(2, None), (3, 2), ((2, 3), (1, 2)), (2, 1)]
+POOLS = {
+    "max": (F.max_pool2d, torch_functional.max_pool2d),
+    "avg": (F.avg_pool2d, torch_functional.avg_pool2d),
+}
+
+
+@pytest.mark.parametrize(("kernel", "stride"), POOL_CASES)
+@pytest.mark.parametrize("name", POOLS)
+def test_pool_gradients_match_finite_differences(name, kernel, stride):
+    # Normal data: each window's maximum is unique and far from the runner-up.
+    x = tensor64(rng(7).normal(size=(2, 2, 5, 6)))
+    pool = POOLS[name][0]
+    check_gradients(lambda: pool(x, kernel, stride), [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("kernel", "stride"), POOL_CASES)
+@pytest.mark.parametrize("name", POOLS)
+def test_pool_matches_torch(name, kernel, stride, dtype):
+    ours_fn, theirs_fn = POOLS[name]
+    data = rng(8).normal(size=(2, 3, 5, 6)).astype(dtype)
+    x, t = Tensor(data, requires_grad=True, dtype=dtype), to_torch(data, requires_grad=True)
+    compare_with_torch(
+        ours_fn(x, kernel, stride), theirs_fn(t, kernel, stride), [("input", x, t)], dtype
+    )
+
+
+def test_max_pool2d_values():
+    out = F.max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2)
+    np.testing.assert_array_equal(out.data, [[[[5.0, 7.0], [13.0, 15.0]]]])
+
+
+def test_conv2d_rejects_input_that_is_not_nchw():
+    with pytest.raises(
+        ShapeError, match=r"conv2d expects input of shape \(batch, channels, height"
+    ):
+        F.conv2d(Tensor(np.ones((2, 5, 5))), Tensor(np.ones((1, 2, 3, 3))))
+
+
+def test_conv2d_rejects_a_channel_mismatch():
+    with pytest.raises(
+        ShapeError, match=r"weight expects 3 input channels, got input \(1, 2, 5, 5\)"
+    ):
+        F.conv2d(Tensor(np.ones((1, 2, 5, 5))), Tensor(np.ones((4, 3, 3, 3))))
+
+
+def test_conv2d_rejects_a_kernel_larger_than_the_input():
+    with pytest.raises(ShapeError, match=r"kernel 3 is larger than the \(padded\) input size 2"):
+        F.conv2d(Tensor(np.ones((1, 1, 2, 5))), Tensor(np.ones((1, 1, 3, 3))))
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding", "message"),
+    [
+        (0, 0, "stride must be >= 1, got 0"),
+        (-1, 0, "stride must be an int or a pair of ints >= 0, got -1"),
+        (1, (1, 2, 3), r"padding must be an int or a pair of ints >= 0, got \(1, 2, 3\)"),
+        (1.5, 0, "stride must be an int or a pair of ints >= 0, got 1.5"),
+    ],
+)
+def test_conv2d_rejects_bad_stride_and_padding(stride, padding, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        F.conv2d(
+            Tensor(np.ones((1, 1, 4, 4))), Tensor(np.ones((1, 1, 2, 2))), None, stride, padding
+        )
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+def test_pooling_rejects_bad_input(pool):
+    with pytest.raises(
+        ShapeError, match=r"expects input of shape \(batch, channels, height, width\)"
+    ):
+        pool(Tensor(np.ones((4, 4))), 2)
+    with pytest.raises(ShapeError, match=r"kernel 5 is larger than the \(padded\) input size 4"):
+        pool(Tensor(np.ones((1, 1, 4, 4))), 5)

@@ -1,0 +1,165 @@
+"""save/load: architecture and weights round trip, clear errors, atomic writes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from azuraforge.core import Tensor, load, manual_seed, nn, save
+from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
+from tests.helpers import rng
+
+
+class TinyForecaster(nn.Module):
+    """A user-defined model: importable from this module, so load() can rebuild it."""
+
+    def __init__(self, features: int, hidden: int = 4, head: nn.Module | None = None):
+        self.encoder = nn.GRU(features, hidden, return_sequences=True)
+        self.norm = nn.LayerNorm(hidden)
+        self.head = head if head is not None else nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        return self.head(self.norm(self.encoder(x))[:, -1])
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    manual_seed(0)
+
+
+def _round_trip(model, x, tmp_path):
+    expected = model(x).data
+    path = save(model, tmp_path / "model.npz")
+    restored = load(path)
+    assert type(restored) is type(model)
+    assert restored is not model
+    np.testing.assert_array_equal(restored(x).data, expected)
+    state, restored_state = model.state_dict(), restored.state_dict()
+    assert list(restored_state) == list(state)
+    for name, value in state.items():
+        np.testing.assert_array_equal(restored_state[name], value, err_msg=name)
+        assert restored_state[name].dtype == value.dtype
+    return restored
+
+
+def test_sequential_mlp_round_trip(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 5), nn.GELU(), nn.Dropout(0.2), nn.Linear(5, 2))
+    model.eval()
+    restored = _round_trip(model, Tensor(rng(1).normal(size=(4, 3))), tmp_path)
+    assert not restored.training
+    assert restored[2].p == 0.2
+
+
+def test_lstm_model_round_trip(tmp_path):
+    model = nn.Sequential(nn.LSTM(2, 4, num_layers=2, return_sequences=False), nn.Linear(4, 1))
+    restored = _round_trip(model, Tensor(rng(2).normal(size=(3, 5, 2))), tmp_path)
+    assert restored[0].num_layers == 2
+    assert restored.training
+
+
+def test_cnn_round_trip(tmp_path):
+    model = nn.Sequential(
+        nn.Conv2D(1, 2, kernel_size=3, stride=(1, 2), padding=1),
+        nn.ReLU(),
+        nn.MaxPool2D(2),
+        nn.Flatten(),
+        nn.Linear(2 * 3 * 2, 3),
+    )
+    _round_trip(model, Tensor(rng(3).normal(size=(2, 1, 6, 7))), tmp_path)
+
+
+def test_batch_norm_model_round_trip_restores_running_stats_and_eval_mode(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1))
+    for seed in range(3):  # move the running statistics away from their initial values
+        model(Tensor(rng(seed).normal(size=(8, 3)) * 3 + 1))
+    assert not np.allclose(model[1].running_mean.data, 0)
+    model.eval()
+    restored = _round_trip(model, Tensor(rng(4).normal(size=(5, 3))), tmp_path)
+    assert not restored.training
+    assert not restored[1].training
+    np.testing.assert_array_equal(restored[1].running_var.data, model[1].running_var.data)
+
+
+def test_user_defined_module_round_trip(tmp_path):
+    model = TinyForecaster(3, hidden=5, head=nn.Sequential(nn.Linear(5, 2), nn.Tanh()))
+    restored = _round_trip(model, Tensor(rng(5).normal(size=(2, 4, 3))), tmp_path)
+    assert isinstance(restored, TinyForecaster)
+    assert isinstance(restored.head, nn.Sequential)
+
+
+def test_float64_model_round_trip_keeps_its_dtype(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh()).to(np.float64)
+    restored = _round_trip(model, Tensor(rng(6).normal(size=(2, 2)), dtype=np.float64), tmp_path)
+    assert restored[0].weight.dtype == np.float64
+
+
+def test_save_appends_npz_and_writes_atomically(tmp_path):
+    path = save(nn.Linear(2, 1), tmp_path / "nested" / "linear")
+    assert path == tmp_path / "nested" / "linear.npz"
+    assert os.listdir(tmp_path / "nested") == ["linear.npz"]
+
+
+def test_a_failed_save_leaves_no_temp_file_and_the_old_model_intact(tmp_path, monkeypatch):
+    path = save(nn.Linear(2, 1), tmp_path / "model.npz")
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save(nn.Linear(2, 1), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert path.read_bytes() == before
+
+
+def test_load_of_a_missing_file_raises_not_found(tmp_path):
+    with pytest.raises(NotFoundError, match=r"no model file at .*missing\.npz"):
+        load(tmp_path / "missing.npz")
+
+
+def test_load_of_a_plain_npz_raises_schema_mismatch(tmp_path):
+    np.savez(tmp_path / "data.npz", weights=np.ones(3))
+    with pytest.raises(SchemaMismatchError, match="is not an AzuraForge model file"):
+        load(tmp_path / "data.npz")
+
+
+def test_load_of_a_file_that_is_not_npz_raises_schema_mismatch(tmp_path):
+    (tmp_path / "notes.npz").write_text("not a zip archive")
+    with pytest.raises(SchemaMismatchError, match=r"is not a readable \.npz model file"):
+        load(tmp_path / "notes.npz")
+
+
+def test_load_of_a_newer_format_raises_schema_mismatch(tmp_path):
+    header = {"format": "azuraforge.module", "format_version": 99, "architecture": {}}
+    np.savez(tmp_path / "future.npz", __azuraforge__=np.array(json.dumps(header)))
+    with pytest.raises(SchemaMismatchError, match=r"version 99.*upgrade azuraforge"):
+        load(tmp_path / "future.npz")
+
+
+def test_load_of_a_class_that_cannot_be_imported_raises_not_found(tmp_path):
+    class Local(nn.Module):
+        def __init__(self, width: int):
+            self.layer = nn.Linear(width, 1)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    path = save(Local(2), tmp_path / "local.npz")
+    with pytest.raises(NotFoundError, match=r"needs class .*Local.*which cannot be imported"):
+        load(path)
+
+
+def test_save_rejects_constructor_arguments_it_cannot_store(tmp_path):
+    class Scaled(nn.Module):
+        def __init__(self, scale):
+            self.scale = scale
+
+        def forward(self, x):
+            return x * self.scale
+
+    with pytest.raises(InvalidParameterError, match="constructor argument of type ndarray"):
+        save(Scaled(np.ones(2)), tmp_path / "scaled.npz")
+    assert os.listdir(tmp_path) == []
