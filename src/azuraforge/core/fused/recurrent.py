@@ -4,8 +4,9 @@ Inside the kernels the layout is feature-major, ``(time, features, batch)``: a s
 are a ``(4*hidden, batch)`` block whose per-gate slices are contiguous slabs, so the
 element-wise calls run at full SIMD speed (column slices of ``(batch, 4*hidden)`` were 2-3x
 slower). The input projection of all steps is one batched GEMM before the loop; each step
-is one GEMM for the recurrent part plus a few element-wise calls on preallocated buffers;
-the weight gradients are one contraction each after the backward loop.
+is one GEMM for the recurrent part plus a few element-wise calls on preallocated buffers.
+The bias rides along as a row of ones under the input, and the weight gradients accumulate
+inside the backward loop while each step's block is still in cache.
 
 Parameters keep PyTorch's layout and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
 Internally the LSTM gates are reordered to ``i, f, o, g`` and the sigmoid rows are scaled by
@@ -14,7 +15,6 @@ one half, so that a single ``tanh`` call gives all gates: sigmoid(x) = (tanh(x/2
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -56,21 +56,15 @@ def _batch_major(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def _weight_grads(grads: np.ndarray, *inputs: np.ndarray) -> list[np.ndarray]:
-    """Sum over time and batch of grads[t] @ [inputs..., 1][t].T, as one batched GEMM.
-
-    ``grads`` is (T, R, B) and each input (T, C_k, B); returns one (R, C_k) gradient per
-    input and the bias gradient (R,) last.
-    """
-    steps, _, batch = grads.shape
-    widths = [a.shape[1] for a in inputs]
-    stacked = np.empty((steps, sum(widths) + 1, batch), dtype=grads.dtype)
-    bounds = np.cumsum([0, *widths])
-    for a, start, stop in zip(inputs, bounds[:-1], bounds[1:], strict=True):
-        stacked[:, start:stop] = a
-    stacked[:, -1] = 1
-    total = np.matmul(grads, stacked.transpose(0, 2, 1)).sum(axis=0)
-    return [total[:, start:stop] for start, stop in itertools.pairwise(bounds)] + [total[:, -1]]
+def _with_ones(x: np.ndarray) -> np.ndarray:
+    """(batch, time, features) -> (time, features + 1, batch) with a last row of ones, so one
+    GEMM applies weights and bias together, and the bias gradient falls out of the same
+    product."""
+    batch, steps, features = x.shape
+    out = np.empty((steps, features + 1, batch), dtype=x.dtype)
+    out[:, :features] = x.transpose(1, 2, 0)
+    out[:, features] = 1
+    return out
 
 
 def _output(states: np.ndarray, last_only: bool) -> np.ndarray:
@@ -109,10 +103,9 @@ def lstm_layer(
     order = _lstm_order(hidden)
     scale = _gate_scale(hidden, 3, dtype)[:, None]
     w_ih_p, w_hh_p = w_ih.data[order], w_hh.data[order]
-    bias = ((b_ih.data + b_hh.data)[order][:, None] * scale).astype(dtype, copy=False)
-    x_fm = _feature_major(x.data)
-    gates = np.matmul(w_ih_p * scale, x_fm)
-    gates += bias
+    bias = (b_ih.data + b_hh.data)[order][:, None]
+    x_aug = _with_ones(x.data)
+    gates = np.matmul((np.hstack([w_ih_p, bias]) * scale).astype(dtype, copy=False), x_aug)
     w_hh_fwd = w_hh_p * scale
     cells = np.zeros((steps + 1, hidden, batch), dtype)
     states = np.zeros((steps + 1, hidden, batch), dtype)
@@ -132,7 +125,7 @@ def lstm_layer(
         cells[t + 1] += product
         np.tanh(cells[t + 1], out=tanh_cells[t])
         np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
-    saved = (x_fm, w_ih_p, w_hh_p, order, gates, cells, states, tanh_cells, last_only)
+    saved = (x_aug, w_ih_p, w_hh_p, order, gates, cells, states, tanh_cells, last_only)
     return Tensor._from_op(_output(states, last_only), "lstm", (x, w_ih, w_hh, b_ih, b_hh), *saved)
 
 
@@ -140,7 +133,7 @@ def lstm_layer(
 def _lstm_backward(
     needs: Needs,
     grad: np.ndarray,
-    x_fm: np.ndarray,
+    x_aug: np.ndarray,
     w_ih_p: np.ndarray,
     w_hh_p: np.ndarray,
     order: np.ndarray,
@@ -155,16 +148,20 @@ def _lstm_backward(
     h3 = 3 * hidden
     out_slope = gates[:, 2 * hidden : h3] * (1 - tanh_cells * tanh_cells)
     d_state, steps_grad = _output_grad(grad.astype(gates.dtype, copy=False), last_only)
-    d_pre = np.empty_like(gates)
+    # Every step's gate gradients are kept only when the input needs its gradient.
+    d_pre = np.empty_like(gates) if needs[0] else np.empty_like(gates[:1])
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
     slope = np.empty_like(gates[0])
     plus_one = np.empty_like(d_state)
     w_hh_t = np.ascontiguousarray(w_hh_p.T)
+    # Weight gradients accumulate while each step's block is still in cache.
+    grad_w_aug, product_aug = np.zeros((2, four_h, x_aug.shape[1]), gates.dtype)
+    grad_w_hh, product_hh = np.zeros((2, four_h, hidden), gates.dtype)
     for t in range(steps - 1, -1, -1):
         if steps_grad is not None:
             d_state += steps_grad[t]
-        g, d = gates[t], d_pre[t]
+        g, d = gates[t], d_pre[t if needs[0] else 0]
         np.multiply(d_state, out_slope[t], out=d_cell_total)
         d_cell_total += d_cell
         np.multiply(d_state, tanh_cells[t], out=d[2 * hidden : h3])
@@ -179,10 +176,15 @@ def _lstm_backward(
         slope[h3:] *= plus_one
         d *= slope
         np.matmul(w_hh_t, d, out=d_state)
+        np.matmul(d, x_aug[t].T, out=product_aug)
+        grad_w_aug += product_aug
+        np.matmul(d, states[t].T, out=product_hh)
+        grad_w_hh += product_hh
     inverse = np.argsort(order)
     grad_x = _batch_major(np.matmul(w_ih_p.T, d_pre)) if needs[0] else None
-    grad_w_ih, grad_w_hh, grad_b = (g[inverse] for g in _weight_grads(d_pre, x_fm, states[:-1]))
-    return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
+    grad_w_aug = grad_w_aug[inverse]
+    grad_b = grad_w_aug[:, -1]
+    return grad_x, grad_w_aug[:, :-1], grad_w_hh[inverse], grad_b, grad_b
 
 
 def gru_layer(
@@ -205,9 +207,9 @@ def gru_layer(
     h2 = 2 * hidden
     dtype = x.dtype
     scale = _gate_scale(hidden, 2, dtype)[:, None]
-    x_fm = _feature_major(x.data)
-    inputs = np.matmul(w_ih.data * scale, x_fm)
-    inputs += (b_ih.data[:, None] * scale).astype(dtype, copy=False)
+    x_aug = _with_ones(x.data)
+    w_aug = (np.hstack([w_ih.data, b_ih.data[:, None]]) * scale).astype(dtype, copy=False)
+    inputs = np.matmul(w_aug, x_aug)
     w_hh_fwd = w_hh.data * scale
     b_hh_fwd = (b_hh.data[:, None] * scale).astype(dtype, copy=False)
     states = np.zeros((steps + 1, hidden, batch), dtype)
@@ -231,7 +233,7 @@ def gru_layer(
         h += n
     # The r and z thirds of `projected` were computed scaled by 1/2; only the n third is
     # read again, by the backward pass.
-    saved = (x_fm, w_ih.data, w_hh.data, projected[:, h2:], gates_rz, candidates, states)
+    saved = (x_aug, w_ih.data, w_hh.data, projected[:, h2:], gates_rz, candidates, states)
     out = _output(states, last_only)
     return Tensor._from_op(out, "gru", (x, w_ih, w_hh, b_ih, b_hh), *saved, last_only)
 
@@ -240,7 +242,7 @@ def gru_layer(
 def _gru_backward(
     needs: Needs,
     grad: np.ndarray,
-    x_fm: np.ndarray,
+    x_aug: np.ndarray,
     w_ih: np.ndarray,
     w_hh: np.ndarray,
     hidden_n: np.ndarray,
@@ -260,6 +262,9 @@ def _gru_backward(
     d_hidden = np.empty_like(d_inputs)
     carried = np.empty_like(d_state)
     w_hh_t = np.ascontiguousarray(w_hh.T)
+    # Weight gradients accumulate while each step's block is still in cache.
+    grad_w_aug, product_aug = np.zeros((2, 3 * hidden, x_aug.shape[1]), candidates.dtype)
+    grad_w_hh, product_hh = np.zeros((2, 3 * hidden, hidden), candidates.dtype)
     for t in range(steps - 1, -1, -1):
         if steps_grad is not None:
             d_state += steps_grad[t]
@@ -273,7 +278,10 @@ def _gru_backward(
         np.multiply(d_state, z[t], out=carried)
         np.matmul(w_hh_t, dh, out=d_state)
         d_state += carried
+        np.matmul(di, x_aug[t].T, out=product_aug)
+        grad_w_aug += product_aug
+        np.matmul(dh, states[t].T, out=product_hh)
+        grad_w_hh += product_hh
     grad_x = _batch_major(np.matmul(w_ih.T, d_inputs)) if needs[0] else None
-    grad_w_ih, grad_b_ih = _weight_grads(d_inputs, x_fm)
-    grad_w_hh, grad_b_hh = _weight_grads(d_hidden, states[:-1])
-    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+    grad_b_hh = d_hidden.sum(axis=2).sum(axis=0)
+    return grad_x, grad_w_aug[:, :-1], grad_w_hh, grad_w_aug[:, -1], grad_b_hh
