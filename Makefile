@@ -42,9 +42,11 @@ layers: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-## bench: the full core-vs-PyTorch benchmark; writes docs/benchmarks.md
+## bench: the full core-vs-PyTorch benchmark, allocator as installed and tuned; writes docs/benchmarks.md
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/core_vs_torch.py
+	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
+	sleep 5
+	$(BIN)/python benchmarks/core_vs_torch.py --setting malloc-tuned
 
 ## bench-quick: the same benchmark at CI size (checks correctness; never fails on speed)
 bench-quick: $(VENV)/.installed-dev
