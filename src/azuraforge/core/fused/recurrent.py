@@ -96,26 +96,28 @@ def lstm_layer(
         ``(batch, time, hidden)``.
     """
     _check_sequence(x, w_ih, "LSTM")
-    batch, steps, _ = x.shape
+    batch, steps, features = x.shape
     hidden = w_hh.shape[1]
     h3 = 3 * hidden
     dtype = x.dtype
     order = _lstm_order(hidden)
-    scale = _gate_scale(hidden, 3, dtype)[:, None]
-    w_ih_p, w_hh_p = w_ih.data[order], w_hh.data[order]
-    bias = (b_ih.data + b_hh.data)[order][:, None]
-    x_aug = _with_ones(x.data)
-    gates = np.matmul((np.hstack([w_ih_p, bias]) * scale).astype(dtype, copy=False), x_aug)
-    w_hh_fwd = w_hh_p * scale
+    # One operand per step, z[t] = [h(t-1); x(t); 1], against [W_hh | W_ih | b]: a single GEMM
+    # gives all gate pre-activations, and z is also what the weight gradient needs.
+    weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])[order]
+    z = np.empty((steps + 1, hidden + features + 1, batch), dtype)
+    z[0, :hidden] = 0
+    z[:steps, hidden:-1] = x.data.transpose(1, 2, 0)
+    z[:, -1] = 1
+    z[steps, hidden:-1] = 0
+    states = z[:, :hidden]
+    weights_fwd = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
+    gates = np.empty((steps, 4 * hidden, batch), dtype)
     cells = np.zeros((steps + 1, hidden, batch), dtype)
-    states = np.zeros((steps + 1, hidden, batch), dtype)
     tanh_cells = np.empty((steps, hidden, batch), dtype)
-    recurrent = np.empty((4 * hidden, batch), dtype)
     product = np.empty((hidden, batch), dtype)
     for t in range(steps):
         g = gates[t]
-        np.matmul(w_hh_fwd, states[t], out=recurrent)
-        g += recurrent
+        np.matmul(weights_fwd, z[t], out=g)
         np.tanh(g, out=g)
         sig = g[:h3]
         sig *= 0.5
@@ -125,7 +127,7 @@ def lstm_layer(
         cells[t + 1] += product
         np.tanh(cells[t + 1], out=tanh_cells[t])
         np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
-    saved = (x_aug, w_ih_p, w_hh_p, order, gates, cells, states, tanh_cells, last_only)
+    saved = (z, weights.astype(dtype, copy=False), order, gates, cells, tanh_cells, last_only)
     return Tensor._from_op(_output(states, last_only), "lstm", (x, w_ih, w_hh, b_ih, b_hh), *saved)
 
 
@@ -133,13 +135,11 @@ def lstm_layer(
 def _lstm_backward(
     needs: Needs,
     grad: np.ndarray,
-    x_aug: np.ndarray,
-    w_ih_p: np.ndarray,
-    w_hh_p: np.ndarray,
+    z: np.ndarray,
+    weights: np.ndarray,
     order: np.ndarray,
     gates: np.ndarray,
     cells: np.ndarray,
-    states: np.ndarray,
     tanh_cells: np.ndarray,
     last_only: bool,
 ) -> Grads:
@@ -148,20 +148,20 @@ def _lstm_backward(
     h3 = 3 * hidden
     out_slope = gates[:, 2 * hidden : h3] * (1 - tanh_cells * tanh_cells)
     d_state, steps_grad = _output_grad(grad.astype(gates.dtype, copy=False), last_only)
-    # Every step's gate gradients are kept only when the input needs its gradient.
-    d_pre = np.empty_like(gates) if needs[0] else np.empty_like(gates[:1])
+    # Per step, one GEMM gives [dh(t-1); dx(t); unused bias row] at once; they are kept for
+    # every step only when the input needs its gradient.
+    d_z = np.empty((steps if needs[0] else 1, *z.shape[1:]), gates.dtype)
+    weights_t = np.ascontiguousarray(weights.T)
+    d = np.empty_like(gates[0])
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
     slope = np.empty_like(gates[0])
     plus_one = np.empty_like(d_state)
-    w_hh_t = np.ascontiguousarray(w_hh_p.T)
-    # Weight gradients accumulate while each step's block is still in cache.
-    grad_w_aug, product_aug = np.zeros((2, four_h, x_aug.shape[1]), gates.dtype)
-    grad_w_hh, product_hh = np.zeros((2, four_h, hidden), gates.dtype)
+    grad_weights, product = np.zeros((2, *weights.shape), gates.dtype)
     for t in range(steps - 1, -1, -1):
         if steps_grad is not None:
             d_state += steps_grad[t]
-        g, d = gates[t], d_pre[t if needs[0] else 0]
+        g = gates[t]
         np.multiply(d_state, out_slope[t], out=d_cell_total)
         d_cell_total += d_cell
         np.multiply(d_state, tanh_cells[t], out=d[2 * hidden : h3])
@@ -175,16 +175,15 @@ def _lstm_backward(
         np.add(g[h3:], 1, out=plus_one)
         slope[h3:] *= plus_one
         d *= slope
-        np.matmul(w_hh_t, d, out=d_state)
-        np.matmul(d, x_aug[t].T, out=product_aug)
-        grad_w_aug += product_aug
-        np.matmul(d, states[t].T, out=product_hh)
-        grad_w_hh += product_hh
-    inverse = np.argsort(order)
-    grad_x = _batch_major(np.matmul(w_ih_p.T, d_pre)) if needs[0] else None
-    grad_w_aug = grad_w_aug[inverse]
-    grad_b = grad_w_aug[:, -1]
-    return grad_x, grad_w_aug[:, :-1], grad_w_hh[inverse], grad_b, grad_b
+        out = d_z[t if needs[0] else 0]
+        np.matmul(weights_t, d, out=out)
+        d_state = out[:hidden]
+        np.matmul(d, z[t].T, out=product)
+        grad_weights += product
+    grad_weights = grad_weights[np.argsort(order)]
+    grad_x = _batch_major(d_z[:, hidden:-1]) if needs[0] else None
+    grad_b = grad_weights[:, -1]
+    return grad_x, grad_weights[:, hidden:-1], grad_weights[:, :hidden], grad_b, grad_b
 
 
 def gru_layer(
