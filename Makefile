@@ -27,7 +27,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/python examples/train_lstm.py
 
 ## test: lint, format check, types, layer contract, the whole test suite, quick benchmark
-test: $(VENV)/.installed-dev lint typecheck layers pytest bench-quick
+test: $(VENV)/.installed-dev lint typecheck layers bench-quick pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples
