@@ -17,9 +17,9 @@ from azuraforge.core.fused import (
     lstm_layer,
     max_pool2d,
 )
-from azuraforge.core.fused.loss import check_reduction
 from azuraforge.core.random import generator
 from azuraforge.core.tensor import ArrayLike, Tensor
+from azuraforge.core.validation import check_probability, check_reduction
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 __all__ = [
@@ -84,8 +84,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     >>> dropout(Tensor([1.0, 2.0]), p=0.5, training=False)
     Tensor([1., 2.])
     """
-    if not 0.0 <= p < 1.0:
-        raise InvalidParameterError(f"dropout probability must be in [0, 1), got {p}")
+    check_probability("dropout", "p", p)
     if not training or p == 0.0:
         return x
     keep = generator().random(x.shape) >= p

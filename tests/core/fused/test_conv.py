@@ -105,10 +105,11 @@ def test_conv2d_rejects_a_kernel_larger_than_the_input():
 @pytest.mark.parametrize(
     ("stride", "padding", "message"),
     [
-        (0, 0, "stride must be >= 1, got 0"),
-        (-1, 0, "stride must be an int or a pair of ints >= 0, got -1"),
+        (0, 0, "stride must be an int or a pair of ints >= 1, got 0"),
+        (-1, 0, "stride must be an int or a pair of ints >= 1, got -1"),
         (1, (1, 2, 3), r"padding must be an int or a pair of ints >= 0, got \(1, 2, 3\)"),
-        (1.5, 0, "stride must be an int or a pair of ints >= 0, got 1.5"),
+        (1.5, 0, "stride must be an int or a pair of ints >= 1, got 1.5"),
+        (1, -1, "padding must be an int or a pair of ints >= 0, got -1"),
     ],
 )
 def test_conv2d_rejects_bad_stride_and_padding(stride, padding, message):

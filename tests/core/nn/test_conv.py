@@ -80,7 +80,7 @@ def test_pool_matches_torch(name, options, dtype):
     [
         ((0, 3, 3), "Conv2D: in_channels must be a positive int, got 0"),
         ((2, 3.0, 3), "Conv2D: out_channels must be a positive int, got 3.0"),
-        ((2, 3, (3, 3, 3)), r"kernel_size must be an int or a pair of ints >= 0, got \(3, 3, 3\)"),
+        ((2, 3, (3, 3, 3)), r"kernel_size must be an int or a pair of ints >= 1, got \(3, 3, 3\)"),
     ],
 )
 def test_conv2d_rejects_bad_arguments(arguments, message):

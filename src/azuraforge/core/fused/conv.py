@@ -21,22 +21,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from azuraforge.core.autograd import Grads, Needs, register_gradient
 from azuraforge.core.tensor import Tensor
-from azuraforge.errors import InvalidParameterError, ShapeError
-
-
-def pair(value: Any, name: str) -> tuple[int, int]:
-    """``value`` (an int or two ints) as a (height, width) pair of non-negative ints."""
-    items = tuple(value) if isinstance(value, tuple | list) else (value, value)
-    if len(items) != 2 or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in items
-    ):
-        raise InvalidParameterError(f"{name} must be an int or a pair of ints >= 0, got {value!r}")
-    return int(items[0]), int(items[1])
+from azuraforge.core.validation import pair
+from azuraforge.errors import ShapeError
 
 
 def _output_size(size: int, kernel: int, stride: int, what: str) -> int:
-    if stride < 1:
-        raise InvalidParameterError(f"{what}: stride must be >= 1, got {stride}")
     if size < kernel:
         raise ShapeError(f"{what}: kernel {kernel} is larger than the (padded) input size {size}")
     return (size - kernel) // stride + 1
@@ -88,7 +77,7 @@ def conv2d(
     if x.shape[1] != channels:
         raise ShapeError(f"conv2d: weight expects {channels} input channels, got input {x.shape}")
     strides = pair(stride, "stride")
-    ph, pw = pair(padding, "padding")
+    ph, pw = pair(padding, "padding", minimum=0)
     data = x.data.transpose(1, 2, 3, 0)
     if ph or pw:
         data = np.pad(data, ((0, 0), (ph, ph), (pw, pw), (0, 0)))

@@ -10,17 +10,8 @@ import numpy as np
 
 from azuraforge.core.autograd import Grads, Needs, register_gradient
 from azuraforge.core.tensor import Tensor
+from azuraforge.core.validation import check_reduction
 from azuraforge.errors import InvalidParameterError, ShapeError
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_reduction(reduction: str, what: str) -> None:
-    """Raise a clear error unless ``reduction`` is 'mean', 'sum' or 'none'."""
-    if reduction not in REDUCTIONS:
-        raise InvalidParameterError(
-            f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-        )
 
 
 def _labels(target: Tensor | np.ndarray, n: int, classes: int) -> np.ndarray:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from azuraforge.core import functional as F
-from azuraforge.core.fused.conv import pair
 from azuraforge.core.nn import init
-from azuraforge.core.nn.module import Module, Parameter, check_positive
+from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.tensor import Tensor
+from azuraforge.core.validation import check_positive, pair
 
 
 class Conv2D(Module):
@@ -32,6 +32,8 @@ class Conv2D(Module):
     ) -> None:
         check_positive("Conv2D", in_channels=in_channels, out_channels=out_channels)
         kh, kw = pair(kernel_size, "kernel_size")
+        pair(stride, "stride")
+        pair(padding, "padding", minimum=0)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         fan_in = in_channels * kh * kw
@@ -48,6 +50,9 @@ class MaxPool2D(Module):
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
     ) -> None:
+        pair(kernel_size, "kernel_size")
+        if stride is not None:
+            pair(stride, "stride")
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:
@@ -60,6 +65,9 @@ class AvgPool2D(Module):
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
     ) -> None:
+        pair(kernel_size, "kernel_size")
+        if stride is not None:
+            pair(stride, "stride")
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:

@@ -9,8 +9,9 @@ import numpy as np
 
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
-from azuraforge.core.nn.module import Module, Parameter, check_positive
+from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.tensor import Tensor
+from azuraforge.core.validation import check_positive, check_probability
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 
@@ -110,8 +111,7 @@ class Dropout(Module):
     """Zero elements with probability ``p`` while training; identity in eval mode."""
 
     def __init__(self, p: float = 0.5) -> None:
-        if not 0.0 <= p < 1.0:
-            raise InvalidParameterError(f"Dropout: p must be in [0, 1), got {p}")
+        check_probability("Dropout", "p", p)
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from azuraforge.core import functional as F
-from azuraforge.core.fused.loss import check_reduction
 from azuraforge.core.nn.module import Module
 from azuraforge.core.tensor import ArrayLike, Tensor
+from azuraforge.core.validation import check_reduction
 
 
 class _Loss(Module):

@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from azuraforge.core.tensor import Tensor
-from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
+from azuraforge.errors import NotFoundError, ShapeError
 
 
 class Parameter(Tensor):
@@ -216,10 +216,3 @@ class Module:
             ):
                 described.append(f"{name}={value!r}")
         return described
-
-
-def check_positive(what: str, **sizes: int) -> None:
-    """Raise a clear error unless every size is a positive int."""
-    for name, value in sizes.items():
-        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-            raise InvalidParameterError(f"{what}: {name} must be a positive int, got {value!r}")

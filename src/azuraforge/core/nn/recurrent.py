@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
-from azuraforge.core.nn.module import Module, Parameter, check_positive
+from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.tensor import Tensor
-from azuraforge.errors import InvalidParameterError
+from azuraforge.core.validation import check_positive, check_probability
 
 LayerKernel = Callable[..., Tensor]
 
@@ -29,8 +29,7 @@ class _Recurrent(Module):
     ) -> None:
         name = type(self).__name__
         check_positive(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if not 0.0 <= dropout < 1.0:
-            raise InvalidParameterError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        check_probability(name, "dropout", dropout)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.dropout, self.return_sequences = dropout, return_sequences
         rows = self.gates * hidden_size

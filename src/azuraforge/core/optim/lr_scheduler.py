@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from azuraforge.core.optim.optimizer import Optimizer, check_non_negative
+from azuraforge.core.optim.optimizer import Optimizer
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
 
 

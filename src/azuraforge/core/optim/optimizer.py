@@ -9,14 +9,8 @@ from typing import Any
 import numpy as np
 
 from azuraforge.core.tensor import Tensor
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
-
-
-def check_non_negative(what: str, **values: float) -> None:
-    """Raise a clear error unless each value is a finite number >= 0."""
-    for name, value in values.items():
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise InvalidParameterError(f"{what}: {name} must be a number >= 0, got {value!r}")
 
 
 class Optimizer:

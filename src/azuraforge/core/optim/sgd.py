@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from azuraforge.core.optim.optimizer import Optimizer, check_non_negative
+from azuraforge.core.optim.optimizer import Optimizer
 from azuraforge.core.tensor import Tensor
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
 
 
