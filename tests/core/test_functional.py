@@ -81,9 +81,7 @@ def test_dropout_is_the_identity_in_eval_mode_and_for_p_zero():
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
 def test_dropout_probability_out_of_range_raises(p):
-    with pytest.raises(
-        InvalidParameterError, match=rf"dropout: p must be in \[0, 1\), got {p}"
-    ):
+    with pytest.raises(InvalidParameterError, match=rf"dropout: p must be in \[0, 1\), got {p}"):
         F.dropout(Tensor([1.0]), p=p)
 
 

@@ -349,3 +349,15 @@ def test_as_tensor_takes_the_dtype_of_like():
     assert ops.as_tensor(2.0, like=like).dtype == np.float64
     assert ops.as_tensor(2.0).dtype == np.float32
     assert ops.as_tensor(like) is like
+
+
+def test_min_of_unsigned_integers():
+    images = Tensor(np.array([[0, 7], [9, 0]], dtype=np.uint8))
+    assert images.min().item() == 0
+    np.testing.assert_array_equal(images.min(axis=1).data, [0, 0])
+
+
+def test_pow_with_exponent_zero_has_zero_gradient_at_zero():
+    w = Tensor([0.0, 2.0], requires_grad=True)
+    (w**0).sum().backward()
+    np.testing.assert_array_equal(w.grad, [0.0, 0.0])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from azuraforge.core import Tensor, is_grad_enabled, nn, no_grad, optim
-from azuraforge.errors import GradientError, InvalidParameterError
+from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
 from tests.helpers import tensor64
 
 
@@ -160,3 +160,13 @@ def test_reflected_operators_with_numbers_and_arrays():
 def test_repr_shows_values_grad_and_non_default_dtype():
     assert repr(Tensor([1.0, 2.0], requires_grad=True)) == "Tensor([1., 2.], requires_grad=True)"
     assert repr(Tensor([1.0], dtype=np.float64)) == "Tensor([1.], dtype=float64)"
+
+
+def test_truth_value_of_one_element_and_error_for_many():
+    assert not bool(Tensor([0.0]) > 1)
+    assert bool(Tensor(2.0) > 1)
+    assert float(Tensor([[3.5]])) == 3.5
+    with pytest.raises(InvalidParameterError, match="truth value of a tensor with 2 elements"):
+        bool(Tensor([1.0, 2.0]))
+    with pytest.raises(ShapeError, match="len\\(\\) of a 0-d tensor"):
+        len(Tensor(1.0))

@@ -2,8 +2,10 @@
 
 A rule receives ``needs`` (which inputs want a gradient), the gradient of the output and
 whatever the forward pass saved, and returns one gradient per input (``None`` where not
-needed). Rules work on NumPy arrays only; broadcasting is undone by the engine
-(:func:`unbroadcast`), so a rule may return a gradient in the broadcast shape.
+needed). A rule must never write into ``grad`` or a saved array: the engine may hand the
+same ``grad`` to several rules, and it may be a read-only broadcast view. Rules work on NumPy
+arrays only; broadcasting is undone by the engine (:func:`unbroadcast`), so a rule may return
+a gradient in the broadcast shape.
 
 Composite operations (softmax, mean, losses, norms) are built from primitives and need no
 rule. Fused kernels (LSTM, GRU, conv, pooling, cross-entropy) add their own rules with
@@ -95,7 +97,12 @@ def _neg(needs: Needs, grad: np.ndarray) -> Grads:
 
 @register_gradient("pow")
 def _pow(needs: Needs, grad: np.ndarray, base: Any, exponent: Any, out: Any) -> Grads:
-    grad_base = grad * exponent * np.power(base, exponent - 1) if needs[0] else None
+    grad_base = None
+    if needs[0]:
+        # d/dx x**0 is 0 everywhere, also at x = 0 where x**-1 would give inf * 0.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = exponent * np.power(base, exponent - 1)
+        grad_base = grad * np.where(exponent == 0, 0, slope)
     grad_exp = None
     if needs[1]:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -179,8 +186,9 @@ def _sum(needs: Needs, grad: np.ndarray, shape: Any, axis: Any, keepdims: Any) -
     return (_expand_reduced(grad, shape, axis, keepdims),)
 
 
+@register_gradient("min")
 @register_gradient("max")
-def _max(needs: Needs, grad: np.ndarray, x: Any, out: Any, axis: Any, keepdims: Any) -> Grads:
+def _extremum(needs: Needs, grad: np.ndarray, x: Any, out: Any, axis: Any, keepdims: Any) -> Grads:
     out = _expand_reduced(out, x.shape, axis, keepdims)
     winners = x == out
     share = winners / winners.sum(axis=axis, keepdims=True)

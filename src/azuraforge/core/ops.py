@@ -207,7 +207,9 @@ def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; ties share the gradient equally."""
-    return neg(max(neg(x), axis, keepdims))
+    _check_axis(x, axis)
+    out = np.asarray(np.min(x.data, axis=axis, keepdims=keepdims))
+    return Tensor._from_op(out, "min", (x,), x.data, out, axis, keepdims)
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:

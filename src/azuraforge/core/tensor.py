@@ -18,7 +18,7 @@ import numpy as np
 
 from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
 from azuraforge.core.backend import array_module
-from azuraforge.errors import GradientError, InvalidParameterError
+from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
 
 ArrayLike: TypeAlias = "Tensor | np.ndarray | float | int | Sequence[Any]"
 Context: TypeAlias = "tuple[str, tuple[Tensor, ...], tuple[Any, ...]]"
@@ -160,12 +160,23 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype``; gradients flow back converted to this dtype."""
-        from azuraforge.core import ops
-
         return ops.cast(self, dtype)
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise ShapeError("len() of a 0-d tensor; use .item() for its value")
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise InvalidParameterError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .numpy().any() or .numpy().all()"
+            )
+        return bool(self.data.reshape(()))
+
+    def __float__(self) -> float:
+        return self.item()
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")

@@ -6,7 +6,7 @@ The stacked modules are compared with PyTorch in tests/core/nn/test_recurrent.py
 import numpy as np
 import pytest
 
-from azuraforge.core import Tensor
+from azuraforge.core import Tensor, nn
 from azuraforge.core import functional as F
 from azuraforge.errors import ShapeError
 from tests.helpers import check_gradients, rng, tensor64
@@ -67,3 +67,19 @@ def test_input_that_is_not_batch_time_features_raises(name):
         ShapeError, match=r"built for 3 input features, got 5 \(input shape \(2, 4, 5\)\)"
     ):
         kernel(Tensor(np.zeros((2, 4, 5))), *weights)
+
+
+@pytest.mark.parametrize("layer", [nn.GRU, nn.LSTM])
+@pytest.mark.parametrize(("batch", "hidden"), [(1, 3), (2, 1), (1, 1)])
+def test_recurrent_backward_leaves_the_incoming_gradient_alone(layer, batch, hidden):
+    x = Tensor(rng(0).standard_normal((batch, 5, 2)))
+    bias = Tensor(rng(1).standard_normal((batch, hidden)), requires_grad=True)
+    out = layer(2, hidden)(x) + bias
+    (out * out).sum().backward()
+    np.testing.assert_allclose(bias.grad, 2 * out.data, rtol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [nn.GRU, nn.LSTM])
+def test_recurrent_backward_accepts_a_read_only_gradient(layer):
+    out = layer(1, 1)(Tensor(np.ones((1, 3, 1))))
+    out.sum().backward()  # sum's gradient is a read-only broadcast view

@@ -304,3 +304,9 @@ def test_embedding_and_layer_norm_train_every_parameter():
         nn.Embedding(6, 4), nn.LayerNorm(4), nn.Flatten(), nn.GELU(), nn.Linear(12, 2)
     )
     train_and_check(model, lambda m: F.cross_entropy(m(tokens), labels))
+
+
+def test_batch_norm_running_statistics_keep_their_dtype():
+    norm = nn.BatchNorm1d(3)
+    norm(Tensor(rng(0).standard_normal((4, 3)), dtype=np.float64))
+    assert norm.running_mean.dtype == np.float32 and norm.running_var.dtype == np.float32

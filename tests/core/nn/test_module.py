@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from azuraforge.core import Tensor, manual_seed, nn
-from azuraforge.errors import NotFoundError, ShapeError
+from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
 
 
 class Block(nn.Module):
@@ -183,3 +183,28 @@ def test_every_parameter_gets_a_gradient_when_the_input_needs_none(name):
     for param_name, param in layer.named_parameters():
         assert param.grad is not None, param_name
         assert np.any(param.grad != 0), param_name
+
+
+def test_load_state_dict_changes_nothing_when_a_shape_is_wrong():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = model.state_dict()
+    state = {k: np.zeros_like(v) for k, v in before.items()}
+    state["layers.1.weight"] = np.zeros((5, 5))
+    with pytest.raises(ShapeError, match=r"layers\.1\.weight"):
+        model.load_state_dict(state)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+class _Banks(nn.Module):
+    def __init__(self):
+        self.banks = [nn.Parameter(np.ones(2)), nn.Parameter(np.zeros(3))]
+
+
+def test_parameters_held_in_a_list_are_found():
+    assert [name for name, _ in _Banks().named_parameters()] == ["banks.0", "banks.1"]
+
+
+def test_to_refuses_a_non_floating_dtype():
+    with pytest.raises(InvalidParameterError, match="floating dtype"):
+        nn.Linear(2, 2).to(np.int32)

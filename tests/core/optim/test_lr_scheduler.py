@@ -103,3 +103,29 @@ def test_scheduler_arguments_are_checked():
         optim.ReduceLROnPlateau(optimizer, factor=1.0)
     with pytest.raises(InvalidParameterError, match="patience must be a number >= 0, got -1"):
         optim.ReduceLROnPlateau(optimizer, patience=-1)
+
+
+def _run_cosine(epochs, resume_at=None):
+    opt = optim.SGD([Tensor([0.0], requires_grad=True)], lr=1.0)
+    sched = optim.CosineAnnealingLR(opt, T_max=10)
+    for epoch in range(epochs):
+        if epoch == resume_at:
+            saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
+            opt = optim.SGD([Tensor([0.0], requires_grad=True)], lr=1.0)
+            opt.load_state_dict(saved_opt)
+            sched = optim.CosineAnnealingLR(opt, T_max=10)
+            sched.load_state_dict(saved_sched)
+        sched.step()
+    return opt.lr
+
+
+def test_schedulers_resume_exactly_from_their_state_dict():
+    assert _run_cosine(6, resume_at=5) == pytest.approx(_run_cosine(6))
+
+
+def test_reduce_lr_on_plateau_takes_tensor_metrics():
+    opt = optim.SGD([Tensor([0.0], requires_grad=True)], lr=1.0)
+    sched = optim.ReduceLROnPlateau(opt, patience=1)
+    for metric in [1.0, 2.0, 2.0, 2.0]:
+        sched.step(Tensor([metric]))
+    assert opt.lr == pytest.approx(0.1)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from azuraforge.core import Tensor, optim
+from azuraforge.core import Tensor, nn, optim
 from azuraforge.errors import InvalidParameterError
 from tests.helpers import TOLERANCE, assert_close, rng, to_torch
 
@@ -109,3 +109,30 @@ def test_optimizers_check_their_parameters_and_lr(cls):
         InvalidParameterError, match=f"{name}: lr must be a number >= 0, got -0.01"
     ):
         cls([Tensor([1.0], requires_grad=True)], lr=-0.01)
+
+
+def test_a_parameter_listed_twice_is_updated_once():
+    w = Tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w, w], lr=0.5)
+    (w * 1.0).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.5])
+
+
+def test_optimizer_state_from_another_optimizer_is_refused():
+    params = nn.Linear(2, 2).parameters()
+    sgd = optim.SGD(params, lr=0.1, momentum=0.9)
+    with pytest.raises(InvalidParameterError, match=r"saved by Adam\.state_dict"):
+        optim.Adam(params).load_state_dict(sgd.state_dict())
+
+
+def test_optimizer_state_of_the_wrong_shape_is_refused():
+    model = nn.Linear(2, 2)
+    adam = optim.Adam(model.parameters())
+    model(Tensor(np.ones((1, 2)))).sum().backward()
+    adam.step()
+    state = adam.state_dict()
+    state["state"][0]["exp_avg"] = np.zeros((7,))
+    with pytest.raises(InvalidParameterError, match="has shape \\(7,\\)"):
+        optim.Adam(model.parameters()).load_state_dict(state)
+    assert isinstance(adam.state_dict()["state"][0]["step"], int)

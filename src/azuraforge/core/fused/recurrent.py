@@ -74,7 +74,7 @@ def _output(states: np.ndarray, last_only: bool) -> np.ndarray:
 def _output_grad(grad: np.ndarray, last_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """The initial state gradient (hidden, batch) and, for sequences, every step's."""
     if last_only:
-        return np.ascontiguousarray(grad.T), None
+        return np.array(grad.T, order="C"), None  # a copy: the kernels write into it
     steps_grad = _feature_major(grad)
     return np.zeros_like(steps_grad[0]), steps_grad
 

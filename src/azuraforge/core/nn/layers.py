@@ -209,9 +209,11 @@ class _BatchNorm(Module):
 
     def _update_running(self, mean: np.ndarray, variance: np.ndarray, count: int) -> None:
         unbiased = variance.reshape(-1) * count / max(count - 1, 1)
-        m = self.momentum
-        self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.reshape(-1)
-        self.running_var.data = (1 - m) * self.running_var.data + m * unbiased
+        m, dtype = self.momentum, self.running_mean.data.dtype
+        new_mean = (1 - m) * self.running_mean.data + m * mean.reshape(-1)
+        new_var = (1 - m) * self.running_var.data + m * unbiased
+        self.running_mean.data = new_mean.astype(dtype, copy=False)
+        self.running_var.data = new_var.astype(dtype, copy=False)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from azuraforge.core.tensor import Tensor
-from azuraforge.errors import NotFoundError, ShapeError
+from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
 
 
 class Parameter(Tensor):
@@ -114,13 +114,8 @@ class Module:
     def _named_tensors(self, want_parameters: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
         for prefix, module in self.named_modules():
-            for name, value in vars(module).items():
-                if (
-                    not isinstance(value, Tensor)
-                    or isinstance(value, Parameter) != want_parameters
-                ):
-                    continue
-                if id(value) not in seen:
+            for name, value in _attribute_tensors(module):
+                if isinstance(value, Parameter) == want_parameters and id(value) not in seen:
                     seen.add(id(value))
                     yield (f"{prefix}.{name}" if prefix else name), value
 
@@ -154,7 +149,11 @@ class Module:
             p.grad = None
 
     def to(self, dtype: Any) -> Module:
-        """Convert every floating parameter and buffer to ``dtype`` in place."""
+        """Convert every floating parameter and buffer to the floating ``dtype`` in place."""
+        if np.dtype(dtype).kind != "f":
+            raise InvalidParameterError(
+                f"Module.to needs a floating dtype (float32, float64), got {np.dtype(dtype)}"
+            )
         for _, tensor in [*self.named_parameters(), *self.named_buffers()]:
             if tensor.data.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
@@ -183,18 +182,17 @@ class Module:
         if strict and (missing or unexpected):
             raise NotFoundError(
                 f"state dict does not match {type(self).__name__}: missing {missing}, "
-                f"unexpected {unexpected}"
+                f"unexpected {unexpected} (load_state_dict(..., strict=False) skips them)"
             )
-        for name, tensor in own.items():
-            if name not in state:
-                continue
-            value = np.asarray(state[name])
-            if value.shape != tensor.data.shape:
+        arrays = {name: np.asarray(state[name]) for name in own if name in state}
+        for name, value in arrays.items():  # check everything before changing anything
+            if value.shape != own[name].data.shape:
                 raise ShapeError(
                     f"{name}: saved array has shape {value.shape}, the model expects "
-                    f"{tensor.data.shape}"
+                    f"{own[name].data.shape}"
                 )
-            tensor.data = value.astype(tensor.data.dtype, copy=True)
+        for name, value in arrays.items():
+            own[name].data = value.astype(own[name].data.dtype, copy=True)
 
     def __repr__(self) -> str:
         args = ", ".join(self._describe_args())
@@ -216,3 +214,16 @@ class Module:
             ):
                 described.append(f"{name}={value!r}")
         return described
+
+
+def _attribute_tensors(module: Module) -> Iterator[tuple[str, Tensor]]:
+    """Tensors held directly by ``module``, also inside lists and tuples (``name.i``)."""
+    for name, value in vars(module).items():
+        if name == "_init_args":
+            continue
+        if isinstance(value, Tensor):
+            yield name, value
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, Tensor):
+                    yield f"{name}.{i}", item

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from azuraforge.core.optim.optimizer import Optimizer
 from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
 
 
-class LRScheduler:
+class _Resumable:
+    """``state_dict``/``load_state_dict`` for schedulers: every attribute but the optimiser."""
+
+    optimizer: Optimizer
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's counters and settings, to resume it exactly."""
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        unknown = sorted(set(state) - set(self.state_dict()))
+        if unknown:
+            raise InvalidParameterError(
+                f"{type(self).__name__}.load_state_dict: unknown keys {unknown}; was this state "
+                "saved from another scheduler?"
+            )
+        vars(self).update(state)
+
+
+class LRScheduler(_Resumable):
     """Sets ``optimizer.lr`` from the epoch count; subclasses define :meth:`get_lr`."""
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -69,7 +90,7 @@ class CosineAnnealingLR(LRScheduler):
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(progress)) / 2
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Resumable):
     """Multiply the learning rate by ``factor`` when a metric stops improving.
 
     ``step(metric)`` after each validation; after ``patience`` epochs without an improvement
@@ -120,6 +141,7 @@ class ReduceLROnPlateau:
 
     def step(self, metric: float) -> None:
         """Record this epoch's ``metric`` and lower the learning rate if it has plateaued."""
+        metric = float(metric)
         if self._improved(metric):
             self.best, self.bad_epochs = metric, 0
         else:

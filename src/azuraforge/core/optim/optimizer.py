@@ -29,7 +29,8 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params = list(params)
+        # A parameter listed twice (shared weights) is updated once.
+        self.params = list({id(p): p for p in params}.values())
         name = type(self).__name__
         if not self.params:
             raise InvalidParameterError(f"{name} got an empty parameter list")
@@ -60,19 +61,37 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """Learning rate and per-parameter state, to resume training exactly."""
         return {
+            "optimizer": type(self).__name__,
             "lr": self.lr,
-            "state": [{k: np.copy(v) for k, v in s.items()} for s in self.state],
+            "state": [_copy_state(s) for s in self.state],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what :meth:`state_dict` returned (checked before anything changes)."""
+        name = type(self).__name__
+        if state.get("optimizer") != name or "state" not in state or "lr" not in state:
+            raise InvalidParameterError(
+                f"{name}.load_state_dict needs a state saved by {name}.state_dict(), got one "
+                f"from {state.get('optimizer', 'something else')!r}"
+            )
         if len(state["state"]) != len(self.params):
             raise InvalidParameterError(
                 f"optimizer state has {len(state['state'])} parameters, this optimizer has "
                 f"{len(self.params)}"
             )
+        for i, (param, saved) in enumerate(zip(self.params, state["state"], strict=True)):
+            for key, value in saved.items():
+                if isinstance(value, np.ndarray) and value.shape != param.data.shape:
+                    raise InvalidParameterError(
+                        f"optimizer state {key!r} of parameter {i} has shape {value.shape}, "
+                        f"the parameter has {param.data.shape}"
+                    )
         self.lr = state["lr"]
-        self.state = [{k: np.copy(v) for k, v in s.items()} for s in state["state"]]
+        self.state = [_copy_state(s) for s in state["state"]]
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
 
 
 def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
