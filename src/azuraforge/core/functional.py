@@ -44,6 +44,7 @@ __all__ = [
 def _stable_shift(x: Tensor, axis: int) -> Tensor:
     # Subtracting the (constant) row maximum changes nothing mathematically and stops exp
     # from overflowing.
+    ops.normalize_axes(x, axis)
     return x - Tensor(x.data.max(axis=axis, keepdims=True), dtype=x.dtype)
 
 

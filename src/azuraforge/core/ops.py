@@ -117,23 +117,35 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
             f"cannot matmul shapes {ta.shape} and {tb.shape}: the last axis of the first must "
             "equal the second-to-last axis of the second"
         )
-    return Tensor._from_op(ta.data @ tb.data, "matmul", (ta, tb), ta.data, tb.data)
+    try:
+        out = ta.data @ tb.data
+    except ValueError:
+        raise ShapeError(
+            f"cannot matmul shapes {ta.shape} and {tb.shape}: their batch axes do not broadcast"
+        ) from None
+    return Tensor._from_op(out, "matmul", (ta, tb), ta.data, tb.data)
+
+
+def _floating(x: Tensor) -> np.ndarray:
+    """The data, as float32 when it is integer or bool (functions with real-valued output)."""
+    return x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32)
 
 
 def exp(x: Tensor) -> Tensor:
     """e ** x."""
-    out = np.exp(x.data)
+    out = np.exp(_floating(x))
     return Tensor._from_op(out, "exp", (x,), out)
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return Tensor._from_op(np.log(x.data), "log", (x,), x.data)
+    data = _floating(x)
+    return Tensor._from_op(np.log(data), "log", (x,), data)
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
-    out = np.sqrt(x.data)
+    out = np.sqrt(_floating(x))
     return Tensor._from_op(out, "sqrt", (x,), out)
 
 
@@ -144,15 +156,16 @@ def abs(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    out = np.tanh(x.data)
+    out = np.tanh(_floating(x))
     return Tensor._from_op(out, "tanh", (x,), out)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic function 1 / (1 + e**-x), computed without overflow."""
     # 0.5 * tanh(x / 2) + 0.5 is the same function and never overflows.
-    out = np.tanh(x.data * 0.5) * 0.5 + 0.5
-    return Tensor._from_op(out.astype(x.data.dtype, copy=False), "sigmoid", (x,), out)
+    data = _floating(x)
+    out = (np.tanh(data * 0.5) * 0.5 + 0.5).astype(data.dtype, copy=False)
+    return Tensor._from_op(out, "sigmoid", (x,), out)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -168,20 +181,41 @@ def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tenso
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` converted to ``dtype``."""
+    """``x`` converted to ``dtype``; converting to a non-floating dtype ends the graph."""
+    if np.dtype(dtype).kind != "f":
+        return Tensor(x.data.astype(dtype), dtype=dtype)
     return Tensor._from_op(x.data.astype(dtype), "cast", (x,), x.data.dtype)
 
 
-def _check_axis(x: Tensor, axis: Axis) -> None:
-    axes = (axis,) if isinstance(axis, int) else (axis or ())
+def normalize_axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
+    """``axis`` (an int, a tuple or None for all) as non-negative axes of ``x``.
+
+    Raises
+    ------
+    ShapeError
+        If an axis is out of range or repeated.
+    """
+    if axis is None:
+        return tuple(range(x.ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     for a in axes:
-        if not -x.ndim <= a < builtins.max(x.ndim, 1):
-            raise ShapeError(f"axis {a} is out of range for a tensor of shape {x.shape}")
+        if not isinstance(a, int | np.integer) or not -x.ndim <= a < x.ndim:
+            raise ShapeError(f"axis {a!r} is out of range for a tensor of shape {x.shape}")
+    normal = tuple(int(a) % x.ndim for a in axes)
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"axis {axis!r} names an axis twice (tensor of shape {x.shape})")
+    return normal
+
+
+def _check_reducible(x: Tensor, axis: Axis, what: str) -> None:
+    axes = normalize_axes(x, axis)
+    if any(x.shape[a] == 0 for a in axes) or (axis is None and x.size == 0):
+        raise ShapeError(f"cannot take the {what} over an empty axis (tensor of shape {x.shape})")
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes when ``None``)."""
-    _check_axis(x, axis)
+    normalize_axes(x, axis)
     out = np.sum(x.data, axis=axis, keepdims=keepdims)
     return Tensor._from_op(np.asarray(out), "sum", (x,), x.data.shape, axis, keepdims)
 
@@ -200,14 +234,14 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; ties share the gradient equally."""
-    _check_axis(x, axis)
+    _check_reducible(x, axis, "max")
     out = np.asarray(np.max(x.data, axis=axis, keepdims=keepdims))
     return Tensor._from_op(out, "max", (x,), x.data, out, axis, keepdims)
 
 
 def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; ties share the gradient equally."""
-    _check_axis(x, axis)
+    _check_reducible(x, axis, "min")
     out = np.asarray(np.min(x.data, axis=axis, keepdims=keepdims))
     return Tensor._from_op(out, "min", (x,), x.data, out, axis, keepdims)
 
@@ -220,29 +254,33 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     >>> reshape(Tensor([1.0, 2.0, 3.0, 4.0]), (2, -1)).shape
     (2, 2)
     """
+    if not all(isinstance(d, int | np.integer) for d in shape):
+        raise InvalidParameterError(f"reshape needs integer sizes, got {tuple(shape)}")
     try:
         out = x.data.reshape(tuple(shape))
-    except ValueError:
-        wanted = int(np.prod([d for d in shape if d != -1]))
-        count = f"{x.size} elements vs {wanted}" if -1 not in shape else f"{x.size} elements"
+    except ValueError as e:
+        known = [d for d in shape if d != -1]
+        reason = f"{x.size} elements vs {int(np.prod(known))}" if len(known) == len(shape) else e
         raise ShapeError(
-            f"cannot reshape tensor of shape {x.shape} into {tuple(shape)}: {count}"
+            f"cannot reshape tensor of shape {x.shape} into {tuple(shape)}: {reason}"
         ) from None
     return Tensor._from_op(out, "reshape", (x,), x.data.shape)
 
 
 def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
     """Reorder axes: output axis ``i`` is input axis ``axes[i]``."""
-    axes = tuple(a % builtins.max(x.ndim, 1) for a in axes)
-    if sorted(axes) != list(range(x.ndim)):
-        raise ShapeError(f"permute needs each of the {x.ndim} axes once, got {tuple(axes)}")
-    return Tensor._from_op(x.data.transpose(axes), "permute", (x,), axes)
+    wanted = tuple(axes)
+    if len(wanted) != x.ndim or len({int(a) % builtins.max(x.ndim, 1) for a in wanted}) != x.ndim:
+        raise ShapeError(f"permute needs each of the {x.ndim} axes once, got {wanted}")
+    normal = normalize_axes(x, wanted)
+    return Tensor._from_op(x.data.transpose(normal), "permute", (x,), normal)
 
 
 def transpose(x: Tensor, axis0: int = -2, axis1: int = -1) -> Tensor:
     """Swap two axes."""
+    first, second = normalize_axes(x, (axis0, axis1)) if axis0 != axis1 else (axis0, axis0)
     axes = list(range(x.ndim))
-    axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
+    axes[first], axes[second] = axes[second], axes[first]
     return permute(x, axes)
 
 
@@ -292,6 +330,8 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if len(shapes) != 1:
         raise ShapeError(f"stack needs tensors of one shape, got {sorted(shapes)}")
     ndim = tensors[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"stack axis {axis} is out of range for {ndim - 1}-d tensors")
     position = axis % ndim
     expanded = [reshape(t, (*t.shape[:position], 1, *t.shape[position:])) for t in tensors]
     return concat(expanded, axis=position)
@@ -307,5 +347,10 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     """
     mask = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     ta, tb = _pair(a, b)
-    out = np.where(mask, ta.data, tb.data)
+    try:
+        out = np.where(mask, ta.data, tb.data)
+    except ValueError:
+        raise ShapeError(
+            f"where: condition {mask.shape}, a {ta.shape} and b {tb.shape} do not broadcast"
+        ) from None
     return Tensor._from_op(out, "where", (ta, tb), mask)
