@@ -5,6 +5,8 @@ One seeded generator makes a run repeatable: call :func:`manual_seed` once at th
 
 import numpy as np
 
+from azuraforge.errors import InvalidParameterError
+
 _generator = np.random.default_rng()
 
 
@@ -18,6 +20,8 @@ def manual_seed(seed: int) -> None:
     True
     """
     global _generator
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidParameterError(f"manual_seed needs an int >= 0, got {seed!r}")
     _generator = np.random.default_rng(seed)
 
 

@@ -54,11 +54,25 @@ def no_grad() -> Iterator[None]:
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
+        raise InvalidParameterError(
+            "cannot make a tensor from a list of tensors; use stack() or concat() to join them"
+        )
     xp = array_module()
+    try:
+        array: np.ndarray = xp.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise InvalidParameterError(
+            f"cannot make a tensor from {type(data).__name__} data: {e}; to join tensors use "
+            "stack() or concat()"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise InvalidParameterError(
+            f"tensors hold numbers or bools, got dtype {array.dtype} from {type(data).__name__}; "
+            "to join tensors use stack() or concat()"
+        )
     if dtype is not None:
-        typed: np.ndarray = xp.asarray(data, dtype=dtype)
-        return typed
-    array: np.ndarray = xp.asarray(data)
+        return array
     # float32 is the default for floats and Python numbers; integer and bool arrays keep
     # their type so they can serve as labels, indices and masks.
     if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
@@ -98,7 +112,7 @@ class Tensor:
         if requires_grad and self.data.dtype.kind != "f":
             raise InvalidParameterError(
                 f"only floating tensors can require gradients, got dtype {self.data.dtype}; "
-                "pass dtype=np.float32"
+                "convert the data first, e.g. np.asarray(data, dtype=np.float32)"
             )
         self.requires_grad = requires_grad
         self.grad: np.ndarray | None = None

@@ -73,7 +73,14 @@ def conv2d(
     (1, 1, 2, 2)
     """
     _check_nchw(x, "conv2d")
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"conv2d weight must have shape (out_channels, in_channels, kh, kw), "
+            f"got {weight.shape}"
+        )
     filters, channels, kh, kw = weight.shape
+    if bias is not None and bias.shape != (filters,):
+        raise ShapeError(f"conv2d bias must have shape ({filters},), got {bias.shape}")
     if x.shape[1] != channels:
         raise ShapeError(f"conv2d: weight expects {channels} input channels, got input {x.shape}")
     strides = pair(stride, "stride")
@@ -204,7 +211,7 @@ def avg_pool2d(
 ) -> Tensor:
     """Mean over each ``kernel_size`` window (stride defaults to the kernel size)."""
     kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "avg_pool2d")
-    data = _batch_inner(x.data)
+    data = _batch_inner(x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32))
     offsets = _offsets(kernel)
     out = _offset(data, *offsets[0], out_hw, strides).copy()
     for i, j in offsets[1:]:

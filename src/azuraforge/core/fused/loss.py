@@ -56,7 +56,8 @@ def cross_entropy(
         raise InvalidParameterError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     n, classes = logits.shape
     labels = _labels(target, n, classes)
-    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    data = logits.data if logits.data.dtype.kind == "f" else logits.data.astype(np.float32)
+    shifted = data - data.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     target_probs = np.zeros_like(log_probs)
     target_probs[np.arange(n), labels] = 1.0 - label_smoothing
@@ -64,7 +65,7 @@ def cross_entropy(
     losses = -(target_probs * log_probs).sum(axis=1)
     out = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
     saved = (log_probs, target_probs, reduction)
-    return Tensor._from_op(np.asarray(out, dtype=logits.dtype), "cross_entropy", (logits,), *saved)
+    return Tensor._from_op(np.asarray(out, dtype=data.dtype), "cross_entropy", (logits,), *saved)
 
 
 @register_gradient("cross_entropy")

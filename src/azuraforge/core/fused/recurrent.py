@@ -24,9 +24,25 @@ from azuraforge.core.tensor import Tensor
 from azuraforge.errors import ShapeError
 
 
-def _check_sequence(x: Tensor, w_ih: Tensor, layer: str) -> None:
+def _check_sequence(
+    x: Tensor, w_ih: Tensor, w_hh: Tensor, biases: tuple[Tensor, Tensor], gates: int, layer: str
+) -> None:
     if x.ndim != 3:
         raise ShapeError(f"{layer} expects input of shape (batch, time, features), got {x.shape}")
+    rows = w_hh.shape[0]
+    hidden = rows // gates
+    expected = {"w_ih": (rows, x.shape[2]), "w_hh": (gates * hidden, hidden), "b_ih": (rows,)}
+    actual = {"w_ih": w_ih.shape, "w_hh": w_hh.shape, "b_ih": biases[0].shape}
+    if biases[1].shape != (rows,) or any(actual[k] != v for k, v in expected.items()):
+        if w_ih.ndim == 2 and x.shape[2] != w_ih.shape[1]:
+            raise ShapeError(
+                f"{layer} was built for {w_ih.shape[1]} input features, got {x.shape[2]} "
+                f"(input shape {x.shape})"
+            )
+        raise ShapeError(
+            f"{layer} weights do not fit together: w_ih {w_ih.shape}, w_hh {w_hh.shape}, "
+            f"b_ih {biases[0].shape}, b_hh {biases[1].shape}; expected {gates}*hidden rows"
+        )
     if x.shape[2] != w_ih.shape[1]:
         raise ShapeError(
             f"{layer} was built for {w_ih.shape[1]} input features, got {x.shape[2]} "
@@ -95,7 +111,7 @@ def lstm_layer(
         Return only the last hidden state ``(batch, hidden)`` instead of every step's
         ``(batch, time, hidden)``.
     """
-    _check_sequence(x, w_ih, "LSTM")
+    _check_sequence(x, w_ih, w_hh, (b_ih, b_hh), 4, "LSTM")
     batch, steps, features = x.shape
     hidden = w_hh.shape[1]
     h3 = 3 * hidden
@@ -200,7 +216,7 @@ def gru_layer(
     last_only
         Return only the last hidden state ``(batch, hidden)``.
     """
-    _check_sequence(x, w_ih, "GRU")
+    _check_sequence(x, w_ih, w_hh, (b_ih, b_hh), 3, "GRU")
     batch, steps, _ = x.shape
     hidden = w_hh.shape[1]
     h2 = 2 * hidden

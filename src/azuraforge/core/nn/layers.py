@@ -149,9 +149,13 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
     ) -> None:
-        shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        dims: tuple[Any, ...] = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, int | np.integer)
+            else tuple(normalized_shape)
         )
+        check_positive("LayerNorm", **{f"normalized_shape[{i}]": d for i, d in enumerate(dims)})
+        shape = tuple(int(d) for d in dims)
         self.normalized_shape, self.eps = shape, eps
         self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine else None

@@ -56,7 +56,11 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         name = type(self).__name__
         check_non_negative(name, eps=eps, weight_decay=weight_decay)
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        if (
+            not isinstance(betas, tuple | list)
+            or len(betas) != 2
+            or not all(isinstance(b, int | float) and 0.0 <= b < 1.0 for b in betas)
+        ):
             raise InvalidParameterError(
                 f"{name}: betas must be two numbers in [0, 1), got {betas}"
             )
