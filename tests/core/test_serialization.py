@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -139,27 +140,91 @@ def test_load_of_a_newer_format_raises_schema_mismatch(tmp_path):
         load(tmp_path / "future.npz")
 
 
-def test_load_of_a_class_that_cannot_be_imported_raises_not_found(tmp_path):
+def test_save_refuses_a_class_load_could_not_import(tmp_path):
     class Local(nn.Module):
         def __init__(self, width: int):
             self.layer = nn.Linear(width, 1)
 
-        def forward(self, x):
-            return self.layer(x)
+    with pytest.raises(InvalidParameterError, match=r"Local: its class is not importable"):
+        save(Local(2), tmp_path / "local.npz")
+    assert os.listdir(tmp_path) == []
 
-    path = save(Local(2), tmp_path / "local.npz")
-    with pytest.raises(NotFoundError, match=r"needs class .*Local.*which cannot be imported"):
-        load(path)
+
+def test_load_of_a_class_that_cannot_be_imported_raises_not_found(tmp_path):
+    header = {
+        "format": "azuraforge.module",
+        "format_version": 1,
+        "architecture": {"class": "nowhere_to_be_found:Missing", "args": [], "kwargs": {}},
+    }
+    np.savez(tmp_path / "missing.npz", __azuraforge__=np.array(json.dumps(header)))
+    with pytest.raises(NotFoundError, match=r"needs class .*Missing.*which cannot be imported"):
+        load(tmp_path / "missing.npz")
+
+
+class Scaled(nn.Module):
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
 
 
 def test_save_rejects_constructor_arguments_it_cannot_store(tmp_path):
-    class Scaled(nn.Module):
-        def __init__(self, scale):
-            self.scale = scale
-
-        def forward(self, x):
-            return x * self.scale
-
-    with pytest.raises(InvalidParameterError, match="constructor argument of type ndarray"):
+    with pytest.raises(
+        InvalidParameterError, match="Scaled argument scale: it is of type ndarray"
+    ):
         save(Scaled(np.ones(2)), tmp_path / "scaled.npz")
     assert os.listdir(tmp_path) == []
+
+
+class Named(nn.Module):
+    """A module whose parameters have names np.savez would take as keywords."""
+
+    def __init__(self):
+        self.file = nn.Parameter(np.ones(2))
+        self.allow_pickle = nn.Parameter(np.zeros(1))
+
+
+def test_any_parameter_name_round_trips(tmp_path):
+    restored = load(save(Named(), tmp_path / "named"))
+    np.testing.assert_array_equal(restored.file.data, np.ones(2))
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = save(nn.Linear(2, 1), tmp_path / "model")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_load_accepts_the_name_given_to_save(tmp_path):
+    save(nn.Linear(2, 1), tmp_path / "model")
+    assert isinstance(load(tmp_path / "model"), nn.Linear)
+
+
+def test_load_leaves_the_random_stream_alone(tmp_path):
+    path = save(nn.Linear(2, 1), tmp_path / "model")
+    manual_seed(0)
+    expected = nn.Linear(2, 1).weight.data
+    manual_seed(0)
+    load(path)
+    np.testing.assert_array_equal(nn.Linear(2, 1).weight.data, expected)
+
+
+def test_each_tensor_keeps_its_saved_dtype(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    model.layers[1].to(np.float64)
+    restored = load(save(model, tmp_path / "mixed"))
+    assert restored.layers[0].weight.dtype == np.float32
+    assert restored.layers[1].weight.dtype == np.float64
+
+
+def test_a_single_array_file_or_damaged_header_is_not_a_model(tmp_path):
+    np.save(tmp_path / "array.npy", np.ones(3))
+    with pytest.raises(SchemaMismatchError, match="single array"):
+        load(tmp_path / "array.npy")
+    np.savez(tmp_path / "broken.npz", __azuraforge__=np.array("{not json"))
+    with pytest.raises(SchemaMismatchError, match="damaged model header"):
+        load(tmp_path / "broken.npz")

@@ -3,6 +3,9 @@
 One seeded generator makes a run repeatable: call :func:`manual_seed` once at the start.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from azuraforge.errors import InvalidParameterError
@@ -28,3 +31,26 @@ def manual_seed(seed: int) -> None:
 def generator() -> np.random.Generator:
     """The current generator (replaced by :func:`manual_seed`)."""
     return _generator
+
+
+@contextmanager
+def fork_rng() -> Iterator[None]:
+    """Run the block, then put the generator back as it was (like ``torch.random.fork_rng``).
+
+    Examples
+    --------
+    >>> manual_seed(0)
+    >>> with fork_rng():
+    ...     _ = generator().random()
+    >>> manual_seed(0); first = generator().random()
+    >>> manual_seed(0)
+    >>> with fork_rng():
+    ...     _ = generator().random()
+    >>> generator().random() == first
+    True
+    """
+    state = _generator.bit_generator.state
+    try:
+        yield
+    finally:
+        _generator.bit_generator.state = state

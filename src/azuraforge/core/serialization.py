@@ -10,16 +10,19 @@ name, as with ``pickle``, but nothing is unpickled: the file holds only arrays a
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from azuraforge import __version__
 from azuraforge.core.nn.module import Module
+from azuraforge.core.random import fork_rng
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 
 FORMAT = "azuraforge.module"
@@ -39,8 +42,8 @@ def _encode(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise InvalidParameterError(
-        f"cannot save {where}: constructor argument of type {type(value).__name__} is not a "
-        "number, string, bool, None, list, tuple or Module"
+        f"cannot save {where}: it is of type {type(value).__name__}, not a number, string, "
+        "bool, None, list, tuple or Module"
     )
 
 
@@ -55,15 +58,45 @@ def _decode(value: Any) -> Any:
 
 
 def module_config(module: Module) -> dict[str, Any]:
-    """The architecture of ``module``: importable class path and constructor arguments."""
+    """The architecture of ``module``: importable class path and constructor arguments.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the class cannot be imported by name (defined inside a function) or an argument
+        is not JSON-like.
+    """
     cls = type(module)
-    where = f"{cls.__name__}"
-    args, kwargs = getattr(module, "_init_args", None) or ((), {})
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    try:
+        importable = _import_class(path) is cls
+    except (NotFoundError, SchemaMismatchError):
+        importable = False
+    if not importable:
+        raise InvalidParameterError(
+            f"cannot save {cls.__name__}: its class is not importable as {path!r}; define it at "
+            "the top level of a module so load() can find it"
+        )
+    args, kwargs = module._init_args or ((), {})
+    names = _positional_names(cls, len(args))
     return {
-        "class": f"{cls.__module__}:{cls.__qualname__}",
-        "args": [_encode(a, where) for a in args],
-        "kwargs": {k: _encode(v, where) for k, v in kwargs.items()},
+        "class": path,
+        "args": [
+            _encode(a, f"{cls.__name__} argument {n}") for n, a in zip(names, args, strict=True)
+        ],
+        "kwargs": {k: _encode(v, f"{cls.__name__} argument {k}") for k, v in kwargs.items()},
     }
+
+
+def _positional_names(cls: type[Module], count: int) -> list[str]:
+    """Names of the first ``count`` positional arguments (``layers[2]`` for ``*layers``)."""
+    names: list[str] = []
+    for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            names += [f"{parameter.name}[{i}]" for i in range(count - len(names))]
+        elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+    return names[:count]
 
 
 def _import_class(path: str) -> type[Module]:
@@ -87,7 +120,13 @@ def build_module(config: dict[str, Any]) -> Module:
     cls = _import_class(config["class"])
     args = [_decode(a) for a in config["args"]]
     kwargs = {k: _decode(v) for k, v in config["kwargs"].items()}
-    return cls(*args, **kwargs)
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as e:
+        raise SchemaMismatchError(
+            f"the saved arguments no longer fit {config['class']}: {e}; the class changed "
+            "since the file was written"
+        ) from e
 
 
 def save(module: Module, path: str | os.PathLike[str]) -> Path:
@@ -131,7 +170,8 @@ def save(module: Module, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_HEADER: np.array(json.dumps(header)), **arrays})
+            _write_npz(f, {_HEADER: np.array(json.dumps(header)), **arrays})
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; use the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -139,16 +179,45 @@ def save(module: Module, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _write_npz(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """An uncompressed ``.npz`` that ``np.load`` reads; any array name is allowed."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def _read_header(archive: Any, path: Path) -> dict[str, Any]:
     if _HEADER not in archive.files:
         raise SchemaMismatchError(f"{path} is not an AzuraForge model file (no {_HEADER} header)")
-    header: dict[str, Any] = json.loads(str(archive[_HEADER]))
+    try:
+        header: dict[str, Any] = json.loads(str(archive[_HEADER]))
+    except ValueError as e:
+        raise SchemaMismatchError(f"{path} has a damaged model header: {e}") from e
     if header.get("format") != FORMAT or header.get("format_version", 0) > FORMAT_VERSION:
         raise SchemaMismatchError(
             f"{path} has format {header.get('format')!r} version {header.get('format_version')}; "
             f"this AzuraForge reads {FORMAT!r} up to version {FORMAT_VERSION}: upgrade azuraforge"
         )
+    architecture = header.get("architecture")
+    if not isinstance(architecture, dict) or not {"class", "args", "kwargs"} <= set(architecture):
+        raise SchemaMismatchError(f"{path} has a damaged model header: no architecture")
     return header
+
+
+def _resolve(path: str | os.PathLike[str]) -> Path:
+    source = Path(path)
+    if not source.exists() and source.suffix != ".npz":
+        source = source.with_name(source.name + ".npz")  # the name save() was given
+    if not source.exists():
+        raise NotFoundError(f"no model file at {Path(path)}")
+    return source
 
 
 def load(path: str | os.PathLike[str]) -> Module:
@@ -161,20 +230,22 @@ def load(path: str | os.PathLike[str]) -> Module:
     SchemaMismatchError
         If the file is not an AzuraForge model or is newer than this version.
     """
-    source = Path(path)
-    if not source.exists():
-        raise NotFoundError(f"no model file at {source}")
+    source = _resolve(path)
     try:
         archive = np.load(source, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise SchemaMismatchError(f"{source} is not a readable .npz model file: {e}") from e
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise SchemaMismatchError(f"{source} holds a single array, not an AzuraForge model")
     with archive:
         header = _read_header(archive, source)
         state = {name: archive[name] for name in archive.files if name != _HEADER}
-    module = build_module(header["architecture"])
-    floating = [a.dtype for a in state.values() if a.dtype.kind == "f"]
-    if floating:
-        module.to(floating[0])
+    with fork_rng():  # building draws initial weights; the caller's random stream stays put
+        module = build_module(header["architecture"])
+    own = dict([*module.named_parameters(), *module.named_buffers()])
+    for name, array in state.items():  # each tensor gets back the dtype it was saved with
+        if name in own and own[name].data.dtype != array.dtype:
+            own[name].data = own[name].data.astype(array.dtype)
     module.load_state_dict(state)
     module.train(bool(header.get("training", False)))
     return module
