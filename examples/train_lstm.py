@@ -48,8 +48,10 @@ def main(epochs: int = 15, batch_size: int = 64) -> None:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+        model.eval()
         with no_grad():
             test_mse = loss_fn(model(Tensor(x[split:])), y[split:]).item()
+        model.train()
         print(f"epoch {epoch:2d}  train loss {np.mean(losses):.4f}  test MSE {test_mse:.4f}")
     persistence = float(np.mean((x[split:, -1] - y[split:]) ** 2))
     print(

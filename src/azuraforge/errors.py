@@ -4,8 +4,8 @@ Every error the package raises on purpose derives from :class:`AzuraForgeError`,
 natural also from the matching builtin, so either ``except`` works::
 
     AzuraForgeError
-     ├── InvalidParameterError (ValueError)   a bad argument: shape, value, option
-     ├── ShapeError (InvalidParameterError)   tensors whose shapes do not fit together
+     ├── InvalidParameterError (ValueError)   a bad argument: value, option, type
+     │    └── ShapeError                      tensors whose shapes do not fit together
      ├── NotFoundError (KeyError)             a named thing that does not exist
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
      ├── GradientError (RuntimeError)         backward() asked of something that cannot give it

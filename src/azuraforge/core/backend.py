@@ -1,8 +1,9 @@
-"""The one seam through which the core reaches its array library.
+"""Where the core chooses its array library.
 
-Only NumPy ships today. ``AZURAFORGE_DEVICE=cuda`` is recognised so a CuPy backend can be
-added behind this function later; it is refused with a clear message until a GPU is there
-to test it on.
+Only NumPy ships. Today this seam covers tensor creation; the primitives and fused kernels
+call NumPy directly, and a CuPy backend would route them through here too.
+``AZURAFORGE_DEVICE=cuda`` is recognised, and refused with a clear message, because no GPU
+was available to test such a backend and untested GPU code is not shipped.
 """
 
 import os

@@ -12,6 +12,17 @@ from azuraforge.core.validation import check_positive, pair
 class Conv2D(Module):
     """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, H', W').
 
+    Parameters
+    ----------
+    in_channels, out_channels
+        Channels of the input and of the output (the number of filters).
+    kernel_size
+        Filter height and width: an int or a pair.
+    stride, padding
+        Step between windows (>= 1) and zeros added on each side (>= 0): an int or a pair.
+    bias
+        Whether to learn one additive bias per output channel.
+
     Examples
     --------
     >>> import numpy as np
@@ -45,7 +56,15 @@ class Conv2D(Module):
 
 
 class MaxPool2D(Module):
-    """Maximum over windows of ``kernel_size`` (stride defaults to the kernel size)."""
+    """Maximum over windows of ``kernel_size``, the gradient going to the first maximum.
+
+    Parameters
+    ----------
+    kernel_size
+        Window height and width: an int or a pair.
+    stride
+        Step between windows; defaults to ``kernel_size`` (non-overlapping windows).
+    """
 
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
@@ -60,7 +79,15 @@ class MaxPool2D(Module):
 
 
 class AvgPool2D(Module):
-    """Mean over windows of ``kernel_size`` (stride defaults to the kernel size)."""
+    """Mean over windows of ``kernel_size``.
+
+    Parameters
+    ----------
+    kernel_size
+        Window height and width: an int or a pair.
+    stride
+        Step between windows; defaults to ``kernel_size`` (non-overlapping windows).
+    """
 
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None

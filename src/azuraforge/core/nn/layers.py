@@ -108,7 +108,13 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Zero elements with probability ``p`` while training; identity in eval mode."""
+    """Zero elements with probability ``p`` while training; identity in eval mode.
+
+    Parameters
+    ----------
+    p
+        Probability of zeroing each element, in [0, 1); survivors are scaled by 1/(1-p).
+    """
 
     def __init__(self, p: float = 0.5) -> None:
         check_probability("Dropout", "p", p)
@@ -119,7 +125,15 @@ class Dropout(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices to learned vectors of size ``embedding_dim``."""
+    """A lookup table: integer indices to learned vectors of size ``embedding_dim``.
+
+    Parameters
+    ----------
+    num_embeddings
+        Size of the table; indices must be in ``[0, num_embeddings)``.
+    embedding_dim
+        Length of each vector (initialised from N(0, 1), as PyTorch does).
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         check_positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
@@ -141,7 +155,17 @@ class Embedding(Module):
 
 
 class LayerNorm(Module):
-    """Normalise over the last ``len(normalized_shape)`` axes, then scale and shift."""
+    """Normalise over the last ``len(normalized_shape)`` axes, then scale and shift.
+
+    Parameters
+    ----------
+    normalized_shape
+        Trailing shape to normalise over: an int for the last axis, or a tuple.
+    eps
+        Added to the variance for stability.
+    elementwise_affine
+        Whether to learn a per-element scale (ones) and shift (zeros).
+    """
 
     def __init__(
         self,
@@ -176,7 +200,19 @@ class LayerNorm(Module):
 
 
 class _BatchNorm(Module):
-    """Batch normalisation over every axis except the channel axis 1."""
+    """Batch normalisation over every axis except the channel axis 1.
+
+    Parameters
+    ----------
+    num_features
+        Channels on axis 1.
+    eps
+        Added to the variance for stability.
+    momentum
+        Weight of the current batch in the running mean and (unbiased) variance.
+    affine
+        Whether to learn a per-channel scale and shift.
+    """
 
     input_ndims: tuple[int, ...] = ()
 

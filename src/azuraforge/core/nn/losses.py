@@ -11,6 +11,15 @@ from azuraforge.core.validation import check_reduction
 
 
 class _Loss(Module):
+    """Base of the loss modules.
+
+    Parameters
+    ----------
+    reduction
+        ``'mean'`` (default) or ``'sum'`` over the batch, or ``'none'`` for one loss per
+        element (per row for cross-entropy).
+    """
+
     def __init__(self, reduction: str = "mean") -> None:
         check_reduction(reduction, type(self).__name__)
         self.reduction = reduction

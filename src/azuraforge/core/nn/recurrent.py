@@ -93,6 +93,14 @@ class GRU(_Recurrent):
     """Gated recurrent unit layers (PyTorch's equations and gate order ``r, z, n``).
 
     Same parameters as :class:`LSTM`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from azuraforge.core import manual_seed
+    >>> manual_seed(0)
+    >>> GRU(8, 16, return_sequences=True)(Tensor(np.zeros((4, 10, 8)))).shape
+    (4, 10, 16)
     """
 
     gates = 3

@@ -51,6 +51,15 @@ class LRScheduler(_Resumable):
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
 
+    Parameters
+    ----------
+    optimizer
+        The optimiser whose ``lr`` this sets.
+    step_size
+        Epochs between two decays.
+    gamma
+        Factor applied at each decay.
+
     Examples
     --------
     >>> from azuraforge.core import Tensor
@@ -75,7 +84,17 @@ class StepLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Cosine from the initial learning rate down to ``eta_min`` over ``T_max`` epochs."""
+    """Cosine from the initial learning rate down to ``eta_min`` over ``T_max`` epochs.
+
+    Parameters
+    ----------
+    optimizer
+        The optimiser whose ``lr`` this sets.
+    T_max
+        Epochs of half a cosine period (the rate rises again after, as in PyTorch).
+    eta_min
+        The lowest learning rate.
+    """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         if not isinstance(T_max, int) or T_max < 1:
@@ -95,6 +114,23 @@ class ReduceLROnPlateau(_Resumable):
 
     ``step(metric)`` after each validation; after ``patience`` epochs without an improvement
     larger than ``threshold`` (relative), the rate drops, then waits ``cooldown`` epochs.
+
+    Parameters
+    ----------
+    optimizer
+        The optimiser whose ``lr`` this lowers.
+    mode
+        ``'min'`` when lower metrics are better (a loss), ``'max'`` otherwise.
+    factor
+        Multiplier applied to the rate, in (0, 1).
+    patience
+        Epochs without improvement tolerated before lowering the rate.
+    threshold
+        Relative change that counts as an improvement.
+    cooldown
+        Epochs to wait after a drop before counting again.
+    min_lr
+        The rate never goes below this.
     """
 
     def __init__(
