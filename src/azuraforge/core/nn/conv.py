@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
@@ -55,8 +57,8 @@ class Conv2D(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
 
-class MaxPool2D(Module):
-    """Maximum over windows of ``kernel_size``, the gradient going to the first maximum.
+class _Pool2D(Module):
+    """Pooling over windows of ``kernel_size``.
 
     Parameters
     ----------
@@ -65,6 +67,8 @@ class MaxPool2D(Module):
     stride
         Step between windows; defaults to ``kernel_size`` (non-overlapping windows).
     """
+
+    pool: Callable[..., Tensor]
 
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
@@ -75,30 +79,20 @@ class MaxPool2D(Module):
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return type(self).pool(x, self.kernel_size, self.stride)
 
 
-class AvgPool2D(Module):
-    """Mean over windows of ``kernel_size``.
+class MaxPool2D(_Pool2D):
+    """Maximum over each window, the gradient going to the first maximum (see
+    :class:`_Pool2D` for the parameters)."""
 
-    Parameters
-    ----------
-    kernel_size
-        Window height and width: an int or a pair.
-    stride
-        Step between windows; defaults to ``kernel_size`` (non-overlapping windows).
-    """
+    pool = staticmethod(F.max_pool2d)
 
-    def __init__(
-        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
-    ) -> None:
-        pair(kernel_size, "kernel_size")
-        if stride is not None:
-            pair(stride, "stride")
-        self.kernel_size, self.stride = kernel_size, stride
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride)
+class AvgPool2D(_Pool2D):
+    """Mean over each window (see :class:`_Pool2D` for the parameters)."""
+
+    pool = staticmethod(F.avg_pool2d)
 
 
 __all__ = ["AvgPool2D", "Conv2D", "MaxPool2D"]
