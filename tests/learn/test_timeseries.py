@@ -1,0 +1,119 @@
+"""Splits, windows, scalers and transforms: shapes, leakage and exact round trips."""
+
+import numpy as np
+import pytest
+
+from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
+from azuraforge.learn.timeseries import (
+    LogTransform,
+    MinMaxScaler,
+    StandardScaler,
+    calendar_features,
+    chronological_split,
+    difference,
+    from_state,
+    make_windows,
+    undifference,
+)
+
+
+def test_split_is_chronological_and_covers_every_row_once():
+    split = chronological_split(1000, train=0.7, val=0.1)
+    rows = np.arange(1000)
+    parts = [rows[split.train], rows[split.val], rows[split.test]]
+    assert [len(p) for p in parts] == [700, 100, 200]
+    assert np.array_equal(np.concatenate(parts), rows)
+    assert parts[0].max() < parts[1].min() and parts[1].max() < parts[2].min()
+
+
+@pytest.mark.parametrize(("train", "val"), [(0.0, 0.1), (0.9, 0.1), (1.2, 0.0), (0.5, -0.1)])
+def test_split_rejects_impossible_fractions(train, val):
+    with pytest.raises(InvalidParameterError, match="split fractions"):
+        chronological_split(100, train=train, val=val)
+
+
+def test_windows_have_the_right_inputs_and_targets():
+    series = np.arange(20.0)
+    features = np.stack([series, -series], axis=1)
+    w = make_windows(features, series * 10, sequence_length=4, horizon=3, stride=2)
+    # The first target row is 4 - 1 + 3 = 6: inputs are rows 0..3, the target is row 6.
+    assert w.target_rows[:3].tolist() == [6, 8, 10]
+    np.testing.assert_array_equal(w.x[0, :, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(w.x[0, :, 1], [0, -1, -2, -3])
+    assert w.y[0] == 60
+    assert w.x.shape == (len(w.y), 4, 2)
+    for x, row in zip(w.x, w.target_rows, strict=True):
+        assert x[-1, 0] == row - 3  # every window ends exactly `horizon` rows before its target
+
+
+def test_windows_label_only_rows_of_their_part_but_may_read_the_past():
+    series = np.arange(100.0)
+    split = chronological_split(100)
+    test = make_windows(series[:, None], series, sequence_length=10, rows=split.test)
+    assert test.target_rows.min() == split.test.start
+    assert test.x[0, 0, 0] < split.test.start  # its inputs come from earlier rows
+    train = make_windows(series[:, None], series, sequence_length=10, rows=split.train)
+    assert train.target_rows.max() < split.train.stop
+
+
+def test_windows_reject_bad_arguments():
+    with pytest.raises(ShapeError, match="features \\(rows, columns\\)"):
+        make_windows(np.zeros(5), np.zeros(5), 2)
+    with pytest.raises(InvalidParameterError, match="horizon must be an int >= 1"):
+        make_windows(np.zeros((5, 1)), np.zeros(5), 2, horizon=0)
+    with pytest.raises(InvalidParameterError, match="no window fits"):
+        make_windows(np.zeros((5, 1)), np.zeros(5), 5)
+
+
+@pytest.mark.parametrize("scaler_class", [StandardScaler, MinMaxScaler])
+def test_scalers_are_fitted_on_training_rows_only(scaler_class):
+    data = np.random.default_rng(0).normal(size=(100, 3))
+    split = chronological_split(100)
+    scaler = scaler_class().fit(data[split.train])
+    poisoned = data.copy()
+    poisoned[split.test] = 1e6  # changing the test rows must not change the fit
+    again = scaler_class().fit(poisoned[split.train])
+    assert scaler.state_dict() == again.state_dict()
+    if scaler_class is StandardScaler:
+        np.testing.assert_allclose(scaler.transform(data[split.train]).mean(axis=0), 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("transform", [StandardScaler(), MinMaxScaler(), LogTransform()])
+def test_transforms_round_trip_exactly_and_through_their_state(transform):
+    data = np.random.default_rng(1).uniform(1, 50, size=(30, 2))
+    fitted = transform.fit(data[:20])
+    encoded = fitted.transform(data)
+    np.testing.assert_allclose(fitted.inverse_transform(encoded), data, rtol=1e-12)
+    rebuilt = from_state(fitted.state_dict())
+    np.testing.assert_allclose(rebuilt.transform(data), encoded, rtol=1e-12)
+    np.testing.assert_allclose(
+        rebuilt.inverse_transform(encoded[:, 1], columns=1), data[:, 1], rtol=1e-12
+    )
+
+
+def test_unfitted_scaler_and_bad_data_give_clear_errors():
+    with pytest.raises(InvalidParameterError, match="not fitted: call fit"):
+        StandardScaler().transform(np.ones((2, 1)))
+    with pytest.raises(InvalidParameterError, match="NaN"):
+        StandardScaler().fit(np.array([[1.0], [np.nan]]))
+    with pytest.raises(InvalidParameterError, match="values > 0"):
+        LogTransform().fit(np.ones(3)).transform(np.array([1.0, 0.0]))
+    with pytest.raises(NotFoundError, match="no transform kind 'cubic'"):
+        from_state({"kind": "cubic"})
+
+
+def test_differencing_inverts_one_step_ahead():
+    levels = np.array([[10.0], [12.0], [11.0], [15.0]])
+    changes = difference(levels)
+    np.testing.assert_array_equal(changes[:, 0], [2.0, -1.0, 4.0])
+    np.testing.assert_array_equal(undifference(changes, levels[:-1]), levels[1:])
+
+
+def test_calendar_features_are_cyclic():
+    stamps = np.array(["2023-12-31T23", "2024-01-01T00"], dtype="datetime64[h]")
+    features = calendar_features(stamps)
+    assert features.shape == (2, 6) and features.dtype == np.float32
+    hour_and_year = [0, 1, 4, 5]  # midnight and New Year are neighbours, not opposites
+    assert np.abs(features[0, hour_and_year] - features[1, hour_and_year]).max() < 0.3
+    monday = calendar_features(np.array(["2024-01-01T00"], dtype="datetime64[h]"))
+    assert monday[0, 2] == pytest.approx(0.0, abs=1e-6)  # Monday is day 0 of the week
