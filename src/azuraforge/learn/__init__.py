@@ -3,3 +3,29 @@
 Imports the core and NumPy; matplotlib and Rich only where plots and progress bars are made.
 Never imports the platform: apps hand it a run context instead.
 """
+
+from azuraforge.learn.callbacks import (
+    Callback,
+    EarlyStopping,
+    LRSchedule,
+    ModelCheckpoint,
+    ProgressBar,
+    RunLogger,
+)
+from azuraforge.learn.context import LocalContext, RunContext
+from azuraforge.learn.data import ArrayDataset, DataLoader
+from azuraforge.learn.trainer import Trainer
+
+__all__ = [
+    "ArrayDataset",
+    "Callback",
+    "DataLoader",
+    "EarlyStopping",
+    "LRSchedule",
+    "LocalContext",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "RunContext",
+    "RunLogger",
+    "Trainer",
+]
