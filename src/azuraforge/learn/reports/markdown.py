@@ -1,0 +1,63 @@
+"""A Markdown report: title, metric tables, text and plots, written to ``report.md``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _cell(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def metric_table(rows: dict[str, dict[str, float | str]]) -> str:
+    """A Markdown table: one row per metric, one column per model or baseline.
+
+    Examples
+    --------
+    >>> print(metric_table({"MAE": {"model": 1.0, "persistence": 1.5}}))
+    | metric | model | persistence |
+    |---|---|---|
+    | MAE | 1 | 1.5 |
+    """
+    columns: list[str] = []
+    for values in rows.values():
+        columns += [c for c in values if c not in columns]
+    lines = ["| metric | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in rows.items():
+        cells = [_cell(values.get(c, float("nan"))) for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """Sections added in order, then :meth:`write` to ``directory/report.md``."""
+
+    directory: Path
+    title: str
+    parts: list[str] = field(default_factory=list)
+
+    def text(self, markdown: str) -> None:
+        """Add a paragraph (Markdown)."""
+        self.parts.append(markdown.strip())
+
+    def table(self, heading: str, rows: dict[str, dict[str, float | str]]) -> None:
+        """Add a metric table under a heading."""
+        self.parts.append(f"## {heading}\n\n{metric_table(rows)}")
+
+    def image(self, caption: str, path: Path) -> None:
+        """Add a plot already written inside the report's directory."""
+        self.parts.append(f"![{caption}]({Path(path).relative_to(self.directory).as_posix()})")
+
+    def write(self) -> Path:
+        """Write ``report.md`` and return its path."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / "report.md"
+        path.write_text(f"# {self.title}\n\n" + "\n\n".join(self.parts) + "\n")
+        return path
