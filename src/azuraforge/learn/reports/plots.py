@@ -76,7 +76,8 @@ def scatter(actual: np.ndarray, predicted: np.ndarray, path: Path) -> Path:
 def error_histogram(errors: np.ndarray, path: Path) -> Path:
     """Distribution of prediction errors (predicted - actual)."""
     fig, ax = _figure(6, 4)
-    ax.hist(errors, bins=60 if np.ptp(errors) > 0 else 1, color="steelblue")
+    spread = np.ptp(errors) > 1e-9 * (1 + np.abs(errors).max())  # (nearly) constant: 1 bin
+    ax.hist(errors, bins=60 if spread else 1, color="steelblue")
     ax.axvline(0, color="black", linewidth=1)
     ax.set(xlabel="error (predicted - actual)", ylabel="count", title="Error histogram")
     return _save(fig, path)
