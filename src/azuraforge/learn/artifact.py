@@ -1,0 +1,172 @@
+"""`ModelArtifact`: everything needed to predict again, exactly, in one directory.
+
+``model.npz`` holds the architecture and weights (:func:`azuraforge.core.save`);
+``artifact.json`` holds the fitted preprocessing, feature list, config, metrics, a fingerprint
+of the training data, the package version, the git commit when known and the seed. Loading
+both and predicting on the same raw rows reproduces the predictions made at the end of
+training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from azuraforge import __version__
+from azuraforge.core import load, nn, save
+from azuraforge.errors import NotFoundError, SchemaMismatchError
+from azuraforge.learn.timeseries import Transform, from_state
+
+FORMAT_VERSION = 1
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """SHA-256 over the shapes, dtypes and bytes of ``arrays``: the same data, the same print.
+
+    Examples
+    --------
+    >>> fingerprint(np.arange(3)) == fingerprint(np.arange(3))
+    True
+    >>> fingerprint(np.arange(3)) == fingerprint(np.arange(4))
+    False
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The commit checked out where the code runs from, or ``None`` outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=path or Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+@dataclass
+class ModelArtifact:
+    """A trained model with what it needs to predict from raw inputs.
+
+    Parameters
+    ----------
+    model
+        The trained module.
+    preprocessing
+        Fitted transforms by name (e.g. ``{"features": StandardScaler, "target": ...}``).
+    features
+        Names of the input columns, in order.
+    config
+        The pipeline configuration that produced the model.
+    metrics
+        Test metrics, each beside its baselines.
+    data_fingerprint
+        :func:`fingerprint` of the training data.
+    seed
+        The random seed of the run.
+    pipeline
+        Name of the pipeline that made it.
+    """
+
+    model: nn.Module
+    preprocessing: dict[str, Transform] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data_fingerprint: str = ""
+    seed: int | None = None
+    pipeline: str = ""
+    package_version: str = __version__
+    git_commit: str | None = None
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.npz`` and ``artifact.json`` into ``directory``; returns it."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        save(self.model, target / "model.npz")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "pipeline": self.pipeline,
+            "features": self.features,
+            "preprocessing": {k: t.state_dict() for k, t in self.preprocessing.items()},
+            "config": self.config,
+            "metrics": self.metrics,
+            "data_fingerprint": self.data_fingerprint,
+            "seed": self.seed,
+            "package_version": self.package_version,
+            "git_commit": self.git_commit if self.git_commit is not None else git_commit(),
+        }
+        fd, tmp = tempfile.mkstemp(dir=target, prefix=".artifact.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f, indent=2, default=_plain)
+        os.replace(tmp, target / "artifact.json")
+        return target
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelArtifact:
+        """Read an artifact directory written by :meth:`save`.
+
+        Raises
+        ------
+        NotFoundError
+            If the directory or one of its two files is missing.
+        SchemaMismatchError
+            If ``artifact.json`` is damaged or from a newer format.
+        """
+        source = Path(directory)
+        meta_path = source / "artifact.json"
+        if not meta_path.exists() or not (source / "model.npz").exists():
+            raise NotFoundError(
+                f"no model artifact at {source}: it needs artifact.json and model.npz (the "
+                "directory a run printed as its artifact)"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as e:
+            raise SchemaMismatchError(f"{meta_path} is damaged: {e}") from e
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise SchemaMismatchError(
+                f"{meta_path} has format version {meta.get('format_version')}; this AzuraForge "
+                f"reads up to {FORMAT_VERSION}: upgrade azuraforge"
+            )
+        model = load(source / "model.npz")
+        model.eval()
+        return cls(
+            model=model,
+            preprocessing={k: from_state(s) for k, s in meta["preprocessing"].items()},
+            features=meta["features"],
+            config=meta["config"],
+            metrics=meta["metrics"],
+            data_fingerprint=meta["data_fingerprint"],
+            seed=meta["seed"],
+            pipeline=meta["pipeline"],
+            package_version=meta["package_version"],
+            git_commit=meta["git_commit"],
+        )
+
+
+def _plain(value: Any) -> Any:
+    """JSON for NumPy scalars and arrays inside metrics and config."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
