@@ -25,6 +25,8 @@ class RunContext(Protocol):
 
     checkpoint_dir: Path
     logger: logging.Logger
+    show_progress: bool
+    """Whether a person watches a terminal (then pipelines show a progress bar)."""
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Record metric values at ``step`` (an epoch, usually)."""
@@ -54,6 +56,7 @@ class LocalContext:
     """
 
     checkpoint_dir: Path
+    show_progress: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("azuraforge.run"))
     metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     artifacts: list[Path] = field(default_factory=list)

@@ -1,0 +1,10 @@
+"""Built-in pipelines and the contract every pipeline, built-in or third-party, follows.
+
+Pipelines are found through the entry-point group ``azuraforge.pipelines``; the platform
+never imports one by name. See :mod:`azuraforge.apps.base` for the contract.
+"""
+
+from azuraforge.apps.base import Pipeline, RunResult
+from azuraforge.apps.registry import GROUP, PluginInfo, discover, get_pipeline
+
+__all__ = ["GROUP", "Pipeline", "PluginInfo", "RunResult", "discover", "get_pipeline"]

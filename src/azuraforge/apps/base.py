@@ -1,0 +1,84 @@
+"""The pipeline contract: a validated ``Config``, ``run(config, ctx)``, optional ``predict``.
+
+A pipeline subclasses :class:`Pipeline`, names itself, and declares a Pydantic ``Config``
+with defaults. The CLI and the API validate settings against it (unknown keys are errors)
+and show its JSON Schema; ``run`` receives the validated config and a
+:class:`~azuraforge.learn.RunContext`, and returns a :class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from azuraforge.errors import InvalidParameterError, PluginError
+from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.learn.context import RunContext
+
+
+class PipelineConfig(BaseModel):
+    """Base of every pipeline's ``Config``: unknown settings are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+@dataclass
+class RunResult:
+    """What a run hands back: test metrics beside baselines, and where its files are."""
+
+    metrics: dict[str, dict[str, float]]
+    artifact_dir: Path | None = None
+    report_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    stop_reason: str = ""
+
+
+class Pipeline(ABC):
+    """Base class of pipelines. Subclasses set ``name``, ``description`` and ``Config``.
+
+    Examples
+    --------
+    >>> class Echo(Pipeline):
+    ...     name = "echo"
+    ...     description = "Returns its setting as a metric."
+    ...     class Config(PipelineConfig):
+    ...         value: float = 1.0
+    ...     def run(self, config, ctx):
+    ...         return RunResult(metrics={"value": {"model": config.value}})
+    >>> Echo.make_config({"value": "2.5"}).value
+    2.5
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[PipelineConfig]] = PipelineConfig
+
+    @classmethod
+    def make_config(cls, settings: dict[str, Any] | None = None) -> PipelineConfig:
+        """Validate ``settings`` against ``Config``; one clear error lists what is wrong."""
+        try:
+            return cls.Config(**(settings or {}))
+        except ValidationError as e:
+            problems = "; ".join(_describe(err, cls) for err in e.errors())
+            raise InvalidParameterError(f"bad settings for {cls.name}: {problems}") from None
+
+    @abstractmethod
+    def run(self, config: Any, ctx: RunContext) -> RunResult:
+        """Train and evaluate; log through ``ctx``; return the test metrics and files."""
+
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
+        """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file)."""
+        raise PluginError(f"pipeline {self.name!r} does not support predict")
+
+
+def _describe(error: Any, pipeline: type[Pipeline]) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "settings"
+    if error["type"] == "extra_forbidden":
+        known = ", ".join(pipeline.Config.model_fields)
+        return f"unknown setting {where!r} (settings: {known})"
+    return f"{where}: {error['msg']} (got {error.get('input')!r})"

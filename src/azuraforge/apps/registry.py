@@ -1,0 +1,83 @@
+"""Finding pipelines through the entry-point group ``azuraforge.pipelines``.
+
+Built-ins are declared in AzuraForge's own ``pyproject.toml`` exactly as a third-party
+package declares its own. Loading is lazy; a plugin that fails to import is recorded with
+its error (shown by ``azuraforge pipelines``) instead of breaking startup.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from azuraforge.apps.base import Pipeline
+from azuraforge.errors import NotFoundError, PluginError
+
+GROUP = "azuraforge.pipelines"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One declared pipeline: where it comes from and whether it loaded."""
+
+    name: str
+    target: str
+    distribution: str
+    pipeline: type[Pipeline] | None = None
+    error: str = ""
+
+
+def _distribution(entry: EntryPoint) -> str:
+    dist = entry.dist
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+
+
+def _load(entry: EntryPoint) -> PluginInfo:
+    where = (entry.name, entry.value, _distribution(entry))
+    try:
+        obj = entry.load()
+    except Exception as e:  # any import failure of third-party code is reported, not raised
+        warnings.warn(f"pipeline {entry.name!r} failed to load: {e!r}", stacklevel=2)
+        return PluginInfo(*where, error=f"import failed: {e!r}")
+    if not (isinstance(obj, type) and issubclass(obj, Pipeline)):
+        return PluginInfo(*where, error=f"{entry.value} is not a Pipeline subclass")
+    return PluginInfo(*where, pipeline=obj)
+
+
+def discover() -> dict[str, PluginInfo]:
+    """Every pipeline declared in the environment, by name.
+
+    Raises
+    ------
+    PluginError
+        If two distributions declare the same name.
+    """
+    found: dict[str, PluginInfo] = {}
+    for entry in entry_points(group=GROUP):
+        if entry.name in found and found[entry.name].target != entry.value:
+            raise PluginError(
+                f"two pipelines are named {entry.name!r}: {found[entry.name].target} from "
+                f"{found[entry.name].distribution} and {entry.value} from {_distribution(entry)}"
+                "; uninstall one"
+            )
+        found[entry.name] = _load(entry)
+    return found
+
+
+def get_pipeline(name: str) -> type[Pipeline]:
+    """The pipeline class declared under ``name``.
+
+    Raises
+    ------
+    NotFoundError
+        If no pipeline has that name, or it failed to load (with the reason).
+    """
+    plugins = discover()
+    if name not in plugins:
+        installed = ", ".join(sorted(plugins)) or "none"
+        raise NotFoundError(f"no pipeline named {name!r}; installed: {installed}")
+    plugin = plugins[name]
+    if plugin.pipeline is None:
+        raise NotFoundError(f"pipeline {name!r} cannot be used: {plugin.error}")
+    return plugin.pipeline

@@ -1,0 +1,1 @@
+"""The ``azuraforge`` command line (Typer + Rich)."""

@@ -1,0 +1,168 @@
+"""``azuraforge``: list pipelines, run one, predict with a saved model.
+
+Errors print one red line and exit 1 (2 for bad settings or options); ``--verbose`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from azuraforge.apps import RunResult, discover, get_pipeline
+from azuraforge.errors import AzuraForgeError, InvalidParameterError
+from azuraforge.learn import LocalContext
+from azuraforge.learn.artifact import ModelArtifact
+
+app = typer.Typer(
+    help="AzuraForge: build, train, track and serve machine-learning models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+
+
+@contextmanager
+def _user_errors(verbose: bool) -> Iterator[None]:
+    """Turn AzuraForge errors into one red line and an exit code."""
+    try:
+        yield
+    except AzuraForgeError as e:
+        if verbose:
+            traceback.print_exc()
+        errors.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
+        raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
+        settings[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    return settings
+
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise InvalidParameterError(f"cannot read config file {path}: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidParameterError(
+            f"config file {path} must hold key: value settings, got {type(data).__name__}"
+        )
+    return data
+
+
+@app.command()
+def pipelines(verbose: Verbose = False) -> None:
+    """List the installed pipelines (entry-point group azuraforge.pipelines)."""
+    with _user_errors(verbose):
+        table = Table("name", "description", "from", "status")
+        for name, plugin in sorted(discover().items()):
+            description = plugin.pipeline.description if plugin.pipeline else ""
+            status = "[green]ok[/green]" if plugin.pipeline else f"[red]{plugin.error}[/red]"
+            table.add_row(name, description, plugin.distribution, status)
+        console.print(table)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name (see: azuraforge pipelines).")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Where run directories are created.")
+    ] = Path("runs"),
+    verbose: Verbose = False,
+) -> None:
+    """Train and evaluate a pipeline; print its test metrics beside the baselines."""
+    with _user_errors(verbose):
+        pipeline_class = get_pipeline(pipeline)
+        settings = {**_read_config(config), **_parse_sets(set_ or [])}
+        validated = pipeline_class.make_config(settings)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        ctx = LocalContext(checkpoint_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
+        console.print(f"[bold]{pipeline}[/bold] {validated.model_dump()}", highlight=False)
+        result = pipeline_class().run(validated, ctx)
+        _print_result(result)
+
+
+def _print_result(result: RunResult) -> None:
+    columns: list[str] = []
+    for values in result.metrics.values():
+        columns += [c for c in values if c not in columns]
+    table = Table("metric", *columns, title="Test set")
+    for name, values in result.metrics.items():
+        table.add_row(name, *(_format(values.get(c)) for c in columns))
+    console.print(table)
+    for note in result.notes:
+        console.print(note, highlight=False)
+    if result.stop_reason:
+        console.print(f"stopped: {result.stop_reason}")
+    if result.artifact_dir:
+        console.print(f"artifact: {result.artifact_dir}")
+    if result.report_path:
+        console.print(f"report:   {result.report_path}")
+
+
+def _format(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+@app.command()
+def predict(
+    artifact: Annotated[Path, typer.Argument(help="A run's artifact directory.")],
+    input_: Annotated[Path, typer.Option("--input", help="CSV of raw input rows.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write predictions here (CSV).")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Predict with a saved model from raw rows in a CSV file."""
+    with _user_errors(verbose):
+        if not input_.exists():
+            raise InvalidParameterError(f"no input file at {input_}")
+        loaded = ModelArtifact.load(artifact)
+        predictions = get_pipeline(loaded.pipeline)().predict(loaded, input_)
+        _write_predictions(predictions, output)
+
+
+def _write_predictions(predictions: np.ndarray, output: Path | None) -> None:
+    rows = np.asarray(predictions).reshape(len(predictions), -1)
+    with output.open("w") if output is not None else nullcontext(sys.stdout) as handle:
+        handle.write("prediction\n" if rows.shape[1] == 1 else "class\n")
+        for row in rows:
+            handle.write(",".join(f"{v:.6g}" for v in row) + "\n")
+    if output is not None:
+        console.print(f"wrote {len(rows)} predictions to {output}")
+
+
+def main() -> None:
+    """Entry point of the ``azuraforge`` script."""
+    app()
