@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
 

@@ -1,0 +1,79 @@
+"""The command line: listing, running with settings, predicting, and bad input."""
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def installed(plugin_distribution):
+    plugin_distribution({"constant": "fakeplugin:Constant", "broken": "fakeplugin.nope:X"})
+
+
+def test_pipelines_lists_names_sources_and_failures(installed):
+    result = runner.invoke(app, ["pipelines"])
+    assert result.exit_code == 0
+    assert "constant" in result.output and "fakeplugin 0.1" in result.output
+    assert "import failed" in result.output
+
+
+def test_run_prints_metrics_beside_baselines(installed, tmp_path):
+    result = runner.invoke(
+        app, ["run", "constant", "--set", "value=1.5", "--output-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "persistence" in result.output and "1.5" in result.output
+
+
+def test_config_file_with_set_overriding_it(installed, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("value: 3.0\nepochs: 1\n")
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "constant",
+            "--config",
+            str(config),
+            "--set",
+            "value=4.25",
+            "--output-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0 and "4.25" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--set", "valu=2"], "unknown setting 'valu'"),
+        (["--set", "epochs=many"], "epochs:"),
+        (["--set", "novalue"], "--set needs key=value, got 'novalue'"),
+    ],
+)
+def test_bad_settings_give_one_line_and_exit_2(installed, tmp_path, arguments, message):
+    result = runner.invoke(app, ["run", "constant", *arguments, "--output-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_bad_config_file_and_unknown_pipeline(installed, tmp_path):
+    config = tmp_path / "list.yaml"
+    config.write_text("- 1\n- 2\n")
+    result = runner.invoke(app, ["run", "constant", "--config", str(config)])
+    assert result.exit_code == 2 and "must hold key: value settings" in result.output
+    result = runner.invoke(app, ["run", "constnat"])
+    assert result.exit_code == 1 and "no pipeline named 'constnat'" in result.output
+
+
+def test_predict_refuses_missing_input_and_missing_artifact(installed, tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(tmp_path / "no.csv")])
+    assert result.exit_code == 2 and "no input file" in result.output
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a\n1\n")
+    result = runner.invoke(app, ["predict", str(tmp_path / "none"), "--input", str(rows)])
+    assert result.exit_code == 1 and "no model artifact" in result.output
