@@ -1,8 +1,54 @@
-"""A throw-away plugin distribution, installed on sys.path for one test."""
+"""Shared fixtures: the real data of ../shared/data (never downloaded) and a throw-away
+plugin distribution.
 
+The real data is a required part of the test environment (CI points AZURAFORGE_DATA_MIRROR at
+it): when the folder is missing the tests fail with a message saying so, they do not skip.
+"""
+
+import importlib
 import textwrap
+from pathlib import Path
 
 import pytest
+
+from azuraforge.learn.datasets.fetch import HOME_VARIABLE, MIRROR_VARIABLE
+
+# The package re-exports the function fetch(), which hides the module of the same name.
+fetch_module = importlib.import_module("azuraforge.learn.datasets.fetch")
+
+# tests/conftest.py -> the repository -> its sibling shared/data
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _no_download(dataset, file, target, timeout, tried):
+    raise AssertionError(
+        f"a test tried to download {file.url} for {dataset!r}; {file.name} should be in "
+        f"{SHARED_DATA} (tried: {'; '.join(tried)})"
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder ``../shared/data``; the test fails if it is missing."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(
+            f"the real data folder {SHARED_DATA} is missing: the dataset tests read the files "
+            "of ../shared/data beside the repository (the folder CI passes in "
+            f"{MIRROR_VARIABLE}); put it there and run again",
+            pytrace=False,
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def real_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The mirror is ../shared/data, the cache an empty folder, and downloads are refused."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MIRROR_VARIABLE, str(shared_data))
+        patch.setenv(HOME_VARIABLE, str(tmp_path_factory.mktemp("azuraforge-home")))
+        patch.setattr(fetch_module, "_download", _no_download)
+        yield shared_data
+
 
 PLUGIN = """
 import numpy as np

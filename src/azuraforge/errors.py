@@ -8,6 +8,9 @@ natural also from the matching builtin, so either ``except`` works::
      │    └── ShapeError                      tensors whose shapes do not fit together
      ├── NotFoundError (KeyError)             a named thing that does not exist
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
+     ├── DataFormatError (ValueError)         a data file whose content cannot be parsed
+     ├── DatasetUnavailableError (OSError)    a dataset file not in any mirror, cache or URL
+     │    └── ChecksumMismatchError           a file whose SHA-256 is not the registered one
      ├── GradientError (RuntimeError)         backward() asked of something that cannot give it
      └── PluginError                          a plugin that cannot be loaded or registered
 
@@ -37,6 +40,18 @@ class NotFoundError(AzuraForgeError, KeyError):
 
 class SchemaMismatchError(AzuraForgeError):
     """A stored file or database was written in a format this version cannot read."""
+
+
+class DataFormatError(AzuraForgeError, ValueError):
+    """A data file (CSV, IDX) whose header, values or row order cannot be read as documented."""
+
+
+class DatasetUnavailableError(AzuraForgeError, OSError):
+    """A dataset file that no mirror, cache or download could provide."""
+
+
+class ChecksumMismatchError(DatasetUnavailableError):
+    """A dataset file whose SHA-256 differs from the registered one; it is never used."""
 
 
 class GradientError(AzuraForgeError, RuntimeError):

@@ -47,6 +47,15 @@ def _user_errors(verbose: bool) -> Iterator[None]:
             traceback.print_exc()
         errors.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
         raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
+    except Exception as e:  # a bug, not bad input: still one line unless --verbose
+        if verbose:
+            traceback.print_exc()
+        errors.print(
+            f"[red]internal error:[/red] {type(e).__name__}: {e} (run again with --verbose for "
+            "the traceback, and please report it)",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:

@@ -199,7 +199,12 @@ class ProgressBar(Callback):
         self._task = self._progress.add_task("epoch 1", total=None, status="")
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
-        self._progress.reset(self._task, description=f"epoch {epoch}/{trainer.epochs}", status="")
+        self._progress.reset(
+            self._task,
+            total=trainer.batches_per_epoch,
+            description=f"epoch {epoch}/{trainer.epochs}",
+            status="",
+        )
         self._running: list[float] = []
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: Logs) -> None:

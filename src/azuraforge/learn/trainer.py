@@ -67,6 +67,7 @@ class Trainer:
         self.stop_training = False
         self.stop_reason = ""
         self.epochs = 0
+        self.batches_per_epoch = 0
         self.history: dict[str, list[float]] = {}
 
     def fit(self, train: Data, val: Data | None = None, epochs: int = 1) -> dict[str, list[float]]:
@@ -76,6 +77,7 @@ class Trainer:
             raise InvalidParameterError(f"epochs must be an int >= 1, got {epochs!r}")
         loader = self._loader(train, shuffle=self.shuffle)
         self.stop_training, self.stop_reason, self.epochs = False, "", epochs
+        self.batches_per_epoch = len(loader)
         self.history = {}
         self._call("on_fit_start")
         for epoch in range(1, epochs + 1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ def _cell(value: float | str) -> str:
     return f"{value:.4g}"
 
 
-def metric_table(rows: dict[str, dict[str, float | str]]) -> str:
+def metric_table(rows: Mapping[str, Mapping[str, float | str]]) -> str:
     """A Markdown table: one row per metric, one column per model or baseline.
 
     Examples
@@ -47,7 +48,7 @@ class Report:
         """Add a paragraph (Markdown)."""
         self.parts.append(markdown.strip())
 
-    def table(self, heading: str, rows: dict[str, dict[str, float | str]]) -> None:
+    def table(self, heading: str, rows: Mapping[str, Mapping[str, float | str]]) -> None:
         """Add a metric table under a heading."""
         self.parts.append(f"## {heading}\n\n{metric_table(rows)}")
 

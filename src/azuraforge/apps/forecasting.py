@@ -1,0 +1,285 @@
+"""`TimeSeriesPipeline`: what every forecasting pipeline shares (the seed's
+``BaseTimeSeriesPipeline``).
+
+A subclass loads its table (:meth:`load_frame`) and names its baselines; this class does the
+rest under DESIGN.md section 4's protocol:
+
+1. chronological train / validation / test split; windows are labelled inside their part;
+2. the feature scaler and the target scaler are fitted on training rows only;
+3. the model predicts the *change* of the (optionally log-) target over the horizon, so a
+   model that learns nothing predicts persistence instead of something worse;
+4. early stopping on the validation part, never on the test part;
+5. test predictions are scored in the original units beside every baseline, plotted, and
+   saved with the model as one artifact that predicts again exactly from raw rows.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import numpy as np
+from pydantic import Field
+
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+from azuraforge.core import Tensor, manual_seed, nn, no_grad, optim
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn import EarlyStopping, ProgressBar, RunContext, RunLogger, Trainer
+from azuraforge.learn.artifact import ModelArtifact, fingerprint
+from azuraforge.learn.metrics import regression_report
+from azuraforge.learn.reports import Report, plots
+from azuraforge.learn.timeseries import (
+    StandardScaler,
+    Windows,
+    chronological_split,
+    make_windows,
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A time-indexed table: ``features`` (rows, columns) and the raw ``target`` (rows,)."""
+
+    times: np.ndarray
+    features: np.ndarray
+    feature_names: list[str]
+    target: np.ndarray
+
+
+class ForecastConfig(PipelineConfig):
+    """Settings shared by forecasting pipelines."""
+
+    horizon: int = Field(1, ge=1, description="Steps ahead to forecast.")
+    sequence_length: int = Field(24, ge=2, description="Past steps the model reads.")
+    hidden_size: int = Field(64, ge=1, description="LSTM hidden units.")
+    num_layers: int = Field(1, ge=1, le=4, description="Stacked LSTM layers.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between LSTM layers.")
+    epochs: int = Field(12, ge=1, description="Most epochs to train.")
+    patience: int = Field(3, ge=1, description="Epochs without validation gain before stopping.")
+    batch_size: int = Field(128, ge=1, description="Windows per batch.")
+    learning_rate: float = Field(2e-3, gt=0.0, description="Adam learning rate.")
+    train_fraction: float = Field(0.7, gt=0.0, lt=1.0, description="Oldest share: training.")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Next share: validation.")
+    max_rows: int | None = Field(None, ge=100, description="Use only the first rows (quick runs).")
+    seed: int = Field(0, ge=0, description="Seed of initialisation and shuffling.")
+
+
+class SequenceRegressor(nn.Module):
+    """LSTM over the window, then a linear head on the last hidden state."""
+
+    def __init__(self, features: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+        self.lstm = nn.LSTM(features, hidden_size, num_layers=num_layers, dropout=dropout)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.head(self.lstm(x))
+        return out
+
+
+class TimeSeriesPipeline(Pipeline):
+    """Base of forecasting pipelines; subclasses define :meth:`load_frame` and
+    :meth:`baselines`, and may set ``log_target``."""
+
+    Config: ClassVar[type[ForecastConfig]] = ForecastConfig
+    log_target: ClassVar[bool] = False
+    target_name: ClassVar[str] = "target"
+    target_unit: ClassVar[str] = ""
+
+    @abstractmethod
+    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+        """The full table (from ``source``, a raw CSV of the same shape, when given)."""
+
+    @abstractmethod
+    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+        """Naive forecasts of ``frame.target[rows]`` using only what is known
+        ``config.horizon`` steps earlier."""
+
+    # ---- the target in model space ----------------------------------------------------
+    def _level(self, target: np.ndarray) -> np.ndarray:
+        return np.log(target) if self.log_target else target.astype(np.float64)
+
+    def _unlevel(self, level: np.ndarray) -> np.ndarray:
+        return np.exp(level) if self.log_target else level
+
+    def _changes(self, frame: Frame, horizon: int) -> np.ndarray:
+        """Change of the level over ``horizon`` ending at each row (NaN where unknown)."""
+        level = self._level(frame.target)
+        change = np.full(len(level), np.nan)
+        change[horizon:] = level[horizon:] - level[:-horizon]
+        return change
+
+    # ---- run ------------------------------------------------------------------------------
+    def run(self, config: Any, ctx: RunContext) -> RunResult:
+        manual_seed(config.seed)
+        frame = self._checked(self.load_frame(config), config)
+        split = chronological_split(len(frame.target), config.train_fraction, config.val_fraction)
+        feature_scaler = StandardScaler().fit(frame.features[split.train])
+        features = feature_scaler.transform(frame.features).astype(np.float32)
+        changes = self._changes(frame, config.horizon)
+        train_rows = np.arange(split.train.start + config.horizon, split.train.stop)
+        target_scaler = StandardScaler().fit(changes[train_rows, None])
+        scaled = target_scaler.transform(np.nan_to_num(changes)[:, None])[:, 0].astype(np.float32)
+        windows = {
+            name: make_windows(features, scaled, config.sequence_length, config.horizon,
+                               rows=getattr(split, name))
+            for name in ("train", "val", "test")
+        }  # fmt: skip
+        model = SequenceRegressor(
+            features.shape[1], config.hidden_size, config.num_layers, config.dropout
+        )
+        trainer = self._train(model, windows, config, ctx)
+        test = windows["test"]
+        predicted = self._forecast(
+            trainer.predict(test.x)[:, 0], frame, test, config, target_scaler
+        )
+        actual = frame.target[test.target_rows].astype(np.float64)
+        baselines = self.baselines(frame, test.target_rows, config)
+        metrics = regression_report(actual, predicted, baselines)
+        artifact = ModelArtifact(
+            model=model,
+            preprocessing={"features": feature_scaler, "target": target_scaler},
+            features=frame.feature_names,
+            config=config.model_dump(),
+            metrics=metrics,
+            data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
+            seed=config.seed,
+            pipeline=self.name,
+        )
+        directory = ctx.checkpoint_dir
+        artifact.save(directory / "artifact")
+        table = {"actual": actual, "model": predicted, **baselines}
+        _write_predictions(
+            directory / "test_predictions.csv", frame.times[test.target_rows], table
+        )
+        report = self._report(directory, frame, test, actual, predicted, baselines, metrics,
+                              trainer, config)  # fmt: skip
+        for path in (directory / "artifact", directory / "test_predictions.csv", report):
+            ctx.log_artifact(path)
+        return RunResult(
+            metrics=metrics,
+            artifact_dir=directory / "artifact",
+            report_path=report,
+            notes=[f"test rows: {len(actual)} ({frame.times[test.target_rows[0]]} to "
+                   f"{frame.times[test.target_rows[-1]]}), epochs run: "
+                   f"{len(trainer.history['loss'])}"],
+            stop_reason=trainer.stop_reason,
+        )  # fmt: skip
+
+    def _checked(self, frame: Frame, config: Any) -> Frame:
+        if config.max_rows is not None:
+            frame = Frame(
+                frame.times[: config.max_rows],
+                frame.features[: config.max_rows],
+                frame.feature_names,
+                frame.target[: config.max_rows],
+            )
+        if np.isnan(frame.features).any() or np.isnan(frame.target).any():
+            raise InvalidParameterError(f"{self.name}: the data holds missing values")
+        if self.log_target and (frame.target <= 0).any():
+            raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
+        return frame
+
+    def _train(
+        self, model: nn.Module, windows: dict[str, Windows], config: Any, ctx: RunContext
+    ) -> Trainer:
+        callbacks = [EarlyStopping("val_loss", patience=config.patience), RunLogger(ctx)]
+        if ctx.show_progress:
+            callbacks.append(ProgressBar())
+        trainer = Trainer(
+            model,
+            nn.MSELoss(),
+            optim.Adam(model.parameters(), lr=config.learning_rate),
+            callbacks=callbacks,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            clip_grad_norm=1.0,
+        )
+        train, val = windows["train"], windows["val"]
+        trainer.fit((train.x, train.y[:, None]), val=(val.x, val.y[:, None]), epochs=config.epochs)
+        return trainer
+
+    def _forecast(
+        self,
+        scaled: np.ndarray,
+        frame: Frame,
+        windows: Windows,
+        config: Any,
+        target_scaler: StandardScaler,
+    ) -> np.ndarray:
+        """Forecasts in the target's units from the model's scaled changes."""
+        change = target_scaler.inverse_transform(scaled.astype(np.float64), columns=0)
+        last_known = self._level(frame.target)[windows.target_rows - config.horizon]
+        result: np.ndarray = self._unlevel(last_known + change)
+        return result
+
+    # ---- report ---------------------------------------------------------------------------
+    def _report(
+        self,
+        directory: Path,
+        frame: Frame,
+        test: Windows,
+        actual: np.ndarray,
+        predicted: np.ndarray,
+        baselines: dict[str, np.ndarray],
+        metrics: dict[str, dict[str, float]],
+        trainer: Trainer,
+        config: Any,
+    ) -> Path:
+        report = Report(directory, f"{self.name}: {self.description}")
+        report.text(
+            f"Target: **{self.target_name}** {config.horizon} step(s) ahead"
+            f"{' (log scale inside the model)' if self.log_target else ''}. Chronological split "
+            f"{config.train_fraction:.0%} / {config.val_fraction:.0%} / rest; scalers fitted on "
+            f"the training part only; early stopping on validation. Test rows: {len(actual)}."
+        )
+        report.table("Test set (model beside each baseline)", metrics)
+        times, errors = frame.times[test.target_rows], predicted - actual
+        figures = directory / "plots"
+        lines = {"model": predicted, **baselines}
+        drawn = [
+            ("Training and validation loss",
+             plots.loss_curves(trainer.history, figures / "loss.png")),
+            ("Actual vs predicted",
+             plots.actual_vs_predicted(times, actual, lines, figures / "actual_vs_predicted.png")),
+            ("True vs predicted", plots.scatter(actual, predicted, figures / "scatter.png")),
+            ("Error histogram", plots.error_histogram(errors, figures / "errors.png")),
+            ("Residuals over time", plots.residuals(times, errors, figures / "residuals.png")),
+        ]  # fmt: skip
+        for caption, path in drawn:
+            report.image(caption, path)
+        return report.write()
+
+    # ---- predict from a saved artifact --------------------------------------------------
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
+        """Forecasts for every row of ``inputs`` that has ``sequence_length`` rows before it
+        (in the same raw format as the training data), in the target's units."""
+        config = cast(ForecastConfig, self.make_config(artifact.config))
+        frame = self._checked(self.load_frame(config, source=inputs), config)
+        if frame.feature_names != artifact.features:
+            raise InvalidParameterError(
+                f"{inputs} has features {frame.feature_names}, the model was trained on "
+                f"{artifact.features}"
+            )
+        features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
+        windows = make_windows(
+            features, np.zeros(len(features), np.float32), config.sequence_length, config.horizon
+        )
+        artifact.model.eval()
+        with no_grad():  # batched as in training, so the same rows give the same numbers
+            scaled = np.concatenate([
+                artifact.model(Tensor(windows.x[i : i + config.batch_size])).numpy()[:, 0]
+                for i in range(0, len(windows.x), config.batch_size)
+            ])  # fmt: skip
+        target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
+        return self._forecast(scaled, frame, windows, config, target_scaler)
+
+
+def _write_predictions(path: Path, times: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    """One row per test time: the actual value, the model's forecast and each baseline's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        f.write(",".join(["time", *columns]) + "\n")
+        for i, time in enumerate(times):
+            f.write(",".join([str(time), *(repr(float(c[i])) for c in columns.values())]) + "\n")

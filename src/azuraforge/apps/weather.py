@@ -1,0 +1,51 @@
+"""`weather-forecaster`: hourly temperature in Beijing with an LSTM, beside persistence and
+same-hour-yesterday."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from azuraforge.apps.forecasting import Frame, TimeSeriesPipeline
+from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
+from azuraforge.learn.timeseries import calendar_features
+
+CALENDAR = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos"]
+
+
+class WeatherForecaster(TimeSeriesPipeline):
+    """Temperature ``horizon`` hours ahead from the last ``sequence_length`` hours of
+    temperature, dew point, pressure, wind, snow, rain and the calendar (dataset
+    ``beijing-hourly``, 2010-2014)."""
+
+    name = "weather-forecaster"
+    description = "LSTM forecast of hourly temperature (Beijing 2010-2014) vs naive baselines."
+    target_name = "temperature (°C)"
+
+    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+        data = load_beijing_hourly(source)
+        directions = np.eye(len(BeijingHourly.WIND_DIRECTIONS))[data.wind_direction]
+        columns = {
+            "temperature": data.temperature,
+            "dew_point": data.dew_point,
+            "pressure": data.pressure,
+            "wind_speed_log": np.log1p(data.wind_speed),
+            **{f"wind_{d}": directions[:, i] for i, d in enumerate(data.WIND_DIRECTIONS)},
+            "snow_hours": data.snow_hours,
+            "rain_hours": data.rain_hours,
+        }
+        calendar = calendar_features(data.timestamps)
+        features = np.column_stack([*columns.values(), calendar]).astype(np.float64)
+        return Frame(
+            data.timestamps, features, [*columns, *CALENDAR], data.temperature.astype(np.float64)
+        )
+
+    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+        # The latest same hour of day known when the forecast is made.
+        days_back = 24 * -(-config.horizon // 24)
+        return {
+            "persistence": frame.target[rows - config.horizon],
+            "same hour yesterday": frame.target[rows - days_back],
+        }

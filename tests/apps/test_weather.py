@@ -1,0 +1,60 @@
+"""weather-forecaster end to end on a slice of the real Beijing data."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from azuraforge.apps.weather import WeatherForecaster
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn import LocalContext
+from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.learn.datasets import fetch
+
+SLICE = {"max_rows": 3000, "epochs": 3, "hidden_size": 32, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, real_data):
+    directory = tmp_path_factory.mktemp("weather")
+    pipeline = WeatherForecaster()
+    result = pipeline.run(pipeline.make_config(SLICE), LocalContext(checkpoint_dir=directory))
+    return pipeline, result, directory
+
+
+def test_beats_persistence_on_the_slice(run):
+    _, result, _ = run
+    mae = result.metrics["MAE"]
+    assert mae["model"] < mae["persistence"] < mae["same hour yesterday"]
+    assert result.metrics["RelativeMAE vs persistence"]["model"] < 0.95
+
+
+def test_report_plots_and_artifact_exist(run):
+    _, result, directory = run
+    text = result.report_path.read_text()
+    assert "| MAE |" in text and "persistence" in text
+    for name in ("loss", "actual_vs_predicted", "scatter", "errors", "residuals"):
+        assert (directory / "plots" / f"{name}.png").stat().st_size > 2000
+    assert (result.artifact_dir / "model.npz").exists()
+
+
+def test_artifact_predicts_the_test_rows_again_exactly_from_raw_csv(run, tmp_path):
+    pipeline, result, directory = run
+    with (directory / "test_predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    expected = np.array([float(r["model"]) for r in rows])
+    source = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"].read_text().splitlines()
+    artifact = ModelArtifact.load(result.artifact_dir)
+    lookback = artifact.config["sequence_length"] - 1 + artifact.config["horizon"]
+    first_test_row = SLICE["max_rows"] - len(rows)  # data rows count from 0 after the header
+    raw = [source[0], *source[1 + first_test_row - lookback : 1 + SLICE["max_rows"]]]
+    (tmp_path / "recent.csv").write_text("\n".join(raw) + "\n")
+    forecasts = pipeline.predict(artifact, tmp_path / "recent.csv")
+    np.testing.assert_array_equal(forecasts, expected)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(InvalidParameterError, match="horizon"):
+        WeatherForecaster.make_config({"horizon": 0})
+    with pytest.raises(InvalidParameterError, match="unknown setting 'epoch'"):
+        WeatherForecaster.make_config({"epoch": 3})

@@ -1,0 +1,263 @@
+import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly, load_ohlcv
+
+OHLCV_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+BEIJING_HEADER = "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir"
+GOOD_PRICES = [
+    "2024-01-02,10,11,9,10.5,10.5,1000",
+    "2024-01-03,10.5,12,10,11.5,11.5,1500",
+    "2024-01-04,11.5,12,11,11.0,11.0,1200",
+]
+GOOD_HOURS = [
+    "1,2010,1,1,0,NA,-21,-11,1021,NW,1.79,0,0",
+    "2,2010,1,1,1,129,-16,-4,1020,SE,1.79,0,0",
+    "3,2010,1,1,2,148,-15,-4,1020,cv,0.89,0,1",
+]
+
+
+def write(tmp_path: Path, header: str, rows: list[str], name: str = "bad.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def beijing(real_data):
+    return load_beijing_hourly()
+
+
+@pytest.fixture(scope="module")
+def sp500(real_data):
+    return load_ohlcv("sp500-daily")
+
+
+# --- the real Beijing file -------------------------------------------------------------------
+
+
+def test_beijing_rows_and_hours(beijing):
+    assert len(beijing) == 43824
+    assert beijing.timestamps.dtype == np.dtype("datetime64[h]")
+    assert beijing.timestamps[0] == np.datetime64("2010-01-01T00")
+    assert beijing.timestamps[-1] == np.datetime64("2014-12-31T23")
+    assert (np.diff(beijing.timestamps) == np.timedelta64(1, "h")).all()  # no missing hours
+
+
+def test_beijing_weather_is_plausible(beijing):
+    for name in ("temperature", "dew_point", "pressure", "wind_speed", "snow_hours", "rain_hours"):
+        column = getattr(beijing, name)
+        assert column.dtype == np.float32 and column.shape == (43824,), name
+        assert np.isfinite(column).all(), name
+    assert beijing.temperature.min() == -19 and beijing.temperature.max() == 42
+    assert 5 < beijing.temperature.mean() < 20
+    assert (beijing.dew_point <= beijing.temperature).mean() > 0.999
+    assert beijing.pressure.min() >= 990 and beijing.pressure.max() <= 1050
+    assert (beijing.wind_speed > 0).all()
+
+
+def test_beijing_pm25_missing_is_nan(beijing):
+    assert beijing.pm25.dtype == np.float32
+    assert np.isnan(beijing.pm25).sum() == 2067
+    assert np.isnan(beijing.pm25[:24]).all()  # the first day has no readings
+
+
+def test_beijing_wind_direction_codes(beijing):
+    assert beijing.wind_direction.dtype == np.int8
+    assert BeijingHourly.WIND_DIRECTIONS == ("NE", "NW", "SE", "cv")
+    counts = np.bincount(beijing.wind_direction, minlength=4).tolist()
+    assert dict(zip(beijing.WIND_DIRECTIONS, counts, strict=True)) == {
+        "NE": 4997, "NW": 14150, "SE": 15290, "cv": 9387,
+    }  # fmt: skip
+
+
+def test_beijing_from_a_small_file(tmp_path):
+    data = load_beijing_hourly(write(tmp_path, BEIJING_HEADER, GOOD_HOURS, "ok.csv"))
+    assert data.timestamps.tolist() == [datetime.datetime(2010, 1, 1, h) for h in range(3)]
+    np.testing.assert_array_equal(data.pm25, [np.nan, 129, 148])
+    assert [data.WIND_DIRECTIONS[c] for c in data.wind_direction] == ["NW", "SE", "cv"]
+
+
+# --- the real stock files --------------------------------------------------------------------
+
+
+def test_sp500_all_rows(sp500):
+    assert len(sp500) == 24114
+    assert sp500.dates.dtype == np.dtype("datetime64[D]")
+    assert sp500.dates[0] == np.datetime64("1927-12-30")
+    assert sp500.dates[-1] == np.datetime64("2023-12-28")
+    assert (np.diff(sp500.dates) > np.timedelta64(0, "D")).all()
+    assert (sp500.volume[sp500.dates < np.datetime64("1950-01-03")] == 0).all()
+
+
+def test_sp500_from_1950_has_volume(real_data):
+    prices = load_ohlcv("sp500-daily", start="1950-01-03")
+    assert len(prices) == 18618
+    assert prices.dates[0] == np.datetime64("1950-01-03")
+    assert (prices.volume > 0).all()
+    assert (prices.low <= prices.close).all() and (prices.close <= prices.high).all()
+
+
+def test_start_accepts_dates(real_data):
+    by_date = load_ohlcv("sp500-daily", start=datetime.date(2023, 12, 27))
+    assert by_date.dates.tolist() == [datetime.date(2023, 12, 27), datetime.date(2023, 12, 28)]
+    assert len(load_ohlcv("sp500-daily", start=np.datetime64("2023-12-28"))) == 1
+
+
+def test_nvda(real_data):
+    prices = load_ohlcv("nvda-daily")
+    assert len(prices) == 4012
+    assert prices.dates[0] == np.datetime64("1999-01-22")
+    assert prices.dates[-1] == np.datetime64("2014-12-31")
+    assert (prices.volume > 0).all()
+
+
+def test_ohlcv_from_a_path(tmp_path):
+    path = write(tmp_path, OHLCV_HEADER, GOOD_PRICES, "ok.csv")
+    for source in (path, str(path)):
+        prices = load_ohlcv(source)
+        assert prices.dates.tolist() == [datetime.date(2024, 1, d) for d in (2, 3, 4)]
+        np.testing.assert_array_equal(prices.adj_close, [10.5, 11.5, 11.0])
+        np.testing.assert_array_equal(prices.volume, [1000, 1500, 1200])
+        assert {c.dtype for c in (prices.open, prices.volume)} == {np.dtype(np.float64)}
+
+
+def test_ohlcv_ignores_blank_lines_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("\ufeff" + OHLCV_HEADER + "\r\n" + "\r\n".join(GOOD_PRICES) + "\r\n\r\n")
+    assert len(load_ohlcv(path)) == 3
+
+
+def test_unknown_source():
+    with pytest.raises(
+        NotFoundError, match=r"'sp501-daily' is neither a dataset \(beijing-hourly.*\) nor an"
+    ):
+        load_ohlcv("sp501-daily")
+
+
+@pytest.mark.parametrize("start", ["yesterday", "1950-13-01", None, [1, 2]])
+def test_bad_start(tmp_path, start):
+    path = write(tmp_path, OHLCV_HEADER, GOOD_PRICES)
+    if start is None:
+        start = np.datetime64("NaT")
+    with pytest.raises(InvalidParameterError, match="start must be"):
+        load_ohlcv(path, start=start)
+
+
+def test_start_after_the_last_day(tmp_path):
+    path = write(tmp_path, OHLCV_HEADER, GOOD_PRICES)
+    with pytest.raises(InvalidParameterError, match="start='2025-01-01' is after the last date"):
+        load_ohlcv(path, start="2025-01-01")
+
+
+# --- broken CSV files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Date,Open,High,Low,Close,AdjClose,Volume",
+         "line 1, column 6: header has 'AdjClose', expected 'Adj Close'"),
+        ("Date,Open,High,Low,Close,Adj Close",
+         "line 1, column 7: header has nothing, expected 'Volume'"),
+        ("", "line 1, column 1: header has nothing, expected 'Date'"),
+        ("date,open,high,low,close,adj close,volume",
+         "line 1, column 1: header has 'date', expected 'Date'"),
+    ],
+)  # fmt: skip
+def test_bad_header(tmp_path, header, message):
+    path = write(tmp_path, header, GOOD_PRICES)
+    with pytest.raises(DataFormatError) as caught:
+        load_ohlcv(path)
+    assert str(caught.value).startswith(f"{path}, {message}; the header must be {OHLCV_HEADER}")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("2024-01-05,11,12,10,abc,11,900", "column 5 ('Close'): expected a number, got 'abc'"),
+        ("2024-01-05,null,null,null,null,null,null",
+         "column 2 ('Open'): expected a number, got 'null'"),
+        ("2024-01-05,11,12,10,11,11,", "column 7 ('Volume'): expected a number, got ''"),
+        ("2024-01-05,11,12,10,nan,11,900", "column 5 ('Close'): expected a number, got 'nan'"),
+        ("2024-01-05,11,inf,10,11,11,900", "column 3 ('High'): expected a number, got 'inf'"),
+        ("2024-1-5,11,12,10,11,11,900",
+         "column 1 ('Date'): expected a date YYYY-MM-DD, got '2024-1-5'"),
+        ("2024-02-30,11,12,10,11,11,900", "column 1 ('Date'): no such date or time: 2024-02-30"),
+        ("2024-01-04,11,12,10,11,11,900",
+         "column 1 ('Date'): 2024-01-04 repeats 2024-01-04 on line 4; rows must be in time "
+         "order without duplicates"),
+        ("2024-01-01,11,12,10,11,11,900",
+         "column 1 ('Date'): 2024-01-01 comes before 2024-01-04 on line 4"),
+    ],
+)  # fmt: skip
+def test_bad_value_names_file_line_and_column(tmp_path, row, message):
+    path = write(tmp_path, OHLCV_HEADER, [*GOOD_PRICES, row])
+    with pytest.raises(DataFormatError) as caught:
+        load_ohlcv(path)
+    assert str(caught.value).startswith(f"{path}, line 5, {message}")
+
+
+def test_wrong_number_of_fields(tmp_path):
+    path = write(tmp_path, OHLCV_HEADER, [GOOD_PRICES[0], "2024-01-03,10.5,12,10,11.5,11.5"])
+    with pytest.raises(DataFormatError, match=r"bad.csv, line 3: 6 fields, expected 7 \(Date,"):
+        load_ohlcv(path)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(f"{OHLCV_HEADER}\n2024-01-02,1,1,1,1,1,1 \xe9\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"latin1\.csv: not UTF-8 text \(bytes e9"):
+        load_ohlcv(path)
+
+
+def test_csv_module_errors_name_the_line(tmp_path):
+    path = write(
+        tmp_path, OHLCV_HEADER, [*GOOD_PRICES, "2024-01-05," + "1" * 200_000 + ",1,1,1,1,1"]
+    )
+    with pytest.raises(DataFormatError, match=r"bad\.csv, line 5: field larger than field limit"):
+        load_ohlcv(path)
+
+
+def test_header_only(tmp_path):
+    path = write(tmp_path, OHLCV_HEADER, [])
+    with pytest.raises(DataFormatError, match=r"bad\.csv: no data rows after the header"):
+        load_ohlcv(path)
+
+
+def test_data_format_error_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="expected a number"):
+        load_ohlcv(write(tmp_path, OHLCV_HEADER, [*GOOD_PRICES, "2024-01-05,x,1,1,1,1,1"]))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("4,2010,1,1,3,NA,-15,NA,1020,cv,0.89,0,0",
+         "column 8 ('TEMP'): expected a number, got 'NA'"),
+        ("4,2010,1,1,3,50,-15,-4,1020,SW,0.89,0,0",
+         "column 10 ('cbwd'): expected one of NE, NW, SE, cv, got 'SW'"),
+        ("4,2010,2,30,3,50,-15,-4,1020,cv,0.89,0,0",
+         "columns 2-5 ('year', 'month', 'day', 'hour'): no such date or time: 2010-02-30T03"),
+        ("4,2010,1,1,2.5,50,-15,-4,1020,cv,0.89,0,0",
+         "column 5 ('hour'): expected a whole number, got '2.5'"),
+        ("4,2010,1,1,2,50,-15,-4,1020,cv,0.89,0,0",
+         "columns 2-5 ('year', 'month', 'day', 'hour'): 2010-01-01T02 repeats 2010-01-01T02 "
+         "on line 4"),
+    ],
+)  # fmt: skip
+def test_bad_beijing_rows(tmp_path, row, message):
+    path = write(tmp_path, BEIJING_HEADER, [*GOOD_HOURS, row])
+    with pytest.raises(DataFormatError) as caught:
+        load_beijing_hourly(path)
+    assert str(caught.value).startswith(f"{path}, line 5, {message}")
+
+
+def test_beijing_bad_header(tmp_path):
+    path = write(tmp_path, BEIJING_HEADER.replace("pm2.5", "pm25"), GOOD_HOURS)
+    with pytest.raises(DataFormatError, match="line 1, column 6: header has 'pm25', expected"):
+        load_beijing_hourly(path)
