@@ -96,6 +96,12 @@ class TimeSeriesPipeline(Pipeline):
         """Naive forecasts of ``frame.target[rows]`` using only what is known
         ``config.horizon`` steps earlier."""
 
+    def extra_metrics(
+        self, frame: Frame, train: slice, actual: np.ndarray, predicted: np.ndarray
+    ) -> dict[str, dict[str, float]]:
+        """Rows a subclass adds to the test table (each with its own baseline)."""
+        return {}
+
     # ---- the target in model space ----------------------------------------------------
     def _level(self, target: np.ndarray) -> np.ndarray:
         return np.log(target) if self.log_target else target.astype(np.float64)
@@ -113,7 +119,7 @@ class TimeSeriesPipeline(Pipeline):
     # ---- run ------------------------------------------------------------------------------
     def run(self, config: Any, ctx: RunContext) -> RunResult:
         manual_seed(config.seed)
-        frame = self._checked(self.load_frame(config), config)
+        frame = self._checked(_first_rows(self.load_frame(config), config.max_rows))
         split = chronological_split(len(frame.target), config.train_fraction, config.val_fraction)
         feature_scaler = StandardScaler().fit(frame.features[split.train])
         features = feature_scaler.transform(frame.features).astype(np.float32)
@@ -137,6 +143,7 @@ class TimeSeriesPipeline(Pipeline):
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config)
         metrics = regression_report(actual, predicted, baselines)
+        metrics.update(self.extra_metrics(frame, split.train, actual, predicted))
         artifact = ModelArtifact(
             model=model,
             preprocessing={"features": feature_scaler, "target": target_scaler},
@@ -167,14 +174,7 @@ class TimeSeriesPipeline(Pipeline):
             stop_reason=trainer.stop_reason,
         )  # fmt: skip
 
-    def _checked(self, frame: Frame, config: Any) -> Frame:
-        if config.max_rows is not None:
-            frame = Frame(
-                frame.times[: config.max_rows],
-                frame.features[: config.max_rows],
-                frame.feature_names,
-                frame.target[: config.max_rows],
-            )
+    def _checked(self, frame: Frame) -> Frame:
         if np.isnan(frame.features).any() or np.isnan(frame.target).any():
             raise InvalidParameterError(f"{self.name}: the data holds missing values")
         if self.log_target and (frame.target <= 0).any():
@@ -256,7 +256,7 @@ class TimeSeriesPipeline(Pipeline):
         """Forecasts for every row of ``inputs`` that has ``sequence_length`` rows before it
         (in the same raw format as the training data), in the target's units."""
         config = cast(ForecastConfig, self.make_config(artifact.config))
-        frame = self._checked(self.load_frame(config, source=inputs), config)
+        frame = self._checked(self.load_frame(config, source=inputs))
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
                 f"{inputs} has features {frame.feature_names}, the model was trained on "
@@ -283,3 +283,12 @@ def _write_predictions(path: Path, times: np.ndarray, columns: dict[str, np.ndar
         f.write(",".join(["time", *columns]) + "\n")
         for i, time in enumerate(times):
             f.write(",".join([str(time), *(repr(float(c[i])) for c in columns.values())]) + "\n")
+
+
+def _first_rows(frame: Frame, rows: int | None) -> Frame:
+    """The first ``rows`` rows (a quick training run); all of them for ``None``."""
+    if rows is None:
+        return frame
+    return Frame(
+        frame.times[:rows], frame.features[:rows], frame.feature_names, frame.target[:rows]
+    )

@@ -37,6 +37,20 @@ errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
 
 
+class _SettingsLoader(yaml.SafeLoader):
+    """YAML for settings: numbers, bools and lists, but dates stay text (the config decides)."""
+
+
+_SettingsLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_SettingsLoader)  # a SafeLoader subclass: no objects
+
+
 @contextmanager
 def _user_errors(verbose: bool) -> Iterator[None]:
     """Turn AzuraForge errors into one red line and an exit code."""
@@ -64,7 +78,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
-        settings[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        settings[key.strip()] = _yaml(raw) if raw.strip() else raw
     return settings
 
 
@@ -72,7 +86,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
+        data = _yaml(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise InvalidParameterError(f"cannot read config file {path}: {e}") from None
     if data is None:

@@ -1,0 +1,69 @@
+"""`stock-predictor`: next-day closing price of a stock or index with an LSTM on daily OHLCV,
+beside persistence and drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
+from azuraforge.learn.datasets import fetch, load_ohlcv
+from azuraforge.learn.metrics import directional_accuracy, majority_rate, mase
+
+FEATURES = ["log_return", "log_high_low", "log_volume_change"]
+
+
+class StockConfig(ForecastConfig):
+    """Settings of the stock predictor (the forecasting settings plus the data source)."""
+
+    csv: Path | None = Field(
+        None, description="A Yahoo-format OHLCV CSV; by default the S&P 500 (sp500-daily)."
+    )
+    start: str = Field("1950-01-03", description="First date used (the S&P has no volume before).")
+    sequence_length: int = Field(30, ge=2, description="Past trading days the model reads.")
+
+
+class StockPredictor(TimeSeriesPipeline):
+    """Closing price ``horizon`` trading days ahead from the last ``sequence_length`` days of
+    returns, daily range and volume change. The model works on log prices."""
+
+    name = "stock-predictor"
+    description = "LSTM forecast of the daily close (S&P 500 from 1950 by default) vs naive."
+    Config = StockConfig
+    log_target = True
+    target_name = "closing price"
+
+    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+        path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
+        data = load_ohlcv(path, start=config.start)
+        volume = np.maximum(data.volume, 1.0)
+        features = np.column_stack([
+            np.diff(np.log(data.close)),
+            np.log(data.high / data.low)[1:],
+            np.diff(np.log(volume)),
+        ])  # fmt: skip
+        # The first day has no previous close: drop it everywhere.
+        return Frame(data.dates[1:], features, list(FEATURES), data.close[1:])
+
+    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+        last = frame.target[rows - config.horizon]
+        train_end = round(len(frame.target) * config.train_fraction)
+        mean_log_return = np.diff(np.log(frame.target[:train_end])).mean()
+        return {"persistence": last, "drift": last * np.exp(mean_log_return * config.horizon)}
+
+    def extra_metrics(
+        self, frame: Frame, train: slice, actual: np.ndarray, predicted: np.ndarray
+    ) -> dict[str, dict[str, float]]:
+        log_train = np.log(frame.target[train])
+        return {
+            "MASE (log price)": {
+                "model": mase(np.log(actual), np.log(predicted), train=log_train),
+            },
+            "Directional accuracy": {
+                "model": directional_accuracy(actual, predicted),
+                "majority rate": majority_rate(actual),
+            },
+        }
