@@ -1,0 +1,196 @@
+"""`digit-classifier`: a CNN on MNIST, scored on the official 10,000 test images beside the
+majority-class baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from pydantic import Field
+
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+from azuraforge.core import Tensor, manual_seed, nn, no_grad, optim
+from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.learn import EarlyStopping, ProgressBar, RunContext, RunLogger, Trainer
+from azuraforge.learn.artifact import ModelArtifact, fingerprint
+from azuraforge.learn.datasets import load_mnist
+from azuraforge.learn.metrics import accuracy, confusion_matrix, f1, precision, recall
+from azuraforge.learn.reports import Report, plots
+from azuraforge.learn.timeseries import StandardScaler, from_state
+
+CLASSES = [str(d) for d in range(10)]
+
+
+class DigitConfig(PipelineConfig):
+    """Settings of the digit classifier."""
+
+    epochs: int = Field(6, ge=1, description="Most epochs to train.")
+    patience: int = Field(2, ge=1, description="Epochs without validation gain before stopping.")
+    batch_size: int = Field(128, ge=1, description="Images per batch.")
+    learning_rate: float = Field(1e-3, gt=0.0, description="Adam learning rate.")
+    channels: int = Field(32, ge=1, description="Filters of the first convolution (x2 after).")
+    hidden_size: int = Field(128, ge=1, description="Units of the dense layer.")
+    dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before the output layer.")
+    val_size: int = Field(5000, ge=100, description="Training images held out for validation.")
+    max_train: int | None = Field(None, ge=500, description="Use fewer training images (quick).")
+    seed: int = Field(0, ge=0, description="Seed of initialisation, shuffling and dropout.")
+
+
+def build_cnn(channels: int, hidden_size: int, dropout: float) -> nn.Sequential:
+    """conv 3x3 -> ReLU -> pool -> conv 3x3 -> ReLU -> pool -> dense -> ReLU -> dropout -> 10."""
+    return nn.Sequential(
+        nn.Conv2D(1, channels, 3), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2D(channels, 2 * channels, 3), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Flatten(), nn.Linear(2 * channels * 5 * 5, hidden_size), nn.ReLU(),
+        nn.Dropout(dropout), nn.Linear(hidden_size, 10),
+    )  # fmt: skip
+
+
+def _pixels(images: np.ndarray, scaler: StandardScaler) -> np.ndarray:
+    """uint8 images (n, 28, 28) -> scaled float32 (n, 1, 28, 28)."""
+    mean, std = scaler.state_dict()["mean"][0], scaler.state_dict()["std"][0]
+    scaled: np.ndarray = ((images.astype(np.float32) - mean) / std)[:, None]
+    return scaled
+
+
+class DigitClassifier(Pipeline):
+    """Handwritten digits 0-9 from 28x28 grey images (MNIST, official 60k/10k split; the
+    validation images are carved from the end of the training part)."""
+
+    name = "digit-classifier"
+    description = "CNN on MNIST digits, scored on the official 10k test set vs majority class."
+    Config = DigitConfig
+
+    def run(self, config: Any, ctx: RunContext) -> RunResult:
+        manual_seed(config.seed)
+        data = load_mnist()
+        train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
+        if config.max_train is not None:
+            train_images, train_labels = (
+                train_images[: config.max_train],
+                train_labels[: config.max_train],
+            )
+        if config.val_size >= len(train_images):
+            raise InvalidParameterError(
+                f"val_size {config.val_size} leaves no training images of {len(train_images)}"
+            )
+        fit_images, val_images = train_images[: -config.val_size], train_images[-config.val_size :]
+        fit_labels, val_labels = train_labels[: -config.val_size], train_labels[-config.val_size :]
+        scaler = _pixel_scaler(fit_images)
+        model = build_cnn(config.channels, config.hidden_size, config.dropout)
+        trainer = self._train(model, config, ctx, (_pixels(fit_images, scaler), fit_labels),
+                              (_pixels(val_images, scaler), val_labels))  # fmt: skip
+        test_labels = data.test_labels.astype(np.int64)
+        predicted = trainer.predict(_pixels(data.test_images, scaler)).argmax(axis=1)
+        majority = np.full_like(test_labels, np.bincount(fit_labels).argmax())
+        scores = (("Accuracy", accuracy), ("Precision (macro)", precision),
+                  ("Recall (macro)", recall), ("F1 (macro)", f1))  # fmt: skip
+        metrics = {
+            name: {"model": score(test_labels, predicted),
+                   "majority class": score(test_labels, majority)}
+            for name, score in scores
+        }  # fmt: skip
+        directory = ctx.checkpoint_dir
+        ModelArtifact(
+            model=model,
+            preprocessing={"pixels": scaler},
+            features=["pixels 28x28"],
+            config=config.model_dump(),
+            metrics=metrics,
+            data_fingerprint=fingerprint(fit_images, fit_labels),
+            seed=config.seed,
+            pipeline=self.name,
+        ).save(directory / "artifact")
+        report = self._report(directory, trainer, test_labels, predicted, metrics, config)
+        for path in (directory / "artifact", report):
+            ctx.log_artifact(path)
+        return RunResult(
+            metrics=metrics,
+            artifact_dir=directory / "artifact",
+            report_path=report,
+            notes=[f"train {len(fit_images)}, validation {len(val_images)}, test "
+                   f"{len(test_labels)} images; epochs run: {len(trainer.history['loss'])}"],
+            stop_reason=trainer.stop_reason,
+        )  # fmt: skip
+
+    def _train(
+        self,
+        model: nn.Module,
+        config: Any,
+        ctx: RunContext,
+        train: tuple[np.ndarray, np.ndarray],
+        val: tuple[np.ndarray, np.ndarray],
+    ) -> Trainer:
+        callbacks = [EarlyStopping("val_loss", patience=config.patience), RunLogger(ctx)]
+        if ctx.show_progress:
+            callbacks.append(ProgressBar())
+        trainer = Trainer(
+            model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=config.learning_rate),
+            callbacks=callbacks, batch_size=config.batch_size, seed=config.seed,
+        )  # fmt: skip
+        trainer.fit(train, val=val, epochs=config.epochs)
+        return trainer
+
+    def _report(
+        self,
+        directory: Path,
+        trainer: Trainer,
+        labels: np.ndarray,
+        predicted: np.ndarray,
+        metrics: dict[str, dict[str, float]],
+        config: Any,
+    ) -> Path:
+        report = Report(directory, f"{self.name}: {self.description}")
+        report.text(
+            "Official MNIST split; validation (early stopping) carved from the end of the "
+            f"training images ({config.val_size}); pixel scaling fitted on training images only."
+        )
+        report.table("Test set (10,000 images)", metrics)
+        figures = directory / "plots"
+        report.image(
+            "Training and validation loss",
+            plots.loss_curves(trainer.history, figures / "loss.png"),
+        )
+        matrix = confusion_matrix(labels, predicted, labels=list(range(10)))
+        confusion = plots.confusion_matrix(matrix, CLASSES, figures / "confusion.png")
+        report.image("Confusion matrix", confusion)
+        return report.write()
+
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
+        """Digit classes for the images in ``inputs``: a CSV with 784 pixel values (0-255,
+        row by row) per line; a header line is allowed."""
+        images = _read_pixel_csv(inputs)
+        scaler = cast(StandardScaler, artifact.preprocessing["pixels"])
+        artifact.model.eval()
+        with no_grad():
+            logits = artifact.model(Tensor(_pixels(images, scaler))).numpy()
+        result: np.ndarray = logits.argmax(axis=1)
+        return result
+
+
+def _pixel_scaler(images: np.ndarray) -> StandardScaler:
+    """One mean and standard deviation over every training pixel."""
+    pixels = images.astype(np.float64)
+    state = {"kind": "standard", "mean": [pixels.mean()], "std": [pixels.std()]}
+    return cast(StandardScaler, from_state(state))
+
+
+def _read_pixel_csv(path: Path) -> np.ndarray:
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if lines and not lines[0].split(",")[0].strip().lstrip("-").replace(".", "").isdigit():
+        lines = lines[1:]  # a header
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        values = line.split(",")
+        if len(values) != 784:
+            raise DataFormatError(f"{path}: row {number} has {len(values)} values, expected 784")
+        try:
+            rows.append([float(v) for v in values])
+        except ValueError:
+            raise DataFormatError(
+                f"{path}: row {number} holds a value that is not a number"
+            ) from None
+    if not rows:
+        raise DataFormatError(f"{path} holds no image rows")
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 28, 28)
