@@ -64,6 +64,13 @@ class ForecastConfig(PipelineConfig):
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Next share: validation.")
     max_rows: int | None = Field(None, ge=100, description="Use only the first rows (quick runs).")
     seed: int = Field(0, ge=0, description="Seed of initialisation and shuffling.")
+    blend: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the model's change forecast against the training-mean change "
+        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part.",
+    )
 
 
 class SequenceRegressor(nn.Module):
@@ -97,7 +104,12 @@ class TimeSeriesPipeline(Pipeline):
         ``config.horizon`` steps earlier."""
 
     def extra_metrics(
-        self, frame: Frame, train: slice, actual: np.ndarray, predicted: np.ndarray
+        self,
+        frame: Frame,
+        train: slice,
+        actual: np.ndarray,
+        predicted: np.ndarray,
+        baselines: dict[str, np.ndarray],
     ) -> dict[str, dict[str, float]]:
         """Rows a subclass adds to the test table (each with its own baseline)."""
         return {}
@@ -136,6 +148,9 @@ class TimeSeriesPipeline(Pipeline):
             features.shape[1], config.hidden_size, config.num_layers, config.dropout
         )
         trainer = self._train(model, windows, config, ctx)
+        if config.blend is None:
+            blend = self._fit_blend(trainer, frame, windows["val"], config, target_scaler)
+            config = config.model_copy(update={"blend": blend})
         test = windows["test"]
         predicted = self._forecast(
             trainer.predict(test.x)[:, 0], frame, test, config, target_scaler
@@ -143,7 +158,7 @@ class TimeSeriesPipeline(Pipeline):
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config)
         metrics = regression_report(actual, predicted, baselines)
-        metrics.update(self.extra_metrics(frame, split.train, actual, predicted))
+        metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,
             preprocessing={"features": feature_scaler, "target": target_scaler},
@@ -170,7 +185,8 @@ class TimeSeriesPipeline(Pipeline):
             report_path=report,
             notes=[f"test rows: {len(actual)} ({frame.times[test.target_rows[0]]} to "
                    f"{frame.times[test.target_rows[-1]]}), epochs run: "
-                   f"{len(trainer.history['loss'])}"],
+                   f"{len(trainer.history['loss'])}, blend chosen on validation: "
+                   f"{config.blend:.2f}"],
             stop_reason=trainer.stop_reason,
         )  # fmt: skip
 
@@ -200,6 +216,24 @@ class TimeSeriesPipeline(Pipeline):
         trainer.fit((train.x, train.y[:, None]), val=(val.x, val.y[:, None]), epochs=config.epochs)
         return trainer
 
+    def _fit_blend(
+        self,
+        trainer: Trainer,
+        frame: Frame,
+        val: Windows,
+        config: Any,
+        target_scaler: StandardScaler,
+    ) -> float:
+        """The blend weight with the lowest MAE on the validation part (never the test)."""
+        scaled = trainer.predict(val.x)[:, 0]
+        actual = frame.target[val.target_rows]
+        weights = np.linspace(0.0, 1.0, 21)
+        errors = [
+            np.abs(self._forecast(scaled, frame, val, config, target_scaler, w) - actual).mean()
+            for w in weights
+        ]
+        return float(weights[int(np.argmin(errors))])
+
     def _forecast(
         self,
         scaled: np.ndarray,
@@ -207,9 +241,12 @@ class TimeSeriesPipeline(Pipeline):
         windows: Windows,
         config: Any,
         target_scaler: StandardScaler,
+        blend: float | None = None,
     ) -> np.ndarray:
-        """Forecasts in the target's units from the model's scaled changes."""
-        change = target_scaler.inverse_transform(scaled.astype(np.float64), columns=0)
+        """Forecasts in the target's units from the model's scaled changes; ``blend``
+        (default ``config.blend``) shrinks them toward the training-mean change."""
+        weight = config.blend if blend is None else blend
+        change = target_scaler.inverse_transform(weight * scaled.astype(np.float64), columns=0)
         last_known = self._level(frame.target)[windows.target_rows - config.horizon]
         result: np.ndarray = self._unlevel(last_known + change)
         return result
@@ -232,7 +269,9 @@ class TimeSeriesPipeline(Pipeline):
             f"Target: **{self.target_name}** {config.horizon} step(s) ahead"
             f"{' (log scale inside the model)' if self.log_target else ''}. Chronological split "
             f"{config.train_fraction:.0%} / {config.val_fraction:.0%} / rest; scalers fitted on "
-            f"the training part only; early stopping on validation. Test rows: {len(actual)}."
+            f"the training part only; early stopping on validation. The forecast change is "
+            f"blended with the training-mean change at weight {config.blend:.2f} (chosen on "
+            f"the validation part, 1 = the model alone). Test rows: {len(actual)}."
         )
         report.table("Test set (model beside each baseline)", metrics)
         times, errors = frame.times[test.target_rows], predicted - actual

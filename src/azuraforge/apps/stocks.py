@@ -55,12 +55,19 @@ class StockPredictor(TimeSeriesPipeline):
         return {"persistence": last, "drift": last * np.exp(mean_log_return * config.horizon)}
 
     def extra_metrics(
-        self, frame: Frame, train: slice, actual: np.ndarray, predicted: np.ndarray
+        self,
+        frame: Frame,
+        train: slice,
+        actual: np.ndarray,
+        predicted: np.ndarray,
+        baselines: dict[str, np.ndarray],
     ) -> dict[str, dict[str, float]]:
         log_train = np.log(frame.target[train])
+        forecasts = {"model": predicted, **baselines}
         return {
             "MASE (log price)": {
-                "model": mase(np.log(actual), np.log(predicted), train=log_train),
+                name: mase(np.log(actual), np.log(values), train=log_train)
+                for name, values in forecasts.items()
             },
             "Directional accuracy": {
                 "model": directional_accuracy(actual, predicted),
