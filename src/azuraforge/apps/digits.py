@@ -96,7 +96,7 @@ class DigitClassifier(Pipeline):
             model=model,
             preprocessing={"pixels": scaler},
             features=["pixels 28x28"],
-            config=config.model_dump(),
+            config=config.model_dump(mode="json"),
             metrics=metrics,
             data_fingerprint=fingerprint(fit_images, fit_labels),
             seed=config.seed,

@@ -61,7 +61,7 @@ class ForecastConfig(PipelineConfig):
     batch_size: int = Field(128, ge=1, description="Windows per batch.")
     learning_rate: float = Field(2e-3, gt=0.0, description="Adam learning rate.")
     train_fraction: float = Field(0.7, gt=0.0, lt=1.0, description="Oldest share: training.")
-    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Next share: validation.")
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Next share: validation.")
     max_rows: int | None = Field(None, ge=100, description="Use only the first rows (quick runs).")
     seed: int = Field(0, ge=0, description="Seed of initialisation and shuffling.")
     blend: float | None = Field(
@@ -99,9 +99,11 @@ class TimeSeriesPipeline(Pipeline):
         """The full table (from ``source``, a raw CSV of the same shape, when given)."""
 
     @abstractmethod
-    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+    def baselines(
+        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+    ) -> dict[str, np.ndarray]:
         """Naive forecasts of ``frame.target[rows]`` using only what is known
-        ``config.horizon`` steps earlier."""
+        ``config.horizon`` steps earlier (and, for fitted baselines, the ``train`` rows)."""
 
     def extra_metrics(
         self,
@@ -156,14 +158,14 @@ class TimeSeriesPipeline(Pipeline):
             trainer.predict(test.x)[:, 0], frame, test, config, target_scaler
         )
         actual = frame.target[test.target_rows].astype(np.float64)
-        baselines = self.baselines(frame, test.target_rows, config)
+        baselines = self.baselines(frame, test.target_rows, config, split.train)
         metrics = regression_report(actual, predicted, baselines)
         metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
-            config=config.model_dump(),
+            config=config.model_dump(mode="json"),
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -272,6 +274,12 @@ class TimeSeriesPipeline(Pipeline):
             f"the training part only; early stopping on validation. The forecast change is "
             f"blended with the training-mean change at weight {config.blend:.2f} (chosen on "
             f"the validation part, 1 = the model alone). Test rows: {len(actual)}."
+            + (
+                " **The weight is 0: the model showed no skill on validation, so the 'model' "
+                "column is the training-mean-change forecast.**"
+                if config.blend == 0
+                else ""
+            )
         )
         report.table("Test set (model beside each baseline)", metrics)
         times, errors = frame.times[test.target_rows], predicted - actual

@@ -42,6 +42,12 @@ def _load(entry: EntryPoint) -> PluginInfo:
         return PluginInfo(*where, error=f"import failed: {e!r}")
     if not (isinstance(obj, type) and issubclass(obj, Pipeline)):
         return PluginInfo(*where, error=f"{entry.value} is not a Pipeline subclass")
+    if getattr(obj, "name", None) != entry.name:
+        return PluginInfo(
+            *where,
+            error=f"{entry.value} calls itself {getattr(obj, 'name', None)!r} but is "
+            f"registered as {entry.name!r}; the two must match",
+        )
     return PluginInfo(*where, pipeline=obj)
 
 
@@ -73,11 +79,13 @@ def get_pipeline(name: str) -> type[Pipeline]:
     NotFoundError
         If no pipeline has that name, or it failed to load (with the reason).
     """
-    plugins = discover()
-    if name not in plugins:
-        installed = ", ".join(sorted(plugins)) or "none"
+    matches = [e for e in entry_points(group=GROUP) if e.name == name]
+    if not matches:
+        installed = ", ".join(sorted({e.name for e in entry_points(group=GROUP)})) or "none"
         raise NotFoundError(f"no pipeline named {name!r}; installed: {installed}")
-    plugin = plugins[name]
+    if len({e.value for e in matches}) > 1:
+        discover()  # raises the clash, naming both distributions
+    plugin = _load(matches[0])  # only this plugin is imported
     if plugin.pipeline is None:
         raise NotFoundError(f"pipeline {name!r} cannot be used: {plugin.error}")
     return plugin.pipeline

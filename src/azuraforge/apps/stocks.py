@@ -48,10 +48,11 @@ class StockPredictor(TimeSeriesPipeline):
         # The first day has no previous close: drop it everywhere.
         return Frame(data.dates[1:], features, list(FEATURES), data.close[1:])
 
-    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+    def baselines(
+        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+    ) -> dict[str, np.ndarray]:
         last = frame.target[rows - config.horizon]
-        train_end = round(len(frame.target) * config.train_fraction)
-        mean_log_return = np.diff(np.log(frame.target[:train_end])).mean()
+        mean_log_return = np.diff(np.log(frame.target[train])).mean()
         return {"persistence": last, "drift": last * np.exp(mean_log_return * config.horizon)}
 
     def extra_metrics(
@@ -69,8 +70,13 @@ class StockPredictor(TimeSeriesPipeline):
                 name: mase(np.log(actual), np.log(values), train=log_train)
                 for name, values in forecasts.items()
             },
+            # Moves over the horizon, from the last close known when the forecast was made.
             "Directional accuracy": {
-                "model": directional_accuracy(actual, predicted),
-                "majority rate": majority_rate(actual),
+                "model": directional_accuracy(
+                    actual - baselines["persistence"],
+                    predicted - baselines["persistence"],
+                    series="return",
+                ),
+                "majority rate": majority_rate(actual - baselines["persistence"], "return"),
             },
         }

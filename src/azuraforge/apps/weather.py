@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from azuraforge.apps.forecasting import Frame, TimeSeriesPipeline
+from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
 from azuraforge.learn.timeseries import calendar_features
 
@@ -42,9 +43,16 @@ class WeatherForecaster(TimeSeriesPipeline):
             data.timestamps, features, [*columns, *CALENDAR], data.temperature.astype(np.float64)
         )
 
-    def baselines(self, frame: Frame, rows: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+    def baselines(
+        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+    ) -> dict[str, np.ndarray]:
         # The latest same hour of day known when the forecast is made.
         days_back = 24 * -(-config.horizon // 24)
+        if rows.min() < days_back:
+            raise InvalidParameterError(
+                f"the test part starts at row {rows.min()}, before the {days_back} hours the "
+                "same-hour-yesterday baseline needs; use more rows or a larger train_fraction"
+            )
         return {
             "persistence": frame.target[rows - config.horizon],
             "same hour yesterday": frame.target[rows - days_back],

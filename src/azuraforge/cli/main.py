@@ -18,6 +18,7 @@ import numpy as np
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
@@ -47,8 +48,12 @@ _SettingsLoader.yaml_implicit_resolvers = {
 }
 
 
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_SettingsLoader)  # a SafeLoader subclass: no objects
+def _yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_SettingsLoader)  # a SafeLoader subclass: no objects
+    except yaml.YAMLError as e:
+        problem = str(e).replace("\n", " ")
+        raise InvalidParameterError(f"{where} is not valid YAML: {problem}") from None
 
 
 @contextmanager
@@ -59,13 +64,14 @@ def _user_errors(verbose: bool) -> Iterator[None]:
     except AzuraForgeError as e:
         if verbose:
             traceback.print_exc()
-        errors.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
+        errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
     except Exception as e:  # a bug, not bad input: still one line unless --verbose
         if verbose:
             traceback.print_exc()
         errors.print(
-            f"[red]internal error:[/red] {type(e).__name__}: {e} (run again with --verbose for "
+            f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "
+            "--verbose for "
             "the traceback, and please report it)",
             highlight=False,
         )
@@ -78,7 +84,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
-        settings[key.strip()] = _yaml(raw) if raw.strip() else raw
+        settings[key.strip()] = _yaml(raw, f"--set {pair!r}") if raw.strip() else raw
     return settings
 
 
@@ -86,8 +92,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = _yaml(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
+        data = _yaml(path.read_text(), f"config file {path}")
+    except (OSError, UnicodeDecodeError) as e:
         raise InvalidParameterError(f"cannot read config file {path}: {e}") from None
     if data is None:
         return {}
@@ -105,7 +111,9 @@ def pipelines(verbose: Verbose = False) -> None:
         table = Table("name", "description", "from", "status")
         for name, plugin in sorted(discover().items()):
             description = plugin.pipeline.description if plugin.pipeline else ""
-            status = "[green]ok[/green]" if plugin.pipeline else f"[red]{plugin.error}[/red]"
+            status = (
+                "[green]ok[/green]" if plugin.pipeline else f"[red]{escape(plugin.error)}[/red]"
+            )
             table.add_row(name, description, plugin.distribution, status)
         console.print(table)
 
@@ -129,7 +137,7 @@ def run(
         pipeline_class = get_pipeline(pipeline)
         settings = {**_read_config(config), **_parse_sets(set_ or [])}
         validated = pipeline_class.make_config(settings)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
         ctx = LocalContext(checkpoint_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
         console.print(f"[bold]{pipeline}[/bold] {validated.model_dump()}", highlight=False)
         result = pipeline_class().run(validated, ctx)

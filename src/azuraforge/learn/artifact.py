@@ -47,11 +47,17 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 
 def git_commit(path: Path | None = None) -> str | None:
-    """The commit checked out where the code runs from, or ``None`` outside a git checkout."""
+    """The commit of the AzuraForge checkout the code runs from, or ``None`` when it is not
+    run from a git checkout of AzuraForge (e.g. an installed package inside another repo)."""
+    here = Path(__file__)
     try:
+        subprocess.run(
+            ["git", "ls-files", "--error-unmatch", here.name],
+            cwd=path or here.parent, capture_output=True, timeout=5, check=True,
+        )  # fmt: skip
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=path or Path(__file__).parent,
+            cwd=path or here.parent,
             capture_output=True,
             text=True,
             timeout=5,
@@ -115,9 +121,12 @@ class ModelArtifact:
             "git_commit": self.git_commit if self.git_commit is not None else git_commit(),
         }
         fd, tmp = tempfile.mkstemp(dir=target, prefix=".artifact.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f, indent=2, default=_plain)
-        os.replace(tmp, target / "artifact.json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(meta, f, indent=2, default=_plain)
+            os.replace(tmp, target / "artifact.json")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return target
 
     @classmethod

@@ -152,6 +152,11 @@ class LRSchedule(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Logs) -> None:
         if isinstance(self.scheduler, ReduceLROnPlateau):
+            if self.monitor not in logs:
+                raise NotFoundError(
+                    f"ReduceLROnPlateau monitors {self.monitor!r}, but the epoch logged "
+                    f"{sorted(logs)}; pass validation data to fit() or monitor 'loss'"
+                )
             self.scheduler.step(logs[self.monitor])
         else:
             self.scheduler.step()

@@ -114,12 +114,6 @@ def load_mnist() -> MNIST:
     DataFormatError
         If a file does not hold 28x28 uint8 images or uint8 labels, or images and labels
         differ in number.
-
-    Examples
-    --------
-    >>> train_images, train_labels, test_images, test_labels = load_mnist()  # doctest: +SKIP
-    >>> train_images.shape, train_labels[:5], test_images.shape  # doctest: +SKIP
-    ((60000, 28, 28), array([5, 0, 4, 1, 9], dtype=uint8), (10000, 28, 28))
     """
     paths = fetch("mnist")
     parts = []
