@@ -69,7 +69,7 @@ class Constant(Pipeline):
         return RunResult(metrics={"MAE": {"model": config.value, "persistence": 2.0}})
 
     def predict(self, artifact, inputs):
-        return np.full(3, 7.0)
+        return {"row": np.arange(3), "prediction": np.full(3, 7.0)}
 
 
 class NotAPipeline:

@@ -28,9 +28,8 @@ def test_predict_from_a_pixel_csv_matches_the_labels(result, tmp_path):
     images = load_mnist().test_images[:50]
     rows = [",".join(str(v) for v in image.ravel()) for image in images]
     (tmp_path / "digits.csv").write_text("\n".join(["pixels", *rows]) + "\n")
-    classes = DigitClassifier().predict(
-        ModelArtifact.load(result.artifact_dir), tmp_path / "digits.csv"
-    )
+    artifact = ModelArtifact.load(result.artifact_dir)
+    classes = DigitClassifier().predict(artifact, tmp_path / "digits.csv")["digit"]
     assert classes.shape == (50,)
     assert (classes == load_mnist().test_labels[:50]).mean() > 0.8
 
@@ -39,5 +38,8 @@ def test_bad_inputs_are_explained(tmp_path):
     (tmp_path / "short.csv").write_text("1,2,3\n")
     with pytest.raises(DataFormatError, match="row 1 has 3 values, expected 784"):
         DigitClassifier().predict(None, tmp_path / "short.csv")
+    (tmp_path / "scaled.csv").write_text(",".join(["0.5"] * 784) + "\n")
+    with pytest.raises(DataFormatError, match="grey levels 0-255"):
+        DigitClassifier().predict(None, tmp_path / "scaled.csv")
     with pytest.raises(InvalidParameterError, match="val_size"):
         DigitClassifier.make_config({"val_size": 10})

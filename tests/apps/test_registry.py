@@ -39,3 +39,11 @@ def test_two_distributions_claiming_one_name_is_an_error(plugin_distribution, tm
     (other / "entry_points.txt").write_text("[azuraforge.pipelines]\nconstant = other:Elsewhere\n")
     with pytest.raises(PluginError, match="two pipelines are named 'constant'"):
         discover()
+
+
+def test_a_plugin_registered_under_another_name_is_refused(plugin_distribution):
+    plugin_distribution({"alias": "fakeplugin:Constant"})
+    with pytest.raises(
+        NotFoundError, match="calls itself 'constant' but is registered as 'alias'"
+    ):
+        get_pipeline("alias")

@@ -31,7 +31,7 @@ def test_scores_sit_beside_persistence_drift_and_the_majority_rate(result):
 def test_any_ohlcv_csv_can_be_predicted_with_the_saved_model(result, real_data):
     artifact = ModelArtifact.load(result.artifact_dir)
     nvda = real_data / "stocks" / "NVDA_daily_1999_2014.csv"
-    forecasts = StockPredictor().predict(artifact, nvda)
+    forecasts = StockPredictor().predict(artifact, nvda)["forecast"]
     assert len(forecasts) > 3900 and np.all(forecasts > 0)
 
 

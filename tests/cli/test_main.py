@@ -8,6 +8,9 @@ from azuraforge.cli.main import app
 runner = CliRunner()
 
 
+pytestmark = pytest.mark.filterwarnings("ignore:pipeline 'broken' failed to load")
+
+
 @pytest.fixture
 def installed(plugin_distribution):
     plugin_distribution({"constant": "fakeplugin:Constant", "broken": "fakeplugin.nope:X"})
@@ -77,3 +80,30 @@ def test_predict_refuses_missing_input_and_missing_artifact(installed, tmp_path)
     rows.write_text("a\n1\n")
     result = runner.invoke(app, ["predict", str(tmp_path / "none"), "--input", str(rows)])
     assert result.exit_code == 1 and "no model artifact" in result.output
+
+
+def test_malformed_yaml_in_a_setting_is_one_line_and_exit_2(installed, tmp_path):
+    result = runner.invoke(
+        app, ["run", "constant", "--set", "value=[1,", "--output-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "is not valid YAML" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_brackets_in_error_text_are_shown_as_typed(installed, tmp_path):
+    missing = tmp_path / "data[old]" / "rows.csv"
+    result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(missing)])
+    assert result.exit_code == 2 and "data[old]" in result.output
+
+
+def test_predict_writes_named_columns(installed, tmp_path, monkeypatch):
+    from azuraforge.cli import main
+
+    monkeypatch.setattr(
+        main.ModelArtifact, "load", lambda path: type("A", (), {"pipeline": "constant"})
+    )
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a\n1\n")
+    result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(rows)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[:2] == ["row,prediction", "0,7.0"]

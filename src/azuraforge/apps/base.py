@@ -9,6 +9,7 @@ and show its JSON Schema; ``run`` receives the validated config and a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,7 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from azuraforge.core import Tensor, nn, optim
 from azuraforge.errors import InvalidParameterError, PluginError
+from azuraforge.learn import Callback, EarlyStopping, ProgressBar, RunLogger, Trainer
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.context import RunContext
 
@@ -71,9 +74,39 @@ class Pipeline(ABC):
     def run(self, config: Any, ctx: RunContext) -> RunResult:
         """Train and evaluate; log through ``ctx``; return the test metrics and files."""
 
-    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
-        """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file)."""
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
+        """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file), as
+        named columns of equal length (the CLI writes them as CSV)."""
         raise PluginError(f"pipeline {self.name!r} does not support predict")
+
+
+def train_model(
+    model: nn.Module,
+    loss: Callable[..., Tensor],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    config: Any,
+    ctx: RunContext,
+    clip_grad_norm: float | None = None,
+) -> Trainer:
+    """Fit with Adam(``config.learning_rate``) for up to ``config.epochs``, early stopping on
+    the validation loss (``config.patience``), logging to ``ctx`` and, when a person is
+    watching, a progress bar. Returns the trainer (history, stop reason)."""
+    callbacks: list[Callback] = [EarlyStopping("val_loss", patience=config.patience)]
+    callbacks.append(RunLogger(ctx))
+    if ctx.show_progress:
+        callbacks.append(ProgressBar())
+    trainer = Trainer(
+        model,
+        loss,
+        optim.Adam(model.parameters(), lr=config.learning_rate),
+        callbacks=callbacks,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        clip_grad_norm=clip_grad_norm,
+    )
+    trainer.fit(train, val=val, epochs=config.epochs)
+    return trainer
 
 
 def _describe(error: Any, pipeline: type[Pipeline]) -> str:

@@ -9,10 +9,10 @@ from typing import Any, cast
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
-from azuraforge.core import Tensor, manual_seed, nn, no_grad, optim
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult, train_model
+from azuraforge.core import manual_seed, nn
 from azuraforge.errors import DataFormatError, InvalidParameterError
-from azuraforge.learn import EarlyStopping, ProgressBar, RunContext, RunLogger, Trainer
+from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.datasets import load_mnist
 from azuraforge.learn.metrics import accuracy, confusion_matrix, f1, precision, recall
@@ -79,8 +79,10 @@ class DigitClassifier(Pipeline):
         fit_labels, val_labels = train_labels[: -config.val_size], train_labels[-config.val_size :]
         scaler = _pixel_scaler(fit_images)
         model = build_cnn(config.channels, config.hidden_size, config.dropout)
-        trainer = self._train(model, config, ctx, (_pixels(fit_images, scaler), fit_labels),
-                              (_pixels(val_images, scaler), val_labels))  # fmt: skip
+        trainer = train_model(
+            model, nn.CrossEntropyLoss(), (_pixels(fit_images, scaler), fit_labels),
+            (_pixels(val_images, scaler), val_labels), config, ctx,
+        )  # fmt: skip
         test_labels = data.test_labels.astype(np.int64)
         predicted = trainer.predict(_pixels(data.test_images, scaler)).argmax(axis=1)
         majority = np.full_like(test_labels, np.bincount(fit_labels).argmax())
@@ -114,24 +116,6 @@ class DigitClassifier(Pipeline):
             stop_reason=trainer.stop_reason,
         )  # fmt: skip
 
-    def _train(
-        self,
-        model: nn.Module,
-        config: Any,
-        ctx: RunContext,
-        train: tuple[np.ndarray, np.ndarray],
-        val: tuple[np.ndarray, np.ndarray],
-    ) -> Trainer:
-        callbacks = [EarlyStopping("val_loss", patience=config.patience), RunLogger(ctx)]
-        if ctx.show_progress:
-            callbacks.append(ProgressBar())
-        trainer = Trainer(
-            model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=config.learning_rate),
-            callbacks=callbacks, batch_size=config.batch_size, seed=config.seed,
-        )  # fmt: skip
-        trainer.fit(train, val=val, epochs=config.epochs)
-        return trainer
-
     def _report(
         self,
         directory: Path,
@@ -157,16 +141,13 @@ class DigitClassifier(Pipeline):
         report.image("Confusion matrix", confusion)
         return report.write()
 
-    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
-        """Digit classes for the images in ``inputs``: a CSV with 784 pixel values (0-255,
-        row by row) per line; a header line is allowed."""
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
+        """The digit in each image of ``inputs``: a CSV with 784 pixel values (0-255, row by
+        row) per line, a header line allowed. Columns ``image`` (line number) and ``digit``."""
         images = _read_pixel_csv(inputs)
         scaler = cast(StandardScaler, artifact.preprocessing["pixels"])
-        artifact.model.eval()
-        with no_grad():
-            logits = artifact.model(Tensor(_pixels(images, scaler))).numpy()
-        result: np.ndarray = logits.argmax(axis=1)
-        return result
+        logits = predict(artifact.model, _pixels(images, scaler), batch_size=256)
+        return {"image": np.arange(1, len(images) + 1), "digit": logits.argmax(axis=1)}
 
 
 def _pixel_scaler(images: np.ndarray) -> StandardScaler:
@@ -193,4 +174,10 @@ def _read_pixel_csv(path: Path) -> np.ndarray:
             ) from None
     if not rows:
         raise DataFormatError(f"{path} holds no image rows")
-    return np.asarray(rows, dtype=np.float32).reshape(-1, 28, 28)
+    pixels = np.asarray(rows, dtype=np.float32)
+    if pixels.min() < 0 or pixels.max() > 255 or pixels.max() <= 1:
+        raise DataFormatError(
+            f"{path}: pixel values must be grey levels 0-255 (as in MNIST), found "
+            f"{pixels.min():g} to {pixels.max():g}"
+        )
+    return pixels.reshape(-1, 28, 28)

@@ -23,10 +23,10 @@ from typing import Any, ClassVar, cast
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
-from azuraforge.core import Tensor, manual_seed, nn, no_grad, optim
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult, train_model
+from azuraforge.core import Tensor, manual_seed, nn
 from azuraforge.errors import InvalidParameterError
-from azuraforge.learn import EarlyStopping, ProgressBar, RunContext, RunLogger, Trainer
+from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.metrics import regression_report
 from azuraforge.learn.reports import Report, plots
@@ -149,7 +149,11 @@ class TimeSeriesPipeline(Pipeline):
         model = SequenceRegressor(
             features.shape[1], config.hidden_size, config.num_layers, config.dropout
         )
-        trainer = self._train(model, windows, config, ctx)
+        train, val = windows["train"], windows["val"]
+        trainer = train_model(
+            model, nn.MSELoss(), (train.x, train.y[:, None]), (val.x, val.y[:, None]), config,
+            ctx, clip_grad_norm=1.0,
+        )  # fmt: skip
         if config.blend is None:
             blend = self._fit_blend(trainer, frame, windows["val"], config, target_scaler)
             config = config.model_copy(update={"blend": blend})
@@ -198,25 +202,6 @@ class TimeSeriesPipeline(Pipeline):
         if self.log_target and (frame.target <= 0).any():
             raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
         return frame
-
-    def _train(
-        self, model: nn.Module, windows: dict[str, Windows], config: Any, ctx: RunContext
-    ) -> Trainer:
-        callbacks = [EarlyStopping("val_loss", patience=config.patience), RunLogger(ctx)]
-        if ctx.show_progress:
-            callbacks.append(ProgressBar())
-        trainer = Trainer(
-            model,
-            nn.MSELoss(),
-            optim.Adam(model.parameters(), lr=config.learning_rate),
-            callbacks=callbacks,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            clip_grad_norm=1.0,
-        )
-        train, val = windows["train"], windows["val"]
-        trainer.fit((train.x, train.y[:, None]), val=(val.x, val.y[:, None]), epochs=config.epochs)
-        return trainer
 
     def _fit_blend(
         self,
@@ -299,9 +284,11 @@ class TimeSeriesPipeline(Pipeline):
         return report.write()
 
     # ---- predict from a saved artifact --------------------------------------------------
-    def predict(self, artifact: ModelArtifact, inputs: Path) -> np.ndarray:
-        """Forecasts for every row of ``inputs`` that has ``sequence_length`` rows before it
-        (in the same raw format as the training data), in the target's units."""
+    def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
+        """A forecast from every window of ``sequence_length`` rows of ``inputs`` (raw rows in
+        the training data's format), including the one ending at the last row: columns
+        ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
+        target's units)."""
         config = cast(ForecastConfig, self.make_config(artifact.config))
         frame = self._checked(self.load_frame(config, source=inputs))
         if frame.feature_names != artifact.features:
@@ -309,18 +296,30 @@ class TimeSeriesPipeline(Pipeline):
                 f"{inputs} has features {frame.feature_names}, the model was trained on "
                 f"{artifact.features}"
             )
+        length = config.sequence_length
+        if len(frame.target) < length:
+            raise InvalidParameterError(
+                f"{inputs} has {len(frame.target)} rows; the model reads windows of {length}"
+            )
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
-        windows = make_windows(
-            features, np.zeros(len(features), np.float32), config.sequence_length, config.horizon
-        )
-        artifact.model.eval()
-        with no_grad():  # batched as in training, so the same rows give the same numbers
-            scaled = np.concatenate([
-                artifact.model(Tensor(windows.x[i : i + config.batch_size])).numpy()[:, 0]
-                for i in range(0, len(windows.x), config.batch_size)
-            ])  # fmt: skip
+        ends = np.arange(length - 1, len(features))
+        view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
+        x = np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))
+        windows = Windows(x=x, y=np.zeros(len(ends)), target_rows=ends + config.horizon)
+        # Windows whose target lies inside the input, then the last `horizon` ones that look
+        # past its end: batched apart, the in-sample ones reproduce a run's test predictions
+        # bit for bit (BLAS results depend on the batch they are computed in).
+        split_at = max(len(x) - config.horizon, 0)
+        scaled = np.concatenate([
+            predict(artifact.model, part, config.batch_size)[:, 0]
+            for part in (x[:split_at], x[split_at:]) if len(part)
+        ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
-        return self._forecast(scaled, frame, windows, config, target_scaler)
+        return {
+            "last_input_time": frame.times[ends],
+            "steps_ahead": np.full(len(ends), config.horizon),
+            "forecast": self._forecast(scaled, frame, windows, config, target_scaler),
+        }
 
 
 def _write_predictions(path: Path, times: np.ndarray, columns: dict[str, np.ndarray]) -> None:

@@ -184,14 +184,20 @@ def predict(
         _write_predictions(predictions, output)
 
 
-def _write_predictions(predictions: np.ndarray, output: Path | None) -> None:
-    rows = np.asarray(predictions).reshape(len(predictions), -1)
+def _write_predictions(columns: dict[str, np.ndarray], output: Path | None) -> None:
+    """CSV with one column per key; floats at full precision (they round-trip exactly)."""
+    names = list(columns)
+    count = len(next(iter(columns.values()))) if columns else 0
     with output.open("w") if output is not None else nullcontext(sys.stdout) as handle:
-        handle.write("prediction\n" if rows.shape[1] == 1 else "class\n")
-        for row in rows:
-            handle.write(",".join(f"{v:.6g}" for v in row) + "\n")
+        handle.write(",".join(names) + "\n")
+        for i in range(count):
+            handle.write(",".join(_cell(columns[name][i]) for name in names) + "\n")
     if output is not None:
-        console.print(f"wrote {len(rows)} predictions to {output}")
+        console.print(f"wrote {count} predictions to {output}")
+
+
+def _cell(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float | np.floating) else str(value)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from azuraforge.learn.callbacks import (
 )
 from azuraforge.learn.context import LocalContext, RunContext
 from azuraforge.learn.data import ArrayDataset, DataLoader
-from azuraforge.learn.trainer import Trainer
+from azuraforge.learn.trainer import Trainer, predict
 
 __all__ = [
     "ArrayDataset",
@@ -28,4 +28,5 @@ __all__ = [
     "RunContext",
     "RunLogger",
     "Trainer",
+    "predict",
 ]

@@ -1,0 +1,62 @@
+"""The forecasting protocol: the test part cannot influence anything fitted or chosen."""
+
+import numpy as np
+import pytest
+
+from azuraforge.apps.forecasting import Frame
+from azuraforge.apps.weather import WeatherForecaster
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn import LocalContext
+from azuraforge.learn.artifact import ModelArtifact
+
+SETTINGS = {"max_rows": 1500, "epochs": 1, "hidden_size": 8, "horizon": 3}
+
+
+class PoisonedTest(WeatherForecaster):
+    """The weather data with the test part (last 20 %) replaced by nonsense."""
+
+    def load_frame(self, config, source=None):
+        frame = super().load_frame(config, source)
+        rows = config.max_rows
+        start = round(rows * (config.train_fraction + config.val_fraction))
+        target, features = frame.target.copy(), frame.features.copy()
+        target[start:rows] = target[start:rows] * 1.5 + 3
+        features[start:rows] = features[start:rows] * 2 + 1
+        return Frame(frame.times, features, frame.feature_names, target)
+
+
+def _fitted(pipeline, tmp_path):
+    config = pipeline.make_config(SETTINGS)
+    result = pipeline.run(config, LocalContext(checkpoint_dir=tmp_path))
+    artifact = ModelArtifact.load(result.artifact_dir)
+    return result, artifact
+
+
+def test_changing_the_test_part_changes_nothing_fitted_or_chosen(tmp_path, real_data):
+    clean, clean_artifact = _fitted(WeatherForecaster(), tmp_path / "clean")
+    poisoned, poisoned_artifact = _fitted(PoisonedTest(), tmp_path / "poisoned")
+    for name, value in clean_artifact.model.state_dict().items():
+        np.testing.assert_array_equal(poisoned_artifact.model.state_dict()[name], value)
+    for key in ("features", "target"):
+        assert (
+            clean_artifact.preprocessing[key].state_dict()
+            == poisoned_artifact.preprocessing[key].state_dict()
+        )
+    assert clean_artifact.config["blend"] == poisoned_artifact.config["blend"]
+    assert clean_artifact.data_fingerprint == poisoned_artifact.data_fingerprint
+    assert clean.metrics["MAE"]["model"] != poisoned.metrics["MAE"]["model"]
+
+
+def test_a_baseline_that_would_reach_before_the_data_is_refused(tmp_path, real_data):
+    pipeline = WeatherForecaster()
+    config = pipeline.make_config(
+        {"max_rows": 200, "train_fraction": 0.05, "val_fraction": 0.05, "sequence_length": 2,
+         "epochs": 1}
+    )  # fmt: skip
+    with pytest.raises(InvalidParameterError, match="same-hour-yesterday baseline needs"):
+        pipeline.run(config, LocalContext(checkpoint_dir=tmp_path))
+
+
+def test_a_validation_part_is_required():
+    with pytest.raises(InvalidParameterError, match="val_fraction"):
+        WeatherForecaster.make_config({"val_fraction": 0})
