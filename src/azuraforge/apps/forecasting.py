@@ -91,6 +91,9 @@ class TimeSeriesPipeline(Pipeline):
 
     Config: ClassVar[type[ForecastConfig]] = ForecastConfig
     log_target: ClassVar[bool] = False
+    # Classical MASE (in-sample one-step naive scale) on the target itself; meaningless for
+    # prices over decades, where a subclass reports it on log prices instead.
+    mase_on_target: ClassVar[bool] = True
     target_name: ClassVar[str] = "target"
     target_unit: ClassVar[str] = ""
 
@@ -163,7 +166,8 @@ class TimeSeriesPipeline(Pipeline):
         )
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
-        metrics = regression_report(actual, predicted, baselines)
+        train_target = frame.target[split.train] if self.mase_on_target else None
+        metrics = regression_report(actual, predicted, baselines, train=train_target)
         metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,

@@ -34,6 +34,7 @@ class StockPredictor(TimeSeriesPipeline):
     description = "LSTM forecast of the daily close (S&P 500 from 1950 by default) vs naive."
     Config = StockConfig
     log_target = True
+    mase_on_target = False
     target_name = "closing price"
 
     def load_frame(self, config: Any, source: Path | None = None) -> Frame:
