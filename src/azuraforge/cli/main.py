@@ -139,7 +139,9 @@ def run(
         validated = pipeline_class.make_config(settings)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
         ctx = LocalContext(checkpoint_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
-        console.print(f"[bold]{pipeline}[/bold] {validated.model_dump()}", highlight=False)
+        console.print(
+            f"[bold]{pipeline}[/bold] {validated.model_dump(mode='json')}", highlight=False
+        )
         result = pipeline_class().run(validated, ctx)
         _print_result(result)
 
