@@ -62,3 +62,12 @@ def test_bad_settings_are_refused():
         WeatherForecaster.make_config({"horizon": 0})
     with pytest.raises(InvalidParameterError, match="unknown setting 'epoch'"):
         WeatherForecaster.make_config({"epoch": 3})
+
+
+def test_input_with_missing_hours_is_refused(real_data, tmp_path):
+    source = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"].read_text().splitlines()
+    gappy = [source[0], *source[1:40], *source[45:100]]  # five hours missing
+    (tmp_path / "gappy.csv").write_text("\n".join(gappy) + "\n")
+    pipeline = WeatherForecaster()
+    with pytest.raises(InvalidParameterError, match="hours must follow one another"):
+        pipeline.load_frame(pipeline.make_config({}), source=tmp_path / "gappy.csv")

@@ -107,3 +107,19 @@ def test_predict_writes_named_columns(installed, tmp_path, monkeypatch):
     result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(rows)])
     assert result.exit_code == 0
     assert result.output.splitlines()[:2] == ["row,prediction", "0,7.0"]
+
+
+def test_first_interrupt_cancels_the_run_second_aborts(tmp_path):
+    import os
+    import signal
+
+    from azuraforge.cli.main import _cancel_on_interrupt
+    from azuraforge.learn import LocalContext
+
+    ctx = LocalContext(checkpoint_dir=tmp_path)
+    with _cancel_on_interrupt(ctx):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert ctx.should_stop()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -27,6 +27,13 @@ class WeatherForecaster(TimeSeriesPipeline):
 
     def load_frame(self, config: Any, source: Path | None = None) -> Frame:
         data = load_beijing_hourly(source)
+        gaps = np.flatnonzero(np.diff(data.timestamps) != np.timedelta64(1, "h"))
+        if gaps.size:
+            raise InvalidParameterError(
+                f"{source or 'beijing-hourly'}: hours must follow one another (a horizon counts "
+                f"rows as hours), but {data.timestamps[gaps[0]]} is followed by "
+                f"{data.timestamps[gaps[0] + 1]} ({gaps.size} gaps)"
+            )
         directions = np.eye(len(BeijingHourly.WIND_DIRECTIONS))[data.wind_direction]
         columns = {
             "temperature": data.temperature,

@@ -6,6 +6,7 @@ the traceback instead.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -66,6 +67,9 @@ def _user_errors(verbose: bool) -> Iterator[None]:
             traceback.print_exc()
         errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
+    except KeyboardInterrupt:
+        errors.print("[red]interrupted[/red]")
+        raise typer.Exit(130) from None
     except Exception as e:  # a bug, not bad input: still one line unless --verbose
         if verbose:
             traceback.print_exc()
@@ -142,8 +146,27 @@ def run(
         console.print(
             f"[bold]{pipeline}[/bold] {validated.model_dump(mode='json')}", highlight=False
         )
-        result = pipeline_class().run(validated, ctx)
+        with _cancel_on_interrupt(ctx):
+            result = pipeline_class().run(validated, ctx)
         _print_result(result)
+
+
+@contextmanager
+def _cancel_on_interrupt(ctx: LocalContext) -> Iterator[None]:
+    """First Ctrl-C: stop training after the current batch and still score, report and save.
+    Second Ctrl-C: abort."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if ctx.should_stop():
+            raise KeyboardInterrupt
+        ctx.cancel()
+        errors.print("stopping after this batch; Ctrl-C again to abort")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_result(result: RunResult) -> None:
