@@ -108,3 +108,22 @@ def test_progress_bar_prints_each_epoch(capsys):
     _trainer([ProgressBar()]).fit(_data(), epochs=2)
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "loss" in out
+
+
+def test_an_exception_during_fit_reaches_on_fit_abort_and_propagates():
+    calls = []
+
+    class Boom(Callback):
+        def on_batch_end(self, trainer, batch, logs):
+            raise RuntimeError("boom")
+
+    class Watch(Callback):
+        def on_fit_abort(self, trainer):
+            calls.append("abort")
+
+        def on_fit_end(self, trainer):
+            calls.append("end")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _trainer([Watch(), Boom()]).fit(_data(), epochs=2)
+    assert calls == ["abort"]

@@ -1,8 +1,9 @@
 """Callbacks: everything the training loop does besides training.
 
 A callback overrides any of ``on_fit_start``, ``on_epoch_start``, ``on_batch_end``,
-``on_epoch_end`` and ``on_fit_end``; each receives the :class:`~azuraforge.learn.Trainer`
-first. Setting ``trainer.stop_training`` ends the fit after the current batch or epoch.
+``on_epoch_end``, ``on_fit_end`` and ``on_fit_abort``; each receives the
+:class:`~azuraforge.learn.Trainer` first. Setting ``trainer.stop_training`` ends the fit
+after the current batch or epoch.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """After the last epoch, also when stopped early."""
+
+    def on_fit_abort(self, trainer: Trainer) -> None:
+        """When the fit ends with an exception (the exception then propagates)."""
 
 
 class _Best:
@@ -223,4 +227,7 @@ class ProgressBar(Callback):
         self._progress.console.print(f"epoch {epoch}/{trainer.epochs}  {shown}")
 
     def on_fit_end(self, trainer: Trainer) -> None:
+        self._progress.stop()
+
+    def on_fit_abort(self, trainer: Trainer) -> None:
         self._progress.stop()

@@ -80,18 +80,25 @@ class Trainer:
         self.batches_per_epoch = len(loader)
         self.history = {}
         self._call("on_fit_start")
-        for epoch in range(1, epochs + 1):
-            self._call("on_epoch_start", epoch)
-            logs = {"loss": self._train_epoch(loader)}
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
-            for key, value in logs.items():
-                self.history.setdefault(key, []).append(value)
-            self._call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        try:
+            for epoch in range(1, epochs + 1):
+                self._run_epoch(epoch, loader, val)
+                if self.stop_training:
+                    break
+        except BaseException:
+            self._call("on_fit_abort")
+            raise
         self._call("on_fit_end")
         return self.history
+
+    def _run_epoch(self, epoch: int, loader: DataLoader, val: Data | None) -> None:
+        self._call("on_epoch_start", epoch)
+        logs = {"loss": self._train_epoch(loader)}
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        self._call("on_epoch_end", epoch, logs)
 
     def _train_epoch(self, loader: DataLoader) -> float:
         self.model.train()
