@@ -29,24 +29,18 @@ def _check_sequence(
 ) -> None:
     if x.ndim != 3:
         raise ShapeError(f"{layer} expects input of shape (batch, time, features), got {x.shape}")
-    rows = w_hh.shape[0]
-    hidden = rows // gates
-    expected = {"w_ih": (rows, x.shape[2]), "w_hh": (gates * hidden, hidden), "b_ih": (rows,)}
-    actual = {"w_ih": w_ih.shape, "w_hh": w_hh.shape, "b_ih": biases[0].shape}
-    if biases[1].shape != (rows,) or any(actual[k] != v for k, v in expected.items()):
-        if w_ih.ndim == 2 and x.shape[2] != w_ih.shape[1]:
-            raise ShapeError(
-                f"{layer} was built for {w_ih.shape[1]} input features, got {x.shape[2]} "
-                f"(input shape {x.shape})"
-            )
-        raise ShapeError(
-            f"{layer} weights do not fit together: w_ih {w_ih.shape}, w_hh {w_hh.shape}, "
-            f"b_ih {biases[0].shape}, b_hh {biases[1].shape}; expected {gates}*hidden rows"
-        )
-    if x.shape[2] != w_ih.shape[1]:
+    if w_ih.ndim == 2 and x.shape[2] != w_ih.shape[1]:
         raise ShapeError(
             f"{layer} was built for {w_ih.shape[1]} input features, got {x.shape[2]} "
             f"(input shape {x.shape})"
+        )
+    hidden = w_hh.shape[-1]
+    rows = gates * hidden
+    shapes = [w_ih.shape[:1], w_hh.shape, biases[0].shape, biases[1].shape]
+    if w_ih.ndim != 2 or shapes != [(rows,), (rows, hidden), (rows,), (rows,)]:
+        raise ShapeError(
+            f"{layer} weights do not fit together: w_ih {w_ih.shape}, w_hh {w_hh.shape}, "
+            f"b_ih {biases[0].shape}, b_hh {biases[1].shape}; expected {gates}*hidden rows"
         )
 
 
