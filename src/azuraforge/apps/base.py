@@ -74,6 +74,28 @@ class Pipeline(ABC):
     def run(self, config: Any, ctx: RunContext) -> RunResult:
         """Train and evaluate; log through ``ctx``; return the test metrics and files."""
 
+    def finish(
+        self,
+        ctx: RunContext,
+        artifact: ModelArtifact,
+        report: Path,
+        trainer: Trainer,
+        note: str,
+        files: tuple[Path, ...] = (),
+    ) -> RunResult:
+        """Save ``artifact`` under ``ctx.checkpoint_dir/artifact``, log it with the report and
+        any other ``files``, and return the run's result (metrics from the artifact)."""
+        directory = artifact.save(ctx.checkpoint_dir / "artifact")
+        for path in (directory, *files, report):
+            ctx.log_artifact(path)
+        return RunResult(
+            metrics=artifact.metrics,
+            artifact_dir=directory,
+            report_path=report,
+            notes=[note],
+            stop_reason=trainer.stop_reason,
+        )
+
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
         """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file), as
         named columns of equal length (the CLI writes them as CSV)."""

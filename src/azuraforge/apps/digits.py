@@ -17,7 +17,7 @@ from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.datasets import load_mnist
 from azuraforge.learn.metrics import accuracy, confusion_matrix, f1, precision, recall
 from azuraforge.learn.reports import Report, plots
-from azuraforge.learn.timeseries import StandardScaler, from_state
+from azuraforge.learn.timeseries import StandardScaler
 
 CLASSES = [str(d) for d in range(10)]
 
@@ -49,7 +49,7 @@ def build_cnn(channels: int, hidden_size: int, dropout: float) -> nn.Sequential:
 
 def _pixels(images: np.ndarray, scaler: StandardScaler) -> np.ndarray:
     """uint8 images (n, 28, 28) -> scaled float32 (n, 1, 28, 28)."""
-    mean, std = scaler.state_dict()["mean"][0], scaler.state_dict()["std"][0]
+    mean, std = scaler.fitted_column(0)
     scaled: np.ndarray = ((images.astype(np.float32) - mean) / std)[:, None]
     return scaled
 
@@ -93,8 +93,7 @@ class DigitClassifier(Pipeline):
                    "majority class": score(test_labels, majority)}
             for name, score in scores
         }  # fmt: skip
-        directory = ctx.checkpoint_dir
-        ModelArtifact(
+        artifact = ModelArtifact(
             model=model,
             preprocessing={"pixels": scaler},
             features=["pixels 28x28"],
@@ -103,18 +102,13 @@ class DigitClassifier(Pipeline):
             data_fingerprint=fingerprint(fit_images, fit_labels),
             seed=config.seed,
             pipeline=self.name,
-        ).save(directory / "artifact")
-        report = self._report(directory, trainer, test_labels, predicted, metrics, config)
-        for path in (directory / "artifact", report):
-            ctx.log_artifact(path)
-        return RunResult(
-            metrics=metrics,
-            artifact_dir=directory / "artifact",
-            report_path=report,
-            notes=[f"train {len(fit_images)}, validation {len(val_images)}, test "
-                   f"{len(test_labels)} images; epochs run: {len(trainer.history['loss'])}"],
-            stop_reason=trainer.stop_reason,
-        )  # fmt: skip
+        )
+        report = self._report(ctx.checkpoint_dir, trainer, test_labels, predicted, metrics, config)
+        note = (
+            f"train {len(fit_images)}, validation {len(val_images)}, test {len(test_labels)} "
+            f"images; epochs run: {len(trainer.history['loss'])}"
+        )
+        return self.finish(ctx, artifact, report, trainer, note)
 
     def _report(
         self,
@@ -153,8 +147,9 @@ class DigitClassifier(Pipeline):
 def _pixel_scaler(images: np.ndarray) -> StandardScaler:
     """One mean and standard deviation over every training pixel."""
     pixels = images.astype(np.float64)
-    state = {"kind": "standard", "mean": [pixels.mean()], "std": [pixels.std()]}
-    return cast(StandardScaler, from_state(state))
+    return StandardScaler.from_state_dict(
+        {"kind": "standard", "mean": [pixels.mean()], "std": [pixels.std()]}
+    )
 
 
 def _read_pixel_csv(path: Path) -> np.ndarray:

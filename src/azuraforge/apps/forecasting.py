@@ -180,25 +180,17 @@ class TimeSeriesPipeline(Pipeline):
             pipeline=self.name,
         )
         directory = ctx.checkpoint_dir
-        artifact.save(directory / "artifact")
+        predictions = directory / "test_predictions.csv"
         table = {"actual": actual, "model": predicted, **baselines}
-        _write_predictions(
-            directory / "test_predictions.csv", frame.times[test.target_rows], table
-        )
+        _write_predictions(predictions, frame.times[test.target_rows], table)
         report = self._report(directory, frame, test, actual, predicted, baselines, metrics,
                               trainer, config)  # fmt: skip
-        for path in (directory / "artifact", directory / "test_predictions.csv", report):
-            ctx.log_artifact(path)
-        return RunResult(
-            metrics=metrics,
-            artifact_dir=directory / "artifact",
-            report_path=report,
-            notes=[f"test rows: {len(actual)} ({frame.times[test.target_rows[0]]} to "
-                   f"{frame.times[test.target_rows[-1]]}), epochs run: "
-                   f"{len(trainer.history['loss'])}, blend chosen on validation: "
-                   f"{config.blend:.2f}"],
-            stop_reason=trainer.stop_reason,
-        )  # fmt: skip
+        note = (
+            f"test rows: {len(actual)} ({frame.times[test.target_rows[0]]} to "
+            f"{frame.times[test.target_rows[-1]]}), epochs run: {len(trainer.history['loss'])}, "
+            f"blend chosen on validation: {config.blend:.2f}"
+        )
+        return self.finish(ctx, artifact, report, trainer, note, files=(predictions,))
 
     def _checked(self, frame: Frame) -> Frame:
         if np.isnan(frame.features).any() or np.isnan(frame.target).any():

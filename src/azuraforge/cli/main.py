@@ -59,24 +59,22 @@ def _yaml(text: str, where: str) -> Any:
 
 @contextmanager
 def _user_errors(verbose: bool) -> Iterator[None]:
-    """Turn AzuraForge errors into one red line and an exit code."""
+    """Turn errors into one red line and an exit code (``--verbose`` adds the traceback)."""
     try:
         yield
-    except AzuraForgeError as e:
-        if verbose:
-            traceback.print_exc()
-        errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
     except KeyboardInterrupt:
         errors.print("[red]interrupted[/red]")
         raise typer.Exit(130) from None
-    except Exception as e:  # a bug, not bad input: still one line unless --verbose
+    except Exception as e:
         if verbose:
             traceback.print_exc()
+        if isinstance(e, AzuraForgeError):
+            errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+            raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
+        # A bug, not bad input: still one line.
         errors.print(
             f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "
-            "--verbose for "
-            "the traceback, and please report it)",
+            "--verbose for the traceback, and please report it)",
             highlight=False,
         )
         raise typer.Exit(1) from None

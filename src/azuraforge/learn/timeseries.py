@@ -132,6 +132,11 @@ class Transform(ABC):
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted transform, as lists and numbers."""
 
+    @classmethod
+    @abstractmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Transform:
+        """The fitted transform :meth:`state_dict` describes."""
+
     def _fitted(self, *names: str) -> list[np.ndarray]:
         """The named fitted arrays; a clear error before ``fit`` was called."""
         values = [getattr(self, n, None) for n in names]
@@ -145,7 +150,7 @@ def from_state(state: dict[str, Any]) -> Transform:
     kind = state.get("kind")
     if kind not in Transform._registry:
         raise NotFoundError(f"no transform kind {kind!r}; known: {sorted(Transform._registry)}")
-    return Transform._registry[kind].from_state_dict(state)  # type: ignore[attr-defined, no-any-return]
+    return Transform._registry[kind].from_state_dict(state)
 
 
 def _as_2d(values: np.ndarray, what: str) -> np.ndarray:
@@ -191,6 +196,11 @@ class StandardScaler(Transform):
         mean, std = self._fitted("mean", "std")
         restored: np.ndarray = np.asarray(values, dtype=np.float64) * std[columns] + mean[columns]
         return restored
+
+    def fitted_column(self, column: int) -> tuple[float, float]:
+        """The fitted mean and standard deviation of one column, as Python floats."""
+        mean, std = self._fitted("mean", "std")
+        return float(mean[column]), float(std[column])
 
     def state_dict(self) -> dict[str, Any]:
         mean, std = self._fitted("mean", "std")
