@@ -7,7 +7,9 @@ helpers that need it, so the NumPy-only tests run without it.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -232,3 +234,14 @@ def compare_optimizer_with_torch(
             assert_close(mine.data, expected, TOLERANCE[dtype], f"parameter {i}, step {step}")
     moved = [not np.allclose(p.data, p0) for p, p0 in zip(ours, initial, strict=True)]
     assert all(moved), "the optimiser left a parameter where it started"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute module names a Python file imports (for layering tests)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names

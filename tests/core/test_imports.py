@@ -1,24 +1,13 @@
 """The core imports only NumPy, the standard library and AzuraForge's own root modules."""
 
-import ast
 import sys
 from pathlib import Path
 
 import azuraforge.core
+from tests.helpers import imported_modules
 
 CORE = Path(azuraforge.core.__file__).parent
 ALLOWED_ROOTS = {"numpy", "azuraforge", "__future__"} | set(sys.stdlib_module_names)
-
-
-def _imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_core_imports_only_numpy_and_stdlib():
@@ -27,7 +16,7 @@ def test_core_imports_only_numpy_and_stdlib():
     offenders = {
         f"{path.relative_to(CORE)}: {name}"
         for path in files
-        for name in _imported_modules(path)
+        for name in imported_modules(path)
         if name.split(".")[0] not in ALLOWED_ROOTS
         or (
             name.startswith("azuraforge.")

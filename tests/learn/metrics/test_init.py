@@ -1,7 +1,6 @@
 """The package's public API: __all__ is complete and importable, the docs cover it, and
 the metrics import nothing beyond NumPy, the standard library and lower layers."""
 
-import ast
 import importlib
 import inspect
 import pkgutil
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import azuraforge.learn.metrics as metrics
+from tests.helpers import imported_modules
 
 PACKAGE = Path(metrics.__file__).parent
 DOC = Path(__file__).parents[3] / "docs" / "metrics.md"
@@ -55,22 +55,12 @@ def test_every_name_is_documented():
     assert not missing, missing
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
-
-
 def test_imports_only_numpy_stdlib_errors_and_core():
     allowed = ("azuraforge.errors", "azuraforge.core", "azuraforge.learn.metrics")
     offenders = {
         f"{path.name}: {name}"
         for path in PACKAGE.glob("*.py")
-        for name in _imports(path)
+        for name in imported_modules(path)
         if not (
             name.split(".")[0] in {"numpy", "__future__"} | set(sys.stdlib_module_names)
             or name.startswith(allowed)
