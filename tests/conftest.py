@@ -1,52 +1,59 @@
-"""Shared fixtures: the real data of ../shared/data (never downloaded) and a throw-away
-plugin distribution.
+"""Shared fixtures: the real data (never downloaded) and a throw-away plugin distribution.
 
-The real data is a required part of the test environment (CI points AZURAFORGE_DATA_MIRROR at
-it): when the folder is missing the tests fail with a message saying so, they do not skip.
+The real data comes from the folders of ``AZURAFORGE_DATA_MIRROR`` (CI points it at
+``../shared/data``); when the variable is unset, ``../shared/data`` beside the repository is
+used. It is a required part of the test environment: when no mirror folder exists the tests
+fail with a message saying so, they do not skip.
 """
 
-import importlib
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from azuraforge.learn.datasets.fetch import HOME_VARIABLE, MIRROR_VARIABLE
-
-# The package re-exports the function fetch(), which hides the module of the same name.
-fetch_module = importlib.import_module("azuraforge.learn.datasets.fetch")
+from azuraforge.learn.datasets import fetching
+from azuraforge.learn.datasets.fetching import HOME_VARIABLE, MIRROR_VARIABLE
 
 # tests/conftest.py -> the repository -> its sibling shared/data
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def data_mirrors() -> list[Path]:
+    """The mirror folders the tests read: ``AZURAFORGE_DATA_MIRROR``, else ../shared/data."""
+    if os.environ.get(MIRROR_VARIABLE, "").strip():
+        return fetching.mirror_folders()
+    return [DEFAULT_MIRROR]
 
 
 def _no_download(dataset, file, target, timeout, tried):
     raise AssertionError(
-        f"a test tried to download {file.url} for {dataset!r}; {file.name} should be in "
-        f"{SHARED_DATA} (tried: {'; '.join(tried)})"
+        f"a test tried to download {file.url} for {dataset!r}; {file.name} should be in a "
+        f"folder of {MIRROR_VARIABLE} (tried: {'; '.join(tried)})"
     )
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real data folder ``../shared/data``; the test fails if it is missing."""
-    if not SHARED_DATA.is_dir():
+def shared_data() -> list[Path]:
+    """The existing mirror folders; the test fails if there is none."""
+    folders = [folder for folder in data_mirrors() if folder.is_dir()]
+    if not folders:
         pytest.fail(
-            f"the real data folder {SHARED_DATA} is missing: the dataset tests read the files "
-            "of ../shared/data beside the repository (the folder CI passes in "
-            f"{MIRROR_VARIABLE}); put it there and run again",
+            f"no real data folder: {MIRROR_VARIABLE} names {data_mirrors()}, none of which "
+            "exists. The dataset tests read the files of ../shared/data (the folder CI passes "
+            f"in {MIRROR_VARIABLE}); point the variable at it and run again",
             pytrace=False,
         )
-    return SHARED_DATA
+    return folders
 
 
 @pytest.fixture(scope="module")
-def real_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The mirror is ../shared/data, the cache an empty folder, and downloads are refused."""
+def real_data(shared_data: list[Path], tmp_path_factory: pytest.TempPathFactory):
+    """Fetching reads the mirrors, the cache is an empty folder, and downloads are refused."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(MIRROR_VARIABLE, str(shared_data))
+        patch.setenv(MIRROR_VARIABLE, os.pathsep.join(str(folder) for folder in shared_data))
         patch.setenv(HOME_VARIABLE, str(tmp_path_factory.mktemp("azuraforge-home")))
-        patch.setattr(fetch_module, "_download", _no_download)
+        patch.setattr(fetching, "_download", _no_download)
         yield shared_data
 
 

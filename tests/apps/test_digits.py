@@ -14,7 +14,7 @@ SLICE = {"max_train": 3000, "val_size": 500, "epochs": 3, "channels": 16, "hidde
 @pytest.fixture(scope="module")
 def result(tmp_path_factory, real_data):
     pipeline = DigitClassifier()
-    ctx = LocalContext(checkpoint_dir=tmp_path_factory.mktemp("digits"))
+    ctx = LocalContext(output_dir=tmp_path_factory.mktemp("digits"))
     return pipeline.run(pipeline.make_config(SLICE), ctx)
 
 

@@ -27,7 +27,7 @@ class PoisonedTest(WeatherForecaster):
 
 def _fitted(pipeline, tmp_path):
     config = pipeline.make_config(SETTINGS)
-    result = pipeline.run(config, LocalContext(checkpoint_dir=tmp_path))
+    result = pipeline.run(config, LocalContext(output_dir=tmp_path))
     artifact = ModelArtifact.load(result.artifact_dir)
     return result, artifact
 
@@ -54,7 +54,7 @@ def test_a_baseline_that_would_reach_before_the_data_is_refused(tmp_path, real_d
          "epochs": 1}
     )  # fmt: skip
     with pytest.raises(InvalidParameterError, match="same-hour-yesterday baseline needs"):
-        pipeline.run(config, LocalContext(checkpoint_dir=tmp_path))
+        pipeline.run(config, LocalContext(output_dir=tmp_path))
 
 
 def test_a_validation_part_is_required():

@@ -7,6 +7,7 @@ from azuraforge.apps.stocks import StockPredictor
 from azuraforge.errors import DataFormatError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.learn.datasets import fetch
 
 SLICE = {"max_rows": 3000, "epochs": 2, "hidden_size": 16, "start": "1982-04-20"}
 
@@ -14,7 +15,7 @@ SLICE = {"max_rows": 3000, "epochs": 2, "hidden_size": 16, "start": "1982-04-20"
 @pytest.fixture(scope="module")
 def result(tmp_path_factory, real_data):
     pipeline = StockPredictor()
-    ctx = LocalContext(checkpoint_dir=tmp_path_factory.mktemp("stocks"))
+    ctx = LocalContext(output_dir=tmp_path_factory.mktemp("stocks"))
     return pipeline.run(pipeline.make_config(SLICE), ctx)
 
 
@@ -30,7 +31,7 @@ def test_scores_sit_beside_persistence_drift_and_the_majority_rate(result):
 
 def test_any_ohlcv_csv_can_be_predicted_with_the_saved_model(result, real_data):
     artifact = ModelArtifact.load(result.artifact_dir)
-    nvda = real_data / "stocks" / "NVDA_daily_1999_2014.csv"
+    nvda = fetch("nvda-daily")["NVDA_daily_1999_2014.csv"]
     forecasts = StockPredictor().predict(artifact, nvda)["forecast"]
     assert len(forecasts) > 3900 and np.all(forecasts > 0)
 
@@ -41,4 +42,4 @@ def test_a_broken_csv_is_explained(tmp_path):
     pipeline = StockPredictor()
     config = pipeline.make_config({"csv": str(broken), "start": "2020-01-01"})
     with pytest.raises(DataFormatError, match=r"prices\.csv.*line 2.*Low"):
-        pipeline.run(config, LocalContext(checkpoint_dir=tmp_path / "run"))
+        pipeline.run(config, LocalContext(output_dir=tmp_path / "run"))

@@ -18,7 +18,7 @@ SLICE = {"max_rows": 3000, "epochs": 3, "hidden_size": 32, "seed": 0}
 def run(tmp_path_factory, real_data):
     directory = tmp_path_factory.mktemp("weather")
     pipeline = WeatherForecaster()
-    result = pipeline.run(pipeline.make_config(SLICE), LocalContext(checkpoint_dir=directory))
+    result = pipeline.run(pipeline.make_config(SLICE), LocalContext(output_dir=directory))
     return pipeline, result, directory
 
 

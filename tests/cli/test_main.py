@@ -116,7 +116,7 @@ def test_first_interrupt_cancels_the_run_second_aborts(tmp_path):
     from azuraforge.cli.main import _cancel_on_interrupt
     from azuraforge.learn import LocalContext
 
-    ctx = LocalContext(checkpoint_dir=tmp_path)
+    ctx = LocalContext(output_dir=tmp_path)
     with _cancel_on_interrupt(ctx):
         os.kill(os.getpid(), signal.SIGINT)
         assert ctx.should_stop()

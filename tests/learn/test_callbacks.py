@@ -77,7 +77,7 @@ def test_schedules_step_once_per_epoch():
 
 
 def test_run_logger_reports_each_epoch(tmp_path):
-    ctx = LocalContext(checkpoint_dir=tmp_path)
+    ctx = LocalContext(output_dir=tmp_path)
     _trainer([RunLogger(ctx)]).fit(_data(), val=_data(1), epochs=3)
     assert [step for step, _ in ctx.metrics] == [1, 2, 3]
     assert set(ctx.metrics[0][1]) == {"loss", "val_loss", "lr"}
@@ -85,7 +85,7 @@ def test_run_logger_reports_each_epoch(tmp_path):
 
 
 def test_cancellation_stops_between_batches(tmp_path):
-    ctx = LocalContext(checkpoint_dir=tmp_path)
+    ctx = LocalContext(output_dir=tmp_path)
 
     class CancelAfterThreeBatches(Callback):
         def on_batch_end(self, trainer, batch, logs):

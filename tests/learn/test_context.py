@@ -6,7 +6,7 @@ from azuraforge.learn import LocalContext, RunContext
 
 
 def test_local_context_is_a_run_context_and_records_everything(tmp_path):
-    ctx = LocalContext(checkpoint_dir=tmp_path)
+    ctx = LocalContext(output_dir=tmp_path)
     assert isinstance(ctx, RunContext)
     ctx.log_metrics({"loss": 1}, step=2)
     ctx.log_artifact(tmp_path / "report.md")

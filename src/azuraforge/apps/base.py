@@ -12,10 +12,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from azuraforge.core import Tensor, nn, optim
 from azuraforge.errors import InvalidParameterError, PluginError
@@ -30,6 +30,23 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class TrainingConfig(PipelineConfig):
+    """The settings the shared training code reads (:func:`train_model`), declared once.
+
+    A pipeline that trains with :func:`train_model` derives its ``Config`` from this class and
+    may change a default by declaring the field again (``epochs: int = Field(6, ge=1)``).
+    """
+
+    epochs: int = Field(10, ge=1, description="Most epochs to train.")
+    patience: int = Field(3, ge=1, description="Epochs without validation gain before stopping.")
+    batch_size: int = Field(128, ge=1, description="Examples per batch.")
+    learning_rate: float = Field(1e-3, gt=0.0, description="Adam learning rate.")
+    seed: int = Field(0, ge=0, description="Seed of initialisation, shuffling and dropout.")
+
+
+ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
+
+
 @dataclass
 class RunResult:
     """What a run hands back: test metrics beside baselines, and where its files are."""
@@ -41,17 +58,19 @@ class RunResult:
     stop_reason: str = ""
 
 
-class Pipeline(ABC):
-    """Base class of pipelines. Subclasses set ``name``, ``description`` and ``Config``.
+class Pipeline(ABC, Generic[ConfigT]):
+    """Base class of pipelines. Subclasses set ``name``, ``description`` and ``Config``, and
+    name the config class as the type parameter, so ``run`` receives it typed.
 
     Examples
     --------
-    >>> class Echo(Pipeline):
+    >>> class EchoConfig(PipelineConfig):
+    ...     value: float = 1.0
+    >>> class Echo(Pipeline[EchoConfig]):
     ...     name = "echo"
     ...     description = "Returns its setting as a metric."
-    ...     class Config(PipelineConfig):
-    ...         value: float = 1.0
-    ...     def run(self, config, ctx):
+    ...     Config = EchoConfig
+    ...     def run(self, config: EchoConfig, ctx):
     ...         return RunResult(metrics={"value": {"model": config.value}})
     >>> Echo.make_config({"value": "2.5"}).value
     2.5
@@ -62,16 +81,16 @@ class Pipeline(ABC):
     Config: ClassVar[type[PipelineConfig]] = PipelineConfig
 
     @classmethod
-    def make_config(cls, settings: dict[str, Any] | None = None) -> PipelineConfig:
+    def make_config(cls, settings: dict[str, Any] | None = None) -> ConfigT:
         """Validate ``settings`` against ``Config``; one clear error lists what is wrong."""
         try:
-            return cls.Config(**(settings or {}))
+            return cast(ConfigT, cls.Config(**(settings or {})))
         except ValidationError as e:
             problems = "; ".join(_describe(err, cls) for err in e.errors())
             raise InvalidParameterError(f"bad settings for {cls.name}: {problems}") from None
 
     @abstractmethod
-    def run(self, config: Any, ctx: RunContext) -> RunResult:
+    def run(self, config: ConfigT, ctx: RunContext) -> RunResult:
         """Train and evaluate; log through ``ctx``; return the test metrics and files."""
 
     def finish(
@@ -83,9 +102,9 @@ class Pipeline(ABC):
         note: str,
         files: tuple[Path, ...] = (),
     ) -> RunResult:
-        """Save ``artifact`` under ``ctx.checkpoint_dir/artifact``, log it with the report and
+        """Save ``artifact`` under ``ctx.output_dir/artifact``, log it with the report and
         any other ``files``, and return the run's result (metrics from the artifact)."""
-        directory = artifact.save(ctx.checkpoint_dir / "artifact")
+        directory = artifact.save(ctx.output_dir / "artifact")
         for path in (directory, *files, report):
             ctx.log_artifact(path)
         return RunResult(
@@ -107,7 +126,7 @@ def train_model(
     loss: Callable[..., Tensor],
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
-    config: Any,
+    config: TrainingConfig,
     ctx: RunContext,
     clip_grad_norm: float | None = None,
 ) -> Trainer:
@@ -131,7 +150,7 @@ def train_model(
     return trainer
 
 
-def _describe(error: Any, pipeline: type[Pipeline]) -> str:
+def _describe(error: Any, pipeline: type[Pipeline[Any]]) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "settings"
     if error["type"] == "extra_forbidden":
         known = ", ".join(pipeline.Config.model_fields)

@@ -4,12 +4,12 @@ majority-class baseline."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult, train_model
+from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
 from azuraforge.core import manual_seed, nn
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
@@ -22,19 +22,17 @@ from azuraforge.learn.timeseries import StandardScaler
 CLASSES = [str(d) for d in range(10)]
 
 
-class DigitConfig(PipelineConfig):
-    """Settings of the digit classifier."""
+class DigitConfig(TrainingConfig):
+    """Settings of the digit classifier (the training settings, then the model's)."""
 
     epochs: int = Field(6, ge=1, description="Most epochs to train.")
     patience: int = Field(2, ge=1, description="Epochs without validation gain before stopping.")
     batch_size: int = Field(128, ge=1, description="Images per batch.")
-    learning_rate: float = Field(1e-3, gt=0.0, description="Adam learning rate.")
     channels: int = Field(32, ge=1, description="Filters of the first convolution (x2 after).")
     hidden_size: int = Field(128, ge=1, description="Units of the dense layer.")
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     val_size: int = Field(5000, ge=100, description="Training images held out for validation.")
     max_train: int | None = Field(None, ge=500, description="Use fewer training images (quick).")
-    seed: int = Field(0, ge=0, description="Seed of initialisation, shuffling and dropout.")
 
 
 def build_cnn(channels: int, hidden_size: int, dropout: float) -> nn.Sequential:
@@ -54,7 +52,7 @@ def _pixels(images: np.ndarray, scaler: StandardScaler) -> np.ndarray:
     return scaled
 
 
-class DigitClassifier(Pipeline):
+class DigitClassifier(Pipeline[DigitConfig]):
     """Handwritten digits 0-9 from 28x28 grey images (MNIST, official 60k/10k split; the
     validation images are carved from the end of the training part)."""
 
@@ -62,7 +60,7 @@ class DigitClassifier(Pipeline):
     description = "CNN on MNIST digits, scored on the official 10k test set vs majority class."
     Config = DigitConfig
 
-    def run(self, config: Any, ctx: RunContext) -> RunResult:
+    def run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
         manual_seed(config.seed)
         data = load_mnist()
         train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
@@ -103,7 +101,7 @@ class DigitClassifier(Pipeline):
             seed=config.seed,
             pipeline=self.name,
         )
-        report = self._report(ctx.checkpoint_dir, trainer, test_labels, predicted, metrics, config)
+        report = self._report(ctx.output_dir, trainer, test_labels, predicted, metrics, config)
         note = (
             f"train {len(fit_images)}, validation {len(val_images)}, test {len(test_labels)} "
             f"images; epochs run: {len(trainer.history['loss'])}"
@@ -117,7 +115,7 @@ class DigitClassifier(Pipeline):
         labels: np.ndarray,
         predicted: np.ndarray,
         metrics: dict[str, dict[str, float]],
-        config: Any,
+        config: DigitConfig,
     ) -> Path:
         report = Report(directory, f"{self.name}: {self.description}")
         report.text(

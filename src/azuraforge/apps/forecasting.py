@@ -18,12 +18,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import ClassVar, TypeVar, cast
 
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult, train_model
+from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
 from azuraforge.core import Tensor, manual_seed, nn
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
@@ -48,8 +48,8 @@ class Frame:
     target: np.ndarray
 
 
-class ForecastConfig(PipelineConfig):
-    """Settings shared by forecasting pipelines."""
+class ForecastConfig(TrainingConfig):
+    """Settings shared by forecasting pipelines (the training settings, then these)."""
 
     horizon: int = Field(1, ge=1, description="Steps ahead to forecast.")
     sequence_length: int = Field(24, ge=2, description="Past steps the model reads.")
@@ -57,13 +57,11 @@ class ForecastConfig(PipelineConfig):
     num_layers: int = Field(1, ge=1, le=4, description="Stacked LSTM layers.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between LSTM layers.")
     epochs: int = Field(12, ge=1, description="Most epochs to train.")
-    patience: int = Field(3, ge=1, description="Epochs without validation gain before stopping.")
     batch_size: int = Field(128, ge=1, description="Windows per batch.")
     learning_rate: float = Field(2e-3, gt=0.0, description="Adam learning rate.")
     train_fraction: float = Field(0.7, gt=0.0, lt=1.0, description="Oldest share: training.")
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Next share: validation.")
     max_rows: int | None = Field(None, ge=100, description="Use only the first rows (quick runs).")
-    seed: int = Field(0, ge=0, description="Seed of initialisation and shuffling.")
     blend: float | None = Field(
         None,
         ge=0.0,
@@ -85,7 +83,10 @@ class SequenceRegressor(nn.Module):
         return out
 
 
-class TimeSeriesPipeline(Pipeline):
+ForecastT = TypeVar("ForecastT", bound=ForecastConfig)
+
+
+class TimeSeriesPipeline(Pipeline[ForecastT]):
     """Base of forecasting pipelines; subclasses define :meth:`load_frame` and
     :meth:`baselines`, and may set ``log_target``."""
 
@@ -98,12 +99,12 @@ class TimeSeriesPipeline(Pipeline):
     target_unit: ClassVar[str] = ""
 
     @abstractmethod
-    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+    def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
         """The full table (from ``source``, a raw CSV of the same shape, when given)."""
 
     @abstractmethod
     def baselines(
-        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+        self, frame: Frame, rows: np.ndarray, config: ForecastT, train: slice
     ) -> dict[str, np.ndarray]:
         """Naive forecasts of ``frame.target[rows]`` using only what is known
         ``config.horizon`` steps earlier (and, for fitted baselines, the ``train`` rows)."""
@@ -134,7 +135,7 @@ class TimeSeriesPipeline(Pipeline):
         return change
 
     # ---- run ------------------------------------------------------------------------------
-    def run(self, config: Any, ctx: RunContext) -> RunResult:
+    def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
         manual_seed(config.seed)
         frame = self._checked(_first_rows(self.load_frame(config), config.max_rows))
         split = chronological_split(len(frame.target), config.train_fraction, config.val_fraction)
@@ -179,7 +180,7 @@ class TimeSeriesPipeline(Pipeline):
             seed=config.seed,
             pipeline=self.name,
         )
-        directory = ctx.checkpoint_dir
+        directory = ctx.output_dir
         predictions = directory / "test_predictions.csv"
         table = {"actual": actual, "model": predicted, **baselines}
         _write_predictions(predictions, frame.times[test.target_rows], table)
@@ -204,7 +205,7 @@ class TimeSeriesPipeline(Pipeline):
         trainer: Trainer,
         frame: Frame,
         val: Windows,
-        config: Any,
+        config: ForecastT,
         target_scaler: StandardScaler,
     ) -> float:
         """The blend weight with the lowest MAE on the validation part (never the test)."""
@@ -222,13 +223,15 @@ class TimeSeriesPipeline(Pipeline):
         scaled: np.ndarray,
         frame: Frame,
         windows: Windows,
-        config: Any,
+        config: ForecastT,
         target_scaler: StandardScaler,
         blend: float | None = None,
     ) -> np.ndarray:
         """Forecasts in the target's units from the model's scaled changes; ``blend``
         (default ``config.blend``) shrinks them toward the training-mean change."""
         weight = config.blend if blend is None else blend
+        if weight is None:
+            raise InvalidParameterError("_forecast needs a blend weight (none chosen yet)")
         change = target_scaler.inverse_transform(weight * scaled.astype(np.float64), columns=0)
         last_known = self._level(frame.target)[windows.target_rows - config.horizon]
         result: np.ndarray = self._unlevel(last_known + change)
@@ -245,7 +248,7 @@ class TimeSeriesPipeline(Pipeline):
         baselines: dict[str, np.ndarray],
         metrics: dict[str, dict[str, float]],
         trainer: Trainer,
-        config: Any,
+        config: ForecastT,
     ) -> Path:
         report = Report(directory, f"{self.name}: {self.description}")
         report.text(
@@ -285,7 +288,7 @@ class TimeSeriesPipeline(Pipeline):
         the training data's format), including the one ending at the last row: columns
         ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
         target's units)."""
-        config = cast(ForecastConfig, self.make_config(artifact.config))
+        config = self.make_config(artifact.config)
         frame = self._checked(self.load_frame(config, source=inputs))
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from azuraforge.apps.base import Pipeline
 from azuraforge.errors import NotFoundError, PluginError
@@ -24,7 +25,7 @@ class PluginInfo:
     name: str
     target: str
     distribution: str
-    pipeline: type[Pipeline] | None = None
+    pipeline: type[Pipeline[Any]] | None = None
     error: str = ""
 
 
@@ -71,7 +72,7 @@ def discover() -> dict[str, PluginInfo]:
     return found
 
 
-def get_pipeline(name: str) -> type[Pipeline]:
+def get_pipeline(name: str) -> type[Pipeline[Any]]:
     """The pipeline class declared under ``name``.
 
     Raises

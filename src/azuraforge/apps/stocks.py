@@ -4,7 +4,6 @@ beside persistence and drift."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -26,7 +25,7 @@ class StockConfig(ForecastConfig):
     sequence_length: int = Field(30, ge=2, description="Past trading days the model reads.")
 
 
-class StockPredictor(TimeSeriesPipeline):
+class StockPredictor(TimeSeriesPipeline[StockConfig]):
     """Closing price ``horizon`` trading days ahead from the last ``sequence_length`` days of
     returns, daily range and volume change. The model works on log prices."""
 
@@ -37,7 +36,7 @@ class StockPredictor(TimeSeriesPipeline):
     mase_on_target = False
     target_name = "closing price"
 
-    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+    def load_frame(self, config: StockConfig, source: Path | None = None) -> Frame:
         path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
         data = load_ohlcv(path, start=config.start)
         volume = np.maximum(data.volume, 1.0)
@@ -50,7 +49,7 @@ class StockPredictor(TimeSeriesPipeline):
         return Frame(data.dates[1:], features, list(FEATURES), data.close[1:])
 
     def baselines(
-        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+        self, frame: Frame, rows: np.ndarray, config: StockConfig, train: slice
     ) -> dict[str, np.ndarray]:
         last = frame.target[rows - config.horizon]
         mean_log_return = np.diff(np.log(frame.target[train])).mean()

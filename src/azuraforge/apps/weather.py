@@ -4,11 +4,10 @@ same-hour-yesterday."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from azuraforge.apps.forecasting import Frame, TimeSeriesPipeline
+from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
 from azuraforge.learn.timeseries import calendar_features
@@ -16,7 +15,7 @@ from azuraforge.learn.timeseries import calendar_features
 CALENDAR = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos"]
 
 
-class WeatherForecaster(TimeSeriesPipeline):
+class WeatherForecaster(TimeSeriesPipeline[ForecastConfig]):
     """Temperature ``horizon`` hours ahead from the last ``sequence_length`` hours of
     temperature, dew point, pressure, wind, snow, rain and the calendar (dataset
     ``beijing-hourly``, 2010-2014)."""
@@ -25,7 +24,7 @@ class WeatherForecaster(TimeSeriesPipeline):
     description = "LSTM forecast of hourly temperature (Beijing 2010-2014) vs naive baselines."
     target_name = "temperature (°C)"
 
-    def load_frame(self, config: Any, source: Path | None = None) -> Frame:
+    def load_frame(self, config: ForecastConfig, source: Path | None = None) -> Frame:
         data = load_beijing_hourly(source)
         gaps = np.flatnonzero(np.diff(data.timestamps) != np.timedelta64(1, "h"))
         if gaps.size:
@@ -51,7 +50,7 @@ class WeatherForecaster(TimeSeriesPipeline):
         )
 
     def baselines(
-        self, frame: Frame, rows: np.ndarray, config: Any, train: slice
+        self, frame: Frame, rows: np.ndarray, config: ForecastConfig, train: slice
     ) -> dict[str, np.ndarray]:
         # The latest same hour of day known when the forecast is made.
         days_back = 24 * -(-config.horizon // 24)

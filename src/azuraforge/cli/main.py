@@ -140,7 +140,7 @@ def run(
         settings = {**_read_config(config), **_parse_sets(set_ or [])}
         validated = pipeline_class.make_config(settings)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
-        ctx = LocalContext(checkpoint_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
+        ctx = LocalContext(output_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
         console.print(
             f"[bold]{pipeline}[/bold] {validated.model_dump(mode='json')}", highlight=False
         )

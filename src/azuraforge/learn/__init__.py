@@ -13,7 +13,7 @@ from azuraforge.learn.callbacks import (
     RunLogger,
 )
 from azuraforge.learn.context import LocalContext, RunContext
-from azuraforge.learn.data import ArrayDataset, DataLoader
+from azuraforge.learn.loader import ArrayDataset, DataLoader
 from azuraforge.learn.trainer import Trainer, predict
 
 __all__ = [

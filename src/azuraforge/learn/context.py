@@ -23,7 +23,7 @@ class RunContext(Protocol):
     epoch (``log_metrics``, ``progress``).
     """
 
-    checkpoint_dir: Path
+    output_dir: Path
     logger: logging.Logger
     show_progress: bool
     """Whether a person watches a terminal (then pipelines show a progress bar)."""
@@ -47,7 +47,7 @@ class LocalContext:
 
     Examples
     --------
-    >>> ctx = LocalContext(checkpoint_dir=Path("runs/example"))
+    >>> ctx = LocalContext(output_dir=Path("runs/example"))
     >>> ctx.log_metrics({"loss": 0.5}, step=1)
     >>> ctx.metrics
     [(1, {'loss': 0.5})]
@@ -55,7 +55,7 @@ class LocalContext:
     True
     """
 
-    checkpoint_dir: Path
+    output_dir: Path
     show_progress: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("azuraforge.run"))
     metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)

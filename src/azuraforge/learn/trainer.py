@@ -11,7 +11,7 @@ from azuraforge.core import Tensor, nn, no_grad
 from azuraforge.core.optim import Optimizer, clip_grad_norm_
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.callbacks import Callback
-from azuraforge.learn.data import ArrayDataset, DataLoader
+from azuraforge.learn.loader import ArrayDataset, DataLoader
 
 Data = DataLoader | tuple[np.ndarray, np.ndarray]
 MetricFn = Callable[[np.ndarray, np.ndarray], float]

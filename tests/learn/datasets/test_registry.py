@@ -46,7 +46,11 @@ def test_registry_is_read_only():
 
 def test_every_file_matches_its_source_md(shared_data):
     """Names, SHA-256 and URLs are exactly those of shared/data/*/SOURCE.md."""
-    sources = {path.parent.name: path.read_text() for path in shared_data.glob("*/SOURCE.md")}
+    sources = {
+        path.parent.name: path.read_text()
+        for folder in shared_data
+        for path in folder.glob("*/SOURCE.md")
+    }
     checksums = {name: sha for text in sources.values() for name, sha in SOURCE_ROW.findall(text)}
     all_text = "\n".join(sources.values())
     for spec in DATASETS.values():

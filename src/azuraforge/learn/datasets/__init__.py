@@ -13,7 +13,7 @@ finds them in the folders of ``AZURAFORGE_DATA_MIRROR``, then in the cache
 See ``docs/datasets.md`` for what each dataset holds.
 """
 
-from azuraforge.learn.datasets.fetch import (
+from azuraforge.learn.datasets.fetching import (
     HOME_VARIABLE,
     MIRROR_VARIABLE,
     cache_folder,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets.fetch import fetch
+from azuraforge.learn.datasets.fetching import fetch
 
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -72,7 +72,7 @@ class DataFile:
 class DatasetSpec:
     """A named dataset: a one-line description and its files.
 
-    Pass one to :func:`~azuraforge.learn.datasets.fetch` to fetch files that are not in the
+    Pass one to :func:`~azuraforge.learn.datasets.fetching` to fetch files that are not in the
     registry (tests do).
 
     Parameters

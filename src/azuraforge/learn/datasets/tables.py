@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
-from azuraforge.learn.datasets.fetch import fetch
+from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import DATASETS, get_dataset
 
 OHLCV_HEADER = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")

@@ -3,7 +3,6 @@ HTTP server on 127.0.0.1, never from the internet."""
 
 import gzip
 import hashlib
-import importlib
 import os
 import socket
 import threading
@@ -21,11 +20,9 @@ from azuraforge.learn.datasets import (
     DatasetSpec,
     cache_folder,
     fetch,
+    fetching,
     mirror_folders,
 )
-
-# The package re-exports the function fetch(), which hides the module of the same name.
-fetch_module = importlib.import_module("azuraforge.learn.datasets.fetch")
 
 CSV = b"when,value\n2024-01-01,1.5\n2024-01-02,2.5\n"
 IDX = bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 1])
@@ -57,20 +54,20 @@ def isolated(tmp_path, monkeypatch):
     """No mirror, an empty cache, nothing remembered from other tests."""
     monkeypatch.delenv(MIRROR_VARIABLE, raising=False)
     monkeypatch.setenv(HOME_VARIABLE, str(tmp_path / "home"))
-    monkeypatch.setattr(fetch_module, "_VERIFIED", {})
+    monkeypatch.setattr(fetching, "_VERIFIED", {})
 
 
 @pytest.fixture
 def hashes(monkeypatch):
     """Records every file that is actually hashed."""
     hashed = []
-    real = fetch_module._sha256
+    real = fetching._sha256
 
     def counting(path, compressed):
         hashed.append(Path(path).name)
         return real(path, compressed)
 
-    monkeypatch.setattr(fetch_module, "_sha256", counting)
+    monkeypatch.setattr(fetching, "_sha256", counting)
     return hashed
 
 
@@ -228,7 +225,7 @@ def test_cache_hit(tmp_path, hashes):
 def test_cache_hit_in_a_new_process_does_not_hash_again(tmp_path, hashes, monkeypatch):
     write_files(tmp_path / "home" / "datasets" / "tiny")
     fetch(tiny_spec())
-    monkeypatch.setattr(fetch_module, "_VERIFIED", {})  # what a new process starts with
+    monkeypatch.setattr(fetching, "_VERIFIED", {})  # what a new process starts with
     fetch(tiny_spec())
     assert len(hashes) == 2  # the .sha256 markers answered the second time
 
