@@ -116,7 +116,7 @@ class DigitClassifier(Pipeline[DigitConfig]):
         predicted: np.ndarray,
         metrics: dict[str, dict[str, float]],
         config: DigitConfig,
-    ) -> Path:
+    ) -> Report:
         report = Report(directory, f"{self.name}: {self.description}")
         report.text(
             "Official MNIST split; validation (early stopping) carved from the end of the "
@@ -131,7 +131,7 @@ class DigitClassifier(Pipeline[DigitConfig]):
         matrix = confusion_matrix(labels, predicted, labels=list(range(10)))
         confusion = plots.confusion_matrix(matrix, CLASSES, figures / "confusion.png")
         report.image("Confusion matrix", confusion)
-        return report.write()
+        return report
 
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
         """The digit in each image of ``inputs``: a CSV with 784 pixel values (0-255, row by

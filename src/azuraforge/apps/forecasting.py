@@ -249,7 +249,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         metrics: dict[str, dict[str, float]],
         trainer: Trainer,
         config: ForecastT,
-    ) -> Path:
+    ) -> Report:
         report = Report(directory, f"{self.name}: {self.description}")
         report.text(
             f"Target: **{self.target_name}** {config.horizon} step(s) ahead"
@@ -280,7 +280,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         ]  # fmt: skip
         for caption, path in drawn:
             report.image(caption, path)
-        return report.write()
+        return report
 
     # ---- predict from a saved artifact --------------------------------------------------
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
