@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import manual_seed, nn
+from azuraforge.core import Generator, nn, use_generator
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
@@ -61,7 +61,10 @@ class DigitClassifier(Pipeline[DigitConfig]):
     Config = DigitConfig
 
     def run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
-        manual_seed(config.seed)
+        with use_generator(Generator(config.seed)):  # this run's own random state
+            return self._run(config, ctx)
+
+    def _run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
         data = load_mnist()
         train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
         if config.max_train is not None:
