@@ -16,6 +16,7 @@ from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismat
 from tests.helpers import rng
 
 FORMAT1 = Path(__file__).parent / "assets" / "format1"
+_HEADER = "__azuraforge__"
 
 
 @nn.register_architecture("tiny-forecaster")
@@ -199,23 +200,16 @@ def test_a_plugin_architecture_saves_under_its_entry_point_name(tmp_path):
     _round_trip(model, Tensor(rng(7).normal(size=(2, 5, 3))), tmp_path)
 
 
-_HEADER = "__azuraforge__"
-
-
 def _header(path):
     with np.load(path) as archive:
         return json.loads(str(archive[_HEADER]))
 
 
 def _write_header(path, architecture, version=1, state=None):
+    """A hand-made model file: the header naming ``architecture``, plus ``state`` arrays."""
     header = {"format": "azuraforge.module", "format_version": version}
-    np.savez(path, __azuraforge__=np.array(json.dumps({**header, "architecture": architecture})))
-    if state:
-        np.savez(
-            path,
-            __azuraforge__=np.array(json.dumps({**header, "architecture": architecture})),
-            **state,
-        )
+    header_array = np.array(json.dumps({**header, "architecture": architecture}))
+    np.savez(path, __azuraforge__=header_array, **(state or {}))
     return path
 
 
@@ -381,3 +375,17 @@ def test_a_single_array_file_or_damaged_header_is_not_a_model(tmp_path):
     np.savez(tmp_path / "broken.npz", __azuraforge__=np.array("{not json"))
     with pytest.raises(SchemaMismatchError, match="damaged model header"):
         load(tmp_path / "broken.npz")
+
+
+@pytest.mark.parametrize(
+    ("version", "architecture"),
+    [
+        (2, {"name": "Sequential", "kwargs": {"layers": [{"module": {"kwargs": {}}}]}}),
+        (2, {"name": "Linear", "kwargs": [2, 1]}),
+        (1, {"class": "azuraforge.core.nn.layers:Linear", "kwargs": {}}),
+    ],
+)
+def test_a_damaged_module_entry_is_a_schema_mismatch(tmp_path, version, architecture):
+    path = _write_header(tmp_path / "damaged.npz", architecture, version=version)
+    with pytest.raises(SchemaMismatchError, match="damaged model header: a module entry needs"):
+        load(path)

@@ -100,6 +100,18 @@ def module_config(module: Module) -> dict[str, Any]:
     return {"name": name, "kwargs": {k: _encode(v, f"{where} {k}") for k, v in arguments.items()}}
 
 
+def _check_config(config: Any, version: int) -> None:
+    """Raise unless ``config`` has the shape a module's entry has in format ``version``."""
+    fields: dict[str, type] = {"name": str} if version > 1 else {"class": str, "args": list}
+    fields["kwargs"] = dict
+    if not isinstance(config, dict) or not all(
+        isinstance(config.get(key), kind) for key, kind in fields.items()
+    ):
+        raise SchemaMismatchError(
+            f"damaged model header: a module entry needs {sorted(fields)}, got {config!r:.200}"
+        )
+
+
 def _call_arguments(cls: type[Module], named: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Split arguments by name into a call: parameters up to ``*args`` go by position."""
     parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
@@ -127,6 +139,7 @@ def build_module(config: dict[str, Any]) -> Module:
     SchemaMismatchError
         If the saved arguments no longer fit the registered class.
     """
+    _check_config(config, FORMAT_VERSION)
     cls = get_architecture(config["name"])
     named = {k: _decode(v) for k, v in config["kwargs"].items()}
     args, kwargs = _call_arguments(cls, named)
@@ -144,11 +157,12 @@ def _format1_class(path: str, source: Path) -> type[Module]:
     renamed = _FORMAT1_RENAMED.get(path)
     cls = get_architecture(renamed) if renamed else find_architecture_by_path(path)
     if cls is None:
+        class_name = path.partition(":")[2] or path
         raise NotFoundError(
             f"{source} is a format-1 file naming class {path!r}, which is not a registered "
             "architecture, and a file never chooses what is imported. If you trust it, "
-            f"register the class ({how_to_register(path.rpartition('.')[2], 'Class')}), then "
-            "load the file and save() it again to write the current format"
+            f"register the class ({how_to_register(class_name, class_name)}), then load the "
+            "file and save() it again to write the current format"
         )
     return cls
 
@@ -165,6 +179,7 @@ def _upgrade(value: Any, source: Path) -> Any:
 
 def _upgrade_config(config: dict[str, Any], source: Path) -> dict[str, Any]:
     """A format-1 architecture as format 2: names for paths, keywords for positions."""
+    _check_config(config, 1)
     cls = _format1_class(config["class"], source)
     args = tuple(_upgrade(a, source) for a in config["args"])
     kwargs = {k: _upgrade(v, source) for k, v in config["kwargs"].items()}
@@ -275,9 +290,7 @@ def _read_header(archive: Any, path: Path) -> dict[str, Any]:
             f"{path} has format {header.get('format')!r} version {header.get('format_version')}; "
             f"this AzuraForge reads {FORMAT!r} up to version {FORMAT_VERSION}: upgrade azuraforge"
         )
-    keys = {"class", "args", "kwargs"} if header.get("format_version") == 1 else {"name", "kwargs"}
-    architecture = header.get("architecture")
-    if not isinstance(architecture, dict) or not keys <= set(architecture):
+    if not isinstance(header.get("architecture"), dict):
         raise SchemaMismatchError(f"{path} has a damaged model header: no architecture")
     return header
 
