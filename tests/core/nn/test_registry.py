@@ -126,3 +126,12 @@ def test_our_own_forecasting_model_is_declared_as_a_plugin_would_be():
     assert "sequence-regressor" in nn.list_architectures()
     assert nn.get_architecture("sequence-regressor") is SequenceRegressor
     assert nn.find_architecture_name(SequenceRegressor) == "sequence-regressor"
+
+
+def test_the_registry_functions_are_exported_from_nn_and_every_nn_name_imports():
+    namespace = {}
+    exec("from azuraforge.core.nn import *", namespace)
+    assert set(nn.__all__) <= set(namespace)
+    for name in ["register_architecture", "get_architecture", "list_architectures"]:
+        assert namespace[name] is getattr(registry, name)
+    assert set(registry.__all__) <= set(vars(registry))

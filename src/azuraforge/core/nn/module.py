@@ -3,8 +3,10 @@
 A module finds its parameters by walking its attributes (no register calls): every
 ``Parameter`` attribute is a parameter, every other ``Tensor`` attribute a buffer (running
 statistics), every ``Module`` attribute or list of modules a child. Each module also records
-the arguments it was constructed with, so :func:`azuraforge.core.save` can store the
-architecture and :func:`azuraforge.core.load` rebuild it without the code that built it.
+the arguments it was constructed with, by name, so :func:`azuraforge.core.save` can store the
+architecture and :func:`azuraforge.core.load` rebuild it without the code that built it (a
+class of your own needs a name: :func:`azuraforge.core.nn.register_architecture`). Calling a
+module with a NumPy array as its first argument first turns the array into a ``Tensor``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def _recording(init: Callable[..., None]) -> Callable[..., None]:
 
 class Module:
     """Base class of layers and models: override ``forward`` and assign parameters and
-    sub-modules as attributes.
+    sub-modules as attributes. Register a model class with
+    :func:`~azuraforge.core.nn.register_architecture` to save it.
 
     Examples
     --------
