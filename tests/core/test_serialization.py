@@ -372,9 +372,10 @@ def test_a_single_array_file_or_damaged_header_is_not_a_model(tmp_path):
     np.save(tmp_path / "array.npy", np.ones(3))
     with pytest.raises(SchemaMismatchError, match="single array"):
         load(tmp_path / "array.npy")
-    np.savez(tmp_path / "broken.npz", __azuraforge__=np.array("{not json"))
-    with pytest.raises(SchemaMismatchError, match="damaged model header"):
-        load(tmp_path / "broken.npz")
+    for header in ["{not json", "[1, 2]", "[" * 100_000]:
+        np.savez(tmp_path / "broken.npz", __azuraforge__=np.array(header))
+        with pytest.raises(SchemaMismatchError, match="damaged model header"):
+            load(tmp_path / "broken.npz")
 
 
 @pytest.mark.parametrize(
@@ -389,3 +390,16 @@ def test_a_damaged_module_entry_is_a_schema_mismatch(tmp_path, version, architec
     path = _write_header(tmp_path / "damaged.npz", architecture, version=version)
     with pytest.raises(SchemaMismatchError, match="damaged model header: a module entry needs"):
         load(path)
+
+
+def test_a_header_nesting_modules_too_deeply_is_a_schema_mismatch(tmp_path):
+    # Deep enough to exhaust the stack while building, shallow enough for the JSON parser.
+    depth = 190
+    nested = '{"name": "Sequential", "kwargs": {"layers": [{"module": ' * depth
+    architecture = nested + '{"name": "ReLU", "kwargs": {}}' + "}]}}" * depth
+    header = (
+        f'{{"format": "azuraforge.module", "format_version": 2, "architecture": {architecture}}}'
+    )
+    np.savez(tmp_path / "deep.npz", __azuraforge__=np.array(header))
+    with pytest.raises(SchemaMismatchError, match="nests modules too deeply"):
+        load(tmp_path / "deep.npz")

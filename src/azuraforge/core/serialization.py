@@ -282,9 +282,11 @@ def _read_header(archive: Any, path: Path) -> dict[str, Any]:
     if _HEADER not in archive.files:
         raise SchemaMismatchError(f"{path} is not an AzuraForge model file (no {_HEADER} header)")
     try:
-        header: dict[str, Any] = json.loads(str(archive[_HEADER]))
-    except ValueError as e:
+        header = json.loads(str(archive[_HEADER]))
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
         raise SchemaMismatchError(f"{path} has a damaged model header: {e}") from e
+    if not isinstance(header, dict):
+        raise SchemaMismatchError(f"{path} has a damaged model header: not a JSON object")
     if header.get("format") != FORMAT or header.get("format_version", 0) > FORMAT_VERSION:
         raise SchemaMismatchError(
             f"{path} has format {header.get('format')!r} version {header.get('format_version')}; "
@@ -329,8 +331,13 @@ def load(path: str | os.PathLike[str]) -> Module:
         state = {name: archive[name] for name in archive.files if name != _HEADER}
     format1 = header["format_version"] == 1
     architecture = header["architecture"]
-    with fork_rng():  # building draws initial weights; the caller's random stream stays put
-        module = build_module(_upgrade_config(architecture, source) if format1 else architecture)
+    try:
+        with fork_rng():  # building draws initial weights; the caller's stream stays put
+            module = build_module(
+                _upgrade_config(architecture, source) if format1 else architecture
+            )
+    except RecursionError as e:
+        raise SchemaMismatchError(f"{source} nests modules too deeply to rebuild") from e
     if format1:
         state = _format1_state(module, state)
     own = dict([*module.named_parameters(), *module.named_buffers()])
