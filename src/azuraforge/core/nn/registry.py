@@ -59,7 +59,8 @@ def register_architecture(name: str) -> Callable[[ModuleT], ModuleT]:
     """A class decorator that registers an ``nn.Module`` subclass under ``name``, so
     :func:`azuraforge.core.save` can store it and :func:`azuraforge.core.load` rebuild it.
 
-    Registering the same class under the same name again does nothing. A package that
+    Registering the same class under the same name again does nothing; to register a class
+    you did not write, call it: ``register_architecture("name")(SomeModel)``. A package that
     ships models declares them in the entry-point group ``azuraforge.architectures``
     instead, so files load without importing the package first.
 
