@@ -1,4 +1,5 @@
 import datetime
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -225,7 +226,8 @@ def test_start_after_the_last_day(tmp_path):
     ("header", "message"),
     [
         ("Date,Open,High,Low,Close,Adj Close",
-         "line 1: no column 'Volume' (names match whatever their case, spaces and underscores); "
+         "line 1: no column 'Volume' (names match whatever their case, spaces, underscores "
+         "and hyphens); "
          "the columns are Date, Open, High, Low, Close, Adj Close; name the column with "
          "load_ohlcv(columns={'volume': ...}) or the setting volume_column of a pipeline"),
         ("Day,Open,Hi,Low,Close,Volume", "line 1: no column 'High'"),
@@ -307,6 +309,20 @@ def test_header_only(tmp_path):
     path = write(tmp_path, OHLCV_HEADER, [])
     with pytest.raises(DataFormatError, match=r"bad\.csv: no data rows after the header"):
         load_ohlcv(path)
+
+
+@pytest.mark.parametrize("reader", [load_ohlcv, load_beijing_hourly])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(gzip.compress(b"Date\n"), "is not a UTF-8 text CSV file: line 1"),
+     (b"", "is empty; expected CSV text"),
+     (b"\r\n\r\n", "is empty; expected CSV text")],
+)  # fmt: skip
+def test_every_reader_explains_unreadable_files(tmp_path, reader, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError, match=rf"data\.csv {message}"):
+        reader(path)
 
 
 def test_data_format_error_is_a_value_error(tmp_path):
