@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Sequence
@@ -48,7 +49,8 @@ class CsvTable:
     header_line
         The line of the header (the first line that is not blank), or None without a header.
     rows
-        The data rows, lists of stripped text fields, all as wide as ``column_names``.
+        The data rows, lists of stripped text fields, all as wide as ``column_names``; read
+        them, do not change them.
     lines
         The line of the file each row ends on (the first line of the file is 1).
 
@@ -154,21 +156,22 @@ class CsvTable:
         """The columns ``names`` (by default all) as a float64 array of shape (rows, columns),
         with the rules of :meth:`numbers`."""
         names = self.column_names if names is None else tuple(names)
-        indexes = [self._index(name) for name in names]
-        texts = np.array([[row[i] for i in indexes] for row in self.rows], dtype=str)
-        texts = texts.reshape(len(self.rows), len(indexes))
-        markers = [missing] if isinstance(missing, str) else list(missing)
-        allowed = np.isin(texts, markers)
-        values = _floats(np.where(allowed, "nan", texts))
-        bad = ~np.isfinite(values) & ~allowed
+        texts = self._fields([self._index(name) for name in names])
+        markers = {missing} if isinstance(missing, str) else set(missing)
+        values = _floats(
+            ["nan" if text in markers else text for text in texts] if markers else texts
+        )
+        bad = ~np.isfinite(values)
+        if markers:
+            bad &= np.array([text not in markers for text in texts], dtype=bool)
         if bad.any():
-            row, column = (int(i) for i in np.argwhere(bad)[0])
+            row, column = divmod(int(np.argmax(bad)), len(names))
             expected = "a number"
             if markers:
-                expected += f" or {' or '.join(repr(m) for m in markers)} (missing)"
-            problem = f"expected {expected}, got {str(texts[row, column])!r}"
+                expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
+            problem = f"expected {expected}, got {texts[row * len(names) + column]!r}"
             raise self.error(row, [names[column]], problem)
-        return values
+        return values.reshape(len(self.rows), len(names))
 
     def integers(self, name: str) -> np.ndarray:
         """The column ``name`` as int64; every field must be a whole number."""
@@ -257,6 +260,12 @@ class CsvTable:
         if self.has_header:
             where += f" ({', '.join(repr(name) for name in names)})"
         return DataFormatError(f"{self.path}, line {self.lines[row]}, {where}: {problem}")
+
+    def _fields(self, indexes: list[int]) -> list[str]:
+        """The fields of the columns at ``indexes``, row after row."""
+        if indexes == list(range(len(self.column_names))):
+            return list(itertools.chain.from_iterable(self.rows))
+        return [row[index] for row in self.rows for index in indexes]
 
     def _index(self, name: str) -> int:
         try:
@@ -394,13 +403,19 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _floats(texts: np.ndarray) -> np.ndarray:
-    """float64 of a text array; NaN where a text is not a number."""
+def _floats(texts: list[str]) -> np.ndarray:
+    """float64 of texts; NaN where a text is not a number."""
     try:
-        return texts.astype(np.float64)
+        return np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
     except ValueError:
-        flat = [float(text) if _is_number(text) else np.nan for text in texts.ravel()]
-        return np.array(flat, dtype=np.float64).reshape(texts.shape)
+        return np.fromiter(map(_float_or_nan, texts), dtype=np.float64, count=len(texts))
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
 def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
