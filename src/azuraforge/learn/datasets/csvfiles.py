@@ -155,8 +155,11 @@ class CsvTable:
     ) -> np.ndarray:
         """The columns ``names`` (by default all) as a float64 array of shape (rows, columns),
         with the rules of :meth:`numbers`."""
-        names = self.column_names if names is None else tuple(names)
-        texts = self._fields([self._index(name) for name in names])
+        if names is None:
+            indexes = list(range(len(self.column_names)))
+        else:
+            indexes = [self._index(name) for name in names]
+        texts = self._fields(indexes)
         markers = {missing} if isinstance(missing, str) else set(missing)
         values = _floats(
             ["nan" if text in markers else text for text in texts] if markers else texts
@@ -165,13 +168,13 @@ class CsvTable:
         if markers:
             bad &= np.array([text not in markers for text in texts], dtype=bool)
         if bad.any():
-            row, column = divmod(int(np.argmax(bad)), len(names))
+            row, column = divmod(int(np.argmax(bad)), len(indexes))
             expected = "a number"
             if markers:
                 expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
-            problem = f"expected {expected}, got {texts[row * len(names) + column]!r}"
-            raise self.error(row, [names[column]], problem)
-        return values.reshape(len(self.rows), len(names))
+            problem = f"expected {expected}, got {texts[row * len(indexes) + column]!r}"
+            raise self._error_at(row, [indexes[column]], problem)
+        return values.reshape(len(self.rows), len(indexes))
 
     def integers(self, name: str) -> np.ndarray:
         """The column ``name`` as int64; every field must be a whole number."""
@@ -250,7 +253,10 @@ class CsvTable:
         """A :class:`~azuraforge.errors.DataFormatError` reading ``<file>, line <n>, column
         <k> ('<name>'): <problem>`` for the data row ``row`` (from 0) and the columns
         ``names``; raise it."""
-        positions = [self._index(name) + 1 for name in names]
+        return self._error_at(row, [self._index(name) for name in names], problem)
+
+    def _error_at(self, row: int, indexes: Sequence[int], problem: str) -> DataFormatError:
+        positions = [index + 1 for index in indexes]
         if len(positions) == 1:
             where = f"column {positions[0]}"
         elif positions == list(range(positions[0], positions[-1] + 1)):
@@ -258,7 +264,7 @@ class CsvTable:
         else:
             where = f"columns {', '.join(str(p) for p in positions)}"
         if self.has_header:
-            where += f" ({', '.join(repr(name) for name in names)})"
+            where += f" ({', '.join(repr(self.column_names[i]) for i in indexes)})"
         return DataFormatError(f"{self.path}, line {self.lines[row]}, {where}: {problem}")
 
     def _fields(self, indexes: list[int]) -> list[str]:
@@ -268,13 +274,19 @@ class CsvTable:
         return [row[index] for row in self.rows for index in indexes]
 
     def _index(self, name: str) -> int:
-        try:
-            return self.column_names.index(name)
-        except ValueError:
+        indexes = [i for i, column in enumerate(self.column_names) if column == name]
+        if not indexes:
             raise InvalidParameterError(
                 f"{self.path} has no column {name!r}; its columns are "
                 f"{_listing(self.column_names)} (find_column matches names loosely)"
-            ) from None
+            )
+        if len(indexes) > 1:
+            positions = " and ".join(str(i + 1) for i in indexes)
+            raise DataFormatError(
+                f"{self.path}, line {self._header_line()}: columns {positions} share the name "
+                f"{name!r}; rename them so that each name is used once"
+            )
+        return indexes[0]
 
     def _header_line(self) -> int:
         return 1 if self.header_line is None else self.header_line
