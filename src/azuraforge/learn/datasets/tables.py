@@ -120,8 +120,9 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     Parameters
     ----------
     path
-        A file with the UCI columns ``No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,
-        Is,Ir``; by default the registered file, fetched with :func:`fetch`.
+        A CSV file with the UCI columns ``year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,
+        Is,Ir``, found by name in any order and case (``No`` and other columns are ignored);
+        by default the registered file, fetched with :func:`fetch`.
 
     Returns
     -------
@@ -131,9 +132,10 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     Raises
     ------
     DataFormatError
-        For a wrong header, a value that is not a number (``NA`` is allowed in ``pm2.5``
-        only), an impossible date or hour, an unknown wind direction, or hours out of order or
-        repeated; the message names the file, line and column.
+        For a file that is not UTF-8 CSV text, a missing column, a value that is not a number
+        (``NA`` is allowed in ``pm2.5`` only), an impossible date or hour, an unknown wind
+        direction, or hours out of order or repeated; the message names the file, line and
+        column.
 
     Examples
     --------
