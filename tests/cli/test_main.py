@@ -108,11 +108,40 @@ def test_exit_codes_follow_one_rule(installed, tmp_path, command, code, message)
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_a_damaged_artifact_is_a_data_failure(installed, tmp_path):
-    (tmp_path / "artifact.json").write_text("{not json")
-    (tmp_path / "model.npz").write_bytes(b"")
-    result = runner.invoke(app, ["predict", str(tmp_path), "--input", _rows(tmp_path)])
-    assert result.exit_code == 1 and "is damaged" in result.output
+def _artifact(folder, pipeline="constant"):
+    from azuraforge.core import nn
+    from azuraforge.learn.artifact import ModelArtifact
+
+    return ModelArtifact(model=nn.Linear(1, 1), pipeline=pipeline).save(folder)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda a: (a / "artifact.json").write_text("{not json"), "is damaged"),
+        (lambda a: (a / "model.npz").write_bytes(b"not a zip file"), "model.npz"),
+        (lambda a: _artifact(a, pipeline="uninstalled"), "no pipeline named 'uninstalled'"),
+    ],
+)
+def test_a_damaged_artifact_is_a_data_failure(installed, tmp_path, damage, message):
+    artifact = _artifact(tmp_path / "artifact")
+    damage(artifact)
+    result = runner.invoke(app, ["predict", str(artifact), "--input", _rows(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "internal error" not in result.output
+
+
+def test_bad_output_paths_are_refused_before_any_work(installed, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("a file")
+    result = runner.invoke(app, ["run", "constant", "--output-dir", "taken"])
+    assert result.exit_code == 2 and "--output-dir taken is a file" in result.output
+    assert not (tmp_path / "runs").exists()
+    artifact = str(_artifact(tmp_path / "artifact"))
+    for output, message in [("nowhere/p.csv", "does not exist"), (".", "is a folder")]:
+        arguments = ["predict", artifact, "--input", _rows(tmp_path), "--output", output]
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_malformed_yaml_in_a_setting_is_one_line_and_exit_2(installed, tmp_path):
@@ -129,15 +158,9 @@ def test_brackets_in_error_text_are_shown_as_typed(installed, tmp_path):
     assert result.exit_code == 2 and "data[old]" in result.output
 
 
-def test_predict_writes_named_columns(installed, tmp_path, monkeypatch):
-    from azuraforge.cli import main
-
-    monkeypatch.setattr(
-        main.ModelArtifact, "load", lambda path: type("A", (), {"pipeline": "constant"})
-    )
-    rows = tmp_path / "rows.csv"
-    rows.write_text("a\n1\n")
-    result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(rows)])
+def test_predict_writes_named_columns(installed, tmp_path):
+    artifact = _artifact(tmp_path / "artifact")
+    result = runner.invoke(app, ["predict", str(artifact), "--input", _rows(tmp_path)])
     assert result.exit_code == 0
     assert result.output.splitlines()[:2] == ["row,prediction", "0,7.0"]
 

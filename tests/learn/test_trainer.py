@@ -88,3 +88,18 @@ def test_summary_counts_complete_epochs_and_says_why_it_stopped():
     trainer = _trainer(batch_size=16, callbacks=[StopMidEpoch()])
     trainer.fit(_line_data(), epochs=5)
     assert trainer.summary() == TrainingSummary("completed", 1, 5, "enough")
+
+
+def test_a_cancel_after_the_last_batch_leaves_a_completed_run(tmp_path):
+    from azuraforge.learn import LocalContext, RunLogger
+
+    ctx = LocalContext(output_dir=tmp_path)
+
+    class CancelAtTheVeryEnd(Callback):
+        def on_batch_end(self, trainer, batch, logs):
+            if batch == trainer.batches_per_epoch:
+                ctx.cancel()
+
+    trainer = _trainer(batch_size=16, callbacks=[CancelAtTheVeryEnd(), RunLogger(ctx)])
+    trainer.fit(_line_data(), epochs=1)
+    assert trainer.summary() == TrainingSummary("completed", 1, 1)

@@ -25,7 +25,8 @@ def test_weather_forecaster_keeps_the_contract(real_data, tmp_path):
     beijing = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"]
     check_pipeline(
         WeatherForecaster,
-        {"max_rows": 1500, "epochs": 1, "hidden_size": 8},
+        # blend=1: a forecast from the model alone, so predict's use of it is checked too
+        {"max_rows": 1500, "epochs": 1, "hidden_size": 8, "blend": 1},
         inputs=_head(beijing, 100, tmp_path / "hours.csv"),
         workdir=tmp_path,
     )
@@ -36,7 +37,7 @@ def test_stock_predictor_keeps_the_contract(real_data, tmp_path):
     nvda = fetch("nvda-daily")["NVDA_daily_1999_2014.csv"]
     check_pipeline(
         StockPredictor,
-        {"max_rows": 1500, "epochs": 1, "hidden_size": 8, "start": "1982-04-20"},
+        {"max_rows": 1500, "epochs": 1, "hidden_size": 8, "start": "1982-04-20", "blend": 1},
         inputs=_head(nvda, 80, tmp_path / "days.csv"),
         workdir=tmp_path,
     )
@@ -95,6 +96,7 @@ class HonestConfig(PipelineConfig):
     ragged: bool = Field(False, description="Return columns of different lengths.")
     cancellable: bool = Field(True, description="Honour ctx.should_stop().")
     baseline: bool = Field(True, description="Score a baseline beside the model.")
+    ignores_model: bool = Field(False, description="Predict without the saved model.")
 
 
 class Checked(Pipeline[HonestConfig]):
@@ -129,9 +131,14 @@ class Checked(Pipeline[HonestConfig]):
         return RunResult(metrics=metrics, artifact_dir=directory, training=training)
 
     def predict(self, artifact, inputs):
-        rows = len(inputs.read_text().splitlines())
+        from azuraforge.learn import predict
+
+        x = np.loadtxt(inputs, ndmin=2, dtype=np.float32)
+        values = predict(artifact.model, x)[:, 0]
+        if artifact.config["ignores_model"]:
+            values = np.zeros(len(x))
         ragged = artifact.config["ragged"]
-        return {"row": np.arange(rows), "value": np.zeros(rows + ragged)}
+        return {"row": np.arange(len(x)), "value": np.append(values, [0.0] * ragged)}
 
 
 def test_a_pipeline_that_keeps_the_contract_passes(tmp_path):
@@ -143,6 +150,7 @@ def test_a_pipeline_that_keeps_the_contract_passes(tmp_path):
     ("settings", "inputs", "problem"),
     [
         ({"ragged": True}, True, "predict: predict must return named 1-D columns of one length"),
+        ({"ignores_model": True}, True, "predict: predict gives the same values when the saved"),
         ({"cancellable": False}, True, "cancellation: a run whose ctx.should_stop() is true"),
         ({"baseline": False}, True, "run: metric 'MAE' has columns ['model']: it needs"),
         ({}, False, "predict: the pipeline supports predict: pass inputs="),

@@ -167,6 +167,7 @@ def run(
             pipeline_class = get_pipeline(pipeline)
             settings = {**_read_config(config), **_parse_sets(set_ or [])}
             validated = pipeline_class.make_config(settings)
+            _check_output_dir(output_dir)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
         ctx = LocalContext(output_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
         console.print(
@@ -232,11 +233,40 @@ def predict(
     """Predict with a saved model from raw rows in a CSV file."""
     with _user_errors(verbose):
         with _arguments():
-            if not input_.is_file():
-                raise NotFoundError(f"no input file at {input_}")
-            loaded = ModelArtifact.load(artifact)
-            pipeline = get_pipeline(loaded.pipeline)
+            _check_input_file(input_)
+            _check_artifact_dir(artifact)
+            if output is not None:
+                _check_output_file(output)
+        loaded = ModelArtifact.load(artifact)  # from here on, a problem is the data's
+        pipeline = get_pipeline(loaded.pipeline)
         _write_predictions(pipeline().predict(loaded, input_), output)
+
+
+def _check_artifact_dir(path: Path) -> None:
+    if not all((path / name).is_file() for name in ("artifact.json", "model.npz")):
+        raise NotFoundError(
+            f"no model artifact at {path}: an artifact is the directory a run printed, holding "
+            "artifact.json and model.npz"
+        )
+
+
+def _check_input_file(path: Path) -> None:
+    if not path.is_file():
+        raise NotFoundError(f"no input file at {path}")
+
+
+def _check_output_file(path: Path) -> None:
+    if path.is_dir():
+        raise InvalidParameterError(f"--output {path} is a folder; name a file to write")
+    if not path.parent.is_dir():
+        raise NotFoundError(
+            f"--output {path}: the folder {path.parent} does not exist; create it first"
+        )
+
+
+def _check_output_dir(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise InvalidParameterError(f"--output-dir {path} is a file; name a folder")
 
 
 def _write_predictions(columns: dict[str, np.ndarray], output: Path | None) -> None:

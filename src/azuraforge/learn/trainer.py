@@ -153,9 +153,12 @@ class Trainer:
         return total / max(rows, 1)
 
     def summary(self) -> TrainingSummary:
-        """How the last :meth:`fit` ended (cancelled, early stop, or all epochs)."""
-        status: Literal["completed", "cancelled"] = "cancelled" if self.cancelled else "completed"
-        return TrainingSummary(status, self.epochs_completed, self.epochs, self.stop_reason)
+        """How the last :meth:`fit` ended (cancelled, early stop, or all epochs). A cancel
+        that arrives after the last batch of the last epoch changed nothing: completed."""
+        if self.cancelled and self.epochs_completed < self.epochs:
+            return TrainingSummary("cancelled", self.epochs_completed, self.epochs, "cancelled")
+        reason = "" if self.cancelled else self.stop_reason
+        return TrainingSummary("completed", self.epochs_completed, self.epochs, reason)
 
     def evaluate(
         self, data: Data, metrics: Mapping[str, MetricFn] | None = None

@@ -58,7 +58,9 @@ def check_pipeline(
     pipeline
         The pipeline class.
     settings
-        Settings for a run of a few seconds (e.g. fewer rows, one epoch).
+        Settings for a run of a few seconds (e.g. fewer rows, one epoch) under which the
+        model matters to the predictions (a forecaster that may fall back on a naive
+        forecast is checked with the model's forecast alone).
     inputs
         A file of raw rows in the format ``predict`` takes; needed when the pipeline
         overrides :meth:`Pipeline.predict`.
@@ -251,14 +253,15 @@ def _same_numbers(saved: Any, returned: Any) -> bool:
 
 
 def check_predict(pipeline: AnyPipeline, artifact_dir: Path, inputs: str | Path | None) -> None:
-    """Predict from the saved artifact gives named, equal-length columns, the same twice."""
+    """Predict from the saved artifact gives named, equal-length columns, the same from two
+    loads, and uses the saved model (other weights give other predictions)."""
     if inputs is None:
         raise PipelineContractError(
             "the pipeline supports predict: pass inputs=, a file of raw rows in the format "
             "predict takes, to check it"
         )
-    first = pipeline().predict(ModelArtifact.load(artifact_dir), Path(inputs))
-    second = pipeline().predict(ModelArtifact.load(artifact_dir), Path(inputs))
+    inputs = Path(inputs)
+    first = pipeline().predict(ModelArtifact.load(artifact_dir), inputs)
     lengths = {name: np.shape(values) for name, values in first.items()}
     if not first or len({*lengths.values()}) != 1 or len(next(iter(lengths.values()))) != 1:
         raise PipelineContractError(
@@ -266,12 +269,29 @@ def check_predict(pipeline: AnyPipeline, artifact_dir: Path, inputs: str | Path 
         )
     if next(iter(lengths.values()))[0] == 0:
         raise PipelineContractError(f"predict returned no rows for {inputs}")
-    for name, values in first.items():
-        again = second.get(name, np.empty(0))
-        if not np.array_equal(values, again, equal_nan=values.dtype.kind == "f"):
-            raise PipelineContractError(
-                f"two loads of the same artifact predict different {name!r} columns"
-            )
+    if not _same_columns(first, pipeline().predict(ModelArtifact.load(artifact_dir), inputs)):
+        raise PipelineContractError("two loads of the same artifact predict different values")
+    if _same_columns(first, pipeline().predict(_scrambled(artifact_dir), inputs)):
+        raise PipelineContractError(
+            "predict gives the same values when the saved model's weights are replaced: it "
+            "must predict with artifact.model"
+        )
+
+
+def _same_columns(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> bool:
+    return first.keys() == second.keys() and all(
+        np.array_equal(values, second[name], equal_nan=values.dtype.kind == "f")
+        for name, values in first.items()
+    )
+
+
+def _scrambled(artifact_dir: Path) -> ModelArtifact:
+    """The artifact with random weights in place of the trained ones."""
+    artifact = ModelArtifact.load(artifact_dir)
+    rng = np.random.default_rng(0)
+    for parameter in artifact.model.parameters():
+        parameter.data = rng.normal(size=parameter.data.shape).astype(parameter.data.dtype)
+    return artifact
 
 
 def check_cancellation(pipeline: AnyPipeline, config: PipelineConfig, folder: Path) -> None:
