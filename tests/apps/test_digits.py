@@ -135,6 +135,23 @@ def test_pixels_outside_0_to_255_are_refused(tmp_path):
         predict_without_a_model(write(tmp_path, [",".join(["0.5"] * 784)]))
 
 
+def test_images_scaled_to_0_1_are_refused_even_with_blank_pixels(tmp_path):
+    values = ["0"] * 784
+    values[100:110] = ["0.25"] * 10
+    with pytest.raises(
+        DataFormatError, match=r"every pixel is between 0 and 1 \(0 to 0\.25\); expected grey"
+    ):
+        predict_without_a_model(write(tmp_path, [",".join(values)]))
+
+
+@pytest.mark.parametrize("pixels", [["0"] * 784, ["0", "1"] * 392], ids=["blank", "0 and 1"])
+def test_a_file_of_whole_grey_levels_up_to_1_is_predicted(result, tmp_path, pixels):
+    path = write(tmp_path, [",".join(pixels)] * 2)
+    output = DigitClassifier().predict(ModelArtifact.load(result.artifact_dir), path)
+    assert output["image"].tolist() == [1, 2]
+    assert output["digit"].shape == (2,) and set(output["digit"]) <= set(range(10))
+
+
 def test_val_size_must_leave_training_images():
     with pytest.raises(InvalidParameterError, match="val_size"):
         DigitClassifier.make_config({"val_size": 10})

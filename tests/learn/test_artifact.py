@@ -65,3 +65,78 @@ def test_missing_or_damaged_artifacts_are_explained(tmp_path):
     (tmp_path / "a" / "artifact.json").write_text("{damaged")
     with pytest.raises(SchemaMismatchError, match="damaged"):
         ModelArtifact.load(tmp_path / "a")
+
+
+def _saved_artifact(tmp_path):
+    """A small saved artifact with fitted preprocessing; returns its artifact.json."""
+    scaler = StandardScaler().fit(np.array([[1.0], [3.0]]))
+    directory = ModelArtifact(model=nn.Linear(1, 1), preprocessing={"features": scaler}).save(
+        tmp_path / "run"
+    )
+    return directory / "artifact.json"
+
+
+def _rewrite(meta_path, change):
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(change(meta)))
+
+
+def _without(key):
+    return lambda meta: {k: v for k, v in meta.items() if k != key}
+
+
+def _with(key, value):
+    return lambda meta: {**meta, key: value}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda meta: [1, 2], "it holds a JSON array, expected an object of artifact fields"),
+        (_without("preprocessing"), "key 'preprocessing' is missing"),
+        (_without("features"), "key 'features' is missing"),
+        (_with("format_version", "2"), 'key \'format_version\' is "2" (a string), expected an '),
+        (_with("format_version", None), "key 'format_version' is null, expected an integer"),
+        (_with("seed", True), "key 'seed' is true (a boolean), expected an integer or null"),
+        (_with("features", "a,b"), "key 'features' is \"a,b\" (a string), expected a list of"),
+        (_with("features", ["a", 2]), "key 'features' holds 2 (a number), expected a list of"),
+        (_with("preprocessing", []), "key 'preprocessing' is [] (an array), expected an object"),
+        (_with("training", 3), "key 'training' is 3 (a number), expected an object"),
+    ],
+    ids=["array", "no preprocessing", "no features", "version text", "version null",
+         "seed bool", "features text", "feature number", "preprocessing array", "training"],
+)  # fmt: skip
+def test_a_malformed_artifact_json_names_the_file_and_the_key(tmp_path, change, problem):
+    meta_path = _saved_artifact(tmp_path)
+    _rewrite(meta_path, change)
+    with pytest.raises(SchemaMismatchError) as caught:
+        ModelArtifact.load(meta_path.parent)
+    assert str(caught.value).startswith(f"{meta_path} is damaged: {problem}")
+    assert str(caught.value).endswith("restore the file, or run the pipeline again")
+
+
+@pytest.mark.parametrize(
+    ("state", "problem"),
+    [
+        ([1, 2], "a transform state is a dict with a string 'kind'"),
+        ({"mean": [2.0]}, "a transform state is a dict with a string 'kind'"),
+        ({"kind": "cubic"}, "no transform kind 'cubic'"),
+        ({"kind": "standard", "mean": [2.0]}, "standard state: 'std' must be"),
+        ({"kind": "standard", "mean": "abc", "std": [1.0]}, "standard state: 'mean' must be"),
+        ({"kind": "minmax", "low": [0.0], "span": [0.0]}, "minmax state: 'span' must be > 0"),
+    ],
+)
+def test_a_bad_transform_state_names_the_file_and_the_transform(tmp_path, state, problem):
+    meta_path = _saved_artifact(tmp_path)
+    _rewrite(meta_path, lambda meta: {**meta, "preprocessing": {"features": state}})
+    with pytest.raises(SchemaMismatchError) as caught:
+        ModelArtifact.load(meta_path.parent)
+    message = str(caught.value)
+    assert message.startswith(f"{meta_path} is damaged: key 'preprocessing', transform 'features'")
+    assert problem in message
+
+
+def test_an_artifact_from_before_training_was_recorded_still_loads(tmp_path):
+    meta_path = _saved_artifact(tmp_path)
+    _rewrite(meta_path, _without("training"))
+    assert ModelArtifact.load(meta_path.parent).training == {}

@@ -103,6 +103,30 @@ def test_unfitted_scaler_and_bad_data_give_clear_errors():
         from_state({"kind": "cubic"})
 
 
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ([1.0, 2.0], r"a transform state is a dict with a string 'kind' .*, got \[1\.0, 2\.0\]"),
+        ({"kind": 3}, r"a transform state is a dict with a string 'kind'"),
+        ({"kind": "standard", "mean": [1.0]}, r"standard state: 'std' must be a finite number"),
+        ({"kind": "standard", "mean": ["a"], "std": [1]}, r"'mean' must be .*, got \['a'\]"),
+        ({"kind": "standard", "mean": [[1], [2, 3]], "std": [1]}, r"'mean' must be a finite"),
+        ({"kind": "standard", "mean": [np.nan], "std": [1]}, r"'mean' must be a finite"),
+        ({"kind": "standard", "mean": [1, 2], "std": [1]}, r"one value per column .*2 and 1"),
+        ({"kind": "minmax", "low": [0.0], "span": [-1.0]}, r"minmax state: 'span' must be > 0"),
+    ],
+)
+def test_a_bad_state_is_refused_before_it_rebuilds_anything(state, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        from_state(state)
+
+
+def test_a_scaler_fitted_on_one_column_rebuilds_from_its_state():
+    fitted = StandardScaler().fit(np.array([1.0, 3.0]))
+    rebuilt = from_state(fitted.state_dict())
+    np.testing.assert_array_equal(rebuilt.transform(np.array([5.0])), fitted.transform([5.0]))
+
+
 @pytest.fixture
 def registry(monkeypatch):
     """Transforms the test registers are forgotten after it."""
@@ -162,6 +186,22 @@ def test_an_intermediate_class_without_a_kind_is_allowed(registry):
 
     assert Unfitted not in registry.values()
     assert isinstance(from_state(Negate().fit(np.ones(2)).state_dict()), Negate)
+
+
+def test_a_plugin_state_that_does_not_rebuild_is_an_invalid_parameter(registry):
+    class Shift(LogTransform):
+        kind = "shift"
+
+        @classmethod
+        def from_state_dict(cls, state):
+            return state["offset"]
+
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"shift state \{'kind': 'shift'\} does not rebuild the "
+        r"transform: KeyError: 'offset'",
+    ):
+        from_state({"kind": "shift"})
 
 
 def test_differencing_inverts_one_step_ahead():

@@ -178,7 +178,8 @@ def _read_pixel_csv(path: Path) -> np.ndarray:
         row, column = (int(i) for i in np.argwhere(outside)[0])
         problem = f"expected a grey level 0-255, got {table.column(names[column])[row]!r}"
         raise table.error(row, [names[column]], problem)
-    if pixels.max() <= 1:
+    # Only fractions say "scaled to 0-1": a blank image (all 0) is a valid image.
+    if pixels.max() <= 1 and (pixels != np.round(pixels)).any():
         raise DataFormatError(
             f"{path}: every pixel is between 0 and 1 ({pixels.min():g} to {pixels.max():g}); "
             "expected grey levels 0-255 as in MNIST (multiply the values by 255)"

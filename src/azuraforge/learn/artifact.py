@@ -22,7 +22,7 @@ import numpy as np
 
 from azuraforge import __version__
 from azuraforge.core import load, nn, save
-from azuraforge.errors import NotFoundError, SchemaMismatchError
+from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 from azuraforge.learn.timeseries import Transform, from_state
 
 FORMAT_VERSION = 1
@@ -145,7 +145,9 @@ class ModelArtifact:
         NotFoundError
             If the directory or one of its two files is missing.
         SchemaMismatchError
-            If ``artifact.json`` is damaged or from a newer format.
+            If ``artifact.json`` is damaged (not JSON, not an object, a key missing or of
+            another type, a transform state that does not rebuild its transform) or from a
+            newer format; the message names the file and the key.
         """
         source = Path(directory)
         meta_path = source / "artifact.json"
@@ -154,30 +156,112 @@ class ModelArtifact:
                 f"no model artifact at {source}: it needs artifact.json and model.npz (the "
                 "directory a run printed as its artifact)"
             )
-        try:
-            meta = json.loads(meta_path.read_text())
-        except ValueError as e:
-            raise SchemaMismatchError(f"{meta_path} is damaged: {e}") from e
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise SchemaMismatchError(
-                f"{meta_path} has format version {meta.get('format_version')}; this AzuraForge "
-                f"reads up to {FORMAT_VERSION}: upgrade azuraforge"
-            )
+        meta = _read_meta(meta_path)
+        preprocessing = _transforms(meta_path, meta["preprocessing"])
         model = load(source / "model.npz")
         model.eval()
         return cls(
             model=model,
-            preprocessing={k: from_state(s) for k, s in meta["preprocessing"].items()},
+            preprocessing=preprocessing,
             features=meta["features"],
             config=meta["config"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
             pipeline=meta["pipeline"],
-            training=meta.get("training", {}),
+            training=meta["training"],
             package_version=meta["package_version"],
             git_commit=meta["git_commit"],
         )
+
+
+# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` is
+# optional: artifacts written before it was recorded lack it.
+_META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "format_version": ((int,), "an integer"),
+    "pipeline": ((str,), "a string"),
+    "features": ((list,), "a list of column names (strings)"),
+    "preprocessing": ((dict,), "an object of transform states by name"),
+    "config": ((dict,), "an object"),
+    "metrics": ((dict,), "an object"),
+    "data_fingerprint": ((str,), "a string"),
+    "seed": ((int, type(None)), "an integer or null"),
+    "training": ((dict,), "an object"),
+    "package_version": ((str,), "a string"),
+    "git_commit": ((str, type(None)), "a string or null"),
+}
+_META_DEFAULTS: dict[str, Any] = {"training": {}}
+
+
+def _read_meta(meta_path: Path) -> dict[str, Any]:
+    """The fields of ``artifact.json``, each present and of its type (:data:`_META_FIELDS`)."""
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as e:
+        raise _damaged(meta_path, f"it is not JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise _damaged(
+            meta_path,
+            f"it holds a JSON {_json_type(meta)}, expected an object of artifact fields "
+            f"({', '.join(_META_FIELDS)})",
+        )
+    meta = {**_META_DEFAULTS, **meta}
+    _check_field(meta_path, meta, "format_version")
+    if meta["format_version"] > FORMAT_VERSION:
+        raise SchemaMismatchError(
+            f"{meta_path} has format version {meta['format_version']}; this AzuraForge reads "
+            f"up to {FORMAT_VERSION}: upgrade azuraforge"
+        )
+    for key in _META_FIELDS:
+        _check_field(meta_path, meta, key)
+    return meta
+
+
+def _check_field(meta_path: Path, meta: dict[str, Any], key: str) -> None:
+    types, expected = _META_FIELDS[key]
+    if key not in meta:
+        raise _damaged(meta_path, f"key {key!r} is missing (expected {expected})")
+    value = meta[key]
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise _damaged(meta_path, f"key {key!r} is {_shown(value)}, expected {expected}")
+    odd = [item for item in meta[key] if not isinstance(item, str)] if key == "features" else []
+    if odd:
+        raise _damaged(meta_path, f"key {key!r} holds {_shown(odd[0])}, expected {expected}")
+
+
+def _transforms(meta_path: Path, states: dict[str, Any]) -> dict[str, Transform]:
+    """The fitted transforms of ``preprocessing``; a state that does not rebuild is damage."""
+    transforms = {}
+    for name, state in states.items():
+        try:
+            transforms[name] = from_state(state)
+        except (InvalidParameterError, NotFoundError) as e:
+            where = f"key 'preprocessing', transform {name!r}"
+            raise _damaged(meta_path, f"{where}: {e}") from e
+    return transforms
+
+
+def _damaged(meta_path: Path, problem: str) -> SchemaMismatchError:
+    return SchemaMismatchError(
+        f"{meta_path} is damaged: {problem}; restore the file, or run the pipeline again"
+    )
+
+
+def _shown(value: Any) -> str:
+    """``value`` as JSON, cut short, with its JSON type: ``"2" (a string)``."""
+    text = json.dumps(value, default=str)
+    text = text if len(text) <= 60 else f"{text[:57]}..."
+    return text if value is None else f"{text} ({_json_type(value, article=True)})"
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+def _json_type(value: Any, *, article: bool = False) -> str:
+    name = _JSON_TYPES.get(type(value), "number")
+    if not article or value is None:
+        return name
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _plain(value: Any) -> Any:

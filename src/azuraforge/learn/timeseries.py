@@ -15,7 +15,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from azuraforge.errors import InvalidParameterError, NotFoundError, PluginError, ShapeError
+from azuraforge.errors import (
+    AzuraForgeError,
+    InvalidParameterError,
+    NotFoundError,
+    PluginError,
+    ShapeError,
+)
 
 
 @dataclass(frozen=True)
@@ -172,11 +178,78 @@ def _qualified(cls: type) -> str:
 
 
 def from_state(state: dict[str, Any]) -> Transform:
-    """Rebuild a fitted transform from :meth:`Transform.state_dict`."""
-    kind = state.get("kind")
+    """Rebuild a fitted transform from :meth:`Transform.state_dict`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``state`` is not a dict with a string ``kind``, or its values do not rebuild the
+        transform of that kind (a missing key, a value of another type or size).
+    NotFoundError
+        If no transform is registered under its ``kind``.
+
+    Examples
+    --------
+    >>> type(from_state({"kind": "standard", "mean": [1.0], "std": [2.0]})).__name__
+    'StandardScaler'
+    >>> from_state({"kind": "standard", "mean": [1.0], "std": [0.0]})
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: standard state: 'std' must be > 0, got 0
+    """
+    kind = state.get("kind") if isinstance(state, dict) else None
+    if not isinstance(kind, str):
+        raise InvalidParameterError(
+            f"a transform state is a dict with a string 'kind' (what state_dict() returns), "
+            f"got {_shortened(state)}"
+        )
     if kind not in Transform._registry:
         raise NotFoundError(f"no transform kind {kind!r}; known: {sorted(Transform._registry)}")
-    return Transform._registry[kind].from_state_dict(state)
+    try:
+        return Transform._registry[kind].from_state_dict(state)
+    except AzuraForgeError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a plugin's own checks
+        raise InvalidParameterError(
+            f"{kind} state {_shortened(state)} does not rebuild the transform: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+
+
+def _state_columns(
+    state: dict[str, Any], offset: str, scale: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A scaler's fitted ``offset`` and ``scale`` from its state: numbers, a scalar or one per
+    column, as many of each, every scale > 0."""
+    columns = [_state_numbers(state, key) for key in (offset, scale)]
+    if columns[0].shape != columns[1].shape:
+        raise InvalidParameterError(
+            f"{state['kind']} state: {offset!r} and {scale!r} must have one value per column "
+            f"each, got {columns[0].size} and {columns[1].size}"
+        )
+    if (columns[1] <= 0).any():
+        raise InvalidParameterError(
+            f"{state['kind']} state: {scale!r} must be > 0, got {columns[1].min():g}"
+        )
+    return columns[0], columns[1]
+
+
+def _state_numbers(state: dict[str, Any], key: str) -> np.ndarray:
+    try:
+        values = np.asarray(state.get(key))
+    except ValueError:  # ragged nested lists
+        values = np.asarray(None)
+    if values.dtype.kind not in "iuf" or values.ndim > 1 or not np.isfinite(values).all():
+        raise InvalidParameterError(
+            f"{state['kind']} state: {key!r} must be a finite number or a list of them, got "
+            f"{_shortened(state.get(key))}"
+        )
+    return values.astype(np.float64)
+
+
+def _shortened(value: Any, most: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= most else f"{text[: most - 3]}..."
 
 
 def _as_2d(values: np.ndarray, what: str) -> np.ndarray:
@@ -235,7 +308,7 @@ class StandardScaler(Transform):
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> StandardScaler:
         scaler = cls()
-        scaler.mean, scaler.std = np.asarray(state["mean"]), np.asarray(state["std"])
+        scaler.mean, scaler.std = _state_columns(state, "mean", "std")
         return scaler
 
 
@@ -272,7 +345,7 @@ class MinMaxScaler(Transform):
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> MinMaxScaler:
         scaler = cls()
-        scaler.low, scaler.span = np.asarray(state["low"]), np.asarray(state["span"])
+        scaler.low, scaler.span = _state_columns(state, "low", "span")
         return scaler
 
 

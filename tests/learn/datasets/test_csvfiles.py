@@ -103,8 +103,79 @@ def test_binary_files_are_refused(tmp_path, content):
 def test_no_such_file(tmp_path):
     with pytest.raises(NotFoundError, match=r"missing\.csv: no such file"):
         read_csv(tmp_path / "missing.csv")
-    with pytest.raises(NotFoundError, match="no such file"):
+    with pytest.raises(NotFoundError, match=r"missing\.csv/t\.csv: no such file"):
+        read_csv(write(tmp_path, "1\n", "missing.csv") / "t.csv")
+
+
+def test_a_directory_is_not_a_csv_file(tmp_path):
+    with pytest.raises(NotFoundError) as caught:
         read_csv(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path} is a directory, expected a CSV file; give the path of a file in it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (PermissionError(13, "Permission denied"), "permission denied; give your user read"),
+        (OSError(5, "Input/output error"), "Input/output error; check the file and the disk"),
+    ],
+    ids=["permission", "input/output"],
+)
+def test_a_file_that_cannot_be_read_is_named(tmp_path, monkeypatch, error, problem):
+    path = write(tmp_path, "a,b\n1,2\n")
+
+    def refuse(self):
+        raise error
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(DataFormatError) as caught:
+        read_csv(path)
+    assert str(caught.value).startswith(f"{path} cannot be read: {problem}")
+
+
+@pytest.mark.parametrize(
+    ("text", "separator"),
+    [
+        (";".join(str(v) for v in range(784)) + "\n", "';'"),
+        ("a;b\n1;2\n3;4\n", "';'"),
+        ("a\tb\n1\t2\n", "tabs"),
+        ("1\t2;3\t4\n", "tabs"),
+    ],
+    ids=["one long line", "header", "tabs", "tabs more than ;"],
+)
+def test_a_file_separated_by_semicolons_or_tabs_is_explained(tmp_path, text, separator):
+    path = write(tmp_path, text)
+    with pytest.raises(DataFormatError) as caught:
+        read_csv(path, header="auto")
+    message = str(caught.value)
+    assert message.startswith(
+        f"{path}, line 1: fields are separated by {separator}, expected commas ("
+    )
+    assert message.endswith(f"save the file as comma-separated CSV, or replace the {separator} "
+                            "with commas")  # fmt: skip
+    assert len(message) < len(str(path)) + 250
+
+
+def test_one_column_without_a_separator_is_still_a_table(tmp_path):
+    table = table_of(tmp_path, "price\n1.5\n2\n")
+    np.testing.assert_array_equal(table.numbers("price"), [1.5, 2])
+    assert table_of(tmp_path, '"a;b"\n"c,d"\n').column("a;b") == ["c,d"]
+
+
+def test_long_lines_and_values_are_cut_short_in_messages(tmp_path):
+    long_name = "|".join(str(v) for v in range(784))
+    with pytest.raises(DataFormatError) as caught:
+        table_of(tmp_path, long_name + "\n")
+    assert str(caught.value).endswith(
+        f"no data rows after the header ({long_name[:60]}... ({len(long_name)} characters)); "
+        "the file holds only its header line"
+    )
+    table = table_of(tmp_path, "x\n" + "y" * 5000 + "\n")
+    with pytest.raises(DataFormatError) as caught:
+        table.numbers("x")
+    assert str(caught.value).endswith(f"got {'y' * 60!r}... (5000 characters)")
 
 
 def test_csv_module_errors_name_the_line(tmp_path):

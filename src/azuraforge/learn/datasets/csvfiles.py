@@ -4,8 +4,9 @@ pipelines' ``predict``, and your own files.
 :func:`read_csv` reads a whole UTF-8 file (a byte order mark is fine) into a :class:`CsvTable`
 of text fields; its methods turn columns into NumPy arrays. Whatever does not read as
 documented raises :class:`~azuraforge.errors.DataFormatError` naming the file, the line and
-the column: a binary or non-UTF-8 file, an empty file, a header without rows, a row with
-another number of fields than the first, a value that is not a number or a date.
+the column: a file that cannot be read, a binary or non-UTF-8 file, an empty file, a file
+separated by ';' or tabs, a header without rows, a row with another number of fields than the
+first, a value that is not a number or a date. Long lines and values are cut short in messages.
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ class CsvTable:
             expected = "a number"
             if markers:
                 expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
-            problem = f"expected {expected}, got {texts[row * len(indexes) + column]!r}"
+            got = _shortened(texts[row * len(indexes) + column], quoted=True)
+            problem = f"expected {expected}, got {got}"
             raise self._error_at(row, [indexes[column]], problem)
         return values.reshape(len(self.rows), len(indexes))
 
@@ -183,7 +185,8 @@ class CsvTable:
         if fractional.any():
             row = int(np.argmax(fractional))
             text = self.rows[row][self._index(name)]
-            raise self.error(row, [name], f"expected a whole number, got {text!r}")
+            problem = f"expected a whole number, got {_shortened(text, quoted=True)}"
+            raise self.error(row, [name], problem)
         return values.astype(np.int64)
 
     def categories(self, name: str, known: Sequence[str]) -> np.ndarray:
@@ -192,7 +195,8 @@ class CsvTable:
         texts = self.column(name)
         unknown = [row for row, text in enumerate(texts) if text not in codes]
         if unknown:
-            problem = f"expected one of {', '.join(known)}, got {texts[unknown[0]]!r}"
+            got = _shortened(texts[unknown[0]], quoted=True)
+            problem = f"expected one of {', '.join(known)}, got {got}"
             raise self.error(unknown[0], [name], problem)
         return np.array([codes[text] for text in texts], dtype=np.int8)
 
@@ -206,7 +210,8 @@ class CsvTable:
         texts = self.column(name)
         for row, text in enumerate(texts):
             if not _ISO_TIME.fullmatch(text):
-                raise self.error(row, [name], f"expected {_EXPECTED_TIME[unit]}, got {text!r}")
+                got = _shortened(text, quoted=True)
+                raise self.error(row, [name], f"expected {_EXPECTED_TIME[unit]}, got {got}")
         return self.parse_times(texts, [name], unit=unit)
 
     def parse_times(
@@ -316,11 +321,12 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
     Raises
     ------
     NotFoundError
-        If there is no such file.
+        If there is no such file, or the path is a directory.
     DataFormatError
-        If the file is binary or not UTF-8, is empty, holds a header but no row, or has a row
-        with another number of fields than the header (or the first row); the message names
-        the file and the line.
+        If the file cannot be read (permissions, a disk error), is binary or not UTF-8, is
+        empty, is one field a line with ';' or tabs on every line (another separator), holds
+        a header but no row, or has a row with another number of fields than the header (or
+        the first row); the message names the file and the line.
 
     Examples
     --------
@@ -340,6 +346,7 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
     rows, lines = _records(path, _text(path))
     if not rows:
         raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
+    _check_separator(path, rows, lines)
     has_header = _looks_like_header(rows[0]) if header == "auto" else header
     header_line = lines[0] if has_header else None
     if has_header:
@@ -356,11 +363,7 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
 
 
 def _text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        raise NotFoundError(f"{path}: no such file") from None
-    data = data.removeprefix(codecs.BOM_UTF8)
+    data = _read_bytes(path).removeprefix(codecs.BOM_UTF8)
     if b"\x00" in data:
         raise _not_text(path, data, data.index(b"\x00"), "a NUL byte (binary data)")
     try:
@@ -368,6 +371,26 @@ def _text(path: Path) -> str:
     except UnicodeDecodeError as e:
         bad = data[e.start : e.end].hex(" ")
         raise _not_text(path, data, e.start, f"bytes {bad} ({e.reason})") from e
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NotFoundError(
+            f"{path} is a directory, expected a CSV file; give the path of a file in it"
+        ) from None
+    except PermissionError as e:
+        raise DataFormatError(
+            f"{path} cannot be read: permission denied; give your user read access "
+            f"(chmod u+r {path}) or copy the file to a place you can read"
+        ) from e
+    except OSError as e:
+        raise DataFormatError(
+            f"{path} cannot be read: {e.strerror or e}; check the file and the disk it is on"
+        ) from e
 
 
 def _not_text(path: Path, data: bytes, offset: int, what: str) -> DataFormatError:
@@ -390,6 +413,24 @@ def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
     except csv.Error as e:
         raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from e
     return rows, lines
+
+
+_SEPARATORS = {";": "';'", "\t": "tabs"}
+
+
+def _check_separator(path: Path, rows: list[list[str]], lines: list[int]) -> None:
+    """Refuse a file read as one column whose every line holds ';' or tabs (the most frequent
+    of them on the first line): its fields are separated by another character."""
+    first = rows[0][0]
+    separator = max(_SEPARATORS, key=first.count)
+    if any(len(row) > 1 or separator not in row[0] for row in rows):
+        return
+    name = _SEPARATORS[separator]
+    raise DataFormatError(
+        f"{path}, line {lines[0]}: fields are separated by {name}, expected commas "
+        f"({_shortened(first, quoted=True)}); save the file as comma-separated CSV, or replace "
+        f"the {name} with commas"
+    )
 
 
 def _check_widths(
@@ -431,10 +472,17 @@ def _float_or_nan(text: str) -> float:
 
 
 def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
-    """The names joined, or the first ones and how many there are in all."""
+    """The names joined, or the first ones and how many there are in all; long names cut."""
+    shown = [_shortened(name) for name in names[: most if len(names) <= most else most - 2]]
     if len(names) <= most:
-        return separator.join(names)
-    return f"{separator.join(names[: most - 2])}{separator}... ({len(names)} in all)"
+        return separator.join(shown)
+    return f"{separator.join(shown)}{separator}... ({len(names)} in all)"
+
+
+def _shortened(text: str, *, quoted: bool = False, most: int = 60) -> str:
+    """``text`` (quoted as by ``repr`` if ``quoted``), cut after ``most`` characters."""
+    head = repr(text[:most]) if quoted else text[:most]
+    return head if len(text) <= most else f"{head}... ({len(text)} characters)"
 
 
 def _key(name: str) -> str:
