@@ -220,8 +220,8 @@ class LayerNorm(Module):
         check_positive("LayerNorm", **{f"normalized_shape[{i}]": d for i, d in enumerate(dims)})
         shape = tuple(int(d) for d in dims)
         self.normalized_shape, self.eps = shape, eps
-        self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine else None
+        self.weight = Parameter(init.constant(shape, 1.0)) if elementwise_affine else None
+        self.bias = Parameter(init.constant(shape, 0.0)) if elementwise_affine else None
 
     def forward(self, x: Tensor) -> Tensor:
         n = len(self.normalized_shape)
@@ -260,10 +260,10 @@ class _BatchNorm(Module):
     ) -> None:
         check_positive(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
-        self.running_mean = Tensor(np.zeros(num_features, np.float32))
-        self.running_var = Tensor(np.ones(num_features, np.float32))
+        self.weight = Parameter(init.constant((num_features,), 1.0)) if affine else None
+        self.bias = Parameter(init.constant((num_features,), 0.0)) if affine else None
+        self.running_mean = Tensor(init.constant((num_features,), 0.0))
+        self.running_var = Tensor(init.constant((num_features,), 1.0))
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_ndims or x.shape[1] != self.num_features:
