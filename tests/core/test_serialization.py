@@ -524,6 +524,13 @@ def test_big_endian_and_half_precision_weights_load(tmp_path):
     np.testing.assert_array_equal(model.weight.data, [[1, 2]])
 
 
+def test_a_fortran_ordered_weight_loads_with_its_values(tmp_path):
+    weight = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    linear = {"name": "Linear", "kwargs": {"in_features": 3, "out_features": 2, "bias": False}}
+    model = load(_write_header(tmp_path / "f.npz", linear, version=2, state={"weight": weight}))
+    np.testing.assert_array_equal(model.weight.data, weight)
+
+
 @nn.register_architecture("counts")
 class Counts(nn.Module):
     """A module with an integer buffer."""

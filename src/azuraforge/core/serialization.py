@@ -303,45 +303,47 @@ def _open_archive(source: Path) -> zipfile.ZipFile:
         ) from e
 
 
-def _member_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """The shape and dtype a ``.npy`` member declares, read without reading its data."""
+def _member_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """The shape, Fortran order and dtype a ``.npy`` member declares."""
     version = np.lib.format.read_magic(member)
     if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-    else:
-        raise ValueError(f".npy version {version}, expected (1, 0) or (2, 0)")
-    return shape, dtype
+        return np.lib.format.read_array_header_1_0(member)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(member)
+    raise ValueError(f".npy version {version}, expected (1, 0) or (2, 0)")
 
 
-def _check_member(name: str, info: zipfile.ZipInfo, member: IO[bytes], source: Path) -> None:
-    """Refuse a member holding objects, or declaring more data than it holds (which NumPy
-    would allocate before finding out)."""
-    shape, dtype = _member_header(member)
+def _check_member(where: str, shape: tuple[int, ...], dtype: np.dtype[Any], held: int) -> None:
+    """Refuse a member holding objects, or declaring more data than the ``held`` bytes (which
+    NumPy would allocate before finding out); ``where`` names the file and member."""
     if dtype.hasobject:
         raise SchemaMismatchError(
-            f"{source}: {name!r} holds Python objects ({dtype}), which a model file never "
-            f"stores and load never unpickles; {_WHAT_LOAD_READS}"
+            f"{where} holds Python objects ({dtype}), which a model file never stores and "
+            f"load never unpickles; {_WHAT_LOAD_READS}"
         )
     declared = math.prod(shape) * dtype.itemsize
-    if declared > info.file_size:
+    if declared > held:
         raise SchemaMismatchError(
-            f"{source}: {name!r} claims shape {shape} of {dtype} ({declared:,} bytes) but holds "
-            f"{info.file_size:,} bytes; the file is damaged"
+            f"{where} claims shape {shape} of {dtype} ({declared:,} bytes) but holds "
+            f"{held:,} bytes; the file is damaged"
         )
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> np.ndarray:
-    name = info.filename.removesuffix(".npy")
+    """The array in member ``info``, checked before its data is read, in native byte order."""
+    where = f"{source}: {info.filename.removesuffix('.npy')!r}"
     try:
         with archive.open(info) as member:
-            _check_member(name, info, member, source)
-        with archive.open(info) as member:
-            array = np.lib.format.read_array(member, allow_pickle=False)
+            shape, fortran, dtype = _member_header(member)
+            _check_member(where, shape, dtype, info.file_size)
+            size = math.prod(shape) * dtype.itemsize
+            data = member.read(size)
+        if len(data) < size:
+            raise ValueError(f"its data ends after {len(data):,} of {size:,} bytes")
+        array = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
     except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as e:
         raise SchemaMismatchError(
-            f"{source}: {name!r} is not a readable array ({e}); the file is damaged"
+            f"{where} is not a readable array ({e}); the file is damaged"
         ) from e
     return array.astype(array.dtype.newbyteorder("="), copy=False)
 
