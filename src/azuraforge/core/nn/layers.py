@@ -153,7 +153,11 @@ class Flatten(Module):
         self.start_dim, self.end_dim = 1 if start is None else start, end_dim
 
     def _recorded_arguments(self, named: dict[str, Any]) -> dict[str, Any]:
-        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+        return {
+            name: self.start_dim if name == "start_dim" else value
+            for name, value in named.items()
+            if name != "start_axis"
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
