@@ -1,17 +1,21 @@
 """save/load: architecture and weights round trip, old files, nothing imported, atomic writes."""
 
 import importlib
+import io
 import json
 import os
 import stat
 import sys
+import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from azuraforge.core import Tensor, load, manual_seed, nn, no_grad, save
-from azuraforge.core.nn import registry
+from azuraforge.core.nn import init, registry
+from azuraforge.core.random import generator
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 from tests.helpers import rng
 
@@ -213,25 +217,38 @@ def _write_header(path, architecture, version=1, state=None):
     return path
 
 
+class ImportWatch:
+    """What loading imports: modules importlib is asked for, and modules new in sys.modules."""
+
+    def __init__(self):
+        self.requested = []
+        self.before = set(sys.modules)
+
+    def new_modules(self):
+        return sorted(set(sys.modules) - self.before)
+
+
 @pytest.fixture
-def import_spy(monkeypatch):
-    """Every module importlib is asked to import while the test runs."""
-    calls = []
+def imports(monkeypatch, tmp_path):
+    warm_up = _write_header(tmp_path / "warm-up.npz", {"name": "warm-up", "kwargs": {}}, 2)
+    with pytest.raises(NotFoundError):  # the first load imports what reading files needs
+        load(warm_up)
+    watch = ImportWatch()
     real = importlib.import_module
 
     def spy(name, package=None):
-        calls.append(name)
+        watch.requested.append(name)
         return real(name, package)
 
     monkeypatch.setattr(importlib, "import_module", spy)
-    return calls
+    return watch
 
 
 @pytest.mark.parametrize(
-    "path", ["os:system", "antigravity:x", "tests.core.test_serialization:Unregistered"]
+    "path",
+    ["os:system", "tabnanny:check", "tests.core.test_serialization:Unregistered"],
 )
-def test_a_format1_file_naming_an_unregistered_class_imports_nothing(tmp_path, path, import_spy):
-    assert "antigravity" not in sys.modules
+def test_a_format1_file_naming_an_unregistered_class_imports_nothing(tmp_path, path, imports):
     architecture = {"class": path, "args": ["echo pwned"], "kwargs": {}}
     crafted = _write_header(tmp_path / "crafted.npz", architecture)
     with pytest.raises(NotFoundError) as error:
@@ -241,17 +258,17 @@ def test_a_format1_file_naming_an_unregistered_class_imports_nothing(tmp_path, p
         f"format-1 file naming class {path!r}, which is not a registered architecture" in message
     )
     assert "save() it again" in message
-    assert import_spy == []
-    assert "antigravity" not in sys.modules
+    assert imports.requested == []
+    assert imports.new_modules() == []
 
 
-@pytest.mark.parametrize("name", ["os:system", "antigravity", "not-registered"])
-def test_a_file_naming_an_unregistered_architecture_imports_nothing(tmp_path, name, import_spy):
+@pytest.mark.parametrize("name", ["os:system", "tabnanny", "not-registered"])
+def test_a_file_naming_an_unregistered_architecture_imports_nothing(tmp_path, name, imports):
     crafted = _write_header(tmp_path / "crafted.npz", {"name": name, "kwargs": {}}, version=2)
     with pytest.raises(NotFoundError, match=f"no architecture named {name!r} is registered"):
         load(crafted)
-    assert import_spy == []
-    assert "antigravity" not in sys.modules
+    assert imports.requested == []
+    assert imports.new_modules() == []
 
 
 @pytest.mark.parametrize(
@@ -403,3 +420,203 @@ def test_a_header_nesting_modules_too_deeply_is_a_schema_mismatch(tmp_path):
     np.savez(tmp_path / "deep.npz", __azuraforge__=np.array(header))
     with pytest.raises(SchemaMismatchError, match="nests modules too deeply"):
         load(tmp_path / "deep.npz")
+
+
+# ---- untrusted files: sizes, dtypes, damaged members, shared random state ------------------
+def _write_members(path, members):
+    """A zip of raw ``.npy`` members, written byte for byte (``members``: name -> bytes)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(f"{name}.npy", data)
+    return path
+
+
+def _npy(array, allow_pickle=False):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+LINEAR = {"name": "Linear", "kwargs": {"in_features": 2, "out_features": 1, "bias": True}}
+
+
+def test_a_tiny_file_naming_a_huge_architecture_is_refused_before_building(tmp_path):
+    huge = {"name": "Linear", "kwargs": {"in_features": 200_000, "out_features": 200_000}}
+    path = _write_header(tmp_path / "huge.npz", huge, version=2)
+    assert path.stat().st_size < 2_000
+    with pytest.raises(SchemaMismatchError) as error:
+        load(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "40,000,000,000 values" in message
+    assert "stores 0 values" in message
+
+
+def test_an_architecture_much_larger_than_its_weights_is_refused(tmp_path):
+    architecture = {
+        "name": "Sequential",
+        "kwargs": {"layers": [{"module": LINEAR}, {"module": {**LINEAR, "name": "Embedding"}}]},
+    }
+    architecture["kwargs"]["layers"][1]["module"]["kwargs"] = {
+        "num_embeddings": 10_000,
+        "embedding_dim": 300,
+    }
+    state = {"0.weight": np.ones((1, 2), np.float32), "0.bias": np.ones(1, np.float32)}
+    path = _write_header(tmp_path / "inflated.npz", architecture, version=2, state=state)
+    with pytest.raises(SchemaMismatchError, match="stores 3 values"):
+        load(path)
+
+
+@nn.register_architecture("allocates-raw")
+class AllocatesRaw(nn.Module):
+    """A module allocating with NumPy directly, out of reach of the initialisers' limit."""
+
+    def __init__(self, size: int):
+        self.table = nn.Parameter(np.empty(size, np.float64))
+
+
+def test_running_out_of_memory_while_building_is_a_schema_mismatch(tmp_path):
+    path = _write_header(
+        tmp_path / "raw.npz", {"name": "allocates-raw", "kwargs": {"size": 2**55}}, version=2
+    )
+    with pytest.raises(SchemaMismatchError, match="not enough memory to build"):
+        load(path)
+
+
+def test_a_member_claiming_more_values_than_it_holds_is_refused_unread(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)}
+    )
+    members = {_HEADER: _npy(np.array(json.dumps({**_FORMAT2, "architecture": LINEAR})))}
+    path = _write_members(tmp_path / "liar.npz", {**members, "weight": header.getvalue()})
+    with pytest.raises(SchemaMismatchError, match=r"'weight' claims shape \(1000000000000,\)"):
+        load(path)
+
+
+_FORMAT2 = {"format": "azuraforge.module", "format_version": 2}
+
+
+@pytest.mark.parametrize(
+    ("weight", "shown"),
+    [
+        (np.array([["ab", "cd"]]), "<U2"),
+        (np.array([[1, 2]]), "int64"),
+        (np.array([[1, 2]], np.complex64), "complex64"),
+        (np.array([[True, False]]), "bool"),
+    ],
+)
+def test_a_weight_of_the_wrong_kind_is_refused(tmp_path, weight, shown):
+    state = {"weight": weight, "bias": np.zeros(1, np.float32)}
+    path = _write_header(tmp_path / "kind.npz", LINEAR, version=2, state=state)
+    with pytest.raises(SchemaMismatchError) as error:
+        load(path)
+    message = str(error.value)
+    assert f"{path}: 'weight' holds {shown} values" in message
+    assert "float16, float32 or float64" in message
+
+
+def test_big_endian_and_half_precision_weights_load(tmp_path):
+    state = {"weight": np.array([[1, 2]], ">f8"), "bias": np.zeros(1, np.float16)}
+    model = load(_write_header(tmp_path / "be.npz", LINEAR, version=2, state=state))
+    assert model.weight.dtype == np.float64
+    assert model.bias.dtype == np.float16
+    np.testing.assert_array_equal(model.weight.data, [[1, 2]])
+
+
+def test_a_fortran_ordered_weight_loads_with_its_values(tmp_path):
+    weight = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    linear = {"name": "Linear", "kwargs": {"in_features": 3, "out_features": 2, "bias": False}}
+    model = load(_write_header(tmp_path / "f.npz", linear, version=2, state={"weight": weight}))
+    np.testing.assert_array_equal(model.weight.data, weight)
+
+
+@nn.register_architecture("counts")
+class Counts(nn.Module):
+    """A module with an integer buffer."""
+
+    def __init__(self):
+        self.seen = Tensor(np.zeros(3, np.int64))
+
+
+def test_an_integer_buffer_takes_integers_only(tmp_path):
+    architecture = {"name": "counts", "kwargs": {}}
+    state = {"seen": np.arange(3, dtype=np.int32)}
+    restored = load(_write_header(tmp_path / "ok.npz", architecture, version=2, state=state))
+    np.testing.assert_array_equal(restored.seen.data, [0, 1, 2])
+    state = {"seen": np.ones(3, np.float32)}
+    path = _write_header(tmp_path / "bad.npz", architecture, version=2, state=state)
+    with pytest.raises(SchemaMismatchError, match=r"'seen' holds float32 values; .*integers"):
+        load(path)
+
+
+def test_an_object_array_member_is_refused_without_unpickling_advice(tmp_path):
+    members = {
+        _HEADER: _npy(np.array(json.dumps({**_FORMAT2, "architecture": LINEAR}))),
+        "weight": _npy(np.array([{"a": 1}, None], dtype=object), allow_pickle=True),
+    }
+    with pytest.raises(SchemaMismatchError) as error:
+        load(_write_members(tmp_path / "pickled.npz", members))
+    assert "'weight' holds Python objects" in str(error.value)
+    assert "allow_pickle" not in str(error.value)
+
+
+def test_a_member_that_is_not_an_array_is_refused(tmp_path):
+    members = {_HEADER: _npy(np.array(json.dumps({**_FORMAT2, "architecture": LINEAR})))}
+    path = _write_members(tmp_path / "junk.npz", {**members, "weight": b"not an array"})
+    with pytest.raises(SchemaMismatchError, match=r"'weight' is not a readable array"):
+        load(path)
+
+
+@pytest.mark.parametrize("version", ["2", None, True, 0, 1.0])
+def test_a_format_version_that_is_not_a_known_integer_is_refused(tmp_path, version):
+    path = tmp_path / "version.npz"
+    header = {**_FORMAT2, "format_version": version, "architecture": LINEAR}
+    np.savez(path, __azuraforge__=np.array(json.dumps(header)))
+    with pytest.raises(SchemaMismatchError, match=r"format_version .* an integer from 1 to 2"):
+        load(path)
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"\x93NUMPY garbage", b"PK\x03\x04 garbage"])
+def test_an_unreadable_file_gets_our_message_not_numpys(tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(SchemaMismatchError) as error:
+        load(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "allow_pickle" not in message
+    assert "azuraforge.core.save" in message
+
+
+@nn.register_architecture("pauses-while-built")
+class PausesWhileBuilt(nn.Module):
+    """Signals when load() is building it, then waits until the test has drawn a number."""
+
+    building = threading.Event()
+    drawn = threading.Event()
+
+    def __init__(self):
+        PausesWhileBuilt.building.set()
+        PausesWhileBuilt.drawn.wait(timeout=10)
+        self.weight = nn.Parameter(init.uniform((2,), 1.0))
+
+
+def test_load_in_another_thread_does_not_rewind_this_threads_draws(tmp_path):
+    path = _write_header(
+        tmp_path / "pauses.npz",
+        {"name": "pauses-while-built", "kwargs": {}},
+        version=2,
+        state={"weight": np.zeros(2, np.float32)},
+    )
+    manual_seed(0)
+    expected = [generator().random(), generator().random()]
+    manual_seed(0)
+    loader = threading.Thread(target=load, args=(path,))
+    loader.start()
+    assert PausesWhileBuilt.building.wait(timeout=10)
+    drawn = [generator().random()]  # while the other thread builds the module
+    PausesWhileBuilt.drawn.set()
+    loader.join(timeout=10)
+    drawn.append(generator().random())
+    assert drawn == expected

@@ -200,6 +200,18 @@ def test_argmax_rejects_a_bad_axis_and_conflicting_axis_and_dim():
         Tensor(np.zeros((0, 2))).argmax()
 
 
+@pytest.mark.parametrize("method", ["argmax", "argmin"])
+def test_argmax_and_argmin_take_pytorchs_keepdim(method):
+    out = getattr(Tensor(DATA), method)(1, keepdim=True)
+    np.testing.assert_array_equal(out.data, getattr(np, method)(DATA, axis=1, keepdims=True))
+    assert getattr(Tensor(DATA), method)(dim=1, keepdim=True, keepdims=True).shape == (2, 1)
+    with pytest.raises(
+        InvalidParameterError,
+        match="keepdim is PyTorch's name for keepdims; give one, got keepdims=False and keepdim",
+    ):
+        getattr(Tensor(DATA), method)(1, keepdims=False, keepdim=True)
+
+
 @pytest.mark.parametrize("method", ["softmax", "log_softmax"])
 def test_softmax_methods_match_torch_and_finite_differences(method):
     torch = pytest.importorskip("torch")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from azuraforge import __version__
+from azuraforge.core.nn import init
 from azuraforge.core.nn.layers import Sequential
 from azuraforge.core.nn.module import Module, named_arguments
 from azuraforge.core.nn.registry import (
@@ -33,12 +36,17 @@ from azuraforge.core.nn.registry import (
     get_architecture,
     how_to_register,
 )
-from azuraforge.core.random import fork_rng
+from azuraforge.core.random import Generator, use_generator
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 
 FORMAT = "azuraforge.module"
 FORMAT_VERSION = 2
 _HEADER = "__azuraforge__"
+_NPY_MAGIC = b"\x93NUMPY"
+_WHAT_LOAD_READS = "load reads the .npz files azuraforge.core.save writes"
+_FLOATS = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+# Values building may create beyond those stored: a module may hold tensors it never saves.
+_BUILD_SLACK = 1 << 20
 # Built-in classes renamed since format 1 recorded their import paths.
 _FORMAT1_RENAMED = {
     "azuraforge.core.nn.conv:Conv2D": "Conv2d",
@@ -278,23 +286,111 @@ def _umask() -> int:
     return current
 
 
-def _read_header(archive: Any, path: Path) -> dict[str, Any]:
-    if _HEADER not in archive.files:
-        raise SchemaMismatchError(f"{path} is not an AzuraForge model file (no {_HEADER} header)")
+def _open_archive(source: Path) -> zipfile.ZipFile:
     try:
-        header = json.loads(str(archive[_HEADER]))
+        with source.open("rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+        if magic == _NPY_MAGIC:
+            raise SchemaMismatchError(
+                f"{source} holds a single array, not an AzuraForge model; {_WHAT_LOAD_READS}"
+            )
+        return zipfile.ZipFile(source)
+    except OSError as e:
+        raise SchemaMismatchError(f"cannot read model file {source}: {e}") from e
+    except (zipfile.BadZipFile, ValueError, EOFError) as e:
+        raise SchemaMismatchError(
+            f"{source} is not a readable .npz model file ({e}); {_WHAT_LOAD_READS}"
+        ) from e
+
+
+def _member_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """The shape, Fortran order and dtype a ``.npy`` member declares."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(member)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(member)
+    raise ValueError(f".npy version {version}, expected (1, 0) or (2, 0)")
+
+
+def _check_member(where: str, shape: tuple[int, ...], dtype: np.dtype[Any], held: int) -> None:
+    """Refuse a member holding objects, or declaring more data than the ``held`` bytes (which
+    NumPy would allocate before finding out); ``where`` names the file and member."""
+    if dtype.hasobject:
+        raise SchemaMismatchError(
+            f"{where} holds Python objects ({dtype}), which a model file never stores and "
+            f"load never unpickles; {_WHAT_LOAD_READS}"
+        )
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > held:
+        raise SchemaMismatchError(
+            f"{where} claims shape {shape} of {dtype} ({declared:,} bytes) but holds "
+            f"{held:,} bytes; the file is damaged"
+        )
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> np.ndarray:
+    """The array in member ``info``, checked before its data is read, in native byte order."""
+    where = f"{source}: {info.filename.removesuffix('.npy')!r}"
+    try:
+        with archive.open(info) as member:
+            shape, fortran, dtype = _member_header(member)
+            _check_member(where, shape, dtype, info.file_size)
+            size = math.prod(shape) * dtype.itemsize
+            data = member.read(size)
+        if len(data) < size:
+            raise ValueError(f"its data ends after {len(data):,} of {size:,} bytes")
+        array = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as e:
+        raise SchemaMismatchError(
+            f"{where} is not a readable array ({e}); the file is damaged"
+        ) from e
+    return array.astype(array.dtype.newbyteorder("="), copy=False)
+
+
+def _read_arrays(archive: zipfile.ZipFile, source: Path) -> dict[str, np.ndarray]:
+    """Every member by name; a member that is not a ``.npy`` array is refused."""
+    arrays = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise SchemaMismatchError(
+                f"{source} holds {info.filename!r}, which is not an array (.npy); "
+                f"{_WHAT_LOAD_READS}"
+            )
+        arrays[info.filename.removesuffix(".npy")] = _read_member(archive, info, source)
+    return arrays
+
+
+def _parse_header(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
+    header_array = arrays.pop(_HEADER, None)
+    if header_array is None:
+        raise SchemaMismatchError(f"{path} is not an AzuraForge model file (no {_HEADER} header)")
+    if header_array.dtype.kind != "U" or header_array.ndim != 0:
+        raise SchemaMismatchError(f"{path} has a damaged model header: not a JSON text")
+    try:
+        header = json.loads(str(header_array))
     except (ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
         raise SchemaMismatchError(f"{path} has a damaged model header: {e}") from e
     if not isinstance(header, dict):
         raise SchemaMismatchError(f"{path} has a damaged model header: not a JSON object")
-    if header.get("format") != FORMAT or header.get("format_version", 0) > FORMAT_VERSION:
-        raise SchemaMismatchError(
-            f"{path} has format {header.get('format')!r} version {header.get('format_version')}; "
-            f"this AzuraForge reads {FORMAT!r} up to version {FORMAT_VERSION}: upgrade azuraforge"
-        )
+    _check_version(header, path)
     if not isinstance(header.get("architecture"), dict):
         raise SchemaMismatchError(f"{path} has a damaged model header: no architecture")
     return header
+
+
+def _check_version(header: dict[str, Any], path: Path) -> None:
+    version = header.get("format_version")
+    if header.get("format") != FORMAT or (isinstance(version, int) and version > FORMAT_VERSION):
+        raise SchemaMismatchError(
+            f"{path} has format {header.get('format')!r} version {version}; this AzuraForge "
+            f"reads {FORMAT!r} up to version {FORMAT_VERSION}: upgrade azuraforge"
+        )
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SchemaMismatchError(
+            f"{path} has a damaged model header: format_version is {version!r}, expected an "
+            f"integer from 1 to {FORMAT_VERSION}"
+        )
 
 
 def _resolve(path: str | os.PathLike[str]) -> Path:
@@ -306,44 +402,82 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
     return source
 
 
+def _build(architecture: dict[str, Any], format1: bool, source: Path, stored: int) -> Module:
+    """Build the recorded architecture, allocating at most a little more than ``stored``
+    values, and from a throwaway generator: no random state another thread uses moves."""
+    try:
+        with use_generator(Generator(0)), init.allocation_limit(stored + _BUILD_SLACK):
+            return build_module(_upgrade_config(architecture, source) if format1 else architecture)
+    except init.AllocationLimitError as e:
+        raise SchemaMismatchError(
+            f"{source} describes a model of at least {e.requested:,} values but stores "
+            f"{stored:,} values: refusing to build it, it would take far more memory than the "
+            "file holds; the file is damaged or crafted"
+        ) from e
+    except MemoryError as e:
+        raise SchemaMismatchError(
+            f"not enough memory to build the model {source} describes ({e}); the file stores "
+            f"{stored:,} values, so it is damaged or crafted"
+        ) from e
+    except RecursionError as e:
+        raise SchemaMismatchError(f"{source} nests modules too deeply to rebuild") from e
+
+
+def _check_dtype(name: str, array: np.ndarray, expected: np.dtype[Any], source: Path) -> None:
+    """Refuse ``array`` unless it holds the kind of value the tensor ``name`` holds."""
+    if expected.kind == "f":
+        fits, wanted = array.dtype in _FLOATS, "float16, float32 or float64"
+    elif expected.kind in "iu":
+        fits, wanted = array.dtype.kind in "iu", "integers"
+    else:
+        fits, wanted = array.dtype == expected, str(expected)
+    if not fits:
+        raise SchemaMismatchError(
+            f"{source}: {name!r} holds {array.dtype} values; the model keeps {wanted} there; "
+            "the file is damaged or was not written by azuraforge.core.save"
+        )
+
+
+def _restore_weights(module: Module, state: dict[str, np.ndarray], source: Path) -> None:
+    """Load ``state``, each tensor taking the dtype it was saved with."""
+    own = dict([*module.named_parameters(), *module.named_buffers()])
+    for name, array in state.items():
+        if name in own:
+            _check_dtype(name, array, own[name].data.dtype, source)
+            if own[name].data.dtype != array.dtype:
+                own[name].data = own[name].data.astype(array.dtype)
+    module.load_state_dict(state)
+
+
 def load(path: str | os.PathLike[str]) -> Module:
     """Rebuild the module saved at ``path`` and restore its weights and train/eval mode.
+
+    The file is untrusted input: it never chooses what is imported, nothing is unpickled,
+    building it may allocate little more than the arrays it stores, and each weight must
+    hold the kind of number its tensor holds. Building draws initial weights from a
+    throwaway generator, so no random stream moves, in this thread or another.
 
     Raises
     ------
     NotFoundError
         If the file does not exist, or names an architecture that is not registered.
     SchemaMismatchError
-        If the file is not an AzuraForge model, is newer than this version, or its saved
-        arguments no longer fit the registered class.
+        If the file is not a readable AzuraForge model, is newer than this version, its
+        saved arguments no longer fit the registered class, its architecture is far larger
+        than its weights, or a weight has the wrong kind of values (text, objects, integers
+        for a floating parameter).
     PluginError
         If the entry point declaring an architecture it names cannot be loaded.
     """
     source = _resolve(path)
-    try:
-        archive = np.load(source, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise SchemaMismatchError(f"{source} is not a readable .npz model file: {e}") from e
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise SchemaMismatchError(f"{source} holds a single array, not an AzuraForge model")
-    with archive:
-        header = _read_header(archive, source)
-        state = {name: archive[name] for name in archive.files if name != _HEADER}
+    with _open_archive(source) as archive:
+        state = _read_arrays(archive, source)
+    header = _parse_header(state, source)
     format1 = header["format_version"] == 1
-    architecture = header["architecture"]
-    try:
-        with fork_rng():  # building draws initial weights; the caller's stream stays put
-            module = build_module(
-                _upgrade_config(architecture, source) if format1 else architecture
-            )
-    except RecursionError as e:
-        raise SchemaMismatchError(f"{source} nests modules too deeply to rebuild") from e
+    stored = sum(array.size for array in state.values())
+    module = _build(header["architecture"], format1, source, stored)
     if format1:
         state = _format1_state(module, state)
-    own = dict([*module.named_parameters(), *module.named_buffers()])
-    for name, array in state.items():  # each tensor gets back the dtype it was saved with
-        if name in own and own[name].data.dtype != array.dtype:
-            own[name].data = own[name].data.astype(array.dtype)
-    module.load_state_dict(state)
+    _restore_weights(module, state, source)
     module.train(bool(header.get("training", False)))
     return module

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
 
 ArrayLike: TypeAlias = "Tensor | np.ndarray | float | int | Sequence[Any]"
 Context: TypeAlias = "tuple[str, tuple[Tensor, ...], tuple[Any, ...]]"
+_T = TypeVar("_T")
 
 _grad_mode = threading.local()
 
@@ -388,20 +389,38 @@ class Tensor:
         return ops.reshape(self, (*self.shape[:first], merged, *self.shape[last + 1 :]))
 
     def argmax(
-        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
     ) -> Tensor:
         """Indices (int64) of the maxima along ``axis`` (``dim`` is PyTorch's spelling), of
-        the flattened tensor when neither is given. No gradient flows through indices.
+        the flattened tensor when neither is given; ``keepdims`` (or PyTorch's ``keepdim``)
+        keeps the reduced axis with size 1. No gradient flows through indices.
+
+        Raises
+        ------
+        InvalidParameterError
+            If both spellings of an argument are given with different values.
 
         Examples
         --------
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(axis=1)
         Tensor([1, 0], dtype=int64)
+        >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1, keepdim=True).shape
+        (2, 1)
         """
-        return self._arg_reduce(np.argmax, _axis_or_dim("argmax", axis, dim), keepdims)
+        return self._arg_reduce("argmax", (axis, dim), (keepdims, keepdim))
 
     def argmin(
-        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
     ) -> Tensor:
         """Indices (int64) of the minima along ``axis`` (or ``dim``); see :meth:`argmax`.
 
@@ -410,13 +429,23 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmin(dim=0)
         Tensor([0, 1], dtype=int64)
         """
-        return self._arg_reduce(np.argmin, _axis_or_dim("argmin", axis, dim), keepdims)
+        return self._arg_reduce("argmin", (axis, dim), (keepdims, keepdim))
 
-    def _arg_reduce(self, reduce: Any, axis: int | None, keepdims: bool) -> Tensor:
+    def _arg_reduce(
+        self,
+        what: str,
+        axes: tuple[int | None, int | None],
+        keeps: tuple[bool | None, bool | None],
+    ) -> Tensor:
+        """``what`` (argmax, argmin) along the axis given as ``(axis, dim)``, keeping it as
+        ``(keepdims, keepdim)`` say."""
+        axis = _either(what, ("axis", "dim"), *axes)
+        keepdims = bool(_either(what, ("keepdims", "keepdim"), *keeps))
         if axis is not None:
             ops.normalize_axes(self, axis)
         elif self.size == 0:
             raise ShapeError(f"cannot take the arg-max/min of an empty tensor {self.shape}")
+        reduce = np.argmax if what == "argmax" else np.argmin
         return Tensor(reduce(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
 
     def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
@@ -427,7 +456,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).softmax()
         Tensor([0.5, 0.5])
         """
-        picked = _axis_or_dim("softmax", axis, dim)
+        picked = _either("softmax", ("axis", "dim"), axis, dim)
         return F.softmax(self, -1 if picked is None else picked)
 
     def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
@@ -438,7 +467,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).log_softmax().exp()
         Tensor([0.5, 0.5])
         """
-        picked = _axis_or_dim("log_softmax", axis, dim)
+        picked = _either("log_softmax", ("axis", "dim"), axis, dim)
         return F.log_softmax(self, -1 if picked is None else picked)
 
     def numel(self) -> int:
@@ -466,11 +495,13 @@ class Tensor:
         return ops.cast(self, np.float32)
 
 
-def _axis_or_dim(what: str, axis: int | None, dim: int | None) -> int | None:
-    if dim is None or axis is None or axis == dim:
-        return axis if dim is None else dim
+def _either(what: str, names: tuple[str, str], ours: _T | None, theirs: _T | None) -> _T | None:
+    """The value of an argument given under our name or PyTorch's (``names``), or ``None``."""
+    if theirs is None or ours is None or ours == theirs:
+        return ours if theirs is None else theirs
     raise InvalidParameterError(
-        f"{what}: dim is PyTorch's name for axis; give one, got axis={axis} and dim={dim}"
+        f"{what}: {names[1]} is PyTorch's name for {names[0]}; give one, got "
+        f"{names[0]}={ours} and {names[1]}={theirs}"
     )
 
 

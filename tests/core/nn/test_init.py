@@ -3,9 +3,11 @@
 import math
 
 import numpy as np
+import pytest
 
-from azuraforge.core import manual_seed
+from azuraforge.core import manual_seed, nn
 from azuraforge.core.nn import init
+from azuraforge.core.nn.init import AllocationLimitError
 
 
 def test_uniform_stays_within_its_bound():
@@ -45,3 +47,24 @@ def test_initialisation_is_repeatable_after_manual_seed():
     manual_seed(5)
     np.testing.assert_array_equal(first, init.normal((3, 3)))
     assert not np.array_equal(first, init.normal((3, 3)))
+
+
+def test_constant_fills_with_its_value():
+    values = init.constant((2, 3), 1.0)
+    assert values.dtype == np.float32
+    np.testing.assert_array_equal(values, np.ones((2, 3)))
+
+
+def test_allocation_limit_counts_every_initialiser_in_its_block():
+    with init.allocation_limit(10):
+        init.uniform((2, 3), 1.0)
+        init.constant((4,), 0.0)
+        with pytest.raises(AllocationLimitError, match="create 11 values, more than the 10"):
+            init.normal((1,))
+    assert init.normal((20,)).shape == (20,)  # the limit ends with its block
+
+
+def test_allocation_limit_refuses_before_allocating():
+    with init.allocation_limit(1_000), pytest.raises(AllocationLimitError) as error:
+        nn.Sequential(nn.LayerNorm(10), nn.Linear(10**6, 10**6))
+    assert (error.value.requested, error.value.limit) == (10**12 + 20, 1_000)

@@ -306,6 +306,23 @@ def test_flatten_accepts_the_earlier_start_axis():
         nn.Flatten(axis=2)
 
 
+@pytest.mark.parametrize("start_dim", [0, 1])
+def test_flatten_refuses_start_dim_and_start_axis_that_disagree(start_dim):
+    with pytest.raises(
+        InvalidParameterError, match=f"give one, got start_dim={start_dim} and start_axis=2"
+    ):
+        nn.Flatten(start_dim=start_dim, start_axis=2)
+
+
+def test_flatten_records_only_start_dim():
+    layer = nn.Flatten(start_axis=2)
+    assert layer.start_dim == 2
+    assert layer._init_arguments == {"start_dim": 2, "end_dim": -1}
+    assert repr(layer) == "Flatten(start_dim=2, end_dim=-1)"
+    assert repr(nn.Flatten(start_dim=2, start_axis=2)) == "Flatten(start_dim=2, end_dim=-1)"
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+
+
 def test_flatten_refuses_a_start_after_its_end():
     with pytest.raises(ShapeError, match="start_dim 2 comes after end_dim 1"):
         nn.Flatten(2, 1)(Tensor(np.zeros((2, 3, 4))))

@@ -113,9 +113,17 @@ class Flatten(Module):
     Parameters
     ----------
     start_dim, end_dim
-        First and last axis to merge; negative values count from the end.
+        First and last axis to merge; negative values count from the end. ``start_dim``
+        is 1 unless given.
     **old_spelling
-        ``start_axis=``, the earlier spelling of ``start_dim``, is still accepted.
+        ``start_axis=``, the earlier spelling of ``start_dim``, is still accepted (and
+        recorded as ``start_dim``).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``start_dim`` and ``start_axis`` are both given with different values, or an
+        argument other than ``start_axis`` is given by keyword.
 
     Examples
     --------
@@ -123,21 +131,33 @@ class Flatten(Module):
     (2, 60)
     >>> Flatten(start_dim=1, end_dim=2)(Tensor(np.zeros((2, 3, 4, 5)))).shape
     (2, 12, 5)
+    >>> Flatten(start_axis=2)
+    Flatten(start_dim=2, end_dim=-1)
     """
 
-    def __init__(self, start_dim: int = 1, end_dim: int = -1, **old_spelling: int) -> None:
+    def __init__(
+        self, start_dim: int | None = None, end_dim: int = -1, **old_spelling: int
+    ) -> None:
         if set(old_spelling) - {"start_axis"}:
             raise InvalidParameterError(
                 f"Flatten takes start_dim and end_dim (start_axis is the old name of "
                 f"start_dim), got {sorted(old_spelling)}"
             )
-        start_axis = old_spelling.get("start_axis", start_dim)
-        if start_dim not in (1, start_axis):
+        start_axis = old_spelling.get("start_axis")
+        if None not in (start_dim, start_axis) and start_dim != start_axis:
             raise InvalidParameterError(
                 f"Flatten: start_axis is the old name of start_dim; give one, got "
                 f"start_dim={start_dim} and start_axis={start_axis}"
             )
-        self.start_dim, self.end_dim = start_axis, end_dim
+        start = start_dim if start_dim is not None else start_axis
+        self.start_dim, self.end_dim = 1 if start is None else start, end_dim
+
+    def _recorded_arguments(self, named: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: self.start_dim if name == "start_dim" else value
+            for name, value in named.items()
+            if name != "start_axis"
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
@@ -220,8 +240,8 @@ class LayerNorm(Module):
         check_positive("LayerNorm", **{f"normalized_shape[{i}]": d for i, d in enumerate(dims)})
         shape = tuple(int(d) for d in dims)
         self.normalized_shape, self.eps = shape, eps
-        self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine else None
+        self.weight = Parameter(init.constant(shape, 1.0)) if elementwise_affine else None
+        self.bias = Parameter(init.constant(shape, 0.0)) if elementwise_affine else None
 
     def forward(self, x: Tensor) -> Tensor:
         n = len(self.normalized_shape)
@@ -260,10 +280,10 @@ class _BatchNorm(Module):
     ) -> None:
         check_positive(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
-        self.running_mean = Tensor(np.zeros(num_features, np.float32))
-        self.running_var = Tensor(np.ones(num_features, np.float32))
+        self.weight = Parameter(init.constant((num_features,), 1.0)) if affine else None
+        self.bias = Parameter(init.constant((num_features,), 0.0)) if affine else None
+        self.running_mean = Tensor(init.constant((num_features,), 0.0))
+        self.running_var = Tensor(init.constant((num_features,), 1.0))
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_ndims or x.shape[1] != self.num_features:

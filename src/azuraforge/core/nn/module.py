@@ -72,7 +72,8 @@ def _recording(init: Callable[..., None]) -> Callable[..., None]:
             self.__dict__["_init_arguments"] = None
         init(self, *args, **kwargs)
         if outermost:
-            self.__dict__["_init_arguments"] = named_arguments(signature, args, kwargs)
+            named = named_arguments(signature, args, kwargs)
+            self.__dict__["_init_arguments"] = self._recorded_arguments(named)
 
     return wrapper
 
@@ -103,6 +104,12 @@ class Module:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = _recording(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def _recorded_arguments(self, named: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments to record (for ``repr`` and :func:`azuraforge.core.save`)
+        from those given by name: as given, unless a class accepting an old spelling records
+        the current one."""
+        return named
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Compute the output; every subclass defines it."""
