@@ -65,8 +65,8 @@ def test_a_plugin_from_another_distribution_keeps_the_contract(plugin_distributi
 
 
 class CarelessConfig(PipelineConfig):
-    epochs: int = Field(2, description="Epochs.")
-    rows: int = Field(description="Rows to read.")
+    epochs: int = Field(0, ge=1, description="Epochs.")
+    rows: int = Field(description="Rows to read (required).")
 
 
 class Careless(Pipeline[CarelessConfig]):
@@ -87,7 +87,7 @@ def test_a_careless_pipeline_is_told_everything_it_must_fix(tmp_path):
     message = str(caught.value)
     assert message.startswith("pipeline 'Careless Pipeline' breaks the contract:")
     assert "declaration: name must be lower-case letters" in message
-    assert "defaults: the defaults do not validate" in message and "rows" in message
+    assert "defaults: the defaults do not validate" in message and "epochs" in message
     assert "run: the run logged no metrics through ctx.log_metrics" in message
 
 
@@ -169,3 +169,8 @@ def test_each_broken_rule_is_named(tmp_path, settings, inputs, problem):
         )
     assert problem in str(caught.value)
     assert len(str(caught.value).splitlines()) == 2  # exactly one rule broken
+
+
+def test_required_settings_must_be_given_to_the_check(tmp_path):
+    with pytest.raises(PipelineContractError, match="lack the required rows"):
+        check_pipeline(Careless, {}, workdir=tmp_path)

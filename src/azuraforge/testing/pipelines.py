@@ -46,12 +46,13 @@ def check_pipeline(
     """Check that ``pipeline`` keeps the contract the CLI, API and dashboard rely on.
 
     The checks: the declaration (name usable as an entry-point name, one-line description,
-    a ``PipelineConfig``); the config schema (JSON Schema, every field described); defaults
-    that validate alone; unknown settings refused; the config surviving a JSON round trip (as
-    it does in an artifact); a run on ``settings`` that logs metrics and scores each metric
-    beside a baseline; its artifact reloading with the same pipeline, config and metrics;
-    ``predict`` on the raw rows in ``inputs`` giving the same named columns twice (when the
-    pipeline supports predict); and a run whose context is cancelled stopping and saying so.
+    a ``PipelineConfig``); the config schema (JSON Schema, every field described); a valid
+    default for every setting not declared required; unknown settings refused; the config
+    surviving a JSON round trip (as it does in an artifact); a run on ``settings`` that logs
+    metrics and scores each metric beside a baseline; its artifact reloading with the same
+    pipeline, config and metrics; ``predict`` on the raw rows in ``inputs`` giving the same
+    named columns twice, and other ones with other weights (when the pipeline supports
+    predict); and a run whose context is cancelled stopping and saying so.
 
     Parameters
     ----------
@@ -108,7 +109,7 @@ def _failures(
 
     attempt("declaration", check_declaration, pipeline)
     attempt("config schema", check_config_schema, pipeline)
-    attempt("defaults", check_defaults, pipeline)
+    attempt("defaults", check_defaults, pipeline, settings)
     attempt("unknown settings", check_unknown_settings_refused, pipeline)
     config = attempt("the given settings", pipeline.make_config, settings)
     if config is None:
@@ -151,13 +152,26 @@ def check_config_schema(pipeline: AnyPipeline) -> None:
         )
 
 
-def check_defaults(pipeline: AnyPipeline) -> None:
-    """``azuraforge run NAME`` works with no settings."""
+def check_defaults(pipeline: AnyPipeline, settings: Mapping[str, Any]) -> None:
+    """Every setting has a valid default or is declared required (the CLI, API and form then
+    ask for it): given only the required ones, the config validates."""
+    fields = pipeline.Config.model_fields
+    required = [name for name, field in fields.items() if field.is_required()]
+    missing = [name for name in required if name not in settings]
+    if missing:
+        raise PipelineContractError(
+            f"the settings given to check_pipeline lack the required {', '.join(missing)}"
+        )
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in fields.items()
+        if not field.is_required()
+    }  # passed explicitly, so pydantic validates them
     try:
-        pipeline.make_config({})
+        pipeline.make_config({**defaults, **{name: settings[name] for name in required}})
     except InvalidParameterError as e:
         raise PipelineContractError(
-            f"the defaults do not validate ({e}); give every setting a default"
+            f"the defaults do not validate ({e}); give every optional setting a valid default"
         ) from e
 
 
