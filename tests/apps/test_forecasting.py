@@ -53,7 +53,7 @@ def test_a_baseline_that_would_reach_before_the_data_is_refused(tmp_path, real_d
         {"max_rows": 200, "train_fraction": 0.05, "val_fraction": 0.05, "sequence_length": 2,
          "epochs": 1}
     )  # fmt: skip
-    with pytest.raises(InvalidParameterError, match="same-hour-yesterday baseline needs"):
+    with pytest.raises(InvalidParameterError, match="'same hour yesterday' baseline needs"):
         pipeline.run(config, LocalContext(output_dir=tmp_path))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
+from azuraforge.learn.forecasting import get_frequency, naive_baselines
 from azuraforge.learn.timeseries import calendar_features
 
 CALENDAR = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos"]
@@ -52,14 +53,4 @@ class WeatherForecaster(TimeSeriesPipeline[ForecastConfig]):
     def baselines(
         self, frame: Frame, rows: np.ndarray, config: ForecastConfig, train: slice
     ) -> dict[str, np.ndarray]:
-        # The latest same hour of day known when the forecast is made.
-        days_back = 24 * -(-config.horizon // 24)
-        if rows.min() < days_back:
-            raise InvalidParameterError(
-                f"the test part starts at row {rows.min()}, before the {days_back} hours the "
-                "same-hour-yesterday baseline needs; use more rows or a larger train_fraction"
-            )
-        return {
-            "persistence": frame.target[rows - config.horizon],
-            "same hour yesterday": frame.target[rows - days_back],
-        }
+        return naive_baselines(frame.target, rows, config.horizon, get_frequency("hourly"))
