@@ -10,9 +10,11 @@ finds them in the folders of ``AZURAFORGE_DATA_MIRROR``, then in the cache
     sp500 = load_ohlcv("sp500-daily", start="1950-01-03")
     train_images, train_labels, test_images, test_labels = load_mnist()
 
+:func:`read_csv` is the one CSV reader behind them and the pipelines' ``predict`` inputs.
 See ``docs/datasets.md`` for what each dataset holds.
 """
 
+from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv
 from azuraforge.learn.datasets.fetching import (
     HOME_VARIABLE,
     MIRROR_VARIABLE,
@@ -28,7 +30,13 @@ from azuraforge.learn.datasets.registry import (
     get_dataset,
     list_datasets,
 )
-from azuraforge.learn.datasets.tables import OHLCV, BeijingHourly, load_beijing_hourly, load_ohlcv
+from azuraforge.learn.datasets.tables import (
+    OHLCV,
+    OHLCV_ALIASES,
+    BeijingHourly,
+    load_beijing_hourly,
+    load_ohlcv,
+)
 
 __all__ = [
     "DATASETS",
@@ -36,7 +44,9 @@ __all__ = [
     "MIRROR_VARIABLE",
     "MNIST",
     "OHLCV",
+    "OHLCV_ALIASES",
     "BeijingHourly",
+    "CsvTable",
     "DataFile",
     "DatasetSpec",
     "cache_folder",
@@ -47,5 +57,6 @@ __all__ = [
     "load_mnist",
     "load_ohlcv",
     "mirror_folders",
+    "read_csv",
     "read_idx",
 ]

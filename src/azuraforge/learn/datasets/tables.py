@@ -1,32 +1,50 @@
-"""CSV tables as NumPy arrays: the Beijing hourly weather and Yahoo-format daily prices.
+"""CSV tables as NumPy arrays: the Beijing hourly weather and daily prices (OHLCV).
 
-Parsed with the standard ``csv`` module and NumPy. A file that does not read as documented
-raises :class:`~azuraforge.errors.DataFormatError` naming the file, the line and the column.
+Read with :func:`~azuraforge.learn.datasets.csvfiles.read_csv`. A file that does not read as
+documented raises :class:`~azuraforge.errors.DataFormatError` naming the file, the line and the
+column.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import os
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import DATASETS, get_dataset
 
-OHLCV_HEADER = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
+OHLCV_ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("Date", "Timestamp", "Datetime", "Time", "Day"),
+    "open": ("Open",),
+    "high": ("High",),
+    "low": ("Low",),
+    "close": ("Close",),
+    "adj_close": ("Adj Close", "Adjusted Close"),
+    "volume": ("Volume",),
+}
+"""The names :func:`load_ohlcv` looks for, by field, tried in order; names match whatever their
+case, spaces, underscores and hyphens (``adj_close`` finds ``Adj Close``)."""
+OPTIONAL_OHLCV = ("open", "adj_close")
+_EXPECTED_OHLCV = {
+    "open": "an opening price >= 0 (0 where it was not recorded)",
+    "high": "a price > 0",
+    "low": "a price > 0",
+    "close": "a price > 0",
+    "adj_close": "a price > 0",
+    "volume": "a volume >= 0",
+}
 BEIJING_HEADER = (
     "No", "year", "month", "day", "hour", "pm2.5", "DEWP", "TEMP", "PRES", "cbwd", "Iws", "Is",
     "Ir",
 )  # fmt: skip
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,23 +89,26 @@ class BeijingHourly:
 
 @dataclass(frozen=True, eq=False)
 class OHLCV:
-    """Daily prices from a Yahoo-format CSV: one row a trading day, oldest first.
+    """Daily prices: one row a trading day, oldest first.
 
     Attributes
     ----------
     dates
         ``datetime64[D]``, strictly increasing.
-    open, high, low, close, adj_close, volume
-        float64 columns, as in the file.
+    high, low, close, volume
+        float64 columns, as in the file; prices above 0, ``high >= low``, volume >= 0.
+    open, adj_close
+        float64 columns, or None when the file has no such column; opens are >= 0 (the S&P
+        500 has 0 where the open was not recorded), adjusted closes above 0.
     """
 
     dates: np.ndarray
-    open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
-    adj_close: np.ndarray
     volume: np.ndarray
+    open: np.ndarray | None = None
+    adj_close: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -133,12 +154,15 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     >>> [data.WIND_DIRECTIONS[code] for code in data.wind_direction]
     ['NW', 'SE']
     """
-    table = _read_table(_fetched("beijing-hourly") if path is None else Path(path), BEIJING_HEADER)
-    stamps = _hours(table)
-    _check_increasing(table, stamps, ("year", "month", "day", "hour"))
+    table = read_csv(_fetched("beijing-hourly") if path is None else Path(path))
+    fix = f"the file needs the columns {','.join(BEIJING_HEADER[1:])}"
+    column = {name: table.find_column(name, fix=fix) for name in BEIJING_HEADER[1:]}
+    when = [column[name] for name in ("year", "month", "day", "hour")]
+    stamps = _hours(table, when)
+    table.check_increasing(stamps, when)
 
-    def floats(name: str, missing: str | None = None) -> np.ndarray:
-        return table.numbers(name, missing).astype(np.float32)
+    def floats(name: str, missing: str | tuple[str, ...] = ()) -> np.ndarray:
+        return table.numbers(column[name], missing=missing).astype(np.float32)
 
     return BeijingHourly(
         timestamps=stamps,
@@ -146,7 +170,7 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
         dew_point=floats("DEWP"),
         temperature=floats("TEMP"),
         pressure=floats("PRES"),
-        wind_direction=table.categories("cbwd", BeijingHourly.WIND_DIRECTIONS),
+        wind_direction=table.categories(column["cbwd"], BeijingHourly.WIND_DIRECTIONS),
         wind_speed=floats("Iws"),
         snow_hours=floats("Is"),
         rain_hours=floats("Ir"),
@@ -157,17 +181,26 @@ def load_ohlcv(
     source: str | os.PathLike[str],
     *,
     start: str | datetime.date | np.datetime64 | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> OHLCV:
-    """Read daily prices from a Yahoo-format CSV: ``Date,Open,High,Low,Close,Adj Close,Volume``.
+    """Read daily prices from a CSV with a date, high, low, close and volume column.
+
+    Columns are found by name, in any order and whatever their case, spaces and underscores
+    (:data:`OHLCV_ALIASES`: ``Date``, ``date`` or ``timestamp``; ``Adj Close`` or
+    ``adj_close``; ...); other columns are ignored. ``Open`` and ``Adj Close`` may be absent.
+    Yahoo's ``Date,Open,High,Low,Close,Adj Close,Volume`` reads as it is.
 
     Parameters
     ----------
     source
         A dataset name (``sp500-daily``, ``nvda-daily``), fetched with :func:`fetch`, or the
-        path of any CSV in this format.
+        path of a CSV file.
     start
         If given, drop the days before it. ``start="1950-01-03"`` drops the S&P 500's early
         years, whose volume is 0.
+    columns
+        The file's name for a field whose name no alias matches, by field:
+        ``{"close": "Last", "date": "Session"}``. Fields: the keys of :data:`OHLCV_ALIASES`.
 
     Returns
     -------
@@ -179,11 +212,14 @@ def load_ohlcv(
     NotFoundError
         If ``source`` is neither a registered dataset nor an existing file.
     DataFormatError
-        For a wrong header, a value that is not a finite number, a date that is not
-        ``YYYY-MM-DD``, or dates out of order or repeated; the message names the file, line
+        For a file that is not UTF-8 CSV text, a missing column, a value that is not a finite
+        number, a price (high, low, close, adjusted close) that is not above 0, a negative
+        open or volume, a high below the low, a date that is not ``YYYY-MM-DD`` (a time of day
+        must be midnight), or dates out of order or repeated; the message names the file, line
         and column.
     InvalidParameterError
-        If ``start`` is not a date, or no day is left from it on.
+        If ``start`` is not a date, or no day is left from it on; if ``columns`` names an
+        unknown field.
 
     Examples
     --------
@@ -197,17 +233,75 @@ def load_ohlcv(
     ...     prices = load_ohlcv(path, start="2024-01-03")
     >>> prices.dates, prices.close
     (array(['2024-01-03'], dtype='datetime64[D]'), array([11.5]))
+
+    Lower-case names, another order, an extra column, no open nor adjusted close:
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "prices.csv"
+    ...     _ = path.write_text("timestamp,symbol,close,volume,low,high\\n"
+    ...                         "2024-01-02,XYZ,10.5,1000,9,11\\n")
+    ...     prices = load_ohlcv(path)
+    >>> prices.high, prices.open
+    (array([11.]), None)
     """
-    table = _read_table(_resolve(source), OHLCV_HEADER)
-    dates = _days(table)
-    _check_increasing(table, dates, ("Date",))
-    columns = [table.numbers(name) for name in OHLCV_HEADER[1:]]
+    table = read_csv(_resolve(source))
+    names = _ohlcv_columns(table, columns or {})
+    dates = table.times(names["date"], unit="D")
+    table.check_increasing(dates, [names["date"]])
+    values = {field: table.numbers(name) for field, name in names.items() if field != "date"}
+    _check_prices(table, names, values)
     keep = np.ones(len(dates), dtype=bool) if start is None else dates >= _day(start)
     if not keep.any():
         raise InvalidParameterError(
             f"load_ohlcv: start={start!r} is after the last date {dates[-1]} of {table.path}"
         )
-    return OHLCV(dates[keep], *(column[keep] for column in columns))
+    kept = {field: values[field][keep] if field in values else None for field in OPTIONAL_OHLCV}
+    return OHLCV(
+        dates[keep], high=values["high"][keep], low=values["low"][keep],
+        close=values["close"][keep], volume=values["volume"][keep], **kept,
+    )  # fmt: skip
+
+
+def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str]) -> dict[str, str]:
+    """The file's column of each OHLCV field (absent optional fields left out)."""
+    unknown = sorted(set(chosen) - set(OHLCV_ALIASES))
+    if unknown:
+        raise InvalidParameterError(
+            f"load_ohlcv: columns names unknown fields {', '.join(unknown)}; the fields are "
+            f"{', '.join(OHLCV_ALIASES)}"
+        )
+    names: dict[str, str] = {}
+    for field, aliases in OHLCV_ALIASES.items():
+        wanted = (chosen[field],) if field in chosen else aliases
+        if field not in OPTIONAL_OHLCV or table.has_column(*wanted):
+            fix = (
+                f"name the column with load_ohlcv(columns={{{field!r}: ...}}) or the setting "
+                f"{field}_column of a pipeline"
+            )
+            names[field] = table.find_column(*wanted, fix=fix)
+    return names
+
+
+def _check_prices(
+    table: CsvTable, names: Mapping[str, str], values: Mapping[str, np.ndarray]
+) -> None:
+    for field, column in values.items():
+        may_be_zero = field in ("open", "volume")
+        bad = column < 0 if may_be_zero else column <= 0
+        if bad.any():
+            row = int(np.argmax(bad))
+            text = table.column(names[field])[row]
+            problem = f"expected {_EXPECTED_OHLCV[field]}, got {text!r}; fix or drop the row"
+            raise table.error(row, [names[field]], problem)
+    below = values["high"] < values["low"]
+    if below.any():
+        row = int(np.argmax(below))
+        high, low = (table.column(names[field])[row] for field in ("high", "low"))
+        raise table.error(
+            row,
+            [names["high"], names["low"]],
+            f"the high {high} is below the low {low}; fix the row (are the columns swapped?)",
+        )
 
 
 def _fetched(dataset: str) -> Path:
@@ -240,147 +334,7 @@ def _day(start: str | datetime.date | np.datetime64) -> np.ndarray:
     return day
 
 
-@dataclass(frozen=True)
-class _Table:
-    path: Path
-    header: tuple[str, ...]
-    rows: list[list[str]]
-    lines: list[int]  # the line number of each row in the file (the header is line 1)
-
-    def column(self, name: str) -> list[str]:
-        index = self.header.index(name)
-        return [row[index] for row in self.rows]
-
-    def error(self, row: int, names: Sequence[str], problem: str) -> DataFormatError:
-        first, last = (self.header.index(name) + 1 for name in (names[0], names[-1]))
-        where = f"column {first}" if first == last else f"columns {first}-{last}"
-        quoted = ", ".join(repr(name) for name in names)
-        return DataFormatError(
-            f"{self.path}, line {self.lines[row]}, {where} ({quoted}): {problem}"
-        )
-
-    def numbers(self, name: str, missing: str | None = None) -> np.ndarray:
-        """A float64 column; ``missing`` reads as NaN, everything else must be finite."""
-        raw = self.column(name)
-        texts = raw if missing is None else ["nan" if v == missing else v for v in raw]
-        try:
-            values = np.array(texts, dtype=np.float64)
-        except ValueError:
-            values = np.array([_float_or_nan(v) for v in texts])
-        bad = ~np.isfinite(values)
-        if missing is not None:
-            bad &= np.array([v != missing for v in raw])
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise self.error(row, [name], f"expected a number, got {raw[row]!r}")
-        return values
-
-    def integers(self, name: str) -> np.ndarray:
-        values = self.numbers(name)
-        fractional = values != np.round(values)
-        if fractional.any():
-            row = int(np.argmax(fractional))
-            problem = f"expected a whole number, got {self.column(name)[row]!r}"
-            raise self.error(row, [name], problem)
-        return values.astype(np.int64)
-
-    def categories(self, name: str, known: tuple[str, ...]) -> np.ndarray:
-        codes = {label: code for code, label in enumerate(known)}
-        raw = [v.strip() for v in self.column(name)]
-        unknown = [i for i, v in enumerate(raw) if v not in codes]
-        if unknown:
-            problem = f"expected one of {', '.join(known)}, got {raw[unknown[0]]!r}"
-            raise self.error(unknown[0], [name], problem)
-        return np.array([codes[v] for v in raw], dtype=np.int8)
-
-
-def _float_or_nan(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
-
-
-def _read_table(path: Path, header: Sequence[str]) -> _Table:
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    with path.open(newline="", encoding="utf-8-sig") as stream:
-        reader = csv.reader(stream)
-        try:
-            _check_header(path, [name.strip() for name in next(reader, [])], header)
-            for row in reader:
-                if row:  # skip blank lines
-                    _check_width(path, reader.line_num, row, header)
-                    rows.append(row)
-                    lines.append(reader.line_num)
-        except csv.Error as e:
-            raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from e
-        except UnicodeDecodeError as e:  # decoded in blocks: the line number is not known
-            bad = e.object[e.start : e.end].hex(" ")
-            raise DataFormatError(
-                f"{path}: not UTF-8 text (bytes {bad}: {e.reason}); save the file as UTF-8"
-            ) from e
-    if not rows:
-        raise DataFormatError(f"{path}: no data rows after the header")
-    return _Table(path, tuple(header), rows, lines)
-
-
-def _check_width(path: Path, line: int, row: list[str], header: Sequence[str]) -> None:
-    if len(row) != len(header):
-        raise DataFormatError(
-            f"{path}, line {line}: {len(row)} fields, expected {len(header)} ({','.join(header)})"
-        )
-
-
-def _check_header(path: Path, found: list[str], header: Sequence[str]) -> None:
-    if found == list(header):
-        return
-    pairs = zip(found, header, strict=False)
-    column = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(found), len(header)))
-    got = repr(found[column]) if column < len(found) else "nothing"
-    wanted = repr(header[column]) if column < len(header) else "nothing"
-    raise DataFormatError(
-        f"{path}, line 1, column {column + 1}: header has {got}, expected {wanted}; "
-        f"the header must be {','.join(header)}"
-    )
-
-
-def _hours(table: _Table) -> np.ndarray:
-    names = ("year", "month", "day", "hour")
+def _hours(table: CsvTable, names: Sequence[str]) -> np.ndarray:
     parts = [table.integers(name).tolist() for name in names]
     texts = [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}" for y, m, d, h in zip(*parts, strict=True)]
-    return _times(table, texts, "h", names)
-
-
-def _days(table: _Table) -> np.ndarray:
-    texts = [v.strip() for v in table.column("Date")]
-    for row, text in enumerate(texts):
-        if not _DATE.fullmatch(text):
-            raise table.error(row, ["Date"], f"expected a date YYYY-MM-DD, got {text!r}")
-    return _times(table, texts, "D", ("Date",))
-
-
-def _times(table: _Table, texts: list[str], unit: str, names: Sequence[str]) -> np.ndarray:
-    try:
-        return np.array(texts, dtype=f"datetime64[{unit}]")
-    except ValueError:
-        for row, text in enumerate(texts):  # find the line to blame
-            try:
-                np.array([text], dtype=f"datetime64[{unit}]")
-            except ValueError:
-                raise table.error(row, names, f"no such date or time: {text}") from None
-        raise
-
-
-def _check_increasing(table: _Table, times: np.ndarray, names: Sequence[str]) -> None:
-    steps = np.diff(times)
-    bad = steps <= np.timedelta64(0)
-    if bad.any():
-        row = int(np.argmax(bad)) + 1
-        how = "repeats" if steps[row - 1] == np.timedelta64(0) else "comes before"
-        raise table.error(
-            row,
-            names,
-            f"{times[row]} {how} {times[row - 1]} on line {table.lines[row - 1]}; rows must be "
-            "in time order without duplicates (sort the file and drop repeated rows)",
-        )
+    return table.parse_times(texts, names, unit="h")

@@ -1,0 +1,407 @@
+"""One CSV reader for every table AzuraForge reads: the dataset readers, the inputs of the
+pipelines' ``predict``, and your own files.
+
+:func:`read_csv` reads a whole UTF-8 file (a byte order mark is fine) into a :class:`CsvTable`
+of text fields; its methods turn columns into NumPy arrays. Whatever does not read as
+documented raises :class:`~azuraforge.errors.DataFormatError` naming the file, the line and
+the column: a binary or non-UTF-8 file, an empty file, a header without rows, a row with
+another number of fields than the first, a value that is not a number or a date.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?")
+_EXPECTED_TIME = {
+    None: "an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, 2024-01-02T13)",
+    "D": "a date YYYY-MM-DD",
+}
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
+
+
+class CsvTable:
+    """The text fields of a CSV file, by column, with the line each row came from.
+
+    Made by :func:`read_csv`. Every field is stripped of surrounding spaces. The methods that
+    convert a column raise :class:`~azuraforge.errors.DataFormatError` naming the file, the
+    line and the column of the first value that does not convert.
+
+    Attributes
+    ----------
+    path
+        The file read.
+    column_names
+        The names in the header, as written; for a file without a header, the positions
+        ``"1"``, ``"2"``, ...
+    header_line
+        The line of the header (the first line that is not blank), or None without a header.
+    rows
+        The data rows, lists of stripped text fields, all as wide as ``column_names``.
+    lines
+        The line of the file each row ends on (the first line of the file is 1).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "readings.csv"
+    ...     _ = path.write_text("Time, Wind_Speed ,Rain\\n2024-01-02 13:00,3.5,NA\\n"
+    ...                         "2024-01-02 14:00,4,0.2\\n")
+    ...     table = read_csv(path)
+    >>> len(table), table.column_names
+    (2, ('Time', 'Wind_Speed', 'Rain'))
+    >>> table.find_column("wind speed")
+    'Wind_Speed'
+    >>> table.numbers("Rain", missing="NA")
+    array([nan, 0.2])
+    >>> table.times("Time")
+    array(['2024-01-02T13:00', '2024-01-02T14:00'], dtype='datetime64[m]')
+    >>> table.numbers("Rain")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.DataFormatError: .../readings.csv, line 2, column 3 ('Rain'): expected a number, got 'NA'
+    """  # noqa: E501
+
+    def __init__(
+        self,
+        path: Path,
+        column_names: Sequence[str],
+        rows: list[list[str]],
+        lines: Sequence[int],
+        *,
+        header_line: int | None = 1,
+    ) -> None:
+        self.path = path
+        self.column_names = tuple(column_names)
+        self.rows = rows
+        self.lines = tuple(lines)
+        self.header_line = header_line
+
+    @property
+    def has_header(self) -> bool:
+        """Whether the file has a header line (:attr:`header_line`)."""
+        return self.header_line is not None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"CsvTable('{self.path}', {len(self)} rows, columns {', '.join(self.column_names)})"
+
+    def find_column(self, *aliases: str, fix: str = "rename the column in the file") -> str:
+        """The name of the column called by one of ``aliases``, tried in order.
+
+        Names match whatever their case, spaces, underscores and hyphens: ``"adj close"``
+        finds ``Adj Close``, ``adj_close`` and ``AdjClose``.
+
+        Raises
+        ------
+        DataFormatError
+            If no column matches, listing the file's columns and ending with ``fix`` (what the
+            user can do), or if two columns match the same alias.
+        """
+        for alias in aliases:
+            found = [name for name in self.column_names if _key(name) == _key(alias)]
+            if len(found) > 1:
+                raise DataFormatError(
+                    f"{self.path}, line {self._header_line()}: columns {', '.join(found)} all "
+                    f"match {alias!r}; keep one of them"
+                )
+            if found:
+                return found[0]
+        wanted = " or ".join(repr(alias) for alias in aliases)
+        raise DataFormatError(
+            f"{self.path}, line {self._header_line()}: no column {wanted} (names match "
+            f"whatever their case, spaces and underscores); the columns are "
+            f"{', '.join(self.column_names)}; {fix}"
+        )
+
+    def has_column(self, *aliases: str) -> bool:
+        """Whether a column is called by one of ``aliases`` (matched as by :meth:`find_column`)."""
+        keys = {_key(alias) for alias in aliases}
+        return any(_key(name) in keys for name in self.column_names)
+
+    def column(self, name: str) -> list[str]:
+        """The text fields of the column ``name`` (one of :attr:`column_names`)."""
+        index = self._index(name)
+        return [row[index] for row in self.rows]
+
+    def numbers(self, name: str, *, missing: str | Sequence[str] = ()) -> np.ndarray:
+        """The column ``name`` as float64.
+
+        Every field must be a finite number, or one of the ``missing`` texts, read as NaN
+        (``missing="NA"``, ``missing=("", "NA")``). By default nothing may be missing: a blank,
+        ``NA``, ``nan`` or ``inf`` is refused.
+        """
+        column: np.ndarray = self.matrix([name], missing=missing)[:, 0]
+        return column
+
+    def matrix(
+        self, names: Sequence[str] | None = None, *, missing: str | Sequence[str] = ()
+    ) -> np.ndarray:
+        """The columns ``names`` (by default all) as a float64 array of shape (rows, columns),
+        with the rules of :meth:`numbers`."""
+        names = self.column_names if names is None else tuple(names)
+        indexes = [self._index(name) for name in names]
+        texts = np.array([[row[i] for i in indexes] for row in self.rows], dtype=str)
+        texts = texts.reshape(len(self.rows), len(indexes))
+        markers = [missing] if isinstance(missing, str) else list(missing)
+        allowed = np.isin(texts, markers)
+        values = _floats(np.where(allowed, "nan", texts))
+        bad = ~np.isfinite(values) & ~allowed
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            expected = "a number"
+            if markers:
+                expected += f" or {' or '.join(repr(m) for m in markers)} (missing)"
+            problem = f"expected {expected}, got {str(texts[row, column])!r}"
+            raise self.error(row, [names[column]], problem)
+        return values
+
+    def integers(self, name: str) -> np.ndarray:
+        """The column ``name`` as int64; every field must be a whole number."""
+        values = self.numbers(name)
+        fractional = values != np.round(values)
+        if fractional.any():
+            row = int(np.argmax(fractional))
+            text = self.rows[row][self._index(name)]
+            raise self.error(row, [name], f"expected a whole number, got {text!r}")
+        return values.astype(np.int64)
+
+    def categories(self, name: str, known: Sequence[str]) -> np.ndarray:
+        """The column ``name`` as int8 codes: the position of each field in ``known``."""
+        codes = {label: code for code, label in enumerate(known)}
+        texts = self.column(name)
+        unknown = [row for row, text in enumerate(texts) if text not in codes]
+        if unknown:
+            problem = f"expected one of {', '.join(known)}, got {texts[unknown[0]]!r}"
+            raise self.error(unknown[0], [name], problem)
+        return np.array([codes[text] for text in texts], dtype=np.int8)
+
+    def times(self, name: str, *, unit: Literal["D"] | None = None) -> np.ndarray:
+        """The column ``name`` as ``datetime64``.
+
+        Fields are ISO dates or date-times: ``2024-01-02``, ``2024-01-02 13:00:00``,
+        ``2024-01-02T13``, ``2024-01-02T13:00:00.5``; no time zone. The unit is the finest
+        the column needs, or ``unit="D"``, which refuses a time of day other than midnight.
+        """
+        texts = self.column(name)
+        for row, text in enumerate(texts):
+            if not _ISO_TIME.fullmatch(text):
+                raise self.error(row, [name], f"expected {_EXPECTED_TIME[unit]}, got {text!r}")
+        return self.parse_times(texts, [name], unit=unit)
+
+    def parse_times(
+        self, texts: Sequence[str], names: Sequence[str], *, unit: str | None = None
+    ) -> np.ndarray:
+        """``datetime64`` values of ISO ``texts`` made from the columns ``names``, one per row
+        (a date split over ``year``, ``month``, ``day`` columns, say); an impossible date such
+        as ``2024-02-30`` is an error naming those columns."""
+        try:
+            times = np.array(texts, dtype="datetime64")
+        except ValueError:
+            for row, text in enumerate(texts):  # find the line to blame
+                try:
+                    np.datetime64(text)
+                except ValueError:
+                    raise self.error(row, names, f"no such date or time: {text}") from None
+            raise
+        if unit is None:
+            return times
+        rounded = times.astype(f"datetime64[{unit}]")
+        finer = rounded != times
+        if finer.any():
+            row = int(np.argmax(finer))
+            expected = _EXPECTED_TIME.get(unit, f"a time in whole units of {unit}")
+            raise self.error(row, names, f"expected {expected}, got {texts[row]!r}")
+        return rounded
+
+    def check_increasing(self, times: np.ndarray, names: Sequence[str]) -> None:
+        """Raise :class:`~azuraforge.errors.DataFormatError` unless ``times`` (one per row, from
+        the columns ``names``) strictly increase, naming the first row out of order."""
+        steps = np.diff(times)
+        bad = steps <= np.timedelta64(0)
+        if bad.any():
+            row = int(np.argmax(bad)) + 1
+            how = "repeats" if steps[row - 1] == np.timedelta64(0) else "comes before"
+            raise self.error(
+                row,
+                names,
+                f"{times[row]} {how} {times[row - 1]} on line {self.lines[row - 1]}; rows must "
+                "be in time order without duplicates (sort the file and drop repeated rows)",
+            )
+
+    def error(self, row: int, names: Sequence[str], problem: str) -> DataFormatError:
+        """A :class:`~azuraforge.errors.DataFormatError` reading ``<file>, line <n>, column
+        <k> ('<name>'): <problem>`` for the data row ``row`` (from 0) and the columns
+        ``names``; raise it."""
+        positions = [self._index(name) + 1 for name in names]
+        if len(positions) == 1:
+            where = f"column {positions[0]}"
+        elif positions == list(range(positions[0], positions[-1] + 1)):
+            where = f"columns {positions[0]}-{positions[-1]}"
+        else:
+            where = f"columns {', '.join(str(p) for p in positions)}"
+        if self.has_header:
+            where += f" ({', '.join(repr(name) for name in names)})"
+        return DataFormatError(f"{self.path}, line {self.lines[row]}, {where}: {problem}")
+
+    def _index(self, name: str) -> int:
+        try:
+            return self.column_names.index(name)
+        except ValueError:
+            raise InvalidParameterError(
+                f"{self.path} has no column {name!r}; its columns are "
+                f"{', '.join(self.column_names)} (find_column matches names loosely)"
+            ) from None
+
+    def _header_line(self) -> int:
+        return 1 if self.header_line is None else self.header_line
+
+
+def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = True) -> CsvTable:
+    """Read a UTF-8 CSV file into a :class:`CsvTable`.
+
+    Blank lines are skipped and every field is stripped of surrounding spaces. A byte order
+    mark and Windows line endings are fine.
+
+    Parameters
+    ----------
+    path
+        The file.
+    header
+        ``True``: the first line names the columns. ``False``: there is no header.
+        ``"auto"``: the first line is a header only when none of its fields reads as a number
+        (``nan``, ``inf`` and ``1e3`` all read as numbers, so a data row with a missing value
+        is never taken for a header).
+
+    Returns
+    -------
+    CsvTable
+        The rows as text, at least one of them.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such file.
+    DataFormatError
+        If the file is binary or not UTF-8, is empty, holds a header but no row, or has a row
+        with another number of fields than the header (or the first row); the message names
+        the file and the line.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "p.csv"
+    ...     _ = path.write_text("0,128,255\\nnan,0,0\\n")
+    ...     table = read_csv(path, header="auto")
+    >>> table.has_header, table.column_names, table.lines
+    (False, ('1', '2', '3'), (1, 2))
+    >>> table.matrix()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.DataFormatError: .../p.csv, line 2, column 1: expected a number, got 'nan'
+    """
+    path = Path(path)
+    rows, lines = _records(path, _text(path))
+    if not rows:
+        raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
+    has_header = _looks_like_header(rows[0]) if header == "auto" else header
+    header_line = lines[0] if has_header else None
+    if has_header:
+        names, rows, lines = rows[0], rows[1:], lines[1:]
+        if not rows:
+            raise DataFormatError(
+                f"{path}: no data rows after the header ({','.join(names)}); the file holds "
+                "only its header line"
+            )
+    else:
+        names = [str(position) for position in range(1, len(rows[0]) + 1)]
+    _check_widths(path, rows, lines, names, has_header)
+    return CsvTable(path, names, rows, lines, header_line=header_line)
+
+
+def _text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise NotFoundError(f"{path}: no such file") from None
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if b"\x00" in data:
+        raise _not_text(path, data, data.index(b"\x00"), "a NUL byte: binary data")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad = data[e.start : e.end].hex(" ")
+        raise _not_text(path, data, e.start, f"bytes {bad} ({e.reason})") from e
+
+
+def _not_text(path: Path, data: bytes, offset: int, what: str) -> DataFormatError:
+    line = data.count(b"\n", 0, offset) + 1
+    return DataFormatError(
+        f"{path} is not a UTF-8 text CSV file: line {line} holds {what}; export or save it as "
+        "CSV with UTF-8 encoding"
+    )
+
+
+def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
+                rows.append([field.strip() for field in row])
+                lines.append(reader.line_num)
+    except csv.Error as e:
+        raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from e
+    return rows, lines
+
+
+def _check_widths(
+    path: Path, rows: list[list[str]], lines: list[int], names: list[str], has_header: bool
+) -> None:
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != len(names):
+            expected = f"({','.join(names)})" if has_header else f"(as on line {lines[0]})"
+            raise DataFormatError(
+                f"{path}, line {line}: {len(row)} fields, expected {len(names)} {expected}"
+            )
+
+
+def _looks_like_header(fields: list[str]) -> bool:
+    return not any(_is_number(field) for field in fields)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _floats(texts: np.ndarray) -> np.ndarray:
+    """float64 of a text array; NaN where a text is not a number."""
+    try:
+        return texts.astype(np.float64)
+    except ValueError:
+        flat = [float(text) if _is_number(text) else np.nan for text in texts.ravel()]
+        return np.array(flat, dtype=np.float64).reshape(texts.shape)
+
+
+def _key(name: str) -> str:
+    return _IGNORED_IN_NAMES.sub("", name).casefold()

@@ -1,0 +1,255 @@
+import gzip
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytest
+
+from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.learn.datasets import CsvTable, read_csv
+
+
+def write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def table_of(tmp_path: Path, text: str, header: bool | Literal["auto"] = True) -> CsvTable:
+    return read_csv(write(tmp_path, text), header=header)
+
+
+# --- reading the file ------------------------------------------------------------------------
+
+
+def test_rows_lines_and_stripped_fields(tmp_path):
+    table = table_of(tmp_path, " a , b\n\n1, 2 \n\n3,4\n")
+    assert table.column_names == ("a", "b")
+    assert table.rows == [["1", "2"], ["3", "4"]]
+    assert table.lines == (3, 5) and table.header_line == 1 and table.has_header
+    assert len(table) == 2
+    assert repr(table) == f"CsvTable('{table.path}', 2 rows, columns a, b)"
+
+
+def test_byte_order_mark_windows_line_endings_and_quotes(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b'\xef\xbb\xbfName,Value\r\n"Smith, J",1\r\n"two\r\nlines",2')
+    table = read_csv(path)
+    assert table.column_names == ("Name", "Value")
+    assert table.column("Name") == ["Smith, J", "two\r\nlines"]
+    assert table.lines == (2, 4)  # a row ends on the line where its quoted field closes
+
+
+def test_without_header_columns_are_positions(tmp_path):
+    table = table_of(tmp_path, "1,2\n3,4\n", header=False)
+    assert not table.has_header and table.header_line is None
+    assert table.column_names == ("1", "2")
+    np.testing.assert_array_equal(table.matrix(), [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("first_line", "is_header"),
+    [("pixel1,pixel2", True), ("a,1", False), ("nan,0", False), ("inf,x", False),
+     ("1e3,x", False), ("NA,x", True)],
+)  # fmt: skip
+def test_auto_header_only_when_no_field_reads_as_a_number(tmp_path, first_line, is_header):
+    table = table_of(tmp_path, f"{first_line}\n5,6\n", header="auto")
+    assert table.has_header is is_header
+    assert len(table) == (1 if is_header else 2)
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "\n \n")
+    with pytest.raises(DataFormatError, match=r"t\.csv is empty; expected CSV text"):
+        read_csv(path)
+
+
+def test_header_only(tmp_path):
+    path = write(tmp_path, "a,b\n")
+    with pytest.raises(DataFormatError, match=r"t\.csv: no data rows after the header \(a,b\)"):
+        read_csv(path)
+
+
+def test_ragged_rows_name_the_line(tmp_path):
+    with pytest.raises(DataFormatError, match=r"t\.csv, line 3: 3 fields, expected 2 \(a,b\)"):
+        table_of(tmp_path, "a,b\n1,2\n1,2,3\n")
+    with pytest.raises(DataFormatError, match=r"line 2: 1 fields, expected 2 \(as on line 1\)"):
+        table_of(tmp_path, "1,2\n1\n", header=False)
+
+
+def test_not_utf8_names_the_line_and_bytes(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b\n1,2\ncaf\xe9,3\n".encode("latin-1"))
+    with pytest.raises(DataFormatError) as caught:
+        read_csv(path)
+    assert str(caught.value) == (
+        f"{path} is not a UTF-8 text CSV file: line 3 holds bytes e9 (invalid continuation "
+        "byte); export or save it as CSV with UTF-8 encoding"
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [gzip.compress(b"a,b\n1,2\n"), b"\x89PNG\r\n\x1a\n\x00\x00", "a,b\n".encode("utf-16")],
+)
+def test_binary_files_are_refused(tmp_path, content):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError, match=r"binary\.csv is not a UTF-8 text CSV file: line"):
+        read_csv(path)
+
+
+def test_no_such_file(tmp_path):
+    with pytest.raises(NotFoundError, match=r"missing\.csv: no such file"):
+        read_csv(tmp_path / "missing.csv")
+    with pytest.raises(NotFoundError, match="no such file"):
+        read_csv(tmp_path)
+
+
+def test_csv_module_errors_name_the_line(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3," + "4" * 200_000 + "\n")
+    with pytest.raises(DataFormatError, match=r"t\.csv, line 3: field larger than field limit"):
+        read_csv(path)
+
+
+# --- finding columns -------------------------------------------------------------------------
+
+
+def test_find_column_ignores_case_spaces_underscores_and_hyphens(tmp_path):
+    table = table_of(tmp_path, "Adj Close,wind-speed,DATE\n1,2,2024-01-02\n")
+    assert table.find_column("adj_close") == "Adj Close"
+    assert table.find_column("WindSpeed") == "wind-speed"
+    assert table.find_column("timestamp", "date") == "DATE"
+    assert table.has_column("nothing", "adjclose") and not table.has_column("close")
+
+
+def test_find_column_lists_the_columns_when_none_matches(tmp_path):
+    table = table_of(tmp_path, "a,b\n1,2\n")
+    with pytest.raises(DataFormatError) as caught:
+        table.find_column("close", "last", fix="name it with close_column")
+    assert str(caught.value) == (
+        f"{table.path}, line 1: no column 'close' or 'last' (names match whatever their case, "
+        "spaces and underscores); the columns are a, b; name it with close_column"
+    )
+
+
+def test_find_column_refuses_two_matches(tmp_path):
+    table = table_of(tmp_path, "\nClose,close\n1,2\n")
+    with pytest.raises(DataFormatError, match=r"line 2: columns Close, close all match 'CLOSE'"):
+        table.find_column("CLOSE")
+
+
+def test_an_exact_name_is_needed_to_read_a_column(tmp_path):
+    table = table_of(tmp_path, "Close\n1\n")
+    with pytest.raises(
+        InvalidParameterError, match="has no column 'close'; its columns are Close"
+    ):
+        table.numbers("close")
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["", "NA", "nan", "inf", "-inf", "1,5", "abc"])
+def test_numbers_refuse_what_is_not_a_finite_number(tmp_path, bad):
+    table = table_of(tmp_path, f'x,y\n1,2\n3,"{bad}"\n')
+    with pytest.raises(DataFormatError) as caught:
+        table.numbers("y")
+    assert (
+        str(caught.value)
+        == f"{table.path}, line 3, column 2 ('y'): expected a number, got {bad!r}"
+    )
+
+
+def test_numbers_read_missing_markers_as_nan(tmp_path):
+    table = table_of(tmp_path, "x,y\n1.5,1\nNA,2\n-2e3,3\n,4\n")
+    values = table.numbers("x", missing=("", "NA"))
+    assert values.dtype == np.float64
+    np.testing.assert_array_equal(values, [1.5, np.nan, -2000, np.nan])
+    with pytest.raises(DataFormatError, match=r"expected a number or 'NA' \(missing\), got ''"):
+        table.numbers("x", missing="NA")
+
+
+def test_matrix_blames_the_first_bad_field_by_line_then_column(tmp_path):
+    table = table_of(tmp_path, "1,2,3\n4,x,nan\n7,8,9\n", header=False)
+    with pytest.raises(DataFormatError) as caught:
+        table.matrix()
+    assert str(caught.value) == f"{table.path}, line 2, column 2: expected a number, got 'x'"
+    np.testing.assert_array_equal(
+        table.matrix(["3", "1"], missing=("x", "nan")), [[3, 1], [np.nan, 4], [9, 7]]
+    )
+
+
+def test_integers_and_categories(tmp_path):
+    table = table_of(tmp_path, "n,wind\n1,NE\n2.5,cv\n")
+    with pytest.raises(
+        DataFormatError, match=r"line 3, column 1 \('n'\): expected a whole number, got '2.5'"
+    ):
+        table.integers("n")
+    np.testing.assert_array_equal(table.categories("wind", ("cv", "NE")), [1, 0])
+    with pytest.raises(
+        DataFormatError, match=r"line 2, column 2 \('wind'\): expected one of NW, cv, got 'NE'"
+    ):
+        table.categories("wind", ("NW", "cv"))
+
+
+# --- times -----------------------------------------------------------------------------------
+
+
+def test_times_read_iso_dates_and_date_times(tmp_path):
+    table = table_of(tmp_path, "t\n2024-01-02\n2024-01-02 13:00:00\n2024-01-02T14\n")
+    times = table.times("t")
+    assert times.dtype == np.dtype("datetime64[s]")
+    np.testing.assert_array_equal(
+        times, np.array(["2024-01-02T00", "2024-01-02T13", "2024-01-02T14"], dtype="datetime64[s]")
+    )
+    assert table_of(tmp_path, "t\n2024-01-02\n").times("t").dtype == np.dtype("datetime64[D]")
+
+
+def test_times_in_days(tmp_path):
+    table = table_of(tmp_path, "t\n2024-01-02 00:00:00\n2024-01-03T12:30\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"line 3, column 1 \('t'\): expected a date YYYY-MM-DD, got '2024-01-03T12:30'",
+    ):
+        table.times("t", unit="D")
+    assert table.times("t").dtype == np.dtype("datetime64[s]")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("2024-1-2", "expected an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, "
+                  "2024-01-02T13), got '2024-1-2'"),
+     ("02/01/2024", "expected an ISO date or date-time"),
+     ("", "expected an ISO date or date-time"),
+     ("today", "expected an ISO date or date-time"),
+     ("2024-01-02Z", "expected an ISO date or date-time"),
+     ("2024-02-30", "no such date or time: 2024-02-30"),
+     ("2024-01-02 25:00", "no such date or time: 2024-01-02 25:00")],
+)  # fmt: skip
+def test_times_refuse_what_is_not_an_iso_time(tmp_path, text, problem):
+    table = table_of(tmp_path, f"x,when\n1,2024-01-01\n2,{text}\n")
+    with pytest.raises(DataFormatError) as caught:
+        table.times("when")
+    assert str(caught.value).startswith(f"{table.path}, line 3, column 2 ('when'): {problem}")
+
+
+def test_check_increasing(tmp_path):
+    table = table_of(tmp_path, "t\n2024-01-01\n2024-01-03\n2024-01-02\n")
+    with pytest.raises(
+        DataFormatError,
+        match="line 4, column 1 \\('t'\\): 2024-01-02 comes before 2024-01-03 on line 3",
+    ):
+        table.check_increasing(table.times("t"), ["t"])
+
+
+def test_error_names_the_columns(tmp_path):
+    table = table_of(tmp_path, "a,b,c\n1,2,3\n")
+    assert (
+        str(table.error(0, ["a", "b"], "odd"))
+        == f"{table.path}, line 2, columns 1-2 ('a', 'b'): odd"
+    )
+    assert (
+        str(table.error(0, ["c", "a"], "odd"))
+        == f"{table.path}, line 2, columns 3, 1 ('c', 'a'): odd"
+    )
