@@ -151,6 +151,11 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         """Seasonal periods (name → rows) to report seasonal MASE for; none by default."""
         return {}
 
+    def resolved_config(self, config: ForecastT, frame: Frame) -> ForecastT:
+        """``config`` with any setting inferred from the data made explicit (the artifact
+        saves it, so ``predict`` reads new rows the same way); unchanged by default."""
+        return config
+
     def describe_target(self, config: ForecastT) -> str:
         """The target's name as the report shows it."""
         return self.target_name
@@ -170,6 +175,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
     def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
         manual_seed(config.seed)
         frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
+        config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
         feature_scaler, target_scaler = self._fit_scalers(frame, split, config)
         windows = self._windows(frame, split, config, feature_scaler, target_scaler)
