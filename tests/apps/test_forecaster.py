@@ -94,7 +94,7 @@ def test_a_missing_target_is_never_scored(tmp_path):
 
 @pytest.fixture(scope="module")
 def london(tmp_path_factory, real_data):
-    settings = {"csv": str(fetch("london-daily")["london_daily_1979_2020.csv"]),
+    settings = {"csv": "london-daily",
                 "target": "mean_temp", "features": ["max_temp", "min_temp", "sunshine"],
                 "missing": "fill", "max_rows": 1500}  # fmt: skip
     return _run(tmp_path_factory.mktemp("london"), **settings)

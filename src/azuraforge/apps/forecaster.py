@@ -15,7 +15,7 @@ from pydantic import Field
 
 from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
 from azuraforge.errors import DataFormatError, InvalidParameterError
-from azuraforge.learn.datasets import CsvTable, read_csv
+from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
 
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 """Fields read as a missing value (then refused or filled, as ``missing`` says)."""
@@ -24,7 +24,9 @@ MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 class ForecasterConfig(SeriesConfig):
     """Where the series is: a CSV file and its columns, then the forecasting settings."""
 
-    csv: Path | None = Field(None, description="The CSV file (required).")
+    csv: Path | None = Field(
+        None, description="The CSV file, or a registered dataset's name (required)."
+    )
     time_column: str = Field("date", description="Column of ISO dates or date-times.")
     target: str | None = Field(None, description="Column to forecast (required).")
     features: list[str] = Field(
@@ -48,7 +50,7 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
                 "forecaster needs csv=PATH and target=COLUMN (and time_column=COLUMN unless it "
                 f"is 'date'), got csv={config.csv}, target={config.target!r}"
             )
-        table = read_csv(path)
+        table = read_csv(_dataset_file(path))
         time_column = table.find_column(config.time_column, fix="set time_column=NAME")
         names = [
             table.find_column(name, fix=f"set {setting} to one of them")
@@ -62,6 +64,14 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
 
     def describe_target(self, config: ForecasterConfig) -> str:
         return str(config.target)
+
+
+def _dataset_file(path: Path) -> Path:
+    """``path``, or the file of the registered dataset of that name (``london-daily``)."""
+    if path.exists() or str(path) not in DATASETS:
+        return path
+    spec = get_dataset(str(path))
+    return fetch(spec)[spec.files[0].name]
 
 
 def _locator(table: CsvTable) -> Locator:
