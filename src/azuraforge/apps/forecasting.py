@@ -303,7 +303,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         self, frame: Frame, split: Split, config: ForecastT, blend: Blend, scored: int
     ) -> str:
         """The report's first paragraph: target, protocol, blend and who chose it."""
-        unscored = len(range(*split.test.indices(len(frame)))) - scored
+        unscored = 0 if frame.observed is None else int((~frame.observed[split.test]).sum())
         text = (
             f"Target: **{self.describe_target(config)}** {config.horizon} step(s) ahead"
             f"{' (log scale inside the model)' if self.log_target else ''}. Chronological "

@@ -69,7 +69,8 @@ class Series:
     times
         ``datetime64``, one per row, strictly increasing.
     columns
-        Input name → float values (NaN where missing); the target's column comes first.
+        Input name → float values (NaN where missing), the target's own column included
+        (first, by convention).
     target
         The name of the target's column in ``columns``.
     time_column
