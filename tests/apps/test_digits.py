@@ -1,5 +1,9 @@
 """digit-classifier on a slice of MNIST; predict from a CSV of pixels."""
 
+import gzip
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from azuraforge.apps.digits import DigitClassifier
@@ -24,22 +28,112 @@ def test_beats_the_majority_class_by_far(result):
     assert (result.report_path.parent / "plots" / "confusion.png").exists()
 
 
-def test_predict_from_a_pixel_csv_matches_the_labels(result, tmp_path):
-    images = load_mnist().test_images[:50]
-    rows = [",".join(str(v) for v in image.ravel()) for image in images]
-    (tmp_path / "digits.csv").write_text("\n".join(["pixels", *rows]) + "\n")
+def pixel_rows(count: int) -> list[str]:
+    images = load_mnist().test_images[:count]
+    return [",".join(str(v) for v in image.ravel()) for image in images]
+
+
+def write(tmp_path: Path, lines: list[str], name: str = "digits.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def predict_digits(path: Path, artifact: ModelArtifact | None = None) -> np.ndarray:
+    return DigitClassifier().predict(artifact, path)["digit"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        ",".join(f"pixel{i}" for i in range(784)),
+        "label," + ",".join(f"p{i}" for i in range(784)),
+    ],
+    ids=["no header", "pixel names", "kaggle label column"],
+)
+def test_predict_from_a_pixel_csv_matches_the_labels(result, tmp_path, header):
+    rows = pixel_rows(50)
+    if header is not None and header.startswith("label"):
+        rows = [
+            f"{label},{row}" for label, row in zip(load_mnist().test_labels, rows, strict=False)
+        ]
+    path = write(tmp_path, rows if header is None else [header, *rows])
     artifact = ModelArtifact.load(result.artifact_dir)
-    classes = DigitClassifier().predict(artifact, tmp_path / "digits.csv")["digit"]
-    assert classes.shape == (50,)
-    assert (classes == load_mnist().test_labels[:50]).mean() > 0.8
+    output = DigitClassifier().predict(artifact, path)
+    assert output["image"].tolist() == list(range(1, 51))
+    assert output["digit"].shape == (50,)
+    assert (output["digit"] == load_mnist().test_labels[:50]).mean() > 0.8
 
 
-def test_bad_inputs_are_explained(tmp_path):
-    (tmp_path / "short.csv").write_text("1,2,3\n")
-    with pytest.raises(DataFormatError, match="row 1 has 3 values, expected 784"):
-        DigitClassifier().predict(None, tmp_path / "short.csv")
-    (tmp_path / "scaled.csv").write_text(",".join(["0.5"] * 784) + "\n")
-    with pytest.raises(DataFormatError, match="grey levels 0-255"):
-        DigitClassifier().predict(None, tmp_path / "scaled.csv")
+def test_a_nan_pixel_is_refused_with_its_line_and_column(tmp_path, real_data):
+    rows = pixel_rows(3)
+    values = rows[1].split(",")
+    values[1] = "nan"
+    rows[1] = ",".join(values)
+    path = write(tmp_path, rows)
+    with pytest.raises(DataFormatError) as caught:
+        predict_digits(path)
+    assert str(caught.value) == f"{path}, line 2, column 2: expected a number, got 'nan'"
+
+
+def test_a_first_row_with_nan_is_not_taken_for_a_header(tmp_path, real_data):
+    rows = pixel_rows(3)
+    rows[0] = "nan" + rows[0][rows[0].index(",") :]
+    path = write(tmp_path, rows)
+    with pytest.raises(
+        DataFormatError, match=r"digits\.csv, line 1, column 1: expected a number, got 'nan'"
+    ):
+        predict_digits(path)
+
+
+@pytest.mark.parametrize("blank", ["", " "])
+def test_a_blank_pixel_is_refused(tmp_path, real_data, blank):
+    header = ",".join(f"pixel{i}" for i in range(784))
+    rows = pixel_rows(2)
+    rows[1] = rows[1][: rows[1].rindex(",") + 1] + blank
+    path = write(tmp_path, [header, *rows])
+    with pytest.raises(
+        DataFormatError, match=r"line 3, column 784 \('pixel783'\): expected a number, got ''"
+    ):
+        predict_digits(path)
+
+
+def test_a_binary_file_is_refused(tmp_path):
+    path = tmp_path / "digits.csv.gz"
+    path.write_bytes(gzip.compress(b"0,0,0\n"))
+    with pytest.raises(
+        DataFormatError, match=r"digits\.csv\.gz is not a UTF-8 text CSV file: line 1"
+    ):
+        predict_digits(path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["1,2,3"], r"short\.csv, line 1: 3 pixel values, expected 784 \(the 28x28 grey levels"),
+        (["a,b", "1,2"], r"short\.csv, line 1: 2 pixel values, expected 784"),
+        (["1,2", "1,2,3"], r"short\.csv, line 2: 3 fields, expected 2 \(as on line 1\)"),
+        (["pixels"], r"short\.csv: no data rows after the header"),
+        ([""], r"short\.csv is empty"),
+    ],
+)
+def test_bad_shapes_are_explained(tmp_path, lines, message):
+    with pytest.raises(DataFormatError, match=message):
+        predict_digits(write(tmp_path, lines, "short.csv"))
+
+
+def test_pixels_outside_0_to_255_are_refused(tmp_path):
+    values = ["0"] * 784
+    values[30] = "256"
+    with pytest.raises(
+        DataFormatError, match=r"line 2, column 31: expected a grey level 0-255, got '256'"
+    ):
+        predict_digits(write(tmp_path, [",".join(["0"] * 784), ",".join(values)]))
+    with pytest.raises(DataFormatError, match=r"every pixel is between 0 and 1 \(0\.5 to 0\.5\)"):
+        predict_digits(write(tmp_path, [",".join(["0.5"] * 784)]))
+
+
+def test_val_size_must_leave_training_images():
     with pytest.raises(InvalidParameterError, match="val_size"):
         DigitClassifier.make_config({"val_size": 10})

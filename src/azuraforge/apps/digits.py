@@ -14,12 +14,13 @@ from azuraforge.core import manual_seed, nn
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
-from azuraforge.learn.datasets import load_mnist
+from azuraforge.learn.datasets import load_mnist, read_csv
 from azuraforge.learn.metrics import accuracy, confusion_matrix, f1, precision, recall
 from azuraforge.learn.reports import Report, plots
 from azuraforge.learn.timeseries import StandardScaler
 
 CLASSES = [str(d) for d in range(10)]
+PIXELS = 28 * 28
 
 
 class DigitConfig(TrainingConfig):
@@ -134,8 +135,14 @@ class DigitClassifier(Pipeline[DigitConfig]):
         return report.write()
 
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
-        """The digit in each image of ``inputs``: a CSV with 784 pixel values (0-255, row by
-        row) per line, a header line allowed. Columns ``image`` (line number) and ``digit``."""
+        """The digit in each image of ``inputs``, a UTF-8 CSV file of one image a line: 784 grey
+        levels 0-255 (28x28, row by row, 0 background, 255 ink).
+
+        The first line is a header only when none of its fields reads as a number (``nan``
+        reads as one, so a data row is never dropped as a header). A header column named
+        ``label`` (Kaggle's ``train.csv``) is ignored. A value that is not a finite number or
+        not within 0-255 is refused, naming its line and column. The result has the columns
+        ``image`` (the image's rank in the file, from 1) and ``digit``."""
         images = _read_pixel_csv(inputs)
         scaler = cast(StandardScaler, artifact.preprocessing["pixels"])
         logits = predict(artifact.model, _pixels(images, scaler), batch_size=256)
@@ -151,26 +158,26 @@ def _pixel_scaler(images: np.ndarray) -> StandardScaler:
 
 
 def _read_pixel_csv(path: Path) -> np.ndarray:
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    if lines and not lines[0].split(",")[0].strip().lstrip("-").replace(".", "").isdigit():
-        lines = lines[1:]  # a header
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        values = line.split(",")
-        if len(values) != 784:
-            raise DataFormatError(f"{path}: row {number} has {len(values)} values, expected 784")
-        try:
-            rows.append([float(v) for v in values])
-        except ValueError:
-            raise DataFormatError(
-                f"{path}: row {number} holds a value that is not a number"
-            ) from None
-    if not rows:
-        raise DataFormatError(f"{path} holds no image rows")
-    pixels = np.asarray(rows, dtype=np.float32)
-    if pixels.min() < 0 or pixels.max() > 255 or pixels.max() <= 1:
+    """(n, 28, 28) grey levels from a CSV of one image a line (see ``DigitClassifier.predict``)."""
+    table = read_csv(path, header="auto")
+    has_label = table.has_header and table.has_column("label")
+    label = table.find_column("label") if has_label else None
+    names = [name for name in table.column_names if name != label]
+    if len(names) != PIXELS:
+        first = table.header_line or table.lines[0]
         raise DataFormatError(
-            f"{path}: pixel values must be grey levels 0-255 (as in MNIST), found "
-            f"{pixels.min():g} to {pixels.max():g}"
+            f"{path}, line {first}: {len(names)} pixel values, expected {PIXELS} (the 28x28 grey "
+            "levels of one image, row by row, one image a line)"
         )
-    return pixels.reshape(-1, 28, 28)
+    pixels = table.matrix(names)
+    outside = (pixels < 0) | (pixels > 255)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        problem = f"expected a grey level 0-255, got {table.column(names[column])[row]!r}"
+        raise table.error(row, [names[column]], problem)
+    if pixels.max() <= 1:
+        raise DataFormatError(
+            f"{path}: every pixel is between 0 and 1 ({pixels.min():g} to {pixels.max():g}); "
+            "expected grey levels 0-255 as in MNIST (multiply the values by 255)"
+        )
+    return pixels.astype(np.float32).reshape(-1, 28, 28)

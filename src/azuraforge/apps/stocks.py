@@ -20,10 +20,31 @@ class StockConfig(ForecastConfig):
     """Settings of the stock predictor (the forecasting settings plus the data source)."""
 
     csv: Path | None = Field(
-        None, description="A Yahoo-format OHLCV CSV; by default the S&P 500 (sp500-daily)."
+        None,
+        description="A CSV of daily prices: date, high, low, close and volume columns (open, "
+        "adj close and others ignored), found by name in any order and case; by default the "
+        "S&P 500 (sp500-daily).",
     )
     start: str = Field("1950-01-03", description="First date used (the S&P has no volume before).")
+    date_column: str | None = Field(
+        None, description="The date column of csv, if not Date, Timestamp, Datetime, Time or Day."
+    )
+    high_column: str | None = Field(None, description="The high column of csv, if not High.")
+    low_column: str | None = Field(None, description="The low column of csv, if not Low.")
+    close_column: str | None = Field(None, description="The close column of csv, if not Close.")
+    volume_column: str | None = Field(None, description="The volume column of csv, if not Volume.")
     sequence_length: int = Field(30, ge=2, description="Past trading days the model reads.")
+
+    def column_names(self) -> dict[str, str]:
+        """The column names set, by ``load_ohlcv`` field (``{"close": "Last"}``)."""
+        named = {
+            "date": self.date_column,
+            "high": self.high_column,
+            "low": self.low_column,
+            "close": self.close_column,
+            "volume": self.volume_column,
+        }
+        return {field: name for field, name in named.items() if name is not None}
 
 
 class StockPredictor(TimeSeriesPipeline[StockConfig]):
@@ -39,7 +60,7 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
 
     def load_frame(self, config: StockConfig, source: Path | None = None) -> Frame:
         path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
-        data = load_ohlcv(path, start=config.start)
+        data = load_ohlcv(path, start=config.start, columns=config.column_names())
         volume = np.maximum(data.volume, 1.0)
         features = np.column_stack([
             np.diff(np.log(data.close)),

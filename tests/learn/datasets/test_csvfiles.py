@@ -1,4 +1,5 @@
 import gzip
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -129,7 +130,7 @@ def test_find_column_lists_the_columns_when_none_matches(tmp_path):
         table.find_column("close", "last", fix="name it with close_column")
     assert str(caught.value) == (
         f"{table.path}, line 1: no column 'close' or 'last' (names match whatever their case, "
-        "spaces and underscores); the columns are a, b; name it with close_column"
+        "spaces, underscores and hyphens); the columns are a, b; name it with close_column"
     )
 
 
@@ -137,6 +138,19 @@ def test_find_column_refuses_two_matches(tmp_path):
     table = table_of(tmp_path, "\nClose,close\n1,2\n")
     with pytest.raises(DataFormatError, match=r"line 2: columns Close, close all match 'CLOSE'"):
         table.find_column("CLOSE")
+
+
+def test_long_lists_of_columns_are_cut_short(tmp_path):
+    names = [f"p{i}" for i in range(784)]
+    table = table_of(tmp_path, ",".join(names) + "\n" + ",".join(["0"] * 784) + "\n")
+    listing = "p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, ... (784 in all)"
+    assert repr(table) == f"CsvTable('{table.path}', 1 rows, columns {listing})"
+    with pytest.raises(DataFormatError, match=rf"the columns are {re.escape(listing)}; rename"):
+        table.find_column("label")
+    with pytest.raises(
+        DataFormatError, match=r"3 fields, expected 784 \(p0,p1,.*,p9,\.\.\. \(784 in all\)\)"
+    ):
+        table_of(tmp_path, ",".join(names) + "\n1,2,3\n")
 
 
 def test_an_exact_name_is_needed_to_read_a_column(tmp_path):

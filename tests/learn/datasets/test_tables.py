@@ -1,11 +1,12 @@
 import datetime
+import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
-from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly, load_ohlcv
+from azuraforge.learn.datasets import BeijingHourly, fetch, load_beijing_hourly, load_ohlcv
 
 OHLCV_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 BEIJING_HEADER = "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir"
@@ -114,6 +115,21 @@ def test_nvda(real_data):
     assert prices.dates[0] == np.datetime64("1999-01-22")
     assert prices.dates[-1] == np.datetime64("2014-12-31")
     assert (prices.volume > 0).all()
+    assert (prices.low <= prices.close).all() and (prices.close <= prices.high).all()
+    assert prices.adj_close is not None and 1.26 < prices.adj_close.min() < 1.27
+
+
+def test_nvda_with_other_column_names_reads_the_same(real_data, tmp_path):
+    original = fetch("nvda-daily")["NVDA_daily_1999_2014.csv"].read_text().splitlines()
+    # lower case, reordered, no Open nor Adj Close, one extra column
+    reordered = ["volume,close,ticker,low,high,timestamp"]
+    for line in original[1:]:
+        date, _, high, low, close, _, volume = line.split(",")
+        reordered.append(f"{volume},{close},NVDA,{low},{high},{date}")
+    (tmp_path / "nvda.csv").write_text("\n".join(reordered))
+    prices, expected = load_ohlcv(tmp_path / "nvda.csv"), load_ohlcv("nvda-daily")
+    for field in ("dates", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(getattr(prices, field), getattr(expected, field))
 
 
 def test_ohlcv_from_a_path(tmp_path):
@@ -130,6 +146,55 @@ def test_ohlcv_ignores_blank_lines_and_a_byte_order_mark(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_text("\ufeff" + OHLCV_HEADER + "\r\n" + "\r\n".join(GOOD_PRICES) + "\r\n\r\n")
     assert len(load_ohlcv(path)) == 3
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["date,open,high,low,close,adj_close,volume",
+     "DATE,OPEN,HIGH,LOW,CLOSE,ADJ CLOSE,VOLUME",
+     "timestamp,Open,High,Low,Close,AdjClose,Volume"],
+)  # fmt: skip
+def test_ohlcv_column_names_in_any_case(tmp_path, header):
+    prices = load_ohlcv(write(tmp_path, header, GOOD_PRICES, "ok.csv"))
+    np.testing.assert_array_equal(prices.close, [10.5, 11.5, 11.0])
+    np.testing.assert_array_equal(prices.adj_close, [10.5, 11.5, 11.0])
+
+
+def test_ohlcv_columns_in_any_order_with_extra_columns(tmp_path):
+    rows = ["XYZ,1000,10.5,9,11,2024-01-02,x", "XYZ,1500,11.5,10,12,2024-01-03,y"]
+    path = write(tmp_path, "Symbol,Volume,Close,Low,High,Date,Note", rows, "ok.csv")
+    prices = load_ohlcv(path)
+    assert prices.dates.tolist() == [datetime.date(2024, 1, 2), datetime.date(2024, 1, 3)]
+    np.testing.assert_array_equal(prices.high, [11, 12])
+    np.testing.assert_array_equal(prices.low, [9, 10])
+    np.testing.assert_array_equal(prices.volume, [1000, 1500])
+    assert prices.open is None and prices.adj_close is None
+
+
+def test_ohlcv_columns_named_by_the_caller(tmp_path):
+    path = write(tmp_path, "Session,Hi,Lo,Last,Shares", ["2024-01-02,11,9,10.5,1000"], "ok.csv")
+    fields = {"date": "session", "high": "Hi", "low": "Lo", "close": "Last", "volume": "Shares"}
+    prices = load_ohlcv(path, columns=fields)
+    assert prices.close.tolist() == [10.5] and prices.high.tolist() == [11]
+    with pytest.raises(DataFormatError, match=r"no column 'Closing' .* columns are Session, Hi,"):
+        load_ohlcv(path, columns={**fields, "close": "Closing"})
+    with pytest.raises(
+        InvalidParameterError, match="columns names unknown fields price; the fields"
+    ):
+        load_ohlcv(path, columns={"price": "Last"})
+
+
+def test_ohlcv_dates_may_carry_a_midnight_time(tmp_path):
+    rows = ["2024-01-02 00:00:00,10,11,9,10.5,10.5,1000", "2024-01-03T00:00,10,11,9,10.5,10.5,1"]
+    prices = load_ohlcv(write(tmp_path, OHLCV_HEADER, rows, "ok.csv"))
+    assert prices.dates.tolist() == [datetime.date(2024, 1, 2), datetime.date(2024, 1, 3)]
+
+
+def test_ohlcv_zero_open_and_volume_are_kept(tmp_path):
+    rows = ["2024-01-02,0,11,9,10.5,10.5,0"]
+    prices = load_ohlcv(write(tmp_path, OHLCV_HEADER, rows, "ok.csv"))
+    assert prices.open is not None and prices.open.tolist() == [0.0]
+    assert prices.volume.tolist() == [0.0]
 
 
 def test_unknown_source():
@@ -161,7 +226,8 @@ def test_start_after_the_last_day(tmp_path):
     ("header", "message"),
     [
         ("Date,Open,High,Low,Close,Adj Close",
-         "line 1: no column 'Volume' (names match whatever their case, spaces and underscores); "
+         "line 1: no column 'Volume' (names match whatever their case, spaces, underscores "
+         "and hyphens); "
          "the columns are Date, Open, High, Low, Close, Adj Close; name the column with "
          "load_ohlcv(columns={'volume': ...}) or the setting volume_column of a pipeline"),
         ("Day,Open,Hi,Low,Close,Volume", "line 1: no column 'High'"),
@@ -187,6 +253,22 @@ def test_missing_or_ambiguous_column(tmp_path, header, message):
         ("2024-01-05,11,inf,10,11,11,900", "column 3 ('High'): expected a number, got 'inf'"),
         ("2024-1-5,11,12,10,11,11,900",
          "column 1 ('Date'): expected a date YYYY-MM-DD, got '2024-1-5'"),
+        ("2024-01-05 16:00,11,12,10,11,11,900",
+         "column 1 ('Date'): expected a date YYYY-MM-DD, got '2024-01-05 16:00'"),
+        ("2024-01-05,11,10,12,11,11,900",
+         "columns 3-4 ('High', 'Low'): the high 10 is below the low 12; fix the row (are the "
+         "columns swapped?)"),
+        ("2024-01-05,11,12,10,0,11,900",
+         "column 5 ('Close'): expected a price > 0, got '0'; fix or drop the row"),
+        ("2024-01-05,11,12,-10,11,11,900",
+         "column 4 ('Low'): expected a price > 0, got '-10'"),
+        ("2024-01-05,11,12,10,11,0.0,900",
+         "column 6 ('Adj Close'): expected a price > 0, got '0.0'"),
+        ("2024-01-05,-1,12,10,11,11,900",
+         "column 2 ('Open'): expected an opening price >= 0 (0 where it was not recorded), "
+         "got '-1'"),
+        ("2024-01-05,11,12,10,11,11,-900",
+         "column 7 ('Volume'): expected a volume >= 0, got '-900'"),
         ("2024-02-30,11,12,10,11,11,900", "column 1 ('Date'): no such date or time: 2024-02-30"),
         ("2024-01-04,11,12,10,11,11,900",
          "column 1 ('Date'): 2024-01-04 repeats 2024-01-04 on line 4; rows must be in time "
@@ -227,6 +309,20 @@ def test_header_only(tmp_path):
     path = write(tmp_path, OHLCV_HEADER, [])
     with pytest.raises(DataFormatError, match=r"bad\.csv: no data rows after the header"):
         load_ohlcv(path)
+
+
+@pytest.mark.parametrize("reader", [load_ohlcv, load_beijing_hourly])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(gzip.compress(b"Date\n"), "is not a UTF-8 text CSV file: line 1"),
+     (b"", "is empty; expected CSV text"),
+     (b"\r\n\r\n", "is empty; expected CSV text")],
+)  # fmt: skip
+def test_every_reader_explains_unreadable_files(tmp_path, reader, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError, match=rf"data\.csv {message}"):
+        reader(path)
 
 
 def test_data_format_error_is_a_value_error(tmp_path):

@@ -98,7 +98,7 @@ class CsvTable:
         return len(self.rows)
 
     def __repr__(self) -> str:
-        return f"CsvTable('{self.path}', {len(self)} rows, columns {', '.join(self.column_names)})"
+        return f"CsvTable('{self.path}', {len(self)} rows, columns {_listing(self.column_names)})"
 
     def find_column(self, *aliases: str, fix: str = "rename the column in the file") -> str:
         """The name of the column called by one of ``aliases``, tried in order.
@@ -124,8 +124,8 @@ class CsvTable:
         wanted = " or ".join(repr(alias) for alias in aliases)
         raise DataFormatError(
             f"{self.path}, line {self._header_line()}: no column {wanted} (names match "
-            f"whatever their case, spaces and underscores); the columns are "
-            f"{', '.join(self.column_names)}; {fix}"
+            f"whatever their case, spaces, underscores and hyphens); the columns are "
+            f"{_listing(self.column_names)}; {fix}"
         )
 
     def has_column(self, *aliases: str) -> bool:
@@ -264,7 +264,7 @@ class CsvTable:
         except ValueError:
             raise InvalidParameterError(
                 f"{self.path} has no column {name!r}; its columns are "
-                f"{', '.join(self.column_names)} (find_column matches names loosely)"
+                f"{_listing(self.column_names)} (find_column matches names loosely)"
             ) from None
 
     def _header_line(self) -> int:
@@ -325,7 +325,7 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
         names, rows, lines = rows[0], rows[1:], lines[1:]
         if not rows:
             raise DataFormatError(
-                f"{path}: no data rows after the header ({','.join(names)}); the file holds "
+                f"{path}: no data rows after the header ({_listing(names, ',')}); the file holds "
                 "only its header line"
             )
     else:
@@ -341,7 +341,7 @@ def _text(path: Path) -> str:
         raise NotFoundError(f"{path}: no such file") from None
     data = data.removeprefix(codecs.BOM_UTF8)
     if b"\x00" in data:
-        raise _not_text(path, data, data.index(b"\x00"), "a NUL byte: binary data")
+        raise _not_text(path, data, data.index(b"\x00"), "a NUL byte (binary data)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -376,7 +376,7 @@ def _check_widths(
 ) -> None:
     for row, line in zip(rows, lines, strict=True):
         if len(row) != len(names):
-            expected = f"({','.join(names)})" if has_header else f"(as on line {lines[0]})"
+            expected = f"({_listing(names, ',')})" if has_header else f"(as on line {lines[0]})"
             raise DataFormatError(
                 f"{path}, line {line}: {len(row)} fields, expected {len(names)} {expected}"
             )
@@ -401,6 +401,13 @@ def _floats(texts: np.ndarray) -> np.ndarray:
     except ValueError:
         flat = [float(text) if _is_number(text) else np.nan for text in texts.ravel()]
         return np.array(flat, dtype=np.float64).reshape(texts.shape)
+
+
+def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
+    """The names joined, or the first ones and how many there are in all."""
+    if len(names) <= most:
+        return separator.join(names)
+    return f"{separator.join(names[: most - 2])}{separator}... ({len(names)} in all)"
 
 
 def _key(name: str) -> str:
