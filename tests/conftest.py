@@ -58,22 +58,43 @@ def real_data(shared_data: list[Path], tmp_path_factory: pytest.TempPathFactory)
 
 
 PLUGIN = """
+import os
+import signal
+
 import numpy as np
 from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+from azuraforge.errors import DataFormatError
+from azuraforge.learn import TrainingSummary
 
 
-class Constant(Pipeline):
+class ConstantConfig(PipelineConfig):
+    value: float = 1.0
+    epochs: int = 2
+    interrupt_at_epoch: int | None = None  # press Ctrl-C (a real SIGINT) at this epoch
+    data_error: str = ""  # fail as a run whose data cannot be read
+
+
+class Constant(Pipeline[ConstantConfig]):
     name = "constant"
     description = "Predicts a constant; a plugin from another distribution."
-
-    class Config(PipelineConfig):
-        value: float = 1.0
-        epochs: int = 2
+    Config = ConstantConfig
 
     def run(self, config, ctx):
+        if config.data_error:
+            raise DataFormatError(config.data_error)
+        done = 0
         for epoch in range(1, config.epochs + 1):
+            if epoch == config.interrupt_at_epoch:
+                os.kill(os.getpid(), signal.SIGINT)
+            if ctx.should_stop():
+                break
             ctx.log_metrics({"loss": 1.0 / epoch}, step=epoch)
-        return RunResult(metrics={"MAE": {"model": config.value, "persistence": 2.0}})
+            done = epoch
+        status = "cancelled" if ctx.should_stop() else "completed"
+        return RunResult(
+            metrics={"MAE": {"model": config.value, "persistence": 2.0}},
+            training=TrainingSummary(status, done, config.epochs),
+        )
 
     def predict(self, artifact, inputs):
         return {"row": np.arange(3), "prediction": np.full(3, 7.0)}

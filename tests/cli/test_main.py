@@ -70,16 +70,49 @@ def test_bad_config_file_and_unknown_pipeline(installed, tmp_path):
     result = runner.invoke(app, ["run", "constant", "--config", str(config)])
     assert result.exit_code == 2 and "must hold key: value settings" in result.output
     result = runner.invoke(app, ["run", "constnat"])
-    assert result.exit_code == 1 and "no pipeline named 'constnat'" in result.output
+    assert result.exit_code == 2 and "no pipeline named 'constnat'" in result.output
 
 
-def test_predict_refuses_missing_input_and_missing_artifact(installed, tmp_path):
-    result = runner.invoke(app, ["predict", str(tmp_path), "--input", str(tmp_path / "no.csv")])
-    assert result.exit_code == 2 and "no input file" in result.output
+def _rows(tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("a\n1\n")
-    result = runner.invoke(app, ["predict", str(tmp_path / "none"), "--input", str(rows)])
-    assert result.exit_code == 1 and "no model artifact" in result.output
+    return str(rows)
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        # 2: the command was used wrongly
+        (lambda t: ["run", "constant", "--config", str(t / "missing.yaml")], 2, "missing.yaml"),
+        (lambda t: ["run", "constnat"], 2, "no pipeline named 'constnat'"),
+        (lambda t: ["run", "constant", "--set", "epochs=0.5"], 2, "epochs"),
+        (lambda t: ["run", "constant", "--bogus"], 2, "No such option"),
+        (lambda t: ["predict", str(t), "--input", str(t / "no.csv")], 2, "no input file"),
+        (lambda t: ["predict", str(t / "none"), "--input", _rows(t)], 2, "no model artifact"),
+        # 1: the data or the run failed
+        (lambda t: ["run", "constant", "--set", "data_error=line 3 is bad"], 1, "line 3 is bad"),
+        # 3: cancelled, results kept
+        (lambda t: ["run", "constant", "--set", "epochs=5", "--set", "interrupt_at_epoch=3"],
+         3, "Cancelled during epoch 3 of 5, after 2 complete epochs"),
+    ],
+)  # fmt: skip
+def test_exit_codes_follow_one_rule(installed, tmp_path, command, code, message):
+    result = runner.invoke(
+        app,
+        [
+            *command(tmp_path),
+            *(["--output-dir", str(tmp_path)] if command(tmp_path)[0] == "run" else []),
+        ],
+    )
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_damaged_artifact_is_a_data_failure(installed, tmp_path):
+    (tmp_path / "artifact.json").write_text("{not json")
+    (tmp_path / "model.npz").write_bytes(b"")
+    result = runner.invoke(app, ["predict", str(tmp_path), "--input", _rows(tmp_path)])
+    assert result.exit_code == 1 and "is damaged" in result.output
 
 
 def test_malformed_yaml_in_a_setting_is_one_line_and_exit_2(installed, tmp_path):
@@ -123,3 +156,51 @@ def test_first_interrupt_cancels_the_run_second_aborts(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_real_run_keeps_a_truthful_partial_result(real_data, tmp_path):
+    """A person presses Ctrl-C once during `azuraforge run`: training stops after the batch,
+    the run still scores, reports and saves, everything says it was cancelled, exit code 3."""
+    import json
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-c", "from azuraforge.cli.main import main; main()",
+        "run", "weather-forecaster", "--output-dir", str(tmp_path),
+        "--set", "max_rows=3000", "--set", "epochs=40", "--set", "patience=40",
+        "--set", "hidden_size=8",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("epoch 1/40"):
+            process.send_signal(signal.SIGINT)
+            break
+    output = "".join(lines) + process.communicate(timeout=120)[0]
+    assert process.returncode == 3, output
+    # The signal lands during epoch 2 unless the machine is slow to deliver it.
+    stopped = re.search(r"Cancelled during epoch (\d+) of 40, after (\d+) complete", output)
+    assert stopped, output
+    during, completed = int(stopped[1]), int(stopped[2])
+    assert during == completed + 1 and 1 <= completed < 40
+    (run,) = tmp_path.iterdir()
+    assert f"> **Cancelled during epoch {during} of 40" in (run / "report.md").read_text()
+    training = json.loads((run / "artifact" / "artifact.json").read_text())["training"]
+    assert training == {
+        "status": "cancelled",
+        "epochs_completed": completed,
+        "epochs_planned": 40,
+        "stop_reason": "cancelled",
+    }

@@ -33,11 +33,13 @@ def test_reload_predicts_exactly_as_before(tmp_path):
         data_fingerprint=fingerprint(raw[:30]),
         seed=0,
         pipeline="test",
+        training={"status": "cancelled", "epochs_completed": 2, "epochs_planned": 9},
     )
     artifact.model.eval()
     before = _predict(artifact, raw)
     restored = ModelArtifact.load(artifact.save(tmp_path / "run"))
     np.testing.assert_array_equal(_predict(restored, raw), before)
+    assert restored.training == artifact.training
     assert restored.features == ["a", "b", "c"] and restored.seed == 0
     assert restored.metrics["MAE"]["model"] == 1.5
     assert restored.data_fingerprint == fingerprint(raw[:30])

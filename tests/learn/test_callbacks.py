@@ -14,6 +14,7 @@ from azuraforge.learn import (
     ProgressBar,
     RunLogger,
     Trainer,
+    TrainingSummary,
 )
 
 
@@ -102,6 +103,7 @@ def test_cancellation_stops_between_batches(tmp_path):
     history = trainer.fit(_data(n=320), epochs=5)
     assert trainer.stop_reason == "cancelled"
     assert batches == [1, 2, 3] and len(history["loss"]) == 1
+    assert trainer.summary() == TrainingSummary("cancelled", 0, 5, "cancelled")
 
 
 def test_progress_bar_prints_each_epoch(capsys):

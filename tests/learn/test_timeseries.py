@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
+from azuraforge.errors import InvalidParameterError, NotFoundError, PluginError, ShapeError
 from azuraforge.learn.timeseries import (
     LogTransform,
     MinMaxScaler,
     StandardScaler,
+    Transform,
     calendar_features,
     chronological_split,
     difference,
@@ -100,6 +101,67 @@ def test_unfitted_scaler_and_bad_data_give_clear_errors():
         LogTransform().fit(np.ones(3)).transform(np.array([1.0, 0.0]))
     with pytest.raises(NotFoundError, match="no transform kind 'cubic'"):
         from_state({"kind": "cubic"})
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """Transforms the test registers are forgotten after it."""
+    monkeypatch.setattr(Transform, "_registry", dict(Transform._registry))
+    return Transform._registry
+
+
+def test_a_subclass_without_its_own_kind_cannot_replace_a_builtin(registry):
+    with pytest.raises(
+        PluginError,
+        match=r"RobustScaler inherits kind 'standard', which azuraforge\.learn\.timeseries\."
+        r"StandardScaler is registered under; .*declare a kind of its own, e\.g\. "
+        r"kind = 'robustscaler'",
+    ):
+
+        class RobustScaler(StandardScaler):
+            pass
+
+    state = StandardScaler().fit(np.ones((2, 1))).state_dict()
+    assert type(from_state(state)) is StandardScaler
+
+
+def test_a_second_class_declaring_a_taken_kind_is_refused(registry):
+    with pytest.raises(PluginError, match=r"Scaler declares kind 'minmax', which .*MinMaxScaler"):
+
+        class Scaler(LogTransform):
+            kind = "minmax"
+
+    with pytest.raises(PluginError, match=r"kind must be a str, got 3"):
+
+        class Numbered(LogTransform):
+            kind = 3  # type: ignore[assignment]
+
+
+def test_an_intermediate_class_without_a_kind_is_allowed(registry):
+    class Unfitted(Transform):
+        """What transforms without fitted parameters share; declares no kind."""
+
+        def fit(self, train):
+            return self
+
+        def state_dict(self):
+            return {"kind": self.kind}
+
+        @classmethod
+        def from_state_dict(cls, state):
+            return cls()
+
+    class Negate(Unfitted):
+        kind = "negate"
+
+        def transform(self, values):
+            return -values
+
+        def inverse_transform(self, values, columns=slice(None)):
+            return -values
+
+    assert Unfitted not in registry.values()
+    assert isinstance(from_state(Negate().fit(np.ones(2)).state_dict()), Negate)
 
 
 def test_differencing_inverts_one_step_ahead():

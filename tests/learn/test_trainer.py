@@ -5,7 +5,7 @@ import pytest
 
 from azuraforge.core import manual_seed, nn, optim
 from azuraforge.errors import InvalidParameterError
-from azuraforge.learn import ArrayDataset, Callback, DataLoader, Trainer
+from azuraforge.learn import ArrayDataset, Callback, DataLoader, Trainer, TrainingSummary
 
 
 def _line_data(n=64, seed=0):
@@ -72,3 +72,19 @@ def test_bad_arguments_are_refused():
         _trainer().fit(_line_data(), epochs=0)
     with pytest.raises(InvalidParameterError, match=r"an \(x, y\) tuple of arrays, got list"):
         _trainer().fit([1, 2, 3])
+
+
+def test_summary_counts_complete_epochs_and_says_why_it_stopped():
+    trainer = _trainer(batch_size=16)
+    trainer.fit(_line_data(), epochs=3)
+    assert trainer.summary() == TrainingSummary("completed", 3, 3)
+    assert trainer.summary().describe() == "Trained 3 of 3 epochs."
+
+    class StopMidEpoch(Callback):
+        def on_batch_end(self, trainer, batch, logs):
+            if len(trainer.history.get("loss", [])) == 1 and batch == 2:
+                trainer.stop_training, trainer.stop_reason = True, "enough"
+
+    trainer = _trainer(batch_size=16, callbacks=[StopMidEpoch()])
+    trainer.fit(_line_data(), epochs=5)
+    assert trainer.summary() == TrainingSummary("completed", 1, 5, "enough")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -19,9 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from azuraforge.core import Tensor, nn, optim
 from azuraforge.errors import InvalidParameterError, PluginError
-from azuraforge.learn import Callback, EarlyStopping, ProgressBar, RunLogger, Trainer
+from azuraforge.learn import (
+    Callback,
+    EarlyStopping,
+    ProgressBar,
+    RunLogger,
+    Trainer,
+    TrainingSummary,
+)
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.context import RunContext
+from azuraforge.learn.reports import Report
 
 
 class PipelineConfig(BaseModel):
@@ -49,13 +57,19 @@ ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
 
 @dataclass
 class RunResult:
-    """What a run hands back: test metrics beside baselines, and where its files are."""
+    """What a run hands back: test metrics beside baselines, where its files are, and how
+    training ended (``training.status`` is ``completed`` or ``cancelled``)."""
 
     metrics: dict[str, dict[str, float]]
     artifact_dir: Path | None = None
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
-    stop_reason: str = ""
+    training: TrainingSummary | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cancelled (its model is only partly trained)."""
+        return self.training is not None and self.training.status == "cancelled"
 
 
 class Pipeline(ABC, Generic[ConfigT]):
@@ -97,22 +111,27 @@ class Pipeline(ABC, Generic[ConfigT]):
         self,
         ctx: RunContext,
         artifact: ModelArtifact,
-        report: Path,
+        report: Report,
         trainer: Trainer,
         note: str,
         files: tuple[Path, ...] = (),
     ) -> RunResult:
-        """Save ``artifact`` under ``ctx.output_dir/artifact``, log it with the report and
-        any other ``files``, and return the run's result (metrics from the artifact)."""
+        """Record how training ended in ``artifact`` and at the top of ``report``, write the
+        report, save the artifact under ``ctx.output_dir/artifact``, log both with any other
+        ``files``, and return the run's result (metrics from the artifact)."""
+        training = trainer.summary()
+        artifact.training = asdict(training)
+        report.notice(training.describe())
+        written = report.write()
         directory = artifact.save(ctx.output_dir / "artifact")
-        for path in (directory, *files, report):
+        for path in (directory, *files, written):
             ctx.log_artifact(path)
         return RunResult(
             metrics=artifact.metrics,
             artifact_dir=directory,
-            report_path=report,
+            report_path=written,
             notes=[note],
-            stop_reason=trainer.stop_reason,
+            training=training,
         )
 
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:

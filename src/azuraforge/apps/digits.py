@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import manual_seed, nn
+from azuraforge.core import Generator, nn, use_generator
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
@@ -62,7 +62,10 @@ class DigitClassifier(Pipeline[DigitConfig]):
     Config = DigitConfig
 
     def run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
-        manual_seed(config.seed)
+        with use_generator(Generator(config.seed)):  # this run's own random state
+            return self._run(config, ctx)
+
+    def _run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
         data = load_mnist()
         train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
         if config.max_train is not None:
@@ -117,7 +120,7 @@ class DigitClassifier(Pipeline[DigitConfig]):
         predicted: np.ndarray,
         metrics: dict[str, dict[str, float]],
         config: DigitConfig,
-    ) -> Path:
+    ) -> Report:
         report = Report(directory, f"{self.name}: {self.description}")
         report.text(
             "Official MNIST split; validation (early stopping) carved from the end of the "
@@ -132,7 +135,7 @@ class DigitClassifier(Pipeline[DigitConfig]):
         matrix = confusion_matrix(labels, predicted, labels=list(range(10)))
         confusion = plots.confusion_matrix(matrix, CLASSES, figures / "confusion.png")
         report.image("Confusion matrix", confusion)
-        return report.write()
+        return report
 
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
         """The digit in each image of ``inputs``, a UTF-8 CSV file of one image a line: 784 grey

@@ -36,8 +36,8 @@ from azuraforge.learn.forecasting import (
     ChangeTarget,
     blended_change,
     choose_blend,
+    forecast_report,
     score_forecast,
-    write_forecast_report,
     write_predictions,
 )
 from azuraforge.learn.timeseries import (
@@ -213,7 +213,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         )
         summary = self._summary(frame, split, config, blend, len(actual))
         title = f"{self.name}: {self.description}"
-        report = write_forecast_report(
+        report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history
         )
         note = (

@@ -1,7 +1,16 @@
 """``azuraforge``: list pipelines, run one, predict with a saved model.
 
-Errors print one red line and exit 1 (2 for bad settings or options); ``--verbose`` shows
-the traceback instead.
+Errors print one red line; ``--verbose`` adds the traceback. Exit codes follow one rule:
+
+====  =====================================================================================
+0     done
+1     the data or the run failed (a file that cannot be read as documented, a run error)
+2     the command was used wrongly (unknown option, pipeline or setting, a bad value, a
+      ``--input``, ``--config`` or artifact path that does not exist)
+3     the run was cancelled (first Ctrl-C): it scored, reported and saved a partly trained
+      model
+130   aborted (second Ctrl-C): nothing more was written
+====  =====================================================================================
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.errors import AzuraForgeError, InvalidParameterError
+from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 
@@ -37,6 +46,22 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_ABORTED = 1, 2, 3, 130
+
+
+class _UsageError(AzuraForgeError):
+    """The command was used wrongly (exit code 2), as opposed to data or a run failing."""
+
+
+@contextmanager
+def _arguments() -> Iterator[None]:
+    """Reading the command's own arguments: a name, setting or path that does not work means
+    the command was used wrongly."""
+    try:
+        yield
+    except (InvalidParameterError, NotFoundError) as e:
+        raise _UsageError(str(e)) from e
 
 
 class _SettingsLoader(yaml.SafeLoader):
@@ -63,21 +88,21 @@ def _user_errors(verbose: bool) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        errors.print("[red]interrupted[/red]")
-        raise typer.Exit(130) from None
+        errors.print("[red]aborted[/red]")
+        raise typer.Exit(EXIT_ABORTED) from None
     except Exception as e:
         if verbose:
             traceback.print_exc()
         if isinstance(e, AzuraForgeError):
             errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-            raise typer.Exit(2 if isinstance(e, InvalidParameterError) else 1) from None
+            raise typer.Exit(EXIT_USAGE if isinstance(e, _UsageError) else EXIT_FAILED) from None
         # A bug, not bad input: still one line.
         errors.print(
             f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "
             "--verbose for the traceback, and please report it)",
             highlight=False,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
@@ -134,11 +159,14 @@ def run(
     ] = Path("runs"),
     verbose: Verbose = False,
 ) -> None:
-    """Train and evaluate a pipeline; print its test metrics beside the baselines."""
+    """Train and evaluate a pipeline; print its test metrics beside the baselines.
+
+    Exit code 3 when the run was cancelled with Ctrl-C (its partly trained model is saved)."""
     with _user_errors(verbose):
-        pipeline_class = get_pipeline(pipeline)
-        settings = {**_read_config(config), **_parse_sets(set_ or [])}
-        validated = pipeline_class.make_config(settings)
+        with _arguments():
+            pipeline_class = get_pipeline(pipeline)
+            settings = {**_read_config(config), **_parse_sets(set_ or [])}
+            validated = pipeline_class.make_config(settings)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
         ctx = LocalContext(output_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
         console.print(
@@ -147,6 +175,8 @@ def run(
         with _cancel_on_interrupt(ctx):
             result = pipeline_class().run(validated, ctx)
         _print_result(result)
+    if result.cancelled:
+        raise typer.Exit(EXIT_CANCELLED)
 
 
 @contextmanager
@@ -177,8 +207,9 @@ def _print_result(result: RunResult) -> None:
     console.print(table)
     for note in result.notes:
         console.print(note, highlight=False)
-    if result.stop_reason:
-        console.print(f"stopped: {result.stop_reason}")
+    if result.training is not None:
+        style = "bold yellow" if result.cancelled else ""
+        console.print(result.training.describe(), style=style, highlight=False)
     if result.artifact_dir:
         console.print(f"artifact: {result.artifact_dir}")
     if result.report_path:
@@ -200,11 +231,12 @@ def predict(
 ) -> None:
     """Predict with a saved model from raw rows in a CSV file."""
     with _user_errors(verbose):
-        if not input_.exists():
-            raise InvalidParameterError(f"no input file at {input_}")
-        loaded = ModelArtifact.load(artifact)
-        predictions = get_pipeline(loaded.pipeline)().predict(loaded, input_)
-        _write_predictions(predictions, output)
+        with _arguments():
+            if not input_.is_file():
+                raise NotFoundError(f"no input file at {input_}")
+            loaded = ModelArtifact.load(artifact)
+            pipeline = get_pipeline(loaded.pipeline)
+        _write_predictions(pipeline().predict(loaded, input_), output)
 
 
 def _write_predictions(columns: dict[str, np.ndarray], output: Path | None) -> None:

@@ -9,11 +9,12 @@ See ``docs/core.md`` for a tour and a worked LSTM example.
 
 from azuraforge.core import functional, nn, optim
 from azuraforge.core.ops import concat, stack, where
-from azuraforge.core.random import manual_seed
+from azuraforge.core.random import Generator, manual_seed, use_generator
 from azuraforge.core.serialization import load, save
 from azuraforge.core.tensor import Tensor, is_grad_enabled, no_grad
 
 __all__ = [
+    "Generator",
     "Tensor",
     "concat",
     "functional",
@@ -25,5 +26,6 @@ __all__ = [
     "optim",
     "save",
     "stack",
+    "use_generator",
     "where",
 ]

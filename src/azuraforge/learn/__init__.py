@@ -14,7 +14,7 @@ from azuraforge.learn.callbacks import (
 )
 from azuraforge.learn.context import LocalContext, RunContext
 from azuraforge.learn.loader import ArrayDataset, DataLoader
-from azuraforge.learn.trainer import Trainer, predict
+from azuraforge.learn.trainer import Trainer, TrainingSummary, predict
 
 __all__ = [
     "ArrayDataset",
@@ -28,5 +28,6 @@ __all__ = [
     "RunContext",
     "RunLogger",
     "Trainer",
+    "TrainingSummary",
     "predict",
 ]

@@ -90,6 +90,11 @@ class ModelArtifact:
         The random seed of the run.
     pipeline
         Name of the pipeline that made it.
+    training
+        How training ended, a :class:`~azuraforge.learn.TrainingSummary` as a dict:
+        ``status`` (``completed`` or ``cancelled``), ``epochs_completed``,
+        ``epochs_planned`` and ``stop_reason``. Empty for artifacts written before it was
+        recorded.
     """
 
     model: nn.Module
@@ -100,6 +105,7 @@ class ModelArtifact:
     data_fingerprint: str = ""
     seed: int | None = None
     pipeline: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
     package_version: str = __version__
     git_commit: str | None = None
 
@@ -117,6 +123,7 @@ class ModelArtifact:
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
+            "training": self.training,
             "package_version": self.package_version,
             "git_commit": self.git_commit if self.git_commit is not None else git_commit(),
         }
@@ -167,6 +174,7 @@ class ModelArtifact:
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
             pipeline=meta["pipeline"],
+            training=meta.get("training", {}),
             package_version=meta["package_version"],
             git_commit=meta["git_commit"],
         )

@@ -175,7 +175,7 @@ class RunLogger(Callback):
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: Logs) -> None:
         if self.ctx.should_stop():
-            trainer.stop_training = True
+            trainer.stop_training, trainer.cancelled = True, True
             trainer.stop_reason = "cancelled"
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Logs) -> None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from azuraforge.errors import InvalidParameterError, NotFoundError, ShapeError
+from azuraforge.errors import InvalidParameterError, NotFoundError, PluginError, ShapeError
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,11 @@ class Transform(ABC):
     ``fit`` sees training rows only; ``transform`` and ``inverse_transform`` then apply the
     same parameters to any rows. ``columns`` restricts the inverse to a subset of the fitted
     columns (e.g. the target column of a feature matrix).
+
+    A concrete subclass declares a ``kind`` of its own, the name :func:`from_state` finds it
+    by; a second class under a taken kind, declared or inherited, is refused with a
+    :class:`~azuraforge.errors.PluginError`. An intermediate class that declares no kind,
+    and inherits none, is not registered.
     """
 
     kind: ClassVar[str]
@@ -114,7 +119,24 @@ class Transform(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Transform._registry[cls.kind] = cls
+        kind = getattr(cls, "kind", None)
+        if kind is None:
+            return
+        if not isinstance(kind, str):
+            raise PluginError(
+                f"transform {_qualified(cls)}: kind must be a str, got {kind!r}; "
+                f"declare e.g. kind = {cls.__name__.lower()!r}"
+            )
+        registered = Transform._registry.get(kind)
+        # The same class defined again (a reloaded module) takes its own place back.
+        if registered is not None and _qualified(registered) != _qualified(cls):
+            how = "declares" if "kind" in cls.__dict__ else "inherits"
+            raise PluginError(
+                f"transform {_qualified(cls)} {how} kind {kind!r}, which "
+                f"{_qualified(registered)} is registered under; from_state() finds a transform "
+                f"by its kind, so declare a kind of its own, e.g. kind = {cls.__name__.lower()!r}"
+            )
+        Transform._registry[kind] = cls
 
     @abstractmethod
     def fit(self, train: np.ndarray) -> Transform:
@@ -143,6 +165,10 @@ class Transform(ABC):
         if any(v is None for v in values):
             raise InvalidParameterError(f"{type(self).__name__} is not fitted: call fit(train)")
         return values  # type: ignore[return-value]
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def from_state(state: dict[str, Any]) -> Transform:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -15,6 +16,35 @@ from azuraforge.learn.loader import ArrayDataset, DataLoader
 
 Data = DataLoader | tuple[np.ndarray, np.ndarray]
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """How a fit ended: ``completed`` (all epochs, or an early stop) or ``cancelled``.
+
+    Examples
+    --------
+    >>> TrainingSummary("cancelled", 2, 12, "cancelled").describe()
+    'Cancelled during epoch 3 of 12, after 2 complete epochs: the model is only partly trained.'
+    >>> TrainingSummary("completed", 7, 12, "early stop: val_loss has not improved").describe()
+    'Trained 7 of 12 epochs (early stop: val_loss has not improved).'
+    """
+
+    status: Literal["completed", "cancelled"]
+    epochs_completed: int
+    epochs_planned: int
+    stop_reason: str = ""
+
+    def describe(self) -> str:
+        """One sentence for reports and the command line."""
+        done, planned = self.epochs_completed, self.epochs_planned
+        if self.status == "cancelled":
+            return (
+                f"Cancelled during epoch {done + 1} of {planned}, after {done} complete epoch"
+                f"{'' if done == 1 else 's'}: the model is only partly trained."
+            )
+        why = f" ({self.stop_reason})" if self.stop_reason else ""
+        return f"Trained {done} of {planned} epochs{why}."
 
 
 class Trainer:
@@ -66,7 +96,9 @@ class Trainer:
         self.clip_grad_norm = clip_grad_norm
         self.stop_training = False
         self.stop_reason = ""
+        self.cancelled = False
         self.epochs = 0
+        self.epochs_completed = 0
         self.batches_per_epoch = 0
         self.history: dict[str, list[float]] = {}
 
@@ -77,6 +109,7 @@ class Trainer:
             raise InvalidParameterError(f"epochs must be an int >= 1, got {epochs!r}")
         loader = self._loader(train, shuffle=self.shuffle)
         self.stop_training, self.stop_reason, self.epochs = False, "", epochs
+        self.cancelled, self.epochs_completed = False, 0
         self.batches_per_epoch = len(loader)
         self.history = {}
         self._call("on_fit_start")
@@ -103,6 +136,7 @@ class Trainer:
     def _train_epoch(self, loader: DataLoader) -> float:
         self.model.train()
         total, rows = 0.0, 0
+        batch = 0
         for batch, (x, y) in enumerate(loader, start=1):
             self.optimizer.zero_grad()
             loss = self.loss(self.model(Tensor(x)), y)
@@ -114,7 +148,14 @@ class Trainer:
             self._call("on_batch_end", batch, {"loss": loss.item()})
             if self.stop_training:
                 break
+        if batch == len(loader):
+            self.epochs_completed += 1
         return total / max(rows, 1)
+
+    def summary(self) -> TrainingSummary:
+        """How the last :meth:`fit` ended (cancelled, early stop, or all epochs)."""
+        status: Literal["completed", "cancelled"] = "cancelled" if self.cancelled else "completed"
+        return TrainingSummary(status, self.epochs_completed, self.epochs, self.stop_reason)
 
     def evaluate(
         self, data: Data, metrics: Mapping[str, MetricFn] | None = None

@@ -1,4 +1,8 @@
-"""Parameter initialisers (PyTorch's defaults), drawing from :mod:`azuraforge.core.random`."""
+"""Parameter initialisers (PyTorch's defaults), drawing from the current generator.
+
+That is the generator of the enclosing :func:`azuraforge.core.use_generator` block, else the
+process default (see :mod:`azuraforge.core.random`).
+"""
 
 import math
 

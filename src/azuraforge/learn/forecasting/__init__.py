@@ -30,7 +30,7 @@ from azuraforge.learn.forecasting.frequency import (
     infer_frequency,
     irregular_steps,
 )
-from azuraforge.learn.forecasting.outputs import write_forecast_report, write_predictions
+from azuraforge.learn.forecasting.outputs import forecast_report, write_predictions
 from azuraforge.learn.forecasting.scoring import mase_row, score_forecast
 from azuraforge.learn.forecasting.target import ChangeTarget
 
@@ -44,6 +44,7 @@ __all__ = [
     "calendar_columns",
     "choose_blend",
     "drift",
+    "forecast_report",
     "get_frequency",
     "infer_frequency",
     "irregular_steps",
@@ -52,6 +53,5 @@ __all__ = [
     "persistence",
     "score_forecast",
     "seasonal_naive",
-    "write_forecast_report",
     "write_predictions",
 ]

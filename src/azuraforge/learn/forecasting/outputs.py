@@ -1,4 +1,5 @@
-"""What a forecasting run writes: the test predictions as CSV and the Markdown report."""
+"""What a forecasting run writes: the test predictions as CSV and the Markdown report
+(with its plots)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def write_predictions(path: Path, times: np.ndarray, columns: Mapping[str, np.nd
     return path
 
 
-def write_forecast_report(
+def forecast_report(
     directory: Path,
     title: str,
     summary: str,
@@ -43,11 +44,12 @@ def write_forecast_report(
     actual: np.ndarray,
     forecasts: Mapping[str, np.ndarray],
     history: dict[str, list[float]] | None = None,
-) -> Path:
-    """``directory/report.md``: the ``summary`` paragraph, the test table (the model beside
-    each baseline) and the plots under ``directory/plots``: loss curves (when ``history`` is
-    given), actual vs every forecast over time, true vs predicted, the model's error
-    histogram and its residuals over time.
+) -> Report:
+    """The report of a forecast, not yet written (``Report.write`` puts it in
+    ``directory/report.md``; a pipeline's ``finish`` does). It holds the ``summary``
+    paragraph, the test table (the model beside each baseline) and the plots, drawn now
+    under ``directory/plots``: loss curves (when ``history`` is given), actual vs every
+    forecast over time, true vs predicted, the model's error histogram and its residuals.
 
     ``forecasts`` holds the model's forecasts under ``"model"``, then each baseline's.
     """
@@ -70,4 +72,4 @@ def write_forecast_report(
     ]  # fmt: skip
     for caption, path in drawn:
         report.image(caption, path)
-    return report.write()
+    return report

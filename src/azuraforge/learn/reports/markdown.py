@@ -38,11 +38,31 @@ def metric_table(rows: Mapping[str, Mapping[str, float | str]]) -> str:
 
 @dataclass
 class Report:
-    """Sections added in order, then :meth:`write` to ``directory/report.md``."""
+    """Sections added in order, then :meth:`write` to ``directory/report.md``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> report = Report(Path(tempfile.mkdtemp()), "A run")
+    >>> report.text("Details.")
+    >>> report.notice("Cancelled during epoch 2 of 5.")
+    >>> print(report.write().read_text())
+    # A run
+    <BLANKLINE>
+    > **Cancelled during epoch 2 of 5.**
+    <BLANKLINE>
+    Details.
+    <BLANKLINE>
+    """
 
     directory: Path
     title: str
     parts: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def notice(self, sentence: str) -> None:
+        """Add a highlighted line right under the title (how the run ended, a warning)."""
+        self.notices.append(f"> **{sentence.strip()}**")
 
     def text(self, markdown: str) -> None:
         """Add a paragraph (Markdown)."""
@@ -60,5 +80,5 @@ class Report:
         """Write ``report.md`` and return its path."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / "report.md"
-        path.write_text(f"# {self.title}\n\n" + "\n\n".join(self.parts) + "\n")
+        path.write_text(f"# {self.title}\n\n" + "\n\n".join(self.notices + self.parts) + "\n")
         return path
