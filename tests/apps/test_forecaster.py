@@ -10,6 +10,7 @@ from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import fetch
+from azuraforge.testing import check_pipeline
 
 QUICK = {"epochs": 1, "hidden_size": 8, "sequence_length": 12}
 
@@ -178,3 +179,11 @@ def test_irregular_and_gappy_timestamps_are_refused(tmp_path):
     gappy.write_text("date,y\n" + "".join(f"{d},{i}\n" for i, d in enumerate(days)))
     with pytest.raises(DataFormatError, match=r"line 22, .*2024-01-22 follows 2024-01-20"):
         _run(tmp_path, csv=str(gappy), target="y")
+
+
+def test_forecaster_keeps_the_pipeline_contract(tmp_path):
+    source = _hourly_csv(tmp_path / "load.csv", hours=24 * 30)
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join(source.read_text().splitlines()[:60]) + "\n")
+    settings = {**QUICK, "csv": str(source), "time_column": "timestamp", "target": "load"}
+    check_pipeline(CsvForecaster, settings, inputs=recent, workdir=tmp_path / "runs")
