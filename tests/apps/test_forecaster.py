@@ -166,6 +166,18 @@ def test_an_unknown_frequency_is_refused():
         CsvForecaster.make_config({"frequency": "fortnightly"})
 
 
+def test_a_short_daily_series_is_scored_without_same_day_last_year(tmp_path):
+    days = np.arange("2024-01-01", "2025-01-01", dtype="datetime64[D]")
+    values = 10 + np.sin(2 * np.pi * np.arange(len(days)) / 7)
+    values += np.random.default_rng(0).normal(0, 0.1, len(days))
+    lines = [f"{day},{value:.4f}" for day, value in zip(days, values, strict=True)]
+    source = tmp_path / "short.csv"
+    source.write_text("\n".join(["date,y", *lines]) + "\n")
+    _, result = _run(tmp_path, csv=str(source), target="y")
+    assert list(result.metrics["MAE"]) == ["model", "persistence", "same day last week"]
+    assert "'same day last year' baseline is left out" in result.report_path.read_text()
+
+
 def test_irregular_and_gappy_timestamps_are_refused(tmp_path):
     irregular = tmp_path / "irregular.csv"
     minutes = [0, 90, 125, 215, 250, 340, 400]

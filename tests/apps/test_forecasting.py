@@ -49,14 +49,18 @@ def test_changing_the_test_part_changes_nothing_fitted_or_chosen(tmp_path, real_
     assert clean.metrics["MAE"]["model"] != poisoned.metrics["MAE"]["model"]
 
 
-def test_a_baseline_that_would_reach_before_the_data_is_refused(tmp_path, real_data):
+def test_a_baseline_that_would_reach_before_the_data_is_left_out_and_said(tmp_path, real_data):
     pipeline = WeatherForecaster()
     config = pipeline.make_config(
         {"max_rows": 200, "train_fraction": 0.05, "val_fraction": 0.05, "sequence_length": 2,
          "epochs": 1}
     )  # fmt: skip
-    with pytest.raises(InvalidParameterError, match="'same hour yesterday' baseline needs"):
-        pipeline.run(config, LocalContext(output_dir=tmp_path))
+    result = pipeline.run(config, LocalContext(output_dir=tmp_path))
+    assert list(result.metrics["MAE"]) == ["model", "persistence"]
+    report = result.report_path.read_text()
+    assert "The 'same hour yesterday' baseline is left out: it reads 24 rows back, and the " in (
+        report
+    )
 
 
 def test_a_validation_part_is_required():

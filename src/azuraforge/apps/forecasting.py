@@ -147,6 +147,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         """Naive forecasts of ``frame.target[rows]`` using only what is known
         ``config.horizon`` steps earlier (and, for fitted baselines, the ``train`` rows)."""
 
+    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: ForecastT) -> list[str]:
+        """Sentences for the report about the baselines of ``rows`` (one left out, say)."""
+        return []
+
     def seasons(self, config: ForecastT) -> dict[str, int]:
         """Seasonal periods (name → rows) to report seasonal MASE for; none by default."""
         return {}
@@ -211,7 +215,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         predictions = write_predictions(
             directory / "test_predictions.csv", times, {"actual": actual, **forecasts}
         )
-        summary = self._summary(frame, split, config, blend, len(actual))
+        summary = self._summary(frame, split, config, blend, test.target_rows)
         title = f"{self.name}: {self.description}"
         report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history
@@ -300,7 +304,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return ChangeTarget(config.horizon, self.log_target).forecast(frame.target, rows, change)
 
     def _summary(
-        self, frame: Frame, split: Split, config: ForecastT, blend: Blend, scored: int
+        self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray
     ) -> str:
         """The report's first paragraph: target, protocol, blend and who chose it."""
         unscored = 0 if frame.observed is None else int((~frame.observed[split.test]).sum())
@@ -311,10 +315,12 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             f"fitted on the training part only; early stopping on validation. The model reads "
             f"rows up to {config.horizon} step(s) before each target row, never the target's "
             f"own row. The forecast change is blended with the training-mean change: "
-            f"{blend.describe()}; 1 = the model alone. Test rows scored: {scored}."
+            f"{blend.describe()}; 1 = the model alone. Test rows scored: {len(rows)}."
         )
         if unscored > 0:
             text += f" {unscored} test rows whose actual value was missing are not scored."
+        for note in self.baseline_notes(frame, rows, config):
+            text += f" {note}"
         if blend.weight == 0:
             text += (
                 " **The weight is 0: the 'model' column is the training-mean-change forecast"

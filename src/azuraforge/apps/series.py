@@ -11,7 +11,9 @@ the weather forecaster's Beijing file alike:
   replaced by the last known value of its column (the past only, so nothing leaks from the
   future); a filled-in *target* value is never a training label and never scored;
 - calendar features fit the frequency (hour, weekday, day of year, month of year);
-- the baselines are persistence and the seasonal-naive forecasts of the frequency.
+- the baselines are persistence and the seasonal-naive forecasts of the frequency; one that
+  would read before the first row (same day last year on a short series) is left out, and
+  the report says so.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from azuraforge.learn.forecasting import (
     infer_frequency,
     irregular_steps,
     naive_baselines,
+    unreachable_seasons,
 )
 
 FrequencyName = Literal["auto", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
@@ -122,7 +125,15 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
     ) -> dict[str, np.ndarray]:
         frequency = _frequency(config, frame.times)
-        return naive_baselines(frame.target, rows, config.horizon, frequency)
+        return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
+
+    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
+        unreachable = unreachable_seasons(rows, config.horizon, _frequency(config, frame.times))
+        return [
+            f"The '{name}' baseline is left out: it reads {lag} rows back, and the test part "
+            f"starts at row {rows.min()} (more rows or a larger train_fraction bring it in)."
+            for name, lag in unreachable.items()
+        ]
 
     def seasons(self, config: SeriesConfigT) -> dict[str, int]:
         if config.frequency == "auto":

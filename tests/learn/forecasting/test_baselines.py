@@ -9,6 +9,7 @@ from azuraforge.learn.forecasting.baselines import (
     naive_baselines,
     persistence,
     seasonal_naive,
+    unreachable_seasons,
 )
 from azuraforge.learn.forecasting.frequency import get_frequency
 
@@ -55,3 +56,13 @@ def test_the_frequency_chooses_the_seasonal_baselines(frequency, names):
 def test_a_baseline_reaching_before_the_data_is_refused_by_name():
     with pytest.raises(InvalidParameterError, match="row 3, before the 24 rows the 'same hour"):
         naive_baselines(SERIES, np.arange(3, 10), 1, get_frequency("hourly"))
+
+
+def test_unreachable_seasons_can_be_left_out_instead():
+    daily = get_frequency("daily")
+    rows = np.arange(300, 400)
+    assert unreachable_seasons(rows, 1, daily) == {"same day last year": 365}
+    assert unreachable_seasons(rows, 10, daily) == {"same day last year": 365}
+    assert unreachable_seasons(np.arange(700, 800), 400, daily) == {"same day last year": 730}
+    forecasts = naive_baselines(np.arange(400.0), rows, 1, daily, reachable_only=True)
+    assert list(forecasts) == ["persistence", "same day last week"]

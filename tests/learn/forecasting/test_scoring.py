@@ -29,3 +29,9 @@ def test_each_season_adds_one_mase_row_per_period():
 def test_mase_row_scores_every_forecast():
     row = mase_row(ACTUAL, {"model": PREDICTED, **BASELINES}, TRAIN)
     assert row["persistence"] == pytest.approx(mase(ACTUAL, ACTUAL + 1.0, TRAIN))
+
+
+def test_a_season_with_a_zero_in_sample_scale_adds_no_row():
+    periodic = np.tile([1.0, 2.0, 3.0], 20)
+    scores = score_forecast(ACTUAL, PREDICTED, BASELINES, periodic, {"cycle": 3, "pair": 2})
+    assert "MASE (m=3)" not in scores and "MASE (m=2)" in scores

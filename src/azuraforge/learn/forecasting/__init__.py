@@ -14,7 +14,9 @@ from azuraforge.learn.forecasting.baselines import (
     drift,
     naive_baselines,
     persistence,
+    seasonal_lag,
     seasonal_naive,
+    unreachable_seasons,
 )
 from azuraforge.learn.forecasting.blend import (
     BLEND_WEIGHTS,
@@ -52,6 +54,8 @@ __all__ = [
     "naive_baselines",
     "persistence",
     "score_forecast",
+    "seasonal_lag",
     "seasonal_naive",
+    "unreachable_seasons",
     "write_predictions",
 ]

@@ -38,7 +38,18 @@ def seasonal_naive(
     >>> seasonal_naive(series, np.array([9]), horizon=5, period=4)
     array([1.])
     """
-    return _lagged(target, rows, period * -(-horizon // period), name)
+    return _lagged(target, rows, seasonal_lag(horizon, period), name)
+
+
+def seasonal_lag(horizon: int, period: int) -> int:
+    """Rows back to the latest value of the same season known ``horizon`` rows ahead.
+
+    Examples
+    --------
+    >>> seasonal_lag(1, 24), seasonal_lag(24, 24), seasonal_lag(25, 24)
+    (24, 24, 48)
+    """
+    return period * -(-horizon // period)
 
 
 def drift(
@@ -63,9 +74,16 @@ def drift(
 
 
 def naive_baselines(
-    target: np.ndarray, rows: np.ndarray, horizon: int, frequency: Frequency
+    target: np.ndarray,
+    rows: np.ndarray,
+    horizon: int,
+    frequency: Frequency,
+    reachable_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Persistence and each seasonal-naive baseline that fits ``frequency``, by name.
+
+    A seasonal baseline that would read before the first row raises, unless
+    ``reachable_only``, which leaves it out (:func:`unreachable_seasons` names them).
 
     Examples
     --------
@@ -73,11 +91,30 @@ def naive_baselines(
     >>> hours = np.arange(48.0)
     >>> naive_baselines(hours, np.array([30]), 1, get_frequency("hourly"))
     {'persistence': array([29.]), 'same hour yesterday': array([6.])}
+    >>> naive_baselines(hours, np.array([20]), 1, get_frequency("hourly"), reachable_only=True)
+    {'persistence': array([19.])}
     """
     forecasts = {"persistence": persistence(target, rows, horizon)}
+    unreachable = unreachable_seasons(rows, horizon, frequency) if reachable_only else {}
     for name, period in frequency.seasons:
-        forecasts[name] = seasonal_naive(target, rows, horizon, period, name)
+        if name not in unreachable:
+            forecasts[name] = seasonal_naive(target, rows, horizon, period, name)
     return forecasts
+
+
+def unreachable_seasons(rows: np.ndarray, horizon: int, frequency: Frequency) -> dict[str, int]:
+    """The seasonal baselines of ``frequency`` that would read before the first row for some
+    of ``rows``, with the rows back each needs.
+
+    Examples
+    --------
+    >>> from azuraforge.learn.forecasting.frequency import get_frequency
+    >>> unreachable_seasons(np.arange(300, 400), 1, get_frequency("daily"))
+    {'same day last year': 365}
+    """
+    first = int(rows.min()) if len(rows) else 0
+    lags = {name: seasonal_lag(horizon, period) for name, period in frequency.seasons}
+    return {name: lag for name, lag in lags.items() if lag > first}
 
 
 def _lagged(target: np.ndarray, rows: np.ndarray, lag: int, name: str) -> np.ndarray:

@@ -29,7 +29,8 @@ def score_forecast(
         for each of ``seasons``, a seasonal MASE row.
     seasons
         Name → period in rows, e.g. ``{"same day last week": 7}``; each adds a row
-        ``MASE (m=7)`` scaled by the in-sample seasonal-naive MAE of ``train``.
+        ``MASE (m=7)`` scaled by the in-sample seasonal-naive MAE of ``train``; left out when
+        ``train`` is not longer than the period or that MAE is 0 (MASE is undefined).
 
     Returns
     -------
@@ -48,7 +49,7 @@ def score_forecast(
     if train is not None:
         forecasts = {"model": predicted, **baselines}
         for period in dict.fromkeys((seasons or {}).values()):
-            if len(train) > period:
+            if _has_seasonal_scale(train, period):
                 scores[f"MASE (m={period})"] = mase_row(actual, forecasts, train, period)
     return scores
 
@@ -64,3 +65,8 @@ def mase_row(
     {'model': 0.6666666666666666}
     """
     return {name: mase(actual, values, train=train, m=m) for name, values in forecasts.items()}
+
+
+def _has_seasonal_scale(train: np.ndarray, period: int) -> bool:
+    values = np.asarray(train, dtype=np.float64)
+    return len(values) > period and bool(np.abs(values[period:] - values[:-period]).mean() > 0)
