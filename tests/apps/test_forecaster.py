@@ -63,6 +63,7 @@ def test_hourly_series_is_scored_beside_same_hour_yesterday(hourly):
     ]  # fmt: skip
     report = result.report_path.read_text()
     assert "**load** 1 step(s) ahead" in report and "never the target's own row" in report
+    assert "Rows are hourly: the seasonal baselines are same hour yesterday." in report
 
 
 def test_predict_from_the_artifact_on_raw_rows_gives_the_test_predictions(hourly, tmp_path):

@@ -128,8 +128,10 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
 
     def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
-        unreachable = unreachable_seasons(rows, config.horizon, _frequency(config, frame.times))
-        return [
+        frequency = _frequency(config, frame.times)
+        seasons = ", ".join(name for name, _ in frequency.seasons) or "none"
+        unreachable = unreachable_seasons(rows, config.horizon, frequency)
+        return [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
             f"The '{name}' baseline is left out: it reads {lag} rows back, and the test part "
             f"starts at row {rows.min()} (more rows or a larger train_fraction bring it in)."
             for name, lag in unreachable.items()
