@@ -155,32 +155,23 @@ def lstm_data(rng: np.random.Generator) -> Batch:
 
 
 def ours_cnn() -> Any:
-    """Two conv + ReLU + max-pool stages, then two linear layers (``layers.*`` names)."""
+    """Two conv + ReLU + max-pool stages, then two linear layers (``0.weight``... names)."""
     return nn.Sequential(
-        nn.Conv2D(1, 32, 3), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Conv2D(32, 64, 3), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10),
     )  # fmt: skip
 
 
 def torch_cnn() -> Any:
-    """The same CNN in PyTorch, wrapped so its parameters are named ``layers.*`` like ours."""
-    import torch
+    """The same CNN in PyTorch; both Sequentials name parameters ``0.weight``, ``3.bias``..."""
     from torch import nn as tnn
 
-    class TorchCNN(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = tnn.Sequential(
-                tnn.Conv2d(1, 32, 3), tnn.ReLU(), tnn.MaxPool2d(2),
-                tnn.Conv2d(32, 64, 3), tnn.ReLU(), tnn.MaxPool2d(2),
-                tnn.Flatten(), tnn.Linear(1600, 128), tnn.ReLU(), tnn.Linear(128, 10),
-            )  # fmt: skip
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.layers(x)
-
-    return TorchCNN()
+    return tnn.Sequential(
+        tnn.Conv2d(1, 32, 3), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(32, 64, 3), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(1600, 128), tnn.ReLU(), tnn.Linear(128, 10),
+    )  # fmt: skip
 
 
 def cnn_data(rng: np.random.Generator) -> Batch:

@@ -39,8 +39,9 @@ def write(tmp_path: Path, lines: list[str], name: str = "digits.csv") -> Path:
     return path
 
 
-def predict_digits(path: Path, artifact: ModelArtifact | None = None) -> np.ndarray:
-    return DigitClassifier().predict(artifact, path)["digit"]
+def predict_without_a_model(path: Path) -> np.ndarray:
+    """For inputs refused before the model is used."""
+    return DigitClassifier().predict(None, path)["digit"]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_a_nan_pixel_is_refused_with_its_line_and_column(tmp_path, real_data):
     rows[1] = ",".join(values)
     path = write(tmp_path, rows)
     with pytest.raises(DataFormatError) as caught:
-        predict_digits(path)
+        predict_without_a_model(path)
     assert str(caught.value) == f"{path}, line 2, column 2: expected a number, got 'nan'"
 
 
@@ -84,7 +85,7 @@ def test_a_first_row_with_nan_is_not_taken_for_a_header(tmp_path, real_data):
     with pytest.raises(
         DataFormatError, match=r"digits\.csv, line 1, column 1: expected a number, got 'nan'"
     ):
-        predict_digits(path)
+        predict_without_a_model(path)
 
 
 @pytest.mark.parametrize("blank", ["", " "])
@@ -96,7 +97,7 @@ def test_a_blank_pixel_is_refused(tmp_path, real_data, blank):
     with pytest.raises(
         DataFormatError, match=r"line 3, column 784 \('pixel783'\): expected a number, got ''"
     ):
-        predict_digits(path)
+        predict_without_a_model(path)
 
 
 def test_a_binary_file_is_refused(tmp_path):
@@ -105,7 +106,7 @@ def test_a_binary_file_is_refused(tmp_path):
     with pytest.raises(
         DataFormatError, match=r"digits\.csv\.gz is not a UTF-8 text CSV file: line 1"
     ):
-        predict_digits(path)
+        predict_without_a_model(path)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_a_binary_file_is_refused(tmp_path):
 )
 def test_bad_shapes_are_explained(tmp_path, lines, message):
     with pytest.raises(DataFormatError, match=message):
-        predict_digits(write(tmp_path, lines, "short.csv"))
+        predict_without_a_model(write(tmp_path, lines, "short.csv"))
 
 
 def test_pixels_outside_0_to_255_are_refused(tmp_path):
@@ -129,9 +130,9 @@ def test_pixels_outside_0_to_255_are_refused(tmp_path):
     with pytest.raises(
         DataFormatError, match=r"line 2, column 31: expected a grey level 0-255, got '256'"
     ):
-        predict_digits(write(tmp_path, [",".join(["0"] * 784), ",".join(values)]))
+        predict_without_a_model(write(tmp_path, [",".join(["0"] * 784), ",".join(values)]))
     with pytest.raises(DataFormatError, match=r"every pixel is between 0 and 1 \(0\.5 to 0\.5\)"):
-        predict_digits(write(tmp_path, [",".join(["0.5"] * 784)]))
+        predict_without_a_model(write(tmp_path, [",".join(["0.5"] * 784)]))
 
 
 def test_val_size_must_leave_training_images():

@@ -1,19 +1,27 @@
-"""save/load: architecture and weights round trip, clear errors, atomic writes."""
+"""save/load: architecture and weights round trip, old files, nothing imported, atomic writes."""
 
+import importlib
 import json
 import os
 import stat
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from azuraforge.core import Tensor, load, manual_seed, nn, save
+from azuraforge.core import Tensor, load, manual_seed, nn, no_grad, save
+from azuraforge.core.nn import registry
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 from tests.helpers import rng
 
+FORMAT1 = Path(__file__).parent / "assets" / "format1"
+_HEADER = "__azuraforge__"
 
+
+@nn.register_architecture("tiny-forecaster")
 class TinyForecaster(nn.Module):
-    """A user-defined model: importable from this module, so load() can rebuild it."""
+    """A user-defined model, registered so save() can name it and load() rebuild it."""
 
     def __init__(self, features: int, hidden: int = 4, head: nn.Module | None = None):
         self.encoder = nn.GRU(features, hidden, return_sequences=True)
@@ -61,9 +69,9 @@ def test_lstm_model_round_trip(tmp_path):
 
 def test_cnn_round_trip(tmp_path):
     model = nn.Sequential(
-        nn.Conv2D(1, 2, kernel_size=3, stride=(1, 2), padding=1),
+        nn.Conv2d(1, 2, kernel_size=3, stride=(1, 2), padding=1),
         nn.ReLU(),
-        nn.MaxPool2D(2),
+        nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(2 * 3 * 2, 3),
     )
@@ -140,27 +148,165 @@ def test_load_of_a_newer_format_raises_schema_mismatch(tmp_path):
         load(tmp_path / "future.npz")
 
 
-def test_save_refuses_a_class_load_could_not_import(tmp_path):
-    class Local(nn.Module):
-        def __init__(self, width: int):
-            self.layer = nn.Linear(width, 1)
+class Unregistered(nn.Module):
+    def __init__(self, width: int):
+        self.layer = nn.Linear(width, 1)
 
-    with pytest.raises(InvalidParameterError, match=r"Local: its class is not importable"):
-        save(Local(2), tmp_path / "local.npz")
+
+def test_save_refuses_an_unregistered_class_and_says_how_to_register_it(tmp_path):
+    with pytest.raises(InvalidParameterError) as error:
+        save(nn.Sequential(Unregistered(2)), tmp_path / "model.npz")
+    message = str(error.value)
+    assert "cannot save Unregistered: it is not a registered architecture" in message
+    assert "@register_architecture('Unregistered')" in message
+    assert '[project.entry-points."azuraforge.architectures"]' in message
     assert os.listdir(tmp_path) == []
 
 
-def test_load_of_a_class_that_cannot_be_imported_raises_not_found(tmp_path):
-    header = {
-        "format": "azuraforge.module",
-        "format_version": 1,
-        "architecture": {"class": "nowhere_to_be_found:Missing", "args": [], "kwargs": {}},
+def test_a_file_stores_registered_names_and_keyword_arguments(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, stride=(1, 2)), nn.Flatten())
+    header = _header(save(model, tmp_path / "model"))
+    assert header["format_version"] == 2
+    assert header["architecture"] == {
+        "name": "Sequential",
+        "kwargs": {
+            "layers": [
+                {
+                    "module": {
+                        "name": "Conv2d",
+                        "kwargs": {
+                            "in_channels": 1,
+                            "out_channels": 2,
+                            "kernel_size": 3,
+                            "stride": {"tuple": [1, 2]},
+                            "padding": 0,
+                            "bias": True,
+                        },
+                    }
+                },
+                {"module": {"name": "Flatten", "kwargs": {"start_dim": 1, "end_dim": -1}}},
+            ]
+        },
     }
-    np.savez(tmp_path / "missing.npz", __azuraforge__=np.array(json.dumps(header)))
-    with pytest.raises(NotFoundError, match=r"needs class .*Missing.*which cannot be imported"):
-        load(tmp_path / "missing.npz")
+    assert sorted(np.load(tmp_path / "model.npz").files) == ["0.bias", "0.weight", _HEADER]
 
 
+def test_a_plugin_architecture_saves_under_its_entry_point_name(tmp_path):
+    from azuraforge.apps.forecasting import SequenceRegressor
+
+    model = SequenceRegressor(3, 4, 1, 0.0)
+    header = _header(save(model, tmp_path / "model"))
+    assert header["architecture"]["name"] == "sequence-regressor"
+    _round_trip(model, Tensor(rng(7).normal(size=(2, 5, 3))), tmp_path)
+
+
+def _header(path):
+    with np.load(path) as archive:
+        return json.loads(str(archive[_HEADER]))
+
+
+def _write_header(path, architecture, version=1, state=None):
+    """A hand-made model file: the header naming ``architecture``, plus ``state`` arrays."""
+    header = {"format": "azuraforge.module", "format_version": version}
+    header_array = np.array(json.dumps({**header, "architecture": architecture}))
+    np.savez(path, __azuraforge__=header_array, **(state or {}))
+    return path
+
+
+@pytest.fixture
+def import_spy(monkeypatch):
+    """Every module importlib is asked to import while the test runs."""
+    calls = []
+    real = importlib.import_module
+
+    def spy(name, package=None):
+        calls.append(name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "path", ["os:system", "antigravity:x", "tests.core.test_serialization:Unregistered"]
+)
+def test_a_format1_file_naming_an_unregistered_class_imports_nothing(tmp_path, path, import_spy):
+    assert "antigravity" not in sys.modules
+    architecture = {"class": path, "args": ["echo pwned"], "kwargs": {}}
+    crafted = _write_header(tmp_path / "crafted.npz", architecture)
+    with pytest.raises(NotFoundError) as error:
+        load(crafted)
+    message = str(error.value)
+    assert (
+        f"format-1 file naming class {path!r}, which is not a registered architecture" in message
+    )
+    assert "save() it again" in message
+    assert import_spy == []
+    assert "antigravity" not in sys.modules
+
+
+@pytest.mark.parametrize("name", ["os:system", "antigravity", "not-registered"])
+def test_a_file_naming_an_unregistered_architecture_imports_nothing(tmp_path, name, import_spy):
+    crafted = _write_header(tmp_path / "crafted.npz", {"name": name, "kwargs": {}}, version=2)
+    with pytest.raises(NotFoundError, match=f"no architecture named {name!r} is registered"):
+        load(crafted)
+    assert import_spy == []
+    assert "antigravity" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    "name", ["mlp", "digits_cnn", "strided_cnn", "recurrent", "sequence_regressor"]
+)
+def test_a_format1_file_of_the_previous_release_loads_to_the_same_predictions(name):
+    expected = np.load(FORMAT1 / "expected_outputs.npz")
+    model = load(FORMAT1 / f"{name}.npz")
+    with no_grad():
+        prediction = model(Tensor(expected[f"{name}.input"])).data
+    np.testing.assert_array_equal(prediction, expected[f"{name}.output"])
+
+
+def test_format1_files_restore_their_classes_mode_and_torch_style_keys():
+    digits = load(FORMAT1 / "digits_cnn.npz")
+    assert [type(layer) for layer in digits][:3] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d]
+    assert not digits.training
+    assert "0.weight" in digits.state_dict()
+    regressor = load(FORMAT1 / "sequence_regressor.npz")
+    assert type(regressor).__name__ == "SequenceRegressor"
+    assert regressor.training
+    assert regressor.lstm.hidden_size == 8
+
+
+def test_a_format1_file_of_a_class_registered_in_process_loads(tmp_path):
+    model = TinyForecaster(3, hidden=5, head=nn.Sequential(nn.Linear(5, 2), nn.Tanh()))
+    linear = {"class": "azuraforge.core.nn.layers:Linear", "args": [5, 2, True], "kwargs": {}}
+    head = {
+        "class": "azuraforge.core.nn.layers:Sequential",
+        "args": [
+            {"module": linear},
+            {"module": {"class": "azuraforge.core.nn.layers:Tanh", "args": [], "kwargs": {}}},
+        ],
+        "kwargs": {},
+    }
+    architecture = {
+        "class": "tests.core.test_serialization:TinyForecaster",
+        "args": [3],
+        "kwargs": {"hidden": 5, "head": {"module": head}},
+    }
+    state = {k.replace("head.", "head.layers."): v for k, v in model.state_dict().items()}
+    assert "head.layers.0.weight" in state
+    path = _write_header(tmp_path / "old.npz", architecture, state=state)
+    x = Tensor(rng(8).normal(size=(2, 4, 3)))
+    np.testing.assert_array_equal(load(path)(x).data, model(x).data)
+
+
+def test_a_file_whose_arguments_no_longer_fit_the_class_says_so(tmp_path, monkeypatch):
+    path = save(TinyForecaster(3), tmp_path / "model")
+    monkeypatch.setitem(registry._ARCHITECTURES, "tiny-forecaster", Unregistered)
+    with pytest.raises(SchemaMismatchError, match="no longer fit architecture 'tiny-forecaster'"):
+        load(path)
+
+
+@nn.register_architecture("scaled")
 class Scaled(nn.Module):
     def __init__(self, scale):
         self.scale = scale
@@ -177,6 +323,7 @@ def test_save_rejects_constructor_arguments_it_cannot_store(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@nn.register_architecture("named")
 class Named(nn.Module):
     """A module whose parameters have names np.savez would take as keywords."""
 
@@ -225,6 +372,34 @@ def test_a_single_array_file_or_damaged_header_is_not_a_model(tmp_path):
     np.save(tmp_path / "array.npy", np.ones(3))
     with pytest.raises(SchemaMismatchError, match="single array"):
         load(tmp_path / "array.npy")
-    np.savez(tmp_path / "broken.npz", __azuraforge__=np.array("{not json"))
-    with pytest.raises(SchemaMismatchError, match="damaged model header"):
-        load(tmp_path / "broken.npz")
+    for header in ["{not json", "[1, 2]", "[" * 100_000]:
+        np.savez(tmp_path / "broken.npz", __azuraforge__=np.array(header))
+        with pytest.raises(SchemaMismatchError, match="damaged model header"):
+            load(tmp_path / "broken.npz")
+
+
+@pytest.mark.parametrize(
+    ("version", "architecture"),
+    [
+        (2, {"name": "Sequential", "kwargs": {"layers": [{"module": {"kwargs": {}}}]}}),
+        (2, {"name": "Linear", "kwargs": [2, 1]}),
+        (1, {"class": "azuraforge.core.nn.layers:Linear", "kwargs": {}}),
+    ],
+)
+def test_a_damaged_module_entry_is_a_schema_mismatch(tmp_path, version, architecture):
+    path = _write_header(tmp_path / "damaged.npz", architecture, version=version)
+    with pytest.raises(SchemaMismatchError, match="damaged model header: a module entry needs"):
+        load(path)
+
+
+def test_a_header_nesting_modules_too_deeply_is_a_schema_mismatch(tmp_path):
+    # Deep enough to exhaust the stack while building, shallow enough for the JSON parser.
+    depth = 190
+    nested = '{"name": "Sequential", "kwargs": {"layers": [{"module": ' * depth
+    architecture = nested + '{"name": "ReLU", "kwargs": {}}' + "}]}}" * depth
+    header = (
+        f'{{"format": "azuraforge.module", "format_version": 2, "architecture": {architecture}}}'
+    )
+    np.savez(tmp_path / "deep.npz", __azuraforge__=np.array(header))
+    with pytest.raises(SchemaMismatchError, match="nests modules too deeply"):
+        load(tmp_path / "deep.npz")

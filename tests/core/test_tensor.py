@@ -7,7 +7,7 @@ import pytest
 
 from azuraforge.core import Tensor, is_grad_enabled, nn, no_grad, optim
 from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
-from tests.helpers import tensor64
+from tests.helpers import check_gradients, tensor64
 
 
 def test_float_data_defaults_to_float32_and_int_arrays_keep_their_dtype():
@@ -170,3 +170,71 @@ def test_truth_value_of_one_element_and_error_for_many():
         bool(Tensor([1.0, 2.0]))
     with pytest.raises(ShapeError, match="len\\(\\) of a 0-d tensor"):
         len(Tensor(1.0))
+
+
+# ---- PyTorch-style methods -----------------------------------------------------------------
+DATA = np.array([[1.0, 5.0, 5.0], [7.0, -2.0, 0.5]])
+
+
+@pytest.mark.parametrize("method", ["argmax", "argmin"])
+@pytest.mark.parametrize(("axis", "keepdims"), [(None, False), (0, False), (1, True), (-1, False)])
+def test_argmax_and_argmin_match_numpy_and_torch(method, axis, keepdims):
+    torch = pytest.importorskip("torch")
+    x = Tensor(DATA, requires_grad=True)
+    out = getattr(x, method)(axis, keepdims)
+    expected = getattr(np, method)(DATA, axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(out.data, expected)
+    assert out.dtype == np.int64
+    assert not out.requires_grad
+    theirs = getattr(torch.from_numpy(DATA), method)(*(() if axis is None else (axis, keepdims)))
+    np.testing.assert_array_equal(out.data, theirs.numpy())
+    np.testing.assert_array_equal(getattr(x, method)(dim=axis, keepdims=keepdims).data, expected)
+
+
+def test_argmax_rejects_a_bad_axis_and_conflicting_axis_and_dim():
+    with pytest.raises(ShapeError, match=r"axis 2 is out of range for a tensor of shape \(2, 3\)"):
+        Tensor(DATA).argmax(axis=2)
+    with pytest.raises(InvalidParameterError, match="dim is PyTorch's name for axis; give one"):
+        Tensor(DATA).argmin(axis=0, dim=1)
+    with pytest.raises(ShapeError, match="empty tensor"):
+        Tensor(np.zeros((0, 2))).argmax()
+
+
+@pytest.mark.parametrize("method", ["softmax", "log_softmax"])
+def test_softmax_methods_match_torch_and_finite_differences(method):
+    torch = pytest.importorskip("torch")
+    x = tensor64(DATA)
+    for kwargs, dim in [({}, -1), ({"axis": 0}, 0), ({"dim": 0}, 0)]:
+        expected = getattr(torch.from_numpy(DATA), method)(dim=dim).numpy()
+        np.testing.assert_allclose(getattr(x, method)(**kwargs).data, expected, rtol=1e-12)
+    check_gradients(lambda: getattr(x, method)(axis=0), [x])
+
+
+def test_numel_tolist_and_float():
+    x = Tensor(np.array([[1, 2], [3, 4]]))
+    assert x.numel() == 4
+    assert x.tolist() == [[1, 2], [3, 4]]
+    assert isinstance(x.tolist()[0][0], int)
+    as_float = x.float()
+    assert as_float.dtype == np.float32
+    as_float.data[0, 0] = 10.0
+    assert x.data[0, 0] == 1
+
+
+def test_float_is_a_copy_that_passes_gradients_back():
+    x = tensor64(DATA)
+    y = x.float()
+    assert y.dtype == np.float32
+    assert y.data is not x.data
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(DATA.shape, 2.0))
+    assert x.grad.dtype == np.float64
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, -1), (1, -1), (0, 1), (-2, -1), (1, 1)])
+def test_flatten_matches_torch(start, end):
+    torch = pytest.importorskip("torch")
+    data = np.arange(24.0).reshape(2, 3, 4)
+    expected = torch.from_numpy(data).flatten(start, end).numpy()
+    np.testing.assert_array_equal(Tensor(data).flatten(start, end).data, expected)
+    assert Tensor(3.0).flatten().shape == (1,)

@@ -39,8 +39,8 @@ class DigitConfig(TrainingConfig):
 def build_cnn(channels: int, hidden_size: int, dropout: float) -> nn.Sequential:
     """conv 3x3 -> ReLU -> pool -> conv 3x3 -> ReLU -> pool -> dense -> ReLU -> dropout -> 10."""
     return nn.Sequential(
-        nn.Conv2D(1, channels, 3), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Conv2D(channels, 2 * channels, 3), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2d(1, channels, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(channels, 2 * channels, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(2 * channels * 5 * 5, hidden_size), nn.ReLU(),
         nn.Dropout(dropout), nn.Linear(hidden_size, 10),
     )  # fmt: skip

@@ -362,9 +362,116 @@ class Tensor:
         """All axes reversed."""
         return ops.permute(self, tuple(reversed(range(self.ndim))))
 
-    def flatten(self, start_axis: int = 0) -> Tensor:
-        """Merge every axis from ``start_axis`` on into one."""
-        return ops.reshape(self, (*self.shape[:start_axis], -1))
+    def flatten(
+        self, start_dim: int = 0, end_dim: int = -1, *, start_axis: int | None = None
+    ) -> Tensor:
+        """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one, as
+        ``torch.flatten``; ``start_axis`` is the earlier spelling of ``start_dim``.
+
+        Examples
+        --------
+        >>> Tensor(np.zeros((2, 3, 4))).flatten(1).shape
+        (2, 12)
+        >>> Tensor(np.zeros((2, 3, 4))).flatten(0, 1).shape
+        (6, 4)
+        """
+        start = start_dim if start_axis is None else start_axis
+        if self.ndim == 0:
+            return ops.reshape(self, (1,))
+        first, last = ops.normalize_axes(self, start)[0], ops.normalize_axes(self, end_dim)[0]
+        if first > last:
+            raise ShapeError(
+                f"flatten: start_dim {start} comes after end_dim {end_dim} for a tensor of "
+                f"shape {self.shape}"
+            )
+        merged = int(np.prod(self.shape[first : last + 1]))
+        return ops.reshape(self, (*self.shape[:first], merged, *self.shape[last + 1 :]))
+
+    def argmax(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None
+    ) -> Tensor:
+        """Indices (int64) of the maxima along ``axis`` (``dim`` is PyTorch's spelling), of
+        the flattened tensor when neither is given. No gradient flows through indices.
+
+        Examples
+        --------
+        >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(axis=1)
+        Tensor([1, 0], dtype=int64)
+        """
+        return self._arg_reduce(np.argmax, _axis_or_dim("argmax", axis, dim), keepdims)
+
+    def argmin(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None
+    ) -> Tensor:
+        """Indices (int64) of the minima along ``axis`` (or ``dim``); see :meth:`argmax`.
+
+        Examples
+        --------
+        >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmin(dim=0)
+        Tensor([0, 1], dtype=int64)
+        """
+        return self._arg_reduce(np.argmin, _axis_or_dim("argmin", axis, dim), keepdims)
+
+    def _arg_reduce(self, reduce: Any, axis: int | None, keepdims: bool) -> Tensor:
+        if axis is not None:
+            ops.normalize_axes(self, axis)
+        elif self.size == 0:
+            raise ShapeError(f"cannot take the arg-max/min of an empty tensor {self.shape}")
+        return Tensor(reduce(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """exp(x) normalised to sum to 1 along ``axis`` (or ``dim``; default the last).
+
+        Examples
+        --------
+        >>> Tensor([0.0, 0.0]).softmax()
+        Tensor([0.5, 0.5])
+        """
+        picked = _axis_or_dim("softmax", axis, dim)
+        return F.softmax(self, -1 if picked is None else picked)
+
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """log(softmax(x)) along ``axis`` (or ``dim``; default the last), computed stably.
+
+        Examples
+        --------
+        >>> Tensor([0.0, 0.0]).log_softmax().exp()
+        Tensor([0.5, 0.5])
+        """
+        picked = _axis_or_dim("log_softmax", axis, dim)
+        return F.log_softmax(self, -1 if picked is None else picked)
+
+    def numel(self) -> int:
+        """Number of elements (PyTorch's name for :attr:`size`)."""
+        return self.size
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists of Python numbers (a number for a 0-d tensor).
+
+        Examples
+        --------
+        >>> Tensor([[1, 2]], dtype=np.int64).tolist()
+        [[1, 2]]
+        """
+        return self.data.tolist()
+
+    def float(self) -> Tensor:
+        """A float32 copy, as PyTorch's ``.float()``; gradients flow back through it.
+
+        Examples
+        --------
+        >>> Tensor(np.array([1, 2])).float()
+        Tensor([1., 2.])
+        """
+        return ops.cast(self, np.float32)
+
+
+def _axis_or_dim(what: str, axis: int | None, dim: int | None) -> int | None:
+    if dim is None or axis is None or axis == dim:
+        return axis if dim is None else dim
+    raise InvalidParameterError(
+        f"{what}: dim is PyTorch's name for axis; give one, got axis={axis} and dim={dim}"
+    )
 
 
 def _data(value: ArrayLike) -> Any:
@@ -425,4 +532,5 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 
-from azuraforge.core import ops  # noqa: E402  (ops needs Tensor defined first)
+from azuraforge.core import functional as F  # noqa: E402  (both need Tensor defined first)
+from azuraforge.core import ops  # noqa: E402

@@ -77,6 +77,8 @@ PARAMETER_FREE = {
     "LeakyReLU": (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
     "Softmax": (lambda: nn.Softmax(axis=1), lambda: torch.nn.Softmax(dim=1)),
     "Flatten": (nn.Flatten, lambda: torch.nn.Flatten()),
+    "Flatten(0, 1)": (lambda: nn.Flatten(0, 1), lambda: torch.nn.Flatten(0, 1)),
+    "Flatten(-2)": (lambda: nn.Flatten(start_dim=-2), lambda: torch.nn.Flatten(start_dim=-2)),
 }
 
 
@@ -270,7 +272,43 @@ def test_sequential_is_indexable_and_iterable():
     assert len(model) == 2
     assert model[0] is first
     assert list(model) == [first, second]
-    assert [name for name, _ in model.named_parameters()] == ["layers.0.weight", "layers.0.bias"]
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_sequential_state_dict_keys_are_torchs_so_weights_copy_by_name():
+    torch_model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        torch.nn.ReLU(),
+        torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()),
+        torch.nn.LSTM(4, 2, batch_first=True),
+    )
+    ours = nn.Sequential(
+        nn.Linear(3, 4),
+        nn.ReLU(),
+        nn.Sequential(nn.Linear(4, 4), nn.Tanh()),
+        nn.LSTM(4, 2, return_sequences=True),
+    )
+    state = {name: value.detach().numpy() for name, value in torch_model.state_dict().items()}
+    assert set(state) == set(ours.state_dict())
+    ours.load_state_dict(state)
+    x = rng(40).normal(size=(2, 5, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch_model(torch.from_numpy(x))[0].numpy()
+    assert_close(ours(Tensor(x)).data, expected, TOLERANCE[np.float32])
+
+
+def test_flatten_accepts_the_earlier_start_axis():
+    x = Tensor(np.zeros((2, 3, 4, 5)))
+    assert nn.Flatten(start_axis=2)(x).shape == (2, 3, 20)
+    with pytest.raises(InvalidParameterError, match="start_axis is the old name of start_dim"):
+        nn.Flatten(start_dim=0, start_axis=2)
+    with pytest.raises(InvalidParameterError, match=r"Flatten takes start_dim and end_dim"):
+        nn.Flatten(axis=2)
+
+
+def test_flatten_refuses_a_start_after_its_end():
+    with pytest.raises(ShapeError, match="start_dim 2 comes after end_dim 1"):
+        nn.Flatten(2, 1)(Tensor(np.zeros((2, 3, 4))))
 
 
 def test_sequential_rejects_what_is_not_a_module():

@@ -101,3 +101,8 @@ def test_an_unknown_reduction_name_raises(name):
 
 def test_mse_loss_value():
     assert nn.MSELoss()(Tensor([1.0, 3.0]), Tensor([0.0, 0.0])).item() == 5.0
+
+
+def test_cross_entropy_loss_refuses_float_class_targets():
+    with pytest.raises(InvalidParameterError, match="class indices must be integers"):
+        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 3))), np.array([0.0, 2.0], dtype=np.float32))

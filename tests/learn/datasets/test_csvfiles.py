@@ -153,6 +153,19 @@ def test_long_lists_of_columns_are_cut_short(tmp_path):
         table_of(tmp_path, ",".join(names) + "\n1,2,3\n")
 
 
+def test_a_name_used_twice_cannot_be_read_by_name(tmp_path):
+    table = table_of(tmp_path, "x,y,x\n1,2,3\n4,5,nan\n")
+    with pytest.raises(
+        DataFormatError, match=r"line 1: columns 1 and 3 share the name 'x'; rename"
+    ):
+        table.numbers("x")
+    np.testing.assert_array_equal(table.numbers("y"), [2, 5])
+    with pytest.raises(
+        DataFormatError, match=r"line 3, column 3 \('x'\): expected a number, got 'nan'"
+    ):
+        table.matrix()
+
+
 def test_an_exact_name_is_needed_to_read_a_column(tmp_path):
     table = table_of(tmp_path, "Close\n1\n")
     with pytest.raises(

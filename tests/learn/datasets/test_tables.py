@@ -190,6 +190,20 @@ def test_ohlcv_dates_may_carry_a_midnight_time(tmp_path):
     assert prices.dates.tolist() == [datetime.date(2024, 1, 2), datetime.date(2024, 1, 3)]
 
 
+def test_ohlcv_newest_first_is_read_oldest_first(tmp_path):
+    prices = load_ohlcv(
+        write(tmp_path, OHLCV_HEADER, GOOD_PRICES[::-1], "ok.csv"), start="2024-01-03"
+    )
+    assert prices.dates.tolist() == [datetime.date(2024, 1, 3), datetime.date(2024, 1, 4)]
+    np.testing.assert_array_equal(prices.close, [11.5, 11.0])
+    np.testing.assert_array_equal(prices.volume, [1500, 1200])
+    mixed = [GOOD_PRICES[1], GOOD_PRICES[0], GOOD_PRICES[2]]
+    with pytest.raises(
+        DataFormatError, match="line 3, column 1 \\('Date'\\): 2024-01-02 comes before"
+    ):
+        load_ohlcv(write(tmp_path, OHLCV_HEADER, mixed))
+
+
 def test_ohlcv_zero_open_and_volume_are_kept(tmp_path):
     rows = ["2024-01-02,0,11,9,10.5,10.5,0"]
     prices = load_ohlcv(write(tmp_path, OHLCV_HEADER, rows, "ok.csv"))

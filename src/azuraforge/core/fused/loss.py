@@ -19,11 +19,11 @@ def _labels(target: Tensor | np.ndarray, n: int, classes: int) -> np.ndarray:
     if labels.shape != (n,):
         raise ShapeError(f"cross_entropy: target must have shape ({n},), got {labels.shape}")
     if labels.dtype.kind not in "iu":
-        if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
-            raise InvalidParameterError(
-                f"cross_entropy: target must hold integer class indices, got dtype {labels.dtype}"
-            )
-        labels = labels.astype(np.int64)
+        raise InvalidParameterError(
+            f"cross_entropy: target must hold integer class indices, got dtype {labels.dtype}; "
+            "class indices must be integers, e.g. target.astype(np.int64) (probabilities or "
+            "one-hot rows are not supported)"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise InvalidParameterError(
             f"cross_entropy: class indices must be in [0, {classes - 1}], "

@@ -1,7 +1,11 @@
-"""Neural-network layers and losses with PyTorch's names."""
+"""Neural-network layers and losses with PyTorch's names, and the registry of architectures
+that saved models name (:func:`register_architecture`).
+
+``Conv2D``, ``MaxPool2D`` and ``AvgPool2D`` are the earlier names of ``Conv2d``,
+``MaxPool2d`` and ``AvgPool2d`` (the same classes)."""
 
 from azuraforge.core.nn import init
-from azuraforge.core.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from azuraforge.core.nn.conv import AvgPool2D, AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
 from azuraforge.core.nn.layers import (
     GELU,
     BatchNorm1d,
@@ -27,16 +31,24 @@ from azuraforge.core.nn.losses import (
 )
 from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.recurrent import GRU, LSTM
+from azuraforge.core.nn.registry import (
+    find_architecture_name,
+    get_architecture,
+    list_architectures,
+    register_architecture,
+)
 
 __all__ = [
     "GELU",
     "GRU",
     "LSTM",
     "AvgPool2D",
+    "AvgPool2d",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2D",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -48,6 +60,7 @@ __all__ = [
     "Linear",
     "MSELoss",
     "MaxPool2D",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",
@@ -55,5 +68,9 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "find_architecture_name",
+    "get_architecture",
     "init",
+    "list_architectures",
+    "register_architecture",
 ]

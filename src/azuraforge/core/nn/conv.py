@@ -7,11 +7,13 @@ from collections.abc import Callable
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
+from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import check_positive, pair
 
 
-class Conv2D(Module):
+@register_architecture("Conv2d")
+class Conv2d(Module):
     """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, H', W').
 
     Parameters
@@ -30,7 +32,7 @@ class Conv2D(Module):
     >>> import numpy as np
     >>> from azuraforge.core import manual_seed
     >>> manual_seed(0)
-    >>> Conv2D(1, 8, kernel_size=3, padding=1)(Tensor(np.zeros((2, 1, 28, 28)))).shape
+    >>> Conv2d(1, 8, kernel_size=3, padding=1)(Tensor(np.zeros((2, 1, 28, 28)))).shape
     (2, 8, 28, 28)
     """
 
@@ -43,7 +45,7 @@ class Conv2D(Module):
         padding: int | tuple[int, int] = 0,
         bias: bool = True,
     ) -> None:
-        check_positive("Conv2D", in_channels=in_channels, out_channels=out_channels)
+        check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
         kh, kw = pair(kernel_size, "kernel_size")
         pair(stride, "stride")
         pair(padding, "padding", minimum=0)
@@ -82,17 +84,24 @@ class _Pool2D(Module):
         return type(self).pool(x, self.kernel_size, self.stride)
 
 
-class MaxPool2D(_Pool2D):
+@register_architecture("MaxPool2d")
+class MaxPool2d(_Pool2D):
     """Maximum over each window, the gradient going to the first maximum (see
     :class:`_Pool2D` for the parameters)."""
 
     pool = staticmethod(F.max_pool2d)
 
 
-class AvgPool2D(_Pool2D):
+@register_architecture("AvgPool2d")
+class AvgPool2d(_Pool2D):
     """Mean over each window (see :class:`_Pool2D` for the parameters)."""
 
     pool = staticmethod(F.avg_pool2d)
 
 
-__all__ = ["AvgPool2D", "Conv2D", "MaxPool2D"]
+# The names of earlier releases, kept so existing code runs: the same class objects.
+Conv2D = Conv2d
+MaxPool2D = MaxPool2d
+AvgPool2D = AvgPool2d
+
+__all__ = ["AvgPool2D", "AvgPool2d", "Conv2D", "Conv2d", "MaxPool2D", "MaxPool2d"]

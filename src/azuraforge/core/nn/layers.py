@@ -10,11 +10,13 @@ import numpy as np
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
+from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import check_positive, check_probability
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 
+@register_architecture("Linear")
 class Linear(Module):
     """y = x @ weight.T + bias, on the last axis.
 
@@ -49,6 +51,7 @@ class Linear(Module):
         return out if self.bias is None else out + self.bias
 
 
+@register_architecture("ReLU")
 class ReLU(Module):
     """max(x, 0)."""
 
@@ -56,6 +59,7 @@ class ReLU(Module):
         return x.relu()
 
 
+@register_architecture("LeakyReLU")
 class LeakyReLU(Module):
     """x if x > 0 else negative_slope * x."""
 
@@ -66,6 +70,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
 
+@register_architecture("Tanh")
 class Tanh(Module):
     """Hyperbolic tangent."""
 
@@ -73,6 +78,7 @@ class Tanh(Module):
         return x.tanh()
 
 
+@register_architecture("Sigmoid")
 class Sigmoid(Module):
     """Logistic function."""
 
@@ -80,6 +86,7 @@ class Sigmoid(Module):
         return x.sigmoid()
 
 
+@register_architecture("GELU")
 class GELU(Module):
     """Gaussian error linear unit (tanh approximation)."""
 
@@ -87,6 +94,7 @@ class GELU(Module):
         return F.gelu(x)
 
 
+@register_architecture("Softmax")
 class Softmax(Module):
     """Softmax along ``axis``."""
 
@@ -97,16 +105,45 @@ class Softmax(Module):
         return F.softmax(x, self.axis)
 
 
+@register_architecture("Flatten")
 class Flatten(Module):
-    """Merge every axis from ``start_axis`` (default 1, keeping the batch) into one."""
+    """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one, as PyTorch's
+    ``Flatten``; the default keeps the batch axis and flattens the rest.
 
-    def __init__(self, start_axis: int = 1) -> None:
-        self.start_axis = start_axis
+    Parameters
+    ----------
+    start_dim, end_dim
+        First and last axis to merge; negative values count from the end.
+    **old_spelling
+        ``start_axis=``, the earlier spelling of ``start_dim``, is still accepted.
+
+    Examples
+    --------
+    >>> Flatten()(Tensor(np.zeros((2, 3, 4, 5)))).shape
+    (2, 60)
+    >>> Flatten(start_dim=1, end_dim=2)(Tensor(np.zeros((2, 3, 4, 5)))).shape
+    (2, 12, 5)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1, **old_spelling: int) -> None:
+        if set(old_spelling) - {"start_axis"}:
+            raise InvalidParameterError(
+                f"Flatten takes start_dim and end_dim (start_axis is the old name of "
+                f"start_dim), got {sorted(old_spelling)}"
+            )
+        start_axis = old_spelling.get("start_axis", start_dim)
+        if start_dim not in (1, start_axis):
+            raise InvalidParameterError(
+                f"Flatten: start_axis is the old name of start_dim; give one, got "
+                f"start_dim={start_dim} and start_axis={start_axis}"
+            )
+        self.start_dim, self.end_dim = start_axis, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_axis)
+        return x.flatten(self.start_dim, self.end_dim)
 
 
+@register_architecture("Dropout")
 class Dropout(Module):
     """Zero elements with probability ``p`` while training; identity in eval mode.
 
@@ -124,6 +161,7 @@ class Dropout(Module):
         return F.dropout(x, self.p, self.training)
 
 
+@register_architecture("Embedding")
 class Embedding(Module):
     """A lookup table: integer indices to learned vectors of size ``embedding_dim``.
 
@@ -154,6 +192,7 @@ class Embedding(Module):
         return self.weight[idx]
 
 
+@register_architecture("LayerNorm")
 class LayerNorm(Module):
     """Normalise over the last ``len(normalized_shape)`` axes, then scale and shift.
 
@@ -256,18 +295,21 @@ class _BatchNorm(Module):
         self.running_var.data = new_var.astype(dtype, copy=False)
 
 
+@register_architecture("BatchNorm1d")
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation for (N, C) or (N, C, L) input."""
 
     input_ndims = (2, 3)
 
 
+@register_architecture("BatchNorm2d")
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation for (N, C, H, W) input."""
 
     input_ndims = (4,)
 
 
+@register_architecture("Sequential")
 class Sequential(Module):
     """Layers applied one after another.
 
@@ -287,6 +329,12 @@ class Sequential(Module):
                     f"Sequential takes modules, got {type(layer).__name__} at position {i}"
                 )
         self.layers = list(layers)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The layers named by position (``0``, ``1``, ...), so state-dict keys are
+        ``0.weight``, ``1.bias``, as PyTorch's."""
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
 
     def forward(self, x: Any) -> Any:
         for layer in self.layers:

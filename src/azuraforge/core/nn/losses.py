@@ -6,6 +6,7 @@ import numpy as np
 
 from azuraforge.core import functional as F
 from azuraforge.core.nn.module import Module
+from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import ArrayLike, Tensor
 from azuraforge.core.validation import check_reduction
 
@@ -25,6 +26,7 @@ class _Loss(Module):
         self.reduction = reduction
 
 
+@register_architecture("MSELoss")
 class MSELoss(_Loss):
     """Mean squared error.
 
@@ -38,6 +40,7 @@ class MSELoss(_Loss):
         return F.mse_loss(prediction, target, self.reduction)
 
 
+@register_architecture("L1Loss")
 class L1Loss(_Loss):
     """Mean absolute error."""
 
@@ -45,6 +48,7 @@ class L1Loss(_Loss):
         return F.l1_loss(prediction, target, self.reduction)
 
 
+@register_architecture("HuberLoss")
 class HuberLoss(_Loss):
     """Squared error below ``delta``, linear above."""
 
@@ -56,6 +60,7 @@ class HuberLoss(_Loss):
         return F.huber_loss(prediction, target, self.delta, self.reduction)
 
 
+@register_architecture("CrossEntropyLoss")
 class CrossEntropyLoss(_Loss):
     """Cross-entropy on logits (N, C) against class indices (N,); log-softmax fused in."""
 
@@ -67,6 +72,7 @@ class CrossEntropyLoss(_Loss):
         return F.cross_entropy(logits, target, self.reduction, self.label_smoothing)
 
 
+@register_architecture("BCEWithLogitsLoss")
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on raw scores (sigmoid fused in, stable for large scores)."""
 

@@ -3,8 +3,10 @@
 A module finds its parameters by walking its attributes (no register calls): every
 ``Parameter`` attribute is a parameter, every other ``Tensor`` attribute a buffer (running
 statistics), every ``Module`` attribute or list of modules a child. Each module also records
-the arguments it was constructed with, so :func:`azuraforge.core.save` can store the
-architecture and :func:`azuraforge.core.load` rebuild it without the code that built it.
+the arguments it was constructed with, by name, so :func:`azuraforge.core.save` can store the
+architecture and :func:`azuraforge.core.load` rebuild it without the code that built it (a
+class of your own needs a name: :func:`azuraforge.core.nn.register_architecture`). Calling a
+module with a NumPy array as its first argument first turns the array into a ``Tensor``.
 """
 
 from __future__ import annotations
@@ -36,27 +38,49 @@ class Parameter(Tensor):
         super().__init__(np.array(raw, dtype=dtype, copy=True), requires_grad, dtype)
 
 
+def named_arguments(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Constructor arguments by parameter name, defaults filled in: a var-positional
+    parameter (``*layers``) as a list under its name, var-keyword ones merged in.
+
+    Raises
+    ------
+    TypeError
+        If the arguments do not fit ``signature`` (whose first parameter is ``self``).
+    """
+    bound = signature.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    named: dict[str, Any] = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = signature.parameters[name].kind
+        if kind == inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        else:
+            named[name] = list(value) if kind == inspect.Parameter.VAR_POSITIONAL else value
+    return named
+
+
 def _recording(init: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``__init__`` so the outermost call records its bound arguments."""
+    """Wrap ``__init__`` so the outermost call records its arguments by name."""
     signature = inspect.signature(init)
 
     @functools.wraps(init)
     def wrapper(self: Module, *args: Any, **kwargs: Any) -> None:
-        outermost = "_init_args" not in self.__dict__
+        outermost = "_init_arguments" not in self.__dict__
         if outermost:
-            self.__dict__["_init_args"] = None
+            self.__dict__["_init_arguments"] = None
         init(self, *args, **kwargs)
         if outermost:
-            bound = signature.bind(self, *args, **kwargs)
-            bound.apply_defaults()
-            self.__dict__["_init_args"] = (bound.args[1:], dict(bound.kwargs))
+            self.__dict__["_init_arguments"] = named_arguments(signature, args, kwargs)
 
     return wrapper
 
 
 class Module:
     """Base class of layers and models: override ``forward`` and assign parameters and
-    sub-modules as attributes.
+    sub-modules as attributes. Register a model class with
+    :func:`~azuraforge.core.nn.register_architecture` to save it.
 
     Examples
     --------
@@ -73,7 +97,7 @@ class Module:
     """
 
     training: bool = True
-    _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+    _init_arguments: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,13 +109,23 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], np.ndarray):
+            args = (self._input_tensor(args[0]), *args[1:])
         return self.forward(*args, **kwargs)
+
+    def _input_tensor(self, array: np.ndarray) -> Tensor:
+        # A floating array takes the parameters' dtype, as Linear's `x @ weight.T` gives it;
+        # integer and bool arrays (indices, labels, masks) keep theirs.
+        if array.dtype.kind != "f":
+            return Tensor(array)
+        dtype = next((p.dtype for p in self.parameters() if p.dtype.kind == "f"), None)
+        return Tensor(array, dtype=dtype)
 
     # ---- walking the tree ---------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their attribute names (``layers.0`` for list items)."""
         for name, value in vars(self).items():
-            if name == "_init_args":
+            if name == "_init_arguments":
                 continue
             if isinstance(value, Module):
                 yield name, value
@@ -203,23 +237,23 @@ class Module:
         return f"{type(self).__name__}({args}\n" + "\n".join(lines) + "\n)"
 
     def _describe_args(self) -> list[str]:
-        if self._init_args is None:
-            return []
-        args, kwargs = self._init_args
-        names = [n for n in inspect.signature(type(self).__init__).parameters][1:]
-        described = []
-        for name, value in [*zip(names, args, strict=False), *kwargs.items()]:
-            if not isinstance(value, Module) and not (
-                isinstance(value, tuple) and any(isinstance(v, Module) for v in value)
-            ):
-                described.append(f"{name}={value!r}")
-        return described
+        return [
+            f"{name}={value!r}"
+            for name, value in (self._init_arguments or {}).items()
+            if not _holds_modules(value)
+        ]
+
+
+def _holds_modules(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, Module) for v in value)
+    return isinstance(value, Module)
 
 
 def _attribute_tensors(module: Module) -> Iterator[tuple[str, Tensor]]:
     """Tensors held directly by ``module``, also inside lists and tuples (``name.i``)."""
     for name, value in vars(module).items():
-        if name == "_init_args":
+        if name == "_init_arguments":
             continue
         if isinstance(value, Tensor):
             yield name, value

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
+from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import check_positive, check_probability
 
@@ -60,6 +61,7 @@ class _Recurrent(Module):
         return x
 
 
+@register_architecture("LSTM")
 class LSTM(_Recurrent):
     """Long short-term memory layers (PyTorch's equations and gate order ``i, f, g, o``).
 
@@ -89,6 +91,7 @@ class LSTM(_Recurrent):
     kernel = staticmethod(F.lstm_layer)
 
 
+@register_architecture("GRU")
 class GRU(_Recurrent):
     """Gated recurrent unit layers (PyTorch's equations and gate order ``r, z, n``).
 

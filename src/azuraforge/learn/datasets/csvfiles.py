@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Sequence
@@ -48,7 +49,8 @@ class CsvTable:
     header_line
         The line of the header (the first line that is not blank), or None without a header.
     rows
-        The data rows, lists of stripped text fields, all as wide as ``column_names``.
+        The data rows, lists of stripped text fields, all as wide as ``column_names``; read
+        them, do not change them.
     lines
         The line of the file each row ends on (the first line of the file is 1).
 
@@ -153,22 +155,26 @@ class CsvTable:
     ) -> np.ndarray:
         """The columns ``names`` (by default all) as a float64 array of shape (rows, columns),
         with the rules of :meth:`numbers`."""
-        names = self.column_names if names is None else tuple(names)
-        indexes = [self._index(name) for name in names]
-        texts = np.array([[row[i] for i in indexes] for row in self.rows], dtype=str)
-        texts = texts.reshape(len(self.rows), len(indexes))
-        markers = [missing] if isinstance(missing, str) else list(missing)
-        allowed = np.isin(texts, markers)
-        values = _floats(np.where(allowed, "nan", texts))
-        bad = ~np.isfinite(values) & ~allowed
+        if names is None:
+            indexes = list(range(len(self.column_names)))
+        else:
+            indexes = [self._index(name) for name in names]
+        texts = self._fields(indexes)
+        markers = {missing} if isinstance(missing, str) else set(missing)
+        values = _floats(
+            ["nan" if text in markers else text for text in texts] if markers else texts
+        )
+        bad = ~np.isfinite(values)
+        if markers:
+            bad &= np.array([text not in markers for text in texts], dtype=bool)
         if bad.any():
-            row, column = (int(i) for i in np.argwhere(bad)[0])
+            row, column = divmod(int(np.argmax(bad)), len(indexes))
             expected = "a number"
             if markers:
-                expected += f" or {' or '.join(repr(m) for m in markers)} (missing)"
-            problem = f"expected {expected}, got {str(texts[row, column])!r}"
-            raise self.error(row, [names[column]], problem)
-        return values
+                expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
+            problem = f"expected {expected}, got {texts[row * len(indexes) + column]!r}"
+            raise self._error_at(row, [indexes[column]], problem)
+        return values.reshape(len(self.rows), len(indexes))
 
     def integers(self, name: str) -> np.ndarray:
         """The column ``name`` as int64; every field must be a whole number."""
@@ -247,7 +253,10 @@ class CsvTable:
         """A :class:`~azuraforge.errors.DataFormatError` reading ``<file>, line <n>, column
         <k> ('<name>'): <problem>`` for the data row ``row`` (from 0) and the columns
         ``names``; raise it."""
-        positions = [self._index(name) + 1 for name in names]
+        return self._error_at(row, [self._index(name) for name in names], problem)
+
+    def _error_at(self, row: int, indexes: Sequence[int], problem: str) -> DataFormatError:
+        positions = [index + 1 for index in indexes]
         if len(positions) == 1:
             where = f"column {positions[0]}"
         elif positions == list(range(positions[0], positions[-1] + 1)):
@@ -255,17 +264,29 @@ class CsvTable:
         else:
             where = f"columns {', '.join(str(p) for p in positions)}"
         if self.has_header:
-            where += f" ({', '.join(repr(name) for name in names)})"
+            where += f" ({', '.join(repr(self.column_names[i]) for i in indexes)})"
         return DataFormatError(f"{self.path}, line {self.lines[row]}, {where}: {problem}")
 
+    def _fields(self, indexes: list[int]) -> list[str]:
+        """The fields of the columns at ``indexes``, row after row."""
+        if indexes == list(range(len(self.column_names))):
+            return list(itertools.chain.from_iterable(self.rows))
+        return [row[index] for row in self.rows for index in indexes]
+
     def _index(self, name: str) -> int:
-        try:
-            return self.column_names.index(name)
-        except ValueError:
+        indexes = [i for i, column in enumerate(self.column_names) if column == name]
+        if not indexes:
             raise InvalidParameterError(
                 f"{self.path} has no column {name!r}; its columns are "
                 f"{_listing(self.column_names)} (find_column matches names loosely)"
-            ) from None
+            )
+        if len(indexes) > 1:
+            positions = " and ".join(str(i + 1) for i in indexes)
+            raise DataFormatError(
+                f"{self.path}, line {self._header_line()}: columns {positions} share the name "
+                f"{name!r}; rename them so that each name is used once"
+            )
+        return indexes[0]
 
     def _header_line(self) -> int:
         return 1 if self.header_line is None else self.header_line
@@ -394,13 +415,19 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _floats(texts: np.ndarray) -> np.ndarray:
-    """float64 of a text array; NaN where a text is not a number."""
+def _floats(texts: list[str]) -> np.ndarray:
+    """float64 of texts; NaN where a text is not a number."""
     try:
-        return texts.astype(np.float64)
+        return np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
     except ValueError:
-        flat = [float(text) if _is_number(text) else np.nan for text in texts.ravel()]
-        return np.array(flat, dtype=np.float64).reshape(texts.shape)
+        return np.fromiter(map(_float_or_nan, texts), dtype=np.float64, count=len(texts))
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
 def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:

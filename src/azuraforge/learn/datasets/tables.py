@@ -120,8 +120,9 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     Parameters
     ----------
     path
-        A file with the UCI columns ``No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,
-        Is,Ir``; by default the registered file, fetched with :func:`fetch`.
+        A CSV file with the UCI columns ``year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,
+        Is,Ir``, found by name in any order and case (``No`` and other columns are ignored);
+        by default the registered file, fetched with :func:`fetch`.
 
     Returns
     -------
@@ -131,9 +132,10 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     Raises
     ------
     DataFormatError
-        For a wrong header, a value that is not a number (``NA`` is allowed in ``pm2.5``
-        only), an impossible date or hour, an unknown wind direction, or hours out of order or
-        repeated; the message names the file, line and column.
+        For a file that is not UTF-8 CSV text, a missing column, a value that is not a number
+        (``NA`` is allowed in ``pm2.5`` only), an impossible date or hour, an unknown wind
+        direction, or hours out of order or repeated; the message names the file, line and
+        column.
 
     Examples
     --------
@@ -188,7 +190,8 @@ def load_ohlcv(
     Columns are found by name, in any order and whatever their case, spaces and underscores
     (:data:`OHLCV_ALIASES`: ``Date``, ``date`` or ``timestamp``; ``Adj Close`` or
     ``adj_close``; ...); other columns are ignored. ``Open`` and ``Adj Close`` may be absent.
-    Yahoo's ``Date,Open,High,Low,Close,Adj Close,Volume`` reads as it is.
+    Yahoo's ``Date,Open,High,Low,Close,Adj Close,Volume`` reads as it is. Rows are oldest
+    first, or all newest first (they are then reversed).
 
     Parameters
     ----------
@@ -215,8 +218,8 @@ def load_ohlcv(
         For a file that is not UTF-8 CSV text, a missing column, a value that is not a finite
         number, a price (high, low, close, adjusted close) that is not above 0, a negative
         open or volume, a high below the low, a date that is not ``YYYY-MM-DD`` (a time of day
-        must be midnight), or dates out of order or repeated; the message names the file, line
-        and column.
+        must be midnight), or dates repeated or out of order (neither all oldest first nor all
+        newest first); the message names the file, line and column.
     InvalidParameterError
         If ``start`` is not a date, or no day is left from it on; if ``columns`` names an
         unknown field.
@@ -247,9 +250,14 @@ def load_ohlcv(
     table = read_csv(_resolve(source))
     names = _ohlcv_columns(table, columns or {})
     dates = table.times(names["date"], unit="D")
-    table.check_increasing(dates, [names["date"]])
+    # Many exports (Nasdaq, CryptoDataDownload) list the newest day first.
+    newest_first = len(dates) > 1 and bool((np.diff(dates) < np.timedelta64(0)).all())
+    if not newest_first:
+        table.check_increasing(dates, [names["date"]])
     values = {field: table.numbers(name) for field, name in names.items() if field != "date"}
     _check_prices(table, names, values)
+    if newest_first:
+        dates, values = dates[::-1], {field: column[::-1] for field, column in values.items()}
     keep = np.ones(len(dates), dtype=bool) if start is None else dates >= _day(start)
     if not keep.any():
         raise InvalidParameterError(
