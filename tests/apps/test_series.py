@@ -77,3 +77,25 @@ def test_monthly_times_keep_their_day():
     frame = _frame(InMemory(months, np.arange(len(months), dtype=float)))
     assert str(frame.times[0]) == "2020-01-28"
     assert frame.feature_names[2:] == ["month_sin", "month_cos"]
+
+
+def test_fill_inserts_missing_days_as_missing_values():
+    days = np.delete(DAYS, [30, 31])
+    values = np.arange(len(days), dtype=float)
+    frame = _frame(InMemory(days, values), missing="fill")
+    assert len(frame) == len(DAYS) and str(frame.times[30]) == "2024-01-31"
+    np.testing.assert_array_equal(frame.target[29:33], [29.0, 29.0, 29.0, 30.0])
+    assert np.flatnonzero(~frame.observed).tolist() == [30, 31]
+
+
+def test_fill_does_not_insert_months_nor_fix_off_grid_times():
+    months = np.arange("2020-01", "2024-01", dtype="datetime64[M]").astype("datetime64[D]")
+    gappy = np.delete(months, 10)
+    with pytest.raises(DataFormatError, match="2020-12-01 follows 2020-10-01"):
+        _frame(InMemory(gappy, np.arange(len(gappy), dtype=float)), missing="fill")
+    shifted = DAYS.copy()
+    shifted[5] += np.timedelta64(3600, "s")
+    with pytest.raises(DataFormatError, match="daily rows must be one step apart"):
+        _frame(
+            InMemory(shifted, np.arange(len(DAYS), dtype=float)), missing="fill", frequency="daily"
+        )

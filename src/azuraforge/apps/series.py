@@ -10,6 +10,8 @@ the weather forecaster's Beijing file alike:
 - a missing value is refused (``missing="refuse"``, the default) or, with ``missing="fill"``,
   replaced by the last known value of its column (the past only, so nothing leaks from the
   future); a filled-in *target* value is never a training label and never scored;
+- with ``missing="fill"``, a missing hour, day or week is also inserted as a row of missing
+  values, then filled the same way (monthly and coarser gaps are still refused);
 - calendar features fit the frequency (hour, weekday, day of year, month of year);
 - the baselines are persistence and the seasonal-naive forecasts of the frequency; one that
   would read before the first row (same day last year on a short series) is left out, and
@@ -50,8 +52,9 @@ class SeriesConfig(ForecastConfig):
     )
     missing: Literal["refuse", "fill"] = Field(
         "refuse",
-        description="A blank or NA value: refuse (an error naming file, line and column), or "
-        "fill it with the last known value of its column (a missing target is never scored).",
+        description="A blank or NA value, or a missing hour, day or week: refuse (an error "
+        "naming file, line and column), or fill it with the last known value of its column "
+        "(a missing target is never a label nor scored).",
     )
 
 
@@ -105,6 +108,8 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
     def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
         series = self.read_series(config, source)
         frequency = _frequency(config, series.times)
+        if config.missing == "fill":
+            series = _without_gaps(series, frequency)
         _check_steps(series, frequency)
         columns = _filled(series) if config.missing == "fill" else _complete(series)
         calendar = calendar_columns(series.times, frequency.cycles)
@@ -155,6 +160,31 @@ def _natural(times: np.ndarray, frequency: Frequency) -> np.ndarray:
     return times if frequency.unit == "M" else times.astype(f"datetime64[{frequency.unit}]")
 
 
+def _without_gaps(series: Series, frequency: Frequency) -> Series:
+    """``series`` on its full hourly, daily or weekly grid, a row of NaN for each missing
+    timestamp; unchanged when its times are not whole steps apart (:func:`_check_steps`
+    then says where). Its ``error`` still names file rows: only the first row, which a gap
+    never moves, is located afterwards."""
+    positions = frequency.positions(series.times)
+    steps = np.diff(positions)
+    if frequency.unit == "M" or not frequency.on_grid(series.times):
+        return series
+    if (steps <= 0).any() or (steps % frequency.step).any() or (steps == frequency.step).all():
+        return series
+    rows = (positions - positions[0]) // frequency.step
+    size = int(rows[-1]) + 1
+    columns = {name: _spread(values, rows, size) for name, values in series.columns.items()}
+    grid = positions[0] + np.arange(size) * frequency.step
+    times = grid.astype(f"datetime64[{frequency.unit}]")
+    return Series(times, columns, series.target, series.time_column, series.error)
+
+
+def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    spread = np.full(size, np.nan)
+    spread[rows] = values
+    return spread
+
+
 def _check_steps(series: Series, frequency: Frequency) -> None:
     """Refuse missing timestamps, repeats and disorder, at the first place they occur."""
     bad = irregular_steps(series.times, frequency)
@@ -164,8 +194,8 @@ def _check_steps(series: Series, frequency: Frequency) -> None:
     before, after = series.times[row], series.times[row + 1]
     problem = (
         f"{after} follows {before}, but {frequency.name} rows must be one step apart "
-        f"({bad.size} such place(s)); add the missing rows (blank values are allowed with "
-        "missing=fill) or set the frequency that fits"
+        f"({bad.size} such place(s)); set missing=fill to insert missing hours, days or weeks "
+        "as missing values, add the missing rows, or set the frequency that fits"
     )
     raise series.error(row + 1, series.time_column, problem)
 
