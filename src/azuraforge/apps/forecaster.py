@@ -58,8 +58,9 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
         ]
         times = table.times(time_column)
         table.check_increasing(times, [time_column])
-        values = table.matrix(list(dict.fromkeys(names)), missing=MISSING_MARKERS)
-        columns = dict(zip(dict.fromkeys(names), values.T, strict=True))
+        unique = list(dict.fromkeys(names))  # the target may be listed among the features too
+        values = table.matrix(unique, missing=MISSING_MARKERS)
+        columns = dict(zip(unique, values.T, strict=True))
         return Series(times, columns, names[0], time_column, _locator(table))
 
     def describe_target(self, config: ForecasterConfig) -> str:
