@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from azuraforge.apps.weather import WeatherForecaster
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import fetch
@@ -69,5 +69,6 @@ def test_input_with_missing_hours_is_refused(real_data, tmp_path):
     gappy = [source[0], *source[1:40], *source[45:100]]  # five hours missing
     (tmp_path / "gappy.csv").write_text("\n".join(gappy) + "\n")
     pipeline = WeatherForecaster()
-    with pytest.raises(InvalidParameterError, match="hours must follow one another"):
+    gap = r"line 41 .*: 2010-01-02T20 follows 2010-01-02T14, but hourly rows must be one step"
+    with pytest.raises(DataFormatError, match=gap):
         pipeline.load_frame(pipeline.make_config({}), source=tmp_path / "gappy.csv")

@@ -1,8 +1,8 @@
-"""`TimeSeriesPipeline`: what every forecasting pipeline shares (the seed's
-``BaseTimeSeriesPipeline``).
+"""`TimeSeriesPipeline`: a forecasting run composed of the pieces in
+:mod:`azuraforge.learn.forecasting`.
 
-A subclass loads its table (:meth:`load_frame`) and names its baselines; this class does the
-rest under DESIGN.md section 4's protocol:
+A subclass loads its table (:meth:`load_frame`) and names its baselines; this class runs the
+protocol of DESIGN.md section 4:
 
 1. chronological train / validation / test split; windows are labelled inside their part;
 2. the feature scaler and the target scaler are fitted on training rows only;
@@ -11,6 +11,9 @@ rest under DESIGN.md section 4's protocol:
 4. early stopping on the validation part, never on the test part;
 5. test predictions are scored in the original units beside every baseline, plotted, and
    saved with the model as one artifact that predicts again exactly from raw rows.
+
+A window labelled with row ``t`` reads rows up to ``t - horizon`` only, so no column of the
+target's own row (a same-day maximum, say) ever reaches the model.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ from azuraforge.core import Tensor, manual_seed, nn
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
-from azuraforge.learn.metrics import regression_report
-from azuraforge.learn.reports import Report, plots
+from azuraforge.learn.forecasting import (
+    Blend,
+    ChangeTarget,
+    blended_change,
+    choose_blend,
+    forecast_report,
+    score_forecast,
+    write_predictions,
+)
 from azuraforge.learn.timeseries import (
+    Split,
     StandardScaler,
     Windows,
     chronological_split,
@@ -40,12 +51,38 @@ from azuraforge.learn.timeseries import (
 
 @dataclass(frozen=True)
 class Frame:
-    """A time-indexed table: ``features`` (rows, columns) and the raw ``target`` (rows,)."""
+    """A time-indexed table: ``features`` (rows, columns) and the raw ``target`` (rows,).
+
+    ``observed`` marks the rows whose target value was in the data (``None``: all of them);
+    a filled-in value is never a training label nor scored. ``dropped_rows`` counts the
+    source rows consumed before the first row (1 when features are changes since the
+    previous row), so messages can speak of the file's rows.
+    """
 
     times: np.ndarray
     features: np.ndarray
     feature_names: list[str]
     target: np.ndarray
+    observed: np.ndarray | None = None
+    dropped_rows: int = 0
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def first_rows(self, rows: int | None) -> Frame:
+        """The first ``rows`` rows (a quick training run); all of them for ``None``."""
+        if rows is None:
+            return self
+        observed = None if self.observed is None else self.observed[:rows]
+        return Frame(self.times[:rows], self.features[:rows], self.feature_names,
+                     self.target[:rows], observed, self.dropped_rows)  # fmt: skip
+
+    def observed_windows(self, windows: Windows) -> Windows:
+        """The windows whose target row holds an observed value."""
+        if self.observed is None:
+            return windows
+        keep = self.observed[windows.target_rows]
+        return Windows(windows.x[keep], windows.y[keep], windows.target_rows[keep])
 
 
 class ForecastConfig(TrainingConfig):
@@ -67,7 +104,8 @@ class ForecastConfig(TrainingConfig):
         ge=0.0,
         le=1.0,
         description="Weight of the model's change forecast against the training-mean change "
-        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part.",
+        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part. "
+        "Reports say whether the user set it or the validation part chose it.",
     )
 
 
@@ -88,7 +126,8 @@ ForecastT = TypeVar("ForecastT", bound=ForecastConfig)
 
 class TimeSeriesPipeline(Pipeline[ForecastT]):
     """Base of forecasting pipelines; subclasses define :meth:`load_frame` and
-    :meth:`baselines`, and may set ``log_target``."""
+    :meth:`baselines`, and may set ``log_target`` and add :meth:`seasons` and
+    :meth:`extra_metrics`."""
 
     Config: ClassVar[type[ForecastConfig]] = ForecastConfig
     log_target: ClassVar[bool] = False
@@ -96,7 +135,6 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
     # prices over decades, where a subclass reports it on log prices instead.
     mase_on_target: ClassVar[bool] = True
     target_name: ClassVar[str] = "target"
-    target_unit: ClassVar[str] = ""
 
     @abstractmethod
     def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
@@ -109,6 +147,23 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         """Naive forecasts of ``frame.target[rows]`` using only what is known
         ``config.horizon`` steps earlier (and, for fitted baselines, the ``train`` rows)."""
 
+    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: ForecastT) -> list[str]:
+        """Sentences for the report about the baselines of ``rows`` (one left out, say)."""
+        return []
+
+    def seasons(self, config: ForecastT) -> dict[str, int]:
+        """Seasonal periods (name → rows) to report seasonal MASE for; none by default."""
+        return {}
+
+    def resolved_config(self, config: ForecastT, frame: Frame) -> ForecastT:
+        """``config`` with any setting inferred from the data made explicit (the artifact
+        saves it, so ``predict`` reads new rows the same way); unchanged by default."""
+        return config
+
+    def describe_target(self, config: ForecastT) -> str:
+        """The target's name as the report shows it."""
+        return self.target_name
+
     def extra_metrics(
         self,
         frame: Frame,
@@ -120,55 +175,30 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         """Rows a subclass adds to the test table (each with its own baseline)."""
         return {}
 
-    # ---- the target in model space ----------------------------------------------------
-    def _level(self, target: np.ndarray) -> np.ndarray:
-        return np.log(target) if self.log_target else target.astype(np.float64)
-
-    def _unlevel(self, level: np.ndarray) -> np.ndarray:
-        return np.exp(level) if self.log_target else level
-
-    def _changes(self, frame: Frame, horizon: int) -> np.ndarray:
-        """Change of the level over ``horizon`` ending at each row (NaN where unknown)."""
-        level = self._level(frame.target)
-        change = np.full(len(level), np.nan)
-        change[horizon:] = level[horizon:] - level[:-horizon]
-        return change
-
     # ---- run ------------------------------------------------------------------------------
     def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
         manual_seed(config.seed)
-        frame = self._checked(_first_rows(self.load_frame(config), config.max_rows))
-        split = chronological_split(len(frame.target), config.train_fraction, config.val_fraction)
-        feature_scaler = StandardScaler().fit(frame.features[split.train])
-        features = feature_scaler.transform(frame.features).astype(np.float32)
-        changes = self._changes(frame, config.horizon)
-        train_rows = np.arange(split.train.start + config.horizon, split.train.stop)
-        target_scaler = StandardScaler().fit(changes[train_rows, None])
-        scaled = target_scaler.transform(np.nan_to_num(changes)[:, None])[:, 0].astype(np.float32)
-        windows = {
-            name: make_windows(features, scaled, config.sequence_length, config.horizon,
-                               rows=getattr(split, name))
-            for name in ("train", "val", "test")
-        }  # fmt: skip
+        frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
+        config = self.resolved_config(config, frame)
+        split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
+        feature_scaler, target_scaler = self._fit_scalers(frame, split, config)
+        windows = self._windows(frame, split, config, feature_scaler, target_scaler)
         model = SequenceRegressor(
-            features.shape[1], config.hidden_size, config.num_layers, config.dropout
+            len(frame.feature_names), config.hidden_size, config.num_layers, config.dropout
         )
-        train, val = windows["train"], windows["val"]
+        train, val, test = windows
         trainer = train_model(
             model, nn.MSELoss(), (train.x, train.y[:, None]), (val.x, val.y[:, None]), config,
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
-        if config.blend is None:
-            blend = self._fit_blend(trainer, frame, windows["val"], config, target_scaler)
-            config = config.model_copy(update={"blend": blend})
-        test = windows["test"]
-        predicted = self._forecast(
-            trainer.predict(test.x)[:, 0], frame, test, config, target_scaler
-        )
+        blend = self._blend(trainer, frame, val, config, target_scaler)
+        config = config.model_copy(update={"blend": blend.weight})
+        scaled = trainer.predict(test.x)[:, 0]
+        predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler)
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
         train_target = frame.target[split.train] if self.mase_on_target else None
-        metrics = regression_report(actual, predicted, baselines, train=train_target)
+        metrics = score_forecast(actual, predicted, baselines, train_target, self.seasons(config))
         metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,
@@ -180,16 +210,19 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             seed=config.seed,
             pipeline=self.name,
         )
-        directory = ctx.output_dir
-        predictions = directory / "test_predictions.csv"
-        table = {"actual": actual, "model": predicted, **baselines}
-        _write_predictions(predictions, frame.times[test.target_rows], table)
-        report = self._report(directory, frame, test, actual, predicted, baselines, metrics,
-                              trainer, config)  # fmt: skip
+        times, directory = frame.times[test.target_rows], ctx.output_dir
+        forecasts = {"model": predicted, **baselines}
+        predictions = write_predictions(
+            directory / "test_predictions.csv", times, {"actual": actual, **forecasts}
+        )
+        summary = self._summary(frame, split, config, blend, test.target_rows)
+        title = f"{self.name}: {self.description}"
+        report = forecast_report(
+            directory, title, summary, metrics, times, actual, forecasts, trainer.history
+        )
         note = (
-            f"test rows: {len(actual)} ({frame.times[test.target_rows[0]]} to "
-            f"{frame.times[test.target_rows[-1]]}), epochs run: {len(trainer.history['loss'])}, "
-            f"blend chosen on validation: {config.blend:.2f}"
+            f"test rows: {len(actual)} ({times[0]} to {times[-1]}), epochs run: "
+            f"{len(trainer.history['loss'])}, {blend.describe()}"
         )
         return self.finish(ctx, artifact, report, trainer, note, files=(predictions,))
 
@@ -200,87 +233,104 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
         return frame
 
-    def _fit_blend(
+    def _fit_scalers(
+        self, frame: Frame, split: Split, config: ForecastT
+    ) -> tuple[StandardScaler, StandardScaler]:
+        """The feature scaler and the scaler of the target's changes, on training rows only
+        (and, for the changes, only rows whose target value was observed)."""
+        changes = ChangeTarget(config.horizon, self.log_target).changes(frame.target)
+        rows = np.arange(split.train.start + config.horizon, split.train.stop)
+        if frame.observed is not None:
+            rows = rows[frame.observed[rows]]
+        feature_scaler = StandardScaler().fit(frame.features[split.train])
+        return feature_scaler, StandardScaler().fit(changes[rows, None])
+
+    def _windows(
+        self,
+        frame: Frame,
+        split: Split,
+        config: ForecastT,
+        feature_scaler: StandardScaler,
+        target_scaler: StandardScaler,
+    ) -> tuple[Windows, Windows, Windows]:
+        """Training, validation and test windows of scaled features labelled with scaled
+        changes; a window whose target value was not observed is left out."""
+        features = feature_scaler.transform(frame.features).astype(np.float32)
+        changes = ChangeTarget(config.horizon, self.log_target).changes(frame.target)
+        scaled = target_scaler.transform(np.nan_to_num(changes)[:, None])[:, 0].astype(np.float32)
+        train, val, test = (
+            frame.observed_windows(
+                make_windows(features, scaled, config.sequence_length, config.horizon, rows=rows)
+            )
+            for rows in (split.train, split.val, split.test)
+        )
+        return train, val, test
+
+    def _blend(
         self,
         trainer: Trainer,
         frame: Frame,
         val: Windows,
         config: ForecastT,
         target_scaler: StandardScaler,
-    ) -> float:
-        """The blend weight with the lowest MAE on the validation part (never the test)."""
+    ) -> Blend:
+        """The user's blend weight, or the one with the lowest MAE on the validation part."""
+        if config.blend is not None:
+            return Blend(config.blend, "user")
         scaled = trainer.predict(val.x)[:, 0]
-        actual = frame.target[val.target_rows]
-        weights = np.linspace(0.0, 1.0, 21)
-        errors = [
-            np.abs(self._forecast(scaled, frame, val, config, target_scaler, w) - actual).mean()
-            for w in weights
-        ]
-        return float(weights[int(np.argmin(errors))])
+        rows = val.target_rows
+
+        def forecast(weight: float) -> np.ndarray:
+            return self._forecast(scaled, frame, rows, config, target_scaler, weight)
+
+        return Blend(choose_blend(forecast, frame.target[rows]), "validation")
 
     def _forecast(
         self,
         scaled: np.ndarray,
         frame: Frame,
-        windows: Windows,
+        rows: np.ndarray,
         config: ForecastT,
         target_scaler: StandardScaler,
         blend: float | None = None,
     ) -> np.ndarray:
-        """Forecasts in the target's units from the model's scaled changes; ``blend``
-        (default ``config.blend``) shrinks them toward the training-mean change."""
+        """Forecasts of ``frame.target[rows]`` in the target's units from the model's scaled
+        changes; ``blend`` (default ``config.blend``) shrinks them toward the training-mean
+        change."""
         weight = config.blend if blend is None else blend
         if weight is None:
             raise InvalidParameterError("_forecast needs a blend weight (none chosen yet)")
-        change = target_scaler.inverse_transform(weight * scaled.astype(np.float64), columns=0)
-        last_known = self._level(frame.target)[windows.target_rows - config.horizon]
-        result: np.ndarray = self._unlevel(last_known + change)
-        return result
+        change = blended_change(scaled, weight, target_scaler)
+        return ChangeTarget(config.horizon, self.log_target).forecast(frame.target, rows, change)
 
-    # ---- report ---------------------------------------------------------------------------
-    def _report(
-        self,
-        directory: Path,
-        frame: Frame,
-        test: Windows,
-        actual: np.ndarray,
-        predicted: np.ndarray,
-        baselines: dict[str, np.ndarray],
-        metrics: dict[str, dict[str, float]],
-        trainer: Trainer,
-        config: ForecastT,
-    ) -> Report:
-        report = Report(directory, f"{self.name}: {self.description}")
-        report.text(
-            f"Target: **{self.target_name}** {config.horizon} step(s) ahead"
-            f"{' (log scale inside the model)' if self.log_target else ''}. Chronological split "
-            f"{config.train_fraction:.0%} / {config.val_fraction:.0%} / rest; scalers fitted on "
-            f"the training part only; early stopping on validation. The forecast change is "
-            f"blended with the training-mean change at weight {config.blend:.2f} (chosen on "
-            f"the validation part, 1 = the model alone). Test rows: {len(actual)}."
-            + (
-                " **The weight is 0: the model showed no skill on validation, so the 'model' "
-                "column is the training-mean-change forecast.**"
-                if config.blend == 0
-                else ""
-            )
+    def _summary(
+        self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray
+    ) -> str:
+        """The report's first paragraph: target, protocol, blend and who chose it."""
+        unscored = 0 if frame.observed is None else int((~frame.observed[split.test]).sum())
+        text = (
+            f"Target: **{self.describe_target(config)}** {config.horizon} step(s) ahead"
+            f"{' (log scale inside the model)' if self.log_target else ''}. Chronological "
+            f"split {config.train_fraction:.0%} / {config.val_fraction:.0%} / rest; scalers "
+            f"fitted on the training part only; early stopping on validation. The model reads "
+            f"rows up to {config.horizon} step(s) before each target row, never the target's "
+            f"own row. The forecast change is blended with the training-mean change: "
+            f"{blend.describe()}; 1 = the model alone. Test rows scored: {len(rows)}."
         )
-        report.table("Test set (model beside each baseline)", metrics)
-        times, errors = frame.times[test.target_rows], predicted - actual
-        figures = directory / "plots"
-        lines = {"model": predicted, **baselines}
-        drawn = [
-            ("Training and validation loss",
-             plots.loss_curves(trainer.history, figures / "loss.png")),
-            ("Actual vs predicted",
-             plots.actual_vs_predicted(times, actual, lines, figures / "actual_vs_predicted.png")),
-            ("True vs predicted", plots.scatter(actual, predicted, figures / "scatter.png")),
-            ("Error histogram", plots.error_histogram(errors, figures / "errors.png")),
-            ("Residuals over time", plots.residuals(times, errors, figures / "residuals.png")),
-        ]  # fmt: skip
-        for caption, path in drawn:
-            report.image(caption, path)
-        return report
+        if unscored > 0:
+            text += f" {unscored} test rows whose actual value was missing are not scored."
+        for note in self.baseline_notes(frame, rows, config):
+            text += f" {note}"
+        if blend.weight == 0:
+            text += (
+                " **The weight is 0: the 'model' column is the training-mean-change forecast"
+                + (
+                    " (the model showed no skill on validation).**"
+                    if blend.chosen_by == "validation"
+                    else ".**"
+                )
+            )
+        return text
 
     # ---- predict from a saved artifact --------------------------------------------------
     def predict(self, artifact: ModelArtifact, inputs: Path) -> dict[str, np.ndarray]:
@@ -296,15 +346,12 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
                 f"{artifact.features}"
             )
         length = config.sequence_length
-        if len(frame.target) < length:
-            raise InvalidParameterError(
-                f"{inputs} has {len(frame.target)} rows; the model reads windows of {length}"
-            )
+        if len(frame) < length:
+            raise InvalidParameterError(_too_few_rows(inputs, frame, length))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
         ends = np.arange(length - 1, len(features))
         view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
         x = np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))
-        windows = Windows(x=x, y=np.zeros(len(ends)), target_rows=ends + config.horizon)
         # Windows whose target lies inside the input, then the last `horizon` ones that look
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
@@ -314,26 +361,21 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             for part in (x[:split_at], x[split_at:]) if len(part)
         ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
+        rows = ends + config.horizon
         return {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(scaled, frame, windows, config, target_scaler),
+            "forecast": self._forecast(scaled, frame, rows, config, target_scaler),
         }
 
 
-def _write_predictions(path: Path, times: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-    """One row per test time: the actual value, the model's forecast and each baseline's."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        f.write(",".join(["time", *columns]) + "\n")
-        for i, time in enumerate(times):
-            f.write(",".join([str(time), *(repr(float(c[i])) for c in columns.values())]) + "\n")
-
-
-def _first_rows(frame: Frame, rows: int | None) -> Frame:
-    """The first ``rows`` rows (a quick training run); all of them for ``None``."""
-    if rows is None:
-        return frame
-    return Frame(
-        frame.times[:rows], frame.features[:rows], frame.feature_names, frame.target[:rows]
+def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:
+    """Rows counted in the file, not in the model's table (which may be shorter)."""
+    needed = length + frame.dropped_rows
+    why = f"one window of sequence_length={length} rows"
+    if frame.dropped_rows:
+        why += f" plus the {frame.dropped_rows} row(s) its first change is computed from"
+    return (
+        f"{inputs} has {len(frame) + frame.dropped_rows} data rows; the model needs at least "
+        f"{needed} ({why}); pass a longer stretch of the series"
     )

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
 from azuraforge.learn.datasets import fetch, load_ohlcv
-from azuraforge.learn.metrics import directional_accuracy, majority_rate, mase
+from azuraforge.learn.forecasting import drift, mase_row, persistence
+from azuraforge.learn.metrics import directional_accuracy, majority_rate
 
 FEATURES = ["log_return", "log_high_low", "log_volume_change"]
 
@@ -67,14 +68,15 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
             np.diff(np.log(volume)),
         ])  # fmt: skip
         # The first day has no previous close: drop it everywhere.
-        return Frame(data.dates[1:], features, list(FEATURES), data.close[1:])
+        return Frame(data.dates[1:], features, list(FEATURES), data.close[1:], dropped_rows=1)
 
     def baselines(
         self, frame: Frame, rows: np.ndarray, config: StockConfig, train: slice
     ) -> dict[str, np.ndarray]:
-        last = frame.target[rows - config.horizon]
-        mean_log_return = np.diff(np.log(frame.target[train])).mean()
-        return {"persistence": last, "drift": last * np.exp(mean_log_return * config.horizon)}
+        return {
+            "persistence": persistence(frame.target, rows, config.horizon),
+            "drift": drift(frame.target, rows, config.horizon, train, log=True),
+        }
 
     def extra_metrics(
         self,
@@ -84,13 +86,11 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
         predicted: np.ndarray,
         baselines: dict[str, np.ndarray],
     ) -> dict[str, dict[str, float]]:
-        log_train = np.log(frame.target[train])
-        forecasts = {"model": predicted, **baselines}
+        log_forecasts = {name: np.log(v) for name, v in {"model": predicted, **baselines}.items()}
         return {
-            "MASE (log price)": {
-                name: mase(np.log(actual), np.log(values), train=log_train)
-                for name, values in forecasts.items()
-            },
+            "MASE (log price)": mase_row(
+                np.log(actual), log_forecasts, np.log(frame.target[train])
+            ),
             # Moves over the horizon, from the last close known when the forecast was made.
             "Directional accuracy": {
                 "model": directional_accuracy(

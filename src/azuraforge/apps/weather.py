@@ -1,38 +1,40 @@
 """`weather-forecaster`: hourly temperature in Beijing with an LSTM, beside persistence and
-same-hour-yesterday."""
+same-hour-yesterday.
+
+A preset of the series forecaster (:class:`~azuraforge.apps.series.SeriesForecaster`, the
+``forecaster`` pipeline's code path) whose loader reads the Beijing file's own columns.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
-from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
-from azuraforge.errors import InvalidParameterError
+from azuraforge.apps.series import FrequencyName, Series, SeriesConfig, SeriesForecaster
+from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
-from azuraforge.learn.timeseries import calendar_features
-
-CALENDAR = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos"]
 
 
-class WeatherForecaster(TimeSeriesPipeline[ForecastConfig]):
+class WeatherConfig(SeriesConfig):
+    """The series settings with the Beijing file's frequency."""
+
+    frequency: FrequencyName = Field("hourly", description="Step between rows (hourly).")
+
+
+class WeatherForecaster(SeriesForecaster[WeatherConfig]):
     """Temperature ``horizon`` hours ahead from the last ``sequence_length`` hours of
     temperature, dew point, pressure, wind, snow, rain and the calendar (dataset
     ``beijing-hourly``, 2010-2014)."""
 
     name = "weather-forecaster"
     description = "LSTM forecast of hourly temperature (Beijing 2010-2014) vs naive baselines."
+    Config = WeatherConfig
     target_name = "temperature (°C)"
 
-    def load_frame(self, config: ForecastConfig, source: Path | None = None) -> Frame:
+    def read_series(self, config: WeatherConfig, source: Path | None = None) -> Series:
         data = load_beijing_hourly(source)
-        gaps = np.flatnonzero(np.diff(data.timestamps) != np.timedelta64(1, "h"))
-        if gaps.size:
-            raise InvalidParameterError(
-                f"{source or 'beijing-hourly'}: hours must follow one another (a horizon counts "
-                f"rows as hours), but {data.timestamps[gaps[0]]} is followed by "
-                f"{data.timestamps[gaps[0] + 1]} ({gaps.size} gaps)"
-            )
         directions = np.eye(len(BeijingHourly.WIND_DIRECTIONS))[data.wind_direction]
         columns = {
             "temperature": data.temperature,
@@ -43,23 +45,10 @@ class WeatherForecaster(TimeSeriesPipeline[ForecastConfig]):
             "snow_hours": data.snow_hours,
             "rain_hours": data.rain_hours,
         }
-        calendar = calendar_features(data.timestamps)
-        features = np.column_stack([*columns.values(), calendar]).astype(np.float64)
-        return Frame(
-            data.timestamps, features, [*columns, *CALENDAR], data.temperature.astype(np.float64)
-        )
+        where = source or "beijing-hourly"
 
-    def baselines(
-        self, frame: Frame, rows: np.ndarray, config: ForecastConfig, train: slice
-    ) -> dict[str, np.ndarray]:
-        # The latest same hour of day known when the forecast is made.
-        days_back = 24 * -(-config.horizon // 24)
-        if rows.min() < days_back:
-            raise InvalidParameterError(
-                f"the test part starts at row {rows.min()}, before the {days_back} hours the "
-                "same-hour-yesterday baseline needs; use more rows or a larger train_fraction"
-            )
-        return {
-            "persistence": frame.target[rows - config.horizon],
-            "same hour yesterday": frame.target[rows - days_back],
-        }
+        def error(row: int, column: str, problem: str) -> DataFormatError:
+            # One row per line after the header in this file's format.
+            return DataFormatError(f"{where}, line {row + 2} ({column}): {problem}")
+
+        return Series(data.timestamps, columns, "temperature", "year, month, day, hour", error)

@@ -1,0 +1,82 @@
+"""`forecaster`: forecast one column of your own CSV file, beside persistence and the
+seasonal-naive baselines of its frequency.
+
+Give the file (``csv``), the time column, the target column and, optionally, more input
+columns; everything else follows :class:`~azuraforge.apps.series.SeriesForecaster`. Only rows
+before the target row feed the model (``horizon`` steps before it, and earlier), so a column
+such as a same-day maximum on the target's own row cannot leak it. See docs/forecasting.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
+from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
+
+MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
+"""Fields read as a missing value (then refused or filled, as ``missing`` says)."""
+
+
+class ForecasterConfig(SeriesConfig):
+    """Where the series is: a CSV file and its columns, then the forecasting settings."""
+
+    csv: Path | None = Field(
+        None, description="The CSV file, or a registered dataset's name (required)."
+    )
+    time_column: str = Field("date", description="Column of ISO dates or date-times.")
+    target: str | None = Field(None, description="Column to forecast (required).")
+    features: list[str] = Field(
+        default_factory=list,
+        description="Other columns the model reads (the target's past is always read).",
+    )
+
+
+class CsvForecaster(SeriesForecaster[ForecasterConfig]):
+    """The ``target`` column ``horizon`` steps ahead from the last ``sequence_length`` rows of
+    the target, the ``features`` columns and calendar features fitting the frequency."""
+
+    name = "forecaster"
+    description = "LSTM forecast of a column of any CSV vs persistence and seasonal naive."
+    Config = ForecasterConfig
+
+    def read_series(self, config: ForecasterConfig, source: Path | None = None) -> Series:
+        path, target = source or config.csv, config.target
+        if path is None or target is None:
+            raise InvalidParameterError(
+                "forecaster needs csv=PATH and target=COLUMN (and time_column=COLUMN unless it "
+                f"is 'date'), got csv={config.csv}, target={config.target!r}"
+            )
+        table = read_csv(_dataset_file(path))
+        time_column = table.find_column(config.time_column, fix="set time_column=NAME")
+        names = [
+            table.find_column(name, fix=f"set {setting} to one of them")
+            for setting, name in [("target", target), *(("features", f) for f in config.features)]
+        ]
+        times = table.times(time_column)
+        table.check_increasing(times, [time_column])
+        unique = list(dict.fromkeys(names))  # the target may be listed among the features too
+        values = table.matrix(unique, missing=MISSING_MARKERS)
+        columns = dict(zip(unique, values.T, strict=True))
+        return Series(times, columns, names[0], time_column, _locator(table))
+
+    def describe_target(self, config: ForecasterConfig) -> str:
+        return str(config.target)
+
+
+def _dataset_file(path: Path) -> Path:
+    """``path``, or the file of the registered dataset of that name (``london-daily``)."""
+    if path.exists() or str(path) not in DATASETS:
+        return path
+    spec = get_dataset(str(path))
+    return fetch(spec)[spec.files[0].name]
+
+
+def _locator(table: CsvTable) -> Locator:
+    def error(row: int, column: str, problem: str) -> DataFormatError:
+        return table.error(row, [column], problem)
+
+    return error

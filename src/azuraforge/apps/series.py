@@ -1,0 +1,229 @@
+"""`SeriesForecaster`: a forecaster of one column of a regularly sampled table.
+
+A subclass reads its source into a :class:`Series` (:meth:`SeriesForecaster.read_series`);
+this class does the rest for every such source, the ``forecaster`` pipeline's CSV files and
+the weather forecaster's Beijing file alike:
+
+- the frequency is the configured one, or inferred from the timestamps (``auto``);
+- rows must follow one another at that frequency: a missing timestamp is refused, naming the
+  file, the line and the two times around the gap;
+- a missing value is refused (``missing="refuse"``, the default) or, with ``missing="fill"``,
+  replaced by the last known value of its column (the past only, so nothing leaks from the
+  future); a filled-in *target* value is never a training label and never scored;
+- with ``missing="fill"``, a missing hour, day or week is also inserted as a row of missing
+  values, then filled the same way (monthly and coarser gaps are still refused);
+- calendar features fit the frequency (hour, weekday, day of year, month of year);
+- the baselines are persistence and the seasonal-naive forecasts of the frequency; one that
+  would read before the first row (same day last year on a short series) is left out, and
+  the report says so.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, TypeVar
+
+import numpy as np
+from pydantic import Field
+
+from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
+from azuraforge.errors import DataFormatError
+from azuraforge.learn.forecasting import (
+    Frequency,
+    calendar_columns,
+    get_frequency,
+    infer_frequency,
+    irregular_steps,
+    naive_baselines,
+    unreachable_seasons,
+)
+
+FrequencyName = Literal["auto", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
+
+
+class SeriesConfig(ForecastConfig):
+    """The forecasting settings plus how to read the series' timing and gaps."""
+
+    frequency: FrequencyName = Field(
+        "auto", description="Step between rows; auto: inferred from the timestamps."
+    )
+    missing: Literal["refuse", "fill"] = Field(
+        "refuse",
+        description="A blank or NA value, or a missing hour, day or week: refuse (an error "
+        "naming file, line and column), or fill it with the last known value of its column "
+        "(a missing target is never a label nor scored).",
+    )
+
+
+Locator = Callable[[int, str, str], DataFormatError]
+"""Makes the error for a value at (data row from 0, column name, problem)."""
+
+
+def _located(row: int, column: str, problem: str) -> DataFormatError:
+    return DataFormatError(f"row {row + 1}, column {column!r}: {problem}")
+
+
+@dataclass(frozen=True)
+class Series:
+    """A table read from a source, before any checks.
+
+    Attributes
+    ----------
+    times
+        ``datetime64``, one per row, strictly increasing.
+    columns
+        Input name → float values (NaN where missing), the target's own column included
+        (first, by convention).
+    target
+        The name of the target's column in ``columns``.
+    time_column
+        The name of the times' column in the source, for messages.
+    error
+        Makes the error for a value at (data row from 0, column name), naming its file,
+        line and column.
+    """
+
+    times: np.ndarray
+    columns: dict[str, np.ndarray]
+    target: str
+    time_column: str = "time"
+    error: Locator = field(default=_located)
+
+
+SeriesConfigT = TypeVar("SeriesConfigT", bound=SeriesConfig)
+
+
+class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
+    """Base of forecasters of a :class:`Series`; subclasses define :meth:`read_series`."""
+
+    Config: ClassVar[type[ForecastConfig]] = SeriesConfig
+
+    @abstractmethod
+    def read_series(self, config: SeriesConfigT, source: Path | None = None) -> Series:
+        """The table (from ``source``, a raw file of the same shape, when given)."""
+
+    def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
+        series = self.read_series(config, source)
+        frequency = _frequency(config, series.times)
+        if config.missing == "fill":
+            series = _without_gaps(series, frequency)
+        _check_steps(series, frequency)
+        columns = _filled(series) if config.missing == "fill" else _complete(series)
+        calendar = calendar_columns(series.times, frequency.cycles)
+        features = np.column_stack([*columns.values(), *calendar.values()]).astype(np.float64)
+        observed = ~np.isnan(series.columns[series.target])
+        target = columns[series.target].astype(np.float64)
+        return Frame(
+            _natural(series.times, frequency), features, [*columns, *calendar], target,
+            None if observed.all() else observed,
+        )  # fmt: skip
+
+    def resolved_config(self, config: SeriesConfigT, frame: Frame) -> SeriesConfigT:
+        """``config`` with ``frequency="auto"`` replaced by the inferred frequency, so the
+        report and the saved artifact name it."""
+        return config.model_copy(update={"frequency": _frequency(config, frame.times).name})
+
+    def baselines(
+        self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
+    ) -> dict[str, np.ndarray]:
+        frequency = _frequency(config, frame.times)
+        return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
+
+    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
+        frequency = _frequency(config, frame.times)
+        seasons = ", ".join(name for name, _ in frequency.seasons) or "none"
+        unreachable = unreachable_seasons(rows, config.horizon, frequency)
+        return [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
+            f"The '{name}' baseline is left out: it reads {lag} rows back, and the test part "
+            f"starts at row {rows.min()} (more rows or a larger train_fraction bring it in)."
+            for name, lag in unreachable.items()
+        ]
+
+    def seasons(self, config: SeriesConfigT) -> dict[str, int]:
+        if config.frequency == "auto":
+            return {}
+        return dict(get_frequency(config.frequency).seasons)
+
+
+def _frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:
+    if config.frequency == "auto":
+        return infer_frequency(times)
+    return get_frequency(config.frequency)
+
+
+def _natural(times: np.ndarray, frequency: Frequency) -> np.ndarray:
+    """Regular times in the frequency's unit (days as dates, not midnights); monthly and
+    coarser times keep theirs (a month may be dated by any of its days)."""
+    return times if frequency.unit == "M" else times.astype(f"datetime64[{frequency.unit}]")
+
+
+def _without_gaps(series: Series, frequency: Frequency) -> Series:
+    """``series`` on its full hourly, daily or weekly grid, a row of NaN for each missing
+    timestamp; unchanged when its times are not whole steps apart (:func:`_check_steps`
+    then says where). Its ``error`` still names file rows: only the first row, which a gap
+    never moves, is located afterwards."""
+    positions = frequency.positions(series.times)
+    steps = np.diff(positions)
+    if frequency.unit == "M" or not frequency.on_grid(series.times):
+        return series
+    if (steps <= 0).any() or (steps % frequency.step).any() or (steps == frequency.step).all():
+        return series
+    rows = (positions - positions[0]) // frequency.step
+    size = int(rows[-1]) + 1
+    columns = {name: _spread(values, rows, size) for name, values in series.columns.items()}
+    grid = positions[0] + np.arange(size) * frequency.step
+    times = grid.astype(f"datetime64[{frequency.unit}]")
+    return Series(times, columns, series.target, series.time_column, series.error)
+
+
+def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    spread = np.full(size, np.nan)
+    spread[rows] = values
+    return spread
+
+
+def _check_steps(series: Series, frequency: Frequency) -> None:
+    """Refuse missing timestamps, repeats and disorder, at the first place they occur."""
+    bad = irregular_steps(series.times, frequency)
+    if not bad.size:
+        return
+    row = int(bad[0])
+    before, after = series.times[row], series.times[row + 1]
+    problem = (
+        f"{after} follows {before}, but {frequency.name} rows must be one step apart "
+        f"({bad.size} such place(s)); set missing=fill to insert missing hours, days or weeks "
+        "as missing values, add the missing rows, or set the frequency that fits"
+    )
+    raise series.error(row + 1, series.time_column, problem)
+
+
+def _complete(series: Series) -> dict[str, np.ndarray]:
+    """The columns, refusing the first missing value."""
+    for name, values in series.columns.items():
+        missing = np.flatnonzero(np.isnan(values))
+        if missing.size:
+            raise series.error(
+                int(missing[0]), name,
+                f"a missing value ({missing.size} in this column); set missing=fill to carry "
+                "the last known value forward, or leave the column out",
+            )  # fmt: skip
+    return series.columns
+
+
+def _filled(series: Series) -> dict[str, np.ndarray]:
+    """The columns with each missing value replaced by the last known value before it."""
+    filled: dict[str, np.ndarray] = {}
+    for name, values in series.columns.items():
+        known = ~np.isnan(values)
+        if not known[0]:
+            raise series.error(
+                0, name,
+                "a missing value in the first row cannot be filled from the past; drop the "
+                "leading rows or fill them in the file",
+            )  # fmt: skip
+        last_known = np.maximum.accumulate(np.where(known, np.arange(len(values)), 0))
+        filled[name] = values[last_known]
+    return filled

@@ -1,0 +1,61 @@
+"""Forecasting pieces any forecaster composes (the apps' pipelines and the stream layer).
+
+- :mod:`~azuraforge.learn.forecasting.frequency`: the step between rows, seasons, calendar;
+- :mod:`~azuraforge.learn.forecasting.target`: the change over the horizon, exactly inverted;
+- :mod:`~azuraforge.learn.forecasting.baselines`: persistence, seasonal naive, drift;
+- :mod:`~azuraforge.learn.forecasting.blend`: the model's change shrunk toward the mean;
+- :mod:`~azuraforge.learn.forecasting.scoring`: every score beside every baseline;
+- :mod:`~azuraforge.learn.forecasting.outputs`: the predictions CSV and the report.
+
+How they fit together: ``docs/forecasting.md``.
+"""
+
+from azuraforge.learn.forecasting.baselines import (
+    drift,
+    naive_baselines,
+    persistence,
+    seasonal_lag,
+    seasonal_naive,
+    unreachable_seasons,
+)
+from azuraforge.learn.forecasting.blend import (
+    BLEND_WEIGHTS,
+    Blend,
+    blended_change,
+    choose_blend,
+)
+from azuraforge.learn.forecasting.frequency import (
+    FREQUENCIES,
+    Frequency,
+    calendar_columns,
+    get_frequency,
+    infer_frequency,
+    irregular_steps,
+)
+from azuraforge.learn.forecasting.outputs import forecast_report, write_predictions
+from azuraforge.learn.forecasting.scoring import mase_row, score_forecast
+from azuraforge.learn.forecasting.target import ChangeTarget
+
+__all__ = [
+    "BLEND_WEIGHTS",
+    "FREQUENCIES",
+    "Blend",
+    "ChangeTarget",
+    "Frequency",
+    "blended_change",
+    "calendar_columns",
+    "choose_blend",
+    "drift",
+    "forecast_report",
+    "get_frequency",
+    "infer_frequency",
+    "irregular_steps",
+    "mase_row",
+    "naive_baselines",
+    "persistence",
+    "score_forecast",
+    "seasonal_lag",
+    "seasonal_naive",
+    "unreachable_seasons",
+    "write_predictions",
+]

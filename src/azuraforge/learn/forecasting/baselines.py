@@ -1,0 +1,127 @@
+"""Naive forecasts every model is scored beside: persistence, seasonal naive and drift.
+
+Each one forecasts ``target[rows]`` from what is known ``horizon`` rows earlier (and, for
+drift, from the training rows), so it never reads the value it forecasts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn.forecasting.frequency import Frequency
+
+
+def persistence(target: np.ndarray, rows: np.ndarray, horizon: int) -> np.ndarray:
+    """The last value known when the forecast is made.
+
+    Examples
+    --------
+    >>> persistence(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2, 3]), horizon=2)
+    array([1., 2.])
+    """
+    return _lagged(target, rows, horizon, "persistence")
+
+
+def seasonal_naive(
+    target: np.ndarray, rows: np.ndarray, horizon: int, period: int, name: str = "seasonal naive"
+) -> np.ndarray:
+    """The value one ``period`` earlier, or, when ``horizon`` exceeds the period, the latest
+    value of the same season known when the forecast is made (``period * ceil(horizon /
+    period)`` rows earlier).
+
+    Examples
+    --------
+    >>> series = np.arange(10.0)
+    >>> seasonal_naive(series, np.array([8, 9]), horizon=1, period=4)
+    array([4., 5.])
+    >>> seasonal_naive(series, np.array([9]), horizon=5, period=4)
+    array([1.])
+    """
+    return _lagged(target, rows, seasonal_lag(horizon, period), name)
+
+
+def seasonal_lag(horizon: int, period: int) -> int:
+    """Rows back to the latest value of the same season known ``horizon`` rows ahead.
+
+    Examples
+    --------
+    >>> seasonal_lag(1, 24), seasonal_lag(24, 24), seasonal_lag(25, 24)
+    (24, 24, 48)
+    """
+    return period * -(-horizon // period)
+
+
+def drift(
+    target: np.ndarray, rows: np.ndarray, horizon: int, train: slice, log: bool = False
+) -> np.ndarray:
+    """The last known value plus the mean training change per row times ``horizon`` (times
+    ``exp(mean log change * horizon)`` when ``log``).
+
+    Examples
+    --------
+    >>> series = np.array([1.0, 2.0, 3.0, 5.0, 8.0])
+    >>> drift(series, np.array([4]), horizon=1, train=slice(0, 3))
+    array([6.])
+    """
+    last = persistence(target, rows, horizon)
+    if log:
+        mean_log_change = np.diff(np.log(target[train])).mean()
+        scaled: np.ndarray = last * np.exp(mean_log_change * horizon)
+        return scaled
+    shifted: np.ndarray = last + np.diff(target[train]).mean() * horizon
+    return shifted
+
+
+def naive_baselines(
+    target: np.ndarray,
+    rows: np.ndarray,
+    horizon: int,
+    frequency: Frequency,
+    reachable_only: bool = False,
+) -> dict[str, np.ndarray]:
+    """Persistence and each seasonal-naive baseline that fits ``frequency``, by name.
+
+    A seasonal baseline that would read before the first row raises, unless
+    ``reachable_only``, which leaves it out (:func:`unreachable_seasons` names them).
+
+    Examples
+    --------
+    >>> from azuraforge.learn.forecasting.frequency import get_frequency
+    >>> hours = np.arange(48.0)
+    >>> naive_baselines(hours, np.array([30]), 1, get_frequency("hourly"))
+    {'persistence': array([29.]), 'same hour yesterday': array([6.])}
+    >>> naive_baselines(hours, np.array([20]), 1, get_frequency("hourly"), reachable_only=True)
+    {'persistence': array([19.])}
+    """
+    forecasts = {"persistence": persistence(target, rows, horizon)}
+    unreachable = unreachable_seasons(rows, horizon, frequency) if reachable_only else {}
+    for name, period in frequency.seasons:
+        if name not in unreachable:
+            forecasts[name] = seasonal_naive(target, rows, horizon, period, name)
+    return forecasts
+
+
+def unreachable_seasons(rows: np.ndarray, horizon: int, frequency: Frequency) -> dict[str, int]:
+    """The seasonal baselines of ``frequency`` that would read before the first row for some
+    of ``rows``, with the rows back each needs.
+
+    Examples
+    --------
+    >>> from azuraforge.learn.forecasting.frequency import get_frequency
+    >>> unreachable_seasons(np.arange(300, 400), 1, get_frequency("daily"))
+    {'same day last year': 365}
+    """
+    first = int(rows.min()) if len(rows) else 0
+    lags = {name: seasonal_lag(horizon, period) for name, period in frequency.seasons}
+    return {name: lag for name, lag in lags.items() if lag > first}
+
+
+def _lagged(target: np.ndarray, rows: np.ndarray, lag: int, name: str) -> np.ndarray:
+    if len(rows) and rows.min() < lag:
+        raise InvalidParameterError(
+            f"the forecast rows start at row {rows.min()}, before the {lag} rows the {name!r} "
+            "baseline needs; use more rows or a larger train_fraction"
+        )
+    lagged: np.ndarray = target[rows - lag]
+    return lagged

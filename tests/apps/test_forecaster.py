@@ -1,0 +1,202 @@
+"""forecaster end to end: your own CSV, a slice of London, predict from raw rows, bad input."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from azuraforge.apps.forecaster import CsvForecaster
+from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.learn import LocalContext
+from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.learn.datasets import fetch
+from azuraforge.testing import check_pipeline
+
+QUICK = {"epochs": 1, "hidden_size": 8, "sequence_length": 12}
+
+
+def _hourly_csv(path, hours=24 * 60, blank_rows=()):
+    """Load with a daily cycle plus noise, and an outdoor temperature column."""
+    rng = np.random.default_rng(0)
+    times = np.datetime64("2024-01-01T00") + np.arange(hours).astype("timedelta64[h]")
+    cycle = np.sin(2 * np.pi * np.arange(hours) / 24)
+    load = 50 + 10 * cycle + rng.normal(0, 1, hours)
+    temperature = 5 + 3 * cycle + rng.normal(0, 0.5, hours)
+    lines = ["timestamp,load,temperature"]
+    for i, time in enumerate(times):
+        value = "" if i in blank_rows else f"{load[i]:.3f}"
+        lines.append(f"{str(time).replace('T', ' ')}:00:00,{value},{temperature[i]:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(tmp_path, **settings):
+    pipeline = CsvForecaster()
+    config = pipeline.make_config({**QUICK, **settings})
+    return pipeline, pipeline.run(config, LocalContext(output_dir=tmp_path / "run"))
+
+
+def _predictions(result):
+    with (result.artifact_dir.parent / "test_predictions.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def hourly(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hourly")
+    source = _hourly_csv(folder / "load.csv")
+    settings = {"csv": str(source), "time_column": "timestamp", "target": "load",
+                "features": ["temperature"]}  # fmt: skip
+    pipeline, result = _run(folder, **settings)
+    return pipeline, result, source
+
+
+def test_hourly_series_is_scored_beside_same_hour_yesterday(hourly):
+    _, result, _ = hourly
+    assert list(result.metrics["MAE"]) == ["model", "persistence", "same hour yesterday"]
+    assert "MASE (m=24)" in result.metrics
+    artifact = ModelArtifact.load(result.artifact_dir)
+    assert artifact.config["frequency"] == "hourly"
+    assert artifact.features[:2] == ["load", "temperature"]
+    assert artifact.features[2:] == [
+        "hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos"
+    ]  # fmt: skip
+    report = result.report_path.read_text()
+    assert "**load** 1 step(s) ahead" in report and "never the target's own row" in report
+    assert "Rows are hourly: the seasonal baselines are same hour yesterday." in report
+
+
+def test_predict_from_the_artifact_on_raw_rows_gives_the_test_predictions(hourly, tmp_path):
+    pipeline, result, source = hourly
+    rows = _predictions(result)
+    artifact = ModelArtifact.load(result.artifact_dir)
+    lines = source.read_text().splitlines()
+    lookback = artifact.config["sequence_length"] - 1 + artifact.config["horizon"]
+    first_test = len(lines) - 1 - len(rows)
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join([lines[0], *lines[1 + first_test - lookback :]]) + "\n")
+    forecasts = pipeline.predict(artifact, recent)
+    expected = [float(r["model"]) for r in rows]
+    np.testing.assert_array_equal(forecasts["forecast"][: len(expected)], expected)
+    assert str(forecasts["last_input_time"][-1]) == rows[-1]["time"]
+
+
+def test_a_missing_target_is_never_scored(tmp_path):
+    source = _hourly_csv(tmp_path / "load.csv", blank_rows={1300, 1301})
+    settings = {"csv": str(source), "time_column": "timestamp", "target": "load"}
+    with pytest.raises(DataFormatError, match=r"line 1302, column 2 \('load'\): a missing"):
+        _run(tmp_path, **settings)
+    _, result = _run(tmp_path, **settings, missing="fill")
+    times = [r["time"] for r in _predictions(result)]
+    assert "2024-02-24T04" not in times and "2024-02-24T06" in times
+    assert "2 test rows whose actual value was missing are not scored" in (
+        result.report_path.read_text()
+    )
+
+
+@pytest.fixture(scope="module")
+def london(tmp_path_factory, real_data):
+    settings = {"csv": "london-daily",
+                "target": "mean_temp", "features": ["max_temp", "min_temp", "sunshine"],
+                "missing": "fill", "max_rows": 1500}  # fmt: skip
+    return _run(tmp_path_factory.mktemp("london"), **settings)
+
+
+def test_london_daily_is_scored_beside_last_week_and_last_year(london):
+    _, result = london
+    assert list(result.metrics["MAE"]) == [
+        "model", "persistence", "same day last week", "same day last year"
+    ]  # fmt: skip
+    assert result.metrics["MAE"]["model"] < result.metrics["MAE"]["same day last week"]
+    rows = _predictions(result)
+    assert rows[0]["time"] == "1982-04-15"  # dates, not midnights
+
+
+def test_london_same_day_maximum_never_reaches_its_own_forecast(london, tmp_path):
+    """Changing max_temp on rows changes no forecast of those rows' mean_temp."""
+    pipeline, result = london
+    artifact = ModelArtifact.load(result.artifact_dir)
+    lines = fetch("london-daily")["london_daily_1979_2020.csv"].read_text().splitlines()
+    clean, leaky = tmp_path / "clean.csv", tmp_path / "leaky.csv"
+    clean.write_text("\n".join(lines[:200]) + "\n")
+    changed = [line.split(",") for line in lines[:200]]
+    for fields in changed[150:]:
+        fields[4] = "45.0"  # max_temp: an impossible heat from row 149 on
+    leaky.write_text("\n".join(",".join(f) for f in changed) + "\n")
+    before = pipeline.predict(artifact, clean)["forecast"]
+    after = pipeline.predict(artifact, leaky)["forecast"]
+    # Forecast i is of data row i + sequence_length (windows end at row i + length - 1).
+    untouched = 149 - artifact.config["sequence_length"] + 1
+    np.testing.assert_array_equal(before[:untouched], after[:untouched])
+    assert not np.array_equal(before[untouched:], after[untouched:])
+
+
+def test_too_few_rows_to_predict_counts_the_file(london, tmp_path):
+    pipeline, result = london
+    lines = fetch("london-daily")["london_daily_1979_2020.csv"].read_text().splitlines()
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(lines[:11]) + "\n")
+    with pytest.raises(
+        InvalidParameterError, match="has 10 data rows; the model needs at least 12"
+    ):
+        pipeline.predict(ModelArtifact.load(result.artifact_dir), short)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"target": "lod"}, DataFormatError, r"no column 'lod' .* columns are timestamp, load"),
+        ({"target": "load", "time_column": "when"}, DataFormatError, "set time_column=NAME"),
+        ({"target": "load", "frequency": "daily"}, DataFormatError,
+         r"line 3, .*2024-01-01T01:00:00 follows 2024-01-01T00:00:00, but daily rows"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_explained(tmp_path, settings, error, message):
+    source = _hourly_csv(tmp_path / "load.csv", hours=100)
+    with pytest.raises(error, match=message):
+        _run(tmp_path, **{"csv": str(source), "time_column": "timestamp", **settings})
+
+
+def test_the_file_and_target_are_required(tmp_path):
+    with pytest.raises(InvalidParameterError, match="forecaster needs csv=PATH and target"):
+        _run(tmp_path, target="load")
+
+
+def test_an_unknown_frequency_is_refused():
+    with pytest.raises(InvalidParameterError, match="frequency"):
+        CsvForecaster.make_config({"frequency": "fortnightly"})
+
+
+def test_a_short_daily_series_is_scored_without_same_day_last_year(tmp_path):
+    days = np.arange("2024-01-01", "2025-01-01", dtype="datetime64[D]")
+    values = 10 + np.sin(2 * np.pi * np.arange(len(days)) / 7)
+    values += np.random.default_rng(0).normal(0, 0.1, len(days))
+    lines = [f"{day},{value:.4f}" for day, value in zip(days, values, strict=True)]
+    source = tmp_path / "short.csv"
+    source.write_text("\n".join(["date,y", *lines]) + "\n")
+    _, result = _run(tmp_path, csv=str(source), target="y")
+    assert list(result.metrics["MAE"]) == ["model", "persistence", "same day last week"]
+    assert "'same day last year' baseline is left out" in result.report_path.read_text()
+
+
+def test_irregular_and_gappy_timestamps_are_refused(tmp_path):
+    irregular = tmp_path / "irregular.csv"
+    minutes = [0, 90, 125, 215, 250, 340, 400]
+    times = np.datetime64("2024-01-01T00:00") + np.array(minutes).astype("timedelta64[m]")
+    irregular.write_text("time,y\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)))
+    settings = {"csv": str(irregular), "time_column": "time", "target": "y"}
+    with pytest.raises(InvalidParameterError, match="cannot infer the frequency"):
+        _run(tmp_path, **settings)
+    gappy = tmp_path / "gappy.csv"
+    days = np.delete(np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]"), 20)
+    gappy.write_text("date,y\n" + "".join(f"{d},{i}\n" for i, d in enumerate(days)))
+    with pytest.raises(DataFormatError, match=r"line 22, .*2024-01-22 follows 2024-01-20"):
+        _run(tmp_path, csv=str(gappy), target="y")
+
+
+def test_forecaster_keeps_the_pipeline_contract(tmp_path):
+    source = _hourly_csv(tmp_path / "load.csv", hours=24 * 30)
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join(source.read_text().splitlines()[:60]) + "\n")
+    settings = {**QUICK, "csv": str(source), "time_column": "timestamp", "target": "load"}
+    check_pipeline(CsvForecaster, settings, inputs=recent, workdir=tmp_path / "runs")

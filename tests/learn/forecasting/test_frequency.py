@@ -1,0 +1,95 @@
+"""Frequencies: inferred from timestamps, gaps found, calendar columns per cycle."""
+
+import numpy as np
+import pytest
+
+from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.learn.forecasting.frequency import (
+    FREQUENCIES,
+    calendar_columns,
+    get_frequency,
+    infer_frequency,
+    irregular_steps,
+)
+from azuraforge.learn.timeseries import calendar_features
+
+
+def _range(start, count, step):
+    return np.datetime64(start) + np.arange(count) * step
+
+
+@pytest.mark.parametrize(
+    ("times", "name"),
+    [
+        (_range("2024-01-01T00", 50, np.timedelta64(1, "h")), "hourly"),
+        (_range("2024-01-01", 50, np.timedelta64(1, "D")), "daily"),
+        (_range("2024-01-01", 50, np.timedelta64(7, "D")), "weekly"),
+        (
+            np.arange("2020-01", "2024-01", dtype="datetime64[M]").astype("datetime64[D]"),
+            "monthly",
+        ),
+        (np.arange("2000-01", "2024-01", 3, dtype="datetime64[M]"), "quarterly"),
+        (np.arange("1990", "2024", dtype="datetime64[Y]").astype("datetime64[D]"), "yearly"),
+    ],
+)
+def test_each_frequency_is_recognised(times, name):
+    assert infer_frequency(times).name == name
+    assert irregular_steps(times, get_frequency(name)).size == 0
+
+
+def test_month_ends_read_as_monthly():
+    ends = np.arange("2020-02", "2022-02", dtype="datetime64[M]").astype("datetime64[D]") - 1
+    assert infer_frequency(ends).name == "monthly"
+
+
+def test_daily_timestamps_at_midnight_as_date_times_are_daily():
+    times = _range("2024-01-01T00:00:00", 20, np.timedelta64(86400, "s"))
+    assert infer_frequency(times).name == "daily"
+
+
+def test_irregular_timestamps_are_refused_with_the_steps_found():
+    minutes = np.cumsum([0, 90, 35, 90, 35, 17]).astype("timedelta64[m]")
+    times = np.datetime64("2024-01-01T00:00") + minutes
+    with pytest.raises(InvalidParameterError, match=r"most common steps .* 90 minutes"):
+        infer_frequency(times)
+
+
+def test_gaps_and_off_grid_times_are_found():
+    hours = _range("2024-01-01T00", 10, np.timedelta64(1, "h")).astype("datetime64[m]")
+    gappy = np.delete(hours, [4, 5])
+    assert irregular_steps(gappy, get_frequency("hourly")).tolist() == [3]
+    shifted = hours.copy()
+    shifted[6] += np.timedelta64(30, "m")
+    assert irregular_steps(shifted, get_frequency("hourly")).tolist() == [5, 6]
+
+
+def test_an_unknown_frequency_lists_the_known_ones():
+    with pytest.raises(NotFoundError, match="no frequency 'fortnightly'; known: hourly"):
+        get_frequency("fortnightly")
+
+
+def test_too_few_timestamps_are_refused():
+    with pytest.raises(InvalidParameterError, match="from 1 timestamp"):
+        infer_frequency(np.array(["2024-01-01"], dtype="datetime64[D]"))
+
+
+def test_hourly_calendar_equals_calendar_features():
+    hours = _range("2023-12-30T00", 100, np.timedelta64(1, "h"))
+    columns = calendar_columns(hours, FREQUENCIES["hourly"].cycles)
+    np.testing.assert_array_equal(
+        np.column_stack(list(columns.values())), calendar_features(hours)
+    )
+
+
+def test_month_cycle_puts_december_next_to_january():
+    months = np.array(["2023-12-01", "2024-01-01", "2024-07-01"], dtype="datetime64[D]")
+    columns = calendar_columns(months, ("month",))
+    assert list(columns) == ["month_sin", "month_cos"]
+    np.testing.assert_allclose(
+        columns["month_cos"], [np.cos(2 * np.pi * 11 / 12), 1.0, -1.0], atol=1e-6
+    )
+
+
+def test_an_unknown_cycle_is_refused():
+    with pytest.raises(InvalidParameterError, match="unknown calendar cycle 'minute'"):
+        calendar_columns(np.array(["2024-01-01"], dtype="datetime64[D]"), ("minute",))
