@@ -157,9 +157,11 @@ def test_bad_input_is_explained(tmp_path, settings, error, message):
         _run(tmp_path, **{"csv": str(source), "time_column": "timestamp", **settings})
 
 
-def test_the_file_and_target_are_required(tmp_path):
-    with pytest.raises(InvalidParameterError, match="forecaster needs csv=PATH and target"):
-        _run(tmp_path, target="load")
+def test_the_file_and_target_are_required():
+    with pytest.raises(InvalidParameterError, match=r"csv is required \(--set csv=\.\.\.\)"):
+        CsvForecaster.make_config({"target": "load"})
+    schema = CsvForecaster.Config.model_json_schema()
+    assert schema["required"] == ["csv", "target"]  # the launch form asks for both
 
 
 def test_an_unknown_frequency_is_refused():
@@ -200,3 +202,19 @@ def test_forecaster_keeps_the_pipeline_contract(tmp_path):
     recent.write_text("\n".join(source.read_text().splitlines()[:60]) + "\n")
     settings = {**QUICK, "csv": str(source), "time_column": "timestamp", "target": "load"}
     check_pipeline(CsvForecaster, settings, inputs=recent, workdir=tmp_path / "runs")
+
+
+def test_a_file_listed_newest_first_is_read_in_time_order(tmp_path):
+    source = _hourly_csv(tmp_path / "load.csv", hours=24 * 20)
+    header, *rows = source.read_text().splitlines()
+    newest_first = tmp_path / "newest_first.csv"
+    newest_first.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    settings = {"time_column": "timestamp", "target": "load"}
+    _, expected = _run(tmp_path / "a", csv=str(source), **settings)
+    _, result = _run(tmp_path / "b", csv=str(newest_first), **settings)
+    assert result.metrics == expected.metrics
+    rows[5] = rows[5].split(",")[0] + ",," + rows[5].split(",")[2]  # a blank load on line 7
+    newest_first.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    line = len(rows) + 1 - 5  # where that row lands once the file is reversed
+    with pytest.raises(DataFormatError, match=rf"line {line}, column 2 \('load'\)"):
+        _run(tmp_path / "c", csv=str(newest_first), **settings)

@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 
 from azuraforge.apps.digits import DigitClassifier
+from azuraforge.apps.weather import WeatherForecaster
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 
+# Same batch counts for both seeds (patience >= epochs: no early stop), so the runs can take
+# turns batch by batch; dropout makes the random stream matter in training too.
 DIGITS = {"max_train": 800, "val_size": 200, "epochs": 2, "patience": 2, "channels": 4,
           "hidden_size": 16, "batch_size": 64}  # fmt: skip
+WEATHER = {"max_rows": 1500, "epochs": 2, "patience": 2, "hidden_size": 8, "num_layers": 2,
+           "dropout": 0.2, "batch_size": 64}  # fmt: skip
 
 
 class TakingTurns(LocalContext):
@@ -36,8 +41,11 @@ def _run(pipeline, settings, folder, barrier=None):
 
 
 @pytest.mark.slow
-def test_two_runs_interleaved_in_threads_match_each_alone(real_data, tmp_path):
-    runs = [(DigitClassifier, {**DIGITS, "seed": 1}), (DigitClassifier, {**DIGITS, "seed": 2})]
+@pytest.mark.parametrize(
+    ("pipeline", "settings"), [(DigitClassifier, DIGITS), (WeatherForecaster, WEATHER)]
+)
+def test_two_runs_interleaved_in_threads_match_each_alone(real_data, tmp_path, pipeline, settings):
+    runs = [(pipeline, {**settings, "seed": 1}), (pipeline, {**settings, "seed": 2})]
     alone = [_run(p, s, tmp_path / f"alone-{i}") for i, (p, s) in enumerate(runs)]
     barrier = threading.Barrier(len(runs))
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:

@@ -174,4 +174,6 @@ def _describe(error: Any, pipeline: type[Pipeline[Any]]) -> str:
     if error["type"] == "extra_forbidden":
         known = ", ".join(pipeline.Config.model_fields)
         return f"unknown setting {where!r} (settings: {known})"
+    if error["type"] == "missing":
+        return f"{where} is required (--set {where}=...)"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"

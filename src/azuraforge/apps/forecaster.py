@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
-from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
 
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
@@ -24,11 +25,9 @@ MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 class ForecasterConfig(SeriesConfig):
     """Where the series is: a CSV file and its columns, then the forecasting settings."""
 
-    csv: Path | None = Field(
-        None, description="The CSV file, or a registered dataset's name (required)."
-    )
+    csv: Path = Field(description="The CSV file, or a registered dataset's name (required).")
     time_column: str = Field("date", description="Column of ISO dates or date-times.")
-    target: str | None = Field(None, description="Column to forecast (required).")
+    target: str = Field(description="Column to forecast (required).")
     features: list[str] = Field(
         default_factory=list,
         description="Other columns the model reads (the target's past is always read).",
@@ -44,27 +43,22 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
     Config = ForecasterConfig
 
     def read_series(self, config: ForecasterConfig, source: Path | None = None) -> Series:
-        path, target = source or config.csv, config.target
-        if path is None or target is None:
-            raise InvalidParameterError(
-                "forecaster needs csv=PATH and target=COLUMN (and time_column=COLUMN unless it "
-                f"is 'date'), got csv={config.csv}, target={config.target!r}"
-            )
-        table = read_csv(_dataset_file(path))
+        target = config.target
+        table = read_csv(_dataset_file(source or config.csv))
         time_column = table.find_column(config.time_column, fix="set time_column=NAME")
         names = [
             table.find_column(name, fix=f"set {setting} to one of them")
             for setting, name in [("target", target), *(("features", f) for f in config.features)]
         ]
         times = table.times(time_column)
-        table.check_increasing(times, [time_column])
+        order = table.time_order(times, [time_column])  # a file listed newest first is reversed
         unique = list(dict.fromkeys(names))  # the target may be listed among the features too
-        values = table.matrix(unique, missing=MISSING_MARKERS)
+        values = table.matrix(unique, missing=MISSING_MARKERS)[order]
         columns = dict(zip(unique, values.T, strict=True))
-        return Series(times, columns, names[0], time_column, _locator(table))
+        return Series(times[order], columns, names[0], time_column, _locator(table, order))
 
     def describe_target(self, config: ForecasterConfig) -> str:
-        return str(config.target)
+        return config.target
 
 
 def _dataset_file(path: Path) -> Path:
@@ -75,8 +69,10 @@ def _dataset_file(path: Path) -> Path:
     return fetch(spec)[spec.files[0].name]
 
 
-def _locator(table: CsvTable) -> Locator:
+def _locator(table: CsvTable, order: np.ndarray) -> Locator:
+    """Errors about row ``row`` of the series (in time order) name its line in the file."""
+
     def error(row: int, column: str, problem: str) -> DataFormatError:
-        return table.error(row, [column], problem)
+        return table.error(int(order[row]), [column], problem)
 
     return error

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import Tensor, manual_seed, nn
+from azuraforge.core import Generator, Tensor, nn, use_generator
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
@@ -177,7 +177,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
 
     # ---- run ------------------------------------------------------------------------------
     def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
-        manual_seed(config.seed)
+        with use_generator(Generator(config.seed)):  # this run's own random state
+            return self._run(config, ctx)
+
+    def _run(self, config: ForecastT, ctx: RunContext) -> RunResult:
         frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
         config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)

@@ -351,3 +351,25 @@ def test_error_names_the_columns(tmp_path):
         str(table.error(0, ["c", "a"], "odd"))
         == f"{table.path}, line 2, columns 3, 1 ('c', 'a'): odd"
     )
+
+
+def test_time_order_reverses_a_file_listed_newest_first(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("date,x\n2024-01-03,3\n2024-01-02,2\n2024-01-01,1\n")
+    table = read_csv(path)
+    assert table.time_order(table.times("date"), ["date"]).tolist() == [2, 1, 0]
+    path.write_text("date,x\n2024-01-01,1\n2024-01-03,3\n2024-01-02,2\n")
+    table = read_csv(path)
+    with pytest.raises(DataFormatError, match=r"line 4, .*2024-01-02 comes before 2024-01-03"):
+        table.time_order(table.times("date"), ["date"])
+
+
+def test_a_banner_above_the_header_is_explained(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("https://www.example.org\nunix,date,close\n1,2024-01-01,3\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"the first line holds one field "
+        r"\('https://www.example.org'\) above rows of 3 fields; .* delete",
+    ):
+        read_csv(path)

@@ -254,6 +254,26 @@ class CsvTable:
                 "be in time order without duplicates (sort the file and drop repeated rows)",
             )
 
+    def time_order(self, times: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """The row indexes in time order: as read, or reversed for a file listed newest first
+        (as many exports are). Anything else raises as :meth:`check_increasing` does.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder) / "p.csv"
+        ...     _ = path.write_text("date,close\\n2024-01-03,2\\n2024-01-02,1\\n")
+        ...     table = read_csv(path)
+        >>> table.time_order(table.times("date"), ["date"])
+        array([1, 0])
+        """
+        rows = np.arange(len(times))
+        if len(times) > 1 and bool((np.diff(times) < np.timedelta64(0)).all()):
+            return rows[::-1]
+        self.check_increasing(times, names)
+        return rows
+
     def error(self, row: int, names: Sequence[str], problem: str) -> DataFormatError:
         """A :class:`~azuraforge.errors.DataFormatError` reading ``<file>, line <n>, column
         <k> ('<name>'): <problem>`` for the data row ``row`` (from 0) and the columns
@@ -436,6 +456,13 @@ def _check_separator(path: Path, rows: list[list[str]], lines: list[int]) -> Non
 def _check_widths(
     path: Path, rows: list[list[str]], lines: list[int], names: list[str], has_header: bool
 ) -> None:
+    if has_header and len(names) == 1 and all(len(row) > 1 for row in rows):
+        raise DataFormatError(
+            f"{path}: the first line holds one field ({_shortened(names[0], quoted=True)}) above "
+            f"rows of "
+            f"{len(rows[0])} fields; if it is a title or banner rather than the column names, "
+            "delete that line"
+        )
     for row, line in zip(rows, lines, strict=True):
         if len(row) != len(names):
             expected = f"({_listing(names, ',')})" if has_header else f"(as on line {lines[0]})"

@@ -250,14 +250,10 @@ def load_ohlcv(
     table = read_csv(_resolve(source))
     names = _ohlcv_columns(table, columns or {})
     dates = table.times(names["date"], unit="D")
-    # Many exports (Nasdaq, CryptoDataDownload) list the newest day first.
-    newest_first = len(dates) > 1 and bool((np.diff(dates) < np.timedelta64(0)).all())
-    if not newest_first:
-        table.check_increasing(dates, [names["date"]])
+    order = table.time_order(dates, [names["date"]])  # Nasdaq, CryptoDataDownload: newest first
     values = {field: table.numbers(name) for field, name in names.items() if field != "date"}
     _check_prices(table, names, values)
-    if newest_first:
-        dates, values = dates[::-1], {field: column[::-1] for field, column in values.items()}
+    dates, values = dates[order], {field: column[order] for field, column in values.items()}
     keep = np.ones(len(dates), dtype=bool) if start is None else dates >= _day(start)
     if not keep.any():
         raise InvalidParameterError(
