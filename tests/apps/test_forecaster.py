@@ -10,6 +10,7 @@ from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import fetch
+from azuraforge.learn.timeseries import chronological_split
 from azuraforge.testing import check_pipeline
 
 QUICK = {"epochs": 1, "hidden_size": 8, "sequence_length": 12}
@@ -218,3 +219,38 @@ def test_a_file_listed_newest_first_is_read_in_time_order(tmp_path):
     line = len(rows) + 1 - 5  # where that row lands once the file is reversed
     with pytest.raises(DataFormatError, match=rf"line {line}, column 2 \('load'\)"):
         _run(tmp_path / "c", csv=str(newest_first), **settings)
+
+
+def _weekday_csv(path, weeks=80):
+    """A random walk on weekdays only (a trading-day series: no Saturday, no Sunday rows)."""
+    days = np.arange("2024-01-01", np.datetime64("2024-01-01") + 7 * weeks, dtype="datetime64[D]")
+    weekdays = days[(days.astype(int) + 3) % 7 < 5]  # 1970-01-01 was a Thursday
+    values = np.round(100 + np.random.default_rng(1).normal(size=len(weekdays)).cumsum(), 4)
+    lines = [f"{day},{value:.4f}" for day, value in zip(weekdays, values, strict=True)]
+    path.write_text("\n".join(["date,close", *lines]) + "\n")
+    return path, values
+
+
+def test_mase_is_scaled_by_the_observed_days_of_a_filled_weekend_series(tmp_path):
+    source, values = _weekday_csv(tmp_path / "weekdays.csv")
+    _, result = _run(tmp_path, csv=str(source), target="close", missing="fill")
+    train_days = chronological_split(80 * 7, 0.7, 0.1).train.stop  # calendar days, filled
+    train_weekdays = train_days // 7 * 5  # the split falls on a Monday: whole weeks
+    changes = np.abs(np.diff(values[:train_weekdays]))
+    observed_scale = np.delete(changes, np.arange(4, len(changes), 5)).mean()  # Fri → Mon
+    metrics = result.metrics
+    assert metrics["MASE"]["model"] == pytest.approx(metrics["MAE"]["model"] / observed_scale)
+
+
+def test_a_constant_training_target_is_scored_without_mase(tmp_path):
+    source = tmp_path / "flat.csv"
+    days = np.arange("2024-01-01", "2025-01-01", dtype="datetime64[D]")
+    values = np.where(np.arange(len(days)) < 300, 5.0, np.arange(len(days)) % 3)
+    source.write_text(
+        "date,y\n" + "".join(f"{d},{v}\n" for d, v in zip(days, values, strict=True))
+    )
+    _, result = _run(tmp_path, csv=str(source), target="y")
+    assert "MASE" not in result.metrics and "MAE" in result.metrics
+    assert "MASE is left out: the training part's target never changes" in (
+        result.report_path.read_text()
+    )

@@ -48,6 +48,12 @@ from azuraforge.learn.timeseries import (
     make_windows,
 )
 
+NO_MASE_SCALE = (
+    " MASE is left out: the training part's target never changes between two observed "
+    "consecutive rows, so its scale (the one-step naive MAE) is 0."
+)
+"""The report's sentence when the one-step MASE row is undefined."""
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -201,7 +207,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
         train_target = frame.target[split.train] if self.mase_on_target else None
-        metrics = score_forecast(actual, predicted, baselines, train_target, self.seasons(config))
+        observed = None if frame.observed is None else frame.observed[split.train]
+        metrics = score_forecast(
+            actual, predicted, baselines, train_target, self.seasons(config), observed
+        )
         metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,
@@ -219,6 +228,8 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             directory / "test_predictions.csv", times, {"actual": actual, **forecasts}
         )
         summary = self._summary(frame, split, config, blend, test.target_rows)
+        if self.mase_on_target and "MASE" not in metrics:
+            summary += NO_MASE_SCALE
         title = f"{self.name}: {self.description}"
         report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history

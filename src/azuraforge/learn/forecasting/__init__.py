@@ -33,7 +33,7 @@ from azuraforge.learn.forecasting.frequency import (
     irregular_steps,
 )
 from azuraforge.learn.forecasting.outputs import forecast_report, write_predictions
-from azuraforge.learn.forecasting.scoring import mase_row, score_forecast
+from azuraforge.learn.forecasting.scoring import mase_row, naive_scale, score_forecast
 from azuraforge.learn.forecasting.target import ChangeTarget
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "irregular_steps",
     "mase_row",
     "naive_baselines",
+    "naive_scale",
     "persistence",
     "score_forecast",
     "seasonal_lag",
