@@ -254,3 +254,14 @@ def test_a_constant_training_target_is_scored_without_mase(tmp_path):
     assert "MASE is left out: the training part's target never changes" in (
         result.report_path.read_text()
     )
+
+
+def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, tmp_path):
+    pipeline, result, _ = hourly
+    saved = ModelArtifact.load(result.artifact_dir).config
+    assert saved["blend_chosen_by"] == "validation"
+    rerun = pipeline.run(pipeline.make_config(saved), LocalContext(output_dir=tmp_path / "re"))
+    assert rerun.metrics == result.metrics
+    assert f"blend {saved['blend']:.2f} (chosen on the validation part)" in rerun.notes[0]
+    _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5, "blend_chosen_by": None})
+    assert ModelArtifact.load(fixed.artifact_dir).config["blend_chosen_by"] == "user"

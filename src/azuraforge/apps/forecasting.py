@@ -21,7 +21,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar, cast
+from typing import ClassVar, Literal, TypeVar, cast
 
 import numpy as np
 from pydantic import Field
@@ -113,6 +113,11 @@ class ForecastConfig(TrainingConfig):
         "(0: the naive forecast, 1: the model alone); None: chosen on the validation part. "
         "Reports say whether the user set it or the validation part chose it.",
     )
+    blend_chosen_by: Literal["user", "validation"] | None = Field(
+        None,
+        description="Who chose blend, recorded by the run in the artifact's config; a saved "
+        "config with 'validation' chooses it again on the validation part when re-run.",
+    )
 
 
 class SequenceRegressor(nn.Module):
@@ -201,7 +206,9 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
         blend = self._blend(trainer, frame, val, config, target_scaler)
-        config = config.model_copy(update={"blend": blend.weight})
+        config = config.model_copy(
+            update={"blend": blend.weight, "blend_chosen_by": blend.chosen_by}
+        )
         scaled = trainer.predict(test.x)[:, 0]
         predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler)
         actual = frame.target[test.target_rows].astype(np.float64)
@@ -288,8 +295,9 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         config: ForecastT,
         target_scaler: StandardScaler,
     ) -> Blend:
-        """The user's blend weight, or the one with the lowest MAE on the validation part."""
-        if config.blend is not None:
+        """The user's blend weight, or the one with the lowest MAE on the validation part
+        (also when a saved config records that the validation part chose its weight)."""
+        if config.blend is not None and config.blend_chosen_by != "validation":
             return Blend(config.blend, "user")
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
