@@ -99,3 +99,32 @@ def test_fill_does_not_insert_months_nor_fix_off_grid_times():
         _frame(
             InMemory(shifted, np.arange(len(DAYS), dtype=float)), missing="fill", frequency="daily"
         )
+
+
+def test_rows_at_a_constant_offset_keep_their_times_and_fill_their_gaps():
+    noon = np.delete(DAYS + np.timedelta64(12 * 3600, "s"), [20, 21])
+    values = np.arange(len(noon), dtype=float)
+    frame = _frame(InMemory(noon, values), missing="fill", frequency="daily")
+    assert len(frame) == len(DAYS) and str(frame.times[20]) == "2024-01-21T12:00:00"
+    assert np.flatnonzero(~frame.observed).tolist() == [20, 21]
+    frame = _frame(InMemory(noon[:20], values[:20]))
+    assert str(frame.times[-1]) == "2024-01-20T12:00:00"
+
+
+def test_fill_is_suggested_only_where_it_would_help():
+    days = np.delete(DAYS, 30)
+    values = np.arange(len(days), dtype=float)
+    with pytest.raises(DataFormatError, match="set missing=fill to insert missing hours"):
+        _frame(InMemory(days, values))
+    months = np.arange("2020-01", "2024-01", dtype="datetime64[M]").astype("datetime64[D]")
+    gappy = np.delete(months, 10)
+    with pytest.raises(DataFormatError, match="monthly gaps cannot be filled") as refused:
+        _frame(InMemory(gappy, np.arange(len(gappy), dtype=float)), missing="fill")
+    assert "set missing=fill" not in str(refused.value)
+    shifted = DAYS.copy()
+    shifted[5] += np.timedelta64(3600, "s")
+    with pytest.raises(
+        DataFormatError, match=r"whole number of steps after the first row's"
+    ) as off:
+        _frame(InMemory(shifted, np.arange(len(DAYS), dtype=float)), frequency="daily")
+    assert "set missing=fill" not in str(off.value)

@@ -110,7 +110,7 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         frequency = _frequency(config, series.times)
         if config.missing == "fill":
             series = _without_gaps(series, frequency)
-        _check_steps(series, frequency)
+        _check_steps(series, frequency, config.missing)
         columns = _filled(series) if config.missing == "fill" else _complete(series)
         calendar = calendar_columns(series.times, frequency.cycles)
         features = np.column_stack([*columns.values(), *calendar.values()]).astype(np.float64)
@@ -156,8 +156,11 @@ def _frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:
 
 def _natural(times: np.ndarray, frequency: Frequency) -> np.ndarray:
     """Regular times in the frequency's unit (days as dates, not midnights); monthly and
-    coarser times keep theirs (a month may be dated by any of its days)."""
-    return times if frequency.unit == "M" else times.astype(f"datetime64[{frequency.unit}]")
+    coarser times keep theirs (a month may be dated by any of its days), and so do times
+    offset from the unit (daily rows stamped at 12:00)."""
+    if frequency.unit == "M" or frequency.offset(times):
+        return times
+    return times.astype(f"datetime64[{frequency.unit}]")
 
 
 def _without_gaps(series: Series, frequency: Frequency) -> Series:
@@ -175,7 +178,7 @@ def _without_gaps(series: Series, frequency: Frequency) -> Series:
     size = int(rows[-1]) + 1
     columns = {name: _spread(values, rows, size) for name, values in series.columns.items()}
     grid = positions[0] + np.arange(size) * frequency.step
-    times = grid.astype(f"datetime64[{frequency.unit}]")
+    times = grid.astype(f"datetime64[{frequency.unit}]") + frequency.offset(series.times)
     return Series(times, columns, series.target, series.time_column, series.error)
 
 
@@ -185,7 +188,7 @@ def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
     return spread
 
 
-def _check_steps(series: Series, frequency: Frequency) -> None:
+def _check_steps(series: Series, frequency: Frequency, missing: str) -> None:
     """Refuse missing timestamps, repeats and disorder, at the first place they occur."""
     bad = irregular_steps(series.times, frequency)
     if not bad.size:
@@ -194,10 +197,33 @@ def _check_steps(series: Series, frequency: Frequency) -> None:
     before, after = series.times[row], series.times[row + 1]
     problem = (
         f"{after} follows {before}, but {frequency.name} rows must be one step apart "
-        f"({bad.size} such place(s)); set missing=fill to insert missing hours, days or weeks "
-        "as missing values, add the missing rows, or set the frequency that fits"
+        f"({bad.size} such place(s)); {_step_advice(series.times, frequency, row, missing)}"
     )
     raise series.error(row + 1, series.time_column, problem)
+
+
+def _step_advice(times: np.ndarray, frequency: Frequency, row: int, missing: str) -> str:
+    """What to do about the irregular step after ``times[row]``: fill is suggested only
+    where it would help (a whole number of hourly, daily or weekly steps missing)."""
+    if frequency.off_grid(times)[row : row + 2].any():
+        return (
+            f"every time must lie a whole number of steps after the first row's ({times[0]}); "
+            "fix the times, or set the frequency that fits"
+        )
+    step = int(np.diff(frequency.positions(times[row : row + 2]))[0])
+    if step <= 0:
+        return "sort the rows by time and remove repeated times"
+    if missing == "refuse" and frequency.unit != "M" and step % frequency.step == 0:
+        return (
+            "set missing=fill to insert missing hours, days or weeks as missing values, add "
+            "the missing rows, or set the frequency that fits"
+        )
+    if frequency.unit == "M":
+        return (
+            f"{frequency.name} gaps cannot be filled (a month has no single length); add the "
+            "missing rows, or set the frequency that fits"
+        )
+    return "add the missing rows, or set the frequency that fits"
 
 
 def _complete(series: Series) -> dict[str, np.ndarray]:

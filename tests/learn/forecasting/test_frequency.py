@@ -63,6 +63,28 @@ def test_gaps_and_off_grid_times_are_found():
     assert irregular_steps(shifted, get_frequency("hourly")).tolist() == [5, 6]
 
 
+@pytest.mark.parametrize(
+    ("start", "step", "name"),
+    [("2020-01-01T12:00", np.timedelta64(1, "D"), "daily"),
+     ("2020-01-01T00:30", np.timedelta64(1, "h"), "hourly"),
+     ("2020-01-06T09:00", np.timedelta64(7, "D"), "weekly")],
+)  # fmt: skip
+def test_times_at_a_constant_offset_from_the_unit_keep_their_frequency(start, step, name):
+    times = _range(start, 30, step).astype("datetime64[m]")
+    frequency = infer_frequency(times)
+    assert frequency.name == name and frequency.on_grid(times)
+    assert irregular_steps(np.delete(times, 10), frequency).tolist() == [9]
+    assert frequency.positions(times)[1] - frequency.positions(times)[0] == frequency.step
+
+
+def test_a_time_off_the_first_rows_offset_is_off_grid():
+    times = _range("2020-01-01T12:00", 10, np.timedelta64(1, "D")).astype("datetime64[m]")
+    times[4] += np.timedelta64(1, "h")
+    daily = get_frequency("daily")
+    assert daily.off_grid(times).tolist() == [i == 4 for i in range(10)]
+    assert irregular_steps(times, daily).tolist() == [3, 4]
+
+
 def test_an_unknown_frequency_lists_the_known_ones():
     with pytest.raises(NotFoundError, match="no frequency 'fortnightly'; known: hourly"):
         get_frequency("fortnightly")

@@ -39,19 +39,43 @@ class Frequency:
     seasons: tuple[tuple[str, int], ...]
     cycles: tuple[str, ...]
 
+    def offset(self, times: np.ndarray) -> np.timedelta64:
+        """How far the first time lies past the start of its unit: daily rows stamped at
+        12:00 are daily with a 12-hour offset. Zero for monthly and coarser frequencies.
+
+        Examples
+        --------
+        >>> noon = np.array(["2024-01-01T12:00", "2024-01-02T12:00"], dtype="datetime64[m]")
+        >>> get_frequency("daily").offset(noon)
+        np.timedelta64(720,'m')
+        """
+        stamps = np.asarray(times)
+        if self.unit == "M" or not len(stamps):
+            return np.timedelta64(0, "s")
+        offset: np.timedelta64 = stamps[0] - stamps[0].astype(f"datetime64[{self.unit}]")
+        return offset
+
     def positions(self, times: np.ndarray) -> np.ndarray:
-        """Each time as a whole number of ``unit`` s since 1970 (int64)."""
+        """Each time, less the :meth:`offset`, as a whole number of ``unit`` s since 1970."""
+        stamps = np.asarray(times)
         positions: np.ndarray = (
-            np.asarray(times).astype(f"datetime64[{self.unit}]").astype(np.int64)
+            (stamps - self.offset(stamps)).astype(f"datetime64[{self.unit}]").astype(np.int64)
         )
         return positions
 
     def on_grid(self, times: np.ndarray) -> bool:
-        """Whether no time carries a finer part than the unit (monthly data may use any day)."""
-        if self.unit == "M":
-            return True
+        """Whether every time is a whole number of units after the first (monthly data may
+        use any day)."""
+        return not self.off_grid(times).any()
+
+    def off_grid(self, times: np.ndarray) -> np.ndarray:
+        """Which times are not a whole number of units after the first (none for monthly)."""
         stamps = np.asarray(times)
-        return bool((stamps.astype(f"datetime64[{self.unit}]") == stamps).all())
+        shifted = stamps - self.offset(stamps)
+        if self.unit == "M":
+            return np.zeros(len(stamps), dtype=bool)
+        off: np.ndarray = shifted.astype(f"datetime64[{self.unit}]") != shifted
+        return off
 
 
 FREQUENCIES: dict[str, Frequency] = {
@@ -137,12 +161,8 @@ def irregular_steps(times: np.ndarray, frequency: Frequency) -> np.ndarray:
     """
     stamps = np.asarray(times)
     steps = np.diff(frequency.positions(stamps))
-    off_grid = np.zeros(len(steps), dtype=bool)
-    if not frequency.on_grid(stamps):
-        unit = f"datetime64[{frequency.unit}]"
-        off = stamps.astype(unit) != stamps
-        off_grid = off[1:] | off[:-1]
-    return np.flatnonzero((steps != frequency.step) | off_grid)
+    off = frequency.off_grid(stamps)
+    return np.flatnonzero((steps != frequency.step) | off[1:] | off[:-1])
 
 
 def calendar_columns(times: np.ndarray, cycles: tuple[str, ...]) -> dict[str, np.ndarray]:
