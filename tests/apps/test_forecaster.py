@@ -265,3 +265,15 @@ def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, t
     assert f"blend {saved['blend']:.2f} (chosen on the validation part)" in rerun.notes[0]
     _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5, "blend_chosen_by": None})
     assert ModelArtifact.load(fixed.artifact_dir).config["blend_chosen_by"] == "user"
+
+
+def test_predict_counts_the_files_rows_not_the_inserted_ones(tmp_path):
+    source, _ = _weekday_csv(tmp_path / "weekdays.csv", weeks=40)
+    pipeline, result = _run(tmp_path, csv=str(source), target="close", missing="fill")
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(source.read_text().splitlines()[:9]) + "\n")  # Mon .. next Wed
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"has 8 data rows \(and 2 inserted for gaps\); the model needs at least 12",
+    ):
+        pipeline.predict(ModelArtifact.load(result.artifact_dir), short)

@@ -128,3 +128,29 @@ def test_fill_is_suggested_only_where_it_would_help():
     ) as off:
         _frame(InMemory(shifted, np.arange(len(DAYS), dtype=float)), frequency="daily")
     assert "set missing=fill" not in str(off.value)
+
+
+def test_fill_refuses_a_longer_stretch_than_max_fill_naming_where():
+    days = np.delete(DAYS, np.arange(20, 28))  # 8 days missing after 2024-01-20
+    values = np.arange(len(days), dtype=float)
+    with pytest.raises(
+        DataFormatError,
+        match=r"row 21, column 'y': 8 missing values in a row from 2024-01-21T00:00:00 to "
+        r"2024-01-28T00:00:00 \(8 of them rows missing from the file.*max_fill=7 in a row",
+    ):
+        _frame(InMemory(days, values), missing="fill")
+    assert len(_frame(InMemory(days, values), missing="fill", max_fill=8)) == len(DAYS)
+    blanks = np.arange(len(DAYS), dtype=float)
+    blanks[30:33] = np.nan
+    with pytest.raises(DataFormatError, match=r"row 31, column 'y': 3 missing .*\(0 of them"):
+        _frame(InMemory(DAYS, blanks), missing="fill", max_fill=2)
+
+
+def test_max_fill_defaults_to_one_season_of_the_frequency():
+    hours = np.arange("2024-01-01T00", "2024-01-05T00", dtype="datetime64[h]")
+    values = np.arange(len(hours), dtype=float)
+    values[10:34] = np.nan  # a whole day: 24 hours, one season
+    assert len(_frame(InMemory(hours, values), missing="fill")) == len(hours)
+    values[34] = np.nan
+    with pytest.raises(DataFormatError, match="25 missing values in a row"):
+        _frame(InMemory(hours, values), missing="fill")

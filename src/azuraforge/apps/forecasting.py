@@ -62,7 +62,8 @@ class Frame:
     ``observed`` marks the rows whose target value was in the data (``None``: all of them);
     a filled-in value is never a training label nor scored. ``dropped_rows`` counts the
     source rows consumed before the first row (1 when features are changes since the
-    previous row), so messages can speak of the file's rows.
+    previous row) and ``inserted_rows`` the rows added for missing timestamps, so messages
+    can speak of the file's rows.
     """
 
     times: np.ndarray
@@ -71,6 +72,7 @@ class Frame:
     target: np.ndarray
     observed: np.ndarray | None = None
     dropped_rows: int = 0
+    inserted_rows: int = 0
 
     def __len__(self) -> int:
         return len(self.target)
@@ -81,7 +83,8 @@ class Frame:
             return self
         observed = None if self.observed is None else self.observed[:rows]
         return Frame(self.times[:rows], self.features[:rows], self.feature_names,
-                     self.target[:rows], observed, self.dropped_rows)  # fmt: skip
+                     self.target[:rows], observed, self.dropped_rows,
+                     self.inserted_rows)  # fmt: skip
 
     def observed_windows(self, windows: Windows) -> Windows:
         """The windows whose target row holds an observed value."""
@@ -397,7 +400,9 @@ def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:
     why = f"one window of sequence_length={length} rows"
     if frame.dropped_rows:
         why += f" plus the {frame.dropped_rows} row(s) its first change is computed from"
+    rows = len(frame) + frame.dropped_rows - frame.inserted_rows
+    inserted = f" (and {frame.inserted_rows} inserted for gaps)" if frame.inserted_rows else ""
     return (
-        f"{inputs} has {len(frame) + frame.dropped_rows} data rows; the model needs at least "
-        f"{needed} ({why}); pass a longer stretch of the series"
+        f"{inputs} has {rows} data rows{inserted}; the model needs at least {needed} ({why}); "
+        "pass a longer stretch of the series"
     )

@@ -11,7 +11,8 @@ the weather forecaster's Beijing file alike:
   replaced by the last known value of its column (the past only, so nothing leaks from the
   future); a filled-in *target* value is never a training label and never scored;
 - with ``missing="fill"``, a missing hour, day or week is also inserted as a row of missing
-  values, then filled the same way (monthly and coarser gaps are still refused);
+  values, then filled the same way (monthly and coarser gaps are still refused); a stretch
+  of more than ``max_fill`` missing values in a row (default: one season) is refused;
 - calendar features fit the frequency (hour, weekday, day of year, month of year);
 - the baselines are persistence and the seasonal-naive forecasts of the frequency; one that
   would read before the first row (same day last year on a short series) is left out, and
@@ -55,6 +56,13 @@ class SeriesConfig(ForecastConfig):
         description="A blank or NA value, or a missing hour, day or week: refuse (an error "
         "naming file, line and column), or fill it with the last known value of its column "
         "(a missing target is never a label nor scored).",
+    )
+    max_fill: int | None = Field(
+        None,
+        ge=1,
+        description="With missing=fill, the most missing values filled in a row in any "
+        "column (rows inserted for a gap included); a longer stretch is refused. None: one "
+        "season of the frequency (24 hours, 7 days, 52 weeks, 12 months, 4 quarters, 1 year).",
     )
 
 
@@ -108,10 +116,15 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
     def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
         series = self.read_series(config, source)
         frequency = _frequency(config, series.times)
+        file_rows = np.arange(len(series.times))
         if config.missing == "fill":
-            series = _without_gaps(series, frequency)
+            series, file_rows = _without_gaps(series, frequency)
         _check_steps(series, frequency, config.missing)
-        columns = _filled(series) if config.missing == "fill" else _complete(series)
+        if config.missing == "fill":
+            columns = _filled(series)
+            _check_fill_runs(series, file_rows, _max_fill(config, frequency))
+        else:
+            columns = _complete(series)
         calendar = calendar_columns(series.times, frequency.cycles)
         features = np.column_stack([*columns.values(), *calendar.values()]).astype(np.float64)
         observed = ~np.isnan(series.columns[series.target])
@@ -119,6 +132,7 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         return Frame(
             _natural(series.times, frequency), features, [*columns, *calendar], target,
             None if observed.all() else observed,
+            inserted_rows=len(series.times) - len(file_rows),
         )  # fmt: skip
 
     def resolved_config(self, config: SeriesConfigT, frame: Frame) -> SeriesConfigT:
@@ -163,23 +177,58 @@ def _natural(times: np.ndarray, frequency: Frequency) -> np.ndarray:
     return times.astype(f"datetime64[{frequency.unit}]")
 
 
-def _without_gaps(series: Series, frequency: Frequency) -> Series:
+def _without_gaps(series: Series, frequency: Frequency) -> tuple[Series, np.ndarray]:
     """``series`` on its full hourly, daily or weekly grid, a row of NaN for each missing
-    timestamp; unchanged when its times are not whole steps apart (:func:`_check_steps`
-    then says where). Its ``error`` still names file rows: only the first row, which a gap
-    never moves, is located afterwards."""
+    timestamp, and the grid row of each file row; unchanged when its times are not whole
+    steps apart (:func:`_check_steps` then says where). Its ``error`` still takes file rows
+    (the grid row of file row ``i`` is ``rows[i]``)."""
     positions = frequency.positions(series.times)
     steps = np.diff(positions)
+    unchanged = series, np.arange(len(positions))
     if frequency.unit == "M" or not frequency.on_grid(series.times):
-        return series
+        return unchanged
     if (steps <= 0).any() or (steps % frequency.step).any() or (steps == frequency.step).all():
-        return series
+        return unchanged
     rows = (positions - positions[0]) // frequency.step
     size = int(rows[-1]) + 1
     columns = {name: _spread(values, rows, size) for name, values in series.columns.items()}
     grid = positions[0] + np.arange(size) * frequency.step
     times = grid.astype(f"datetime64[{frequency.unit}]") + frequency.offset(series.times)
-    return Series(times, columns, series.target, series.time_column, series.error)
+    return Series(times, columns, series.target, series.time_column, series.error), rows
+
+
+def _max_fill(config: SeriesConfig, frequency: Frequency) -> int:
+    """``config.max_fill``, or one (shortest) season of the frequency, 1 for yearly rows."""
+    if config.max_fill is not None:
+        return config.max_fill
+    return min((period for _, period in frequency.seasons), default=1)
+
+
+def _check_fill_runs(series: Series, file_rows: np.ndarray, limit: int) -> None:
+    """Refuse the first stretch of more than ``limit`` missing values in a row in any column
+    (rows inserted for a gap included), naming the first file row in or after it."""
+    for name, values in series.columns.items():
+        starts, lengths = _missing_runs(np.isnan(values))
+        too_long = np.flatnonzero(lengths > limit)
+        if not too_long.size:
+            continue
+        start, length = int(starts[too_long[0]]), int(lengths[too_long[0]])
+        inserted = length - int(((file_rows >= start) & (file_rows < start + length)).sum())
+        problem = (
+            f"{length} missing values in a row from {series.times[start]} to "
+            f"{series.times[start + length - 1]} ({inserted} of them rows missing from the "
+            f"file, {too_long.size} such stretch(es) in this column); missing=fill fills at "
+            f"most max_fill={limit} in a row, so forecasts do not rest on invented values; "
+            f"add the missing rows or values, or set max_fill={length} to fill them anyway"
+        )
+        raise series.error(int(np.searchsorted(file_rows, start)), name, problem)
+
+
+def _missing_runs(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The start and length of each run of ``True`` in ``missing``."""
+    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return starts, ends - starts
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
