@@ -277,3 +277,17 @@ def test_predict_counts_the_files_rows_not_the_inserted_ones(tmp_path):
         match=r"has 8 data rows \(and 2 inserted for gaps\); the model needs at least 12",
     ):
         pipeline.predict(ModelArtifact.load(result.artifact_dir), short)
+
+
+def test_predict_with_a_missing_column_says_the_file_must_have_it(hourly, tmp_path):
+    pipeline, result, source = hourly
+    renamed = tmp_path / "renamed.csv"
+    header, *rows = source.read_text().splitlines()
+    renamed.write_text("\n".join([header.replace("temperature", "temp"), *rows]) + "\n")
+    with pytest.raises(DataFormatError) as refused:
+        pipeline.predict(ModelArtifact.load(result.artifact_dir), renamed)
+    message = str(refused.value)
+    assert message.endswith(
+        "the model was trained with column 'temperature' (features); the file must have it"
+    )
+    assert "set features" not in message

@@ -43,13 +43,13 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
     Config = ForecasterConfig
 
     def read_series(self, config: ForecasterConfig, source: Path | None = None) -> Series:
-        target = config.target
         table = read_csv(_dataset_file(source or config.csv))
-        time_column = table.find_column(config.time_column, fix="set time_column=NAME")
-        names = [
-            table.find_column(name, fix=f"set {setting} to one of them")
-            for setting, name in [("target", target), *(("features", f) for f in config.features)]
-        ]
+        settings = [("time_column", config.time_column), ("target", config.target)]
+        settings += [("features", name) for name in config.features]
+        time_column, *names = (
+            table.find_column(name, fix=_missing_column_fix(setting, name, source))
+            for setting, name in settings
+        )
         times = table.times(time_column)
         order = table.time_order(times, [time_column])  # a file listed newest first is reversed
         unique = list(dict.fromkeys(names))  # the target may be listed among the features too
@@ -59,6 +59,16 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
 
     def describe_target(self, config: ForecasterConfig) -> str:
         return config.target
+
+
+def _missing_column_fix(setting: str, name: str, source: Path | None) -> str:
+    """What to do when ``name`` is missing: a setting to change when training; when
+    predicting (``source`` given) the settings are the model's, so the file must change."""
+    if source is not None:
+        return f"the model was trained with column {name!r} ({setting}); the file must have it"
+    if setting == "time_column":
+        return "set time_column=NAME"
+    return f"set {setting} to one of them"
 
 
 def _dataset_file(path: Path) -> Path:
