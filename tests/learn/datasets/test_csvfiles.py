@@ -321,7 +321,10 @@ def test_times_in_days(tmp_path):
      ("02/01/2024", "expected an ISO date or date-time"),
      ("", "expected an ISO date or date-time"),
      ("today", "expected an ISO date or date-time"),
-     ("2024-01-02Z", "expected an ISO date or date-time"),
+     ("2024-01-02Z", "time zones are not supported, got '2024-01-02Z' (zone 'Z'); write"),
+     ("2024-01-02T00:00:00+01:00", "time zones are not supported, got "
+                                   "'2024-01-02T00:00:00+01:00' (zone '+01:00')"),
+     ("2024-01-02 13:00-0500", "time zones are not supported"),
      ("2024-02-30", "no such date or time: 2024-02-30"),
      ("2024-01-02 25:00", "no such date or time: 2024-01-02 25:00")],
 )  # fmt: skip

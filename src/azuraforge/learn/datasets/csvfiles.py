@@ -26,6 +26,7 @@ import numpy as np
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
 
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?")
+_TIME_ZONE = re.compile(_ISO_TIME.pattern + r"(Z|[+-]\d{2}(?::?\d{2})?)")
 _EXPECTED_TIME = {
     None: "an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, 2024-01-02T13)",
     "D": "a date YYYY-MM-DD",
@@ -204,14 +205,14 @@ class CsvTable:
         """The column ``name`` as ``datetime64``.
 
         Fields are ISO dates or date-times: ``2024-01-02``, ``2024-01-02 13:00:00``,
-        ``2024-01-02T13``, ``2024-01-02T13:00:00.5``; no time zone. The unit is the finest
-        the column needs, or ``unit="D"``, which refuses a time of day other than midnight.
+        ``2024-01-02T13``, ``2024-01-02T13:00:00.5``. A time zone (``Z``, ``+01:00``) is
+        refused with a message saying so. The unit is the finest the column needs, or
+        ``unit="D"``, which refuses a time of day other than midnight.
         """
         texts = self.column(name)
         for row, text in enumerate(texts):
             if not _ISO_TIME.fullmatch(text):
-                got = _shortened(text, quoted=True)
-                raise self.error(row, [name], f"expected {_EXPECTED_TIME[unit]}, got {got}")
+                raise self.error(row, [name], _time_problem(text, unit))
         return self.parse_times(texts, [name], unit=unit)
 
     def parse_times(
@@ -514,3 +515,15 @@ def _shortened(text: str, *, quoted: bool = False, most: int = 60) -> str:
 
 def _key(name: str) -> str:
     return _IGNORED_IN_NAMES.sub("", name).casefold()
+
+
+def _time_problem(text: str, unit: str | None) -> str:
+    """Why ``text`` is not read as a time: a time zone, or not ISO at all."""
+    zone = _TIME_ZONE.fullmatch(text)
+    got = _shortened(text, quoted=True)
+    if zone:
+        return (
+            f"time zones are not supported, got {got} (zone {zone.group(1)!r}); write the "
+            "times without it, all in one zone (convert them to UTC first if they mix zones)"
+        )
+    return f"expected {_EXPECTED_TIME[unit]}, got {got}"
