@@ -5,6 +5,8 @@ import pytest
 
 from azuraforge.apps.series import Series, SeriesForecaster
 from azuraforge.errors import DataFormatError
+from azuraforge.learn import LocalContext
+from azuraforge.learn.forecasting import infer_frequency
 
 DAYS = np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]").astype("datetime64[s]")
 
@@ -154,3 +156,18 @@ def test_max_fill_defaults_to_one_season_of_the_frequency():
     values[34] = np.nan
     with pytest.raises(DataFormatError, match="25 missing values in a row"):
         _frame(InMemory(hours, values), missing="fill")
+
+
+def test_the_frequency_is_inferred_once_from_every_row(monkeypatch, tmp_path):
+    inferred = []
+
+    def counting(times):
+        inferred.append(len(times))
+        return infer_frequency(times)
+
+    monkeypatch.setattr("azuraforge.apps.series.infer_frequency", counting)
+    pipeline = InMemory(DAYS, np.sin(np.arange(len(DAYS), dtype=float)))
+    config = pipeline.make_config({"epochs": 1, "hidden_size": 4, "sequence_length": 7})
+    result = pipeline.run(config, LocalContext(output_dir=tmp_path))
+    assert inferred == [len(DAYS)]
+    assert "Rows are daily" in result.report_path.read_text()

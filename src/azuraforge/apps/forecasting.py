@@ -19,7 +19,7 @@ target's own row (a same-day maximum, say) ever reaches the model.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar, cast
 
@@ -34,6 +34,7 @@ from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.forecasting import (
     Blend,
     ChangeTarget,
+    Frequency,
     blended_change,
     choose_blend,
     forecast_report,
@@ -63,7 +64,8 @@ class Frame:
     a filled-in value is never a training label nor scored. ``dropped_rows`` counts the
     source rows consumed before the first row (1 when features are changes since the
     previous row) and ``inserted_rows`` the rows added for missing timestamps, so messages
-    can speak of the file's rows.
+    can speak of the file's rows. ``frequency`` is the step between rows when the loader
+    determined it (from every row, before ``max_rows``), so later steps never infer it again.
     """
 
     times: np.ndarray
@@ -73,6 +75,7 @@ class Frame:
     observed: np.ndarray | None = None
     dropped_rows: int = 0
     inserted_rows: int = 0
+    frequency: Frequency | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -82,9 +85,10 @@ class Frame:
         if rows is None:
             return self
         observed = None if self.observed is None else self.observed[:rows]
-        return Frame(self.times[:rows], self.features[:rows], self.feature_names,
-                     self.target[:rows], observed, self.dropped_rows,
-                     self.inserted_rows)  # fmt: skip
+        return replace(
+            self, times=self.times[:rows], features=self.features[:rows],
+            target=self.target[:rows], observed=observed,
+        )  # fmt: skip
 
     def observed_windows(self, windows: Windows) -> Windows:
         """The windows whose target row holds an observed value."""
@@ -198,8 +202,9 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
         config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
-        feature_scaler, target_scaler = self._fit_scalers(frame, split, config)
-        windows = self._windows(frame, split, config, feature_scaler, target_scaler)
+        changes = self._change_target(config).changes(frame.target)
+        feature_scaler, target_scaler = self._fit_scalers(frame, split, config, changes)
+        windows = self._windows(frame, split, config, changes, (feature_scaler, target_scaler))
         model = SequenceRegressor(
             len(frame.feature_names), config.hidden_size, config.num_layers, config.dropout
         )
@@ -257,12 +262,15 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
         return frame
 
+    def _change_target(self, config: ForecastT) -> ChangeTarget:
+        """The change of the (log) target over the horizon: what the model predicts."""
+        return ChangeTarget(config.horizon, self.log_target)
+
     def _fit_scalers(
-        self, frame: Frame, split: Split, config: ForecastT
+        self, frame: Frame, split: Split, config: ForecastT, changes: np.ndarray
     ) -> tuple[StandardScaler, StandardScaler]:
-        """The feature scaler and the scaler of the target's changes, on training rows only
-        (and, for the changes, only rows whose target value was observed)."""
-        changes = ChangeTarget(config.horizon, self.log_target).changes(frame.target)
+        """The feature scaler and the scaler of the target's ``changes``, on training rows
+        only (and, for the changes, only rows whose target value was observed)."""
         rows = np.arange(split.train.start + config.horizon, split.train.stop)
         if frame.observed is not None:
             rows = rows[frame.observed[rows]]
@@ -274,13 +282,13 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         frame: Frame,
         split: Split,
         config: ForecastT,
-        feature_scaler: StandardScaler,
-        target_scaler: StandardScaler,
+        changes: np.ndarray,
+        scalers: tuple[StandardScaler, StandardScaler],
     ) -> tuple[Windows, Windows, Windows]:
         """Training, validation and test windows of scaled features labelled with scaled
-        changes; a window whose target value was not observed is left out."""
+        ``changes``; a window whose target value was not observed is left out."""
+        feature_scaler, target_scaler = scalers
         features = feature_scaler.transform(frame.features).astype(np.float32)
-        changes = ChangeTarget(config.horizon, self.log_target).changes(frame.target)
         scaled = target_scaler.transform(np.nan_to_num(changes)[:, None])[:, 0].astype(np.float32)
         train, val, test = (
             frame.observed_windows(
@@ -326,7 +334,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         if weight is None:
             raise InvalidParameterError("_forecast needs a blend weight (none chosen yet)")
         change = blended_change(scaled, weight, target_scaler)
-        return ChangeTarget(config.horizon, self.log_target).forecast(frame.target, rows, change)
+        return self._change_target(config).forecast(frame.target, rows, change)
 
     def _summary(
         self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray

@@ -90,8 +90,8 @@ class Series:
     time_column
         The name of the times' column in the source, for messages.
     error
-        Makes the error for a value at (data row from 0, column name), naming its file,
-        line and column.
+        Makes the error for a value at (data row from 0, column name, problem), naming its
+        file, line and column, then the problem.
     """
 
     times: np.ndarray
@@ -115,7 +115,7 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
 
     def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
         series = self.read_series(config, source)
-        frequency = _frequency(config, series.times)
+        frequency = _configured_frequency(config, series.times)
         file_rows = np.arange(len(series.times))
         if config.missing == "fill":
             series, file_rows = _without_gaps(series, frequency)
@@ -132,22 +132,22 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         return Frame(
             _natural(series.times, frequency), features, [*columns, *calendar], target,
             None if observed.all() else observed,
-            inserted_rows=len(series.times) - len(file_rows),
+            inserted_rows=len(series.times) - len(file_rows), frequency=frequency,
         )  # fmt: skip
 
     def resolved_config(self, config: SeriesConfigT, frame: Frame) -> SeriesConfigT:
         """``config`` with ``frequency="auto"`` replaced by the inferred frequency, so the
         report and the saved artifact name it."""
-        return config.model_copy(update={"frequency": _frequency(config, frame.times).name})
+        return config.model_copy(update={"frequency": _frequency(config, frame).name})
 
     def baselines(
         self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
     ) -> dict[str, np.ndarray]:
-        frequency = _frequency(config, frame.times)
+        frequency = _frequency(config, frame)
         return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
 
     def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
-        frequency = _frequency(config, frame.times)
+        frequency = _frequency(config, frame)
         seasons = ", ".join(name for name, _ in frequency.seasons) or "none"
         unreachable = unreachable_seasons(rows, config.horizon, frequency)
         return [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
@@ -162,7 +162,15 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         return dict(get_frequency(config.frequency).seasons)
 
 
-def _frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:
+def _frequency(config: SeriesConfig, frame: Frame) -> Frequency:
+    """The frequency ``load_frame`` stored on ``frame`` (a frame built elsewhere: ``config``'s,
+    or inferred from its times)."""
+    if frame.frequency is not None:
+        return frame.frequency
+    return _configured_frequency(config, frame.times)
+
+
+def _configured_frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:
     if config.frequency == "auto":
         return infer_frequency(times)
     return get_frequency(config.frequency)
