@@ -4,6 +4,10 @@ The real data comes from the folders of ``AZURAFORGE_DATA_MIRROR`` (CI points it
 ``../shared/data``); when the variable is unset, ``../shared/data`` beside the repository is
 used. It is a required part of the test environment: when no mirror folder exists the tests
 fail with a message saying so, they do not skip.
+
+Reference engines (PyTorch, scikit-learn) come with the ``test`` extra that ``make test``
+installs. Their tests use ``pytest.importorskip`` so a developer without them can still run
+the rest, but under CI (``CI`` set, as ``.ci/run`` does) a skipped test fails the run.
 """
 
 import os
@@ -24,6 +28,27 @@ def data_mirrors() -> list[Path]:
     if os.environ.get(MIRROR_VARIABLE, "").strip():
         return fetching.mirror_folders()
     return [DEFAULT_MIRROR]
+
+
+_SKIPPED: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        _SKIPPED[report.nodeid] = str(reason)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI nothing may skip: a missing reference engine is a broken environment."""
+    if not (os.environ.get("CI") and _SKIPPED):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", f"{len(_SKIPPED)} tests skipped under CI: a failure", red=True)
+        for nodeid, reason in _SKIPPED.items():
+            reporter.write_line(f"  {nodeid}: {reason}")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _no_download(dataset, file, target, timeout, tried):
