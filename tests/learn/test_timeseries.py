@@ -9,7 +9,6 @@ from azuraforge.learn.timeseries import (
     MinMaxScaler,
     StandardScaler,
     Transform,
-    calendar_features,
     chronological_split,
     difference,
     from_state,
@@ -209,13 +208,3 @@ def test_differencing_inverts_one_step_ahead():
     changes = difference(levels)
     np.testing.assert_array_equal(changes[:, 0], [2.0, -1.0, 4.0])
     np.testing.assert_array_equal(undifference(changes, levels[:-1]), levels[1:])
-
-
-def test_calendar_features_are_cyclic():
-    stamps = np.array(["2023-12-31T23", "2024-01-01T00"], dtype="datetime64[h]")
-    features = calendar_features(stamps)
-    assert features.shape == (2, 6) and features.dtype == np.float32
-    hour_and_year = [0, 1, 4, 5]  # midnight and New Year are neighbours, not opposites
-    assert np.abs(features[0, hour_and_year] - features[1, hour_and_year]).max() < 0.3
-    monday = calendar_features(np.array(["2024-01-01T00"], dtype="datetime64[h]"))
-    assert monday[0, 2] == pytest.approx(0.0, abs=1e-6)  # Monday is day 0 of the week

@@ -390,24 +390,3 @@ def undifference(changes: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Levels from predicted one-step ``changes`` and the true values one step before."""
     levels: np.ndarray = np.asarray(previous, dtype=np.float64) + np.asarray(changes, np.float64)
     return levels
-
-
-def calendar_features(timestamps: np.ndarray) -> np.ndarray:
-    """Hour of day, day of week and day of year as sine/cosine pairs: (rows, 6) float32.
-
-    Cyclic encodings keep 23:00 next to 00:00 and 31 December next to 1 January.
-
-    Examples
-    --------
-    >>> calendar_features(np.array(["2024-01-01T06"], dtype="datetime64[h]")).round(2)
-    array([[1., 0., 0., 1., 0., 1.]], dtype=float32)
-    """
-    stamps = np.asarray(timestamps, dtype="datetime64[h]")
-    hours = stamps.astype(np.int64)
-    hour_of_day = hours % 24
-    days = stamps.astype("datetime64[D]")
-    day_of_week = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-    day_of_year = (days - days.astype("datetime64[Y]")).astype(np.int64)
-    angles = [hour_of_day / 24, day_of_week / 7, day_of_year / 365.25]
-    columns = [f(2 * np.pi * a) for a in angles for f in (np.sin, np.cos)]
-    return np.stack(columns, axis=1).astype(np.float32)
