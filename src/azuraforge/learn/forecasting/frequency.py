@@ -71,9 +71,9 @@ class Frequency:
     def off_grid(self, times: np.ndarray) -> np.ndarray:
         """Which times are not a whole number of units after the first (none for monthly)."""
         stamps = np.asarray(times)
-        shifted = stamps - self.offset(stamps)
         if self.unit == "M":
             return np.zeros(len(stamps), dtype=bool)
+        shifted = stamps - self.offset(stamps)
         off: np.ndarray = shifted.astype(f"datetime64[{self.unit}]") != shifted
         return off
 
@@ -140,8 +140,10 @@ def infer_frequency(times: np.ndarray) -> Frequency:
     if len(stamps) < 2:
         raise InvalidParameterError(f"cannot infer a frequency from {len(stamps)} timestamp(s)")
     for frequency in FREQUENCIES.values():
+        if not frequency.on_grid(stamps):
+            continue
         steps, counts = np.unique(np.diff(frequency.positions(stamps)), return_counts=True)
-        if frequency.on_grid(stamps) and steps[np.argmax(counts)] == frequency.step:
+        if steps[np.argmax(counts)] == frequency.step:
             return frequency
     raise InvalidParameterError(
         f"cannot infer the frequency: the most common steps between rows are "
