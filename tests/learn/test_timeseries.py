@@ -10,10 +10,8 @@ from azuraforge.learn.timeseries import (
     StandardScaler,
     Transform,
     chronological_split,
-    difference,
     from_state,
     make_windows,
-    undifference,
 )
 
 
@@ -201,10 +199,3 @@ def test_a_plugin_state_that_does_not_rebuild_is_an_invalid_parameter(registry):
         r"transform: KeyError: 'offset'",
     ):
         from_state({"kind": "shift"})
-
-
-def test_differencing_inverts_one_step_ahead():
-    levels = np.array([[10.0], [12.0], [11.0], [15.0]])
-    changes = difference(levels)
-    np.testing.assert_array_equal(changes[:, 0], [2.0, -1.0, 4.0])
-    np.testing.assert_array_equal(undifference(changes, levels[:-1]), levels[1:])

@@ -376,17 +376,3 @@ class LogTransform(Transform):
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LogTransform:
         return cls()
-
-
-def difference(values: np.ndarray) -> np.ndarray:
-    """First differences along time: ``values[t] - values[t - 1]`` (one row shorter).
-
-    Invert one step ahead with :func:`undifference`, which needs the previous *true* value.
-    """
-    return np.diff(_as_2d(values, "difference"), axis=0)
-
-
-def undifference(changes: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Levels from predicted one-step ``changes`` and the true values one step before."""
-    levels: np.ndarray = np.asarray(previous, dtype=np.float64) + np.asarray(changes, np.float64)
-    return levels
