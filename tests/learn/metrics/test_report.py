@@ -67,6 +67,14 @@ def test_seasonal_period_of_the_mase_scale():
     assert report["MASE"] == {"model": 0.25}
 
 
+def test_a_given_scale_replaces_the_training_series():
+    report = regression_report(Y, MODEL, {}, scale=0.5)  # MAE 0.25
+    assert report["MASE"] == {"model": 0.5}
+    assert list(report) == list(regression_report(Y, MODEL, {}, train=[0.0, 2.0, 1.0, 3.0]))
+    with pytest.raises(InvalidParameterError, match=r"MASE: pass either train .* got both"):
+        regression_report(Y, MODEL, {}, train=[0.0, 2.0, 1.0, 3.0], scale=0.5)
+
+
 def test_mape_and_mase_are_left_out_when_undefined_or_not_asked():
     report = regression_report([0.0, 1.0], [0.5, 1.0], {})
     assert list(report) == ["MAE", "RMSE", "R2"]

@@ -58,23 +58,18 @@ def score_forecast(
     >>> "MASE" in score_forecast(np.array([1.0]), np.array([1.0]), {}, np.ones(5))
     False
     """
-    scores = regression_report(actual, predicted, baselines)
     if train is None:
-        return scores
+        return regression_report(actual, predicted, baselines)
+    one_step = naive_scale(train, 1, observed)
+    scores = regression_report(
+        actual, predicted, baselines, scale=one_step if one_step > 0 else None
+    )
     forecasts = {"model": predicted, **baselines}
-    periods = {f"MASE (m={period})": period for period in (seasons or {}).values()}
-    mase_rows = {
-        name: mase_row(actual, forecasts, train, period, observed)
-        for name, period in {"MASE": 1, **periods}.items()
-        if naive_scale(train, period, observed) > 0
-    }
-    # The one-step MASE row goes where regression_report puts it: before the relative rows.
-    errors = {name: row for name, row in scores.items() if not name.startswith(_RELATIVE)}
-    one_step = {name: row for name, row in mase_rows.items() if name == "MASE"}
-    return {**errors, **one_step, **scores, **mase_rows}
-
-
-_RELATIVE = ("RelativeMAE vs ", "Skill vs ")
+    for period in dict.fromkeys((seasons or {}).values()):
+        scale = naive_scale(train, period, observed)
+        if scale > 0:
+            scores[f"MASE (m={period})"] = _scaled_row(actual, forecasts, scale)
+    return scores
 
 
 def mase_row(
@@ -92,7 +87,12 @@ def mase_row(
     >>> mase_row(np.array([3.0]), {"model": np.array([2.0])}, np.array([1.0, 2.0, 4.0]))
     {'model': 0.6666666666666666}
     """
-    scale = naive_scale(train, m, observed)
+    return _scaled_row(actual, forecasts, naive_scale(train, m, observed))
+
+
+def _scaled_row(
+    actual: np.ndarray, forecasts: Mapping[str, np.ndarray], scale: float
+) -> dict[str, float]:
     return {name: mase(actual, values, scale=scale) for name, values in forecasts.items()}
 
 

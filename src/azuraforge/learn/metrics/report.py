@@ -33,14 +33,15 @@ def regression_report(
     baselines: Mapping[str, npt.ArrayLike],
     train: npt.ArrayLike | None = None,
     m: int = 1,
+    scale: float | None = None,
 ) -> dict[str, dict[str, float]]:
     """Score a model and its baselines on the same rows, metric by metric.
 
     Every row of the result is one metric and maps ``'model'`` and each baseline's name to
     that predictor's score: ``MAE``, ``RMSE``, ``R2``, ``MAPE`` (left out when ``y_true``
-    holds a zero, where it is undefined), ``MASE`` (only with ``train``), then for each
-    baseline ``RelativeMAE vs <name>`` and ``Skill vs <name>``: each predictor's MAE
-    relative to that baseline's (so the baseline itself scores 1.0 and 0.0 there).
+    holds a zero, where it is undefined), ``MASE`` (only with ``train`` or ``scale``), then
+    for each baseline ``RelativeMAE vs <name>`` and ``Skill vs <name>``: each predictor's
+    MAE relative to that baseline's (so the baseline itself scores 1.0 and 0.0 there).
 
     Parameters
     ----------
@@ -52,9 +53,12 @@ def regression_report(
         Name → the baseline's predictions on the same rows (``{"persistence": ...,
         "seasonal naive": ...}``); may be empty.
     train
-        The training series, for MASE's in-sample scale; MASE is left out without it.
+        The training series, for MASE's in-sample scale; MASE is left out without it or
+        ``scale``.
     m
         Seasonal period of MASE's scale (1: persistence).
+    scale
+        MASE's scale itself, instead of ``train`` (see :class:`MASE`).
 
     Returns
     -------
@@ -66,7 +70,8 @@ def regression_report(
     ShapeError
         If a baseline's or the model's shape differs from ``y_true``'s (named in the message).
     InvalidParameterError
-        If a baseline is called ``'model'``, or any array holds NaN.
+        If a baseline is called ``'model'``, any array holds NaN, both ``train`` and
+        ``scale`` are given, or MASE's scale is not a positive number.
 
     Examples
     --------
@@ -95,9 +100,9 @@ def regression_report(
     scores: dict[str, Score] = {"MAE": mae, "RMSE": rmse, "R2": r2}
     if np.all(truth != 0):
         scores["MAPE"] = mape
-    if train is not None:
-        MASE(train, m)  # check train and m once, before scoring anything
-        scores["MASE"] = lambda t, p: mase(t, p, train, m)
+    if train is not None or scale is not None:
+        MASE(train, m, scale)  # check train, m and scale once, before scoring anything
+        scores["MASE"] = lambda t, p: mase(t, p, train, m, scale)
     for ref in baselines:
         scores[f"RelativeMAE vs {ref}"] = _against(relative_mae, checked[ref])
         scores[f"Skill vs {ref}"] = _against(skill, checked[ref])
