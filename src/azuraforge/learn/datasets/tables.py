@@ -33,14 +33,15 @@ OHLCV_ALIASES: dict[str, tuple[str, ...]] = {
 """The names :func:`load_ohlcv` looks for, by field, tried in order; names match whatever their
 case, spaces, underscores and hyphens (``adj_close`` finds ``Adj Close``)."""
 OPTIONAL_OHLCV = ("open", "adj_close")
-_EXPECTED_OHLCV = {
-    "open": "an opening price >= 0 (0 where it was not recorded)",
-    "high": "a price > 0",
-    "low": "a price > 0",
-    "close": "a price > 0",
-    "adj_close": "a price > 0",
-    "volume": "a volume >= 0",
+_OHLCV_VALUES = {
+    "open": (True, "an opening price >= 0 (0 where it was not recorded)"),
+    "high": (False, "a price > 0"),
+    "low": (False, "a price > 0"),
+    "close": (False, "a price > 0"),
+    "adj_close": (False, "a price > 0"),
+    "volume": (True, "a volume >= 0"),
 }
+"""By field: whether 0 is allowed, and the value expected (for the message)."""
 BEIJING_HEADER = (
     "No", "year", "month", "day", "hour", "pm2.5", "DEWP", "TEMP", "PRES", "cbwd", "Iws", "Is",
     "Ir",
@@ -259,11 +260,7 @@ def load_ohlcv(
         raise InvalidParameterError(
             f"load_ohlcv: start={start!r} is after the last date {dates[-1]} of {table.path}"
         )
-    kept = {field: values[field][keep] if field in values else None for field in OPTIONAL_OHLCV}
-    return OHLCV(
-        dates[keep], high=values["high"][keep], low=values["low"][keep],
-        close=values["close"][keep], volume=values["volume"][keep], **kept,
-    )  # fmt: skip
+    return OHLCV(dates[keep], **{field: column[keep] for field, column in values.items()})
 
 
 def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str]) -> dict[str, str]:
@@ -290,12 +287,12 @@ def _check_prices(
     table: CsvTable, names: Mapping[str, str], values: Mapping[str, np.ndarray]
 ) -> None:
     for field, column in values.items():
-        may_be_zero = field in ("open", "volume")
-        bad = column < 0 if may_be_zero else column <= 0
+        allows_zero, expected = _OHLCV_VALUES[field]
+        bad = column < 0 if allows_zero else column <= 0
         if bad.any():
             row = int(np.argmax(bad))
             text = table.column(names[field])[row]
-            problem = f"expected {_EXPECTED_OHLCV[field]}, got {text!r}; fix or drop the row"
+            problem = f"expected {expected}, got {text!r}; fix or drop the row"
             raise table.error(row, [names[field]], problem)
     below = values["high"] < values["low"]
     if below.any():
