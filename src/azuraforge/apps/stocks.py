@@ -60,7 +60,12 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
 
     def load_frame(self, config: StockConfig, source: Path | None = None) -> Frame:
         path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
-        data = load_ohlcv(path, start=config.start, columns=config.column_names())
+        data = load_ohlcv(
+            path,
+            start=config.start,
+            columns=config.column_names(),
+            fix="name the column with the setting {field}_column (--set {field}_column=NAME)",
+        )
         volume = np.maximum(data.volume, 1.0)
         features = np.column_stack([
             np.diff(np.log(data.close)),

@@ -243,7 +243,7 @@ def test_start_after_the_last_day(tmp_path):
          "line 1: no column 'Volume' (names match whatever their case, spaces, underscores "
          "and hyphens); "
          "the columns are Date, Open, High, Low, Close, Adj Close; name the column with "
-         "load_ohlcv(columns={'volume': ...}) or the setting volume_column of a pipeline"),
+         "load_ohlcv(columns={'volume': ...})"),
         ("Day,Open,Hi,Low,Close,Volume", "line 1: no column 'High'"),
         ("Date,Date,High,Low,Close,Volume", "line 1: columns Date, Date all match 'Date'"),
     ],
@@ -254,6 +254,13 @@ def test_missing_or_ambiguous_column(tmp_path, header, message):
     with pytest.raises(DataFormatError) as caught:
         load_ohlcv(path)
     assert str(caught.value).startswith(f"{path}, {message}")
+
+
+def test_a_missing_column_error_ends_with_the_callers_fix(tmp_path):
+    rows = [row.rsplit(",", 1)[0] for row in GOOD_PRICES]
+    path = write(tmp_path, "Date,Open,High,Low,Close,Adj Close", rows)
+    with pytest.raises(DataFormatError, match=r"Adj Close; set volume_column=NAME$"):
+        load_ohlcv(path, fix="set {field}_column=NAME")
 
 
 @pytest.mark.parametrize(

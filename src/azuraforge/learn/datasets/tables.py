@@ -185,6 +185,7 @@ def load_ohlcv(
     *,
     start: str | datetime.date | np.datetime64 | None = None,
     columns: Mapping[str, str] | None = None,
+    fix: str = "name the column with load_ohlcv(columns={{{field!r}: ...}})",
 ) -> OHLCV:
     """Read daily prices from a CSV with a date, high, low, close and volume column.
 
@@ -205,6 +206,10 @@ def load_ohlcv(
     columns
         The file's name for a field whose name no alias matches, by field:
         ``{"close": "Last", "date": "Session"}``. Fields: the keys of :data:`OHLCV_ALIASES`.
+    fix
+        What to do when a column is missing, ending that error's message; ``{field}`` is
+        replaced by the field's name (a pipeline names its own setting: ``"set
+        {field}_column=NAME"``).
 
     Returns
     -------
@@ -249,7 +254,7 @@ def load_ohlcv(
     (array([11.]), None)
     """
     table = read_csv(_resolve(source))
-    names = _ohlcv_columns(table, columns or {})
+    names = _ohlcv_columns(table, columns or {}, fix)
     dates = table.times(names["date"], unit="D")
     order = table.time_order(dates, [names["date"]])  # Nasdaq, CryptoDataDownload: newest first
     values = {field: table.numbers(name) for field, name in names.items() if field != "date"}
@@ -263,7 +268,7 @@ def load_ohlcv(
     return OHLCV(dates[keep], **{field: column[keep] for field, column in values.items()})
 
 
-def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str]) -> dict[str, str]:
+def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str], fix: str) -> dict[str, str]:
     """The file's column of each OHLCV field (absent optional fields left out)."""
     unknown = sorted(set(chosen) - set(OHLCV_ALIASES))
     if unknown:
@@ -275,11 +280,7 @@ def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str]) -> dict[str, str]
     for field, aliases in OHLCV_ALIASES.items():
         wanted = (chosen[field],) if field in chosen else aliases
         if field not in OPTIONAL_OHLCV or table.has_column(*wanted):
-            fix = (
-                f"name the column with load_ohlcv(columns={{{field!r}: ...}}) or the setting "
-                f"{field}_column of a pipeline"
-            )
-            names[field] = table.find_column(*wanted, fix=fix)
+            names[field] = table.find_column(*wanted, fix=fix.format(field=field))
     return names
 
 
