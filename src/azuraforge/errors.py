@@ -14,7 +14,8 @@ natural also from the matching builtin, so either ``except`` works::
      ├── GradientError (RuntimeError)         backward() asked of something that cannot give it
      └── PluginError                          a plugin that cannot be loaded or registered
 
-Messages say what failed, the value, what was expected, and what to do.
+Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
+a long value shown in one.
 """
 
 
@@ -60,3 +61,26 @@ class GradientError(AzuraForgeError, RuntimeError):
 
 class PluginError(AzuraForgeError):
     """A plugin cannot be imported, or clashes with another one."""
+
+
+def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:
+    """``text`` as shown in a message: cut after ``most`` characters, saying how long it was.
+
+    Parameters
+    ----------
+    text
+        The value as text (``repr(state)``, ``json.dumps(value)``, a CSV field...).
+    most
+        How many characters of ``text`` to keep.
+    quoted
+        Quote the kept part as ``repr`` does (so the quotes stay paired when it is cut).
+
+    Examples
+    --------
+    >>> shorten("short")
+    'short'
+    >>> print(shorten("abcdefgh", most=3), shorten("abcdefgh", most=3, quoted=True))
+    abc... (8 characters) 'abc'... (8 characters)
+    """
+    head = repr(text[:most]) if quoted else text[:most]
+    return head if len(text) <= most else f"{head}... ({len(text)} characters)"

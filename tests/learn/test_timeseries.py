@@ -118,6 +118,13 @@ def test_a_bad_state_is_refused_before_it_rebuilds_anything(state, message):
         from_state(state)
 
 
+def test_a_long_state_is_cut_in_the_message():
+    with pytest.raises(
+        InvalidParameterError, match=r"got \[0, 1, 2, .*\.\.\. \(\d+ characters\)$"
+    ):
+        from_state([*range(100)])
+
+
 def test_a_scaler_fitted_on_one_column_rebuilds_from_its_state():
     fitted = StandardScaler().fit(np.array([1.0, 3.0]))
     rebuilt = from_state(fitted.state_dict())

@@ -22,7 +22,7 @@ import numpy as np
 
 from azuraforge import __version__
 from azuraforge.core import load, nn, save
-from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
+from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError, shorten
 from azuraforge.learn.timeseries import Transform, from_state
 
 FORMAT_VERSION = 1
@@ -249,8 +249,7 @@ def _damaged(meta_path: Path, problem: str) -> SchemaMismatchError:
 
 def _shown(value: Any) -> str:
     """``value`` as JSON, cut short, with its JSON type: ``"2" (a string)``."""
-    text = json.dumps(value, default=str)
-    text = text if len(text) <= 60 else f"{text[:57]}..."
+    text = shorten(json.dumps(value, default=str))
     return text if value is None else f"{text} ({_json_type(value, article=True)})"
 
 

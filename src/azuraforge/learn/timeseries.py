@@ -21,6 +21,7 @@ from azuraforge.errors import (
     NotFoundError,
     PluginError,
     ShapeError,
+    shorten,
 )
 
 
@@ -201,7 +202,7 @@ def from_state(state: dict[str, Any]) -> Transform:
     if not isinstance(kind, str):
         raise InvalidParameterError(
             f"a transform state is a dict with a string 'kind' (what state_dict() returns), "
-            f"got {_shortened(state)}"
+            f"got {shorten(repr(state))}"
         )
     if kind not in Transform._registry:
         raise NotFoundError(f"no transform kind {kind!r}; known: {sorted(Transform._registry)}")
@@ -211,7 +212,7 @@ def from_state(state: dict[str, Any]) -> Transform:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as e:  # a plugin's own checks
         raise InvalidParameterError(
-            f"{kind} state {_shortened(state)} does not rebuild the transform: "
+            f"{kind} state {shorten(repr(state))} does not rebuild the transform: "
             f"{type(e).__name__}: {e}"
         ) from e
 
@@ -242,14 +243,9 @@ def _state_numbers(state: dict[str, Any], key: str) -> np.ndarray:
     if values.dtype.kind not in "iuf" or values.ndim > 1 or not np.isfinite(values).all():
         raise InvalidParameterError(
             f"{state['kind']} state: {key!r} must be a finite number or a list of them, got "
-            f"{_shortened(state.get(key))}"
+            f"{shorten(repr(state.get(key)))}"
         )
     return values.astype(np.float64)
-
-
-def _shortened(value: Any, most: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= most else f"{text[: most - 3]}..."
 
 
 def _as_2d(values: np.ndarray, what: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError, shorten
 
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?")
 _TIME_ZONE = re.compile(_ISO_TIME.pattern + r"(Z|[+-]\d{2}(?::?\d{2})?)")
@@ -174,7 +174,7 @@ class CsvTable:
             expected = "a number"
             if markers:
                 expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
-            got = _shortened(texts[row * len(indexes) + column], quoted=True)
+            got = shorten(texts[row * len(indexes) + column], quoted=True)
             problem = f"expected {expected}, got {got}"
             raise self._error_at(row, [indexes[column]], problem)
         return values.reshape(len(self.rows), len(indexes))
@@ -186,7 +186,7 @@ class CsvTable:
         if fractional.any():
             row = int(np.argmax(fractional))
             text = self.rows[row][self._index(name)]
-            problem = f"expected a whole number, got {_shortened(text, quoted=True)}"
+            problem = f"expected a whole number, got {shorten(text, quoted=True)}"
             raise self.error(row, [name], problem)
         return values.astype(np.int64)
 
@@ -196,7 +196,7 @@ class CsvTable:
         texts = self.column(name)
         unknown = [row for row, text in enumerate(texts) if text not in codes]
         if unknown:
-            got = _shortened(texts[unknown[0]], quoted=True)
+            got = shorten(texts[unknown[0]], quoted=True)
             problem = f"expected one of {', '.join(known)}, got {got}"
             raise self.error(unknown[0], [name], problem)
         return np.array([codes[text] for text in texts], dtype=np.int8)
@@ -449,7 +449,7 @@ def _check_separator(path: Path, rows: list[list[str]], lines: list[int]) -> Non
     name = _SEPARATORS[separator]
     raise DataFormatError(
         f"{path}, line {lines[0]}: fields are separated by {name}, expected commas "
-        f"({_shortened(first, quoted=True)}); save the file as comma-separated CSV, or replace "
+        f"({shorten(first, quoted=True)}); save the file as comma-separated CSV, or replace "
         f"the {name} with commas"
     )
 
@@ -459,7 +459,7 @@ def _check_widths(
 ) -> None:
     if has_header and len(names) == 1 and all(len(row) > 1 for row in rows):
         raise DataFormatError(
-            f"{path}: the first line holds one field ({_shortened(names[0], quoted=True)}) above "
+            f"{path}: the first line holds one field ({shorten(names[0], quoted=True)}) above "
             f"rows of "
             f"{len(rows[0])} fields; if it is a title or banner rather than the column names, "
             "delete that line"
@@ -501,16 +501,10 @@ def _float_or_nan(text: str) -> float:
 
 def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
     """The names joined, or the first ones and how many there are in all; long names cut."""
-    shown = [_shortened(name) for name in names[: most if len(names) <= most else most - 2]]
+    shown = [shorten(name) for name in names[: most if len(names) <= most else most - 2]]
     if len(names) <= most:
         return separator.join(shown)
     return f"{separator.join(shown)}{separator}... ({len(names)} in all)"
-
-
-def _shortened(text: str, *, quoted: bool = False, most: int = 60) -> str:
-    """``text`` (quoted as by ``repr`` if ``quoted``), cut after ``most`` characters."""
-    head = repr(text[:most]) if quoted else text[:most]
-    return head if len(text) <= most else f"{head}... ({len(text)} characters)"
 
 
 def _key(name: str) -> str:
@@ -520,7 +514,7 @@ def _key(name: str) -> str:
 def _time_problem(text: str, unit: str | None) -> str:
     """Why ``text`` is not read as a time: a time zone, or not ISO at all."""
     zone = _TIME_ZONE.fullmatch(text)
-    got = _shortened(text, quoted=True)
+    got = shorten(text, quoted=True)
     if zone:
         return (
             f"time zones are not supported, got {got} (zone {zone.group(1)!r}); write the "
