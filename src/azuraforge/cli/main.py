@@ -35,6 +35,7 @@ from azuraforge.apps import RunResult, discover, get_pipeline
 from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.learn.datasets import write_csv
 
 app = typer.Typer(
     help="AzuraForge: build, train, track and serve machine-learning models.",
@@ -270,19 +271,11 @@ def _check_output_dir(path: Path) -> None:
 
 
 def _write_predictions(columns: dict[str, np.ndarray], output: Path | None) -> None:
-    """CSV with one column per key; floats at full precision (they round-trip exactly)."""
-    names = list(columns)
-    count = len(next(iter(columns.values()))) if columns else 0
+    """CSV with one column per key (:func:`write_csv`), to ``output`` or standard output."""
     with output.open("w") if output is not None else nullcontext(sys.stdout) as handle:
-        handle.write(",".join(names) + "\n")
-        for i in range(count):
-            handle.write(",".join(_cell(columns[name][i]) for name in names) + "\n")
+        count = write_csv(handle, columns)
     if output is not None:
         console.print(f"wrote {count} predictions to {output}")
-
-
-def _cell(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, float | np.floating) else str(value)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
-from azuraforge.learn.datasets import CsvTable, read_csv
+from azuraforge.learn.datasets import CsvTable, read_csv, write_csv
 
 
 def write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
@@ -376,3 +376,16 @@ def test_a_banner_above_the_header_is_explained(tmp_path):
         r"\('https://www.example.org'\) above rows of 3 fields; .* delete",
     ):
         read_csv(path)
+
+
+def test_written_columns_read_back_exactly(tmp_path):
+    times = np.arange("2024-01-01", "2024-01-04", dtype="datetime64[D]")
+    values = np.array([0.1, 1 / 3, 2e-17])
+    path = tmp_path / "out.csv"
+    with path.open("w") as handle:
+        assert write_csv(handle, {"time": times, "value": values, "label": ["a", "b", "c"]}) == 3
+    table = read_csv(path)
+    assert table.column_names == ("time", "value", "label")
+    np.testing.assert_array_equal(table.times("time"), times)
+    np.testing.assert_array_equal(table.numbers("value"), values)
+    assert table.column("label") == ["a", "b", "c"]

@@ -14,7 +14,7 @@ finds them in the folders of ``AZURAFORGE_DATA_MIRROR``, then in the cache
 See ``docs/datasets.md`` for what each dataset holds.
 """
 
-from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv
+from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv, write_csv
 from azuraforge.learn.datasets.fetching import (
     HOME_VARIABLE,
     MIRROR_VARIABLE,
@@ -59,4 +59,5 @@ __all__ = [
     "mirror_folders",
     "read_csv",
     "read_idx",
+    "write_csv",
 ]

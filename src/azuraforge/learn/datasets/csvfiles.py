@@ -7,6 +7,8 @@ documented raises :class:`~azuraforge.errors.DataFormatError` naming the file, t
 the column: a file that cannot be read, a binary or non-UTF-8 file, an empty file, a file
 separated by ';' or tabs, a header without rows, a row with another number of fields than the
 first, a value that is not a number or a date. Long lines and values are cut short in messages.
+
+:func:`write_csv` writes named columns, numbers at full precision: what a run predicted.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import io
 import itertools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TextIO
 
 import numpy as np
 
@@ -316,6 +318,38 @@ class CsvTable:
 
     def _header_line(self) -> int:
         return 1 if self.header_line is None else self.header_line
+
+
+def write_csv(handle: TextIO, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
+    """Write the header and one row per index of ``columns`` (all of one length) to ``handle``.
+
+    Floats are written at full precision (``repr``: they read back exactly), anything else
+    (times, labels) as ``str``.
+
+    Returns
+    -------
+    int
+        The number of rows written, the header not counted.
+
+    Examples
+    --------
+    >>> import sys
+    >>> times = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")
+    >>> write_csv(sys.stdout, {"time": times, "model": np.array([0.1, 1 / 3])})
+    time,model
+    2024-01-01,0.1
+    2024-01-02,0.3333333333333333
+    2
+    """
+    count = len(next(iter(columns.values()))) if columns else 0
+    handle.write(",".join(columns) + "\n")
+    for row in range(count):
+        handle.write(",".join(_cell(column[row]) for column in columns.values()) + "\n")
+    return count
+
+
+def _cell(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float | np.floating) else str(value)
 
 
 def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = True) -> CsvTable:

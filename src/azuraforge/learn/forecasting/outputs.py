@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from azuraforge.learn.datasets import write_csv
 from azuraforge.learn.reports import Report, plots
 
 
@@ -29,9 +30,7 @@ def write_predictions(path: Path, times: np.ndarray, columns: Mapping[str, np.nd
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
-        f.write(",".join(["time", *columns]) + "\n")
-        for i, time in enumerate(times):
-            f.write(",".join([str(time), *(repr(float(c[i])) for c in columns.values())]) + "\n")
+        write_csv(f, {"time": times, **columns})
     return path
 
 
