@@ -201,6 +201,15 @@ def test_argmax_rejects_a_bad_axis_and_conflicting_axis_and_dim():
 
 
 @pytest.mark.parametrize("method", ["argmax", "argmin"])
+def test_argmax_and_argmin_refuse_an_empty_axis(method):
+    with pytest.raises(
+        ShapeError, match=rf"cannot take the {method} over axis 1, which is empty .*\(2, 0\)"
+    ):
+        getattr(Tensor(np.zeros((2, 0))), method)(axis=1)
+    assert getattr(Tensor(np.zeros((0, 2))), method)(axis=1).shape == (0,)
+
+
+@pytest.mark.parametrize("method", ["argmax", "argmin"])
 def test_argmax_and_argmin_take_pytorchs_keepdim(method):
     out = getattr(Tensor(DATA), method)(1, keepdim=True)
     np.testing.assert_array_equal(out.data, getattr(np, method)(DATA, axis=1, keepdims=True))

@@ -10,7 +10,7 @@ require them and are *accumulated* until an optimiser's ``zero_grad`` clears the
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias, TypeVar
 
@@ -404,6 +404,9 @@ class Tensor:
         ------
         InvalidParameterError
             If both spellings of an argument are given with different values.
+        ShapeError
+            If the axis is out of range, or the axis (the tensor, when none is given) is
+            empty.
 
         Examples
         --------
@@ -412,7 +415,7 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1, keepdim=True).shape
         (2, 1)
         """
-        return self._arg_reduce("argmax", (axis, dim), (keepdims, keepdim))
+        return self._arg_reduce(np.argmax, "argmax", (axis, dim), (keepdims, keepdim))
 
     def argmin(
         self,
@@ -429,23 +432,20 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmin(dim=0)
         Tensor([0, 1], dtype=int64)
         """
-        return self._arg_reduce("argmin", (axis, dim), (keepdims, keepdim))
+        return self._arg_reduce(np.argmin, "argmin", (axis, dim), (keepdims, keepdim))
 
     def _arg_reduce(
         self,
+        reduce: Callable[..., Any],
         what: str,
         axes: tuple[int | None, int | None],
         keeps: tuple[bool | None, bool | None],
     ) -> Tensor:
-        """``what`` (argmax, argmin) along the axis given as ``(axis, dim)``, keeping it as
-        ``(keepdims, keepdim)`` say."""
+        """``reduce`` (np.argmax or np.argmin, named ``what``) along the axis given as
+        ``(axis, dim)``, keeping it as ``(keepdims, keepdim)`` say."""
         axis = _either(what, ("axis", "dim"), *axes)
         keepdims = bool(_either(what, ("keepdims", "keepdim"), *keeps))
-        if axis is not None:
-            ops.normalize_axes(self, axis)
-        elif self.size == 0:
-            raise ShapeError(f"cannot take the arg-max/min of an empty tensor {self.shape}")
-        reduce = np.argmax if what == "argmax" else np.argmin
+        ops._check_reducible(self, axis, what)
         return Tensor(reduce(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
 
     def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
