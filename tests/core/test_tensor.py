@@ -259,3 +259,15 @@ def test_flatten_matches_torch(start, end):
     expected = torch.from_numpy(data).flatten(start, end).numpy()
     np.testing.assert_array_equal(Tensor(data).flatten(start, end).data, expected)
     assert Tensor(3.0).flatten().shape == (1,)
+
+
+def test_flatten_takes_start_axis_as_start_dim_and_refuses_a_disagreement():
+    x = Tensor(np.zeros((2, 3, 4)))
+    assert x.flatten(start_axis=1).shape == (2, 12)
+    assert x.flatten(1, start_axis=1).shape == (2, 12)
+    with pytest.raises(
+        InvalidParameterError,
+        match="flatten: start_axis is the old name of start_dim; give one, got start_dim=1 "
+        "and start_axis=0",
+    ):
+        x.flatten(1, start_axis=0)
