@@ -37,7 +37,12 @@ from azuraforge.core.nn.registry import (
     how_to_register,
 )
 from azuraforge.core.random import Generator, use_generator
-from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
+from azuraforge.errors import (
+    AllocationLimitError,
+    InvalidParameterError,
+    NotFoundError,
+    SchemaMismatchError,
+)
 
 FORMAT = "azuraforge.module"
 FORMAT_VERSION = 2
@@ -408,7 +413,7 @@ def _build(architecture: dict[str, Any], format1: bool, source: Path, stored: in
     try:
         with use_generator(Generator(0)), init.allocation_limit(stored + _BUILD_SLACK):
             return build_module(_upgrade_config(architecture, source) if format1 else architecture)
-    except init.AllocationLimitError as e:
+    except AllocationLimitError as e:
         raise SchemaMismatchError(
             f"{source} describes a model of at least {e.requested:,} values but stores "
             f"{stored:,} values: refusing to build it, it would take far more memory than the "
