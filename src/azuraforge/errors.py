@@ -5,7 +5,8 @@ natural also from the matching builtin, so either ``except`` works::
 
     AzuraForgeError
      ├── InvalidParameterError (ValueError)   a bad argument: value, option, type
-     │    └── ShapeError                      tensors whose shapes do not fit together
+     │    ├── ShapeError                      tensors whose shapes do not fit together
+     │    └── AllocationLimitError            initialisers asked for more than allocation_limit
      ├── NotFoundError (KeyError)             a named thing that does not exist
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
      ├── DataFormatError (ValueError)         a data file whose content cannot be parsed
@@ -29,6 +30,19 @@ class InvalidParameterError(AzuraForgeError, ValueError):
 
 class ShapeError(InvalidParameterError):
     """Tensors or arrays whose shapes do not fit the operation."""
+
+
+class AllocationLimitError(InvalidParameterError):
+    """The initialisers were asked for more values than the enclosing
+    :func:`~azuraforge.core.nn.init.allocation_limit` allows; ``requested`` counts every
+    value asked for in the block."""
+
+    def __init__(self, requested: int, limit: int) -> None:
+        super().__init__(
+            f"initialising would create {requested:,} values, more than the {limit:,} "
+            "allowed by allocation_limit"
+        )
+        self.requested, self.limit = requested, limit
 
 
 class NotFoundError(AzuraForgeError, KeyError):

@@ -46,6 +46,17 @@ def test_a_generator_replays_its_seed_and_its_saved_state():
     np.testing.assert_array_equal(gen.numpy_generator.random(4), first)
 
 
+def test_a_state_given_or_taken_stays_the_callers():
+    gen = Generator(3)
+    state = gen.get_state()
+    gen.set_state(state)
+    state["state"]["state"] += 1
+    gen.get_state()["state"]["state"] += 1
+    np.testing.assert_array_equal(
+        gen.numpy_generator.random(4), Generator(3).numpy_generator.random(4)
+    )
+
+
 def test_a_generator_state_is_plain_data():
     state = Generator(1).get_state()
     assert json.loads(json.dumps(state)) == state

@@ -201,6 +201,15 @@ def test_argmax_rejects_a_bad_axis_and_conflicting_axis_and_dim():
 
 
 @pytest.mark.parametrize("method", ["argmax", "argmin"])
+def test_argmax_and_argmin_refuse_an_empty_axis(method):
+    with pytest.raises(
+        ShapeError, match=rf"cannot take the {method} over axis 1, which is empty .*\(2, 0\)"
+    ):
+        getattr(Tensor(np.zeros((2, 0))), method)(axis=1)
+    assert getattr(Tensor(np.zeros((0, 2))), method)(axis=1).shape == (0,)
+
+
+@pytest.mark.parametrize("method", ["argmax", "argmin"])
 def test_argmax_and_argmin_take_pytorchs_keepdim(method):
     out = getattr(Tensor(DATA), method)(1, keepdim=True)
     np.testing.assert_array_equal(out.data, getattr(np, method)(DATA, axis=1, keepdims=True))
@@ -250,3 +259,15 @@ def test_flatten_matches_torch(start, end):
     expected = torch.from_numpy(data).flatten(start, end).numpy()
     np.testing.assert_array_equal(Tensor(data).flatten(start, end).data, expected)
     assert Tensor(3.0).flatten().shape == (1,)
+
+
+def test_flatten_takes_start_axis_as_start_dim_and_refuses_a_disagreement():
+    x = Tensor(np.zeros((2, 3, 4)))
+    assert x.flatten(start_axis=1).shape == (2, 12)
+    assert x.flatten(1, start_axis=1).shape == (2, 12)
+    with pytest.raises(
+        InvalidParameterError,
+        match="flatten: start_axis is the old name of start_dim; give one, got start_dim=1 "
+        "and start_axis=0",
+    ):
+        x.flatten(1, start_axis=0)

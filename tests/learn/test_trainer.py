@@ -103,3 +103,15 @@ def test_a_cancel_after_the_last_batch_leaves_a_completed_run(tmp_path):
     trainer = _trainer(batch_size=16, callbacks=[CancelAtTheVeryEnd(), RunLogger(ctx)])
     trainer.fit(_line_data(), epochs=1)
     assert trainer.summary() == TrainingSummary("completed", 1, 1)
+
+
+def test_the_model_converts_the_input_to_its_own_float_dtype():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(8, 3))
+    manual_seed(0)
+    model = nn.Linear(3, 2).to(np.float64)
+    trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    predictions = trainer.predict(x)
+    assert predictions.dtype == np.float64
+    np.testing.assert_array_equal(predictions, model(x).numpy())
+    assert not np.array_equal(predictions, model(x.astype(np.float32)).numpy())
+    trainer.fit((x, np.zeros((8, 2))), epochs=1)

@@ -208,9 +208,14 @@ def normalize_axes(x: Tensor, axis: Axis) -> tuple[int, ...]:
 
 
 def _check_reducible(x: Tensor, axis: Axis, what: str) -> None:
-    axes = normalize_axes(x, axis)
-    if any(x.shape[a] == 0 for a in axes) or (axis is None and x.size == 0):
-        raise ShapeError(f"cannot take the {what} over an empty axis (tensor of shape {x.shape})")
+    empty = [a for a in normalize_axes(x, axis) if x.shape[a] == 0]
+    if empty and axis is None:
+        raise ShapeError(f"cannot take the {what} of an empty tensor (shape {x.shape})")
+    if empty:
+        raise ShapeError(
+            f"cannot take the {what} over axis {empty[0]}, which is empty (tensor of shape "
+            f"{x.shape})"
+        )
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:

@@ -10,7 +10,6 @@ same numbers as when each runs alone.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -77,7 +76,8 @@ class Generator:
 
     def get_state(self) -> dict[str, Any]:
         """The position in the stream, as plain data (dicts, strings and ints) for JSON."""
-        return copy.deepcopy(dict(self._numpy_generator.bit_generator.state))
+        # NumPy builds a fresh dict on every read (typed as a Mapping), so no copy is needed.
+        return dict(self._numpy_generator.bit_generator.state)
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Go back to a position :meth:`get_state` returned.
@@ -88,7 +88,7 @@ class Generator:
             If ``state`` is not a state :meth:`get_state` of a generator returned.
         """
         try:
-            self._numpy_generator.bit_generator.state = copy.deepcopy(state)
+            self._numpy_generator.bit_generator.state = state
         except (TypeError, ValueError, KeyError) as e:
             raise InvalidParameterError(
                 f"Generator.set_state needs a state from Generator.get_state(), got {state!r}: {e}"

@@ -20,7 +20,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,7 +37,12 @@ from azuraforge.core.nn.registry import (
     how_to_register,
 )
 from azuraforge.core.random import Generator, use_generator
-from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
+from azuraforge.errors import (
+    AllocationLimitError,
+    InvalidParameterError,
+    NotFoundError,
+    SchemaMismatchError,
+)
 
 FORMAT = "azuraforge.module"
 FORMAT_VERSION = 2
@@ -72,14 +77,22 @@ def _encode(value: Any, where: str) -> Any:
     )
 
 
-def _decode(value: Any) -> Any:
+def _map_modules(
+    value: Any, on_module: Callable[[Any], Any], on_tuple: Callable[[list[Any]], Any]
+) -> Any:
+    """A saved argument with each ``{"module": config}`` replaced by ``on_module(config)``
+    and each ``{"tuple": items}`` by ``on_tuple(items)``, inside lists and tuples too."""
     if isinstance(value, dict) and "module" in value:
-        return build_module(value["module"])
+        return on_module(value["module"])
     if isinstance(value, dict) and "tuple" in value:
-        return tuple(_decode(v) for v in value["tuple"])
+        return on_tuple([_map_modules(v, on_module, on_tuple) for v in value["tuple"]])
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_map_modules(v, on_module, on_tuple) for v in value]
     return value
+
+
+def _decode(value: Any) -> Any:
+    return _map_modules(value, build_module, tuple)
 
 
 def module_config(module: Module) -> dict[str, Any]:
@@ -176,13 +189,11 @@ def _format1_class(path: str, source: Path) -> type[Module]:
 
 
 def _upgrade(value: Any, source: Path) -> Any:
-    if isinstance(value, dict) and "module" in value:
-        return {"module": _upgrade_config(value["module"], source)}
-    if isinstance(value, dict) and "tuple" in value:
-        return {"tuple": [_upgrade(v, source) for v in value["tuple"]]}
-    if isinstance(value, list):
-        return [_upgrade(v, source) for v in value]
-    return value
+    return _map_modules(
+        value,
+        lambda config: {"module": _upgrade_config(config, source)},
+        lambda items: {"tuple": items},
+    )
 
 
 def _upgrade_config(config: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -408,7 +419,7 @@ def _build(architecture: dict[str, Any], format1: bool, source: Path, stored: in
     try:
         with use_generator(Generator(0)), init.allocation_limit(stored + _BUILD_SLACK):
             return build_module(_upgrade_config(architecture, source) if format1 else architecture)
-    except init.AllocationLimitError as e:
+    except AllocationLimitError as e:
         raise SchemaMismatchError(
             f"{source} describes a model of at least {e.requested:,} values but stores "
             f"{stored:,} values: refusing to build it, it would take far more memory than the "

@@ -10,19 +10,19 @@ require them and are *accumulated* until an optimiser's ``zero_grad`` clears the
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
 from azuraforge.core.backend import array_module
+from azuraforge.core.validation import OLD_NAME, TORCH_NAME, either
 from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
 
 ArrayLike: TypeAlias = "Tensor | np.ndarray | float | int | Sequence[Any]"
 Context: TypeAlias = "tuple[str, tuple[Tensor, ...], tuple[Any, ...]]"
-_T = TypeVar("_T")
 
 _grad_mode = threading.local()
 
@@ -364,10 +364,17 @@ class Tensor:
         return ops.permute(self, tuple(reversed(range(self.ndim))))
 
     def flatten(
-        self, start_dim: int = 0, end_dim: int = -1, *, start_axis: int | None = None
+        self, start_dim: int | None = None, end_dim: int = -1, *, start_axis: int | None = None
     ) -> Tensor:
-        """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one, as
+        """Merge axes ``start_dim`` (0 unless given) to ``end_dim`` (inclusive) into one, as
         ``torch.flatten``; ``start_axis`` is the earlier spelling of ``start_dim``.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``start_dim`` and ``start_axis`` are both given with different values.
+        ShapeError
+            If an axis is out of range or ``start_dim`` comes after ``end_dim``.
 
         Examples
         --------
@@ -376,7 +383,8 @@ class Tensor:
         >>> Tensor(np.zeros((2, 3, 4))).flatten(0, 1).shape
         (6, 4)
         """
-        start = start_dim if start_axis is None else start_axis
+        given = either("flatten", ("start_dim", "start_axis"), start_dim, start_axis, OLD_NAME)
+        start = 0 if given is None else given
         if self.ndim == 0:
             return ops.reshape(self, (1,))
         first, last = ops.normalize_axes(self, start)[0], ops.normalize_axes(self, end_dim)[0]
@@ -404,6 +412,9 @@ class Tensor:
         ------
         InvalidParameterError
             If both spellings of an argument are given with different values.
+        ShapeError
+            If the axis is out of range, or the axis (the tensor, when none is given) is
+            empty.
 
         Examples
         --------
@@ -412,7 +423,7 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1, keepdim=True).shape
         (2, 1)
         """
-        return self._arg_reduce("argmax", (axis, dim), (keepdims, keepdim))
+        return self._arg_reduce(np.argmax, "argmax", (axis, dim), (keepdims, keepdim))
 
     def argmin(
         self,
@@ -429,23 +440,20 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).argmin(dim=0)
         Tensor([0, 1], dtype=int64)
         """
-        return self._arg_reduce("argmin", (axis, dim), (keepdims, keepdim))
+        return self._arg_reduce(np.argmin, "argmin", (axis, dim), (keepdims, keepdim))
 
     def _arg_reduce(
         self,
+        reduce: Callable[..., Any],
         what: str,
         axes: tuple[int | None, int | None],
         keeps: tuple[bool | None, bool | None],
     ) -> Tensor:
-        """``what`` (argmax, argmin) along the axis given as ``(axis, dim)``, keeping it as
-        ``(keepdims, keepdim)`` say."""
-        axis = _either(what, ("axis", "dim"), *axes)
-        keepdims = bool(_either(what, ("keepdims", "keepdim"), *keeps))
-        if axis is not None:
-            ops.normalize_axes(self, axis)
-        elif self.size == 0:
-            raise ShapeError(f"cannot take the arg-max/min of an empty tensor {self.shape}")
-        reduce = np.argmax if what == "argmax" else np.argmin
+        """``reduce`` (np.argmax or np.argmin, named ``what``) along the axis given as
+        ``(axis, dim)``, keeping it as ``(keepdims, keepdim)`` say."""
+        axis = either(what, ("axis", "dim"), *axes, TORCH_NAME)
+        keepdims = bool(either(what, ("keepdims", "keepdim"), *keeps, TORCH_NAME))
+        ops._check_reducible(self, axis, what)
         return Tensor(reduce(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
 
     def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
@@ -456,7 +464,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).softmax()
         Tensor([0.5, 0.5])
         """
-        picked = _either("softmax", ("axis", "dim"), axis, dim)
+        picked = either("softmax", ("axis", "dim"), axis, dim, TORCH_NAME)
         return F.softmax(self, -1 if picked is None else picked)
 
     def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
@@ -467,7 +475,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).log_softmax().exp()
         Tensor([0.5, 0.5])
         """
-        picked = _either("log_softmax", ("axis", "dim"), axis, dim)
+        picked = either("log_softmax", ("axis", "dim"), axis, dim, TORCH_NAME)
         return F.log_softmax(self, -1 if picked is None else picked)
 
     def numel(self) -> int:
@@ -493,16 +501,6 @@ class Tensor:
         Tensor([1., 2.])
         """
         return ops.cast(self, np.float32)
-
-
-def _either(what: str, names: tuple[str, str], ours: _T | None, theirs: _T | None) -> _T | None:
-    """The value of an argument given under our name or PyTorch's (``names``), or ``None``."""
-    if theirs is None or ours is None or ours == theirs:
-        return ours if theirs is None else theirs
-    raise InvalidParameterError(
-        f"{what}: {names[1]} is PyTorch's name for {names[0]}; give one, got "
-        f"{names[0]}={ours} and {names[1]}={theirs}"
-    )
 
 
 def _data(value: ArrayLike) -> Any:

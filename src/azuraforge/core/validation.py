@@ -6,11 +6,15 @@ expected, as STYLE.md section 6 asks.
 
 import math
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 from azuraforge.errors import InvalidParameterError
 
 REDUCTIONS = ("mean", "sum", "none")
+# What the second spelling given to `either` is to the first.
+TORCH_NAME = "PyTorch's name for"
+OLD_NAME = "the old name of"
+_T = TypeVar("_T")
 
 
 def _is_int(value: Any) -> bool:
@@ -55,3 +59,33 @@ def pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
             f"{name} must be an int or a pair of ints >= {minimum}, got {value!r}"
         )
     return int(items[0]), int(items[1])
+
+
+def either(
+    what: str, names: tuple[str, str], ours: _T | None, theirs: _T | None, relation: str
+) -> _T | None:
+    """The value of an argument that has two spellings, ``names`` (ours, then the other), or
+    ``None`` when neither is given; ``relation`` says what the other spelling is
+    (:data:`TORCH_NAME`, :data:`OLD_NAME`).
+
+    Raises
+    ------
+    InvalidParameterError
+        If both spellings are given with different values.
+
+    Examples
+    --------
+    >>> either("argmax", ("axis", "dim"), None, 1, TORCH_NAME)
+    1
+    >>> either("argmax", ("axis", "dim"), 0, 1, TORCH_NAME)
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: argmax: dim is PyTorch's name for axis; give \
+one, got axis=0 and dim=1
+    """
+    if theirs is None or ours is None or ours == theirs:
+        return ours if theirs is None else theirs
+    raise InvalidParameterError(
+        f"{what}: {names[1]} is {relation} {names[0]}; give one, got "
+        f"{names[0]}={ours} and {names[1]}={theirs}"
+    )

@@ -139,7 +139,7 @@ class Trainer:
         batch = 0
         for batch, (x, y) in enumerate(loader, start=1):
             self.optimizer.zero_grad()
-            loss = self.loss(self.model(Tensor(x)), y)
+            loss = self.loss(self.model(x), y)
             loss.backward()
             if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.optimizer.params, self.clip_grad_norm)
@@ -202,7 +202,7 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarra
     model.eval()
     with no_grad():
         outputs = [
-            model(Tensor(x[start : start + batch_size])).numpy()
+            model(np.asarray(x[start : start + batch_size])).numpy()
             for start in range(0, len(x), batch_size)
         ]
     return np.concatenate(outputs) if outputs else np.empty((0,))

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from azuraforge import errors
 from azuraforge.core import manual_seed, nn
 from azuraforge.core.nn import init
 from azuraforge.core.nn.init import AllocationLimitError
@@ -68,3 +69,9 @@ def test_allocation_limit_refuses_before_allocating():
     with init.allocation_limit(1_000), pytest.raises(AllocationLimitError) as error:
         nn.Sequential(nn.LayerNorm(10), nn.Linear(10**6, 10**6))
     assert (error.value.requested, error.value.limit) == (10**12 + 20, 1_000)
+
+
+def test_allocation_limit_error_is_in_the_error_tree():
+    assert AllocationLimitError is errors.AllocationLimitError
+    assert issubclass(AllocationLimitError, errors.InvalidParameterError)
+    assert "AllocationLimitError" in (errors.__doc__ or "")

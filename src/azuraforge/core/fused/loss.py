@@ -21,8 +21,8 @@ def _labels(target: Tensor | np.ndarray, n: int, classes: int) -> np.ndarray:
     if labels.dtype.kind not in "iu":
         raise InvalidParameterError(
             f"cross_entropy: target must hold integer class indices, got dtype {labels.dtype}; "
-            "class indices must be integers, e.g. target.astype(np.int64) (probabilities or "
-            "one-hot rows are not supported)"
+            "convert with target.astype(np.int64) (probabilities and one-hot rows are not "
+            "supported)"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise InvalidParameterError(

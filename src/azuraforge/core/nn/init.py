@@ -15,19 +15,7 @@ from contextvars import ContextVar
 import numpy as np
 
 from azuraforge.core.random import generator
-from azuraforge.errors import InvalidParameterError
-
-
-class AllocationLimitError(InvalidParameterError):
-    """The initialisers were asked for more values than the enclosing
-    :func:`allocation_limit` allows; ``requested`` counts every value asked for in the block."""
-
-    def __init__(self, requested: int, limit: int) -> None:
-        super().__init__(
-            f"initialising would create {requested:,} values, more than the {limit:,} "
-            "allowed by allocation_limit"
-        )
-        self.requested, self.limit = requested, limit
+from azuraforge.errors import AllocationLimitError
 
 
 class _Allowance:
@@ -60,7 +48,7 @@ def allocation_limit(values: int) -> Iterator[None]:
     ...     nn.Linear(100_000, 100_000)
     Traceback (most recent call last):
     ...
-    azuraforge.core.nn.init.AllocationLimitError: initialising would create 10,000,000,000 \
+    azuraforge.errors.AllocationLimitError: initialising would create 10,000,000,000 \
 values, more than the 1,000 allowed by allocation_limit
     """
     token = _allowance.set(_Allowance(values))

@@ -12,7 +12,7 @@ from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
-from azuraforge.core.validation import check_positive, check_probability
+from azuraforge.core.validation import OLD_NAME, check_positive, check_probability, either
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 
@@ -115,15 +115,13 @@ class Flatten(Module):
     start_dim, end_dim
         First and last axis to merge; negative values count from the end. ``start_dim``
         is 1 unless given.
-    **old_spelling
-        ``start_axis=``, the earlier spelling of ``start_dim``, is still accepted (and
-        recorded as ``start_dim``).
+    start_axis
+        The earlier spelling of ``start_dim``, still accepted (and recorded as ``start_dim``).
 
     Raises
     ------
     InvalidParameterError
-        If ``start_dim`` and ``start_axis`` are both given with different values, or an
-        argument other than ``start_axis`` is given by keyword.
+        If ``start_dim`` and ``start_axis`` are both given with different values.
 
     Examples
     --------
@@ -136,20 +134,9 @@ class Flatten(Module):
     """
 
     def __init__(
-        self, start_dim: int | None = None, end_dim: int = -1, **old_spelling: int
+        self, start_dim: int | None = None, end_dim: int = -1, *, start_axis: int | None = None
     ) -> None:
-        if set(old_spelling) - {"start_axis"}:
-            raise InvalidParameterError(
-                f"Flatten takes start_dim and end_dim (start_axis is the old name of "
-                f"start_dim), got {sorted(old_spelling)}"
-            )
-        start_axis = old_spelling.get("start_axis")
-        if None not in (start_dim, start_axis) and start_dim != start_axis:
-            raise InvalidParameterError(
-                f"Flatten: start_axis is the old name of start_dim; give one, got "
-                f"start_dim={start_dim} and start_axis={start_axis}"
-            )
-        start = start_dim if start_dim is not None else start_axis
+        start = either("Flatten", ("start_dim", "start_axis"), start_dim, start_axis, OLD_NAME)
         self.start_dim, self.end_dim = 1 if start is None else start, end_dim
 
     def _recorded_arguments(self, named: dict[str, Any]) -> dict[str, Any]:

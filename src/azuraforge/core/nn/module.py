@@ -125,7 +125,7 @@ class Module:
         # integer and bool arrays (indices, labels, masks) keep theirs.
         if array.dtype.kind != "f":
             return Tensor(array)
-        dtype = next((p.dtype for p in self.parameters() if p.dtype.kind == "f"), None)
+        dtype = next((p.dtype for _, p in self.named_parameters() if p.dtype.kind == "f"), None)
         return Tensor(array, dtype=dtype)
 
     # ---- walking the tree ---------------------------------------------------------------
