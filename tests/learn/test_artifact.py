@@ -7,6 +7,7 @@ import pytest
 
 from azuraforge.core import Tensor, manual_seed, nn, no_grad
 from azuraforge.errors import NotFoundError, SchemaMismatchError
+from azuraforge.learn import TrainingSummary
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.timeseries import StandardScaler
 
@@ -33,7 +34,7 @@ def test_reload_predicts_exactly_as_before(tmp_path):
         data_fingerprint=fingerprint(raw[:30]),
         seed=0,
         pipeline="test",
-        training={"status": "cancelled", "epochs_completed": 2, "epochs_planned": 9},
+        training=TrainingSummary("cancelled", 2, 9),
     )
     artifact.model.eval()
     before = _predict(artifact, raw)
@@ -102,9 +103,14 @@ def _with(key, value):
         (_with("features", ["a", 2]), "key 'features' holds 2 (a number), expected a list of"),
         (_with("preprocessing", []), "key 'preprocessing' is [] (an array), expected an object"),
         (_with("training", 3), "key 'training' is 3 (a number), expected an object"),
+        (
+            _with("training", {"status": "done"}),
+            'key \'training\' is {"status": "done"} (an object), expected an object like',
+        ),
     ],
     ids=["array", "no preprocessing", "no features", "version text", "version null",
-         "seed bool", "features text", "feature number", "preprocessing array", "training"],
+         "seed bool", "features text", "feature number", "preprocessing array", "training",
+         "training fields"],
 )  # fmt: skip
 def test_a_malformed_artifact_json_names_the_file_and_the_key(tmp_path, change, problem):
     meta_path = _saved_artifact(tmp_path)
@@ -139,4 +145,4 @@ def test_a_bad_transform_state_names_the_file_and_the_transform(tmp_path, state,
 def test_an_artifact_from_before_training_was_recorded_still_loads(tmp_path):
     meta_path = _saved_artifact(tmp_path)
     _rewrite(meta_path, _without("training"))
-    assert ModelArtifact.load(meta_path.parent).training == {}
+    assert ModelArtifact.load(meta_path.parent).training is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -120,7 +120,7 @@ class Pipeline(ABC, Generic[ConfigT]):
         report, save the artifact under ``ctx.output_dir/artifact``, log both with any other
         ``files``, and return the run's result (metrics from the artifact)."""
         training = trainer.summary()
-        artifact.training = asdict(training)
+        artifact.training = training
         report.notice(training.describe())
         written = report.write()
         directory = artifact.save(ctx.output_dir / "artifact")

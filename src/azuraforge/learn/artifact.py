@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from azuraforge import __version__
 from azuraforge.core import load, nn, save
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError
 from azuraforge.learn.timeseries import Transform, from_state
+from azuraforge.learn.trainer import TrainingSummary
 
 FORMAT_VERSION = 1
 
@@ -91,10 +92,8 @@ class ModelArtifact:
     pipeline
         Name of the pipeline that made it.
     training
-        How training ended, a :class:`~azuraforge.learn.TrainingSummary` as a dict:
-        ``status`` (``completed`` or ``cancelled``), ``epochs_completed``,
-        ``epochs_planned`` and ``stop_reason``. Empty for artifacts written before it was
-        recorded.
+        How training ended (status, epochs completed and planned, stop reason); ``None``
+        for artifacts written before it was recorded.
     """
 
     model: nn.Module
@@ -105,7 +104,7 @@ class ModelArtifact:
     data_fingerprint: str = ""
     seed: int | None = None
     pipeline: str = ""
-    training: dict[str, Any] = field(default_factory=dict)
+    training: TrainingSummary | None = None
     package_version: str = __version__
     git_commit: str | None = None
 
@@ -123,7 +122,7 @@ class ModelArtifact:
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
-            "training": self.training,
+            "training": None if self.training is None else asdict(self.training),
             "package_version": self.package_version,
             "git_commit": self.git_commit if self.git_commit is not None else git_commit(),
         }
@@ -169,14 +168,14 @@ class ModelArtifact:
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
             pipeline=meta["pipeline"],
-            training=meta["training"],
+            training=_training(meta_path, meta["training"]),
             package_version=meta["package_version"],
             git_commit=meta["git_commit"],
         )
 
 
 # The keys of artifact.json: the JSON types each holds and how to say so. ``training`` is
-# optional: artifacts written before it was recorded lack it.
+# optional: artifacts written before it was recorded lack it (or hold an empty object).
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
@@ -186,11 +185,11 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
-    "training": ((dict,), "an object"),
+    "training": ((dict, type(None)), "an object or null"),
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": {}}
+_META_DEFAULTS: dict[str, Any] = {"training": None}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -214,6 +213,10 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
         )
     for key in _META_FIELDS:
         _check_field(meta_path, meta, key)
+    odd = [name for name in meta["features"] if not isinstance(name, str)]
+    if odd:
+        expected = _META_FIELDS["features"][1]
+        raise _damaged(meta_path, f"key 'features' holds {_shown(odd[0])}, expected {expected}")
     return meta
 
 
@@ -222,11 +225,33 @@ def _check_field(meta_path: Path, meta: dict[str, Any], key: str) -> None:
     if key not in meta:
         raise _damaged(meta_path, f"key {key!r} is missing (expected {expected})")
     value = meta[key]
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+    if not isinstance(value, types) or isinstance(value, bool):  # JSON true is no integer
         raise _damaged(meta_path, f"key {key!r} is {_shown(value)}, expected {expected}")
-    odd = [item for item in meta[key] if not isinstance(item, str)] if key == "features" else []
-    if odd:
-        raise _damaged(meta_path, f"key {key!r} holds {_shown(odd[0])}, expected {expected}")
+
+
+_TRAINING_EXPECTED = (
+    'an object like {"status": "completed", "epochs_completed": 7, "epochs_planned": 12, '
+    '"stop_reason": "..."} with status "completed" or "cancelled"'
+)
+
+
+def _training(meta_path: Path, value: dict[str, Any] | None) -> TrainingSummary | None:
+    """The :class:`TrainingSummary` of key ``training``; ``None`` when not recorded."""
+    if not value:
+        return None
+    if not _is_training_summary(value):
+        problem = f"key 'training' is {_shown(value)}, expected {_TRAINING_EXPECTED}"
+        raise _damaged(meta_path, problem)
+    return TrainingSummary(**value)
+
+
+def _is_training_summary(value: dict[str, Any]) -> bool:
+    types = {"status": str, "epochs_completed": int, "epochs_planned": int, "stop_reason": str}
+    return (
+        types.keys() - {"stop_reason"} <= value.keys() <= types.keys()
+        and all(isinstance(v, types[k]) and not isinstance(v, bool) for k, v in value.items())
+        and value["status"] in ("completed", "cancelled")
+    )
 
 
 def _transforms(meta_path: Path, states: dict[str, Any]) -> dict[str, Transform]:
