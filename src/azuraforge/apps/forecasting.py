@@ -21,14 +21,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar, Literal, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
 from azuraforge.core import Generator, Tensor, nn, use_generator
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.forecasting import (
@@ -117,13 +117,9 @@ class ForecastConfig(TrainingConfig):
         ge=0.0,
         le=1.0,
         description="Weight of the model's change forecast against the training-mean change "
-        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part. "
-        "Reports say whether the user set it or the validation part chose it.",
-    )
-    blend_chosen_by: Literal["user", "validation"] | None = Field(
-        None,
-        description="Who chose blend, recorded by the run in the artifact's config; a saved "
-        "config with 'validation' chooses it again on the validation part when re-run.",
+        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part "
+        "(the artifact records the chosen weight apart from its config). Reports say whether "
+        "the user set it or the validation part chose it.",
     )
 
 
@@ -214,11 +210,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
         blend = self._blend(trainer, frame, val, config, target_scaler)
-        config = config.model_copy(
-            update={"blend": blend.weight, "blend_chosen_by": blend.chosen_by}
-        )
         scaled = trainer.predict(test.x)[:, 0]
-        predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler)
+        predicted = self._forecast(
+            scaled, frame, test.target_rows, config, target_scaler, blend.weight
+        )
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
         train_target = frame.target[split.train] if self.mase_on_target else None
@@ -232,6 +227,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
+            chosen={"blend": blend.weight} if blend.chosen_by == "validation" else {},
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -306,9 +302,9 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         config: ForecastT,
         target_scaler: StandardScaler,
     ) -> Blend:
-        """The user's blend weight, or the one with the lowest MAE on the validation part
-        (also when a saved config records that the validation part chose its weight)."""
-        if config.blend is not None and config.blend_chosen_by != "validation":
+        """The user's blend weight, or, when ``config.blend`` is ``None``, the one with the
+        lowest MAE on the validation part."""
+        if config.blend is not None:
             return Blend(config.blend, "user")
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
@@ -325,14 +321,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         rows: np.ndarray,
         config: ForecastT,
         target_scaler: StandardScaler,
-        blend: float | None = None,
+        weight: float,
     ) -> np.ndarray:
         """Forecasts of ``frame.target[rows]`` in the target's units from the model's scaled
-        changes; ``blend`` (default ``config.blend``) shrinks them toward the training-mean
-        change."""
-        weight = config.blend if blend is None else blend
-        if weight is None:
-            raise InvalidParameterError("_forecast needs a blend weight (none chosen yet)")
+        changes, shrunk toward the training-mean change by the blend ``weight``."""
         change = blended_change(scaled, weight, target_scaler)
         return self._change_target(config).forecast(frame.target, rows, change)
 
@@ -371,7 +363,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         the training data's format), including the one ending at the last row: columns
         ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
         target's units)."""
-        config = self.make_config(artifact.config)
+        config = self.make_config(_current_settings(artifact.config))
         frame = self._checked(self.load_frame(config, source=inputs))
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
@@ -398,8 +390,29 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(scaled, frame, rows, config, target_scaler),
+            "forecast": self._forecast(
+                scaled, frame, rows, config, target_scaler, _saved_blend(artifact, config)
+            ),
         }
+
+
+def _current_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """An artifact's config without ``blend_chosen_by``, a setting of development versions
+    after 0.1.0 (their config holds the applied weight in ``blend``, as 0.1.0's does)."""
+    return {key: value for key, value in saved.items() if key != "blend_chosen_by"}
+
+
+def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> float:
+    """The weight the run applied: the user's ``blend``, else the one it chose (artifacts of
+    0.1.0 hold the chosen weight in ``config.blend`` too)."""
+    if config.blend is not None:
+        return config.blend
+    if "blend" not in artifact.chosen:
+        raise SchemaMismatchError(
+            f"the {artifact.pipeline} artifact records no blend weight: its config has blend "
+            "None and it has no chosen blend; run the pipeline again to save a complete artifact"
+        )
+    return artifact.chosen["blend"]
 
 
 def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:

@@ -1,7 +1,8 @@
 """`ModelArtifact`: everything needed to predict again, exactly, in one directory.
 
 ``model.npz`` holds the architecture and weights (:func:`azuraforge.core.save`);
-``artifact.json`` holds the fitted preprocessing, feature list, config, metrics, a fingerprint
+``artifact.json`` holds the fitted preprocessing, feature list, config (the user's settings),
+the values the run chose itself, metrics, a fingerprint
 of the training data, the package version, the git commit when known and the seed. Loading
 both and predicting on the same raw rows reproduces the predictions made at the end of
 training.
@@ -14,6 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,11 @@ class ModelArtifact:
     features
         Names of the input columns, in order.
     config
-        The pipeline configuration that produced the model.
+        The pipeline configuration that produced the model, as the user set it.
+    chosen
+        Values the run chose from the data for settings ``config`` leaves unset (``None``),
+        by setting name: a forecaster's ``blend`` weight chosen on the validation part.
+        ``predict`` reads them from here; re-running ``config`` chooses them again.
     metrics
         Test metrics, each beside its baselines.
     data_fingerprint
@@ -100,6 +106,7 @@ class ModelArtifact:
     preprocessing: dict[str, Transform] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    chosen: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     seed: int | None = None
@@ -119,6 +126,7 @@ class ModelArtifact:
             "features": self.features,
             "preprocessing": {k: t.state_dict() for k, t in self.preprocessing.items()},
             "config": self.config,
+            "chosen": self.chosen,
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
@@ -164,6 +172,7 @@ class ModelArtifact:
             preprocessing=preprocessing,
             features=meta["features"],
             config=meta["config"],
+            chosen=meta["chosen"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
@@ -174,14 +183,15 @@ class ModelArtifact:
         )
 
 
-# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` is
-# optional: artifacts written before it was recorded lack it (or hold an empty object).
+# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` and
+# ``chosen`` are optional: artifacts written before they were recorded lack them.
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
     "features": ((list,), "a list of column names (strings)"),
     "preprocessing": ((dict,), "an object of transform states by name"),
     "config": ((dict,), "an object"),
+    "chosen": ((dict,), "an object of numbers by setting name"),
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
@@ -189,7 +199,7 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": None}
+_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen": {}}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -213,10 +223,8 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
         )
     for key in _META_FIELDS:
         _check_field(meta_path, meta, key)
-    odd = [name for name in meta["features"] if not isinstance(name, str)]
-    if odd:
-        expected = _META_FIELDS["features"][1]
-        raise _damaged(meta_path, f"key 'features' holds {_shown(odd[0])}, expected {expected}")
+    _check_items(meta_path, "features", meta["features"], (str,))
+    _check_items(meta_path, "chosen", meta["chosen"].values(), (int, float))
     return meta
 
 
@@ -227,6 +235,14 @@ def _check_field(meta_path: Path, meta: dict[str, Any], key: str) -> None:
     value = meta[key]
     if not isinstance(value, types) or isinstance(value, bool):  # JSON true is no integer
         raise _damaged(meta_path, f"key {key!r} is {_shown(value)}, expected {expected}")
+
+
+def _check_items(meta_path: Path, key: str, items: Iterable[Any], types: tuple[type, ...]) -> None:
+    """Every item of the list or object of ``key`` is of ``types`` (a JSON bool never is)."""
+    odd = [item for item in items if not isinstance(item, types) or isinstance(item, bool)]
+    if odd:
+        expected = _META_FIELDS[key][1]
+        raise _damaged(meta_path, f"key {key!r} holds {_shown(odd[0])}, expected {expected}")
 
 
 _TRAINING_EXPECTED = (
