@@ -78,7 +78,10 @@ def get_pipeline(name: str) -> type[Pipeline[Any]]:
     Raises
     ------
     NotFoundError
-        If no pipeline has that name, or it failed to load (with the reason).
+        If no pipeline has that name.
+    PluginError
+        If the pipeline is declared but does not load (with the reason), or two
+        distributions declare the name.
     """
     matches = [e for e in entry_points(group=GROUP) if e.name == name]
     if not matches:
@@ -88,5 +91,8 @@ def get_pipeline(name: str) -> type[Pipeline[Any]]:
         discover()  # raises the clash, naming both distributions
     plugin = _load(matches[0])  # only this plugin is imported
     if plugin.pipeline is None:
-        raise NotFoundError(f"pipeline {name!r} cannot be used: {plugin.error}")
+        raise PluginError(
+            f"pipeline {name!r} cannot be used: {plugin.error}; fix or reinstall "
+            f"{plugin.distribution}, which declares it"
+        )
     return plugin.pipeline

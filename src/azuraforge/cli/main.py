@@ -4,7 +4,8 @@ Errors print one red line; ``--verbose`` adds the traceback. Exit codes follow o
 
 ====  =====================================================================================
 0     done
-1     the data or the run failed (a file that cannot be read as documented, a run error)
+1     the data, the environment or the run failed (a file that cannot be read as documented,
+      a pipeline plugin that fails to load, a run error)
 2     the command was used wrongly (unknown option, pipeline or setting, a bad value, a
       ``--input``, ``--config`` or artifact path that does not exist)
 3     the run was cancelled (first Ctrl-C): it scored, reported and saved a partly trained
