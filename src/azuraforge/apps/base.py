@@ -54,6 +54,11 @@ class TrainingConfig(PipelineConfig):
 
 ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
 
+SETTINGS_CONFLICT = "settings_conflict"
+"""The error type of a ``Config`` validator that refuses a combination of settings (raise
+``pydantic_core.PydanticCustomError(SETTINGS_CONFLICT, message)``): the message is shown as
+it is, naming the settings and what to change."""
+
 
 @dataclass
 class RunResult:
@@ -174,6 +179,8 @@ def _describe(error: Any, pipeline: type[Pipeline[Any]]) -> str:
     if error["type"] == "extra_forbidden":
         known = ", ".join(pipeline.Config.model_fields)
         return f"unknown setting {where!r} (settings: {known})"
+    if error["type"] == SETTINGS_CONFLICT:
+        return str(error["msg"])
     if error["type"] == "missing":
         return f"{where} is required (--set {where}=...)"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
