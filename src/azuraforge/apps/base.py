@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from azuraforge.core import Tensor, nn, optim
+from azuraforge.core import Generator, Tensor, nn, optim, use_generator
 from azuraforge.errors import InvalidParameterError, PluginError
 from azuraforge.learn import (
     Callback,
@@ -143,6 +143,42 @@ class Pipeline(ABC, Generic[ConfigT]):
         """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file), as
         named columns of equal length (the CLI writes them as CSV)."""
         raise PluginError(f"pipeline {self.name!r} does not support predict")
+
+
+TrainingT = TypeVar("TrainingT", bound=TrainingConfig)
+
+
+class TrainingPipeline(Pipeline[TrainingT]):
+    """Base of pipelines that train a model: ``run`` draws initial weights, dropout and
+    anything else from the default generator out of a generator of the run's own, seeded
+    with ``config.seed``, around :meth:`train_and_score`. Several runs can then share a
+    process (threads of a worker) and each repeats exactly.
+
+    Examples
+    --------
+    >>> class InitialWeight(TrainingPipeline[TrainingConfig]):
+    ...     name = "initial-weight"
+    ...     Config = TrainingConfig
+    ...     def train_and_score(self, config, ctx):
+    ...         weight = float(nn.Linear(1, 1).weight.numpy()[0, 0])
+    ...         return RunResult(metrics={"weight": {"model": weight}})
+    >>> config = InitialWeight.make_config({"seed": 3})
+    >>> first, again = (InitialWeight().run(config, ctx=None) for _ in range(2))
+    >>> first.metrics == again.metrics
+    True
+    """
+
+    Config: ClassVar[type[PipelineConfig]] = TrainingConfig
+
+    def run(self, config: TrainingT, ctx: RunContext) -> RunResult:
+        """:meth:`train_and_score` inside the run's own random state."""
+        with use_generator(Generator(config.seed)):
+            return self.train_and_score(config, ctx)
+
+    @abstractmethod
+    def train_and_score(self, config: TrainingT, ctx: RunContext) -> RunResult:
+        """Train and evaluate (the model's random draws come from the run's generator); log
+        through ``ctx``; return the test metrics and files."""
 
 
 def train_model(

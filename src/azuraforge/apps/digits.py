@@ -12,12 +12,12 @@ from pydantic_core import PydanticCustomError
 
 from azuraforge.apps.base import (
     SETTINGS_CONFLICT,
-    Pipeline,
     RunResult,
     TrainingConfig,
+    TrainingPipeline,
     train_model,
 )
-from azuraforge.core import Generator, nn, use_generator
+from azuraforge.core import nn
 from azuraforge.errors import DataFormatError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
@@ -75,7 +75,7 @@ def _pixels(images: np.ndarray, scaler: StandardScaler) -> np.ndarray:
     return scaled
 
 
-class DigitClassifier(Pipeline[DigitConfig]):
+class DigitClassifier(TrainingPipeline[DigitConfig]):
     """Handwritten digits 0-9 from 28x28 grey images (MNIST, official 60k/10k split; the
     validation images are carved from the end of the training part)."""
 
@@ -83,11 +83,7 @@ class DigitClassifier(Pipeline[DigitConfig]):
     description = "CNN on MNIST digits, scored on the official 10k test set vs majority class."
     Config = DigitConfig
 
-    def run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
-        with use_generator(Generator(config.seed)):  # this run's own random state
-            return self._run(config, ctx)
-
-    def _run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
+    def train_and_score(self, config: DigitConfig, ctx: RunContext) -> RunResult:
         data = load_mnist()
         train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
         if config.max_train is not None:

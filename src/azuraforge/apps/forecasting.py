@@ -26,8 +26,8 @@ from typing import Any, ClassVar, TypeVar, cast
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import Generator, Tensor, nn, use_generator
+from azuraforge.apps.base import RunResult, TrainingConfig, TrainingPipeline, train_model
+from azuraforge.core import Tensor, nn
 from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
@@ -138,7 +138,7 @@ class SequenceRegressor(nn.Module):
 ForecastT = TypeVar("ForecastT", bound=ForecastConfig)
 
 
-class TimeSeriesPipeline(Pipeline[ForecastT]):
+class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
     """Base of forecasting pipelines; subclasses define :meth:`load_frame` and
     :meth:`baselines`, and may set ``log_target`` and add :meth:`seasons` and
     :meth:`extra_metrics`."""
@@ -190,11 +190,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return {}
 
     # ---- run ------------------------------------------------------------------------------
-    def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
-        with use_generator(Generator(config.seed)):  # this run's own random state
-            return self._run(config, ctx)
-
-    def _run(self, config: ForecastT, ctx: RunContext) -> RunResult:
+    def train_and_score(self, config: ForecastT, ctx: RunContext) -> RunResult:
         frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
         config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
