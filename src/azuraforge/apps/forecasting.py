@@ -152,7 +152,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
 
     @abstractmethod
     def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
-        """The full table (from ``source``, a raw CSV of the same shape, when given)."""
+        """The full table (from ``source``, a raw CSV of the same shape, when given), free of
+        NaN: refuse or fill missing values here, naming the file, row and column."""
 
     @abstractmethod
     def baselines(
@@ -191,7 +192,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
 
     # ---- run ------------------------------------------------------------------------------
     def train_and_score(self, config: ForecastT, ctx: RunContext) -> RunResult:
-        frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
+        frame = self.load_frame(config).first_rows(config.max_rows)
         config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
         changes = self._change_target(config).changes(frame.target)
@@ -246,13 +247,6 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             f"{len(trainer.history['loss'])}, {blend.describe()}"
         )
         return self.finish(ctx, artifact, report, trainer, note, files=(predictions,))
-
-    def _checked(self, frame: Frame) -> Frame:
-        if np.isnan(frame.features).any() or np.isnan(frame.target).any():
-            raise InvalidParameterError(f"{self.name}: the data holds missing values")
-        if self.log_target and (frame.target <= 0).any():
-            raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
-        return frame
 
     def _change_target(self, config: ForecastT) -> ChangeTarget:
         """The change of the (log) target over the horizon: what the model predicts."""
@@ -360,7 +354,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
         target's units)."""
         config = self.make_config(_current_settings(artifact.config))
-        frame = self._checked(self.load_frame(config, source=inputs))
+        frame = self.load_frame(config, source=inputs)
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
                 f"{inputs} has features {frame.feature_names}, the model was trained on "
