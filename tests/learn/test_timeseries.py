@@ -14,6 +14,7 @@ from azuraforge.learn.timeseries import (
     from_state,
     make_windows,
     undifference,
+    window_inputs,
 )
 
 
@@ -208,3 +209,12 @@ def test_differencing_inverts_one_step_ahead():
     changes = difference(levels)
     np.testing.assert_array_equal(changes[:, 0], [2.0, -1.0, 4.0])
     np.testing.assert_array_equal(undifference(changes, levels[:-1]), levels[1:])
+
+
+def test_window_inputs_are_the_inputs_of_make_windows():
+    features = np.random.default_rng(0).normal(size=(30, 3))
+    windows = make_windows(features, features[:, 0], sequence_length=5, horizon=2)
+    x = window_inputs(features, windows.target_rows - 2, length=5)
+    np.testing.assert_array_equal(x, windows.x)
+    assert x.flags.c_contiguous
+    np.testing.assert_array_equal(x[0], features[0:5])

@@ -47,6 +47,7 @@ from azuraforge.learn.timeseries import (
     Windows,
     chronological_split,
     make_windows,
+    window_inputs,
 )
 
 NO_MASE_SCALE = (
@@ -365,8 +366,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             raise InvalidParameterError(_too_few_rows(inputs, frame, length))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
         ends = np.arange(length - 1, len(features))
-        view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
-        x = np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))
+        x = window_inputs(features, ends, length)
         # Windows whose target lies inside the input, then the last `horizon` ones that look
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
