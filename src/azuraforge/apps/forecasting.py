@@ -149,7 +149,6 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
     # Classical MASE (in-sample one-step naive scale) on the target itself; meaningless for
     # prices over decades, where a subclass reports it on log prices instead.
     mase_on_target: ClassVar[bool] = True
-    target_name: ClassVar[str] = "target"
 
     @abstractmethod
     def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
@@ -177,8 +176,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         return config
 
     def describe_target(self, config: ForecastT) -> str:
-        """The target's name as the report shows it."""
-        return self.target_name
+        """The target's name as the report shows it; ``"target"`` unless a subclass names it."""
+        return "target"
 
     def extra_metrics(
         self,
