@@ -2,7 +2,15 @@
 
 import pytest
 
-from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+from azuraforge.apps.base import (
+    Pipeline,
+    PipelineConfig,
+    RunResult,
+    TrainingConfig,
+    TrainingPipeline,
+)
+from azuraforge.core import manual_seed, nn
+from azuraforge.core.random import generator
 from azuraforge.errors import InvalidParameterError, PluginError
 
 
@@ -34,3 +42,20 @@ def test_unknown_and_invalid_settings_read_clearly():
 def test_predict_is_optional():
     with pytest.raises(PluginError, match="does not support predict"):
         Tiny().predict(None, None)
+
+
+class InitialWeight(TrainingPipeline[TrainingConfig]):
+    name = "initial-weight"
+    Config = TrainingConfig
+
+    def train_and_score(self, config, ctx):
+        return RunResult(metrics={"weight": {"model": float(nn.Linear(1, 1).weight.item())}})
+
+
+def test_a_training_run_draws_from_its_own_seeded_generator():
+    manual_seed(0)
+    outside = generator().random()
+    manual_seed(0)
+    runs = [InitialWeight().run(InitialWeight.make_config({"seed": s}), None) for s in (1, 1, 2)]
+    assert runs[0].metrics == runs[1].metrics != runs[2].metrics
+    assert generator().random() == outside  # the process's draws are left alone

@@ -155,3 +155,12 @@ def test_a_file_of_whole_grey_levels_up_to_1_is_predicted(result, tmp_path, pixe
 def test_val_size_must_leave_training_images():
     with pytest.raises(InvalidParameterError, match="val_size"):
         DigitClassifier.make_config({"val_size": 10})
+    with pytest.raises(InvalidParameterError) as refused:
+        DigitClassifier.make_config({"max_train": 500})  # refused before any image is loaded
+    assert str(refused.value) == (
+        "bad settings for digit-classifier: val_size=5000 leaves no training images of "
+        "max_train=500: set val_size below 500 or max_train above 5000"
+    )
+    with pytest.raises(InvalidParameterError, match="of MNIST's 60000 training images"):
+        DigitClassifier.make_config({"val_size": 60_000})
+    assert DigitClassifier.make_config({"max_train": 600, "val_size": 500}).val_size == 500

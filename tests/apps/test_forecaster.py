@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from azuraforge.apps.forecaster import CsvForecaster
-from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import fetch
@@ -258,13 +258,34 @@ def test_a_constant_training_target_is_scored_without_mase(tmp_path):
 
 def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, tmp_path):
     pipeline, result, _ = hourly
-    saved = ModelArtifact.load(result.artifact_dir).config
-    assert saved["blend_chosen_by"] == "validation"
+    artifact = ModelArtifact.load(result.artifact_dir)
+    saved, weight = artifact.config, artifact.chosen["blend"]
+    assert saved["blend"] is None  # the user's setting: chosen on validation
     rerun = pipeline.run(pipeline.make_config(saved), LocalContext(output_dir=tmp_path / "re"))
     assert rerun.metrics == result.metrics
-    assert f"blend {saved['blend']:.2f} (chosen on the validation part)" in rerun.notes[0]
-    _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5, "blend_chosen_by": None})
-    assert ModelArtifact.load(fixed.artifact_dir).config["blend_chosen_by"] == "user"
+    assert f"blend {weight:.2f} (chosen on the validation part)" in rerun.notes[0]
+    _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5})
+    refit = ModelArtifact.load(fixed.artifact_dir)
+    assert refit.config["blend"] == 0.5 and refit.chosen == {}
+    assert "blend 0.50 (set by the user)" in fixed.notes[0]
+
+
+def test_predict_reads_an_older_artifact_whose_config_holds_the_chosen_blend(hourly, tmp_path):
+    pipeline, result, source = hourly
+    artifact = ModelArtifact.load(result.artifact_dir)
+    expected = pipeline.predict(artifact, source)["forecast"]
+    weight = artifact.chosen.pop("blend")
+    artifact.config.update(blend=weight, blend_chosen_by="validation")
+    older = ModelArtifact.load(artifact.save(tmp_path / "older"))
+    np.testing.assert_array_equal(pipeline.predict(older, source)["forecast"], expected)
+
+
+def test_predict_refuses_an_artifact_without_a_blend_weight(hourly, tmp_path):
+    pipeline, result, source = hourly
+    artifact = ModelArtifact.load(result.artifact_dir)
+    artifact.chosen = {}
+    with pytest.raises(SchemaMismatchError, match=r"records no blend weight.*run the pipeline"):
+        pipeline.predict(artifact, source)
 
 
 def test_predict_counts_the_files_rows_not_the_inserted_ones(tmp_path):

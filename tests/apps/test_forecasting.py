@@ -1,9 +1,10 @@
 """The forecasting protocol: the test part cannot influence anything fitted or chosen."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from azuraforge.apps.forecasting import Frame
 from azuraforge.apps.stocks import StockPredictor
 from azuraforge.apps.weather import WeatherForecaster
 from azuraforge.errors import InvalidParameterError
@@ -24,7 +25,7 @@ class PoisonedTest(WeatherForecaster):
         target, features = frame.target.copy(), frame.features.copy()
         target[start:rows] = target[start:rows] * 1.5 + 3
         features[start:rows] = features[start:rows] * 2 + 1
-        return Frame(frame.times, features, frame.feature_names, target)
+        return replace(frame, features=features, target=target)
 
 
 def _fitted(pipeline, tmp_path):
@@ -44,7 +45,7 @@ def test_changing_the_test_part_changes_nothing_fitted_or_chosen(tmp_path, real_
             clean_artifact.preprocessing[key].state_dict()
             == poisoned_artifact.preprocessing[key].state_dict()
         )
-    assert clean_artifact.config["blend"] == poisoned_artifact.config["blend"]
+    assert clean_artifact.chosen["blend"] == poisoned_artifact.chosen["blend"]
     assert clean_artifact.data_fingerprint == poisoned_artifact.data_fingerprint
     assert clean.metrics["MAE"]["model"] != poisoned.metrics["MAE"]["model"]
 

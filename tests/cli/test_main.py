@@ -73,6 +73,12 @@ def test_bad_config_file_and_unknown_pipeline(installed, tmp_path):
     assert result.exit_code == 2 and "no pipeline named 'constnat'" in result.output
 
 
+def test_a_plugin_that_fails_to_import_exits_1_not_as_a_usage_error(installed, tmp_path):
+    result = runner.invoke(app, ["run", "broken", "--output-dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "pipeline 'broken' cannot be used: import failed" in result.output
+
+
 def _rows(tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text("a\n1\n")

@@ -7,6 +7,7 @@ import pytest
 
 from azuraforge.core import Tensor, manual_seed, nn, no_grad
 from azuraforge.errors import NotFoundError, SchemaMismatchError
+from azuraforge.learn import TrainingSummary
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.timeseries import StandardScaler
 
@@ -28,18 +29,20 @@ def test_reload_predicts_exactly_as_before(tmp_path):
             "target": StandardScaler().fit(raw[:30, :1]),
         },
         features=["a", "b", "c"],
-        config={"hidden": 8},
+        config={"hidden": 8, "blend": None},
+        chosen={"blend": 0.75},
         metrics={"MAE": {"model": np.float32(1.5), "persistence": 2.0}},
         data_fingerprint=fingerprint(raw[:30]),
         seed=0,
         pipeline="test",
-        training={"status": "cancelled", "epochs_completed": 2, "epochs_planned": 9},
+        training=TrainingSummary("cancelled", 2, 9),
     )
     artifact.model.eval()
     before = _predict(artifact, raw)
     restored = ModelArtifact.load(artifact.save(tmp_path / "run"))
     np.testing.assert_array_equal(_predict(restored, raw), before)
     assert restored.training == artifact.training
+    assert restored.config == artifact.config and restored.chosen == {"blend": 0.75}
     assert restored.features == ["a", "b", "c"] and restored.seed == 0
     assert restored.metrics["MAE"]["model"] == 1.5
     assert restored.data_fingerprint == fingerprint(raw[:30])
@@ -102,9 +105,15 @@ def _with(key, value):
         (_with("features", ["a", 2]), "key 'features' holds 2 (a number), expected a list of"),
         (_with("preprocessing", []), "key 'preprocessing' is [] (an array), expected an object"),
         (_with("training", 3), "key 'training' is 3 (a number), expected an object"),
+        (_with("chosen", {"blend": "0.5"}), 'key \'chosen\' holds "0.5" (a string), expected an'),
+        (
+            _with("training", {"status": "done"}),
+            'key \'training\' is {"status": "done"} (an object), expected an object like',
+        ),
     ],
     ids=["array", "no preprocessing", "no features", "version text", "version null",
-         "seed bool", "features text", "feature number", "preprocessing array", "training"],
+         "seed bool", "features text", "feature number", "preprocessing array", "training",
+         "chosen text", "training fields"],
 )  # fmt: skip
 def test_a_malformed_artifact_json_names_the_file_and_the_key(tmp_path, change, problem):
     meta_path = _saved_artifact(tmp_path)
@@ -139,4 +148,4 @@ def test_a_bad_transform_state_names_the_file_and_the_transform(tmp_path, state,
 def test_an_artifact_from_before_training_was_recorded_still_loads(tmp_path):
     meta_path = _saved_artifact(tmp_path)
     _rewrite(meta_path, _without("training"))
-    assert ModelArtifact.load(meta_path.parent).training == {}
+    assert ModelArtifact.load(meta_path.parent).training is None

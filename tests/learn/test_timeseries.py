@@ -12,6 +12,7 @@ from azuraforge.learn.timeseries import (
     chronological_split,
     from_state,
     make_windows,
+    window_inputs,
 )
 
 
@@ -206,3 +207,12 @@ def test_a_plugin_state_that_does_not_rebuild_is_an_invalid_parameter(registry):
         r"transform: KeyError: 'offset'",
     ):
         from_state({"kind": "shift"})
+
+
+def test_window_inputs_are_the_inputs_of_make_windows():
+    features = np.random.default_rng(0).normal(size=(30, 3))
+    windows = make_windows(features, features[:, 0], sequence_length=5, horizon=2)
+    x = window_inputs(features, windows.target_rows - 2, length=5)
+    np.testing.assert_array_equal(x, windows.x)
+    assert x.flags.c_contiguous
+    np.testing.assert_array_equal(x[0], features[0:5])

@@ -125,7 +125,7 @@ class Checked(Pipeline[HonestConfig]):
             config=config.model_dump(mode="json"),
             metrics=metrics,
             pipeline=self.name,
-            training={**training.__dict__},
+            training=training,
         )
         directory = artifact.save(ctx.output_dir / "artifact")
         return RunResult(metrics=metrics, artifact_dir=directory, training=training)

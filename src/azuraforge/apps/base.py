@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from azuraforge.core import Tensor, nn, optim
+from azuraforge.core import Generator, Tensor, nn, optim, use_generator
 from azuraforge.errors import InvalidParameterError, PluginError
 from azuraforge.learn import (
     Callback,
@@ -53,6 +53,11 @@ class TrainingConfig(PipelineConfig):
 
 
 ConfigT = TypeVar("ConfigT", bound=PipelineConfig)
+
+SETTINGS_CONFLICT = "settings_conflict"
+"""The error type of a ``Config`` validator that refuses a combination of settings (raise
+``pydantic_core.PydanticCustomError(SETTINGS_CONFLICT, message)``): the message is shown as
+it is, naming the settings and what to change."""
 
 
 @dataclass
@@ -120,7 +125,7 @@ class Pipeline(ABC, Generic[ConfigT]):
         report, save the artifact under ``ctx.output_dir/artifact``, log both with any other
         ``files``, and return the run's result (metrics from the artifact)."""
         training = trainer.summary()
-        artifact.training = asdict(training)
+        artifact.training = training
         report.notice(training.describe())
         written = report.write()
         directory = artifact.save(ctx.output_dir / "artifact")
@@ -138,6 +143,42 @@ class Pipeline(ABC, Generic[ConfigT]):
         """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file), as
         named columns of equal length (the CLI writes them as CSV)."""
         raise PluginError(f"pipeline {self.name!r} does not support predict")
+
+
+TrainingT = TypeVar("TrainingT", bound=TrainingConfig)
+
+
+class TrainingPipeline(Pipeline[TrainingT]):
+    """Base of pipelines that train a model: ``run`` draws initial weights, dropout and
+    anything else from the default generator out of a generator of the run's own, seeded
+    with ``config.seed``, around :meth:`train_and_score`. Several runs can then share a
+    process (threads of a worker) and each repeats exactly.
+
+    Examples
+    --------
+    >>> class InitialWeight(TrainingPipeline[TrainingConfig]):
+    ...     name = "initial-weight"
+    ...     Config = TrainingConfig
+    ...     def train_and_score(self, config, ctx):
+    ...         weight = float(nn.Linear(1, 1).weight.numpy()[0, 0])
+    ...         return RunResult(metrics={"weight": {"model": weight}})
+    >>> config = InitialWeight.make_config({"seed": 3})
+    >>> first, again = (InitialWeight().run(config, ctx=None) for _ in range(2))
+    >>> first.metrics == again.metrics
+    True
+    """
+
+    Config: ClassVar[type[PipelineConfig]] = TrainingConfig
+
+    def run(self, config: TrainingT, ctx: RunContext) -> RunResult:
+        """:meth:`train_and_score` inside the run's own random state."""
+        with use_generator(Generator(config.seed)):
+            return self.train_and_score(config, ctx)
+
+    @abstractmethod
+    def train_and_score(self, config: TrainingT, ctx: RunContext) -> RunResult:
+        """Train and evaluate (the model's random draws come from the run's generator); log
+        through ``ctx``; return the test metrics and files."""
 
 
 def train_model(
@@ -174,6 +215,8 @@ def _describe(error: Any, pipeline: type[Pipeline[Any]]) -> str:
     if error["type"] == "extra_forbidden":
         known = ", ".join(pipeline.Config.model_fields)
         return f"unknown setting {where!r} (settings: {known})"
+    if error["type"] == SETTINGS_CONFLICT:
+        return str(error["msg"])
     if error["type"] == "missing":
         return f"{where} is required (--set {where}=...)"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"

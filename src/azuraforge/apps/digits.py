@@ -7,11 +7,18 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import Generator, nn, use_generator
-from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.apps.base import (
+    SETTINGS_CONFLICT,
+    RunResult,
+    TrainingConfig,
+    TrainingPipeline,
+    train_model,
+)
+from azuraforge.core import nn
+from azuraforge.errors import DataFormatError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.datasets import load_mnist, read_csv
@@ -21,6 +28,7 @@ from azuraforge.learn.timeseries import StandardScaler
 
 CLASSES = [str(d) for d in range(10)]
 PIXELS = 28 * 28
+MNIST_TRAIN_IMAGES = 60_000
 
 
 class DigitConfig(TrainingConfig):
@@ -34,6 +42,20 @@ class DigitConfig(TrainingConfig):
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     val_size: int = Field(5000, ge=100, description="Training images held out for validation.")
     max_train: int | None = Field(None, ge=500, description="Use fewer training images (quick).")
+
+    @model_validator(mode="after")
+    def _leaves_training_images(self) -> DigitConfig:
+        """``val_size`` is checked against the training images before any is loaded."""
+        images = self.max_train or MNIST_TRAIN_IMAGES
+        if self.val_size >= images:
+            of = f"max_train={images}" if self.max_train else f"MNIST's {images} training images"
+            raise PydanticCustomError(
+                SETTINGS_CONFLICT,
+                f"val_size={self.val_size} leaves no training images of {of}: set val_size "
+                f"below {images}"
+                + (f" or max_train above {self.val_size}" if self.max_train else ""),
+            )
+        return self
 
 
 def build_cnn(channels: int, hidden_size: int, dropout: float) -> nn.Sequential:
@@ -53,7 +75,7 @@ def _pixels(images: np.ndarray, scaler: StandardScaler) -> np.ndarray:
     return scaled
 
 
-class DigitClassifier(Pipeline[DigitConfig]):
+class DigitClassifier(TrainingPipeline[DigitConfig]):
     """Handwritten digits 0-9 from 28x28 grey images (MNIST, official 60k/10k split; the
     validation images are carved from the end of the training part)."""
 
@@ -61,21 +83,13 @@ class DigitClassifier(Pipeline[DigitConfig]):
     description = "CNN on MNIST digits, scored on the official 10k test set vs majority class."
     Config = DigitConfig
 
-    def run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
-        with use_generator(Generator(config.seed)):  # this run's own random state
-            return self._run(config, ctx)
-
-    def _run(self, config: DigitConfig, ctx: RunContext) -> RunResult:
+    def train_and_score(self, config: DigitConfig, ctx: RunContext) -> RunResult:
         data = load_mnist()
         train_images, train_labels = data.train_images, data.train_labels.astype(np.int64)
         if config.max_train is not None:
             train_images, train_labels = (
                 train_images[: config.max_train],
                 train_labels[: config.max_train],
-            )
-        if config.val_size >= len(train_images):
-            raise InvalidParameterError(
-                f"val_size {config.val_size} leaves no training images of {len(train_images)}"
             )
         fit_images, val_images = train_images[: -config.val_size], train_images[-config.val_size :]
         fit_labels, val_labels = train_labels[: -config.val_size], train_labels[-config.val_size :]

@@ -21,14 +21,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar, Literal, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import Pipeline, RunResult, TrainingConfig, train_model
-from azuraforge.core import Generator, Tensor, nn, use_generator
-from azuraforge.errors import InvalidParameterError
+from azuraforge.apps.base import RunResult, TrainingConfig, TrainingPipeline, train_model
+from azuraforge.core import Tensor, nn
+from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.forecasting import (
@@ -47,6 +47,7 @@ from azuraforge.learn.timeseries import (
     Windows,
     chronological_split,
     make_windows,
+    window_inputs,
 )
 
 NO_MASE_SCALE = (
@@ -117,13 +118,9 @@ class ForecastConfig(TrainingConfig):
         ge=0.0,
         le=1.0,
         description="Weight of the model's change forecast against the training-mean change "
-        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part. "
-        "Reports say whether the user set it or the validation part chose it.",
-    )
-    blend_chosen_by: Literal["user", "validation"] | None = Field(
-        None,
-        description="Who chose blend, recorded by the run in the artifact's config; a saved "
-        "config with 'validation' chooses it again on the validation part when re-run.",
+        "(0: the naive forecast, 1: the model alone); None: chosen on the validation part "
+        "(the artifact records the chosen weight apart from its config). Reports say whether "
+        "the user set it or the validation part chose it.",
     )
 
 
@@ -142,7 +139,7 @@ class SequenceRegressor(nn.Module):
 ForecastT = TypeVar("ForecastT", bound=ForecastConfig)
 
 
-class TimeSeriesPipeline(Pipeline[ForecastT]):
+class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
     """Base of forecasting pipelines; subclasses define :meth:`load_frame` and
     :meth:`baselines`, and may set ``log_target`` and add :meth:`seasons` and
     :meth:`extra_metrics`."""
@@ -152,11 +149,11 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
     # Classical MASE (in-sample one-step naive scale) on the target itself; meaningless for
     # prices over decades, where a subclass reports it on log prices instead.
     mase_on_target: ClassVar[bool] = True
-    target_name: ClassVar[str] = "target"
 
     @abstractmethod
     def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
-        """The full table (from ``source``, a raw CSV of the same shape, when given)."""
+        """The full table (from ``source``, a raw CSV of the same shape, when given), free of
+        NaN: refuse or fill missing values here, naming the file, row and column."""
 
     @abstractmethod
     def baselines(
@@ -179,8 +176,8 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return config
 
     def describe_target(self, config: ForecastT) -> str:
-        """The target's name as the report shows it."""
-        return self.target_name
+        """The target's name as the report shows it; ``"target"`` unless a subclass names it."""
+        return "target"
 
     def extra_metrics(
         self,
@@ -194,12 +191,8 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return {}
 
     # ---- run ------------------------------------------------------------------------------
-    def run(self, config: ForecastT, ctx: RunContext) -> RunResult:
-        with use_generator(Generator(config.seed)):  # this run's own random state
-            return self._run(config, ctx)
-
-    def _run(self, config: ForecastT, ctx: RunContext) -> RunResult:
-        frame = self._checked(self.load_frame(config).first_rows(config.max_rows))
+    def train_and_score(self, config: ForecastT, ctx: RunContext) -> RunResult:
+        frame = self.load_frame(config).first_rows(config.max_rows)
         config = self.resolved_config(config, frame)
         split = chronological_split(len(frame), config.train_fraction, config.val_fraction)
         changes = self._change_target(config).changes(frame.target)
@@ -214,11 +207,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
         blend = self._blend(trainer, frame, val, config, target_scaler)
-        config = config.model_copy(
-            update={"blend": blend.weight, "blend_chosen_by": blend.chosen_by}
-        )
         scaled = trainer.predict(test.x)[:, 0]
-        predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler)
+        predicted = self._forecast(
+            scaled, frame, test.target_rows, config, target_scaler, blend.weight
+        )
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
         train_target = frame.target[split.train] if self.mase_on_target else None
@@ -232,6 +224,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
+            chosen={"blend": blend.weight} if blend.chosen_by == "validation" else {},
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -254,13 +247,6 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             f"{len(trainer.history['loss'])}, {blend.describe()}"
         )
         return self.finish(ctx, artifact, report, trainer, note, files=(predictions,))
-
-    def _checked(self, frame: Frame) -> Frame:
-        if np.isnan(frame.features).any() or np.isnan(frame.target).any():
-            raise InvalidParameterError(f"{self.name}: the data holds missing values")
-        if self.log_target and (frame.target <= 0).any():
-            raise InvalidParameterError(f"{self.name}: a log target needs values > 0")
-        return frame
 
     def _change_target(self, config: ForecastT) -> ChangeTarget:
         """The change of the (log) target over the horizon: what the model predicts."""
@@ -306,9 +292,9 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         config: ForecastT,
         target_scaler: StandardScaler,
     ) -> Blend:
-        """The user's blend weight, or the one with the lowest MAE on the validation part
-        (also when a saved config records that the validation part chose its weight)."""
-        if config.blend is not None and config.blend_chosen_by != "validation":
+        """The user's blend weight, or, when ``config.blend`` is ``None``, the one with the
+        lowest MAE on the validation part."""
+        if config.blend is not None:
             return Blend(config.blend, "user")
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
@@ -325,14 +311,10 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         rows: np.ndarray,
         config: ForecastT,
         target_scaler: StandardScaler,
-        blend: float | None = None,
+        weight: float,
     ) -> np.ndarray:
         """Forecasts of ``frame.target[rows]`` in the target's units from the model's scaled
-        changes; ``blend`` (default ``config.blend``) shrinks them toward the training-mean
-        change."""
-        weight = config.blend if blend is None else blend
-        if weight is None:
-            raise InvalidParameterError("_forecast needs a blend weight (none chosen yet)")
+        changes, shrunk toward the training-mean change by the blend ``weight``."""
         change = blended_change(scaled, weight, target_scaler)
         return self._change_target(config).forecast(frame.target, rows, change)
 
@@ -371,8 +353,8 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         the training data's format), including the one ending at the last row: columns
         ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
         target's units)."""
-        config = self.make_config(artifact.config)
-        frame = self._checked(self.load_frame(config, source=inputs))
+        config = self.make_config(_current_settings(artifact.config))
+        frame = self.load_frame(config, source=inputs)
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
                 f"{inputs} has features {frame.feature_names}, the model was trained on "
@@ -383,8 +365,7 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
             raise InvalidParameterError(_too_few_rows(inputs, frame, length))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
         ends = np.arange(length - 1, len(features))
-        view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
-        x = np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))
+        x = window_inputs(features, ends, length)
         # Windows whose target lies inside the input, then the last `horizon` ones that look
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
@@ -398,8 +379,29 @@ class TimeSeriesPipeline(Pipeline[ForecastT]):
         return {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(scaled, frame, rows, config, target_scaler),
+            "forecast": self._forecast(
+                scaled, frame, rows, config, target_scaler, _saved_blend(artifact, config)
+            ),
         }
+
+
+def _current_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """An artifact's config without ``blend_chosen_by``, a setting of development versions
+    after 0.1.0 (their config holds the applied weight in ``blend``, as 0.1.0's does)."""
+    return {key: value for key, value in saved.items() if key != "blend_chosen_by"}
+
+
+def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> float:
+    """The weight the run applied: the user's ``blend``, else the one it chose (artifacts of
+    0.1.0 hold the chosen weight in ``config.blend`` too)."""
+    if config.blend is not None:
+        return config.blend
+    if "blend" not in artifact.chosen:
+        raise SchemaMismatchError(
+            f"the {artifact.pipeline} artifact records no blend weight: its config has blend "
+            "None and it has no chosen blend; run the pipeline again to save a complete artifact"
+        )
+    return artifact.chosen["blend"]
 
 
 def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:

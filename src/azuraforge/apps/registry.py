@@ -13,6 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from azuraforge.apps.base import Pipeline
+from azuraforge.core.nn.registry import entry_point_origin
 from azuraforge.errors import NotFoundError, PluginError
 
 GROUP = "azuraforge.pipelines"
@@ -29,13 +30,8 @@ class PluginInfo:
     error: str = ""
 
 
-def _distribution(entry: EntryPoint) -> str:
-    dist = entry.dist
-    return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
-
-
 def _load(entry: EntryPoint) -> PluginInfo:
-    where = (entry.name, entry.value, _distribution(entry))
+    where = (entry.name, entry.value, entry_point_origin(entry))
     try:
         obj = entry.load()
     except Exception as e:  # any import failure of third-party code is reported, not raised
@@ -62,11 +58,12 @@ def discover() -> dict[str, PluginInfo]:
     """
     found: dict[str, PluginInfo] = {}
     for entry in entry_points(group=GROUP):
-        if entry.name in found and found[entry.name].target != entry.value:
+        first = found.get(entry.name)
+        if first is not None and first.target != entry.value:
             raise PluginError(
-                f"two pipelines are named {entry.name!r}: {found[entry.name].target} from "
-                f"{found[entry.name].distribution} and {entry.value} from {_distribution(entry)}"
-                "; uninstall one"
+                f"two pipelines are named {entry.name!r}: {first.target} from "
+                f"{first.distribution} and {entry.value} from {entry_point_origin(entry)}; "
+                "uninstall one"
             )
         found[entry.name] = _load(entry)
     return found
@@ -78,7 +75,10 @@ def get_pipeline(name: str) -> type[Pipeline[Any]]:
     Raises
     ------
     NotFoundError
-        If no pipeline has that name, or it failed to load (with the reason).
+        If no pipeline has that name.
+    PluginError
+        If the pipeline is declared but does not load (with the reason), or two
+        distributions declare the name.
     """
     matches = [e for e in entry_points(group=GROUP) if e.name == name]
     if not matches:
@@ -88,5 +88,8 @@ def get_pipeline(name: str) -> type[Pipeline[Any]]:
         discover()  # raises the clash, naming both distributions
     plugin = _load(matches[0])  # only this plugin is imported
     if plugin.pipeline is None:
-        raise NotFoundError(f"pipeline {name!r} cannot be used: {plugin.error}")
+        raise PluginError(
+            f"pipeline {name!r} cannot be used: {plugin.error}; fix or reinstall "
+            f"{plugin.distribution}, which declares it"
+        )
     return plugin.pipeline

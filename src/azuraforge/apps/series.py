@@ -116,14 +116,14 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
     def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
         series = self.read_series(config, source)
         frequency = _configured_frequency(config, series.times)
-        file_rows = np.arange(len(series.times))
         if config.missing == "fill":
             series, file_rows = _without_gaps(series, frequency)
-        _check_steps(series, frequency, config.missing)
-        if config.missing == "fill":
+            _check_steps(series, frequency, config.missing)
             columns = _filled(series)
             _check_fill_runs(series, file_rows, _max_fill(config, frequency))
         else:
+            file_rows = np.arange(len(series.times))
+            _check_steps(series, frequency, config.missing)
             columns = _complete(series)
         calendar = calendar_columns(series.times, frequency.cycles)
         features = np.column_stack([*columns.values(), *calendar.values()]).astype(np.float64)
@@ -136,18 +136,20 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         )  # fmt: skip
 
     def resolved_config(self, config: SeriesConfigT, frame: Frame) -> SeriesConfigT:
-        """``config`` with ``frequency="auto"`` replaced by the inferred frequency, so the
-        report and the saved artifact name it."""
-        return config.model_copy(update={"frequency": _frequency(config, frame).name})
+        """``config`` with ``frequency="auto"`` replaced by the frequency :meth:`load_frame`
+        determined (from every row, before ``max_rows``), so the report, the baselines and the
+        saved artifact read it from ``config``."""
+        frequency = frame.frequency or _configured_frequency(config, frame.times)
+        return config.model_copy(update={"frequency": frequency.name})
 
     def baselines(
         self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
     ) -> dict[str, np.ndarray]:
-        frequency = _frequency(config, frame)
+        frequency = get_frequency(config.frequency)
         return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
 
     def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
-        frequency = _frequency(config, frame)
+        frequency = get_frequency(config.frequency)
         seasons = ", ".join(name for name, _ in frequency.seasons) or "none"
         unreachable = unreachable_seasons(rows, config.horizon, frequency)
         return [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
@@ -160,14 +162,6 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         if config.frequency == "auto":
             return {}
         return dict(get_frequency(config.frequency).seasons)
-
-
-def _frequency(config: SeriesConfig, frame: Frame) -> Frequency:
-    """The frequency ``load_frame`` stored on ``frame`` (a frame built elsewhere: ``config``'s,
-    or inferred from its times)."""
-    if frame.frequency is not None:
-        return frame.frequency
-    return _configured_frequency(config, frame.times)
 
 
 def _configured_frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:

@@ -56,7 +56,9 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
     Config = StockConfig
     log_target = True
     mase_on_target = False
-    target_name = "closing price"
+
+    def describe_target(self, config: StockConfig) -> str:
+        return "closing price"
 
     def load_frame(self, config: StockConfig, source: Path | None = None) -> Frame:
         path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]

@@ -31,7 +31,9 @@ class WeatherForecaster(SeriesForecaster[WeatherConfig]):
     name = "weather-forecaster"
     description = "LSTM forecast of hourly temperature (Beijing 2010-2014) vs naive baselines."
     Config = WeatherConfig
-    target_name = "temperature (°C)"
+
+    def describe_target(self, config: WeatherConfig) -> str:
+        return "temperature (°C)"
 
     def read_series(self, config: WeatherConfig, source: Path | None = None) -> Series:
         data = load_beijing_hourly(source)

@@ -4,9 +4,12 @@ Errors print one red line; ``--verbose`` adds the traceback. Exit codes follow o
 
 ====  =====================================================================================
 0     done
-1     the data or the run failed (a file that cannot be read as documented, a run error)
-2     the command was used wrongly (unknown option, pipeline or setting, a bad value, a
-      ``--input``, ``--config`` or artifact path that does not exist)
+1     the data, the environment or the run failed (a file that cannot be read as documented,
+      a data file a setting names that does not exist, such as ``csv=...``, a pipeline
+      plugin that fails to load, a run error)
+2     the command was used wrongly (unknown option, pipeline or setting, a bad value or
+      combination of values, a ``--input``, ``--config`` or artifact path that does not
+      exist); checked before any data is loaded
 3     the run was cancelled (first Ctrl-C): it scored, reported and saved a partly trained
       model
 130   aborted (second Ctrl-C): nothing more was written

@@ -1,7 +1,8 @@
 """`ModelArtifact`: everything needed to predict again, exactly, in one directory.
 
 ``model.npz`` holds the architecture and weights (:func:`azuraforge.core.save`);
-``artifact.json`` holds the fitted preprocessing, feature list, config, metrics, a fingerprint
+``artifact.json`` holds the fitted preprocessing, feature list, config (the user's settings),
+the values the run chose itself, metrics, a fingerprint
 of the training data, the package version, the git commit when known and the seed. Loading
 both and predicting on the same raw rows reproduces the predictions made at the end of
 training.
@@ -14,7 +15,8 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from azuraforge import __version__
 from azuraforge.core import load, nn, save
 from azuraforge.errors import InvalidParameterError, NotFoundError, SchemaMismatchError, shorten
 from azuraforge.learn.timeseries import Transform, from_state
+from azuraforge.learn.trainer import TrainingSummary
 
 FORMAT_VERSION = 1
 
@@ -81,7 +84,11 @@ class ModelArtifact:
     features
         Names of the input columns, in order.
     config
-        The pipeline configuration that produced the model.
+        The pipeline configuration that produced the model, as the user set it.
+    chosen
+        Values the run chose from the data for settings ``config`` leaves unset (``None``),
+        by setting name: a forecaster's ``blend`` weight chosen on the validation part.
+        ``predict`` reads them from here; re-running ``config`` chooses them again.
     metrics
         Test metrics, each beside its baselines.
     data_fingerprint
@@ -91,21 +98,20 @@ class ModelArtifact:
     pipeline
         Name of the pipeline that made it.
     training
-        How training ended, a :class:`~azuraforge.learn.TrainingSummary` as a dict:
-        ``status`` (``completed`` or ``cancelled``), ``epochs_completed``,
-        ``epochs_planned`` and ``stop_reason``. Empty for artifacts written before it was
-        recorded.
+        How training ended (status, epochs completed and planned, stop reason); ``None``
+        for artifacts written before it was recorded.
     """
 
     model: nn.Module
     preprocessing: dict[str, Transform] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    chosen: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     seed: int | None = None
     pipeline: str = ""
-    training: dict[str, Any] = field(default_factory=dict)
+    training: TrainingSummary | None = None
     package_version: str = __version__
     git_commit: str | None = None
 
@@ -120,10 +126,11 @@ class ModelArtifact:
             "features": self.features,
             "preprocessing": {k: t.state_dict() for k, t in self.preprocessing.items()},
             "config": self.config,
+            "chosen": self.chosen,
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
-            "training": self.training,
+            "training": None if self.training is None else asdict(self.training),
             "package_version": self.package_version,
             "git_commit": self.git_commit if self.git_commit is not None else git_commit(),
         }
@@ -165,32 +172,34 @@ class ModelArtifact:
             preprocessing=preprocessing,
             features=meta["features"],
             config=meta["config"],
+            chosen=meta["chosen"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
             pipeline=meta["pipeline"],
-            training=meta["training"],
+            training=_training(meta_path, meta["training"]),
             package_version=meta["package_version"],
             git_commit=meta["git_commit"],
         )
 
 
-# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` is
-# optional: artifacts written before it was recorded lack it.
+# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` and
+# ``chosen`` are optional: artifacts written before they were recorded lack them.
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
     "features": ((list,), "a list of column names (strings)"),
     "preprocessing": ((dict,), "an object of transform states by name"),
     "config": ((dict,), "an object"),
+    "chosen": ((dict,), "an object of numbers by setting name"),
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
-    "training": ((dict,), "an object"),
+    "training": ((dict, type(None)), "an object or null"),
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": {}}
+_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen": {}}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -214,6 +223,8 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
         )
     for key in _META_FIELDS:
         _check_field(meta_path, meta, key)
+    _check_items(meta_path, "features", meta["features"], (str,))
+    _check_items(meta_path, "chosen", meta["chosen"].values(), (int, float))
     return meta
 
 
@@ -222,11 +233,41 @@ def _check_field(meta_path: Path, meta: dict[str, Any], key: str) -> None:
     if key not in meta:
         raise _damaged(meta_path, f"key {key!r} is missing (expected {expected})")
     value = meta[key]
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+    if not isinstance(value, types) or isinstance(value, bool):  # JSON true is no integer
         raise _damaged(meta_path, f"key {key!r} is {_shown(value)}, expected {expected}")
-    odd = [item for item in meta[key] if not isinstance(item, str)] if key == "features" else []
+
+
+def _check_items(meta_path: Path, key: str, items: Iterable[Any], types: tuple[type, ...]) -> None:
+    """Every item of the list or object of ``key`` is of ``types`` (a JSON bool never is)."""
+    odd = [item for item in items if not isinstance(item, types) or isinstance(item, bool)]
     if odd:
+        expected = _META_FIELDS[key][1]
         raise _damaged(meta_path, f"key {key!r} holds {_shown(odd[0])}, expected {expected}")
+
+
+_TRAINING_EXPECTED = (
+    'an object like {"status": "completed", "epochs_completed": 7, "epochs_planned": 12, '
+    '"stop_reason": "..."} with status "completed" or "cancelled"'
+)
+
+
+def _training(meta_path: Path, value: dict[str, Any] | None) -> TrainingSummary | None:
+    """The :class:`TrainingSummary` of key ``training``; ``None`` when not recorded."""
+    if not value:
+        return None
+    if not _is_training_summary(value):
+        problem = f"key 'training' is {_shown(value)}, expected {_TRAINING_EXPECTED}"
+        raise _damaged(meta_path, problem)
+    return TrainingSummary(**value)
+
+
+def _is_training_summary(value: dict[str, Any]) -> bool:
+    types = {"status": str, "epochs_completed": int, "epochs_planned": int, "stop_reason": str}
+    return (
+        types.keys() - {"stop_reason"} <= value.keys() <= types.keys()
+        and all(isinstance(v, types[k]) and not isinstance(v, bool) for k, v in value.items())
+        and value["status"] in ("completed", "cancelled")
+    )
 
 
 def _transforms(meta_path: Path, states: dict[str, Any]) -> dict[str, Transform]:

@@ -102,10 +102,23 @@ def make_windows(
             f"no window fits: {len(target)} rows, target rows {rows}, sequence_length "
             f"{sequence_length}, horizon {horizon}"
         )
-    starts = target_rows - horizon - sequence_length + 1
-    view = np.lib.stride_tricks.sliding_window_view(features, sequence_length, axis=0)
-    x = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
+    x = window_inputs(features, target_rows - horizon, sequence_length)
     return Windows(x=x, y=target[target_rows], target_rows=target_rows)
+
+
+def window_inputs(features: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:
+    """The windows of ``length`` rows of ``features`` (rows, columns) ending at the rows
+    ``ends`` (each at least ``length - 1``), as one contiguous (windows, length, columns)
+    array: the model input of :func:`make_windows` and of a forecaster's ``predict``.
+
+    Examples
+    --------
+    >>> window_inputs(np.arange(5.0)[:, None], np.array([2, 4]), length=2)[:, :, 0]
+    array([[1., 2.],
+           [3., 4.]])
+    """
+    view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
+    return np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))
 
 
 class Transform(ABC):

@@ -15,7 +15,6 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -249,10 +248,10 @@ def check_artifact(pipeline: AnyPipeline, result: RunResult) -> Path | None:
     pipeline.make_config(artifact.config)
     if not _same_numbers(artifact.metrics, result.metrics):
         raise PipelineContractError("the artifact's metrics differ from the ones the run returned")
-    if result.training is not None and artifact.training != asdict(result.training):
+    if result.training is not None and artifact.training != result.training:
         raise PipelineContractError(
             f"the artifact records training {artifact.training}, the run returned "
-            f"{asdict(result.training)}; save it after Pipeline.finish records it"
+            f"{result.training}; save it after Pipeline.finish records it"
         )
     return result.artifact_dir
 

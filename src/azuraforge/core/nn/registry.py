@@ -99,7 +99,14 @@ def _declared(name: str) -> list[EntryPoint]:
     return [e for e in entry_points(group=GROUP) if e.name == name]
 
 
-def _distribution(entry: EntryPoint) -> str:
+def entry_point_origin(entry: EntryPoint) -> str:
+    """The distribution that declares ``entry``, as ``"name version"`` for messages.
+
+    Examples
+    --------
+    >>> entry_point_origin(EntryPoint("mlp", "my_models:MLP", "azuraforge.architectures"))
+    'unknown distribution'
+    """
     dist = entry.dist
     return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
 
@@ -109,7 +116,7 @@ def _load_entry_point(name: str, declared: list[EntryPoint]) -> type[Module]:
         first, second = declared[0], next(e for e in declared if e.value != declared[0].value)
         raise PluginError(
             f"two packages declare architecture {name!r}: {first.value} from "
-            f"{_distribution(first)} and {second.value} from {_distribution(second)}; "
+            f"{entry_point_origin(first)} and {second.value} from {entry_point_origin(second)}; "
             "uninstall one"
         )
     entry = declared[0]
@@ -117,7 +124,7 @@ def _load_entry_point(name: str, declared: list[EntryPoint]) -> type[Module]:
         cls = entry.load()
     except Exception as e:  # any failure of third-party code is reported with its cause
         raise PluginError(
-            f"architecture {name!r} ({entry.value} from {_distribution(entry)}) failed to "
+            f"architecture {name!r} ({entry.value} from {entry_point_origin(entry)}) failed to "
             f"import: {e!r}"
         ) from e
     return _add(name, cls, f"entry point {entry.value}")
@@ -206,6 +213,7 @@ def list_architectures() -> list[str]:
 
 __all__ = [
     "GROUP",
+    "entry_point_origin",
     "find_architecture_by_path",
     "find_architecture_name",
     "get_architecture",
