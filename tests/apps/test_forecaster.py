@@ -259,14 +259,14 @@ def test_a_constant_training_target_is_scored_without_mase(tmp_path):
 def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, tmp_path):
     pipeline, result, _ = hourly
     artifact = ModelArtifact.load(result.artifact_dir)
-    saved, weight = artifact.config, artifact.chosen["blend"]
+    saved, weight = artifact.config, artifact.chosen_settings["blend"]
     assert saved["blend"] is None  # the user's setting: chosen on validation
     rerun = pipeline.run(pipeline.make_config(saved), LocalContext(output_dir=tmp_path / "re"))
     assert rerun.metrics == result.metrics
     assert f"blend {weight:.2f} (chosen on the validation part)" in rerun.notes[0]
     _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5})
     refit = ModelArtifact.load(fixed.artifact_dir)
-    assert refit.config["blend"] == 0.5 and refit.chosen == {}
+    assert refit.config["blend"] == 0.5 and refit.chosen_settings == {}
     assert "blend 0.50 (set by the user)" in fixed.notes[0]
 
 
@@ -274,7 +274,7 @@ def test_predict_reads_an_older_artifact_whose_config_holds_the_chosen_blend(hou
     pipeline, result, source = hourly
     artifact = ModelArtifact.load(result.artifact_dir)
     expected = pipeline.predict(artifact, source)["forecast"]
-    weight = artifact.chosen.pop("blend")
+    weight = artifact.chosen_settings.pop("blend")
     artifact.config.update(blend=weight, blend_chosen_by="validation")
     older = ModelArtifact.load(artifact.save(tmp_path / "older"))
     np.testing.assert_array_equal(pipeline.predict(older, source)["forecast"], expected)
@@ -283,7 +283,7 @@ def test_predict_reads_an_older_artifact_whose_config_holds_the_chosen_blend(hou
 def test_predict_refuses_an_artifact_without_a_blend_weight(hourly, tmp_path):
     pipeline, result, source = hourly
     artifact = ModelArtifact.load(result.artifact_dir)
-    artifact.chosen = {}
+    artifact.chosen_settings = {}
     with pytest.raises(SchemaMismatchError, match=r"records no blend weight.*run the pipeline"):
         pipeline.predict(artifact, source)
 

@@ -45,7 +45,7 @@ def test_changing_the_test_part_changes_nothing_fitted_or_chosen(tmp_path, real_
             clean_artifact.preprocessing[key].state_dict()
             == poisoned_artifact.preprocessing[key].state_dict()
         )
-    assert clean_artifact.chosen["blend"] == poisoned_artifact.chosen["blend"]
+    assert clean_artifact.chosen_settings["blend"] == poisoned_artifact.chosen_settings["blend"]
     assert clean_artifact.data_fingerprint == poisoned_artifact.data_fingerprint
     assert clean.metrics["MAE"]["model"] != poisoned.metrics["MAE"]["model"]
 

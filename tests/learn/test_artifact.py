@@ -30,7 +30,7 @@ def test_reload_predicts_exactly_as_before(tmp_path):
         },
         features=["a", "b", "c"],
         config={"hidden": 8, "blend": None},
-        chosen={"blend": 0.75},
+        chosen_settings={"blend": 0.75},
         metrics={"MAE": {"model": np.float32(1.5), "persistence": 2.0}},
         data_fingerprint=fingerprint(raw[:30]),
         seed=0,
@@ -42,7 +42,7 @@ def test_reload_predicts_exactly_as_before(tmp_path):
     restored = ModelArtifact.load(artifact.save(tmp_path / "run"))
     np.testing.assert_array_equal(_predict(restored, raw), before)
     assert restored.training == artifact.training
-    assert restored.config == artifact.config and restored.chosen == {"blend": 0.75}
+    assert restored.config == artifact.config and restored.chosen_settings == {"blend": 0.75}
     assert restored.features == ["a", "b", "c"] and restored.seed == 0
     assert restored.metrics["MAE"]["model"] == 1.5
     assert restored.data_fingerprint == fingerprint(raw[:30])
@@ -105,7 +105,10 @@ def _with(key, value):
         (_with("features", ["a", 2]), "key 'features' holds 2 (a number), expected a list of"),
         (_with("preprocessing", []), "key 'preprocessing' is [] (an array), expected an object"),
         (_with("training", 3), "key 'training' is 3 (a number), expected an object"),
-        (_with("chosen", {"blend": "0.5"}), 'key \'chosen\' holds "0.5" (a string), expected an'),
+        (
+            _with("chosen_settings", {"blend": "0.5"}),
+            'key \'chosen_settings\' holds "0.5" (a string), expected an',
+        ),
         (
             _with("training", {"status": "done"}),
             'key \'training\' is {"status": "done"} (an object), expected an object like',

@@ -224,7 +224,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
-            chosen={"blend": blend.weight} if blend.chosen_by == "validation" else {},
+            chosen_settings={"blend": blend.weight} if blend.chosen_by == "validation" else {},
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -396,12 +396,12 @@ def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> float:
     0.1.0 hold the chosen weight in ``config.blend`` too)."""
     if config.blend is not None:
         return config.blend
-    if "blend" not in artifact.chosen:
+    if "blend" not in artifact.chosen_settings:
         raise SchemaMismatchError(
             f"the {artifact.pipeline} artifact records no blend weight: its config has blend "
             "None and it has no chosen blend; run the pipeline again to save a complete artifact"
         )
-    return artifact.chosen["blend"]
+    return artifact.chosen_settings["blend"]
 
 
 def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:

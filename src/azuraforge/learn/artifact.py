@@ -85,7 +85,7 @@ class ModelArtifact:
         Names of the input columns, in order.
     config
         The pipeline configuration that produced the model, as the user set it.
-    chosen
+    chosen_settings
         Values the run chose from the data for settings ``config`` leaves unset (``None``),
         by setting name: a forecaster's ``blend`` weight chosen on the validation part.
         ``predict`` reads them from here; re-running ``config`` chooses them again.
@@ -106,7 +106,7 @@ class ModelArtifact:
     preprocessing: dict[str, Transform] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    chosen: dict[str, float] = field(default_factory=dict)
+    chosen_settings: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     seed: int | None = None
@@ -126,7 +126,7 @@ class ModelArtifact:
             "features": self.features,
             "preprocessing": {k: t.state_dict() for k, t in self.preprocessing.items()},
             "config": self.config,
-            "chosen": self.chosen,
+            "chosen_settings": self.chosen_settings,
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
@@ -172,7 +172,7 @@ class ModelArtifact:
             preprocessing=preprocessing,
             features=meta["features"],
             config=meta["config"],
-            chosen=meta["chosen"],
+            chosen_settings=meta["chosen_settings"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
@@ -184,14 +184,14 @@ class ModelArtifact:
 
 
 # The keys of artifact.json: the JSON types each holds and how to say so. ``training`` and
-# ``chosen`` are optional: artifacts written before they were recorded lack them.
+# ``chosen_settings`` are optional: artifacts written before they were recorded lack them.
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
     "features": ((list,), "a list of column names (strings)"),
     "preprocessing": ((dict,), "an object of transform states by name"),
     "config": ((dict,), "an object"),
-    "chosen": ((dict,), "an object of numbers by setting name"),
+    "chosen_settings": ((dict,), "an object of numbers by setting name"),
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
@@ -199,7 +199,7 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen": {}}
+_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen_settings": {}}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -224,7 +224,7 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
     for key in _META_FIELDS:
         _check_field(meta_path, meta, key)
     _check_items(meta_path, "features", meta["features"], (str,))
-    _check_items(meta_path, "chosen", meta["chosen"].values(), (int, float))
+    _check_items(meta_path, "chosen_settings", meta["chosen_settings"].values(), (int, float))
     return meta
 
 
