@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(PIP_INSTALL) -e '.[cli]'
+	$(PIP_INSTALL) -e '.[platform]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

@@ -13,7 +13,10 @@ natural also from the matching builtin, so either ``except`` works::
      ├── DatasetUnavailableError (OSError)    a dataset file not in any mirror, cache or URL
      │    └── ChecksumMismatchError           a file whose SHA-256 is not the registered one
      ├── GradientError (RuntimeError)         backward() asked of something that cannot give it
-     └── PluginError                          a plugin that cannot be loaded or registered
+     ├── PluginError                          a plugin that cannot be loaded or registered
+     ├── ConflictError                        a write that clashes with the stored state
+     │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
+     └── StoreUnavailableError (OSError)      the store's database cannot be reached
 
 Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
 a long value shown in one.
@@ -75,6 +78,19 @@ class GradientError(AzuraForgeError, RuntimeError):
 
 class PluginError(AzuraForgeError):
     """A plugin cannot be imported, or clashes with another one."""
+
+
+class ConflictError(AzuraForgeError):
+    """A write that clashes with what is stored: a name already taken, a finished run."""
+
+
+class LeaseLostError(ConflictError):
+    """A worker's lease on a run expired or was taken over; it may write nothing more for it
+    (the lease epoch it holds is the fencing token every write checks)."""
+
+
+class StoreUnavailableError(AzuraForgeError, OSError):
+    """The store's database cannot be reached (down, wrong URL, refused connection)."""
 
 
 def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:

@@ -1,0 +1,104 @@
+"""The platform's settings: one Pydantic object read from the environment and a TOML file.
+
+Every field is an environment variable ``AZURAFORGE_<FIELD>`` (``AZURAFORGE_DATABASE_URL``,
+``AZURAFORGE_WORKERS``...) or a key of the TOML file named by ``AZURAFORGE_SETTINGS_FILE``
+(default ``$AZURAFORGE_HOME/settings.toml``, read when it exists). The environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from azuraforge.errors import InvalidParameterError
+
+HOME_VARIABLE = "AZURAFORGE_HOME"
+SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
+
+
+def default_home() -> Path:
+    """``$AZURAFORGE_HOME``, by default ``~/.azuraforge``."""
+    return Path(os.environ.get(HOME_VARIABLE) or "~/.azuraforge").expanduser()
+
+
+def settings_file() -> Path:
+    """The TOML settings file: ``$AZURAFORGE_SETTINGS_FILE`` or ``$AZURAFORGE_HOME/settings.toml``."""
+    named = os.environ.get(SETTINGS_FILE_VARIABLE, "").strip()
+    return Path(named).expanduser() if named else default_home() / "settings.toml"
+
+
+class Settings(BaseSettings):
+    """Everything the platform reads from its environment.
+
+    Examples
+    --------
+    >>> settings = Settings(home=Path("/srv/af"))
+    >>> settings.database_url
+    'sqlite:////srv/af/azuraforge.db'
+    >>> settings.runs_dir
+    PosixPath('/srv/af/runs')
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AZURAFORGE_", extra="forbid")
+
+    home: Path = Field(default_factory=default_home, description="Folder of the default store and runs.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the store; default sqlite:///$AZURAFORGE_HOME/azuraforge.db."
+    )
+    transport: Literal["local", "celery"] = Field(
+        "local", description="How queued runs reach workers: local processes or Celery."
+    )
+    broker_url: str = Field("", description="Celery broker (redis://...), for transport=celery.")
+    workers: int = Field(2, ge=0, description="Worker processes `azuraforge serve` starts.")
+    heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between lease renewals.")
+    lease_ttl: float = Field(30.0, gt=0, description="Seconds a lease lives without renewal.")
+    reaper_interval: float = Field(5.0, gt=0, description="Seconds between checks for expired leases.")
+    poll_interval: float = Field(0.25, gt=0, description="Seconds between checks for queued runs and cancel requests.")
+    cancel_grace: float = Field(10.0, ge=0, description="Seconds a cancelled run may take to stop before it is killed.")
+    flush_interval: float = Field(0.05, gt=0, description="Most seconds a logged metric waits before it is written.")
+    max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, home: Path) -> Path:
+        return home.expanduser()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'azuraforge.db'}"
+        if self.transport == "celery" and not self.broker_url:
+            raise InvalidParameterError(
+                "transport is 'celery' but no broker is set: set AZURAFORGE_BROKER_URL=redis://host:6379/0"
+            )
+        if self.heartbeat_interval >= self.lease_ttl:
+            raise InvalidParameterError(
+                f"heartbeat_interval ({self.heartbeat_interval} s) must be shorter than lease_ttl "
+                f"({self.lease_ttl} s), or every lease expires between renewals"
+            )
+        return self
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where runs write their files: ``home/runs/<experiment id>``."""
+        return self.home / "runs"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, settings_file())

@@ -1,0 +1,111 @@
+"""The store's connection and the helpers every entity module shares."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from azuraforge.errors import LeaseLostError, NotFoundError, StoreUnavailableError
+from azuraforge.platform.jobs.states import RUNNING
+from azuraforge.platform.store import engine as engines
+from azuraforge.platform.store.models import Event, Experiment, Project
+from azuraforge.platform.store.records import Lease
+
+DEFAULT_PROJECT = "default"
+
+
+class StoreBase:
+    """An open store: an engine, the URL it was opened with, and shared write helpers."""
+
+    def __init__(self, url: str, *, check_schema: bool = True) -> None:
+        self.engine: Engine = engines.make_engine(url)
+        self.url = engines.normalise_url(url)
+        self._project_ids: dict[str, int] = {}
+        if check_schema:
+            engines.check_schema(self.engine)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages show it (no password, no driver name)."""
+        return self.engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection (call before a process forks or ends)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A transaction; an unreachable database becomes :class:`StoreUnavailableError`."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as e:
+            reason = str(e.orig or e).strip().splitlines()[0]
+            raise StoreUnavailableError(f"store {self.shown_url} unavailable: {reason}") from e
+
+    def project_id(self, connection: Connection, name: str) -> int:
+        """The id of project ``name``; :class:`NotFoundError` names the known ones."""
+        if name not in self._project_ids:
+            found = connection.scalar(select(Project.id).where(Project.name == name))
+            if found is None:
+                known = ", ".join(connection.scalars(select(Project.name).order_by(Project.name)))
+                raise NotFoundError(f"no project named {name!r}; projects: {known}")
+            self._project_ids[name] = found
+        return self._project_ids[name]
+
+    @staticmethod
+    def _fence(connection: Connection, lease: Lease) -> None:
+        """Lock the run's row for this transaction, or raise if ``lease`` no longer holds it.
+
+        The no-op UPDATE takes the write lock first (a row lock on PostgreSQL, the database
+        lock on SQLite), so no reaper or other worker can change the lease before commit.
+        """
+        changed = connection.execute(
+            update(Experiment)
+            .where(
+                Experiment.id == lease.experiment_id,
+                Experiment.lease_owner == lease.owner,
+                Experiment.lease_epoch == lease.epoch,
+                Experiment.status == RUNNING,
+            )
+            .values(lease_epoch=Experiment.lease_epoch)
+        ).rowcount
+        if changed != 1:
+            raise LeaseLostError(
+                f"experiment {lease.experiment_id}: the lease of {lease.owner} (epoch "
+                f"{lease.epoch}) is no longer held; this worker may not write for it"
+            )
+
+    @staticmethod
+    def _event(
+        connection: Connection,
+        project_id: int,
+        experiment_id: int | None,
+        kind: str,
+        payload: dict[str, object],
+    ) -> None:
+        connection.execute(
+            Event.__table__.insert().values(
+                project_id=project_id,
+                experiment_id=experiment_id,
+                kind=kind,
+                payload=payload,
+                created_at=time.time(),
+            )
+        )
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be reached (worth retrying later)."""
+    return isinstance(error, StoreUnavailableError | OperationalError) or (
+        isinstance(error, SQLAlchemyError) and "connection" in str(error).lower()
+    )

@@ -1,0 +1,141 @@
+"""Opening a database by URL, and the schema check and upgrade (Alembic) around it.
+
+One URL picks the backend (``sqlite:///…``, ``postgresql://…``); the dialect differences
+stay here: SQLite runs in WAL mode with a busy time-out and foreign keys on, and its
+transactions begin explicitly so a write waits for the lock instead of failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from azuraforge.errors import InvalidParameterError, SchemaMismatchError, StoreUnavailableError
+
+MIGRATIONS = "azuraforge.platform.store:migrations"
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with the driver AzuraForge uses: ``postgresql://`` becomes ``postgresql+psycopg://``.
+
+    Examples
+    --------
+    >>> normalise_url("postgresql://postgres@127.0.0.1:5432/test")
+    'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+    >>> normalise_url("sqlite:///af.db")
+    'sqlite:///af.db'
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidParameterError(
+            f"database URL {url!r} is not a URL; use sqlite:///path/to/file.db or "
+            "postgresql://user@host:5432/database"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidParameterError(
+            f"database URL {url!r} names {parsed.get_backend_name()!r}; AzuraForge stores in "
+            "sqlite:// or postgresql://"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``, tuned for many short transactions from several processes."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    """The schema revision this version of AzuraForge needs."""
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()  # type: ignore[arg-type]
+    assert head is not None  # the package ships at least one migration
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision of the database (``None`` for an empty one)."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as e:
+        raise StoreUnavailableError(f"cannot open the store {_shown(engine)}: {_reason(e)}") from e
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision`` (all of them by default)."""
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Undo migrations down to ``revision`` (an empty database by default)."""
+    command.downgrade(_alembic_config(engine), revision)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the database is at the revision this version needs.
+
+    Raises
+    ------
+    SchemaMismatchError
+        With the command that brings the database up to date.
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    url = _shown(engine)
+    if current is None:
+        raise SchemaMismatchError(
+            f"the store {url} has no AzuraForge tables yet; create them with: "
+            f"azuraforge db upgrade --database-url {url}"
+        )
+    raise SchemaMismatchError(
+        f"the store {url} is at schema {current}, this AzuraForge needs {head}; back up the "
+        f"database, then run: azuraforge db upgrade --database-url {url}"
+    )
+
+
+def _shown(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]

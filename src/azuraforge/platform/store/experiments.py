@@ -1,0 +1,298 @@
+"""Experiments: create, read, list (filter, sort, page), cancel and delete."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.platform.jobs.states import ALL_STATES, CANCELLED, FINISHED_STATES, QUEUED
+from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
+from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
+from azuraforge.platform.store.records import ExperimentRecord, Page
+
+SORTABLE = ("id", "name", "pipeline", "status", "progress", "created_at", "started_at", "finished_at")
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class ExperimentQuery:
+    """What :meth:`ExperimentStore.list_experiments` selects, in which order, which page.
+
+    ``sort`` is a column of :data:`SORTABLE` or ``metric:<key>`` (by the metric's last value;
+    runs without it come last). ``metric`` with ``metric_min``/``metric_max`` keeps runs whose
+    last value of that metric lies in the range.
+    """
+
+    project: str = DEFAULT_PROJECT
+    statuses: Sequence[str] = ()
+    pipeline: str | None = None
+    batch_id: str | None = None
+    text: str | None = None
+    metric: str | None = None
+    metric_min: float | None = None
+    metric_max: float | None = None
+    sort: str = "id"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 50
+
+    def checked(self) -> ExperimentQuery:
+        """Raise :class:`InvalidParameterError` naming the first bad field."""
+        unknown = sorted(set(self.statuses) - ALL_STATES)
+        if unknown:
+            raise InvalidParameterError(
+                f"status {unknown[0]!r} is not a run status; statuses: {', '.join(sorted(ALL_STATES))}"
+            )
+        if self.sort not in SORTABLE and not (self.sort.startswith("metric:") and self.sort[7:]):
+            raise InvalidParameterError(
+                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)} or metric:<key>"
+            )
+        if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
+            raise InvalidParameterError("metric_min/metric_max need metric=<key> to filter on")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE}, got {self.limit}")
+        if self.offset < 0:
+            raise InvalidParameterError(f"offset must be 0 or more, got {self.offset}")
+        return self
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """A nested config as ``{"a.b": "value"}``, values as JSON text (strings bare).
+
+    >>> flatten({"epochs": 3, "model": {"hidden": 32}, "csv": "a.csv"})
+    {'epochs': '3', 'model.hidden': '32', 'csv': 'a.csv'}
+    """
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
+class ExperimentStore(StoreBase):
+    """Experiments of the store. Returned records are snapshots; finished runs are immutable
+    (only deletion removes them). Every method is safe to call from several threads and
+    processes at once."""
+
+    def create_experiment(
+        self,
+        pipeline: str,
+        config: Mapping[str, Any],
+        *,
+        name: str | None = None,
+        project: str = DEFAULT_PROJECT,
+        batch_id: str | None = None,
+        requeue_lost: bool = False,
+        status: str = QUEUED,
+    ) -> ExperimentRecord:
+        """Store a new run of ``pipeline`` with a validated ``config``, queued by default.
+
+        Raises
+        ------
+        ConflictError
+            If ``name`` is taken in the project (a deleted run's name is free again).
+        """
+        now = time.time()
+        name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
+        seed = config.get("seed")
+        with self._begin() as connection:
+            project_id = self.project_id(connection, project)
+            values = dict(
+                project_id=project_id, name=name, pipeline=pipeline, config=dict(config),
+                status=status, progress=0.0, progress_message="", created_at=now,
+                lease_epoch=0, batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
+                requeue_lost=requeue_lost, attempts=0,
+            )  # fmt: skip
+            try:
+                with connection.begin_nested():
+                    new_id = connection.execute(Experiment.__table__.insert().values(**values))
+            except IntegrityError:
+                raise ConflictError(
+                    f"an experiment named {name!r} already exists in project {project!r}; "
+                    "choose another name or delete that one"
+                ) from None
+            experiment_id = new_id.inserted_primary_key[0]
+            params = [
+                {"experiment_id": experiment_id, "key": k[:200], "value": v[:500]}
+                for k, v in flatten(config).items()
+            ]
+            if params:
+                connection.execute(Param.__table__.insert(), params)
+            self._event(connection, project_id, experiment_id, "status", {"status": status})
+        return self.get_experiment(experiment_id)
+
+    def get_experiment(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+        """The experiment with this id (in ``project``, when given).
+
+        Raises
+        ------
+        NotFoundError
+            ``experiment 42 not found in sqlite:///…``.
+        """
+        found = self.find_experiment(experiment_id, project=project)
+        if found is None:
+            where = f"project {project!r} of " if project else ""
+            raise NotFoundError(f"experiment {experiment_id} not found in {where}{self.shown_url}")
+        return found
+
+    def find_experiment(
+        self, experiment_id: int, *, project: str | None = None
+    ) -> ExperimentRecord | None:
+        """The experiment with this id, or ``None``."""
+        query = _select_records().where(Experiment.id == experiment_id)
+        if project is not None:
+            query = query.where(Project.name == project)
+        with self._begin() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            return _records(connection, [row])[0]
+
+    def list_experiments(self, query: ExperimentQuery | None = None) -> Page:
+        """One page of experiments matching ``query`` (light rows: no curves)."""
+        query = (query or ExperimentQuery()).checked()
+        with self._begin() as connection:
+            project_id = self.project_id(connection, query.project)
+            selection = _select_records().where(Experiment.project_id == project_id)
+            selection = _filtered(selection, query)
+            total = connection.scalar(select(func.count()).select_from(selection.subquery()))
+            rows = connection.execute(
+                _sorted(selection, query).offset(query.offset).limit(query.limit)
+            ).all()
+            items = _records(connection, rows)
+        return Page(items=items, total=int(total or 0), offset=query.offset, limit=query.limit)
+
+    def request_cancel(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+        """Cancel a run: a queued run is cancelled at once; a running one is asked to stop
+        (its worker sees the request within a poll interval and ends it as ``cancelled``).
+
+        Raises
+        ------
+        ConflictError
+            If the run already finished.
+        """
+        record = self.get_experiment(experiment_id, project=project)
+        if record.status in FINISHED_STATES:
+            raise ConflictError(
+                f"experiment {experiment_id} already ended as {record.status}; nothing to cancel"
+            )
+        now = time.time()
+        with self._begin() as connection:
+            dequeued = connection.execute(
+                update(Experiment)
+                .where(Experiment.id == experiment_id, Experiment.status == QUEUED)
+                .values(status=CANCELLED, finished_at=now, cancel_requested_at=now)
+            ).rowcount
+            if dequeued:
+                payload = {"status": CANCELLED, "reason": "cancelled while queued"}
+                self._event(connection, _project_of(connection, experiment_id), experiment_id, "status", payload)
+            else:
+                connection.execute(
+                    update(Experiment)
+                    .where(Experiment.id == experiment_id, Experiment.cancel_requested_at.is_(None))
+                    .values(cancel_requested_at=now)
+                )
+        return self.get_experiment(experiment_id)
+
+    def delete_experiment(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+        """Delete a finished or queued run with its metrics, events and artifact rows (the
+        caller removes its files). Its name can be used again.
+
+        Raises
+        ------
+        ConflictError
+            If the run is running: cancel it first.
+        """
+        record = self.get_experiment(experiment_id, project=project)
+        with self._begin() as connection:
+            removed = connection.execute(
+                delete(Experiment).where(
+                    Experiment.id == experiment_id,
+                    Experiment.status.in_(FINISHED_STATES | {QUEUED}),
+                )
+            ).rowcount
+        if not removed:
+            raise ConflictError(
+                f"experiment {experiment_id} is running; cancel it first "
+                f"(azuraforge experiments cancel {experiment_id})"
+            )
+        return record
+
+
+_COLUMNS = [c for c in Experiment.__table__.columns if c.key != "project_id"]
+
+
+def _select_records() -> Any:
+    return select(*_COLUMNS, Project.name.label("project_name")).join(
+        Project, Project.id == Experiment.project_id
+    )
+
+
+def _filtered(selection: Any, query: ExperimentQuery) -> Any:
+    if query.statuses:
+        selection = selection.where(Experiment.status.in_(query.statuses))
+    if query.pipeline:
+        selection = selection.where(Experiment.pipeline == query.pipeline)
+    if query.batch_id:
+        selection = selection.where(Experiment.batch_id == query.batch_id)
+    if query.text:
+        pattern = f"%{query.text.lower()}%"
+        selection = selection.where(
+            or_(func.lower(Experiment.name).like(pattern), func.lower(Experiment.pipeline).like(pattern))
+        )
+    if query.metric and (query.metric_min is not None or query.metric_max is not None):
+        summary = select(MetricSummary.experiment_id).where(MetricSummary.key == query.metric)
+        if query.metric_min is not None:
+            summary = summary.where(MetricSummary.last >= query.metric_min)
+        if query.metric_max is not None:
+            summary = summary.where(MetricSummary.last <= query.metric_max)
+        selection = selection.where(Experiment.id.in_(summary))
+    return selection
+
+
+def _sorted(selection: Any, query: ExperimentQuery) -> Any:
+    if query.sort.startswith("metric:"):
+        summary = MetricSummary.__table__.alias("sort_metric")
+        selection = selection.outerjoin(
+            summary,
+            and_(summary.c.experiment_id == Experiment.id, summary.c.key == query.sort[7:]),
+        )
+        column: Any = summary.c["last"]
+    else:
+        column = getattr(Experiment, query.sort)
+    ordered = column.desc() if query.descending else column.asc()
+    tie = Experiment.id.desc() if query.descending else Experiment.id.asc()
+    return selection.order_by(ordered.nulls_last(), tie)
+
+
+def _records(connection: Connection, rows: Sequence[Row[Any]]) -> list[ExperimentRecord]:
+    ids = [row.id for row in rows]
+    metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+    if ids:
+        found = connection.execute(
+            select(MetricSummary.experiment_id, MetricSummary.key, MetricSummary.last).where(
+                MetricSummary.experiment_id.in_(ids)
+            )
+        )
+        for experiment_id, key, last in found:
+            metrics[experiment_id][key] = last
+    return [_record(row, metrics[row.id]) for row in rows]
+
+
+def _record(row: Row[Any], metrics: dict[str, float]) -> ExperimentRecord:
+    fields = {c.key: row._mapping[c.key] for c in _COLUMNS}
+    return ExperimentRecord(project=row.project_name, metrics=metrics, **fields)
+
+
+def _project_of(connection: Connection, experiment_id: int) -> int:
+    return int(connection.scalar(select(Experiment.project_id).where(Experiment.id == experiment_id)))

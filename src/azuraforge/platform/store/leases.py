@@ -1,0 +1,179 @@
+"""Leases: how a worker claims a queued run, keeps it, ends it, and how expired ones are reaped.
+
+A lease is (owner, epoch, expiry) on the run's row. Claiming increments the epoch; every
+write a worker makes for the run checks owner and epoch first (the fencing token), so once
+a lease expired and was reaped or taken over, the old holder can commit nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from azuraforge.platform.jobs.states import COMPLETED, LOST, QUEUED, RUNNING
+from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.models import Experiment
+from azuraforge.platform.store.records import Lease
+
+_CLAIM_TRIES = 5
+
+
+class LeaseStore(StoreBase):
+    """The lease protocol over the experiments table. Safe from any number of processes."""
+
+    def claim_next(self, owner: str, ttl: float) -> Lease | None:
+        """Claim the oldest queued run for ``owner`` for ``ttl`` seconds, or ``None``."""
+        for _ in range(_CLAIM_TRIES):
+            with self._begin() as connection:
+                candidate = connection.scalar(
+                    select(Experiment.id)
+                    .where(Experiment.status == QUEUED)
+                    .order_by(Experiment.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                if candidate is None:
+                    return None
+                lease = self._claim(connection, candidate, owner, ttl)
+            if lease is not None:
+                return lease
+        return None  # others took every candidate we saw; the caller polls again
+
+    def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
+        """Claim this run if it is queued; ``None`` if it is not (taken, cancelled, ended):
+        a broker delivering the same task twice never runs it twice."""
+        with self._begin() as connection:
+            return self._claim(connection, experiment_id, owner, ttl)
+
+    def _claim(self, connection: Connection, experiment_id: int, owner: str, ttl: float) -> Lease | None:
+        now = time.time()
+        claimed = connection.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id, Experiment.status == QUEUED)
+            .values(
+                status=RUNNING,
+                lease_owner=owner,
+                worker=owner,
+                lease_epoch=Experiment.lease_epoch + 1,
+                lease_expires_at=now + ttl,
+                heartbeat_at=now,
+                started_at=now,
+                attempts=Experiment.attempts + 1,
+                error=None,
+            )
+            .returning(Experiment.lease_epoch, Experiment.project_id)
+        ).first()
+        if claimed is None:
+            return None
+        epoch, project_id = claimed
+        payload = {"status": RUNNING, "worker": owner, "epoch": epoch}
+        self._event(connection, project_id, experiment_id, "status", payload)
+        return Lease(experiment_id, owner, epoch)
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        """Extend ``lease`` by ``ttl`` seconds; return whether a cancel was requested.
+
+        Raises
+        ------
+        LeaseLostError
+            If the lease is no longer held (expired and reaped, or taken over).
+        """
+        now = time.time()
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            connection.execute(
+                update(Experiment)
+                .where(Experiment.id == lease.experiment_id)
+                .values(heartbeat_at=now, lease_expires_at=now + ttl)
+            )
+            return self._cancel_requested(connection, lease.experiment_id)
+
+    def cancel_requested(self, experiment_id: int) -> bool:
+        """Whether someone asked this run to stop (one indexed read: cheap to poll)."""
+        with self._begin() as connection:
+            return self._cancel_requested(connection, experiment_id)
+
+    @staticmethod
+    def _cancel_requested(connection: Connection, experiment_id: int) -> bool:
+        requested = connection.scalar(
+            select(Experiment.cancel_requested_at).where(Experiment.id == experiment_id)
+        )
+        return requested is not None
+
+    def finish(
+        self,
+        lease: Lease,
+        status: str,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """End the run as ``status`` (completed, failed, cancelled) and release the lease.
+
+        Raises
+        ------
+        LeaseLostError
+            If the lease is no longer held: the run's row keeps what the reaper wrote.
+        """
+        now = time.time()
+        values: dict[str, Any] = dict(status=status, finished_at=now, lease_expires_at=None)
+        values.update(error=error, result=result)
+        if status == COMPLETED:
+            values["progress"] = 1.0
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            project_id = connection.execute(
+                update(Experiment)
+                .where(Experiment.id == lease.experiment_id)
+                .values(**values)
+                .returning(Experiment.project_id)
+            ).scalar_one()
+            payload = {"status": status, **({"error": error} if error else {})}
+            self._event(connection, project_id, lease.experiment_id, "status", payload)
+
+    def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:
+        """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
+        re-queues lost runs); return ``(id, new status)`` for each."""
+        now = time.time() if now is None else now
+        with self._begin() as connection:
+            expired = connection.execute(
+                select(Experiment.id, Experiment.lease_epoch).where(
+                    Experiment.status == RUNNING, Experiment.lease_expires_at < now
+                )
+            ).all()
+        return [reaped for row in expired if (reaped := self._reap(row.id, row.lease_epoch, now))]
+
+    def _reap(self, experiment_id: int, epoch: int, now: float) -> tuple[int, str] | None:
+        with self._begin() as connection:
+            row = connection.execute(
+                select(Experiment.requeue_lost, Experiment.worker, Experiment.heartbeat_at,
+                       Experiment.project_id)
+                .where(Experiment.id == experiment_id)
+            ).first()  # fmt: skip
+            if row is None:
+                return None
+            reason = (
+                f"worker {row.worker} stopped renewing its lease; last heartbeat "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(row.heartbeat_at or now))} UTC"
+            )
+            status = QUEUED if row.requeue_lost else LOST
+            values: dict[str, Any] = dict(status=status, lease_owner=None, lease_expires_at=None, error=reason)
+            if status == LOST:
+                values["finished_at"] = now
+            changed = connection.execute(
+                update(Experiment)
+                .where(
+                    Experiment.id == experiment_id,
+                    Experiment.status == RUNNING,
+                    Experiment.lease_epoch == epoch,
+                    Experiment.lease_expires_at < now,
+                )
+                .values(**values)
+            ).rowcount
+            if not changed:
+                return None
+            payload = {"status": status, "error": reason, "worker": row.worker}
+            self._event(connection, row.project_id, experiment_id, "status", payload)
+        return experiment_id, status

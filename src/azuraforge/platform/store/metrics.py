@@ -1,0 +1,200 @@
+"""What a running run writes (metrics, progress, log lines, artifacts) and reading it back.
+
+Every write is fenced by the run's lease and adds an event row in the same transaction, so
+listeners see exactly what was committed, in commit order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.models import Artifact, Event, Experiment, MetricPoint, MetricSummary
+from azuraforge.platform.store.records import ArtifactRecord, EventRecord, Lease, MetricSummaryRecord
+
+Point = tuple[str, int, float, float]
+"""(key, step, value, time) of one logged metric value."""
+
+
+class MetricStore(StoreBase):
+    """Writes of a running run (each checks its lease) and reads of what runs wrote."""
+
+    def log_metrics(self, lease: Lease, points: Sequence[Point]) -> None:
+        """Write ``points`` in one transaction, update the run's summaries, add one event.
+
+        Raises
+        ------
+        LeaseLostError
+            If the lease is no longer held; nothing is written.
+        StoreUnavailableError
+            If the database cannot be reached; nothing is written (retry later).
+        """
+        if not points:
+            return
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            rows = [
+                {"experiment_id": lease.experiment_id, "key": k, "step": s, "value": v, "time": t}
+                for k, s, v, t in points
+            ]
+            connection.execute(MetricPoint.__table__.insert(), rows)
+            _summarise(connection, lease.experiment_id, points)
+            payload = {"points": [[k, s, v] for k, s, v, _ in points]}
+            self._event(connection, self._project(connection, lease), lease.experiment_id, "metrics", payload)
+
+    def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
+        """Record how far the run is (``done`` of ``total``) and a short message."""
+        fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            connection.execute(
+                update(Experiment)
+                .where(Experiment.id == lease.experiment_id)
+                .values(progress=fraction, progress_message=message[:200])
+            )
+            payload = {"progress": fraction, "done": done, "total": total, "message": message[:200]}
+            self._event(connection, self._project(connection, lease), lease.experiment_id, "progress", payload)
+
+    def log_lines(self, lease: Lease, lines: Iterable[tuple[float, str, str]]) -> None:
+        """Store log lines ``(time, level, message)`` of the run."""
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            project_id = self._project(connection, lease)
+            for when, level, message in lines:
+                payload = {"time": when, "level": level, "message": message[:10_000]}
+                self._event(connection, project_id, lease.experiment_id, "log", payload)
+
+    def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
+        """Record a file or folder the run produced, by its path inside the run's folder."""
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
+            connection.execute(
+                Artifact.__table__.insert().values(experiment_id=lease.experiment_id, **values)
+            )
+            self._event(connection, self._project(connection, lease), lease.experiment_id, "artifact", values)
+
+    def get_metrics(
+        self, experiment_id: int, keys: Sequence[str] = (), max_points: int | None = None
+    ) -> dict[str, list[tuple[int, float, float]]]:
+        """Each metric's ``(step, value, time)`` points in step order, at most ``max_points``
+        per metric (evenly spaced, first and last kept) when given."""
+        query = select(MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time).where(
+            MetricPoint.experiment_id == experiment_id
+        )
+        if keys:
+            query = query.where(MetricPoint.key.in_(keys))
+        curves: dict[str, list[tuple[int, float, float]]] = {}
+        with self._begin() as connection:
+            for key, step, value, when in connection.execute(query.order_by(MetricPoint.key, MetricPoint.step, MetricPoint.id)):
+                curves.setdefault(key, []).append((step, value, when))
+        if max_points is not None:
+            curves = {key: downsample(points, max_points) for key, points in curves.items()}
+        return curves
+
+    def get_summaries(self, experiment_id: int) -> list[MetricSummaryRecord]:
+        """Last, lowest and highest value of each metric the run logged."""
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(MetricSummary).where(MetricSummary.experiment_id == experiment_id).order_by(MetricSummary.key)
+            ).all()
+        return [
+            MetricSummaryRecord(r.key, r.last, r.min, r.max, r.step, r.count) for r in rows
+        ]
+
+    def list_artifacts(self, experiment_id: int) -> list[ArtifactRecord]:
+        """The files and folders the run recorded, in the order recorded."""
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(Artifact).where(Artifact.experiment_id == experiment_id).order_by(Artifact.id)
+            ).all()
+        return [ArtifactRecord(r.path, r.size, r.is_dir, r.created_at) for r in rows]
+
+    def list_events(
+        self,
+        *,
+        experiment_id: int | None = None,
+        project_id: int | None = None,
+        after: int = 0,
+        kinds: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[EventRecord]:
+        """Events with id above ``after``, oldest first, for one run or one project."""
+        query = select(Event).where(Event.id > after)
+        if experiment_id is not None:
+            query = query.where(Event.experiment_id == experiment_id)
+        if project_id is not None:
+            query = query.where(Event.project_id == project_id)
+        if kinds:
+            query = query.where(Event.kind.in_(kinds))
+        with self._begin() as connection:
+            rows = connection.execute(query.order_by(Event.id).limit(limit)).all()
+        return [
+            EventRecord(r.id, r.project_id, r.experiment_id, r.kind, r.payload, r.created_at)
+            for r in rows
+        ]
+
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when none): where a listener starts."""
+        with self._begin() as connection:
+            return int(connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
+
+    @staticmethod
+    def _project(connection: Connection, lease: Lease) -> int:
+        return int(connection.scalar(select(Experiment.project_id).where(Experiment.id == lease.experiment_id)))
+
+
+def downsample(points: list[Any], most: int) -> list[Any]:
+    """At most ``most`` of ``points``, evenly spaced, keeping the first and the last.
+
+    >>> downsample(list(range(10)), 4)
+    [0, 3, 6, 9]
+    """
+    if most < 2 or len(points) <= most:
+        return points[: max(most, 1)] if most < 2 else points
+    last = len(points) - 1
+    return [points[round(i * last / (most - 1))] for i in range(most)]
+
+
+def _summarise(connection: Connection, experiment_id: int, points: Sequence[Point]) -> None:
+    batch: dict[str, list[float]] = {}
+    for key, step, value, _ in points:
+        s = batch.get(key)
+        if s is None:
+            batch[key] = [value, value, value, step, 1]
+        else:
+            s[1], s[2] = min(s[1], value), max(s[2], value)
+            if step >= s[3]:
+                s[0], s[3] = value, step
+            s[4] += 1
+    table = MetricSummary.__table__
+    stored = {
+        row.key: row
+        for row in connection.execute(
+            select(table).where(table.c.experiment_id == experiment_id, table.c.key.in_(list(batch)))
+        )
+    }
+    inserts = []
+    for key, (last, low, high, step, count) in batch.items():
+        old = stored.get(key)
+        if old is None:
+            inserts.append(dict(experiment_id=experiment_id, key=key, last=last, min=low, max=high, step=int(step), count=int(count)))
+            continue
+        newer = step >= old.step
+        connection.execute(
+            update(table)
+            .where(table.c.experiment_id == experiment_id, table.c.key == key)
+            .values(
+                last=last if newer else old.last,
+                step=int(step) if newer else old.step,
+                min=min(low, old.min),
+                max=max(high, old.max),
+                count=old.count + int(count),
+            )
+        )
+    if inserts:
+        connection.execute(table.insert(), inserts)

@@ -1,0 +1,148 @@
+"""The store's tables (SQLAlchemy 2 declarative models).
+
+Times are seconds since the epoch (UTC) as floats: cheap to compare in SQL on every backend,
+and the lease protocol compares them on each heartbeat. Migrations never import this
+module; they copy the shapes they need (``migrations/versions``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Base of every table of the store."""
+
+
+class Project(Base):
+    """A namespace every other row belongs to; ``default`` always exists."""
+
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Experiment(Base):
+    """One run of a pipeline with one config, and the lease of the worker running it."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_experiments_project_name"),
+        Index("ix_experiments_project_status_id", "project_id", "status", "id"),
+        Index("ix_experiments_project_pipeline_id", "project_id", "pipeline", "id"),
+        Index("ix_experiments_project_batch", "project_id", "batch_id"),
+        Index("ix_experiments_status_lease", "status", "lease_expires_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    pipeline: Mapped[str] = mapped_column(String(100))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    cancel_requested_at: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(String(40))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    requeue_lost: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Param(Base):
+    """One setting of an experiment's config, flattened (``a.b``) for filtering."""
+
+    __tablename__ = "params"
+    __table_args__ = (Index("ix_params_key_value", "key", "value"),)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class MetricPoint(Base):
+    """One logged value of one metric at one step."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_experiment_key_step", "experiment_id", "key", "step"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    time: Mapped[float] = mapped_column(Float)
+
+
+class MetricSummary(Base):
+    """The last, lowest and highest value of one metric of one run: what lists sort by."""
+
+    __tablename__ = "metric_summaries"
+    __table_args__ = (Index("ix_metric_summaries_key_last", "key", "last"),)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    step: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class Event(Base):
+    """A status change, progress report, metric batch or log line, in the order written."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_experiment_id", "experiment_id", "id"),
+        Index("ix_events_project_id", "project_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Artifact(Base):
+    """A file or folder a run produced, by its path inside the run's folder."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("experiment_id", "path", name="uq_artifacts_path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    is_dir: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
