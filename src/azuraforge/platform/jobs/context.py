@@ -1,0 +1,195 @@
+"""The run context a pipeline receives on the platform: buffered, fenced, never in the way.
+
+``log_metrics`` only appends to a buffer; a flusher thread writes the buffer in one
+transaction at most ``flush_interval`` seconds later (so many points cost one commit, and a
+listener sees them within that time). When the store cannot be reached, pending points go
+to ``spool.jsonl`` in the run's folder and are written, in order, once it is back: training
+never waits for tracking and never sees its errors. When the lease is lost, the run is asked
+to stop and nothing more is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from azuraforge.errors import LeaseLostError
+from azuraforge.platform.store import Lease, Point, Store, is_unavailable
+
+_log = logging.getLogger(__name__)
+SPOOL_NAME = "spool.jsonl"
+_RETRY_SECONDS = 1.0
+
+
+class StoreContext:
+    """A :class:`~azuraforge.learn.RunContext` that writes to the store under a lease.
+
+    ``stop_requested`` is called by ``should_stop`` once per batch: it must be cheap (the
+    supervisor sets an event; nothing here queries the database per batch).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        lease: Lease,
+        output_dir: Path,
+        *,
+        stop_requested: Callable[[], bool] = lambda: False,
+        flush_interval: float = 0.05,
+        show_progress: bool = False,
+    ) -> None:
+        self.store, self.lease, self.output_dir = store, lease, output_dir
+        self.show_progress = show_progress
+        self.lease_lost = False
+        self._stop_requested = stop_requested
+        self._flush_interval = flush_interval
+        self._points: list[Point] = []
+        self._lines: list[tuple[float, str, str]] = []
+        self._artifacts: list[tuple[str, int, bool]] = []
+        self._progress: tuple[int, int, str] | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self.spool = output_dir / SPOOL_NAME
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.logger = logging.getLogger(f"azuraforge.run.{lease.experiment_id}")
+        self._handler = _BufferHandler(self)
+        self.logger.addHandler(self._handler)
+        self.logger.setLevel(logging.INFO)
+        self._thread = threading.Thread(target=self._flush_loop, name="metric-flusher", daemon=True)
+        self._thread.start()
+
+    # The RunContext protocol ------------------------------------------------------------
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Queue ``metrics`` at ``step``; they are written within ``flush_interval``."""
+        now = time.time()
+        points = [(str(k), int(step), float(v), now) for k, v in metrics.items()]
+        with self._lock:
+            self._points.extend(points)
+        self._wake.set()
+
+    def log_artifact(self, path: Path) -> None:
+        """Record a file or folder the run produced (its path inside the run's folder)."""
+        path = Path(path)
+        try:
+            relative = str(path.resolve().relative_to(self.output_dir.resolve()))
+        except ValueError:
+            self.logger.warning("artifact %s is outside the run folder; not recorded", path)
+            return
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+        with self._lock:
+            self._artifacts.append((relative, size, path.is_dir()))
+        self._wake.set()
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        """Remember the latest progress; the flusher writes only the newest one."""
+        with self._lock:
+            self._progress = (done, total, message)
+        self._wake.set()
+
+    def should_stop(self) -> bool:
+        """Whether the run was cancelled or its lease lost."""
+        return self.lease_lost or self._stop_requested()
+
+    # Flushing ---------------------------------------------------------------------------
+    def close(self, timeout: float | None = None) -> bool:
+        """Write everything still pending (spool included); return whether all was written.
+
+        Waits for an unreachable store up to ``timeout`` seconds (``None``: as long as it
+        takes), so a finished run's metrics are all stored before its status.
+        """
+        self._closed.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.logger.removeHandler(self._handler)
+        return not self._thread.is_alive() and not self._pending()
+
+    def _pending(self) -> bool:
+        with self._lock:
+            buffered = bool(self._points or self._lines or self._artifacts or self._progress)
+        return buffered or (self.spool.exists() and self.spool.stat().st_size > 0)
+
+    def _flush_loop(self) -> None:
+        while not self.lease_lost:
+            self._wake.wait()
+            if not self._closed.is_set():
+                time.sleep(self._flush_interval)  # gather what the next batches log
+            self._wake.clear()
+            try:
+                self._flush()
+            except LeaseLostError as e:
+                _log.warning("%s", e)
+                self.lease_lost = True
+            except Exception as e:
+                if not is_unavailable(e):
+                    raise
+                _log.warning("store unreachable, spooling metrics: %s", e)
+                self._spool_pending()
+                time.sleep(_RETRY_SECONDS)
+                self._wake.set()
+                continue
+            if self._closed.is_set() and not self._pending():
+                return
+
+    def _flush(self) -> None:
+        self._replay_spool()
+        with self._lock:
+            points, self._points = self._points, []
+            lines, self._lines = self._lines, []
+            artifacts, self._artifacts = self._artifacts, []
+            progress, self._progress = self._progress, None
+        try:
+            self.store.log_metrics(self.lease, points)
+            points = []
+            if lines:
+                self.store.log_lines(self.lease, lines)
+                lines = []
+            while artifacts:
+                self.store.add_artifact(self.lease, *artifacts[0])
+                artifacts.pop(0)
+            if progress:
+                self.store.set_progress(self.lease, *progress)
+                progress = None
+        finally:
+            self._requeue(points, lines, artifacts, progress)
+
+    def _requeue(self, points: list[Point], lines: list[Any], artifacts: list[Any], progress: Any) -> None:
+        """Put back what a failed flush did not write, ahead of what came since."""
+        with self._lock:
+            self._points[:0] = points
+            self._lines[:0] = lines
+            self._artifacts[:0] = artifacts
+            self._progress = self._progress or progress
+
+    def _spool_pending(self) -> None:
+        with self._lock:
+            points, self._points = self._points, []
+        if points:
+            with self.spool.open("a") as handle:
+                handle.writelines(json.dumps(p) + "\n" for p in points)
+
+    def _replay_spool(self) -> None:
+        if not self.spool.exists() or self.spool.stat().st_size == 0:
+            return
+        with self.spool.open() as handle:
+            points = [tuple(json.loads(line)) for line in handle if line.strip()]
+        self.store.log_metrics(self.lease, points)  # type: ignore[arg-type]
+        self.spool.unlink()
+
+
+class _BufferHandler(logging.Handler):
+    """Collects the run's log records for the flusher (kept as the run's log events)."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        super().__init__(logging.INFO)
+        self.ctx = ctx
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.ctx._lock:
+            self.ctx._lines.append((record.created, record.levelname, self.format(record)))
+        self.ctx._wake.set()

@@ -1,0 +1,190 @@
+"""Running one leased experiment: the pipeline in a child process, supervised by its worker.
+
+The worker (parent) keeps the lease: it renews it every ``heartbeat_interval`` and checks
+for a cancel request every ``poll_interval``, independent of how long the run takes. The
+child runs the pipeline with a :class:`StoreContext` and records the end itself. Cancel is
+cooperative first (SIGUSR1: the run stops at its next batch), then forced after
+``cancel_grace`` (SIGKILL). A child that dies is recorded as failed by the parent; a parent
+that dies stops renewing, and the reaper marks the run ``lost``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from azuraforge.apps import RunResult, get_pipeline
+from azuraforge.errors import LeaseLostError
+from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.states import CANCELLED, COMPLETED, FAILED, LOST
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Lease, Store, is_unavailable
+
+_log = logging.getLogger(__name__)
+_EXIT_RECORDED, _EXIT_LEASE_LOST = 0, 3
+
+
+def execute(
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    stop_requested: Any = lambda: False,
+    show_progress: bool = False,
+) -> str:
+    """Run the experiment ``lease`` holds through its pipeline and record how it ended.
+
+    Returns the final status (``lost`` when the lease was lost and nothing was recorded).
+    """
+    record = store.get_experiment(lease.experiment_id)
+    ctx = StoreContext(
+        store,
+        lease,
+        settings.runs_dir / str(record.id),
+        stop_requested=stop_requested,
+        flush_interval=settings.flush_interval,
+        show_progress=show_progress,
+    )
+    status, error, result = FAILED, None, None
+    try:
+        pipeline = get_pipeline(record.pipeline)
+        outcome = pipeline().run(pipeline.make_config(record.config), ctx)
+        status = CANCELLED if outcome.cancelled else COMPLETED
+        result = describe_result(outcome, ctx)
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+        ctx.logger.error("run failed: %s\n%s", error, traceback.format_exc())
+    ctx.close()
+    if ctx.lease_lost:
+        return LOST
+    store.finish(lease, status, error=error, result=result)
+    return status
+
+
+def describe_result(result: RunResult, ctx: StoreContext) -> dict[str, Any]:
+    """What the store keeps of a run's result: scores beside baselines, files, training end."""
+
+    def inside(path: Any) -> str | None:
+        if path is None:
+            return None
+        try:
+            return str(path.resolve().relative_to(ctx.output_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    training = result.training
+    return {
+        "metrics": result.metrics,
+        "notes": list(result.notes),
+        "artifact_dir": inside(result.artifact_dir),
+        "report_path": inside(result.report_path),
+        "training": None if training is None else training.describe(),
+    }
+
+
+@dataclass
+class Supervision:
+    """How a supervised run ended, as the worker saw it."""
+
+    status: str
+    forced: bool = False
+
+
+def supervise(
+    store: Store, lease: Lease, settings: Settings, shutdown: threading.Event | None = None
+) -> Supervision:
+    """Run ``lease``'s experiment in a forked child, keep the lease, relay cancellation.
+
+    Setting ``shutdown`` (the worker is stopping) cancels the run as a cancel request does.
+    """
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        _child_main(store, lease, settings, parent)  # never returns
+    return _watch(store, lease, settings, child, shutdown or threading.Event())
+
+
+def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:
+    code = _EXIT_RECORDED
+    try:
+        store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        stop = threading.Event()
+        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+        own = Store(store.url, check_schema=False)
+        status = execute(own, lease, settings, lambda: stop.is_set() or os.getppid() != parent)
+        code = _EXIT_LEASE_LOST if status == LOST else _EXIT_RECORDED
+    except LeaseLostError:
+        code = _EXIT_LEASE_LOST
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _watch(
+    store: Store, lease: Lease, settings: Settings, child: int, shutdown: threading.Event
+) -> Supervision:
+    next_renewal = time.monotonic() + settings.heartbeat_interval
+    cancelled_at: float | None = None
+    while True:
+        ended, wait_status = os.waitpid(child, os.WNOHANG)
+        if ended:
+            return _ended(store, lease, wait_status)
+        time.sleep(settings.poll_interval)
+        try:
+            if time.monotonic() >= next_renewal:
+                cancel = store.renew(lease, settings.lease_ttl)
+                next_renewal = time.monotonic() + settings.heartbeat_interval
+            else:
+                cancel = store.cancel_requested(lease.experiment_id)
+        except LeaseLostError as e:
+            _log.warning("%s; stopping the run", e)
+            _kill(child)
+            return Supervision(LOST, forced=True)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            _log.warning("store unreachable, lease not renewed: %s", e)
+            continue
+        if (cancel or shutdown.is_set()) and cancelled_at is None:
+            cancelled_at = time.monotonic()
+            os.kill(child, signal.SIGUSR1)
+        if cancelled_at is not None and time.monotonic() - cancelled_at > settings.cancel_grace:
+            _kill(child)
+            error = f"did not stop within {settings.cancel_grace:g} s of the cancel request; killed"
+            _finish_quietly(store, lease, CANCELLED, error)
+            return Supervision(CANCELLED, forced=True)
+
+
+def _ended(store: Store, lease: Lease, wait_status: int) -> Supervision:
+    code = os.waitstatus_to_exitcode(wait_status)
+    if code == _EXIT_RECORDED:
+        return Supervision(store.get_experiment(lease.experiment_id).status)
+    if code == _EXIT_LEASE_LOST:
+        return Supervision(LOST)
+    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    _finish_quietly(store, lease, FAILED, f"the run's process died ({how})")
+    return Supervision(FAILED)
+
+
+def _kill(child: int) -> None:
+    try:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _finish_quietly(store: Store, lease: Lease, status: str, error: str) -> None:
+    try:
+        store.finish(lease, status, error=error)
+    except LeaseLostError as e:
+        _log.warning("%s", e)

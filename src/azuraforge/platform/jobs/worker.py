@@ -1,0 +1,92 @@
+"""A worker: claims queued runs, runs each under its lease, and reaps expired leases.
+
+``python -m azuraforge.platform.jobs.worker`` (what ``azuraforge serve`` starts for the
+local transport, and what ``azuraforge worker`` runs) polls the store for queued runs.
+The Celery transport calls :meth:`Worker.run_one` for the run a task names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+
+from azuraforge.platform.jobs.runner import Supervision, supervise
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, is_unavailable
+
+_log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """``host:pid:random`` — unique per worker process, readable in the run's row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs queued experiments of one store, one at a time, each in its own child process."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.database_url)
+        self.name = worker_name()
+        self.shutdown = threading.Event()
+        self._next_reap = 0.0
+
+    def run_one(self, experiment_id: int) -> Supervision | None:
+        """Claim and run this experiment; ``None`` when it is not queued (already taken,
+        cancelled or finished), so a task delivered twice runs once."""
+        lease = self.store.claim(experiment_id, self.name, self.settings.lease_ttl)
+        if lease is None:
+            return None
+        return supervise(self.store, lease, self.settings, self.shutdown)
+
+    def run_next(self) -> Supervision | None:
+        """Claim the oldest queued experiment and run it; ``None`` when none is queued."""
+        lease = self.store.claim_next(self.name, self.settings.lease_ttl)
+        if lease is None:
+            return None
+        return supervise(self.store, lease, self.settings, self.shutdown)
+
+    def reap(self) -> None:
+        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``)."""
+        if time.monotonic() < self._next_reap:
+            return
+        self._next_reap = time.monotonic() + self.settings.reaper_interval
+        for experiment_id, status in self.store.reap_expired():
+            _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
+
+    def run_forever(self) -> None:
+        """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT)."""
+        _log.info("worker %s polling %s", self.name, self.store.shown_url)
+        while not self.shutdown.is_set():
+            try:
+                self.reap()
+                if self.run_next() is None:
+                    self.shutdown.wait(self.settings.poll_interval)
+            except Exception as e:
+                if not is_unavailable(e):
+                    raise
+                _log.warning("store unreachable, retrying: %s", e)
+                self.shutdown.wait(1.0)
+
+    def stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT stop claiming and cancel the run in progress."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.shutdown.set())
+
+
+def main() -> None:
+    """Entry point of ``python -m azuraforge.platform.jobs.worker``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker = Worker(Settings())
+    worker.stop_on_signals()
+    worker.run_forever()
+
+
+if __name__ == "__main__":
+    main()
