@@ -1,0 +1,56 @@
+"""How a queued run reaches a worker: the :class:`Transport` interface and its local form.
+
+The store is the queue of record on every transport: ``submit`` is called after the run's
+row is committed as ``queued``, and a worker runs it only after claiming its lease. A
+transport only delivers the news; delivering it twice, late or never loses nothing (local
+workers also poll the store).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from azuraforge.platform.settings import Settings
+
+
+class Transport(ABC):
+    """Delivers queued runs to workers.
+
+    Contract (``azuraforge.testing.TransportContract`` checks it on every transport):
+    ``submit`` of a queued run leads a worker to claim and run it exactly once, however
+    often the message is delivered; ``cancel`` of a queued run keeps every worker from
+    starting it (the store has already marked it cancelled); both return quickly and never
+    raise for a run that already ended.
+    """
+
+    name: str
+
+    @abstractmethod
+    def submit(self, experiment_id: int) -> None:
+        """Tell the workers that this run is queued."""
+
+    @abstractmethod
+    def cancel(self, experiment_id: int) -> None:
+        """Tell the workers that this run was cancelled (its row already says so)."""
+
+
+class LocalTransport(Transport):
+    """Workers on this machine (``azuraforge serve`` or ``azuraforge worker``) poll the store
+    every ``poll_interval``; nothing else needs to be told."""
+
+    name = "local"
+
+    def submit(self, experiment_id: int) -> None:
+        """Nothing to send: the run's ``queued`` row is the message."""
+
+    def cancel(self, experiment_id: int) -> None:
+        """Nothing to send: workers read the cancel request from the store."""
+
+
+def make_transport(settings: Settings) -> Transport:
+    """The transport ``settings.transport`` names."""
+    if settings.transport == "celery":
+        from azuraforge.platform.jobs.celery_transport import CeleryTransport
+
+        return CeleryTransport(settings)
+    return LocalTransport()
