@@ -1,0 +1,77 @@
+"""One table from error class to HTTP status and code; the JSON body every error has:
+``{"error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    PluginError,
+    StoreUnavailableError,
+)
+from azuraforge.platform.services.experiments import ConfigError
+
+_log = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[Exception], int, str]] = [
+    (ConfigError, 422, "INVALID_CONFIG"),
+    (NotFoundError, 404, "NOT_FOUND"),
+    (ConflictError, 409, "CONFLICT"),
+    (InvalidParameterError, 400, "INVALID_PARAMETER"),
+    (PluginError, 422, "PLUGIN_UNAVAILABLE"),
+    (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
+]
+"""First match wins: subclasses before their bases."""
+
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _azuraforge_error(request: Request, error: Exception) -> JSONResponse:
+    for cls, status, code in STATUS:
+        if isinstance(error, cls):
+            details = None
+            if isinstance(error, ConfigError):
+                details = [{"loc": ["config", *loc], "msg": msg} for loc, msg in error.problems]
+            return error_response(status, code, str(error), details)
+    _log.exception("unexpected %s", type(error).__name__, exc_info=error)
+    return error_response(500, "INTERNAL", f"{type(error).__name__}: {error}")
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = [
+        {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in error.errors()
+    ]
+    shown = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
+    return error_response(422, "INVALID_REQUEST", f"invalid request: {shown}", details)
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = _HTTP_CODES.get(error.status_code, f"HTTP_{error.status_code}")
+    return error_response(error.status_code, code, str(error.detail))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into the JSON body above."""
+    app.add_exception_handler(AzuraForgeError, _azuraforge_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

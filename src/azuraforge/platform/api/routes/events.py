@@ -1,0 +1,93 @@
+"""WebSocket streams: one run's events (history, live, end) and the project's run updates."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from azuraforge.errors import NotFoundError
+from azuraforge.platform.api.deps import HubDep, StoreDep
+from azuraforge.platform.api.schemas import ExperimentPublic
+from azuraforge.platform.jobs.states import FINISHED_STATES
+from azuraforge.platform.store import EventRecord, Store
+
+router = APIRouter(tags=["events"])
+_PAGE = 1000
+
+
+@router.websocket("/experiments/{experiment_id}/events")
+async def experiment_events(websocket: WebSocket, experiment_id: int, store: StoreDep, hub: HubDep) -> None:
+    """On connect, one ``history`` message (the run, every metric point so far, its status),
+    then each new event as it is committed (``metrics``, ``progress``, ``status``, ``log``,
+    ``artifact``), then ``end`` with the final status, then close. A late joiner gets the
+    same full curves. An unknown run closes with code 4404."""
+    await websocket.accept()
+    try:
+        record = await asyncio.to_thread(store.get_experiment, experiment_id)
+    except NotFoundError as e:
+        await websocket.close(code=4404, reason=str(e)[:120])
+        return
+    try:
+        history, cursor, status = await _history(store, experiment_id)
+        await websocket.send_json({"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history})
+        while status not in FINISHED_STATES:
+            await hub.wait()
+            events = await asyncio.to_thread(store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE)
+            for event in events:
+                cursor = event.id
+                await websocket.send_json(_message(event))
+                if event.kind == "status":
+                    status = event.payload["status"]
+        await websocket.send_json({"type": "end", "status": status})
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
+
+
+async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], int, str]:
+    """Every event of the run so far folded into curves and the latest status and progress."""
+    curves: dict[str, dict[str, list[float]]] = {}
+    cursor, status, progress = 0, "", None
+    while True:
+        events = await asyncio.to_thread(store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE)
+        for event in events:
+            cursor = event.id
+            if event.kind == "metrics":
+                for key, step, value in event.payload["points"]:
+                    curve = curves.setdefault(key, {"steps": [], "values": []})
+                    curve["steps"].append(step)
+                    curve["values"].append(value)
+            elif event.kind == "status":
+                status = event.payload["status"]
+            elif event.kind == "progress":
+                progress = event.payload
+        if len(events) < _PAGE:
+            break
+    return {"metrics": curves, "status": status, "progress": progress, "last_event_id": cursor}, cursor, status
+
+
+@router.websocket("/events")
+async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> None:
+    """Status and progress of every run of the project as they change (for list pages):
+    messages ``{"type": "status" | "progress", "experiment_id": ..., ...}``, from the moment
+    of connecting on."""
+    await websocket.accept()
+    try:
+        cursor = await asyncio.to_thread(store.last_event_id)
+        while True:
+            await hub.wait()
+            events = await asyncio.to_thread(
+                store.list_events, after=cursor, kinds=["status", "progress"], limit=_PAGE
+            )
+            for event in events:
+                cursor = event.id
+                await websocket.send_json(_message(event))
+    except WebSocketDisconnect:
+        return
+
+
+def _message(event: EventRecord) -> dict[str, Any]:
+    return {"type": event.kind, "id": event.id, "experiment_id": event.experiment_id,
+            "time": event.created_at, **event.payload}  # fmt: skip

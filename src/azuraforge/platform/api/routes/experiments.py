@@ -1,0 +1,180 @@
+"""``/experiments``: submit, list, read, follow, cancel and delete runs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import FileResponse
+
+from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.schemas import (
+    ArtifactPublic,
+    CurvePublic,
+    ErrorPublic,
+    ExperimentCreate,
+    ExperimentDetail,
+    ExperimentPublic,
+    ExperimentsPublic,
+    LeasePublic,
+    LogLine,
+    LogsPublic,
+    MetricsPublic,
+    MetricSummaryPublic,
+)
+from azuraforge.platform.services.experiments import submit
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+ERRORS = {code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422)}
+MAX_POINTS = 100_000
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentsPublic, responses=ERRORS)
+def create_experiments(body: ExperimentCreate, store: StoreDep, transport: TransportDep) -> ExperimentsPublic:
+    """Queue one run, or with ``grid`` one run per combination (a batch sharing a batch id).
+    An invalid config is 422 naming each field's path; nothing is queued then."""
+    records = submit(store, transport, body.pipeline, body.config, grid=body.grid, name=body.name)
+    data = [ExperimentPublic.of(r) for r in records]
+    return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))
+
+
+@router.get("", response_model=ExperimentsPublic, responses=ERRORS)
+def list_experiments(
+    store: StoreDep,
+    status_: Annotated[list[str] | None, Query(alias="status", description="Repeat or comma-separate.")] = None,
+    pipeline: Annotated[str | None, Query(max_length=100)] = None,
+    batch_id: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the name or pipeline.")] = None,
+    metric: Annotated[str | None, Query(max_length=200, description="Metric to filter on.")] = None,
+    metric_min: float | None = None,
+    metric_max: float | None = None,
+    sort: Annotated[str, Query(max_length=210, description="A column or metric:<key>.")] = "id",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ExperimentsPublic:
+    """A page of runs, filtered and sorted (by any column or by a metric's last value)."""
+    statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
+    page = store.list_experiments(
+        ExperimentQuery(
+            statuses=statuses, pipeline=pipeline, batch_id=batch_id, text=q, metric=metric,
+            metric_min=metric_min, metric_max=metric_max, sort=sort,
+            descending=order == "desc", offset=offset, limit=limit,
+        )  # fmt: skip
+    )
+    data = [ExperimentPublic.of(r) for r in page.items]
+    return ExperimentsPublic(data=data, total=page.total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/{experiment_id}", response_model=ExperimentDetail, responses=ERRORS)
+def get_experiment(experiment_id: int, store: StoreDep) -> ExperimentDetail:
+    """One run whole: config, lease, metric summaries, test scores beside baselines, files."""
+    record = store.get_experiment(experiment_id)
+    return _detail(store, record)
+
+
+def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
+    light = ExperimentPublic.of(record).model_dump()
+    scores = (record.result or {}).get("metrics") or {}
+    return ExperimentDetail(
+        **light,
+        project=record.project,
+        config=record.config,
+        seed=record.seed,
+        attempts=record.attempts,
+        cancel_requested_at=record.cancel_requested_at,
+        lease=LeasePublic(
+            owner=record.lease_owner, epoch=record.lease_epoch,
+            expires_at=record.lease_expires_at, heartbeat_at=record.heartbeat_at,
+        ),  # fmt: skip
+        summaries={s.key: MetricSummaryPublic.of(s) for s in store.get_summaries(record.id)},
+        scores=scores,
+        result=record.result,
+        artifacts=[ArtifactPublic.of(a) for a in store.list_artifacts(record.id)],
+    )
+
+
+@router.get("/{experiment_id}/metrics", response_model=MetricsPublic, responses=ERRORS)
+def get_metrics(
+    experiment_id: int,
+    store: StoreDep,
+    keys: Annotated[list[str] | None, Query(description="Repeat or comma-separate; all if absent.")] = None,
+    max_points: Annotated[int | None, Query(ge=2, le=MAX_POINTS)] = 1000,
+) -> MetricsPublic:
+    """Each metric's curve, downsampled on the server to at most ``max_points`` points."""
+    store.get_experiment(experiment_id)
+    wanted = [k.strip() for value in keys or [] for k in value.split(",") if k.strip()]
+    curves = store.get_metrics(experiment_id, wanted, max_points)
+    metrics = {
+        key: CurvePublic(
+            steps=[p[0] for p in points], values=[p[1] for p in points], times=[p[2] for p in points]
+        )
+        for key, points in curves.items()
+    }
+    return MetricsPublic(experiment_id=experiment_id, metrics=metrics)
+
+
+@router.get("/{experiment_id}/logs", response_model=LogsPublic, responses=ERRORS)
+def get_logs(
+    experiment_id: int,
+    store: StoreDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> LogsPublic:
+    """The run's log lines after event id ``after``, oldest first."""
+    store.get_experiment(experiment_id)
+    events = store.list_events(experiment_id=experiment_id, kinds=["log"], after=after, limit=limit)
+    lines = [
+        LogLine(id=e.id, time=e.payload["time"], level=e.payload["level"], message=e.payload["message"])
+        for e in events
+    ]
+    return LogsPublic(data=lines, next_after=events[-1].id if events else after)
+
+
+@router.get("/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS)
+def get_artifact(experiment_id: int, path: str, store: StoreDep, settings: SettingsDep) -> FileResponse:
+    """Download a file of the run's folder (nothing outside it)."""
+    store.get_experiment(experiment_id)
+    return FileResponse(run_file(settings.runs_dir / str(experiment_id), path))
+
+
+def run_file(run_dir: Path, path: str) -> Path:
+    """``path`` inside ``run_dir`` as a file that exists; nothing outside it is ever named.
+
+    >>> run_file(Path("/srv/runs/1"), "../2/secret")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: artifact path '../2/secret' leaves the run's folder
+    """
+    parts = Path(path).parts
+    if not path or Path(path).is_absolute() or ".." in parts or "\x00" in path:
+        raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
+    root = run_dir.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root):
+        raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
+    if not target.is_file():
+        raise NotFoundError(f"no file {path!r} among the files of this run")
+    return target
+
+
+@router.post("/{experiment_id}/cancel", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ExperimentPublic, responses=ERRORS)  # fmt: skip
+def cancel_experiment(experiment_id: int, store: StoreDep, transport: TransportDep) -> ExperimentPublic:
+    """Cancel: a queued run at once; a running one stops at its next batch (within a second),
+    or is stopped by force after the grace period. Metrics so far are kept."""
+    record = store.request_cancel(experiment_id)
+    transport.cancel(experiment_id)
+    return ExperimentPublic.of(record)
+
+
+@router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+def delete_experiment(experiment_id: int, store: StoreDep, settings: SettingsDep) -> None:
+    """Delete a finished or queued run with its metrics, events and files; its name is free
+    again. A running run must be cancelled first (409)."""
+    store.delete_experiment(experiment_id)
+    shutil.rmtree(settings.runs_dir / str(experiment_id), ignore_errors=True)

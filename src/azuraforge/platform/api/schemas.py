@@ -1,0 +1,154 @@
+"""Request and response bodies of the API, one set per resource (``ExperimentCreate``,
+``ExperimentPublic``, ``ExperimentsPublic``...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
+
+
+class ExperimentCreate(BaseModel):
+    """A run to queue: a pipeline, its settings, optionally a grid of value lists (a batch)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipeline: str = Field(..., max_length=100, description="Pipeline name (GET /pipelines).")
+    config: dict[str, Any] = Field(default_factory=dict, description="Settings; defaults fill the rest.")
+    grid: dict[str, list[Any]] | None = Field(
+        None, description="Value lists per setting: one run per combination, sharing a batch id."
+    )
+    name: str | None = Field(None, min_length=1, max_length=200, description="Unique in the project.")
+
+
+class ExperimentPublic(BaseModel):
+    """A run as lists show it: no curves, no config."""
+
+    id: int
+    name: str
+    pipeline: str
+    status: str
+    progress: float
+    progress_message: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    worker: str | None
+    batch_id: str | None
+    error: str | None
+    metrics: dict[str, float] = Field(description="Last value of each metric logged.")
+
+    @classmethod
+    def of(cls, record: ExperimentRecord) -> ExperimentPublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class ExperimentsPublic(BaseModel):
+    """A page of runs and how many match in all."""
+
+    data: list[ExperimentPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class MetricSummaryPublic(BaseModel):
+    last: float
+    min: float
+    max: float
+    step: int
+    count: int
+
+    @classmethod
+    def of(cls, record: MetricSummaryRecord) -> MetricSummaryPublic:
+        return cls(last=record.last, min=record.min, max=record.max, step=record.step, count=record.count)
+
+
+class ArtifactPublic(BaseModel):
+    path: str
+    size: int
+    is_dir: bool
+    created_at: float
+
+    @classmethod
+    def of(cls, record: ArtifactRecord) -> ArtifactPublic:
+        return cls(path=record.path, size=record.size, is_dir=record.is_dir, created_at=record.created_at)
+
+
+class LeasePublic(BaseModel):
+    owner: str | None
+    epoch: int
+    expires_at: float | None
+    heartbeat_at: float | None
+
+
+class ExperimentDetail(ExperimentPublic):
+    """A run whole: config, lease, summaries, test scores beside their baselines, files."""
+
+    project: str
+    config: dict[str, Any]
+    seed: int | None
+    attempts: int
+    cancel_requested_at: float | None
+    lease: LeasePublic
+    summaries: dict[str, MetricSummaryPublic]
+    scores: dict[str, dict[str, float]] = Field(
+        description="Test metrics of the finished run: model beside each baseline."
+    )
+    result: dict[str, Any] | None
+    artifacts: list[ArtifactPublic]
+
+
+class CurvePublic(BaseModel):
+    steps: list[int]
+    values: list[float]
+    times: list[float]
+
+
+class MetricsPublic(BaseModel):
+    experiment_id: int
+    metrics: dict[str, CurvePublic]
+
+
+class LogLine(BaseModel):
+    id: int
+    time: float
+    level: str
+    message: str
+
+
+class LogsPublic(BaseModel):
+    data: list[LogLine]
+    next_after: int = Field(description="Pass as `after` to read the lines that follow.")
+
+
+class PipelinePublic(BaseModel):
+    name: str
+    description: str
+    distribution: str
+    config_schema: dict[str, Any] | None
+    defaults: dict[str, Any] | None
+    error: str | None = Field(None, description="Why the plugin cannot be used, if it cannot.")
+
+
+class PipelinesPublic(BaseModel):
+    data: list[PipelinePublic]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorBody
+
+
+class HealthPublic(BaseModel):
+    status: str
+    database: str
+    schema_revision: str
+    transport: str
+    version: str
