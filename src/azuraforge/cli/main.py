@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -29,13 +28,22 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
+from azuraforge.cli import db, experiments, serve
+from azuraforge.cli.common import (
+    EXIT_CANCELLED,
+    Verbose,
+    arguments,
+    console,
+    errors,
+    parse_sets,
+    read_config,
+    user_errors,
+)
+from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import write_csv
@@ -46,99 +54,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
-
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
-
-EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_ABORTED = 1, 2, 3, 130
-
-
-class _UsageError(AzuraForgeError):
-    """The command was used wrongly (exit code 2), as opposed to data or a run failing."""
-
-
-@contextmanager
-def _arguments() -> Iterator[None]:
-    """Reading the command's own arguments: a name, setting or path that does not work means
-    the command was used wrongly."""
-    try:
-        yield
-    except (InvalidParameterError, NotFoundError) as e:
-        raise _UsageError(str(e)) from e
-
-
-class _SettingsLoader(yaml.SafeLoader):
-    """YAML for settings: numbers, bools and lists, but dates stay text (the config decides)."""
-
-
-_SettingsLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _yaml(text: str, where: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_SettingsLoader)  # a SafeLoader subclass: no objects
-    except yaml.YAMLError as e:
-        problem = str(e).replace("\n", " ")
-        raise InvalidParameterError(f"{where} is not valid YAML: {problem}") from None
-
-
-@contextmanager
-def _user_errors(verbose: bool) -> Iterator[None]:
-    """Turn errors into one red line and an exit code (``--verbose`` adds the traceback)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        errors.print("[red]aborted[/red]")
-        raise typer.Exit(EXIT_ABORTED) from None
-    except Exception as e:
-        if verbose:
-            traceback.print_exc()
-        if isinstance(e, AzuraForgeError):
-            errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-            raise typer.Exit(EXIT_USAGE if isinstance(e, _UsageError) else EXIT_FAILED) from None
-        # A bug, not bad input: still one line.
-        errors.print(
-            f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "
-            "--verbose for the traceback, and please report it)",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_FAILED) from None
-
-
-def _parse_sets(pairs: list[str]) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
-        settings[key.strip()] = _yaml(raw, f"--set {pair!r}") if raw.strip() else raw
-    return settings
-
-
-def _read_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = _yaml(path.read_text(), f"config file {path}")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidParameterError(f"cannot read config file {path}: {e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidParameterError(
-            f"config file {path} must hold key: value settings, got {type(data).__name__}"
-        )
-    return data
+app.add_typer(db.app, name="db")
+app.add_typer(experiments.app, name="experiments")
+app.command()(experiments.submit)
+app.command()(serve.serve)
+app.command()(serve.worker)
 
 
 @app.command()
 def pipelines(verbose: Verbose = False) -> None:
     """List the installed pipelines (entry-point group azuraforge.pipelines)."""
-    with _user_errors(verbose):
+    with user_errors(verbose):
         table = Table("name", "description", "from", "status")
         for name, plugin in sorted(discover().items()):
             description = plugin.pipeline.description if plugin.pipeline else ""
@@ -166,10 +92,10 @@ def run(
     """Train and evaluate a pipeline; print its test metrics beside the baselines.
 
     Exit code 3 when the run was cancelled with Ctrl-C (its partly trained model is saved)."""
-    with _user_errors(verbose):
-        with _arguments():
+    with user_errors(verbose):
+        with arguments():
             pipeline_class = get_pipeline(pipeline)
-            settings = {**_read_config(config), **_parse_sets(set_ or [])}
+            settings = {**read_config(config), **parse_sets(set_ or [])}
             validated = pipeline_class.make_config(settings)
             _check_output_dir(output_dir)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
@@ -235,8 +161,8 @@ def predict(
     verbose: Verbose = False,
 ) -> None:
     """Predict with a saved model from raw rows in a CSV file."""
-    with _user_errors(verbose):
-        with _arguments():
+    with user_errors(verbose):
+        with arguments():
             _check_input_file(input_)
             _check_artifact_dir(artifact)
             if output is not None:

@@ -1,0 +1,62 @@
+"""The CLI's client of the REST API: one place that turns HTTP errors into AzuraForge errors."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+
+API_URL_VARIABLE = "AZURAFORGE_API_URL"
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+_ERRORS: dict[int, type[AzuraForgeError]] = {
+    400: InvalidParameterError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidParameterError,
+    422: InvalidParameterError,
+    503: StoreUnavailableError,
+}
+
+
+def api_url(given: str | None = None) -> str:
+    """``given``, else ``$AZURAFORGE_API_URL``, else ``http://127.0.0.1:8000``."""
+    return (given or os.environ.get(API_URL_VARIABLE) or DEFAULT_API_URL).rstrip("/")
+
+
+class ApiClient:
+    """Calls ``/api/v1`` of a running ``azuraforge serve``."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON answer (``None`` for 204); API errors raise with the API's message."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            raise StoreUnavailableError(
+                f"cannot reach the AzuraForge API at {self.url} ({e}); start it with "
+                f"`azuraforge serve` or set {API_URL_VARIABLE}"
+            ) from None
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:300]
+            raise _ERRORS.get(response.status_code, AzuraForgeError)(message)
+        return None if response.status_code == 204 else response.json()
+
+    def websocket_url(self, path: str) -> str:
+        """``ws://…/api/v1{path}`` for this API."""
+        return "ws" + self.url.removeprefix("http") + "/api/v1" + path

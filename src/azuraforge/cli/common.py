@@ -1,0 +1,122 @@
+"""What every command shares: consoles, the error-to-exit-code rule, settings from options."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
+
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_ABORTED = 1, 2, 3, 130
+
+
+class UsageError(AzuraForgeError):
+    """The command was used wrongly (exit code 2), as opposed to data or a run failing."""
+
+
+@contextmanager
+def arguments() -> Iterator[None]:
+    """Reading the command's own arguments: a name, setting or path that does not work means
+    the command was used wrongly."""
+    try:
+        yield
+    except (InvalidParameterError, NotFoundError) as e:
+        raise UsageError(str(e)) from e
+
+
+class _SettingsLoader(yaml.SafeLoader):
+    """YAML for settings: numbers, bools and lists, but dates stay text (the config decides)."""
+
+
+_SettingsLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_SettingsLoader)  # a SafeLoader subclass: no objects
+    except yaml.YAMLError as e:
+        problem = str(e).replace("\n", " ")
+        raise InvalidParameterError(f"{where} is not valid YAML: {problem}") from None
+
+
+@contextmanager
+def user_errors(verbose: bool) -> Iterator[None]:
+    """Turn errors into one red line and an exit code (``--verbose`` adds the traceback)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        errors.print("[red]aborted[/red]")
+        raise typer.Exit(EXIT_ABORTED) from None
+    except Exception as e:
+        if verbose:
+            traceback.print_exc()
+        if isinstance(e, AzuraForgeError):
+            errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+            raise typer.Exit(EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED) from None
+        # A bug, not bad input: still one line.
+        errors.print(
+            f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "
+            "--verbose for the traceback, and please report it)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
+        settings[key.strip()] = _yaml(raw, f"--set {pair!r}") if raw.strip() else raw
+    return settings
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = _yaml(path.read_text(), f"config file {path}")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidParameterError(f"cannot read config file {path}: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidParameterError(
+            f"config file {path} must hold key: value settings, got {type(data).__name__}"
+        )
+    return data
+
+
+
+
+def settings_with(**options: Any) -> Any:
+    """The platform's :class:`~azuraforge.platform.settings.Settings`, with the options a
+    command was given (``None`` = not given) over the environment and settings file."""
+    from azuraforge.platform.settings import Settings
+
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors()
+        )
+        raise UsageError(f"bad platform settings: {problems}") from None

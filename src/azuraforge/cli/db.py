@@ -1,0 +1,44 @@
+"""``azuraforge db``: create or migrate the store's database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from azuraforge.cli.common import Verbose, console, settings_with, user_errors
+from azuraforge.platform.store import upgrade_database
+from azuraforge.platform.store.engine import current_revision, head_revision, make_engine
+
+app = typer.Typer(help="Create or migrate the store's database.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME)."),
+]
+
+
+@app.command()
+def upgrade(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Apply every migration the database lacks (creates the tables on an empty one)."""
+    with user_errors(verbose):
+        settings = settings_with(database_url=database_url)
+        revision = upgrade_database(settings.database_url)
+        console.print(f"store {_shown(settings.database_url)} is at schema {revision}")
+
+
+@app.command()
+def current(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Print the database's schema revision and the one this AzuraForge needs."""
+    with user_errors(verbose):
+        settings = settings_with(database_url=database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            revision = current_revision(engine) or "empty"
+        finally:
+            engine.dispose()
+        console.print(f"database: {revision}; needed: {head_revision()}")
+
+
+def _shown(url: str) -> str:
+    return make_engine(url).url.render_as_string(hide_password=True)

@@ -1,0 +1,102 @@
+"""``azuraforge serve`` (API + local workers) and ``azuraforge worker``."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated, Literal
+
+import typer
+
+from azuraforge.cli.common import UsageError, Verbose, console, settings_with, user_errors
+
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL).")
+]
+TransportName = Literal["local", "celery"]
+
+
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Local worker processes (default: AZURAFORGE_WORKERS, 2).", min=0)
+    ] = None,
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")] = False,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the API (and OpenAPI docs at /docs) with local workers; Ctrl-C stops all."""
+    import uvicorn
+
+    from azuraforge.platform.api.app import create_app
+    from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper
+    from azuraforge.platform.store import Store, upgrade_database
+
+    with user_errors(verbose):
+        settings = settings_with(database_url=database_url, workers=workers)
+        if upgrade:
+            upgrade_database(settings.database_url)
+        store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
+        _check_port_free(host, port)
+        count = settings.workers if settings.transport == "local" else 0
+        pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
+        app = create_app(settings, store=store)
+        pool.start()
+        reaper.start()
+        console.print(
+            f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
+            f"{store.shown_url}; {settings.transport} transport, {count} local workers. Ctrl-C stops.",
+            highlight=False,
+        )
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        finally:
+            console.print("stopping workers...")
+            pool.stop()
+            reaper.stop()
+
+
+def worker(
+    transport: Annotated[
+        TransportName | None, typer.Option("--transport", help="local (poll the store) or celery (Redis).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Runs at once.", min=1)] = 1,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
+    from azuraforge.platform.jobs.local import LocalWorkerPool
+    from azuraforge.platform.jobs.worker import Worker
+
+    with user_errors(verbose):
+        settings = settings_with(database_url=database_url, transport=transport)
+        if settings.transport == "celery":
+            from azuraforge.platform.jobs.celery_transport import run_celery_worker
+
+            console.print(f"Celery worker on {settings.broker_url}, concurrency {concurrency}")
+            run_celery_worker(settings, concurrency)
+            return
+        if concurrency == 1:
+            single = Worker(settings)
+            single.stop_on_signals()
+            console.print(f"worker {single.name} on {single.store.shown_url}")
+            single.run_forever()
+            return
+        pool = LocalWorkerPool(settings, concurrency)
+        pool.start()
+        try:
+            for process in pool.processes:
+                process.wait()
+        finally:
+            pool.stop()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None

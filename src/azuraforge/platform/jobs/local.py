@@ -1,0 +1,93 @@
+"""The local transport's worker pool: ``azuraforge serve`` starts worker processes and
+restarts any that dies, and the reaper that marks expired leases ``lost``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, is_unavailable
+
+_log = logging.getLogger(__name__)
+WORKER_MODULE = "azuraforge.platform.jobs.worker"
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process the same ``settings``."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"AZURAFORGE_{name.upper()}"] = str(value)
+    return env
+
+
+class LocalWorkerPool:
+    """``count`` worker processes (``python -m azuraforge.platform.jobs.worker``) on the
+    settings' store; a worker that exits is started again until :meth:`stop`."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        self.settings, self.count = settings, count
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+        self._monitor = threading.Thread(target=self._keep_alive, name="worker-pool", daemon=True)
+
+    def start(self) -> None:
+        """Start the workers and the thread that restarts them."""
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self._monitor.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE], env=settings_environment(self.settings)
+        )
+
+    def _keep_alive(self) -> None:
+        while not self._stopping.wait(1.0):
+            for index, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping.is_set():
+                    _log.warning("worker %d exited (%s); starting another", process.pid, process.returncode)
+                    self.processes[index] = self._spawn()
+
+    def stop(self) -> None:
+        """SIGTERM every worker (a running run is cancelled, its metrics kept), wait up to
+        the cancel grace period and a little more, then kill what is left."""
+        self._stopping.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(self.settings.cancel_grace + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class Reaper:
+    """A thread marking runs whose lease expired ``lost``, every ``reaper_interval``."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.settings.reaper_interval):
+            try:
+                for experiment_id, status in self.store.reap_expired():
+                    _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
+            except Exception as e:
+                if not is_unavailable(e):
+                    raise
+                _log.warning("reaper: %s", e)
