@@ -50,6 +50,9 @@ class Experiment(Base):
         Index("ix_experiments_project_pipeline_id", "project_id", "pipeline", "id"),
         Index("ix_experiments_project_batch", "project_id", "batch_id"),
         Index("ix_experiments_status_lease", "status", "lease_expires_at"),
+        # Ids are never reused after a delete (SQLite would reuse the highest): an id names
+        # one run's folder and links for good.
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -92,7 +95,9 @@ class MetricPoint(Base):
     """One logged value of one metric at one step."""
 
     __tablename__ = "metric_points"
-    __table_args__ = (Index("ix_metric_points_experiment_key_step", "experiment_id", "key", "step"),)
+    __table_args__ = (
+        Index("ix_metric_points_experiment_key_step", "experiment_id", "key", "step"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
@@ -124,6 +129,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_experiment_id", "experiment_id", "id"),
         Index("ix_events_project_id", "project_id", "id"),
+        # Listeners resume after the last id they saw: a deleted run's ids are never reused.
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.UniqueConstraint("project_id", "name", name="uq_experiments_project_name"),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_experiments_project_status_id", "experiments", ["project_id", "status", "id"]
@@ -126,6 +127,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_events_experiment_id", "events", ["experiment_id", "id"])
     op.create_index("ix_events_project_id", "events", ["project_id", "id"])
