@@ -18,7 +18,16 @@ from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
 from azuraforge.platform.store.records import ExperimentRecord, Page
 
-SORTABLE = ("id", "name", "pipeline", "status", "progress", "created_at", "started_at", "finished_at")
+SORTABLE = (
+    "id",
+    "name",
+    "pipeline",
+    "status",
+    "progress",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 MAX_PAGE = 500
 
 
@@ -58,7 +67,9 @@ class ExperimentQuery:
         if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
             raise InvalidParameterError("metric_min/metric_max need metric=<key> to filter on")
         if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE}, got {self.limit}")
+            raise InvalidParameterError(
+                f"limit must be between 1 and {MAX_PAGE}, got {self.limit}"
+            )
         if self.offset < 0:
             raise InvalidParameterError(f"offset must be 0 or more, got {self.offset}")
         return self
@@ -131,7 +142,9 @@ class ExperimentStore(StoreBase):
             self._event(connection, project_id, experiment_id, "status", {"status": status})
         return self.get_experiment(experiment_id)
 
-    def get_experiment(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+    def get_experiment(
+        self, experiment_id: int, *, project: str | None = None
+    ) -> ExperimentRecord:
         """The experiment with this id (in ``project``, when given).
 
         Raises
@@ -172,7 +185,9 @@ class ExperimentStore(StoreBase):
             items = _records(connection, rows)
         return Page(items=items, total=int(total or 0), offset=query.offset, limit=query.limit)
 
-    def request_cancel(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+    def request_cancel(
+        self, experiment_id: int, *, project: str | None = None
+    ) -> ExperimentRecord:
         """Cancel a run: a queued run is cancelled at once; a running one is asked to stop
         (its worker sees the request within a poll interval and ends it as ``cancelled``).
 
@@ -195,16 +210,26 @@ class ExperimentStore(StoreBase):
             ).rowcount
             if dequeued:
                 payload = {"status": CANCELLED, "reason": "cancelled while queued"}
-                self._event(connection, _project_of(connection, experiment_id), experiment_id, "status", payload)
+                self._event(
+                    connection,
+                    _project_of(connection, experiment_id),
+                    experiment_id,
+                    "status",
+                    payload,
+                )
             else:
                 connection.execute(
                     update(Experiment)
-                    .where(Experiment.id == experiment_id, Experiment.cancel_requested_at.is_(None))
+                    .where(
+                        Experiment.id == experiment_id, Experiment.cancel_requested_at.is_(None)
+                    )
                     .values(cancel_requested_at=now)
                 )
         return self.get_experiment(experiment_id)
 
-    def delete_experiment(self, experiment_id: int, *, project: str | None = None) -> ExperimentRecord:
+    def delete_experiment(
+        self, experiment_id: int, *, project: str | None = None
+    ) -> ExperimentRecord:
         """Delete a finished or queued run with its metrics, events and artifact rows (the
         caller removes its files). Its name can be used again.
 
@@ -246,9 +271,13 @@ def _filtered(selection: Any, query: ExperimentQuery) -> Any:
     if query.batch_id:
         selection = selection.where(Experiment.batch_id == query.batch_id)
     if query.text:
-        pattern = f"%{query.text.lower()}%"
+        # autoescape: the text is matched literally (``lr_0.1``, ``100%``), not as a pattern.
+        text = query.text.lower()
         selection = selection.where(
-            or_(func.lower(Experiment.name).like(pattern), func.lower(Experiment.pipeline).like(pattern))
+            or_(
+                func.lower(Experiment.name).contains(text, autoescape=True),
+                func.lower(Experiment.pipeline).contains(text, autoescape=True),
+            )
         )
     if query.metric and (query.metric_min is not None or query.metric_max is not None):
         summary = select(MetricSummary.experiment_id).where(MetricSummary.key == query.metric)
@@ -295,4 +324,6 @@ def _record(row: Row[Any], metrics: dict[str, float]) -> ExperimentRecord:
 
 
 def _project_of(connection: Connection, experiment_id: int) -> int:
-    return int(connection.scalar(select(Experiment.project_id).where(Experiment.id == experiment_id)))
+    return int(
+        connection.scalar(select(Experiment.project_id).where(Experiment.id == experiment_id))
+    )
