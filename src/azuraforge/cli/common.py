@@ -105,8 +105,6 @@ def read_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
-
-
 def settings_with(**options: Any) -> Any:
     """The platform's :class:`~azuraforge.platform.settings.Settings`, with the options a
     command was given (``None`` = not given) over the environment and settings file."""

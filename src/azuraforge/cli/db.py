@@ -14,7 +14,10 @@ app = typer.Typer(help="Create or migrate the store's database.", no_args_is_hel
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME)."),
+    typer.Option(
+        "--database-url",
+        help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME).",
+    ),
 ]
 
 

@@ -24,9 +24,14 @@ from azuraforge.cli.common import (
     user_errors,
 )
 
-app = typer.Typer(help="List, inspect, cancel and delete experiments (runs).", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, cancel and delete experiments (runs).", no_args_is_help=True
+)
 
-ApiUrl = Annotated[str | None, typer.Option("--api-url", help="API of azuraforge serve (default http://127.0.0.1:8000).")]
+ApiUrl = Annotated[
+    str | None,
+    typer.Option("--api-url", help="API of azuraforge serve (default http://127.0.0.1:8000)."),
+]
 ExperimentId = Annotated[int, typer.Argument(help="Experiment id.")]
 
 
@@ -36,7 +41,9 @@ def _client(url: str | None) -> ApiClient:
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option("--status", help="Comma-separated statuses.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Comma-separated statuses.")
+    ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
     batch: Annotated[str | None, typer.Option("--batch", help="Batch id.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="A column or metric:<key>.")] = "id",
@@ -49,15 +56,37 @@ def list_(
     """A page of experiments, newest first."""
     with user_errors(verbose):
         with arguments():
-            params = {"status": status, "pipeline": pipeline, "batch_id": batch, "sort": sort,
-                      "order": "asc" if ascending else "desc", "limit": limit, "offset": offset}  # fmt: skip
-            page = _client(api).request("GET", "/experiments", params={k: v for k, v in params.items() if v is not None})
-        table = Table("id", "name", "pipeline", "status", "progress", "metrics",
-                      title=f"{page['total']} experiments (from {offset + 1})")  # fmt: skip
+            params = {
+                "status": status,
+                "pipeline": pipeline,
+                "batch_id": batch,
+                "sort": sort,
+                "order": "asc" if ascending else "desc",
+                "limit": limit,
+                "offset": offset,
+            }
+            page = _client(api).request(
+                "GET", "/experiments", params={k: v for k, v in params.items() if v is not None}
+            )
+        table = Table(
+            "id",
+            "name",
+            "pipeline",
+            "status",
+            "progress",
+            "metrics",
+            title=f"{page['total']} experiments (from {offset + 1})",
+        )
         for row in page["data"]:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
-            table.add_row(str(row["id"]), row["name"], row["pipeline"], _status(row["status"]),
-                          f"{row['progress']:.0%}", shown)  # fmt: skip
+            table.add_row(
+                str(row["id"]),
+                row["name"],
+                row["pipeline"],
+                _status(row["status"]),
+                f"{row['progress']:.0%}",
+                shown,
+            )
         console.print(table)
 
 
@@ -76,8 +105,10 @@ def cancel(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
     with user_errors(verbose):
         with arguments():
             row = _client(api).request("POST", f"/experiments/{experiment_id}/cancel")
-        console.print(f"experiment {experiment_id}: {row['status']}"
-                      + (" (stop requested)" if row["status"] == "running" else ""))  # fmt: skip
+        console.print(
+            f"experiment {experiment_id}: {row['status']}"
+            + (" (stop requested)" if row["status"] == "running" else "")
+        )
 
 
 @app.command()
@@ -91,13 +122,20 @@ def delete(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
 
 def submit(
     pipeline: Annotated[str, typer.Argument(help="Pipeline name (see: azuraforge pipelines).")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")] = None,
-    grid: Annotated[
-        list[str] | None, typer.Option("--grid", help="key=[v1,v2]: one run per combination; repeatable.")
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="key=[v1,v2]: one run per combination; repeatable."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Experiment name (unique).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", help="Stream progress until the run ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Stream progress until the run ends.")
+    ] = False,
     api: ApiUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -115,8 +153,10 @@ def submit(
             client = _client(api)
             created = client.request("POST", "/experiments", json=body)
         for row in created["data"]:
-            console.print(f"queued experiment {row['id']} ({row['name']})"
-                          + (f", batch {row['batch_id']}" if row["batch_id"] else ""))  # fmt: skip
+            console.print(
+                f"queued experiment {row['id']} ({row['name']})"
+                + (f", batch {row['batch_id']}" if row["batch_id"] else "")
+            )
         if not follow:
             return
         final = "completed"
@@ -133,11 +173,18 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
     """Show the run's progress from its event stream until it ends; return the final status."""
     from websockets.sync.client import connect
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console) as progress, connect(
-        client.websocket_url(f"/experiments/{experiment_id}/events"), open_timeout=10
-    ) as socket:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+    )
+    with (
+        Progress(*columns, console=console) as progress,
+        connect(
+            client.websocket_url(f"/experiments/{experiment_id}/events"), open_timeout=10
+        ) as socket,
+    ):
         task = progress.add_task(f"experiment {experiment_id}", total=1.0, note="")
         for raw in socket:
             message = json.loads(raw)
@@ -149,19 +196,23 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
                 progress.update(task, completed=message["progress"], note=message["message"])
             elif kind == "metrics":
                 last = {key: value for key, _, value in message["points"]}
-                progress.update(task, note=", ".join(f"{k}={v:.4g}" for k, v in list(last.items())[:3]))
+                progress.update(
+                    task, note=", ".join(f"{k}={v:.4g}" for k, v in list(last.items())[:3])
+                )
             elif kind == "end":
                 return str(message["status"])
     return "lost"
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
-    console.print(f"[bold]experiment {detail['id']}[/bold] {detail['name']} ({detail['pipeline']}): "
-                  f"{_status(detail['status'])}", highlight=False)  # fmt: skip
+    title = f"[bold]experiment {detail['id']}[/bold] {detail['name']} ({detail['pipeline']})"
+    console.print(f"{title}: {_status(detail['status'])}", highlight=False)
     when = {k: detail[k] for k in ("created_at", "started_at", "finished_at") if detail[k]}
     console.print("  " + "  ".join(f"{k.removesuffix('_at')} {_time(v)}" for k, v in when.items()))
     if detail["lease"]["owner"]:
-        console.print(f"  worker {detail['worker']}, lease epoch {detail['lease']['epoch']}", highlight=False)
+        console.print(
+            f"  worker {detail['worker']}, lease epoch {detail['lease']['epoch']}", highlight=False
+        )
     if detail["error"]:
         console.print(f"  [red]{detail['error']}[/red]", highlight=False)
     console.print(f"  config {json.dumps(detail['config'])}", highlight=False)
@@ -174,11 +225,19 @@ def _print_detail(detail: dict[str, Any]) -> None:
             table.add_row(metric, *(f"{values[c]:.4g}" if c in values else "" for c in columns))
         console.print(table)
     for artifact in detail["artifacts"]:
-        console.print(f"  artifact {artifact['path']} ({artifact['size']:,} bytes)", highlight=False)
+        console.print(
+            f"  artifact {artifact['path']} ({artifact['size']:,} bytes)", highlight=False
+        )
 
 
 def _status(status: str) -> str:
-    colour = {"completed": "green", "failed": "red", "lost": "red", "cancelled": "yellow", "running": "cyan"}
+    colour = {
+        "completed": "green",
+        "failed": "red",
+        "lost": "red",
+        "cancelled": "yellow",
+        "running": "cyan",
+    }
     return f"[{colour.get(status, 'white')}]{status}[/]"
 
 

@@ -12,7 +12,8 @@ from azuraforge.cli.common import UsageError, Verbose, console, settings_with, u
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL).")
+    str | None,
+    typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL)."),
 ]
 TransportName = Literal["local", "celery"]
 
@@ -21,9 +22,14 @@ def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Local worker processes (default: AZURAFORGE_WORKERS, 2).", min=0)
+        int | None,
+        typer.Option(
+            "--workers", help="Local worker processes (default: AZURAFORGE_WORKERS, 2).", min=0
+        ),
     ] = None,
-    upgrade: Annotated[bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")
+    ] = False,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -47,7 +53,8 @@ def serve(
         reaper.start()
         console.print(
             f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
-            f"{store.shown_url}; {settings.transport} transport, {count} local workers. Ctrl-C stops.",
+            f"{store.shown_url}; {settings.transport} transport, {count} local workers. "
+            "Ctrl-C stops.",
             highlight=False,
         )
         try:
@@ -60,7 +67,8 @@ def serve(
 
 def worker(
     transport: Annotated[
-        TransportName | None, typer.Option("--transport", help="local (poll the store) or celery (Redis).")
+        TransportName | None,
+        typer.Option("--transport", help="local (poll the store) or celery (Redis)."),
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Runs at once.", min=1)] = 1,
     database_url: DatabaseUrl = None,
@@ -99,4 +107,6 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as e:
-            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({e.strerror}); choose another --port"
+            ) from None

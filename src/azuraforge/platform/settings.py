@@ -31,7 +31,7 @@ def default_home() -> Path:
 
 
 def settings_file() -> Path:
-    """The TOML settings file: ``$AZURAFORGE_SETTINGS_FILE`` or ``$AZURAFORGE_HOME/settings.toml``."""
+    """``$AZURAFORGE_SETTINGS_FILE``, else ``$AZURAFORGE_HOME/settings.toml``."""
     named = os.environ.get(SETTINGS_FILE_VARIABLE, "").strip()
     return Path(named).expanduser() if named else default_home() / "settings.toml"
 
@@ -50,9 +50,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AZURAFORGE_", extra="forbid")
 
-    home: Path = Field(default_factory=default_home, description="Folder of the default store and runs.")
+    home: Path = Field(
+        default_factory=default_home, description="Folder of the default store and runs."
+    )
     database_url: str = Field(
-        "", description="SQLAlchemy URL of the store; default sqlite:///$AZURAFORGE_HOME/azuraforge.db."
+        "",
+        description="SQLAlchemy URL of the store; default sqlite:///$AZURAFORGE_HOME/azuraforge.db.",
     )
     transport: Literal["local", "celery"] = Field(
         "local", description="How queued runs reach workers: local processes or Celery."
@@ -61,11 +64,21 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=0, description="Worker processes `azuraforge serve` starts.")
     heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between lease renewals.")
     lease_ttl: float = Field(30.0, gt=0, description="Seconds a lease lives without renewal.")
-    reaper_interval: float = Field(5.0, gt=0, description="Seconds between checks for expired leases.")
-    poll_interval: float = Field(0.25, gt=0, description="Seconds between checks for queued runs and cancel requests.")
-    cancel_grace: float = Field(10.0, ge=0, description="Seconds a cancelled run may take to stop before it is killed.")
-    flush_interval: float = Field(0.05, gt=0, description="Most seconds a logged metric waits before it is written.")
-    max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")
+    reaper_interval: float = Field(
+        5.0, gt=0, description="Seconds between checks for expired leases."
+    )
+    poll_interval: float = Field(
+        0.25, gt=0, description="Seconds between checks for queued runs and cancel requests."
+    )
+    cancel_grace: float = Field(
+        10.0, ge=0, description="Seconds a cancelled run may take to stop before it is killed."
+    )
+    flush_interval: float = Field(
+        0.05, gt=0, description="Most seconds a logged metric waits before it is written."
+    )
+    max_request_bytes: int = Field(
+        1_000_000, gt=0, description="Largest request body the API accepts."
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -1,4 +1,4 @@
-"""Request body limit: a body larger than ``max_request_bytes`` gets 413 before it is read whole."""
+"""Request body limit: a body over ``max_request_bytes`` gets 413 before it is read whole."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
+                raise _TooLargeError
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _TooLarge:
+        except _TooLargeError:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -46,10 +46,13 @@ class BodyLimit:
             }
         }
         payload = json.dumps(body).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass

@@ -15,11 +15,15 @@ class ExperimentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     pipeline: str = Field(..., max_length=100, description="Pipeline name (GET /pipelines).")
-    config: dict[str, Any] = Field(default_factory=dict, description="Settings; defaults fill the rest.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Settings; defaults fill the rest."
+    )
     grid: dict[str, list[Any]] | None = Field(
         None, description="Value lists per setting: one run per combination, sharing a batch id."
     )
-    name: str | None = Field(None, min_length=1, max_length=200, description="Unique in the project.")
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Unique in the project."
+    )
 
 
 class ExperimentPublic(BaseModel):
@@ -62,7 +66,9 @@ class MetricSummaryPublic(BaseModel):
 
     @classmethod
     def of(cls, record: MetricSummaryRecord) -> MetricSummaryPublic:
-        return cls(last=record.last, min=record.min, max=record.max, step=record.step, count=record.count)
+        return cls(
+            last=record.last, min=record.min, max=record.max, step=record.step, count=record.count
+        )
 
 
 class ArtifactPublic(BaseModel):
@@ -73,7 +79,9 @@ class ArtifactPublic(BaseModel):
 
     @classmethod
     def of(cls, record: ArtifactRecord) -> ArtifactPublic:
-        return cls(path=record.path, size=record.size, is_dir=record.is_dir, created_at=record.created_at)
+        return cls(
+            path=record.path, size=record.size, is_dir=record.is_dir, created_at=record.created_at
+        )
 
 
 class LeasePublic(BaseModel):

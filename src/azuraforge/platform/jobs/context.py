@@ -61,7 +61,9 @@ class StoreContext:
         self._handler = _BufferHandler(self)
         self.logger.addHandler(self._handler)
         self.logger.setLevel(logging.INFO)
-        self._thread = threading.Thread(target=self._flush_loop, name="metric-flusher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._flush_loop, name="metric-flusher", daemon=True
+        )
         self._thread.start()
 
     # The RunContext protocol ------------------------------------------------------------
@@ -81,7 +83,11 @@ class StoreContext:
         except ValueError:
             self.logger.warning("artifact %s is outside the run folder; not recorded", path)
             return
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+        size = (
+            sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            if path.is_dir()
+            else path.stat().st_size
+        )
         with self._lock:
             self._artifacts.append((relative, size, path.is_dir()))
         self._wake.set()
@@ -158,7 +164,9 @@ class StoreContext:
         finally:
             self._requeue(points, lines, artifacts, progress)
 
-    def _requeue(self, points: list[Point], lines: list[Any], artifacts: list[Any], progress: Any) -> None:
+    def _requeue(
+        self, points: list[Point], lines: list[Any], artifacts: list[Any], progress: Any
+    ) -> None:
         """Put back what a failed flush did not write, ahead of what came since."""
         with self._lock:
             self._points[:0] = points
@@ -178,7 +186,7 @@ class StoreContext:
             return
         with self.spool.open() as handle:
             points = [tuple(json.loads(line)) for line in handle if line.strip()]
-        self.store.log_metrics(self.lease, points)  # type: ignore[arg-type]
+        self.store.log_metrics(self.lease, points)
         self.spool.unlink()
 
 

@@ -55,7 +55,9 @@ def _message(error: Any) -> str:
     return f"{error['msg']} (got {error.get('input')!r})"
 
 
-def expand_grid(config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def expand_grid(
+    config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
     """One config per combination of the ``grid``'s value lists, over ``config``.
 
     >>> expand_grid({"epochs": 2}, {"lr": [0.1, 0.01], "batch": [32]})
@@ -100,9 +102,13 @@ def submit(
         run_name = name if len(validated) == 1 else (f"{name}-{index + 1}" if name else None)
         records.append(
             store.create_experiment(
-                pipeline_name, settings, name=run_name, project=project,
-                batch_id=batch_id, requeue_lost=requeue,
-            )  # fmt: skip
+                pipeline_name,
+                settings,
+                name=run_name,
+                project=project,
+                batch_id=batch_id,
+                requeue_lost=requeue,
+            )
         )
     for record in records:
         transport.submit(record.id)

@@ -53,6 +53,7 @@ __all__ = [
     "Point",
     "Store",
     "check_schema",
+    "head_revision",
     "is_unavailable",
     "upgrade_database",
 ]

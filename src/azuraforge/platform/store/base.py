@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from azuraforge.errors import LeaseLostError, NotFoundError, StoreUnavailableError
@@ -63,6 +64,15 @@ class StoreBase:
         return self._project_ids[name]
 
     @staticmethod
+    def project_of(connection: Connection, experiment_id: int) -> int:
+        """The id of the project experiment ``experiment_id`` belongs to."""
+        return int(
+            connection.execute(
+                select(Experiment.project_id).where(Experiment.id == experiment_id)
+            ).scalar_one()
+        )
+
+    @staticmethod
     def _fence(connection: Connection, lease: Lease) -> None:
         """Lock the run's row for this transaction, or raise if ``lease`` no longer holds it.
 
@@ -91,14 +101,14 @@ class StoreBase:
         project_id: int,
         experiment_id: int | None,
         kind: str,
-        payload: dict[str, object],
+        payload: Mapping[str, Any],
     ) -> None:
         connection.execute(
-            Event.__table__.insert().values(
+            insert(Event).values(
                 project_id=project_id,
                 experiment_id=experiment_id,
                 kind=kind,
-                payload=payload,
+                payload=dict(payload),
                 created_at=time.time(),
             )
         )

@@ -68,12 +68,20 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+        "synchronous=NORMAL",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
+    # BEGIN that reads first and then writes (claim_next, reaping) cannot wait: SQLite fails
+    # it at once with "database is locked" when another writer got in between.
     connection.exec_driver_sql("BEGIN")
 
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.states import ALL_STATES, CANCELLED, FINISHED_STATES, QUEUED
@@ -58,7 +59,8 @@ class ExperimentQuery:
         unknown = sorted(set(self.statuses) - ALL_STATES)
         if unknown:
             raise InvalidParameterError(
-                f"status {unknown[0]!r} is not a run status; statuses: {', '.join(sorted(ALL_STATES))}"
+                f"status {unknown[0]!r} is not a run status; statuses: "
+                f"{', '.join(sorted(ALL_STATES))}"
             )
         if self.sort not in SORTABLE and not (self.sort.startswith("metric:") and self.sort[7:]):
             raise InvalidParameterError(
@@ -126,19 +128,20 @@ class ExperimentStore(StoreBase):
             )  # fmt: skip
             try:
                 with connection.begin_nested():
-                    new_id = connection.execute(Experiment.__table__.insert().values(**values))
+                    experiment_id: int = connection.execute(
+                        insert(Experiment).values(**values).returning(Experiment.id)
+                    ).scalar_one()
             except IntegrityError:
                 raise ConflictError(
                     f"an experiment named {name!r} already exists in project {project!r}; "
                     "choose another name or delete that one"
                 ) from None
-            experiment_id = new_id.inserted_primary_key[0]
             params = [
                 {"experiment_id": experiment_id, "key": k[:200], "value": v[:500]}
                 for k, v in flatten(config).items()
             ]
             if params:
-                connection.execute(Param.__table__.insert(), params)
+                connection.execute(insert(Param), params)
             self._event(connection, project_id, experiment_id, "status", {"status": status})
         return self.get_experiment(experiment_id)
 
@@ -212,7 +215,7 @@ class ExperimentStore(StoreBase):
                 payload = {"status": CANCELLED, "reason": "cancelled while queued"}
                 self._event(
                     connection,
-                    _project_of(connection, experiment_id),
+                    self.project_of(connection, experiment_id),
                     experiment_id,
                     "status",
                     payload,
@@ -254,7 +257,7 @@ class ExperimentStore(StoreBase):
         return record
 
 
-_COLUMNS = [c for c in Experiment.__table__.columns if c.key != "project_id"]
+_COLUMNS = [c for c in Experiment.__mapper__.columns if c.key != "project_id"]
 
 
 def _select_records() -> Any:
@@ -291,12 +294,12 @@ def _filtered(selection: Any, query: ExperimentQuery) -> Any:
 
 def _sorted(selection: Any, query: ExperimentQuery) -> Any:
     if query.sort.startswith("metric:"):
-        summary = MetricSummary.__table__.alias("sort_metric")
+        summary = aliased(MetricSummary, name="sort_metric")
         selection = selection.outerjoin(
             summary,
-            and_(summary.c.experiment_id == Experiment.id, summary.c.key == query.sort[7:]),
+            and_(summary.experiment_id == Experiment.id, summary.key == query.sort[7:]),
         )
-        column: Any = summary.c["last"]
+        column: Any = summary.last
     else:
         column = getattr(Experiment, query.sort)
     ordered = column.desc() if query.descending else column.asc()
@@ -321,9 +324,3 @@ def _records(connection: Connection, rows: Sequence[Row[Any]]) -> list[Experimen
 def _record(row: Row[Any], metrics: dict[str, float]) -> ExperimentRecord:
     fields = {c.key: row._mapping[c.key] for c in _COLUMNS}
     return ExperimentRecord(project=row.project_name, metrics=metrics, **fields)
-
-
-def _project_of(connection: Connection, experiment_id: int) -> int:
-    return int(
-        connection.scalar(select(Experiment.project_id).where(Experiment.id == experiment_id))
-    )

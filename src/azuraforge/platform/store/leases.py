@@ -47,7 +47,9 @@ class LeaseStore(StoreBase):
         with self._begin() as connection:
             return self._claim(connection, experiment_id, owner, ttl)
 
-    def _claim(self, connection: Connection, experiment_id: int, owner: str, ttl: float) -> Lease | None:
+    def _claim(
+        self, connection: Connection, experiment_id: int, owner: str, ttl: float
+    ) -> Lease | None:
         now = time.time()
         claimed = connection.execute(
             update(Experiment)
@@ -159,7 +161,9 @@ class LeaseStore(StoreBase):
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(row.heartbeat_at or now))} UTC"
             )
             status = QUEUED if row.requeue_lost else LOST
-            values: dict[str, Any] = dict(status=status, lease_owner=None, lease_expires_at=None, error=reason)
+            values: dict[str, Any] = dict(
+                status=status, lease_owner=None, lease_expires_at=None, error=reason
+            )
             if status == LOST:
                 values["finished_at"] = now
             changed = connection.execute(

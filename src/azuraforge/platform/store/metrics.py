@@ -10,11 +10,22 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from azuraforge.platform.store.base import StoreBase
-from azuraforge.platform.store.models import Artifact, Event, Experiment, MetricPoint, MetricSummary
-from azuraforge.platform.store.records import ArtifactRecord, EventRecord, Lease, MetricSummaryRecord
+from azuraforge.platform.store.models import (
+    Artifact,
+    Event,
+    Experiment,
+    MetricPoint,
+    MetricSummary,
+)
+from azuraforge.platform.store.records import (
+    ArtifactRecord,
+    EventRecord,
+    Lease,
+    MetricSummaryRecord,
+)
 
 Point = tuple[str, int, float, float]
 """(key, step, value, time) of one logged metric value."""
@@ -41,10 +52,16 @@ class MetricStore(StoreBase):
                 {"experiment_id": lease.experiment_id, "key": k, "step": s, "value": v, "time": t}
                 for k, s, v, t in points
             ]
-            connection.execute(MetricPoint.__table__.insert(), rows)
+            connection.execute(insert(MetricPoint), rows)
             _summarise(connection, lease.experiment_id, points)
             payload = {"points": [[k, s, v] for k, s, v, _ in points]}
-            self._event(connection, self._project(connection, lease), lease.experiment_id, "metrics", payload)
+            self._event(
+                connection,
+                self.project_of(connection, lease.experiment_id),
+                lease.experiment_id,
+                "metrics",
+                payload,
+            )
 
     def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
         """Record how far the run is (``done`` of ``total``) and a short message."""
@@ -56,14 +73,25 @@ class MetricStore(StoreBase):
                 .where(Experiment.id == lease.experiment_id)
                 .values(progress=fraction, progress_message=message[:200])
             )
-            payload = {"progress": fraction, "done": done, "total": total, "message": message[:200]}
-            self._event(connection, self._project(connection, lease), lease.experiment_id, "progress", payload)
+            payload = {
+                "progress": fraction,
+                "done": done,
+                "total": total,
+                "message": message[:200],
+            }
+            self._event(
+                connection,
+                self.project_of(connection, lease.experiment_id),
+                lease.experiment_id,
+                "progress",
+                payload,
+            )
 
     def log_lines(self, lease: Lease, lines: Iterable[tuple[float, str, str]]) -> None:
         """Store log lines ``(time, level, message)`` of the run."""
         with self._begin() as connection:
             self._fence(connection, lease)
-            project_id = self._project(connection, lease)
+            project_id = self.project_of(connection, lease.experiment_id)
             for when, level, message in lines:
                 payload = {"time": when, "level": level, "message": message[:10_000]}
                 self._event(connection, project_id, lease.experiment_id, "log", payload)
@@ -74,23 +102,31 @@ class MetricStore(StoreBase):
             self._fence(connection, lease)
             values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
             connection.execute(
-                Artifact.__table__.insert().values(experiment_id=lease.experiment_id, **values)
+                insert(Artifact).values(experiment_id=lease.experiment_id, **values)
             )
-            self._event(connection, self._project(connection, lease), lease.experiment_id, "artifact", values)
+            self._event(
+                connection,
+                self.project_of(connection, lease.experiment_id),
+                lease.experiment_id,
+                "artifact",
+                values,
+            )
 
     def get_metrics(
         self, experiment_id: int, keys: Sequence[str] = (), max_points: int | None = None
     ) -> dict[str, list[tuple[int, float, float]]]:
         """Each metric's ``(step, value, time)`` points in step order, at most ``max_points``
         per metric (evenly spaced, first and last kept) when given."""
-        query = select(MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time).where(
-            MetricPoint.experiment_id == experiment_id
-        )
+        query = select(
+            MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time
+        ).where(MetricPoint.experiment_id == experiment_id)
         if keys:
             query = query.where(MetricPoint.key.in_(keys))
         curves: dict[str, list[tuple[int, float, float]]] = {}
         with self._begin() as connection:
-            for key, step, value, when in connection.execute(query.order_by(MetricPoint.key, MetricPoint.step, MetricPoint.id)):
+            for key, step, value, when in connection.execute(
+                query.order_by(MetricPoint.key, MetricPoint.step, MetricPoint.id)
+            ):
                 curves.setdefault(key, []).append((step, value, when))
         if max_points is not None:
             curves = {key: downsample(points, max_points) for key, points in curves.items()}
@@ -100,17 +136,23 @@ class MetricStore(StoreBase):
         """Last, lowest and highest value of each metric the run logged."""
         with self._begin() as connection:
             rows = connection.execute(
-                select(MetricSummary).where(MetricSummary.experiment_id == experiment_id).order_by(MetricSummary.key)
+                select(MetricSummary)
+                .where(MetricSummary.experiment_id == experiment_id)
+                .order_by(MetricSummary.key)
             ).all()
+        # Row.count is a tuple method: read the column by name.
         return [
-            MetricSummaryRecord(r.key, r.last, r.min, r.max, r.step, r.count) for r in rows
+            MetricSummaryRecord(r.key, r.last, r.min, r.max, r.step, r._mapping["count"])
+            for r in rows
         ]
 
     def list_artifacts(self, experiment_id: int) -> list[ArtifactRecord]:
         """The files and folders the run recorded, in the order recorded."""
         with self._begin() as connection:
             rows = connection.execute(
-                select(Artifact).where(Artifact.experiment_id == experiment_id).order_by(Artifact.id)
+                select(Artifact)
+                .where(Artifact.experiment_id == experiment_id)
+                .order_by(Artifact.id)
             ).all()
         return [ArtifactRecord(r.path, r.size, r.is_dir, r.created_at) for r in rows]
 
@@ -143,10 +185,6 @@ class MetricStore(StoreBase):
         with self._begin() as connection:
             return int(connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
 
-    @staticmethod
-    def _project(connection: Connection, lease: Lease) -> int:
-        return int(connection.scalar(select(Experiment.project_id).where(Experiment.id == lease.experiment_id)))
-
 
 def downsample(points: list[Any], most: int) -> list[Any]:
     """At most ``most`` of ``points``, evenly spaced, keeping the first and the last.
@@ -161,40 +199,42 @@ def downsample(points: list[Any], most: int) -> list[Any]:
 
 
 def _summarise(connection: Connection, experiment_id: int, points: Sequence[Point]) -> None:
-    batch: dict[str, list[float]] = {}
+    batch: dict[str, list[float]] = {}  # key -> [last, min, max, step of last, count]
     for key, step, value, _ in points:
         s = batch.get(key)
         if s is None:
-            batch[key] = [value, value, value, step, 1]
-        else:
-            s[1], s[2] = min(s[1], value), max(s[2], value)
-            if step >= s[3]:
-                s[0], s[3] = value, step
-            s[4] += 1
-    table = MetricSummary.__table__
+            batch[key] = [value, value, value, float(step), 1.0]
+            continue
+        s[1], s[2], s[4] = min(s[1], value), max(s[2], value), s[4] + 1
+        if step >= s[3]:
+            s[0], s[3] = value, float(step)
     stored = {
         row.key: row
         for row in connection.execute(
-            select(table).where(table.c.experiment_id == experiment_id, table.c.key.in_(list(batch)))
+            select(MetricSummary.key, MetricSummary.last, MetricSummary.min, MetricSummary.max,
+                   MetricSummary.step, MetricSummary.count.label("n"))
+            .where(MetricSummary.experiment_id == experiment_id,
+                   MetricSummary.key.in_(list(batch)))
         )
-    }
-    inserts = []
-    for key, (last, low, high, step, count) in batch.items():
+    }  # fmt: skip
+    inserts: list[dict[str, object]] = []
+    for key, (last, low, high, last_step, count) in batch.items():
         old = stored.get(key)
         if old is None:
-            inserts.append(dict(experiment_id=experiment_id, key=key, last=last, min=low, max=high, step=int(step), count=int(count)))
+            inserts.append({"experiment_id": experiment_id, "key": key, "last": last, "min": low,
+                            "max": high, "step": int(last_step), "count": int(count)})  # fmt: skip
             continue
-        newer = step >= old.step
+        newer = last_step >= old.step
         connection.execute(
-            update(table)
-            .where(table.c.experiment_id == experiment_id, table.c.key == key)
+            update(MetricSummary)
+            .where(MetricSummary.experiment_id == experiment_id, MetricSummary.key == key)
             .values(
                 last=last if newer else old.last,
-                step=int(step) if newer else old.step,
+                step=int(last_step) if newer else old.step,
                 min=min(low, old.min),
                 max=max(high, old.max),
-                count=old.count + int(count),
+                count=old.n + int(count),
             )
         )
     if inserts:
-        connection.execute(table.insert(), inserts)
+        connection.execute(insert(MetricSummary), inserts)

@@ -60,7 +60,7 @@ class MetricSummaryRecord:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """A stored event: ``kind`` is ``status``, ``progress``, ``metrics``, ``log`` or ``artifact``."""
+    """A stored event of kind ``status``, ``progress``, ``metrics``, ``log`` or ``artifact``."""
 
     id: int
     project_id: int

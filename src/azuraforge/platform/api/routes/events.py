@@ -18,7 +18,9 @@ _PAGE = 1000
 
 
 @router.websocket("/experiments/{experiment_id}/events")
-async def experiment_events(websocket: WebSocket, experiment_id: int, store: StoreDep, hub: HubDep) -> None:
+async def experiment_events(
+    websocket: WebSocket, experiment_id: int, store: StoreDep, hub: HubDep
+) -> None:
     """On connect, one ``history`` message (the run, every metric point so far, its status),
     then each new event as it is committed (``metrics``, ``progress``, ``status``, ``log``,
     ``artifact``), then ``end`` with the final status, then close. A late joiner gets the
@@ -31,10 +33,14 @@ async def experiment_events(websocket: WebSocket, experiment_id: int, store: Sto
         return
     try:
         history, cursor, status = await _history(store, experiment_id)
-        await websocket.send_json({"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history})
+        await websocket.send_json(
+            {"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history}
+        )
         while status not in FINISHED_STATES:
             await hub.wait()
-            events = await asyncio.to_thread(store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE)
+            events = await asyncio.to_thread(
+                store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
+            )
             for event in events:
                 cursor = event.id
                 await websocket.send_json(_message(event))
@@ -51,7 +57,9 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
     curves: dict[str, dict[str, list[float]]] = {}
     cursor, status, progress = 0, "", None
     while True:
-        events = await asyncio.to_thread(store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE)
+        events = await asyncio.to_thread(
+            store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
+        )
         for event in events:
             cursor = event.id
             if event.kind == "metrics":
@@ -65,7 +73,11 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
                 progress = event.payload
         if len(events) < _PAGE:
             break
-    return {"metrics": curves, "status": status, "progress": progress, "last_event_id": cursor}, cursor, status
+    return (
+        {"metrics": curves, "status": status, "progress": progress, "last_event_id": cursor},
+        cursor,
+        status,
+    )
 
 
 @router.websocket("/events")

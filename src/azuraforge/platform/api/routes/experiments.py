@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
@@ -29,12 +29,18 @@ from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
-ERRORS = {code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422)
+}
 MAX_POINTS = 100_000
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentsPublic, responses=ERRORS)
-def create_experiments(body: ExperimentCreate, store: StoreDep, transport: TransportDep) -> ExperimentsPublic:
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ExperimentsPublic, responses=ERRORS
+)
+def create_experiments(
+    body: ExperimentCreate, store: StoreDep, transport: TransportDep
+) -> ExperimentsPublic:
     """Queue one run, or with ``grid`` one run per combination (a batch sharing a batch id).
     An invalid config is 422 naming each field's path; nothing is queued then."""
     records = submit(store, transport, body.pipeline, body.config, grid=body.grid, name=body.name)
@@ -45,11 +51,17 @@ def create_experiments(body: ExperimentCreate, store: StoreDep, transport: Trans
 @router.get("", response_model=ExperimentsPublic, responses=ERRORS)
 def list_experiments(
     store: StoreDep,
-    status_: Annotated[list[str] | None, Query(alias="status", description="Repeat or comma-separate.")] = None,
+    status_: Annotated[
+        list[str] | None, Query(alias="status", description="Repeat or comma-separate.")
+    ] = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     batch_id: Annotated[str | None, Query(max_length=40)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in the name or pipeline.")] = None,
-    metric: Annotated[str | None, Query(max_length=200, description="Metric to filter on.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in the name or pipeline.")
+    ] = None,
+    metric: Annotated[
+        str | None, Query(max_length=200, description="Metric to filter on.")
+    ] = None,
     metric_min: float | None = None,
     metric_max: float | None = None,
     sort: Annotated[str, Query(max_length=210, description="A column or metric:<key>.")] = "id",
@@ -61,10 +73,18 @@ def list_experiments(
     statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
     page = store.list_experiments(
         ExperimentQuery(
-            statuses=statuses, pipeline=pipeline, batch_id=batch_id, text=q, metric=metric,
-            metric_min=metric_min, metric_max=metric_max, sort=sort,
-            descending=order == "desc", offset=offset, limit=limit,
-        )  # fmt: skip
+            statuses=statuses,
+            pipeline=pipeline,
+            batch_id=batch_id,
+            text=q,
+            metric=metric,
+            metric_min=metric_min,
+            metric_max=metric_max,
+            sort=sort,
+            descending=order == "desc",
+            offset=offset,
+            limit=limit,
+        )
     )
     data = [ExperimentPublic.of(r) for r in page.items]
     return ExperimentsPublic(data=data, total=page.total, offset=page.offset, limit=page.limit)
@@ -88,9 +108,11 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
         attempts=record.attempts,
         cancel_requested_at=record.cancel_requested_at,
         lease=LeasePublic(
-            owner=record.lease_owner, epoch=record.lease_epoch,
-            expires_at=record.lease_expires_at, heartbeat_at=record.heartbeat_at,
-        ),  # fmt: skip
+            owner=record.lease_owner,
+            epoch=record.lease_epoch,
+            expires_at=record.lease_expires_at,
+            heartbeat_at=record.heartbeat_at,
+        ),
         summaries={s.key: MetricSummaryPublic.of(s) for s in store.get_summaries(record.id)},
         scores=scores,
         result=record.result,
@@ -102,7 +124,9 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
 def get_metrics(
     experiment_id: int,
     store: StoreDep,
-    keys: Annotated[list[str] | None, Query(description="Repeat or comma-separate; all if absent.")] = None,
+    keys: Annotated[
+        list[str] | None, Query(description="Repeat or comma-separate; all if absent.")
+    ] = None,
     max_points: Annotated[int | None, Query(ge=2, le=MAX_POINTS)] = 1000,
 ) -> MetricsPublic:
     """Each metric's curve, downsampled on the server to at most ``max_points`` points."""
@@ -111,7 +135,9 @@ def get_metrics(
     curves = store.get_metrics(experiment_id, wanted, max_points)
     metrics = {
         key: CurvePublic(
-            steps=[p[0] for p in points], values=[p[1] for p in points], times=[p[2] for p in points]
+            steps=[p[0] for p in points],
+            values=[p[1] for p in points],
+            times=[p[2] for p in points],
         )
         for key, points in curves.items()
     }
@@ -127,16 +153,24 @@ def get_logs(
 ) -> LogsPublic:
     """The run's log lines after event id ``after``, oldest first."""
     store.get_experiment(experiment_id)
-    events = store.list_events(experiment_id=experiment_id, kinds=["log"], after=after, limit=limit)
+    events = store.list_events(
+        experiment_id=experiment_id, kinds=["log"], after=after, limit=limit
+    )
     lines = [
-        LogLine(id=e.id, time=e.payload["time"], level=e.payload["level"], message=e.payload["message"])
+        LogLine(
+            id=e.id, time=e.payload["time"], level=e.payload["level"], message=e.payload["message"]
+        )
         for e in events
     ]
     return LogsPublic(data=lines, next_after=events[-1].id if events else after)
 
 
-@router.get("/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS)
-def get_artifact(experiment_id: int, path: str, store: StoreDep, settings: SettingsDep) -> FileResponse:
+@router.get(
+    "/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS
+)
+def get_artifact(
+    experiment_id: int, path: str, store: StoreDep, settings: SettingsDep
+) -> FileResponse:
     """Download a file of the run's folder (nothing outside it)."""
     store.get_experiment(experiment_id)
     return FileResponse(run_file(settings.runs_dir / str(experiment_id), path))
@@ -162,9 +196,15 @@ def run_file(run_dir: Path, path: str) -> Path:
     return target
 
 
-@router.post("/{experiment_id}/cancel", status_code=status.HTTP_202_ACCEPTED,
-             response_model=ExperimentPublic, responses=ERRORS)  # fmt: skip
-def cancel_experiment(experiment_id: int, store: StoreDep, transport: TransportDep) -> ExperimentPublic:
+@router.post(
+    "/{experiment_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ExperimentPublic,
+    responses=ERRORS,
+)
+def cancel_experiment(
+    experiment_id: int, store: StoreDep, transport: TransportDep
+) -> ExperimentPublic:
     """Cancel: a queued run at once; a running one stops at its next batch (within a second),
     or is stopped by force after the grace period. Metrics so far are kept."""
     record = store.request_cancel(experiment_id)

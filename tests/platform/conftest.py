@@ -1,0 +1,163 @@
+"""Fixtures of the platform tests: real SQLite and PostgreSQL stores, a test pipeline plugin.
+
+PostgreSQL is the machine's server (127.0.0.1:5432, user postgres, trust auth; ``.ci/run``
+starts it). Each test session creates its own database there and drops it at the end, so
+tests never share state with anything else on the server. ``AZURAFORGE_TEST_POSTGRES``
+overrides the server URL. If the server cannot be reached the tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, upgrade_database
+
+POSTGRES_SERVER = os.environ.get(
+    "AZURAFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TABLES = ("artifacts", "events", "metric_summaries", "metric_points", "params", "experiments")
+
+SLEEPER = """
+import time
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+from azuraforge.learn import TrainingSummary
+from pydantic import Field
+
+
+class SleeperConfig(PipelineConfig):
+    steps: int = Field(5, ge=1, description="Steps to run.")
+    sleep: float = Field(0.01, ge=0, description="Seconds per step.")
+    fail_at: int = Field(0, ge=0, description="Raise at this step (0: never).")
+    ignore_cancel: bool = Field(False, description="Keep running when cancelled.")
+
+
+class Sleeper(Pipeline[SleeperConfig]):
+    name = "sleeper"
+    description = "Logs a falling loss, one step per sleep; a pipeline of the platform tests."
+    Config = SleeperConfig
+
+    def run(self, config, ctx):
+        done = 0
+        for step in range(1, config.steps + 1):
+            if ctx.should_stop() and not config.ignore_cancel:
+                break
+            if step == config.fail_at:
+                raise RuntimeError(f"failed at step {step}")
+            time.sleep(config.sleep)
+            ctx.log_metrics({"loss": 1.0 / step, "val_loss": 2.0 / step}, step=step)
+            ctx.progress(step, config.steps, f"step {step}")
+            done = step
+        report = ctx.output_dir / "report.md"
+        report.write_text("# sleeper report\\n")
+        ctx.log_artifact(report)
+        ctx.logger.info("finished after %d steps", done)
+        status = "completed" if done == config.steps else "cancelled"
+        return RunResult(
+            metrics={"MAE": {"model": 1.0 / max(done, 1), "persistence": 2.0}},
+            report_path=report,
+            training=TrainingSummary(status, done, config.steps),
+        )
+"""
+
+
+@pytest.fixture(scope="session")
+def sleeper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding distribution ``sleeper`` (pipeline ``sleeper``), on sys.path and on
+    PYTHONPATH (so worker processes started by the tests find it too)."""
+    root = tmp_path_factory.mktemp("sleeper-dist")
+    (root / "sleeper_plugin").mkdir()
+    (root / "sleeper_plugin" / "__init__.py").write_text(textwrap.dedent(SLEEPER))
+    info = root / "sleeper_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sleeper-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[azuraforge.pipelines]\nsleeper = sleeper_plugin:Sleeper\n"
+    )
+    return root
+
+
+@pytest.fixture
+def sleeper(sleeper_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(sleeper_path))
+    pythonpath = os.environ.get("PYTHONPATH")
+    paths = filter(None, [str(sleeper_path), pythonpath])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    return sleeper_path
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "azuraforge.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the test PostgreSQL server, at the head schema, for this session."""
+    name = f"azuraforge_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://"),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:
+        pytest.fail(f"PostgreSQL at {POSTGRES_SERVER} is needed by the platform tests and "
+                    f"cannot be used ({e}); start it (.ci/run does)", pytrace=False)  # fmt: skip
+    url = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_database(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A store at the head schema with no runs: a fresh SQLite file, or the session's
+    PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "azuraforge.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings on ``database_url`` with short leases and intervals (tests wait less)."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        heartbeat_interval=0.5,
+        lease_ttl=2.0,
+        reaper_interval=0.5,
+        poll_interval=0.05,
+        cancel_grace=2.0,
+        flush_interval=0.02,
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    opened = Store(settings.database_url)
+    yield opened
+    opened.close()
