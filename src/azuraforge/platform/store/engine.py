@@ -82,7 +82,7 @@ def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
     # BEGIN that reads first and then writes (claim_next, reaping) cannot wait: SQLite fails
     # it at once with "database is locked" when another writer got in between.
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> Config:
