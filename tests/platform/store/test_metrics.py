@@ -1,0 +1,192 @@
+"""MetricStore: metric points and summaries, progress, log lines, artifacts, events; on
+SQLite and PostgreSQL (the ``database_url`` fixture)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
+from azuraforge.platform.store.metrics import downsample
+
+T = 1_700_000_000.0
+
+
+def running(store: Store) -> Lease:
+    record = store.create_experiment("sleeper", {})
+    lease = store.claim(record.id, "w1", 30.0)
+    assert lease is not None
+    return lease
+
+
+def test_points_come_back_per_metric_in_step_order(store: Store) -> None:
+    lease = running(store)
+    store.log_metrics(lease, [("loss", 2, 0.5, T + 2), ("acc", 1, 0.7, T + 1)])
+    store.log_metrics(lease, [("loss", 1, 0.9, T + 1), ("loss", 3, 0.4, T + 3)])
+    assert store.get_metrics(lease.experiment_id) == {
+        "acc": [(1, 0.7, T + 1)],
+        "loss": [(1, 0.9, T + 1), (2, 0.5, T + 2), (3, 0.4, T + 3)],
+    }
+    assert store.get_metrics(lease.experiment_id, keys=["acc"]) == {"acc": [(1, 0.7, T + 1)]}
+    assert store.get_metrics(lease.experiment_id, keys=["nope"]) == {}
+
+
+def test_summaries_keep_last_at_highest_step_min_max_and_count_across_batches(
+    store: Store,
+) -> None:
+    lease = running(store)
+    store.log_metrics(lease, [("loss", 1, 0.9, T), ("loss", 3, 0.5, T), ("loss", 2, 0.1, T)])
+    assert store.get_summaries(lease.experiment_id) == [
+        MetricSummaryRecord("loss", last=0.5, min=0.1, max=0.9, step=3, count=3)
+    ]
+    # A later batch with a lower step changes min, max and count, not the last value.
+    store.log_metrics(lease, [("loss", 2, 1.5, T), ("acc", 1, 0.3, T)])
+    assert store.get_summaries(lease.experiment_id) == [
+        MetricSummaryRecord("acc", last=0.3, min=0.3, max=0.3, step=1, count=1),
+        MetricSummaryRecord("loss", last=0.5, min=0.1, max=1.5, step=3, count=4),
+    ]
+    # A higher step takes over as last; the same step again counts as newer.
+    store.log_metrics(lease, [("loss", 4, 0.2, T)])
+    store.log_metrics(lease, [("acc", 1, 0.6, T)])
+    assert store.get_summaries(lease.experiment_id) == [
+        MetricSummaryRecord("acc", last=0.6, min=0.3, max=0.6, step=1, count=2),
+        MetricSummaryRecord("loss", last=0.2, min=0.1, max=1.5, step=4, count=5),
+    ]
+    assert store.get_experiment(lease.experiment_id).metrics == {"acc": 0.6, "loss": 0.2}
+
+
+def test_summaries_match_the_points(store: Store) -> None:
+    lease = running(store)
+    values = [0.5, 0.25, 0.75, 0.125, 0.375, 0.625]
+    for start in range(0, len(values), 2):
+        batch = [("m", s, values[s], T) for s in (start + 1, start)]  # steps out of order
+        store.log_metrics(lease, batch)
+    points = store.get_metrics(lease.experiment_id)["m"]
+    assert [v for _, v, _ in points] == values
+    (summary,) = store.get_summaries(lease.experiment_id)
+    assert summary == MetricSummaryRecord("m", values[-1], min(values), max(values), 5, 6)
+
+
+def test_summaries_of_a_run_without_metrics(store: Store) -> None:
+    lease = running(store)
+    store.log_metrics(lease, [])
+    assert store.get_summaries(lease.experiment_id) == []
+    assert store.list_events(experiment_id=lease.experiment_id, kinds=["metrics"]) == []
+
+
+def test_downsampling_keeps_the_first_and_last_points(store: Store) -> None:
+    lease = running(store)
+    store.log_metrics(lease, [("loss", s, 1.0 / s, T + s) for s in range(1, 102)])
+    store.log_metrics(lease, [("acc", 1, 0.5, T)])
+    curves = store.get_metrics(lease.experiment_id, max_points=11)
+    steps = [s for s, _, _ in curves["loss"]]
+    assert steps == list(range(1, 102, 10))
+    assert curves["loss"][-1] == (101, 1.0 / 101, T + 101)
+    assert curves["acc"] == [(1, 0.5, T)]  # fewer points than asked: all of them
+    full = store.get_metrics(lease.experiment_id, max_points=500)["loss"]
+    assert len(full) == 101
+
+
+@pytest.mark.parametrize(
+    ("count", "most", "expected"),
+    [
+        (10, 4, [0, 3, 6, 9]),
+        (10, 2, [0, 9]),
+        (10, 10, list(range(10))),
+        (3, 5, [0, 1, 2]),
+        (0, 5, []),
+        (100, 3, [0, 50, 99]),
+    ],
+)
+def test_downsample(count: int, most: int, expected: list[int]) -> None:
+    assert downsample(list(range(count)), most) == expected
+
+
+def test_progress_is_a_clamped_fraction_with_a_message(store: Store) -> None:
+    lease = running(store)
+    store.set_progress(lease, 3, 4, "step 3")
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.progress, record.progress_message) == (0.75, "step 3")
+    store.set_progress(lease, 9, 4, "x" * 300)
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.progress, record.progress_message) == (1.0, "x" * 200)
+    store.set_progress(lease, 1, 0)
+    assert store.get_experiment(lease.experiment_id).progress == 0.0
+
+
+def test_artifacts_are_listed_in_the_order_recorded(store: Store) -> None:
+    lease = running(store)
+    store.add_artifact(lease, "report.md", 12, False)
+    store.add_artifact(lease, "model", 4096, True)
+    listed = store.list_artifacts(lease.experiment_id)
+    assert [(a.path, a.size, a.is_dir) for a in listed] == [
+        ("report.md", 12, False),
+        ("model", 4096, True),
+    ]
+
+
+def test_events_are_written_in_order_with_their_kinds(store: Store) -> None:
+    start = store.last_event_id()
+    lease = running(store)
+    run = lease.experiment_id
+    store.log_metrics(lease, [("loss", 1, 0.5, T), ("acc", 1, 0.7, T)])
+    store.set_progress(lease, 1, 2, "half")
+    store.log_lines(lease, [(T, "INFO", "one"), (T + 1, "WARNING", "two")])
+    store.add_artifact(lease, "report.md", 12, False)
+    store.finish(lease, "completed")
+    events = store.list_events(experiment_id=run)
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert all(e.id > start for e in events)
+    assert {e.experiment_id for e in events} == {run}
+    assert [(e.kind, e.payload) for e in events] == [
+        ("status", {"status": "queued"}),
+        ("status", {"status": "running", "worker": "w1", "epoch": 1}),
+        ("metrics", {"points": [["loss", 1, 0.5], ["acc", 1, 0.7]]}),
+        ("progress", {"progress": 0.5, "done": 1, "total": 2, "message": "half"}),
+        ("log", {"time": T, "level": "INFO", "message": "one"}),
+        ("log", {"time": T + 1, "level": "WARNING", "message": "two"}),
+        (
+            "artifact",
+            {
+                "path": "report.md",
+                "size": 12,
+                "is_dir": False,
+                "created_at": pytest.approx(time.time(), abs=5),
+            },
+        ),
+        ("status", {"status": "completed"}),
+    ]
+    assert store.last_event_id() == events[-1].id
+
+
+def test_events_read_after_an_id_by_kind_by_project_and_up_to_a_limit(store: Store) -> None:
+    first, second = running(store), running(store)
+    store.log_lines(first, [(T, "INFO", "a")])
+    store.log_lines(second, [(T, "INFO", "b")])
+    events = store.list_events()
+    project_id = events[0].project_id
+    assert store.list_events(project_id=project_id) == events
+    assert store.list_events(project_id=project_id + 1000) == []
+    assert store.list_events(after=events[2].id) == events[3:]
+    assert store.list_events(limit=2) == events[:2]
+    logs = store.list_events(kinds=["log"])
+    assert [(e.experiment_id, e.payload["message"]) for e in logs] == [
+        (first.experiment_id, "a"),
+        (second.experiment_id, "b"),
+    ]
+    assert store.list_events(experiment_id=second.experiment_id, kinds=["log", "status"]) == [
+        e for e in events if e.experiment_id == second.experiment_id
+    ]
+
+
+def test_last_event_id_of_an_empty_store_is_zero(store: Store) -> None:
+    assert store.last_event_id() == 0
+    assert store.list_events() == []
+
+
+def test_a_long_log_line_is_cut(store: Store) -> None:
+    lease = running(store)
+    store.log_lines(lease, [(T, "INFO", "x" * 20_000)])
+    (line,) = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert line.payload["message"] == "x" * 10_000
