@@ -1,0 +1,172 @@
+"""Migrations: empty → head → base → head on SQLite and PostgreSQL, the ORM matches the head
+schema (``compare_metadata``), and the store refuses a database that is not at head."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, MetaData, Text, create_engine, inspect, text
+
+from azuraforge.errors import SchemaMismatchError
+from azuraforge.platform.store import Store, head_revision, make_engine, upgrade_database
+from azuraforge.platform.store import engine as engines
+from azuraforge.platform.store.models import Base
+from tests.platform.conftest import POSTGRES_SERVER
+
+TABLES = {
+    "alembic_version",
+    "projects",
+    "experiments",
+    "params",
+    "metric_points",
+    "metric_summaries",
+    "events",
+    "artifacts",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new PostgreSQL database (dropped
+    after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"azuraforge_migrate_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_empty_to_head_to_base_to_head(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        assert engines.current_revision(engine) is None
+        assert upgrade_database(empty_url) == head_revision()
+        assert engines.current_revision(engine) == head_revision()
+        assert tables(empty_url) == TABLES
+        with engine.connect() as connection:
+            projects = connection.execute(text("SELECT id, name FROM projects")).all()
+        assert [tuple(p) for p in projects] == [(1, "default")]
+
+        engines.downgrade(engine)
+        assert engines.current_revision(engine) is None
+        assert tables(empty_url) == {"alembic_version"}
+
+        engines.upgrade(engine)
+        assert engines.current_revision(engine) == head_revision()
+        assert tables(empty_url) == TABLES
+    finally:
+        engine.dispose()
+    # The migrated database works as a store.
+    store = Store(empty_url)
+    try:
+        record = store.create_experiment("sleeper", {"steps": 2})
+        assert store.claim_next("w", 30.0) is not None
+        assert store.get_experiment(record.id).status == "running"
+    finally:
+        store.close()
+
+
+def test_upgrading_twice_changes_nothing(empty_url: str) -> None:
+    upgrade_database(empty_url)
+    upgrade_database(empty_url)
+    store = Store(empty_url)
+    try:
+        assert store.list_experiments().total == 0
+    finally:
+        store.close()
+
+
+def test_the_models_match_the_migrated_schema(database_url: str) -> None:
+    # Fails when a model changes without a migration (or a migration without the model).
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_the_model_check_sees_a_column_without_a_migration(database_url: str) -> None:
+    changed = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["experiments"].append_column(Column("notes", Text(), nullable=True))
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), changed)
+    finally:
+        engine.dispose()
+    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "experiments", "notes")]
+
+
+def test_the_store_refuses_an_empty_database(empty_url: str) -> None:
+    shown = empty_url
+    message = (
+        f"the store {shown} has no AzuraForge tables yet; create them with: "
+        f"azuraforge db upgrade --database-url {shown}"
+    )
+    with pytest.raises(SchemaMismatchError, match=f"^{re.escape(message)}$"):
+        Store(empty_url)
+
+
+def test_the_store_refuses_a_downgraded_database(empty_url: str) -> None:
+    upgrade_database(empty_url)
+    engine = make_engine(empty_url)
+    engines.downgrade(engine)
+    engine.dispose()
+    with pytest.raises(SchemaMismatchError, match="azuraforge db upgrade --database-url"):
+        Store(empty_url)
+
+
+def set_revision(url: str, revision: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            update = text("UPDATE alembic_version SET version_num = :revision")
+            connection.execute(update, {"revision": revision})
+    finally:
+        engine.dispose()
+
+
+def test_the_store_refuses_a_database_at_another_revision(database_url: str) -> None:
+    set_revision(database_url, "0000_older")
+    try:
+        shown = database_url
+        message = (
+            f"the store {shown} is at schema 0000_older, this AzuraForge needs "
+            f"{head_revision()}; back up the database, then run: "
+            f"azuraforge db upgrade --database-url {shown}"
+        )
+        with pytest.raises(SchemaMismatchError, match=f"^{re.escape(message)}$"):
+            Store(database_url)
+        # Opening without the check is what ``azuraforge db upgrade`` itself does.
+        Store(database_url, check_schema=False).close()
+    finally:
+        set_revision(database_url, head_revision())  # the PostgreSQL database is shared
