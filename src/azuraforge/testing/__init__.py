@@ -11,5 +11,6 @@ The library layers never import this package.
 """
 
 from azuraforge.testing.pipelines import PipelineContractError, check_pipeline
+from azuraforge.testing.transports import TransportContract, WorkerProcesses
 
-__all__ = ["PipelineContractError", "check_pipeline"]
+__all__ = ["PipelineContractError", "TransportContract", "WorkerProcesses", "check_pipeline"]

@@ -1,0 +1,216 @@
+"""The Celery transport: queued runs reach workers on any number of machines through Redis.
+
+The protocol is the store's lease, not Celery's delivery guarantees:
+
+- A task carries only the experiment id. The worker that receives it calls
+  :meth:`Worker.run_one`, which claims the run's lease if the run is still ``queued`` and
+  does nothing otherwise. A message delivered twice, redelivered after Redis' visibility
+  time-out (a run longer than an hour), or requeued after its worker died therefore never
+  runs a job twice: the second delivery finds the run ``running`` or ended and returns.
+- Messages are acknowledged after the task returns (``acks_late``) and requeued when a
+  worker process dies (``task_reject_on_worker_lost``): no window exists where a message
+  is gone but its run was never claimed, and a redelivery costs one failed claim.
+- ``cancel`` revokes the task so a worker drops it unopened; the store already says
+  ``cancelled``, so a worker that never heard of the revoke drops it at the claim too.
+  Revoking never terminates: a running run is cancelled cooperatively by its worker, which
+  watches the store (SIGUSR1 to the run, SIGKILL after ``cancel_grace``).
+- Each worker (the main process, beside its pool) reaps expired leases every
+  ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
+  running; a reaped run its pipeline re-queues is sent again.
+- The prefork pool is used: each pool process runs one run at a time and forks the run's
+  child from a single-threaded process, as the local worker does (tested for real).
+
+Messages are JSON only; no result backend is used (the store holds every result).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from typing import Any
+
+from celery import Celery, bootsteps
+
+from azuraforge.platform.jobs.states import QUEUED
+from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, is_unavailable
+
+TASK_NAME = "azuraforge.run_experiment"
+_log = logging.getLogger(__name__)
+
+
+def make_celery_app(settings: Settings) -> Celery:
+    """A Celery app on ``settings.broker_url`` with the one task, ``azuraforge.run_experiment``.
+
+    Examples
+    --------
+    >>> app = make_celery_app(Settings(transport="celery", broker_url="redis://127.0.0.1:6379/0"))
+    >>> app.conf.task_serializer, app.conf.task_acks_late, app.conf.worker_prefetch_multiplier
+    ('json', True, 1)
+    >>> TASK_NAME in app.tasks
+    True
+    """
+    app = Celery("azuraforge", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+    )
+    jobs = _ProcessWorker(settings)
+
+    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+    def run_experiment(experiment_id: int) -> str | None:
+        """Run this experiment if it is still queued; its final status, or ``None``."""
+        return jobs.run_one(experiment_id)
+
+    app.azuraforge_settings = settings
+    app.steps["worker"].add(ReaperStep)
+    return app
+
+
+class _ProcessWorker:
+    """One :class:`Worker` (and its store connections) per process, made on first use: a
+    pool process forked by Celery must not share its parent's connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._worker: Worker | None = None
+        self._pid = 0
+
+    def run_one(self, experiment_id: int) -> str | None:
+        if self._worker is None or self._pid != os.getpid():
+            self._worker, self._pid = Worker(self.settings), os.getpid()
+        supervision = self._worker.run_one(experiment_id)
+        return None if supervision is None else supervision.status
+
+
+def send_run(app: Celery, experiment_id: int, task_id: str | None = None) -> None:
+    """Send the task that runs ``experiment_id`` (task id ``run-<id>`` unless given)."""
+    app.send_task(TASK_NAME, args=[experiment_id], task_id=task_id or _task_id(experiment_id))
+
+
+def _task_id(experiment_id: int) -> str:
+    return f"run-{experiment_id}"
+
+
+class CeleryTransport(Transport):
+    """Runs reach Celery workers (``azuraforge worker --transport celery``) through Redis.
+
+    Parameters
+    ----------
+    settings
+        ``broker_url`` names the Redis server; the workers read the same store.
+    """
+
+    name = "celery"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = make_celery_app(settings)
+
+    def submit(self, experiment_id: int) -> None:
+        """Send the run's task; sending it again is harmless (it runs once)."""
+        send_run(self.app, experiment_id)
+
+    def cancel(self, experiment_id: int) -> None:
+        """Revoke the run's task without terminating anything (the worker running it, if
+        any, stops it cooperatively when it sees the cancel request in the store)."""
+        self.app.control.revoke(_task_id(experiment_id), terminate=False)
+
+    def close(self) -> None:
+        """Release the broker connections this transport opened."""
+        self.app.close()
+
+
+class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    """A worker bootstep: a thread of the worker's main process that marks expired leases
+    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued).
+
+    It starts after the pool, so pool processes are forked before the thread exists.
+    """
+
+    requires = ("celery.worker.components:Pool",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, parent: Any) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(parent.app,), name="azuraforge-reaper", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, parent: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _loop(self, app: Celery) -> None:
+        settings: Settings = app.azuraforge_settings
+        store: Store | None = None
+        while not self._stop.wait(settings.reaper_interval):
+            try:
+                store = store or Store(settings.database_url)
+                reap(app, store)
+            except Exception as e:
+                level = logging.WARNING if is_unavailable(e) else logging.ERROR
+                _log.log(level, "reaper: %s", e, exc_info=not is_unavailable(e))
+            finally:
+                # NOTE: no pooled connection outlives a pass: the pool may fork a new process
+                # at any time, and a child must not inherit (and later close) ours.
+                if store is not None:
+                    store.close()
+
+
+def reap(app: Celery, store: Store) -> list[tuple[int, str]]:
+    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again); return
+    ``(id, new status)`` for each."""
+    reaped = store.reap_expired()
+    for experiment_id, status in reaped:
+        _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
+        if status == QUEUED:
+            # a new task id: the first one may have been revoked by a cancel
+            send_run(app, experiment_id, f"run-{experiment_id}-{uuid.uuid4().hex[:8]}")
+    return reaped
+
+
+def run_celery_worker(settings: Settings, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a Celery worker with ``concurrency`` pool processes in this process, until it is
+    stopped (SIGTERM or SIGINT: warm shutdown, runs in progress finish first).
+
+    Raises
+    ------
+    SystemExit
+        With the worker's exit code when it stopped on an error.
+    """
+    app = make_celery_app(settings)
+    worker = app.Worker(
+        hostname=f"azuraforge-{os.getpid()}@{socket.gethostname()}",
+        concurrency=concurrency,
+        pool="prefork",
+        loglevel=loglevel,
+        optimization="fair",
+        # NOTE: mingle (revoked ids from other workers) and gossip only save a failed claim
+        # now and then: the store decides what runs. Without them a worker starts a second
+        # sooner and sends less.
+        without_mingle=True,
+        without_gossip=True,
+        without_heartbeat=True,
+    )
+    worker.start()
+    if worker.exitcode:
+        raise SystemExit(worker.exitcode)

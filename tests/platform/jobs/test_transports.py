@@ -1,0 +1,175 @@
+"""TransportContract over both transports, on SQLite and PostgreSQL, with real workers.
+
+Local: two ``python -m azuraforge.platform.jobs.worker`` processes. Celery: two Celery
+workers (prefork pool, two processes each) on the machine's Redis, in a database of the
+server this session claims, emptied after each class and at the end. Workers and stores
+live for a class (one per transport and database), so the workers start once per class.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from azuraforge.platform.jobs.celery_transport import CeleryTransport, make_celery_app
+from azuraforge.platform.jobs.transport import LocalTransport, Transport
+from azuraforge.platform.settings import Settings
+from azuraforge.testing import TransportContract, WorkerProcesses
+from tests.platform.conftest import TABLES
+
+REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
+OWNER_KEY = "azuraforge-tests:owner"
+CELERY_WORKER = (
+    "from azuraforge.platform.settings import Settings\n"
+    "from azuraforge.platform.jobs.celery_transport import run_celery_worker\n"
+    "run_celery_worker(Settings(), concurrency=2)\n"
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A database of the test Redis server that no one else uses: the highest-numbered empty
+    one, claimed with a key; emptied at the end of the session."""
+    try:
+        count = int(redis.Redis.from_url(REDIS_SERVER).config_get("databases")["databases"])
+    except redis.RedisError as e:
+        pytest.fail(f"Redis at {REDIS_SERVER} is needed by the Celery tests and cannot be used "
+                    f"({e}); start it (.ci/run does)", pytrace=False)  # fmt: skip
+    token = uuid.uuid4().hex
+    for db in range(count - 1, 0, -1):
+        client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
+        if client.dbsize() == 0 and client.set(OWNER_KEY, token, nx=True):
+            break
+    else:
+        pytest.fail(f"no empty database on Redis at {REDIS_SERVER} for the Celery tests")
+    yield f"{REDIS_SERVER}/{db}"
+    client.flushdb()
+    client.close()
+
+
+def empty_redis(url: str) -> None:
+    """Delete every key of the session's database but its owner key."""
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter():
+        if key != OWNER_KEY.encode():
+            client.delete(key)
+    client.close()
+
+
+@pytest.fixture(scope="class", params=["sqlite", "postgresql"])
+def class_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> str:
+    """A store with no runs for one class: a fresh SQLite file, or the session's PostgreSQL
+    database emptied."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("transport-store") / "azuraforge.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+def short_settings(database_url: str, home: Path, **fields: str) -> Settings:
+    """Settings with the short leases and intervals of ``tests/platform/conftest.py``."""
+    return Settings(
+        home=home,
+        database_url=database_url,
+        heartbeat_interval=0.5,
+        lease_ttl=2.0,
+        reaper_interval=0.5,
+        poll_interval=0.05,
+        cancel_grace=2.0,
+        flush_interval=0.02,
+        **fields,
+    )
+
+
+def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]:
+    """The environment that gives a worker process ``settings`` and the sleeper plugin."""
+    env = dict(os.environ)
+    env.update({f"AZURAFORGE_{name.upper()}": str(value)
+                for name, value in settings.model_dump(mode="json").items()})  # fmt: skip
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sleeper_path), env.get("PYTHONPATH")]))
+    return env
+
+
+class TestLocalTransport(TransportContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def settings(
+        cls, class_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> Settings:
+        return short_settings(class_database_url, tmp_path_factory.mktemp("home"))
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def transport(cls) -> Transport:
+        return LocalTransport()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def workers(
+        cls, settings: Settings, sleeper_path: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[WorkerProcesses]:
+        command = [sys.executable, "-m", "azuraforge.platform.jobs.worker"]
+        env = worker_environment(settings, sleeper_path)
+        processes = WorkerProcesses(command, env, slots=1, log_dir=tmp_path_factory.mktemp("logs"))
+        processes.start(2)
+        yield processes
+        processes.stop()
+
+
+class TestCeleryTransport(TransportContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def settings(
+        cls, class_database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> Settings:
+        home = tmp_path_factory.mktemp("home")
+        return short_settings(class_database_url, home, transport="celery", broker_url=redis_url)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def transport(cls, settings: Settings) -> Iterator[Transport]:
+        transport = CeleryTransport(settings)
+        yield transport
+        transport.close()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def workers(
+        cls, settings: Settings, sleeper_path: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[WorkerProcesses]:
+        command = [sys.executable, "-c", CELERY_WORKER]
+        env = worker_environment(settings, sleeper_path)
+        processes = WorkerProcesses(command, env, slots=2, log_dir=tmp_path_factory.mktemp("logs"))
+        processes.start(2)
+        yield processes
+        processes.stop()
+        empty_redis(settings.broker_url)
+
+
+def test_celery_messages_are_json_and_acknowledged_after_the_run(tmp_path: Path) -> None:
+    app = make_celery_app(
+        Settings(home=tmp_path, transport="celery", broker_url="redis://127.0.0.1:6379/0")
+    )
+    assert (app.conf.task_serializer, app.conf.accept_content) == ("json", ["json"])
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.task_ignore_result and app.conf.worker_prefetch_multiplier == 1
