@@ -1,0 +1,121 @@
+"""Fixtures of the job tests: a TCP proxy in front of PostgreSQL that a test can cut and
+restore (the store becomes unreachable and comes back), and a polling wait."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+from sqlalchemy.engine import make_url
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float = 10.0, every: float = 0.02) -> T:
+    """Poll ``check`` until it returns something true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {timeout} s: {check}", pytrace=True)
+        time.sleep(every)
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to ``target``. :meth:`cut` closes every connection and
+    refuses new ones (the server looks gone); :meth:`restore` lets connections through again.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.up = threading.Event()
+        self.up.set()
+        self.refused = 0
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
+        self._thread.start()
+
+    def url(self, database_url: str) -> str:
+        """``database_url`` with its host and port replaced by the proxy's."""
+        parsed = make_url(database_url).set(host="127.0.0.1", port=self.port)
+        return parsed.render_as_string(hide_password=False)
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.cut()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            if not self.up.is_set():
+                self.refused += 1
+                _shut(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _shut(client)
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _shut(source)
+        _shut(sink)
+
+
+def _shut(sock: socket.socket) -> None:
+    # shutdown, not just close: a forked child holding a copy of the descriptor must see
+    # the connection end too.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def postgres_proxy() -> Iterator[TcpProxy]:
+    """A proxy in front of the test PostgreSQL server."""
+    from tests.platform.conftest import POSTGRES_SERVER
+
+    server = make_url(POSTGRES_SERVER)
+    proxy = TcpProxy((server.host or "127.0.0.1", server.port or 5432))
+    yield proxy
+    proxy.close()

@@ -1,0 +1,186 @@
+"""StoreContext: buffered metric writes in batches, nothing lost, progress, log lines,
+artifacts, a lost lease, and spooling while the store is unreachable."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from azuraforge.platform.jobs.context import SPOOL_NAME, StoreContext
+from azuraforge.platform.store import Lease, Store
+from tests.platform.jobs.conftest import TcpProxy, wait_for
+
+
+def running(store: Store) -> Lease:
+    record = store.create_experiment("sleeper", {})
+    lease = store.claim(record.id, "w1", 30.0)
+    assert lease is not None
+    return lease
+
+
+@pytest.fixture
+def lease(store: Store) -> Lease:
+    return running(store)
+
+
+@pytest.fixture
+def ctx(store: Store, lease: Lease, tmp_path: Path) -> Iterator[StoreContext]:
+    context = StoreContext(store, lease, tmp_path / "run", flush_interval=0.02)
+    yield context
+    context.close(timeout=10)
+
+
+def test_metrics_are_written_in_batches_and_none_is_lost(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    steps = 1000
+    for step in range(1, steps + 1):
+        ctx.log_metrics({"loss": 1.0 / step, "acc": step / steps}, step=step)
+        if step % 100 == 0:
+            time.sleep(0.03)  # let a few flushes happen while logging goes on
+    assert ctx.close(timeout=10) is True
+    curves = store.get_metrics(lease.experiment_id)
+    assert [(s, v) for s, v, _ in curves["loss"]] == [(s, 1.0 / s) for s in range(1, steps + 1)]
+    assert [s for s, _, _ in curves["acc"]] == list(range(1, steps + 1))
+    batches = store.list_events(experiment_id=lease.experiment_id, kinds=["metrics"], limit=5000)
+    assert 2 <= len(batches) <= 100  # many points per commit
+    assert sum(len(e.payload["points"]) for e in batches) == 2 * steps
+    summaries = {s.key: s for s in store.get_summaries(lease.experiment_id)}
+    assert (summaries["loss"].last, summaries["loss"].count) == (1.0 / steps, steps)
+
+
+def test_a_logged_point_is_stored_within_the_flush_interval(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    logged = time.monotonic()
+    ctx.log_metrics({"loss": 0.5}, step=1)
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=2)
+    assert time.monotonic() - logged < 0.5
+
+
+def test_only_the_newest_progress_is_written(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    for done in range(1, 101):
+        ctx.progress(done, 100, f"step {done}")
+    assert ctx.close(timeout=10) is True
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.progress, record.progress_message) == (1.0, "step 100")
+    written = store.list_events(experiment_id=lease.experiment_id, kinds=["progress"])
+    assert 1 <= len(written) < 100
+    assert written[-1].payload == {
+        "progress": 1.0,
+        "done": 100,
+        "total": 100,
+        "message": "step 100",
+    }
+
+
+def test_log_records_become_log_events(store: Store, lease: Lease, ctx: StoreContext) -> None:
+    ctx.logger.info("hello %s", "world")
+    ctx.logger.debug("not kept")
+    ctx.logger.warning("careful")
+    assert ctx.close(timeout=10) is True
+    lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert [(e.payload["level"], e.payload["message"]) for e in lines] == [
+        ("INFO", "hello world"),
+        ("WARNING", "careful"),
+    ]
+    # Closing detaches the handler: later records go nowhere near the store.
+    ctx.logger.info("after close")
+    assert len(store.list_events(experiment_id=lease.experiment_id, kinds=["log"])) == 2
+
+
+def test_artifacts_inside_the_run_folder_are_recorded_with_their_size(
+    store: Store, lease: Lease, ctx: StoreContext, tmp_path: Path
+) -> None:
+    (ctx.output_dir / "report.md").write_text("12345")
+    model = ctx.output_dir / "model"
+    model.mkdir()
+    (model / "a.bin").write_bytes(b"x" * 100)
+    (model / "b.bin").write_bytes(b"x" * 20)
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("x")
+    ctx.log_artifact(ctx.output_dir / "report.md")
+    ctx.log_artifact(model)
+    ctx.log_artifact(outside)
+    assert ctx.close(timeout=10) is True
+    listed = store.list_artifacts(lease.experiment_id)
+    assert [(a.path, a.size, a.is_dir) for a in listed] == [
+        ("report.md", 5, False),
+        ("model", 120, True),
+    ]
+    lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert [e.payload["message"] for e in lines] == [
+        f"artifact {outside} is outside the run folder; not recorded"
+    ]
+
+
+def test_should_stop_follows_the_stop_request(store: Store, lease: Lease, tmp_path: Path) -> None:
+    asked = False
+    ctx = StoreContext(store, lease, tmp_path / "run", stop_requested=lambda: asked)
+    try:
+        assert ctx.should_stop() is False
+        asked = True
+        assert ctx.should_stop() is True
+    finally:
+        ctx.close(timeout=10)
+
+
+def test_a_lost_lease_stops_the_run_and_writes_nothing_more(
+    store: Store, lease: Lease, ctx: StoreContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx.log_metrics({"loss": 1.0}, step=1)
+    wait_for(lambda: store.get_metrics(lease.experiment_id))
+    store.reap_expired(now=time.time() + 60)
+    events = store.list_events(experiment_id=lease.experiment_id)
+    with caplog.at_level(logging.WARNING, logger="azuraforge.platform.jobs.context"):
+        ctx.log_metrics({"loss": 0.5}, step=2)
+        ctx.progress(2, 2)
+        wait_for(lambda: ctx.lease_lost, timeout=5)
+    assert ctx.should_stop() is True
+    assert "is no longer held" in caplog.text
+    assert ctx.close(timeout=10) is False  # the last point was never written
+    assert store.list_events(experiment_id=lease.experiment_id) == events
+    assert [s for s, _, _ in store.get_metrics(lease.experiment_id)["loss"]] == [1]
+    assert store.get_experiment(lease.experiment_id).status == "lost"
+
+
+def test_an_unreachable_store_spools_then_replays_in_order(
+    postgres_url: str, postgres_proxy: TcpProxy, tmp_path: Path
+) -> None:
+    direct = Store(postgres_url)
+    proxied = Store(postgres_proxy.url(postgres_url))
+    lease = running(direct)
+    ctx = StoreContext(proxied, lease, tmp_path / "run", flush_interval=0.02)
+    spool = ctx.output_dir / SPOOL_NAME
+    try:
+        ctx.log_metrics({"loss": 1.0}, step=1)
+        wait_for(lambda: direct.get_metrics(lease.experiment_id))
+        postgres_proxy.cut()
+        for step in range(2, 12):
+            ctx.log_metrics({"loss": 1.0 / step}, step=step)
+            time.sleep(0.02)
+        wait_for(spool.exists, timeout=5)
+        assert [s for s, _, _ in direct.get_metrics(lease.experiment_id)["loss"]] == [1]
+        postgres_proxy.restore()
+        for step in range(12, 15):
+            ctx.log_metrics({"loss": 1.0 / step}, step=step)
+        assert ctx.close(timeout=10) is True
+    finally:
+        postgres_proxy.restore()
+        ctx.close(timeout=10)
+        proxied.close()
+    assert postgres_proxy.refused > 0
+    assert not spool.exists()
+    points = direct.get_metrics(lease.experiment_id)["loss"]
+    assert [(s, v) for s, v, _ in points] == [(s, 1.0 / s) for s in range(1, 15)]
+    # Written in the order logged: event by event, steps only go up.
+    batches = direct.list_events(experiment_id=lease.experiment_id, kinds=["metrics"])
+    steps = [p[1] for e in batches for p in e.payload["points"]]
+    assert steps == list(range(1, 15))
+    direct.close()
