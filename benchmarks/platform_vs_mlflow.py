@@ -482,8 +482,10 @@ def load_ours(url: str, runs: list[dict[str, Any]]) -> None:
                 )  # fmt: skip
         if store.dialect == "postgresql":
             # What autovacuum does within a minute of a bulk load; the benchmark does not wait.
-            with store.engine.connect() as connection:
-                connection.exec_driver_sql("COMMIT")
+            # Autocommit: statistics written inside a transaction that is rolled back are lost.
+            with store.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
                 connection.exec_driver_sql("ANALYZE")
     finally:
         store.close()
@@ -848,6 +850,20 @@ def steal_share(before: list[int], after: list[int]) -> float | None:
     return delta[7] / sum(delta) if sum(delta) else 0.0
 
 
+def git_state() -> str:
+    """The commit the store was measured at, and whether src/ differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}" + (" (src/ had uncommitted changes)" if dirty else "")
+
+
 def version(distribution: str) -> str:
     """An installed distribution's version, or ``not installed``."""
     try:
@@ -866,6 +882,7 @@ def environment(
     )  # fmt: skip
     return {
         "python": platform.python_version(),
+        "git": git_state(),
         "packages": {p: version(p) for p in packages},
         "sqlite_library": sqlite3.sqlite_version,
         "postgresql_server": postgres_version(pg) if pg else None,
@@ -943,6 +960,7 @@ def environment_block(env: dict[str, Any]) -> str:
     steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
     lines = [
         f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
+        f"AzuraForge at commit {env['git']}",
         f"Python {env['python']}, SQLite library {env['sqlite_library']}, PostgreSQL server "
         f"{env['postgresql_server'] or '(not used)'}",
         "packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
