@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from sqlalchemy import create_engine, text
 
-from azuraforge.platform.jobs.celery_transport import CeleryTransport, make_celery_app
+from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport, make_celery_app
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.testing import TransportContract, WorkerProcesses
@@ -173,3 +174,13 @@ def test_celery_messages_are_json_and_acknowledged_after_the_run(tmp_path: Path)
     assert (app.conf.task_serializer, app.conf.accept_content) == ("json", ["json"])
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.task_ignore_result and app.conf.worker_prefetch_multiplier == 1
+
+
+def test_celery_apps_keep_their_own_task(tmp_path: Path) -> None:
+    apps = [make_celery_app(Settings(home=tmp_path / name, transport="celery",
+                                     broker_url="redis://127.0.0.1:6379/0"))
+            for name in ("a", "b")]  # fmt: skip
+    tasks = [app.tasks[TASK_NAME] for app in apps]
+    assert tasks[0] is not tasks[1]
+    assert [task.app for task in tasks] == apps
+    assert TASK_NAME not in Celery("someone-else", set_as_current=False).tasks

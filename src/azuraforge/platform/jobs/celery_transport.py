@@ -68,7 +68,9 @@ def make_celery_app(settings: Settings) -> Celery:
     )
     jobs = _ProcessWorker(settings)
 
-    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+    # NOTE: shared=False: Celery's default adds a task to every app finalized later in the
+    # process, so a second app would run the first one's settings (and a user's app ours).
+    @app.task(name=TASK_NAME, shared=False)  # type: ignore[untyped-decorator]
     def run_experiment(experiment_id: int) -> str | None:
         """Run this experiment if it is still queued; its final status, or ``None``."""
         return jobs.run_one(experiment_id)
