@@ -146,6 +146,9 @@ def _watch(
             else:
                 cancel = store.cancel_requested(lease.experiment_id)
         except LeaseLostError as e:
+            if _recorded(store, lease):
+                # The child recorded the end (releasing the lease) just before this renewal.
+                return _ended(store, lease, _wait(child, settings.cancel_grace + 1.0))
             _log.warning("%s; stopping the run", e)
             _kill(child)
             return Supervision(LOST, forced=True)
@@ -173,6 +176,28 @@ def _ended(store: Store, lease: Lease, wait_status: int) -> Supervision:
     how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     _finish_quietly(store, lease, FAILED, f"the run's process died ({how})")
     return Supervision(FAILED)
+
+
+def _recorded(store: Store, lease: Lease) -> bool:
+    """Whether the run ended under this very lease (the child recorded it; not reaped)."""
+    record = store.find_experiment(lease.experiment_id)
+    return (
+        record is not None
+        and record.lease_epoch == lease.epoch
+        and record.status in (COMPLETED, FAILED, CANCELLED)
+    )
+
+
+def _wait(child: int, timeout: float) -> int:
+    """The child's wait status once it exits (killed if it takes over ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ended, wait_status = os.waitpid(child, os.WNOHANG)
+        if ended:
+            return wait_status
+        time.sleep(0.01)
+    os.kill(child, signal.SIGKILL)
+    return os.waitpid(child, 0)[1]
 
 
 def _kill(child: int) -> None:
