@@ -1,0 +1,248 @@
+"""The runner: ``execute`` (a pipeline under a StoreContext, the end recorded) and
+``supervise`` (the run in a forked child, the lease kept by the parent, cancel relayed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from azuraforge.platform.jobs.runner import Supervision, execute, supervise
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Lease, Store
+from tests.platform.jobs.conftest import wait_for
+
+
+def leased(store: Store, config: dict[str, Any], pipeline: str = "sleeper") -> Lease:
+    record = store.create_experiment(pipeline, config)
+    lease = store.claim(record.id, "test-worker", 30.0)
+    assert lease is not None
+    return lease
+
+
+def steps(store: Store, experiment_id: int, key: str = "loss") -> list[int]:
+    return [s for s, _, _ in store.get_metrics(experiment_id).get(key, [])]
+
+
+def children() -> list[int]:
+    """Pids of this process's children (the forked run)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
+def logged(store: Store, experiment_id: int) -> int:
+    """The forked run's pid once it logged a step.
+
+    A helper thread touches the store only after the fork: a child forked while another
+    thread of its parent is inside an SQLite transaction inherits SQLite's in-process lock
+    bookkeeping and can never write (worker processes fork from their only thread).
+    """
+    (child,) = wait_for(children)
+    wait_for(lambda: steps(store, experiment_id))
+    return child
+
+
+def test_execute_records_a_completed_run(store: Store, settings: Settings, sleeper: Path) -> None:
+    lease = leased(store, {"steps": 4, "sleep": 0})
+    assert execute(store, lease, settings) == "completed"
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.status, record.progress, record.error) == ("completed", 1.0, None)
+    assert record.progress_message == "step 4"
+    assert steps(store, lease.experiment_id) == [1, 2, 3, 4]
+    assert record.metrics == {"loss": 0.25, "val_loss": 0.5}
+    assert record.result is not None
+    assert record.result["metrics"] == {"MAE": {"model": 0.25, "persistence": 2.0}}
+    assert record.result["report_path"] == "report.md"
+    assert record.result["training"] is not None
+    assert [a.path for a in store.list_artifacts(lease.experiment_id)] == ["report.md"]
+    assert (settings.runs_dir / str(record.id) / "report.md").read_text() == "# sleeper report\n"
+    lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert [e.payload["message"] for e in lines] == ["finished after 4 steps"]
+
+
+def test_execute_records_a_failing_pipeline_as_failed(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 5, "sleep": 0, "fail_at": 3})
+    assert execute(store, lease, settings) == "failed"
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.status, record.error) == ("failed", "RuntimeError: failed at step 3")
+    assert record.result is None
+    assert steps(store, lease.experiment_id) == [1, 2]  # what it logged before failing stays
+    (line,) = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert line.payload["level"] == "ERROR"
+    assert line.payload["message"].startswith("run failed: RuntimeError: failed at step 3\n")
+    assert "Traceback" in line.payload["message"]
+
+
+def test_execute_of_an_unknown_pipeline_fails_naming_it(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {}, pipeline="wether")
+    assert execute(store, lease, settings) == "failed"
+    error = store.get_experiment(lease.experiment_id).error
+    assert error is not None and error.startswith("NotFoundError: no pipeline named 'wether'")
+
+
+def test_execute_of_a_bad_config_fails_naming_the_setting(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 0})
+    assert execute(store, lease, settings) == "failed"
+    error = store.get_experiment(lease.experiment_id).error
+    assert error is not None and error.startswith("InvalidParameterError: bad settings for")
+    assert "steps" in error
+
+
+def test_execute_stopped_at_once_is_cancelled(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 4, "sleep": 0})
+    assert execute(store, lease, settings, stop_requested=lambda: True) == "cancelled"
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.status, record.error) == ("cancelled", None)
+    assert steps(store, lease.experiment_id) == []
+
+
+def test_execute_whose_lease_was_lost_records_nothing(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 200, "sleep": 0.01})
+    reaper = threading.Timer(0.3, lambda: store.reap_expired(now=time.time() + 60))
+    reaper.start()
+    try:
+        assert execute(store, lease, settings) == "lost"
+    finally:
+        reaper.cancel()
+    record = store.get_experiment(lease.experiment_id)
+    assert record.status == "lost" and record.error is not None
+    assert "stopped renewing its lease" in record.error
+    assert len(steps(store, lease.experiment_id)) < 200  # stopped early
+
+
+def test_supervise_runs_the_pipeline_in_a_child(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 3, "sleep": 0})
+    assert supervise(store, lease, settings) == Supervision("completed")
+    assert steps(store, lease.experiment_id) == [1, 2, 3]
+    assert children() == []  # reaped
+
+
+def test_supervise_renews_the_lease_while_the_run_lasts_longer_than_it(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    # 3 s of steps, a 2 s lease renewed every 0.5 s; a reaper running all along.
+    lease = leased(store, {"steps": 30, "sleep": 0.1})
+    reaped: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def reaper() -> None:
+        wait_for(children)  # see logged()
+        while not done.is_set():
+            reaped.extend(store.reap_expired())
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=reaper)
+    thread.start()
+    try:
+        assert supervise(store, lease, settings) == Supervision("completed")
+    finally:
+        done.set()
+        thread.join()
+    assert reaped == []
+    assert steps(store, lease.experiment_id) == list(range(1, 31))
+
+
+def test_a_child_that_dies_is_recorded_as_failed(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 500, "sleep": 0.01})
+
+    def kill_the_child() -> None:
+        os.kill(logged(store, lease.experiment_id), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_child)
+    killer.start()
+    ended = supervise(store, lease, settings)
+    killer.join()
+    assert ended == Supervision("failed")
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.status, record.error) == (
+        "failed",
+        "the run's process died (signal SIGKILL)",
+    )
+    assert steps(store, lease.experiment_id)  # what was flushed before stays
+
+
+def test_a_lost_lease_stops_the_child(store: Store, settings: Settings, sleeper: Path) -> None:
+    lease = leased(store, {"steps": 500, "sleep": 0.01})
+
+    def take_over() -> None:
+        logged(store, lease.experiment_id)
+        store.reap_expired(now=time.time() + 60)
+
+    thread = threading.Thread(target=take_over)
+    thread.start()
+    started = time.monotonic()
+    ended = supervise(store, lease, settings)
+    thread.join()
+    assert ended.status == "lost"
+    assert time.monotonic() - started < 5
+    assert children() == []
+    count = len(steps(store, lease.experiment_id))
+    time.sleep(0.3)
+    assert len(steps(store, lease.experiment_id)) == count < 500
+    assert store.get_experiment(lease.experiment_id).status == "lost"
+
+
+def test_shutdown_of_the_worker_cancels_the_run(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 500, "sleep": 0.01})
+    shutdown = threading.Event()
+    stopper = threading.Thread(target=lambda: (logged(store, lease.experiment_id), shutdown.set()))
+    stopper.start()
+    ended = supervise(store, lease, settings, shutdown)
+    stopper.join()
+    assert ended == Supervision("cancelled")
+    record = store.get_experiment(lease.experiment_id)
+    assert record.status == "cancelled" and record.result is not None
+    assert len(steps(store, lease.experiment_id)) < 500
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_child_does_not_inherit_the_workers_signal_handlers(
+    store: Store, settings: Settings, sleeper: Path, signum: signal.Signals
+) -> None:
+    lease = leased(store, {"steps": 500, "sleep": 0.01})
+
+    def signal_the_child() -> None:
+        os.kill(logged(store, lease.experiment_id), signum)
+
+    thread = threading.Thread(target=signal_the_child)
+    thread.start()
+    ended = supervise(store, lease, settings)
+    thread.join()
+    assert ended == Supervision("failed")
+    error = store.get_experiment(lease.experiment_id).error
+    assert error == f"the run's process died (signal {signum.name})"
+
+
+def test_a_run_recorded_just_before_a_renewal_is_not_taken_for_lost(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    # Renewing at every poll: the renewal right after the child recorded the end finds the
+    # lease released. That is the child's doing, not a lost lease (it was killed as lost).
+    eager = settings.model_copy(update={"heartbeat_interval": 0.001})
+    for _ in range(3):
+        lease = leased(store, {"steps": 2, "sleep": 0})
+        assert supervise(store, lease, eager) == Supervision("completed")
+        assert store.get_experiment(lease.experiment_id).status == "completed"
