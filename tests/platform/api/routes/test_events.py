@@ -1,0 +1,61 @@
+"""WebSocket streams: history, live events, terminal event; late joiners; the project stream."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+API = "/api/v1"
+
+
+def follow(client: TestClient, experiment_id: int) -> list[dict]:
+    with client.websocket_connect(f"{API}/experiments/{experiment_id}/events") as socket:
+        messages = []
+        while True:
+            message = socket.receive_json()
+            messages.append(message)
+            if message["type"] == "end":
+                return messages
+
+
+def curve(messages: list[dict], key: str) -> list[tuple[int, float]]:
+    points = list(zip(messages[0]["metrics"].get(key, {}).get("steps", []),
+                      messages[0]["metrics"].get(key, {}).get("values", []), strict=True))  # fmt: skip
+    for message in messages[1:]:
+        if message["type"] == "metrics":
+            points += [(step, value) for k, step, value in message["points"] if k == key]
+    return points
+
+
+def test_live_stream_then_late_joiner_get_the_same_curve(client: TestClient, worker):
+    body = {"pipeline": "sleeper", "config": {"steps": 30, "sleep": 0.02}}
+    row = client.post(f"{API}/experiments", json=body).json()["data"][0]
+    live = follow(client, row["id"])
+    assert live[0]["type"] == "history"
+    assert live[-1] == {"type": "end", "status": "completed"}
+    assert {m["type"] for m in live} >= {"metrics", "progress", "status"}
+    expected = [(step, 1.0 / step) for step in range(1, 31)]
+    assert curve(live, "loss") == expected
+    late = follow(client, row["id"])
+    assert [m["type"] for m in late] == ["history", "end"]
+    assert curve(late, "loss") == expected
+    assert late[0]["status"] == "completed"
+
+
+def test_unknown_experiment_closes_with_4404(client: TestClient):
+    with client.websocket_connect(f"{API}/experiments/999/events") as socket:
+        message = socket.receive()
+        assert message["type"] == "websocket.close"
+        assert message["code"] == 4404
+
+
+def test_project_stream_carries_status_of_every_run(client: TestClient, worker):
+    with client.websocket_connect(f"{API}/events") as socket:
+        body = {"pipeline": "sleeper", "config": {"steps": 2}}
+        row = client.post(f"{API}/experiments", json=body).json()["data"][0]
+        statuses = []
+        while "completed" not in statuses:
+            message = socket.receive_json()
+            assert message["type"] in ("status", "progress")
+            if message["type"] == "status" and message["experiment_id"] == row["id"]:
+                statuses.append(message["status"])
+    assert statuses == ["queued", "running", "completed"]

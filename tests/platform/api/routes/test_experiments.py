@@ -1,0 +1,217 @@
+"""/api/v1/experiments on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from azuraforge.platform.store import Store
+
+API = "/api/v1"
+
+
+def wait_for(client: TestClient, experiment_id: int, statuses: set[str], timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = client.get(f"{API}/experiments/{experiment_id}").json()
+        if row["status"] in statuses:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"experiment {experiment_id} still {row['status']}, wanted {statuses}")
+
+
+def submit(client: TestClient, **config) -> dict:
+    response = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "config": config})
+    assert response.status_code == 201, response.text
+    return response.json()["data"][0]
+
+
+def test_submit_fills_defaults_and_queues(client: TestClient):
+    row = submit(client, steps=3)
+    detail = client.get(f"{API}/experiments/{row['id']}").json()
+    assert detail["status"] == "queued"
+    assert detail["config"] == {"steps": 3, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False}
+    assert detail["project"] == "default"
+
+
+def test_grid_makes_a_batch(client: TestClient):
+    body = {"pipeline": "sleeper", "config": {"sleep": 0}, "grid": {"steps": [1, 2, 3]}}
+    created = client.post(f"{API}/experiments", json=body).json()
+    assert created["total"] == 3
+    batch = created["data"][0]["batch_id"]
+    assert batch and {r["batch_id"] for r in created["data"]} == {batch}
+    listed = client.get(f"{API}/experiments", params={"batch_id": batch}).json()
+    assert listed["total"] == 3
+
+
+def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
+    body = {"pipeline": "sleeper", "config": {"steps": "many"}, "grid": {"sleep": [0, -1]}}
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CONFIG"
+    assert {"loc": ["config", "steps"]}.items() <= error["details"][0].items()
+    assert client.get(f"{API}/experiments").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"pipeline": "wether"}, 404, "no pipeline named 'wether'"),
+        ({"pipeline": "sleeper", "config": {"bogus": 1}}, 422, "bogus: unknown setting"),
+        ({"pipeline": "sleeper", "grid": {"steps": []}}, 422, "non-empty list"),
+        ({"pipeline": "sleeper", "extra": 1}, 422, "extra"),
+        ({}, 422, "pipeline"),
+    ],
+)
+def test_bad_submissions_are_4xx_with_a_message(client, body, status, fragment):
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == status
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_malformed_json_and_huge_bodies_are_refused(client: TestClient):
+    malformed = client.post(
+        f"{API}/experiments", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 422
+    assert malformed.json()["error"]["code"] == "INVALID_REQUEST"
+    huge = client.post(
+        f"{API}/experiments",
+        content=b'{"pipeline": "' + b"x" * 2_000_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert "1,000,000 bytes" in huge.json()["error"]["message"]
+
+
+def test_duplicate_name_conflicts_until_deleted(client: TestClient):
+    body = {"pipeline": "sleeper", "name": "baseline"}
+    first = client.post(f"{API}/experiments", json=body).json()["data"][0]
+    again = client.post(f"{API}/experiments", json=body)
+    assert again.status_code == 409
+    assert "'baseline' already exists" in again.json()["error"]["message"]
+    assert client.delete(f"{API}/experiments/{first['id']}").status_code == 204
+    assert client.post(f"{API}/experiments", json=body).status_code == 201
+
+
+def test_run_completes_with_metrics_logs_artifacts(client: TestClient, worker):
+    row = submit(client, steps=4)
+    detail = wait_for(client, row["id"], {"completed"})
+    assert detail["progress"] == 1.0
+    assert detail["scores"] == {"MAE": {"model": 0.25, "persistence": 2.0}}
+    assert detail["summaries"]["loss"]["count"] == 4
+    assert detail["summaries"]["loss"]["min"] == 0.25
+    assert [a["path"] for a in detail["artifacts"]] == ["report.md"]
+    metrics = client.get(f"{API}/experiments/{row['id']}/metrics", params={"keys": "loss"}).json()
+    assert metrics["metrics"]["loss"]["steps"] == [1, 2, 3, 4]
+    assert list(metrics["metrics"]) == ["loss"]
+    sampled = client.get(f"{API}/experiments/{row['id']}/metrics", params={"max_points": 2})
+    assert sampled.json()["metrics"]["val_loss"]["steps"] == [1, 4]
+    logs = client.get(f"{API}/experiments/{row['id']}/logs").json()
+    assert any("finished after 4 steps" in line["message"] for line in logs["data"])
+    report = client.get(f"{API}/experiments/{row['id']}/artifacts/report.md")
+    assert report.status_code == 200 and report.text.startswith("# sleeper report")
+
+
+@pytest.mark.parametrize("path", ["../1/report.md", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"])
+def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: str):
+    row = submit(client)
+    response = client.get(f"{API}/experiments/{row['id']}/artifacts/{path}")
+    assert response.status_code in (400, 404)
+    assert "error" in response.json()
+
+
+def test_missing_artifact_is_404(client: TestClient):
+    row = submit(client)
+    response = client.get(f"{API}/experiments/{row['id']}/artifacts/nothing.txt")
+    assert response.status_code == 404
+
+
+def test_list_filters_sorts_and_pages(client: TestClient, store: Store):
+    ids = [submit(client, steps=i + 1)["id"] for i in range(5)]
+    for experiment_id, loss in zip(ids, [0.5, 0.1, 0.9, 0.3, 0.7], strict=True):
+        lease = store.claim(experiment_id, "tester", 30)
+        store.log_metrics(lease, [("loss", 1, loss, 0.0)])
+        store.finish(lease, "completed")
+    page = client.get(
+        f"{API}/experiments",
+        params={"metric": "loss", "metric_max": 0.6, "sort": "metric:loss", "order": "asc"},
+    ).json()
+    assert [r["metrics"]["loss"] for r in page["data"]] == [0.1, 0.3, 0.5]
+    second = client.get(f"{API}/experiments", params={"limit": 2, "offset": 2, "order": "asc"})
+    assert [r["id"] for r in second.json()["data"]] == ids[2:4]
+    assert second.json()["total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"sort": "bogus"}, "cannot sort by 'bogus'"),
+        ({"status": "sleeping"}, "'sleeping' is not a run status"),
+        ({"metric_min": 1}, "need metric=<key>"),
+        ({"limit": 0}, "limit"),
+        ({"order": "sideways"}, "order"),
+    ],
+)
+def test_bad_list_queries_are_4xx(client: TestClient, params, fragment):
+    response = client.get(f"{API}/experiments", params=params)
+    assert 400 <= response.status_code < 500
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_unknown_ids_are_404(client: TestClient):
+    for method, path in [
+        ("GET", "/experiments/42"),
+        ("GET", "/experiments/42/metrics"),
+        ("GET", "/experiments/42/logs"),
+        ("GET", "/experiments/42/artifacts/report.md"),
+        ("POST", "/experiments/42/cancel"),
+        ("DELETE", "/experiments/42"),
+    ]:
+        response = client.request(method, f"{API}{path}")
+        assert response.status_code == 404, (method, path)
+        assert "experiment 42 not found" in response.json()["error"]["message"]
+
+
+def test_cancel_queued_then_running(client: TestClient, worker):
+    queued = submit(client, steps=1)
+    # The worker may take it first; cancel only counts when it was still queued.
+    response = client.post(f"{API}/experiments/{queued['id']}/cancel")
+    assert response.status_code in (202, 409)
+    running = submit(client, steps=500, sleep=0.02)
+    wait_for(client, running["id"], {"running"})
+    while "loss" not in client.get(f"{API}/experiments/{running['id']}").json()["metrics"]:
+        time.sleep(0.02)
+    asked = time.monotonic()
+    assert client.post(f"{API}/experiments/{running['id']}/cancel").status_code == 202
+    detail = wait_for(client, running["id"], {"cancelled"})
+    assert time.monotonic() - asked < 2.0
+    assert detail["summaries"]["loss"]["count"] >= 1
+    again = client.post(f"{API}/experiments/{running['id']}/cancel")
+    assert again.status_code == 409
+
+
+def test_cancelled_queued_run_never_starts(client: TestClient, store: Store):
+    row = submit(client)
+    assert client.post(f"{API}/experiments/{row['id']}/cancel").json()["status"] == "cancelled"
+    assert store.claim_next("late-worker", 30) is None
+
+
+def test_delete_removes_rows_and_files(client: TestClient, worker, settings):
+    row = submit(client, steps=2)
+    wait_for(client, row["id"], {"completed"})
+    assert (settings.runs_dir / str(row["id"]) / "report.md").exists()
+    assert client.delete(f"{API}/experiments/{row['id']}").status_code == 204
+    assert not (settings.runs_dir / str(row["id"])).exists()
+    assert client.get(f"{API}/experiments/{row['id']}").status_code == 404
+
+
+def test_running_run_cannot_be_deleted(client: TestClient, store: Store):
+    row = submit(client)
+    store.claim(row["id"], "tester", 30)
+    response = client.delete(f"{API}/experiments/{row['id']}")
+    assert response.status_code == 409
+    assert "cancel it first" in response.json()["error"]["message"]

@@ -1,0 +1,25 @@
+"""/api/v1/pipelines and /api/v1/health."""
+
+from fastapi.testclient import TestClient
+
+
+def test_pipelines_have_schema_and_defaults(client: TestClient):
+    data = {p["name"]: p for p in client.get("/api/v1/pipelines").json()["data"]}
+    assert {"weather-forecaster", "sleeper"} <= set(data)
+    sleeper = data["sleeper"]
+    assert sleeper["defaults"] == {"steps": 5, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False}
+    assert sleeper["config_schema"]["properties"]["steps"]["description"] == "Steps to run."
+    assert sleeper["error"] is None
+
+
+def test_health_names_database_and_schema(client: TestClient, store):
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["database"] == store.dialect
+    assert body["schema_revision"] == "0001_initial"
+
+
+def test_openapi_lists_every_route(client: TestClient):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/experiments/{experiment_id}/metrics" in paths
+    assert client.get("/docs").status_code == 200
