@@ -18,8 +18,8 @@ def follow(client: TestClient, experiment_id: int) -> list[dict]:
 
 
 def curve(messages: list[dict], key: str) -> list[tuple[int, float]]:
-    points = list(zip(messages[0]["metrics"].get(key, {}).get("steps", []),
-                      messages[0]["metrics"].get(key, {}).get("values", []), strict=True))  # fmt: skip
+    history = messages[0]["metrics"].get(key, {"steps": [], "values": []})
+    points = list(zip(history["steps"], history["values"], strict=True))
     for message in messages[1:]:
         if message["type"] == "metrics":
             points += [(step, value) for k, step, value in message["points"] if k == key]
