@@ -4,10 +4,12 @@ restore (the store becomes unreachable and comes back), and a polling wait."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -26,6 +28,14 @@ def wait_for(check: Callable[[], T], timeout: float = 10.0, every: float = 0.02)
         if time.monotonic() > deadline:
             pytest.fail(f"still false after {timeout} s: {check}", pytrace=True)
         time.sleep(every)
+
+
+def children() -> list[int]:
+    """Pids of this process's children (a run forked by ``supervise``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
 
 
 class TcpProxy:

@@ -15,7 +15,7 @@ import pytest
 from azuraforge.platform.jobs.runner import Supervision, execute, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
-from tests.platform.jobs.conftest import wait_for
+from tests.platform.jobs.conftest import children, wait_for
 
 
 def leased(store: Store, config: dict[str, Any], pipeline: str = "sleeper") -> Lease:
@@ -27,14 +27,6 @@ def leased(store: Store, config: dict[str, Any], pipeline: str = "sleeper") -> L
 
 def steps(store: Store, experiment_id: int, key: str = "loss") -> list[int]:
     return [s for s, _, _ in store.get_metrics(experiment_id).get(key, [])]
-
-
-def children() -> list[int]:
-    """Pids of this process's children (the forked run)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found += [int(pid) for pid in (task / "children").read_text().split()]
-    return found
 
 
 def logged(store: Store, experiment_id: int) -> int:

@@ -1,0 +1,212 @@
+"""Worker: claim the next queued run, run it in a child, record how it ended; cancel while
+running (cooperative, then forced) and while queued; reaping."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from azuraforge.platform.jobs.runner import Supervision
+from azuraforge.platform.jobs.worker import Worker, worker_name
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from tests.platform.jobs.conftest import children, wait_for
+
+
+@pytest.fixture
+def worker(settings: Settings, store: Store) -> Worker:
+    return Worker(settings, store)
+
+
+def submit(store: Store, **config: Any) -> int:
+    return store.create_experiment("sleeper", {"sleep": 0, **config}).id
+
+
+def steps(store: Store, experiment_id: int) -> list[int]:
+    return [s for s, _, _ in store.get_metrics(experiment_id).get("loss", [])]
+
+
+def in_background(action: Any) -> threading.Thread:
+    """Run ``action`` in a thread once the worker forked its run (see test_runner.logged)."""
+
+    def after_fork() -> None:
+        wait_for(children)
+        action()
+
+    thread = threading.Thread(target=after_fork)
+    thread.start()
+    return thread
+
+
+def test_worker_names_are_host_pid_random_and_unique() -> None:
+    assert re.fullmatch(r"[^:]+:\d+:[0-9a-f]{6}", worker_name())
+    assert worker_name() != worker_name()
+
+
+def test_run_next_completes_a_run_with_everything_recorded(
+    worker: Worker, store: Store, settings: Settings, sleeper: Path
+) -> None:
+    run = submit(store, steps=5)
+    assert worker.run_next() == Supervision("completed")
+    record = store.get_experiment(run)
+    assert (record.status, record.progress, record.error) == ("completed", 1.0, None)
+    assert (record.worker, record.lease_epoch, record.attempts) == (worker.name, 1, 1)
+    assert record.started_at is not None and record.finished_at is not None
+    assert record.started_at <= record.finished_at
+    assert record.lease_expires_at is None
+    curves = store.get_metrics(run)
+    assert [(s, v) for s, v, _ in curves["loss"]] == [(s, 1.0 / s) for s in range(1, 6)]
+    assert [(s, v) for s, v, _ in curves["val_loss"]] == [(s, 2.0 / s) for s in range(1, 6)]
+    assert record.metrics == {"loss": 0.2, "val_loss": 0.4}
+    assert [(a.path, a.is_dir) for a in store.list_artifacts(run)] == [("report.md", False)]
+    assert (settings.runs_dir / str(run) / "report.md").is_file()
+    assert record.result is not None
+    assert record.result["metrics"] == {"MAE": {"model": 0.2, "persistence": 2.0}}
+    kinds = [e.kind for e in store.list_events(experiment_id=run)]
+    assert kinds[:2] == ["status", "status"] and kinds[-1] == "status"
+    assert {"metrics", "progress", "log", "artifact"} <= set(kinds)
+    logs = store.list_events(experiment_id=run, kinds=["log"])
+    assert [e.payload["message"] for e in logs] == ["finished after 5 steps"]
+    statuses = [
+        e.payload["status"] for e in store.list_events(experiment_id=run, kinds=["status"])
+    ]
+    assert statuses == ["queued", "running", "completed"]
+    assert children() == []
+
+
+def test_run_next_takes_runs_oldest_first_and_then_finds_none(
+    worker: Worker, store: Store, sleeper: Path
+) -> None:
+    first, second = submit(store, steps=1), submit(store, steps=1)
+    assert worker.run_next() == Supervision("completed")
+    assert store.get_experiment(first).status == "completed"
+    assert store.get_experiment(second).status == "queued"
+    assert worker.run_next() == Supervision("completed")
+    assert worker.run_next() is None
+
+
+def test_a_failing_pipeline_ends_failed_with_its_error(
+    worker: Worker, store: Store, sleeper: Path
+) -> None:
+    run = submit(store, steps=5, fail_at=3)
+    assert worker.run_next() == Supervision("failed")
+    record = store.get_experiment(run)
+    assert (record.status, record.error) == ("failed", "RuntimeError: failed at step 3")
+    assert steps(store, run) == [1, 2]
+
+
+def test_cancel_while_running_ends_the_run_within_a_second(
+    worker: Worker, store: Store, sleeper: Path
+) -> None:
+    run = submit(store, steps=1000, sleep=0.01)
+    asked: list[float] = []
+
+    def cancel() -> None:
+        wait_for(lambda: steps(store, run))
+        asked.append(time.time())
+        store.request_cancel(run)
+
+    thread = in_background(cancel)
+    assert worker.run_next() == Supervision("cancelled")
+    thread.join()
+    record = store.get_experiment(run)
+    assert record.status == "cancelled" and record.error is None
+    assert record.finished_at is not None
+    took = record.finished_at - asked[0]
+    assert 0 < took < 1.0, f"cancelled {took:.2f} s after the request"
+    assert 0 < len(steps(store, run)) < 1000
+    assert record.result is not None  # the pipeline ended cooperatively and reported
+    assert children() == []
+
+
+def test_a_run_ignoring_cancel_is_killed_after_the_grace_period(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    grace = 0.5
+    worker = Worker(settings.model_copy(update={"cancel_grace": grace}), store)
+    run = submit(store, steps=1000, sleep=0.01, ignore_cancel=True)
+    asked: list[float] = []
+
+    def cancel() -> None:
+        wait_for(lambda: steps(store, run))
+        asked.append(time.monotonic())
+        store.request_cancel(run)
+
+    thread = in_background(cancel)
+    assert worker.run_next() == Supervision("cancelled", forced=True)
+    took = time.monotonic() - asked[0]
+    thread.join()
+    assert grace < took < grace + 1.0
+    record = store.get_experiment(run)
+    assert record.status == "cancelled"
+    assert record.error == "did not stop within 0.5 s of the cancel request; killed"
+    assert record.result is None
+    assert children() == []
+    count = len(steps(store, run))
+    time.sleep(0.2)
+    assert len(steps(store, run)) == count < 1000  # the killed child writes nothing more
+
+
+def test_cancel_while_queued_never_runs(worker: Worker, store: Store, sleeper: Path) -> None:
+    run = submit(store, steps=3)
+    store.request_cancel(run)
+    assert worker.run_next() is None
+    record = store.get_experiment(run)
+    assert (record.status, record.started_at, record.worker, record.attempts) == (
+        "cancelled",
+        None,
+        None,
+        0,
+    )
+    assert store.get_metrics(run) == {}
+    assert not (worker.settings.runs_dir / str(run)).exists()
+
+
+def test_run_one_runs_that_run_once(worker: Worker, store: Store, sleeper: Path) -> None:
+    older, run = submit(store, steps=1), submit(store, steps=2)
+    assert worker.run_one(run) == Supervision("completed")
+    assert worker.run_one(run) is None  # delivered twice: runs once
+    assert store.get_experiment(run).attempts == 1
+    assert store.get_experiment(older).status == "queued"
+    assert worker.run_one(12345) is None
+
+
+def test_reap_marks_expired_runs_lost_at_most_once_an_interval(
+    worker: Worker, store: Store
+) -> None:
+    first = store.create_experiment("sleeper", {}).id
+    assert store.claim(first, "gone-worker", 0.01) is not None
+    time.sleep(0.05)
+    worker.reap()
+    assert store.get_experiment(first).status == "lost"
+    second = store.create_experiment("sleeper", {}).id
+    assert store.claim(second, "gone-worker", 0.01) is not None
+    time.sleep(0.05)
+    worker.reap()  # within reaper_interval of the last reap: skipped
+    assert store.get_experiment(second).status == "running"
+    time.sleep(worker.settings.reaper_interval)
+    worker.reap()
+    assert store.get_experiment(second).status == "lost"
+
+
+def test_run_forever_runs_queued_runs_until_shut_down(
+    worker: Worker, store: Store, sleeper: Path
+) -> None:
+    runs = [submit(store, steps=2) for _ in range(2)]
+    reports = [worker.settings.runs_dir / str(run) / "report.md" for run in runs]
+    thread = threading.Thread(target=worker.run_forever)
+    thread.start()
+    try:
+        # Watch files, not the store, while the worker may fork (see test_runner.logged).
+        wait_for(lambda: all(report.exists() for report in reports))
+        wait_for(lambda: not children())
+    finally:
+        worker.shutdown.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert [store.get_experiment(run).status for run in runs] == ["completed", "completed"]
