@@ -1,0 +1,217 @@
+"""Faults, for real: a worker process killed mid-run, a worker whose lease was taken over,
+and the store unreachable mid-run (PostgreSQL behind a proxy that a test cuts)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from azuraforge.platform.jobs.context import SPOOL_NAME
+from azuraforge.platform.jobs.runner import Supervision
+from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from tests.platform.jobs.conftest import TcpProxy, wait_for
+
+pytestmark = pytest.mark.slow
+
+HEARTBEAT, LEASE_TTL, REAPER = 0.2, 1.0, 0.3
+
+
+def loss_steps(store: Store, experiment_id: int) -> list[int]:
+    return [s for s, _, _ in store.get_metrics(experiment_id).get("loss", [])]
+
+
+def process_children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+class WorkerProcess:
+    """``python -m azuraforge.platform.jobs.worker`` in its own process group, with short
+    heartbeat, lease and reaper intervals; its log in ``log``."""
+
+    def __init__(self, database_url: str, home: Path) -> None:
+        self.log = home / f"worker-{time.monotonic_ns()}.log"
+        home.mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            AZURAFORGE_DATABASE_URL=database_url,
+            AZURAFORGE_HOME=str(home),
+            AZURAFORGE_SETTINGS_FILE=str(home / "no-settings.toml"),
+            AZURAFORGE_HEARTBEAT_INTERVAL=str(HEARTBEAT),
+            AZURAFORGE_LEASE_TTL=str(LEASE_TTL),
+            AZURAFORGE_REAPER_INTERVAL=str(REAPER),
+            AZURAFORGE_POLL_INTERVAL="0.05",
+            AZURAFORGE_FLUSH_INTERVAL="0.02",
+        )
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "azuraforge.platform.jobs.worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: the run it forks dies with it
+            )
+
+    @property
+    def name_prefix(self) -> str:
+        """The start of its worker name (``host:pid:``)."""
+        return f"{socket.gethostname()}:{self.process.pid}:"
+
+    def kill(self) -> None:
+        """SIGKILL the worker and the run it forked, at once."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def group_alive(self) -> bool:
+        """Whether any process of its group (the worker, the run it forked) is left."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(sleeper: Path, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    class Started(WorkerProcess):
+        def __init__(self, database_url: str, home: Path = tmp_path / "home") -> None:
+            super().__init__(database_url, home)
+            started.append(self)
+
+    yield Started
+    for worker in started:
+        worker.kill()
+
+
+def test_a_killed_worker_is_reaped_lost_and_keeps_every_flushed_metric(
+    store: Store, settings: Settings, database_url: str, start_worker: type[WorkerProcess]
+) -> None:
+    run = store.create_experiment("sleeper", {"steps": 100_000, "sleep": 0.01}).id
+    worker = start_worker(database_url)
+    wait_for(lambda: len(loss_steps(store, run)) >= 20, timeout=15)
+    record = store.get_experiment(run)
+    assert record.status == "running" and record.worker is not None
+    assert record.worker.startswith(worker.name_prefix)
+
+    worker.kill()
+    killed = time.monotonic()
+    wait_for(lambda: not worker.group_alive(), timeout=5)  # the forked run died too
+    flushed = store.get_metrics(run)
+    # A second worker's reaper (in this process) finds the expired lease.
+    reaper = Worker(settings, store)
+    while store.get_experiment(run).status == "running":
+        assert time.monotonic() - killed < LEASE_TTL + settings.reaper_interval + 0.5
+        reaper.reap()
+        time.sleep(0.02)
+    took = time.monotonic() - killed
+
+    lost = store.get_experiment(run)
+    assert lost.status == "lost", lost
+    assert took <= LEASE_TTL + settings.reaper_interval + 0.5
+    assert lost.error is not None
+    assert lost.error.startswith(f"worker {record.worker} stopped renewing its lease; ")
+    assert "last heartbeat" in lost.error
+    after = store.get_metrics(run)
+    # Everything flushed before the kill is there; nothing was written after it; no gaps.
+    assert after == flushed
+    assert loss_steps(store, run) == list(range(1, len(flushed["loss"]) + 1))
+    assert len(after["val_loss"]) == len(after["loss"])
+
+
+def test_a_worker_whose_lease_was_taken_over_writes_nothing_more(
+    store: Store, database_url: str, start_worker: type[WorkerProcess]
+) -> None:
+    config = {"steps": 100_000, "sleep": 0.01}
+    run = store.create_experiment("sleeper", config, requeue_lost=True).id
+    worker = start_worker(database_url)
+    wait_for(lambda: len(loss_steps(store, run)) >= 10, timeout=15)
+
+    # A reaper whose clock runs ahead takes the lease of the (healthy) worker; another
+    # worker claims the run right away.
+    assert store.reap_expired(now=time.time() + 60) == [(run, "queued")]
+    lease = store.claim(run, "usurper", 30.0)
+    assert lease is not None and lease.epoch == 2
+    written = store.get_metrics(run)
+    events = store.list_events(experiment_id=run, limit=100_000)
+
+    wait_for(lambda: "no longer held" in worker.output(), timeout=5)
+    wait_for(lambda: not process_children(worker.process.pid), timeout=5)  # run killed
+    time.sleep(3 * HEARTBEAT)
+    assert worker.process.poll() is None  # the worker itself goes on
+    assert store.get_metrics(run) == written
+    assert store.list_events(experiment_id=run, limit=100_000) == events
+    record = store.get_experiment(run)
+    assert (record.status, record.lease_owner, record.lease_epoch) == ("running", "usurper", 2)
+
+    store.log_metrics(lease, [("loss", 1, 0.125, time.time())])
+    store.finish(lease, "completed")
+    done = store.get_experiment(run)
+    assert (done.status, done.worker, done.attempts) == ("completed", "usurper", 2)
+
+
+def test_a_store_unreachable_mid_run_loses_no_metric(
+    postgres_url: str, postgres_proxy: TcpProxy, tmp_path: Path, sleeper: Path
+) -> None:
+    direct = Store(postgres_url)
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=postgres_proxy.url(postgres_url),
+        heartbeat_interval=0.5,
+        lease_ttl=10.0,  # outlives the outage: the run keeps its lease
+        reaper_interval=0.5,
+        poll_interval=0.05,
+        flush_interval=0.02,
+    )
+    total = 80
+    run = direct.create_experiment("sleeper", {"steps": total, "sleep": 0.04}).id
+    spool = settings.runs_dir / str(run) / SPOOL_NAME
+    seen: dict[str, object] = {}
+
+    def outage() -> None:
+        wait_for(lambda: len(loss_steps(direct, run)) >= 10)
+        postgres_proxy.cut()
+        seen["cut_at_step"] = len(loss_steps(direct, run))
+        seen["spooled"] = wait_for(spool.exists, timeout=2)
+        time.sleep(2.0)
+        seen["steps_during_outage"] = len(loss_steps(direct, run))
+        postgres_proxy.restore()
+
+    cutter = threading.Thread(target=outage)
+    worker = Worker(settings)
+    try:
+        cutter.start()
+        ended = worker.run_next()
+    finally:
+        cutter.join()
+        postgres_proxy.restore()
+        worker.store.close()
+    assert ended == Supervision("completed")
+    assert seen["spooled"] is True and postgres_proxy.refused > 0
+    assert seen["cut_at_step"] == seen["steps_during_outage"] < total  # a real gap, mid-run
+    record = direct.get_experiment(run)
+    assert (record.status, record.progress, record.error) == ("completed", 1.0, None)
+    curves = direct.get_metrics(run)
+    for key, scale in (("loss", 1.0), ("val_loss", 2.0)):
+        assert [(s, v) for s, v, _ in curves[key]] == [(s, scale / s) for s in range(1, total + 1)]
+    assert not spool.exists()
+    direct.close()
