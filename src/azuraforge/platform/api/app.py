@@ -1,8 +1,5 @@
-"""The API application: ``create_app(settings)`` serves ``/api/v1`` with OpenAPI at ``/docs``.
-
->>> from azuraforge.platform.api.app import create_app  # doctest: +SKIP
->>> app = create_app(Settings())  # doctest: +SKIP
-"""
+"""The API application: ``create_app(settings)`` serves ``/api/v1`` with OpenAPI at ``/docs``
+(``uvicorn`` runs it; ``azuraforge serve`` does both)."""
 
 from __future__ import annotations
 

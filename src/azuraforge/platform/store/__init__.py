@@ -1,7 +1,6 @@
 """The store: experiments, leases, metrics, events and artifacts in SQLite or PostgreSQL.
 
->>> from azuraforge.platform.store import Store, upgrade_database
->>> upgrade_database("sqlite://")  # doctest: +SKIP
+``upgrade_database(url)`` creates or migrates the schema; ``Store(url)`` opens it.
 """
 
 from __future__ import annotations
