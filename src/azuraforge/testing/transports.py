@@ -143,7 +143,8 @@ class TransportContract:
     """Longest wait for any one thing (a worker starting included)."""
     cancel_within: ClassVar[float] = 1.0
     """Seconds a running run may take to stop once its worker saw the cancel request."""
-    long_run: ClassVar[dict[str, Any]] = {"steps": 100_000, "sleep": 0.02}
+    long_run: ClassVar[dict[str, Any]] = {"steps": 100_000, "sleep": 0.1}
+    """Settings of a run that lasts until it is cancelled or killed (a step every 0.1 s)."""
 
     def test_submitted_run_completes_once(
         self, store: Store, transport: Transport, workers: WorkerProcesses

@@ -20,9 +20,15 @@ import redis
 from celery import Celery
 from sqlalchemy import create_engine, text
 
-from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport, make_celery_app
+from azuraforge.platform.jobs.celery_transport import (
+    TASK_NAME,
+    CeleryTransport,
+    make_celery_app,
+)
+from azuraforge.platform.jobs.states import COMPLETED, QUEUED, RUNNING
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
 from azuraforge.testing import TransportContract, WorkerProcesses
 from tests.platform.conftest import TABLES
 
@@ -165,6 +171,18 @@ class TestCeleryTransport(TransportContract):
         yield processes
         processes.stop()
         empty_redis(settings.broker_url)
+
+    def test_reaped_run_that_requeues_is_sent_again(
+        self, store: Store, transport: CeleryTransport, workers: WorkerProcesses
+    ) -> None:
+        run = store.create_experiment("sleeper", {"steps": 2}, requeue_lost=True).id
+        assert store.claim(run, "gone:1:abcdef", ttl=0.01) is not None  # a worker that died
+        # A Celery worker's reaper puts it back in the queue and sends it again.
+        record = self.wait(store, workers, run, lambda r: r.status == COMPLETED, "run again")
+        assert record.attempts == 2
+        events = store.list_events(experiment_id=run)
+        statuses = [e.payload["status"] for e in events if e.kind == "status"]
+        assert statuses == [QUEUED, RUNNING, QUEUED, RUNNING, COMPLETED]
 
 
 def test_celery_messages_are_json_and_acknowledged_after_the_run(tmp_path: Path) -> None:
