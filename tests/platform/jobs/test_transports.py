@@ -46,7 +46,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A database of the test Redis server that no one else uses: the highest-numbered empty
-    one, claimed with a key; emptied at the end of the session."""
+    one, claimed with a key (which expires after an hour, should the session die); emptied at
+    the end of the session."""
     try:
         count = int(redis.Redis.from_url(REDIS_SERVER).config_get("databases")["databases"])
     except redis.RedisError as e:
@@ -55,7 +56,7 @@ def redis_url() -> Iterator[str]:
     token = uuid.uuid4().hex
     for db in range(count - 1, 0, -1):
         client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
-        if client.dbsize() == 0 and client.set(OWNER_KEY, token, nx=True):
+        if client.dbsize() == 0 and client.set(OWNER_KEY, token, nx=True, ex=3600):
             break
     else:
         pytest.fail(f"no empty database on Redis at {REDIS_SERVER} for the Celery tests")
