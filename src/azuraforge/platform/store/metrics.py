@@ -97,13 +97,21 @@ class MetricStore(StoreBase):
                 self._event(connection, project_id, lease.experiment_id, "log", payload)
 
     def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
-        """Record a file or folder the run produced, by its path inside the run's folder."""
+        """Record a file or folder the run produced, by its path inside the run's folder;
+        recording a path again (a model folder saved every epoch) updates its row."""
         with self._begin() as connection:
             self._fence(connection, lease)
             values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
-            connection.execute(
-                insert(Artifact).values(experiment_id=lease.experiment_id, **values)
-            )
+            # The lease makes this the run's only writer: no insert can race the update.
+            updated = connection.execute(
+                update(Artifact)
+                .where(Artifact.experiment_id == lease.experiment_id, Artifact.path == path)
+                .values(size=size, is_dir=is_dir, created_at=values["created_at"])
+            ).rowcount
+            if not updated:
+                connection.execute(
+                    insert(Artifact).values(experiment_id=lease.experiment_id, **values)
+                )
             self._event(
                 connection,
                 self.project_of(connection, lease.experiment_id),
