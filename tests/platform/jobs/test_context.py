@@ -184,3 +184,18 @@ def test_an_unreachable_store_spools_then_replays_in_order(
     steps = [p[1] for e in batches for p in e.payload["points"]]
     assert steps == list(range(1, 15))
     direct.close()
+
+
+def test_an_artifact_logged_again_is_updated_and_nothing_after_it_is_lost(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    # A pipeline saving its model folder every epoch logs the same path each time.
+    model = ctx.output_dir / "model"
+    model.mkdir()
+    for epoch in range(1, 4):
+        (model / f"epoch{epoch}.bin").write_bytes(b"x" * 10)
+        ctx.log_artifact(model)
+        ctx.log_metrics({"loss": 1.0 / epoch}, step=epoch)
+        wait_for(lambda e=epoch: len(store.get_metrics(lease.experiment_id).get("loss", [])) >= e)
+    assert ctx.close(timeout=10) is True
+    assert [(a.path, a.size) for a in store.list_artifacts(lease.experiment_id)] == [("model", 30)]

@@ -126,6 +126,26 @@ def test_artifacts_are_listed_in_the_order_recorded(store: Store) -> None:
     ]
 
 
+def test_an_artifact_recorded_again_updates_its_row(store: Store) -> None:
+    # A model folder saved every epoch is recorded each time (it used to break the unique
+    # constraint, which killed the run's metric flusher).
+    lease = running(store)
+    store.add_artifact(lease, "model", 10, True)
+    store.add_artifact(lease, "report.md", 5, False)
+    store.add_artifact(lease, "model", 30, True)
+    listed = store.list_artifacts(lease.experiment_id)
+    assert [(a.path, a.size, a.is_dir) for a in listed] == [
+        ("model", 30, True),
+        ("report.md", 5, False),
+    ]
+    events = store.list_events(experiment_id=lease.experiment_id, kinds=["artifact"])
+    assert [(e.payload["path"], e.payload["size"]) for e in events] == [
+        ("model", 10),
+        ("report.md", 5),
+        ("model", 30),
+    ]
+
+
 def test_events_are_written_in_order_with_their_kinds(store: Store) -> None:
     start = store.last_event_id()
     lease = running(store)
