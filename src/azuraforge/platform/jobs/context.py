@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,7 @@ class StoreContext:
         self._lines: list[tuple[float, str, str]] = []
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
+        self._non_finite: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -71,9 +73,23 @@ class StoreContext:
         """Queue ``metrics`` at ``step``; they are written within ``flush_interval``."""
         now = time.time()
         points = [(str(k), int(step), float(v), now) for k, v in metrics.items()]
+        if not all(math.isfinite(p[2]) for p in points):
+            points = self._finite(points)
         with self._lock:
             self._points.extend(points)
         self._wake.set()
+
+    def _finite(self, points: list[Point]) -> list[Point]:
+        """The finite points; a NaN or infinite value (a diverging run) is not stored, and
+        the run's log says so once per metric."""
+        for key, step, value, _ in points:
+            if not math.isfinite(value) and key not in self._non_finite:
+                self._non_finite.add(key)
+                self.logger.warning(
+                    "metric %s is %s at step %d; NaN and infinite values are not stored",
+                    key, value, step,
+                )  # fmt: skip
+        return [p for p in points if math.isfinite(p[2])]
 
     def log_artifact(self, path: Path) -> None:
         """Record a file or folder the run produced (its path inside the run's folder)."""

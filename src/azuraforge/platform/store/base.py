@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -108,10 +109,26 @@ class StoreBase:
                 project_id=project_id,
                 experiment_id=experiment_id,
                 kind=kind,
-                payload=dict(payload),
+                payload=json_safe(dict(payload)),
                 created_at=time.time(),
             )
         )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None``: PostgreSQL's JSON
+    rejects them (and JSON has no spelling for them).
+
+    >>> json_safe({"MAE": {"model": float("nan"), "persistence": 2.0}, "l": [float("inf")]})
+    {'MAE': {'model': None, 'persistence': 2.0}, 'l': [None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from azuraforge.platform.jobs.states import COMPLETED, LOST, QUEUED, RUNNING
-from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import Lease
 
@@ -121,7 +121,7 @@ class LeaseStore(StoreBase):
         """
         now = time.time()
         values: dict[str, Any] = dict(status=status, finished_at=now, lease_expires_at=None)
-        values.update(error=error, result=result)
+        values.update(error=error, result=None if result is None else json_safe(result))
         if status == COMPLETED:
             values["progress"] = 1.0
         with self._begin() as connection:

@@ -6,12 +6,14 @@ listeners see exactly what was committed, in commit order.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.models import (
     Artifact,
@@ -43,9 +45,16 @@ class MetricStore(StoreBase):
             If the lease is no longer held; nothing is written.
         StoreUnavailableError
             If the database cannot be reached; nothing is written (retry later).
+        InvalidParameterError
+            If a value is NaN or infinite (SQLite cannot store NaN); nothing is written.
         """
         if not points:
             return
+        for key, step, value, _ in points:
+            if not math.isfinite(value):
+                raise InvalidParameterError(
+                    f"metric {key!r} at step {step} is {value}; only finite values are stored"
+                )
         with self._begin() as connection:
             self._fence(connection, lease)
             rows = [
