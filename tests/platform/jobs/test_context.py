@@ -199,3 +199,20 @@ def test_an_artifact_logged_again_is_updated_and_nothing_after_it_is_lost(
         wait_for(lambda e=epoch: len(store.get_metrics(lease.experiment_id).get("loss", [])) >= e)
     assert ctx.close(timeout=10) is True
     assert [(a.path, a.size) for a in store.list_artifacts(lease.experiment_id)] == [("model", 30)]
+
+
+def test_a_diverging_run_keeps_its_finite_metrics_and_logs_the_rest_once(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    ctx.log_metrics({"loss": 0.5, "acc": 0.1}, step=1)
+    ctx.log_metrics({"loss": float("nan"), "acc": 0.2}, step=2)
+    ctx.log_metrics({"loss": float("inf"), "acc": 0.3}, step=3)
+    ctx.log_metrics({"loss": 0.25, "acc": 0.4}, step=4)
+    assert ctx.close(timeout=10) is True
+    curves = store.get_metrics(lease.experiment_id)
+    assert [(s, v) for s, v, _ in curves["loss"]] == [(1, 0.5), (4, 0.25)]
+    assert [s for s, _, _ in curves["acc"]] == [1, 2, 3, 4]
+    lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert [(e.payload["level"], e.payload["message"]) for e in lines] == [
+        ("WARNING", "metric loss is nan at step 2; NaN and infinite values are not stored")
+    ]

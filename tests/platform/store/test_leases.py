@@ -148,6 +148,16 @@ def test_finish_as_failed_keeps_the_error(store: Store) -> None:
     }
 
 
+def test_finish_stores_a_non_finite_result_as_null(store: Store) -> None:
+    # A diverged model scores NaN; PostgreSQL's JSON refused it and the run never ended.
+    lease = claimed(store)
+    result = {"metrics": {"MAE": {"model": float("nan"), "persistence": 2.0}}, "l": [float("inf")]}
+    store.finish(lease, "completed", result=result)
+    record = store.get_experiment(lease.experiment_id)
+    assert record.status == "completed"
+    assert record.result == {"metrics": {"MAE": {"model": None, "persistence": 2.0}}, "l": [None]}
+
+
 def test_reap_marks_an_expired_run_lost_naming_the_worker_and_last_heartbeat(
     store: Store,
 ) -> None:

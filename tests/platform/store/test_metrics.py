@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
 from azuraforge.platform.store.metrics import downsample
 
@@ -66,6 +67,21 @@ def test_summaries_match_the_points(store: Store) -> None:
     assert [v for _, v, _ in points] == values
     (summary,) = store.get_summaries(lease.experiment_id)
     assert summary == MetricSummaryRecord("m", values[-1], min(values), max(values), 5, 6)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_value_is_refused_naming_it_and_nothing_is_written(
+    store: Store, value: float
+) -> None:
+    # SQLite stores NaN as NULL and PostgreSQL's JSON rejects NaN and Infinity: each broke
+    # the transaction with a backend's own error.
+    lease = running(store)
+    with pytest.raises(
+        InvalidParameterError, match=f"^metric 'loss' at step 2 is {value}; only finite"
+    ):
+        store.log_metrics(lease, [("loss", 1, 0.5, T), ("loss", 2, value, T)])
+    assert store.get_metrics(lease.experiment_id) == {}
+    assert store.get_summaries(lease.experiment_id) == []
 
 
 def test_summaries_of_a_run_without_metrics(store: Store) -> None:
