@@ -21,6 +21,7 @@ from typing import Any
 
 from azuraforge.errors import LeaseLostError
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
+from azuraforge.platform.store.metrics import check_metric_name
 
 _log = logging.getLogger(__name__)
 SPOOL_NAME = "spool.jsonl"
@@ -70,9 +71,17 @@ class StoreContext:
 
     # The RunContext protocol ------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        """Queue ``metrics`` at ``step``; they are written within ``flush_interval``."""
+        """Queue ``metrics`` at ``step``; they are written within ``flush_interval``.
+
+        Raises
+        ------
+        InvalidParameterError
+            At once, for a metric name the store cannot keep (the flusher would fail later).
+        """
         now = time.time()
         points = [(str(k), int(step), float(v), now) for k, v in metrics.items()]
+        for key, _, _, _ in points:
+            check_metric_name(key)
         if not all(math.isfinite(p[2]) for p in points):
             points = self._finite(points)
         with self._lock:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.models import (
     Artifact,
@@ -29,6 +29,7 @@ from azuraforge.platform.store.records import (
     MetricSummaryRecord,
 )
 
+MAX_METRIC_NAME = 200
 Point = tuple[str, int, float, float]
 """(key, step, value, time) of one logged metric value."""
 
@@ -51,6 +52,7 @@ class MetricStore(StoreBase):
         if not points:
             return
         for key, step, value, _ in points:
+            check_metric_name(key)
             if not math.isfinite(value):
                 raise InvalidParameterError(
                     f"metric {key!r} at step {step} is {value}; only finite values are stored"
@@ -201,6 +203,16 @@ class MetricStore(StoreBase):
         """The id of the newest event (0 when none): where a listener starts."""
         with self._begin() as connection:
             return int(connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
+
+
+def check_metric_name(key: str) -> None:
+    """Raise :class:`InvalidParameterError` unless ``key`` fits the store (1 to
+    :data:`MAX_METRIC_NAME` characters; PostgreSQL refused longer ones, SQLite kept them)."""
+    if not 1 <= len(key) <= MAX_METRIC_NAME:
+        raise InvalidParameterError(
+            f"metric name {shorten(key, 40, quoted=True)} does not fit the store; use 1 to "
+            f"{MAX_METRIC_NAME} characters"
+        )
 
 
 def downsample(points: list[Any], most: int) -> list[Any]:
