@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import SPOOL_NAME, StoreContext
 from azuraforge.platform.store import Lease, Store
 from tests.platform.jobs.conftest import TcpProxy, wait_for
@@ -216,3 +217,13 @@ def test_a_diverging_run_keeps_its_finite_metrics_and_logs_the_rest_once(
     assert [(e.payload["level"], e.payload["message"]) for e in lines] == [
         ("WARNING", "metric loss is nan at step 2; NaN and infinite values are not stored")
     ]
+
+
+def test_a_metric_name_that_does_not_fit_is_refused_at_once_and_the_rest_flows(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    with pytest.raises(InvalidParameterError, match=r"\(250 characters\) does not fit"):
+        ctx.log_metrics({"loss": 1.0, "k" * 250: 1.0}, step=1)
+    ctx.log_metrics({"loss": 0.5}, step=2)
+    assert ctx.close(timeout=10) is True
+    assert [s for s, _, _ in store.get_metrics(lease.experiment_id)["loss"]] == [2]

@@ -84,6 +84,19 @@ def test_a_non_finite_value_is_refused_naming_it_and_nothing_is_written(
     assert store.get_summaries(lease.experiment_id) == []
 
 
+@pytest.mark.parametrize("key", ["", "k" * 201])
+def test_a_metric_name_that_does_not_fit_is_refused_on_every_backend(
+    store: Store, key: str
+) -> None:
+    # PostgreSQL refused a name over 200 characters with its own error; SQLite kept it.
+    lease = running(store)
+    with pytest.raises(InvalidParameterError, match="does not fit the store; use 1 to 200"):
+        store.log_metrics(lease, [("loss", 1, 0.5, T), (key, 1, 0.5, T)])
+    assert store.get_metrics(lease.experiment_id) == {}
+    store.log_metrics(lease, [("k" * 200, 1, 0.5, T)])
+    assert list(store.get_metrics(lease.experiment_id)) == ["k" * 200]
+
+
 def test_summaries_of_a_run_without_metrics(store: Store) -> None:
     lease = running(store)
     store.log_metrics(lease, [])
