@@ -279,7 +279,9 @@ def test_a_format1_file_of_the_previous_release_loads_to_the_same_predictions(na
     model = load(FORMAT1 / f"{name}.npz")
     with no_grad():
         prediction = model(Tensor(expected[f"{name}.input"])).data
-    np.testing.assert_array_equal(prediction, expected[f"{name}.output"])
+    # The outputs were recorded on another CPU: OpenBLAS picks its GEMM kernel by CPU
+    # (SkylakeX there, Haswell on AMD EPYC), which changes float32 sums in the last bits.
+    np.testing.assert_allclose(prediction, expected[f"{name}.output"], rtol=1e-5, atol=1e-7)
 
 
 def test_format1_files_restore_their_classes_mode_and_torch_style_keys():

@@ -55,6 +55,9 @@ class ExperimentsPublic(BaseModel):
     total: int
     offset: int
     limit: int
+    total_exact: bool = Field(
+        True, description="False when over 10,000 runs match: `total` is then a lower bound."
+    )
 
 
 class MetricSummaryPublic(BaseModel):

@@ -30,6 +30,8 @@ SORTABLE = (
     "finished_at",
 )
 MAX_PAGE = 500
+COUNT_LIMIT = 10_000
+"""Listings count matching runs exactly up to this many; past it ``total_exact`` is False."""
 
 
 @dataclass(frozen=True)
@@ -179,14 +181,21 @@ class ExperimentStore(StoreBase):
         query = (query or ExperimentQuery()).checked()
         with self._begin() as connection:
             project_id = self.project_id(connection, query.project)
-            selection = _select_records().where(Experiment.project_id == project_id)
-            selection = _filtered(selection, query)
-            total = connection.scalar(select(func.count()).select_from(selection.subquery()))
-            rows = connection.execute(
-                _sorted(selection, query).offset(query.offset).limit(query.limit)
-            ).all()
-            items = _records(connection, rows)
-        return Page(items=items, total=int(total or 0), offset=query.offset, limit=query.limit)
+            matching, metric = _matching(project_id, query)
+            page = _sorted(matching, query, metric).offset(query.offset).limit(query.limit)
+            ids = list(connection.scalars(page))
+            counted = matching.limit(COUNT_LIMIT + 1).subquery()
+            total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
+            rows = connection.execute(_select_records().where(Experiment.id.in_(ids))).all()
+            by_id = {row.id: row for row in rows}
+            items = _records(connection, [by_id[i] for i in ids if i in by_id])
+        return Page(
+            items=items,
+            total=min(total, COUNT_LIMIT),
+            offset=query.offset,
+            limit=query.limit,
+            total_exact=total <= COUNT_LIMIT,
+        )
 
     def request_cancel(
         self, experiment_id: int, *, project: str | None = None
@@ -266,7 +275,10 @@ def _select_records() -> Any:
     )
 
 
-def _filtered(selection: Any, query: ExperimentQuery) -> Any:
+def _matching(project_id: int, query: ExperimentQuery) -> tuple[Any, Any]:
+    """The ids of the matching runs, and the metric-summary alias filtered on (if any): ids
+    first, rows later, so sorting and counting walk indexes, never whole rows."""
+    selection = select(Experiment.id).where(Experiment.project_id == project_id)
     if query.statuses:
         selection = selection.where(Experiment.status.in_(query.statuses))
     if query.pipeline:
@@ -282,24 +294,28 @@ def _filtered(selection: Any, query: ExperimentQuery) -> Any:
                 func.lower(Experiment.pipeline).contains(text, autoescape=True),
             )
         )
-    if query.metric and (query.metric_min is not None or query.metric_max is not None):
-        summary = select(MetricSummary.experiment_id).where(MetricSummary.key == query.metric)
-        if query.metric_min is not None:
-            summary = summary.where(MetricSummary.last >= query.metric_min)
-        if query.metric_max is not None:
-            summary = summary.where(MetricSummary.last <= query.metric_max)
-        selection = selection.where(Experiment.id.in_(summary))
-    return selection
+    if not (query.metric and (query.metric_min is not None or query.metric_max is not None)):
+        return selection, None
+    metric = aliased(MetricSummary, name="filter_metric")
+    condition = and_(metric.experiment_id == Experiment.id, metric.key == query.metric)
+    if query.metric_min is not None:
+        condition = and_(condition, metric.last >= query.metric_min)
+    if query.metric_max is not None:
+        condition = and_(condition, metric.last <= query.metric_max)
+    return selection.join(metric, condition), metric
 
 
-def _sorted(selection: Any, query: ExperimentQuery) -> Any:
-    if query.sort.startswith("metric:"):
+def _sorted(selection: Any, query: ExperimentQuery, filtered_metric: Any) -> Any:
+    column: Any
+    if filtered_metric is not None and query.sort == f"metric:{query.metric}":
+        column = filtered_metric.last  # the join that filters also sorts
+    elif query.sort.startswith("metric:"):
         summary = aliased(MetricSummary, name="sort_metric")
         selection = selection.outerjoin(
             summary,
             and_(summary.experiment_id == Experiment.id, summary.key == query.sort[7:]),
         )
-        column: Any = summary.last
+        column = summary.last
     else:
         column = getattr(Experiment, query.sort)
     ordered = column.desc() if query.descending else column.asc()

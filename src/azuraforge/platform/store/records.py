@@ -88,3 +88,5 @@ class Page:
     total: int
     offset: int
     limit: int
+    total_exact: bool = True
+    """False when more runs match than were counted (``total`` is then a lower bound)."""

@@ -87,7 +87,13 @@ def list_experiments(
         )
     )
     data = [ExperimentPublic.of(r) for r in page.items]
-    return ExperimentsPublic(data=data, total=page.total, offset=page.offset, limit=page.limit)
+    return ExperimentsPublic(
+        data=data,
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+        total_exact=page.total_exact,
+    )
 
 
 @router.get("/{experiment_id}", response_model=ExperimentDetail, responses=ERRORS)
