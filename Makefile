@@ -43,15 +43,18 @@ layers: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-## bench: the full core-vs-PyTorch benchmark, allocator as installed and tuned; writes docs/benchmarks.md
+## bench: the full benchmarks (core vs PyTorch, allocator as installed and tuned; platform vs
+## MLflow); they write docs/benchmarks.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
 	sleep 5
 	$(BIN)/python benchmarks/core_vs_torch.py --setting malloc-tuned
+	$(BIN)/python benchmarks/platform_vs_mlflow.py
 
-## bench-quick: the same benchmark at CI size (checks correctness; never fails on speed)
+## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
+	$(BIN)/python benchmarks/platform_vs_mlflow.py --quick --out $(VENV)/bench-platform-quick.md --json $(VENV)/bench-platform-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
