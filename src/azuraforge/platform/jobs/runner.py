@@ -113,8 +113,12 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
     code = _EXIT_RECORDED
     try:
         store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
+        # manager, signals the whole group; the worker then cancels the run (SIGUSR1).
+        # Left at their defaults these killed the run, recorded as failed. An orphaned run
+        # still stops: it checks that its worker lives.
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_IGN)
         stop = threading.Event()
         signal.signal(signal.SIGUSR1, lambda *_: stop.set())
         own = Store(store.url, check_schema=False)
