@@ -215,3 +215,32 @@ def test_a_store_unreachable_mid_run_loses_no_metric(
         assert [(s, v) for s, v, _ in curves[key]] == [(s, scale / s) for s in range(1, total + 1)]
     assert not spool.exists()
     direct.close()
+
+
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [
+        (signal.SIGTERM, False),  # what the local worker pool sends
+        (signal.SIGINT, True),  # Ctrl-C in a terminal: the whole foreground group
+        (signal.SIGTERM, True),  # a service manager stopping the worker's group
+    ],
+)
+def test_a_stopped_worker_cancels_its_run_and_exits(
+    store: Store,
+    database_url: str,
+    start_worker: type[WorkerProcess],
+    signum: signal.Signals,
+    group: bool,
+) -> None:
+    run = store.create_experiment("sleeper", {"steps": 100_000, "sleep": 0.01}).id
+    worker = start_worker(database_url)
+    wait_for(lambda: len(loss_steps(store, run)) >= 5, timeout=15)
+    if group:
+        os.killpg(worker.process.pid, signum)
+    else:
+        worker.process.send_signal(signum)
+    assert worker.process.wait(5) == 0, worker.output()
+    record = store.get_experiment(run)
+    assert (record.status, record.error) == ("cancelled", None), worker.output()
+    assert record.result is not None  # the pipeline stopped at a step and reported
+    assert loss_steps(store, run) == list(range(1, len(loss_steps(store, run)) + 1))

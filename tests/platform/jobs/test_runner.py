@@ -211,21 +211,18 @@ def test_shutdown_of_the_worker_cancels_the_run(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_the_child_does_not_inherit_the_workers_signal_handlers(
+def test_the_child_leaves_sigint_and_sigterm_to_its_worker(
     store: Store, settings: Settings, sleeper: Path, signum: signal.Signals
 ) -> None:
-    lease = leased(store, {"steps": 500, "sleep": 0.01})
-
-    def signal_the_child() -> None:
-        os.kill(logged(store, lease.experiment_id), signum)
-
-    thread = threading.Thread(target=signal_the_child)
+    # Ctrl-C or a service manager signals the whole group; the worker (not the run) decides
+    # how the run ends. The child used to die of them, recorded as failed.
+    lease = leased(store, {"steps": 30, "sleep": 0.01})
+    thread = threading.Thread(target=lambda: os.kill(logged(store, lease.experiment_id), signum))
     thread.start()
     ended = supervise(store, lease, settings)
     thread.join()
-    assert ended == Supervision("failed")
-    error = store.get_experiment(lease.experiment_id).error
-    assert error == f"the run's process died (signal {signum.name})"
+    assert ended == Supervision("completed")
+    assert steps(store, lease.experiment_id) == list(range(1, 31))
 
 
 def test_a_run_recorded_just_before_a_renewal_is_not_taken_for_lost(
