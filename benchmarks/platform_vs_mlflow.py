@@ -474,7 +474,8 @@ def load_ours(url: str, runs: list[dict[str, Any]]) -> None:
                 connection.execute(
                     MetricSummary.__table__.insert(),
                     [
-                        {"experiment_id": ids[r["name"]], "key": k, "last": v, "min": v,
+                        {"project_id": project_id, "experiment_id": ids[r["name"]], "key": k,
+                         "last": v, "min": v,
                          "max": v, "step": step[r["name"]], "count": 1}
                         for r in part
                         for k, v in r["metrics"].items()

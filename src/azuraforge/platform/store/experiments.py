@@ -181,10 +181,10 @@ class ExperimentStore(StoreBase):
         query = (query or ExperimentQuery()).checked()
         with self._begin() as connection:
             project_id = self.project_id(connection, query.project)
-            matching, metric = _matching(project_id, query)
-            page = _sorted(matching, query, metric).offset(query.offset).limit(query.limit)
+            matching = _matching(project_id, query)
+            page = _sorted(matching, query).offset(query.offset).limit(query.limit)
             ids = list(connection.scalars(page))
-            counted = matching.limit(COUNT_LIMIT + 1).subquery()
+            counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
             total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
             rows = connection.execute(_select_records().where(Experiment.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
@@ -275,51 +275,70 @@ def _select_records() -> Any:
     )
 
 
-def _matching(project_id: int, query: ExperimentQuery) -> tuple[Any, Any]:
-    """The ids of the matching runs, and the metric-summary alias filtered on (if any): ids
-    first, rows later, so sorting and counting walk indexes, never whole rows."""
-    selection = select(Experiment.id).where(Experiment.project_id == project_id)
+@dataclass(frozen=True)
+class _Matching:
+    """The ids of the runs a query matches: the statement, its id column, the summary rows
+    it filters on (if it filters on a metric), and whether it reads the experiments table."""
+
+    selection: Any
+    id: Any
+    metric: Any
+    reads_experiments: bool
+
+
+def _matching(project_id: int, query: ExperimentQuery) -> _Matching:
+    """Ids first, rows later: sorting and counting walk indexes, never whole rows. A metric
+    filter starts from the (project, key, last) index of the summaries and reads the
+    experiments table only for other filters."""
+    conditions: list[Any] = []
     if query.statuses:
-        selection = selection.where(Experiment.status.in_(query.statuses))
+        conditions.append(Experiment.status.in_(query.statuses))
     if query.pipeline:
-        selection = selection.where(Experiment.pipeline == query.pipeline)
+        conditions.append(Experiment.pipeline == query.pipeline)
     if query.batch_id:
-        selection = selection.where(Experiment.batch_id == query.batch_id)
+        conditions.append(Experiment.batch_id == query.batch_id)
     if query.text:
         # autoescape: the text is matched literally (``lr_0.1``, ``100%``), not as a pattern.
         text = query.text.lower()
-        selection = selection.where(
+        conditions.append(
             or_(
                 func.lower(Experiment.name).contains(text, autoescape=True),
                 func.lower(Experiment.pipeline).contains(text, autoescape=True),
             )
         )
     if not (query.metric and (query.metric_min is not None or query.metric_max is not None)):
-        return selection, None
+        selection = select(Experiment.id).where(Experiment.project_id == project_id, *conditions)
+        return _Matching(selection, Experiment.id, None, True)
     metric = aliased(MetricSummary, name="filter_metric")
-    condition = and_(metric.experiment_id == Experiment.id, metric.key == query.metric)
+    selection = select(metric.experiment_id).where(
+        metric.project_id == project_id, metric.key == query.metric
+    )
     if query.metric_min is not None:
-        condition = and_(condition, metric.last >= query.metric_min)
+        selection = selection.where(metric.last >= query.metric_min)
     if query.metric_max is not None:
-        condition = and_(condition, metric.last <= query.metric_max)
-    return selection.join(metric, condition), metric
+        selection = selection.where(metric.last <= query.metric_max)
+    if conditions:
+        selection = selection.join(Experiment, Experiment.id == metric.experiment_id)
+        selection = selection.where(*conditions)
+    return _Matching(selection, metric.experiment_id, metric, bool(conditions))
 
 
-def _sorted(selection: Any, query: ExperimentQuery, filtered_metric: Any) -> Any:
-    column: Any
-    if filtered_metric is not None and query.sort == f"metric:{query.metric}":
-        column = filtered_metric.last  # the join that filters also sorts
+def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
+    selection, column = matching.selection, None
+    if matching.metric is not None and query.sort == f"metric:{query.metric}":
+        column = matching.metric.last  # the index that filters also sorts
     elif query.sort.startswith("metric:"):
         summary = aliased(MetricSummary, name="sort_metric")
         selection = selection.outerjoin(
-            summary,
-            and_(summary.experiment_id == Experiment.id, summary.key == query.sort[7:]),
+            summary, and_(summary.experiment_id == matching.id, summary.key == query.sort[7:])
         )
         column = summary.last
     else:
+        if not matching.reads_experiments:
+            selection = selection.join(Experiment, Experiment.id == matching.id)
         column = getattr(Experiment, query.sort)
     ordered = column.desc() if query.descending else column.asc()
-    tie = Experiment.id.desc() if query.descending else Experiment.id.asc()
+    tie = matching.id.desc() if query.descending else matching.id.asc()
     return selection.order_by(ordered.nulls_last(), tie)
 
 

@@ -59,20 +59,11 @@ class MetricStore(StoreBase):
                 )
         with self._begin() as connection:
             self._fence(connection, lease)
-            rows = [
-                {"experiment_id": lease.experiment_id, "key": k, "step": s, "value": v, "time": t}
-                for k, s, v, t in points
-            ]
-            connection.execute(insert(MetricPoint), rows)
-            _summarise(connection, lease.experiment_id, points)
+            project_id = self.project_of(connection, lease.experiment_id)
+            _insert_points(connection, lease.experiment_id, points)
+            _summarise(connection, project_id, lease.experiment_id, points)
             payload = {"points": [[k, s, v] for k, s, v, _ in points]}
-            self._event(
-                connection,
-                self.project_of(connection, lease.experiment_id),
-                lease.experiment_id,
-                "metrics",
-                payload,
-            )
+            self._event(connection, project_id, lease.experiment_id, "metrics", payload)
 
     def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
         """Record how far the run is (``done`` of ``total``) and a short message."""
@@ -227,42 +218,59 @@ def downsample(points: list[Any], most: int) -> list[Any]:
     return [points[round(i * last / (most - 1))] for i in range(most)]
 
 
-def _summarise(connection: Connection, experiment_id: int, points: Sequence[Point]) -> None:
-    batch: dict[str, list[float]] = {}  # key -> [last, min, max, step of last, count]
+def _insert_points(connection: Connection, experiment_id: int, points: Sequence[Point]) -> None:
+    # NOTE: one driver-level executemany of tuples; building a dict per row through
+    # SQLAlchemy's insert() cost more than SQLite's own work (benchmarks/platform_vs_mlflow.py).
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        "INSERT INTO metric_points (experiment_id, key, step, value, time) "
+        f"VALUES ({', '.join([mark] * 5)})"
+    )
+    connection.exec_driver_sql(statement, [(experiment_id, *point) for point in points])
+
+
+def _summarise(
+    connection: Connection, project_id: int, experiment_id: int, points: Sequence[Point]
+) -> None:
+    """Fold ``points`` into the run's summary rows (last value at the highest step, min,
+    max, count)."""
+    steps: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
     for key, step, value, _ in points:
-        s = batch.get(key)
-        if s is None:
-            batch[key] = [value, value, value, float(step), 1.0]
-            continue
-        s[1], s[2], s[4] = min(s[1], value), max(s[2], value), s[4] + 1
-        if step >= s[3]:
-            s[0], s[3] = value, float(step)
+        steps.setdefault(key, []).append(step)
+        values.setdefault(key, []).append(value)
     stored = {
         row.key: row
         for row in connection.execute(
             select(MetricSummary.key, MetricSummary.last, MetricSummary.min, MetricSummary.max,
                    MetricSummary.step, MetricSummary.count.label("n"))
             .where(MetricSummary.experiment_id == experiment_id,
-                   MetricSummary.key.in_(list(batch)))
+                   MetricSummary.key.in_(list(steps)))
         )
     }  # fmt: skip
     inserts: list[dict[str, object]] = []
-    for key, (last, low, high, last_step, count) in batch.items():
+    for key, key_steps in steps.items():
+        key_values = values[key]
+        last_step = max(key_steps)
+        last_at = len(key_steps) - 1 - key_steps[::-1].index(last_step)  # the latest of equals
+        summary = {"last": key_values[last_at], "step": last_step, "min": min(key_values),
+                   "max": max(key_values), "count": len(key_values)}  # fmt: skip
         old = stored.get(key)
         if old is None:
-            inserts.append({"experiment_id": experiment_id, "key": key, "last": last, "min": low,
-                            "max": high, "step": int(last_step), "count": int(count)})  # fmt: skip
+            inserts.append({"project_id": project_id, "experiment_id": experiment_id, "key": key,
+                            **summary})  # fmt: skip
             continue
-        newer = last_step >= old.step
+        if last_step < old.step:
+            summary["last"], summary["step"] = old.last, old.step
         connection.execute(
             update(MetricSummary)
             .where(MetricSummary.experiment_id == experiment_id, MetricSummary.key == key)
             .values(
-                last=last if newer else old.last,
-                step=int(last_step) if newer else old.step,
-                min=min(low, old.min),
-                max=max(high, old.max),
-                count=old.n + int(count),
+                last=summary["last"],
+                step=summary["step"],
+                min=min(summary["min"], old.min),
+                max=max(summary["max"], old.max),
+                count=old.n + summary["count"],
             )
         )
     if inserts:

@@ -110,10 +110,16 @@ class MetricSummary(Base):
     """The last, lowest and highest value of one metric of one run: what lists sort by."""
 
     __tablename__ = "metric_summaries"
-    __table_args__ = (Index("ix_metric_summaries_key_last", "key", "last"),)
+    __table_args__ = (
+        Index(
+            "ix_metric_summaries_project_key_last", "project_id", "key", "last", "experiment_id"
+        ),
+    )
     experiment_id: Mapped[int] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
     )
+    project_id: Mapped[int] = mapped_column(Integer)
+    """The run's project, copied here so a metric filter, sort and count walk one index."""
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     last: Mapped[float] = mapped_column(Float)
     min: Mapped[float] = mapped_column(Float)

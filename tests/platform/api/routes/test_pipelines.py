@@ -16,7 +16,7 @@ def test_health_names_database_and_schema(client: TestClient, store):
     body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["database"] == store.dialect
-    assert body["schema_revision"] == "0001_initial"
+    assert body["schema_revision"] == "0002_summary_project"
 
 
 def test_openapi_lists_every_route(client: TestClient):
