@@ -55,6 +55,7 @@ class StoreContext:
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
         self._non_finite: set[str] = set()
+        self._checked_names: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -81,12 +82,15 @@ class StoreContext:
         now = time.time()
         points = [(str(k), int(step), float(v), now) for k, v in metrics.items()]
         for key, _, _, _ in points:
-            check_metric_name(key)
+            if key not in self._checked_names:  # a set lookup per point, a check per name
+                check_metric_name(key)
+                self._checked_names.add(key)
         if not all(math.isfinite(p[2]) for p in points):
             points = self._finite(points)
         with self._lock:
             self._points.extend(points)
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _finite(self, points: list[Point]) -> list[Point]:
         """The finite points; a NaN or infinite value (a diverging run) is not stored, and

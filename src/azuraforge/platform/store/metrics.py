@@ -51,19 +51,22 @@ class MetricStore(StoreBase):
         """
         if not points:
             return
-        for key, step, value, _ in points:
+        for key in {point[0] for point in points}:
             check_metric_name(key)
-            if not math.isfinite(value):
-                raise InvalidParameterError(
-                    f"metric {key!r} at step {step} is {value}; only finite values are stored"
-                )
+        if not all(map(math.isfinite, (point[2] for point in points))):
+            key, step, value, _ = next(p for p in points if not math.isfinite(p[2]))
+            raise InvalidParameterError(
+                f"metric {key!r} at step {step} is {value}; only finite values are stored"
+            )
         with self._begin() as connection:
             self._fence(connection, lease)
             project_id = self.project_of(connection, lease.experiment_id)
             _insert_points(connection, lease.experiment_id, points)
             _summarise(connection, project_id, lease.experiment_id, points)
             payload = {"points": [[k, s, v] for k, s, v, _ in points]}
-            self._event(connection, project_id, lease.experiment_id, "metrics", payload)
+            self._event(
+                connection, project_id, lease.experiment_id, "metrics", payload, finite=True
+            )
 
     def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
         """Record how far the run is (``done`` of ``total``) and a short message."""
