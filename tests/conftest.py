@@ -30,6 +30,16 @@ def data_mirrors() -> list[Path]:
     return [DEFAULT_MIRROR]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_store(tmp_path_factory: pytest.TempPathFactory):
+    """`azuraforge run` records into the platform's store: tests record into a store of
+    their own, never the user's ~/.azuraforge."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'azuraforge.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZURAFORGE_DATABASE_URL", url)
+        yield url
+
+
 _SKIPPED: dict[str, str] = {}
 
 

@@ -43,6 +43,7 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
+from azuraforge.cli.recording import ABORTED, RunRecording
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
@@ -87,6 +88,14 @@ def run(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Where run directories are created.")
     ] = Path("runs"),
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record/--no-record",
+            help="Record the run in the platform's store (AZURAFORGE_DATABASE_URL), so it "
+            "appears in `azuraforge experiments list`.",
+        ),
+    ] = True,
     verbose: Verbose = False,
 ) -> None:
     """Train and evaluate a pipeline; print its test metrics beside the baselines.
@@ -99,19 +108,42 @@ def run(
             validated = pipeline_class.make_config(settings)
             _check_output_dir(output_dir)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs never share a folder
-        ctx = LocalContext(output_dir=output_dir / f"{pipeline}-{stamp}", show_progress=True)
-        console.print(
-            f"[bold]{pipeline}[/bold] {validated.model_dump(mode='json')}", highlight=False
-        )
-        with _cancel_on_interrupt(ctx):
-            result = pipeline_class().run(validated, ctx)
+        folder = output_dir / f"{pipeline}-{stamp}"
+        settings = validated.model_dump(mode="json")
+        console.print(f"[bold]{pipeline}[/bold] {settings}", highlight=False)
+        recording = RunRecording.start(pipeline, settings, folder) if record else None
+        result = _run_recorded(pipeline_class(), validated, folder, recording)
         _print_result(result)
+        if recording is not None:
+            recording.end(result)
     if result.cancelled:
         raise typer.Exit(EXIT_CANCELLED)
 
 
+def _run_recorded(
+    pipeline: Any, config: Any, folder: Path, recording: RunRecording | None
+) -> RunResult:
+    """Run with the store's context when recording (ending the record if the run raises),
+    else with a local one."""
+    if recording is None:
+        ctx = LocalContext(output_dir=folder, show_progress=True)
+        with _cancel_on_interrupt(ctx):
+            result: RunResult = pipeline.run(config, ctx)
+        return result
+    try:
+        with recording.running(), _cancel_on_interrupt(recording.ctx):
+            result = pipeline.run(config, recording.ctx)
+    except KeyboardInterrupt:
+        recording.end(None, ABORTED)
+        raise
+    except Exception as e:
+        recording.end(None, f"{type(e).__name__}: {e}")
+        raise
+    return result
+
+
 @contextmanager
-def _cancel_on_interrupt(ctx: LocalContext) -> Iterator[None]:
+def _cancel_on_interrupt(ctx: Any) -> Iterator[None]:
     """First Ctrl-C: stop training after the current batch and still score, report and save.
     Second Ctrl-C: abort."""
 

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         """Where runs write their files: ``home/runs/<experiment id>``."""
         return self.home / "runs"
 
+    def run_dir(self, experiment_id: int, output_dir: str | None = None) -> Path:
+        """The folder of a run: its recorded ``output_dir``, else ``runs_dir/<id>``."""
+        return Path(output_dir) if output_dir else self.runs_dir / str(experiment_id)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -48,6 +48,7 @@ class StoreContext:
         self.store, self.lease, self.output_dir = store, lease, output_dir
         self.show_progress = show_progress
         self.lease_lost = False
+        self._cancelled = threading.Event()
         self._stop_requested = stop_requested
         self._flush_interval = flush_interval
         self._points: list[Point] = []
@@ -128,8 +129,13 @@ class StoreContext:
         self._wake.set()
 
     def should_stop(self) -> bool:
-        """Whether the run was cancelled or its lease lost."""
-        return self.lease_lost or self._stop_requested()
+        """Whether the run was cancelled (here or through ``stop_requested``) or its lease
+        lost."""
+        return self.lease_lost or self._cancelled.is_set() or self._stop_requested()
+
+    def cancel(self) -> None:
+        """Ask the run to stop at its next check (Ctrl-C, a cancel request seen)."""
+        self._cancelled.set()
 
     # Flushing ---------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> bool:

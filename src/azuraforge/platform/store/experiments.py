@@ -109,8 +109,10 @@ class ExperimentStore(StoreBase):
         batch_id: str | None = None,
         requeue_lost: bool = False,
         status: str = QUEUED,
+        output_dir: str | None = None,
     ) -> ExperimentRecord:
-        """Store a new run of ``pipeline`` with a validated ``config``, queued by default.
+        """Store a new run of ``pipeline`` with a validated ``config``, queued by default;
+        ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``.
 
         Raises
         ------
@@ -126,7 +128,7 @@ class ExperimentStore(StoreBase):
                 project_id=project_id, name=name, pipeline=pipeline, config=dict(config),
                 status=status, progress=0.0, progress_message="", created_at=now,
                 lease_epoch=0, batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
-                requeue_lost=requeue_lost, attempts=0,
+                requeue_lost=requeue_lost, attempts=0, output_dir=output_dir,
             )  # fmt: skip
             try:
                 with connection.begin_nested():

@@ -77,6 +77,8 @@ class Experiment(Base):
     requeue_lost: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output_dir: Mapped[str | None] = mapped_column(String(1000))
+    """The run's folder when it is not ``$AZURAFORGE_HOME/runs/<id>`` (``azuraforge run``)."""
 
 
 class Param(Base):

@@ -33,6 +33,7 @@ class ExperimentRecord:
     requeue_lost: bool
     attempts: int
     result: dict[str, Any] | None
+    output_dir: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
 

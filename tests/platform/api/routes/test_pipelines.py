@@ -2,6 +2,8 @@
 
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.store import head_revision
+
 
 def test_pipelines_have_schema_and_defaults(client: TestClient):
     data = {p["name"]: p for p in client.get("/api/v1/pipelines").json()["data"]}
@@ -16,7 +18,7 @@ def test_health_names_database_and_schema(client: TestClient, store):
     body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["database"] == store.dialect
-    assert body["schema_revision"] == "0002_summary_project"
+    assert body["schema_revision"] == head_revision()
 
 
 def test_openapi_lists_every_route(client: TestClient):

@@ -178,8 +178,8 @@ def get_artifact(
     experiment_id: int, path: str, store: StoreDep, settings: SettingsDep
 ) -> FileResponse:
     """Download a file of the run's folder (nothing outside it)."""
-    store.get_experiment(experiment_id)
-    return FileResponse(run_file(settings.runs_dir / str(experiment_id), path))
+    record = store.get_experiment(experiment_id)
+    return FileResponse(run_file(settings.run_dir(record.id, record.output_dir), path))
 
 
 def run_file(run_dir: Path, path: str) -> Path:
@@ -222,5 +222,5 @@ def cancel_experiment(
 def delete_experiment(experiment_id: int, store: StoreDep, settings: SettingsDep) -> None:
     """Delete a finished or queued run with its metrics, events and files; its name is free
     again. A running run must be cancelled first (409)."""
-    store.delete_experiment(experiment_id)
-    shutil.rmtree(settings.runs_dir / str(experiment_id), ignore_errors=True)
+    record = store.delete_experiment(experiment_id)
+    shutil.rmtree(settings.run_dir(record.id, record.output_dir), ignore_errors=True)
