@@ -18,6 +18,8 @@ from azuraforge.platform.store.models import Event, Experiment, Project
 from azuraforge.platform.store.records import Lease
 
 DEFAULT_PROJECT = "default"
+NOTIFY_CHANNEL = "azuraforge_events"
+"""PostgreSQL channel notified with every event written (the API's event hub listens)."""
 
 
 class StoreBase:
@@ -117,6 +119,9 @@ class StoreBase:
                 created_at=time.time(),
             )
         )
+        if connection.dialect.name == "postgresql":
+            # Delivered at commit, once per transaction however many events it holds.
+            connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def json_safe(value: Any) -> Any:
