@@ -46,8 +46,11 @@ class EventHub:
         """Start watching (call inside the running event loop)."""
         self._changed, self._poked = asyncio.Event(), asyncio.Event()
         self._closing.clear()
-        with contextlib.suppress(Exception):  # an unreachable store is retried by the watcher
+        try:
             self.last_id = await asyncio.to_thread(self.store.last_event_id)
+        except Exception as e:  # an unreachable store is retried by the watcher
+            if not is_unavailable(e):
+                raise
         self._task = asyncio.create_task(self._watch())
         if self.store.dialect == "postgresql":
             loop = asyncio.get_running_loop()
