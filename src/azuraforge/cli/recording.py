@@ -79,6 +79,7 @@ class RunRecording:
         else:
             status = CANCELLED if result.cancelled else COMPLETED
         summary = describe_result(result, self.ctx) if result is not None else None
+        status, error = self.ctx.end_status(status, error)
         try:
             self.store.finish(self.lease, status, error=error, result=summary)
         except (LeaseLostError, AzuraForgeError) as e:

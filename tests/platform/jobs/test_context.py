@@ -227,3 +227,20 @@ def test_a_metric_name_that_does_not_fit_is_refused_at_once_and_the_rest_flows(
     ctx.log_metrics({"loss": 0.5}, step=2)
     assert ctx.close(timeout=10) is True
     assert [s for s, _, _ in store.get_metrics(lease.experiment_id)["loss"]] == [2]
+
+
+def test_a_store_error_that_is_no_outage_makes_the_end_honest(
+    store: Store, lease: Lease, ctx: StoreContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise RuntimeError("value too long for type character varying(500)")
+
+    monkeypatch.setattr(store, "log_lines", refuse)
+    ctx.logger.info("a line the store refuses")
+    ctx.log_metrics({"loss": 1.0}, step=1)
+    assert not ctx.close(timeout=5)
+    assert ctx.tracking_error == "RuntimeError: value too long for type character varying(500)"
+    status, error = ctx.end_status("completed", None)
+    assert status == "failed"
+    assert "ended completed but its metrics could not all be stored" in error
+    assert ctx.end_status("failed", "boom") == ("failed", "boom")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.errors import LeaseLostError
+from azuraforge.platform.jobs.states import FAILED
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
 
@@ -48,6 +49,8 @@ class StoreContext:
         self.store, self.lease, self.output_dir = store, lease, output_dir
         self.show_progress = show_progress
         self.lease_lost = False
+        self.tracking_error: str | None = None
+        """Why metrics stopped being stored (an error that is not an outage), if they did."""
         self._cancelled = threading.Event()
         self._stop_requested = stop_requested
         self._flush_interval = flush_interval
@@ -138,6 +141,15 @@ class StoreContext:
         self._cancelled.set()
 
     # Flushing ---------------------------------------------------------------------------
+    def end_status(self, status: str, error: str | None) -> tuple[str, str | None]:
+        """``status`` and ``error`` of a run that ended, made honest about tracking: a run
+        whose metrics could not all be stored is recorded failed, saying why."""
+        if self.tracking_error is None or status == FAILED:
+            return status, error
+        return FAILED, f"the run ended {status} but its metrics could not all be stored: " + (
+            self.tracking_error
+        )
+
     def close(self, timeout: float | None = None) -> bool:
         """Write everything still pending (spool included); return whether all was written.
 
@@ -168,7 +180,9 @@ class StoreContext:
                 self.lease_lost = True
             except Exception as e:
                 if not is_unavailable(e):
-                    raise
+                    self.tracking_error = f"{type(e).__name__}: {e}"
+                    _log.error("metrics can no longer be stored: %s", self.tracking_error)
+                    return
                 _log.warning("store unreachable, spooling metrics: %s", e)
                 self._spool_pending()
                 time.sleep(_RETRY_SECONDS)

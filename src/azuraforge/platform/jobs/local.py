@@ -49,7 +49,9 @@ class LocalWorkerPool:
         while not self._stopping.wait(1.0):
             for index, process in enumerate(self.processes):
                 if process.poll() is not None and not self._stopping.is_set():
-                    _log.warning("worker %d exited (%s); starting another", process.pid, process.returncode)
+                    _log.warning(
+                        "worker %d exited (%s); starting another", process.pid, process.returncode
+                    )
                     self.processes[index] = self._spawn()
 
     def stop(self) -> None:

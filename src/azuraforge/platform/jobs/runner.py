@@ -62,6 +62,7 @@ def execute(
     ctx.close()
     if ctx.lease_lost:
         return LOST
+    status, error = ctx.end_status(status, error)
     store.finish(lease, status, error=error, result=result)
     return status
 
@@ -166,7 +167,9 @@ def _watch(
             os.kill(child, signal.SIGUSR1)
         if cancelled_at is not None and time.monotonic() - cancelled_at > settings.cancel_grace:
             _kill(child)
-            error = f"did not stop within {settings.cancel_grace:g} s of the cancel request; killed"
+            error = (
+                f"did not stop within {settings.cancel_grace:g} s of the cancel request; killed"
+            )
             _finish_quietly(store, lease, CANCELLED, error)
             return Supervision(CANCELLED, forced=True)
 
