@@ -20,6 +20,20 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+PipelineName = Annotated[str, typer.Argument(help="Pipeline name (see: azuraforge pipelines).")]
+SetOptions = Annotated[
+    list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME).",
+    ),
+]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_ABORTED = 1, 2, 3, 130
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from azuraforge.cli.common import Verbose, console, settings_with, user_errors
+from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
 from azuraforge.platform.store import upgrade_database
 from azuraforge.platform.store.engine import current_revision, head_revision, make_engine
 
 app = typer.Typer(help="Create or migrate the store's database.", no_args_is_help=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME).",
-    ),
-]
 
 
 @app.command()

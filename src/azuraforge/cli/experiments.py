@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,6 +15,9 @@ from azuraforge.cli.client import ApiClient, api_url
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
+    ConfigFile,
+    PipelineName,
+    SetOptions,
     Verbose,
     arguments,
     console,
@@ -121,17 +123,13 @@ def delete(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
 
 
 def submit(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline name (see: azuraforge pipelines).")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")
-    ] = None,
+    pipeline: PipelineName,
+    set_: SetOptions = None,
     grid: Annotated[
         list[str] | None,
-        typer.Option("--grid", help="key=[v1,v2]: one run per combination; repeatable."),
+        typer.Option("--grid", help="key=\\[v1,v2]: one run per combination; repeatable."),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")
-    ] = None,
+    config: ConfigFile = None,
     name: Annotated[str | None, typer.Option("--name", help="Experiment name (unique).")] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Stream progress until the run ends.")

@@ -35,6 +35,9 @@ from azuraforge.apps import RunResult, discover, get_pipeline
 from azuraforge.cli import db, experiments, serve
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
+    ConfigFile,
+    PipelineName,
+    SetOptions,
     Verbose,
     arguments,
     console,
@@ -78,13 +81,9 @@ def pipelines(verbose: Verbose = False) -> None:
 
 @app.command()
 def run(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline name (see: azuraforge pipelines).")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="A setting as key=value; repeatable.")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML file of settings (--set wins).")
-    ] = None,
+    pipeline: PipelineName,
+    set_: SetOptions = None,
+    config: ConfigFile = None,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Where run directories are created.")
     ] = Path("runs"),

@@ -7,14 +7,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from azuraforge.cli.common import UsageError, Verbose, console, settings_with, user_errors
+from azuraforge.cli.common import (
+    DatabaseUrl,
+    UsageError,
+    Verbose,
+    console,
+    settings_with,
+    user_errors,
+)
 
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Store URL (default: AZURAFORGE_DATABASE_URL)."),
-]
 TransportName = Literal["local", "celery"]
 
 
