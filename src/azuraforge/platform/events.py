@@ -108,7 +108,10 @@ class EventHub:
                     db.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while not self._closing.is_set():
                         for _ in db.notifies(timeout=1.0):
-                            loop.call_soon_threadsafe(self._poked.set)
+                            try:
+                                loop.call_soon_threadsafe(self._poked.set)
+                            except RuntimeError:  # the API's loop closed since the last look
+                                return
             except psycopg.Error as e:
                 _log.warning("event listener: %s; reconnecting", e)
                 self._closing.wait(1.0)

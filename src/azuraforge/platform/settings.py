@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     Examples
     --------
-    >>> settings = Settings(home=Path("/srv/af"))
+    >>> settings = Settings(home=Path("/srv/af"), database_url="")
     >>> settings.database_url
     'sqlite:////srv/af/azuraforge.db'
     >>> settings.runs_dir
