@@ -1,10 +1,11 @@
-"""What routes receive: the store, the settings, the transport and the event hub."""
+"""What routes receive: the store, the settings, the transport, the event hub, and ids in
+the range the store's columns hold."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.events import EventHub
@@ -37,3 +38,10 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TransportDep = Annotated[Transport, Depends(get_transport)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
+
+MAX_EXPERIMENT_ID = 2**31 - 1
+"""Experiment ids are 32-bit on PostgreSQL: a larger id is a 422, not a database error."""
+MAX_EVENT_ID = 2**63 - 1
+"""Event ids are 64-bit on both databases."""
+
+ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A run's id.")]

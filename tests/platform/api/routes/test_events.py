@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi import WebSocketDisconnect, status
 from fastapi.testclient import TestClient
 
 API = "/api/v1"
@@ -46,6 +48,14 @@ def test_unknown_experiment_closes_with_4404(client: TestClient):
         message = socket.receive()
         assert message["type"] == "websocket.close"
         assert message["code"] == 4404
+
+
+def test_id_no_run_can_have_closes_with_1008(client: TestClient):
+    """Over PostgreSQL's 32-bit ids the store would fail; the route refuses the id first."""
+    url = f"{API}/experiments/{2**31}/events"
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as socket:
+        socket.receive_json()
+    assert closed.value.code == status.WS_1008_POLICY_VIOLATION
 
 
 def test_project_stream_carries_status_of_every_run(client: TestClient, worker):

@@ -176,6 +176,33 @@ def test_unknown_ids_are_404(client: TestClient):
         assert "experiment 42 not found" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("experiment_id", [0, 2**31, 2**63])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("GET", "/metrics"), ("GET", "/logs"), ("GET", "/artifacts/report.md"),
+     ("POST", "/cancel"), ("DELETE", "")],
+)  # fmt: skip
+def test_ids_no_run_can_have_are_422_not_a_database_error(
+    client: TestClient, experiment_id: int, method: str, suffix: str
+):
+    """Found by schemathesis: an id over 2**31 - 1 (PostgreSQL's integer) or 2**63 - 1
+    (SQLite's) reached the store and failed there, a 500."""
+    response = client.request(method, f"{API}/experiments/{experiment_id}{suffix}")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert error["message"].startswith("invalid request: path.experiment_id: Input should be")
+
+
+def test_log_cursor_past_the_largest_event_id_is_422(client: TestClient):
+    row = submit(client)
+    response = client.get(f"{API}/experiments/{row['id']}/logs", params={"after": 2**63})
+    assert response.status_code == 422
+    assert (
+        "query.after: Input should be less than or equal to" in response.json()["error"]["message"]
+    )
+
+
 def test_cancel_queued_then_running(client: TestClient, worker):
     queued = submit(client, steps=1)
     # The worker may take it first; cancel only counts when it was still queued.

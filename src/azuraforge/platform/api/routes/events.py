@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from azuraforge.errors import NotFoundError
-from azuraforge.platform.api.deps import HubDep, StoreDep
+from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.schemas import ExperimentPublic
 from azuraforge.platform.jobs.states import FINISHED_STATES
 from azuraforge.platform.store import EventRecord, Store
@@ -19,7 +19,7 @@ _PAGE = 1000
 
 @router.websocket("/experiments/{experiment_id}/events")
 async def experiment_events(
-    websocket: WebSocket, experiment_id: int, store: StoreDep, hub: HubDep
+    websocket: WebSocket, experiment_id: ExperimentId, store: StoreDep, hub: HubDep
 ) -> None:
     """On connect, one ``history`` message (the run, every metric point so far, its status),
     then each new event as it is committed (``metrics``, ``progress``, ``status``, ``log``,

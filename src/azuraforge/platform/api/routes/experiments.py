@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
-from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import (
+    MAX_EVENT_ID,
+    ExperimentId,
+    SettingsDep,
+    StoreDep,
+    TransportDep,
+)
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
     CurvePublic,
@@ -97,7 +103,7 @@ def list_experiments(
 
 
 @router.get("/{experiment_id}", response_model=ExperimentDetail, responses=ERRORS)
-def get_experiment(experiment_id: int, store: StoreDep) -> ExperimentDetail:
+def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDetail:
     """One run whole: config, lease, metric summaries, test scores beside baselines, files."""
     record = store.get_experiment(experiment_id)
     return _detail(store, record)
@@ -128,7 +134,7 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
 
 @router.get("/{experiment_id}/metrics", response_model=MetricsPublic, responses=ERRORS)
 def get_metrics(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     store: StoreDep,
     keys: Annotated[
         list[str] | None, Query(description="Repeat or comma-separate; all if absent.")
@@ -152,9 +158,9 @@ def get_metrics(
 
 @router.get("/{experiment_id}/logs", response_model=LogsPublic, responses=ERRORS)
 def get_logs(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     store: StoreDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> LogsPublic:
     """The run's log lines after event id ``after``, oldest first."""
@@ -175,7 +181,7 @@ def get_logs(
     "/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS
 )
 def get_artifact(
-    experiment_id: int, path: str, store: StoreDep, settings: SettingsDep
+    experiment_id: ExperimentId, path: str, store: StoreDep, settings: SettingsDep
 ) -> FileResponse:
     """Download a file of the run's folder (nothing outside it)."""
     record = store.get_experiment(experiment_id)
@@ -209,7 +215,7 @@ def run_file(run_dir: Path, path: str) -> Path:
     responses=ERRORS,
 )
 def cancel_experiment(
-    experiment_id: int, store: StoreDep, transport: TransportDep
+    experiment_id: ExperimentId, store: StoreDep, transport: TransportDep
 ) -> ExperimentPublic:
     """Cancel: a queued run at once; a running one stops at its next batch (within a second),
     or is stopped by force after the grace period. Metrics so far are kept."""
@@ -219,7 +225,7 @@ def cancel_experiment(
 
 
 @router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-def delete_experiment(experiment_id: int, store: StoreDep, settings: SettingsDep) -> None:
+def delete_experiment(experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep) -> None:
     """Delete a finished or queued run with its metrics, events and files; its name is free
     again. A running run must be cancelled first (409)."""
     record = store.delete_experiment(experiment_id)
