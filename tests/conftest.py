@@ -19,6 +19,10 @@ import pytest
 from azuraforge.learn.datasets import fetching
 from azuraforge.learn.datasets.fetching import HOME_VARIABLE, MIRROR_VARIABLE
 
+# The platform's fixtures (real SQLite and PostgreSQL stores, the sleeper plugin) serve the
+# platform's tests and the CLI's.
+pytest_plugins = ["tests.platform.fixtures"]
+
 # tests/conftest.py -> the repository -> its sibling shared/data
 DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

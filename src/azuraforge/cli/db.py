@@ -6,7 +6,12 @@ import typer
 
 from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
 from azuraforge.platform.store import upgrade_database
-from azuraforge.platform.store.engine import current_revision, head_revision, make_engine
+from azuraforge.platform.store.engine import (
+    current_revision,
+    head_revision,
+    make_engine,
+    shown_url,
+)
 
 app = typer.Typer(help="Create or migrate the store's database.", no_args_is_help=True)
 
@@ -17,7 +22,7 @@ def upgrade(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
     with user_errors(verbose):
         settings = settings_with(database_url=database_url)
         revision = upgrade_database(settings.database_url)
-        console.print(f"store {_shown(settings.database_url)} is at schema {revision}")
+        console.print(f"store {shown_url(settings.database_url)} is at schema {revision}")
 
 
 @app.command()
@@ -31,7 +36,3 @@ def current(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
         finally:
             engine.dispose()
         console.print(f"database: {revision}; needed: {head_revision()}")
-
-
-def _shown(url: str) -> str:
-    return make_engine(url).url.render_as_string(hide_password=True)

@@ -40,17 +40,10 @@ class RunRecording:
         from azuraforge.cli.common import settings_with
         from azuraforge.platform.jobs.context import StoreContext
         from azuraforge.platform.jobs.keeper import LeaseKeeper
-        from azuraforge.platform.store import Store, upgrade_database
-        from azuraforge.platform.store.engine import current_revision, make_engine
+        from azuraforge.platform.store import Store, create_if_empty
 
         settings = settings_with()
-        engine = make_engine(settings.database_url)
-        try:
-            empty = current_revision(engine) is None
-        finally:
-            engine.dispose()
-        if empty:
-            upgrade_database(settings.database_url)
+        create_if_empty(settings.database_url)
         store = Store(settings.database_url)
         record = store.create_experiment(pipeline, config, output_dir=str(folder.resolve()))
         owner = f"cli:{socket.gethostname()}:{os.getpid()}"

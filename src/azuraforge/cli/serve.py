@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import sys
 from typing import Annotated, Literal
 
 import typer
@@ -36,31 +38,39 @@ def serve(
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """Serve the API (and OpenAPI docs at /docs) with local workers; Ctrl-C stops all."""
+    """Serve the API (and OpenAPI docs at /docs) with local workers; Ctrl-C stops all.
+
+    An empty database is created; one at another schema is refused (or, with --upgrade,
+    migrated). Ctrl-C or SIGTERM stops the workers, cancelling their runs.
+    """
     import uvicorn
 
     from azuraforge.platform.api.app import create_app
     from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper
-    from azuraforge.platform.store import Store, upgrade_database
+    from azuraforge.platform.store import Store, create_if_empty, upgrade_database
+    from azuraforge.platform.store.engine import shown_url
 
     with user_errors(verbose):
         settings = settings_with(database_url=database_url, workers=workers)
         if upgrade:
             upgrade_database(settings.database_url)
+        elif create_if_empty(settings.database_url):
+            console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
         _check_port_free(host, port)
         count = settings.workers if settings.transport == "local" else 0
         pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
         app = create_app(settings, store=store)
-        pool.start()
-        reaper.start()
-        console.print(
-            f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
-            f"{store.shown_url}; {settings.transport} transport, {count} local workers. "
-            "Ctrl-C stops.",
-            highlight=False,
-        )
         try:
+            _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
+            pool.start()
+            reaper.start()
+            console.print(
+                f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
+                f"{store.shown_url}; {settings.transport} transport, {count} local workers. "
+                "Ctrl-C stops.",
+                highlight=False,
+            )
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
             console.print("stopping workers...")
@@ -96,12 +106,19 @@ def worker(
             single.run_forever()
             return
         pool = LocalWorkerPool(settings, concurrency)
-        pool.start()
         try:
+            _exit_on_sigterm()
+            pool.start()
             for process in pool.processes:
                 process.wait()
         finally:
             pool.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM exits through the caller's ``finally`` (which stops its workers), as Ctrl-C
+    does, instead of ending the process at once and leaving the workers behind."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def _check_port_free(host: str, port: int) -> None:

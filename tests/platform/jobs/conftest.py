@@ -123,7 +123,7 @@ def _shut(sock: socket.socket) -> None:
 @pytest.fixture
 def postgres_proxy() -> Iterator[TcpProxy]:
     """A proxy in front of the test PostgreSQL server."""
-    from tests.platform.conftest import POSTGRES_SERVER
+    from tests.platform.fixtures import POSTGRES_SERVER
 
     server = make_url(POSTGRES_SERVER)
     proxy = TcpProxy((server.host or "127.0.0.1", server.port or 5432))

@@ -30,7 +30,7 @@ from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.testing import TransportContract, WorkerProcesses
-from tests.platform.conftest import TABLES
+from tests.platform.fixtures import TABLES
 
 REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
 OWNER_KEY = "azuraforge-tests:owner"
@@ -95,7 +95,7 @@ def class_database_url(
 
 
 def short_settings(database_url: str, home: Path, **fields: str) -> Settings:
-    """Settings with the short leases and intervals of ``tests/platform/conftest.py``."""
+    """Settings with the short leases and intervals of ``tests/platform/fixtures.py``."""
     return Settings(
         home=home,
         database_url=database_url,

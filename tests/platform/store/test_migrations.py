@@ -17,7 +17,7 @@ from azuraforge.errors import SchemaMismatchError
 from azuraforge.platform.store import Store, head_revision, make_engine, upgrade_database
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.models import Base
-from tests.platform.conftest import POSTGRES_SERVER
+from tests.platform.fixtures import POSTGRES_SERVER
 
 TABLES = {
     "alembic_version",

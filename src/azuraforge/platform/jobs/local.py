@@ -41,9 +41,8 @@ class LocalWorkerPool:
         self._monitor.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE], env=settings_environment(self.settings)
-        )
+        command = [sys.executable, "-m", WORKER_MODULE, "--parent", str(os.getpid())]
+        return subprocess.Popen(command, env=settings_environment(self.settings))
 
     def _keep_alive(self) -> None:
         while not self._stopping.wait(1.0):
@@ -82,7 +81,8 @@ class Reaper:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         while not self._stopping.wait(self.settings.reaper_interval):

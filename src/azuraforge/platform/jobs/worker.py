@@ -7,6 +7,7 @@ The Celery transport calls :meth:`Worker.run_one` for the run a task names.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -28,12 +29,20 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs queued experiments of one store, one at a time, each in its own child process."""
+    """Runs queued experiments of one store, one at a time, each in its own child process.
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    A worker given a ``parent`` process id (the pool of ``azuraforge serve`` passes its own)
+    stops claiming runs once that process is gone: it finishes the run in progress, then
+    exits, so a killed ``serve`` leaves no idle workers behind.
+    """
+
+    def __init__(
+        self, settings: Settings, store: Store | None = None, parent: int | None = None
+    ) -> None:
         self.settings = settings
         self.store = store or Store(settings.database_url)
         self.name = worker_name()
+        self.parent = parent
         self.shutdown = threading.Event()
         self._next_reap = 0.0
 
@@ -61,9 +70,13 @@ class Worker:
             _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
 
     def run_forever(self) -> None:
-        """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT)."""
+        """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
+        parent process is gone."""
         _log.info("worker %s polling %s", self.name, self.store.shown_url)
         while not self.shutdown.is_set():
+            if self.orphaned():
+                _log.warning("worker %s: its parent %s is gone; exiting", self.name, self.parent)
+                return
             try:
                 self.reap()
                 if self.run_next() is None:
@@ -74,6 +87,10 @@ class Worker:
                 _log.warning("store unreachable, retrying: %s", e)
                 self.shutdown.wait(1.0)
 
+    def orphaned(self) -> bool:
+        """Whether the worker had a parent process and it has ended."""
+        return self.parent is not None and os.getppid() != self.parent
+
     def stop_on_signals(self) -> None:
         """SIGTERM and SIGINT stop claiming and cancel the run in progress."""
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -81,9 +98,13 @@ class Worker:
 
 
 def main() -> None:
-    """Entry point of ``python -m azuraforge.platform.jobs.worker``."""
+    """Entry point of ``python -m azuraforge.platform.jobs.worker [--parent PID]``."""
+    parser = argparse.ArgumentParser(description="Run queued experiments of the store.")
+    parser.add_argument("--parent", type=int, help="exit once this process is gone")
+    arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    worker = Worker(Settings())
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check's chatter
+    worker = Worker(Settings(), parent=arguments.parent)
     worker.stop_on_signals()
     worker.run_forever()
 

@@ -1,12 +1,19 @@
 """The store: experiments, leases, metrics, events and artifacts in SQLite or PostgreSQL.
 
-``upgrade_database(url)`` creates or migrates the schema; ``Store(url)`` opens it.
+``upgrade_database(url)`` creates or migrates the schema, ``create_if_empty(url)`` creates it
+only in a database that has none; ``Store(url)`` opens it.
 """
 
 from __future__ import annotations
 
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
-from azuraforge.platform.store.engine import check_schema, head_revision, make_engine, upgrade
+from azuraforge.platform.store.engine import (
+    check_schema,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.metrics import MetricStore, Point
@@ -40,6 +47,22 @@ def upgrade_database(url: str) -> str:
     return head_revision()
 
 
+def create_if_empty(url: str) -> bool:
+    """Create this version's schema when the database at ``url`` has none; ``True`` if it did.
+
+    A database at another revision is left as it is (:class:`Store` then refuses it, naming
+    ``azuraforge db upgrade``): an existing store is never migrated without being asked.
+    """
+    engine = make_engine(url)
+    try:
+        if current_revision(engine) is not None:
+            return False
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return True
+
+
 __all__ = [
     "DEFAULT_PROJECT",
     "ArtifactRecord",
@@ -52,6 +75,7 @@ __all__ = [
     "Point",
     "Store",
     "check_schema",
+    "create_if_empty",
     "head_revision",
     "is_unavailable",
     "upgrade_database",

@@ -35,7 +35,7 @@ class StoreBase:
     @property
     def shown_url(self) -> str:
         """The URL as messages show it (no password, no driver name)."""
-        return self.engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
+        return engines.shown_url(self.url)
 
     @property
     def dialect(self) -> str:

@@ -141,8 +141,20 @@ def check_schema(engine: Engine) -> None:
     )
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: no password, no driver name.
+
+    Examples
+    --------
+    >>> shown_url("postgresql://me:secret@db:5432/af")
+    'postgresql://me:***@db:5432/af'
+    """
+    shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+    return shown.replace("+psycopg", "")
+
+
 def _shown(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
+    return shown_url(engine.url.render_as_string(hide_password=False))
 
 
 def _reason(error: SQLAlchemyError) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures of the platform tests: real SQLite and PostgreSQL stores, a test pipeline plugin.
+"""Fixtures of the platform and CLI tests (a pytest plugin that tests/conftest.py loads): real
+SQLite and PostgreSQL stores, a test pipeline plugin, real ``azuraforge serve`` processes.
 
 PostgreSQL is the machine's server (127.0.0.1:5432, user postgres, trust auth; ``.ci/run``
 starts it). Each test session creates its own database there and drops it at the end, so
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, upgrade_database
+from tests.platform.servers import kill_group
 
 POSTGRES_SERVER = os.environ.get(
     "AZURAFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -161,3 +164,13 @@ def store(settings: Settings) -> Iterator[Store]:
     opened = Store(settings.database_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def serves() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """A list to put ``azuraforge serve`` processes in: each is killed with its workers at the
+    end of the test."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        kill_group(process)

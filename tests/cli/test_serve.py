@@ -1,0 +1,119 @@
+"""``azuraforge serve`` and ``azuraforge worker`` as real processes: the store they open or
+refuse, and stopping them (SIGTERM, or a killed serve) without leaving workers behind."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from azuraforge.platform.jobs.local import settings_environment
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, head_revision, upgrade_database
+from azuraforge.platform.store.engine import current_revision, downgrade, make_engine
+from tests.platform.jobs.conftest import wait_for
+from tests.platform.servers import alive, children, free_port, start_serve
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def submit(port: int, **config: object) -> int:
+    body = {"pipeline": "sleeper", "config": config}
+    response = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body)
+    return int(response.json()["data"][0]["id"])
+
+
+def status(store: Store, experiment_id: int) -> str:
+    return store.get_experiment(experiment_id).status
+
+
+def on_sqlite(path) -> Settings:
+    """Settings on the SQLite file ``path``, whether or not it exists (no store fixture)."""
+    return Settings(home=path.parent / "home", database_url=f"sqlite:///{path}")
+
+
+def test_serve_creates_an_empty_store(tmp_path, serves):
+    url = f"sqlite:///{tmp_path / 'new' / 'azuraforge.db'}"
+    port = free_port()
+    serves.append(start_serve(on_sqlite(tmp_path / "new" / "azuraforge.db"), port))
+    health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health").json()
+    assert health["schema_revision"] == head_revision()
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_sigterm_stops_serve_and_its_workers_cancelling_their_run(
+    settings, store, sleeper, serves
+):
+    port = free_port()
+    serve = start_serve(settings, port, "--workers", "2")
+    serves.append(serve)
+    workers = children(serve.pid)
+    assert len(workers) == 2
+    run = submit(port, steps=500, sleep=0.05)
+    wait_for(lambda: status(store, run) == "running")
+    serve.send_signal(signal.SIGTERM)
+    assert serve.wait(timeout=30) == 0
+    assert not any(alive(pid) for pid in workers)
+    assert status(store, run) == "cancelled"
+
+
+def test_idle_workers_of_a_killed_serve_exit(settings, sleeper, serves):
+    serve = start_serve(settings, free_port(), "--workers", "2")
+    serves.append(serve)
+    workers = children(serve.pid)
+    serve.send_signal(signal.SIGKILL)
+    serve.wait()
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10)
+
+
+def test_sigterm_stops_a_worker_pool_cancelling_its_run(settings, store, sleeper, serves):
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()",
+               "worker", "--concurrency", "2"]  # fmt: skip
+    pool = subprocess.Popen(command, env=settings_environment(settings), start_new_session=True)
+    serves.append(pool)
+    run = store.create_experiment("sleeper", {"steps": 500, "sleep": 0.05}).id
+    wait_for(lambda: status(store, run) == "running")
+    workers = children(pool.pid)
+    pool.send_signal(signal.SIGTERM)
+    assert pool.wait(timeout=30) == 0
+    assert not any(alive(pid) for pid in workers)
+    assert status(store, run) == "cancelled"
+
+
+def test_serve_refuses_an_out_of_date_store_and_upgrade_migrates_it(tmp_path, serves):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    downgrade(engine, "-1")
+    old = current_revision(engine)
+    engine.dispose()
+    result = runner.invoke(app, ["serve", "--database-url", url, "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert f"is at schema {old}" in result.output
+    assert f"azuraforge db upgrade --database-url {url}" in result.output
+    port = free_port()
+    serves.append(start_serve(on_sqlite(tmp_path / "old.db"), port, "--upgrade"))
+    health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health").json()
+    assert health["schema_revision"] == head_revision()
+
+
+def test_serve_on_a_port_in_use_is_a_usage_error(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app,
+            ["serve", "--database-url", f"sqlite:///{tmp_path / 'af.db'}", "--port", str(port)],
+        )
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

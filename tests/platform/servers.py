@@ -1,0 +1,66 @@
+"""Real ``azuraforge serve`` processes for tests: started on a free port, found by their
+worker children, killed with their whole process group at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from azuraforge.platform.jobs.local import settings_environment
+from azuraforge.platform.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_serve(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``azuraforge serve --port PORT OPTIONS`` on ``settings``, once its API answers."""
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()",
+               "serve", "--port", str(port), *options]  # fmt: skip
+    process = subprocess.Popen(command, env=settings_environment(settings), start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"azuraforge serve exited {process.returncode} at start")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("azuraforge serve did not answer within 30 s")
+
+
+def children(pid: int) -> list[int]:
+    """Pids of the children of process ``pid`` (the workers of a serve)."""
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``process`` and everything in its process group (its workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
