@@ -24,11 +24,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_serve(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
-    """``azuraforge serve --port PORT OPTIONS`` on ``settings``, once its API answers."""
+def start_serve(
+    settings: Settings, port: int, *options: str, pythonpath: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``azuraforge serve --port PORT OPTIONS`` on ``settings``, once its API answers;
+    ``pythonpath`` is put first on the processes' PYTHONPATH (a test plugin)."""
     command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()",
                "serve", "--port", str(port), *options]  # fmt: skip
-    process = subprocess.Popen(command, env=settings_environment(settings), start_new_session=True)
+    env = settings_environment(settings)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(command, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

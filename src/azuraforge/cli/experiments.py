@@ -13,6 +13,7 @@ from rich.table import Table
 
 from azuraforge.cli.client import ApiClient, api_url
 from azuraforge.cli.common import (
+    EXIT_ABORTED,
     EXIT_CANCELLED,
     EXIT_FAILED,
     ConfigFile,
@@ -21,10 +22,12 @@ from azuraforge.cli.common import (
     Verbose,
     arguments,
     console,
+    errors,
     parse_sets,
     read_config,
     user_errors,
 )
+from azuraforge.errors import InvalidParameterError, StoreUnavailableError
 
 app = typer.Typer(
     help="List, inspect, cancel and delete experiments (runs).", no_args_is_help=True
@@ -35,6 +38,8 @@ ApiUrl = Annotated[
     typer.Option("--api-url", help="API of azuraforge serve (default http://127.0.0.1:8000)."),
 ]
 ExperimentId = Annotated[int, typer.Argument(help="Experiment id.")]
+DETACHED = "detached"
+"""How a followed run "ended" when Ctrl-C stopped the following (the run goes on)."""
 
 
 def _client(url: str | None) -> ApiClient:
@@ -48,6 +53,14 @@ def list_(
     ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
     batch: Annotated[str | None, typer.Option("--batch", help="Batch id.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Text in the name or pipeline.")
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Keep runs whose last value of it is in range.")
+    ] = None,
+    minimum: Annotated[float | None, typer.Option("--min", help="Lowest --metric value.")] = None,
+    maximum: Annotated[float | None, typer.Option("--max", help="Highest --metric value.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="A column or metric:<key>.")] = "id",
     ascending: Annotated[bool, typer.Option("--asc", help="Ascending order.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
@@ -55,13 +68,17 @@ def list_(
     api: ApiUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """A page of experiments, newest first."""
+    """A page of experiments, newest first (or as --sort says)."""
     with user_errors(verbose):
         with arguments():
             params = {
                 "status": status,
                 "pipeline": pipeline,
                 "batch_id": batch,
+                "q": search,
+                "metric": metric,
+                "metric_min": minimum,
+                "metric_max": maximum,
                 "sort": sort,
                 "order": "asc" if ascending else "desc",
                 "limit": limit,
@@ -77,7 +94,8 @@ def list_(
             "status",
             "progress",
             "metrics",
-            title=f"{page['total']} experiments (from {offset + 1})",
+            title=f"{page['total']:,}{'' if page['total_exact'] else '+'} experiments"
+            + (f" (from {offset + 1})" if offset else ""),
         )
         for row in page["data"]:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
@@ -99,6 +117,20 @@ def show(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = Fal
         with arguments():
             detail = _client(api).request("GET", f"/experiments/{experiment_id}")
         _print_detail(detail)
+
+
+@app.command()
+def follow(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+    """Show a run's progress live until it ends (Ctrl-C stops following, not the run).
+
+    The exit code says how the run ended: 0 completed, 1 failed or lost, 3 cancelled, 130
+    when Ctrl-C stopped the following."""
+    with user_errors(verbose):
+        client = _client(api)
+        with arguments():
+            client.request("GET", f"/experiments/{experiment_id}")
+        final = _follow_and_show(client, experiment_id)
+    _exit_for(final)
 
 
 @app.command()
@@ -139,12 +171,17 @@ def submit(
 ) -> None:
     """Queue a run on the server (through the API); --follow shows its progress live.
 
-    With --follow, the exit code says how the run ended: 0 completed, 1 failed or lost,
-    3 cancelled."""
+    With --follow, the exit code says how the runs ended: 0 completed, 1 failed or lost,
+    3 cancelled; Ctrl-C stops following (130), not the runs."""
     with user_errors(verbose):
         with arguments():
             settings = {**read_config(config), **parse_sets(set_ or [])}
             grid_values = parse_sets(grid or [])
+            for key, values in grid_values.items():
+                if not isinstance(values, list) or not values:
+                    raise InvalidParameterError(
+                        f"--grid {key}= needs a list of values, as {key}=[1,2]; got {values!r}"
+                    )
             body: dict[str, Any] = {"pipeline": pipeline, "config": settings, "name": name}
             if grid_values:
                 body["grid"] = grid_values
@@ -157,32 +194,79 @@ def submit(
             )
         if not follow:
             return
-        final = "completed"
+        finals: list[str] = []
         for row in created["data"]:
-            final = _follow(client, row["id"])
-            _print_detail(client.request("GET", f"/experiments/{row['id']}"))
-    if final == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
-    if final != "completed":
-        raise typer.Exit(EXIT_FAILED)
+            finals.append(_follow_and_show(client, row["id"]))
+            if finals[-1] == DETACHED:
+                break
+    _exit_for(*finals)
+
+
+def _exit_for(*finals: str) -> None:
+    """Exit 0 when every run completed; else 130 when the user stopped following, 1 when a
+    run failed or was lost, 3 when one was cancelled."""
+    if all(final == "completed" for final in finals):
+        return
+    if DETACHED in finals:
+        raise typer.Exit(EXIT_ABORTED)
+    raise typer.Exit(EXIT_CANCELLED if set(finals) <= {"completed", "cancelled"} else EXIT_FAILED)
+
+
+def _follow_and_show(client: ApiClient, experiment_id: int) -> str:
+    """Follow the run until it ends, print it whole, and return how it ended
+    (:data:`DETACHED` when Ctrl-C stopped the following, which leaves the run going)."""
+    try:
+        final = _follow(client, experiment_id)
+    except KeyboardInterrupt:
+        errors.print(
+            f"[yellow]stopped following experiment {experiment_id}; it goes on[/yellow] "
+            f"(follow again: azuraforge experiments follow {experiment_id}; stop it: "
+            f"azuraforge experiments cancel {experiment_id})",
+            highlight=False,
+        )
+        return DETACHED
+    _print_detail(client.request("GET", f"/experiments/{experiment_id}"))
+    return final
 
 
 def _follow(client: ApiClient, experiment_id: int) -> str:
-    """Show the run's progress from its event stream until it ends; return the final status."""
+    """Show the run's progress from its event stream until it ends; return the final status.
+
+    Raises
+    ------
+    StoreUnavailableError
+        When the stream cannot be opened or closes before the run's end.
+    """
+    from websockets.exceptions import WebSocketException
     from websockets.sync.client import connect
 
+    url = client.websocket_url(f"/experiments/{experiment_id}/events")
+    try:
+        with connect(url, open_timeout=10) as socket:
+            final = _show_progress(socket, experiment_id)
+    except (OSError, WebSocketException) as e:
+        raise StoreUnavailableError(
+            f"the event stream of experiment {experiment_id} at {url} failed ({e}); see where "
+            f"it stands with: azuraforge experiments show {experiment_id}"
+        ) from None
+    if final is None:
+        raise StoreUnavailableError(
+            f"the API closed the event stream of experiment {experiment_id} before the run "
+            f"ended; follow again with: azuraforge experiments follow {experiment_id}"
+        )
+    return final
+
+
+def _show_progress(socket: Any, experiment_id: int) -> str | None:
+    """Draw a progress bar from the stream's messages; the final status, or ``None`` when
+    the stream closed first."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     )
-    with (
-        Progress(*columns, console=console) as progress,
-        connect(
-            client.websocket_url(f"/experiments/{experiment_id}/events"), open_timeout=10
-        ) as socket,
-    ):
+    with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"experiment {experiment_id}", total=1.0, note="")
         for raw in socket:
             message = json.loads(raw)
@@ -199,7 +283,7 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
                 )
             elif kind == "end":
                 return str(message["status"])
-    return "lost"
+    return None
 
 
 def _print_detail(detail: dict[str, Any]) -> None:

@@ -1,0 +1,145 @@
+"""``azuraforge submit`` and ``azuraforge experiments …`` against a real ``azuraforge serve``
+(SQLite store, one worker, the sleeper plugin): what a user types and reads, and exit codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from azuraforge.platform.settings import Settings
+from tests.platform.servers import free_port, kill_group, start_serve
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, sleeper_path: Path) -> Iterator[str]:
+    """The URL of a serve shared by this module's tests (each makes runs of its own)."""
+    folder = tmp_path_factory.mktemp("cli-api")
+    settings = Settings(
+        home=folder / "home",
+        database_url=f"sqlite:///{folder / 'azuraforge.db'}",
+        poll_interval=0.05,
+        flush_interval=0.02,
+        cancel_grace=2.0,
+    )
+    port = free_port()
+    serve: subprocess.Popen[bytes] = start_serve(
+        settings, port, "--workers", "1", pythonpath=sleeper_path
+    )
+    yield f"http://127.0.0.1:{port}"
+    kill_group(serve)
+
+
+def cli(api: str, *args: str):
+    return runner.invoke(app, [*args, "--api-url", api])
+
+
+def queued_ids(output: str) -> list[int]:
+    return [int(i) for i in re.findall(r"queued experiment (\d+)", output)]
+
+
+def status(api: str, experiment_id: int) -> str:
+    return str(httpx.get(f"{api}/api/v1/experiments/{experiment_id}").json()["status"])
+
+
+def test_submit_follow_shows_the_run_and_its_scores_beside_the_baseline(api):
+    result = cli(api, "submit", "sleeper", "--set", "steps=3", "--name", "cli-follow", "--follow")
+    assert result.exit_code == 0, result.output
+    assert "queued experiment" in result.output and "(cli-follow)" in result.output
+    assert "cli-follow (sleeper): completed" in result.output
+    assert "MAE" in result.output and "persistence" in result.output
+    assert "artifact report.md" in result.output
+
+
+def test_a_failing_run_followed_exits_1_with_its_error(api):
+    result = cli(api, "submit", "sleeper", "--set", "fail_at=2", "--follow")
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output and "failed at step 2" in result.output
+
+
+def test_cancel_a_running_run_and_follow_it_to_its_end(api):
+    (run,) = queued_ids(cli(api, "submit", "sleeper", "--set", "steps=400").output)
+    deadline = time.monotonic() + 20
+    while status(api, run) != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cancelled = cli(api, "experiments", "cancel", str(run))
+    assert cancelled.exit_code == 0, cancelled.output
+    assert f"experiment {run}: running (stop requested)" in cancelled.output
+    followed = cli(api, "experiments", "follow", str(run))
+    assert followed.exit_code == 3, followed.output
+    assert "cancelled" in followed.output
+
+
+def test_grid_list_filters_and_show(api):
+    result = cli(api, "submit", "sleeper", "--grid", "steps=[2,4]", "--set", "sleep=0")
+    assert result.exit_code == 0, result.output
+    first, second = queued_ids(result.output)
+    batch = re.search(r"batch (\w+)", result.output).group(1)
+    deadline = time.monotonic() + 30
+    while {status(api, first), status(api, second)} != {"completed"}:
+        assert time.monotonic() < deadline, "the grid runs did not complete"
+        time.sleep(0.05)
+    listed = cli(api, "experiments", "list", "--batch", batch)
+    assert listed.exit_code == 0, listed.output
+    assert "2 experiments" in listed.output
+    low_loss = cli(
+        api, "experiments", "list", "--batch", batch, "--metric", "loss", "--max", "0.3"
+    )
+    assert "1 experiments" in low_loss.output and f"│ {second} " in low_loss.output
+    sorted_rows = cli(
+        api, "experiments", "list", "--batch", batch, "--sort", "metric:loss", "--asc"
+    )
+    assert sorted_rows.output.index(f"│ {second} ") < sorted_rows.output.index(f"│ {first} ")
+    shown = cli(api, "experiments", "show", str(second))
+    assert shown.exit_code == 0, shown.output
+    assert '"steps": 4' in shown.output and "completed" in shown.output
+
+
+def test_delete_frees_the_name(api):
+    created = cli(api, "submit", "sleeper", "--set", "sleep=0", "--name", "reused", "--follow")
+    assert created.exit_code == 0, created.output
+    (run,) = queued_ids(created.output)
+    taken = cli(api, "submit", "sleeper", "--name", "reused")
+    assert taken.exit_code == 1 and "'reused' already exists" in taken.output
+    deleted = cli(api, "experiments", "delete", str(run))
+    assert deleted.exit_code == 0 and f"deleted experiment {run}" in deleted.output
+    assert cli(api, "experiments", "show", str(run)).exit_code == 2
+    assert cli(api, "submit", "sleeper", "--name", "reused").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["submit", "nope"], 2, "no pipeline named 'nope'"),
+        (["submit", "sleeper", "--set", "steps=0"], 2, "steps: Input should be greater than"),
+        (["submit", "sleeper", "--set", "colour=red"], 2, "colour: unknown setting"),
+        (["submit", "sleeper", "--grid", "steps=3"], 2, "--grid steps= needs a list of values"),
+        (["experiments", "show", "999999"], 2, "experiment 999999 not found"),
+        (["experiments", "list", "--sort", "nope"], 2, "sort"),
+    ],
+)
+def test_bad_input_is_one_line_and_an_exit_code(api, args, code, message):
+    result = cli(api, *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_api_says_how_to_start_it():
+    result = runner.invoke(
+        app, ["experiments", "list", "--api-url", f"http://127.0.0.1:{free_port()}"]
+    )
+    assert result.exit_code == 1
+    assert (
+        "cannot reach the AzuraForge API" in result.output and "azuraforge serve" in result.output
+    )
