@@ -1,0 +1,269 @@
+"""What the benchmarks share: machine and version facts, the environment block of a report,
+throw-away PostgreSQL databases, timing in turns, percentiles and the marked sections of
+``docs/benchmarks.md``.
+
+The benchmarks run as scripts (``python benchmarks/X.py``), so this folder is on
+``sys.path`` and they import this module as ``harness``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import resource
+import shlex
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- the machine ------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_ticks() -> list[int]:
+    """The machine-wide CPU time counters of /proc/stat (user, nice, system, idle, iowait,
+    irq, softirq, steal, ...), or an empty list where /proc is missing."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> float | None:
+    """The share of CPU time the hypervisor gave to other machines between two readings."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    delta = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
+    return delta[7] / sum(delta) if sum(delta) else 0.0
+
+
+def proc_status_mb(field: str, pid: int | None = None) -> float | None:
+    """A memory figure of /proc/<pid>/status (``VmRSS``, ``VmHWM``: the peak resident set
+    so far) of process ``pid`` (default: this one), in MiB; ``None`` where /proc is missing
+    or the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (``VmHWM``), in MiB.
+
+    ``ru_maxrss`` also keeps the peak of the process that forked us, so it is only the
+    fallback where /proc is missing.
+    """
+    peak = proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# ---- versions and the command -----------------------------------------------------------
+
+
+def git_state() -> str:
+    """The commit the store was measured at, and whether src/ differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}" + (" (src/ had uncommitted changes)" if dirty else "")
+
+
+def version(distribution: str) -> str:
+    """An installed distribution's version, or ``not installed``."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def command_line() -> str:
+    """The command as typed, with the interpreter's path relative to the working directory."""
+    python = sys.executable
+    if python.startswith(os.getcwd() + os.sep):
+        python = os.path.relpath(python)
+    return shlex.join([python, *sys.argv])
+
+
+# ---- PostgreSQL -------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database next to ``admin_url``'s, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"af_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_url(admin_url).set(drivername="postgresql")
+    dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_reason(admin_url: str | None) -> str | None:
+    """Why PostgreSQL cannot be used (``None`` when it can)."""
+    if admin_url is None:
+        return "--no-postgres"
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        dsn = make_url(admin_url).set(drivername="postgresql")
+        with psycopg.connect(dsn.render_as_string(hide_password=False), connect_timeout=5):
+            return None
+    except Exception as e:  # unreachable server, wrong credentials, missing driver
+        return f"{admin_url} unreachable: {str(e).strip().splitlines()[0]}"
+
+
+def postgres_version(admin_url: str) -> str:
+    """The server's version string."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+# ---- timing -----------------------------------------------------------------------------
+
+
+def take_turns(
+    targets: dict[str, Callable[[], Any]], repeats: int, warmup: int, pause_s: float = 0.0
+) -> dict[str, list[float]]:
+    """Milliseconds per call of each target after ``warmup`` untimed calls each, the targets
+    taking turns (their order alternating between repeats), ``pause_s`` of rest before each
+    call (untimed)."""
+    names = list(targets)
+    for name in names:
+        for _ in range(warmup):
+            rest(pause_s)
+            targets[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    gc.collect()
+    for repeat in range(repeats):
+        for name in names if repeat % 2 == 0 else names[::-1]:
+            rest(pause_s)
+            start = time.perf_counter()
+            targets[name]()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def rest(seconds: float) -> None:
+    """Sleep ``seconds``, if any (``time.sleep(0)`` would still yield the CPU)."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def percentiles_ms(values_ms: Sequence[float], *quantiles: float) -> dict[str, float]:
+    """``{"p50_ms": ..., "p95_ms": ...}``: the given percentiles of ``values_ms``."""
+    return {f"p{q:g}_ms": float(np.percentile(values_ms, q)) for q in quantiles}
+
+
+# ---- the report -------------------------------------------------------------------------
+
+
+def environment(
+    load_before: tuple[float, ...],
+    ticks: list[int],
+    pg: str | None,
+    packages: Sequence[str],
+    servers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Versions, machine and load, as recorded in the report and the JSON; ``servers``
+    names other services' versions (``{"Redis server": "7.0.15"}``)."""
+    env = {
+        "python": platform.python_version(),
+        "git": git_state(),
+        "packages": {p: version(p) for p in packages},
+        "sqlite_library": sqlite3.sqlite_version,
+        "postgresql_server": postgres_version(pg) if pg else None,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
+        "steal_share": steal_share(ticks, cpu_ticks()),
+    }
+    if servers:
+        env["servers"] = servers
+    return env
+
+
+def environment_block(env: dict[str, Any]) -> str:
+    """The environment as a fenced text block."""
+    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
+    share = env["steal_share"]
+    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
+    servers = "".join(f", {name} {v}" for name, v in env.get("servers", {}).items())
+    lines = [
+        f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
+        f"AzuraForge at commit {env['git']}",
+        f"Python {env['python']}, SQLite library {env['sqlite_library']}, PostgreSQL server "
+        f"{env['postgresql_server'] or '(not used)'}{servers}",
+        "packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+        f"load average (1, 5, 15 min) before / after the run: {before} / {after}",
+        f"hypervisor steal during the run: {steal}",
+        "no BLAS in these code paths (NumPy only computes the medians and percentiles)",
+    ]
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
+def write_section(path: Path, text: str, bounds: tuple[str, str]) -> None:
+    """Replace the section of ``path`` between the markers ``bounds`` (or append it; create
+    the file if missing)."""
+    doc = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = doc.find(bounds[0]), doc.find(bounds[1])
+    if start != -1 and end > start:
+        doc = doc[:start] + text + doc[end + len(bounds[1]) :]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc)
