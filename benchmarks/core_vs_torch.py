@@ -48,6 +48,15 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from azuraforge.core import Tensor, manual_seed, nn, optim
+from harness import (
+    ROOT,
+    command_line,
+    cpu_model,
+    cpu_ticks,
+    peak_rss_mb,
+    steal_share,
+    write_section,
+)
 
 SEED = 0
 LEARNING_RATE = 1e-3
@@ -92,7 +101,6 @@ def ensure_setting_environment(setting: str) -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **wanted})
 
 
-ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("ours", "torch")
 MB = 1024 * 1024
 # Recorded with every run: OpenBLAS's kernel choice, and glibc malloc tuning (which removes
@@ -326,23 +334,6 @@ def minflt() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB.
-
-    Linux's ``VmHWM`` (/proc/self/status) is the counter that ``ru_maxrss`` reports, but
-    ``ru_maxrss`` also keeps the peak of the process that forked us: measured in a child of
-    the benchmark (hundreds of MB), every engine would show no growth at all. ``ru_maxrss``
-    (KiB on Linux) is the fallback where /proc is missing.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure_memory(engine_name: str, workload: Workload, warmup: int) -> dict[str, float]:
     """Peak RSS growth over the post-import baseline for warm-up + a few steps; for ours also
     the tracemalloc peak of one step over what was allocated before it."""
@@ -387,34 +378,6 @@ def limit_threads(threads: int, with_torch: bool) -> None:
 # ---- environment and report -------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_ticks() -> list[int]:
-    """The machine-wide CPU time counters of /proc/stat (user, nice, system, idle, iowait,
-    irq, softirq, steal, ...), or an empty list where /proc is missing."""
-    try:
-        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return []
-
-
-def steal_share(before: list[int], after: list[int]) -> float | None:
-    """The share of CPU time the hypervisor gave to other machines between two readings."""
-    if len(before) < 8 or len(after) < 8:
-        return None
-    delta = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
-    return delta[7] / sum(delta) if sum(delta) else 0.0
-
-
 def environment(threads: int, load_before: tuple[float, ...], ticks: list[int]) -> dict[str, Any]:
     """Versions, BLAS, threads, machine and load, as recorded in the report and the JSON."""
     import torch
@@ -455,14 +418,6 @@ def kernel_note(env: dict[str, Any]) -> str:
         if k.startswith("OPENBLAS")
     )
     return f"NumPy's BLAS in this run: {blas or 'unknown'} ({chosen})."
-
-
-def command_line() -> str:
-    """The command as typed, with the interpreter's path relative to the working directory."""
-    python = sys.executable
-    if python.startswith(os.getcwd() + os.sep):
-        python = os.path.relpath(python)
-    return shlex.join([python, *sys.argv])
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -580,18 +535,6 @@ def section(report: dict[str, Any]) -> str:
         environment_block(report["environment"]),
         end,
     ])  # fmt: skip
-
-
-def write_section(path: Path, text: str, bounds: tuple[str, str]) -> None:
-    """Replace the marked section of ``path`` (or append it; create the file if missing)."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = doc.find(bounds[0]), doc.find(bounds[1])
-    if start != -1 and end > start:
-        doc = doc[:start] + text + doc[end + len(bounds[1]) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc)
 
 
 # ---- driver -----------------------------------------------------------------------------

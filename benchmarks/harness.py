@@ -8,7 +8,9 @@ The benchmarks run as scripts (``python benchmarks/X.py``), so this folder is on
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import os
 import platform
 import resource
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # ---- the machine ------------------------------------------------------------------------
@@ -125,6 +128,40 @@ def command_line() -> str:
     return shlex.join([python, *sys.argv])
 
 
+# ---- the command line -------------------------------------------------------------------
+
+
+def add_platform_options(parser: argparse.ArgumentParser) -> None:
+    """The options every platform benchmark has: which PostgreSQL server, and where the
+    Markdown section and the JSON go."""
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, help="a PostgreSQL URL to create databases from"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="Markdown to update (default for the full size: docs/benchmarks.md)",
+    )
+    parser.add_argument("--json", type=Path, help="where the numbers go")
+
+
+def parse_platform_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, positive: Sequence[str], name: str
+) -> argparse.Namespace:
+    """Parse ``argv``; the options ``positive`` (``dest`` names) must be positive when given,
+    and the full size (no ``--quick``) writes by default into docs/benchmarks.md and
+    benchmarks/results/``name``.json."""
+    args = parser.parse_args(argv)
+    for option in positive:
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be positive")
+    if not args.quick:
+        args.out = args.out or ROOT / "docs" / "benchmarks.md"
+        args.json = args.json or ROOT / "benchmarks" / "results" / f"{name}.json"
+    return args
+
+
 # ---- PostgreSQL -------------------------------------------------------------------------
 
 
@@ -159,6 +196,16 @@ def postgres_reason(admin_url: str | None) -> str | None:
             return None
     except Exception as e:  # unreachable server, wrong credentials, missing driver
         return f"{admin_url} unreachable: {str(e).strip().splitlines()[0]}"
+
+
+def usable_postgres(args: argparse.Namespace, skipped: dict[str, str]) -> str | None:
+    """``--postgres`` if it can be used; else ``None``, saying why in ``skipped``."""
+    reason = postgres_reason(None if args.no_postgres else args.postgres)
+    if reason:
+        skipped["PostgreSQL"] = reason
+        return None
+    postgres: str = args.postgres
+    return postgres
 
 
 def postgres_version(admin_url: str) -> str:
@@ -267,3 +314,21 @@ def write_section(path: Path, text: str, bounds: tuple[str, str]) -> None:
         doc = doc.rstrip("\n") + "\n\n" + text + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc)
+
+
+def write_outputs(
+    report: dict[str, Any],
+    text: str,
+    bounds: tuple[str, str],
+    out: Path | None,
+    json_path: Path | None,
+) -> None:
+    """``text`` between ``bounds`` in ``out`` and ``report`` as JSON in ``json_path``, each
+    if given, saying so."""
+    if out:
+        write_section(out, text, bounds)
+        print(f"wrote {out}")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {json_path}")

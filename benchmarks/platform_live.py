@@ -65,18 +65,19 @@ from typing import Any
 import numpy as np
 
 from harness import (
-    ROOT,
+    add_platform_options,
     command_line,
     cpu_ticks,
     environment,
     environment_block,
     free_port,
+    parse_platform_args,
     percentiles_ms,
     postgres_database,
-    postgres_reason,
     proc_status_mb,
     take_turns,
-    write_section,
+    usable_postgres,
+    write_outputs,
 )
 
 PIPELINE = "bench-ticker"
@@ -95,7 +96,6 @@ BARS = {"event_p95_ms": 100.0}
 TIMEOUT_S = 60.0  # for any one thing to happen (a server to answer, a run to end)
 STOP_S = 20.0  # for a process group to exit after SIGTERM, before SIGKILL
 START, END = "<!-- platform_live:start -->", "<!-- platform_live:end -->"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
 REDIS_DBS = range(9, 16)  # the first empty one is claimed (the tests take 15 downwards)
 REDIS_OWNER_KEY = "azuraforge-bench:owner"
@@ -808,29 +808,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, help="points per timed latency run")
     parser.add_argument("--runs", type=int, help="timed latency runs per store")
     parser.add_argument("--round-trips", type=int, help="timed round trips per target")
-    parser.add_argument(
-        "--postgres", default=DEFAULT_POSTGRES, help="a PostgreSQL URL to create databases from"
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    add_platform_options(parser)
     parser.add_argument(
         "--redis", default=DEFAULT_REDIS, help="the Redis server (a free database 9-15 is used)"
     )
     parser.add_argument("--no-celery", action="store_true", help="skip the Celery targets")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="Markdown to update (default for the full size: docs/benchmarks.md)",
-    )
-    parser.add_argument("--json", type=Path, help="where the numbers go")
     parser.add_argument("--celery-peer", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for option in ("events", "runs", "round_trips"):
-        if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option.replace('_', '-')} must be positive")
-    if not args.quick:
-        args.out = args.out or ROOT / "docs" / "benchmarks.md"
-        args.json = args.json or ROOT / "benchmarks" / "results" / "platform_live.json"
-    return args
+    return parse_platform_args(parser, argv, ("events", "runs", "round_trips"), "platform_live")
 
 
 def redis_version(server: str) -> str:
@@ -901,19 +885,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.celery_peer:
         run_peer_worker(args.celery_peer)
         return
+    # SIGTERM (a CI time-out) unwinds like an error, so the processes started here are
+    # stopped: they run in sessions of their own, out of reach of signals sent to ours
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     size = dict(SIZES["quick" if args.quick else "full"])
     size.update(
         {k: getattr(args, k) for k in ("events", "runs", "round_trips") if getattr(args, k)}
     )
     load_before, ticks = os.getloadavg(), cpu_ticks()
     skipped: dict[str, str] = {}
-    pg_reason = postgres_reason(None if args.no_postgres else args.postgres)
-    if pg_reason:
-        skipped["PostgreSQL"] = pg_reason
+    postgres = usable_postgres(args, skipped)
     celery_reason = redis_reason(None if args.no_celery else args.redis)
     if celery_reason:
         skipped["Celery"] = celery_reason
-    postgres = None if pg_reason else args.postgres
     broker_server = None if celery_reason else args.redis
     try:
         with tempfile.TemporaryDirectory(prefix="af-bench-live-") as folder:
@@ -949,13 +933,7 @@ def main(argv: list[str] | None = None) -> None:
         "latency": latency,
         "round_trips": round_trips,
     }
-    if args.out:
-        write_section(args.out, section(report), (START, END))
-        print(f"wrote {args.out}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_outputs(report, section(report), (START, END), args.out, args.json)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,9 @@ import gc
 import json
 import math
 import os
-import platform
 import random
-import resource
 import shlex
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,13 +51,27 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    add_platform_options,
+    command_line,
+    cpu_ticks,
+    environment,
+    environment_block,
+    free_port,
+    parse_platform_args,
+    peak_rss_mb,
+    percentiles_ms,
+    postgres_database,
+    take_turns,
+    usable_postgres,
+    write_outputs,
+)
+
 SEED = 0
 KEYS = ("loss", "val_loss", "accuracy", "lr")  # logged at every step
 RUN_METRICS = ("loss", "val_loss", "accuracy")  # of every listed run
@@ -90,7 +101,11 @@ BARS = {"logging_ratio": 10.0, "listing_p95_ms": 50.0}
 PAUSE_S = 0.5  # between logging repeats, so the previous store's writes have settled
 MB = 1024 * 1024
 START, END = "<!-- platform_vs_mlflow:start -->", "<!-- platform_vs_mlflow:end -->"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+# the distributions whose versions the report records
+PACKAGES = (
+    "azuraforge", "mlflow-skinny", "mlflow", "SQLAlchemy", "alembic", "psycopg",
+    "fastapi", "uvicorn", "httpx", "numpy",
+)  # fmt: skip
 
 
 # ---- the logged values ------------------------------------------------------------------
@@ -328,17 +343,6 @@ def run_logging(args: argparse.Namespace, size: dict[str, Any], work: Path) -> d
 
 
 # ---- memory (hidden subprocess mode) ------------------------------------------------------
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (``VmHWM``), in MiB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_memory(name: str, points: int, template: Path) -> dict[str, float]:
@@ -613,14 +617,6 @@ def mlflow_query(db: Path, experiment_id: str) -> tuple[Query, Callable[[], None
     return run, _dispose_mlflow_engines
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def api_server(url: str, home: Path) -> Iterator[str]:
     """The API on ``url``'s store, served by uvicorn in a subprocess; yields its base URL."""
@@ -673,66 +669,6 @@ def api_available() -> str | None:
     except ImportError as e:
         return f"azuraforge.platform.api.app.create_app cannot be imported ({e})"
     return None
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database next to ``admin_url``'s, dropped afterwards."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"af_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_url(admin_url).set(drivername="postgresql")
-    dsn = admin.render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def postgres_reason(admin_url: str | None) -> str | None:
-    """Why PostgreSQL cannot be used (``None`` when it can)."""
-    if admin_url is None:
-        return "--no-postgres"
-    try:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        dsn = make_url(admin_url).set(drivername="postgresql")
-        with psycopg.connect(dsn.render_as_string(hide_password=False), connect_timeout=5):
-            return None
-    except Exception as e:  # unreachable server, wrong credentials, missing driver
-        return f"{admin_url} unreachable: {str(e).strip().splitlines()[0]}"
-
-
-def postgres_version(admin_url: str) -> str:
-    """The server's version string."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as connection:
-        row = connection.execute("SHOW server_version").fetchone()
-    return str(row[0]) if row else "unknown"
-
-
-def time_targets(targets: dict[str, Query], repeats: int) -> dict[str, list[float]]:
-    """Milliseconds per query of each target, the targets taking turns (order alternating)."""
-    names = list(targets)
-    for name in names:
-        for _ in range(LISTING_WARMUP):
-            targets[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
-    gc.collect()
-    for repeat in range(repeats):
-        for name in names if repeat % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
-            targets[name]()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def run_listing_size(
@@ -801,13 +737,12 @@ def run_listing_size(
                     f"got {page[:3]}... of {found_total}"
                 )
         repeats = args.listing_repeats or size["listing_repeats"]
-        times = time_targets(targets, repeats)
+        times = take_turns(targets, repeats, LISTING_WARMUP)
         for close in closers:
             close()
     stats = {
         name: {
-            "p50_ms": float(np.percentile(t, 50)),
-            "p95_ms": float(np.percentile(t, 95)),
+            **percentiles_ms(t, 50, 95),
             "min_ms": float(np.min(t)),
             "meets_bar": float(np.percentile(t, 95)) < BARS["listing_p95_ms"],
         }
@@ -824,86 +759,7 @@ def run_listing_size(
     }
 
 
-# ---- environment and report ---------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_ticks() -> list[int]:
-    """The machine-wide CPU time counters of /proc/stat, or an empty list."""
-    try:
-        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return []
-
-
-def steal_share(before: list[int], after: list[int]) -> float | None:
-    """The share of CPU time the hypervisor gave to other machines between two readings."""
-    if len(before) < 8 or len(after) < 8:
-        return None
-    delta = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
-    return delta[7] / sum(delta) if sum(delta) else 0.0
-
-
-def git_state() -> str:
-    """The commit the store was measured at, and whether src/ differed from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{head or 'unknown'}" + (" (src/ had uncommitted changes)" if dirty else "")
-
-
-def version(distribution: str) -> str:
-    """An installed distribution's version, or ``not installed``."""
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def environment(
-    load_before: tuple[float, ...], ticks: list[int], pg: str | None
-) -> dict[str, Any]:
-    """Versions, machine and load, as recorded in the report and the JSON."""
-    packages = (
-        "azuraforge", "mlflow-skinny", "mlflow", "SQLAlchemy", "alembic", "psycopg",
-        "fastapi", "uvicorn", "httpx", "numpy",
-    )  # fmt: skip
-    return {
-        "python": platform.python_version(),
-        "git": git_state(),
-        "packages": {p: version(p) for p in packages},
-        "sqlite_library": sqlite3.sqlite_version,
-        "postgresql_server": postgres_version(pg) if pg else None,
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
-        "steal_share": steal_share(ticks, cpu_ticks()),
-    }
-
-
-def command_line() -> str:
-    """The command as typed, with the interpreter's path relative to the working directory."""
-    python = sys.executable
-    if python.startswith(os.getcwd() + os.sep):
-        python = os.path.relpath(python)
-    return shlex.join([python, *sys.argv])
+# ---- report -------------------------------------------------------------------------------
 
 
 def logging_table(logging: dict[str, Any]) -> str:
@@ -955,24 +811,6 @@ def listing_table(listing: list[dict[str, Any]]) -> str:
                 f"| {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {meets} | {ratio} |"
             )
     return "\n".join(rows)
-
-
-def environment_block(env: dict[str, Any]) -> str:
-    """The environment as a fenced text block."""
-    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
-    share = env["steal_share"]
-    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
-    lines = [
-        f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
-        f"AzuraForge at commit {env['git']}",
-        f"Python {env['python']}, SQLite library {env['sqlite_library']}, PostgreSQL server "
-        f"{env['postgresql_server'] or '(not used)'}",
-        "packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
-        f"load average (1, 5, 15 min) before / after the run: {before} / {after}",
-        f"hypervisor steal during the run: {steal}",
-        "no BLAS in these code paths (NumPy only computes the medians and percentiles)",
-    ]
-    return "```text\n" + "\n".join(lines) + "\n```"
 
 
 def section(report: dict[str, Any]) -> str:
@@ -1060,18 +898,6 @@ def section(report: dict[str, Any]) -> str:
     ])  # fmt: skip
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's marked section of ``path`` (or append it)."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = doc.find(START), doc.find(END)
-    if start != -1 and end > start:
-        doc = doc[:start] + text + doc[end + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc)
-
-
 # ---- driver -------------------------------------------------------------------------------
 
 
@@ -1082,31 +908,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="CI size: 10,000 points, 1,000 runs")
     parser.add_argument("--repeats", type=int, help="timed repeats of each logger")
     parser.add_argument("--listing-repeats", type=int, help="timed queries per listing target")
-    parser.add_argument(
-        "--postgres", default=DEFAULT_POSTGRES, help="a PostgreSQL URL to create databases from"
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    add_platform_options(parser)
     parser.add_argument("--no-http", action="store_true", help="skip the API targets")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="Markdown to update (default for the full size: docs/benchmarks.md)",
-    )
-    parser.add_argument("--json", type=Path, help="where the numbers go")
     parser.add_argument("--measure-memory", choices=sorted(LOGGERS), help=argparse.SUPPRESS)
     parser.add_argument("--points", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--template", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for option in ("repeats", "listing_repeats"):
-        if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option.replace('_', '-')} must be positive")
-    if not args.quick:
-        args.out = args.out or ROOT / "docs" / "benchmarks.md"
-        args.json = args.json or ROOT / "benchmarks" / "results" / "platform_vs_mlflow.json"
-    return args
+    return parse_platform_args(parser, argv, ("repeats", "listing_repeats"), "platform_vs_mlflow")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1126,13 +936,10 @@ def main(argv: list[str] | None = None) -> None:
     size = SIZES["quick" if args.quick else "full"]
     load_before, ticks = os.getloadavg(), cpu_ticks()
     skipped: dict[str, str] = {}
-    pg_reason = postgres_reason(None if args.no_postgres else args.postgres)
-    if pg_reason:
-        skipped["PostgreSQL"] = pg_reason
+    postgres = usable_postgres(args, skipped)
     http_reason = "--no-http" if args.no_http else api_available()
     if http_reason:
         skipped["HTTP"] = http_reason
-    postgres = None if pg_reason else args.postgres
     with tempfile.TemporaryDirectory(prefix="af-bench-mlflow-") as folder:
         work = Path(folder)
         logging = run_logging(args, size, work / "logging")
@@ -1148,17 +955,11 @@ def main(argv: list[str] | None = None) -> None:
         "config": {"quick": args.quick, "flush_interval": flush_interval, **size},
         "bars": BARS,
         "skipped": skipped,
-        "environment": environment(load_before, ticks, postgres),
+        "environment": environment(load_before, ticks, postgres, PACKAGES),
         "logging": logging,
         "listing": listing,
     }
-    if args.out:
-        write_section(args.out, section(report))
-        print(f"wrote {args.out}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_outputs(report, section(report), (START, END), args.out, args.json)
 
 
 if __name__ == "__main__":
