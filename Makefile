@@ -44,17 +44,19 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 ## bench: the full benchmarks (core vs PyTorch, allocator as installed and tuned; platform vs
-## MLflow); they write docs/benchmarks.md
+## MLflow; the live platform: event latency and job round trip); they write docs/benchmarks.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
 	sleep 5
 	$(BIN)/python benchmarks/core_vs_torch.py --setting malloc-tuned
 	$(BIN)/python benchmarks/platform_vs_mlflow.py
+	$(BIN)/python benchmarks/platform_live.py
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
 	$(BIN)/python benchmarks/platform_vs_mlflow.py --quick --out $(VENV)/bench-platform-quick.md --json $(VENV)/bench-platform-quick.json
+	$(BIN)/python benchmarks/platform_live.py --quick --out $(VENV)/bench-live-quick.md --json $(VENV)/bench-live-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
