@@ -100,6 +100,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379"
 REDIS_DBS = range(9, 16)  # the first empty one is claimed (the tests take 15 downwards)
 REDIS_OWNER_KEY = "azuraforge-bench:owner"
 PEER_QUEUE, PEER_TASK = "bench-peer", "bench.echo"
+CELERY_TARGETS = {"celery_postgresql": "PostgreSQL", "celery_sqlite": "SQLite"}  # and store
 BACKEND_TITLES = {
     "sqlite": "SQLite (embedded)",
     "postgresql": "PostgreSQL (cluster: LISTEN/NOTIFY)",
@@ -652,6 +653,7 @@ TARGET_TITLES = {
     "local_sqlite": "ours: local transport (`serve --workers 1`), SQLite",
     "local_postgresql": "ours: local transport (`serve --workers 1`), PostgreSQL",
     "celery_postgresql": "ours: Celery transport (`worker --transport celery`), PostgreSQL",
+    "celery_sqlite": "ours: Celery transport (`worker --transport celery`), SQLite",
     "celery_bare": "bare Celery: no-op task, `send_task(...).get()`, same Redis",
 }
 
@@ -700,11 +702,7 @@ def section(report: dict[str, Any]) -> str:
     skipped = "; ".join(f"{k}: {v}" for k, v in report["skipped"].items()) or "nothing"
     embedded = latency["results"].get("sqlite")
     celery_store = next(
-        (
-            n.removeprefix("celery_")
-            for n in trips["stats"]
-            if n.startswith("celery_") and n != "celery_bare"
-        ),
+        (store for target, store in CELERY_TARGETS.items() if target in trips["stats"]),
         "not measured",
     )
     memory = "; ".join(
