@@ -11,21 +11,23 @@ a distribution (a package and its ``*.dist-info`` declaring the entry point in g
    ``ctx.log_metrics`` in the worker; each point's value is the wall-clock time
    (``time.time()``) at which it was logged. A WebSocket client on
    ``/api/v1/experiments/{id}/events`` stamps each point's arrival with the same clock (same
-   machine); latency = arrival - value. The peer in the same run, on the same run: a client
-   polling ``GET /api/v1/experiments/{id}/metrics`` every second (a refresh-loop dashboard;
-   MLflow's UI refreshes run pages this way), latency = arrival of the first answer that
-   shows the point - value. Correctness first: the WebSocket stream must carry every logged
-   point (the run's own record, read back through the API) exactly once and in order and
-   end with ``end`` ``completed``; the poller must see every point with its value; else the
-   script exits with status 1. The API process's peak RSS (``VmHWM``) is read after these
-   runs.
+   machine); latency = arrival - value. The peer, on the same runs at the same time: a client
+   polling ``GET /api/v1/experiments/{id}/metrics`` every second (a refresh-loop dashboard,
+   as trackers without a push channel such as MLflow's have), latency = arrival of the
+   first answer that shows the point - value. Correctness first: the WebSocket stream must
+   carry every logged point (the run's own record, read back through the API) exactly once
+   and in order and end with ``end`` ``completed``; the poller must see every point with its
+   value; else the script exits with status 1. The API process's peak RSS (``VmHWM``) is
+   read after these runs.
 2. Job round trip: a trivial run (one point, no sleep) from ``POST /api/v1/experiments``
    until a WebSocket client sees its ``end`` event, on the local transport (``serve
    --workers 1``) on SQLite and PostgreSQL, and on the Celery transport (``serve --workers
    0`` with ``AZURAFORGE_TRANSPORT=celery``, one ``azuraforge worker --transport celery
    --concurrency 1``) on PostgreSQL, with Redis as broker. The peer: a bare Celery task (a
    no-op echo) on the same Redis, same worker options, ``send_task(...).get()``. Warm-up,
-   then the targets take turns; every run must end ``completed`` with its point stored.
+   then the targets take turns, each round trip after ``poll_interval`` + 0.1 s of rest (the
+   workers idle); every run must end ``completed`` with its point stored. Its legs (POST,
+   waiting for a worker, running, the end reaching the client) come from the run's row.
 
 Default platform settings throughout (what a user gets); the report states them. Speed never
 fails the run, only correctness. Every process started here is killed with its process
@@ -139,15 +141,15 @@ class Ticker(Pipeline[TickerConfig]):
             if pause > 0:
                 time.sleep(pause)
             now = time.time()
-            ctx.log_metrics({"KEY": now}, step=step)
+            ctx.log_metrics({"__KEY__": now}, step=step)
             logged.append([step, now])
         if config.record:
-            path = ctx.output_dir / "RECORD"
+            path = ctx.output_dir / "__RECORD__"
             path.write_text(json.dumps(logged))
             ctx.log_artifact(path)
         status = "completed" if len(logged) == config.events else "cancelled"
         return RunResult(metrics={}, training=TrainingSummary(status, len(logged), config.events))
-'''.replace("KEY", KEY).replace("RECORD", RECORD)
+'''.replace("__KEY__", KEY).replace("__RECORD__", RECORD)
 
 
 def write_plugin(folder: Path) -> Path:
@@ -402,7 +404,7 @@ class Followed:
 def follow(url: str, deadline: float) -> Followed:
     """Read a run's event stream to its ``end`` (and the close after it); exit 1 if it does
     not end by ``deadline`` (``time.monotonic()``) or says anything after ``end``."""
-    from websockets.exceptions import ConnectionClosedOK
+    from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
     from websockets.sync.client import connect
 
     history: list[tuple[int, float]] = []
@@ -430,6 +432,8 @@ def follow(url: str, deadline: float) -> Followed:
                 sys.exit(f"{url}: a message after the end: {ws.recv(timeout=TIMEOUT_S)!r:.200}")
     except TimeoutError:
         sys.exit(f"{url}: no end event within the time allowed")
+    except ConnectionClosed as e:
+        sys.exit(f"{url}: the stream did not end cleanly (an end event, then close): {e}")
     return Followed(history, live, status)
 
 
