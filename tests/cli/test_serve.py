@@ -3,6 +3,7 @@ refuse, and stopping them (SIGTERM, or a killed serve) without leaving workers b
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import httpx
 import pytest
 from typer.testing import CliRunner
+from websockets.sync.client import connect
 
 from azuraforge.cli.main import app
 from azuraforge.platform.jobs.local import settings_environment
@@ -117,3 +119,14 @@ def test_serve_on_a_port_in_use_is_a_usage_error(tmp_path) -> None:
         )
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_a_client_that_left_a_quiet_stream_does_not_hold_up_shutdown(settings, sleeper, serves):
+    port = free_port()
+    serve = start_serve(settings, port, "--workers", "0")
+    serves.append(serve)
+    run = submit(port, steps=2)  # stays queued: nothing new to send its follower
+    with connect(f"ws://127.0.0.1:{port}/api/v1/experiments/{run}/events") as socket:
+        assert json.loads(socket.recv())["type"] == "history"
+    serve.send_signal(signal.SIGTERM)
+    assert serve.wait(timeout=10) == 0

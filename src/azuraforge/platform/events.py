@@ -8,7 +8,7 @@ whatever process wrote them.
 How the watcher learns of new events depends on the database:
 
 - **PostgreSQL**: the store sends ``NOTIFY azuraforge_events`` with every write; a thread
-  LISTENs and wakes the watcher at once. The watcher also looks every second, in case a
+  LISTENs and wakes the listeners at once. The watcher also looks every second, in case a
   notification was lost with a dropped connection.
 - **SQLite** (embedded, one machine): the watcher reads the newest event id every 20 ms, a
   single indexed read per API process however many clients listen, and only while someone
@@ -76,11 +76,16 @@ class EventHub:
 
     async def _watch(self) -> None:
         while True:
-            if self._listeners:
-                await self._check()
+            notified = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), self.interval)
+                notified = await asyncio.wait_for(self._poked.wait(), self.interval)
             self._poked.clear()
+            if notified:
+                # A commit: wake even if the newest id did not grow (another run's
+                # transaction may commit an older id after a newer one).
+                self._wake()
+            elif self._listeners:
+                await self._check()
 
     async def _check(self) -> None:
         try:
@@ -92,8 +97,11 @@ class EventHub:
             return
         if newest != self.last_id:
             self.last_id = newest
-            woken, self._changed = self._changed, asyncio.Event()
-            woken.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        woken, self._changed = self._changed, asyncio.Event()
+        woken.set()
 
     def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
         """LISTEN on PostgreSQL and poke the watcher on each notification (reconnecting)."""

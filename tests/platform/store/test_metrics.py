@@ -9,6 +9,7 @@ import pytest
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
+from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.metrics import downsample
 
 T = 1_700_000_000.0
@@ -239,3 +240,38 @@ def test_a_long_log_line_is_cut(store: Store) -> None:
     store.log_lines(lease, [(T, "INFO", "x" * 20_000)])
     (line,) = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
     assert line.payload["message"] == "x" * 10_000
+
+
+def test_events_of_every_run_are_read_from_a_position_on(store: Store):
+    before = store.create_experiment("sleeper", {}).id
+    start = store.event_position()
+    first, second = (store.create_experiment("sleeper", {}).id for _ in range(2))
+    store.request_cancel(first)
+    page = store.list_committed_events(start, kinds=["status"], limit=2)
+    rest = store.list_committed_events(page[-1].position, kinds=["status"])
+    assert before not in {event.experiment_id for event in page + rest}
+    assert [(e.experiment_id, e.payload["status"]) for e in page + rest] == [
+        (first, "queued"),
+        (second, "queued"),
+        (first, "cancelled"),
+    ]
+    assert [e.position for e in page + rest] == sorted(e.position for e in page + rest)
+    assert store.list_committed_events(rest[-1].position) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_event_id_committed_after_a_higher_one_is_not_skipped(store: Store):
+    """On PostgreSQL two runs' transactions can commit against their id order: a stream
+    reading ``id > last seen`` misses the lower one (why ``list_committed_events`` exists)."""
+    first, second = (store.create_experiment("sleeper", {}).id for _ in range(2))
+    start, last_id = store.event_position(), store.last_event_id()
+    with store.engine.begin() as slow:
+        StoreBase._event(slow, store.project_of(slow, first), first, "progress", {"p": 0.5})
+        with store.engine.begin() as quick:
+            StoreBase._event(quick, store.project_of(quick, second), second, "progress", {"p": 1})
+        by_id = store.list_events(after=last_id)
+        assert [event.experiment_id for event in by_id] == [second]
+        assert store.list_committed_events(start) == []  # waits for the older transaction
+    assert store.list_events(after=by_id[-1].id) == []  # an id cursor lost the first event
+    committed = store.list_committed_events(start)
+    assert [event.experiment_id for event in committed] == [first, second]

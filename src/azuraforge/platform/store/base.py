@@ -8,8 +8,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, literal_column, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnClause
 
 from azuraforge.errors import LeaseLostError, NotFoundError, StoreUnavailableError
 from azuraforge.platform.jobs.states import RUNNING
@@ -20,6 +21,12 @@ from azuraforge.platform.store.records import Lease
 DEFAULT_PROJECT = "default"
 NOTIFY_CHANNEL = "azuraforge_events"
 """PostgreSQL channel notified with every event written (the API's event hub listens)."""
+CURRENT_TX: ColumnClause[int] = literal_column("pg_current_xact_id()::text::bigint")
+"""PostgreSQL: the id of the transaction running the statement."""
+OLDEST_RUNNING_TX: ColumnClause[int] = literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+)
+"""PostgreSQL: no transaction with a lower id is still running (their writes are final)."""
 
 
 class StoreBase:
@@ -110,6 +117,7 @@ class StoreBase:
     ) -> None:
         """Add an event row; ``finite=True`` says the payload holds no NaN or infinity
         (already checked), which spares the walk over a large payload."""
+        postgresql = connection.dialect.name == "postgresql"
         connection.execute(
             insert(Event).values(
                 project_id=project_id,
@@ -117,9 +125,10 @@ class StoreBase:
                 kind=kind,
                 payload=dict(payload) if finite else json_safe(dict(payload)),
                 created_at=time.time(),
+                tx=CURRENT_TX if postgresql else 0,
             )
         )
-        if connection.dialect.name == "postgresql":
+        if postgresql:
             # Delivered at commit, once per transaction however many events it holds.
             connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from azuraforge.errors import InvalidParameterError, shorten
-from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase
 from azuraforge.platform.store.models import (
     Artifact,
     Event,
@@ -188,15 +188,47 @@ class MetricStore(StoreBase):
             query = query.where(Event.kind.in_(kinds))
         with self._begin() as connection:
             rows = connection.execute(query.order_by(Event.id).limit(limit)).all()
-        return [
-            EventRecord(r.id, r.project_id, r.experiment_id, r.kind, r.payload, r.created_at)
-            for r in rows
-        ]
+        return [_event_record(r) for r in rows]
+
+    def list_committed_events(
+        self, after: tuple[int, int], *, kinds: Sequence[str] = (), limit: int = 1000
+    ) -> list[EventRecord]:
+        """Events of every run past position ``after`` (an :attr:`EventRecord.position`), in
+        an order later commits only extend: a stream over all runs resumes after the last
+        position it saw and misses nothing.
+
+        Event ids alone do not give that on PostgreSQL: two runs' transactions may commit in
+        the other order than they took their ids. So events are read by (transaction id, id),
+        and only from transactions older than every one still running.
+        """
+        tx, event_id = after
+        query = select(Event).where((Event.tx > tx) | ((Event.tx == tx) & (Event.id > event_id)))
+        if kinds:
+            query = query.where(Event.kind.in_(kinds))
+        with self._begin() as connection:
+            if connection.dialect.name == "postgresql":
+                query = query.where(Event.tx < OLDEST_RUNNING_TX)
+            rows = connection.execute(query.order_by(Event.tx, Event.id).limit(limit)).all()
+        return [_event_record(r) for r in rows]
+
+    def event_position(self) -> tuple[int, int]:
+        """The position a stream over every run starts from to see what is committed next."""
+        with self._begin() as connection:
+            if connection.dialect.name == "postgresql":
+                return (connection.execute(select(OLDEST_RUNNING_TX)).scalar_one(), 0)
+            newest = connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+        return (0, int(newest or 0))
 
     def last_event_id(self) -> int:
         """The id of the newest event (0 when none): where a listener starts."""
         with self._begin() as connection:
             return int(connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
+
+
+def _event_record(row: Any) -> EventRecord:
+    return EventRecord(
+        row.id, row.project_id, row.experiment_id, row.kind, row.payload, row.created_at, row.tx
+    )
 
 
 def check_metric_name(key: str) -> None:

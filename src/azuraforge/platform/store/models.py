@@ -137,10 +137,15 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_experiment_id", "experiment_id", "id"),
         Index("ix_events_project_id", "project_id", "id"),
+        Index("ix_events_tx", "tx", "id"),
         # Listeners resume after the last id they saw: a deleted run's ids are never reused.
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # PostgreSQL: the writing transaction's id. Ids of events from different runs may commit
+    # out of order; transaction ids below the oldest running one are final (see
+    # MetricStore.list_committed_events). SQLite commits one writer at a time: always 0.
+    tx: Mapped[int] = mapped_column(BigInteger, server_default="0")
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     experiment_id: Mapped[int | None] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE")

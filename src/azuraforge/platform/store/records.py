@@ -69,6 +69,14 @@ class EventRecord:
     kind: str
     payload: dict[str, Any]
     created_at: float
+    tx: int = 0
+    """The writing transaction's id on PostgreSQL (0 on SQLite): with ``id``, the event's
+    :attr:`position` in commit order across runs."""
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """``(tx, id)``: where a stream over every run resumes after this event."""
+        return (self.tx, self.id)
 
 
 @dataclass(frozen=True)

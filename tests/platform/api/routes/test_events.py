@@ -69,3 +69,28 @@ def test_project_stream_carries_status_of_every_run(client: TestClient, worker):
             if message["type"] == "status" and message["experiment_id"] == row["id"]:
                 statuses.append(message["status"])
     assert statuses == ["queued", "running", "completed"]
+
+
+def test_a_run_deleted_while_followed_ends_the_stream(client: TestClient):
+    body = {"pipeline": "sleeper", "config": {"steps": 2}}
+    row = client.post(f"{API}/experiments", json=body).json()["data"][0]  # no worker: queued
+    with client.websocket_connect(f"{API}/experiments/{row['id']}/events") as socket:
+        assert socket.receive_json()["status"] == "queued"
+        assert client.delete(f"{API}/experiments/{row['id']}").status_code == 204
+        assert socket.receive_json() == {"type": "end", "status": "deleted"}
+
+
+def test_the_project_stream_has_every_status_of_runs_written_at_once(client: TestClient, worker):
+    with client.websocket_connect(f"{API}/events") as socket:
+        body = {
+            "pipeline": "sleeper",
+            "config": {"steps": 3, "sleep": 0},
+            "grid": {"fail_at": [0, 0, 0]},
+        }
+        ids = {row["id"] for row in client.post(f"{API}/experiments", json=body).json()["data"]}
+        ended: dict[int, list[str]] = {run: [] for run in ids}
+        while any("completed" not in statuses for statuses in ended.values()):
+            message = socket.receive_json()
+            if message["type"] == "status" and message["experiment_id"] in ids:
+                ended[message["experiment_id"]].append(message["status"])
+    assert all(statuses == ["queued", "running", "completed"] for statuses in ended.values())

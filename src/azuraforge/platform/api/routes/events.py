@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -15,6 +17,8 @@ from azuraforge.platform.store import EventRecord, Store
 
 router = APIRouter(tags=["events"])
 _PAGE = 1000
+DELETED = "deleted"
+"""The ``end`` status of a stream whose run was deleted while it was followed."""
 
 
 @router.websocket("/experiments/{experiment_id}/events")
@@ -24,32 +28,57 @@ async def experiment_events(
     """On connect, one ``history`` message (the run, every metric point so far, its status),
     then each new event as it is committed (``metrics``, ``progress``, ``status``, ``log``,
     ``artifact``), then ``end`` with the final status, then close. A late joiner gets the
-    same full curves. An unknown run closes with code 4404."""
+    same full curves. An unknown run closes with code 4404; a run deleted while followed
+    ends with status ``deleted``."""
     await websocket.accept()
     try:
         record = await asyncio.to_thread(store.get_experiment, experiment_id)
     except NotFoundError as e:
         await websocket.close(code=4404, reason=str(e)[:120])
         return
-    try:
+    async with _client_watch(websocket) as gone:
         history, cursor, status = await _history(store, experiment_id)
         await websocket.send_json(
             {"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history}
         )
-        while status not in FINISHED_STATES:
+        while status not in FINISHED_STATES | {DELETED} and not gone.is_set():
             await hub.wait()
             events = await asyncio.to_thread(
                 store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
             )
+            if not events and not await asyncio.to_thread(store.find_experiment, experiment_id):
+                status = DELETED
             for event in events:
                 cursor = event.id
                 await websocket.send_json(_message(event))
                 if event.kind == "status":
                     status = event.payload["status"]
-        await websocket.send_json({"type": "end", "status": status})
-        await websocket.close()
-    except WebSocketDisconnect:
-        return
+        if not gone.is_set():
+            await websocket.send_json({"type": "end", "status": status})
+            await websocket.close()
+
+
+@contextlib.asynccontextmanager
+async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
+    """An event set once the client goes away (or the server shuts down), read by a task
+    of its own: a handler waiting for a quiet run's next event still notices, and ends."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield gone
+    except (WebSocketDisconnect, RuntimeError):  # sending to a client that left
+        gone.set()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], int, str]:
@@ -84,20 +113,18 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
 async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> None:
     """Status and progress of every run of the project as they change (for list pages):
     messages ``{"type": "status" | "progress", "experiment_id": ..., ...}``, from the moment
-    of connecting on."""
+    of connecting on, in commit order."""
     await websocket.accept()
-    try:
-        cursor = await asyncio.to_thread(store.last_event_id)
-        while True:
+    async with _client_watch(websocket) as gone:
+        position = await asyncio.to_thread(store.event_position)
+        while not gone.is_set():
             await hub.wait()
             events = await asyncio.to_thread(
-                store.list_events, after=cursor, kinds=["status", "progress"], limit=_PAGE
+                store.list_committed_events, position, kinds=["status", "progress"], limit=_PAGE
             )
             for event in events:
-                cursor = event.id
+                position = event.position
                 await websocket.send_json(_message(event))
-    except WebSocketDisconnect:
-        return
 
 
 def _message(event: EventRecord) -> dict[str, Any]:
