@@ -170,3 +170,39 @@ def test_the_store_refuses_a_database_at_another_revision(database_url: str) -> 
         Store(database_url, check_schema=False).close()
     finally:
         set_revision(database_url, head_revision())  # the PostgreSQL database is shared
+
+
+def test_a_populated_store_keeps_its_runs_down_to_the_first_schema_and_up_again(
+    empty_url: str,
+) -> None:
+    upgrade_database(empty_url)
+    store = Store(empty_url)
+    try:
+        run = store.create_experiment("sleeper", {"steps": 3}, name="kept")
+        lease = store.claim(run.id, "w", 30.0)
+        assert lease is not None
+        store.log_metrics(lease, [("loss", step, 1.0 / step, 1.0) for step in (1, 2, 3)])
+        store.finish(lease, "completed", result={"metrics": {"MAE": {"model": 1.0}}})
+        events = [(e.kind, e.payload) for e in store.list_events(experiment_id=run.id)]
+    finally:
+        store.close()
+    engine = make_engine(empty_url)
+    try:
+        engines.downgrade(engine, "0001_initial")
+        engines.upgrade(engine)
+    finally:
+        engine.dispose()
+    store = Store(empty_url)
+    try:
+        again = store.get_experiment(run.id)
+        assert (again.name, again.status, again.config) == ("kept", "completed", {"steps": 3})
+        assert [p[:2] for p in store.get_metrics(run.id)["loss"]] == [
+            (1, 1.0),
+            (2, 0.5),
+            (3, 1 / 3),
+        ]
+        assert [(e.kind, e.payload) for e in store.list_events(experiment_id=run.id)] == events
+        assert store.list_committed_events((0, 0))[-1].experiment_id == run.id
+        assert store.list_experiments().items[0].metrics["loss"] == 1 / 3
+    finally:
+        store.close()
