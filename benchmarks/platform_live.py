@@ -72,6 +72,7 @@ from harness import (
     cpu_ticks,
     environment,
     environment_block,
+    exit_on_sigterm,
     free_port,
     parse_platform_args,
     percentiles_ms,
@@ -887,9 +888,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.celery_peer:
         run_peer_worker(args.celery_peer)
         return
-    # SIGTERM (a CI time-out) unwinds like an error, so the processes started here are
-    # stopped: they run in sessions of their own, out of reach of signals sent to ours
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()  # the processes started here run in sessions of their own
     size = dict(SIZES["quick" if args.quick else "full"])
     size.update(
         {k: getattr(args, k) for k in ("events", "runs", "round_trips") if getattr(args, k)}

@@ -62,6 +62,7 @@ from harness import (
     cpu_ticks,
     environment,
     environment_block,
+    exit_on_sigterm,
     free_port,
     parse_platform_args,
     peak_rss_mb,
@@ -928,6 +929,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         serve(args.serve, args.port, args.home)
         return
+    exit_on_sigterm()
     import inspect
 
     from azuraforge.platform.jobs.context import StoreContext
