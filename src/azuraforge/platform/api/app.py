@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from azuraforge import __version__
 from azuraforge.platform.api import errors
+from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.routes import events, experiments, health, pipelines
 from azuraforge.platform.events import EventHub
@@ -21,8 +22,9 @@ API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
-    """Every resource's router under one root."""
-    root = APIRouter(prefix=API_PREFIX)
+    """Every resource's router under one root, which refuses what no database stores alike
+    (:func:`~azuraforge.platform.api.deps.storable_input`) before any route runs."""
+    root = APIRouter(prefix=API_PREFIX, dependencies=[Depends(storable_input)])
     for module in (experiments, events, pipelines, health):
         root.include_router(module.router)
     return root

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from azuraforge.errors import (
@@ -30,6 +31,9 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
+    # A value of the request the database refused (out of range, text it cannot hold) that
+    # no check caught before: the request's fault, not the server's.
+    (DataError, 422, "INVALID_DATA"),
 ]
 """First match wins: subclasses before their bases."""
 
@@ -43,15 +47,23 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONResponse({"error": body}, status_code=status)
 
 
-def _azuraforge_error(request: Request, error: Exception) -> JSONResponse:
+def _table_error(request: Request, error: Exception) -> JSONResponse:
     for cls, status, code in STATUS:
         if isinstance(error, cls):
             details = None
             if isinstance(error, ConfigError):
                 details = [{"loc": ["config", *loc], "msg": msg} for loc, msg in error.problems]
-            return error_response(status, code, str(error), details)
+            return error_response(status, code, _message(error), details)
     _log.exception("unexpected %s", type(error).__name__, exc_info=error)
     return error_response(500, "INTERNAL", f"{type(error).__name__}: {error}")
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, DataError):
+        # The statement and its parameters stay in the log: they can be long, and private.
+        reason = str(error.orig or error).strip().splitlines()[0]
+        return f"the database refused a value of this request: {reason}; check the values sent"
+    return str(error)
 
 
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -72,6 +84,7 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into the JSON body above."""
-    app.add_exception_handler(AzuraForgeError, _azuraforge_error)
+    app.add_exception_handler(AzuraForgeError, _table_error)
+    app.add_exception_handler(DataError, _table_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

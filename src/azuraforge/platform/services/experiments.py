@@ -20,6 +20,8 @@ from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
 MAX_BATCH = 1000
+SEED_RANGE = (-(2**31), 2**31 - 1)
+"""The store keeps a config's ``seed`` in a 32-bit integer column (on PostgreSQL)."""
 
 
 class ConfigError(InvalidParameterError):
@@ -44,7 +46,13 @@ def validate_config(pipeline: type[Pipeline[Any]], settings: Mapping[str, Any]) 
     except ValidationError as e:
         problems = [(tuple(err["loc"]), _message(err)) for err in e.errors()]
         raise ConfigError(pipeline.name, problems) from None
-    return config.model_dump(mode="json")
+    settings = config.model_dump(mode="json")
+    seed = settings.get("seed")
+    if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        low, high = SEED_RANGE
+        message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
+        raise ConfigError(pipeline.name, [(("seed",), message)])
+    return settings
 
 
 def _message(error: Any) -> str:

@@ -242,3 +242,79 @@ def test_running_run_cannot_be_deleted(client: TestClient, store: Store):
     response = client.delete(f"{API}/experiments/{row['id']}")
     assert response.status_code == 409
     assert "cancel it first" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "loc"),
+    [
+        ("", {"q": "a\x00b"}, ["query", "q"]),
+        ("", {"pipeline": "\x00"}, ["query", "pipeline"]),
+        ("", {"batch_id": "\x00"}, ["query", "batch_id"]),
+        ("", {"sort": "metric:\x00"}, ["query", "sort"]),
+        ("", {"metric": "\x00", "metric_min": 1}, ["query", "metric"]),
+        ("", [("status", "queued"), ("status", "queued\x00")], ["query", "status"]),
+        ("/1/metrics", {"keys": "\x00"}, ["query", "keys"]),
+    ],
+)
+def test_nul_in_a_query_parameter_is_422_naming_it(client: TestClient, path, params, loc):
+    """PostgreSQL cannot store or compare text holding NUL (a 500 there), SQLite took it:
+    both refuse it now, before any route runs."""
+    submit(client)
+    response = client.get(f"{API}/experiments{path}", params=params)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert error["details"][0]["loc"] == loc
+    assert f"{'.'.join(loc)}: text may not contain NUL" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"pipeline": "sleeper", "name": "a\x00b"}, ["body", "name"]),
+        ({"pipeline": "sle\x00eper"}, ["body", "pipeline"]),
+        (
+            {"pipeline": "stock-predictor", "config": {"date_column": "Da\x00te"}},
+            ["body", "config", "date_column"],
+        ),
+        ({"pipeline": "sleeper", "config": {"st\x00eps": 2}}, ["body", "config"]),
+        ({"pipeline": "sleeper", "grid": {"steps": [1, "\x00"]}}, ["body", "grid", "steps", "1"]),
+    ],
+)
+def test_nul_in_a_json_body_is_422_naming_the_field_and_stores_nothing(
+    client: TestClient, body, loc
+):
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert error["details"][0]["loc"] == loc
+    assert "may not contain NUL" in error["message"]
+    assert client.get(f"{API}/experiments").json()["total"] == 0
+
+
+@pytest.mark.parametrize("literal", [b"Infinity", b"-Infinity", b"NaN"])
+def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: bytes):
+    """Python's JSON parser reads Infinity and NaN, which JSON has no spelling for: PostgreSQL
+    refused the config (a 500), SQLite stored it."""
+    body = b'{"pipeline": "weather-forecaster", "config": {"learning_rate": ' + literal + b"}}"
+    response = client.post(
+        f"{API}/experiments", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"][0]["loc"] == ["body", "config", "learning_rate"]
+    assert "not a JSON number" in error["message"]
+    assert client.get(f"{API}/experiments").json()["total"] == 0
+
+
+def test_a_seed_beyond_the_stores_integer_is_422_at_config_seed(client: TestClient):
+    """PostgreSQL keeps the seed in a 32-bit integer: a larger one was a 500 there."""
+    body = {"pipeline": "weather-forecaster", "config": {"seed": 2**31}}
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CONFIG"
+    assert error["details"][0]["loc"] == ["config", "seed"]
+    assert "seed: must be between -2147483648 and 2147483647" in error["message"]
+    assert client.get(f"{API}/experiments").json()["total"] == 0
