@@ -304,12 +304,21 @@ def _print_detail(detail: dict[str, Any]) -> None:
             columns += [c for c in values if c not in columns]
         table = Table("metric", *columns, title="Test set")
         for metric, values in detail["scores"].items():
-            table.add_row(metric, *(f"{values[c]:.4g}" if c in values else "" for c in columns))
+            table.add_row(metric, *(_score(values, c) for c in columns))
         console.print(table)
     for artifact in detail["artifacts"]:
         console.print(
             f"  artifact {artifact['path']} ({artifact['size']:,} bytes)", highlight=False
         )
+
+
+def _score(values: dict[str, float | None], column: str) -> str:
+    """A test score as the table shows it: blank when absent, n/a when not a number (the
+    API sends null for a NaN or infinite score)."""
+    if column not in values:
+        return ""
+    value = values[column]
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def _status(status: str) -> str:

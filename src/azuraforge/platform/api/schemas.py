@@ -104,8 +104,9 @@ class ExperimentDetail(ExperimentPublic):
     cancel_requested_at: float | None
     lease: LeasePublic
     summaries: dict[str, MetricSummaryPublic]
-    scores: dict[str, dict[str, float]] = Field(
-        description="Test metrics of the finished run: model beside each baseline."
+    scores: dict[str, dict[str, float | None]] = Field(
+        description="Test metrics of the finished run: model beside each baseline; null where "
+        "the score was not a number (NaN, infinite)."
     )
     result: dict[str, Any] | None
     artifacts: list[ArtifactPublic]

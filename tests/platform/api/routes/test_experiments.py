@@ -7,6 +7,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.cli.experiments import _print_detail
 from azuraforge.platform.store import Store
 
 API = "/api/v1"
@@ -318,3 +319,20 @@ def test_a_seed_beyond_the_stores_integer_is_422_at_config_seed(client: TestClie
     assert error["details"][0]["loc"] == ["config", "seed"]
     assert "seed: must be between -2147483648 and 2147483647" in error["message"]
     assert client.get(f"{API}/experiments").json()["total"] == 0
+
+
+def test_a_nan_score_reads_as_null_and_experiments_show_prints_n_a(
+    client: TestClient, store: Store, capsys: pytest.CaptureFixture[str]
+):
+    """The store keeps a NaN test score as null; the detail's ``scores`` refused null (a
+    500), and ``azuraforge experiments show`` must print what the API answers."""
+    record = store.create_experiment("sleeper", {})
+    lease = store.claim(record.id, "tester", 30)
+    scores = {"R2": {"model": float("nan"), "persistence": 1.0}}
+    store.finish(lease, "completed", result={"metrics": scores})
+    response = client.get(f"{API}/experiments/{record.id}")
+    assert response.status_code == 200, response.text
+    assert response.json()["scores"] == {"R2": {"model": None, "persistence": 1.0}}
+    _print_detail(response.json())
+    row = next(line for line in capsys.readouterr().out.splitlines() if "R2" in line)
+    assert [cell.strip() for cell in row.split("│")[1:4]] == ["R2", "n/a", "1"]
