@@ -1,4 +1,5 @@
-"""An API over a fresh store per test (SQLite and PostgreSQL), and a real worker process."""
+"""An API over a fresh store per test (SQLite and PostgreSQL), the same on a Celery broker that
+is down, and a real worker process."""
 
 from __future__ import annotations
 
@@ -13,12 +14,33 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.platform.servers import free_port
+
+BROKER_PASSWORD = "s3cret"
 
 
 @pytest.fixture
 def client(settings: Settings, store: Store, sleeper: object) -> Iterator[TestClient]:
     with TestClient(create_app(settings, store=store)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def dead_broker() -> str:
+    """A Redis URL, with a password, where nothing listens."""
+    return f"redis://:{BROKER_PASSWORD}@127.0.0.1:{free_port()}/0"
+
+
+@pytest.fixture
+def broker_down_client(
+    settings: Settings, store: Store, sleeper: object, dead_broker: str
+) -> Iterator[TestClient]:
+    """An API on the Celery transport whose broker cannot be reached."""
+    on_celery = settings.model_copy(update={"transport": "celery", "broker_url": dead_broker})
+    app = create_app(on_celery, store=store)
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.transport.close()
 
 
 @pytest.fixture

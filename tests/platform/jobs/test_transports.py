@@ -8,7 +8,9 @@ live for a class (one per transport and database), so the workers start once per
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -26,11 +28,16 @@ from azuraforge.platform.jobs.celery_transport import (
     make_celery_app,
 )
 from azuraforge.platform.jobs.states import COMPLETED, QUEUED, RUNNING
-from azuraforge.platform.jobs.transport import LocalTransport, Transport
+from azuraforge.platform.jobs.transport import (
+    LocalTransport,
+    Transport,
+    TransportUnavailableError,
+)
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.testing import TransportContract, WorkerProcesses
 from tests.platform.fixtures import TABLES
+from tests.platform.servers import free_port
 
 REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
 OWNER_KEY = "azuraforge-tests:owner"
@@ -203,3 +210,42 @@ def test_celery_apps_keep_their_own_task(tmp_path: Path) -> None:
     assert tasks[0] is not tasks[1]
     assert [task.app for task in tasks] == apps
     assert TASK_NAME not in Celery("someone-else", set_as_current=False).tasks
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path) -> Iterator[CeleryTransport]:
+    """A Celery transport whose broker (a password in its URL) has nothing listening."""
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    transport = CeleryTransport(Settings(home=tmp_path, transport="celery", broker_url=url))
+    yield transport
+    transport.close()
+
+
+def test_celery_submit_to_an_unreachable_broker_raises_naming_it(unreachable: CeleryTransport):
+    """A kombu OperationalError used to reach the API as a 500."""
+    shown = unreachable.settings.broker_url.replace("s3cret", "**")
+    assert unreachable.broker == shown
+    with pytest.raises(TransportUnavailableError, match="Connection refused") as raised:
+        unreachable.submit(1)
+    assert str(raised.value).startswith(f"the broker at {shown} is unreachable: ")
+    with pytest.raises(TransportUnavailableError, match=re.escape(f"the broker at {shown} is")):
+        unreachable.check()
+
+
+def test_celery_cancel_through_an_unreachable_broker_is_logged_not_raised(
+    unreachable: CeleryTransport, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.WARNING):
+        unreachable.cancel(7)
+    assert "experiment 7: its task was not revoked" in caplog.text
+    assert "store's cancel request" in caplog.text and "s3cret" not in caplog.text
+
+
+def test_celery_check_passes_on_a_reachable_broker(tmp_path: Path, redis_url: str) -> None:
+    transport = CeleryTransport(Settings(home=tmp_path, transport="celery", broker_url=redis_url))
+    try:
+        transport.check()
+    finally:
+        transport.close()
+    assert LocalTransport().broker is None
+    LocalTransport().check()  # nothing to reach

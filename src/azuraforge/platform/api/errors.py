@@ -20,6 +20,7 @@ from azuraforge.errors import (
     PluginError,
     StoreUnavailableError,
 )
+from azuraforge.platform.jobs.transport import TransportUnavailableError
 from azuraforge.platform.services.experiments import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
+    (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
     # A value of the request the database refused (out of range, text it cannot hold) that
     # no check caught before: the request's fault, not the server's.
     (DataError, 422, "INVALID_DATA"),

@@ -158,9 +158,21 @@ class ErrorPublic(BaseModel):
     error: ErrorBody
 
 
+class BrokerPublic(BaseModel):
+    url: str = Field(description="The broker's URL, without its password.")
+    reachable: bool
+    error: str | None = Field(description="Why it cannot be reached, if it cannot.")
+
+
 class HealthPublic(BaseModel):
-    status: str
+    status: str = Field(
+        description="`ok`, or `degraded` when the broker cannot be reached (runs cannot be "
+        "submitted; reads and cancels work)."
+    )
     database: str
     schema_revision: str
     transport: str
+    broker: BrokerPublic | None = Field(
+        description="The Celery broker, checked on each call; null on the local transport."
+    )
     version: str

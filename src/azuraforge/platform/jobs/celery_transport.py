@@ -10,10 +10,13 @@ The protocol is the store's lease, not Celery's delivery guarantees:
 - Messages are acknowledged after the task returns (``acks_late``) and requeued when a
   worker process dies (``task_reject_on_worker_lost``): no window exists where a message
   is gone but its run was never claimed, and a redelivery costs one failed claim.
+- ``submit`` raises :class:`TransportUnavailableError` when the broker cannot take the
+  message (after Celery's short publish retries): no worker would ever hear of the run.
 - ``cancel`` revokes the task so a worker drops it unopened; the store already says
   ``cancelled``, so a worker that never heard of the revoke drops it at the claim too.
   Revoking never terminates: a running run is cancelled cooperatively by its worker, which
-  watches the store (SIGUSR1 to the run, SIGKILL after ``cancel_grace``).
+  watches the store (SIGUSR1 to the run, SIGKILL after ``cancel_grace``). The revoke is
+  therefore best effort: a broker that cannot be reached is logged, not raised.
 - Each worker (the main process, beside its pool) reaps expired leases every
   ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
   running; a reaped run its pipeline re-queues is sent again.
@@ -31,16 +34,22 @@ import socket
 import threading
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery, bootsteps
+from kombu.exceptions import KombuError
+from kombu.utils.url import maybe_sanitize_url
 
 from azuraforge.platform.jobs.states import QUEUED
-from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 
 TASK_NAME = "azuraforge.run_experiment"
+CHECK_TIMEOUT = 2.0
+"""Most seconds :meth:`CeleryTransport.check` retries a broker that refuses connections."""
+_BROKER_ERRORS = (KombuError, OSError)
 _log = logging.getLogger(__name__)
 
 
@@ -119,15 +128,51 @@ class CeleryTransport(Transport):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = make_celery_app(settings)
+        self.broker = maybe_sanitize_url(settings.broker_url)
 
     def submit(self, experiment_id: int) -> None:
-        """Send the run's task; sending it again is harmless (it runs once)."""
-        send_run(self.app, experiment_id)
+        """Send the run's task; sending it again is harmless (it runs once).
+
+        Raises
+        ------
+        TransportUnavailableError
+            When the broker cannot take the message (it names the broker, not its password).
+        """
+        try:
+            send_run(self.app, experiment_id)
+        except _BROKER_ERRORS as e:
+            raise self._unreachable(e) from e
 
     def cancel(self, experiment_id: int) -> None:
         """Revoke the run's task without terminating anything (the worker running it, if
-        any, stops it cooperatively when it sees the cancel request in the store)."""
-        self.app.control.revoke(_task_id(experiment_id), terminate=False)
+        any, stops it cooperatively when it sees the cancel request in the store). Best
+        effort: a broker that cannot be reached is logged."""
+        try:
+            self.app.control.revoke(_task_id(experiment_id), terminate=False)
+        except _BROKER_ERRORS as e:
+            _log.warning(
+                "experiment %d: its task was not revoked (%s); workers still skip or stop it "
+                "through the store's cancel request",
+                experiment_id,
+                self._unreachable(e),
+            )
+
+    def check(self) -> None:
+        """Connect to the broker once; raise :class:`TransportUnavailableError` if it fails."""
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(
+                    max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT
+                )
+        except _BROKER_ERRORS as e:
+            raise self._unreachable(e) from e
+
+    def _unreachable(self, error: Exception) -> TransportUnavailableError:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        password = urlsplit(self.settings.broker_url).password
+        if password:
+            reason = reason.replace(password, "**")
+        return TransportUnavailableError(f"the broker at {self.broker} is unreachable: {reason}")
 
     def close(self) -> None:
         """Release the broker connections this transport opened."""

@@ -2,15 +2,21 @@
 
 The store is the queue of record on every transport: ``submit`` is called after the run's
 row is committed as ``queued``, and a worker runs it only after claiming its lease. A
-transport only delivers the news; delivering it twice, late or never loses nothing (local
-workers also poll the store).
+transport only delivers the news; delivering it twice or late loses nothing (local
+workers also poll the store). A Celery worker hears of a run only through its message, so a
+``submit`` that cannot send it raises, and the caller withdraws the run.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.settings import Settings
+
+
+class TransportUnavailableError(AzuraForgeError, OSError):
+    """The transport cannot deliver a message now: its broker is down or unreachable."""
 
 
 class Transport(ABC):
@@ -18,12 +24,16 @@ class Transport(ABC):
 
     Contract (``azuraforge.testing.TransportContract`` checks it on every transport):
     ``submit`` of a queued run leads a worker to claim and run it exactly once, however
-    often the message is delivered; ``cancel`` of a queued run keeps every worker from
-    starting it (the store has already marked it cancelled); both return quickly and never
-    raise for a run that already ended.
+    often the message is delivered, or raises :class:`TransportUnavailableError` when the
+    message cannot be sent; ``cancel`` of a queued run keeps every worker from starting it
+    (the store has already marked it cancelled) and is advisory: workers act on the store's
+    cancel request, so ``cancel`` never raises, for a run that already ended or a broker that
+    is down (it logs that). Both return quickly.
     """
 
     name: str
+    broker: str | None = None
+    """The broker's URL as messages show it (no password); ``None`` without a broker."""
 
     @abstractmethod
     def submit(self, experiment_id: int) -> None:
@@ -31,7 +41,12 @@ class Transport(ABC):
 
     @abstractmethod
     def cancel(self, experiment_id: int) -> None:
-        """Tell the workers that this run was cancelled (its row already says so)."""
+        """Tell the workers that this run was cancelled (its row already says so); best
+        effort."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise :class:`TransportUnavailableError` unless a message could be sent now."""
 
 
 class LocalTransport(Transport):
@@ -45,6 +60,9 @@ class LocalTransport(Transport):
 
     def cancel(self, experiment_id: int) -> None:
         """Nothing to send: workers read the cancel request from the store."""
+
+    def check(self) -> None:
+        """Nothing to reach: the store is the queue."""
 
 
 def make_transport(settings: Settings) -> Transport:

@@ -6,7 +6,9 @@ it comes from, and a run's row is committed before any transport hears of it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,10 +17,11 @@ from pydantic import ValidationError
 
 from azuraforge.apps import get_pipeline
 from azuraforge.apps.base import Pipeline
-from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.jobs.transport import Transport
+from azuraforge.errors import AzuraForgeError, ConflictError, InvalidParameterError
+from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
+_log = logging.getLogger(__name__)
 MAX_BATCH = 1000
 SEED_RANGE = (-(2**31), 2**31 - 1)
 """The store keeps a config's ``seed`` in a 32-bit integer column (on PostgreSQL)."""
@@ -98,26 +101,71 @@ def submit(
 ) -> list[ExperimentRecord]:
     """Validate and queue one run (or one per grid combination, sharing a batch id).
 
-    Every config is validated before anything is stored, so a bad grid value queues nothing.
+    All or nothing: every config is validated before anything is stored, and when storing a
+    run or sending its message fails (a taken name, an unreachable store or broker), the runs
+    stored are withdrawn.
+
+    Raises
+    ------
+    TransportUnavailableError
+        When the transport cannot send a message, saying what was left (normally nothing).
     """
     pipeline = get_pipeline(pipeline_name)
     configs = expand_grid(config, grid) if grid else [dict(config)]
     validated = [validate_config(pipeline, c) for c in configs]
     batch_id = uuid.uuid4().hex[:12] if grid else None
     requeue = bool(getattr(pipeline, "requeue_lost", False))
-    records = []
-    for index, settings in enumerate(validated):
-        run_name = name if len(validated) == 1 else (f"{name}-{index + 1}" if name else None)
-        records.append(
-            store.create_experiment(
-                pipeline_name,
-                settings,
-                name=run_name,
-                project=project,
-                batch_id=batch_id,
-                requeue_lost=requeue,
+    records: list[ExperimentRecord] = []
+    try:
+        for run_name, settings in zip(_run_names(name, len(validated)), validated, strict=True):
+            records.append(
+                store.create_experiment(
+                    pipeline_name,
+                    settings,
+                    name=run_name,
+                    project=project,
+                    batch_id=batch_id,
+                    requeue_lost=requeue,
+                )
             )
-        )
-    for record in records:
-        transport.submit(record.id)
+        for record in records:
+            transport.submit(record.id)
+    except TransportUnavailableError as e:
+        left = withdraw(store, records)
+        raise TransportUnavailableError(f"{e}; {'; '.join(left) or 'nothing was queued'}") from e
+    except BaseException:
+        withdraw(store, records)
+        raise
     return records
+
+
+def _run_names(name: str | None, count: int) -> list[str | None]:
+    """``name`` for a single run; ``name-1``, ``name-2``... for a batch (generated if none)."""
+    if count == 1:
+        return [name]
+    return [f"{name}-{index}" if name else None for index in range(1, count + 1)]
+
+
+def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
+    """Undo a submission that failed partway: delete the runs it stored (their names are
+    free again). A run a worker claimed meanwhile (local workers poll the store) is asked to
+    cancel instead.
+
+    Returns
+    -------
+    list[str]
+        One sentence per run that is not gone (each also logged); empty when none is left.
+    """
+    left = []
+    for record in records:
+        try:
+            store.delete_experiment(record.id)
+        except ConflictError:
+            left.append(f"experiment {record.id} had already started and was asked to cancel")
+            with contextlib.suppress(AzuraForgeError):  # it may have ended meanwhile
+                store.request_cancel(record.id)
+        except AzuraForgeError as e:
+            left.append(f"experiment {record.id} could not be withdrawn ({e})")
+    for line in left:
+        _log.warning("a failed submission left %s", line)
+    return left

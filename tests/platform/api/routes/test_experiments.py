@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.cli.experiments import _print_detail
+from azuraforge.platform.services.experiments import withdraw
 from azuraforge.platform.store import Store
+from tests.platform.api.conftest import BROKER_PASSWORD
 
 API = "/api/v1"
 
@@ -336,3 +339,54 @@ def test_a_nan_score_reads_as_null_and_experiments_show_prints_n_a(
     _print_detail(response.json())
     row = next(line for line in capsys.readouterr().out.splitlines() if "R2" in line)
     assert [cell.strip() for cell in row.split("│")[1:4]] == ["R2", "n/a", "1"]
+
+
+def test_a_grid_whose_name_collides_partway_queues_nothing(client: TestClient):
+    """Names y-1, y-2, y-3: y-2 is taken. The grid used to answer 409 and leave y-1 queued."""
+    client.post(f"{API}/experiments", json={"pipeline": "sleeper", "name": "y-2"})
+    body = {"pipeline": "sleeper", "name": "y", "grid": {"steps": [1, 2, 3]}}
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 409
+    assert "'y-2' already exists" in response.json()["error"]["message"]
+    assert [r["name"] for r in client.get(f"{API}/experiments").json()["data"]] == ["y-2"]
+    alone = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "name": "y-1"})
+    assert alone.status_code == 201  # its name is free again
+
+
+def test_withdrawing_a_submission_cancels_a_run_a_worker_claimed_meanwhile(store: Store):
+    first, second = (store.create_experiment("sleeper", {}) for _ in range(2))
+    store.claim(second.id, "quick-worker", 30)
+    left = withdraw(store, [first, second])
+    assert left == [f"experiment {second.id} had already started and was asked to cancel"]
+    assert store.find_experiment(first.id) is None
+    assert store.get_experiment(second.id).cancel_requested_at is not None
+
+
+def test_submit_with_the_broker_down_is_503_and_queues_nothing(
+    broker_down_client: TestClient, dead_broker: str
+):
+    """The rows were committed queued, the message never sent, and the answer was a 500."""
+    body = {"pipeline": "sleeper", "name": "z", "grid": {"steps": [1, 2]}}
+    response = broker_down_client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "BROKER_UNAVAILABLE"
+    shown = dead_broker.replace(BROKER_PASSWORD, "**")
+    assert error["message"].startswith(f"the broker at {shown} is unreachable: ")
+    assert error["message"].endswith("; nothing was queued")
+    assert BROKER_PASSWORD not in response.text
+    assert broker_down_client.get(f"{API}/experiments").json()["total"] == 0
+
+
+def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
+    broker_down_client: TestClient, store: Store, caplog: pytest.LogCaptureFixture
+):
+    """Workers act on the store's cancel request; the revoke only spares a failed claim."""
+    record = store.create_experiment("sleeper", {})
+    with caplog.at_level(logging.WARNING):
+        response = broker_down_client.post(f"{API}/experiments/{record.id}/cancel")
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "cancelled"
+    assert store.claim(record.id, "late-worker", 30) is None
+    assert f"experiment {record.id}: its task was not revoked" in caplog.text
+    assert BROKER_PASSWORD not in caplog.text

@@ -1,8 +1,6 @@
-"""/api/v1/pipelines and /api/v1/health."""
+"""/api/v1/pipelines."""
 
 from fastapi.testclient import TestClient
-
-from azuraforge.platform.store import head_revision
 
 
 def test_pipelines_have_schema_and_defaults(client: TestClient):
@@ -12,13 +10,6 @@ def test_pipelines_have_schema_and_defaults(client: TestClient):
     assert sleeper["defaults"] == {"steps": 5, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False}
     assert sleeper["config_schema"]["properties"]["steps"]["description"] == "Steps to run."
     assert sleeper["error"] is None
-
-
-def test_health_names_database_and_schema(client: TestClient, store):
-    body = client.get("/api/v1/health").json()
-    assert body["status"] == "ok"
-    assert body["database"] == store.dialect
-    assert body["schema_revision"] == head_revision()
 
 
 def test_openapi_lists_every_route(client: TestClient):

@@ -36,7 +36,7 @@ from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422)
+    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422, 503)
 }
 MAX_POINTS = 100_000
 

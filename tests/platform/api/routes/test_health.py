@@ -1,0 +1,52 @@
+"""/api/v1/health: the store, its schema and, on Celery, the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store, head_revision
+from tests.platform.api.conftest import BROKER_PASSWORD
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def test_health_names_database_and_schema(client: TestClient, store: Store):
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["database"] == store.dialect
+    assert body["schema_revision"] == head_revision()
+    assert body["transport"] == "local" and body["broker"] is None
+
+
+def test_health_reports_an_unreachable_broker_and_stays_200(
+    broker_down_client: TestClient, dead_broker: str
+):
+    """It said ok while no run could be submitted."""
+    response = broker_down_client.get("/api/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    shown = dead_broker.replace(BROKER_PASSWORD, "**")
+    assert body["broker"]["url"] == shown and body["broker"]["reachable"] is False
+    assert body["broker"]["error"].startswith(f"the broker at {shown} is unreachable: ")
+    assert BROKER_PASSWORD not in response.text
+
+
+@pytest.fixture
+def celery_client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    on_celery = settings.model_copy(update={"transport": "celery", "broker_url": REDIS})
+    app = create_app(on_celery, store=store)
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.transport.close()
+
+
+def test_health_reports_a_reachable_broker(celery_client: TestClient):
+    body = celery_client.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["broker"] == {"url": REDIS, "reachable": True, "error": None}
