@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import platform
+import random
 import resource
 import shlex
 import signal
@@ -230,31 +231,37 @@ def postgres_version(admin_url: str) -> str:
 
 
 def take_turns(
-    targets: dict[str, Callable[[], Any]], repeats: int, warmup: int, pause_s: float = 0.0
+    targets: dict[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int,
+    pause_s: float = 0.0,
+    jitter_s: float = 0.0,
 ) -> dict[str, list[float]]:
     """Milliseconds per call of each target after ``warmup`` untimed calls each, the targets
-    taking turns (their order alternating between repeats), ``pause_s`` of rest before each
-    call (untimed)."""
+    taking turns (their order alternating between repeats). Before each call (untimed):
+    ``pause_s`` of rest plus a seeded random share of ``jitter_s``, so that calls do not fall
+    in step with a server's own period."""
+    rng = random.Random(0)
+
+    def rest() -> None:
+        seconds = pause_s + (rng.uniform(0, jitter_s) if jitter_s else 0.0)
+        if seconds > 0:  # time.sleep(0) would still yield the CPU
+            time.sleep(seconds)
+
     names = list(targets)
     for name in names:
         for _ in range(warmup):
-            rest(pause_s)
+            rest()
             targets[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     gc.collect()
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else names[::-1]:
-            rest(pause_s)
+            rest()
             start = time.perf_counter()
             targets[name]()
             times[name].append((time.perf_counter() - start) * 1e3)
     return times
-
-
-def rest(seconds: float) -> None:
-    """Sleep ``seconds``, if any (``time.sleep(0)`` would still yield the CPU)."""
-    if seconds > 0:
-        time.sleep(seconds)
 
 
 def percentiles_ms(values_ms: Sequence[float], *quantiles: float) -> dict[str, float]:

@@ -26,7 +26,8 @@ a distribution (a package and its ``*.dist-info`` declaring the entry point in g
    --concurrency 1``) on PostgreSQL, with Redis as broker. The peer: a bare Celery task (a
    no-op echo) on the same Redis, same worker options, ``send_task(...).get()``. Warm-up,
    then the targets take turns, each round trip after ``poll_interval`` + 0.1 s of rest (the
-   workers idle); every run must end ``completed`` with its point stored. Its legs (POST,
+   workers idle) and a random share of ``poll_interval`` (not in step with the workers'
+   polls); every run must end ``completed`` with its point stored. Its legs (POST,
    waiting for a worker, running, the end reaching the client) come from the run's row.
 
 Default platform settings throughout (what a user gets); the report states them. Speed never
@@ -58,6 +59,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,6 +97,7 @@ SIZES = {
 }
 WARMUP_EVENTS = 20  # the untimed first run on each store
 PAUSE_MARGIN_S = 0.1  # rest before a round trip: poll_interval + this (the worker is idle)
+# plus a random share of poll_interval, so submissions do not fall in step with the polls
 BARS = {"event_p95_ms": 100.0}
 TIMEOUT_S = 60.0  # for any one thing to happen (a server to answer, a run to end)
 STOP_S = 20.0  # for a process group to exit after SIGTERM, before SIGKILL
@@ -538,8 +541,8 @@ def latency_stats(values_ms: list[float]) -> dict[str, Any]:
 def run_latency(apis: dict[str, Api], events: int, runs: int) -> dict[str, Any]:
     """A checked warm-up run on each store, then ``runs`` runs each, the stores taking
     turns; the pooled latencies of each client, and each API process's memory."""
-    for api in apis.values():
-        latency_run(api, WARMUP_EVENTS)
+    with ThreadPoolExecutor(len(apis)) as pool:  # untimed: the stores warm up side by side
+        list(pool.map(lambda api: latency_run(api, WARMUP_EVENTS), apis.values()))
     done: dict[str, list[dict[str, Any]]] = {name: [] for name in apis}
     names = list(apis)
     for repeat in range(runs):
@@ -625,15 +628,20 @@ def check_round_trips(
 
 
 def run_round_trips(
-    apis: dict[str, Api], peer: Any | None, repeats: int, warmup: int, pause_s: float
+    apis: dict[str, Api],
+    peer: Any | None,
+    repeats: int,
+    warmup: int,
+    pause_s: float,
+    jitter_s: float,
 ) -> dict[str, Any]:
     """``warmup`` round trips, then ``repeats`` timed ones of each target, the targets taking
-    turns, each after ``pause_s`` of rest."""
+    turns, each after ``pause_s`` of rest and a random share of ``jitter_s``."""
     done: dict[str, list[tuple[int, float, float]]] = {name: [] for name in apis}
     targets = {name: ours_round_trip(api, done[name]) for name, api in apis.items()}
     if peer is not None:
         targets["celery_bare"] = peer_round_trip(peer)
-    times = take_turns(targets, repeats, warmup, pause_s)
+    times = take_turns(targets, repeats, warmup, pause_s, jitter_s)
     legs = {name: check_round_trips(api, done[name], warmup) for name, api in apis.items()}
     stats = {
         name: {"median_ms": float(np.median(t)), **percentiles_ms(t, 95), **legs.get(name, {})}
@@ -647,6 +655,7 @@ def run_round_trips(
         "repeats": repeats,
         "warmup": warmup,
         "pause_s": pause_s,
+        "jitter_s": jitter_s,
         "times_ms": times,
         "stats": stats,
     }
@@ -787,10 +796,12 @@ def section(report: dict[str, Any]) -> str:
         f"{trips['pause_s']:g} s of rest (`poll_interval` + {PAUSE_MARGIN_S:g} s: a worker "
         "checks that its run's process ended every `poll_interval`, and only then takes the "
         "next run, so without the rest a run sent right after the previous one would also "
-        "wait for that). The legs come from the run's row: POST sent to the row's "
-        "`created_at`, to `started_at` (the claim), to `finished_at` (the end recorded by the "
-        "run's process), to the client receiving `end`. Correctness: every run ended "
-        "`completed` with its point stored (read back through the API), every echo matched.",
+        f"wait for that) and a random 0-{trips['jitter_s']:g} s more (seeded), so that "
+        "submissions do not fall in step with the local workers' polls. The legs come from "
+        "the run's row: POST sent to the row's `created_at`, to `started_at` (the claim), to "
+        "`finished_at` (the end recorded by the run's process), to the client receiving "
+        "`end`. Correctness: every run ended `completed` with its point stored (read back "
+        "through the API), every echo matched.",
         "",
         f"Skipped: {skipped}.",
         "",
@@ -874,10 +885,11 @@ def measure(
             groups.start(command, child_environment(plugin, work / "home-peer"), work / "peer.log")
             peer = peer_app(broker)
             stack.callback(peer.close)
-        pause = settings_defaults()["poll_interval"] + PAUSE_MARGIN_S
+        poll = settings_defaults()["poll_interval"]
         round_trips = run_round_trips(
-            targets, peer, size["round_trips"], size["warmup_round_trips"], pause
-        )
+            targets, peer, size["round_trips"], size["warmup_round_trips"],
+            poll + PAUSE_MARGIN_S, poll,
+        )  # fmt: skip
         print(round_trip_table(round_trips), flush=True)
     return latency, round_trips
 
