@@ -22,20 +22,35 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)
             return
-        seen = 0
+        seen, over, started, refused = 0, False, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                over = True
                 raise _TooLargeError
             return message
 
+        async def answer(message: Message) -> None:
+            # NOTE: a route reading the body catches _TooLargeError and answers 400 "There
+            # was an error parsing the body" itself: once the body went over, whatever the
+            # app answers becomes our 413 (unless its answer had already begun).
+            nonlocal started, refused
+            if over and not started:
+                if not refused:
+                    refused = True
+                    await self._refuse(send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, answer)
         except _TooLargeError:
-            await self._refuse(send)
+            if not (refused or started):
+                await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body: dict[str, Any] = {
