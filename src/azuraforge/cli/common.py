@@ -127,6 +127,8 @@ def settings_with(**options: Any) -> Any:
     given = {key: value for key, value in options.items() if value is not None}
     try:
         return Settings(**given)
+    except InvalidParameterError as e:  # the settings file cannot be read
+        raise UsageError(str(e)) from None
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors()

@@ -8,6 +8,7 @@ Every field is an environment variable ``AZURAFORGE_<FIELD>`` (``AZURAFORGE_DATA
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -118,4 +119,28 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, settings_file())
+        return init_settings, env_settings, _file_settings(settings_cls)
+
+
+def _file_settings(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
+    """The settings file's values (none when it does not exist).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the file, when it cannot be read or is not TOML (one line, not a traceback).
+    """
+    path = settings_file()
+    try:
+        return TomlConfigSettingsSource(settings_cls, path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        problem = str(e).replace("\n", " ")
+        raise InvalidParameterError(
+            f"settings file {path} is not valid TOML: {problem}; fix it, or name another file "
+            f"with {SETTINGS_FILE_VARIABLE}"
+        ) from None
+    except OSError as e:
+        raise InvalidParameterError(
+            f"cannot read settings file {path}: {e.strerror or e}; fix it, or name another "
+            f"file with {SETTINGS_FILE_VARIABLE}"
+        ) from None

@@ -1,0 +1,72 @@
+"""Settings from the environment and the TOML file AZURAFORGE_SETTINGS_FILE names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.settings import Settings
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file AZURAFORGE_SETTINGS_FILE names, with no AZURAFORGE_* variable set besides."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AZURAFORGE_"):
+            monkeypatch.delenv(name)
+    path = tmp_path / "settings.toml"
+    monkeypatch.setenv("AZURAFORGE_SETTINGS_FILE", str(path))
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path / "home"))
+    return path
+
+
+def test_settings_are_read_from_the_file(settings_file: Path, tmp_path: Path):
+    settings_file.write_text('workers = 7\nlease_ttl = 60.0\ntransport = "local"\n')
+    settings = Settings()
+    assert (settings.workers, settings.lease_ttl) == (7, 60.0)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'home' / 'azuraforge.db'}"
+
+
+def test_the_environment_wins_over_the_file(settings_file: Path, monkeypatch: pytest.MonkeyPatch):
+    settings_file.write_text("workers = 7\nlease_ttl = 60.0\n")
+    monkeypatch.setenv("AZURAFORGE_WORKERS", "3")
+    settings = Settings()
+    assert (settings.workers, settings.lease_ttl) == (3, 60.0)
+
+
+def test_a_missing_file_is_no_error(settings_file: Path):
+    assert Settings().workers == 2
+
+
+def test_an_unknown_key_in_the_file_is_refused(settings_file: Path):
+    settings_file.write_text("wrokers = 7\n")
+    with pytest.raises(ValidationError, match="wrokers"):
+        Settings()
+
+
+@pytest.mark.parametrize("content", ["workers = [\n", "workers = 7\nworkers = 8\n", "w\xe9 = 1\n"])
+def test_a_malformed_file_is_one_readable_error_naming_it(settings_file: Path, content: str):
+    """It was a bare TOMLDecodeError, which the CLI printed as an internal error to report."""
+    settings_file.write_bytes(content.encode("latin-1"))
+    with pytest.raises(InvalidParameterError) as raised:
+        Settings()
+    message = str(raised.value)
+    assert message.startswith(f"settings file {settings_file} is not valid TOML: ")
+    assert message.endswith("; fix it, or name another file with AZURAFORGE_SETTINGS_FILE")
+    assert "\n" not in message
+
+
+def test_the_cli_exits_2_with_one_line_on_a_malformed_settings_file(settings_file: Path):
+    settings_file.write_text("workers = [\n")
+    result = CliRunner().invoke(app, ["db", "current"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: settings file {settings_file} is not valid TOML")
