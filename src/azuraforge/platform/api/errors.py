@@ -18,6 +18,7 @@ from azuraforge.errors import (
     InvalidParameterError,
     NotFoundError,
     PluginError,
+    SchemaMismatchError,
     StoreUnavailableError,
 )
 from azuraforge.platform.jobs.transport import TransportUnavailableError
@@ -33,6 +34,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
     (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
+    (SchemaMismatchError, 503, "SCHEMA_MISMATCH"),
     # A value of the request the database refused (out of range, text it cannot hold) that
     # no check caught before: the request's fault, not the server's.
     (DataError, 422, "INVALID_DATA"),
@@ -54,7 +56,7 @@ def _table_error(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, cls):
             details = None
             if isinstance(error, ConfigError):
-                details = [{"loc": ["config", *loc], "msg": msg} for loc, msg in error.problems]
+                details = [{"loc": [error.field, *loc], "msg": msg} for loc, msg in error.problems]
             return error_response(status, code, _message(error), details)
     _log.exception("unexpected %s", type(error).__name__, exc_info=error)
     return error_response(500, "INTERNAL", f"{type(error).__name__}: {error}")

@@ -170,7 +170,10 @@ class HealthPublic(BaseModel):
         "submitted; reads and cancels work)."
     )
     database: str
-    schema_revision: str
+    schema_revision: str = Field(description="The database's schema revision.")
+    schema_expected: str = Field(
+        description="The revision this version needs; /health is 503 when they differ."
+    )
     transport: str
     broker: BrokerPublic | None = Field(
         description="The Celery broker, checked on each call; null on the local transport."

@@ -28,12 +28,22 @@ SEED_RANGE = (-(2**31), 2**31 - 1)
 
 
 class ConfigError(InvalidParameterError):
-    """A config its pipeline refuses; ``problems`` lists ``(field path, message)`` pairs."""
+    """A config its pipeline refuses, or a grid that cannot be expanded (``field="grid"``);
+    ``problems`` lists ``(path, message)`` pairs, each path inside ``field``; ``what`` starts
+    the message (``bad config for weather-forecaster: ...``, ``bad grid: ...``)."""
 
-    def __init__(self, pipeline: str, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        shown = "; ".join(f"{'.'.join(map(str, loc)) or 'config'}: {msg}" for loc, msg in problems)
-        super().__init__(f"bad config for {pipeline}: {shown}")
-        self.problems = problems
+    def __init__(
+        self,
+        what: str,
+        problems: Sequence[tuple[tuple[str | int, ...], str]],
+        *,
+        field: str = "config",
+    ) -> None:
+        shown = "; ".join(
+            f"{'.'.join(map(str, loc))}: {msg}" if loc else msg for loc, msg in problems
+        )
+        super().__init__(f"bad {what}: {shown}")
+        self.problems, self.field = problems, field
 
 
 def validate_config(pipeline: type[Pipeline[Any]], settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,13 +58,13 @@ def validate_config(pipeline: type[Pipeline[Any]], settings: Mapping[str, Any]) 
         config = pipeline.Config(**dict(settings))
     except ValidationError as e:
         problems = [(tuple(err["loc"]), _message(err)) for err in e.errors()]
-        raise ConfigError(pipeline.name, problems) from None
+        raise ConfigError(f"config for {pipeline.name}", problems) from None
     settings = config.model_dump(mode="json")
     seed = settings.get("seed")
     if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         low, high = SEED_RANGE
         message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
-        raise ConfigError(pipeline.name, [(("seed",), message)])
+        raise ConfigError(f"config for {pipeline.name}", [(("seed",), message)])
     return settings
 
 
@@ -76,12 +86,13 @@ def expand_grid(
     """
     for key, values in grid.items():
         if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-            raise ConfigError("grid", [(("grid", key), "needs a non-empty list of values")])
+            problems = [((key,), "needs a non-empty list of values")]
+            raise ConfigError("grid", problems, field="grid")
     size = 1
     for values in grid.values():
         size *= len(values)
     if size > MAX_BATCH:
-        raise ConfigError("grid", [(("grid",), f"makes {size} runs; at most {MAX_BATCH}")])
+        raise ConfigError("grid", [((), f"makes {size} runs; at most {MAX_BATCH}")], field="grid")
     keys = list(grid)
     return [
         {**config, **dict(zip(keys, combination, strict=True))}

@@ -65,7 +65,6 @@ def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
     [
         ({"pipeline": "wether"}, 404, "no pipeline named 'wether'"),
         ({"pipeline": "sleeper", "config": {"bogus": 1}}, 422, "bogus: unknown setting"),
-        ({"pipeline": "sleeper", "grid": {"steps": []}}, 422, "non-empty list"),
         ({"pipeline": "sleeper", "extra": 1}, 422, "extra"),
         ({}, 422, "pipeline"),
     ],
@@ -390,3 +389,24 @@ def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
     assert store.claim(record.id, "late-worker", 30) is None
     assert f"experiment {record.id}: its task was not revoked" in caplog.text
     assert BROKER_PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("grid", "loc", "message"),
+    [
+        ({"steps": []}, ["grid", "steps"], "bad grid: steps: needs a non-empty list of values"),
+        (
+            {"steps": list(range(1, 41)), "sleep": [0.0] * 26},
+            ["grid"],
+            "bad grid: makes 1040 runs; at most 1000",
+        ),
+    ],
+)
+def test_a_bad_grid_is_reported_at_grid_not_config(client: TestClient, grid, loc, message):
+    """It read "bad config for grid" at config.grid.steps."""
+    response = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "grid": grid})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CONFIG"
+    assert error["message"] == message
+    assert [d["loc"] for d in error["details"]] == [loc]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision
+from azuraforge.platform.store.engine import current_revision, downgrade, upgrade
 from tests.platform.api.conftest import BROKER_PASSWORD
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -19,8 +20,25 @@ def test_health_names_database_and_schema(client: TestClient, store: Store):
     body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["database"] == store.dialect
-    assert body["schema_revision"] == head_revision()
+    assert body["schema_revision"] == body["schema_expected"] == head_revision()
     assert body["transport"] == "local" and body["broker"] is None
+
+
+def test_health_reports_the_databases_schema_and_503_when_it_is_not_this_versions(
+    client: TestClient, store: Store
+):
+    """It reported the head revision whatever the database was at."""
+    downgrade(store.engine, "-1")  # another version's `azuraforge db upgrade`, say
+    try:
+        older = current_revision(store.engine)
+        response = client.get("/api/v1/health")
+    finally:
+        upgrade(store.engine)
+    assert older is not None and older != head_revision()
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "SCHEMA_MISMATCH"
+    assert f"is at schema {older}, this API needs {head_revision()}" in error["message"]
 
 
 def test_health_reports_an_unreachable_broker_and_stays_200(

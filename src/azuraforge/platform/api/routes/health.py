@@ -6,30 +6,48 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from azuraforge import __version__
+from azuraforge.errors import SchemaMismatchError
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
 from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
-from azuraforge.platform.store import head_revision
+from azuraforge.platform.store import Store, head_revision
+from azuraforge.platform.store.engine import current_revision
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthPublic)
 def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> HealthPublic:
-    """``ok`` when the store answers (503 with the reason otherwise) and so does the broker,
-    if the transport has one; ``degraded``, still 200, when the broker does not: this API
-    still reads and cancels, and every instance shares the broker, so a load balancer that
-    dropped them all would turn failing submissions into a full outage."""
+    """``ok`` when the store answers at the schema this version needs (503 with the reason
+    otherwise) and so does the broker, if the transport has one; ``degraded``, still 200,
+    when the broker does not: this API still reads and cancels, and every instance shares the
+    broker, so a load balancer that dropped them all would turn failing submissions into a
+    full outage. A schema mismatch is this instance's alone (another version migrated the
+    database): 503 takes it out of rotation."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
+    revision = _schema(store)
     broker = _broker(transport)
     return HealthPublic(
         status="ok" if broker is None or broker.reachable else "degraded",
         database=store.dialect,
-        schema_revision=head_revision(),
+        schema_revision=revision,
+        schema_expected=head_revision(),
         transport=settings.transport,
         broker=broker,
         version=__version__,
     )
+
+
+def _schema(store: Store) -> str:
+    """The database's schema revision, when it is the one this version needs."""
+    revision, expected = current_revision(store.engine), head_revision()
+    if revision != expected:
+        raise SchemaMismatchError(
+            f"the store {store.shown_url} is at schema {revision or 'none'}, this API needs "
+            f"{expected}: serve it with the AzuraForge version that matches, or migrate it "
+            "with: azuraforge db upgrade"
+        )
+    return revision
 
 
 def _broker(transport: Transport) -> BrokerPublic | None:
