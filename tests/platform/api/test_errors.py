@@ -11,11 +11,10 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite converts
 def test_a_value_the_database_refuses_is_422_not_500(settings: Settings, store: Store):
     """Defense in depth: a DataError that no check caught before the store is the request's
     fault (a value out of range, text the database cannot hold), never a 500."""
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite converts instead of refusing: no DataError to provoke")
     app = create_app(settings, store=store)
 
     @app.get("/api/v1/out-of-range")
