@@ -16,7 +16,8 @@ natural also from the matching builtin, so either ``except`` works::
      ├── PluginError                          a plugin that cannot be loaded or registered
      ├── ConflictError                        a write that clashes with the stored state
      │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
-     └── StoreUnavailableError (OSError)      the store's database cannot be reached
+     ├── StoreUnavailableError (OSError)      the store's database cannot be reached
+     └── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
 
 Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
 a long value shown in one.
@@ -91,6 +92,10 @@ class LeaseLostError(ConflictError):
 
 class StoreUnavailableError(AzuraForgeError, OSError):
     """The store's database cannot be reached (down, wrong URL, refused connection)."""
+
+
+class TransportUnavailableError(AzuraForgeError, OSError):
+    """The job transport cannot deliver a message now: its broker is down or unreachable."""
 
 
 def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:

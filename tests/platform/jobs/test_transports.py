@@ -22,17 +22,14 @@ import redis
 from celery import Celery
 from sqlalchemy import create_engine, text
 
+from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.jobs.celery_transport import (
     TASK_NAME,
     CeleryTransport,
     make_celery_app,
 )
 from azuraforge.platform.jobs.states import COMPLETED, QUEUED, RUNNING
-from azuraforge.platform.jobs.transport import (
-    LocalTransport,
-    Transport,
-    TransportUnavailableError,
-)
+from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.testing import TransportContract, WorkerProcesses

@@ -313,3 +313,10 @@ def test_list_of_an_empty_store(store: Store) -> None:
 def test_a_bad_query_names_the_field(store: Store, query: ExperimentQuery, message: str) -> None:
     with pytest.raises(InvalidParameterError, match=f"^{re.escape(message)}"):
         store.list_experiments(query)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite keeps NUL
+def test_a_value_the_database_cannot_hold_is_an_invalid_parameter(store: Store) -> None:
+    with pytest.raises(InvalidParameterError, match=r"refused a value: .*0x00"):
+        store.create_experiment("sleeper", {"note": "a\x00b"})
+    assert store.list_experiments().total == 0

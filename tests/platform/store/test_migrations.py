@@ -155,12 +155,12 @@ def set_revision(url: str, revision: str) -> None:
         engine.dispose()
 
 
-def test_the_store_refuses_a_database_at_another_revision(database_url: str) -> None:
-    set_revision(database_url, "0000_older")
+def test_the_store_refuses_a_database_at_an_older_revision(database_url: str) -> None:
+    set_revision(database_url, "0001_initial")
     try:
         shown = database_url
         message = (
-            f"the store {shown} is at schema 0000_older, this AzuraForge needs "
+            f"the store {shown} is at schema 0001_initial, this AzuraForge needs "
             f"{head_revision()}; back up the database, then run: "
             f"azuraforge db upgrade --database-url {shown}"
         )
@@ -206,3 +206,15 @@ def test_a_populated_store_keeps_its_runs_down_to_the_first_schema_and_up_again(
         assert store.list_experiments().items[0].metrics["loss"] == 1 / 3
     finally:
         store.close()
+
+
+def test_a_database_a_newer_version_migrated_is_refused_without_upgrade_advice(
+    database_url: str,
+) -> None:
+    set_revision(database_url, "9999_from_the_future")
+    try:
+        with pytest.raises(SchemaMismatchError, match="a newer AzuraForge migrated it") as refused:
+            Store(database_url)
+        assert "db upgrade" not in str(refused.value)
+    finally:
+        set_revision(database_url, head_revision())

@@ -20,8 +20,8 @@ from azuraforge.errors import (
     PluginError,
     SchemaMismatchError,
     StoreUnavailableError,
+    TransportUnavailableError,
 )
-from azuraforge.platform.jobs.transport import TransportUnavailableError
 from azuraforge.platform.services.experiments import ConfigError
 
 _log = logging.getLogger(__name__)

@@ -40,8 +40,9 @@ from celery import Celery, bootsteps
 from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
+from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.jobs.states import QUEUED
-from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.settings import Settings
-
-
-class TransportUnavailableError(AzuraForgeError, OSError):
-    """The transport cannot deliver a message now: its broker is down or unreachable."""
 
 
 class Transport(ABC):

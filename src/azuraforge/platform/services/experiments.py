@@ -17,8 +17,13 @@ from pydantic import ValidationError
 
 from azuraforge.apps import get_pipeline
 from azuraforge.apps.base import Pipeline
-from azuraforge.errors import AzuraForgeError, ConflictError, InvalidParameterError
-from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    InvalidParameterError,
+    TransportUnavailableError,
+)
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
 _log = logging.getLogger(__name__)

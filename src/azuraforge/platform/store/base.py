@@ -9,10 +9,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, literal_column, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnClause
 
-from azuraforge.errors import LeaseLostError, NotFoundError, StoreUnavailableError
+from azuraforge.errors import (
+    InvalidParameterError,
+    LeaseLostError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from azuraforge.platform.jobs.states import RUNNING
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.models import Event, Experiment, Project
@@ -60,8 +65,12 @@ class StoreBase:
             with self.engine.begin() as connection:
                 yield connection
         except OperationalError as e:
-            reason = str(e.orig or e).strip().splitlines()[0]
+            reason = engines.database_message(e)
             raise StoreUnavailableError(f"store {self.shown_url} unavailable: {reason}") from e
+        except DataError as e:  # a value the database cannot hold (PostgreSQL: NUL, overflow)
+            raise InvalidParameterError(
+                f"the store {self.shown_url} refused a value: {engines.database_message(e)}"
+            ) from e
 
     def project_id(self, connection: Connection, name: str) -> int:
         """The id of project ``name``; :class:`NotFoundError` names the known ones."""

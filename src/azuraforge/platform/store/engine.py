@@ -105,7 +105,8 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as e:
-        raise StoreUnavailableError(f"cannot open the store {_shown(engine)}: {_reason(e)}") from e
+        reason = database_message(e)
+        raise StoreUnavailableError(f"cannot open the store {_shown(engine)}: {reason}") from e
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -135,10 +136,21 @@ def check_schema(engine: Engine) -> None:
             f"the store {url} has no AzuraForge tables yet; create them with: "
             f"azuraforge db upgrade --database-url {url}"
         )
+    if not _known(current):
+        raise SchemaMismatchError(
+            f"the store {url} is at schema {current}, which this AzuraForge (schema {head}) does "
+            "not know: a newer AzuraForge migrated it; run that version (pip install -U "
+            "azuraforge)"
+        )
     raise SchemaMismatchError(
         f"the store {url} is at schema {current}, this AzuraForge needs {head}; back up the "
         f"database, then run: azuraforge db upgrade --database-url {url}"
     )
+
+
+def _known(revision: str) -> bool:
+    scripts = ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
+    return any(script.revision == revision for script in scripts.walk_revisions())
 
 
 def shown_url(url: str) -> str:
@@ -157,5 +169,6 @@ def _shown(engine: Engine) -> str:
     return shown_url(engine.url.render_as_string(hide_password=False))
 
 
-def _reason(error: SQLAlchemyError) -> str:
+def database_message(error: SQLAlchemyError) -> str:
+    """The first line of the database's own message in ``error``."""
     return str(getattr(error, "orig", None) or error).strip().splitlines()[0]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from azuraforge import __version__
-from azuraforge.errors import SchemaMismatchError
+from azuraforge.errors import SchemaMismatchError, TransportUnavailableError
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
-from azuraforge.platform.jobs.transport import Transport, TransportUnavailableError
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import Store, head_revision
 from azuraforge.platform.store.engine import current_revision
 
