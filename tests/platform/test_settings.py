@@ -70,3 +70,10 @@ def test_the_cli_exits_2_with_one_line_on_a_malformed_settings_file(settings_fil
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"error: settings file {settings_file} is not valid TOML")
+
+
+def test_the_defaults_reap_a_dead_workers_run_within_30_s(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("AZURAFORGE_SETTINGS_FILE", str(tmp_path / "none.toml"))
+    settings = Settings()
+    assert settings.lease_ttl + settings.reaper_interval <= 30.0
+    assert settings.heartbeat_interval * 5 <= settings.lease_ttl  # five renewals may be missed

@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     broker_url: str = Field("", description="Celery broker (redis://...), for transport=celery.")
     workers: int = Field(2, ge=0, description="Worker processes `azuraforge serve` starts.")
     heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between lease renewals.")
-    lease_ttl: float = Field(30.0, gt=0, description="Seconds a lease lives without renewal.")
+    lease_ttl: float = Field(
+        25.0,
+        gt=0,
+        description="Seconds a lease lives without renewal (a dead worker's run is reaped "
+        "lost within lease_ttl + reaper_interval: 30 s by default).",
+    )
     reaper_interval: float = Field(
         5.0, gt=0, description="Seconds between checks for expired leases."
     )
@@ -72,7 +77,10 @@ class Settings(BaseSettings):
         0.25, gt=0, description="Seconds between checks for queued runs and cancel requests."
     )
     cancel_grace: float = Field(
-        10.0, ge=0, description="Seconds a cancelled run may take to stop before it is killed."
+        30.0,
+        ge=0,
+        description="Seconds a cancelled run may take to stop before it is killed (training "
+        "stops at the next batch; the run then scores and saves its partly trained model).",
     )
     flush_interval: float = Field(
         0.05, gt=0, description="Most seconds a logged metric waits before it is written."

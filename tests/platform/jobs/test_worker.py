@@ -210,3 +210,14 @@ def test_run_forever_runs_queued_runs_until_shut_down(
         thread.join(10)
     assert not thread.is_alive()
     assert [store.get_experiment(run).status for run in runs] == ["completed", "completed"]
+
+
+def test_a_worker_is_free_as_soon_as_its_run_ends_not_at_its_next_look(
+    settings: Settings, store: Store, sleeper: Path
+) -> None:
+    slow_looks = settings.model_copy(update={"poll_interval": 5.0, "heartbeat_interval": 1.0})
+    run = submit(store, steps=1)
+    started = time.monotonic()
+    assert Worker(slow_looks, store).run_next() == Supervision("completed")
+    assert time.monotonic() - started < 3.0  # well before the 5 s look
+    assert store.get_experiment(run).status == "completed"

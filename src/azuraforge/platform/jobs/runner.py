@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import threading
 import time
@@ -137,13 +138,46 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
 def _watch(
     store: Store, lease: Lease, settings: Settings, child: int, shutdown: threading.Event
 ) -> Supervision:
+    exited = _exit_signal(child)
+    try:
+        return _supervise_child(store, lease, settings, child, shutdown, exited)
+    finally:
+        if exited is not None:
+            os.close(exited)
+
+
+def _exit_signal(child: int) -> int | None:
+    """A descriptor that turns readable when ``child`` exits (Linux pidfd), or ``None``."""
+    try:
+        return os.pidfd_open(child)
+    except (AttributeError, OSError):
+        return None
+
+
+def _pause(exited: int | None, seconds: float) -> None:
+    """Sleep ``seconds``, or less if the child exits meanwhile: a worker that finished a
+    short run takes the next one at once, not at its next look."""
+    if exited is None:
+        time.sleep(seconds)
+    else:
+        select.select([exited], [], [], seconds)
+
+
+def _supervise_child(
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    child: int,
+    shutdown: threading.Event,
+    exited: int | None,
+) -> Supervision:
     next_renewal = time.monotonic() + settings.heartbeat_interval
     cancelled_at: float | None = None
     while True:
+        _pause(exited, settings.poll_interval)
         ended, wait_status = os.waitpid(child, os.WNOHANG)
         if ended:
             return _ended(store, lease, wait_status)
-        time.sleep(settings.poll_interval)
         try:
             if time.monotonic() >= next_renewal:
                 cancel = store.renew(lease, settings.lease_ttl)
