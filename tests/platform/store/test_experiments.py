@@ -280,6 +280,27 @@ def test_list_sorts_by_a_metric_with_runs_lacking_it_last(
     assert names(store, sort="metric:acc")[0] == "alpha"
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_pages_sorted_by_a_metric_cross_into_the_runs_lacking_it(
+    store: Store, runs: dict[str, int], descending: bool
+) -> None:
+    ordered = (
+        ["alpha", "gamma", "beta", "Epsilon-Queued", "delta"]
+        if descending
+        else ["beta", "gamma", "alpha", "delta", "Epsilon-Queued"]
+    )
+    for limit in (1, 2, 3, 5):
+        for offset in range(7):
+            page = names(
+                store, sort="metric:loss", descending=descending, offset=offset, limit=limit
+            )
+            assert page == ordered[offset : offset + limit], (offset, limit)
+    finished = names(store, sort="metric:loss", descending=descending, statuses=["failed"])
+    assert finished == ["delta"]
+    in_batch = names(store, sort="metric:acc", descending=descending, batch_id="b1")
+    assert in_batch == ["alpha", "beta"]
+
+
 def test_list_pages_with_total_offset_and_limit(store: Store, runs: dict[str, int]) -> None:
     page = store.list_experiments(ExperimentQuery(offset=1, limit=2))
     assert [r.name for r in page.items] == ["delta", "gamma"]

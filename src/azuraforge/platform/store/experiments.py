@@ -6,10 +6,21 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -29,6 +40,8 @@ SORTABLE = (
     "started_at",
     "finished_at",
 )
+NOT_NULL = frozenset({"id", "name", "pipeline", "status", "progress", "created_at"})
+"""Sortable columns every run has a value in."""
 MAX_PAGE = 500
 COUNT_LIMIT = 10_000
 """Listings count matching runs exactly up to this many; past it ``total_exact`` is False."""
@@ -184,8 +197,7 @@ class ExperimentStore(StoreBase):
         with self._begin() as connection:
             project_id = self.project_id(connection, query.project)
             matching = _matching(project_id, query)
-            page = _sorted(matching, query).offset(query.offset).limit(query.limit)
-            ids = list(connection.scalars(page))
+            ids = _page_ids(connection, project_id, matching, query)
             counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
             total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
             rows = connection.execute(_select_records().where(Experiment.id.in_(ids))).all()
@@ -288,10 +300,39 @@ class _Matching:
     reads_experiments: bool
 
 
-def _matching(project_id: int, query: ExperimentQuery) -> _Matching:
+def _page_ids(
+    connection: Connection, project_id: int, matching: _Matching, query: ExperimentQuery
+) -> list[int]:
+    """The ids of the requested page, in order."""
+    key = query.sort.removeprefix("metric:") if query.sort.startswith("metric:") else None
+    if key is None or matching.metric is not None:
+        page = _sorted(matching, query).offset(query.offset).limit(query.limit)
+        return list(connection.scalars(page))
+    # Sorting by a metric without filtering on it: the runs that have it come first, in the
+    # order of the summaries' (project, key, last) index, then those without it (NULLS
+    # LAST). Joining every run to its summary to sort them read the whole table.
+    wanted = query.offset + query.limit
+    by_key = replace(query, metric=key)
+    having = _matching(project_id, by_key, by_metric=True)
+    ranked = list(connection.scalars(_sorted(having, by_key).limit(wanted)))
+    page = ranked[query.offset :]
+    if len(ranked) == wanted:
+        return page
+    has_metric = exists().where(
+        MetricSummary.experiment_id == Experiment.id, MetricSummary.key == key
+    )
+    lacking = matching.selection.where(~has_metric).order_by(
+        Experiment.id.desc() if query.descending else Experiment.id.asc()
+    )
+    skip = max(0, query.offset - len(ranked))
+    return page + list(connection.scalars(lacking.offset(skip).limit(query.limit - len(page))))
+
+
+def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = False) -> _Matching:
     """Ids first, rows later: sorting and counting walk indexes, never whole rows. A metric
-    filter starts from the (project, key, last) index of the summaries and reads the
-    experiments table only for other filters."""
+    filter (or ``by_metric``: the runs that have ``query.metric`` at all) starts from the
+    (project, key, last) index of the summaries and reads the experiments table only for
+    other filters."""
     conditions: list[Any] = []
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
@@ -308,7 +349,8 @@ def _matching(project_id: int, query: ExperimentQuery) -> _Matching:
                 func.lower(Experiment.pipeline).contains(text, autoescape=True),
             )
         )
-    if not (query.metric and (query.metric_min is not None or query.metric_max is not None)):
+    ranged = query.metric_min is not None or query.metric_max is not None
+    if not (query.metric and (ranged or by_metric)):
         selection = select(Experiment.id).where(Experiment.project_id == project_id, *conditions)
         return _Matching(selection, Experiment.id, None, True)
     metric = aliased(MetricSummary, name="filter_metric")
@@ -341,6 +383,10 @@ def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
         column = getattr(Experiment, query.sort)
     ordered = column.desc() if query.descending else column.asc()
     tie = matching.id.desc() if query.descending else matching.id.asc()
+    if query.sort == "id":
+        return selection.order_by(tie)
+    if query.sort in NOT_NULL:  # no NULLS LAST: it kept SQLite from walking an index
+        return selection.order_by(ordered, tie)
     return selection.order_by(ordered.nulls_last(), tie)
 
 
