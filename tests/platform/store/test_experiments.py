@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import update
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.experiments import flatten
+from azuraforge.platform.store.models import Experiment
 
 
 def finished_run(
@@ -341,3 +344,21 @@ def test_a_value_the_database_cannot_hold_is_an_invalid_parameter(store: Store) 
     with pytest.raises(InvalidParameterError, match=r"refused a value: .*0x00"):
         store.create_experiment("sleeper", {"note": "a\x00b"})
     assert store.list_experiments().total == 0
+
+
+def test_reads_do_not_wait_for_a_run_being_written(store: Store) -> None:
+    """SQLite: a read took the write lock too, so every listing waited for each metric flush
+    (and up to the busy time-out behind a long write)."""
+    run = store.create_experiment("sleeper", {}).id
+    with store.engine.connect() as writer, writer.begin():  # holds the write lock
+        writer.execute(update(Experiment).where(Experiment.id == run).values(progress=0.5))
+        with ThreadPoolExecutor(1) as pool:
+            reads = pool.submit(
+                lambda: (
+                    store.list_experiments().total,
+                    store.get_experiment(run).progress,
+                    len(store.list_events(experiment_id=run)),
+                    store.get_metrics(run),
+                )
+            )
+            assert reads.result(timeout=10) == (1, 0.0, 1, {})  # the committed snapshot

@@ -61,8 +61,26 @@ class StoreBase:
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         """A transaction; an unreachable database becomes :class:`StoreUnavailableError`."""
+        with self._transaction(read_only=False) as connection:
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A transaction that only reads: on SQLite it takes no write lock (WAL readers see a
+        snapshot), so listings and event reads neither wait for a run's writes nor hold them
+        up."""
+        with self._transaction(read_only=True) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
         try:
-            with self.engine.begin() as connection:
+            with (
+                self.engine.connect().execution_options(
+                    azuraforge_read_only=read_only
+                ) as connection,
+                connection.begin(),
+            ):
                 yield connection
         except OperationalError as e:
             reason = engines.database_message(e)

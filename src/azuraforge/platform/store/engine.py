@@ -81,8 +81,10 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
     # BEGIN that reads first and then writes (claim_next, reaping) cannot wait: SQLite fails
-    # it at once with "database is locked" when another writer got in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # it at once with "database is locked" when another writer got in between. A transaction
+    # declared read-only never writes, so it needs no lock.
+    read_only = connection.get_execution_options().get("azuraforge_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> Config:

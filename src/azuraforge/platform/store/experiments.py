@@ -185,7 +185,7 @@ class ExperimentStore(StoreBase):
         query = _select_records().where(Experiment.id == experiment_id)
         if project is not None:
             query = query.where(Project.name == project)
-        with self._begin() as connection:
+        with self._read() as connection:
             row = connection.execute(query).first()
             if row is None:
                 return None
@@ -194,7 +194,7 @@ class ExperimentStore(StoreBase):
     def list_experiments(self, query: ExperimentQuery | None = None) -> Page:
         """One page of experiments matching ``query`` (light rows: no curves)."""
         query = (query or ExperimentQuery()).checked()
-        with self._begin() as connection:
+        with self._read() as connection:
             project_id = self.project_id(connection, query.project)
             matching = _matching(project_id, query)
             ids = _page_ids(connection, project_id, matching, query)

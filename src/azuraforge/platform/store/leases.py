@@ -94,7 +94,7 @@ class LeaseStore(StoreBase):
 
     def cancel_requested(self, experiment_id: int) -> bool:
         """Whether someone asked this run to stop (one indexed read: cheap to poll)."""
-        with self._begin() as connection:
+        with self._read() as connection:
             return self._cancel_requested(connection, experiment_id)
 
     @staticmethod

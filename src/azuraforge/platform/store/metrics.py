@@ -136,7 +136,7 @@ class MetricStore(StoreBase):
         if keys:
             query = query.where(MetricPoint.key.in_(keys))
         curves: dict[str, list[tuple[int, float, float]]] = {}
-        with self._begin() as connection:
+        with self._read() as connection:
             for key, step, value, when in connection.execute(
                 query.order_by(MetricPoint.key, MetricPoint.step, MetricPoint.id)
             ):
@@ -147,7 +147,7 @@ class MetricStore(StoreBase):
 
     def get_summaries(self, experiment_id: int) -> list[MetricSummaryRecord]:
         """Last, lowest and highest value of each metric the run logged."""
-        with self._begin() as connection:
+        with self._read() as connection:
             rows = connection.execute(
                 select(MetricSummary)
                 .where(MetricSummary.experiment_id == experiment_id)
@@ -161,7 +161,7 @@ class MetricStore(StoreBase):
 
     def list_artifacts(self, experiment_id: int) -> list[ArtifactRecord]:
         """The files and folders the run recorded, in the order recorded."""
-        with self._begin() as connection:
+        with self._read() as connection:
             rows = connection.execute(
                 select(Artifact)
                 .where(Artifact.experiment_id == experiment_id)
@@ -186,7 +186,7 @@ class MetricStore(StoreBase):
             query = query.where(Event.project_id == project_id)
         if kinds:
             query = query.where(Event.kind.in_(kinds))
-        with self._begin() as connection:
+        with self._read() as connection:
             rows = connection.execute(query.order_by(Event.id).limit(limit)).all()
         return [_event_record(r) for r in rows]
 
@@ -205,7 +205,7 @@ class MetricStore(StoreBase):
         query = select(Event).where((Event.tx > tx) | ((Event.tx == tx) & (Event.id > event_id)))
         if kinds:
             query = query.where(Event.kind.in_(kinds))
-        with self._begin() as connection:
+        with self._read() as connection:
             if connection.dialect.name == "postgresql":
                 query = query.where(Event.tx < OLDEST_RUNNING_TX)
             rows = connection.execute(query.order_by(Event.tx, Event.id).limit(limit)).all()
@@ -213,7 +213,7 @@ class MetricStore(StoreBase):
 
     def event_position(self) -> tuple[int, int]:
         """The position a stream over every run starts from to see what is committed next."""
-        with self._begin() as connection:
+        with self._read() as connection:
             if connection.dialect.name == "postgresql":
                 return (connection.execute(select(OLDEST_RUNNING_TX)).scalar_one(), 0)
             newest = connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
@@ -221,7 +221,7 @@ class MetricStore(StoreBase):
 
     def last_event_id(self) -> int:
         """The id of the newest event (0 when none): where a listener starts."""
-        with self._begin() as connection:
+        with self._read() as connection:
             return int(connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0)
 
 
