@@ -6,6 +6,7 @@ natural also from the matching builtin, so either ``except`` works::
     AzuraForgeError
      ├── InvalidParameterError (ValueError)   a bad argument: value, option, type
      │    ├── ShapeError                      tensors whose shapes do not fit together
+     │    ├── UnstorableValueError            a value the store's database cannot hold
      │    └── AllocationLimitError            initialisers asked for more than allocation_limit
      ├── NotFoundError (KeyError)             a named thing that does not exist
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
@@ -34,6 +35,11 @@ class InvalidParameterError(AzuraForgeError, ValueError):
 
 class ShapeError(InvalidParameterError):
     """Tensors or arrays whose shapes do not fit the operation."""
+
+
+class UnstorableValueError(InvalidParameterError):
+    """A value the store's database refuses (a number out of its range, text holding NUL on
+    PostgreSQL) that no earlier check caught."""
 
 
 class AllocationLimitError(InvalidParameterError):

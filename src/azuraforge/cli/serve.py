@@ -73,6 +73,7 @@ def serve(
             )
             uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
             console.print("stopping workers...")
             pool.stop()
             reaper.stop()
@@ -112,6 +113,7 @@ def worker(
             for process in pool.processes:
                 process.wait()
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             pool.stop()
 
 

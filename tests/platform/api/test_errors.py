@@ -12,13 +12,19 @@ from azuraforge.platform.store import Store
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite converts
-def test_a_value_the_database_refuses_is_422_not_500(settings: Settings, store: Store):
-    """Defense in depth: a DataError that no check caught before the store is the request's
-    fault (a value out of range, text the database cannot hold), never a 500."""
+@pytest.mark.parametrize("through_store", [True, False])
+def test_a_value_the_database_refuses_is_422_not_500(
+    settings: Settings, store: Store, through_store: bool
+):
+    """Defense in depth: a value no check caught before the database (here a seed past the
+    32-bit column) is the request's fault, never a 500: refused in the store's own
+    transaction (UnstorableValueError) or in another (SQLAlchemy's DataError)."""
     app = create_app(settings, store=store)
 
     @app.get("/api/v1/out-of-range")
     def out_of_range() -> None:
+        if through_store:
+            store.create_experiment("sleeper", {"seed": 2**40})
         with store.engine.connect() as connection:
             connection.execute(text("SELECT CAST(:big AS integer)"), {"big": 2**40})
 
@@ -28,5 +34,5 @@ def test_a_value_the_database_refuses_is_422_not_500(settings: Settings, store: 
     error = response.json()["error"]
     assert error["code"] == "INVALID_DATA"
     assert error["message"] == (
-        "the database refused a value of this request: integer out of range; check the values sent"
+        "the database refused a value: integer out of range; check the values given"
     )

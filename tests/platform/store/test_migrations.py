@@ -204,6 +204,13 @@ def test_a_populated_store_keeps_its_runs_down_to_the_first_schema_and_up_again(
         assert [(e.kind, e.payload) for e in store.list_events(experiment_id=run.id)] == events
         assert store.list_committed_events((0, 0))[-1].experiment_id == run.id
         assert store.list_experiments().items[0].metrics["loss"] == 1 / 3
+        if store.dialect == "sqlite":  # rebuilt tables still never reuse a deleted run's ids
+            with store.engine.connect() as connection:
+                for table in ("experiments", "events"):
+                    sql = connection.exec_driver_sql(
+                        "SELECT sql FROM sqlite_master WHERE name = ?", (table,)
+                    ).scalar_one()
+                    assert "AUTOINCREMENT" in sql, table
     finally:
         store.close()
 

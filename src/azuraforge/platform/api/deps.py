@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import deque
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -53,9 +54,10 @@ ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A ru
 
 
 NUL = "\x00"
-_SUSPECT = (b"\\u0000", b"NaN", b"Infinity")
+_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity|[eE]\+?\d{3}|\d{300}")
 """What a JSON body holds when it holds a NUL or a non-finite number (a raw NUL byte is
-already invalid JSON): bodies without them are not parsed a second time."""
+already invalid JSON; ``1e999`` and 300 digits overflow to infinity): bodies without them
+are not parsed a second time."""
 
 
 async def storable_input(connection: HTTPConnection) -> None:
@@ -100,7 +102,7 @@ async def _body_problems(request: Request) -> list[tuple[tuple[str | int, ...], 
     content_type = request.headers.get("content-type")
     if content_type is not None and "json" not in content_type:
         return []  # FastAPI reads a body as JSON only when it says so, or says nothing
-    if not any(suspect in body for suspect in _SUSPECT):
+    if not _SUSPECT.search(body):
         return []
     try:
         data = json.loads(body)
@@ -124,7 +126,7 @@ def _unstorable(data: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
             yield loc, _NUL_TEXT
         elif isinstance(value, float) and not math.isfinite(value):
             shown = "NaN" if math.isnan(value) else ("-Infinity" if value < 0 else "Infinity")
-            yield loc, f"{shown} is not a JSON number; send a finite number"
+            yield loc, f"{shown} is not a JSON number (1e999 reads as Infinity); send a finite one"
         elif isinstance(value, dict):
             if any(NUL in key for key in value):
                 yield loc, _NUL_KEY

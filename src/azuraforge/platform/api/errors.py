@@ -21,8 +21,10 @@ from azuraforge.errors import (
     SchemaMismatchError,
     StoreUnavailableError,
     TransportUnavailableError,
+    UnstorableValueError,
 )
 from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.store.engine import refused_value_message
 
 _log = logging.getLogger(__name__)
 
@@ -30,13 +32,13 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (ConfigError, 422, "INVALID_CONFIG"),
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
+    (UnstorableValueError, 422, "INVALID_DATA"),
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
     (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
     (SchemaMismatchError, 503, "SCHEMA_MISMATCH"),
-    # A value of the request the database refused (out of range, text it cannot hold) that
-    # no check caught before: the request's fault, not the server's.
+    # The same refusal raised outside the store's own transactions.
     (DataError, 422, "INVALID_DATA"),
 ]
 """First match wins: subclasses before their bases."""
@@ -63,11 +65,7 @@ def _table_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _message(error: Exception) -> str:
-    if isinstance(error, DataError):
-        # The statement and its parameters stay in the log: they can be long, and private.
-        reason = str(error.orig or error).strip().splitlines()[0]
-        return f"the database refused a value of this request: {reason}; check the values sent"
-    return str(error)
+    return refused_value_message(error) if isinstance(error, DataError) else str(error)
 
 
 def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -159,8 +159,10 @@ def _pause(exited: int | None, seconds: float) -> None:
     short run takes the next one at once, not at its next look."""
     if exited is None:
         time.sleep(seconds)
-    else:
-        select.select([exited], [], [], seconds)
+        return
+    poller = select.poll()  # not select.select: it refuses descriptors past 1023
+    poller.register(exited, select.POLLIN)
+    poller.poll(seconds * 1000)
 
 
 def _supervise_child(

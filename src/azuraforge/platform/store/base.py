@@ -13,10 +13,10 @@ from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnClause
 
 from azuraforge.errors import (
-    InvalidParameterError,
     LeaseLostError,
     NotFoundError,
     StoreUnavailableError,
+    UnstorableValueError,
 )
 from azuraforge.platform.jobs.states import RUNNING
 from azuraforge.platform.store import engine as engines
@@ -74,11 +74,13 @@ class StoreBase:
 
     @contextmanager
     def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
+        options: dict[str, Any] = {"azuraforge_read_only": read_only}
+        if read_only and self.dialect == "postgresql":
+            # One snapshot for all the statements of a read (a listing takes several).
+            options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         try:
             with (
-                self.engine.connect().execution_options(
-                    azuraforge_read_only=read_only
-                ) as connection,
+                self.engine.connect().execution_options(**options) as connection,
                 connection.begin(),
             ):
                 yield connection
@@ -86,9 +88,7 @@ class StoreBase:
             reason = engines.database_message(e)
             raise StoreUnavailableError(f"store {self.shown_url} unavailable: {reason}") from e
         except DataError as e:  # a value the database cannot hold (PostgreSQL: NUL, overflow)
-            raise InvalidParameterError(
-                f"the store {self.shown_url} refused a value: {engines.database_message(e)}"
-            ) from e
+            raise UnstorableValueError(engines.refused_value_message(e)) from e
 
     def project_id(self, connection: Connection, name: str) -> int:
         """The id of project ``name``; :class:`NotFoundError` names the known ones."""

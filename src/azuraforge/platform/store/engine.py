@@ -174,3 +174,9 @@ def _shown(engine: Engine) -> str:
 def database_message(error: SQLAlchemyError) -> str:
     """The first line of the database's own message in ``error``."""
     return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+
+
+def refused_value_message(error: SQLAlchemyError) -> str:
+    """What to say of a value the database refused (the statement and its parameters stay
+    out: they can be long, and private)."""
+    return f"the database refused a value: {database_message(error)}; check the values given"

@@ -370,7 +370,12 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
 def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
     selection, column = matching.selection, None
     if matching.metric is not None and query.sort == f"metric:{query.metric}":
-        column = matching.metric.last  # the index that filters also sorts
+        # The index that filters also sorts; every row has a value (no NULLS LAST, which
+        # would keep the database from walking the index).
+        column = matching.metric.last
+        ordered = column.desc() if query.descending else column.asc()
+        tie = matching.id.desc() if query.descending else matching.id.asc()
+        return selection.order_by(ordered, tie)
     elif query.sort.startswith("metric:"):
         summary = aliased(MetricSummary, name="sort_metric")
         selection = selection.outerjoin(

@@ -296,7 +296,9 @@ def test_nul_in_a_json_body_is_422_naming_the_field_and_stores_nothing(
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
-@pytest.mark.parametrize("literal", [b"Infinity", b"-Infinity", b"NaN"])
+@pytest.mark.parametrize(
+    "literal", [b"Infinity", b"-Infinity", b"NaN", b"1e999", b"9" * 400 + b".0"]
+)
 def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: bytes):
     """Python's JSON parser reads Infinity and NaN, which JSON has no spelling for: PostgreSQL
     refused the config (a 500), SQLite stored it."""
@@ -309,6 +311,13 @@ def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: 
     assert error["details"][0]["loc"] == ["body", "config", "learning_rate"]
     assert "not a JSON number" in error["message"]
     assert client.get(f"{API}/experiments").json()["total"] == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_metric_bounds_are_422(client: TestClient, value: str):
+    response = client.get(f"{API}/experiments", params={"metric": "loss", "metric_min": value})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == ["query", "metric_min"]
 
 
 def test_a_seed_beyond_the_stores_integer_is_422_at_config_seed(client: TestClient):

@@ -38,7 +38,7 @@ def test_health_reports_the_databases_schema_and_503_when_it_is_not_this_version
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "SCHEMA_MISMATCH"
-    assert f"is at schema {older}, this API needs {head_revision()}" in error["message"]
+    assert f"is at schema {older}, this AzuraForge needs {head_revision()}" in error["message"]
 
 
 def test_health_reports_an_unreachable_broker_and_stays_200(

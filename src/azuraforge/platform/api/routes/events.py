@@ -65,7 +65,7 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
     gone = asyncio.Event()
 
     async def watch() -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        with contextlib.suppress(WebSocketDisconnect):
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass
         gone.set()
@@ -73,8 +73,11 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
     watcher = asyncio.create_task(watch())
     try:
         yield gone
-    except (WebSocketDisconnect, RuntimeError):  # sending to a client that left
+    except WebSocketDisconnect:
         gone.set()
+    except RuntimeError:
+        if not gone.is_set():  # a send after the client left is expected; anything else is not
+            raise
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

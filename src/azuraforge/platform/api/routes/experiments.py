@@ -68,8 +68,8 @@ def list_experiments(
     metric: Annotated[
         str | None, Query(max_length=200, description="Metric to filter on.")
     ] = None,
-    metric_min: float | None = None,
-    metric_max: float | None = None,
+    metric_min: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    metric_max: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     sort: Annotated[str, Query(max_length=210, description="A column or metric:<key>.")] = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

@@ -6,12 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from azuraforge import __version__
-from azuraforge.errors import SchemaMismatchError, TransportUnavailableError
+from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.store import Store, head_revision
-from azuraforge.platform.store.engine import current_revision
+from azuraforge.platform.store import Store, check_schema, head_revision
 
 router = APIRouter(tags=["health"])
 
@@ -39,15 +38,10 @@ def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> H
 
 
 def _schema(store: Store) -> str:
-    """The database's schema revision, when it is the one this version needs."""
-    revision, expected = current_revision(store.engine), head_revision()
-    if revision != expected:
-        raise SchemaMismatchError(
-            f"the store {store.shown_url} is at schema {revision or 'none'}, this API needs "
-            f"{expected}: serve it with the AzuraForge version that matches, or migrate it "
-            "with: azuraforge db upgrade"
-        )
-    return revision
+    """The database's schema revision, when it is the one this version needs (else
+    :class:`~azuraforge.errors.SchemaMismatchError` says what to do)."""
+    check_schema(store.engine)
+    return head_revision()
 
 
 def _broker(transport: Transport) -> BrokerPublic | None:

@@ -19,5 +19,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("experiments") as table:
+    # A rebuild on SQLite keeps AUTOINCREMENT only when told (reflection does not see it).
+    with op.batch_alter_table("experiments", table_kwargs={"sqlite_autoincrement": True}) as table:
         table.drop_column("output_dir")
