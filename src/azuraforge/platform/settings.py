@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
+    data_dir: Path | None = Field(
+        None,
+        description="The only folder whose files a run submitted through the API may read "
+        "(its file settings, such as a forecaster's csv); default home/data.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod
@@ -108,6 +113,11 @@ class Settings(BaseSettings):
                 f"({self.lease_ttl} s), or every lease expires between renewals"
             )
         return self
+
+    @property
+    def data_folder(self) -> Path:
+        """The folder API-submitted runs read files from: ``data_dir``, else ``home/data``."""
+        return (self.data_dir or self.home / "data").expanduser()
 
     @property
     def runs_dir(self) -> Path:

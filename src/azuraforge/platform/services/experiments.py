@@ -11,7 +11,8 @@ import itertools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -23,6 +24,7 @@ from azuraforge.errors import (
     InvalidParameterError,
     TransportUnavailableError,
 )
+from azuraforge.learn.datasets import DATASETS
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
@@ -73,6 +75,40 @@ def validate_config(pipeline: type[Pipeline[Any]], settings: Mapping[str, Any]) 
     return settings
 
 
+def confine_files(
+    pipeline: type[Pipeline[Any]], settings: Mapping[str, Any], folder: Path
+) -> dict[str, Any]:
+    """``settings`` with each file setting (a field typed ``Path``) made absolute inside
+    ``folder``: a request may name a file there (relative to it) or a registered dataset,
+    never another file of the server.
+
+    Raises
+    ------
+    ConfigError
+        Naming each file setting that leads out of ``folder``.
+    """
+    confined, problems = dict(settings), []
+    for name, field in pipeline.Config.model_fields.items():
+        value = settings.get(name)
+        if value is None or not _is_path(field.annotation) or str(value) in DATASETS:
+            continue
+        inside = (folder / str(value)).resolve()
+        if inside.is_relative_to(folder.resolve()):
+            confined[name] = str(inside)
+            continue
+        problems.append(
+            ((name,), f"the server reads only files in its data folder {folder} (name one "
+             f"relative to it) or a registered dataset ({', '.join(DATASETS)}); got {value!r}")
+        )  # fmt: skip
+    if problems:
+        raise ConfigError(f"config for {pipeline.name}", problems)
+    return confined
+
+
+def _is_path(annotation: Any) -> bool:
+    return annotation is Path or any(_is_path(a) for a in get_args(annotation))
+
+
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown setting"
@@ -114,8 +150,10 @@ def submit(
     grid: Mapping[str, Sequence[Any]] | None = None,
     name: str | None = None,
     project: str = DEFAULT_PROJECT,
+    data_folder: Path | None = None,
 ) -> list[ExperimentRecord]:
-    """Validate and queue one run (or one per grid combination, sharing a batch id).
+    """Validate and queue one run (or one per grid combination, sharing a batch id); with
+    ``data_folder``, file settings must name files inside it (:func:`confine_files`).
 
     All or nothing: every config is validated before anything is stored, and when storing a
     run or sending its message fails (a taken name, an unreachable store or broker), the runs
@@ -129,6 +167,8 @@ def submit(
     pipeline = get_pipeline(pipeline_name)
     configs = expand_grid(config, grid) if grid else [dict(config)]
     validated = [validate_config(pipeline, c) for c in configs]
+    if data_folder is not None:
+        validated = [confine_files(pipeline, c, data_folder) for c in validated]
     batch_id = uuid.uuid4().hex[:12] if grid else None
     requeue = bool(getattr(pipeline, "requeue_lost", False))
     records: list[ExperimentRecord] = []

@@ -45,11 +45,20 @@ MAX_POINTS = 100_000
     "", status_code=status.HTTP_201_CREATED, response_model=ExperimentsPublic, responses=ERRORS
 )
 def create_experiments(
-    body: ExperimentCreate, store: StoreDep, transport: TransportDep
+    body: ExperimentCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
 ) -> ExperimentsPublic:
     """Queue one run, or with ``grid`` one run per combination (a batch sharing a batch id).
-    An invalid config is 422 naming each field's path; nothing is queued then."""
-    records = submit(store, transport, body.pipeline, body.config, grid=body.grid, name=body.name)
+    An invalid config is 422 naming each field's path; nothing is queued then. A file
+    setting names a file in the server's data folder (``data_dir``) or a registered dataset."""
+    records = submit(
+        store,
+        transport,
+        body.pipeline,
+        body.config,
+        grid=body.grid,
+        name=body.name,
+        data_folder=settings.data_folder,
+    )
     data = [ExperimentPublic.of(r) for r in records]
     return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))
 
