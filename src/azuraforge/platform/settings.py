@@ -88,16 +88,16 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
-    data_dir: Path | None = Field(
-        None,
+    data_dir: Path = Field(
+        default_factory=lambda fields: fields["home"] / "data",
         description="The only folder whose files a run submitted through the API may read "
         "(its file settings, such as a forecaster's csv); default home/data.",
     )
 
-    @field_validator("home", mode="after")
+    @field_validator("home", "data_dir", mode="after")
     @classmethod
-    def _expand(cls, home: Path) -> Path:
-        return home.expanduser()
+    def _expand(cls, folder: Path) -> Path:
+        return folder.expanduser()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -113,11 +113,6 @@ class Settings(BaseSettings):
                 f"({self.lease_ttl} s), or every lease expires between renewals"
             )
         return self
-
-    @property
-    def data_folder(self) -> Path:
-        """The folder API-submitted runs read files from: ``data_dir``, else ``home/data``."""
-        return (self.data_dir or self.home / "data").expanduser()
 
     @property
     def runs_dir(self) -> Path:

@@ -7,6 +7,7 @@ transactions begin explicitly so a write waits for the lock instead of failing.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,15 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    # Read once per process: /health checks the schema on every call.
+    return ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
+
+
 def head_revision() -> str:
     """The schema revision this version of AzuraForge needs."""
-    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()  # type: ignore[arg-type]
+    head = _scripts().get_current_head()
     assert head is not None  # the package ships at least one migration
     return head
 
@@ -151,8 +158,7 @@ def check_schema(engine: Engine) -> None:
 
 
 def _known(revision: str) -> bool:
-    scripts = ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
-    return any(script.revision == revision for script in scripts.walk_revisions())
+    return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
 def shown_url(url: str) -> str:

@@ -368,31 +368,25 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
 
 
 def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
-    selection, column = matching.selection, None
+    selection = matching.selection
+    tie = matching.id.desc() if query.descending else matching.id.asc()
+    if query.sort == "id":
+        return selection.order_by(tie)
     if matching.metric is not None and query.sort == f"metric:{query.metric}":
-        # The index that filters also sorts; every row has a value (no NULLS LAST, which
-        # would keep the database from walking the index).
-        column = matching.metric.last
-        ordered = column.desc() if query.descending else column.asc()
-        tie = matching.id.desc() if query.descending else matching.id.asc()
-        return selection.order_by(ordered, tie)
+        column, nullable = matching.metric.last, False  # the index that filters also sorts
     elif query.sort.startswith("metric:"):
         summary = aliased(MetricSummary, name="sort_metric")
         selection = selection.outerjoin(
             summary, and_(summary.experiment_id == matching.id, summary.key == query.sort[7:])
         )
-        column = summary.last
+        column, nullable = summary.last, True  # runs lacking the metric
     else:
         if not matching.reads_experiments:
             selection = selection.join(Experiment, Experiment.id == matching.id)
-        column = getattr(Experiment, query.sort)
+        column, nullable = getattr(Experiment, query.sort), query.sort not in NOT_NULL
     ordered = column.desc() if query.descending else column.asc()
-    tie = matching.id.desc() if query.descending else matching.id.asc()
-    if query.sort == "id":
-        return selection.order_by(tie)
-    if query.sort in NOT_NULL:  # no NULLS LAST: it kept SQLite from walking an index
-        return selection.order_by(ordered, tie)
-    return selection.order_by(ordered.nulls_last(), tie)
+    # NULLS LAST only where a value can be missing: it keeps the database off the index.
+    return selection.order_by(ordered.nulls_last() if nullable else ordered, tie)
 
 
 def _records(connection: Connection, rows: Sequence[Row[Any]]) -> list[ExperimentRecord]:

@@ -213,11 +213,10 @@ class MetricStore(StoreBase):
 
     def event_position(self) -> tuple[int, int]:
         """The position a stream over every run starts from to see what is committed next."""
+        if self.dialect != "postgresql":
+            return (0, self.last_event_id())
         with self._read() as connection:
-            if connection.dialect.name == "postgresql":
-                return (connection.execute(select(OLDEST_RUNNING_TX)).scalar_one(), 0)
-            newest = connection.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
-        return (0, int(newest or 0))
+            return (connection.execute(select(OLDEST_RUNNING_TX)).scalar_one(), 0)
 
     def last_event_id(self) -> int:
         """The id of the newest event (0 when none): where a listener starts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,6 +39,7 @@ async def experiment_events(
         return
     async with _client_watch(websocket) as gone:
         history, cursor, status = await _history(store, experiment_id)
+        next_look = time.monotonic() + 1.0
         await websocket.send_json(
             {"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history}
         )
@@ -46,8 +48,10 @@ async def experiment_events(
             events = await asyncio.to_thread(
                 store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
             )
-            if not events and not await asyncio.to_thread(store.find_experiment, experiment_id):
-                status = DELETED
+            if not events and time.monotonic() >= next_look:  # deleted? (once a second)
+                next_look = time.monotonic() + 1.0
+                if not await asyncio.to_thread(store.find_experiment, experiment_id):
+                    status = DELETED
             for event in events:
                 cursor = event.id
                 await websocket.send_json(_message(event))

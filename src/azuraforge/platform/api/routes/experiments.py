@@ -57,7 +57,7 @@ def create_experiments(
         body.config,
         grid=body.grid,
         name=body.name,
-        data_folder=settings.data_folder,
+        data_folder=settings.data_dir,
     )
     data = [ExperimentPublic.of(r) for r in records]
     return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))

@@ -10,7 +10,7 @@ from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.store import Store, check_schema, head_revision
+from azuraforge.platform.store import check_schema, head_revision
 
 router = APIRouter(tags=["health"])
 
@@ -24,24 +24,17 @@ def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> H
     full outage. A schema mismatch is this instance's alone (another version migrated the
     database): 503 takes it out of rotation."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
-    revision = _schema(store)
+    check_schema(store.engine)  # raises SchemaMismatchError -> 503
     broker = _broker(transport)
     return HealthPublic(
         status="ok" if broker is None or broker.reachable else "degraded",
         database=store.dialect,
-        schema_revision=revision,
+        schema_revision=head_revision(),
         schema_expected=head_revision(),
         transport=settings.transport,
         broker=broker,
         version=__version__,
     )
-
-
-def _schema(store: Store) -> str:
-    """The database's schema revision, when it is the one this version needs (else
-    :class:`~azuraforge.errors.SchemaMismatchError` says what to do)."""
-    check_schema(store.engine)
-    return head_revision()
 
 
 def _broker(transport: Transport) -> BrokerPublic | None:
