@@ -11,13 +11,13 @@ the rest, but under CI (``CI`` set, as ``.ci/run`` does) a skipped test fails th
 """
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from azuraforge.learn.datasets import fetching
 from azuraforge.learn.datasets.fetching import HOME_VARIABLE, MIRROR_VARIABLE
+from tests.helpers import write_pipeline_plugin
 
 # The platform's fixtures (real SQLite and PostgreSQL stores, the sleeper plugin) serve the
 # platform's tests and the CLI's.
@@ -149,13 +149,7 @@ def plugin_distribution(tmp_path, monkeypatch):
     """Install package ``fakeplugin`` with entry points in group azuraforge.pipelines."""
 
     def install(entry_points: dict[str, str], source: str = PLUGIN):
-        (tmp_path / "fakeplugin").mkdir(exist_ok=True)
-        (tmp_path / "fakeplugin" / "__init__.py").write_text(textwrap.dedent(source))
-        info = tmp_path / "fakeplugin-0.1.dist-info"
-        info.mkdir(exist_ok=True)
-        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplugin\nVersion: 0.1\n")
-        lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[azuraforge.pipelines]\n{lines}\n")
+        write_pipeline_plugin(tmp_path, "fakeplugin", source, entry_points)
         monkeypatch.syspath_prepend(str(tmp_path))
         return tmp_path
 

@@ -8,6 +8,7 @@ helpers that need it, so the NumPy-only tests run without it.
 from __future__ import annotations
 
 import ast
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,19 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
     return names
+
+
+def write_pipeline_plugin(
+    root: Path, package: str, source: str, entry_points: dict[str, str]
+) -> Path:
+    """Install distribution ``package`` 0.1 in folder ``root``: the package's ``__init__.py``
+    holds ``source``, and ``entry_points`` (name -> ``module:Class``) go in the group
+    ``azuraforge.pipelines``. Put ``root`` on sys.path (or PYTHONPATH) to install it."""
+    (root / package).mkdir(exist_ok=True)
+    (root / package / "__init__.py").write_text(textwrap.dedent(source))
+    info = root / f"{package}-0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[azuraforge.pipelines]\n{lines}")
+    return root

@@ -12,16 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, upgrade_database
+from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
 
 POSTGRES_SERVER = os.environ.get(
@@ -77,15 +78,8 @@ def sleeper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding distribution ``sleeper`` (pipeline ``sleeper``), on sys.path and on
     PYTHONPATH (so worker processes started by the tests find it too)."""
     root = tmp_path_factory.mktemp("sleeper-dist")
-    (root / "sleeper_plugin").mkdir()
-    (root / "sleeper_plugin" / "__init__.py").write_text(textwrap.dedent(SLEEPER))
-    info = root / "sleeper_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sleeper-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[azuraforge.pipelines]\nsleeper = sleeper_plugin:Sleeper\n"
-    )
-    return root
+    entry_points = {"sleeper": "sleeper_plugin:Sleeper"}
+    return write_pipeline_plugin(root, "sleeper_plugin", SLEEPER, entry_points)
 
 
 @pytest.fixture
@@ -144,11 +138,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
     """Settings on ``database_url`` with short leases and intervals (tests wait less)."""
     return Settings(
-        home=tmp_path / "home",
+        home=home,
         database_url=database_url,
         heartbeat_interval=0.5,
         lease_ttl=2.0,
@@ -156,7 +149,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         poll_interval=0.05,
         cancel_grace=2.0,
         flush_interval=0.02,
+        **fields,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """:func:`short_settings` on the test's store."""
+    return short_settings(database_url, tmp_path / "home")
 
 
 @pytest.fixture

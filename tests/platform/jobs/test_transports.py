@@ -33,7 +33,7 @@ from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.testing import TransportContract, WorkerProcesses
-from tests.platform.fixtures import TABLES
+from tests.platform.fixtures import TABLES, short_settings
 from tests.platform.servers import free_port
 
 REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -96,21 +96,6 @@ def class_database_url(
         connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
-
-
-def short_settings(database_url: str, home: Path, **fields: str) -> Settings:
-    """Settings with the short leases and intervals of ``tests/platform/fixtures.py``."""
-    return Settings(
-        home=home,
-        database_url=database_url,
-        heartbeat_interval=0.5,
-        lease_ttl=2.0,
-        reaper_interval=0.5,
-        poll_interval=0.05,
-        cancel_grace=2.0,
-        flush_interval=0.02,
-        **fields,
-    )
 
 
 def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]:

@@ -428,22 +428,22 @@ def test_a_file_setting_may_not_leave_the_servers_data_folder(
     client: TestClient, settings, tmp_path, csv: str
 ):
     """A request naming a file opened any file the server could read (csv=/etc/passwd)."""
-    settings.data_folder.mkdir(parents=True, exist_ok=True)
-    (settings.data_folder / "link-out.csv").symlink_to(tmp_path / "outside.csv")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "link-out.csv").symlink_to(tmp_path / "outside.csv")
     body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "x"}}
     response = client.post(f"{API}/experiments", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["details"][0]["loc"] == ["config", "csv"]
-    assert f"reads only files in its data folder {settings.data_folder}" in error["message"]
+    assert f"reads only files in its data folder {settings.data_dir}" in error["message"]
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
 def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestClient, settings):
-    settings.data_folder.mkdir(parents=True, exist_ok=True)
-    (settings.data_folder / "sales.csv").write_text("date,sales\n")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "sales.csv").write_text("date,sales\n")
     for csv, stored in [
-        ("sales.csv", str((settings.data_folder / "sales.csv").resolve())),
+        ("sales.csv", str((settings.data_dir / "sales.csv").resolve())),
         ("london-daily", "london-daily"),
     ]:
         body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "sales"}}
