@@ -28,6 +28,11 @@ TABLES = {
     "metric_summaries",
     "events",
     "artifacts",
+    "registered_models",
+    "model_versions",
+    "model_aliases",
+    "alias_moves",
+    "tuning_studies",
 }
 
 

@@ -23,9 +23,18 @@ from typing import Any
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.errors import LeaseLostError
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.states import CANCELLED, COMPLETED, FAILED, LOST
+from azuraforge.platform.jobs.predictions import run_prediction
+from azuraforge.platform.jobs.states import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    LOST,
+    PREDICTION,
+    TRIAL,
+)
+from azuraforge.platform.jobs.trials import run_trial
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Lease, Store, is_unavailable
+from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 _EXIT_RECORDED, _EXIT_LEASE_LOST = 0, 3
@@ -53,10 +62,12 @@ def execute(
     )
     status, error, result = FAILED, None, None
     try:
-        pipeline = get_pipeline(record.pipeline)
-        outcome = pipeline().run(pipeline.make_config(record.config), ctx)
-        status = CANCELLED if outcome.cancelled else COMPLETED
-        result = describe_result(outcome, ctx)
+        if record.kind == PREDICTION:
+            status, result = run_prediction(store, record, settings, ctx)
+        elif record.kind == TRIAL:
+            status, result = run_trial(store, record, settings, ctx)
+        else:
+            status, result = run_pipeline(record, ctx)
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
         ctx.logger.error("run failed: %s\n%s", error, traceback.format_exc())
@@ -66,6 +77,13 @@ def execute(
     status, error = ctx.end_status(status, error)
     store.finish(lease, status, error=error, result=result)
     return status
+
+
+def run_pipeline(record: ExperimentRecord, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
+    """Run ``record``'s pipeline with its config; its final status and stored result."""
+    pipeline = get_pipeline(record.pipeline)
+    outcome = pipeline().run(pipeline.make_config(record.config), ctx)
+    return (CANCELLED if outcome.cancelled else COMPLETED), describe_result(outcome, ctx)
 
 
 def describe_result(result: RunResult, ctx: StoreContext) -> dict[str, Any]:

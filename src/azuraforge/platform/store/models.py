@@ -56,6 +56,7 @@ class Experiment(Base):
         Index("ix_experiments_project_created", "project_id", "created_at", "id"),
         Index("ix_experiments_project_started", "project_id", "started_at", "id"),
         Index("ix_experiments_project_finished", "project_id", "finished_at", "id"),
+        Index("ix_experiments_study_trial", "study_id", "trial_number"),
         # Ids are never reused after a delete (SQLite would reuse the highest): an id names
         # one run's folder and links for good.
         {"sqlite_autoincrement": True},
@@ -85,6 +86,14 @@ class Experiment(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     output_dir: Mapped[str | None] = mapped_column(String(1000))
     """The run's folder when it is not ``$AZURAFORGE_HOME/runs/<id>`` (``azuraforge run``)."""
+    kind: Mapped[str] = mapped_column(String(20), default="run", server_default="run")
+    """``run`` (a pipeline's training run), ``trial`` (a run of a study) or ``prediction``
+    (an asynchronous prediction job): every kind of job goes through the same leases."""
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tuning_studies.id", ondelete="CASCADE")
+    )
+    trial_number: Mapped[int | None] = mapped_column(Integer)
+    """The Optuna trial number of a trial run."""
 
 
 class Param(Base):
@@ -172,3 +181,99 @@ class Artifact(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     is_dir: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class RegisteredModel(Base):
+    """A named model of the registry; its versions and aliases hang off it."""
+
+    __tablename__ = "registered_models"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_registered_models_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ModelVersion(Base):
+    """One immutable version of a registered model: a copy of a completed run's artifact."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_versions_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    source_experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL")
+    )
+    source_experiment_name: Mapped[str] = mapped_column(String(200))
+    artifact_path: Mapped[str] = mapped_column(String(1000))
+    """The version's own copy of the artifact, relative to ``$AZURAFORGE_HOME/models``."""
+    artifact_digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over the copied files: a changed file is detected when the version loads."""
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ModelAlias(Base):
+    """Where an alias (``champion``, ``challenger``...) of a model points now."""
+
+    __tablename__ = "model_aliases"
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AliasMove(Base):
+    """One move of an alias: who, when, from which version to which, and why."""
+
+    __tablename__ = "alias_moves"
+    __table_args__ = (Index("ix_alias_moves_model_alias_id", "model_id", "alias", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(100))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    """``None`` when the alias was removed."""
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rollback: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class TuningStudy(Base):
+    """A hyper-parameter study: what it searches and how; its trials are runs (``kind``
+    ``trial``) and Optuna keeps its own record in its tables of the same database."""
+
+    __tablename__ = "tuning_studies"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_tuning_studies_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    optuna_name: Mapped[str] = mapped_column(String(200), unique=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    base_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    objective: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(10))
+    sampler: Mapped[str] = mapped_column(String(20))
+    pruner: Mapped[str] = mapped_column(String(20))
+    n_trials: Mapped[int] = mapped_column(Integer)
+    parallelism: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    trials_created: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)

@@ -34,6 +34,10 @@ class ExperimentRecord:
     attempts: int
     result: dict[str, Any] | None
     output_dir: str | None
+    kind: str = "run"
+    """``run``, ``trial`` (of study ``study_id``, Optuna's ``trial_number``) or ``prediction``."""
+    study_id: int | None = None
+    trial_number: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
 
