@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
-from azuraforge.platform.jobs.states import ALL_STATES, CANCELLED, FINISHED_STATES, QUEUED
+from azuraforge.platform.jobs.states import ALL_STATES, CANCELLED, FINISHED_STATES, QUEUED, RUN
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
 from azuraforge.platform.store.records import ExperimentRecord, Page
@@ -123,9 +123,13 @@ class ExperimentStore(StoreBase):
         requeue_lost: bool = False,
         status: str = QUEUED,
         output_dir: str | None = None,
+        kind: str = RUN,
+        study_id: int | None = None,
+        trial_number: int | None = None,
     ) -> ExperimentRecord:
         """Store a new run of ``pipeline`` with a validated ``config``, queued by default;
-        ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``.
+        ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``; a
+        study's trial is ``kind="trial"`` with its ``study_id`` and Optuna ``trial_number``.
 
         Raises
         ------
@@ -141,7 +145,8 @@ class ExperimentStore(StoreBase):
                 project_id=project_id, name=name, pipeline=pipeline, config=dict(config),
                 status=status, progress=0.0, progress_message="", created_at=now,
                 lease_epoch=0, batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
-                requeue_lost=requeue_lost, attempts=0, output_dir=output_dir,
+                requeue_lost=requeue_lost, attempts=0, output_dir=output_dir, kind=kind,
+                study_id=study_id, trial_number=trial_number,
             )  # fmt: skip
             try:
                 with connection.begin_nested():
