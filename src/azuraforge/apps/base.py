@@ -8,8 +8,9 @@ and show its JSON Schema; ``run`` receives the validated config and a
 
 from __future__ import annotations
 
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -29,6 +30,7 @@ from azuraforge.learn import (
 )
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.context import RunContext
+from azuraforge.learn.datasets import rows_table, write_csv
 from azuraforge.learn.reports import Report
 
 
@@ -143,6 +145,38 @@ class Pipeline(ABC, Generic[ConfigT]):
         """Predictions from a saved artifact for the raw rows in ``inputs`` (a CSV file), as
         named columns of equal length (the CLI writes them as CSV)."""
         raise PluginError(f"pipeline {self.name!r} does not support predict")
+
+    def predict_rows(
+        self,
+        artifact: ModelArtifact,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        horizon: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Predictions for raw rows held in memory (objects of column: value, in the format
+        of :meth:`predict`'s files): what a served model answers.
+
+        By default the rows are written to a temporary CSV file read by :meth:`predict`, so a
+        pipeline that only defines :meth:`predict` serves unchanged; built-in pipelines read
+        the rows in memory through the same parsing code. ``horizon`` is for forecasters
+        (the next times after the last row); others refuse it.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a ``horizon`` the pipeline does not take.
+        """
+        if horizon is not None:
+            raise InvalidParameterError(
+                f"pipeline {self.name!r} does not forecast a horizon; leave horizon out"
+            )
+        with tempfile.TemporaryDirectory(prefix="azuraforge-rows-") as folder:
+            path = Path(folder) / "rows.csv"
+            table = rows_table(rows)
+            columns = dict(zip(table.column_names, zip(*table.rows, strict=True), strict=True))
+            with path.open("w", encoding="utf-8") as handle:
+                write_csv(handle, {name: list(values) for name, values in columns.items()})
+            return self.predict(artifact, path)
 
 
 TrainingT = TypeVar("TrainingT", bound=TrainingConfig)

@@ -3,8 +3,9 @@ majority-class baseline."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -21,7 +22,7 @@ from azuraforge.core import nn
 from azuraforge.errors import DataFormatError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
-from azuraforge.learn.datasets import load_mnist, read_csv
+from azuraforge.learn.datasets import CsvTable, load_mnist, read_csv, rows_table
 from azuraforge.learn.metrics import accuracy, confusion_matrix, f1, precision, recall
 from azuraforge.learn.reports import Report, plots
 from azuraforge.learn.timeseries import StandardScaler
@@ -160,10 +161,27 @@ class DigitClassifier(TrainingPipeline[DigitConfig]):
         ``label`` (Kaggle's ``train.csv``) is ignored. A value that is not a finite number or
         not within 0-255 is refused, naming its line and column. The result has the columns
         ``image`` (the image's rank in the file, from 1) and ``digit``."""
-        images = _read_pixel_csv(inputs)
-        scaler = cast(StandardScaler, artifact.preprocessing["pixels"])
-        logits = predict(artifact.model, _pixels(images, scaler), batch_size=256)
-        return {"image": np.arange(1, len(images) + 1), "digit": logits.argmax(axis=1)}
+        return _classify(artifact, _pixel_images(read_csv(inputs, header="auto")))
+
+    def predict_rows(
+        self,
+        artifact: ModelArtifact,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        horizon: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`predict` for images sent as rows of 784 grey levels (objects whose keys name
+        the pixels, in order; a ``label`` key is ignored), read in memory."""
+        if horizon is not None:
+            return super().predict_rows(artifact, rows, horizon=horizon)  # refuses it
+        return _classify(artifact, _pixel_images(rows_table(rows)))
+
+
+def _classify(artifact: ModelArtifact, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The digit of each of ``images`` (n, 28, 28) by rank from 1."""
+    scaler = cast(StandardScaler, artifact.preprocessing["pixels"])
+    logits = predict(artifact.model, _pixels(images, scaler), batch_size=256)
+    return {"image": np.arange(1, len(images) + 1), "digit": logits.argmax(axis=1)}
 
 
 def _pixel_scaler(images: np.ndarray) -> StandardScaler:
@@ -174,16 +192,15 @@ def _pixel_scaler(images: np.ndarray) -> StandardScaler:
     )
 
 
-def _read_pixel_csv(path: Path) -> np.ndarray:
-    """(n, 28, 28) grey levels from a CSV of one image a line (see ``DigitClassifier.predict``)."""
-    table = read_csv(path, header="auto")
+def _pixel_images(table: CsvTable) -> np.ndarray:
+    """(n, 28, 28) grey levels from a table of one image a row (``DigitClassifier.predict``)."""
     has_label = table.has_header and table.has_column("label")
     label = table.find_column("label") if has_label else None
     names = [name for name in table.column_names if name != label]
     if len(names) != PIXELS:
         first = table.header_line or table.lines[0]
         raise DataFormatError(
-            f"{path}, line {first}: {len(names)} pixel values, expected {PIXELS} (the 28x28 grey "
+            f"{table.place(first)}: {len(names)} pixel values, expected {PIXELS} (the 28x28 grey "
             "levels of one image, row by row, one image a line)"
         )
     pixels = table.matrix(names)
@@ -195,7 +212,8 @@ def _read_pixel_csv(path: Path) -> np.ndarray:
     # Only fractions say "scaled to 0-1": a blank image (all 0) is a valid image.
     if pixels.max() <= 1 and (pixels != np.round(pixels)).any():
         raise DataFormatError(
-            f"{path}: every pixel is between 0 and 1 ({pixels.min():g} to {pixels.max():g}); "
-            "expected grey levels 0-255 as in MNIST (multiply the values by 255)"
+            f"{table.path}: every pixel is between 0 and 1 ({pixels.min():g} to "
+            f"{pixels.max():g}); expected grey levels 0-255 as in MNIST (multiply the values "
+            "by 255)"
         )
     return pixels.astype(np.float32).reshape(-1, 28, 28)

@@ -42,8 +42,13 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
     description = "LSTM forecast of a column of any CSV vs persistence and seasonal naive."
     Config = ForecasterConfig
 
-    def read_series(self, config: ForecasterConfig, source: Path | None = None) -> Series:
-        table = read_csv(_dataset_file(source or config.csv))
+    def read_series(
+        self, config: ForecasterConfig, source: Path | CsvTable | None = None
+    ) -> Series:
+        if isinstance(source, CsvTable):
+            table = source
+        else:
+            table = read_csv(_dataset_file(source or config.csv))
         settings = [("time_column", config.time_column), ("target", config.target)]
         settings += [("features", name) for name in config.features]
         time_column, *names = (
@@ -61,7 +66,7 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
         return config.target
 
 
-def _missing_column_fix(setting: str, name: str, source: Path | None) -> str:
+def _missing_column_fix(setting: str, name: str, source: Path | CsvTable | None) -> str:
     """What to do when ``name`` is missing: a setting to change when training; when
     predicting (``source`` given) the settings are the model's, so the file must change."""
     if source is not None:

@@ -19,6 +19,7 @@ target's own row (a same-day maximum, say) ever reaches the model.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -31,6 +32,7 @@ from azuraforge.core import Tensor, nn
 from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
+from azuraforge.learn.datasets import CsvTable, rows_table
 from azuraforge.learn.forecasting import (
     Blend,
     ChangeTarget,
@@ -151,9 +153,10 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
     mase_on_target: ClassVar[bool] = True
 
     @abstractmethod
-    def load_frame(self, config: ForecastT, source: Path | None = None) -> Frame:
-        """The full table (from ``source``, a raw CSV of the same shape, when given), free of
-        NaN: refuse or fill missing values here, naming the file, row and column."""
+    def load_frame(self, config: ForecastT, source: Path | CsvTable | None = None) -> Frame:
+        """The full table (from ``source``, a raw CSV of the same shape or such a table already
+        read, when given), free of NaN: refuse or fill missing values here, naming the file,
+        row and column."""
 
     @abstractmethod
     def baselines(
@@ -355,28 +358,101 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         target's units)."""
         config = self.make_config(_current_settings(artifact.config))
         frame = self.load_frame(config, source=inputs)
+        return self._window_forecasts(artifact, config, frame, str(inputs))[1]
+
+    def predict_rows(
+        self,
+        artifact: ModelArtifact,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        horizon: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Forecasts from raw rows held in memory (objects of column: value, in the training
+        data's format), read by the same code as :meth:`predict`'s files, no file written.
+
+        Without ``horizon``: :meth:`predict`'s forecast from every window, with the column
+        ``time`` (the time each forecasts). With ``horizon`` (1 to the model's ``horizon``):
+        the forecasts of the next ``horizon`` times after the last row, each from the window
+        ending the model's horizon before it, timed by the series' frequency.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a horizon beyond the model's, or too few rows for the windows it needs.
+        """
+        config = self.make_config(_current_settings(artifact.config))
+        frame = self.load_frame(config, source=rows_table(rows))
+        trained = config.horizon
+        if horizon is not None and not 1 <= horizon <= trained:
+            raise InvalidParameterError(
+                f"horizon {horizon} is beyond this model's: it forecasts {trained} step(s) "
+                f"ahead, so it can give the next 1 to {trained} times after the last row; ask "
+                f"for horizon <= {trained}, or train a model with horizon={horizon}"
+            )
+        future = horizon is not None
+        ends, forecasts = self._window_forecasts(artifact, config, frame, "the request", future)
+        targets = ends + trained
+        if horizon is not None:
+            first = len(frame) - trained  # the window whose target is the first future time
+            if len(ends) == 0 or ends[0] > first:
+                raise InvalidParameterError(_too_few_for_horizon(frame, config, horizon))
+            keep = slice(first - int(ends[0]), first - int(ends[0]) + horizon)
+            targets, forecasts = targets[keep], {k: v[keep] for k, v in forecasts.items()}
+        return {"time": self._target_times(config, frame, targets), **forecasts}
+
+    def future_times(self, config: ForecastT, frame: Frame, steps: np.ndarray) -> np.ndarray:
+        """The times ``steps`` (1, 2...) rows after the last row of ``frame``: by the frame's
+        frequency when the loader determined it (calendar months for monthly rows), else
+        by the step between its last two rows."""
+        if frame.frequency is not None:
+            return frame.frequency.after(frame.times, steps)
+        last = frame.times[-1]
+        step = last - frame.times[-2] if len(frame) > 1 else np.timedelta64(1, "D")
+        times: np.ndarray = last + steps * step
+        return times
+
+    def _target_times(self, config: ForecastT, frame: Frame, targets: np.ndarray) -> np.ndarray:
+        """The time of each target row, rows past the end timed by :meth:`future_times`."""
+        inside = targets < len(frame)
+        beyond = self.future_times(config, frame, targets[~inside] - (len(frame) - 1))
+        times = np.empty(len(targets), dtype=np.result_type(frame.times.dtype, beyond.dtype))
+        times[inside], times[~inside] = frame.times[targets[inside]], beyond
+        return times
+
+    def _window_forecasts(
+        self,
+        artifact: ModelArtifact,
+        config: ForecastT,
+        frame: Frame,
+        where: str,
+        future_only: bool = False,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The window ends and :meth:`predict`'s columns for ``frame``; ``future_only``: for
+        the last ``horizon`` windows only (those looking past the end), computed in the very
+        batch :meth:`predict` computes them in, so the numbers are the same."""
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
-                f"{inputs} has features {frame.feature_names}, the model was trained on "
+                f"{where} has features {frame.feature_names}, the model was trained on "
                 f"{artifact.features}"
             )
         length = config.sequence_length
         if len(frame) < length:
-            raise InvalidParameterError(_too_few_rows(inputs, frame, length))
+            raise InvalidParameterError(_too_few_rows(where, frame, length))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
         ends = np.arange(length - 1, len(features))
-        x = window_inputs(features, ends, length)
         # Windows whose target lies inside the input, then the last `horizon` ones that look
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
-        split_at = max(len(x) - config.horizon, 0)
+        split_at = max(len(ends) - config.horizon, 0)
+        parts = [ends[split_at:]] if future_only else [ends[:split_at], ends[split_at:]]
+        ends = np.concatenate(parts)
         scaled = np.concatenate([
-            predict(artifact.model, part, config.batch_size)[:, 0]
-            for part in (x[:split_at], x[split_at:]) if len(part)
+            predict(artifact.model, window_inputs(features, part, length), config.batch_size)[:, 0]
+            for part in parts if len(part)
         ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
         rows = ends + config.horizon
-        return {
+        return ends, {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
             "forecast": self._forecast(
@@ -404,7 +480,19 @@ def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> float:
     return artifact.chosen_settings["blend"]
 
 
-def _too_few_rows(inputs: Path, frame: Frame, length: int) -> str:
+def _too_few_for_horizon(frame: Frame, config: ForecastConfig, horizon: int) -> str:
+    """The rows a forecast of the next ``horizon`` times needs, counted as sent."""
+    needed = config.sequence_length + config.horizon - 1 + frame.dropped_rows
+    rows = len(frame) + frame.dropped_rows - frame.inserted_rows
+    return (
+        f"the request has {rows} rows; a forecast of the next {horizon} time(s) needs at least "
+        f"{needed}: the model forecasts {config.horizon} step(s) ahead, so the next time comes "
+        f"from the window of sequence_length={config.sequence_length} rows ending "
+        f"{config.horizon - 1} row(s) before the last; send more rows"
+    )
+
+
+def _too_few_rows(inputs: str, frame: Frame, length: int) -> str:
     """Rows counted in the file, not in the model's table (which may be shorter)."""
     needed = length + frame.dropped_rows
     why = f"one window of sequence_length={length} rows"

@@ -32,6 +32,7 @@ from pydantic import Field
 
 from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
 from azuraforge.errors import DataFormatError
+from azuraforge.learn.datasets import CsvTable
 from azuraforge.learn.forecasting import (
     Frequency,
     calendar_columns,
@@ -110,10 +111,11 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
     Config: ClassVar[type[ForecastConfig]] = SeriesConfig
 
     @abstractmethod
-    def read_series(self, config: SeriesConfigT, source: Path | None = None) -> Series:
-        """The table (from ``source``, a raw file of the same shape, when given)."""
+    def read_series(self, config: SeriesConfigT, source: Path | CsvTable | None = None) -> Series:
+        """The table (from ``source``, a raw file of the same shape or such a table already
+        read, when given)."""
 
-    def load_frame(self, config: SeriesConfigT, source: Path | None = None) -> Frame:
+    def load_frame(self, config: SeriesConfigT, source: Path | CsvTable | None = None) -> Frame:
         series = self.read_series(config, source)
         frequency = _configured_frequency(config, series.times)
         if config.missing == "fill":

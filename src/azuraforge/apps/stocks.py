@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
-from azuraforge.learn.datasets import fetch, load_ohlcv
+from azuraforge.learn.datasets import CsvTable, fetch, load_ohlcv
 from azuraforge.learn.forecasting import drift, mase_row, persistence
 from azuraforge.learn.metrics import directional_accuracy, majority_rate
 
@@ -60,8 +60,9 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
     def describe_target(self, config: StockConfig) -> str:
         return "closing price"
 
-    def load_frame(self, config: StockConfig, source: Path | None = None) -> Frame:
-        path = source or config.csv or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
+    def load_frame(self, config: StockConfig, source: Path | CsvTable | None = None) -> Frame:
+        path = source if source is not None else config.csv
+        path = path or fetch("sp500-daily")["GSPC_daily_1927_2023.csv"]
         data = load_ohlcv(
             path,
             start=config.start,
@@ -76,6 +77,11 @@ class StockPredictor(TimeSeriesPipeline[StockConfig]):
         ])  # fmt: skip
         # The first day has no previous close: drop it everywhere.
         return Frame(data.dates[1:], features, list(FEATURES), data.close[1:], dropped_rows=1)
+
+    def future_times(self, config: StockConfig, frame: Frame, steps: np.ndarray) -> np.ndarray:
+        """The trading days after the last row: weekdays (holidays are not known)."""
+        days: np.ndarray = np.busday_offset(frame.times[-1], steps, roll="forward")
+        return days
 
     def baselines(
         self, frame: Frame, rows: np.ndarray, config: StockConfig, train: slice

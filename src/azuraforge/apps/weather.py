@@ -14,7 +14,7 @@ from pydantic import Field
 
 from azuraforge.apps.series import FrequencyName, Series, SeriesConfig, SeriesForecaster
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets import BeijingHourly, load_beijing_hourly
+from azuraforge.learn.datasets import BeijingHourly, CsvTable, load_beijing_hourly
 
 
 class WeatherConfig(SeriesConfig):
@@ -35,7 +35,7 @@ class WeatherForecaster(SeriesForecaster[WeatherConfig]):
     def describe_target(self, config: WeatherConfig) -> str:
         return "temperature (°C)"
 
-    def read_series(self, config: WeatherConfig, source: Path | None = None) -> Series:
+    def read_series(self, config: WeatherConfig, source: Path | CsvTable | None = None) -> Series:
         data = load_beijing_hourly(source)
         directions = np.eye(len(BeijingHourly.WIND_DIRECTIONS))[data.wind_direction]
         columns = {
@@ -47,10 +47,12 @@ class WeatherForecaster(SeriesForecaster[WeatherConfig]):
             "snow_hours": data.snow_hours,
             "rain_hours": data.rain_hours,
         }
-        where = source or "beijing-hourly"
 
         def error(row: int, column: str, problem: str) -> DataFormatError:
+            if isinstance(source, CsvTable):
+                return DataFormatError(f"{source.place(source.lines[row])} ({column}): {problem}")
             # One row per line after the header in this file's format.
+            where = source or "beijing-hourly"
             return DataFormatError(f"{where}, line {row + 2} ({column}): {problem}")
 
         return Series(data.timestamps, columns, "temperature", "year, month, day, hour", error)

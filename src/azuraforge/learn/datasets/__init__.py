@@ -14,7 +14,7 @@ finds them in the folders of ``AZURAFORGE_DATA_MIRROR``, then in the cache
 See ``docs/datasets.md`` for what each dataset holds.
 """
 
-from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv, write_csv
+from azuraforge.learn.datasets.csvfiles import CsvTable, RowsTable, read_csv, rows_table, write_csv
 from azuraforge.learn.datasets.fetching import (
     HOME_VARIABLE,
     MIRROR_VARIABLE,
@@ -49,6 +49,7 @@ __all__ = [
     "CsvTable",
     "DataFile",
     "DatasetSpec",
+    "RowsTable",
     "cache_folder",
     "fetch",
     "get_dataset",
@@ -59,5 +60,6 @@ __all__ = [
     "mirror_folders",
     "read_csv",
     "read_idx",
+    "rows_table",
     "write_csv",
 ]

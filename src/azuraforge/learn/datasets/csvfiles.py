@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import os
@@ -122,14 +123,14 @@ class CsvTable:
             found = [name for name in self.column_names if _key(name) == _key(alias)]
             if len(found) > 1:
                 raise DataFormatError(
-                    f"{self.path}, line {self._header_line()}: columns {', '.join(found)} all "
+                    f"{self.place(self._header_line())}: columns {', '.join(found)} all "
                     f"match {alias!r}; keep one of them"
                 )
             if found:
                 return found[0]
         wanted = " or ".join(repr(alias) for alias in aliases)
         raise DataFormatError(
-            f"{self.path}, line {self._header_line()}: no column {wanted} (names match "
+            f"{self.place(self._header_line())}: no column {wanted} (names match "
             f"whatever their case, spaces, underscores and hyphens); the columns are "
             f"{_listing(self.column_names)}; {fix}"
         )
@@ -253,8 +254,9 @@ class CsvTable:
             raise self.error(
                 row,
                 names,
-                f"{times[row]} {how} {times[row - 1]} on line {self.lines[row - 1]}; rows must "
-                "be in time order without duplicates (sort the file and drop repeated rows)",
+                f"{times[row]} {how} {times[row - 1]} on {self.line_name(self.lines[row - 1])}; "
+                "rows must be in time order without duplicates (sort the file and drop repeated "
+                "rows)",
             )
 
     def time_order(self, times: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -293,7 +295,7 @@ class CsvTable:
             where = f"columns {', '.join(str(p) for p in positions)}"
         if self.has_header:
             where += f" ({', '.join(repr(self.column_names[i]) for i in indexes)})"
-        return DataFormatError(f"{self.path}, line {self.lines[row]}, {where}: {problem}")
+        return DataFormatError(f"{self.place(self.lines[row])}, {where}: {problem}")
 
     def _fields(self, indexes: list[int]) -> list[str]:
         """The fields of the columns at ``indexes``, row after row."""
@@ -311,13 +313,102 @@ class CsvTable:
         if len(indexes) > 1:
             positions = " and ".join(str(i + 1) for i in indexes)
             raise DataFormatError(
-                f"{self.path}, line {self._header_line()}: columns {positions} share the name "
+                f"{self.place(self._header_line())}: columns {positions} share the name "
                 f"{name!r}; rename them so that each name is used once"
             )
         return indexes[0]
 
+    def line_name(self, line: int) -> str:
+        """How messages name line ``line``: ``line 5``."""
+        return f"line {line}"
+
+    def place(self, line: int) -> str:
+        """Where line ``line`` is, as messages name it: ``<file>, line 5``."""
+        return f"{self.path}, {self.line_name(line)}"
+
     def _header_line(self) -> int:
         return 1 if self.header_line is None else self.header_line
+
+
+class RowsTable(CsvTable):
+    """A :class:`CsvTable` of rows sent as JSON objects rather than read from a file (what a
+    served model receives): the same column methods and checks, messages naming
+    ``rows[<index>]`` (from 0) instead of a file's lines. Made by :func:`rows_table`."""
+
+    def line_name(self, line: int) -> str:
+        return "rows" if line < 0 else f"rows[{line}]"
+
+    def place(self, line: int) -> str:
+        return self.line_name(line)
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]]) -> RowsTable:
+    """The rows of a request, each an object of column name → value, as a table read as a
+    CSV file of the same columns reads: every value becomes the text a CSV file would hold
+    (a float as its shortest exact ``repr``, so it reads back to the same number; ``None`` as
+    a blank, a missing value).
+
+    Raises
+    ------
+    DataFormatError
+        If there is no row, a row is not an object, a row lacks a column of the first row or
+        has one more, or a value is an object or a list; the message names the row.
+
+    Examples
+    --------
+    >>> table = rows_table([{"time": "2024-01-02", "load": 3.5}, {"time": "2024-01-03", "load": 4}])
+    >>> table.numbers("load"), table.column_names
+    (array([3.5, 4. ]), ('time', 'load'))
+    >>> rows_table([{"load": 1}, {"lod": 2}])
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.DataFormatError: rows[1]: missing column 'load', unexpected column 'lod'; every row needs the columns of the first: load
+    """  # noqa: E501
+    if not rows:
+        raise DataFormatError("rows: no rows; send at least one object of column: value")
+    first = rows[0]
+    if not isinstance(first, Mapping) or not first:
+        raise DataFormatError(f"rows[0]: expected an object of column: value, got {first!r}")
+    names = list(first)
+    known = first.keys()
+    texts = [_row_texts(index, row, names, known) for index, row in enumerate(rows)]
+    return RowsTable(Path("rows"), names, texts, range(len(rows)), header_line=-1)
+
+
+def _row_texts(index: int, row: Any, names: list[str], known: Any) -> list[str]:
+    if not isinstance(row, Mapping):
+        raise DataFormatError(f"rows[{index}]: expected an object of column: value, got {row!r}")
+    if row.keys() != known:
+        missing = [f"missing column {name!r}" for name in names if name not in row]
+        extra = [f"unexpected column {name!r}" for name in row if name not in known]
+        raise DataFormatError(
+            f"rows[{index}]: {', '.join(missing + extra)}; every row needs the columns of the "
+            f"first: {_listing(names)}"
+        )
+    texts = []
+    for name in names:
+        value = row[name]
+        kind = type(value)
+        # NOTE: by exact type first: this runs for every value a served model receives.
+        if kind is float:
+            texts.append(repr(value))
+        elif kind is int:
+            texts.append(str(value))
+        elif kind is str:
+            texts.append(value.strip())
+        else:
+            texts.append(_other_text(index, name, value))
+    return texts
+
+
+def _other_text(index: int, name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | int | str):
+        return str(value).strip() if isinstance(value, str) else repr(value)
+    raise DataFormatError(
+        f"rows[{index}], column {name!r}: expected a number or text, got {shorten(repr(value))}"
+    )
 
 
 def write_csv(handle: TextIO, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
@@ -541,6 +632,7 @@ def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str
     return f"{separator.join(shown)}{separator}... ({len(names)} in all)"
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(name: str) -> str:
     return _IGNORED_IN_NAMES.sub("", name).casefold()
 

@@ -115,7 +115,9 @@ class OHLCV:
         return len(self.dates)
 
 
-def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHourly:
+def load_beijing_hourly(
+    path: str | os.PathLike[str] | CsvTable | None = None,
+) -> BeijingHourly:
     """Read the Beijing hourly weather CSV (dataset ``beijing-hourly``).
 
     Parameters
@@ -123,7 +125,9 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     path
         A CSV file with the UCI columns ``year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,
         Is,Ir``, found by name in any order and case (``No`` and other columns are ignored);
-        by default the registered file, fetched with :func:`fetch`.
+        by default the registered file, fetched with :func:`fetch`. A table already read
+        (:func:`~azuraforge.learn.datasets.csvfiles.rows_table`: rows a request sent) is read
+        the same way.
 
     Returns
     -------
@@ -157,7 +161,7 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
     >>> [data.WIND_DIRECTIONS[code] for code in data.wind_direction]
     ['NW', 'SE']
     """
-    table = read_csv(_fetched("beijing-hourly") if path is None else Path(path))
+    table = _table(_fetched("beijing-hourly") if path is None else path)
     fix = f"the file needs the columns {','.join(BEIJING_HEADER[1:])}"
     column = {name: table.find_column(name, fix=fix) for name in BEIJING_HEADER[1:]}
     when = [column[name] for name in ("year", "month", "day", "hour")]
@@ -181,7 +185,7 @@ def load_beijing_hourly(path: str | os.PathLike[str] | None = None) -> BeijingHo
 
 
 def load_ohlcv(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | CsvTable,
     *,
     start: str | datetime.date | np.datetime64 | None = None,
     columns: Mapping[str, str] | None = None,
@@ -198,8 +202,8 @@ def load_ohlcv(
     Parameters
     ----------
     source
-        A dataset name (``sp500-daily``, ``nvda-daily``), fetched with :func:`fetch`, or the
-        path of a CSV file.
+        A dataset name (``sp500-daily``, ``nvda-daily``), fetched with :func:`fetch`, the
+        path of a CSV file, or a table already read (rows a request sent).
     start
         If given, drop the days before it. ``start="1950-01-03"`` drops the S&P 500's early
         years, whose volume is 0.
@@ -253,7 +257,7 @@ def load_ohlcv(
     >>> prices.high, prices.open
     (array([11.]), None)
     """
-    table = read_csv(_resolve(source))
+    table = _table(source if isinstance(source, CsvTable) else _resolve(source))
     names = _ohlcv_columns(table, columns or {}, fix)
     dates = table.times(names["date"], unit="D")
     order = table.time_order(dates, [names["date"]])  # Nasdaq, CryptoDataDownload: newest first
@@ -304,6 +308,10 @@ def _check_prices(
             [names["high"], names["low"]],
             f"the high {high} is below the low {low}; fix the row (are the columns swapped?)",
         )
+
+
+def _table(source: str | os.PathLike[str] | CsvTable) -> CsvTable:
+    return source if isinstance(source, CsvTable) else read_csv(Path(source))
 
 
 def _fetched(dataset: str) -> Path:

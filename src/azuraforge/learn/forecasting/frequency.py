@@ -63,6 +63,32 @@ class Frequency:
         )
         return positions
 
+    def after(self, times: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The times ``steps`` (1, 2...) rows after the last of ``times``, by the calendar:
+        a monthly row dated the 31st is followed by the last day of a shorter month.
+
+        Examples
+        --------
+        >>> months = np.array(["2024-12-31", "2025-01-31"], dtype="datetime64[D]")
+        >>> get_frequency("monthly").after(months, np.array([1, 2]))
+        array(['2025-02-28', '2025-03-31'], dtype='datetime64[D]')
+        >>> hours = np.array(["2024-01-01T22"], dtype="datetime64[h]")
+        >>> get_frequency("hourly").after(hours, np.array([1, 2]))
+        array(['2024-01-01T23', '2024-01-02T00'], dtype='datetime64[h]')
+        """
+        last = np.asarray(times)[-1]
+        count = np.asarray(steps, dtype=np.int64) * self.step
+        if self.unit != "M":
+            after: np.ndarray = last + count.astype(f"timedelta64[{self.unit}]")
+            return after
+        month = last.astype("datetime64[M]")
+        into = last - month.astype(last.dtype)  # days (and time) into its month
+        starts = month + count.astype("timedelta64[M]")
+        lengths = (starts + 1).astype(last.dtype) - starts.astype(last.dtype)
+        unit = np.timedelta64(1, "D").astype(into.dtype)
+        shifted: np.ndarray = starts.astype(last.dtype) + np.minimum(into, lengths - unit)
+        return shifted
+
     def on_grid(self, times: np.ndarray) -> bool:
         """Whether every time is a whole number of units after the first (monthly data may
         use any day)."""
