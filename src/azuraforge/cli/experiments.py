@@ -1,5 +1,6 @@
-"""``azuraforge experiments list|show|cancel|delete`` and ``azuraforge submit``: clients of
-the REST API of a running ``azuraforge serve`` (``--api-url`` or ``AZURAFORGE_API_URL``)."""
+"""``azuraforge experiments list|show|follow|cancel|delete|compare`` and ``azuraforge
+submit``: clients of the REST API of a running ``azuraforge serve`` (``--api-url`` or
+``AZURAFORGE_API_URL``)."""
 
 from __future__ import annotations
 
@@ -152,6 +153,51 @@ def delete(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
         with arguments():
             _client(api).request("DELETE", f"/experiments/{experiment_id}")
         console.print(f"deleted experiment {experiment_id}")
+
+
+@app.command()
+def compare(
+    experiments: Annotated[
+        str | None, typer.Argument(help="Experiment ids, comma-separated (1,2,3).")
+    ] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Compare a batch's runs.")] = None,
+    study: Annotated[int | None, typer.Option("--study", help="Compare a study's trials.")] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option("--metrics", help="Comma-separated metrics (default: those all share)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole comparison (curves too) as JSON.")
+    ] = False,
+    api: ApiUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Compare runs (up to 100) side by side: status, the settings that differ and the last
+    value of each metric; failed, cancelled, lost and pruned runs included."""
+    with user_errors(verbose):
+        with arguments():
+            params = {"experiments": experiments, "batch": batch, "study": study}
+            params["metrics"] = metrics
+            found = _client(api).request(
+                "GET", "/compare", params={k: v for k, v in params.items() if v is not None}
+            )
+        if as_json:
+            console.print_json(data=found)
+            return
+        dimensions = found["parallel"]["dimensions"]
+        table = Table("id", "name", "status", *(d["key"] for d in dimensions),
+                      title=f"{len(found['runs'])} experiments compared")  # fmt: skip
+        for index, run in enumerate(found["runs"]):
+            shown = [_cell(d["values"][index]) for d in dimensions]
+            table.add_row(str(run["id"]), run["name"], _status(run["status"]), *shown)
+        console.print(table)
+
+
+def _cell(value: Any) -> str:
+    """A compared value: ``-`` where the run has none."""
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
 
 
 def submit(
@@ -327,6 +373,7 @@ def _status(status: str) -> str:
         "failed": "red",
         "lost": "red",
         "cancelled": "yellow",
+        "pruned": "yellow",
         "running": "cyan",
     }
     return f"[{colour.get(status, 'white')}]{status}[/]"

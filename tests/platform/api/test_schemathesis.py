@@ -85,7 +85,8 @@ def seed(store: Store, settings: Settings) -> Seeded:
 
 def hooks(seeded: Seeded) -> dict[str, Callable[..., st.SearchStrategy[Any]]]:
     """Hooks for valid requests: half those with an id get a seeded id (and file), half the
-    submissions name the test pipeline with a valid config (a random name is a 404)."""
+    submissions name the test pipeline with a valid config (a random name is a 404), half the
+    comparisons name seeded runs."""
 
     def flatmap_path_parameters(
         context: schemathesis.HookContext, path_parameters: dict[str, Any] | None
@@ -109,7 +110,20 @@ def hooks(seeded: Seeded) -> dict[str, Callable[..., st.SearchStrategy[Any]]]:
         sleeper = st.fixed_dictionaries({"pipeline": st.just("sleeper")}, optional=optional)
         return st.one_of(st.just(body), sleeper)
 
-    return {"flatmap_path_parameters": flatmap_path_parameters, "flatmap_body": flatmap_body}
+    def flatmap_query(
+        context: schemathesis.HookContext, query: dict[str, Any] | None
+    ) -> st.SearchStrategy[dict[str, Any] | None]:
+        if context.operation is None or not context.operation.path.endswith("/compare"):
+            return st.just(query)
+        chosen = st.lists(st.sampled_from(seeded.ids), min_size=1, max_size=len(seeded.ids))
+        real = chosen.map(lambda ids: {"experiments": ",".join(map(str, ids))})
+        return st.one_of(st.just(query), real)
+
+    return {
+        "flatmap_path_parameters": flatmap_path_parameters,
+        "flatmap_body": flatmap_body,
+        "flatmap_query": flatmap_query,
+    }
 
 
 def error_body(ctx: CheckContext, response: schemathesis.Response, case: Any) -> None:

@@ -7,6 +7,7 @@ only in a database that has none; ``Store(url)`` opens it.
 from __future__ import annotations
 
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
+from azuraforge.platform.store.compare import CompareStore
 from azuraforge.platform.store.engine import (
     check_schema,
     current_revision,
@@ -27,7 +28,7 @@ from azuraforge.platform.store.records import (
 )
 
 
-class Store(ExperimentStore, LeaseStore, MetricStore):
+class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
     Opening checks that the database schema is the one this version needs
