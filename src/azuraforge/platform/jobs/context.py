@@ -60,6 +60,7 @@ class StoreContext:
         self._progress: tuple[int, int, str] | None = None
         self._non_finite: set[str] = set()
         self._checked_names: set[str] = set()
+        self._observers: list[Callable[[dict[str, float], int], None]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -95,6 +96,23 @@ class StoreContext:
             self._points.extend(points)
         if not self._wake.is_set():
             self._wake.set()
+        if self._observers:
+            self._notify({key: value for key, _, value, _ in points}, int(step))
+
+    def add_metric_observer(self, observer: Callable[[dict[str, float], int], None]) -> None:
+        """Call ``observer(metrics, step)`` with the finite values of each ``log_metrics``
+        call, in the training thread (a study's trial reports its objective to the pruner).
+        An observer that raises is logged and dropped: tracking never stops training."""
+        self._observers.append(observer)
+
+    def _notify(self, metrics: dict[str, float], step: int) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(metrics, step)
+            except Exception as e:
+                self._observers.remove(observer)
+                self.logger.warning("a metric observer failed and was removed: %s: %s",
+                                    type(e).__name__, e)  # fmt: skip
 
     def _finite(self, points: list[Point]) -> list[Point]:
         """The finite points; a NaN or infinite value (a diverging run) is not stored, and

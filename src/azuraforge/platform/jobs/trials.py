@@ -1,17 +1,107 @@
-"""A study's trial: a pipeline run whose intermediate metrics feed Optuna's pruner (in
-progress)."""
+"""A study's trial: a pipeline run whose intermediate metrics feed Optuna's pruner.
+
+The trial runs its pipeline like any run (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)
+while a :class:`ObjectiveWatcher` sees each value of the study's objective as it is logged:
+it reports the value to Optuna at its step and asks the pruner; a prune stops the run at its
+next batch, and the run ends ``pruned``. The run's result keeps ``objective``, the best value
+of the objective over the run in the study's direction (pipelines restore their best
+weights, so that is the model the run leaves), which the study's next advance tells Optuna.
+
+A trial run again after its worker died is the same Optuna trial: the values it reported
+before stay, and Optuna ignores a step reported again.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import warnings
 from typing import Any
 
+import optuna
+
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.states import CANCELLED, PRUNED
+from azuraforge.platform.services.studies import make_pruner
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
+from azuraforge.platform.store.studies import optuna_storage
+
+_log = logging.getLogger(__name__)
+
+
+class ObjectiveWatcher:
+    """Follows one objective metric of a trial: keeps its best value, reports each value to
+    Optuna at its step, and cancels the run (``ctx.cancel()``) when the pruner says so.
+
+    Parameters
+    ----------
+    trial
+        The Optuna trial (of a study opened with the study's pruner).
+    study
+        The study: its ``objective``, ``direction`` and ``pruner``.
+    ctx
+        The run's context, cancelled on a prune.
+    """
+
+    def __init__(self, trial: optuna.Trial, study: StudyRecord, ctx: StoreContext) -> None:
+        self.trial, self.study, self.ctx = trial, study, ctx
+        self.best: float | None = None
+        self.pruned_at: int | None = None
+        self._choose = min if study.direction == "minimize" else max
+
+    def observe(self, metrics: dict[str, float], step: int) -> None:
+        """See one ``log_metrics`` call; only the objective's finite values count."""
+        value = metrics.get(self.study.objective)
+        if value is None or not math.isfinite(value) or self.pruned_at is not None:
+            return
+        self.best = value if self.best is None else self._choose(self.best, value)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a step reported before a re-run: kept as is
+                self.trial.report(value, max(step, 0))
+            prune = self.study.pruner != "none" and self.trial.should_prune()
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            self.ctx.logger.warning("the pruner could not be asked at step %d: %s", step, e)
+            return
+        if prune:
+            self.pruned_at = step
+            self.ctx.logger.info(
+                "pruned at step %d: %s=%.6g is worse than the study's other trials there",
+                step, self.study.objective, value,
+            )  # fmt: skip
+            self.ctx.cancel()
 
 
 def run_trial(
     store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
-    """Run a trial of its study; its final status (``pruned`` when stopped by the pruner)."""
-    raise NotImplementedError("trials are being built")
+    """Run a trial of its study; its final status (``pruned`` when the pruner stopped it)
+    and result, which holds ``objective`` (``None`` when the run never logged it)."""
+    from azuraforge.platform.jobs.runner import run_pipeline  # the runner imports this module
+
+    if record.study_id is None or record.trial_number is None:
+        raise ValueError(f"experiment {record.id} is a trial of no study")
+    study = store.get_study(record.study_id)
+    storage = optuna_storage(store.url, create_tables=False)
+    try:
+        optuna_study = optuna.load_study(
+            study_name=study.optuna_name,
+            storage=storage,
+            sampler=optuna.samplers.RandomSampler(),  # the trial's values are already drawn
+            pruner=make_pruner(study.pruner),
+        )
+        trial_id = storage.get_trial_id_from_study_id_trial_number(
+            optuna_study._study_id, record.trial_number
+        )
+        watcher = ObjectiveWatcher(optuna.Trial(optuna_study, trial_id), study, ctx)
+        ctx.add_metric_observer(watcher.observe)
+        status, result = run_pipeline(record, ctx)
+    finally:
+        storage.engine.dispose()
+    result["objective"] = watcher.best
+    if watcher.pruned_at is not None and status == CANCELLED:
+        status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
+    return status, result

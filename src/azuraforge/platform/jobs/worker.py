@@ -17,8 +17,10 @@ import time
 import uuid
 
 from azuraforge.platform.jobs.runner import Supervision, supervise
+from azuraforge.platform.jobs.transport import make_transport
+from azuraforge.platform.services.studies import StudyService
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store, is_unavailable
+from azuraforge.platform.store import Lease, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Worker:
         self.parent = parent
         self.shutdown = threading.Event()
         self._next_reap = 0.0
+        self._studies: StudyService | None = None
 
     def run_one(self, experiment_id: int) -> Supervision | None:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
@@ -52,22 +55,48 @@ class Worker:
         lease = self.store.claim(experiment_id, self.name, self.settings.lease_ttl)
         if lease is None:
             return None
-        return supervise(self.store, lease, self.settings, self.shutdown)
+        return self._supervise(lease)
 
     def run_next(self) -> Supervision | None:
         """Claim the oldest queued experiment and run it; ``None`` when none is queued."""
         lease = self.store.claim_next(self.name, self.settings.lease_ttl)
         if lease is None:
             return None
-        return supervise(self.store, lease, self.settings, self.shutdown)
+        return self._supervise(lease)
+
+    def _supervise(self, lease: Lease) -> Supervision:
+        """Run the leased job; a study's trial then advances its study (tell, ask, queue)."""
+        supervision = supervise(self.store, lease, self.settings, self.shutdown)
+        record = self.store.find_experiment(lease.experiment_id)
+        if record is not None and record.study_id is not None:
+            self.advance_study(record.study_id)
+        return supervision
+
+    @property
+    def studies(self) -> StudyService:
+        """The studies of the worker's store (made on first use: most workers run no trial)."""
+        if self._studies is None:
+            self._studies = StudyService(self.store, make_transport(self.settings))
+        return self._studies
+
+    def advance_study(self, study_id: int) -> None:
+        """Advance a study; a failure is logged (the reaper's sweep advances it later)."""
+        try:
+            self.studies.advance(study_id)
+        except Exception as e:
+            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
+                         exc_info=not is_unavailable(e))  # fmt: skip
 
     def reap(self) -> None:
-        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``)."""
+        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``), and
+        advance the studies left with no trial queued or running."""
         if time.monotonic() < self._next_reap:
             return
         self._next_reap = time.monotonic() + self.settings.reaper_interval
         for experiment_id, status in self.store.reap_expired():
             _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
+        for study_id in self.store.stalled_studies():
+            self.advance_study(study_id)
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the

@@ -25,10 +25,13 @@ from azuraforge.platform.store.records import (
     Lease,
     MetricSummaryRecord,
     Page,
+    StudyRecord,
+    TrialRunRecord,
 )
+from azuraforge.platform.store.studies import StudyStore
 
 
-class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore):
+class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore, StudyStore):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
     Opening checks that the database schema is the one this version needs
@@ -75,6 +78,8 @@ __all__ = [
     "Page",
     "Point",
     "Store",
+    "StudyRecord",
+    "TrialRunRecord",
     "check_schema",
     "create_if_empty",
     "head_revision",

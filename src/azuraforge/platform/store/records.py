@@ -103,3 +103,43 @@ class Page:
     limit: int
     total_exact: bool = True
     """False when more runs match than were counted (``total`` is then a lower bound)."""
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A hyper-parameter study as stored when it was read: what it searches (``space``, in
+    the request's form) over which ``base_config``, for which ``objective``, and how far it
+    got. Its trials are runs of kind ``trial``; Optuna keeps its side under ``optuna_name``."""
+
+    id: int
+    project: str
+    name: str
+    optuna_name: str
+    pipeline: str
+    base_config: dict[str, Any]
+    space: dict[str, Any]
+    objective: str
+    direction: str
+    sampler: str
+    pruner: str
+    n_trials: int
+    parallelism: int
+    seed: int | None
+    trials_created: int
+    status: str
+    error: str | None
+    cancel_requested_at: float | None
+    created_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class TrialRunRecord:
+    """What a study needs of one of its trial runs: the run, its Optuna trial number, how it
+    stands, its result (``objective``: the best value of the study's objective) and error."""
+
+    id: int
+    number: int
+    status: str
+    result: dict[str, Any] | None
+    error: str | None
