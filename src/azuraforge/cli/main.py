@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.cli import db, experiments, serve
+from azuraforge.cli import db, experiments, serve, tune
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     ConfigFile,
@@ -63,6 +63,8 @@ app.add_typer(experiments.app, name="experiments")
 app.command()(experiments.submit)
 app.command()(serve.serve)
 app.command()(serve.worker)
+app.command()(tune.tune)
+app.add_typer(tune.app, name="studies")
 
 
 @app.command()

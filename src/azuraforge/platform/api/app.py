@@ -12,7 +12,14 @@ from azuraforge import __version__
 from azuraforge.platform.api import errors
 from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
-from azuraforge.platform.api.routes import compare, events, experiments, health, pipelines
+from azuraforge.platform.api.routes import (
+    compare,
+    events,
+    experiments,
+    health,
+    pipelines,
+    studies,
+)
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.settings import Settings
@@ -25,7 +32,7 @@ def api_router() -> APIRouter:
     """Every resource's router under one root, which refuses what no database stores alike
     (:func:`~azuraforge.platform.api.deps.storable_input`) before any route runs."""
     root = APIRouter(prefix=API_PREFIX, dependencies=[Depends(storable_input)])
-    for module in (experiments, events, pipelines, health, compare):
+    for module in (experiments, events, pipelines, health, compare, studies):
         root.include_router(module.router)
     return root
 

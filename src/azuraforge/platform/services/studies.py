@@ -308,7 +308,7 @@ def make_sampler(study: StudyRecord, trials_so_far: int) -> optuna.samplers.Base
     if study.sampler == "grid":
         grid = grid_of(study.space)
         return optuna.samplers.GridSampler(grid, seed=study.seed if study.seed is not None else 0)
-    seed = None if study.seed is None else study.seed + trials_so_far
+    seed = None if study.seed is None else (study.seed + trials_so_far) % 2**32
     if study.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
@@ -467,8 +467,10 @@ class StudyService:
     def _queue(self, study: StudyRecord, number: int, params: Mapping[str, Any]) -> None:
         """Store and send the run of trial ``number``; a run that cannot be sent is withdrawn."""
         config = {**study.base_config, **params}
-        options: dict[str, Any] = dict(project=study.project, requeue_lost=True, kind=TRIAL, study_id=study.id,
-                       trial_number=number)  # fmt: skip
+        options: dict[str, Any] = dict(
+            project=study.project, requeue_lost=True, kind=TRIAL, study_id=study.id,
+            trial_number=number,
+        )  # fmt: skip
         try:
             run = self.store.create_experiment(
                 study.pipeline, config, name=f"{study.name}-trial-{number}", **options
