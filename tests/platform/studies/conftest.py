@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.studies import StudyService
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.models import TuningStudy
 from tests.helpers import write_pipeline_plugin
 
 QUADRATIC = """
@@ -78,8 +80,17 @@ def quadratic(quadratic_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def studies(store: Store, quadratic: Path) -> Iterator[StudyService]:
+def no_studies(store: Store) -> Store:
+    """The test's store without studies (the session's PostgreSQL database keeps its studies
+    from test to test: emptying it truncates the runs only)."""
+    with store.engine.begin() as connection:
+        connection.execute(delete(TuningStudy))
+    return store
+
+
+@pytest.fixture
+def studies(no_studies: Store, quadratic: Path) -> Iterator[StudyService]:
     """A study service on the test's store; local workers (the store is the queue)."""
-    service = StudyService(store, LocalTransport())
+    service = StudyService(no_studies, LocalTransport())
     yield service
     service.close()

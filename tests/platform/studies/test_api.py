@@ -1,0 +1,91 @@
+"""``/studies`` through the API over a fresh store: bad definitions are 422s naming the
+entry, nothing stored then; listing, detail and cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+
+X = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+
+
+@pytest.fixture
+def client(settings: Settings, no_studies: Store, quadratic: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, store=no_studies)) as test_client:
+        yield test_client
+
+
+def study(**fields: Any) -> dict[str, Any]:
+    return {"pipeline": "quadratic", "space": X, "n_trials": 4, **fields}
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "words"),
+    [
+        (study(space={"x": {"type": "float", "low": 2, "high": 1}}), ["space", "x", "high"],
+         "at least low"),
+        (study(space={"epochs": [1, 2]}), ["space", "epochs"], "not a setting of quadratic"),
+        (study(sampler="grid"), ["space", "x"], "the grid sampler needs finite choices"),
+        (study(config={"steps": 0}), ["config", "steps"], "greater than or equal to 1"),
+        (study(config={"nope": 1}), ["config", "nope"], "unknown setting"),
+        (study(objective=""), ["body", "objective"], "does not fit the store"),
+    ],
+)  # fmt: skip
+def test_a_bad_study_is_a_422_naming_the_entry_and_stores_nothing(
+    client: TestClient, store: Store, body: dict[str, Any], loc: list[Any], words: str
+) -> None:
+    response = client.post("/api/v1/studies", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CONFIG"
+    assert [d["loc"] for d in error["details"]] == [loc]
+    assert words in error["details"][0]["msg"]
+    assert store.list_studies() == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sampler", "cmaes"), ("pruner", "asha"), ("direction", "up"), ("n_trials", 0),
+     ("parallelism", 65), ("seed", -1), ("space", [1, 2])],
+)  # fmt: skip
+def test_a_bad_option_is_a_422_naming_it(client: TestClient, field: str, value: Any) -> None:
+    response = client.post("/api/v1/studies", json=study(**{field: value}))
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["body", field]
+
+
+def test_an_unknown_pipeline_or_study_is_a_404(client: TestClient) -> None:
+    response = client.post("/api/v1/studies", json=study(pipeline="nope"))
+    assert response.status_code == 404 and "nope" in response.json()["error"]["message"]
+    assert client.get("/api/v1/studies/999").status_code == 404
+    assert client.post("/api/v1/studies/999/cancel").status_code == 404
+
+
+def test_create_list_show_and_cancel(client: TestClient) -> None:
+    created = client.post("/api/v1/studies", json=study(name="s1", parallelism=2))
+    assert created.status_code == 201, created.text
+    detail = created.json()
+    assert (detail["name"], detail["status"], detail["trials_created"]) == ("s1", "running", 2)
+    assert [t["status"] for t in detail["trials"]] == ["queued", "queued"]
+    assert detail["space"]["x"] == {"type": "float", "low": 0.0, "high": 1.0, "log": False,
+                                    "step": None}  # fmt: skip
+    assert detail["best"] is None and detail["importances_note"].startswith("needs at least 2")
+    assert client.post("/api/v1/studies", json=study(name="s1")).status_code == 409
+
+    page = client.get("/api/v1/studies", params={"limit": 1}).json()
+    assert (page["total"], [s["name"] for s in page["data"]]) == (1, ["s1"])
+
+    cancelled = client.post(f"/api/v1/studies/{detail['id']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/api/v1/studies/{detail['id']}/cancel")
+    assert again.status_code == 409
+    shown = client.get(f"/api/v1/studies/{detail['id']}").json()
+    assert [t["status"] for t in shown["trials"]] == ["cancelled", "cancelled"]
