@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
+    model_cache_size: int = Field(
+        8, ge=1, description="Model versions the API keeps loaded for predict (LRU)."
+    )
+    alias_refresh: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds between checks of where the aliases served (name@alias) point: "
+        "a moved alias is served from its new version within about twice this.",
+    )
+    max_predict_rows: int = Field(
+        10_000, ge=1, description="Most rows a synchronous predict request may send."
+    )
     data_dir: Path = Field(
         default_factory=lambda fields: fields["home"] / "data",
         description="The only folder whose files a run submitted through the API may read "
@@ -122,6 +134,11 @@ class Settings(BaseSettings):
     def run_dir(self, experiment_id: int, output_dir: str | None = None) -> Path:
         """The folder of a run: its recorded ``output_dir``, else ``runs_dir/<id>``."""
         return Path(output_dir) if output_dir else self.runs_dir / str(experiment_id)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where registered model versions keep their copy of an artifact: ``home/models``."""
+        return self.home / "models"
 
     @classmethod
     def settings_customise_sources(

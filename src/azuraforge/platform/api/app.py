@@ -17,11 +17,13 @@ from azuraforge.platform.api.routes import (
     events,
     experiments,
     health,
+    models,
     pipelines,
     studies,
 )
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
+from azuraforge.platform.serving import ModelServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
@@ -32,7 +34,7 @@ def api_router() -> APIRouter:
     """Every resource's router under one root, which refuses what no database stores alike
     (:func:`~azuraforge.platform.api.deps.storable_input`) before any route runs."""
     root = APIRouter(prefix=API_PREFIX, dependencies=[Depends(storable_input)])
-    for module in (experiments, events, pipelines, health, compare, studies):
+    for module in (experiments, events, pipelines, health, compare, studies, models):
         root.include_router(module.router)
     return root
 
@@ -49,6 +51,7 @@ def create_app(
         await hub.start()
         yield
         await hub.stop()
+        app.state.models.close()
 
     app = FastAPI(
         title="AzuraForge",
@@ -60,6 +63,7 @@ def create_app(
     app.state.store = opened
     app.state.transport = transport or make_transport(settings)
     app.state.hub = hub
+    app.state.models = ModelServer(opened, settings)
     errors.install(app)
     app.include_router(api_router())
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)

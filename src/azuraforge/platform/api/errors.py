@@ -24,12 +24,14 @@ from azuraforge.errors import (
     UnstorableValueError,
 )
 from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.services.predictions import InvalidInputError
 from azuraforge.platform.store.engine import refused_value_message
 
 _log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[Exception], int, str]] = [
     (ConfigError, 422, "INVALID_CONFIG"),
+    (InvalidInputError, 422, "INVALID_INPUT"),
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
     (UnstorableValueError, 422, "INVALID_DATA"),

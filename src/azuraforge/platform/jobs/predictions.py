@@ -1,10 +1,26 @@
-"""Asynchronous prediction jobs, run by workers under the lease protocol (in progress)."""
+"""Asynchronous prediction jobs, run by workers under the lease protocol like any run.
+
+A job's config names the model version (name, number and id), its inputs file inside the
+job's folder and the horizon; the job loads the version (its files checked against their
+digest), predicts, and writes ``predictions.csv`` into its folder. A job is a pure function
+of its inputs: a cancelled one is killed at once (nothing to save).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from azuraforge.apps import get_pipeline
+from azuraforge.errors import ConflictError
+from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
+from azuraforge.platform.services.predictions import (
+    PREDICTIONS_FILE,
+    ROWS_SOURCE,
+    rows_from_file,
+)
+from azuraforge.platform.services.registry import load_version
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 
@@ -12,5 +28,34 @@ from azuraforge.platform.store import ExperimentRecord, Store
 def run_prediction(
     store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
-    """Predict with the model version ``record`` names; its final status and result."""
-    raise NotImplementedError("prediction jobs are being built")
+    """Predict with the model version ``record`` names; its final status and result (rows
+    predicted, the file, its columns)."""
+    config = record.config
+    version = store.get_version(config["model"], config["version"])
+    if version.id != config["version_id"]:
+        raise ConflictError(
+            f"model {config['model']} version {config['version']} was deleted and its number "
+            "given to another version; submit the prediction again"
+        )
+    folder = settings.run_dir(record.id, record.output_dir)
+    ctx.progress(0, 3, "loading the model")
+    artifact = load_version(settings, version)
+    pipeline = get_pipeline(version.pipeline)()
+    header: bool | Literal["auto"] = True if config["source"] == ROWS_SOURCE else "auto"
+    rows = rows_from_file(folder / config["inputs"], header=header)
+    if ctx.should_stop():
+        return CANCELLED, {}
+    ctx.progress(1, 3, f"predicting {len(rows):,} rows")
+    columns = pipeline.predict_rows(artifact, rows, horizon=config.get("horizon"))
+    path = folder / PREDICTIONS_FILE
+    with path.open("w", encoding="utf-8") as handle:
+        count = write_csv(handle, columns)
+    ctx.log_artifact(path)
+    ctx.progress(3, 3, f"{count:,} predictions")
+    return COMPLETED, {
+        "rows": count,
+        "file": PREDICTIONS_FILE,
+        "columns": list(columns),
+        "model": version.model,
+        "version": version.version,
+    }

@@ -55,7 +55,7 @@ def execute(
     ctx = StoreContext(
         store,
         lease,
-        settings.runs_dir / str(record.id),
+        settings.run_dir(record.id, record.output_dir),
         stop_requested=stop_requested,
         flush_interval=settings.flush_interval,
         show_progress=show_progress,
@@ -121,11 +121,15 @@ def supervise(
     """Run ``lease``'s experiment in a forked child, keep the lease, relay cancellation.
 
     Setting ``shutdown`` (the worker is stopping) cancels the run as a cancel request does.
+    A prediction job is killed at once when cancelled: it has nothing to save.
     """
+    grace = 0.0 if store.get_experiment(lease.experiment_id).kind == PREDICTION else None
     parent = os.getpid()
     child = os.fork()
     if child == 0:
         _child_main(store, lease, settings, parent)  # never returns
+    if grace is not None:
+        settings = settings.model_copy(update={"cancel_grace": grace})
     return _watch(store, lease, settings, child, shutdown or threading.Event())
 
 
@@ -219,10 +223,12 @@ def _supervise_child(
         if (cancel or shutdown.is_set()) and cancelled_at is None:
             cancelled_at = time.monotonic()
             os.kill(child, signal.SIGUSR1)
-        if cancelled_at is not None and time.monotonic() - cancelled_at > settings.cancel_grace:
+        if cancelled_at is not None and time.monotonic() - cancelled_at >= settings.cancel_grace:
             _kill(child)
             error = (
                 f"did not stop within {settings.cancel_grace:g} s of the cancel request; killed"
+                if settings.cancel_grace
+                else "cancelled; stopped at once"
             )
             _finish_quietly(store, lease, CANCELLED, error)
             return Supervision(CANCELLED, forced=True)

@@ -19,19 +19,23 @@ from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentSto
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.metrics import MetricStore, Point
 from azuraforge.platform.store.records import (
+    AliasMoveRecord,
     ArtifactRecord,
     EventRecord,
     ExperimentRecord,
     Lease,
     MetricSummaryRecord,
+    ModelRecord,
+    ModelVersionRecord,
     Page,
     StudyRecord,
     TrialRunRecord,
 )
+from azuraforge.platform.store.registry import RegistryStore
 from azuraforge.platform.store.studies import StudyStore
 
 
-class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore, StudyStore):
+class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore, RegistryStore, StudyStore):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
     Opening checks that the database schema is the one this version needs
@@ -69,12 +73,15 @@ def create_if_empty(url: str) -> bool:
 
 __all__ = [
     "DEFAULT_PROJECT",
+    "AliasMoveRecord",
     "ArtifactRecord",
     "EventRecord",
     "ExperimentQuery",
     "ExperimentRecord",
     "Lease",
     "MetricSummaryRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
     "Page",
     "Point",
     "Store",

@@ -25,7 +25,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
-from azuraforge.platform.jobs.states import ALL_STATES, CANCELLED, FINISHED_STATES, QUEUED, RUN
+from azuraforge.platform.jobs.states import (
+    ALL_STATES,
+    CANCELLED,
+    FINISHED_STATES,
+    JOB_KINDS,
+    QUEUED,
+    RUN,
+    TRIAL,
+)
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
 from azuraforge.platform.store.records import ExperimentRecord, Page
@@ -53,11 +61,13 @@ class ExperimentQuery:
 
     ``sort`` is a column of :data:`SORTABLE` or ``metric:<key>`` (by the metric's last value;
     runs without it come last). ``metric`` with ``metric_min``/``metric_max`` keeps runs whose
-    last value of that metric lies in the range.
+    last value of that metric lies in the range. ``kinds`` keeps jobs of those kinds: runs
+    and trials by default (prediction jobs are listed under their model).
     """
 
     project: str = DEFAULT_PROJECT
     statuses: Sequence[str] = ()
+    kinds: Sequence[str] = (RUN, TRIAL)
     pipeline: str | None = None
     batch_id: str | None = None
     text: str | None = None
@@ -71,6 +81,11 @@ class ExperimentQuery:
 
     def checked(self) -> ExperimentQuery:
         """Raise :class:`InvalidParameterError` naming the first bad field."""
+        odd = sorted(set(self.kinds) - JOB_KINDS)
+        if odd:
+            raise InvalidParameterError(
+                f"kind {odd[0]!r} is not a job kind; kinds: {', '.join(sorted(JOB_KINDS))}"
+            )
         unknown = sorted(set(self.statuses) - ALL_STATES)
         if unknown:
             raise InvalidParameterError(
@@ -339,6 +354,8 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
     (project, key, last) index of the summaries and reads the experiments table only for
     other filters."""
     conditions: list[Any] = []
+    if set(query.kinds) != JOB_KINDS:
+        conditions.append(Experiment.kind.in_(query.kinds))
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
     if query.pipeline:

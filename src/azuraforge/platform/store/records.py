@@ -143,3 +143,60 @@ class TrialRunRecord:
     status: str
     result: dict[str, Any] | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model: its latest version number (``None`` before the first) and where
+    each of its aliases points (alias → version number)."""
+
+    id: int
+    project: str
+    name: str
+    description: str
+    tags: dict[str, Any]
+    created_at: float
+    updated_at: float
+    latest_version: int | None
+    aliases: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """One immutable version of a registered model: its copy of a run's artifact (a folder
+    relative to ``$AZURAFORGE_HOME/models``, with the SHA-256 of its files), and the run's
+    pipeline, metrics, config and data fingerprint."""
+
+    id: int
+    model_id: int
+    model: str
+    version: int
+    pipeline: str
+    source_experiment_id: int | None
+    source_experiment_name: str
+    artifact_path: str
+    artifact_digest: str
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    data_fingerprint: str
+    description: str
+    created_by: str
+    created_at: float
+    aliases: list[str] = field(default_factory=list)
+    """The aliases pointing to this version when it was read."""
+
+
+@dataclass(frozen=True)
+class AliasMoveRecord:
+    """One move of an alias: from which version to which (``None``: the alias did not exist,
+    or was removed), who moved it, when and why, and whether it was a rollback."""
+
+    id: int
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    reason: str
+    rollback: bool
+    created_at: float

@@ -1,0 +1,199 @@
+"""Request and response bodies of ``/models``: models, versions, aliases and their moves,
+predictions and prediction jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.platform.store import (
+    AliasMoveRecord,
+    ExperimentRecord,
+    ModelRecord,
+    ModelVersionRecord,
+)
+
+ACTOR = Field(
+    None, max_length=200, description='Who makes the change (the CLI sends your user name); "api".'
+)
+REASON = Field("", max_length=2000, description="Why, kept in the alias's history.")
+
+
+class ModelCreate(BaseModel):
+    """A model to register (its versions come from runs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=200, description="Letters, digits, _ . -")
+    description: str = Field("", max_length=10_000)
+    tags: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ModelPublic(BaseModel):
+    name: str
+    description: str
+    tags: dict[str, Any]
+    created_at: float
+    updated_at: float
+    latest_version: int | None = Field(description="null before the first version.")
+    aliases: dict[str, int] = Field(description="Alias → the version it points to.")
+
+    @classmethod
+    def of(cls, record: ModelRecord) -> ModelPublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class ModelsPublic(BaseModel):
+    data: list[ModelPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class VersionCreate(BaseModel):
+    """Register a completed run's model as the next version."""
+
+    model_config = ConfigDict(extra="forbid")
+    experiment: int | str = Field(..., description="The run's id or name (completed).")
+    description: str = Field("", max_length=10_000)
+    actor: str | None = ACTOR
+
+
+class VersionPublic(BaseModel):
+    model: str
+    version: int
+    pipeline: str
+    source_experiment_id: int | None = Field(description="null once the run was deleted.")
+    source_experiment_name: str
+    artifact_digest: str = Field(description="SHA-256 of its files, checked on every load.")
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    data_fingerprint: str
+    description: str
+    created_by: str
+    created_at: float
+    aliases: list[str]
+
+    @classmethod
+    def of(cls, record: ModelVersionRecord) -> VersionPublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class AliasSet(BaseModel):
+    """Point an alias at a version."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(..., ge=1, le=2**31 - 1)
+    reason: str = REASON
+    actor: str | None = ACTOR
+
+
+class AliasChange(BaseModel):
+    """Who rolls an alias back, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = REASON
+    actor: str | None = ACTOR
+
+
+class AliasMovePublic(BaseModel):
+    id: int
+    alias: str
+    from_version: int | None = Field(description="null: the alias did not exist before.")
+    to_version: int | None = Field(description="null: the alias was removed.")
+    actor: str
+    reason: str
+    rollback: bool
+    created_at: float
+
+    @classmethod
+    def of(cls, record: AliasMoveRecord) -> AliasMovePublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class AliasPublic(BaseModel):
+    model: str
+    alias: str
+    version: int | None = Field(description="Where it points now; null once removed.")
+    move: AliasMovePublic | None = Field(
+        description="The move this request made; null when it changed nothing."
+    )
+
+
+class AliasMovesPublic(BaseModel):
+    data: list[AliasMovePublic] = Field(description="Newest first.")
+    total: int
+    offset: int
+    limit: int
+
+
+class PredictRequest(BaseModel):
+    """Rows to predict from, in the format of the model's training data."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] = Field(
+        ..., min_length=1, description="Objects of column: value (numbers, text, null)."
+    )
+    horizon: int | None = Field(
+        None,
+        ge=1,
+        description="Forecasters: the next `horizon` times after the last row (at most the "
+        "model's horizon). Without it: a forecast from every window of the rows.",
+    )
+
+
+class PredictionPublic(BaseModel):
+    model: str
+    version: int
+    reference: str = Field(description="The reference as asked (name@alias, name/3, name).")
+    rows: int = Field(description="How many predictions (the length of each column).")
+    predictions: dict[str, list[Any]] = Field(description="Columns of equal length.")
+
+
+class PredictionJobCreate(BaseModel):
+    """Rows, or a file of the server's data folder, to predict from in a job."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] | None = Field(None, min_length=1)
+    inputs: str | None = Field(
+        None, min_length=1, max_length=1000, description="A CSV file in the data folder."
+    )
+    horizon: int | None = Field(None, ge=1)
+
+
+class PredictionJobPublic(BaseModel):
+    id: int = Field(description="The job's id (an experiment of kind prediction).")
+    model: str
+    version: int
+    reference: str
+    status: str
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    rows: int | None = Field(description="Predictions made, once completed.")
+    predictions: dict[str, list[Any]] | None = Field(
+        description="Once completed: the first `limit` predictions (see `download` for all)."
+    )
+    download: str | None = Field(description="Path of the whole predictions.csv, once completed.")
+
+    @classmethod
+    def of(
+        cls, record: ExperimentRecord, predictions: dict[str, list[Any]] | None = None
+    ) -> PredictionJobPublic:
+        config, result = record.config, record.result or {}
+        file = result.get("file") if predictions is not None else None
+        return cls(
+            id=record.id, model=config["model"], version=config["version"],
+            reference=config.get("reference", config["model"]), status=record.status,
+            error=record.error, created_at=record.created_at, started_at=record.started_at,
+            finished_at=record.finished_at, rows=result.get("rows"), predictions=predictions,
+            download=f"/api/v1/experiments/{record.id}/artifacts/{file}" if file else None,
+        )  # fmt: skip

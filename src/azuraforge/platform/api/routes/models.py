@@ -1,0 +1,279 @@
+"""``/models``: the registry (models, versions, aliases and their history) and predictions.
+
+A model version is named by a reference wherever one is asked for: ``name@alias``,
+``name/3`` or ``name`` (its latest version).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.registry_schemas import (
+    AliasChange,
+    AliasMovePublic,
+    AliasMovesPublic,
+    AliasPublic,
+    AliasSet,
+    ModelCreate,
+    ModelPublic,
+    ModelsPublic,
+    PredictionJobCreate,
+    PredictionJobPublic,
+    PredictionPublic,
+    PredictRequest,
+    VersionCreate,
+    VersionPublic,
+    VersionsPublic,
+)
+from azuraforge.platform.api.schemas import ErrorPublic
+from azuraforge.platform.jobs.states import COMPLETED
+from azuraforge.platform.services import predictions, registry
+from azuraforge.platform.services.registry import ModelRef, check_model_name
+from azuraforge.platform.serving import ModelServer
+from azuraforge.platform.store import AliasMoveRecord
+
+router = APIRouter(prefix="/models", tags=["models"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422, 503)
+}
+INLINE_ROWS = 200
+"""Requests with up to this many rows are predicted on the event loop (about a millisecond);
+larger ones in a worker thread, so they do not hold up the others."""
+VersionNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_ref(ref: str) -> ModelRef:
+    """``ref`` read once per distinct text (the predict route parses it on every call)."""
+    return ModelRef.parse(ref)
+
+
+def _server(request: Request) -> ModelServer:
+    server: ModelServer = request.app.state.models
+    return server
+
+
+# ---- models ------------------------------------------------------------------------------
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelPublic, responses=ERRORS)
+def create_model(body: ModelCreate, store: StoreDep) -> ModelPublic:
+    """Register a model name; its versions come from completed runs."""
+    record = store.create_model(
+        check_model_name(body.name), description=body.description, tags=body.tags
+    )
+    return ModelPublic.of(record)
+
+
+@router.get("", response_model=ModelsPublic, responses=ERRORS)
+def list_models(store: StoreDep, offset: Offset = 0, limit: Limit = 50) -> ModelsPublic:
+    """A page of models by name, each with its latest version and aliases."""
+    records, total = store.list_models(offset=offset, limit=limit)
+    data = [ModelPublic.of(r) for r in records]
+    return ModelsPublic(data=data, total=total, offset=offset, limit=limit)
+
+
+@router.get("/{name}", response_model=ModelPublic, responses=ERRORS)
+def get_model(name: str, store: StoreDep) -> ModelPublic:
+    """One model (``name``, or a reference to one of its versions)."""
+    return ModelPublic.of(store.get_model(parse_ref(name).name))
+
+
+# ---- versions ----------------------------------------------------------------------------
+@router.post(
+    "/{name}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VersionPublic,
+    responses=ERRORS,
+)
+def create_version(
+    name: str, body: VersionCreate, store: StoreDep, settings: SettingsDep
+) -> VersionPublic:
+    """Register a completed run's model (by run id or name) as the next version: its
+    artifact is copied, made read-only, and its SHA-256 recorded with the run's metrics,
+    config and data fingerprint."""
+    record = registry.register_version(
+        store, settings, check_model_name(name), body.experiment,
+        description=body.description, actor=body.actor or registry.DEFAULT_ACTOR,
+    )  # fmt: skip
+    return VersionPublic.of(record)
+
+
+@router.get("/{name}/versions", response_model=VersionsPublic, responses=ERRORS)
+def list_versions(
+    name: str, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+) -> VersionsPublic:
+    """A page of the model's versions, newest first."""
+    records, total = store.list_versions(check_model_name(name), offset=offset, limit=limit)
+    data = [VersionPublic.of(r) for r in records]
+    return VersionsPublic(data=data, total=total, offset=offset, limit=limit)
+
+
+@router.get("/{name}/versions/{version}", response_model=VersionPublic, responses=ERRORS)
+def get_version(name: str, version: str, store: StoreDep) -> VersionPublic:
+    """One version, by number, or by alias (``/versions/champion``: where it points)."""
+    ref = parse_ref(f"{name}/{version}" if version.isdigit() else f"{name}@{version}")
+    return VersionPublic.of(registry.resolve(store, ref))
+
+
+@router.delete(
+    "/{name}/versions/{version}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+)
+def delete_version(name: str, version: int, store: StoreDep, settings: SettingsDep) -> None:
+    """Delete a version with its files; refused (409, naming them) while aliases point to it."""
+    registry.delete_version(store, settings, check_model_name(name), version)
+
+
+# ---- aliases -----------------------------------------------------------------------------
+@router.put("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+def set_alias(name: str, alias: str, body: AliasSet, store: StoreDep) -> AliasPublic:
+    """Point ``alias`` at a version; the move (who, when, from → to, why) is recorded."""
+    move = registry.move_alias(
+        store, check_model_name(name), alias, body.version,
+        actor=body.actor or registry.DEFAULT_ACTOR, reason=body.reason,
+    )  # fmt: skip
+    return _alias(name, alias, body.version, move)
+
+
+@router.get("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+def get_alias(name: str, alias: str, store: StoreDep) -> AliasPublic:
+    """Where ``alias`` points now."""
+    version = store.get_alias(check_model_name(name), registry.check_alias(alias))
+    return _alias(name, alias, version, None)
+
+
+@router.delete("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+def delete_alias(
+    name: str,
+    alias: str,
+    store: StoreDep,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    reason: Annotated[str, Query(max_length=2000)] = "",
+) -> AliasPublic:
+    """Remove ``alias`` (recorded as a move to no version; a rollback brings it back)."""
+    move = registry.move_alias(
+        store, check_model_name(name), alias, None,
+        actor=actor or registry.DEFAULT_ACTOR, reason=reason,
+    )  # fmt: skip
+    return _alias(name, alias, None, move)
+
+
+@router.get("/{name}/aliases/{alias}/history", response_model=AliasMovesPublic, responses=ERRORS)
+def alias_history(
+    name: str, alias: str, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+) -> AliasMovesPublic:
+    """Every move of ``alias``, newest first: who, when, from → to, why, rollback or not."""
+    moves, total = store.list_alias_moves(
+        check_model_name(name), registry.check_alias(alias), offset=offset, limit=limit
+    )
+    data = [AliasMovePublic.of(m) for m in moves]
+    return AliasMovesPublic(data=data, total=total, offset=offset, limit=limit)
+
+
+@router.post("/{name}/aliases/{alias}/rollback", response_model=AliasPublic, responses=ERRORS)
+def rollback_alias(
+    name: str, alias: str, store: StoreDep, body: AliasChange | None = None
+) -> AliasPublic:
+    """Point ``alias`` back at the version before its last move (recorded as a rollback)."""
+    change = body or AliasChange()
+    move = registry.rollback_alias(
+        store, check_model_name(name), alias,
+        actor=change.actor or registry.DEFAULT_ACTOR, reason=change.reason,
+    )  # fmt: skip
+    return _alias(name, alias, move.to_version, move)
+
+
+def _alias(
+    name: str, alias: str, version: int | None, move: AliasMoveRecord | None
+) -> AliasPublic:
+    shown = None if move is None else AliasMovePublic.of(move)
+    return AliasPublic(model=name, alias=alias, version=version, move=shown)
+
+
+# ---- predictions -------------------------------------------------------------------------
+@router.post("/{ref:path}/predict", response_model=PredictionPublic, responses=ERRORS)
+async def predict(ref: str, body: PredictRequest, request: Request) -> Response:
+    """Predictions for the rows, from the version ``ref`` names, with its own preprocessing.
+    The model stays loaded (LRU of ``model_cache_size``); a moved alias is served from its
+    new version within about ``alias_refresh`` seconds, the old one answering meanwhile."""
+    parsed, server = parse_ref(ref), _server(request)
+    loaded = server.cached(parsed)
+    if loaded is None:
+        loaded = await run_in_threadpool(server.get, parsed)
+    settings = server.settings
+    arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows)
+    if len(body.rows) <= INLINE_ROWS:
+        columns = predictions.predict(*arguments)
+    else:
+        columns = await run_in_threadpool(predictions.predict, *arguments)
+    count = len(next(iter(columns.values()))) if columns else 0
+    answer = {
+        "model": loaded.version.model, "version": loaded.version.version, "reference": ref,
+        "rows": count, "predictions": columns,
+    }  # fmt: skip
+    return Response(json.dumps(answer, allow_nan=False), media_type="application/json")
+
+
+@router.post(
+    "/{ref:path}/predictions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PredictionJobPublic,
+    responses=ERRORS,
+)
+def submit_prediction(
+    ref: str,
+    body: PredictionJobCreate,
+    store: StoreDep,
+    transport: TransportDep,
+    settings: SettingsDep,
+) -> PredictionJobPublic:
+    """Queue a prediction job on rows or on a file of the data folder (``inputs``); workers
+    run it like any job. Follow it with GET …/predictions/{id}."""
+    record = predictions.submit_prediction(
+        store, transport, settings, parse_ref(ref),
+        rows=body.rows, inputs=body.inputs, horizon=body.horizon,
+    )  # fmt: skip
+    return PredictionJobPublic.of(record)
+
+
+@router.get(
+    "/{ref:path}/predictions/{job_id}", response_model=PredictionJobPublic, responses=ERRORS
+)
+def get_prediction(
+    ref: str,
+    job_id: ExperimentId,
+    store: StoreDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> PredictionJobPublic:
+    """A prediction job: its status and error; once completed, its first ``limit``
+    predictions (all of them: ``download``, a CSV file)."""
+    record = predictions.get_prediction(store, parse_ref(ref), job_id)
+    shown = None
+    if record.status == COMPLETED:
+        shown = predictions.read_predictions(settings, record, limit)[0]
+    return PredictionJobPublic.of(record, shown)
+
+
+@router.post(
+    "/{ref:path}/predictions/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PredictionJobPublic,
+    responses=ERRORS,
+)
+def cancel_prediction(
+    ref: str, job_id: ExperimentId, store: StoreDep, transport: TransportDep
+) -> PredictionJobPublic:
+    """Cancel a prediction job: a queued one at once, a running one is stopped at once (its
+    worker takes the next job)."""
+    predictions.get_prediction(store, parse_ref(ref), job_id)
+    record = store.request_cancel(job_id)
+    transport.cancel(job_id)
+    return PredictionJobPublic.of(record)

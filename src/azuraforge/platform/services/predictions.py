@@ -1,0 +1,222 @@
+"""Predictions with registered models: synchronous (rows in, predictions out, from a model
+loaded in the API process) and asynchronous (a prediction job run by the workers).
+
+Both read the rows with the version's own pipeline (:meth:`Pipeline.predict_rows`), so a
+prediction equals what the pipeline's ``predict`` gives on the same rows loaded directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    DataFormatError,
+    InvalidParameterError,
+    NotFoundError,
+)
+from azuraforge.learn.datasets import read_csv, rows_table
+from azuraforge.platform.jobs.states import PREDICTION
+from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.experiments import withdraw
+from azuraforge.platform.services.registry import ModelRef, resolve
+from azuraforge.platform.serving import LoadedModel
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+
+INPUTS_FILE = "inputs.csv"
+ROWS_SOURCE = "rows"
+"""A job's ``source`` when its inputs were sent as rows (else the data file's name)."""
+PREDICTIONS_FILE = "predictions.csv"
+
+
+class InvalidInputError(InvalidParameterError):
+    """Rows, a file or a horizon a model cannot predict from (the API answers 422)."""
+
+
+def predict(
+    loaded: LoadedModel,
+    rows: Sequence[Mapping[str, Any]],
+    horizon: int | None,
+    max_rows: int,
+) -> dict[str, list[Any]]:
+    """The predictions of ``loaded`` for ``rows`` as JSON-ready columns.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the problem: too many rows, a missing or unexpected column, a value that does
+        not read, too few rows for one window, a horizon beyond the model's.
+    """
+    if len(rows) > max_rows:
+        raise InvalidInputError(
+            f"{len(rows):,} rows; a predict request takes at most {max_rows:,} "
+            "(max_predict_rows): send fewer, or submit an asynchronous prediction job "
+            "(POST /models/{ref}/predictions)"
+        )
+    try:
+        columns = loaded.pipeline.predict_rows(loaded.artifact, rows, horizon=horizon)
+    except (DataFormatError, InvalidParameterError) as e:
+        raise InvalidInputError(str(e)) from None
+    return json_columns(columns)
+
+
+def json_columns(columns: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
+    """Columns as JSON lists: times as ISO text, NaN and infinities as ``None``.
+
+    >>> json_columns({"t": np.array(["2024-01-01T05"], dtype="datetime64[h]"),
+    ...               "y": np.array([1.5, np.nan])})
+    {'t': ['2024-01-01T05'], 'y': [1.5, None]}
+    """
+    shown: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        array = np.asarray(values)
+        if array.dtype.kind == "M":
+            shown[name] = np.datetime_as_string(array).tolist()
+        elif array.dtype.kind == "f" and not np.isfinite(array).all():
+            shown[name] = [v if math.isfinite(v) else None for v in array.tolist()]
+        else:
+            shown[name] = array.tolist()
+    return shown
+
+
+def submit_prediction(
+    store: Store,
+    transport: Transport,
+    settings: Settings,
+    ref: ModelRef,
+    *,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    inputs: str | None = None,
+    horizon: int | None = None,
+    project: str = DEFAULT_PROJECT,
+) -> ExperimentRecord:
+    """Queue a prediction job for the version ``ref`` names now, on ``rows`` or on the file
+    ``inputs`` of the data folder (copied into the job's folder first, so the job reads what
+    was asked even if the file changes).
+
+    Raises
+    ------
+    InvalidInputError
+        For neither or both of ``rows`` and ``inputs``, a file outside the data folder or
+        missing, rows that do not form a table.
+    """
+    version = resolve(store, ref, project)
+    if (rows is None) == (inputs is None):
+        raise InvalidInputError("send either rows (a list of objects) or inputs (a file name)")
+    folder = settings.runs_dir / f"prediction-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    try:
+        source = _write_inputs(folder / INPUTS_FILE, settings.data_dir, rows, inputs)
+        config = {
+            "model": version.model, "version": version.version, "version_id": version.id,
+            "reference": str(ref), "inputs": INPUTS_FILE, "source": source, "horizon": horizon,
+        }  # fmt: skip
+        record = store.create_experiment(
+            version.pipeline,
+            config,
+            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}",
+            project=project,
+            kind=PREDICTION,
+            output_dir=str(folder),
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        transport.submit(record.id)
+    except BaseException:
+        withdraw(store, [record])
+        raise
+    return record
+
+
+def _write_inputs(
+    target: Path,
+    data_dir: Path,
+    rows: Sequence[Mapping[str, Any]] | None,
+    inputs: str | None,
+) -> str:
+    """Write the job's inputs to ``target``; say where they came from."""
+    if inputs is not None:
+        shutil.copyfile(_data_file(data_dir, inputs), target)
+        return inputs
+    assert rows is not None
+    try:
+        table = rows_table(rows)
+    except DataFormatError as e:
+        raise InvalidInputError(str(e)) from None
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.column_names)
+        writer.writerows(table.rows)
+    return ROWS_SOURCE
+
+
+def _data_file(data_dir: Path, name: str) -> Path:
+    """``name`` as an existing file inside ``data_dir`` (never outside it)."""
+    root = data_dir.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise InvalidInputError(
+            f"inputs {name!r} leaves the server's data folder {data_dir}; name a file in it, "
+            "relative to it"
+        )
+    if not path.is_file():
+        raise InvalidInputError(f"inputs {name!r}: no such file in the data folder {data_dir}")
+    return path
+
+
+def get_prediction(
+    store: Store, ref: ModelRef, job_id: int, project: str = DEFAULT_PROJECT
+) -> ExperimentRecord:
+    """Prediction job ``job_id`` of the model ``ref`` names (:class:`NotFoundError` if it is
+    not one)."""
+    record = store.find_experiment(job_id, project=project)
+    if record is None or record.kind != PREDICTION or record.config.get("model") != ref.name:
+        raise NotFoundError(f"model {ref.name!r} has no prediction job {job_id}")
+    return record
+
+
+def read_predictions(
+    settings: Settings, record: ExperimentRecord, limit: int
+) -> tuple[dict[str, list[Any]], int]:
+    """The first ``limit`` predictions of a completed job as columns, and how many in all."""
+    path = settings.run_dir(record.id, record.output_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        raise ConflictError(f"prediction job {record.id} has no predictions file any more")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        names = next(reader)
+        kept = [row for _, row in zip(range(limit), reader, strict=False)]
+    total = int((record.result or {}).get("rows", len(kept)))
+    columns = {name: _typed([row[i] for row in kept]) for i, name in enumerate(names)}
+    return columns, total
+
+
+def _typed(texts: list[str]) -> list[Any]:
+    """A column read back: integers, else floats (empty: ``None``), else the texts."""
+    for convert in (int, float):
+        with contextlib.suppress(ValueError):
+            return [convert(text) if text else None for text in texts]
+    return texts
+
+
+def rows_from_file(path: Path, *, header: bool | Literal["auto"]) -> list[dict[str, str]]:
+    """The rows of a CSV file as objects of column: text (without a header, the columns are
+    ``1``, ``2``...)."""
+    try:
+        table = read_csv(path, header=header)
+    except AzuraForgeError as e:
+        raise InvalidInputError(str(e)) from None
+    return [dict(zip(table.column_names, row, strict=True)) for row in table.rows]

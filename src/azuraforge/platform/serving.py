@@ -1,0 +1,174 @@
+"""Models loaded for serving in the API process, and where the references they serve point.
+
+:class:`ModelServer` keeps up to ``model_cache_size`` loaded versions (least recently used
+dropped first), keyed by version id, and remembers which version each reference served
+(``name@alias``, ``name/3``, ``name``) resolves to. A request for a reference it knows costs
+no query, no file read and no load. A thread re-resolves the references in use every
+``alias_refresh`` seconds; when an alias moved, it loads the new version first and only then
+switches the reference to it, so requests are answered by the old version until the new one
+is ready, and by the new one within about ``alias_refresh`` plus its load time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from azuraforge.apps import Pipeline, get_pipeline
+from azuraforge.errors import AzuraForgeError
+from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.platform.services.registry import ModelRef, load_version, resolve
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ModelVersionRecord, Store, is_unavailable
+
+_log = logging.getLogger(__name__)
+IDLE_SECONDS = 60.0
+"""A reference not requested for this long is no longer re-resolved (its next request
+resolves it again)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A version ready to predict: its record, its pipeline and its artifact."""
+
+    version: ModelVersionRecord
+    pipeline: Pipeline[Any]
+    artifact: ModelArtifact
+
+
+@dataclass
+class _Target:
+    """The version a reference resolved to, when that was checked and when last used."""
+
+    version_id: int
+    checked_at: float
+    used_at: float
+
+
+class ModelServer:
+    """Loaded model versions and the versions references resolve to (see the module).
+
+    :meth:`cached` is the hot path: no I/O, safe to call on an event loop. :meth:`get` may
+    query the store and load a version: call it from a worker thread. Both are thread safe.
+    """
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self._loaded: OrderedDict[int, LoadedModel] = OrderedDict()
+        self._targets: dict[ModelRef, _Target] = {}
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+        # A reference whose refresher fell this far behind (a long load, a stalled store)
+        # is resolved again by the request itself.
+        self._stale_after = max(5.0, 10 * settings.alias_refresh)
+
+    def cached(self, ref: ModelRef) -> LoadedModel | None:
+        """The model ``ref`` serves when it is known and loaded, else ``None``."""
+        now = time.monotonic()
+        with self._lock:
+            target = self._targets.get(ref)
+            if target is None or now - target.checked_at > self._stale_after:
+                return None
+            loaded = self._loaded.get(target.version_id)
+            if loaded is None:
+                return None
+            target.used_at = now
+            self._loaded.move_to_end(target.version_id)
+            return loaded
+
+    def get(self, ref: ModelRef) -> LoadedModel:
+        """The model ``ref`` serves, resolved and loaded if needed.
+
+        Raises
+        ------
+        NotFoundError
+            Naming what exists, when ``ref`` names no version.
+        ConflictError
+            When the version's files changed since registration.
+        """
+        loaded = self.cached(ref)
+        if loaded is not None:
+            return loaded
+        version_id, number = self._resolve(ref)
+        loaded = self._load(ref.name, number, version_id)
+        now = time.monotonic()
+        with self._lock:
+            self._targets[ref] = _Target(version_id, now, now)
+        self._start_refresher()
+        return loaded
+
+    def close(self) -> None:
+        """Stop re-resolving references (the loaded models stay until collected)."""
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(5)
+
+    def _resolve(self, ref: ModelRef) -> tuple[int, int]:
+        if ref.alias is not None:
+            found = self.store.resolve_alias_id(ref.name, ref.alias)
+        else:
+            found = self.store.resolve_version_id(ref.name, ref.version)
+        if found is None:
+            resolve(self.store, ref)  # raises NotFoundError, naming what exists
+            found = self._resolve(ref)  # created meanwhile
+        return found
+
+    def _load(self, model: str, number: int, version_id: int) -> LoadedModel:
+        with self._lock:
+            if version_id in self._loaded:
+                return self._loaded[version_id]
+        with self._load_lock:  # one load at a time: concurrent requests wait for it
+            with self._lock:
+                if version_id in self._loaded:
+                    return self._loaded[version_id]
+            version = self.store.get_version(model, number)
+            artifact = load_version(self.settings, version)
+            loaded = LoadedModel(version, get_pipeline(version.pipeline)(), artifact)
+            with self._lock:
+                self._loaded[version_id] = loaded
+                while len(self._loaded) > self.settings.model_cache_size:
+                    self._loaded.popitem(last=False)
+            return loaded
+
+    def _start_refresher(self) -> None:
+        with self._lock:
+            if self._refresher is not None or self._stop.is_set():
+                return
+            self._refresher = threading.Thread(
+                target=self._refresh_loop, name="azuraforge-model-refresh", daemon=True
+            )
+            self._refresher.start()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.settings.alias_refresh):
+            with self._lock:
+                targets = list(self._targets.items())
+            for ref, target in targets:
+                self._refresh(ref, target)
+
+    def _refresh(self, ref: ModelRef, target: _Target) -> None:
+        """Check where ``ref`` points; load a new version before switching to it."""
+        now = time.monotonic()
+        if now - target.used_at > IDLE_SECONDS:
+            with self._lock:
+                self._targets.pop(ref, None)
+            return
+        try:
+            version_id, number = self._resolve(ref)
+            if version_id != target.version_id:
+                self._load(ref.name, number, version_id)
+        except AzuraForgeError as e:
+            if is_unavailable(e):  # keep serving what was resolved last
+                target.checked_at = now
+                _log.warning("cannot check where %s points now: %s", ref, e)
+                return
+            with self._lock:  # gone (or broken): the next request says why
+                self._targets.pop(ref, None)
+            return
+        target.version_id, target.checked_at = version_id, now

@@ -1,0 +1,550 @@
+"""The model registry: models, their immutable versions, aliases and every move of an alias."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
+from azuraforge.platform.store.models import (
+    AliasMove,
+    Experiment,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+)
+from azuraforge.platform.store.records import (
+    AliasMoveRecord,
+    ModelRecord,
+    ModelVersionRecord,
+)
+
+
+class RegistryStore(StoreBase):
+    """Registered models of the store. Versions never change once created (only deletion
+    removes one, and never while an alias points to it); every change of an alias is kept
+    as an :class:`AliasMoveRecord`. Returned records are snapshots; every method is safe to
+    call from several threads and processes at once."""
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, Any] | None = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> ModelRecord:
+        """Register a model named ``name`` (no versions yet).
+
+        Raises
+        ------
+        ConflictError
+            If the name is taken in the project.
+        """
+        now = time.time()
+        with self._begin() as connection:
+            values = dict(
+                project_id=self.project_id(connection, project), name=name,
+                description=description, tags=dict(tags or {}), created_at=now, updated_at=now,
+            )  # fmt: skip
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(RegisteredModel).values(**values))
+            except IntegrityError:
+                raise ConflictError(
+                    f"a model named {name!r} already exists in project {project!r}; register "
+                    f"a new version of it (POST /models/{name}/versions) or choose another name"
+                ) from None
+        return self.get_model(name, project=project)
+
+    def find_model(self, name: str, *, project: str = DEFAULT_PROJECT) -> ModelRecord | None:
+        """The model named ``name``, or ``None``."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(*RegisteredModel.__table__.columns).where(
+                    RegisteredModel.project_id == self.project_id(connection, project),
+                    RegisteredModel.name == name,
+                )
+            ).first()
+            return None if row is None else _models(connection, project, [row])[0]
+
+    def get_model(self, name: str, *, project: str = DEFAULT_PROJECT) -> ModelRecord:
+        """The model named ``name``.
+
+        Raises
+        ------
+        NotFoundError
+            Naming up to ten models that exist.
+        """
+        found = self.find_model(name, project=project)
+        if found is None:
+            raise NotFoundError(self._unknown_model(name, project))
+        return found
+
+    def list_models(
+        self, *, project: str = DEFAULT_PROJECT, offset: int = 0, limit: int = 50
+    ) -> tuple[list[ModelRecord], int]:
+        """One page of models by name, and how many there are in all."""
+        with self._read() as connection:
+            project_id = self.project_id(connection, project)
+            where = RegisteredModel.project_id == project_id
+            total = int(connection.scalar(select(func.count()).where(where)) or 0)
+            rows = connection.execute(
+                select(*RegisteredModel.__table__.columns)
+                .where(where)
+                .order_by(RegisteredModel.name)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return _models(connection, project, rows), total
+
+    def create_version(
+        self,
+        model: str,
+        *,
+        pipeline: str,
+        artifact_path: str,
+        artifact_digest: str,
+        source_experiment_id: int | None,
+        source_experiment_name: str,
+        metrics: Mapping[str, Any],
+        config: Mapping[str, Any],
+        data_fingerprint: str,
+        description: str = "",
+        created_by: str = "",
+        project: str = DEFAULT_PROJECT,
+    ) -> ModelVersionRecord:
+        """Add the next version of ``model`` (1, 2, 3...; numbers are never reused while the
+        model exists, even after a deletion)."""
+        now = time.time()
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, model, project)
+            latest = connection.scalar(
+                select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model_id)
+            )
+            number = max(int(latest or 0), self._highest_moved(connection, model_id)) + 1
+            connection.execute(
+                insert(ModelVersion).values(
+                    model_id=model_id, version=number, pipeline=pipeline,
+                    source_experiment_id=source_experiment_id,
+                    source_experiment_name=source_experiment_name, artifact_path=artifact_path,
+                    artifact_digest=artifact_digest, metrics=dict(metrics), config=dict(config),
+                    data_fingerprint=data_fingerprint, description=description,
+                    created_by=created_by, created_at=now,
+                )
+            )  # fmt: skip
+            connection.execute(
+                update(RegisteredModel)
+                .where(RegisteredModel.id == model_id)
+                .values(updated_at=now)
+            )
+        return self.get_version(model, number, project=project)
+
+    def get_version(
+        self, model: str, version: int | None = None, *, project: str = DEFAULT_PROJECT
+    ) -> ModelVersionRecord:
+        """Version ``version`` of ``model``, its latest for ``None``.
+
+        Raises
+        ------
+        NotFoundError
+            Naming the model's versions (or the models, when ``model`` does not exist).
+        """
+        with self._read() as connection:
+            model_id = self._model_id(connection, model, project)
+            query = _select_versions().where(ModelVersion.model_id == model_id)
+            if version is None:
+                query = query.order_by(ModelVersion.version.desc()).limit(1)
+            else:
+                query = query.where(ModelVersion.version == version)
+            row = connection.execute(query).first()
+            if row is None:
+                raise NotFoundError(_unknown_version(connection, model, model_id, version))
+            return _versions(connection, [row])[0]
+
+    def list_versions(
+        self, model: str, *, project: str = DEFAULT_PROJECT, offset: int = 0, limit: int = 50
+    ) -> tuple[list[ModelVersionRecord], int]:
+        """One page of ``model``'s versions, newest first, and how many there are in all."""
+        with self._read() as connection:
+            model_id = self._model_id(connection, model, project)
+            where = ModelVersion.model_id == model_id
+            total = int(connection.scalar(select(func.count()).where(where)) or 0)
+            rows = connection.execute(
+                _select_versions()
+                .where(where)
+                .order_by(ModelVersion.version.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return _versions(connection, rows), total
+
+    def delete_version(
+        self, model: str, version: int, *, project: str = DEFAULT_PROJECT
+    ) -> ModelVersionRecord:
+        """Delete a version no alias points to (the caller removes its files).
+
+        Raises
+        ------
+        ConflictError
+            Naming the aliases that point to it: move or remove them first.
+        """
+        record = self.get_version(model, version, project=project)
+        with self._begin() as connection:
+            self._lock_model(connection, model, project)
+            pointing = sorted(
+                connection.scalars(
+                    select(ModelAlias.alias).where(ModelAlias.version_id == record.id)
+                )
+            )
+            if pointing:
+                names = ", ".join(f"{model}@{alias}" for alias in pointing)
+                raise ConflictError(
+                    f"version {version} of model {model!r} is in use by alias(es) {names}; "
+                    "move them to another version (PUT /models/{name}/aliases/{alias}) or "
+                    "remove them (DELETE) first"
+                )
+            connection.execute(delete(ModelVersion).where(ModelVersion.id == record.id))
+        return record
+
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str,
+        reason: str = "",
+        rollback: bool = False,
+        project: str = DEFAULT_PROJECT,
+    ) -> AliasMoveRecord | None:
+        """Point ``alias`` at ``version`` (remove it for ``None``) and record the move; a
+        request that changes nothing records nothing and returns ``None``.
+
+        Raises
+        ------
+        NotFoundError
+            If the version (or, on removal, the alias) does not exist.
+        """
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, model, project)
+            current = self._alias_version(connection, model_id, alias)
+            if version is None and current is None:
+                raise NotFoundError(self._unknown_alias(connection, model, model_id, alias))
+            if version == current:
+                return None
+            now = time.time()
+            connection.execute(
+                delete(ModelAlias).where(
+                    ModelAlias.model_id == model_id, ModelAlias.alias == alias
+                )
+            )
+            if version is not None:
+                version_id = connection.scalar(
+                    select(ModelVersion.id).where(
+                        ModelVersion.model_id == model_id, ModelVersion.version == version
+                    )
+                )
+                if version_id is None:
+                    raise NotFoundError(_unknown_version(connection, model, model_id, version))
+                connection.execute(
+                    insert(ModelAlias).values(
+                        model_id=model_id, alias=alias, version_id=version_id, updated_at=now
+                    )
+                )
+            move_id: int = connection.execute(
+                insert(AliasMove)
+                .values(
+                    model_id=model_id,
+                    alias=alias,
+                    from_version=current,
+                    to_version=version,
+                    actor=actor,
+                    reason=reason,
+                    rollback=rollback,
+                    created_at=now,
+                )
+                .returning(AliasMove.id)
+            ).scalar_one()
+        return AliasMoveRecord(
+            move_id, model, alias, current, version, actor, reason, rollback, now
+        )
+
+    def find_alias(self, model: str, alias: str, *, project: str = DEFAULT_PROJECT) -> int | None:
+        """The version number ``alias`` of ``model`` points to, or ``None``."""
+        with self._read() as connection:
+            return self._alias_version(
+                connection, self._model_id(connection, model, project), alias
+            )
+
+    def get_alias(self, model: str, alias: str, *, project: str = DEFAULT_PROJECT) -> int:
+        """The version number ``alias`` of ``model`` points to.
+
+        Raises
+        ------
+        NotFoundError
+            Naming the model's aliases.
+        """
+        with self._read() as connection:
+            model_id = self._model_id(connection, model, project)
+            found = self._alias_version(connection, model_id, alias)
+            if found is None:
+                raise NotFoundError(self._unknown_alias(connection, model, model_id, alias))
+            return found
+
+    def list_alias_moves(
+        self,
+        model: str,
+        alias: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[AliasMoveRecord], int]:
+        """One page of the moves of ``alias``, newest first, and how many there are in all.
+
+        Raises
+        ------
+        NotFoundError
+            If the alias never existed.
+        """
+        with self._read() as connection:
+            model_id = self._model_id(connection, model, project)
+            where = (AliasMove.model_id == model_id, AliasMove.alias == alias)
+            total = int(connection.scalar(select(func.count()).where(*where)) or 0)
+            if not total:
+                raise NotFoundError(self._unknown_alias(connection, model, model_id, alias))
+            rows = connection.execute(
+                select(*AliasMove.__table__.columns).where(*where).order_by(AliasMove.id.desc())
+                .offset(offset).limit(limit)
+            ).all()  # fmt: skip
+        return [_move(model, row) for row in rows], total
+
+    def last_alias_move(
+        self, model: str, alias: str, *, project: str = DEFAULT_PROJECT
+    ) -> AliasMoveRecord:
+        """The latest move of ``alias`` (:class:`NotFoundError` if it never existed)."""
+        return self.list_alias_moves(model, alias, project=project, limit=1)[0][0]
+
+    def resolve_alias_id(
+        self, model: str, alias: str, *, project: str = DEFAULT_PROJECT
+    ) -> tuple[int, int] | None:
+        """``(version id, version number)`` that ``alias`` points to, in one query; ``None``
+        when the model or the alias does not exist (what a serving cache polls)."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(ModelVersion.id, ModelVersion.version)
+                .join(ModelAlias, ModelAlias.version_id == ModelVersion.id)
+                .join(RegisteredModel, RegisteredModel.id == ModelAlias.model_id)
+                .where(
+                    RegisteredModel.project_id == self.project_id(connection, project),
+                    RegisteredModel.name == model,
+                    ModelAlias.alias == alias,
+                )
+            ).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def resolve_version_id(
+        self, model: str, version: int | None = None, *, project: str = DEFAULT_PROJECT
+    ) -> tuple[int, int] | None:
+        """``(version id, version number)`` of version ``version`` of ``model`` (its latest
+        for ``None``), in one query; ``None`` when there is no such version."""
+        with self._read() as connection:
+            query = (
+                select(ModelVersion.id, ModelVersion.version)
+                .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+                .where(
+                    RegisteredModel.project_id == self.project_id(connection, project),
+                    RegisteredModel.name == model,
+                )
+            )
+            if version is None:
+                query = query.order_by(ModelVersion.version.desc()).limit(1)
+            else:
+                query = query.where(ModelVersion.version == version)
+            row = connection.execute(query).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def find_experiment_id(self, name: str, *, project: str = DEFAULT_PROJECT) -> int | None:
+        """The id of the experiment named ``name`` (what a version is registered from)."""
+        with self._read() as connection:
+            found = connection.scalar(
+                select(Experiment.id).where(
+                    Experiment.project_id == self.project_id(connection, project),
+                    Experiment.name == name,
+                )
+            )
+        return None if found is None else int(found)
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _model_id(self, connection: Connection, name: str, project: str) -> int:
+        found = connection.scalar(
+            select(RegisteredModel.id).where(
+                RegisteredModel.project_id == self.project_id(connection, project),
+                RegisteredModel.name == name,
+            )
+        )
+        if found is None:
+            raise NotFoundError(self._unknown_model(name, project, connection))
+        return int(found)
+
+    def _lock_model(self, connection: Connection, name: str, project: str) -> int:
+        """The model's id, its row locked until commit (PostgreSQL; SQLite writers take the
+        database lock): version numbers and alias moves of one model are made one at a time."""
+        found = connection.scalar(
+            select(RegisteredModel.id)
+            .where(
+                RegisteredModel.project_id == self.project_id(connection, project),
+                RegisteredModel.name == name,
+            )
+            .with_for_update()
+        )
+        if found is None:
+            raise NotFoundError(self._unknown_model(name, project, connection))
+        return int(found)
+
+    def _unknown_model(self, name: str, project: str, connection: Connection | None = None) -> str:
+        if connection is None:
+            with self._read() as reading:
+                return self._unknown_model(name, project, reading)
+        names = list(
+            connection.scalars(
+                select(RegisteredModel.name)
+                .where(RegisteredModel.project_id == self.project_id(connection, project))
+                .order_by(RegisteredModel.name)
+                .limit(11)
+            )
+        )
+        known = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "none yet"
+        return f"no model named {name!r} in project {project!r}; models: {known}"
+
+    @staticmethod
+    def _alias_version(connection: Connection, model_id: int, alias: str) -> int | None:
+        found = connection.scalar(
+            select(ModelVersion.version)
+            .join(ModelAlias, ModelAlias.version_id == ModelVersion.id)
+            .where(ModelAlias.model_id == model_id, ModelAlias.alias == alias)
+        )
+        return None if found is None else int(found)
+
+    @staticmethod
+    def _unknown_alias(connection: Connection, model: str, model_id: int, alias: str) -> str:
+        aliases = _aliases(connection, [model_id])[model_id]
+        known = ", ".join(f"{a} → {v}" for a, v in sorted(aliases.items())) or "none"
+        return f"model {model!r} has no alias {alias!r}; its aliases: {known}"
+
+    @staticmethod
+    def _highest_moved(connection: Connection, model_id: int) -> int:
+        """The highest version an alias ever pointed to: a deleted latest version's number is
+        not given again (its moves still name it)."""
+        moved = connection.scalar(
+            select(func.max(func.coalesce(AliasMove.to_version, AliasMove.from_version))).where(
+                AliasMove.model_id == model_id
+            )
+        )
+        return int(moved or 0)
+
+
+_VERSION_COLUMNS = list(ModelVersion.__table__.columns)
+
+
+def _select_versions() -> Any:
+    return select(*_VERSION_COLUMNS, RegisteredModel.name.label("model_name")).join(
+        RegisteredModel, RegisteredModel.id == ModelVersion.model_id
+    )
+
+
+def _aliases(connection: Connection, model_ids: list[int]) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {model_id: {} for model_id in model_ids}
+    if model_ids:
+        rows = connection.execute(
+            select(ModelAlias.model_id, ModelAlias.alias, ModelVersion.version)
+            .join(ModelVersion, ModelVersion.id == ModelAlias.version_id)
+            .where(ModelAlias.model_id.in_(model_ids))
+        )
+        for model_id, alias, version in rows:
+            found[model_id][alias] = int(version)
+    return found
+
+
+def _models(connection: Connection, project: str, rows: Sequence[Row[Any]]) -> list[ModelRecord]:
+    ids = [row.id for row in rows]
+    latest = dict(
+        connection.execute(
+            select(ModelVersion.model_id, func.max(ModelVersion.version))
+            .where(ModelVersion.model_id.in_(ids))
+            .group_by(ModelVersion.model_id)
+        ).all()
+    ) if ids else {}  # fmt: skip
+    aliases = _aliases(connection, ids)
+    return [
+        ModelRecord(
+            id=row.id,
+            project=project,
+            name=row.name,
+            description=row.description,
+            tags=row.tags,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            latest_version=latest.get(row.id),
+            aliases=aliases[row.id],
+        )
+        for row in rows
+    ]
+
+
+def _versions(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersionRecord]:
+    ids = [row.id for row in rows]
+    pointing: dict[int, list[str]] = {version_id: [] for version_id in ids}
+    if ids:
+        for version_id, alias in connection.execute(
+            select(ModelAlias.version_id, ModelAlias.alias)
+            .where(ModelAlias.version_id.in_(ids))
+            .order_by(ModelAlias.alias)
+        ):
+            pointing[version_id].append(alias)
+    return [
+        ModelVersionRecord(
+            model=row.model_name,
+            aliases=pointing[row.id],
+            **{c.key: row._mapping[c.key] for c in _VERSION_COLUMNS},
+        )
+        for row in rows
+    ]
+
+
+def _unknown_version(
+    connection: Connection, model: str, model_id: int, version: int | None
+) -> str:
+    numbers = list(
+        connection.scalars(
+            select(ModelVersion.version)
+            .where(ModelVersion.model_id == model_id)
+            .order_by(ModelVersion.version.desc())
+            .limit(21)
+        )
+    )
+    if not numbers:
+        return (
+            f"model {model!r} has no versions yet; register one from a completed run "
+            f"(POST /models/{model}/versions)"
+        )
+    shown = ", ".join(map(str, sorted(numbers[:20]))) + (
+        " (latest 20)" if len(numbers) > 20 else ""
+    )
+    return f"model {model!r} has no version {version}; its versions: {shown}"
+
+
+def _move(model: str, row: Row[Any]) -> AliasMoveRecord:
+    fields = {key: row._mapping[key] for key in _MOVE_FIELDS}
+    return AliasMoveRecord(model=model, **fields)
+
+
+_MOVE_FIELDS = (
+    "id", "alias", "from_version", "to_version", "actor", "reason", "rollback", "created_at"
+)  # fmt: skip
