@@ -3,6 +3,7 @@ workers on the machine's Redis, and a trial whose worker is killed mid-run."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -68,8 +69,10 @@ def test_tune_on_a_real_serve_runs_the_study_and_prints_the_best_trial(
         "--name", "cli-study", "--api-url", api,
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "study 1 (cli-study): 8 trials, 2 at once" in result.output
-    detail = httpx.get(f"{api}/api/v1/studies/1").json()
+    found = re.search(r"study (\d+) \(cli-study\): 8 trials, 2 at once", result.output)
+    assert found is not None, result.output
+    study_id = found.group(1)
+    detail = httpx.get(f"{api}/api/v1/studies/{study_id}").json()
     best = detail["best"]
     assert f"best trial {best['number']} (experiment {best['run_id']})" in result.output
     check_study(detail)
@@ -77,9 +80,9 @@ def test_tune_on_a_real_serve_runs_the_study_and_prints_the_best_trial(
 
     listed = CliRunner().invoke(app, ["studies", "list", "--api-url", api])
     assert listed.exit_code == 0 and "cli-study" in listed.output and "8/8" in listed.output
-    shown = CliRunner().invoke(app, ["studies", "show", "1", "--api-url", api])
+    shown = CliRunner().invoke(app, ["studies", "show", study_id, "--api-url", api])
     assert shown.exit_code == 0 and "pruned" in shown.output
-    refused = CliRunner().invoke(app, ["studies", "cancel", "1", "--api-url", api])
+    refused = CliRunner().invoke(app, ["studies", "cancel", study_id, "--api-url", api])
     assert refused.exit_code == 1 and "already ended as completed" in refused.output
 
 
