@@ -18,6 +18,8 @@ target's own row (a same-day maximum, say) ever reaches the model.
 
 from __future__ import annotations
 
+import functools
+import json
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -356,7 +358,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         the training data's format), including the one ending at the last row: columns
         ``last_input_time`` (the window's last row), ``steps_ahead`` and ``forecast`` (in the
         target's units)."""
-        config = self.make_config(_current_settings(artifact.config))
+        config = self.saved_config(artifact)
         frame = self.load_frame(config, source=inputs)
         return self._window_forecasts(artifact, config, frame, str(inputs))[1]
 
@@ -380,7 +382,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         InvalidParameterError
             For a horizon beyond the model's, or too few rows for the windows it needs.
         """
-        config = self.make_config(_current_settings(artifact.config))
+        config = self.saved_config(artifact)
         frame = self.load_frame(config, source=rows_table(rows))
         trained = config.horizon
         if horizon is not None and not 1 <= horizon <= trained:
@@ -399,6 +401,11 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             keep = slice(first - int(ends[0]), first - int(ends[0]) + horizon)
             targets, forecasts = targets[keep], {k: v[keep] for k, v in forecasts.items()}
         return {"time": self._target_times(config, frame, targets), **forecasts}
+
+    def saved_config(self, artifact: ModelArtifact) -> ForecastT:
+        """The config ``artifact`` was trained with, validated once per distinct config (a
+        served model predicts from it on every request; do not change the object)."""
+        return cast(ForecastT, _validated_config(type(self), json.dumps(artifact.config)))
 
     def future_times(self, config: ForecastT, frame: Frame, steps: np.ndarray) -> np.ndarray:
         """The times ``steps`` (1, 2...) rows after the last row of ``frame``: by the frame's
@@ -459,6 +466,12 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
                 scaled, frame, rows, config, target_scaler, _saved_blend(artifact, config)
             ),
         }
+
+
+@functools.lru_cache(maxsize=64)
+def _validated_config(pipeline: type[TimeSeriesPipeline[Any]], saved: str) -> ForecastConfig:
+    config: ForecastConfig = pipeline.make_config(_current_settings(json.loads(saved)))
+    return config
 
 
 def _current_settings(saved: dict[str, Any]) -> dict[str, Any]:

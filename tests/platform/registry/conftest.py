@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.learn import LocalContext
@@ -90,6 +91,25 @@ def completed_run(store: Store, settings: Settings, model: Trained, name: str) -
         lease, COMPLETED, result={"metrics": model.result.metrics, "artifact_dir": "artifact"}
     )
     return store.get_experiment(record.id)
+
+
+REGISTRY_TABLES = ("alias_moves", "model_aliases", "model_versions", "registered_models")
+
+
+@pytest.fixture(autouse=True)
+def _empty_registry(request: pytest.FixtureRequest) -> None:
+    """The shared PostgreSQL database of the session keeps registry rows between tests (the
+    shared fixture empties the run tables only): empty them too."""
+    if "database_url" not in request.fixturenames:
+        return
+    url: str = request.getfixturevalue("database_url")
+    if url.startswith("postgresql"):
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"TRUNCATE {', '.join(REGISTRY_TABLES)} RESTART IDENTITY CASCADE")
+            )
+        engine.dispose()
 
 
 @pytest.fixture
