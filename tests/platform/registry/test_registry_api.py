@@ -34,3 +34,81 @@ def test_register_versions_from_runs(
     assert len(copies) == 2
     for path in [*copies[0].rglob("*")]:
         assert not os.stat(path).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_alias_history_and_rollback_round_trip(api: TestClient, runs: list[ExperimentRecord]):
+    registered(api, runs)
+    base = "/models/weather/aliases/champion"
+    made = call(api, "PUT", base, json={"version": 1, "reason": "first", "actor": "ana"})
+    assert made["version"] == 1 and made["move"]["from_version"] is None
+    assert call(api, "PUT", base, json={"version": 1})["move"] is None  # nothing changed
+    call(api, "PUT", base, json={"version": 2, "reason": "better MAE", "actor": "bo"})
+    assert call(api, "GET", base)["version"] == 2
+    assert call(api, "GET", "/models/weather/versions/champion")["version"] == 2
+    back = call(api, "POST", f"{base}/rollback", json={"reason": "regression", "actor": "cy"})
+    assert back["version"] == 1 and back["move"]["rollback"] is True
+    assert call(api, "GET", "/models/weather")["aliases"] == {"champion": 1}
+    removed = call(api, "DELETE", base, params={"actor": "dee", "reason": "retired"})
+    assert removed["version"] is None
+    call(api, "GET", base, 404)
+    again = call(api, "POST", f"{base}/rollback")  # the removal is undone
+    assert again["version"] == 1 and again["move"]["actor"] == "api"
+    history = call(api, "GET", f"{base}/history")
+    moves = [
+        (m["from_version"], m["to_version"], m["actor"], m["rollback"]) for m in history["data"]
+    ]
+    assert moves == [
+        (None, 1, "api", True),
+        (1, None, "dee", False),
+        (2, 1, "cy", True),
+        (1, 2, "bo", False),
+        (None, 1, "ana", False),
+    ]
+    assert history["total"] == 5
+    assert [m["reason"] for m in history["data"]][1:] == [
+        "retired",
+        "regression",
+        "better MAE",
+        "first",
+    ]
+
+
+def test_deleting_an_aliased_version_is_refused(
+    api: TestClient, runs: list[ExperimentRecord], settings: Settings
+):
+    registered(api, runs)
+    call(api, "PUT", "/models/weather/aliases/champion", json={"version": 1})
+    call(api, "PUT", "/models/weather/aliases/staging", json={"version": 1})
+    refused = call(api, "DELETE", "/models/weather/versions/1", 409)["error"]["message"]
+    assert "in use by alias(es) weather@champion, weather@staging" in refused
+    call(api, "DELETE", "/models/weather/versions/2", 204)
+    assert len(list((settings.models_dir / "weather").iterdir())) == 1
+    call(api, "GET", "/models/weather/versions/2", 404)
+    # Numbers are not given again: the next version is 3.
+    call(api, "POST", "/models/weather/versions", 201, json={"experiment": runs[1].id})
+    assert call(api, "GET", "/models/weather")["latest_version"] == 3
+
+
+def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
+    registered(api, runs)
+    call(api, "POST", "/models", 409, json={"name": "weather"})
+    assert (
+        "may hold only"
+        in call(api, "POST", "/models", 400, json={"name": "a/b"})["error"]["message"]
+    )
+    bad_alias = call(api, "PUT", "/models/weather/aliases/a.b", 400, json={"version": 1})
+    assert "may hold only letters, digits, '-' and '_'" in bad_alias["error"]["message"]
+    missing = call(api, "PUT", "/models/weather/aliases/x", 404, json={"version": 9})
+    assert "has no version 9; its versions: 1, 2" in missing["error"]["message"]
+    first = call(api, "PUT", "/models/weather/aliases/x", json={"version": 1})
+    assert first["move"]["actor"] == "api"
+    fresh = call(api, "POST", "/models/weather/aliases/x/rollback", 409)["error"]["message"]
+    assert "no earlier version to roll back to" in fresh
+    unknown = call(api, "POST", "/models/weather/versions", 404, json={"experiment": "nope"})
+    assert "no experiment named 'nope'" in unknown["error"]["message"]
+    queued = store.create_experiment("weather-forecaster", {}, name="queued-run")
+    not_done = call(api, "POST", "/models/weather/versions", 409, json={"experiment": queued.id})
+    assert (
+        "is queued; only a completed run's model can be registered" in not_done["error"]["message"]
+    )
+    call(api, "GET", "/models/nope/versions", 404)

@@ -193,6 +193,8 @@ class RegisteredModel(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    last_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The highest version number given: numbers are never given twice, even after a delete."""
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

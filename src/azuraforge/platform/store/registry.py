@@ -124,10 +124,12 @@ class RegistryStore(StoreBase):
         now = time.time()
         with self._begin() as connection:
             model_id = self._lock_model(connection, model, project)
-            latest = connection.scalar(
-                select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model_id)
+            number = 1 + int(
+                connection.scalar(
+                    select(RegisteredModel.last_version).where(RegisteredModel.id == model_id)
+                )
+                or 0
             )
-            number = max(int(latest or 0), self._highest_moved(connection, model_id)) + 1
             connection.execute(
                 insert(ModelVersion).values(
                     model_id=model_id, version=number, pipeline=pipeline,
@@ -141,7 +143,7 @@ class RegistryStore(StoreBase):
             connection.execute(
                 update(RegisteredModel)
                 .where(RegisteredModel.id == model_id)
-                .values(updated_at=now)
+                .values(updated_at=now, last_version=number)
             )
         return self.get_version(model, number, project=project)
 
@@ -437,17 +439,6 @@ class RegistryStore(StoreBase):
         aliases = _aliases(connection, [model_id])[model_id]
         known = ", ".join(f"{a} → {v}" for a, v in sorted(aliases.items())) or "none"
         return f"model {model!r} has no alias {alias!r}; its aliases: {known}"
-
-    @staticmethod
-    def _highest_moved(connection: Connection, model_id: int) -> int:
-        """The highest version an alias ever pointed to: a deleted latest version's number is
-        not given again (its moves still name it)."""
-        moved = connection.scalar(
-            select(func.max(func.coalesce(AliasMove.to_version, AliasMove.from_version))).where(
-                AliasMove.model_id == model_id
-            )
-        )
-        return int(moved or 0)
 
 
 _VERSION_COLUMNS = list(ModelVersion.__table__.columns)

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("last_version", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.UniqueConstraint("project_id", "name", name="uq_registered_models_name"),
