@@ -44,19 +44,24 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 ## bench: the full benchmarks (core vs PyTorch, allocator as installed and tuned; platform vs
-## MLflow; the live platform: event latency and job round trip); they write docs/benchmarks.md
+## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP);
+## they write docs/benchmarks.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
 	sleep 5
 	$(BIN)/python benchmarks/core_vs_torch.py --setting malloc-tuned
 	$(BIN)/python benchmarks/platform_vs_mlflow.py
 	$(BIN)/python benchmarks/platform_live.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/study_overhead.py
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
 	$(BIN)/python benchmarks/platform_vs_mlflow.py --quick --out $(VENV)/bench-platform-quick.md --json $(VENV)/bench-platform-quick.json
 	$(BIN)/python benchmarks/platform_live.py --quick --out $(VENV)/bench-live-quick.md --json $(VENV)/bench-live-quick.json
+	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json
+	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,683 @@
+"""Serving: ``POST /api/v1/models/{ref}/predict`` on the weather model, beside a bare FastAPI
+endpoint returning a constant, from a load generator on the same machine.
+
+Everything is real and started here, on 127.0.0.1 (free ports), one process each:
+
+- **bare**: a FastAPI app with one ``async def`` POST route returning a constant JSON
+  object, under ``uvicorn.run`` with the same settings ``azuraforge serve`` uses (this script
+  in a hidden mode, ``--bare-server PORT``). It is the ceiling of FastAPI and uvicorn here.
+- **ours**: ``azuraforge serve --workers 0`` on a fresh SQLite store (the default store)
+  holding a real weather model: a small weather-forecaster run on ``beijing-hourly``
+  (trained first by ``azuraforge serve --workers 1``), registered as model ``weather``
+  version 1 with alias ``champion``. The requests are
+  ``POST /api/v1/models/weather@champion/predict`` with the fewest raw rows of the dataset
+  one forecast needs (found by asking with more rows until the API answers 200).
+
+The load generator is this process: asyncio streams sending raw HTTP/1.1 keep-alive
+requests (the same bytes each time), reading each response's status line, headers and
+``Content-Length`` body, cheap per request because it shares the 2 cores with the server.
+Every response must be a 200 whose body equals the first one's (the model is
+deterministic); anything else, a reset or a time-out counts as an error. Two loads:
+
+1. **closed loop**: ``connections`` connections, one request in flight on each, as fast as
+   the server answers: the throughput. Warm-up, then ``duration`` seconds measured; the
+   targets take turns over ``repeats`` rounds (order alternating); medians over rounds.
+2. **open loop** at the bar's rate (1,000 requests/s): requests are due on a fixed schedule
+   whatever the server does, sent on an idle connection (a new one when none is idle, up to
+   :data:`OPEN_CONNECTIONS`), and each latency counts from the time the request was *due*,
+   so a stalled server is not hidden by a client that waited (no coordinated omission).
+
+Latency per request by ``time.perf_counter`` in the client. Also measured: each server's CPU
+time per request and peak resident set (``VmHWM``), and the client's own CPU share. Speed
+never fails the run, only correctness (errors, wrong bodies). The table goes to stdout and,
+for the full size, between this benchmark's markers in ``--out``; every number to ``--json``.
+
+Usage::
+
+    .venv/bin/python benchmarks/serving.py [--quick] [--duration S] [--repeats N]
+        [--connections N] [--out docs/benchmarks.md] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import (
+    ROOT,
+    command_line,
+    cpu_ticks,
+    environment,
+    environment_block,
+    exit_on_sigterm,
+    free_port,
+    percentiles_ms,
+    proc_status_mb,
+    write_outputs,
+)
+from platform_live import LEAKED, ProcessGroups, azuraforge, child_environment, log_tail
+
+SIZES = {
+    "full": {"duration_s": 10.0, "warmup_s": 2.0, "repeats": 3, "connections": 16},
+    "quick": {"duration_s": 1.0, "warmup_s": 0.5, "repeats": 1, "connections": 8},
+}
+BARS = {"requests_per_s": 1000.0, "p99_ms": 50.0, "aim_requests_per_s": 3000.0}
+OPEN_RATE = 1000.0  # requests/s of the open-loop load: the bar
+OPEN_CONNECTIONS = 64  # the most connections the open loop opens
+TIMEOUT_S = 60.0  # for a server to start, a request to be answered
+TRAIN_TIMEOUT_S = 600.0  # for the weather run to train
+DATASET = "beijing-hourly"
+MODEL, ALIAS = "weather", "champion"
+PREDICT_PATH = f"/api/v1/models/{MODEL}@{ALIAS}/predict"
+BARE_PATH = "/predict"
+BARE_ANSWER = {"predictions": [{"forecast": 0.0}]}
+WEATHER_CONFIG = {
+    "full": {"max_rows": 4000, "epochs": 2, "hidden_size": 32, "sequence_length": 24},
+    "quick": {"max_rows": 600, "epochs": 1, "hidden_size": 8, "sequence_length": 24},
+}
+START, END = "<!-- serving:start -->", "<!-- serving:end -->"
+
+
+# ---- the bare peer ---------------------------------------------------------------------------
+
+
+def run_bare_server(port: int) -> None:
+    """The bare peer: one constant POST route, served as ``azuraforge serve`` serves."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post(BARE_PATH)
+    async def predict() -> dict[str, Any]:
+        return BARE_ANSWER
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def server_settings() -> dict[str, Any]:
+    """What ``uvicorn.run(app, host, port, log_level="warning")`` (``azuraforge serve``)
+    resolves to here: its ``auto`` loop and HTTP choices depend on what is installed."""
+    uvloop = importlib.util.find_spec("uvloop") is not None
+    httptools = importlib.util.find_spec("httptools") is not None
+    return {
+        "processes": 1,
+        "loop": "uvloop" if uvloop else "asyncio",
+        "http": "httptools" if httptools else "h11",
+        "log_level": "warning",
+        "serve_workers": 0,
+        "store": "SQLite (default)",
+    }
+
+
+# ---- the load generator ----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What a load saw: latencies of the answered requests, errors by kind."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go and what every answer must be."""
+
+    port: int
+    path: str
+    body: bytes
+    expected: bytes = b""
+    """The body every answer must have (empty: only a 200 is checked)."""
+
+    @property
+    def request(self) -> bytes:
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
+        )
+        return head.encode() + self.body
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send a request, read its answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def ask(self, request: bytes) -> tuple[int, bytes]:
+        """Send ``request``; return the answer's status and body."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        marker = head.lower().find(b"content-length:")
+        if marker < 0:
+            raise ValueError("an answer without Content-Length")
+        length = int(head[marker + 15 : head.index(b"\r\n", marker)])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def timed_ask(connection: Connection, target: Target, tally: Tally, since: float) -> bool:
+    """One request; its latency (from ``since``) into ``tally`` if it was answered right.
+    ``False`` when the connection is no longer usable."""
+    try:
+        status, body = await connection.ask(target.request)
+    except (OSError, ValueError, EOFError, asyncio.LimitOverrunError) as e:
+        tally.error(type(e).__name__)
+        return False
+    if status != 200:
+        tally.error(f"HTTP {status}")
+    elif target.expected and body != target.expected:
+        tally.error("wrong body")
+    else:
+        tally.latencies_ms.append((time.perf_counter() - since) * 1e3)
+    return True
+
+
+async def closed_loop(target: Target, connections: int, warmup_s: float, duration_s: float):
+    """``connections`` connections asking back to back; only requests sent after the
+    warm-up and answered before its end count. Returns the tally and the measured seconds."""
+    opened = [await Connection.open(target.port) for _ in range(connections)]
+    begin = time.perf_counter() + warmup_s
+    end = begin + duration_s
+    tally, warm = Tally(), Tally()
+
+    async def keep_asking(connection: Connection) -> None:
+        while (now := time.perf_counter()) < end:
+            if not await timed_ask(connection, target, tally if now >= begin else warm, now):
+                connection.close()
+                connection = await Connection.open(target.port)
+        connection.close()
+
+    async with asyncio.timeout(warmup_s + duration_s + TIMEOUT_S):
+        await asyncio.gather(*(keep_asking(c) for c in opened))
+    return tally, warm, time.perf_counter() - begin
+
+
+async def open_loop(target: Target, rate: float, warmup_s: float, duration_s: float):
+    """Requests due every ``1 / rate`` seconds, each sent on an idle connection (opening one
+    when none is, up to :data:`OPEN_CONNECTIONS`); latency from the time it was due. The
+    measured seconds run until the last answer."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    opened = 0
+    tally, warm = Tally(), Tally()
+    start = time.perf_counter()
+    begin = start + warmup_s
+    total = int((warmup_s + duration_s) * rate)
+
+    async def send(due: float) -> None:
+        nonlocal opened
+        if idle.empty() and opened < OPEN_CONNECTIONS:
+            opened += 1
+            idle.put_nowait(await Connection.open(target.port))
+        connection = await idle.get()
+        if await timed_ask(connection, target, tally if due >= begin else warm, due):
+            idle.put_nowait(connection)
+        else:
+            connection.close()
+            idle.put_nowait(await Connection.open(target.port))
+
+    pending: set[asyncio.Task[None]] = set()
+    sent = 0
+    while sent < total:
+        now = time.perf_counter()
+        due_now = min(total, int((now - start) * rate) + 1)
+        for index in range(sent, due_now):
+            task = asyncio.ensure_future(send(start + index / rate))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        sent = due_now
+        await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
+    async with asyncio.timeout(TIMEOUT_S):
+        await asyncio.gather(*pending)
+    while not idle.empty():
+        idle.get_nowait().close()
+    # until the last answer: a server slower than the rate answers fewer per second
+    return tally, warm, time.perf_counter() - begin
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_load(pid: int, load: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``load`` (a coroutine factory) and summarise what it saw, with the server's and
+    this client's CPU use over the whole load (warm-up included)."""
+    server_cpu, client_cpu, wall = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
+    tally, warm, seconds = asyncio.run(load())
+    wall = time.perf_counter() - wall
+    answered = len(tally.latencies_ms) + len(warm.latencies_ms)
+    errors = sum(tally.errors.values()) + sum(warm.errors.values())
+    stats = {
+        "requests": len(tally.latencies_ms),
+        "seconds": seconds,
+        "requests_per_s": len(tally.latencies_ms) / seconds,
+        "errors": errors,
+        "error_kinds": {**warm.errors, **tally.errors},
+        "server_cpu_ms_per_request": (cpu_seconds(pid) - server_cpu) * 1e3 / max(answered, 1),
+        "client_cpu_share": (own_cpu_seconds() - client_cpu) / wall,
+    }
+    if tally.latencies_ms:
+        stats |= percentiles_ms(tally.latencies_ms, 50, 99)
+        stats["max_ms"] = max(tally.latencies_ms)
+    return stats
+
+
+# ---- the servers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server process and the target its requests go to."""
+
+    name: str
+    pid: int
+    target: Target
+    rss_at_start_mb: float | None
+
+
+def wait_until_up(process: Any, port: int, log: Path, what: str) -> None:
+    """Wait until something answers HTTP on ``port`` (any status)."""
+    import httpx
+
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    sys.exit(f"{what} did not start:\n{log_tail(log)}")
+
+
+def start_bare(groups: ProcessGroups, work: Path, body: bytes) -> Server:
+    port = free_port()
+    log = work / "bare.log"
+    command = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
+    process = groups.start(command, dict(os.environ), log)
+    wait_until_up(process, port, log, "the bare FastAPI server")
+    expected = json.dumps(BARE_ANSWER, separators=(",", ":")).encode()
+    target = Target(port, BARE_PATH, body, expected)
+    return Server("bare", process.pid, target, proc_status_mb("VmRSS", process.pid))
+
+
+def start_serve(
+    groups: ProcessGroups, env: dict[str, str], work: Path, name: str, workers: int
+) -> tuple[Any, int]:
+    """``azuraforge serve --workers N`` on a free port, once it answers."""
+    port = free_port()
+    log = work / f"serve-{name}.log"
+    command = azuraforge("serve", "--port", str(port), "--workers", str(workers))
+    process = groups.start(command, env, log)
+    wait_until_up(process, port, log, f"azuraforge serve ({name})")
+    return process, port
+
+
+def api_call(http: Any, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+    response = http.request(method, path, **kwargs)
+    if response.status_code != expect:
+        sys.exit(f"{method} {path}: {response.status_code} {response.text[:500]}")
+    return response.json() if response.content else None
+
+
+def train_and_register(http: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """Train a weather-forecaster run, register it as ``weather`` v1, alias ``champion``;
+    return the run's row."""
+    body = {"pipeline": "weather-forecaster", "config": config}
+    run_id = api_call(http, "POST", "/api/v1/experiments", 201, json=body)["data"][0]["id"]
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while (row := api_call(http, "GET", f"/api/v1/experiments/{run_id}", 200))["status"] in {
+        "queued",
+        "running",
+    }:
+        if time.monotonic() > deadline:
+            sys.exit(f"the weather run {run_id} did not end within {TRAIN_TIMEOUT_S:g} s")
+        time.sleep(0.5)
+    if row["status"] != "completed":
+        sys.exit(f"the weather run {run_id} ended {row['status']}: {row['error']}")
+    api_call(http, "POST", "/api/v1/models", 201, json={"name": MODEL})
+    version = api_call(
+        http, "POST", f"/api/v1/models/{MODEL}/versions", 201, json={"experiment": run_id}
+    )["version"]
+    api_call(
+        http, "PUT", f"/api/v1/models/{MODEL}/aliases/{ALIAS}", 200, json={"version": version}
+    )
+    return dict(row)
+
+
+def dataset_rows(count: int) -> list[dict[str, Any]]:
+    """The last ``count`` raw rows of the weather dataset's file, as JSON objects (numbers
+    as numbers, ``NA`` as it is written)."""
+    import csv
+
+    from azuraforge.learn.datasets import fetch
+
+    (path,) = fetch(DATASET).values()
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    return [{k: _number(v) for k, v in row.items()} for row in rows[-count:]]
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def fewest_rows(http: Any, start: int) -> tuple[bytes, int, bytes]:
+    """The request body with the fewest dataset rows that gets a 200 (from ``start`` rows
+    up), the row count, and the answer's body."""
+    for count in range(start, start + 200):
+        body = json.dumps({"rows": dataset_rows(count)}).encode()
+        response = http.post(
+            PREDICT_PATH, content=body, headers={"content-type": "application/json"}
+        )
+        if response.status_code == 200:
+            return body, count, response.content
+    sys.exit(
+        f"{PREDICT_PATH} refused every body of {start} to {start + 199} rows: {response.text}"
+    )
+
+
+# ---- driver ----------------------------------------------------------------------------------
+
+
+def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
+    """Closed-loop rounds, the servers taking turns (order alternating), then one open-loop
+    load per server."""
+    closed: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+    for repeat in range(size["repeats"]):
+        for server in servers if repeat % 2 == 0 else servers[::-1]:
+            stats = measure_load(
+                server.pid,
+                lambda s=server: closed_loop(
+                    s.target, size["connections"], size["warmup_s"], size["duration_s"]
+                ),
+            )
+            closed[server.name].append(stats)
+            print(f"{server.name} closed loop: {stats['requests_per_s']:,.0f} req/s, "
+                  f"p99 {stats.get('p99_ms', float('nan')):.1f} ms, "
+                  f"errors {stats['errors']}", flush=True)  # fmt: skip
+    opened = {}
+    for server in servers:
+        opened[server.name] = measure_load(
+            server.pid,
+            lambda s=server: open_loop(s.target, OPEN_RATE, size["warmup_s"], size["duration_s"]),
+        )
+    return {"closed": closed, "open": opened}
+
+
+def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
+    """Medians over the closed-loop rounds, the open loop, memory, the ratio to bare."""
+    summary: dict[str, Any] = {}
+    for server in servers:
+        runs = rounds["closed"][server.name]
+        median = {
+            key: float(np.median([r[key] for r in runs]))
+            for key in ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request",
+                        "client_cpu_share")
+        }  # fmt: skip
+        summary[server.name] = {
+            "closed": median | {"errors": sum(r["errors"] for r in runs)},
+            "open": rounds["open"][server.name],
+            "rss_at_start_mb": server.rss_at_start_mb,
+            "peak_rss_mb": proc_status_mb("VmHWM", server.pid),
+        }
+    if "bare" in summary and "ours" in summary:
+        summary["ours"]["ratio_to_bare"] = (
+            summary["ours"]["closed"]["requests_per_s"]
+            / summary["bare"]["closed"]["requests_per_s"]
+        )
+    return summary
+
+
+def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Set up both servers, run the loads, stop everything (on failure too)."""
+    import httpx
+
+    with ExitStack() as stack:
+        groups = stack.enter_context(ProcessGroups())
+        home = work / "home"
+        env = child_environment(work, home, database_url=f"sqlite:///{home / 'azuraforge.db'}")
+        trainer, port = start_serve(groups, env, work, "train", workers=1)
+        http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        run = train_and_register(http, weather)
+        trainer.terminate()
+        trainer.wait(TIMEOUT_S)
+        process, port = start_serve(groups, env, work, "predict", workers=0)
+        http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        body, rows, answer = fewest_rows(http, weather["sequence_length"])
+        ours = Server(
+            "ours",
+            process.pid,
+            Target(port, PREDICT_PATH, body, answer),
+            proc_status_mb("VmRSS", process.pid),
+        )
+        bare = start_bare(groups, work, body)
+        servers = [bare, ours]
+        rounds = run_rounds(servers, size)
+        return {
+            "weather_run": {"id": run["id"], "config": run["config"], "scores": run["scores"]},
+            "rows_per_request": rows,
+            "request_bytes": len(body),
+            "answer": json.loads(answer),
+            "rounds": rounds,
+            "summary": summarise(rounds, servers),
+        }
+
+
+TITLES = {
+    "bare": "bare FastAPI: `async def` POST returning a constant",
+    "ours": f"ours: `POST {PREDICT_PATH}` (weather LSTM)",
+}
+
+
+def table(result: dict[str, Any]) -> str:
+    """The Markdown table: closed loop (medians over rounds) and the open loop at the bar."""
+    rows = [
+        "| target | load | requests/s | p50 ms | p99 ms | errors | server CPU ms/request "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in result["summary"].items():
+        peak = f"{s['peak_rss_mb']:.0f}" if s["peak_rss_mb"] else "-"
+        for load, stats in (("closed loop", s["closed"]),
+                            (f"open loop at {OPEN_RATE:,.0f}/s", s["open"])):  # fmt: skip
+            rows.append(
+                f"| {TITLES[name]} | {load} | {stats['requests_per_s']:,.0f} "
+                f"| {stats.get('p50_ms', float('nan')):.1f} "
+                f"| {stats.get('p99_ms', float('nan')):.1f} | {stats['errors']} "
+                f"| {stats['server_cpu_ms_per_request']:.2f} | {peak} |"
+            )
+    return "\n".join(rows)
+
+
+def verdict(result: dict[str, Any]) -> str:
+    """The bar, met or not, in one sentence."""
+    ours = result["summary"]["ours"]
+    rate, p99 = ours["closed"]["requests_per_s"], ours["open"].get("p99_ms", float("inf"))
+    errors = ours["closed"]["errors"] + ours["open"]["errors"]
+    met = rate >= BARS["requests_per_s"] and p99 < BARS["p99_ms"] and errors == 0
+    return (
+        f"**{rate:,.0f} requests/s** (closed loop, {ours['ratio_to_bare']:.0%} of bare FastAPI), "
+        f"**p99 {p99:.1f} ms at {OPEN_RATE:,.0f} requests/s**, {errors} errors: the bar "
+        f"(≥ {BARS['requests_per_s']:,.0f} requests/s with p99 < {BARS['p99_ms']:.0f} ms, "
+        f"0 errors) is {'met' if met else 'not met'}; the aim is "
+        f"{BARS['aim_requests_per_s']:,.0f} requests/s."
+    )
+
+
+def section(report: dict[str, Any]) -> str:
+    """The Markdown that goes between the markers of the --out file."""
+    result, cfg, server = report["result"], report["config"], report["config"]["server"]
+    ours = result["summary"]["ours"]
+    return "\n".join([
+        START,
+        "## Serving: predictions over HTTP",
+        "",
+        f"Generated {report['generated']} by `{report['command']}`.",
+        "",
+        table(result),
+        "",
+        verdict(result),
+        "",
+        f"The model: a weather-forecaster run on `{DATASET}` "
+        f"({json.dumps(cfg['weather'])}), registered as `{MODEL}` version 1 with alias "
+        f"`{ALIAS}`. Each request carries the fewest raw rows one forecast needs: "
+        f"{result['rows_per_request']} rows of the dataset's file "
+        f"({result['request_bytes']:,} bytes of JSON); the answer is the forecast. Every "
+        "answer must be a 200 with the same body as the first (the bare one: its constant), "
+        "else it counts as an error.",
+        "",
+        f"Server settings, both targets: one process, `uvicorn.run(app, host, port, "
+        f"log_level=\"warning\")` as `azuraforge serve` runs it, so uvicorn's `auto` choices "
+        f"resolve to the **{server['loop']}** event loop and the **{server['http']}** HTTP "
+        f"parser (uvloop and httptools are {'not ' if server['http'] == 'h11' else ''}"
+        "installed); ours is `azuraforge serve --workers 0` (no local workers: the API "
+        "alone) on an SQLite store; the bare peer is an `async def` route on the same "
+        "uvicorn. Both servers run during the whole benchmark, idle when it is not their turn.",
+        "",
+        f"Load: this script, on the same 2 cores, with raw HTTP/1.1 keep-alive requests over "
+        f"asyncio streams. Closed loop: {cfg['connections']} connections with one request in "
+        f"flight each, {cfg['warmup_s']:g} s warm-up then {cfg['duration_s']:g} s measured, "
+        f"{cfg['repeats']} rounds, the targets taking turns; requests/s and percentiles are "
+        f"medians over rounds. Open loop: requests due every {1e3 / OPEN_RATE:g} ms whatever "
+        f"the server does, on up to {OPEN_CONNECTIONS} connections, each latency counted from "
+        "the time the request was due. The client used "
+        f"{ours['closed']['client_cpu_share']:.0%} of a core during ours' closed loop (CPU the "
+        "server did not have). Memory of ours: "
+        f"{ours['rss_at_start_mb'] or 0:.0f} MB after start, peak {ours['peak_rss_mb'] or 0:.0f} "
+        "MB after the loads.",
+        "",
+        environment_block(report["environment"]).replace(NO_BLAS, blas_line(report)),
+        END,
+    ])  # fmt: skip
+
+
+NO_BLAS = "no BLAS in these code paths (NumPy only computes the medians and percentiles)"
+
+
+def blas_line(report: dict[str, Any]) -> str:
+    """NumPy's BLAS (the model's matrix products run on it), as the report's line."""
+    found = report["environment"]["numpy_blas"]
+    shown = "; ".join(
+        f"{p['internal_api']} {p['version']} ({p['architecture']} kernel, "
+        f"{p['num_threads']} threads)"
+        for p in found
+    )
+    return f"NumPy BLAS (threadpoolctl): {shown or 'none found'}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI size: 1 round of 1 s each")
+    parser.add_argument("--duration", type=float, help="measured seconds per load")
+    parser.add_argument("--repeats", type=int, help="closed-loop rounds per target")
+    parser.add_argument("--connections", type=int, help="closed-loop connections")
+    parser.add_argument(
+        "--out", type=Path, help="Markdown to update (full size default: docs/benchmarks.md)"
+    )
+    parser.add_argument("--json", type=Path, help="where the numbers go")
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for option in ("duration", "repeats", "connections"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            parser.error(f"--{option} must be positive")
+    if not args.quick:
+        args.out = args.out or ROOT / "docs" / "benchmarks.md"
+        args.json = args.json or ROOT / "benchmarks" / "results" / "serving.json"
+    return args
+
+
+def blas() -> list[dict[str, Any]]:
+    """NumPy's BLAS as threadpoolctl sees it in this process (the server loads the same)."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+        for p in threadpool_info()
+        if p["user_api"] == "blas"
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.bare_server:
+        run_bare_server(args.bare_server)
+        return
+    exit_on_sigterm()
+    size = dict(SIZES["quick" if args.quick else "full"])
+    for option, key in (("duration", "duration_s"), ("repeats", "repeats"),
+                        ("connections", "connections")):  # fmt: skip
+        if getattr(args, option):
+            size[key] = getattr(args, option)
+    weather = WEATHER_CONFIG["quick" if args.quick else "full"]
+    load_before, ticks = os.getloadavg(), cpu_ticks()
+    try:
+        with tempfile.TemporaryDirectory(prefix="af-bench-serving-") as folder:
+            result = measure(size, weather, Path(folder))
+    finally:
+        if LEAKED:
+            print("process groups still alive after being stopped: " + "; ".join(LEAKED),
+                  file=sys.stderr)  # fmt: skip
+    errors = sum(s["closed"]["errors"] + s["open"]["errors"] for s in result["summary"].values())
+    packages = ("azuraforge", "fastapi", "starlette", "uvicorn", "h11", "httptools", "uvloop",
+                "pydantic", "numpy")  # fmt: skip
+    env = environment(load_before, ticks, None, packages)
+    env["numpy_blas"] = blas()
+    report = {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command_line(),
+        "config": {"quick": args.quick, **size, "weather": weather, "open_rate": OPEN_RATE,
+                   "open_connections": OPEN_CONNECTIONS, "server": server_settings()},
+        "bars": BARS,
+        "environment": env,
+        "result": result,
+    }  # fmt: skip
+    print(table(result))
+    print(verdict(result))
+    write_outputs(report, section(report), (START, END), args.out, args.json)
+    if LEAKED or errors:
+        sys.exit(f"{errors} errors" if errors else 1)
+
+
+if __name__ == "__main__":
+    main()
