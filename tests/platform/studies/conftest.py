@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from optuna.storages._rdb import models as optuna_models
 from sqlalchemy import delete
 
 from azuraforge.platform.jobs.transport import LocalTransport
@@ -80,12 +81,17 @@ def quadratic(quadratic_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def no_studies(store: Store) -> Store:
-    """The test's store without studies (the session's PostgreSQL database keeps its studies
-    from test to test: emptying it truncates the runs only)."""
+def no_studies(store: Store) -> Iterator[Store]:
+    """The test's store without studies. The session's PostgreSQL database is shared (its
+    emptying truncates the runs only): studies are deleted first, and Optuna's tables dropped
+    at the end, so the schema the other tests compare with the models is the store's alone."""
     with store.engine.begin() as connection:
         connection.execute(delete(TuningStudy))
-    return store
+    yield store
+    if store.dialect == "postgresql":
+        with store.engine.begin() as connection:
+            connection.execute(delete(TuningStudy))
+        optuna_models.BaseModel.metadata.drop_all(store.engine)
 
 
 @pytest.fixture

@@ -189,7 +189,9 @@ class StoreContext:
         while not self.lease_lost:
             self._wake.wait()
             if not self._closed.is_set():
-                time.sleep(self._flush_interval)  # gather what the next batches log
+                # Gather what the next batches log; a close cuts the wait short (a short run
+                # waited up to flush_interval for its last points).
+                self._closed.wait(self._flush_interval)
             self._wake.clear()
             try:
                 self._flush()

@@ -325,19 +325,22 @@ class StudyService:
         self, store: Store, transport: Transport, *, data_folder: Path | None = None
     ) -> None:
         self.store, self.transport, self.data_folder = store, transport, data_folder
-        self._storage: optuna.storages.RDBStorage | None = None
+        self._database: optuna.storages.RDBStorage | None = None
+        self._storage: optuna.storages.BaseStorage | None = None
 
     @property
-    def storage(self) -> optuna.storages.RDBStorage:
-        """Optuna's storage in the store's database."""
+    def storage(self) -> optuna.storages.BaseStorage:
+        """Optuna's storage in the store's database, behind Optuna's cache of finished trials
+        (kept for the service's life: a cache made per call reads every trial each time)."""
         if self._storage is None:
-            self._storage = optuna_storage(self.store.url)
+            self._database = optuna_storage(self.store.url)
+            self._storage = optuna.storages.get_storage(self._database)
         return self._storage
 
     def close(self) -> None:
         """Close Optuna's pooled connections."""
-        if self._storage is not None:
-            self._storage.engine.dispose()
+        if self._database is not None:
+            self._database.engine.dispose()
 
     def create(
         self, definition: StudyDefinition, *, project: str = DEFAULT_PROJECT

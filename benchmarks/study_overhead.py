@@ -1,0 +1,285 @@
+"""Study overhead: what a trial costs through AzuraForge's studies, beside bare Optuna.
+
+Both sides run ``trials`` trials of a trivial objective, ``(x - 0.3)^2`` with ``x`` drawn
+from [0, 1] by Optuna's TPE sampler (seed 0), in a fresh SQLite store (the store's schema,
+Optuna's tables beside it), one trial at a time:
+
+- bare Optuna: ``study.optimize`` on ``RDBStorage`` of that file;
+- ours: ``StudyService.create`` (parallelism 1, pruner none) and a local worker
+  (:class:`~azuraforge.platform.jobs.worker.Worker`, default settings) claiming each trial
+  run, forking its process as every run is, running the ``bench-trivial`` pipeline (one
+  ``log_metrics`` of the objective, reported to Optuna), recording the run, then advancing
+  the study (tell, ask, queue the next trial). Wall time from the study's creation to its
+  end, per trial.
+
+Each side runs in its own process (so its peak memory is its own), the two taking turns for
+``rounds`` rounds; the median per-trial time of each is reported, and their ratio (target
+<= 2x). Correctness first: every trial must complete, ours must end ``completed`` with its
+best trial the lowest value, or the script exits 1. Speed never fails the run.
+
+Usage::
+
+    .venv/bin/python benchmarks/study_overhead.py [--quick] [--trials N] [--rounds N]
+        [--out docs/benchmarks.md] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    ROOT,
+    cpu_ticks,
+    environment,
+    environment_block,
+    exit_on_sigterm,
+    peak_rss_mb,
+    proc_status_mb,
+    write_outputs,
+)
+
+START, END = "<!-- study_overhead:start -->", "<!-- study_overhead:end -->"
+SIZES = {"quick": {"trials": 10, "rounds": 1}, "full": {"trials": 60, "rounds": 5}}
+PIPELINE = "bench-trivial"
+PLUGIN = """
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+
+
+class TrivialConfig(PipelineConfig):
+    x: float = 0.5
+
+
+class Trivial(Pipeline[TrivialConfig]):
+    name = "bench-trivial"
+    description = "Logs (x - 0.3)^2 once: a trial that costs nothing."
+    Config = TrivialConfig
+
+    def run(self, config, ctx):
+        ctx.log_metrics({"val_loss": (config.x - 0.3) ** 2}, step=1)
+        return RunResult(metrics={})
+"""
+
+
+def write_plugin(folder: Path) -> Path:
+    """Distribution ``bench_trivial`` (pipeline ``bench-trivial``) in ``folder``."""
+    (folder / "bench_trivial").mkdir(parents=True)
+    (folder / "bench_trivial" / "__init__.py").write_text(PLUGIN)
+    info = folder / "bench_trivial-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bench-trivial\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[azuraforge.pipelines]\n{PIPELINE} = bench_trivial:Trivial\n"
+    )
+    return folder
+
+
+def run_bare(url: str, trials: int) -> dict[str, Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(url, skip_compatibility_check=True)
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
+    start = time.perf_counter()
+    study.optimize(lambda trial: (trial.suggest_float("x", 0.0, 1.0) - 0.3) ** 2, trials)
+    elapsed = time.perf_counter() - start
+    states = {t.state.name for t in study.trials}
+    ok = len(study.trials) == trials and states == {"COMPLETE"}
+    return {"ms_per_trial": elapsed / trials * 1e3, "ok": ok, "why": f"states {states}"}
+
+
+def run_ours(url: str, home: Path, trials: int) -> dict[str, Any]:
+    import optuna
+
+    from azuraforge.platform.jobs.transport import LocalTransport
+    from azuraforge.platform.jobs.worker import Worker
+    from azuraforge.platform.services.studies import StudyDefinition, StudyService
+    from azuraforge.platform.settings import Settings
+    from azuraforge.platform.store import Store
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings = Settings(home=home, database_url=url)
+    store = Store(url)
+    service = StudyService(store, LocalTransport())
+    worker = Worker(settings, store)
+    definition = StudyDefinition(
+        pipeline=PIPELINE, space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        n_trials=trials, parallelism=1, sampler="tpe", pruner="none", seed=0,
+    )  # fmt: skip
+    start = time.perf_counter()
+    study = service.create(definition)
+    while worker.run_next() is not None:
+        pass
+    elapsed = time.perf_counter() - start
+    report = service.report(study.id)
+    values = [t["value"] for t in report.trials]
+    ok = (
+        report.study.status == "completed"
+        and len(values) == trials
+        and {t["status"] for t in report.trials} == {"completed"}
+        and report.best is not None
+        and report.best["value"] == min(values)
+    )
+    why = f"study {report.study.status}, trials {[t['status'] for t in report.trials]}"
+    return {"ms_per_trial": elapsed / trials * 1e3, "ok": ok, "why": why}
+
+
+def measure(target: str, trials: int, plugin: Path) -> dict[str, Any]:
+    """One side in a process of its own, on a fresh store; its figures."""
+    with tempfile.TemporaryDirectory(prefix="study-overhead-") as work:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [
+            str(plugin), str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")])))  # fmt: skip
+        env["AZURAFORGE_SETTINGS_FILE"] = str(Path(work) / "none.toml")
+        command = [sys.executable, __file__, "--side", target, "--trials", str(trials),
+                   "--work", work]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{target} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["ok"]:
+        sys.exit(f"{target}: wrong result ({result['why']})")
+    return result
+
+
+def side(target: str, trials: int, work: Path) -> None:
+    """Run one side here and print its figures as JSON (the child of :func:`measure`)."""
+    from azuraforge.platform.store import upgrade_database
+
+    url = f"sqlite:///{work / 'azuraforge.db'}"
+    upgrade_database(url)
+    result = run_bare(url, trials) if target == "bare" else run_ours(url, work, trials)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+def blas() -> list[dict[str, Any]]:
+    """NumPy's BLAS as threadpoolctl sees it (no BLAS call is on these code paths)."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+        for p in threadpool_info()
+        if p["user_api"] == "blas"
+    ]
+
+
+def section(report: dict[str, Any]) -> str:
+    bare, ours = report["results"]["bare"], report["results"]["ours"]
+    kernels = "; ".join(
+        f"{p['internal_api']} {p['version']} ({p['architecture']} kernel)" for p in report["blas"]
+    )
+    rows = [
+        f"| bare Optuna (`study.optimize`, RDBStorage) | {bare['median_ms']:.1f} | "
+        f"{bare['peak_rss_mb']:.0f} | 1.0x |",
+        f"| AzuraForge study (API service, local worker, a run per trial) | "
+        f"{ours['median_ms']:.1f} | {ours['peak_rss_mb']:.0f} | {report['ratio']:.1f}x |",
+    ]
+    return "\n".join([
+        START,
+        "## Study overhead per trial (SQLite)",
+        "",
+        f"{report['trials']} trials of a trivial objective ((x - 0.3)^2, TPE seed 0), one at "
+        f"a time, median of {report['rounds']} rounds taking turns, each side in its own "
+        "process on a fresh SQLite store. Target: at most 2x bare Optuna.",
+        "",
+        "| per trial | median ms | peak RSS MiB | ratio |",
+        "| --- | ---: | ---: | ---: |",
+        *rows,
+        "",
+        "Ours counts everything a trial costs on the platform: the ask and tell Optuna does "
+        "anyway, plus a run row created and claimed under its lease, a forked process that "
+        "opens the store and Optuna's storage, runs the pipeline, reports the value to Optuna "
+        "and records the run, and the study's advance under its lock. Per-round figures and "
+        "versions are in `benchmarks/results/study_overhead.json`.",
+        "",
+        "Where the time goes (one process, no fork, while building this): running the trial "
+        "about 40 ms (claiming it, the run's context and its flusher thread, opening Optuna's "
+        "storage and the trial about 8 ms, finding the pipeline among the installed entry "
+        "points about 5 ms, recording the run), advancing the study about 35 ms (Optuna's "
+        "ask and tell about 15 ms of it, the study's lock, its trial runs and the next run's "
+        "row), the forked process and the worker's look at it the rest. The trial is a full "
+        "run of the platform, so most of the gap is a run's own cost (compare the job round "
+        "trip above), not Optuna's; a trial that trains for seconds hides it. Fixed while "
+        "measuring: the service kept Optuna's trial cache for its life (a cache per call "
+        "read every trial at each advance: 160 ms per trial at 40 trials, growing), and a "
+        "run's context no longer waits out `flush_interval` when it closes.",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        environment_block(report["environment"]).replace(
+            "no BLAS in", f"NumPy BLAS (threadpoolctl): {kernels or 'none'}; no BLAS in"
+        ),
+        END,
+    ])  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI size: 10 trials, 1 round")
+    parser.add_argument("--trials", type=int, help="trials per study")
+    parser.add_argument("--rounds", type=int, help="rounds of both sides")
+    parser.add_argument("--out", type=Path, help="Markdown to update (full size default: docs)")
+    parser.add_argument("--json", type=Path, help="where the numbers go")
+    parser.add_argument("--side", choices=("bare", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for option in ("trials", "rounds"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option} must be positive")
+    if not args.quick and not args.side:
+        args.out = args.out or ROOT / "docs" / "benchmarks.md"
+        args.json = args.json or ROOT / "benchmarks" / "results" / "study_overhead.json"
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.side:
+        side(args.side, args.trials, args.work)
+        return
+    exit_on_sigterm()
+    size = SIZES["quick" if args.quick else "full"]
+    trials, rounds = args.trials or size["trials"], args.rounds or size["rounds"]
+    load, ticks = os.getloadavg(), cpu_ticks()
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
+    with tempfile.TemporaryDirectory(prefix="study-plugin-") as folder:
+        plugin = write_plugin(Path(folder))
+        for round_ in range(rounds):
+            for target in ("bare", "ours") if round_ % 2 == 0 else ("ours", "bare"):
+                runs[target].append(measure(target, trials, plugin))
+                print(f"round {round_ + 1} {target}: {runs[target][-1]['ms_per_trial']:.1f} ms")
+    results = {
+        name: {
+            "median_ms": statistics.median(r["ms_per_trial"] for r in found),
+            "rounds_ms": [r["ms_per_trial"] for r in found],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in found),
+        }
+        for name, found in runs.items()
+    }
+    report = {
+        "benchmark": "study_overhead",
+        "quick": args.quick,
+        "trials": trials,
+        "rounds": rounds,
+        "results": results,
+        "ratio": results["ours"]["median_ms"] / results["bare"]["median_ms"],
+        "command": " ".join(["python", "benchmarks/study_overhead.py", *(argv or sys.argv[1:])]),
+        "blas": blas(),
+        "environment": environment(load, ticks, None, ["optuna", "sqlalchemy", "numpy"]),
+        "this_process_rss_mb": proc_status_mb("VmRSS"),
+    }
+    text = section(report)
+    print(text)
+    write_outputs(report, text, (START, END), args.out, args.json)
+
+
+if __name__ == "__main__":
+    main()
