@@ -96,8 +96,10 @@ def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
         "may hold only"
         in call(api, "POST", "/models", 400, json={"name": "a/b"})["error"]["message"]
     )
-    bad_alias = call(api, "PUT", "/models/weather/aliases/a.b", 400, json={"version": 1})
-    assert "may hold only letters, digits, '-' and '_'" in bad_alias["error"]["message"]
+    bad_alias = call(api, "PUT", "/models/weather/aliases/a.b", 422, json={"version": 1})
+    assert "path.alias: String should match pattern" in bad_alias["error"]["message"]
+    digits = call(api, "PUT", "/models/weather/aliases/42", 400, json={"version": 1})
+    assert "only digits, which reads as a version number" in digits["error"]["message"]
     missing = call(api, "PUT", "/models/weather/aliases/x", 404, json={"version": 9})
     assert "has no version 9; its versions: 1, 2" in missing["error"]["message"]
     first = call(api, "PUT", "/models/weather/aliases/x", json={"version": 1})

@@ -10,7 +10,7 @@ import functools
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -46,7 +46,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 INLINE_ROWS = 200
 """Requests with up to this many rows are predicted on the event loop (about a millisecond);
 larger ones in a worker thread, so they do not hold up the others."""
-VersionNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
+ModelName = Annotated[
+    str,
+    Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$", description="A model's name."),
+]
+AliasName = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="An alias (not only digits).")
+]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number.")]
+VersionOrAlias = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="A version number or an alias.")
+]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
@@ -81,9 +91,9 @@ def list_models(store: StoreDep, offset: Offset = 0, limit: Limit = 50) -> Model
 
 
 @router.get("/{name}", response_model=ModelPublic, responses=ERRORS)
-def get_model(name: str, store: StoreDep) -> ModelPublic:
-    """One model (``name``, or a reference to one of its versions)."""
-    return ModelPublic.of(store.get_model(parse_ref(name).name))
+def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
+    """One model: its latest version and where its aliases point."""
+    return ModelPublic.of(store.get_model(name))
 
 
 # ---- versions ----------------------------------------------------------------------------
@@ -94,7 +104,7 @@ def get_model(name: str, store: StoreDep) -> ModelPublic:
     responses=ERRORS,
 )
 def create_version(
-    name: str, body: VersionCreate, store: StoreDep, settings: SettingsDep
+    name: ModelName, body: VersionCreate, store: StoreDep, settings: SettingsDep
 ) -> VersionPublic:
     """Register a completed run's model (by run id or name) as the next version: its
     artifact is copied, made read-only, and its SHA-256 recorded with the run's metrics,
@@ -108,7 +118,7 @@ def create_version(
 
 @router.get("/{name}/versions", response_model=VersionsPublic, responses=ERRORS)
 def list_versions(
-    name: str, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+    name: ModelName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> VersionsPublic:
     """A page of the model's versions, newest first."""
     records, total = store.list_versions(check_model_name(name), offset=offset, limit=limit)
@@ -117,7 +127,7 @@ def list_versions(
 
 
 @router.get("/{name}/versions/{version}", response_model=VersionPublic, responses=ERRORS)
-def get_version(name: str, version: str, store: StoreDep) -> VersionPublic:
+def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> VersionPublic:
     """One version, by number, or by alias (``/versions/champion``: where it points)."""
     ref = parse_ref(f"{name}/{version}" if version.isdigit() else f"{name}@{version}")
     return VersionPublic.of(registry.resolve(store, ref))
@@ -126,14 +136,16 @@ def get_version(name: str, version: str, store: StoreDep) -> VersionPublic:
 @router.delete(
     "/{name}/versions/{version}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
 )
-def delete_version(name: str, version: int, store: StoreDep, settings: SettingsDep) -> None:
+def delete_version(
+    name: ModelName, version: VersionNumber, store: StoreDep, settings: SettingsDep
+) -> None:
     """Delete a version with its files; refused (409, naming them) while aliases point to it."""
     registry.delete_version(store, settings, check_model_name(name), version)
 
 
 # ---- aliases -----------------------------------------------------------------------------
 @router.put("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
-def set_alias(name: str, alias: str, body: AliasSet, store: StoreDep) -> AliasPublic:
+def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep) -> AliasPublic:
     """Point ``alias`` at a version; the move (who, when, from → to, why) is recorded."""
     move = registry.move_alias(
         store, check_model_name(name), alias, body.version,
@@ -143,7 +155,7 @@ def set_alias(name: str, alias: str, body: AliasSet, store: StoreDep) -> AliasPu
 
 
 @router.get("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
-def get_alias(name: str, alias: str, store: StoreDep) -> AliasPublic:
+def get_alias(name: ModelName, alias: AliasName, store: StoreDep) -> AliasPublic:
     """Where ``alias`` points now."""
     version = store.get_alias(check_model_name(name), registry.check_alias(alias))
     return _alias(name, alias, version, None)
@@ -151,8 +163,8 @@ def get_alias(name: str, alias: str, store: StoreDep) -> AliasPublic:
 
 @router.delete("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
 def delete_alias(
-    name: str,
-    alias: str,
+    name: ModelName,
+    alias: AliasName,
     store: StoreDep,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     reason: Annotated[str, Query(max_length=2000)] = "",
@@ -167,7 +179,7 @@ def delete_alias(
 
 @router.get("/{name}/aliases/{alias}/history", response_model=AliasMovesPublic, responses=ERRORS)
 def alias_history(
-    name: str, alias: str, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+    name: ModelName, alias: AliasName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> AliasMovesPublic:
     """Every move of ``alias``, newest first: who, when, from → to, why, rollback or not."""
     moves, total = store.list_alias_moves(
@@ -179,7 +191,7 @@ def alias_history(
 
 @router.post("/{name}/aliases/{alias}/rollback", response_model=AliasPublic, responses=ERRORS)
 def rollback_alias(
-    name: str, alias: str, store: StoreDep, body: AliasChange | None = None
+    name: ModelName, alias: AliasName, store: StoreDep, body: AliasChange | None = None
 ) -> AliasPublic:
     """Point ``alias`` back at the version before its last move (recorded as a rollback)."""
     change = body or AliasChange()
