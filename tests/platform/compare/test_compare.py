@@ -187,6 +187,13 @@ def test_unknown_ids_batches_and_studies_are_404_naming_them(client: TestClient,
     assert "study 999999 not found" in get(client, 404, study=999_999)["error"]["message"]
 
 
+def test_prediction_jobs_are_not_runs_to_compare(client: TestClient, store: Store, runs: Runs):
+    run = runs.make({"lr": 0.1})
+    job = store.create_experiment("sleeper", {"steps": 1}, kind="prediction").id
+    message = get(client, 404, experiments=ids(run, job))["error"]["message"]
+    assert message.startswith(f"experiment {job} not found in project 'default'")
+
+
 def test_runs_and_studies_of_another_project_are_not_found(
     client: TestClient, store: Store, runs: Runs
 ):

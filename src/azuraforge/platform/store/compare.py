@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from azuraforge.errors import NotFoundError
+from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.experiments import _records, _select_records
 from azuraforge.platform.store.models import Experiment, MetricPoint, TuningStudy
@@ -23,19 +24,22 @@ class CompareStore(StoreBase):
     def get_experiments(
         self, experiment_ids: Sequence[int], *, project: str = DEFAULT_PROJECT
     ) -> list[ExperimentRecord]:
-        """The runs with these ids in ``project``, in the order of ``experiment_ids``.
+        """The runs (training runs and trials) with these ids in ``project``, in the order
+        of ``experiment_ids``.
 
         Raises
         ------
         NotFoundError
-            Naming every id that is not a run of ``project``.
+            Naming every id that is not a run of ``project`` (a prediction job is none).
         """
         wanted = list(dict.fromkeys(experiment_ids))
         with self._read() as connection:
             project_id = self.project_id(connection, project)
             rows = connection.execute(
                 _select_records().where(
-                    Experiment.id.in_(wanted), Experiment.project_id == project_id
+                    Experiment.id.in_(wanted),
+                    Experiment.project_id == project_id,
+                    Experiment.kind != PREDICTION,
                 )
             ).all()
             by_id = {record.id: record for record in _records(connection, rows)}
