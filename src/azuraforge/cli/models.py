@@ -67,30 +67,45 @@ def list_(
 
 @app.command()
 def show(name: ModelName, api: ApiUrl = None, verbose: Verbose = False) -> None:
-    """A model and its versions (newest first): source run, pipeline, test MAE, aliases."""
+    """A model and its versions (newest first): source run, pipeline, first test score
+    beside its first baseline, aliases."""
     with user_errors(verbose):
         client = _client(api)
         with arguments():
             model = client.request("GET", f"/models/{name}")
             versions = client.request("GET", f"/models/{model['name']}/versions")
         console.print(f"[bold]{model['name']}[/bold] {model['description']}", highlight=False)
-        table = Table("version", "aliases", "pipeline", "source run", "MAE", "created", "by")
+        columns = ("version", "aliases", "pipeline", "source run", "test (baseline)", "created")
+        table = Table(*columns, "by")
         for row in versions["data"]:
             table.add_row(
                 str(row["version"]),
                 ", ".join(row["aliases"]),
                 row["pipeline"],
                 f"{row['source_experiment_name']} ({row['source_experiment_id'] or 'deleted'})",
-                _mae(row["metrics"]),
+                _score(row["metrics"]),
                 _time(row["created_at"]),
                 row["created_by"],
             )
         console.print(table)
 
 
-def _mae(metrics: dict[str, Any]) -> str:
-    value = (metrics.get("MAE") or {}).get("model")
-    return "" if value is None else f"{value:.4g}"
+def _score(metrics: dict[str, Any]) -> str:
+    """The first test metric and its first baseline: ``MAE 0.777 (persistence 1.069)``.
+
+    >>> _score({"MAE": {"model": 0.7771, "persistence": 1.069}, "R2": {"model": 0.99}})
+    'MAE 0.7771 (persistence 1.069)'
+    >>> _score({})
+    ''
+    """
+    for name, values in metrics.items():
+        if isinstance(values, dict) and isinstance(values.get("model"), int | float):
+            shown = f"{name} {values['model']:.4g}"
+            baselines = [(k, v) for k, v in values.items() if k != "model" and v is not None]
+            if baselines:
+                shown += f" ({baselines[0][0]} {baselines[0][1]:.4g})"
+            return shown
+    return ""
 
 
 @app.command()
