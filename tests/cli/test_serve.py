@@ -3,11 +3,13 @@ refuse, and stopping them (SIGTERM, or a killed serve) without leaving workers b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -130,3 +132,56 @@ def test_a_client_that_left_a_quiet_stream_does_not_hold_up_shutdown(settings, s
         assert json.loads(socket.recv())["type"] == "history"
     serve.send_signal(signal.SIGTERM)
     assert serve.wait(timeout=10) == 0
+
+
+def api_processes(serve_pid: int) -> list[int]:
+    """The API processes of a serve started with ``--api-workers`` (uvicorn's workers)."""
+    found = []
+    for pid in children(serve_pid):
+        with contextlib.suppress(FileNotFoundError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+def test_api_workers_share_the_port_with_the_settings_given_and_stop_with_serve(tmp_path, serves):
+    """Two API processes answer on one port, on the store named on the command line (not
+    the one of the environment), and SIGTERM stops them with serve."""
+    given = f"sqlite:///{tmp_path / 'given.db'}"
+    port = free_port()
+    serve = start_serve(
+        on_sqlite(tmp_path / "environment.db"), port,
+        "--workers", "0", "--api-workers", "2", "--database-url", given,
+    )  # fmt: skip
+    serves.append(serve)
+    processes = api_processes(serve.pid)
+    assert len(processes) == 2
+    names = [f"model-{i}" for i in range(10)]
+    for name in names:  # a new connection each: either process takes it
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/models", json={"name": name})
+        assert response.status_code == 201, response.text
+    store = Store(given)
+    assert [record.name for record in store.list_models(limit=20)[0]] == names
+    store.close()
+    serve.send_signal(signal.SIGTERM)
+    assert serve.wait(timeout=30) == 0
+    assert not any(alive(pid) for pid in processes)
+
+
+def test_api_processes_of_a_killed_serve_exit(tmp_path, serves):
+    serve = start_serve(
+        on_sqlite(tmp_path / "af.db"), free_port(), "--workers", "0", "--api-workers", "2"
+    )
+    serves.append(serve)
+    processes = api_processes(serve.pid)
+    assert len(processes) == 2
+    serve.send_signal(signal.SIGKILL)
+    serve.wait()
+    wait_for(lambda: not any(alive(pid) for pid in processes), timeout=10)
+
+
+def test_api_workers_must_be_positive(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'af.db'}"
+    result = runner.invoke(app, ["serve", "--database-url", url, "--api-workers", "0"])
+    assert result.exit_code == 2
+    assert "--api-workers" in result.output

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field("", description="Celery broker (redis://...), for transport=celery.")
     workers: int = Field(2, ge=0, description="Worker processes `azuraforge serve` starts.")
+    api_workers: int = Field(
+        1,
+        ge=1,
+        description="API processes `azuraforge serve` runs on its port, each with its own "
+        "model cache (about one per core serves the most predict requests).",
+    )
     heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between lease renewals.")
     lease_ttl: float = Field(
         25.0,

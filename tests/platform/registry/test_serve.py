@@ -22,12 +22,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def served(store: Store, settings: Settings, trained, serves) -> str:
-    """A serve (no workers) over a store holding completed runs run-0 and run-1."""
+def served(
+    request: pytest.FixtureRequest, store: Store, settings: Settings, trained, serves
+) -> str:
+    """A serve (no workers; 1 API process unless parametrised with another count) over a
+    store holding completed runs run-0 and run-1."""
     for index, model in enumerate(trained):
         completed_run(store, settings, model, f"run-{index}")
     port = free_port()
-    serves.append(start_serve(settings, port, "--workers", "0"))
+    api_workers = str(getattr(request, "param", 1))
+    serves.append(start_serve(settings, port, "--workers", "0", "--api-workers", api_workers))
     return f"http://127.0.0.1:{port}"
 
 
@@ -37,7 +41,10 @@ def models(url: str, *arguments: str) -> str:
     return result.output
 
 
+@pytest.mark.parametrize("served", [1, 2], indirect=True, ids=["1-api-process", "2-api-processes"])
 def test_moving_an_alias_under_load(served: str, beijing_rows, settings: Settings):
+    """Each API process (each its own model cache) switches within 1 s; the load opens a new
+    connection per request, so with 2 processes both answer."""
     models(served, "register", "weather", "run-0")
     models(served, "register", "weather", "run-1")
     models(served, "alias", "weather", "champion", "1")
@@ -47,7 +54,8 @@ def test_moving_an_alias_under_load(served: str, beijing_rows, settings: Setting
     stop = threading.Event()
 
     def load() -> None:
-        with httpx.Client(timeout=10) as client:
+        no_keep_alive = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(timeout=10, limits=no_keep_alive) as client:
             while not stop.is_set():
                 sent = time.monotonic()
                 try:

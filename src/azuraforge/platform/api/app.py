@@ -1,12 +1,13 @@
 """The API application: ``create_app(settings)`` serves ``/api/v1`` with OpenAPI at ``/docs``
-(``uvicorn`` runs it; ``azuraforge serve`` does both)."""
+(``uvicorn`` runs it; ``azuraforge serve`` does both). ``create_app_from_environment`` is the
+same app as a factory for a process of its own (``uvicorn --factory``, several workers)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from azuraforge import __version__
 from azuraforge.platform.api import errors
@@ -30,13 +31,16 @@ from azuraforge.platform.store import Store
 API_PREFIX = "/api/v1"
 
 
-def api_router() -> APIRouter:
-    """Every resource's router under one root, which refuses what no database stores alike
-    (:func:`~azuraforge.platform.api.deps.storable_input`) before any route runs."""
-    root = APIRouter(prefix=API_PREFIX, dependencies=[Depends(storable_input)])
-    for module in (experiments, events, pipelines, health, compare, studies, models):
-        root.include_router(module.router)
-    return root
+def _include_routes(app: FastAPI) -> None:
+    """Every resource's router under ``/api/v1``, each behind a check that refuses what no
+    database stores alike (:func:`~azuraforge.platform.api.deps.storable_input`) before any
+    route runs."""
+    # Included into the app directly, not through one /api/v1 router: FastAPI matches a
+    # request again at every level of nesting. Matched in this order: /models (predict) first.
+    for module in (models, experiments, events, pipelines, health, compare, studies):
+        app.include_router(
+            module.router, prefix=API_PREFIX, dependencies=[Depends(storable_input)]
+        )
 
 
 def create_app(
@@ -65,6 +69,14 @@ def create_app(
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)
     errors.install(app)
-    app.include_router(api_router())
+    _include_routes(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The API over the settings of this process's environment and settings file: the
+    factory of an API process, ``uvicorn --factory
+    azuraforge.platform.api.app:create_app_from_environment`` (``azuraforge serve
+    --api-workers N`` starts its processes with it)."""
+    return create_app(Settings())

