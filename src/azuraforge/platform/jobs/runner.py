@@ -136,7 +136,7 @@ def supervise(
 def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:
     code = _EXIT_RECORDED
     try:
-        store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        store.engine.dispose(close=False)  # new connections; the compiled statements are kept
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
         # manager, signals the whole group; the worker then cancels the run (SIGUSR1).
         # Left at their defaults these killed the run, recorded as failed. An orphaned run
@@ -145,8 +145,7 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
             signal.signal(signum, signal.SIG_IGN)
         stop = threading.Event()
         signal.signal(signal.SIGUSR1, lambda *_: stop.set())
-        own = Store(store.url, check_schema=False)
-        status = execute(own, lease, settings, lambda: stop.is_set() or os.getppid() != parent)
+        status = execute(store, lease, settings, lambda: stop.is_set() or os.getppid() != parent)
         code = _EXIT_LEASE_LOST if status == LOST else _EXIT_RECORDED
     except LeaseLostError:
         code = _EXIT_LEASE_LOST

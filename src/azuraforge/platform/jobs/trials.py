@@ -25,7 +25,6 @@ from azuraforge.platform.jobs.states import CANCELLED, PRUNED
 from azuraforge.platform.services.studies import make_pruner
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
-from azuraforge.platform.store.studies import optuna_storage
 
 _log = logging.getLogger(__name__)
 
@@ -85,22 +84,19 @@ def run_trial(
     if record.study_id is None or record.trial_number is None:
         raise ValueError(f"experiment {record.id} is a trial of no study")
     study = store.get_study(record.study_id)
-    storage = optuna_storage(store.url, create_tables=False)
-    try:
-        optuna_study = optuna.load_study(
-            study_name=study.optuna_name,
-            storage=storage,
-            sampler=optuna.samplers.RandomSampler(),  # the trial's values are already drawn
-            pruner=make_pruner(study.pruner),
-        )
-        trial_id = storage.get_trial_id_from_study_id_trial_number(
-            optuna_study._study_id, record.trial_number
-        )
-        watcher = ObjectiveWatcher(optuna.Trial(optuna_study, trial_id), study, ctx)
-        ctx.add_metric_observer(watcher.observe)
-        status, result = run_pipeline(record, ctx)
-    finally:
-        storage.engine.dispose()
+    storage = store.optuna_database
+    optuna_study = optuna.load_study(
+        study_name=study.optuna_name,
+        storage=storage,
+        sampler=optuna.samplers.RandomSampler(),  # the trial's values are already drawn
+        pruner=make_pruner(study.pruner),
+    )
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        optuna_study._study_id, record.trial_number
+    )
+    watcher = ObjectiveWatcher(optuna.Trial(optuna_study, trial_id), study, ctx)
+    ctx.add_metric_observer(watcher.observe)
+    status, result = run_pipeline(record, ctx)
     result["objective"] = watcher.best
     if watcher.pruned_at is not None and status == CANCELLED:
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 
+from azuraforge.apps.registry import declared
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.transport import make_transport
 from azuraforge.platform.services.studies import StudyService
@@ -66,6 +67,7 @@ class Worker:
 
     def _supervise(self, lease: Lease) -> Supervision:
         """Run the leased job; a study's trial then advances its study (tell, ask, queue)."""
+        declared()  # the run's process inherits the pipelines' declarations, read once here
         supervision = supervise(self.store, lease, self.settings, self.shutdown)
         record = self.store.find_experiment(lease.experiment_id)
         if record is not None and record.study_id is not None:

@@ -55,7 +55,6 @@ from azuraforge.platform.store.studies import (
     STUDY_COMPLETED,
     STUDY_FINISHED,
     StudyLock,
-    optuna_storage,
 )
 
 _log = logging.getLogger(__name__)
@@ -317,15 +316,14 @@ def make_sampler(study: StudyRecord, trials_so_far: int) -> optuna.samplers.Base
 class StudyService:
     """Studies of one store, whose trials reach workers through ``transport``.
 
-    Optuna's storage is opened on first use and kept (one engine per service); a process
-    that forks must make its own service in the child.
+    Optuna's storage is the store's (:attr:`~azuraforge.platform.store.Store.optuna_database`);
+    a process that forks must make its own service in the child.
     """
 
     def __init__(
         self, store: Store, transport: Transport, *, data_folder: Path | None = None
     ) -> None:
         self.store, self.transport, self.data_folder = store, transport, data_folder
-        self._database: optuna.storages.RDBStorage | None = None
         self._storage: optuna.storages.BaseStorage | None = None
 
     @property
@@ -333,14 +331,13 @@ class StudyService:
         """Optuna's storage in the store's database, behind Optuna's cache of finished trials
         (kept for the service's life: a cache made per call reads every trial each time)."""
         if self._storage is None:
-            self._database = optuna_storage(self.store.url)
-            self._storage = optuna.storages.get_storage(self._database)
+            self._storage = optuna.storages.get_storage(self.store.optuna_database)
         return self._storage
 
     def close(self) -> None:
         """Close Optuna's pooled connections."""
-        if self._database is not None:
-            self._database.engine.dispose()
+        if self._storage is not None:
+            self.store.optuna_database.engine.dispose()
 
     def create(
         self, definition: StudyDefinition, *, project: str = DEFAULT_PROJECT

@@ -9,15 +9,18 @@ two workers never ask for the same trial slot.
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import optuna
-from sqlalchemy import Connection, Row, delete, event, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, event, exists, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +45,18 @@ ACTIVE = (QUEUED, RUNNING)
 
 _memory_lock = threading.Lock()
 """The study lock of in-memory SQLite databases (one process sees them)."""
+_kept_optuna_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Engines of the Optuna storages stores keep (:attr:`StudyStore.optuna_database`)."""
+
+
+def _drop_inherited_connections() -> None:
+    # A forked process keeps the storages (and their compiled statements) but must open
+    # connections of its own: the pooled ones stay its parent's, untouched.
+    for engine in list(_kept_optuna_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_drop_inherited_connections)
 
 
 class StudyLock:
@@ -64,6 +79,22 @@ class StudyLock:
 class StudyStore(StoreBase):
     """Studies of the store. Records are snapshots; every method is safe from several
     threads and processes at once."""
+
+    @cached_property
+    def optuna_database(self) -> optuna.storages.RDBStorage:
+        """Optuna's storage in the store's database (:func:`optuna_storage`), opened on first
+        use and kept for the store's life. A worker's forked run process inherits it: opening
+        a storage and compiling its statements again cost each trial several milliseconds.
+        """
+        storage = optuna_storage(self.url)
+        _kept_optuna_engines.add(storage.engine)
+        return storage
+
+    def close(self) -> None:
+        """Close every pooled connection, Optuna's storage's too."""
+        super().close()
+        if "optuna_database" in self.__dict__:
+            self.optuna_database.engine.dispose()
 
     def create_study(
         self,
