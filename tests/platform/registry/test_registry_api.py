@@ -114,3 +114,12 @@ def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
         "is queued; only a completed run's model can be registered" in not_done["error"]["message"]
     )
     call(api, "GET", "/models/nope/versions", 404)
+
+
+def test_a_run_id_no_database_holds_is_a_422(api: TestClient):
+    # Found by tests/platform/api/test_schemathesis.py: SQLite raised OverflowError, a 500.
+    call(api, "POST", "/models", 201, json={"name": "weather"})
+    for experiment in (0, 2**31, 10**30):
+        body = {"experiment": experiment}
+        message = call(api, "POST", "/models/weather/versions", 422, json=body)["error"]["message"]
+        assert "body.experiment: Value error, a run id is from 1 to 2147483647" in message

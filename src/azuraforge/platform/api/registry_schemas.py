@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
 from azuraforge.platform.store import (
     AliasMoveRecord,
     ExperimentRecord,
@@ -57,6 +58,14 @@ class VersionCreate(BaseModel):
     experiment: int | str = Field(..., description="The run's id or name (completed).")
     description: str = Field("", max_length=10_000)
     actor: str | None = ACTOR
+
+    @field_validator("experiment")
+    @classmethod
+    def _storable_id(cls, experiment: int | str) -> int | str:
+        # A larger id overflows the databases' integers: a 422 here, not a 500 from SQLite.
+        if isinstance(experiment, int) and not 1 <= experiment <= MAX_EXPERIMENT_ID:
+            raise ValueError(f"a run id is from 1 to {MAX_EXPERIMENT_ID}")
+        return experiment
 
 
 class VersionPublic(BaseModel):
