@@ -325,6 +325,7 @@ class StudyService:
     ) -> None:
         self.store, self.transport, self.data_folder = store, transport, data_folder
         self._storage: optuna.storages.BaseStorage | None = None
+        self._loaded: dict[str, optuna.Study] = {}
 
     @property
     def storage(self) -> optuna.storages.BaseStorage:
@@ -403,6 +404,7 @@ class StudyService:
         withdraw(self.store, runs)
         with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study.optuna_name, storage=self.storage)
+        self._loaded.pop(study.optuna_name, None)
         self.store.delete_study(study.id)
 
     def advance(self, study_id: int) -> StudyRecord:
@@ -428,7 +430,7 @@ class StudyService:
                 if trial.state == TrialState.RUNNING and run and run.status in FINISHED_STATES:
                     _tell(optuna_study, trial, run)
             self._fill(lock, optuna_study, trials, runs)
-        return self.store.get_study(study_id)
+        return lock.study
 
     def _fill(
         self,
@@ -484,12 +486,16 @@ class StudyService:
             raise
 
     def _load(self, study: StudyRecord) -> optuna.Study:
-        return optuna.load_study(
-            study_name=study.optuna_name,
-            storage=self.storage,
-            sampler=make_sampler(study, 0),
-            pruner=make_pruner(study.pruner),
-        )
+        """Optuna's study, loaded once per service: a handle whose trials are read through
+        the storage at each use (loading it again cost each advance two queries)."""
+        if study.optuna_name not in self._loaded:
+            self._loaded[study.optuna_name] = optuna.load_study(
+                study_name=study.optuna_name,
+                storage=self.storage,
+                sampler=make_sampler(study, 0),
+                pruner=make_pruner(study.pruner),
+            )
+        return self._loaded[study.optuna_name]
 
     def cancel(self, study_id: int, *, project: str | None = None) -> StudyRecord:
         """Stop a study: its queued trials are dropped, its running ones asked to stop (each

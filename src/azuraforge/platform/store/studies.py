@@ -15,6 +15,7 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,8 @@ os.register_at_fork(after_in_child=_drop_inherited_connections)
 
 
 class StudyLock:
-    """A study held by :meth:`StudyStore.lock_study`: its row as read under the lock, and
-    :meth:`update` to change it before the lock is released."""
+    """A study held by :meth:`StudyStore.lock_study`: its row as read under the lock and
+    changed since by :meth:`update`, which changes it before the lock is released."""
 
     def __init__(self, store: StudyStore, study: StudyRecord, connection: Connection | None):
         self.store, self.study, self._connection = store, study, connection
@@ -71,9 +72,10 @@ class StudyLock:
         statement = update(TuningStudy).where(TuningStudy.id == self.study.id).values(**values)
         if self._connection is not None:
             self._connection.execute(statement)
-            return
-        with self.store._begin() as connection:
-            connection.execute(statement)
+        else:
+            with self.store._begin() as connection:
+                connection.execute(statement)
+        self.study = replace(self.study, **values)
 
 
 class StudyStore(StoreBase):
