@@ -1,12 +1,17 @@
 """Serving: ``POST /api/v1/models/{ref}/predict`` on the weather model, beside a bare FastAPI
 endpoint returning a constant, from a load generator on the same machine.
 
-Everything is real and started here, on 127.0.0.1 (free ports), one process each:
+Everything is real and started here, on 127.0.0.1 (free ports), with the same server
+settings: ``--api-workers`` uvicorn processes (default 2), each on its own ``SO_REUSEPORT``
+socket of the port, on uvicorn's ``auto`` event loop and HTTP parser (uvloop and httptools,
+installed with the platform), log level ``warning``:
 
 - **bare**: a FastAPI app with one ``async def`` POST route returning a constant JSON
-  object, under ``uvicorn.run`` with the same settings ``azuraforge serve`` uses (this script
-  in a hidden mode, ``--bare-server PORT``). It is the ceiling of FastAPI and uvicorn here.
-- **ours**: ``azuraforge serve --workers 0`` on a fresh SQLite store (the default store)
+  object, served by the code that serves ``azuraforge serve``'s API processes
+  (``azuraforge.cli.serve.serve_processes``; this script in a hidden mode, ``--bare-server
+  PORT``). It is the ceiling of FastAPI and uvicorn here.
+- **ours**: ``azuraforge serve --workers 0 --api-workers N`` on a fresh SQLite store (the
+  default store)
   holding a real weather model: a small weather-forecaster run on ``beijing-hourly``
   (trained first by ``azuraforge serve --workers 1``), registered as model ``weather``
   version 1 with alias ``champion``. The requests are
@@ -28,20 +33,22 @@ deterministic); anything else, a reset or a time-out counts as an error. Two loa
    so a stalled server is not hidden by a client that waited (no coordinated omission).
 
 Latency per request by ``time.perf_counter`` in the client. Also measured: each server's CPU
-time per request and peak resident set (``VmHWM``), and the client's own CPU share. Speed
+time per request and peak resident set (``VmHWM``), both summed over its processes, and the
+client's own CPU share. Speed
 never fails the run, only correctness (errors, wrong bodies). The table goes to stdout and,
 for the full size, between this benchmark's markers in ``--out``; every number to ``--json``.
 
 Usage::
 
     .venv/bin/python benchmarks/serving.py [--quick] [--duration S] [--repeats N]
-        [--connections N] [--out docs/benchmarks.md] [--json PATH]
+        [--connections N] [--api-workers N] [--out docs/benchmarks.md] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -77,6 +84,7 @@ SIZES = {
     "quick": {"duration_s": 1.0, "warmup_s": 0.5, "repeats": 1, "connections": 8},
 }
 BARS = {"requests_per_s": 1000.0, "p99_ms": 50.0, "aim_requests_per_s": 3000.0}
+API_WORKERS = 2  # uvicorn processes of each server: one per core of the 2-core machine
 OPEN_RATE = 1000.0  # requests/s of the open-loop load: the bar
 OPEN_CONNECTIONS = 64  # the most connections the open loop opens
 TIMEOUT_S = 60.0  # for a server to start, a request to be answered
@@ -96,9 +104,8 @@ START, END = "<!-- serving:start -->", "<!-- serving:end -->"
 # ---- the bare peer ---------------------------------------------------------------------------
 
 
-def run_bare_server(port: int) -> None:
-    """The bare peer: one constant POST route, served as ``azuraforge serve`` serves."""
-    import uvicorn
+def bare_app() -> Any:
+    """The bare peer: one constant POST route (uvicorn's factory in each of its processes)."""
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -107,16 +114,25 @@ def run_bare_server(port: int) -> None:
     async def predict() -> dict[str, Any]:
         return BARE_ANSWER
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return app
 
 
-def server_settings() -> dict[str, Any]:
-    """What ``uvicorn.run(app, host, port, log_level="warning")`` (``azuraforge serve``)
-    resolves to here: its ``auto`` loop and HTTP choices depend on what is installed."""
+def run_bare_server(port: int, api_workers: int) -> None:
+    """The bare peer, served as ``azuraforge serve --api-workers N`` (N > 1) serves its API:
+    one uvicorn process per ``SO_REUSEPORT`` socket."""
+    from azuraforge.cli.serve import listen, serve_processes
+
+    exit_on_sigterm()  # stops the processes through serve_processes' own clean-up
+    serve_processes(f"{Path(__file__).stem}:bare_app", listen("127.0.0.1", port, api_workers))
+
+
+def server_settings(api_workers: int) -> dict[str, Any]:
+    """What ``uvicorn.run`` (as ``azuraforge serve --api-workers N`` calls it) resolves to
+    here: its ``auto`` loop and HTTP choices depend on what is installed."""
     uvloop = importlib.util.find_spec("uvloop") is not None
     httptools = importlib.util.find_spec("httptools") is not None
     return {
-        "processes": 1,
+        "processes": api_workers,
         "loop": "uvloop" if uvloop else "asyncio",
         "http": "httptools" if httptools else "h11",
         "log_level": "warning",
@@ -262,10 +278,33 @@ async def open_loop(target: Target, rate: float, warmup_s: float, duration_s: fl
     return tally, warm, time.perf_counter() - begin
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants alive now (a server's uvicorn processes)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pending += [int(child) for child in task.read_text().split()]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds process ``pid`` has used (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds process ``pid`` and its descendants have used
+    (``/proc/<pid>/stat``)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_status_mb(field: str, pid: int) -> float | None:
+    """:func:`proc_status_mb` summed over ``pid`` and its descendants."""
+    found = [proc_status_mb(field, member) for member in process_tree(pid)]
+    return sum(mb for mb in found if mb is not None) or None
 
 
 def own_cpu_seconds() -> float:
@@ -325,24 +364,31 @@ def wait_until_up(process: Any, port: int, log: Path, what: str) -> None:
     sys.exit(f"{what} did not start:\n{log_tail(log)}")
 
 
-def start_bare(groups: ProcessGroups, work: Path, body: bytes) -> Server:
+def start_bare(groups: ProcessGroups, work: Path, body: bytes, api_workers: int) -> Server:
     port = free_port()
     log = work / "bare.log"
-    command = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port),
+               "--api-workers", str(api_workers)]  # fmt: skip
     process = groups.start(command, dict(os.environ), log)
     wait_until_up(process, port, log, "the bare FastAPI server")
     expected = json.dumps(BARE_ANSWER, separators=(",", ":")).encode()
     target = Target(port, BARE_PATH, body, expected)
-    return Server("bare", process.pid, target, proc_status_mb("VmRSS", process.pid))
+    return Server("bare", process.pid, target, tree_status_mb("VmRSS", process.pid))
 
 
 def start_serve(
-    groups: ProcessGroups, env: dict[str, str], work: Path, name: str, workers: int
+    groups: ProcessGroups,
+    env: dict[str, str],
+    work: Path,
+    name: str,
+    workers: int,
+    api_workers: int = 1,
 ) -> tuple[Any, int]:
-    """``azuraforge serve --workers N`` on a free port, once it answers."""
+    """``azuraforge serve --workers N --api-workers M`` on a free port, once it answers."""
     port = free_port()
     log = work / f"serve-{name}.log"
-    command = azuraforge("serve", "--port", str(port), "--workers", str(workers))
+    command = azuraforge("serve", "--port", str(port), "--workers", str(workers),
+                         "--api-workers", str(api_workers))  # fmt: skip
     process = groups.start(command, env, log)
     wait_until_up(process, port, log, f"azuraforge serve ({name})")
     return process, port
@@ -459,7 +505,7 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
             "closed": median | {"errors": sum(r["errors"] for r in runs)},
             "open": rounds["open"][server.name],
             "rss_at_start_mb": server.rss_at_start_mb,
-            "peak_rss_mb": proc_status_mb("VmHWM", server.pid),
+            "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
     if "bare" in summary and "ours" in summary:
         summary["ours"]["ratio_to_bare"] = (
@@ -482,16 +528,16 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
         run = train_and_register(http, weather)
         trainer.terminate()
         trainer.wait(TIMEOUT_S)
-        process, port = start_serve(groups, env, work, "predict", workers=0)
+        process, port = start_serve(groups, env, work, "predict", 0, size["api_workers"])
         http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
         body, rows, answer = fewest_rows(http, weather["sequence_length"])
         ours = Server(
             "ours",
             process.pid,
             Target(port, PREDICT_PATH, body, answer),
-            proc_status_mb("VmRSS", process.pid),
+            tree_status_mb("VmRSS", process.pid),
         )
-        bare = start_bare(groups, work, body)
+        bare = start_bare(groups, work, body, size["api_workers"])
         servers = [bare, ours]
         rounds = run_rounds(servers, size)
         return {
@@ -567,13 +613,19 @@ def section(report: dict[str, Any]) -> str:
         "answer must be a 200 with the same body as the first (the bare one: its constant), "
         "else it counts as an error.",
         "",
-        f"Server settings, both targets: one process, `uvicorn.run(app, host, port, "
-        f"log_level=\"warning\")` as `azuraforge serve` runs it, so uvicorn's `auto` choices "
-        f"resolve to the **{server['loop']}** event loop and the **{server['http']}** HTTP "
-        f"parser (uvloop and httptools are {'not ' if server['http'] == 'h11' else ''}"
-        "installed); ours is `azuraforge serve --workers 0` (no local workers: the API "
-        "alone) on an SQLite store; the bare peer is an `async def` route on the same "
-        "uvicorn. Both servers run during the whole benchmark, idle when it is not their turn.",
+        f"Server settings, both targets: **{server['processes']} uvicorn "
+        f"process{'es' if server['processes'] > 1 else ''}** on the port, each on a socket of "
+        "its own bound with `SO_REUSEPORT` (the kernel spreads new connections over them), "
+        "as `azuraforge serve --api-workers N` runs its API (`uvicorn.Server(Config(factory, "
+        "factory=True, log_level=\"warning\")).run(sockets=[socket])` in each), uvicorn's "
+        f"`auto` choices resolving to the **{server['loop']}** event loop and the "
+        f"**{server['http']}** HTTP parser (uvloop and httptools are "
+        f"{'not ' if server['http'] == 'h11' else ''}installed); ours is `azuraforge serve "
+        f"--workers 0 --api-workers {server['processes']}` (no local workers: the API alone, "
+        "each process with its own model cache) on an SQLite store; the bare peer is an "
+        "`async def` route on the same uvicorn. Both servers run during the whole benchmark, "
+        "idle when it is not their turn; CPU and memory are summed over each server's "
+        "processes.",
         "",
         f"Load: this script, on the same 2 cores, with raw HTTP/1.1 keep-alive requests over "
         f"asyncio streams. Closed loop: {cfg['connections']} connections with one request in "
@@ -613,14 +665,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="closed-loop rounds per target")
     parser.add_argument("--connections", type=int, help="closed-loop connections")
     parser.add_argument(
+        "--api-workers", type=int, default=API_WORKERS,
+        help=f"uvicorn processes of each server (default {API_WORKERS})",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", type=Path, help="Markdown to update (full size default: docs/benchmarks.md)"
     )
     parser.add_argument("--json", type=Path, help="where the numbers go")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for option in ("duration", "repeats", "connections"):
+    for option in ("duration", "repeats", "connections", "api_workers"):
         if getattr(args, option) is not None and getattr(args, option) <= 0:
-            parser.error(f"--{option} must be positive")
+            parser.error(f"--{option.replace('_', '-')} must be positive")
     if not args.quick:
         args.out = args.out or ROOT / "docs" / "benchmarks.md"
         args.json = args.json or ROOT / "benchmarks" / "results" / "serving.json"
@@ -641,10 +697,10 @@ def blas() -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.bare_server:
-        run_bare_server(args.bare_server)
+        run_bare_server(args.bare_server, args.api_workers)
         return
     exit_on_sigterm()
-    size = dict(SIZES["quick" if args.quick else "full"])
+    size = dict(SIZES["quick" if args.quick else "full"], api_workers=args.api_workers)
     for option, key in (("duration", "duration_s"), ("repeats", "repeats"),
                         ("connections", "connections")):  # fmt: skip
         if getattr(args, option):
@@ -667,7 +723,8 @@ def main(argv: list[str] | None = None) -> None:
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command_line(),
         "config": {"quick": args.quick, **size, "weather": weather, "open_rate": OPEN_RATE,
-                   "open_connections": OPEN_CONNECTIONS, "server": server_settings()},
+                   "open_connections": OPEN_CONNECTIONS,
+                   "server": server_settings(size["api_workers"])},
         "bars": BARS,
         "environment": env,
         "result": result,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -185,3 +186,16 @@ def test_api_workers_must_be_positive(tmp_path) -> None:
     result = runner.invoke(app, ["serve", "--database-url", url, "--api-workers", "0"])
     assert result.exit_code == 2
     assert "--api-workers" in result.output
+
+
+def test_serve_stops_when_an_api_process_dies(tmp_path, serves):
+    """serve does not go on with fewer API processes than asked: it stops the others and
+    exits 1, for its service manager to start it again whole."""
+    serve = start_serve(
+        on_sqlite(tmp_path / "af.db"), free_port(), "--workers", "0", "--api-workers", "2"
+    )
+    serves.append(serve)
+    first, second = api_processes(serve.pid)
+    os.kill(first, signal.SIGKILL)
+    assert serve.wait(timeout=30) == 1
+    assert not alive(second)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -20,15 +22,20 @@ from azuraforge.cli.common import (
     settings_with,
     user_errors,
 )
+from azuraforge.errors import AzuraForgeError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
 TransportName = Literal["local", "celery"]
-API_PROCESS_FACTORY = "azuraforge.cli.serve:api_process_app"
-"""What uvicorn's worker processes import and call (``--api-workers`` above 1)."""
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+API_FACTORY = "azuraforge.platform.api.app:create_app_from_environment"
+"""What each API process imports and calls (``--api-workers`` above 1)."""
+BACKLOG = 2048
+"""Connections a listening socket holds until its process accepts them (uvicorn's default)."""
+STOP_SECONDS = 10.0
+"""How long an API process may take to answer the requests in flight once told to stop."""
 
 
 def serve(
@@ -60,8 +67,6 @@ def serve(
     migrated). Ctrl-C or SIGTERM stops the workers, cancelling their runs. With
     --api-workers N, N processes answer requests on the port, each with its own model cache.
     """
-    import uvicorn
-
     from azuraforge.platform.api.app import create_app
     from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
     from azuraforge.platform.store import Store, create_if_empty, upgrade_database
@@ -76,14 +81,10 @@ def serve(
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
-        _check_port_free(host, port)
         count = settings.workers if settings.transport == "local" else 0
         pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
-        if settings.api_workers == 1:
-            app: FastAPI | str = create_app(settings, store=store)
-        else:  # uvicorn's worker processes import the app and read the settings given here
-            os.environ.update(settings_environment(settings))
-            app = API_PROCESS_FACTORY
+        processes = settings.api_workers
+        listeners = listen(host, port, processes)  # a port in use: refused before any start
         try:
             _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
             pool.start()
@@ -91,23 +92,21 @@ def serve(
             console.print(
                 f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
                 f"{store.shown_url}; {settings.transport} transport, {count} local workers, "
-                f"{settings.api_workers} API process{'es' if settings.api_workers > 1 else ''}. "
-                "Ctrl-C stops.",
+                f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
                 highlight=False,
             )
-            uvicorn.run(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                workers=settings.api_workers,
-                factory=isinstance(app, str),
-            )
+            if processes == 1:
+                _run_uvicorn(create_app(settings, store=store), listeners[0])
+            else:  # the API processes read the settings given here from their environment
+                os.environ.update(settings_environment(settings))
+                serve_processes(API_FACTORY, listeners)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
             console.print("stopping workers...")
             pool.stop()
             reaper.stop()
+            for listener in listeners:
+                listener.close()
 
 
 def worker(
@@ -148,22 +147,82 @@ def worker(
             pool.stop()
 
 
-def api_process_app() -> FastAPI:
-    """The app of one of ``serve``'s API processes (uvicorn's factory): settings from the
-    environment ``serve`` set; the process stops once ``serve`` is gone (killed outright)."""
-    from azuraforge.platform.api.app import create_app_from_environment
+def listen(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets listening on ``host:port``; several are bound with ``SO_REUSEPORT``,
+    so the kernel spreads new connections evenly over them (processes sharing one socket
+    leave a burst of connections to whichever accepts first).
 
+    Raises
+    ------
+    UsageError
+        When they cannot listen there, naming the reason and ``--port``.
+    """
+    listeners: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            listeners.append(_listener(host, port, reuse_port=count > 1))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+def serve_processes(app_factory: str, listeners: list[socket.socket]) -> None:
+    """Serve the app ``app_factory`` (``module:function``) makes in one process per socket of
+    :func:`listen`, until this process is stopped (SIGTERM, Ctrl-C), each then finishing the
+    requests it holds, or until one of them ends (an error naming it)."""
+    spawn = multiprocessing.get_context("spawn")
+    processes = [
+        spawn.Process(target=_api_process, args=(app_factory, listener), name=f"api-{index}")
+        for index, listener in enumerate(listeners)
+    ]
+    try:
+        for process, listener in zip(processes, listeners, strict=True):
+            process.start()
+            listener.close()  # the process has its own: no connection may wait in this one
+        multiprocessing.connection.wait([process.sentinel for process in processes])
+        ended = next(process for process in processes if process.exitcode is not None)
+        raise AzuraForgeError(
+            f"API process {ended.pid} ended (exit code {ended.exitcode}; its output is above); "
+            "stopping the others"
+        )
+    finally:
+        started = [process for process in processes if process.pid is not None]
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.join(STOP_SECONDS)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+
+
+def _api_process(app_factory: str, listener: socket.socket) -> None:
+    """One API process of :func:`serve_processes`, stopping as SIGTERM stops it once the
+    parent is gone."""
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(
-            target=_stop_after, args=(parent,), name="serve-watch", daemon=True
+            target=_stop_after, args=(parent,), name="parent-watch", daemon=True
         ).start()
-    return create_app_from_environment()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches every process: serve says it
+        _run_uvicorn(app_factory, listener)
+
+
+def _run_uvicorn(app: FastAPI | str, listener: socket.socket) -> None:
+    """uvicorn serving ``app`` (or the app the factory ``module:function`` makes) on
+    ``listener``, on its ``auto`` event loop and HTTP parser (uvloop and httptools when
+    installed), until SIGTERM or Ctrl-C, which it raises again once it has stopped."""
+    import uvicorn
+
+    config = uvicorn.Config(app, factory=isinstance(app, str), log_level="warning")
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def _stop_after(parent: multiprocessing.process.BaseProcess) -> None:
-    """Wait until ``parent`` ends, then stop this API process as SIGTERM does (uvicorn lets
-    the requests in flight finish)."""
+    """Wait until ``parent`` ends (killed outright), then stop this process as SIGTERM does
+    (uvicorn lets the requests in flight finish)."""
     parent.join()
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -174,12 +233,27 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
-def _check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise UsageError(
-                f"cannot listen on {host}:{port} ({e.strerror}); choose another --port"
-            ) from None
+def _listener(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, _so_reuseport(), 1)
+        listener.bind((host, port))
+        listener.listen(BACKLOG)
+    except OSError as e:
+        listener.close()
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({e.strerror}); choose another --port"
+        ) from None
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+def _so_reuseport() -> int:
+    option: int | None = getattr(socket, "SO_REUSEPORT", None)
+    if option is None:
+        raise UsageError("--api-workers above 1 needs SO_REUSEPORT, which this system lacks")
+    return option

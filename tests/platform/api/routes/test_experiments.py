@@ -298,9 +298,9 @@ def test_nul_in_a_json_body_is_422_naming_the_field_and_stores_nothing(
 
 @pytest.mark.parametrize(
     "literal",
-    [b"Infinity", b"-Infinity", b"NaN", b"1e999", b"1E+0309", b"9" * 400 + b".0"]
-    + [b"9" * 250 + b"e99"],  # overflows with a two-digit exponent
-)
+    [b"Infinity", b"-Infinity", b"NaN", b"1e999", b"1E+0309", b"9" * 400 + b".0",
+     b"9" * 250 + b"e99"],  # the last overflows with a two-digit exponent
+)  # fmt: skip
 def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: bytes):
     """Python's JSON parser reads Infinity and NaN, which JSON has no spelling for: PostgreSQL
     refused the config (a 500), SQLite stored it."""
