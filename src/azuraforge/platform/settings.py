@@ -98,10 +98,10 @@ class Settings(BaseSettings):
         8, ge=1, description="Model versions the API keeps loaded for predict (LRU)."
     )
     alias_refresh: float = Field(
-        0.5,
+        0.25,
         gt=0,
         description="Seconds between checks of where the aliases served (name@alias) point: "
-        "a moved alias is served from its new version within about twice this.",
+        "a moved alias is served from its new version within this plus the version's load.",
     )
     max_predict_rows: int = Field(
         10_000, ge=1, description="Most rows a synchronous predict request may send."
