@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.apps import Pipeline, get_pipeline
-from azuraforge.errors import AzuraForgeError
+from azuraforge.errors import AzuraForgeError, StoreUnavailableError
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.platform.services.registry import ModelRef, load_version, resolve
 from azuraforge.platform.settings import Settings
@@ -64,16 +64,18 @@ class ModelServer:
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
-        # A reference whose refresher fell this far behind (a long load, a stalled store)
-        # is resolved again by the request itself.
-        self._stale_after = max(5.0, 10 * settings.alias_refresh)
+        # A reference whose refresher fell this far behind is resolved again by a request:
+        # a refresher thread starved of the GIL by a busy event loop must not hold a moved
+        # alias on its old version past the 1 s a switch may take.
+        self._stale_after = 2 * settings.alias_refresh
 
-    def cached(self, ref: ModelRef) -> LoadedModel | None:
-        """The model ``ref`` serves when it is known and loaded, else ``None``."""
+    def cached(self, ref: ModelRef, *, fresh: bool = True) -> LoadedModel | None:
+        """The model ``ref`` serves when it is known and loaded (and, with ``fresh``, checked
+        within the last two ``alias_refresh``), else ``None``."""
         now = time.monotonic()
         with self._lock:
             target = self._targets.get(ref)
-            if target is None or now - target.checked_at > self._stale_after:
+            if target is None or (fresh and now - target.checked_at > self._stale_after):
                 return None
             loaded = self._loaded.get(target.version_id)
             if loaded is None:
@@ -95,7 +97,13 @@ class ModelServer:
         loaded = self.cached(ref)
         if loaded is not None:
             return loaded
-        version_id, number = self._resolve(ref)
+        try:
+            version_id, number = self._resolve(ref)
+        except StoreUnavailableError:
+            known = self.cached(ref, fresh=False)
+            if known is None:
+                raise
+            return known  # the store is down: serve what the reference resolved to last
         loaded = self._load(ref.name, number, version_id)
         now = time.monotonic()
         with self._lock:
