@@ -19,7 +19,8 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   therefore best effort: a broker that cannot be reached is logged, not raised.
 - Each worker (the main process, beside its pool) reaps expired leases every
   ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
-  running; a reaped run its pipeline re-queues is sent again.
+  running; a reaped run its pipeline re-queues is sent again, and a study left with no
+  trial queued or running is advanced.
 - The prefork pool is used: each pool process runs one run at a time and forks the run's
   child from a single-threaded process, as the local worker does (tested for real).
 
@@ -43,7 +44,8 @@ from kombu.utils.url import maybe_sanitize_url
 from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.jobs.states import QUEUED
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.jobs.worker import Worker, advance_studies
+from azuraforge.platform.services.studies import StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 
@@ -225,14 +227,22 @@ class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
 
 def reap(app: Celery, store: Store) -> list[tuple[int, str]]:
-    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again); return
-    ``(id, new status)`` for each."""
+    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), and
+    advance the studies left with no trial queued or running; return ``(id, new status)``
+    for each reaped run."""
     reaped = store.reap_expired()
     for experiment_id, status in reaped:
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, f"run-{experiment_id}-{uuid.uuid4().hex[:8]}")
+    stalled = store.stalled_studies()
+    if stalled:
+        studies = StudyService(store, CeleryTransport(app.azuraforge_settings))
+        try:
+            advance_studies(studies, stalled)
+        finally:
+            studies.close()
     return reaped
 
 

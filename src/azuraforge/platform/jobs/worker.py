@@ -83,11 +83,7 @@ class Worker:
 
     def advance_study(self, study_id: int) -> None:
         """Advance a study; a failure is logged (the reaper's sweep advances it later)."""
-        try:
-            self.studies.advance(study_id)
-        except Exception as e:
-            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
-                         exc_info=not is_unavailable(e))  # fmt: skip
+        advance_studies(self.studies, [study_id])
 
     def reap(self) -> None:
         """Mark runs whose lease expired as lost (at most once a ``reaper_interval``), and
@@ -97,8 +93,9 @@ class Worker:
         self._next_reap = time.monotonic() + self.settings.reaper_interval
         for experiment_id, status in self.store.reap_expired():
             _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-        for study_id in self.store.stalled_studies():
-            self.advance_study(study_id)
+        stalled = self.store.stalled_studies()
+        if stalled:
+            advance_studies(self.studies, stalled)
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
@@ -126,6 +123,17 @@ class Worker:
         """SIGTERM and SIGINT stop claiming and cancel the run in progress."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.shutdown.set())
+
+
+def advance_studies(studies: StudyService, study_ids: list[int]) -> None:
+    """Advance each study; a failure is logged, not raised (the reaper's sweep of stalled
+    studies advances it later)."""
+    for study_id in study_ids:
+        try:
+            studies.advance(study_id)
+        except Exception as e:
+            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
+                         exc_info=not is_unavailable(e))  # fmt: skip
 
 
 def main() -> None:
