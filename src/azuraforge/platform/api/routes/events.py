@@ -121,9 +121,11 @@ async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> 
     """Status and progress of every run of the project as they change (for list pages):
     messages ``{"type": "status" | "progress", "experiment_id": ..., ...}``, from the moment
     of connecting on, in commit order."""
+    # The position is taken before the handshake completes: a client that acts as soon as it
+    # is connected (submits a run) gets every event of that act, the first one included.
+    position = await asyncio.to_thread(store.event_position)
     await websocket.accept()
     async with _client_watch(websocket) as gone:
-        position = await asyncio.to_thread(store.event_position)
         while not gone.is_set():
             await hub.wait()
             events = await asyncio.to_thread(
