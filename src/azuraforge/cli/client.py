@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from typing import Annotated, Any
 
 import httpx
+import typer
 
 from azuraforge.errors import (
     AzuraForgeError,
@@ -26,6 +28,13 @@ _ERRORS: dict[int, type[AzuraForgeError]] = {
     422: InvalidParameterError,
     503: StoreUnavailableError,
 }
+
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option("--api-url", help="API of azuraforge serve (default http://127.0.0.1:8000)."),
+]
+"""The ``--api-url`` option of every command that talks to a running serve."""
 
 
 def api_url(given: str | None = None) -> str:
@@ -60,3 +69,13 @@ class ApiClient:
     def websocket_url(self, path: str) -> str:
         """``ws://…/api/v1{path}`` for this API."""
         return "ws" + self.url.removeprefix("http") + "/api/v1" + path
+
+
+def connect(url: str | None) -> ApiClient:
+    """A client of the API at ``url`` (``--api-url``), else as :func:`api_url` finds it."""
+    return ApiClient(api_url(url))
+
+
+def shown_time(seconds: float) -> str:
+    """A time the API gives (seconds since the epoch) as the local ``YYYY-mm-dd HH:MM:SS``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))

@@ -5,14 +5,13 @@ submit``: clients of the REST API of a running ``azuraforge serve`` (``--api-url
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, api_url
+from azuraforge.cli.client import ApiClient, ApiUrl, connect, shown_time
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
@@ -34,17 +33,9 @@ app = typer.Typer(
     help="List, inspect, cancel and delete experiments (runs).", no_args_is_help=True
 )
 
-ApiUrl = Annotated[
-    str | None,
-    typer.Option("--api-url", help="API of azuraforge serve (default http://127.0.0.1:8000)."),
-]
 ExperimentId = Annotated[int, typer.Argument(help="Experiment id.")]
 DETACHED = "detached"
 """How a followed run "ended" when Ctrl-C stopped the following (the run goes on)."""
-
-
-def _client(url: str | None) -> ApiClient:
-    return ApiClient(api_url(url))
 
 
 @app.command("list")
@@ -85,7 +76,7 @@ def list_(
                 "limit": limit,
                 "offset": offset,
             }
-            page = _client(api).request(
+            page = connect(api).request(
                 "GET", "/experiments", params={k: v for k, v in params.items() if v is not None}
             )
         table = Table(
@@ -116,7 +107,7 @@ def show(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = Fal
     """One experiment: status, lease, config, scores beside baselines, files."""
     with user_errors(verbose):
         with arguments():
-            detail = _client(api).request("GET", f"/experiments/{experiment_id}")
+            detail = connect(api).request("GET", f"/experiments/{experiment_id}")
         _print_detail(detail)
 
 
@@ -127,7 +118,7 @@ def follow(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
     The exit code says how the run ended: 0 completed, 1 failed or lost, 3 cancelled, 130
     when Ctrl-C stopped the following."""
     with user_errors(verbose):
-        client = _client(api)
+        client = connect(api)
         with arguments():
             client.request("GET", f"/experiments/{experiment_id}")
         final = _follow_and_show(client, experiment_id)
@@ -139,7 +130,7 @@ def cancel(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
     """Cancel a queued or running experiment (metrics so far are kept)."""
     with user_errors(verbose):
         with arguments():
-            row = _client(api).request("POST", f"/experiments/{experiment_id}/cancel")
+            row = connect(api).request("POST", f"/experiments/{experiment_id}/cancel")
         console.print(
             f"experiment {experiment_id}: {row['status']}"
             + (" (stop requested)" if row["status"] == "running" else "")
@@ -151,7 +142,7 @@ def delete(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
     """Delete a finished or queued experiment with its metrics and files."""
     with user_errors(verbose):
         with arguments():
-            _client(api).request("DELETE", f"/experiments/{experiment_id}")
+            connect(api).request("DELETE", f"/experiments/{experiment_id}")
         console.print(f"deleted experiment {experiment_id}")
 
 
@@ -178,7 +169,7 @@ def compare(
         with arguments():
             params = {"experiments": experiments, "batch": batch, "study": study}
             params["metrics"] = metrics
-            found = _client(api).request(
+            found = connect(api).request(
                 "GET", "/compare", params={k: v for k, v in params.items() if v is not None}
             )
         if as_json:
@@ -231,7 +222,7 @@ def submit(
             body: dict[str, Any] = {"pipeline": pipeline, "config": settings, "name": name}
             if grid_values:
                 body["grid"] = grid_values
-            client = _client(api)
+            client = connect(api)
             created = client.request("POST", "/experiments", json=body)
         for row in created["data"]:
             console.print(
@@ -336,7 +327,8 @@ def _print_detail(detail: dict[str, Any]) -> None:
     title = f"[bold]experiment {detail['id']}[/bold] {detail['name']} ({detail['pipeline']})"
     console.print(f"{title}: {_status(detail['status'])}", highlight=False)
     when = {k: detail[k] for k in ("created_at", "started_at", "finished_at") if detail[k]}
-    console.print("  " + "  ".join(f"{k.removesuffix('_at')} {_time(v)}" for k, v in when.items()))
+    times = (f"{k.removesuffix('_at')} {shown_time(v)}" for k, v in when.items())
+    console.print("  " + "  ".join(times))
     if detail["lease"]["owner"]:
         console.print(
             f"  worker {detail['worker']}, lease epoch {detail['lease']['epoch']}", highlight=False
@@ -377,7 +369,3 @@ def _status(status: str) -> str:
         "running": "cyan",
     }
     return f"[{colour.get(status, 'white')}]{status}[/]"
-
-
-def _time(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))

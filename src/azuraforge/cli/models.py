@@ -14,9 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, api_url
+from azuraforge.cli.client import ApiUrl, connect, shown_time
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
-from azuraforge.cli.experiments import ApiUrl, _time
 from azuraforge.errors import InvalidParameterError
 
 app = typer.Typer(
@@ -30,10 +29,6 @@ Reference = Annotated[
 ]
 Alias = Annotated[str, typer.Argument(help="Alias name (champion, challenger...).")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the alias's history).")]
-
-
-def _client(url: str | None) -> ApiClient:
-    return ApiClient(api_url(url))
 
 
 def _actor() -> str:
@@ -54,7 +49,7 @@ def list_(
     """Registered models with their latest version and aliases."""
     with user_errors(verbose):
         with arguments():
-            page = _client(api).request(
+            page = connect(api).request(
                 "GET", "/models", params={"limit": limit, "offset": offset}
             )
         table = Table("name", "latest", "aliases", "description", title=f"{page['total']} models")
@@ -70,7 +65,7 @@ def show(name: ModelName, api: ApiUrl = None, verbose: Verbose = False) -> None:
     """A model and its versions (newest first): source run, pipeline, first test score
     beside its first baseline, aliases."""
     with user_errors(verbose):
-        client = _client(api)
+        client = connect(api)
         with arguments():
             model = client.request("GET", f"/models/{name}")
             versions = client.request("GET", f"/models/{model['name']}/versions")
@@ -84,7 +79,7 @@ def show(name: ModelName, api: ApiUrl = None, verbose: Verbose = False) -> None:
                 row["pipeline"],
                 f"{row['source_experiment_name']} ({row['source_experiment_id'] or 'deleted'})",
                 _score(row["metrics"]),
-                _time(row["created_at"]),
+                shown_time(row["created_at"]),
                 row["created_by"],
             )
         console.print(table)
@@ -118,7 +113,7 @@ def register(
 ) -> None:
     """Register a completed run's model as the next version of NAME (created if new)."""
     with user_errors(verbose):
-        client = _client(api)
+        client = connect(api)
         source: int | str = int(experiment) if experiment.isdigit() else experiment
         body = {"experiment": source, "description": description, "actor": _actor()}
         with arguments():
@@ -151,7 +146,7 @@ def alias(
         with arguments():
             if remove == (version is not None):
                 raise InvalidParameterError("give a VERSION to point the alias at, or --remove")
-            client, path = _client(api), f"/models/{name}/aliases/{alias_name}"
+            client, path = connect(api), f"/models/{name}/aliases/{alias_name}"
             if remove:
                 params = {"actor": _actor(), "reason": reason}
                 answer = client.request("DELETE", path, params=params)
@@ -172,7 +167,7 @@ def history(
     """Every move of an alias, newest first: when, who, from → to, why."""
     with user_errors(verbose):
         with arguments():
-            page = _client(api).request(
+            page = connect(api).request(
                 "GET", f"/models/{name}/aliases/{alias_name}/history", params={"limit": limit}
             )
         table = Table(
@@ -180,7 +175,7 @@ def history(
         )
         for move in page["data"]:
             table.add_row(
-                _time(move["created_at"]),
+                shown_time(move["created_at"]),
                 move["actor"],
                 _version(move["from_version"]),
                 _version(move["to_version"]),
@@ -198,7 +193,7 @@ def rollback(
     """Point an alias back at the version before its last move (recorded as a rollback)."""
     with user_errors(verbose):
         with arguments():
-            answer = _client(api).request(
+            answer = connect(api).request(
                 "POST",
                 f"/models/{name}/aliases/{alias_name}/rollback",
                 json={"reason": reason, "actor": _actor()},
@@ -218,7 +213,7 @@ def delete(
             name, slash, version = reference.partition("/")
             if not slash or not version.isdigit():
                 raise InvalidParameterError(f"name a version as name/VERSION, got {reference!r}")
-            _client(api).request("DELETE", f"/models/{name}/versions/{version}")
+            connect(api).request("DELETE", f"/models/{name}/versions/{version}")
         console.print(f"deleted {name}/{version}", highlight=False)
 
 
@@ -244,7 +239,7 @@ def predict(
             body: dict[str, Any] = {"rows": rows}
             if horizon is not None:
                 body["horizon"] = horizon
-            answer = _client(api).request("POST", f"/models/{reference}/predict", json=body)
+            answer = connect(api).request("POST", f"/models/{reference}/predict", json=body)
         columns = answer["predictions"]
         print(",".join(columns))
         for values in zip(*columns.values(), strict=True):

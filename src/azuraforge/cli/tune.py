@@ -13,7 +13,7 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, api_url
+from azuraforge.cli.client import ApiClient, ApiUrl, connect
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
@@ -29,7 +29,6 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
-from azuraforge.cli.experiments import ApiUrl
 from azuraforge.errors import InvalidParameterError
 
 app = typer.Typer(help="List, inspect and cancel hyper-parameter studies.", no_args_is_help=True)
@@ -108,7 +107,7 @@ def tune(
                 "seed": seed,
                 "name": name,
             }
-            client = ApiClient(api_url(api))
+            client = connect(api)
             study = client.request("POST", "/studies", json=body)
         console.print(
             f"study {study['id']} ({study['name']}): {study['n_trials']} trials, "
@@ -178,7 +177,7 @@ def list_(
     """A page of studies, newest first."""
     with user_errors(verbose):
         with arguments():
-            page = ApiClient(api_url(api)).request(
+            page = connect(api).request(
                 "GET", "/studies", params={"limit": limit, "offset": offset}
             )
         table = Table("id", "name", "pipeline", "status", "trials", "objective",
@@ -200,7 +199,7 @@ def show(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> Non
     """One study: its trials, best trial and parameter importances."""
     with user_errors(verbose):
         with arguments():
-            detail = ApiClient(api_url(api)).request("GET", f"/studies/{study_id}")
+            detail = connect(api).request("GET", f"/studies/{study_id}")
         table = Table("trial", "run", "status", "value", "params")
         for trial in detail["trials"]:
             value = "" if trial["value"] is None else f"{trial['value']:.6g}"
@@ -216,7 +215,7 @@ def cancel(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> N
     """Cancel a study: queued trials are dropped, running ones stopped."""
     with user_errors(verbose):
         with arguments():
-            study = ApiClient(api_url(api)).request("POST", f"/studies/{study_id}/cancel")
+            study = connect(api).request("POST", f"/studies/{study_id}/cancel")
         stopping = " (stopping its running trials)" if study["status"] == "running" else ""
         console.print(f"study {study_id}: {study['status']}{stopping}")
 

@@ -158,6 +158,12 @@ class ErrorPublic(BaseModel):
     error: ErrorBody
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route whose errors are :class:`ErrorPublic` bodies, for
+    ``codes`` (default: every client error a route of the API may answer, and 503)."""
+    return {code: {"model": ErrorPublic} for code in codes or (400, 404, 409, 413, 422, 503)}
+
+
 class BrokerPublic(BaseModel):
     url: str = Field(description="The broker's URL, without its password.")
     reachable: bool

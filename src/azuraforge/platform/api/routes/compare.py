@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep
-from azuraforge.platform.api.schemas import ErrorPublic, ExperimentPublic
+from azuraforge.platform.api.schemas import ExperimentPublic, error_responses
 from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.compare import (
     DEFAULT_POINTS,
@@ -26,7 +26,7 @@ from azuraforge.platform.services.compare import (
 from azuraforge.platform.store import ExperimentRecord
 
 router = APIRouter(prefix="/compare", tags=["compare"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorPublic} for code in (404, 422)}
+ERRORS = error_responses(404, 422)
 
 
 class ComparedRun(ExperimentPublic):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
@@ -20,7 +20,6 @@ from azuraforge.platform.api.deps import (
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
     CurvePublic,
-    ErrorPublic,
     ExperimentCreate,
     ExperimentDetail,
     ExperimentPublic,
@@ -30,14 +29,13 @@ from azuraforge.platform.api.schemas import (
     LogsPublic,
     MetricsPublic,
     MetricSummaryPublic,
+    error_responses,
 )
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422, 503)
-}
+ERRORS = error_responses()
 MAX_POINTS = 100_000
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -32,7 +32,7 @@ from azuraforge.platform.api.registry_schemas import (
     VersionPublic,
     VersionsPublic,
 )
-from azuraforge.platform.api.schemas import ErrorPublic
+from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef, check_model_name
@@ -40,9 +40,7 @@ from azuraforge.platform.serving import ModelServer
 from azuraforge.platform.store import AliasMoveRecord
 
 router = APIRouter(prefix="/models", tags=["models"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422, 503)
-}
+ERRORS = error_responses()
 INLINE_ROWS = 200
 """Requests with up to this many rows are predicted on the event loop (about a millisecond);
 larger ones in a worker thread, so they do not hold up the others."""

@@ -11,14 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
-from azuraforge.platform.api.schemas import ErrorPublic
+from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyReport, StudyService
 from azuraforge.platform.store import StudyRecord
 
 router = APIRouter(prefix="/studies", tags=["studies"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic} for code in (400, 404, 409, 413, 422, 503)
-}
+ERRORS = error_responses()
 StudyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A study's id.")]
 
 
