@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from azuraforge.apps import get_pipeline
-from azuraforge.errors import ConflictError
 from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
@@ -31,12 +30,7 @@ def run_prediction(
     """Predict with the model version ``record`` names; its final status and result (rows
     predicted, the file, its columns)."""
     config = record.config
-    version = store.get_version(config["model"], config["version"])
-    if version.id != config["version_id"]:
-        raise ConflictError(
-            f"model {config['model']} version {config['version']} was deleted and its number "
-            "given to another version; submit the prediction again"
-        )
+    version = store.get_version(config["model"], config["version"])  # numbers are never reused
     folder = settings.run_dir(record.id, record.output_dir)
     ctx.progress(0, 3, "loading the model")
     artifact = load_version(settings, version)
