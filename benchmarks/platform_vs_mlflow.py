@@ -422,77 +422,19 @@ def chunks(items: list[Any], size: int = 5_000) -> Iterator[list[Any]]:
 def load_ours(url: str, runs: list[dict[str, Any]]) -> None:
     """Create the schema at ``url`` and bulk-insert ``runs`` into our tables: experiments
     (completed), flattened params, one point and one summary per metric."""
-    from sqlalchemy import select
-
-    from azuraforge.platform.store import DEFAULT_PROJECT, Store, upgrade_database
-    from azuraforge.platform.store.experiments import flatten
-    from azuraforge.platform.store.models import (
-        Experiment,
-        MetricPoint,
-        MetricSummary,
-        Param,
-        Project,
-    )
+    from azuraforge.platform.store import Store, upgrade_database
+    from azuraforge.testing.runs import FinishedRun, insert_runs
 
     upgrade_database(url)
     store = Store(url)
-    now = time.time() - len(runs)
     try:
-        with store.engine.begin() as connection:
-            project_id = connection.scalar(
-                select(Project.id).where(Project.name == DEFAULT_PROJECT)
-            )
-            for part in chunks(list(enumerate(runs))):
-                connection.execute(
-                    Experiment.__table__.insert(),
-                    [
-                        dict(
-                            project_id=project_id, name=r["name"], pipeline="forecaster",
-                            config=r["config"], status="completed", progress=1.0,
-                            progress_message="", created_at=now + i, started_at=now + i,
-                            finished_at=now + i + 0.5, worker="bench", lease_epoch=1,
-                            heartbeat_at=now + i, requeue_lost=False, attempts=1,
-                        )
-                        for i, r in part
-                    ],
-                )  # fmt: skip
-            ids = {
-                name: i for name, i in connection.execute(select(Experiment.name, Experiment.id))
-            }
-            for part in chunks(runs):
-                params = [
-                    {"experiment_id": ids[r["name"]], "key": k, "value": v}
-                    for r in part
-                    for k, v in flatten(r["config"]).items()
-                ]
-                connection.execute(Param.__table__.insert(), params)
-                step = {r["name"]: r["config"]["epochs"] - 1 for r in part}
-                connection.execute(
-                    MetricPoint.__table__.insert(),
-                    [
-                        {"experiment_id": ids[r["name"]], "key": k, "step": step[r["name"]],
-                         "value": v, "time": now}
-                        for r in part
-                        for k, v in r["metrics"].items()
-                    ],
-                )  # fmt: skip
-                connection.execute(
-                    MetricSummary.__table__.insert(),
-                    [
-                        {"project_id": project_id, "experiment_id": ids[r["name"]], "key": k,
-                         "last": v, "min": v,
-                         "max": v, "step": step[r["name"]], "count": 1}
-                        for r in part
-                        for k, v in r["metrics"].items()
-                    ],
-                )  # fmt: skip
-        if store.dialect == "postgresql":
-            # What autovacuum does within a minute of a bulk load; the benchmark does not wait.
-            # Autocommit: statistics written inside a transaction that is rolled back are lost.
-            with store.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            ) as connection:
-                connection.exec_driver_sql("ANALYZE")
+        insert_runs(
+            store,
+            [
+                FinishedRun(r["name"], r["config"], r["metrics"], step=r["config"]["epochs"] - 1)
+                for r in runs
+            ],
+        )
     finally:
         store.close()
 

@@ -12,6 +12,7 @@ from azuraforge.apps.base import (
 from azuraforge.core import manual_seed, nn
 from azuraforge.core.random import generator
 from azuraforge.errors import InvalidParameterError, PluginError
+from azuraforge.learn.datasets import read_csv
 
 
 class Tiny(Pipeline):
@@ -59,3 +60,19 @@ def test_a_training_run_draws_from_its_own_seeded_generator():
     runs = [InitialWeight().run(InitialWeight.make_config({"seed": s}), None) for s in (1, 1, 2)]
     assert runs[0].metrics == runs[1].metrics != runs[2].metrics
     assert generator().random() == outside  # the process's draws are left alone
+
+
+class Doubler(Tiny):
+    """A third-party pipeline that defines only ``predict`` (a file of column x)."""
+
+    name = "doubler"
+
+    def predict(self, artifact, inputs):
+        return {"y": read_csv(inputs).numbers("x") * 2}
+
+
+def test_a_pipeline_without_a_series_predicts_rows_with_no_history():
+    columns, history = Doubler().predict_rows_with_history(None, [{"x": 1}, {"x": 2.5}])
+    assert columns["y"].tolist() == [2.0, 5.0] and history is None
+    with pytest.raises(InvalidParameterError, match="does not forecast a horizon"):
+        Doubler().predict_rows_with_history(None, [{"x": 1}], horizon=1)

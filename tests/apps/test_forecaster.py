@@ -312,3 +312,21 @@ def test_predict_with_a_missing_column_says_the_file_must_have_it(hourly, tmp_pa
         "the model was trained with column 'temperature' (features); the file must have it"
     )
     assert "set features" not in message
+
+
+def test_the_history_of_rows_is_the_target_read_with_gaps_missing(tmp_path):
+    source, values = _weekday_csv(tmp_path / "weekdays.csv", weeks=40)
+    pipeline, result = _run(tmp_path, csv=str(source), target="close", missing="fill")
+    artifact = ModelArtifact.load(result.artifact_dir)
+    with source.open() as handle:
+        rows = list(csv.DictReader(handle))[-30:]  # six weeks of weekdays: Mon .. Fri
+    columns, history = pipeline.predict_rows_with_history(artifact, rows, horizon=1)
+    for name, column in pipeline.predict_rows(artifact, rows, horizon=1).items():
+        np.testing.assert_array_equal(columns[name], column)
+    assert history.name == "close"
+    days = [np.datetime64(row["date"]) for row in rows]
+    np.testing.assert_array_equal(history.times, np.arange(days[0], days[-1] + 1))
+    weekend = np.isin(history.times, days, invert=True)
+    assert weekend.sum() == 10 and np.isnan(history.values[weekend]).all()
+    np.testing.assert_array_equal(history.values[~weekend], values[-30:])
+    assert columns["time"][0] == days[-1] + 1  # the forecast continues the history

@@ -79,6 +79,17 @@ class RunResult:
         return self.training is not None and self.training.status == "cancelled"
 
 
+@dataclass(frozen=True)
+class History:
+    """The observed series a forecast continues, as the model read it from the rows it was
+    given: ``values`` of the target named ``name`` at ``times`` (NaN where a value was
+    missing; a pipeline that fills gaps in marks the filled ones NaN too)."""
+
+    name: str
+    times: np.ndarray
+    values: np.ndarray
+
+
 class Pipeline(ABC, Generic[ConfigT]):
     """Base class of pipelines. Subclasses set ``name``, ``description`` and ``Config``, and
     name the config class as the type parameter, so ``run`` receives it typed.
@@ -177,6 +188,22 @@ class Pipeline(ABC, Generic[ConfigT]):
             with path.open("w", encoding="utf-8") as handle:
                 write_csv(handle, {name: list(values) for name, values in columns.items()})
             return self.predict(artifact, path)
+
+    def predict_rows_with_history(
+        self,
+        artifact: ModelArtifact,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        horizon: int | None = None,
+    ) -> tuple[dict[str, np.ndarray], History | None]:
+        """:meth:`predict_rows`, and the series its predictions continue (to draw a forecast
+        against its history), read from the same rows.
+
+        The default has no series (``None``): a pipeline whose predictions are not a time
+        series, or one that does not say, serves unchanged. Forecasters override it to read
+        the rows once for both.
+        """
+        return self.predict_rows(artifact, rows, horizon=horizon), None
 
 
 TrainingT = TypeVar("TrainingT", bound=TrainingConfig)

@@ -29,7 +29,13 @@ from typing import Any, ClassVar, TypeVar, cast
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.base import RunResult, TrainingConfig, TrainingPipeline, train_model
+from azuraforge.apps.base import (
+    History,
+    RunResult,
+    TrainingConfig,
+    TrainingPipeline,
+    train_model,
+)
 from azuraforge.core import Tensor, nn
 from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
@@ -384,6 +390,30 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         """
         config = self.saved_config(artifact)
         frame = self.load_frame(config, source=rows_table(rows))
+        return self._rows_forecasts(artifact, config, frame, horizon)
+
+    def predict_rows_with_history(
+        self,
+        artifact: ModelArtifact,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        horizon: int | None = None,
+    ) -> tuple[dict[str, np.ndarray], History | None]:
+        """:meth:`predict_rows` and the target as the model read it from the same rows (one
+        reading for both): its times, and its values with NaN where a value was missing and
+        filled in (``missing=fill``)."""
+        config = self.saved_config(artifact)
+        frame = self.load_frame(config, source=rows_table(rows))
+        forecasts = self._rows_forecasts(artifact, config, frame, horizon)
+        values = frame.target.astype(np.float64)
+        if frame.observed is not None:
+            values = np.where(frame.observed, values, np.nan)
+        return forecasts, History(self.describe_target(config), frame.times, values)
+
+    def _rows_forecasts(
+        self, artifact: ModelArtifact, config: ForecastT, frame: Frame, horizon: int | None
+    ) -> dict[str, np.ndarray]:
+        """:meth:`predict_rows`'s columns for the rows read as ``frame``."""
         trained = config.horizon
         if horizon is not None and not 1 <= horizon <= trained:
             raise InvalidParameterError(

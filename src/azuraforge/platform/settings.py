@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     flush_interval: float = Field(
         0.05, gt=0, description="Most seconds a logged metric waits before it is written."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins besides the server's own (https://ops.example.org) whose "
+        "pages may change things through the API or follow its event streams; as JSON in "
+        "the environment: AZURAFORGE_ALLOWED_ORIGINS='[\"https://ops.example.org\"]'.",
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )

@@ -187,3 +187,41 @@ def test_a_changed_file_is_refused_not_used(
     meta.write_text(meta.read_text().replace('"seed": 0', '"seed": 5'))
     answer = predict(api, "weather/1", beijing_rows[:SEQUENCE], 409)
     assert "changed since registration" in answer["error"]["message"]
+
+
+def test_history_is_the_target_the_forecast_continues(
+    api: TestClient, runs: list[ExperimentRecord], beijing_rows
+):
+    registered(api, runs)
+    rows = beijing_rows[:30]
+    hours = [
+        f"{row['year']}-{row['month']:02d}-{row['day']:02d}T{row['hour']:02d}" for row in rows
+    ]
+    plain = predict(api, "weather/1", rows)
+    assert "history" not in plain
+    for extra in ({}, {"horizon": 1}):
+        answer = predict(api, "weather/1", rows, history=True, **extra)
+        assert answer["predictions"] == predict(api, "weather/1", rows, **extra)["predictions"]
+        assert answer["history"] == {
+            "target": "temperature (°C)",
+            "time": hours,
+            "value": [float(row["TEMP"]) for row in rows],
+        }
+    # Without a horizon, each window's forecast lies on a time of the history or just after.
+    assert plain["predictions"]["time"][:-1] == hours[SEQUENCE:]
+    assert predict(api, "weather/1", rows, history=False) == plain
+
+
+def test_history_requests_refuse_bad_input_as_plain_ones(
+    api: TestClient, runs: list[ExperimentRecord], beijing_rows
+):
+    registered(api, runs)
+    rows = beijing_rows[:SEQUENCE]
+    for case, change, status, message in BAD:
+        answer = predict(api, "weather/1", change(rows), status, history=True)
+        assert message in answer["error"]["message"], (case, answer)
+    horizon = predict(api, "weather/1", rows, 422, horizon=2, history=True)["error"]["message"]
+    assert "horizon 2 is beyond this model's" in horizon
+    for value in ("yes", None, [True], 2):
+        refused = predict(api, "weather/1", rows, 422, history=value)["error"]
+        assert "history" in refused["message"] + str(refused.get("details")), refused

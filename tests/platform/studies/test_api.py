@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
@@ -89,3 +90,77 @@ def test_create_list_show_and_cancel(client: TestClient) -> None:
     assert again.status_code == 409
     shown = client.get(f"/api/v1/studies/{detail['id']}").json()
     assert [t["status"] for t in shown["trials"]] == ["cancelled", "cancelled"]
+
+
+def test_summary_trials_points_and_importances(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    created = client.post("/api/v1/studies", json=study(n_trials=5, parallelism=2, seed=1,
+                                                       sampler="random"))  # fmt: skip
+    study_id = created.json()["id"]
+    worker = Worker(settings, store)
+    while worker.run_next() is not None:
+        pass
+    detail = client.get(f"/api/v1/studies/{study_id}").json()
+
+    summary = client.get(f"/api/v1/studies/{study_id}/summary").json()
+    assert summary["counts"] == {"completed": 5} and summary["best"] == detail["best"]
+    assert summary["trials_finished"] == 5
+    assert "trials" not in summary and summary["space"] == detail["space"]
+
+    page = client.get(f"/api/v1/studies/{study_id}/trials",
+                      params={"sort": "value", "order": "desc", "limit": 2}).json()  # fmt: skip
+    worst = sorted(detail["trials"], key=lambda t: -t["value"])[:2]
+    assert (page["total"], page["offset"], page["limit"]) == (5, 0, 2)
+    assert page["data"] == worst and page["data"][0]["started_at"] is not None
+    filtered = client.get(f"/api/v1/studies/{study_id}/trials?status=pruned,failed").json()
+    assert (filtered["total"], filtered["data"]) == (0, [])
+
+    points = client.get(f"/api/v1/studies/{study_id}/points").json()
+    assert points["number"] == [0, 1, 2, 3, 4] and points["status"] == ["completed"] * 5
+    assert points["params"]["x"] == [t["params"]["x"] for t in detail["trials"]]
+    assert points["value"] == [t["value"] for t in detail["trials"]]
+
+    queued = client.post("/api/v1/studies", json=study(name="queued")).json()
+    listed = {s["id"]: s for s in client.get("/api/v1/studies").json()["data"]}
+    assert (listed[study_id]["trials_finished"], listed[study_id]["best_value"]) == (
+        5, summary["best"]["value"]
+    )  # fmt: skip
+    assert (listed[queued["id"]]["trials_finished"], listed[queued["id"]]["best_value"]) == (
+        0, None
+    )  # fmt: skip
+
+    importances = client.get(f"/api/v1/studies/{study_id}/importances").json()
+    assert importances == {"importances": {"x": 1.0}, "note": None, "completed": 5,
+                           "sampled": 5}  # fmt: skip
+    assert detail["importances"] == {"x": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "words"),
+    [
+        ("sort=loss", "sort", "Input should be 'number', 'value' or 'status'"),
+        ("status=done", "status", "status 'done' is not a trial status; statuses: cancelled"),
+        ("status=completed,done&sort=value", "status", "status 'done' is not a trial status"),
+        ("order=up", "order", "String should match pattern"),
+        ("limit=501", "limit", "less than or equal to 500"),
+        ("offset=-1", "offset", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_trials_query_is_a_422_naming_the_parameter(
+    client: TestClient, query: str, parameter: str, words: str
+) -> None:
+    study_id = client.post("/api/v1/studies", json=study()).json()["id"]
+    response = client.get(f"/api/v1/studies/{study_id}/trials?{query}")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert f"query.{parameter}: " in error["message"] and words in error["message"]
+    assert [d["loc"] for d in error["details"]] == [["query", parameter]]
+
+
+@pytest.mark.parametrize("view", ["summary", "trials", "points", "importances"])
+def test_the_views_of_an_unknown_study_are_404s(client: TestClient, view: str) -> None:
+    response = client.get(f"/api/v1/studies/999/{view}")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"].startswith("study 999 not found")

@@ -1,18 +1,22 @@
 """The API application: ``create_app(settings)`` serves ``/api/v1`` with OpenAPI at ``/docs``
-(``uvicorn`` runs it; ``azuraforge serve`` does both). ``create_app_from_environment`` is the
-same app as a factory for a process of its own (``uvicorn --factory``, several workers)."""
+and the dashboard at ``/`` (``uvicorn`` runs it; ``azuraforge serve`` does both).
+``create_app_from_environment`` is the same app as a factory for a process of its own
+(``uvicorn --factory``, several workers)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
 from azuraforge import __version__
+from azuraforge.platform import dashboard
 from azuraforge.platform.api import errors
 from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
+from azuraforge.platform.api.origins import SameOrigin
 from azuraforge.platform.api.routes import (
     compare,
     events,
@@ -43,6 +47,17 @@ def _include_routes(app: FastAPI) -> None:
         )
 
 
+def freeze_startup_objects() -> None:
+    """Leave what the process made to start (modules, the app and its routes: some 200,000
+    objects that live as long as it does) out of the garbage collector's full passes, once
+    per process. A request that reads a study of 10,000 trials keeps enough objects alive to
+    start a full pass, which walked them all: 70 ms for the study's summary became 180, the
+    charts' points 180 ms became 400."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()  # what is garbage already is not kept for good
+        gc.freeze()
+
+
 def create_app(
     settings: Settings, *, store: Store | None = None, transport: Transport | None = None
 ) -> FastAPI:
@@ -53,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        freeze_startup_objects()
         yield
         await hub.stop()
         app.state.models.close()
@@ -70,7 +86,9 @@ def create_app(
     app.state.models = ModelServer(opened, settings)
     errors.install(app)
     _include_routes(app)
+    dashboard.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     return app
 
 

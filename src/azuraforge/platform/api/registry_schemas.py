@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
+from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.store import (
     AliasMoveRecord,
     ExperimentRecord,
@@ -156,6 +157,19 @@ class PredictRequest(BaseModel):
         description="Forecasters: the next `horizon` times after the last row (at most the "
         "model's horizon). Without it: a forecast from every window of the rows.",
     )
+    history: bool = Field(
+        False,
+        strict=True,  # true or false: "yes", 1 or "0" are refused, not guessed at
+        description="Also answer `history`: the series the predictions continue (for "
+        "forecasters, the target as the model read it from these rows), to draw the forecast "
+        "against it.",
+    )
+
+
+class HistoryPublic(BaseModel):
+    target: str = Field(description="The target's name (the forecasters' reports name it so).")
+    time: list[Any] = Field(description="ISO times of the rows read (gaps filled in included).")
+    value: list[float | None] = Field(description="The target at each time; null: missing.")
 
 
 class PredictionPublic(BaseModel):
@@ -164,6 +178,11 @@ class PredictionPublic(BaseModel):
     reference: str = Field(description="The reference as asked (name@alias, name/3, name).")
     rows: int = Field(description="How many predictions (the length of each column).")
     predictions: dict[str, list[Any]] = Field(description="Columns of equal length.")
+    history: HistoryPublic | None = Field(
+        None,
+        description="Only with `history: true`: the series the predictions continue; null when "
+        "the model's pipeline has none (a classifier).",
+    )
 
 
 class PredictionJobCreate(BaseModel):
@@ -198,7 +217,7 @@ class PredictionJobPublic(BaseModel):
         cls, record: ExperimentRecord, predictions: dict[str, list[Any]] | None = None
     ) -> PredictionJobPublic:
         config, result = record.config, record.result or {}
-        file = result.get("file") if predictions is not None else None
+        file = result.get("file") if record.status == COMPLETED else None
         return cls(
             id=record.id, model=config["model"], version=config["version"],
             reference=config.get("reference", config["model"]), status=record.status,
@@ -206,3 +225,10 @@ class PredictionJobPublic(BaseModel):
             finished_at=record.finished_at, rows=result.get("rows"), predictions=predictions,
             download=f"/api/v1/experiments/{record.id}/artifacts/{file}" if file else None,
         )  # fmt: skip
+
+
+class PredictionJobsPublic(BaseModel):
+    data: list[PredictionJobPublic] = Field(description="Newest first, without predictions.")
+    total: int
+    offset: int
+    limit: int

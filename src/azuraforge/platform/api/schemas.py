@@ -135,6 +135,16 @@ class LogsPublic(BaseModel):
     next_after: int = Field(description="Pass as `after` to read the lines that follow.")
 
 
+class ReportPublic(BaseModel):
+    experiment_id: int
+    path: str = Field(description="The report's path inside the run's files.")
+    markdown: str
+    html: str = Field(
+        description="The Markdown rendered: raw HTML in it escaped, relative images and links "
+        "pointed at the run's files."
+    )
+
+
 class PipelinePublic(BaseModel):
     name: str
     description: str

@@ -3,6 +3,7 @@ restarts any that dies, and the reaper that marks expired leases ``lost``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process the same ``settings``."""
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
-        env[f"AZURAFORGE_{name.upper()}"] = str(value)
+        shown = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        env[f"AZURAFORGE_{name.upper()}"] = shown  # lists and tables are read as JSON
     return env
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from azuraforge.apps import History
 from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
@@ -49,8 +50,11 @@ def predict(
     rows: Sequence[Mapping[str, Any]],
     horizon: int | None,
     max_rows: int,
-) -> dict[str, list[Any]]:
-    """The predictions of ``loaded`` for ``rows`` as JSON-ready columns.
+    history: bool = False,
+) -> tuple[dict[str, list[Any]], dict[str, Any] | None]:
+    """The predictions of ``loaded`` for ``rows`` as JSON-ready columns and, with ``history``,
+    the series they continue, read from the same rows (:func:`history_json`; ``None``
+    without it, or when the pipeline has none).
 
     Raises
     ------
@@ -64,11 +68,31 @@ def predict(
             "(max_predict_rows): send fewer, or submit an asynchronous prediction job "
             "(POST /models/{ref}/predictions)"
         )
+    pipeline, series = loaded.pipeline, None
     try:
-        columns = loaded.pipeline.predict_rows(loaded.artifact, rows, horizon=horizon)
+        if history:
+            columns, series = pipeline.predict_rows_with_history(
+                loaded.artifact, rows, horizon=horizon
+            )
+        else:
+            columns = pipeline.predict_rows(loaded.artifact, rows, horizon=horizon)
     except (DataFormatError, InvalidParameterError) as e:
         raise InvalidInputError(str(e)) from None
-    return json_columns(columns)
+    return json_columns(columns), None if series is None else history_json(series)
+
+
+def history_json(history: History) -> dict[str, Any]:
+    """A series as JSON: the target's name, its times as ISO text, its values (missing ones
+    ``None``).
+
+    >>> history_json(History("load", np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]"),
+    ...                       np.array([1.5, np.nan])))
+    {'target': 'load', 'time': ['2024-01-01', '2024-01-02'], 'value': [1.5, None]}
+    """
+    return {
+        "target": history.name,
+        **json_columns({"time": history.times, "value": history.values}),
+    }
 
 
 def json_columns(columns: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:

@@ -22,16 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.trial import FrozenTrial, TrialState
 
 from azuraforge.apps import get_pipeline
-from azuraforge.apps.base import Pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.states import (
     CANCELLED,
@@ -47,6 +40,8 @@ from azuraforge.platform.services.experiments import (
     validate_config,
     withdraw,
 )
+from azuraforge.platform.services.study_space import distributions, grid_of, parse_space
+from azuraforge.platform.services.study_views import StudyReport, StudyViews
 from azuraforge.platform.store import DEFAULT_PROJECT, Store, StudyRecord, TrialRunRecord
 from azuraforge.platform.store.metrics import check_metric_name
 from azuraforge.platform.store.studies import (
@@ -56,16 +51,12 @@ from azuraforge.platform.store.studies import (
     STUDY_FINISHED,
     StudyLock,
 )
+from azuraforge.platform.store.study_trials import NOTE
 
 _log = logging.getLogger(__name__)
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 DIRECTIONS = ("minimize", "maximize")
-MAX_GRID = 100_000
-"""Most combinations a grid study may enumerate (Optuna's grid sampler lists them all)."""
-NOTE = "azuraforge_note"
-"""The Optuna user attribute saying why a trial failed (its run's error, or cancelled)."""
-_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass(frozen=True)
@@ -83,209 +74,6 @@ class StudyDefinition:
     parallelism: int = 1
     seed: int | None = None
     name: str | None = None
-
-
-def parse_space(
-    pipeline: type[Pipeline[Any]], base_config: Mapping[str, Any], space: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """The search space in its full form: ``{"lr": {"type": "float", "low": 1e-4,
-    "high": 0.1, "log": True, "step": None}, "layers": {"type": "categorical", "choices":
-    [1, 2]}}``; a bare list is a categorical's choices. Every key must be a setting of the
-    pipeline, and every bound and choice a value the pipeline accepts over ``base_config``.
-
-    >>> from azuraforge.apps import get_pipeline
-    >>> parse_space(get_pipeline("weather-forecaster"), {}, {"hidden_size": [8, 16]})
-    {'hidden_size': {'type': 'categorical', 'choices': [8, 16]}}
-
-    Raises
-    ------
-    ConfigError
-        Naming each bad entry by its path (``space.lr.low``).
-    """
-    if not space:
-        raise ConfigError(
-            "search space", [((), "needs at least one setting to search")], field="space"
-        )
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    parsed = {}
-    for key, entry in space.items():
-        found = _entry_problems(pipeline, key, entry)
-        if not found:
-            parsed[key] = _full(entry)
-            found = _value_problems(pipeline, base_config, key, parsed[key])
-        problems += found
-    if problems:
-        raise ConfigError("search space", problems, field="space")
-    return parsed
-
-
-def _entry_problems(
-    pipeline: type[Pipeline[Any]], key: str, entry: Any
-) -> list[tuple[tuple[str | int, ...], str]]:
-    fields = pipeline.Config.model_fields
-    if key not in fields:
-        return [((key,), f"not a setting of {pipeline.name}; settings: {', '.join(fields)}")]
-    if isinstance(entry, list):
-        entry = {"type": "categorical", "choices": entry}
-    if not isinstance(entry, Mapping):
-        shape = "{type: float|int, low, high[, log][, step]}, {type: categorical, choices}"
-        return [((key,), f"needs {shape} or a list of choices, got {entry!r}")]
-    kind = entry.get("type")
-    if kind == "categorical":
-        return _categorical_problems(key, entry)
-    if kind in ("float", "int"):
-        return _range_problems(key, entry, int if kind == "int" else float)
-    return [((key, "type"), f"must be float, int or categorical, got {kind!r}")]
-
-
-def _categorical_problems(key: str, entry: Mapping[str, Any]) -> list[Any]:
-    unknown = sorted(set(entry) - {"type", "choices"})
-    if unknown:
-        return [((key, unknown[0]), "unknown key of a categorical (it takes choices)")]
-    choices = entry.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return [((key, "choices"), "needs a non-empty list of values")]
-    bad = [i for i, c in enumerate(choices) if not isinstance(c, _SCALARS)]
-    if bad:
-        return [((key, "choices", bad[0]), "a choice is a number, text, true/false or null")]
-    return []
-
-
-def _range_problems(key: str, entry: Mapping[str, Any], kind: type) -> list[Any]:
-    unknown = sorted(set(entry) - {"type", "low", "high", "log", "step"})
-    if unknown:
-        return [((key, unknown[0]), "unknown key of a range (it takes low, high, log, step)")]
-    problems = []
-    for bound in ("low", "high"):
-        value = entry.get(bound)
-        if not _number(value, kind):
-            problems.append(
-                (
-                    (key, bound),
-                    f"needs {'an integer' if kind is int else 'a number'}, got {value!r}",
-                )
-            )
-    step, log = entry.get("step"), entry.get("log", False)
-    if step is not None and not (_number(step, kind) and step > 0):
-        problems.append(((key, "step"), f"must be a positive {kind.__name__}, got {step!r}"))
-    if not isinstance(log, bool):
-        problems.append(((key, "log"), f"must be true or false, got {log!r}"))
-    if problems:
-        return problems
-    if entry["low"] > entry["high"]:
-        return [((key, "high"), f"must be at least low ({entry['low']}), got {entry['high']}")]
-    if log and entry["low"] <= 0:
-        return [((key, "low"), f"must be above 0 on a log scale, got {entry['low']}")]
-    if log and step is not None:
-        return [((key, "step"), "cannot be combined with log: true")]
-    return []
-
-
-def _number(value: Any, kind: type) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return isinstance(value, int) if kind is int else math.isfinite(value)
-
-
-def _full(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, list):
-        return {"type": "categorical", "choices": list(entry)}
-    if entry["type"] == "categorical":
-        return {"type": "categorical", "choices": list(entry["choices"])}
-    cast = int if entry["type"] == "int" else float
-    step = entry.get("step")
-    return {
-        "type": entry["type"],
-        "low": cast(entry["low"]),
-        "high": cast(entry["high"]),
-        "log": bool(entry.get("log", False)),
-        "step": None if step is None else cast(step),
-    }
-
-
-def _value_problems(
-    pipeline: type[Pipeline[Any]],
-    base_config: Mapping[str, Any],
-    key: str,
-    entry: Mapping[str, Any],
-) -> list[tuple[tuple[str | int, ...], str]]:
-    """Each bound or choice the pipeline refuses, as the config check words it."""
-    candidates: list[tuple[tuple[str | int, ...], Any]]
-    if entry["type"] == "categorical":
-        candidates = [(("choices", i), c) for i, c in enumerate(entry["choices"])]
-    else:
-        candidates = [(("low",), entry["low"]), (("high",), entry["high"])]
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    for where, value in candidates:
-        try:
-            validate_config(pipeline, {**base_config, key: value})
-        except ConfigError as e:
-            messages = [msg for loc, msg in e.problems if loc[:1] == (key,)] or [str(e)]
-            problems.append(((key, *where), messages[0]))
-    return problems
-
-
-def distributions(space: Mapping[str, Mapping[str, Any]]) -> dict[str, BaseDistribution]:
-    """Optuna's distributions of a parsed space (:func:`parse_space`).
-
-    >>> distributions({"lr": {"type": "float", "low": 0.001, "high": 0.1, "log": True,
-    ...                       "step": None}})
-    {'lr': FloatDistribution(high=0.1, log=True, low=0.001, step=None)}
-    """
-    made: dict[str, BaseDistribution] = {}
-    for key, entry in space.items():
-        if entry["type"] == "categorical":
-            made[key] = CategoricalDistribution(entry["choices"])
-        elif entry["type"] == "int":
-            made[key] = IntDistribution(
-                entry["low"], entry["high"], log=entry["log"], step=entry["step"] or 1
-            )
-        else:
-            made[key] = FloatDistribution(
-                entry["low"], entry["high"], log=entry["log"], step=entry["step"]
-            )
-    return made
-
-
-def grid_of(space: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """Every value of each setting, for the grid sampler: choices, int ranges, and float
-    ranges with a step.
-
-    >>> grid_of({"a": {"type": "int", "low": 1, "high": 5, "log": False, "step": 2},
-    ...          "b": {"type": "float", "low": 0.0, "high": 0.2, "log": False, "step": 0.1}})
-    {'a': [1, 3, 5], 'b': [0.0, 0.1, 0.2]}
-
-    Raises
-    ------
-    ConfigError
-        For a float range without a step (its values are not finite), or a grid over
-        :data:`MAX_GRID` combinations.
-    """
-    grid: dict[str, list[Any]] = {}
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    for key, entry in space.items():
-        if entry["type"] == "categorical":
-            grid[key] = list(entry["choices"])
-        elif entry["type"] == "int":
-            grid[key] = list(range(entry["low"], entry["high"] + 1, entry["step"] or 1))
-        elif entry["step"] is not None:
-            count = math.floor((entry["high"] - entry["low"]) / entry["step"] + 1e-9) + 1
-            grid[key] = [round(entry["low"] + i * entry["step"], 12) for i in range(count)]
-        else:
-            message = (
-                "the grid sampler needs finite choices: give this float range a step, or choices"
-            )
-            problems.append(((key,), message))
-    if problems:
-        raise ConfigError("search space", problems, field="space")
-    size = math.prod(len(values) for values in grid.values())
-    if size > MAX_GRID:
-        raise ConfigError(
-            "search space",
-            [((), f"the grid has {size:,} combinations; at most {MAX_GRID:,}")],
-            field="space",
-        )
-    return grid
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
@@ -326,6 +114,8 @@ class StudyService:
         self.store, self.transport, self.data_folder = store, transport, data_folder
         self._storage: optuna.storages.BaseStorage | None = None
         self._loaded: dict[str, optuna.Study] = {}
+        self.views = StudyViews(store)
+        """What the study pages show (summary, trials, points, importances, report)."""
 
     @property
     def storage(self) -> optuna.storages.BaseStorage:
@@ -522,36 +312,9 @@ class StudyService:
         return self.advance(study_id)
 
     def report(self, study_id: int, *, project: str | None = None) -> StudyReport:
-        """The study with its trials, best trial, optimisation history and importances."""
-        study = self.store.get_study(study_id, project=project)
-        optuna_study = self._load(study)
-        trials = optuna_study.get_trials(deepcopy=False)
-        runs = {run.number: run for run in self.store.list_trial_runs(study.id)}
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        importances, why = _importances(optuna_study, complete)
-        return StudyReport(
-            study=study,
-            trials=[_trial_view(t, runs.get(t.number)) for t in trials],
-            best=_best(study, complete, runs),
-            history=_history(study, complete),
-            importances=importances,
-            importances_note=why,
-        )
-
-
-@dataclass(frozen=True)
-class StudyReport:
-    """A study as ``GET /studies/{id}`` shows it. ``trials`` are dicts with ``number``,
-    ``run_id``, ``status`` (the run's: queued, running, completed, pruned, failed,
-    cancelled), ``optuna_state``, ``params``, ``value``, ``intermediate_values`` and
-    ``note``; ``history`` has each completed trial's ``value`` and ``best`` so far."""
-
-    study: StudyRecord
-    trials: list[dict[str, Any]]
-    best: dict[str, Any] | None
-    history: list[dict[str, Any]]
-    importances: dict[str, float] | None
-    importances_note: str | None
+        """The study with its trials, best trial, optimisation history and importances
+        (:meth:`StudyViews.report`)."""
+        return self.views.report(study_id, project=project)
 
 
 def _tell(optuna_study: optuna.Study, trial: FrozenTrial, run: TrialRunRecord) -> None:
@@ -571,66 +334,6 @@ def _tell(optuna_study: optuna.Study, trial: FrozenTrial, run: TrialRunRecord) -
         note = f"the run ended {run.status}: {run.error or 'no error recorded'}"
     optuna_study._storage.set_trial_user_attr(trial._trial_id, NOTE, note)
     optuna_study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-
-
-def _trial_view(trial: FrozenTrial, run: TrialRunRecord | None) -> dict[str, Any]:
-    return {
-        "number": trial.number,
-        "run_id": None if run is None else run.id,
-        "status": trial.state.name.lower() if run is None else run.status,
-        "optuna_state": trial.state.name.lower(),
-        "params": dict(trial.params),
-        "value": trial.value,
-        "intermediate_values": dict(sorted(trial.intermediate_values.items())),
-        "note": trial.user_attrs.get(NOTE),
-    }
-
-
-def _best(
-    study: StudyRecord, complete: list[FrozenTrial], runs: Mapping[int, TrialRunRecord]
-) -> dict[str, Any] | None:
-    if not complete:
-        return None
-    sign = 1.0 if study.direction == "minimize" else -1.0
-    best = min(complete, key=lambda t: (sign * float(t.value or 0.0), t.number))  # first of ties
-    run = runs.get(best.number)
-    return {
-        "number": best.number,
-        "run_id": None if run is None else run.id,
-        "params": dict(best.params),
-        "value": best.value,
-    }
-
-
-def _history(study: StudyRecord, complete: list[FrozenTrial]) -> list[dict[str, Any]]:
-    history: list[dict[str, Any]] = []
-    best: float | None = None
-    pick = min if study.direction == "minimize" else max
-    for trial in sorted(complete, key=lambda t: t.number):
-        value = float(trial.value)  # type: ignore[arg-type]
-        best = value if best is None else pick(best, value)
-        history.append({"number": trial.number, "value": value, "best": best})
-    return history
-
-
-def _importances(
-    optuna_study: optuna.Study, complete: list[FrozenTrial]
-) -> tuple[dict[str, float] | None, str | None]:
-    """Optuna's parameter importances, or ``None`` and why they cannot be computed yet."""
-    if len(complete) < 2:
-        return None, f"needs at least 2 completed trials; {len(complete)} so far"
-    varying = [
-        name
-        for name in complete[0].params
-        if len({repr(t.params.get(name)) for t in complete}) > 1
-    ]
-    if not varying:
-        return None, "no parameter varies among the completed trials"
-    try:
-        found = optuna.importance.get_param_importances(optuna_study, params=varying)
-    except (RuntimeError, ValueError) as e:
-        return None, f"Optuna could not compute them: {e}"
-    return {name: float(value) for name, value in found.items()}, None
 
 
 def _choose(what: str, value: str, allowed: tuple[str, ...]) -> None:

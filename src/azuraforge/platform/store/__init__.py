@@ -29,13 +29,23 @@ from azuraforge.platform.store.records import (
     ModelVersionRecord,
     Page,
     StudyRecord,
+    TrialRow,
     TrialRunRecord,
 )
 from azuraforge.platform.store.registry import RegistryStore
 from azuraforge.platform.store.studies import StudyStore
+from azuraforge.platform.store.study_trials import StudyTrialStore
 
 
-class Store(ExperimentStore, LeaseStore, MetricStore, CompareStore, RegistryStore, StudyStore):
+class Store(
+    ExperimentStore,
+    LeaseStore,
+    MetricStore,
+    CompareStore,
+    RegistryStore,
+    StudyStore,
+    StudyTrialStore,
+):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
     Opening checks that the database schema is the one this version needs
@@ -86,6 +96,7 @@ __all__ = [
     "Point",
     "Store",
     "StudyRecord",
+    "TrialRow",
     "TrialRunRecord",
     "check_schema",
     "create_if_empty",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
-from azuraforge.platform.store.experiments import _records, _select_records
+from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import Experiment, MetricPoint, TuningStudy
 from azuraforge.platform.store.records import ExperimentRecord
 
@@ -36,13 +36,13 @@ class CompareStore(StoreBase):
         with self._read() as connection:
             project_id = self.project_id(connection, project)
             rows = connection.execute(
-                _select_records().where(
+                select_records().where(
                     Experiment.id.in_(wanted),
                     Experiment.project_id == project_id,
                     Experiment.kind != PREDICTION,
                 )
             ).all()
-            by_id = {record.id: record for record in _records(connection, rows)}
+            by_id = {record.id: record for record in records_of(connection, rows)}
         missing = [str(i) for i in wanted if i not in by_id]
         if missing:
             runs = "experiment" if len(missing) == 1 else "experiments"
@@ -73,12 +73,12 @@ class CompareStore(StoreBase):
                     f"study {study_id} not found in project {project!r} of {self.shown_url}"
                 )
             rows = connection.execute(
-                _select_records()
+                select_records()
                 .where(Experiment.study_id == study_id)
                 .order_by(Experiment.trial_number, Experiment.id)
                 .limit(limit)
             ).all()
-            return _records(connection, rows)
+            return records_of(connection, rows)
 
     def get_curves(
         self, experiment_ids: Sequence[int], keys: Sequence[str] = ()

@@ -98,13 +98,17 @@ class ExperimentQuery:
             )
         if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
             raise InvalidParameterError("metric_min/metric_max need metric=<key> to filter on")
-        if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidParameterError(
-                f"limit must be between 1 and {MAX_PAGE}, got {self.limit}"
-            )
-        if self.offset < 0:
-            raise InvalidParameterError(f"offset must be 0 or more, got {self.offset}")
+        check_page(self.offset, self.limit)
         return self
+
+
+def check_page(offset: int, limit: int) -> None:
+    """Raise :class:`InvalidParameterError` for a page out of bounds: ``limit`` from 1 to
+    :data:`MAX_PAGE`, ``offset`` 0 or more."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+    if offset < 0:
+        raise InvalidParameterError(f"offset must be 0 or more, got {offset}")
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -202,14 +206,14 @@ class ExperimentStore(StoreBase):
         self, experiment_id: int, *, project: str | None = None
     ) -> ExperimentRecord | None:
         """The experiment with this id, or ``None``."""
-        query = _select_records().where(Experiment.id == experiment_id)
+        query = select_records().where(Experiment.id == experiment_id)
         if project is not None:
             query = query.where(Project.name == project)
         with self._read() as connection:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            return _records(connection, [row])[0]
+            return records_of(connection, [row])[0]
 
     def list_experiments(self, query: ExperimentQuery | None = None) -> Page:
         """One page of experiments matching ``query`` (light rows: no curves)."""
@@ -220,9 +224,9 @@ class ExperimentStore(StoreBase):
             ids = _page_ids(connection, project_id, matching, query)
             counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
             total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
-            rows = connection.execute(_select_records().where(Experiment.id.in_(ids))).all()
+            rows = connection.execute(select_records().where(Experiment.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
-            items = _records(connection, [by_id[i] for i in ids if i in by_id])
+            items = records_of(connection, [by_id[i] for i in ids if i in by_id])
         return Page(
             items=items,
             total=min(total, COUNT_LIMIT),
@@ -303,7 +307,10 @@ class ExperimentStore(StoreBase):
 _COLUMNS = [c for c in Experiment.__mapper__.columns if c.key != "project_id"]
 
 
-def _select_records() -> Any:
+def select_records() -> Any:
+    """The SELECT of experiment rows that :func:`records_of` reads: every column of the run
+    and its project's name. Add ``where`` and ``order_by``; the other store modules that
+    return runs (comparisons, prediction jobs) read them through these two functions."""
     return select(*_COLUMNS, Project.name.label("project_name")).join(
         Project, Project.id == Experiment.project_id
     )
@@ -411,7 +418,9 @@ def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
     return selection.order_by(ordered.nulls_last() if nullable else ordered, tie)
 
 
-def _records(connection: Connection, rows: Sequence[Row[Any]]) -> list[ExperimentRecord]:
+def records_of(connection: Connection, rows: Sequence[Row[Any]]) -> list[ExperimentRecord]:
+    """The records of ``rows`` (of :func:`select_records`), in their order, each with the
+    last value of its metrics, read in one more query on ``connection``."""
     ids = [row.id for row in rows]
     metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
     if ids:

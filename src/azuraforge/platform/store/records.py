@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from azuraforge.platform.jobs.states import FINISHED_STATES
+
+OPTUNA_FINISHED = frozenset({"complete", "pruned", "fail"})
+"""Optuna's states of a trial that ended, in lower case."""
+
 
 @dataclass(frozen=True)
 class ExperimentRecord:
@@ -143,6 +148,40 @@ class TrialRunRecord:
     status: str
     result: dict[str, Any] | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial of a study as its pages list it: Optuna's trial (its id, number, state in
+    lower case and objective value) and the run that trains it, if any."""
+
+    trial_id: int
+    number: int
+    state: str
+    """Optuna's: ``running``, ``complete``, ``pruned``, ``fail`` or ``waiting``."""
+    value: float | None
+    run_id: int | None
+    run_status: str | None
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def status(self) -> str:
+        """The run's status (queued, running, completed, pruned, failed...), or Optuna's
+        state for a trial without a run."""
+        return self.run_status or self.state
+
+    @property
+    def ended(self) -> bool:
+        """Whether the trial ended: its run ended (any way), or, for a trial without a run,
+        Optuna finished it (complete, pruned, fail). The one definition of a study's
+        ``trials_finished`` (its listing, its summary, its page's progress): a trial whose
+        run was deleted, or that failed before its run was queued (a study cancelled then),
+        took its place in the budget all the same. Optuna finishes a trial that has a run
+        only once the run ended, so Optuna's state counts whenever it says finished."""
+        if self.run_status is not None:
+            return self.run_status in FINISHED_STATES
+        return self.state in OPTUNA_FINISHED
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,20 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
+from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import (
     AliasMove,
     Experiment,
     ModelAlias,
     ModelVersion,
+    Param,
     RegisteredModel,
 )
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
+    ExperimentRecord,
     ModelRecord,
     ModelVersionRecord,
 )
@@ -326,6 +330,34 @@ class RegistryStore(StoreBase):
                 .offset(offset).limit(limit)
             ).all()  # fmt: skip
         return [_move(model, row) for row in rows], total
+
+    def list_prediction_jobs(
+        self, model: str, *, project: str = DEFAULT_PROJECT, offset: int = 0, limit: int = 50
+    ) -> tuple[list[ExperimentRecord], int]:
+        """One page of ``model``'s prediction jobs (experiments of kind ``prediction``), newest
+        first, and how many there are in all.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such model, naming those there are.
+        """
+        with self._read() as connection:
+            self._model_id(connection, model, project)  # or NotFoundError, naming the models
+            project_id = self.project_id(connection, project)
+            # The jobs' configs name their model; the params' (key, value) index finds them.
+            named = select(Param.experiment_id).where(Param.key == "model", Param.value == model)
+            where = (
+                Experiment.project_id == project_id,
+                Experiment.kind == PREDICTION,
+                Experiment.id.in_(named),
+            )
+            total = int(connection.scalar(select(func.count(Experiment.id)).where(*where)) or 0)
+            rows = connection.execute(
+                select_records().where(*where).order_by(Experiment.id.desc())
+                .offset(offset).limit(limit)
+            ).all()  # fmt: skip
+            return records_of(connection, rows), total
 
     def last_alias_move(
         self, model: str, alias: str, *, project: str = DEFAULT_PROJECT

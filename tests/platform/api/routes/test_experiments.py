@@ -453,3 +453,43 @@ def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestCli
         assert response.status_code == 201, response.text
         detail = client.get(f"{API}/experiments/{response.json()['data'][0]['id']}").json()
         assert detail["config"]["csv"] == stored
+
+
+def test_the_report_reads_as_markdown_and_html(client: TestClient, worker):
+    row = submit(client, steps=2)
+    wait_for(client, row["id"], {"completed"})
+    report = client.get(f"{API}/experiments/{row['id']}/report").json()
+    assert report["path"] == "report.md"
+    assert report["markdown"] == "# sleeper report\n"
+    assert report["html"] == "<h1>sleeper report</h1>\n"
+
+
+def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
+    client: TestClient, worker, settings
+):
+    row = submit(client, steps=1)
+    wait_for(client, row["id"], {"completed"})
+    (settings.run_dir(row["id"]) / "report.md").write_text(
+        "<script>alert(1)</script>\n\n![loss](plots/loss.png)\n\n[bad](javascript:alert(1)) "
+        "[site](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    html = client.get(f"{API}/experiments/{row['id']}/report").json()["html"]
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert f'src="/api/v1/experiments/{row["id"]}/artifacts/plots/loss.png"' in html
+    assert "javascript:" not in html.replace("[bad](javascript:alert(1))", "")
+    assert 'href="https://example.org" rel="noopener noreferrer" target="_blank"' in html
+    assert "<table>" in html
+
+
+def test_no_report_yet_is_404_and_an_oversized_one_409(client: TestClient, worker, settings):
+    queued = submit(client, steps=1, sleep=5)
+    response = client.get(f"{API}/experiments/{queued['id']}/report")
+    assert response.status_code == 404
+    assert "writes it when it ends" in response.json()["error"]["message"]
+    client.post(f"{API}/experiments/{queued['id']}/cancel")
+    row = submit(client, steps=1)
+    wait_for(client, row["id"], {"completed"})
+    (settings.run_dir(row["id"]) / "report.md").write_text("x" * 2_000_001)
+    response = client.get(f"{API}/experiments/{row['id']}/report")
+    assert response.status_code == 409
+    assert "download it instead" in response.json()["error"]["message"]

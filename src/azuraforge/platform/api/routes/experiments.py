@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mimetypes
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
 
-from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
     ExperimentId,
@@ -29,12 +31,21 @@ from azuraforge.platform.api.schemas import (
     LogsPublic,
     MetricsPublic,
     MetricSummaryPublic,
+    ReportPublic,
     error_responses,
 )
 from azuraforge.platform.services.experiments import submit
+from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
+SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
+"""Besides raster images, what a run's file may be shown as in a browser tab."""
+FILE_HEADERS = {
+    # A run's file is the run's, not the dashboard's: sandboxed, never sniffed into HTML.
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 ERRORS = error_responses()
 MAX_POINTS = 100_000
 
@@ -184,15 +195,45 @@ def get_logs(
     return LogsPublic(data=lines, next_after=events[-1].id if events else after)
 
 
+@router.get("/{experiment_id}/report", response_model=ReportPublic, responses=ERRORS)
+def get_report(
+    experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep
+) -> ReportPublic:
+    """The run's Markdown report, and as HTML (raw HTML in it escaped; its images and links
+    to the run's files pointed at ``/artifacts/...``). A run writes it when it ends."""
+    record = store.get_experiment(experiment_id)
+    path = (record.result or {}).get("report_path")
+    if not path:
+        raise NotFoundError(f"run {experiment_id} has no report: a run writes it when it ends")
+    file = run_file(settings.run_dir(record.id, record.output_dir), path)
+    if file.stat().st_size > MAX_REPORT_BYTES:
+        raise ConflictError(
+            f"the report of run {experiment_id} is over {MAX_REPORT_BYTES:,} bytes; download "
+            f"it instead: /api/v1/experiments/{experiment_id}/artifacts/{path}"
+        )
+    markdown = file.read_text(encoding="utf-8", errors="replace")
+    files_url = f"/api/v1/experiments/{experiment_id}/artifacts/"
+    html = render_report(markdown, files_url, posixpath.dirname(path))
+    return ReportPublic(experiment_id=experiment_id, path=path, markdown=markdown, html=html)
+
+
 @router.get(
     "/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS
 )
 def get_artifact(
     experiment_id: ExperimentId, path: str, store: StoreDep, settings: SettingsDep
 ) -> FileResponse:
-    """Download a file of the run's folder (nothing outside it)."""
+    """Download a file of the run's folder (nothing outside it). Images and text are shown
+    in the browser; anything else (a run's HTML, say) is a download, and nothing served here
+    runs a script."""
     record = store.get_experiment(experiment_id)
-    return FileResponse(run_file(settings.run_dir(record.id, record.output_dir), path))
+    file = run_file(settings.run_dir(record.id, record.output_dir), path)
+    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    if (kind.startswith("image/") and kind != "image/svg+xml") or kind in SHOWN_TYPES:
+        return FileResponse(file, media_type=kind, headers=FILE_HEADERS)
+    return FileResponse(
+        file, headers=FILE_HEADERS, filename=file.name, content_disposition_type="attachment"
+    )
 
 
 def run_file(run_dir: Path, path: str) -> Path:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import AfterValidator
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
@@ -26,6 +29,7 @@ from azuraforge.platform.api.registry_schemas import (
     ModelsPublic,
     PredictionJobCreate,
     PredictionJobPublic,
+    PredictionJobsPublic,
     PredictionPublic,
     PredictRequest,
     VersionCreate,
@@ -63,6 +67,29 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 def parse_ref(ref: str) -> ModelRef:
     """``ref`` read once per distinct text (the predict route parses it on every call)."""
     return ModelRef.parse(ref)
+
+
+def listed_model(name: str) -> str:
+    """``name`` if it names a model; a reference (``name@alias``, ``name/3``) is refused with
+    a message saying that the listing takes the model's name.
+
+    >>> listed_model("weather@champion")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: GET /models/{name}/predictions lists every prediction job of a model and takes its name, not a reference: got 'weather@champion'; ask for /models/weather/predictions (each job names the reference and version it was submitted with)
+    """  # noqa: E501
+    model = re.split(r"[@/]", name, maxsplit=1)[0]
+    if model != name:
+        ask = f"ask for /models/{model}/predictions " if model else ""
+        raise InvalidParameterError(
+            "GET /models/{name}/predictions lists every prediction job of a model and takes "
+            f"its name, not a reference: got {name!r}; {ask}(each job names the reference "
+            "and version it was submitted with)"
+        )
+    return check_model_name(name)
+
+
+ListedModel = Annotated[str, Path(description="A model's name."), AfterValidator(listed_model)]
 
 
 def _server(request: Request) -> ModelServer:
@@ -218,16 +245,18 @@ async def predict(ref: str, body: PredictRequest, request: Request) -> Response:
     if loaded is None:
         loaded = await run_in_threadpool(server.get, parsed)
     settings = server.settings
-    arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows)
+    arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
     if len(body.rows) <= INLINE_ROWS:
-        columns = predictions.predict(*arguments)
+        columns, history = predictions.predict(*arguments)
     else:
-        columns = await run_in_threadpool(predictions.predict, *arguments)
+        columns, history = await run_in_threadpool(predictions.predict, *arguments)
     count = len(next(iter(columns.values()))) if columns else 0
     answer = {
         "model": loaded.version.model, "version": loaded.version.version, "reference": ref,
         "rows": count, "predictions": columns,
     }  # fmt: skip
+    if body.history:
+        answer["history"] = history
     return Response(json.dumps(answer, allow_nan=False), media_type="application/json")
 
 
@@ -251,6 +280,21 @@ def submit_prediction(
         rows=body.rows, inputs=body.inputs, horizon=body.horizon,
     )  # fmt: skip
     return PredictionJobPublic.of(record)
+
+
+@router.get("/{name:path}/predictions", response_model=PredictionJobsPublic, responses=ERRORS)
+def list_predictions(
+    name: ListedModel, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+) -> PredictionJobsPublic:
+    """A page of the model's prediction jobs, newest first, whatever version or reference
+    each was submitted with (each job names both; its predictions: GET …/predictions/{id}).
+
+    This listing takes a model **name**, not a reference as its neighbours do: ``weather``
+    here means every job of the model, where a reference ``weather`` means its latest
+    version. ``weather@champion`` or ``weather/3`` is a 422 saying so (:func:`listed_model`)."""
+    records, total = store.list_prediction_jobs(name, offset=offset, limit=limit)
+    data = [PredictionJobPublic.of(record) for record in records]
+    return PredictionJobsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
 @router.get(

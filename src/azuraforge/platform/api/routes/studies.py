@@ -8,12 +8,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.services.studies import StudyDefinition, StudyReport, StudyService
+from azuraforge.platform.services.studies import StudyDefinition, StudyService
+from azuraforge.platform.services.study_views import (
+    StudyReport,
+    StudySummary,
+    TrialQuery,
+    TrialQueryError,
+    TrialSort,
+)
 from azuraforge.platform.store import StudyRecord
+from azuraforge.platform.store.experiments import MAX_PAGE
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 ERRORS = error_responses()
@@ -51,6 +60,12 @@ class StudyCreate(BaseModel):
     )
 
 
+FINISHED = (
+    "Trials that ended: their run ended (any way), or, for a trial without a run, Optuna "
+    "finished it (complete, pruned, fail)."
+)
+
+
 class StudyPublic(BaseModel):
     """A study as lists show it."""
 
@@ -76,8 +91,15 @@ class StudyPublic(BaseModel):
         return cls(**{name: getattr(record, name) for name in cls.model_fields})
 
 
+class StudyListed(StudyPublic):
+    """A study as the listing shows it: with how far it got and its best value so far."""
+
+    trials_finished: int = Field(description=FINISHED)
+    best_value: float | None = Field(description="The best objective value so far.")
+
+
 class StudiesPublic(BaseModel):
-    data: list[StudyPublic]
+    data: list[StudyListed]
     total: int
     offset: int
     limit: int
@@ -92,6 +114,17 @@ class TrialPublic(BaseModel):
     value: float | None = Field(description="The best value of the objective over the run.")
     intermediate_values: dict[int, float] = Field(description="Objective by step, as reported.")
     note: str | None = Field(description="Why a trial failed, when it did.")
+    started_at: float | None = Field(None, description="When its run started.")
+    finished_at: float | None = Field(None, description="When its run ended.")
+
+
+class TrialsPublic(BaseModel):
+    """A page of a study's trials and how many match the filter."""
+
+    data: list[TrialPublic]
+    total: int
+    offset: int
+    limit: int
 
 
 class BestTrialPublic(BaseModel):
@@ -107,32 +140,89 @@ class HistoryPoint(BaseModel):
     best: float = Field(description="The best value of the trials completed so far.")
 
 
-class StudyDetail(StudyPublic):
-    """A study whole: its definition, trials, best trial, history and importances."""
+class StudyDefinedPublic(StudyPublic):
+    """A study with its definition and best trial (what its detail and summary share)."""
 
     project: str
     base_config: dict[str, Any]
     space: dict[str, Any]
-    trials: list[TrialPublic]
     best: BestTrialPublic | None
+
+    @staticmethod
+    def fields_of(study: StudyRecord, best: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            **StudyPublic.of(study).model_dump(),
+            "project": study.project,
+            "base_config": study.base_config,
+            "space": study.space,
+            "best": None if best is None else BestTrialPublic(**best),
+        }
+
+
+class StudyDetail(StudyDefinedPublic):
+    """A study whole: its definition, trials, best trial, history and importances."""
+
+    trials: list[TrialPublic]
     history: list[HistoryPoint]
     importances: dict[str, float] | None = Field(description="Optuna's parameter importances.")
     importances_note: str | None = Field(description="Why importances are absent, if they are.")
 
     @classmethod
     def of_report(cls, report: StudyReport) -> StudyDetail:
-        study = report.study
         return cls(
-            **StudyPublic.of(study).model_dump(),
-            project=study.project,
-            base_config=study.base_config,
-            space=study.space,
+            **cls.fields_of(report.study, report.best),
             trials=[TrialPublic(**trial) for trial in report.trials],
-            best=None if report.best is None else BestTrialPublic(**report.best),
             history=[HistoryPoint(**point) for point in report.history],
             importances=report.importances,
             importances_note=report.importances_note,
         )
+
+
+class StudySummaryPublic(StudyDefinedPublic):
+    """A study without its trials: how many are in each status, and the best one."""
+
+    counts: dict[str, int] = Field(
+        description="Trials by status: the run's (queued, running, completed, pruned, failed, "
+        "cancelled, lost), Optuna's state for a trial without a run."
+    )
+    trials_finished: int = Field(description=FINISHED)
+
+    @classmethod
+    def of_summary(cls, summary: StudySummary) -> StudySummaryPublic:
+        return cls(
+            **cls.fields_of(summary.study, summary.best),
+            counts=summary.counts,
+            trials_finished=summary.trials_finished,
+        )
+
+
+class StudyPointsPublic(BaseModel):
+    """Every trial by number, as columns of the same length: what the optimisation history
+    and parallel-coordinates charts draw."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: list[int]
+    run_id: list[int | None]
+    status: list[str]
+    value: list[float | None] = Field(description="The objective's (pruned: its last value).")
+    params: dict[str, list[Any]] = Field(
+        description="Each setting of the space: one value per trial (null: not drawn)."
+    )
+
+
+class ImportancesPublic(BaseModel):
+    """Optuna's parameter importances, or why there are none."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    importances: dict[str, float] | None
+    note: str | None = Field(description="Why importances are absent, if they are.")
+    completed: int = Field(description="Completed trials of the study.")
+    sampled: int = Field(
+        description="Completed trials they were computed on: a seeded random sample of "
+        "1,000 when there are more."
+    )
 
 
 def get_studies(
@@ -170,9 +260,17 @@ def list_studies(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> StudiesPublic:
-    """A page of studies, newest first."""
+    """A page of studies, newest first, each with its trials finished and best value."""
     items, total = store.list_studies(offset=offset, limit=limit)
-    data = [StudyPublic.of(s) for s in items]
+    progress = store.list_study_progress(items)
+    data = [
+        StudyListed(
+            **StudyPublic.of(study).model_dump(),
+            trials_finished=progress[study.id][0],
+            best_value=progress[study.id][1],
+        )
+        for study in items
+    ]
     return StudiesPublic(data=data, total=total, offset=offset, limit=limit)
 
 
@@ -181,6 +279,55 @@ def get_study(study_id: StudyId, studies: StudiesDep) -> StudyDetail:
     """A study with its trials (params, state, value, intermediate values), best trial,
     optimisation history and parameter importances."""
     return StudyDetail.of_report(studies.report(study_id))
+
+
+@router.get("/{study_id}/summary", response_model=StudySummaryPublic, responses=ERRORS)
+def get_study_summary(study_id: StudyId, studies: StudiesDep) -> StudySummaryPublic:
+    """A study without its trials: its trials counted by status, and its best trial."""
+    return StudySummaryPublic.of_summary(studies.views.summary(study_id))
+
+
+@router.get("/{study_id}/trials", response_model=TrialsPublic, responses=ERRORS)
+def list_study_trials(
+    study_id: StudyId,
+    studies: StudiesDep,
+    status_: Annotated[
+        list[str] | None,
+        Query(alias="status", description="Repeat or comma-separate; all when absent."),
+    ] = None,
+    sort: TrialSort = "number",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> TrialsPublic:
+    """A page of the study's trials, filtered by status and sorted by number, value or
+    status (trials without a value last either way; ties by number). An unknown status or
+    sort is a 422 naming the parameter, as a bad order or page is."""
+    statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
+    query = TrialQuery(
+        statuses=statuses, sort=sort, descending=order == "desc", offset=offset, limit=limit
+    )
+    try:
+        page = studies.views.trials(study_id, query)
+    except TrialQueryError as e:
+        problem = {"type": "value_error", "loc": ("query", e.field), "msg": str(e), "input": None}
+        raise RequestValidationError([problem]) from None
+    data = [TrialPublic(**trial) for trial in page.trials]
+    return TrialsPublic(data=data, total=page.total, offset=offset, limit=limit)
+
+
+@router.get("/{study_id}/points", response_model=StudyPointsPublic, responses=ERRORS)
+def get_study_points(study_id: StudyId, studies: StudiesDep) -> StudyPointsPublic:
+    """Every trial as a point of the study's charts, in columns: number, run, status, value
+    and each setting's value; no intermediate values."""
+    return StudyPointsPublic.model_validate(studies.views.points(study_id))
+
+
+@router.get("/{study_id}/importances", response_model=ImportancesPublic, responses=ERRORS)
+def get_study_importances(study_id: StudyId, studies: StudiesDep) -> ImportancesPublic:
+    """Optuna's parameter importances over the completed trials (a seeded random sample of
+    1,000 when there are more; computed once per number of completed trials)."""
+    return ImportancesPublic.model_validate(studies.views.importances(study_id))
 
 
 @router.post(
