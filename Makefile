@@ -22,10 +22,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-## run: install and train the weather forecaster on the real Beijing data (about a minute
-## on 2 cores), printing its test metrics beside persistence and same-hour-yesterday
+## run: install, upgrade the embedded SQLite store, serve the dashboard and API on
+## 127.0.0.1:$(PORT) with local workers, and queue the weather forecaster on the real Beijing
+## data as a first run; prints the address to watch it live, then its test metrics beside
+## persistence and same-hour-yesterday when it ends (about a minute on 2 cores). Ctrl-C stops.
+PORT ?= 8000
 run: $(VENV)/.installed-run
-	$(BIN)/azuraforge run weather-forecaster
+	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
 ## test: lint, format check, types, layer contract, the whole test suite, quick benchmark
 test: $(VENV)/.installed-dev lint typecheck layers bench-quick pytest
@@ -44,8 +47,9 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 ## bench: the full benchmarks (core vs PyTorch, allocator as installed and tuned; platform vs
-## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP);
-## they write docs/benchmarks.md
+## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
+## study overhead against bare Optuna); they write docs/benchmarks.md; study_pages.py times the
+## study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
 	sleep 5
@@ -54,6 +58,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
+	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
@@ -62,6 +67,7 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_live.py --quick --out $(VENV)/bench-live-quick.md --json $(VENV)/bench-live-quick.json
 	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
+	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

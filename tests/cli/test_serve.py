@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -199,3 +202,57 @@ def test_serve_stops_when_an_api_process_dies(tmp_path, serves):
     os.kill(first, signal.SIGKILL)
     assert serve.wait(timeout=30) == 1
     assert not alive(second)
+
+
+def printed_until(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """What ``process`` printed until a line holding ``text`` (read by a thread: a quiet
+    process must not hang the test)."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                              daemon=True)  # fmt: skip
+    reader.start()
+    printed, deadline = "", time.monotonic() + timeout
+    while text not in printed:
+        try:
+            printed += lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            raise AssertionError(f"no {text!r} within {timeout} s; printed: {printed}") from None
+    return printed
+
+
+def test_serve_submit_queues_a_first_run_prints_its_page_then_its_scores(
+    settings, sleeper, serves
+):
+    port = free_port()
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
+               "--port", str(port), "--workers", "1", "--submit", "sleeper", "--set",
+               "steps=3"]  # fmt: skip
+    serve = subprocess.Popen(
+        command, env=settings_environment(settings), stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    serves.append(serve)
+    printed = printed_until(serve, "│ MAE")
+    page = f"http://127.0.0.1:{port}/#/experiments/1"
+    assert f"queued sleeper as run 1; watch it live: {page}\n" in printed
+    assert f"run 1 completed ({page})" in printed
+    assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--submit", "nope"], "no pipeline named 'nope'"),
+        (["--submit", "sleeper", "--set", "steps=0"], "steps: Input should be greater than"),
+        (["--set", "steps=3"], "--set gives settings to the run of --submit PIPELINE"),
+    ],
+)
+def test_serve_refuses_a_bad_first_run_before_starting(tmp_path, sleeper, arguments, message):
+    settings = on_sqlite(tmp_path / "azuraforge.db")
+    result = runner.invoke(
+        app, ["serve", "--port", str(free_port()), *arguments], env=settings_environment(settings)
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "AzuraForge on" not in result.output

@@ -337,17 +337,22 @@ def _print_detail(detail: dict[str, Any]) -> None:
         console.print(f"  [red]{detail['error']}[/red]", highlight=False)
     console.print(f"  config {json.dumps(detail['config'])}", highlight=False)
     if detail["scores"]:
-        columns: list[str] = []
-        for values in detail["scores"].values():
-            columns += [c for c in values if c not in columns]
-        table = Table("metric", *columns, title="Test set")
-        for metric, values in detail["scores"].items():
-            table.add_row(metric, *(_score(values, c) for c in columns))
-        console.print(table)
+        console.print(scores_table(detail["scores"]))
     for artifact in detail["artifacts"]:
         console.print(
             f"  artifact {artifact['path']} ({artifact['size']:,} bytes)", highlight=False
         )
+
+
+def scores_table(scores: dict[str, dict[str, float | None]]) -> Table:
+    """A run's test scores: one row per metric, the model's column beside each baseline's."""
+    columns: list[str] = []
+    for values in scores.values():
+        columns += [c for c in values if c not in columns]
+    table = Table("metric", *columns, title="Test set")
+    for metric, values in scores.items():
+        table.add_row(metric, *(_score(values, c) for c in columns))
+    return table
 
 
 def _score(values: dict[str, float | None], column: str) -> str:

@@ -10,15 +10,19 @@ import signal
 import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Annotated, Literal
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from azuraforge.cli.common import (
     DatabaseUrl,
+    SetOptions,
     UsageError,
     Verbose,
+    arguments,
     console,
+    parse_sets,
     settings_with,
     user_errors,
 )
@@ -26,6 +30,9 @@ from azuraforge.errors import AzuraForgeError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from azuraforge.platform.settings import Settings
+    from azuraforge.platform.store import Store
 
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
@@ -58,14 +65,25 @@ def serve(
     upgrade: Annotated[
         bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")
     ] = False,
+    submit: Annotated[
+        str | None,
+        typer.Option(
+            "--submit",
+            help="Queue a run of this pipeline once serving and print the page where it can "
+            "be watched live (make run: weather-forecaster).",
+        ),
+    ] = None,
+    set_: SetOptions = None,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """Serve the API (and OpenAPI docs at /docs) with local workers; Ctrl-C stops all.
+    """Serve the dashboard (at /), the API (docs at /docs) and local workers; Ctrl-C stops all.
 
     An empty database is created; one at another schema is refused (or, with --upgrade,
     migrated). Ctrl-C or SIGTERM stops the workers, cancelling their runs. With
     --api-workers N, N processes answer requests on the port, each with its own model cache.
+    With --submit PIPELINE (and --set key=value), a run is queued as soon as the server
+    listens, and its result is printed when it ends.
     """
     from azuraforge.platform.api.app import create_app
     from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
@@ -81,6 +99,9 @@ def serve(
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
+        if set_ and not submit:
+            raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
+        first_run = _checked_run(submit, set_) if submit else None
         count = settings.workers if settings.transport == "local" else 0
         pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
         processes = settings.api_workers
@@ -89,12 +110,16 @@ def serve(
             _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
             pool.start()
             reaper.start()
+            address = f"http://{_shown_host(host)}:{port}"
             console.print(
-                f"AzuraForge on http://{host}:{port} (API: /api/v1, docs: /docs); store "
+                f"AzuraForge on {address} (dashboard: /, API: /api/v1, docs: /docs); store "
                 f"{store.shown_url}; {settings.transport} transport, {count} local workers, "
                 f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
                 highlight=False,
+                soft_wrap=True,
             )
+            if first_run is not None:
+                _submit_and_announce(store, settings, *first_run, address)
             if processes == 1:
                 _run_uvicorn(create_app(settings, store=store), listeners[0])
             else:  # the API processes read the settings given here from their environment
@@ -107,6 +132,79 @@ def serve(
             reaper.stop()
             for listener in listeners:
                 listener.close()
+
+
+def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str, Any]]:
+    """``--submit``'s pipeline and settings, validated before anything starts.
+
+    Raises
+    ------
+    UsageError
+        Naming an unknown pipeline or a refused setting.
+    """
+    from azuraforge.apps import get_pipeline
+    from azuraforge.platform.services.experiments import validate_config
+
+    with arguments():
+        config = parse_sets(pairs or [])
+        validate_config(get_pipeline(pipeline), config)
+    return pipeline, config
+
+
+def _submit_and_announce(
+    store: Store, settings: Settings, pipeline: str, config: dict[str, Any], address: str
+) -> None:
+    """Queue the run, print where to watch it, and print its result when it ends."""
+    from azuraforge.platform.jobs.transport import make_transport
+    from azuraforge.platform.services import experiments
+
+    transport = make_transport(settings)
+    run = experiments.submit(store, transport, pipeline, config, data_folder=settings.data_dir)[0]
+    console.print(
+        f"queued {pipeline} as run {run.id}; watch it live: {address}/#/experiments/{run.id}",
+        highlight=False,
+        soft_wrap=True,  # an address cut in two does not open
+    )
+    threading.Thread(
+        target=_announce_end, args=(store, run.id, address), name="first-run", daemon=True
+    ).start()
+
+
+def _announce_end(store: Store, experiment_id: int, address: str) -> None:
+    """Wait for the run to end; print how, and its test scores beside their baselines. A run
+    deleted meanwhile, or a store that stays unreachable, ends the wait with a line."""
+    from azuraforge.cli.experiments import scores_table
+    from azuraforge.platform.jobs.states import FINISHED_STATES
+
+    try:
+        record = store.get_experiment(experiment_id)
+        while record.status not in FINISHED_STATES:
+            time.sleep(1.0)
+            record = store.get_experiment(experiment_id)
+    except AzuraForgeError as e:
+        console.print(f"stopped waiting for run {experiment_id}: {e}", highlight=False)
+        return
+    console.print(
+        f"run {experiment_id} {record.status}"
+        + (f": {record.error}" if record.error else "")
+        + f" ({address}/#/experiments/{experiment_id})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    scores = (record.result or {}).get("metrics") or {}
+    if scores:
+        console.print(scores_table(scores))
+
+
+def _shown_host(host: str) -> str:
+    """The address a browser on this machine reaches ``host`` at (not 0.0.0.0; IPv6 in
+    brackets).
+
+    >>> _shown_host("0.0.0.0"), _shown_host("::"), _shown_host("::1"), _shown_host("example")
+    ('127.0.0.1', '[::1]', '[::1]', 'example')
+    """
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{shown}]" if ":" in shown else shown
 
 
 def worker(

@@ -125,7 +125,7 @@ def _follow(client: ApiClient, study_id: int) -> str:
     """Show the study's progress until it ends, then its best trial; how it ended
     (:data:`DETACHED` when Ctrl-C stopped the following)."""
     try:
-        detail = _watch(client, study_id)
+        summary = _watch(client, study_id)
     except KeyboardInterrupt:
         errors.print(
             f"[yellow]stopped following study {study_id}; it goes on[/yellow] (see it: "
@@ -134,8 +134,8 @@ def _follow(client: ApiClient, study_id: int) -> str:
             highlight=False,
         )
         return DETACHED
-    _print_summary(detail)
-    return str(detail["status"])
+    _print_summary(client, study_id)
+    return str(summary["status"])
 
 
 def _watch(client: ApiClient, study_id: int) -> dict[str, Any]:
@@ -149,13 +149,13 @@ def _watch(client: ApiClient, study_id: int) -> dict[str, Any]:
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"study {study_id}", total=None, note="")
         while True:
-            detail: dict[str, Any] = client.request("GET", f"/studies/{study_id}")
-            done = [t for t in detail["trials"] if t["optuna_state"] != "running"]
-            best = detail["best"]
+            summary: dict[str, Any] = client.request("GET", f"/studies/{study_id}/summary")
+            best = summary["best"]
             note = f"best {best['value']:.6g} (trial {best['number']})" if best else ""
-            progress.update(task, total=detail["n_trials"], completed=len(done), note=note)
-            if detail["status"] in FINISHED:
-                return detail
+            done = summary["trials_finished"]
+            progress.update(task, total=summary["n_trials"], completed=done, note=note)
+            if summary["status"] in FINISHED:
+                return summary
             time.sleep(POLL_SECONDS)
 
 
@@ -199,7 +199,8 @@ def show(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> Non
     """One study: its trials, best trial and parameter importances."""
     with user_errors(verbose):
         with arguments():
-            detail = connect(api).request("GET", f"/studies/{study_id}")
+            client = connect(api)
+            detail = client.request("GET", f"/studies/{study_id}")
         table = Table("trial", "run", "status", "value", "params")
         for trial in detail["trials"]:
             value = "" if trial["value"] is None else f"{trial['value']:.6g}"
@@ -207,7 +208,7 @@ def show(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> Non
             table.add_row(str(trial["number"]), run, trial["status"], value,
                           json.dumps(trial["params"]))  # fmt: skip
         console.print(table)
-        _print_summary(detail)
+        _print_summary(client, study_id)
 
 
 @app.command()
@@ -220,26 +221,29 @@ def cancel(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> N
         console.print(f"study {study_id}: {study['status']}{stopping}")
 
 
-def _print_summary(detail: dict[str, Any]) -> None:
-    counts: dict[str, int] = {}
-    for trial in detail["trials"]:
-        counts[trial["status"]] = counts.get(trial["status"], 0) + 1
-    shown = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+def _print_summary(client: ApiClient, study_id: int) -> None:
+    """The study's trials counted by status, its best trial and parameter importances."""
+    summary = client.request("GET", f"/studies/{study_id}/summary")
+    found = client.request("GET", f"/studies/{study_id}/importances")
+    shown = ", ".join(f"{count} {state}" for state, count in sorted(summary["counts"].items()))
     console.print(
-        f"[bold]study {detail['id']}[/bold] {detail['name']}: {detail['status']} ({shown})",
+        f"[bold]study {summary['id']}[/bold] {summary['name']}: {summary['status']} ({shown})",
         highlight=False,
     )
-    best = detail["best"]
+    best = summary["best"]
     if best is None:
         console.print("  no trial completed", highlight=False)
     else:
         console.print(
             f"  best trial {best['number']} (experiment {best['run_id']}): "
-            f"{detail['objective']}={best['value']:.6g} with {json.dumps(best['params'])}",
+            f"{summary['objective']}={best['value']:.6g} with {json.dumps(best['params'])}",
             highlight=False,
         )
-    if detail["importances"]:
-        ranked = sorted(detail["importances"].items(), key=lambda item: -item[1])
-        console.print("  importances " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
-    elif detail["importances_note"]:
-        console.print(f"  importances: {detail['importances_note']}", highlight=False)
+    if found["importances"]:
+        ranked = sorted(found["importances"].items(), key=lambda item: -item[1])
+        sampled = "" if found["sampled"] == found["completed"] else (
+            f" (on {found['sampled']:,} of {found['completed']:,} completed trials)"
+        )  # fmt: skip
+        console.print("  importances " + ", ".join(f"{k} {v:.2f}" for k, v in ranked) + sampled)
+    elif found["note"]:
+        console.print(f"  importances: {found['note']}", highlight=False)

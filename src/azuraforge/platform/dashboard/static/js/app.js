@@ -1,0 +1,93 @@
+// The dashboard's router: the URL's fragment names the page (#/experiments/12?tab=logs).
+// A page module's render(main, route) draws into <main> and may return a function that
+// stops what it started (streams, timers) when the page is left.
+
+import { api } from "./api.js";
+import { currentRoute } from "./router.js";
+import { errorBox, fill, h, loading, toast } from "./ui.js";
+
+// Page modules load when first shown: the experiments page needs none of the charts' code.
+const pages = {
+  compare: () => import("./pages/compare.js"),
+  experiments: () => import("./pages/experiments.js"),
+  launch: () => import("./pages/launch.js"),
+  models: () => import("./pages/models.js"),
+  run: () => import("./pages/run.js"),
+  studies: () => import("./pages/studies.js"),
+};
+
+const ROUTES = [
+  [/^\/experiments$/, "experiments", "experiments", "render"],
+  [/^\/experiments\/(\d+)$/, "experiments", "run", "render"],
+  [/^\/launch$/, "launch", "launch", "render"],
+  [/^\/compare$/, "experiments", "compare", "render"],
+  [/^\/studies$/, "studies", "studies", "renderList"],
+  [/^\/studies\/new$/, "studies", "studies", "renderNew"],
+  [/^\/studies\/(\d+)$/, "studies", "studies", "renderDetail"],
+  [/^\/models$/, "models", "models", "renderList"],
+  [/^\/models\/([^/]+)$/, "models", "models", "renderDetail"],
+];
+
+let cleanup = null;
+let shown = 0;
+
+async function show() {
+  const token = ++shown;
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch (error) {
+      console.error(error);
+    }
+    cleanup = null;
+  }
+  const main = document.getElementById("page");
+  const route = currentRoute();
+  const found = ROUTES.map(([pattern, nav, page, render]) => ({ match: route.path.match(pattern), nav, page, render })).find((r) => r.match);
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    link.classList.toggle("active", found !== undefined && link.dataset.nav === found.nav);
+  }
+  if (!found) {
+    fill(main, errorBox(new Error(`There is no page at ${route.path}.`), "Page not found"), h("a", { href: "#/experiments" }, "Go to the experiments"));
+    return;
+  }
+  // Each page draws in a container of its own: a page left while it was still loading
+  // draws on into its detached container, never over the page shown now.
+  const container = h("div", { class: "page-body" }, loading());
+  fill(main, container);
+  try {
+    const module = await pages[found.page]();
+    if (token !== shown) return; // another page was asked for meanwhile
+    const stop = await module[found.render](container, { params: found.match.slice(1).map(decodeURIComponent), query: route.query });
+    if (token !== shown) {
+      if (typeof stop === "function") stop();
+      return;
+    }
+    cleanup = typeof stop === "function" ? stop : null;
+  } catch (error) {
+    fill(container, errorBox(error, "This page could not be shown"));
+  }
+}
+
+async function checkHealth() {
+  const badge = document.getElementById("health");
+  try {
+    const health = await api.get("/health");
+    badge.textContent = `${health.status} · v${health.version}`;
+    badge.classList.toggle("bad", health.status !== "ok");
+    badge.title = `database ${health.database}; ${health.transport} transport`;
+  } catch (error) {
+    badge.textContent = error.status === 503 ? "server degraded" : "server unreachable";
+    badge.classList.add("bad");
+    badge.title = error.message;
+  }
+}
+
+window.addEventListener("hashchange", show);
+window.addEventListener("unhandledrejection", (event) => {
+  toast(event.reason?.message || String(event.reason), "error");
+});
+if (!window.location.hash) window.history.replaceState(null, "", "#/experiments");
+show();
+checkHealth();
+setInterval(checkHealth, 30000);

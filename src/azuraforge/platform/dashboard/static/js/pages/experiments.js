@@ -1,0 +1,138 @@
+// Experiments: every run of the project, filtered, sorted and paged on the server (fast at
+// 100,000 runs), with live status and progress from the project's event stream; select
+// several to compare, cancel or delete them.
+
+import { api, stream } from "../api.js";
+import { navigate, replaceQuery } from "../router.js";
+import { FINISHED, dialog, eachLimited, errorBox, fill, h, loading, offsetPager, throttle, toast } from "../ui.js";
+import { filterControls } from "./experiments/filters.js";
+import { PAGE_SIZES, apiQuery, filtered, queryOf, stateOf } from "./experiments/query.js";
+import { drawTable, loggedKeys } from "./experiments/table.js";
+
+const DESCENDING_FIRST = new Set(["id", "progress", "created_at"]);
+const MOST_COMPARED = 100;
+const REFRESH_MS = 1000;
+
+export async function render(main, { query }) {
+  const state = stateOf(query);
+  const selected = new Set();
+  let page = null;
+  let rows = new Map();
+  let controller = null;
+
+  const tableBox = h("div", { class: "table-wrap", id: "experiments-table" }, loading("Loading runs…"));
+  const pager = h("div", { class: "pager" });
+  const selection = h("span", { class: "muted small" });
+  const compareButton = h("button", { id: "compare-selected", onclick: () => navigate(`#/compare?experiments=${[...selected].join(",")}`) }, "Compare");
+  const cancelButton = h("button", { id: "cancel-selected", onclick: () => bulk("cancel") }, "Cancel");
+  const deleteButton = h("button", { id: "delete-selected", class: "danger", onclick: () => bulk("delete") }, "Delete");
+  const errorArea = h("div");
+  const filters = filterControls(state, update, (message) => fill(errorArea, errorBox(new Error(message), "Filter not applied")));
+
+  fill(main,
+    h("div", { class: "page-head" }, h("h1", {}, "Experiments"), h("a", { class: "button primary", href: "#/launch" }, "Launch a run")),
+    h("div", { class: "card" },
+      h("div", { class: "toolbar" }, filters.search, filters.rest),
+      h("div", { class: "toolbar" }, filters.chips, h("span", { class: "spacer" }), selection, compareButton, cancelButton, deleteButton),
+      errorArea, tableBox, pager));
+
+  function update(changes, keepOffset = false) {
+    Object.assign(state, changes);
+    if (!keepOffset) state.offset = 0;
+    replaceQuery(queryOf(state));
+    load();
+  }
+
+  async function load() {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const started = performance.now();
+    tableBox.setAttribute("aria-busy", "true");
+    try {
+      page = await api.get("/experiments", apiQuery(state), { signal: controller.signal });
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      tableBox.removeAttribute("aria-busy");
+      if (!page) fill(tableBox);
+      fill(errorArea, errorBox(error, "The runs could not be listed"));
+      return;
+    }
+    fill(errorArea);
+    draw();
+    tableBox.removeAttribute("aria-busy");
+    tableBox.dataset.query = queryOf(state).toString();
+    tableBox.dataset.renderMs = (performance.now() - started).toFixed(1);
+    performance.mark("experiments:rendered", { detail: tableBox.dataset.query });
+  }
+
+  function draw() {
+    const keys = loggedKeys(page.data);
+    filters.showKeys(keys);
+    const empty = filtered(state) ? "No run matches these filters."
+      : h("span", {}, "No runs yet. ", h("a", { href: "#/launch" }, "Launch one"), " or run `azuraforge submit weather-forecaster`.");
+    rows = drawTable(tableBox, page.data, state, { keys, selected, onSelect: drawSelection, onSort: sortBy, empty });
+    offsetPager(pager, {
+      offset: state.offset, limit: state.limit, shown: page.data.length, total: page.total, exact: page.total_exact,
+      go: (offset) => update({ offset }, true), sizes: PAGE_SIZES, onSize: (limit) => update({ limit }),
+    });
+    drawSelection();
+  }
+
+  function sortBy(key) {
+    const descending = state.sort === key ? state.order !== "desc" : DESCENDING_FIRST.has(key);
+    update({ sort: key, order: descending ? "desc" : "asc" });
+  }
+
+  function drawSelection() {
+    const count = selected.size;
+    fill(selection, count ? [`${count} selected · `, h("button", { class: "link small", onclick: () => { selected.clear(); draw(); } }, "clear")] : null);
+    compareButton.disabled = count < 2 || count > MOST_COMPARED;
+    compareButton.title = count > MOST_COMPARED ? `Compare at most ${MOST_COMPARED} runs` : "Select 2 or more runs";
+    cancelButton.disabled = deleteButton.disabled = count === 0;
+  }
+
+  async function bulk(action) {
+    const ids = [...selected];
+    const cancelling = action === "cancel";
+    const ok = await dialog({
+      title: `${cancelling ? "Cancel" : "Delete"} ${ids.length} run${ids.length > 1 ? "s" : ""}?`,
+      body: cancelling
+        ? "Queued runs stop at once; running ones at their next batch, keeping their metrics so far."
+        : "Their metrics, logs and files are deleted for good. Running runs must be cancelled first.",
+      confirm: cancelling ? "Cancel" : "Delete", danger: !cancelling,
+    });
+    if (!ok) return;
+    const outcomes = await eachLimited(ids, 4, (id) => (cancelling ? api.post(`/experiments/${id}/cancel`) : api.delete(`/experiments/${id}`)));
+    const failed = outcomes.filter((o) => o.error);
+    const done = outcomes.length - failed.length;
+    if (!cancelling) for (const o of outcomes) if (!o.error) selected.delete(o.item);
+    if (done) toast(`${cancelling ? "Cancelled" : "Deleted"} ${done} run${done > 1 ? "s" : ""}.`, "ok");
+    await load();
+    if (failed.length) {
+      const lines = failed.slice(0, 5).map((o) => `run ${o.item}: ${o.error.message}`).join("\n");
+      fill(errorArea, errorBox(new Error(lines), `${failed.length} could not be ${cancelling ? "cancelled" : "deleted"}`));
+    }
+  }
+
+  // Live: status and progress of the runs on the page move as the workers report; a new or
+  // finished run brings a fresh page, at most once a second while events keep coming.
+  const refresh = throttle(() => load(), REFRESH_MS);
+  const live = stream("/events", {
+    reconnect: true,
+    onReconnect: () => load(),
+    onMessage(message) {
+      const shown = rows.get(message.experiment_id);
+      if (shown) shown.update(message);
+      if (message.type === "status" && (shown ? FINISHED.has(message.status) : message.status === "queued")) refresh();
+    },
+  });
+
+  await load();
+  filters.listPipelines();
+  return () => {
+    live.close();
+    refresh.cancel();
+    filters.cancel();
+    if (controller) controller.abort();
+  };
+}

@@ -1,0 +1,198 @@
+// A run: live progress and curves while it runs (its history on open, then each event as it
+// is committed), status, lease and timings, metrics beside their baselines, the report with
+// its plots, config, logs and files; cancel it, or register its model.
+
+import { ApiError, api, stream } from "../api.js";
+import { liveCurves, release } from "../charts.js";
+import { navigate } from "../router.js";
+import { FINISHED, badge, dialog, errorBox, fill, h, progressBar, toast } from "../ui.js";
+import { runInfo, scoresTable } from "./run/summary.js";
+import { runTabs } from "./run/tabs.js";
+
+const isLoss = (key) => /loss/i.test(key);
+const INFO_EVERY_MS = 5000;
+
+export async function render(main, { params, query }) {
+  const id = Number(params[0]);
+  let run = await api.get(`/experiments/${id}`);
+  const finishedAtOpen = FINISHED.has(run.status);
+
+  const title = h("h1", {});
+  const statusBox = h("span");
+  const actions = h("div", { class: "row" });
+  const subtitle = h("div", { class: "sub" });
+  const bar = progressBar(run.progress, { big: true });
+  const progressText = h("div", { class: "muted small", id: "progress-message" });
+  const errorArea = h("div");
+  const info = h("div");
+  const scores = h("div");
+  const lossEmpty = h("div", { class: "chart-empty" }, "No loss logged yet.");
+  const metricEmpty = h("div", { class: "chart-empty" }, "No other metric logged yet.");
+  const lossChart = h("div", { class: "chart", id: "loss-chart" });
+  const metricChart = h("div", { class: "chart", id: "metric-chart" });
+  const losses = liveCurves(lossChart, { keys: isLoss, yTitle: "loss", empty: lossEmpty });
+  const others = liveCurves(metricChart, { keys: (key) => !isLoss(key), empty: metricEmpty });
+  const liveNote = h("span", { class: "muted small", id: "live-note" });
+  const tabs = runTabs(id, () => run, query.get("tab"));
+
+  fill(main,
+    h("div", { class: "page-head" }, title, statusBox, actions, subtitle),
+    errorArea,
+    h("div", { class: "card" }, h("div", { class: "row" }, h("h2", { style: { margin: 0 } }, "Progress"), h("span", { class: "spacer" }), liveNote), bar, progressText),
+    h("div", { class: "grid-2" },
+      h("div", { class: "card" }, h("h2", {}, "Loss"), lossEmpty, lossChart),
+      h("div", { class: "card" }, h("h2", {}, "Other metrics"), metricEmpty, metricChart)),
+    h("div", { class: "grid-2", style: { marginTop: "1rem" } },
+      h("div", { class: "card" }, h("h2", {}, "Run"), info),
+      h("div", { class: "card" }, h("h2", {}, "Test metrics beside their baselines"), scores)),
+    h("div", { class: "card", style: { marginTop: "1rem" } }, tabs.element));
+
+  function drawHead() {
+    title.textContent = run.name;
+    title.title = `run ${run.id}`;
+    fill(statusBox, badge(run.status));
+    subtitle.textContent = `Run ${run.id} · ${run.pipeline}${run.batch_id ? ` · batch ${run.batch_id}` : ""}`;
+    const finished = FINISHED.has(run.status);
+    fill(actions,
+      !finished ? h("button", { class: "danger", id: "cancel-run", disabled: Boolean(run.cancel_requested_at), onclick: cancel }, run.cancel_requested_at ? "Cancelling…" : "Cancel") : null,
+      run.status === "completed" ? h("button", { class: "primary", id: "register-model", onclick: register }, "Register as model") : null,
+      run.batch_id ? h("a", { class: "button", href: `#/compare?batch=${run.batch_id}` }, "Compare batch") : null,
+      h("a", { class: "button", href: `#/launch?pipeline=${encodeURIComponent(run.pipeline)}` }, "Launch another"),
+      finished ? h("button", { onclick: remove }, "Delete") : null);
+    bar.update(run.progress, run.progress_message, run.status);
+    progressText.textContent = run.progress_message || (run.status === "queued" ? "Waiting for a worker…" : "");
+    fill(errorArea, run.error ? errorBox(new Error(run.error), `The run ${run.status}`) : null);
+  }
+
+  function drawAll() {
+    drawHead();
+    fill(info, runInfo(run));
+    fill(scores, scoresTable(run));
+  }
+
+  // ---- actions -----------------------------------------------------------------------------
+  async function cancel() {
+    const ok = await dialog({ title: `Cancel run ${id}?`, body: "A running run stops at its next batch and keeps its metrics so far; a queued one never starts.", confirm: "Cancel the run", danger: true });
+    if (!ok) return;
+    try {
+      run = { ...run, ...(await api.post(`/experiments/${id}/cancel`)), cancel_requested_at: Date.now() / 1000 };
+      toast(`Cancel requested for run ${id}.`, "ok");
+      drawHead();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  async function remove() {
+    const ok = await dialog({ title: `Delete run ${id}?`, body: "Its metrics, logs and files are deleted for good.", confirm: "Delete", danger: true });
+    if (!ok) return;
+    try {
+      await api.delete(`/experiments/${id}`);
+      toast(`Deleted run ${id}.`, "ok");
+      navigate("#/experiments");
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  async function register() {
+    const body = h("div", { class: "stack" },
+      h("p", { class: "muted" }, "The run's model becomes the next version of a registered model (created if new)."),
+      h("div", { class: "field" }, h("label", { for: "model-name" }, "Model name"),
+        h("input", { id: "model-name", name: "model", value: run.pipeline, required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]*", maxlength: "200" })),
+      h("div", { class: "field" }, h("label", { for: "model-description" }, "Description"), h("input", { id: "model-description", name: "description", value: "" })));
+    const values = await dialog({ title: `Register run ${id} as a model`, body, confirm: "Register" });
+    if (!values) return;
+    const name = values.model.trim();
+    try {
+      try {
+        await api.get(`/models/${encodeURIComponent(name)}`);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+        await api.post("/models", { name });
+      }
+      const version = await api.post(`/models/${encodeURIComponent(name)}/versions`, { experiment: id, description: values.description });
+      toast(`Registered as ${version.model} version ${version.version}.`, "ok");
+      navigate(`#/models/${encodeURIComponent(version.model)}`);
+    } catch (error) {
+      toast(`Not registered: ${error.message}`, "error");
+    }
+  }
+
+  // ---- live --------------------------------------------------------------------------------
+  /** Read the run again (lease, times, scores); `whole` also redraws the head and the tab. */
+  async function reread(whole) {
+    let fresh;
+    try {
+      fresh = await api.get(`/experiments/${id}`);
+    } catch (error) {
+      if (whole) fill(errorArea, errorBox(error, error.status === 404 ? "This run was deleted" : "The run could not be read again"));
+      return;
+    }
+    if (FINISHED.has(run.status) && !FINISHED.has(fresh.status)) return; // an older answer
+    run = fresh;
+    if (!whole) return fill(info, runInfo(run));
+    drawAll();
+    tabs.show();
+  }
+
+  function onEvent(message) {
+    if (message.type === "history") {
+      losses.set(message.metrics);
+      others.set(message.metrics);
+      if (message.progress) {
+        run.progress = message.progress.progress;
+        run.progress_message = message.progress.message;
+      }
+      if (message.status) run.status = message.status;
+      drawHead();
+    } else if (message.type === "metrics") {
+      for (const [key, step, value] of message.points) {
+        losses.add(key, step, value);
+        others.add(key, step, value);
+      }
+    } else if (message.type === "progress") {
+      run.progress = message.progress;
+      run.progress_message = message.message;
+      bar.update(run.progress, run.progress_message, run.status);
+      progressText.textContent = message.message || `${message.done} of ${message.total}`;
+    } else if (message.type === "status") {
+      run.status = message.status;
+      if (message.worker) run.worker = message.worker;
+      drawHead();
+      fill(info, runInfo(run));
+      if (!FINISHED.has(message.status)) reread(false); // started: its lease and times
+    } else if (message.type === "log") {
+      tabs.addLog(message);
+    } else if (message.type === "artifact") {
+      tabs.filesChanged();
+    } else if (message.type === "end") {
+      live.close();
+      liveNote.textContent = `ended ${message.status}`;
+      if (!finishedAtOpen) reread(true); // its result, report and files
+    }
+  }
+
+  drawAll();
+  tabs.show();
+  if (!finishedAtOpen) liveNote.textContent = "live";
+  const live = stream(`/experiments/${id}/events`, {
+    reconnect: true,
+    onMessage: onEvent,
+    onReconnect: () => { liveNote.textContent = "live (reconnected)"; },
+    onClose: (event) => {
+      liveNote.textContent = "not live";
+      fill(errorArea, errorBox(new Error(event.reason || `the server closed run ${id}'s stream (${event.code})`), "Live updates stopped"));
+    },
+  });
+  // Lease, heartbeat and timings are read again every few seconds while the run is not over.
+  const ticker = setInterval(() => { if (!FINISHED.has(run.status)) reread(false); }, INFO_EVERY_MS);
+  const clock = setInterval(() => { if (!FINISHED.has(run.status)) fill(info, runInfo(run)); }, 1000);
+
+  return () => {
+    live.close();
+    clearInterval(ticker);
+    clearInterval(clock);
+    release(main);
+  };
+}

@@ -1,0 +1,56 @@
+"""Copy the browser tests' screenshots that docs/dashboard.md shows into docs/images/dashboard,
+cut to the part of the page the guide talks about and reduced to a small palette (the
+committed images stay a few hundred kB in all).
+
+    make test                                   # the browser tests save build/screenshots/
+    .venv/bin/python -m tests.e2e.docs_images   # then refresh the guide's copies
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.e2e.conftest import REPOSITORY, SCREENSHOTS
+
+TARGET = REPOSITORY / "docs" / "images" / "dashboard"
+SHOWN = {
+    "experiments": 620,
+    "launch": 760,
+    "run-live": 800,
+    "run-weather": 1500,
+    "compare": 760,
+    "study-new": 900,
+    "study-live": 1100,
+    "models": 1250,
+    "narrow-experiments": 800,
+}
+"""Screenshot name -> the height in pixels kept from its top."""
+COLOURS = 64
+
+
+def shrink(source: Path, target: Path, height: int) -> int:
+    """Keep the top ``height`` pixels of ``source``, in ``COLOURS`` colours; the bytes written."""
+    with Image.open(source) as image:
+        top = image.convert("RGB").crop((0, 0, image.width, min(height, image.height)))
+        top.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    return target.stat().st_size
+
+
+def main() -> None:
+    missing = [name for name in SHOWN if not (SCREENSHOTS / f"{name}.png").exists()]
+    if missing:
+        sys.exit(f"no screenshot {', '.join(missing)} in {SCREENSHOTS}: run the browser tests")
+    TARGET.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for name, height in SHOWN.items():
+        size = shrink(SCREENSHOTS / f"{name}.png", TARGET / f"{name}.png", height)
+        total += size
+        print(f"{name}.png {size / 1024:.0f} kB")
+    print(f"{len(SHOWN)} images, {total / 1024:.0f} kB in {TARGET}")
+
+
+if __name__ == "__main__":
+    main()
