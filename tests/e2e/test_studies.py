@@ -66,8 +66,7 @@ def test_start_a_study_from_the_form_watch_its_trials_and_cancel_it(dashboard: D
     shoot(page, "study-live")
 
     page.set_viewport_size(NARROW)
-    page.wait_for_timeout(300)
-    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    page.wait_for_function(f"document.documentElement.scrollWidth <= {NARROW['width']}")
     shoot(page, "study-live-narrow")
     page.set_viewport_size({"width": 1280, "height": 800})
 

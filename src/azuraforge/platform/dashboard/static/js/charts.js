@@ -101,7 +101,8 @@ export function liveCurves(element, { keys, yTitle = "", empty = null }) {
     if (!data.length) return;
     if (empty) empty.remove();
     const yaxis = { title: { text: yTitle }, gridcolor: "#edf0f4", range: flatRange(data) };
-    draw(element, data, { datarevision: revision, xaxis: { title: { text: "step" }, gridcolor: "#edf0f4" }, yaxis });
+    // The legend even for one curve: the chart's only label of what it draws (lr, accuracy).
+    draw(element, data, { datarevision: revision, showlegend: true, xaxis: { title: { text: "step" }, gridcolor: "#edf0f4" }, yaxis });
   }
 
   function schedule() {
