@@ -91,6 +91,8 @@ def test_execute_of_a_bad_config_fails_naming_the_setting(
     error = store.get_experiment(lease.experiment_id).error
     assert error is not None and error.startswith("InvalidParameterError: bad settings for")
     assert "steps" in error
+    (line,) = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert line.payload["message"] == f"run failed: {error}"  # no traceback: the input was wrong
 
 
 def test_execute_stopped_at_once_is_cancelled(

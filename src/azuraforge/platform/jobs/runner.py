@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.apps import RunResult, get_pipeline
-from azuraforge.errors import LeaseLostError
+from azuraforge.errors import (
+    DataFormatError,
+    DatasetUnavailableError,
+    InvalidParameterError,
+    LeaseLostError,
+)
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.predictions import run_prediction
 from azuraforge.platform.jobs.states import (
@@ -37,6 +42,9 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
+USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
+"""What the run was given was wrong (its data, a setting): logged as its message alone."""
+
 _EXIT_RECORDED, _EXIT_LEASE_LOST = 0, 3
 
 
@@ -70,7 +78,10 @@ def execute(
             status, result = run_pipeline(record, ctx)
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
-        ctx.logger.error("run failed: %s\n%s", error, traceback.format_exc())
+        if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise
+            ctx.logger.error("run failed: %s", error)
+        else:
+            ctx.logger.error("run failed: %s\n%s", error, traceback.format_exc())
     ctx.close()
     if ctx.lease_lost:
         return LOST

@@ -487,6 +487,10 @@ def test_no_report_yet_is_404_and_an_oversized_one_409(client: TestClient, worke
     assert response.status_code == 404
     assert "writes it when it ends" in response.json()["error"]["message"]
     client.post(f"{API}/experiments/{queued['id']}/cancel")
+    wait_for(client, queued["id"], {"cancelled"})
+    response = client.get(f"{API}/experiments/{queued['id']}/report")
+    assert response.status_code == 404
+    assert "it ended cancelled before writing one" in response.json()["error"]["message"]
     row = submit(client, steps=1)
     wait_for(client, row["id"], {"completed"})
     (settings.run_dir(row["id"]) / "report.md").write_text("x" * 2_000_001)

@@ -34,6 +34,7 @@ from azuraforge.platform.api.schemas import (
     ReportPublic,
     error_responses,
 )
+from azuraforge.platform.jobs.states import FINISHED_STATES
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
@@ -204,7 +205,12 @@ def get_report(
     record = store.get_experiment(experiment_id)
     path = (record.result or {}).get("report_path")
     if not path:
-        raise NotFoundError(f"run {experiment_id} has no report: a run writes it when it ends")
+        why = (
+            f"it ended {record.status} before writing one"
+            if record.status in FINISHED_STATES
+            else "a run writes it when it ends"
+        )
+        raise NotFoundError(f"run {experiment_id} has no report: {why}")
     file = run_file(settings.run_dir(record.id, record.output_dir), path)
     if file.stat().st_size > MAX_REPORT_BYTES:
         raise ConflictError(
