@@ -120,7 +120,7 @@ class CsvTable:
             user can do), or if two columns match the same alias.
         """
         for alias in aliases:
-            found = [name for name in self.column_names if _key(name) == _key(alias)]
+            found = [name for name in self.column_names if column_key(name) == column_key(alias)]
             if len(found) > 1:
                 raise DataFormatError(
                     f"{self.place(self._header_line())}: columns {', '.join(found)} all "
@@ -137,8 +137,8 @@ class CsvTable:
 
     def has_column(self, *aliases: str) -> bool:
         """Whether a column is called by one of ``aliases`` (matched as by :meth:`find_column`)."""
-        keys = {_key(alias) for alias in aliases}
-        return any(_key(name) in keys for name in self.column_names)
+        keys = {column_key(alias) for alias in aliases}
+        return any(column_key(name) in keys for name in self.column_names)
 
     def column(self, name: str) -> list[str]:
         """The text fields of the column ``name`` (one of :attr:`column_names`)."""
@@ -542,6 +542,22 @@ def _not_text(path: Path, data: bytes, offset: int, what: str) -> DataFormatErro
     )
 
 
+def read_records(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[int]]:
+    """The rows of a UTF-8 CSV file as stripped text fields, and the line each ends on, with
+    blank lines left out and nothing else checked: no header, widths or values (a reader that
+    reports bad rows instead of refusing the file, such as a stream's replay, checks them).
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such file, or the path is a directory.
+    DataFormatError
+        If the file cannot be read, is binary or not UTF-8, or is not CSV (an unclosed quote).
+    """
+    path = Path(path)
+    return _records(path, _text(path))
+
+
 def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -628,7 +644,9 @@ def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str
 
 
 @functools.lru_cache(maxsize=4096)
-def _key(name: str) -> str:
+def column_key(name: str) -> str:
+    """A column name as names are compared: without case, spaces, underscores and hyphens
+    (``"Volume BTC"``, ``"volume_btc"`` and ``"VOLUME-BTC"`` are the same column)."""
     return _IGNORED_IN_NAMES.sub("", name).casefold()
 
 

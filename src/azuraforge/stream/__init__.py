@@ -1,0 +1,17 @@
+"""Continuous learning, the library: sources of events, and (growing) incremental features,
+online learners, prequential evaluation, drift detection and checkpoints.
+
+Imports ``learn`` and ``core``, never the platform (the platform runs streams as a service)::
+
+    from azuraforge.stream import CsvReplay
+
+    replay = CsvReplay("prices.csv", speed=3600)  # an hour of event time a second
+    for event in replay:
+        print(event.when, event.values["close"])
+    print(*replay.report.lines(), sep="\\n")      # what the file held that was skipped or fixed
+"""
+
+from azuraforge.stream.base import Event, Source, SourceReport
+from azuraforge.stream.sources import CsvReplay
+
+__all__ = ["CsvReplay", "Event", "Source", "SourceReport"]

@@ -1,0 +1,172 @@
+"""CsvReplay on the real BTC and S&P 500 files, and on files with every kind of bad row."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.learn.datasets import fetch
+from azuraforge.stream import CsvReplay, Event
+
+HOUR = 3600.0
+
+
+@pytest.fixture(scope="module")
+def btc(real_data) -> Path:
+    return fetch("btc-hourly")["Bitstamp_BTCUSD_1h_2018_2022.csv"]
+
+
+def written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "stream.csv"
+    path.write_text(text)
+    return path
+
+
+def test_the_btc_file_replays_oldest_first_with_its_quirks_fixed_and_reported(btc: Path):
+    replay = CsvReplay(btc, volume_pair=("Volume BTC", "Volume USD"))
+    events = list(replay)
+    report = replay.report
+    assert len(events) == report.events == report.rows == 37_387
+    assert report.banner_lines == [1] and report.newest_first
+    assert report.skipped == {} and report.gaps == 0 and report.step == HOUR
+    assert report.fixes == {"Volume BTC and Volume USD swapped": 20_143}  # as SOURCE.md says
+    assert events[0].when == datetime.datetime(2018, 5, 15, 6, tzinfo=datetime.UTC)
+    assert events[-1].when == datetime.datetime(2022, 8, 20, tzinfo=datetime.UTC)
+    assert all(b.time - a.time == HOUR for a, b in itertools.pairwise(events))
+    assert set(events[0].values) == {"open", "high", "low", "close", "Volume BTC", "Volume USD"}
+    for event in events:  # quote volume = base volume x price, within a candle's range
+        base, quote = event.values["Volume BTC"], event.values["Volume USD"]
+        if base > 0:
+            assert 0.5 < quote / (base * event.values["close"]) < 2, event
+    oldest = events[0].values  # the last line of the file, swapped back
+    assert (oldest["Volume BTC"], oldest["Volume USD"]) == (559.93, 4906603.14)
+
+
+def test_the_sp500_file_reports_its_closed_days_as_gaps(real_data):
+    replay = CsvReplay(fetch("sp500-daily")["GSPC_daily_1927_2023.csv"])
+    events = list(replay)
+    assert not replay.report.newest_first and replay.report.step == 86_400
+    assert replay.report.gaps > 5_000  # weekends and holidays: told, not hidden
+    assert sum(event.missing_before for event in events) == replay.report.missing
+    monday = next(event for event in events if event.when.date() == datetime.date(2023, 12, 4))
+    assert monday.missing_before == 2
+
+
+BAD_ROWS = """time,symbol,close,volume
+2024-01-01T00:00,X,10,5
+2024-01-01T01:00,X,11,5
+2024-01-01T02:00,X,,5
+2024-01-01T03:00,X,abc,5
+yesterday,X,12,5
+2024-01-01T04:00,X,0,5
+2024-01-01T05:00,X,-3,5
+2024-01-01T06:00,X,13
+2024-01-01T07:00,X,14,5
+2024-01-01T07:00,X,14,5
+2024-01-01T06:30,X,14,5
+2024-01-01T10:00,X,15,5
+"""
+
+
+def test_bad_rows_are_skipped_and_reported_by_reason_and_line(tmp_path: Path):
+    replay = CsvReplay(written(tmp_path, BAD_ROWS))
+    events = list(replay)
+    assert [event.line for event in events] == [2, 3, 10, 13]
+    assert [event.values["close"] for event in events] == [10, 11, 14, 15]
+    assert [event.missing_before for event in events] == [0, 0, 5, 2]
+    report = replay.report
+    assert report.skipped == {
+        "unparseable": 3, "non-positive price": 2, "wrong width": 1, "duplicate": 1,
+        "out of order": 1,
+    }  # fmt: skip
+    assert report.examples["unparseable"] == [
+        "line 4: close is '', expected a number",
+        "line 5: close is 'abc', expected a number",
+        "line 6: time 'yesterday' is not a Unix or ISO time",
+    ]
+    assert report.examples["non-positive price"][1] == "line 8: close is -3, expected above 0"
+    assert report.examples["wrong width"] == ["line 9: 3 fields, 4 named"]
+    assert report.examples["duplicate"] == [
+        "line 11: 2024-01-01 07:00:00 repeats the time of line 10"
+    ]
+    assert report.examples["out of order"] == ["line 12: 2024-01-01 06:30:00 is before line 10"]
+    assert (report.rows, report.events, report.gaps, report.missing) == (12, 4, 2, 7)
+    lines = report.lines()
+    assert lines[0] == "4 events from 12 rows"
+    assert "2 gap(s) missing 7 step(s) of 3600 s; the longest 21600 s" in lines
+
+
+def test_unix_milliseconds_zones_and_chosen_columns(tmp_path: Path):
+    path = written(tmp_path, "when,price,qty\n1704067200000,1,2\n2024-01-01T02:00+01:00,3,4\n")
+    replay = CsvReplay(path, time_column="When", columns=["qty"], price_column=None)
+    assert [(event.time, event.values) for event in replay] == [
+        (1704067200.0, {"qty": 2.0}),
+        (1704070800.0, {"qty": 4.0}),  # 02:00 at +01:00 is 01:00 UTC
+    ]
+
+
+def test_a_replay_starts_over_when_iterated_again(tmp_path: Path):
+    replay = CsvReplay(written(tmp_path, BAD_ROWS))
+    assert list(replay) == list(replay)
+    assert replay.report.events == 4
+
+
+def test_a_paced_replay_keeps_event_time_scaled_to_real_time(tmp_path: Path):
+    path = written(tmp_path, "unix,close\n0,1\n3600,2\n10800,3\n")
+    now = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    replay = CsvReplay(path, speed=3600, clock=lambda: now[0], sleep=sleep)
+    assert [event.values["close"] for event in replay] == [1, 2, 3]
+    assert waits == [1.0, 2.0]  # an hour of event time a second
+
+    start = time.monotonic()
+    assert len(list(CsvReplay(path, speed=36_000))) == 3  # the real clock: 0.3 s in all
+    assert 0.28 <= time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "message"),
+    [
+        ("1,2\n3,4\n", {}, "no header line"),
+        ("day,close\n2024-01-01,1\n", {}, "no column one of unix, timestamp, time"),
+        ("time,close\n2024-01-01,1\n", {"columns": ["open"]}, "no column 'open' (named in"),
+        ("time,close\n2024-01-01,1\n", {"price_column": "last"}, "no column 'last'"),
+        ("time,close\n2024-01-01,0\nsoon,1\n", {}, "no event left of 2 rows"),
+        ("time,close\n", {}, "no event left of 0 rows"),
+    ],
+)
+def test_a_file_that_leaves_nothing_to_replay_is_a_clear_error(
+    tmp_path: Path, text: str, options: dict, message: str
+):
+    with pytest.raises(DataFormatError, match=r"stream\.csv") as error:
+        list(CsvReplay(written(tmp_path, text), **options))
+    assert message in str(error.value)
+
+
+def test_bad_settings_and_missing_or_binary_files(tmp_path: Path):
+    path = written(tmp_path, "time,close\n2024-01-01,1\n")
+    for speed in (0, -1, float("nan")):
+        with pytest.raises(InvalidParameterError, match="speed must be above 0"):
+            list(CsvReplay(path, speed=speed))
+    with pytest.raises(InvalidParameterError, match="volume_pair needs price_column"):
+        list(CsvReplay(path, price_column=None, volume_pair=("a", "b")))
+    with pytest.raises(NotFoundError, match="no such file"):
+        list(CsvReplay(tmp_path / "absent.csv"))
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"time,close\n\x00\x01")
+    with pytest.raises(DataFormatError, match="not a UTF-8 text CSV"):
+        list(CsvReplay(binary))
+
+
+def test_an_event_reads_its_time_as_utc():
+    assert Event(0.0, {}).when == datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
