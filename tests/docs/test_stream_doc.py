@@ -1,15 +1,18 @@
-"""The example in docs/stream.md runs as written and prints what the page shows."""
+"""The examples in docs/stream.md run as written and print what the page shows."""
 
 import re
 from pathlib import Path
 
 DOC = Path(__file__).parents[2] / "docs" / "stream.md"
 TEXT = DOC.read_text()
-(EXAMPLE,) = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
+REPLAY, FEATURES = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
 SHOWN = re.search(r"prints\n\n```\n(.*?)```", TEXT, flags=re.DOTALL)
 
 
-def test_the_replay_example_prints_its_report(capsys, real_data):
-    exec(compile(EXAMPLE, str(DOC), "exec"), {})
+def test_the_replay_example_prints_its_report_and_the_features_follow_it(capsys, real_data):
+    namespace: dict = {}
+    exec(compile(REPLAY, str(DOC), "exec"), namespace)
     assert SHOWN is not None
     assert capsys.readouterr().out == SHOWN.group(1)
+    exec(compile(FEATURES, str(DOC), "exec"), namespace)
+    assert set(namespace["x"]) == set(namespace["features"].names)  # all warm by the end

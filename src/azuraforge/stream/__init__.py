@@ -1,5 +1,5 @@
-"""Continuous learning, the library: sources of events, and (growing) incremental features,
-online learners, prequential evaluation, drift detection and checkpoints.
+"""Continuous learning, the library: sources of events and incremental features; online
+learners, prequential evaluation, drift detection and checkpoints are to come.
 
 Imports ``learn`` and ``core``, never the platform (the platform runs streams as a service)::
 
@@ -12,6 +12,27 @@ Imports ``learn`` and ``core``, never the platform (the platform runs streams as
 """
 
 from azuraforge.stream.base import Event, Source, SourceReport
+from azuraforge.stream.features import (
+    MACD,
+    RSI,
+    Bollinger,
+    Feature,
+    FeatureSet,
+    Returns,
+    Rolling,
+)
 from azuraforge.stream.sources import CsvReplay
 
-__all__ = ["CsvReplay", "Event", "Source", "SourceReport"]
+__all__ = [
+    "MACD",
+    "RSI",
+    "Bollinger",
+    "CsvReplay",
+    "Event",
+    "Feature",
+    "FeatureSet",
+    "Returns",
+    "Rolling",
+    "Source",
+    "SourceReport",
+]
