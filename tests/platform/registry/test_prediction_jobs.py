@@ -21,7 +21,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.celery_transport import CeleryTransport
 from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.testing import WorkerProcesses
 from tests.helpers import write_pipeline_plugin
 from tests.platform.fixtures import short_settings
@@ -133,18 +133,39 @@ def wait_job(
         time.sleep(0.05)
 
 
-def test_prediction_jobs_complete_and_cancel(
-    job_api: tuple[TestClient, Store],
-    job_settings: Settings,
-    workers: WorkerProcesses,
-    trained,
-    beijing_rows,
-):
-    api, store = job_api
+@pytest.fixture
+def recorded(
+    job_api: tuple[TestClient, Store], job_settings: Settings, trained
+) -> list[ExperimentRecord]:
+    """The weather runs ``run-0`` and ``run-1`` and the slow predictor's ``slow-run``,
+    completed. Requested before ``workers``: a local worker polling the store would claim a
+    run between its creation and the test's own claim."""
+    _, store = job_api
     runs = [
         completed_run(store, job_settings, model, f"run-{i}") for i, model in enumerate(trained)
     ]
-    registered(api, runs)
+    slow = get_pipeline("slow-predictor")
+    folder = job_settings.runs_dir / "slow-run"
+    result = slow().run(slow.make_config({}), LocalContext(output_dir=folder))
+    assert result.artifact_dir is not None
+    slow_run = store.create_experiment(
+        "slow-predictor", {"scale": 2.0}, name="slow-run", output_dir=str(folder)
+    )
+    lease = store.claim(slow_run.id, "test", 10)
+    assert lease is not None
+    store.finish(lease, COMPLETED, result={"metrics": {}, "artifact_dir": "artifact"})
+    return runs
+
+
+def test_prediction_jobs_complete_and_cancel(
+    job_api: tuple[TestClient, Store],
+    job_settings: Settings,
+    recorded: list[ExperimentRecord],
+    workers: WorkerProcesses,
+    beijing_rows,
+):
+    api, _ = job_api
+    registered(api, recorded)
     call(api, "PUT", "/models/weather/aliases/champion", json={"version": 2})
     rows = beijing_rows[:40]
     job = call(api, "POST", "/models/weather@champion/predictions", 202, json={"rows": rows})
@@ -171,20 +192,10 @@ def test_prediction_jobs_complete_and_cancel(
     assert shown["predictions"] == next_hour["predictions"] and shown["rows"] == 1
     # Prediction jobs stay out of the experiments listing.
     listed = call(api, "GET", "/experiments")["data"]
-    assert {row["id"] for row in listed} == {run.id for run in runs}
+    assert {row["name"] for row in listed} == {"run-0", "run-1", "slow-run"}
 
     # A slow job, cancelled while running, ends cancelled within 2 s and frees the worker.
-    slow = get_pipeline("slow-predictor")
-    folder = job_settings.runs_dir / "slow-run"
-    result = slow().run(slow.make_config({}), LocalContext(output_dir=folder))
-    assert result.artifact_dir is not None
     call(api, "POST", "/models", 201, json={"name": "slow"})
-    slow_run = store.create_experiment(
-        "slow-predictor", {"scale": 2.0}, name="slow-run", output_dir=str(folder)
-    )
-    lease = store.claim(slow_run.id, "test", 10)
-    assert lease is not None
-    store.finish(lease, COMPLETED, result={"metrics": {}, "artifact_dir": "artifact"})
     call(api, "POST", "/models/slow/versions", 201, json={"experiment": "slow-run"})
     sleepy = call(
         api, "POST", "/models/slow/predictions", 202, json={"rows": [{"x": 1, "sleep": 60}]}
