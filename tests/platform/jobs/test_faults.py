@@ -26,6 +26,9 @@ from tests.platform.jobs.conftest import TcpProxy, wait_for
 pytestmark = pytest.mark.slow
 
 HEARTBEAT, LEASE_TTL, REAPER = 0.2, 1.0, 0.3
+SLACK = 1.5
+"""Seconds a lost run may take past its lease and the reaper's interval: the stores and the
+killed process's clean-up on a busy 2-core machine (seen: 2.01 s from the kill with 0.5 s)."""
 
 
 def loss_steps(store: Store, experiment_id: int) -> list[int]:
@@ -120,14 +123,14 @@ def test_a_killed_worker_is_reaped_lost_and_keeps_every_flushed_metric(
     # A second worker's reaper (in this process) finds the expired lease.
     reaper = Worker(settings, store)
     while store.get_experiment(run).status == "running":
-        assert time.monotonic() - killed < LEASE_TTL + settings.reaper_interval + 0.5
+        assert time.monotonic() - killed < LEASE_TTL + settings.reaper_interval + SLACK
         reaper.reap()
         time.sleep(0.02)
     took = time.monotonic() - killed
 
     lost = store.get_experiment(run)
     assert lost.status == "lost", lost
-    assert took <= LEASE_TTL + settings.reaper_interval + 0.5
+    assert took <= LEASE_TTL + settings.reaper_interval + SLACK
     assert lost.error is not None
     assert lost.error.startswith(f"worker {record.worker} stopped renewing its lease; ")
     assert "last heartbeat" in lost.error
