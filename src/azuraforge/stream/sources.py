@@ -115,16 +115,14 @@ class CsvReplay(Source):
         self.speed = speed
         self.clock = clock
         self.sleep = sleep
-        self._events: list[Event] | None = None
-        self._report = SourceReport()
+        self._read: tuple[list[Event], SourceReport] | None = None
 
     @property
     def report(self) -> SourceReport:
-        self._load()
-        return self._report
+        return self._load()[1]
 
     def __iter__(self) -> Iterator[Event]:
-        events = self._load()
+        events, _ = self._load()
         if self.speed is None:
             yield from events
             return
@@ -135,11 +133,13 @@ class CsvReplay(Source):
                 self.sleep(wait)
             yield event
 
-    def _load(self) -> list[Event]:
-        if self._events is None:
+    def _load(self) -> tuple[list[Event], SourceReport]:
+        """The file's events and report, read once."""
+        if self._read is None:
             self._check_settings()
-            self._events = _Reading(self).events()
-        return self._events
+            reading = _Reading(self)
+            self._read = reading.events(), reading.report
+        return self._read
 
     def _check_settings(self) -> None:
         if self.speed is not None and not (math.isfinite(self.speed) and self.speed > 0):
@@ -159,7 +159,7 @@ class _Reading:
     def __init__(self, replay: CsvReplay) -> None:
         self.replay = replay
         self.path = Path(replay.path)
-        self.report = replay._report = SourceReport()
+        self.report = SourceReport()
 
     def events(self) -> list[Event]:
         rows, lines = read_records(self.path)
@@ -204,10 +204,14 @@ class _Reading:
             for index, name in enumerate(names):
                 if column_key(name) == column_key(alias):
                     return index
-        setting = "time_column" if self.replay.time_column else f"one of {', '.join(wanted)}"
+        named = (
+            f"{shorten(wanted[0], quoted=True)} (time_column)"
+            if self.replay.time_column
+            else f"one of {', '.join(wanted)}"
+        )
         raise DataFormatError(
-            f"{self.path}: no column {setting} {shorten(wanted[0], quoted=True)}; the columns "
-            f"are {', '.join(names)}; name the time column with time_column="
+            f"{self.path}: no column {named} for the event times; the columns are "
+            f"{', '.join(names)}; name the time column with time_column=NAME"
         )
 
     def _value_indexes(
