@@ -94,14 +94,14 @@ def serve(
         settings = settings_with(
             database_url=database_url, workers=workers, api_workers=api_workers
         )
+        if set_ and not submit:
+            raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
+        first_run = _checked_run(submit, set_) if submit else None  # before anything is made
         if upgrade:
             upgrade_database(settings.database_url)
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
-        if set_ and not submit:
-            raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
-        first_run = _checked_run(submit, set_) if submit else None
         count = settings.workers if settings.transport == "local" else 0
         pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
         processes = settings.api_workers
