@@ -95,12 +95,12 @@ export function liveCurves(element, { keys, yTitle = "", empty = null }) {
     pending = false;
     revision += 1;
     const data = [...curves.entries()].map(([key, curve], index) => ({
-      type: "scatter", mode: curve.steps.length > 1 ? "lines" : "markers", name: key,
+      type: "scatter", mode: curve.steps.length > 1 ? "lines" : "markers", name: plotLabel(key),
       x: curve.steps, y: curve.values, line: { color: PALETTE[index % PALETTE.length], width: 2 },
     }));
     if (!data.length) return;
     if (empty) empty.remove();
-    const yaxis = { title: { text: yTitle }, gridcolor: "#edf0f4", range: flatRange(data) };
+    const yaxis = { title: { text: plotLabel(yTitle) }, gridcolor: "#edf0f4", range: flatRange(data) };
     // The legend even for one curve: the chart's only label of what it draws (lr, accuracy).
     draw(element, data, { datarevision: revision, showlegend: true, xaxis: { title: { text: "step" }, gridcolor: "#edf0f4" }, yaxis });
   }
@@ -227,4 +227,22 @@ export function tidyParallelAxes(element, axes) {
  * so a run named "<b>x</b>" shows as written. */
 export function plotText(text) {
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * Text from the API (a metric, a setting, a choice) for a Plotly title, label or
+ * hovertemplate: Plotly reads a subset of HTML there (`plotText` escapes it) and fills
+ * `%{...}` in titles and templates, so `%` goes in as `&#37;` (shown as %).
+ */
+export function plotLabel(text) {
+  return plotText(text).replace(/%/g, "&#37;");
+}
+
+/**
+ * The dimensions of a parallel-coordinates chart from `axes` (`{ dimension }` each), their
+ * labels and category names escaped for Plotly; the axes keep them as written, which is how
+ * `tidyParallelAxes` finds them among the drawn titles.
+ */
+export function parallelDimensions(axes) {
+  return axes.map(({ dimension }) => ({ ...dimension, label: plotLabel(dimension.label), ticktext: dimension.ticktext?.map(plotLabel) }));
 }

@@ -3,7 +3,7 @@
 // units, with failed, cancelled and pruned runs drawn apart; brushing an axis filters the table.
 
 import { api } from "../api.js";
-import { PALETTE, STATUS_COLORS, categoryAxis, draw, missingNotes, numericAxis, plotText, release, tidyParallelAxes } from "../charts.js";
+import { PALETTE, STATUS_COLORS, categoryAxis, draw, missingNotes, numericAxis, parallelDimensions, plotText, release, tidyParallelAxes } from "../charts.js";
 import { navigate } from "../router.js";
 import { badge, errorBox, fill, h, number, shown } from "../ui.js";
 
@@ -108,7 +108,7 @@ async function drawParallel(element, parallel, onBrush) {
   }
   const axes = parallel.dimensions.map(dimensionOf);
   const line = statusColors(parallel.statuses);
-  await draw(element, [{ type: "parcoords", line, dimensions: axes.map((a) => a.dimension), labelangle: -20, labelside: "top" }],
+  await draw(element, [{ type: "parcoords", line, dimensions: parallelDimensions(axes), labelangle: -20, labelside: "top" }],
     { margin: { l: 70, r: 70, t: 70, b: 30 }, hovermode: false, annotations: missingNotes(axes) });
   tidyParallelAxes(element, axes);
   onBrush(null);

@@ -4,7 +4,7 @@
 // 10,000 trials fluid.
 
 import { navigate } from "../../router.js";
-import { PALETTE, STATUS_COLORS, categoryAxis, draw, missingNotes, numericAxis, plotText, tidyParallelAxes } from "../../charts.js";
+import { PALETTE, STATUS_COLORS, categoryAxis, draw, missingNotes, numericAxis, parallelDimensions, plotLabel, tidyParallelAxes } from "../../charts.js";
 import { fill, h, number } from "../../ui.js";
 
 const WEBGL_FROM = 1000;
@@ -16,15 +16,6 @@ const OTHERS = ["cancelled", "lost", "failed", "pruned"];
  * GRADED_FROM of them (fewer are told apart without it, and stay apart from the pruned). */
 export const GRADIENT = ["#a9c0ef", "#0b2a80"];
 export const GRADED_FROM = 100;
-
-/**
- * Text from the API (an objective, a setting, a choice) for a Plotly title, label or
- * hovertemplate: Plotly reads a subset of HTML there (`plotText` escapes it) and fills
- * `%{...}` in titles and templates, so `%` goes in as `&#37;` (shown as %).
- */
-export function plotLabel(text) {
-  return plotText(text).replace(/%/g, "&#37;");
-}
 
 /** Say why there is no chart yet (a chart drawn before stays: trials never go away). */
 function empty(element, text) {
@@ -202,9 +193,7 @@ export async function drawParallel(element, points, study) {
   const axes = Object.entries(study.space).map(([name, entry]) => settingAxis(name, entry, pick(points.params[name] || [])));
   axes.push(objectiveAxis(study, pick(points.value)));
   const statuses = pick(points.status).map(statusOf);
-  // Labels and choices escaped for Plotly; the axes keep them as written, which is how
-  // tidyParallelAxes finds them among the drawn titles.
-  const dimensions = axes.map(({ dimension }) => ({ ...dimension, label: plotLabel(dimension.label), ticktext: dimension.ticktext?.map(plotLabel) }));
+  const dimensions = parallelDimensions(axes);
   await redraw(element, [{ type: "parcoords", line: trialLines(statuses), dimensions, labelangle: -15, labelside: "top" }], {
     margin: { l: 90, r: 70, t: 70, b: 24 }, hovermode: false, datarevision: `${rows.length}`, annotations: missingNotes(axes),
   });

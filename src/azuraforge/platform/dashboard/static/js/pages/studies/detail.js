@@ -131,8 +131,8 @@ export async function renderDetail(main, { params, query }) {
   async function loadCharts() {
     try {
       const read = await api.get(`/studies/${id}/points`);
+      if (stopped) return; // left the page: no importances (seconds of the server's CPU)
       startImportances();
-      if (stopped) return;
       points = read;
       drawCompare();
       fill(chartsError);
@@ -147,7 +147,8 @@ export async function renderDetail(main, { params, query }) {
         return h("span", { dataset: { status } }, h("i", { style: { background: swatch, height: "6px" } }), what);
       }));
     } catch (error) {
-      if (!stopped) fill(chartsError, errorBox(error, "The charts could not be drawn"));
+      if (stopped) return;
+      fill(chartsError, errorBox(error, "The charts could not be drawn"));
       startImportances();
     }
   }
