@@ -413,12 +413,6 @@ def expected_page(runs: list[dict[str, Any]]) -> tuple[list[tuple[str, float]], 
     return [(name, loss) for loss, name in matching[:PAGE]], len(matching)
 
 
-def chunks(items: list[Any], size: int = 5_000) -> Iterator[list[Any]]:
-    """``items`` in slices of ``size``."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def load_ours(url: str, runs: list[dict[str, Any]]) -> None:
     """Create the schema at ``url`` and bulk-insert ``runs`` into our tables: experiments
     (completed), flattened params, one point and one summary per metric."""
@@ -460,6 +454,8 @@ def load_mlflow(db: Path, runs: list[dict[str, Any]]) -> str:
     engine = create_engine(f"sqlite:///{db}")
     now = int(time.time() * 1000) - len(runs)
     with engine.begin() as connection:
+        from azuraforge.testing.runs import chunks
+
         for part in chunks(list(enumerate(runs))):
             rid = {r["name"]: uuid.UUID(int=i + 1).hex for i, r in part}
             connection.execute(

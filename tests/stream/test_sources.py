@@ -162,6 +162,10 @@ def test_bad_settings_and_missing_or_binary_files(tmp_path: Path):
         list(CsvReplay(path, price_column=None, volume_pair=("a", "b")))
     with pytest.raises(NotFoundError, match="no such file"):
         list(CsvReplay(tmp_path / "absent.csv"))
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text("time;close\n2024-01-01;1\n")
+    with pytest.raises(DataFormatError, match="fields are separated by ';', expected commas"):
+        list(CsvReplay(semicolons))
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"time,close\n\x00\x01")
     with pytest.raises(DataFormatError, match="not a UTF-8 text CSV"):

@@ -552,10 +552,14 @@ def read_records(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[in
     NotFoundError
         If there is no such file, or the path is a directory.
     DataFormatError
-        If the file cannot be read, is binary or not UTF-8, or is not CSV (an unclosed quote).
+        If the file cannot be read, is binary or not UTF-8, is not CSV (an unclosed quote), or
+        is one field a line with ';' or tabs on every line (another separator).
     """
     path = Path(path)
-    return _records(path, _text(path))
+    rows, lines = _records(path, _text(path))
+    if rows:
+        _check_separator(path, rows, lines)
+    return rows, lines
 
 
 def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
