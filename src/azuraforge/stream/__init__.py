@@ -11,7 +11,17 @@ Imports ``learn`` and ``core``, never the platform (the platform runs streams as
     print(*replay.report.lines(), sep="\\n")      # what the file held that was skipped or fixed
 """
 
-from azuraforge.stream.base import Event, Source, SourceReport
+from azuraforge.stream.adapters import RiverClassifier, RiverRegressor
+from azuraforge.stream.base import (
+    Classifier,
+    Event,
+    Learner,
+    Regressor,
+    Source,
+    SourceReport,
+    Transformer,
+)
+from azuraforge.stream.compose import Pipeline
 from azuraforge.stream.features import (
     MACD,
     RSI,
@@ -21,18 +31,33 @@ from azuraforge.stream.features import (
     Returns,
     Rolling,
 )
+from azuraforge.stream.linear_model import LinearRegression, LogisticRegression
+from azuraforge.stream.neural_net import MLPClassifier, MLPRegressor
+from azuraforge.stream.preprocessing import StandardScaler
 from azuraforge.stream.sources import CsvReplay
 
 __all__ = [
     "MACD",
     "RSI",
     "Bollinger",
+    "Classifier",
     "CsvReplay",
     "Event",
     "Feature",
     "FeatureSet",
+    "Learner",
+    "LinearRegression",
+    "LogisticRegression",
+    "MLPClassifier",
+    "MLPRegressor",
+    "Pipeline",
+    "Regressor",
     "Returns",
+    "RiverClassifier",
+    "RiverRegressor",
     "Rolling",
     "Source",
     "SourceReport",
+    "StandardScaler",
+    "Transformer",
 ]

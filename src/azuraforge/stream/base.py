@@ -1,13 +1,20 @@
 """What every stream piece shares: the :class:`Event` a source yields, the :class:`Source`
-contract, and the :class:`SourceReport` of what a source found wrong in its input and did
-about it."""
+contract, the :class:`SourceReport` of what a source found wrong in its input and did about
+it, and the contracts of learners (:class:`Learner`, :class:`Classifier`, :class:`Regressor`,
+:class:`Transformer`), River's nearly literally."""
 
 from __future__ import annotations
 
 import datetime
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn.metrics.base import params_of
 
 EXAMPLES_KEPT = 3
 """How many example messages a report keeps for each reason."""
@@ -130,3 +137,136 @@ class Source(ABC):
     @property
     @abstractmethod
     def report(self) -> SourceReport: ...
+
+
+Features = dict[str, float]
+"""One event's inputs by name, as learners take them (``{"rsi_14": 48.2, ...}``)."""
+Columns = Mapping[str, Any]
+"""Many events' inputs as columns by name: a dict of 1-D arrays (what
+:meth:`~azuraforge.stream.features.FeatureSet.batch` returns) or a pandas ``DataFrame``."""
+
+
+def rows(X: Columns) -> list[Features]:
+    """Columns as one ``x`` dict per event."""
+    names = list(X)
+    columns = [np.asarray(X[name], dtype=float).tolist() for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def matrix_of(X: Columns, names: list[str]) -> np.ndarray:
+    """Columns as a matrix, one row per event and one column per name in ``names`` (0 for
+    a name ``X`` lacks; names only ``X`` has are left out)."""
+    size = len(X[next(iter(X))]) if len(X) else 0
+    matrix = np.zeros((size, len(names)))
+    for at, name in enumerate(names):
+        if name in X:
+            matrix[:, at] = np.asarray(X[name], dtype=float)
+    return matrix
+
+
+def targets_of(who: str, matrix: np.ndarray, y: Any) -> np.ndarray:
+    """A batch's outcomes as floats (labels as 1 and 0), one per row of ``matrix``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If there are not as many outcomes as rows.
+    """
+    targets = np.asarray(y, dtype=float).reshape(-1)
+    if len(targets) != len(matrix):
+        raise InvalidParameterError(
+            f"{who}.learn_many: {len(matrix)} rows of X but {len(targets)} values of y"
+        )
+    return targets
+
+
+class Learner(ABC):
+    """Something that learns from a stream one event at a time.
+
+    Contract (River's): ``learn_one`` updates, predictions never do; predicting before the
+    first ``learn_one`` works (a neutral answer). ``learn_many`` takes a batch as columns and
+    makes one update from all of it. Every constructor argument is stored on ``self`` under
+    its own name; :meth:`clone` builds an untrained copy from them. :meth:`state_dict` holds
+    everything learned as plain numbers, lists, dicts and NumPy arrays (no pickle), and
+    :meth:`load_state_dict` on a learner built with the same arguments restores it exactly:
+    both go on to give identical predictions.
+    """
+
+    @abstractmethod
+    def learn_one(self, x: Features, y: Any = None) -> None:
+        """Update from one event (``y`` is its outcome; transformers ignore it)."""
+
+    def learn_many(self, X: Columns, y: Any = None) -> None:
+        """Update from a batch of events given as columns (one step from the whole batch)."""
+        raise NotImplementedError(f"{type(self).__name__} learns one event at a time only")
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """What was learned, as plain values and NumPy arrays (see the class docstring)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, exactly."""
+
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments, by name."""
+        return params_of(self)
+
+    def clone(self) -> Self:
+        """An untrained learner with the same constructor arguments."""
+        return type(self)(**self.params())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({shown})"
+
+
+class Classifier(Learner):
+    """A learner of a label; here, mostly ``True``/``False`` (the price went up or not)."""
+
+    @abstractmethod
+    def predict_proba_one(self, x: Features) -> dict[Any, float]:
+        """The probability of each label (``{False: 0.45, True: 0.55}``)."""
+
+    def predict_one(self, x: Features) -> Any:
+        """The most probable label (``None`` before anything was learned)."""
+        probabilities = self.predict_proba_one(x)
+        return max(probabilities, key=probabilities.__getitem__) if probabilities else None
+
+    def predict_proba_many(self, X: Columns) -> np.ndarray:
+        """The probability of ``True`` for each event of a batch (one at a time here;
+        learners that can do better override it)."""
+        return np.array([self.predict_proba_one(x).get(True, 0.0) for x in rows(X)])
+
+    def predict_many(self, X: Columns) -> np.ndarray:
+        """The most probable label of each event of a batch."""
+        return np.array([self.predict_one(x) for x in rows(X)])
+
+
+class Regressor(Learner):
+    """A learner of a number."""
+
+    @abstractmethod
+    def predict_one(self, x: Features) -> float:
+        """The predicted number (0 before anything was learned)."""
+
+    def predict_many(self, X: Columns) -> np.ndarray:
+        """The predicted number for each event of a batch."""
+        return np.array([self.predict_one(x) for x in rows(X)], dtype=float)
+
+
+class Transformer(Learner):
+    """A learner that turns features into other features (a running standardiser)."""
+
+    @abstractmethod
+    def transform_one(self, x: Features) -> Features:
+        """``x`` transformed with what was learned so far."""
+
+    def transform_many(self, X: Columns) -> dict[str, np.ndarray]:
+        """Columns transformed with what was learned so far."""
+        raise NotImplementedError(f"{type(self).__name__} transforms one event at a time only")
+
+
+def predicts_labels(learner: Learner) -> bool:
+    """Whether ``learner`` (or a pipeline's last step) learns labels."""
+    return isinstance(getattr(learner, "final", learner), Classifier)
