@@ -191,7 +191,7 @@ def test_lines_that_are_not_text_or_csv_are_skipped(tmp_path: Path):
 
 
 def test_a_missing_file_a_missing_header_and_bad_settings_are_clear_errors(tmp_path: Path):
-    with pytest.raises(NotFoundError, match="absent.csv: no such file to tail"):
+    with pytest.raises(NotFoundError, match=r"absent\.csv: no such file to tail"):
         list(FileTail(tmp_path / "absent.csv"))
     headless = tmp_path / "headless.csv"
     headless.write_text("3600,1\n")
