@@ -1,0 +1,240 @@
+"""The next-step direction of a price, learned online and judged honestly: the task built
+from a source's events, the learners and the trivial rules run test-then-train side by side,
+the best learner chosen on the first 70 % of outcomes only, and scores and a backtest net of
+costs reported on the last 20 % and the last year beside the rules and buy and hold.
+
+``azuraforge stream replay`` runs this; ``docs/results.md`` holds its figures on real data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from azuraforge.errors import DataFormatError
+from azuraforge.learn.datasets.csvfiles import column_key
+from azuraforge.stream.agents import QLearningAgent
+from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
+from azuraforge.stream.base import Classifier, Event
+from azuraforge.stream.baselines import Constant, LastLabel, Majority
+from azuraforge.stream.compose import Pipeline
+from azuraforge.stream.ensemble import WeightedEnsemble
+from azuraforge.stream.evaluate import Example, Prequential
+from azuraforge.stream.features import RSI, Bollinger, FeatureSet, Returns
+from azuraforge.stream.linear_model import LogisticRegression
+from azuraforge.stream.neural_net import MLPClassifier
+from azuraforge.stream.preprocessing import StandardScaler
+
+SELECTION_SHARE = 0.7
+"""The best learner is chosen on this first share of outcomes."""
+TEST_SHARE = 0.2
+"""Scores are reported on this last share of outcomes (and on the last year)."""
+YEAR = 365.25 * 24 * 3600
+
+
+def default_features(column: str = "close") -> FeatureSet:
+    """Scale-free features of a price: returns over 1 to 24 steps, RSI(14), Bollinger(20)."""
+    return FeatureSet(column, [Returns([1, 2, 3, 6, 12, 24]), RSI(14), Bollinger(20, 2.0)])
+
+
+def default_learners(seed: int = 0) -> dict[str, Classifier]:
+    """The learners compared: logistic regressions by SGD and Adam, an MLP on the core, and
+    a performance-weighted ensemble of fresh copies of the three."""
+    learners: dict[str, Classifier] = {
+        "logreg-sgd": Pipeline(StandardScaler(), LogisticRegression(lr=0.01)),
+        "logreg-adam": Pipeline(
+            StandardScaler(), LogisticRegression(optimizer="adam", lr=0.001, l2=0.001)
+        ),
+        "mlp": Pipeline(StandardScaler(), MLPClassifier(hidden=(8,), lr=0.001, seed=seed)),
+    }
+    members = {name: model.clone() for name, model in learners.items()}
+    learners["ensemble"] = WeightedEnsemble(members, window=500, eta=0.05)
+    return learners
+
+
+def baseline_rules() -> dict[str, Classifier]:
+    """The trivial rules every learner is shown beside."""
+    return {
+        "always up": Constant(True),
+        "same as last": LastLabel(),
+        "opposite of last": LastLabel(flip=True),
+        "majority so far": Majority(),
+    }
+
+
+def price_column(event: Event) -> str:
+    """The event's closing price column: the one named ``close`` in any case or spacing.
+
+    Raises
+    ------
+    DataFormatError
+        If it has none, naming the columns it has.
+    """
+    for name in event.values:
+        if column_key(name) == "close":
+            return name
+    raise DataFormatError(
+        f"no close price column in the events (line {event.line}); they have "
+        f"{', '.join(event.values)}"
+    )
+
+
+@dataclass
+class Task:
+    """Examples of the direction ``horizon`` steps ahead, each with the asset's return over
+    those steps (for the backtest)."""
+
+    examples: list[Example]
+    returns: np.ndarray
+    times: np.ndarray
+
+
+def direction_task(
+    events: Iterable[Event], features: FeatureSet | None = None, horizon: int = 1
+) -> Task:
+    """The task of predicting whether the price is higher ``horizon`` events later, from
+    ``features`` (default: :func:`default_features` of the close).
+
+        An example is made at each event once every feature is ready; its outcome is known at
+        the time of the event ``horizon`` later.
+
+        Raises
+        ------
+        DataFormatError
+            If the events leave no example (fewer than the features' warm-up).
+    """
+    rows: list[tuple[float, dict[str, float], float]] = []
+    for event in events:
+        features = features or default_features(price_column(event))
+        x = features.update(event)
+        rows.append((event.time, x, event.values[features.column]))
+    if features is None:
+        raise DataFormatError("no example: the source gave no event")
+    wanted = len(features.names)
+    examples, returns = [], []
+    for (time, x, price), (later, _, future) in zip(rows, rows[horizon:], strict=False):
+        if len(x) == wanted and all(math.isfinite(v) for v in x.values()):
+            examples.append(Example(time, x, future > price, known_at=later))
+            returns.append(future / price - 1.0)
+    if not examples:
+        raise DataFormatError(
+            f"no example: {len(rows)} events are fewer than the features' warm-up plus {horizon}"
+        )
+    return Task(examples, np.array(returns), np.array([e.time for e in examples]))
+
+
+@dataclass
+class Row:
+    """One model's scores on one span: accuracy with its standard error, log-loss."""
+
+    name: str
+    accuracy: float
+    standard_error: float
+    log_loss: float
+    count: int
+
+
+@dataclass
+class DirectionReport:
+    """What :func:`run_direction` found; every table has the rules beside the learners."""
+
+    chosen: str
+    selection: list[Row]
+    last_share: list[Row]
+    last_year: list[Row]
+    backtests: list[Backtest]
+    cost: float
+    periods_per_year: float
+    events: int
+
+
+def _rows(
+    run: Prequential, keep: Callable[[np.ndarray], np.ndarray], rules: set[str]
+) -> list[Row]:
+    rows = []
+    for name, log in run.logs.items():
+        _, p, y = log.arrays()
+        mask = keep(np.arange(len(p)))
+        p, y = p[mask], y[mask].astype(bool)
+        correct = (p > 0.5) == y
+        accuracy = float(correct.mean()) if len(p) else math.nan
+        error = math.sqrt(accuracy * (1 - accuracy) / len(p)) if len(p) else math.nan
+        clipped = np.clip(np.where(y, p, 1 - p), 1e-15, 1.0)
+        loss = math.nan if name in rules else float(-np.log(clipped).mean())
+        rows.append(Row(name, accuracy, error, loss, len(p)))
+    return rows
+
+
+def _agent_positions(task: Task, cost: float, seed: int) -> np.ndarray:
+    """The Q-learning agent's positions, learning each step's reward when it is known."""
+    agent = QLearningAgent(
+        {"rsi_14": [30.0, 50.0, 70.0], "bb_pct_b": [0.0, 0.5, 1.0], "return_1": [0.0]},
+        cost=cost,
+        seed=seed,
+    )
+    positions = np.zeros(len(task.examples))
+    for at, example in enumerate(task.examples):
+        if at:
+            agent.learn(float(task.returns[at - 1]), example.x)
+        positions[at] = agent.act(example.x)
+    return positions
+
+
+def run_direction(
+    task: Task,
+    learners: Mapping[str, Classifier] | None = None,
+    *,
+    cost: float = 0.001,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> DirectionReport:
+    """Test-then-train every learner and rule over ``task``, choose the best learner on the
+    first 70 % of outcomes, score all on the last 20 % and the last year, and backtest the
+    last 20 % net of ``cost`` per position change beside buy and hold."""
+    learners = dict(learners or default_learners(seed))
+    rules = baseline_rules()
+    run = Prequential({**learners, **rules})
+    total = len(task.examples)
+    for done, example in enumerate(task.examples, 1):
+        run.step(example)
+        if progress and (done % 1000 == 0 or done == total):
+            progress(done, total)
+    run.finish()
+    selection_end, test_start = int(SELECTION_SHARE * total), int((1 - TEST_SHARE) * total)
+    year_start = int(np.searchsorted(task.times, task.times[-1] - YEAR))
+    names = set(rules)
+    selection = _rows(run, lambda i: i < selection_end, names)
+    chosen = max((r for r in selection if r.name in learners), key=lambda r: r.accuracy).name
+    per_year = periods_per_year(task.times)
+    return DirectionReport(
+        chosen=chosen,
+        selection=selection,
+        last_share=_rows(run, lambda i: i >= test_start, names),
+        last_year=_rows(run, lambda i: i >= year_start, names),
+        backtests=_backtests(run, task, chosen, test_start, cost, per_year, seed),
+        cost=cost,
+        periods_per_year=per_year,
+        events=total,
+    )
+
+
+def _backtests(
+    run: Prequential, task: Task, chosen: str, start: int, cost: float, per_year: float, seed: int
+) -> list[Backtest]:
+    returns = task.returns[start:]
+    signals = {
+        "buy and hold": np.ones(len(returns)),
+        f"{chosen} (chosen)": np.array(run.logs[chosen].predictions[start:]) > 0.5,
+        "same as last": np.array(run.logs["same as last"].predictions[start:]) > 0.5,
+        "opposite of last": np.array(run.logs["opposite of last"].predictions[start:]) > 0.5,
+        "q-learning agent": _agent_positions(task, cost, seed)[start:],
+    }
+    return [
+        backtest(
+            name, returns, np.asarray(held, dtype=float), cost=cost, periods_per_year=per_year
+        )
+        for name, held in signals.items()
+    ]
