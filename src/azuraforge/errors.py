@@ -18,7 +18,8 @@ natural also from the matching builtin, so either ``except`` works::
      ├── ConflictError                        a write that clashes with the stored state
      │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
      ├── StoreUnavailableError (OSError)      the store's database cannot be reached
-     └── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
+     ├── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
+     └── SourceUnavailableError (OSError)     a live source that failed too many times in a row
 
 Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
 a long value shown in one.
@@ -102,6 +103,11 @@ class StoreUnavailableError(AzuraForgeError, OSError):
 
 class TransportUnavailableError(AzuraForgeError, OSError):
     """The job transport cannot deliver a message now: its broker is down or unreachable."""
+
+
+class SourceUnavailableError(AzuraForgeError, OSError):
+    """A live source (a URL polled) failed too many times in a row to go on: the service is
+    down, refuses, or answers what cannot be read."""
 
 
 def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:

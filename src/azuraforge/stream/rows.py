@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -319,6 +320,12 @@ class EventOrder:
                 del self._counts[oldest]
         self._steps.append(step)
         self._counts[step] += 1
+
+
+def newest_first(times: Sequence[float]) -> bool:
+    """Whether times run newest first: more steps go back than forward."""
+    steps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    return sum(step < 0 for step in steps) > sum(step > 0 for step in steps)
 
 
 def regular_step(counts: Mapping[float, int]) -> float:

@@ -29,6 +29,7 @@ from azuraforge.stream.rows import (
     find_header,
     fits,
     mark_gap,
+    newest_first,
     regular_step,
 )
 
@@ -190,8 +191,7 @@ class _Reading:
     def _ordered(self, events: list[Event]) -> list[Event]:
         """Oldest first: reversed when most steps go back in time; then every event not
         after the one before it is skipped (a duplicate time or out of order)."""
-        steps = _steps(events)
-        if sum(step < 0 for step in steps) > sum(step > 0 for step in steps):
+        if newest_first([event.time for event in events]):
             events = events[::-1]
             self.report.newest_first = True
         order = EventOrder(self.report)
