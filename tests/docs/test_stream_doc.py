@@ -5,7 +5,7 @@ from pathlib import Path
 
 DOC = Path(__file__).parents[2] / "docs" / "stream.md"
 TEXT = DOC.read_text()
-REPLAY, FEATURES = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
+REPLAY, FEATURES, *LATER = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
 SHOWN = re.search(r"prints\n\n```\n(.*?)```", TEXT, flags=re.DOTALL)
 
 
@@ -16,3 +16,12 @@ def test_the_replay_example_prints_its_report_and_the_features_follow_it(capsys,
     assert capsys.readouterr().out == SHOWN.group(1)
     exec(compile(FEATURES, str(DOC), "exec"), namespace)
     assert set(namespace["x"]) == set(namespace["features"].names)  # all warm by the end
+
+
+def test_the_later_examples_run_in_order_on_the_replay(real_data, capsys):
+    namespace: dict = {}
+    exec(compile(REPLAY, str(DOC), "exec"), namespace)
+    for block in LATER:
+        exec(compile(block, str(DOC), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "opposite of last {'accuracy'" in out
