@@ -25,3 +25,6 @@ def test_the_later_examples_run_in_order_on_the_replay(real_data, capsys):
         exec(compile(block, str(DOC), "exec"), namespace)
     out = capsys.readouterr().out
     assert "opposite of last {'accuracy'" in out
+    for shown in ("ADWIN: drift at 2047", "PageHinkley: drift at 2048", "DDM: drift at 2149"):
+        assert shown in out  # as docs/stream.md says
+    assert "4 4000 [2, 3, 4] True" in out
