@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -249,16 +251,43 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def write_pipeline_plugin(
-    root: Path, package: str, source: str, entry_points: dict[str, str]
+    root: Path,
+    package: str,
+    source: str,
+    entry_points: dict[str, str],
+    group: str = "azuraforge.pipelines",
 ) -> Path:
     """Install distribution ``package`` 0.1 in folder ``root``: the package's ``__init__.py``
-    holds ``source``, and ``entry_points`` (name -> ``module:Class``) go in the group
-    ``azuraforge.pipelines``. Put ``root`` on sys.path (or PYTHONPATH) to install it."""
+    holds ``source``, and ``entry_points`` (name -> ``module:Class``) go in ``group``
+    (``azuraforge.pipelines`` unless told). Put ``root`` on sys.path (or PYTHONPATH) to
+    install it."""
     (root / package).mkdir(exist_ok=True)
     (root / package / "__init__.py").write_text(textwrap.dedent(source))
     info = root / f"{package}-0.1.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
     lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[azuraforge.pipelines]\n{lines}")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}")
     return root
+
+
+def stopped_from_another_thread(source: Any) -> list[Any]:
+    """The events a live ``source`` yields on a thread of its own until the first has come
+    and ``source.stop()`` is called from this one; fails unless the iteration then ends
+    within 2 s (a source waiting for input must wake up at the stop)."""
+    got: list[Any] = []
+    first = threading.Event()
+
+    def consume() -> None:
+        for event in source:
+            got.append(event)
+            first.set()
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    assert first.wait(timeout=5), "no event came"
+    started = time.monotonic()
+    source.stop()
+    consumer.join(timeout=5)
+    assert not consumer.is_alive() and time.monotonic() - started < 2
+    return got

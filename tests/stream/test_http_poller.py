@@ -19,6 +19,7 @@ import pytest
 from azuraforge.errors import InvalidParameterError, SourceUnavailableError
 from azuraforge.stream import Event
 from azuraforge.stream.polling import HttpPoller
+from tests.helpers import stopped_from_another_thread
 
 HOUR = 3600
 CSV = "text/csv; charset=utf-8"
@@ -244,19 +245,7 @@ def test_a_parse_function_reads_a_format_of_its_own(server: Server):
 def test_stop_from_another_thread_ends_the_wait_for_the_next_poll(server: Server):
     server.answers = [candles((HOUR, 10))]
     source = HttpPoller(server.url, interval=60)
-    first = threading.Event()
-
-    def consume() -> None:
-        for _ in source:
-            first.set()
-
-    consumer = threading.Thread(target=consume, daemon=True)
-    consumer.start()
-    assert first.wait(timeout=5)
-    started = time.monotonic()
-    source.stop()
-    consumer.join(timeout=5)
-    assert not consumer.is_alive() and time.monotonic() - started < 2
+    assert closes(stopped_from_another_thread(source)) == [10]
     assert server.requests == 1
 
 

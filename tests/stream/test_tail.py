@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
 from azuraforge.stream import Event
 from azuraforge.stream.tail import FileTail
+from tests.helpers import stopped_from_another_thread
 
 HEADER = "time,close\n"
 
@@ -162,21 +162,7 @@ def test_stop_from_another_thread_ends_a_tail_waiting_for_rows(tmp_path: Path):
     path = tmp_path / "live.csv"
     path.write_text(HEADER + "3600,1\n")
     tail = FileTail(path, poll_interval=60)  # no idle timeout: it would wait a minute a look
-    got: list[Event] = []
-    first = threading.Event()
-
-    def consume() -> None:
-        for event in tail:
-            got.append(event)
-            first.set()
-
-    consumer = threading.Thread(target=consume, daemon=True)
-    consumer.start()
-    assert first.wait(timeout=5)
-    started = time.monotonic()
-    tail.stop()
-    consumer.join(timeout=5)
-    assert not consumer.is_alive() and time.monotonic() - started < 2
+    got = stopped_from_another_thread(tail)
     assert closes(got) == [1] and tail.stopped and list(tail) == []
 
 
