@@ -30,8 +30,8 @@ class Pipeline(Classifier):
     >>> from azuraforge.stream import LogisticRegression, StandardScaler
     >>> model = Pipeline(StandardScaler(), LogisticRegression())
     >>> model.learn_one({"rsi": 70.0}, False)
-    >>> model.predict_proba_one({"rsi": 30.0})
-    {False: 0.5, True: 0.5}
+    >>> model.predict_one({"rsi": 30.0})  # one event: the intercept leans to False
+    False
     """
 
     def __init__(self, *steps: Learner) -> None:
