@@ -228,6 +228,13 @@ def test_records_that_are_not_objects_or_lack_a_value_are_skipped(server: Server
     ]
 
 
+def test_json_nested_past_the_recursion_limit_is_a_bad_response(server: Server):
+    server.answers = [Answer(b"[" * 100_000)]
+    source, _ = poller(server.url, 1)
+    assert list(source) == []
+    assert source.report.examples["bad response"][0].startswith("poll 1: not JSON: maximum")
+
+
 def test_a_parse_function_reads_a_format_of_its_own(server: Server):
     server.answers = [
         Answer(b'{"rows": [[3600, 10], [7200, 11]]}'),

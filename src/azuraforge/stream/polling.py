@@ -381,7 +381,7 @@ def _json(body: bytes) -> list[Any]:
     """The records of a JSON body: an object, or a list of them."""
     try:
         value = json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise ValueError(f"not JSON: {e}") from e
     if isinstance(value, dict):
         return [value]

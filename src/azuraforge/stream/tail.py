@@ -120,17 +120,16 @@ class FileTail(LiveSource):
         return EventColumns(self.time_column, self.columns, self.price_column, self.volume_pair)
 
     def __iter__(self) -> Iterator[Event]:
-        if self._follower is None:
-            self._follower = _Follower(self, self.report)
-            self._follower.open()
-            if not self.from_start:
-                self._follower.skip_existing()
-        else:
-            self._follower.open()
+        follower = self._follower or _Follower(self, self.report)
+        follower.open()
         try:
-            yield from self._follow(self._follower)
+            if self._follower is None:  # the first iteration
+                if not self.from_start:
+                    follower.skip_existing()
+                self._follower = follower
+            yield from self._follow(follower)
         finally:
-            self._follower.close()
+            follower.close()  # open only while iterating
 
     def _follow(self, follower: _Follower) -> Iterator[Event]:
         idle_since = self.clock()
