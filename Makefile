@@ -68,6 +68,7 @@ bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json
+	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
