@@ -1,5 +1,8 @@
-"""Continuous learning, the library: sources of events and incremental features; online
-learners, prequential evaluation, drift detection and checkpoints are to come.
+"""Continuous learning, the library: sources of events (``sources``, ``tail``, ``polling``,
+plugins in ``registry``), incremental features, online learners, prequential evaluation with
+label delay (``evaluate``), a backtest beside the trivial rules (``backtest``,
+``baselines``), drift detectors (``drift``), a Q-learning agent (``agents``), a weighted
+ensemble (``ensemble``) and atomic checkpoints (``checkpoints``).
 
 Imports ``learn`` and ``core``, never the platform (the platform runs streams as a service)::
 
