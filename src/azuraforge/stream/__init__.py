@@ -36,8 +36,11 @@ from azuraforge.stream.features import (
 )
 from azuraforge.stream.linear_model import LinearRegression, LogisticRegression
 from azuraforge.stream.neural_net import MLPClassifier, MLPRegressor
+from azuraforge.stream.polling import HttpPoller
 from azuraforge.stream.preprocessing import StandardScaler
+from azuraforge.stream.registry import get_source
 from azuraforge.stream.sources import CsvReplay
+from azuraforge.stream.tail import FileTail
 
 __all__ = [
     "MACD",
@@ -48,6 +51,8 @@ __all__ = [
     "Event",
     "Feature",
     "FeatureSet",
+    "FileTail",
+    "HttpPoller",
     "Learner",
     "LinearRegression",
     "LogisticRegression",
@@ -63,4 +68,5 @@ __all__ = [
     "SourceReport",
     "StandardScaler",
     "Transformer",
+    "get_source",
 ]
