@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd  # the reference; in the test extra, so never skipped
 import pytest
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets import fetch
 from azuraforge.stream import MACD, RSI, Bollinger, CsvReplay, Event, FeatureSet, Returns, Rolling
 
-pd = pytest.importorskip("pandas")
 RTOL = ATOL = 1e-12
 """Incremental and batch sum the rolling windows in another order (absolute near 0: a %B of
 0.0000 is a difference of two prices)."""

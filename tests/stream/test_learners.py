@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from river import linear_model, preprocessing  # in the test extra: never skipped
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream import (
@@ -112,9 +113,6 @@ def test_mlp_learns_a_nonlinear_rule() -> None:
     assert np.mean(linear.predict_many(test) == y) < 0.65
 
 
-river = pytest.importorskip("river")
-
-
 def _river_stream(n: int = 3000):
     rng = np.random.default_rng(1)
     scales = np.array([1.0, 5.0, 0.1, 40.0])
@@ -124,8 +122,6 @@ def _river_stream(n: int = 3000):
 
 
 def test_same_numbers_as_river_logistic_regression() -> None:
-    from river import linear_model, preprocessing
-
     rows, y = _river_stream()
     ours = Pipeline(StandardScaler(), LogisticRegression())
     theirs = preprocessing.StandardScaler() | linear_model.LogisticRegression()
@@ -138,8 +134,6 @@ def test_same_numbers_as_river_logistic_regression() -> None:
 
 
 def test_same_numbers_as_river_linear_regression() -> None:
-    from river import linear_model, preprocessing
-
     rows, y = _river_stream()
     ours = Pipeline(StandardScaler(), LinearRegression())
     theirs = preprocessing.StandardScaler() | linear_model.LinearRegression(intercept_lr=0.01)
@@ -150,8 +144,6 @@ def test_same_numbers_as_river_linear_regression() -> None:
 
 
 def test_river_models_run_through_the_adapter() -> None:
-    from river import linear_model, preprocessing
-
     from azuraforge.stream import RiverClassifier
 
     rows, y = _river_stream(500)
