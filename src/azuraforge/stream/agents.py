@@ -9,8 +9,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
-from azuraforge.stream.base import Features
+from azuraforge.stream.base import Features, check_number
 
 ACTIONS = (0, 1)
 """Flat, long."""
@@ -64,17 +65,11 @@ class QLearningAgent:
             raise InvalidParameterError(
                 f"QLearningAgent: bins must be sorted edges by feature, got {bins!r}"
             )
-        for what, value in (
-            ("alpha", alpha),
-            ("gamma", gamma),
-            ("epsilon", epsilon),
-            ("epsilon_decay", epsilon_decay),
-            ("min_epsilon", min_epsilon),
-        ):
-            if not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise InvalidParameterError(
-                    f"QLearningAgent: {what} must be in [0, 1], got {value!r}"
-                )
+        shares = {"alpha": alpha, "gamma": gamma, "epsilon": epsilon}
+        shares |= {"epsilon_decay": epsilon_decay, "min_epsilon": min_epsilon}
+        for what, value in shares.items():
+            check_number(self, what, value, lambda v: 0 <= v <= 1, "in [0, 1]")
+        check_non_negative("QLearningAgent", cost=cost)
         self.bins, self.alpha, self.gamma = {k: list(v) for k, v in bins.items()}, alpha, gamma
         self.epsilon, self.epsilon_decay, self.min_epsilon = epsilon, epsilon_decay, min_epsilon
         self.cost, self.seed = cost, seed

@@ -6,8 +6,9 @@ it, and the contracts of learners (:class:`Learner`, :class:`Classifier`, :class
 from __future__ import annotations
 
 import datetime
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -270,3 +271,23 @@ class Transformer(Learner):
 def predicts_labels(learner: Learner) -> bool:
     """Whether ``learner`` (or a pipeline's last step) learns labels."""
     return isinstance(getattr(learner, "final", learner), Classifier)
+
+
+def check_integer(owner: object, name: str, value: int, least: int) -> None:
+    """An error unless ``value`` is an integer (not a bool) of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidParameterError(
+            f"{type(owner).__name__}: {name} must be an integer >= {least}, got {value!r}"
+        )
+
+
+def check_number(
+    owner: object, name: str, value: float, fits: Callable[[float], bool], expected: str
+) -> None:
+    """An error unless ``value`` is a finite real number that ``fits``; ``expected`` says
+    which (``"in (0, 1)"``)."""
+    real = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and fits(value)):
+        raise InvalidParameterError(
+            f"{type(owner).__name__}: {name} must be {expected}, got {value!r}"
+        )

@@ -9,8 +9,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
-from azuraforge.stream.base import Classifier, Features
+from azuraforge.stream.base import Classifier, Features, check_integer
 from azuraforge.stream.evaluate import PROBABILITY_FLOOR
 
 
@@ -43,14 +44,8 @@ class WeightedEnsemble(Classifier):
     ) -> None:
         if not members:
             raise InvalidParameterError("WeightedEnsemble: needs at least one member")
-        if not isinstance(window, int) or window < 1:
-            raise InvalidParameterError(
-                f"WeightedEnsemble: window must be an int >= 1, got {window!r}"
-            )
-        if not isinstance(eta, int | float) or not eta >= 0:
-            raise InvalidParameterError(
-                f"WeightedEnsemble: eta must be a number >= 0, got {eta!r}"
-            )
+        check_integer(self, "window", window, least=1)
+        check_non_negative("WeightedEnsemble", eta=eta)
         self.members, self.window, self.eta = dict(members), window, eta
         self._losses = {name: deque[float](maxlen=window) for name in self.members}
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from azuraforge.core import Tensor
 from azuraforge.core.optim import SGD, Adam
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.metrics.base import check_option
 from azuraforge.stream.base import (
@@ -61,9 +62,7 @@ class _LinearModel(Learner):
     ) -> None:
         name = type(self).__name__
         check_option(name, "optimizer", optimizer, OPTIMIZERS)
-        for what, value in (("lr", lr), ("l2", l2), ("clip_gradient", clip_gradient)):
-            if not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
-                raise InvalidParameterError(f"{name}: {what} must be a number >= 0, got {value!r}")
+        check_non_negative(name, lr=lr, l2=l2, clip_gradient=clip_gradient)
         self.optimizer, self.lr, self.l2, self.clip_gradient = optimizer, lr, l2, clip_gradient
         self.features: list[str] = []
         self._known: set[str] = set()

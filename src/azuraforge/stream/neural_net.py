@@ -17,7 +17,7 @@ import numpy as np
 from azuraforge.core import Generator, Tensor, nn, no_grad, use_generator
 from azuraforge.core.functional import binary_cross_entropy_with_logits, mse_loss
 from azuraforge.core.optim import SGD, Adam
-from azuraforge.errors import InvalidParameterError
+from azuraforge.core.validation import check_positive
 from azuraforge.learn.metrics.base import check_option
 from azuraforge.stream.base import (
     Classifier,
@@ -25,6 +25,7 @@ from azuraforge.stream.base import (
     Features,
     Learner,
     Regressor,
+    check_number,
     matrix_of,
     targets_of,
 )
@@ -45,10 +46,8 @@ class _MLP(Learner):
         name = type(self).__name__
         check_option(name, "activation", activation, tuple(ACTIVATIONS))
         check_option(name, "optimizer", optimizer, OPTIMIZERS)
-        if not all(isinstance(h, int) and h > 0 for h in hidden):
-            raise InvalidParameterError(f"{name}: hidden must be sizes above 0, got {hidden!r}")
-        if not isinstance(lr, int | float) or not lr > 0:
-            raise InvalidParameterError(f"{name}: lr must be a number above 0, got {lr!r}")
+        check_positive(name, **{f"hidden[{at}]": size for at, size in enumerate(hidden)})
+        check_number(self, "lr", lr, lambda v: v > 0, "a number above 0")
         self.hidden, self.activation, self.optimizer = tuple(hidden), activation, optimizer
         self.lr, self.seed = lr, seed
         self.features: list[str] = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from azuraforge.stream.drift.base import DriftDetector, check_integer, check_number
+from azuraforge.stream.base import check_integer, check_number
+from azuraforge.stream.drift.base import DriftDetector
 
 
 class ADWIN(DriftDetector):

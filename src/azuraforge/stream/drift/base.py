@@ -7,10 +7,10 @@ import copy
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.stream.base import check_integer
 
 
 class DriftDetector(ABC):
@@ -161,23 +161,3 @@ class DriftDetector(ABC):
     def _step(self, x: float) -> tuple[bool, bool]:
         """Learn ``x``; whether the drift test and the warning test pass now (the drift test
         never passes without the warning test)."""
-
-
-def check_integer(owner: object, name: str, value: int, least: int) -> None:
-    """An error unless ``value`` is an integer (not a bool) of at least ``least``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise InvalidParameterError(
-            f"{type(owner).__name__}: {name} must be an integer >= {least}, got {value!r}"
-        )
-
-
-def check_number(
-    owner: object, name: str, value: float, fits: Callable[[float], bool], expected: str
-) -> None:
-    """An error unless ``value`` is a finite real number that ``fits``; ``expected`` says
-    which (``"in (0, 1)"``)."""
-    real = isinstance(value, int | float) and not isinstance(value, bool)
-    if not (real and math.isfinite(value) and fits(value)):
-        raise InvalidParameterError(
-            f"{type(owner).__name__}: {name} must be {expected}, got {value!r}"
-        )

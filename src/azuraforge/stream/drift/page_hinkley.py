@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.stream.drift.base import DriftDetector, check_integer, check_number
+from azuraforge.stream.base import check_integer, check_number
+from azuraforge.stream.drift.base import DriftDetector
 
 MODES = ("up", "down", "both")
 
