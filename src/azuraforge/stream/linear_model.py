@@ -158,7 +158,8 @@ class _LinearModel(Learner):
         if not len(targets):
             return
         weights = Tensor(np.array(self._weights), requires_grad=True, dtype=np.float64)
-        g = np.clip(self._gradients(matrix @ weights.data, targets), *_bounds(self.clip_gradient))
+        limit = self.clip_gradient
+        g = np.clip(self._gradients(matrix @ weights.data, targets), -limit, limit)
         weights.grad = matrix.T @ g / len(targets) + self.l2 * weights.data
         weights.grad[-1] -= self.l2 * weights.data[-1]
         self._core_step(weights)
@@ -215,10 +216,6 @@ def sigmoids(z: np.ndarray) -> np.ndarray:
     """:func:`sigmoid` of each value."""
     p: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT)))
     return p
-
-
-def _bounds(limit: float) -> tuple[float, float]:
-    return -limit, limit
 
 
 class LogisticRegression(_LinearModel, Classifier):

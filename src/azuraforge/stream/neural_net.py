@@ -10,6 +10,7 @@ name is kept in :attr:`MLP.ignored`).
 from __future__ import annotations
 
 import itertools
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -89,8 +90,9 @@ class _MLP(Learner):
         self._loss(net(Tensor(matrix))[:, 0], y).backward()
         optimizer.step()
 
+    @abstractmethod
     def _loss(self, scores: Tensor, y: np.ndarray) -> Tensor:
-        raise NotImplementedError
+        """The loss of the network's raw outputs for outcomes ``y``."""
 
     def learn_one(self, x: Features, y: Any = None) -> None:
         if self._net is None:
