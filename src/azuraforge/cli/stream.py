@@ -15,6 +15,7 @@ from rich.table import Table
 from azuraforge.cli.common import Verbose, console, user_errors
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.learn.datasets.registry import list_datasets
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import (
     DirectionReport,
@@ -23,6 +24,7 @@ from azuraforge.stream.direction import (
     direction_task,
     run_direction,
 )
+from azuraforge.stream.evaluate import COIN_FLIP_LOG_LOSS
 
 app = typer.Typer(help="Continuous learning on a stream of events.", no_args_is_help=True)
 
@@ -35,7 +37,8 @@ def _replay(source: str) -> CsvReplay:
     """A replay of a dataset (``btc``, ``sp500`` or a registered name) or a CSV file."""
     name = SHORT_NAMES.get(source, source)
     path = Path(source)
-    if path.suffix.lower() == ".csv" or path.exists():
+    is_file = path.suffix.lower() == ".csv" or path.exists()
+    if is_file and name not in list_datasets():  # a dataset's name wins over a file's
         return CsvReplay(path)
     paths = fetch(name)
     return CsvReplay(next(iter(paths.values())), volume_pair=VOLUME_PAIRS.get(name))
@@ -50,7 +53,9 @@ def _score_table(title: str, rows: list[Row], chosen: str, bar: Row) -> Table:
             name, f"{row.accuracy:.2%}", f"{row.standard_error:.2%}", loss, f"{row.count:,}"
         )
     need = bar.accuracy + 2 * bar.standard_error
-    table.caption = f"bar: {bar.name} + 2 s.e. = {need:.2%}; coin-flip log-loss 0.6931"
+    table.caption = (
+        f"bar: {bar.name} + 2 s.e. = {need:.2%}; coin-flip log-loss {COIN_FLIP_LOG_LOSS:.4f}"
+    )
     return table
 
 
@@ -58,12 +63,13 @@ def _print(report: DirectionReport) -> None:
     console.print(
         f"{report.events:,} predictions; best learner on the first 70 %: {report.chosen}"
     )
+    rules = set(baseline_rules())
     for title, rows in (
         ("first 70 % (selection)", report.selection),
         ("last 20 %", report.last_share),
         ("last year", report.last_year),
     ):
-        bar = max((r for r in rows if r.name in baseline_rules()), key=lambda r: r.accuracy)
+        bar = max((r for r in rows if r.name in rules), key=lambda r: r.accuracy)
         console.print(_score_table(title, rows, report.chosen, bar))
     table = Table(
         "strategy",

@@ -84,7 +84,3 @@ class Majority(Classifier):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.counts = {True: int(state["up"]), False: int(state["down"])}
-
-
-HARD_RULES = (Constant, LastLabel, Majority)
-"""Rules that say 0 % or 100 %: a log-loss means nothing for them."""

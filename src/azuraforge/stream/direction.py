@@ -17,12 +17,12 @@ import numpy as np
 from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.stream.agents import QLearningAgent
-from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
+from azuraforge.stream.backtest import SECONDS_PER_YEAR, Backtest, backtest, periods_per_year
 from azuraforge.stream.base import Classifier, Event
 from azuraforge.stream.baselines import Constant, LastLabel, Majority
 from azuraforge.stream.compose import Pipeline
 from azuraforge.stream.ensemble import WeightedEnsemble
-from azuraforge.stream.evaluate import Example, Prequential
+from azuraforge.stream.evaluate import PROBABILITY_FLOOR, Example, Prequential
 from azuraforge.stream.features import RSI, Bollinger, FeatureSet, Returns
 from azuraforge.stream.linear_model import LogisticRegression
 from azuraforge.stream.neural_net import MLPClassifier
@@ -32,7 +32,6 @@ SELECTION_SHARE = 0.7
 """The best learner is chosen on this first share of outcomes."""
 TEST_SHARE = 0.2
 """Scores are reported on this last share of outcomes (and on the last year)."""
-YEAR = 365.25 * 24 * 3600
 
 
 def default_features(column: str = "close") -> FeatureSet:
@@ -162,7 +161,7 @@ def _rows(
         correct = (p > 0.5) == y
         accuracy = float(correct.mean()) if len(p) else math.nan
         error = math.sqrt(accuracy * (1 - accuracy) / len(p)) if len(p) else math.nan
-        clipped = np.clip(np.where(y, p, 1 - p), 1e-15, 1.0)
+        clipped = np.clip(np.where(y, p, 1 - p), PROBABILITY_FLOOR, 1.0)
         loss = math.nan if name in rules else float(-np.log(clipped).mean())
         rows.append(Row(name, accuracy, error, loss, len(p)))
     return rows
@@ -194,17 +193,23 @@ def run_direction(
     """Test-then-train every learner and rule over ``task``, choose the best learner on the
     first 70 % of outcomes, score all on the last 20 % and the last year, and backtest the
     last 20 % net of ``cost`` per position change beside buy and hold."""
+    total = len(task.examples)
+    selection_end, test_start = int(SELECTION_SHARE * total), int((1 - TEST_SHARE) * total)
+    if not 0 < selection_end <= test_start < total:
+        raise DataFormatError(
+            f"only {total} example(s): too few to choose a learner on the first "
+            f"{SELECTION_SHARE:.0%} and score it on the last {TEST_SHARE:.0%}; give a longer "
+            "series"
+        )
     learners = dict(learners or default_learners(seed))
     rules = baseline_rules()
     run = Prequential({**learners, **rules})
-    total = len(task.examples)
     for done, example in enumerate(task.examples, 1):
         run.step(example)
         if progress and (done % 1000 == 0 or done == total):
             progress(done, total)
     run.finish()
-    selection_end, test_start = int(SELECTION_SHARE * total), int((1 - TEST_SHARE) * total)
-    year_start = int(np.searchsorted(task.times, task.times[-1] - YEAR))
+    year_start = int(np.searchsorted(task.times, task.times[-1] - SECONDS_PER_YEAR))
     names = set(rules)
     selection = _rows(run, lambda i: i < selection_end, names)
     chosen = max((r for r in selection if r.name in learners), key=lambda r: r.accuracy).name

@@ -170,14 +170,24 @@ class RowChecker:
         )
 
     def _kept(self, names: Sequence[str], first: Sequence[object]) -> dict[str, int]:
-        """The columns carried in events, by name: their indexes."""
+        """The columns carried in events, by name: their indexes. Without ``columns``, those
+        whose first value is a number, and the price and volume columns whatever it is."""
         if self.settings.columns is not None:
             found = [self._find(names, name, "columns") for name in self.settings.columns]
             return {name: names.index(name) for name in found}
+        named = {
+            column_key(n)
+            for n in (self.settings.price_column, *(self.settings.volume_pair or ()))
+            if n
+        }
         return {
             name: index
             for index, name in enumerate(names)
-            if index != self.time and index < len(first) and read_number(first[index]) is not None
+            if index != self.time
+            and (
+                column_key(name) in named  # a bad first value is a bad row, not a lost column
+                or (index < len(first) and read_number(first[index]) is not None)
+            )
         }
 
     def _price_name(self) -> str | None:

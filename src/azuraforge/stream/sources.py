@@ -180,10 +180,8 @@ class _Reading:
         ]
         events = self._ordered(parsed)
         if not events:
-            raise DataFormatError(
-                f"{self.path}: no event left of {len(rows):,} rows; "
-                + "; ".join(self.report.lines()[1:])
-            )
+            found = "; ".join(self.report.lines()[1:]) or "the header has no data rows under it"
+            raise DataFormatError(f"{self.path}: no event left of {len(rows):,} rows: {found}")
         events = self._with_gaps(events)
         self.report.events = len(events)
         return events
