@@ -48,6 +48,7 @@ class WeightedEnsemble(Classifier):
         check_non_negative("WeightedEnsemble", eta=eta)
         self.members, self.window, self.eta = dict(members), window, eta
         self._losses = {name: deque[float](maxlen=window) for name in self.members}
+        self._totals = dict.fromkeys(self.members, 0.0)  # each deque's sum, kept as it moves
 
     def clone(self) -> WeightedEnsemble:
         members = {name: m.clone() for name, m in self.members.items()}
@@ -56,9 +57,8 @@ class WeightedEnsemble(Classifier):
     @property
     def weights(self) -> dict[str, float]:
         """Each member's weight now (they sum to 1)."""
-        sums = {name: math.fsum(losses) for name, losses in self._losses.items()}
-        best = min(sums.values())
-        raw = {name: math.exp(-self.eta * (total - best)) for name, total in sums.items()}
+        best = min(self._totals.values())
+        raw = {name: math.exp(-self.eta * (total - best)) for name, total in self._totals.items()}
         scale = math.fsum(raw.values())
         return {name: value / scale for name, value in raw.items()}
 
@@ -74,16 +74,21 @@ class WeightedEnsemble(Classifier):
         for name, member in self.members.items():
             p = member.predict_proba_one(x).get(True, 0.0)
             p = min(max(p if y else 1.0 - p, PROBABILITY_FLOOR), 1.0)
-            self._losses[name].append(-math.log(p))
+            losses, loss = self._losses[name], -math.log(p)
+            dropped = losses[0] if len(losses) == self.window else 0.0
+            losses.append(loss)
+            self._totals[name] += loss - dropped
             member.learn_one(x, y)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "members": {name: m.state_dict() for name, m in self.members.items()},
             "losses": {name: list(losses) for name, losses in self._losses.items()},
+            "totals": dict(self._totals),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, member in self.members.items():
             member.load_state_dict(state["members"][name])
             self._losses[name] = deque(state["losses"][name], maxlen=self.window)
+            self._totals[name] = float(state["totals"][name])
