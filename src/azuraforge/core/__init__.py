@@ -1,6 +1,7 @@
 """The from-scratch deep-learning core: tensors with autograd, layers, losses, optimisers.
 
-Imports only NumPy. Names follow PyTorch so it reads familiar::
+Imports only NumPy (and threadpoolctl, to give the BLAS the core's thread count). Names
+follow PyTorch so it reads familiar::
 
     from azuraforge.core import Tensor, nn, optim, no_grad
 
@@ -9,6 +10,7 @@ See ``docs/core.md`` for a tour and a worked LSTM example.
 
 from azuraforge.core import functional, nn, optim
 from azuraforge.core.ops import concat, stack, where
+from azuraforge.core.parallel import get_num_threads, set_num_threads
 from azuraforge.core.random import Generator, manual_seed, use_generator
 from azuraforge.core.serialization import load, save
 from azuraforge.core.tensor import Tensor, is_grad_enabled, no_grad
@@ -18,6 +20,7 @@ __all__ = [
     "Tensor",
     "concat",
     "functional",
+    "get_num_threads",
     "is_grad_enabled",
     "load",
     "manual_seed",
@@ -25,6 +28,7 @@ __all__ = [
     "no_grad",
     "optim",
     "save",
+    "set_num_threads",
     "stack",
     "use_generator",
     "where",
