@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from azuraforge.core import Tensor, manual_seed, nn, optim
+from azuraforge.core import Tensor, manual_seed, nn, optim, set_num_threads
 from harness import (
     ROOT,
     command_line,
@@ -367,12 +367,16 @@ def memory_in_subprocess(engine: str, workload: str, threads: int, quick: bool) 
 
 
 def limit_threads(threads: int, with_torch: bool) -> None:
-    """Give every BLAS/OpenMP pool (NumPy's OpenBLAS, torch's OpenMP/MKL) ``threads``."""
+    """Give each engine ``threads``: torch's OpenMP/MKL pools through its own setting, ours
+    through :func:`azuraforge.core.set_num_threads` (its pool, with one OpenBLAS thread
+    inside each of its threads; called last, since threadpoolctl's limit reaches OpenBLAS
+    too)."""
     if with_torch:
         import torch
 
         torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
+    set_num_threads(threads)
 
 
 # ---- environment and report -------------------------------------------------------------

@@ -8,7 +8,7 @@ follow PyTorch so it reads familiar::
 See ``docs/core.md`` for a tour and a worked LSTM example.
 """
 
-from azuraforge.core import functional, nn, optim
+from azuraforge.core import functional, nn, optim, parallel, workspace
 from azuraforge.core.ops import concat, stack, where
 from azuraforge.core.parallel import get_num_threads, set_num_threads
 from azuraforge.core.random import Generator, manual_seed, use_generator
@@ -27,9 +27,11 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "parallel",
     "save",
     "set_num_threads",
     "stack",
     "use_generator",
     "where",
+    "workspace",
 ]

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from azuraforge.core import workspace
+from azuraforge.core.parallel import parallel_matmul, parallel_pieces
 from azuraforge.errors import GradientError
 
 Grads = tuple[np.ndarray | None, ...]
@@ -123,10 +125,10 @@ def _matmul(needs: Needs, grad: np.ndarray, a: Any, b: Any) -> Grads:
         g2 = np.expand_dims(g2, -1)
     grad_a = grad_b = None
     if needs[0]:
-        grad_a = g2 @ np.swapaxes(b2, -1, -2)
+        grad_a = parallel_matmul(g2, np.swapaxes(b2, -1, -2))
         grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
     if needs[1]:
-        grad_b = np.swapaxes(a2, -1, -2) @ g2
+        grad_b = parallel_matmul(np.swapaxes(a2, -1, -2), g2)
         grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
     return grad_a, grad_b
 
@@ -163,7 +165,9 @@ def _sigmoid(needs: Needs, grad: np.ndarray, out: Any) -> Grads:
 
 @register_gradient("relu")
 def _relu(needs: Needs, grad: np.ndarray, x: Any) -> Grads:
-    return (grad * (x > 0),)
+    out = workspace.empty_like(x, np.result_type(grad))
+    parallel_pieces(x, lambda piece: np.multiply(grad[piece], x[piece] > 0, out=out[piece]))
+    return (out,)
 
 
 @register_gradient("clip")

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from azuraforge.core import workspace
+from azuraforge.core.parallel import parallel_matmul, parallel_pieces
 from azuraforge.core.tensor import ArrayLike, Tensor
 from azuraforge.errors import InvalidParameterError, ShapeError
 
@@ -118,7 +120,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
             "equal the second-to-last axis of the second"
         )
     try:
-        out = ta.data @ tb.data
+        out = parallel_matmul(ta.data, tb.data)
     except ValueError:
         raise ShapeError(
             f"cannot matmul shapes {ta.shape} and {tb.shape}: their batch axes do not broadcast"
@@ -169,8 +171,11 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0); its gradient at 0 is 0."""
-    return Tensor._from_op(np.maximum(x.data, 0), "relu", (x,), x.data)
+    """max(x, 0); its gradient at 0 is 0. Large inputs are split over the core's threads."""
+    data = x.data
+    out = workspace.empty_like(data)  # the input's memory layout, so pieces line up
+    parallel_pieces(data, lambda piece: np.maximum(data[piece], 0, out=out[piece]))
+    return Tensor._from_op(out, "relu", (x,), data)
 
 
 def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:

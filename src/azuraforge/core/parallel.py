@@ -5,21 +5,23 @@ CPUs the process may run on, or to ``AZURAFORGE_NUM_THREADS`` when that is set. 
 their work into that many contiguous pieces (batch rows, channels, output rows) and run them
 on a pool of threads; large NumPy calls release the GIL, so the pieces run at the same time.
 
-The BLAS is told the same number through ``threadpoolctl``: a GEMM the core calls from one
-thread may use every core, and while the core's own pieces run, the BLAS runs one thread
-inside each of them, so the two never oversubscribe the cores.
+The core's threads do all the parallel work, its GEMMs included (split by rows, like every
+other kernel), so through ``threadpoolctl`` the BLAS is held at one thread inside each piece
+and the two never oversubscribe the cores. A multi-threaded BLAS beside the core's pool was
+measured to make things worse: OpenBLAS's threads spin for a while after each call and take
+the cores the next piece needs (docs/core.md, "Threads").
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from azuraforge.errors import InvalidParameterError
@@ -28,9 +30,7 @@ THREADS_VARIABLE = "AZURAFORGE_NUM_THREADS"
 
 _threads: int | None = None  # None until first asked for, or set
 _pool: ThreadPoolExecutor | None = None
-_blas: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
 _lock = threading.RLock()
-_regions = 0  # parallel regions running now (threads of the user's may each start one)
 _inside = threading.local()  # .active: this thread is running one piece of a parallel region
 
 
@@ -62,7 +62,7 @@ def _from_environment() -> int:
 
 
 def get_num_threads() -> int:
-    """The threads the core's kernels and the BLAS may use (see :func:`set_num_threads`).
+    """The threads the core's kernels run on (see :func:`set_num_threads`).
 
     Raises
     ------
@@ -76,11 +76,13 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(threads: int) -> None:
-    """Use ``threads`` threads for the core's kernels and the BLAS under them.
+    """Run the core's kernels on ``threads`` threads, with one BLAS thread inside each.
 
     One thread gives the single-threaded path exactly as before; more split each large
-    kernel (convolution, pooling, element-wise maths, the recurrent layers' batch) into
-    that many pieces. Results agree with one thread within float32 rounding.
+    kernel (matrix products, convolution, pooling, element-wise maths, the recurrent layers'
+    batch) into that many pieces. Results agree with one thread within float32 rounding.
+    The BLAS libraries loaded in the process (NumPy's OpenBLAS) are set to one thread, also
+    for NumPy calls outside the core; ``threadpoolctl`` can change that afterwards.
 
     Raises
     ------
@@ -100,36 +102,7 @@ def set_num_threads(threads: int) -> None:
             _pool.shutdown(wait=True)
             _pool = None
         _threads = threads
-        _set_blas_threads(threads)
-
-
-def _blas_libraries() -> list[Any]:
-    global _blas
-    if _blas is None:
-        _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-    return _blas
-
-
-def _set_blas_threads(threads: int) -> None:
-    for library in _blas_libraries():
-        library.set_num_threads(threads)
-
-
-@contextmanager
-def _blas_single_threaded() -> Iterator[None]:
-    """One BLAS thread inside each piece; the core's count again once no region runs."""
-    global _regions
-    with _lock:
-        _regions += 1
-        if _regions == 1:
-            _set_blas_threads(1)
-    try:
-        yield
-    finally:
-        with _lock:
-            _regions -= 1
-            if _regions == 0:
-                _set_blas_threads(get_num_threads())
+        ThreadpoolController().limit(limits=1, user_api="blas")
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
@@ -142,8 +115,8 @@ def _executor(threads: int) -> ThreadPoolExecutor:
 
 def _after_fork_in_child() -> None:
     """A forked child has none of its parent's pool threads: start afresh on first use."""
-    global _pool, _regions, _lock
-    _pool, _regions, _lock = None, 0, threading.RLock()
+    global _pool, _lock
+    _pool, _lock = None, threading.RLock()
     _inside.active = False
 
 
@@ -189,12 +162,65 @@ def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) 
         return
     first, *rest = split(total, pieces)
     pool = _executor(threads)
-    with _blas_single_threaded():
-        futures: list[Future[None]] = [pool.submit(_run_piece, work, piece) for piece in rest]
-        try:
-            _run_piece(work, first)
-        finally:
-            errors = [f.exception() for f in futures]
-        for error in errors:
-            if error is not None:
-                raise error
+    futures: list[Future[None]] = [pool.submit(_run_piece, work, piece) for piece in rest]
+    try:
+        _run_piece(work, first)
+    finally:
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+MIN_PIECE_ELEMENTS = 32_768  # below this a piece costs more to hand over than to compute
+
+
+def min_items(elements_per_item: int, min_elements: int = MIN_PIECE_ELEMENTS) -> int:
+    """How many items a piece needs so that it covers at least ``min_elements`` elements."""
+    return max(1, -(-min_elements // max(elements_per_item, 1)))
+
+
+def outer_axis(array: np.ndarray) -> int:
+    """The axis whose step in memory is largest: pieces along it are the biggest blocks."""
+    sized = [axis for axis in range(array.ndim) if array.shape[axis] > 1]
+    return max(sized, key=lambda axis: abs(array.strides[axis]), default=0)
+
+
+def parallel_pieces(array: np.ndarray, work: Callable[[tuple[Any, ...]], None]) -> None:
+    """Call ``work(index)`` for pieces of ``array`` cut along its outermost axis in memory.
+
+    ``array[index]`` is one piece; the same index selects the matching piece of any array of
+    the same shape, so element-wise work writes ``out[index]`` from ``array[index]``.
+    """
+    if array.ndim == 0 or array.size == 0:
+        work((...,))
+        return
+    axis = outer_axis(array)
+    lead = (slice(None),) * axis
+    per_item = array.size // array.shape[axis]
+    parallel_for(lambda piece: work((*lead, piece)), array.shape[axis], min_items(per_item))
+
+
+MIN_PIECE_PRODUCTS = 1 << 20  # multiply-adds a matrix-product piece needs to pay its hand-over
+
+
+def parallel_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` by NumPy's rules; a large 2-D product is split by output rows (or columns,
+    when there are more of them) over the core's threads."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or get_num_threads() == 1:
+        return np.asarray(a @ b)
+    (rows, inner), columns = a.shape, b.shape[1]
+    out = np.empty((rows, columns), dtype=np.result_type(a, b))
+    if rows >= columns:
+
+        def row_block(part: slice) -> None:
+            np.matmul(a[part], b, out=out[part])
+
+        parallel_for(row_block, rows, min_items(inner * columns, MIN_PIECE_PRODUCTS))
+    else:
+
+        def column_block(part: slice) -> None:
+            np.matmul(a, b[:, part], out=out[:, part])
+
+        parallel_for(column_block, columns, min_items(inner * rows, MIN_PIECE_PRODUCTS))
+    return out

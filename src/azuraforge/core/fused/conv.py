@@ -14,12 +14,15 @@ adds each kernel offset's slice back (``KH * KW`` strided adds). Pooling is a ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from azuraforge.core import workspace
 from azuraforge.core.autograd import Grads, Needs, register_gradient
+from azuraforge.core.parallel import min_items, parallel_for
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import pair
 from azuraforge.errors import ShapeError
@@ -93,25 +96,34 @@ def conv2d(
         _output_size(height, kh, strides[0], "conv2d"),
         _output_size(width, kw, strides[1], "conv2d"),
     )
-    windows = sliding_window_view(data, (kh, kw), axis=(1, 2))[:, :: strides[0], :: strides[1]]
-    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(channels * kh * kw, -1)
-    out = weight.data.reshape(filters, -1) @ cols
-    if bias is not None:
-        out += bias.data[:, None]
-    out_nchw = _nchw(out.reshape(filters, *out_hw, n))
+    cols = workspace.empty((channels, kh, kw, *out_hw, n), data.dtype)
+    dtype = np.result_type(data.dtype, weight.dtype)
+    out = workspace.empty((filters, *out_hw, n), dtype)
+    lhs = weight.data.reshape(filters, -1)
+    rhs, result = cols.reshape(lhs.shape[1], -1), out.reshape(filters, -1)
+    row = out_hw[1] * n  # columns of one output row
+
+    def output_rows(rows: slice) -> None:
+        a, b = rows.start, rows.stop
+        top, bottom = a * strides[0], (b - 1) * strides[0] + kh
+        windows = sliding_window_view(data[:, top:bottom], (kh, kw), axis=(1, 2))
+        cols[:, :, :, a:b] = windows[:, :: strides[0], :: strides[1]].transpose(0, 4, 5, 1, 2, 3)
+        block = result[:, a * row : b * row]
+        np.matmul(lhs, rhs[:, a * row : b * row], out=block)
+        if bias is not None:
+            block += bias.data[:, None]
+
+    parallel_for(output_rows, out_hw[0], min_items(filters * row))
     parents = (x, weight) if bias is None else (x, weight, bias)
     saved = (cols, weight.data, data.shape, strides, (ph, pw))
-    return Tensor._from_op(out_nchw, "conv2d", parents, *saved)
+    return Tensor._from_op(_nchw(out), "conv2d", parents, *saved)
 
 
-def _col2im(
-    cols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]
-) -> np.ndarray:
-    """Add every receptive field's gradient back: (C, KH, KW, OH, OW, N) -> (C, H, W, N)."""
-    out = np.zeros(padded_shape, dtype=cols.dtype)
+def _col2im(cols: np.ndarray, out: np.ndarray, stride: tuple[int, int]) -> None:
+    """Add every receptive field's gradient back: (C, KH, KW, OH, OW, N) -> out (C, H, W, N)."""
+    out[...] = 0
     for i, j in _offsets(cols.shape[1:3]):
         _offset(out, i, j, cols.shape[3:5], stride)[...] += cols[:, i, j]
-    return out
 
 
 @register_gradient("conv2d")
@@ -126,17 +138,47 @@ def _conv2d_backward(
 ) -> Grads:
     filters, channels, kh, kw = weight.shape
     grad_rows = _batch_inner(grad).reshape(filters, -1)
-    grad_x = None
+    fields = cols.reshape(channels * kh * kw, -1)
+    dtype = np.result_type(grad_rows.dtype, cols.dtype)
+    grad_x = grad_w = grad_b = None
     if needs[0]:
-        grad_cols = weight.reshape(filters, -1).T @ grad_rows
-        n, _, oh, ow = grad.shape
-        grad_cols = grad_cols.reshape(channels, kh, kw, oh, ow, n)
+        padded = workspace.empty(padded_shape, dtype)
+        lhs = weight.reshape(filters, -1)
+
+        def input_channels(part: slice) -> None:
+            rows = slice(part.start * kh * kw, part.stop * kh * kw)
+            grad_cols = workspace.empty((rows.stop - rows.start, grad_rows.shape[1]), dtype)
+            np.matmul(lhs[:, rows].T, grad_rows, out=grad_cols)
+            _col2im(grad_cols.reshape(-1, *cols.shape[1:]), padded[part], stride)
+
+        parallel_for(input_channels, channels, min_items(kh * kw * grad_rows.shape[1]))
         ph, pw = padding
-        padded = _col2im(grad_cols, padded_shape, stride)
         grad_x = _nchw(padded[:, ph : padded.shape[1] - ph, pw : padded.shape[2] - pw])
-    grad_w = (grad_rows @ cols.T).reshape(weight.shape) if needs[1] else None
-    grad_b = grad_rows.sum(axis=1) if len(needs) == 3 else None
+    if needs[1] or len(needs) == 3:
+        grad_w, grad_b = _weight_and_bias_grads(grad_rows, fields, dtype)
+        grad_w = grad_w.reshape(weight.shape) if needs[1] else None
     return (grad_x, grad_w, grad_b)[: len(needs)]
+
+
+def _weight_and_bias_grads(
+    grad_rows: np.ndarray, fields: np.ndarray, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``grad_rows @ fields.T`` (F, C*KH*KW) and ``grad_rows.sum(1)`` (F,), summed over
+    pieces of the output positions: every piece is a full-width GEMM, even when C*KH*KW is
+    as small as a first layer's 9."""
+    partials: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def positions(part: slice) -> None:
+        rows = grad_rows[:, part]
+        partials[part.start] = (rows @ fields[:, part].T, rows.sum(axis=1))
+
+    parallel_for(positions, grad_rows.shape[1], min_items(grad_rows.shape[0] * fields.shape[0]))
+    first, *rest = (partials[start] for start in sorted(partials))
+    grad_w, grad_b = first[0].astype(dtype, copy=False), first[1]
+    for w, b in rest:
+        grad_w += w
+        grad_b += b
+    return grad_w, grad_b
 
 
 def _pool_geometry(
@@ -172,11 +214,34 @@ def max_pool2d(
     """
     kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "max_pool2d")
     data = _batch_inner(x.data)
-    offsets = _offsets(kernel)
-    out = _offset(data, *offsets[0], out_hw, strides).copy()
-    for i, j in offsets[1:]:
-        np.maximum(out, _offset(data, i, j, out_hw, strides), out=out)
+    out = _pooled(data, kernel, strides, out_hw, np.maximum)
     return Tensor._from_op(_nchw(out), "max_pool2d", (x,), data, out, kernel, strides)
+
+
+def _pooled(
+    data: np.ndarray,
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    out_hw: tuple[int, int],
+    combine: np.ufunc,
+) -> np.ndarray:
+    """``combine`` (maximum or add) of the kernel offsets' views of (C, H, W, N) ``data``."""
+    first, *rest = _offsets(kernel)
+    out = workspace.empty((data.shape[0], *out_hw, data.shape[3]), data.dtype)
+
+    def channels(part: slice) -> None:
+        piece, into = data[part], out[part]
+        np.copyto(into, _offset(piece, *first, out_hw, strides))
+        for i, j in rest:
+            combine(into, _offset(piece, i, j, out_hw, strides), out=into)
+
+    _over_channels(channels, data)
+    return out
+
+
+def _over_channels(work: Callable[[slice], None], data: np.ndarray) -> None:
+    """Run ``work`` on pieces of channels of a (C, H, W, N) array, on the core's threads."""
+    parallel_for(work, data.shape[0], min_items(data[0].size))
 
 
 @register_gradient("max_pool2d")
@@ -189,20 +254,26 @@ def _max_pool2d_backward(
     strides: tuple[int, int],
 ) -> Grads:
     grad_c = _batch_inner(grad)
-    grad_x = np.zeros_like(data)
+    grad_x = workspace.empty(data.shape, data.dtype)
     out_hw = out.shape[1:3]
     overlapping = strides[0] < kernel[0] or strides[1] < kernel[1]
-    unclaimed = np.ones(out.shape, dtype=bool)
-    hit = np.empty(out.shape, dtype=bool)
-    for i, j in _offsets(kernel):
-        np.equal(_offset(data, i, j, out_hw, strides), out, out=hit)
-        hit &= unclaimed
-        unclaimed ^= hit
-        target = _offset(grad_x, i, j, out_hw, strides)
-        if overlapping:
-            target += grad_c * hit
-        else:  # each input element is in one window only: write, don't add
-            np.multiply(grad_c, hit, out=target)
+
+    def channels(part: slice) -> None:
+        piece, peak, into, share = data[part], out[part], grad_x[part], grad_c[part]
+        into[...] = 0
+        unclaimed = np.ones(peak.shape, dtype=bool)
+        hit = np.empty(peak.shape, dtype=bool)
+        for i, j in _offsets(kernel):
+            np.equal(_offset(piece, i, j, out_hw, strides), peak, out=hit)
+            hit &= unclaimed
+            unclaimed ^= hit
+            target = _offset(into, i, j, out_hw, strides)
+            if overlapping:
+                target += share * hit
+            else:  # each input element is in one window only: write, don't add
+                np.multiply(share, hit, out=target)
+
+    _over_channels(channels, data)
     return (_nchw(grad_x),)
 
 
@@ -212,11 +283,8 @@ def avg_pool2d(
     """Mean over each ``kernel_size`` window (stride defaults to the kernel size)."""
     kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "avg_pool2d")
     data = _batch_inner(x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32))
-    offsets = _offsets(kernel)
-    out = _offset(data, *offsets[0], out_hw, strides).copy()
-    for i, j in offsets[1:]:
-        out += _offset(data, i, j, out_hw, strides)
-    out *= 1.0 / len(offsets)
+    out = _pooled(data, kernel, strides, out_hw, np.add)
+    out *= 1.0 / (kernel[0] * kernel[1])
     return Tensor._from_op(_nchw(out), "avg_pool2d", (x,), data.shape, kernel, strides)
 
 
@@ -229,7 +297,13 @@ def _avg_pool2d_backward(
     strides: tuple[int, int],
 ) -> Grads:
     share = _batch_inner(grad) / (kernel[0] * kernel[1])
-    grad_x = np.zeros(shape, dtype=grad.dtype)
-    for i, j in _offsets(kernel):
-        _offset(grad_x, i, j, share.shape[1:3], strides)[...] += share
+    grad_x = workspace.empty(shape, grad.dtype)
+
+    def channels(part: slice) -> None:
+        into = grad_x[part]
+        into[...] = 0
+        for i, j in _offsets(kernel):
+            _offset(into, i, j, share.shape[1:3], strides)[...] += share[part]
+
+    _over_channels(channels, grad_x)
     return (_nchw(grad_x),)

@@ -1,0 +1,211 @@
+"""The core's thread count, its parallel pieces, and kernels that agree at 1 and 2+ threads."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from azuraforge.core import Tensor, get_num_threads, parallel, set_num_threads
+from azuraforge.core.fused import avg_pool2d, conv2d, max_pool2d
+from azuraforge.errors import InvalidParameterError
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    before = get_num_threads()
+    yield
+    set_num_threads(before)
+
+
+def test_default_is_the_cpus_the_process_may_use(monkeypatch):
+    monkeypatch.delenv(parallel.THREADS_VARIABLE, raising=False)
+    monkeypatch.setattr(parallel, "_threads", None)
+    assert get_num_threads() == len(os.sched_getaffinity(0))
+
+
+def test_environment_variable_sets_the_default(monkeypatch):
+    monkeypatch.setenv(parallel.THREADS_VARIABLE, "3")
+    monkeypatch.setattr(parallel, "_threads", None)
+    assert get_num_threads() == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_environment_variable_is_one_clear_error(monkeypatch, value):
+    monkeypatch.setenv(parallel.THREADS_VARIABLE, value)
+    monkeypatch.setattr(parallel, "_threads", None)
+    with pytest.raises(InvalidParameterError, match=f"AZURAFORGE_NUM_THREADS={value}"):
+        get_num_threads()
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "2", True, None])
+def test_set_num_threads_refuses_what_is_not_a_positive_integer(value):
+    with pytest.raises(InvalidParameterError, match="integer >= 1"):
+        set_num_threads(value)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_blas_runs_one_thread_under_the_cores(threads):
+    set_num_threads(threads)
+    assert get_num_threads() == threads
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("total", [0, 1, 5, 1000])
+def test_parallel_for_covers_every_item_once(threads, total):
+    set_num_threads(threads)
+    seen = np.zeros(total, dtype=int)
+    pieces = []
+
+    def work(piece):
+        pieces.append(piece)
+        seen[piece] += 1
+
+    parallel.parallel_for(work, total)
+    assert (seen == 1).all()
+    assert len(pieces) == min(threads, max(total, 1))
+
+
+def test_small_work_stays_on_the_calling_thread():
+    set_num_threads(2)
+    names = []
+    parallel.parallel_for(lambda piece: names.append(threading.current_thread().name), 10, 8)
+    assert names == [threading.current_thread().name]
+
+
+def test_a_pieces_error_reaches_the_caller_after_every_piece_ran():
+    set_num_threads(2)
+    done = []
+
+    def work(piece):
+        done.append(piece)
+        if piece.start > 0:
+            raise ValueError("piece failed")
+
+    with pytest.raises(ValueError, match="piece failed"):
+        parallel.parallel_for(work, 10)
+    assert len(done) == 2
+
+
+def test_a_region_inside_a_piece_runs_serially_in_it():
+    set_num_threads(2)
+    inner = []
+
+    def outer(piece):
+        parallel.parallel_for(lambda p: inner.append((piece.start, p)), 4)
+
+    parallel.parallel_for(outer, 2)
+    assert sorted(inner) == [(0, slice(0, 4)), (1, slice(0, 4))]
+
+
+def test_a_forked_child_gets_a_working_pool():
+    set_num_threads(2)
+    parallel.parallel_for(lambda piece: None, 2)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's pool threads do not exist here
+        out = np.zeros(4)
+        parallel.parallel_for(lambda piece: out.__setitem__(piece, 1), 4)
+        os.write(write, b"ok" if out.sum() == 4 else b"no")
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 2) == b"ok" and status == 0
+
+
+def test_split_gives_contiguous_near_equal_pieces():
+    assert parallel.split(10, 3) == [slice(0, 4), slice(4, 7), slice(7, 10)]
+    assert parallel.split(2, 5) == [slice(0, 1), slice(1, 2)]
+
+
+# ---- kernels: the same results at 1 and at 2+ threads ---------------------------------------
+
+
+def _run(threads, build):
+    """Forward and backward of ``build(tensors)`` at ``threads``; outputs and gradients."""
+    set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    tensors, out = build(rng)
+    loss = (out * Tensor(np.linspace(-1, 1, out.size).reshape(out.shape))).sum()
+    loss.backward()
+    return [out.data] + [t.grad for t in tensors if t.requires_grad]
+
+
+def _conv(rng, stride=1, padding=0):
+    x = Tensor(rng.standard_normal((9, 5, 13, 11), dtype=np.float32), requires_grad=True)
+    w = Tensor(rng.standard_normal((7, 5, 3, 2), dtype=np.float32), requires_grad=True)
+    b = Tensor(rng.standard_normal(7, dtype=np.float32), requires_grad=True)
+    return [x, w, b], conv2d(x, w, b, stride=stride, padding=padding)
+
+
+def _image(rng, shape=(6, 9, 13, 11)):
+    x = Tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
+    return [x]
+
+
+KERNELS = {
+    "conv2d": _conv,
+    "conv2d stride 2 padding 1": lambda rng: _conv(rng, stride=2, padding=1),
+    "first-layer conv2d (one channel)": lambda rng: (lambda x, w: ([x, w], conv2d(x, w)))(
+        Tensor(rng.standard_normal((64, 1, 28, 28), dtype=np.float32), requires_grad=True),
+        Tensor(rng.standard_normal((32, 1, 3, 3), dtype=np.float32), requires_grad=True),
+    ),
+    "max_pool2d": lambda rng: (lambda t: (t, max_pool2d(t[0], 2)))(_image(rng)),
+    "max_pool2d overlapping, with ties": lambda rng: (
+        lambda t: (t, max_pool2d(t[0], 3, stride=2))
+    )(
+        [
+            Tensor(
+                np.round(rng.standard_normal((6, 9, 13, 11))).astype(np.float32),
+                requires_grad=True,
+            )
+        ]
+    ),
+    "avg_pool2d": lambda rng: (lambda t: (t, avg_pool2d(t[0], (2, 3), stride=(1, 2))))(
+        _image(rng)
+    ),
+    "relu of a batch-innermost view": lambda rng: (
+        lambda t: (t, conv2d(t[0], Tensor(np.ones((4, 9, 1, 1), np.float32))).relu())
+    )(_image(rng, (32, 9, 30, 30))),
+    "relu of a plain array": lambda rng: (lambda t: (t, t[0].relu()))(_image(rng, (64, 3000))),
+    "matmul, more rows": lambda rng: (lambda a, b: ([a, b], a @ b))(
+        Tensor(rng.standard_normal((600, 300), dtype=np.float32), requires_grad=True),
+        Tensor(rng.standard_normal((300, 200), dtype=np.float32), requires_grad=True),
+    ),
+    "matmul, more columns": lambda rng: (lambda a, b: ([a, b], a @ b))(
+        Tensor(rng.standard_normal((40, 300), dtype=np.float32), requires_grad=True),
+        Tensor(rng.standard_normal((300, 900), dtype=np.float32), requires_grad=True),
+    ),
+}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_kernels_agree_with_one_thread(kernel, threads):
+    one = _run(1, KERNELS[kernel])
+    many = _run(threads, KERNELS[kernel])
+    assert len(one) == len(many)
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(a).max()))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_and_pool_match_pytorch_at_each_thread_count(threads):
+    set_num_threads(threads)
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 3, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    ours_x, ours_w = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    ours = max_pool2d(conv2d(ours_x, ours_w, padding=1).relu(), 2).sum()
+    ours.backward()
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    peer = torch.nn.functional.max_pool2d(torch.conv2d(tx, tw, padding=1).relu(), 2).sum()
+    peer.backward()
+    np.testing.assert_allclose(ours.item(), peer.item(), rtol=1e-5)
+    np.testing.assert_allclose(ours_x.grad, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours_w.grad, tw.grad.numpy(), rtol=1e-4, atol=1e-3)
