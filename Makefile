@@ -46,14 +46,19 @@ layers: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-## bench: the full benchmarks (core vs PyTorch, allocator as installed and tuned; platform vs
+## bench: the full benchmarks (core vs PyTorch at 1 and 2 threads, allocator as installed and
+## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside
+## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
 ## study overhead against bare Optuna); they write docs/benchmarks.md; study_pages.py times the
 ## study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/core_vs_torch.py --setting as-installed
-	sleep 5
-	$(BIN)/python benchmarks/core_vs_torch.py --setting malloc-tuned
+	for threads in 1 2; do for setting in as-installed malloc-tuned; do \
+		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/core_vs_torch.py \
+			--setting $$setting --threads $$threads && sleep 5 || exit 1; done; done
+	for setting in as-installed malloc-tuned; do \
+		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/mnist_epoch.py \
+			--setting $$setting --threads 2 || exit 1; done
 	$(BIN)/python benchmarks/platform_vs_mlflow.py
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
@@ -63,6 +68,8 @@ bench: $(VENV)/.installed-dev
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
+	$(BIN)/python benchmarks/core_vs_torch.py --quick --threads 2 --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick-2.json
+	$(BIN)/python benchmarks/mnist_epoch.py --quick --out $(VENV)/bench-mnist-quick.md --json $(VENV)/bench-mnist-quick.json
 	$(BIN)/python benchmarks/platform_vs_mlflow.py --quick --out $(VENV)/bench-platform-quick.md --json $(VENV)/bench-platform-quick.json
 	$(BIN)/python benchmarks/platform_live.py --quick --out $(VENV)/bench-live-quick.md --json $(VENV)/bench-live-quick.json
 	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json

@@ -83,15 +83,22 @@ SETTINGS = {
 }
 
 
-def markers(setting: str) -> tuple[str, str]:
-    """The comment lines around this setting's section of the Markdown file."""
+def section_name(setting: str, threads: int) -> str:
+    """This setting's and thread count's name: one section and JSON file each (1 thread keeps
+    the names of the single-threaded runs)."""
     name = SETTINGS[setting][0]
+    return name if threads == 1 else f"{name}_{threads}_threads"
+
+
+def markers(setting: str, threads: int = 1) -> tuple[str, str]:
+    """The comment lines around this setting's section of the Markdown file."""
+    name = section_name(setting, threads)
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def default_json(setting: str) -> Path:
+def default_json(setting: str, threads: int = 1) -> Path:
     """Where this setting's numbers go unless --json says otherwise."""
-    return ROOT / "benchmarks" / "results" / f"{SETTINGS[setting][0]}.json"
+    return ROOT / "benchmarks" / "results" / f"{section_name(setting, threads)}.json"
 
 
 def ensure_setting_environment(setting: str) -> None:
@@ -484,10 +491,12 @@ def section(report: dict[str, Any]) -> str:
         )
         for k, f in (("cpu_per_wall", ".2f"), ("page_faults_per_step", ".0f"))
     )
-    start, end = markers(report["setting"])
+    start, end = markers(report["setting"], cfg["threads"])
     tuned = SETTINGS[report["setting"]][1]
-    heading = "## Core vs PyTorch: one training step" + (
-        ", glibc malloc tuned" if tuned else ", as installed"
+    heading = (
+        "## Core vs PyTorch: one training step"
+        + (", glibc malloc tuned" if tuned else ", as installed")
+        + (f", {cfg['threads']} threads" if cfg["threads"] > 1 else "")
     )
     how = (
         "Both engines in one process started with "
@@ -613,8 +622,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(table(results))
     print(kernel_note(report["environment"]))
-    write_section(args.out, section(report), markers(args.setting))
-    json_path = args.json or default_json(args.setting)
+    write_section(args.out, section(report), markers(args.setting, args.threads))
+    json_path = args.json or default_json(args.setting, args.threads)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out} and {json_path}")
