@@ -34,7 +34,7 @@ _lock = threading.RLock()
 _inside = threading.local()  # .active: this thread is running one piece of a parallel region
 
 
-def available_cpus() -> int:
+def _available_cpus() -> int:
     """The CPUs this process may run on (its affinity mask, not the machine's count)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -51,7 +51,7 @@ def _checked(threads: object, given_as: str) -> int:
 def _from_environment() -> int:
     value = os.environ.get(THREADS_VARIABLE)
     if value is None or not value.strip():
-        return available_cpus()
+        return _available_cpus()
     given_as = f"{THREADS_VARIABLE}={value}"
     try:
         return _checked(int(value), given_as)
@@ -79,8 +79,8 @@ def set_num_threads(threads: int) -> None:
     """Run the core's kernels on ``threads`` threads, with one BLAS thread inside each.
 
     One thread gives the single-threaded path exactly as before; more split each large
-    kernel (matrix products, convolution, pooling, element-wise maths, the recurrent layers'
-    batch) into that many pieces. Results agree with one thread within float32 rounding.
+    kernel (matrix products, convolution, pooling, ReLU) into that many pieces. Results
+    agree with one thread within float32 rounding.
     The BLAS libraries loaded in the process (NumPy's OpenBLAS) are set to one thread, also
     for NumPy calls outside the core; ``threadpoolctl`` can change that afterwards.
 
@@ -180,7 +180,7 @@ def min_items(elements_per_item: int, min_elements: int = MIN_PIECE_ELEMENTS) ->
     return max(1, -(-min_elements // max(elements_per_item, 1)))
 
 
-def outer_axis(array: np.ndarray) -> int:
+def _outer_axis(array: np.ndarray) -> int:
     """The axis whose step in memory is largest: pieces along it are the biggest blocks."""
     sized = [axis for axis in range(array.ndim) if array.shape[axis] > 1]
     return max(sized, key=lambda axis: abs(array.strides[axis]), default=0)
@@ -190,12 +190,13 @@ def parallel_pieces(array: np.ndarray, work: Callable[[tuple[Any, ...]], None]) 
     """Call ``work(index)`` for pieces of ``array`` cut along its outermost axis in memory.
 
     ``array[index]`` is one piece; the same index selects the matching piece of any array of
-    the same shape, so element-wise work writes ``out[index]`` from ``array[index]``.
+    the same shape, so element-wise work writes ``out[index]`` from ``array[index]``. An
+    array too small for two pieces is one piece, ``(...,)``, with no further work.
     """
-    if array.ndim == 0 or array.size == 0:
+    if array.size < 2 * MIN_PIECE_ELEMENTS or get_num_threads() == 1:
         work((...,))
         return
-    axis = outer_axis(array)
+    axis = _outer_axis(array)
     lead = (slice(None),) * axis
     per_item = array.size // array.shape[axis]
     parallel_for(lambda piece: work((*lead, piece)), array.shape[axis], min_items(per_item))
@@ -206,21 +207,16 @@ MIN_PIECE_PRODUCTS = 1 << 20  # multiply-adds a matrix-product piece needs to pa
 
 def parallel_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` by NumPy's rules; a large 2-D product is split by output rows (or columns,
-    when there are more of them) over the core's threads."""
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or get_num_threads() == 1:
-        return np.asarray(a @ b)
-    (rows, inner), columns = a.shape, b.shape[1]
-    out = np.empty((rows, columns), dtype=np.result_type(a, b))
-    if rows >= columns:
+    when there are more of them: the rows of the transposed product) over the core's threads."""
+    plain = a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
+    if not plain or a.size * b.shape[1] < 2 * MIN_PIECE_PRODUCTS or get_num_threads() == 1:
+        product: np.ndarray = a @ b  # NumPy's rules, errors and all
+        return product
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    lhs, rhs, target = (a, b, out) if a.shape[0] >= b.shape[1] else (b.T, a.T, out.T)
 
-        def row_block(part: slice) -> None:
-            np.matmul(a[part], b, out=out[part])
+    def rows(part: slice) -> None:
+        np.matmul(lhs[part], rhs, out=target[part])
 
-        parallel_for(row_block, rows, min_items(inner * columns, MIN_PIECE_PRODUCTS))
-    else:
-
-        def column_block(part: slice) -> None:
-            np.matmul(a, b[:, part], out=out[:, part])
-
-        parallel_for(column_block, columns, min_items(inner * rows, MIN_PIECE_PRODUCTS))
+    parallel_for(rows, lhs.shape[0], min_items(lhs.shape[1] * rhs.shape[1], MIN_PIECE_PRODUCTS))
     return out

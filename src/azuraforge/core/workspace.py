@@ -57,7 +57,7 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     same shape and dtype is no longer referred to by anything."""
     dtype = np.dtype(dtype)
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if size < MIN_BYTES or size > MAX_BYTES // 4:
+    if size < MIN_BYTES or size > MAX_BYTES // PER_SHAPE:
         return np.empty(shape, dtype)
     key = (tuple(shape), dtype)
     slots = _cache.slots.get(key)
@@ -91,6 +91,9 @@ def clear() -> None:
 def empty_like(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     """Like :func:`empty` with ``array``'s shape, its axes laid out in memory in the same
     order as ``array``'s (a batch-innermost view gets a batch-innermost buffer)."""
+    dtype = np.dtype(dtype or array.dtype)
+    if array.size * dtype.itemsize < MIN_BYTES:  # never cached: NumPy keeps the layout too
+        return np.empty_like(array, dtype)
     order = sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
-    buffer = empty(tuple(array.shape[axis] for axis in order), dtype or array.dtype)
+    buffer = empty(tuple(array.shape[axis] for axis in order), dtype)
     return buffer.transpose(np.argsort(order))
