@@ -125,69 +125,45 @@ def test_split_gives_contiguous_near_equal_pieces():
 # ---- kernels: the same results at 1 and at 2+ threads ---------------------------------------
 
 
-def _run(threads, build):
-    """Forward and backward of ``build(tensors)`` at ``threads``; outputs and gradients."""
+def _run(threads, kernel):
+    """Forward and backward of ``kernel`` on seeded inputs at ``threads``: the output and
+    every input's gradient."""
     set_num_threads(threads)
+    shapes, function = KERNELS[kernel]
     rng = np.random.default_rng(0)
-    tensors, out = build(rng)
+    inputs = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    if kernel in WITH_TIES:
+        inputs = [np.round(a) for a in inputs]
+    tensors = [Tensor(a, requires_grad=True) for a in inputs]
+    out = function(*tensors)
     loss = (out * Tensor(np.linspace(-1, 1, out.size).reshape(out.shape))).sum()
     loss.backward()
-    return [out.data] + [t.grad for t in tensors if t.requires_grad]
+    return [out.data] + [t.grad for t in tensors]
 
 
-def _conv(rng, stride=1, padding=0):
-    x = Tensor(rng.standard_normal((9, 5, 13, 11), dtype=np.float32), requires_grad=True)
-    w = Tensor(rng.standard_normal((7, 5, 3, 2), dtype=np.float32), requires_grad=True)
-    b = Tensor(rng.standard_normal(7, dtype=np.float32), requires_grad=True)
-    return [x, w, b], conv2d(x, w, b, stride=stride, padding=padding)
-
-
-def _image(rng, shape=(6, 9, 13, 11)):
-    x = Tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
-    return [x]
-
-
-KERNELS = {
-    "conv2d": _conv,
-    "conv2d stride 2 padding 1": lambda rng: _conv(rng, stride=2, padding=1),
-    "first-layer conv2d (one channel)": lambda rng: (lambda x, w: ([x, w], conv2d(x, w)))(
-        Tensor(rng.standard_normal((64, 1, 28, 28), dtype=np.float32), requires_grad=True),
-        Tensor(rng.standard_normal((32, 1, 3, 3), dtype=np.float32), requires_grad=True),
-    ),
-    "max_pool2d": lambda rng: (lambda t: (t, max_pool2d(t[0], 2)))(_image(rng)),
-    "max_pool2d overlapping, with ties": lambda rng: (
-        lambda t: (t, max_pool2d(t[0], 3, stride=2))
-    )(
-        [
-            Tensor(
-                np.round(rng.standard_normal((6, 9, 13, 11))).astype(np.float32),
-                requires_grad=True,
-            )
-        ]
-    ),
-    "avg_pool2d": lambda rng: (lambda t: (t, avg_pool2d(t[0], (2, 3), stride=(1, 2))))(
-        _image(rng)
-    ),
-    "relu of a batch-innermost view": lambda rng: (
-        lambda t: (t, conv2d(t[0], Tensor(np.ones((4, 9, 1, 1), np.float32))).relu())
-    )(_image(rng, (32, 9, 30, 30))),
-    "relu of a plain array": lambda rng: (lambda t: (t, t[0].relu()))(_image(rng, (64, 3000))),
-    "matmul, more rows": lambda rng: (lambda a, b: ([a, b], a @ b))(
-        Tensor(rng.standard_normal((600, 300), dtype=np.float32), requires_grad=True),
-        Tensor(rng.standard_normal((300, 200), dtype=np.float32), requires_grad=True),
-    ),
-    "matmul, more columns": lambda rng: (lambda a, b: ([a, b], a @ b))(
-        Tensor(rng.standard_normal((40, 300), dtype=np.float32), requires_grad=True),
-        Tensor(rng.standard_normal((300, 900), dtype=np.float32), requires_grad=True),
-    ),
+CONV = [(9, 5, 13, 11), (7, 5, 3, 2), (7,)]  # input, weight, bias
+IMAGE = [(32, 16, 26, 26)]  # 21,632 values a channel: pooling splits by channels
+ONES_1X1 = Tensor(np.ones((4, 9, 1, 1), np.float32))
+KERNELS = {  # name: (input shapes, the kernel applied to tensors of those shapes)
+    "conv2d": (CONV, conv2d),
+    "conv2d stride 2 padding 1": (CONV, lambda x, w, b: conv2d(x, w, b, stride=2, padding=1)),
+    "first-layer conv2d (one channel)": ([(64, 1, 28, 28), (32, 1, 3, 3)], conv2d),
+    "max_pool2d": (IMAGE, lambda x: max_pool2d(x, 2)),
+    "max_pool2d overlapping, with ties": (IMAGE, lambda x: max_pool2d(x, 3, stride=2)),
+    "avg_pool2d": (IMAGE, lambda x: avg_pool2d(x, (2, 3), stride=(1, 2))),
+    "relu of a batch-innermost view": ([(32, 9, 30, 30)], lambda x: conv2d(x, ONES_1X1).relu()),
+    "relu of a plain array": ([(64, 3000)], lambda x: x.relu()),
+    "matmul, more rows": ([(600, 300), (300, 200)], lambda a, b: a @ b),
+    "matmul, more columns": ([(40, 300), (300, 900)], lambda a, b: a @ b),
 }
+WITH_TIES = {"max_pool2d overlapping, with ties"}  # inputs rounded to whole numbers
 
 
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_kernels_agree_with_one_thread(kernel, threads):
-    one = _run(1, KERNELS[kernel])
-    many = _run(threads, KERNELS[kernel])
+    one = _run(1, kernel)
+    many = _run(threads, kernel)
     assert len(one) == len(many)
     for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(a).max()))
