@@ -70,10 +70,11 @@ PAUSE_S = 0.2  # between blocks, so BLAS threads spinning after one engine go id
 MEMORY_STEPS = 3  # timed-size steps after warm-up in the memory subprocess
 # "as-installed" runs in the environment it is given; "malloc-tuned" re-executes itself with
 # glibc's malloc told to keep freed memory (no page faults from handing it back to the OS).
+# Each setting: the suffix of its section and JSON names, and its environment.
 SETTINGS = {
-    "as-installed": ("core_vs_torch", {}),
+    "as-installed": ("", {}),
     "malloc-tuned": (
-        "core_vs_torch_malloc_tuned",
+        "_malloc_tuned",
         {
             "MALLOC_MMAP_THRESHOLD_": "1000000000",
             "MALLOC_TRIM_THRESHOLD_": "1000000000",
@@ -83,22 +84,22 @@ SETTINGS = {
 }
 
 
-def section_name(setting: str, threads: int) -> str:
-    """This setting's and thread count's name: one section and JSON file each (1 thread keeps
-    the names of the single-threaded runs)."""
-    name = SETTINGS[setting][0]
+def section_name(setting: str, threads: int, stem: str = "core_vs_torch") -> str:
+    """The name of one benchmark's (``stem``) section and JSON file for this setting and
+    thread count (1 thread keeps the names of the single-threaded runs)."""
+    name = stem + SETTINGS[setting][0]
     return name if threads == 1 else f"{name}_{threads}_threads"
 
 
-def markers(setting: str, threads: int = 1) -> tuple[str, str]:
+def markers(setting: str, threads: int = 1, stem: str = "core_vs_torch") -> tuple[str, str]:
     """The comment lines around this setting's section of the Markdown file."""
-    name = section_name(setting, threads)
+    name = section_name(setting, threads, stem)
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def default_json(setting: str, threads: int = 1) -> Path:
+def default_json(setting: str, threads: int = 1, stem: str = "core_vs_torch") -> Path:
     """Where this setting's numbers go unless --json says otherwise."""
-    return ROOT / "benchmarks" / "results" / f"{section_name(setting, threads)}.json"
+    return ROOT / "benchmarks" / "results" / f"{section_name(setting, threads, stem)}.json"
 
 
 def ensure_setting_environment(setting: str) -> None:
@@ -393,27 +394,40 @@ def environment(threads: int, load_before: tuple[float, ...], ticks: list[int]) 
     """Versions, BLAS, threads, machine and load, as recorded in the report and the JSON."""
     import torch
 
-    pools = threadpool_info()
-    numpy_blas = [p for p in pools if p["user_api"] == "blas" and "numpy" in p["filepath"]]
-    parallel = torch.__config__.parallel_info().split("Environment variables")[0]
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
-        "numpy_blas": [
-            {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-            for p in numpy_blas
-        ],
-        "torch_parallel_info": [line.strip() for line in parallel.strip().splitlines()],
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "numpy_blas": numpy_blas(),
+        **torch_kernels(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "env": {k: os.environ.get(k) for k in ENV_VARS},
-        "threadpools": pools,
+        "threadpools": threadpool_info(),
         "platform": platform.platform(),
         "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
         "steal_share": steal_share(ticks, cpu_ticks()),
+    }
+
+
+def numpy_blas() -> list[dict[str, Any]]:
+    """NumPy's BLAS libraries in this process (threadpoolctl): API, version, kernels, threads."""
+    return [
+        {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+        for p in threadpool_info()
+        if p["user_api"] == "blas" and "numpy" in p["filepath"]
+    ]
+
+
+def torch_kernels() -> dict[str, Any]:
+    """PyTorch's CPU capability and its parallel set-up (threads, OpenMP, MKL, oneDNN)."""
+    import torch
+
+    parallel = torch.__config__.parallel_info().split("Environment variables")[0]
+    return {
+        "torch_parallel_info": [line.strip() for line in parallel.strip().splitlines()],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
 

@@ -47,14 +47,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from azuraforge.apps.digits import DigitConfig, _pixel_scaler, _pixels, build_cnn
 from azuraforge.core import get_num_threads, manual_seed, nn, optim, set_num_threads
 from azuraforge.errors import DataFormatError, DatasetUnavailableError
 from azuraforge.learn import predict
 from azuraforge.learn.datasets import load_mnist
-from core_vs_torch import ENV_VARS, SETTINGS, ensure_setting_environment
+from core_vs_torch import (
+    ENV_VARS,
+    SETTINGS,
+    default_json,
+    ensure_setting_environment,
+    markers,
+    numpy_blas,
+    torch_kernels,
+)
 from harness import (
     ROOT,
     command_line,
@@ -64,28 +72,23 @@ from harness import (
     peak_rss_mb,
     steal_share,
     version,
-    write_section,
+    write_outputs,
 )
 
+STEM = "mnist_epoch"  # its sections and JSON files: mnist_epoch[_malloc_tuned][_N_threads]
 SEED = 0
 ENGINES = ("ours", "torch")
 QUICK_BATCHES = 40  # training batches per epoch in a --quick run
 QUICK_TEST_IMAGES = 2000  # test images scored in a --quick run
 PAUSE_S = 2.0  # between the two engines' processes
-NAMES = {"as-installed": "mnist_epoch", "malloc-tuned": "mnist_epoch_malloc_tuned"}
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")  # the prepared data, one .npy file each
 # Besides core_vs_torch's variables: any other that steers OpenBLAS, glibc malloc or OpenMP.
 ENV_PREFIXES = ("OPENBLAS_", "MALLOC_", "OMP_", "MKL_", "AZURAFORGE_NUM_THREADS")
 
 
-def markers(setting: str) -> tuple[str, str]:
-    """The comment lines around this setting's section of the Markdown file."""
-    return f"<!-- {NAMES[setting]}:start -->", f"<!-- {NAMES[setting]}:end -->"
-
-
-def default_json(setting: str) -> Path:
-    """Where this setting's numbers go unless --json says otherwise."""
-    return ROOT / "benchmarks" / "results" / f"{NAMES[setting]}.json"
+def bounds(report: dict[str, Any]) -> tuple[str, str]:
+    """The markers of this run's section: one per allocator setting and thread count."""
+    return markers(report["setting"], report["config"]["threads"], STEM)
 
 
 # ---- the data and the initial weights (parent) ------------------------------------------
@@ -221,21 +224,9 @@ def train_epoch(
 def blas_in_use(engine: str) -> dict[str, Any]:
     """The kernels this process ran: NumPy's BLAS (threadpoolctl), and for PyTorch its CPU
     capability and parallel setup."""
-    blas = [
-        {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-        for p in threadpool_info()
-        if p["user_api"] == "blas" and "numpy" in p["filepath"]
-    ]
     if engine == "ours":
-        return {"numpy_blas": blas}
-    import torch
-
-    parallel = torch.__config__.parallel_info().split("Environment variables")[0]
-    return {
-        "numpy_blas": blas,
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_parallel_info": [line.strip() for line in parallel.strip().splitlines()],
-    }
+        return {"numpy_blas": numpy_blas()}
+    return {"numpy_blas": numpy_blas(), **torch_kernels()}
 
 
 def run_engine(engine: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -385,7 +376,7 @@ def section(report: dict[str, Any]) -> str:
     batches = -(-cfg["train_images"] // cfg["batch_size"])
     last = cfg["train_images"] - (batches - 1) * cfg["batch_size"]
     return "\n".join([
-        markers(report["setting"])[0],
+        bounds(report)[0],
         heading,
         "",
         how,
@@ -433,7 +424,7 @@ def section(report: dict[str, Any]) -> str:
         kernel_note(engines),
         "",
         environment_block(report["environment"], engines),
-        markers(report["setting"])[1],
+        bounds(report)[1],
     ])  # fmt: skip
 
 
@@ -501,11 +492,8 @@ def main(argv: list[str] | None = None) -> None:
     }  # fmt: skip
     print(table(report))
     print(kernel_note(engines))
-    write_section(args.out, section(report), markers(args.setting))
-    json_path = args.json or default_json(args.setting)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} and {json_path}")
+    json_path = args.json or default_json(args.setting, args.threads, STEM)
+    write_outputs(report, section(report), bounds(report), args.out, json_path)
 
 
 if __name__ == "__main__":
