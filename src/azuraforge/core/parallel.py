@@ -172,6 +172,30 @@ def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) 
             raise error
 
 
+def parallel_sum(
+    work: Callable[[slice], np.ndarray], total: int, min_piece: int = 1
+) -> np.ndarray:
+    """The sum of ``work(piece)`` over contiguous pieces covering ``range(total)``, run on the
+    core's threads. Each piece returns its own partial sum (a new array); they are added in
+    piece order, so the result does not depend on which thread finished first.
+
+    Examples
+    --------
+    >>> parallel_sum(lambda piece: np.arange(10)[piece].sum(keepdims=True), 10)
+    array([45])
+    """
+    partials: dict[int, np.ndarray] = {}
+
+    def run(piece: slice) -> None:
+        partials[piece.start] = work(piece)
+
+    parallel_for(run, total, min_piece)
+    first, *rest = (partials[start] for start in sorted(partials))
+    for partial in rest:
+        first += partial
+    return first
+
+
 MIN_PIECE_ELEMENTS = 32_768  # below this a piece costs more to hand over than to compute
 
 
@@ -219,4 +243,19 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.matmul(lhs[part], rhs, out=target[part])
 
     parallel_for(rows, lhs.shape[0], min_items(lhs.shape[1] * rhs.shape[1], MIN_PIECE_PRODUCTS))
+    return out
+
+
+def matmul_each(matrix: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """``matrix @ stack[i]`` for every matrix of a 3-D ``stack``, the stack split over the core's
+    threads: ``(M, K) @ (S, K, N) -> (S, M, N)``."""
+    out = np.empty(
+        (stack.shape[0], matrix.shape[0], stack.shape[2]), np.result_type(matrix, stack)
+    )
+
+    def matrices(part: slice) -> None:
+        np.matmul(matrix, stack[part], out=out[part])
+
+    per_matrix = matrix.size * stack.shape[2]
+    parallel_for(matrices, stack.shape[0], min_items(per_matrix, MIN_PIECE_PRODUCTS))
     return out

@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from azuraforge.core import workspace
 from azuraforge.core.autograd import Grads, Needs, register_gradient
+from azuraforge.core.parallel import (
+    MIN_PIECE_PRODUCTS,
+    matmul_each,
+    min_items,
+    parallel_for,
+    parallel_sum,
+)
 from azuraforge.core.tensor import Tensor
 from azuraforge.errors import ShapeError
 
@@ -114,16 +122,17 @@ def lstm_layer(
     # One operand per step, z[t] = [h(t-1); x(t); 1], against [W_hh | W_ih | b]: a single GEMM
     # gives all gate pre-activations, and z is also what the weight gradient needs.
     weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])[order]
-    z = np.empty((steps + 1, hidden + features + 1, batch), dtype)
+    z = workspace.empty((steps + 1, hidden + features + 1, batch), dtype)
     z[0, :hidden] = 0
     z[:steps, hidden:-1] = x.data.transpose(1, 2, 0)
     z[:, -1] = 1
     z[steps, hidden:-1] = 0
     states = z[:, :hidden]
     weights_fwd = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
-    gates = np.empty((steps, 4 * hidden, batch), dtype)
-    cells = np.zeros((steps + 1, hidden, batch), dtype)
-    tanh_cells = np.empty((steps, hidden, batch), dtype)
+    gates = workspace.empty((steps, 4 * hidden, batch), dtype)
+    cells = workspace.empty((steps + 1, hidden, batch), dtype)
+    cells[0] = 0
+    tanh_cells = workspace.empty((steps, hidden, batch), dtype)
     product = np.empty((hidden, batch), dtype)
     for t in range(steps):
         g = gates[t]
@@ -139,6 +148,39 @@ def lstm_layer(
         np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
     saved = (z, weights.astype(dtype, copy=False), order, gates, cells, tanh_cells, last_only)
     return Tensor._from_op(_output(states, last_only), "lstm", (x, w_ih, w_hh, b_ih, b_hh), *saved)
+
+
+def _gate_slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
+    """Every step's activation slopes at once, on the core's threads: s * (1 - s) for the
+    sigmoid gates, 1 - g**2 for the cell input (rows i, f, o, g)."""
+    slopes = workspace.empty_like(gates)
+    h3 = 3 * hidden
+
+    def steps(part: slice) -> None:
+        g, slope = gates[part], slopes[part]
+        np.subtract(1, g, out=slope)
+        slope[:, :h3] *= g[:, :h3]
+        cell_input = g[:, h3:]
+        np.multiply(cell_input, cell_input, out=slope[:, h3:])
+        np.subtract(1, slope[:, h3:], out=slope[:, h3:])
+
+    parallel_for(steps, gates.shape[0], min_items(gates[0].size))
+    return slopes
+
+
+def _summed_step_products(d: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``sum over t of d[t] @ z[t].T``: each thread adds up its own steps' products."""
+
+    def steps(part: slice) -> np.ndarray:
+        total = np.zeros((d.shape[1], z.shape[1]), d.dtype)
+        product = np.empty_like(total)
+        for t in range(part.start, part.stop):
+            np.matmul(d[t], z[t].T, out=product)
+            total += product
+        return total
+
+    per_step = d.shape[1] * d.shape[2] * z.shape[1]
+    return parallel_sum(steps, d.shape[0], min_items(per_step, MIN_PIECE_PRODUCTS))
 
 
 @register_gradient("lstm")
@@ -157,21 +199,18 @@ def _lstm_backward(
     hidden = four_h // 4
     h3 = 3 * hidden
     out_slope = gates[:, 2 * hidden : h3] * (1 - tanh_cells * tanh_cells)
+    slopes = _gate_slopes(gates, hidden)
     d_state, steps_grad = _output_grad(grad.astype(gates.dtype, copy=False), last_only)
-    # Per step, one GEMM gives [dh(t-1); dx(t); unused bias row] at once; they are kept for
-    # every step only when the input needs its gradient.
-    d_z = np.empty((steps if needs[0] else 1, *z.shape[1:]), gates.dtype)
-    weights_t = np.ascontiguousarray(weights.T)
-    d = np.empty_like(gates[0])
+    # Only dh(t-1) = W_hh^T d(t) is needed inside the loop; the input and weight gradients
+    # are products over every step's gate gradient d(t) afterwards, split over the threads.
+    w_h_t = np.ascontiguousarray(weights[:, :hidden].T)
+    d_gates = workspace.empty_like(gates)
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
-    slope = np.empty_like(gates[0])
-    plus_one = np.empty_like(d_state)
-    grad_weights, product = np.zeros((2, *weights.shape), gates.dtype)
     for t in range(steps - 1, -1, -1):
         if steps_grad is not None:
             d_state += steps_grad[t]
-        g = gates[t]
+        g, d = gates[t], d_gates[t]
         np.multiply(d_state, out_slope[t], out=d_cell_total)
         d_cell_total += d_cell
         np.multiply(d_state, tanh_cells[t], out=d[2 * hidden : h3])
@@ -179,19 +218,14 @@ def _lstm_backward(
         np.multiply(d_cell_total, cells[t], out=d[hidden : 2 * hidden])
         np.multiply(d_cell_total, g[:hidden], out=d[h3:])
         np.multiply(d_cell_total, g[hidden : 2 * hidden], out=d_cell)
-        # Activation slopes: s * (1 - s) for the sigmoid gates, 1 - g**2 for the cell input.
-        np.subtract(1, g, out=slope)
-        slope[:h3] *= g[:h3]
-        np.add(g[h3:], 1, out=plus_one)
-        slope[h3:] *= plus_one
-        d *= slope
-        out = d_z[t if needs[0] else 0]
-        np.matmul(weights_t, d, out=out)
-        d_state = out[:hidden]
-        np.matmul(d, z[t].T, out=product)
-        grad_weights += product
-    grad_weights = grad_weights[np.argsort(order)]
-    grad_x = _batch_major(d_z[:, hidden:-1]) if needs[0] else None
+        d *= slopes[t]
+        if t:
+            np.matmul(w_h_t, d, out=d_state)
+    grad_weights = _summed_step_products(d_gates, z)[np.argsort(order)]
+    grad_x = None
+    if needs[0]:
+        w_x_t = np.ascontiguousarray(weights[:, hidden:-1].T)
+        grad_x = np.ascontiguousarray(matmul_each(w_x_t, d_gates).transpose(2, 0, 1))
     grad_b = grad_weights[:, -1]
     return grad_x, grad_weights[:, hidden:-1], grad_weights[:, :hidden], grad_b, grad_b
 
