@@ -9,7 +9,7 @@ import torch
 from threadpoolctl import threadpool_info
 
 from azuraforge.core import Tensor, get_num_threads, parallel, set_num_threads
-from azuraforge.core.fused import avg_pool2d, conv2d, max_pool2d
+from azuraforge.core.fused import avg_pool2d, conv2d, lstm_layer, max_pool2d
 from azuraforge.errors import InvalidParameterError
 
 
@@ -117,6 +117,29 @@ def test_a_forked_child_gets_a_working_pool():
     assert os.read(read, 2) == b"ok" and status == 0
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_parallel_sum_adds_every_piece_in_order(threads):
+    set_num_threads(threads)
+    values = np.random.default_rng(0).standard_normal((90, 4))
+    pieces = []
+
+    def partial(piece):
+        pieces.append(piece)
+        return values[piece].sum(axis=0)
+
+    total = parallel.parallel_sum(partial, 90, min_piece=10)
+    np.testing.assert_allclose(total, values.sum(axis=0))
+    assert len(pieces) == min(threads, 9)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_each_multiplies_every_matrix_of_the_stack(threads):
+    set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    matrix, stack = rng.standard_normal((64, 96)), rng.standard_normal((30, 96, 512))
+    np.testing.assert_allclose(parallel.matmul_each(matrix, stack), matrix @ stack)
+
+
 def test_split_gives_contiguous_near_equal_pieces():
     assert parallel.split(10, 3) == [slice(0, 4), slice(4, 7), slice(7, 10)]
     assert parallel.split(2, 5) == [slice(0, 1), slice(1, 2)]
@@ -144,6 +167,15 @@ def _run(threads, kernel):
 CONV = [(9, 5, 13, 11), (7, 5, 3, 2), (7,)]  # input, weight, bias
 IMAGE = [(32, 16, 26, 26)]  # 21,632 values a channel: pooling splits by channels
 ONES_1X1 = Tensor(np.ones((4, 9, 1, 1), np.float32))
+# batch 64, 40 steps, 24 features, hidden 32: big enough that every step product splits
+SEQUENCE = [(64, 40, 24), (128, 24), (128, 32), (128,), (128,)]
+
+
+def _small(w_ih, w_hh, b_ih, b_hh):
+    """Weights scaled so the gates are not saturated (their slopes would hide mistakes)."""
+    return w_ih * 0.2, w_hh * 0.2, b_ih, b_hh
+
+
 KERNELS = {  # name: (input shapes, the kernel applied to tensors of those shapes)
     "conv2d": (CONV, conv2d),
     "conv2d stride 2 padding 1": (CONV, lambda x, w, b: conv2d(x, w, b, stride=2, padding=1)),
@@ -155,6 +187,8 @@ KERNELS = {  # name: (input shapes, the kernel applied to tensors of those shape
     "relu of a plain array": ([(64, 3000)], lambda x: x.relu()),
     "matmul, more rows": ([(600, 300), (300, 200)], lambda a, b: a @ b),
     "matmul, more columns": ([(40, 300), (300, 900)], lambda a, b: a @ b),
+    "lstm, every step": (SEQUENCE, lambda x, *p: lstm_layer(x, *_small(*p))),
+    "lstm, last step": (SEQUENCE, lambda x, *p: lstm_layer(x, *_small(*p), last_only=True)),
 }
 WITH_TIES = {"max_pool2d overlapping, with ties"}  # inputs rounded to whole numbers
 
