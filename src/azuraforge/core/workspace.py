@@ -12,6 +12,7 @@ bounded number of bytes; the oldest shapes are dropped first.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections import OrderedDict
@@ -56,7 +57,7 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialised C-contiguous array, reused from this thread's cache when one of the
     same shape and dtype is no longer referred to by anything."""
     dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = math.prod(shape) * dtype.itemsize  # np.prod takes ~9 us on a tuple; this 0.2
     if size < MIN_BYTES or size > MAX_BYTES // PER_SHAPE:
         return np.empty(shape, dtype)
     key = (tuple(shape), dtype)

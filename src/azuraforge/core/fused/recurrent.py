@@ -11,8 +11,8 @@ before and after it, split over the core's threads (a step's calls are too small
 two Python threads trading the GIL every few microseconds ran slower than one).
 
 Parameters keep PyTorch's layout and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
-Internally the LSTM gates are reordered to ``i, f, o, g``; the GRU's sigmoid rows are scaled
-by one half, so that a single ``tanh`` call gives its gates: sigmoid(x) = (tanh(x/2) + 1) / 2.
+Internally the LSTM gates are reordered to ``i, f, o, g`` and the sigmoid rows are scaled by
+one half, so that a single ``tanh`` call gives all gates: sigmoid(x) = (tanh(x/2) + 1) / 2.
 """
 
 from __future__ import annotations
@@ -130,31 +130,24 @@ def lstm_layer(
     z[:, -1] = 1
     z[steps, hidden:-1] = 0
     states = z[:, :hidden]
-    # Rows scaled by -1 (sigmoid gates) and -2 (cell input): exp, +1 and a reciprocal then
-    # give every gate's sigmoid at once, and tanh(x) = 2 * sigmoid(2x) - 1 for the cell input.
-    # NumPy's float32 exp is faster than its tanh where tanh has no SIMD loop (AVX2 machines).
-    signs = np.r_[np.full(h3, -1.0), np.full(hidden, -2.0)]
-    weights_fwd = (weights * signs[:, None]).astype(dtype, copy=False)
+    weights_fwd = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
     gates = workspace.empty((steps, 4 * hidden, batch), dtype)
     cells = workspace.empty((steps + 1, hidden, batch), dtype)
     cells[0] = 0
     tanh_cells = workspace.empty((steps, hidden, batch), dtype)
     product = np.empty((hidden, batch), dtype)
-    with np.errstate(over="ignore"):  # exp overflowing to inf gives the sigmoid's limit, 0
-        for t in range(steps):
-            g = gates[t]
-            np.matmul(weights_fwd, z[t], out=g)
-            np.exp(g, out=g)
-            g += 1
-            np.reciprocal(g, out=g)
-            cell_input = g[h3:]
-            cell_input *= 2
-            cell_input -= 1
-            np.multiply(g[hidden : 2 * hidden], cells[t], out=cells[t + 1])
-            np.multiply(g[:hidden], g[h3:], out=product)
-            cells[t + 1] += product
-            np.tanh(cells[t + 1], out=tanh_cells[t])
-            np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
+    for t in range(steps):
+        g = gates[t]
+        np.matmul(weights_fwd, z[t], out=g)
+        np.tanh(g, out=g)
+        sig = g[:h3]
+        sig *= 0.5
+        sig += 0.5
+        np.multiply(g[hidden : 2 * hidden], cells[t], out=cells[t + 1])
+        np.multiply(g[:hidden], g[h3:], out=product)
+        cells[t + 1] += product
+        np.tanh(cells[t + 1], out=tanh_cells[t])
+        np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
     saved = (z, weights.astype(dtype, copy=False), order, gates, cells, tanh_cells, last_only)
     return Tensor._from_op(_output(states, last_only), "lstm", (x, w_ih, w_hh, b_ih, b_hh), *saved)
 
