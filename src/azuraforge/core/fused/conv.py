@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from azuraforge.core import workspace
 from azuraforge.core.autograd import Grads, Needs, register_gradient
-from azuraforge.core.parallel import min_items, parallel_for
+from azuraforge.core.parallel import min_items, parallel_for, parallel_sum
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import pair
 from azuraforge.errors import ShapeError
@@ -166,19 +166,14 @@ def _weight_and_bias_grads(
     """``grad_rows @ fields.T`` (F, C*KH*KW) and ``grad_rows.sum(1)`` (F,), summed over
     pieces of the output positions: every piece is a full-width GEMM, even when C*KH*KW is
     as small as a first layer's 9."""
-    partials: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def positions(part: slice) -> None:
+    def positions(part: slice) -> np.ndarray:
         rows = grad_rows[:, part]
-        partials[part.start] = (rows @ fields[:, part].T, rows.sum(axis=1))
+        return np.hstack([rows @ fields[:, part].T, rows.sum(axis=1, keepdims=True)])
 
-    parallel_for(positions, grad_rows.shape[1], min_items(grad_rows.shape[0] * fields.shape[0]))
-    first, *rest = (partials[start] for start in sorted(partials))
-    grad_w, grad_b = first[0].astype(dtype, copy=False), first[1]
-    for w, b in rest:
-        grad_w += w
-        grad_b += b
-    return grad_w, grad_b
+    per_position = grad_rows.shape[0] * fields.shape[0]
+    both = parallel_sum(positions, grad_rows.shape[1], min_items(per_position))
+    return both[:, :-1].astype(dtype, copy=False), both[:, -1]
 
 
 def _pool_geometry(
