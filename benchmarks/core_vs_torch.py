@@ -33,8 +33,6 @@ import json
 import os
 import platform
 import resource
-import shlex
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -50,9 +48,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from azuraforge.core import Tensor, manual_seed, nn, optim, set_num_threads
 from harness import (
     ROOT,
+    child_answer,
     command_line,
     cpu_model,
     cpu_ticks,
+    load_and_steal_lines,
     peak_rss_mb,
     steal_share,
     write_section,
@@ -367,11 +367,7 @@ def memory_in_subprocess(engine: str, workload: str, threads: int, quick: bool) 
     """Run :func:`measure_memory` in a fresh interpreter and return its JSON answer."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure-memory", "--engine", engine]
     cmd += ["--workload", workload, "--threads", str(threads), *(["--quick"] if quick else [])]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"memory subprocess failed ({shlex.join(cmd)}):\n{done.stderr}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return child_answer(cmd, "memory subprocess")
 
 
 def limit_threads(threads: int, with_torch: bool) -> None:
@@ -465,16 +461,11 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def environment_block(env: dict[str, Any]) -> str:
     """The environment as a fenced text block."""
-    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
-    share = env["steal_share"]
-    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
     lines = [
         f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
         f"Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']}",
         f"threads per engine: {env['threads']}",
-        f"load average (1, 5, 15 min) before / after the run: {before} / {after} (the run "
-        "itself adds about 1; more means other work shared the CPUs)",
-        f"hypervisor steal during the run: {steal}",
+        *load_and_steal_lines(env, str(env["threads"])),
         *(f"{k}={v if v is not None else '(unset)'}" for k, v in env["env"].items()),
         *(
             f"NumPy BLAS: {b['internal_api']} {b['version']}, {b['architecture']} kernels, "

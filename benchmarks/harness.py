@@ -272,6 +272,37 @@ def percentiles_ms(values_ms: Sequence[float], *quantiles: float) -> dict[str, f
 # ---- the report -------------------------------------------------------------------------
 
 
+def child_answer(
+    cmd: list[str], what: str, env: dict[str, str] | None = None, show_stderr: bool = False
+) -> dict[str, Any]:
+    """Run ``cmd``, a child that prints its JSON answer as its last line, and return the
+    answer; exit naming ``what`` (with the child's stderr, unless ``show_stderr`` let it
+    through as it ran) if the child fails."""
+    stderr = None if show_stderr else subprocess.PIPE
+    done = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        said = "" if show_stderr else f":\n{done.stderr[-3000:]}"
+        sys.exit(f"{what} failed ({shlex.join(cmd)}){said}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def load_and_steal_lines(env: dict[str, Any], the_run_adds: str = "") -> list[str]:
+    """The report lines on the machine's load before and after the run and the hypervisor's
+    steal during it; ``the_run_adds`` says how much load the run itself brings."""
+    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
+    share = env["steal_share"]
+    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
+    adds = f" (the run itself adds about {the_run_adds}; more means other work shared the CPUs)"
+    return [
+        f"load average (1, 5, 15 min) before / after the run: {before} / {after}"
+        + (adds if the_run_adds else ""),
+        f"hypervisor steal during the run: {steal}",
+    ]
+
+
 def environment(
     load_before: tuple[float, ...],
     ticks: list[int],
@@ -300,9 +331,6 @@ def environment(
 
 def environment_block(env: dict[str, Any]) -> str:
     """The environment as a fenced text block."""
-    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
-    share = env["steal_share"]
-    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
     servers = "".join(f", {name} {v}" for name, v in env.get("servers", {}).items())
     lines = [
         f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
@@ -310,8 +338,7 @@ def environment_block(env: dict[str, Any]) -> str:
         f"Python {env['python']}, SQLite library {env['sqlite_library']}, PostgreSQL server "
         f"{env['postgresql_server'] or '(not used)'}{servers}",
         "packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
-        f"load average (1, 5, 15 min) before / after the run: {before} / {after}",
-        f"hypervisor steal during the run: {steal}",
+        *load_and_steal_lines(env),
         "no BLAS in these code paths (NumPy only computes the medians and percentiles)",
     ]
     return "```text\n" + "\n".join(lines) + "\n```"

@@ -35,8 +35,6 @@ import gc
 import json
 import os
 import platform
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,10 +63,12 @@ from core_vs_torch import (
 )
 from harness import (
     ROOT,
+    child_answer,
     command_line,
     cpu_model,
     cpu_ticks,
     git_state,
+    load_and_steal_lines,
     peak_rss_mb,
     steal_share,
     version,
@@ -267,11 +267,7 @@ def engine_in_subprocess(engine: str, folder: Path, args: argparse.Namespace) ->
     cmd = [sys.executable, str(Path(__file__).resolve()), "--run-engine", engine]
     cmd += ["--data", str(folder), "--threads", str(args.threads), "--epochs", str(args.epochs)]
     cmd += ["--quick"] if args.quick else []
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"mnist_epoch: the {engine} run failed ({shlex.join(cmd)})")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return child_answer(cmd, f"mnist_epoch: the {engine} run", show_stderr=True)
 
 
 # ---- environment and report -------------------------------------------------------------
@@ -330,16 +326,11 @@ def table(report: dict[str, Any]) -> str:
 
 def environment_block(env: dict[str, Any], engines: dict[str, dict[str, Any]]) -> str:
     """The environment as a fenced text block."""
-    before, after = (", ".join(f"{x:.2f}" for x in v) for v in env["load_average_1_5_15"].values())
-    share = env["steal_share"]
-    steal = "unknown" if share is None else f"{share:.1%} of the machine's CPU time"
     lines = [
         f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs), {env['platform']}",
         f"AzuraForge at commit {env['git']}",
         f"Python {env['python']}, " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
-        f"load average (1, 5, 15 min) before / after the run: {before} / {after} (the run "
-        "itself adds about the thread count; more means other work shared the CPUs)",
-        f"hypervisor steal during the run: {steal}",
+        *load_and_steal_lines(env, "the thread count"),
         *(f"{k}={v if v is not None else '(unset)'}" for k, v in env["env"].items()),
         "torch.__config__.parallel_info() in the PyTorch process:",
         *(f"  {line}" for line in engines["torch"]["kernels"]["torch_parallel_info"]),

@@ -39,7 +39,6 @@ import json
 import math
 import os
 import random
-import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -58,6 +57,7 @@ import numpy as np
 
 from harness import (
     add_platform_options,
+    child_answer,
     command_line,
     cpu_ticks,
     environment,
@@ -374,11 +374,7 @@ def memory_in_subprocess(name: str, points: int, template: Path) -> dict[str, An
     """Run :func:`measure_memory` in a fresh interpreter and return its JSON answer."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure-memory", name]
     cmd += ["--points", str(points), "--template", str(template)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"memory subprocess failed ({shlex.join(cmd)}):\n{done.stderr}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return child_answer(cmd, "memory subprocess")
 
 
 # ---- listing: data and bulk setup ---------------------------------------------------------

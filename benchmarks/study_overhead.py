@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from typing import Any
 
 from harness import (
     ROOT,
+    child_answer,
     cpu_ticks,
     environment,
     environment_block,
@@ -140,10 +140,7 @@ def measure(target: str, trials: int, plugin: Path) -> dict[str, Any]:
         env["AZURAFORGE_SETTINGS_FILE"] = str(Path(work) / "none.toml")
         command = [sys.executable, __file__, "--side", target, "--trials", str(trials),
                    "--work", work]  # fmt: skip
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{target} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        result = child_answer(command, target, env=env)
     if not result["ok"]:
         sys.exit(f"{target}: wrong result ({result['why']})")
     return result
