@@ -79,8 +79,8 @@ def set_num_threads(threads: int) -> None:
     """Run the core's kernels on ``threads`` threads, with one BLAS thread inside each.
 
     One thread gives the single-threaded path exactly as before; more split each large
-    kernel (matrix products, convolution, pooling, ReLU) into that many pieces. Results
-    agree with one thread within float32 rounding.
+    kernel (matrix products, convolution, pooling, ReLU, the LSTM backward's work around its
+    step loop) into that many pieces. Results agree with one thread within float32 rounding.
     The BLAS libraries loaded in the process (NumPy's OpenBLAS) are set to one thread, also
     for NumPy calls outside the core; ``threadpoolctl`` can change that afterwards.
 
