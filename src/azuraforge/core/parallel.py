@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -139,10 +140,11 @@ def split(total: int, pieces: int) -> list[slice]:
     return [slice(a, b) for a, b in pairwise(bounds)]
 
 
-def _run_piece(work: Callable[[slice], None], piece: slice) -> None:
+def _run_inside(task: Callable[[], None]) -> None:
+    """Run one piece of a parallel region (a region started inside it runs serially)."""
     _inside.active = True
     try:
-        work(piece)
+        task()
     finally:
         _inside.active = False
 
@@ -161,15 +163,15 @@ def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) 
         work(slice(0, total))
         return
     first, *rest = split(total, pieces)
-    pool = _executor(threads)
-    futures: list[Future[None]] = [pool.submit(_run_piece, work, piece) for piece in rest]
+    others = Background()
+    for piece in rest:
+        others.submit(partial(work, piece))
     try:
-        _run_piece(work, first)
+        _run_inside(partial(work, first))
     finally:
-        errors = [f.exception() for f in futures]
-    for error in errors:
-        if error is not None:
-            raise error
+        errors = others.end()
+    if errors:
+        raise errors[0]
 
 
 def parallel_sum(
@@ -191,9 +193,70 @@ def parallel_sum(
 
     parallel_for(run, total, min_piece)
     first, *rest = (partials[start] for start in sorted(partials))
-    for partial in rest:
-        first += partial
+    for part in rest:
+        first += part
     return first
+
+
+class Background:
+    """Tasks that run on the core's other threads while the calling thread goes on.
+
+    A serial loop (an LSTM's steps) keeps the calling thread busy with many small NumPy
+    calls; the work that can wait for it (products over the steps already done) goes here in
+    a few large calls each, so the threads seldom want the GIL at the same time. With one
+    thread, or inside a parallel region, a task runs at once on the caller.
+
+    :meth:`finish` runs on the caller every task no thread has started yet, waits for the
+    rest and re-raises the first task's error. Tasks must write disjoint outputs; results do
+    not depend on the thread count as long as the tasks do not.
+
+    Examples
+    --------
+    >>> out = np.zeros(4)
+    >>> background = Background()
+    >>> for i in range(4):
+    ...     background.submit(lambda i=i: out.__setitem__(i, i * i))
+    >>> background.finish()
+    >>> out
+    array([0., 1., 4., 9.])
+    """
+
+    def __init__(self) -> None:
+        self._started: list[tuple[Future[None], Callable[[], None]]] = []
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task()`` on another thread, or now when there is none to run it."""
+        threads = get_num_threads()
+        if threads == 1 or getattr(_inside, "active", False):
+            task()
+            return
+        self._started.append((_executor(threads).submit(_run_inside, task), task))
+
+    def finish(self) -> None:
+        """Run what no thread has picked up yet, newest first (the other threads take the
+        oldest), then wait for every task; re-raise the first error."""
+        errors = self.end()
+        if errors:
+            raise errors[0]
+
+    def end(self) -> list[Exception]:
+        """:meth:`finish`, returning the tasks' errors instead of raising them."""
+        started, self._started = self._started, []
+        errors: list[Exception] = []
+        running = []
+        for future, task in reversed(started):
+            if not future.cancel():
+                running.append(future)
+                continue
+            try:
+                _run_inside(task)
+            except Exception as error:  # returned with the others once every task has ended
+                errors.append(error)
+        for future in running:
+            failure = future.exception()
+            if isinstance(failure, Exception):
+                errors.append(failure)
+        return errors
 
 
 MIN_PIECE_ELEMENTS = 32_768  # below this a piece costs more to hand over than to compute
@@ -246,12 +309,14 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def matmul_each(matrix: np.ndarray, stack: np.ndarray) -> np.ndarray:
+def matmul_each(
+    matrix: np.ndarray, stack: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """``matrix @ stack[i]`` for every matrix of a 3-D ``stack``, the stack split over the core's
-    threads: ``(M, K) @ (S, K, N) -> (S, M, N)``."""
-    out = np.empty(
-        (stack.shape[0], matrix.shape[0], stack.shape[2]), np.result_type(matrix, stack)
-    )
+    threads: ``(M, K) @ (S, K, N) -> (S, M, N)``, into ``out`` when given."""
+    if out is None:
+        shape = (stack.shape[0], matrix.shape[0], stack.shape[2])
+        out = np.empty(shape, np.result_type(matrix, stack))
 
     def matrices(part: slice) -> None:
         np.matmul(matrix, stack[part], out=out[part])

@@ -3,35 +3,42 @@
 Inside the kernels the layout is feature-major, ``(time, features, batch)``: a step's gates
 are a ``(4*hidden, batch)`` block whose per-gate slices are contiguous slabs, so the
 element-wise calls run at full SIMD speed (column slices of ``(batch, 4*hidden)`` were 2-3x
-slower). Each forward step is one GEMM, ``[W_hh | W_ih | b] @ [h(t-1); x(t); 1]`` (the bias
-rides along as a row of ones under the input), plus a few element-wise calls on preallocated
-buffers. The backward loop keeps only what the recurrence needs, ``W_hh^T @ d(t)``; the
-activation slopes, the weight gradients and the input gradient are products over all steps
-before and after it, split over the core's threads (a step's calls are too small to split:
-two Python threads trading the GIL every few microseconds ran slower than one).
+slower). The bias rides along as a row of ones under the input, so one product applies
+weights and bias together and the bias gradient falls out of the weight gradient.
+
+The LSTM keeps only the recurrence in its step loops, the part no thread can share: forward,
+``W_hh @ h(t-1)`` added to the input projection (one product per step for the whole
+sequence, made before the loop) and the gate maths; backward, the gate gradients and
+``W_hh^T @ d(t)``. Everything else is handed, a chunk of finished steps at a time, to the
+core's other threads (:class:`~azuraforge.core.parallel.Background`) while the loop goes on:
+forward, the factors the backward step needs (activation slopes times their partners);
+backward, the weight and input gradients of the steps already done. A step's own calls are
+too small to split: two threads trading the GIL every few microseconds ran slower than one.
 
 Parameters keep PyTorch's layout and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
-Internally the LSTM gates are reordered to ``i, f, o, g`` and the sigmoid rows are scaled by
+Internally the LSTM gates are reordered to ``o, i, f, g`` and the sigmoid rows are scaled by
 one half, so that a single ``tanh`` call gives all gates: sigmoid(x) = (tanh(x/2) + 1) / 2.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from azuraforge.core import workspace
 from azuraforge.core.autograd import Grads, Needs, register_gradient
-from azuraforge.core.parallel import (
-    MIN_PIECE_PRODUCTS,
-    matmul_each,
-    min_items,
-    parallel_for,
-    parallel_sum,
-)
-from azuraforge.core.tensor import Tensor
+from azuraforge.core.parallel import Background, matmul_each, split
+from azuraforge.core.tensor import Tensor, is_grad_enabled
 from azuraforge.errors import ShapeError
+
+# Work handed to the other threads goes in a few large pieces of the sequence: every task is
+# a handful of NumPy calls, and each call a thread makes beside the step loop may take the GIL
+# just when the loop wants it back (a background thread making ~10 us calls was measured to
+# double the loop's time; one making a single large product cost it 4 %).
+FORWARD_PIECES = 2  # tasks computing the backward's factors after the forward loop
+BACKWARD_PIECES = 4  # chunks of steps whose weight and input gradients go to the other threads
 
 
 def _check_sequence(
@@ -55,9 +62,9 @@ def _check_sequence(
 
 
 def _lstm_order(hidden: int) -> np.ndarray:
-    """Row order i, f, o, g from PyTorch's i, f, g, o."""
+    """Row order o, i, f, g from PyTorch's i, f, g, o."""
     h = hidden
-    order: np.ndarray = np.r_[0 : 2 * h, 3 * h : 4 * h, 2 * h : 3 * h]
+    order: np.ndarray = np.r_[3 * h : 4 * h, 0 : 2 * h, 2 * h : 3 * h]
     return order
 
 
@@ -116,73 +123,88 @@ def lstm_layer(
         ``(batch, time, hidden)``.
     """
     _check_sequence(x, w_ih, w_hh, (b_ih, b_hh), 4, "LSTM")
+    parents = (x, w_ih, w_hh, b_ih, b_hh)
     batch, steps, features = x.shape
-    hidden = w_hh.shape[1]
-    h3 = 3 * hidden
-    dtype = x.dtype
-    order = _lstm_order(hidden)
-    # One operand per step, z[t] = [h(t-1); x(t); 1], against [W_hh | W_ih | b]: a single GEMM
-    # gives all gate pre-activations, and z is also what the weight gradient needs.
-    weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])[order]
+    hidden, dtype = w_hh.shape[1], x.dtype
+    # z[t] = [h(t-1); x(t); 1] against [W_hh | W_ih | b]: the input projection of every step
+    # is one product with z's lower rows, and z is what the weight gradient needs.
+    weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])
+    weights = weights[_lstm_order(hidden)].astype(dtype, copy=False)
+    scaled = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
     z = workspace.empty((steps + 1, hidden + features + 1, batch), dtype)
     z[0, :hidden] = 0
     z[:steps, hidden:-1] = x.data.transpose(1, 2, 0)
     z[:, -1] = 1
     z[steps, hidden:-1] = 0
-    states = z[:, :hidden]
-    weights_fwd = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
     gates = workspace.empty((steps, 4 * hidden, batch), dtype)
+    matmul_each(scaled[:, hidden:], z[:steps, hidden:], out=gates)
+    needs_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
+    factors = workspace.empty((steps, 6 * hidden, batch), dtype) if needs_grad else None
+    background = _lstm_steps(gates, z, np.ascontiguousarray(scaled[:, :hidden]), factors)
+    out = _output(z[:, :hidden], last_only)
+    return Tensor._from_op(out, "lstm", parents, z, weights, factors, background, last_only)
+
+
+def _lstm_steps(
+    gates: np.ndarray, z: np.ndarray, w_h: np.ndarray, factors: np.ndarray | None
+) -> Background:
+    """Run the recurrence: ``gates`` (time, 4*hidden, batch) hold each step's input projection
+    on entry and its gate values on exit, ``z[t + 1, :hidden]`` receives h(t). With
+    ``factors``, the other threads then fill in what the backward pass needs
+    (:func:`_lstm_factors`); the returned tasks may still be running."""
+    steps, four_h, batch = gates.shape
+    hidden, dtype = four_h // 4, gates.dtype
+    h2, h3 = 2 * hidden, 3 * hidden
     cells = workspace.empty((steps + 1, hidden, batch), dtype)
     cells[0] = 0
     tanh_cells = workspace.empty((steps, hidden, batch), dtype)
-    product = np.empty((hidden, batch), dtype)
+    recurrent, product = np.empty((four_h, batch), dtype), np.empty((hidden, batch), dtype)
     for t in range(steps):
         g = gates[t]
-        np.matmul(weights_fwd, z[t], out=g)
+        if t:  # h(-1) = 0
+            np.matmul(w_h, z[t, :hidden], out=recurrent)
+            g += recurrent
         np.tanh(g, out=g)
         sig = g[:h3]
         sig *= 0.5
         sig += 0.5
-        np.multiply(g[hidden : 2 * hidden], cells[t], out=cells[t + 1])
-        np.multiply(g[:hidden], g[h3:], out=product)
+        np.multiply(g[h2:h3], cells[t], out=cells[t + 1])
+        np.multiply(g[hidden:h2], g[h3:], out=product)
         cells[t + 1] += product
         np.tanh(cells[t + 1], out=tanh_cells[t])
-        np.multiply(g[2 * hidden : h3], tanh_cells[t], out=states[t + 1])
-    saved = (z, weights.astype(dtype, copy=False), order, gates, cells, tanh_cells, last_only)
-    return Tensor._from_op(_output(states, last_only), "lstm", (x, w_ih, w_hh, b_ih, b_hh), *saved)
+        np.multiply(g[:hidden], tanh_cells[t], out=z[t + 1, :hidden])
+    background = Background()
+    if factors is not None:
+        for part in split(steps, FORWARD_PIECES):
+            views = (gates[part], cells[part], tanh_cells[part], factors[part])
+            background.submit(partial(_lstm_factors, *views))
+    return background
 
 
-def _gate_slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
-    """Every step's activation slopes at once, on the core's threads: s * (1 - s) for the
-    sigmoid gates, 1 - g**2 for the cell input (rows i, f, o, g)."""
-    slopes = workspace.empty_like(gates)
+def _lstm_factors(
+    gates: np.ndarray, cells: np.ndarray, tanh_cells: np.ndarray, factors: np.ndarray
+) -> None:
+    """What each backward step multiplies by, for a chunk of steps (rows of ``factors``):
+    ``o' tanh(c)``, ``i' g``, ``f' c(t-1)``, ``g' i`` (the gates' slopes times their partners,
+    in the gate gradient's row order o, i, f, g), then ``o (1 - tanh(c)^2)`` and ``f``."""
+    hidden = gates.shape[1] // 4
     h3 = 3 * hidden
-
-    def steps(part: slice) -> None:
-        g, slope = gates[part], slopes[part]
-        np.subtract(1, g, out=slope)
-        slope[:, :h3] *= g[:, :h3]
-        cell_input = g[:, h3:]
-        np.multiply(cell_input, cell_input, out=slope[:, h3:])
-        np.subtract(1, slope[:, h3:], out=slope[:, h3:])
-
-    parallel_for(steps, gates.shape[0], min_items(gates[0].size))
-    return slopes
-
-
-def _summed_step_products(d: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``sum over t of d[t] @ z[t].T``: each thread adds up its own steps' products."""
-
-    def steps(part: slice) -> np.ndarray:
-        total = np.zeros((d.shape[1], z.shape[1]), d.dtype)
-        product = np.empty_like(total)
-        for t in range(part.start, part.stop):
-            np.matmul(d[t], z[t].T, out=product)
-            total += product
-        return total
-
-    per_step = d.shape[1] * d.shape[2] * z.shape[1]
-    return parallel_sum(steps, d.shape[0], min_items(per_step, MIN_PIECE_PRODUCTS))
+    o, i, f, g = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    slopes = factors[:, :h3]
+    np.subtract(1, gates[:, :h3], out=slopes)
+    slopes *= gates[:, :h3]
+    slopes[:, :hidden] *= tanh_cells
+    slopes[:, hidden : 2 * hidden] *= g
+    slopes[:, 2 * hidden : h3] *= cells
+    cell_input = factors[:, h3 : 4 * hidden]
+    np.multiply(g, g, out=cell_input)
+    np.subtract(1, cell_input, out=cell_input)
+    cell_input *= i
+    to_cell = factors[:, 4 * hidden : 5 * hidden]
+    np.multiply(tanh_cells, tanh_cells, out=to_cell)
+    np.subtract(1, to_cell, out=to_cell)
+    to_cell *= o
+    factors[:, 5 * hidden :] = f
 
 
 @register_gradient("lstm")
@@ -191,45 +213,65 @@ def _lstm_backward(
     grad: np.ndarray,
     z: np.ndarray,
     weights: np.ndarray,
-    order: np.ndarray,
-    gates: np.ndarray,
-    cells: np.ndarray,
-    tanh_cells: np.ndarray,
+    factors: np.ndarray,
+    forward_tasks: Background,
     last_only: bool,
 ) -> Grads:
-    steps, four_h, _ = gates.shape
-    hidden = four_h // 4
-    h3 = 3 * hidden
-    out_slope = gates[:, 2 * hidden : h3] * (1 - tanh_cells * tanh_cells)
-    slopes = _gate_slopes(gates, hidden)
-    d_state, steps_grad = _output_grad(grad.astype(gates.dtype, copy=False), last_only)
-    # Only dh(t-1) = W_hh^T d(t) is needed inside the loop; the input and weight gradients
-    # are products over every step's gate gradient d(t) afterwards, split over the threads.
+    forward_tasks.finish()
+    steps, six_h, batch = factors.shape
+    hidden = six_h // 6
+    h4, h5 = 4 * hidden, 5 * hidden
+    d_state, steps_grad = _output_grad(grad.astype(factors.dtype, copy=False), last_only)
     w_h_t = np.ascontiguousarray(weights[:, :hidden].T)
-    d_gates = workspace.empty_like(gates)
+    w_x_t = np.ascontiguousarray(weights[:, hidden:-1].T) if needs[0] else None
+    d_gates = workspace.empty((steps, h4, batch), factors.dtype)
+    grad_x = np.empty((steps, w_x_t.shape[0], batch), factors.dtype) if w_x_t is not None else None
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
-    for t in range(steps - 1, -1, -1):
-        if steps_grad is not None:
-            d_state += steps_grad[t]
-        g, d = gates[t], d_gates[t]
-        np.multiply(d_state, out_slope[t], out=d_cell_total)
-        d_cell_total += d_cell
-        np.multiply(d_state, tanh_cells[t], out=d[2 * hidden : h3])
-        np.multiply(d_cell_total, g[h3:], out=d[:hidden])
-        np.multiply(d_cell_total, cells[t], out=d[hidden : 2 * hidden])
-        np.multiply(d_cell_total, g[:hidden], out=d[h3:])
-        np.multiply(d_cell_total, g[hidden : 2 * hidden], out=d_cell)
-        d *= slopes[t]
-        if t:
-            np.matmul(w_h_t, d, out=d_state)
-    grad_weights = _summed_step_products(d_gates, z)[np.argsort(order)]
-    grad_x = None
-    if needs[0]:
-        w_x_t = np.ascontiguousarray(weights[:, hidden:-1].T)
-        grad_x = np.ascontiguousarray(matmul_each(w_x_t, d_gates).transpose(2, 0, 1))
+    blocks = (3, hidden, batch)  # the i, f, g rows, each times the cell's gradient
+    chunks = split(steps, BACKWARD_PIECES)
+    partials = np.empty((len(chunks), h4, z.shape[1]), factors.dtype)
+    background = Background()
+    for k in range(len(chunks) - 1, -1, -1):
+        for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
+            if steps_grad is not None:
+                d_state += steps_grad[t]
+            f, d = factors[t], d_gates[t]
+            np.multiply(d_state, f[h4:h5], out=d_cell_total)
+            d_cell_total += d_cell
+            np.multiply(d_state, f[:hidden], out=d[:hidden])
+            np.multiply(d_cell_total, f[hidden:h4].reshape(blocks), out=d[hidden:].reshape(blocks))
+            np.multiply(d_cell_total, f[h5:], out=d_cell)
+            if t:
+                np.matmul(w_h_t, d, out=d_state)
+        part = chunks[k]
+        gx = grad_x[part] if grad_x is not None else None
+        background.submit(
+            partial(_lstm_chunk_grads, d_gates[part], z[part], partials[k], w_x_t, gx)
+        )
+    background.finish()
+    grad_weights = partials.sum(axis=0)[np.argsort(_lstm_order(hidden))]
     grad_b = grad_weights[:, -1]
-    return grad_x, grad_weights[:, hidden:-1], grad_weights[:, :hidden], grad_b, grad_b
+    grad_in = _batch_major(grad_x) if grad_x is not None else None
+    return grad_in, grad_weights[:, hidden:-1], grad_weights[:, :hidden], grad_b, grad_b
+
+
+def _lstm_chunk_grads(
+    d: np.ndarray,
+    z: np.ndarray,
+    weight_grad: np.ndarray,
+    w_x_t: np.ndarray | None,
+    grad_x: np.ndarray | None,
+) -> None:
+    """For a chunk of steps, in a few large calls: ``weight_grad = sum over t of d[t] @ z[t].T``
+    (one product of the steps laid side by side), and the input's gradient
+    ``grad_x[t] = W_x^T @ d[t]`` when asked for."""
+    steps, rows, batch = d.shape
+    side_by_side = np.ascontiguousarray(d.transpose(1, 0, 2)).reshape(rows, steps * batch)
+    operands = np.ascontiguousarray(z.transpose(1, 0, 2)).reshape(z.shape[1], steps * batch)
+    np.matmul(side_by_side, operands.T, out=weight_grad)
+    if grad_x is not None and w_x_t is not None:
+        np.matmul(w_x_t, d, out=grad_x)
 
 
 def gru_layer(
