@@ -6,17 +6,17 @@ element-wise calls run at full SIMD speed (column slices of ``(batch, 4*hidden)`
 slower). The bias rides along as a row of ones under the input, so one product applies
 weights and bias together and the bias gradient falls out of the weight gradient.
 
-The LSTM keeps only the recurrence in its step loops, the part no thread can share: forward,
-``W_hh @ h(t-1)`` added to the input projection (one product per step for the whole
-sequence, made before the loop) and the gate maths; backward, the gate gradients and
-``W_hh^T @ d(t)``. Everything else is handed, a chunk of finished steps at a time, to the
-core's other threads (:class:`~azuraforge.core.parallel.Background`) while the loop goes on:
-forward, the factors the backward step needs (activation slopes times their partners);
-backward, the weight and input gradients of the steps already done. A step's own calls are
-too small to split: two threads trading the GIL every few microseconds ran slower than one.
+The LSTM's forward step is one GEMM, ``[W_hh | W_ih | b] @ [h(t-1); x(t); 1]``, and the gate
+maths in one reused ``(5*hidden, batch)`` block; while that block is still in cache, a
+training step also writes what its backward step will multiply by (the activation slopes
+times their partners), so the backward loop makes five element-wise calls and
+``W_hh^T @ d(t)`` a step and reads nothing else. The weight and input gradients of a finished
+chunk of steps go to the core's other threads (:class:`~azuraforge.core.parallel.Background`)
+in three large calls while the loop goes on. A step's own calls are too small to split: two
+threads trading the GIL every few microseconds ran slower than one.
 
 Parameters keep PyTorch's layout and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``).
-Internally the LSTM gates are reordered to ``o, i, f, g`` and the sigmoid rows are scaled by
+Internally the LSTM gates are reordered to ``g, o, i, f`` and the sigmoid rows are scaled by
 one half, so that a single ``tanh`` call gives all gates: sigmoid(x) = (tanh(x/2) + 1) / 2.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from azuraforge.core import workspace
 from azuraforge.core.autograd import Grads, Needs, register_gradient
-from azuraforge.core.parallel import Background, matmul_each, split
+from azuraforge.core.parallel import Background, split
 from azuraforge.core.tensor import Tensor, is_grad_enabled
 from azuraforge.errors import ShapeError
 
@@ -37,8 +37,7 @@ from azuraforge.errors import ShapeError
 # a handful of NumPy calls, and each call a thread makes beside the step loop may take the GIL
 # just when the loop wants it back (a background thread making ~10 us calls was measured to
 # double the loop's time; one making a single large product cost it 4 %).
-FORWARD_PIECES = 2  # tasks computing the backward's factors after the forward loop
-BACKWARD_PIECES = 4  # chunks of steps whose weight and input gradients go to the other threads
+BACKWARD_PIECES = 3  # chunks of steps whose weight and input gradients go to the other threads
 
 
 def _check_sequence(
@@ -62,9 +61,9 @@ def _check_sequence(
 
 
 def _lstm_order(hidden: int) -> np.ndarray:
-    """Row order o, i, f, g from PyTorch's i, f, g, o."""
+    """Row order g, o, i, f from PyTorch's i, f, g, o."""
     h = hidden
-    order: np.ndarray = np.r_[3 * h : 4 * h, 0 : 2 * h, 2 * h : 3 * h]
+    order: np.ndarray = np.r_[2 * h : 4 * h, 0 : 2 * h]
     return order
 
 
@@ -75,12 +74,19 @@ def _gate_scale(hidden: int, sigmoid_gates: int, dtype: Any) -> np.ndarray:
 
 def _feature_major(x: np.ndarray) -> np.ndarray:
     """(batch, time, features) -> contiguous (time, features, batch)."""
-    return np.ascontiguousarray(x.transpose(1, 2, 0))
+    return _contiguous(x.transpose(1, 2, 0))
 
 
 def _batch_major(x: np.ndarray) -> np.ndarray:
     """(time, features, batch) -> contiguous (batch, time, features)."""
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    return _contiguous(x.transpose(2, 0, 1))
+
+
+def _contiguous(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``view`` in a reused buffer (fresh ones page-fault each step)."""
+    out = workspace.empty(view.shape, view.dtype)
+    np.copyto(out, view)
+    return out
 
 
 def _with_ones(x: np.ndarray) -> np.ndarray:
@@ -126,85 +132,68 @@ def lstm_layer(
     parents = (x, w_ih, w_hh, b_ih, b_hh)
     batch, steps, features = x.shape
     hidden, dtype = w_hh.shape[1], x.dtype
-    # z[t] = [h(t-1); x(t); 1] against [W_hh | W_ih | b]: the input projection of every step
-    # is one product with z's lower rows, and z is what the weight gradient needs.
+    # One operand per step, z[t] = [h(t-1); x(t); 1], against [W_hh | W_ih | b]: a single GEMM
+    # gives all gate pre-activations, and z is also what the weight gradient needs.
     weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])
     weights = weights[_lstm_order(hidden)].astype(dtype, copy=False)
-    scaled = (weights * _gate_scale(hidden, 3, dtype)[:, None]).astype(dtype, copy=False)
+    scale = np.r_[np.ones(hidden), np.full(3 * hidden, 0.5)].astype(dtype)
     z = workspace.empty((steps + 1, hidden + features + 1, batch), dtype)
     z[0, :hidden] = 0
     z[:steps, hidden:-1] = x.data.transpose(1, 2, 0)
     z[:, -1] = 1
     z[steps, hidden:-1] = 0
-    gates = workspace.empty((steps, 4 * hidden, batch), dtype)
-    matmul_each(scaled[:, hidden:], z[:steps, hidden:], out=gates)
     needs_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
     factors = workspace.empty((steps, 6 * hidden, batch), dtype) if needs_grad else None
-    background = _lstm_steps(gates, z, np.ascontiguousarray(scaled[:, :hidden]), factors)
+    _lstm_steps(z, (weights * scale[:, None]).astype(dtype, copy=False), factors)
     out = _output(z[:, :hidden], last_only)
-    return Tensor._from_op(out, "lstm", parents, z, weights, factors, background, last_only)
+    return Tensor._from_op(out, "lstm", parents, z, weights, factors, last_only)
 
 
-def _lstm_steps(
-    gates: np.ndarray, z: np.ndarray, w_h: np.ndarray, factors: np.ndarray | None
-) -> Background:
-    """Run the recurrence: ``gates`` (time, 4*hidden, batch) hold each step's input projection
-    on entry and its gate values on exit, ``z[t + 1, :hidden]`` receives h(t). With
-    ``factors``, the other threads then fill in what the backward pass needs
-    (:func:`_lstm_factors`); the returned tasks may still be running."""
-    steps, four_h, batch = gates.shape
-    hidden, dtype = four_h // 4, gates.dtype
-    h2, h3 = 2 * hidden, 3 * hidden
-    cells = workspace.empty((steps + 1, hidden, batch), dtype)
-    cells[0] = 0
-    tanh_cells = workspace.empty((steps, hidden, batch), dtype)
-    recurrent, product = np.empty((four_h, batch), dtype), np.empty((hidden, batch), dtype)
+def _lstm_steps(z: np.ndarray, weights: np.ndarray, factors: np.ndarray | None) -> None:
+    """Run the recurrence with the gate rows g, o, i, f of ``weights`` (sigmoid rows halved):
+    h(t) goes to ``z[t + 1, :hidden]``. One ``(5*hidden, batch)`` block serves every step:
+    rows g, o, i, f for the gates, row tanh(c) before them. With ``factors``, each step also
+    leaves what its backward step multiplies by (:func:`_lstm_step_factors`), computed while
+    the step's values are in cache."""
+    steps, batch = z.shape[0] - 1, z.shape[2]
+    hidden, dtype = weights.shape[0] // 4, z.dtype
+    h2, h3, h4 = 2 * hidden, 3 * hidden, 4 * hidden
+    block = np.empty((5 * hidden, batch), dtype)
+    cells = np.zeros((2, hidden, batch), dtype)  # c(t-1) and c(t), taking turns
+    product = np.empty((hidden, batch), dtype)
     for t in range(steps):
-        g = gates[t]
-        if t:  # h(-1) = 0
-            np.matmul(w_h, z[t, :hidden], out=recurrent)
-            g += recurrent
-        np.tanh(g, out=g)
-        sig = g[:h3]
-        sig *= 0.5
-        sig += 0.5
-        np.multiply(g[h2:h3], cells[t], out=cells[t + 1])
-        np.multiply(g[hidden:h2], g[h3:], out=product)
-        cells[t + 1] += product
-        np.tanh(cells[t + 1], out=tanh_cells[t])
-        np.multiply(g[:hidden], tanh_cells[t], out=z[t + 1, :hidden])
-    background = Background()
-    if factors is not None:
-        for part in split(steps, FORWARD_PIECES):
-            views = (gates[part], cells[part], tanh_cells[part], factors[part])
-            background.submit(partial(_lstm_factors, *views))
-    return background
+        previous, cell = cells[t % 2], cells[1 - t % 2]
+        np.matmul(weights, z[t], out=block[hidden:])
+        np.tanh(block[hidden:], out=block[hidden:])
+        sigmoids = block[h2:]
+        sigmoids *= 0.5
+        sigmoids += 0.5
+        np.multiply(block[h4:], previous, out=cell)
+        np.multiply(block[h3:h4], block[hidden:h2], out=product)
+        cell += product
+        np.tanh(cell, out=block[:hidden])
+        np.multiply(block[h2:h3], block[:hidden], out=z[t + 1, :hidden])
+        if factors is not None:
+            _lstm_step_factors(block, previous, factors[t])
 
 
-def _lstm_factors(
-    gates: np.ndarray, cells: np.ndarray, tanh_cells: np.ndarray, factors: np.ndarray
-) -> None:
-    """What each backward step multiplies by, for a chunk of steps (rows of ``factors``):
-    ``o' tanh(c)``, ``i' g``, ``f' c(t-1)``, ``g' i`` (the gates' slopes times their partners,
-    in the gate gradient's row order o, i, f, g), then ``o (1 - tanh(c)^2)`` and ``f``."""
-    hidden = gates.shape[1] // 4
-    h3 = 3 * hidden
-    o, i, f, g = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    slopes = factors[:, :h3]
-    np.subtract(1, gates[:, :h3], out=slopes)
-    slopes *= gates[:, :h3]
-    slopes[:, :hidden] *= tanh_cells
-    slopes[:, hidden : 2 * hidden] *= g
-    slopes[:, 2 * hidden : h3] *= cells
-    cell_input = factors[:, h3 : 4 * hidden]
-    np.multiply(g, g, out=cell_input)
-    np.subtract(1, cell_input, out=cell_input)
-    cell_input *= i
-    to_cell = factors[:, 4 * hidden : 5 * hidden]
-    np.multiply(tanh_cells, tanh_cells, out=to_cell)
-    np.subtract(1, to_cell, out=to_cell)
-    to_cell *= o
-    factors[:, 5 * hidden :] = f
+def _lstm_step_factors(block: np.ndarray, previous_cell: np.ndarray, out: np.ndarray) -> None:
+    """What one backward step multiplies by, from a step's block (rows tanh(c), g, o, i, f):
+    ``o (1 - tanh(c)^2)``, then each gate's slope times its partner in the gate rows' order,
+    ``g' i``, ``o' tanh(c)``, ``i' g``, ``f' c(t-1)``, then ``f``. Rows tanh(c), g line up with
+    their partners o, i, so each pair takes one call."""
+    hidden = block.shape[0] // 5
+    h2, h4, h5 = 2 * hidden, 4 * hidden, 5 * hidden
+    squares = out[:h2]
+    np.multiply(block[:h2], block[:h2], out=squares)
+    np.subtract(1, squares, out=squares)
+    squares *= block[h2:h4]
+    slopes = out[h2:h5]
+    np.subtract(1, block[h2:], out=slopes)
+    slopes *= block[h2:]
+    out[h2:h4] *= block[:h2]
+    out[h4:h5] *= previous_cell
+    out[h5:] = block[h4:]
 
 
 @register_gradient("lstm")
@@ -214,33 +203,31 @@ def _lstm_backward(
     z: np.ndarray,
     weights: np.ndarray,
     factors: np.ndarray,
-    forward_tasks: Background,
     last_only: bool,
 ) -> Grads:
-    forward_tasks.finish()
     steps, six_h, batch = factors.shape
     hidden = six_h // 6
-    h4, h5 = 4 * hidden, 5 * hidden
+    h2, h3, h4, h5 = 2 * hidden, 3 * hidden, 4 * hidden, 5 * hidden
     d_state, steps_grad = _output_grad(grad.astype(factors.dtype, copy=False), last_only)
     w_h_t = np.ascontiguousarray(weights[:, :hidden].T)
     w_x_t = np.ascontiguousarray(weights[:, hidden:-1].T) if needs[0] else None
     d_gates = workspace.empty((steps, h4, batch), factors.dtype)
-    grad_x = np.empty((steps, w_x_t.shape[0], batch), factors.dtype) if w_x_t is not None else None
+    grad_x = None if w_x_t is None else workspace.empty((steps, len(w_x_t), batch), factors.dtype)
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
-    blocks = (3, hidden, batch)  # the i, f, g rows, each times the cell's gradient
+    blocks = (4, hidden, batch)  # the gate rows g, o, i, f, each times the cell's gradient
     chunks = split(steps, BACKWARD_PIECES)
-    partials = np.empty((len(chunks), h4, z.shape[1]), factors.dtype)
+    partials = workspace.empty((len(chunks), h4, z.shape[1]), factors.dtype)
     background = Background()
     for k in range(len(chunks) - 1, -1, -1):
         for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
             if steps_grad is not None:
                 d_state += steps_grad[t]
             f, d = factors[t], d_gates[t]
-            np.multiply(d_state, f[h4:h5], out=d_cell_total)
+            np.multiply(d_state, f[:hidden], out=d_cell_total)
             d_cell_total += d_cell
-            np.multiply(d_state, f[:hidden], out=d[:hidden])
-            np.multiply(d_cell_total, f[hidden:h4].reshape(blocks), out=d[hidden:].reshape(blocks))
+            np.multiply(d_cell_total, f[hidden:h5].reshape(blocks), out=d.reshape(blocks))
+            np.multiply(d_state, f[h2:h3], out=d[hidden:h2])  # o's row: h's gradient instead
             np.multiply(d_cell_total, f[h5:], out=d_cell)
             if t:
                 np.matmul(w_h_t, d, out=d_state)
@@ -263,13 +250,11 @@ def _lstm_chunk_grads(
     w_x_t: np.ndarray | None,
     grad_x: np.ndarray | None,
 ) -> None:
-    """For a chunk of steps, in a few large calls: ``weight_grad = sum over t of d[t] @ z[t].T``
-    (one product of the steps laid side by side), and the input's gradient
-    ``grad_x[t] = W_x^T @ d[t]`` when asked for."""
-    steps, rows, batch = d.shape
-    side_by_side = np.ascontiguousarray(d.transpose(1, 0, 2)).reshape(rows, steps * batch)
-    operands = np.ascontiguousarray(z.transpose(1, 0, 2)).reshape(z.shape[1], steps * batch)
-    np.matmul(side_by_side, operands.T, out=weight_grad)
+    """For a chunk of steps, in three calls: ``weight_grad = sum over t of d[t] @ z[t].T``,
+    and the input's gradient ``grad_x[t] = W_x^T @ d[t]`` when asked for."""
+    products = workspace.empty((d.shape[0], d.shape[1], z.shape[1]), d.dtype)
+    np.matmul(d, z.transpose(0, 2, 1), out=products)
+    np.sum(products, axis=0, out=weight_grad)
     if grad_x is not None and w_x_t is not None:
         np.matmul(w_x_t, d, out=grad_x)
 
