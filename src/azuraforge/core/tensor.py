@@ -556,9 +556,12 @@ def _backpropagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
-    # A copy: one backward rule may hand the same array to several inputs.
-    grad = np.array(grad, dtype=leaf.data.dtype, copy=True)
-    leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+    # A copy (one backward rule may hand the same array to several inputs) laid out like the
+    # leaf's data, as PyTorch's .grad is: the optimiser's passes over both then run in step
+    # (Adam on a transposed (128, 1600) gradient took 1.0 ms instead of 0.1).
+    copy = np.empty_like(leaf.data)
+    np.copyto(copy, grad, casting="unsafe")
+    leaf.grad = copy if leaf.grad is None else leaf.grad + copy
 
 
 from azuraforge.core import functional as F  # noqa: E402  (both need Tensor defined first)

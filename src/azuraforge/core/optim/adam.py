@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from azuraforge.core import workspace
 from azuraforge.core.optim.optimizer import Optimizer
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import check_non_negative
@@ -78,15 +79,21 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(param.data)
         state["step"] += 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        # m += (1 - beta1) * grad ... with one reused buffer for every temporary
+        scratch = workspace.empty_like(m)
+        np.multiply(grad, 1 - beta1, out=scratch)
         m *= beta1
-        m += (1 - beta1) * grad
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * (grad * grad)
-        step_size = self.lr / (1 - beta1 ** state["step"])
-        denom = np.sqrt(v)
-        denom *= 1 / math.sqrt(1 - beta2 ** state["step"])
-        denom += self.eps
-        param.data -= step_size * (m / denom)
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch *= 1 / math.sqrt(1 - beta2 ** state["step"])
+        scratch += self.eps
+        np.divide(m, scratch, out=scratch)
+        scratch *= self.lr / (1 - beta1 ** state["step"])
+        param.data -= scratch
 
 
 class AdamW(Adam):
