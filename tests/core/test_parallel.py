@@ -132,12 +132,87 @@ def test_parallel_sum_adds_every_piece_in_order(threads):
     assert len(pieces) == min(threads, 9)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_matmul_each_multiplies_every_matrix_of_the_stack(threads):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_background_runs_every_task_once_whatever_the_threads(threads):
     set_num_threads(threads)
-    rng = np.random.default_rng(0)
-    matrix, stack = rng.standard_normal((64, 96)), rng.standard_normal((30, 96, 512))
-    np.testing.assert_allclose(parallel.matmul_each(matrix, stack), matrix @ stack)
+    runs = np.zeros(20, dtype=int)
+    background = parallel.Background()
+    for i in range(20):
+        background.submit(lambda i=i: runs.__setitem__(i, runs[i] + 1))
+    background.finish()
+    assert (runs == 1).all()
+
+
+def test_background_with_one_thread_runs_each_task_at_once():
+    set_num_threads(1)
+    order = []
+    background = parallel.Background()
+    background.submit(lambda: order.append("task"))
+    order.append("after submit")
+    background.finish()
+    assert order == ["task", "after submit"]
+
+
+def test_background_tasks_run_beside_the_caller():
+    set_num_threads(2)
+    started, release = threading.Event(), threading.Event()
+    names = []
+
+    def task():
+        names.append(threading.current_thread().name)
+        started.set()
+        release.wait(5)
+
+    background = parallel.Background()
+    background.submit(task)
+    assert started.wait(5), "the task did not start while the caller went on"
+    release.set()
+    background.finish()
+    assert names[0].startswith("azuraforge-core")
+
+
+def test_finish_takes_back_the_tasks_no_thread_has_started():
+    set_num_threads(2)
+    release = threading.Event()
+    names = []
+    background = parallel.Background()
+    background.submit(lambda: release.wait(5))  # keeps the pool's one thread busy
+    for _ in range(3):
+        background.submit(lambda: names.append(threading.current_thread().name))
+    caller = threading.current_thread().name
+    timer = threading.Timer(0.5, release.set)  # finish() must not wait for it to run them
+    timer.start()
+    background.finish()
+    timer.cancel()
+    release.set()
+    assert names == [caller] * 3
+
+
+def test_parallel_for_takes_back_pieces_a_busy_pool_has_not_started():
+    set_num_threads(2)
+    release = threading.Event()
+    busy = parallel.Background()
+    busy.submit(lambda: release.wait(5))
+    names = []
+    parallel.parallel_for(lambda piece: names.append(threading.current_thread().name), 2)
+    release.set()
+    busy.finish()
+    assert names == [threading.current_thread().name] * 2
+
+
+def test_a_background_tasks_error_is_raised_by_finish_after_every_task_ended():
+    set_num_threads(2)
+    done = []
+
+    def fail():
+        raise ValueError("task failed")
+
+    background = parallel.Background()
+    background.submit(fail)
+    background.submit(lambda: done.append(1))
+    with pytest.raises(ValueError, match="task failed"):
+        background.finish()
+    assert done == [1]
 
 
 def test_split_gives_contiguous_near_equal_pieces():

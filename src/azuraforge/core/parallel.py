@@ -307,20 +307,3 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     parallel_for(rows, lhs.shape[0], min_items(lhs.shape[1] * rhs.shape[1], MIN_PIECE_PRODUCTS))
     return out
-
-
-def matmul_each(
-    matrix: np.ndarray, stack: np.ndarray, out: np.ndarray | None = None
-) -> np.ndarray:
-    """``matrix @ stack[i]`` for every matrix of a 3-D ``stack``, the stack split over the core's
-    threads: ``(M, K) @ (S, K, N) -> (S, M, N)``, into ``out`` when given."""
-    if out is None:
-        shape = (stack.shape[0], matrix.shape[0], stack.shape[2])
-        out = np.empty(shape, np.result_type(matrix, stack))
-
-    def matrices(part: slice) -> None:
-        np.matmul(matrix, stack[part], out=out[part])
-
-    per_matrix = matrix.size * stack.shape[2]
-    parallel_for(matrices, stack.shape[0], min_items(per_matrix, MIN_PIECE_PRODUCTS))
-    return out

@@ -127,3 +127,33 @@ def test_pooling_rejects_bad_input(pool):
         pool(Tensor(np.ones((4, 4))), 2)
     with pytest.raises(ShapeError, match=r"kernel 5 is larger than the \(padded\) input size 4"):
         pool(Tensor(np.ones((1, 1, 4, 4))), 5)
+
+
+def _ties_and_negatives(shape, seed=0):
+    """Whole numbers around zero: windows with ties, all-negative windows, exact zeros."""
+    return np.round(np.random.default_rng(seed).standard_normal(shape) * 1.5)
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, None), (3, 2), (2, 1)])
+def test_max_pool_of_a_relu_gives_the_values_and_gradients_of_the_two_ops(kernel, stride):
+    data = _ties_and_negatives((3, 4, 9, 9))
+    x = Tensor(data, requires_grad=True)
+    pooled = F.max_pool2d(x.relu(), kernel, stride)
+    out_grad = np.random.default_rng(2).standard_normal(pooled.shape)
+    (pooled * Tensor(out_grad)).sum().backward()
+    # Reference: the ReLU's output as a leaf, pooled, its gradient sent back through the ReLU.
+    relu_out = Tensor(np.maximum(data, 0), requires_grad=True)
+    reference = F.max_pool2d(relu_out, kernel, stride)
+    (reference * Tensor(out_grad)).sum().backward()
+    np.testing.assert_array_equal(pooled.data, reference.data)
+    np.testing.assert_array_equal(x.grad, relu_out.grad * (data > 0))
+
+
+def test_a_relu_output_used_twice_gets_both_gradients_when_one_use_is_pooled():
+    data = _ties_and_negatives((2, 3, 6, 6), seed=3)
+    x = Tensor(data, requires_grad=True)
+    activated = x.relu()
+    (F.max_pool2d(activated, 2).sum() + (activated * 3.0).sum()).backward()
+    relu_out = Tensor(np.maximum(data, 0), requires_grad=True)
+    (F.max_pool2d(relu_out, 2).sum() + (relu_out * 3.0).sum()).backward()
+    np.testing.assert_array_equal(x.grad, relu_out.grad * (data > 0))
