@@ -95,6 +95,12 @@ def empty_like(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     dtype = np.dtype(dtype or array.dtype)
     if array.size * dtype.itemsize < MIN_BYTES:  # never cached: NumPy keeps the layout too
         return np.empty_like(array, dtype)
-    order = sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
+    order = layout(array)
     buffer = empty(tuple(array.shape[axis] for axis in order), dtype)
     return buffer.transpose(np.argsort(order))
+
+
+def layout(array: np.ndarray) -> list[int]:
+    """The axes from outermost to innermost in memory (``[0, 1, 2]`` for a C-ordered 3-D
+    array; a batch-innermost NCHW view gives ``[1, 2, 3, 0]``)."""
+    return sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
