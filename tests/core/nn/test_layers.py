@@ -365,3 +365,22 @@ def test_batch_norm_running_statistics_keep_their_dtype():
     norm = nn.BatchNorm1d(3)
     norm(Tensor(rng(0).standard_normal((4, 3)), dtype=np.float64))
     assert norm.running_mean.dtype == np.float32 and norm.running_var.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_with_relu_then_max_pool_matches_torch(dtype):
+    # Sequential runs the pooling before the ReLU (fewer values); PyTorch runs them in order
+    manual_seed(0)
+    ours = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten()
+    )
+    x = np.round(rng(0).standard_normal((4, 2, 9, 9)) * 2)  # ties and all-negative windows
+    compare_module_with_torch(ours, theirs, x, dtype)
+    assert [type(layer).__name__ for layer in ours] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten"]
+
+
+def test_sequential_relu_then_max_pool_gradients_match_finite_differences():
+    manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.MaxPool2d(2))
+    check_module_gradients(model, tensor64(rng(1).standard_normal((2, 1, 5, 5))))

@@ -9,6 +9,7 @@ import numpy as np
 
 from azuraforge.core import functional as F
 from azuraforge.core.nn import init
+from azuraforge.core.nn.conv import MaxPool2d
 from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
@@ -344,7 +345,7 @@ class Sequential(Module):
             yield str(i), layer
 
     def forward(self, x: Any) -> Any:
-        for layer in self.layers:
+        for layer in _pool_before_relu(self.layers):
             x = layer(x)
         return x
 
@@ -374,3 +375,14 @@ __all__ = [
     "Softmax",
     "Tanh",
 ]
+
+
+def _pool_before_relu(layers: list[Module]) -> list[Module]:
+    """The layers in the order they run: a max-pooling right after a ReLU runs before it.
+    The numbers and gradients are the same (a window's maximum commutes with ReLU), and the
+    ReLU then passes over a quarter of the values (the benchmark CNN's first ReLU: 2.8M)."""
+    order = list(layers)
+    for i in range(len(order) - 1):
+        if type(order[i]) is ReLU and type(order[i + 1]) is MaxPool2d:
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
