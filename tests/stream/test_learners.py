@@ -46,9 +46,13 @@ def _columns(events):
 def test_one_event_path_equals_core_optimiser_path(kind, optimizer) -> None:
     """learn_one (plain Python) and learn_many of one event (the core's SGD/Adam on a
     tensor) take the same steps."""
+    # Squared error on feature b (mean 5, sd 10) diverges at lr 0.01, and a diverging run
+    # grows a last-bit difference (a BLAS with fused multiply-add, e.g. OpenBLAS's SkylakeX
+    # kernels, against plain Python) past any tolerance: the regression steps at 0.001.
+    lr = 0.01 if kind is LogisticRegression else 0.001
     one, many = (
-        kind(optimizer=optimizer, lr=0.01, l2=0.001),
-        kind(optimizer=optimizer, lr=0.01, l2=0.001),
+        kind(optimizer=optimizer, lr=lr, l2=0.001),
+        kind(optimizer=optimizer, lr=lr, l2=0.001),
     )
     for x, label in sample_stream(400):
         y = label if kind is LogisticRegression else x["a"] * 3 - 1
@@ -56,6 +60,7 @@ def test_one_event_path_equals_core_optimiser_path(kind, optimizer) -> None:
         many.learn_many({k: [v] for k, v in x.items()}, [y])
     np.testing.assert_allclose(list(one.weights.values()), list(many.weights.values()), rtol=1e-12)
     assert one.intercept == pytest.approx(many.intercept, rel=1e-12)
+    assert max(abs(w) for w in one.weights.values()) < 100  # the run converged
 
 
 def test_scaler_batches_give_the_running_statistics() -> None:
