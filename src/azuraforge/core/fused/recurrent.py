@@ -136,7 +136,7 @@ def lstm_layer(
     # gives all gate pre-activations, and z is also what the weight gradient needs.
     weights = np.hstack([w_hh.data, w_ih.data, (b_ih.data + b_hh.data)[:, None]])
     weights = weights[_lstm_order(hidden)].astype(dtype, copy=False)
-    scale = np.r_[np.ones(hidden), np.full(3 * hidden, 0.5)].astype(dtype)
+    scale = np.roll(_gate_scale(hidden, 3, dtype), hidden)  # g's row first
     z = workspace.empty((steps + 1, hidden + features + 1, batch), dtype)
     z[0, :hidden] = 0
     z[:steps, hidden:-1] = x.data.transpose(1, 2, 0)
@@ -159,7 +159,7 @@ def _lstm_steps(z: np.ndarray, weights: np.ndarray, factors: np.ndarray | None) 
     hidden, dtype = weights.shape[0] // 4, z.dtype
     h2, h3, h4 = 2 * hidden, 3 * hidden, 4 * hidden
     block = np.empty((5 * hidden, batch), dtype)
-    cells = np.zeros((2, hidden, batch), dtype)  # c(t-1) and c(t), taking turns
+    cells = np.zeros((2, hidden, batch), dtype)  # a step reads c(t-1) and writes c(t)
     product = np.empty((hidden, batch), dtype)
     for t in range(steps):
         previous, cell = cells[t % 2], cells[1 - t % 2]
@@ -215,46 +215,54 @@ def _lstm_backward(
     grad_x = None if w_x_t is None else workspace.empty((steps, len(w_x_t), batch), factors.dtype)
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
-    blocks = (4, hidden, batch)  # the gate rows g, o, i, f, each times the cell's gradient
+    blocks = (4, hidden, batch)  # the gate rows g, o, i, f
     chunks = split(steps, BACKWARD_PIECES)
+    weights_wanted = any(needs[1:])  # not when the whole layer is frozen
     partials = workspace.empty((len(chunks), h4, z.shape[1]), factors.dtype)
-    background = Background()
-    for k in range(len(chunks) - 1, -1, -1):
-        for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
-            if steps_grad is not None:
-                d_state += steps_grad[t]
-            f, d = factors[t], d_gates[t]
-            np.multiply(d_state, f[:hidden], out=d_cell_total)
-            d_cell_total += d_cell
-            np.multiply(d_cell_total, f[hidden:h5].reshape(blocks), out=d.reshape(blocks))
-            np.multiply(d_state, f[h2:h3], out=d[hidden:h2])  # o's row: h's gradient instead
-            np.multiply(d_cell_total, f[h5:], out=d_cell)
-            if t:
-                np.matmul(w_h_t, d, out=d_state)
-        part = chunks[k]
-        gx = grad_x[part] if grad_x is not None else None
-        background.submit(
-            partial(_lstm_chunk_grads, d_gates[part], z[part], partials[k], w_x_t, gx)
-        )
-    background.finish()
+    with Background() as background:
+        for k in range(len(chunks) - 1, -1, -1):
+            for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
+                if steps_grad is not None:
+                    d_state += steps_grad[t]
+                f, d = factors[t], d_gates[t]
+                np.multiply(d_state, f[:hidden], out=d_cell_total)
+                d_cell_total += d_cell
+                # one call for the four gate rows, then o's row again: its gradient comes
+                # from h's, not the cell's (two calls for the other three rows cost more)
+                np.multiply(d_cell_total, f[hidden:h5].reshape(blocks), out=d.reshape(blocks))
+                np.multiply(d_state, f[h2:h3], out=d[hidden:h2])
+                np.multiply(d_cell_total, f[h5:], out=d_cell)
+                if t:
+                    np.matmul(w_h_t, d, out=d_state)
+            part = chunks[k]
+            gx = grad_x[part] if grad_x is not None else None
+            wanted = partials[k] if weights_wanted else None
+            background.submit(
+                partial(_lstm_chunk_grads, d_gates[part], z[part], wanted, w_x_t, gx)
+            )
+    grad_in = _batch_major(grad_x) if grad_x is not None else None
+    if not weights_wanted:
+        return grad_in, None, None, None, None
     grad_weights = partials.sum(axis=0)[np.argsort(_lstm_order(hidden))]
     grad_b = grad_weights[:, -1]
-    grad_in = _batch_major(grad_x) if grad_x is not None else None
     return grad_in, grad_weights[:, hidden:-1], grad_weights[:, :hidden], grad_b, grad_b
 
 
 def _lstm_chunk_grads(
     d: np.ndarray,
     z: np.ndarray,
-    weight_grad: np.ndarray,
+    weight_grad: np.ndarray | None,
     w_x_t: np.ndarray | None,
     grad_x: np.ndarray | None,
 ) -> None:
-    """For a chunk of steps, in three calls: ``weight_grad = sum over t of d[t] @ z[t].T``,
-    and the input's gradient ``grad_x[t] = W_x^T @ d[t]`` when asked for."""
-    products = workspace.empty((d.shape[0], d.shape[1], z.shape[1]), d.dtype)
-    np.matmul(d, z.transpose(0, 2, 1), out=products)
-    np.sum(products, axis=0, out=weight_grad)
+    """For a chunk of steps, in a few large calls: ``weight_grad = sum over t of
+    d[t] @ z[t].T`` (one product of the steps laid side by side) and the input's gradient
+    ``grad_x[t] = W_x^T @ d[t]``, each when asked for."""
+    if weight_grad is not None:
+        steps, rows, batch = d.shape
+        side_by_side = _contiguous(d.transpose(1, 0, 2)).reshape(rows, steps * batch)
+        operands = _contiguous(z.transpose(1, 0, 2)).reshape(z.shape[1], steps * batch)
+        np.matmul(side_by_side, operands.T, out=weight_grad)
     if grad_x is not None and w_x_t is not None:
         np.matmul(w_x_t, d, out=grad_x)
 

@@ -79,7 +79,8 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(param.data)
         state["step"] += 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        # m += (1 - beta1) * grad ... with one reused buffer for every temporary
+        # m += (1 - beta1) * grad and the rest, each temporary written into one buffer
+        # instead of a fresh array of the parameter's size
         scratch = workspace.empty_like(m)
         np.multiply(grad, 1 - beta1, out=scratch)
         m *= beta1
