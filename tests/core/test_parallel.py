@@ -9,7 +9,7 @@ import torch
 from threadpoolctl import threadpool_info
 
 from azuraforge.core import Tensor, get_num_threads, parallel, set_num_threads
-from azuraforge.core.fused import avg_pool2d, conv2d, lstm_layer, max_pool2d
+from azuraforge.core.fused import avg_pool2d, conv2d, gru_layer, lstm_layer, max_pool2d
 from azuraforge.errors import InvalidParameterError
 
 pytestmark = pytest.mark.usefixtures("restore_threads")
@@ -271,6 +271,7 @@ IMAGE = [(32, 16, 26, 26)]  # 21,632 values a channel: pooling splits by channel
 ONES_1X1 = Tensor(np.ones((4, 9, 1, 1), np.float32))
 # batch 64, 40 steps, 24 features, hidden 32: big enough that every step product splits
 SEQUENCE = [(64, 40, 24), (128, 24), (128, 32), (128,), (128,)]
+GRU_SEQUENCE = [(64, 40, 24), (96, 24), (96, 32), (96,), (96,)]
 
 
 def _small(w_ih, w_hh, b_ih, b_hh):
@@ -292,6 +293,8 @@ KERNELS = {  # name: (input shapes, the kernel applied to tensors of those shape
     "matmul, more columns": ([(40, 300), (300, 900)], lambda a, b: a @ b),
     "lstm, every step": (SEQUENCE, lambda x, *p: lstm_layer(x, *_small(*p))),
     "lstm, last step": (SEQUENCE, lambda x, *p: lstm_layer(x, *_small(*p), last_only=True)),
+    "gru, every step": (GRU_SEQUENCE, lambda x, *p: gru_layer(x, *_small(*p))),
+    "gru, last step": (GRU_SEQUENCE, lambda x, *p: gru_layer(x, *_small(*p), last_only=True)),
 }
 WITH_TIES = {"max_pool2d overlapping, with ties"}  # inputs rounded to whole numbers
 

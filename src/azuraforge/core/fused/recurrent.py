@@ -255,16 +255,21 @@ def _lstm_chunk_grads(
     w_x_t: np.ndarray | None,
     grad_x: np.ndarray | None,
 ) -> None:
-    """For a chunk of steps, in a few large calls: ``weight_grad = sum over t of
-    d[t] @ z[t].T`` (one product of the steps laid side by side) and the input's gradient
-    ``grad_x[t] = W_x^T @ d[t]``, each when asked for."""
+    """For a chunk of steps, each when asked for: ``weight_grad = sum over t of
+    d[t] @ z[t].T`` and the input's gradient ``grad_x[t] = W_x^T @ d[t]``."""
     if weight_grad is not None:
-        steps, rows, batch = d.shape
-        side_by_side = _contiguous(d.transpose(1, 0, 2)).reshape(rows, steps * batch)
-        operands = _contiguous(z.transpose(1, 0, 2)).reshape(z.shape[1], steps * batch)
-        np.matmul(side_by_side, operands.T, out=weight_grad)
+        _summed_products(d, z, weight_grad)
     if grad_x is not None and w_x_t is not None:
         np.matmul(w_x_t, d, out=grad_x)
+
+
+def _summed_products(d: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:
+    """``out = sum over t of d[t] @ z[t].T`` in one product of the steps laid side by side
+    (copies the size of the inputs, where stacked products would grow with the weights)."""
+    steps, rows, batch = d.shape
+    side_by_side = _contiguous(d.transpose(1, 0, 2)).reshape(rows, steps * batch)
+    operands = _contiguous(z.transpose(1, 0, 2)).reshape(z.shape[1], steps * batch)
+    np.matmul(side_by_side, operands.T, out=out)
 
 
 def gru_layer(
@@ -338,30 +343,58 @@ def _gru_backward(
     n_slope = (1 - candidates * candidates) * (1 - z)
     z_input = states[:-1] - candidates
     d_state, steps_grad = _output_grad(grad.astype(candidates.dtype, copy=False), last_only)
-    d_inputs = np.empty((steps, 3 * hidden, d_state.shape[1]), candidates.dtype)
-    d_hidden = np.empty_like(d_inputs)
+    dtype, batch = candidates.dtype, d_state.shape[1]
+    d_inputs = workspace.empty((steps, 3 * hidden, batch), dtype)
+    d_hidden = workspace.empty_like(d_inputs)
     carried = np.empty_like(d_state)
     w_hh_t = np.ascontiguousarray(w_hh.T)
-    # Weight gradients accumulate while each step's block is still in cache.
-    grad_w_aug, product_aug = np.zeros((2, 3 * hidden, x_aug.shape[1]), candidates.dtype)
-    grad_w_hh, product_hh = np.zeros((2, 3 * hidden, hidden), candidates.dtype)
-    for t in range(steps - 1, -1, -1):
-        if steps_grad is not None:
-            d_state += steps_grad[t]
-        di, dh = d_inputs[t], d_hidden[t]
-        np.multiply(d_state, n_slope[t], out=di[h2:])
-        np.multiply(di[h2:], hidden_n[t], out=di[:hidden])
-        np.multiply(d_state, z_input[t], out=di[hidden:h2])
-        di[:h2] *= rz_slope[t]
-        dh[:h2] = di[:h2]
-        np.multiply(di[h2:], gates_rz[t, :hidden], out=dh[h2:])
-        np.multiply(d_state, z[t], out=carried)
-        np.matmul(w_hh_t, dh, out=d_state)
-        d_state += carried
-        np.matmul(di, x_aug[t].T, out=product_aug)
-        grad_w_aug += product_aug
-        np.matmul(dh, states[t].T, out=product_hh)
-        grad_w_hh += product_hh
-    grad_x = _batch_major(np.matmul(w_ih.T, d_inputs)) if needs[0] else None
+    w_ih_t = np.ascontiguousarray(w_ih.T) if needs[0] else None
+    grad_x = None if w_ih_t is None else workspace.empty((steps, len(w_ih_t), batch), dtype)
+    chunks = split(steps, BACKWARD_PIECES)
+    partials_aug = workspace.empty((len(chunks), 3 * hidden, x_aug.shape[1]), dtype)
+    partials_hh = workspace.empty((len(chunks), 3 * hidden, hidden), dtype)
+    with Background() as background:
+        for k in range(len(chunks) - 1, -1, -1):
+            for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
+                if steps_grad is not None:
+                    d_state += steps_grad[t]
+                di, dh = d_inputs[t], d_hidden[t]
+                np.multiply(d_state, n_slope[t], out=di[h2:])
+                np.multiply(di[h2:], hidden_n[t], out=di[:hidden])
+                np.multiply(d_state, z_input[t], out=di[hidden:h2])
+                di[:h2] *= rz_slope[t]
+                dh[:h2] = di[:h2]
+                np.multiply(di[h2:], gates_rz[t, :hidden], out=dh[h2:])
+                np.multiply(d_state, z[t], out=carried)
+                np.matmul(w_hh_t, dh, out=d_state)
+                d_state += carried
+            part = chunks[k]
+            views = (d_inputs[part], d_hidden[part], x_aug[part], states[part])
+            outputs = (
+                partials_aug[k],
+                partials_hh[k],
+                grad_x[part] if grad_x is not None else None,
+            )
+            background.submit(partial(_gru_chunk_grads, *views, *outputs, w_ih_t))
+    grad_w_aug, grad_w_hh = partials_aug.sum(axis=0), partials_hh.sum(axis=0)
+    grad_in = _batch_major(grad_x) if grad_x is not None else None
     grad_b_hh = d_hidden.sum(axis=2).sum(axis=0)
-    return grad_x, grad_w_aug[:, :-1], grad_w_hh, grad_w_aug[:, -1], grad_b_hh
+    return grad_in, grad_w_aug[:, :-1], grad_w_hh, grad_w_aug[:, -1], grad_b_hh
+
+
+def _gru_chunk_grads(
+    d_inputs: np.ndarray,
+    d_hidden: np.ndarray,
+    x_aug: np.ndarray,
+    states: np.ndarray,
+    grad_w_aug: np.ndarray,
+    grad_w_hh: np.ndarray,
+    grad_x: np.ndarray | None,
+    w_ih_t: np.ndarray | None,
+) -> None:
+    """A chunk of steps' shares of the GRU's weight gradients (input side with its bias
+    column, hidden side) and, when asked for, its input gradient."""
+    _summed_products(d_inputs, x_aug, grad_w_aug)
+    _summed_products(d_hidden, states, grad_w_hh)
+    if grad_x is not None and w_ih_t is not None:
+        np.matmul(w_ih_t, d_inputs, out=grad_x)
