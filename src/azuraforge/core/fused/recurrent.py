@@ -104,6 +104,14 @@ def _output(states: np.ndarray, last_only: bool) -> np.ndarray:
     return np.ascontiguousarray(states[-1].T) if last_only else _batch_major(states[1:])
 
 
+def _backward_chunks(steps: int) -> list[tuple[int, slice]]:
+    """The steps in :data:`BACKWARD_PIECES` chunks, last chunk first, each with its index
+    (the slot of its partial weight gradient). The chunks depend on the length only, so every
+    thread count sums the same partials in the same order."""
+    chunks = split(steps, BACKWARD_PIECES)
+    return [(k, chunks[k]) for k in range(len(chunks) - 1, -1, -1)]
+
+
 def _output_grad(grad: np.ndarray, last_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """The initial state gradient (hidden, batch) and, for sequences, every step's."""
     if last_only:
@@ -216,12 +224,12 @@ def _lstm_backward(
     d_cell = np.zeros_like(d_state)
     d_cell_total = np.empty_like(d_state)
     blocks = (4, hidden, batch)  # the gate rows g, o, i, f
-    chunks = split(steps, BACKWARD_PIECES)
+    chunks = _backward_chunks(steps)
     weights_wanted = any(needs[1:])  # not when the whole layer is frozen
     partials = workspace.empty((len(chunks), h4, z.shape[1]), factors.dtype)
     with Background() as background:
-        for k in range(len(chunks) - 1, -1, -1):
-            for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
+        for k, part in chunks:
+            for t in range(part.stop - 1, part.start - 1, -1):
                 if steps_grad is not None:
                     d_state += steps_grad[t]
                 f, d = factors[t], d_gates[t]
@@ -234,7 +242,6 @@ def _lstm_backward(
                 np.multiply(d_cell_total, f[h5:], out=d_cell)
                 if t:
                     np.matmul(w_h_t, d, out=d_state)
-            part = chunks[k]
             gx = grad_x[part] if grad_x is not None else None
             wanted = partials[k] if weights_wanted else None
             background.submit(
@@ -350,12 +357,12 @@ def _gru_backward(
     w_hh_t = np.ascontiguousarray(w_hh.T)
     w_ih_t = np.ascontiguousarray(w_ih.T) if needs[0] else None
     grad_x = None if w_ih_t is None else workspace.empty((steps, len(w_ih_t), batch), dtype)
-    chunks = split(steps, BACKWARD_PIECES)
+    chunks = _backward_chunks(steps)
     partials_aug = workspace.empty((len(chunks), 3 * hidden, x_aug.shape[1]), dtype)
     partials_hh = workspace.empty((len(chunks), 3 * hidden, hidden), dtype)
     with Background() as background:
-        for k in range(len(chunks) - 1, -1, -1):
-            for t in range(chunks[k].stop - 1, chunks[k].start - 1, -1):
+        for k, part in chunks:
+            for t in range(part.stop - 1, part.start - 1, -1):
                 if steps_grad is not None:
                     d_state += steps_grad[t]
                 di, dh = d_inputs[t], d_hidden[t]
@@ -368,7 +375,6 @@ def _gru_backward(
                 np.multiply(d_state, z[t], out=carried)
                 np.matmul(w_hh_t, dh, out=d_state)
                 d_state += carried
-            part = chunks[k]
             views = (d_inputs[part], d_hidden[part], x_aug[part], states[part])
             outputs = (
                 partials_aug[k],
