@@ -160,7 +160,6 @@ def test_a_relu_output_used_twice_gets_both_gradients_when_one_use_is_pooled():
 
 
 def test_max_pool_backward_zeroes_what_no_window_covers_in_a_reused_buffer():
-    torch = pytest.importorskip("torch")
     # 27 x 27 with 2 x 2 windows leaves the last row and column out; 373 KB of gradient
     # comes from the workspace, so the second backward gets the first one's buffer back
     data = np.random.default_rng(4).standard_normal((8, 16, 27, 27)).astype(np.float32)

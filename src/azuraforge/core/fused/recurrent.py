@@ -104,12 +104,15 @@ def _output(states: np.ndarray, last_only: bool) -> np.ndarray:
     return np.ascontiguousarray(states[-1].T) if last_only else _batch_major(states[1:])
 
 
-def _backward_chunks(steps: int) -> list[tuple[int, slice]]:
+def _backward_chunks(steps: int) -> list[tuple[int, slice, range]]:
     """The steps in :data:`BACKWARD_PIECES` chunks, last chunk first, each with its index
-    (the slot of its partial weight gradient). The chunks depend on the length only, so every
-    thread count sums the same partials in the same order."""
+    (the slot of its partial weight gradient) and its steps newest first. The chunks depend
+    on the length only, so every thread count sums the same partials in the same order."""
     chunks = split(steps, BACKWARD_PIECES)
-    return [(k, chunks[k]) for k in range(len(chunks) - 1, -1, -1)]
+    return [
+        (k, chunks[k], range(chunks[k].stop - 1, chunks[k].start - 1, -1))
+        for k in range(len(chunks) - 1, -1, -1)
+    ]
 
 
 def _output_grad(grad: np.ndarray, last_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -228,8 +231,8 @@ def _lstm_backward(
     weights_wanted = any(needs[1:])  # not when the whole layer is frozen
     partials = workspace.empty((len(chunks), h4, z.shape[1]), factors.dtype)
     with Background() as background:
-        for k, part in chunks:
-            for t in range(part.stop - 1, part.start - 1, -1):
+        for k, part, newest_first in chunks:
+            for t in newest_first:
                 if steps_grad is not None:
                     d_state += steps_grad[t]
                 f, d = factors[t], d_gates[t]
@@ -361,8 +364,8 @@ def _gru_backward(
     partials_aug = workspace.empty((len(chunks), 3 * hidden, x_aug.shape[1]), dtype)
     partials_hh = workspace.empty((len(chunks), 3 * hidden, hidden), dtype)
     with Background() as background:
-        for k, part in chunks:
-            for t in range(part.stop - 1, part.start - 1, -1):
+        for k, part, newest_first in chunks:
+            for t in newest_first:
                 if steps_grad is not None:
                     d_state += steps_grad[t]
                 di, dh = d_inputs[t], d_hidden[t]
