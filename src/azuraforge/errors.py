@@ -19,7 +19,9 @@ natural also from the matching builtin, so either ``except`` works::
      │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
      ├── StoreUnavailableError (OSError)      the store's database cannot be reached
      ├── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
-     └── SourceUnavailableError (OSError)     a live source that failed too many times in a row
+     ├── SourceUnavailableError (OSError)     a live source that failed too many times in a row
+ └── ModelUnavailableError (OSError)      a packaged model, its package or a model server that is
+                                          not there (the assistant never downloads one)
 
 Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
 a long value shown in one.
@@ -108,6 +110,10 @@ class TransportUnavailableError(AzuraForgeError, OSError):
 class SourceUnavailableError(AzuraForgeError, OSError):
     """A live source (a URL polled) failed too many times in a row to go on: the service is
     down, refuses, or answers what cannot be read."""
+
+
+class ModelUnavailableError(AzuraForgeError, OSError):
+    """A model the assistant needs is not installed or not reachable; it never downloads one."""
 
 
 def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:

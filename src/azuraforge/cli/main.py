@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.cli import db, experiments, models, serve, stream, tune
+from azuraforge.cli import assist, db, experiments, models, serve, stream, tune
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     ConfigFile,
@@ -58,6 +58,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(assist.app, name="assist")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")

@@ -1,0 +1,114 @@
+"""``azuraforge assist``: train, evaluate and try the intent router."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_examples
+from azuraforge.assist.embeddings import E5, Embedder
+from azuraforge.assist.routing import PER_TEMPLATE
+from azuraforge.cli.common import UsageError, Verbose, console, user_errors
+
+app = typer.Typer(help="The assistant: its intent router.", no_args_is_help=True)
+
+EmbedderName = Annotated[
+    str, typer.Option("--embedder", help="e5 (the packaged E5 model) or ngrams (no model)")
+]
+RouterFolder = Annotated[
+    Path | None,
+    typer.Option("--router", help="a folder written by train-router (default: the shipped one)"),
+]
+
+
+def _embedder(name: str) -> Embedder:
+    if name == "e5":
+        return E5()
+    if name == "ngrams":
+        return CharNgrams()
+    raise UsageError(f"--embedder must be e5 or ngrams, got {name!r}")
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise UsageError(f"no file {str(path)!r}")
+    return path
+
+
+def _router(folder: Path | None, embedder: str) -> IntentRouter:
+    return default_router() if folder is None else IntentRouter.load(folder, _embedder(embedder))
+
+
+@app.command("train-router")
+def train_router(
+    data: Annotated[
+        Path, typer.Argument(help="labelled JSONL/CSV (text, label) or YAML templates")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="folder for router.json and weights.npz")],
+    embedder: EmbedderName = "e5",
+    threshold: Annotated[float, typer.Option(help="confidence below which: general_chat")] = 0.7,
+    verbose: Verbose = False,
+) -> None:
+    """Train a router on any labelled file and save it into a folder."""
+    with user_errors(verbose):
+        examples = load_examples(_existing(data), per_template=PER_TEMPLATE)
+        counts = Counter(e.label for e in examples)
+        console.print(
+            f"{len(examples):,} examples: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
+        router = IntentRouter(_embedder(embedder), threshold).fit(examples)
+        router.save(out)
+        console.print(
+            f"saved to {out} in {router.info['seconds']} s; held-out accuracy "
+            f"{router.info['held_out_accuracy']:.2%}, temperature {router.temperature:.3f}"
+        )
+
+
+@app.command("eval-router")
+def eval_router(
+    data: Annotated[Path, typer.Argument(help="labelled JSONL/CSV the router never saw")],
+    router: RouterFolder = None,
+    embedder: EmbedderName = "e5",
+    verbose: Verbose = False,
+) -> None:
+    """Accuracy, per-intent recall and latency of a router on a labelled file."""
+    with user_errors(verbose):
+        model = _router(router, embedder)
+        examples = load_examples(_existing(data), labels=model.labels)
+        routes = [model.route(e.text) for e in examples]
+        hits = [r.intent == e.label for r, e in zip(routes, examples, strict=True)]
+        table = Table("intent", "examples", "recall", title=f"{model.embedder.name} router")
+        for label in model.labels:
+            mine = [h for h, e in zip(hits, examples, strict=True) if e.label == label]
+            table.add_row(label, str(len(mine)), f"{np.mean(mine):.1%}" if mine else "-")
+        console.print(table)
+        latency = np.array([r.latency_ms for r in routes])
+        console.print(
+            f"accuracy {np.mean(hits):.1%} on {len(examples)}; latency median "
+            f"{np.median(latency):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms; "
+            f"fallbacks {sum(r.source == 'fallback' for r in routes)}"
+        )
+
+
+@app.command()
+def route(
+    text: Annotated[str, typer.Argument(help="the message")],
+    router: RouterFolder = None,
+    embedder: EmbedderName = "e5",
+    verbose: Verbose = False,
+) -> None:
+    """Where one message goes, with every intent's probability."""
+    with user_errors(verbose):
+        result = _router(router, embedder).route(text)
+        console.print(
+            f"{result.intent} ({result.confidence:.2f}, {result.source}"
+            + (f", model said {result.candidate}" if result.candidate else "")
+            + f", {result.latency_ms:.1f} ms)"
+        )
+        for label, score in sorted(result.scores.items(), key=lambda kv: -kv[1]):
+            console.print(f"  {label:<16} {score:.3f}")

@@ -1,0 +1,132 @@
+"""The intent router: rules, threshold fallback, calibration, saving, and the accuracy gate
+on the frozen test set (written by someone who never saw the training sentences)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from azuraforge.assist.embeddings import E5, CharNgrams
+from azuraforge.assist.intents import INTENTS, Example, load_examples
+from azuraforge.assist.routing import (
+    SHIPPED_DATA,
+    SHIPPED_ROUTER,
+    IntentRouter,
+    TrainingSettings,
+    _best_temperature,
+    default_router,
+    train_shipped_router,
+)
+from azuraforge.errors import SchemaMismatchError
+
+FROZEN_TEST = Path(__file__).parent / "data" / "router_frozen_test.jsonl"
+SMALL = [
+    Example("merhaba nasılsın", "general_chat"),
+    Example("hello how are you today", "general_chat"),
+    Example("write a python function that sorts a list", "code_python"),
+    Example("python ile dosya okuma kodu yaz", "code_python"),
+    Example("my loop never ends and returns the wrong value", "code_debug"),
+    Example("kodum yanlış sonuç veriyor neden", "code_debug"),
+]
+
+
+@pytest.fixture(scope="module")
+def small_router():
+    return IntentRouter(CharNgrams(dim=1024), threshold=0.0).fit(
+        SMALL, TrainingSettings(epochs=30)
+    )
+
+
+def accuracy(router, examples):
+    return np.mean([router.route(e.text).intent == e.label for e in examples])
+
+
+def test_a_pasted_python_error_is_code_debug_by_rule(small_router):
+    route = small_router.route("merhaba\nTraceback (most recent call last):\n  x\nKeyError: 1")
+    assert (route.intent, route.source, route.confidence) == ("code_debug", "rule", 1.0)
+
+
+def test_code_only_chooses_between_the_code_intents(small_router):
+    route = small_router.route("merhaba nasılsın\n```\nprint(1)\n```")
+    assert route.intent in ("code_python", "code_debug") and route.source == "model"
+    assert route.scores["general_chat"] > 0.0
+
+
+def test_below_the_threshold_a_message_falls_back_to_general_chat_and_keeps_the_candidate():
+    router = IntentRouter(CharNgrams(dim=1024), threshold=0.7).fit(SMALL)
+    router.temperature = 100.0  # nearly flat probabilities: nothing reaches 0.7
+    route = router.route("python liste")
+    assert (route.intent, route.source) == ("general_chat", "fallback")
+    assert route.candidate == max(route.scores, key=route.scores.get)
+    assert route.confidence == route.scores[route.candidate] < 0.7
+
+
+def test_probabilities_sum_to_one_and_latency_is_measured(small_router):
+    probabilities = small_router.probabilities(["a", "python yaz", ""])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    assert small_router.route("selam").latency_ms > 0
+
+
+def test_the_temperature_search_recovers_the_temperature_labels_were_drawn_at():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(4000, 5))
+    scaled = np.exp(logits / 2.0)
+    draws = [rng.choice(5, p=row / row.sum()) for row in scaled]
+    assert _best_temperature(logits, np.array(draws)) == pytest.approx(2.0, rel=0.1)
+
+
+def test_save_and_load_give_the_same_answers_and_refuse_another_embedder(small_router, tmp_path):
+    small_router.save(tmp_path)
+    loaded = IntentRouter.load(tmp_path, CharNgrams(dim=1024))
+    texts = ["python", "merhaba", "neden hata"]
+    np.testing.assert_array_equal(loaded.probabilities(texts), small_router.probabilities(texts))
+    with pytest.raises(SchemaMismatchError, match="trained on 'char-ngrams-2-3-4-1024'"):
+        IntentRouter.load(tmp_path, CharNgrams(dim=2048))
+
+
+def test_loading_refuses_a_folder_without_a_router_and_never_unpickles(tmp_path):
+    with pytest.raises(SchemaMismatchError, match="no readable router"):
+        IntentRouter.load(tmp_path, CharNgrams())
+    IntentRouter(CharNgrams(dim=64), threshold=0.0).fit(SMALL, TrainingSettings(epochs=1)).save(
+        tmp_path
+    )
+    np.savez(tmp_path / "weights.npz", weight=np.array([object()]), bias=np.zeros(2))
+    with pytest.raises(SchemaMismatchError, match="no readable router"):
+        IntentRouter.load(tmp_path, CharNgrams(dim=64))
+
+
+def test_an_untrained_router_says_so():
+    with pytest.raises(ValueError, match="not trained"):
+        IntentRouter(CharNgrams()).route("hello")
+
+
+@pytest.fixture(scope="module")
+def frozen():
+    return load_examples(FROZEN_TEST, labels=INTENTS)
+
+
+def test_the_frozen_test_set_is_balanced(frozen):
+    assert len(frozen) == 300
+    assert {label: sum(e.label == label for e in frozen) for label in INTENTS} == dict.fromkeys(
+        INTENTS, 60
+    )
+
+
+def test_the_shipped_router_was_trained_on_the_shipped_data():
+    meta = json.loads((SHIPPED_ROUTER / "router.json").read_text())
+    assert meta["info"]["data_sha256"] == hashlib.sha256(SHIPPED_DATA.read_bytes()).hexdigest(), (
+        "data/intents.yaml changed: retrain with `azuraforge assist train-router`"
+    )
+
+
+@pytest.mark.slow
+def test_the_shipped_e5_router_reaches_90_percent_on_the_frozen_test_set_beside_ngrams(frozen):
+    ngram_accuracy = accuracy(train_shipped_router(CharNgrams()), frozen)
+    router = default_router()
+    assert router.embedder.name == E5.name
+    e5_accuracy = accuracy(router, frozen)
+    print(f"frozen test set: E5 router {e5_accuracy:.3f}, character n-grams {ngram_accuracy:.3f}")
+    assert e5_accuracy >= 0.90
+    assert e5_accuracy > ngram_accuracy >= 0.75

@@ -1,0 +1,79 @@
+"""``azuraforge assist``: train a router on a user's own file, evaluate it, route a message."""
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+
+runner = CliRunner()
+
+ROWS = [
+    ("merhaba nasılsın", "greet"),
+    ("hello there friend", "greet"),
+    ("good morning to you", "greet"),
+    ("günaydın dostum", "greet"),
+    ("what is the weather in Paris", "weather"),
+    ("yarın İzmir'de hava nasıl", "weather"),
+    ("will it rain tomorrow", "weather"),
+    ("bugün yağmur yağacak mı", "weather"),
+]
+
+
+@pytest.fixture
+def labelled(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in ROWS))
+    return path
+
+
+def test_train_eval_and_route_on_a_users_own_labels(labelled, tmp_path):
+    out = tmp_path / "router"
+    trained = runner.invoke(
+        app, ["assist", "train-router", str(labelled), "--out", str(out), "--embedder", "ngrams"]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "8 examples: greet 4, weather 4" in trained.output
+    evaluated = runner.invoke(
+        app, ["assist", "eval-router", str(labelled), "--router", str(out), "--embedder", "ngrams"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "accuracy" in evaluated.output and "weather" in evaluated.output
+    routed = runner.invoke(
+        app,
+        [
+            "assist",
+            "route",
+            "Traceback (most recent call last)",
+            "--router",
+            str(out),
+            "--embedder",
+            "ngrams",
+        ],
+    )
+    assert routed.exit_code == 0 and routed.output.startswith("code_debug (1.00, rule")
+
+
+def test_bad_input_is_one_line_and_an_exit_code(labelled, tmp_path):
+    missing = runner.invoke(
+        app,
+        [
+            "assist",
+            "eval-router",
+            str(tmp_path / "no.jsonl"),
+            "--router",
+            str(tmp_path),
+            "--embedder",
+            "ngrams",
+        ],
+    )
+    assert missing.exit_code == 1 and "no readable router" in missing.output
+    wrong = runner.invoke(
+        app,
+        ["assist", "train-router", str(labelled), "--out", str(tmp_path), "--embedder", "bert"],
+    )
+    assert wrong.exit_code == 2 and "--embedder must be e5 or ngrams, got 'bert'" in wrong.output
+    absent = runner.invoke(
+        app, ["assist", "train-router", "nope.csv", "--out", str(tmp_path), "--embedder", "ngrams"]
+    )
+    assert absent.exit_code == 2 and "no file 'nope.csv'" in absent.output
+    assert "Traceback" not in missing.output + wrong.output + absent.output
