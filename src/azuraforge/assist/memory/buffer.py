@@ -1,0 +1,110 @@
+"""The short-term memory: the latest turns of a conversation, bounded in tokens, and the
+context a generation gets from the long-term memory (retrieval-augmented generation)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from azuraforge.assist.memory.base import Hit
+from azuraforge.errors import InvalidParameterError
+
+TokenCounter = Callable[[str], int]
+"""Counts the tokens of a text, as the base model's tokenizer does."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the conversation: ``role`` is ``user`` or ``assistant``."""
+
+    role: str
+    text: str
+    tokens: int
+
+
+class ShortTermBuffer:
+    """The newest turns whose tokens add up to at most ``max_tokens``.
+
+    Adding a turn drops the oldest ones until the rest fit. A single turn longer than the
+    budget is cut from its start (its end is kept), so the buffer never exceeds it.
+
+    Parameters
+    ----------
+    max_tokens
+        The budget, in the base model's tokens.
+    count_tokens
+        The base model's token counter (a backend's ``count_tokens``).
+
+    Examples
+    --------
+    >>> buffer = ShortTermBuffer(6, count_tokens=lambda text: len(text.split()))
+    >>> buffer.add("user", "my name is Ayşe")
+    >>> buffer.add("assistant", "hello Ayşe")
+    >>> [t.text for t in buffer.turns()], buffer.tokens
+    (['my name is Ayşe', 'hello Ayşe'], 6)
+    >>> buffer.add("user", "what is mine")
+    >>> [t.text for t in buffer.turns()]
+    ['hello Ayşe', 'what is mine']
+    """
+
+    def __init__(self, max_tokens: int, count_tokens: TokenCounter) -> None:
+        if max_tokens < 1:
+            raise InvalidParameterError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.max_tokens, self.count_tokens = max_tokens, count_tokens
+        self._turns: deque[Turn] = deque()
+        self.tokens = 0
+
+    def add(self, role: str, text: str) -> None:
+        """Append a turn, dropping the oldest turns that no longer fit."""
+        if role not in ("user", "assistant"):
+            raise InvalidParameterError(f"role must be 'user' or 'assistant', got {role!r}")
+        turn = self._fitted(role, text)
+        self._turns.append(turn)
+        self.tokens += turn.tokens
+        while self.tokens > self.max_tokens:
+            self.tokens -= self._turns.popleft().tokens
+
+    def _fitted(self, role: str, text: str) -> Turn:
+        tokens = self.count_tokens(text)
+        if tokens <= self.max_tokens:
+            return Turn(role, text, tokens)
+        low, high = 0, len(text)  # the smallest cut whose tail fits
+        while low < high:
+            middle = (low + high) // 2
+            if self.count_tokens(text[middle:]) <= self.max_tokens:
+                high = middle
+            else:
+                low = middle + 1
+        return Turn(role, text[low:], self.count_tokens(text[low:]))
+
+    def turns(self) -> list[Turn]:
+        """The kept turns, oldest first."""
+        return list(self._turns)
+
+    def clear(self) -> None:
+        """Forget every turn (the chat's ``/clear``)."""
+        self._turns.clear()
+        self.tokens = 0
+
+
+def rag_context(hits: Sequence[Hit], max_tokens: int, count_tokens: TokenCounter) -> str:
+    """The memories a generation is given, nearest first, as many as fit in ``max_tokens``.
+
+    >>> from azuraforge.assist.memory.base import Memory
+    >>> hits = [Hit(Memory(1, "sister: Elif", "u", "fact", 0.0), 0.9),
+    ...         Hit(Memory(2, "likes blue", "u", "fact", 0.0), 0.5)]
+    >>> print(rag_context(hits, 10, lambda text: len(text.split())))
+    What you remember about the user:
+    - sister: Elif
+    """
+    lines = ["What you remember about the user:"]
+    used = count_tokens(lines[0])
+    for hit in hits:
+        line = f"- {hit.memory.text}"
+        cost = count_tokens(line)
+        if used + cost > max_tokens:
+            break
+        lines.append(line)
+        used += cost
+    return "\n".join(lines) if len(lines) > 1 else ""

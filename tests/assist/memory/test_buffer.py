@@ -1,0 +1,44 @@
+"""The short-term buffer stays within its token budget; RAG context fits its budget."""
+
+import pytest
+
+from azuraforge.assist.memory import Hit, Memory, ShortTermBuffer, rag_context
+from azuraforge.errors import InvalidParameterError
+
+
+def characters(text):
+    return len(text)
+
+
+def test_the_buffer_never_exceeds_its_budget_and_keeps_the_newest_turns():
+    buffer = ShortTermBuffer(50, characters)
+    for i in range(30):
+        buffer.add("user" if i % 2 == 0 else "assistant", f"message number {i}")
+        assert buffer.tokens == sum(t.tokens for t in buffer.turns()) <= 50
+    assert [t.text for t in buffer.turns()] == ["message number 28", "message number 29"]
+
+
+def test_a_turn_longer_than_the_budget_keeps_its_end():
+    buffer = ShortTermBuffer(10, characters)
+    buffer.add("user", "early")
+    buffer.add("user", "0123456789abcdef")
+    assert [t.text for t in buffer.turns()] == ["6789abcdef"] and buffer.tokens == 10
+
+
+def test_clear_and_bad_arguments():
+    buffer = ShortTermBuffer(10, characters)
+    buffer.add("assistant", "hi")
+    buffer.clear()
+    assert buffer.turns() == [] and buffer.tokens == 0
+    with pytest.raises(InvalidParameterError, match="role must be"):
+        buffer.add("system", "x")
+    with pytest.raises(InvalidParameterError, match="max_tokens must be >= 1"):
+        ShortTermBuffer(0, characters)
+
+
+def test_rag_context_takes_the_nearest_memories_that_fit():
+    hits = [Hit(Memory(i, f"memory {i}", "u", "fact", 0.0), 1.0 - i / 10) for i in range(5)]
+    context = rag_context(hits, 60, characters)
+    assert context.splitlines()[1:] == ["- memory 0", "- memory 1"]
+    assert len(context) - context.count("\n") <= 60
+    assert rag_context(hits, 5, characters) == ""
