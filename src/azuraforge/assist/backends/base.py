@@ -1,0 +1,103 @@
+"""What every text generator offers the assistant: ``stream``, ``generate``, token counts and
+LoRA adapters, behind one interface whatever runs the model (llama.cpp, transformers, an
+OpenAI-compatible server, or the deterministic echo backend of the tests)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from azuraforge.errors import InvalidParameterError, NotFoundError
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message (``role`` is ``system``, ``user`` or ``assistant``)."""
+
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise InvalidParameterError(
+                f"role must be one of {', '.join(ROLES)}, got {self.role!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, so callers ask before they rely on it."""
+
+    streaming: bool
+    adapters: bool
+    context_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings every backend understands."""
+
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise InvalidParameterError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise InvalidParameterError(f"temperature must be in [0, 2], got {self.temperature}")
+
+
+class Backend(ABC):
+    """Generates text from chat messages, optionally through a named LoRA adapter.
+
+    Contract: :meth:`stream` yields pieces of text as they are made, and ``"".join`` of them
+    is what :meth:`generate` returns for the same call; an unknown adapter name raises
+    :class:`~azuraforge.errors.NotFoundError` before anything is generated; adapters load
+    and unload while other threads generate (a generation keeps the adapter it began with).
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings | None = None,
+        adapter: str | None = None,
+    ) -> Iterator[str]:
+        """Pieces of the answer to ``messages`` as they are generated."""
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings | None = None,
+        adapter: str | None = None,
+    ) -> str:
+        """The whole answer to ``messages``."""
+        return "".join(self.stream(messages, settings, adapter))
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """How many tokens of this backend's model ``text`` takes."""
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        """Make the adapter at ``path`` available as ``name``."""
+        raise InvalidParameterError(f"backend {self.name!r} does not take adapters")
+
+    def unload_adapter(self, name: str) -> None:
+        """Forget adapter ``name``."""
+        raise NotFoundError(f"backend {self.name!r} has no adapter {name!r}")
+
+    def adapters(self) -> list[str]:
+        """The names of the loaded adapters."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
+        """Release the model and its threads."""

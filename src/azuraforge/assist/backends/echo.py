@@ -1,0 +1,67 @@
+"""A deterministic backend for tests and for trying the chat without a model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
+from azuraforge.errors import NotFoundError
+
+
+class EchoBackend(Backend):
+    """Answers ``[adapter] echo: <the last user message>``, one word per streamed piece, cut
+    at ``max_tokens`` words. A token is a word. Adapters are names (their paths must exist).
+
+    >>> backend = EchoBackend()
+    >>> list(backend.stream([Message("user", "merhaba dünya")]))
+    ['echo:', ' merhaba', ' dünya']
+    """
+
+    name = "echo"
+    capabilities = Capabilities(streaming=True, adapters=True, context_tokens=4096)
+
+    def __init__(self) -> None:
+        self._adapters: dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings | None = None,
+        adapter: str | None = None,
+    ) -> Iterator[str]:
+        settings = settings or GenerationSettings()
+        with self._lock:
+            if adapter is not None and adapter not in self._adapters:
+                raise NotFoundError(f"no adapter {adapter!r}; loaded: {self._loaded()}")
+        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        words = ([f"[{adapter}]"] if adapter else []) + ["echo:", *last.split()]
+        return self._pieces(words[: settings.max_tokens])
+
+    @staticmethod
+    def _pieces(words: list[str]) -> Iterator[str]:
+        for i, word in enumerate(words):
+            yield word if i == 0 else f" {word}"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        if not Path(path).exists():
+            raise NotFoundError(f"adapter file {str(path)!r} not found")
+        with self._lock:
+            self._adapters[name] = Path(path)
+
+    def unload_adapter(self, name: str) -> None:
+        with self._lock:
+            if self._adapters.pop(name, None) is None:
+                raise NotFoundError(f"no adapter {name!r}; loaded: {self._loaded()}")
+
+    def adapters(self) -> list[str]:
+        with self._lock:
+            return sorted(self._adapters)
+
+    def _loaded(self) -> str:
+        return ", ".join(sorted(self._adapters)) or "none"
