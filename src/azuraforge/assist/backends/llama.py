@@ -1,0 +1,145 @@
+"""llama.cpp through ``llama-cpp-python``: the default backend for serving GGUF models, with
+LoRA adapters (GGUF) loaded once and switched between generations in microseconds."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
+from azuraforge.assist.models import DEFAULT_MODEL, resolve
+from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF chat model run by llama.cpp in this process.
+
+    One generation runs at a time (a llama.cpp context holds one sequence); the others wait.
+    Loading or unloading an adapter never disturbs a generation under way: the adapter a
+    generation asked for is set on the context when it starts, under the same lock.
+
+    Parameters
+    ----------
+    model
+        A packaged model's name (:data:`~azuraforge.assist.models.PACKAGED`) or a GGUF file.
+    context_tokens
+        The context window.
+    threads
+        llama.cpp's threads (default: the CPUs this process may use).
+    """
+
+    name = "llama.cpp"
+
+    def __init__(
+        self,
+        model: str | Path = DEFAULT_MODEL,
+        context_tokens: int = 2048,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import llama_cpp
+        except ImportError as e:
+            raise ModelUnavailableError(
+                "the llama.cpp backend needs llama-cpp-python: pip install 'azuraforge[assist]'"
+            ) from e
+        self._lib = llama_cpp
+        self.model_path = resolve(model)
+        # Any: llama-cpp-python's TypedDicts do not accept plain message dicts.
+        self._llm: Any = llama_cpp.Llama(
+            model_path=str(self.model_path),
+            n_ctx=context_tokens,
+            n_threads=threads or len(os.sched_getaffinity(0)),
+            verbose=False,
+        )
+        self.capabilities = Capabilities(
+            streaming=True, adapters=True, context_tokens=context_tokens
+        )
+        self._generating = threading.Lock()
+        self._adapters: dict[str, Any] = {}
+        self._active: str | None = None
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings | None = None,
+        adapter: str | None = None,
+    ) -> Iterator[str]:
+        settings = settings or GenerationSettings()
+        if adapter is not None and adapter not in self._adapters:
+            raise NotFoundError(f"no adapter {adapter!r}; loaded: {self._loaded()}")
+        return self._stream(messages, settings, adapter)
+
+    def _stream(
+        self, messages: Sequence[Message], settings: GenerationSettings, adapter: str | None
+    ) -> Iterator[str]:
+        with self._generating:
+            self._use(adapter)
+            chunks = self._llm.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                seed=settings.seed,
+                stream=True,
+            )
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+    def _use(self, adapter: str | None) -> None:
+        """Set ``adapter`` (or none) on the context; called with the generation lock held."""
+        if adapter == self._active:
+            return
+        chosen = [self._adapters[adapter]] if adapter else []
+        array = (self._lib.llama_adapter_lora_p_ctypes * max(1, len(chosen)))(*chosen)
+        scales = (ctypes.c_float * max(1, len(chosen)))(*[1.0] * len(chosen))
+        if self._lib.llama_set_adapters_lora(self._llm._ctx.ctx, array, len(chosen), scales):
+            raise ModelUnavailableError(f"llama.cpp could not switch to adapter {adapter!r}")
+        self._active = adapter
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        file = Path(path)
+        if not file.is_file():
+            raise NotFoundError(f"adapter file {str(file)!r} not found")
+        handle = self._lib.llama_adapter_lora_init(self._llm._model.model, str(file).encode())
+        if not handle:
+            raise InvalidParameterError(
+                f"{str(file)!r} is not a LoRA adapter in GGUF format for {self.model_path.name}"
+            )
+        with self._generating:
+            old = self._adapters.get(name)
+            self._adapters[name] = handle
+            if old is not None:
+                self._forget(name, old)
+
+    def unload_adapter(self, name: str) -> None:
+        with self._generating:
+            handle = self._adapters.pop(name, None)
+            if handle is None:
+                raise NotFoundError(f"no adapter {name!r}; loaded: {self._loaded()}")
+            self._forget(name, handle)
+
+    def _forget(self, name: str, handle: Any) -> None:
+        if self._active == name:
+            self._use(None)
+        self._lib.llama_adapter_lora_free(handle)
+
+    def adapters(self) -> list[str]:
+        return sorted(self._adapters)
+
+    def _loaded(self) -> str:
+        return ", ".join(sorted(self._adapters)) or "none"
+
+    def close(self) -> None:
+        with self._generating:
+            for name in list(self._adapters):
+                self._forget(name, self._adapters.pop(name))
+            self._llm.close()
