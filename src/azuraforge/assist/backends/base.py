@@ -65,14 +65,28 @@ class Backend(ABC):
     name: str
     capabilities: Capabilities
 
-    @abstractmethod
     def stream(
         self,
         messages: Sequence[Message],
         settings: GenerationSettings | None = None,
         adapter: str | None = None,
     ) -> Iterator[str]:
-        """Pieces of the answer to ``messages`` as they are generated."""
+        """Pieces of the answer to ``messages`` as they are generated.
+
+        Raises
+        ------
+        NotFoundError
+            ``adapter`` is not loaded (raised at the call, before anything is generated).
+        """
+        if adapter is not None and adapter not in self.adapters():
+            raise self._no_adapter(adapter)
+        return self._stream(list(messages), settings or GenerationSettings(), adapter)
+
+    @abstractmethod
+    def _stream(
+        self, messages: list[Message], settings: GenerationSettings, adapter: str | None
+    ) -> Iterator[str]:
+        """The generation itself, with the arguments checked."""
 
     def generate(
         self,
@@ -93,11 +107,15 @@ class Backend(ABC):
 
     def unload_adapter(self, name: str) -> None:
         """Forget adapter ``name``."""
-        raise NotFoundError(f"backend {self.name!r} has no adapter {name!r}")
+        raise self._no_adapter(name)
 
     def adapters(self) -> list[str]:
         """The names of the loaded adapters."""
         return []
+
+    def _no_adapter(self, name: str) -> NotFoundError:
+        loaded = ", ".join(self.adapters()) or "none"
+        return NotFoundError(f"no adapter {name!r}; loaded: {loaded}")
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release the model and its threads."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
@@ -26,16 +26,9 @@ class EchoBackend(Backend):
         self._adapters: dict[str, Path] = {}
         self._lock = threading.Lock()
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        settings: GenerationSettings | None = None,
-        adapter: str | None = None,
+    def _stream(
+        self, messages: list[Message], settings: GenerationSettings, adapter: str | None
     ) -> Iterator[str]:
-        settings = settings or GenerationSettings()
-        with self._lock:
-            if adapter is not None and adapter not in self._adapters:
-                raise NotFoundError(f"no adapter {adapter!r}; loaded: {self._loaded()}")
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
         words = ([f"[{adapter}]"] if adapter else []) + ["echo:", *last.split()]
         return self._pieces(words[: settings.max_tokens])
@@ -56,12 +49,10 @@ class EchoBackend(Backend):
 
     def unload_adapter(self, name: str) -> None:
         with self._lock:
-            if self._adapters.pop(name, None) is None:
-                raise NotFoundError(f"no adapter {name!r}; loaded: {self._loaded()}")
+            if name not in self._adapters:
+                raise self._no_adapter(name)
+            del self._adapters[name]
 
     def adapters(self) -> list[str]:
         with self._lock:
             return sorted(self._adapters)
-
-    def _loaded(self) -> str:
-        return ", ".join(sorted(self._adapters)) or "none"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +62,8 @@ class LlamaCppBackend(Backend):
         self._adapters: dict[str, Any] = {}
         self._active: str | None = None
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        settings: GenerationSettings | None = None,
-        adapter: str | None = None,
-    ) -> Iterator[str]:
-        settings = settings or GenerationSettings()
-        if adapter is not None and adapter not in self._adapters:
-            raise NotFoundError(f"no adapter {adapter!r}; loaded: {self._loaded()}")
-        return self._stream(messages, settings, adapter)
-
     def _stream(
-        self, messages: Sequence[Message], settings: GenerationSettings, adapter: str | None
+        self, messages: list[Message], settings: GenerationSettings, adapter: str | None
     ) -> Iterator[str]:
         with self._generating:
             self._use(adapter)
@@ -95,6 +84,8 @@ class LlamaCppBackend(Backend):
         """Set ``adapter`` (or none) on the context; called with the generation lock held."""
         if adapter == self._active:
             return
+        if adapter is not None and adapter not in self._adapters:
+            raise self._no_adapter(adapter)  # unloaded since stream() was called
         chosen = [self._adapters[adapter]] if adapter else []
         array = (self._lib.llama_adapter_lora_p_ctypes * max(1, len(chosen)))(*chosen)
         scales = (ctypes.c_float * max(1, len(chosen)))(*[1.0] * len(chosen))
@@ -122,10 +113,9 @@ class LlamaCppBackend(Backend):
 
     def unload_adapter(self, name: str) -> None:
         with self._generating:
-            handle = self._adapters.pop(name, None)
-            if handle is None:
-                raise NotFoundError(f"no adapter {name!r}; loaded: {self._loaded()}")
-            self._forget(name, handle)
+            if name not in self._adapters:
+                raise self._no_adapter(name)
+            self._forget(name, self._adapters.pop(name))
 
     def _forget(self, name: str, handle: Any) -> None:
         if self._active == name:
@@ -134,9 +124,6 @@ class LlamaCppBackend(Backend):
 
     def adapters(self) -> list[str]:
         return sorted(self._adapters)
-
-    def _loaded(self) -> str:
-        return ", ".join(sorted(self._adapters)) or "none"
 
     def close(self) -> None:
         with self._generating:
