@@ -91,6 +91,9 @@ class LlamaCppBackend(Backend):
         scales = (ctypes.c_float * max(1, len(chosen)))(*[1.0] * len(chosen))
         if self._lib.llama_set_adapters_lora(self._llm._ctx.ctx, array, len(chosen), scales):
             raise ModelUnavailableError(f"llama.cpp could not switch to adapter {adapter!r}")
+        # The context caches the previous prompt's keys and values, computed with the old
+        # weights: reusing them after a switch gives wrong answers.
+        self._llm.reset()
         self._active = adapter
 
     def count_tokens(self, text: str) -> int:

@@ -1,8 +1,9 @@
 """The embedded long-term memory: one SQLite file with the sqlite-vec extension.
 
 Texts, their metadata and their embeddings live in one ``vec0`` table; a search is an exact
-cosine scan among the rows the filter allows (user, kind and time are ``vec0`` metadata
-columns, so a filtered search still returns ``k`` rows when ``k`` match). The stock
+cosine scan among the rows the filter allows. The user is the table's partition key (a
+search for one user reads only that user's rows); kind and time are metadata columns,
+filtered inside the scan, so a filtered search still returns ``k`` rows when ``k`` match. The stock
 ``sqlite3`` of many Pythons cannot load extensions; ``pysqlite3`` (from the ``[assist]``
 extra) can, and is used when present.
 """
@@ -87,7 +88,7 @@ class SqliteVecMemory(VectorMemory):
             self._db.execute(
                 "create virtual table if not exists memories using vec0("
                 f"id integer primary key, embedding float[{self.embedder.dim}] "
-                "distance_metric=cosine, user text, kind text, created float, "
+                "distance_metric=cosine, user text partition key, kind text, created float, "
                 "+text text, +meta text)"
             )
             self._db.executemany(
