@@ -1,0 +1,264 @@
+"""The assistant's turn: input -> route -> expert -> retrieve -> generate (streaming) -> log.
+
+:class:`Assistant` streams each answer and degrades instead of failing: when the backend
+cannot be reached before its first piece, the fallback backend answers; when the memory
+fails, the turn goes on without it; when an expert's adapter is not loaded, the base model
+answers. Each such step is named in the turn's log record (``degraded``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import logging.handlers
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
+from azuraforge.assist.memory.base import Filter, VectorMemory
+from azuraforge.assist.memory.buffer import ShortTermBuffer, rag_context
+from azuraforge.assist.routing import IntentRouter, Route
+from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Expert:
+    """Who answers which intents: a system prompt and, optionally, a LoRA adapter's name."""
+
+    name: str
+    intents: tuple[str, ...]
+    system_prompt: str
+    adapter: str | None = None
+
+
+EXPERTS = (
+    Expert(
+        "general",
+        ("general_chat", "memory_recall"),
+        "You are a helpful assistant. Answer briefly, in the language of the question.",
+    ),
+    Expert(
+        "turkish",
+        ("turkish_culture",),
+        "Sen Türk kültürünü, deyimleri ve atasözlerini iyi bilen bir asistansın. "
+        "Kısa ve doğru cevap ver.",
+        adapter="turkish",
+    ),
+    Expert(
+        "python",
+        ("code_python", "code_debug"),
+        "You are a Python expert. Give correct, short code and explain errors plainly.",
+        adapter="python",
+    ),
+)
+"""The seed's experts: general chat, a Turkish expert and a Python expert."""
+
+
+@dataclass
+class Turn:
+    """What happened in one turn, as logged."""
+
+    user: str
+    text: str
+    intent: str
+    confidence: float
+    route: str
+    expert: str
+    adapter: str | None
+    backend: str
+    memories: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    route_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+    degraded: list[str] = field(default_factory=list)
+    answer: str = ""
+
+
+class Assistant:
+    """A conversation with one user.
+
+    Parameters
+    ----------
+    router, backend
+        Route messages, generate answers.
+    memory
+        Long-term memory (optional): searched for the user's memories before answering;
+        each user message is stored in it.
+    fallback
+        A backend to answer when ``backend`` cannot be reached.
+    experts
+        Who answers which intents (default :data:`EXPERTS`).
+    history_tokens, memory_tokens
+        Token budgets of the short-term buffer and of the retrieved context.
+    turn_log
+        A JSON-lines file of every turn, rotated at 10 MB (3 backups kept).
+    """
+
+    def __init__(
+        self,
+        router: IntentRouter,
+        backend: Backend,
+        *,
+        memory: VectorMemory | None = None,
+        fallback: Backend | None = None,
+        experts: Sequence[Expert] = EXPERTS,
+        user: str = "default",
+        history_tokens: int = 1024,
+        memory_tokens: int = 256,
+        settings: GenerationSettings | None = None,
+        turn_log: str | Path | None = None,
+    ) -> None:
+        self.router, self.backend, self.memory, self.fallback = router, backend, memory, fallback
+        self.experts = {e.name: e for e in experts}
+        self.user, self.memory_tokens = user, memory_tokens
+        self.settings = settings or GenerationSettings()
+        self.buffer = ShortTermBuffer(history_tokens, backend.count_tokens)
+        self.forced: str | None = None
+        self._log = _turn_logger(Path(turn_log)) if turn_log else None
+        self.last: Turn | None = None
+
+    def switch(self, expert: str | None) -> None:
+        """Answer every message with ``expert`` (``None``: back to the router's choice)."""
+        if expert is not None and expert not in self.experts:
+            raise NotFoundError(f"no expert {expert!r}; experts: {', '.join(self.experts)}")
+        self.forced = expert
+
+    def clear(self) -> None:
+        """Forget the conversation so far (the long-term memory stays)."""
+        self.buffer.clear()
+
+    def reply(self, text: str) -> Iterator[str]:
+        """Stream the answer to ``text``; the turn is logged when the stream ends."""
+        if not text.strip():
+            raise InvalidParameterError("an empty message")
+        started = time.perf_counter()
+        route = self.router.route(text)
+        expert = self._expert(route)
+        turn = Turn(
+            self.user,
+            text,
+            route.intent,
+            route.confidence,
+            route.source,
+            expert.name,
+            None,
+            self.backend.name,
+            route_ms=route.latency_ms,
+        )
+        messages = self._messages(text, expert, turn)
+        return self._generate(messages, expert, turn, started)
+
+    def _expert(self, route: Route) -> Expert:
+        if self.forced:
+            return self.experts[self.forced]
+        chosen = next((e for e in self.experts.values() if route.intent in e.intents), None)
+        return chosen or next(iter(self.experts.values()))
+
+    def _messages(self, text: str, expert: Expert, turn: Turn) -> list[Message]:
+        system = expert.system_prompt
+        context = self._recall(text, turn)
+        if context:
+            system = f"{system}\n\n{context}"
+        history = [Message(t.role, t.text) for t in self.buffer.turns()]
+        return [Message("system", system), *history, Message("user", text)]
+
+    def _recall(self, text: str, turn: Turn) -> str:
+        if self.memory is None:
+            return ""
+        try:
+            hits = self.memory.search(text, k=5, where=Filter(user=self.user))
+        except Exception as e:  # the memory is optional: answer without it, and say so
+            turn.degraded.append(f"memory unavailable: {type(e).__name__}: {e}")
+            return ""
+        turn.memories = len(hits)
+        return rag_context(hits, self.memory_tokens, self.backend.count_tokens)
+
+    def _generate(
+        self, messages: list[Message], expert: Expert, turn: Turn, started: float
+    ) -> Iterator[str]:
+        backend, adapter = self._backend_and_adapter(expert, turn)
+        pieces: list[str] = []
+        try:
+            stream = backend.stream(messages, self.settings, adapter)
+            first = next(stream, None)
+        except ModelUnavailableError as e:
+            if self.fallback is None:
+                raise
+            turn.degraded.append(f"backend {backend.name} unavailable: {e}")
+            backend, adapter = self.fallback, None
+            turn.backend, turn.adapter = backend.name, None
+            stream = backend.stream(messages, self.settings)
+            first = next(stream, None)
+        turn.first_token_ms = (time.perf_counter() - started) * 1e3
+        for piece in itertools.chain([first] if first is not None else [], stream):
+            pieces.append(piece)
+            yield piece
+        self._finish(turn, messages, "".join(pieces), backend, started)
+
+    def _backend_and_adapter(self, expert: Expert, turn: Turn) -> tuple[Backend, str | None]:
+        adapter = expert.adapter
+        if adapter is not None and adapter not in self.backend.adapters():
+            turn.degraded.append(f"adapter {adapter!r} not loaded: the base model answered")
+            adapter = None
+        turn.adapter = adapter
+        return self.backend, adapter
+
+    def _finish(
+        self, turn: Turn, messages: list[Message], answer: str, backend: Backend, started: float
+    ) -> None:
+        turn.answer, turn.total_ms = answer, (time.perf_counter() - started) * 1e3
+        turn.tokens_in = sum(backend.count_tokens(m.content) for m in messages)
+        turn.tokens_out = backend.count_tokens(answer) if answer else 0
+        self.buffer.add("user", turn.text)
+        self.buffer.add("assistant", answer)
+        if self.memory is not None and "memory unavailable" not in " ".join(turn.degraded):
+            try:
+                self.memory.add([turn.text], user=self.user, kind="message")
+            except Exception as e:
+                turn.degraded.append(f"memory not written: {type(e).__name__}: {e}")
+        self.last = turn
+        if self._log is not None:
+            self._log.info(json.dumps({"time": time.time(), **asdict(turn)}, ensure_ascii=False))
+
+
+def _turn_logger(path: Path) -> logging.Logger:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"azuraforge.assist.turns.{path.resolve()}")
+    if not logger.handlers:
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def record_feedback(path: str | Path, turn: Turn, verdict: str, correction: str = "") -> None:
+    """Append the user's verdict on a turn (``good``, ``bad`` or ``correction``) to a JSON-lines
+    file, the input of the later self-improvement loop."""
+    if verdict not in ("good", "bad", "correction"):
+        raise InvalidParameterError(f"feedback must be good, bad or correction, got {verdict!r}")
+    if verdict == "correction" and not correction.strip():
+        raise InvalidParameterError("a correction needs the corrected answer")
+    record: dict[str, Any] = {"time": time.time(), "verdict": verdict, "correction": correction}
+    record.update(
+        {
+            k: v
+            for k, v in asdict(turn).items()
+            if k in ("user", "text", "intent", "expert", "answer")
+        }
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,131 @@
+"""The assistant's turn on real parts (router on n-grams, SQLite memory, echo backend):
+routing to experts, memory across sessions, streaming, JSON logs and every degradation."""
+
+import json
+
+import pytest
+
+from azuraforge.assist.backends import Backend, Capabilities, EchoBackend
+from azuraforge.assist.embeddings import CharNgrams
+from azuraforge.assist.memory import SqliteVecMemory
+from azuraforge.assist.orchestrator import Assistant, record_feedback
+from azuraforge.assist.routing import train_shipped_router
+from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
+
+
+class DownBackend(Backend):
+    """A backend whose server is down: every generation fails before its first piece."""
+
+    name = "down"
+    capabilities = Capabilities(streaming=True, adapters=False, context_tokens=0)
+
+    def _stream(self, messages, settings, adapter):
+        raise ModelUnavailableError("connection refused")
+        yield ""  # pragma: no cover - makes this a generator
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+
+class BrokenMemory(SqliteVecMemory):
+    def search(self, query, k=5, where=None):
+        raise OSError("disk I/O error")
+
+
+@pytest.fixture(scope="module")
+def router():
+    return train_shipped_router(CharNgrams())
+
+
+@pytest.fixture
+def echo(tmp_path):
+    backend = EchoBackend()
+    (tmp_path / "python.gguf").write_bytes(b"x")
+    backend.load_adapter("python", tmp_path / "python.gguf")
+    return backend
+
+
+def log_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_code_question_goes_to_the_python_expert_with_its_adapter_and_is_logged(
+    router, echo, tmp_path
+):
+    log = tmp_path / "turns.jsonl"
+    assistant = Assistant(router, echo, turn_log=log)
+    answer = "".join(assistant.reply("Python'da bir listeyi tersine çeviren fonksiyon yaz"))
+    assert answer.startswith("[python] echo:")
+    (record,) = log_lines(log)
+    assert (record["intent"], record["expert"], record["adapter"]) == (
+        "code_python",
+        "python",
+        "python",
+    )
+    assert record["tokens_out"] == len(answer.split()) and record["degraded"] == []
+    assert 0 < record["first_token_ms"] <= record["total_ms"]
+
+
+def test_an_expert_whose_adapter_is_missing_answers_with_the_base_model_and_says_so(router):
+    assistant = Assistant(router, EchoBackend())
+    answer = "".join(assistant.reply("Damlaya damlaya göl olur atasözünün anlamı nedir?"))
+    assert answer.startswith("echo:") and assistant.last.expert == "turkish"
+    assert assistant.last.degraded == ["adapter 'turkish' not loaded: the base model answered"]
+
+
+class RecordingEcho(EchoBackend):
+    """The echo backend, keeping the messages of its last generation."""
+
+    def _stream(self, messages, settings, adapter):
+        self.seen = messages
+        return super()._stream(messages, settings, adapter)
+
+
+def test_memory_is_recalled_across_sessions_for_the_same_user_only(router, tmp_path):
+    path = tmp_path / "memory.db"
+    first = Assistant(
+        router, EchoBackend(), memory=SqliteVecMemory(path, CharNgrams()), user="ayse"
+    )
+    "".join(first.reply("Kız kardeşimin adı Elif, bunu unutma"))
+    first.memory.close()
+    for user, remembered in (("ayse", True), ("mehmet", False)):
+        backend = RecordingEcho()
+        later = Assistant(router, backend, memory=SqliteVecMemory(path, CharNgrams()), user=user)
+        "".join(later.reply("kız kardeşimin adı neydi?"))
+        assert later.last.intent == "memory_recall"
+        system = backend.seen[0].content
+        assert ("- Kız kardeşimin adı Elif, bunu unutma" in system) is remembered
+        assert later.last.memories == (1 if remembered else 0)
+
+
+def test_a_down_backend_falls_back_and_a_broken_memory_is_skipped(router, tmp_path):
+    memory = BrokenMemory(tmp_path / "m.db", CharNgrams())
+    assistant = Assistant(router, DownBackend(), fallback=EchoBackend(), memory=memory)
+    assert "".join(assistant.reply("merhaba, nasılsın?")).startswith("echo:")
+    reasons = assistant.last.degraded
+    assert reasons[0].startswith("memory unavailable: OSError: disk I/O error")
+    assert reasons[1] == "backend down unavailable: connection refused"
+    assert assistant.last.backend == "echo"
+    with pytest.raises(ModelUnavailableError, match="connection refused"):
+        "".join(Assistant(router, DownBackend()).reply("merhaba"))
+
+
+def test_history_switch_clear_and_feedback(router, tmp_path):
+    assistant = Assistant(router, EchoBackend())
+    "".join(assistant.reply("benim adım Ayşe"))
+    assert [t.role for t in assistant.buffer.turns()] == ["user", "assistant"]
+    assistant.switch("python")
+    "".join(assistant.reply("merhaba"))
+    assert assistant.last.expert == "python"
+    with pytest.raises(NotFoundError, match="no expert 'chef'; experts: general, turkish, python"):
+        assistant.switch("chef")
+    assistant.clear()
+    assert assistant.buffer.turns() == []
+    feedback = tmp_path / "feedback.jsonl"
+    record_feedback(feedback, assistant.last, "correction", "Merhaba! Nasıl yardımcı olabilirim?")
+    (stored,) = log_lines(feedback)
+    assert stored["verdict"] == "correction" and stored["text"] == "merhaba"
+    with pytest.raises(InvalidParameterError, match="needs the corrected answer"):
+        record_feedback(feedback, assistant.last, "correction")
+    with pytest.raises(InvalidParameterError, match="an empty message"):
+        assistant.reply("   ")
