@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.cli import assist, db, experiments, models, serve, stream, tune
+from azuraforge.cli import assist, chat, db, experiments, models, serve, stream, tune
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     ConfigFile,
@@ -63,6 +63,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(stream.app, name="stream")
+app.command()(chat.chat)
 app.command()(experiments.submit)
 app.command()(serve.serve)
 app.command()(serve.worker)

@@ -1,0 +1,156 @@
+"""``azuraforge chat``: talk to the assistant in the terminal, answers streamed as they come.
+
+Slash commands: ``/help``, ``/clear``, ``/switch <expert|auto>``, ``/memory``,
+``/feedback good|bad|correction <text>``, ``/quit`` (or Ctrl-D).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from azuraforge.assist import default_embedder, default_router
+from azuraforge.assist.backends import Backend, EchoBackend
+from azuraforge.assist.memory import SqliteVecMemory
+from azuraforge.assist.models import DEFAULT_MODEL, offline
+from azuraforge.assist.orchestrator import Assistant, record_feedback
+from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
+from azuraforge.errors import AzuraForgeError
+
+HELP = """commands:
+  /help                         this text
+  /clear                        forget the conversation so far (memories stay)
+  /switch <expert|auto>         answer with one expert ({experts}) or let the router choose
+  /memory                       what the long-term memory holds
+  /feedback good|bad            judge the last answer
+  /feedback correction <text>   give the answer it should have been
+  /quit                         leave (or Ctrl-D)"""
+
+
+def _home() -> Path:
+    return Path(os.environ.get("AZURAFORGE_HOME", "~/.azuraforge")).expanduser() / "assist"
+
+
+def _backend(name: str, model: str, url: str | None) -> Backend:
+    if name == "llama":
+        from azuraforge.assist.backends.llama import LlamaCppBackend
+
+        return LlamaCppBackend(model)
+    if name == "openai":
+        if not url:
+            raise UsageError("--backend openai needs --url (e.g. http://127.0.0.1:11434/v1)")
+        from azuraforge.assist.backends.openai import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend(url, model)
+    if name == "echo":
+        return EchoBackend()
+    raise UsageError(f"--backend must be llama, openai or echo, got {name!r}")
+
+
+def chat(
+    backend: Annotated[
+        str, typer.Option(help="llama (in process), openai (a server) or echo")
+    ] = "llama",
+    model: Annotated[
+        str, typer.Option(help="packaged model name, GGUF file or served name")
+    ] = DEFAULT_MODEL,
+    url: Annotated[
+        str | None, typer.Option(help="the OpenAI-compatible server, for --backend openai")
+    ] = None,
+    user: Annotated[str, typer.Option(help="whose memories to read and write")] = "default",
+    memory: Annotated[
+        Path | None, typer.Option(help="memory file (default: AZURAFORGE_HOME/assist/memory.db)")
+    ] = None,
+    no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Chat with the assistant (offline; Turkish and English)."""
+    with user_errors(verbose):
+        offline()
+        home = _home()
+        generator = _backend(backend, model, url)
+        store = (
+            None
+            if no_memory
+            else SqliteVecMemory(memory or _mkdir(home) / "memory.db", default_embedder())
+        )
+        assistant = Assistant(
+            default_router(),
+            generator,
+            memory=store,
+            fallback=EchoBackend() if backend != "echo" else None,
+            user=user,
+            turn_log=home / "turns.jsonl",
+        )
+        console.print(
+            f"[bold]AzuraForge assistant[/bold] ({generator.name}, {model}); /help for commands"
+        )
+        _loop(assistant, home / "feedback.jsonl")
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _loop(assistant: Assistant, feedback: Path) -> None:
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            console.print()
+            return
+        if not line:
+            continue
+        if line.startswith("/"):
+            if not _command(assistant, line, feedback):
+                return
+            continue
+        try:
+            sys.stdout.write("ai> ")
+            for piece in assistant.reply(line):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            turn = assistant.last
+            if turn is not None:
+                console.print(f"[dim]({turn.intent} {turn.confidence:.2f} -> {turn.expert})[/dim]")
+        except AzuraForgeError as e:
+            sys.stdout.write("\n")
+            errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+
+
+def _command(assistant: Assistant, line: str, feedback: Path) -> bool:
+    """Run a slash command; False means leave."""
+    name, _, rest = line.partition(" ")
+    try:
+        if name in ("/quit", "/exit"):
+            return False
+        if name == "/help":
+            console.print(HELP.format(experts=", ".join(assistant.experts)), highlight=False)
+        elif name == "/clear":
+            assistant.clear()
+            console.print("conversation cleared")
+        elif name == "/switch":
+            choice = rest.strip()
+            assistant.switch(None if choice in ("", "auto") else choice)
+            console.print(f"expert: {assistant.forced or 'chosen by the router'}")
+        elif name == "/memory":
+            stats = assistant.memory.stats() if assistant.memory else None
+            console.print(f"memory: {stats}" if stats else "no long-term memory (--no-memory)")
+        elif name == "/feedback":
+            verdict, _, correction = rest.strip().partition(" ")
+            if assistant.last is None:
+                raise UsageError("no answer yet to give feedback on")
+            record_feedback(feedback, assistant.last, verdict, correction)
+            console.print(f"feedback saved to {feedback}")
+        else:
+            raise UsageError(f"unknown command {name!r}; /help lists them")
+    except AzuraForgeError as e:
+        errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+    return True

@@ -1,0 +1,108 @@
+"""``azuraforge chat`` driven through a pseudo-terminal, as a user types into it."""
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+AZURAFORGE = Path(sys.executable).parent / "azuraforge"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves on a terminal
+
+
+class Terminal:
+    """A program on a pseudo-terminal: type lines, read until text appears."""
+
+    def __init__(self, args, env):
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{self.seen}")
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    raw = os.read(self.master, 4096).decode("utf-8", "replace")
+                    self.seen += ANSI.sub("", raw).replace("\r", "")
+                except OSError:  # the program ended
+                    break
+        if text not in self.seen:
+            raise AssertionError(f"{text!r} never appeared; the screen:\n{self.seen}")
+        start = self.seen.index(text) + len(text)
+        shown, self.seen = self.seen[:start], self.seen[start:]
+        return shown
+
+    def type(self, line):
+        os.write(self.master, (line + "\n").encode())
+
+    def close(self):
+        self.process.wait(timeout=30)
+        os.close(self.master)
+        return self.process.returncode
+
+
+@pytest.fixture
+def chat(tmp_path):
+    env = {**os.environ, "AZURAFORGE_HOME": str(tmp_path), "COLUMNS": "200", "TERM": "dumb"}
+
+    def start(*options):
+        return Terminal([str(AZURAFORGE), "chat", "--backend", "echo", *options], env)
+
+    return start
+
+
+@pytest.mark.slow
+def test_a_conversation_with_commands_streams_answers_and_remembers_across_sessions(
+    chat, tmp_path
+):
+    terminal = chat("--user", "ayse")
+    terminal.expect("/help for commands")
+    terminal.type("Kız kardeşimin adı Elif.")
+    terminal.expect("ai> echo: Kız kardeşimin adı Elif.")
+    terminal.type("pandas ile CSV dosyası nasıl okunur?")
+    assert "code_python" in terminal.expect("-> python)")
+    terminal.type("/switch turkish")
+    terminal.expect("expert: turkish")
+    terminal.type("hello")
+    terminal.expect("-> turkish)")
+    terminal.type("/switch chef")
+    terminal.expect("no expert 'chef'")
+    terminal.type("/feedback bad")
+    terminal.expect("feedback saved")
+    terminal.type("/clear")
+    terminal.expect("conversation cleared")
+    terminal.type("/help")
+    terminal.expect("/quit")
+    terminal.type("/quit")
+    assert terminal.close() == 0
+    assert (tmp_path / "assist" / "feedback.jsonl").read_text().count('"verdict": "bad"') == 1
+    turns = (tmp_path / "assist" / "turns.jsonl").read_text().splitlines()
+    assert len(turns) == 3
+
+    later = chat("--user", "ayse")
+    later.expect("/help for commands")
+    later.type("/memory")
+    later.expect("'users': {'ayse': 3}")
+    later.type("kız kardeşimin adı neydi?")
+    later.expect("memory_recall")
+    os.write(later.master, b"\x04")  # Ctrl-D leaves too
+    assert later.close() == 0
+    assert '"memories": 3' in (tmp_path / "assist" / "turns.jsonl").read_text().splitlines()[-1]
+
+
+def test_a_bad_backend_is_one_line_and_exit_code_2(chat):
+    terminal = Terminal(
+        [str(AZURAFORGE), "chat", "--backend", "gpt5"], {**os.environ, "COLUMNS": "200"}
+    )
+    shown = terminal.expect("got 'gpt5'")
+    assert "Traceback" not in shown and terminal.close() == 2
