@@ -24,8 +24,6 @@ from azuraforge.assist.memory.buffer import ShortTermBuffer, rag_context
 from azuraforge.assist.routing import IntentRouter, Route
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Expert:
@@ -184,7 +182,7 @@ class Assistant:
     def _generate(
         self, messages: list[Message], expert: Expert, turn: Turn, started: float
     ) -> Iterator[str]:
-        backend, adapter = self._backend_and_adapter(expert, turn)
+        backend, adapter = self.backend, self._adapter(expert, turn)
         pieces: list[str] = []
         try:
             stream = backend.stream(messages, self.settings, adapter)
@@ -203,13 +201,14 @@ class Assistant:
             yield piece
         self._finish(turn, messages, "".join(pieces), backend, started)
 
-    def _backend_and_adapter(self, expert: Expert, turn: Turn) -> tuple[Backend, str | None]:
+    def _adapter(self, expert: Expert, turn: Turn) -> str | None:
+        """The expert's adapter, or none (said in the turn) when the backend lacks it."""
         adapter = expert.adapter
         if adapter is not None and adapter not in self.backend.adapters():
             turn.degraded.append(f"adapter {adapter!r} not loaded: the base model answered")
             adapter = None
         turn.adapter = adapter
-        return self.backend, adapter
+        return adapter
 
     def _finish(
         self, turn: Turn, messages: list[Message], answer: str, backend: Backend, started: float
@@ -219,7 +218,7 @@ class Assistant:
         turn.tokens_out = backend.count_tokens(answer) if answer else 0
         self.buffer.add("user", turn.text)
         self.buffer.add("assistant", answer)
-        if self.memory is not None and "memory unavailable" not in " ".join(turn.degraded):
+        if self.memory is not None:
             try:
                 self.memory.add([turn.text], user=self.user, kind="message")
             except Exception as e:

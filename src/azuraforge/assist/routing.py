@@ -22,7 +22,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,6 @@ class IntentRouter:
         self.weight, self.bias = _fit_softmax(x, y, len(labels), settings)
         self.info = {
             "examples": len(examples),
-            "embedder": self.embedder.name,
             "held_out_accuracy": round(held_accuracy, 4),
             "seconds": round(time.perf_counter() - started, 2),
             "settings": asdict(settings),
@@ -135,9 +134,7 @@ class IntentRouter:
     def route(self, text: str) -> Route:
         """The intent of one message (see the module docstring)."""
         started = time.perf_counter()
-        route = self._route(text)
-        route_ms = (time.perf_counter() - started) * 1e3
-        return Route(**{**asdict(route), "latency_ms": route_ms})
+        return replace(self._route(text), latency_ms=(time.perf_counter() - started) * 1e3)
 
     def _route(self, text: str) -> Route:
         if _PYTHON_ERROR.search(text):
@@ -186,7 +183,10 @@ class IntentRouter:
             with np.load(source / "weights.npz", allow_pickle=False) as arrays:
                 weight, bias = arrays["weight"], arrays["bias"]
         except (OSError, ValueError, KeyError) as e:
-            raise SchemaMismatchError(f"no readable router in {str(source)!r}: {e}") from None
+            raise SchemaMismatchError(
+                f"no readable router in {str(source)!r} ({e}); write one with: "
+                "azuraforge assist train-router DATA --out FOLDER"
+            ) from None
         if meta.get("format") != FORMAT_VERSION:
             raise SchemaMismatchError(
                 f"router in {str(source)!r} has format {meta.get('format')!r}, "
@@ -195,7 +195,7 @@ class IntentRouter:
         if meta["embedder"] != embedder.name:
             raise SchemaMismatchError(
                 f"router in {str(source)!r} was trained on {meta['embedder']!r} embeddings, "
-                f"not {embedder.name!r}"
+                f"not {embedder.name!r}; load it with the embedder it was trained with"
             )
         router = cls(embedder, float(meta["threshold"]))
         router.labels, router.temperature = list(meta["labels"]), float(meta["temperature"])

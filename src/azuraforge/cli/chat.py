@@ -6,7 +6,6 @@ Slash commands: ``/help``, ``/clear``, ``/switch <expert|auto>``, ``/memory``,
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from azuraforge.assist.models import DEFAULT_MODEL, offline
 from azuraforge.assist.orchestrator import Assistant, record_feedback
 from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
 from azuraforge.errors import AzuraForgeError
+from azuraforge.platform.settings import default_home
 
 HELP = """commands:
   /help                         this text
@@ -30,10 +30,6 @@ HELP = """commands:
   /feedback good|bad            judge the last answer
   /feedback correction <text>   give the answer it should have been
   /quit                         leave (or Ctrl-D)"""
-
-
-def _home() -> Path:
-    return Path(os.environ.get("AZURAFORGE_HOME", "~/.azuraforge")).expanduser() / "assist"
 
 
 def _backend(name: str, model: str, url: str | None) -> Backend:
@@ -72,7 +68,7 @@ def chat(
     """Chat with the assistant (offline; Turkish and English)."""
     with user_errors(verbose):
         offline()
-        home = _home()
+        home = default_home() / "assist"
         generator = _backend(backend, model, url)
         store = (
             None
@@ -119,7 +115,12 @@ def _loop(assistant: Assistant, feedback: Path) -> None:
             sys.stdout.write("\n")
             turn = assistant.last
             if turn is not None:
-                console.print(f"[dim]({turn.intent} {turn.confidence:.2f} -> {turn.expert})[/dim]")
+                degraded = "; ".join(turn.degraded)
+                console.print(
+                    f"[dim]({turn.intent} {turn.confidence:.2f} -> {turn.expert})"
+                    + (f" {escape(degraded)}" if degraded else "")
+                    + "[/dim]"
+                )
         except AzuraForgeError as e:
             sys.stdout.write("\n")
             errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)

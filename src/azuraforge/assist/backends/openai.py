@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -54,6 +55,7 @@ class OpenAICompatibleBackend(Backend):
         self._served = dict(adapters or {})
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._server_tokenizes = True
         self.capabilities = Capabilities(
             streaming=True, adapters=bool(self._served), context_tokens=0
         )
@@ -70,29 +72,42 @@ class OpenAICompatibleBackend(Backend):
             "stream": True,
             **({"seed": settings.seed} if settings.seed is not None else {}),
         }
-        with _CheckedStream(self, "POST", "/chat/completions", {"json": body}) as response:
-            try:
-                for line in response.iter_lines():
-                    piece = _piece(line)
-                    if piece:
-                        yield piece
-            except httpx.HTTPError as e:
-                raise ModelUnavailableError(
-                    f"the model server at {self.base_url} stopped answering: {e}"
-                ) from e
+        with self._checked_stream("/chat/completions", body) as response:
+            for line in response.iter_lines():
+                piece = _piece(line)
+                if piece:
+                    yield piece
+
+    @contextmanager
+    def _checked_stream(self, path: str, body: dict[str, Any]) -> Iterator[httpx.Response]:
+        """A streamed POST whose failures (connection, HTTP status, a stream cut off) become
+        :class:`ModelUnavailableError` naming the server."""
+        where = f"{self.base_url}{path}"
+        try:
+            with self._http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    detail = response.read().decode("utf-8", "replace")[:200]
+                    raise ModelUnavailableError(
+                        f"the model server at {where} answered {response.status_code}: {detail}"
+                    )
+                yield response
+        except httpx.HTTPError as e:
+            raise ModelUnavailableError(f"cannot reach the model server at {where}: {e}") from e
 
     def count_tokens(self, text: str) -> int:
-        """Tokens as the server counts them (llama.cpp's ``/extras/tokenize``); servers
-        without that endpoint get an estimate of one token per four bytes of UTF-8."""
-        try:
-            answer = self._http.post(
-                self.base_url.removesuffix("/v1") + "/extras/tokenize",
-                json={"input": text, "model": self.model},
-            )
-        except httpx.HTTPError:
-            answer = None
-        if answer is not None and answer.status_code == 200:
-            return len(answer.json()["tokens"])
+        """Tokens as the server counts them (llama.cpp's ``/extras/tokenize``); a server
+        without that endpoint (asked once) gets an estimate of one token per four UTF-8 bytes."""
+        if self._server_tokenizes:
+            try:
+                answer = self._http.post(
+                    self.base_url.removesuffix("/v1") + "/extras/tokenize",
+                    json={"input": text, "model": self.model},
+                )
+                if answer.status_code == 200:
+                    return len(answer.json()["tokens"])
+            except httpx.HTTPError:
+                pass
+            self._server_tokenizes = False
         return max(1, len(text.encode("utf-8")) // 4)
 
     def adapters(self) -> list[str]:
@@ -100,33 +115,6 @@ class OpenAICompatibleBackend(Backend):
 
     def close(self) -> None:
         self._http.close()
-
-
-class _CheckedStream:
-    """``with``: a streaming request whose HTTP and connection errors become
-    :class:`ModelUnavailableError` naming the server."""
-
-    def __init__(self, backend: OpenAICompatibleBackend, method: str, path: str, kwargs: Any):
-        self.backend, self.method, self.path, self.kwargs = backend, method, path, kwargs
-        self._context: Any = None
-
-    def __enter__(self) -> httpx.Response:
-        where = f"{self.backend.base_url}{self.path}"
-        self._context = self.backend._http.stream(self.method, self.path, **self.kwargs)
-        try:
-            response: httpx.Response = self._context.__enter__()
-        except httpx.HTTPError as e:
-            raise ModelUnavailableError(f"cannot reach the model server at {where}: {e}") from e
-        if response.status_code >= 400:
-            detail = response.read().decode("utf-8", "replace")[:200]
-            self._context.__exit__(None, None, None)
-            raise ModelUnavailableError(
-                f"the model server at {where} answered {response.status_code}: {detail}"
-            )
-        return response
-
-    def __exit__(self, *exc: object) -> None:
-        self._context.__exit__(*exc)
 
 
 def _piece(line: str) -> str | None:

@@ -13,7 +13,6 @@ one contract suite (``tests/assist/memory``):
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,8 +81,3 @@ class VectorMemory(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release the store's connections."""
-
-
-def now() -> float:
-    """The time stamp of a memory added without one."""
-    return time.time()

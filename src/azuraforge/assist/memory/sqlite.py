@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from azuraforge.assist.embeddings import Embedder, passage_rows
 from azuraforge.assist.intents import MAX_TEXT_CHARS
-from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory, now
+from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, SchemaMismatchError
 
 MAX_K = 4096  # sqlite-vec's own limit on k
@@ -83,7 +84,8 @@ class SqliteVecMemory(VectorMemory):
             if stored and stored != wanted:
                 raise SchemaMismatchError(
                     f"memory {self.path!r} holds {stored.get('embedder')!r} embeddings "
-                    f"({stored.get('dim')} dimensions), not {self.embedder.name!r}"
+                    f"({stored.get('dim')} dimensions), not {self.embedder.name!r}; open it "
+                    "with that embedder, or give this one another file"
                 )
             self._db.execute(
                 "create virtual table if not exists memories using vec0("
@@ -107,7 +109,7 @@ class SqliteVecMemory(VectorMemory):
     ) -> list[int]:
         _check_texts(texts)
         rows = passage_rows(self.embedder, texts)
-        stamp, extra = now() if created is None else float(created), json.dumps(meta or {})
+        stamp, extra = time.time() if created is None else float(created), json.dumps(meta or {})
         with self._lock:
             self._db.execute("begin immediate")
             try:
@@ -161,15 +163,6 @@ class SqliteVecMemory(VectorMemory):
             before = self._count()
             self._db.executemany("delete from memories where id = ?", [(i,) for i in set(chosen)])
             return before - self._count()
-
-    def get(self, ids: Sequence[int]) -> list[Memory]:
-        """The stored memories with these ids (missing ids are left out), in id order."""
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
-                f"select {_COLUMNS} from memories where id in ({marks}) order by id", list(ids)
-            ).fetchall()
-        return [_memory(row) for row in rows]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
