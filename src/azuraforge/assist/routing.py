@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -125,6 +126,7 @@ class IntentRouter:
         self.weight, self.bias = _fit_softmax(x, y, len(labels), settings)
         self.info = {
             "examples": len(examples),
+            "per_label": dict(Counter(e.label for e in examples)),
             "held_out_accuracy": round(held_accuracy, 4),
             "seconds": round(time.perf_counter() - started, 2),
             "settings": asdict(settings),
@@ -254,13 +256,23 @@ PER_TEMPLATE = 30
 """Sentences kept from each template of the shipped data (a few hundred per intent)."""
 
 
-def train_shipped_router(embedder: Embedder, threshold: float = 0.7) -> IntentRouter:
-    """A router trained on the shipped Turkish and English data (``data/intents.yaml``);
-    ``info["data_sha256"]`` records which version of the file."""
-    examples = load_examples(SHIPPED_DATA, labels=INTENTS, per_template=PER_TEMPLATE)
+def train_router(
+    data: str | Path,
+    embedder: Embedder,
+    threshold: float = 0.7,
+    labels: Sequence[str] | None = None,
+) -> IntentRouter:
+    """A router trained on a labelled or template file (at most :data:`PER_TEMPLATE`
+    sentences a template); ``info["data_sha256"]`` records which version of the file."""
+    examples = load_examples(data, labels=labels, per_template=PER_TEMPLATE)
     router = IntentRouter(embedder, threshold).fit(examples)
-    router.info["data_sha256"] = hashlib.sha256(SHIPPED_DATA.read_bytes()).hexdigest()
+    router.info["data_sha256"] = hashlib.sha256(Path(data).read_bytes()).hexdigest()
     return router
+
+
+def train_shipped_router(embedder: Embedder, threshold: float = 0.7) -> IntentRouter:
+    """A router trained on the shipped Turkish and English data (``data/intents.yaml``)."""
+    return train_router(SHIPPED_DATA, embedder, threshold, labels=list(INTENTS))
 
 
 def default_router(threshold: float = 0.7) -> IntentRouter:

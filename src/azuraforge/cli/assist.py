@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_examples
 from azuraforge.assist.embeddings import E5, Embedder
-from azuraforge.assist.routing import PER_TEMPLATE
+from azuraforge.assist.routing import train_router
 from azuraforge.cli.common import UsageError, Verbose, console, user_errors
 
 app = typer.Typer(help="The assistant: its intent router.", no_args_is_help=True)
@@ -45,7 +44,7 @@ def _router(folder: Path | None, embedder: str) -> IntentRouter:
 
 
 @app.command("train-router")
-def train_router(
+def train_router_command(
     data: Annotated[
         Path, typer.Argument(help="labelled JSONL/CSV (text, label) or YAML templates")
     ],
@@ -56,12 +55,12 @@ def train_router(
 ) -> None:
     """Train a router on any labelled file and save it into a folder."""
     with user_errors(verbose):
-        examples = load_examples(_existing(data), per_template=PER_TEMPLATE)
-        counts = Counter(e.label for e in examples)
+        router = train_router(_existing(data), _embedder(embedder), threshold)
+        counts = router.info["per_label"]
         console.print(
-            f"{len(examples):,} examples: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            f"{router.info['examples']:,} examples: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
         )
-        router = IntentRouter(_embedder(embedder), threshold).fit(examples)
         router.save(out)
         console.print(
             f"saved to {out} in {router.info['seconds']} s; held-out accuracy "
