@@ -64,6 +64,8 @@ class Backend(ABC):
 
     name: str
     capabilities: Capabilities
+    adapter_format = "gguf"
+    """What :meth:`load_adapter` takes: ``"gguf"`` (a GGUF file) or ``"peft"`` (a folder)."""
 
     def stream(
         self,
