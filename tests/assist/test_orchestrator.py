@@ -129,3 +129,28 @@ def test_history_switch_clear_and_feedback(router, tmp_path):
         record_feedback(feedback, assistant.last, "correction")
     with pytest.raises(InvalidParameterError, match="an empty message"):
         assistant.reply("   ")
+
+
+def test_with_a_registry_each_expert_gets_its_newest_trained_adapter_loaded_on_demand(
+    router, tmp_path
+):
+    from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
+    from tests.assist.adapters.test_registry import peft_folder
+    from tests.assist.tiny_llama import build_tiny_llama
+
+    base = build_tiny_llama(tmp_path / "tiny", ["hello world"])
+    registry = AdapterRegistry(tmp_path / "experts")
+    for _ in range(2):
+        registry.register(
+            "python", peft_folder(tmp_path / "peft"), base, base_sha256="", data_sha256=""
+        )
+    backend = EchoBackend()
+    assistant = Assistant(router, backend, adapters=AdapterPool(backend, registry))
+    assert backend.adapters() == []
+    answer = "".join(assistant.reply("Python'da bir listeyi tersine çeviren fonksiyon yaz"))
+    assert answer.startswith("[python@v2] echo:") and assistant.last.adapter == "python@v2"
+    assert backend.adapters() == ["python@v2"]
+    "".join(assistant.reply("Damlaya damlaya göl olur atasözünün anlamı nedir?"))
+    assert assistant.last.expert == "turkish" and assistant.last.adapter is None
+    (note,) = assistant.last.degraded
+    assert note.startswith("no adapter for turkish: expert 'turkish' has no adapter")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azuraforge.assist.adapters.registry import AdapterPool
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.memory.base import Filter, VectorMemory
 from azuraforge.assist.memory.buffer import ShortTermBuffer, rag_context
@@ -92,6 +93,9 @@ class Assistant:
         each user message is stored in it.
     fallback
         A backend to answer when ``backend`` cannot be reached.
+    adapters
+        Loads each expert's newest trained adapter into ``backend`` when the expert is first
+        asked (optional; without it, an expert's adapter is the backend adapter of its name).
     experts
         Who answers which intents (default :data:`EXPERTS`).
     history_tokens, memory_tokens
@@ -107,6 +111,7 @@ class Assistant:
         *,
         memory: VectorMemory | None = None,
         fallback: Backend | None = None,
+        adapters: AdapterPool | None = None,
         experts: Sequence[Expert] = EXPERTS,
         user: str = "default",
         history_tokens: int = 1024,
@@ -115,6 +120,7 @@ class Assistant:
         turn_log: str | Path | None = None,
     ) -> None:
         self.router, self.backend, self.memory, self.fallback = router, backend, memory, fallback
+        self.adapters = adapters
         self.experts = {e.name: e for e in experts}
         self.user, self.memory_tokens = user, memory_tokens
         self.settings = settings or GenerationSettings()
@@ -202,9 +208,15 @@ class Assistant:
         self._finish(turn, messages, "".join(pieces), backend, started)
 
     def _adapter(self, expert: Expert, turn: Turn) -> str | None:
-        """The expert's adapter, or none (said in the turn) when the backend lacks it."""
+        """The expert's adapter, or none (said in the turn) when there is none to load."""
         adapter = expert.adapter
-        if adapter is not None and adapter not in self.backend.adapters():
+        if adapter is not None and self.adapters is not None:
+            try:
+                adapter = self.adapters.ensure(adapter)
+            except (NotFoundError, InvalidParameterError, ModelUnavailableError) as e:
+                turn.degraded.append(f"no adapter for {expert.name}: {e}; the base model answered")
+                adapter = None
+        elif adapter is not None and adapter not in self.backend.adapters():
             turn.degraded.append(f"adapter {adapter!r} not loaded: the base model answered")
             adapter = None
         turn.adapter = adapter
