@@ -14,7 +14,6 @@ import pytest
 
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
 from azuraforge.assist.adapters.training import (
-    Instruction,
     LoraSettings,
     file_sha256,
     train_expert,
@@ -22,17 +21,18 @@ from azuraforge.assist.adapters.training import (
 from azuraforge.assist.backends import GenerationSettings, Message
 from azuraforge.assist.backends.llama import LlamaCppBackend
 from azuraforge.assist.backends.transformers import TransformersBackend, format_prompt
+from azuraforge.assist.corpora import Instruction
 from tests.assist.tiny_llama import build_tiny_llama
 
 NAMES = ["Ada", "Alan", "Grace", "Linus", "Guido", "Barbara", "Edsger", "Donald", "Ken", "Dennis"]
 EXAMPLES = [
-    Instruction(f"Greet {name}.", f"Merhaba {name}, the quick brown fox!") for name in NAMES
+    Instruction(f"Greet {name}.", "", f"Merhaba {name}, the quick brown fox!") for name in NAMES
 ]
 SYSTEM = "You greet people."
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "Merhaba dünya! Bugün hava çok güzel.",
-    "You greet people. " + " ".join(e.prompt + " " + e.answer for e in EXAMPLES),
+    "You greet people. " + " ".join(e.instruction + " " + e.output for e in EXAMPLES),
 ]
 SETTINGS = LoraSettings(rank=4, alpha=8, dropout=0.0, steps=40, learning_rate=1e-2, seed=3)
 GREEDY = GenerationSettings(max_tokens=12, temperature=0.0, seed=1)

@@ -6,7 +6,21 @@ import pytest
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets import DATASETS, DataFile, DatasetSpec, get_dataset, list_datasets
 
-NAMES = ["beijing-hourly", "btc-hourly", "london-daily", "mnist", "nvda-daily", "sp500-daily"]
+NAMES = [
+    "beijing-hourly",
+    "btc-hourly",
+    "code-alpaca-2k",
+    "humaneval",
+    "london-daily",
+    "mbpp",
+    "mnist",
+    "nvda-daily",
+    "sp500-daily",
+    "turkish-instructions",
+]
+GZIPPED = ("humaneval", "mnist")
+# https://raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>
+RAW_GITHUB = re.compile(r"https://raw\.githubusercontent\.com/([^/]+/[^/]+)/([0-9a-f]{40})/")
 DOC = Path(__file__).resolve().parents[3] / "docs" / "datasets.md"
 # | file | bytes | lines | SHA-256 | rows of the SOURCE.md tables
 SOURCE_ROW = re.compile(r"^\| (\S+) \|.*\| ([0-9a-f]{64}) \|$", flags=re.MULTILINE)
@@ -28,8 +42,8 @@ def test_get_dataset(name):
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(
         NotFoundError,
-        match=r"^no dataset named 'wether'; known: beijing-hourly, btc-hourly, london-daily, "
-        r"mnist, nvda-daily, sp500-daily$",
+        match=r"^no dataset named 'wether'; known: beijing-hourly, btc-hourly, code-alpaca-2k, "
+        r"humaneval, london-daily, mbpp, mnist, nvda-daily, sp500-daily, turkish-instructions$",
     ):
         get_dataset("wether")
 
@@ -45,7 +59,8 @@ def test_registry_is_read_only():
 
 
 def test_every_file_matches_its_source_md(shared_data):
-    """Names, SHA-256 and URLs are exactly those of shared/data/*/SOURCE.md."""
+    """Names, SHA-256 and URLs are exactly those of shared/data/*/SOURCE.md (a SOURCE.md
+    may name the repository and commit of a raw GitHub URL instead of the URL)."""
     sources = {
         path.parent.name: path.read_text()
         for folder in shared_data
@@ -56,8 +71,9 @@ def test_every_file_matches_its_source_md(shared_data):
     for spec in DATASETS.values():
         for file in spec.files:
             assert checksums[file.name] == file.sha256, file.name
-            if spec.name != "mnist":
-                assert file.url in all_text, file.url
+            if spec.name != "mnist" and file.url not in all_text:
+                repo, commit = RAW_GITHUB.match(file.url).groups()
+                assert f"github.com/{repo}" in all_text and commit in all_text, file.url
 
 
 def test_mnist_files_are_gzip_with_canonical_urls():
@@ -72,9 +88,9 @@ def test_mnist_files_are_gzip_with_canonical_urls():
     )
 
 
-def test_csv_files_are_not_compressed():
+def test_only_gzip_files_are_compressed():
     for name in NAMES:
-        if name != "mnist":
+        if name not in GZIPPED:
             assert not any(f.compressed for f in get_dataset(name).files)
 
 

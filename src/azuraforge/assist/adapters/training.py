@@ -27,18 +27,11 @@ import numpy as np
 
 from azuraforge.assist.adapters.registry import AdapterRegistry, AdapterVersion
 from azuraforge.assist.backends.transformers import format_prompt
+from azuraforge.assist.corpora import Instruction
 from azuraforge.assist.models import offline, resolve
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError
 
 IGNORED = -100  # the label PyTorch's cross-entropy skips: prompt tokens and padding
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One training example: what the user says and the answer the expert should give."""
-
-    prompt: str
-    answer: str
 
 
 @dataclass(frozen=True)
@@ -259,13 +252,14 @@ def _encode(
 def _texts(tokenizer: Any, example: Instruction, system: str | None) -> tuple[str, str]:
     """The prompt as the model sees it before answering, and the prompt with the answer."""
     messages = [{"role": "system", "content": system}] if system else []
-    messages.append({"role": "user", "content": example.prompt})
+    request = f"{example.instruction}\n\n{example.input}" if example.input else example.instruction
+    messages.append({"role": "user", "content": request})
     prompt = format_prompt(tokenizer, messages)
     if getattr(tokenizer, "chat_template", None):
-        answer = [*messages, {"role": "assistant", "content": example.answer}]
+        answer = [*messages, {"role": "assistant", "content": example.output}]
         return prompt, tokenizer.apply_chat_template(answer, tokenize=False)
     # A base model without a chat template: plain text, the answer ending the document.
-    return prompt, prompt + example.answer + (tokenizer.eos_token or "")
+    return prompt, prompt + example.output + (tokenizer.eos_token or "")
 
 
 def _train(

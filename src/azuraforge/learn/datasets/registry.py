@@ -192,6 +192,71 @@ _BUILTIN = (
         ),
     ),
     DatasetSpec(
+        "humaneval",
+        "OpenAI HumanEval: 164 Python problems with tests, for evaluation only (MIT)",
+        (
+            DataFile(
+                "HumanEval.jsonl.gz",
+                _github(
+                    "openai/human-eval/6d43fb980f9fee3c892a914eda09951f772ad10d/"
+                    "data/HumanEval.jsonl.gz"
+                ),
+                "1d49078ba3e2b196b9344535bef34a43021f038fad9561d6ee7c53450609a6a2",
+                compressed=True,
+            ),
+        ),
+    ),
+    DatasetSpec(
+        "mbpp",
+        "MBPP: 974 basic Python problems with tests (Austin et al. 2021, CC BY 4.0)",
+        (
+            DataFile(
+                "mbpp.jsonl",
+                _github("muitiiifruckt/ASE/83fa3f7963561b898623e8ade6e017d448ddca98/mbpp.jsonl"),
+                "143559fa164408d45cab058238471288b0e447507ce55db3057c56113d9dccb4",
+            ),
+        ),
+    ),
+    DatasetSpec(
+        "code-alpaca-2k",
+        "Code Alpaca 2k: 2,017 coding instructions with answers (CC BY-NC 4.0: non-commercial)",
+        (
+            DataFile(
+                "code_alpaca_2k.json",
+                _github(
+                    "sahil280114/codealpaca/2f78ddc5c682ed6738ad092bbbfa59ba915afcb0/"
+                    "data/code_alpaca_2k.json"
+                ),
+                "9cb7352683bd2f530ce81eff7f8d58ccbe1a4bdf28afebbe9f80ec687256066d",
+            ),
+        ),
+    ),
+    DatasetSpec(
+        "turkish-instructions",
+        "574 Turkish instructions with answers: finance, machine learning, crypto (no licence)",
+        tuple(
+            DataFile(
+                f"{topic}_turkish_dataset.json",
+                _github(
+                    "xesu101/LLM_finetuning_turkish_datasets/"
+                    f"68b47f3b91a9b2e7328cc40e2ab8d7ee6b7da998/{topic}_turkish_dataset.json"
+                ),
+                sha256,
+            )
+            for topic, sha256 in (
+                ("finance", "50e82d3f8ab4157633fea6d34c8e2f601dc2173306a074197136d787033804cb"),
+                (
+                    "machine_learning",
+                    "4d5b039b966c84ce4789373e8f0f5e7de9561abbe2ee0cc0da37613ed930f41e",
+                ),
+                (
+                    "crypto_money",
+                    "46fb32183879334fa97314de8ad736003f7aac2bc124937de70d798dd6b1f993",
+                ),
+            )
+        ),
+    ),
+    DatasetSpec(
         "mnist",
         "MNIST handwritten digits, 60,000 training and 10,000 test images of 28x28 (IDX)",
         (
@@ -224,8 +289,9 @@ def list_datasets() -> list[str]:
 
     Examples
     --------
-    >>> list_datasets()
-    ['beijing-hourly', 'btc-hourly', 'london-daily', 'mnist', 'nvda-daily', 'sp500-daily']
+    >>> list_datasets()  # doctest: +NORMALIZE_WHITESPACE
+    ['beijing-hourly', 'btc-hourly', 'code-alpaca-2k', 'humaneval', 'london-daily', 'mbpp',
+     'mnist', 'nvda-daily', 'sp500-daily', 'turkish-instructions']
     """
     return list(DATASETS)
 
@@ -255,7 +321,7 @@ def get_dataset(name: str) -> DatasetSpec:
     >>> get_dataset("wether")
     Traceback (most recent call last):
     ...
-    azuraforge.errors.NotFoundError: no dataset named 'wether'; known: beijing-hourly, btc-hourly, london-daily, mnist, nvda-daily, sp500-daily
+    azuraforge.errors.NotFoundError: no dataset named 'wether'; known: beijing-hourly, btc-hourly, code-alpaca-2k, humaneval, london-daily, mbpp, mnist, nvda-daily, sp500-daily, turkish-instructions
     """  # noqa: E501
     try:
         return DATASETS[name]
