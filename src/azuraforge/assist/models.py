@@ -47,6 +47,14 @@ def resolve(model: str | Path) -> Path:
     )
 
 
+def model_name(path: str | Path) -> str:
+    """How to name the GGUF file ``path`` so that :func:`resolve` finds it again: its packaged
+    model's name if it is one (the same in every environment), otherwise its absolute path."""
+    file = Path(path)
+    packaged = (name for name, (_, _, f) in PACKAGED.items() if f == file.name)
+    return next(packaged, None) or str(file.expanduser().resolve())
+
+
 def _packaged_file(name: str) -> Path:
     distribution, package, file = PACKAGED[name]
     # find_spec locates the package without running its __init__ (which may import more).

@@ -13,8 +13,12 @@ from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_exa
 from azuraforge.assist.embeddings import E5, Embedder
 from azuraforge.assist.routing import train_router
 from azuraforge.cli.common import UsageError, Verbose, console, user_errors
+from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
 
-app = typer.Typer(help="The assistant: its intent router.", no_args_is_help=True)
+app = typer.Typer(help="The assistant: its intent router and its experts.", no_args_is_help=True)
+app.command("train-expert")(train_expert_command)
+app.command("eval-expert")(eval_expert_command)
+app.command("experts")(experts_command)
 
 EmbedderName = Annotated[
     str, typer.Option("--embedder", help="e5 (the packaged E5 model) or ngrams (no model)")

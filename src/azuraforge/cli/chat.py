@@ -14,11 +14,13 @@ import typer
 from rich.markup import escape
 
 from azuraforge.assist import default_embedder, default_router
+from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
 from azuraforge.assist.backends import Backend, EchoBackend
 from azuraforge.assist.memory import SqliteVecMemory
 from azuraforge.assist.models import DEFAULT_MODEL, offline
 from azuraforge.assist.orchestrator import Assistant, record_feedback
 from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
+from azuraforge.cli.experts import ExpertsFolder, registry_folder
 from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.settings import default_home
 
@@ -32,11 +34,15 @@ HELP = """commands:
   /quit                         leave (or Ctrl-D)"""
 
 
-def _backend(name: str, model: str, url: str | None) -> Backend:
+def _backend(name: str, model: str, url: str | None, home: Path) -> Backend:
     if name == "llama":
         from azuraforge.assist.backends.llama import LlamaCppBackend
 
         return LlamaCppBackend(model)
+    if name == "transformers":
+        from azuraforge.assist.backends.transformers import TransformersBackend
+
+        return TransformersBackend(model, cache=home / "bases")
     if name == "openai":
         if not url:
             raise UsageError("--backend openai needs --url (e.g. http://127.0.0.1:11434/v1)")
@@ -45,12 +51,12 @@ def _backend(name: str, model: str, url: str | None) -> Backend:
         return OpenAICompatibleBackend(url, model)
     if name == "echo":
         return EchoBackend()
-    raise UsageError(f"--backend must be llama, openai or echo, got {name!r}")
+    raise UsageError(f"--backend must be llama, transformers, openai or echo, got {name!r}")
 
 
 def chat(
     backend: Annotated[
-        str, typer.Option(help="llama (in process), openai (a server) or echo")
+        str, typer.Option(help="llama or transformers (in process), openai (a server) or echo")
     ] = "llama",
     model: Annotated[
         str, typer.Option(help="packaged model name, GGUF file or served name")
@@ -63,13 +69,14 @@ def chat(
         Path | None, typer.Option(help="memory file (default: AZURAFORGE_HOME/assist/memory.db)")
     ] = None,
     no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
+    experts: ExpertsFolder = None,
     verbose: Verbose = False,
 ) -> None:
     """Chat with the assistant (offline; Turkish and English)."""
     with user_errors(verbose):
         offline()
         home = default_home() / "assist"
-        generator = _backend(backend, model, url)
+        generator = _backend(backend, model, url, home)
         store = (
             None
             if no_memory
@@ -80,6 +87,9 @@ def chat(
             generator,
             memory=store,
             fallback=EchoBackend() if backend != "echo" else None,
+            adapters=None
+            if backend == "openai"  # its adapters are the server's models
+            else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
             user=user,
             turn_log=home / "turns.jsonl",
         )

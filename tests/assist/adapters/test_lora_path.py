@@ -78,7 +78,7 @@ def llama(base: Path):
 def test_training_records_where_the_adapter_came_from_and_that_it_learned(base, trained):
     registry, version, _ = trained
     assert (version.expert, version.version, version.name) == ("greeter", 1, "greeter@v1")
-    assert version.base == base.name and version.base_sha256 == file_sha256(base)
+    assert version.base == str(base.resolve()) and version.base_sha256 == file_sha256(base)
     assert len(version.data_sha256) == 64 and version.settings["rank"] == 4
     metrics = version.metrics
     assert metrics["train_examples"] == 8 and metrics["held_out_examples"] == 2

@@ -131,7 +131,7 @@ def test_versions_are_numbered_whole_and_never_reused(base, tmp_path):
     second = register(registry, base, tmp_path, loss=0.5)
     assert (first.version, second.version) == (1, 2)
     assert registry.get("python") == second and registry.get("python", 1) == first
-    assert second.metrics == {"loss": 0.5} and second.base == base.name
+    assert second.metrics == {"loss": 0.5} and second.base == str(base.resolve())
     # A half-written folder (no version.json) and staging leftovers are not versions.
     (tmp_path / "experts" / "python" / "v7").mkdir()
     assert [v.version for v in registry.versions("python")] == [1, 2]

@@ -28,6 +28,7 @@ from typing import Any
 
 from azuraforge.assist.adapters.convert import convert_adapter
 from azuraforge.assist.backends.base import Backend
+from azuraforge.assist.models import model_name
 from azuraforge.errors import InvalidParameterError, NotFoundError
 
 _EXPERT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -45,6 +46,7 @@ class AdapterVersion:
     version: int
     folder: Path
     base: str
+    """The base model: a packaged model's name or a GGUF file's absolute path."""
     base_sha256: str
     data_sha256: str
     settings: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +89,7 @@ class AdapterRegistry:
             shutil.copytree(peft_dir, staging / PEFT_FOLDER)
             convert_adapter(staging / PEFT_FOLDER, base_gguf, staging / GGUF_FILE)
             record = {
-                "base": Path(base_gguf).name,
+                "base": model_name(base_gguf),
                 "base_sha256": base_sha256,
                 "data_sha256": data_sha256,
                 "settings": dict(settings or {}),
@@ -144,6 +146,17 @@ class AdapterRegistry:
         path = folder / f"v{number}"
         record = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
         return AdapterVersion(expert=expert, version=number, folder=path, **record)
+
+    def add_metrics(self, expert: str, version: int, metrics: Mapping[str, Any]) -> AdapterVersion:
+        """Record figures measured after training (an evaluation) with a version; a figure of
+        the same name is replaced. The file is rewritten whole or not at all."""
+        path = self.get(expert, version).folder / VERSION_FILE
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["metrics"].update(metrics)
+        partial = path.with_name(VERSION_FILE + ".partial")
+        partial.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        partial.replace(path)
+        return self.get(expert, version)
 
     @staticmethod
     def _numbers(folder: Path) -> set[int]:

@@ -1,0 +1,243 @@
+"""``azuraforge assist train-expert | eval-expert | experts``: the assistant's LoRA experts.
+
+Each expert is trained on the base model that serves it and kept as numbered versions under
+``AZURAFORGE_HOME/assist/experts`` (see :mod:`azuraforge.assist.adapters`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
+from azuraforge.assist.backends import GenerationSettings, Message
+from azuraforge.assist.corpora import (
+    CodeProblem,
+    Instruction,
+    as_instruction,
+    load_humaneval,
+    load_instructions,
+    load_mbpp,
+    load_turkish_instructions,
+    problem_prompt,
+    python_expert_split,
+    split_held_out,
+)
+from azuraforge.assist.models import DEFAULT_MODEL
+from azuraforge.assist.orchestrator import EXPERTS
+from azuraforge.cli.common import UsageError, Verbose, console, user_errors
+from azuraforge.platform.settings import default_home
+
+ExpertsFolder = Annotated[
+    Path | None,
+    typer.Option("--experts", help="adapters folder (default: AZURAFORGE_HOME/assist/experts)"),
+]
+BUILT_IN = {
+    "python": "MBPP's training split and Code Alpaca 2k; held out: MBPP's test split, HumanEval",
+    "turkish": "the 574 Turkish instructions; a stable tenth held out",
+}
+
+
+def registry_folder(folder: Path | None) -> Path:
+    """The experts' folder: ``folder``, or ``AZURAFORGE_HOME/assist/experts``."""
+    return folder or default_home() / "assist" / "experts"
+
+
+def _data(expert: str, data: Path | None) -> tuple[list[Instruction], list[Instruction]]:
+    """The expert's training and held-out examples."""
+    if data is not None:
+        if not data.is_file():
+            raise UsageError(f"no file {str(data)!r}")
+        return split_held_out(load_instructions(data), 0.1)
+    if expert == "python":
+        split = python_expert_split()
+        return split.training_examples(), [as_instruction(p) for p in split.held_out]
+    if expert == "turkish":
+        return split_held_out(load_turkish_instructions(), 0.1)
+    raise UsageError(
+        f"expert {expert!r} has no built-in data ({', '.join(BUILT_IN)} have); give --data FILE"
+    )
+
+
+def train_expert_command(
+    expert: Annotated[str, typer.Argument(help="python, turkish, or a new expert with --data")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="JSON list or JSON lines of {instruction, input, output}"),
+    ] = None,
+    base: Annotated[str, typer.Option(help="packaged model name or GGUF file")] = DEFAULT_MODEL,
+    steps: Annotated[int, typer.Option(help="optimiser steps")] = 200,
+    rank: Annotated[int, typer.Option(help="LoRA rank")] = 8,
+    alpha: Annotated[float, typer.Option(help="LoRA alpha (updates scaled by alpha/rank)")] = 16.0,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 5e-4,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="tokens an example is cut to")] = 256,
+    held_out_limit: Annotated[int, typer.Option(help="held-out examples scored at most")] = 200,
+    threads: Annotated[int | None, typer.Option(help="PyTorch threads")] = None,
+    seed: Annotated[int, typer.Option(help="the seed of the adapter and of the batches")] = 0,
+    experts: ExpertsFolder = None,
+    verbose: Verbose = False,
+) -> None:
+    """Train a LoRA expert on its base model and register it as the expert's next version."""
+    with user_errors(verbose):
+        from azuraforge.assist.adapters.training import LoraSettings, train_expert
+
+        registry = AdapterRegistry(registry_folder(experts))
+        registry.versions(expert)  # a bad name fails now, not after the training
+        train, held_out = _data(expert, data)
+        settings = LoraSettings(
+            rank=rank,
+            alpha=alpha,
+            steps=steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_tokens=max_tokens,
+            seed=seed,
+        )
+        console.print(
+            f"training {expert} on {base}: {len(train):,} examples, "
+            f"{min(len(held_out), held_out_limit):,} held out, {steps} steps"
+        )
+        every = max(1, steps // 10)
+
+        def progress(step: int, loss: float) -> None:
+            if step % every == 0:
+                console.print(f"  step {step}/{steps} loss {loss:.3f}")
+
+        version = train_expert(
+            registry,
+            expert,
+            base,
+            train,
+            held_out=held_out[:held_out_limit],
+            settings=settings,
+            system_prompt=_system_prompt(expert),
+            cache=default_home() / "assist" / "bases",
+            threads=threads,
+            progress=progress,
+        )
+        _print_training(version.metrics)
+        console.print(f"saved {version.name} in {version.folder}")
+
+
+def _system_prompt(expert: str) -> str | None:
+    return next((e.system_prompt for e in EXPERTS if e.name == expert), None)
+
+
+def _print_training(metrics: dict[str, float]) -> None:
+    table = Table("held out, answer tokens", "base model", "with the adapter")
+    if "perplexity" in metrics:
+        m = metrics
+        table.add_row("loss", f"{m['base_held_out_loss']:.3f}", f"{m['held_out_loss']:.3f}")
+        table.add_row("perplexity", f"{m['base_perplexity']:.2f}", f"{m['perplexity']:.2f}")
+        console.print(table)
+    console.print(
+        f"train loss {metrics['first_train_loss']:.3f} -> {metrics['last_train_loss']:.3f} "
+        f"in {metrics['seconds']} s"
+    )
+
+
+def eval_expert_command(
+    expert: Annotated[str, typer.Argument(help="the expert whose adapter to evaluate")] = "python",
+    version: Annotated[int | None, typer.Option(help="the version (default: the newest)")] = None,
+    problems: Annotated[str, typer.Option(help="mbpp (its test split), humaneval or all")] = "all",
+    limit: Annotated[int | None, typer.Option(help="the first N problems only")] = None,
+    max_tokens: Annotated[int, typer.Option(help="tokens an answer may take")] = 384,
+    experts: ExpertsFolder = None,
+    verbose: Verbose = False,
+) -> None:
+    """pass@1 of an expert beside its base model on held-out Python problems, run sandboxed
+    (served by llama.cpp, greedy); the figures are saved with the version."""
+    with user_errors(verbose):
+        from azuraforge.assist.backends.llama import LlamaCppBackend
+        from azuraforge.assist.evaluation import pass_at_1
+
+        chosen = _problems(problems)[:limit]
+        registry = AdapterRegistry(registry_folder(experts))
+        wanted = registry.get(expert, version)
+        backend = LlamaCppBackend(wanted.base)
+        adapter = AdapterPool(backend, registry).ensure(expert, wanted.version)
+        settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0, seed=0)
+        system = _system_prompt(expert) or ""
+
+        def answer(name: str | None) -> Callable[[CodeProblem], str]:
+            def complete(problem: CodeProblem) -> str:
+                chat = [Message("system", system), Message("user", problem_prompt(problem))]
+                return backend.generate(chat, settings, adapter=name)
+
+            return complete
+
+        table = Table("model", "pass@1", "passed", "failed", "timeout", "error", "seconds")
+        results = {}
+        for label, name in (("base", None), (wanted.name, adapter)):
+            started = time.perf_counter()
+            report = pass_at_1(chosen, answer(name))
+            counts = report.counts
+            results[label] = round(report.pass_at_1, 4)
+            table.add_row(
+                label,
+                f"{report.pass_at_1:.1%}",
+                str(counts["passed"]),
+                str(counts["failed"]),
+                str(counts["timeout"]),
+                str(counts["error"] + counts["memory"]),
+                f"{time.perf_counter() - started:.0f}",
+            )
+        console.print(table)
+        key = f"pass_at_1_{problems}" + (f"_first_{limit}" if limit else "")
+        figures = {
+            "problems": len(chosen),
+            "base": results["base"],
+            "adapter": results[wanted.name],
+        }
+        registry.add_metrics(expert, wanted.version, {key: figures})
+        console.print(f"{len(chosen)} problems; saved as {key!r} in {wanted.folder}")
+
+
+def _problems(which: str) -> list[CodeProblem]:
+    if which == "mbpp":
+        return load_mbpp("test")
+    if which == "humaneval":
+        return load_humaneval()
+    if which == "all":
+        return [*load_mbpp("test"), *load_humaneval()]
+    raise UsageError(f"--problems must be mbpp, humaneval or all, got {which!r}")
+
+
+def experts_command(experts: ExpertsFolder = None, verbose: Verbose = False) -> None:
+    """Every trained expert version, with its base, data and figures."""
+    with user_errors(verbose):
+        registry = AdapterRegistry(registry_folder(experts))
+        table = Table("adapter", "base", "created", "examples", "perplexity", "pass@1")
+        for expert in registry.experts():
+            for v in registry.versions(expert):
+                m = v.metrics
+                ppl = "-"
+                if "perplexity" in m:
+                    ppl = f"{m['base_perplexity']:.2f} -> {m['perplexity']:.2f}"
+                passes = [
+                    f"{value['base']:.1%} -> {value['adapter']:.1%} ({value['problems']})"
+                    for key, value in m.items()
+                    if key.startswith("pass_at_1")
+                ]
+                table.add_row(
+                    v.name,
+                    v.base,
+                    datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M"),
+                    str(m.get("train_examples", "-")),
+                    ppl,
+                    "; ".join(passes) or "-",
+                )
+        if not table.rows:
+            console.print(
+                f"no experts in {registry.root}; "
+                "train one with: azuraforge assist train-expert python"
+            )
+            return
+        console.print(table)

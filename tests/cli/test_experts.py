@@ -1,0 +1,99 @@
+"""``azuraforge assist train-expert | experts | eval-expert`` on a user's own data and base model
+(the tiny Llama GGUF), and their one-line errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from tests.assist.tiny_llama import build_tiny_llama
+
+runner = CliRunner()
+NAMES = ["Ada", "Alan", "Grace", "Linus", "Guido", "Barbara", "Edsger", "Donald", "Ken", "Dennis"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "greetings.jsonl"
+    rows = [{"instruction": f"Greet {n}.", "input": "", "output": f"Merhaba {n}!"} for n in NAMES]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def base(tmp_path, data):
+    return build_tiny_llama(tmp_path / "tiny", [data.read_text(), "def add(a, b): return a + b"])
+
+
+@pytest.mark.slow
+def test_train_list_and_evaluate_an_expert_of_ones_own(home, data, base):
+    trained = runner.invoke(
+        app,
+        [
+            *("assist", "train-expert", "greeter", "--data", str(data), "--base", str(base)),
+            *("--steps", "4", "--rank", "2", "--threads", "1"),
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "training greeter on" in trained.output and "step 4/4" in trained.output
+    assert "saved greeter@v1 in" in trained.output
+    assert (home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf").is_file()
+
+    listed = runner.invoke(app, ["assist", "experts"])
+    assert listed.exit_code == 0, listed.output
+    assert "greeter@v1" in listed.output
+
+    evaluated = runner.invoke(
+        app,
+        [
+            *("assist", "eval-expert", "greeter", "--problems", "humaneval"),
+            *("--limit", "2", "--max-tokens", "4"),
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "pass@1" in evaluated.output and "greeter@v1" in evaluated.output
+    record = json.loads((home / "assist/experts/greeter/v1/version.json").read_text())
+    figures = record["metrics"]["pass_at_1_humaneval_first_2"]
+    assert figures["problems"] == 2 and 0.0 <= figures["adapter"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["train-expert", "sql"], "expert 'sql' has no built-in data"),
+        (["train-expert", "greeter", "--data", "missing.jsonl"], "no file 'missing.jsonl'"),
+        (["train-expert", "../up", "--data", "{data}"], "expert names are"),
+        (["train-expert", "greeter", "--data", "{data}", "--steps", "0"], "steps must be >= 1"),
+        (["eval-expert", "python"], "expert 'python' has no adapter any version"),
+        (["eval-expert", "python", "--problems", "leetcode"], "--problems must be mbpp"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_nonzero_exit(home, data, arguments, message):
+    arguments = [a.replace("{data}", str(data)) for a in arguments]
+    result = runner.invoke(app, ["assist", *arguments])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_no_experts_yet_says_how_to_train_one(home):
+    result = runner.invoke(app, ["assist", "experts"])
+    assert result.exit_code == 0 and "train one with: azuraforge assist train-expert" in (
+        result.output
+    )
+
+
+def test_a_data_file_that_is_not_instructions_is_refused_with_its_line(home, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"instruction": "a", "input": "", "output": "b"}\n{"question": "c"}\n')
+    result = runner.invoke(app, ["assist", "train-expert", "greeter", "--data", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "bad.jsonl, line 2: expected an object with instruction, input, output" in (
+        result.output
+    )
