@@ -25,8 +25,8 @@ from azuraforge.errors import InvalidParameterError, NotFoundError
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
-# Architectures whose adapters we convert, and whether their q/k rows are permuted in GGUF.
-_PERMUTES_QK = {"llama": True, "gemma3": False}
+# Architectures whose adapters we convert (tested), and whether their q/k rows are permuted.
+_PERMUTES_QK = {"llama": True}
 _PEFT_PREFIX = "base_model.model."
 
 
@@ -44,7 +44,7 @@ def convert_adapter(adapter_dir: str | Path, base_gguf: str | Path, out: str | P
         The folder lacks the adapter's config or weights, or the base file is missing.
     InvalidParameterError
         The adapter is not a plain LoRA adapter of linear layers that the base has, or the
-        base's architecture is not one we convert (Llama, Gemma 3).
+        base's architecture is not one we convert (``llama``, as SmolLM2's).
     """
     import gguf
 
