@@ -138,6 +138,11 @@ def _print_training(metrics: dict[str, float]) -> None:
         table.add_row("perplexity", f"{m['base_perplexity']:.2f}", f"{m['perplexity']:.2f}")
         console.print(table)
     console.print(
+        f"trained on {metrics['train_examples']:,} examples, scored on "
+        f"{metrics['held_out_examples']:,} held out; {metrics['too_long']:,} left out because "
+        "their prompt fills --max-tokens"
+    )
+    console.print(
         f"train loss {metrics['first_train_loss']:.3f} -> {metrics['last_train_loss']:.3f} "
         f"in {metrics['seconds']} s"
     )

@@ -82,6 +82,7 @@ def test_training_records_where_the_adapter_came_from_and_that_it_learned(base, 
     assert len(version.data_sha256) == 64 and version.settings["rank"] == 4
     metrics = version.metrics
     assert metrics["train_examples"] == 8 and metrics["held_out_examples"] == 2
+    assert metrics["too_long"] == 0
     assert metrics["last_train_loss"] < metrics["first_train_loss"] / 4
     # The held-out names were never seen, yet the pattern around them was learned.
     assert metrics["perplexity"] < metrics["base_perplexity"] / 4

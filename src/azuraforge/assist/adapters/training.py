@@ -172,6 +172,8 @@ def train_adapter(
     metrics: dict[str, Any] = {
         "train_examples": len(train_rows),
         "held_out_examples": len(held_rows),
+        # Examples whose prompt alone fills max_tokens teach nothing and are left out.
+        "too_long": len(examples) + len(held_out) - len(train_rows) - len(held_rows),
         "seconds": round(seconds, 1),
         "first_train_loss": round(losses[0], 4),
         "last_train_loss": round(float(np.mean(losses[-10:])), 4),
