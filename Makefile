@@ -50,8 +50,9 @@ pytest: $(VENV)/.installed-dev
 ## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside
 ## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
-## study overhead against bare Optuna); they write docs/benchmarks.md; study_pages.py times the
-## study page's API calls at 10,000 trials (docs/tuning.md quotes it)
+## study overhead against bare Optuna; the assistant's generation on SmolLM2 through llama.cpp
+## beside transformers, with LoRA adapter swaps under load); they write docs/benchmarks.md;
+## study_pages.py times the study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
 	for threads in 1 2; do for setting in as-installed malloc-tuned; do \
 		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/core_vs_torch.py \
@@ -64,6 +65,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
+	$(BIN)/python benchmarks/assist_generation.py
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
