@@ -51,7 +51,8 @@ pytest: $(VENV)/.installed-dev
 ## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
 ## study overhead against bare Optuna; the assistant's generation on SmolLM2 through llama.cpp
-## beside transformers, with LoRA adapter swaps under load); they write docs/benchmarks.md;
+## beside transformers, with LoRA adapter swaps under load; its memory beside Chroma, which
+## the bench extra installs); they write docs/benchmarks.md;
 ## study_pages.py times the study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
 	for threads in 1 2; do for setting in as-installed malloc-tuned; do \
@@ -66,6 +67,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/assist_generation.py
+	$(PIP_INSTALL) -e '.[bench]'
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
 bench-quick: $(VENV)/.installed-dev
