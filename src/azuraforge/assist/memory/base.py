@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from azuraforge.assist.intents import MAX_TEXT_CHARS
+from azuraforge.errors import InvalidParameterError
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -81,3 +84,16 @@ class VectorMemory(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release the store's connections."""
+
+
+def check_texts(texts: Sequence[str]) -> None:
+    """Refuse what no memory stores: one string instead of a list, empty or overlong texts."""
+    if isinstance(texts, str):
+        raise InvalidParameterError("add() takes a list of texts, got one string")
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidParameterError(f"a memory must be non-empty text, got {text!r:.60}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidParameterError(
+                f"a memory of {len(text):,} characters; at most {MAX_TEXT_CHARS:,}"
+            )

@@ -69,8 +69,7 @@ from sqlalchemy.exc import (
 )
 
 from azuraforge.assist.embeddings import Embedder, passage_rows
-from azuraforge.assist.intents import MAX_TEXT_CHARS
-from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory
+from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory, check_texts
 from azuraforge.errors import (
     InvalidParameterError,
     ModelUnavailableError,
@@ -172,7 +171,7 @@ class PgVectorMemory(VectorMemory):
         created: float | None = None,
         meta: dict[str, Any] | None = None,
     ) -> list[int]:
-        _check_texts(texts)
+        check_texts(texts)
         _check_meta(meta)
         if not texts:
             return []
@@ -322,18 +321,6 @@ def _engine(url: str) -> Engine:
 def _reason(error: DBAPIError) -> str:
     """The first line of the database's own message."""
     return str(error.orig or error).strip().splitlines()[0]
-
-
-def _check_texts(texts: Sequence[str]) -> None:
-    if isinstance(texts, str):
-        raise InvalidParameterError("add() takes a list of texts, got one string")
-    for text_ in texts:
-        if not isinstance(text_, str) or not text_.strip():
-            raise InvalidParameterError(f"a memory must be non-empty text, got {text_!r:.60}")
-        if len(text_) > MAX_TEXT_CHARS:
-            raise InvalidParameterError(
-                f"a memory of {len(text_):,} characters; at most {MAX_TEXT_CHARS:,}"
-            )
 
 
 def _check_meta(meta: dict[str, Any] | None) -> None:

@@ -44,8 +44,7 @@ from typing import Any
 import numpy as np
 
 from azuraforge.assist.embeddings import Embedder, passage_rows
-from azuraforge.assist.intents import MAX_TEXT_CHARS
-from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory
+from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory, check_texts
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, SchemaMismatchError
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ class SqliteVecMemory(VectorMemory):
         created: float | None = None,
         meta: dict[str, Any] | None = None,
     ) -> list[int]:
-        _check_texts(texts)
+        check_texts(texts)
         rows = np.asarray(passage_rows(self.embedder, texts), dtype=np.float32)
         stamp, extra = time.time() if created is None else float(created), json.dumps(meta or {})
         with self._lock:
@@ -484,18 +483,6 @@ def _select_ids(db: Any, columns: str, ids: Sequence[int] | np.ndarray) -> list[
 
 def _vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
-
-
-def _check_texts(texts: Sequence[str]) -> None:
-    if isinstance(texts, str):
-        raise InvalidParameterError("add() takes a list of texts, got one string")
-    for text in texts:
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidParameterError(f"a memory must be non-empty text, got {text!r:.60}")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InvalidParameterError(
-                f"a memory of {len(text):,} characters; at most {MAX_TEXT_CHARS:,}"
-            )
 
 
 def _conditions(where: Filter | None) -> tuple[list[str], list[Any]]:
