@@ -32,7 +32,12 @@ The llama.cpp child, in order:
    lock and the first-token latency counted from the moment the lock was taken, with and
    without a swap. No reset here: a generation without a swap may reuse the cached prefix of
    the previous prompt (the chat template's system part), one with a swap cannot; that loss
-   is part of the swap's cost to the user.
+   is part of the swap's cost to the user. Then the same generations are replayed on one
+   thread, in the order the lock served them, from the same reset context: each answer under
+   load must be the replay's, token for token. (The sequential answers of phase 2 are not the
+   reference here: a reused prefix changes llama.cpp's floating-point sums, and on near ties
+   the greedy answer, as llama.cpp's server documents for ``cache_prompt``; the report counts
+   the answers under load that differ from a fresh context's.)
 
 The adapters: PEFT ``LoraConfig(r=8, lora_alpha=16, target_modules=q/k/v/o_proj,
 init_lora_weights=False)`` on the dequantised base, seeded (both A and B matrices random, so
@@ -40,7 +45,8 @@ the adapters change the answers), saved and converted with ``convert_adapter``.
 
 Correctness first (exit status 1 otherwise): each prompt's greedy answer is the same in every
 round; each adapter changes at least one answer and A and B differ; the answers under load
-begin as the sequential ones do for the same prompt and adapter; and llama.cpp (Q4_1 kernels)
+are, token for token, those of the same generations replayed in the same order on one thread,
+and those after a swap begin as a fresh context's answers; and llama.cpp (Q4_1 kernels)
 computes the same model as transformers (float32): its answers, base and through adapter A
 (the converted GGUF; the PEFT folder in transformers), fed to transformers token by token,
 are transformers' own first choice at :data:`FIRST_CHOICE` of the positions or more and
@@ -268,7 +274,8 @@ def timed(backend: Any, prompt: str, tokens: int, adapter: str | None = None) ->
     if seen is not None:  # llama.cpp: the lock was taken when _use began
         use = seen.use
         result |= {"ids": seen.ids, "prompt_tokens": len(seen.ids[0]), "cached": seen.cached}
-        result |= {"swapped": use.swapped, "swap_ms": (use.end - use.start) * 1e3,
+        result |= {"served_at": use.start,
+                   "swapped": use.swapped, "swap_ms": (use.end - use.start) * 1e3,
                    "wait_ms": (use.start - start) * 1e3,
                    "served_first_token_ms": (first - use.start) * 1e3}  # fmt: skip
     return result
@@ -301,7 +308,9 @@ def rounds(
 
 def under_load(backend: CountingLlama, size: dict[str, Any]) -> dict[str, Any]:
     """The main thread cycles A, B, none while a second thread keeps generating with a
-    seeded random choice; every generation of both threads is kept."""
+    seeded random choice, from a reset context; every generation of both threads is kept,
+    then replayed (:func:`replay`)."""
+    backend._llm.reset()
     stop, failures = threading.Event(), []
     load: list[dict[str, Any]] = []
 
@@ -326,7 +335,19 @@ def under_load(backend: CountingLlama, size: dict[str, Any]) -> dict[str, Any]:
         second.join()
     if failures:
         raise failures[0]
-    return {"main": main, "load": load}
+    return {"main": main, "load": load, "replay": replay(backend, main + load, size)}
+
+
+def replay(backend: CountingLlama, runs: list[dict[str, Any]], size: dict[str, Any]) -> list[Any]:
+    """The generations of ``runs`` again, on this thread alone, in the order the backend's
+    lock served them and from a reset context, as the load phase began: for each, in that
+    order, its prompt, adapter, and the token ids of the two answers (under load, replayed)."""
+    backend._llm.reset()
+    served = sorted(runs, key=lambda run: run["served_at"])
+    again = [timed(backend, PROMPTS[r["prompt"]], size["load_tokens"], r["adapter"])
+             for r in served]  # fmt: skip
+    return [(r["prompt"], r["adapter"], r["ids"][1], a["ids"][1])
+            for r, a in zip(served, again, strict=True)]  # fmt: skip
 
 
 def run_llama(plan: dict[str, Any]) -> dict[str, Any]:
@@ -459,12 +480,18 @@ def check(llama: dict[str, Any], tf: dict[str, Any]) -> list[str]:
     for a, b in ((None, "A"), (None, "B"), ("A", "B")):
         if first[a] == first[b]:
             problems.append(f"adapters {a or 'none'} and {b} gave the same answers")
-    for run in llama["under_load"]["main"] + llama["under_load"]["load"]:
-        if not first[run["adapter"]][run["prompt"]].startswith(run["text"]):
+    for order, (prompt, adapter, loaded, replayed) in enumerate(llama["under_load"]["replay"]):
+        if loaded != replayed:
             problems.append(
-                f"under load, prompt {run['prompt']} through {run['adapter'] or 'none'}: "
-                f"{run['text']!r} is not how the sequential answer begins"
+                f"under load, generation {order} (prompt {prompt} through {adapter or 'none'})"
+                f": tokens {loaded} where the one-thread replay gave {replayed}"
             )
+    swapped = unlike_fresh(llama)["swap"]
+    if swapped["differ"]:
+        problems.append(
+            f"under load, {swapped['differ']} of {swapped['n']} answers after a swap do not "
+            "begin as a fresh context's answer for the same prompt and adapter"
+        )
     for adapter, ranks in tf["ranks"].items():
         found = agreement(ranks)
         for index, (share, worst) in enumerate(
@@ -477,6 +504,18 @@ def check(llama: dict[str, Any], tf: dict[str, Any]) -> list[str]:
                     f"{FIRST_CHOICE:.0%}, and always among the first {RANK_LIMIT})"
                 )
     return problems
+
+
+def unlike_fresh(llama: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """How many answers under load, with and without a swap, do not begin as the same
+    prompt's answer through the same adapter from a reset context (phase 2)."""
+    fresh = {a: [next(iter(f)) for f in texts(llama["adapters"], a)] for a in (None, *ADAPTERS)}
+    counts = {"swap": {"differ": 0, "n": 0}, "no_swap": {"differ": 0, "n": 0}}
+    for run in llama["under_load"]["main"] + llama["under_load"]["load"]:
+        kind = counts["swap" if run["swapped"] else "no_swap"]
+        kind["n"] += 1
+        kind["differ"] += not fresh[run["adapter"]][run["prompt"]].startswith(run["text"])
+    return counts
 
 
 def stats(values: list[float]) -> dict[str, float | int]:
@@ -707,12 +746,15 @@ def section(report: dict[str, Any]) -> str:
         "prompts share (the chat template's system part); a swap resets the context and loses "
         "it. Decode rate under load: "
         f"{report['summary']['under_load']['decode_tokens_per_s'].get('median', 0):.1f} "
-        "tokens/s (median).",
+        "tokens/s (median). "
+        + fresh_note(report["under_load_unlike_fresh"]),
         "",
         "Correctness (checked before any figure is reported; the run fails otherwise): every "
         "prompt's greedy answer is the same in each round; each adapter changes the answers "
-        "and A and B differ; every answer under load begins as the sequential answer for its "
-        "prompt and adapter; and llama.cpp's answers, base and through adapter A, fed to "
+        "and A and B differ; every answer under load is, token for token, the answer of the "
+        "same generation when all of them are replayed on one thread in the order the lock "
+        "served them, from the same reset context; every answer after a swap begins as a "
+        "fresh context's; and llama.cpp's answers, base and through adapter A, fed to "
         "transformers token by token (the PEFT adapter there, the converted GGUF in "
         f"llama.cpp), are transformers' own first choice at {FIRST_CHOICE:.0%} of the "
         f"positions or more and within its first {RANK_LIMIT} at every one. "
@@ -721,6 +763,18 @@ def section(report: dict[str, Any]) -> str:
         environment_block(env, report),
         END,
     ])  # fmt: skip
+
+
+def fresh_note(differ: dict[str, dict[str, int]]) -> str:
+    """How many answers under load a reused prompt prefix changed."""
+    swap, kept = differ["swap"], differ["no_swap"]
+    return (
+        f"Against a fresh context's answers (phase 2): {swap['differ']} of {swap['n']} answers "
+        f"after a swap and {kept['differ']} of {kept['n']} without one begin differently. A "
+        "swap resets the context, so its answers are a fresh context's; without one, the "
+        "reused prefix changes llama.cpp's floating-point sums and, on a near tie, the "
+        "greedy answer (llama.cpp's server documents the same for `cache_prompt`)."
+    )
 
 
 def agreement_note(found: dict[str, dict[str, Any]]) -> str:
@@ -877,6 +931,7 @@ def build_report(
         for name in ("llama", "transformers")
     }
     ranks = result["transformers"]["ranks"]
+    differ = unlike_fresh(result["llama"])
     answers = answers_once(result)
     return {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -887,6 +942,7 @@ def build_report(
         **result,
         "memory": memory,
         "answers": answers,
+        "under_load_unlike_fresh": differ,
         "agreement": {adapter: agreement(r) for adapter, r in ranks.items()},
         "summary": summarise(result["llama"], result["transformers"]),
     }

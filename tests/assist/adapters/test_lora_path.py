@@ -6,6 +6,7 @@ llama.cpp computing the same logits through the GGUF adapter as PEFT through its
 """
 
 import json
+import threading
 from pathlib import Path
 
 import llama_cpp
@@ -141,6 +142,60 @@ def test_the_served_adapter_streams_the_answer_it_was_taught_and_swaps_back(trai
     assert _taught("".join(pieces)) and len(pieces) > 3
     assert not _taught(llama.generate(chat, GREEDY))
     assert "".join(llama.stream(chat, GREEDY, adapter=name)) == "".join(pieces)
+
+
+@pytest.mark.slow
+def test_swaps_under_streaming_load_keep_each_generation_on_its_own_adapter(
+    trained, llama, monkeypatch
+):
+    """Two threads stream, each alternating the adapter and none, while a third loads and
+    unloads another copy of the adapter: every answer has its own adapter's form, every
+    answer after a swap is the fresh context's answer, token for token, and a swap leaves no
+    cached keys and values computed with the other weights (on this tiny model they move
+    the logits by about half their scale, yet rarely the greedy answer)."""
+    registry, version, _ = trained
+    name = AdapterPool(llama, registry).ensure("greeter")
+    chats = [[Message("system", SYSTEM), Message("user", f"Greet {n}.")] for n in NAMES[:3]]
+    fresh = {}
+    for index, chat in enumerate(chats):
+        for adapter in (name, None):
+            llama._llm.reset()
+            fresh[index, adapter] = llama.generate(chat, GREEDY, adapter=adapter)
+    served: list[tuple[int, str | None, str, bool, int]] = []
+    done, seen, use = threading.Event(), threading.local(), llama._use
+
+    def noting_swaps(adapter: str | None) -> None:  # runs under the generation lock
+        seen.swapped = adapter != llama._active
+        use(adapter)
+        seen.cached = llama._llm.n_tokens
+
+    monkeypatch.setattr(llama, "_use", noting_swaps)
+
+    def stream(offset: int) -> None:
+        for turn in range(8):
+            index, adapter = (turn + offset) % len(chats), name if (turn + offset) % 2 else None
+            answer = "".join(llama.stream(chats[index], GREEDY, adapter=adapter))
+            served.append((index, adapter, answer, seen.swapped, seen.cached))
+
+    def churn() -> None:
+        while not done.is_set():
+            llama.load_adapter("copy", version.folder / "adapter.gguf")
+            llama.unload_adapter("copy")
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in (0, 1)]
+    churner = threading.Thread(target=churn)
+    for thread in [*threads, churner]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    churner.join()
+    assert len(served) == 16 and llama.adapters() == [name]
+    assert any(swapped for *_, swapped, _ in served)
+    for index, adapter, answer, swapped, cached in served:
+        assert _taught(answer) == (adapter is not None), (index, adapter, answer)
+        if swapped:
+            assert answer == fresh[index, adapter] and cached == 0
 
 
 @pytest.mark.slow
