@@ -166,7 +166,7 @@ def eval_expert_command(
         chosen = _problems(problems)[:limit]
         registry = AdapterRegistry(registry_folder(experts))
         wanted = registry.get(expert, version)
-        backend = LlamaCppBackend(wanted.base)
+        backend = LlamaCppBackend(wanted.base, cache_prompts=False)
         adapter = AdapterPool(backend, registry).ensure(expert, wanted.version)
         settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0, seed=0)
         system = _system_prompt(expert) or ""

@@ -36,3 +36,22 @@ def test_adapters_that_are_not_there_or_not_lora_are_refused_clearly(backend, tm
     with pytest.raises(InvalidParameterError, match="is not a LoRA adapter in GGUF format"):
         backend.load_adapter("python", junk)
     assert backend.adapters() == []
+
+
+@pytest.mark.slow
+def test_prompt_caching_reuses_the_shared_prefix_unless_turned_off(backend, monkeypatch):
+    cached: list[int] = []
+    generate = backend._llm.generate
+
+    def noting_the_cache(tokens, *args, **kwargs):  # llama-cpp-python's token loop
+        cached.append(backend._llm.n_tokens)
+        return generate(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(backend._llm, "generate", noting_the_cache)
+    other = [Message("user", "Write a Python function that multiplies two numbers.")]
+    backend.generate(CHAT, GREEDY)
+    backend.generate(other, GREEDY)
+    monkeypatch.setattr(backend, "cache_prompts", False)
+    fresh = backend.generate(other, GREEDY)
+    assert cached[1] > 0 and cached[2] == 0
+    assert fresh == backend.generate(other, GREEDY)

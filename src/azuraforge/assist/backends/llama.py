@@ -33,6 +33,12 @@ class LlamaCppBackend(Backend):
     flash_attention
         llama.cpp's fused attention kernel: about a tenth more tokens per second on the
         packaged model on 2 cores (docs/benchmarks.md).
+    cache_prompts
+        Reuse the keys and values of the prefix a prompt shares with the previous one (a
+        chat's history, a system prompt), as llama.cpp's server does. The reuse changes
+        floating-point sums, so on a near tie a greedy answer may differ from a fresh
+        context's; ``False`` starts every generation afresh, for answers that never depend
+        on the generations before (evaluations).
     """
 
     name = "llama.cpp"
@@ -43,6 +49,7 @@ class LlamaCppBackend(Backend):
         context_tokens: int = 2048,
         threads: int | None = None,
         flash_attention: bool = True,
+        cache_prompts: bool = True,
     ) -> None:
         try:
             import llama_cpp
@@ -66,12 +73,15 @@ class LlamaCppBackend(Backend):
         self._generating = threading.Lock()
         self._adapters: dict[str, Any] = {}
         self._active: str | None = None
+        self.cache_prompts = cache_prompts
 
     def _stream(
         self, messages: list[Message], settings: GenerationSettings, adapter: str | None
     ) -> Iterator[str]:
         with self._generating:
             self._use(adapter)
+            if not self.cache_prompts:
+                self._llm.reset()
             chunks = self._llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=settings.max_tokens,
