@@ -63,6 +63,25 @@ def test_below_the_threshold_a_message_falls_back_to_general_chat_and_keeps_the_
     assert route.confidence == route.scores[route.candidate] < 0.7
 
 
+@pytest.mark.parametrize(
+    ("code_python", "code_debug", "intent"),
+    [(0.45, 0.35, "code_python"), (0.3, 0.45, "code_debug"), (0.33, 0.3, "general_chat")],
+)
+def test_code_intents_that_reach_the_threshold_together_keep_the_likelier(
+    monkeypatch, code_python, code_debug, intent
+):
+    router = IntentRouter(CharNgrams(dim=1024), threshold=0.7).fit(SMALL)
+    rest = 1.0 - code_python - code_debug
+    row = {"general_chat": rest, "code_python": code_python, "code_debug": code_debug}
+    monkeypatch.setattr(
+        router, "probabilities", lambda texts: np.array([[row[label] for label in router.labels]])
+    )
+    route = router.route("a function that reverses a string")
+    assert route.intent == intent
+    assert route.source == ("fallback" if intent == "general_chat" else "model")
+    assert route.confidence == max(row.values())
+
+
 def test_probabilities_sum_to_one_and_latency_is_measured(small_router):
     probabilities = small_router.probabilities(["a", "python yaz", ""])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)

@@ -5,7 +5,9 @@
 - ``"rule"``: a pasted Python error or traceback is ``code_debug`` without asking the model;
 - ``"model"``: the classifier's intent, when its calibrated probability reaches the
   threshold (0.7 by default). A message that looks like code only chooses between
-  ``code_python`` and ``code_debug``;
+  ``code_python`` and ``code_debug``; so does one whose two code intents together reach the
+  threshold ("write a function that reverses a string" may be split between them, and the
+  Python expert answers both);
 - ``"fallback"``: below the threshold the message goes to ``general_chat``, and
   :attr:`Route.candidate` keeps what the model would have said.
 
@@ -147,7 +149,10 @@ class IntentRouter:
             best = max(_CODE_INTENTS, key=scores.__getitem__)
             return Route(best, scores[best] / total if total else 0.5, "model", scores=scores)
         best = max(scores, key=scores.__getitem__)
-        if scores[best] >= self.threshold:
+        if scores[best] >= self.threshold or (
+            best in _CODE_INTENTS
+            and sum(scores.get(c, 0.0) for c in _CODE_INTENTS) >= self.threshold
+        ):
             return Route(best, scores[best], "model", scores=scores)
         return Route(FALLBACK_INTENT, scores[best], "fallback", candidate=best, scores=scores)
 
