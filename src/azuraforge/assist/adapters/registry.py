@@ -138,9 +138,9 @@ class AdapterRegistry:
         number = max(numbers, default=None) if version is None else version
         if number is None or number not in numbers:
             have = ", ".join(f"v{n}" for n in sorted(numbers)) or "none"
-            wanted = "any version" if version is None else f"v{version}"
+            wanted = "" if version is None else f" v{version}"
             raise NotFoundError(
-                f"expert {expert!r} has no adapter {wanted} in {self.root} (versions: {have}); "
+                f"expert {expert!r} has no adapter{wanted} in {self.root} (versions: {have}); "
                 f"train one with: azuraforge assist train-expert {expert}"
             )
         path = folder / f"v{number}"
