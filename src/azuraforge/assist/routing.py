@@ -50,6 +50,10 @@ _CODE_INTENTS = ("code_python", "code_debug")
 class Route:
     """Where a message goes, how sure the router is and why.
 
+    ``confidence`` is the calibrated probability of ``intent`` (of ``candidate`` after a
+    fallback; 1.0 for a rule), except for a message that looks like code, where it is the
+    probability among the two code intents only. So a route of two code intents that reach
+    the threshold together may carry a confidence below it.
     ``scores`` holds every intent's calibrated probability (empty for a rule);
     ``candidate`` is the model's choice when the threshold sent the message to the fallback.
     """

@@ -44,6 +44,14 @@ BUILT_IN = {
 }
 
 
+PROBLEM_SETS: dict[str, Callable[[], list[CodeProblem]]] = {
+    "mbpp": lambda: load_mbpp("test"),
+    "humaneval": load_humaneval,
+    "all": lambda: [*load_mbpp("test"), *load_humaneval()],
+}
+"""The held-out problems ``eval-expert --problems`` names."""
+
+
 def registry_folder(folder: Path | None) -> Path:
     """The experts' folder: ``folder``, or ``AZURAFORGE_HOME/assist/experts``."""
     return folder or default_home() / "assist" / "experts"
@@ -163,9 +171,11 @@ def eval_expert_command(
         from azuraforge.assist.backends.llama import LlamaCppBackend
         from azuraforge.assist.evaluation import pass_at_1
 
-        chosen = _problems(problems)[:limit]
+        if problems not in PROBLEM_SETS:
+            raise UsageError(f"--problems must be {', '.join(PROBLEM_SETS)}, got {problems!r}")
         registry = AdapterRegistry(registry_folder(experts))
         wanted = registry.get(expert, version)
+        chosen = PROBLEM_SETS[problems]()[:limit]
         backend = LlamaCppBackend(wanted.base, cache_prompts=False)
         adapter = AdapterPool(backend, registry).ensure(expert, wanted.version)
         settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0, seed=0)
@@ -203,16 +213,6 @@ def eval_expert_command(
         }
         registry.add_metrics(expert, wanted.version, {key: figures})
         console.print(f"{len(chosen)} problems; saved as {key!r} in {wanted.folder}")
-
-
-def _problems(which: str) -> list[CodeProblem]:
-    if which == "mbpp":
-        return load_mbpp("test")
-    if which == "humaneval":
-        return load_humaneval()
-    if which == "all":
-        return [*load_mbpp("test"), *load_humaneval()]
-    raise UsageError(f"--problems must be mbpp, humaneval or all, got {which!r}")
 
 
 def experts_command(experts: ExpertsFolder = None, verbose: Verbose = False) -> None:

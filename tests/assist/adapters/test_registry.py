@@ -159,12 +159,33 @@ def test_concurrent_registrations_get_distinct_numbers(base, tmp_path):
     assert not [p for p in (tmp_path / "experts" / "python").iterdir() if p.name.startswith(".")]
 
 
+def test_evaluations_recorded_at_once_are_all_kept(base, tmp_path):
+    registry = AdapterRegistry(tmp_path / "experts")
+    register(registry, base, tmp_path, loss=1.0)
+    threads = [
+        threading.Thread(target=registry.add_metrics, args=("python", 1, {f"pass_at_1_{i}": i}))
+        for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    metrics = registry.get("python", 1).metrics
+    assert metrics == {"loss": 1.0, **{f"pass_at_1_{i}": i for i in range(8)}}
+    assert sorted(p.name for p in registry.get("python").folder.iterdir()) == [
+        ".version.lock",
+        "adapter.gguf",
+        "peft",
+        "version.json",
+    ]
+
+
 def test_unknown_experts_versions_and_unsafe_names_are_refused(base, tmp_path):
     registry = AdapterRegistry(tmp_path / "experts")
     with pytest.raises(NotFoundError, match="train one with: azuraforge assist train-expert"):
         registry.get("python")
     register(registry, base, tmp_path)
-    with pytest.raises(NotFoundError, match=r"no adapter v9 .* \(versions: v1\)"):
+    with pytest.raises(NotFoundError, match=r"no adapter v9 in .*; its versions: v1$"):
         registry.get("python", 9)
     for name in ("../etc", "Python", "", "a/b", "x" * 65):
         with pytest.raises(InvalidParameterError, match="expert names are"):

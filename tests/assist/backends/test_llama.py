@@ -40,18 +40,34 @@ def test_adapters_that_are_not_there_or_not_lora_are_refused_clearly(backend, tm
 
 @pytest.mark.slow
 def test_prompt_caching_reuses_the_shared_prefix_unless_turned_off(backend, monkeypatch):
-    cached: list[int] = []
-    generate = backend._llm.generate
+    prompts: list[int] = []
+    evaluated: list[list[int]] = []
+    generate, evaluate = backend._llm.generate, backend._llm.eval
 
-    def noting_the_cache(tokens, *args, **kwargs):  # llama-cpp-python's token loop
-        cached.append(backend._llm.n_tokens)
+    def noting_the_prompt(tokens, *args, **kwargs):  # llama-cpp-python's token loop
+        prompts.append(len(tokens))
+        evaluated.append([])
         return generate(tokens, *args, **kwargs)
 
-    monkeypatch.setattr(backend._llm, "generate", noting_the_cache)
+    def noting_what_is_evaluated(tokens):
+        evaluated[-1].append(len(tokens))
+        return evaluate(tokens)
+
+    monkeypatch.setattr(backend._llm, "generate", noting_the_prompt)
+    monkeypatch.setattr(backend._llm, "eval", noting_what_is_evaluated)
     other = [Message("user", "Write a Python function that multiplies two numbers.")]
     backend.generate(CHAT, GREEDY)
     backend.generate(other, GREEDY)
     monkeypatch.setattr(backend, "cache_prompts", False)
-    fresh = backend.generate(other, GREEDY)
-    assert cached[1] > 0 and cached[2] == 0
-    assert fresh == backend.generate(other, GREEDY)
+    backend.generate(other, GREEDY)
+    reused = [prompt - batches[0] for prompt, batches in zip(prompts, evaluated, strict=True)]
+    assert reused[1] > 0, "the chat template's shared beginning was evaluated again"
+    assert reused[2] == 0
+
+
+@pytest.mark.slow
+def test_messages_longer_than_the_context_are_refused_in_one_line(backend):
+    long = [Message("user", "Explain this log line by line. " + "error 42 at line 7; " * 200)]
+    with pytest.raises(InvalidParameterError, match="do not fit the model's context"):
+        backend.generate(long, GREEDY)
+    assert "def" in backend.generate(CHAT, GREEDY)

@@ -14,6 +14,7 @@ backend, at most ``capacity`` at a time, unloading the least recently used.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -21,7 +22,8 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,25 +139,35 @@ class AdapterRegistry:
         numbers = self._numbers(folder)
         number = max(numbers, default=None) if version is None else version
         if number is None or number not in numbers:
-            have = ", ".join(f"v{n}" for n in sorted(numbers)) or "none"
-            wanted = "" if version is None else f" v{version}"
-            raise NotFoundError(
-                f"expert {expert!r} has no adapter{wanted} in {self.root} (versions: {have}); "
-                f"train one with: azuraforge assist train-expert {expert}"
-            )
+            raise self._missing(expert, version, numbers)
         path = folder / f"v{number}"
         record = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
         return AdapterVersion(expert=expert, version=number, folder=path, **record)
 
+    def _missing(self, expert: str, version: int | None, numbers: set[int]) -> NotFoundError:
+        where = f"expert {expert!r} has no adapter{'' if version is None else f' v{version}'}"
+        if numbers:
+            have = ", ".join(f"v{n}" for n in sorted(numbers))
+            return NotFoundError(f"{where} in {self.root}; its versions: {have}")
+        return NotFoundError(
+            f"{where} in {self.root}; train one with: azuraforge assist train-expert {expert}"
+            " (--data FILE unless it is python or turkish)"
+        )
+
     def add_metrics(self, expert: str, version: int, metrics: Mapping[str, Any]) -> AdapterVersion:
         """Record figures measured after training (an evaluation) with a version; a figure of
-        the same name is replaced. The file is rewritten whole or not at all."""
-        path = self.get(expert, version).folder / VERSION_FILE
-        record = json.loads(path.read_text(encoding="utf-8"))
-        record["metrics"].update(metrics)
-        partial = path.with_name(VERSION_FILE + ".partial")
-        partial.write_text(json.dumps(record, indent=2), encoding="utf-8")
-        partial.replace(path)
+        the same name is replaced. The file is rewritten whole or not at all, and writers of
+        the same version (two evaluations ending at once) take turns, so none is lost."""
+        folder = self.get(expert, version).folder
+        with _locked(folder / ".version.lock"):
+            path = folder / VERSION_FILE
+            record = json.loads(path.read_text(encoding="utf-8"))
+            record["metrics"].update(metrics)
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=folder, prefix=".version-", delete=False
+            ) as partial:
+                json.dump(record, partial, indent=2)
+            Path(partial.name).replace(path)
         return self.get(expert, version)
 
     @staticmethod
@@ -207,6 +219,17 @@ class AdapterPool:
         """The loaded adapters' names, least recently used first."""
         with self._lock:
             return list(self._loaded)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created) across processes, held for the block."""
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def _checked(expert: str) -> str:

@@ -71,6 +71,9 @@ class LlamaCppBackend(Backend):
             streaming=True, adapters=True, context_tokens=context_tokens
         )
         self._generating = threading.Lock()
+        # llama.cpp keeps a model's adapters in one unlocked set: loading and freeing take
+        # turns here, without holding up a generation.
+        self._adapter_files = threading.Lock()
         self._adapters: dict[str, Any] = {}
         self._active: str | None = None
         self.cache_prompts = cache_prompts
@@ -90,10 +93,18 @@ class LlamaCppBackend(Backend):
                 seed=settings.seed,
                 stream=True,
             )
-            for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except ValueError as e:  # llama-cpp-python's only word for a prompt too long
+                if "context window" not in str(e):
+                    raise
+                raise InvalidParameterError(
+                    f"the messages do not fit the model's context ({e}): shorten them, or "
+                    "give the backend more context_tokens"
+                ) from e
 
     def _use(self, adapter: str | None) -> None:
         """Set ``adapter`` (or none) on the context; called with the generation lock held."""
@@ -118,7 +129,8 @@ class LlamaCppBackend(Backend):
         file = Path(path)
         if not file.is_file():
             raise NotFoundError(f"adapter file {str(file)!r} not found")
-        handle = self._lib.llama_adapter_lora_init(self._llm._model.model, str(file).encode())
+        with self._adapter_files:
+            handle = self._lib.llama_adapter_lora_init(self._llm._model.model, str(file).encode())
         if not handle:
             raise InvalidParameterError(
                 f"{str(file)!r} is not a LoRA adapter in GGUF format for {self.model_path.name}"
@@ -138,7 +150,8 @@ class LlamaCppBackend(Backend):
     def _forget(self, name: str, handle: Any) -> None:
         if self._active == name:
             self._use(None)
-        self._lib.llama_adapter_lora_free(handle)
+        with self._adapter_files:
+            self._lib.llama_adapter_lora_free(handle)
 
     def adapters(self) -> list[str]:
         return sorted(self._adapters)
