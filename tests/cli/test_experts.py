@@ -59,6 +59,8 @@ def test_train_list_and_evaluate_an_expert_of_ones_own(home, data, base):
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert "pass@1" in evaluated.output and "greeter@v1" in evaluated.output
+    assert "base: 2/2 answered" in evaluated.output
+    assert "greeter@v1: 2/2 answered" in evaluated.output
     record = json.loads((home / "assist/experts/greeter/v1/version.json").read_text())
     figures = record["metrics"]["pass_at_1_humaneval_first_2"]
     assert figures["problems"] == 2 and 0.0 <= figures["adapter"] <= 1.0

@@ -6,6 +6,7 @@ Each expert is trained on the base model that serves it and kept as numbered ver
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -181,10 +182,19 @@ def eval_expert_command(
         settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0, seed=0)
         system = _system_prompt(expert) or ""
 
-        def answer(name: str | None) -> Callable[[CodeProblem], str]:
+        every = max(1, len(chosen) // 10)
+
+        def answer(label: str, name: str | None, started: float) -> Callable[[CodeProblem], str]:
+            answered = itertools.count(1)
+
             def complete(problem: CodeProblem) -> str:
                 chat = [Message("system", system), Message("user", problem_prompt(problem))]
-                return backend.generate(chat, settings, adapter=name)
+                text = backend.generate(chat, settings, adapter=name)
+                done = next(answered)
+                if done % every == 0 or done == len(chosen):
+                    seconds = time.perf_counter() - started
+                    console.print(f"  {label}: {done}/{len(chosen)} answered ({seconds:.0f} s)")
+                return text
 
             return complete
 
@@ -192,7 +202,7 @@ def eval_expert_command(
         results = {}
         for label, name in (("base", None), (wanted.name, adapter)):
             started = time.perf_counter()
-            report = pass_at_1(chosen, answer(name))
+            report = pass_at_1(chosen, answer(label, name, started))
             counts = report.counts
             results[label] = round(report.pass_at_1, 4)
             table.add_row(
