@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from azuraforge.assist.backends import Backend, Capabilities, EchoBackend
+from azuraforge.assist.backends import Backend, Capabilities, EchoBackend, Message
 from azuraforge.assist.embeddings import CharNgrams
 from azuraforge.assist.memory import SqliteVecMemory
 from azuraforge.assist.orchestrator import Assistant, record_feedback
@@ -93,9 +93,25 @@ def test_memory_is_recalled_across_sessions_for_the_same_user_only(router, tmp_p
         later = Assistant(router, backend, memory=SqliteVecMemory(path, CharNgrams()), user=user)
         "".join(later.reply("kız kardeşimin adı neydi?"))
         assert later.last.intent == "memory_recall"
-        system = backend.seen[0].content
-        assert ("- Kız kardeşimin adı Elif, bunu unutma" in system) is remembered
+        system, *_, message = backend.seen
+        assert ("- Kız kardeşimin adı Elif, bunu unutma" in message.content) is remembered
+        assert message.content.endswith("kız kardeşimin adı neydi?")
+        assert system.content == later.experts["general"].system_prompt
         assert later.last.memories == (1 if remembered else 0)
+
+
+def test_each_prompt_begins_with_the_previous_prompt_and_its_answer(router, tmp_path):
+    """What lets llama.cpp reuse its cached prompt: only the new turn is new."""
+    backend = RecordingEcho()
+    memory = SqliteVecMemory(tmp_path / "memory.db", CharNgrams())
+    assistant = Assistant(router, backend, memory=memory, user="ayse")
+    prompts, answers = [], []
+    for text in ("Kız kardeşimin adı Elif", "Kız kardeşim İzmir'de yaşıyor", "merhaba"):
+        answers.append("".join(assistant.reply(text)))
+        prompts.append(backend.seen)
+    for before, answer, after in zip(prompts, answers, prompts[1:], strict=False):
+        assert after[: len(before) + 1] == [*before, Message("assistant", answer)]
+    assert "- Kız kardeşimin adı Elif" in prompts[1][-1].content
 
 
 def test_a_down_backend_falls_back_and_a_broken_memory_is_skipped(router, tmp_path):

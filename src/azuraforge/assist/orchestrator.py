@@ -99,7 +99,8 @@ class Assistant:
     experts
         Who answers which intents (default :data:`EXPERTS`).
     history_tokens, memory_tokens
-        Token budgets of the short-term buffer and of the retrieved context.
+        Token budgets of the short-term buffer and of the retrieved context. When the
+        history overflows its budget, it is trimmed to half of it.
     turn_log
         A JSON-lines file of every turn, rotated at 10 MB (3 backups kept).
     """
@@ -124,7 +125,9 @@ class Assistant:
         self.experts = {e.name: e for e in experts}
         self.user, self.memory_tokens = user, memory_tokens
         self.settings = settings or GenerationSettings()
-        self.buffer = ShortTermBuffer(history_tokens, backend.count_tokens)
+        self.buffer = ShortTermBuffer(
+            history_tokens, backend.count_tokens, trim_to=history_tokens // 2
+        )
         self.forced: str | None = None
         self._log = _turn_logger(Path(turn_log)) if turn_log else None
         self.last: Turn | None = None
@@ -167,12 +170,13 @@ class Assistant:
         return chosen or next(iter(self.experts.values()))
 
     def _messages(self, text: str, expert: Expert, turn: Turn) -> list[Message]:
-        system = expert.system_prompt
+        """The expert's system prompt, the history as the model saw it, then the message
+        with its recalled memories: a prompt whose beginning stays the same from turn to
+        turn, so a backend that caches it evaluates only the new turn."""
         context = self._recall(text, turn)
-        if context:
-            system = f"{system}\n\n{context}"
+        message = f"{context}\n\n{text}" if context else text
         history = [Message(t.role, t.text) for t in self.buffer.turns()]
-        return [Message("system", system), *history, Message("user", text)]
+        return [Message("system", expert.system_prompt), *history, Message("user", message)]
 
     def _recall(self, text: str, turn: Turn) -> str:
         if self.memory is None:
@@ -228,7 +232,7 @@ class Assistant:
         turn.answer, turn.total_ms = answer, (time.perf_counter() - started) * 1e3
         turn.tokens_in = sum(backend.count_tokens(m.content) for m in messages)
         turn.tokens_out = backend.count_tokens(answer) if answer else 0
-        self.buffer.add("user", turn.text)
+        self.buffer.add("user", messages[-1].content)  # as sent, memories included
         self.buffer.add("assistant", answer)
         if self.memory is not None:
             try:

@@ -25,6 +25,20 @@ def test_a_turn_longer_than_the_budget_keeps_its_end():
     assert [t.text for t in buffer.turns()] == ["6789abcdef"] and buffer.tokens == 10
 
 
+def test_an_overflow_trims_down_to_trim_to_so_the_kept_beginning_changes_rarely():
+    buffer = ShortTermBuffer(40, characters, trim_to=20)
+    beginnings = []
+    for i in range(12):
+        buffer.add("user", f"turn {i:02d} text")  # 12 characters each
+        assert buffer.tokens <= 40
+        beginnings.append(buffer.turns()[0].text)
+    # Full at 3 turns (36), the 4th overflows and trims to one turn (12 <= 20): the first
+    # kept turn changes at every third turn, not at every turn.
+    assert beginnings == [f"turn {i:02d} text" for i in (0, 0, 0, 3, 3, 3, 6, 6, 6, 9, 9, 9)]
+    buffer.add("assistant", "x" * 35)  # longer than trim_to: the newest turn always stays
+    assert [t.text for t in buffer.turns()] == ["x" * 35]
+
+
 def test_clear_and_bad_arguments():
     buffer = ShortTermBuffer(10, characters)
     buffer.add("assistant", "hi")
@@ -34,6 +48,8 @@ def test_clear_and_bad_arguments():
         buffer.add("system", "x")
     with pytest.raises(InvalidParameterError, match="max_tokens must be >= 1"):
         ShortTermBuffer(0, characters)
+    with pytest.raises(InvalidParameterError, match="trim_to must be between 0 and max_tokens"):
+        ShortTermBuffer(10, characters, trim_to=11)
 
 
 def test_rag_context_takes_the_nearest_memories_that_fit():

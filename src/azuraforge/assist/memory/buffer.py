@@ -26,7 +26,8 @@ class Turn:
 class ShortTermBuffer:
     """The newest turns whose tokens add up to at most ``max_tokens``.
 
-    Adding a turn drops the oldest ones until the rest fit. A single turn longer than the
+    Adding a turn that overflows the budget drops the oldest turns until at most
+    ``trim_to`` tokens remain (the newest turn always stays). A single turn longer than the
     budget is cut from its start (its end is kept), so the buffer never exceeds it.
 
     Parameters
@@ -35,6 +36,11 @@ class ShortTermBuffer:
         The budget, in the base model's tokens.
     count_tokens
         The base model's token counter (a backend's ``count_tokens``).
+    trim_to
+        What an overflow trims the buffer down to (default ``max_tokens``: drop just enough).
+        Less makes the conversation's kept beginning change once every few turns instead of
+        at every turn once the budget is full, so a backend that caches the prompt's
+        beginning (llama.cpp) need not evaluate the whole history again each turn.
 
     Examples
     --------
@@ -48,10 +54,17 @@ class ShortTermBuffer:
     ['hello Ayşe', 'what is mine']
     """
 
-    def __init__(self, max_tokens: int, count_tokens: TokenCounter) -> None:
+    def __init__(
+        self, max_tokens: int, count_tokens: TokenCounter, trim_to: int | None = None
+    ) -> None:
         if max_tokens < 1:
             raise InvalidParameterError(f"max_tokens must be >= 1, got {max_tokens}")
+        if trim_to is not None and not 0 <= trim_to <= max_tokens:
+            raise InvalidParameterError(
+                f"trim_to must be between 0 and max_tokens ({max_tokens}), got {trim_to}"
+            )
         self.max_tokens, self.count_tokens = max_tokens, count_tokens
+        self.trim_to = max_tokens if trim_to is None else trim_to
         self._turns: deque[Turn] = deque()
         self.tokens = 0
 
@@ -62,8 +75,9 @@ class ShortTermBuffer:
         turn = self._fitted(role, text)
         self._turns.append(turn)
         self.tokens += turn.tokens
-        while self.tokens > self.max_tokens:
-            self.tokens -= self._turns.popleft().tokens
+        if self.tokens > self.max_tokens:
+            while self.tokens > self.trim_to and len(self._turns) > 1:
+                self.tokens -= self._turns.popleft().tokens
 
     def _fitted(self, role: str, text: str) -> Turn:
         tokens = self.count_tokens(text)
