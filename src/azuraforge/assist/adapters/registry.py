@@ -151,7 +151,6 @@ class AdapterRegistry:
             return NotFoundError(f"{where} in {self.root}; its versions: {have}")
         return NotFoundError(
             f"{where} in {self.root}; train one with: azuraforge assist train-expert {expert}"
-            " (--data FILE unless it is python or turkish)"
         )
 
     def add_metrics(self, expert: str, version: int, metrics: Mapping[str, Any]) -> AdapterVersion:
