@@ -32,7 +32,7 @@ class LlamaCppBackend(Backend):
         llama.cpp's threads (default: the CPUs this process may use).
     flash_attention
         llama.cpp's fused attention kernel: about a tenth more tokens per second on the
-        packaged model on 2 cores (docs/benchmarks.md).
+        packaged model on 2 cores (docs/assist.md).
     cache_prompts
         Reuse the keys and values of the prefix a prompt shares with the previous one (a
         chat's history, a system prompt), as llama.cpp's server does. The reuse changes
