@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from azuraforge.learn.datasets import fetching
-from azuraforge.learn.datasets.fetching import HOME_VARIABLE, MIRROR_VARIABLE
+from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
+from azuraforge.learn.home import HOME_VARIABLE
 from tests.helpers import write_pipeline_plugin
 
 # The platform's fixtures (real SQLite and PostgreSQL stores, the sleeper plugin) serve the

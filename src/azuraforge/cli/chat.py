@@ -22,7 +22,7 @@ from azuraforge.assist.orchestrator import Assistant, record_feedback
 from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
 from azuraforge.cli.experts import ExpertsFolder, registry_folder
 from azuraforge.errors import AzuraForgeError
-from azuraforge.platform.settings import default_home
+from azuraforge.learn.home import default_home
 
 HELP = """commands:
   /help                         this text

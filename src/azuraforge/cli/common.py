@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from azuraforge.cli import missing_package
 from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
 
 console = Console()
@@ -84,6 +85,10 @@ def user_errors(verbose: bool) -> Iterator[None]:
         if isinstance(e, AzuraForgeError):
             errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
             raise typer.Exit(EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED) from None
+        missing = missing_package(e) if isinstance(e, ModuleNotFoundError) else None
+        if missing is not None:
+            errors.print(f"[red]error:[/red] {escape(missing)}", highlight=False)
+            raise typer.Exit(EXIT_FAILED) from None
         # A bug, not bad input: still one line.
         errors.print(
             f"[red]internal error:[/red] {type(e).__name__}: {escape(str(e))} (run again with "

@@ -5,13 +5,6 @@ from __future__ import annotations
 import typer
 
 from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
-from azuraforge.platform.store import upgrade_database
-from azuraforge.platform.store.engine import (
-    current_revision,
-    head_revision,
-    make_engine,
-    shown_url,
-)
 
 app = typer.Typer(help="Create or migrate the store's database.", no_args_is_help=True)
 
@@ -20,6 +13,9 @@ app = typer.Typer(help="Create or migrate the store's database.", no_args_is_hel
 def upgrade(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
     """Apply every migration the database lacks (creates the tables on an empty one)."""
     with user_errors(verbose):
+        from azuraforge.platform.store import upgrade_database
+        from azuraforge.platform.store.engine import shown_url
+
         settings = settings_with(database_url=database_url)
         revision = upgrade_database(settings.database_url)
         console.print(f"store {shown_url(settings.database_url)} is at schema {revision}")
@@ -29,6 +25,8 @@ def upgrade(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
 def current(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
     """Print the database's schema revision and the one this AzuraForge needs."""
     with user_errors(verbose):
+        from azuraforge.platform.store.engine import current_revision, head_revision, make_engine
+
         settings = settings_with(database_url=database_url)
         engine = make_engine(settings.database_url)
         try:

@@ -33,7 +33,7 @@ from azuraforge.assist.corpora import (
 from azuraforge.assist.models import DEFAULT_MODEL
 from azuraforge.assist.orchestrator import EXPERTS
 from azuraforge.cli.common import UsageError, Verbose, console, user_errors
-from azuraforge.platform.settings import default_home
+from azuraforge.learn.home import default_home
 
 ExpertsFolder = Annotated[
     Path | None,

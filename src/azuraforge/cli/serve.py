@@ -85,12 +85,12 @@ def serve(
     With --submit PIPELINE (and --set key=value), a run is queued as soon as the server
     listens, and its result is printed when it ends.
     """
-    from azuraforge.platform.api.app import create_app
-    from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
-    from azuraforge.platform.store import Store, create_if_empty, upgrade_database
-    from azuraforge.platform.store.engine import shown_url
-
     with user_errors(verbose):
+        from azuraforge.platform.api.app import create_app
+        from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
+        from azuraforge.platform.store import Store, create_if_empty, upgrade_database
+        from azuraforge.platform.store.engine import shown_url
+
         settings = settings_with(
             database_url=database_url, workers=workers, api_workers=api_workers
         )

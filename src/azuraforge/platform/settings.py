@@ -21,14 +21,9 @@ from pydantic_settings import (
 )
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.learn.home import default_home
 
-HOME_VARIABLE = "AZURAFORGE_HOME"
 SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
-
-
-def default_home() -> Path:
-    """``$AZURAFORGE_HOME``, by default ``~/.azuraforge``."""
-    return Path(os.environ.get(HOME_VARIABLE) or "~/.azuraforge").expanduser()
 
 
 def settings_file() -> Path:

@@ -15,13 +15,7 @@ See ``docs/datasets.md`` for what each dataset holds.
 """
 
 from azuraforge.learn.datasets.csvfiles import CsvTable, RowsTable, read_csv, rows_table, write_csv
-from azuraforge.learn.datasets.fetching import (
-    HOME_VARIABLE,
-    MIRROR_VARIABLE,
-    cache_folder,
-    fetch,
-    mirror_folders,
-)
+from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE, cache_folder, fetch, mirror_folders
 from azuraforge.learn.datasets.idx import MNIST, load_mnist, read_idx
 from azuraforge.learn.datasets.registry import (
     DATASETS,
@@ -37,6 +31,7 @@ from azuraforge.learn.datasets.tables import (
     load_beijing_hourly,
     load_ohlcv,
 )
+from azuraforge.learn.home import HOME_VARIABLE
 
 __all__ = [
     "DATASETS",

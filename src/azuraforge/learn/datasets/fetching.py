@@ -28,10 +28,9 @@ from pathlib import Path
 
 from azuraforge.errors import ChecksumMismatchError, DatasetUnavailableError
 from azuraforge.learn.datasets.registry import DataFile, DatasetSpec, get_dataset
+from azuraforge.learn.home import default_home
 
 MIRROR_VARIABLE = "AZURAFORGE_DATA_MIRROR"
-HOME_VARIABLE = "AZURAFORGE_HOME"
-_DEFAULT_HOME = "~/.azuraforge"
 _CHUNK = 1 << 20
 
 _log = logging.getLogger(__name__)
@@ -65,11 +64,11 @@ def cache_folder() -> Path:
     --------
     >>> import os
     >>> from unittest import mock
-    >>> with mock.patch.dict(os.environ, {HOME_VARIABLE: "/srv/azuraforge"}):
+    >>> with mock.patch.dict(os.environ, {"AZURAFORGE_HOME": "/srv/azuraforge"}):
     ...     str(cache_folder())
     '/srv/azuraforge/datasets'
     """
-    return Path(os.environ.get(HOME_VARIABLE) or _DEFAULT_HOME).expanduser() / "datasets"
+    return default_home() / "datasets"
 
 
 def fetch(
