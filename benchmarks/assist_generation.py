@@ -873,7 +873,7 @@ def measure(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from azuraforge.platform.settings import default_home
+    from azuraforge.learn.home import default_home
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: few, short answers")

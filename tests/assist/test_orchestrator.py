@@ -111,7 +111,9 @@ def test_each_prompt_begins_with_the_previous_prompt_and_its_answer(router, tmp_
         prompts.append(backend.seen)
     for before, answer, after in zip(prompts, answers, prompts[1:], strict=False):
         assert after[: len(before) + 1] == [*before, Message("assistant", answer)]
-    assert "- Kız kardeşimin adı Elif" in prompts[1][-1].content
+    # What the history already holds is not recalled again from the long-term memory.
+    assert not any("- Kız kardeşimin" in prompt[-1].content for prompt in prompts)
+    assert assistant.last.memories == 0
 
 
 def test_a_down_backend_falls_back_and_a_broken_memory_is_skipped(router, tmp_path):

@@ -7,9 +7,10 @@ import textwrap
 
 import pytest
 
-from azuraforge.cli import missing_package
+from azuraforge.cli import _EXTRAS, missing_package
 
-PLATFORM_ONLY = ["sqlalchemy", "alembic", "pydantic_settings", "fastapi", "uvicorn", "celery"]
+PLATFORM_ONLY = list(_EXTRAS["platform"])
+CLI_ONLY = [*_EXTRAS["platform"], *_EXTRAS["assist"], *_EXTRAS["assist-train"]]
 
 
 def azuraforge_without(blocked, arguments, tmp_path, given=""):
@@ -42,7 +43,7 @@ def azuraforge_without(blocked, arguments, tmp_path, given=""):
 
 @pytest.mark.slow
 def test_without_the_platform_extra_the_learner_and_the_chat_work(tmp_path):
-    listed = azuraforge_without(PLATFORM_ONLY, ["pipelines"], tmp_path)
+    listed = azuraforge_without(CLI_ONLY, ["pipelines"], tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "weather-forecaster" in listed.stdout
     chat = ["chat", "--backend", "echo", "--no-memory"]
@@ -56,6 +57,11 @@ def test_without_the_platform_extra_the_learner_and_the_chat_work(tmp_path):
     [
         (PLATFORM_ONLY, ["db", "upgrade"], "'sqlalchemy' package is not installed"),
         (PLATFORM_ONLY, ["serve"], "'fastapi' package is not installed"),
+        (
+            PLATFORM_ONLY,
+            ["worker"],
+            "package is not installed: pip install 'azuraforge[platform]'",
+        ),
         (
             ["typer"],
             ["pipelines"],

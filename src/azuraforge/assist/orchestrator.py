@@ -179,6 +179,7 @@ class Assistant:
         return [Message("system", expert.system_prompt), *history, Message("user", message)]
 
     def _recall(self, text: str, turn: Turn) -> str:
+        """The user's nearest memories that the history does not already hold."""
         if self.memory is None:
             return ""
         try:
@@ -186,6 +187,8 @@ class Assistant:
         except Exception as e:  # the memory is optional: answer without it, and say so
             turn.degraded.append(f"memory unavailable: {type(e).__name__}: {e}")
             return ""
+        history = "\n".join(t.text for t in self.buffer.turns())
+        hits = [hit for hit in hits if hit.memory.text not in history]
         turn.memories = len(hits)
         return rag_context(hits, self.memory_tokens, self.backend.count_tokens)
 

@@ -20,6 +20,7 @@ _EXTRAS = {
         *("safetensors", "pgvector"),
     ),
     "assist-train": ("torch", "transformers", "peft"),
+    "cli": ("typer", "rich", "httpx", "pydantic", "yaml", "matplotlib"),
 }
 
 
@@ -29,14 +30,17 @@ def missing_package(error: ModuleNotFoundError) -> str | None:
 
     >>> missing_package(ModuleNotFoundError(name="sqlalchemy"))
     "the 'sqlalchemy' package is not installed: pip install 'azuraforge[platform]'"
+    >>> missing_package(ModuleNotFoundError(name="a_plugins_dependency"))
+    "the 'a_plugins_dependency' package is not installed"
     >>> missing_package(ModuleNotFoundError(name="azuraforge.nope")) is None
     True
     """
     package = (error.name or "").split(".")[0]
     if not package or package == "azuraforge":
         return None
-    extra = next((name for name, packages in _EXTRAS.items() if package in packages), "cli")
-    return f"the {package!r} package is not installed: pip install 'azuraforge[{extra}]'"
+    extra = next((name for name, packages in _EXTRAS.items() if package in packages), None)
+    said = f"the {package!r} package is not installed"
+    return f"{said}: pip install 'azuraforge[{extra}]'" if extra else said
 
 
 def run() -> None:

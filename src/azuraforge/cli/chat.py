@@ -1,7 +1,7 @@
 """``azuraforge chat``: talk to the assistant in the terminal, answers streamed as they come.
 
 Slash commands: ``/help``, ``/clear``, ``/switch <expert|auto>``, ``/memory``,
-``/feedback good|bad|correction <text>``, ``/quit`` (or Ctrl-D).
+``/feedback good|bad|correction <text>``, ``/quit`` or ``/exit`` (or Ctrl-D).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ HELP = """commands:
   /memory                       what the long-term memory holds
   /feedback good|bad            judge the last answer
   /feedback correction <text>   give the answer it should have been
-  /quit                         leave (or Ctrl-D)"""
+  /quit, /exit                  leave (or Ctrl-D)"""
 
 
 def _backend(name: str, model: str, url: str | None, home: Path) -> Backend:

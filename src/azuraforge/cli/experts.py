@@ -6,7 +6,6 @@ Each expert is trained on the base model that serves it and kept as numbered ver
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -182,19 +181,10 @@ def eval_expert_command(
         settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0, seed=0)
         system = _system_prompt(expert) or ""
 
-        every = max(1, len(chosen) // 10)
-
-        def answer(label: str, name: str | None, started: float) -> Callable[[CodeProblem], str]:
-            answered = itertools.count(1)
-
+        def answer(name: str | None) -> Callable[[CodeProblem], str]:
             def complete(problem: CodeProblem) -> str:
                 chat = [Message("system", system), Message("user", problem_prompt(problem))]
-                text = backend.generate(chat, settings, adapter=name)
-                done = next(answered)
-                if done % every == 0 or done == len(chosen):
-                    seconds = time.perf_counter() - started
-                    console.print(f"  {label}: {done}/{len(chosen)} answered ({seconds:.0f} s)")
-                return text
+                return backend.generate(chat, settings, adapter=name)
 
             return complete
 
@@ -202,7 +192,7 @@ def eval_expert_command(
         results = {}
         for label, name in (("base", None), (wanted.name, adapter)):
             started = time.perf_counter()
-            report = pass_at_1(chosen, answer(label, name, started))
+            report = pass_at_1(chosen, _with_progress(answer(name), label, len(chosen)))
             counts = report.counts
             results[label] = round(report.pass_at_1, 4)
             table.add_row(
@@ -223,6 +213,24 @@ def eval_expert_command(
         }
         registry.add_metrics(expert, wanted.version, {key: figures})
         console.print(f"{len(chosen)} problems; saved as {key!r} in {wanted.folder}")
+
+
+def _with_progress(
+    complete: Callable[[CodeProblem], str], label: str, total: int
+) -> Callable[[CodeProblem], str]:
+    """``complete``, printing a line each time another tenth of ``total`` is answered."""
+    every, started, answered = max(1, total // 10), time.perf_counter(), 0
+
+    def counted(problem: CodeProblem) -> str:
+        nonlocal answered
+        text = complete(problem)
+        answered += 1
+        if answered % every == 0 or answered == total:
+            seconds = time.perf_counter() - started
+            console.print(f"  {label}: {answered}/{total} answered ({seconds:.0f} s)")
+        return text
+
+    return counted
 
 
 def experts_command(experts: ExpertsFolder = None, verbose: Verbose = False) -> None:

@@ -245,5 +245,5 @@ def _write_predictions(columns: dict[str, np.ndarray], output: Path | None) -> N
 
 
 def main() -> None:
-    """Entry point of the ``azuraforge`` script."""
+    """Run the command line (the script's entry point, :func:`azuraforge.cli.run`, calls it)."""
     app()

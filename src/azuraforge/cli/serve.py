@@ -217,10 +217,10 @@ def worker(
     verbose: Verbose = False,
 ) -> None:
     """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
-    from azuraforge.platform.jobs.local import LocalWorkerPool
-    from azuraforge.platform.jobs.worker import Worker
-
     with user_errors(verbose):
+        from azuraforge.platform.jobs.local import LocalWorkerPool
+        from azuraforge.platform.jobs.worker import Worker
+
         settings = settings_with(database_url=database_url, transport=transport)
         if settings.transport == "celery":
             from azuraforge.platform.jobs.celery_transport import run_celery_worker

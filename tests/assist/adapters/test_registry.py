@@ -11,6 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry, convert_adapter
+from azuraforge.assist.adapters.registry import _locked
 from azuraforge.assist.backends import EchoBackend
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from tests.assist.tiny_llama import build_tiny_llama
@@ -157,6 +158,18 @@ def test_concurrent_registrations_get_distinct_numbers(base, tmp_path):
         thread.join()
     assert sorted(numbers) == [1, 2, 3, 4, 5, 6]
     assert not [p for p in (tmp_path / "experts" / "python").iterdir() if p.name.startswith(".")]
+
+
+def test_recording_figures_waits_for_another_writer_of_the_same_version(base, tmp_path):
+    registry = AdapterRegistry(tmp_path / "experts")
+    folder = register(registry, base, tmp_path, loss=1.0).folder
+    with _locked(folder / ".version.lock"):  # another process's evaluation, writing
+        writer = threading.Thread(target=registry.add_metrics, args=("python", 1, {"x": 1}))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive() and "x" not in registry.get("python", 1).metrics
+    writer.join(timeout=10)
+    assert registry.get("python", 1).metrics == {"loss": 1.0, "x": 1}
 
 
 def test_evaluations_recorded_at_once_are_all_kept(base, tmp_path):

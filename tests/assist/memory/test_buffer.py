@@ -39,6 +39,19 @@ def test_an_overflow_trims_down_to_trim_to_so_the_kept_beginning_changes_rarely(
     assert [t.text for t in buffer.turns()] == ["x" * 35]
 
 
+def test_a_trimmed_history_begins_with_the_user_and_trim_to_zero_keeps_the_newest_turn():
+    buffer = ShortTermBuffer(30, characters, trim_to=20)
+    for role, text in [("user", "question one"), ("assistant", "a1"), ("user", "q2")]:
+        buffer.add(role, text)
+    buffer.add("assistant", "a second answer!")  # 32 > 30: down to 20 leaves "a1" first
+    assert [t.role for t in buffer.turns()] == ["user", "assistant"]
+    assert [t.text for t in buffer.turns()] == ["q2", "a second answer!"]
+    nothing_kept = ShortTermBuffer(10, characters, trim_to=0)
+    nothing_kept.add("user", "hello")
+    nothing_kept.add("user", "again!")
+    assert [t.text for t in nothing_kept.turns()] == ["again!"]
+
+
 def test_clear_and_bad_arguments():
     buffer = ShortTermBuffer(10, characters)
     buffer.add("assistant", "hi")

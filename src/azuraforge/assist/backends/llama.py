@@ -73,7 +73,7 @@ class LlamaCppBackend(Backend):
         self._generating = threading.Lock()
         # llama.cpp keeps a model's adapters in one unlocked set: loading and freeing take
         # turns here, without holding up a generation.
-        self._adapter_files = threading.Lock()
+        self._adapter_set = threading.Lock()
         self._adapters: dict[str, Any] = {}
         self._active: str | None = None
         self.cache_prompts = cache_prompts
@@ -102,8 +102,8 @@ class LlamaCppBackend(Backend):
                 if "context window" not in str(e):
                     raise
                 raise InvalidParameterError(
-                    f"the messages do not fit the model's context ({e}): shorten them, or "
-                    "give the backend more context_tokens"
+                    f"the messages do not fit the model's context ({e}): shorten them (in the "
+                    "chat: a shorter message, or /clear)"
                 ) from e
 
     def _use(self, adapter: str | None) -> None:
@@ -129,7 +129,7 @@ class LlamaCppBackend(Backend):
         file = Path(path)
         if not file.is_file():
             raise NotFoundError(f"adapter file {str(file)!r} not found")
-        with self._adapter_files:
+        with self._adapter_set:
             handle = self._lib.llama_adapter_lora_init(self._llm._model.model, str(file).encode())
         if not handle:
             raise InvalidParameterError(
@@ -150,7 +150,7 @@ class LlamaCppBackend(Backend):
     def _forget(self, name: str, handle: Any) -> None:
         if self._active == name:
             self._use(None)
-        with self._adapter_files:
+        with self._adapter_set:
             self._lib.llama_adapter_lora_free(handle)
 
     def adapters(self) -> list[str]:

@@ -27,8 +27,10 @@ class ShortTermBuffer:
     """The newest turns whose tokens add up to at most ``max_tokens``.
 
     Adding a turn that overflows the budget drops the oldest turns until at most
-    ``trim_to`` tokens remain (the newest turn always stays). A single turn longer than the
-    budget is cut from its start (its end is kept), so the buffer never exceeds it.
+    ``trim_to`` tokens remain (the newest turn always stays), and then the assistant turns
+    left at the start, so the history begins with the user (as strict chat templates
+    demand). A single turn longer than the budget is cut from its start (its end is kept),
+    so the buffer never exceeds it.
 
     Parameters
     ----------
@@ -51,7 +53,12 @@ class ShortTermBuffer:
     (['my name is Ayşe', 'hello Ayşe'], 6)
     >>> buffer.add("user", "what is mine")
     >>> [t.text for t in buffer.turns()]
-    ['hello Ayşe', 'what is mine']
+    ['what is mine']
+    >>> halving = ShortTermBuffer(8, lambda text: len(text.split()), trim_to=4)
+    >>> for text in ["one two", "three four", "five six", "seven eight", "nine ten"]:
+    ...     halving.add("user", text)
+    >>> [t.text for t in halving.turns()]
+    ['seven eight', 'nine ten']
     """
 
     def __init__(
@@ -76,7 +83,9 @@ class ShortTermBuffer:
         self._turns.append(turn)
         self.tokens += turn.tokens
         if self.tokens > self.max_tokens:
-            while self.tokens > self.trim_to and len(self._turns) > 1:
+            while len(self._turns) > 1 and (
+                self.tokens > self.trim_to or self._turns[0].role == "assistant"
+            ):
                 self.tokens -= self._turns.popleft().tokens
 
     def _fitted(self, role: str, text: str) -> Turn:
