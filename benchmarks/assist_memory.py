@@ -25,10 +25,15 @@ BLAS is limited to one thread in both. Per filter: a warm-up of :data:`WARMUP` q
 ``queries`` timed ones (fresh query vectors, the same for both), median and p95 reported.
 
 Correctness first, or the script exits 1: every answer of ours holds ``min(k, matching)``
-rows, all allowed by the filter, nearest first, with similarities within 1e-5 of NumPy's;
-where ours is exact by construction (a partition of at most ``exact_rows`` rows, or a filter
-matching at most 64) it equals the exact top-k; elsewhere its recall@5 is at least
-:data:`RECALL_FLOOR`. Chroma's recall is reported, not checked. Speed never fails the run.
+distinct rows, all allowed by the filter, nearest first, with similarities within
+:data:`SIMILARITY_TOLERANCE` (1e-5) of NumPy's cosines of those rows. Where ours is exact by
+construction (a partition of at most ``exact_rows`` rows, or a filter matching at most 64),
+its similarities are the exact top-k's, place by place, within the same tolerance; its ids
+are not compared, as two neighbours whose similarities differ by less than float32 rounding
+(sqlite-vec sums a dot product in another order than NumPy) may come in either order, while
+a wrong neighbour, further than that below the exact k-th, still fails. Elsewhere its
+recall@5 is at least :data:`RECALL_FLOOR`. Chroma's recall is reported, not checked. Speed
+never fails the run.
 
 The full size writes the "Long-term memory vs Chroma" section of docs/benchmarks.md and
 benchmarks/results/assist_memory.json. ``--quick`` (5,000 rows, ``exact_rows`` 1,000 so the
@@ -82,6 +87,11 @@ TARGET_P95_MS = 20.0
 RECALL_FLOOR = 0.95
 """Ours' recall@5 on a filter it answers approximately must reach this, or the run fails."""
 SIMILARITY_TOLERANCE = 1e-5
+"""How far apart two float32 computations of one cosine may be (absolute). Near 0.9 a float32
+step is 6e-8, and a 384-term dot product summed in another order (sqlite-vec's loop, NumPy's
+BLAS or einsum) drifts by about sqrt(384) = 20 such steps, about 1e-6: this allows ten times
+that, and is still a thirtieth of the 3e-4 between consecutive neighbours (the nearest row
+at cosine 0.89, the 100th at 0.86)."""
 USERS = {"u0": 0.95, "u1": 0.04, "u2": 0.009, **{f"u{i}": 0.0001 for i in range(3, 13)}}
 KINDS = {"note": 0.7, "fact": 0.2, "turn": 0.1}
 DAY, DAYS, FIRST_DAY = 86_400.0, 365, 1_735_689_600.0  # 2025-01-01 00:00 UTC
@@ -376,7 +386,13 @@ def check(
     data: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]],
     exact_rows: int | None,
 ) -> dict[str, Any]:
-    """Recall@k of one side per filter; for ours (``exact_rows`` given) the problems found."""
+    """Recall@k of one side per filter; for ours (``exact_rows`` given) the problems found.
+
+    Recall counts the exact top-k's ids among those returned, so a neighbour swapped with
+    one tied within :data:`SIMILARITY_TOLERANCE` counts as a miss. It stays that strict: it is
+    checked only where ours is approximate, such a tie at the k-th place is rare (consecutive
+    neighbours are about 3e-4 apart), and one miss costs 1 / (k * queries) of recall, while
+    ours' 0.998 to 1.0 at full size is about 0.05 above :data:`RECALL_FLOOR`."""
     rows, queries, meta = data
     rows_total = len(meta["user"])
     out, problems = {}, []
@@ -387,25 +403,55 @@ def check(
             rows_total)  # fmt: skip
         path = ours_path(reference["matching"], partition, exact_rows or 0)
         recalls = []
-        for j, ((ids, _), answer) in enumerate(zip(reference["answers"], found, strict=True)):
-            recalls.append(len(set(ids) & set(answer["ids"])) / len(ids))
+        for j, (exact_top, answer) in enumerate(zip(reference["answers"], found, strict=True)):
+            exact_ids = exact_top[0]
+            recalls.append(len(set(exact_ids) & set(answer["ids"])) / len(exact_ids))
             if exact_rows is None:
                 continue
-            if len(answer["ids"]) != len(ids) or not all(mask[answer["ids"]]):
-                problems.append(f"{name}: {len(answer['ids'])} rows or rows outside the filter")
-            elif not answer["ordered"]:
-                problems.append(f"{name}: not nearest first")
-            elif "exact" in path and answer["ids"] != ids:
-                problems.append(f"{name}: {answer['ids']} is not the exact top-k {ids}")
-            elif not np.allclose(
-                answer["similarities"], rows[answer["ids"]] @ queries[j], atol=SIMILARITY_TOLERANCE
-            ):
-                problems.append(f"{name}: similarities {answer['similarities']} are not cosines")
+            cosines = rows[answer["ids"]] @ queries[j]
+            problem = answer_problem(answer, exact_top, mask, "exact" in path, cosines)
+            if problem:
+                problems.append(f"{name}, query {j}: {problem}")
         recall = float(np.mean(recalls))
         if exact_rows is not None and path == "first pass (approximate)" and recall < RECALL_FLOOR:
             problems.append(f"{name}: recall@{K} {recall:.4f} below {RECALL_FLOOR}")
         out[name] = {"recall": recall, "path": path, "partition": partition}
     return {"filters": out, "problems": problems[:20]}
+
+
+def answer_problem(
+    answer: dict[str, Any],
+    exact_top: tuple[list[int], list[float]],
+    mask: np.ndarray,
+    exact_path: bool,
+    cosines: np.ndarray,
+) -> str | None:
+    """What is wrong with one answer of ours, or ``None``.
+
+    ``exact_top`` is the exact top-k (ids and similarities, nearest first), ``mask`` the rows
+    the filter allows, ``cosines`` NumPy's similarities of the rows returned. Where ours is
+    exact by construction (``exact_path``), its similarities must be the exact ones place by
+    place within :data:`SIMILARITY_TOLERANCE`, its ids need not: see the module docstring."""
+    ids, similarities = answer["ids"], answer["similarities"]
+    exact_ids, exact_similarities = exact_top
+    if len(ids) != len(exact_ids) or len(set(ids)) != len(ids) or not all(mask[ids]):
+        return f"{len(ids)} rows, repeated or outside the filter"
+    if not answer["ordered"]:
+        return "not nearest first"
+    if exact_path and not within_rounding(similarities, exact_similarities):
+        return (
+            f"similarities {similarities} (rows {ids}) are not the exact top-k's "
+            f"{exact_similarities} (rows {exact_ids})"
+        )
+    if not within_rounding(similarities, cosines):
+        return f"similarities {similarities} are not cosines"
+    return None
+
+
+def within_rounding(similarities: list[float], reference: Any) -> bool:
+    """Whether ``similarities`` equal ``reference`` place by place within
+    :data:`SIMILARITY_TOLERANCE`."""
+    return bool(np.allclose(similarities, reference, rtol=0.0, atol=SIMILARITY_TOLERANCE))
 
 
 def stats(times_ms: list[float]) -> dict[str, float]:
