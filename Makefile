@@ -4,11 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch==2.13.0 (test extra) is the CPU wheel on our machines' disk.
 WHEELS := $(wildcard /opt/wheels)
-PIP_INSTALL := $(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
+# llama-cpp-python compiles llama.cpp from source (PyPI has no wheel of it): build the library
+# the assistant calls and not the multimodal one (mtmd: LLAVA_BUILD), on every core.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
+	$(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
 SHARED_DATA := $(abspath ../shared/data)
 export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
+# pytest-xdist workers of make test; the browser tests stay on one (tests/conftest.py).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+# The fast tier: the libraries' unit tests, without the platform, CLI, browser or end-to-end tests.
+FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/testing \
+	tests/examples tests/docs tests/test_errors.py tests/test_private_imports.py
 
-.PHONY: run test lint typecheck layers pytest bench bench-quick clean
+.PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
+	bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +44,25 @@ run: $(VENV)/.installed-run
 ## test: lint, format check, types, layer contract, the whole test suite, quick benchmark
 test: $(VENV)/.installed-dev lint typecheck layers bench-quick pytest
 
+## test-fast: lint, types, contracts and the unit tiers (FAST_TESTS) on every core; a few minutes
+test-fast: $(VENV)/.installed-dev lint typecheck layers
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(FAST_TESTS)
+
+## test-times: each step of make test timed apart, pytest per folder and fixture
+## (benchmarks/suite_times.py; the report goes to build/suite-times.md)
+test-times: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/suite_times.py
+
+## test-random: the whole suite once in a random order (pytest-randomly), to find tests that
+## lean on each other's leftovers; SEED=N repeats an order
+test-random: $(VENV)/.installed-dev
+	$(PIP_INSTALL) pytest-randomly
+	$(BIN)/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(PYTEST_PARALLEL)
+
+## coverage: the whole suite with branch coverage of src/azuraforge
+coverage: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --cov --cov-report=term --cov-report=json:build/coverage.json
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
@@ -44,15 +74,16 @@ layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 pytest: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 ## bench: the full benchmarks (core vs PyTorch at 1 and 2 threads, allocator as installed and
 ## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside
 ## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
-## study overhead against bare Optuna; the assistant's generation on SmolLM2 through llama.cpp
+## study overhead against bare Optuna; the dashboard's crowded pages in Chromium (100,000 runs,
+## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
 ## beside transformers, with LoRA adapter swaps under load; its memory beside Chroma, which
-## the bench extra installs); they write docs/benchmarks.md;
+## the bench-memory extra installs); they write docs/benchmarks.md;
 ## study_pages.py times the study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
 	for threads in 1 2; do for setting in as-installed malloc-tuned; do \
@@ -66,8 +97,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
+	$(BIN)/python benchmarks/dashboard_pages.py
 	$(BIN)/python benchmarks/assist_generation.py
-	$(PIP_INSTALL) -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)

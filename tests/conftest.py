@@ -37,12 +37,47 @@ def data_mirrors() -> list[Path]:
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_store(tmp_path_factory: pytest.TempPathFactory):
-    """`azuraforge run` records into the platform's store: tests record into a store of
-    their own, never the user's ~/.azuraforge."""
+    """`azuraforge run` records into the platform's store: tests record into a store and a
+    home folder of their own (one per pytest-xdist worker), never the user's ~/.azuraforge."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'azuraforge.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AZURAFORGE_DATABASE_URL", url)
+        patch.setenv(HOME_VARIABLE, str(tmp_path_factory.mktemp("home")))
         yield url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-scale",
+        action="store_true",
+        help="the browser tests' crowded stores at the size docs/benchmarks.md quotes (100,000 "
+        "runs, a study of 10,000 trials) and their timings held to a bound; "
+        "benchmarks/dashboard_pages.py (make bench) passes it. Without it they check the same "
+        "pages at a small size and time nothing.",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): the browser tests share
+    one Chromium on one worker; the tests of a module that shares a module- or class-scoped
+    fixture (a server, trained models, started workers) run on one worker, which sets it up
+    once; every other test goes to whichever worker is free. A test may name its own group
+    (``@pytest.mark.xdist_group("...")``), which is kept."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = _shared_group(item)
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_group(item: pytest.Item) -> str | None:
+    if "e2e" in item.path.parts:
+        return "browser"
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else []
+    if any(d.scope in ("module", "class") for defs in definitions for d in defs):
+        return item.nodeid.split("::", 1)[0]
+    return None
 
 
 _SKIPPED: dict[str, str] = {}

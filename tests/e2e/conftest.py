@@ -9,6 +9,7 @@ the repository, which ``.ci/run`` keeps). A page that throws an uncaught error f
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -51,6 +52,19 @@ def data_mirror(shared_data: list[Path]) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(MIRROR_VARIABLE, os.pathsep.join(str(folder) for folder in shared_data))
         yield
+
+
+@pytest.fixture(scope="session")
+def full_scale(request: pytest.FixtureRequest) -> bool:
+    """Whether ``--full-scale`` was given: crowded stores at the size of the benchmark."""
+    return bool(request.config.getoption("--full-scale"))
+
+
+def timings_file(name: str, timings: dict[str, float]) -> None:
+    """Write ``timings`` (milliseconds by step) as ``name`` beside the screenshots, where
+    ``benchmarks/dashboard_pages.py`` reads them."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / name).write_text(json.dumps(timings, indent=2))
 
 
 @pytest.fixture(scope="package")

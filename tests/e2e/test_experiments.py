@@ -1,10 +1,10 @@
-"""The experiments page: live status, filters, sorting, paging, bulk actions, and its speed
-with 100,000 runs (measured in the browser; the figures go to ``experiments-timings.json``
-beside the screenshots)."""
+"""The experiments page: live status, filters, sorting, paging, bulk actions, and a crowded
+store: 10,100 runs (past the 10,000 the server counts), or with ``--full-scale`` 100,000 runs
+timed in the browser (``benchmarks/dashboard_pages.py``; the figures go to
+``experiments-timings.json`` beside the screenshots)."""
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from pathlib import Path
@@ -15,18 +15,19 @@ from azuraforge.platform.store import Store
 from azuraforge.testing.runs import FinishedRun, insert_runs
 from tests.e2e.conftest import (
     FINISHED,
-    SCREENSHOTS,
     Dashboard,
     kill_group,
     mark_after,
     shoot,
     start_dashboard,
     timed_steps,
+    timings_file,
 )
 
-SEEDED = 100_000
+SEEDED = {False: 10_100, True: 100_000}
+"""Runs in the crowded store, by ``--full-scale``."""
 BOUND_MS = 3_000
-"""Generous: the issue's aim is under 1 s a page; shared CI machines are noisy."""
+"""At full scale. Generous: the aim is under 1 s a page; shared machines are noisy."""
 RENDERED = "experiments:rendered"
 """The page's mark once it drew a page of runs (detail: the page's query)."""
 
@@ -92,13 +93,13 @@ def seeded_runs(count: int) -> list[FinishedRun]:
 
 
 @pytest.fixture(scope="module")
-def crowded(sleeper_path: Path, sqlite_template: Path, tmp_path_factory):
-    """A serve over a store holding 100,000 finished runs."""
+def crowded(sleeper_path: Path, sqlite_template: Path, tmp_path_factory, full_scale: bool):
+    """A serve over a store holding 10,100 finished runs (100,000 at full scale)."""
     home = tmp_path_factory.mktemp("crowded")
     database = home / "azuraforge.db"
     shutil.copy(sqlite_template, database)
     store = Store(f"sqlite:///{database}")
-    insert_runs(store, seeded_runs(SEEDED))
+    insert_runs(store, seeded_runs(SEEDED[full_scale]))
     store.close()
     process, served = start_dashboard(home, database, sleeper_path, "--workers", "0")
     yield served
@@ -107,13 +108,13 @@ def crowded(sleeper_path: Path, sqlite_template: Path, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_100k_runs_first_page_and_a_sorted_filtered_page_render_fast(crowded: Dashboard, page):
+def test_a_crowded_store_pages_sorts_and_filters(crowded: Dashboard, page, full_scale: bool):
     page.goto(f"{crowded.url}/#/experiments")
     timings = {"first page (navigation to rendered table)": mark_after(page, RENDERED, 0.0, "")}
     assert page.locator("#experiments-table tbody tr").count() == 50
     assert page.get_attribute("[data-total]", "data-total") == "10000"  # counted up to 10k
     assert "of 10,000+" in page.inner_text(".pager")
-    shoot(page, "experiments-100k")
+    shoot(page, "experiments-crowded")
 
     steps = [
         ("sort by loss (header click)", "sort=metric%3Aloss&order=asc",
@@ -133,8 +134,10 @@ def test_100k_runs_first_page_and_a_sorted_filtered_page_render_fast(crowded: Da
         float(text)
         for text in page.locator("#experiments-table tbody tr td:nth-child(10)").all_inner_texts()
     ]
-    assert losses == sorted(losses) and len(losses) == 50
-    shoot(page, "experiments-100k-filtered")
+    seeded = seeded_runs(SEEDED[full_scale])
+    matching = [r for r in seeded if r.status == "failed" and r.metrics["val_loss"] <= 0.1]
+    assert losses == sorted(losses) and len(losses) == min(50, len(matching) - 50)
+    shoot(page, "experiments-crowded-filtered")
 
     # Past the 10,000 runs the server counts, paging goes on while pages come back full.
     page.goto(f"{crowded.url}/#/experiments?offset=9950")
@@ -144,7 +147,6 @@ def test_100k_runs_first_page_and_a_sorted_filtered_page_render_fast(crowded: Da
     assert page.locator("#experiments-table tbody tr").count() == 50
     assert "10,001\u201310,050 of 10,000+" in page.inner_text(".pager")  # an en dash
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "experiments-timings.json").write_text(json.dumps(timings, indent=2))
-    print(f"\n{SEEDED:,} runs, ms in the browser:", json.dumps(timings, indent=2))
-    assert all(ms < BOUND_MS for ms in timings.values()), timings
+    if full_scale:
+        timings_file("experiments-timings.json", timings)
+        assert all(ms < BOUND_MS for ms in timings.values()), timings

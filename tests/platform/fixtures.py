@@ -125,11 +125,30 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DIALECTS = ["sqlite", "postgresql"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test (or a module, by its ``pytestmark``) marked ``on_both_databases`` runs on SQLite
+    and again on PostgreSQL: for what the SQL dialect changes (queries, types, locks,
+    isolation, migrations), and a module so doubled says why in its docstring. Every other
+    test that takes ``database_url`` runs on SQLite alone, or where its own parametrization
+    says (``indirect=True``)."""
+    definition = metafunc.definition
+    chosen = any(
+        "database_url" in str(mark.args[0]) for mark in definition.iter_markers("parametrize")
+    )
+    marked = definition.get_closest_marker("on_both_databases") is not None
+    if marked and not chosen and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", DIALECTS, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """A store at the head schema with no runs: a fresh SQLite file, or the session's
-    PostgreSQL database emptied."""
-    if request.param == "sqlite":
+    """A store at the head schema with no runs: a fresh SQLite file, or, where a test is
+    parametrized with ``postgresql`` (marked ``on_both_databases``), the session's PostgreSQL
+    database emptied."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         path = tmp_path / "azuraforge.db"
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"

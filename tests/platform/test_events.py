@@ -1,4 +1,7 @@
-"""EventHub wakes listeners when an event is committed, from any process."""
+"""EventHub wakes listeners when an event is committed, from any process.
+
+Doubled on PostgreSQL (``on_both_databases``): there the events of a transaction are ordered by
+its id and listeners are woken by LISTEN/NOTIFY, on SQLite by polling."""
 
 from __future__ import annotations
 
@@ -6,8 +9,12 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.store import Store
+
+pytestmark = pytest.mark.on_both_databases
 
 
 def test_a_committed_event_wakes_a_waiting_listener(store: Store):

@@ -14,6 +14,10 @@ not only 404s: the test checks that every operation answered 2xx at least once. 
 last. The WebSocket routes are not in OpenAPI; ``routes/test_events.py`` covers them. Same
 seed, same requests, every run.
 
+Doubled on PostgreSQL (``on_both_databases``): bad input meets each dialect's own limits there
+(integer ranges, NUL characters in text, JSON that may not hold NaN), which SQLite does not
+enforce, and a value one refuses must still be a 4xx.
+
 Schemathesis' own pytest loader (``schemathesis.pytest.from_fixture``) needs a fixture-built
 app but breaks on pytest 9.2 (it sets ``Function._nodeid``), so each operation runs here as a
 Hypothesis test over ``APIOperation.as_strategy``, the API schemathesis documents for that.
@@ -61,6 +65,8 @@ from tests.platform.registry.conftest import (
     mirror,
     trained,
 )
+
+pytestmark = pytest.mark.on_both_databases
 
 __all__ = ["beijing_rows", "mirror", "trained"]  # the registry tests' fixtures, used here too
 

@@ -1,9 +1,11 @@
-"""TransportContract over both transports, on SQLite and PostgreSQL, with real workers.
+"""TransportContract over both transports with real workers: local on SQLite (the embedded
+default), Celery on PostgreSQL (the cluster). Each transport runs on one database: what the
+dialect changes underneath, the lease protocol, is the store's, whose tests run on both.
 
 Local: two ``python -m azuraforge.platform.jobs.worker`` processes. Celery: two Celery
 workers (prefork pool, two processes each) on the machine's Redis, in a database of the
 server this session claims, emptied after each class and at the end. Workers and stores
-live for a class (one per transport and database), so the workers start once per class.
+live for a class (one per transport), so the workers start once per class.
 """
 
 from __future__ import annotations
@@ -78,15 +80,15 @@ def empty_redis(url: str) -> None:
     client.close()
 
 
-@pytest.fixture(scope="class", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="class")
 def class_database_url(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,
 ) -> str:
-    """A store with no runs for one class: a fresh SQLite file, or the session's PostgreSQL
-    database emptied."""
-    if request.param == "sqlite":
+    """A store with no runs for one class, on the class's ``dialect``: a fresh SQLite file, or
+    the session's PostgreSQL database emptied."""
+    if request.cls.dialect == "sqlite":
         path = tmp_path_factory.mktemp("transport-store") / "azuraforge.db"
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
@@ -108,6 +110,8 @@ def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]
 
 
 class TestLocalTransport(TransportContract):
+    dialect = "sqlite"
+
     @pytest.fixture(scope="class")
     @classmethod
     def settings(
@@ -134,6 +138,8 @@ class TestLocalTransport(TransportContract):
 
 
 class TestCeleryTransport(TransportContract):
+    dialect = "postgresql"
+
     @pytest.fixture(scope="class")
     @classmethod
     def settings(

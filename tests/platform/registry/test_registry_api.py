@@ -1,16 +1,23 @@
 """The registry through /api/v1/models on SQLite and PostgreSQL: register, alias, history,
-rollback, delete, references, and the errors of each."""
+rollback, delete, references, and the errors of each.
+
+Doubled on PostgreSQL (``on_both_databases``): versions are numbered under a row lock there
+and the database's write lock on SQLite, uniqueness violations become 409s from each
+dialect's errors, and an id past PostgreSQL's integers must still be a 422."""
 
 from __future__ import annotations
 
 import os
 import stat
 
+import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord
 from tests.platform.registry.conftest import call, registered
+
+pytestmark = pytest.mark.on_both_databases
 
 
 def test_register_versions_from_runs(

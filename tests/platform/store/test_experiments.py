@@ -1,5 +1,6 @@
 """ExperimentStore: create, read, list (filter, sort, page), cancel, delete; on SQLite and
-PostgreSQL (the ``database_url`` fixture)."""
+PostgreSQL (``on_both_databases``: the store's queries, paging and uniqueness checks are SQL
+that each dialect runs its own way)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.experiments import flatten
 from azuraforge.platform.store.models import Experiment
+
+pytestmark = pytest.mark.on_both_databases
 
 
 def finished_run(

@@ -1,5 +1,6 @@
 """LeaseStore: claim order, racing claimers, renew, finish, fencing, reaping; on SQLite and
-PostgreSQL (the ``database_url`` fixture)."""
+PostgreSQL (``on_both_databases``: a claim is ``FOR UPDATE SKIP LOCKED`` there and ``BEGIN
+IMMEDIATE`` on SQLite, so racing claimers meet different locks)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from azuraforge.errors import ConflictError, LeaseLostError
 from azuraforge.platform.store import Lease, Store
+
+pytestmark = pytest.mark.on_both_databases
 
 TTL = 30.0
 

@@ -1,5 +1,7 @@
 """MetricStore: metric points and summaries, progress, log lines, artifacts, events; on
-SQLite and PostgreSQL (the ``database_url`` fixture)."""
+SQLite and PostgreSQL (``on_both_databases``: the points' driver-level batch insert, JSON
+payloads (PostgreSQL refuses NaN), name lengths and events read in transaction order differ
+by dialect)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.metrics import downsample
+
+pytestmark = pytest.mark.on_both_databases
 
 T = 1_700_000_000.0
 

@@ -1,5 +1,8 @@
 """Migrations: empty → head → base → head on SQLite and PostgreSQL, the ORM matches the head
-schema (``compare_metadata``), and the store refuses a database that is not at head."""
+schema (``compare_metadata``), and the store refuses a database that is not at head.
+
+Every test runs on both databases (``empty_url``'s parameters, ``on_both_databases``): a
+migration is DDL, which each dialect runs (and SQLite rebuilds tables for) its own way."""
 
 from __future__ import annotations
 
@@ -113,6 +116,7 @@ def ours(name: str | None, type_: str, parent_names: object) -> bool:
     return type_ != "table" or name not in optuna_models.BaseModel.metadata.tables
 
 
+@pytest.mark.on_both_databases
 def test_the_models_match_the_migrated_schema(database_url: str) -> None:
     # Fails when a model changes without a migration (or a migration without the model).
     engine = make_engine(database_url)
@@ -125,6 +129,7 @@ def test_the_models_match_the_migrated_schema(database_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.on_both_databases
 def test_the_model_check_sees_a_column_without_a_migration(database_url: str) -> None:
     changed = MetaData()
     for table in Base.metadata.sorted_tables:
@@ -169,6 +174,7 @@ def set_revision(url: str, revision: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.on_both_databases
 def test_the_store_refuses_a_database_at_an_older_revision(database_url: str) -> None:
     set_revision(database_url, "0001_initial")
     try:
@@ -229,6 +235,7 @@ def test_a_populated_store_keeps_its_runs_down_to_the_first_schema_and_up_again(
         store.close()
 
 
+@pytest.mark.on_both_databases
 def test_a_database_a_newer_version_migrated_is_refused_without_upgrade_advice(
     database_url: str,
 ) -> None:

@@ -1,4 +1,7 @@
-"""StudyService with a worker in this process: trials run, tell, ask, prune, fail, cancel."""
+"""StudyService with a worker in this process: trials run, tell, ask, prune, fail, cancel.
+
+Doubled on PostgreSQL (``on_both_databases``): a study is advanced under a row lock there and
+a file lock on SQLite, and Optuna's storage is set up for each dialect apart."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.studies.conftest import objective
+
+pytestmark = pytest.mark.on_both_databases
 
 X = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 

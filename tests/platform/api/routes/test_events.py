@@ -1,10 +1,15 @@
-"""WebSocket streams: history, live events, terminal event; late joiners; the project stream."""
+"""WebSocket streams: history, live events, terminal event; late joiners; the project stream.
+
+Doubled on PostgreSQL (``on_both_databases``): the streams read events in transaction order,
+which each dialect keeps its own way."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi import WebSocketDisconnect, status
 from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.on_both_databases
 
 API = "/api/v1"
 

@@ -1,4 +1,8 @@
-"""/api/v1/experiments on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors."""
+"""/api/v1/experiments on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors.
+
+The API's one pass on both databases (``on_both_databases``): every layer from the route to
+the SQL on each dialect, its errors (constraint violations, an unreachable server) included.
+The other API tests run on SQLite; the store's own tests are doubled too."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from azuraforge.cli.experiments import _print_detail
 from azuraforge.platform.services.experiments import withdraw
 from azuraforge.platform.store import Store
 from tests.platform.api.conftest import BROKER_PASSWORD
+
+pytestmark = pytest.mark.on_both_databases
 
 API = "/api/v1"
 
