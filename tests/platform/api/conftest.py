@@ -1,11 +1,14 @@
-"""An API over a fresh store per test (SQLite and PostgreSQL), the same on a Celery broker that
-is down, and a real worker process."""
+"""An API over a fresh store per test (SQLite and PostgreSQL), one API per module for tests that
+only read, the same on a Celery broker that is down, and a real worker process."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +17,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.platform.fixtures import short_settings
 from tests.platform.servers import free_port
 
 BROKER_PASSWORD = "s3cret"
@@ -23,6 +27,27 @@ BROKER_PASSWORD = "s3cret"
 def client(settings: Settings, store: Store, sleeper: object) -> Iterator[TestClient]:
     with TestClient(create_app(settings, store=store)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def read_only_client(
+    sleeper_path: Path, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """One API for the tests of a module that only read (or are refused before they write):
+    its own SQLite store, the sleeper plugin installed."""
+    home = tmp_path_factory.mktemp("read-only-api")
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(sleeper_path))
+        patch.setenv(
+            "PYTHONPATH",
+            os.pathsep.join(filter(None, [str(sleeper_path), os.environ.get("PYTHONPATH")])),
+        )
+        store = Store(settings.database_url)
+        with TestClient(create_app(settings, store=store)) as test_client:
+            yield test_client
+        store.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The dashboard's files as the API serves them: the page with its content security policy,
-its scripts, Plotly.js from the plotly package (compressed), and nothing outside its folder."""
+its scripts, Plotly.js from the plotly package (compressed), and nothing outside its folder.
+The tests that only read share one API (``read_only_client``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.dashboard import CONTENT_SECURITY_POLICY, STATIC
 
 
-def test_the_page_is_served_at_the_root_with_its_policy(client: TestClient):
-    page = client.get("/")
+def test_the_page_is_served_at_the_root_with_its_policy(read_only_client: TestClient):
+    page = read_only_client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
@@ -23,30 +24,34 @@ def test_the_page_is_served_at_the_root_with_its_policy(client: TestClient):
     assert policy["connect-src"] == "'self'"
     assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
     assert '<script type="module" src="/ui/js/app.js">' in page.text
-    assert client.head("/").status_code == 200
+    assert read_only_client.head("/").status_code == 200
 
 
-def test_every_script_the_page_names_is_served(client: TestClient):
+def test_every_script_the_page_names_is_served(read_only_client: TestClient):
     scripts = sorted(STATIC.rglob("*.js"))
     assert len(scripts) > 8
     for script in scripts:
-        response = client.get(f"/ui/{script.relative_to(STATIC).as_posix()}")
+        response = read_only_client.get(f"/ui/{script.relative_to(STATIC).as_posix()}")
         assert response.status_code == 200, script
         assert response.headers["content-type"].startswith("text/javascript")
-    style = client.get("/ui/style.css")
+    style = read_only_client.get("/ui/style.css")
     assert style.status_code == 200
     assert style.headers["cache-control"] == "no-cache"  # an upgrade is seen at once
-    revalidated = client.get("/ui/style.css", headers={"if-none-match": style.headers["etag"]})
+    revalidated = read_only_client.get(
+        "/ui/style.css", headers={"if-none-match": style.headers["etag"]}
+    )
     assert revalidated.status_code == 304
 
 
-def test_plotly_comes_from_the_plotly_package_compressed(client: TestClient):
+def test_plotly_comes_from_the_plotly_package_compressed(read_only_client: TestClient):
     bundled = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
-    packed = client.get("/ui/vendor/plotly.min.js", headers={"accept-encoding": "gzip"})
+    packed = read_only_client.get("/ui/vendor/plotly.min.js", headers={"accept-encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.content == bundled  # httpx decodes it
     assert int(packed.headers["content-length"]) < len(bundled) / 2
-    plain = client.get("/ui/vendor/plotly.min.js", headers={"accept-encoding": "identity"})
+    plain = read_only_client.get(
+        "/ui/vendor/plotly.min.js", headers={"accept-encoding": "identity"}
+    )
     assert "content-encoding" not in plain.headers and plain.content == bundled
 
 
@@ -60,16 +65,18 @@ def test_plotly_comes_from_the_plotly_package_compressed(client: TestClient):
         "/ui/index.html",
     ],  # the page only ever comes with its policy, at /
 )
-def test_nothing_outside_the_dashboards_folder_or_missing_is_served(client: TestClient, path):
-    response = client.get(path)
+def test_nothing_outside_the_dashboards_folder_or_missing_is_served(
+    read_only_client: TestClient, path
+):
+    response = read_only_client.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
 
 
-def test_the_api_keeps_its_own_errors_beside_the_dashboard(client: TestClient):
-    assert client.get("/api/v1/nothing").json()["error"]["code"] == "NOT_FOUND"
-    assert client.post("/api/v1/experiments/1").status_code == 405
-    assert client.post("/").status_code == 405
+def test_the_api_keeps_its_own_errors_beside_the_dashboard(read_only_client: TestClient):
+    assert read_only_client.get("/api/v1/nothing").json()["error"]["code"] == "NOT_FOUND"
+    assert read_only_client.post("/api/v1/experiments/1").status_code == 405
+    assert read_only_client.post("/").status_code == 405
 
 
 def test_other_sites_pages_may_not_change_anything_nor_follow_streams(client: TestClient):

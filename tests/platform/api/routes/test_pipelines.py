@@ -3,8 +3,8 @@
 from fastapi.testclient import TestClient
 
 
-def test_pipelines_have_schema_and_defaults(client: TestClient):
-    data = {p["name"]: p for p in client.get("/api/v1/pipelines").json()["data"]}
+def test_pipelines_have_schema_and_defaults(read_only_client: TestClient):
+    data = {p["name"]: p for p in read_only_client.get("/api/v1/pipelines").json()["data"]}
     assert {"weather-forecaster", "sleeper"} <= set(data)
     sleeper = data["sleeper"]
     assert sleeper["defaults"] == {"steps": 5, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False}
@@ -12,7 +12,7 @@ def test_pipelines_have_schema_and_defaults(client: TestClient):
     assert sleeper["error"] is None
 
 
-def test_openapi_lists_every_route(client: TestClient):
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_lists_every_route(read_only_client: TestClient):
+    paths = read_only_client.get("/openapi.json").json()["paths"]
     assert "/api/v1/experiments/{experiment_id}/metrics" in paths
-    assert client.get("/docs").status_code == 200
+    assert read_only_client.get("/docs").status_code == 200
