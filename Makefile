@@ -6,17 +6,21 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 # llama-cpp-python compiles llama.cpp from source (PyPI has no wheel of it): build the library
 # the assistant calls and not the multimodal one (mtmd: LLAVA_BUILD), on every core.
-LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+LLAMA_CMAKE_ARGS ?= $(CMAKE_ARGS) -DLLAVA_BUILD=OFF
 PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
 	$(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
 SHARED_DATA := $(abspath ../shared/data)
 export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
-# pytest-xdist workers of make test; the browser tests stay on one (tests/conftest.py).
+# pytest-xdist workers of make test. Each module (or test class) runs on one worker, which sets
+# up its module- and class-scoped fixtures (servers, trained models, Chromium) once. (loadgroup
+# would keep all the browser tests together, but pytest 9.2 ignores the group xdist 3.8 puts in
+# a test's id.)
 TEST_WORKERS ?= auto
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
-# The fast tier: the libraries' unit tests, without the platform, CLI, browser or end-to-end tests.
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
+# The fast tier: the libraries' unit tests and every doctest, without the platform's, the CLI's
+# and the browser tests.
 FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/testing \
-	tests/examples tests/docs tests/test_errors.py tests/test_private_imports.py
+	tests/examples tests/docs tests/test_errors.py tests/test_private_imports.py src/azuraforge
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick clean
@@ -56,7 +60,6 @@ test-times: $(VENV)/.installed-dev
 ## test-random: the whole suite once in a random order (pytest-randomly), to find tests that
 ## lean on each other's leftovers; SEED=N repeats an order
 test-random: $(VENV)/.installed-dev
-	$(PIP_INSTALL) pytest-randomly
 	$(BIN)/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(PYTEST_PARALLEL)
 
 ## coverage: the whole suite with branch coverage of src/azuraforge

@@ -39,10 +39,12 @@ STEPS = ("install", "lint", "typecheck", "layers", "bench-quick", "pytest")
 FIXTURE_ROWS = 25
 
 
-def make_commands(*arguments: str) -> list[str]:
-    """The shell commands ``make ARGUMENTS`` would run, as ``make -n`` prints them."""
+def make_commands(*arguments: str, installed: bool = True) -> list[str]:
+    """The shell commands ``make ARGUMENTS`` would run, as ``make -n`` prints them; with
+    ``installed``, the environment is taken as it is (``-o`` its marker file)."""
+    keep = ["-o", ".venv/.installed-dev"] if installed else []
     printed = subprocess.run(
-        ["make", "-n", "--no-print-directory", *arguments],
+        ["make", "-n", "--no-print-directory", *keep, *arguments],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return [line for line in printed.splitlines() if line.strip() and not line.startswith("#")]
@@ -63,7 +65,7 @@ def time_install() -> list[tuple[str, float]]:
     scratch folder with an empty pip cache (as on a new machine)."""
     with tempfile.TemporaryDirectory(prefix="suite-times-") as scratch:
         env = {**os.environ, "PIP_CACHE_DIR": f"{scratch}/pip-cache"}
-        commands = make_commands("-B", ".venv/.installed-dev")
+        commands = make_commands("-B", ".venv/.installed-dev", installed=False)
         fresh = [c.replace(".venv", f"{scratch}/venv") for c in commands if "touch" not in c]
         return [(command, timed(command, env)) for command in fresh]
 
@@ -84,9 +86,13 @@ def time_pytest(extra: Sequence[str], scratch: Path) -> tuple[float, Path, Path]
 
 
 def folder_of(classname: str) -> str:
-    """``tests.platform.api.routes.test_x.TestY`` -> ``tests/platform/api``: two levels."""
+    """The folder a JUnit classname belongs to, two levels below ``tests`` or ``src``:
+    ``tests.platform.api.routes.test_x.TestY`` -> ``tests/platform/api``,
+    ``src.azuraforge.core.ops`` (doctests) -> ``src/azuraforge/core (doctests)``."""
     parts = [part for part in classname.split(".") if not part.startswith(("test_", "Test"))]
-    return "/".join(parts[:3]) if parts[0] == "tests" else "/".join(parts[:2]) + " (doctests)"
+    if parts[0] == "tests":
+        return "/".join(parts[:3])
+    return "/".join(parts[:3]) + " (doctests)"
 
 
 def per_folder(junit: Path) -> dict[str, tuple[int, float]]:

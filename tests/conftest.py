@@ -57,29 +57,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): the browser tests share
-    one Chromium on one worker; the tests of a module that shares a module- or class-scoped
-    fixture (a server, trained models, started workers) run on one worker, which sets it up
-    once; every other test goes to whichever worker is free. A test may name its own group
-    (``@pytest.mark.xdist_group("...")``), which is kept."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = _shared_group(item)
-            if group is not None:
-                item.add_marker(pytest.mark.xdist_group(group))
-
-
-def _shared_group(item: pytest.Item) -> str | None:
-    if "e2e" in item.path.parts:
-        return "browser"
-    info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.values() if info is not None else []
-    if any(d.scope in ("module", "class") for defs in definitions for d in defs):
-        return item.nodeid.split("::", 1)[0]
-    return None
-
-
 _SKIPPED: dict[str, str] = {}
 
 

@@ -167,4 +167,4 @@ def test_a_crowded_study_pages_sorts_and_filters(crowded_study, page, full_scale
     charts = {"optimisation history", "parallel coordinates", "importances"}
     if full_scale:
         timings_file("studies-timings.json", timings)
-        assert all(ms < BOUND_MS for label, ms in timings.items() if label not in charts)
+        assert all(ms < BOUND_MS for label, ms in timings.items() if label not in charts), timings

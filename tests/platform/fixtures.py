@@ -82,12 +82,17 @@ def sleeper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_pipeline_plugin(root, "sleeper_plugin", SLEEPER, entry_points)
 
 
+def install_plugin(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Put ``folder`` (a plugin distribution) on ``sys.path`` and first on ``PYTHONPATH``, so
+    this process and the worker processes it starts find its entry points."""
+    patch.syspath_prepend(str(folder))
+    paths = filter(None, [str(folder), os.environ.get("PYTHONPATH")])
+    patch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
+
 @pytest.fixture
 def sleeper(sleeper_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.syspath_prepend(str(sleeper_path))
-    pythonpath = os.environ.get("PYTHONPATH")
-    paths = filter(None, [str(sleeper_path), pythonpath])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    install_plugin(monkeypatch, sleeper_path)
     return sleeper_path
 
 
@@ -136,11 +141,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     says (``indirect=True``)."""
     definition = metafunc.definition
     chosen = any(
-        "database_url" in str(mark.args[0]) for mark in definition.iter_markers("parametrize")
+        "database_url" in _argnames(mark) for mark in definition.iter_markers("parametrize")
     )
     marked = definition.get_closest_marker("on_both_databases") is not None
     if marked and not chosen and "database_url" in metafunc.fixturenames:
         metafunc.parametrize("database_url", DIALECTS, indirect=True)
+
+
+def _argnames(parametrize: pytest.Mark) -> list[str]:
+    names = parametrize.args[0] if parametrize.args else parametrize.kwargs["argnames"]
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """EventHub wakes listeners when an event is committed, from any process.
 
-Doubled on PostgreSQL (``on_both_databases``): there the events of a transaction are ordered by
-its id and listeners are woken by LISTEN/NOTIFY, on SQLite by polling."""
+Doubled on PostgreSQL (``on_both_databases``): there a thread LISTENs for the store's NOTIFY
+(and looks every second), on SQLite the watcher polls every 20 ms."""
 
 from __future__ import annotations
 

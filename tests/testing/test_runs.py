@@ -1,9 +1,16 @@
-"""insert_runs: finished runs in bulk, as the listing reads them, beside runs already there."""
+"""insert_runs: finished runs in bulk, as the listing reads them, beside runs already there.
+
+Doubled on PostgreSQL (``on_both_databases``): the runs are written straight into each
+dialect's tables in bulk (and PostgreSQL's are analysed after), not through the store."""
 
 from __future__ import annotations
 
+import pytest
+
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.testing.runs import FinishedRun, insert_runs
+
+pytestmark = pytest.mark.on_both_databases
 
 
 def test_inserted_runs_list_filter_and_sort_like_logged_ones(store: Store):

@@ -3,7 +3,6 @@ only read, the same on a Celery broker that is down, and a real worker process."
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import short_settings
+from tests.platform.fixtures import install_plugin, short_settings
 from tests.platform.servers import free_port
 
 BROKER_PASSWORD = "s3cret"
@@ -39,11 +38,7 @@ def read_only_client(
     shutil.copy(sqlite_template, home / "azuraforge.db")
     settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home)
     with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(sleeper_path))
-        patch.setenv(
-            "PYTHONPATH",
-            os.pathsep.join(filter(None, [str(sleeper_path), os.environ.get("PYTHONPATH")])),
-        )
+        install_plugin(patch, sleeper_path)
         store = Store(settings.database_url)
         with TestClient(create_app(settings, store=store)) as test_client:
             yield test_client

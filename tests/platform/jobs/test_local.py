@@ -17,7 +17,6 @@ def environment(pid: int) -> dict[str, str]:
     return dict(item.decode().partition("=")[::2] for item in raw if item)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_each_worker_gets_its_share_of_blas_threads_unless_the_user_set_them(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

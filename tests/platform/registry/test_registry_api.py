@@ -2,8 +2,8 @@
 rollback, delete, references, and the errors of each.
 
 Doubled on PostgreSQL (``on_both_databases``): versions are numbered under a row lock there
-and the database's write lock on SQLite, uniqueness violations become 409s from each
-dialect's errors, and an id past PostgreSQL's integers must still be a 422."""
+and the database's write lock on SQLite, and uniqueness violations become 409s from each
+dialect's own errors."""
 
 from __future__ import annotations
 

@@ -1,14 +1,20 @@
 """``azuraforge.testing.studies.insert_study``: a study seeded in bulk into Optuna's tables
 (through copies of its columns, not its private models) reads the same through Optuna and
-through the study's views, and Optuna goes on adding trials beside it."""
+through the study's views, and Optuna goes on adding trials beside it.
+
+Doubled on PostgreSQL (``on_both_databases``): the seeded rows are written straight into each
+dialect's tables, and PostgreSQL's id sequence must be moved past them by hand."""
 
 from __future__ import annotations
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from azuraforge.platform.services.studies import StudyService
 from azuraforge.testing.studies import OPTUNA_STATES, insert_study
+
+pytestmark = pytest.mark.on_both_databases
 
 
 def test_a_seeded_study_reads_the_same_through_optuna_and_the_views(

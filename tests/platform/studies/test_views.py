@@ -1,7 +1,10 @@
 """What the study pages show, read in bulk (StudyViews over the store's trial queries), checked
 against Optuna's own objects and the platform's runs: a study of real trials (completed,
 pruned and failed), a trial Optuna asked for whose run was never queued, and a study whose
-importances are computed on a sample."""
+importances are computed on a sample.
+
+Doubled on PostgreSQL (``on_both_databases``): the trial queries sort and filter on Optuna's
+trial state, a native enum there and text on SQLite, cast to text for both."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import StudyViews, TrialQuery
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+
+pytestmark = pytest.mark.on_both_databases
 
 SPACE = {
     "x": {"type": "float", "low": 0.0, "high": 1.0},

@@ -2,7 +2,8 @@
 
 The API's one pass on both databases (``on_both_databases``): every layer from the route to
 the SQL on each dialect, its errors (constraint violations, an unreachable server) included.
-The other API tests run on SQLite; the store's own tests are doubled too."""
+Most other API tests run on SQLite alone; the WebSocket streams and schemathesis are doubled
+too, for reasons of their own."""
 
 from __future__ import annotations
 
