@@ -62,9 +62,10 @@ test-times: $(VENV)/.installed-dev
 test-random: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(PYTEST_PARALLEL)
 
-## coverage: the whole suite with branch coverage of src/azuraforge
+## coverage: the whole suite with branch coverage of src/azuraforge, in one process (under
+## pytest-xdist one run lost the lines of a module that several workers ran), about 12 min
 coverage: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --cov --cov-report=term --cov-report=json:build/coverage.json
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=json:build/coverage.json
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples

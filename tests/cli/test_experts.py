@@ -33,7 +33,7 @@ def base(tmp_path, data):
 
 
 @pytest.mark.slow
-def test_train_list_and_evaluate_an_expert_of_ones_own(home, data, base):
+def test_train_list_and_evaluate_an_expert_of_ones_own(real_data, home, data, base):
     trained = runner.invoke(
         app,
         [

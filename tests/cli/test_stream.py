@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
 from azuraforge.learn.datasets.fetching import fetch
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("real_data")  # the BTC file from the mirror, never a download
 
 
 def _btc_slice(tmp_path: Path, rows: int) -> Path:
