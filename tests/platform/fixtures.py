@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store, upgrade_database
+from azuraforge.platform.store import EventRecord, Store, upgrade_database
 from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
 
@@ -165,6 +166,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     url: str = request.getfixturevalue("postgres_url")
     _empty_postgres(url)
     return url
+
+
+def committed_events(
+    store: Store, start: tuple[int, int], count: int, kinds: list[str] | None = None
+) -> list[EventRecord]:
+    """The committed events past ``start`` once at least ``count`` can be read (30 s at most).
+    On PostgreSQL an event is read only when every older transaction of the server has ended,
+    in any of its databases, and other tests' transactions may be open meanwhile: the
+    pytest-xdist workers share the server."""
+    deadline = time.monotonic() + 30
+    while len(events := store.list_committed_events(start, kinds=kinds)) < count:
+        assert time.monotonic() < deadline, f"{len(events)} of {count} events final after 30 s"
+        time.sleep(0.05)
+    return events
 
 
 def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:

@@ -13,6 +13,7 @@ from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.metrics import downsample
+from tests.platform.fixtures import committed_events
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -251,6 +252,7 @@ def test_events_of_every_run_are_read_from_a_position_on(store: Store):
     start = store.event_position()
     first, second = (store.create_experiment("sleeper", {}).id for _ in range(2))
     store.request_cancel(first)
+    committed_events(store, start, 3, kinds=["status"])
     page = store.list_committed_events(start, kinds=["status"], limit=2)
     rest = store.list_committed_events(page[-1].position, kinds=["status"])
     assert before not in {event.experiment_id for event in page + rest}
