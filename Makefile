@@ -45,8 +45,11 @@ PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
-## test: lint, format check, types, layer contract, the whole test suite, quick benchmark
-test: $(VENV)/.installed-dev lint typecheck layers bench-quick pytest
+## test: lint, format check, types, layer contract and the quick benchmarks side by side (mypy
+## and the benchmarks each keep one core busy), then the whole test suite on every core
+test: $(VENV)/.installed-dev
+	$(MAKE) --no-print-directory --jobs 2 --output-sync=target lint typecheck layers bench-quick
+	$(MAKE) --no-print-directory pytest
 
 ## test-fast: lint, types, contracts and the unit tiers (FAST_TESTS) on every core; a few minutes
 test-fast: $(VENV)/.installed-dev lint typecheck layers
