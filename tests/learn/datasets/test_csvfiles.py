@@ -91,7 +91,11 @@ def test_not_utf8_names_the_line_and_bytes(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [gzip.compress(b"a,b\n1,2\n"), b"\x89PNG\r\n\x1a\n\x00\x00", "a,b\n".encode("utf-16")],
+    [
+        gzip.compress(b"a,b\n1,2\n", mtime=0),
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        "a,b\n".encode("utf-16"),
+    ],
 )
 def test_binary_files_are_refused(tmp_path, content):
     path = tmp_path / "binary.csv"

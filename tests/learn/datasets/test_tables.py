@@ -335,7 +335,7 @@ def test_header_only(tmp_path):
 @pytest.mark.parametrize("reader", [load_ohlcv, load_beijing_hourly])
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(gzip.compress(b"Date\n"), "is not a UTF-8 text CSV file: line 1"),
+    [(gzip.compress(b"Date\n", mtime=0), "is not a UTF-8 text CSV file: line 1"),
      (b"", "is empty; expected CSV text"),
      (b"\r\n\r\n", "is empty; expected CSV text")],
 )  # fmt: skip
