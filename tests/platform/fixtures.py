@@ -169,17 +169,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 def committed_events(
-    store: Store, start: tuple[int, int], count: int, kinds: list[str] | None = None
+    store: Store,
+    start: tuple[int, int],
+    runs: set[int],
+    count: int,
+    kinds: list[str] | None = None,
 ) -> list[EventRecord]:
-    """The committed events past ``start`` once at least ``count`` can be read (30 s at most).
-    On PostgreSQL an event is read only when every older transaction of the server has ended,
-    in any of its databases, and other tests' transactions may be open meanwhile: the
-    pytest-xdist workers share the server."""
+    """The committed events past ``start`` once ``count`` of them belong to ``runs`` (30 s at
+    most). On PostgreSQL an event is read only when every older transaction of the server has
+    ended, in any of its databases, and a stream's start is the oldest one still running: other
+    tests' transactions (the pytest-xdist workers share the server) delay the first and move
+    the second back, so events committed just before ``start`` may come too."""
     deadline = time.monotonic() + 30
-    while len(events := store.list_committed_events(start, kinds=kinds)) < count:
-        assert time.monotonic() < deadline, f"{len(events)} of {count} events final after 30 s"
+    while True:
+        events = store.list_committed_events(start, kinds=kinds)
+        if sum(event.experiment_id in runs for event in events) >= count:
+            return events
+        assert time.monotonic() < deadline, f"fewer than {count} events of {runs} after 30 s"
         time.sleep(0.05)
-    return events
 
 
 def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:

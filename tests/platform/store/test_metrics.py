@@ -252,15 +252,17 @@ def test_events_of_every_run_are_read_from_a_position_on(store: Store):
     start = store.event_position()
     first, second = (store.create_experiment("sleeper", {}).id for _ in range(2))
     store.request_cancel(first)
-    committed_events(store, start, 3, kinds=["status"])
+    committed_events(store, start, {first, second}, 3, kinds=["status"])
     page = store.list_committed_events(start, kinds=["status"], limit=2)
     rest = store.list_committed_events(page[-1].position, kinds=["status"])
-    assert before not in {event.experiment_id for event in page + rest}
-    assert [(e.experiment_id, e.payload["status"]) for e in page + rest] == [
+    events = [(e.experiment_id, e.payload["status"]) for e in page + rest]
+    assert [pair for pair in events if pair[0] != before] == [
         (first, "queued"),
         (second, "queued"),
         (first, "cancelled"),
     ]
+    if store.dialect == "sqlite":  # the start is exact there; PostgreSQL's: see committed_events
+        assert before not in {run for run, _ in events}
     assert [e.position for e in page + rest] == sorted(e.position for e in page + rest)
     assert store.list_committed_events(rest[-1].position) == []
 

@@ -222,7 +222,7 @@ def test_a_populated_store_keeps_its_runs_down_to_the_first_schema_and_up_again(
             (3, 1 / 3),
         ]
         assert [(e.kind, e.payload) for e in store.list_events(experiment_id=run.id)] == events
-        assert committed_events(store, (0, 0), len(events))[-1].experiment_id == run.id
+        assert committed_events(store, (0, 0), {run.id}, len(events))[-1].experiment_id == run.id
         assert store.list_experiments().items[0].metrics["loss"] == 1 / 3
         if store.dialect == "sqlite":  # rebuilt tables still never reuse a deleted run's ids
             with store.engine.connect() as connection:
