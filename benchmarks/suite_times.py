@@ -33,8 +33,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
+from harness import ROOT
+
 STEPS = ("install", "lint", "typecheck", "layers", "bench-quick", "pytest")
 FIXTURE_ROWS = 25
 
