@@ -77,8 +77,9 @@ def _missing_column_fix(setting: str, name: str, source: Path | CsvTable | None)
 
 
 def _dataset_file(path: Path) -> Path:
-    """``path``, or the file of the registered dataset of that name (``london-daily``)."""
-    if path.exists() or str(path) not in DATASETS:
+    """The file of the registered dataset named ``path`` (``london-daily``), else ``path``: a
+    dataset's name never reads a file of the working folder."""
+    if str(path) not in DATASETS:
         return path
     spec = get_dataset(str(path))
     return fetch(spec)[spec.files[0].name]

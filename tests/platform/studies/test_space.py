@@ -73,3 +73,17 @@ def test_a_grid_over_the_limit_is_refused() -> None:
     space = {k: {"type": "int", "low": 1, "high": 100, "log": False, "step": None} for k in "abc"}
     with pytest.raises(ConfigError, match="1,000,000 combinations"):
         grid_of(space)
+
+
+def test_a_file_settings_choices_must_be_files_of_the_data_folder(tmp_path: Path):
+    """A categorical's choices opened any file: a trial read ``../../etc/shadow``."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("date,x\n")
+    forecaster = get_pipeline("forecaster")
+    base = {"csv": "a.csv", "target": "x"}
+    space = {"csv": {"type": "categorical", "choices": ["a.csv", "../../etc/shadow"]}}
+    with pytest.raises(ConfigError) as caught:
+        parse_space(forecaster, base, space, data)
+    assert [loc for loc, _ in caught.value.problems] == [("csv", "choices", 1)]
+    assert "'../../etc/shadow' is not a file of the server's data folder" in str(caught.value)

@@ -238,7 +238,11 @@ def reap(app: Celery, store: Store) -> list[tuple[int, str]]:
             send_run(app, experiment_id, f"run-{experiment_id}-{uuid.uuid4().hex[:8]}")
     stalled = store.stalled_studies()
     if stalled:
-        studies = StudyService(store, CeleryTransport(app.azuraforge_settings))
+        studies = StudyService(
+            store,
+            CeleryTransport(app.azuraforge_settings),
+            data_folder=app.azuraforge_settings.data_dir,
+        )
         try:
             advance_studies(studies, stalled)
         finally:

@@ -19,7 +19,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from azuraforge.errors import LeaseLostError
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.states import FAILED
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
@@ -33,7 +36,9 @@ class StoreContext:
     """A :class:`~azuraforge.learn.RunContext` that writes to the store under a lease.
 
     ``stop_requested`` is called by ``should_stop`` once per batch: it must be cheap (the
-    supervisor sets an event; nothing here queries the database per batch).
+    supervisor sets an event; nothing here queries the database per batch). ``data_folder``
+    is the folder whose files the run may read (:meth:`open_files`); ``None`` for a run the
+    user started on their own files (``azuraforge run --record``).
     """
 
     def __init__(
@@ -45,8 +50,10 @@ class StoreContext:
         stop_requested: Callable[[], bool] = lambda: False,
         flush_interval: float = 0.05,
         show_progress: bool = False,
+        data_folder: Path | None = None,
     ) -> None:
         self.store, self.lease, self.output_dir = store, lease, output_dir
+        self.data_folder = data_folder
         self.show_progress = show_progress
         self.lease_lost = False
         self.tracking_error: str | None = None
@@ -74,6 +81,20 @@ class StoreContext:
             target=self._flush_loop, name="metric-flusher", daemon=True
         )
         self._thread.start()
+
+    def open_files(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` with each file setting of ``config`` resolved to its file in the data
+        folder, checked again here, where the run opens it (the pipeline receives these
+        paths and never resolves a request's path itself).
+
+        Raises
+        ------
+        InvalidParameterError
+            For a file setting that names no file of the data folder.
+        """
+        if self.data_folder is None:
+            return dict(settings)
+        return DataFolder(self.data_folder).open(config, settings)
 
     # The RunContext protocol ------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:

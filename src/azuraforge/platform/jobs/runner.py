@@ -67,6 +67,7 @@ def execute(
         stop_requested=stop_requested,
         flush_interval=settings.flush_interval,
         show_progress=show_progress,
+        data_folder=settings.data_dir,
     )
     status, error, result = FAILED, None, None
     try:
@@ -91,9 +92,11 @@ def execute(
 
 
 def run_pipeline(record: ExperimentRecord, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
-    """Run ``record``'s pipeline with its config; its final status and stored result."""
+    """Run ``record``'s pipeline with its config, its files opened by ``ctx``; its final
+    status and stored result."""
     pipeline = get_pipeline(record.pipeline)
-    outcome = pipeline().run(pipeline.make_config(record.config), ctx)
+    config = pipeline.make_config(ctx.open_files(pipeline.Config, record.config))
+    outcome = pipeline().run(config, ctx)
     return (CANCELLED if outcome.cancelled else COMPLETED), describe_result(outcome, ctx)
 
 

@@ -78,7 +78,9 @@ class Worker:
     def studies(self) -> StudyService:
         """The studies of the worker's store (made on first use: most workers run no trial)."""
         if self._studies is None:
-            self._studies = StudyService(self.store, make_transport(self.settings))
+            self._studies = StudyService(
+                self.store, make_transport(self.settings), data_folder=self.settings.data_dir
+            )
         return self._studies
 
     def advance_study(self, study_id: int) -> None:

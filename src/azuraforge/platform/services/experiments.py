@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,7 +24,7 @@ from azuraforge.errors import (
     InvalidParameterError,
     TransportUnavailableError,
 )
-from azuraforge.learn.datasets import DATASETS
+from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
@@ -53,60 +53,41 @@ class ConfigError(InvalidParameterError):
         self.problems, self.field = problems, field
 
 
-def validate_config(pipeline: type[Pipeline[Any]], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` completed with the pipeline's defaults, as JSON-ready values.
+def validate_config(
+    pipeline: type[Pipeline[Any]],
+    settings: Mapping[str, Any],
+    data_folder: Path | None = None,
+) -> dict[str, Any]:
+    """``settings`` completed with the pipeline's defaults, as JSON-ready values; with
+    ``data_folder``, each file setting must name a file there or a registered dataset, and is
+    kept relative to the folder (:meth:`~azuraforge.platform.jobs.files.DataFolder.confine`).
+    Every config, grid combination, study base config and search-space value a request
+    brings passes here.
 
     Raises
     ------
     ConfigError
         Naming each refused field by its path.
     """
+    what = f"config for {pipeline.name}"
     try:
         config = pipeline.Config(**dict(settings))
     except ValidationError as e:
-        problems = [(tuple(err["loc"]), _message(err)) for err in e.errors()]
-        raise ConfigError(f"config for {pipeline.name}", problems) from None
+        raise ConfigError(
+            what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
+        ) from None
     settings = config.model_dump(mode="json")
     seed = settings.get("seed")
     if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         low, high = SEED_RANGE
         message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
-        raise ConfigError(f"config for {pipeline.name}", [(("seed",), message)])
-    return settings
-
-
-def confine_files(
-    pipeline: type[Pipeline[Any]], settings: Mapping[str, Any], folder: Path
-) -> dict[str, Any]:
-    """``settings`` with each file setting (a field typed ``Path``) made absolute inside
-    ``folder``: a request may name a file there (relative to it) or a registered dataset,
-    never another file of the server.
-
-    Raises
-    ------
-    ConfigError
-        Naming each file setting that leads out of ``folder``.
-    """
-    confined, problems = dict(settings), []
-    for name, field in pipeline.Config.model_fields.items():
-        value = settings.get(name)
-        if value is None or not _is_path(field.annotation) or str(value) in DATASETS:
-            continue
-        inside = (folder / str(value)).resolve()
-        if inside.is_relative_to(folder.resolve()):
-            confined[name] = str(inside)
-            continue
-        problems.append(
-            ((name,), f"the server reads only files in its data folder {folder} (name one "
-             f"relative to it) or a registered dataset ({', '.join(DATASETS)}); got {value!r}")
-        )  # fmt: skip
-    if problems:
-        raise ConfigError(f"config for {pipeline.name}", problems)
-    return confined
-
-
-def _is_path(annotation: Any) -> bool:
-    return annotation is Path or any(_is_path(a) for a in get_args(annotation))
+        raise ConfigError(what, [(("seed",), message)])
+    if data_folder is None:
+        return settings
+    try:
+        return DataFolder(data_folder).confine(pipeline.Config, settings)
+    except OutsideDataFolderError as e:
+        raise ConfigError(what, e.problems) from None
 
 
 def _message(error: Any) -> str:
@@ -153,7 +134,7 @@ def submit(
     data_folder: Path | None = None,
 ) -> list[ExperimentRecord]:
     """Validate and queue one run (or one per grid combination, sharing a batch id); with
-    ``data_folder``, file settings must name files inside it (:func:`confine_files`).
+    ``data_folder``, file settings must name files inside it (:func:`validate_config`).
 
     All or nothing: every config is validated before anything is stored, and when storing a
     run or sending its message fails (a taken name, an unreachable store or broker), the runs
@@ -166,9 +147,7 @@ def submit(
     """
     pipeline = get_pipeline(pipeline_name)
     configs = expand_grid(config, grid) if grid else [dict(config)]
-    validated = [validate_config(pipeline, c) for c in configs]
-    if data_folder is not None:
-        validated = [confine_files(pipeline, c, data_folder) for c in validated]
+    validated = [validate_config(pipeline, c, data_folder) for c in configs]
     batch_id = uuid.uuid4().hex[:12] if grid else None
     requeue = bool(getattr(pipeline, "requeue_lost", False))
     records: list[ExperimentRecord] = []

@@ -27,6 +27,7 @@ from azuraforge.errors import (
     NotFoundError,
 )
 from azuraforge.learn.datasets import read_csv, rows_table
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import withdraw
@@ -189,16 +190,10 @@ def _write_inputs(
 
 def _data_file(data_dir: Path, name: str) -> Path:
     """``name`` as an existing file inside ``data_dir`` (never outside it)."""
-    root = data_dir.resolve()
-    path = (root / name).resolve()
-    if not path.is_relative_to(root):
-        raise InvalidInputError(
-            f"inputs {name!r} leaves the server's data folder {data_dir}; name a file in it, "
-            "relative to it"
-        )
-    if not path.is_file():
-        raise InvalidInputError(f"inputs {name!r}: no such file in the data folder {data_dir}")
-    return path
+    try:
+        return DataFolder(data_dir).file(name)
+    except InvalidParameterError as e:
+        raise InvalidInputError(f"inputs: {e}") from None
 
 
 def get_prediction(

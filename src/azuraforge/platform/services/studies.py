@@ -36,7 +36,6 @@ from azuraforge.platform.jobs.states import (
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import (
     ConfigError,
-    confine_files,
     validate_config,
     withdraw,
 )
@@ -175,10 +174,8 @@ class StudyService:
         except InvalidParameterError as e:
             raise ConfigError("study", [(("objective",), str(e))], field="body") from None
         pipeline = get_pipeline(definition.pipeline)
-        base = validate_config(pipeline, definition.base_config)
-        if self.data_folder is not None:
-            base = confine_files(pipeline, base, self.data_folder)
-        space = parse_space(pipeline, base, definition.space)
+        base = validate_config(pipeline, definition.base_config, self.data_folder)
+        space = parse_space(pipeline, base, definition.space, self.data_folder)
         n_trials = definition.n_trials
         if definition.sampler == "grid":
             n_trials = min(n_trials, math.prod(len(v) for v in grid_of(space).values()))

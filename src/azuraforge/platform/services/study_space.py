@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from optuna.distributions import (
@@ -24,12 +25,16 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def parse_space(
-    pipeline: type[Pipeline[Any]], base_config: Mapping[str, Any], space: Mapping[str, Any]
+    pipeline: type[Pipeline[Any]],
+    base_config: Mapping[str, Any],
+    space: Mapping[str, Any],
+    data_folder: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The search space in its full form: ``{"lr": {"type": "float", "low": 1e-4,
     "high": 0.1, "log": True, "step": None}, "layers": {"type": "categorical", "choices":
     [1, 2]}}``; a bare list is a categorical's choices. Every key must be a setting of the
-    pipeline, and every bound and choice a value the pipeline accepts over ``base_config``.
+    pipeline, and every bound and choice a value the pipeline accepts over ``base_config``
+    (a file setting's choices files of ``data_folder``, as :func:`validate_config` checks).
 
     >>> from azuraforge.apps import get_pipeline
     >>> parse_space(get_pipeline("weather-forecaster"), {}, {"hidden_size": [8, 16]})
@@ -50,7 +55,7 @@ def parse_space(
         found = _entry_problems(pipeline, key, entry)
         if not found:
             parsed[key] = _full(entry)
-            found = _value_problems(pipeline, base_config, key, parsed[key])
+            found = _value_problems(pipeline, base_config, key, parsed[key], data_folder)
         problems += found
     if problems:
         raise ConfigError("search space", problems, field="space")
@@ -146,6 +151,7 @@ def _value_problems(
     base_config: Mapping[str, Any],
     key: str,
     entry: Mapping[str, Any],
+    data_folder: Path | None,
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Each bound or choice the pipeline refuses, as the config check words it."""
     candidates: list[tuple[tuple[str | int, ...], Any]]
@@ -156,7 +162,7 @@ def _value_problems(
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for where, value in candidates:
         try:
-            validate_config(pipeline, {**base_config, key: value})
+            validate_config(pipeline, {**base_config, key: value}, data_folder)
         except ConfigError as e:
             messages = [msg for loc, msg in e.problems if loc[:1] == (key,)] or [str(e)]
             problems.append(((key, *where), messages[0]))

@@ -444,7 +444,8 @@ def test_a_file_setting_may_not_leave_the_servers_data_folder(
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["details"][0]["loc"] == ["config", "csv"]
-    assert f"reads only files in its data folder {settings.data_dir}" in error["message"]
+    assert f"{csv!r} is not a file of the server's data folder" in error["message"]
+    assert str(settings.data_dir) not in response.text
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
@@ -452,7 +453,9 @@ def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestCli
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "sales.csv").write_text("date,sales\n")
     for csv, stored in [
-        ("sales.csv", str((settings.data_dir / "sales.csv").resolve())),
+        ("sales.csv", "sales.csv"),
+        ("./sub/../sales.csv", "sales.csv"),
+        (str(settings.data_dir / "sales.csv"), "sales.csv"),
         ("london-daily", "london-daily"),
     ]:
         body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "sales"}}

@@ -1,0 +1,121 @@
+"""The data folder: the only folder whose files a job may read.
+
+A pipeline declares a file setting by typing a field of its ``Config`` ``Path`` (a
+forecaster's ``csv``). Whatever carries such a value — a run's config, a grid, a study's base
+config or search space, a future kind of job — it is checked here, once where it enters
+(the services call :meth:`DataFolder.confine` on every config they validate) and again where
+a worker is about to run it (:meth:`~azuraforge.platform.jobs.context.StoreContext.open_files`),
+so a value that slipped past the first check, or a file swapped for a symbolic link since,
+still reads nothing outside the folder. A value is a file of the folder, relative to it, or
+a registered dataset's name (which reads only the dataset cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn.datasets import DATASETS
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+class OutsideDataFolderError(InvalidParameterError):
+    """File settings that name no file of the data folder; ``problems`` lists ``(path,
+    message)`` pairs, each path a setting's name. Messages name what was sent, never where
+    the folder is on the server."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        self.problems = list(problems)
+
+
+def file_settings(config: type[BaseModel]) -> list[str]:
+    """The names of ``config``'s file settings: its fields typed ``Path`` (or ``Path | None``).
+
+    >>> from azuraforge.apps import get_pipeline
+    >>> file_settings(get_pipeline("forecaster").Config)
+    ['csv']
+    """
+    return [name for name, field in config.model_fields.items() if _is_path(field.annotation)]
+
+
+def _is_path(annotation: Any) -> bool:
+    return annotation is Path or any(_is_path(a) for a in get_args(annotation))
+
+
+class DataFolder:
+    """The folder ``root`` whose files jobs may read (``Settings.data_dir``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def file(self, value: Any) -> Path:
+        """The existing file of the folder that ``value`` names (relative to it, or absolute
+        inside it); symbolic links are followed and must stay inside.
+
+        Raises
+        ------
+        InvalidParameterError
+            For an absolute path, a way out (``..``, a link), a NUL, or no such file; the
+            message names ``value``, not the folder.
+        """
+        text = str(value)
+        root = self.root.resolve()
+        try:
+            path = (root / text).resolve()
+            inside, exists = path.is_relative_to(root), path.is_file()
+        except (OSError, ValueError, RuntimeError):  # NUL, a name too long, a link loop
+            inside = exists = False
+        if not inside:
+            raise InvalidParameterError(
+                f"{text!r} is not a file of the server's data folder: name a file relative to "
+                f"it, or a registered dataset ({', '.join(DATASETS)})"
+            )
+        if not exists:
+            raise InvalidParameterError(f"no file {text!r} in the server's data folder")
+        return path
+
+    def confine(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` with each file setting of ``config`` written as its file's path
+        relative to the folder, to be stored (a run's config names no server folder, and a
+        worker finds the file in its own); a registered dataset's name is kept as it is.
+
+        Raises
+        ------
+        OutsideDataFolderError
+            Naming each file setting that does not name a file of the folder.
+        """
+        root = self.root.resolve()
+        return self._each_file(config, settings, lambda path: str(path.relative_to(root)))
+
+    def open(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` with each file setting of ``config`` made the absolute path of its
+        file, for a worker about to run them (checked again: the folder may have changed).
+
+        Raises
+        ------
+        OutsideDataFolderError
+            Naming each file setting that does not name a file of the folder.
+        """
+        return self._each_file(config, settings, str)
+
+    def _each_file(
+        self, config: type[BaseModel], settings: Mapping[str, Any], write: Callable[[Path], str]
+    ) -> dict[str, Any]:
+        checked, problems = dict(settings), []
+        for name in file_settings(config):
+            value = settings.get(name)
+            if value is None or str(value) in DATASETS:
+                continue
+            try:
+                checked[name] = write(self.file(value))
+            except InvalidParameterError as e:
+                problems.append(((name,), str(e)))
+        if problems:
+            raise OutsideDataFolderError(problems)
+        return checked

@@ -1,0 +1,174 @@
+"""Path escapes sent into every field of every route that takes settings, the routes found in
+the live OpenAPI: none may reach a worker.
+
+Each operation with a JSON body is covered (a new one fails the test until it has a valid
+body below). Each string field of its body, each entry of a settings object (as a value, a
+list of values or a categorical's choices) and each row field gets each escape; the valid body
+with a file of the data folder in that place is sent first and must be accepted, so a refusal
+is the path's, not another mistake's. Then every run, study and prediction job stored is
+opened as a worker opens it: each names files of the data folder only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from azuraforge.apps import get_pipeline
+from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.jobs.files import DataFolder, file_settings
+from azuraforge.platform.jobs.states import PREDICTION, RUN, TRIAL
+from azuraforge.platform.services.predictions import INPUTS_FILE
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentQuery, Store
+from tests.platform.registry.conftest import Trained, completed_run, mirror, trained
+
+__all__ = ["mirror", "trained"]  # the registry tests' fixtures, used here too
+
+SECRET = "date,secret\n2020-01-01,42\n"
+ESCAPES = [
+    "/etc/passwd",
+    "../secret.csv",
+    "../../../../../../etc/passwd",
+    "sub/../../secret.csv",
+    "link-out.csv",
+    "file:///etc/passwd",
+    "good.csv\x00../../secret.csv",
+    "~/secret.csv",
+    "~root/.bashrc",
+]
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "POST /experiments": {"pipeline": "forecaster", "config": {"csv": "good.csv", "target": "x"}},
+    "POST /studies": {
+        "pipeline": "forecaster",
+        "config": {"csv": "good.csv", "target": "x"},
+        "space": {"csv": {"type": "categorical", "choices": ["good.csv"]}},
+        "objective": "val_loss",
+        "n_trials": 1,
+    },
+    "POST /models": {"name": "weather-model"},
+    "POST /models/{name}/versions": {"experiment": "run-0"},
+    "PUT /models/{name}/aliases/{alias}": {"version": 1},
+    "POST /models/{name}/aliases/{alias}/rollback": {},
+    "POST /models/{ref}/predict": {"rows": [{"date": "2020-01-01"}]},
+    "POST /models/{ref}/predictions": {"inputs": "good.csv"},
+}
+PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion"}
+FILE_FIELDS = {"config", "grid", "space", "inputs"}
+"""The fields where a value names a file; elsewhere (a name, a description) it is text."""
+FILE_CARRIERS = {
+    ("POST /experiments", "config"),
+    ("POST /experiments", "grid"),
+    ("POST /studies", "config"),
+    ("POST /studies", "space"),
+    ("POST /models/{ref}/predictions", "inputs"),
+}
+
+
+@pytest.fixture
+def client(settings: Settings, store: Store, trained: list[Trained]) -> Iterator[TestClient]:
+    """The API over a store with model ``weather`` (version 1, alias ``champion``) and a data
+    folder holding ``good.csv`` (the weather model's rows) and ``link-out.csv`` (a link to
+    ``secret.csv`` beside the folder)."""
+    data = settings.data_dir
+    (data / "sub").mkdir(parents=True, exist_ok=True)
+    (data / "good.csv").write_text(next(trained[0].folder.rglob("*.csv")).read_text())
+    (data.parent / "secret.csv").write_text(SECRET)
+    (data / "link-out.csv").symlink_to(data.parent / "secret.csv")
+    completed_run(store, settings, trained[0], "run-0")
+    with TestClient(create_app(settings, store=store)) as client:
+        client.post(f"{API_PREFIX}/models", json={"name": "weather"})
+        client.post(f"{API_PREFIX}/models/weather/versions", json={"experiment": "run-0"})
+        client.put(f"{API_PREFIX}/models/weather/aliases/champion", json={"version": 1})
+        yield client
+
+
+def test_no_path_escape_in_any_settings_field_reaches_a_worker(
+    client: TestClient, store: Store, settings: Settings
+) -> None:
+    spec = client.get("/openapi.json").json()
+    operations = dict(_operations_with_bodies(spec))
+    assert set(operations) == set(VALID_BODIES), "give each new operation a valid body here"
+    carried: set[tuple[str, str]] = set()
+    for key, schema in operations.items():
+        for field, place in _places(schema, VALID_BODIES[key]):
+            if not _send(client, key, place("good.csv")).is_success:
+                continue  # this field or shape cannot name a file
+            for escape in ESCAPES:
+                response = _send(client, key, place(escape))
+                if field in FILE_FIELDS:
+                    assert response.status_code == 422, (key, field, escape, response.text)
+            carried.add((key, field))
+    assert carried >= FILE_CARRIERS, "each way a file can be named was tried"
+    _assert_workers_open_nothing_outside(store, settings)
+
+
+def _operations_with_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                short = path.removeprefix(API_PREFIX).replace("{ref:path}", "{ref}")
+                short = short.replace("{name:path}", "{name}")
+                schema = _resolve(spec, content["application/json"]["schema"])
+                yield f"{method.upper()} {short}", schema
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    return schema
+
+
+def _places(schema: dict[str, Any], valid: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Fields, each with a function making a body with a value in it: each string field, and
+    each settings object's ``csv`` as a value, a list and a categorical's choices."""
+    for field, declared in schema.get("properties", {}).items():
+        kinds = {declared.get("type")} | {s.get("type") for s in declared.get("anyOf", [])}
+        if "string" in kinds:
+            yield field, lambda value, field=field: {**valid, field: value}
+        if "object" in kinds:
+            for shape in (_value, _listed, _categorical):
+                yield field, lambda value, field=field, shape=shape: {
+                    **valid, field: {**valid.get(field, {}), "csv": shape(value)}
+                }  # fmt: skip
+
+
+def _value(value: str) -> Any:
+    return value
+
+
+def _listed(value: str) -> list[str]:
+    return [value]
+
+
+def _categorical(value: str) -> dict[str, Any]:
+    return {"type": "categorical", "choices": [value]}
+
+
+def _send(client: TestClient, key: str, body: dict[str, Any]) -> Any:
+    method, path = key.split(" ", 1)
+    for name, value in PATH_VALUES.items():
+        path = path.replace(f"{{{name}}}", value)
+    return client.request(method, f"{API_PREFIX}{path}", json=body)
+
+
+def _assert_workers_open_nothing_outside(store: Store, settings: Settings) -> None:
+    folder = DataFolder(settings.data_dir)
+    query = ExperimentQuery(kinds=(RUN, TRIAL, PREDICTION), limit=500)
+    runs = store.list_experiments(query).items
+    assert {run.kind for run in runs} == {RUN, TRIAL, PREDICTION}, "the valid bodies queued jobs"
+    for run in runs:
+        if run.kind == PREDICTION:
+            inputs = settings.run_dir(run.id, run.output_dir) / INPUTS_FILE
+            assert SECRET not in inputs.read_text()
+        else:
+            config = get_pipeline(run.pipeline).Config
+            opened = folder.open(config, run.config)
+            for name in file_settings(config):
+                assert Path(opened[name]).resolve().is_relative_to(settings.data_dir.resolve())
