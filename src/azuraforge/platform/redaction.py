@@ -96,9 +96,14 @@ class Redaction:
 
 
 def _folder_forms(folder: Path) -> set[str]:
-    """``folder`` as configured and resolved; never the root, which every path starts with."""
-    forms = {str(folder), str(folder.resolve())}
-    return {form.rstrip("/") for form in forms if form.rstrip("/")}
+    """``folder`` as configured and resolved, absolute only (a relative ``data`` would match
+    the word); never the root, which every path starts with.
+
+    >>> sorted(_folder_forms(Path("/")) | _folder_forms(Path("/srv/af/")))
+    ['/srv/af']
+    """
+    forms = {folder, folder.resolve()}
+    return {str(form).rstrip("/") for form in forms if form.is_absolute() and str(form) != "/"}
 
 
 def _store_forms(url: str) -> set[str]:
