@@ -24,12 +24,38 @@ natural also from the matching builtin, so either ``except`` works::
                                           not there (the assistant never downloads one)
 
 Messages say what failed, the value, what was expected, and what to do; :func:`shorten` cuts
-a long value shown in one.
+a long value shown in one. A message is written for the user who runs AzuraForge and may name
+their files, the store's URL and what else exists; :attr:`AzuraForgeError.public` is the same
+error told to anyone else (an API client).
 """
 
 
 class AzuraForgeError(Exception):
-    """Base class of every error AzuraForge raises on purpose."""
+    """Base class of every error AzuraForge raises on purpose.
+
+    ``public`` (keyword) gives the message told to someone who does not run AzuraForge, when
+    ``str(error)`` names what only its user may know: a server path, the store's URL, the
+    names of other models or projects. It says what the client sent and what to change.
+
+    Examples
+    --------
+    >>> error = NotFoundError("experiment 7 not found in sqlite:///af.db",
+    ...                       public="experiment 7 not found")
+    >>> print(error, "|", error.public, "|", ConflictError("name taken").public)
+    experiment 7 not found in sqlite:///af.db | experiment 7 not found | name taken
+    """
+
+    _public: str | None = None
+
+    def __init__(self, *args: object, public: str | None = None) -> None:
+        super().__init__(*args)
+        if public is not None:
+            self._public = public
+
+    @property
+    def public(self) -> str:
+        """The message for an API client: the ``public`` given, else ``str(error)``."""
+        return str(self) if self._public is None else self._public
 
 
 class InvalidParameterError(AzuraForgeError, ValueError):
@@ -114,6 +140,12 @@ class SourceUnavailableError(AzuraForgeError, OSError):
 
 class ModelUnavailableError(AzuraForgeError, OSError):
     """A model the assistant needs is not installed or not reachable; it never downloads one."""
+
+
+def public_message(error: BaseException) -> str:
+    """What someone who does not run AzuraForge is told of ``error``: its
+    :attr:`~AzuraForgeError.public` form, or for an error not of ours its message."""
+    return error.public if isinstance(error, AzuraForgeError) else str(error)
 
 
 def shorten(text: str, most: int = 60, *, quoted: bool = False) -> str:

@@ -28,6 +28,7 @@ from azuraforge.platform.api.routes import (
 )
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
+from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.serving import ModelServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -84,7 +85,7 @@ def create_app(
     app.state.transport = transport or make_transport(settings)
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)
-    errors.install(app)
+    errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)

@@ -1,5 +1,12 @@
 """One table from error class to HTTP status and code; the JSON body every error has:
-``{"error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}``."""
+``{"error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}``.
+
+A body tells the client what it sent and what to change, never where the server keeps its
+files or its store, nor what else is stored: each error is shown by its public form, and
+the whole body passes through the app's :class:`~azuraforge.platform.redaction.Redaction`
+(``app.state.redaction``). An unexpected error is a 500 naming only its class; its message
+and traceback go to the server's log, as do the full messages of the 5xx in the table.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
+    DataFormatError,
     InvalidParameterError,
     NotFoundError,
     PluginError,
@@ -22,7 +30,9 @@ from azuraforge.errors import (
     StoreUnavailableError,
     TransportUnavailableError,
     UnstorableValueError,
+    public_message,
 )
+from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.predictions import InvalidInputError
 from azuraforge.platform.store.engine import refused_value_message
@@ -35,6 +45,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
     (UnstorableValueError, 422, "INVALID_DATA"),
+    (DataFormatError, 422, "INVALID_DATA"),
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
@@ -55,19 +66,35 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _answer(
+    request: Request, status: int, code: str, message: str, details: Any = None
+) -> JSONResponse:
+    """The error body, redacted for the client."""
+    redact: Redaction = request.app.state.redaction
+    return error_response(status, code, redact(message), redact.json(details))
+
+
 def _table_error(request: Request, error: Exception) -> JSONResponse:
     for cls, status, code in STATUS:
         if isinstance(error, cls):
             details = None
             if isinstance(error, ConfigError):
                 details = [{"loc": [error.field, *loc], "msg": msg} for loc, msg in error.problems]
-            return error_response(status, code, _message(error), details)
-    _log.exception("unexpected %s", type(error).__name__, exc_info=error)
-    return error_response(500, "INTERNAL", f"{type(error).__name__}: {error}")
+            if status >= 500:
+                _log.warning("%s answered %d: %s", request.url.path, status, error)
+            return _answer(request, status, code, _message(error), details)
+    return _unexpected(request, error)
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A 500 naming the error's class alone: its message may hold anything (a path, a query)."""
+    _log.error("%s failed", request.url.path, exc_info=error)
+    name = type(error).__name__
+    return error_response(500, "INTERNAL", f"internal error ({name}); the server's log says more")
 
 
 def _message(error: Exception) -> str:
-    return refused_value_message(error) if isinstance(error, DataError) else str(error)
+    return refused_value_message(error) if isinstance(error, DataError) else public_message(error)
 
 
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -77,17 +104,20 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
         for e in error.errors()
     ]
     shown = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
-    return error_response(422, "INVALID_REQUEST", f"invalid request: {shown}", details)
+    return _answer(request, 422, "INVALID_REQUEST", f"invalid request: {shown}", details)
 
 
 def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, f"HTTP_{error.status_code}")
-    return error_response(error.status_code, code, str(error.detail))
+    return _answer(request, error.status_code, code, str(error.detail))
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn errors into the JSON body above."""
+def install(app: FastAPI, redaction: Redaction) -> None:
+    """Register the handlers that turn errors into the JSON body above, told through
+    ``redaction``."""
+    app.state.redaction = redaction
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(AzuraForgeError, _table_error)
     app.add_exception_handler(DataError, _table_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -26,6 +26,7 @@ from azuraforge.errors import (
     DatasetUnavailableError,
     InvalidParameterError,
     LeaseLostError,
+    public_message,
 )
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.predictions import run_prediction
@@ -38,6 +39,7 @@ from azuraforge.platform.jobs.states import (
     TRIAL,
 )
 from azuraforge.platform.jobs.trials import run_trial
+from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 
@@ -58,6 +60,10 @@ def execute(
     """Run the experiment ``lease`` holds through its pipeline and record how it ended.
 
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
+    The run's log keeps the full message of an error; its recorded ``error``, which the API
+    shows, is the error's public form with the server's places taken out (a data file named
+    relative to the data folder, a file of the run relative to its folder:
+    :class:`~azuraforge.platform.redaction.Redaction`).
     """
     record = store.get_experiment(lease.experiment_id)
     ctx = StoreContext(
@@ -78,15 +84,18 @@ def execute(
         else:
             status, result = run_pipeline(record, ctx)
     except Exception as e:
-        error = f"{type(e).__name__}: {e}"
+        failure = f"{type(e).__name__}: {e}"
         if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise
-            ctx.logger.error("run failed: %s", error)
+            ctx.logger.error("run failed: %s", failure)
         else:
-            ctx.logger.error("run failed: %s\n%s", error, traceback.format_exc())
+            ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
+        error = f"{type(e).__name__}: {public_message(e)}"
     ctx.close()
     if ctx.lease_lost:
         return LOST
     status, error = ctx.end_status(status, error)
+    if error is not None:
+        error = Redaction(settings, inside=[ctx.output_dir])(error)
     store.finish(lease, status, error=error, result=result)
     return status
 

@@ -78,7 +78,7 @@ def predict(
         else:
             columns = pipeline.predict_rows(loaded.artifact, rows, horizon=horizon)
     except (DataFormatError, InvalidParameterError) as e:
-        raise InvalidInputError(str(e)) from None
+        raise InvalidInputError(str(e), public=e.public) from None
     return json_columns(columns), None if series is None else history_json(series)
 
 
@@ -180,7 +180,7 @@ def _write_inputs(
     try:
         table = rows_table(rows)
     except DataFormatError as e:
-        raise InvalidInputError(str(e)) from None
+        raise InvalidInputError(str(e), public=e.public) from None
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(table.column_names)
@@ -237,5 +237,5 @@ def rows_from_file(path: Path, *, header: bool | Literal["auto"]) -> list[dict[s
     try:
         table = read_csv(path, header=header)
     except AzuraForgeError as e:
-        raise InvalidInputError(str(e)) from None
+        raise InvalidInputError(str(e), public=e.public) from None
     return [dict(zip(table.column_names, row, strict=True)) for row in table.rows]

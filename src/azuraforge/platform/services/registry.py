@@ -200,9 +200,10 @@ def _artifact_folder(settings: Settings, run: ExperimentRecord) -> Path:
     run_dir = settings.run_dir(run.id, run.output_dir).resolve()
     folder = (run_dir / str(saved)).resolve()
     if not folder.is_relative_to(run_dir) or not (folder / "artifact.json").is_file():
+        public = f"experiment {run.id}: its artifact {saved!r} is not in its run folder"
         raise ConflictError(
-            f"experiment {run.id}: its artifact {saved!r} is not in its run folder {run_dir} "
-            "any more (deleted or moved); register another run"
+            f"{public} {run_dir} any more (deleted or moved); register another run",
+            public=f"{public} any more (deleted or moved); register another run",
         )
     return folder
 
@@ -211,7 +212,10 @@ def _artifact_meta(folder: Path) -> dict[str, Any]:
     try:
         meta = json.loads((folder / "artifact.json").read_text())
     except (OSError, ValueError) as e:
-        raise ConflictError(f"{folder / 'artifact.json'} cannot be read: {e}") from None
+        raise ConflictError(
+            f"{folder / 'artifact.json'} cannot be read: {e}",
+            public="the run's artifact.json cannot be read; register another run",
+        ) from None
     return meta if isinstance(meta, dict) else {}
 
 
@@ -258,19 +262,18 @@ def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifa
         something else than what was registered).
     """
     folder = version_folder(settings, version)
+    which = f"model {version.model} version {version.version}: its files"
     if not folder.is_dir():
-        raise ConflictError(
-            f"model {version.model} version {version.version}: its files at {folder} are gone; "
-            "delete the version and register it again from its run"
-        )
+        fix = "are gone; delete the version and register it again from its run"
+        raise ConflictError(f"{which} at {folder} {fix}", public=f"{which} {fix}")
     found = folder_digest(folder)
     if found != version.artifact_digest:
-        raise ConflictError(
-            f"model {version.model} version {version.version}: its files at {folder} changed "
-            f"since registration (SHA-256 {found[:12]}..., registered "
+        fix = (
+            f"changed since registration (SHA-256 {found[:12]}..., registered "
             f"{version.artifact_digest[:12]}...); it is not used; restore them, or delete the "
             "version and register it again from its run"
         )
+        raise ConflictError(f"{which} at {folder} {fix}", public=f"{which} {fix}")
     return ModelArtifact.load(folder)
 
 

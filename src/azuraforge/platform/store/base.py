@@ -49,6 +49,21 @@ class StoreBase:
         """The URL as messages show it (no password, no driver name)."""
         return engines.shown_url(self.url)
 
+    def not_found(self, what: str, project: str | None = None) -> NotFoundError:
+        """The error for ``what`` (``experiment 7``, ``studies 3, 4``) missing from ``project``
+        (or from the store): its message names the store, its public form does not.
+
+        >>> store = StoreBase("sqlite://", check_schema=False)
+        >>> error = store.not_found("experiment 7", "default")
+        >>> print(error, "|", error.public)
+        experiment 7 not found in project 'default' of sqlite:// | experiment 7 not found in project 'default'
+        """  # noqa: E501
+        where = f" in project {project!r}" if project is not None else ""
+        of = f" in project {project!r} of " if project is not None else " in "
+        return NotFoundError(
+            f"{what} not found{of}{self.shown_url}", public=f"{what} not found{where}"
+        )
+
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
@@ -86,7 +101,11 @@ class StoreBase:
                 yield connection
         except OperationalError as e:
             reason = engines.database_message(e)
-            raise StoreUnavailableError(f"store {self.shown_url} unavailable: {reason}") from e
+            raise StoreUnavailableError(
+                f"store {self.shown_url} unavailable: {reason}",
+                public="the store cannot be reached now; try again later (the server's log "
+                "says why)",
+            ) from e
         except DataError as e:  # a value the database cannot hold (PostgreSQL: NUL, overflow)
             raise UnstorableValueError(engines.refused_value_message(e)) from e
 
@@ -96,7 +115,10 @@ class StoreBase:
             found = connection.scalar(select(Project.id).where(Project.name == name))
             if found is None:
                 known = ", ".join(connection.scalars(select(Project.name).order_by(Project.name)))
-                raise NotFoundError(f"no project named {name!r}; projects: {known}")
+                raise NotFoundError(
+                    f"no project named {name!r}; projects: {known}",
+                    public=f"no project named {name!r}",
+                )
             self._project_ids[name] = found
         return self._project_ids[name]
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from azuraforge.errors import NotFoundError
 from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.experiments import records_of, select_records
@@ -46,9 +45,7 @@ class CompareStore(StoreBase):
         missing = [str(i) for i in wanted if i not in by_id]
         if missing:
             runs = "experiment" if len(missing) == 1 else "experiments"
-            raise NotFoundError(
-                f"{runs} {', '.join(missing)} not found in project {project!r} of {self.shown_url}"
-            )
+            raise self.not_found(f"{runs} {', '.join(missing)}", project)
         return [by_id[i] for i in wanted]
 
     def list_study_runs(
@@ -69,9 +66,7 @@ class CompareStore(StoreBase):
                 )
             )
             if found is None:
-                raise NotFoundError(
-                    f"study {study_id} not found in project {project!r} of {self.shown_url}"
-                )
+                raise self.not_found(f"study {study_id}", project)
             rows = connection.execute(
                 select_records()
                 .where(Experiment.study_id == study_id)

@@ -115,7 +115,10 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as e:
         reason = database_message(e)
-        raise StoreUnavailableError(f"cannot open the store {_shown(engine)}: {reason}") from e
+        raise StoreUnavailableError(
+            f"cannot open the store {_shown(engine)}: {reason}",
+            public="the store cannot be opened now (the server's log says why)",
+        ) from e
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -143,17 +146,22 @@ def check_schema(engine: Engine) -> None:
     if current is None:
         raise SchemaMismatchError(
             f"the store {url} has no AzuraForge tables yet; create them with: "
-            f"azuraforge db upgrade --database-url {url}"
+            f"azuraforge db upgrade --database-url {url}",
+            public="the store has no AzuraForge tables yet; the server's operator must create "
+            "them (azuraforge db upgrade)",
         )
     if not _known(current):
         raise SchemaMismatchError(
             f"the store {url} is at schema {current}, which this AzuraForge (schema {head}) does "
             "not know: a newer AzuraForge migrated it; run that version (pip install -U "
-            "azuraforge)"
+            "azuraforge)",
+            public=f"the store is at schema {current}, newer than this AzuraForge's {head}",
         )
     raise SchemaMismatchError(
         f"the store {url} is at schema {current}, this AzuraForge needs {head}; back up the "
-        f"database, then run: azuraforge db upgrade --database-url {url}"
+        f"database, then run: azuraforge db upgrade --database-url {url}",
+        public=f"the store is at schema {current}, this AzuraForge needs {head}; the server's "
+        "operator must upgrade it (azuraforge db upgrade)",
     )
 
 

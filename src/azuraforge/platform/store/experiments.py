@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.states import (
     ALL_STATES,
     CANCELLED,
@@ -198,8 +198,7 @@ class ExperimentStore(StoreBase):
         """
         found = self.find_experiment(experiment_id, project=project)
         if found is None:
-            where = f"project {project!r} of " if project else ""
-            raise NotFoundError(f"experiment {experiment_id} not found in {where}{self.shown_url}")
+            raise self.not_found(f"experiment {experiment_id}", project)
         return found
 
     def find_experiment(

@@ -83,11 +83,11 @@ class RegistryStore(StoreBase):
         Raises
         ------
         NotFoundError
-            Naming up to ten models that exist.
+            Naming up to ten models that exist (its public form names none).
         """
         found = self.find_model(name, project=project)
         if found is None:
-            raise NotFoundError(self._unknown_model(name, project))
+            raise self._unknown_model(name, project)
         return found
 
     def list_models(
@@ -424,7 +424,7 @@ class RegistryStore(StoreBase):
             )
         )
         if found is None:
-            raise NotFoundError(self._unknown_model(name, project, connection))
+            raise self._unknown_model(name, project, connection)
         return int(found)
 
     def _lock_model(self, connection: Connection, name: str, project: str) -> int:
@@ -439,10 +439,14 @@ class RegistryStore(StoreBase):
             .with_for_update()
         )
         if found is None:
-            raise NotFoundError(self._unknown_model(name, project, connection))
+            raise self._unknown_model(name, project, connection)
         return int(found)
 
-    def _unknown_model(self, name: str, project: str, connection: Connection | None = None) -> str:
+    def _unknown_model(
+        self, name: str, project: str, connection: Connection | None = None
+    ) -> NotFoundError:
+        """Its message lists up to ten models of the project; its public form names only the
+        model asked for (a client learns no other model's name from a guess)."""
         if connection is None:
             with self._read() as reading:
                 return self._unknown_model(name, project, reading)
@@ -455,7 +459,8 @@ class RegistryStore(StoreBase):
             )
         )
         known = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "none yet"
-        return f"no model named {name!r} in project {project!r}; models: {known}"
+        public = f"no model named {name!r} in project {project!r}"
+        return NotFoundError(f"{public}; models: {known}", public=public)
 
     @staticmethod
     def _alias_version(connection: Connection, model_id: int, alias: str) -> int | None:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, Row, delete, event, exists, func, ins
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.errors import ConflictError
 from azuraforge.platform.jobs.states import QUEUED, RUNNING, TRIAL
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
@@ -153,8 +153,7 @@ class StudyStore(StoreBase):
         with self._read() as connection:
             found = _find(connection, study_id, project)
         if found is None:
-            where = f"project {project!r} of " if project else ""
-            raise NotFoundError(f"study {study_id} not found in {where}{self.shown_url}")
+            raise self.not_found(f"study {study_id}", project)
         return found
 
     def list_studies(
@@ -244,7 +243,7 @@ class StudyStore(StoreBase):
                     _select().where(TuningStudy.id == study_id).with_for_update(key_share=True)
                 ).first()
                 if row is None:
-                    raise NotFoundError(f"study {study_id} not found in {self.shown_url}")
+                    raise self.not_found(f"study {study_id}")
                 yield StudyLock(self, _record(row), connection)
             return
         with _file_lock(self.url):

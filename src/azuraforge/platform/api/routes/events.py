@@ -35,7 +35,7 @@ async def experiment_events(
     try:
         record = await asyncio.to_thread(store.get_experiment, experiment_id)
     except NotFoundError as e:
-        await websocket.close(code=4404, reason=str(e)[:120])
+        await websocket.close(code=4404, reason=e.public[:120])
         return
     async with _client_watch(websocket) as gone:
         history, cursor, status = await _history(store, experiment_id)
