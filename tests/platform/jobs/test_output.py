@@ -3,6 +3,7 @@ run by a real worker process and read back through the logs API, bounded by outp
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -16,13 +17,12 @@ from fastapi.testclient import TestClient
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.output import LONGEST_LINE, _Lines
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.helpers import write_pipeline_plugin
-from tests.platform.fixtures import install_plugin
+from tests.platform.fixtures import install_plugin, short_settings
 
 API = "/api/v1"
-PRINTER = '''
+PRINTER = """
 import ctypes
 import os
 import sys
@@ -52,29 +52,36 @@ class Printer(Pipeline[PrinterConfig]):
         ctx.logger.info("logged by the run")
         sys.stderr.write("the last words, without a newline")
         return RunResult(metrics={}, training=TrainingSummary("completed", 1, 1))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def printer_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("printer-dist")
-    return write_pipeline_plugin(root, "printer_plugin", PRINTER, {"printer": "printer_plugin:Printer"})
+    return write_pipeline_plugin(
+        root, "printer_plugin", PRINTER, {"printer": "printer_plugin:Printer"}
+    )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def api(
-    printer_path: Path, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+    printer_path: Path, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
-    """The API and a real worker process (as ``azuraforge worker`` runs) on the test's store,
-    with a small ``output_limit``."""
-    install_plugin(monkeypatch, printer_path)
-    limited = settings.model_copy(update={"output_limit": 2_000})
-    worker = subprocess.Popen([sys.executable, "-m", WORKER_MODULE],
-                              env=settings_environment(limited))  # fmt: skip
-    with TestClient(create_app(limited, store=store)) as client:
-        yield client
-    worker.terminate()
-    worker.wait(30)
+    """The API and a real worker process (as ``azuraforge worker`` runs) on a store of the
+    module's, with a small ``output_limit``."""
+    home = tmp_path_factory.mktemp("output-api")
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home, output_limit=2_000)
+    with pytest.MonkeyPatch.context() as patch:
+        install_plugin(patch, printer_path)
+        worker = subprocess.Popen([sys.executable, "-m", WORKER_MODULE],
+                                  env=settings_environment(settings))  # fmt: skip
+        store = Store(settings.database_url)
+        with TestClient(create_app(settings, store=store)) as client:
+            yield client
+        worker.terminate()
+        worker.wait(30)
+        store.close()
 
 
 def finished_logs(client: TestClient, **config: Any) -> list[dict[str, Any]]:
@@ -85,18 +92,21 @@ def finished_logs(client: TestClient, **config: Any) -> list[dict[str, Any]]:
     while (status := client.get(f"{API}/experiments/{run}").json()["status"]) != "completed":
         assert status in ("queued", "running") and time.monotonic() < deadline, status
         time.sleep(0.05)
-    logs: list[dict[str, Any]] = client.get(f"{API}/experiments/{run}/logs", params={"limit": 1000}).json()["data"]
+    logs: list[dict[str, Any]] = client.get(
+        f"{API}/experiments/{run}/logs", params={"limit": 1000}
+    ).json()["data"]
     return logs
 
 
 def test_what_a_run_prints_is_among_its_log_lines(api: TestClient) -> None:
     lines = [(line["level"], line["message"]) for line in finished_logs(api)]
-    # Each stream keeps its order; the two are read apart. C's buffer is written at the end.
-    assert [line for line in lines if line[0] == "STDOUT"] == [
+    # Each stream keeps its order (C's stdio buffer is written when it fills, or at the
+    # end); the two streams are read apart.
+    assert ("STDOUT", "from C's stdio, buffered") in lines
+    assert [line for line in lines if line[0] == "STDOUT" and "C's" not in line[1]] == [
         ("STDOUT", "hello from print"),
         ("STDOUT", "written to descriptor 1"),
         ("STDOUT", "progress 100%"),
-        ("STDOUT", "from C's stdio, buffered"),
     ]
     assert sorted(line for line in lines if line[0] != "STDOUT") == [
         ("INFO", "logged by the run"),  # once: the worker's own log handler is not captured

@@ -229,8 +229,7 @@ def test_a_run_ignoring_the_shutdown_is_killed_and_says_why(
     stopper.join()
     assert ended == Supervision("cancelled", forced=True)
     assert store.get_experiment(lease.experiment_id).error == (
-        "stopped because its worker was shut down; it did not stop within 0.2 s, so it was "
-        "killed"
+        "stopped because its worker was shut down; it did not stop within 0.2 s, so it was killed"
     )
 
 

@@ -77,9 +77,9 @@ def test_a_trial_pruned_at_its_last_step_ends_pruned_as_its_log_says(
     assert logged_pruned, "no trial was pruned: the test needs another seed"
     assert pruned == logged_pruned
     for trial in report.trials:
-        assert trial["optuna_state"] == {"pruned": "pruned", "completed": "complete"}[
-            trial["status"]
-        ], trial
+        assert (
+            trial["optuna_state"] == {"pruned": "pruned", "completed": "complete"}[trial["status"]]
+        ), trial
         run = store.get_experiment(trial["run_id"])
         assert (run.result or {}).get("pruned_at_step") == (1 if run.status == "pruned" else None)
 

@@ -234,7 +234,9 @@ class StoreContext:
             points = []
             if lines:
                 self.store.log_lines(self.lease, lines)
-                self._output_stored += sum(len(m) for _, level, m in lines if level in OUTPUT_LEVELS)
+                self._output_stored += sum(
+                    len(m) for _, level, m in lines if level in OUTPUT_LEVELS
+                )
                 lines = []
                 if self._output_stored > self._output_limit:
                     self._drop_oldest_output()

@@ -134,7 +134,7 @@ class OutputCapture:
         for logger in loggers:
             for handler in getattr(logger, "handlers", ()):
                 fd = _descriptor(handler)
-                if fd in self._saved and isinstance(handler, logging.StreamHandler):
+                if isinstance(handler, logging.StreamHandler) and fd in self._saved:
                     former = os.fdopen(os.dup(self._saved[fd]), "w", buffering=1)
                     self._handlers.append((handler, handler.stream, former))
                     handler.setStream(former)
@@ -153,6 +153,10 @@ class OutputCapture:
             ctypes.CDLL(None).fflush(None)
 
     def _read(self) -> None:
+        with contextlib.suppress(OSError):  # a descriptor closed under it: the process ends
+            self._read_until_closed()
+
+    def _read_until_closed(self) -> None:
         poller = select.poll()
         for read_end in self._reading:
             poller.register(read_end, select.POLLIN)
@@ -188,6 +192,6 @@ def _descriptor(handler: logging.Handler) -> int | None:
 
 
 def _line_buffered(fd: int) -> IO[str]:
-    return open(  # noqa: SIM115 - lives until OutputCapture.stop puts the former one back
+    return open(
         fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
     )

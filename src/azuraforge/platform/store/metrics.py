@@ -124,7 +124,9 @@ class MetricStore(StoreBase):
                     dropped.append(event_id)
                     dropped_size += size
             for start in range(0, len(dropped), 1000):  # bound the statement's parameters
-                connection.execute(delete(Event).where(Event.id.in_(dropped[start:start + 1000])))
+                connection.execute(
+                    delete(Event).where(Event.id.in_(dropped[start : start + 1000]))
+                )
         return len(dropped), dropped_size, kept
 
     def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
