@@ -113,7 +113,8 @@ class MetricStore(StoreBase):
                 .where(Event.experiment_id == lease.experiment_id, Event.kind == "log")
                 .order_by(Event.id.desc())
             ).all()
-            kept, dropped, dropped_size = 0, [], 0
+            kept = dropped_size = 0
+            dropped: list[int] = []
             for event_id, payload in rows:
                 if payload.get("level") not in levels:
                     continue
