@@ -192,6 +192,4 @@ def _descriptor(handler: logging.Handler) -> int | None:
 
 
 def _line_buffered(fd: int) -> IO[str]:
-    return open(
-        fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
-    )
+    return open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)

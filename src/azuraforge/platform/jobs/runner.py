@@ -166,7 +166,7 @@ def end_interrupted(
     """Record a run its worker's end stopped: ``cancelled`` after all if someone asked
     meanwhile, else as :meth:`Store.interrupt` does (queued again, and its workers told, when
     its pipeline re-queues lost runs). Returns the new status."""
-    if interruption.status == LOST and store.cancel_requested(lease.experiment_id):
+    if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
         store.finish(lease, CANCELLED, result=result)
         return CANCELLED
     status = store.interrupt(lease, interruption.status, error=interruption.reason, result=result)
