@@ -81,10 +81,11 @@ class OutputCapture:
 
     def start(self) -> None:
         """Redirect descriptors 1 and 2 and start reading them."""
-        for fd, level in ((1, STDOUT), (2, STDERR)):
-            self._flush_python_streams()
-            self._saved[fd] = os.dup(fd)
-            read_end, write_end = os.pipe()
+        self._flush_python_streams()
+        # Every descriptor first: when one cannot be had, nothing is redirected yet.
+        pipes = {fd: os.pipe() for fd in (1, 2)}
+        self._saved = {fd: os.dup(fd) for fd in pipes}
+        for (fd, (read_end, write_end)), level in zip(pipes.items(), OUTPUT_LEVELS, strict=True):
             os.dup2(write_end, fd)
             os.close(write_end)
             self._reading[read_end] = (level, _Lines(), self._saved[fd])
