@@ -1,5 +1,7 @@
 """Callbacks: early stopping, checkpoints, schedules, run logging, cancellation, progress."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -77,12 +79,18 @@ def test_schedules_step_once_per_epoch():
     assert plateau.optimizer.lr == pytest.approx(1e-11)
 
 
-def test_run_logger_reports_each_epoch(tmp_path):
+def test_run_logger_reports_each_epoch(tmp_path, caplog):
     ctx = LocalContext(output_dir=tmp_path)
-    _trainer([RunLogger(ctx)]).fit(_data(), val=_data(1), epochs=3)
+    with caplog.at_level(logging.INFO, logger=ctx.logger.name):
+        _trainer([RunLogger(ctx)]).fit(_data(), val=_data(1), epochs=3)
     assert [step for step, _ in ctx.metrics] == [1, 2, 3]
     assert set(ctx.metrics[0][1]) == {"loss", "val_loss", "lr"}
     assert ctx.last_progress == (3, 3, "epoch 3/3")
+    # A line per epoch in the run's log: a finished run's Logs tab is not empty.
+    lines = [r.getMessage() for r in caplog.records if r.name == ctx.logger.name]
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    loss = ctx.metrics[2][1]["loss"]
+    assert f"loss {loss:.4g}" in lines[2] and "val_loss " in lines[2]
 
 
 def test_cancellation_stops_between_batches(tmp_path):

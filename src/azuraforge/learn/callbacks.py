@@ -167,8 +167,8 @@ class LRSchedule(Callback):
 
 
 class RunLogger(Callback):
-    """Send every epoch's logs and progress to a run context, and stop between batches when
-    the context asks to (cancellation)."""
+    """Send every epoch's logs and progress to a run context, with a line in its log, and
+    stop between batches when the context asks to (cancellation)."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -181,6 +181,8 @@ class RunLogger(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Logs) -> None:
         self.ctx.log_metrics({**logs, "lr": trainer.optimizer.lr}, step=epoch)
         self.ctx.progress(epoch, trainer.epochs, f"epoch {epoch}/{trainer.epochs}")
+        shown = "  ".join(f"{key} {value:.4g}" for key, value in logs.items())
+        self.ctx.logger.info("epoch %d/%d  %s", epoch, trainer.epochs, shown)
 
 
 class ProgressBar(Callback):

@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     flush_interval: float = Field(
         0.05, gt=0, description="Most seconds a logged metric waits before it is written."
     )
+    output_limit: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Characters of a run's printed output (stdout and stderr) kept among its "
+        "log lines; past it the oldest printed lines are dropped, down to half of it, and a "
+        "log line says so.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Web origins besides the server's own (https://ops.example.org) whose "

@@ -5,7 +5,9 @@ a run is queued or cancelled; the store's lease decides who runs what. The contr
 that the pair keeps its promises end to end: a submitted run completes exactly once, however
 often it is delivered; a run cancelled while queued never starts; a run cancelled while
 running stops within about a second of its worker seeing the request; a failing pipeline
-ends ``failed`` with its error; a killed worker's run becomes ``lost`` with its metrics kept.
+ends ``failed`` with its error; a killed worker's run becomes ``lost`` with its metrics kept;
+a worker process killed alone leaves its run ``lost`` saying so (never ``cancelled``), or
+queued again and run to the end when its pipeline re-queues lost runs.
 
 Subclass it in a test module (under a name starting with ``Test``) and define four fixtures:
 
@@ -43,6 +45,7 @@ from azuraforge.platform.jobs.states import (
     FAILED,
     FINISHED_STATES,
     LOST,
+    QUEUED,
     RUNNING,
 )
 
@@ -105,6 +108,15 @@ class WorkerProcesses:
         os.killpg(group, signal.SIGKILL)
         for process in self.processes:
             if process.pid == group:
+                process.wait()
+
+    def kill_process_of(self, worker: str) -> None:
+        """SIGKILL the one process named in ``worker`` (a local worker, or the Celery pool
+        process that runs the run), not its group: the run's own process outlives it."""
+        pid = int(worker.rsplit(":", 2)[1])
+        os.kill(pid, signal.SIGKILL)
+        for process in self.processes:
+            if process.pid == pid:
                 process.wait()
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -228,9 +240,53 @@ class TransportContract:
         assert took < limit, f"lost after {took:.2f} s, expected under {limit:g} s"
         assert _steps(store, run) >= kept >= 3
 
-    def submit(self, store: Store, transport: Transport, **config: Any) -> int:
+    def test_run_of_a_killed_worker_process_is_lost_not_cancelled(
+        self, store: Store, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        # The worker process alone dies (a Celery pool process, say), not its group: the
+        # run's process outlives it. No one asked to cancel, so the run must not say so.
+        run = self.submit(store, transport, **self.long_run)
+        record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
+        self.kill_worker_process(workers, str(record.worker))
+        killed = time.monotonic()
+        ended = self.wait(store, workers, run, _finished, "end")
+        took = time.monotonic() - killed
+        assert ended.status == LOST, _shown(ended)
+        assert ended.cancel_requested_at is None
+        assert ended.error is not None and ended.error.startswith(
+            f"its worker {record.worker} "
+        ), _shown(ended)
+        assert "died while the run was running" in ended.error, _shown(ended)
+        assert took < self.cancel_within + 1.0, f"lost after {took:.2f} s"
+
+    def test_run_of_a_killed_worker_process_is_queued_again_where_its_pipeline_allows(
+        self, store: Store, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        run = self.submit(store, transport, requeue_lost=True, steps=20, sleep=0.05)
+        record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
+        self.kill_worker_process(workers, str(record.worker))
+        ended = self.wait(store, workers, run, _finished, "run again and finish")
+        assert (ended.status, ended.attempts) == (COMPLETED, 2), _shown(ended)
+        events = [e.payload for e in store.list_events(experiment_id=run) if e.kind == "status"]
+        assert [e["status"] for e in events] == [QUEUED, RUNNING, QUEUED, RUNNING, COMPLETED]
+        assert "died while the run was running" in events[2]["error"], events
+
+    @staticmethod
+    def kill_worker_process(workers: WorkerProcesses, worker: str) -> None:
+        """SIGKILL the process of ``worker`` alone, and start a worker in place of a
+        top-level one (a Celery worker replaces its pool process itself)."""
+        capacity = workers.capacity
+        workers.kill_process_of(worker)
+        if workers.capacity < capacity:
+            workers.start(1)
+
+    def submit(
+        self, store: Store, transport: Transport, requeue_lost: bool = False, **config: Any
+    ) -> int:
         """Create a queued run of :attr:`pipeline` with ``config`` and submit it."""
-        run = store.create_experiment(self.pipeline, {"sleep": 0.01, **config}).id
+        run = store.create_experiment(
+            self.pipeline, {"sleep": 0.01, **config}, requeue_lost=requeue_lost
+        ).id
         transport.submit(run)
         return run
 

@@ -228,7 +228,7 @@ def test_a_store_unreachable_mid_run_loses_no_metric(
         (signal.SIGTERM, True),  # a service manager stopping the worker's group
     ],
 )
-def test_a_stopped_worker_cancels_its_run_and_exits(
+def test_a_stopped_worker_stops_its_run_saying_why_and_exits(
     store: Store,
     database_url: str,
     start_worker: type[WorkerProcess],
@@ -244,6 +244,10 @@ def test_a_stopped_worker_cancels_its_run_and_exits(
         worker.process.send_signal(signum)
     assert worker.process.wait(5) == 0, worker.output()
     record = store.get_experiment(run)
-    assert (record.status, record.error) == ("cancelled", None), worker.output()
+    assert (record.status, record.error) == (
+        "cancelled",
+        "stopped because its worker was shut down",
+    ), worker.output()
+    assert record.cancel_requested_at is None  # no one asked: the worker's end is said
     assert record.result is not None  # the pipeline stopped at a step and reported
     assert loss_steps(store, run) == list(range(1, len(loss_steps(store, run)) + 1))

@@ -197,19 +197,40 @@ def test_a_lost_lease_stops_the_child(store: Store, settings: Settings, sleeper:
     assert store.get_experiment(lease.experiment_id).status == "lost"
 
 
-def test_shutdown_of_the_worker_cancels_the_run(
-    store: Store, settings: Settings, sleeper: Path
+@pytest.mark.parametrize(("requeue_lost", "status"), [(False, "cancelled"), (True, "queued")])
+def test_shutdown_of_the_worker_stops_the_run_saying_so(
+    store: Store, settings: Settings, sleeper: Path, requeue_lost: bool, status: str
 ) -> None:
-    lease = leased(store, {"steps": 500, "sleep": 0.01})
+    record = store.create_experiment("sleeper", {"steps": 500, "sleep": 0.01},
+                                     requeue_lost=requeue_lost)  # fmt: skip
+    lease = store.claim(record.id, "test-worker", 30.0)
+    assert lease is not None
     shutdown = threading.Event()
     stopper = threading.Thread(target=lambda: (logged(store, lease.experiment_id), shutdown.set()))
     stopper.start()
     ended = supervise(store, lease, settings, shutdown)
     stopper.join()
-    assert ended == Supervision("cancelled")
+    assert ended == Supervision(status)
     record = store.get_experiment(lease.experiment_id)
-    assert record.status == "cancelled" and record.result is not None
+    assert (record.status, record.error) == (status, "stopped because its worker was shut down")
+    assert (record.result is not None) == (status == "cancelled")
     assert len(steps(store, lease.experiment_id)) < 500
+
+
+def test_a_run_ignoring_the_shutdown_is_killed_and_says_why(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = leased(store, {"steps": 500, "sleep": 0.01, "ignore_cancel": True})
+    quick = settings.model_copy(update={"cancel_grace": 0.2})
+    shutdown = threading.Event()
+    stopper = threading.Thread(target=lambda: (logged(store, lease.experiment_id), shutdown.set()))
+    stopper.start()
+    ended = supervise(store, lease, quick, shutdown)
+    stopper.join()
+    assert ended == Supervision("cancelled", forced=True)
+    assert store.get_experiment(lease.experiment_id).error == (
+        "stopped because its worker was shut down; it did not stop within 0.2 s, so it was killed"
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -57,6 +57,33 @@ def test_a_study_runs_its_budget_prunes_and_finds_the_best_trial(
     assert report.importances == {"x": 1.0} and report.importances_note is None
 
 
+def test_a_trial_pruned_at_its_last_step_ends_pruned_as_its_log_says(
+    studies: StudyService, store: Store, settings: Settings
+) -> None:
+    # One step per trial: a prune comes at the last step, when nothing is left to stop.
+    definition = StudyDefinition(
+        pipeline="quadratic", space=X, base_config={"steps": 1}, n_trials=10,
+        sampler="random", seed=3,
+    )  # fmt: skip
+    study = studies.create(definition)
+    run_all(Worker(settings, store))
+    report = studies.report(study.id)
+    logged_pruned = set()
+    for trial in report.trials:
+        lines = store.list_events(experiment_id=trial["run_id"], kinds=["log"])
+        if any(e.payload["message"].startswith("pruned at step 1:") for e in lines):
+            logged_pruned.add(trial["number"])
+    pruned = {t["number"] for t in report.trials if t["status"] == "pruned"}
+    assert logged_pruned, "no trial was pruned: the test needs another seed"
+    assert pruned == logged_pruned
+    for trial in report.trials:
+        assert (
+            trial["optuna_state"] == {"pruned": "pruned", "completed": "complete"}[trial["status"]]
+        ), trial
+        run = store.get_experiment(trial["run_id"])
+        assert (run.result or {}).get("pruned_at_step") == (1 if run.status == "pruned" else None)
+
+
 def test_a_grid_tries_each_value_once_and_its_budget_is_the_grid(
     studies: StudyService, store: Store, settings: Settings
 ) -> None:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from azuraforge.errors import LeaseLostError
 from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.jobs.states import FAILED
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
@@ -51,6 +52,7 @@ class StoreContext:
         flush_interval: float = 0.05,
         show_progress: bool = False,
         data_folder: Path | None = None,
+        output_limit: int = 1_000_000,
     ) -> None:
         self.store, self.lease, self.output_dir = store, lease, output_dir
         self.data_folder = data_folder
@@ -63,6 +65,8 @@ class StoreContext:
         self._flush_interval = flush_interval
         self._points: list[Point] = []
         self._lines: list[tuple[float, str, str]] = []
+        self._output_limit = output_limit
+        self._output_stored = 0
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
         self._non_finite: set[str] = set()
@@ -146,6 +150,13 @@ class StoreContext:
                     key, value, step,
                 )  # fmt: skip
         return [p for p in points if math.isfinite(p[2])]
+
+    def log_output(self, level: str, line: str) -> None:
+        """Keep a line the run's process printed (``level`` ``STDOUT`` or ``STDERR``) among
+        its log lines; beyond ``output_limit`` characters of them the oldest are dropped."""
+        with self._lock:
+            self._lines.append((time.time(), level, line))
+        self._wake.set()
 
     def log_artifact(self, path: Path) -> None:
         """Record a file or folder the run produced (its path inside the run's folder)."""
@@ -244,7 +255,12 @@ class StoreContext:
             points = []
             if lines:
                 self.store.log_lines(self.lease, lines)
+                self._output_stored += sum(
+                    len(m) for _, level, m in lines if level in OUTPUT_LEVELS
+                )
                 lines = []
+                if self._output_stored > self._output_limit:
+                    self._drop_oldest_output()
             while artifacts:
                 self.store.add_artifact(self.lease, *artifacts[0])
                 artifacts.pop(0)
@@ -253,6 +269,17 @@ class StoreContext:
                 progress = None
         finally:
             self._requeue(points, lines, artifacts, progress)
+
+    def _drop_oldest_output(self) -> None:
+        """Drop the oldest printed lines down to half of ``output_limit`` (a rotation: the
+        newest output is what explains how a run ended), and say so in the run's log."""
+        lines, size, self._output_stored = self.store.drop_oldest_lines(
+            self.lease, OUTPUT_LEVELS, self._output_limit // 2
+        )
+        self.logger.warning(
+            "the run printed more than %d characters: its %d oldest printed lines (%d "
+            "characters) were dropped, the newest kept", self._output_limit, lines, size,
+        )  # fmt: skip
 
     def _requeue(
         self, points: list[Point], lines: list[Any], artifacts: list[Any], progress: Any

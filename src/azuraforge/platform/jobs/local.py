@@ -82,7 +82,8 @@ class LocalWorkerPool:
                     self.processes[index] = self._spawn()
 
     def stop(self) -> None:
-        """SIGTERM every worker (a running run is cancelled, its metrics kept), wait up to
+        """SIGTERM every worker (a running run stops, its metrics kept, and is queued again
+        or ends ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to
         the cancel grace period and a little more, then kill what is left."""
         self._stopping.set()
         for process in self.processes:

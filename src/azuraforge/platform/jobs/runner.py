@@ -4,8 +4,12 @@ The worker (parent) keeps the lease: it renews it every ``heartbeat_interval`` a
 for a cancel request every ``poll_interval``, independent of how long the run takes. The
 child runs the pipeline with a :class:`StoreContext` and records the end itself. Cancel is
 cooperative first (SIGUSR1: the run stops at its next batch), then forced after
-``cancel_grace`` (SIGKILL). A child that dies is recorded as failed by the parent; a parent
-that dies stops renewing, and the reaper marks the run ``lost``.
+``cancel_grace`` (SIGKILL). The worker shutting down stops the run the same way (SIGUSR2),
+recorded as what it is: queued again when its pipeline re-queues lost runs, else
+``cancelled`` saying the worker was shut down. A child that dies is recorded as failed by
+the parent; a parent that dies leaves the child orphaned, which stops at its next batch and
+records the run ``lost`` (or queued again), saying its worker died; a child that cannot
+stops writing when its lease expires, and the reaper marks the run ``lost``.
 """
 
 from __future__ import annotations
@@ -29,15 +33,19 @@ from azuraforge.errors import (
     public_message,
 )
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.predictions import run_prediction
 from azuraforge.platform.jobs.states import (
     CANCELLED,
     COMPLETED,
     FAILED,
+    FINISHED_STATES,
     LOST,
     PREDICTION,
+    QUEUED,
     TRIAL,
 )
+from azuraforge.platform.jobs.transport import make_transport
 from azuraforge.platform.jobs.trials import run_trial
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
@@ -48,6 +56,51 @@ USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
 """What the run was given was wrong (its data, a setting): logged as its message alone."""
 
 _EXIT_RECORDED, _EXIT_LEASE_LOST = 0, 3
+CANCEL_SIGNAL, SHUTDOWN_SIGNAL = signal.SIGUSR1, signal.SIGUSR2
+"""What a worker sends its run's process: someone asked the run to stop; the worker stops."""
+WORKER_SHUT_DOWN = "stopped because its worker was shut down"
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """A run stopped by its worker's end rather than by a cancel request: ``status`` it ends
+    with unless its pipeline re-queues lost runs, and why."""
+
+    status: str
+    reason: str
+
+
+class RunStop:
+    """What stops a supervised run, as its process sees it: a cancel request (its worker
+    sends :data:`CANCEL_SIGNAL`), the worker shutting down (:data:`SHUTDOWN_SIGNAL`), or the
+    worker gone (the process's parent is no longer ``parent``). Calling it is the run's
+    cheap once-a-batch check."""
+
+    def __init__(self, parent: int, worker: str) -> None:
+        self.parent, self.worker = parent, worker
+        self.cancelled = threading.Event()
+        self.shutdown = threading.Event()
+
+    def __call__(self) -> bool:
+        return self.cancelled.is_set() or self.shutdown.is_set() or self.worker_gone()
+
+    def worker_gone(self) -> bool:
+        """Whether the worker process died (this process was handed to another parent)."""
+        return os.getppid() != self.parent
+
+    def interruption(self) -> Interruption | None:
+        """Why the run stopped when no one cancelled it: ``None`` after a cancel request."""
+        if self.cancelled.is_set():
+            return None
+        if self.shutdown.is_set():
+            return Interruption(CANCELLED, WORKER_SHUT_DOWN)
+        if self.worker_gone():
+            return Interruption(
+                LOST,
+                f"its worker {self.worker} (process {self.parent}) died while the run was "
+                "running; the run stopped at its next batch",
+            )
+        return None
 
 
 def execute(
@@ -56,14 +109,19 @@ def execute(
     settings: Settings,
     stop_requested: Any = lambda: False,
     show_progress: bool = False,
+    interrupted: Any = lambda: None,
+    output: OutputCapture | None = None,
 ) -> str:
     """Run the experiment ``lease`` holds through its pipeline and record how it ended.
 
+    ``interrupted()`` says why a run that stopped as if cancelled was stopped, when no one
+    asked (:meth:`RunStop.interruption`); what ``output`` captures (the process's stdout and
+    stderr) is kept among the run's log lines. The run's log keeps the full message of an
+    error; its recorded ``error``, which the API shows, is the error's public form with the
+    server's places taken out (a data file named relative to the data folder, a file of the
+    run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
+
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
-    The run's log keeps the full message of an error; its recorded ``error``, which the API
-    shows, is the error's public form with the server's places taken out (a data file named
-    relative to the data folder, a file of the run relative to its folder:
-    :class:`~azuraforge.platform.redaction.Redaction`).
     """
     record = store.get_experiment(lease.experiment_id)
     ctx = StoreContext(
@@ -74,7 +132,10 @@ def execute(
         flush_interval=settings.flush_interval,
         show_progress=show_progress,
         data_folder=settings.data_dir,
+        output_limit=settings.output_limit,
     )
+    if output is not None:
+        output.attach(ctx.log_output)
     status, error, result = FAILED, None, None
     try:
         if record.kind == PREDICTION:
@@ -90,13 +151,43 @@ def execute(
         else:
             ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
         error = f"{type(e).__name__}: {public_message(e)}"
+    if output is not None:
+        output.stop()  # its last lines reach the context before it closes
     ctx.close()
     if ctx.lease_lost:
         return LOST
     status, error = ctx.end_status(status, error)
+    interruption = interrupted() if status == CANCELLED else None
+    if interruption is not None:
+        return end_interrupted(store, lease, settings, interruption, result)
     if error is not None:
         error = Redaction(settings, inside=[ctx.output_dir])(error)
     store.finish(lease, status, error=error, result=result)
+    return status
+
+
+def end_interrupted(
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    interruption: Interruption,
+    result: dict[str, Any] | None = None,
+) -> str:
+    """Record a run its worker's end stopped: ``cancelled`` after all if someone asked
+    meanwhile, else as :meth:`Store.interrupt` does (queued again, and its workers told, when
+    its pipeline re-queues lost runs). Returns the new status."""
+    if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
+        store.finish(lease, CANCELLED, result=result)
+        return CANCELLED
+    status = store.interrupt(lease, interruption.status, error=interruption.reason, result=result)
+    if status == QUEUED:
+        _log.warning("experiment %d: %s; queued again", lease.experiment_id, interruption.reason)
+        transport = make_transport(settings)
+        try:
+            transport.submit(lease.experiment_id)
+        except Exception as e:  # local workers find it anyway; say why Celery ones may not
+            _log.error("experiment %d is queued again but was not sent: %s",
+                       lease.experiment_id, e)  # fmt: skip
     return status
 
 
@@ -143,8 +234,9 @@ def supervise(
 ) -> Supervision:
     """Run ``lease``'s experiment in a forked child, keep the lease, relay cancellation.
 
-    Setting ``shutdown`` (the worker is stopping) cancels the run as a cancel request does.
-    A prediction job is killed at once when cancelled: it has nothing to save.
+    Setting ``shutdown`` (the worker is stopping) stops the run as a cancel request does,
+    recorded as :meth:`RunStop.interruption` says. A prediction job is killed at once when
+    cancelled: it has nothing to save.
     """
     grace = 0.0 if store.get_experiment(lease.experiment_id).kind == PREDICTION else None
     parent = os.getpid()
@@ -158,24 +250,31 @@ def supervise(
 
 def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:
     code = _EXIT_RECORDED
+    output = OutputCapture()
     try:
+        output.start()
         store.engine.dispose(close=False)  # new connections; the compiled statements are kept
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
-        # manager, signals the whole group; the worker then cancels the run (SIGUSR1).
+        # manager, signals the whole group; the worker then stops the run (SIGUSR2).
         # Left at their defaults these killed the run, recorded as failed. An orphaned run
         # still stops: it checks that its worker lives.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
-        stop = threading.Event()
-        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
-        status = execute(store, lease, settings, lambda: stop.is_set() or os.getppid() != parent)
+        stop = RunStop(parent, lease.owner)
+        signal.signal(CANCEL_SIGNAL, lambda *_: stop.cancelled.set())
+        signal.signal(SHUTDOWN_SIGNAL, lambda *_: stop.shutdown.set())
+        status = execute(
+            store, lease, settings, stop, interrupted=stop.interruption, output=output
+        )
         code = _EXIT_LEASE_LOST if status == LOST else _EXIT_RECORDED
     except LeaseLostError:
         code = _EXIT_LEASE_LOST
     except BaseException:
+        output.stop()
         traceback.print_exc()
         code = 1
     finally:
+        output.stop()
         os._exit(code)
 
 
@@ -219,6 +318,7 @@ def _supervise_child(
 ) -> Supervision:
     next_renewal = time.monotonic() + settings.heartbeat_interval
     cancelled_at: float | None = None
+    asked = False
     while True:
         _pause(exited, settings.poll_interval)
         ended, wait_status = os.waitpid(child, os.WNOHANG)
@@ -243,17 +343,33 @@ def _supervise_child(
             _log.warning("store unreachable, lease not renewed: %s", e)
             continue
         if (cancel or shutdown.is_set()) and cancelled_at is None:
-            cancelled_at = time.monotonic()
-            os.kill(child, signal.SIGUSR1)
+            cancelled_at, asked = time.monotonic(), cancel
+            os.kill(child, CANCEL_SIGNAL if cancel else SHUTDOWN_SIGNAL)
         if cancelled_at is not None and time.monotonic() - cancelled_at >= settings.cancel_grace:
             _kill(child)
-            error = (
-                f"did not stop within {settings.cancel_grace:g} s of the cancel request; killed"
-                if settings.cancel_grace
-                else "cancelled; stopped at once"
-            )
-            _finish_quietly(store, lease, CANCELLED, error)
-            return Supervision(CANCELLED, forced=True)
+            return _forced_stop(store, lease, settings, asked)
+
+
+def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool) -> Supervision:
+    """Record a run killed ``cancel_grace`` after a cancel request (or its worker's shutdown)."""
+    grace = settings.cancel_grace
+    if cancelled:
+        error = (
+            f"did not stop within {grace:g} s of the cancel request; killed"
+            if grace
+            else "cancelled; stopped at once"
+        )
+        _finish_quietly(store, lease, CANCELLED, error)
+        return Supervision(CANCELLED, forced=True)
+    error = f"{WORKER_SHUT_DOWN}; " + (
+        f"it did not stop within {grace:g} s, so it was killed" if grace else "killed at once"
+    )
+    try:
+        status = end_interrupted(store, lease, settings, Interruption(CANCELLED, error))
+    except LeaseLostError as e:
+        _log.warning("%s", e)
+        status = LOST
+    return Supervision(status, forced=True)
 
 
 def _ended(store: Store, lease: Lease, wait_status: int) -> Supervision:
@@ -273,7 +389,7 @@ def _recorded(store: Store, lease: Lease) -> bool:
     return (
         record is not None
         and record.lease_epoch == lease.epoch
-        and record.status in (COMPLETED, FAILED, CANCELLED)
+        and (record.status in FINISHED_STATES or record.status == QUEUED)
     )
 
 

@@ -3,7 +3,8 @@
 The trial runs its pipeline like any run (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)
 while a :class:`ObjectiveWatcher` sees each value of the study's objective as it is logged:
 it reports the value to Optuna at its step and asks the pruner; a prune stops the run at its
-next batch, and the run ends ``pruned``. The run's result keeps ``objective``, the best value
+next batch, and the run ends ``pruned`` (also when nothing was left to stop: a prune at the
+last step). The run's result keeps ``objective``, the best value
 of the objective over the run in the study's direction (pipelines restore their best
 weights, so that is the model the run leaves), which the study's next advance tells Optuna.
 
@@ -21,7 +22,7 @@ from typing import Any
 import optuna
 
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.states import CANCELLED, PRUNED
+from azuraforge.platform.jobs.states import CANCELLED, COMPLETED, PRUNED
 from azuraforge.platform.services.studies import make_pruner
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
@@ -98,6 +99,8 @@ def run_trial(
     ctx.add_metric_observer(watcher.observe)
     status, result = run_pipeline(record, ctx)
     result["objective"] = watcher.best
-    if watcher.pruned_at is not None and status == CANCELLED:
+    if watcher.pruned_at is not None and status in (CANCELLED, COMPLETED):
+        # A prune at the last step (or with an early stop) leaves nothing to stop: the run
+        # completes anyway, yet the pruner decided, its log says so and Optuna is told so.
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
     return status, result

@@ -122,7 +122,9 @@ class Worker:
         return self.parent is not None and os.getppid() != self.parent
 
     def stop_on_signals(self) -> None:
-        """SIGTERM and SIGINT stop claiming and cancel the run in progress."""
+        """SIGTERM and SIGINT stop claiming and stop the run in progress: it is queued
+        again when its pipeline re-queues lost runs, else ends ``cancelled`` saying its
+        worker was shut down."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.shutdown.set())
 

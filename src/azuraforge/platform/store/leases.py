@@ -135,6 +135,49 @@ class LeaseStore(StoreBase):
             payload = {"status": status, **({"error": error} if error else {})}
             self._event(connection, project_id, lease.experiment_id, "status", payload)
 
+    def interrupt(
+        self,
+        lease: Lease,
+        status: str,
+        *,
+        error: str,
+        result: dict[str, Any] | None = None,
+    ) -> str:
+        """End a run that stopped because its worker did (died, or shut down), releasing the
+        lease: queued again when its pipeline re-queues lost runs, else ``status`` (``lost``
+        or ``cancelled``); ``error`` says why either way. Returns the new status.
+
+        Raises
+        ------
+        LeaseLostError
+            If the lease is no longer held: the run's row keeps what the reaper wrote.
+        """
+        now = time.time()
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            requeue = connection.scalar(
+                select(Experiment.requeue_lost).where(Experiment.id == lease.experiment_id)
+            )
+            values: dict[str, Any] = dict(
+                status=QUEUED if requeue else status,
+                lease_owner=None,
+                lease_expires_at=None,
+                error=error,
+            )
+            if not requeue:
+                values.update(
+                    finished_at=now, result=None if result is None else json_safe(result)
+                )
+            project_id = connection.execute(
+                update(Experiment)
+                .where(Experiment.id == lease.experiment_id)
+                .values(**values)
+                .returning(Experiment.project_id)
+            ).scalar_one()
+            payload = {"status": values["status"], "error": error, "worker": lease.owner}
+            self._event(connection, project_id, lease.experiment_id, "status", payload)
+        return str(values["status"])
+
     def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:
         """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
         re-queues lost runs); return ``(id, new status)`` for each."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase
@@ -100,6 +100,35 @@ class MetricStore(StoreBase):
             for when, level, message in lines:
                 payload = {"time": when, "level": level, "message": message[:10_000]}
                 self._event(connection, project_id, lease.experiment_id, "log", payload)
+
+    def drop_oldest_lines(
+        self, lease: Lease, levels: Collection[str], keep: int
+    ) -> tuple[int, int, int]:
+        """Delete the run's oldest log lines of ``levels`` beyond its newest ones holding
+        ``keep`` characters; return the lines and characters dropped, and those kept."""
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            rows = connection.execute(
+                select(Event.id, Event.payload)
+                .where(Event.experiment_id == lease.experiment_id, Event.kind == "log")
+                .order_by(Event.id.desc())
+            ).all()
+            kept = dropped_size = 0
+            dropped: list[int] = []
+            for event_id, payload in rows:
+                if payload.get("level") not in levels:
+                    continue
+                size = len(payload.get("message", ""))
+                if not dropped and kept + size <= keep:
+                    kept += size
+                else:
+                    dropped.append(event_id)
+                    dropped_size += size
+            for start in range(0, len(dropped), 1000):  # bound the statement's parameters
+                connection.execute(
+                    delete(Event).where(Event.id.in_(dropped[start : start + 1000]))
+                )
+        return len(dropped), dropped_size, kept
 
     def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
         """Record a file or folder the run produced, by its path inside the run's folder;
