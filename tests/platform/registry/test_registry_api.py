@@ -8,6 +8,7 @@ dialect's own errors."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -101,11 +102,11 @@ def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
     call(api, "POST", "/models", 409, json={"name": "weather"})
     assert (
         "may hold only"
-        in call(api, "POST", "/models", 400, json={"name": "a/b"})["error"]["message"]
+        in call(api, "POST", "/models", 422, json={"name": "a/b"})["error"]["message"]
     )
     bad_alias = call(api, "PUT", "/models/weather/aliases/a.b", 422, json={"version": 1})
-    assert "path.alias: String should match pattern" in bad_alias["error"]["message"]
-    digits = call(api, "PUT", "/models/weather/aliases/42", 400, json={"version": 1})
+    assert "path.alias: Value error, alias 'a.b' may hold only" in bad_alias["error"]["message"]
+    digits = call(api, "PUT", "/models/weather/aliases/42", 422, json={"version": 1})
     assert "only digits, which reads as a version number" in digits["error"]["message"]
     missing = call(api, "PUT", "/models/weather/aliases/x", 404, json={"version": 9})
     assert "has no version 9; its versions: 1, 2" in missing["error"]["message"]
@@ -130,3 +131,39 @@ def test_a_run_id_no_database_holds_is_a_422(api: TestClient):
         body = {"experiment": experiment}
         message = call(api, "POST", "/models/weather/versions", 422, json=body)["error"]["message"]
         assert "body.experiment: Value error, a run id is from 1 to 2147483647" in message
+
+
+NAMES = ["weather", "w", "a.b-c_d", "-w", ".w", "a/b", "a@b", "é", "a b", "a" * 200, "a" * 201]
+ALIASES = ["champion", "v42", "42", "_1", "-", "a.b", "a@b", "x" * 100, "x" * 101, "٤٢"]
+
+
+def declared(schema: dict, value: str) -> bool:
+    return (
+        re.fullmatch(schema["pattern"].strip("^$"), value) is not None
+        and schema["minLength"] <= len(value) <= schema["maxLength"]
+    )
+
+
+def test_the_openapi_declares_the_name_rules_the_api_enforces(api: TestClient):
+    """Each name and alias the OpenAPI's pattern and lengths admit is accepted, and each they
+    refuse is a 4xx; a digits-only alias was declared valid and refused."""
+    spec = api.get("/openapi.json").json()
+    name_rule = spec["components"]["schemas"]["ModelCreate"]["properties"]["name"]
+    alias_path = spec["paths"]["/api/v1/models/{name}/aliases/{alias}"]["get"]["parameters"]
+    alias_rule = next(p["schema"] for p in alias_path if p["name"] == "alias")
+    for name in NAMES:
+        created = api.post("/api/v1/models", json={"name": name})
+        assert (created.status_code == 201) == declared(name_rule, name), (name, created.text)
+    for alias in ALIASES:
+        found = api.get(f"/api/v1/models/weather/aliases/{alias}")
+        assert (found.status_code == 404) == declared(alias_rule, alias), (alias, found.text)
+        assert found.status_code in (404, 422)
+
+
+def test_a_prediction_job_declares_and_takes_exactly_one_of_rows_and_inputs(api: TestClient):
+    """Declared as a oneOf; a null beside the other was accepted as "only inputs"."""
+    spec = api.get("/openapi.json").json()["components"]["schemas"]["PredictionJobCreate"]
+    assert spec["oneOf"] == [{"required": ["rows"]}, {"required": ["inputs"]}]
+    call(api, "POST", "/models", 201, json={"name": "weather"})
+    for body in ({"rows": None, "inputs": "x.csv"}, {"rows": [{"a": 1}], "inputs": None}):
+        call(api, "POST", "/models/weather/predictions", 422, json=body)

@@ -16,6 +16,7 @@ from azuraforge.platform import dashboard
 from azuraforge.platform.api import errors
 from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
+from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import SameOrigin
 from azuraforge.platform.api.routes import (
     compare,
@@ -46,6 +47,7 @@ def _include_routes(app: FastAPI) -> None:
         app.include_router(
             module.router, prefix=API_PREFIX, dependencies=[Depends(storable_input)]
         )
+        app.state.methods.add(API_PREFIX, module.router)
 
 
 def freeze_startup_objects() -> None:
@@ -85,6 +87,7 @@ def create_app(
     app.state.transport = transport or make_transport(settings)
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)
+    app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)

@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import QueryError, Store
 
 
 def get_store(connection: HTTPConnection) -> Store:
@@ -50,6 +50,12 @@ MAX_EVENT_ID = 2**63 - 1
 """Event ids are 64-bit on both databases."""
 
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A run's id.")]
+
+
+def invalid_query(error: QueryError) -> RequestValidationError:
+    """``error`` as the 422 FastAPI's own checks give, naming its query parameter."""
+    problem = {"type": "value_error", "loc": ("query", error.field), "msg": str(error)}
+    return RequestValidationError([{**problem, "input": None}])
 
 
 NUL = "\x00"

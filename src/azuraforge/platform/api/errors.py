@@ -110,7 +110,13 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
 def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, f"HTTP_{error.status_code}")
-    return _answer(request, error.status_code, code, str(error.detail))
+    response = _answer(request, error.status_code, code, str(error.detail))
+    response.headers.update(error.headers or {})
+    if error.status_code == 405:  # Starlette's Allow names the first matching route's only
+        given = {m.strip() for m in response.headers.get("Allow", "").split(",") if m.strip()}
+        allowed = given | request.app.state.methods.at(request.url.path)
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 def install(app: FastAPI, redaction: Redaction) -> None:

@@ -3,12 +3,19 @@ predictions and prediction jobs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
 from azuraforge.platform.jobs.states import COMPLETED
+from azuraforge.platform.services.registry import (
+    ALIAS,
+    MAX_ALIAS,
+    MAX_MODEL_NAME,
+    MODEL_NAME,
+    check_model_name,
+)
 from azuraforge.platform.store import (
     AliasMoveRecord,
     ExperimentRecord,
@@ -16,6 +23,15 @@ from azuraforge.platform.store import (
     ModelVersionRecord,
 )
 
+MODEL_NAME_RULE: dict[str, Any] = {
+    "pattern": f"^{MODEL_NAME}$",
+    "minLength": 1,
+    "maxLength": MAX_MODEL_NAME,
+}
+"""The OpenAPI of a model's name: the rule :func:`check_model_name` enforces."""
+ALIAS_RULE: dict[str, Any] = {"pattern": f"^{ALIAS}$", "minLength": 1, "maxLength": MAX_ALIAS}
+"""The OpenAPI of an alias: the rule :func:`~azuraforge.platform.services.registry.check_alias`
+enforces."""
 ACTOR = Field(
     None, max_length=200, description='Who makes the change (the CLI sends your user name); "api".'
 )
@@ -26,7 +42,9 @@ class ModelCreate(BaseModel):
     """A model to register (its versions come from runs)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(..., min_length=1, max_length=200, description="Letters, digits, _ . -")
+    name: Annotated[str, AfterValidator(check_model_name)] = Field(
+        ..., description="Letters, digits, _ . - (not first).", json_schema_extra=MODEL_NAME_RULE
+    )
     description: str = Field("", max_length=10_000)
     tags: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
@@ -186,11 +204,16 @@ class PredictionPublic(BaseModel):
 
 
 class PredictionJobCreate(BaseModel):
-    """Rows, or a file of the server's data folder, to predict from in a job."""
+    """Rows, or a file of the server's data folder, to predict from in a job: exactly one of
+    ``rows`` and ``inputs`` (declared as a ``oneOf``; the service refuses neither and both)."""
 
-    model_config = ConfigDict(extra="forbid")
-    rows: list[dict[str, Any]] | None = Field(None, min_length=1)
-    inputs: str | None = Field(
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["rows"]}, {"required": ["inputs"]}]},
+    )
+    # Absent, never null: a null beside the other would pass for "exactly one".
+    rows: list[dict[str, Any]] = Field(None, min_length=1)  # type: ignore[arg-type]
+    inputs: str = Field(  # type: ignore[assignment]
         None, min_length=1, max_length=1000, description="A CSV file in the data folder."
     )
     horizon: int | None = Field(None, ge=1)

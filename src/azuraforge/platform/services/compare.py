@@ -14,8 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from azuraforge.errors import InvalidParameterError, NotFoundError
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentQuery, ExperimentRecord, Store
+from azuraforge.errors import NotFoundError
+from azuraforge.platform.store import (
+    DEFAULT_PROJECT,
+    ExperimentQuery,
+    ExperimentRecord,
+    QueryError,
+    Store,
+)
 from azuraforge.platform.store.base import json_safe
 
 MAX_RUNS = 100
@@ -28,13 +34,9 @@ MAX_RUN_ID = 2**31 - 1
 """Run ids are 32-bit on PostgreSQL."""
 
 
-class SelectionError(InvalidParameterError):
+class SelectionError(QueryError):
     """A comparison that cannot be made as asked; ``field`` names the request parameter at
     fault (``experiments``, ``batch``, ``study``, ``metrics``, ``keys``)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,22 @@ from azuraforge.platform.store import (
     Store,
 )
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
-_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,100}")
+MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+"""A model's name: letters, digits, ``_``, ``.`` and ``-`` (not first)..."""
+MAX_MODEL_NAME = 200
+"""...at most this many (the API's OpenAPI declares both)."""
+ALIAS = r"[A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*"
+"""An alias: letters, digits, ``-`` and ``_``, not only digits (``name@3`` reads as a
+version)..."""
+MAX_ALIAS = 100
+"""...at most this many."""
+VERSION = r"0*[1-9][0-9]*"
+"""A version number in a reference (a number no version has is a 404, not a 400)."""
+REFERENCE = rf"({MODEL_NAME})(?:@({ALIAS})|/({VERSION}))?"
+"""``name``, ``name@alias`` or ``name/3``."""
+_NAME = re.compile(MODEL_NAME)
+_ALIAS = re.compile(ALIAS)
+_REFERENCE = re.compile(REFERENCE)
 DEFAULT_ACTOR = "api"
 
 
@@ -44,7 +58,7 @@ def check_model_name(name: str) -> str:
     ...
     azuraforge.errors.InvalidParameterError: model name 'weather@prod' may hold only letters, digits, '_', '.' and '-' (not first), at most 200 characters
     """  # noqa: E501
-    if not _NAME.fullmatch(name):
+    if not _NAME.fullmatch(name) or len(name) > MAX_MODEL_NAME:
         raise InvalidParameterError(
             f"model name {name!r} may hold only letters, digits, '_', '.' and '-' (not first), "
             "at most 200 characters"
@@ -63,14 +77,14 @@ def check_alias(alias: str) -> str:
     ...
     azuraforge.errors.InvalidParameterError: alias '42' is only digits, which reads as a version number; use a name such as 'v42' or 'champion'
     """  # noqa: E501
-    if not _ALIAS.fullmatch(alias):
-        raise InvalidParameterError(
-            f"alias {alias!r} may hold only letters, digits, '-' and '_' (1 to 100 of them)"
-        )
-    if alias.isdigit():
+    if alias.isdecimal() and alias.isascii():
         raise InvalidParameterError(
             f"alias {alias!r} is only digits, which reads as a version number; use a name such "
             f"as 'v{alias}' or 'champion'"
+        )
+    if not _ALIAS.fullmatch(alias) or len(alias) > MAX_ALIAS:
+        raise InvalidParameterError(
+            f"alias {alias!r} may hold only letters, digits, '-' and '_' (1 to 100 of them)"
         )
     return alias
 
@@ -94,19 +108,21 @@ class ModelRef:
 
     @classmethod
     def parse(cls, ref: str) -> ModelRef:
-        """Read ``ref``; :class:`InvalidParameterError` says the three forms."""
-        name, at, alias = ref.partition("@")
-        if at:
-            return cls(check_model_name(name), alias=check_alias(alias))
-        name, slash, number = ref.partition("/")
-        if not slash:
-            return cls(check_model_name(name))
-        if not number.isdigit() or not 1 <= int(number) <= 2**31 - 1:
+        """Read ``ref`` (:data:`REFERENCE`); :class:`InvalidParameterError` says the three
+        forms. A name, alias or version longer or larger than any can be reads, and names
+        nothing: looking it up is a 404."""
+        match = _REFERENCE.fullmatch(ref)
+        if match is None:
+            name, at, alias = ref.partition("@")
+            if at:  # say which part is wrong
+                check_model_name(name)
+                check_alias(alias)
             raise InvalidParameterError(
                 f"model reference {ref!r}: after '/' comes a version number (1, 2...); name a "
                 "version as name/3, an alias as name@champion, the latest version as name"
             )
-        return cls(check_model_name(name), version=int(number))
+        name, alias, number = match.groups()
+        return cls(name, version=None if number is None else int(number), alias=alias)
 
     def __str__(self) -> str:
         if self.alias is not None:

@@ -22,10 +22,9 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.states import ALL_STATES
 from azuraforge.platform.services.study_space import distributions
-from azuraforge.platform.store import Store, StudyRecord, TrialRow
+from azuraforge.platform.store import QueryError, Store, StudyRecord, TrialRow
 from azuraforge.platform.store.experiments import check_page
 
 TrialSort = Literal["number", "value", "status"]
@@ -40,13 +39,9 @@ on 1,000 trials, loading them in memory as long again; 10,000 took 1.6 s)."""
 _CACHED_IMPORTANCES = 64
 
 
-class TrialQueryError(InvalidParameterError):
+class TrialQueryError(QueryError):
     """A page of trials that cannot be read as asked; ``field`` names the parameter at fault
     (``status`` or ``sort``)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from azuraforge.platform.store.engine import (
     make_engine,
     upgrade,
 )
-from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore
+from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.metrics import MetricStore, Point
 from azuraforge.platform.store.records import (
@@ -94,6 +94,7 @@ __all__ = [
     "ModelVersionRecord",
     "Page",
     "Point",
+    "QueryError",
     "Store",
     "StudyRecord",
     "TrialRow",

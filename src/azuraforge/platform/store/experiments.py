@@ -55,6 +55,15 @@ COUNT_LIMIT = 10_000
 """Listings count matching runs exactly up to this many; past it ``total_exact`` is False."""
 
 
+class QueryError(InvalidParameterError):
+    """A listing that cannot be made as asked; ``field`` names the request parameter at fault
+    (``status``, ``sort``, ``metric``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class ExperimentQuery:
     """What :meth:`ExperimentStore.list_experiments` selects, in which order, which page.
@@ -80,7 +89,8 @@ class ExperimentQuery:
     limit: int = 50
 
     def checked(self) -> ExperimentQuery:
-        """Raise :class:`InvalidParameterError` naming the first bad field."""
+        """Raise :class:`QueryError` naming the first bad field (:class:`InvalidParameterError`
+        for a kind or a page out of bounds: no request names those)."""
         odd = sorted(set(self.kinds) - JOB_KINDS)
         if odd:
             raise InvalidParameterError(
@@ -88,18 +98,25 @@ class ExperimentQuery:
             )
         unknown = sorted(set(self.statuses) - ALL_STATES)
         if unknown:
-            raise InvalidParameterError(
+            raise QueryError(
+                "status",
                 f"status {unknown[0]!r} is not a run status; statuses: "
-                f"{', '.join(sorted(ALL_STATES))}"
+                f"{', '.join(sorted(ALL_STATES))}",
             )
         if self.sort not in SORTABLE and not (self.sort.startswith("metric:") and self.sort[7:]):
-            raise InvalidParameterError(
-                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)} or metric:<key>"
+            raise QueryError(
+                "sort",
+                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)} or metric:<key>",
             )
         if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
-            raise InvalidParameterError("metric_min/metric_max need metric=<key> to filter on")
+            raise QueryError("metric", "metric_min/metric_max need metric=<key> to filter on")
         check_page(self.offset, self.limit)
         return self
+
+    @property
+    def sort_metric(self) -> str | None:
+        """The metric the runs are sorted by, if they are."""
+        return self.sort.removeprefix("metric:") if self.sort.startswith("metric:") else None
 
 
 def check_page(offset: int, limit: int) -> None:
@@ -109,6 +126,40 @@ def check_page(offset: int, limit: int) -> None:
         raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
     if offset < 0:
         raise InvalidParameterError(f"offset must be 0 or more, got {offset}")
+
+
+SHOWN_METRICS = 20
+"""Most metrics an unknown sort key's message names."""
+
+
+def metric_keys(connection: Connection, project_id: int, limit: int | None = None) -> list[str]:
+    """The metrics logged in the project, in order: a walk of the summaries' (project, key,
+    last) index from key to next key, not over every run's row (``DISTINCT`` reads them all)."""
+    summary = MetricSummary
+    in_project = summary.project_id == project_id
+    keys = select(func.min(summary.key).label("key")).where(in_project).cte(recursive=True)
+    after = select(func.min(summary.key)).where(in_project, summary.key > keys.c.key)
+    keys = keys.union_all(select(after.scalar_subquery()).where(keys.c.key.is_not(None)))
+    found = select(keys.c.key).where(keys.c.key.is_not(None)).limit(limit)
+    return list(connection.scalars(found))
+
+
+def _check_sort_metric(connection: Connection, project_id: int, key: str) -> None:
+    """Raise :class:`QueryError` when no run of the project logged ``key``: sorting by it
+    would order nothing, silently."""
+    logged = select(MetricSummary.key).where(
+        MetricSummary.project_id == project_id, MetricSummary.key == key
+    )
+    if connection.scalar(logged.limit(1)) is not None:
+        return
+    known = metric_keys(connection, project_id, SHOWN_METRICS + 1)
+    shown = ", ".join(f"metric:{k}" for k in known[:SHOWN_METRICS])
+    shown += "..." if len(known) > SHOWN_METRICS else ""
+    raise QueryError(
+        "sort",
+        f"cannot sort by {'metric:' + key!r}: no run logged a metric {key!r}; sort by "
+        f"{', '.join(SORTABLE)}{', ' + shown if shown else ''}",
+    )
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -219,6 +270,8 @@ class ExperimentStore(StoreBase):
         query = (query or ExperimentQuery()).checked()
         with self._read() as connection:
             project_id = self.project_id(connection, query.project)
+            if query.sort_metric is not None:
+                _check_sort_metric(connection, project_id, query.sort_metric)
             matching = _matching(project_id, query)
             ids = _page_ids(connection, project_id, matching, query)
             counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
@@ -233,6 +286,12 @@ class ExperimentStore(StoreBase):
             limit=query.limit,
             total_exact=total <= COUNT_LIMIT,
         )
+
+    def list_metric_keys(self, project: str = DEFAULT_PROJECT) -> list[str]:
+        """The metrics the project's runs logged, in order (the keys ``metric:<key>`` sorts
+        by). One index seek per key, however many runs logged each."""
+        with self._read() as connection:
+            return metric_keys(connection, self.project_id(connection, project))
 
     def request_cancel(
         self, experiment_id: int, *, project: str | None = None

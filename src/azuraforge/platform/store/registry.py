@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError, NotFoundError
@@ -27,6 +27,16 @@ from azuraforge.platform.store.records import (
     ModelRecord,
     ModelVersionRecord,
 )
+
+MAX_VERSION = 2**31 - 1
+"""Version numbers are 32-bit on PostgreSQL."""
+
+
+def version_is(version: int) -> Any:
+    """``ModelVersion.version == version``; false for a number no version can have (SQLite
+    cannot even compare one past 64 bits): a reference such as ``weather/99999999999`` names
+    no version, a 404, not a database error."""
+    return ModelVersion.version == version if 1 <= version <= MAX_VERSION else false()
 
 
 class RegistryStore(StoreBase):
@@ -167,7 +177,7 @@ class RegistryStore(StoreBase):
             if version is None:
                 query = query.order_by(ModelVersion.version.desc()).limit(1)
             else:
-                query = query.where(ModelVersion.version == version)
+                query = query.where(version_is(version))
             row = connection.execute(query).first()
             if row is None:
                 raise NotFoundError(_unknown_version(connection, model, model_id, version))
@@ -400,7 +410,7 @@ class RegistryStore(StoreBase):
             if version is None:
                 query = query.order_by(ModelVersion.version.desc()).limit(1)
             else:
-                query = query.where(ModelVersion.version == version)
+                query = query.where(version_is(version))
             row = connection.execute(query).first()
         return None if row is None else (int(row[0]), int(row[1]))
 

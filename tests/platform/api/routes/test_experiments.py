@@ -507,3 +507,22 @@ def test_no_report_yet_is_404_and_an_oversized_one_409(client: TestClient, worke
     response = client.get(f"{API}/experiments/{row['id']}/report")
     assert response.status_code == 409
     assert "download it instead" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("sort", ["metric:MAE", "colour"])
+def test_an_unknown_sort_key_is_a_422_naming_the_known_ones(
+    client: TestClient, store: Store, sort: str
+):
+    """``metric:MAE`` where no run logged MAE sorted nothing and answered 200."""
+    run = submit(client, steps=1)["id"]
+    lease = store.claim(run, "tester", 30)
+    store.log_metrics(lease, [("loss", 1, 0.5, 0.0), ("val_loss", 1, 0.6, 0.0)])
+    response = client.get(f"{API}/experiments", params={"sort": sort})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"][0]["loc"] == ["query", "sort"]
+    assert f"cannot sort by {sort!r}" in error["message"]
+    assert "id, name, pipeline, status, progress, created_at" in error["message"]
+    if sort.startswith("metric:"):
+        assert "metric:loss, metric:val_loss" in error["message"]
+    assert client.get(f"{API}/experiments", params={"sort": "metric:loss"}).status_code == 200

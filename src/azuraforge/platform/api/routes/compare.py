@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep
+from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep, invalid_query
 from azuraforge.platform.api.schemas import ExperimentPublic, error_responses
 from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.compare import (
@@ -168,8 +167,7 @@ def compare_runs(
             keys=_names(keys),
         )
     except SelectionError as e:
-        problem = {"type": "value_error", "loc": ("query", e.field), "msg": str(e), "input": None}
-        raise RequestValidationError([problem]) from None
+        raise invalid_query(e) from None
     return ComparisonPublic.of(comparison)
 
 

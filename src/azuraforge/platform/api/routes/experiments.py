@@ -18,6 +18,7 @@ from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
     TransportDep,
+    invalid_query,
 )
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
@@ -37,7 +38,7 @@ from azuraforge.platform.api.schemas import (
 from azuraforge.platform.jobs.states import FINISHED_STATES
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
@@ -96,21 +97,23 @@ def list_experiments(
 ) -> ExperimentsPublic:
     """A page of runs, filtered and sorted (by any column or by a metric's last value)."""
     statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
-    page = store.list_experiments(
-        ExperimentQuery(
-            statuses=statuses,
-            pipeline=pipeline,
-            batch_id=batch_id,
-            text=q,
-            metric=metric,
-            metric_min=metric_min,
-            metric_max=metric_max,
-            sort=sort,
-            descending=order == "desc",
-            offset=offset,
-            limit=limit,
-        )
+    query = ExperimentQuery(
+        statuses=statuses,
+        pipeline=pipeline,
+        batch_id=batch_id,
+        text=q,
+        metric=metric,
+        metric_min=metric_min,
+        metric_max=metric_max,
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
     )
+    try:
+        page = store.list_experiments(query)
+    except QueryError as e:
+        raise invalid_query(e) from None
     data = [ExperimentPublic.of(r) for r in page.items]
     return ExperimentsPublic(
         data=data,

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api import registry_schemas
 from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
@@ -42,6 +43,7 @@ from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef, check_model_name
 from azuraforge.platform.serving import ModelServer
 from azuraforge.platform.store import AliasMoveRecord
+from azuraforge.platform.store.registry import MAX_VERSION
 
 router = APIRouter(prefix="/models", tags=["models"])
 ERRORS = error_responses()
@@ -50,14 +52,33 @@ INLINE_ROWS = 200
 larger ones in a worker thread, so they do not hold up the others."""
 ModelName = Annotated[
     str,
-    Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$", description="A model's name."),
+    Path(description="A model's name.", json_schema_extra=registry_schemas.MODEL_NAME_RULE),
+    AfterValidator(check_model_name),
 ]
 AliasName = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="An alias (not only digits).")
+    str,
+    Path(description="An alias (not only digits).", json_schema_extra=registry_schemas.ALIAS_RULE),
+    AfterValidator(registry.check_alias),
 ]
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number.")]
 VersionOrAlias = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="A version number or an alias.")
+    str,
+    Path(
+        pattern=f"^(?:{registry.VERSION}|{registry.ALIAS})$",
+        max_length=registry.MAX_ALIAS,
+        description="A version number or an alias.",
+    ),
+]
+Reference = Annotated[
+    str,
+    Path(
+        description="A model version: name@alias, name/3 or name (its latest version).",
+        # Declared, and checked by ModelRef.parse: its 400 says which part is wrong.
+        json_schema_extra={
+            "pattern": f"^{registry.REFERENCE}$",
+            "maxLength": registry.MAX_MODEL_NAME + 1 + registry.MAX_ALIAS,
+        },
+    ),
 ]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -89,7 +110,14 @@ def listed_model(name: str) -> str:
     return check_model_name(name)
 
 
-ListedModel = Annotated[str, Path(description="A model's name."), AfterValidator(listed_model)]
+ListedModel = Annotated[
+    str,
+    Path(
+        description="A model's name (not a reference).",
+        json_schema_extra=registry_schemas.MODEL_NAME_RULE,
+    ),
+    AfterValidator(listed_model),
+]
 
 
 def _server(request: Request) -> ModelServer:
@@ -101,9 +129,7 @@ def _server(request: Request) -> ModelServer:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelPublic, responses=ERRORS)
 def create_model(body: ModelCreate, store: StoreDep) -> ModelPublic:
     """Register a model name; its versions come from completed runs."""
-    record = store.create_model(
-        check_model_name(body.name), description=body.description, tags=body.tags
-    )
+    record = store.create_model(body.name, description=body.description, tags=body.tags)
     return ModelPublic.of(record)
 
 
@@ -135,7 +161,7 @@ def create_version(
     artifact is copied, made read-only, and its SHA-256 recorded with the run's metrics,
     config and data fingerprint."""
     record = registry.register_version(
-        store, settings, check_model_name(name), body.experiment,
+        store, settings, name, body.experiment,
         description=body.description, actor=body.actor or registry.DEFAULT_ACTOR,
     )  # fmt: skip
     return VersionPublic.of(record)
@@ -146,7 +172,7 @@ def list_versions(
     name: ModelName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> VersionsPublic:
     """A page of the model's versions, newest first."""
-    records, total = store.list_versions(check_model_name(name), offset=offset, limit=limit)
+    records, total = store.list_versions(name, offset=offset, limit=limit)
     data = [VersionPublic.of(r) for r in records]
     return VersionsPublic(data=data, total=total, offset=offset, limit=limit)
 
@@ -165,7 +191,7 @@ def delete_version(
     name: ModelName, version: VersionNumber, store: StoreDep, settings: SettingsDep
 ) -> None:
     """Delete a version with its files; refused (409, naming them) while aliases point to it."""
-    registry.delete_version(store, settings, check_model_name(name), version)
+    registry.delete_version(store, settings, name, version)
 
 
 # ---- aliases -----------------------------------------------------------------------------
@@ -173,7 +199,7 @@ def delete_version(
 def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep) -> AliasPublic:
     """Point ``alias`` at a version; the move (who, when, from → to, why) is recorded."""
     move = registry.move_alias(
-        store, check_model_name(name), alias, body.version,
+        store, name, alias, body.version,
         actor=body.actor or registry.DEFAULT_ACTOR, reason=body.reason,
     )  # fmt: skip
     return _alias(name, alias, body.version, move)
@@ -182,7 +208,7 @@ def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep
 @router.get("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
 def get_alias(name: ModelName, alias: AliasName, store: StoreDep) -> AliasPublic:
     """Where ``alias`` points now."""
-    version = store.get_alias(check_model_name(name), registry.check_alias(alias))
+    version = store.get_alias(name, alias)
     return _alias(name, alias, version, None)
 
 
@@ -196,7 +222,7 @@ def delete_alias(
 ) -> AliasPublic:
     """Remove ``alias`` (recorded as a move to no version; a rollback brings it back)."""
     move = registry.move_alias(
-        store, check_model_name(name), alias, None,
+        store, name, alias, None,
         actor=actor or registry.DEFAULT_ACTOR, reason=reason,
     )  # fmt: skip
     return _alias(name, alias, None, move)
@@ -207,9 +233,7 @@ def alias_history(
     name: ModelName, alias: AliasName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> AliasMovesPublic:
     """Every move of ``alias``, newest first: who, when, from → to, why, rollback or not."""
-    moves, total = store.list_alias_moves(
-        check_model_name(name), registry.check_alias(alias), offset=offset, limit=limit
-    )
+    moves, total = store.list_alias_moves(name, alias, offset=offset, limit=limit)
     data = [AliasMovePublic.of(m) for m in moves]
     return AliasMovesPublic(data=data, total=total, offset=offset, limit=limit)
 
@@ -221,7 +245,7 @@ def rollback_alias(
     """Point ``alias`` back at the version before its last move (recorded as a rollback)."""
     change = body or AliasChange()
     move = registry.rollback_alias(
-        store, check_model_name(name), alias,
+        store, name, alias,
         actor=change.actor or registry.DEFAULT_ACTOR, reason=change.reason,
     )  # fmt: skip
     return _alias(name, alias, move.to_version, move)
@@ -236,7 +260,7 @@ def _alias(
 
 # ---- predictions -------------------------------------------------------------------------
 @router.post("/{ref:path}/predict", response_model=PredictionPublic, responses=ERRORS)
-async def predict(ref: str, body: PredictRequest, request: Request) -> Response:
+async def predict(ref: Reference, body: PredictRequest, request: Request) -> Response:
     """Predictions for the rows, from the version ``ref`` names, with its own preprocessing.
     The model stays loaded (LRU of ``model_cache_size``); a moved alias is served from its
     new version within about ``alias_refresh`` seconds, the old one answering meanwhile."""
@@ -267,7 +291,7 @@ async def predict(ref: str, body: PredictRequest, request: Request) -> Response:
     responses=ERRORS,
 )
 def submit_prediction(
-    ref: str,
+    ref: Reference,
     body: PredictionJobCreate,
     store: StoreDep,
     transport: TransportDep,
@@ -282,9 +306,9 @@ def submit_prediction(
     return PredictionJobPublic.of(record)
 
 
-@router.get("/{name:path}/predictions", response_model=PredictionJobsPublic, responses=ERRORS)
+@router.get("/{ref:path}/predictions", response_model=PredictionJobsPublic, responses=ERRORS)
 def list_predictions(
-    name: ListedModel, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+    ref: ListedModel, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> PredictionJobsPublic:
     """A page of the model's prediction jobs, newest first, whatever version or reference
     each was submitted with (each job names both; its predictions: GET …/predictions/{id}).
@@ -292,7 +316,7 @@ def list_predictions(
     This listing takes a model **name**, not a reference as its neighbours do: ``weather``
     here means every job of the model, where a reference ``weather`` means its latest
     version. ``weather@champion`` or ``weather/3`` is a 422 saying so (:func:`listed_model`)."""
-    records, total = store.list_prediction_jobs(name, offset=offset, limit=limit)
+    records, total = store.list_prediction_jobs(ref, offset=offset, limit=limit)
     data = [PredictionJobPublic.of(record) for record in records]
     return PredictionJobsPublic(data=data, total=total, offset=offset, limit=limit)
 
@@ -301,7 +325,7 @@ def list_predictions(
     "/{ref:path}/predictions/{job_id}", response_model=PredictionJobPublic, responses=ERRORS
 )
 def get_prediction(
-    ref: str,
+    ref: Reference,
     job_id: ExperimentId,
     store: StoreDep,
     settings: SettingsDep,
@@ -323,7 +347,7 @@ def get_prediction(
     responses=ERRORS,
 )
 def cancel_prediction(
-    ref: str, job_id: ExperimentId, store: StoreDep, transport: TransportDep
+    ref: Reference, job_id: ExperimentId, store: StoreDep, transport: TransportDep
 ) -> PredictionJobPublic:
     """Cancel a prediction job: a queued one at once, a running one is stopped at once (its
     worker takes the next job)."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep, invalid_query
 from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import (
@@ -310,8 +309,7 @@ def list_study_trials(
     try:
         page = studies.views.trials(study_id, query)
     except TrialQueryError as e:
-        problem = {"type": "value_error", "loc": ("query", e.field), "msg": str(e), "input": None}
-        raise RequestValidationError([problem]) from None
+        raise invalid_query(e) from None
     data = [TrialPublic(**trial) for trial in page.trials]
     return TrialsPublic(data=data, total=page.total, offset=offset, limit=limit)
 
