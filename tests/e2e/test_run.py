@@ -69,8 +69,14 @@ def test_an_unknown_run_is_a_readable_message(dashboard: Dashboard, page):
     assert "experiment 999999 not found" in page.inner_text(".error-box")
 
 
-EARLY_STOP = {"epochs": 12, "patience": 1, "max_rows": 3000, "hidden_size": 16, "learning_rate": 0.02}
-"""A real weather run that stops early: its validation loss stops improving before epoch 12."""
+EARLY_STOP = {
+    "epochs": 12,
+    "patience": 1,
+    "learning_rate": 0.02,
+    "max_rows": 3000,
+    "hidden_size": 16,
+}
+"""A real weather run that stops early (4 of 12 epochs): its validation loss stops improving."""
 
 
 def test_a_real_weather_run_that_stopped_early_shows_complete_scores_report_and_plots(
