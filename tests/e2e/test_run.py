@@ -3,6 +3,7 @@ early shows complete; the server gone and back."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
     assert run["status"] == "cancelled"
     assert page.locator("#cancel-run").count() == 0
     page.wait_for_selector("#live-note:text-is('ended cancelled')")
-    stopped_at = f"{round(run['progress'] * 100)}%"  # where it stopped, never 100 %
+    stopped_at = f"{math.floor(run['progress'] * 100 + 0.5)}%"  # rounded as JavaScript does
     assert stopped_at != "100%" and page.inner_text(".progress.big .pct") == stopped_at
     assert page.inner_text("#progress-message").startswith(f"Stopped at {stopped_at}")
 
