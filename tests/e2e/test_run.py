@@ -119,7 +119,7 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
     command = [sys.executable, "-m", WORKER_MODULE]
     env = settings_environment(dashboard_settings(tmp_path, database))
     serves.append(subprocess.Popen(command, env=env, start_new_session=True))
-    run_id = served.submit("sleeper", {"steps": 600, "sleep": 0.05})
+    run_id = served.submit("sleeper", {"steps": 2000, "sleep": 0.05})  # outlasts the restart
     served.api.close()
     page.goto(f"{served.url}/#/experiments/{run_id}")
     page.wait_for_selector(".page-head .badge[data-status=running]")
