@@ -138,7 +138,8 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
         "(then) => Number(document.querySelector('.progress.big').ariaValueNow) > then",
         arg=shown_then,
     )
-    steps = page.wait_for_function(
-        "() => document.querySelector('#loss-chart').data?.find(t => t.name === 'loss')?.x"
+    steps = page.wait_for_function(  # Plotly's first load is slow on a busy machine
+        "() => document.querySelector('#loss-chart').data?.find(t => t.name === 'loss')?.x",
+        timeout=60_000,
     ).json_value()
     assert steps == list(range(1, len(steps) + 1))  # no gap where the page was disconnected
