@@ -28,6 +28,8 @@ function url(path, query) {
 
 const reachabilityWatchers = new Set();
 let reachable = true;
+// What a proxy in front answers when the server behind it is gone (the API never does).
+const GATEWAY_FAILURES = new Set([502, 504]);
 
 function reached(now) {
   if (now === reachable) return;
@@ -62,7 +64,7 @@ async function request(method, path, { query, body, signal } = {}) {
     reached(false);
     throw new ApiError(0, "UNREACHABLE", "Cannot reach the AzuraForge server: is `azuraforge serve` still running?");
   }
-  reached(true);
+  reached(!GATEWAY_FAILURES.has(response.status));
   if (response.status === 204) return null;
   const text = await response.text();
   let data = null;
