@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
+from azuraforge.platform.settings import Settings
 from tests.platform.fixtures import short_settings
 from tests.platform.servers import free_port, kill_group, start_serve
 
@@ -94,6 +95,10 @@ class Dashboard:
     home: Path
     api: httpx.Client
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def submit(self, pipeline: str, config: dict[str, Any] | None = None, **body: Any) -> int:
         """Queue one run through the API; its id."""
         answer = self.api.post(
@@ -118,13 +123,19 @@ class Dashboard:
         raise AssertionError(f"run {experiment_id} is {run['status']}, not {statuses}")
 
 
-def start_dashboard(
-    home: Path, database: Path, sleeper_path: Path, *options: str
-) -> tuple[Any, Dashboard]:
-    """``azuraforge serve`` on ``database`` (an SQLite file at the head schema)."""
-    settings = short_settings(f"sqlite:///{database}", home, data_dir=home / "data")
+def dashboard_settings(home: Path, database: Path) -> Settings:
+    """The settings of a dashboard's serve (and of any worker beside it) on ``database``."""
     (home / "data").mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    return short_settings(f"sqlite:///{database}", home, data_dir=home / "data")
+
+
+def start_dashboard(
+    home: Path, database: Path, sleeper_path: Path, *options: str, port: int | None = None
+) -> tuple[Any, Dashboard]:
+    """``azuraforge serve`` on ``database`` (an SQLite file at the head schema), on ``port``
+    (a free one by default)."""
+    settings = dashboard_settings(home, database)
+    port = port or free_port()
     process = start_serve(settings, port, *options, pythonpath=sleeper_path)
     url = f"http://127.0.0.1:{port}"
     return process, Dashboard(url, home, httpx.Client(base_url=f"{url}/api/v1", timeout=30))

@@ -1,8 +1,22 @@
-"""A run's page: cancel a running run, see its logs, files and scores."""
+"""A run's page: cancel a running run, see its logs, files and scores; a run that stopped
+early shows complete; the server gone and back."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import FINISHED, Dashboard, shoot
+import math
+import shutil
+import subprocess
+import sys
+
+from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
+from tests.e2e.conftest import (
+    FINISHED,
+    Dashboard,
+    dashboard_settings,
+    kill_group,
+    shoot,
+    start_dashboard,
+)
 
 
 def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
@@ -15,9 +29,13 @@ def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
     shoot(page, "run-cancel-dialog", full_page=False)
     page.click("dialog button[type=submit]")
     page.wait_for_selector(".page-head .badge[data-status=cancelled]", timeout=15_000)
-    assert dashboard.run(run_id)["status"] == "cancelled"
+    run = dashboard.run(run_id)
+    assert run["status"] == "cancelled"
     assert page.locator("#cancel-run").count() == 0
-    assert page.inner_text("#live-note") == "ended cancelled"
+    page.wait_for_selector("#live-note:text-is('ended cancelled')")
+    stopped_at = f"{math.floor(run['progress'] * 100 + 0.5)}%"  # rounded as JavaScript does
+    assert stopped_at != "100%" and page.inner_text(".progress.big .pct") == stopped_at
+    assert page.inner_text("#progress-message").startswith(f"Stopped at {stopped_at}")
 
 
 def test_dismissing_the_dialog_does_not_cancel(dashboard: Dashboard, page):
@@ -52,12 +70,28 @@ def test_an_unknown_run_is_a_readable_message(dashboard: Dashboard, page):
     assert "experiment 999999 not found" in page.inner_text(".error-box")
 
 
-def test_a_real_weather_runs_page_shows_its_scores_report_and_plots(dashboard: Dashboard, page):
-    run_id = dashboard.submit(
-        "weather-forecaster", {"epochs": 2, "max_rows": 3000, "hidden_size": 16}
-    )
-    assert dashboard.wait_for(run_id, FINISHED, 180)["status"] == "completed"
+EARLY_STOP = {
+    "epochs": 12,
+    "patience": 1,
+    "learning_rate": 0.02,
+    "max_rows": 3000,
+    "hidden_size": 16,
+}
+"""A real weather run that stops early (4 of 12 epochs): its validation loss stops improving."""
+
+
+def test_a_real_weather_run_that_stopped_early_shows_complete_scores_report_and_plots(
+    dashboard: Dashboard, page
+):
+    run_id = dashboard.submit("weather-forecaster", EARLY_STOP)
+    run = dashboard.wait_for(run_id, FINISHED, 180)
+    assert run["status"] == "completed" and run["progress"] == 1.0
+    training = run["result"]["training"]
+    assert "of 12 epochs (early stop" in training and run["progress_message"] != "epoch 12/12"
     page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.wait_for_selector("#live-note:text-is('ended completed')")  # after the history
+    assert page.inner_text(".progress.big .pct") == "100%"
+    assert page.inner_text("#progress-message") == f"Complete. {training}"
     page.wait_for_selector("#report img")
     page.wait_for_function(
         "[...document.querySelectorAll('#report img')].every(i => i.complete && i.naturalWidth)"
@@ -68,3 +102,44 @@ def test_a_real_weather_runs_page_shows_its_scores_report_and_plots(dashboard: D
     assert "persistence" in page.inner_text("#scores thead")
     page.wait_for_selector("#loss-chart .main-svg")
     shoot(page, "run-weather")
+    page.goto(f"{dashboard.url}/#/experiments?status=completed")
+    listed = page.locator(f"#experiments-table tr[data-id='{run_id}'] .progress")
+    assert listed.inner_text() == "100%"
+    assert listed.get_attribute("title") == f"completed · last report: {run['progress_message']}"
+
+
+def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
+    sleeper, sqlite_template, tmp_path, serves, page
+):
+    database = tmp_path / "azuraforge.db"
+    shutil.copy(sqlite_template, database)
+    first, served = start_dashboard(tmp_path, database, sleeper, "--workers", "0")
+    serves.append(first)
+    # A worker of its own (not the serve's child): the run goes on while the API is down.
+    command = [sys.executable, "-m", WORKER_MODULE]
+    env = settings_environment(dashboard_settings(tmp_path, database))
+    serves.append(subprocess.Popen(command, env=env, start_new_session=True))
+    run_id = served.submit("sleeper", {"steps": 2000, "sleep": 0.05})  # outlasts the restart
+    served.api.close()
+    page.goto(f"{served.url}/#/experiments/{run_id}")
+    page.wait_for_selector(".page-head .badge[data-status=running]")
+    page.wait_for_selector("#health:text-matches('^ok')")
+    assert page.inner_text("#live-note") == "live"
+    kill_group(first)
+    page.wait_for_selector("#live-note:text-is('disconnected — retrying')", timeout=5_000)
+    page.wait_for_selector("#health:text-is('server unreachable — retrying')", timeout=5_000)
+    shoot(page, "run-disconnected", full_page=False)
+    shown_then = int(page.get_attribute(".progress.big", "aria-valuenow"))
+    second, _ = start_dashboard(tmp_path, database, sleeper, "--workers", "0", port=served.port)
+    serves.append(second)
+    page.wait_for_selector("#live-note:text-is('live (reconnected)')", timeout=10_000)
+    page.wait_for_selector("#health:text-matches('^ok')")
+    page.wait_for_function(
+        "(then) => Number(document.querySelector('.progress.big').ariaValueNow) > then",
+        arg=shown_then,
+    )
+    steps = page.wait_for_function(  # Plotly's first load is slow on a busy machine
+        "() => document.querySelector('#loss-chart').data?.find(t => t.name === 'loss')?.x",
+        timeout=60_000,
+    ).json_value()
+    assert steps == list(range(1, len(steps) + 1))  # no gap where the page was disconnected

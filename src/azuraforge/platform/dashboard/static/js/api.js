@@ -24,6 +24,32 @@ function url(path, query) {
   return address;
 }
 
+// ---- reachability: whether the server answered the last request or stream ------------------
+
+const reachabilityWatchers = new Set();
+let reachable = true;
+// What a proxy in front answers when the server behind it is gone (the API never does).
+const GATEWAY_FAILURES = new Set([502, 504]);
+
+function reached(now) {
+  if (now === reachable) return;
+  reachable = now;
+  for (const watcher of [...reachabilityWatchers]) watcher(now);
+}
+
+/** Whether the server answered the last request or stream opened (false after a network
+ * failure, until it answers again). */
+export function serverReachable() {
+  return reachable;
+}
+
+/** Call `watcher(reachable)` each time the server stops or starts answering; returns a
+ * function that stops watching. */
+export function watchReachability(watcher) {
+  reachabilityWatchers.add(watcher);
+  return () => reachabilityWatchers.delete(watcher);
+}
+
 async function request(method, path, { query, body, signal } = {}) {
   const init = { method, signal, headers: {} };
   if (body !== undefined) {
@@ -35,8 +61,10 @@ async function request(method, path, { query, body, signal } = {}) {
     response = await fetch(url(path, query), init);
   } catch (error) {
     if (error.name === "AbortError") throw error;
+    reached(false);
     throw new ApiError(0, "UNREACHABLE", "Cannot reach the AzuraForge server: is `azuraforge serve` still running?");
   }
+  reached(!GATEWAY_FAILURES.has(response.status));
   if (response.status === 204) return null;
   const text = await response.text();
   let data = null;
@@ -68,25 +96,31 @@ export function artifactUrl(experimentId, path) {
 
 /**
  * A WebSocket stream of the API. `onMessage` gets each parsed message; `onClose(event)` is
- * called once it ends for good. With `reconnect`, a dropped stream is opened again (after 1,
- * 2, 4... up to 10 s; back to 1 s once a message came through) until `close()` is called,
- * and `onReconnect` runs each time it is back. A close the server gave a reason for (codes
- * 4000-4999: an unknown run) is final.
+ * called once it ends for good. With `reconnect`, a stream that drops (or whose server stops
+ * answering requests) is opened again after 1, 2, 4... up to 10 s, and at once when the
+ * server answers again (back to 1 s once a message came through), until `close()` is called:
+ * `onDrop()` runs when it drops or cannot open, `onReconnect()` once it is open again. A drop
+ * asks /health whether the server is still there (the header shows the answer). A close the
+ * server gave a reason for (codes 4000-4999: an unknown run) is final.
  */
-export function stream(path, { onMessage, onClose, onReconnect, reconnect = false }) {
+export function stream(path, { onMessage, onClose, onDrop, onReconnect, reconnect = false }) {
   let socket = null;
   let closed = false;
   let delay = 1000;
   let timer = null;
-  let opened = false;
+  let down = false; // dropped, and not open again yet
+  let unwatch = null;
   const address = url(path);
   address.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
 
   function open() {
+    clearTimeout(timer);
+    timer = null;
     socket = new WebSocket(address);
     socket.onopen = () => {
-      if (opened && onReconnect) onReconnect();
-      opened = true;
+      reached(true);
+      if (down && onReconnect) onReconnect();
+      down = false;
     };
     socket.onmessage = (event) => {
       delay = 1000;
@@ -95,20 +129,41 @@ export function stream(path, { onMessage, onClose, onReconnect, reconnect = fals
     socket.onclose = (event) => {
       if (closed) return;
       if (reconnect && !(event.code >= 4000 && event.code < 5000)) {
-        timer = setTimeout(open, delay);
-        delay = Math.min(delay * 2, 10000);
-        return;
+        request("GET", "/health").catch(() => {}); // reachable or not: the watchers hear it
+        return retry(event.target);
       }
-      closed = true;
+      stop();
       if (onClose) onClose(event);
     };
+  }
+
+  /** Leave `dropped` (closed, or open to a server that no longer answers) and open anew. */
+  function retry(dropped) {
+    dropped.onopen = dropped.onmessage = dropped.onclose = null;
+    if (dropped.readyState <= WebSocket.OPEN) dropped.close();
+    if (!down && onDrop) onDrop();
+    down = true;
+    timer = setTimeout(open, delay);
+    delay = Math.min(delay * 2, 10000);
+  }
+
+  function stop() {
+    closed = true;
+    clearTimeout(timer);
+    if (unwatch) unwatch();
+  }
+
+  if (reconnect) {
+    unwatch = watchReachability((now) => {
+      if (now && timer !== null) open();
+      else if (!now && socket.readyState === WebSocket.OPEN) retry(socket);
+    });
   }
   open();
   return {
     close() {
-      closed = true;
-      clearTimeout(timer);
-      if (socket && socket.readyState <= 1) socket.close();
+      stop();
+      if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
     },
   };
 }

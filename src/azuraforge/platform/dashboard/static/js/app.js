@@ -2,7 +2,7 @@
 // A page module's render(main, route) draws into <main> and may return a function that
 // stops what it started (streams, timers) when the page is left.
 
-import { api } from "./api.js";
+import { api, serverReachable, watchReachability } from "./api.js";
 import { currentRoute } from "./router.js";
 import { errorBox, fill, h, loading, toast } from "./ui.js";
 
@@ -69,7 +69,14 @@ async function show() {
   }
 }
 
-async function checkHealth() {
+// The header's health: read every 30 s while the server answers; while it does not (a request
+// or a stream found it gone), every 2 s, so that the page knows as soon as it is back.
+const HEALTH_EVERY_MS = 30000;
+const HEALTH_RETRY_MS = 2000;
+let healthTimer = null;
+let healthRead = null;
+
+async function readHealth() {
   const badge = document.getElementById("health");
   try {
     const health = await api.get("/health");
@@ -77,10 +84,20 @@ async function checkHealth() {
     badge.classList.toggle("bad", health.status !== "ok");
     badge.title = `database ${health.database}; ${health.transport} transport`;
   } catch (error) {
-    badge.textContent = error.status === 503 ? "server degraded" : "server unreachable";
+    if (error.status === 503) badge.textContent = "server degraded";
+    else badge.textContent = "server unreachable — retrying";
     badge.classList.add("bad");
     badge.title = error.message;
   }
+}
+
+/** Read /health now (once, if a read is already under way), then again when it is due. */
+function checkHealth() {
+  clearTimeout(healthTimer);
+  healthRead ??= readHealth().finally(() => {
+    healthRead = null;
+    healthTimer = setTimeout(checkHealth, serverReachable() ? HEALTH_EVERY_MS : HEALTH_RETRY_MS);
+  });
 }
 
 window.addEventListener("hashchange", show);
@@ -90,4 +107,4 @@ window.addEventListener("unhandledrejection", (event) => {
 if (!window.location.hash) window.history.replaceState(null, "", "#/experiments");
 show();
 checkHealth();
-setInterval(checkHealth, 30000);
+watchReachability(checkHealth);

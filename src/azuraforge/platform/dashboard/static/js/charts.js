@@ -102,7 +102,8 @@ export function liveCurves(element, { keys, yTitle = "", empty = null }) {
     if (empty) empty.remove();
     const yaxis = { title: { text: plotLabel(yTitle) }, gridcolor: "#edf0f4", range: flatRange(data) };
     // The legend even for one curve: the chart's only label of what it draws (lr, accuracy).
-    draw(element, data, { datarevision: revision, showlegend: true, xaxis: { title: { text: "step" }, gridcolor: "#edf0f4" }, yaxis });
+    draw(element, data, { datarevision: revision, showlegend: true, xaxis: { title: { text: "step" }, gridcolor: "#edf0f4" }, yaxis })
+      .catch(() => {}); // Plotly not loaded (the server is gone): the next points draw it again
   }
 
   function schedule() {

@@ -105,18 +105,22 @@ export function badge(status, extraClass = "") {
   return h("span", { class: `badge ${status} ${extraClass}`.trim(), dataset: { status } }, status);
 }
 
-/** A progress bar; `update(fraction, message, status)` moves it. */
+/**
+ * A progress bar; `update(fraction, message, status)` moves it. A completed run or study is
+ * full whatever its last report said (training may stop early); one that stopped otherwise
+ * stays where it stopped, greyed.
+ */
 export function progressBar(fraction = 0, { big = false } = {}) {
   const fillBar = h("div", { class: "fill" });
   const pct = h("span", { class: "pct" });
   const element = h("div", { class: `progress${big ? " big" : ""}`, role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" },
     h("div", { class: "bar" }, fillBar), pct);
   element.update = (value, message = "", status = "") => {
-    const clamped = Math.max(0, Math.min(1, value || 0));
+    const clamped = status === "completed" ? 1 : Math.max(0, Math.min(1, value || 0));
     fillBar.style.width = `${(clamped * 100).toFixed(1)}%`;
     pct.textContent = `${Math.round(clamped * 100)}%`;
     element.setAttribute("aria-valuenow", String(Math.round(clamped * 100)));
-    element.title = message || "";
+    element.title = status === "completed" && message ? `completed · last report: ${message}` : message || "";
     element.classList.toggle("done", status === "completed");
     element.classList.toggle("stopped", FINISHED.has(status) && status !== "completed");
   };

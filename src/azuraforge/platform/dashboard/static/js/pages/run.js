@@ -6,7 +6,7 @@ import { ApiError, api, stream } from "../api.js";
 import { liveCurves, release } from "../charts.js";
 import { navigate } from "../router.js";
 import { FINISHED, badge, dialog, errorBox, fill, h, progressBar, toast } from "../ui.js";
-import { runInfo, scoresTable } from "./run/summary.js";
+import { progressNote, runInfo, scoresTable } from "./run/summary.js";
 import { runTabs } from "./run/tabs.js";
 
 const isLoss = (key) => /loss/i.test(key);
@@ -60,7 +60,7 @@ export async function render(main, { params, query }) {
       h("a", { class: "button", href: `#/launch?pipeline=${encodeURIComponent(run.pipeline)}` }, "Launch another"),
       finished ? h("button", { onclick: remove }, "Delete") : null);
     bar.update(run.progress, run.progress_message, run.status);
-    progressText.textContent = run.progress_message || (run.status === "queued" ? "Waiting for a worker…" : "");
+    progressText.textContent = progressNote(run);
     fill(errorArea, run.error ? errorBox(new Error(run.error), `The run ${run.status}`) : null);
   }
 
@@ -140,11 +140,11 @@ export async function render(main, { params, query }) {
     if (message.type === "history") {
       losses.set(message.metrics);
       others.set(message.metrics);
-      if (message.progress) {
+      if (message.status) run.status = message.status;
+      if (message.progress && !FINISHED.has(run.status)) { // a finished run's record has the last word
         run.progress = message.progress.progress;
         run.progress_message = message.progress.message;
       }
-      if (message.status) run.status = message.status;
       drawHead();
     } else if (message.type === "metrics") {
       for (const [key, step, value] of message.points) {
@@ -153,9 +153,9 @@ export async function render(main, { params, query }) {
       }
     } else if (message.type === "progress") {
       run.progress = message.progress;
-      run.progress_message = message.message;
+      run.progress_message = message.message || `${message.done} of ${message.total}`;
       bar.update(run.progress, run.progress_message, run.status);
-      progressText.textContent = message.message || `${message.done} of ${message.total}`;
+      progressText.textContent = progressNote(run);
     } else if (message.type === "status") {
       run.status = message.status;
       if (message.worker) run.worker = message.worker;
@@ -168,20 +168,30 @@ export async function render(main, { params, query }) {
       tabs.filesChanged();
     } else if (message.type === "end") {
       live.close();
-      liveNote.textContent = `ended ${message.status}`;
+      showLive(`ended ${message.status}`);
       if (!finishedAtOpen) reread(true); // its result, report and files
     }
   }
 
+  function showLive(text, bad = false) {
+    liveNote.textContent = text;
+    liveNote.classList.toggle("bad", bad);
+  }
+
   drawAll();
   tabs.show();
-  if (!finishedAtOpen) liveNote.textContent = "live";
+  if (!finishedAtOpen) showLive("live");
   const live = stream(`/experiments/${id}/events`, {
     reconnect: true,
     onMessage: onEvent,
-    onReconnect: () => { liveNote.textContent = "live (reconnected)"; },
+    // Back: the history message that follows brings the curves, status and progress missed.
+    onDrop: () => showLive("disconnected — retrying", true),
+    onReconnect: () => {
+      showLive("live (reconnected)");
+      tabs.catchUp();
+    },
     onClose: (event) => {
-      liveNote.textContent = "not live";
+      showLive("not live", true);
       fill(errorArea, errorBox(new Error(event.reason || `the server closed run ${id}'s stream (${event.code})`), "Live updates stopped"));
     },
   });

@@ -1,7 +1,18 @@
-// What a run's page shows of its record: the lease, timings and counters, and its test
-// metrics beside their baselines.
+// What a run's page shows of its record: how far it got, the lease, timings and counters,
+// and its test metrics beside their baselines.
 
 import { FINISHED, ago, badge, duration, h, keyValues, metricDirection, number, time } from "../../ui.js";
+
+/** The line under the progress bar: the last report while the run goes on; once it is over,
+ * how it ended (a completed run is complete even when training stopped early). */
+export function progressNote(run) {
+  if (run.status === "queued") return "Waiting for a worker…";
+  if (!FINISHED.has(run.status)) return run.progress_message;
+  const training = run.result?.training;
+  if (run.status === "completed") return training ? `Complete. ${training}` : "Complete.";
+  const where = `Stopped at ${Math.round(run.progress * 100)}%${run.progress_message ? ` (${run.progress_message})` : ""}.`;
+  return training ? `${where} ${training}` : where;
+}
 
 /** The run's status, worker, lease, timings and counters as key/value rows. */
 export function runInfo(run) {

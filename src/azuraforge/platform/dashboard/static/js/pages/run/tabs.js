@@ -11,7 +11,8 @@ const MOST_LOG_PAGES = 20;
 
 /**
  * The tabs of run `id`; `current()` gives the run as last read. Returns `{element, show(),
- * addLog(message), filesChanged()}`; `show()` draws the chosen tab again.
+ * addLog(message), filesChanged(), catchUp()}`; `show()` draws the chosen tab again,
+ * `catchUp()` reads what the page missed while its stream was down (log lines, files).
  */
 export function runTabs(id, current, chosen) {
   let tab = TABS.some(([key]) => key === chosen) ? chosen : "report";
@@ -69,6 +70,10 @@ export function runTabs(id, current, chosen) {
       filesStale = true;
       if (tab === "files") show();
     },
+    async catchUp() {
+      filesStale = true;
+      if (await logs.catchUp() || tab === "files") show();
+    },
   };
 }
 
@@ -104,7 +109,8 @@ function filesTable(id, artifacts) {
       h("td", { class: "small" }, time(file.created_at)))))));
 }
 
-/** A run's log lines: read once (the first 20,000), then kept up to date by the stream. */
+/** A run's log lines: read once (the first 20,000), then kept up to date by the stream, and
+ * read again from the last one held after the stream was down. */
 function runLogs(id) {
   const lines = new Map(); // event id -> line; the stream and the first read may overlap
   const box = h("pre", { class: "logs", id: "logs" });
@@ -116,8 +122,7 @@ function runLogs(id) {
       h("span", { class: "time" }, new Date(entry.time * 1000).toLocaleTimeString("en-GB")), ` ${entry.level.padEnd(7)} ${entry.message}`);
   }
 
-  async function read() {
-    let after = 0;
+  async function read(after = 0) {
     for (let page = 0; page < MOST_LOG_PAGES; page += 1) {
       const { data, next_after } = await api.get(`/experiments/${id}/logs`, { after, limit: LOG_PAGE });
       for (const entry of data) lines.set(entry.id, entry);
@@ -138,6 +143,14 @@ function runLogs(id) {
       fill(box, sorted.length ? sorted.map(line) : h("span", { class: "time" }, "No log lines yet."));
       requestAnimationFrame(() => { box.scrollTop = box.scrollHeight; });
       return [note, box];
+    },
+    /** Read the lines logged since the last one held (once read); whether there were any.
+     * A failed read is left to the next reconnection: the page says it is disconnected. */
+    async catchUp() {
+      if (!loaded) return false;
+      const before = lines.size;
+      await read(Math.max(0, ...lines.keys())).catch(() => {});
+      return lines.size > before;
     },
     add(entry, visible) {
       if (lines.has(entry.id)) return;
