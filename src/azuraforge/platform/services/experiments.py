@@ -24,7 +24,7 @@ from azuraforge.errors import (
     InvalidParameterError,
     TransportUnavailableError,
 )
-from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError
+from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
@@ -90,6 +90,23 @@ def validate_config(
         raise ConfigError(what, e.problems) from None
 
 
+def check_grid_files(
+    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: Path
+) -> None:
+    """Refuse a grid whose values of a file setting name no file of ``data_folder``, each at
+    its place in the grid (``grid.csv.1``); the configs it makes are checked again."""
+    folder, problems = DataFolder(data_folder), []
+    for name in file_settings(pipeline.Config):
+        values = grid.get(name)
+        for index, value in enumerate(values if isinstance(values, list) else []):
+            try:
+                folder.confine(pipeline.Config, {name: value})
+            except OutsideDataFolderError as e:
+                problems += [((name, index), message) for _, message in e.problems]
+    if problems:
+        raise ConfigError("grid", problems, field="grid")
+
+
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown setting"
@@ -146,6 +163,8 @@ def submit(
         When the transport cannot send a message, saying what was left (normally nothing).
     """
     pipeline = get_pipeline(pipeline_name)
+    if grid and data_folder is not None:
+        check_grid_files(pipeline, grid, data_folder)
     configs = expand_grid(config, grid) if grid else [dict(config)]
     validated = [validate_config(pipeline, c, data_folder) for c in configs]
     batch_id = uuid.uuid4().hex[:12] if grid else None

@@ -449,6 +449,16 @@ def test_a_file_setting_may_not_leave_the_servers_data_folder(
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
+def test_a_grids_file_values_are_refused_at_their_place_in_the_grid(client: TestClient, settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "a.csv").write_text("date,x\n")
+    grid = {"csv": ["a.csv", "../b.csv"]}
+    body = {"pipeline": "forecaster", "config": {"target": "x"}, "grid": grid}
+    response = client.post(f"{API}/experiments", json=body)
+    assert response.status_code == 422, response.text
+    assert [d["loc"] for d in response.json()["error"]["details"]] == [["grid", "csv", 1]]
+
+
 def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestClient, settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "sales.csv").write_text("date,sales\n")
