@@ -126,14 +126,8 @@ class LeaseStore(StoreBase):
             values["progress"] = 1.0
         with self._begin() as connection:
             self._fence(connection, lease)
-            project_id = connection.execute(
-                update(Experiment)
-                .where(Experiment.id == lease.experiment_id)
-                .values(**values)
-                .returning(Experiment.project_id)
-            ).scalar_one()
             payload = {"status": status, **({"error": error} if error else {})}
-            self._event(connection, project_id, lease.experiment_id, "status", payload)
+            self._update_with_event(connection, lease, values, payload)
 
     def interrupt(
         self,
@@ -168,15 +162,22 @@ class LeaseStore(StoreBase):
                 values.update(
                     finished_at=now, result=None if result is None else json_safe(result)
                 )
-            project_id = connection.execute(
-                update(Experiment)
-                .where(Experiment.id == lease.experiment_id)
-                .values(**values)
-                .returning(Experiment.project_id)
-            ).scalar_one()
             payload = {"status": values["status"], "error": error, "worker": lease.owner}
-            self._event(connection, project_id, lease.experiment_id, "status", payload)
+            self._update_with_event(connection, lease, values, payload)
         return str(values["status"])
+
+    def _update_with_event(
+        self, connection: Connection, lease: Lease, values: dict[str, Any], payload: dict[str, Any]
+    ) -> None:
+        """Write ``values`` to the leased run's row and its ``status`` event, in one
+        transaction (``connection``'s)."""
+        project_id = connection.execute(
+            update(Experiment)
+            .where(Experiment.id == lease.experiment_id)
+            .values(**values)
+            .returning(Experiment.project_id)
+        ).scalar_one()
+        self._event(connection, project_id, lease.experiment_id, "status", payload)
 
     def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:
         """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
