@@ -32,7 +32,7 @@ def is_loopback_bind(host: str) -> bool:
     if is_loopback(host):
         return True
     try:
-        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):  # binding there fails next, naming the reason
         return False
     return bool(resolved) and all(is_loopback(address) for address in resolved)

@@ -197,17 +197,22 @@ def _exposure_checked(host: str, port: int, insecure_public: bool) -> list[str]:
     urls = reachable_urls(host, port)
     if is_loopback_bind(host):
         return urls
+    exposed = f"AzuraForge on {', '.join(urls)}"
     risk = (
-        f"--host {host} serves AzuraForge on {', '.join(urls)}, and it has no users or tokens "
-        f"yet: anyone who can reach port {port} can read and change everything (runs, models, "
-        "studies, the data folder's files)"
+        f"it has no users or tokens yet: anyone who can reach port {port} can read and change "
+        "everything (runs, models, studies, the data folder's files)"
     )
     if not insecure_public:
         raise UsageError(
-            f"{risk}; add --insecure-public to serve there anyway, or keep the default "
-            "127.0.0.1 (behind a proxy that authenticates, for other machines)"
+            f"--host {host} would serve {exposed}, and {risk}; add --insecure-public to serve "
+            "there anyway, or keep the default 127.0.0.1 (behind a proxy that authenticates, "
+            "for other machines)"
         )
-    console.print(f"[yellow]warning:[/yellow] {escape(risk)} (--insecure-public)", soft_wrap=True)
+    console.print(
+        f"[yellow]warning:[/yellow] serving {escape(exposed)} with --insecure-public: "
+        f"{escape(risk)}",
+        soft_wrap=True,
+    )
     return urls
 
 
