@@ -371,6 +371,20 @@ def test_serve_warns_of_a_broker_it_cannot_reach_and_refuses_submissions_meanwhi
     assert refused.json()["error"]["code"] == "BROKER_UNAVAILABLE"
 
 
+def test_serve_submit_on_a_broker_it_cannot_reach_is_refused_before_starting(tmp_path, sleeper):
+    broker = {"transport": "celery", "broker_url": f"redis://127.0.0.1:{free_port()}/0"}
+    settings = on_sqlite(tmp_path / "azuraforge.db").model_copy(update=broker)
+    result = runner.invoke(
+        app,
+        ["serve", "--port", str(free_port()), "--submit", "sleeper"],
+        env=settings_environment(settings),
+    )
+    assert result.exit_code == 1
+    assert "is unreachable: " in result.output
+    assert result.output.endswith("; --submit cannot queue its run\n")
+    assert "AzuraForge on" not in result.output
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -243,11 +243,12 @@ def _checked_transport(settings: Settings, *, queues_a_run: bool) -> Transport:
     try:
         transport.check()
     except TransportUnavailableError as e:
+        unreachable = str(e).rstrip(".")
         if queues_a_run:
-            raise TransportUnavailableError(f"{e}; --submit cannot queue its run") from e
+            raise TransportUnavailableError(f"{unreachable}; --submit cannot queue its run") from e
         console.print(
-            f"[yellow]warning:[/yellow] {escape(str(e))}; until it answers, runs submitted are "
-            "refused (503) and queue nothing, and /api/v1/health says degraded",
+            f"[yellow]warning:[/yellow] {escape(unreachable)}; until it answers, runs submitted "
+            "are refused (503) and queue nothing, and /api/v1/health says degraded",
             soft_wrap=True,
         )
     return transport

@@ -30,7 +30,7 @@ class KnownHosts:
         self.policy = HostPolicy(allowed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        host = _header(scope, b"host") if scope["type"] in ("http", "websocket") else None
+        host = _host(scope) if scope["type"] in ("http", "websocket") else None
         if self.policy.allows(host):
             await self.app(scope, receive, send)
             return
@@ -97,6 +97,13 @@ async def refuse(scope: Scope, send: Send, status: int, code: str, message: str)
                (b"content-length", str(len(payload)).encode())]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _host(scope: Scope) -> str | None:
+    """The request's ``Host`` header; two of them read as one list, which no policy allows
+    (HTTP refuses a request with two, which no browser sends)."""
+    hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
+    return ", ".join(hosts) if hosts else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
