@@ -144,8 +144,9 @@ def serve(
             _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
             pool.start()
             reaper.start()
+            shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
             console.print(
-                f"AzuraForge on {', '.join(urls)} (dashboard: /, API: /api/v1, docs: /docs); "
+                f"AzuraForge on {shown} (dashboard: /, API: /api/v1, docs: /docs); "
                 f"store {store.shown_url}; {settings.transport} transport, {count} local workers, "
                 f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
                 highlight=False,
@@ -267,7 +268,8 @@ def _submit_and_announce(
 
     run = experiments.submit(store, transport, pipeline, config, data_folder=settings.data_dir)[0]
     console.print(
-        f"queued {pipeline} as run {run.id}; watch it live: {address}/#/experiments/{run.id}",
+        f"queued {pipeline} as run {run.id}; watch it live: "
+        f"{escape(address)}/#/experiments/{run.id}",
         highlight=False,
         soft_wrap=True,  # an address cut in two does not open
     )
@@ -293,7 +295,7 @@ def _announce_end(store: Store, experiment_id: int, address: str) -> None:
     console.print(
         f"run {experiment_id} {record.status}"
         + (f": {record.error}" if record.error else "")
-        + f" ({address}/#/experiments/{experiment_id})",
+        + f" ({escape(address)}/#/experiments/{experiment_id})",
         highlight=False,
         soft_wrap=True,
     )
