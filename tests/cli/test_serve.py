@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 from websockets.sync.client import connect
 
+from azuraforge.cli.addresses import reachable_urls
 from azuraforge.cli.main import app
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.settings import Settings
@@ -256,3 +257,172 @@ def test_serve_refuses_a_bad_first_run_before_starting(tmp_path, sleeper, argume
     assert result.exit_code == 2
     assert message in result.output
     assert "AzuraForge on" not in result.output
+
+
+def websocket_handshake(port: int, path: str, host: str) -> int:
+    """The status of a WebSocket handshake addressed to ``host`` from a page of its origin."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request.encode())
+        return int(connection.recv(1024).split()[1])
+
+
+REBOUND = "attacker.example:8731"
+"""The Host a page of attacker.example sends once its name resolves to this machine."""
+
+
+def test_serve_refuses_requests_addressed_to_another_host_dns_rebinding(settings, sleeper, serves):
+    """A page whose name was rebound to 127.0.0.1 sends its own Host and a matching Origin:
+    refused, by HTTP and WebSocket, before anything is created; the loopback names pass."""
+    port = free_port()
+    serves.append(start_serve(settings, port, "--workers", "0"))
+    rebound = {"host": REBOUND, "origin": f"http://{REBOUND}"}
+    body = {"pipeline": "sleeper", "config": {"steps": 2}}
+    refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
+                         headers=rebound)  # fmt: skip
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "HOST_NOT_ALLOWED"
+    assert f"host '{REBOUND}' are refused" in error["message"]
+    assert "AZURAFORGE_ALLOWED_HOSTS" in error["message"]
+    for path in ("/", "/docs", "/openapi.json", "/api/v1/experiments"):
+        assert httpx.get(f"http://127.0.0.1:{port}{path}", headers=rebound).status_code == 400
+    assert websocket_handshake(port, "/api/v1/events", REBOUND) == 403
+    assert websocket_handshake(port, "/api/v1/events", f"localhost:{port}") == 101
+    listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/experiments").json()
+    assert listed["total"] == 0
+    for host in (f"localhost:{port}", f"[::1]:{port}", f"127.0.0.1:{port}"):
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": host})
+        assert answer.status_code == 200, host
+
+
+def test_allowed_hosts_and_the_bound_address_are_answered(settings, sleeper, serves):
+    port = free_port()
+    serves.append(start_serve(settings, port, "--workers", "0",
+                              "--allowed-hosts", "af.example.org,*.lab.example"))  # fmt: skip
+    for host, status in [("af.example.org", 200), (f"gpu.lab.example:{port}", 200),
+                         (REBOUND, 400), ("10.0.0.5", 400)]:  # fmt: skip
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": host})
+        assert answer.status_code == status, host
+
+
+def test_serve_on_an_address_other_machines_reach_is_refused_without_insecure_public(tmp_path):
+    database = tmp_path / "af.db"
+    port = free_port()
+    result = runner.invoke(
+        app,
+        ["serve", "--host", "0.0.0.0", "--port", str(port), "--database-url",
+         f"sqlite:///{database}"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1  # one line, however long
+    urls = ", ".join(reachable_urls("0.0.0.0", port))
+    assert f"--host 0.0.0.0 would serve AzuraForge on {urls}, and it has" in result.output
+    assert "no users or tokens yet: anyone who can reach port" in result.output
+    assert "add --insecure-public" in result.output
+    assert not database.exists()  # refused before anything is made
+
+
+@pytest.mark.parametrize("bound", ["0.0.0.0", "::"])
+def test_serve_insecure_public_warns_prints_its_real_addresses_and_answers_them(
+    settings, serves, bound
+):
+    port = free_port()
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
+               "--port", str(port), "--workers", "0", "--host", bound,
+               "--insecure-public"]  # fmt: skip
+    serve = subprocess.Popen(command, env=settings_environment(settings), stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)  # fmt: skip
+    serves.append(serve)
+    printed = printed_until(serve, "Ctrl-C stops.")
+    urls = reachable_urls(bound, port)
+    assert f"warning: serving AzuraForge on {', '.join(urls)} with --insecure-public: " in printed
+    assert "anyone who can reach port" in printed
+    assert f"AzuraForge on {', '.join(urls)} (dashboard" in printed
+    assert f"http://127.0.0.1:{port}" in urls
+    for url in urls:  # each address answers, named in Host as a browser there would
+        host = url.removeprefix("http://")
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": host})
+        assert answer.status_code == 200, host
+    rebound = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": REBOUND})
+    assert rebound.status_code == 400
+
+
+def test_serve_warns_of_a_broker_it_cannot_reach_and_refuses_submissions_meanwhile(
+    settings, sleeper, serves
+):
+    password, broker_port = "s3cret", free_port()
+    on_celery = settings.model_copy(update={
+        "transport": "celery", "broker_url": f"redis://:{password}@127.0.0.1:{broker_port}/0"
+    })  # fmt: skip
+    port = free_port()
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
+               "--port", str(port), "--workers", "0"]  # fmt: skip
+    serve = subprocess.Popen(command, env=settings_environment(on_celery), stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)  # fmt: skip
+    serves.append(serve)
+    printed = printed_until(serve, "Ctrl-C stops.")
+    broker = f"redis://:**@127.0.0.1:{broker_port}/0"
+    assert f"warning: the broker at {broker} is unreachable" in printed
+    assert "runs submitted are refused (503) and queue nothing" in printed
+    assert password not in printed
+    body = {"pipeline": "sleeper", "config": {"steps": 2}}
+    refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body, timeout=30)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "BROKER_UNAVAILABLE"
+
+
+def test_serve_submit_on_a_broker_it_cannot_reach_is_refused_before_starting(tmp_path, sleeper):
+    broker = {"transport": "celery", "broker_url": f"redis://127.0.0.1:{free_port()}/0"}
+    settings = on_sqlite(tmp_path / "azuraforge.db").model_copy(update=broker)
+    result = runner.invoke(
+        app,
+        ["serve", "--port", str(free_port()), "--submit", "sleeper"],
+        env=settings_environment(settings),
+    )
+    assert result.exit_code == 1
+    assert "is unreachable: " in result.output
+    assert result.output.endswith("; --submit cannot queue its run\n")
+    assert "AzuraForge on" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "sqlite:////proc/nope/af.db",
+            "cannot open the store sqlite:////proc/nope/af.db: folder /proc/nope cannot be "
+            "created (No such file or directory)",
+        ),
+        (
+            "sqlite:////proc/self/af.db",
+            "cannot open the store sqlite:////proc/self/af.db: unable to open database file",
+        ),
+        (
+            "sqlite:///{file}/af.db",
+            "cannot open the store sqlite:///{file}/af.db: folder {file} cannot be created",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:{closed}/af",
+            "cannot open the store postgresql://postgres@127.0.0.1:{closed}/af: connection failed",
+        ),
+        (
+            "mysql://root@127.0.0.1/af",
+            "database URL 'mysql://root@127.0.0.1/af' names 'mysql'; AzuraForge stores in",
+        ),
+        ("not a url", "database URL 'not a url' is not a URL"),
+    ],
+)
+@pytest.mark.parametrize("command", [["serve"], ["serve", "--upgrade"], ["db", "upgrade"]])
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_code_1(
+    tmp_path, command, url, message
+):
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    names = {"file": file, "closed": free_port()}
+    result = runner.invoke(app, [*command, "--database-url", url.format(**names)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    assert f"error: {message.format(**names)}" in result.output

@@ -189,8 +189,14 @@ def committed_events(
         time.sleep(0.05)
 
 
+TEST_CLIENT_HOST = "testserver"
+"""The host Starlette's ``TestClient`` addresses its requests to."""
+
+
 def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
-    """Settings on ``database_url`` with short leases and intervals (tests wait less)."""
+    """Settings on ``database_url`` with short leases and intervals (tests wait less),
+    answering requests addressed to the ``TestClient``'s host, as a deployment names its
+    own."""
     return Settings(
         home=home,
         database_url=database_url,
@@ -200,7 +206,7 @@ def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
         poll_interval=0.05,
         cancel_grace=2.0,
         flush_interval=0.02,
-        **fields,
+        **{"allowed_hosts": [TEST_CLIENT_HOST], **fields},
     )
 
 

@@ -77,3 +77,30 @@ def test_the_defaults_reap_a_dead_workers_run_within_30_s(monkeypatch, tmp_path)
     settings = Settings()
     assert settings.lease_ttl + settings.reaper_interval <= 30.0
     assert settings.heartbeat_interval * 5 <= settings.lease_ttl  # five renewals may be missed
+
+
+@pytest.mark.parametrize(
+    ("given", "allowed"),
+    [
+        ("af.example.org, *.Lab.example:8000,[fd00::1]:80", ["af.example.org", "*.lab.example",
+                                                             "fd00::1"]),
+        ('["af.example.org", "10.0.0.5"]', ["af.example.org", "10.0.0.5"]),
+        ("", []),
+    ],
+)  # fmt: skip
+def test_allowed_hosts_are_read_from_the_environment_separated_by_commas_or_as_json(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, given: str, allowed: list[str]
+):
+    monkeypatch.setenv("AZURAFORGE_ALLOWED_HOSTS", given)
+    assert Settings().allowed_hosts == allowed
+
+
+def test_the_cli_names_an_allowed_host_that_is_no_host(settings_file: Path):
+    settings_file.write_text('allowed_hosts = ["https://af.example.org/"]\n')
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "error: bad platform settings: allowed_hosts: 'https://af.example.org/' is not a host: "
+        "give a name (af.example.org), an address (192.168.1.5, [fd00::1]) or a pattern "
+        "(*.example.org), without scheme or path\n"
+    )

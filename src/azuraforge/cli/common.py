@@ -136,6 +136,9 @@ def settings_with(**options: Any) -> Any:
         raise UsageError(str(e)) from None
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(map(str, err['loc'])) or 'settings'}: "
+            + str(err["ctx"]["error"] if err["type"] == "value_error" else err["msg"])
+            for err in e.errors()
+            if err["type"] != "default_factory_not_called"  # an echo of another error
         )
         raise UsageError(f"bad platform settings: {problems}") from None

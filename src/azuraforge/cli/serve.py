@@ -14,7 +14,9 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 
+from azuraforge.cli.addresses import is_loopback_bind, reachable_urls
 from azuraforge.cli.common import (
     DatabaseUrl,
     SetOptions,
@@ -26,15 +28,22 @@ from azuraforge.cli.common import (
     settings_with,
     user_errors,
 )
-from azuraforge.errors import AzuraForgeError
+from azuraforge.errors import AzuraForgeError, TransportUnavailableError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from azuraforge.platform.jobs.transport import Transport
     from azuraforge.platform.settings import Settings
     from azuraforge.platform.store import Store
 
-Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Host = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        help="Address to listen on; one other machines reach (0.0.0.0) needs --insecure-public.",
+    ),
+]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
 TransportName = Literal["local", "celery"]
 API_FACTORY = "azuraforge.platform.api.app:create_app_from_environment"
@@ -74,6 +83,23 @@ def serve(
         ),
     ] = None,
     set_: SetOptions = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-hosts",
+            help="Host names requests may be addressed to besides localhost and --host "
+            "(af.example.org, *.example.org), separated by commas (default: "
+            "AZURAFORGE_ALLOWED_HOSTS); others are refused, as DNS rebinding sends them.",
+        ),
+    ] = None,
+    insecure_public: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-public",
+            help="Serve on an address other machines reach although AzuraForge has no users "
+            "or tokens yet: anyone who reaches the port can read and change everything.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -83,7 +109,9 @@ def serve(
     migrated). Ctrl-C or SIGTERM stops the workers, cancelling their runs. With
     --api-workers N, N processes answer requests on the port, each with its own model cache.
     With --submit PIPELINE (and --set key=value), a run is queued as soon as the server
-    listens, and its result is printed when it ends.
+    listens, and its result is printed when it ends. Only 127.0.0.1 is served unless
+    --host and --insecure-public say otherwise; requests naming another host than this
+    server's (--allowed-hosts) are refused.
     """
     with user_errors(verbose):
         from azuraforge.platform.api.app import create_app
@@ -92,11 +120,17 @@ def serve(
         from azuraforge.platform.store.engine import shown_url
 
         settings = settings_with(
-            database_url=database_url, workers=workers, api_workers=api_workers
+            database_url=database_url,
+            workers=workers,
+            api_workers=api_workers,
+            allowed_hosts=",".join(allowed_hosts) if allowed_hosts else None,
         )
+        settings = _answering(settings, host)
+        urls = _exposure_checked(host, port, insecure_public)
         if set_ and not submit:
             raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
         first_run = _checked_run(submit, set_) if submit else None  # before anything is made
+        transport = _checked_transport(settings, queues_a_run=first_run is not None)
         if upgrade:
             upgrade_database(settings.database_url)
         elif create_if_empty(settings.database_url):
@@ -110,18 +144,18 @@ def serve(
             _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
             pool.start()
             reaper.start()
-            address = f"http://{_shown_host(host)}:{port}"
+            shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
             console.print(
-                f"AzuraForge on {address} (dashboard: /, API: /api/v1, docs: /docs); store "
-                f"{store.shown_url}; {settings.transport} transport, {count} local workers, "
+                f"AzuraForge on {shown} (dashboard: /, API: /api/v1, docs: /docs); "
+                f"store {store.shown_url}; {settings.transport} transport, {count} local workers, "
                 f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
                 highlight=False,
                 soft_wrap=True,
             )
             if first_run is not None:
-                _submit_and_announce(store, settings, *first_run, address)
+                _submit_and_announce(store, transport, settings, *first_run, urls[0])
             if processes == 1:
-                _run_uvicorn(create_app(settings, store=store), listeners[0])
+                _run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
             else:  # the API processes read the settings given here from their environment
                 os.environ.update(settings_environment(settings))
                 serve_processes(API_FACTORY, listeners)
@@ -151,17 +185,91 @@ def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str,
     return pipeline, config
 
 
-def _submit_and_announce(
-    store: Store, settings: Settings, pipeline: str, config: dict[str, Any], address: str
-) -> None:
-    """Queue the run, print where to watch it, and print its result when it ends."""
+def _exposure_checked(host: str, port: int, insecure_public: bool) -> list[str]:
+    """The URLs a server on ``host:port`` answers at, once it may serve there: a host other
+    machines reach is refused without ``--insecure-public`` (and warned of with it).
+
+    Raises
+    ------
+    UsageError
+        For a host other machines reach, without ``--insecure-public``: naming the risk,
+        the addresses and the option.
+    """
+    urls = reachable_urls(host, port)
+    if is_loopback_bind(host):
+        return urls
+    exposed = f"AzuraForge on {', '.join(urls)}"
+    risk = (
+        f"it has no users or tokens yet: anyone who can reach port {port} can read and change "
+        "everything (runs, models, studies, the data folder's files)"
+    )
+    if not insecure_public:
+        raise UsageError(
+            f"--host {host} would serve {exposed}, and {risk}; add --insecure-public to serve "
+            "there anyway, or keep the default 127.0.0.1 (behind a proxy that authenticates, "
+            "for other machines)"
+        )
+    console.print(
+        f"[yellow]warning:[/yellow] serving {escape(exposed)} with --insecure-public: "
+        f"{escape(risk)}",
+        soft_wrap=True,
+    )
+    return urls
+
+
+def _answering(settings: Settings, host: str) -> Settings:
+    """``settings`` whose allowed hosts include ``host``, the address bound to (``0.0.0.0``
+    allows any IP address)."""
+    from azuraforge.platform.hosts import allowed_host_entry
+
+    try:
+        bound = allowed_host_entry(host or "0.0.0.0")
+    except ValueError as e:
+        raise UsageError(f"--host {e}") from None
+    return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, bound]})
+
+
+def _checked_transport(settings: Settings, *, queues_a_run: bool) -> Transport:
+    """The transport ``settings`` name, its broker checked: one that cannot be reached is
+    warned of, or refused when ``--submit`` needs it at once.
+
+    Raises
+    ------
+    TransportUnavailableError
+        When the broker cannot be reached and ``queues_a_run``.
+    """
     from azuraforge.platform.jobs.transport import make_transport
-    from azuraforge.platform.services import experiments
 
     transport = make_transport(settings)
+    try:
+        transport.check()
+    except TransportUnavailableError as e:
+        unreachable = str(e).rstrip(".")
+        if queues_a_run:
+            raise TransportUnavailableError(f"{unreachable}; --submit cannot queue its run") from e
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(unreachable)}; until it answers, runs submitted "
+            "are refused (503) and queue nothing, and /api/v1/health says degraded",
+            soft_wrap=True,
+        )
+    return transport
+
+
+def _submit_and_announce(
+    store: Store,
+    transport: Transport,
+    settings: Settings,
+    pipeline: str,
+    config: dict[str, Any],
+    address: str,
+) -> None:
+    """Queue the run, print where to watch it, and print its result when it ends."""
+    from azuraforge.platform.services import experiments
+
     run = experiments.submit(store, transport, pipeline, config, data_folder=settings.data_dir)[0]
     console.print(
-        f"queued {pipeline} as run {run.id}; watch it live: {address}/#/experiments/{run.id}",
+        f"queued {pipeline} as run {run.id}; watch it live: "
+        f"{escape(address)}/#/experiments/{run.id}",
         highlight=False,
         soft_wrap=True,  # an address cut in two does not open
     )
@@ -187,24 +295,13 @@ def _announce_end(store: Store, experiment_id: int, address: str) -> None:
     console.print(
         f"run {experiment_id} {record.status}"
         + (f": {record.error}" if record.error else "")
-        + f" ({address}/#/experiments/{experiment_id})",
+        + f" ({escape(address)}/#/experiments/{experiment_id})",
         highlight=False,
         soft_wrap=True,
     )
     scores = (record.result or {}).get("metrics") or {}
     if scores:
         console.print(scores_table(scores))
-
-
-def _shown_host(host: str) -> str:
-    """The address a browser on this machine reaches ``host`` at (not 0.0.0.0; IPv6 in
-    brackets).
-
-    >>> _shown_host("0.0.0.0"), _shown_host("::"), _shown_host("::1"), _shown_host("example")
-    ('127.0.0.1', '[::1]', '[::1]', 'example')
-    """
-    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    return f"[{shown}]" if ":" in shown else shown
 
 
 def worker(

@@ -7,14 +7,16 @@ Every field is an environment variable ``AZURAFORGE_<FIELD>`` (``AZURAFORGE_DATA
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -22,6 +24,7 @@ from pydantic_settings import (
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.home import default_home
+from azuraforge.platform.hosts import allowed_host_entry
 
 SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
 
@@ -99,6 +102,15 @@ class Settings(BaseSettings):
         "pages may change things through the API or follow its event streams; as JSON in "
         "the environment: AZURAFORGE_ALLOWED_ORIGINS='[\"https://ops.example.org\"]'.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names besides the loopback ones (localhost, 127.0.0.1, [::1]) that "
+        "requests may be addressed to, as the Host header names them: af.example.org, "
+        "192.168.1.5, *.example.org (* allows any: not recommended). Others are refused, as "
+        "DNS rebinding sends them. `azuraforge serve` adds the address it is bound to (bound "
+        "to 0.0.0.0, any IP address). In the environment, separated by commas: "
+        "AZURAFORGE_ALLOWED_HOSTS=af.example.org,af.lan",
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
@@ -119,6 +131,20 @@ class Settings(BaseSettings):
         description="The only folder whose files a run submitted through the API may read "
         "(its file settings, such as a forecaster's csv); default home/data.",
     )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, hosts: object) -> object:
+        """Hosts separated by commas (the environment), or a JSON list, or a list."""
+        if isinstance(hosts, str):
+            text = hosts.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return hosts
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        return [allowed_host_entry(host) for host in hosts if host.strip()]
 
     @field_validator("home", "data_dir", mode="after")
     @classmethod

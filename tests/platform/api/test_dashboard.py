@@ -4,6 +4,7 @@ The tests that only read share one API (``read_only_client``)."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import pytest
@@ -53,6 +54,27 @@ def test_plotly_comes_from_the_plotly_package_compressed(read_only_client: TestC
         "/ui/vendor/plotly.min.js", headers={"accept-encoding": "identity"}
     )
     assert "content-encoding" not in plain.headers and plain.content == bundled
+
+
+def test_the_api_docs_page_runs_the_packages_swagger_ui_under_the_same_policy(
+    read_only_client: TestClient,
+):
+    page = read_only_client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    swagger = "/ui/vendor/swagger-ui"
+    assert sources == [f"{swagger}/swagger-ui.css", "data:,", f"{swagger}/swagger-ui-bundle.js",
+                       "/ui/api-docs.js"]  # fmt: skip
+    for source in sources[:1] + sources[2:]:
+        served = read_only_client.get(source, headers={"accept-encoding": "gzip"})
+        assert served.status_code == 200, source
+        assert served.content == (STATIC / source.removeprefix("/ui/")).read_bytes()
+    assert served.headers["content-encoding"] == "gzip"
+    assert "<script>" not in page.text  # the policy would refuse an inline script
+    assert read_only_client.get("/openapi.json").status_code == 200
+    for gone in ("/redoc", "/docs/oauth2-redirect"):  # ReDoc came from a CDN; no OAuth
+        assert read_only_client.get(gone).status_code == 404
 
 
 @pytest.mark.parametrize(

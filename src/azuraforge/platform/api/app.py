@@ -17,7 +17,7 @@ from azuraforge.platform.api import errors
 from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
-from azuraforge.platform.api.origins import SameOrigin
+from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
     compare,
     events,
@@ -81,6 +81,8 @@ def create_app(
         version=__version__,
         description="Build, train, track and serve machine-learning models.",
         lifespan=lifespan,
+        docs_url=None,  # the dashboard serves /docs from the package's own Swagger UI
+        redoc_url=None,  # ReDoc would load its code from a CDN
     )
     app.state.settings = settings
     app.state.store = opened
@@ -93,6 +95,7 @@ def create_app(
     dashboard.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
+    app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)  # the outermost: first
     return app
 
 

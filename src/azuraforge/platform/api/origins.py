@@ -1,7 +1,9 @@
-"""Requests from other web sites refused: a page on another origin may not change anything
-(POST, PUT, PATCH, DELETE) nor follow the event streams, whatever it asks the user's browser
-to send. The dashboard, the CLI and other programs are unaffected: the dashboard's requests
-come from the server's own origin, and programs send no ``Origin`` header."""
+"""Requests a web page may not make: a page on another origin may not change anything (POST,
+PUT, PATCH, DELETE) nor follow the event streams, whatever it asks the user's browser to send,
+and no request addressed to a host this server is not known by is answered (DNS rebinding,
+see :mod:`azuraforge.platform.hosts`). The dashboard, the CLI and other programs are
+unaffected: the dashboard's requests come from the server's own origin and name its host, and
+programs send no ``Origin`` header."""
 
 from __future__ import annotations
 
@@ -11,7 +13,35 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from azuraforge.platform.hosts import LOOPBACK_NAMES, HostPolicy
+
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SHOWN_HOST_CHARACTERS = 100
+"""The most of a refused ``Host`` header a message repeats."""
+
+
+class KnownHosts:
+    """ASGI middleware answering only requests whose ``Host`` header names this server
+    (:class:`~azuraforge.platform.hosts.HostPolicy`); others get a 400, or a WebSocket closed
+    with code 4400, naming the host and the setting that would allow it."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
+        self.app = app
+        self.policy = HostPolicy(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = _host(scope) if scope["type"] in ("http", "websocket") else None
+        if self.policy.allows(host):
+            await self.app(scope, receive, send)
+            return
+        shown = (host or "")[:SHOWN_HOST_CHARACTERS]
+        message = (
+            f"requests addressed to host {shown!r} are refused: this server answers to "
+            f"{', '.join(LOOPBACK_NAMES)}, the address it is bound to and the hosts allowed by "
+            "AZURAFORGE_ALLOWED_HOSTS (azuraforge serve --allowed-hosts); add the name there "
+            "if this server is reached by it"
+        )
+        await refuse(scope, send, 400, "HOST_NOT_ALLOWED", message)
 
 
 class SameOrigin:
@@ -34,14 +64,7 @@ class SameOrigin:
             f"requests from {origin} are refused: only pages of this server may change "
             "things or follow its streams (allow another origin with AZURAFORGE_ALLOWED_ORIGINS)"
         )
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4403, "reason": message[:120]})
-            return
-        payload = json.dumps({"error": {"code": "FORBIDDEN", "message": message}}).encode()
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(payload)).encode())]  # fmt: skip
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        await refuse(scope, send, 403, "FORBIDDEN", message)
 
     def _allowed(self, origin: str, host: str) -> bool:
         """Whether ``origin`` is this server's (the ``Host`` the request was sent to) or one
@@ -61,6 +84,26 @@ class SameOrigin:
         if origin.rstrip("/").lower() in self.allowed:
             return True
         return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    """Answer the request of ``scope`` with ``status`` and the API's error body, or close
+    its WebSocket with code ``4000 + status`` before accepting it."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
+        return
+    payload = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _host(scope: Scope) -> str | None:
+    """The request's ``Host`` header; two of them read as one list, which no policy allows
+    (HTTP refuses a request with two, which no browser sends)."""
+    hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
+    return ", ".join(hosts) if hosts else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -2,7 +2,9 @@
 
 It is a client of the public API (``/api/v1``) like the CLI, with no build step: the files
 under ``static/`` are served as they are, and Plotly.js comes from the ``plotly`` Python
-package's own bundled file, never a CDN. Pages are addressed by the URL's fragment
+package's own bundled file, never a CDN. The API's documentation page (``/docs``) is served
+the same way: Swagger UI from the copy under ``static/vendor/swagger-ui/`` (its README
+names the version), under the same policy. Pages are addressed by the URL's fragment
 (``/#/experiments/12``), so any page's address can be shared or reloaded.
 """
 
@@ -20,7 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 PAGE = Path(__file__).parent / "index.html"
-"""The one page, outside the served folder: it is only ever served with its policy."""
+"""The dashboard's one page, outside the served folder: it is only ever served with its
+policy."""
+DOCS_PAGE = Path(__file__).parent / "docs.html"
+"""The API's documentation page (Swagger UI), likewise."""
 STATIC = Path(__file__).parent / "static"
 ASSETS = "/ui"
 """Where the dashboard's files are served (``/ui/js/app.js``...)."""
@@ -45,16 +50,27 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def install(app: FastAPI) -> None:
-    """Serve the dashboard on ``app``: the page at ``/``, its files under ``/ui``."""
+    """Serve the dashboard on ``app``: the page at ``/``, the API's documentation page at
+    ``/docs``, their files under ``/ui``."""
     app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route(PLOTLY, plotly_js, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount(ASSETS, GZipMiddleware(_Files(directory=STATIC)), name="dashboard")
 
 
 def index() -> FileResponse:
     """The dashboard's one page; the script it loads draws the page the fragment names."""
+    return _page(PAGE)
+
+
+def docs() -> FileResponse:
+    """The API's documentation: Swagger UI drawing ``/openapi.json``."""
+    return _page(DOCS_PAGE)
+
+
+def _page(path: Path) -> FileResponse:
     headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
-    return FileResponse(PAGE, headers=headers)
+    return FileResponse(path, headers=headers)
 
 
 def plotly_js(request: Request) -> Response:

@@ -59,6 +59,7 @@ def upgrade_database(url: str) -> str:
     """Create or migrate the database at ``url`` to this version's schema; return its revision."""
     engine = make_engine(url)
     try:
+        current_revision(engine)  # a store that cannot be opened: one error naming why
         upgrade(engine)
     finally:
         engine.dispose()

@@ -58,11 +58,23 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(parsed.database).expanduser().parent, url)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _make_folder(folder: Path, url: str) -> None:
+    """Create the folder of an SQLite store, or raise :class:`StoreUnavailableError` saying
+    why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreUnavailableError(
+            f"cannot open the store {shown_url(url)}: folder {folder} cannot be created "
+            f"({e.strerror or e})"
+        ) from e
 
 
 def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
