@@ -95,6 +95,18 @@ def test_allowed_hosts_are_read_from_the_environment_separated_by_commas_or_as_j
     assert Settings().allowed_hosts == allowed
 
 
+@pytest.mark.parametrize(
+    "given",
+    ["https://ops.example.org,https://af.lan", '["https://ops.example.org", "https://af.lan"]'],
+)
+def test_allowed_origins_are_read_separated_by_commas_or_as_json(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, given: str
+):
+    """A single origin, not JSON, ended in "internal error: SettingsError"."""
+    monkeypatch.setenv("AZURAFORGE_ALLOWED_ORIGINS", given)
+    assert Settings().allowed_origins == ["https://ops.example.org", "https://af.lan"]
+
+
 def test_the_cli_names_an_allowed_host_that_is_no_host(settings_file: Path):
     settings_file.write_text('allowed_hosts = ["https://af.example.org/"]\n')
     result = CliRunner().invoke(app, ["serve"])

@@ -96,11 +96,12 @@ class Settings(BaseSettings):
         "log lines; past it the oldest printed lines are dropped, down to half of it, and a "
         "log line says so.",
     )
-    allowed_origins: list[str] = Field(
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Web origins besides the server's own (https://ops.example.org) whose "
-        "pages may change things through the API or follow its event streams; as JSON in "
-        "the environment: AZURAFORGE_ALLOWED_ORIGINS='[\"https://ops.example.org\"]'.",
+        "pages may change things through the API or follow its event streams; in the "
+        "environment separated by commas, or as JSON: "
+        "AZURAFORGE_ALLOWED_ORIGINS=https://ops.example.org,https://af.lan",
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -132,10 +133,10 @@ class Settings(BaseSettings):
         "(its file settings, such as a forecaster's csv); default home/data.",
     )
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
-    def _split_hosts(cls, hosts: object) -> object:
-        """Hosts separated by commas (the environment), or a JSON list, or a list."""
+    def _split_list(cls, hosts: object) -> object:
+        """Entries separated by commas (the environment), or a JSON list, or a list."""
         if isinstance(hosts, str):
             text = hosts.strip()
             return json.loads(text) if text.startswith("[") else text.split(",")
