@@ -74,7 +74,17 @@ class VersionCreate(BaseModel):
     """Register a completed run's model as the next version."""
 
     model_config = ConfigDict(extra="forbid")
-    experiment: int | str = Field(..., description="The run's id or name (completed).")
+    experiment: int | str = Field(
+        ...,
+        description="The run's id or name (completed).",
+        # Declared as _storable_id checks it (its 422 names the range).
+        json_schema_extra={
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_EXPERIMENT_ID},
+                {"type": "string"},
+            ]
+        },
+    )
     description: str = Field("", max_length=10_000)
     actor: str | None = ACTOR
 

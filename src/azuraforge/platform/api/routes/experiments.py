@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
+from pydantic import Field
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.deps import (
@@ -18,6 +19,8 @@ from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
     TransportDep,
+    comma_list,
+    comma_separated,
     invalid_query,
 )
 from azuraforge.platform.api.schemas import (
@@ -35,7 +38,7 @@ from azuraforge.platform.api.schemas import (
     ReportPublic,
     error_responses,
 )
-from azuraforge.platform.jobs.states import FINISHED_STATES
+from azuraforge.platform.jobs.states import ALL_STATES, FINISHED_STATES
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
@@ -78,7 +81,8 @@ def create_experiments(
 def list_experiments(
     store: StoreDep,
     status_: Annotated[
-        list[str] | None, Query(alias="status", description="Repeat or comma-separate.")
+        list[Annotated[str, Field(pattern=comma_list(ALL_STATES))]] | None,
+        Query(alias="status", description="Repeat or comma-separate (no spaces)."),
     ] = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     batch_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -96,9 +100,8 @@ def list_experiments(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ExperimentsPublic:
     """A page of runs, filtered and sorted (by any column or by a metric's last value)."""
-    statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
     query = ExperimentQuery(
-        statuses=statuses,
+        statuses=comma_separated(status_),
         pipeline=pipeline,
         batch_id=batch_id,
         text=q,
