@@ -9,6 +9,10 @@ import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.jobs.runner import execute
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+
 API = "/api/v1"
 
 
@@ -103,3 +107,69 @@ def test_bodies_declare_their_bounds(read_only_client: TestClient, path, compone
     declared = declared_valid(schema, body, openapi)
     status = read_only_client.post(API + path, json=body).status_code
     assert declared == (status != 422), (body, status)
+
+
+def test_sort_keys_are_the_metrics_logged_when_fetched(
+    client: TestClient, store: Store, settings: Settings
+):
+    def sort_keys() -> list[str]:
+        openapi = client.get("/openapi.json").json()
+        return parameter(openapi, "/experiments", "sort")["enum"]
+
+    assert not [key for key in sort_keys() if key.startswith("metric:")]
+    run = store.create_experiment("sleeper", {"steps": 1, "sleep": 0})
+    lease = store.claim(run.id, "test-worker", 60.0)
+    assert lease is not None and execute(store, lease, settings) == "completed"
+    keys = sort_keys()
+    assert [key for key in keys if key.startswith("metric:")] == ["metric:loss", "metric:val_loss"]
+    for key in ("metric:loss", "name"):
+        assert client.get(f"{API}/experiments", params={"sort": key}).status_code == 200
+    assert "metric:MAE" not in keys
+    assert client.get(f"{API}/experiments", params={"sort": "metric:MAE"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ({"pipeline": "sleeper", "config": {"steps": 2, "sleep": 0}}, True),
+        ({"pipeline": "sleeper", "grid": {"steps": [1, 2]}, "name": "g" * 195}, True),
+        ({"pipeline": "sleeper", "name": "n" * 196}, False),
+        ({"pipeline": "sleeper", "config": {"steps": 0}}, False),
+        ({"pipeline": "sleeper", "config": {"steps": 2.0, "sleep": 0}}, True),  # JSON: 2.0 is 2
+        ({"pipeline": "sleeper", "config": {"steps": True}}, False),
+        ({"pipeline": "sleeper", "config": {"steps": "2"}}, False),
+        ({"pipeline": "sleeper", "config": {"ignore_cancel": 1}}, False),
+        ({"pipeline": "sleeper", "config": {"nope": 1}}, False),
+        ({"pipeline": "sleeper", "grid": {"steps": []}}, False),
+        ({"pipeline": "sleeper", "grid": {"steps": ["x"]}}, False),
+        ({"pipeline": "forecaster", "config": {"csv": "a.csv"}}, False),  # target required
+        ({"pipeline": "weather-forecaster", "config": {"seed": 2**31}}, False),
+    ],
+)
+def test_a_submission_declares_its_pipeline_settings(client: TestClient, body, accepted):
+    openapi = client.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/ExperimentCreate"}
+    assert declared_valid(schema, body, openapi) == accepted
+    status = client.post(f"{API}/experiments", json=body).status_code
+    assert (status == 201) == accepted, (body, status)
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ({"pipeline": "sleeper", "space": {"steps": [1, 2]}, "n_trials": 1}, True),
+        ({"pipeline": "sleeper", "space": {"steps": {"type": "int", "low": 1, "high": 3}}}, True),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "n_trials": 1.0}, True),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "n_trials": True}, False),
+        ({"pipeline": "sleeper", "space": {"nope": [1, 2]}}, False),
+        ({"pipeline": "sleeper", "space": {"steps": {"type": "int", "low": 0, "high": 3}}}, False),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "config": {"nope": 1}}, False),
+        ({"pipeline": "forecaster", "space": {"epochs": [1]}, "config": {"csv": "a.csv"}}, False),
+    ],
+)
+def test_a_study_declares_its_pipeline_settings(client: TestClient, body, accepted):
+    openapi = client.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/StudyCreate"}
+    assert declared_valid(schema, body, openapi) == accepted
+    status = client.post(f"{API}/studies", json=body).status_code
+    assert (status == 201) == accepted, (body, status)

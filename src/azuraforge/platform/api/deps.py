@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.events import EventHub
@@ -52,11 +53,12 @@ MAX_EVENT_ID = 2**63 - 1
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A run's id.")]
 
 
-def comma_list(names: Iterable[str]) -> str:
-    """The pattern of a query value of one or more of ``names``, comma-separated (no spaces,
-    no empty items): what :func:`comma_separated` reads."""
+def status_list(names: Iterable[str]) -> WithJsonSchema:
+    """A query value of one or more of ``names``, comma-separated, no spaces or empty items,
+    declared as a pattern: :func:`comma_separated` reads it as sent, and the store refuses
+    another item naming it (its 422 says which)."""
     one = "|".join(sorted(names))
-    return f"^(?:{one})(?:,(?:{one}))*$"
+    return WithJsonSchema({"type": "string", "pattern": f"^(?:{one})(?:,(?:{one}))*$"})
 
 
 def comma_separated(values: Iterable[str] | None) -> list[str]:

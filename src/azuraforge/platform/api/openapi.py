@@ -1,19 +1,27 @@
-"""The OpenAPI the API serves: FastAPI's, with the rules that span several query parameters
-declared as one object parameter each.
+"""The OpenAPI the API serves, built live: FastAPI's, with what it cannot say of itself.
 
-A rule such as "exactly one of ``experiments``, ``batch`` and ``study``" or "``metric_min``
-needs ``metric``" is not a property of one parameter. OpenAPI declares it on an object
-parameter of ``style: form, explode: true``: its properties are sent as query parameters of
-their own, exactly as a client sends them today, and its schema says which may come together.
+- A rule such as "exactly one of ``experiments``, ``batch`` and ``study``" or "``metric_min``
+  needs ``metric``" is not a property of one parameter. OpenAPI declares it on an object
+  parameter of ``style: form, explode: true``: its properties are sent as query parameters of
+  their own, exactly as a client sends them today, and its schema says which go together.
+- The keys runs can be sorted by (the columns, and ``metric:<key>`` of each metric logged)
+  and each installed pipeline's settings (:mod:`~azuraforge.platform.api.config_schemas`)
+  are read when ``/openapi.json`` is fetched.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+
+from azuraforge.apps import discover
+from azuraforge.platform.api import config_schemas
+from azuraforge.platform.store.experiments import SORTABLE
 
 JsonSchema = dict[str, Any]
 
@@ -123,15 +131,35 @@ GROUPS = (
 
 
 def install(app: FastAPI, prefix: str) -> None:
-    """Serve FastAPI's OpenAPI of ``app`` with the query rules of :data:`GROUPS` (paths under
-    ``prefix``) declared."""
+    """Serve ``app``'s OpenAPI live: FastAPI's, with the query rules of :data:`GROUPS`
+    (paths under ``prefix``) declared, and, as they are when it is fetched, the metric keys
+    runs can be sorted by and the settings of each installed pipeline."""
     fastapi_openapi = app.openapi
 
+    @functools.cache
+    def static() -> dict[str, Any]:
+        schema = fastapi_openapi()
+        for group in GROUPS:
+            group.apply(schema, prefix)
+        return schema
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = fastapi_openapi()
-            for group in GROUPS:
-                group.apply(schema, prefix)
-        return app.openapi_schema
+        live = copy.deepcopy(static())
+        declare_sort_keys(live, prefix, app.state.store.list_metric_keys())
+        usable = {name: plugin.pipeline for name, plugin in discover().items() if plugin.pipeline}
+        config_schemas.declare(live, usable)
+        return live
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare_sort_keys(openapi: dict[str, Any], prefix: str, metrics: list[str]) -> None:
+    """The runs' sort keys as an enum: the columns, and ``metric:<key>`` for each metric
+    some run logged (``metrics``)."""
+    operation = openapi["paths"][prefix + "/experiments"]["get"]
+    (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
+    sort["schema"]["enum"] = [*SORTABLE, *(f"metric:{key}" for key in metrics)]
+    sort["description"] = sort["schema"]["description"] = (
+        "A column, or metric:<key> by a metric's last value. The keys listed are those some "
+        "run had logged when this OpenAPI was fetched; another is a 422 naming them."
+    )

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
-from pydantic import Field
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.deps import (
@@ -19,9 +18,9 @@ from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
     TransportDep,
-    comma_list,
     comma_separated,
     invalid_query,
+    status_list,
 )
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
@@ -81,7 +80,7 @@ def create_experiments(
 def list_experiments(
     store: StoreDep,
     status_: Annotated[
-        list[Annotated[str, Field(pattern=comma_list(ALL_STATES))]] | None,
+        list[Annotated[str, status_list(ALL_STATES)]] | None,
         Query(alias="status", description="Repeat or comma-separate (no spaces)."),
     ] = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,

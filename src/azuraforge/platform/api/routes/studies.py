@@ -14,11 +14,11 @@ from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
     TransportDep,
-    comma_list,
     comma_separated,
     invalid_query,
+    status_list,
 )
-from azuraforge.platform.api.schemas import error_responses
+from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import (
     TRIAL_STATUSES,
@@ -36,10 +36,9 @@ ERRORS = error_responses()
 StudyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A study's id.")]
 
 
-class StudyCreate(BaseModel):
+class StudyCreate(RequestBody):
     """A study to run: what to search over which base config, for which objective, how."""
 
-    model_config = ConfigDict(extra="forbid")
     pipeline: str = Field(..., max_length=100, description="Pipeline name (GET /pipelines).")
     config: dict[str, Any] = Field(
         default_factory=dict,
@@ -300,7 +299,7 @@ def list_study_trials(
     study_id: StudyId,
     studies: StudiesDep,
     status_: Annotated[
-        list[Annotated[str, Field(pattern=comma_list(TRIAL_STATUSES))]] | None,
+        list[Annotated[str, status_list(TRIAL_STATUSES)]] | None,
         Query(
             alias="status", description="Repeat or comma-separate (no spaces); all when absent."
         ),
