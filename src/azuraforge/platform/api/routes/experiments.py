@@ -206,16 +206,19 @@ def get_report(
     experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep
 ) -> ReportPublic:
     """The run's Markdown report, and as HTML (raw HTML in it escaped; its images and links
-    to the run's files pointed at ``/artifacts/...``). A run writes it when it ends."""
+    to the run's files pointed at ``/artifacts/...``). A run writes it when it ends: before,
+    a 409 says so; a run that ended without one is a 404."""
     record = store.get_experiment(experiment_id)
     path = (record.result or {}).get("report_path")
-    if not path:
-        why = (
-            f"it ended {record.status} before writing one"
-            if record.status in FINISHED_STATES
-            else "a run writes it when it ends"
+    if not path and record.status not in FINISHED_STATES:
+        raise ConflictError(
+            f"run {experiment_id} is {record.status} and has no report yet: a run writes it "
+            "when it ends"
         )
-        raise NotFoundError(f"run {experiment_id} has no report: {why}")
+    if not path:
+        raise NotFoundError(
+            f"run {experiment_id} has no report: it ended {record.status} before writing one"
+        )
     file = run_file(settings.run_dir(record.id, record.output_dir), path)
     if file.stat().st_size > MAX_REPORT_BYTES:
         raise ConflictError(
