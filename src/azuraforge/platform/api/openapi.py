@@ -130,6 +130,15 @@ GROUPS = (
 )
 
 
+STORABLE = (
+    "Text holding a NUL character, in a query parameter or anywhere in a JSON body (keys "
+    "too), and NaN or Infinity in a JSON body are refused (422) before any route runs: the "
+    "databases do not store them alike."
+)
+"""What every operation refuses (:func:`~azuraforge.platform.api.deps.storable_input`), said
+once in the OpenAPI's description rather than as a pattern on each of its strings."""
+
+
 def install(app: FastAPI, prefix: str) -> None:
     """Serve ``app``'s OpenAPI live: FastAPI's, with the query rules of :data:`GROUPS`
     (paths under ``prefix``) declared, and, as they are when it is fetched, the metric keys
@@ -139,6 +148,7 @@ def install(app: FastAPI, prefix: str) -> None:
     @functools.cache
     def static() -> dict[str, Any]:
         schema = fastapi_openapi()
+        schema["info"]["description"] += " " + STORABLE
         for group in GROUPS:
             group.apply(schema, prefix)
         return schema
