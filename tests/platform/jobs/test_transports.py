@@ -30,6 +30,7 @@ from azuraforge.platform.jobs.celery_transport import (
     CeleryTransport,
     make_celery_app,
 )
+from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.states import COMPLETED, QUEUED, RUNNING
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
@@ -102,9 +103,7 @@ def class_database_url(
 
 def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]:
     """The environment that gives a worker process ``settings`` and the sleeper plugin."""
-    env = dict(os.environ)
-    env.update({f"AZURAFORGE_{name.upper()}": str(value)
-                for name, value in settings.model_dump(mode="json").items()})  # fmt: skip
+    env = settings_environment(settings)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sleeper_path), env.get("PYTHONPATH")]))
     return env
 

@@ -19,6 +19,7 @@ from azuraforge.apps import get_pipeline
 from azuraforge.learn import LocalContext
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.celery_transport import CeleryTransport
+from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
@@ -91,13 +92,7 @@ def job_settings(
 @pytest.fixture
 def workers(job_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcesses]:
     """One worker slot: a cancelled job must free it for the next."""
-    env = dict(os.environ)
-    env.update(
-        {
-            f"AZURAFORGE_{k.upper()}": str(v)
-            for k, v in job_settings.model_dump(mode="json").items()
-        }
-    )
+    env = settings_environment(job_settings)
     if job_settings.transport == "local":
         command = [sys.executable, "-m", "azuraforge.platform.jobs.worker"]
     else:
