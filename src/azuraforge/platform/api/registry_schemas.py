@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
-from azuraforge.platform.api.schemas import RequestBody
 from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.registry import (
     ALIAS,
@@ -39,9 +38,10 @@ ACTOR = Field(
 REASON = Field("", max_length=2000, description="Why, kept in the alias's history.")
 
 
-class ModelCreate(RequestBody):
+class ModelCreate(BaseModel):
     """A model to register (its versions come from runs)."""
 
+    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, AfterValidator(check_model_name)] = Field(
         ..., description="Letters, digits, _ . - (not first).", json_schema_extra=MODEL_NAME_RULE
     )
@@ -70,20 +70,11 @@ class ModelsPublic(BaseModel):
     limit: int
 
 
-class VersionCreate(RequestBody):
+class VersionCreate(BaseModel):
     """Register a completed run's model as the next version."""
 
-    experiment: int | str = Field(
-        ...,
-        description="The run's id or name (completed).",
-        # Declared as _storable_id checks it (its 422 names the range).
-        json_schema_extra={
-            "anyOf": [
-                {"type": "integer", "minimum": 1, "maximum": MAX_EXPERIMENT_ID},
-                {"type": "string"},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
+    experiment: int | str = Field(..., description="The run's id or name (completed).")
     description: str = Field("", max_length=10_000)
     actor: str | None = ACTOR
 
@@ -123,17 +114,19 @@ class VersionsPublic(BaseModel):
     limit: int
 
 
-class AliasSet(RequestBody):
+class AliasSet(BaseModel):
     """Point an alias at a version."""
 
+    model_config = ConfigDict(extra="forbid")
     version: int = Field(..., ge=1, le=2**31 - 1)
     reason: str = REASON
     actor: str | None = ACTOR
 
 
-class AliasChange(RequestBody):
+class AliasChange(BaseModel):
     """Who rolls an alias back, and why."""
 
+    model_config = ConfigDict(extra="forbid")
     reason: str = REASON
     actor: str | None = ACTOR
 
@@ -169,9 +162,10 @@ class AliasMovesPublic(BaseModel):
     limit: int
 
 
-class PredictRequest(RequestBody):
+class PredictRequest(BaseModel):
     """Rows to predict from, in the format of the model's training data."""
 
+    model_config = ConfigDict(extra="forbid")
     rows: list[dict[str, Any]] = Field(
         ..., min_length=1, description="Objects of column: value (numbers, text, null)."
     )
@@ -209,11 +203,12 @@ class PredictionPublic(BaseModel):
     )
 
 
-class PredictionJobCreate(RequestBody):
+class PredictionJobCreate(BaseModel):
     """Rows, or a file of the server's data folder, to predict from in a job: exactly one of
     ``rows`` and ``inputs`` (declared as a ``oneOf``; the service refuses neither and both)."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={"oneOf": [{"required": ["rows"]}, {"required": ["inputs"]}]},
     )
     # Absent, never null: a null beside the other would pass for "exactly one".
