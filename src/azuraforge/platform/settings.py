@@ -135,12 +135,12 @@ class Settings(BaseSettings):
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
-    def _split_list(cls, hosts: object) -> object:
+    def _split_list(cls, entries: object) -> object:
         """Entries separated by commas (the environment), or a JSON list, or a list."""
-        if isinstance(hosts, str):
-            text = hosts.strip()
+        if isinstance(entries, str):
+            text = entries.strip()
             return json.loads(text) if text.startswith("[") else text.split(",")
-        return hosts
+        return entries
 
     @field_validator("allowed_hosts", mode="after")
     @classmethod
