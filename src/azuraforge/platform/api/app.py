@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 
 from azuraforge import __version__
 from azuraforge.platform import dashboard
-from azuraforge.platform.api import errors
+from azuraforge.platform.api import errors, openapi
 from azuraforge.platform.api.deps import storable_input
 from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
@@ -48,6 +48,7 @@ def _include_routes(app: FastAPI) -> None:
             module.router, prefix=API_PREFIX, dependencies=[Depends(storable_input)]
         )
         app.state.methods.add(API_PREFIX, module.router)
+    openapi.install(app, API_PREFIX)
 
 
 def freeze_startup_objects() -> None:

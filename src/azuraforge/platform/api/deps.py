@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.events import EventHub
@@ -50,6 +51,20 @@ MAX_EVENT_ID = 2**63 - 1
 """Event ids are 64-bit on both databases."""
 
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A run's id.")]
+
+
+def status_list(names: Iterable[str]) -> WithJsonSchema:
+    """A query value of one or more of ``names``, comma-separated, no spaces or empty items,
+    declared as a pattern: :func:`comma_separated` reads it as sent, and the store refuses
+    another item naming it (its 422 says which)."""
+    one = "|".join(sorted(names))
+    return WithJsonSchema({"type": "string", "pattern": f"^(?:{one})(?:,(?:{one}))*$"})
+
+
+def comma_separated(values: Iterable[str] | None) -> list[str]:
+    """The items of repeated, comma-separated query values, as sent: an empty or spaced item
+    stays, for the caller's check to refuse as the declared pattern does."""
+    return [item for value in values or () for item in value.split(",")]
 
 
 def invalid_query(error: QueryError) -> RequestValidationError:
