@@ -69,8 +69,9 @@ UNCHECKED = {"max_response_time"}
 DATA_DEPENDENT: dict[tuple[str, str], str] = {
     ("POST", "/experiments"): "a file setting must name a file of the data folder; a "
     "pipeline's own rules across settings and a grid's 1,000 runs at most are its code's",
-    ("POST", "/studies"): "as for /experiments, and a range's low at most its high, a log "
-    "range above 0, the grid sampler's 100,000 points at most",
+    ("POST", "/studies"): "as for /experiments, and a search entry's values of its setting's "
+    "type, a range's low at most its high, a log range above 0, the grid sampler's 100,000 "
+    "points at most",
     ("POST", "/models/{ref}/predict"): "the rows must hold the columns of the model's own "
     "training data, which the version the reference names decides",
     ("POST", "/models/{ref}/predictions"): "as for predict, and an inputs file must be one "
@@ -88,7 +89,7 @@ CONFIG = schemathesis.Config.from_dict(
         "generation": {
             "max-examples": EXAMPLES,
             "deterministic": True,
-            # The API refuses NUL in any text (PostgreSQL cannot store it; storable_input),
+            # The API refuses NUL in any text (PostgreSQL cannot store it; checked_input),
             # as its OpenAPI's description says; a pattern on every string would say it
             # hundreds of times. routes/test_experiments.py sends NUL everywhere.
             "allow-x00": False,

@@ -5,7 +5,8 @@ from ``grid`` (a submission), from ``config`` or ``space`` (a study).
 
 What JSON Schema cannot say stays the API's to check, and its 422 names it: a file setting
 names a file of the data folder; a pipeline's own rules across settings; a grid of at most
-1,000 runs; a search range's low at most its high.
+1,000 runs; a search entry's values of its setting's type (one schema serves every setting's
+entry) and a range's low at most its high.
 """
 
 from __future__ import annotations
@@ -20,6 +21,38 @@ from azuraforge.platform.services.experiments import SEED_RANGE
 JsonSchema = dict[str, Any]
 SCALAR: JsonSchema = {"type": ["string", "number", "boolean", "null"]}
 """A search space's choice: what a config setting can be, no list or object."""
+CHOICES: JsonSchema = {"type": "array", "minItems": 1, "items": SCALAR}
+SEARCH_ENTRY_NAME = "SearchEntry"
+SEARCH_ENTRY: JsonSchema = {
+    "title": SEARCH_ENTRY_NAME,
+    "description": "How a study searches one setting: its choices (a list, or a categorical), "
+    "or an int or float range. Each value must be one the setting takes (a range, of a "
+    "number setting; low at most high; log above 0): a 422 names the one that is not.",
+    "anyOf": [
+        CHOICES,
+        {
+            "type": "object",
+            "properties": {"type": {"const": "categorical"}, "choices": CHOICES},
+            "required": ["type", "choices"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["int", "float"]},
+                "low": {"type": "number"},
+                "high": {"type": "number"},
+                "log": {"type": "boolean"},
+                "step": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]},
+            },
+            "required": ["type", "low", "high"],
+            "additionalProperties": False,
+        },
+    ],
+}
+"""A search-space entry, one schema for every setting of every pipeline: declaring each
+setting's entries with its own type multiplied the schema (and the requests that check it)
+by the number of settings."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +106,12 @@ class Settings:
 
 def submission(settings: Settings, base: JsonSchema) -> JsonSchema:
     """The body of ``POST /experiments`` for one pipeline: ``base`` (the pipeline-free
-    body), with its config and its grid's value lists typed."""
+    body), with its config typed and its grid naming the pipeline's settings, each a list
+    of :data:`CHOICES`."""
     grid = {
         "type": "object",
-        "properties": {
-            key: {"type": "array", "minItems": 1, "items": schema}
-            for key, schema in settings.fields.items()
-        },
-        "additionalProperties": False,
+        "propertyNames": {"enum": sorted(settings.fields)},
+        "additionalProperties": CHOICES,
     }
     properties = {
         **base["properties"],
@@ -93,13 +124,13 @@ def submission(settings: Settings, base: JsonSchema) -> JsonSchema:
 
 def study(settings: Settings, base: JsonSchema) -> JsonSchema:
     """The body of ``POST /studies`` for one pipeline: ``base``, with its base config typed
-    and its space naming the pipeline's settings, each searched over values of its type."""
+    and its space naming the pipeline's settings, each searched as a :data:`SEARCH_ENTRY`."""
     space = {
         "type": "object",
         "minProperties": 1,
         "maxProperties": base["properties"]["space"].get("maxProperties", 100),
-        "properties": {key: search(schema) for key, schema in settings.fields.items()},
-        "additionalProperties": False,
+        "propertyNames": {"enum": sorted(settings.fields)},
+        "additionalProperties": {"$ref": f"#/components/schemas/{SEARCH_ENTRY_NAME}"},
     }
     properties = {
         **base["properties"],
@@ -108,48 +139,6 @@ def study(settings: Settings, base: JsonSchema) -> JsonSchema:
         "space": space,
     }
     return branch(properties, ["pipeline", "space"], settings.given("config", "space"))
-
-
-def search(setting: JsonSchema) -> JsonSchema:
-    """A search-space entry of ``setting``: its choices (a list, or a categorical), or, for a
-    number, a float or int range whose bounds are values of it."""
-    choices = {"type": "array", "minItems": 1, "items": {"allOf": [SCALAR, setting]}}
-    entries = [
-        choices,
-        {
-            "type": "object",
-            "properties": {"type": {"const": "categorical"}, "choices": choices},
-            "required": ["type", "choices"],
-            "additionalProperties": False,
-        },
-    ]
-    if numeric(setting):
-        entries += [ranged("int", "integer", setting), ranged("float", "number", setting)]
-    return {"anyOf": entries}
-
-
-def ranged(kind: str, json_type: str, setting: JsonSchema) -> JsonSchema:
-    """A range of ``kind`` (``int``, ``float``) over values of ``setting``."""
-    bound = {"allOf": [{"type": json_type}, setting]}
-    step = {"type": json_type, "exclusiveMinimum": 0}
-    return {
-        "type": "object",
-        "properties": {
-            "type": {"const": kind},
-            "low": bound,
-            "high": bound,
-            "log": {"type": "boolean"},
-            "step": {"anyOf": [step, {"type": "null"}]},
-        },
-        "required": ["type", "low", "high"],
-        "additionalProperties": False,
-    }
-
-
-def numeric(setting: JsonSchema) -> bool:
-    """Whether ``setting`` takes a number."""
-    options = setting.get("anyOf", [setting])
-    return any(option.get("type") in ("integer", "number") for option in options)
 
 
 def branch(
@@ -176,6 +165,7 @@ def declare(openapi: dict[str, Any], pipelines: Mapping[str, type[Pipeline[Any]]
     every = [Settings.of(pipeline) for _, pipeline in sorted(pipelines.items())]
     for settings in every:
         components.update(settings.definitions)
+    components[SEARCH_ENTRY_NAME] = SEARCH_ENTRY
     for component, body in (("ExperimentCreate", submission), ("StudyCreate", study)):
         base = components[component]
         components[component] = {

@@ -70,17 +70,12 @@ def one_value(schema: JsonSchema) -> JsonSchema:
 
 
 def exactly_one(members: dict[str, JsonSchema]) -> JsonSchema:
-    """An object of exactly one of ``members``."""
+    """An object of exactly one of ``members``. Other query parameters are not named: the
+    API reads only its own."""
     return {
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": {name: schema},
-                "required": [name],
-                "additionalProperties": False,
-            }
-            for name, schema in members.items()
-        ]
+        "type": "object",
+        "properties": members,
+        "oneOf": [{"required": [name]} for name in members],
     }
 
 
@@ -90,19 +85,12 @@ def ranged_metric(members: dict[str, JsonSchema]) -> JsonSchema:
     bounds = {name: schema for name, schema in members.items() if name != "metric"}
     named = {**members["metric"], "minLength": 1}
     return {
+        "type": "object",
+        "properties": members,
         "anyOf": [
-            {
-                "type": "object",
-                "properties": {"metric": members["metric"]},
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"metric": named, **bounds},
-                "required": ["metric"],
-                "additionalProperties": False,
-            },
-        ]
+            {"not": {"anyOf": [{"required": [name]} for name in bounds]}},
+            {"properties": {"metric": named}, "required": ["metric"]},
+        ],
     }
 
 
@@ -133,9 +121,10 @@ GROUPS = (
 STORABLE = (
     "Text holding a NUL character, in a query parameter or anywhere in a JSON body (keys "
     "too), and NaN or Infinity in a JSON body are refused (422) before any route runs: the "
-    "databases do not store them alike."
+    "databases do not store them alike. A query parameter that takes one value, sent more "
+    "than once, is refused too (422)."
 )
-"""What every operation refuses (:func:`~azuraforge.platform.api.deps.storable_input`), said
+"""What every operation refuses (:func:`~azuraforge.platform.api.deps.checked_input`), said
 once in the OpenAPI's description rather than as a pattern on each of its strings."""
 
 
