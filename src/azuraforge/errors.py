@@ -9,6 +9,7 @@ natural also from the matching builtin, so either ``except`` works::
      │    ├── UnstorableValueError            a value the store's database cannot hold
      │    └── AllocationLimitError            initialisers asked for more than allocation_limit
      ├── NotFoundError (KeyError)             a named thing that does not exist
+ │    └── ReferenceNotFoundError          one named as an input (a run to register), not a target
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
      ├── DataFormatError (ValueError)         a data file whose content cannot be parsed
      ├── DatasetUnavailableError (OSError)    a dataset file not in any mirror, cache or URL
@@ -90,6 +91,12 @@ class NotFoundError(AzuraForgeError, KeyError):
     def __str__(self) -> str:
         # KeyError quotes its message; we want it to read like a sentence.
         return str(self.args[0]) if self.args else ""
+
+
+class ReferenceNotFoundError(NotFoundError):
+    """A record named as an input of an operation, not as its target, does not exist: the
+    run to register as a model version. The API answers 422 (the request names something
+    that is not there), keeping 404 for a target that is not."""
 
 
 class SchemaMismatchError(AzuraForgeError):

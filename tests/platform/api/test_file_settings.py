@@ -127,8 +127,12 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def _places(schema: dict[str, Any], valid: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Fields, each with a function making a body with a value in it: each string field, and
-    each settings object's ``csv`` as a value, a list and a categorical's choices."""
-    for field, declared in schema.get("properties", {}).items():
+    each settings object's ``csv`` as a value, a list and a categorical's choices (a body
+    declared per pipeline, a ``oneOf``: the fields of every branch)."""
+    fields = dict(schema.get("properties", {}))
+    for branch in schema.get("oneOf", []):
+        fields.update(branch.get("properties", {}))
+    for field, declared in fields.items():
         kinds = {declared.get("type")} | {s.get("type") for s in declared.get("anyOf", [])}
         if "string" in kinds:
             yield field, lambda value, field=field: {**valid, field: value}

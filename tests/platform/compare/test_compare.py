@@ -149,7 +149,9 @@ def test_a_study_by_trial_number_with_a_pruned_trial(client: TestClient, runs: R
         ({"experiments": "1", "batch": "b"}, "batch", "got experiments and batch"),
         ({"experiments": "1,x"}, "experiments", "'x' is not a run id"),
         ({"experiments": "0"}, "experiments", "'0' is not a run id"),
-        ({"experiments": str(2**31)}, "experiments", "is not a run id"),
+        ({"experiments": "1, 2"}, "experiments", "' 2' is not a run id"),
+        ({"experiments": "1,,2"}, "experiments", "'' is not a run id"),
+        ({"experiments": ",".join(["1"] * (MAX_RUNS + 1))}, "experiments", "101 runs chosen"),
         ({"experiments": ids(*range(1, MAX_RUNS + 2))}, "experiments", "101 runs chosen"),
         ({"experiments": "1", "points": "1"}, "points", "greater than or equal to 2"),
         ({"study": "-1"}, "study", "greater than or equal to 1"),
@@ -183,6 +185,9 @@ def test_unknown_ids_batches_and_studies_are_404_naming_them(client: TestClient,
     run = runs.make({"lr": 0.1})
     unknown = get(client, 404, experiments=ids(run, 999_998, 999_999))["error"]["message"]
     assert unknown.startswith("experiments 999998, 999999 not found in project 'default'")
+    # An id larger than the store's ids (32-bit on PostgreSQL) names no run either.
+    too_large = get(client, 404, experiments=ids(run, 2**31))["error"]["message"]
+    assert too_large.startswith(f"experiment {2**31} not found")
     assert "no runs in batch 'nope'" in get(client, 404, batch="nope")["error"]["message"]
     assert "study 999999 not found" in get(client, 404, study=999_999)["error"]["message"]
 

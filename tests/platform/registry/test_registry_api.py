@@ -114,7 +114,8 @@ def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
     assert first["move"]["actor"] == "api"
     fresh = call(api, "POST", "/models/weather/aliases/x/rollback", 409)["error"]["message"]
     assert "no earlier version to roll back to" in fresh
-    unknown = call(api, "POST", "/models/weather/versions", 404, json={"experiment": "nope"})
+    unknown = call(api, "POST", "/models/weather/versions", 422, json={"experiment": "nope"})
+    assert unknown["error"]["code"] == "UNKNOWN_REFERENCE"
     assert "no experiment named 'nope'" in unknown["error"]["message"]
     queued = store.create_experiment("weather-forecaster", {}, name="queued-run")
     not_done = call(api, "POST", "/models/weather/versions", 409, json={"experiment": queued.id})

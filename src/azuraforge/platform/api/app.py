@@ -13,8 +13,8 @@ from fastapi import Depends, FastAPI
 
 from azuraforge import __version__
 from azuraforge.platform import dashboard
-from azuraforge.platform.api import errors
-from azuraforge.platform.api.deps import storable_input
+from azuraforge.platform.api import errors, openapi
+from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
@@ -39,15 +39,14 @@ API_PREFIX = "/api/v1"
 
 def _include_routes(app: FastAPI) -> None:
     """Every resource's router under ``/api/v1``, each behind a check that refuses what no
-    database stores alike (:func:`~azuraforge.platform.api.deps.storable_input`) before any
-    route runs."""
+    database stores alike and repeated single values
+    (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
     for module in (models, experiments, events, pipelines, health, compare, studies):
-        app.include_router(
-            module.router, prefix=API_PREFIX, dependencies=[Depends(storable_input)]
-        )
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
+    openapi.install(app, API_PREFIX)
 
 
 def freeze_startup_objects() -> None:

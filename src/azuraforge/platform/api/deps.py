@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.events import EventHub
@@ -52,6 +55,20 @@ MAX_EVENT_ID = 2**63 - 1
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A run's id.")]
 
 
+def status_list(names: Iterable[str]) -> WithJsonSchema:
+    """A query value of one or more of ``names``, comma-separated, no spaces or empty items,
+    declared as a pattern: :func:`comma_separated` reads it as sent, and the store refuses
+    another item naming it (its 422 says which)."""
+    one = "|".join(sorted(names))
+    return WithJsonSchema({"type": "string", "pattern": f"^(?:{one})(?:,(?:{one}))*$"})
+
+
+def comma_separated(values: Iterable[str] | None) -> list[str]:
+    """The items of repeated, comma-separated query values, as sent: an empty or spaced item
+    stays, for the caller's check to refuse as the declared pattern does."""
+    return [item for value in values or () for item in value.split(",")]
+
+
 def invalid_query(error: QueryError) -> RequestValidationError:
     """``error`` as the 422 FastAPI's own checks give, naming its query parameter."""
     problem = {"type": "value_error", "loc": ("query", error.field), "msg": str(error)}
@@ -81,12 +98,13 @@ def _may_be_unstorable(body: bytes) -> bool:
     return b"e000" in shape or _LONG_NUMBER in shape
 
 
-async def storable_input(connection: HTTPConnection) -> None:
+async def checked_input(connection: HTTPConnection) -> None:
     """Refuse, for every route at once, input the databases would not store alike: text
     holding a NUL character in a query parameter or anywhere in a JSON body (keys included),
     which PostgreSQL can neither store nor compare and SQLite keeps; and NaN or Infinity in a
     JSON body, which Python's parser reads but JSON (and PostgreSQL's JSON) has no spelling
-    for.
+    for. Refuse too a query parameter the route reads as one value sent more than once
+    (``?batch_id=a&batch_id=b``): which one was meant is not for the server to guess.
 
     Raises
     ------
@@ -99,6 +117,7 @@ async def storable_input(connection: HTTPConnection) -> None:
         for key, value in connection.query_params.multi_items()
         if NUL in key or NUL in value
     ]
+    problems += _repeated_values(connection)
     if isinstance(connection, Request):
         problems += [
             _problem(("body", *loc), msg) for loc, msg in await _body_problems(connection)
@@ -108,6 +127,30 @@ async def storable_input(connection: HTTPConnection) -> None:
     if isinstance(connection, Request):
         raise RequestValidationError(problems)
     raise WebSocketRequestValidationError(problems)
+
+
+def _repeated_values(connection: HTTPConnection) -> list[dict[str, Any]]:
+    """A problem for each query parameter of the matched route that takes one value and was
+    sent more than once."""
+    dependant = getattr(connection.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return []
+    sent = Counter(key for key, _ in connection.query_params.multi_items())
+    return [
+        _problem(("query", field.alias), f"sent {sent[field.alias]} times; it takes one value")
+        for field in get_flat_params(dependant)
+        if isinstance(field.field_info, params.Query)
+        and sent[field.alias] > 1
+        and not _takes_a_list(field.field_info.annotation)
+    ]
+
+
+def _takes_a_list(annotation: Any) -> bool:
+    """Whether a parameter annotated ``annotation`` (``list[str] | None``) reads every value
+    sent."""
+    union = get_origin(annotation) in (Union, UnionType)
+    options = get_args(annotation) if union else (annotation,)
+    return any(get_origin(option) in (list, tuple, set, frozenset) for option in options)
 
 
 _NUL_TEXT = "text may not contain NUL (\\x00) characters"

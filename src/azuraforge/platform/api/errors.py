@@ -26,6 +26,7 @@ from azuraforge.errors import (
     InvalidParameterError,
     NotFoundError,
     PluginError,
+    ReferenceNotFoundError,
     SchemaMismatchError,
     StoreUnavailableError,
     TransportUnavailableError,
@@ -42,6 +43,7 @@ _log = logging.getLogger(__name__)
 STATUS: list[tuple[type[Exception], int, str]] = [
     (ConfigError, 422, "INVALID_CONFIG"),
     (InvalidInputError, 422, "INVALID_INPUT"),
+    (ReferenceNotFoundError, 422, "UNKNOWN_REFERENCE"),
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
     (UnstorableValueError, 422, "INVALID_DATA"),

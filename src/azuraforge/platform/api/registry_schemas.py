@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
+from azuraforge.platform.api.schemas import RequestBody
 from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.registry import (
     ALIAS,
@@ -38,10 +39,9 @@ ACTOR = Field(
 REASON = Field("", max_length=2000, description="Why, kept in the alias's history.")
 
 
-class ModelCreate(BaseModel):
+class ModelCreate(RequestBody):
     """A model to register (its versions come from runs)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, AfterValidator(check_model_name)] = Field(
         ..., description="Letters, digits, _ . - (not first).", json_schema_extra=MODEL_NAME_RULE
     )
@@ -70,11 +70,20 @@ class ModelsPublic(BaseModel):
     limit: int
 
 
-class VersionCreate(BaseModel):
+class VersionCreate(RequestBody):
     """Register a completed run's model as the next version."""
 
-    model_config = ConfigDict(extra="forbid")
-    experiment: int | str = Field(..., description="The run's id or name (completed).")
+    experiment: int | str = Field(
+        ...,
+        description="The run's id or name (completed).",
+        # Declared as _storable_id checks it (its 422 names the range).
+        json_schema_extra={
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_EXPERIMENT_ID},
+                {"type": "string"},
+            ]
+        },
+    )
     description: str = Field("", max_length=10_000)
     actor: str | None = ACTOR
 
@@ -114,19 +123,17 @@ class VersionsPublic(BaseModel):
     limit: int
 
 
-class AliasSet(BaseModel):
+class AliasSet(RequestBody):
     """Point an alias at a version."""
 
-    model_config = ConfigDict(extra="forbid")
     version: int = Field(..., ge=1, le=2**31 - 1)
     reason: str = REASON
     actor: str | None = ACTOR
 
 
-class AliasChange(BaseModel):
+class AliasChange(RequestBody):
     """Who rolls an alias back, and why."""
 
-    model_config = ConfigDict(extra="forbid")
     reason: str = REASON
     actor: str | None = ACTOR
 
@@ -162,10 +169,9 @@ class AliasMovesPublic(BaseModel):
     limit: int
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(RequestBody):
     """Rows to predict from, in the format of the model's training data."""
 
-    model_config = ConfigDict(extra="forbid")
     rows: list[dict[str, Any]] = Field(
         ..., min_length=1, description="Objects of column: value (numbers, text, null)."
     )
@@ -203,12 +209,11 @@ class PredictionPublic(BaseModel):
     )
 
 
-class PredictionJobCreate(BaseModel):
+class PredictionJobCreate(RequestBody):
     """Rows, or a file of the server's data folder, to predict from in a job: exactly one of
     ``rows`` and ``inputs`` (declared as a ``oneOf``; the service refuses neither and both)."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"oneOf": [{"required": ["rows"]}, {"required": ["inputs"]}]},
     )
     # Absent, never null: a null beside the other would pass for "exactly one".

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 
 
-class ExperimentCreate(BaseModel):
+class RequestBody(BaseModel):
+    """A request body: an unknown field is refused, and a value must be of its declared JSON
+    type (``true`` is no 1, ``"3"`` no 3; 3.0 is 3), as its OpenAPI says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_numbers(cls, data: Any) -> Any:
+        return as_json_numbers(data)
+
+
+class ExperimentCreate(RequestBody):
     """A run to queue: a pipeline, its settings, optionally a grid of value lists (a batch)."""
 
-    model_config = ConfigDict(extra="forbid")
     pipeline: str = Field(..., max_length=100, description="Pipeline name (GET /pipelines).")
     config: dict[str, Any] = Field(
         default_factory=dict, description="Settings; defaults fill the rest."
@@ -22,7 +34,10 @@ class ExperimentCreate(BaseModel):
         None, description="Value lists per setting: one run per combination, sharing a batch id."
     )
     name: str | None = Field(
-        None, min_length=1, max_length=200, description="Unique in the project."
+        None,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Unique in the project; a grid's runs are named name-1, name-2...",
     )
 
 

@@ -8,6 +8,7 @@ status), and a value a run lacks is ``None``, never NaN.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,11 @@ DEFAULT_POINTS = 200
 MAX_POINTS = 10_000
 MAX_KEYS = 50
 """The most metric names a request may list (``metrics``, ``keys``)."""
-MAX_RUN_ID = 2**31 - 1
-"""Run ids are 32-bit on PostgreSQL."""
+RUN_ID = "[1-9][0-9]{0,9}"
+"""A run id in a query (a larger one than the store holds names no run: a 404)."""
+RUN_IDS = rf"{RUN_ID}(?:,{RUN_ID}){{0,{MAX_RUNS - 1}}}"
+"""Run ids in one query value: comma-separated, no spaces, at most :data:`MAX_RUNS`."""
+_RUN_ID = re.compile(RUN_ID)
 
 
 class SelectionError(QueryError):
@@ -112,15 +116,18 @@ def parse_ids(values: Iterable[str]) -> list[int]:
     azuraforge.platform.services.compare.SelectionError: 'x' is not a run id (a whole number ...
     """
     ids: list[int] = []
-    for part in (p.strip() for value in values for p in value.split(",")):
-        if not part:
-            continue
-        if not part.isdecimal() or not 1 <= int(part) <= MAX_RUN_ID:
-            raise SelectionError(
-                "experiments",
-                f"{part[:40]!r} is not a run id (a whole number from 1 to {MAX_RUN_ID})",
-            )
-        ids.append(int(part))
+    for value in values:
+        parts = value.split(",")
+        for part in parts:
+            if not _RUN_ID.fullmatch(part):
+                raise SelectionError(
+                    "experiments",
+                    f"{part[:40]!r} is not a run id (a whole number from 1, at most 10 digits; "
+                    "ids comma-separated, no spaces)",
+                )
+        if len(parts) > MAX_RUNS:
+            _too_many("experiments", len(parts))
+        ids.extend(map(int, parts))
     return list(dict.fromkeys(ids))
 
 

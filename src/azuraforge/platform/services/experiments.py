@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,9 @@ from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 
 _log = logging.getLogger(__name__)
 MAX_BATCH = 1000
+MAX_NAME = 200 - len(f"-{MAX_BATCH}")
+"""A submission's name: its batch's runs are named ``name-1``... ``name-1000``, each at most
+200 characters as the store keeps them."""
 SEED_RANGE = (-(2**31), 2**31 - 1)
 """The store keeps a config's ``seed`` in a 32-bit integer column (on PostgreSQL)."""
 
@@ -71,7 +75,10 @@ def validate_config(
     """
     what = f"config for {pipeline.name}"
     try:
-        config = pipeline.Config(**dict(settings))
+        # As JSON, strictly: a value of another JSON type than the setting's is refused
+        # (true for 1, "3" for 3), as the OpenAPI of the pipeline's settings says.
+        given = json.dumps(as_json_numbers(dict(settings)))
+        config = pipeline.Config.model_validate_json(given, strict=True)
     except ValidationError as e:
         raise ConfigError(
             what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
@@ -105,6 +112,22 @@ def check_grid_files(
                 problems += [((name, index), message) for _, message in e.problems]
     if problems:
         raise ConfigError("grid", problems, field="grid")
+
+
+def as_json_numbers(value: Any) -> Any:
+    """``value`` with each whole float an int, in lists and objects too: JSON has one kind
+    of number, and 3.0 is as much an integer as 3 (JSON Schema says so).
+
+    >>> as_json_numbers({"epochs": 3.0, "lr": [0.5, 2.0], "on": True})
+    {'epochs': 3, 'lr': [0.5, 2], 'on': True}
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [as_json_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_json_numbers(item) for key, item in value.items()}
+    return value
 
 
 def _message(error: Any) -> str:
@@ -194,7 +217,18 @@ def submit(
 
 
 def _run_names(name: str | None, count: int) -> list[str | None]:
-    """``name`` for a single run; ``name-1``, ``name-2``... for a batch (generated if none)."""
+    """``name`` for a single run; ``name-1``, ``name-2``... for a batch (generated if none).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``name`` is longer than :data:`MAX_NAME`.
+    """
+    if name is not None and len(name) > MAX_NAME:
+        raise InvalidParameterError(
+            f"a run's name is at most {MAX_NAME} characters (a grid's runs add -1 to "
+            f"-{MAX_BATCH}), got {len(name)}"
+        )
     if count == 1:
         return [name]
     return [f"{name}-{index}" if name else None for index in range(1, count + 1)]

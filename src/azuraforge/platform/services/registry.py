@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.errors import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    ReferenceNotFoundError,
+)
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.platform.jobs.states import COMPLETED, PREDICTION
 from azuraforge.platform.settings import Settings
@@ -192,9 +197,14 @@ def _source_run(store: Store, experiment: int | str, project: str) -> Experiment
     if isinstance(experiment, str):
         found = store.find_experiment_id(experiment, project=project)
         if found is None:
-            raise NotFoundError(f"no experiment named {experiment!r} in project {project!r}")
+            raise ReferenceNotFoundError(
+                f"no experiment named {experiment!r} in project {project!r}"
+            )
         experiment = found
-    run = store.get_experiment(experiment, project=project)
+    try:
+        run = store.get_experiment(experiment, project=project)
+    except NotFoundError as e:
+        raise ReferenceNotFoundError(str(e), public=e.public) from e
     if run.kind == PREDICTION:
         raise ConflictError(f"experiment {run.id} is a prediction job, not a training run")
     if run.status != COMPLETED:

@@ -14,6 +14,8 @@ from azuraforge.platform.store.records import ExperimentRecord
 
 Curve = tuple[list[int], list[float]]
 """The steps and the values of one metric of one run, in step order."""
+MAX_RUN_ID = 2**31 - 1
+"""Run ids are 32-bit on PostgreSQL."""
 
 
 class CompareStore(StoreBase):
@@ -29,14 +31,16 @@ class CompareStore(StoreBase):
         Raises
         ------
         NotFoundError
-            Naming every id that is not a run of ``project`` (a prediction job is none).
+            Naming every id that is not a run of ``project`` (a prediction job is none, nor
+            an id larger than any the store holds).
         """
         wanted = list(dict.fromkeys(experiment_ids))
+        storable = [i for i in wanted if i <= MAX_RUN_ID]
         with self._read() as connection:
             project_id = self.project_id(connection, project)
             rows = connection.execute(
                 select_records().where(
-                    Experiment.id.in_(wanted),
+                    Experiment.id.in_(storable),
                     Experiment.project_id == project_id,
                     Experiment.kind != PREDICTION,
                 )

@@ -501,10 +501,13 @@ def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
     assert "<table>" in html
 
 
-def test_no_report_yet_is_404_and_an_oversized_one_409(client: TestClient, worker, settings):
+def test_no_report_yet_is_409_none_ever_404_and_an_oversized_one_409(
+    client: TestClient, worker, settings
+):
+    # The run is there, its report not yet: a state, not a missing resource.
     queued = submit(client, steps=1, sleep=5)
     response = client.get(f"{API}/experiments/{queued['id']}/report")
-    assert response.status_code == 404
+    assert response.status_code == 409
     assert "writes it when it ends" in response.json()["error"]["message"]
     client.post(f"{API}/experiments/{queued['id']}/cancel")
     wait_for(client, queued["id"], {"cancelled"})

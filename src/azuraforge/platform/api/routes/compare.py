@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep, invalid_query
 from azuraforge.platform.api.schemas import ExperimentPublic, error_responses
@@ -15,6 +15,7 @@ from azuraforge.platform.services.compare import (
     MAX_KEYS,
     MAX_POINTS,
     MAX_RUNS,
+    RUN_IDS,
     Comparison,
     MetricCurves,
     Selection,
@@ -137,11 +138,13 @@ Names = Annotated[
 def compare_runs(
     store: StoreDep,
     experiments: Annotated[
-        list[str] | None,
+        # Declared, and checked by parse_ids: its 422 says which id is wrong.
+        list[Annotated[str, WithJsonSchema({"type": "string", "pattern": f"^{RUN_IDS}$"})]] | None,
         Query(description=f"Run ids (at most {MAX_RUNS}); repeat or comma-separate."),
     ] = None,
     batch: Annotated[
-        str | None, Query(max_length=40, description="A batch id (a grid's runs).")
+        str | None,
+        Query(min_length=1, max_length=40, description="A batch id (a grid's runs)."),
     ] = None,
     study: Annotated[
         int | None, Query(ge=1, le=MAX_EXPERIMENT_ID, description="A study id (its trials).")

@@ -18,7 +18,9 @@ from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
     TransportDep,
+    comma_separated,
     invalid_query,
+    status_list,
 )
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
@@ -35,7 +37,7 @@ from azuraforge.platform.api.schemas import (
     ReportPublic,
     error_responses,
 )
-from azuraforge.platform.jobs.states import FINISHED_STATES
+from azuraforge.platform.jobs.states import ALL_STATES, FINISHED_STATES
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
@@ -78,7 +80,8 @@ def create_experiments(
 def list_experiments(
     store: StoreDep,
     status_: Annotated[
-        list[str] | None, Query(alias="status", description="Repeat or comma-separate.")
+        list[Annotated[str, status_list(ALL_STATES)]] | None,
+        Query(alias="status", description="Repeat or comma-separate (no spaces)."),
     ] = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     batch_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -96,9 +99,8 @@ def list_experiments(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ExperimentsPublic:
     """A page of runs, filtered and sorted (by any column or by a metric's last value)."""
-    statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
     query = ExperimentQuery(
-        statuses=statuses,
+        statuses=comma_separated(status_),
         pipeline=pipeline,
         batch_id=batch_id,
         text=q,
@@ -204,16 +206,19 @@ def get_report(
     experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep
 ) -> ReportPublic:
     """The run's Markdown report, and as HTML (raw HTML in it escaped; its images and links
-    to the run's files pointed at ``/artifacts/...``). A run writes it when it ends."""
+    to the run's files pointed at ``/artifacts/...``). A run writes it when it ends: before,
+    a 409 says so; a run that ended without one is a 404."""
     record = store.get_experiment(experiment_id)
     path = (record.result or {}).get("report_path")
-    if not path:
-        why = (
-            f"it ended {record.status} before writing one"
-            if record.status in FINISHED_STATES
-            else "a run writes it when it ends"
+    if not path and record.status not in FINISHED_STATES:
+        raise ConflictError(
+            f"run {experiment_id} is {record.status} and has no report yet: a run writes it "
+            "when it ends"
         )
-        raise NotFoundError(f"run {experiment_id} has no report: {why}")
+    if not path:
+        raise NotFoundError(
+            f"run {experiment_id} has no report: it ended {record.status} before writing one"
+        )
     file = run_file(settings.run_dir(record.id, record.output_dir), path)
     if file.stat().st_size > MAX_REPORT_BYTES:
         raise ConflictError(

@@ -10,10 +10,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep, invalid_query
-from azuraforge.platform.api.schemas import error_responses
+from azuraforge.platform.api.deps import (
+    SettingsDep,
+    StoreDep,
+    TransportDep,
+    comma_separated,
+    invalid_query,
+    status_list,
+)
+from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import (
+    TRIAL_STATUSES,
     StudyReport,
     StudySummary,
     TrialQuery,
@@ -28,10 +36,9 @@ ERRORS = error_responses()
 StudyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A study's id.")]
 
 
-class StudyCreate(BaseModel):
+class StudyCreate(RequestBody):
     """A study to run: what to search over which base config, for which objective, how."""
 
-    model_config = ConfigDict(extra="forbid")
     pipeline: str = Field(..., max_length=100, description="Pipeline name (GET /pipelines).")
     config: dict[str, Any] = Field(
         default_factory=dict,
@@ -39,6 +46,7 @@ class StudyCreate(BaseModel):
     )
     space: dict[str, Any] = Field(
         ...,
+        min_length=1,
         max_length=100,
         description="Setting -> {type: float|int, low, high, log?, step?} or {type: "
         "categorical, choices: [...]} (a bare list is a categorical's choices).",
@@ -291,8 +299,10 @@ def list_study_trials(
     study_id: StudyId,
     studies: StudiesDep,
     status_: Annotated[
-        list[str] | None,
-        Query(alias="status", description="Repeat or comma-separate; all when absent."),
+        list[Annotated[str, status_list(TRIAL_STATUSES)]] | None,
+        Query(
+            alias="status", description="Repeat or comma-separate (no spaces); all when absent."
+        ),
     ] = None,
     sort: TrialSort = "number",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
@@ -302,9 +312,12 @@ def list_study_trials(
     """A page of the study's trials, filtered by status and sorted by number, value or
     status (trials without a value last either way; ties by number). An unknown status or
     sort is a 422 naming the parameter, as a bad order or page is."""
-    statuses = [s.strip() for value in status_ or [] for s in value.split(",") if s.strip()]
     query = TrialQuery(
-        statuses=statuses, sort=sort, descending=order == "desc", offset=offset, limit=limit
+        statuses=comma_separated(status_),
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
     )
     try:
         page = studies.views.trials(study_id, query)

@@ -1,0 +1,164 @@
+"""The OpenAPI the API serves, built live: FastAPI's, with what it cannot say of itself.
+
+- A rule such as "exactly one of ``experiments``, ``batch`` and ``study``" or "``metric_min``
+  needs ``metric``" is not a property of one parameter. OpenAPI declares it on an object
+  parameter of ``style: form, explode: true``: its properties are sent as query parameters of
+  their own, exactly as a client sends them today, and its schema says which go together.
+- The keys runs can be sorted by (the columns, and ``metric:<key>`` of each metric logged)
+  and each installed pipeline's settings (:mod:`~azuraforge.platform.api.config_schemas`)
+  are read when ``/openapi.json`` is fetched.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from azuraforge.apps import discover
+from azuraforge.platform.api import config_schemas
+from azuraforge.platform.store.experiments import SORTABLE
+
+JsonSchema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryGroup:
+    """Query parameters of one operation declared as one object parameter ``name``, whose
+    schema ``rule`` makes from theirs (by parameter name, each as one query value)."""
+
+    path: str
+    method: str
+    name: str
+    members: tuple[str, ...]
+    required: bool
+    rule: Callable[[dict[str, JsonSchema]], JsonSchema]
+    description: str
+
+    def apply(self, openapi: dict[str, Any], prefix: str) -> None:
+        """Replace the members by the group in ``openapi``'s operation (under ``prefix``)."""
+        operation = openapi["paths"][prefix + self.path][self.method]
+        parameters = operation["parameters"]
+        members = {
+            p["name"]: one_value(p["schema"])
+            for p in parameters
+            if p["in"] == "query" and p["name"] in self.members
+        }
+        assert set(members) == set(self.members), f"{self.path}: {sorted(members)}"
+        kept = [p for p in parameters if not (p["in"] == "query" and p["name"] in members)]
+        group = {
+            "name": self.name,
+            "in": "query",
+            "required": self.required,
+            "style": "form",
+            "explode": True,
+            "description": self.description,
+            "schema": self.rule(members),
+        }
+        operation["parameters"] = [*kept, group]
+
+
+def one_value(schema: JsonSchema) -> JsonSchema:
+    """The schema of one query value of a parameter: not null, one item of a list."""
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    (value,) = options
+    return dict(value.get("items", value)) if value.get("type") == "array" else dict(value)
+
+
+def exactly_one(members: dict[str, JsonSchema]) -> JsonSchema:
+    """An object of exactly one of ``members``. Other query parameters are not named: the
+    API reads only its own."""
+    return {
+        "type": "object",
+        "properties": members,
+        "oneOf": [{"required": [name]} for name in members],
+    }
+
+
+def ranged_metric(members: dict[str, JsonSchema]) -> JsonSchema:
+    """``metric`` alone, or a bound (``metric_min``, ``metric_max``) with a ``metric`` to
+    filter on."""
+    bounds = {name: schema for name, schema in members.items() if name != "metric"}
+    named = {**members["metric"], "minLength": 1}
+    return {
+        "type": "object",
+        "properties": members,
+        "anyOf": [
+            {"not": {"anyOf": [{"required": [name]} for name in bounds]}},
+            {"properties": {"metric": named}, "required": ["metric"]},
+        ],
+    }
+
+
+GROUPS = (
+    QueryGroup(
+        path="/compare",
+        method="get",
+        name="selection",
+        members=("experiments", "batch", "study"),
+        required=True,
+        rule=exactly_one,
+        description="The runs to compare: exactly one of experiments (ids, comma-separated), "
+        "batch or study, each a query parameter of its own.",
+    ),
+    QueryGroup(
+        path="/experiments",
+        method="get",
+        name="metric_filter",
+        members=("metric", "metric_min", "metric_max"),
+        required=False,
+        rule=ranged_metric,
+        description="Runs whose metric's last value is within bounds: metric_min and "
+        "metric_max need metric, each a query parameter of its own.",
+    ),
+)
+
+
+STORABLE = (
+    "Text holding a NUL character, in a query parameter or anywhere in a JSON body (keys "
+    "too), and NaN or Infinity in a JSON body are refused (422) before any route runs: the "
+    "databases do not store them alike. A query parameter that takes one value, sent more "
+    "than once, is refused too (422)."
+)
+"""What every operation refuses (:func:`~azuraforge.platform.api.deps.checked_input`), said
+once in the OpenAPI's description rather than as a pattern on each of its strings."""
+
+
+def install(app: FastAPI, prefix: str) -> None:
+    """Serve ``app``'s OpenAPI live: FastAPI's, with the query rules of :data:`GROUPS`
+    (paths under ``prefix``) declared, and, as they are when it is fetched, the metric keys
+    runs can be sorted by and the settings of each installed pipeline."""
+    fastapi_openapi = app.openapi
+
+    @functools.cache
+    def static() -> dict[str, Any]:
+        schema = fastapi_openapi()
+        schema["info"]["description"] += " " + STORABLE
+        for group in GROUPS:
+            group.apply(schema, prefix)
+        return schema
+
+    def openapi() -> dict[str, Any]:
+        live = copy.deepcopy(static())
+        declare_sort_keys(live, prefix, app.state.store.list_metric_keys())
+        usable = {name: plugin.pipeline for name, plugin in discover().items() if plugin.pipeline}
+        config_schemas.declare(live, usable)
+        return live
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare_sort_keys(openapi: dict[str, Any], prefix: str, metrics: list[str]) -> None:
+    """The runs' sort keys as an enum: the columns, and ``metric:<key>`` for each metric
+    some run logged (``metrics``)."""
+    operation = openapi["paths"][prefix + "/experiments"]["get"]
+    (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
+    sort["schema"]["enum"] = [*SORTABLE, *(f"metric:{key}" for key in metrics)]
+    sort["description"] = sort["schema"]["description"] = (
+        "A column, or metric:<key> by a metric's last value. The keys listed are those some "
+        "run had logged when this OpenAPI was fetched; another is a 422 naming them."
+    )

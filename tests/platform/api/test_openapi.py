@@ -1,0 +1,213 @@
+"""The OpenAPI declares the rules the API enforces: for each request here, the live
+``/openapi.json`` calls it valid exactly when the API does not answer 422."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+from fastapi.testclient import TestClient
+
+from azuraforge.platform.jobs.runner import execute
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+
+API = "/api/v1"
+
+
+def parameter(openapi: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    """The schema of query parameter ``name`` of ``GET path``."""
+    (found,) = (p for p in openapi["paths"][API + path]["get"]["parameters"] if p["name"] == name)
+    return found["schema"]
+
+
+def declared_valid(schema: dict[str, Any], value: Any, openapi: dict[str, Any]) -> bool:
+    """Whether ``value`` is valid against ``schema`` of ``openapi`` (its components at hand)."""
+    bundled = {**schema, "components": openapi["components"]}
+    return jsonschema_rs.Draft202012Validator(bundled).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {},
+        {"experiments": "1"},
+        {"experiments": "1,2"},
+        {"batch": "b"},
+        {"study": 1},
+        {"experiments": "1", "batch": "b"},
+        {"batch": "b", "study": 1},
+        {"experiments": "1, 2"},
+        {"experiments": "1,,2"},
+        {"experiments": ",".join(["1"] * 101)},
+        {"batch": ""},
+    ],
+)
+def test_compare_declares_exactly_one_selector(read_only_client: TestClient, selection):
+    openapi = read_only_client.get("/openapi.json").json()
+    declared = declared_valid(parameter(openapi, "/compare", "selection"), selection, openapi)
+    status = read_only_client.get(f"{API}/compare", params=selection).status_code
+    assert declared == (status != 422), (selection, status)
+
+
+@pytest.mark.parametrize(
+    "metric_filter",
+    [
+        {},
+        {"metric": "loss"},
+        {"metric": ""},
+        {"metric": "loss", "metric_min": 0.5},
+        {"metric": "loss", "metric_max": 2},
+        {"metric_min": 0},
+        {"metric_max": 0},
+        {"metric": "", "metric_min": 0},
+    ],
+)
+def test_a_metric_bound_declares_it_needs_metric(read_only_client: TestClient, metric_filter):
+    openapi = read_only_client.get("/openapi.json").json()
+    schema = parameter(openapi, "/experiments", "metric_filter")
+    declared = declared_valid(schema, metric_filter, openapi)
+    status = read_only_client.get(f"{API}/experiments", params=metric_filter).status_code
+    assert declared == (status != 422), (metric_filter, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("/experiments", "queued,running"),
+        ("/experiments", "queued, running"),
+        ("/experiments", ",queued"),
+        ("/experiments", "hä1"),
+        ("/studies/1/trials", "completed,pruned"),
+        ("/studies/1/trials", "completed,"),
+        ("/studies/1/trials", "hä1"),
+    ],
+)
+def test_status_lists_declare_their_statuses(read_only_client: TestClient, path, value):
+    openapi = read_only_client.get("/openapi.json").json()
+    items = parameter(openapi, path.replace("1", "{study_id}"), "status")["anyOf"][0]["items"]
+    declared = declared_valid(items, value, openapi)
+    status = read_only_client.get(API + path, params={"status": value}).status_code
+    assert declared == (status != 422), (value, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "component", "body"),
+    [
+        ("/models/weather/versions", "VersionCreate", {"experiment": 0}),
+        ("/models/weather/versions", "VersionCreate", {"experiment": 2**31}),
+        ("/models/weather/versions", "VersionCreate", {"experiment": "weather-0"}),
+        ("/studies", "StudyCreate", {"pipeline": "sleeper", "space": {}}),
+    ],
+)
+def test_bodies_declare_their_bounds(read_only_client: TestClient, path, component, body):
+    openapi = read_only_client.get("/openapi.json").json()
+    schema = {"$ref": f"#/components/schemas/{component}"}
+    declared = declared_valid(schema, body, openapi)
+    status = read_only_client.post(API + path, json=body).status_code
+    assert declared == (status != 422), (body, status)
+
+
+def test_sort_keys_are_the_metrics_logged_when_fetched(
+    client: TestClient, store: Store, settings: Settings
+):
+    def sort_keys() -> list[str]:
+        openapi = client.get("/openapi.json").json()
+        return parameter(openapi, "/experiments", "sort")["enum"]
+
+    assert not [key for key in sort_keys() if key.startswith("metric:")]
+    run = store.create_experiment("sleeper", {"steps": 1, "sleep": 0})
+    lease = store.claim(run.id, "test-worker", 60.0)
+    assert lease is not None and execute(store, lease, settings) == "completed"
+    keys = sort_keys()
+    assert [key for key in keys if key.startswith("metric:")] == ["metric:loss", "metric:val_loss"]
+    for key in ("metric:loss", "name"):
+        assert client.get(f"{API}/experiments", params={"sort": key}).status_code == 200
+    assert "metric:MAE" not in keys
+    assert client.get(f"{API}/experiments", params={"sort": "metric:MAE"}).status_code == 422
+
+
+CHECKED_BY_CODE = "checked by code"
+"""A body the OpenAPI declares valid that the API refuses (422) for what one schema of every
+setting's grid values or search entries cannot say: a value of the setting's type."""
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ({"pipeline": "sleeper", "config": {"steps": 2, "sleep": 0}}, True),
+        ({"pipeline": "sleeper", "grid": {"steps": [1, 2]}, "name": "g" * 195}, True),
+        ({"pipeline": "sleeper", "name": "n" * 196}, False),
+        ({"pipeline": "sleeper", "config": {"steps": 0}}, False),
+        ({"pipeline": "sleeper", "config": {"steps": 2.0, "sleep": 0}}, True),  # JSON: 2.0 is 2
+        ({"pipeline": "sleeper", "config": {"steps": True}}, False),
+        ({"pipeline": "sleeper", "config": {"steps": "2"}}, False),
+        ({"pipeline": "sleeper", "config": {"ignore_cancel": 1}}, False),
+        ({"pipeline": "sleeper", "config": {"nope": 1}}, False),
+        ({"pipeline": "sleeper", "grid": {"steps": []}}, False),
+        ({"pipeline": "sleeper", "grid": {"steps": ["x"]}}, CHECKED_BY_CODE),
+        ({"pipeline": "sleeper", "grid": {"nope": [1]}}, False),
+        ({"pipeline": "forecaster", "config": {"csv": "a.csv"}}, False),  # target required
+        ({"pipeline": "weather-forecaster", "config": {"seed": 2**31}}, False),
+    ],
+)
+def test_a_submission_declares_its_pipeline_settings(client: TestClient, body, accepted):
+    openapi = client.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/ExperimentCreate"}
+    assert declared_valid(schema, body, openapi) == (accepted is not False)
+    status = client.post(f"{API}/experiments", json=body).status_code
+    assert status == {True: 201, False: 422, CHECKED_BY_CODE: 422}[accepted], (body, status)
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ({"pipeline": "sleeper", "space": {"steps": [1, 2]}, "n_trials": 1}, True),
+        ({"pipeline": "sleeper", "space": {"steps": {"type": "int", "low": 1, "high": 3}}}, True),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "n_trials": 1.0}, True),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "n_trials": True}, False),
+        ({"pipeline": "sleeper", "space": {"nope": [1, 2]}}, False),
+        (
+            {"pipeline": "sleeper", "space": {"steps": {"type": "int", "low": 0, "high": 3}}},
+            CHECKED_BY_CODE,
+        ),
+        ({"pipeline": "sleeper", "space": {"steps": {"type": "int", "low": 1}}}, False),
+        ({"pipeline": "sleeper", "space": {"steps": {"type": "log", "low": 1, "high": 3}}}, False),
+        ({"pipeline": "sleeper", "space": {"steps": [1]}, "config": {"nope": 1}}, False),
+        ({"pipeline": "forecaster", "space": {"epochs": [1]}, "config": {"csv": "a.csv"}}, False),
+    ],
+)
+def test_a_study_declares_its_pipeline_settings(client: TestClient, body, accepted):
+    openapi = client.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/StudyCreate"}
+    assert declared_valid(schema, body, openapi) == (accepted is not False)
+    status = client.post(f"{API}/studies", json=body).status_code
+    assert status == {True: 201, False: 422, CHECKED_BY_CODE: 422}[accepted], (body, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "refused"),
+    [
+        ("/experiments", [("batch_id", "a"), ("batch_id", "b")], "batch_id"),
+        ("/experiments", [("limit", "1"), ("limit", "1")], "limit"),
+        ("/experiments", [("metric", "loss"), ("metric", "mae")], "metric"),
+        ("/experiments", [("status", "queued"), ("status", "running")], None),
+        ("/experiments", [("colour", "red"), ("colour", "blue")], None),
+        ("/compare", [("batch", "a"), ("batch", "b")], "batch"),
+        ("/compare", [("batch", "b"), ("metrics", "a"), ("metrics", "b")], None),
+    ],
+)
+def test_a_parameter_of_one_value_sent_twice_is_refused(
+    read_only_client: TestClient, path, params, refused
+):
+    """The OpenAPI declares one value; reading the first or the last would be a guess. A list
+    parameter takes every value, and parameters the API does not read are not its to judge."""
+    response = read_only_client.get(API + path, params=params)
+    if refused is None:
+        assert response.status_code != 422, response.text
+        return
+    assert response.status_code == 422, response.text
+    assert (
+        f"query.{refused}: sent 2 times; it takes one value" in response.json()["error"]["message"]
+    )
