@@ -34,10 +34,13 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery, bootsteps
+from kombu.connection import Connection
 from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
@@ -151,7 +154,12 @@ class CeleryTransport(Transport):
         any, stops it cooperatively when it sees the cancel request in the store). Best
         effort: a broker that cannot be reached is logged."""
         try:
-            self.app.control.revoke(_task_id(experiment_id), terminate=False)
+            # Connected first as check() is: a broker that refuses connections fails within
+            # CHECK_TIMEOUT, where the revoke's own retries kept the cancel waiting 6 s.
+            with self._connection() as connection:
+                self.app.control.revoke(
+                    _task_id(experiment_id), terminate=False, connection=connection
+                )
         except _BROKER_ERRORS as e:
             _log.warning(
                 "experiment %d: its task was not revoked (%s); workers still skip or stop it "
@@ -163,12 +171,19 @@ class CeleryTransport(Transport):
     def check(self) -> None:
         """Connect to the broker once; raise :class:`TransportUnavailableError` if it fails."""
         try:
-            with self.app.connection_for_write() as connection:
-                connection.ensure_connection(
-                    max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT
-                )
+            with self._connection():
+                pass
         except _BROKER_ERRORS as e:
             raise self._unreachable(e) from e
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A connection to the broker, tried once (within :data:`CHECK_TIMEOUT`)."""
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT
+            )
+            yield connection
 
     def _unreachable(self, error: Exception) -> TransportUnavailableError:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
