@@ -22,8 +22,12 @@ PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/testing \
 	tests/examples tests/docs tests/test_errors.py tests/test_private_imports.py src/azuraforge
 
+# The quick benchmarks (bench-quick), one target a script, the longest first.
+BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
+	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study
+
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
-	bench-quick clean
+	bench-quick $(BENCH_QUICK) clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +49,11 @@ PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
-## test: lint, format check, types, layer contract and the quick benchmarks side by side (mypy
-## and the benchmarks each keep one core busy), then the whole test suite on every core
+## test: the quick benchmarks, lint, format check, types and layer contract side by side (three
+## at a time: the live benchmarks mostly wait on their servers), then the whole test suite on
+## every core
 test: $(VENV)/.installed-dev
-	$(MAKE) --no-print-directory --jobs 2 --output-sync=target lint typecheck layers bench-quick
+	$(MAKE) --no-print-directory --jobs 3 --output-sync=target $(BENCH_QUICK) typecheck lint layers
 	$(MAKE) --no-print-directory pytest
 
 ## test-fast: lint, types, contracts and the unit tiers (FAST_TESTS) on every core; a few minutes
@@ -109,16 +114,33 @@ bench: $(VENV)/.installed-dev
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
-## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed)
-bench-quick: $(VENV)/.installed-dev
+## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed), each
+## script its own target so that make --jobs runs them side by side (the live ones mostly wait)
+bench-quick: $(BENCH_QUICK)
+
+bench-quick-core: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick.json
 	$(BIN)/python benchmarks/core_vs_torch.py --quick --threads 2 --out $(VENV)/bench-quick.md --json $(VENV)/bench-quick-2.json
+
+bench-quick-mnist: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/mnist_epoch.py --quick --out $(VENV)/bench-mnist-quick.md --json $(VENV)/bench-mnist-quick.json
+
+bench-quick-mlflow: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_vs_mlflow.py --quick --out $(VENV)/bench-platform-quick.md --json $(VENV)/bench-platform-quick.json
+
+bench-quick-live: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_live.py --quick --out $(VENV)/bench-live-quick.md --json $(VENV)/bench-live-quick.json
+
+bench-quick-serving: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json
+
+bench-quick-study: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
+
+bench-quick-pages: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json
+
+bench-quick-stream: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json
 
 clean:
