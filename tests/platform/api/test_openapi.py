@@ -129,8 +129,9 @@ def test_sort_keys_are_the_metrics_logged_when_fetched(
 
 
 CHECKED_BY_CODE = "checked by code"
-"""A body the OpenAPI declares valid that the API refuses (422) for what one schema of every
-setting's grid values or search entries cannot say: a value of the setting's type."""
+"""A body the OpenAPI declares valid that the API refuses (422) for what its schema cannot
+say: a grid value or search entry of the setting's type (one schema serves every setting's),
+a file of the data folder."""
 
 
 @pytest.mark.parametrize(
@@ -148,6 +149,15 @@ setting's grid values or search entries cannot say: a value of the setting's typ
         ({"pipeline": "sleeper", "grid": {"steps": []}}, False),
         ({"pipeline": "sleeper", "grid": {"steps": ["x"]}}, CHECKED_BY_CODE),
         ({"pipeline": "sleeper", "grid": {"nope": [1]}}, False),
+        # a list setting's grid values are lists (here refused for the file, not for them)
+        (
+            {
+                "pipeline": "forecaster",
+                "config": {"csv": "nope.csv", "target": "load"},
+                "grid": {"features": [["temp"], ["temp", "dewp"]]},
+            },
+            CHECKED_BY_CODE,
+        ),
         ({"pipeline": "forecaster", "config": {"csv": "a.csv"}}, False),  # target required
         ({"pipeline": "weather-forecaster", "config": {"seed": 2**31}}, False),
     ],

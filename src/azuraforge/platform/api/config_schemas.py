@@ -5,12 +5,13 @@ from ``grid`` (a submission), from ``config`` or ``space`` (a study).
 
 What JSON Schema cannot say stays the API's to check, and its 422 names it: a file setting
 names a file of the data folder; a pipeline's own rules across settings; a grid of at most
-1,000 runs; a search entry's values of its setting's type (one schema serves every setting's
-entry) and a range's low at most its high.
+1,000 runs; a grid's values and a search entry's of their setting's type (one schema serves
+every setting's) and a range's low at most its high.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,12 +107,12 @@ class Settings:
 
 def submission(settings: Settings, base: JsonSchema) -> JsonSchema:
     """The body of ``POST /experiments`` for one pipeline: ``base`` (the pipeline-free
-    body), with its config typed and its grid naming the pipeline's settings, each a list
-    of :data:`CHOICES`."""
+    body), with its config typed and its grid naming the pipeline's settings, each a
+    non-empty list of values (a list setting's values are lists)."""
     grid = {
         "type": "object",
         "propertyNames": {"enum": sorted(settings.fields)},
-        "additionalProperties": CHOICES,
+        "additionalProperties": {"type": "array", "minItems": 1},
     }
     properties = {
         **base["properties"],
@@ -165,7 +166,7 @@ def declare(openapi: dict[str, Any], pipelines: Mapping[str, type[Pipeline[Any]]
     every = [Settings.of(pipeline) for _, pipeline in sorted(pipelines.items())]
     for settings in every:
         components.update(settings.definitions)
-    components[SEARCH_ENTRY_NAME] = SEARCH_ENTRY
+    components[SEARCH_ENTRY_NAME] = copy.deepcopy(SEARCH_ENTRY)
     for component, body in (("ExperimentCreate", submission), ("StudyCreate", study)):
         base = components[component]
         components[component] = {

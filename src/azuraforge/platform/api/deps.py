@@ -1,12 +1,13 @@
 """What routes receive: the store, the settings, the transport, the event hub, ids in the
-range the store's columns hold, and only input every database stores alike."""
+range the store's columns hold, only input every database stores alike, and one value of a
+query parameter that takes one."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -132,10 +133,10 @@ async def checked_input(connection: HTTPConnection) -> None:
 def _repeated_values(connection: HTTPConnection) -> list[dict[str, Any]]:
     """A problem for each query parameter of the matched route that takes one value and was
     sent more than once."""
-    dependant = getattr(connection.scope.get("route"), "dependant", None)
-    if dependant is None:
-        return []
     sent = Counter(key for key, _ in connection.query_params.multi_items())
+    dependant = getattr(connection.scope.get("route"), "dependant", None)
+    if dependant is None or all(count == 1 for count in sent.values()):
+        return []
     return [
         _problem(("query", field.alias), f"sent {sent[field.alias]} times; it takes one value")
         for field in get_flat_params(dependant)
@@ -145,12 +146,18 @@ def _repeated_values(connection: HTTPConnection) -> list[dict[str, Any]]:
     ]
 
 
+_SEQUENCES = (list, tuple, set, frozenset, deque, Sequence)
+
+
 def _takes_a_list(annotation: Any) -> bool:
-    """Whether a parameter annotated ``annotation`` (``list[str] | None``) reads every value
-    sent."""
-    union = get_origin(annotation) in (Union, UnionType)
-    options = get_args(annotation) if union else (annotation,)
-    return any(get_origin(option) in (list, tuple, set, frozenset) for option in options)
+    """Whether FastAPI reads every value of a query parameter annotated ``annotation``
+    (``list[str] | None``, ``Annotated[list[str], ...]``), not one."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_a_list(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_takes_a_list(option) for option in get_args(annotation))
+    return (origin or annotation) in _SEQUENCES
 
 
 _NUL_TEXT = "text may not contain NUL (\\x00) characters"

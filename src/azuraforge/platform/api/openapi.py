@@ -118,7 +118,7 @@ GROUPS = (
 )
 
 
-STORABLE = (
+REFUSED_EVERYWHERE = (
     "Text holding a NUL character, in a query parameter or anywhere in a JSON body (keys "
     "too), and NaN or Infinity in a JSON body are refused (422) before any route runs: the "
     "databases do not store them alike. A query parameter that takes one value, sent more "
@@ -137,7 +137,7 @@ def install(app: FastAPI, prefix: str) -> None:
     @functools.cache
     def static() -> dict[str, Any]:
         schema = fastapi_openapi()
-        schema["info"]["description"] += " " + STORABLE
+        schema["info"]["description"] += " " + REFUSED_EVERYWHERE
         for group in GROUPS:
             group.apply(schema, prefix)
         return schema

@@ -54,7 +54,8 @@ from azuraforge.platform.store import Store, is_unavailable
 
 TASK_NAME = "azuraforge.run_experiment"
 CHECK_TIMEOUT = 2.0
-"""Most seconds :meth:`CeleryTransport.check` retries a broker that refuses connections."""
+"""Most seconds :meth:`CeleryTransport.check` and :meth:`CeleryTransport.cancel` try a
+broker that refuses connections."""
 _BROKER_ERRORS = (KombuError, OSError)
 _log = logging.getLogger(__name__)
 

@@ -158,6 +158,10 @@ def register_version(
 
     Raises
     ------
+    NotFoundError
+        If there is no model ``model``.
+    ReferenceNotFoundError
+        If there is no run ``experiment`` (by id or name).
     ConflictError
         If the run has not completed or saved no artifact.
     """
