@@ -22,7 +22,8 @@ PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/testing \
 	tests/examples tests/docs tests/test_errors.py tests/test_private_imports.py src/azuraforge
 
-# The quick benchmarks (bench-quick), one target a script, the longest first.
+# The quick benchmarks (bench-quick), one target a script, the longest first (make test starts
+# mypy, the longest step, beside the first two).
 BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study
 
@@ -53,7 +54,7 @@ run: $(VENV)/.installed-run
 ## at a time: the live benchmarks mostly wait on their servers), then the whole test suite on
 ## every core
 test: $(VENV)/.installed-dev
-	$(MAKE) --no-print-directory --jobs 3 --output-sync=target $(BENCH_QUICK) typecheck lint layers
+	$(MAKE) --no-print-directory --jobs 3 --output-sync=target typecheck $(BENCH_QUICK) lint layers
 	$(MAKE) --no-print-directory pytest
 
 ## test-fast: lint, types, contracts and the unit tiers (FAST_TESTS) on every core; a few minutes
