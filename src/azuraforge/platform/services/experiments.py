@@ -13,9 +13,9 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from azuraforge.apps import get_pipeline
 from azuraforge.apps.base import Pipeline
@@ -97,12 +97,38 @@ def validate_config(
         raise ConfigError(what, e.problems) from None
 
 
-def check_grid_files(
-    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: Path
+def check_grid(
+    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: Path | None = None
 ) -> None:
-    """Refuse a grid whose values of a file setting name no file of ``data_folder``, each at
-    its place in the grid (``grid.csv.1``); the configs it makes are checked again."""
-    folder, problems = DataFolder(data_folder), []
+    """Refuse a grid value its setting refuses (another JSON type, out of its range) or,
+    with ``data_folder``, a file setting's value naming no file there: each at its place in
+    the grid (``grid.epochs.1``), not in the configs it makes, which are checked again."""
+    fields = pipeline.Config.model_fields
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name, values in grid.items():
+        if name not in fields:
+            problems.append(((name,), "unknown setting"))
+            continue
+        if not isinstance(values, list):
+            continue  # expand_grid says so
+        field = fields[name]
+        annotated: Any = Annotated[field.annotation, field]  # the setting, constraints too
+        setting: TypeAdapter[Any] = TypeAdapter(annotated)
+        for index, value in enumerate(values):
+            try:
+                setting.validate_json(json.dumps(as_json_numbers(value)), strict=True)
+            except ValidationError as e:
+                problems += [((name, index, *err["loc"]), _message(err)) for err in e.errors()]
+    if data_folder is not None and not problems:
+        problems = _grid_files_outside(pipeline, grid, DataFolder(data_folder))
+    if problems:
+        raise ConfigError("grid", problems, field="grid")
+
+
+def _grid_files_outside(
+    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], folder: DataFolder
+) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for name in file_settings(pipeline.Config):
         values = grid.get(name)
         for index, value in enumerate(values if isinstance(values, list) else []):
@@ -110,8 +136,7 @@ def check_grid_files(
                 folder.confine(pipeline.Config, {name: value})
             except OutsideDataFolderError as e:
                 problems += [((name, index), message) for _, message in e.problems]
-    if problems:
-        raise ConfigError("grid", problems, field="grid")
+    return problems
 
 
 def as_json_numbers(value: Any) -> Any:
@@ -186,8 +211,8 @@ def submit(
         When the transport cannot send a message, saying what was left (normally nothing).
     """
     pipeline = get_pipeline(pipeline_name)
-    if grid and data_folder is not None:
-        check_grid_files(pipeline, grid, data_folder)
+    if grid:
+        check_grid(pipeline, grid, data_folder)
     configs = expand_grid(config, grid) if grid else [dict(config)]
     validated = [validate_config(pipeline, c, data_folder) for c in configs]
     batch_id = uuid.uuid4().hex[:12] if grid else None
