@@ -163,11 +163,7 @@ a file of the data folder."""
     ],
 )
 def test_a_submission_declares_its_pipeline_settings(client: TestClient, body, accepted):
-    openapi = client.get("/openapi.json").json()
-    schema = {"$ref": "#/components/schemas/ExperimentCreate"}
-    assert declared_valid(schema, body, openapi) == (accepted is not False)
-    status = client.post(f"{API}/experiments", json=body).status_code
-    assert status == {True: 201, False: 422, CHECKED_BY_CODE: 422}[accepted], (body, status)
+    declared_as_answered(client, "/experiments", "ExperimentCreate", body, accepted)
 
 
 @pytest.mark.parametrize(
@@ -189,11 +185,19 @@ def test_a_submission_declares_its_pipeline_settings(client: TestClient, body, a
     ],
 )
 def test_a_study_declares_its_pipeline_settings(client: TestClient, body, accepted):
+    declared_as_answered(client, "/studies", "StudyCreate", body, accepted)
+
+
+def declared_as_answered(
+    client: TestClient, path: str, component: str, body: dict[str, Any], accepted: bool | str
+) -> None:
+    """``body`` is declared valid by ``component`` unless ``accepted`` is False, and
+    ``POST path`` creates it when ``accepted`` is True, else refuses it (422)."""
     openapi = client.get("/openapi.json").json()
-    schema = {"$ref": "#/components/schemas/StudyCreate"}
+    schema = {"$ref": f"#/components/schemas/{component}"}
     assert declared_valid(schema, body, openapi) == (accepted is not False)
-    status = client.post(f"{API}/studies", json=body).status_code
-    assert status == {True: 201, False: 422, CHECKED_BY_CODE: 422}[accepted], (body, status)
+    status = client.post(API + path, json=body).status_code
+    assert status == (201 if accepted is True else 422), (body, status)
 
 
 @pytest.mark.parametrize(
