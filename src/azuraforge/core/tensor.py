@@ -143,9 +143,17 @@ class Tensor:
         return int(self.data.ndim)
 
     @property
-    def size(self) -> int:
-        """Number of elements."""
-        return int(self.data.size)
+    def size(self) -> Size:
+        """Number of elements, an int (NumPy's ``.size``) that can also be called as
+        PyTorch's ``size()``: ``t.size()`` is the shape, ``t.size(dim)`` one dimension.
+
+        Examples
+        --------
+        >>> t = Tensor(np.zeros((2, 3)))
+        >>> t.size, t.size(), t.size(-1)
+        (6, (2, 3), 3)
+        """
+        return Size(self.data.size, self.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -181,6 +189,11 @@ class Tensor:
         if self.data.ndim == 0:
             raise ShapeError("len() of a 0-d tensor; use .item() for its value")
         return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The tensor's rows (its slices along the first axis), each in the graph:
+        ``for row in t``, ``a, b = t``, ``list(t)``."""
+        return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -297,6 +310,14 @@ class Tensor:
         """Element-wise equality as a bool tensor."""
         return Tensor(self.data == _data(other))
 
+    def __eq__(self, other: object) -> Identity:  # type: ignore[override]
+        return Identity(self is other)
+
+    def __ne__(self, other: object) -> Identity:  # type: ignore[override]
+        return Identity(self is not other)
+
+    __hash__ = object.__hash__
+
     # ---- methods (thin wrappers over ops and functional) --------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (all axes by default)."""
@@ -306,13 +327,43 @@ class Tensor:
         """Mean over ``axis`` (all axes by default)."""
         return ops.mean(self, axis, keepdims)
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; the gradient is shared equally between ties."""
-        return ops.max(self, axis, keepdims)
+    def max(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+    ) -> Any:
+        """With ``dim`` (PyTorch's call, positional too): ``(values, indices)`` of the maxima
+        along it. Else the maximum over ``axis`` (all axes by default), as NumPy's ``max``.
+        The gradient is shared equally between ties.
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; the gradient is shared equally between ties."""
-        return ops.min(self, axis, keepdims)
+        Examples
+        --------
+        >>> values, indices = Tensor([[1.0, 5.0], [7.0, 2.0]]).max(1)
+        >>> values, indices
+        (Tensor([5., 7.]), Tensor([1, 0], dtype=int64))
+        >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).max(axis=0)
+        Tensor([7., 5.])
+        """
+        if dim is None:
+            return ops.max(self, axis, keepdims or keepdim)
+        return MinMax(ops.max(self, dim, keepdim), self.argmax(dim=dim, keepdim=keepdim))
+
+    def min(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+    ) -> Any:
+        """With ``dim``: ``(values, indices)`` of the minima along it; else the minimum over
+        ``axis``. See :meth:`max`."""
+        if dim is None:
+            return ops.min(self, axis, keepdims or keepdim)
+        return MinMax(ops.min(self, dim, keepdim), self.argmin(dim=dim, keepdim=keepdim))
 
     def exp(self) -> Tensor:
         """Element-wise e**x."""
@@ -349,6 +400,40 @@ class Tensor:
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same data with a new shape (one dimension may be -1)."""
         return ops.reshape(self, _shape_args(shape))
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        """PyTorch's name for :meth:`reshape` (the data is shared where NumPy can)."""
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of size 1 at ``dim`` (``-1``: last).
+
+        Examples
+        --------
+        >>> Tensor(np.zeros((2, 3))).unsqueeze(1).shape
+        (2, 1, 3)
+        """
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise ShapeError(
+                f"unsqueeze: dim {dim} is out of range for a tensor of {self.ndim} dimensions "
+                f"(expected {-self.ndim - 1} to {self.ndim})"
+            )
+        at = dim if dim >= 0 else dim + self.ndim + 1
+        return ops.reshape(self, (*self.shape[:at], 1, *self.shape[at:]))
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        """Without axes of size 1 (only ``dim``, if given and of size 1, as PyTorch).
+
+        Examples
+        --------
+        >>> t = Tensor(np.zeros((2, 1, 3, 1)))
+        >>> t.squeeze().shape, t.squeeze(1).shape, t.squeeze(0).shape
+        ((2, 3), (2, 3, 1), (2, 1, 3, 1))
+        """
+        axes = range(self.ndim) if dim is None else ops.normalize_axes(self, dim)
+        dropped = {axis for axis in axes if self.shape[axis] == 1}
+        kept = [n for axis, n in enumerate(self.shape) if axis not in dropped]
+        return ops.reshape(self, tuple(kept))
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
         """Reorder the axes."""
@@ -492,6 +577,37 @@ class Tensor:
         """
         return self.data.tolist()
 
+    def long(self) -> Tensor:
+        """An int64 copy (indices, class labels), out of the graph as PyTorch's ``.long()``."""
+        return ops.cast(self, np.int64)
+
+    def int(self) -> Tensor:
+        """An int32 copy, out of the graph."""
+        return ops.cast(self, np.int32)
+
+    def to(self, target: Any) -> Tensor:
+        """``self`` on ``"cpu"`` (the core's only device), or a copy converted to a dtype
+        (``np.float64``, ``"float64"``), as PyTorch's ``.to``.
+
+        Raises
+        ------
+        InvalidParameterError
+            For another device (``"cuda"``): the core runs on the CPU only.
+        """
+        if isinstance(target, str) and target.split(":")[0] in _DEVICES:
+            if target.split(":")[0] != "cpu":
+                raise InvalidParameterError(
+                    f"to({target!r}): the core runs on the CPU only; use to('cpu') or leave it"
+                )
+            return self
+        try:
+            dtype = np.dtype(target)
+        except TypeError:
+            raise InvalidParameterError(
+                f"to() takes 'cpu' or a dtype such as np.float64, got {target!r}"
+            ) from None
+        return self if dtype == self.dtype else ops.cast(self, dtype)
+
     def float(self) -> Tensor:
         """A float32 copy, as PyTorch's ``.float()``; gradients flow back through it.
 
@@ -566,3 +682,67 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
 
 from azuraforge.core import functional as F  # noqa: E402  (both need Tensor defined first)
 from azuraforge.core import ops  # noqa: E402
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
+"""PyTorch's device names, so that ``to("cuda")`` says the core has none."""
+
+
+class Size(int):
+    """A tensor's element count (an ``int``) that, called, gives its shape or one dimension:
+    NumPy's ``.size`` and PyTorch's ``.size(dim)`` at once."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, count: int, shape: tuple[int, ...]) -> Size:
+        size = super().__new__(cls, count)
+        size.shape = shape
+        return size
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise ShapeError(f"size: dim {dim} is out of range for shape {self.shape}")
+        return self.shape[dim]
+
+
+class MinMax(tuple[Tensor, Tensor]):
+    """``(values, indices)`` of :meth:`Tensor.max` and :meth:`Tensor.min` along a dim, as
+    PyTorch's named tuple."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Tensor, indices: Tensor) -> MinMax:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+
+class Identity:
+    """What ``tensor == other`` gives: whether they are the same object, as a truth value
+    (tensors stay hashable, usable in sets, dicts and ``in``). It is not a tensor: any tensor
+    method on it says to use :meth:`Tensor.eq` for element-wise equality."""
+
+    __slots__ = ("same",)
+
+    def __init__(self, same: bool) -> None:
+        self.same = same
+
+    def __bool__(self) -> bool:
+        return self.same
+
+    def __repr__(self) -> str:
+        return repr(self.same)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"tensor == tensor tells whether they are the same object ({self.same}), not a "
+            f"tensor, so it has no .{name}: for element-wise equality use a.eq(b), e.g. "
+            "a.eq(b).float().mean() for an accuracy"
+        )

@@ -240,6 +240,7 @@ NUMPY_INPUTS = {
     "Conv2d": (lambda: nn.Conv2d(1, 2, kernel_size=3), (2, 1, 4, 4)),
     "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 1, 4, 4)),
     "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 1, 4, 4)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 1, 5, 4)),
     "LSTM": (lambda: nn.LSTM(3, 2), (2, 4, 3)),
     "GRU": (lambda: nn.GRU(3, 2), (2, 4, 3)),
     "MSELoss": (nn.MSELoss, "regression"),

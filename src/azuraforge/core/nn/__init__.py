@@ -4,8 +4,16 @@ that saved models name (:func:`register_architecture`).
 ``Conv2D``, ``MaxPool2D`` and ``AvgPool2D`` are the earlier names of ``Conv2d``,
 ``MaxPool2d`` and ``AvgPool2d`` (the same classes)."""
 
-from azuraforge.core.nn import init
-from azuraforge.core.nn.conv import AvgPool2D, AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
+from azuraforge.core.nn import functional, init
+from azuraforge.core.nn.conv import (
+    AdaptiveAvgPool2d,
+    AvgPool2D,
+    AvgPool2d,
+    Conv2D,
+    Conv2d,
+    MaxPool2D,
+    MaxPool2d,
+)
 from azuraforge.core.nn.layers import (
     GELU,
     BatchNorm1d,
@@ -42,6 +50,7 @@ __all__ = [
     "GELU",
     "GRU",
     "LSTM",
+    "AdaptiveAvgPool2d",
     "AvgPool2D",
     "AvgPool2d",
     "BCEWithLogitsLoss",
@@ -69,6 +78,7 @@ __all__ = [
     "Softmax",
     "Tanh",
     "find_architecture_name",
+    "functional",
     "get_architecture",
     "init",
     "list_architectures",

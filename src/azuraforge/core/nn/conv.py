@@ -10,6 +10,7 @@ from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
 from azuraforge.core.validation import check_positive, pair
+from azuraforge.errors import InvalidParameterError
 
 
 @register_architecture("Conv2d")
@@ -23,7 +24,9 @@ class Conv2d(Module):
     kernel_size
         Filter height and width: an int or a pair.
     stride, padding
-        Step between windows (>= 1) and zeros added on each side (>= 0): an int or a pair.
+        Step between windows (>= 1) and zeros added on each side (>= 0): an int or a pair;
+        ``padding`` may also be ``"same"`` (output as large as the input, stride 1) or
+        ``"valid"`` (no padding), as in PyTorch.
     bias
         Whether to learn one additive bias per output channel.
 
@@ -42,13 +45,20 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
         bias: bool = True,
     ) -> None:
         check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
         kh, kw = pair(kernel_size, "kernel_size")
-        pair(stride, "stride")
-        pair(padding, "padding", minimum=0)
+        strides = pair(stride, "stride")
+        if padding == "same" and strides != (1, 1):
+            raise InvalidParameterError(f"Conv2d: padding='same' needs stride 1, got {stride!r}")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise InvalidParameterError(
+                f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
+        if not isinstance(padding, str):
+            pair(padding, "padding", minimum=0)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         fan_in = in_channels * kh * kw
@@ -99,9 +109,37 @@ class AvgPool2d(_Pool2D):
     pool = staticmethod(F.avg_pool2d)
 
 
+@register_architecture("AdaptiveAvgPool2d")
+class AdaptiveAvgPool2d(Module):
+    """Mean over ``output_size`` regions of each channel, whatever the input's height and
+    width (``AdaptiveAvgPool2d(1)``: global average pooling), as PyTorch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> AdaptiveAvgPool2d((2, 1))(Tensor(np.zeros((3, 8, 5, 7)))).shape
+    (3, 8, 2, 1)
+    """
+
+    def __init__(self, output_size: int | tuple[int, int]) -> None:
+        pair(output_size, "output_size")
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
 # The names of earlier releases, kept so existing code runs: the same class objects.
 Conv2D = Conv2d
 MaxPool2D = MaxPool2d
 AvgPool2D = AvgPool2d
 
-__all__ = ["AvgPool2D", "AvgPool2d", "Conv2D", "Conv2d", "MaxPool2D", "MaxPool2d"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2D",
+    "AvgPool2d",
+    "Conv2D",
+    "Conv2d",
+    "MaxPool2D",
+    "MaxPool2d",
+]
