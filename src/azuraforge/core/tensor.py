@@ -18,6 +18,7 @@ import numpy as np
 
 from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
 from azuraforge.core.backend import array_module
+from azuraforge.core.results import Identity, MinMax, Size
 from azuraforge.core.validation import OLD_NAME, TORCH_NAME, either
 from azuraforge.errors import GradientError, InvalidParameterError, ShapeError
 
@@ -79,6 +80,10 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
         return array
     return array.astype(np.float32, copy=False)
+
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
+"""PyTorch's device names, so that ``to("cuda")`` says the core has none."""
 
 
 class Tensor:
@@ -347,9 +352,7 @@ class Tensor:
         >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).max(axis=0)
         Tensor([7., 5.])
         """
-        if dim is None:
-            return ops.max(self, axis, keepdims or keepdim)
-        return MinMax(ops.max(self, dim, keepdim), self.argmax(dim=dim, keepdim=keepdim))
+        return self._extreme(ops.max, Tensor.argmax, dim, keepdim, axis, keepdims)
 
     def min(
         self,
@@ -361,9 +364,20 @@ class Tensor:
     ) -> Any:
         """With ``dim``: ``(values, indices)`` of the minima along it; else the minimum over
         ``axis``. See :meth:`max`."""
+        return self._extreme(ops.min, Tensor.argmin, dim, keepdim, axis, keepdims)
+
+    def _extreme(
+        self,
+        reduce: Callable[..., Tensor],
+        locate: Callable[..., Tensor],
+        dim: int | None,
+        keepdim: bool,
+        axis: int | tuple[int, ...] | None,
+        keepdims: bool,
+    ) -> Tensor | MinMax:
         if dim is None:
-            return ops.min(self, axis, keepdims or keepdim)
-        return MinMax(ops.min(self, dim, keepdim), self.argmin(dim=dim, keepdim=keepdim))
+            return reduce(self, axis, keepdims or keepdim)
+        return MinMax(reduce(self, dim, keepdim), locate(self, dim=dim, keepdim=keepdim))
 
     def exp(self) -> Tensor:
         """Element-wise e**x."""
@@ -682,67 +696,3 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
 
 from azuraforge.core import functional as F  # noqa: E402  (both need Tensor defined first)
 from azuraforge.core import ops  # noqa: E402
-
-_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
-"""PyTorch's device names, so that ``to("cuda")`` says the core has none."""
-
-
-class Size(int):
-    """A tensor's element count (an ``int``) that, called, gives its shape or one dimension:
-    NumPy's ``.size`` and PyTorch's ``.size(dim)`` at once."""
-
-    shape: tuple[int, ...]
-
-    def __new__(cls, count: int, shape: tuple[int, ...]) -> Size:
-        size = super().__new__(cls, count)
-        size.shape = shape
-        return size
-
-    def __call__(self, dim: int | None = None) -> Any:
-        if dim is None:
-            return self.shape
-        if not -len(self.shape) <= dim < len(self.shape):
-            raise ShapeError(f"size: dim {dim} is out of range for shape {self.shape}")
-        return self.shape[dim]
-
-
-class MinMax(tuple[Tensor, Tensor]):
-    """``(values, indices)`` of :meth:`Tensor.max` and :meth:`Tensor.min` along a dim, as
-    PyTorch's named tuple."""
-
-    __slots__ = ()
-
-    def __new__(cls, values: Tensor, indices: Tensor) -> MinMax:
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self) -> Tensor:
-        return self[0]
-
-    @property
-    def indices(self) -> Tensor:
-        return self[1]
-
-
-class Identity:
-    """What ``tensor == other`` gives: whether they are the same object, as a truth value
-    (tensors stay hashable, usable in sets, dicts and ``in``). It is not a tensor: any tensor
-    method on it says to use :meth:`Tensor.eq` for element-wise equality."""
-
-    __slots__ = ("same",)
-
-    def __init__(self, same: bool) -> None:
-        self.same = same
-
-    def __bool__(self) -> bool:
-        return self.same
-
-    def __repr__(self) -> str:
-        return repr(self.same)
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(
-            f"tensor == tensor tells whether they are the same object ({self.same}), not a "
-            f"tensor, so it has no .{name}: for element-wise equality use a.eq(b), e.g. "
-            "a.eq(b).float().mean() for an accuracy"
-        )
