@@ -1,6 +1,9 @@
 """The command line: listing, running with settings, predicting, and bad input."""
 
+from typing import Any
+
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
@@ -235,3 +238,41 @@ def test_ctrl_c_during_a_real_run_keeps_a_truthful_partial_result(real_data, tmp
         "epochs_planned": 40,
         "stop_reason": "cancelled",
     }
+
+
+def _ranged_options() -> list[tuple[list[str], str, str]]:
+    """Every option with a declared range (``min=``/``max=``), in every command: (command
+    words, option, a value out of its range)."""
+    found = []
+
+    def walk(command: Any, words: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*words, name])
+        for param in getattr(command, "params", []):
+            low, high = getattr(param, "min", None), getattr(param, "max", None)
+            if param.param_type_name == "option" and (low, high) != (None, None):
+                beyond = low - 1 if low is not None else high + 1
+                found.append((words, param.opts[0], str(beyond)))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+RANGED = _ranged_options()
+
+
+def test_the_options_with_a_range_are_found():
+    assert (["stream", "replay"], "--horizon", "0") in RANGED
+    assert len(RANGED) >= 10
+
+
+@pytest.mark.parametrize(("words", "option", "value"), RANGED)
+def test_an_option_out_of_its_range_exits_2_naming_it(words, option, value):
+    """docs/pipelines.md: a value out of range is a usage error (2), whatever the command."""
+    command: Any = typer.main.get_command(app)
+    for word in words:
+        command = command.commands[word]
+    arguments = ["x" for p in command.params if p.param_type_name == "argument"]
+    result = runner.invoke(app, [*words, *arguments, option, value])
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "Traceback" not in result.output

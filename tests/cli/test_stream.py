@@ -43,7 +43,7 @@ def test_replay_prints_scores_beside_the_rules_and_buy_and_hold(tmp_path) -> Non
 
 def test_replay_refuses_bad_input_in_one_line(tmp_path) -> None:
     result = runner.invoke(app, ["stream", "replay", "btc", "--cost", "1.5"])
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # an option out of range: a usage error, as everywhere
     assert "--cost must be in [0, 1), got 1.5" in result.output
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["stream", "replay", str(tmp_path / "none.csv")])

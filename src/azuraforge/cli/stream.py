@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.common import Verbose, console, user_errors
+from azuraforge.cli.common import Verbose, arguments, console, user_errors
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import list_datasets
@@ -113,8 +113,9 @@ def replay(
     """Replay a price series test-then-train: learners and trivial rules predict each next
     direction, learn when it is known, and are scored beside each other and buy and hold."""
     with user_errors(verbose):
-        if not 0 <= cost < 1:
-            raise InvalidParameterError(f"--cost must be in [0, 1), got {cost}")
+        with arguments():
+            if not 0 <= cost < 1:
+                raise InvalidParameterError(f"--cost must be in [0, 1), got {cost}")
         started = time.perf_counter()
         source_events = _replay(source)
         task = direction_task(source_events, horizon=horizon)
