@@ -97,7 +97,7 @@ def test_bad_rows_are_skipped_and_reported_by_reason_and_line(tmp_path: Path):
     assert report.examples["out of order"] == ["line 12: 2024-01-01 06:30:00 is before line 10"]
     assert (report.rows, report.events, report.gaps, report.missing) == (12, 4, 2, 7)
     lines = report.lines()
-    assert lines[0] == "4 events from 12 rows"
+    assert lines[0] == "4 events from 12 rows, 2024-01-01 00:00 to 2024-01-01 10:00 UTC"
     assert "2 gap(s) missing 7 step(s) of 3600 s; the longest 21600 s" in lines
 
 
@@ -174,3 +174,21 @@ def test_bad_settings_and_missing_or_binary_files(tmp_path: Path):
 
 def test_an_event_reads_its_time_as_utc():
     assert Event(0.0, {}).when == datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "time_column", "banner"),
+    [
+        ("Created on 12-30-2020,https://www.example.com\nunix,close\n1,10\n2,11\n", None, [1]),
+        ("Exported,by,us\nunix,close,volume\n1,10,5\n2,11,5\n", None, [1]),
+        ("Prices\nfor,you\nTime,Close\n1,10\n2,11\n", "time", [1, 2]),
+        ("unix,close\n1,10\n2,x\n3,11\n", None, []),
+    ],
+)
+def test_a_banner_is_told_from_the_header_by_its_shape(tmp_path: Path, text, time_column, banner):
+    """A banner of two fields was taken for the header (docs/stream.md says banners are
+    skipped); a time column named is honoured in finding the header."""
+    replay = CsvReplay(written(tmp_path, text), time_column=time_column, price_column=None)
+    events = list(replay)
+    assert replay.report.banner_lines == banner
+    assert {k.lower(): v for k, v in events[0].values.items()}["close"] == 10.0

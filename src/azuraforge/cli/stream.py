@@ -3,6 +3,7 @@ and print the prequential scores and a backtest beside the trivial rules and buy
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -21,10 +22,12 @@ from azuraforge.stream.direction import (
     DirectionReport,
     Row,
     baseline_rules,
+    default_features,
     direction_task,
     run_direction,
 )
 from azuraforge.stream.evaluate import COIN_FLIP_LOG_LOSS
+from azuraforge.stream.rows import EventColumns
 
 app = typer.Typer(help="Continuous learning on a stream of events.", no_args_is_help=True)
 
@@ -33,15 +36,38 @@ SHORT_NAMES = {"btc": "btc-hourly", "sp500": "sp500-daily"}
 VOLUME_PAIRS = {"btc-hourly": ("Volume BTC", "Volume USD")}
 
 
-def _replay(source: str) -> CsvReplay:
-    """A replay of a dataset (``btc``, ``sp500`` or a registered name) or a CSV file."""
+def _replay(source: str, columns: EventColumns) -> CsvReplay:
+    """A replay of a dataset (``btc``, ``sp500`` or a registered name) or a CSV file that
+    reads only the columns the task needs (``columns``: the time, the close and the volume
+    pair): a bad value in a column nothing uses is not a bad row."""
     name = SHORT_NAMES.get(source, source)
     path = Path(source)
     is_file = path.suffix.lower() == ".csv" or path.exists()
-    if is_file and name not in list_datasets():  # a dataset's name wins over a file's
-        return CsvReplay(path)
-    paths = fetch(name)
-    return CsvReplay(next(iter(paths.values())), volume_pair=VOLUME_PAIRS.get(name))
+    if not is_file or name in list_datasets():  # a dataset's name wins over a file's
+        path = next(iter(fetch(name).values()))
+        columns = dataclasses.replace(
+            columns, volume_pair=columns.volume_pair or VOLUME_PAIRS.get(name)
+        )
+    return CsvReplay(
+        path,
+        time_column=columns.time_column,
+        columns=[columns.price_column or "close", *(columns.volume_pair or ())],
+        price_column=columns.price_column,
+        volume_pair=columns.volume_pair,
+    )
+
+
+def _volume_pair(given: str | None) -> tuple[str, str] | None:
+    """``--volume-columns BASE,QUOTE`` as a pair."""
+    if given is None:
+        return None
+    pair = [name.strip() for name in given.split(",")]
+    if len(pair) != 2 or not all(pair):
+        raise InvalidParameterError(
+            f"--volume-columns takes two column names, BASE,QUOTE (as 'Volume BTC,Volume "
+            f"USD'), got {given!r}"
+        )
+    return pair[0], pair[1]
 
 
 def _score_table(title: str, rows: list[Row], chosen: str, bar: Row) -> Table:
@@ -108,17 +134,35 @@ def replay(
         int, typer.Option(min=1, help="Predict the direction this many events ahead.")
     ] = 1,
     seed: Annotated[int, typer.Option(help="Seeds the MLP and the Q-learning agent.")] = 0,
+    time_column: Annotated[
+        str | None,
+        typer.Option(help="The column of event times (default: unix, timestamp, time, date…)."),
+    ] = None,
+    close_column: Annotated[
+        str, typer.Option(help="The column of prices whose direction is predicted.")
+    ] = "close",
+    volume_columns: Annotated[
+        str | None,
+        typer.Option(
+            help="BASE,QUOTE volume columns of an exchange export ('Volume BTC,Volume USD'): "
+            "rows where the two were swapped are swapped back."
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Replay a price series test-then-train: learners and trivial rules predict each next
-    direction, learn when it is known, and are scored beside each other and buy and hold."""
+    direction, learn when it is known, and are scored beside each other and buy and hold.
+    Only the time, close and volume columns are read."""
     with user_errors(verbose):
         with arguments():
             if not 0 <= cost < 1:
                 raise InvalidParameterError(f"--cost must be in [0, 1), got {cost}")
+            wanted = EventColumns(time_column, None, close_column, _volume_pair(volume_columns))
         started = time.perf_counter()
-        source_events = _replay(source)
-        task = direction_task(source_events, horizon=horizon)
+        source_events = _replay(source, wanted)
+        task = direction_task(
+            source_events, features=default_features(close_column), horizon=horizon
+        )
         for line in source_events.report.lines():
             console.print(f"[dim]{line}[/dim]")
         columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

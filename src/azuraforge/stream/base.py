@@ -80,6 +80,11 @@ class SourceReport:
         The longest time between two events, in seconds (0 with fewer than two).
     fixes
         Values corrected, by what was corrected (``"swapped volumes"``).
+    time_formats
+        Rows by how their time was written (``"Unix seconds"``, ``"Unix milliseconds"``,
+        ``"ISO"``): a file that mixes them is read whole, and says so.
+    first, last
+        The first and last event's time (Unix seconds), or None before any event.
     """
 
     rows: int = 0
@@ -93,6 +98,9 @@ class SourceReport:
     missing: int = 0
     largest_gap: float = 0.0
     fixes: dict[str, int] = field(default_factory=dict)
+    time_formats: dict[str, int] = field(default_factory=dict)
+    first: float | None = None
+    last: float | None = None
 
     def skip(self, reason: str, message: str) -> None:
         """Count one row skipped for ``reason``; keep ``message`` among the first examples."""
@@ -108,6 +116,11 @@ class SourceReport:
     def lines(self) -> list[str]:
         """The report as short readable lines (what a CLI prints before replaying)."""
         shown = [f"{self.events:,} events from {self.rows:,} rows"]
+        if self.first is not None and self.last is not None:
+            shown[0] += f", {_utc(self.first)} to {_utc(self.last)} UTC"
+        if len(self.time_formats) > 1:
+            mixed = ", ".join(f"{n:,} in {kind}" for kind, n in sorted(self.time_formats.items()))
+            shown.append(f"times written in more than one way, each read: {mixed}")
         if self.banner_lines:
             shown.append(f"skipped banner line(s) {', '.join(map(str, self.banner_lines))}")
         if self.newest_first:
@@ -291,3 +304,7 @@ def check_number(
         raise InvalidParameterError(
             f"{type(owner).__name__}: {name} must be {expected}, got {value!r}"
         )
+
+
+def _utc(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M")

@@ -134,6 +134,9 @@ class RowChecker:
         if when is None:
             problem = "no time" if raw is None else f"time {_shown(raw)} is not a Unix or ISO time"
             return self._skip("unparseable", problem, line, place)
+        formats = self.report.time_formats
+        written = time_format(raw)
+        formats[written] = formats.get(written, 0) + 1
         values = {}
         for name, index in self.kept.items():
             value = read_number(row[index])
@@ -166,7 +169,8 @@ class RowChecker:
         )
         raise DataFormatError(
             f"{self.where}: no column {named} for the event times; the columns are "
-            f"{', '.join(names)}; name the time column with time_column=NAME"
+            f"{', '.join(names)}; name the time column with time_column=NAME (the CLI's "
+            "--time-column NAME)"
         )
 
     def _kept(self, names: Sequence[str], first: Sequence[object]) -> dict[str, int]:
@@ -245,21 +249,56 @@ def is_header(row: Sequence[str]) -> bool:
     return len(row) > 1 and not any(read_number(field) is not None for field in row)
 
 
-def find_header(rows: Sequence[Sequence[str]], where: str) -> int:
-    """The index of the header among ``rows`` (the rows above it are banner lines).
+def find_header(rows: Sequence[Sequence[str]], where: str, time_column: str | None = None) -> int:
+    """The index of the header among ``rows`` (the rows above it are banner lines): the
+    first row that reads as a header (:func:`is_header`), names ``time_column`` when one is
+    given (case, spaces and underscores aside), has as many fields as most of the
+    :data:`HEADER_LOOKAHEAD` rows below it, and stands above a row of data. A banner line is
+    told by its shape, whatever its width: ``Created on 12-30-2020,https://…`` above
+    ``unix,date,close`` has two fields where the rows below have three, and a banner of as
+    many fields stands above the header, not above data.
+
+    Examples
+    --------
+    >>> rows = [["Created on 12-30-2020", "https://example.com"], ["unix", "date", "close"],
+    ...         ["1609286400", "2020-12-30", "28000"]]
+    >>> find_header(rows, "prices.csv")
+    1
 
     Raises
     ------
     DataFormatError
-        If no row reads as a header.
+        If no row reads as a header (with ``time_column``: none names it).
     """
-    for index, row in enumerate(rows):
-        if is_header(row):
+    wanted = None if time_column is None else column_key(time_column)
+    candidates = [
+        index
+        for index, row in enumerate(rows)
+        if is_header(row)
+        and (wanted is None or wanted in map(column_key, row))
+        and _as_wide_as_below(rows, index)
+    ]
+    # Above data (not above another line of names, as a banner above the header is), else
+    # the first: a header whose first row holds a bad value ('2024-01-02,x').
+    for index in candidates:
+        if index + 1 == len(rows) or not is_header(rows[index + 1]):
             return index
+    if candidates:
+        return candidates[0]
+    named = f" naming the time column {time_column!r}" if time_column else ""
     raise DataFormatError(
-        f"{where}: no header line (a line of column names, such as "
-        "'time,open,high,low,close'); add one above the rows"
+        f"{where}: no header line{named} (a line of column names, such as "
+        "'time,open,high,low,close', above rows of as many fields); add one above the rows"
     )
+
+
+HEADER_LOOKAHEAD = 10
+"""Rows below a header candidate whose commonest width it must have."""
+
+
+def _as_wide_as_below(rows: Sequence[Sequence[str]], index: int) -> bool:
+    below = collections.Counter(len(r) for r in rows[index + 1 : index + 1 + HEADER_LOOKAHEAD])
+    return not below or below.most_common(1)[0][0] == len(rows[index])
 
 
 class EventOrder:
@@ -385,6 +424,19 @@ def read_time(value: object) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.timestamp()
+
+
+def time_format(value: object) -> str:
+    """How a time :func:`read_time` reads was written: ``"Unix seconds"``, ``"Unix
+    milliseconds"`` or ``"ISO"``.
+
+    >>> time_format("1704067200000"), time_format(1704067200), time_format("2024-01-01")
+    ('Unix milliseconds', 'Unix seconds', 'ISO')
+    """
+    number = read_number(value)
+    if number is None:
+        return "ISO"
+    return "Unix milliseconds" if number > MILLISECONDS_FROM else "Unix seconds"
 
 
 def shown_time(seconds: float) -> str:

@@ -88,7 +88,7 @@ class CsvReplay(Source):
     [('2024-01-02', {'close': 10.0}), ('2024-01-03', {'close': 11.0})]
     >>> for line in replay.report.lines():
     ...     print(line)
-    2 events from 4 rows
+    2 events from 4 rows, 2024-01-02 00:00 to 2024-01-03 00:00 UTC
     skipped banner line(s) 1
     the file runs newest first: replayed oldest first
     skipped 1 row(s), non-positive price: line 6: close is -1, expected above 0
@@ -164,7 +164,7 @@ class _Reading:
 
     def events(self) -> list[Event]:
         rows, lines = read_records(self.path)
-        header = find_header(rows, str(self.path))
+        header = find_header(rows, str(self.path), self.replay.time_column)
         self.report.banner_lines = lines[:header]
         names = rows[header]
         rows, lines = rows[header + 1 :], lines[header + 1 :]
@@ -184,6 +184,7 @@ class _Reading:
             raise DataFormatError(f"{self.path}: no event left of {len(rows):,} rows: {found}")
         events = self._with_gaps(events)
         self.report.events = len(events)
+        self.report.first, self.report.last = events[0].time, events[-1].time
         return events
 
     def _ordered(self, events: list[Event]) -> list[Event]:
