@@ -38,8 +38,11 @@ def test_replay_prints_scores_beside_the_rules_and_buy_and_hold(tmp_path) -> Non
         "q-learning",
         "(chosen)",
         "annualised by √8,7",
+        "last year (the whole replay: it spans less than a year)",  # 1,500 hours
     ):
         assert shown in out, shown
+    verdict = " ".join(out.split()).split("verdict on the last 20 %: ")[1]
+    assert "cleared the bar for chance" in verdict and "buy and hold after costs" in verdict
 
 
 def test_replay_refuses_bad_input_in_one_line(tmp_path) -> None:
@@ -95,3 +98,22 @@ def test_another_exchanges_export_is_replayed_whole_by_the_columns_named(tmp_pat
     assert "name the time column with time_column=NAME (the CLI's --time-column NAME)" in refused
     bad_pair = runner.invoke(app, ["stream", "replay", str(path), *named, "--volume-columns", "x"])
     assert bad_pair.exit_code == 2 and "--volume-columns takes two column names" in bad_pair.output
+
+
+def test_a_file_of_which_over_1_percent_is_unreadable_is_refused_unless_allowed(tmp_path):
+    """It replayed 21 % of a file and exited 0: now it says what it could not read."""
+    rows = [
+        f"{1_600_000_000 + 3600 * i},{'x' if i % 20 == 0 else 100 + i % 7}" for i in range(800)
+    ]
+    path = tmp_path / "prices.csv"
+    path.write_text("\n".join(["time,close", *rows, rows[-1]]) + "\n")  # and one repeat
+    refused = runner.invoke(app, ["stream", "replay", str(path)])
+    assert refused.exit_code == 1
+    message = " ".join(refused.output.split())
+    assert "40 of 801 rows could not be used (over 1%): unparseable 40 (first: line 2: close" in (
+        message
+    )
+    assert "--allow-skips" in message and "duplicate" not in message
+    allowed = runner.invoke(app, ["stream", "replay", str(path), "--allow-skips"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "skipped 40 row(s), unparseable" in allowed.output

@@ -14,11 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import list_datasets
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import (
+    BUY_AND_HOLD,
     DirectionReport,
     Row,
     baseline_rules,
@@ -34,6 +35,8 @@ app = typer.Typer(help="Continuous learning on a stream of events.", no_args_is_
 SHORT_NAMES = {"btc": "btc-hourly", "sp500": "sp500-daily"}
 """Datasets by short name; their quirks are set in :data:`VOLUME_PAIRS`."""
 VOLUME_PAIRS = {"btc-hourly": ("Volume BTC", "Volume USD")}
+MOST_SKIPPED = 0.01
+"""The share of a file's rows a replay may leave out (as unreadable or invalid) unasked."""
 
 
 def _replay(source: str, columns: EventColumns) -> CsvReplay:
@@ -90,13 +93,14 @@ def _print(report: DirectionReport) -> None:
         f"{report.events:,} predictions; best learner on the first 70 %: {report.chosen}"
     )
     rules = set(baseline_rules())
+    whole = report.last_year[0].count >= report.events
+    last_year = "last year (the whole replay: it spans less than a year)" if whole else "last year"
     for title, rows in (
         ("first 70 % (selection)", report.selection),
         ("last 20 %", report.last_share),
-        ("last year", report.last_year),
+        (last_year, report.last_year),
     ):
-        bar = max((r for r in rows if r.name in rules), key=lambda r: r.accuracy)
-        console.print(_score_table(title, rows, report.chosen, bar))
+        console.print(_score_table(title, rows, report.chosen, _chance_bar(rows, rules)))
     table = Table(
         "strategy",
         "total return",
@@ -120,6 +124,59 @@ def _print(report: DirectionReport) -> None:
         "from the event times), no risk-free rate"
     )
     console.print(table)
+    console.print(verdict(report))
+
+
+def _chance_bar(rows: list[Row], rules: set[str]) -> Row:
+    """The best trivial rule of ``rows``: a learner must beat it by 2 s.e. to show skill."""
+    return max((r for r in rows if r.name in rules), key=lambda r: r.accuracy)
+
+
+def verdict(report: DirectionReport) -> str:
+    """One line: whether a learner cleared the bar for chance on the last 20 % (the best rule
+    + 2 s.e.), and whether a strategy beat buy and hold there after costs."""
+    rules = set(baseline_rules())
+    bar = _chance_bar(report.last_share, rules)
+    need = bar.accuracy + 2 * bar.standard_error
+    cleared = [r.name for r in report.last_share if r.name not in rules and r.accuracy > need]
+    hold = next(b for b in report.backtests if b.name == BUY_AND_HOLD)
+    beat = [b.name for b in report.backtests if b.total_return > hold.total_return]
+    skill = (
+        f"{', '.join(cleared)} cleared the bar for chance ({need:.2%})"
+        if cleared
+        else f"no learner cleared the bar for chance ({bar.name} + 2 s.e. = {need:.2%})"
+    )
+    edge = (
+        f"{', '.join(beat)} beat buy and hold after costs"
+        if beat
+        else "no strategy beat buy and hold after costs"
+    )
+    return f"verdict on the last 20 %: {skill}; {edge}"
+
+
+def check_skips(replay: CsvReplay, allowed: bool) -> None:
+    """Refuse a replay that could not use more than :data:`MOST_SKIPPED` of its rows (exact
+    repeats of a time aside, which are dropped and reported), unless ``allowed``.
+
+    Raises
+    ------
+    DataFormatError
+        Naming the count per reason and the first line of each.
+    """
+    report = replay.report
+    refused = {r: n for r, n in report.skipped.items() if r != "duplicate"}
+    if allowed or sum(refused.values()) <= MOST_SKIPPED * report.rows:
+        return
+    reasons = "; ".join(
+        f"{reason} {count:,} (first: {report.examples[reason][0]})"
+        for reason, count in refused.items()
+    )
+    raise DataFormatError(
+        f"{replay.path}: {sum(refused.values()):,} of {report.rows:,} rows could not be used "
+        f"(over {MOST_SKIPPED:.0%}): {reasons}. Name the columns the replay reads "
+        "(--time-column, --close-column), mend the file, or pass --allow-skips to replay the "
+        "rest"
+    )
 
 
 @app.command()
@@ -141,6 +198,13 @@ def replay(
     close_column: Annotated[
         str, typer.Option(help="The column of prices whose direction is predicted.")
     ] = "close",
+    allow_skips: Annotated[
+        bool,
+        typer.Option(
+            "--allow-skips",
+            help="Replay the rows that read even when over 1 % of them do not.",
+        ),
+    ] = False,
     volume_columns: Annotated[
         str | None,
         typer.Option(
@@ -160,6 +224,7 @@ def replay(
             wanted = EventColumns(time_column, None, close_column, _volume_pair(volume_columns))
         started = time.perf_counter()
         source_events = _replay(source, wanted)
+        check_skips(source_events, allow_skips)
         task = direction_task(
             source_events, features=default_features(close_column), horizon=horizon
         )

@@ -226,12 +226,16 @@ def run_direction(
     )
 
 
+BUY_AND_HOLD = "buy and hold"
+"""The backtest every strategy is compared with."""
+
+
 def _backtests(
     run: Prequential, task: Task, chosen: str, start: int, cost: float, per_year: float, seed: int
 ) -> list[Backtest]:
     returns = task.returns[start:]
     signals = {
-        "buy and hold": np.ones(len(returns)),
+        BUY_AND_HOLD: np.ones(len(returns)),
         f"{chosen} (chosen)": np.array(run.logs[chosen].predictions[start:]) > 0.5,
         "same as last": np.array(run.logs["same as last"].predictions[start:]) > 0.5,
         "opposite of last": np.array(run.logs["opposite of last"].predictions[start:]) > 0.5,
