@@ -15,6 +15,7 @@ from rich.table import Table
 
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
 from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import list_datasets
 from azuraforge.stream import CsvReplay
@@ -225,9 +226,10 @@ def replay(
         started = time.perf_counter()
         source_events = _replay(source, wanted)
         check_skips(source_events, allow_skips)
-        task = direction_task(
-            source_events, features=default_features(close_column), horizon=horizon
-        )
+        # The file's own spelling of the column (names match case, spaces and underscores aside)
+        first = next(iter(source_events)).values
+        close = next(name for name in first if column_key(name) == column_key(close_column))
+        task = direction_task(source_events, features=default_features(close), horizon=horizon)
         for line in source_events.report.lines():
             console.print(f"[dim]{line}[/dim]")
         columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
