@@ -192,3 +192,8 @@ def test_a_banner_is_told_from_the_header_by_its_shape(tmp_path: Path, text, tim
     events = list(replay)
     assert replay.report.banner_lines == banner
     assert {k.lower(): v for k, v in events[0].values.items()}["close"] == 10.0
+
+
+def test_months_and_quarters_are_times_too(tmp_path: Path):
+    replay = CsvReplay(written(tmp_path, "date,close\n2024-Q1,1\n2024-05,2\n2024-Q3,3\n"))
+    assert [event.time for event in replay] == [1704067200.0, 1714521600.0, 1719792000.0]

@@ -13,15 +13,17 @@ import dataclasses
 import datetime
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, shorten
-from azuraforge.learn.datasets.csvfiles import column_key
+from azuraforge.learn.datasets.csvfiles import column_key, quarter_as_month
 from azuraforge.stream.base import Event, SourceReport
 
 TIME_ALIASES = ("unix", "timestamp", "time", "datetime", "date")
 """Column names read as the event time when ``time_column`` is not given, in this order."""
+_MONTH = re.compile(r"\d{4}-\d{2}")
 MILLISECONDS_FROM = 1e11
 """A Unix time above this is in milliseconds (1e11 seconds is the year 5138)."""
 GAP_FACTOR = 1.5
@@ -407,18 +409,23 @@ def read_number(value: object) -> float | None:
 
 def read_time(value: object) -> float | None:
     """Unix seconds of a Unix time (seconds, or milliseconds above :data:`MILLISECONDS_FROM`)
-    or an ISO date or date-time (UTC unless it names a zone); None if it is neither.
+    or an ISO date or date-time (UTC unless it names a zone), a month (``2024-01``) or a
+    quarter (``2024-Q1``, its first month); None if it is none of these. A bare year
+    (``2024``) reads as a Unix time, as any number does.
 
-    >>> read_time(1704067200000), read_time("2024-01-01T01:00+01:00")
-    (1704067200.0, 1704067200.0)
+    >>> read_time(1704067200000), read_time("2024-01-01T01:00+01:00"), read_time("2024-Q1")
+    (1704067200.0, 1704067200.0, 1704067200.0)
     """
     number = read_number(value)
     if number is not None:
         return number / 1000 if number > MILLISECONDS_FROM else number
     if not isinstance(value, str):
         return None
+    month = quarter_as_month(value)
     try:
-        parsed = datetime.datetime.fromisoformat(value)
+        parsed = datetime.datetime.fromisoformat(
+            month + "-01" if _MONTH.fullmatch(month) else value
+        )
     except ValueError:
         return None
     if parsed.tzinfo is None:

@@ -308,6 +308,22 @@ def test_times_read_iso_dates_and_date_times(tmp_path):
     assert table_of(tmp_path, "t\n2024-01-02\n").times("t").dtype == np.dtype("datetime64[D]")
 
 
+@pytest.mark.parametrize(
+    ("stamps", "unit", "first"),
+    [
+        (["1960-01", "1960-02", "1960-03"], "M", "1960-01"),  # how monthly series are stamped
+        (["1999-Q3", "1999-Q4", "2000-Q1"], "M", "1999-07"),  # a quarter: its first month
+        (["1949", "1950", "1951"], "Y", "1949"),
+    ],
+)
+def test_times_read_months_quarters_and_years(tmp_path, stamps, unit, first):
+    """``1960-01`` was refused ("expected an ISO date or date-time"), though ISO 8601 writes
+    a month so and nearly every public monthly series is stamped so."""
+    times = table_of(tmp_path, "t\n" + "\n".join(stamps) + "\n").times("t")
+    assert times.dtype == np.dtype(f"datetime64[{unit}]")
+    assert str(times[0]) == first and (np.diff(times) > np.timedelta64(0)).all()
+
+
 def test_times_in_days(tmp_path):
     table = table_of(tmp_path, "t\n2024-01-02 00:00:00\n2024-01-03T12:30\n")
     with pytest.raises(
@@ -321,7 +337,10 @@ def test_times_in_days(tmp_path):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [("2024-1-2", "expected an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, "
-                  "2024-01-02T13), got '2024-1-2'"),
+                  "2024-01-02T13), a month (2024-01), a quarter (2024-Q1) or a year (2024), "
+                  "got '2024-1-2'"),
+     ("2024-Q5", "expected an ISO date or date-time"),
+     ("2024-13", "no such date or time: 2024-13"),
      ("02/01/2024", "expected an ISO date or date-time"),
      ("", "expected an ISO date or date-time"),
      ("today", "expected an ISO date or date-time"),

@@ -28,10 +28,14 @@ import numpy as np
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError, shorten
 
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?")
+_ISO_TIME = re.compile(
+    r"\d{4}(?:-\d{2}(?:-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?)?)?"
+)
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
 _TIME_ZONE = re.compile(_ISO_TIME.pattern + r"(Z|[+-]\d{2}(?::?\d{2})?)")
 _EXPECTED_TIME = {
-    None: "an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, 2024-01-02T13)",
+    None: "an ISO date or date-time (2024-01-02, 2024-01-02 13:00:00, 2024-01-02T13), a month "
+    "(2024-01), a quarter (2024-Q1) or a year (2024)",
     "D": "a date YYYY-MM-DD",
 }
 _IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
@@ -208,14 +212,16 @@ class CsvTable:
         """The column ``name`` as ``datetime64``.
 
         Fields are ISO dates or date-times: ``2024-01-02``, ``2024-01-02 13:00:00``,
-        ``2024-01-02T13``, ``2024-01-02T13:00:00.5``. A time zone (``Z``, ``+01:00``) is
+        ``2024-01-02T13``, ``2024-01-02T13:00:00.5``, or ISO 8601's coarser stamps: a month
+        ``2024-01``, a year ``2024``, and a quarter ``2024-Q1`` (read as its first month).
+        A time zone (``Z``, ``+01:00``) is
         refused with a message saying so. The unit is the finest the column needs, or
         ``unit="D"``, which refuses a time of day other than midnight.
         """
-        texts = self.column(name)
+        texts = [quarter_as_month(text) for text in self.column(name)]
         for row, text in enumerate(texts):
             if not _ISO_TIME.fullmatch(text):
-                raise self.error(row, [name], _time_problem(text, unit))
+                raise self.error(row, [name], _time_problem(self.column(name)[row], unit))
         return self.parse_times(texts, [name], unit=unit)
 
     def parse_times(
@@ -652,6 +658,18 @@ def column_key(name: str) -> str:
     """A column name as names are compared: without case, spaces, underscores and hyphens
     (``"Volume BTC"``, ``"volume_btc"`` and ``"VOLUME-BTC"`` are the same column)."""
     return _IGNORED_IN_NAMES.sub("", name).casefold()
+
+
+def quarter_as_month(text: str) -> str:
+    """``2024-Q3`` as its first month, ``2024-07``; other text as it is.
+
+    >>> quarter_as_month("1999-Q4"), quarter_as_month("1999-12-31")
+    ('1999-10', '1999-12-31')
+    """
+    quarter = _QUARTER.fullmatch(text)
+    if quarter is None:
+        return text
+    return f"{quarter.group(1)}-{3 * int(quarter.group(2)) - 2:02d}"
 
 
 def _time_problem(text: str, unit: str | None) -> str:
