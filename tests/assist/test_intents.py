@@ -70,6 +70,22 @@ def test_bad_files_are_refused_with_the_place_and_the_reason(tmp_path, name, con
         load_examples(path, labels=INTENTS)
 
 
+def test_excels_byte_order_mark_is_read_and_other_encodings_are_one_line(tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM (it read as a column '\\ufefftext'); a Latin-1
+    file or a binary one ended in "internal error: UnicodeDecodeError"."""
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbftext,label\nmerhaba,general_chat\n")
+    assert load_examples(bom) == [Example("merhaba", "general_chat")]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\nmerhaba,general_chat\nçay,general_chat\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"latin.csv, line 3: not UTF-8 text \(byte 0xE7\)"):
+        load_examples(latin)
+    binary = tmp_path / "model.jsonl"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(DataFormatError, match="a binary file, not text"):
+        load_examples(binary)
+
+
 def test_a_missing_file_is_not_found(tmp_path):
     with pytest.raises(NotFoundError, match="not found"):
         load_examples(tmp_path / "nope.jsonl")

@@ -17,6 +17,7 @@ expanded. Template syntax, as the EVO-TR seed augments its data:
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import random
@@ -175,7 +176,7 @@ def load_examples(
 
 def _from_jsonl(file: Path) -> list[Example]:
     examples = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_text(file).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -187,12 +188,32 @@ def _from_jsonl(file: Path) -> list[Example]:
 
 
 def _from_csv(file: Path) -> list[Example]:
-    with file.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"text", "label"} - set(reader.fieldnames or ())
-        if missing:
-            raise DataFormatError(f"{file}: no column {', '.join(sorted(missing))} in the header")
-        return [_example(row, f"{file}, row {n}") for n, row in enumerate(reader, start=2)]
+    reader = csv.DictReader(io.StringIO(_text(file), newline=""))
+    missing = {"text", "label"} - set(reader.fieldnames or ())
+    if missing:
+        raise DataFormatError(f"{file}: no column {', '.join(sorted(missing))} in the header")
+    return [_example(row, f"{file}, row {n}") for n, row in enumerate(reader, start=2)]
+
+
+def _text(file: Path) -> str:
+    """The file as UTF-8 text, without the byte-order mark Excel's "CSV UTF-8" writes.
+
+    Raises
+    ------
+    DataFormatError
+        For a binary file or text in another encoding, naming the line and the byte.
+    """
+    data = file.read_bytes()
+    if b"\x00" in data:
+        raise DataFormatError(f"{file}: a binary file, not text (it holds NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataFormatError(
+            f"{file}, line {line}: not UTF-8 text (byte 0x{data[e.start]:02X}); save it as "
+            "UTF-8 (Excel: 'CSV UTF-8')"
+        ) from None
 
 
 def _example(record: Any, where: str) -> Example:
@@ -210,7 +231,7 @@ def _from_templates(file: Path, per_template: int | None, seed: int) -> list[Exa
     import yaml
 
     try:
-        spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+        spec = yaml.safe_load(_text(file))
     except yaml.YAMLError as e:
         raise DataFormatError(f"{file}: not YAML ({e})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("intents"), dict):
