@@ -59,6 +59,16 @@ def test_jsonl_and_csv_give_the_same_examples(tmp_path):
         ("a.jsonl", '{"text": "hi", "label": "weather"}\n', "label 'weather' is not one of"),
         ("a.yaml", "intents: [a, b]\n", "needs a mapping 'intents'"),
         ("a.yaml", "intents:\n  x: ['(a|b']\n", "intent 'x': template"),
+        # another project's layout trained every intent on the word "data" and exited 0
+        (
+            "a.yaml",
+            "intents:\n  x:\n    data:\n      - hi\n",
+            "line 3: intent 'x' must be a list of templates .*, got a mapping",
+        ),
+        ("a.yaml", "intents:\n  x: merhaba\n", "line 2: intent 'x' must be a list .* got one"),
+        ("a.yaml", "intents:\n  y: [hi]\n  x: []\n", "line 3: intent 'x' has no templates"),
+        ("a.yaml", "intents:\n  x:\n", "intent 'x' has no templates"),
+        ("a.yaml", "intents:\n  x:\n    - [a, b]\n", "line 3: intent 'x': a template must be"),
         ("a.txt", "hi", "must be .jsonl, .csv or .yaml"),
         ("a.jsonl", "\n", "no examples"),
     ],

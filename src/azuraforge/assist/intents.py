@@ -230,12 +230,14 @@ def _example(record: Any, where: str) -> Example:
 def _from_templates(file: Path, per_template: int | None, seed: int) -> list[Example]:
     import yaml
 
+    text = _text(file)
     try:
-        spec = yaml.safe_load(_text(file))
+        spec, document = yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as e:
         raise DataFormatError(f"{file}: not YAML ({e})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("intents"), dict):
         raise DataFormatError(f"{file}: a template file needs a mapping 'intents'")
+    _check_template_lists(file, document)
     lists = spec.get("lists") or {}
     rng = random.Random(seed)
     examples = []
@@ -249,6 +251,38 @@ def _from_templates(file: Path, per_template: int | None, seed: int) -> list[Exa
                 sentences = rng.sample(sentences, per_template)
             examples += [Example(s, str(label)) for s in sentences if s]
     return examples
+
+
+def _check_template_lists(file: Path, document: Any) -> None:
+    """Each intent of a template file's ``intents`` (the composed YAML ``document``) is a
+    non-empty list of template strings: another layout (a mapping under an intent, one
+    string) would train on its keys or letters.
+
+    Raises
+    ------
+    DataFormatError
+        Naming the line of the first intent that is not.
+    """
+    import yaml
+
+    (intents,) = (value for key, value in document.value if key.value == "intents")
+    for key, value in intents.value:
+        where = f"{file}, line {value.start_mark.line + 1}: intent {key.value!r}"
+        if value.tag == "tag:yaml.org,2002:null":
+            raise DataFormatError(f"{where} has no templates")
+        if not isinstance(value, yaml.SequenceNode):
+            shape = "a mapping" if isinstance(value, yaml.MappingNode) else "one value"
+            raise DataFormatError(
+                f"{where} must be a list of templates ('- merhaba [dostum]'), got {shape}"
+            )
+        if not value.value:
+            raise DataFormatError(f"{where} has no templates")
+        for item in value.value:
+            if not isinstance(item, yaml.ScalarNode):
+                raise DataFormatError(
+                    f"{file}, line {item.start_mark.line + 1}: intent {key.value!r}: a "
+                    "template must be one line of text, got a list or mapping"
+                )
 
 
 def _check(file: Path, examples: list[Example], labels: Iterable[str] | None) -> None:
