@@ -33,6 +33,7 @@ def test_train_eval_and_route_on_a_users_own_labels(labelled, tmp_path):
     )
     assert trained.exit_code == 0, trained.output
     assert "8 examples: greet 4, weather 4" in trained.output
+    assert "warning" not in trained.output  # even counts
     evaluated = runner.invoke(
         app, ["assist", "eval-router", str(labelled), "--router", str(out), "--embedder", "ngrams"]
     )
@@ -77,3 +78,18 @@ def test_bad_input_is_one_line_and_an_exit_code(labelled, tmp_path):
     )
     assert absent.exit_code == 2 and "no file 'nope.csv'" in absent.output
     assert "Traceback" not in missing.output + wrong.output + absent.output
+
+
+def test_very_uneven_intents_are_warned_of(tmp_path):
+    """One intent had 2 examples against 90 and nothing said so."""
+    path = tmp_path / "uneven.csv"
+    rows = [f"greeting number {i},greet" for i in range(25)] + ["will it rain,weather"] * 2
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "router"
+    trained = runner.invoke(
+        app, ["assist", "train-router", str(path), "--out", str(out), "--embedder", "ngrams"]
+    )
+    assert trained.exit_code == 0, trained.output
+    shown = " ".join(trained.output.split())
+    assert "warning: intent 'weather' has 2 examples against 25 for 'greet'" in shown
+    assert "add examples or templates to it" in shown

@@ -285,6 +285,33 @@ def _check_template_lists(file: Path, document: Any) -> None:
                 )
 
 
+UNEVEN = 10
+"""How many times more examples one intent may have than another before training warns."""
+
+
+def uneven_counts(counts: Mapping[str, int]) -> str | None:
+    """A warning when the largest intent has more than :data:`UNEVEN` times the examples of
+    the smallest (a router then leans to the large one), saying how to even them; else None.
+
+    Examples
+    --------
+    >>> uneven_counts({"greeting": 90, "code_debug": 2, "thanks": 40}).split(":")[0]
+    "intent 'code_debug' has 2 examples against 90 for 'greeting'"
+    >>> uneven_counts({"a": 10, "b": 5}) is None
+    True
+    """
+    if len(counts) < 2:
+        return None
+    small, large = min(counts, key=counts.__getitem__), max(counts, key=counts.__getitem__)
+    if counts[large] <= UNEVEN * counts[small]:
+        return None
+    return (
+        f"intent {small!r} has {counts[small]:,} examples against {counts[large]:,} for "
+        f"{large!r}: the router will lean away from it; add examples or templates to it (a "
+        "template's [optional] parts and (a|b) choices multiply its sentences)"
+    )
+
+
 def _check(file: Path, examples: list[Example], labels: Iterable[str] | None) -> None:
     if not examples:
         raise DataFormatError(f"{file}: no examples")

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_examples
 from azuraforge.assist.embeddings import E5, Embedder
+from azuraforge.assist.intents import uneven_counts
 from azuraforge.assist.routing import train_router
 from azuraforge.cli.common import UsageError, Verbose, console, user_errors
 from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
@@ -65,6 +67,9 @@ def train_router_command(
             f"{router.info['examples']:,} examples: "
             + ", ".join(f"{k} {v}" for k, v in counts.items())
         )
+        warning = uneven_counts(counts)
+        if warning is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
         router.save(out)
         console.print(
             f"saved to {out} in {router.info['seconds']} s; held-out accuracy "
