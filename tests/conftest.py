@@ -61,6 +61,16 @@ _SKIPPED: dict[str, str] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _record_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A module skipped whole (``torch = pytest.importorskip("torch")`` at its top) is a
+    collection report, which the test reports above never see."""
+    _record_skip(report)
+
+
+def _record_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     if report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         _SKIPPED[report.nodeid] = str(reason)
