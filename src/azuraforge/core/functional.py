@@ -21,7 +21,14 @@ from azuraforge.core.fused import (
 from azuraforge.core.fused import conv2d as _conv2d
 from azuraforge.core.random import generator
 from azuraforge.core.tensor import ArrayLike, Tensor
-from azuraforge.core.validation import TORCH_NAME, check_probability, check_reduction, either, pair
+from azuraforge.core.validation import (
+    TORCH_NAME,
+    check_padding,
+    check_probability,
+    check_reduction,
+    either,
+    pair,
+)
 from azuraforge.errors import InvalidParameterError, ShapeError
 
 __all__ = [
@@ -112,16 +119,11 @@ def conv2d(
     >>> conv2d(Tensor(np.ones((1, 1, 5, 4))), Tensor(np.ones((1, 1, 2, 3))), padding="same").shape
     (1, 1, 5, 4)
     """
+    check_padding("conv2d", padding, stride)
     if not isinstance(padding, str):
         return _conv2d(x, weight, bias, stride, padding)
     if padding == "valid":
         return _conv2d(x, weight, bias, stride, 0)
-    if padding != "same":
-        raise InvalidParameterError(
-            f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
-        )
-    if pair(stride, "stride") != (1, 1):
-        raise InvalidParameterError(f"conv2d: padding='same' needs stride 1, got {stride!r}")
     kh, kw = weight.shape[-2:]
     for axis, extra in ((2, (kh - 1) % 2), (3, (kw - 1) % 2)):
         if extra and x.ndim == 4:

@@ -608,8 +608,9 @@ class Tensor:
         InvalidParameterError
             For another device (``"cuda"``): the core runs on the CPU only.
         """
-        if isinstance(target, str) and target.split(":")[0] in _DEVICES:
-            if target.split(":")[0] != "cpu":
+        device = target.split(":")[0] if isinstance(target, str) else None
+        if device in _DEVICES:
+            if device != "cpu":
                 raise InvalidParameterError(
                     f"to({target!r}): the core runs on the CPU only; use to('cpu') or leave it"
                 )

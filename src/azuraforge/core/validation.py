@@ -61,6 +61,19 @@ def pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
     return int(items[0]), int(items[1])
 
 
+def check_padding(what: str, padding: Any, stride: Any) -> None:
+    """Refuse a convolution's ``padding`` that is neither zeros on each side (an int or a
+    pair, >= 0) nor ``"same"`` (with stride 1) or ``"valid"``, naming ``what``."""
+    if not isinstance(padding, str):
+        pair(padding, "padding", minimum=0)
+    elif padding not in ("same", "valid"):
+        raise InvalidParameterError(
+            f"{what}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+        )
+    elif padding == "same" and pair(stride, "stride") != (1, 1):
+        raise InvalidParameterError(f"{what}: padding='same' needs stride 1, got {stride!r}")
+
+
 def either(
     what: str, names: tuple[str, str], ours: _T | None, theirs: _T | None, relation: str
 ) -> _T | None:

@@ -132,12 +132,12 @@ class RowChecker:
         ``"line {line}"``).
         """
         raw = row[self.time]
-        when = read_time(raw)
-        if when is None:
+        read = read_time(raw)
+        if read is None:
             problem = "no time" if raw is None else f"time {_shown(raw)} is not a Unix or ISO time"
             return self._skip("unparseable", problem, line, place)
+        when, written = read
         formats = self.report.time_formats
-        written = time_format(raw)
         formats[written] = formats.get(written, 0) + 1
         values = {}
         for name, index in self.kept.items():
@@ -407,43 +407,38 @@ def read_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def read_time(value: object) -> float | None:
-    """Unix seconds of a Unix time (seconds, or milliseconds above :data:`MILLISECONDS_FROM`)
-    or an ISO date or date-time (UTC unless it names a zone), a month (``2024-01``) or a
-    quarter (``2024-Q1``, its first month); None if it is none of these. A bare year
-    (``2024``) reads as a Unix time, as any number does.
+def read_time(value: object) -> tuple[float, str] | None:
+    """Unix seconds of a time, and how it was written: a Unix time (``"Unix seconds"``, or
+    ``"Unix milliseconds"`` above :data:`MILLISECONDS_FROM`) or ``"ISO"``: a date or
+    date-time (UTC unless it names a zone), a month (``2024-01``) or a quarter (``2024-Q1``,
+    its first month). None if it is none of these. A bare year (``2024``) reads as a Unix
+    time, as any number does.
 
     >>> read_time(1704067200000), read_time("2024-01-01T01:00+01:00"), read_time("2024-Q1")
-    (1704067200.0, 1704067200.0, 1704067200.0)
+    ((1704067200.0, 'Unix milliseconds'), (1704067200.0, 'ISO'), (1704067200.0, 'ISO'))
     """
     number = read_number(value)
     if number is not None:
-        return number / 1000 if number > MILLISECONDS_FROM else number
+        if number > MILLISECONDS_FROM:
+            return number / 1000, "Unix milliseconds"
+        return number, "Unix seconds"
     if not isinstance(value, str):
         return None
-    month = quarter_as_month(value)
+    parsed = _iso_time(value)
+    if parsed is None:
+        month = quarter_as_month(value)
+        parsed = _iso_time(month + "-01") if _MONTH.fullmatch(month) else None
+    return None if parsed is None else (parsed, "ISO")
+
+
+def _iso_time(text: str) -> float | None:
     try:
-        parsed = datetime.datetime.fromisoformat(
-            month + "-01" if _MONTH.fullmatch(month) else value
-        )
+        parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.timestamp()
-
-
-def time_format(value: object) -> str:
-    """How a time :func:`read_time` reads was written: ``"Unix seconds"``, ``"Unix
-    milliseconds"`` or ``"ISO"``.
-
-    >>> time_format("1704067200000"), time_format(1704067200), time_format("2024-01-01")
-    ('Unix milliseconds', 'Unix seconds', 'ISO')
-    """
-    number = read_number(value)
-    if number is None:
-        return "ISO"
-    return "Unix milliseconds" if number > MILLISECONDS_FROM else "Unix seconds"
 
 
 def shown_time(seconds: float) -> str:

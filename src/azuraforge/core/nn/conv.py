@@ -9,8 +9,7 @@ from azuraforge.core.nn import init
 from azuraforge.core.nn.module import Module, Parameter
 from azuraforge.core.nn.registry import register_architecture
 from azuraforge.core.tensor import Tensor
-from azuraforge.core.validation import check_positive, pair
-from azuraforge.errors import InvalidParameterError
+from azuraforge.core.validation import check_padding, check_positive, pair
 
 
 @register_architecture("Conv2d")
@@ -50,15 +49,8 @@ class Conv2d(Module):
     ) -> None:
         check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
         kh, kw = pair(kernel_size, "kernel_size")
-        strides = pair(stride, "stride")
-        if padding == "same" and strides != (1, 1):
-            raise InvalidParameterError(f"Conv2d: padding='same' needs stride 1, got {stride!r}")
-        if isinstance(padding, str) and padding not in ("same", "valid"):
-            raise InvalidParameterError(
-                f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
-            )
-        if not isinstance(padding, str):
-            pair(padding, "padding", minimum=0)
+        pair(stride, "stride")
+        check_padding("Conv2d", padding, stride)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         fan_in = in_channels * kh * kw
