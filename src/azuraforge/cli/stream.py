@@ -3,7 +3,6 @@ and print the prequential scores and a backtest beside the trivial rules and buy
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ from azuraforge.stream.direction import (
     run_direction,
 )
 from azuraforge.stream.evaluate import COIN_FLIP_LOG_LOSS
-from azuraforge.stream.rows import EventColumns
 
 app = typer.Typer(help="Continuous learning on a stream of events.", no_args_is_help=True)
 
@@ -40,24 +38,24 @@ MOST_SKIPPED = 0.01
 """The share of a file's rows a replay may leave out (as unreadable or invalid) unasked."""
 
 
-def _replay(source: str, columns: EventColumns) -> CsvReplay:
+def _replay(
+    source: str, time_column: str | None, close: str, volume_pair: tuple[str, str] | None
+) -> CsvReplay:
     """A replay of a dataset (``btc``, ``sp500`` or a registered name) or a CSV file that
-    reads only the columns the task needs (``columns``: the time, the close and the volume
-    pair): a bad value in a column nothing uses is not a bad row."""
+    reads only the columns the task needs (the time, the close and the volume pair): a bad
+    value in a column nothing uses is not a bad row."""
     name = SHORT_NAMES.get(source, source)
     path = Path(source)
     is_file = path.suffix.lower() == ".csv" or path.exists()
     if not is_file or name in list_datasets():  # a dataset's name wins over a file's
         path = next(iter(fetch(name).values()))
-        columns = dataclasses.replace(
-            columns, volume_pair=columns.volume_pair or VOLUME_PAIRS.get(name)
-        )
+        volume_pair = volume_pair or VOLUME_PAIRS.get(name)
     return CsvReplay(
         path,
-        time_column=columns.time_column,
-        columns=[columns.price_column or "close", *(columns.volume_pair or ())],
-        price_column=columns.price_column,
-        volume_pair=columns.volume_pair,
+        time_column=time_column,
+        columns=[close, *(volume_pair or ())],
+        price_column=close,
+        volume_pair=volume_pair,
     )
 
 
@@ -222,9 +220,9 @@ def replay(
         with arguments():
             if not 0 <= cost < 1:
                 raise InvalidParameterError(f"--cost must be in [0, 1), got {cost}")
-            wanted = EventColumns(time_column, None, close_column, _volume_pair(volume_columns))
+            volume_pair = _volume_pair(volume_columns)
         started = time.perf_counter()
-        source_events = _replay(source, wanted)
+        source_events = _replay(source, time_column, close_column, volume_pair)
         check_skips(source_events, allow_skips)
         # The file's own spelling of the column (names match case, spaces and underscores aside)
         first = next(iter(source_events)).values
