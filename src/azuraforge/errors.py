@@ -9,7 +9,7 @@ natural also from the matching builtin, so either ``except`` works::
      │    ├── UnstorableValueError            a value the store's database cannot hold
      │    └── AllocationLimitError            initialisers asked for more than allocation_limit
      ├── NotFoundError (KeyError)             a named thing that does not exist
- │    └── ReferenceNotFoundError           one named as an input (a run to register), not a target
+     │    └── ReferenceNotFoundError          one named as an input, not as the target
      ├── SchemaMismatchError                  a saved file in a format this version cannot read
      ├── DataFormatError (ValueError)         a data file whose content cannot be parsed
      ├── DatasetUnavailableError (OSError)    a dataset file not in any mirror, cache or URL

@@ -22,7 +22,6 @@ from typing import Any
 from azuraforge.errors import (
     ConflictError,
     InvalidParameterError,
-    NotFoundError,
     ReferenceNotFoundError,
 )
 from azuraforge.learn.artifact import ModelArtifact
@@ -205,10 +204,9 @@ def _source_run(store: Store, experiment: int | str, project: str) -> Experiment
                 f"no experiment named {experiment!r} in project {project!r}"
             )
         experiment = found
-    try:
-        run = store.get_experiment(experiment, project=project)
-    except NotFoundError as e:
-        raise ReferenceNotFoundError(str(e), public=e.public) from e
+    run = store.find_experiment(experiment, project=project)
+    if run is None:
+        raise ReferenceNotFoundError(f"experiment {experiment} not found in project {project!r}")
     if run.kind == PREDICTION:
         raise ConflictError(f"experiment {run.id} is a prediction job, not a training run")
     if run.status != COMPLETED:
