@@ -1,6 +1,7 @@
 """forecaster end to end: your own CSV, a slice of London, predict from raw rows, bad input."""
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMism
 from azuraforge.learn import LocalContext
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.learn.datasets import fetch
+from azuraforge.learn.forecasting import DRIFT, Blend
 from azuraforge.learn.timeseries import chronological_split
 from azuraforge.testing import check_pipeline
 
@@ -72,7 +74,9 @@ def test_predict_from_the_artifact_on_raw_rows_gives_the_test_predictions(hourly
     rows = _predictions(result)
     artifact = ModelArtifact.load(result.artifact_dir)
     lines = source.read_text().splitlines()
-    lookback = artifact.config["sequence_length"] - 1 + artifact.config["horizon"]
+    horizon, anchor = artifact.config["horizon"], artifact.chosen_settings["blend_with"]
+    anchor_rows = {DRIFT: 0, "same hour yesterday": 24}[anchor] - horizon + 1
+    lookback = max(artifact.config["sequence_length"], anchor_rows) - 1 + horizon
     first_test = len(lines) - 1 - len(rows)
     recent = tmp_path / "recent.csv"
     recent.write_text("\n".join([lines[0], *lines[1 + first_test - lookback :]]) + "\n")
@@ -106,7 +110,7 @@ def london(tmp_path_factory, real_data):
 def test_london_daily_is_scored_beside_last_week_and_last_year(london):
     _, result = london
     assert list(result.metrics["MAE"]) == [
-        "model", "persistence", "same day last week", "same day last year"
+        "model", "persistence", "same day last week", "same day last year", "climatology"
     ]  # fmt: skip
     assert result.metrics["MAE"]["model"] < result.metrics["MAE"]["same day last week"]
     rows = _predictions(result)
@@ -263,7 +267,8 @@ def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, t
     assert saved["blend"] is None  # the user's setting: chosen on validation
     rerun = pipeline.run(pipeline.make_config(saved), LocalContext(output_dir=tmp_path / "re"))
     assert rerun.metrics == result.metrics
-    assert f"blend {weight:.2f} (chosen on the validation part)" in rerun.notes[0]
+    chosen = Blend(weight, "validation", artifact.chosen_settings["blend_with"])
+    assert chosen.describe() in rerun.notes[0]
     _, fixed = _run(tmp_path / "fixed", **{**saved, "blend": 0.5})
     refit = ModelArtifact.load(fixed.artifact_dir)
     assert refit.config["blend"] == 0.5 and refit.chosen_settings == {}
@@ -273,8 +278,10 @@ def test_the_artifact_records_who_chose_the_blend_and_a_rerun_keeps_it(hourly, t
 def test_predict_reads_an_older_artifact_whose_config_holds_the_chosen_blend(hourly, tmp_path):
     pipeline, result, source = hourly
     artifact = ModelArtifact.load(result.artifact_dir)
+    artifact.chosen_settings["blend_with"] = DRIFT  # what artifacts before it blended with
     expected = pipeline.predict(artifact, source)["forecast"]
     weight = artifact.chosen_settings.pop("blend")
+    artifact.chosen_settings.pop("blend_with")
     artifact.config.update(blend=weight, blend_chosen_by="validation")
     older = ModelArtifact.load(artifact.save(tmp_path / "older"))
     np.testing.assert_array_equal(pipeline.predict(older, source)["forecast"], expected)
@@ -330,3 +337,81 @@ def test_the_history_of_rows_is_the_target_read_with_gaps_missing(tmp_path):
     assert weekend.sum() == 10 and np.isnan(history.values[weekend]).all()
     np.testing.assert_array_equal(history.values[~weekend], values[-30:])
     assert columns["time"][0] == days[-1] + 1  # the forecast continues the history
+
+
+def _monthly_sales_csv(path, years=9):
+    """A strong yearly season over a trend with noise, as monthly sales often are."""
+    rng = np.random.default_rng(3)
+    months = np.arange("2010-01", f"{2010 + years}-01", dtype="datetime64[M]")
+    season = np.tile([-3, -2, 0, 1, 2, 4, 5, 4, 1, 0, -2, 6], years) * 1000.0
+    sales = 20000 + 30 * np.arange(len(months)) + season + rng.normal(0, 300, len(months))
+    lines = ["month,sales"] + [f"{m},{v:.0f}" for m, v in zip(months, sales, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_model_worse_than_a_seasonal_forecast_is_replaced_by_it_on_validation(tmp_path):
+    source = _monthly_sales_csv(tmp_path / "sales.csv")
+    settings = {"csv": str(source), "time_column": "month", "target": "sales"}
+    pipeline, result = _run(tmp_path, **settings, sequence_length=6)
+    mae = result.metrics["MAE"]
+    assert mae["model"] <= 1.05 * mae["same month last year"]  # it was 3x with drift only
+    artifact = ModelArtifact.load(result.artifact_dir)
+    assert artifact.chosen_settings["blend_with"] == "same month last year"
+    selection = artifact.selection
+    assert set(selection["validation_mae"]) == {
+        "chosen", "the model alone", "drift", "same month last year"
+    }  # fmt: skip
+    assert selection["validation_mae"]["chosen"] <= min(selection["validation_mae"].values())
+    report = result.report_path.read_text()
+    said = [selection["reason"], "Test MAE: the model"]
+    assert all(sentence in report for sentence in said)
+    assert all(any(sentence in note for note in result.notes) for sentence in said)
+    rows = _predictions(result)
+    recent = tmp_path / "recent.csv"
+    lines = source.read_text().splitlines()
+    recent.write_text("\n".join([lines[0], *lines[-len(rows) - 12 :]]) + "\n")
+    forecasts = pipeline.predict(artifact, recent)["forecast"]
+    np.testing.assert_array_equal(forecasts[: len(rows)], [float(r["model"]) for r in rows])
+    too_short = tmp_path / "short.csv"
+    too_short.write_text("\n".join(lines[:12]) + "\n")  # 11 months: last year unreached
+    with pytest.raises(InvalidParameterError, match="blended with the 'same month last year'"):
+        pipeline.predict(artifact, too_short)
+
+
+def test_a_blend_anchor_the_series_does_not_have_is_refused_naming_those_it_has(tmp_path):
+    source = _monthly_sales_csv(tmp_path / "sales.csv", years=4)
+    with pytest.raises(InvalidParameterError, match="blend_with='same day last week' is not a"):
+        _run(tmp_path, csv=str(source), time_column="month", target="sales",
+             blend_with="same day last week")  # fmt: skip
+    _, result = _run(
+        tmp_path, csv=str(source), time_column="month", target="sales", blend=0.0,
+        blend_with="same month last year",
+    )  # fmt: skip
+    mae = result.metrics["MAE"]
+    assert mae["model"] == mae["same month last year"]
+    assert any(
+        "the 'model' column is the 'same month last year' forecast" in n for n in result.notes
+    )
+
+
+class Overflowing(CsvForecaster):
+    """A table whose values reach float64's range: their changes overflow in training."""
+
+    def load_frame(self, config, source=None):
+        frame = super().load_frame(config, source)
+        target = frame.target.copy()
+        target[5:7] = 1e308, -1e308
+        return replace(frame, target=target)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning"
+)
+def test_forecasts_that_are_not_finite_blame_the_datas_scale(tmp_path):
+    source = _monthly_sales_csv(tmp_path / "sales.csv", years=4)
+    pipeline = Overflowing()
+    config = pipeline.make_config({**QUICK, "csv": str(source), "time_column": "month",
+                                   "target": "sales", "sequence_length": 6})  # fmt: skip
+    with pytest.raises(DataFormatError, match=r"not finite numbers: the data's values are too"):
+        pipeline.run(config, LocalContext(output_dir=tmp_path / "run"))

@@ -29,6 +29,14 @@ def test_scores_sit_beside_persistence_drift_and_the_majority_rate(result):
     assert np.isfinite(metrics["MASE (log price)"]["model"])
 
 
+def test_the_terminal_says_when_directions_are_called_worse_than_the_majority_rate(result):
+    direction = result.metrics["Directional accuracy"]
+    below = direction["model"] < direction["majority rate"]
+    sentence = f"Directional accuracy {direction['model']:.4f} is below the majority rate"
+    assert any(sentence in note for note in result.notes) == below
+    assert (sentence in result.report_path.read_text()) == below
+
+
 def nvda_lines() -> list[str]:
     return fetch("nvda-daily")["NVDA_daily_1999_2014.csv"].read_text().splitlines()
 

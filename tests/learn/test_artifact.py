@@ -106,8 +106,8 @@ def _with(key, value):
         (_with("preprocessing", []), "key 'preprocessing' is [] (an array), expected an object"),
         (_with("training", 3), "key 'training' is 3 (a number), expected an object"),
         (
-            _with("chosen_settings", {"blend": "0.5"}),
-            'key \'chosen_settings\' holds "0.5" (a string), expected an',
+            _with("chosen_settings", {"blend": [0.5]}),
+            "key 'chosen_settings' holds [0.5] (an array), expected an",
         ),
         (
             _with("training", {"status": "done"}),

@@ -133,10 +133,12 @@ class Pipeline(ABC, Generic[ConfigT]):
         trainer: Trainer,
         note: str,
         files: tuple[Path, ...] = (),
+        statements: Sequence[str] = (),
     ) -> RunResult:
         """Record how training ended in ``artifact`` and at the top of ``report``, write the
         report, save the artifact under ``ctx.output_dir/artifact``, log both with any other
-        ``files``, and return the run's result (metrics from the artifact)."""
+        ``files``, and return the run's result (metrics from the artifact) with ``note`` and
+        the ``statements`` its report makes, so the terminal says what the report says."""
         training = trainer.summary()
         artifact.training = training
         report.notice(training.describe())
@@ -148,7 +150,7 @@ class Pipeline(ABC, Generic[ConfigT]):
             metrics=artifact.metrics,
             artifact_dir=directory,
             report_path=written,
-            notes=[note],
+            notes=[note, *statements],
             training=training,
         )
 

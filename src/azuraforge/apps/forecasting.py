@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -37,18 +37,20 @@ from azuraforge.apps.base import (
     train_model,
 )
 from azuraforge.core import Tensor, nn
-from azuraforge.errors import InvalidParameterError, SchemaMismatchError
+from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
 from azuraforge.learn.datasets import CsvTable, rows_table
 from azuraforge.learn.forecasting import (
+    DRIFT,
     Blend,
     ChangeTarget,
     Frequency,
     blended_change,
-    choose_blend,
+    choose_anchored_blend,
     forecast_report,
     score_forecast,
+    seasonal_lag,
     write_predictions,
 )
 from azuraforge.learn.timeseries import (
@@ -132,6 +134,13 @@ class ForecastConfig(TrainingConfig):
         "(the artifact records the chosen weight apart from its config). Reports say whether "
         "the user set it or the validation part chose it.",
     )
+    blend_with: str | None = Field(
+        None,
+        description="The naive forecast the model's is blended with (weight 0: that forecast "
+        "alone): 'drift' (the training-mean change) or a seasonal baseline's name ('same "
+        "month last year'); None: chosen on the validation part with the weight, or drift "
+        "when blend is set.",
+    )
 
 
 class SequenceRegressor(nn.Module):
@@ -173,7 +182,9 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         """Naive forecasts of ``frame.target[rows]`` using only what is known
         ``config.horizon`` steps earlier (and, for fitted baselines, the ``train`` rows)."""
 
-    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: ForecastT) -> list[str]:
+    def baseline_notes(
+        self, frame: Frame, rows: np.ndarray, config: ForecastT, train: slice
+    ) -> list[str]:
         """Sentences for the report about the baselines of ``rows`` (one left out, say)."""
         return []
 
@@ -219,9 +230,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         )  # fmt: skip
         blend = self._blend(trainer, frame, val, config, target_scaler)
         scaled = trainer.predict(test.x)[:, 0]
-        predicted = self._forecast(
-            scaled, frame, test.target_rows, config, target_scaler, blend.weight
-        )
+        predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler, blend)
+        _check_finite(predicted, frame)
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
         train_target = frame.target[split.train] if self.mase_on_target else None
@@ -235,7 +245,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
-            chosen_settings={"blend": blend.weight} if blend.chosen_by == "validation" else {},
+            chosen_settings=_chosen_settings(blend),
+            selection=_selection(blend),
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -249,6 +260,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         summary = self._summary(frame, split, config, blend, test.target_rows)
         if self.mase_on_target and "MASE" not in metrics:
             summary += NO_MASE_SCALE
+        verdicts = _verdicts(blend, metrics)
+        summary += "".join(f" {verdict}" for verdict in verdicts)
         title = f"{self.name}: {self.description}"
         report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history
@@ -257,7 +270,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             f"test rows: {len(actual)} ({times[0]} to {times[-1]}), epochs run: "
             f"{len(trainer.history['loss'])}, {blend.describe()}"
         )
-        return self.finish(ctx, artifact, report, trainer, note, files=(predictions,))
+        plain = [verdict.replace("**", "") for verdict in verdicts]
+        return self.finish(ctx, artifact, report, trainer, note, (predictions,), plain)
 
     def _change_target(self, config: ForecastT) -> ChangeTarget:
         """The change of the (log) target over the horizon: what the model predicts."""
@@ -303,17 +317,51 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         config: ForecastT,
         target_scaler: StandardScaler,
     ) -> Blend:
-        """The user's blend weight, or, when ``config.blend`` is ``None``, the one with the
-        lowest MAE on the validation part."""
-        if config.blend is not None:
-            return Blend(config.blend, "user")
+        """The user's blend, or, for what the user left unset, the anchor and weight with the
+        lowest MAE on the validation part (anchors whose lag reaches before the validation
+        rows' first are left out)."""
+        anchor = config.blend_with or (DRIFT if config.blend is not None else None)
+        if config.blend is not None and anchor is not None:
+            self._anchor_lag(config, anchor)
+            return Blend(config.blend, "user", anchor)
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
+        first = int(rows.min()) if len(rows) else 0
+        lags = self.anchor_lags(config)
+        anchors = [anchor] if anchor is not None else [a for a in lags if lags[a] <= first]
+        if anchor is not None and self._anchor_lag(config, anchor) > first:
+            raise InvalidParameterError(
+                f"blend_with={anchor!r} reads {lags[anchor]} rows back, before the validation "
+                f"part's first forecast (row {first}); use more rows, a larger "
+                "train_fraction, or another blend_with"
+            )
 
-        def forecast(weight: float) -> np.ndarray:
-            return self._forecast(scaled, frame, rows, config, target_scaler, weight)
+        def candidate(anchor: str) -> Callable[[float], np.ndarray]:
+            return lambda weight: self._forecast(
+                scaled, frame, rows, config, target_scaler, Blend(weight, "", anchor)
+            )
 
-        return Blend(choose_blend(forecast, frame.target[rows]), "validation")
+        return choose_anchored_blend({a: candidate(a) for a in anchors}, frame.target[rows])
+
+    def anchor_lags(self, config: ForecastT) -> dict[str, int]:
+        """The forecasts the model's may be blended with (drift, then each seasonal-naive
+        forecast of :meth:`seasons`), with the rows back each reads."""
+        seasonal = {
+            name: seasonal_lag(config.horizon, period)
+            for name, period in self.seasons(config).items()
+        }
+        return {DRIFT: 0, **seasonal}
+
+    def _anchor_lag(self, config: ForecastT, anchor: str) -> int:
+        """The rows back ``anchor`` reads; an anchor this pipeline does not have is refused,
+        naming the ones it has."""
+        lags = self.anchor_lags(config)
+        if anchor not in lags:
+            raise InvalidParameterError(
+                f"blend_with={anchor!r} is not a forecast of this series; choose one of "
+                f"{', '.join(repr(a) for a in lags)}"
+            )
+        return lags[anchor]
 
     def _forecast(
         self,
@@ -322,12 +370,18 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         rows: np.ndarray,
         config: ForecastT,
         target_scaler: StandardScaler,
-        weight: float,
+        blend: Blend,
     ) -> np.ndarray:
         """Forecasts of ``frame.target[rows]`` in the target's units from the model's scaled
-        changes, shrunk toward the training-mean change by the blend ``weight``."""
-        change = blended_change(scaled, weight, target_scaler)
-        return self._change_target(config).forecast(frame.target, rows, change)
+        changes, shrunk toward the blend's anchor by its weight."""
+        target = self._change_target(config)
+        anchor_change = None
+        if blend.anchor != DRIFT:
+            lag = self._anchor_lag(config, blend.anchor)
+            level = target.level(frame.target)
+            anchor_change = level[rows - lag] - level[rows - config.horizon]
+        change = blended_change(scaled, blend.weight, target_scaler, anchor_change)
+        return target.forecast(frame.target, rows, change)
 
     def _summary(
         self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray
@@ -340,22 +394,14 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             f"split {config.train_fraction:.0%} / {config.val_fraction:.0%} / rest; scalers "
             f"fitted on the training part only; early stopping on validation. The model reads "
             f"rows up to {config.horizon} step(s) before each target row, never the target's "
-            f"own row. The forecast change is blended with the training-mean change: "
-            f"{blend.describe()}; 1 = the model alone. Test rows scored: {len(rows)}."
+            f"own row. The forecast change is blended with a naive forecast's (the "
+            f"training-mean change unless another is named): {blend.describe()}; 1 = the model "
+            f"alone. Test rows scored: {len(rows)}."
         )
         if unscored > 0:
             text += f" {unscored} test rows whose actual value was missing are not scored."
-        for note in self.baseline_notes(frame, rows, config):
+        for note in self.baseline_notes(frame, rows, config, split.train):
             text += f" {note}"
-        if blend.weight == 0:
-            text += (
-                " **The weight is 0: the 'model' column is the training-mean-change forecast"
-                + (
-                    " (the model showed no skill on validation).**"
-                    if blend.chosen_by == "validation"
-                    else ".**"
-                )
-            )
         return text
 
     # ---- predict from a saved artifact --------------------------------------------------
@@ -427,7 +473,11 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         if horizon is not None:
             first = len(frame) - trained  # the window whose target is the first future time
             if len(ends) == 0 or ends[0] > first:
-                raise InvalidParameterError(_too_few_for_horizon(frame, config, horizon))
+                blend = _saved_blend(artifact, config)
+                first_end = self._first_window_end(config, blend)
+                raise InvalidParameterError(
+                    _too_few_for_horizon(frame, config, horizon, blend, first_end)
+                )
             keep = slice(first - int(ends[0]), first - int(ends[0]) + horizon)
             targets, forecasts = targets[keep], {k: v[keep] for k, v in forecasts.items()}
         return {"time": self._target_times(config, frame, targets), **forecasts}
@@ -473,10 +523,12 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
                 f"{artifact.features}"
             )
         length = config.sequence_length
-        if len(frame) < length:
-            raise InvalidParameterError(_too_few_rows(where, frame, length))
+        blend = _saved_blend(artifact, config)
+        first_end = self._first_window_end(config, blend)
+        if len(frame) <= first_end:
+            raise InvalidParameterError(_too_few_rows(where, frame, config, blend, first_end))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
-        ends = np.arange(length - 1, len(features))
+        ends = np.arange(first_end, len(features))
         # Windows whose target lies inside the input, then the last `horizon` ones that look
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
@@ -492,10 +544,14 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         return ends, {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(
-                scaled, frame, rows, config, target_scaler, _saved_blend(artifact, config)
-            ),
+            "forecast": self._forecast(scaled, frame, rows, config, target_scaler, blend),
         }
+
+    def _first_window_end(self, config: ForecastT, blend: Blend) -> int:
+        """The last row of the first window that can be forecast: ``sequence_length`` rows
+        in, or later when the blend's anchor reads further back than the window."""
+        anchor_rows = self._anchor_lag(config, blend.anchor) - config.horizon + 1
+        return max(config.sequence_length, anchor_rows) - 1
 
 
 @functools.lru_cache(maxsize=64)
@@ -510,35 +566,117 @@ def _current_settings(saved: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in saved.items() if key != "blend_chosen_by"}
 
 
-def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> float:
-    """The weight the run applied: the user's ``blend``, else the one it chose (artifacts of
-    0.1.0 hold the chosen weight in ``config.blend`` too)."""
+def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> Blend:
+    """The blend the run applied: the user's ``blend`` (with their ``blend_with``, drift by
+    default), else the one it chose (artifacts of 0.1.0 hold the chosen weight in
+    ``config.blend`` too; artifacts before ``blend_with`` blend with drift)."""
     if config.blend is not None:
-        return config.blend
-    if "blend" not in artifact.chosen_settings:
+        return Blend(config.blend, "user", config.blend_with or DRIFT)
+    weight = artifact.chosen_settings.get("blend")
+    if not isinstance(weight, int | float):
         raise SchemaMismatchError(
             f"the {artifact.pipeline} artifact records no blend weight: its config has blend "
             "None and it has no chosen blend; run the pipeline again to save a complete artifact"
         )
-    return artifact.chosen_settings["blend"]
+    anchor = config.blend_with or str(artifact.chosen_settings.get("blend_with", DRIFT))
+    return Blend(float(weight), "validation", anchor)
 
 
-def _too_few_for_horizon(frame: Frame, config: ForecastConfig, horizon: int) -> str:
+def _check_finite(predicted: np.ndarray, frame: Frame) -> None:
+    """Refuse forecasts that are not finite numbers, blaming the data's scale: the values
+    reached the model's arithmetic, whose float32 overflows long before float64 does."""
+    bad = ~np.isfinite(predicted)
+    if not bad.any():
+        return
+    magnitudes = np.abs(np.column_stack([frame.target, frame.features])).max(axis=0)
+    names = ["the target", *(repr(name) for name in frame.feature_names)]
+    largest = int(np.argmax(magnitudes))
+    raise DataFormatError(
+        f"the forecasts of {int(bad.sum())} of {len(predicted)} test rows are not finite "
+        f"numbers: the data's values are too large for training (the largest is "
+        f"{magnitudes[largest]:.3g}, in {names[largest]}); rescale that column (divide it by a "
+        "power of ten) or leave it out"
+    )
+
+
+def _verdicts(blend: Blend, metrics: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """What the report and the terminal both say about the result: how the forecast was
+    chosen, when it is a naive forecast, how it fared on the test part against the best
+    baseline, and when it calls directions worse than the majority rate."""
+    verdicts = [blend.explain()]
+    if blend.weight == 0:
+        why = (
+            " (the model showed no skill on validation)" if blend.chosen_by == "validation" else ""
+        )
+        verdicts.append(
+            f"**The weight is 0: the 'model' column is {blend.forecast_name()}{why}.**"
+        )
+    mae = {name: value for name, value in metrics.get("MAE", {}).items() if name != "model"}
+    if mae and "model" in metrics.get("MAE", {}):
+        best = min(mae, key=mae.__getitem__)
+        ratio = metrics["MAE"]["model"] / mae[best] if mae[best] > 0 else float("nan")
+        verdicts.append(
+            f"Test MAE: the model {metrics['MAE']['model']:.4g}, {ratio:.2f}x the best "
+            f"baseline ({best}, {mae[best]:.4g})."
+        )
+    direction = metrics.get("Directional accuracy", {})
+    if "model" in direction and direction["model"] < direction.get("majority rate", 0.0):
+        verdicts.append(
+            f"**Directional accuracy {direction['model']:.4f} is below the majority rate "
+            f"{direction['majority rate']:.4f}: always calling the commoner direction would do "
+            "better.**"
+        )
+    return verdicts
+
+
+def _chosen_settings(blend: Blend) -> dict[str, float | str]:
+    """What the validation part chose, for the artifact: the weight and the anchor."""
+    if blend.chosen_by != "validation":
+        return {}
+    return {"blend": blend.weight, "blend_with": blend.anchor}
+
+
+def _selection(blend: Blend) -> dict[str, Any]:
+    """Why the validation part chose the blend, for the artifact."""
+    if blend.chosen_by != "validation":
+        return {}
+    return {
+        "forecast": blend.forecast_name(),
+        "validation_mae": blend.validation_mae,
+        "reason": blend.explain(),
+    }
+
+
+def _window_needs(config: ForecastConfig, blend: Blend, first_end: int) -> str:
+    """Why the first window ends at row ``first_end``: its length, or the blend's anchor."""
+    if first_end < config.sequence_length:
+        return f"one window of sequence_length={config.sequence_length} rows"
+    return (
+        f"the model's forecast is blended with the {blend.anchor!r} forecast, which reads "
+        f"{first_end + config.horizon} rows back from its first target"
+    )
+
+
+def _too_few_for_horizon(
+    frame: Frame, config: ForecastConfig, horizon: int, blend: Blend, first_end: int
+) -> str:
     """The rows a forecast of the next ``horizon`` times needs, counted as sent."""
-    needed = config.sequence_length + config.horizon - 1 + frame.dropped_rows
+    needed = first_end + config.horizon + frame.dropped_rows
     rows = len(frame) + frame.dropped_rows - frame.inserted_rows
     return (
         f"the request has {rows} rows; a forecast of the next {horizon} time(s) needs at least "
         f"{needed}: the model forecasts {config.horizon} step(s) ahead, so the next time comes "
-        f"from the window of sequence_length={config.sequence_length} rows ending "
-        f"{config.horizon - 1} row(s) before the last; send more rows"
+        f"from the window ending {config.horizon - 1} row(s) before the last, and it needs "
+        f"{_window_needs(config, blend, first_end)}; send more rows"
     )
 
 
-def _too_few_rows(inputs: str, frame: Frame, length: int) -> str:
+def _too_few_rows(
+    inputs: str, frame: Frame, config: ForecastConfig, blend: Blend, first_end: int
+) -> str:
     """Rows counted in the file, not in the model's table (which may be shorter)."""
-    needed = length + frame.dropped_rows
-    why = f"one window of sequence_length={length} rows"
+    needed = first_end + 1 + frame.dropped_rows
+    why = _window_needs(config, blend, first_end)
     if frame.dropped_rows:
         why += f" plus the {frame.dropped_rows} row(s) its first change is computed from"
     rows = len(frame) + frame.dropped_rows - frame.inserted_rows

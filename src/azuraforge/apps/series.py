@@ -34,8 +34,12 @@ from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipelin
 from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import CsvTable
 from azuraforge.learn.forecasting import (
+    CLIMATOLOGY,
+    CLIMATOLOGY_DAYS,
+    CLIMATOLOGY_FREQUENCIES,
     Frequency,
     calendar_columns,
+    climatology,
     get_frequency,
     infer_frequency,
     irregular_steps,
@@ -148,22 +152,52 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
     ) -> dict[str, np.ndarray]:
         frequency = get_frequency(config.frequency)
-        return naive_baselines(frame.target, rows, config.horizon, frequency, reachable_only=True)
+        forecasts = naive_baselines(
+            frame.target, rows, config.horizon, frequency, reachable_only=True
+        )
+        observed = _observed_rows(frame, train)
+        climate = climatology(frame.times, frame.target, observed, rows, frequency)
+        if climate is not None:
+            forecasts[CLIMATOLOGY] = climate
+        return forecasts
 
-    def baseline_notes(self, frame: Frame, rows: np.ndarray, config: SeriesConfigT) -> list[str]:
+    def baseline_notes(
+        self, frame: Frame, rows: np.ndarray, config: SeriesConfigT, train: slice
+    ) -> list[str]:
         frequency = get_frequency(config.frequency)
         seasons = ", ".join(name for name, _ in frequency.seasons) or "none"
         unreachable = unreachable_seasons(rows, config.horizon, frequency)
-        return [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
+        notes = [f"Rows are {frequency.name}: the seasonal baselines are {seasons}."] + [
             f"The '{name}' baseline is left out: it reads {lag} rows back, and the test part "
             f"starts at row {rows.min()} (more rows or a larger train_fraction bring it in)."
             for name, lag in unreachable.items()
         ]
+        if frequency.name in CLIMATOLOGY_FREQUENCIES:
+            notes.append(_climatology_note(frame, rows, train, frequency))
+        return notes
 
     def seasons(self, config: SeriesConfigT) -> dict[str, int]:
         if config.frequency == "auto":
             return {}
         return dict(get_frequency(config.frequency).seasons)
+
+
+def _observed_rows(frame: Frame, part: slice) -> np.ndarray:
+    """The indices of ``part`` whose target value was observed, not filled in."""
+    rows = np.arange(len(frame))[part]
+    return rows if frame.observed is None else rows[frame.observed[rows]]
+
+
+def _climatology_note(frame: Frame, rows: np.ndarray, train: slice, frequency: Frequency) -> str:
+    """What the climatology baseline averages, or why it is left out."""
+    observed = _observed_rows(frame, train)
+    if climatology(frame.times, frame.target, observed, rows, frequency) is None:
+        return (
+            f"The '{CLIMATOLOGY}' baseline is left out: the training part does not cover every "
+            "time of year of the test part (it needs a year of training rows)."
+        )
+    span = "month" if frequency.unit == "M" else f"day of the year, ±{CLIMATOLOGY_DAYS} days"
+    return f"The '{CLIMATOLOGY}' baseline is the training part's mean value of the same {span}."
 
 
 def _configured_frequency(config: SeriesConfig, times: np.ndarray) -> Frequency:

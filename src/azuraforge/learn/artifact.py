@@ -87,8 +87,12 @@ class ModelArtifact:
         The pipeline configuration that produced the model, as the user set it.
     chosen_settings
         Values the run chose from the data for settings ``config`` leaves unset (``None``),
-        by setting name: a forecaster's ``blend`` weight chosen on the validation part.
-        ``predict`` reads them from here; re-running ``config`` chooses them again.
+        by setting name: a forecaster's ``blend`` weight and ``blend_with`` anchor chosen on
+        the validation part. ``predict`` reads them from here; re-running ``config`` chooses
+        them again.
+    selection
+        Why the run chose its ``chosen_settings``: a forecaster's validation MAE of each
+        candidate and the sentence its report gives; empty when nothing was chosen.
     metrics
         Test metrics, each beside its baselines.
     data_fingerprint
@@ -106,7 +110,8 @@ class ModelArtifact:
     preprocessing: dict[str, Transform] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    chosen_settings: dict[str, float] = field(default_factory=dict)
+    chosen_settings: dict[str, float | str] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     seed: int | None = None
@@ -127,6 +132,7 @@ class ModelArtifact:
             "preprocessing": {k: t.state_dict() for k, t in self.preprocessing.items()},
             "config": self.config,
             "chosen_settings": self.chosen_settings,
+            "selection": self.selection,
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
@@ -173,6 +179,7 @@ class ModelArtifact:
             features=meta["features"],
             config=meta["config"],
             chosen_settings=meta["chosen_settings"],
+            selection=meta["selection"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
@@ -183,15 +190,17 @@ class ModelArtifact:
         )
 
 
-# The keys of artifact.json: the JSON types each holds and how to say so. ``training`` and
-# ``chosen_settings`` are optional: artifacts written before they were recorded lack them.
+# The keys of artifact.json: the JSON types each holds and how to say so. ``training``,
+# ``chosen_settings`` and ``selection`` are optional: artifacts written before they were
+# recorded lack them.
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
     "features": ((list,), "a list of column names (strings)"),
     "preprocessing": ((dict,), "an object of transform states by name"),
     "config": ((dict,), "an object"),
-    "chosen_settings": ((dict,), "an object of numbers by setting name"),
+    "chosen_settings": ((dict,), "an object of numbers or names by setting name"),
+    "selection": ((dict,), "an object"),
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
@@ -199,7 +208,7 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen_settings": {}}
+_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen_settings": {}, "selection": {}}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -224,7 +233,7 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
     for key in _META_FIELDS:
         _check_field(meta_path, meta, key)
     _check_items(meta_path, "features", meta["features"], (str,))
-    _check_items(meta_path, "chosen_settings", meta["chosen_settings"].values(), (int, float))
+    _check_items(meta_path, "chosen_settings", meta["chosen_settings"].values(), (int, float, str))
     return meta
 
 

@@ -5,6 +5,8 @@ import pytest
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.forecasting.baselines import (
+    CLIMATOLOGY_DAYS,
+    climatology,
     drift,
     naive_baselines,
     persistence,
@@ -66,3 +68,52 @@ def test_unreachable_seasons_can_be_left_out_instead():
     assert unreachable_seasons(np.arange(700, 800), 400, daily) == {"same day last year": 730}
     forecasts = naive_baselines(np.arange(400.0), rows, 1, daily, reachable_only=True)
     assert list(forecasts) == ["persistence", "same day last week"]
+
+
+def _daily(years: int) -> np.ndarray:
+    return np.arange("2001-01-01", f"{2001 + years}-01-01", dtype="datetime64[D]")
+
+
+def test_climatology_is_the_training_mean_of_the_same_days_of_the_year():
+    days = _daily(4)
+    yearday = (days - days.astype("datetime64[Y]")).astype(int)
+    values = yearday + 1000.0 * (days.astype("datetime64[Y]").astype(int) - 31)  # year jumps
+    train, rows = np.arange(3 * 365), np.arange(3 * 365, len(days))
+    forecast = climatology(days, values, train, rows, get_frequency("daily"))
+    distance = np.abs(yearday[train][None, :] - yearday[rows][:, None])
+    near = np.minimum(distance, 366 - distance) <= CLIMATOLOGY_DAYS  # late December meets January
+    by_hand = (near * values[train]).sum(axis=1) / near.sum(axis=1)
+    np.testing.assert_allclose(forecast, by_hand)
+
+
+def test_climatology_never_reads_the_rows_it_forecasts():
+    days = _daily(3)
+    values = np.random.default_rng(0).normal(size=len(days))
+    train, rows = np.arange(730), np.arange(730, len(days))
+    changed = values.copy()
+    changed[rows] += 100.0
+    daily = get_frequency("daily")
+    np.testing.assert_array_equal(
+        climatology(days, values, train, rows, daily),
+        climatology(days, changed, train, rows, daily),
+    )
+
+
+def test_climatology_needs_a_year_of_training_rows_and_a_time_of_year():
+    days = _daily(2)
+    values = np.ones(len(days))
+    assert (
+        climatology(days, values, np.arange(200), np.arange(600, 700), get_frequency("daily"))
+        is None
+    )
+    hours = np.arange("2001-01-01T00", "2001-03-01T00", dtype="datetime64[h]")
+    assert (
+        climatology(
+            hours,
+            np.ones(len(hours)),
+            np.arange(100),
+            np.arange(100, 200),
+            get_frequency("hourly"),
+        )
+        is None
+    )

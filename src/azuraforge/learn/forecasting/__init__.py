@@ -2,8 +2,9 @@
 
 - :mod:`~azuraforge.learn.forecasting.frequency`: the step between rows, seasons, calendar;
 - :mod:`~azuraforge.learn.forecasting.target`: the change over the horizon, exactly inverted;
-- :mod:`~azuraforge.learn.forecasting.baselines`: persistence, seasonal naive, drift;
-- :mod:`~azuraforge.learn.forecasting.blend`: the model's change shrunk toward the mean;
+- :mod:`~azuraforge.learn.forecasting.baselines`: persistence, seasonal naive, drift,
+  climatology;
+- :mod:`~azuraforge.learn.forecasting.blend`: the model's change shrunk toward a naive one's;
 - :mod:`~azuraforge.learn.forecasting.scoring`: every score beside every baseline;
 - :mod:`~azuraforge.learn.forecasting.outputs`: the predictions CSV and the report.
 
@@ -11,6 +12,10 @@ How they fit together: ``docs/forecasting.md``.
 """
 
 from azuraforge.learn.forecasting.baselines import (
+    CLIMATOLOGY,
+    CLIMATOLOGY_DAYS,
+    CLIMATOLOGY_FREQUENCIES,
+    climatology,
     drift,
     naive_baselines,
     persistence,
@@ -20,8 +25,11 @@ from azuraforge.learn.forecasting.baselines import (
 )
 from azuraforge.learn.forecasting.blend import (
     BLEND_WEIGHTS,
+    DRIFT,
+    MODEL_ALONE,
     Blend,
     blended_change,
+    choose_anchored_blend,
     choose_blend,
 )
 from azuraforge.learn.forecasting.frequency import (
@@ -38,13 +46,20 @@ from azuraforge.learn.forecasting.target import ChangeTarget
 
 __all__ = [
     "BLEND_WEIGHTS",
+    "CLIMATOLOGY",
+    "CLIMATOLOGY_DAYS",
+    "CLIMATOLOGY_FREQUENCIES",
+    "DRIFT",
     "FREQUENCIES",
+    "MODEL_ALONE",
     "Blend",
     "ChangeTarget",
     "Frequency",
     "blended_change",
     "calendar_columns",
+    "choose_anchored_blend",
     "choose_blend",
+    "climatology",
     "drift",
     "forecast_report",
     "get_frequency",

@@ -1,7 +1,8 @@
-"""Naive forecasts every model is scored beside: persistence, seasonal naive and drift.
+"""Naive forecasts every model is scored beside: persistence, seasonal naive, drift and
+climatology.
 
 Each one forecasts ``target[rows]`` from what is known ``horizon`` rows earlier (and, for
-drift, from the training rows), so it never reads the value it forecasts.
+drift and climatology, from the training rows), so it never reads the value it forecasts.
 """
 
 from __future__ import annotations
@@ -115,6 +116,77 @@ def unreachable_seasons(rows: np.ndarray, horizon: int, frequency: Frequency) ->
     first = int(rows.min()) if len(rows) else 0
     lags = {name: seasonal_lag(horizon, period) for name, period in frequency.seasons}
     return {name: lag for name, lag in lags.items() if lag > first}
+
+
+CLIMATOLOGY = "climatology"
+"""The climatology baseline's name in reports and tables."""
+
+CLIMATOLOGY_FREQUENCIES = ("daily", "weekly", "monthly", "quarterly")
+"""The frequencies with a climatology baseline (an hour's climate depends on its hour too; a
+year has no time of year)."""
+
+CLIMATOLOGY_DAYS = 7
+"""Days either side of a day of the year whose training values daily and weekly climatology
+averages."""
+
+
+def climatology(
+    times: np.ndarray,
+    target: np.ndarray,
+    train: np.ndarray,
+    rows: np.ndarray,
+    frequency: Frequency,
+) -> np.ndarray | None:
+    """The mean training value of the same time of year: of the days within
+    :data:`CLIMATOLOGY_DAYS` of the same day of the year for daily and weekly rows, of the same
+    month for monthly and quarterly rows. ``None`` for other frequencies
+    (:data:`CLIMATOLOGY_FREQUENCIES`), and when the training rows
+    (``train``, indices of the observed training values) leave a time of year of ``rows``
+    without a value (less than a year of training rows).
+
+    Examples
+    --------
+    >>> from azuraforge.learn.forecasting.frequency import get_frequency
+    >>> months = np.arange("2020-01", "2023-01", dtype="datetime64[M]")
+    >>> values = np.tile(np.arange(12.0), 3) + np.repeat([0.0, 3.0, 6.0], 12)
+    >>> climatology(months, values, np.arange(24), np.array([24, 30]), get_frequency("monthly"))
+    array([1.5, 7.5])
+    >>> climatology(months, values, np.arange(6), np.array([30]), get_frequency("monthly")) is None
+    True
+    """
+    positions, width = _time_of_year(times, frequency)
+    if positions is None:
+        return None
+    size = 366 if width else 12
+    sums = np.bincount(positions[train], weights=target[train], minlength=size)
+    counts = np.bincount(positions[train], minlength=size).astype(np.float64)
+    if width:  # a circular window of days, so late December meets early January
+        sums, counts = _circular_window(sums, width), _circular_window(counts, width)
+    wanted = positions[rows]
+    if (counts[wanted] == 0).any():
+        return None
+    forecast: np.ndarray = sums[wanted] / counts[wanted]
+    return forecast
+
+
+def _circular_window(values: np.ndarray, width: int) -> np.ndarray:
+    """Each value summed with the ``width`` values either side of it, wrapping around."""
+    summed = np.zeros_like(values)
+    for shift in range(-width, width + 1):
+        summed += np.roll(values, shift)
+    return summed
+
+
+def _time_of_year(times: np.ndarray, frequency: Frequency) -> tuple[np.ndarray | None, int]:
+    """Each time's day of the year (0-365) and the window width in days, or its month
+    (0-11) and 0; ``None`` when climatology does not fit ``frequency``."""
+    stamps = np.asarray(times)
+    if frequency.name not in CLIMATOLOGY_FREQUENCIES:
+        return None, 0
+    if frequency.unit == "D":
+        days = stamps.astype("datetime64[D]")
+        return (days - days.astype("datetime64[Y]")).astype(np.int64), CLIMATOLOGY_DAYS
+    return stamps.astype("datetime64[M]").astype(np.int64) % 12, 0
 
 
 def _lagged(target: np.ndarray, rows: np.ndarray, lag: int, name: str) -> np.ndarray:
