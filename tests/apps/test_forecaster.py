@@ -360,7 +360,7 @@ def test_a_model_worse_than_a_seasonal_forecast_is_replaced_by_it_on_validation(
     assert artifact.chosen_settings["blend_with"] == "same month last year"
     selection = artifact.selection
     assert set(selection["validation_mae"]) == {
-        "chosen", "the model alone", "drift", "same month last year"
+        "chosen", "the model alone", "drift", "same month last year", "climatology"
     }  # fmt: skip
     assert selection["validation_mae"]["chosen"] <= min(selection["validation_mae"].values())
     report = result.report_path.read_text()
@@ -415,3 +415,20 @@ def test_forecasts_that_are_not_finite_blame_the_datas_scale(tmp_path):
                                    "target": "sales", "sequence_length": 6})  # fmt: skip
     with pytest.raises(DataFormatError, match=r"not finite numbers: the data's values are too"):
         pipeline.run(config, LocalContext(output_dir=tmp_path / "run"))
+
+
+def test_a_model_blended_with_climatology_predicts_from_the_table_it_saved(tmp_path):
+    source = _monthly_sales_csv(tmp_path / "sales.csv", years=5)
+    settings = {"csv": str(source), "time_column": "month", "target": "sales"}
+    pipeline, result = _run(tmp_path, **settings, blend=0.0, blend_with="climatology")
+    assert result.metrics["MAE"]["model"] == result.metrics["MAE"]["climatology"]
+    artifact = ModelArtifact.load(result.artifact_dir)
+    assert len(artifact.selection["anchor_tables"]["climatology"]) == 12
+    rows = _predictions(result)
+    lines = source.read_text().splitlines()
+    recent = tmp_path / "recent.csv"  # the test part and one window before it: no training rows
+    recent.write_text("\n".join([lines[0], *lines[-len(rows) - 12 :]]) + "\n")
+    forecasts = pipeline.predict(artifact, recent)
+    expected = [float(r["climatology"]) for r in rows]
+    np.testing.assert_allclose(forecasts["forecast"][: len(rows)], expected, rtol=1e-12)
+    assert len(forecasts["forecast"]) == len(rows) + 1  # and the month after the last

@@ -22,7 +22,7 @@ import functools
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -109,6 +109,32 @@ class Frame:
             return windows
         keep = self.observed[windows.target_rows]
         return Windows(windows.x[keep], windows.y[keep], windows.target_rows[keep])
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The naive forecasts a model's may be blended with: ``lags``, forecasts that read the
+    target some rows back (drift reads none), and ``tables``, forecasts fitted on the training
+    rows (climatology), saved with the model."""
+
+    lags: dict[str, int]
+    tables: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Every anchor, lagged ones first."""
+        return [*self.lags, *self.tables]
+
+    def lag(self, anchor: str) -> int:
+        """The rows back ``anchor`` reads (0 for a fitted one); an anchor the series does not
+        have is refused, naming those it has."""
+        if anchor in self.tables:
+            return 0
+        if anchor not in self.lags:
+            raise InvalidParameterError(
+                f"blend_with={anchor!r} is not a forecast of this series; choose one of "
+                f"{', '.join(repr(a) for a in self.names())}"
+            )
+        return self.lags[anchor]
 
 
 class ForecastConfig(TrainingConfig):
@@ -228,9 +254,12 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             model, nn.MSELoss(), (train.x, train.y[:, None]), (val.x, val.y[:, None]), config,
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
-        blend = self._blend(trainer, frame, val, config, target_scaler)
+        anchors = Anchors(self.anchor_lags(config), self.fit_anchors(frame, split.train, config))
+        blend = self._blend(trainer, frame, val, config, (target_scaler, anchors))
         scaled = trainer.predict(test.x)[:, 0]
-        predicted = self._forecast(scaled, frame, test.target_rows, config, target_scaler, blend)
+        predicted = self._forecast(
+            scaled, frame, test.target_rows, config, (target_scaler, anchors), blend
+        )
         _check_finite(predicted, frame)
         actual = frame.target[test.target_rows].astype(np.float64)
         baselines = self.baselines(frame, test.target_rows, config, split.train)
@@ -246,7 +275,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
             chosen_settings=_chosen_settings(blend),
-            selection=_selection(blend),
+            selection=_selection(blend, anchors),
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -315,53 +344,56 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         frame: Frame,
         val: Windows,
         config: ForecastT,
-        target_scaler: StandardScaler,
+        fitted: tuple[StandardScaler, Anchors],
     ) -> Blend:
         """The user's blend, or, for what the user left unset, the anchor and weight with the
         lowest MAE on the validation part (anchors whose lag reaches before the validation
         rows' first are left out)."""
+        anchors = fitted[1]
         anchor = config.blend_with or (DRIFT if config.blend is not None else None)
         if config.blend is not None and anchor is not None:
-            self._anchor_lag(config, anchor)
+            anchors.lag(anchor)
             return Blend(config.blend, "user", anchor)
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
         first = int(rows.min()) if len(rows) else 0
-        lags = self.anchor_lags(config)
-        anchors = [anchor] if anchor is not None else [a for a in lags if lags[a] <= first]
-        if anchor is not None and self._anchor_lag(config, anchor) > first:
+        if anchor is not None and anchors.lag(anchor) > first:
             raise InvalidParameterError(
-                f"blend_with={anchor!r} reads {lags[anchor]} rows back, before the validation "
-                f"part's first forecast (row {first}); use more rows, a larger "
+                f"blend_with={anchor!r} reads {anchors.lag(anchor)} rows back, before the "
+                f"validation part's first forecast (row {first}); use more rows, a larger "
                 "train_fraction, or another blend_with"
             )
+        names = [anchor] if anchor is not None else anchors.names()
 
         def candidate(anchor: str) -> Callable[[float], np.ndarray]:
             return lambda weight: self._forecast(
-                scaled, frame, rows, config, target_scaler, Blend(weight, "", anchor)
+                scaled, frame, rows, config, fitted, Blend(weight, "", anchor)
             )
 
-        return choose_anchored_blend({a: candidate(a) for a in anchors}, frame.target[rows])
+        candidates = {a: candidate(a) for a in names if anchors.lag(a) <= first}
+        return choose_anchored_blend(candidates, frame.target[rows])
 
     def anchor_lags(self, config: ForecastT) -> dict[str, int]:
-        """The forecasts the model's may be blended with (drift, then each seasonal-naive
-        forecast of :meth:`seasons`), with the rows back each reads."""
+        """The forecasts the model's may be blended with that read the target some rows back
+        (drift, then each seasonal-naive forecast of :meth:`seasons`), with the rows back
+        each reads."""
         seasonal = {
             name: seasonal_lag(config.horizon, period)
             for name, period in self.seasons(config).items()
         }
         return {DRIFT: 0, **seasonal}
 
-    def _anchor_lag(self, config: ForecastT, anchor: str) -> int:
-        """The rows back ``anchor`` reads; an anchor this pipeline does not have is refused,
-        naming the ones it has."""
-        lags = self.anchor_lags(config)
-        if anchor not in lags:
-            raise InvalidParameterError(
-                f"blend_with={anchor!r} is not a forecast of this series; choose one of "
-                f"{', '.join(repr(a) for a in lags)}"
-            )
-        return lags[anchor]
+    def fit_anchors(self, frame: Frame, train: slice, config: ForecastT) -> dict[str, np.ndarray]:
+        """Forecasts the model's may be blended with that are fitted on the ``train`` rows, by
+        name: each a table :meth:`fitted_anchor` reads (saved with the model); none by
+        default."""
+        return {}
+
+    def fitted_anchor(
+        self, name: str, table: np.ndarray, times: np.ndarray, config: ForecastT
+    ) -> np.ndarray:
+        """The forecasts of ``times`` by the fitted anchor ``name`` from its ``table``."""
+        raise InvalidParameterError(f"{self.name} has no fitted forecast {name!r}")
 
     def _forecast(
         self,
@@ -369,19 +401,30 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         frame: Frame,
         rows: np.ndarray,
         config: ForecastT,
-        target_scaler: StandardScaler,
+        fitted: tuple[StandardScaler, Anchors],
         blend: Blend,
     ) -> np.ndarray:
         """Forecasts of ``frame.target[rows]`` in the target's units from the model's scaled
         changes, shrunk toward the blend's anchor by its weight."""
+        target_scaler, anchors = fitted
         target = self._change_target(config)
         anchor_change = None
         if blend.anchor != DRIFT:
-            lag = self._anchor_lag(config, blend.anchor)
-            level = target.level(frame.target)
-            anchor_change = level[rows - lag] - level[rows - config.horizon]
+            values = self._anchor_values(frame, rows, config, anchors, blend.anchor)
+            last_known = target.level(frame.target)[rows - config.horizon]
+            anchor_change = target.level(values) - last_known
         change = blended_change(scaled, blend.weight, target_scaler, anchor_change)
         return target.forecast(frame.target, rows, change)
+
+    def _anchor_values(
+        self, frame: Frame, rows: np.ndarray, config: ForecastT, anchors: Anchors, anchor: str
+    ) -> np.ndarray:
+        """The forecasts of ``frame.target[rows]`` (rows past its end included) by ``anchor``."""
+        if anchor in anchors.tables:
+            times = self._target_times(config, frame, rows)
+            return self.fitted_anchor(anchor, anchors.tables[anchor], times, config)
+        values: np.ndarray = frame.target[rows - anchors.lag(anchor)]
+        return values
 
     def _summary(
         self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray
@@ -474,7 +517,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             first = len(frame) - trained  # the window whose target is the first future time
             if len(ends) == 0 or ends[0] > first:
                 blend = _saved_blend(artifact, config)
-                first_end = self._first_window_end(config, blend)
+                first_end = self._first_window_end(artifact, config, blend)
                 raise InvalidParameterError(
                     _too_few_for_horizon(frame, config, horizon, blend, first_end)
                 )
@@ -524,7 +567,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             )
         length = config.sequence_length
         blend = _saved_blend(artifact, config)
-        first_end = self._first_window_end(config, blend)
+        first_end = self._first_window_end(artifact, config, blend)
         if len(frame) <= first_end:
             raise InvalidParameterError(_too_few_rows(where, frame, config, blend, first_end))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
@@ -541,17 +584,26 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
         rows = ends + config.horizon
+        fitted = (target_scaler, self._saved_anchors(artifact, config))
         return ends, {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(scaled, frame, rows, config, target_scaler, blend),
+            "forecast": self._forecast(scaled, frame, rows, config, fitted, blend),
         }
 
-    def _first_window_end(self, config: ForecastT, blend: Blend) -> int:
+    def _saved_anchors(self, artifact: ModelArtifact, config: ForecastT) -> Anchors:
+        """The anchors of the series, with the fitted one the artifact saved."""
+        tables = artifact.selection.get("anchor_tables", {})
+        return Anchors(
+            self.anchor_lags(config),
+            {k: np.asarray(v, dtype=np.float64) for k, v in tables.items()},
+        )
+
+    def _first_window_end(self, artifact: ModelArtifact, config: ForecastT, blend: Blend) -> int:
         """The last row of the first window that can be forecast: ``sequence_length`` rows
         in, or later when the blend's anchor reads further back than the window."""
-        anchor_rows = self._anchor_lag(config, blend.anchor) - config.horizon + 1
-        return max(config.sequence_length, anchor_rows) - 1
+        lag = self._saved_anchors(artifact, config).lag(blend.anchor)
+        return max(config.sequence_length, lag - config.horizon + 1) - 1
 
 
 @functools.lru_cache(maxsize=64)
@@ -636,15 +688,19 @@ def _chosen_settings(blend: Blend) -> dict[str, float | str]:
     return {"blend": blend.weight, "blend_with": blend.anchor}
 
 
-def _selection(blend: Blend) -> dict[str, Any]:
-    """Why the validation part chose the blend, for the artifact."""
-    if blend.chosen_by != "validation":
-        return {}
-    return {
-        "forecast": blend.forecast_name(),
-        "validation_mae": blend.validation_mae,
-        "reason": blend.explain(),
-    }
+def _selection(blend: Blend, anchors: Anchors) -> dict[str, Any]:
+    """Why the validation part chose the blend, and the table of a fitted anchor the
+    forecasts need, for the artifact."""
+    selection: dict[str, Any] = {}
+    if blend.chosen_by == "validation":
+        selection = {
+            "forecast": blend.forecast_name(),
+            "validation_mae": blend.validation_mae,
+            "reason": blend.explain(),
+        }
+    if blend.anchor in anchors.tables:
+        selection["anchor_tables"] = {blend.anchor: anchors.tables[blend.anchor].tolist()}
+    return selection
 
 
 def _window_needs(config: ForecastConfig, blend: Blend, first_end: int) -> str:

@@ -40,6 +40,8 @@ from azuraforge.learn.forecasting import (
     Frequency,
     calendar_columns,
     climatology,
+    climatology_forecast,
+    climatology_table,
     get_frequency,
     infer_frequency,
     irregular_steps,
@@ -175,6 +177,24 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
         if frequency.name in CLIMATOLOGY_FREQUENCIES:
             notes.append(_climatology_note(frame, rows, train, frequency))
         return notes
+
+    def fit_anchors(
+        self, frame: Frame, train: slice, config: SeriesConfigT
+    ) -> dict[str, np.ndarray]:
+        """Climatology, when the training rows cover every time of year."""
+        rows = _observed_rows(frame, train)
+        frequency = get_frequency(config.frequency)
+        table = climatology_table(frame.times[rows], frame.target[rows], frequency)
+        if table is None or np.isnan(table).any():
+            return {}
+        return {CLIMATOLOGY: table}
+
+    def fitted_anchor(
+        self, name: str, table: np.ndarray, times: np.ndarray, config: SeriesConfigT
+    ) -> np.ndarray:
+        if name != CLIMATOLOGY:
+            return super().fitted_anchor(name, table, times, config)
+        return climatology_forecast(table, times, get_frequency(config.frequency))
 
     def seasons(self, config: SeriesConfigT) -> dict[str, int]:
         if config.frequency == "auto":

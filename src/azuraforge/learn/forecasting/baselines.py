@@ -154,18 +154,38 @@ def climatology(
     >>> climatology(months, values, np.arange(6), np.array([30]), get_frequency("monthly")) is None
     True
     """
+    table = climatology_table(times[train], target[train], frequency)
+    if table is None:
+        return None
+    forecast = climatology_forecast(table, times[rows], frequency)
+    return None if np.isnan(forecast).any() else forecast
+
+
+def climatology_table(
+    times: np.ndarray, values: np.ndarray, frequency: Frequency
+) -> np.ndarray | None:
+    """The mean of ``values`` at each time of year (366 days, or 12 months), windowed as
+    :func:`climatology` says; NaN where no value falls; ``None`` for frequencies without
+    climatology. What a model blended with climatology saves to forecast new rows."""
     positions, width = _time_of_year(times, frequency)
     if positions is None:
         return None
     size = 366 if width else 12
-    sums = np.bincount(positions[train], weights=target[train], minlength=size)
-    counts = np.bincount(positions[train], minlength=size).astype(np.float64)
+    sums = np.bincount(positions, weights=values, minlength=size)
+    counts = np.bincount(positions, minlength=size).astype(np.float64)
     if width:  # a circular window of days, so late December meets early January
         sums, counts = _circular_window(sums, width), _circular_window(counts, width)
-    wanted = positions[rows]
-    if (counts[wanted] == 0).any():
-        return None
-    forecast: np.ndarray = sums[wanted] / counts[wanted]
+    with np.errstate(invalid="ignore"):
+        table: np.ndarray = sums / counts
+    return table
+
+
+def climatology_forecast(table: np.ndarray, times: np.ndarray, frequency: Frequency) -> np.ndarray:
+    """The :func:`climatology_table` value of each of ``times`` (NaN where it has none)."""
+    positions, _ = _time_of_year(times, frequency)
+    if positions is None:
+        raise InvalidParameterError(f"{frequency.name} rows have no climatology")
+    forecast: np.ndarray = np.asarray(table, dtype=np.float64)[positions]
     return forecast
 
 
