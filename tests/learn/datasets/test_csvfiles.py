@@ -411,8 +411,9 @@ TURKISH = "Tarih;Sıcaklık;Basınç\n2020-01-01;3,5;1.013,25\n2020-01-02;-0,25;
     ("text", "delimiter", "decimal"),
     [(TURKISH, ";", ","), (TURKISH.replace(";", "\t"), "tab", ","),
      ("date;t\n2020-01-01;3.5\n2020-01-02;-0.25\n", ";", "."),
-     ("date,t\n2020-01-01,3.5\n2020-01-02,-0.25\n", ",", ".")],
-    ids=["excel tr", "tabs fr", "semicolons with points", "commas"],
+     ("date,t\n2020-01-01,3.5\n2020-01-02,-0.25\n", ",", "."),
+     ('date,t,x\n2020-01-01,3.5,1.234\n2020-01-02,-0.25,"7,5"\n', ",", ".")],
+    ids=["excel tr", "tabs fr", "semicolons with points", "commas", "commas decide alone"],
 )  # fmt: skip
 def test_auto_reads_the_delimiter_and_the_decimal_mark(tmp_path, text, delimiter, decimal):
     table = read_csv(write(tmp_path, text), delimiter="auto", decimal="auto")

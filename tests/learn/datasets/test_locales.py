@@ -9,7 +9,8 @@ from azuraforge.learn.datasets.locales import comma_decimals_as_points, infer_de
     [("3,5", "3.5"), (",5", ".5"), ("-0,25", "-0.25"), ("+1.234,5", "+1234.5"),
      ("1.234.567", "1234567"), ("1,5e3", "1.5e3"), ("12", "12"), ("nan", "nan"), ("", ""),
      ("3.5", "not a number"), ("1.23,4", "not a number"), ("1,2,3", "not a number"),
-     ("12.34", "not a number"), ("1.2345", "not a number"), ("a,b", "not a number")],
+     ("12.34", "not a number"), ("1.2345", "not a number"), ("a,b", "not a number"),
+     ("0.234", "not a number"), ("0.234,5", "not a number")],
 )  # fmt: skip
 def test_comma_decimals_read_as_points_or_not_at_all(text, read):
     assert comma_decimals_as_points([text]) == [read]
@@ -23,6 +24,7 @@ def _where(row: int) -> str:
     ("fields", "decimal"),
     [(["3,5"], ","), (["1.234,5"], ","), (["1.234", "7,25"], ","), (["2.5"], "."),
      (["1.234", "0.5"], "."), (["7", "2024-01-02", "Paris, FR", "v1.2.3"], "."),
+     (["1,234", "0,126"], ","), (["1.234", "-0.126"], "."),
      ([], ".")],
 )  # fmt: skip
 def test_infer_decimal_from_the_values_that_decide(fields, decimal):

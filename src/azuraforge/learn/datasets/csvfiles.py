@@ -506,8 +506,9 @@ def read_csv(
         more than one (an Excel export of a locale whose decimal mark is the comma).
     decimal
         The decimal mark of the numbers: ``"."``, ``","`` (``3,5``; dots may separate
-        thousands, ``1.234,5``), or ``"auto"``: ``","`` when some data field is a number with
-        a decimal comma and none with a decimal point, else ``"."``.
+        thousands, ``1.234,5``), or ``"auto"``: ``"."`` in a comma-separated file (a decimal
+        comma there would need quotes); in one separated by ';' or tabs, ``","`` when some data
+        field is a number with a decimal comma and none with a decimal point, else ``"."``.
 
     Returns
     -------
@@ -547,11 +548,9 @@ def read_csv(
     if delimiter == ",":
         _check_separator(path, rows, lines)
     skip = 1 if header is True else 0  # the header is no evidence of the decimal mark
-    mark = (
-        infer_decimal(rows[skip:], lambda row: f"{path}, line {lines[row + skip]}")
-        if decimal == "auto"
-        else decimal
-    )
+    mark: Decimal = "." if decimal == "auto" else decimal  # a comma file would quote "3,5"
+    if decimal == "auto" and delimiter != ",":
+        mark = infer_decimal(rows[skip:], lambda row: f"{path}, line {lines[row + skip]}")
     has_header = _looks_like_header(rows[0], mark) if header == "auto" else header
     header_line = lines[0] if has_header else None
     if has_header:

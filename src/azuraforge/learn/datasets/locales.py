@@ -20,9 +20,10 @@ Decimal = Literal[".", ","]
 DECIMALS: tuple[Decimal, ...] = (".", ",")
 """The decimal marks a table's numbers may use."""
 
-_COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?")
-_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
-_COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3},\d{3}")
+_GROUPS = r"[1-9]\d{0,2}(?:\.\d{3})+"  # thousands groups never start with 0
+_COMMA_NUMBER = re.compile(rf"[+-]?(?:{_GROUPS}|\d*),\d+(?:[eE][+-]?\d+)?")
+_DOT_THOUSANDS = re.compile(rf"[+-]?{_GROUPS}")
+_COMMA_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
 _POINT_NUMBER = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
 _NOT_A_NUMBER = "not a number"
 
