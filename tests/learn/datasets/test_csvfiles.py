@@ -158,9 +158,22 @@ def test_a_file_separated_by_semicolons_or_tabs_is_explained(tmp_path, text, sep
         f"{path}, line 1: fields are separated by {separator}, expected commas ("
     )
     setting = "delimiter=tab" if separator == "tabs" else "delimiter=';'"
-    assert message.endswith(f"set {setting} (or delimiter=auto), or save the file as "
-                            "comma-separated CSV")  # fmt: skip
+    assert message.endswith(f"set {setting} (or delimiter=auto), or save the file with "
+                            "commas between fields")  # fmt: skip
     assert len(message) < len(str(path)) + 250
+
+
+def test_a_comma_separated_file_read_with_semicolons_is_explained(tmp_path):
+    path = write(tmp_path, "date,x\n2020-01-01,1\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"line 1: fields are separated by commas, expected ';' \('date,x'\); set "
+        r"delimiter=',' \(or delimiter=auto\), or save the file with ';' between fields$",
+    ):
+        read_csv(path, delimiter=";")
+    assert read_csv(write(tmp_path, "price\n3,5\n"), delimiter=";", decimal=",").numbers(
+        "price"
+    ) == [3.5]  # one column of decimal commas
 
 
 def test_one_column_without_a_separator_is_still_a_table(tmp_path):

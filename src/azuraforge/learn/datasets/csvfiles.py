@@ -545,8 +545,7 @@ def read_csv(
     delimiter, rows, lines = _split(path, _text(path), delimiter)
     if not rows:
         raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
-    if delimiter == ",":
-        _check_separator(path, rows, lines)
+    _check_separator(path, rows, lines, delimiter)
     skip = 1 if header is True else 0  # the header is no evidence of the decimal mark
     mark: Decimal = "." if decimal == "auto" else decimal  # a comma file would quote "3,5"
     if decimal == "auto" and delimiter != ",":
@@ -562,7 +561,7 @@ def read_csv(
             )
     else:
         names = [str(position) for position in range(1, len(rows[0]) + 1)]
-    _check_widths(path, rows, lines, names, has_header)
+    _check_widths(path, rows, lines, names, has_header, delimiter)
     return CsvTable(
         path, names, rows, lines, header_line=header_line, delimiter=delimiter, decimal=mark
     )
@@ -575,7 +574,7 @@ def _split(
     if delimiter != "auto":
         return delimiter, *_records(path, text, DELIMITERS[delimiter])
     rows, lines = _records(path, text)
-    if not rows or (_even(rows) and (len(rows[0]) > 1 or not _other_separator(rows))):
+    if not rows or (_even(rows) and _foreign_separator(rows, ",") is None):
         return ",", rows, lines
     others: dict[Delimiter, tuple[list[list[str]], list[int]]] = {
         ";": _records(path, text, ";"),
@@ -597,11 +596,6 @@ def _split(
 
 def _even(rows: list[list[str]]) -> bool:
     return all(len(row) == len(rows[0]) for row in rows)
-
-
-def _other_separator(rows: list[list[str]]) -> bool:
-    """Whether a file read as one field a line holds ';' or tabs on every line."""
-    return all(";" in row[0] or "\t" in row[0] for row in rows)
 
 
 def _text(path: Path) -> str:
@@ -659,7 +653,7 @@ def read_records(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[in
     path = Path(path)
     rows, lines = _records(path, _text(path))
     if rows:
-        _check_separator(path, rows, lines)
+        _check_separator(path, rows, lines, ",", settable=False)
     return rows, lines
 
 
@@ -677,30 +671,57 @@ def _records(path: Path, text: str, delimiter: str = ",") -> tuple[list[list[str
     return rows, lines
 
 
-_SEPARATORS = {";": ("';'", "delimiter=';'"), "\t": ("tabs", "delimiter=tab")}
+_SEPARATORS = {
+    ",": ("commas", "delimiter=','"),
+    ";": ("';'", "delimiter=';'"),
+    "\t": ("tabs", "delimiter=tab"),
+}
 
 
-def _check_separator(path: Path, rows: list[list[str]], lines: list[int]) -> None:
-    """Refuse a file read as one column whose every line holds ';' or tabs (the most frequent
-    of them on the first line): its fields are separated by another character."""
-    first = rows[0][0]
-    separator = max(_SEPARATORS, key=first.count)
+def _foreign_separator(rows: list[list[str]], delimiter: Delimiter) -> str | None:
+    """The other separator (the most frequent on the first line) that every line holds, when
+    ``delimiter`` reads each line as one field; else None."""
+    others = [separator for separator in _SEPARATORS if separator != DELIMITERS[delimiter]]
+    separator = max(others, key=rows[0][0].count)
     if any(len(row) > 1 or separator not in row[0] for row in rows):
+        return None
+    return separator
+
+
+def _check_separator(
+    path: Path,
+    rows: list[list[str]],
+    lines: list[int],
+    delimiter: Delimiter,
+    *,
+    settable: bool = True,
+) -> None:
+    """Refuse a file read as one column whose every line holds another separator: its fields
+    are separated by another character. ``settable``: the reader has a ``delimiter``."""
+    separator = _foreign_separator(rows, delimiter)
+    if separator is None:
         return
     name, setting = _SEPARATORS[separator]
+    expected = _SEPARATORS[DELIMITERS[delimiter]][0]
     raise DataFormatError(
-        f"{path}, line {lines[0]}: fields are separated by {name}, expected commas "
-        f"({shorten(first, quoted=True)}); set {setting} (or delimiter=auto), or save the "
-        "file as comma-separated CSV"
+        f"{path}, line {lines[0]}: fields are separated by {name}, expected {expected} "
+        f"({shorten(rows[0][0], quoted=True)}); "
+        + (f"set {setting} (or delimiter=auto), or " if settable else "")
+        + f"save the file with {expected} between fields"
     )
 
 
 def _check_widths(
-    path: Path, rows: list[list[str]], lines: list[int], names: list[str], has_header: bool
+    path: Path,
+    rows: list[list[str]],
+    lines: list[int],
+    names: list[str],
+    has_header: bool,
+    delimiter: Delimiter,
 ) -> None:
     if has_header and len(names) == 1 and all(len(row) > 1 for row in rows):
-        separator = max(_SEPARATORS, key=names[0].count)
-        if separator in names[0]:
+        separator = max(";\t", key=names[0].count)
+        if delimiter == "," and separator in names[0]:
             name, setting = _SEPARATORS[separator]
             raise DataFormatError(
                 f"{path}: the first line holds one field ({shorten(names[0], quoted=True)}) "
