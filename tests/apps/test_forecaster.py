@@ -86,6 +86,76 @@ def test_predict_from_the_artifact_on_raw_rows_gives_the_test_predictions(hourly
     assert str(forecasts["last_input_time"][-1]) == rows[-1]["time"]
 
 
+def _excel(source, path):
+    """``source`` as a German or Turkish Excel exports it: ';' between fields, decimal commas,
+    no trailing zeros (49,9 for 49.900)."""
+    header, *rows = source.read_text().splitlines()
+    rows = [[time] + [repr(float(v)).replace(".", ",") for v in values]
+            for time, *values in (row.split(",") for row in rows)]  # fmt: skip
+    path.write_text("\n".join([header.replace(",", ";")] + [";".join(r) for r in rows]) + "\n")
+    return path
+
+
+def test_an_excel_export_with_decimal_commas_trains_and_predicts_as_the_csv(hourly, tmp_path):
+    pipeline, result, source = hourly
+    excel = _excel(source, tmp_path / "load.csv")
+    assert excel.read_text().splitlines()[1] == "2024-01-01 00:00:00;50,126;5,426"
+    _, run = _run(tmp_path, csv=str(excel), time_column="timestamp", target="load",
+                  features=["temperature"])  # fmt: skip
+    assert _predictions(run) == _predictions(result)
+    artifact = ModelArtifact.load(run.artifact_dir)
+    assert (artifact.config["delimiter"], artifact.config["decimal"]) == (";", ",")
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join(excel.read_text().splitlines()[-30:-5]) + "\n")
+    recent.write_text(excel.read_text().splitlines()[0] + "\n" + recent.read_text())
+    forecasts = pipeline.predict(artifact, recent)
+    assert str(forecasts["last_input_time"][-1]) == "2024-02-29T18"
+
+
+def test_a_file_whose_decimal_mark_cannot_be_told_says_which_setting_to_pass(tmp_path):
+    source = tmp_path / "counts.csv"
+    days = np.arange("2024-01-01", "2024-05-01", dtype="datetime64[D]")
+    source.write_text("date;count\n" + "".join(f"{d};{100 + i}.{i * 7 % 1000:03d}\n"
+                                               for i, d in enumerate(days)))  # fmt: skip
+    settings = {"csv": str(source), "target": "count"}
+    with pytest.raises(DataFormatError, match=r"line 2: '100.000' reads as .*set decimal="):
+        _run(tmp_path, **settings)
+    _, result = _run(tmp_path, **settings, decimal=",")
+    assert ModelArtifact.load(result.artifact_dir).config["decimal"] == ","
+
+
+@pytest.mark.parametrize("column", ["load", "temperature"])
+def test_a_number_too_large_to_train_on_is_refused_naming_line_and_column(tmp_path, column):
+    source = _hourly_csv(tmp_path / "load.csv", hours=200)
+    lines = source.read_text().splitlines()
+    fields = lines[150].split(",")
+    fields[1 if column == "load" else 2] = "1e308"
+    lines[150] = ",".join(fields)
+    source.write_text("\n".join(lines) + "\n")
+    message = (
+        rf"line 151, column \d \('{column}'\): expected a number between -1e\+15 and 1e\+15, "
+        r"got '1e308'"
+    )
+    with pytest.raises(DataFormatError, match=message):
+        _run(tmp_path, csv=str(source), time_column="timestamp", target="load",
+             features=["temperature"])  # fmt: skip
+
+
+def test_predict_refuses_a_number_too_large_to_train_on(hourly, tmp_path):
+    pipeline, result, source = hourly
+    lines = source.read_text().splitlines()[-40:]
+    lines[-1] = lines[-1].rsplit(",", 1)[0] + ",-2e20"
+    recent = tmp_path / "recent.csv"
+    recent.write_text("timestamp,load,temperature\n" + "\n".join(lines) + "\n")
+    artifact = ModelArtifact.load(result.artifact_dir)
+    with pytest.raises(DataFormatError, match=r"line 41, column 3 \('temperature'\): expected"):
+        pipeline.predict(artifact, recent)
+    rows = [dict(zip(["timestamp", "load", "temperature"], line.split(","), strict=True))
+            for line in lines]  # fmt: skip
+    with pytest.raises(DataFormatError, match=r"rows\[39\], column 3 \('temperature'\)"):
+        pipeline.predict_rows(artifact, rows)
+
+
 def test_a_missing_target_is_never_scored(tmp_path):
     source = _hourly_csv(tmp_path / "load.csv", blank_rows={1300, 1301})
     settings = {"csv": str(source), "time_column": "timestamp", "target": "load"}

@@ -6,6 +6,7 @@ import pytest
 from azuraforge.apps.series import Series, SeriesForecaster
 from azuraforge.errors import DataFormatError
 from azuraforge.learn import LocalContext
+from azuraforge.learn.datasets import FillReport
 from azuraforge.learn.forecasting import infer_frequency
 
 DAYS = np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]").astype("datetime64[s]")
@@ -88,6 +89,19 @@ def test_fill_inserts_missing_days_as_missing_values():
     assert len(frame) == len(DAYS) and str(frame.times[30]) == "2024-01-31"
     np.testing.assert_array_equal(frame.target[29:33], [29.0, 29.0, 29.0, 30.0])
     assert np.flatnonzero(~frame.observed).tolist() == [30, 31]
+
+
+def test_fill_reports_the_rows_inserted_and_the_values_filled():
+    days = np.delete(DAYS, [30, 31])
+    values, other = np.arange(len(days), dtype=float), np.ones(len(days))
+    values[[10, 40]], other[[3, 4, 5, 6]] = np.nan, np.nan
+    frame = _frame(InMemory(days, values, other), missing="fill")
+    assert frame.fill_report == FillReport(2, {"y": 4, "x": 6}, 4, "x", "2024-01-04",
+                                           "2024-01-07")  # fmt: skip
+    assert frame.fill_report.describe().startswith(
+        "missing=fill inserted 2 rows for missing times and filled 10 values (y 4, x 6)"
+    )
+    assert _frame(InMemory(DAYS, np.arange(len(DAYS), dtype=float))).fill_report is None
 
 
 def test_fill_does_not_insert_months_nor_fix_off_grid_times():

@@ -18,6 +18,9 @@ from azuraforge.cli.common import parse_sets
         ("true", True),
         ("x1e3", "x1e3"),
         ("2024-01-01", "2024-01-01"),
+        (",", ","),  # decimal=, (YAML reads no lone comma)
+        (";", ";"),
+        (".", "."),
     ],
 )
 def test_set_values_are_read_as_json_types(given: str, read: object):

@@ -10,16 +10,22 @@ such as a same-day maximum on the target's own row cannot leak it. See docs/fore
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
+from azuraforge.apps.forecasting import Frame
 from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
 from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
 
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 """Fields read as a missing value (then refused or filled, as ``missing`` says)."""
+VALUE_BOUND = 1e15
+"""The largest magnitude of a number the forecaster reads. Its square times 100 million rows
+(1e38) still fits float32 (3.4e38), so no sum of squares overflows, in the model's float32 or
+in the statistics' float64 (1e308 overflowed training to NaN)."""
 
 
 class ForecasterConfig(SeriesConfig):
@@ -31,6 +37,17 @@ class ForecasterConfig(SeriesConfig):
     features: list[str] = Field(
         default_factory=list,
         description="Other columns the model reads (the target's past is always read).",
+    )
+    delimiter: Literal[",", ";", "tab", "auto"] = Field(
+        "auto",
+        description="What separates fields: ',', ';', tab, or auto (commas, else the one of ';' "
+        "and tab that splits every line evenly); a run saves the one it found.",
+    )
+    decimal: Literal[".", ",", "auto"] = Field(
+        "auto",
+        description="Decimal mark: '.', ',' (3,5; dots may separate thousands, 1.234,5), or "
+        "auto (',' when a value has a decimal comma and none a point); a run saves the one "
+        "it found.",
     )
 
 
@@ -45,10 +62,7 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
     def read_series(
         self, config: ForecasterConfig, source: Path | CsvTable | None = None
     ) -> Series:
-        if isinstance(source, CsvTable):
-            table = source
-        else:
-            table = read_csv(_dataset_file(source or config.csv))
+        table = source if isinstance(source, CsvTable) else _read(source or config.csv, config)
         settings = [("time_column", config.time_column), ("target", config.target)]
         settings += [("features", name) for name in config.features]
         time_column, *names = (
@@ -58,12 +72,22 @@ class CsvForecaster(SeriesForecaster[ForecasterConfig]):
         times = table.times(time_column)
         order = table.time_order(times, [time_column])  # a file listed newest first is reversed
         unique = list(dict.fromkeys(names))  # the target may be listed among the features too
-        values = table.matrix(unique, missing=MISSING_MARKERS)[order]
+        values = table.matrix(unique, missing=MISSING_MARKERS, bound=VALUE_BOUND)[order]
         columns = dict(zip(unique, values.T, strict=True))
         return Series(times[order], columns, names[0], time_column, _locator(table, order))
 
     def describe_target(self, config: ForecasterConfig) -> str:
         return config.target
+
+    def resolved_config(self, config: ForecasterConfig, frame: Frame) -> ForecasterConfig:
+        """The frequency made explicit (:class:`SeriesForecaster`), and ``delimiter`` and
+        ``decimal`` too: ``predict`` then reads a file written the way the training file was,
+        even one too short or too plain for ``auto`` to tell (``1.234`` reads either way)."""
+        config = super().resolved_config(config, frame)
+        if "auto" not in (config.delimiter, config.decimal):
+            return config
+        table = _read(config.csv, config)
+        return config.model_copy(update={"delimiter": table.delimiter, "decimal": table.decimal})
 
 
 def _missing_column_fix(setting: str, name: str, source: Path | CsvTable | None) -> str:
@@ -74,6 +98,11 @@ def _missing_column_fix(setting: str, name: str, source: Path | CsvTable | None)
     if setting == "time_column":
         return "set time_column=NAME"
     return f"set {setting} to one of them"
+
+
+def _read(path: Path, config: ForecasterConfig) -> CsvTable:
+    """The file ``path`` (or a dataset's), fields and numbers read as ``config`` says."""
+    return read_csv(_dataset_file(path), delimiter=config.delimiter, decimal=config.decimal)
 
 
 def _dataset_file(path: Path) -> Path:

@@ -40,7 +40,7 @@ from azuraforge.core import Tensor, nn
 from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMismatchError
 from azuraforge.learn import RunContext, Trainer, predict
 from azuraforge.learn.artifact import ModelArtifact, fingerprint
-from azuraforge.learn.datasets import CsvTable, rows_table
+from azuraforge.learn.datasets import CsvTable, FillReport, rows_table
 from azuraforge.learn.forecasting import (
     DRIFT,
     Blend,
@@ -79,6 +79,8 @@ class Frame:
     previous row) and ``inserted_rows`` the rows added for missing timestamps, so messages
     can speak of the file's rows. ``frequency`` is the step between rows when the loader
     determined it (from every row, before ``max_rows``), so later steps never infer it again.
+    ``fill_report`` says what ``missing=fill`` inserted and filled (every row, before
+    ``max_rows``); ``None`` with ``missing="refuse"``.
     """
 
     times: np.ndarray
@@ -89,6 +91,7 @@ class Frame:
     dropped_rows: int = 0
     inserted_rows: int = 0
     frequency: Frequency | None = None
+    fill_report: FillReport | None = None
 
     def __len__(self) -> int:
         return len(self.target)

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from azuraforge.apps.forecasting import ForecastConfig, Frame, TimeSeriesPipeline
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets import CsvTable
+from azuraforge.learn.datasets import CsvTable, FillReport, missing_runs
 from azuraforge.learn.forecasting import (
     CLIMATOLOGY,
     CLIMATOLOGY_DAYS,
@@ -129,8 +129,11 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
             _check_steps(series, frequency, config.missing)
             columns = _filled(series)
             _check_fill_runs(series, file_rows, _max_fill(config, frequency))
+            inserted = len(series.times) - len(file_rows)
+            times = _natural(series.times, frequency)
+            fill = FillReport.from_columns(times, series.columns, inserted)
         else:
-            file_rows = np.arange(len(series.times))
+            file_rows, fill = np.arange(len(series.times)), None
             _check_steps(series, frequency, config.missing)
             columns = _complete(series)
         calendar = calendar_columns(series.times, frequency.cycles)
@@ -141,6 +144,7 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
             _natural(series.times, frequency), features, [*columns, *calendar], target,
             None if observed.all() else observed,
             inserted_rows=len(series.times) - len(file_rows), frequency=frequency,
+            fill_report=fill,
         )  # fmt: skip
 
     def resolved_config(self, config: SeriesConfigT, frame: Frame) -> SeriesConfigT:
@@ -266,7 +270,7 @@ def _check_fill_runs(series: Series, file_rows: np.ndarray, limit: int) -> None:
     """Refuse the first stretch of more than ``limit`` missing values in a row in any column
     (rows inserted for a gap included), naming the first file row in or after it."""
     for name, values in series.columns.items():
-        starts, lengths = _missing_runs(np.isnan(values))
+        starts, lengths = missing_runs(np.isnan(values))
         too_long = np.flatnonzero(lengths > limit)
         if not too_long.size:
             continue
@@ -280,13 +284,6 @@ def _check_fill_runs(series: Series, file_rows: np.ndarray, limit: int) -> None:
             f"add the missing rows or values, or set max_fill={length} to fill them anyway"
         )
         raise series.error(int(np.searchsorted(file_rows, start)), name, problem)
-
-
-def _missing_runs(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The start and length of each run of ``True`` in ``missing``."""
-    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return starts, ends - starts
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:

@@ -112,7 +112,10 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidParameterError(f"--set needs key=value, got {pair!r}")
-        settings[key.strip()] = _yaml(raw, f"--set {pair!r}") if raw.strip() else raw
+        if raw.strip() == ",":  # NOTE: YAML reads no lone comma: decimal=, and delimiter=,
+            settings[key.strip()] = ","
+        else:
+            settings[key.strip()] = _yaml(raw, f"--set {pair!r}") if raw.strip() else raw
     return settings
 
 

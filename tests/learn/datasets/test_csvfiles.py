@@ -157,9 +157,23 @@ def test_a_file_separated_by_semicolons_or_tabs_is_explained(tmp_path, text, sep
     assert message.startswith(
         f"{path}, line 1: fields are separated by {separator}, expected commas ("
     )
-    assert message.endswith(f"save the file as comma-separated CSV, or replace the {separator} "
-                            "with commas")  # fmt: skip
+    setting = "delimiter=tab" if separator == "tabs" else "delimiter=';'"
+    assert message.endswith(f"set {setting} (or delimiter=auto), or save the file with "
+                            "commas between fields")  # fmt: skip
     assert len(message) < len(str(path)) + 250
+
+
+def test_a_comma_separated_file_read_with_semicolons_is_explained(tmp_path):
+    path = write(tmp_path, "date,x\n2020-01-01,1\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"line 1: fields are separated by commas, expected ';' \('date,x'\); set "
+        r"delimiter=',' \(or delimiter=auto\), or save the file with ';' between fields$",
+    ):
+        read_csv(path, delimiter=";")
+    assert read_csv(write(tmp_path, "price\n3,5\n"), delimiter=";", decimal=",").numbers(
+        "price"
+    ) == [3.5]  # one column of decimal commas
 
 
 def test_one_column_without_a_separator_is_still_a_table(tmp_path):
@@ -399,6 +413,89 @@ def test_a_banner_above_the_header_is_explained(tmp_path):
         r"\('https://www.example.org'\) above rows of 3 fields; .* delete",
     ):
         read_csv(path)
+
+
+# --- other locales: ';' or tabs, decimal commas ---------------------------------------------
+
+TURKISH = "Tarih;Sıcaklık;Basınç\n2020-01-01;3,5;1.013,25\n2020-01-02;-0,25;1.009\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter", "decimal"),
+    [(TURKISH, ";", ","), (TURKISH.replace(";", "\t"), "tab", ","),
+     ("date;t\n2020-01-01;3.5\n2020-01-02;-0.25\n", ";", "."),
+     ("date,t\n2020-01-01,3.5\n2020-01-02,-0.25\n", ",", "."),
+     ('date,t,x\n2020-01-01,3.5,1.234\n2020-01-02,-0.25,"7,5"\n', ",", ".")],
+    ids=["excel tr", "tabs fr", "semicolons with points", "commas", "commas decide alone"],
+)  # fmt: skip
+def test_auto_reads_the_delimiter_and_the_decimal_mark(tmp_path, text, delimiter, decimal):
+    table = read_csv(write(tmp_path, text), delimiter="auto", decimal="auto")
+    assert (table.delimiter, table.decimal) == (delimiter, decimal)
+    assert table.column_names[0] in ("Tarih", "date") and len(table.column_names) > 1
+    np.testing.assert_array_equal(table.numbers(table.column_names[1]), [3.5, -0.25])
+
+
+def test_a_decimal_comma_reads_dots_as_thousands_separators(tmp_path):
+    table = read_csv(write(tmp_path, TURKISH), delimiter=";", decimal=",")
+    np.testing.assert_array_equal(table.numbers("Basınç"), [1013.25, 1009])
+    assert table.column_names == ("Tarih", "Sıcaklık", "Basınç")
+
+
+@pytest.mark.parametrize("bad", ["3.5", "1.23,4", "1,2,3", "1.2345"])
+def test_a_dot_that_is_no_thousands_separator_is_refused_with_a_decimal_comma(tmp_path, bad):
+    path = write(tmp_path, f"date;x\n2020-01-01;1,5\n2020-01-02;{bad}\n")
+    table = read_csv(path, delimiter=";", decimal=",")
+    message = rf"line 3, column 2 \('x'\): expected a number with a decimal comma .*{bad}"
+    with pytest.raises(DataFormatError, match=message):
+        table.numbers("x")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [(["1.234", "2.500"], r"line 2: '1.234' reads as .* set decimal='.' \(3.5\) or decimal=','"),
+     (["1,250", "7"], r"line 2: '1,250' reads as"),
+     (["3,5", "2.75"], r"line 2 has '3,5', a decimal comma, and .*line 3 '2.75', a decimal "
+                       r"point; .* set decimal=',' or decimal='.'")],
+    ids=["thousands dots only", "thousands comma only", "both marks"],
+)  # fmt: skip
+def test_auto_refuses_a_decimal_mark_it_cannot_tell(tmp_path, values, message):
+    path = write(tmp_path, "date;x\n" + "".join(f"2020-01-0{i + 1};{v}\n" for i, v in
+                                                enumerate(values)))  # fmt: skip
+    with pytest.raises(DataFormatError, match=message):
+        read_csv(path, delimiter="auto", decimal="auto")
+
+
+def test_auto_refuses_lines_split_evenly_by_semicolons_and_tabs(tmp_path):
+    path = write(tmp_path, "a;b\tc\n1;2\t3\n")
+    with pytest.raises(DataFormatError, match="set delimiter=';' or delimiter=tab"):
+        read_csv(path, delimiter="auto")
+
+
+def test_auto_explains_uneven_semicolon_rows_by_their_own_widths(tmp_path):
+    path = write(tmp_path, "a;b\n1;2,5\n3;4;5\n")
+    with pytest.raises(DataFormatError, match=r"line 3: 3 fields, expected 2 \(a,b\)"):
+        read_csv(path, delimiter="auto")
+
+
+def test_decimal_commas_read_as_commas_are_not_called_a_banner(tmp_path):
+    path = write(tmp_path, TURKISH)
+    with pytest.raises(DataFormatError) as caught:
+        read_csv(path)
+    message = str(caught.value)
+    assert "separated by ';' and the commas are decimal commas (3,5)" in message
+    assert message.endswith("set delimiter=';' and decimal=',' (or both auto)")
+    assert "delete" not in message
+
+
+def test_a_bound_refuses_huge_finite_numbers_naming_line_and_column(tmp_path):
+    table = table_of(tmp_path, "date,x,y\n2020-01-01,1,2\n2020-01-02,3,-1e308\n")
+    np.testing.assert_array_equal(table.numbers("y"), [2, -1e308])
+    with pytest.raises(
+        DataFormatError,
+        match=r"line 3, column 3 \('y'\): expected a number between -1e\+15 and 1e\+15, got "
+        r"'-1e308'; write the column in larger units",
+    ):
+        table.matrix(["x", "y"], bound=1e15)
 
 
 def test_written_columns_read_back_exactly(tmp_path):

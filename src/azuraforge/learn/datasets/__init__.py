@@ -10,12 +10,14 @@ finds them in the folders of ``AZURAFORGE_DATA_MIRROR``, then in the cache
     sp500 = load_ohlcv("sp500-daily", start="1950-01-03")
     train_images, train_labels, test_images, test_labels = load_mnist()
 
-:func:`read_csv` is the one CSV reader behind them and the pipelines' ``predict`` inputs.
+:func:`read_csv` is the one CSV reader behind them and the pipelines' ``predict`` inputs;
+:class:`FillReport` says what filling a table's missing values did.
 See ``docs/datasets.md`` for what each dataset holds.
 """
 
 from azuraforge.learn.datasets.csvfiles import CsvTable, RowsTable, read_csv, rows_table, write_csv
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE, cache_folder, fetch, mirror_folders
+from azuraforge.learn.datasets.filling import FillReport, missing_runs
 from azuraforge.learn.datasets.idx import MNIST, load_mnist, read_idx
 from azuraforge.learn.datasets.registry import (
     DATASETS,
@@ -44,6 +46,7 @@ __all__ = [
     "CsvTable",
     "DataFile",
     "DatasetSpec",
+    "FillReport",
     "RowsTable",
     "cache_folder",
     "fetch",
@@ -53,6 +56,7 @@ __all__ = [
     "load_mnist",
     "load_ohlcv",
     "mirror_folders",
+    "missing_runs",
     "read_csv",
     "read_idx",
     "rows_table",

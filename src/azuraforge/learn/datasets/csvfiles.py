@@ -5,8 +5,10 @@ pipelines' ``predict``, and your own files.
 of text fields; its methods turn columns into NumPy arrays. Whatever does not read as
 documented raises :class:`~azuraforge.errors.DataFormatError` naming the file, the line and
 the column: a file that cannot be read, a binary or non-UTF-8 file, an empty file, a file
-separated by ';' or tabs, a header without rows, a row with another number of fields than the
-first, a value that is not a number or a date. Long lines and values are cut short in messages.
+separated by ';' or tabs read as comma-separated, a header without rows, a row with another
+number of fields than the first, a value that is not a number or a date. Long lines and values
+are cut short in messages. Files of other locales read too: fields separated by ';' or tabs,
+numbers with a decimal comma (``delimiter`` and ``decimal``, or ``"auto"`` for both).
 
 :func:`write_csv` writes named columns, numbers at full precision: what a run predicted.
 """
@@ -27,6 +29,7 @@ from typing import Any, Literal, TextIO
 import numpy as np
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError, shorten
+from azuraforge.learn.datasets.locales import Decimal, comma_decimals_as_points, infer_decimal
 
 _ISO_TIME = re.compile(
     r"\d{4}(?:-\d{2}(?:-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?)?)?"
@@ -39,6 +42,9 @@ _EXPECTED_TIME = {
     "D": "a date YYYY-MM-DD",
 }
 _IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
+DELIMITERS = {",": ",", ";": ";", "tab": "\t"}
+"""The field separators a file may use, by the name ``delimiter`` gives them."""
+Delimiter = Literal[",", ";", "tab"]
 
 
 class CsvTable:
@@ -62,6 +68,9 @@ class CsvTable:
         them, do not change them.
     lines
         The line of the file each row ends on (the first line of the file is 1).
+    delimiter, decimal
+        How the file separates fields (``","``, ``";"`` or ``"tab"``) and marks decimals
+        (``"."`` or ``","``: ``3,5`` and ``1.234,5`` then read as 3.5 and 1234.5).
 
     Examples
     --------
@@ -93,12 +102,16 @@ class CsvTable:
         lines: Sequence[int],
         *,
         header_line: int | None = 1,
+        delimiter: Delimiter = ",",
+        decimal: Decimal = ".",
     ) -> None:
         self.path = path
         self.column_names = tuple(column_names)
         self.rows = rows
         self.lines = tuple(lines)
         self.header_line = header_line
+        self.delimiter = delimiter
+        self.decimal = decimal
 
     @property
     def has_header(self) -> bool:
@@ -149,18 +162,25 @@ class CsvTable:
         index = self._index(name)
         return [row[index] for row in self.rows]
 
-    def numbers(self, name: str, *, missing: str | Sequence[str] = ()) -> np.ndarray:
+    def numbers(
+        self, name: str, *, missing: str | Sequence[str] = (), bound: float | None = None
+    ) -> np.ndarray:
         """The column ``name`` as float64.
 
         Every field must be a finite number, or one of the ``missing`` texts, read as NaN
         (``missing="NA"``, ``missing=("", "NA")``). By default nothing may be missing: a blank,
-        ``NA``, ``nan`` or ``inf`` is refused.
+        ``NA``, ``nan`` or ``inf`` is refused. With a ``bound``, a number whose magnitude
+        exceeds it is refused too. Numbers are written with :attr:`decimal`.
         """
-        column: np.ndarray = self.matrix([name], missing=missing)[:, 0]
+        column: np.ndarray = self.matrix([name], missing=missing, bound=bound)[:, 0]
         return column
 
     def matrix(
-        self, names: Sequence[str] | None = None, *, missing: str | Sequence[str] = ()
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        missing: str | Sequence[str] = (),
+        bound: float | None = None,
     ) -> np.ndarray:
         """The columns ``names`` (by default all) as a float64 array of shape (rows, columns),
         with the rules of :meth:`numbers`."""
@@ -170,21 +190,35 @@ class CsvTable:
             indexes = [self._index(name) for name in names]
         texts = self._fields(indexes)
         markers = {missing} if isinstance(missing, str) else set(missing)
+        numbers = comma_decimals_as_points(texts) if self.decimal == "," else texts
         values = _floats(
-            ["nan" if text in markers else text for text in texts] if markers else texts
+            ["nan" if text in markers else text for text in numbers] if markers else numbers
         )
         bad = ~np.isfinite(values)
         if markers:
             bad &= np.array([text not in markers for text in texts], dtype=bool)
         if bad.any():
-            row, column = divmod(int(np.argmax(bad)), len(indexes))
             expected = "a number"
+            if self.decimal == ",":
+                expected += " with a decimal comma (3,5 or 1.234,5)"
             if markers:
                 expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
-            got = shorten(texts[row * len(indexes) + column], quoted=True)
-            problem = f"expected {expected}, got {got}"
-            raise self._error_at(row, [indexes[column]], problem)
+            raise self._field_error(bad, indexes, texts, f"expected {expected}")
+        if bound is not None:
+            beyond = np.abs(values) > bound
+            if beyond.any():
+                expected = f"expected a number between -{bound:g} and {bound:g}"
+                fix = "; write the column in larger units (thousands, millions)"
+                raise self._field_error(beyond, indexes, texts, expected, fix)
         return values.reshape(len(self.rows), len(indexes))
+
+    def _field_error(
+        self, bad: np.ndarray, indexes: list[int], texts: list[str], expected: str, fix: str = ""
+    ) -> DataFormatError:
+        """The error for the first field ``bad`` marks (in :meth:`_fields` order)."""
+        row, column = divmod(int(np.argmax(bad)), len(indexes))
+        got = shorten(texts[row * len(indexes) + column], quoted=True)
+        return self._error_at(row, [indexes[column]], f"{expected}, got {got}{fix}")
 
     def integers(self, name: str) -> np.ndarray:
         """The column ``name`` as int64; every field must be a whole number."""
@@ -444,7 +478,13 @@ def _cell(value: Any) -> str:
     return repr(float(value)) if isinstance(value, float | np.floating) else str(value)
 
 
-def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = True) -> CsvTable:
+def read_csv(
+    path: str | os.PathLike[str],
+    *,
+    header: bool | Literal["auto"] = True,
+    delimiter: Delimiter | Literal["auto"] = ",",
+    decimal: Decimal | Literal["auto"] = ".",
+) -> CsvTable:
     """Read a UTF-8 CSV file into a :class:`CsvTable`.
 
     Blank lines are skipped and every field is stripped of surrounding spaces. A byte order
@@ -459,6 +499,16 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
         ``"auto"``: the first line is a header only when none of its fields reads as a number
         (``nan``, ``inf`` and ``1e3`` all read as numbers, so a data row with a missing value
         is never taken for a header).
+    delimiter
+        What separates fields: ``","``, ``";"``, ``"tab"``, or ``"auto"``: commas when every
+        line reads as one number of fields that way (or as one field, none holding ';' or a
+        tab), else the one of ';' and tabs that splits every line into one number of fields,
+        more than one (an Excel export of a locale whose decimal mark is the comma).
+    decimal
+        The decimal mark of the numbers: ``"."``, ``","`` (``3,5``; dots may separate
+        thousands, ``1.234,5``), or ``"auto"``: ``"."`` in a comma-separated file (a decimal
+        comma there would need quotes); in one separated by ';' or tabs, ``","`` when some data
+        field is a number with a decimal comma and none with a decimal point, else ``"."``.
 
     Returns
     -------
@@ -473,7 +523,9 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
         If the file cannot be read (permissions, a disk error), is binary or not UTF-8, is
         empty, is one field a line with ';' or tabs on every line (another separator), holds
         a header but no row, or has a row with another number of fields than the header (or
-        the first row); the message names the file and the line.
+        the first row); if ``"auto"`` cannot tell: lines that ';' and tabs both split evenly,
+        numbers with a decimal comma and others with a point, or only numbers that read
+        either way (``1.234``). The message names the file and the line, and the setting.
 
     Examples
     --------
@@ -490,11 +542,15 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
     azuraforge.errors.DataFormatError: .../p.csv, line 2, column 1: expected a number, got 'nan'
     """
     path = Path(path)
-    rows, lines = _records(path, _text(path))
+    delimiter, rows, lines = _split(path, _text(path), delimiter)
     if not rows:
         raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
-    _check_separator(path, rows, lines)
-    has_header = _looks_like_header(rows[0]) if header == "auto" else header
+    _check_separator(path, rows, lines, delimiter)
+    skip = 1 if header is True else 0  # the header is no evidence of the decimal mark
+    mark: Decimal = "." if decimal == "auto" else decimal  # a comma file would quote "3,5"
+    if decimal == "auto" and delimiter != ",":
+        mark = infer_decimal(rows[skip:], lambda row: f"{path}, line {lines[row + skip]}")
+    has_header = _looks_like_header(rows[0], mark) if header == "auto" else header
     header_line = lines[0] if has_header else None
     if has_header:
         names, rows, lines = rows[0], rows[1:], lines[1:]
@@ -505,8 +561,41 @@ def read_csv(path: str | os.PathLike[str], *, header: bool | Literal["auto"] = T
             )
     else:
         names = [str(position) for position in range(1, len(rows[0]) + 1)]
-    _check_widths(path, rows, lines, names, has_header)
-    return CsvTable(path, names, rows, lines, header_line=header_line)
+    _check_widths(path, rows, lines, names, has_header, delimiter)
+    return CsvTable(
+        path, names, rows, lines, header_line=header_line, delimiter=delimiter, decimal=mark
+    )
+
+
+def _split(
+    path: Path, text: str, delimiter: Delimiter | Literal["auto"]
+) -> tuple[Delimiter, list[list[str]], list[int]]:
+    """The delimiter (``"auto"`` resolved) and the rows and lines it splits ``text`` into."""
+    if delimiter != "auto":
+        return delimiter, *_records(path, text, DELIMITERS[delimiter])
+    rows, lines = _records(path, text)
+    if not rows or (_even(rows) and _foreign_separator(rows, ",") is None):
+        return ",", rows, lines
+    others: dict[Delimiter, tuple[list[list[str]], list[int]]] = {
+        ";": _records(path, text, ";"),
+        "tab": _records(path, text, "\t"),
+    }
+    even = [name for name, (split, _) in others.items() if len(split[0]) > 1 and _even(split)]
+    if len(even) > 1:
+        raise DataFormatError(
+            f"{path}: every line holds as many ';' as tabs, so either may separate its fields; "
+            "set delimiter=';' or delimiter=tab"
+        )
+    if even:
+        return even[0], *others[even[0]]
+    widest = max(others, key=lambda name: len(others[name][0][0]))
+    if len(others[widest][0][0]) > len(rows[0]):  # its own widths are then explained
+        return widest, *others[widest]
+    return ",", rows, lines
+
+
+def _even(rows: list[list[str]]) -> bool:
+    return all(len(row) == len(rows[0]) for row in rows)
 
 
 def _text(path: Path) -> str:
@@ -564,14 +653,14 @@ def read_records(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[in
     path = Path(path)
     rows, lines = _records(path, _text(path))
     if rows:
-        _check_separator(path, rows, lines)
+        _check_separator(path, rows, lines, ",", settable=False)
     return rows, lines
 
 
-def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
+def _records(path: Path, text: str, delimiter: str = ",") -> tuple[list[list[str]], list[int]]:
     rows: list[list[str]] = []
     lines: list[int] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
             if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
@@ -582,28 +671,64 @@ def _records(path: Path, text: str) -> tuple[list[list[str]], list[int]]:
     return rows, lines
 
 
-_SEPARATORS = {";": "';'", "\t": "tabs"}
+_SEPARATORS = {
+    ",": ("commas", "delimiter=','"),
+    ";": ("';'", "delimiter=';'"),
+    "\t": ("tabs", "delimiter=tab"),
+}
 
 
-def _check_separator(path: Path, rows: list[list[str]], lines: list[int]) -> None:
-    """Refuse a file read as one column whose every line holds ';' or tabs (the most frequent
-    of them on the first line): its fields are separated by another character."""
-    first = rows[0][0]
-    separator = max(_SEPARATORS, key=first.count)
+def _foreign_separator(rows: list[list[str]], delimiter: Delimiter) -> str | None:
+    """The other separator (the most frequent on the first line) that every line holds, when
+    ``delimiter`` reads each line as one field; else None."""
+    others = [separator for separator in _SEPARATORS if separator != DELIMITERS[delimiter]]
+    separator = max(others, key=rows[0][0].count)
     if any(len(row) > 1 or separator not in row[0] for row in rows):
+        return None
+    return separator
+
+
+def _check_separator(
+    path: Path,
+    rows: list[list[str]],
+    lines: list[int],
+    delimiter: Delimiter,
+    *,
+    settable: bool = True,
+) -> None:
+    """Refuse a file read as one column whose every line holds another separator: its fields
+    are separated by another character. ``settable``: the reader has a ``delimiter``."""
+    separator = _foreign_separator(rows, delimiter)
+    if separator is None:
         return
-    name = _SEPARATORS[separator]
+    name, setting = _SEPARATORS[separator]
+    expected = _SEPARATORS[DELIMITERS[delimiter]][0]
     raise DataFormatError(
-        f"{path}, line {lines[0]}: fields are separated by {name}, expected commas "
-        f"({shorten(first, quoted=True)}); save the file as comma-separated CSV, or replace "
-        f"the {name} with commas"
+        f"{path}, line {lines[0]}: fields are separated by {name}, expected {expected} "
+        f"({shorten(rows[0][0], quoted=True)}); "
+        + (f"set {setting} (or delimiter=auto), or " if settable else "")
+        + f"save the file with {expected} between fields"
     )
 
 
 def _check_widths(
-    path: Path, rows: list[list[str]], lines: list[int], names: list[str], has_header: bool
+    path: Path,
+    rows: list[list[str]],
+    lines: list[int],
+    names: list[str],
+    has_header: bool,
+    delimiter: Delimiter,
 ) -> None:
     if has_header and len(names) == 1 and all(len(row) > 1 for row in rows):
+        separator = max(";\t", key=names[0].count)
+        if delimiter == "," and separator in names[0]:
+            name, setting = _SEPARATORS[separator]
+            raise DataFormatError(
+                f"{path}: the first line holds one field ({shorten(names[0], quoted=True)}) "
+                f"above rows split by commas into {len(rows[0])} fields: the fields are "
+                f"separated by {name} and the commas are decimal commas (3,5); set {setting} "
+                "and decimal=',' (or both auto)"
+            )
         raise DataFormatError(
             f"{path}: the first line holds one field ({shorten(names[0], quoted=True)}) above "
             f"rows of "
@@ -618,7 +743,9 @@ def _check_widths(
             )
 
 
-def _looks_like_header(fields: list[str]) -> bool:
+def _looks_like_header(fields: list[str], decimal: str) -> bool:
+    if decimal == ",":
+        fields = comma_decimals_as_points(fields)
     return not any(_is_number(field) for field in fields)
 
 
