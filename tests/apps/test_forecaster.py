@@ -169,6 +169,23 @@ def test_a_missing_target_is_never_scored(tmp_path):
     )
 
 
+def test_what_missing_fill_filled_is_said_in_the_terminal_the_report_and_the_artifact(tmp_path):
+    source = _hourly_csv(tmp_path / "load.csv", blank_rows={1300, 1301, 1302})
+    lines = source.read_text().splitlines()
+    source.write_text("\n".join(lines[:500] + lines[502:]) + "\n")  # two hours missing
+    settings = {"csv": str(source), "time_column": "timestamp", "target": "load",
+                "features": ["temperature"]}  # fmt: skip
+    _, result = _run(tmp_path, **settings, missing="fill")
+    said = (
+        "missing=fill inserted 2 rows for missing times and filled 7 values (load 5, "
+        "temperature 2), at most 3 in a row (load, 2024-02-24T04 to 2024-02-24T06)."
+    )
+    assert said in result.notes
+    assert said in result.report_path.read_text()
+    fill = ModelArtifact.load(result.artifact_dir).data["fill"]
+    assert fill["inserted_rows"] == 2 and fill["filled"] == {"load": 5, "temperature": 2}
+
+
 @pytest.fixture(scope="module")
 def london(tmp_path_factory, real_data):
     settings = {"csv": "london-daily",

@@ -22,7 +22,7 @@ import functools
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -279,6 +279,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             config=config.model_dump(mode="json"),
             chosen_settings=_chosen_settings(blend),
             selection=_selection(blend, anchors),
+            data={} if frame.fill_report is None else {"fill": asdict(frame.fill_report)},
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
             seed=config.seed,
@@ -293,6 +294,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         if self.mase_on_target and "MASE" not in metrics:
             summary += NO_MASE_SCALE
         verdicts = _verdicts(blend, metrics)
+        if frame.fill_report is not None:
+            verdicts.insert(0, frame.fill_report.describe())
         summary += "".join(f" {verdict}" for verdict in verdicts)
         title = f"{self.name}: {self.description}"
         report = forecast_report(

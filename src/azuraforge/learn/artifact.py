@@ -90,6 +90,9 @@ class ModelArtifact:
         by setting name: a forecaster's ``blend`` weight and ``blend_with`` anchor chosen on
         the validation part. ``predict`` reads them from here; re-running ``config`` chooses
         them again.
+    data
+        What reading the data did that the model rests on: ``fill``, what ``missing=fill``
+        inserted and filled (the fields of :class:`~azuraforge.learn.datasets.FillReport`).
     selection
         Why the run chose its ``chosen_settings``: a forecaster's validation MAE of each
         candidate and the sentence its report gives; empty when nothing was chosen.
@@ -112,6 +115,7 @@ class ModelArtifact:
     config: dict[str, Any] = field(default_factory=dict)
     chosen_settings: dict[str, float | str] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     seed: int | None = None
@@ -133,6 +137,7 @@ class ModelArtifact:
             "config": self.config,
             "chosen_settings": self.chosen_settings,
             "selection": self.selection,
+            "data": self.data,
             "metrics": self.metrics,
             "data_fingerprint": self.data_fingerprint,
             "seed": self.seed,
@@ -180,6 +185,7 @@ class ModelArtifact:
             config=meta["config"],
             chosen_settings=meta["chosen_settings"],
             selection=meta["selection"],
+            data=meta["data"],
             metrics=meta["metrics"],
             data_fingerprint=meta["data_fingerprint"],
             seed=meta["seed"],
@@ -191,8 +197,8 @@ class ModelArtifact:
 
 
 # The keys of artifact.json: the JSON types each holds and how to say so. ``training``,
-# ``chosen_settings`` and ``selection`` are optional: artifacts written before they were
-# recorded lack them.
+# ``chosen_settings``, ``selection`` and ``data`` are optional: artifacts written before they
+# were recorded lack them.
 _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "format_version": ((int,), "an integer"),
     "pipeline": ((str,), "a string"),
@@ -201,6 +207,7 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "config": ((dict,), "an object"),
     "chosen_settings": ((dict,), "an object of numbers or names by setting name"),
     "selection": ((dict,), "an object"),
+    "data": ((dict,), "an object"),
     "metrics": ((dict,), "an object"),
     "data_fingerprint": ((str,), "a string"),
     "seed": ((int, type(None)), "an integer or null"),
@@ -208,7 +215,12 @@ _META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "package_version": ((str,), "a string"),
     "git_commit": ((str, type(None)), "a string or null"),
 }
-_META_DEFAULTS: dict[str, Any] = {"training": None, "chosen_settings": {}, "selection": {}}
+_META_DEFAULTS: dict[str, Any] = {
+    "training": None,
+    "chosen_settings": {},
+    "selection": {},
+    "data": {},
+}
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
