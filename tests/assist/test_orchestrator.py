@@ -1,6 +1,7 @@
 """The assistant's turn on real parts (router on n-grams, SQLite memory, echo backend):
 routing to experts, memory across sessions, streaming, JSON logs and every degradation."""
 
+import copy
 import json
 
 import pytest
@@ -126,6 +127,32 @@ def test_a_down_backend_falls_back_and_a_broken_memory_is_skipped(router, tmp_pa
     assert assistant.last.backend == "echo"
     with pytest.raises(ModelUnavailableError, match="connection refused"):
         "".join(Assistant(router, DownBackend()).reply("merhaba"))
+
+
+class CountingNgrams(CharNgrams):
+    """Character n-grams that note each text they compute a row for, and on which side."""
+
+    def __init__(self):
+        super().__init__()
+        self.computed = []
+
+    def _compute(self, texts, side):
+        self.computed += [(side, text) for text in texts]
+        return super()._compute(texts, side)
+
+
+def test_a_turn_embeds_its_message_once_to_route_and_search_and_once_to_store(router, tmp_path):
+    """The router and the memory search each embedded the message (E5: 30 ms a time)."""
+    embedder = CountingNgrams()
+    shared = copy.copy(router)
+    shared.embedder = embedder  # the same n-grams: the same rows
+    memory = SqliteVecMemory(tmp_path / "m.db", embedder)
+    assistant = Assistant(shared, EchoBackend(), memory=memory, user="ayse")
+    "".join(assistant.reply("Kız kardeşimin adı Elif"))
+    message = "Kız kardeşimin adı Elif"
+    assert embedder.computed == [("query", message), ("passage", message)]
+    "".join(assistant.reply("kız kardeşimin adı neydi?"))
+    assert assistant.last.intent == "memory_recall" and len(embedder.computed) == 4
 
 
 def test_history_switch_clear_and_feedback(router, tmp_path):
