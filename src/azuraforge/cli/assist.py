@@ -43,13 +43,15 @@ def _embedder(name: str) -> Embedder:
     raise UsageError(f"--embedder must be e5 or ngrams, got {name!r}")
 
 
-def _existing(path: Path) -> Path:
+def existing(path: Path) -> Path:
+    """``path``, when it is a file (a usage error otherwise)."""
     if not path.is_file():
         raise UsageError(f"no file {str(path)!r}")
     return path
 
 
-def _router(folder: Path | None) -> IntentRouter:
+def router_from(folder: Path | None) -> IntentRouter:
+    """The router saved in ``folder`` (with its own embedder), or the shipped one."""
     return default_router() if folder is None else IntentRouter.load(folder)
 
 
@@ -76,7 +78,7 @@ def train_router_command(
 ) -> None:
     """Train a router on any labelled file and save it into a folder."""
     with user_errors(verbose):
-        source, model = _existing(data), _embedder(embedder)
+        source, model = existing(data), _embedder(embedder)
         with arguments():  # a fallback or code rules that the labels cannot have
             router = train_router(
                 source, model, threshold, fallback=fallback, code_rules=code_rules
@@ -110,10 +112,10 @@ def eval_router(
     """Accuracy, per-intent recall and latency of a router on a labelled file (embedded
     with the embedder the router was trained with)."""
     with user_errors(verbose):
-        model = _router(router)
+        model = router_from(router)
         if threshold is not None:
             model.threshold = threshold
-        examples = load_examples(_existing(data), labels=model.labels)
+        examples = load_examples(existing(data), labels=model.labels)
         routes = [model.route(e.text) for e in examples]
         hits = [r.intent == e.label for r, e in zip(routes, examples, strict=True)]
         title = f"{model.embedder.name} router, threshold {model.threshold:g}"
@@ -138,7 +140,7 @@ def route(
 ) -> None:
     """Where one message goes, with every intent's probability."""
     with user_errors(verbose):
-        result = _router(router).route(text)
+        result = router_from(router).route(text)
         console.print(
             f"{result.intent} ({result.confidence:.2f}, {result.source}"
             + (f", model said {result.candidate}" if result.candidate else "")
