@@ -25,7 +25,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 # The quick benchmarks (bench-quick), one target a script, the longest first (make test starts
 # mypy, the longest step, beside the first two).
 BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
-	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study
+	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study bench-quick-router
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) clean
@@ -112,6 +112,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
 	$(BIN)/python benchmarks/assist_generation.py
+	$(BIN)/python benchmarks/router_latency.py --out docs/benchmarks.md --json benchmarks/results/router_latency.json
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
@@ -137,6 +138,9 @@ bench-quick-serving: $(VENV)/.installed-dev
 
 bench-quick-study: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
+
+bench-quick-router: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/router_latency.py --quick --out $(VENV)/bench-router-quick.md --json $(VENV)/bench-router-quick.json
 
 bench-quick-pages: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json

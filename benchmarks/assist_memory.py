@@ -59,9 +59,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from harness import (
+    blas_line,
+    blas_pools,
     child_answer,
     command_line,
     cpu_ticks,
@@ -460,27 +462,6 @@ def stats(times_ms: list[float]) -> dict[str, float]:
         "p95_ms": float(np.percentile(times_ms, 95)),
         "max_ms": float(np.max(times_ms)),
     }
-
-
-def blas_pools() -> list[dict[str, Any]]:
-    """The BLAS libraries loaded, as threadpoolctl sees them now."""
-    return [
-        {"package": Path(p["filepath"]).parent.name.removesuffix(".libs"),
-         **{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}}
-        for p in threadpool_info() if p["user_api"] == "blas"
-    ]  # fmt: skip
-
-
-def blas_line(report: dict[str, Any]) -> str:
-    kernels = "; ".join(
-        f"{p['package']}'s {p['internal_api']} {p['version']} ({p['architecture']} kernel, "
-        f"{p['num_threads']} thread)"
-        for p in report["blas"]
-    )
-    chosen = ", ".join(
-        f"{k}={v if v is not None else '(unset)'}" for k, v in report["env"].items()
-    )
-    return f"BLAS (threadpoolctl): {kernels or 'none found'}; {chosen}"
 
 
 # ---- the report -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -342,6 +343,30 @@ def environment_block(env: dict[str, Any]) -> str:
         "no BLAS in these code paths (NumPy only computes the medians and percentiles)",
     ]
     return "```text\n" + "\n".join(lines) + "\n```"
+
+
+def blas_pools() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded (NumPy's, and SciPy's where a peer brings it), as
+    threadpoolctl sees them now, each named by the package that ships it."""
+    return [
+        {"package": Path(p["filepath"]).parent.name.removesuffix(".libs"),
+         **{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}}
+        for p in threadpool_info() if p["user_api"] == "blas"
+    ]  # fmt: skip
+
+
+def blas_line(report: dict[str, Any]) -> str:
+    """The BLAS libraries (threadpoolctl, ``report["blas"]``), their threads and the
+    variables that chose their kernels (``report["env"]``)."""
+    kernels = "; ".join(
+        f"{p['package']}'s {p['internal_api']} {p['version']} ({p['architecture']} kernel, "
+        f"{p['num_threads']} thread)"
+        for p in report["blas"]
+    )
+    chosen = ", ".join(
+        f"{k}={v if v is not None else '(unset)'}" for k, v in report["env"].items()
+    )
+    return f"BLAS (threadpoolctl): {kernels or 'none found'}; {chosen}"
 
 
 def write_section(path: Path, text: str, bounds: tuple[str, str]) -> None:

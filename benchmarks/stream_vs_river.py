@@ -61,7 +61,7 @@ import pandas as pd
 from river import drift as river_drift
 from river import linear_model, optim, preprocessing
 from river.drift import binary as river_binary
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.stream import (
@@ -77,6 +77,8 @@ from azuraforge.stream import drift as ours_drift
 from azuraforge.stream.baselines import LastLabel
 from azuraforge.stream.direction import default_features, direction_task, price_column
 from harness import (
+    blas_line,
+    blas_pools,
     command_line,
     cpu_ticks,
     environment,
@@ -501,30 +503,6 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['result']} |"
         )
     return "\n".join(lines)
-
-
-def blas_pools() -> list[dict[str, Any]]:
-    """The BLAS libraries loaded (NumPy's, and SciPy's that River brings), as threadpoolctl
-    sees them now, each named by the package that ships it."""
-    return [
-        {"package": Path(p["filepath"]).parent.name.removesuffix(".libs"),
-         **{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}}
-        for p in threadpool_info() if p["user_api"] == "blas"
-    ]  # fmt: skip
-
-
-def blas_line(report: dict[str, Any]) -> str:
-    """The BLAS libraries (threadpoolctl), their threads here and the variables that chose
-    their kernels."""
-    kernels = "; ".join(
-        f"{p['package']}'s {p['internal_api']} {p['version']} ({p['architecture']} kernel, "
-        f"{p['num_threads']} thread)"
-        for p in report["blas"]
-    )
-    chosen = ", ".join(
-        f"{k}={v if v is not None else '(unset)'}" for k, v in report["env"].items()
-    )
-    return f"BLAS (threadpoolctl): {kernels or 'none found'}; {chosen}"
 
 
 def section(report: dict[str, Any]) -> str:

@@ -1,16 +1,32 @@
 """The assistant's turn on real parts (router on n-grams, SQLite memory, echo backend):
 routing to experts, memory across sessions, streaming, JSON logs and every degradation."""
 
+import copy
 import json
 
 import pytest
 
 from azuraforge.assist.backends import Backend, Capabilities, EchoBackend, Message
 from azuraforge.assist.embeddings import CharNgrams
+from azuraforge.assist.intents import Example
 from azuraforge.assist.memory import SqliteVecMemory
-from azuraforge.assist.orchestrator import Assistant, record_feedback
-from azuraforge.assist.routing import train_shipped_router
-from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
+from azuraforge.assist.orchestrator import Assistant, read_expert_map, record_feedback
+from azuraforge.assist.routing import IntentRouter, train_shipped_router
+from azuraforge.errors import (
+    DataFormatError,
+    InvalidParameterError,
+    ModelUnavailableError,
+    NotFoundError,
+)
+
+WEATHER = [
+    Example("will it rain tomorrow", "weather"),
+    Example("yarın yağmur yağacak mı", "weather"),
+    Example("how hot is it in İzmir today", "weather"),
+    Example("good morning friend", "greet"),
+    Example("günaydın dostum", "greet"),
+    Example("hello, nice to meet you", "greet"),
+]
 
 
 class DownBackend(Backend):
@@ -126,6 +142,65 @@ def test_a_down_backend_falls_back_and_a_broken_memory_is_skipped(router, tmp_pa
     assert assistant.last.backend == "echo"
     with pytest.raises(ModelUnavailableError, match="connection refused"):
         "".join(Assistant(router, DownBackend()).reply("merhaba"))
+
+
+class CountingNgrams(CharNgrams):
+    """Character n-grams that note each text they compute a row for, and on which side."""
+
+    def __init__(self):
+        super().__init__()
+        self.computed = []
+
+    def _compute(self, texts, side):
+        self.computed += [(side, text) for text in texts]
+        return super()._compute(texts, side)
+
+
+def test_a_turn_embeds_its_message_once_to_route_and_search_and_once_to_store(router, tmp_path):
+    """The router and the memory search each embedded the message (E5: 30 ms a time)."""
+    embedder = CountingNgrams()
+    shared = copy.copy(router)
+    shared.embedder = embedder  # the same n-grams: the same rows
+    memory = SqliteVecMemory(tmp_path / "m.db", embedder)
+    assistant = Assistant(shared, EchoBackend(), memory=memory, user="ayse")
+    "".join(assistant.reply("Kız kardeşimin adı Elif"))
+    message = "Kız kardeşimin adı Elif"
+    assert embedder.computed == [("query", message), ("passage", message)]
+    "".join(assistant.reply("kız kardeşimin adı neydi?"))
+    assert assistant.last.intent == "memory_recall" and len(embedder.computed) == 4
+
+
+def test_a_users_router_maps_its_intents_to_experts_by_a_file(tmp_path):
+    router = IntentRouter(CharNgrams(dim=512), threshold=0.0, fallback="greet").fit(WEATHER)
+    mapping = tmp_path / "experts.json"
+    mapping.write_text(json.dumps({"weather": "turkish"}))
+    experts = read_expert_map(mapping, router.labels)
+    assert [e.intents for e in experts] == [
+        ("general_chat", "memory_recall"),
+        ("turkish_culture", "weather"),
+        ("code_python", "code_debug"),
+    ]
+    assistant = Assistant(router, EchoBackend(), experts=experts)
+    "".join(assistant.reply("will it rain in Ankara tomorrow?"))
+    assert (assistant.last.intent, assistant.last.expert) == ("weather", "turkish")
+    "".join(assistant.reply("good morning to you"))
+    assert (assistant.last.intent, assistant.last.expert) == ("greet", "general")  # unmapped
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"wether": "turkish"}', "intent 'wether' is not one of the router's: greet, weather"),
+        ('{"weather": "chef"}', "goes to expert 'chef'; experts: general, turkish, python"),
+        ('["weather"]', "expected an object of intent to expert"),
+        ("{weather: turkish}", "not a readable JSON file"),
+    ],
+)
+def test_a_bad_expert_map_is_one_error_naming_the_file(tmp_path, content, message):
+    mapping = tmp_path / "experts.json"
+    mapping.write_text(content)
+    with pytest.raises(DataFormatError, match=message):
+        read_expert_map(mapping, ["greet", "weather"])
 
 
 def test_history_switch_clear_and_feedback(router, tmp_path):

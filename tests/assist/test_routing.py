@@ -19,7 +19,7 @@ from azuraforge.assist.routing import (
     default_router,
     train_shipped_router,
 )
-from azuraforge.errors import SchemaMismatchError
+from azuraforge.errors import InvalidParameterError, SchemaMismatchError
 
 FROZEN_TEST = Path(__file__).parent / "data" / "router_frozen_test.jsonl"
 SMALL = [
@@ -116,6 +116,49 @@ def test_loading_refuses_a_folder_without_a_router_and_never_unpickles(tmp_path)
     np.savez(tmp_path / "weights.npz", weight=np.array([object()]), bias=np.zeros(2))
     with pytest.raises(SchemaMismatchError, match="no readable router"):
         IntentRouter.load(tmp_path, CharNgrams(dim=64))
+
+
+def test_a_router_saves_its_fallback_and_code_rules_and_old_files_keep_todays(tmp_path):
+    weather = [
+        Example("will it rain tomorrow", "weather"),
+        Example("yarın yağmur var mı", "weather"),
+        Example("good morning", "greet"),
+        Example("günaydın", "greet"),
+    ]
+    router = IntentRouter(CharNgrams(dim=256), threshold=1.0, fallback="greet").fit(weather)
+    assert (router.fallback, router.code_rules) == ("greet", False)
+    router.save(tmp_path)
+    loaded = IntentRouter.load(tmp_path)  # the embedder named in router.json
+    assert loaded.embedder.name == "char-ngrams-2-3-4-256"
+    assert loaded.route("KeyError: 'x'").intent == "greet"  # below 1.0: the fallback
+    meta = json.loads((tmp_path / "router.json").read_text())
+    assert (meta["fallback"], meta["code_rules"]) == ("greet", False)
+    del meta["fallback"], meta["code_rules"]
+    (tmp_path / "router.json").write_text(json.dumps(meta))
+    old = IntentRouter.load(tmp_path)
+    assert (old.fallback, old.code_rules) == ("general_chat", True)
+    assert old.route("KeyError: 'x'").source == "rule"
+
+
+@pytest.mark.parametrize(
+    ("fallback", "code_rules", "message"),
+    [
+        (None, None, "have no general_chat: name the label"),
+        ("chat", None, "fallback 'chat' is not a label; labels: greet, weather"),
+        ("greet", True, "code_debug, which is not a label"),
+    ],
+)
+def test_a_router_refuses_a_fallback_or_code_rules_its_labels_cannot_have(
+    fallback, code_rules, message
+):
+    data = [Example("will it rain", "weather"), Example("good morning", "greet")]
+    with pytest.raises(InvalidParameterError, match=message):
+        IntentRouter(CharNgrams(dim=64), fallback=fallback, code_rules=code_rules).fit(data)
+
+
+def test_the_shipped_router_keeps_general_chat_and_the_code_rules():
+    meta = json.loads((SHIPPED_ROUTER / "router.json").read_text())
+    assert (meta["fallback"], meta["code_rules"]) == ("general_chat", True)
 
 
 def test_an_untrained_router_says_so():

@@ -26,46 +26,74 @@ def labelled(tmp_path):
     return path
 
 
-def test_train_eval_and_route_on_a_users_own_labels(labelled, tmp_path):
-    out = tmp_path / "router"
-    trained = runner.invoke(
-        app, ["assist", "train-router", str(labelled), "--out", str(out), "--embedder", "ngrams"]
+def train(data, out, *options):
+    return runner.invoke(
+        app,
+        ["assist", "train-router", str(data), "--out", str(out), "--embedder", "ngrams", *options],
     )
+
+
+def test_train_eval_and_route_on_a_users_own_labels(labelled, tmp_path):
+    """A router of greet and weather answered general_chat and code_debug, labels it lacks."""
+    out = tmp_path / "router"
+    trained = train(labelled, out, "--fallback", "greet")
     assert trained.exit_code == 0, trained.output
     assert "8 examples: greet 4, weather 4" in trained.output
+    assert "fallback greet, code rules off" in " ".join(trained.output.split())
     assert "warning" not in trained.output  # even counts
-    evaluated = runner.invoke(
-        app, ["assist", "eval-router", str(labelled), "--router", str(out), "--embedder", "ngrams"]
-    )
+    evaluated = runner.invoke(app, ["assist", "eval-router", str(labelled), "--router", str(out)])
     assert evaluated.exit_code == 0, evaluated.output
+    assert "char-ngrams-2-3-4-4096 router, threshold 0.7" in " ".join(evaluated.output.split())
     assert "accuracy" in evaluated.output and "weather" in evaluated.output
-    routed = runner.invoke(
-        app,
-        [
-            "assist",
-            "route",
-            "Traceback (most recent call last)",
-            "--router",
-            str(out),
-            "--embedder",
-            "ngrams",
-        ],
+    for message in ("Traceback (most recent call last)", "xyzzy qwv"):
+        routed = runner.invoke(app, ["assist", "route", message, "--router", str(out)])
+        assert routed.exit_code == 0, routed.output
+        assert routed.output.split()[0] in ("greet", "weather"), routed.output
+
+
+def test_labels_without_general_chat_need_a_fallback_that_is_a_label(labelled, tmp_path):
+    missing = train(labelled, tmp_path / "r")
+    assert missing.exit_code == 2 and "no general_chat" in missing.output
+    assert "--fallback LABEL" in missing.output
+    wrong = train(labelled, tmp_path / "r", "--fallback", "general_chat")
+    assert wrong.exit_code == 2
+    assert "fallback 'general_chat' is not a label; labels: greet, weather" in wrong.output
+    rules = train(labelled, tmp_path / "r", "--fallback", "greet", "--code-rules")
+    assert rules.exit_code == 2 and "code_debug, which is not a label" in rules.output
+    assert not (tmp_path / "r").exists()
+    assert "Traceback" not in missing.output + wrong.output + rules.output
+
+
+def test_eval_router_takes_a_threshold_over_the_saved_one(labelled, tmp_path):
+    out = tmp_path / "router"
+    assert train(labelled, out, "--fallback", "greet").exit_code == 0
+    fallbacks = {}
+    for threshold in ("0", "1"):
+        evaluated = runner.invoke(
+            app,
+            [
+                "assist",
+                "eval-router",
+                str(labelled),
+                "--router",
+                str(out),
+                "--threshold",
+                threshold,
+            ],
+        )
+        assert evaluated.exit_code == 0, evaluated.output
+        assert f"threshold {threshold}" in " ".join(evaluated.output.split())
+        fallbacks[threshold] = evaluated.output.split("fallbacks ")[1].split()[0]
+    assert fallbacks == {"0": "0", "1": "8"}
+    beyond = runner.invoke(
+        app, ["assist", "eval-router", str(labelled), "--router", str(out), "--threshold", "1.5"]
     )
-    assert routed.exit_code == 0 and routed.output.startswith("code_debug (1.00, rule")
+    assert beyond.exit_code == 2 and "--threshold" in beyond.output
 
 
 def test_bad_input_is_one_line_and_an_exit_code(labelled, tmp_path):
     missing = runner.invoke(
-        app,
-        [
-            "assist",
-            "eval-router",
-            str(tmp_path / "no.jsonl"),
-            "--router",
-            str(tmp_path),
-            "--embedder",
-            "ngrams",
-        ],
+        app, ["assist", "eval-router", str(tmp_path / "no.jsonl"), "--router", str(tmp_path)]
     )
     assert missing.exit_code == 1 and "no readable router" in missing.output
     wrong = runner.invoke(
@@ -86,9 +114,7 @@ def test_very_uneven_intents_are_warned_of(tmp_path):
     rows = [f"greeting number {i},greet" for i in range(25)] + ["will it rain,weather"] * 2
     path.write_text("text,label\n" + "\n".join(rows) + "\n")
     out = tmp_path / "router"
-    trained = runner.invoke(
-        app, ["assist", "train-router", str(path), "--out", str(out), "--embedder", "ngrams"]
-    )
+    trained = train(path, out, "--fallback", "greet")
     assert trained.exit_code == 0, trained.output
     shown = " ".join(trained.output.split())
     assert "warning: intent 'weather' has 2 examples against 25 for 'greet'" in shown

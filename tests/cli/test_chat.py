@@ -106,3 +106,46 @@ def test_a_bad_backend_is_one_line_and_exit_code_2(chat):
     )
     shown = terminal.expect("got 'gpt5'")
     assert "Traceback" not in shown and terminal.close() == 2
+
+
+@pytest.fixture
+def weather_router(tmp_path):
+    from azuraforge.assist.embeddings import CharNgrams
+    from azuraforge.assist.routing import IntentRouter
+    from tests.assist.test_orchestrator import WEATHER
+
+    folder = tmp_path / "router"
+    IntentRouter(CharNgrams(dim=512), threshold=0.0, fallback="greet").fit(WEATHER).save(folder)
+    return folder
+
+
+def test_a_users_router_answers_with_the_experts_its_map_names(chat, weather_router):
+    (weather_router / "experts.json").write_text('{"weather": "turkish"}')
+    terminal = chat("--no-memory", "--router", str(weather_router))
+    terminal.expect("/help for commands")
+    terminal.type("will it rain in Ankara tomorrow?")
+    assert "(weather " in terminal.expect("-> turkish)")
+    terminal.type("Traceback (most recent call last): KeyError: 'x'")  # no code rules here
+    terminal.expect("ai> echo: Traceback")
+    shown = terminal.expect("you>")
+    assert "code_debug" not in shown and ("(greet " in shown or "(weather " in shown)
+    terminal.type("/quit")
+    assert terminal.close() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "said"),
+    [
+        ('{"weather": "chef"}', 1, "goes to expert 'chef'; experts: general, turkish, python"),
+        (None, 2, "no file"),
+    ],
+)
+def test_a_bad_expert_map_is_one_line_and_an_exit_code(
+    chat, weather_router, tmp_path, content, code, said
+):
+    mapping = tmp_path / "map.json"
+    if content is not None:
+        mapping.write_text(content)
+    terminal = chat("--no-memory", "--router", str(weather_router), "--expert-map", str(mapping))
+    shown = terminal.expect(said)
+    assert "Traceback" not in shown and terminal.close() == code

@@ -14,7 +14,7 @@ import logging
 import logging.handlers
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,12 @@ from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.memory.base import Filter, VectorMemory
 from azuraforge.assist.memory.buffer import ShortTermBuffer, rag_context
 from azuraforge.assist.routing import IntentRouter, Route
-from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
+from azuraforge.errors import (
+    DataFormatError,
+    InvalidParameterError,
+    ModelUnavailableError,
+    NotFoundError,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,63 @@ EXPERTS = (
         adapter="python",
     ),
 )
-"""The seed's experts: general chat, a Turkish expert and a Python expert."""
+"""The seed's experts: general chat, a Turkish expert and a Python expert. An intent no expert
+lists goes to the first, ``general``."""
+
+EXPERT_MAP = "experts.json"
+"""The file in a router's folder that maps its intents to experts (:func:`read_expert_map`)."""
+
+
+def read_expert_map(
+    path: str | Path, labels: Sequence[str], experts: Sequence[Expert] = EXPERTS
+) -> tuple[Expert, ...]:
+    """``experts`` answering the intents a JSON file maps to them (``{"intent": "expert"}``).
+
+    An intent the file maps leaves the expert that listed it; an intent no expert lists goes
+    to the first expert, as in :class:`Assistant`.
+
+    Parameters
+    ----------
+    path
+        A JSON object of intent to expert name, e.g. ``{"recipes": "turkish"}``.
+    labels
+        The router's labels: the intents the file may name.
+    experts
+        The experts the file may name.
+
+    Raises
+    ------
+    DataFormatError
+        The file is not such an object, or names an intent not in ``labels`` or an expert not
+        in ``experts``.
+    """
+    file = Path(path)
+    try:
+        mapping = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataFormatError(f"{file}: not a readable JSON file ({e})") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise DataFormatError(
+            f'{file}: expected an object of intent to expert, {{"greet": "general"}}'
+        )
+    names = [e.name for e in experts]
+    for intent, expert in mapping.items():
+        if intent not in labels:
+            raise DataFormatError(
+                f"{file}: intent {intent!r} is not one of the router's: {', '.join(labels)}"
+            )
+        if expert not in names:
+            raise DataFormatError(
+                f"{file}: intent {intent!r} goes to expert {expert!r}; experts: {', '.join(names)}"
+            )
+    return tuple(
+        replace(
+            e,
+            intents=tuple(i for i in e.intents if i not in mapping)
+            + tuple(i for i, name in mapping.items() if name == e.name),
+        )
+        for e in experts
+    )
 
 
 @dataclass

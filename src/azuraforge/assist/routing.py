@@ -2,14 +2,20 @@
 
 :meth:`IntentRouter.route` answers in three ways, named in :attr:`Route.source`:
 
-- ``"rule"``: a pasted Python error or traceback is ``code_debug`` without asking the model;
+- ``"rule"``: with the code rules on, a pasted Python error or traceback is ``code_debug``
+  without asking the model;
 - ``"model"``: the classifier's intent, when its calibrated probability reaches the
-  threshold (0.7 by default). A message that looks like code only chooses between
-  ``code_python`` and ``code_debug``; so does one whose two code intents together reach the
-  threshold ("write a function that reverses a string" may be split between them, and the
-  Python expert answers both);
-- ``"fallback"``: below the threshold the message goes to ``general_chat``, and
-  :attr:`Route.candidate` keeps what the model would have said.
+  threshold (0.7 by default). With the code rules on, a message that looks like code only
+  chooses between ``code_python`` and ``code_debug``; so does one whose two code intents
+  together reach the threshold ("write a function that reverses a string" may be split
+  between them, and the Python expert answers both);
+- ``"fallback"``: below the threshold the message goes to the router's fallback label
+  (``general_chat`` for the shipped router), and :attr:`Route.candidate` keeps what the model
+  would have said.
+
+A router knows its own labels: its fallback is one of them, and the code rules are on only
+when asked for or when ``code_debug`` is a label, so a router trained on other labels never
+answers one it does not have.
 
 The classifier is a softmax layer of the core trained with AdamW on the embeddings; its
 probabilities are calibrated by temperature scaling on a held-out fifth of the data (Guo et
@@ -31,17 +37,19 @@ from typing import Any
 
 import numpy as np
 
-from azuraforge.assist.embeddings import E5, Embedder, default_embedder
+from azuraforge.assist.embeddings import (
+    E5,
+    PYTHON_ERROR,
+    Embedder,
+    default_embedder,
+    embedder_named,
+)
 from azuraforge.assist.intents import FALLBACK_INTENT, INTENTS, Example, load_examples
 from azuraforge.core import Generator, Tensor, nn, optim, use_generator
 from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMismatchError
 
 FORMAT_VERSION = 1
 
-_PYTHON_ERROR = re.compile(
-    r"Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(Error|Exception|Warning): "
-    r"|\bSegmentation fault\b|\bcore dumped\b"
-)
 _CODE = re.compile(r"```|^\s*(def|class|import|from|for|while|if|return)\b.*[:)]\s*$", re.M)
 _CODE_INTENTS = ("code_python", "code_debug")
 
@@ -86,7 +94,13 @@ class IntentRouter:
     embedder
         Turns texts into rows (:func:`~azuraforge.assist.embeddings.default_embedder`).
     threshold
-        Calibrated probability below which a message goes to ``general_chat``.
+        Calibrated probability below which a message goes to the fallback label.
+    fallback
+        The label of a message below the threshold; :meth:`fit` picks ``general_chat`` when
+        it is a label and refuses labels without it unless one is named here.
+    code_rules
+        Whether pasted errors go to ``code_debug`` by rule and code only chooses between the
+        code intents; :meth:`fit` turns them on when ``code_debug`` is a label.
 
     Examples
     --------
@@ -94,18 +108,31 @@ class IntentRouter:
     >>> data = [Example("merhaba nasılsın", "general_chat"),
     ...         Example("selam naber", "general_chat"),
     ...         Example("write a python function", "code_python"),
-    ...         Example("python ile liste sırala", "code_python")]
+    ...         Example("python ile liste sırala", "code_python"),
+    ...         Example("my loop never ends", "code_debug"),
+    ...         Example("kodum yanlış sonuç veriyor", "code_debug")]
     >>> router = IntentRouter(CharNgrams(dim=512), threshold=0.0).fit(data)
     >>> router.route("KeyError: 'name'").intent
     'code_debug'
     >>> router.route("bir python function yaz").intent
     'code_python'
+    >>> weather = [Example("will it rain", "weather"), Example("merhaba", "greet")]
+    >>> other = IntentRouter(CharNgrams(dim=512), fallback="greet").fit(weather)
+    >>> other.fallback, other.code_rules, other.route("KeyError: 'name'").intent in other.labels
+    ('greet', False, True)
     """
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.7) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        threshold: float = 0.7,
+        fallback: str | None = None,
+        code_rules: bool | None = None,
+    ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise InvalidParameterError(f"threshold must be in [0, 1], got {threshold}")
         self.embedder, self.threshold = embedder, threshold
+        self.fallback, self.code_rules = fallback, code_rules
         self.labels: list[str] = []
         self.weight = np.zeros((0, 0), dtype=np.float32)
         self.bias = np.zeros(0, dtype=np.float32)
@@ -120,6 +147,7 @@ class IntentRouter:
         labels = sorted({e.label for e in examples})
         if len(labels) < 2:
             raise DataFormatError(f"a router needs at least two labels, got {labels}")
+        self.fallback, self.code_rules = _own_labels(labels, self.fallback, self.code_rules)
         started = time.perf_counter()
         x = self.embedder.embed([e.text for e in examples])
         y = np.array([labels.index(e.label) for e in examples])
@@ -145,20 +173,23 @@ class IntentRouter:
         return replace(self._route(text), latency_ms=(time.perf_counter() - started) * 1e3)
 
     def _route(self, text: str) -> Route:
-        if _PYTHON_ERROR.search(text):
+        if self.code_rules and PYTHON_ERROR.search(text):
             return Route("code_debug", 1.0, "rule")
         scores = dict(zip(self.labels, self.probabilities([text])[0].tolist(), strict=True))
-        if _CODE.search(text) and all(c in scores for c in _CODE_INTENTS):
+        code = self.code_rules and all(c in scores for c in _CODE_INTENTS)
+        if code and _CODE.search(text):
             total = sum(scores[c] for c in _CODE_INTENTS)
             best = max(_CODE_INTENTS, key=scores.__getitem__)
             return Route(best, scores[best] / total if total else 0.5, "model", scores=scores)
         best = max(scores, key=scores.__getitem__)
         if scores[best] >= self.threshold or (
-            best in _CODE_INTENTS
-            and sum(scores.get(c, 0.0) for c in _CODE_INTENTS) >= self.threshold
+            code
+            and best in _CODE_INTENTS
+            and sum(scores[c] for c in _CODE_INTENTS) >= self.threshold
         ):
             return Route(best, scores[best], "model", scores=scores)
-        return Route(FALLBACK_INTENT, scores[best], "fallback", candidate=best, scores=scores)
+        fallback = self.fallback or FALLBACK_INTENT
+        return Route(fallback, scores[best], "fallback", candidate=best, scores=scores)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in :attr:`labels` order."""
@@ -179,6 +210,8 @@ class IntentRouter:
             "labels": self.labels,
             "embedder": self.embedder.name,
             "threshold": self.threshold,
+            "fallback": self.fallback,
+            "code_rules": self.code_rules,
             "temperature": self.temperature,
             "info": self.info,
         }
@@ -186,8 +219,16 @@ class IntentRouter:
         return target
 
     @classmethod
-    def load(cls, folder: str | Path, embedder: Embedder) -> IntentRouter:
-        """A router saved by :meth:`save`; ``embedder`` must be the one it was trained with."""
+    def load(cls, folder: str | Path, embedder: Embedder | None = None) -> IntentRouter:
+        """A router saved by :meth:`save`, with ``embedder`` (the one it was trained with) or
+        by default the embedder its ``router.json`` names. A ``router.json`` written before
+        routers had a fallback and code rules falls back to ``general_chat`` and applies them.
+
+        Raises
+        ------
+        SchemaMismatchError
+            No readable router in ``folder``, another format, or another embedder.
+        """
         source = Path(folder)
         try:
             meta = json.loads((source / "router.json").read_text(encoding="utf-8"))
@@ -203,15 +244,52 @@ class IntentRouter:
                 f"router in {str(source)!r} has format {meta.get('format')!r}, "
                 f"this AzuraForge reads {FORMAT_VERSION}; train it again"
             )
-        if meta["embedder"] != embedder.name:
+        if embedder is None:
+            embedder = embedder_named(meta["embedder"])
+        elif meta["embedder"] != embedder.name:
             raise SchemaMismatchError(
                 f"router in {str(source)!r} was trained on {meta['embedder']!r} embeddings, "
                 f"not {embedder.name!r}; load it with the embedder it was trained with"
             )
-        router = cls(embedder, float(meta["threshold"]))
+        router = cls(
+            embedder,
+            float(meta["threshold"]),
+            meta.get("fallback", FALLBACK_INTENT),
+            meta.get("code_rules", True),
+        )
         router.labels, router.temperature = list(meta["labels"]), float(meta["temperature"])
         router.weight, router.bias, router.info = weight, bias, dict(meta.get("info", {}))
         return router
+
+
+def _own_labels(
+    labels: list[str], fallback: str | None, code_rules: bool | None
+) -> tuple[str, bool]:
+    """The fallback label and whether the code rules apply, checked against ``labels``.
+
+    Raises
+    ------
+    InvalidParameterError
+        A fallback that is not a label (or none, and no ``general_chat``), or code rules asked
+        for without a ``code_debug`` label.
+    """
+    known = ", ".join(labels)
+    if fallback is None and FALLBACK_INTENT not in labels:
+        raise InvalidParameterError(
+            f"the labels ({known}) have no {FALLBACK_INTENT}: name the label of a message "
+            "the router is unsure of with --fallback LABEL"
+        )
+    if fallback is not None and fallback not in labels:
+        raise InvalidParameterError(f"fallback {fallback!r} is not a label; labels: {known}")
+    if code_rules and "code_debug" not in labels:
+        raise InvalidParameterError(
+            f"the code rules send errors to code_debug, which is not a label ({known}); "
+            "drop --code-rules or add code_debug examples"
+        )
+    return (
+        fallback or FALLBACK_INTENT,
+        "code_debug" in labels if code_rules is None else code_rules,
+    )
 
 
 def _stratified_split(y: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -270,11 +348,14 @@ def train_router(
     embedder: Embedder,
     threshold: float = 0.7,
     labels: Sequence[str] | None = None,
+    fallback: str | None = None,
+    code_rules: bool | None = None,
 ) -> IntentRouter:
     """A router trained on a labelled or template file (at most :data:`PER_TEMPLATE`
-    sentences a template); ``info["data_sha256"]`` records which version of the file."""
+    sentences a template); ``info["data_sha256"]`` records which version of the file.
+    ``fallback`` and ``code_rules`` are :class:`IntentRouter`'s."""
     examples = load_examples(data, labels=labels, per_template=PER_TEMPLATE)
-    router = IntentRouter(embedder, threshold).fit(examples)
+    router = IntentRouter(embedder, threshold, fallback, code_rules).fit(examples)
     router.info["data_sha256"] = hashlib.sha256(Path(data).read_bytes()).hexdigest()
     return router
 
@@ -284,10 +365,11 @@ def train_shipped_router(embedder: Embedder, threshold: float = 0.7) -> IntentRo
     return train_router(SHIPPED_DATA, embedder, threshold, labels=list(INTENTS))
 
 
-def default_router(threshold: float = 0.7) -> IntentRouter:
+def default_router(threshold: float = 0.7, embedder: Embedder | None = None) -> IntentRouter:
     """The shipped router on E5 embeddings; without the E5 package, a character n-gram
-    router trained on the shipped data at once (about 2 s; a warning says so)."""
-    embedder = default_embedder()
+    router trained on the shipped data at once (about 2 s; a warning says so).
+    ``embedder`` is :func:`~azuraforge.assist.embeddings.default_embedder` by default."""
+    embedder = embedder or default_embedder()
     if embedder.name == E5.name:
         router = IntentRouter.load(SHIPPED_ROUTER, embedder)
         router.threshold = threshold

@@ -14,7 +14,7 @@ from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_exa
 from azuraforge.assist.embeddings import E5, Embedder
 from azuraforge.assist.intents import uneven_counts
 from azuraforge.assist.routing import train_router
-from azuraforge.cli.common import UsageError, Verbose, console, user_errors
+from azuraforge.cli.common import UsageError, Verbose, arguments, console, user_errors
 from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
 
 app = typer.Typer(help="The assistant: its intent router and its experts.", no_args_is_help=True)
@@ -24,6 +24,10 @@ app.command("experts")(experts_command)
 
 EmbedderName = Annotated[
     str, typer.Option("--embedder", help="e5 (the packaged E5 model) or ngrams (no model)")
+]
+Threshold = Annotated[
+    float,
+    typer.Option(min=0.0, max=1.0, help="confidence below which a message goes to the fallback"),
 ]
 RouterFolder = Annotated[
     Path | None,
@@ -39,14 +43,16 @@ def _embedder(name: str) -> Embedder:
     raise UsageError(f"--embedder must be e5 or ngrams, got {name!r}")
 
 
-def _existing(path: Path) -> Path:
+def existing(path: Path) -> Path:
+    """``path``, when it is a file (a usage error otherwise)."""
     if not path.is_file():
         raise UsageError(f"no file {str(path)!r}")
     return path
 
 
-def _router(folder: Path | None, embedder: str) -> IntentRouter:
-    return default_router() if folder is None else IntentRouter.load(folder, _embedder(embedder))
+def router_from(folder: Path | None) -> IntentRouter:
+    """The router saved in ``folder`` (with its own embedder), or the shipped one."""
+    return default_router() if folder is None else IntentRouter.load(folder)
 
 
 @app.command("train-router")
@@ -56,12 +62,27 @@ def train_router_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="folder for router.json and weights.npz")],
     embedder: EmbedderName = "e5",
-    threshold: Annotated[float, typer.Option(help="confidence below which: general_chat")] = 0.7,
+    threshold: Threshold = 0.7,
+    fallback: Annotated[
+        str | None,
+        typer.Option(help="the label of an unsure message (default: general_chat, if a label)"),
+    ] = None,
+    code_rules: Annotated[
+        bool | None,
+        typer.Option(
+            "--code-rules/--no-code-rules",
+            help="send pasted errors to code_debug by rule (default: if code_debug is a label)",
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Train a router on any labelled file and save it into a folder."""
     with user_errors(verbose):
-        router = train_router(_existing(data), _embedder(embedder), threshold)
+        source, model = existing(data), _embedder(embedder)
+        with arguments():  # a fallback or code rules that the labels cannot have
+            router = train_router(
+                source, model, threshold, fallback=fallback, code_rules=code_rules
+            )
         counts = router.info["per_label"]
         console.print(
             f"{router.info['examples']:,} examples: "
@@ -73,7 +94,8 @@ def train_router_command(
         router.save(out)
         console.print(
             f"saved to {out} in {router.info['seconds']} s; held-out accuracy "
-            f"{router.info['held_out_accuracy']:.2%}, temperature {router.temperature:.3f}"
+            f"{router.info['held_out_accuracy']:.2%}, temperature {router.temperature:.3f}; "
+            f"fallback {router.fallback}, code rules {'on' if router.code_rules else 'off'}"
         )
 
 
@@ -81,16 +103,23 @@ def train_router_command(
 def eval_router(
     data: Annotated[Path, typer.Argument(help="labelled JSONL/CSV the router never saw")],
     router: RouterFolder = None,
-    embedder: EmbedderName = "e5",
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="evaluate at this threshold (default: the saved one)"),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Accuracy, per-intent recall and latency of a router on a labelled file."""
+    """Accuracy, per-intent recall and latency of a router on a labelled file (embedded
+    with the embedder the router was trained with)."""
     with user_errors(verbose):
-        model = _router(router, embedder)
-        examples = load_examples(_existing(data), labels=model.labels)
+        model = router_from(router)
+        if threshold is not None:
+            model.threshold = threshold
+        examples = load_examples(existing(data), labels=model.labels)
         routes = [model.route(e.text) for e in examples]
         hits = [r.intent == e.label for r, e in zip(routes, examples, strict=True)]
-        table = Table("intent", "examples", "recall", title=f"{model.embedder.name} router")
+        title = f"{model.embedder.name} router, threshold {model.threshold:g}"
+        table = Table("intent", "examples", "recall", title=title)
         for label in model.labels:
             mine = [h for h, e in zip(hits, examples, strict=True) if e.label == label]
             table.add_row(label, str(len(mine)), f"{np.mean(mine):.1%}" if mine else "-")
@@ -107,12 +136,11 @@ def eval_router(
 def route(
     text: Annotated[str, typer.Argument(help="the message")],
     router: RouterFolder = None,
-    embedder: EmbedderName = "e5",
     verbose: Verbose = False,
 ) -> None:
     """Where one message goes, with every intent's probability."""
     with user_errors(verbose):
-        result = _router(router, embedder).route(text)
+        result = router_from(router).route(text)
         console.print(
             f"{result.intent} ({result.confidence:.2f}, {result.source}"
             + (f", model said {result.candidate}" if result.candidate else "")

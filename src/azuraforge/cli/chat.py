@@ -13,12 +13,20 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from azuraforge.assist import default_embedder, default_router
+from azuraforge.assist import E5, Embedder, IntentRouter, default_embedder
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
 from azuraforge.assist.backends import Backend, EchoBackend
 from azuraforge.assist.memory import SqliteVecMemory
 from azuraforge.assist.models import DEFAULT_MODEL, offline
-from azuraforge.assist.orchestrator import Assistant, record_feedback
+from azuraforge.assist.orchestrator import (
+    EXPERT_MAP,
+    EXPERTS,
+    Assistant,
+    Expert,
+    read_expert_map,
+    record_feedback,
+)
+from azuraforge.cli.assist import RouterFolder, existing, router_from
 from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
 from azuraforge.cli.experts import ExpertsFolder, registry_folder
 from azuraforge.errors import AzuraForgeError
@@ -70,26 +78,37 @@ def chat(
     ] = None,
     no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
     experts: ExpertsFolder = None,
+    router: RouterFolder = None,
+    expert_map: Annotated[
+        Path | None,
+        typer.Option(help=f"JSON of intent to expert (default: {EXPERT_MAP} in --router, if any)"),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Chat with the assistant (offline; Turkish and English)."""
     with user_errors(verbose):
         offline()
         home = default_home() / "assist"
+        mapping = existing(expert_map) if expert_map else None
         generator = _backend(backend, model, url, home)
+        routing = router_from(router)
+        answering = _experts(routing, mapping or (router / EXPERT_MAP if router else None))
         store = (
             None
             if no_memory
-            else SqliteVecMemory(memory or _mkdir(home) / "memory.db", default_embedder())
+            else SqliteVecMemory(
+                memory or _mkdir(home) / "memory.db", _memory_embedder(routing.embedder)
+            )
         )
         assistant = Assistant(
-            default_router(),
+            routing,
             generator,
             memory=store,
             fallback=EchoBackend() if backend != "echo" else None,
             adapters=None
             if backend == "openai"  # its adapters are the server's models
             else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
+            experts=answering,
             user=user,
             turn_log=home / "turns.jsonl",
         )
@@ -97,6 +116,19 @@ def chat(
             f"[bold]AzuraForge assistant[/bold] ({generator.name}, {model}); /help for commands"
         )
         _loop(assistant, home / "feedback.jsonl")
+
+
+def _experts(router: IntentRouter, mapping: Path | None) -> tuple[Expert, ...]:
+    """The experts, with the router's intents mapped by ``mapping`` when it is a file."""
+    if mapping is None or not mapping.is_file():
+        return EXPERTS
+    return read_expert_map(mapping, router.labels)
+
+
+def _memory_embedder(routing: Embedder) -> Embedder:
+    """The memory's embedder: the router's own when it is E5, so a message is embedded once
+    a turn for both (its rows are cached); else the default one (E5, or n-grams without it)."""
+    return routing if routing.name == E5.name else default_embedder()
 
 
 def _mkdir(folder: Path) -> Path:
