@@ -101,6 +101,34 @@ def test_bad_rows_are_skipped_and_reported_by_reason_and_line(tmp_path: Path):
     assert "2 gap(s) missing 7 step(s) of 3600 s; the longest 21600 s" in lines
 
 
+def test_a_column_nobody_named_that_some_rows_lack_is_left_out_not_their_rows(tmp_path: Path):
+    """Two stacked downloads: the older one has NULL in tradecount (79 % of rows were lost)."""
+    older = "".join(f"2020-01-01 {h:02d}:00,{10 + h},5,NULL\n" for h in range(8))
+    newer = "".join(f"2020-01-01 {h:02d}:00,{10 + h},5,{h}\n" for h in range(8, 10))
+    lines = (older + newer).splitlines()[::-1]  # newest first, as exchanges export
+    path = written(tmp_path, "date,close,volume,tradecount\n" + "\n".join(lines) + "\n")
+    replay = CsvReplay(path)
+    events = list(replay)
+    assert len(events) == 10 and all(set(e.values) == {"close", "volume"} for e in events)
+    assert replay.report.skipped == {} and replay.report.left_out == {"tradecount": 8}
+    assert (
+        "column tradecount left out of every event: 8 row(s) hold no number there (line 4: "
+        "tradecount is 'NULL', expected a number; line 5: " in "\n".join(replay.report.lines())
+    )
+    rows = [f"{1_700_000_000 + 60 * i},{10 + i},5,{'NULL' if i == 50 else i}" for i in range(200)]
+    other = tmp_path / "scattered.csv"
+    other.write_text("unix,close,volume,tradecount\n" + "\n".join(rows) + "\n")
+    scattered = CsvReplay(other)
+    assert len(list(scattered)) == 199  # one bad value in 200 rows (<= 1 %) is a bad row
+    assert scattered.report.skipped == {"unparseable": 1} and scattered.report.left_out == {}
+    named = CsvReplay(path, columns=["close", "tradecount"])  # asked for: its rows must hold it
+    assert [e.values for e in named] == [
+        {"close": 18, "tradecount": 8},
+        {"close": 19, "tradecount": 9},
+    ]
+    assert named.report.skipped == {"unparseable": 8}
+
+
 def test_unix_milliseconds_zones_and_chosen_columns(tmp_path: Path):
     path = written(tmp_path, "when,price,qty\n1704067200000,1,2\n2024-01-01T02:00+01:00,3,4\n")
     replay = CsvReplay(path, time_column="When", columns=["qty"], price_column=None)

@@ -18,6 +18,7 @@ from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import list_datasets
 from azuraforge.stream import CsvReplay
+from azuraforge.stream.base import MOST_SKIPPED
 from azuraforge.stream.direction import (
     BUY_AND_HOLD,
     DirectionReport,
@@ -34,8 +35,6 @@ app = typer.Typer(help="Continuous learning on a stream of events.", no_args_is_
 SHORT_NAMES = {"btc": "btc-hourly", "sp500": "sp500-daily"}
 """Datasets by short name; their quirks are set in :data:`VOLUME_PAIRS`."""
 VOLUME_PAIRS = {"btc-hourly": ("Volume BTC", "Volume USD")}
-MOST_SKIPPED = 0.01
-"""The share of a file's rows a replay may leave out (as unreadable or invalid) unasked."""
 
 
 def _replay(

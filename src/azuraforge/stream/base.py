@@ -50,6 +50,11 @@ class Event:
         return datetime.datetime.fromtimestamp(self.time, tz=datetime.UTC)
 
 
+MOST_SKIPPED = 0.01
+"""The share of a file's rows a replay may leave out (as unreadable or invalid) unasked; a
+column nobody named that more rows than this lack is left out instead of the rows."""
+
+
 @dataclass
 class SourceReport:
     """What a source found in its input: rows read, rows skipped and why, order, gaps and
@@ -85,6 +90,11 @@ class SourceReport:
         ``"ISO"``): a file that mixes them is read whole, and says so.
     first, last
         The first and last event's time (Unix seconds), or None before any event.
+    left_out
+        Columns a replay carried only because their first value was a number, left out of
+        every event because more than :data:`MOST_SKIPPED` of the rows hold no number there:
+        rows without one, by column (their first messages are in ``examples`` under
+        ``"column NAME"``).
     """
 
     rows: int = 0
@@ -101,6 +111,7 @@ class SourceReport:
     time_formats: dict[str, int] = field(default_factory=dict)
     first: float | None = None
     last: float | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str, message: str) -> None:
         """Count one row skipped for ``reason``; keep ``message`` among the first examples."""
@@ -108,6 +119,21 @@ class SourceReport:
         kept = self.examples.setdefault(reason, [])
         if len(kept) < EXAMPLES_KEPT:
             kept.append(message)
+
+    def leave_out(self, column: str, message: str) -> None:
+        """Count one row without a number in ``column``, which the events then leave out."""
+        self.left_out[column] = self.left_out.get(column, 0) + 1
+        kept = self.examples.setdefault(f"column {column}", [])
+        if len(kept) < EXAMPLES_KEPT:
+            kept.append(message)
+
+    def skipped_instead(self, column: str) -> None:
+        """Count the rows without a number in ``column`` as unparseable rows, skipped, and
+        keep the column: a few bad values are bad rows, not a column some rows lack."""
+        count, examples = self.left_out.pop(column), self.examples.pop(f"column {column}")
+        self.skipped["unparseable"] = self.skipped.get("unparseable", 0) + count
+        kept = self.examples.setdefault("unparseable", [])
+        kept.extend(examples[: EXAMPLES_KEPT - len(kept)])
 
     def fix(self, what: str) -> None:
         """Count one value corrected as ``what``."""
@@ -127,6 +153,12 @@ class SourceReport:
             shown.append("the file runs newest first: replayed oldest first")
         for reason, count in self.skipped.items():
             shown.append(f"skipped {count:,} row(s), {reason}: {'; '.join(self.examples[reason])}")
+        for column, count in self.left_out.items():
+            examples = "; ".join(self.examples[f"column {column}"])
+            shown.append(
+                f"column {column} left out of every event: {count:,} row(s) hold no number "
+                f"there ({examples}); name the columns to carry to keep it and skip those rows"
+            )
         for what, count in self.fixes.items():
             shown.append(f"fixed {count:,} row(s): {what}")
         if self.gaps:

@@ -91,6 +91,12 @@ class RowChecker:
         Where the table comes from (a path, a URL), for error messages.
     report
         Where skipped rows and fixes are counted.
+    whole_table
+        True when every row is read before any event is used (a replay): a column carried
+        only because its first value was a number, and not the price or a volume, then
+        does not make a row with another value there a bad row; the row keeps its other
+        values and the column is counted in ``report.left_out``, for the caller to drop from
+        every event. False (a live source): such a row is skipped, as any unreadable row.
 
     Raises
     ------
@@ -117,12 +123,16 @@ class RowChecker:
         first: Sequence[object],
         where: str,
         report: SourceReport,
+        whole_table: bool = False,
     ) -> None:
         self.settings, self.where, self.report = columns, where, report
         self.time = self._time_index(names)
         self.kept = self._kept(names, first)
         self.price = self._price_name()
         self.volumes = self._volume_names()
+        needed = {self.price, *(self.volumes or ())}
+        guessed = whole_table and self.settings.columns is None
+        self.optional = {name for name in self.kept if guessed and name not in needed}
 
     def event(self, row: Sequence[object], line: int = 0, place: str = "") -> Event | None:
         """The row (one value per name) as an event, or None when it is skipped (and counted
@@ -144,7 +154,10 @@ class RowChecker:
             value = read_number(row[index])
             if value is None:
                 problem = f"{name} is {_shown(row[index])}, expected a number"
-                return self._skip("unparseable", problem, line, place)
+                if name not in self.optional:
+                    return self._skip("unparseable", problem, line, place)
+                self.report.leave_out(name, f"{place or f'line {line}'}: {problem}")
+                continue
             values[name] = value
         if self.price is not None and values[self.price] <= 0:
             problem = f"{self.price} is {values[self.price]:g}, expected above 0"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn.datasets.csvfiles import read_records
-from azuraforge.stream.base import Event, Source, SourceReport
+from azuraforge.stream.base import MOST_SKIPPED, Event, Source, SourceReport
 from azuraforge.stream.rows import (
     EventColumns,
     EventOrder,
@@ -50,7 +50,10 @@ class CsvReplay(Source):
         :data:`~azuraforge.stream.rows.TIME_ALIASES` present.
     columns
         The columns to carry in each event's values. Default: every other column whose first
-        row holds a number (a ``symbol`` column is left out).
+        row holds a number (a ``symbol`` column is left out); such a column that another row
+        holds no number in (``NULL``) is left out of every event, and the report says so:
+        a value nothing asked for does not make a bad row. Named columns must hold a number
+        in every row (a row without one is skipped as unparseable).
     price_column
         A column whose values must be above 0 (a row with 0 or less is skipped), or None.
         Default ``"close"``, when the file has it.
@@ -171,13 +174,14 @@ class _Reading:
         self.report.rows = len(rows)
         first = rows[0] if rows else []
         checker = RowChecker(
-            self.replay.event_columns(), names, first, str(self.path), self.report
+            self.replay.event_columns(), names, first, str(self.path), self.report, True
         )
         parsed = [
             event
             for row, line in zip(rows, lines, strict=True)
             if fits(names, row, self.report, line) and (event := checker.event(row, line))
         ]
+        parsed = self._without_missing_columns(parsed, len(rows), len(checker.kept))
         events = self._ordered(parsed)
         if not events:
             found = "; ".join(self.report.lines()[1:]) or "the header has no data rows under it"
@@ -185,6 +189,25 @@ class _Reading:
         events = self._with_gaps(events)
         self.report.events = len(events)
         self.report.first, self.report.last = events[0].time, events[-1].time
+        return events
+
+    def _without_missing_columns(
+        self, events: list[Event], rows: int, carried: int
+    ) -> list[Event]:
+        """The events without the columns nobody named that more than :data:`MOST_SKIPPED`
+        of the rows lack (two exports stacked, one without the column); the rows lacking
+        a column fewer rows lack are skipped instead, and so are those lacking any when no
+        column would be left."""
+        lacking = self.report.left_out
+        rare = [c for c, n in lacking.items() if n <= MOST_SKIPPED * rows]
+        if len(lacking) == carried:
+            rare = list(lacking)
+        for column in rare:
+            self.report.skipped_instead(column)
+        events = [event for event in events if all(c in event.values for c in rare)]
+        for event in events:
+            for column in self.report.left_out:
+                event.values.pop(column, None)
         return events
 
     def _ordered(self, events: list[Event]) -> list[Event]:
