@@ -462,7 +462,9 @@ def test_a_model_worse_than_a_seasonal_forecast_is_replaced_by_it_on_validation(
     np.testing.assert_array_equal(forecasts[: len(rows)], [float(r["model"]) for r in rows])
     too_short = tmp_path / "short.csv"
     too_short.write_text("\n".join(lines[:12]) + "\n")  # 11 months: last year unreached
-    with pytest.raises(InvalidParameterError, match="blended with the 'same month last year'"):
+    with pytest.raises(
+        InvalidParameterError, match="the 'same month last year' forecast it is blended"
+    ):
         pipeline.predict(artifact, too_short)
 
 
@@ -519,3 +521,48 @@ def test_a_model_blended_with_climatology_predicts_from_the_table_it_saved(tmp_p
     expected = [float(r["climatology"]) for r in rows]
     np.testing.assert_allclose(forecasts["forecast"][: len(rows)], expected, rtol=1e-12)
     assert len(forecasts["forecast"]) == len(rows) + 1  # and the month after the last
+
+
+def test_a_blend_with_reaching_before_the_first_row_is_refused_before_training(tmp_path):
+    """A set blend with 'same day last year' on 400 days read row -45 (the end of the test part)."""
+    days = np.arange("2020-01-01", "2021-02-04", dtype="datetime64[D]")
+    values = 10 + np.sin(np.arange(len(days)) / 58.0)
+    source = tmp_path / "days.csv"
+    source.write_text(
+        "date,y\n" + "".join(f"{d},{v:.3f}\n" for d, v in zip(days, values, strict=True))
+    )
+    settings = {
+        "csv": str(source),
+        "target": "y",
+        "blend": 0.0,
+        "blend_with": "same day last year",
+    }
+    with pytest.raises(InvalidParameterError, match=r"reads 365 rows back, before the validation"):
+        _run(tmp_path, **settings)
+    assert not (tmp_path / "run").exists()  # refused before training
+
+
+def test_quarterly_rows_may_be_blended_with_climatology(tmp_path):
+    quarters = np.arange("2000-01", "2020-01", 3, dtype="datetime64[M]")
+    season = np.tile([5.0, -3.0, 1.0, -2.0], len(quarters) // 4)
+    rng = np.random.default_rng(1)
+    lines = [
+        f"{q},{100 + s + rng.normal(0, 0.3):.3f}" for q, s in zip(quarters, season, strict=True)
+    ]
+    source = tmp_path / "quarters.csv"
+    source.write_text("quarter,y\n" + "\n".join(lines) + "\n")
+    _, result = _run(
+        tmp_path, csv=str(source), time_column="quarter", target="y", sequence_length=4
+    )
+    chosen = ModelArtifact.load(result.artifact_dir).selection["validation_mae"]
+    assert "climatology" in chosen and "same quarter last year" in chosen
+
+
+def test_predict_refuses_an_artifact_blended_with_a_table_it_lacks(tmp_path):
+    source = _monthly_sales_csv(tmp_path / "sales.csv", years=5)
+    settings = {"csv": str(source), "time_column": "month", "target": "sales"}
+    pipeline, result = _run(tmp_path, **settings, blend=0.0, blend_with="climatology")
+    artifact = ModelArtifact.load(result.artifact_dir)
+    artifact.selection = {}
+    with pytest.raises(SchemaMismatchError, match=r"blends its forecasts with 'climatology' but"):
+        pipeline.predict(artifact, source)

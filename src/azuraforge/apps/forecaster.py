@@ -15,17 +15,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from azuraforge.apps.forecasting import Frame
+from azuraforge.apps.forecasting import VALUE_BOUND, Frame
 from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
 from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
 
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 """Fields read as a missing value (then refused or filled, as ``missing`` says)."""
-VALUE_BOUND = 1e15
-"""The largest magnitude of a number the forecaster reads. Its square times 100 million rows
-(1e38) still fits float32 (3.4e38), so no sum of squares overflows, in the model's float32 or
-in the statistics' float64 (1e308 overflowed training to NaN)."""
 
 
 class ForecasterConfig(SeriesConfig):

@@ -22,7 +22,7 @@ import functools
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -35,6 +35,16 @@ from azuraforge.apps.base import (
     TrainingConfig,
     TrainingPipeline,
     train_model,
+)
+from azuraforge.apps.forecast_choice import (
+    Anchors,
+    check_blend_with,
+    chosen_settings,
+    saved_blend,
+    selection_record,
+    too_few_for_horizon,
+    too_few_rows,
+    verdicts,
 )
 from azuraforge.core import Tensor, nn
 from azuraforge.errors import DataFormatError, InvalidParameterError, SchemaMismatchError
@@ -49,6 +59,7 @@ from azuraforge.learn.forecasting import (
     blended_change,
     choose_anchored_blend,
     forecast_report,
+    lagged,
     score_forecast,
     seasonal_lag,
     write_predictions,
@@ -61,6 +72,11 @@ from azuraforge.learn.timeseries import (
     make_windows,
     window_inputs,
 )
+
+VALUE_BOUND = 1e15
+"""The largest magnitude of a number a forecaster should read. Its square times 100 million
+rows (1e38) still fits float32 (3.4e38), so no sum of squares overflows, in the model's float32
+or in the statistics' float64 (1e308 overflowed training to NaN)."""
 
 NO_MASE_SCALE = (
     " MASE is left out: the training part's target never changes between two observed "
@@ -114,32 +130,6 @@ class Frame:
         return Windows(windows.x[keep], windows.y[keep], windows.target_rows[keep])
 
 
-@dataclass(frozen=True)
-class Anchors:
-    """The naive forecasts a model's may be blended with: ``lags``, forecasts that read the
-    target some rows back (drift reads none), and ``tables``, forecasts fitted on the training
-    rows (climatology), saved with the model."""
-
-    lags: dict[str, int]
-    tables: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def names(self) -> list[str]:
-        """Every anchor, lagged ones first."""
-        return [*self.lags, *self.tables]
-
-    def lag(self, anchor: str) -> int:
-        """The rows back ``anchor`` reads (0 for a fitted one); an anchor the series does not
-        have is refused, naming those it has."""
-        if anchor in self.tables:
-            return 0
-        if anchor not in self.lags:
-            raise InvalidParameterError(
-                f"blend_with={anchor!r} is not a forecast of this series; choose one of "
-                f"{', '.join(repr(a) for a in self.names())}"
-            )
-        return self.lags[anchor]
-
-
 class ForecastConfig(TrainingConfig):
     """Settings shared by forecasting pipelines (the training settings, then these)."""
 
@@ -166,9 +156,9 @@ class ForecastConfig(TrainingConfig):
     blend_with: str | None = Field(
         None,
         description="The naive forecast the model's is blended with (weight 0: that forecast "
-        "alone): 'drift' (the training-mean change) or a seasonal baseline's name ('same "
-        "month last year'); None: chosen on the validation part with the weight, or drift "
-        "when blend is set.",
+        "alone): 'drift' (the training-mean change), a seasonal baseline's name ('same "
+        "month last year') or 'climatology'; None: chosen on the validation part with the "
+        "weight, or drift when blend is set.",
     )
 
 
@@ -253,11 +243,12 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             len(frame.feature_names), config.hidden_size, config.num_layers, config.dropout
         )
         train, val, test = windows
+        anchors = Anchors(self.anchor_lags(config), self.fit_anchors(frame, split.train, config))
+        check_blend_with(config, anchors, val.target_rows)  # before training, not after
         trainer = train_model(
             model, nn.MSELoss(), (train.x, train.y[:, None]), (val.x, val.y[:, None]), config,
             ctx, clip_grad_norm=1.0,
         )  # fmt: skip
-        anchors = Anchors(self.anchor_lags(config), self.fit_anchors(frame, split.train, config))
         blend = self._blend(trainer, frame, val, config, (target_scaler, anchors))
         scaled = trainer.predict(test.x)[:, 0]
         predicted = self._forecast(
@@ -277,8 +268,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             preprocessing={"features": feature_scaler, "target": target_scaler},
             features=frame.feature_names,
             config=config.model_dump(mode="json"),
-            chosen_settings=_chosen_settings(blend),
-            selection=_selection(blend, anchors),
+            chosen_settings=chosen_settings(blend),
+            selection=selection_record(blend, anchors),
             data={} if frame.fill_report is None else {"fill": asdict(frame.fill_report)},
             metrics=metrics,
             data_fingerprint=fingerprint(frame.features[split.train], frame.target[split.train]),
@@ -293,10 +284,10 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         summary = self._summary(frame, split, config, blend, test.target_rows)
         if self.mase_on_target and "MASE" not in metrics:
             summary += NO_MASE_SCALE
-        verdicts = _verdicts(blend, metrics)
+        statements = verdicts(blend, metrics)
         if frame.fill_report is not None:
-            verdicts.insert(0, frame.fill_report.describe())
-        summary += "".join(f" {verdict}" for verdict in verdicts)
+            statements.insert(0, frame.fill_report.describe())
+        summary += "".join(f" {statement}" for statement in statements)
         title = f"{self.name}: {self.description}"
         report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history
@@ -305,7 +296,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             f"test rows: {len(actual)} ({times[0]} to {times[-1]}), epochs run: "
             f"{len(trainer.history['loss'])}, {blend.describe()}"
         )
-        plain = [verdict.replace("**", "") for verdict in verdicts]
+        plain = [statement.replace("**", "") for statement in statements]
         return self.finish(ctx, artifact, report, trainer, note, (predictions,), plain)
 
     def _change_target(self, config: ForecastT) -> ChangeTarget:
@@ -354,21 +345,14 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
     ) -> Blend:
         """The user's blend, or, for what the user left unset, the anchor and weight with the
         lowest MAE on the validation part (anchors whose lag reaches before the validation
-        rows' first are left out)."""
+        rows' first are left out; a ``blend_with`` was checked by :func:`_check_blend_with`)."""
         anchors = fitted[1]
         anchor = config.blend_with or (DRIFT if config.blend is not None else None)
         if config.blend is not None and anchor is not None:
-            anchors.lag(anchor)
             return Blend(config.blend, "user", anchor)
         scaled = trainer.predict(val.x)[:, 0]
         rows = val.target_rows
         first = int(rows.min()) if len(rows) else 0
-        if anchor is not None and anchors.lag(anchor) > first:
-            raise InvalidParameterError(
-                f"blend_with={anchor!r} reads {anchors.lag(anchor)} rows back, before the "
-                f"validation part's first forecast (row {first}); use more rows, a larger "
-                "train_fraction, or another blend_with"
-            )
         names = [anchor] if anchor is not None else anchors.names()
 
         def candidate(anchor: str) -> Callable[[float], np.ndarray]:
@@ -429,8 +413,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         if anchor in anchors.tables:
             times = self._target_times(config, frame, rows)
             return self.fitted_anchor(anchor, anchors.tables[anchor], times, config)
-        values: np.ndarray = frame.target[rows - anchors.lag(anchor)]
-        return values
+        return lagged(frame.target, rows, anchors.lag(anchor), anchor)
 
     def _summary(
         self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray
@@ -522,10 +505,10 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         if horizon is not None:
             first = len(frame) - trained  # the window whose target is the first future time
             if len(ends) == 0 or ends[0] > first:
-                blend = _saved_blend(artifact, config)
+                blend = saved_blend(artifact, config)
                 first_end = self._first_window_end(artifact, config, blend)
                 raise InvalidParameterError(
-                    _too_few_for_horizon(frame, config, horizon, blend, first_end)
+                    too_few_for_horizon(frame, config, horizon, blend, first_end)
                 )
             keep = slice(first - int(ends[0]), first - int(ends[0]) + horizon)
             targets, forecasts = targets[keep], {k: v[keep] for k, v in forecasts.items()}
@@ -572,10 +555,10 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
                 f"{artifact.features}"
             )
         length = config.sequence_length
-        blend = _saved_blend(artifact, config)
+        blend = saved_blend(artifact, config)
         first_end = self._first_window_end(artifact, config, blend)
         if len(frame) <= first_end:
-            raise InvalidParameterError(_too_few_rows(where, frame, config, blend, first_end))
+            raise InvalidParameterError(too_few_rows(where, frame, config, blend, first_end))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
         ends = np.arange(first_end, len(features))
         # Windows whose target lies inside the input, then the last `horizon` ones that look
@@ -590,25 +573,39 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
         rows = ends + config.horizon
-        fitted = (target_scaler, self._saved_anchors(artifact, config))
+        fitted = (target_scaler, self._saved_anchors(artifact, config, blend))
         return ends, {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
             "forecast": self._forecast(scaled, frame, rows, config, fitted, blend),
         }
 
-    def _saved_anchors(self, artifact: ModelArtifact, config: ForecastT) -> Anchors:
-        """The anchors of the series, with the fitted one the artifact saved."""
+    def _saved_anchors(self, artifact: ModelArtifact, config: ForecastT, blend: Blend) -> Anchors:
+        """The anchors of the series, with the fitted one the artifact saved.
+
+        Raises
+        ------
+        SchemaMismatchError
+            If the artifact blends with an anchor the series does not have or whose table
+            it does not hold.
+        """
         tables = artifact.selection.get("anchor_tables", {})
-        return Anchors(
+        anchors = Anchors(
             self.anchor_lags(config),
             {k: np.asarray(v, dtype=np.float64) for k, v in tables.items()},
         )
+        if blend.anchor not in anchors.names():
+            raise SchemaMismatchError(
+                f"the {artifact.pipeline} artifact blends its forecasts with {blend.anchor!r} "
+                "but holds no such forecast (a fitted one's table is missing from its "
+                "'selection'); run the pipeline again to save a complete artifact"
+            )
+        return anchors
 
     def _first_window_end(self, artifact: ModelArtifact, config: ForecastT, blend: Blend) -> int:
         """The last row of the first window that can be forecast: ``sequence_length`` rows
         in, or later when the blend's anchor reads further back than the window."""
-        lag = self._saved_anchors(artifact, config).lag(blend.anchor)
+        lag = self._saved_anchors(artifact, config, blend).lag(blend.anchor)
         return max(config.sequence_length, lag - config.horizon + 1) - 1
 
 
@@ -624,126 +621,24 @@ def _current_settings(saved: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in saved.items() if key != "blend_chosen_by"}
 
 
-def _saved_blend(artifact: ModelArtifact, config: ForecastConfig) -> Blend:
-    """The blend the run applied: the user's ``blend`` (with their ``blend_with``, drift by
-    default), else the one it chose (artifacts of 0.1.0 hold the chosen weight in
-    ``config.blend`` too; artifacts before ``blend_with`` blend with drift)."""
-    if config.blend is not None:
-        return Blend(config.blend, "user", config.blend_with or DRIFT)
-    weight = artifact.chosen_settings.get("blend")
-    if not isinstance(weight, int | float):
-        raise SchemaMismatchError(
-            f"the {artifact.pipeline} artifact records no blend weight: its config has blend "
-            "None and it has no chosen blend; run the pipeline again to save a complete artifact"
-        )
-    anchor = config.blend_with or str(artifact.chosen_settings.get("blend_with", DRIFT))
-    return Blend(float(weight), "validation", anchor)
-
-
 def _check_finite(predicted: np.ndarray, frame: Frame) -> None:
-    """Refuse forecasts that are not finite numbers, blaming the data's scale: the values
-    reached the model's arithmetic, whose float32 overflows long before float64 does."""
+    """Refuse forecasts that are not finite numbers: blaming the data's scale when a value
+    lies beyond :data:`VALUE_BOUND` (the model's float32 overflows long before float64
+    does), the training otherwise."""
     bad = ~np.isfinite(predicted)
     if not bad.any():
         return
     magnitudes = np.abs(np.column_stack([frame.target, frame.features])).max(axis=0)
     names = ["the target", *(repr(name) for name in frame.feature_names)]
     largest = int(np.argmax(magnitudes))
+    problem = f"the forecasts of {int(bad.sum())} of {len(predicted)} test rows are not finite"
+    if magnitudes[largest] <= VALUE_BOUND:
+        raise InvalidParameterError(
+            f"{problem}: training diverged (its values were at most {magnitudes[largest]:.3g}); "
+            "lower learning_rate, or look for a column whose values jump by orders of magnitude"
+        )
     raise DataFormatError(
-        f"the forecasts of {int(bad.sum())} of {len(predicted)} test rows are not finite "
-        f"numbers: the data's values are too large for training (the largest is "
-        f"{magnitudes[largest]:.3g}, in {names[largest]}); rescale that column (divide it by a "
-        "power of ten) or leave it out"
-    )
-
-
-def _verdicts(blend: Blend, metrics: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """What the report and the terminal both say about the result: how the forecast was
-    chosen, when it is a naive forecast, how it fared on the test part against the best
-    baseline, and when it calls directions worse than the majority rate."""
-    verdicts = [blend.explain()]
-    if blend.weight == 0:
-        why = (
-            " (the model showed no skill on validation)" if blend.chosen_by == "validation" else ""
-        )
-        verdicts.append(
-            f"**The weight is 0: the 'model' column is {blend.forecast_name()}{why}.**"
-        )
-    mae = {name: value for name, value in metrics.get("MAE", {}).items() if name != "model"}
-    if mae and "model" in metrics.get("MAE", {}):
-        best = min(mae, key=mae.__getitem__)
-        ratio = metrics["MAE"]["model"] / mae[best] if mae[best] > 0 else float("nan")
-        verdicts.append(
-            f"Test MAE: the model {metrics['MAE']['model']:.4g}, {ratio:.2f}x the best "
-            f"baseline ({best}, {mae[best]:.4g})."
-        )
-    direction = metrics.get("Directional accuracy", {})
-    if "model" in direction and direction["model"] < direction.get("majority rate", 0.0):
-        verdicts.append(
-            f"**Directional accuracy {direction['model']:.4f} is below the majority rate "
-            f"{direction['majority rate']:.4f}: always calling the commoner direction would do "
-            "better.**"
-        )
-    return verdicts
-
-
-def _chosen_settings(blend: Blend) -> dict[str, float | str]:
-    """What the validation part chose, for the artifact: the weight and the anchor."""
-    if blend.chosen_by != "validation":
-        return {}
-    return {"blend": blend.weight, "blend_with": blend.anchor}
-
-
-def _selection(blend: Blend, anchors: Anchors) -> dict[str, Any]:
-    """Why the validation part chose the blend, and the table of a fitted anchor the
-    forecasts need, for the artifact."""
-    selection: dict[str, Any] = {}
-    if blend.chosen_by == "validation":
-        selection = {
-            "forecast": blend.forecast_name(),
-            "validation_mae": blend.validation_mae,
-            "reason": blend.explain(),
-        }
-    if blend.anchor in anchors.tables:
-        selection["anchor_tables"] = {blend.anchor: anchors.tables[blend.anchor].tolist()}
-    return selection
-
-
-def _window_needs(config: ForecastConfig, blend: Blend, first_end: int) -> str:
-    """Why the first window ends at row ``first_end``: its length, or the blend's anchor."""
-    if first_end < config.sequence_length:
-        return f"one window of sequence_length={config.sequence_length} rows"
-    return (
-        f"the model's forecast is blended with the {blend.anchor!r} forecast, which reads "
-        f"{first_end + config.horizon} rows back from its first target"
-    )
-
-
-def _too_few_for_horizon(
-    frame: Frame, config: ForecastConfig, horizon: int, blend: Blend, first_end: int
-) -> str:
-    """The rows a forecast of the next ``horizon`` times needs, counted as sent."""
-    needed = first_end + config.horizon + frame.dropped_rows
-    rows = len(frame) + frame.dropped_rows - frame.inserted_rows
-    return (
-        f"the request has {rows} rows; a forecast of the next {horizon} time(s) needs at least "
-        f"{needed}: the model forecasts {config.horizon} step(s) ahead, so the next time comes "
-        f"from the window ending {config.horizon - 1} row(s) before the last, and it needs "
-        f"{_window_needs(config, blend, first_end)}; send more rows"
-    )
-
-
-def _too_few_rows(
-    inputs: str, frame: Frame, config: ForecastConfig, blend: Blend, first_end: int
-) -> str:
-    """Rows counted in the file, not in the model's table (which may be shorter)."""
-    needed = first_end + 1 + frame.dropped_rows
-    why = _window_needs(config, blend, first_end)
-    if frame.dropped_rows:
-        why += f" plus the {frame.dropped_rows} row(s) its first change is computed from"
-    rows = len(frame) + frame.dropped_rows - frame.inserted_rows
-    inserted = f" (and {frame.inserted_rows} inserted for gaps)" if frame.inserted_rows else ""
-    return (
-        f"{inputs} has {rows} data rows{inserted}; the model needs at least {needed} ({why}); "
-        "pass a longer stretch of the series"
+        f"{problem} numbers: the data's values are too large for training (the largest is "
+        f"{magnitudes[largest]:.3g}, in {names[largest]}, beyond {VALUE_BOUND:.0e}); rescale "
+        "that column (divide it by a power of ten) or leave it out"
     )

@@ -185,11 +185,12 @@ class SeriesForecaster(TimeSeriesPipeline[SeriesConfigT]):
     def fit_anchors(
         self, frame: Frame, train: slice, config: SeriesConfigT
     ) -> dict[str, np.ndarray]:
-        """Climatology, when the training rows cover every time of year."""
+        """Climatology, when the training rows cover every time of year the series has
+        (the four quarters' months of quarterly rows, every day of daily ones)."""
         rows = _observed_rows(frame, train)
         frequency = get_frequency(config.frequency)
         table = climatology_table(frame.times[rows], frame.target[rows], frequency)
-        if table is None or np.isnan(table).any():
+        if table is None or np.isnan(climatology_forecast(table, frame.times, frequency)).any():
             return {}
         return {CLIMATOLOGY: table}
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -86,6 +87,7 @@ class WindowedEmbedder(ABC):
 
     def __init__(self) -> None:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # a server's threads may share one embedder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """A ``(len(texts), dim)`` float32 array of unit-length rows (the query side)."""
@@ -126,16 +128,19 @@ class WindowedEmbedder(ABC):
     def _compute(self, texts: list[str], side: str) -> np.ndarray: ...
 
     def _cached(self, texts: Sequence[str], side: str) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if (side, t) not in self._cache))
+        with self._lock:
+            known = {t: self._cache[(side, t)] for t in texts if (side, t) in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             rows = self._compute([self.window(t, side) for t in missing], side)
-            for text, row in zip(missing, rows, strict=True):
-                self._cache[(side, text)] = row
-        found = [self._cache[(side, t)] for t in texts]
-        for text in texts:
-            self._cache.move_to_end((side, text))
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            known.update(zip(missing, rows, strict=True))
+        with self._lock:
+            for text in texts:
+                self._cache[(side, text)] = known[text]
+                self._cache.move_to_end((side, text))
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        found = [known[t] for t in texts]
         return np.array(found, dtype=np.float32).reshape(len(texts), self.dim)
 
 

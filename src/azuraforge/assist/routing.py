@@ -277,14 +277,14 @@ def _own_labels(
     if fallback is None and FALLBACK_INTENT not in labels:
         raise InvalidParameterError(
             f"the labels ({known}) have no {FALLBACK_INTENT}: name the label of a message "
-            "the router is unsure of with --fallback LABEL"
+            "the router is unsure of with fallback=LABEL (the CLI's --fallback LABEL)"
         )
     if fallback is not None and fallback not in labels:
         raise InvalidParameterError(f"fallback {fallback!r} is not a label; labels: {known}")
     if code_rules and "code_debug" not in labels:
         raise InvalidParameterError(
             f"the code rules send errors to code_debug, which is not a label ({known}); "
-            "drop --code-rules or add code_debug examples"
+            "drop code_rules=True (the CLI's --code-rules) or add code_debug examples"
         )
     return (
         fallback or FALLBACK_INTENT,

@@ -94,8 +94,10 @@ class ModelArtifact:
         What reading the data did that the model rests on: ``fill``, what ``missing=fill``
         inserted and filled (the fields of :class:`~azuraforge.learn.datasets.FillReport`).
     selection
-        Why the run chose its ``chosen_settings``: a forecaster's validation MAE of each
-        candidate and the sentence its report gives; empty when nothing was chosen.
+        Why the run chose its ``chosen_settings`` (a forecaster's validation MAE of each
+        candidate and the sentence its report gives), and what the choice needs to predict
+        that is not a transform: a forecaster's ``anchor_tables`` (the climatology it is
+        blended with, set by the user or chosen). Empty when neither applies.
     metrics
         Test metrics, each beside its baselines.
     data_fingerprint

@@ -425,8 +425,10 @@ TURKISH = "Tarih;Sıcaklık;Basınç\n2020-01-01;3,5;1.013,25\n2020-01-02;-0,25;
     [(TURKISH, ";", ","), (TURKISH.replace(";", "\t"), "tab", ","),
      ("date;t\n2020-01-01;3.5\n2020-01-02;-0.25\n", ";", "."),
      ("date,t\n2020-01-01,3.5\n2020-01-02,-0.25\n", ",", "."),
-     ('date,t,x\n2020-01-01,3.5,1.234\n2020-01-02,-0.25,"7,5"\n', ",", ".")],
-    ids=["excel tr", "tabs fr", "semicolons with points", "commas", "commas decide alone"],
+     ('date,t,x\n2020-01-01,3.5,1.234\n2020-01-02,-0.25,"7,5"\n', ",", "."),
+     ("Tarih;t, C;y, mm\n2020-01-01;3,5;0,5\n2020-01-02;-0,25;1,5\n", ";", ",")],
+    ids=["excel tr", "tabs fr", "semicolons with points", "commas", "commas decide alone",
+         "commas in the names and as decimals"],
 )  # fmt: skip
 def test_auto_reads_the_delimiter_and_the_decimal_mark(tmp_path, text, delimiter, decimal):
     table = read_csv(write(tmp_path, text), delimiter="auto", decimal="auto")

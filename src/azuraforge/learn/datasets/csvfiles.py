@@ -574,7 +574,10 @@ def _split(
     if delimiter != "auto":
         return delimiter, *_records(path, text, DELIMITERS[delimiter])
     rows, lines = _records(path, text)
-    if not rows or (_even(rows) and _foreign_separator(rows, ",") is None):
+    # A ';' or tab inside the first line's comma fields ("Tarih;Sicaklik, C;Yagis, mm" splits
+    # evenly on its commas too) asks the other separators first.
+    foreign = any(";" in field or "\t" in field for field in rows[0]) if rows else False
+    if not rows or (_even(rows) and _foreign_separator(rows, ",") is None and not foreign):
         return ",", rows, lines
     others: dict[Delimiter, tuple[list[list[str]], list[int]]] = {
         ";": _records(path, text, ";"),

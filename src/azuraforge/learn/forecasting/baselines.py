@@ -21,7 +21,7 @@ def persistence(target: np.ndarray, rows: np.ndarray, horizon: int) -> np.ndarra
     >>> persistence(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2, 3]), horizon=2)
     array([1., 2.])
     """
-    return _lagged(target, rows, horizon, "persistence")
+    return lagged(target, rows, horizon, "persistence")
 
 
 def seasonal_naive(
@@ -39,7 +39,7 @@ def seasonal_naive(
     >>> seasonal_naive(series, np.array([9]), horizon=5, period=4)
     array([1.])
     """
-    return _lagged(target, rows, seasonal_lag(horizon, period), name)
+    return lagged(target, rows, seasonal_lag(horizon, period), name)
 
 
 def seasonal_lag(horizon: int, period: int) -> int:
@@ -209,7 +209,19 @@ def _time_of_year(times: np.ndarray, frequency: Frequency) -> tuple[np.ndarray |
     return stamps.astype("datetime64[M]").astype(np.int64) % 12, 0
 
 
-def _lagged(target: np.ndarray, rows: np.ndarray, lag: int, name: str) -> np.ndarray:
+def lagged(target: np.ndarray, rows: np.ndarray, lag: int, name: str) -> np.ndarray:
+    """``target`` ``lag`` rows before each of ``rows`` (rows past its end included).
+
+    Raises
+    ------
+    InvalidParameterError
+        If a row lies less than ``lag`` rows after the first, naming the forecast ``name``.
+
+    Examples
+    --------
+    >>> lagged(np.arange(5.0), np.array([3, 5]), 2, "two back")
+    array([1., 3.])
+    """
     if len(rows) and rows.min() < lag:
         raise InvalidParameterError(
             f"the forecast rows start at row {rows.min()}, before the {lag} rows the {name!r} "

@@ -2,10 +2,11 @@
 
 The model predicts scaled changes; weight 1 keeps them, weight 0 replaces them by the change
 of the *anchor*: the training-mean change (the target scaler's mean: persistence plus drift,
-:data:`DRIFT`) or the change a seasonal-naive forecast makes. The weight and the anchor are
-either set by the user or chosen on the validation part (:func:`choose_blend`,
-:func:`choose_anchored_blend`), never on the test part. :class:`Blend` records which, and the
-validation errors it was chosen by, so reports can say who chose it and why.
+:data:`DRIFT`) or the change another naive forecast makes (seasonal naive, climatology). The
+weight and the anchor are either set by the user or chosen on the validation part
+(:func:`choose_blend`, :func:`choose_anchored_blend`), never on the test part. :class:`Blend`
+records which, and the validation errors it was chosen by, so reports can say who chose it
+and why.
 """
 
 from __future__ import annotations
