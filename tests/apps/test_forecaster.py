@@ -524,7 +524,7 @@ def test_a_model_blended_with_climatology_predicts_from_the_table_it_saved(tmp_p
 
 
 def test_a_blend_with_reaching_before_the_first_row_is_refused_before_training(tmp_path):
-    """A set blend with 'same day last year' on 400 days read row -45 (the end of the test part)."""
+    """A set 'same day last year' on 400 days read row -45 (the end of the test part)."""
     days = np.arange("2020-01-01", "2021-02-04", dtype="datetime64[D]")
     values = 10 + np.sin(np.arange(len(days)) / 58.0)
     source = tmp_path / "days.csv"
