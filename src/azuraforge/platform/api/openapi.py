@@ -62,6 +62,34 @@ class QueryGroup:
         operation["parameters"] = [*kept, group]
 
 
+def query_parameters(openapi: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every query parameter of every operation of ``openapi``."""
+    return [
+        parameter
+        for operations in openapi["paths"].values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
+
+
+def without_null(schema: JsonSchema) -> JsonSchema:
+    """A query parameter's schema without FastAPI's ``null`` option: a query string cannot
+    send null (an absent parameter takes its default), and a schema that says it can makes
+    a client believe ``?keys=`` or ``?keys=true`` could mean one.
+
+    Examples
+    --------
+    >>> without_null({"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None})
+    {'type': 'integer'}
+    """
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    if len(options) != 1 or "anyOf" not in schema:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**options[0], **rest}
+
+
 def one_value(schema: JsonSchema) -> JsonSchema:
     """The schema of one query value of a parameter: not null, one item of a list."""
     options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
@@ -138,6 +166,8 @@ def install(app: FastAPI, prefix: str) -> None:
     def static() -> dict[str, Any]:
         schema = fastapi_openapi()
         schema["info"]["description"] += " " + REFUSED_EVERYWHERE
+        for parameter in query_parameters(schema):
+            parameter["schema"] = without_null(parameter["schema"])
         for group in GROUPS:
             group.apply(schema, prefix)
         return schema
