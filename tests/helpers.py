@@ -11,7 +11,7 @@ import ast
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,18 +256,24 @@ def write_pipeline_plugin(
     source: str,
     entry_points: dict[str, str],
     group: str = "azuraforge.pipelines",
+    other_groups: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Install distribution ``package`` 0.1 in folder ``root``: the package's ``__init__.py``
     holds ``source``, and ``entry_points`` (name -> ``module:Class``) go in ``group``
-    (``azuraforge.pipelines`` unless told). Put ``root`` on sys.path (or PYTHONPATH) to
-    install it."""
+    (``azuraforge.pipelines`` unless told), ``other_groups``' in theirs. Put ``root`` on
+    sys.path (or PYTHONPATH) to install it."""
     (root / package).mkdir(exist_ok=True)
     (root / package / "__init__.py").write_text(textwrap.dedent(source))
     info = root / f"{package}-0.1.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
-    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}")
+    groups = {group: entry_points, **(other_groups or {})}
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{name}]\n" + "".join(f"{entry} = {target}\n" for entry, target in entries.items())
+            for name, entries in groups.items()
+        )
+    )
     return root
 
 

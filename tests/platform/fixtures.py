@@ -71,16 +71,38 @@ class Sleeper(Pipeline[SleeperConfig]):
             report_path=report,
             training=TrainingSummary(status, done, config.steps),
         )
+
+
+from azuraforge.platform.jobs.kinds import JobKind
+
+
+class Countdown(JobKind):
+    # A job kind of another distribution: counts down its config's steps as a metric; its
+    # worker writes after.txt into its folder once it ended.
+
+    name = "countdown"
+
+    def run(self, store, record, settings, ctx):
+        steps = record.config["steps"]
+        for step in range(1, steps + 1):
+            ctx.log_metrics({"left": float(steps - step)}, step=step)
+        return "completed", {"counted": steps}
+
+    def after(self, host, record):
+        folder = host.settings.run_dir(record.id, record.output_dir)
+        (folder / "after.txt").write_text(f"{record.kind} {record.id}")
 """
 
 
 @pytest.fixture(scope="session")
 def sleeper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding distribution ``sleeper`` (pipeline ``sleeper``), on sys.path and on
-    PYTHONPATH (so worker processes started by the tests find it too)."""
+    """A folder holding distribution ``sleeper`` (pipeline ``sleeper``, job kind
+    ``countdown``), on sys.path and on PYTHONPATH (so worker processes started by the tests
+    find it too)."""
     root = tmp_path_factory.mktemp("sleeper-dist")
     entry_points = {"sleeper": "sleeper_plugin:Sleeper"}
-    return write_pipeline_plugin(root, "sleeper_plugin", SLEEPER, entry_points)
+    kinds = {"azuraforge.job_kinds": {"countdown": "sleeper_plugin:Countdown"}}
+    return write_pipeline_plugin(root, "sleeper_plugin", SLEEPER, entry_points, other_groups=kinds)
 
 
 def install_plugin(patch: pytest.MonkeyPatch, folder: Path) -> None:

@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 from azuraforge.apps.base import Pipeline
-from azuraforge.learn.plugins import Plugin, PluginGroup
+from azuraforge.learn.plugins import Plugin, PluginGroup, named_as_declared
 
 GROUP = "azuraforge.pipelines"
 
@@ -30,18 +30,8 @@ class PluginInfo:
     error: str = ""
 
 
-def _named_as_declared(entry: EntryPoint, pipeline: type[Pipeline[Any]]) -> str:
-    called = getattr(pipeline, "name", None)
-    if called == entry.name:
-        return ""
-    return (
-        f"{entry.value} calls itself {called!r} but is registered as {entry.name!r}; the two "
-        "must match"
-    )
-
-
 _PIPELINES: PluginGroup[Pipeline[Any]] = PluginGroup(
-    GROUP, "pipeline", Pipeline, check=_named_as_declared
+    GROUP, "pipeline", Pipeline, check=named_as_declared
 )
 
 

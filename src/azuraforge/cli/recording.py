@@ -63,7 +63,7 @@ class RunRecording:
         """Write what is pending, then the run's end (completed, cancelled or failed)."""
         from azuraforge.errors import LeaseLostError
         from azuraforge.platform.jobs.runner import describe_result
-        from azuraforge.platform.jobs.states import CANCELLED, COMPLETED, FAILED
+        from azuraforge.platform.store.states import CANCELLED, COMPLETED, FAILED
 
         if not self.ctx.close(timeout=30):
             errors.print("[yellow]some metrics could not be written to the store[/yellow]")

@@ -282,7 +282,7 @@ def _announce_end(store: Store, experiment_id: int, address: str) -> None:
     """Wait for the run to end; print how, and its test scores beside their baselines. A run
     deleted meanwhile, or a store that stays unreachable, ends the wait with a line."""
     from azuraforge.cli.experiments import scores_table
-    from azuraforge.platform.jobs.states import FINISHED_STATES
+    from azuraforge.platform.store.states import FINISHED_STATES
 
     try:
         record = store.get_experiment(experiment_id)

@@ -162,6 +162,27 @@ class PluginGroup(Generic[T]):
         return self._read
 
 
+def named_as_declared(entry: EntryPoint, plugin: type[Any]) -> str:
+    """A :class:`PluginGroup` check: a plugin must call itself (its ``name``) by the name it
+    is declared under; the reason to refuse it, or ``""``.
+
+    Examples
+    --------
+    >>> class Forecaster:
+    ...     name = "forecaster"
+    >>> entry = EntryPoint("forecast", "pkg:Forecaster", "azuraforge.pipelines")
+    >>> named_as_declared(entry, Forecaster)
+    "pkg:Forecaster calls itself 'forecaster' but is registered as 'forecast'; the two must match"
+    """
+    called = getattr(plugin, "name", None)
+    if called == entry.name:
+        return ""
+    return (
+        f"{entry.value} calls itself {called!r} but is registered as {entry.name!r}; the two "
+        "must match"
+    )
+
+
 def _path_state() -> tuple[tuple[str, int | None], ...]:
     """Each ``sys.path`` entry with its last change (``None`` when it does not exist)."""
     state = []

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from azuraforge.platform.jobs.states import (
+from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,
     FAILED,

@@ -21,10 +21,10 @@ from starlette.websockets import WebSocketDisconnect
 from azuraforge.errors import GradientError
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.runner import execute
-from azuraforge.platform.jobs.states import COMPLETED, FAILED
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision
 from azuraforge.platform.store.engine import downgrade, upgrade
+from azuraforge.platform.store.states import COMPLETED, FAILED
 from tests.platform.fixtures import short_settings
 from tests.platform.servers import free_port
 

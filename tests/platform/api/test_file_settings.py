@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from azuraforge.apps import get_pipeline
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.files import DataFolder, file_settings
-from azuraforge.platform.jobs.states import PREDICTION, RUN, TRIAL
 from azuraforge.platform.services.predictions import INPUTS_FILE
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
+from azuraforge.platform.store.states import PREDICTION, RUN, TRIAL
 from tests.platform.registry.conftest import Trained, completed_run, mirror, trained
 
 __all__ = ["mirror", "trained"]  # the registry tests' fixtures, used here too

@@ -40,13 +40,13 @@ from sqlalchemy import text
 
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.runner import execute
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.states import COMPLETED
 from tests.platform.registry.conftest import (
     REGISTRY_TABLES,
     SEQUENCE,

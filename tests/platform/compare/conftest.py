@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.jobs.states import LOST, QUEUED, RUNNING, TRIAL
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.models import Experiment, Project, TuningStudy
+from azuraforge.platform.store.states import LOST, QUEUED, RUNNING, TRIAL
 
 Curves = Mapping[str, Sequence[float]]
 """Each metric's values at steps 1, 2, 3..."""

@@ -31,12 +31,13 @@ from azuraforge.platform.jobs.celery_transport import (
     make_celery_app,
 )
 from azuraforge.platform.jobs.local import settings_environment
-from azuraforge.platform.jobs.states import COMPLETED, QUEUED, RUNNING
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.states import COMPLETED, QUEUED, RUNNING
 from azuraforge.testing import TransportContract, WorkerProcesses
 from tests.platform.fixtures import TABLES, short_settings
+from tests.platform.jobs.conftest import wait_for
 from tests.platform.servers import free_port
 
 REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -108,7 +109,24 @@ def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]
     return env
 
 
-class TestLocalTransport(TransportContract):
+class KindOfAnotherDistribution:
+    """A job kind declared by another distribution (``countdown``, in the sleeper's) runs
+    through the kinds' table on the transport, its worker's after-step included."""
+
+    def test_a_job_of_a_kind_from_another_distribution_runs(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        job = store.create_experiment("sleeper", {"steps": 3}, kind="countdown").id
+        transport.submit(job)
+        after = settings.run_dir(job, None) / "after.txt"
+        wait_for(lambda: after.exists(), timeout=30)
+        record = store.get_experiment(job)
+        assert (record.status, record.result) == ("completed", {"counted": 3})
+        assert [v for _, v, *_ in store.get_metrics(job)["left"]] == [2.0, 1.0, 0.0]
+        assert after.read_text() == f"countdown {job}"
+
+
+class TestLocalTransport(KindOfAnotherDistribution, TransportContract):
     dialect = "sqlite"
 
     @pytest.fixture(scope="class")
@@ -136,7 +154,7 @@ class TestLocalTransport(TransportContract):
         processes.stop()
 
 
-class TestCeleryTransport(TransportContract):
+class TestCeleryTransport(KindOfAnotherDistribution, TransportContract):
     dialect = "postgresql"
 
     @pytest.fixture(scope="class")

@@ -21,9 +21,9 @@ from azuraforge.learn import LocalContext
 from azuraforge.learn.datasets import fetch
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.states import COMPLETED
 
 API = "/api/v1"
 WEATHER = "weather-forecaster"

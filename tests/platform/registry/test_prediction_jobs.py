@@ -20,9 +20,9 @@ from azuraforge.learn import LocalContext
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.celery_transport import CeleryTransport
 from azuraforge.platform.jobs.local import settings_environment
-from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.testing import WorkerProcesses
 from tests.helpers import write_pipeline_plugin
 from tests.platform.fixtures import short_settings

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.runner import execute
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.states import COMPLETED
 from tests.platform.registry.conftest import SEQUENCE, call, registered
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from azuraforge.errors import StoreUnavailableError
 from azuraforge.platform.services.registry import ModelRef
-from azuraforge.platform.serving import ModelServer
+from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from tests.platform.jobs.conftest import TcpProxy

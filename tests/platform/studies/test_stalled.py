@@ -9,6 +9,7 @@ import json
 import redis
 
 from azuraforge.platform.jobs.celery_transport import make_celery_app, reap
+from azuraforge.platform.jobs.kinds import JobHost
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
@@ -51,7 +52,13 @@ def test_a_celery_workers_reaper_advances_a_stalled_study_and_sends_its_next_tri
     study_id = stalled_study(studies, store, settings)
     on_celery = settings.model_copy(update={"transport": "celery", "broker_url": redis_url})
     empty_redis(redis_url)
-    reap(make_celery_app(on_celery), store)
+    host = JobHost(store, on_celery)
+    reap(make_celery_app(on_celery), host)
+    kept = host.keep("studies", object)  # the reaper's one study service, not one per pass
+    assert isinstance(kept, StudyService)
+    reap(make_celery_app(on_celery), host)
+    assert host.keep("studies", object) is kept
+    host.release()
     assert store.stalled_studies() == []
     runs = store.list_trial_runs(study_id)
     assert [r.status for r in runs] == ["completed", "queued"]

@@ -30,7 +30,7 @@ from azuraforge.platform.api.routes import (
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.redaction import Redaction
-from azuraforge.platform.serving import ModelServer
+from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 

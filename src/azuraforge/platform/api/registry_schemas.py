@@ -9,7 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
 from azuraforge.platform.api.schemas import RequestBody
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.registry import (
     ALIAS,
     MAX_ALIAS,
@@ -23,6 +22,7 @@ from azuraforge.platform.store import (
     ModelRecord,
     ModelVersionRecord,
 )
+from azuraforge.platform.store.states import COMPLETED
 
 MODEL_NAME_RULE: dict[str, Any] = {
     "pattern": f"^{MODEL_NAME}$",

@@ -45,12 +45,12 @@ from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
 from azuraforge.errors import TransportUnavailableError
-from azuraforge.platform.jobs.states import QUEUED
+from azuraforge.platform.jobs.kinds import JobHost
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.jobs.worker import Worker, advance_studies
-from azuraforge.platform.services.studies import StudyService
+from azuraforge.platform.jobs.worker import Worker, sweep_kinds
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
+from azuraforge.platform.store.states import QUEUED
 
 TASK_NAME = "azuraforge.run_experiment"
 CHECK_TIMEOUT = 2.0
@@ -227,42 +227,32 @@ class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def _loop(self, app: Celery) -> None:
         settings: Settings = app.azuraforge_settings
-        store: Store | None = None
+        host: JobHost | None = None  # one for the reaper's life: its services are kept
         while not self._stop.wait(settings.reaper_interval):
             try:
-                store = store or Store(settings.database_url)
-                reap(app, store)
+                host = host or JobHost(Store(settings.database_url), settings)
+                reap(app, host)
             except Exception as e:
                 level = logging.WARNING if is_unavailable(e) else logging.ERROR
                 _log.log(level, "reaper: %s", e, exc_info=not is_unavailable(e))
             finally:
                 # NOTE: no pooled connection outlives a pass: the pool may fork a new process
                 # at any time, and a child must not inherit (and later close) ours.
-                if store is not None:
-                    store.close()
+                if host is not None:
+                    host.release()
 
 
-def reap(app: Celery, store: Store) -> list[tuple[int, str]]:
-    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), and
-    advance the studies left with no trial queued or running; return ``(id, new status)``
-    for each reaped run."""
-    reaped = store.reap_expired()
+def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
+    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), then let
+    each job kind sweep (a study left with no trial queued or running advances); return
+    ``(id, new status)`` for each reaped run."""
+    reaped = host.store.reap_expired()
     for experiment_id, status in reaped:
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, f"run-{experiment_id}-{uuid.uuid4().hex[:8]}")
-    stalled = store.stalled_studies()
-    if stalled:
-        studies = StudyService(
-            store,
-            CeleryTransport(app.azuraforge_settings),
-            data_folder=app.azuraforge_settings.data_dir,
-        )
-        try:
-            advance_studies(studies, stalled)
-        finally:
-            studies.close()
+    sweep_kinds(host)
     return reaped
 
 

@@ -24,9 +24,9 @@ from pydantic import BaseModel
 from azuraforge.errors import LeaseLostError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
-from azuraforge.platform.jobs.states import FAILED
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
+from azuraforge.platform.store.states import FAILED
 
 _log = logging.getLogger(__name__)
 SPOOL_NAME = "spool.jsonl"

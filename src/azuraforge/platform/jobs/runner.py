@@ -26,6 +26,7 @@ from typing import Any
 
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.errors import (
+    AzuraForgeError,
     DataFormatError,
     DatasetUnavailableError,
     InvalidParameterError,
@@ -33,23 +34,20 @@ from azuraforge.errors import (
     public_message,
 )
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.kinds import get_kind
 from azuraforge.platform.jobs.output import OutputCapture
-from azuraforge.platform.jobs.predictions import run_prediction
-from azuraforge.platform.jobs.states import (
+from azuraforge.platform.jobs.transport import make_transport
+from azuraforge.platform.redaction import Redaction
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
+from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,
     FAILED,
     FINISHED_STATES,
     LOST,
-    PREDICTION,
     QUEUED,
-    TRIAL,
 )
-from azuraforge.platform.jobs.transport import make_transport
-from azuraforge.platform.jobs.trials import run_trial
-from azuraforge.platform.redaction import Redaction
-from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
@@ -138,12 +136,7 @@ def execute(
         output.attach(ctx.log_output)
     status, error, result = FAILED, None, None
     try:
-        if record.kind == PREDICTION:
-            status, result = run_prediction(store, record, settings, ctx)
-        elif record.kind == TRIAL:
-            status, result = run_trial(store, record, settings, ctx)
-        else:
-            status, result = run_pipeline(record, ctx)
+        status, result = get_kind(record.kind).run(store, record, settings, ctx)
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
         if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise
@@ -235,10 +228,10 @@ def supervise(
     """Run ``lease``'s experiment in a forked child, keep the lease, relay cancellation.
 
     Setting ``shutdown`` (the worker is stopping) stops the run as a cancel request does,
-    recorded as :meth:`RunStop.interruption` says. A prediction job is killed at once when
-    cancelled: it has nothing to save.
+    recorded as :meth:`RunStop.interruption` says. A job whose kind has a ``cancel_grace``
+    (0 for a prediction, which has nothing to save) has that long to stop.
     """
-    grace = 0.0 if store.get_experiment(lease.experiment_id).kind == PREDICTION else None
+    grace = _cancel_grace(store.get_experiment(lease.experiment_id).kind)
     parent = os.getpid()
     child = os.fork()
     if child == 0:
@@ -246,6 +239,15 @@ def supervise(
     if grace is not None:
         settings = settings.model_copy(update={"cancel_grace": grace})
     return _watch(store, lease, settings, child, shutdown or threading.Event())
+
+
+def _cancel_grace(kind: str) -> float | None:
+    """The kind's ``cancel_grace``; ``None`` (the settings') for a kind that does not load,
+    whose job then fails in its own process, saying why."""
+    try:
+        return get_kind(kind).cancel_grace
+    except AzuraForgeError:
+        return None
 
 
 def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:

@@ -15,11 +15,11 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from azuraforge.apps.registry import declared
+from azuraforge.platform.jobs.kinds import JobHost, declared_kinds, get_kind, job_kinds
 from azuraforge.platform.jobs.runner import Supervision, supervise
-from azuraforge.platform.jobs.transport import make_transport
-from azuraforge.platform.services.studies import StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store, is_unavailable
 
@@ -48,7 +48,8 @@ class Worker:
         self.parent = parent
         self.shutdown = threading.Event()
         self._next_reap = 0.0
-        self._studies: StudyService | None = None
+        self.host = JobHost(self.store, settings)
+        """What the job kinds' ``after`` and ``sweep`` get (and keep) from this worker."""
 
     def run_one(self, experiment_id: int) -> Supervision | None:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
@@ -66,38 +67,37 @@ class Worker:
         return self._supervise(lease)
 
     def _supervise(self, lease: Lease) -> Supervision:
-        """Run the leased job; a study's trial then advances its study (tell, ask, queue)."""
-        declared()  # the run's process inherits the pipelines' declarations, read once here
+        """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
+        declared()  # the job's process inherits the declarations of pipelines and kinds,
+        declared_kinds()  # read once here
         supervision = supervise(self.store, lease, self.settings, self.shutdown)
         record = self.store.find_experiment(lease.experiment_id)
-        if record is not None and record.study_id is not None:
-            self.advance_study(record.study_id)
+        if record is not None:
+            kind = record.kind
+            self._call(
+                f"the {kind} kind's step after the job",
+                lambda: get_kind(kind).after(self.host, record),
+            )
         return supervision
 
-    @property
-    def studies(self) -> StudyService:
-        """The studies of the worker's store (made on first use: most workers run no trial)."""
-        if self._studies is None:
-            self._studies = StudyService(
-                self.store, make_transport(self.settings), data_folder=self.settings.data_dir
-            )
-        return self._studies
-
-    def advance_study(self, study_id: int) -> None:
-        """Advance a study; a failure is logged (the reaper's sweep advances it later)."""
-        advance_studies(self.studies, [study_id])
-
     def reap(self) -> None:
-        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``), and
-        advance the studies left with no trial queued or running."""
+        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``), then
+        let each job kind sweep (a study left with no trial queued or running advances)."""
         if time.monotonic() < self._next_reap:
             return
         self._next_reap = time.monotonic() + self.settings.reaper_interval
         for experiment_id, status in self.store.reap_expired():
             _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-        stalled = self.store.stalled_studies()
-        if stalled:
-            advance_studies(self.studies, stalled)
+        sweep_kinds(self.host)
+
+    def _call(self, what: str, step: Callable[[], None]) -> None:
+        """Run a kind's step; a failure is logged, not raised: a kind never stops its
+        worker (the reaper's next sweep tries again)."""
+        try:
+            step()
+        except Exception as e:
+            _log.warning("%s failed: %s: %s", what, type(e).__name__, e,
+                         exc_info=not is_unavailable(e))  # fmt: skip
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
@@ -129,14 +129,13 @@ class Worker:
             signal.signal(signum, lambda *_: self.shutdown.set())
 
 
-def advance_studies(studies: StudyService, study_ids: list[int]) -> None:
-    """Advance each study; a failure is logged, not raised (the reaper's sweep of stalled
-    studies advances it later)."""
-    for study_id in study_ids:
+def sweep_kinds(host: JobHost) -> None:
+    """Each job kind's ``sweep``, a failure logged, not raised (the next pass tries again)."""
+    for name, kind in job_kinds().items():
         try:
-            studies.advance(study_id)
+            kind.sweep(host)
         except Exception as e:
-            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
+            _log.warning("the %s kind's sweep failed: %s: %s", name, type(e).__name__, e,
                          exc_info=not is_unavailable(e))  # fmt: skip
 
 

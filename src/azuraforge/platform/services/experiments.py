@@ -25,9 +25,14 @@ from azuraforge.errors import (
     InvalidParameterError,
     TransportUnavailableError,
 )
+from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
+from azuraforge.platform.jobs.kinds import JobKind
+from azuraforge.platform.jobs.runner import run_pipeline
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store.states import RUN
 
 _log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -282,3 +287,15 @@ def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
     for line in left:
         _log.warning("a failed submission left %s", line)
     return left
+
+
+class RunKind(JobKind):
+    """The job kind ``run``: a pipeline's run with its config
+    (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)."""
+
+    name = RUN
+
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        return run_pipeline(record, ctx)

@@ -28,13 +28,13 @@ from azuraforge.errors import (
 )
 from azuraforge.learn.datasets import read_csv, rows_table
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import withdraw
 from azuraforge.platform.services.registry import ModelRef, resolve
-from azuraforge.platform.serving import LoadedModel
+from azuraforge.platform.services.serving import LoadedModel
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store.states import PREDICTION
 
 INPUTS_FILE = "inputs.csv"
 ROWS_SOURCE = "rows"

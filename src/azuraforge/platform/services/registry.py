@@ -25,7 +25,6 @@ from azuraforge.errors import (
     ReferenceNotFoundError,
 )
 from azuraforge.learn.artifact import ModelArtifact
-from azuraforge.platform.jobs.states import COMPLETED, PREDICTION
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,
@@ -34,6 +33,7 @@ from azuraforge.platform.store import (
     ModelVersionRecord,
     Store,
 )
+from azuraforge.platform.store.states import COMPLETED, PREDICTION
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 """A model's name: letters, digits, ``_``, ``.`` and ``-`` (not first)..."""

@@ -26,13 +26,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from azuraforge.apps import get_pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.jobs.states import (
-    CANCELLED,
-    COMPLETED,
-    FINISHED_STATES,
-    PRUNED,
-    TRIAL,
-)
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import (
     ConfigError,
@@ -43,6 +36,13 @@ from azuraforge.platform.services.study_space import distributions, grid_of, par
 from azuraforge.platform.services.study_views import StudyReport, StudyViews
 from azuraforge.platform.store import DEFAULT_PROJECT, Store, StudyRecord, TrialRunRecord
 from azuraforge.platform.store.metrics import check_metric_name
+from azuraforge.platform.store.states import (
+    CANCELLED,
+    COMPLETED,
+    FINISHED_STATES,
+    PRUNED,
+    TRIAL,
+)
 from azuraforge.platform.store.studies import (
     ACTIVE,
     STUDY_CANCELLED,

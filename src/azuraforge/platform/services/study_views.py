@@ -22,10 +22,10 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from azuraforge.platform.jobs.states import ALL_STATES
 from azuraforge.platform.services.study_space import distributions
 from azuraforge.platform.store import QueryError, Store, StudyRecord, TrialRow
 from azuraforge.platform.store.experiments import check_page
+from azuraforge.platform.store.states import ALL_STATES
 
 TrialSort = Literal["number", "value", "status"]
 """What a page of trials sorts by."""

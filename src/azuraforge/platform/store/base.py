@@ -18,10 +18,10 @@ from azuraforge.errors import (
     StoreUnavailableError,
     UnstorableValueError,
 )
-from azuraforge.platform.jobs.states import RUNNING
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.models import Event, Experiment, Project
 from azuraforge.platform.store.records import Lease
+from azuraforge.platform.store.states import RUNNING
 
 DEFAULT_PROJECT = "default"
 NOTIFY_CHANNEL = "azuraforge_events"

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import Experiment, MetricPoint, TuningStudy
 from azuraforge.platform.store.records import ExperimentRecord
+from azuraforge.platform.store.states import PREDICTION
 
 Curve = tuple[list[int], list[float]]
 """The steps and the values of one metric of one run, in step order."""

@@ -25,18 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.jobs.states import (
+from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
+from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
+from azuraforge.platform.store.records import ExperimentRecord, Page
+from azuraforge.platform.store.states import (
     ALL_STATES,
     CANCELLED,
     FINISHED_STATES,
-    JOB_KINDS,
     QUEUED,
     RUN,
     TRIAL,
 )
-from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
-from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
-from azuraforge.platform.store.records import ExperimentRecord, Page
 
 SORTABLE = (
     "id",
@@ -91,11 +90,8 @@ class ExperimentQuery:
     def checked(self) -> ExperimentQuery:
         """Raise :class:`QueryError` naming the first bad field (:class:`InvalidParameterError`
         for a kind or a page out of bounds: no request names those)."""
-        odd = sorted(set(self.kinds) - JOB_KINDS)
-        if odd:
-            raise InvalidParameterError(
-                f"kind {odd[0]!r} is not a job kind; kinds: {', '.join(sorted(JOB_KINDS))}"
-            )
+        if not self.kinds or not all(isinstance(k, str) and k for k in self.kinds):
+            raise InvalidParameterError(f"kinds must be names of job kinds, got {self.kinds!r}")
         unknown = sorted(set(self.statuses) - ALL_STATES)
         if unknown:
             raise QueryError(
@@ -419,8 +415,7 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
     (project, key, last) index of the summaries and reads the experiments table only for
     other filters."""
     conditions: list[Any] = []
-    if set(query.kinds) != JOB_KINDS:
-        conditions.append(Experiment.kind.in_(query.kinds))
+    conditions.append(Experiment.kind.in_(query.kinds))
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
     if query.pipeline:

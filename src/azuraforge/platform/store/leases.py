@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from azuraforge.platform.jobs.states import COMPLETED, LOST, QUEUED, RUNNING
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import Lease
+from azuraforge.platform.store.states import COMPLETED, LOST, QUEUED, RUNNING
 
 _CLAIM_TRIES = 5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from azuraforge.platform.jobs.states import FINISHED_STATES
+from azuraforge.platform.store.states import FINISHED_STATES
 
 OPTUNA_FINISHED = frozenset({"complete", "pruned", "fail"})
 """Optuna's states of a trial that ended, in lower case."""

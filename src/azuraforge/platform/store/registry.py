@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Row, delete, false, func, insert, select, upd
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError, NotFoundError
-from azuraforge.platform.jobs.states import PREDICTION
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import (
@@ -27,6 +26,7 @@ from azuraforge.platform.store.records import (
     ModelRecord,
     ModelVersionRecord,
 )
+from azuraforge.platform.store.states import PREDICTION
 
 MAX_VERSION = 2**31 - 1
 """Version numbers are 32-bit on PostgreSQL."""

@@ -26,12 +26,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError
-from azuraforge.platform.jobs.states import QUEUED, RUNNING, TRIAL
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.engine import normalise_url
 from azuraforge.platform.store.models import Experiment, Project, TuningStudy
 from azuraforge.platform.store.records import StudyRecord, TrialRunRecord
+from azuraforge.platform.store.states import QUEUED, RUNNING, TRIAL
 
 STUDY_RUNNING, STUDY_COMPLETED, STUDY_CANCELLED, STUDY_FAILED = (
     "running",

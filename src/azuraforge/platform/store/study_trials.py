@@ -35,10 +35,10 @@ from sqlalchemy import (
     select,
 )
 
-from azuraforge.platform.jobs.states import FINISHED_STATES, TRIAL
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import OPTUNA_FINISHED, StudyRecord, TrialRow
+from azuraforge.platform.store.states import FINISHED_STATES, TRIAL
 
 NOTE = "azuraforge_note"
 """The Optuna user attribute saying why a trial failed (its run's error, or cancelled)."""

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep, invalid_query
 from azuraforge.platform.api.schemas import ExperimentPublic, error_responses
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services.compare import (
     DEFAULT_POINTS,
     MAX_KEYS,
@@ -24,6 +23,7 @@ from azuraforge.platform.services.compare import (
     parse_ids,
 )
 from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store.states import COMPLETED
 
 router = APIRouter(prefix="/compare", tags=["compare"])
 ERRORS = error_responses(404, 422)

@@ -13,8 +13,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.schemas import ExperimentPublic
-from azuraforge.platform.jobs.states import FINISHED_STATES
 from azuraforge.platform.store import EventRecord, Store
+from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
 _PAGE = 1000

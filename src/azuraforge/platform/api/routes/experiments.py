@@ -37,10 +37,10 @@ from azuraforge.platform.api.schemas import (
     ReportPublic,
     error_responses,
 )
-from azuraforge.platform.jobs.states import ALL_STATES, FINISHED_STATES
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
+from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})

@@ -38,12 +38,12 @@ from azuraforge.platform.api.registry_schemas import (
     VersionsPublic,
 )
 from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.jobs.states import COMPLETED
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef, check_model_name
-from azuraforge.platform.serving import ModelServer
+from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.store import AliasMoveRecord
 from azuraforge.platform.store.registry import MAX_VERSION
+from azuraforge.platform.store.states import COMPLETED
 
 router = APIRouter(prefix="/models", tags=["models"])
 ERRORS = error_responses()

@@ -1,4 +1,5 @@
-"""A study's trial: a pipeline run whose intermediate metrics feed Optuna's pruner.
+"""A study's trial, the job kind ``trial``: a pipeline run whose intermediate metrics feed
+Optuna's pruner, and whose end advances its study.
 
 The trial runs its pipeline like any run (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)
 while a :class:`ObjectiveWatcher` sees each value of the study's objective as it is logged:
@@ -9,7 +10,9 @@ of the objective over the run in the study's direction (pipelines restore their 
 weights, so that is the model the run leaves), which the study's next advance tells Optuna.
 
 A trial run again after its worker died is the same Optuna trial: the values it reported
-before stay, and Optuna ignores a step reported again.
+before stay, and Optuna ignores a step reported again. Once a trial ended, its worker advances
+the study (tell Optuna, ask for the next trials, queue them); each reaper pass advances the
+studies left with no trial queued or running (:class:`TrialKind`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from typing import Any
 import optuna
 
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.states import CANCELLED, COMPLETED, PRUNED
-from azuraforge.platform.services.studies import make_pruner
+from azuraforge.platform.jobs.kinds import JobHost, JobKind
+from azuraforge.platform.jobs.runner import run_pipeline
+from azuraforge.platform.services.studies import StudyService, make_pruner
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, PRUNED, TRIAL
 
 _log = logging.getLogger(__name__)
 
@@ -80,8 +85,6 @@ def run_trial(
 ) -> tuple[str, dict[str, Any]]:
     """Run a trial of its study; its final status (``pruned`` when the pruner stopped it)
     and result, which holds ``objective`` (``None`` when the run never logged it)."""
-    from azuraforge.platform.jobs.runner import run_pipeline  # the runner imports this module
-
     if record.study_id is None or record.trial_number is None:
         raise ValueError(f"experiment {record.id} is a trial of no study")
     study = store.get_study(record.study_id)
@@ -104,3 +107,43 @@ def run_trial(
         # completes anyway, yet the pruner decided, its log says so and Optuna is told so.
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
     return status, result
+
+
+class TrialKind(JobKind):
+    """The job kind ``trial``: :func:`run_trial`; its end advances its study, and each reaper
+    pass advances the studies left with no trial queued or running."""
+
+    name = TRIAL
+
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        return run_trial(store, record, settings, ctx)
+
+    def after(self, host: JobHost, record: ExperimentRecord) -> None:
+        if record.study_id is not None:
+            advance_studies(_studies(host), [record.study_id])
+
+    def sweep(self, host: JobHost) -> None:
+        stalled = host.store.stalled_studies()
+        if stalled:
+            advance_studies(_studies(host), stalled)
+
+
+def _studies(host: JobHost) -> StudyService:
+    """The host's study service (one for the worker's or reaper's life)."""
+    return host.keep(
+        "studies",
+        lambda: StudyService(host.store, host.transport, data_folder=host.settings.data_dir),
+    )
+
+
+def advance_studies(studies: StudyService, study_ids: list[int]) -> None:
+    """Advance each study; a failure is logged, not raised (the reaper's sweep of stalled
+    studies advances it later)."""
+    for study_id in study_ids:
+        try:
+            studies.advance(study_id)
+        except Exception as e:
+            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
+                         exc_info=not is_unavailable(e))  # fmt: skip

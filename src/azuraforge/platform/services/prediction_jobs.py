@@ -1,4 +1,5 @@
-"""Asynchronous prediction jobs, run by workers under the lease protocol like any run.
+"""The job kind ``prediction``: asynchronous predictions, run by workers under the lease
+protocol like any run.
 
 A job's config names the model version (name, number and id), its inputs file inside the
 job's folder and the horizon; the job loads the version (its files checked against their
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from azuraforge.apps import get_pipeline
 from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.states import CANCELLED, COMPLETED
+from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.services.predictions import (
     PREDICTIONS_FILE,
     ROWS_SOURCE,
@@ -22,6 +23,7 @@ from azuraforge.platform.services.predictions import (
 from azuraforge.platform.services.registry import load_version
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, PREDICTION
 
 
 def run_prediction(
@@ -53,3 +55,16 @@ def run_prediction(
         "model": version.model,
         "version": version.version,
     }
+
+
+class PredictionKind(JobKind):
+    """The job kind ``prediction``: :func:`run_prediction`; a cancelled job is killed at once
+    (it has nothing to save)."""
+
+    name = PREDICTION
+    cancel_grace = 0.0
+
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        return run_prediction(store, record, settings, ctx)

@@ -1,4 +1,5 @@
-"""Run states, as named constants and sets (after ``celery/states.py``).
+"""A job's states and the built-in kinds, as named constants and sets (after
+``celery/states.py``): the store's vocabulary, which every layer above it reads.
 
 queued → running → completed | failed | cancelled | lost, and ``pruned`` for a study's trial
 that its pruner stopped early; a lost run whose pipeline allows it goes back to queued.
@@ -19,5 +20,6 @@ FINISHED_STATES = frozenset({COMPLETED, FAILED, CANCELLED, LOST, PRUNED})
 RUN = "run"
 TRIAL = "trial"
 PREDICTION = "prediction"
-JOB_KINDS = frozenset({RUN, TRIAL, PREDICTION})
-"""What a job runs: a pipeline (a run, or a study's trial), or a model's predictions."""
+"""The built-in kinds of job (a pipeline's run, a study's trial, a model's predictions): the
+store queries them by name; what each runs is registered in ``azuraforge.job_kinds``
+(:mod:`azuraforge.platform.jobs.kinds`), where other kinds join them."""

@@ -1,0 +1,142 @@
+"""Kinds of job: what the kernel runs, registered like pipelines.
+
+The kernel is one, in this package: the lease, its heartbeat and fencing, cancel, the
+reaper, the spool of a run's output. What a job *does* is its kind's: a :class:`JobKind`
+subclass published in the entry-point group ``azuraforge.job_kinds`` (name ->
+``module:Class``), found and loaded like pipelines
+(:class:`~azuraforge.learn.plugins.PluginGroup`). AzuraForge declares its own kinds (``run``,
+``trial``, ``prediction``) in its ``pyproject.toml`` exactly as another distribution declares
+one; each lives with its service, so this package imports no service.
+
+A kind says how to run one job in the job's own process (:meth:`JobKind.run`), how long a
+cancelled job may take to stop (:attr:`JobKind.cancel_grace`), what its worker does once a job
+ended (:meth:`JobKind.after`: a trial advances its study) and what each reaper pass does
+(:meth:`JobKind.sweep`: studies left with no trial running advance). Whether a job whose lease
+was lost is queued again is its row's ``requeue_lost``, which the service that submits it sets.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from azuraforge.learn.plugins import PluginGroup, named_as_declared
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentRecord, Store
+
+if TYPE_CHECKING:
+    from azuraforge.platform.jobs.context import StoreContext
+    from azuraforge.platform.jobs.transport import Transport
+
+KIND_GROUP = "azuraforge.job_kinds"
+T = TypeVar("T")
+
+
+class JobHost:
+    """What a kind's :meth:`~JobKind.after` and :meth:`~JobKind.sweep` get from the worker or
+    reaper that calls them: its store and settings, a transport made on first use, and the
+    services a kind keeps between calls (:meth:`keep`).
+
+    One host lives as long as its worker or reaper, so a study left stalled for an hour is
+    advanced by one service, not by a new one (and a new broker connection) each pass.
+    """
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self._transport: Transport | None = None
+        self._kept: dict[str, Any] = {}
+
+    @property
+    def transport(self) -> Transport:
+        """The settings' transport (made on first use: most workers never need it)."""
+        if self._transport is None:
+            from azuraforge.platform.jobs.transport import make_transport
+
+            self._transport = make_transport(self.settings)
+        return self._transport
+
+    def keep(self, key: str, make: Callable[[], T]) -> T:
+        """The object kept under ``key``, made by ``make`` on first use."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        kept: T = self._kept[key]
+        return kept
+
+    def release(self) -> None:
+        """Close the pooled connections of the store, the transport and what the host keeps
+        (each one's ``close``), before a process forks or between a reaper's passes; each
+        stays usable and connects again when next used."""
+        for held in (self.store, self._transport, *self._kept.values()):
+            close = getattr(held, "close", None)
+            if close is not None:
+                close()
+
+
+class JobKind(ABC):
+    """One kind of job. Subclass it, set :attr:`name`, and declare it in the entry-point
+    group ``azuraforge.job_kinds`` under that name:
+
+    .. code-block:: toml
+
+        [project.entry-points."azuraforge.job_kinds"]
+        retrain = "mypackage.jobs:Retrain"
+
+    A service queues a job of the kind by creating its row (``Store.create_experiment(...,
+    kind="retrain")``) and submitting it to the transport; a worker claims it and runs
+    :meth:`run` in a process of its own, under the lease, like every job.
+    """
+
+    name: ClassVar[str]
+    cancel_grace: ClassVar[float | None] = None
+    """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
+    ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""
+
+    @abstractmethod
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        """Run the job ``record`` in its own process with its context ``ctx`` (progress,
+        metrics, logs, files, ``should_stop``); return its final status and result (a JSON
+        object). An exception fails the job with its message."""
+
+    def after(self, host: JobHost, record: ExperimentRecord) -> None:  # noqa: B027
+        """Called by the job's worker once the job ended (whatever its status); nothing by
+        default."""
+
+    def sweep(self, host: JobHost) -> None:  # noqa: B027
+        """Called at each reaper pass, after lost leases are reaped; nothing by default."""
+
+
+_KINDS: PluginGroup[JobKind] = PluginGroup(
+    KIND_GROUP, "job kind", JobKind, check=named_as_declared
+)
+
+
+def get_kind(name: str) -> JobKind:
+    """The job kind declared under ``name``, ready to use.
+
+    Raises
+    ------
+    NotFoundError
+        If no kind has that name (the message lists those installed).
+    PluginError
+        If the kind is declared but does not load, or two distributions declare the name.
+    """
+    return _KINDS.get(name)()
+
+
+def job_kinds() -> dict[str, JobKind]:
+    """Every job kind that loads, by name (a broken one is warned about and left out)."""
+    return {
+        name: plugin.loaded()
+        for name, plugin in _KINDS.discover().items()
+        if plugin.loaded is not None
+    }
+
+
+def declared_kinds() -> tuple[EntryPoint, ...]:
+    """The group's entry points (read once per ``sys.path``): a worker reads them before
+    forking a job, whose process then finds its kind without reading the distributions."""
+    return _KINDS.declared()
