@@ -8,8 +8,8 @@ installed with the platform), log level ``warning``:
 
 - **bare**: a FastAPI app with one ``async def`` POST route returning a constant JSON
   object, served by the code that serves ``azuraforge serve``'s API processes
-  (``azuraforge.cli.serve.serve_processes``; this script in a hidden mode, ``--bare-server
-  PORT``). It is the ceiling of FastAPI and uvicorn here.
+  (``azuraforge.platform.api.processes.serve_processes``; this script in a hidden mode,
+  ``--bare-server PORT``). It is the ceiling of FastAPI and uvicorn here.
 - **ours**: ``azuraforge serve --workers 0 --api-workers N`` on a fresh SQLite store (the
   default store)
   holding a real weather model: a small weather-forecaster run on ``beijing-hourly``
@@ -120,7 +120,7 @@ def bare_app() -> Any:
 def run_bare_server(port: int, api_workers: int) -> None:
     """The bare peer, served as ``azuraforge serve --api-workers N`` (N > 1) serves its API:
     one uvicorn process per ``SO_REUSEPORT`` socket."""
-    from azuraforge.cli.serve import listen, serve_processes
+    from azuraforge.platform.api.processes import listen, serve_processes
 
     exit_on_sigterm()  # stops the processes through serve_processes' own clean-up
     serve_processes(f"{Path(__file__).stem}:bare_app", listen("127.0.0.1", port, api_workers))

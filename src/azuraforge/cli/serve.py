@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
-import socket
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -31,8 +26,6 @@ from azuraforge.cli.common import (
 from azuraforge.errors import AzuraForgeError, TransportUnavailableError
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from azuraforge.platform.jobs.transport import Transport
     from azuraforge.platform.settings import Settings
     from azuraforge.platform.store import Store
@@ -48,10 +41,6 @@ Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, m
 TransportName = Literal["local", "celery"]
 API_FACTORY = "azuraforge.platform.api.app:create_app_from_environment"
 """What each API process imports and calls (``--api-workers`` above 1)."""
-BACKLOG = 2048
-"""Connections a listening socket holds until its process accepts them (uvicorn's default)."""
-STOP_SECONDS = 10.0
-"""How long an API process may take to answer the requests in flight once told to stop."""
 
 
 def serve(
@@ -115,6 +104,12 @@ def serve(
     """
     with user_errors(verbose):
         from azuraforge.platform.api.app import create_app
+        from azuraforge.platform.api.processes import (
+            exit_on_sigterm,
+            listen,
+            run_uvicorn,
+            serve_processes,
+        )
         from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
         from azuraforge.platform.store import Store, create_if_empty, upgrade_database
         from azuraforge.platform.store.engine import shown_url
@@ -139,9 +134,10 @@ def serve(
         count = settings.workers if settings.transport == "local" else 0
         pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
         processes = settings.api_workers
-        listeners = listen(host, port, processes)  # a port in use: refused before any start
+        with arguments():  # a port in use: refused before any start, exit code 2
+            listeners = listen(host, port, processes)
         try:
-            _exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
+            exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
             pool.start()
             reaper.start()
             shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
@@ -155,7 +151,7 @@ def serve(
             if first_run is not None:
                 _submit_and_announce(store, transport, settings, *first_run, urls[0])
             if processes == 1:
-                _run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
+                run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
             else:  # the API processes read the settings given here from their environment
                 os.environ.update(settings_environment(settings))
                 serve_processes(API_FACTORY, listeners)
@@ -315,6 +311,7 @@ def worker(
 ) -> None:
     """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
     with user_errors(verbose):
+        from azuraforge.platform.api.processes import exit_on_sigterm
         from azuraforge.platform.jobs.local import LocalWorkerPool
         from azuraforge.platform.jobs.worker import Worker
 
@@ -333,122 +330,10 @@ def worker(
             return
         pool = LocalWorkerPool(settings, concurrency)
         try:
-            _exit_on_sigterm()
+            exit_on_sigterm()
             pool.start()
             for process in pool.processes:
                 process.wait()
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             pool.stop()
-
-
-def listen(host: str, port: int, count: int) -> list[socket.socket]:
-    """``count`` sockets listening on ``host:port``; several are bound with ``SO_REUSEPORT``,
-    so the kernel spreads new connections evenly over them (processes sharing one socket
-    leave a burst of connections to whichever accepts first).
-
-    Raises
-    ------
-    UsageError
-        When they cannot listen there, naming the reason and ``--port``.
-    """
-    listeners: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            listeners.append(_listener(host, port, reuse_port=count > 1))
-    except BaseException:
-        for listener in listeners:
-            listener.close()
-        raise
-    return listeners
-
-
-def serve_processes(app_factory: str, listeners: list[socket.socket]) -> None:
-    """Serve the app ``app_factory`` (``module:function``) makes in one process per socket of
-    :func:`listen`, until this process is stopped (SIGTERM, Ctrl-C), each then finishing the
-    requests it holds, or until one of them ends (an error naming it)."""
-    spawn = multiprocessing.get_context("spawn")
-    processes = [
-        spawn.Process(target=_api_process, args=(app_factory, listener), name=f"api-{index}")
-        for index, listener in enumerate(listeners)
-    ]
-    try:
-        for process, listener in zip(processes, listeners, strict=True):
-            process.start()
-            listener.close()  # the process has its own: no connection may wait in this one
-        multiprocessing.connection.wait([process.sentinel for process in processes])
-        ended = next(process for process in processes if process.exitcode is not None)
-        raise AzuraForgeError(
-            f"API process {ended.pid} ended (exit code {ended.exitcode}; its output is above); "
-            "stopping the others"
-        )
-    finally:
-        started = [process for process in processes if process.pid is not None]
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.join(STOP_SECONDS)
-            if process.exitcode is None:
-                process.kill()
-                process.join()
-
-
-def _api_process(app_factory: str, listener: socket.socket) -> None:
-    """One API process of :func:`serve_processes`, stopping as SIGTERM stops it once the
-    parent is gone."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(
-            target=_stop_after, args=(parent,), name="parent-watch", daemon=True
-        ).start()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches every process: serve says it
-        _run_uvicorn(app_factory, listener)
-
-
-def _run_uvicorn(app: FastAPI | str, listener: socket.socket) -> None:
-    """uvicorn serving ``app`` (or the app the factory ``module:function`` makes) on
-    ``listener``, on its ``auto`` event loop and HTTP parser (uvloop and httptools when
-    installed), until SIGTERM or Ctrl-C, which it raises again once it has stopped."""
-    import uvicorn
-
-    config = uvicorn.Config(app, factory=isinstance(app, str), log_level="warning")
-    uvicorn.Server(config).run(sockets=[listener])
-
-
-def _stop_after(parent: multiprocessing.process.BaseProcess) -> None:
-    """Wait until ``parent`` ends (killed outright), then stop this process as SIGTERM does
-    (uvicorn lets the requests in flight finish)."""
-    parent.join()
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _exit_on_sigterm() -> None:
-    """SIGTERM exits through the caller's ``finally`` (which stops its workers), as Ctrl-C
-    does, instead of ending the process at once and leaving the workers behind."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
-
-def _listener(host: str, port: int, *, reuse_port: bool) -> socket.socket:
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            listener.setsockopt(socket.SOL_SOCKET, _so_reuseport(), 1)
-        listener.bind((host, port))
-        listener.listen(BACKLOG)
-    except OSError as e:
-        listener.close()
-        raise UsageError(
-            f"cannot listen on {host}:{port} ({e.strerror}); choose another --port"
-        ) from None
-    except BaseException:
-        listener.close()
-        raise
-    return listener
-
-
-def _so_reuseport() -> int:
-    option: int | None = getattr(socket, "SO_REUSEPORT", None)
-    if option is None:
-        raise UsageError("--api-workers above 1 needs SO_REUSEPORT, which this system lacks")
-    return option

@@ -10,7 +10,10 @@ workers also poll the store). A Celery worker hears of a run only through its me
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
+from azuraforge.platform.jobs.wake import WAKE_FILE
+from azuraforge.platform.jobs.wake import wake as wake_a_worker
 from azuraforge.platform.settings import Settings
 
 
@@ -46,12 +49,19 @@ class Transport(ABC):
 
 class LocalTransport(Transport):
     """Workers on this machine (``azuraforge serve`` or ``azuraforge worker``) poll the store
-    every ``poll_interval``; nothing else needs to be told."""
+    every ``poll_interval``; the run's ``queued`` row is the message. Given the pipe of the
+    settings' home (``wake``, :mod:`~azuraforge.platform.jobs.wake`), a submit also wakes an
+    idle worker at once."""
 
     name = "local"
 
+    def __init__(self, wake: Path | None = None) -> None:
+        self.wake = wake
+
     def submit(self, experiment_id: int) -> None:
-        """Nothing to send: the run's ``queued`` row is the message."""
+        """Wake an idle worker (when a pipe was given); the ``queued`` row is the message."""
+        if self.wake is not None:
+            wake_a_worker(self.wake)
 
     def cancel(self, experiment_id: int) -> None:
         """Nothing to send: workers read the cancel request from the store."""
@@ -66,4 +76,4 @@ def make_transport(settings: Settings) -> Transport:
         from azuraforge.platform.jobs.celery_transport import CeleryTransport
 
         return CeleryTransport(settings)
-    return LocalTransport()
+    return LocalTransport(settings.home / WAKE_FILE)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from azuraforge.apps.registry import declared
 from azuraforge.platform.jobs.kinds import JobHost, declared_kinds, get_kind, job_kinds
 from azuraforge.platform.jobs.runner import Supervision, supervise
+from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store, is_unavailable
 
@@ -48,6 +49,8 @@ class Worker:
         self.parent = parent
         self.shutdown = threading.Event()
         self._next_reap = 0.0
+        self.alarm: Alarm | None = None
+        """The local transport's wake-up pipe, while :meth:`run_forever` runs on it."""
         self.host = JobHost(self.store, settings)
         """What the job kinds' ``after`` and ``sweep`` get (and keep) from this worker."""
 
@@ -103,6 +106,15 @@ class Worker:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
         parent process is gone."""
         _log.info("worker %s polling %s", self.name, self.store.shown_url)
+        if self.settings.transport == "local":  # a submit wakes an idle worker at once
+            self.alarm = Alarm(self.settings.home / WAKE_FILE)
+        try:
+            self._poll()
+        finally:
+            if self.alarm is not None:
+                self.alarm.close()
+
+    def _poll(self) -> None:
         while not self.shutdown.is_set():
             if self.orphaned():
                 _log.warning("worker %s: its parent %s is gone; exiting", self.name, self.parent)
@@ -110,12 +122,20 @@ class Worker:
             try:
                 self.reap()
                 if self.run_next() is None:
-                    self.shutdown.wait(self.settings.poll_interval)
+                    self._idle(self.settings.poll_interval)
             except Exception as e:
                 if not is_unavailable(e):
                     raise
                 _log.warning("store unreachable, retrying: %s", e)
                 self.shutdown.wait(1.0)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when a job is queued (local transport) or the worker
+        is asked to stop."""
+        if self.alarm is None:
+            self.shutdown.wait(seconds)
+        elif not self.shutdown.is_set():
+            self.alarm.wait(seconds)
 
     def orphaned(self) -> bool:
         """Whether the worker had a parent process and it has ended."""
@@ -126,7 +146,12 @@ class Worker:
         again when its pipeline re-queues lost runs, else ends ``cancelled`` saying its
         worker was shut down."""
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.shutdown.set())
+            signal.signal(signum, lambda *_: self._stop())
+
+    def _stop(self) -> None:
+        self.shutdown.set()
+        if self.alarm is not None:
+            self.alarm.ring()
 
 
 def sweep_kinds(host: JobHost) -> None:
