@@ -52,3 +52,26 @@ def test_a_file_in_the_pipes_place_is_left_alone_and_the_alarm_only_times_out(
         assert (tmp_path / WAKE_FILE).read_text() == "not a pipe"
     finally:
         alarm.close()
+
+
+def test_bytes_left_from_busy_times_wake_a_worker_once_not_once_each(tmp_path: Path) -> None:
+    alarm = Alarm(tmp_path / WAKE_FILE)
+    try:
+        for _ in range(50):  # jobs queued while every worker was busy
+            wake(tmp_path / WAKE_FILE)
+        assert waited(alarm, 5.0) < 1.0
+        assert 0.2 <= waited(alarm, 0.2) < 1.0  # all taken at once: no spinning on them
+    finally:
+        alarm.close()
+    alarm.ring()  # a late signal after close rings nothing
+    assert 0.05 <= waited(alarm, 0.05) < 1.0
+
+
+def test_a_pipe_that_cannot_be_made_leaves_the_worker_polling(tmp_path: Path, caplog) -> None:
+    (tmp_path / "file").write_text("a file where the home folder should be")
+    alarm = Alarm(tmp_path / "file" / WAKE_FILE)
+    try:
+        assert 0.1 <= waited(alarm, 0.1) < 1.0
+        assert "they poll the store" in caplog.text
+    finally:
+        alarm.close()

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from azuraforge.platform.jobs.kinds import KIND_GROUP, JobHost
 from azuraforge.platform.jobs.runner import Supervision
-from azuraforge.platform.jobs.worker import Worker, worker_name
+from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.helpers import write_pipeline_plugin
 from tests.platform.jobs.conftest import children, wait_for
 
 
@@ -221,3 +223,25 @@ def test_a_worker_is_free_as_soon_as_its_run_ends_not_at_its_next_look(
     assert Worker(slow_looks, store).run_next() == Supervision("completed")
     assert time.monotonic() - started < 3.0  # well before the 5 s look
     assert store.get_experiment(run).status == "completed"
+
+
+def test_a_broken_table_of_job_kinds_never_stops_a_worker(
+    tmp_path: Path, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """Two distributions claiming one kind name made every worker crash at its first reap."""
+    for folder, target in (("one", "one_kinds:Kind"), ("two", "two_kinds:Kind")):
+        source = "from azuraforge.platform.jobs.kinds import JobKind\n" + (
+            "class Kind(JobKind):\n    name = 'twin'\n    def run(self, *args):\n"
+            "        return 'completed', {}\n"
+        )
+        root = tmp_path / folder
+        root.mkdir()
+        package = f"{folder}_kinds"
+        write_pipeline_plugin(
+            root, package, source, {}, other_groups={KIND_GROUP: {"twin": target}}
+        )
+        monkeypatch.syspath_prepend(str(root))
+    sweep_kinds(JobHost(store, settings))
+    assert "the job kinds could not be read: PluginError: two job kinds are named 'twin'" in (
+        caplog.text
+    )

@@ -17,6 +17,7 @@ was lost is queued again is its row's ``requeue_lost``, which the service that s
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
@@ -58,7 +59,9 @@ class JobHost:
         return self._transport
 
     def keep(self, key: str, make: Callable[[], T]) -> T:
-        """The object kept under ``key``, made by ``make`` on first use."""
+        """The object kept under ``key``, made by ``make`` on first use. It must stay usable
+        after its ``close()`` (which :meth:`release` calls between a reaper's passes), as a
+        pool that connects again when next used does."""
         if key not in self._kept:
             self._kept[key] = make()
         kept: T = self._kept[key]
@@ -128,12 +131,23 @@ def get_kind(name: str) -> JobKind:
 
 
 def job_kinds() -> dict[str, JobKind]:
-    """Every job kind that loads, by name (a broken one is warned about and left out)."""
-    return {
-        name: plugin.loaded()
-        for name, plugin in _KINDS.discover().items()
-        if plugin.loaded is not None
-    }
+    """Every job kind that loads and can be made, by name (a broken one is warned about
+    and left out).
+
+    Raises
+    ------
+    PluginError
+        If two distributions declare the same name.
+    """
+    kinds: dict[str, JobKind] = {}
+    for name, plugin in _KINDS.discover().items():
+        if plugin.loaded is None:
+            continue
+        try:
+            kinds[name] = plugin.loaded()
+        except Exception as e:  # third-party code: reported, not raised
+            warnings.warn(f"job kind {name!r} could not be made: {e!r}", stacklevel=2)
+    return kinds
 
 
 def declared_kinds() -> tuple[EntryPoint, ...]:

@@ -26,7 +26,6 @@ from typing import Any
 
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.errors import (
-    AzuraForgeError,
     DataFormatError,
     DatasetUnavailableError,
     InvalidParameterError,
@@ -246,7 +245,7 @@ def _cancel_grace(kind: str) -> float | None:
     whose job then fails in its own process, saying why."""
     try:
         return get_kind(kind).cancel_grace
-    except AzuraForgeError:
+    except Exception:  # any failure of a kind's code: its job fails in its process, saying why
         return None
 
 

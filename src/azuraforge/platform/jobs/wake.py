@@ -2,26 +2,28 @@
 
 Local workers poll the store every ``poll_interval`` (0.25 s), so a job queued just after a
 poll waited for the next one: 131 ms of a trivial run's 170 ms round trip. A submit on the
-local transport also writes one byte to the pipe (:func:`wake`); an idle worker waiting on it
-(:class:`Alarm`) claims the job at once. The pipe only hastens: a byte lost (no worker
-listening, the pipe full) loses nothing, as the poll still finds the job; a byte too many
-(another store's worker on the same home) costs one look at the store.
+local transport also writes one byte to the pipe (:func:`wake`); the idle workers waiting on
+it (:class:`Alarm`) look at the store at once, and one claims the job. The pipe only hastens:
+a byte lost (no worker listening, the pipe full) loses nothing, as the poll still finds the
+job; a byte too many (another store's worker on the same home) costs one look at the store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import stat
 from pathlib import Path
 
+_log = logging.getLogger(__name__)
 WAKE_FILE = "workers.wake"
 """The pipe's name in ``settings.home``."""
 
 
 def wake(path: Path) -> None:
-    """Wake one idle worker listening on the pipe at ``path``, if any; never blocks and never
+    """Wake the idle workers listening on the pipe at ``path``, if any; never blocks and never
     raises (no pipe yet, no worker listening, or a full pipe: the workers' poll still finds
     the job)."""
     try:
@@ -52,31 +54,47 @@ class Alarm:
         self._rung, self._ring = os.pipe()  # this worker's own: ring() wakes no other
         os.set_blocking(self._rung, False)
         os.set_blocking(self._ring, False)
-        with contextlib.suppress(FileExistsError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.mkfifo(path, 0o600)
-        if stat.S_ISFIFO(os.stat(path).st_mode):
-            self._fds = [
-                os.open(path, os.O_RDONLY | os.O_NONBLOCK),
-                os.open(path, os.O_WRONLY | os.O_NONBLOCK),  # never reads as closed
-            ]
+        try:
+            self._fds = _open_pipe(path)
+        except OSError as e:  # no FIFOs here, another user's pipe...: polling alone
+            _log.warning("workers are not woken through %s (%s); they poll the store", path, e)
+        # A job's process (forked from its worker) must not hold the pipe: it would keep it
+        # open with nobody reading once its worker is gone.
+        os.register_at_fork(after_in_child=self.close)
 
     def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for a byte (or a :meth:`ring`), and take it."""
-        watched = [self._rung, *self._fds[:1]]
+        """Wait up to ``timeout`` seconds for a byte (or a :meth:`ring`), then take every
+        byte waiting: those of jobs queued meanwhile are stale once the worker looks at the
+        store (it claims until none is left before it waits again)."""
+        watched = [fd for fd in (self._rung, *self._fds[:1]) if fd >= 0]
         ready, _, _ = select.select(watched, [], [], timeout)
         for fd in ready:
-            with contextlib.suppress(BlockingIOError):  # another worker took it first
-                os.read(fd, 1)
+            with contextlib.suppress(BlockingIOError):  # another worker took them first
+                while os.read(fd, 4096):
+                    pass
 
     def ring(self) -> None:
         """End a :meth:`wait` under way at once (safe in a signal handler)."""
-        with contextlib.suppress(OSError):
-            os.write(self._ring, b"\0")
+        if self._ring >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._ring, b"\0")
 
     def close(self) -> None:
-        """Close the worker's ends of the pipe (the pipe stays for the next worker)."""
+        """Close the worker's ends of the pipe (the pipe stays for the next worker); a
+        closed alarm only times out."""
         for fd in (*self._fds, self._rung, self._ring):
-            with contextlib.suppress(OSError):  # closed before
+            if fd >= 0:
                 os.close(fd)
-        self._fds = []
+        self._fds, self._rung, self._ring = [], -1, -1
+
+
+def _open_pipe(path: Path) -> list[int]:
+    """The read end and a write end of the named pipe at ``path`` (made if absent), or none
+    when a file that is not a pipe stands there."""
+    with contextlib.suppress(FileExistsError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path, 0o600)
+    if not stat.S_ISFIFO(os.stat(path).st_mode):
+        return []
+    reading = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    return [reading, os.open(path, os.O_WRONLY | os.O_NONBLOCK)]  # never reads as closed

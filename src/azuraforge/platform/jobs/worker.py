@@ -111,8 +111,9 @@ class Worker:
         try:
             self._poll()
         finally:
-            if self.alarm is not None:
-                self.alarm.close()
+            alarm, self.alarm = self.alarm, None  # a late signal no longer rings it
+            if alarm is not None:
+                alarm.close()
 
     def _poll(self) -> None:
         while not self.shutdown.is_set():
@@ -155,8 +156,15 @@ class Worker:
 
 
 def sweep_kinds(host: JobHost) -> None:
-    """Each job kind's ``sweep``, a failure logged, not raised (the next pass tries again)."""
-    for name, kind in job_kinds().items():
+    """Each job kind's ``sweep``; a failure (of a kind, or of finding the kinds: two
+    distributions claiming one name) is logged, not raised: the next pass tries again, and a
+    broken kind never stops a worker from running jobs."""
+    try:
+        kinds = job_kinds()
+    except Exception as e:
+        _log.warning("the job kinds could not be read: %s: %s", type(e).__name__, e)
+        return
+    for name, kind in kinds.items():
         try:
             kind.sweep(host)
         except Exception as e:
