@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from azuraforge.platform.jobs.transport import Transport
 
 KIND_GROUP = "azuraforge.job_kinds"
+"""The entry-point group where job kinds are declared."""
 T = TypeVar("T")
 
 
@@ -89,9 +90,16 @@ class JobKind(ABC):
     A service queues a job of the kind by creating its row (``Store.create_experiment(...,
     kind="retrain")``) and submitting it to the transport; a worker claims it and runs
     :meth:`run` in a process of its own, under the lease, like every job.
+
+    Where each method runs: :meth:`run` in the job's process, forked from its worker;
+    :meth:`after` in the worker once that process ended; :meth:`sweep` in every worker's
+    reaper pass, so several may sweep at once and must tolerate it. A new instance is made
+    for each call: keep state in the store, or in the host (:meth:`JobHost.keep`), never on
+    ``self``.
     """
 
     name: ClassVar[str]
+    """The kind's name: the one it is declared under, and stored in its jobs' rows."""
     cancel_grace: ClassVar[float | None] = None
     """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
     ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""

@@ -49,9 +49,15 @@ class Transport(ABC):
 
 class LocalTransport(Transport):
     """Workers on this machine (``azuraforge serve`` or ``azuraforge worker``) poll the store
-    every ``poll_interval``; the run's ``queued`` row is the message. Given the pipe of the
-    settings' home (``wake``, :mod:`~azuraforge.platform.jobs.wake`), a submit also wakes an
-    idle worker at once."""
+    every ``poll_interval``; the run's ``queued`` row is the message.
+
+    Parameters
+    ----------
+    wake
+        The wake-up pipe of the workers' home (:mod:`~azuraforge.platform.jobs.wake`): a
+        submit also wakes the idle workers at once. None: they find the run at their next
+        poll.
+    """
 
     name = "local"
 
