@@ -506,7 +506,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             first = len(frame) - trained  # the window whose target is the first future time
             if len(ends) == 0 or ends[0] > first:
                 blend = saved_blend(artifact, config)
-                first_end = self._first_window_end(artifact, config, blend)
+                anchors = self._saved_anchors(artifact, config, blend)
+                first_end = self._first_window_end(config, blend, anchors)
                 raise InvalidParameterError(
                     too_few_for_horizon(frame, config, horizon, blend, first_end)
                 )
@@ -556,7 +557,8 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             )
         length = config.sequence_length
         blend = saved_blend(artifact, config)
-        first_end = self._first_window_end(artifact, config, blend)
+        anchors = self._saved_anchors(artifact, config, blend)
+        first_end = self._first_window_end(config, blend, anchors)
         if len(frame) <= first_end:
             raise InvalidParameterError(too_few_rows(where, frame, config, blend, first_end))
         features = artifact.preprocessing["features"].transform(frame.features).astype(np.float32)
@@ -573,7 +575,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         ])  # fmt: skip
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
         rows = ends + config.horizon
-        fitted = (target_scaler, self._saved_anchors(artifact, config, blend))
+        fitted = (target_scaler, anchors)
         return ends, {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
@@ -602,10 +604,11 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             )
         return anchors
 
-    def _first_window_end(self, artifact: ModelArtifact, config: ForecastT, blend: Blend) -> int:
+    @staticmethod
+    def _first_window_end(config: ForecastConfig, blend: Blend, anchors: Anchors) -> int:
         """The last row of the first window that can be forecast: ``sequence_length`` rows
         in, or later when the blend's anchor reads further back than the window."""
-        lag = self._saved_anchors(artifact, config, blend).lag(blend.anchor)
+        lag = anchors.lag(blend.anchor)
         return max(config.sequence_length, lag - config.horizon + 1) - 1
 
 

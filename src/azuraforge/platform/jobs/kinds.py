@@ -20,16 +20,15 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
+from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 
 if TYPE_CHECKING:
     from azuraforge.platform.jobs.context import StoreContext
-    from azuraforge.platform.jobs.transport import Transport
 
 KIND_GROUP = "azuraforge.job_kinds"
 """The entry-point group where job kinds are declared."""
@@ -54,8 +53,6 @@ class JobHost:
     def transport(self) -> Transport:
         """The settings' transport (made on first use: most workers never need it)."""
         if self._transport is None:
-            from azuraforge.platform.jobs.transport import make_transport
-
             self._transport = make_transport(self.settings)
         return self._transport
 
@@ -156,9 +153,3 @@ def job_kinds() -> dict[str, JobKind]:
         except Exception as e:  # third-party code: reported, not raised
             warnings.warn(f"job kind {name!r} could not be made: {e!r}", stacklevel=2)
     return kinds
-
-
-def declared_kinds() -> tuple[EntryPoint, ...]:
-    """The group's entry points (read once per ``sys.path``): a worker reads them before
-    forking a job, whose process then finds its kind without reading the distributions."""
-    return _KINDS.declared()

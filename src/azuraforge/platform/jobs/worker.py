@@ -15,10 +15,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 from azuraforge.apps.registry import declared
-from azuraforge.platform.jobs.kinds import JobHost, declared_kinds, get_kind, job_kinds
+from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.settings import Settings
@@ -71,16 +70,14 @@ class Worker:
 
     def _supervise(self, lease: Lease) -> Supervision:
         """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
-        declared()  # the job's process inherits the declarations of pipelines and kinds,
-        declared_kinds()  # read once here
+        declared()  # the job's process inherits the pipelines' declarations, read once here
         supervision = supervise(self.store, lease, self.settings, self.shutdown)
         record = self.store.find_experiment(lease.experiment_id)
         if record is not None:
-            kind = record.kind
-            self._call(
-                f"the {kind} kind's step after the job",
-                lambda: get_kind(kind).after(self.host, record),
-            )
+            try:
+                get_kind(record.kind).after(self.host, record)
+            except Exception as e:  # a kind never stops its worker
+                logged_failure(f"the {record.kind} kind's step after the job", e)
         return supervision
 
     def reap(self) -> None:
@@ -92,15 +89,6 @@ class Worker:
         for experiment_id, status in self.store.reap_expired():
             _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         sweep_kinds(self.host)
-
-    def _call(self, what: str, step: Callable[[], None]) -> None:
-        """Run a kind's step; a failure is logged, not raised: a kind never stops its
-        worker (the reaper's next sweep tries again)."""
-        try:
-            step()
-        except Exception as e:
-            _log.warning("%s failed: %s: %s", what, type(e).__name__, e,
-                         exc_info=not is_unavailable(e))  # fmt: skip
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
@@ -168,8 +156,14 @@ def sweep_kinds(host: JobHost) -> None:
         try:
             kind.sweep(host)
         except Exception as e:
-            _log.warning("the %s kind's sweep failed: %s: %s", name, type(e).__name__, e,
-                         exc_info=not is_unavailable(e))  # fmt: skip
+            logged_failure(f"the {name} kind's sweep", e)
+
+
+def logged_failure(what: str, error: Exception) -> None:
+    """Log that ``what`` failed with ``error``, with its traceback unless the store was
+    unreachable (then the message says all): for the steps a worker survives."""
+    _log.warning("%s failed: %s: %s", what, type(error).__name__, error,
+                 exc_info=not is_unavailable(error))  # fmt: skip
 
 
 def main() -> None:

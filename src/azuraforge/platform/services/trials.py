@@ -27,6 +27,7 @@ import optuna
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind
 from azuraforge.platform.jobs.runner import run_pipeline
+from azuraforge.platform.jobs.worker import logged_failure
 from azuraforge.platform.services.studies import StudyService, make_pruner
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
@@ -145,5 +146,4 @@ def advance_studies(studies: StudyService, study_ids: list[int]) -> None:
         try:
             studies.advance(study_id)
         except Exception as e:
-            _log.warning("study %d could not advance: %s: %s", study_id, type(e).__name__, e,
-                         exc_info=not is_unavailable(e))  # fmt: skip
+            logged_failure(f"advancing study {study_id}", e)
