@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import EventRecord, Store, upgrade_database
+from azuraforge.testing.long_jobs import KIND
 from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
 
@@ -101,7 +102,8 @@ def sleeper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     find it too)."""
     root = tmp_path_factory.mktemp("sleeper-dist")
     entry_points = {"sleeper": "sleeper_plugin:Sleeper"}
-    kinds = {"azuraforge.job_kinds": {"countdown": "sleeper_plugin:Countdown"}}
+    soak = "azuraforge.testing.long_jobs:StreamSoak"
+    kinds = {"azuraforge.job_kinds": {"countdown": "sleeper_plugin:Countdown", KIND: soak}}
     return write_pipeline_plugin(root, "sleeper_plugin", SLEEPER, entry_points, other_groups=kinds)
 
 

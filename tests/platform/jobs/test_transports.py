@@ -34,8 +34,10 @@ from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from azuraforge.platform.store.states import COMPLETED, QUEUED, RUNNING
+from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
 from azuraforge.testing import TransportContract, WorkerProcesses
+from azuraforge.testing.long_jobs import KIND, check_soak
+from tests.conftest import data_mirrors
 from tests.platform.fixtures import TABLES, short_settings
 from tests.platform.jobs.conftest import wait_for
 from tests.platform.servers import free_port
@@ -109,6 +111,17 @@ def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]
     return env
 
 
+def soak_data(settings: Settings) -> Path:
+    """The London daily weather (``../shared/data``), its first 400 days, in the settings'
+    data folder."""
+    (source,) = [m / "weather" for m in data_mirrors() if (m / "weather").is_dir()][:1]
+    lines = (source / "london_daily_1979_2020.csv").read_text().splitlines()
+    path = settings.data_dir / "london.csv"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines[:401]) + "\n")
+    return path
+
+
 class KindOfAnotherDistribution:
     """A job kind declared by another distribution (``countdown``, in the sleeper's) runs
     through the kinds' table on the transport, its worker's after-step included."""
@@ -124,6 +137,53 @@ class KindOfAnotherDistribution:
         assert (record.status, record.result) == ("completed", {"counted": 3})
         assert [v for _, v, *_ in store.get_metrics(job)["left"]] == [2.0, 1.0, 0.0]
         assert after.read_text() == f"countdown {job}"
+
+    def test_a_stream_job_restarted_for_memory_on_schedule_and_after_a_crash_loses_no_step(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        """The seconds-long twin of ``benchmarks/long_jobs.py``'s 10-minute soak."""
+        csv = soak_data(settings)
+        config = {
+            "csv": csv.name, "target": "mean_temp", "steps": 300, "step_seconds": 0.005,
+            "leak": {"bytes": 2**20, "from": 10, "to": 60}, "memory_headroom": 30 * 2**20,
+            "restart_every": 0.5, "crash_at_step": 280, "crash_times": 1, "backoff": 0.1,
+        }  # fmt: skip
+        job = store.create_experiment("sleeper", config, kind=KIND, requeue_lost=True).id
+        transport.submit(job)
+        self.wait(store, workers, job, lambda r: r.status not in (QUEUED, RUNNING), "end")
+        reasons = check_soak(store, job, csv, "mean_temp")
+        assert reasons["memory"] >= 1 and reasons["schedule"] >= 1, reasons
+        assert reasons["crash"] == 1, reasons  # the step's crash, once: it resumed past it
+
+    def test_a_job_that_keeps_crashing_fails_with_its_history_of_crashes(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        config = {
+            "csv": soak_data(settings).name,
+            "target": "mean_temp",
+            "steps": 20,
+            "crash_at_step": 5,
+            "crash_times": 99,
+            "max_restarts": 2,
+            "backoff": 0.2,
+        }
+        job = store.create_experiment("sleeper", config, kind=KIND, requeue_lost=True).id
+        transport.submit(job)
+        record = self.wait(store, workers, job, lambda r: r.status == FAILED, "fail")
+        assert record.error is not None
+        assert record.error.startswith("crashed 3 times in a row, each within 60 s of its start")
+        assert record.error.endswith("the last: the job's process died (exit code 70). "
+                                     "Its restart_history lists the others")  # fmt: skip
+        history = record.restart_history or []
+        assert [(e["reason"], e["detail"]) for e in history] == [
+            ("crash", "the job's process died (exit code 70)")
+        ] * 2
+        waited = history[1]["at"] - history[0]["at"]
+        assert waited >= 0.2, f"the second restart came {waited:.3f} s after the first"
+        # What its checkpoints kept, each step once (those logged after the last checkpoint
+        # were lost with its process and done again).
+        stored = [s for s, *_ in store.get_metrics(job).get("mae_model", [])]
+        assert stored == list(range(1, len(stored) + 1)) and len(stored) <= 5
 
 
 class TestLocalTransport(KindOfAnotherDistribution, TransportContract):

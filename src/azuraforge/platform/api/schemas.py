@@ -109,6 +109,19 @@ class LeasePublic(BaseModel):
     heartbeat_at: float | None
 
 
+class RestartPublic(BaseModel):
+    """One restart of a long job by the kernel."""
+
+    at: float
+    reason: str = Field(
+        description="memory (over its limit), schedule (its restart_every), crash (its process "
+        "died or failed), lost (its worker stopped renewing the lease)"
+    )
+    detail: str = Field(description="What happened, in words.")
+    worker: str | None = Field(description="The worker it ran on.")
+    uptime: float | None = Field(description="Seconds it had run in that process.")
+
+
 class ExperimentDetail(ExperimentPublic):
     """A run whole: config, lease, summaries, test scores beside their baselines, files."""
 
@@ -116,6 +129,13 @@ class ExperimentDetail(ExperimentPublic):
     config: dict[str, Any]
     seed: int | None
     attempts: int
+    restarts: int = Field(description="How often the kernel restarted the job.")
+    restart_history: list[RestartPublic] = Field(
+        description="Its newest restarts (at most 20), oldest first."
+    )
+    not_before: float | None = Field(
+        description="A queued job waits until then to run again (the backoff after a crash)."
+    )
     cancel_requested_at: float | None
     lease: LeasePublic
     summaries: dict[str, MetricSummaryPublic]

@@ -112,9 +112,17 @@ class _ProcessWorker:
         return None if supervision is None else supervision.status
 
 
-def send_run(app: Celery, experiment_id: int, task_id: str | None = None) -> None:
-    """Send the task that runs ``experiment_id`` (task id ``run-<id>`` unless given)."""
-    app.send_task(TASK_NAME, args=[experiment_id], task_id=task_id or _task_id(experiment_id))
+def send_run(
+    app: Celery, experiment_id: int, task_id: str | None = None, delay: float = 0.0
+) -> None:
+    """Send the task that runs ``experiment_id`` (task id ``run-<id>`` unless given), to be
+    run ``delay`` seconds from now."""
+    app.send_task(
+        TASK_NAME,
+        args=[experiment_id],
+        task_id=task_id or _task_id(experiment_id),
+        countdown=delay if delay > 0 else None,
+    )
 
 
 def _task_id(experiment_id: int) -> str:
@@ -137,8 +145,9 @@ class CeleryTransport(Transport):
         self.app = make_celery_app(settings)
         self.broker = maybe_sanitize_url(settings.broker_url)
 
-    def submit(self, experiment_id: int) -> None:
-        """Send the run's task; sending it again is harmless (it runs once).
+    def submit(self, experiment_id: int, delay: float = 0.0) -> None:
+        """Send the run's task (held by the broker ``delay`` seconds); sending it again is
+        harmless (it runs once).
 
         Raises
         ------
@@ -146,7 +155,7 @@ class CeleryTransport(Transport):
             When the broker cannot take the message (it names the broker, not its password).
         """
         try:
-            send_run(self.app, experiment_id)
+            send_run(self.app, experiment_id, delay=delay)
         except _BROKER_ERRORS as e:
             raise self._unreachable(e) from e
 

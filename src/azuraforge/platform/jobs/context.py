@@ -69,6 +69,7 @@ class StoreContext:
         self._output_stored = 0
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
+        self._checkpoint: dict[str, Any] | None = None
         self._non_finite: set[str] = set()
         self._checked_names: set[str] = set()
         self._observers: list[Callable[[dict[str, float], int], None]] = []
@@ -181,6 +182,23 @@ class StoreContext:
             self._progress = (done, total, message)
         self._wake.set()
 
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state this job last saved with :meth:`save_checkpoint` (in an earlier
+        process, before a restart), or ``None`` on its first start."""
+        return self.store.load_checkpoint(self.lease.experiment_id)
+
+    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Keep ``state`` (a JSON object) as what the job resumes from after a restart.
+
+        Written by the flusher like the metrics, in the transaction of the points logged
+        before it: a job resuming from it finds every one of those stored and none logged
+        after it. Only the newest state waiting to be written is kept.
+        """
+        copy = json.loads(json.dumps(dict(state)))  # unstorable values fail here, not later
+        with self._lock:
+            self._checkpoint = copy
+        self._wake.set()
+
     def should_stop(self) -> bool:
         """Whether the run was cancelled (here or through ``stop_requested``) or its lease
         lost."""
@@ -214,7 +232,10 @@ class StoreContext:
 
     def _pending(self) -> bool:
         with self._lock:
-            buffered = bool(self._points or self._lines or self._artifacts or self._progress)
+            buffered = bool(
+                self._points or self._lines or self._artifacts or self._progress
+                or self._checkpoint is not None
+            )  # fmt: skip
         return buffered or (self.spool.exists() and self.spool.stat().st_size > 0)
 
     def _flush_loop(self) -> None:
@@ -250,9 +271,10 @@ class StoreContext:
             lines, self._lines = self._lines, []
             artifacts, self._artifacts = self._artifacts, []
             progress, self._progress = self._progress, None
+            checkpoint, self._checkpoint = self._checkpoint, None
         try:
-            self.store.log_metrics(self.lease, points)
-            points = []
+            self.store.log_metrics(self.lease, points, checkpoint)
+            points, checkpoint = [], None
             if lines:
                 self.store.log_lines(self.lease, lines)
                 self._output_stored += sum(
@@ -268,7 +290,7 @@ class StoreContext:
                 self.store.set_progress(self.lease, *progress)
                 progress = None
         finally:
-            self._requeue(points, lines, artifacts, progress)
+            self._requeue(points, lines, artifacts, progress, checkpoint)
 
     def _drop_oldest_output(self) -> None:
         """Drop the oldest printed lines down to half of ``output_limit`` (a rotation: the
@@ -282,14 +304,22 @@ class StoreContext:
         )  # fmt: skip
 
     def _requeue(
-        self, points: list[Point], lines: list[Any], artifacts: list[Any], progress: Any
+        self,
+        points: list[Point],
+        lines: list[Any],
+        artifacts: list[Any],
+        progress: Any,
+        checkpoint: dict[str, Any] | None,
     ) -> None:
-        """Put back what a failed flush did not write, ahead of what came since."""
+        """Put back what a failed flush did not write, ahead of what came since (a newer
+        progress or checkpoint replaces the older)."""
         with self._lock:
             self._points[:0] = points
             self._lines[:0] = lines
             self._artifacts[:0] = artifacts
             self._progress = self._progress or progress
+            if self._checkpoint is None:
+                self._checkpoint = checkpoint
 
     def _spool_pending(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
@@ -75,6 +76,71 @@ class JobHost:
                 close()
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How the kernel keeps a long job going (the seed's PM2 file: ``autorestart``,
+    ``max_memory_restart``, ``cron_restart``), unlike PM2 never killing it mid-step.
+
+    A restart for memory or on schedule asks the job to stop at its next step boundary
+    (``ctx.should_stop()`` turns true): it saves its checkpoint
+    (:meth:`~azuraforge.platform.jobs.context.StoreContext.save_checkpoint`) and returns; its
+    worker hands the lease back and the job is queued again at once, for any worker, which
+    resumes it from the checkpoint. A job whose process dies, or that fails with an error
+    other than a user's (a bad setting, bad data), is restarted after a backoff that doubles
+    each time; one that crashed ``max_crashes`` times in a row ends ``failed`` with the
+    history of its crashes (its row's ``restart_history``), never retried in silence.
+    A job's restarts on memory or schedule reset the count; so does running ``stable_after``
+    seconds before crashing.
+    """
+
+    memory_limit: int | None = None
+    """Bytes of resident memory of the job's process past which it is restarted."""
+    restart_every: float | None = None
+    """Seconds after which a running job is restarted (a scheduled restart)."""
+    max_restarts: int = 5
+    """Restarts after crashes in a row (each within ``stable_after`` of its start); the
+    crash after them fails the job (PM2's ``max_restarts``)."""
+    backoff: float = 1.0
+    """Seconds before the first restart after a crash; doubled at each crash in a row."""
+    max_backoff: float = 300.0
+    """The longest wait before a restart after a crash."""
+    stable_after: float = 60.0
+    """A job that ran this long before it crashed starts counting crashes afresh."""
+    step_grace: float = 300.0
+    """Seconds a job asked to restart may take to reach its step boundary; past them it is
+    killed, and that counts as a crash."""
+
+    def crashes_in_a_row(self, history: list[dict[str, Any]] | None) -> int:
+        """How many of the newest restarts in ``history`` were crashes (a dead process, an
+        error, a lost worker) each within ``stable_after`` of the job's start.
+
+        >>> policy = RestartPolicy(stable_after=60)
+        >>> policy.crashes_in_a_row([{"reason": "crash", "uptime": 2},
+        ...     {"reason": "memory", "uptime": 9}, {"reason": "crash", "uptime": 1},
+        ...     {"reason": "lost", "uptime": 30}])
+        2
+        """
+        count = 0
+        for entry in reversed(history or []):
+            if entry["reason"] not in CRASHES or (entry.get("uptime") or 0) >= self.stable_after:
+                break
+            count += 1
+        return count
+
+    def delay(self, crashes: int) -> float:
+        """Seconds before the restart that follows ``crashes`` crashes in a row.
+
+        >>> [RestartPolicy(backoff=1, max_backoff=5).delay(n) for n in (1, 2, 3, 4)]
+        [1.0, 2.0, 4.0, 5.0]
+        """
+        return float(min(self.backoff * 2 ** (crashes - 1), self.max_backoff))
+
+
+CRASHES = ("crash", "lost")
+"""The restarts that count toward :attr:`RestartPolicy.max_restarts`: a job's process that
+died or failed, and a job whose worker stopped renewing its lease."""
+
+
 class JobKind(ABC):
     """One kind of job. Subclass it, set :attr:`name`, and declare it in the entry-point
     group ``azuraforge.job_kinds`` under that name:
@@ -100,6 +166,15 @@ class JobKind(ABC):
     cancel_grace: ClassVar[float | None] = None
     """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
     ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""
+
+    restart: ClassVar[RestartPolicy | None] = None
+    """How the kernel keeps this kind's jobs going (:class:`RestartPolicy`); ``None``: a job
+    runs once, and its process dying fails it."""
+
+    def restart_policy(self, record: ExperimentRecord) -> RestartPolicy | None:
+        """The restart policy of the job ``record``: :attr:`restart` unless overridden (a
+        kind whose jobs each set their own memory limit reads it from ``record.config``)."""
+        return self.restart
 
     @abstractmethod
     def run(

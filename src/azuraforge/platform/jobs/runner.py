@@ -33,9 +33,16 @@ from azuraforge.errors import (
     public_message,
 )
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.kinds import get_kind
+from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
-from azuraforge.platform.jobs.transport import make_transport
+from azuraforge.platform.jobs.restarts import (
+    RESTART_SIGNAL,
+    Watchdog,
+    after_crash,
+    gave_up,
+    hand_back,
+)
+from azuraforge.platform.jobs.transport import submit_again
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
@@ -52,7 +59,10 @@ _log = logging.getLogger(__name__)
 USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
 """What the run was given was wrong (its data, a setting): logged as its message alone."""
 
-_EXIT_RECORDED, _EXIT_LEASE_LOST = 0, 3
+_EXIT_RECORDED, _EXIT_LEASE_LOST, _EXIT_HANDED_BACK = 0, 3, 4
+HANDED_BACK = "handed back"
+"""What :func:`execute` returns for a job that stopped at a step boundary to be restarted:
+nothing is recorded, its worker queues it again."""
 CANCEL_SIGNAL, SHUTDOWN_SIGNAL = signal.SIGUSR1, signal.SIGUSR2
 """What a worker sends its run's process: someone asked the run to stop; the worker stops."""
 WORKER_SHUT_DOWN = "stopped because its worker was shut down"
@@ -69,17 +79,28 @@ class Interruption:
 
 class RunStop:
     """What stops a supervised run, as its process sees it: a cancel request (its worker
-    sends :data:`CANCEL_SIGNAL`), the worker shutting down (:data:`SHUTDOWN_SIGNAL`), or the
-    worker gone (the process's parent is no longer ``parent``). Calling it is the run's
-    cheap once-a-batch check."""
+    sends :data:`CANCEL_SIGNAL`), the worker shutting down (:data:`SHUTDOWN_SIGNAL`), a
+    restart (:data:`~azuraforge.platform.jobs.restarts.RESTART_SIGNAL`), or the worker gone
+    (the process's parent is no longer ``parent``). Calling it is the run's cheap
+    once-a-batch check."""
 
     def __init__(self, parent: int, worker: str) -> None:
         self.parent, self.worker = parent, worker
         self.cancelled = threading.Event()
         self.shutdown = threading.Event()
+        self.restart = threading.Event()
 
     def __call__(self) -> bool:
-        return self.cancelled.is_set() or self.shutdown.is_set() or self.worker_gone()
+        return (
+            self.cancelled.is_set()
+            or self.shutdown.is_set()
+            or self.restart.is_set()
+            or self.worker_gone()
+        )
+
+    def handing_back(self) -> bool:
+        """Whether the run stops to be restarted (and for nothing else)."""
+        return self.restart.is_set() and not self.cancelled.is_set() and not self.shutdown.is_set()
 
     def worker_gone(self) -> bool:
         """Whether the worker process died (this process was handed to another parent)."""
@@ -108,11 +129,16 @@ def execute(
     show_progress: bool = False,
     interrupted: Any = lambda: None,
     output: OutputCapture | None = None,
+    handing_back: Any = lambda: False,
 ) -> str:
-    """Run the experiment ``lease`` holds through its pipeline and record how it ended.
+    """Run the experiment ``lease`` holds through its kind and record how it ended.
 
     ``interrupted()`` says why a run that stopped as if cancelled was stopped, when no one
-    asked (:meth:`RunStop.interruption`); what ``output`` captures (the process's stdout and
+    asked (:meth:`RunStop.interruption`); ``handing_back()`` whether it stopped to be
+    restarted (then nothing is recorded: :data:`HANDED_BACK`). A job whose kind has a
+    restart policy and that fails with an error that is not the user's is restarted after a
+    backoff (:func:`~azuraforge.platform.jobs.restarts.after_crash`). What ``output``
+    captures (the process's stdout and
     stderr) is kept among the run's log lines. The run's log keeps the full message of an
     error; its recorded ``error``, which the API shows, is the error's public form with the
     server's places taken out (a data file named relative to the data folder, a file of the
@@ -134,14 +160,19 @@ def execute(
     if output is not None:
         output.attach(ctx.log_output)
     status, error, result = FAILED, None, None
+    policy: RestartPolicy | None = None
+    crashed: RestartPolicy | None = None  # the policy of a job that crashed
     try:
-        status, result = get_kind(record.kind).run(store, record, settings, ctx)
+        kind = get_kind(record.kind)
+        policy = kind.restart_policy(record)
+        status, result = kind.run(store, record, settings, ctx)
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
         if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise
             ctx.logger.error("run failed: %s", failure)
         else:
             ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
+            crashed = policy
         error = f"{type(e).__name__}: {public_message(e)}"
     if output is not None:
         output.stop()  # its last lines reach the context before it closes
@@ -149,11 +180,15 @@ def execute(
     if ctx.lease_lost:
         return LOST
     status, error = ctx.end_status(status, error)
+    if status == CANCELLED and handing_back():
+        return HANDED_BACK
     interruption = interrupted() if status == CANCELLED else None
     if interruption is not None:
         return end_interrupted(store, lease, settings, interruption, result)
     if error is not None:
         error = Redaction(settings, inside=[ctx.output_dir])(error)
+    if crashed is not None:
+        return after_crash(store, lease, settings, crashed, f"the job failed: {error}")
     store.finish(lease, status, error=error, result=result)
     return status
 
@@ -174,12 +209,7 @@ def end_interrupted(
     status = store.interrupt(lease, interruption.status, error=interruption.reason, result=result)
     if status == QUEUED:
         _log.warning("experiment %d: %s; queued again", lease.experiment_id, interruption.reason)
-        transport = make_transport(settings)
-        try:
-            transport.submit(lease.experiment_id)
-        except Exception as e:  # local workers find it anyway; say why Celery ones may not
-            _log.error("experiment %d is queued again but was not sent: %s",
-                       lease.experiment_id, e)  # fmt: skip
+        submit_again(settings, lease.experiment_id)
     return status
 
 
@@ -228,25 +258,45 @@ def supervise(
 
     Setting ``shutdown`` (the worker is stopping) stops the run as a cancel request does,
     recorded as :meth:`RunStop.interruption` says. A job whose kind has a ``cancel_grace``
-    (0 for a prediction, which has nothing to save) has that long to stop.
+    (0 for a prediction, which has nothing to save) has that long to stop; one whose kind has
+    a restart policy is watched (:class:`~azuraforge.platform.jobs.restarts.Watchdog`), and
+    fails at once when its workers were lost too many times in a row.
     """
-    grace = _cancel_grace(store.get_experiment(lease.experiment_id).kind)
+    record = store.get_experiment(lease.experiment_id)
+    grace, policy = _kind_terms(record)
+    if (
+        policy is not None
+        and policy.crashes_in_a_row(record.restart_history) > policy.max_restarts
+    ):
+        return _give_up(store, lease, policy, record.restart_history or [])
     parent = os.getpid()
     child = os.fork()
     if child == 0:
         _child_main(store, lease, settings, parent)  # never returns
     if grace is not None:
         settings = settings.model_copy(update={"cancel_grace": grace})
-    return _watch(store, lease, settings, child, shutdown or threading.Event())
+    watchdog = None if policy is None else Watchdog(policy, child)
+    return _watch(store, lease, settings, child, shutdown or threading.Event(), watchdog)
 
 
-def _cancel_grace(kind: str) -> float | None:
-    """The kind's ``cancel_grace``; ``None`` (the settings') for a kind that does not load,
-    whose job then fails in its own process, saying why."""
+def _kind_terms(record: ExperimentRecord) -> tuple[float | None, RestartPolicy | None]:
+    """The job's kind's ``cancel_grace`` and restart policy; ``None`` for both when the kind
+    does not load, whose job then fails in its own process, saying why."""
     try:
-        return get_kind(kind).cancel_grace
+        kind = get_kind(record.kind)
+        return kind.cancel_grace, kind.restart_policy(record)
     except Exception:  # any failure of a kind's code: its job fails in its process, saying why
-        return None
+        return None, None
+
+
+def _give_up(
+    store: Store, lease: Lease, policy: RestartPolicy, history: list[dict[str, Any]]
+) -> Supervision:
+    """Fail a job claimed after more crashes in a row than its policy restarts (its workers
+    died under it: the reaper queued it again each time)."""
+    crashes = policy.crashes_in_a_row(history)
+    _finish_quietly(store, lease, FAILED, gave_up(policy, crashes, history[-1]["detail"]))
+    return Supervision(FAILED)
 
 
 def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:
@@ -264,10 +314,12 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
         stop = RunStop(parent, lease.owner)
         signal.signal(CANCEL_SIGNAL, lambda *_: stop.cancelled.set())
         signal.signal(SHUTDOWN_SIGNAL, lambda *_: stop.shutdown.set())
+        signal.signal(RESTART_SIGNAL, lambda *_: stop.restart.set())
         status = execute(
-            store, lease, settings, stop, interrupted=stop.interruption, output=output
-        )
-        code = _EXIT_LEASE_LOST if status == LOST else _EXIT_RECORDED
+            store, lease, settings, stop, interrupted=stop.interruption, output=output,
+            handing_back=stop.handing_back,
+        )  # fmt: skip
+        code = _EXIT_CODES.get(status, _EXIT_RECORDED)
     except LeaseLostError:
         code = _EXIT_LEASE_LOST
     except BaseException:
@@ -279,12 +331,20 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
         os._exit(code)
 
 
+_EXIT_CODES = {LOST: _EXIT_LEASE_LOST, HANDED_BACK: _EXIT_HANDED_BACK}
+
+
 def _watch(
-    store: Store, lease: Lease, settings: Settings, child: int, shutdown: threading.Event
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    child: int,
+    shutdown: threading.Event,
+    watchdog: Watchdog | None,
 ) -> Supervision:
     exited = _exit_signal(child)
     try:
-        return _supervise_child(store, lease, settings, child, shutdown, exited)
+        return _supervise_child(store, lease, settings, child, shutdown, exited, watchdog)
     finally:
         if exited is not None:
             os.close(exited)
@@ -316,6 +376,7 @@ def _supervise_child(
     child: int,
     shutdown: threading.Event,
     exited: int | None,
+    watchdog: Watchdog | None,
 ) -> Supervision:
     next_renewal = time.monotonic() + settings.heartbeat_interval
     cancelled_at: float | None = None
@@ -324,7 +385,7 @@ def _supervise_child(
         _pause(exited, settings.poll_interval)
         ended, wait_status = os.waitpid(child, os.WNOHANG)
         if ended:
-            return _ended(store, lease, wait_status)
+            return _ended(store, lease, settings, wait_status, watchdog)
         try:
             if time.monotonic() >= next_renewal:
                 cancel = store.renew(lease, settings.lease_ttl)
@@ -334,7 +395,8 @@ def _supervise_child(
         except LeaseLostError as e:
             if _recorded(store, lease):
                 # The child recorded the end (releasing the lease) just before this renewal.
-                return _ended(store, lease, _wait(child, settings.cancel_grace + 1.0))
+                wait_status = _wait(child, settings.cancel_grace + 1.0)
+                return _ended(store, lease, settings, wait_status, watchdog)
             _log.warning("%s; stopping the run", e)
             _kill(child)
             return Supervision(LOST, forced=True)
@@ -349,6 +411,13 @@ def _supervise_child(
         if cancelled_at is not None and time.monotonic() - cancelled_at >= settings.cancel_grace:
             _kill(child)
             return _forced_stop(store, lease, settings, asked)
+        if watchdog is not None and cancelled_at is None:
+            watchdog.check()
+            overdue = watchdog.overdue()
+            if overdue is not None:
+                _kill(child)
+                return Supervision(after_crash(store, lease, settings, watchdog.policy, overdue),
+                                   forced=True)  # fmt: skip
 
 
 def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool) -> Supervision:
@@ -373,15 +442,37 @@ def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool
     return Supervision(status, forced=True)
 
 
-def _ended(store: Store, lease: Lease, wait_status: int) -> Supervision:
+def _ended(
+    store: Store, lease: Lease, settings: Settings, wait_status: int, watchdog: Watchdog | None
+) -> Supervision:
     code = os.waitstatus_to_exitcode(wait_status)
     if code == _EXIT_RECORDED:
         return Supervision(store.get_experiment(lease.experiment_id).status)
     if code == _EXIT_LEASE_LOST:
         return Supervision(LOST)
-    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    if code == _EXIT_HANDED_BACK and watchdog is not None and watchdog.asked is not None:
+        if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
+            _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
+            return Supervision(CANCELLED)
+        return Supervision(hand_back(store, lease, settings, watchdog.asked))
+    how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+    if watchdog is not None:
+        detail = f"the job's process died ({how})"
+        return Supervision(after_crash(store, lease, settings, watchdog.policy, detail))
     _finish_quietly(store, lease, FAILED, f"the run's process died ({how})")
     return Supervision(FAILED)
+
+
+def _signal_name(number: int) -> str:
+    """``SIGKILL`` for 9; the number of a signal with no name (a real-time one).
+
+    >>> _signal_name(9), _signal_name(40)
+    ('SIGKILL', '40')
+    """
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _recorded(store: Store, lease: Lease) -> bool:

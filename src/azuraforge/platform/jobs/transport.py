@@ -9,12 +9,15 @@ workers also poll the store). A Celery worker hears of a run only through its me
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.jobs.wake import wake as wake_a_worker
 from azuraforge.platform.settings import Settings
+
+_log = logging.getLogger(__name__)
 
 
 class Transport(ABC):
@@ -34,8 +37,9 @@ class Transport(ABC):
     """The broker's URL as messages show it (no password); ``None`` without a broker."""
 
     @abstractmethod
-    def submit(self, experiment_id: int) -> None:
-        """Tell the workers that this run is queued."""
+    def submit(self, experiment_id: int, delay: float = 0.0) -> None:
+        """Tell the workers that this run is queued, to be run ``delay`` seconds from now
+        (its row's ``not_before``: the backoff after a crash)."""
 
     @abstractmethod
     def cancel(self, experiment_id: int) -> None:
@@ -64,9 +68,10 @@ class LocalTransport(Transport):
     def __init__(self, wake: Path | None = None) -> None:
         self.wake = wake
 
-    def submit(self, experiment_id: int) -> None:
-        """Wake an idle worker (when a pipe was given); the ``queued`` row is the message."""
-        if self.wake is not None:
+    def submit(self, experiment_id: int, delay: float = 0.0) -> None:
+        """Wake an idle worker (when a pipe was given); the ``queued`` row is the message
+        (workers claim a delayed run at their first poll past its ``not_before``)."""
+        if self.wake is not None and delay <= 0:
             wake_a_worker(self.wake)
 
     def cancel(self, experiment_id: int) -> None:
@@ -83,3 +88,13 @@ def make_transport(settings: Settings) -> Transport:
 
         return CeleryTransport(settings)
     return LocalTransport(settings.home / WAKE_FILE)
+
+
+def submit_again(settings: Settings, experiment_id: int, delay: float = 0.0) -> None:
+    """Send a run its worker queued again (a worker shut down, a job restarted) to the
+    settings' transport; a failure is logged, not raised: local workers find the run anyway,
+    and the message says why Celery ones may not."""
+    try:
+        make_transport(settings).submit(experiment_id, delay=delay)
+    except Exception as e:
+        _log.error("experiment %d is queued again but was not sent: %s", experiment_id, e)

@@ -358,7 +358,8 @@ class ExperimentStore(StoreBase):
         return record
 
 
-_COLUMNS = [c for c in Experiment.__mapper__.columns if c.key != "project_id"]
+# The checkpoint is read by the job that resumes from it (Store.load_checkpoint), not listed.
+_COLUMNS = [c for c in Experiment.__mapper__.columns if c.key not in ("project_id", "checkpoint")]
 
 
 def select_records() -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.models import Experiment
@@ -18,6 +18,8 @@ from azuraforge.platform.store.records import Lease
 from azuraforge.platform.store.states import COMPLETED, LOST, QUEUED, RUNNING
 
 _CLAIM_TRIES = 5
+RESTART_HISTORY = 20
+"""How many of a job's newest restarts its row keeps (``restarts`` counts them all)."""
 
 
 class LeaseStore(StoreBase):
@@ -29,7 +31,10 @@ class LeaseStore(StoreBase):
             with self._begin() as connection:
                 candidate = connection.scalar(
                     select(Experiment.id)
-                    .where(Experiment.status == QUEUED)
+                    .where(
+                        Experiment.status == QUEUED,
+                        or_(Experiment.not_before.is_(None), Experiment.not_before <= time.time()),
+                    )
                     .order_by(Experiment.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -43,7 +48,8 @@ class LeaseStore(StoreBase):
 
     def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
         """Claim this run if it is queued; ``None`` if it is not (taken, cancelled, ended):
-        a broker delivering the same task twice never runs it twice."""
+        a broker delivering the same task twice never runs it twice. A job's ``not_before``
+        is its message's delay (the broker's), not checked here."""
         with self._begin() as connection:
             return self._claim(connection, experiment_id, owner, ttl)
 
@@ -64,6 +70,7 @@ class LeaseStore(StoreBase):
                 started_at=now,
                 attempts=Experiment.attempts + 1,
                 error=None,
+                not_before=None,
             )
             .returning(Experiment.lease_epoch, Experiment.project_id)
         ).first()
@@ -166,6 +173,38 @@ class LeaseStore(StoreBase):
             self._update_with_event(connection, lease, values, payload)
         return str(values["status"])
 
+    def restart(
+        self, lease: Lease, reason: str, detail: str, *, delay: float = 0.0
+    ) -> dict[str, Any]:
+        """Queue the leased job again, releasing the lease, to be claimed ``delay`` seconds
+        from now (by any worker), and add the restart to its history: ``reason`` (``memory``,
+        ``schedule``, ``crash``) and ``detail``, what happened. Returns the history entry.
+
+        Raises
+        ------
+        LeaseLostError
+            If the lease is no longer held: the run's row keeps what the reaper wrote.
+        """
+        now = time.time()
+        with self._begin() as connection:
+            self._fence(connection, lease)
+            values, entry = _restarted(connection, lease.experiment_id, reason, detail, now)
+            values.update(
+                status=QUEUED, lease_owner=None, lease_expires_at=None,
+                not_before=now + delay if delay > 0 else None,
+            )  # fmt: skip
+            payload = {"status": QUEUED, "restart": entry, "worker": lease.owner}
+            self._update_with_event(connection, lease, values, payload)
+        return entry
+
+    def load_checkpoint(self, experiment_id: int) -> dict[str, Any] | None:
+        """The job's last saved checkpoint, or ``None`` when it never saved one."""
+        with self._read() as connection:
+            state: dict[str, Any] | None = connection.scalar(
+                select(Experiment.checkpoint).where(Experiment.id == experiment_id)
+            )
+        return state
+
     def _update_with_event(
         self, connection: Connection, lease: Lease, values: dict[str, Any], payload: dict[str, Any]
     ) -> None:
@@ -210,6 +249,8 @@ class LeaseStore(StoreBase):
             )
             if status == LOST:
                 values["finished_at"] = now
+            else:  # its history says it, and the kernel counts it as a crash
+                values.update(_restarted(connection, experiment_id, "lost", reason, now)[0])
             changed = connection.execute(
                 update(Experiment)
                 .where(
@@ -225,3 +266,21 @@ class LeaseStore(StoreBase):
             payload = {"status": status, "error": reason, "worker": row.worker}
             self._event(connection, row.project_id, experiment_id, "status", payload)
         return experiment_id, status
+
+
+def _restarted(
+    connection: Connection, experiment_id: int, reason: str, detail: str, now: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values that add a restart to a job's row, and its history entry: when, why, on
+    which worker, and how long the job had been running (``uptime``, seconds)."""
+    row = connection.execute(
+        select(Experiment.restart_history, Experiment.worker, Experiment.started_at).where(
+            Experiment.id == experiment_id
+        )
+    ).one()
+    uptime = None if row.started_at is None else round(now - row.started_at, 3)
+    entry = {"at": now, "reason": reason, "detail": detail, "worker": row.worker,
+             "uptime": uptime}  # fmt: skip
+    history = [*(row.restart_history or []), entry][-RESTART_HISTORY:]
+    values = {"restarts": Experiment.restarts + 1, "restart_history": history}
+    return values, entry

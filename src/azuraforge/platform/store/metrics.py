@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from azuraforge.errors import InvalidParameterError, shorten
-from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase
+from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase, json_safe
 from azuraforge.platform.store.models import (
     Artifact,
     Event,
@@ -37,8 +37,13 @@ Point = tuple[str, int, float, float]
 class MetricStore(StoreBase):
     """Writes of a running run (each checks its lease) and reads of what runs wrote."""
 
-    def log_metrics(self, lease: Lease, points: Sequence[Point]) -> None:
-        """Write ``points`` in one transaction, update the run's summaries, add one event.
+    def log_metrics(
+        self, lease: Lease, points: Sequence[Point], checkpoint: dict[str, Any] | None = None
+    ) -> None:
+        """Write ``points`` in one transaction, update the run's summaries, add one event;
+        and replace the job's checkpoint with ``checkpoint`` (a JSON object) in the same
+        transaction when one is given, so a job resuming from a checkpoint finds stored
+        every point logged before it, and none after.
 
         Raises
         ------
@@ -49,7 +54,7 @@ class MetricStore(StoreBase):
         InvalidParameterError
             If a value is NaN or infinite (SQLite cannot store NaN); nothing is written.
         """
-        if not points:
+        if not points and checkpoint is None:
             return
         for key in {point[0] for point in points}:
             check_metric_name(key)
@@ -60,6 +65,14 @@ class MetricStore(StoreBase):
             )
         with self._begin() as connection:
             self._fence(connection, lease)
+            if checkpoint is not None:
+                connection.execute(
+                    update(Experiment)
+                    .where(Experiment.id == lease.experiment_id)
+                    .values(checkpoint=json_safe(checkpoint))
+                )
+            if not points:
+                return
             project_id = self.project_of(connection, lease.experiment_id)
             _insert_points(connection, lease.experiment_id, points)
             _summarise(connection, project_id, lease.experiment_id, points)

@@ -94,6 +94,16 @@ class Experiment(Base):
     )
     trial_number: Mapped[int | None] = mapped_column(Integer)
     """The Optuna trial number of a trial run."""
+    not_before: Mapped[float | None] = mapped_column(Float)
+    """A queued job is not claimed before this time (the backoff after its process crashed)."""
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How often the kernel restarted the job (memory limit, schedule, crash, lost worker)."""
+    restart_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The newest restarts (when, why, on which worker), oldest first, at most
+    ``RESTART_HISTORY`` of them."""
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What a long job saved to resume from (``StoreContext.save_checkpoint``), written in
+    the transaction of the metrics logged before it."""
 
 
 class Param(Base):

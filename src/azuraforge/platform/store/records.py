@@ -43,6 +43,12 @@ class ExperimentRecord:
     """``run``, ``trial`` (of study ``study_id``, Optuna's ``trial_number``) or ``prediction``."""
     study_id: int | None = None
     trial_number: int | None = None
+    not_before: float | None = None
+    """Not claimed before this time (the backoff after a crash)."""
+    restarts: int = 0
+    """How often the kernel restarted the job."""
+    restart_history: list[dict[str, Any]] | None = None
+    """The newest restarts, oldest first: ``at``, ``reason``, ``detail``, ``worker``."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
 

@@ -35,6 +35,7 @@ from azuraforge.platform.api.schemas import (
     MetricsPublic,
     MetricSummaryPublic,
     ReportPublic,
+    RestartPublic,
     error_responses,
 )
 from azuraforge.platform.services.experiments import submit
@@ -142,6 +143,9 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
         config=record.config,
         seed=record.seed,
         attempts=record.attempts,
+        restarts=record.restarts,
+        restart_history=[RestartPublic(**entry) for entry in record.restart_history or []],
+        not_before=record.not_before,
         cancel_requested_at=record.cancel_requested_at,
         lease=LeasePublic(
             owner=record.lease_owner,

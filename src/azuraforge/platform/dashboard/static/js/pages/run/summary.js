@@ -24,6 +24,8 @@ export function runInfo(run) {
     lease.owner ? ["Lease", `${lease.owner}, epoch ${lease.epoch}${lease.expires_at && !FINISHED.has(run.status) ? `, expires in ${duration(lease.expires_at - now)}` : ""}`] : ["Lease epoch", String(lease.epoch)],
     lease.heartbeat_at ? ["Last heartbeat", ago(lease.heartbeat_at)] : null,
     ["Attempts", String(run.attempts)],
+    run.restarts ? ["Restarts", restartsText(run)] : null,
+    run.not_before && run.status === "queued" ? ["Restarts at", time(run.not_before)] : null,
     ["Created", time(run.created_at)],
     ["Started", run.started_at ? `${time(run.started_at)} (waited ${duration(run.started_at - run.created_at)})` : "—"],
     ["Finished", time(run.finished_at)],
@@ -33,6 +35,12 @@ export function runInfo(run) {
     run.cancel_requested_at ? ["Cancel requested", time(run.cancel_requested_at)] : null,
     run.result?.training ? ["Training", run.result.training] : null,
   ]);
+}
+
+/** How often and why the kernel restarted a long job: its count, then its newest restart. */
+function restartsText(run) {
+  const last = run.restart_history[run.restart_history.length - 1];
+  return last ? `${run.restarts}; the last ${ago(last.at)}: ${last.reason}, ${last.detail}` : String(run.restarts);
 }
 
 /** The test metrics, the model's column first, each baseline marked where the model beats
