@@ -93,7 +93,8 @@ pytest: $(VENV)/.installed-dev
 ## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside
 ## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
-## study overhead against bare Optuna; the dashboard's crowded pages in Chromium (100,000 runs,
+## study overhead against bare Optuna; a 10-minute soak of a long job restarted for memory,
+## on schedule and after a crash; the dashboard's crowded pages in Chromium (100,000 runs,
 ## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
 ## beside transformers, with LoRA adapter swaps under load; its memory beside Chroma, which
 ## the bench-memory extra installs); they write docs/benchmarks.md;
@@ -109,6 +110,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
+	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
 	$(BIN)/python benchmarks/assist_generation.py

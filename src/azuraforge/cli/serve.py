@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -39,8 +37,6 @@ Host = Annotated[
 ]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
 TransportName = Literal["local", "celery"]
-API_FACTORY = "azuraforge.platform.api.app:create_app_from_environment"
-"""What each API process imports and calls (``--api-workers`` above 1)."""
 
 
 def serve(
@@ -103,14 +99,8 @@ def serve(
     server's (--allowed-hosts) are refused.
     """
     with user_errors(verbose):
-        from azuraforge.platform.api.app import create_app
-        from azuraforge.platform.api.processes import (
-            exit_on_sigterm,
-            listen,
-            run_uvicorn,
-            serve_processes,
-        )
-        from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
+        from azuraforge.platform.api.processes import listen
+        from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.store import Store, create_if_empty, upgrade_database
         from azuraforge.platform.store.engine import shown_url
 
@@ -131,37 +121,25 @@ def serve(
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
-        count = settings.workers if settings.transport == "local" else 0
-        pool, reaper = LocalWorkerPool(settings, count), Reaper(store, settings)
         processes = settings.api_workers
         with arguments():  # a port in use: refused before any start, exit code 2
             listeners = listen(host, port, processes)
-        try:
-            exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
-            pool.start()
-            reaper.start()
+
+        def started() -> None:
             shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
             console.print(
                 f"AzuraForge on {shown} (dashboard: /, API: /api/v1, docs: /docs); "
-                f"store {store.shown_url}; {settings.transport} transport, {count} local workers, "
+                f"store {store.shown_url}; {settings.transport} transport, "
+                f"{local_workers(settings)} local workers, "
                 f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
                 highlight=False,
                 soft_wrap=True,
             )
             if first_run is not None:
                 _submit_and_announce(store, transport, settings, *first_run, urls[0])
-            if processes == 1:
-                run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
-            else:  # the API processes read the settings given here from their environment
-                os.environ.update(settings_environment(settings))
-                serve_processes(API_FACTORY, listeners)
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
-            console.print("stopping workers...")
-            pool.stop()
-            reaper.stop()
-            for listener in listeners:
-                listener.close()
+
+        run_server(settings, store, transport, listeners, started=started,
+                   stopping=lambda: console.print("stopping workers..."))  # fmt: skip
 
 
 def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str, Any]]:
@@ -311,29 +289,7 @@ def worker(
 ) -> None:
     """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
     with user_errors(verbose):
-        from azuraforge.platform.api.processes import exit_on_sigterm
-        from azuraforge.platform.jobs.local import LocalWorkerPool
-        from azuraforge.platform.jobs.worker import Worker
+        from azuraforge.platform.server import run_workers
 
         settings = settings_with(database_url=database_url, transport=transport)
-        if settings.transport == "celery":
-            from azuraforge.platform.jobs.celery_transport import run_celery_worker
-
-            console.print(f"Celery worker on {settings.broker_url}, concurrency {concurrency}")
-            run_celery_worker(settings, concurrency)
-            return
-        if concurrency == 1:
-            single = Worker(settings)
-            single.stop_on_signals()
-            console.print(f"worker {single.name} on {single.store.shown_url}")
-            single.run_forever()
-            return
-        pool = LocalWorkerPool(settings, concurrency)
-        try:
-            exit_on_sigterm()
-            pool.start()
-            for process in pool.processes:
-                process.wait()
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            pool.stop()
+        run_workers(settings, concurrency, started=console.print)

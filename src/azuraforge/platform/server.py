@@ -1,0 +1,95 @@
+"""Running the platform's processes: ``azuraforge serve`` (the API, its local workers and the
+reaper) and ``azuraforge worker``; the command line parses, checks and calls these.
+
+Both stop the same way on SIGTERM as on Ctrl-C: through their ``finally``, which stops the
+workers (each running job stops at its next step, and is queued again or ends ``cancelled``
+saying why) before the process ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serve_processes
+from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
+from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from azuraforge.platform.store.engine import shown_url
+
+API_FACTORY = "azuraforge.platform.api.app:create_app_from_environment"
+"""What each API process makes its app with when there are several (from the environment)."""
+
+
+def local_workers(settings: Settings) -> int:
+    """How many worker processes ``serve`` starts: ``workers`` on the local transport, none
+    on Celery (its workers are started apart, ``azuraforge worker --transport celery``)."""
+    return settings.workers if settings.transport == "local" else 0
+
+
+def run_server(
+    settings: Settings,
+    store: Store,
+    transport: Transport,
+    listeners: list[socket.socket],
+    *,
+    started: Callable[[], None] = lambda: None,
+    stopping: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve the API on ``listeners`` (one process, or one per listener reading the settings
+    from the environment) with :func:`local_workers` workers and the reaper, until SIGTERM or
+    Ctrl-C. ``started`` is called once all is up (to announce it, or queue a first run);
+    ``stopping`` before the workers are stopped. Closes the listeners."""
+    pool, reaper = LocalWorkerPool(settings, local_workers(settings)), Reaper(store, settings)
+    try:
+        exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
+        pool.start()
+        reaper.start()
+        started()
+        if len(listeners) == 1:
+            run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
+        else:  # the API processes read the settings given here from their environment
+            os.environ.update(settings_environment(settings))
+            serve_processes(API_FACTORY, listeners)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
+        stopping()
+        pool.stop()
+        reaper.stop()
+        for listener in listeners:
+            listener.close()
+
+
+def run_workers(
+    settings: Settings, concurrency: int, started: Callable[[str], None] = lambda _: None
+) -> None:
+    """Run queued jobs of the settings' store until SIGTERM or Ctrl-C: ``concurrency`` Celery
+    worker processes on the Celery transport; else this process as the worker when
+    ``concurrency`` is 1, or a pool of that many. ``started`` is told what runs."""
+    if settings.transport == "celery":
+        from azuraforge.platform.jobs.celery_transport import run_celery_worker
+
+        started(f"Celery worker on {settings.broker_url}, concurrency {concurrency}")
+        run_celery_worker(settings, concurrency)
+        return
+    if concurrency == 1:
+        single = Worker(settings)
+        single.stop_on_signals()
+        started(f"worker {single.name} on {single.store.shown_url}")
+        single.run_forever()
+        return
+    pool = LocalWorkerPool(settings, concurrency)
+    try:
+        exit_on_sigterm()
+        pool.start()
+        started(f"{concurrency} workers on {shown_url(settings.database_url)}")
+        for process in pool.processes:
+            process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        pool.stop()
