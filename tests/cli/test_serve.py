@@ -22,6 +22,7 @@ from websockets.sync.client import connect
 
 from azuraforge.cli.addresses import reachable_urls
 from azuraforge.cli.main import app
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision, upgrade_database
@@ -126,6 +127,19 @@ def test_serve_on_a_port_in_use_is_a_usage_error(tmp_path) -> None:
         )
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_api_processes_never_share_a_port_another_server_holds() -> None:
+    from azuraforge.platform.api.processes import listen
+
+    held = listen("127.0.0.1", free_port(), 2)  # a server's sockets share it (SO_REUSEPORT)
+    port = held[0].getsockname()[1]
+    try:
+        with pytest.raises(InvalidParameterError, match=f"cannot listen on 127.0.0.1:{port}"):
+            listen("127.0.0.1", port, 2)  # SO_REUSEPORT alone let this one share it too
+    finally:
+        for listener in held:
+            listener.close()
 
 
 def test_a_client_that_left_a_quiet_stream_does_not_hold_up_shutdown(settings, sleeper, serves):

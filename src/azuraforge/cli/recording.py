@@ -62,7 +62,7 @@ class RunRecording:
     def end(self, result: RunResult | None, error: str | None = None) -> None:
         """Write what is pending, then the run's end (completed, cancelled or failed)."""
         from azuraforge.errors import LeaseLostError
-        from azuraforge.platform.jobs.runner import describe_result
+        from azuraforge.platform.services.experiments import describe_result
         from azuraforge.platform.store.states import CANCELLED, COMPLETED, FAILED
 
         if not self.ctx.close(timeout=30):

@@ -38,8 +38,11 @@ def listen(host: str, port: int, count: int) -> list[socket.socket]:
     Raises
     ------
     InvalidParameterError
-        When they cannot listen there, naming the reason.
+        When they cannot listen there (a port in use, even by sockets that would share it),
+        naming the reason.
     """
+    if count > 1:  # SO_REUSEPORT would share a port that another server of this user holds
+        _listener(host, port, reuse_port=False).close()
     listeners: list[socket.socket] = []
     try:
         for _ in range(count):

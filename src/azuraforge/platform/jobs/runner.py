@@ -1,4 +1,4 @@
-"""Running one leased experiment: the pipeline in a child process, supervised by its worker.
+"""Running one leased job: its kind in a child process, supervised by its worker.
 
 The worker (parent) keeps the lease: it renews it every ``heartbeat_interval`` and checks
 for a cancel request every ``poll_interval``, independent of how long the run takes. The
@@ -24,7 +24,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.errors import (
     DataFormatError,
     DatasetUnavailableError,
@@ -48,7 +47,6 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 from azuraforge.platform.store.states import (
     CANCELLED,
-    COMPLETED,
     FAILED,
     FINISHED_STATES,
     LOST,
@@ -211,36 +209,6 @@ def end_interrupted(
         _log.warning("experiment %d: %s; queued again", lease.experiment_id, interruption.reason)
         submit_again(settings, lease.experiment_id)
     return status
-
-
-def run_pipeline(record: ExperimentRecord, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
-    """Run ``record``'s pipeline with its config, its files opened by ``ctx``; its final
-    status and stored result."""
-    pipeline = get_pipeline(record.pipeline)
-    config = pipeline.make_config(ctx.open_files(pipeline.Config, record.config))
-    outcome = pipeline().run(config, ctx)
-    return (CANCELLED if outcome.cancelled else COMPLETED), describe_result(outcome, ctx)
-
-
-def describe_result(result: RunResult, ctx: StoreContext) -> dict[str, Any]:
-    """What the store keeps of a run's result: scores beside baselines, files, training end."""
-
-    def inside(path: Any) -> str | None:
-        if path is None:
-            return None
-        try:
-            return str(path.resolve().relative_to(ctx.output_dir.resolve()))
-        except ValueError:
-            return str(path)
-
-    training = result.training
-    return {
-        "metrics": result.metrics,
-        "notes": list(result.notes),
-        "artifact_dir": inside(result.artifact_dir),
-        "report_path": inside(result.report_path),
-        "training": None if training is None else training.describe(),
-    }
 
 
 @dataclass

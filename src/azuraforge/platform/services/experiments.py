@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from azuraforge.apps import get_pipeline
+from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.apps.base import Pipeline
 from azuraforge.errors import (
     AzuraForgeError,
@@ -28,11 +28,10 @@ from azuraforge.errors import (
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
 from azuraforge.platform.jobs.kinds import JobKind
-from azuraforge.platform.jobs.runner import run_pipeline
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
-from azuraforge.platform.store.states import RUN
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, RUN
 
 _log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -291,7 +290,7 @@ def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
 
 class RunKind(JobKind):
     """The job kind ``run``: a pipeline's run with its config
-    (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)."""
+    (:func:`run_pipeline`)."""
 
     name = RUN
 
@@ -299,3 +298,33 @@ class RunKind(JobKind):
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_pipeline(record, ctx)
+
+
+def run_pipeline(record: ExperimentRecord, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
+    """Run ``record``'s pipeline with its config, its files opened by ``ctx``; its final
+    status and stored result."""
+    pipeline = get_pipeline(record.pipeline)
+    config = pipeline.make_config(ctx.open_files(pipeline.Config, record.config))
+    outcome = pipeline().run(config, ctx)
+    return (CANCELLED if outcome.cancelled else COMPLETED), describe_result(outcome, ctx)
+
+
+def describe_result(result: RunResult, ctx: StoreContext) -> dict[str, Any]:
+    """What the store keeps of a run's result: scores beside baselines, files, training end."""
+
+    def inside(path: Any) -> str | None:
+        if path is None:
+            return None
+        try:
+            return str(path.resolve().relative_to(ctx.output_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    training = result.training
+    return {
+        "metrics": result.metrics,
+        "notes": list(result.notes),
+        "artifact_dir": inside(result.artifact_dir),
+        "report_path": inside(result.report_path),
+        "training": None if training is None else training.describe(),
+    }

@@ -1,12 +1,13 @@
 """A study's trial, the job kind ``trial``: a pipeline run whose intermediate metrics feed
 Optuna's pruner, and whose end advances its study.
 
-The trial runs its pipeline like any run (:func:`~azuraforge.platform.jobs.runner.run_pipeline`)
-while a :class:`ObjectiveWatcher` sees each value of the study's objective as it is logged:
-it reports the value to Optuna at its step and asks the pruner; a prune stops the run at its
-next batch, and the run ends ``pruned`` (also when nothing was left to stop: a prune at the
-last step). The run's result keeps ``objective``, the best value
-of the objective over the run in the study's direction (pipelines restore their best
+The trial runs its pipeline like any run
+(:func:`~azuraforge.platform.services.experiments.run_pipeline`) while a
+:class:`ObjectiveWatcher` sees each value of the study's objective as it is logged: it reports
+the value to Optuna at its step and asks the pruner; a prune stops the run at its next batch,
+and the run ends ``pruned`` (also when nothing was left to stop: a prune at the last step).
+The run's result keeps ``objective``, the best value of the objective over the run in the
+study's direction (pipelines restore their best
 weights, so that is the model the run leaves), which the study's next advance tells Optuna.
 
 A trial run again after its worker died is the same Optuna trial: the values it reported
@@ -26,8 +27,8 @@ import optuna
 
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind
-from azuraforge.platform.jobs.runner import run_pipeline
 from azuraforge.platform.jobs.worker import logged_failure
+from azuraforge.platform.services.experiments import run_pipeline
 from azuraforge.platform.services.studies import StudyService, make_pruner
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
