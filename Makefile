@@ -87,7 +87,7 @@ layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 pytest: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=25
 
 ## bench: the full benchmarks (core vs PyTorch at 1 and 2 threads, allocator as installed and
 ## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside

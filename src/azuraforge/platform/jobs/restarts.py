@@ -96,7 +96,7 @@ class Watchdog:
 
 
 def _mib(size: int) -> str:
-    return f"{size / 2**20:.0f} MiB"
+    return f"{size / 2**20:.1f} MiB"
 
 
 def hand_back(store: Store, lease: Lease, settings: Settings, restart: Restart) -> str:
