@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.restarts import resident_bytes
@@ -42,8 +43,9 @@ class StreamSoak(JobKind):
       ``step_seconds`` (a pause per step, as a live stream waits for its next event);
     - ``leak``: ``{"bytes": n, "from": a, "to": b}`` keeps ``n`` more bytes alive at each
       step from ``a`` to ``b`` (a burst of big events a stream holds on to);
-    - ``crash_at_step`` and ``crash_times``: the process exits (code 70) on reaching that
-      step, until the job crashed ``crash_times`` times;
+    - ``crash_at_step`` and ``crash_times``: the process exits (code 70; or the job raises,
+      with ``crash_with: "error"``) on reaching that step, until the job crashed
+      ``crash_times`` times;
     - the restart policy's terms (:class:`RestartPolicy`), with ``memory_headroom`` (bytes
       above its worker's memory when the job starts) in place of ``memory_limit``.
     """
@@ -71,6 +73,8 @@ class StreamSoak(JobKind):
             if state.step == config.get("crash_at_step") and _crashes(record) < config.get(
                 "crash_times", 0
             ):
+                if config.get("crash_with") == "error":
+                    raise RuntimeError(f"a crash at step {state.step}")
                 os._exit(70)
             state.advance(events[state.step % len(events)], config["target"])
             ctx.log_metrics(state.metrics(), step=state.step)
@@ -98,7 +102,7 @@ def _events(path: Path, target: str) -> list[dict[str, float]]:
     """The file's events' values (every numeric column, the target's among them)."""
     events = [dict(event.values) for event in CsvReplay(path)]
     if not events or target not in events[0]:
-        raise ValueError(f"no column {target!r} of numbers in the file")
+        raise InvalidParameterError(f"target: no column {target!r} of numbers in the file")
     return events
 
 

@@ -15,6 +15,8 @@ import pytest
 from azuraforge.platform.jobs.runner import Supervision, execute, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
+from azuraforge.testing.long_jobs import KIND
+from tests.conftest import data_mirrors
 from tests.platform.jobs.conftest import children, wait_for
 
 
@@ -270,3 +272,83 @@ def test_a_run_recorded_just_before_a_renewal_is_not_taken_for_lost(
         lease = leased(store, {"steps": 2, "sleep": 0})
         assert supervise(store, lease, eager) == Supervision("completed")
         assert store.get_experiment(lease.experiment_id).status == "completed"
+
+
+def soak_job(store: Store, settings: Settings, **config: Any) -> Lease:
+    """A leased ``stream-soak`` job on 60 days of the London weather."""
+    source = next(m for m in data_mirrors() if (m / "weather").is_dir())
+    lines = (source / "weather" / "london_daily_1979_2020.csv").read_text().splitlines()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "london.csv").write_text("\n".join(lines[:61]) + "\n")
+    config = {"csv": "london.csv", "target": "mean_temp", "steps": 40, **config}
+    record = store.create_experiment("sleeper", config, kind=KIND, requeue_lost=True)
+    lease = store.claim(record.id, "test-worker", 30.0)
+    assert lease is not None
+    return lease
+
+
+def test_a_long_job_failing_with_an_error_is_restarted_after_its_backoff(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = soak_job(store, settings, crash_at_step=3, crash_with="error", crash_times=1,
+                     backoff=30.0)  # fmt: skip
+    assert execute(store, lease, settings) == "queued"
+    record = store.get_experiment(lease.experiment_id)
+    (entry,) = record.restart_history or []
+    assert (entry["reason"], entry["detail"]) == (
+        "crash",
+        "the job failed: RuntimeError: a crash at step 3",
+    )
+    assert record.not_before is not None and record.not_before - entry["at"] == pytest.approx(30)
+    assert store.claim_next("another-worker", 30.0) is None  # not before its backoff
+    assert store.claim(record.id, "celery-worker", 30.0) is not None  # a broker's delay ran out
+
+
+def test_a_long_job_with_a_bad_setting_fails_at_once(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = soak_job(store, settings, target="no-such-column")
+    assert execute(store, lease, settings) == "failed"
+    record = store.get_experiment(lease.experiment_id)
+    assert record.error == (
+        "InvalidParameterError: target: no column 'no-such-column' of numbers in the file"
+    )
+    assert record.restarts == 0
+
+
+def test_a_long_job_that_ignores_a_restart_is_killed_after_its_step_grace_as_a_crash(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    lease = soak_job(store, settings, step_seconds=30, restart_every=0.2, step_grace=0.3)
+    assert supervise(store, lease, settings) == Supervision("queued", forced=True)
+    (entry,) = store.get_experiment(lease.experiment_id).restart_history or []
+    assert entry["reason"] == "crash"
+    assert entry["detail"].startswith("it did not reach a step boundary within 0.3 s of being "
+                                      "asked to restart (a scheduled restart after ")  # fmt: skip
+
+
+def test_a_long_job_whose_workers_kept_dying_fails_when_claimed_again(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    first = soak_job(store, settings, max_restarts=2)
+    job = first.experiment_id
+    store.restart(first, "schedule", "a restart, not a crash")
+    for _ in range(3):  # a worker died under it, and the reaper queued it again
+        assert store.claim(job, "gone:1:abcdef", ttl=0.001) is not None
+        time.sleep(0.01)
+        assert store.reap_expired() == [(job, "queued")]
+    lease = store.claim(job, "test-worker", 30.0) or _no_lease()
+    assert supervise(store, lease, settings) == Supervision("failed")
+    record = store.get_experiment(job)
+    assert [e["reason"] for e in record.restart_history or []] == [
+        "schedule",
+        "lost",
+        "lost",
+        "lost",
+    ]
+    assert record.error is not None and record.error.startswith("crashed 3 times in a row")
+    assert "the last: worker gone:1:abcdef stopped renewing its lease" in record.error
+
+
+def _no_lease() -> Lease:
+    raise AssertionError("the job could not be claimed")
