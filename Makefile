@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 # torch==2.13.0 (test extra) is the CPU wheel on our machines' disk.
 WHEELS := $(wildcard /opt/wheels)
 # llama-cpp-python compiles llama.cpp from source (PyPI has no wheel of it): build the library
-# the assistant calls and not the multimodal one (mtmd: LLAVA_BUILD), on every core.
-LLAMA_CMAKE_ARGS ?= $(CMAKE_ARGS) -DLLAVA_BUILD=OFF
+# the assistant calls and not the multimodal one (mtmd: LLAVA_BUILD), on every core, for AVX2
+# rather than this machine's every instruction (GGML_NATIVE): on Sapphire Rapids a native build
+# takes ggml's AMX path, which crashed decoding (segmentation fault; llama.cpp issue 20824).
+LLAMA_CMAKE_ARGS ?= $(CMAKE_ARGS) -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON \
+	-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
 	$(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
 SHARED_DATA := $(abspath ../shared/data)
