@@ -25,7 +25,6 @@ from pydantic import BaseModel
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
-from azuraforge.platform.jobs.restarts import resident_bytes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
@@ -46,18 +45,13 @@ class StreamSoak(JobKind):
     - ``crash_at_step`` and ``crash_times``: the process exits (code 70; or the job raises,
       with ``crash_with: "error"``) on reaching that step, until the job crashed
       ``crash_times`` times;
-    - the restart policy's terms (:class:`RestartPolicy`), with ``memory_headroom`` (bytes
-      above its worker's memory when the job starts) in place of ``memory_limit``.
+    - the restart policy's terms (:class:`RestartPolicy`).
     """
 
     name = KIND
 
     def restart_policy(self, record: ExperimentRecord) -> RestartPolicy:
-        config = record.config
-        terms = {k: config[k] for k in POLICY_TERMS if k in config}
-        if "memory_headroom" in config:  # read by the worker, before it forks the job
-            terms["memory_limit"] = (resident_bytes(os.getpid()) or 0) + config["memory_headroom"]
-        return RestartPolicy(**terms)
+        return RestartPolicy(**{k: record.config[k] for k in POLICY_TERMS if k in record.config})
 
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
@@ -85,7 +79,8 @@ class StreamSoak(JobKind):
         return COMPLETED, state.result()
 
 
-POLICY_TERMS = ("restart_every", "max_restarts", "backoff", "stable_after", "step_grace")
+POLICY_TERMS = ("memory_limit", "restart_every", "max_restarts", "backoff", "stable_after",
+                "step_grace")  # fmt: skip
 
 
 def _crashes(record: ExperimentRecord) -> int:
@@ -185,22 +180,30 @@ def replay(csv: Path, target: str, steps: int) -> dict[str, Any]:
 
 
 def check_soak(store: Store, job: int, csv: Path, target: str) -> dict[str, int]:
-    """Assert that the ended ``stream-soak`` job ``job`` lost no step and repeated none:
+    """Check that the ended ``stream-soak`` job ``job`` lost no step and repeated none:
     completed, each step's running MAE stored exactly once, and its result what the job
     gives when nothing restarts it. Returns how often it was restarted, by reason."""
     record = store.get_experiment(job)
-    assert record.status == COMPLETED, f"job {job} ended {record.status}: {record.error}"
+    _check(record.status == COMPLETED, f"job {job} ended {record.status}: {record.error}")
     steps = record.config["steps"]
-    stored = [step for step, _, _ in store.get_metrics(job)["mae_model"]]
-    assert stored == list(range(1, steps + 1)), (
+    stored = [step for step, _, _ in store.get_metrics(job).get("mae_model", [])]
+    _check(
+        stored == list(range(1, steps + 1)),
         f"steps stored: {len(stored)} of {steps}, {len(set(stored))} distinct; first gap at "
-        f"{next((i + 1 for i, s in enumerate(stored) if s != i + 1), None)}"
+        f"{next((i + 1 for i, s in enumerate(stored) if s != i + 1), None)}",
     )
-    assert record.result == replay(csv, target, steps), "the result differs from a replay"
+    _check(record.result == replay(csv, target, steps), "the result differs from a replay")
     reasons: dict[str, int] = {}
     for event in store.list_events(experiment_id=job, kinds=["status"]):
         if "restart" in event.payload:
             reason = event.payload["restart"]["reason"]
             reasons[reason] = reasons.get(reason, 0) + 1
-    assert sum(reasons.values()) == record.restarts, (reasons, record.restarts)
+    _check(sum(reasons.values()) == record.restarts, f"{reasons} in {record.restarts} restarts")
     return reasons
+
+
+def _check(holds: bool, problem: str) -> None:
+    """Raise :class:`AssertionError` saying ``problem`` unless it ``holds`` (under ``-O``
+    too, unlike ``assert``)."""
+    if not holds:
+        raise AssertionError(problem)

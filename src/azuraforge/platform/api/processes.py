@@ -41,7 +41,7 @@ def listen(host: str, port: int, count: int) -> list[socket.socket]:
         When they cannot listen there (a port in use, even by sockets that would share it),
         naming the reason.
     """
-    if count > 1:  # SO_REUSEPORT would share a port that another server of this user holds
+    if count > 1 and port:  # SO_REUSEPORT would share a port another server of ours holds
         _listener(host, port, reuse_port=False).close()
     listeners: list[socket.socket] = []
     try:

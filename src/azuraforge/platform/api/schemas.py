@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
+from azuraforge.platform.store.states import RESTART_HISTORY
 
 
 class RequestBody(BaseModel):
@@ -115,11 +116,12 @@ class RestartPublic(BaseModel):
     at: float
     reason: str = Field(
         description="memory (over its limit), schedule (its restart_every), crash (its process "
-        "died or failed), lost (its worker stopped renewing the lease)"
+        "died or failed), lost (its worker stopped renewing the lease), shutdown (its worker "
+        "was stopped)"
     )
-    detail: str = Field(description="What happened, in words.")
-    worker: str | None = Field(description="The worker it ran on.")
-    uptime: float | None = Field(description="Seconds it had run in that process.")
+    detail: str = Field("", description="What happened, in words.")
+    worker: str | None = Field(None, description="The worker it ran on.")
+    uptime: float | None = Field(None, description="Seconds it had run in that process.")
 
 
 class ExperimentDetail(ExperimentPublic):
@@ -131,7 +133,7 @@ class ExperimentDetail(ExperimentPublic):
     attempts: int
     restarts: int = Field(description="How often the kernel restarted the job.")
     restart_history: list[RestartPublic] = Field(
-        description="Its newest restarts (at most 20), oldest first."
+        description=f"Its newest restarts (at most {RESTART_HISTORY}), oldest first."
     )
     not_before: float | None = Field(
         description="A queued job waits until then to run again (the backoff after a crash)."

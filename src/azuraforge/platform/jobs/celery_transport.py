@@ -33,6 +33,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +89,13 @@ def make_celery_app(settings: Settings) -> Celery:
     # process, so a second app would run the first one's settings (and a user's app ours).
     @app.task(name=TASK_NAME, shared=False)  # type: ignore[untyped-decorator]
     def run_experiment(experiment_id: int) -> str | None:
-        """Run this experiment if it is still queued; its final status, or ``None``."""
+        """Run this experiment if it is still queued; its final status, or ``None``. A
+        message come before the run's backoff ended (sent twice, or early) is sent again
+        for when it ends."""
+        wait = jobs.backoff_left(experiment_id)
+        if wait > 0:
+            send_run(app, experiment_id, _fresh_task_id(experiment_id), delay=wait)
+            return None
         return jobs.run_one(experiment_id)
 
     app.azuraforge_settings = settings
@@ -106,10 +113,20 @@ class _ProcessWorker:
         self._pid = 0
 
     def run_one(self, experiment_id: int) -> str | None:
+        supervision = self._process_worker().run_one(experiment_id)
+        return None if supervision is None else supervision.status
+
+    def backoff_left(self, experiment_id: int) -> float:
+        """Seconds until the queued run's ``not_before`` (0 when it may run now)."""
+        record = self._process_worker().store.find_experiment(experiment_id)
+        if record is None or record.status != QUEUED or record.not_before is None:
+            return 0.0
+        return max(record.not_before - time.time(), 0.0)
+
+    def _process_worker(self) -> Worker:
         if self._worker is None or self._pid != os.getpid():
             self._worker, self._pid = Worker(self.settings), os.getpid()
-        supervision = self._worker.run_one(experiment_id)
-        return None if supervision is None else supervision.status
+        return self._worker
 
 
 def send_run(
@@ -127,6 +144,11 @@ def send_run(
 
 def _task_id(experiment_id: int) -> str:
     return f"run-{experiment_id}"
+
+
+def _fresh_task_id(experiment_id: int) -> str:
+    """A task id no cancel can have revoked (a run sent again)."""
+    return f"run-{experiment_id}-{uuid.uuid4().hex[:8]}"
 
 
 class CeleryTransport(Transport):
@@ -260,7 +282,7 @@ def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
-            send_run(app, experiment_id, f"run-{experiment_id}-{uuid.uuid4().hex[:8]}")
+            send_run(app, experiment_id, _fresh_task_id(experiment_id))
     sweep_kinds(host)
     return reaped
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from azuraforge.errors import LeaseLostError
+from azuraforge.errors import InvalidParameterError, LeaseLostError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
@@ -70,6 +70,10 @@ class StoreContext:
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
         self._checkpoint: dict[str, Any] | None = None
+        self._covered = 0
+        """How many of the buffered points the pending checkpoint comes after."""
+        self._checkpointed = False
+        """Whether the job saved a checkpoint: then points wait for the next one."""
         self._non_finite: set[str] = set()
         self._checked_names: set[str] = set()
         self._observers: list[Callable[[dict[str, float], int], None]] = []
@@ -190,13 +194,24 @@ class StoreContext:
     def save_checkpoint(self, state: Mapping[str, Any]) -> None:
         """Keep ``state`` (a JSON object) as what the job resumes from after a restart.
 
-        Written by the flusher like the metrics, in the transaction of the points logged
-        before it: a job resuming from it finds every one of those stored and none logged
-        after it. Only the newest state waiting to be written is kept.
+        Written by the flusher in the transaction of the points logged before it: a job
+        resuming from it finds every one of those stored and none logged after it. Once a
+        job saved a checkpoint, the points it logs are written with its next checkpoint (or
+        when it ends), so save one at the end of each step. Only the newest state waiting to
+        be written is kept.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``state`` holds what JSON cannot (NaN, an object), at once.
         """
-        copy = json.loads(json.dumps(dict(state)))  # unstorable values fail here, not later
+        try:
+            copy = json.loads(json.dumps(dict(state), allow_nan=False))
+        except (TypeError, ValueError) as e:
+            raise InvalidParameterError(f"a checkpoint must be a JSON object: {e}") from None
         with self._lock:
-            self._checkpoint = copy
+            self._checkpoint, self._covered = copy, len(self._points)
+            self._checkpointed = True
         self._wake.set()
 
     def should_stop(self) -> bool:
@@ -272,6 +287,10 @@ class StoreContext:
             artifacts, self._artifacts = self._artifacts, []
             progress, self._progress = self._progress, None
             checkpoint, self._checkpoint = self._checkpoint, None
+            if self._checkpointed and not self._closed.is_set():  # what the next one covers
+                self._points = points[self._covered :]
+                points = points[: self._covered]
+            self._covered = 0
         try:
             self.store.log_metrics(self.lease, points, checkpoint)
             points, checkpoint = [], None
@@ -320,9 +339,14 @@ class StoreContext:
             self._progress = self._progress or progress
             if self._checkpoint is None:
                 self._checkpoint = checkpoint
+            self._covered += len(points)  # a newer checkpoint comes after these too
 
     def _spool_pending(self) -> None:
+        """Move the buffered points to the spool file; a job that saves checkpoints keeps
+        them buffered instead, to write them with the checkpoint that follows them."""
         with self._lock:
+            if self._checkpointed:
+                return
             points, self._points = self._points, []
         if points:
             with self.spool.open("a") as handle:

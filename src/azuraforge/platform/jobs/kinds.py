@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.settings import Settings
@@ -87,14 +88,21 @@ class RestartPolicy:
     worker hands the lease back and the job is queued again at once, for any worker, which
     resumes it from the checkpoint. A job whose process dies, or that fails with an error
     other than a user's (a bad setting, bad data), is restarted after a backoff that doubles
-    each time; one that crashed ``max_crashes`` times in a row ends ``failed`` with the
-    history of its crashes (its row's ``restart_history``), never retried in silence.
-    A job's restarts on memory or schedule reset the count; so does running ``stable_after``
-    seconds before crashing.
+    each time; one that crashed more than ``max_restarts`` times in a row ends ``failed``
+    with the history of its crashes (its row's ``restart_history``), never retried in
+    silence. A memory restart within ``stable_after`` seconds of the job's start counts as a
+    crash (a limit below what the job needs to start would restart it for ever); a scheduled
+    restart, or a job that ran ``stable_after`` seconds, starts the count afresh.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a term out of its range (named, with the value given).
     """
 
     memory_limit: int | None = None
-    """Bytes of resident memory of the job's process past which it is restarted."""
+    """Bytes of memory of the job's process's own (private: not the pages it still shares
+    with its worker) past which it is restarted."""
     restart_every: float | None = None
     """Seconds after which a running job is restarted (a scheduled restart)."""
     max_restarts: int = 5
@@ -110,19 +118,40 @@ class RestartPolicy:
     """Seconds a job asked to restart may take to reach its step boundary; past them it is
     killed, and that counts as a crash."""
 
+    def __post_init__(self) -> None:
+        at_least = {"max_restarts": 0, "backoff": 0, "stable_after": 0}
+        above = {"memory_limit": 0, "restart_every": 0, "step_grace": 0}
+        for name, bound in (*at_least.items(), *above.items()):
+            value = getattr(self, name)
+            if value is not None and (value < bound or (name in above and value == bound)):
+                relation = "at least" if name in at_least else "above"
+                raise InvalidParameterError(
+                    f"RestartPolicy: {name} must be {relation} {bound}, got {value!r}"
+                )
+        if self.max_backoff < self.backoff:
+            raise InvalidParameterError(
+                f"RestartPolicy: max_backoff ({self.max_backoff!r}) is below backoff "
+                f"({self.backoff!r})"
+            )
+
+    def counts(self, reason: str, uptime: float | None) -> bool:
+        """Whether a restart for ``reason`` after ``uptime`` seconds counts toward
+        :attr:`max_restarts`: a crash, a lost worker or a memory restart, each within
+        ``stable_after`` of the job's start."""
+        return reason in COUNTED and (uptime or 0.0) < self.stable_after
+
     def crashes_in_a_row(self, history: list[dict[str, Any]] | None) -> int:
-        """How many of the newest restarts in ``history`` were crashes (a dead process, an
-        error, a lost worker) each within ``stable_after`` of the job's start.
+        """How many of the newest restarts in ``history`` :meth:`count <counts>`.
 
         >>> policy = RestartPolicy(stable_after=60)
         >>> policy.crashes_in_a_row([{"reason": "crash", "uptime": 2},
-        ...     {"reason": "memory", "uptime": 9}, {"reason": "crash", "uptime": 1},
+        ...     {"reason": "schedule", "uptime": 9}, {"reason": "memory", "uptime": 1},
         ...     {"reason": "lost", "uptime": 30}])
         2
         """
         count = 0
         for entry in reversed(history or []):
-            if entry["reason"] not in CRASHES or (entry.get("uptime") or 0) >= self.stable_after:
+            if not self.counts(entry["reason"], entry.get("uptime")):
                 break
             count += 1
         return count
@@ -136,9 +165,10 @@ class RestartPolicy:
         return float(min(self.backoff * 2 ** (crashes - 1), self.max_backoff))
 
 
-CRASHES = ("crash", "lost")
-"""The restarts that count toward :attr:`RestartPolicy.max_restarts`: a job's process that
-died or failed, and a job whose worker stopped renewing its lease."""
+COUNTED = ("crash", "lost", "memory")
+"""The restarts that count toward :attr:`RestartPolicy.max_restarts` when soon after a start:
+a job's process that died or failed, a job whose worker stopped renewing its lease, a job
+over its memory limit."""
 
 
 class JobKind(ABC):
@@ -167,14 +197,15 @@ class JobKind(ABC):
     """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
     ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""
 
-    restart: ClassVar[RestartPolicy | None] = None
+    restarts: ClassVar[RestartPolicy | None] = None
     """How the kernel keeps this kind's jobs going (:class:`RestartPolicy`); ``None``: a job
-    runs once, and its process dying fails it."""
+    runs once, and its process dying fails it. Create such jobs with ``requeue_lost=True``:
+    a job whose worker died or was shut down is then queued again, not ended."""
 
     def restart_policy(self, record: ExperimentRecord) -> RestartPolicy | None:
-        """The restart policy of the job ``record``: :attr:`restart` unless overridden (a
+        """The restart policy of the job ``record``: :attr:`restarts` unless overridden (a
         kind whose jobs each set their own memory limit reads it from ``record.config``)."""
-        return self.restart
+        return self.restarts
 
     @abstractmethod
     def run(

@@ -27,7 +27,6 @@ from azuraforge.platform.store.states import FAILED, QUEUED
 _log = logging.getLogger(__name__)
 RESTART_SIGNAL = signal.SIGRTMIN + 1
 """What a worker sends its job's process to have it stop at its next step boundary."""
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,16 @@ class Restart:
     detail: str
 
 
-def resident_bytes(pid: int) -> int | None:
-    """The resident memory of process ``pid`` in bytes (Linux ``/proc``), or ``None`` when
-    it cannot be read (the process ended, or no ``/proc``)."""
+def private_bytes(pid: int) -> int | None:
+    """The memory process ``pid`` holds of its own, in bytes: its private pages (Linux
+    ``/proc/<pid>/smaps_rollup``), not those it still shares with the process it was forked
+    from; ``None`` when it cannot be read (the process ended, or no such file)."""
     try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            kib = sum(int(line.split()[1]) for line in rollup if line.startswith("Private_"))
     except (OSError, IndexError, ValueError):
         return None
+    return kib * 1024
 
 
 class Watchdog:
@@ -58,21 +59,20 @@ class Watchdog:
         self.asked: Restart | None = None
         self._asked_at = 0.0
 
-    def check(self) -> Restart | None:
-        """A restart due now (sends the job :data:`RESTART_SIGNAL` and returns why), else
-        ``None``; once asked, never again."""
+    def check(self) -> None:
+        """Send the job :data:`RESTART_SIGNAL` when a restart is due (:attr:`asked` says
+        why); once asked, never again."""
         if self.asked is not None:
-            return None
+            return
         due = self._due()
         if due is not None:
             self.asked, self._asked_at = due, time.monotonic()
             os.kill(self.pid, RESTART_SIGNAL)
-        return due
 
     def _due(self) -> Restart | None:
         policy = self.policy
         if policy.memory_limit is not None:
-            used = resident_bytes(self.pid)
+            used = private_bytes(self.pid)
             if used is not None and used > policy.memory_limit:
                 return Restart(
                     "memory",
@@ -99,12 +99,12 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-def hand_back(store: Store, lease: Lease, settings: Settings, restart: Restart) -> str:
+def hand_back(store: Store, lease: Lease, settings: Settings, policy: RestartPolicy,
+              restart: Restart) -> str:  # fmt: skip
     """Queue again a job that stopped at a step boundary when asked to restart (any worker
-    resumes it from its checkpoint); returns its new status."""
-    status = _requeue(store, lease, settings, restart.reason, restart.detail, delay=0.0)
-    _log.info("experiment %d: restarted (%s)", lease.experiment_id, restart.detail)
-    return status
+    resumes it from its checkpoint), or fail it when it was over its memory limit too often
+    right after starting; returns its new status."""
+    return restart_or_give_up(store, lease, settings, policy, restart.reason, restart.detail)
 
 
 def after_crash(
@@ -112,42 +112,47 @@ def after_crash(
 ) -> str:
     """Restart a job that crashed (``detail`` says how) after its backoff, or fail it when
     this is one crash too many in a row; returns its new status."""
+    return restart_or_give_up(store, lease, settings, policy, "crash", detail)
+
+
+def restart_or_give_up(
+    store: Store, lease: Lease, settings: Settings, policy: RestartPolicy, reason: str,
+    detail: str,
+) -> str:  # fmt: skip
+    """Restart the leased job for ``reason`` (after the backoff its crashes in a row call
+    for), or end it ``failed`` when this restart is one more in a row than ``policy``
+    allows; ``cancelled`` instead when someone asked. Returns its new status."""
     record = store.get_experiment(lease.experiment_id)
-    crashes = policy.crashes_in_a_row(record.restart_history) + 1
-    if crashes > policy.max_restarts:
-        error = gave_up(policy, crashes, detail)
-        _log.error("experiment %d: %s", lease.experiment_id, error)
-        try:
-            store.finish(lease, FAILED, error=error)
-        except LeaseLostError as e:
-            _log.warning("%s", e)
-        return FAILED
-    delay = policy.delay(crashes)
-    _log.warning("experiment %d crashed (%s); restarting in %g s", lease.experiment_id,
-                 detail, delay)  # fmt: skip
-    return _requeue(store, lease, settings, "crash", detail, delay=delay)
-
-
-def gave_up(policy: RestartPolicy, crashes: int, detail: str) -> str:
-    """The error of a job failed after ``crashes`` crashes in a row, the last as ``detail``.
-
-    >>> gave_up(RestartPolicy(max_restarts=2, stable_after=60), 3, "exit code 1")
-    'crashed 3 times in a row, each within 60 s of its start (restarted 2 times, the most its restart policy allows); the last: exit code 1. Its restart_history lists the others'
-    """  # noqa: E501
-    return (
-        f"crashed {crashes} times in a row, each within {policy.stable_after:g} s of its start "
-        f"(restarted {policy.max_restarts} times, the most its restart policy allows); the "
-        f"last: {detail}. Its restart_history lists the others"
-    )
-
-
-def _requeue(
-    store: Store, lease: Lease, settings: Settings, reason: str, detail: str, delay: float
-) -> str:
+    uptime = None if record.started_at is None else time.time() - record.started_at
+    in_a_row = policy.crashes_in_a_row(record.restart_history) + 1 if policy.counts(
+        reason, uptime
+    ) else 0  # fmt: skip
     try:
-        store.restart(lease, reason, detail, delay=delay)
+        if in_a_row > policy.max_restarts:
+            error = gave_up(policy, in_a_row, detail)
+            _log.error("experiment %d: %s", lease.experiment_id, error)
+            store.finish(lease, FAILED, error=error)
+            return FAILED
+        delay = policy.delay(in_a_row) if reason == "crash" and in_a_row else 0.0
+        status = store.restart(lease, reason, detail, delay=delay)
     except LeaseLostError as e:
         _log.warning("%s", e)
         return store.get_experiment(lease.experiment_id).status
-    submit_again(settings, lease.experiment_id, delay)
-    return QUEUED
+    if status == QUEUED:
+        _log.warning("experiment %d restarts in %g s: %s", lease.experiment_id, delay, detail)
+        submit_again(settings, lease.experiment_id, delay)
+    return status
+
+
+def gave_up(policy: RestartPolicy, in_a_row: int, detail: str) -> str:
+    """The error of a job failed after ``in_a_row`` crashes in a row, the last as ``detail``.
+
+    >>> gave_up(RestartPolicy(max_restarts=2, stable_after=60), 3, "exit code 1")
+    'crashed 3 times in a row within 60 s of its start (its process died or failed, its worker was lost, or it went over its memory limit); its restart policy restarts 2 in a row at most. The last: exit code 1. Its restart_history lists the others'
+    """  # noqa: E501
+    return (
+        f"crashed {in_a_row} times in a row within {policy.stable_after:g} s of its start (its "
+        "process died or failed, its worker was lost, or it went over its memory limit); its "
+        f"restart policy restarts {policy.max_restarts} in a row at most. The last: {detail}. "
+        "Its restart_history lists the others"
+    )

@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ HANDED_BACK = "handed back"
 nothing is recorded, its worker queues it again."""
 CANCEL_SIGNAL, SHUTDOWN_SIGNAL = signal.SIGUSR1, signal.SIGUSR2
 """What a worker sends its run's process: someone asked the run to stop; the worker stops."""
+JOB_SIGNALS = {CANCEL_SIGNAL, SHUTDOWN_SIGNAL, RESTART_SIGNAL}
 WORKER_SHUT_DOWN = "stopped because its worker was shut down"
 
 
@@ -127,7 +129,7 @@ def execute(
     show_progress: bool = False,
     interrupted: Any = lambda: None,
     output: OutputCapture | None = None,
-    handing_back: Any = lambda: False,
+    handing_back: Callable[[], bool] = lambda: False,
 ) -> str:
     """Run the experiment ``lease`` holds through its kind and record how it ended.
 
@@ -159,7 +161,7 @@ def execute(
         output.attach(ctx.log_output)
     status, error, result = FAILED, None, None
     policy: RestartPolicy | None = None
-    crashed: RestartPolicy | None = None  # the policy of a job that crashed
+    crash_policy: RestartPolicy | None = None  # set when a job with a policy crashed
     try:
         kind = get_kind(record.kind)
         policy = kind.restart_policy(record)
@@ -170,7 +172,7 @@ def execute(
             ctx.logger.error("run failed: %s", failure)
         else:
             ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
-            crashed = policy
+            crash_policy = policy
         error = f"{type(e).__name__}: {public_message(e)}"
     if output is not None:
         output.stop()  # its last lines reach the context before it closes
@@ -185,8 +187,8 @@ def execute(
         return end_interrupted(store, lease, settings, interruption, result)
     if error is not None:
         error = Redaction(settings, inside=[ctx.output_dir])(error)
-    if crashed is not None:
-        return after_crash(store, lease, settings, crashed, f"the job failed: {error}")
+    if crash_policy is not None:
+        return after_crash(store, lease, settings, crash_policy, f"the job failed: {error}")
     store.finish(lease, status, error=error, result=result)
     return status
 
@@ -238,9 +240,12 @@ def supervise(
     ):
         return _give_up(store, lease, policy, record.restart_history or [])
     parent = os.getpid()
+    # Held until the job's process has its handlers: their default action would kill it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, JOB_SIGNALS)
     child = os.fork()
     if child == 0:
         _child_main(store, lease, settings, parent)  # never returns
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)
     if grace is not None:
         settings = settings.model_copy(update={"cancel_grace": grace})
     watchdog = None if policy is None else Watchdog(policy, child)
@@ -283,6 +288,7 @@ def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> 
         signal.signal(CANCEL_SIGNAL, lambda *_: stop.cancelled.set())
         signal.signal(SHUTDOWN_SIGNAL, lambda *_: stop.shutdown.set())
         signal.signal(RESTART_SIGNAL, lambda *_: stop.restart.set())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
         status = execute(
             store, lease, settings, stop, interrupted=stop.interruption, output=output,
             handing_back=stop.handing_back,
@@ -422,7 +428,7 @@ def _ended(
         if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
             _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
             return Supervision(CANCELLED)
-        return Supervision(hand_back(store, lease, settings, watchdog.asked))
+        return Supervision(hand_back(store, lease, settings, watchdog.policy, watchdog.asked))
     how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
     if watchdog is not None:
         detail = f"the job's process died ({how})"

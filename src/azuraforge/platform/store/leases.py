@@ -15,11 +15,16 @@ from sqlalchemy import Connection, or_, select, update
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import Lease
-from azuraforge.platform.store.states import COMPLETED, LOST, QUEUED, RUNNING
+from azuraforge.platform.store.states import (
+    CANCELLED,
+    COMPLETED,
+    LOST,
+    QUEUED,
+    RESTART_HISTORY,
+    RUNNING,
+)
 
 _CLAIM_TRIES = 5
-RESTART_HISTORY = 20
-"""How many of a job's newest restarts its row keeps (``restarts`` counts them all)."""
 
 
 class LeaseStore(StoreBase):
@@ -31,10 +36,7 @@ class LeaseStore(StoreBase):
             with self._begin() as connection:
                 candidate = connection.scalar(
                     select(Experiment.id)
-                    .where(
-                        Experiment.status == QUEUED,
-                        or_(Experiment.not_before.is_(None), Experiment.not_before <= time.time()),
-                    )
+                    .where(Experiment.status == QUEUED, _due(time.time()))
                     .order_by(Experiment.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -47,9 +49,9 @@ class LeaseStore(StoreBase):
         return None  # others took every candidate we saw; the caller polls again
 
     def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
-        """Claim this run if it is queued; ``None`` if it is not (taken, cancelled, ended):
-        a broker delivering the same task twice never runs it twice. A job's ``not_before``
-        is its message's delay (the broker's), not checked here."""
+        """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
+        not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same
+        task twice never runs it twice, nor early."""
         with self._begin() as connection:
             return self._claim(connection, experiment_id, owner, ttl)
 
@@ -59,7 +61,7 @@ class LeaseStore(StoreBase):
         now = time.time()
         claimed = connection.execute(
             update(Experiment)
-            .where(Experiment.id == experiment_id, Experiment.status == QUEUED)
+            .where(Experiment.id == experiment_id, Experiment.status == QUEUED, _due(now))
             .values(
                 status=RUNNING,
                 lease_owner=owner,
@@ -165,20 +167,25 @@ class LeaseStore(StoreBase):
                 lease_expires_at=None,
                 error=error,
             )
-            if not requeue:
+            payload = {"status": values["status"], "error": error, "worker": lease.owner}
+            if requeue:  # its history says it: a worker lost (it counts) or shut down
+                reason = "lost" if status == LOST else "shutdown"
+                more, payload["restart"] = _restarted(
+                    connection, lease.experiment_id, reason, error, now
+                )
+                values.update(more)
+            else:
                 values.update(
                     finished_at=now, result=None if result is None else json_safe(result)
                 )
-            payload = {"status": values["status"], "error": error, "worker": lease.owner}
             self._update_with_event(connection, lease, values, payload)
         return str(values["status"])
 
-    def restart(
-        self, lease: Lease, reason: str, detail: str, *, delay: float = 0.0
-    ) -> dict[str, Any]:
+    def restart(self, lease: Lease, reason: str, detail: str, *, delay: float = 0.0) -> str:
         """Queue the leased job again, releasing the lease, to be claimed ``delay`` seconds
         from now (by any worker), and add the restart to its history: ``reason`` (``memory``,
-        ``schedule``, ``crash``) and ``detail``, what happened. Returns the history entry.
+        ``schedule``, ``crash``) and ``detail``, what happened. A job someone asked to cancel
+        ends ``cancelled`` instead, in the same transaction. Returns the new status.
 
         Raises
         ------
@@ -188,14 +195,21 @@ class LeaseStore(StoreBase):
         now = time.time()
         with self._begin() as connection:
             self._fence(connection, lease)
-            values, entry = _restarted(connection, lease.experiment_id, reason, detail, now)
-            values.update(
-                status=QUEUED, lease_owner=None, lease_expires_at=None,
-                not_before=now + delay if delay > 0 else None,
-            )  # fmt: skip
-            payload = {"status": QUEUED, "restart": entry, "worker": lease.owner}
+            if self._cancel_requested(connection, lease.experiment_id):
+                values: dict[str, Any] = dict(
+                    status=CANCELLED, finished_at=now, lease_expires_at=None,
+                    error=f"cancelled while restarting ({detail})",
+                )  # fmt: skip
+                payload: dict[str, Any] = {"status": CANCELLED, "error": values["error"]}
+            else:
+                values, entry = _restarted(connection, lease.experiment_id, reason, detail, now)
+                values.update(
+                    status=QUEUED, lease_owner=None, lease_expires_at=None,
+                    not_before=now + delay if delay > 0 else None,
+                )  # fmt: skip
+                payload = {"status": QUEUED, "restart": entry, "worker": lease.owner}
             self._update_with_event(connection, lease, values, payload)
-        return entry
+        return str(values["status"])
 
     def load_checkpoint(self, experiment_id: int) -> dict[str, Any] | None:
         """The job's last saved checkpoint, or ``None`` when it never saved one."""
@@ -247,10 +261,14 @@ class LeaseStore(StoreBase):
             values: dict[str, Any] = dict(
                 status=status, lease_owner=None, lease_expires_at=None, error=reason
             )
+            payload = {"status": status, "error": reason, "worker": row.worker}
             if status == LOST:
                 values["finished_at"] = now
             else:  # its history says it, and the kernel counts it as a crash
-                values.update(_restarted(connection, experiment_id, "lost", reason, now)[0])
+                more, payload["restart"] = _restarted(
+                    connection, experiment_id, "lost", reason, row.heartbeat_at or now
+                )
+                values.update(more)
             changed = connection.execute(
                 update(Experiment)
                 .where(
@@ -263,23 +281,28 @@ class LeaseStore(StoreBase):
             ).rowcount
             if not changed:
                 return None
-            payload = {"status": status, "error": reason, "worker": row.worker}
             self._event(connection, row.project_id, experiment_id, "status", payload)
         return experiment_id, status
 
 
+def _due(now: float) -> Any:
+    """Queued runs whose backoff (``not_before``) is over at ``now``."""
+    return or_(Experiment.not_before.is_(None), Experiment.not_before <= now)
+
+
 def _restarted(
-    connection: Connection, experiment_id: int, reason: str, detail: str, now: float
+    connection: Connection, experiment_id: int, reason: str, detail: str, ended: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The values that add a restart to a job's row, and its history entry: when, why, on
-    which worker, and how long the job had been running (``uptime``, seconds)."""
+    which worker, and how long the job had run when it ``ended`` (``uptime``, seconds: for a
+    lost worker, up to its last heartbeat)."""
     row = connection.execute(
         select(Experiment.restart_history, Experiment.worker, Experiment.started_at).where(
             Experiment.id == experiment_id
         )
     ).one()
-    uptime = None if row.started_at is None else round(now - row.started_at, 3)
-    entry = {"at": now, "reason": reason, "detail": detail, "worker": row.worker,
+    uptime = None if row.started_at is None else round(ended - row.started_at, 3)
+    entry = {"at": time.time(), "reason": reason, "detail": detail, "worker": row.worker,
              "uptime": uptime}  # fmt: skip
     history = [*(row.restart_history or []), entry][-RESTART_HISTORY:]
     values = {"restarts": Experiment.restarts + 1, "restart_history": history}

@@ -23,3 +23,6 @@ PREDICTION = "prediction"
 """The built-in kinds of job (a pipeline's run, a study's trial, a model's predictions): the
 store queries them by name; what each runs is registered in ``azuraforge.job_kinds``
 (:mod:`azuraforge.platform.jobs.kinds`), where other kinds join them."""
+
+RESTART_HISTORY = 20
+"""How many of a job's newest restarts its row keeps (``restarts`` counts them all)."""

@@ -144,7 +144,7 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
         seed=record.seed,
         attempts=record.attempts,
         restarts=record.restarts,
-        restart_history=[RestartPublic(**entry) for entry in record.restart_history or []],
+        restart_history=[RestartPublic.model_validate(e) for e in record.restart_history or []],
         not_before=record.not_before,
         cancel_requested_at=record.cancel_requested_at,
         lease=LeasePublic(
