@@ -97,6 +97,11 @@ def test_a_grid_tries_each_value_once_and_its_budget_is_the_grid(
     report = studies.report(study.id)
     assert sorted(t["params"]["x"] for t in report.trials) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert report.best is not None and report.best["params"] == {"x": 0.25}
+    for trial in report.trials:  # no pruner: the advance reported them from the run's metrics
+        x = trial["params"]["x"]
+        assert trial["intermediate_values"] == pytest.approx(
+            {step: objective(x, step) for step in (1, 2, 3)}
+        )
 
 
 def test_a_failed_trial_is_failed_in_optuna_with_its_error(

@@ -86,6 +86,13 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
+def prunes(study: StudyRecord) -> bool:
+    """Whether the study has a pruner: its trials' processes then report each value of the
+    objective to Optuna as it is logged, to ask the pruner; otherwise the study's advance
+    reports them once the trial ended, and a trial's process never opens Optuna."""
+    return study.pruner != "none"
+
+
 def make_sampler(study: StudyRecord, trials_so_far: int) -> optuna.samplers.BaseSampler:
     """The study's sampler for its next trial. Samplers are made afresh for each ask, in any
     process, so a seeded study seeds each trial's draw with ``seed + trials so far`` (one seed
@@ -215,9 +222,29 @@ class StudyService:
             for trial in trials:
                 run = runs.get(trial.number)
                 if trial.state == TrialState.RUNNING and run and run.status in FINISHED_STATES:
+                    if not prunes(study):
+                        self._report_steps(study, optuna_study, trial, run)
                     _tell(optuna_study, trial, run)
             self._fill(lock, optuna_study, trials, runs)
         return lock.study
+
+    def _report_steps(
+        self,
+        study: StudyRecord,
+        optuna_study: optuna.Study,
+        trial: FrozenTrial,
+        run: TrialRunRecord,
+    ) -> None:
+        """Report to Optuna the objective's values by step of a trial whose process did not
+        (:func:`prunes`): the first value the run logged at each step, as its metrics keep
+        them (finite ones only); a step Optuna has already is left as it is."""
+        points = self.store.get_metrics(run.id, [study.objective]).get(study.objective, [])
+        reported = set(trial.intermediate_values)
+        for step, value, _ in points:
+            step = max(step, 0)  # as the trial's process reports a step before zero
+            if step not in reported:
+                optuna_study._storage.set_trial_intermediate_value(trial._trial_id, step, value)
+                reported.add(step)
 
     def _fill(
         self,

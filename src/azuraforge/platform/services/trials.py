@@ -3,12 +3,15 @@ Optuna's pruner, and whose end advances its study.
 
 The trial runs its pipeline like any run
 (:func:`~azuraforge.platform.services.experiments.run_pipeline`) while a
-:class:`ObjectiveWatcher` sees each value of the study's objective as it is logged: it reports
-the value to Optuna at its step and asks the pruner; a prune stops the run at its next batch,
-and the run ends ``pruned`` (also when nothing was left to stop: a prune at the last step).
-The run's result keeps ``objective``, the best value of the objective over the run in the
-study's direction (pipelines restore their best
-weights, so that is the model the run leaves), which the study's next advance tells Optuna.
+:class:`ObjectiveWatcher` sees each value of the study's objective as it is logged. In a study
+with a pruner it reports the value to Optuna at its step and asks the pruner; a prune stops the
+run at its next batch, and the run ends ``pruned`` (also when nothing was left to stop: a prune
+at the last step). A study without one never opens Optuna in the trial's process (where opening
+it cost a trivial trial about 10 ms): the study's next advance reports the objective's values
+by step from the run's metrics (:meth:`StudyService.advance`), so they show among the trial's
+intermediate values once it ended. The run's result keeps ``objective``, the best value of the
+objective over the run in the study's direction (pipelines restore their best weights, so that
+is the model the run leaves), which the study's next advance tells Optuna.
 
 A trial run again after its worker died is the same Optuna trial: the values it reported
 before stay, and Optuna ignores a step reported again. Once a trial ended, its worker advances
@@ -29,7 +32,7 @@ from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind
 from azuraforge.platform.jobs.worker import logged_failure
 from azuraforge.platform.services.experiments import run_pipeline
-from azuraforge.platform.services.studies import StudyService, make_pruner
+from azuraforge.platform.services.studies import StudyService, make_pruner, prunes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, PRUNED, TRIAL
@@ -38,21 +41,25 @@ _log = logging.getLogger(__name__)
 
 
 class ObjectiveWatcher:
-    """Follows one objective metric of a trial: keeps its best value, reports each value to
-    Optuna at its step, and cancels the run (``ctx.cancel()``) when the pruner says so.
+    """Follows one objective metric of a trial: keeps its best value and, given the Optuna
+    trial of a study with a pruner, reports each value to Optuna at its step and cancels the
+    run (``ctx.cancel()``) when the pruner says so.
 
     Parameters
     ----------
-    trial
-        The Optuna trial (of a study opened with the study's pruner).
     study
         The study: its ``objective``, ``direction`` and ``pruner``.
     ctx
         The run's context, cancelled on a prune.
+    trial
+        The Optuna trial (of a study opened with the study's pruner); ``None`` to keep the
+        best value only (a study without a pruner: its advance reports the values).
     """
 
-    def __init__(self, trial: optuna.Trial, study: StudyRecord, ctx: StoreContext) -> None:
-        self.trial, self.study, self.ctx = trial, study, ctx
+    def __init__(
+        self, study: StudyRecord, ctx: StoreContext, trial: optuna.Trial | None = None
+    ) -> None:
+        self.study, self.ctx, self.trial = study, ctx, trial
         self.best: float | None = None
         self.pruned_at: int | None = None
         self._choose = min if study.direction == "minimize" else max
@@ -63,11 +70,13 @@ class ObjectiveWatcher:
         if value is None or not math.isfinite(value) or self.pruned_at is not None:
             return
         self.best = value if self.best is None else self._choose(self.best, value)
+        if self.trial is None:
+            return
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a step reported before a re-run: kept as is
                 self.trial.report(value, max(step, 0))
-            prune = self.study.pruner != "none" and self.trial.should_prune()
+            prune = self.trial.should_prune()
         except Exception as e:
             if not is_unavailable(e):
                 raise
@@ -90,17 +99,8 @@ def run_trial(
     if record.study_id is None or record.trial_number is None:
         raise ValueError(f"experiment {record.id} is a trial of no study")
     study = store.get_study(record.study_id)
-    storage = store.optuna_database
-    optuna_study = optuna.load_study(
-        study_name=study.optuna_name,
-        storage=storage,
-        sampler=optuna.samplers.RandomSampler(),  # the trial's values are already drawn
-        pruner=make_pruner(study.pruner),
-    )
-    trial_id = storage.get_trial_id_from_study_id_trial_number(
-        optuna_study._study_id, record.trial_number
-    )
-    watcher = ObjectiveWatcher(optuna.Trial(optuna_study, trial_id), study, ctx)
+    trial = _optuna_trial(store, study, record.trial_number) if prunes(study) else None
+    watcher = ObjectiveWatcher(study, ctx, trial)
     ctx.add_metric_observer(watcher.observe)
     status, result = run_pipeline(record, ctx)
     result["objective"] = watcher.best
@@ -109,6 +109,19 @@ def run_trial(
         # completes anyway, yet the pruner decided, its log says so and Optuna is told so.
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
     return status, result
+
+
+def _optuna_trial(store: Store, study: StudyRecord, number: int) -> optuna.Trial:
+    """Trial ``number`` of the study in Optuna, opened with the study's pruner."""
+    storage = store.optuna_database
+    optuna_study = optuna.load_study(
+        study_name=study.optuna_name,
+        storage=storage,
+        sampler=optuna.samplers.RandomSampler(),  # the trial's values are already drawn
+        pruner=make_pruner(study.pruner),
+    )
+    trial_id = storage.get_trial_id_from_study_id_trial_number(optuna_study._study_id, number)
+    return optuna.Trial(optuna_study, trial_id)
 
 
 class TrialKind(JobKind):
