@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from azuraforge.apps import get_pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
@@ -53,6 +53,8 @@ from azuraforge.platform.store.studies import (
 from azuraforge.platform.store.study_trials import NOTE
 
 _log = logging.getLogger(__name__)
+_RUNNING = TrialState.RUNNING.name
+"""A trial's state in Optuna's table while it has no end told."""
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 DIRECTIONS = ("minimize", "maximize")
@@ -217,40 +219,37 @@ class StudyService:
             if study.status in STUDY_FINISHED:
                 return study
             optuna_study = self._load(study)
-            trials = optuna_study.get_trials(deepcopy=False)
+            trials = self.store.list_trial_states(study)
             runs = {run.number: run for run in self.store.list_trial_runs(study.id)}
-            for trial in trials:
-                run = runs.get(trial.number)
-                if trial.state == TrialState.RUNNING and run and run.status in FINISHED_STATES:
+            for trial_id, number, state in trials:
+                run = runs.get(number)
+                if state == _RUNNING and run and run.status in FINISHED_STATES:
                     if not prunes(study):
-                        self._report_steps(study, optuna_study, trial, run)
-                    _tell(optuna_study, trial, run)
+                        self._report_steps(study, optuna_study, trial_id, run)
+                    _tell(optuna_study, trial_id, number, run)
             self._fill(lock, optuna_study, trials, runs)
         return lock.study
 
     def _report_steps(
-        self,
-        study: StudyRecord,
-        optuna_study: optuna.Study,
-        trial: FrozenTrial,
-        run: TrialRunRecord,
+        self, study: StudyRecord, optuna_study: optuna.Study, trial_id: int, run: TrialRunRecord
     ) -> None:
         """Report to Optuna the objective's values by step of a trial whose process did not
         (:func:`prunes`): the first value the run logged at each step, as its metrics keep
-        them (finite ones only); a step Optuna has already is left as it is."""
+        them (finite ones only). Reporting them again (an advance that died before its tell)
+        writes the same values."""
         points = self.store.get_metrics(run.id, [study.objective]).get(study.objective, [])
-        reported = set(trial.intermediate_values)
+        reported: set[int] = set()
         for step, value, _ in points:
             step = max(step, 0)  # as the trial's process reports a step before zero
             if step not in reported:
-                optuna_study._storage.set_trial_intermediate_value(trial._trial_id, step, value)
+                optuna_study._storage.set_trial_intermediate_value(trial_id, step, value)
                 reported.add(step)
 
     def _fill(
         self,
         lock: StudyLock,
         optuna_study: optuna.Study,
-        trials: list[FrozenTrial],
+        trials: list[tuple[int, int, str]],
         runs: dict[int, TrialRunRecord],
     ) -> None:
         """Queue runs up to the parallelism (first for trials Optuna has and the store lacks:
@@ -259,12 +258,13 @@ class StudyService:
         cancelled = study.cancel_requested_at is not None
         active = sum(run.status in ACTIVE for run in runs.values())
         created = len(trials)
-        for trial in trials:
-            if trial.state == TrialState.RUNNING and trial.number not in runs:
+        for trial_id, number, state in trials:
+            if state == _RUNNING and number not in runs:
                 if cancelled:
-                    optuna_study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+                    optuna_study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
                 else:
-                    self._queue(study, trial.number, trial.params)
+                    params = optuna_study._storage.get_trial(trial_id).params
+                    self._queue(study, number, params)
                     active += 1
         space = distributions(study.space)
         while not cancelled and active < study.parallelism and created < study.n_trials:
@@ -341,14 +341,14 @@ class StudyService:
         return self.views.report(study_id, project=project)
 
 
-def _tell(optuna_study: optuna.Study, trial: FrozenTrial, run: TrialRunRecord) -> None:
+def _tell(optuna_study: optuna.Study, trial_id: int, number: int, run: TrialRunRecord) -> None:
     """Tell Optuna how ``run`` ended: its objective's best value, pruned, or failed (why)."""
     if run.status == PRUNED:
-        optuna_study.tell(trial.number, state=TrialState.PRUNED, skip_if_finished=True)
+        optuna_study.tell(number, state=TrialState.PRUNED, skip_if_finished=True)
         return
     value = (run.result or {}).get("objective")
     if run.status == COMPLETED and isinstance(value, int | float) and math.isfinite(value):
-        optuna_study.tell(trial.number, float(value), skip_if_finished=True)
+        optuna_study.tell(number, float(value), skip_if_finished=True)
         return
     if run.status == COMPLETED:
         note = "the run ended without logging a finite value of the objective"
@@ -356,8 +356,8 @@ def _tell(optuna_study: optuna.Study, trial: FrozenTrial, run: TrialRunRecord) -
         note = "cancelled"
     else:
         note = f"the run ended {run.status}: {run.error or 'no error recorded'}"
-    optuna_study._storage.set_trial_user_attr(trial._trial_id, NOTE, note)
-    optuna_study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    optuna_study._storage.set_trial_user_attr(trial_id, NOTE, note)
+    optuna_study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _choose(what: str, value: str, allowed: tuple[str, ...]) -> None:

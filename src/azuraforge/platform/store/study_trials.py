@@ -152,6 +152,20 @@ class StudyTrialStore(StoreBase):
             for trial_id, number, state in trials
         ]  # fmt: skip
 
+    def list_trial_states(self, study: StudyRecord) -> list[tuple[int, int, str]]:
+        """``(trial_id, number, state)`` of each trial of ``study`` in Optuna, by number, the
+        state as Optuna names it (``RUNNING``, ``COMPLETE``...): one statement, where Optuna's
+        own API reads each unfinished trial whole (params, values, attributes, steps)."""
+        query = (
+            select(_trials.c.trial_id, _trials.c.number, _trials.c.state)
+            .join(_studies, _studies.c.study_id == _trials.c.study_id)
+            .where(_studies.c.study_name == study.optuna_name)
+            .order_by(_trials.c.number)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [(trial_id, number, str(state)) for trial_id, number, state in rows]
+
     def list_study_progress(
         self, studies: Sequence[StudyRecord]
     ) -> dict[int, tuple[int, float | None]]:
