@@ -95,6 +95,7 @@ def test_a_grid_tries_each_value_once_and_its_budget_is_the_grid(
     assert study.n_trials == 5
     run_all(Worker(settings, store))
     report = studies.report(study.id)
+    assert report.study.status == "completed"  # its last trial's end ended it, no sweep
     assert sorted(t["params"]["x"] for t in report.trials) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert report.best is not None and report.best["params"] == {"x": 0.25}
     for trial in report.trials:  # no pruner: the advance reported them from the run's metrics

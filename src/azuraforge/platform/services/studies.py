@@ -226,7 +226,7 @@ class StudyService:
                 if state == _RUNNING and run and run.status in FINISHED_STATES:
                     if not prunes(study):
                         self._report_steps(study, optuna_study, trial_id, run)
-                    _tell(optuna_study, trial_id, number, run)
+                    _tell(optuna_study, trial_id, run)
             self._fill(lock, optuna_study, trials, runs)
         return lock.study
 
@@ -261,7 +261,7 @@ class StudyService:
         for trial_id, number, state in trials:
             if state == _RUNNING and number not in runs:
                 if cancelled:
-                    optuna_study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+                    _finish(optuna_study._storage, trial_id, TrialState.FAIL)
                 else:
                     params = optuna_study._storage.get_trial(trial_id).params
                     self._queue(study, number, params)
@@ -341,14 +341,18 @@ class StudyService:
         return self.views.report(study_id, project=project)
 
 
-def _tell(optuna_study: optuna.Study, trial_id: int, number: int, run: TrialRunRecord) -> None:
-    """Tell Optuna how ``run`` ended: its objective's best value, pruned, or failed (why)."""
+def _tell(optuna_study: optuna.Study, trial_id: int, run: TrialRunRecord) -> None:
+    """Tell Optuna how ``run`` ended: its objective's best value, pruned (with its last
+    reported value, as Optuna's ``tell`` does), or failed (why)."""
+    storage = optuna_study._storage
     if run.status == PRUNED:
-        optuna_study.tell(number, state=TrialState.PRUNED, skip_if_finished=True)
+        steps = storage.get_trial(trial_id).intermediate_values
+        last = [steps[max(steps)]] if steps and math.isfinite(steps[max(steps)]) else None
+        _finish(storage, trial_id, TrialState.PRUNED, last)
         return
     value = (run.result or {}).get("objective")
     if run.status == COMPLETED and isinstance(value, int | float) and math.isfinite(value):
-        optuna_study.tell(number, float(value), skip_if_finished=True)
+        _finish(storage, trial_id, TrialState.COMPLETE, [float(value)])
         return
     if run.status == COMPLETED:
         note = "the run ended without logging a finite value of the objective"
@@ -356,8 +360,22 @@ def _tell(optuna_study: optuna.Study, trial_id: int, number: int, run: TrialRunR
         note = "cancelled"
     else:
         note = f"the run ended {run.status}: {run.error or 'no error recorded'}"
-    optuna_study._storage.set_trial_user_attr(trial_id, NOTE, note)
-    optuna_study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    storage.set_trial_user_attr(trial_id, NOTE, note)
+    _finish(storage, trial_id, TrialState.FAIL)
+
+
+def _finish(
+    storage: optuna.storages.BaseStorage,
+    trial_id: int,
+    state: TrialState,
+    values: list[float] | None = None,
+) -> None:
+    """End a trial in Optuna's storage; one that already ended is left as it is. Not
+    ``Study.tell``: it read the trial twice more, and its sampler's ``after_trial`` has
+    nothing to do outside ``optimize`` (a grid's raised there once its last trial ended,
+    leaving the study to the reaper's sweep)."""
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_state_values(trial_id, state, values)
 
 
 def _choose(what: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -119,7 +119,10 @@ class TrialPublic(BaseModel):
     optuna_state: str
     params: dict[str, Any]
     value: float | None = Field(description="The best value of the objective over the run.")
-    intermediate_values: dict[int, float] = Field(description="Objective by step, as reported.")
+    intermediate_values: dict[int, float] = Field(
+        description="Objective by step, as reported to Optuna: as it is logged in a study "
+        "with a pruner, once the trial ended in one without."
+    )
     note: str | None = Field(description="Why a trial failed, when it did.")
     started_at: float | None = Field(None, description="When its run started.")
     finished_at: float | None = Field(None, description="When its run ended.")
