@@ -8,9 +8,9 @@ Optuna's tables beside it), one trial at a time:
 - ours: ``StudyService.create`` (parallelism 1, pruner none) and a local worker
   (:class:`~azuraforge.platform.jobs.worker.Worker`, default settings) claiming each trial
   run, forking its process as every run is, running the ``bench-trivial`` pipeline (one
-  ``log_metrics`` of the objective, reported to Optuna), recording the run, then advancing
-  the study (tell, ask, queue the next trial). Wall time from the study's creation to its
-  end, per trial.
+  ``log_metrics`` of the objective), recording the run, then advancing the study (report
+  the objective's value, tell, ask, queue the next trial). Wall time from the study's
+  creation to its end, per trial.
 
 Each side runs in its own process (so its peak memory is its own), the two taking turns for
 ``rounds`` rounds; the median per-trial time of each is reported, and their ratio (target
@@ -191,30 +191,48 @@ def section(report: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: |",
         *rows,
         "",
-        "Ours counts everything a trial costs on the platform: the ask and tell Optuna does "
-        "anyway, plus a run row created and claimed under its lease, a forked process that "
-        "opens the store and Optuna's storage, runs the pipeline, reports the value to Optuna "
-        "and records the run, and the study's advance under its lock. Per-round figures and "
-        "versions are in `benchmarks/results/study_overhead.json`.",
+        "Ours counts everything a trial costs on the platform: Optuna's ask, and the "
+        "trial's end told to it, as bare Optuna does, plus a run row created and claimed under "
+        "its lease, a forked process that opens the store, runs the pipeline and records the "
+        "run, and the study's advance under its lock, which also reports the objective's "
+        "values to Optuna (a study without a pruner never opens Optuna in the trial's "
+        "process). Per-round figures and versions are in "
+        "`benchmarks/results/study_overhead.json`.",
         "",
-        "Where the time goes (timers around each step, 60 trials, the run's process forked "
-        "as always): running the trial about 45 ms, of which the run's process takes about "
-        "35 ms (Optuna's study and trial opened there and the value reported, about 15 ms; "
-        "the run's context, its metrics written and the run recorded, about 10 ms) and "
-        "forking and reaping it the rest. Every call costs the new process several times "
-        "what it costs its worker: each page it touches is copied from its parent (about "
-        "4,600 pages a run, 40% of its CPU time in the kernel). Advancing the study about "
-        "28 ms: Optuna's ask and tell about 20 ms of it, the study's lock, its trial runs "
-        "and the next run's row the rest; claiming the run and the worker's look at it "
-        "about 3 ms. The trial is a full run of the platform in a process of its own, so "
-        "most of the gap is a run's own cost, not Optuna's; a trial that trains for "
-        "seconds hides it. Cut while measuring (108 ms per trial before, at a38301c): the "
-        "run's process reuses its worker's store engine and the Optuna storage the store "
-        "keeps (new ones compiled every statement again, and opening Optuna's storage cost "
-        "about 8 ms), pipelines' entry points are read once per worker, not once per run "
-        "(about 5 ms), and the service keeps Optuna's study loaded between advances. "
-        "Earlier: Optuna's trial cache kept for the service's life (a cache per call read "
-        "every trial at each advance), and a run's context no longer waits out "
+        "Where the time goes (timers around each step and each process's CPU time, 60 "
+        "trials, while the machine was quiet): advancing the study about 28 ms, of which "
+        "Optuna's ask about 17 ms (the reads of its trials and the sampling bare Optuna does "
+        "for its whole trial), reporting the objective's value and ending the trial in "
+        "Optuna about 4 ms, the next run's row about 3 ms and the lock, trial states and runs "
+        "the rest; the run's process about 27 ms from its fork to its exit: about 5 ms "
+        "before it runs (the fork of a 110 MiB worker), 7 ms for its first statement (a "
+        "connection of its own), 4 ms to write its metrics and 2 ms to record its end, its "
+        "output capture, context, study and pipeline the rest; claiming the run, forking it "
+        "and the worker's reads of it about 6 ms. Each page a run's process writes is first "
+        "copied from its worker (about 2,500 a run), and the worker's first writes after "
+        "each run fault as well (about 4,300 pages); about 30% of the two processes' CPU "
+        "time is spent in the kernel. The bar is out of reach with a process per "
+        "trial here: the same trials run inside the worker, without a fork, cost about "
+        "35 ms each (2.3x, measured at the start of this round), Optuna's ask and tell "
+        "alone about as much as bare Optuna's whole trial. A trial that trains for seconds "
+        "hides the gap.",
+        "",
+        "Cut in this round (4.7x at 994c6bd; that day the machine ran bare Optuna at 15.4 ms "
+        "a trial, and at 20 to 23 ms in this round's runs, so compare ratios; interleaved "
+        "runs of both versions here: 98 -> 70 ms a trial): a study without a pruner no longer "
+        "opens Optuna in the trial's process, its advance reports the values from the run's "
+        "metrics (about 10 ms a trial); a worker rehearses a job's writes once, rolled back, "
+        "so its run processes inherit compiled statements and type processors instead of "
+        "each preparing them (about 9 ms); the advance reads its trials' states in one "
+        "statement and ends a trial through Optuna's storage, not `Study.tell`, which read "
+        "the trial twice more (about 6 ms). Tried and dropped: `gc.freeze()` before the "
+        "fork (a run's process never collects its parent's objects: no change); a spare "
+        "process forked ahead (its pages shared while the worker advances, the worker's "
+        "copies cost what the run saved); a fork server supervising the runs (the worker's "
+        "copies gone, the hand-over and colder caches cost as much). Earlier (108 ms at "
+        "a38301c): the run's process reuses its worker's store engine and Optuna storage, "
+        "pipelines' entry points are read once per worker, the service keeps Optuna's study "
+        "loaded and its trial cache for its life, and a run's context no longer waits out "
         "`flush_interval` when it closes.",
         "",
         f"Command: `{report['command']}`",
