@@ -109,7 +109,7 @@ class RestartPolicy:
     """Restarts after crashes in a row (each within ``stable_after`` of its start); the
     crash after them fails the job (PM2's ``max_restarts``)."""
     backoff: float = 1.0
-    """Seconds before the first restart after a crash; doubled at each crash in a row."""
+    """Seconds before a restart after a crash; doubled at each crash in a row that counts."""
     max_backoff: float = 300.0
     """The longest wait before a restart after a crash."""
     stable_after: float = 60.0

@@ -133,7 +133,7 @@ def restart_or_give_up(
             _log.error("experiment %d: %s", lease.experiment_id, error)
             store.finish(lease, FAILED, error=error)
             return FAILED
-        delay = policy.delay(in_a_row) if reason == "crash" and in_a_row else 0.0
+        delay = policy.delay(max(in_a_row, 1)) if reason == "crash" else 0.0
         status = store.restart(lease, reason, detail, delay=delay)
     except LeaseLostError as e:
         _log.warning("%s", e)
