@@ -299,7 +299,8 @@ def test_a_long_job_failing_with_an_error_is_restarted_after_its_backoff(
         "crash",
         "the job failed: RuntimeError: a crash at step 3",
     )
-    assert record.not_before is not None and record.not_before - entry["at"] == pytest.approx(30, abs=0.5)
+    assert record.not_before is not None
+    assert record.not_before - entry["at"] == pytest.approx(30, abs=0.5)
     assert store.claim_next("another-worker", 30.0) is None  # not before its backoff
     assert store.claim(record.id, "celery-worker", 30.0) is None  # nor by a message come early
 
