@@ -92,11 +92,11 @@ def make_celery_app(settings: Settings) -> Celery:
         """Run this experiment if it is still queued; its final status, or ``None``. A
         message come before the run's backoff ended (sent twice, or early) is sent again
         for when it ends."""
-        wait = jobs.backoff_left(experiment_id)
-        if wait > 0:
+        status = jobs.run_one(experiment_id)
+        wait = 0.0 if status is not None else jobs.backoff_left(experiment_id)
+        if wait > 0:  # not claimed, and only because it is early
             send_run(app, experiment_id, _fresh_task_id(experiment_id), delay=wait)
-            return None
-        return jobs.run_one(experiment_id)
+        return status
 
     app.azuraforge_settings = settings
     app.steps["worker"].add(ReaperStep)

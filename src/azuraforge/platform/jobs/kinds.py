@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
 from azuraforge.platform.jobs.transport import Transport, make_transport
@@ -119,15 +120,16 @@ class RestartPolicy:
     killed, and that counts as a crash."""
 
     def __post_init__(self) -> None:
-        at_least = {"max_restarts": 0, "backoff": 0, "stable_after": 0}
-        above = {"memory_limit": 0, "restart_every": 0, "step_grace": 0}
-        for name, bound in (*at_least.items(), *above.items()):
-            value = getattr(self, name)
-            if value is not None and (value < bound or (name in above and value == bound)):
-                relation = "at least" if name in at_least else "above"
-                raise InvalidParameterError(
-                    f"RestartPolicy: {name} must be {relation} {bound}, got {value!r}"
-                )
+        limits = {"memory_limit": self.memory_limit, "restart_every": self.restart_every}
+        limits = {name: value for name, value in limits.items() if value is not None}
+        check_non_negative(
+            "RestartPolicy", max_restarts=self.max_restarts, backoff=self.backoff,
+            max_backoff=self.max_backoff, stable_after=self.stable_after,
+            step_grace=self.step_grace, **limits,
+        )  # fmt: skip
+        for name, value in {**limits, "step_grace": self.step_grace}.items():
+            if value == 0:  # a restart at every look, or a kill at once
+                raise InvalidParameterError(f"RestartPolicy: {name} must be above 0, got 0")
         if self.max_backoff < self.backoff:
             raise InvalidParameterError(
                 f"RestartPolicy: max_backoff ({self.max_backoff!r}) is below backoff "

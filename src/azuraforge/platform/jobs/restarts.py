@@ -4,7 +4,7 @@ A job whose kind has a :class:`~azuraforge.platform.jobs.kinds.RestartPolicy` is
 its worker (:class:`Watchdog`): past its memory limit or its scheduled time the worker sends
 :data:`RESTART_SIGNAL`, the job stops at its next step boundary with its checkpoint saved,
 its process exits saying it handed the job back, and the worker queues it again
-(:func:`hand_back`). A crash (its process died, or it failed with an error that is not the
+(:func:`restart_or_give_up`). A crash (its process died, or it failed with an error that is not the
 user's) is restarted after a backoff, until too many in a row fail it, saying why
 (:func:`after_crash`).
 """
@@ -99,14 +99,6 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-def hand_back(store: Store, lease: Lease, settings: Settings, policy: RestartPolicy,
-              restart: Restart) -> str:  # fmt: skip
-    """Queue again a job that stopped at a step boundary when asked to restart (any worker
-    resumes it from its checkpoint), or fail it when it was over its memory limit too often
-    right after starting; returns its new status."""
-    return restart_or_give_up(store, lease, settings, policy, restart.reason, restart.detail)
-
-
 def after_crash(
     store: Store, lease: Lease, settings: Settings, policy: RestartPolicy, detail: str
 ) -> str:
@@ -124,9 +116,9 @@ def restart_or_give_up(
     allows; ``cancelled`` instead when someone asked. Returns its new status."""
     record = store.get_experiment(lease.experiment_id)
     uptime = None if record.started_at is None else time.time() - record.started_at
-    in_a_row = policy.crashes_in_a_row(record.restart_history) + 1 if policy.counts(
-        reason, uptime
-    ) else 0  # fmt: skip
+    in_a_row = 0
+    if policy.counts(reason, uptime):
+        in_a_row = policy.crashes_in_a_row(record.restart_history) + 1
     try:
         if in_a_row > policy.max_restarts:
             error = gave_up(policy, in_a_row, detail)

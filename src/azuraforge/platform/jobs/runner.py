@@ -40,7 +40,7 @@ from azuraforge.platform.jobs.restarts import (
     Watchdog,
     after_crash,
     gave_up,
-    hand_back,
+    restart_or_give_up,
 )
 from azuraforge.platform.jobs.transport import submit_again
 from azuraforge.platform.redaction import Redaction
@@ -428,7 +428,9 @@ def _ended(
         if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
             _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
             return Supervision(CANCELLED)
-        return Supervision(hand_back(store, lease, settings, watchdog.policy, watchdog.asked))
+        asked = watchdog.asked
+        return Supervision(restart_or_give_up(store, lease, settings, watchdog.policy,
+                                              asked.reason, asked.detail))  # fmt: skip
     how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
     if watchdog is not None:
         detail = f"the job's process died ({how})"
