@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="Seconds a cancelled run may take to stop before it is killed (training "
         "stops at the next batch; the run then scores and saves its partly trained model).",
     )
+    jobs_per_process: int = Field(
+        100,
+        ge=1,
+        description="Jobs of one process group (a study's trials) that a worker runs one "
+        "after another in one process before it forks a fresh one; 1: a process for each job.",
+    )
     flush_interval: float = Field(
         0.05, gt=0, description="Most seconds a logged metric waits before it is written."
     )

@@ -17,6 +17,7 @@ from azuraforge.platform.store.models import TuningStudy
 from tests.helpers import write_pipeline_plugin
 
 QUADRATIC = """
+import os
 import random
 import time
 
@@ -32,6 +33,8 @@ class QuadraticConfig(PipelineConfig):
     sleep: float = Field(0.0, ge=0, description="Seconds per step.")
     jitter: bool = Field(False, description="Add noise below 0.001 to each value.")
     fail: bool = Field(False, description="Raise at the first step.")
+    crash_at: float | None = Field(None, description="Kill its own process when x is this.")
+    log_pid: bool = Field(False, description="Log its process id as metric pid, at step 0.")
 
 
 class Quadratic(Pipeline[QuadraticConfig]):
@@ -40,6 +43,10 @@ class Quadratic(Pipeline[QuadraticConfig]):
     Config = QuadraticConfig
 
     def run(self, config, ctx):
+        if config.log_pid:
+            ctx.log_metrics({"pid": os.getpid()}, step=0)
+        if config.x == config.crash_at:
+            os._exit(7)
         done = 0
         for step in range(1, config.steps + 1):
             if ctx.should_stop():

@@ -209,6 +209,14 @@ class JobKind(ABC):
         kind whose jobs each set their own memory limit reads it from ``record.config``)."""
         return self.restarts
 
+    def process_group(self, record: ExperimentRecord) -> str | None:
+        """The group of jobs the job ``record`` may share its process with, one after
+        another (a study's trials); ``None`` (the default): a process of its own. A worker
+        keeps a group's process for the group's next job, up to the settings'
+        ``jobs_per_process``; a job that does not end cleanly (its process died or was
+        killed, its lease lost) ends the process, and the next job gets a fresh one."""
+        return None
+
     @abstractmethod
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from azuraforge.errors import (
     DataFormatError,
@@ -35,6 +34,13 @@ from azuraforge.errors import (
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
+from azuraforge.platform.jobs.process import (
+    RECORDED,
+    STARTED,
+    JobProcess,
+    KeptProcesses,
+    read_job,
+)
 from azuraforge.platform.jobs.restarts import (
     RESTART_SIGNAL,
     Watchdog,
@@ -58,7 +64,9 @@ _log = logging.getLogger(__name__)
 USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
 """What the run was given was wrong (its data, a setting): logged as its message alone."""
 
-_EXIT_RECORDED, _EXIT_LEASE_LOST, _EXIT_HANDED_BACK = 0, 3, 4
+_FAILED, _LEASE_LOST, _HANDED_BACK = 1, 3, 4
+"""End codes of a job besides :data:`~azuraforge.platform.jobs.process.RECORDED`: its process
+failed outside the job's code, its lease was lost, it was handed back to be restarted."""
 HANDED_BACK = "handed back"
 """What :func:`execute` returns for a job that stopped at a step boundary to be restarted:
 nothing is recorded, its worker queues it again."""
@@ -98,6 +106,11 @@ class RunStop:
             or self.worker_gone()
         )
 
+    def signalled(self, signum: int) -> None:
+        """Note the worker's signal ``signum`` (one of :data:`JOB_SIGNALS`)."""
+        {CANCEL_SIGNAL: self.cancelled, SHUTDOWN_SIGNAL: self.shutdown,
+         RESTART_SIGNAL: self.restart}[signum].set()  # fmt: skip
+
     def handing_back(self) -> bool:
         """Whether the run stops to be restarted (and for nothing else)."""
         return self.restart.is_set() and not self.cancelled.is_set() and not self.shutdown.is_set()
@@ -130,6 +143,7 @@ def execute(
     interrupted: Any = lambda: None,
     output: OutputCapture | None = None,
     handing_back: Callable[[], bool] = lambda: False,
+    record: ExperimentRecord | None = None,
 ) -> str:
     """Run the experiment ``lease`` holds through its kind and record how it ended.
 
@@ -144,9 +158,11 @@ def execute(
     server's places taken out (a data file named relative to the data folder, a file of the
     run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
 
+    ``record`` is the job's row when its worker read it after the claim (else it is read).
+
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
-    record = store.get_experiment(lease.experiment_id)
+    record = record or store.get_experiment(lease.experiment_id)
     ctx = StoreContext(
         store,
         lease,
@@ -215,51 +231,80 @@ def end_interrupted(
 
 @dataclass
 class Supervision:
-    """How a supervised run ended, as the worker saw it."""
+    """How a supervised run ended, as the worker saw it (and its row, when the worker read it
+    after the end)."""
 
     status: str
     forced: bool = False
+    record: ExperimentRecord | None = field(default=None, compare=False, repr=False)
 
 
 def supervise(
-    store: Store, lease: Lease, settings: Settings, shutdown: threading.Event | None = None
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    shutdown: threading.Event | None = None,
+    kept: KeptProcesses | None = None,
 ) -> Supervision:
-    """Run ``lease``'s experiment in a forked child, keep the lease, relay cancellation.
+    """Run ``lease``'s experiment in a forked process, keep the lease, relay cancellation.
 
     Setting ``shutdown`` (the worker is stopping) stops the run as a cancel request does,
     recorded as :meth:`RunStop.interruption` says. A job whose kind has a ``cancel_grace``
     (0 for a prediction, which has nothing to save) has that long to stop; one whose kind has
     a restart policy is watched (:class:`~azuraforge.platform.jobs.restarts.Watchdog`), and
-    fails at once when its workers were lost too many times in a row.
+    fails at once when its workers were lost too many times in a row. A job of a process
+    group runs in the process ``kept`` holds for the group, if any, which keeps it for the
+    group's next job (:class:`~azuraforge.platform.jobs.process.KeptProcesses`).
     """
     record = store.get_experiment(lease.experiment_id)
-    grace, policy = _kind_terms(record)
+    grace, policy, group = _kind_terms(record)
     if (
         policy is not None
         and policy.crashes_in_a_row(record.restart_history) > policy.max_restarts
     ):
         return _give_up(store, lease, policy, record.restart_history or [])
-    parent = os.getpid()
-    # Held until the job's process has its handlers: their default action would kill it.
-    signal.pthread_sigmask(signal.SIG_BLOCK, JOB_SIGNALS)
-    child = os.fork()
-    if child == 0:
-        _child_main(store, lease, settings, parent)  # never returns
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)
+    kept = kept or KeptProcesses(jobs_per_process=1)
+    process = _started(kept, group, store, lease, record, settings)
     if grace is not None:
         settings = settings.model_copy(update={"cancel_grace": grace})
-    watchdog = None if policy is None else Watchdog(policy, child)
-    return _watch(store, lease, settings, child, shutdown or threading.Event(), watchdog)
+    watchdog = None if policy is None else Watchdog(policy, process.pid)
+    try:
+        return _supervise_child(
+            store, lease, settings, process, shutdown or threading.Event(), watchdog
+        )
+    finally:
+        kept.put_back(process)
 
 
-def _kind_terms(record: ExperimentRecord) -> tuple[float | None, RestartPolicy | None]:
-    """The job's kind's ``cancel_grace`` and restart policy; ``None`` for both when the kind
-    does not load, whose job then fails in its own process, saying why."""
+def _kind_terms(record: ExperimentRecord) -> tuple[float | None, RestartPolicy | None, str | None]:
+    """The job's kind's ``cancel_grace``, restart policy and process group; ``None`` for
+    each when the kind does not load, whose job then fails in its own process, saying why."""
     try:
         kind = get_kind(record.kind)
-        return kind.cancel_grace, kind.restart_policy(record)
+        return kind.cancel_grace, kind.restart_policy(record), kind.process_group(record)
     except Exception:  # any failure of a kind's code: its job fails in its process, saying why
-        return None, None
+        return None, None, None
+
+
+def _started(
+    kept: KeptProcesses,
+    group: str | None,
+    store: Store,
+    lease: Lease,
+    record: ExperimentRecord,
+    settings: Settings,
+) -> JobProcess:
+    """A process running ``lease``'s job: the one kept for ``group``, or a new one."""
+    parent = os.getpid()
+
+    def fork() -> JobProcess:
+        def loop(leases: int, ends: int) -> NoReturn:
+            _job_loop(store, settings, parent, leases, ends)
+
+        # Held until the job's process has its handlers: their default action would kill it.
+        return JobProcess(loop, group, blocked=JOB_SIGNALS)
+
+    return kept.start(group, lease, record, fork)
 
 
 def _give_up(
@@ -272,94 +317,94 @@ def _give_up(
     return Supervision(FAILED)
 
 
-def _child_main(store: Store, lease: Lease, settings: Settings, parent: int) -> None:
-    code = _EXIT_RECORDED
-    output = OutputCapture()
+class _CurrentJob:
+    """The job a process runs now, for the process's signal handlers: a signal between two
+    jobs (meant for the one that just ended) stops nothing."""
+
+    def __init__(self) -> None:
+        self.stop: RunStop | None = None
+
+    def signalled(self, signum: int, _frame: object) -> None:
+        if self.stop is not None:
+            self.stop.signalled(signum)
+
+
+def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: int) -> NoReturn:
+    """The job's process: run each job its worker sends, write how it ended, until the worker
+    sends no more or a job did not end cleanly (then the process is not used again)."""
+    code = RECORDED
     try:
-        output.start()
         store.engine.dispose(close=False)  # new connections; the compiled statements are kept
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
         # manager, signals the whole group; the worker then stops the run (SIGUSR2).
         # Left at their defaults these killed the run, recorded as failed. An orphaned run
         # still stops: it checks that its worker lives.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
-        stop = RunStop(parent, lease.owner)
-        signal.signal(CANCEL_SIGNAL, lambda *_: stop.cancelled.set())
-        signal.signal(SHUTDOWN_SIGNAL, lambda *_: stop.shutdown.set())
-        signal.signal(RESTART_SIGNAL, lambda *_: stop.restart.set())
+        for ignored in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(ignored, signal.SIG_IGN)
+        current = _CurrentJob()
+        for signum in JOB_SIGNALS:
+            signal.signal(signum, current.signalled)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
-        status = execute(
-            store, lease, settings, stop, interrupted=stop.interruption, output=output,
-            handing_back=stop.handing_back,
-        )  # fmt: skip
-        code = _EXIT_CODES.get(status, _EXIT_RECORDED)
-    except LeaseLostError:
-        code = _EXIT_LEASE_LOST
+        while code == RECORDED and (job := read_job(leases)) is not None:
+            os.write(ends, bytes([STARTED]))
+            code = _run_job(store, *job, settings, parent, current)
+            os.write(ends, bytes([code]))
     except BaseException:
-        output.stop()
         traceback.print_exc()
-        code = 1
+        code = _FAILED
     finally:
-        output.stop()
         os._exit(code)
 
 
-_EXIT_CODES = {LOST: _EXIT_LEASE_LOST, HANDED_BACK: _EXIT_HANDED_BACK}
-
-
-def _watch(
+def _run_job(
     store: Store,
     lease: Lease,
+    record: ExperimentRecord,
     settings: Settings,
-    child: int,
-    shutdown: threading.Event,
-    watchdog: Watchdog | None,
-) -> Supervision:
-    exited = _exit_signal(child)
+    parent: int,
+    current: _CurrentJob,
+) -> int:
+    """Run one job (its row as its worker read it after the claim) in this process; its end
+    code."""
+    output = OutputCapture()
     try:
-        return _supervise_child(store, lease, settings, child, shutdown, exited, watchdog)
+        output.start()
+        current.stop = stop = RunStop(parent, lease.owner)
+        status = execute(
+            store, lease, settings, stop, interrupted=stop.interruption, output=output,
+            handing_back=stop.handing_back, record=record,
+        )  # fmt: skip
+        return _END_CODES.get(status, RECORDED)
+    except LeaseLostError:
+        return _LEASE_LOST
+    except BaseException:
+        output.stop()
+        traceback.print_exc()
+        return _FAILED
     finally:
-        if exited is not None:
-            os.close(exited)
+        current.stop = None
+        output.stop()
 
 
-def _exit_signal(child: int) -> int | None:
-    """A descriptor that turns readable when ``child`` exits (Linux pidfd), or ``None``."""
-    try:
-        return os.pidfd_open(child)
-    except (AttributeError, OSError):
-        return None
-
-
-def _pause(exited: int | None, seconds: float) -> None:
-    """Sleep ``seconds``, or less if the child exits meanwhile: a worker that finished a
-    short run takes the next one at once, not at its next look."""
-    if exited is None:
-        time.sleep(seconds)
-        return
-    poller = select.poll()  # not select.select: it refuses descriptors past 1023
-    poller.register(exited, select.POLLIN)
-    poller.poll(seconds * 1000)
+_END_CODES = {LOST: _LEASE_LOST, HANDED_BACK: _HANDED_BACK}
 
 
 def _supervise_child(
     store: Store,
     lease: Lease,
     settings: Settings,
-    child: int,
+    process: JobProcess,
     shutdown: threading.Event,
-    exited: int | None,
     watchdog: Watchdog | None,
 ) -> Supervision:
     next_renewal = time.monotonic() + settings.heartbeat_interval
     cancelled_at: float | None = None
     asked = False
     while True:
-        _pause(exited, settings.poll_interval)
-        ended, wait_status = os.waitpid(child, os.WNOHANG)
-        if ended:
-            return _ended(store, lease, settings, wait_status, watchdog)
+        process.wait(settings.poll_interval)
+        code = process.ended()
+        if code is not None:
+            return _ended(store, lease, settings, code, watchdog)
         try:
             if time.monotonic() >= next_renewal:
                 cancel = store.renew(lease, settings.lease_ttl)
@@ -369,10 +414,10 @@ def _supervise_child(
         except LeaseLostError as e:
             if _recorded(store, lease):
                 # The child recorded the end (releasing the lease) just before this renewal.
-                wait_status = _wait(child, settings.cancel_grace + 1.0)
-                return _ended(store, lease, settings, wait_status, watchdog)
+                code = process.wait_end(settings.cancel_grace + 1.0)
+                return _ended(store, lease, settings, code, watchdog)
             _log.warning("%s; stopping the run", e)
-            _kill(child)
+            process.kill()
             return Supervision(LOST, forced=True)
         except Exception as e:
             if not is_unavailable(e):
@@ -381,15 +426,15 @@ def _supervise_child(
             continue
         if (cancel or shutdown.is_set()) and cancelled_at is None:
             cancelled_at, asked = time.monotonic(), cancel
-            os.kill(child, CANCEL_SIGNAL if cancel else SHUTDOWN_SIGNAL)
+            os.kill(process.pid, CANCEL_SIGNAL if cancel else SHUTDOWN_SIGNAL)
         if cancelled_at is not None and time.monotonic() - cancelled_at >= settings.cancel_grace:
-            _kill(child)
+            process.kill()
             return _forced_stop(store, lease, settings, asked)
         if watchdog is not None and cancelled_at is None:
             watchdog.check()
             overdue = watchdog.overdue()
             if overdue is not None:
-                _kill(child)
+                process.kill()
                 return Supervision(after_crash(store, lease, settings, watchdog.policy, overdue),
                                    forced=True)  # fmt: skip
 
@@ -417,14 +462,14 @@ def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool
 
 
 def _ended(
-    store: Store, lease: Lease, settings: Settings, wait_status: int, watchdog: Watchdog | None
+    store: Store, lease: Lease, settings: Settings, code: int, watchdog: Watchdog | None
 ) -> Supervision:
-    code = os.waitstatus_to_exitcode(wait_status)
-    if code == _EXIT_RECORDED:
-        return Supervision(store.get_experiment(lease.experiment_id).status)
-    if code == _EXIT_LEASE_LOST:
+    if code == RECORDED:
+        record = store.get_experiment(lease.experiment_id)
+        return Supervision(record.status, record=record)
+    if code == _LEASE_LOST:
         return Supervision(LOST)
-    if code == _EXIT_HANDED_BACK and watchdog is not None and watchdog.asked is not None:
+    if code == _HANDED_BACK and watchdog is not None and watchdog.asked is not None:
         if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
             _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
             return Supervision(CANCELLED)
@@ -459,26 +504,6 @@ def _recorded(store: Store, lease: Lease) -> bool:
         and record.lease_epoch == lease.epoch
         and (record.status in FINISHED_STATES or record.status == QUEUED)
     )
-
-
-def _wait(child: int, timeout: float) -> int:
-    """The child's wait status once it exits (killed if it takes over ``timeout`` s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ended, wait_status = os.waitpid(child, os.WNOHANG)
-        if ended:
-            return wait_status
-        time.sleep(0.01)
-    os.kill(child, signal.SIGKILL)
-    return os.waitpid(child, 0)[1]
-
-
-def _kill(child: int) -> None:
-    try:
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
 
 
 def _finish_quietly(store: Store, lease: Lease, status: str, error: str) -> None:

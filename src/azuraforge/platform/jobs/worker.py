@@ -15,9 +15,11 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 
 from azuraforge.apps.registry import declared
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
+from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.settings import Settings
@@ -52,6 +54,10 @@ class Worker:
         """The local transport's wake-up pipe, while :meth:`run_forever` runs on it."""
         self.host = JobHost(self.store, settings)
         """What the job kinds' ``after`` and ``sweep`` get (and keep) from this worker."""
+        self.processes = KeptProcesses(settings.jobs_per_process)
+        """The job process kept for the next job of its group (a study's next trial); it
+        exits with :meth:`close`, or once the worker is collected."""
+        weakref.finalize(self, self.processes.close)
 
     def run_one(self, experiment_id: int) -> Supervision | None:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
@@ -71,8 +77,8 @@ class Worker:
     def _supervise(self, lease: Lease) -> Supervision:
         """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
-        supervision = supervise(self.store, lease, self.settings, self.shutdown)
-        record = self.store.find_experiment(lease.experiment_id)
+        supervision = supervise(self.store, lease, self.settings, self.shutdown, self.processes)
+        record = supervision.record or self.store.find_experiment(lease.experiment_id)
         if record is not None:
             try:
                 get_kind(record.kind).after(self.host, record)
@@ -99,9 +105,14 @@ class Worker:
         try:
             self._poll()
         finally:
-            alarm, self.alarm = self.alarm, None  # a late signal no longer rings it
-            if alarm is not None:
-                alarm.close()
+            self.close()
+
+    def close(self) -> None:
+        """Let the kept job process exit, and stop listening for submits."""
+        self.processes.close()
+        alarm, self.alarm = self.alarm, None  # a late signal no longer rings it
+        if alarm is not None:
+            alarm.close()
 
     def _poll(self) -> None:
         while not self.shutdown.is_set():

@@ -21,6 +21,7 @@ studies left with no trial queued or running (:class:`TrialKind`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -98,7 +99,7 @@ def run_trial(
     and result, which holds ``objective`` (``None`` when the run never logged it)."""
     if record.study_id is None or record.trial_number is None:
         raise ValueError(f"experiment {record.id} is a trial of no study")
-    study = store.get_study(record.study_id)
+    study = _study(store, record.study_id)
     trial = _optuna_trial(store, study, record.trial_number) if prunes(study) else None
     watcher = ObjectiveWatcher(study, ctx, trial)
     ctx.add_metric_observer(watcher.observe)
@@ -109,6 +110,13 @@ def run_trial(
         # completes anyway, yet the pruner decided, its log says so and Optuna is told so.
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
     return status, result
+
+
+@functools.lru_cache(maxsize=4)
+def _study(store: Store, study_id: int) -> StudyRecord:
+    """The study, read once per process (the trials of a study share one: its objective,
+    direction, pruner and Optuna name, which a trial reads, never change)."""
+    return store.get_study(study_id)
 
 
 def _optuna_trial(store: Store, study: StudyRecord, number: int) -> optuna.Trial:
@@ -134,6 +142,10 @@ class TrialKind(JobKind):
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_trial(store, record, settings, ctx)
+
+    def process_group(self, record: ExperimentRecord) -> str | None:
+        """A study's trials share their process, one after another, as in Optuna."""
+        return f"study {record.study_id}"
 
     def after(self, host: JobHost, record: ExperimentRecord) -> None:
         if record.study_id is not None:

@@ -202,22 +202,26 @@ class ExperimentStore(StoreBase):
         ConflictError
             If ``name`` is taken in the project (a deleted run's name is free again).
         """
-        now = time.time()
         name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
         seed = config.get("seed")
+        new = ExperimentRecord(
+            id=0, project=project, name=name, pipeline=pipeline, config=dict(config),
+            status=status, progress=0.0, progress_message="", created_at=time.time(),
+            started_at=None, finished_at=None, worker=None, lease_owner=None, lease_epoch=0,
+            lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
+            batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
+            requeue_lost=requeue_lost, attempts=0, result=None, output_dir=output_dir,
+            kind=kind, study_id=study_id, trial_number=trial_number,
+        )  # fmt: skip
+        values = {c.key: getattr(new, c.key) for c in _COLUMNS if c.key != "id"}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
-            values = dict(
-                project_id=project_id, name=name, pipeline=pipeline, config=dict(config),
-                status=status, progress=0.0, progress_message="", created_at=now,
-                lease_epoch=0, batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
-                requeue_lost=requeue_lost, attempts=0, output_dir=output_dir, kind=kind,
-                study_id=study_id, trial_number=trial_number,
-            )  # fmt: skip
             try:
                 with connection.begin_nested():
                     experiment_id: int = connection.execute(
-                        insert(Experiment).values(**values).returning(Experiment.id)
+                        insert(Experiment)
+                        .values(project_id=project_id, **values)
+                        .returning(Experiment.id)
                     ).scalar_one()
             except IntegrityError:
                 raise ConflictError(
@@ -231,7 +235,7 @@ class ExperimentStore(StoreBase):
             if params:
                 connection.execute(insert(Param), params)
             self._event(connection, project_id, experiment_id, "status", {"status": status})
-        return self.get_experiment(experiment_id)
+        return replace(new, id=experiment_id)
 
     def get_experiment(
         self, experiment_id: int, *, project: str | None = None

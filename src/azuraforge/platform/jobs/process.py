@@ -1,0 +1,247 @@
+"""A job's process, as its worker holds it: forked from the worker, it runs the jobs the worker
+sends it one at a time and says through a pipe how each ended.
+
+A process runs one job and exits, unless the job's kind puts its jobs in a group
+(:meth:`~azuraforge.platform.jobs.kinds.JobKind.process_group`: a study's trials): the worker
+then keeps the process for the group's next job, up to the settings' ``jobs_per_process``, as
+Optuna runs every trial of a study in one process. Forking a worker (and opening the store
+again in the child) cost a trivial trial more than all of Optuna's own work. The isolation
+stays: a job that crashes its process takes only itself down, the worker records it and forks
+a fresh process for the next job; a process whose job did not end cleanly (killed, lease lost,
+handed back) is never used again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Iterable
+from typing import NoReturn
+
+from azuraforge.platform.store import ExperimentRecord, Lease
+
+JobLoop = Callable[[int, int], NoReturn]
+"""The child's side: called in the forked process with the descriptor it reads leases from
+and the one it writes each job's end code to; never returns."""
+RECORDED = 0
+"""The end code of a job that ended and recorded how (the only end after which its process
+may run another job)."""
+STARTED = 255
+"""What the process writes once it read a job's lease, before the job's end code."""
+START_SECONDS = 10.0
+"""How long a process may take to answer a job sent to it (a fresh one opens the store)."""
+
+
+class JobProcess:
+    """A forked process running jobs for its worker (the parent side).
+
+    Parameters
+    ----------
+    loop
+        What the child runs (:data:`JobLoop`).
+    group
+        The process group of the jobs it may run (``None``: one job).
+    blocked
+        Signals blocked across the fork (the child unblocks them once its handlers are set).
+    """
+
+    def __init__(self, loop: JobLoop, group: str | None, blocked: Iterable[int] = ()) -> None:
+        self.group = group
+        self.jobs = 0
+        """Jobs sent to it so far."""
+        self.clean = True
+        """Whether every job it ran ended with :data:`RECORDED` (else it is not used again)."""
+        leases_read, leases = os.pipe()
+        self._leases: int | None = leases
+        self._ends, ends_write = os.pipe()
+        blocked = set(blocked)
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(leases)
+            os.close(self._ends)
+            loop(leases_read, ends_write)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+        os.close(leases_read)
+        os.close(ends_write)
+        self.exited: int | None = _exit_signal(self.pid)
+        self._status: int | None = None
+
+    def start(self, lease: Lease, record: ExperimentRecord) -> bool:
+        """Send ``lease``'s job (its row as the worker read it, ``record``) to the process;
+        whether it started the job (not when it died, or did not answer within
+        :data:`START_SECONDS`: then it is killed)."""
+        if self._leases is None:
+            return False
+        job = {"lease": dataclasses.asdict(lease), "record": dataclasses.asdict(record)}
+        try:
+            os.write(self._leases, json.dumps(job).encode() + b"\n")
+        except BrokenPipeError:
+            return False
+        self.jobs += 1
+        if not _poll([self._ends], START_SECONDS):
+            self.kill()
+            return False
+        return os.read(self._ends, 1) == bytes([STARTED])
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less once the job ends or the process exits."""
+        _poll([self._ends, self.exited], seconds)
+
+    def ended(self) -> int | None:
+        """The running job's end code once it ended, else ``None``: :data:`RECORDED`, the code
+        the job's loop wrote, or for a process that died without writing one its exit code
+        (negative: the signal that killed it)."""
+        died = self._reaped()  # first: a code written before the process died is read
+        readable = _poll([self._ends], 0)
+        code = os.read(self._ends, 1) if readable else b""
+        if code:
+            self.clean = self.clean and code[0] == RECORDED
+            return code[0]
+        if not died and not readable:
+            return None
+        return self._exit_code()
+
+    def _reaped(self) -> bool:
+        if self._status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._status = status
+        return self._status is not None
+
+    def _exit_code(self) -> int:
+        """The process's exit code, waiting for it (it died, or closed its end of the pipe)."""
+        self.clean = False
+        if self._status is None:
+            self._status = os.waitpid(self.pid, 0)[1]
+        return os.waitstatus_to_exitcode(self._status)
+
+    def kill(self) -> None:
+        """Kill the process (its job did not stop in time) and reap it."""
+        self.clean = False
+        if self._status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._status = os.waitpid(self.pid, 0)[1]
+
+    def wait_end(self, timeout: float) -> int:
+        """The running job's end code (:meth:`ended`) once it ends; the process is killed if
+        that takes over ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while (code := self.ended()) is None:
+            if time.monotonic() >= deadline:
+                self.kill()
+            else:
+                self.wait(min(0.05, deadline - time.monotonic()))
+        return code
+
+    def retire(self, timeout: float = 5.0) -> None:
+        """Let the process exit (its next read of a lease finds none; it is killed if it
+        has not exited within ``timeout`` s), reap it and close this side's descriptors."""
+        if self._leases is None:
+            return
+        os.close(self._leases)
+        self._leases = None
+        deadline = time.monotonic() + timeout
+        while not self._reaped():
+            if time.monotonic() >= deadline:
+                self.kill()
+                break
+            _poll([self.exited], min(0.05, deadline - time.monotonic()))
+        os.close(self._ends)
+        if self.exited is not None:
+            os.close(self.exited)
+            self.exited = None
+
+
+def read_job(leases: int) -> tuple[Lease, ExperimentRecord] | None:
+    """The next job the worker sends (in the child): its lease and row, or ``None`` once it
+    sent its last."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(leases, 65536)
+        if not chunk:
+            return None
+        line += chunk
+    job = json.loads(line)
+    return Lease(**job["lease"]), ExperimentRecord(**job["record"])
+
+
+class KeptProcesses:
+    """The process a worker keeps between two jobs of one group (at most one, idle).
+
+    Parameters
+    ----------
+    jobs_per_process
+        Jobs one process runs at most before a fresh one is forked.
+    """
+
+    def __init__(self, jobs_per_process: int) -> None:
+        self.jobs_per_process = jobs_per_process
+        self._idle: JobProcess | None = None
+
+    def start(
+        self,
+        group: str | None,
+        lease: Lease,
+        record: ExperimentRecord,
+        fork: Callable[[], JobProcess],
+    ) -> JobProcess:
+        """The process running ``lease``'s job (``record``): the one kept for ``group`` if it
+        takes it,
+        else a new one from ``fork`` (a kept process of another group, or one that died since
+        its last job, exits). A new process that dies before it starts the job shows it as
+        its end (:meth:`JobProcess.ended`)."""
+        idle, self._idle = self._idle, None
+        if idle is not None:
+            if group is not None and idle.group == group and idle.start(lease, record):
+                return idle
+            idle.retire()
+        process = fork()
+        process.start(lease, record)
+        return process
+
+    def put_back(self, process: JobProcess) -> None:
+        """Keep ``process`` for its group's next job, or let it exit: a process of no group,
+        one whose job did not end cleanly, or one that ran its ``jobs_per_process``."""
+        keep = process.group is not None and process.clean and process.jobs < self.jobs_per_process
+        if not keep:
+            process.retire()
+            return
+        if self._idle is not None:
+            self._idle.retire()
+        self._idle = process
+
+    @property
+    def idle(self) -> JobProcess | None:
+        """The process kept for its group's next job, if any."""
+        return self._idle
+
+    def close(self) -> None:
+        """Let the kept process exit."""
+        idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.retire()
+
+
+def _exit_signal(pid: int) -> int | None:
+    """A descriptor that turns readable when process ``pid`` exits (Linux pidfd), or ``None``."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _poll(descriptors: list[int | None], seconds: float) -> bool:
+    """Wait up to ``seconds`` for one of ``descriptors`` (``None`` ones left out) to turn
+    readable; whether one did."""
+    poller = select.poll()  # not select.select: it refuses descriptors past 1023
+    for fd in descriptors:
+        if fd is not None:
+            poller.register(fd, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
