@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.platform.jobs.conftest import wait_for
 
 
 def trial_pids(store: Store, study_id: int) -> list[int | None]:
@@ -81,3 +83,22 @@ def test_a_kept_process_that_died_while_idle_is_replaced(
     assert [t["status"] for t in studies.report(study).trials] == ["completed"] * 3
     first, second, third = trial_pids(store, study)
     assert first == idle.pid and second == third != first
+
+
+def test_a_trial_cancelled_in_a_kept_process_does_not_stop_the_next(
+    studies: StudyService, store: Store, settings: Settings
+) -> None:
+    study = grid_study(studies, [0.1, 0.2], steps=50, sleep=0.05)
+    worker = Worker(settings, store)
+    running = threading.Thread(target=worker.run_next)
+    running.start()
+    [first] = store.list_trial_runs(study)
+    wait_for(lambda: store.get_metrics(first.id, ["pid"]))  # its pipeline runs
+    store.request_cancel(first.id)
+    running.join(10)
+    run_all(worker)
+
+    by_number = sorted(store.list_trial_runs(study), key=lambda run: run.number)
+    assert [run.status for run in by_number] == ["cancelled", "completed"]
+    first_pid, second_pid = trial_pids(store, study)
+    assert first_pid == second_pid  # the cancelled trial ended cleanly: its process was kept
