@@ -96,6 +96,7 @@ def test_a_trial_cancelled_in_a_kept_process_does_not_stop_the_next(
     wait_for(lambda: store.get_metrics(first.id, ["pid"]))  # its pipeline runs
     store.request_cancel(first.id)
     running.join(10)
+    assert not running.is_alive()
     run_all(worker)
 
     by_number = sorted(store.list_trial_runs(study), key=lambda run: run.number)

@@ -214,7 +214,9 @@ class JobKind(ABC):
         another (a study's trials); ``None`` (the default): a process of its own. A worker
         keeps a group's process for the group's next job, up to the settings'
         ``jobs_per_process``; a job that does not end cleanly (its process died or was
-        killed, its lease lost) ends the process, and the next job gets a fresh one."""
+        killed, its lease lost) ends the process, and the next job gets a fresh one. A job
+        with a restart policy runs in a process of its own whatever this says (its memory
+        limit is its process's)."""
         return None
 
     @abstractmethod
@@ -227,7 +229,9 @@ class JobKind(ABC):
 
     def after(self, host: JobHost, record: ExperimentRecord) -> None:  # noqa: B027
         """Called by the job's worker once the job ended (whatever its status); nothing by
-        default."""
+        default. ``record`` is the job's row as the worker claimed it, with the status the
+        job ended with: read the row again (``host.store.get_experiment(record.id)``) for
+        its result, error and metrics."""
 
     def sweep(self, host: JobHost) -> None:  # noqa: B027
         """Called at each reaper pass, after lost leases are reaped; nothing by default."""

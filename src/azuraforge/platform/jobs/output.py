@@ -102,17 +102,20 @@ class OutputCapture:
         for level, line in early:
             sink(level, line)
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
         """Put the descriptors back and pass on the last lines (waiting up to
         :data:`DRAIN_SECONDS` for them: a process the run left behind may hold the pipes
-        open, and what it prints later is not the run's)."""
+        open, and what it prints later is not the run's); whether every line was read (not
+        while such a process holds them).
+
+        The files that stood in for ``sys.stdout`` and ``sys.stderr`` stay open: a handler
+        that took one meanwhile (``logging.basicConfig()``) writes to the former targets
+        after this."""
         if self._streams is None or self._replaced is None:
-            return
+            return not self._thread.is_alive()
         self._flush_python_streams()
         self._flush_c_streams()
         sys.stdout, sys.stderr = self._streams
-        for replaced in self._replaced:
-            replaced.close()  # not the descriptor (closefd=False)
         self._streams = self._replaced = None
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)  # closes this process's write end of the pipe
@@ -120,12 +123,14 @@ class OutputCapture:
         for handler, original, former in self._handlers:
             handler.setStream(original)
             former.close()
-        if not self._thread.is_alive():
+        drained = not self._thread.is_alive()
+        if drained:
             for read_end, (level, lines, _) in self._reading.items():
                 self._emit(level, lines.rest())
                 os.close(read_end)
         for saved in self._saved.values():
             os.close(saved)
+        return drained
 
     def _keep_worker_logging(self) -> None:
         """Point the logging handlers that write to descriptor 1 or 2 at their former

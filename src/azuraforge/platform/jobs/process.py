@@ -21,6 +21,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NoReturn
 
 from azuraforge.platform.store import ExperimentRecord, Lease
@@ -31,6 +32,20 @@ and the one it writes each job's end code to; never returns."""
 RECORDED = 0
 """The end code of a job that ended and recorded how (the only end after which its process
 may run another job)."""
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a job ended, as its process said (or its exit code, when it died first), and the
+    status it recorded."""
+
+    code: int
+    status: str | None = None
+    died: bool = False
+    """Whether the process died before it said how the job ended (``code`` is its exit
+    code then: negative, the signal that killed it)."""
+
+
 STARTED = 255
 """What the process writes once it read a job's lease, before the job's end code."""
 START_SECONDS = 10.0
@@ -56,12 +71,19 @@ class JobProcess:
         """Jobs sent to it so far."""
         self.clean = True
         """Whether every job it ran ended with :data:`RECORDED` (else it is not used again)."""
+        self.running = False
+        """Whether a job it started has not ended yet (as far as this side has read)."""
         leases_read, leases = os.pipe()
-        self._leases: int | None = leases
         self._ends, ends_write = os.pipe()
         blocked = set(blocked)
         signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            for fd in (leases_read, leases, self._ends, ends_write):
+                os.close(fd)
+            raise
         if self.pid == 0:
             os.close(leases)
             os.close(self._ends)
@@ -69,43 +91,48 @@ class JobProcess:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         os.close(leases_read)
         os.close(ends_write)
+        self._leases: int | None = leases
         self.exited: int | None = _exit_signal(self.pid)
         self._status: int | None = None
 
     def start(self, lease: Lease, record: ExperimentRecord) -> bool:
         """Send ``lease``'s job (its row as the worker read it, ``record``) to the process;
-        whether it started the job (not when it died, or did not answer within
-        :data:`START_SECONDS`: then it is killed)."""
+        whether it started the job (not when it died, answered anything but
+        :data:`STARTED`, or did not answer within :data:`START_SECONDS`: it is killed then)."""
         if self._leases is None:
             return False
         job = {"lease": dataclasses.asdict(lease), "record": dataclasses.asdict(record)}
         try:
-            os.write(self._leases, json.dumps(job).encode() + b"\n")
+            _write_all(self._leases, json.dumps(job).encode() + b"\n")
         except BrokenPipeError:
             return False
         self.jobs += 1
-        if not _poll([self._ends], START_SECONDS):
-            self.kill()
-            return False
-        return os.read(self._ends, 1) == bytes([STARTED])
+        self.running = True
+        if _poll([self._ends], START_SECONDS) and os.read(self._ends, 1) == bytes([STARTED]):
+            return True
+        self.kill()
+        return False
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or less once the job ends or the process exits."""
         _poll([self._ends, self.exited], seconds)
 
-    def ended(self) -> int | None:
-        """The running job's end code once it ended, else ``None``: :data:`RECORDED`, the code
-        the job's loop wrote, or for a process that died without writing one its exit code
+    def ended(self) -> JobEnd | None:
+        """How the running job ended once it did, else ``None``: the code (and status) its
+        process wrote, or for a process that died without writing one its exit code
         (negative: the signal that killed it)."""
-        died = self._reaped()  # first: a code written before the process died is read
+        died = self._reaped()  # first: an end written before the process died is read
         readable = _poll([self._ends], 0)
-        code = os.read(self._ends, 1) if readable else b""
-        if code:
-            self.clean = self.clean and code[0] == RECORDED
-            return code[0]
+        line = _read_line(self._ends) if readable else b""
+        if line:
+            code, status = line.decode().split()
+            self.clean = self.clean and int(code) == RECORDED
+            self.running = False
+            return JobEnd(int(code), None if status == "-" else status)
         if not died and not readable:
             return None
-        return self._exit_code()
+        self.running = False
+        return JobEnd(self._exit_code(), died=True)
 
     def _reaped(self) -> bool:
         if self._status is None:
@@ -129,8 +156,8 @@ class JobProcess:
                 os.kill(self.pid, signal.SIGKILL)
             self._status = os.waitpid(self.pid, 0)[1]
 
-    def wait_end(self, timeout: float) -> int:
-        """The running job's end code (:meth:`ended`) once it ends; the process is killed if
+    def wait_end(self, timeout: float) -> JobEnd:
+        """How the running job ended (:meth:`ended`) once it did; the process is killed if
         that takes over ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while (code := self.ended()) is None:
@@ -157,6 +184,30 @@ class JobProcess:
         if self.exited is not None:
             os.close(self.exited)
             self.exited = None
+
+
+def write_end(ends: int, code: int, status: str | None) -> None:
+    """Tell the worker (from the child) how its job ended: ``code``, and the status the job
+    recorded (``None``: none)."""
+    os.write(ends, f"{code} {status or '-'}\n".encode())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (a pipe takes a long message in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_line(fd: int) -> bytes:
+    """A line from ``fd`` (less at its end), read a byte at a time: nothing after it is taken."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
 
 
 def read_job(leases: int) -> tuple[Lease, ExperimentRecord] | None:
@@ -193,24 +244,40 @@ class KeptProcesses:
         fork: Callable[[], JobProcess],
     ) -> JobProcess:
         """The process running ``lease``'s job (``record``): the one kept for ``group`` if it
-        takes it,
-        else a new one from ``fork`` (a kept process of another group, or one that died since
-        its last job, exits). A new process that dies before it starts the job shows it as
-        its end (:meth:`JobProcess.ended`)."""
+        takes it, else a new one from ``fork`` (a kept process of another group, or one that
+        died since its last job, exits). A new process that dies before it starts the job
+        shows it as its end (:meth:`JobProcess.ended`)."""
         idle, self._idle = self._idle, None
         if idle is not None:
-            if group is not None and idle.group == group and idle.start(lease, record):
+            try:
+                taken = group is not None and idle.group == group and idle.start(lease, record)
+            except BaseException:
+                idle.retire()
+                raise
+            if taken:
                 return idle
             idle.retire()
         process = fork()
-        process.start(lease, record)
+        try:
+            process.start(lease, record)
+        except BaseException:
+            process.retire()
+            raise
         return process
 
     def put_back(self, process: JobProcess) -> None:
         """Keep ``process`` for its group's next job, or let it exit: a process of no group,
-        one whose job did not end cleanly, or one that ran its ``jobs_per_process``."""
-        keep = process.group is not None and process.clean and process.jobs < self.jobs_per_process
+        one whose job did not end cleanly (or has not ended: its supervision failed; it is
+        killed), or one that ran its ``jobs_per_process``."""
+        keep = (
+            process.group is not None
+            and process.clean
+            and not process.running
+            and process.jobs < self.jobs_per_process
+        )
         if not keep:
+            if process.running:
+                process.kill()
             process.retire()
             return
         if self._idle is not None:

@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from azuraforge.errors import (
@@ -37,9 +37,11 @@ from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
     RECORDED,
     STARTED,
+    JobEnd,
     JobProcess,
     KeptProcesses,
     read_job,
+    write_end,
 )
 from azuraforge.platform.jobs.restarts import (
     RESTART_SIGNAL,
@@ -231,8 +233,8 @@ def end_interrupted(
 
 @dataclass
 class Supervision:
-    """How a supervised run ended, as the worker saw it (and its row, when the worker read it
-    after the end)."""
+    """How a supervised run ended, as the worker saw it, and its row as claimed (with the
+    status it ended with)."""
 
     status: str
     forced: bool = False
@@ -255,20 +257,35 @@ def supervise(
     fails at once when its workers were lost too many times in a row. A job of a process
     group runs in the process ``kept`` holds for the group, if any, which keeps it for the
     group's next job (:class:`~azuraforge.platform.jobs.process.KeptProcesses`).
+
+    The supervision's ``record`` is the job's row as the worker read it after the claim,
+    with the status the job ended with.
     """
     record = store.get_experiment(lease.experiment_id)
+    supervision = _supervise(store, lease, record, settings, shutdown, kept)
+    return replace(supervision, record=replace(record, status=supervision.status))
+
+
+def _supervise(
+    store: Store,
+    lease: Lease,
+    record: ExperimentRecord,
+    settings: Settings,
+    shutdown: threading.Event | None,
+    kept: KeptProcesses | None,
+) -> Supervision:
     grace, policy, group = _kind_terms(record)
     if (
         policy is not None
         and policy.crashes_in_a_row(record.restart_history) > policy.max_restarts
     ):
         return _give_up(store, lease, policy, record.restart_history or [])
-    kept = kept or KeptProcesses(jobs_per_process=1)
-    process = _started(kept, group, store, lease, record, settings)
     if grace is not None:
         settings = settings.model_copy(update={"cancel_grace": grace})
-    watchdog = None if policy is None else Watchdog(policy, process.pid)
+    kept = kept or KeptProcesses(jobs_per_process=1)
+    process = _started(kept, group, store, lease, record, settings)
     try:
+        watchdog = None if policy is None else Watchdog(policy, process.pid)
         return _supervise_child(
             store, lease, settings, process, shutdown or threading.Event(), watchdog
         )
@@ -277,11 +294,14 @@ def supervise(
 
 
 def _kind_terms(record: ExperimentRecord) -> tuple[float | None, RestartPolicy | None, str | None]:
-    """The job's kind's ``cancel_grace``, restart policy and process group; ``None`` for
-    each when the kind does not load, whose job then fails in its own process, saying why."""
+    """The job's kind's ``cancel_grace``, restart policy and process group (none for a job
+    with a restart policy: its memory limit is its own process's); ``None`` for each when
+    the kind does not load, whose job then fails in its own process, saying why."""
     try:
         kind = get_kind(record.kind)
-        return kind.cancel_grace, kind.restart_policy(record), kind.process_group(record)
+        policy = kind.restart_policy(record)
+        group = kind.process_group(record) if policy is None else None
+        return kind.cancel_grace, policy, group
     except Exception:  # any failure of a kind's code: its job fails in its process, saying why
         return None, None, None
 
@@ -332,7 +352,7 @@ class _CurrentJob:
 def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: int) -> NoReturn:
     """The job's process: run each job its worker sends, write how it ended, until the worker
     sends no more or a job did not end cleanly (then the process is not used again)."""
-    code = RECORDED
+    code, reusable = RECORDED, True
     try:
         store.engine.dispose(close=False)  # new connections; the compiled statements are kept
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
@@ -345,10 +365,16 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
         for signum in JOB_SIGNALS:
             signal.signal(signum, current.signalled)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
-        while code == RECORDED and (job := read_job(leases)) is not None:
+        while code == RECORDED and reusable and (job := read_job(leases)) is not None:
+            lease, record = job
+            # Before STARTED: the worker signals a job only once it read that.
+            current.stop = stop = RunStop(parent, lease.owner)
             os.write(ends, bytes([STARTED]))
-            code = _run_job(store, *job, settings, parent, current)
-            os.write(ends, bytes([code]))
+            code, status, reusable = _run_job(store, lease, record, settings, stop)
+            current.stop = None
+            write_end(ends, code, status)
+    except BrokenPipeError:  # the worker died: the job recorded that it was lost
+        pass
     except BaseException:
         traceback.print_exc()
         code = _FAILED
@@ -357,32 +383,27 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
 
 
 def _run_job(
-    store: Store,
-    lease: Lease,
-    record: ExperimentRecord,
-    settings: Settings,
-    parent: int,
-    current: _CurrentJob,
-) -> int:
+    store: Store, lease: Lease, record: ExperimentRecord, settings: Settings, stop: RunStop
+) -> tuple[int, str | None, bool]:
     """Run one job (its row as its worker read it after the claim) in this process; its end
-    code."""
+    code, the status it recorded, and whether the process may run another job (not when
+    something the job started still holds its output)."""
     output = OutputCapture()
     try:
         output.start()
-        current.stop = stop = RunStop(parent, lease.owner)
         status = execute(
             store, lease, settings, stop, interrupted=stop.interruption, output=output,
             handing_back=stop.handing_back, record=record,
         )  # fmt: skip
-        return _END_CODES.get(status, RECORDED)
+        code = _END_CODES.get(status, RECORDED)
+        return code, status if code == RECORDED else None, output.stop()
     except LeaseLostError:
-        return _LEASE_LOST
+        return _LEASE_LOST, None, False
     except BaseException:
-        output.stop()
+        output.stop()  # the traceback goes to the worker's output, not the run's
         traceback.print_exc()
-        return _FAILED
+        return _FAILED, None, False
     finally:
-        current.stop = None
         output.stop()
 
 
@@ -402,9 +423,9 @@ def _supervise_child(
     asked = False
     while True:
         process.wait(settings.poll_interval)
-        code = process.ended()
-        if code is not None:
-            return _ended(store, lease, settings, code, watchdog)
+        end = process.ended()
+        if end is not None:
+            return _ended(store, lease, settings, end, watchdog)
         try:
             if time.monotonic() >= next_renewal:
                 cancel = store.renew(lease, settings.lease_ttl)
@@ -414,8 +435,8 @@ def _supervise_child(
         except LeaseLostError as e:
             if _recorded(store, lease):
                 # The child recorded the end (releasing the lease) just before this renewal.
-                code = process.wait_end(settings.cancel_grace + 1.0)
-                return _ended(store, lease, settings, code, watchdog)
+                end = process.wait_end(settings.cancel_grace + 1.0)
+                return _ended(store, lease, settings, end, watchdog)
             _log.warning("%s; stopping the run", e)
             process.kill()
             return Supervision(LOST, forced=True)
@@ -462,11 +483,11 @@ def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool
 
 
 def _ended(
-    store: Store, lease: Lease, settings: Settings, code: int, watchdog: Watchdog | None
+    store: Store, lease: Lease, settings: Settings, end: JobEnd, watchdog: Watchdog | None
 ) -> Supervision:
-    if code == RECORDED:
-        record = store.get_experiment(lease.experiment_id)
-        return Supervision(record.status, record=record)
+    code = end.code
+    if code == RECORDED and end.status is not None:
+        return Supervision(end.status)
     if code == _LEASE_LOST:
         return Supervision(LOST)
     if code == _HANDED_BACK and watchdog is not None and watchdog.asked is not None:
@@ -476,11 +497,15 @@ def _ended(
         asked = watchdog.asked
         return Supervision(restart_or_give_up(store, lease, settings, watchdog.policy,
                                               asked.reason, asked.detail))  # fmt: skip
-    how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+    if end.died:
+        how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+        what = f"died ({how})"
+    else:  # an error outside the job's code, or one execute does not catch (SystemExit)
+        what = "failed outside the job (its worker's output has the traceback)"
     if watchdog is not None:
-        detail = f"the job's process died ({how})"
+        detail = f"the job's process {what}"
         return Supervision(after_crash(store, lease, settings, watchdog.policy, detail))
-    _finish_quietly(store, lease, FAILED, f"the run's process died ({how})")
+    _finish_quietly(store, lease, FAILED, f"the run's process {what}")
     return Supervision(FAILED)
 
 

@@ -34,7 +34,8 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs queued experiments of one store, one at a time, each in its own child process.
+    """Runs queued experiments of one store, one at a time, each in a child process (the
+    jobs of a process group one after another in one: :class:`KeptProcesses`).
 
     A worker given a ``parent`` process id (the pool of ``azuraforge serve`` passes its own)
     stops claiming runs once that process is gone: it finishes the run in progress, then
@@ -78,7 +79,7 @@ class Worker:
         """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
         supervision = supervise(self.store, lease, self.settings, self.shutdown, self.processes)
-        record = supervision.record or self.store.find_experiment(lease.experiment_id)
+        record = supervision.record
         if record is not None:
             try:
                 get_kind(record.kind).after(self.host, record)

@@ -21,7 +21,6 @@ studies left with no trial queued or running (:class:`TrialKind`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import warnings
@@ -99,7 +98,7 @@ def run_trial(
     and result, which holds ``objective`` (``None`` when the run never logged it)."""
     if record.study_id is None or record.trial_number is None:
         raise ValueError(f"experiment {record.id} is a trial of no study")
-    study = _study(store, record.study_id)
+    study = store.get_study(record.study_id)
     trial = _optuna_trial(store, study, record.trial_number) if prunes(study) else None
     watcher = ObjectiveWatcher(study, ctx, trial)
     ctx.add_metric_observer(watcher.observe)
@@ -110,13 +109,6 @@ def run_trial(
         # completes anyway, yet the pruner decided, its log says so and Optuna is told so.
         status, result["pruned_at_step"] = PRUNED, watcher.pruned_at
     return status, result
-
-
-@functools.lru_cache(maxsize=4)
-def _study(store: Store, study_id: int) -> StudyRecord:
-    """The study, read once per process (the trials of a study share one: its objective,
-    direction, pruner and Optuna name, which a trial reads, never change)."""
-    return store.get_study(study_id)
 
 
 def _optuna_trial(store: Store, study: StudyRecord, number: int) -> optuna.Trial:

@@ -205,7 +205,8 @@ class ExperimentStore(StoreBase):
         name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
         seed = config.get("seed")
         new = ExperimentRecord(
-            id=0, project=project, name=name, pipeline=pipeline, config=dict(config),
+            id=0, project=project, name=name, pipeline=pipeline,
+            config=json.loads(json.dumps(dict(config))),  # as a read returns it
             status=status, progress=0.0, progress_message="", created_at=time.time(),
             started_at=None, finished_at=None, worker=None, lease_owner=None, lease_epoch=0,
             lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
@@ -213,7 +214,9 @@ class ExperimentStore(StoreBase):
             requeue_lost=requeue_lost, attempts=0, result=None, output_dir=output_dir,
             kind=kind, study_id=study_id, trial_number=trial_number,
         )  # fmt: skip
+        # None left to the database: a JSON column would store it as the text 'null'.
         values = {c.key: getattr(new, c.key) for c in _COLUMNS if c.key != "id"}
+        values = {key: value for key, value in values.items() if value is not None}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
             try:
