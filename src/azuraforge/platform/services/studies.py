@@ -224,26 +224,11 @@ class StudyService:
             for trial_id, number, state in trials:
                 run = runs.get(number)
                 if state == _RUNNING and run and run.status in FINISHED_STATES:
-                    if not prunes(study):
-                        self._report_steps(study, optuna_study, trial_id, run)
+                    if not prunes(study):  # its process did not report them
+                        self.store.report_steps(trial_id, run.id, study.objective)
                     _tell(optuna_study, trial_id, run)
             self._fill(lock, optuna_study, trials, runs)
         return lock.study
-
-    def _report_steps(
-        self, study: StudyRecord, optuna_study: optuna.Study, trial_id: int, run: TrialRunRecord
-    ) -> None:
-        """Report to Optuna the objective's values by step of a trial whose process did not
-        (:func:`prunes`): the first value the run logged at each step, as its metrics keep
-        them (finite ones only). Reporting them again (an advance that died before its tell)
-        writes the same values."""
-        points = self.store.get_metrics(run.id, [study.objective]).get(study.objective, [])
-        reported: set[int] = set()
-        for step, value, _ in points:
-            step = max(step, 0)  # as the trial's process reports a step before zero
-            if step not in reported:
-                optuna_study._storage.set_trial_intermediate_value(trial_id, step, value)
-                reported.add(step)
 
     def _fill(
         self,

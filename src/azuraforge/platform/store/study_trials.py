@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Enum,
     Float,
     Integer,
     MetaData,
@@ -30,13 +31,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     cast,
     func,
+    insert,
+    literal,
     select,
 )
 
 from azuraforge.platform.store.base import StoreBase
-from azuraforge.platform.store.models import Experiment
+from azuraforge.platform.store.models import Experiment, MetricPoint
 from azuraforge.platform.store.records import OPTUNA_FINISHED, StudyRecord, TrialRow
 from azuraforge.platform.store.states import FINISHED_STATES, TRIAL
 
@@ -82,6 +86,8 @@ _steps = Table(
     Column("intermediate_value", Float),
     Column("intermediate_value_type", String(20)),
 )
+_STEP_TYPE = Enum("FINITE", "INF_POS", "INF_NEG", "NAN", name="trialintermediatevaluetype")
+"""Optuna's type of an intermediate value (an enumeration type of its own on PostgreSQL)."""
 _attributes = Table(
     "trial_user_attributes",
     _optuna,
@@ -165,6 +171,28 @@ class StudyTrialStore(StoreBase):
         with self._read() as connection:
             rows = connection.execute(query).all()
         return [(trial_id, number, str(state)) for trial_id, number, state in rows]
+
+    def report_steps(self, trial_id: int, run_id: int, objective: str) -> None:
+        """Write to Optuna's trial ``trial_id`` the values of ``objective`` that run
+        ``run_id`` logged, by step: the first value logged at each step (a step before zero
+        as 0, as a trial's process reports it), in one statement, leaving a step Optuna
+        has alone. Optuna's ``set_trial_intermediate_value`` takes a transaction a step."""
+        step = case((MetricPoint.step < 0, 0), else_=MetricPoint.step)
+        firsts = (
+            select(func.min(MetricPoint.id))
+            .where(MetricPoint.experiment_id == run_id, MetricPoint.key == objective)
+            .group_by(step)
+        )
+        reported = select(_steps.c.step).where(
+            _steps.c.trial_id == trial_id, _steps.c.step == step
+        )
+        finite = literal("FINITE", _STEP_TYPE)  # the store keeps finite values only
+        points = select(literal(trial_id), step, MetricPoint.value, finite).where(
+            MetricPoint.id.in_(firsts), ~reported.exists()
+        )
+        columns = ["trial_id", "step", "intermediate_value", "intermediate_value_type"]
+        with self._begin() as connection:
+            connection.execute(insert(_steps).from_select(columns, points))
 
     def list_study_progress(
         self, studies: Sequence[StudyRecord]
