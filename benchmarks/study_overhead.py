@@ -7,10 +7,10 @@ Optuna's tables beside it), one trial at a time:
 - bare Optuna: ``study.optimize`` on ``RDBStorage`` of that file;
 - ours: ``StudyService.create`` (parallelism 1, pruner none) and a local worker
   (:class:`~azuraforge.platform.jobs.worker.Worker`, default settings) claiming each trial
-  run, forking its process as every run is, running the ``bench-trivial`` pipeline (one
-  ``log_metrics`` of the objective), recording the run, then advancing the study (report
-  the objective's value, tell, ask, queue the next trial). Wall time from the study's
-  creation to its end, per trial.
+  run, running it in the study's process (forked for the first trial, kept for the next
+  ones), which runs the ``bench-trivial`` pipeline (one ``log_metrics`` of the objective)
+  and records the run, then advancing the study (report the objective's values, tell, ask,
+  queue the next trial). Wall time from the study's creation to its end, per trial.
 
 Each side runs in its own process (so its peak memory is its own), the two taking turns for
 ``rounds`` rounds; the median per-trial time of each is reported, and their ratio (target
@@ -119,6 +119,7 @@ def run_ours(url: str, home: Path, trials: int) -> dict[str, Any]:
     while worker.run_next() is not None:
         pass
     elapsed = time.perf_counter() - start
+    worker.close()  # the study's kept process exits
     report = service.report(study.id)
     values = [t["value"] for t in report.trials]
     ok = (
@@ -170,13 +171,17 @@ def blas() -> list[dict[str, Any]]:
 
 def section(report: dict[str, Any]) -> str:
     bare, ours = report["results"]["bare"], report["results"]["ours"]
+    ratios = ", ".join(
+        f"{o / b:.2f}" for b, o in zip(bare["rounds_ms"], ours["rounds_ms"], strict=True)
+    )
     kernels = "; ".join(
         f"{p['internal_api']} {p['version']} ({p['architecture']} kernel)" for p in report["blas"]
     )
     rows = [
         f"| bare Optuna (`study.optimize`, RDBStorage) | {bare['median_ms']:.1f} | "
         f"{bare['peak_rss_mb']:.0f} | 1.0x |",
-        f"| AzuraForge study (API service, local worker, a run per trial) | "
+        f"| AzuraForge study (API service, local worker, a run per trial in the study's "
+        f"process) | "
         f"{ours['median_ms']:.1f} | {ours['peak_rss_mb']:.0f} | {report['ratio']:.1f}x |",
     ]
     return "\n".join([
@@ -191,50 +196,43 @@ def section(report: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: |",
         *rows,
         "",
+        f"Per round, ours / bare: {ratios}.",
+        "",
         "Ours counts everything a trial costs on the platform: Optuna's ask, and the "
         "trial's end told to it, as bare Optuna does, plus a run row created and claimed under "
-        "its lease, a forked process that opens the store, runs the pipeline and records the "
-        "run, and the study's advance under its lock, which also reports the objective's "
-        "values to Optuna (a study without a pruner never opens Optuna in the trial's "
-        "process). Per-round figures and versions are in "
-        "`benchmarks/results/study_overhead.json`.",
+        "its lease, the trial run in the study's process (forked by the worker for the "
+        "study's first trial and kept for its next ones, as Optuna runs a study in one "
+        "process), which runs the pipeline and records the run, and the study's advance "
+        "under its lock, which also writes the objective's values by step to Optuna (a "
+        "study without a pruner never opens Optuna in the trial's process). Per-round "
+        "figures and versions are in `benchmarks/results/study_overhead.json`.",
         "",
-        "Where the time goes (timers around each step and each process's CPU time, 60 "
-        "trials, while the machine was quiet): advancing the study about 28 ms, of which "
-        "Optuna's ask about 17 ms (the reads of its trials and the sampling bare Optuna does "
-        "for its whole trial), reporting the objective's value and ending the trial in "
-        "Optuna about 4 ms, the next run's row about 3 ms and the lock, trial states and runs "
-        "the rest; the run's process about 27 ms from its fork to its exit: about 5 ms "
-        "before it runs (the fork of a 110 MiB worker), 7 ms for its first statement (a "
-        "connection of its own), 4 ms to write its metrics and 2 ms to record its end, its "
-        "output capture, context, study and pipeline the rest; claiming the run, forking it "
-        "and the worker's reads of it about 6 ms. Each page a run's process writes is first "
-        "copied from its worker (about 2,500 a run), and the worker's first writes after "
-        "each run fault as well (about 4,300 pages); about 30% of the two processes' CPU "
-        "time is spent in the kernel. The bar is out of reach with a process per "
-        "trial here: the same trials run inside the worker, without a fork, cost about "
-        "35 ms each (2.3x, measured at the start of this round), Optuna's ask and tell "
-        "alone about as much as bare Optuna's whole trial. A trial that trains for seconds "
-        "hides the gap.",
+        "Where the time goes (timers around each step of trials 15, 25 and 35 of a 40-trial "
+        "study, 2026-11-26, this AMD EPYC, at about 37 ms a trial): Optuna's ask 16-21 ms "
+        "and its tell about 2 ms, as in bare Optuna's trial; ours about 14 ms: claiming the "
+        "run 1.2 ms and reading its row 0.8 ms, handing it to the kept process 0.3 ms; in "
+        "that process 5-8 ms (reading the study 1-1.5 ms, the run's context and pipeline "
+        "about 1 ms, writing its metrics 1.5-3 ms, recording its end 1-2 ms); then the "
+        "advance: the lock and the study's row 1.1 ms, Optuna's trial states 0.5 ms, the "
+        "trial runs 0.8 ms, the objective's values by step 1 ms, the next run's row "
+        "1.6-2.3 ms, a seeded sampler and the study's count about 1 ms. The machine's "
+        "speed moves by a fifth between rounds (see the per-round ratios): compare ratios "
+        "taken in one run.",
         "",
-        "Cut in this round (4.7x at 994c6bd; that day the machine ran bare Optuna at 15.4 ms "
-        "a trial, and at 20 to 23 ms in this round's runs, so compare ratios; interleaved "
-        "runs of both versions here: 98 -> 70 ms a trial): a study without a pruner no longer "
-        "opens Optuna in the trial's process, its advance reports the values from the run's "
-        "metrics (about 10 ms a trial); the advance reads its trials' states in one "
-        "statement and ends a trial through Optuna's storage, not `Study.tell`, which read "
-        "the trial twice more (about 6 ms). Measured and left out: a worker making a job's "
-        "writes once before its first fork, each rolled back, so its run processes inherit "
-        "compiled statements (about 9 ms: it writes a run's end, if only to roll it back). "
-        "Tried and dropped: `gc.freeze()` before the "
-        "fork (a run's process never collects its parent's objects: no change); a spare "
-        "process forked ahead (its pages shared while the worker advances, the worker's "
-        "copies cost what the run saved); a fork server supervising the runs (the worker's "
-        "copies gone, the hand-over and colder caches cost as much). Earlier (108 ms at "
-        "a38301c): the run's process reuses its worker's store engine and Optuna storage, "
-        "pipelines' entry points are read once per worker, the service keeps Optuna's study "
-        "loaded and its trial cache for its life, and a run's context no longer waits out "
-        "`flush_interval` when it closes.",
+        "Cut in this round (4.1x at 301249a on the Intel Xeon of the day before): a study's "
+        "trials share one process instead of a fork each (about 40 ms of 93); the job's row "
+        "goes to that process with its lease, a new run's row is built, not read back, the "
+        "worker reads no row after a job (its process says the status it recorded); a "
+        "finished trial's values by step reach Optuna in one INSERT ... SELECT, not a read "
+        "of the run's curve and a transaction a step (for a 100-epoch trial, 100 "
+        "transactions fewer). Measured and left out: `gc.freeze()` after the worker's first "
+        "job (the worker's collections took half as long, the trial no less); keeping the "
+        "output capture across a process's jobs (about 0.5 ms). Earlier rounds (108 -> 93 "
+        "ms): a study without a pruner never opens Optuna in the trial's process, the "
+        "advance reads its trials' states in one statement and ends a trial through "
+        "Optuna's storage, not `Study.tell`; the run's process reuses its worker's store "
+        "engine and Optuna storage, pipelines' entry points are read once per worker, the "
+        "service keeps Optuna's study loaded and its trial cache for its life.",
         "",
         f"Command: `{report['command']}`",
         "",
