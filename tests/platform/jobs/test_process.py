@@ -101,3 +101,14 @@ def test_a_process_still_running_when_let_go_is_killed_not_kept() -> None:
     assert kept.idle is None and time.monotonic() - started < 2
     with pytest.raises(ChildProcessError):
         os.waitpid(process.pid, os.WNOHANG)  # reaped
+
+
+def test_a_kept_process_idle_too_long_exits() -> None:
+    kept = KeptProcesses(jobs_per_process=100)
+    process = kept.start("g", LEASE, RECORD, lambda: JobProcess(echo_loop, "g"))
+    process.wait_end(5)
+    kept.put_back(process)
+    kept.expire(after=60)
+    assert kept.idle is process
+    kept.expire(after=0)
+    assert kept.idle is None and process.exited is None  # reaped, descriptors closed

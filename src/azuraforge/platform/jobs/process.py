@@ -48,6 +48,8 @@ class JobEnd:
 
 STARTED = 255
 """What the process writes once it read a job's lease, before the job's end code."""
+KEEP_IDLE_SECONDS = 30.0
+"""How long a worker with nothing to run keeps a process for its group's next job."""
 START_SECONDS = 10.0
 """How long a process may take to answer a job sent to it (a fresh one opens the store)."""
 
@@ -235,6 +237,7 @@ class KeptProcesses:
     def __init__(self, jobs_per_process: int) -> None:
         self.jobs_per_process = jobs_per_process
         self._idle: JobProcess | None = None
+        self._idle_since = 0.0
 
     def start(
         self,
@@ -282,7 +285,13 @@ class KeptProcesses:
             return
         if self._idle is not None:
             self._idle.retire()
-        self._idle = process
+        self._idle, self._idle_since = process, time.monotonic()
+
+    def expire(self, after: float = KEEP_IDLE_SECONDS) -> None:
+        """Let the kept process exit when it waited over ``after`` seconds for its group's
+        next job (its study ended: what it holds is freed)."""
+        if self._idle is not None and time.monotonic() - self._idle_since > after:
+            self.close()
 
     @property
     def idle(self) -> JobProcess | None:

@@ -123,6 +123,7 @@ class Worker:
             try:
                 self.reap()
                 if self.run_next() is None:
+                    self.processes.expire()
                     self._idle(self.settings.poll_interval)
             except Exception as e:
                 if not is_unavailable(e):
