@@ -132,13 +132,17 @@ class StoreBase:
         )
 
     @staticmethod
-    def _fence(connection: Connection, lease: Lease) -> None:
-        """Lock the run's row for this transaction, or raise if ``lease`` no longer holds it.
+    def _fence(
+        connection: Connection, lease: Lease, values: Mapping[str, Any] | None = None
+    ) -> int:
+        """Lock the run's row for this transaction, or raise if ``lease`` no longer holds it;
+        the run's project id.
 
-        The no-op UPDATE takes the write lock first (a row lock on PostgreSQL, the database
-        lock on SQLite), so no reaper or other worker can change the lease before commit.
+        The UPDATE (of ``values``, when given; else a no-op) takes the write lock first (a
+        row lock on PostgreSQL, the database lock on SQLite), so no reaper or other worker
+        can change the lease before commit.
         """
-        changed = connection.execute(
+        held = connection.execute(
             update(Experiment)
             .where(
                 Experiment.id == lease.experiment_id,
@@ -146,13 +150,15 @@ class StoreBase:
                 Experiment.lease_epoch == lease.epoch,
                 Experiment.status == RUNNING,
             )
-            .values(lease_epoch=Experiment.lease_epoch)
-        ).rowcount
-        if changed != 1:
+            .values(**(values or {"lease_epoch": Experiment.lease_epoch}))
+            .returning(Experiment.project_id)
+        ).all()
+        if len(held) != 1:
             raise LeaseLostError(
                 f"experiment {lease.experiment_id}: the lease of {lease.owner} (epoch "
                 f"{lease.epoch}) is no longer held; this worker may not write for it"
             )
+        return int(held[0][0])
 
     @staticmethod
     def _event(

@@ -133,10 +133,10 @@ class LeaseStore(StoreBase):
         values.update(error=error, result=None if result is None else json_safe(result))
         if status == COMPLETED:
             values["progress"] = 1.0
+        payload = {"status": status, **({"error": error} if error else {})}
         with self._begin() as connection:
-            self._fence(connection, lease)
-            payload = {"status": status, **({"error": error} if error else {})}
-            self._update_with_event(connection, lease, values, payload)
+            project_id = self._fence(connection, lease, values)  # the end, if still held
+            self._event(connection, project_id, lease.experiment_id, "status", payload)
 
     def interrupt(
         self,

@@ -64,7 +64,7 @@ class MetricStore(StoreBase):
                 f"metric {key!r} at step {step} is {value}; only finite values are stored"
             )
         with self._begin() as connection:
-            self._fence(connection, lease)
+            project_id = self._fence(connection, lease)
             if checkpoint is not None:
                 connection.execute(
                     update(Experiment)
@@ -73,7 +73,6 @@ class MetricStore(StoreBase):
                 )
             if not points:
                 return
-            project_id = self.project_of(connection, lease.experiment_id)
             _insert_points(connection, lease.experiment_id, points)
             _summarise(connection, project_id, lease.experiment_id, points)
             payload = {"points": [[k, s, v] for k, s, v, _ in points]}
@@ -85,7 +84,7 @@ class MetricStore(StoreBase):
         """Record how far the run is (``done`` of ``total``) and a short message."""
         fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
         with self._begin() as connection:
-            self._fence(connection, lease)
+            project_id = self._fence(connection, lease)
             connection.execute(
                 update(Experiment)
                 .where(Experiment.id == lease.experiment_id)
@@ -97,19 +96,12 @@ class MetricStore(StoreBase):
                 "total": total,
                 "message": message[:200],
             }
-            self._event(
-                connection,
-                self.project_of(connection, lease.experiment_id),
-                lease.experiment_id,
-                "progress",
-                payload,
-            )
+            self._event(connection, project_id, lease.experiment_id, "progress", payload)
 
     def log_lines(self, lease: Lease, lines: Iterable[tuple[float, str, str]]) -> None:
         """Store log lines ``(time, level, message)`` of the run."""
         with self._begin() as connection:
-            self._fence(connection, lease)
-            project_id = self.project_of(connection, lease.experiment_id)
+            project_id = self._fence(connection, lease)
             for when, level, message in lines:
                 payload = {"time": when, "level": level, "message": message[:10_000]}
                 self._event(connection, project_id, lease.experiment_id, "log", payload)
@@ -147,7 +139,7 @@ class MetricStore(StoreBase):
         """Record a file or folder the run produced, by its path inside the run's folder;
         recording a path again (a model folder saved every epoch) updates its row."""
         with self._begin() as connection:
-            self._fence(connection, lease)
+            project_id = self._fence(connection, lease)
             values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
             # The lease makes this the run's only writer: no insert can race the update.
             updated = connection.execute(
@@ -159,13 +151,7 @@ class MetricStore(StoreBase):
                 connection.execute(
                     insert(Artifact).values(experiment_id=lease.experiment_id, **values)
                 )
-            self._event(
-                connection,
-                self.project_of(connection, lease.experiment_id),
-                lease.experiment_id,
-                "artifact",
-                values,
-            )
+            self._event(connection, project_id, lease.experiment_id, "artifact", values)
 
     def get_metrics(
         self, experiment_id: int, keys: Sequence[str] = (), max_points: int | None = None
