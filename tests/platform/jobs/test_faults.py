@@ -203,7 +203,7 @@ def test_a_store_unreachable_mid_run_loses_no_metric(
     worker = Worker(settings)
     try:
         cutter.start()
-        ended = worker.run_next()
+        ended = worker.run_one(run)  # this run: the database may hold older queued ones
     finally:
         cutter.join()
         postgres_proxy.restore()
