@@ -157,7 +157,7 @@ class LeaseStore(StoreBase):
         """
         now = time.time()
         with self._begin() as connection:
-            self._fence(connection, lease)
+            project_id = self._fence(connection, lease)
             requeue = connection.scalar(
                 select(Experiment.requeue_lost).where(Experiment.id == lease.experiment_id)
             )
@@ -178,7 +178,7 @@ class LeaseStore(StoreBase):
                 values.update(
                     finished_at=now, result=None if result is None else json_safe(result)
                 )
-            self._update_with_event(connection, lease, values, payload)
+            self._update_with_event(connection, lease, project_id, values, payload)
         return str(values["status"])
 
     def restart(self, lease: Lease, reason: str, detail: str, *, delay: float = 0.0) -> str:
@@ -194,7 +194,7 @@ class LeaseStore(StoreBase):
         """
         now = time.time()
         with self._begin() as connection:
-            self._fence(connection, lease)
+            project_id = self._fence(connection, lease)
             if self._cancel_requested(connection, lease.experiment_id):
                 values: dict[str, Any] = dict(
                     status=CANCELLED, finished_at=now, lease_expires_at=None,
@@ -208,7 +208,7 @@ class LeaseStore(StoreBase):
                     not_before=now + delay if delay > 0 else None,
                 )  # fmt: skip
                 payload = {"status": QUEUED, "restart": entry, "worker": lease.owner}
-            self._update_with_event(connection, lease, values, payload)
+            self._update_with_event(connection, lease, project_id, values, payload)
         return str(values["status"])
 
     def load_checkpoint(self, experiment_id: int) -> dict[str, Any] | None:
@@ -220,16 +220,18 @@ class LeaseStore(StoreBase):
         return state
 
     def _update_with_event(
-        self, connection: Connection, lease: Lease, values: dict[str, Any], payload: dict[str, Any]
+        self,
+        connection: Connection,
+        lease: Lease,
+        project_id: int,
+        values: dict[str, Any],
+        payload: dict[str, Any],
     ) -> None:
-        """Write ``values`` to the leased run's row and its ``status`` event, in one
-        transaction (``connection``'s)."""
-        project_id = connection.execute(
-            update(Experiment)
-            .where(Experiment.id == lease.experiment_id)
-            .values(**values)
-            .returning(Experiment.project_id)
-        ).scalar_one()
+        """Write ``values`` to the leased run's row (of project ``project_id``) and its
+        ``status`` event, in one transaction (``connection``'s, fenced)."""
+        connection.execute(
+            update(Experiment).where(Experiment.id == lease.experiment_id).values(**values)
+        )
         self._event(connection, project_id, lease.experiment_id, "status", payload)
 
     def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:

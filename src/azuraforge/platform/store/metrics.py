@@ -18,7 +18,6 @@ from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase, json_sa
 from azuraforge.platform.store.models import (
     Artifact,
     Event,
-    Experiment,
     MetricPoint,
     MetricSummary,
 )
@@ -63,14 +62,9 @@ class MetricStore(StoreBase):
             raise InvalidParameterError(
                 f"metric {key!r} at step {step} is {value}; only finite values are stored"
             )
+        saved = None if checkpoint is None else {"checkpoint": json_safe(checkpoint)}
         with self._begin() as connection:
-            project_id = self._fence(connection, lease)
-            if checkpoint is not None:
-                connection.execute(
-                    update(Experiment)
-                    .where(Experiment.id == lease.experiment_id)
-                    .values(checkpoint=json_safe(checkpoint))
-                )
+            project_id = self._fence(connection, lease, saved)
             if not points:
                 return
             _insert_points(connection, lease.experiment_id, points)
@@ -83,13 +77,9 @@ class MetricStore(StoreBase):
     def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
         """Record how far the run is (``done`` of ``total``) and a short message."""
         fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+        values = {"progress": fraction, "progress_message": message[:200]}
         with self._begin() as connection:
-            project_id = self._fence(connection, lease)
-            connection.execute(
-                update(Experiment)
-                .where(Experiment.id == lease.experiment_id)
-                .values(progress=fraction, progress_message=message[:200])
-            )
+            project_id = self._fence(connection, lease, values)
             payload = {
                 "progress": fraction,
                 "done": done,
