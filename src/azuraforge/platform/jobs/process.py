@@ -162,12 +162,12 @@ class JobProcess:
         """How the running job ended (:meth:`ended`) once it did; the process is killed if
         that takes over ``timeout`` s."""
         deadline = time.monotonic() + timeout
-        while (code := self.ended()) is None:
+        while (end := self.ended()) is None:
             if time.monotonic() >= deadline:
                 self.kill()
             else:
                 self.wait(min(0.05, deadline - time.monotonic()))
-        return code
+        return end
 
     def retire(self, timeout: float = 5.0) -> None:
         """Let the process exit (its next read of a lease finds none; it is killed if it
@@ -201,26 +201,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_line(fd: int) -> bytes:
-    """A line from ``fd`` (less at its end), read a byte at a time: nothing after it is taken."""
+def _read_line(fd: int, size: int = 1) -> bytes:
+    """A line from ``fd`` (less at its end), read ``size`` bytes at a time: with 1, nothing
+    after the line is taken."""
     line = b""
     while not line.endswith(b"\n"):
-        byte = os.read(fd, 1)
-        if not byte:
+        piece = os.read(fd, size)
+        if not piece:
             break
-        line += byte
+        line += piece
     return line
 
 
 def read_job(leases: int) -> tuple[Lease, ExperimentRecord] | None:
     """The next job the worker sends (in the child): its lease and row, or ``None`` once it
-    sent its last."""
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = os.read(leases, 65536)
-        if not chunk:
-            return None
-        line += chunk
+    sent its last. The worker sends one at a time, so nothing follows it."""
+    line = _read_line(leases, 65536)
+    if not line.endswith(b"\n"):
+        return None
     job = json.loads(line)
     return Lease(**job["lease"]), ExperimentRecord(**job["record"])
 
@@ -283,8 +281,7 @@ class KeptProcesses:
                 process.kill()
             process.retire()
             return
-        if self._idle is not None:
-            self._idle.retire()
+        self.close()
         self._idle, self._idle_since = process, time.monotonic()
 
     def expire(self, after: float = KEEP_IDLE_SECONDS) -> None:

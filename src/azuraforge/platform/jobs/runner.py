@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from azuraforge.errors import (
@@ -233,12 +233,10 @@ def end_interrupted(
 
 @dataclass
 class Supervision:
-    """How a supervised run ended, as the worker saw it, and its row as claimed (with the
-    status it ended with)."""
+    """How a supervised run ended, as the worker saw it."""
 
     status: str
     forced: bool = False
-    record: ExperimentRecord | None = field(default=None, compare=False, repr=False)
 
 
 def supervise(
@@ -247,6 +245,7 @@ def supervise(
     settings: Settings,
     shutdown: threading.Event | None = None,
     kept: KeptProcesses | None = None,
+    record: ExperimentRecord | None = None,
 ) -> Supervision:
     """Run ``lease``'s experiment in a forked process, keep the lease, relay cancellation.
 
@@ -256,24 +255,10 @@ def supervise(
     a restart policy is watched (:class:`~azuraforge.platform.jobs.restarts.Watchdog`), and
     fails at once when its workers were lost too many times in a row. A job of a process
     group runs in the process ``kept`` holds for the group, if any, which keeps it for the
-    group's next job (:class:`~azuraforge.platform.jobs.process.KeptProcesses`).
-
-    The supervision's ``record`` is the job's row as the worker read it after the claim,
-    with the status the job ended with.
+    group's next job (:class:`~azuraforge.platform.jobs.process.KeptProcesses`). ``record``
+    is the job's row as read after the claim (else it is read here).
     """
-    record = store.get_experiment(lease.experiment_id)
-    supervision = _supervise(store, lease, record, settings, shutdown, kept)
-    return replace(supervision, record=replace(record, status=supervision.status))
-
-
-def _supervise(
-    store: Store,
-    lease: Lease,
-    record: ExperimentRecord,
-    settings: Settings,
-    shutdown: threading.Event | None,
-    kept: KeptProcesses | None,
-) -> Supervision:
+    record = record or store.get_experiment(lease.experiment_id)
     grace, policy, group = _kind_terms(record)
     if (
         policy is not None
@@ -395,16 +380,16 @@ def _run_job(
             store, lease, settings, stop, interrupted=stop.interruption, output=output,
             handing_back=stop.handing_back, record=record,
         )  # fmt: skip
-        code = _END_CODES.get(status, RECORDED)
-        return code, status if code == RECORDED else None, output.stop()
     except LeaseLostError:
+        output.stop()
         return _LEASE_LOST, None, False
     except BaseException:
         output.stop()  # the traceback goes to the worker's output, not the run's
         traceback.print_exc()
         return _FAILED, None, False
-    finally:
-        output.stop()
+    code = _END_CODES.get(status, RECORDED)
+    # execute stopped the capture; stopping again says whether every line was read
+    return code, status if code == RECORDED else None, output.stop()
 
 
 _END_CODES = {LOST: _LEASE_LOST, HANDED_BACK: _HANDED_BACK}

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 import weakref
+from dataclasses import replace
 
 from azuraforge.apps.registry import declared
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
@@ -78,13 +79,14 @@ class Worker:
     def _supervise(self, lease: Lease) -> Supervision:
         """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
-        supervision = supervise(self.store, lease, self.settings, self.shutdown, self.processes)
-        record = supervision.record
-        if record is not None:
-            try:
-                get_kind(record.kind).after(self.host, record)
-            except Exception as e:  # a kind never stops its worker
-                logged_failure(f"the {record.kind} kind's step after the job", e)
+        record = self.store.get_experiment(lease.experiment_id)
+        supervision = supervise(
+            self.store, lease, self.settings, self.shutdown, self.processes, record
+        )
+        try:
+            get_kind(record.kind).after(self.host, replace(record, status=supervision.status))
+        except Exception as e:  # a kind never stops its worker
+            logged_failure(f"the {record.kind} kind's step after the job", e)
         return supervision
 
     def reap(self) -> None:

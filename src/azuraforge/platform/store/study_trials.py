@@ -4,9 +4,11 @@ store's database and the platform's trial runs beside them.
 Optuna's API loads each trial whole (params, values, intermediate values, attributes) as ORM
 objects: the first read of 10,000 trials took 9.5 s on SQLite. These reads take only the
 columns asked for, one statement per table. Optuna's tables and the store's are never joined
-in SQL: on PostgreSQL, with statistics not yet gathered after many trials were written, such
-a join was planned as a nested loop and took 9 s for a page of 50; each side read by its
-index and merged here takes milliseconds, whatever the planner knows.
+in a read: on PostgreSQL, with statistics not yet gathered after many trials were written,
+such a join was planned as a nested loop and took 9 s for a page of 50; each side read by its
+index and merged here takes milliseconds, whatever the planner knows. The one statement that
+spans both (:meth:`StudyTrialStore.report_steps`) reads one run's points of one metric and
+Optuna's steps of one trial, each by its index.
 
 Optuna's columns are copied below (as a migration copies the tables it needs): its schema
 has kept them since Optuna 3.0 (``optuna/storages/_rdb/models.py``).
