@@ -76,6 +76,18 @@ def test_claim_of_a_run_that_is_not_queued_is_none(store: Store) -> None:
     assert (record.worker, record.lease_epoch, record.attempts) == ("w1", 1, 1)
 
 
+def test_claim_job_returns_the_lease_with_the_row_as_claimed(store: Store) -> None:
+    first, second = (store.create_experiment("sleeper", {"n": i}).id for i in range(2))
+    taken = store.claim_job("w1", TTL, second)
+    assert taken is not None and taken[0] == Lease(second, "w1", 1)
+    assert taken[1] == store.get_experiment(second)
+    assert (taken[1].status, taken[1].lease_owner, taken[1].config) == ("running", "w1", {"n": 1})
+    oldest = store.claim_job("w2", TTL)
+    assert oldest is not None and oldest == (Lease(first, "w2", 1), store.get_experiment(first))
+    assert store.claim_job("w3", TTL) is None  # nothing queued
+    assert store.claim_job("w3", TTL, first) is None  # running
+
+
 @pytest.mark.parametrize("claim", ["claim_next", "claim"])
 def test_racing_claimers_never_get_the_same_run(store: Store, claim: str) -> None:
     runs = [store.create_experiment("sleeper", {}).id for _ in range(24)]

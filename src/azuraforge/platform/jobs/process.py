@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import select
@@ -32,6 +33,20 @@ and the one it writes each job's end code to; never returns."""
 RECORDED = 0
 """The end code of a job that ended and recorded how (the only end after which its process
 may run another job)."""
+
+
+_heap_frozen = False
+
+
+def _freeze_heap() -> None:
+    """Before a process's first fork, move what it holds to the collector's permanent
+    generation (as Python's ``gc.freeze`` documentation advises a pre-fork server): neither
+    the worker's collections nor its job processes' walk the modules and settings it started
+    with again. In a worker, full collections of that heap cost a trivial trial about 2 ms."""
+    global _heap_frozen
+    if not _heap_frozen:
+        gc.freeze()
+        _heap_frozen = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class JobProcess:
         """Whether every job it ran ended with :data:`RECORDED` (else it is not used again)."""
         self.running = False
         """Whether a job it started has not ended yet (as far as this side has read)."""
+        _freeze_heap()
         leases_read, leases = os.pipe()
         self._ends, ends_write = os.pipe()
         blocked = set(blocked)

@@ -24,7 +24,7 @@ from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Lease, Store, is_unavailable
+from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -64,22 +64,18 @@ class Worker:
     def run_one(self, experiment_id: int) -> Supervision | None:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
         cancelled or finished), so a task delivered twice runs once."""
-        lease = self.store.claim(experiment_id, self.name, self.settings.lease_ttl)
-        if lease is None:
-            return None
-        return self._supervise(lease)
+        claimed = self.store.claim_job(self.name, self.settings.lease_ttl, experiment_id)
+        return None if claimed is None else self._supervise(*claimed)
 
     def run_next(self) -> Supervision | None:
         """Claim the oldest queued experiment and run it; ``None`` when none is queued."""
-        lease = self.store.claim_next(self.name, self.settings.lease_ttl)
-        if lease is None:
-            return None
-        return self._supervise(lease)
+        claimed = self.store.claim_job(self.name, self.settings.lease_ttl)
+        return None if claimed is None else self._supervise(*claimed)
 
-    def _supervise(self, lease: Lease) -> Supervision:
-        """Run the leased job, then its kind's ``after`` (a trial advances its study)."""
+    def _supervise(self, lease: Lease, record: ExperimentRecord) -> Supervision:
+        """Run the leased job (``record``, its row as claimed), then its kind's ``after`` (a
+        trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
-        record = self.store.get_experiment(lease.experiment_id)
         supervision = supervise(
             self.store, lease, self.settings, self.shutdown, self.processes, record
         )

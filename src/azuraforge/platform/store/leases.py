@@ -8,13 +8,15 @@ a lease expired and was reaped or taken over, the old holder can commit nothing 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, or_, select, update
 
 from azuraforge.platform.store.base import StoreBase, json_safe
+from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import Experiment
-from azuraforge.platform.store.records import Lease
+from azuraforge.platform.store.records import ExperimentRecord, Lease
 from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,
@@ -25,6 +27,13 @@ from azuraforge.platform.store.states import (
 )
 
 _CLAIM_TRIES = 5
+_Claimed = TypeVar("_Claimed")
+
+
+def _with_row(connection: Connection, lease: Lease) -> tuple[Lease, ExperimentRecord]:
+    """``lease`` and its run's row, read on ``connection``."""
+    row = connection.execute(select_records().where(Experiment.id == lease.experiment_id)).one()
+    return lease, records_of(connection, [row])[0]
 
 
 class LeaseStore(StoreBase):
@@ -32,6 +41,31 @@ class LeaseStore(StoreBase):
 
     def claim_next(self, owner: str, ttl: float) -> Lease | None:
         """Claim the oldest queued run for ``owner`` for ``ttl`` seconds, or ``None``."""
+        return self._claim_first(owner, ttl, lambda _, lease: lease)
+
+    def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
+        """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
+        not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same
+        task twice never runs it twice, nor early."""
+        with self._begin() as connection:
+            return self._claim(connection, experiment_id, owner, ttl)
+
+    def claim_job(
+        self, owner: str, ttl: float, experiment_id: int | None = None
+    ) -> tuple[Lease, ExperimentRecord] | None:
+        """What a worker runs: claim run ``experiment_id`` as :meth:`claim` does (``None``:
+        the oldest queued run, as :meth:`claim_next`) and read its row, as claimed, in the
+        same transaction; ``None`` when there is nothing to claim."""
+        if experiment_id is None:
+            return self._claim_first(owner, ttl, _with_row)
+        with self._begin() as connection:
+            lease = self._claim(connection, experiment_id, owner, ttl)
+            return None if lease is None else _with_row(connection, lease)
+
+    def _claim_first(
+        self, owner: str, ttl: float, then: Callable[[Connection, Lease], _Claimed]
+    ) -> _Claimed | None:
+        """Claim the oldest queued run, and ``then(connection, lease)`` in its transaction."""
         for _ in range(_CLAIM_TRIES):
             with self._begin() as connection:
                 candidate = connection.scalar(
@@ -44,16 +78,9 @@ class LeaseStore(StoreBase):
                 if candidate is None:
                     return None
                 lease = self._claim(connection, candidate, owner, ttl)
-            if lease is not None:
-                return lease
+                if lease is not None:
+                    return then(connection, lease)
         return None  # others took every candidate we saw; the caller polls again
-
-    def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
-        """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
-        not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same
-        task twice never runs it twice, nor early."""
-        with self._begin() as connection:
-            return self._claim(connection, experiment_id, owner, ttl)
 
     def _claim(
         self, connection: Connection, experiment_id: int, owner: str, ttl: float
