@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from azuraforge.errors import InvalidParameterError, LeaseLostError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
+from azuraforge.platform.jobs.threads import KeptThreads
 from azuraforge.platform.store import Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
 from azuraforge.platform.store.states import FAILED
@@ -31,6 +32,7 @@ from azuraforge.platform.store.states import FAILED
 _log = logging.getLogger(__name__)
 SPOOL_NAME = "spool.jsonl"
 _RETRY_SECONDS = 1.0
+_FLUSHERS = KeptThreads("metric-flusher")
 
 
 class StoreContext:
@@ -86,10 +88,7 @@ class StoreContext:
         self._handler = _BufferHandler(self)
         self.logger.addHandler(self._handler)
         self.logger.setLevel(logging.INFO)
-        self._thread = threading.Thread(
-            target=self._flush_loop, name="metric-flusher", daemon=True
-        )
-        self._thread.start()
+        self._flushed = _FLUSHERS.run(self._flush_loop)
 
     def open_files(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` resolved to its file in the data
@@ -241,9 +240,9 @@ class StoreContext:
         """
         self._closed.set()
         self._wake.set()
-        self._thread.join(timeout)
+        self._flushed.wait(timeout)
         self.logger.removeHandler(self._handler)
-        return not self._thread.is_alive() and not self._pending()
+        return self._flushed.is_set() and not self._pending()
 
     def _pending(self) -> bool:
         with self._lock:

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+from azuraforge.platform.jobs.threads import KeptThreads
+
 STDOUT, STDERR = "STDOUT", "STDERR"
 OUTPUT_LEVELS = (STDOUT, STDERR)
 """The log levels of printed lines (the run's own log lines have the logging levels)."""
@@ -30,6 +32,7 @@ DRAIN_SECONDS = 1.0
 """How long :meth:`OutputCapture.stop` waits for the last output (a process the run started
 and left behind may hold the pipes open)."""
 
+_READERS = KeptThreads("output-capture")
 Sink = Callable[[str, str], None]
 """Called with ``(level, line)`` for each printed line."""
 
@@ -77,7 +80,8 @@ class OutputCapture:
         self._streams: tuple[IO[str], IO[str]] | None = None
         self._replaced: tuple[IO[str], IO[str]] | None = None
         self._handlers: list[tuple[logging.StreamHandler[Any], Any, IO[str]]] = []
-        self._thread = threading.Thread(target=self._read, name="output-capture", daemon=True)
+        self._read_all: threading.Event | None = None
+        """Set once the reader saw both pipes closed (all the job's output read)."""
 
     def start(self) -> None:
         """Redirect descriptors 1 and 2 and start reading them."""
@@ -92,7 +96,7 @@ class OutputCapture:
         self._keep_worker_logging()
         self._streams = (sys.stdout, sys.stderr)
         self._replaced = sys.stdout, sys.stderr = _line_buffered(1), _line_buffered(2)
-        self._thread.start()
+        self._read_all = _READERS.run(self._read)
 
     def attach(self, sink: Sink) -> None:
         """Send the lines printed so far, then each next one, to ``sink``."""
@@ -112,18 +116,17 @@ class OutputCapture:
         that took one meanwhile (``logging.basicConfig()``) writes to the former targets
         after this."""
         if self._streams is None or self._replaced is None:
-            return not self._thread.is_alive()
+            return self._read_all is None or self._read_all.is_set()
         self._flush_python_streams()
         self._flush_c_streams()
         sys.stdout, sys.stderr = self._streams
         self._streams = self._replaced = None
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)  # closes this process's write end of the pipe
-        self._thread.join(DRAIN_SECONDS)
+        drained = self._read_all is not None and self._read_all.wait(DRAIN_SECONDS)
         for handler, original, former in self._handlers:
             handler.setStream(original)
             former.close()
-        drained = not self._thread.is_alive()
         if drained:
             for read_end, (level, lines, _) in self._reading.items():
                 self._emit(level, lines.rest())
