@@ -219,13 +219,12 @@ class ExperimentStore(StoreBase):
         values = {key: value for key, value in values.items() if value is not None}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
-            try:
-                with connection.begin_nested():
-                    experiment_id: int = connection.execute(
-                        insert(Experiment)
-                        .values(project_id=project_id, **values)
-                        .returning(Experiment.id)
-                    ).scalar_one()
+            try:  # the transaction ends with the error: no savepoint to roll back to
+                experiment_id: int = connection.execute(
+                    insert(Experiment)
+                    .values(project_id=project_id, **values)
+                    .returning(Experiment.id)
+                ).scalar_one()
             except IntegrityError:
                 raise ConflictError(
                     f"an experiment named {name!r} already exists in project {project!r}; "
