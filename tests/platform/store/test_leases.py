@@ -88,6 +88,15 @@ def test_claim_job_returns_the_lease_with_the_row_as_claimed(store: Store) -> No
     assert store.claim_job("w3", TTL, first) is None  # running
 
 
+def test_a_run_claimed_again_comes_with_its_metrics(store: Store) -> None:
+    lease = claimed(store, requeue_lost=True)
+    store.log_metrics(lease, [("loss", 1, 0.5, time.time())])
+    assert expire(store) == [(lease.experiment_id, "queued")]
+    again = store.claim_job("w2", TTL)
+    assert again is not None and again[1].metrics == {"loss": 0.5}
+    assert again[1] == store.get_experiment(lease.experiment_id)
+
+
 @pytest.mark.parametrize("claim", ["claim_next", "claim"])
 def test_racing_claimers_never_get_the_same_run(store: Store, claim: str) -> None:
     runs = [store.create_experiment("sleeper", {}).id for _ in range(24)]

@@ -122,6 +122,17 @@ class StoreBase:
             self._project_ids[name] = found
         return self._project_ids[name]
 
+    def project_name(self, connection: Connection, project_id: int) -> str:
+        """The name of project ``project_id`` (kept, as :meth:`project_id` keeps ids)."""
+        for name, known in self._project_ids.items():
+            if known == project_id:
+                return name
+        name = connection.execute(
+            select(Project.name).where(Project.id == project_id)
+        ).scalar_one()
+        self._project_ids[name] = project_id
+        return str(name)
+
     @staticmethod
     def project_of(connection: Connection, experiment_id: int) -> int:
         """The id of the project experiment ``experiment_id`` belongs to."""

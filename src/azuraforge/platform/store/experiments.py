@@ -215,7 +215,7 @@ class ExperimentStore(StoreBase):
             kind=kind, study_id=study_id, trial_number=trial_number,
         )  # fmt: skip
         # None left to the database: a JSON column would store it as the text 'null'.
-        values = {c.key: getattr(new, c.key) for c in _COLUMNS if c.key != "id"}
+        values = {c.key: getattr(new, c.key) for c in RECORD_COLUMNS if c.key != "id"}
         values = {key: value for key, value in values.items() if value is not None}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
@@ -365,14 +365,17 @@ class ExperimentStore(StoreBase):
 
 
 # The checkpoint is read by the job that resumes from it (Store.load_checkpoint), not listed.
-_COLUMNS = [c for c in Experiment.__mapper__.columns if c.key not in ("project_id", "checkpoint")]
+RECORD_COLUMNS = [
+    c for c in Experiment.__mapper__.columns if c.key not in ("project_id", "checkpoint")
+]
+"""The columns of a run's record (the project's name aside)."""
 
 
 def select_records() -> Any:
     """The SELECT of experiment rows that :func:`records_of` reads: every column of the run
     and its project's name. Add ``where`` and ``order_by``; the other store modules that
     return runs (comparisons, prediction jobs) read them through these two functions."""
-    return select(*_COLUMNS, Project.name.label("project_name")).join(
+    return select(*RECORD_COLUMNS, Project.name.label("project_name")).join(
         Project, Project.id == Experiment.project_id
     )
 
@@ -481,7 +484,21 @@ def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
 def records_of(connection: Connection, rows: Sequence[Row[Any]]) -> list[ExperimentRecord]:
     """The records of ``rows`` (of :func:`select_records`), in their order, each with the
     last value of its metrics, read in one more query on ``connection``."""
-    ids = [row.id for row in rows]
+    metrics = _last_metrics(connection, [row.id for row in rows])
+    return [_record(row, row.project_name, metrics[row.id]) for row in rows]
+
+
+def claimed_record(connection: Connection, row: Row[Any], project: str) -> ExperimentRecord:
+    """The record of a run from the row its claim returned (the columns of
+    :func:`select_records` but the project's name, ``project``). A run claimed for the first
+    time has no metrics (only a lease holder writes them): they are read for a run claimed
+    again only."""
+    metrics = _last_metrics(connection, [row.id])[row.id] if row.attempts > 1 else {}
+    return _record(row, project, metrics)
+
+
+def _last_metrics(connection: Connection, ids: list[int]) -> dict[int, dict[str, float]]:
+    """The last value of each metric of each run, by run id (one query)."""
     metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
     if ids:
         found = connection.execute(
@@ -491,9 +508,9 @@ def records_of(connection: Connection, rows: Sequence[Row[Any]]) -> list[Experim
         )
         for experiment_id, key, last in found:
             metrics[experiment_id][key] = last
-    return [_record(row, metrics[row.id]) for row in rows]
+    return metrics
 
 
-def _record(row: Row[Any], metrics: dict[str, float]) -> ExperimentRecord:
-    fields = {c.key: row._mapping[c.key] for c in _COLUMNS}
-    return ExperimentRecord(project=row.project_name, metrics=metrics, **fields)
+def _record(row: Row[Any], project: str, metrics: dict[str, float]) -> ExperimentRecord:
+    fields = {c.key: row._mapping[c.key] for c in RECORD_COLUMNS}
+    return ExperimentRecord(project=project, metrics=metrics, **fields)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, Row, or_, select, update
 
 from azuraforge.platform.store.base import StoreBase, json_safe
-from azuraforge.platform.store.experiments import records_of, select_records
+from azuraforge.platform.store.experiments import RECORD_COLUMNS, claimed_record
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import ExperimentRecord, Lease
 from azuraforge.platform.store.states import (
@@ -28,12 +28,8 @@ from azuraforge.platform.store.states import (
 
 _CLAIM_TRIES = 5
 _Claimed = TypeVar("_Claimed")
-
-
-def _with_row(connection: Connection, lease: Lease) -> tuple[Lease, ExperimentRecord]:
-    """``lease`` and its run's row, read on ``connection``."""
-    row = connection.execute(select_records().where(Experiment.id == lease.experiment_id)).one()
-    return lease, records_of(connection, [row])[0]
+_Then = Callable[[Connection, Lease, Row[Any]], _Claimed]
+"""What a claim does next in its transaction, given the lease and the row as claimed."""
 
 
 class LeaseStore(StoreBase):
@@ -41,31 +37,34 @@ class LeaseStore(StoreBase):
 
     def claim_next(self, owner: str, ttl: float) -> Lease | None:
         """Claim the oldest queued run for ``owner`` for ``ttl`` seconds, or ``None``."""
-        return self._claim_first(owner, ttl, lambda _, lease: lease)
+        return self._claim_first(owner, ttl, _lease)
 
     def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
         """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
         not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same
         task twice never runs it twice, nor early."""
         with self._begin() as connection:
-            return self._claim(connection, experiment_id, owner, ttl)
+            return self._claim(connection, experiment_id, owner, ttl, _lease)
 
     def claim_job(
         self, owner: str, ttl: float, experiment_id: int | None = None
     ) -> tuple[Lease, ExperimentRecord] | None:
         """What a worker runs: claim run ``experiment_id`` as :meth:`claim` does (``None``:
-        the oldest queued run, as :meth:`claim_next`) and read its row, as claimed, in the
-        same transaction; ``None`` when there is nothing to claim."""
+        the oldest queued run, as :meth:`claim_next`), with its row as claimed; ``None``
+        when there is nothing to claim."""
         if experiment_id is None:
-            return self._claim_first(owner, ttl, _with_row)
+            return self._claim_first(owner, ttl, self._with_record)
         with self._begin() as connection:
-            lease = self._claim(connection, experiment_id, owner, ttl)
-            return None if lease is None else _with_row(connection, lease)
+            return self._claim(connection, experiment_id, owner, ttl, self._with_record)
 
-    def _claim_first(
-        self, owner: str, ttl: float, then: Callable[[Connection, Lease], _Claimed]
-    ) -> _Claimed | None:
-        """Claim the oldest queued run, and ``then(connection, lease)`` in its transaction."""
+    def _with_record(
+        self, connection: Connection, lease: Lease, row: Row[Any]
+    ) -> tuple[Lease, ExperimentRecord]:
+        project = self.project_name(connection, row.project_id)
+        return lease, claimed_record(connection, row, project)
+
+    def _claim_first(self, owner: str, ttl: float, then: _Then[_Claimed]) -> _Claimed | None:
+        """Claim the oldest queued run, then ``then`` in its transaction."""
         for _ in range(_CLAIM_TRIES):
             with self._begin() as connection:
                 candidate = connection.scalar(
@@ -77,16 +76,21 @@ class LeaseStore(StoreBase):
                 )
                 if candidate is None:
                     return None
-                lease = self._claim(connection, candidate, owner, ttl)
-                if lease is not None:
-                    return then(connection, lease)
+                claimed = self._claim(connection, candidate, owner, ttl, then)
+                if claimed is not None:
+                    return claimed
         return None  # others took every candidate we saw; the caller polls again
 
     def _claim(
-        self, connection: Connection, experiment_id: int, owner: str, ttl: float
-    ) -> Lease | None:
+        self,
+        connection: Connection,
+        experiment_id: int,
+        owner: str,
+        ttl: float,
+        then: _Then[_Claimed],
+    ) -> _Claimed | None:
         now = time.time()
-        claimed = connection.execute(
+        row = connection.execute(
             update(Experiment)
             .where(Experiment.id == experiment_id, Experiment.status == QUEUED, _due(now))
             .values(
@@ -101,14 +105,13 @@ class LeaseStore(StoreBase):
                 error=None,
                 not_before=None,
             )
-            .returning(Experiment.lease_epoch, Experiment.project_id)
+            .returning(*RECORD_COLUMNS, Experiment.project_id)
         ).first()
-        if claimed is None:
+        if row is None:
             return None
-        epoch, project_id = claimed
-        payload = {"status": RUNNING, "worker": owner, "epoch": epoch}
-        self._event(connection, project_id, experiment_id, "status", payload)
-        return Lease(experiment_id, owner, epoch)
+        payload = {"status": RUNNING, "worker": owner, "epoch": row.lease_epoch}
+        self._event(connection, row.project_id, experiment_id, "status", payload)
+        return then(connection, Lease(experiment_id, owner, row.lease_epoch), row)
 
     def renew(self, lease: Lease, ttl: float) -> bool:
         """Extend ``lease`` by ``ttl`` seconds; return whether a cancel was requested.
@@ -336,3 +339,7 @@ def _restarted(
     history = [*(row.restart_history or []), entry][-RESTART_HISTORY:]
     values = {"restarts": Experiment.restarts + 1, "restart_history": history}
     return values, entry
+
+
+def _lease(_connection: Connection, lease: Lease, _row: Row[Any]) -> Lease:
+    return lease
