@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import SPOOL_NAME, StoreContext
@@ -235,7 +236,7 @@ def test_a_store_error_that_is_no_outage_makes_the_end_honest(
     def refuse(*args: object) -> None:
         raise RuntimeError("value too long for type character varying(500)")
 
-    monkeypatch.setattr(store, "log_lines", refuse)
+    monkeypatch.setattr(store, "write", refuse)
     ctx.logger.info("a line the store refuses")
     ctx.log_metrics({"loss": 1.0}, step=1)
     assert not ctx.close(timeout=5)
@@ -244,3 +245,52 @@ def test_a_store_error_that_is_no_outage_makes_the_end_honest(
     assert status == "failed"
     assert "ended completed but its metrics could not all be stored" in error
     assert ctx.end_status("failed", "boom") == ("failed", "boom")
+
+
+def test_finish_writes_the_last_buffer_and_the_end_in_one_transaction(
+    store: Store, lease: Lease, tmp_path: Path
+) -> None:
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)  # flushes no batch
+    ctx.log_metrics({"loss": 0.5}, step=1)
+    ctx.progress(1, 4)
+    ctx.logger.info("the last line")
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(store.engine, "commit", count)
+    assert ctx.finish("completed", None, {"best": 0.5}) is True
+    event.remove(store.engine, "commit", count)
+    assert len(commits) == 1
+    record = store.get_experiment(lease.experiment_id)
+    assert (record.status, record.progress, record.result) == ("completed", 1.0, {"best": 0.5})
+    assert record.metrics == {"loss": 0.5}
+    events = store.list_events(experiment_id=lease.experiment_id)
+    assert [e.kind for e in events][-4:] == ["metrics", "log", "progress", "status"]
+    assert ctx.close(timeout=5) is True  # nothing left
+
+
+def test_finish_leaves_a_lost_lease_to_close(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    ctx.log_metrics({"loss": 0.5}, step=1)
+    store.reap_expired(now=time.time() + 60)
+    assert ctx.finish("completed", None, None) is False  # nothing written
+    assert ctx.close(timeout=10) is False and ctx.lease_lost
+    assert store.get_experiment(lease.experiment_id).status == "lost"
+    assert store.get_metrics(lease.experiment_id) == {}
+
+
+def test_finish_after_a_store_error_leaves_the_end_to_the_caller(
+    store: Store, lease: Lease, ctx: StoreContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("value too long for type character varying(500)")
+
+    monkeypatch.setattr(store, "write", refuse)
+    ctx.log_metrics({"loss": 1.0}, step=1)
+    wait_for(lambda: ctx.tracking_error is not None, timeout=5)
+    assert ctx.finish("completed", None, None) is False
+    assert store.get_experiment(lease.experiment_id).status == "running"
+    assert ctx.end_status("completed", None)[0] == "failed"

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from azuraforge.errors import ConflictError, LeaseLostError
-from azuraforge.platform.store import Lease, Store
+from azuraforge.errors import ConflictError, InvalidParameterError, LeaseLostError
+from azuraforge.platform.store import JobWrites, Lease, Store
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -309,3 +309,13 @@ def test_racing_reapers_reap_each_run_once(store: Store) -> None:
     for lease in leases:
         lost = store.list_events(experiment_id=lease.experiment_id, kinds=["status"])
         assert [e.payload["status"] for e in lost] == ["queued", "running", "lost"]
+
+
+def test_finish_refuses_writes_the_store_cannot_keep_and_writes_nothing(store: Store) -> None:
+    lease = claimed(store)
+    bad = JobWrites(points=[("loss", 1, float("nan"), time.time())])
+    with pytest.raises(InvalidParameterError, match="only finite values are stored"):
+        store.finish(lease, "completed", writes=bad)
+    assert store.get_experiment(lease.experiment_id).status == "running"
+    store.finish(lease, "completed", writes=JobWrites(points=[("loss", 1, 0.5, time.time())]))
+    assert store.get_experiment(lease.experiment_id).metrics == {"loss": 0.5}

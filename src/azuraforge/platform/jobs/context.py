@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from azuraforge.errors import InvalidParameterError, LeaseLostError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.jobs.threads import KeptThreads
-from azuraforge.platform.store import Lease, Point, Store, is_unavailable
+from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import check_metric_name
 from azuraforge.platform.store.states import FAILED
 
@@ -82,6 +82,7 @@ class StoreContext:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
+        self._handing_over = threading.Event()
         self.spool = output_dir / SPOOL_NAME
         output_dir.mkdir(parents=True, exist_ok=True)
         self.logger = logging.getLogger(f"azuraforge.run.{lease.experiment_id}")
@@ -232,6 +233,43 @@ class StoreContext:
             self.tracking_error
         )
 
+    def finish(self, status: str, error: str | None, result: dict[str, Any] | None) -> bool:
+        """Record the job's end as ``status`` with what is still buffered, in one transaction
+        (the job's last flush); whether it did. It does not when the lease was lost, metrics
+        could not all be stored, points wait in the spool, the printed lines would pass
+        ``output_limit``, or the write fails: then nothing of the end is written, the buffer
+        is kept, and :meth:`close` writes it as ever (the end is recorded after)."""
+        self._handing_over.set()
+        self._closed.set()
+        self._wake.set()
+        self._flushed.wait()  # a flush in progress ends first
+        if not self._may_finish():
+            return self._resume_flushing()
+        writes = self._take()
+        try:
+            self.store.finish(self.lease, status, error=error, result=result, writes=writes)
+        except Exception:  # close() writes it again, and says what went wrong
+            self._requeue(writes)
+            return self._resume_flushing()
+        self.logger.removeHandler(self._handler)
+        return True
+
+    def _may_finish(self) -> bool:
+        with self._lock:
+            output = self._output_stored + _output_size(self._lines)
+        spooled = self.spool.exists() and self.spool.stat().st_size > 0
+        return (
+            not self.lease_lost
+            and self.tracking_error is None
+            and not spooled
+            and output <= self._output_limit
+        )
+
+    def _resume_flushing(self) -> bool:
+        self._handing_over.clear()
+        self._flushed = _FLUSHERS.run(self._flush_loop)
+        return False
+
     def close(self, timeout: float | None = None) -> bool:
         """Write everything still pending (spool included); return whether all was written.
 
@@ -260,6 +298,8 @@ class StoreContext:
                 # waited up to flush_interval for its last points).
                 self._closed.wait(self._flush_interval)
             self._wake.clear()
+            if self._handing_over.is_set():  # finish writes the rest, with the job's end
+                return
             try:
                 self._flush()
             except LeaseLostError as e:
@@ -280,35 +320,34 @@ class StoreContext:
 
     def _flush(self) -> None:
         self._replay_spool()
+        writes = self._take()
+        try:
+            self.store.write(self.lease, writes)
+        except BaseException:
+            self._requeue(writes)
+            raise
+        self._count_output(writes.lines)
+
+    def _take(self) -> JobWrites:
+        """Everything buffered, taken out of the buffers (points a pending checkpoint does not
+        cover stay: they are written with the next one, or at the end)."""
         with self._lock:
             points, self._points = self._points, []
-            lines, self._lines = self._lines, []
-            artifacts, self._artifacts = self._artifacts, []
-            progress, self._progress = self._progress, None
-            checkpoint, self._checkpoint = self._checkpoint, None
-            if self._checkpointed and not self._closed.is_set():  # what the next one covers
+            if self._checkpointed and not self._closed.is_set():
                 self._points = points[self._covered :]
                 points = points[: self._covered]
             self._covered = 0
-        try:
-            self.store.log_metrics(self.lease, points, checkpoint)
-            points, checkpoint = [], None
-            if lines:
-                self.store.log_lines(self.lease, lines)
-                self._output_stored += sum(
-                    len(m) for _, level, m in lines if level in OUTPUT_LEVELS
-                )
-                lines = []
-                if self._output_stored > self._output_limit:
-                    self._drop_oldest_output()
-            while artifacts:
-                self.store.add_artifact(self.lease, *artifacts[0])
-                artifacts.pop(0)
-            if progress:
-                self.store.set_progress(self.lease, *progress)
-                progress = None
-        finally:
-            self._requeue(points, lines, artifacts, progress, checkpoint)
+            writes = JobWrites(points, self._lines, self._artifacts, self._progress,
+                               self._checkpoint)  # fmt: skip
+            self._lines, self._artifacts, self._progress, self._checkpoint = [], [], None, None
+        return writes
+
+    def _count_output(self, lines: Sequence[tuple[float, str, str]]) -> None:
+        """Count the printed characters of ``lines``, written; beyond ``output_limit``, drop
+        the oldest."""
+        self._output_stored += _output_size(lines)
+        if self._output_stored > self._output_limit:
+            self._drop_oldest_output()
 
     def _drop_oldest_output(self) -> None:
         """Drop the oldest printed lines down to half of ``output_limit`` (a rotation: the
@@ -321,24 +360,17 @@ class StoreContext:
             "characters) were dropped, the newest kept", self._output_limit, lines, size,
         )  # fmt: skip
 
-    def _requeue(
-        self,
-        points: list[Point],
-        lines: list[Any],
-        artifacts: list[Any],
-        progress: Any,
-        checkpoint: dict[str, Any] | None,
-    ) -> None:
-        """Put back what a failed flush did not write, ahead of what came since (a newer
+    def _requeue(self, writes: JobWrites) -> None:
+        """Put back what a failed write did not store, ahead of what came since (a newer
         progress or checkpoint replaces the older)."""
         with self._lock:
-            self._points[:0] = points
-            self._lines[:0] = lines
-            self._artifacts[:0] = artifacts
-            self._progress = self._progress or progress
+            self._points[:0] = writes.points
+            self._lines[:0] = writes.lines
+            self._artifacts[:0] = writes.artifacts
+            self._progress = self._progress or writes.progress
             if self._checkpoint is None:
-                self._checkpoint = checkpoint
-            self._covered += len(points)  # a newer checkpoint comes after these too
+                self._checkpoint = writes.checkpoint
+            self._covered += len(writes.points)  # a newer checkpoint comes after these too
 
     def _spool_pending(self) -> None:
         """Move the buffered points to the spool file; a job that saves checkpoints keeps
@@ -358,6 +390,11 @@ class StoreContext:
             points = [tuple(json.loads(line)) for line in handle if line.strip()]
         self.store.log_metrics(self.lease, points)
         self.spool.unlink()
+
+
+def _output_size(lines: Sequence[tuple[float, str, str]]) -> int:
+    """The characters of the printed lines among ``lines`` (not the run's log records)."""
+    return sum(len(message) for _, level, message in lines if level in OUTPUT_LEVELS)
 
 
 class _BufferHandler(logging.Handler):

@@ -194,6 +194,10 @@ def execute(
         error = f"{type(e).__name__}: {public_message(e)}"
     if output is not None:
         output.stop()  # its last lines reach the context before it closes
+    redact = Redaction(settings, inside=[ctx.output_dir])
+    plain = crash_policy is None and status != CANCELLED  # recorded with the last flush
+    if plain and ctx.finish(status, None if error is None else redact(error), result):
+        return status
     ctx.close()
     if ctx.lease_lost:
         return LOST
@@ -204,7 +208,7 @@ def execute(
     if interruption is not None:
         return end_interrupted(store, lease, settings, interruption, result)
     if error is not None:
-        error = Redaction(settings, inside=[ctx.output_dir])(error)
+        error = redact(error)
     if crash_policy is not None:
         return after_crash(store, lease, settings, crash_policy, f"the job failed: {error}")
     store.finish(lease, status, error=error, result=result)

@@ -17,7 +17,7 @@ from azuraforge.platform.store.engine import (
 )
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
 from azuraforge.platform.store.leases import LeaseStore
-from azuraforge.platform.store.metrics import MetricStore, Point
+from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
     ArtifactRecord,
@@ -89,6 +89,7 @@ __all__ = [
     "EventRecord",
     "ExperimentQuery",
     "ExperimentRecord",
+    "JobWrites",
     "Lease",
     "MetricSummaryRecord",
     "ModelRecord",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, or_, select, update
 
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.experiments import RECORD_COLUMNS, claimed_record
+from azuraforge.platform.store.metrics import JobWrites, write_buffered
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import ExperimentRecord, Lease
 from azuraforge.platform.store.states import (
@@ -150,22 +151,31 @@ class LeaseStore(StoreBase):
         *,
         error: str | None = None,
         result: dict[str, Any] | None = None,
+        writes: JobWrites | None = None,
     ) -> None:
-        """End the run as ``status`` (completed, failed, cancelled) and release the lease.
+        """End the run as ``status`` (completed, failed, cancelled) and release the lease;
+        with ``writes``, what the job's context still held, written first in the same
+        transaction (its last flush).
 
         Raises
         ------
         LeaseLostError
             If the lease is no longer held: the run's row keeps what the reaper wrote.
+        InvalidParameterError
+            For ``writes`` the store cannot keep (:meth:`JobWrites.check`); nothing is written.
         """
+        writes = writes or JobWrites()
+        writes.check()
         now = time.time()
-        values: dict[str, Any] = dict(status=status, finished_at=now, lease_expires_at=None)
+        values: dict[str, Any] = writes.row_values()
+        values.update(status=status, finished_at=now, lease_expires_at=None)
         values.update(error=error, result=None if result is None else json_safe(result))
         if status == COMPLETED:
             values["progress"] = 1.0
         payload = {"status": status, **({"error": error} if error else {})}
         with self._begin() as connection:
             project_id = self._fence(connection, lease, values)  # the end, if still held
+            write_buffered(connection, project_id, lease.experiment_id, writes)
             self._event(connection, project_id, lease.experiment_id, "status", payload)
 
     def interrupt(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -33,16 +34,62 @@ Point = tuple[str, int, float, float]
 """(key, step, value, time) of one logged metric value."""
 
 
+Line = tuple[float, str, str]
+"""(time, level, message) of one log line of a run."""
+ArtifactEntry = tuple[str, int, bool]
+"""(path inside the run's folder, size, is a folder) of one artifact."""
+Progress = tuple[int, int, str]
+"""(done, total, message) of a run's progress."""
+
+
+@dataclass(frozen=True)
+class JobWrites:
+    """What a job's context buffered since its last flush, written in one transaction
+    (:meth:`MetricStore.write`), or with the job's end (:meth:`LeaseStore.finish`)."""
+
+    points: Sequence[Point] = ()
+    lines: Sequence[Line] = ()
+    artifacts: Sequence[ArtifactEntry] = ()
+    progress: Progress | None = None
+    checkpoint: dict[str, Any] | None = None
+    """The job's state to resume from (a JSON object), saved after these points."""
+
+    def __bool__(self) -> bool:
+        return bool(self.points or self.lines or self.artifacts or self.progress) or (
+            self.checkpoint is not None
+        )
+
+    def check(self) -> None:
+        """Raise :class:`InvalidParameterError` for what the store cannot keep (a metric's
+        name, a NaN or infinite value: SQLite cannot store NaN), before anything is written."""
+        for key in {point[0] for point in self.points}:
+            check_metric_name(key)
+        if not all(map(math.isfinite, (point[2] for point in self.points))):
+            key, step, value, _ = next(p for p in self.points if not math.isfinite(p[2]))
+            raise InvalidParameterError(
+                f"metric {key!r} at step {step} is {value}; only finite values are stored"
+            )
+
+    def row_values(self) -> dict[str, Any]:
+        """What these writes change in the run's row: its checkpoint and progress."""
+        values: dict[str, Any] = {}
+        if self.checkpoint is not None:
+            values["checkpoint"] = json_safe(self.checkpoint)
+        if self.progress is not None:
+            done, total, message = self.progress
+            fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+            values.update(progress=fraction, progress_message=message[:200])
+        return values
+
+
 class MetricStore(StoreBase):
     """Writes of a running run (each checks its lease) and reads of what runs wrote."""
 
-    def log_metrics(
-        self, lease: Lease, points: Sequence[Point], checkpoint: dict[str, Any] | None = None
-    ) -> None:
-        """Write ``points`` in one transaction, update the run's summaries, add one event;
-        and replace the job's checkpoint with ``checkpoint`` (a JSON object) in the same
-        transaction when one is given, so a job resuming from a checkpoint finds stored
-        every point logged before it, and none after.
+    def write(self, lease: Lease, writes: JobWrites) -> None:
+        """Write what a job's context buffered in one transaction: its metric points (the
+        run's summaries updated, one event), its log lines, artifacts, progress, and its
+        checkpoint, so a job resuming from a checkpoint finds stored every point logged
+        before it, and none after.
 
         Raises
         ------
@@ -51,50 +98,35 @@ class MetricStore(StoreBase):
         StoreUnavailableError
             If the database cannot be reached; nothing is written (retry later).
         InvalidParameterError
-            If a value is NaN or infinite (SQLite cannot store NaN); nothing is written.
+            If a value is NaN or infinite or a metric's name is not one the store keeps;
+            nothing is written.
         """
-        if not points and checkpoint is None:
+        if not writes:
             return
-        for key in {point[0] for point in points}:
-            check_metric_name(key)
-        if not all(map(math.isfinite, (point[2] for point in points))):
-            key, step, value, _ = next(p for p in points if not math.isfinite(p[2]))
-            raise InvalidParameterError(
-                f"metric {key!r} at step {step} is {value}; only finite values are stored"
-            )
-        saved = None if checkpoint is None else {"checkpoint": json_safe(checkpoint)}
+        writes.check()
         with self._begin() as connection:
-            project_id = self._fence(connection, lease, saved)
-            if not points:
-                return
-            _insert_points(connection, lease.experiment_id, points)
-            _summarise(connection, project_id, lease.experiment_id, points)
-            payload = {"points": [[k, s, v] for k, s, v, _ in points]}
-            self._event(
-                connection, project_id, lease.experiment_id, "metrics", payload, finite=True
-            )
+            project_id = self._fence(connection, lease, writes.row_values() or None)
+            write_buffered(connection, project_id, lease.experiment_id, writes)
+
+    def log_metrics(
+        self, lease: Lease, points: Sequence[Point], checkpoint: dict[str, Any] | None = None
+    ) -> None:
+        """Write ``points`` (and the job's ``checkpoint``, after them) in one transaction,
+        as :meth:`write` does."""
+        self.write(lease, JobWrites(points=points, checkpoint=checkpoint))
 
     def set_progress(self, lease: Lease, done: int, total: int, message: str = "") -> None:
         """Record how far the run is (``done`` of ``total``) and a short message."""
-        fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
-        values = {"progress": fraction, "progress_message": message[:200]}
-        with self._begin() as connection:
-            project_id = self._fence(connection, lease, values)
-            payload = {
-                "progress": fraction,
-                "done": done,
-                "total": total,
-                "message": message[:200],
-            }
-            self._event(connection, project_id, lease.experiment_id, "progress", payload)
+        self.write(lease, JobWrites(progress=(done, total, message)))
 
-    def log_lines(self, lease: Lease, lines: Iterable[tuple[float, str, str]]) -> None:
+    def log_lines(self, lease: Lease, lines: Iterable[Line]) -> None:
         """Store log lines ``(time, level, message)`` of the run."""
-        with self._begin() as connection:
-            project_id = self._fence(connection, lease)
-            for when, level, message in lines:
-                payload = {"time": when, "level": level, "message": message[:10_000]}
-                self._event(connection, project_id, lease.experiment_id, "log", payload)
+        self.write(lease, JobWrites(lines=list(lines)))
+
+    def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
+        """Record a file or folder the run produced, by its path inside the run's folder;
+        recording a path again (a model folder saved every epoch) updates its row."""
+        self.write(lease, JobWrites(artifacts=[(path, size, is_dir)]))
 
     def drop_oldest_lines(
         self, lease: Lease, levels: Collection[str], keep: int
@@ -124,24 +156,6 @@ class MetricStore(StoreBase):
                     delete(Event).where(Event.id.in_(dropped[start : start + 1000]))
                 )
         return len(dropped), dropped_size, kept
-
-    def add_artifact(self, lease: Lease, path: str, size: int, is_dir: bool) -> None:
-        """Record a file or folder the run produced, by its path inside the run's folder;
-        recording a path again (a model folder saved every epoch) updates its row."""
-        with self._begin() as connection:
-            project_id = self._fence(connection, lease)
-            values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
-            # The lease makes this the run's only writer: no insert can race the update.
-            updated = connection.execute(
-                update(Artifact)
-                .where(Artifact.experiment_id == lease.experiment_id, Artifact.path == path)
-                .values(size=size, is_dir=is_dir, created_at=values["created_at"])
-            ).rowcount
-            if not updated:
-                connection.execute(
-                    insert(Artifact).values(experiment_id=lease.experiment_id, **values)
-                )
-            self._event(connection, project_id, lease.experiment_id, "artifact", values)
 
     def get_metrics(
         self, experiment_id: int, keys: Sequence[str] = (), max_points: int | None = None
@@ -268,6 +282,45 @@ def downsample(points: list[Any], most: int) -> list[Any]:
         return points[: max(most, 1)] if most < 2 else points
     last = len(points) - 1
     return [points[round(i * last / (most - 1))] for i in range(most)]
+
+
+def write_buffered(
+    connection: Connection, project_id: int, experiment_id: int, writes: JobWrites
+) -> None:
+    """Write ``writes`` (checked; the run's row fenced and its values set already) and their
+    events, in the order the run made them known: points, lines, artifacts, progress."""
+    event = StoreBase._event
+    if writes.points:
+        _insert_points(connection, experiment_id, writes.points)
+        _summarise(connection, project_id, experiment_id, writes.points)
+        points = [[k, s, v] for k, s, v, _ in writes.points]
+        event(connection, project_id, experiment_id, "metrics", {"points": points}, finite=True)
+    for when, level, message in writes.lines:
+        line = {"time": when, "level": level, "message": message[:10_000]}
+        event(connection, project_id, experiment_id, "log", line)
+    for path, size, is_dir in writes.artifacts:
+        _add_artifact(connection, project_id, experiment_id, path, size, is_dir)
+    if writes.progress is not None:
+        done, total, message = writes.progress
+        fraction = writes.row_values()["progress"]
+        progress = {"progress": fraction, "done": done, "total": total, "message": message[:200]}
+        event(connection, project_id, experiment_id, "progress", progress)
+
+
+def _add_artifact(
+    connection: Connection, project_id: int, experiment_id: int, path: str, size: int,
+    is_dir: bool,
+) -> None:  # fmt: skip
+    values = {"path": path, "size": size, "is_dir": is_dir, "created_at": time.time()}
+    # The lease makes this the run's only writer: no insert can race the update.
+    updated = connection.execute(
+        update(Artifact)
+        .where(Artifact.experiment_id == experiment_id, Artifact.path == path)
+        .values(size=size, is_dir=is_dir, created_at=values["created_at"])
+    ).rowcount
+    if not updated:
+        connection.execute(insert(Artifact).values(experiment_id=experiment_id, **values))
+    StoreBase._event(connection, project_id, experiment_id, "artifact", values)
 
 
 def _insert_points(connection: Connection, experiment_id: int, points: Sequence[Point]) -> None:
