@@ -130,6 +130,23 @@ def test_advance_is_idempotent(studies: StudyService) -> None:
     assert again.trials_created == 1 and len(studies.store.list_trial_runs(study.id)) == 1
 
 
+def test_an_advance_reads_only_the_trials_optuna_has_not_finished(
+    studies: StudyService, store: Store, settings: Settings
+) -> None:
+    definition = StudyDefinition(pipeline="quadratic", space=X, n_trials=5, parallelism=2,
+                                 sampler="random", pruner="none", seed=3)  # fmt: skip
+    study = studies.create(definition)
+    worker = Worker(settings, store)
+    for _ in range(3):  # trials 0-2 end (each advance asks for the next)
+        worker.run_next()
+    found = store.open_trials(study)
+    assert found.created == 5
+    assert [(number, state) for _, number, state in found.trials] == [(3, "RUNNING"),
+                                                                      (4, "RUNNING")]  # fmt: skip
+    assert sorted(found.runs) == [3, 4]
+    assert {run.status for run in found.runs.values()} == {"queued"}
+
+
 def test_cancel_drops_queued_trials_and_ends_the_study(
     studies: StudyService, store: Store
 ) -> None:

@@ -34,7 +34,13 @@ from azuraforge.platform.services.experiments import (
 )
 from azuraforge.platform.services.study_space import distributions, grid_of, parse_space
 from azuraforge.platform.services.study_views import StudyReport, StudyViews
-from azuraforge.platform.store import DEFAULT_PROJECT, Store, StudyRecord, TrialRunRecord
+from azuraforge.platform.store import (
+    DEFAULT_PROJECT,
+    OpenTrials,
+    Store,
+    StudyRecord,
+    TrialRunRecord,
+)
 from azuraforge.platform.store.metrics import check_metric_name
 from azuraforge.platform.store.states import (
     CANCELLED,
@@ -219,30 +225,25 @@ class StudyService:
             if study.status in STUDY_FINISHED:
                 return study
             optuna_study = self._load(study)
-            trials = self.store.list_trial_states(study)
-            runs = {run.number: run for run in self.store.list_trial_runs(study.id)}
-            for trial_id, number, state in trials:
-                run = runs.get(number)
+            found = self.store.open_trials(study)
+            for trial_id, number, state in found.trials:
+                run = found.runs.get(number)
                 if state == _RUNNING and run and run.status in FINISHED_STATES:
                     if not prunes(study):  # its process did not report them
                         self.store.report_steps(trial_id, run.id, study.objective)
                     _tell(optuna_study, trial_id, run)
-            self._fill(lock, optuna_study, trials, runs)
+            self._fill(lock, optuna_study, found)
         return lock.study
 
-    def _fill(
-        self,
-        lock: StudyLock,
-        optuna_study: optuna.Study,
-        trials: list[tuple[int, int, str]],
-        runs: dict[int, TrialRunRecord],
-    ) -> None:
+    def _fill(self, lock: StudyLock, optuna_study: optuna.Study, found: OpenTrials) -> None:
         """Queue runs up to the parallelism (first for trials Optuna has and the store lacks:
-        an advance that died between ask and queue), then record the count, or the end."""
+        an advance that died between ask and queue), then record the count, or the end.
+        Only a trial Optuna has not finished has a run queued or running."""
         study = lock.study
         cancelled = study.cancel_requested_at is not None
+        runs, trials = found.runs, found.trials
         active = sum(run.status in ACTIVE for run in runs.values())
-        created = len(trials)
+        created = found.created
         for trial_id, number, state in trials:
             if state == _RUNNING and number not in runs:
                 if cancelled:

@@ -157,6 +157,17 @@ class TrialRunRecord:
 
 
 @dataclass(frozen=True)
+class OpenTrials:
+    """What a study's advance reads: how many trials Optuna created, those it has not
+    finished (``(trial_id, number, state)`` by number, the state as Optuna names it), and
+    their runs by trial number."""
+
+    created: int
+    trials: list[tuple[int, int, str]]
+    runs: dict[int, TrialRunRecord]
+
+
+@dataclass(frozen=True)
 class TrialRow:
     """One trial of a study as its pages list it: Optuna's trial (its id, number, state in
     lower case and objective value) and the run that trains it, if any."""

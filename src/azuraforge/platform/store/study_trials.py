@@ -43,7 +43,13 @@ from sqlalchemy import (
 
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.models import Experiment, MetricPoint
-from azuraforge.platform.store.records import OPTUNA_FINISHED, StudyRecord, TrialRow
+from azuraforge.platform.store.records import (
+    OPTUNA_FINISHED,
+    OpenTrials,
+    StudyRecord,
+    TrialRow,
+    TrialRunRecord,
+)
 from azuraforge.platform.store.states import FINISHED_STATES, TRIAL
 
 NOTE = "azuraforge_note"
@@ -160,19 +166,34 @@ class StudyTrialStore(StoreBase):
             for trial_id, number, state in trials
         ]  # fmt: skip
 
-    def list_trial_states(self, study: StudyRecord) -> list[tuple[int, int, str]]:
-        """``(trial_id, number, state)`` of each trial of ``study`` in Optuna, by number, the
-        state as Optuna names it (``RUNNING``, ``COMPLETE``...): one statement, where Optuna's
-        own API reads each unfinished trial whole (params, values, attributes, steps)."""
-        query = (
-            select(_trials.c.trial_id, _trials.c.number, _trials.c.state)
-            .join(_studies, _studies.c.study_id == _trials.c.study_id)
-            .where(_studies.c.study_name == study.optuna_name)
-            .order_by(_trials.c.number)
-        )
+    def open_trials(self, study: StudyRecord) -> OpenTrials:
+        """How many trials of ``study`` Optuna created, those it has not finished and their
+        runs, in one snapshot: a few rows whatever the study's size (Optuna's own API reads
+        each unfinished trial whole, and a read of every trial made each advance slower as
+        the study grew)."""
+        of_study = _trials.join(_studies, _studies.c.study_id == _trials.c.study_id)
+        named = _studies.c.study_name == study.optuna_name
         with self._read() as connection:
-            rows = connection.execute(query).all()
-        return [(trial_id, number, str(state)) for trial_id, number, state in rows]
+            created = connection.scalar(select(func.count()).select_from(of_study).where(named))
+            trials = connection.execute(
+                select(_trials.c.trial_id, _trials.c.number, _trials.c.state)
+                .select_from(of_study)
+                .where(named, _state().not_in(_OPTUNA_FINISHED))
+                .order_by(_trials.c.number)
+            ).all()
+            numbers = [number for _, number, _ in trials]
+            runs = connection.execute(
+                select(Experiment.id, Experiment.trial_number, Experiment.status,
+                       Experiment.result, Experiment.error)
+                .where(Experiment.study_id == study.id, Experiment.kind == TRIAL,
+                       Experiment.trial_number.in_(numbers))
+                .order_by(Experiment.trial_number, Experiment.id)
+            ).all() if numbers else []  # fmt: skip
+        return OpenTrials(
+            created=int(created or 0),
+            trials=[(trial_id, number, str(state)) for trial_id, number, state in trials],
+            runs={row.trial_number: TrialRunRecord(*row) for row in runs},
+        )
 
     def report_steps(self, trial_id: int, run_id: int, objective: str) -> None:
         """Write to Optuna's trial ``trial_id`` the values of ``objective`` that run
