@@ -1,0 +1,215 @@
+"""The next-direction task one event at a time, as a service runs it: predict, hold, score and
+learn when the outcome comes, with a state to resume from between any two events.
+
+:func:`~azuraforge.stream.direction.run_direction` replays a whole file; a stream that runs
+for days takes events as they come and must stop and resume anywhere. :class:`DirectionLoop`
+does the same test-then-train on each event: it updates the features, lets the learner and
+the trivial rules predict whether the price is higher ``horizon`` events later, and holds the
+predictions until that event comes, when each is scored (accuracy and log-loss, cumulative
+and over the last ``window`` outcomes) and learned. :meth:`DirectionLoop.state_dict` is
+everything but the features (a JSON object: the models, the held predictions, the scores);
+resuming re-reads the events before it (a replay is read again in well under a second) so
+the features stand where they stood, and goes on as if it had never stopped: no prediction
+is scored twice, none is lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.stream.base import Classifier, Event
+from azuraforge.stream.direction import baseline_rules, default_features
+from azuraforge.stream.evaluate import PROBABILITY_FLOOR
+from azuraforge.stream.features import FeatureSet
+
+MODEL = "model"
+"""The name the learner's scores go by, beside the trivial rules'."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One prediction whose outcome came: the event it was made at (its index), whether the
+    price went up, and each model's probability of up."""
+
+    event: int
+    up: bool
+    probabilities: dict[str, float]
+
+
+class DirectionLoop:
+    """Test-then-train of ``learner`` and the trivial rules on the next direction of
+    ``column``, one event at a time.
+
+    Parameters
+    ----------
+    learner
+        The classifier scored (as :data:`MODEL`).
+    column
+        The price whose direction is predicted.
+    horizon
+        Events ahead: a prediction made at event ``i`` is scored at event ``i + horizon``.
+    window
+        Outcomes the rolling scores cover.
+
+    Examples
+    --------
+    >>> from azuraforge.stream import Event, LogisticRegression
+    >>> loop = DirectionLoop(LogisticRegression(), horizon=1)
+    >>> prices = [100 + (i % 7) for i in range(200)]
+    >>> for i, price in enumerate(prices):
+    ...     _ = loop.step(Event(time=3600.0 * i, values={"close": float(price)}))
+    >>> loop.events, loop.scored
+    (200, 175)
+    """
+
+    def __init__(
+        self, learner: Classifier, *, column: str = "close", horizon: int = 1, window: int = 1000
+    ) -> None:
+        if not isinstance(horizon, int) or horizon < 1:
+            raise InvalidParameterError(f"horizon must be an int >= 1, got {horizon!r}")
+        if not isinstance(window, int) or window < 1:
+            raise InvalidParameterError(f"window must be an int >= 1, got {window!r}")
+        self.column, self.horizon, self.window = column, horizon, window
+        self.models: dict[str, Classifier] = {MODEL: learner, **baseline_rules()}
+        self.features: FeatureSet = default_features(column)
+        self.events = 0
+        """Events taken so far by :meth:`step`."""
+        self._warmed = 0
+        self.scored = 0
+        """Predictions scored so far."""
+        self._held: deque[tuple[int, float, dict[str, float], dict[str, float]]] = deque()
+        """Predictions waiting for their outcome: event index, price, features, probabilities."""
+        self._sums = {name: [0.0, 0.0] for name in self.models}  # right, log-loss
+        self._recent: deque[dict[str, tuple[float, float]]] = deque(maxlen=window)
+
+    def warm(self, event: Event) -> None:
+        """Take an event the loop already took before its state was saved: the features
+        move on, nothing is predicted, scored or learned (what :meth:`load_state_dict` needs
+        once per event before the saved position)."""
+        self.features.update(event)
+        self._warmed += 1
+
+    def step(self, event: Event) -> list[Scored]:
+        """Take the next event: score and learn the predictions made ``horizon`` events ago,
+        then predict from this one (once the features are warm). The predictions scored."""
+        price = self._price(event)
+        x = self.features.update(event)
+        scored = []
+        while self._held and self._held[0][0] + self.horizon <= self.events:
+            index, before, features, probabilities = self._held.popleft()
+            up = price > before
+            scored.append(Scored(index, up, probabilities))
+            self._score(up, probabilities)
+            for model in self.models.values():
+                model.learn_one(features, up)
+        if len(x) == len(self.features.names) and all(map(math.isfinite, x.values())):
+            probabilities = {
+                name: float(model.predict_proba_one(x).get(True, 0.0))
+                for name, model in self.models.items()
+            }
+            self._held.append((self.events, price, x, probabilities))
+        self.events += 1
+        return scored
+
+    def _price(self, event: Event) -> float:
+        try:
+            return float(event.values[self.column])
+        except KeyError:
+            raise InvalidParameterError(
+                f"event {self.events}: no value {self.column!r}; it has "
+                f"{', '.join(event.values) or 'none'}"
+            ) from None
+
+    def _score(self, up: bool, probabilities: Mapping[str, float]) -> None:
+        terms = {}
+        for name, p in probabilities.items():
+            kept = min(max(p, PROBABILITY_FLOOR), 1 - PROBABILITY_FLOOR)
+            right = float((p >= 0.5) == up)
+            loss = -math.log(kept if up else 1 - kept)
+            self._sums[name][0] += right
+            self._sums[name][1] += loss
+            terms[name] = (right, loss)
+        self._recent.append(terms)
+        self.scored += 1
+
+    def scores(self) -> dict[str, float]:
+        """Each model's ``accuracy`` and ``log_loss`` so far and over the last ``window``
+        outcomes (``recent_accuracy``, ``recent_log_loss``), as ``"{name}/{score}"``; empty
+        before the first outcome."""
+        if not self.scored:
+            return {}
+        found = {}
+        for name, (right, loss) in self._sums.items():
+            recent = [terms[name] for terms in self._recent]
+            found[f"{name}/accuracy"] = right / self.scored
+            found[f"{name}/log_loss"] = loss / self.scored
+            found[f"{name}/recent_accuracy"] = sum(r for r, _ in recent) / len(recent)
+            found[f"{name}/recent_log_loss"] = sum(v for _, v in recent) / len(recent)
+        return found
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the features' state, as a JSON object (arrays as lists)."""
+        return {
+            "events": self.events,
+            "scored": self.scored,
+            "held": [list(entry) for entry in self._held],
+            "sums": self._sums,
+            "recent": [{k: list(v) for k, v in terms.items()} for terms in self._recent],
+            "models": {name: to_json(m.state_dict()) for name, m in self.models.items()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state_dict`; the loop must have been given, by :meth:`warm`,
+        the ``state["events"]`` events before, and nothing else."""
+        if self.events or self._warmed != state["events"]:
+            raise InvalidParameterError(
+                f"resume: warm the loop with the {state['events']} events before its state "
+                f"and nothing else; it took {self._warmed} by warm and {self.events} by step"
+            )
+        self.events, self.scored = int(state["events"]), int(state["scored"])
+        self._held = deque(
+            (int(i), float(p), dict(x), dict(probabilities))
+            for i, p, x, probabilities in state["held"]
+        )
+        self._sums = {name: list(sums) for name, sums in state["sums"].items()}
+        self._recent = deque(
+            (
+                {k: (float(r), float(v)) for k, (r, v) in terms.items()}
+                for terms in state["recent"]
+            ),
+            maxlen=self.window,
+        )
+        for name, model_state in state["models"].items():
+            self.models[name].load_state_dict(from_json(model_state))
+
+
+def to_json(value: Any) -> Any:
+    """``value`` (a learner's state) with each NumPy array as ``{"array": [...], "dtype":
+    ...}`` and NumPy numbers as Python's: a JSON object that keeps floats exactly."""
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """What :func:`to_json` wrote, with the arrays back."""
+    if isinstance(value, dict):
+        if set(value) == {"array", "dtype"}:
+            return np.asarray(value["array"], dtype=value["dtype"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value

@@ -1,0 +1,62 @@
+"""DirectionLoop: one event at a time as run_direction scores a whole replay; stopped and
+resumed anywhere from its JSON state, it ends exactly where an unbroken loop ends."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+
+import pytest
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.direction import default_learners
+from azuraforge.stream.online import MODEL, DirectionLoop
+
+EVENTS = 2500
+
+
+@pytest.fixture(scope="module")
+def btc(real_data: object) -> list[Event]:
+    path = next(iter(fetch("btc-hourly").values()))
+    replay = CsvReplay(path, columns=["close"], price_column="close")
+    return list(islice(replay, EVENTS))
+
+
+def loop() -> DirectionLoop:
+    return DirectionLoop(default_learners(seed=3)["mlp"], horizon=2, window=200)
+
+
+def test_a_loop_stopped_and_resumed_anywhere_ends_as_an_unbroken_one(btc: list[Event]) -> None:
+    unbroken = loop()
+    scored = [s for event in btc for s in unbroken.step(event)]
+    assert unbroken.scored == len(scored) == EVENTS - 24 - 2  # warm-up, then the horizon
+    assert [s.event for s in scored] == sorted({s.event for s in scored})  # each once
+    resumed = loop()
+    for stop in (700, 701, 1800):  # three stops, one right after another
+        for event in btc[resumed.events : stop]:
+            resumed.step(event)
+        state = json.loads(json.dumps(resumed.state_dict()))
+        resumed = loop()
+        for event in btc[:stop]:
+            resumed.warm(event)
+        resumed.load_state_dict(state)
+    for event in btc[resumed.events :]:
+        resumed.step(event)
+    assert resumed.scores() == unbroken.scores()
+    assert resumed.scored == unbroken.scored
+    assert unbroken.scores()[f"{MODEL}/accuracy"] > 0
+
+
+def test_resuming_without_the_events_before_is_refused(btc: list[Event]) -> None:
+    first = loop()
+    for event in btc[:100]:
+        first.step(event)
+    with pytest.raises(InvalidParameterError, match="warm the loop with the 100 events"):
+        loop().load_state_dict(first.state_dict())
+
+
+def test_an_event_without_the_price_says_what_it_has() -> None:
+    with pytest.raises(InvalidParameterError, match="no value 'close'; it has open"):
+        loop().step(Event(time=0.0, values={"open": 1.0}))
