@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.apps.base import Pipeline
@@ -77,12 +77,22 @@ def validate_config(
     ConfigError
         Naming each refused field by its path.
     """
-    what = f"config for {pipeline.name}"
+    return validate_settings(pipeline.Config, f"config for {pipeline.name}", settings, data_folder)
+
+
+def validate_settings(
+    model: type[BaseModel],
+    what: str,
+    settings: Mapping[str, Any],
+    data_folder: Path | None = None,
+) -> dict[str, Any]:
+    """:func:`validate_config` of settings for ``model`` (a pipeline's config, a stream's),
+    ``what`` naming them in errors."""
     try:
         # As JSON, strictly: a value of another JSON type than the setting's is refused
         # (true for 1, "3" for 3), as the OpenAPI of the pipeline's settings says.
         given = json.dumps(as_json_numbers(dict(settings)))
-        config = pipeline.Config.model_validate_json(given, strict=True)
+        config = model.model_validate_json(given, strict=True)
     except ValidationError as e:
         raise ConfigError(
             what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
@@ -96,7 +106,7 @@ def validate_config(
     if data_folder is None:
         return settings
     try:
-        return DataFolder(data_folder).confine(pipeline.Config, settings)
+        return DataFolder(data_folder).confine(model, settings)
     except OutsideDataFolderError as e:
         raise ConfigError(what, e.problems) from None
 

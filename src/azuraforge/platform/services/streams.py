@@ -1,0 +1,220 @@
+"""Streams as supervised jobs, the job kind ``stream``: a replayed price series learned one
+event at a time for as long as it runs, resumed from its last checkpoint after any restart.
+
+A stream's job runs :class:`~azuraforge.stream.online.DirectionLoop` over its source's
+events: the learner and the trivial rules predict each next direction, are scored when it is
+known, and learn. Every ``checkpoint_every`` events the job logs the running scores as metric
+points and saves the loop's state as its checkpoint, in the transaction of those points
+(:meth:`~azuraforge.platform.jobs.context.StoreContext.save_checkpoint`), with the position
+in the source: a job that restarts (its worker died, a memory limit, a scheduled restart, a
+crash) re-reads the events before that position, loads the state, and goes on; no prediction
+is scored twice and none is lost. The kernel restarts it (:class:`RestartPolicy` from the
+config) and fails it, with its history of crashes, when it keeps crashing.
+
+Sources for now: a registered dataset (``btc-hourly``, ``sp500-daily``...) or a CSV file of
+the data folder, replayed as fast as it reads or at ``speed`` seconds of event time a second.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.learn.datasets import DATASETS, fetch, get_dataset
+from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
+from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.experiments import validate_settings, withdraw
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store.states import CANCELLED, COMPLETED
+from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.direction import default_learners
+from azuraforge.stream.online import MODEL, DirectionLoop
+
+STREAM = "stream"
+"""The job kind's name."""
+
+
+class StreamConfig(BaseModel):
+    """What a stream runs: its source, its learner and task, its pace and checkpoints, and
+    how the kernel keeps it going."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Path = Field(
+        description="A registered dataset's name (btc-hourly, sp500-daily) or a CSV file "
+        "of the data folder, replayed oldest first."
+    )
+    price_column: str = Field("close", description="The price whose direction is learned.")
+    learner: Literal["logreg-sgd", "logreg-adam", "mlp"] = Field(
+        "logreg-adam", description="The online learner (the trivial rules run beside it)."
+    )
+    seed: int = Field(0, description="Seeds the learner.")
+    horizon: int = Field(1, ge=1, description="Predict the direction this many events ahead.")
+    window: int = Field(1000, ge=1, description="Outcomes the rolling scores cover.")
+    speed: float | None = Field(
+        None, gt=0, description="Seconds of event time a second (None: as fast as it reads)."
+    )
+    max_events: int | None = Field(None, ge=1, description="Stop after this many events.")
+    checkpoint_every: int = Field(
+        100, ge=1, description="Events between checkpoints (and metric points)."
+    )
+    memory_limit: int | None = Field(
+        None, gt=0, description="Bytes of its process's own memory past which it restarts."
+    )
+    restart_every: float | None = Field(
+        None, gt=0, description="Seconds after which it restarts (at an event boundary)."
+    )
+    max_restarts: int = Field(5, ge=0, description="Crashes in a row before it fails.")
+
+
+def start_stream(
+    store: Store,
+    transport: Transport,
+    settings: Settings,
+    config: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    project: str = DEFAULT_PROJECT,
+) -> ExperimentRecord:
+    """Validate a stream's ``config`` (:class:`StreamConfig`; its source a registered dataset
+    or a file of the data folder), store its job and send it to a worker; the job's row.
+
+    Raises
+    ------
+    ConfigError
+        Naming each refused field by its path.
+    ConflictError
+        If ``name`` is taken in the project.
+    """
+    checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
+    transport.check()
+    record = store.create_experiment(
+        STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,
+        kind=STREAM, requeue_lost=True,
+    )  # fmt: skip
+    try:
+        transport.submit(record.id)
+    except BaseException:
+        withdraw(store, [record])
+        raise
+    return record
+
+
+class _Files(BaseModel):
+    """The config's file setting, which the job's context checks against the data folder."""
+
+    source: Path
+
+
+class StreamKind(JobKind):
+    """The job kind ``stream``: :func:`run_stream`, kept going by the kernel."""
+
+    name = STREAM
+
+    def restart_policy(self, record: ExperimentRecord) -> RestartPolicy:
+        config = StreamConfig.model_validate(record.config)
+        return RestartPolicy(
+            memory_limit=config.memory_limit,
+            restart_every=config.restart_every,
+            max_restarts=config.max_restarts,
+        )
+
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        return run_stream(StreamConfig.model_validate(record.config), ctx)
+
+
+def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
+    """Run the stream from its checkpoint (or its start) until its source ends,
+    ``max_events``, or its job is asked to stop; its status and result (events, scored
+    predictions, scores)."""
+    loop = DirectionLoop(
+        default_learners(config.seed)[config.learner],
+        column=config.price_column,
+        horizon=config.horizon,
+        window=config.window,
+    )
+    events = _events(config, ctx)
+    state = ctx.load_checkpoint()
+    if state is not None:
+        for event in islice(events, state["events"]):
+            loop.warm(event)
+        loop.load_state_dict(state)
+        ctx.logger.info("resumed at event %d (%d predictions scored)", loop.events, loop.scored)
+    pace = _Pace(config.speed)
+    status, saved = COMPLETED, loop.events
+    for event in events:
+        if ctx.should_stop():
+            status = CANCELLED
+            break
+        pace.wait(event)
+        loop.step(event)
+        if loop.events % config.checkpoint_every == 0:
+            saved = _save(loop, ctx)
+        if config.max_events is not None and loop.events >= config.max_events:
+            break
+    if loop.events != saved:
+        _save(loop, ctx)
+    return status, {"events": loop.events, "scored": loop.scored, **_headline(loop)}
+
+
+def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
+    """The source's events, oldest first: a dataset's file, or the data folder's CSV."""
+    source = config.source
+    if str(source) in DATASETS:
+        spec = get_dataset(str(source))
+        path = fetch(spec)[spec.files[0].name]
+    else:
+        path = Path(ctx.open_files(_Files, {"source": source})["source"])
+    return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
+
+
+def _save(loop: DirectionLoop, ctx: StoreContext) -> int:
+    """The running scores as metric points, then the loop's state as the checkpoint that
+    comes after them; the position saved."""
+    scores = loop.scores()
+    if scores:
+        ctx.log_metrics(scores, step=loop.events)
+    ctx.save_checkpoint(loop.state_dict())
+    return loop.events
+
+
+def _headline(loop: DirectionLoop) -> dict[str, float]:
+    """The learner's scores beside the best trivial rule's accuracy."""
+    scores = loop.scores()
+    rules = {
+        k: v for k, v in scores.items() if k.endswith("/accuracy") and k != f"{MODEL}/accuracy"
+    }
+    return {
+        **{k.split("/", 1)[1]: v for k, v in scores.items() if k.startswith(f"{MODEL}/")},
+        **({"best_rule_accuracy": max(rules.values())} if rules else {}),
+    }
+
+
+class _Pace:
+    """Waits so that events come at ``speed`` seconds of event time a wall second (nothing
+    for ``None``), from the first event it is given."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self._start: tuple[float, float] | None = None
+
+    def wait(self, event: Event) -> None:
+        if self.speed is None:
+            return
+        if self._start is None:
+            self._start = (time.monotonic(), event.time)
+            return
+        wall, first = self._start
+        delay = wall + (event.time - first) / self.speed - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
