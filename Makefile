@@ -28,7 +28,8 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 # The quick benchmarks (bench-quick), one target a script, the longest first (make test starts
 # mypy, the longest step, beside the first two).
 BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
-	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study bench-quick-router
+	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study bench-quick-router \
+	bench-quick-promotion
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) clean
@@ -113,6 +114,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
+	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
@@ -149,6 +151,9 @@ bench-quick-router: $(VENV)/.installed-dev
 
 bench-quick-pages: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json
+
+bench-quick-promotion: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/promotion.py --quick --out $(VENV)/bench-promotion-quick.md --json $(VENV)/bench-promotion-quick.json
 
 bench-quick-stream: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json
