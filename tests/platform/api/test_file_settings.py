@@ -5,7 +5,7 @@ Each operation with a JSON body is covered (a new one fails the test until it ha
 body below). Each string field of its body, each entry of a settings object (as a value, a
 list of values or a categorical's choices) and each row field gets each escape; the valid body
 with a file of the data folder in that place is sent first and must be accepted, so a refusal
-is the path's, not another mistake's. Then every run, study and prediction job stored is
+is the path's, not another mistake's. Then every run, study, prediction job and stream stored is
 opened as a worker opens it: each names files of the data folder only.
 """
 
@@ -22,6 +22,7 @@ from azuraforge.apps import get_pipeline
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.predictions import INPUTS_FILE
+from azuraforge.platform.services.streams import STREAM, StreamConfig
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.states import PREDICTION, RUN, TRIAL
@@ -56,6 +57,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /models/{name}/aliases/{alias}/rollback": {},
     "POST /models/{ref}/predict": {"rows": [{"date": "2020-01-01"}]},
     "POST /models/{ref}/predictions": {"inputs": "good.csv"},
+    "POST /streams": {"config": {"source": "good.csv"}},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
@@ -66,7 +68,10 @@ FILE_CARRIERS = {
     ("POST /studies", "config"),
     ("POST /studies", "space"),
     ("POST /models/{ref}/predictions", "inputs"),
+    ("POST /streams", "config"),
 }
+FILE_KEYS = {"POST /streams": "source"}
+"""The key of a settings object that names a file, where it is not ``csv``."""
 
 
 @pytest.fixture
@@ -95,7 +100,7 @@ def test_no_path_escape_in_any_settings_field_reaches_a_worker(
     assert set(operations) == set(VALID_BODIES), "give each new operation a valid body here"
     carried: set[tuple[str, str]] = set()
     for key, schema in operations.items():
-        for field, place in _places(schema, VALID_BODIES[key]):
+        for field, place in _places(schema, VALID_BODIES[key], FILE_KEYS.get(key, "csv")):
             if not _send(client, key, place("good.csv")).is_success:
                 continue  # this field or shape cannot name a file
             for escape in ESCAPES:
@@ -125,10 +130,10 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _places(schema: dict[str, Any], valid: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def _places(schema: dict[str, Any], valid: dict[str, Any], key: str) -> Iterator[tuple[str, Any]]:
     """Fields, each with a function making a body with a value in it: each string field, and
-    each settings object's ``csv`` as a value, a list and a categorical's choices (a body
-    declared per pipeline, a ``oneOf``: the fields of every branch)."""
+    each settings object's file setting (``key``) as a value, a list and a categorical's
+    choices (a body declared per pipeline, a ``oneOf``: the fields of every branch)."""
     fields = dict(schema.get("properties", {}))
     for branch in schema.get("oneOf", []):
         fields.update(branch.get("properties", {}))
@@ -139,7 +144,7 @@ def _places(schema: dict[str, Any], valid: dict[str, Any]) -> Iterator[tuple[str
         if "object" in kinds:
             for shape in (_value, _listed, _categorical):
                 yield field, lambda value, field=field, shape=shape: {
-                    **valid, field: {**valid.get(field, {}), "csv": shape(value)}
+                    **valid, field: {**valid.get(field, {}), key: shape(value)}
                 }  # fmt: skip
 
 
@@ -164,15 +169,16 @@ def _send(client: TestClient, key: str, body: dict[str, Any]) -> Any:
 
 def _assert_workers_open_nothing_outside(store: Store, settings: Settings) -> None:
     folder = DataFolder(settings.data_dir)
-    query = ExperimentQuery(kinds=(RUN, TRIAL, PREDICTION), limit=500)
+    query = ExperimentQuery(kinds=(RUN, TRIAL, PREDICTION, STREAM), limit=500)
     runs = store.list_experiments(query).items
-    assert {run.kind for run in runs} == {RUN, TRIAL, PREDICTION}, "the valid bodies queued jobs"
+    kinds = {run.kind for run in runs}
+    assert kinds == {RUN, TRIAL, PREDICTION, STREAM}, "the valid bodies queued jobs"
     for run in runs:
         if run.kind == PREDICTION:
             inputs = settings.run_dir(run.id, run.output_dir) / INPUTS_FILE
             assert SECRET not in inputs.read_text()
         else:
-            config = get_pipeline(run.pipeline).Config
+            config = StreamConfig if run.kind == STREAM else get_pipeline(run.pipeline).Config
             opened = folder.open(config, run.config)
             for name in file_settings(config):
                 assert Path(opened[name]).resolve().is_relative_to(settings.data_dir.resolve())

@@ -25,6 +25,7 @@ from azuraforge.platform.api.routes import (
     health,
     models,
     pipelines,
+    streams,
     studies,
 )
 from azuraforge.platform.events import EventHub
@@ -43,7 +44,7 @@ def _include_routes(app: FastAPI) -> None:
     (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
-    for module in (models, experiments, events, pipelines, health, compare, studies):
+    for module in (models, experiments, events, pipelines, health, compare, studies, streams):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
     openapi.install(app, API_PREFIX)

@@ -179,11 +179,10 @@ def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
 
 
 def _save(loop: DirectionLoop, ctx: StoreContext) -> int:
-    """The running scores as metric points, then the loop's state as the checkpoint that
-    comes after them; the position saved."""
-    scores = loop.scores()
-    if scores:
-        ctx.log_metrics(scores, step=loop.events)
+    """The running scores and the counts of events and scored predictions as metric points,
+    then the loop's state as the checkpoint that comes after them; the position saved."""
+    counts = {"events": float(loop.events), "scored": float(loop.scored)}
+    ctx.log_metrics({**loop.scores(), **counts}, step=loop.events)
     ctx.save_checkpoint(loop.state_dict())
     return loop.events
 

@@ -1,0 +1,167 @@
+"""``/streams``: start, list, read and stop streams (continuous learning as supervised jobs).
+
+A stream is a job of the kind ``stream``; its curves, logs and events are those of any job
+(``/experiments/{id}/metrics``, ``/logs``, ``/events``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, Field
+
+from azuraforge.errors import NotFoundError
+from azuraforge.platform.api.deps import (
+    MAX_EXPERIMENT_ID,
+    SettingsDep,
+    StoreDep,
+    TransportDep,
+    comma_separated,
+    status_list,
+)
+from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
+from azuraforge.platform.services.streams import STREAM, StreamConfig, start_stream
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
+from azuraforge.platform.store.states import ALL_STATES
+
+router = APIRouter(prefix="/streams", tags=["streams"])
+ERRORS = error_responses()
+StreamId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A stream's id.")]
+
+
+class StreamCreate(RequestBody):
+    """A stream to start: its config (GET /streams/schema) and, optionally, its name."""
+
+    config: dict[str, Any] = Field(..., description="The stream's settings (GET /streams/schema).")
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Unique in the project."
+    )
+
+
+class StreamPublic(BaseModel):
+    """A stream as lists show it: where it runs, how far it got, how it scores."""
+
+    id: int
+    name: str
+    status: str = Field(description="queued, running, completed, failed, cancelled or lost.")
+    source: str
+    learner: str
+    worker: str | None = Field(description="The worker it runs on (or ran on last).")
+    events: int = Field(description="Events taken, as of its last checkpoint.")
+    scored: int = Field(description="Predictions scored, as of its last checkpoint.")
+    restarts: int = Field(description="Times the kernel restarted it.")
+    scores: dict[str, float] = Field(
+        description="As of its last checkpoint: each model's (the learner's, 'model', and the "
+        "trivial rules') accuracy and log-loss, cumulative and recent ('model/accuracy')."
+    )
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+
+    @classmethod
+    def of(cls, record: ExperimentRecord) -> StreamPublic:
+        metrics = dict(record.metrics)
+        return cls(
+            id=record.id, name=record.name, status=record.status,
+            source=str(record.config.get("source")), learner=str(record.config.get("learner")),
+            worker=record.worker, events=int(metrics.pop("events", 0)),
+            scored=int(metrics.pop("scored", 0)), restarts=len(record.restart_history or []),
+            scores=metrics, created_at=record.created_at, started_at=record.started_at,
+            finished_at=record.finished_at, error=record.error,
+        )  # fmt: skip
+
+
+class StreamDetail(StreamPublic):
+    """A stream whole: its config and its restarts too."""
+
+    config: dict[str, Any]
+    restart_history: list[RestartPublic]
+
+    @classmethod
+    def of_record(cls, record: ExperimentRecord) -> StreamDetail:
+        return cls(
+            **StreamPublic.of(record).model_dump(),
+            config=record.config,
+            restart_history=[RestartPublic(**entry) for entry in record.restart_history or []],
+        )
+
+
+class StreamsPublic(BaseModel):
+    data: list[StreamPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+@router.get("/schema", responses=ERRORS)
+def get_schema() -> dict[str, Any]:
+    """The JSON Schema of a stream's config (what POST /streams takes as ``config``)."""
+    return StreamConfig.model_json_schema()
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=StreamDetail, responses=ERRORS
+)
+def create_stream(
+    body: StreamCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
+) -> StreamDetail:
+    """Start a stream: it is queued as a supervised job and runs on a worker until its source
+    ends, ``max_events``, or a stop; restarted from its last checkpoint when its worker dies.
+    A bad config is 422 naming each field's path; its ``source`` is a registered dataset or a
+    file of the server's data folder."""
+    record = start_stream(store, transport, settings, body.config, name=body.name)
+    return StreamDetail.of_record(record)
+
+
+@router.get("", response_model=StreamsPublic, responses=ERRORS)
+def list_streams(
+    store: StoreDep,
+    status_: Annotated[
+        list[Annotated[str, status_list(ALL_STATES)]] | None,
+        Query(alias="status", description="Repeat or comma-separate (no spaces)."),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> StreamsPublic:
+    """A page of streams, newest first."""
+    query = ExperimentQuery(
+        statuses=comma_separated(status_), kinds=(STREAM,), offset=offset, limit=limit
+    )
+    page = store.list_experiments(query)
+    return StreamsPublic(
+        data=[StreamPublic.of(r) for r in page.items],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.get("/{stream_id}", response_model=StreamDetail, responses=ERRORS)
+def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
+    """One stream: config, where it runs, how far it got, its scores and its restarts."""
+    return StreamDetail.of_record(_stream(store, stream_id))
+
+
+@router.post(
+    "/{stream_id}/stop",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StreamPublic,
+    responses=ERRORS,
+)
+def stop_stream(stream_id: StreamId, store: StoreDep, transport: TransportDep) -> StreamPublic:
+    """Stop a stream: a queued one at once; a running one at its next event, after its last
+    checkpoint; it ends ``cancelled``. A stream that already ended is 409."""
+    _stream(store, stream_id)
+    record = store.request_cancel(stream_id)
+    transport.cancel(stream_id)
+    return StreamPublic.of(record)
+
+
+def _stream(store: Store, stream_id: int) -> ExperimentRecord:
+    """The stream with this id; 404 for any other job (its existence is not a stream's)."""
+    record = store.find_experiment(stream_id)
+    if record is None or record.kind != STREAM:
+        raise NotFoundError(f"stream {stream_id} not found")
+    return record
