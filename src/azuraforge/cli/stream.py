@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from azuraforge.cli import streams
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
 from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn.datasets.csvfiles import column_key
@@ -240,3 +241,11 @@ def replay(
             )
         _print(report)
         console.print(f"[dim]{time.perf_counter() - started:.0f} s[/dim]")
+
+
+# The commands of streams a server runs (cli/streams.py), beside replay.
+app.command()(streams.start)
+app.command("list")(streams.list_)
+app.command()(streams.show)
+app.command()(streams.stop)
+app.command()(streams.schema)

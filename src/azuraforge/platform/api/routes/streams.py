@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
 
-from azuraforge.errors import NotFoundError
+from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
     SettingsDep,
@@ -23,7 +23,7 @@ from azuraforge.platform.api.deps import (
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
 from azuraforge.platform.services.streams import STREAM, StreamConfig, start_stream
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
-from azuraforge.platform.store.states import ALL_STATES
+from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 
 router = APIRouter(prefix="/streams", tags=["streams"])
 ERRORS = error_responses()
@@ -153,7 +153,9 @@ def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
 def stop_stream(stream_id: StreamId, store: StoreDep, transport: TransportDep) -> StreamPublic:
     """Stop a stream: a queued one at once; a running one at its next event, after its last
     checkpoint; it ends ``cancelled``. A stream that already ended is 409."""
-    _stream(store, stream_id)
+    found = _stream(store, stream_id)
+    if found.status in FINISHED_STATES:
+        raise ConflictError(f"stream {stream_id} already ended as {found.status}; nothing to stop")
     record = store.request_cancel(stream_id)
     transport.cancel(stream_id)
     return StreamPublic.of(record)

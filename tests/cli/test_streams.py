@@ -1,0 +1,78 @@
+"""``azuraforge stream start|list|show|stop|schema`` against a real ``azuraforge serve`` (SQLite
+store, one worker): what a user types and reads, and the exit codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from azuraforge.platform.settings import Settings
+from tests.platform.servers import free_port, kill_group, start_serve
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, real_data: object) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("cli-streams")
+    settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'af.db'}",
+                        poll_interval=0.05, flush_interval=0.02)  # fmt: skip
+    port = free_port()
+    serve: subprocess.Popen[bytes] = start_serve(settings, port, "--workers", "1")
+    yield f"http://127.0.0.1:{port}"
+    kill_group(serve)
+
+
+def cli(api: str, *args: str):
+    return runner.invoke(app, [*args, "--api-url", api], terminal_width=200)
+
+
+def ended(api: str, stream_id: int) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{api}/api/v1/streams/{stream_id}").json()
+        if found["status"] not in ("queued", "running"):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"stream {stream_id} did not end within 30 s")
+
+
+def test_start_list_and_show_a_stream(api: str) -> None:
+    started = cli(api, "stream", "start", "btc-hourly", "--set", "max_events=800",
+                  "--set", "learner=logreg-sgd", "--name", "btc-cli")  # fmt: skip
+    assert started.exit_code == 0, started.output
+    (stream_id,) = map(int, re.findall(r"stream (\d+) \(btc-cli\): queued", started.output))
+    assert ended(api, stream_id)["status"] == "completed"
+    listed = cli(api, "stream", "list")
+    assert listed.exit_code == 0 and "btc-cli" in listed.output and "completed" in listed.output
+    shown = cli(api, "stream", "show", str(stream_id))
+    assert shown.exit_code == 0, shown.output
+    shown_line = "completed, logreg-sgd on btc-hourly, 800 events, 775 predictions scored"
+    assert shown_line in " ".join(shown.output.split())
+    assert "opposite of last" in shown.output and "recent log-loss" in shown.output
+
+
+def test_stop_and_bad_input_say_what_happened(api: str) -> None:
+    started = cli(api, "stream", "start", "btc-hourly", "--set", "speed=36000")  # 10 a second
+    (stream_id,) = map(int, re.findall(r"stream (\d+) ", started.output))
+    stopped = cli(api, "stream", "stop", str(stream_id))
+    assert stopped.exit_code == 0 and f"stream {stream_id}: " in stopped.output
+    assert ended(api, stream_id)["status"] == "cancelled"
+    again = cli(api, "stream", "stop", str(stream_id))
+    assert again.exit_code == 1 and "already ended as cancelled; nothing to stop" in again.output
+    bad = cli(api, "stream", "start", "btc-hourly", "--set", "horizon=0")
+    assert (
+        bad.exit_code == 2 and "horizon: Input should be greater than or equal to 1" in bad.output
+    )
+    outside = cli(api, "stream", "start", "../secret.csv")
+    assert outside.exit_code == 2 and "is not a file of the server's data folder" in outside.output
+    assert cli(api, "stream", "show", "999").exit_code == 2
+    assert "price_column" in cli(api, "stream", "schema").output
