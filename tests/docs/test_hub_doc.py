@@ -1,7 +1,13 @@
-"""The example in docs/hub.md runs as written and prints what the page says it prints."""
+"""docs/hub.md: its example runs as written and prints what the page says; every
+``azuraforge stream`` command it shows exists with the options it uses."""
 
 import re
+import shlex
 from pathlib import Path
+
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
 
 DOC = Path(__file__).parents[2] / "docs" / "hub.md"
 TEXT = DOC.read_text()
@@ -13,3 +19,16 @@ def test_the_promotion_example_prints_what_the_page_shows(capsys):
     assert len(EXAMPLES) == len(SHOWN) == 1
     exec(compile(EXAMPLES[0], str(DOC), "exec"), {})
     assert capsys.readouterr().out.strip() == SHOWN[0]
+
+
+COMMANDS = sorted(set(re.findall(r"^\$ (azuraforge stream [^\n#&]*)", TEXT, flags=re.M)))
+
+
+def test_every_stream_command_shown_exists_with_its_options():
+    assert len(COMMANDS) >= 5
+    for command in COMMANDS:
+        words = shlex.split(command)[1:]
+        result = CliRunner().invoke(app, [*words[:2], "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        for option in (w for w in words if w.startswith("--")):
+            assert option in result.output, f"{command}: {option} is not an option"
