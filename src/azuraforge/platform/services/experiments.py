@@ -273,6 +273,17 @@ def _run_names(name: str | None, count: int) -> list[str | None]:
     return [f"{name}-{index}" if name else None for index in range(1, count + 1)]
 
 
+def send(store: Store, transport: Transport, record: ExperimentRecord) -> ExperimentRecord:
+    """Send the stored job ``record`` to a worker and return it; a job that cannot be sent
+    is withdrawn (:func:`withdraw`) and the error raised."""
+    try:
+        transport.submit(record.id)
+    except BaseException:
+        withdraw(store, [record])
+        raise
+    return record
+
+
 def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
     """Undo a submission that failed partway: delete the runs it stored (their names are
     free again). A run a worker claimed meanwhile (local workers poll the store) is asked to

@@ -29,7 +29,7 @@ from azuraforge.errors import (
 from azuraforge.learn.datasets import read_csv, rows_table
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import withdraw
+from azuraforge.platform.services.experiments import send
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
 from azuraforge.platform.settings import Settings
@@ -158,12 +158,7 @@ def submit_prediction(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    try:
-        transport.submit(record.id)
-    except BaseException:
-        withdraw(store, [record])
-        raise
-    return record
+    return send(store, transport, record)
 
 
 def _write_inputs(

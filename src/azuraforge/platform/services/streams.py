@@ -30,7 +30,7 @@ from azuraforge.learn.datasets import DATASETS, fetch, get_dataset
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import validate_settings, withdraw
+from azuraforge.platform.services.experiments import send, validate_settings
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
@@ -100,12 +100,7 @@ def start_stream(
         STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,
         kind=STREAM, requeue_lost=True,
     )  # fmt: skip
-    try:
-        transport.submit(record.id)
-    except BaseException:
-        withdraw(store, [record])
-        raise
-    return record
+    return send(store, transport, record)
 
 
 class _Files(BaseModel):

@@ -29,6 +29,7 @@ from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import (
     ConfigError,
+    send,
     validate_config,
     withdraw,
 )
@@ -279,11 +280,7 @@ class StudyService:
             )
         except ConflictError:  # a run of that name exists: let the store name this one
             run = self.store.create_experiment(study.pipeline, config, **options)
-        try:
-            self.transport.submit(run.id)
-        except BaseException:
-            withdraw(self.store, [run])
-            raise
+        send(self.store, self.transport, run)
 
     def _load(self, study: StudyRecord) -> optuna.Study:
         """Optuna's study, loaded once per service: a handle whose trials are read through
