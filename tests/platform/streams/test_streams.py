@@ -107,3 +107,23 @@ def test_a_bad_config_is_refused_naming_the_field(
         start_stream(store, LocalTransport(), settings, config)
     assert [path[0] for path, _ in refused.value.problems] == [field]
     assert store.list_experiments().total == 0
+
+
+def test_scheduled_restarts_stop_at_an_event_and_lose_nothing(
+    store: Store, settings: Settings, real_data: object
+) -> None:
+    paced = {**CONFIG, "speed": 3600 * 1000.0, "restart_every": 0.4}  # 1.5 s of events
+    record = start_stream(store, LocalTransport(), settings, paced)
+    worker = Worker(settings, store)
+    for _ in range(20):
+        worker.run_next()
+        if store.get_experiment(record.id).status != "queued":
+            break
+    done = store.get_experiment(record.id)
+    assert done.status == "completed", done.error
+    reasons = [entry["reason"] for entry in done.restart_history or []]
+    assert len(reasons) >= 2 and set(reasons) == {"schedule"}
+    assert done.result is not None and done.result["scored"] == EVENTS - 24 - 1
+    assert done.result["accuracy"] == unbroken()["model/accuracy"]
+    logged = steps(store, record.id)
+    assert logged == sorted(set(logged)) and logged[-1] == EVENTS  # each position once
