@@ -15,8 +15,10 @@ import os
 import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -32,9 +34,13 @@ from azuraforge.platform.jobs.celery_transport import (
 )
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
+from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
+from azuraforge.stream import CsvReplay
+from azuraforge.stream.direction import default_learners
+from azuraforge.stream.online import DirectionLoop
 from azuraforge.testing import TransportContract, WorkerProcesses
 from azuraforge.testing.long_jobs import KIND, check_soak
 from tests.conftest import data_mirrors
@@ -122,6 +128,25 @@ def soak_data(settings: Settings) -> Path:
     return path
 
 
+def btc_data(settings: Settings, rows: int = 2000) -> Path:
+    """The BTC hourly file's banner, header and newest ``rows`` rows (``../shared/data``), in
+    the settings' data folder."""
+    (source,) = [m / "btc" for m in data_mirrors() if (m / "btc").is_dir()][:1]
+    lines = (source / "Bitstamp_BTCUSD_1h_2018_2022.csv").read_text().splitlines()
+    path = settings.data_dir / "btc.csv"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines[: rows + 2]) + "\n")
+    return path
+
+
+def unbroken_scores(path: Path, events: int) -> dict[str, float]:
+    """The scores of the library's loop over the file's first ``events``, never stopped."""
+    loop = DirectionLoop(default_learners(0)["logreg-adam"])
+    for event in islice(CsvReplay(path, columns=["close"], price_column="close"), events):
+        loop.step(event)
+    return loop.scores()
+
+
 class KindOfAnotherDistribution:
     """A job kind declared by another distribution (``countdown``, in the sleeper's) runs
     through the kinds' table on the transport, its worker's after-step included."""
@@ -154,6 +179,29 @@ class KindOfAnotherDistribution:
         reasons = check_soak(store, job, csv, "mean_temp")
         assert reasons["memory"] >= 1 and reasons["schedule"] >= 1, reasons
         assert reasons["crash"] == 1, reasons  # the step's crash, once: it resumed past it
+
+    def test_a_stream_whose_worker_is_killed_resumes_and_scores_each_prediction_once(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        csv, events = btc_data(settings), 1500
+        config = {"source": csv.name, "max_events": events, "checkpoint_every": 250,
+                  "speed": 3600 * 500.0}  # 500 events a second  # fmt: skip
+        stream = start_stream(store, transport, settings, config).id
+
+        def checkpointed_twice(record: ExperimentRecord) -> bool:
+            return record.status == RUNNING and record.metrics.get("events", 0) >= 500
+
+        running = self.wait(store, workers, stream, checkpointed_twice, "checkpoint twice")
+        workers.kill_worker_of(str(running.worker))
+        killed = time.time()
+        workers.start(1)
+        record = self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "resume")
+        (restart,) = record.restart_history or []
+        assert restart["reason"] == "lost" and restart["at"] - killed < 30
+        assert record.result is not None and record.result["scored"] == events - 24 - 1
+        assert record.result["accuracy"] == unbroken_scores(csv, events)["model/accuracy"]
+        steps = [s for s, _, _ in store.get_metrics(stream)["events"]]
+        assert steps == list(range(250, events + 1, 250))  # each checkpoint's points once
 
     def test_a_job_that_keeps_crashing_fails_with_its_history_of_crashes(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
