@@ -53,10 +53,10 @@ def test_resuming_without_the_events_before_is_refused(btc: list[Event]) -> None
     first = loop()
     for event in btc[:100]:
         first.step(event)
-    with pytest.raises(InvalidParameterError, match="warm the loop with the 100 events"):
+    with pytest.raises(InvalidParameterError, match="warm it with the 100 events"):
         loop().load_state_dict(first.state_dict())
 
 
 def test_an_event_without_the_price_says_what_it_has() -> None:
-    with pytest.raises(InvalidParameterError, match="no value 'close'; it has open"):
+    with pytest.raises(InvalidParameterError, match="has no value 'close'; it has open"):
         loop().step(Event(time=0.0, values={"open": 1.0}))

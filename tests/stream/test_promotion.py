@@ -18,8 +18,8 @@ def shadow(test: PairedTest, advantage: float, seed: int, events: int) -> str:
     rng = random.Random(seed)
     decision = test.decision
     for _ in range(events):
-        champion = abs(rng.gauss(0.69, 0.4))
-        candidate = abs(rng.gauss(0.69 - advantage, 0.4))
+        champion = min(abs(rng.gauss(0.69, 0.4)), 1.5)  # losses in [0, 1.5]: bound 3 holds
+        candidate = min(abs(rng.gauss(0.69 - advantage, 0.4)), 1.5)
         decision = test.update(champion, candidate)
         if decision.state != RUNNING:
             break
@@ -59,16 +59,30 @@ def test_max_events_ends_an_undecided_test() -> None:
     assert shadow(PairedTest(bound=3.0, max_events=50), 0.0, seed=4, events=100) == UNDECIDED
 
 
-def test_differences_beyond_the_bound_are_clipped_and_counted() -> None:
-    test = PairedTest(bound=1.0)
-    decision = test.update(champion=5.0, candidate=0.0)
-    assert (decision.clipped, decision.mean_difference) == (1, 1.0)
+def test_a_difference_beyond_the_bound_is_refused_saying_which_bound() -> None:
+    with pytest.raises(InvalidParameterError, match="differ by more than the bound 1"):
+        PairedTest(bound=1.0).update(champion=5.0, candidate=0.0)
+
+
+def test_a_worse_candidate_with_rare_large_losses_is_not_promoted() -> None:
+    # Better by 0.01 on 99 % of events, worse by 1.2 on the rest: worse on average. A test
+    # that clipped large differences to their usual scale promoted it in 20 of 20 runs.
+    promoted = 0
+    for seed in range(20):
+        rng, test = random.Random(seed), PairedTest(bound=1.39)
+        for _ in range(20_000):
+            d = -1.2 if rng.random() < 0.01 else 0.01
+            if test.update(champion=max(d, 0.0), candidate=max(-d, 0.0)).state != RUNNING:
+                break
+        promoted += test.decision.state == PROMOTE
+    assert promoted <= 1
 
 
 def test_the_state_resumes_where_it_stopped() -> None:
     whole, first = PairedTest(bound=3.0), PairedTest(bound=3.0)
     rng = random.Random(5)
-    pairs = [(abs(rng.gauss(0.7, 0.4)), abs(rng.gauss(0.68, 0.4))) for _ in range(3000)]
+    pairs = [(min(abs(rng.gauss(0.7, 0.4)), 1.5), min(abs(rng.gauss(0.68, 0.4)), 1.5))
+             for _ in range(3000)]  # fmt: skip
     for pair in pairs[:1000]:
         first.update(*pair)
     resumed = PairedTest(bound=3.0)

@@ -20,9 +20,9 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
+from azuraforge.stream.online import MODEL, headline
 
 StreamId = Annotated[int, typer.Argument(help="Stream id (azuraforge stream list).")]
-MODEL = "model"
 
 
 def start(
@@ -139,9 +139,9 @@ def _scores_table(scores: dict[str, float]) -> Table:
 
 def _accuracies(scores: dict[str, float]) -> tuple[str, str]:
     """The learner's accuracy and the best trivial rule's, as shown."""
-    rules = [v for k, v in scores.items() if k.endswith("/accuracy") and k != f"{MODEL}/accuracy"]
-    ours = scores.get(f"{MODEL}/accuracy")
-    return ("-" if ours is None else f"{ours:.2%}", f"{max(rules):.2%}" if rules else "-")
+    found = headline(scores)
+    ours, best = found.get("accuracy"), found.get("best_rule_accuracy")
+    return ("-" if ours is None else f"{ours:.2%}", "-" if best is None else f"{best:.2%}")
 
 
 def _model_order(name: str) -> tuple[bool, str]:

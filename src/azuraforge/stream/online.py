@@ -73,9 +73,13 @@ class DirectionLoop:
         self, learner: Classifier, *, column: str = "close", horizon: int = 1, window: int = 1000
     ) -> None:
         if not isinstance(horizon, int) or horizon < 1:
-            raise InvalidParameterError(f"horizon must be an int >= 1, got {horizon!r}")
+            raise InvalidParameterError(
+                f"DirectionLoop: horizon must be an int >= 1, got {horizon!r}"
+            )
         if not isinstance(window, int) or window < 1:
-            raise InvalidParameterError(f"window must be an int >= 1, got {window!r}")
+            raise InvalidParameterError(
+                f"DirectionLoop: window must be an int >= 1, got {window!r}"
+            )
         self.column, self.horizon, self.window = column, horizon, window
         self.models: dict[str, Classifier] = {MODEL: learner, **baseline_rules()}
         self.features: FeatureSet = default_features(column)
@@ -123,7 +127,7 @@ class DirectionLoop:
             return float(event.values[self.column])
         except KeyError:
             raise InvalidParameterError(
-                f"event {self.events}: no value {self.column!r}; it has "
+                f"DirectionLoop: event {self.events} has no value {self.column!r}; it has "
                 f"{', '.join(event.values) or 'none'}"
             ) from None
 
@@ -170,8 +174,9 @@ class DirectionLoop:
         the ``state["events"]`` events before, and nothing else."""
         if self.events or self._warmed != state["events"]:
             raise InvalidParameterError(
-                f"resume: warm the loop with the {state['events']} events before its state "
-                f"and nothing else; it took {self._warmed} by warm and {self.events} by step"
+                f"DirectionLoop: to resume, warm it with the {state['events']} events before "
+                f"its state and nothing else; it took {self._warmed} by warm and "
+                f"{self.events} by step"
             )
         self.events, self.scored = int(state["events"]), int(state["scored"])
         self._held = deque(
@@ -190,9 +195,31 @@ class DirectionLoop:
             self.models[name].load_state_dict(from_json(model_state))
 
 
+def headline(scores: Mapping[str, float]) -> dict[str, float]:
+    """The learner's scores (of :meth:`DirectionLoop.scores`, without the ``model/``) and the
+    best trivial rule's accuracy (``best_rule_accuracy``).
+
+    >>> headline({"model/accuracy": 0.55, "model/log_loss": 0.69, "always up/accuracy": 0.51,
+    ...           "same as last/accuracy": 0.47, "same as last/log_loss": 17.0})
+    {'accuracy': 0.55, 'log_loss': 0.69, 'best_rule_accuracy': 0.51}
+    """
+    ours, rules = {}, []
+    for key, value in scores.items():
+        name, score = key.split("/", 1)
+        if name == MODEL:
+            ours[score] = value
+        elif score == "accuracy":
+            rules.append(value)
+    return {**ours, **({"best_rule_accuracy": max(rules)} if rules else {})}
+
+
 def to_json(value: Any) -> Any:
     """``value`` (a learner's state) with each NumPy array as ``{"array": [...], "dtype":
-    ...}`` and NumPy numbers as Python's: a JSON object that keeps floats exactly."""
+    ...}`` and NumPy numbers as Python's: a JSON object that keeps floats exactly.
+
+    >>> to_json({"w": np.array([0.5, 1.0]), "n": np.int64(3)})
+    {'w': {'array': [0.5, 1.0], 'dtype': 'float64'}, 'n': 3}
+    """
     if isinstance(value, np.ndarray):
         return {"array": value.tolist(), "dtype": str(value.dtype)}
     if isinstance(value, np.generic):
@@ -205,7 +232,11 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(value: Any) -> Any:
-    """What :func:`to_json` wrote, with the arrays back."""
+    """What :func:`to_json` wrote, with the arrays back.
+
+    >>> from_json({"w": {"array": [0.5, 1.0], "dtype": "float64"}, "n": 3})["w"].dtype
+    dtype('float64')
+    """
     if isinstance(value, dict):
         if set(value) == {"array", "dtype"}:
             return np.asarray(value["array"], dtype=value["dtype"])

@@ -5,28 +5,23 @@ Both models predict the same events; each outcome gives a pair of losses and the
 ``d = champion's loss - candidate's loss`` (positive: the candidate did better). The test
 bets against "the candidate is no better than the champion by more than ``margin``": its
 wealth starts at 1 and is multiplied at each event by ``1 + lam * (d - margin)``, the bet
-``lam`` chosen from the events before (never negative, never so large that one event could
-take the wealth to zero). While the candidate's expected advantage is at most ``margin``, the
-wealth is a nonnegative supermartingale, so by Ville's inequality it ever reaches
-``1 / alpha`` with probability at most ``alpha``: the candidate is promoted then, and the
-chance of a wrong promotion stays below ``alpha`` whether the test is read after every event
-or once (a fixed-sample test read every event promotes a no-better candidate far more often:
-docs/hub.md has the figures). This is testing by betting (Shafer and Vovk; Waudby-Smith and
-Ramdas 2023, "Estimating means of bounded random variables by betting"), with their aGRAPA
-bet. A mirror bet against "the candidate is at least as good" ends a candidate that is worse.
+``lam`` chosen from the events before, never negative and never so large that one event could
+take more than half the wealth: ``d`` is at least ``-bound``, the most a loss can exceed
+another's. While the candidate's expected advantage is at most ``margin``, the wealth is then
+a nonnegative supermartingale, whatever the losses' distribution and their dependence from
+event to event, so by Ville's inequality it ever reaches ``1 / alpha`` with probability at
+most ``alpha``: the candidate is promoted then, and the chance of a wrong promotion stays
+below ``alpha`` whether the test is read after every event or once (a fixed-sample test read
+every event promotes a no-better candidate far more often: docs/hub.md has the figures).
+This is testing by betting (Shafer and Vovk; Waudby-Smith and Ramdas 2023, "Estimating means
+of bounded random variables by betting"), with their aGRAPA bet. A mirror bet against "the
+candidate is at least as good" ends a candidate that is worse.
 
-A bet is only safe on a bounded value: one event must not be able to take the wealth below
-zero. The worst case (``bound``: for log-losses of probabilities kept in [0.01, 0.99], 4.6
-nats) is far wider than what two comparable models' losses differ by (hundredths of a nat), and
-a bet capped by it grows the wealth too slowly to decide in a useful time. So each event's
-difference is clipped to a clip chosen before it is seen: :data:`CLIP_SPREADS` times the
-root mean square of the differences so far (the worst case for the first
-:data:`WARM_UP` events, and never above it), and clipped events are counted. The guarantee
-is exact for the clipped differences' mean, whatever their distribution and dependence; when
-champion and candidate are equally good in the sense that their losses could be swapped (the
-same model, another seed), clipping changes nothing of that, and the error rate is
-``alpha``. A candidate no better on average whose rare large wins were clipped away could be
-promoted more often; ``clipped`` in the decision says how often clipping touched anything.
+The bound is what makes it valid, and it cannot be learned from the data: a candidate whose
+rare losses are catastrophic looks better on every event until one comes. It also sets the
+pace: the largest bet is ``0.5 / (bound + margin)``, so a loss bounded tightly (log-losses of
+probabilities kept in [0.2, 0.8]: ``bound`` 1.39) decides several times sooner than a loose
+one (probabilities in [0.01, 0.99]: 4.6).
 """
 
 from __future__ import annotations
@@ -41,12 +36,11 @@ RUNNING, PROMOTE, KEEP, UNDECIDED = "running", "promote", "keep", "undecided"
 """The test's states: still testing; the candidate is better (promote it); it is worse (keep
 the champion, end the candidate); ``max_events`` came first."""
 _MOST_BET = 0.5
-"""The largest bet, as a share of what one event can lose: wealth never falls by more than
+"""The largest bet, as a share of what one event can lose: the wealth never falls by more than
 half in one event."""
-CLIP_SPREADS = 6.0
-"""An event's difference is clipped to this many root mean squares of the ones before."""
-WARM_UP = 30
-"""Events clipped to the worst-case bound only, before the differences' spread is known."""
+_PRIOR_SPREAD = 1 / 6
+"""The bet's prior standard deviation of the values, as a share of their range below zero
+(worth one value: the first bets are small)."""
 
 
 @dataclass(frozen=True)
@@ -58,22 +52,21 @@ class Decision:
     events: int
     """Pairs of losses seen."""
     mean_difference: float
-    """Mean of ``champion's loss - candidate's loss`` so far (clipped to the bound)."""
+    """Mean of ``champion's loss - candidate's loss`` so far."""
     evidence: float
     """The wealth of the bet on the candidate: it is promoted at ``1 / alpha``."""
     against: float
     """The wealth of the bet against it: it is ended at ``1 / alpha``."""
-    clipped: int
-    """Differences clipped (beyond the clip of their event)."""
 
 
 class _Bet:
-    """One side's wealth, betting that the mean of ``x`` is above zero, each value coming
-    with its lower limit ``low`` (known before it): aGRAPA's bet, ``mean / (variance +
-    mean^2)`` of the values before (a prior of mean 0 and variance ``(low / CLIP_SPREADS)^2``
-    worth one value), capped at :data:`_MOST_BET` of what the value can lose."""
+    """One side's wealth, betting that the mean of ``x`` (never below ``-low``) is above
+    zero: aGRAPA's bet, ``mean / (variance + mean^2)`` of the values before (with a prior of
+    mean 0 and spread ``low * _PRIOR_SPREAD`` worth one value), capped at :data:`_MOST_BET`
+    of what one value can lose."""
 
-    def __init__(self) -> None:
+    def __init__(self, low: float) -> None:
+        self.low = low
         self.log_wealth = 0.0
         self.count, self.total, self.squares = 0, 0.0, 0.0
         """Values seen, their sum and their squared deviations from their mean (Welford)."""
@@ -82,13 +75,13 @@ class _Bet:
     def wealth(self) -> float:
         return math.exp(min(self.log_wealth, 700.0))
 
-    def bet(self, low: float) -> float:
+    def bet(self) -> float:
         mean = self.total / (self.count + 1)
-        variance = ((low / CLIP_SPREADS) ** 2 + self.squares) / (self.count + 1)
-        return 0.0 if mean <= 0 else min(_MOST_BET / low, mean / (variance + mean**2))
+        variance = ((self.low * _PRIOR_SPREAD) ** 2 + self.squares) / (self.count + 1)
+        return 0.0 if mean <= 0 else min(_MOST_BET / self.low, mean / (variance + mean**2))
 
-    def update(self, x: float, low: float) -> None:
-        self.log_wealth += math.log1p(self.bet(low) * x)
+    def update(self, x: float) -> None:
+        self.log_wealth += math.log1p(self.bet() * x)
         before = self.total / self.count if self.count else 0.0
         self.count += 1
         self.total += x
@@ -107,7 +100,8 @@ class PairedTest:
     bound
         The largest ``|d|`` there can be (``d``: the champion's loss minus the candidate's):
         for 0-1 losses, 1; for log-losses of probabilities kept in [p, 1 - p],
-        :func:`log_loss_bound`. Each difference is clipped to at most this (see the module).
+        :func:`log_loss_bound`. The test is valid only if no difference can exceed it; a
+        tight bound decides sooner (see the module).
     margin
         How much lower (per event, on average) the candidate's loss must be to be promoted:
         0, any advantage.
@@ -150,19 +144,10 @@ class PairedTest:
                 f"PairedTest: max_events must be >= 1 or None, got {max_events!r}"
             )
         self.alpha, self.bound, self.margin, self.max_events = alpha, bound, margin, max_events
-        self._for, self._against = _Bet(), _Bet()  # on d - margin, on -d
+        self._for = _Bet(bound + margin)  # on d - margin, never below -(bound + margin)
+        self._against = _Bet(bound)  # on -d
         self._state = RUNNING
-        self._total = self._squares = 0.0
-        self._clipped = 0
-
-    @property
-    def clip(self) -> float:
-        """What the next difference is clipped to (chosen before it is seen)."""
-        events = self._for.count
-        if events < WARM_UP:
-            return self.bound
-        spread = math.sqrt(self._squares / events)
-        return min(self.bound, max(CLIP_SPREADS * spread, self.bound * 1e-6))
+        self._total = 0.0
 
     @property
     def decision(self) -> Decision:
@@ -174,7 +159,6 @@ class PairedTest:
             mean_difference=self._total / events if events else 0.0,
             evidence=self._for.wealth,
             against=self._against.wealth,
-            clipped=self._clipped,
         )
 
     def update(self, champion: float, candidate: float) -> Decision:
@@ -184,7 +168,8 @@ class PairedTest:
         Raises
         ------
         InvalidParameterError
-            For a loss that is not a finite number.
+            For a loss that is not a finite number, or two that differ by more than the
+            bound.
         """
         if self._state != RUNNING:
             return self.decision
@@ -192,15 +177,16 @@ class PairedTest:
             raise InvalidParameterError(
                 f"PairedTest: losses must be finite numbers, got {champion!r} and {candidate!r}"
             )
-        clip = self.clip
         d = champion - candidate
-        self._squares += min(d * d, self.bound**2)
-        if abs(d) > clip:
-            d = math.copysign(clip, d)
-            self._clipped += 1
+        if abs(d) > self.bound * (1 + 1e-9):  # rounding aside
+            raise InvalidParameterError(
+                f"PairedTest: losses {champion!r} and {candidate!r} differ by more than the "
+                f"bound {self.bound:g}; give the bound of the losses compared (for log-losses "
+                "of probabilities kept in [p, 1 - p], log_loss_bound(p))"
+            )
         self._total += d
-        self._for.update(d - self.margin, clip + self.margin)
-        self._against.update(-d, clip)
+        self._for.update(d - self.margin)
+        self._against.update(-d)
         if self._for.wealth >= 1 / self.alpha:
             self._state = PROMOTE
         elif self._against.wealth >= 1 / self.alpha:
@@ -214,8 +200,6 @@ class PairedTest:
         return {
             "state": self._state,
             "total": self._total,
-            "squares": self._squares,
-            "clipped": self._clipped,
             "for": asdict(_BetState.of(self._for)),
             "against": asdict(_BetState.of(self._against)),
         }
@@ -223,8 +207,6 @@ class PairedTest:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict` (of a test made with the same arguments)."""
         self._state, self._total = str(state["state"]), float(state["total"])
-        self._squares = float(state["squares"])
-        self._clipped = int(state["clipped"])
         _BetState(**state["for"]).into(self._for)
         _BetState(**state["against"]).into(self._against)
 
@@ -246,10 +228,16 @@ class _BetState:
 
 
 def log_loss_bound(floor: float) -> float:
-    """The largest difference of two log-losses of probabilities kept in [floor, 1 - floor].
+    """The largest difference of two log-losses of probabilities kept in [floor, 1 - floor]
+    (clip the probabilities so before computing the losses the test compares).
 
-    >>> round(log_loss_bound(0.01), 4)
-    4.5951
+    >>> round(log_loss_bound(0.01), 4), round(log_loss_bound(0.2), 4)
+    (4.5951, 1.3863)
+
+    Raises
+    ------
+    InvalidParameterError
+        For ``floor`` outside (0, 0.5).
     """
     if not 0 < floor < 0.5:
         raise InvalidParameterError(f"log_loss_bound: floor must be in (0, 0.5), got {floor!r}")

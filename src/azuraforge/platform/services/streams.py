@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -36,10 +36,12 @@ from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import default_learners
-from azuraforge.stream.online import MODEL, DirectionLoop
+from azuraforge.stream.online import DirectionLoop, headline
 
 STREAM = "stream"
 """The job kind's name."""
+_PACE_SLICE = 0.2
+"""Seconds a paced stream sleeps between two looks for a stop."""
 
 
 class StreamConfig(BaseModel):
@@ -57,14 +59,16 @@ class StreamConfig(BaseModel):
         "logreg-adam", description="The online learner (the trivial rules run beside it)."
     )
     seed: int = Field(0, description="Seeds the learner.")
-    horizon: int = Field(1, ge=1, description="Predict the direction this many events ahead.")
-    window: int = Field(1000, ge=1, description="Outcomes the rolling scores cover.")
+    horizon: int = Field(
+        1, ge=1, le=10_000, description="Predict the direction this many events ahead."
+    )
+    window: int = Field(1000, ge=1, le=100_000, description="Outcomes the recent scores cover.")
     speed: float | None = Field(
         None, gt=0, description="Seconds of event time a second (None: as fast as it reads)."
     )
     max_events: int | None = Field(None, ge=1, description="Stop after this many events.")
     checkpoint_every: int = Field(
-        100, ge=1, description="Events between checkpoints (and metric points)."
+        100, ge=10, le=1_000_000, description="Events between checkpoints (and metric points)."
     )
     memory_limit: int | None = Field(
         None, gt=0, description="Bytes of its process's own memory past which it restarts."
@@ -145,21 +149,23 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
             loop.warm(event)
         loop.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", loop.events, loop.scored)
-    pace = _Pace(config.speed)
-    status, saved = COMPLETED, loop.events
+    pace = _Pace(config.speed, ctx.should_stop)
+    status, started = COMPLETED, loop.events
+    saved = started  # the position of the last checkpoint
     for event in events:
-        if ctx.should_stop():
+        if config.max_events is not None and loop.events >= config.max_events:
+            break
+        # Each process takes one event at least: a restart asked for while it re-read its
+        # source (a restart_every shorter than that) still makes progress.
+        if loop.events > started and (ctx.should_stop() or not pace.wait(event)):
             status = CANCELLED
             break
-        pace.wait(event)
         loop.step(event)
         if loop.events % config.checkpoint_every == 0:
             saved = _save(loop, ctx)
-        if config.max_events is not None and loop.events >= config.max_events:
-            break
     if loop.events != saved:
         _save(loop, ctx)
-    return status, {"events": loop.events, "scored": loop.scored, **_headline(loop)}
+    return status, {"events": loop.events, "scored": loop.scored, **headline(loop.scores())}
 
 
 def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
@@ -182,33 +188,25 @@ def _save(loop: DirectionLoop, ctx: StoreContext) -> int:
     return loop.events
 
 
-def _headline(loop: DirectionLoop) -> dict[str, float]:
-    """The learner's scores beside the best trivial rule's accuracy."""
-    scores = loop.scores()
-    rules = {
-        k: v for k, v in scores.items() if k.endswith("/accuracy") and k != f"{MODEL}/accuracy"
-    }
-    return {
-        **{k.split("/", 1)[1]: v for k, v in scores.items() if k.startswith(f"{MODEL}/")},
-        **({"best_rule_accuracy": max(rules.values())} if rules else {}),
-    }
-
-
 class _Pace:
     """Waits so that events come at ``speed`` seconds of event time a wall second (nothing
-    for ``None``), from the first event it is given."""
+    for ``None``), from the first event it is given; a wait ends early once ``stopping()``."""
 
-    def __init__(self, speed: float | None) -> None:
-        self.speed = speed
+    def __init__(self, speed: float | None, stopping: Callable[[], bool]) -> None:
+        self.speed, self.stopping = speed, stopping
         self._start: tuple[float, float] | None = None
 
-    def wait(self, event: Event) -> None:
+    def wait(self, event: Event) -> bool:
+        """Wait for ``event``'s time; whether it came (not a stop first)."""
         if self.speed is None:
-            return
+            return True
         if self._start is None:
             self._start = (time.monotonic(), event.time)
-            return
+            return True
         wall, first = self._start
-        delay = wall + (event.time - first) / self.speed - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        due = wall + (event.time - first) / self.speed
+        while (left := due - time.monotonic()) > 0:
+            if self.stopping():
+                return False
+            time.sleep(min(left, _PACE_SLICE))
+        return True

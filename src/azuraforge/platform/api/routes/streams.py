@@ -80,7 +80,7 @@ class StreamDetail(StreamPublic):
     restart_history: list[RestartPublic]
 
     @classmethod
-    def of_record(cls, record: ExperimentRecord) -> StreamDetail:
+    def of(cls, record: ExperimentRecord) -> StreamDetail:
         return cls(
             **StreamPublic.of(record).model_dump(),
             config=record.config,
@@ -112,7 +112,7 @@ def create_stream(
     A bad config is 422 naming each field's path; its ``source`` is a registered dataset or a
     file of the server's data folder."""
     record = start_stream(store, transport, settings, body.config, name=body.name)
-    return StreamDetail.of_record(record)
+    return StreamDetail.of(record)
 
 
 @router.get("", response_model=StreamsPublic, responses=ERRORS)
@@ -141,7 +141,7 @@ def list_streams(
 @router.get("/{stream_id}", response_model=StreamDetail, responses=ERRORS)
 def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
     """One stream: config, where it runs, how far it got, its scores and its restarts."""
-    return StreamDetail.of_record(_stream(store, stream_id))
+    return StreamDetail.of(_stream(store, stream_id))
 
 
 @router.post(
