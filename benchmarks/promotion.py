@@ -50,13 +50,14 @@ from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import default_learners, direction_task
 from azuraforge.stream.drift import ADWIN, DDM, PageHinkley
 from azuraforge.stream.evaluate import Prequential
-from azuraforge.stream.promotion import PROMOTE, RUNNING, PairedTest
+from azuraforge.stream.promotion import PROMOTE, RUNNING, PairedTest, log_loss_bound
 from harness import ROOT, cpu_ticks, environment, environment_block, exit_on_sigterm, write_outputs
 
 START, END = "<!-- promotion:start -->", "<!-- promotion:end -->"
 ALPHA = 0.05
-FLOOR = 0.01
-"""Predictions are kept in [FLOOR, 1 - FLOOR] for the losses the test sees (its bound)."""
+FLOORS = (0.2, 0.4)
+"""The losses the rules compare: log-losses of the predictions kept in [floor, 1 - floor]
+(the paired test's bound: log_loss_bound(floor))."""
 STREAMS = {"btc": ("btc-hourly", ("Volume BTC", "Volume USD")), "sp500": ("sp500-daily", None)}
 SIZES = {
     "quick": {"seeds": 3, "shadows": 60, "window": 2000, "events": 4000, "delay_seeds": 5},
@@ -70,9 +71,11 @@ MARGIN_RULE = (0.005, 500)
 this many events."""
 
 
-def losses_by_seed(stream: str, seeds: int, events: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-event log-losses (predictions kept in [FLOOR, 1 - FLOOR]) of the MLP with each
-    seed, one row a seed, and the 0/1 errors of seed 0's, over the stream's examples."""
+def predictions_by_seed(
+    stream: str, seeds: int, events: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The probability of up of the MLP with each seed (one row a seed) and the outcomes, over
+    the stream's examples, replayed test-then-train."""
     name, volume_pair = STREAMS[stream]
     path = next(iter(fetch(name).values()))
     columns = ["close", *(volume_pair or ())]
@@ -83,16 +86,14 @@ def losses_by_seed(stream: str, seeds: int, events: int | None) -> tuple[np.ndar
     for example in examples:
         run.step(example)
     run.finish()
-    rows, errors = [], None
-    for seed in range(seeds):
-        _, p, y = run.logs[str(seed)].arrays()
-        p = np.clip(p, FLOOR, 1 - FLOOR)
-        y = y.astype(bool)
-        rows.append(np.where(y, -np.log(p), -np.log1p(-p)))
-        if errors is None:
-            errors = ((p >= 0.5) != y).astype(float)
-    assert errors is not None
-    return np.array(rows), errors
+    rows = [run.logs[str(seed)].arrays()[1] for seed in range(seeds)]
+    return np.array(rows), run.logs["0"].arrays()[2].astype(bool)
+
+
+def log_losses(p: np.ndarray, up: np.ndarray, floor: float) -> np.ndarray:
+    """Per-event log-losses of the probabilities ``p`` kept in [floor, 1 - floor]."""
+    kept = np.clip(p, floor, 1 - floor)
+    return np.where(up, -np.log(kept), -np.log1p(-kept))
 
 
 def seed_gap(losses: np.ndarray, window: int) -> float:
@@ -104,19 +105,21 @@ def seed_gap(losses: np.ndarray, window: int) -> float:
     return float(np.median(gaps))
 
 
-def shadow_pairs(
-    losses: np.ndarray, shadows: int, window: int, rng: random.Random
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``shadows`` (champion, candidate) loss stretches: two different seeds, one random
+def stretches(
+    seeds: int, events: int, shadows: int, window: int, rng: random.Random
+) -> list[tuple[int, int, int]]:
+    """``shadows`` random (champion seed, candidate seed, start): two different seeds, one
     stretch of ``window`` events."""
-    seeds, events = losses.shape
-    pairs = []
-    for _ in range(shadows):
-        champion, candidate = rng.sample(range(seeds), 2)
-        start = rng.randrange(0, events - window + 1)
-        pairs.append((losses[champion, start : start + window],
-                      losses[candidate, start : start + window]))  # fmt: skip
-    return pairs
+    return [(*rng.sample(range(seeds), 2), rng.randrange(0, events - window + 1))
+            for _ in range(shadows)]  # fmt: skip
+
+
+def shadow_pairs(
+    losses: np.ndarray, found: Sequence[tuple[int, int, int]], window: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (champion, candidate) loss stretches of ``found``."""
+    return [(losses[a, start : start + window], losses[b, start : start + window])
+            for a, b, start in found]  # fmt: skip
 
 
 def swapped(
@@ -132,10 +135,10 @@ def swapped(
 
 
 def paired_test(
-    champion: np.ndarray, candidate: np.ndarray, margin: float = 0.0
+    champion: np.ndarray, candidate: np.ndarray, floor: float, margin: float = 0.0
 ) -> tuple[bool, int]:
     """Whether :class:`PairedTest` promoted, and after how many events."""
-    test = PairedTest(alpha=ALPHA, bound=math.log((1 - FLOOR) / FLOOR), margin=margin)
+    test = PairedTest(alpha=ALPHA, bound=log_loss_bound(floor), margin=margin)
     decision = test.decision
     for a, b in zip(champion.tolist(), candidate.tolist(), strict=True):
         decision = test.update(a, b)
@@ -144,7 +147,7 @@ def paired_test(
     return decision.state == PROMOTE, decision.events
 
 
-def z_test_peeking(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool, int]:
+def z_test_peeking(champion: np.ndarray, candidate: np.ndarray, _: float) -> tuple[bool, int]:
     """A one-sided z-test at 5 % on the mean difference, read after every event from the
     30th: whether it ever promoted, and when."""
     d = champion - candidate
@@ -156,7 +159,7 @@ def z_test_peeking(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool, i
     return (True, int(hits[0]) + 1) if len(hits) else (False, len(d))
 
 
-def z_test_at_the_end(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool, int]:
+def z_test_at_the_end(champion: np.ndarray, candidate: np.ndarray, _: float) -> tuple[bool, int]:
     """A one-sided z-test at 5 % read once, after the whole shadow: valid, but it decides
     only at the end."""
     d = champion - candidate
@@ -164,7 +167,7 @@ def z_test_at_the_end(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool
     return bool(z > 1.645), len(d)
 
 
-def margin_rule(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool, int]:
+def margin_rule(champion: np.ndarray, candidate: np.ndarray, _: float) -> tuple[bool, int]:
     """Promote when the candidate's mean loss is lower by the margin, checked every few
     hundred events: whether it ever did, and when."""
     margin, every = MARGIN_RULE
@@ -174,9 +177,9 @@ def margin_rule(champion: np.ndarray, candidate: np.ndarray) -> tuple[bool, int]
     return False, len(champion)
 
 
-RULES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[bool, int]]] = {
+RULES: dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[bool, int]]] = {
     "sequential paired test (ours, alpha 0.05)": paired_test,
-    f"the same, margin {TEST_MARGIN}": lambda a, b: paired_test(a, b, TEST_MARGIN),
+    f"the same, margin {TEST_MARGIN}": lambda a, b, floor: paired_test(a, b, floor, TEST_MARGIN),
     "z-test at 5 %, read every event": z_test_peeking,
     "z-test at 5 %, read once at the end": z_test_at_the_end,
     f"mean lower by {MARGIN_RULE[0]}, checked every {MARGIN_RULE[1]} events": margin_rule,
@@ -184,13 +187,16 @@ RULES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[bool, int]]] = {
 
 
 def promotions(
-    pairs: Sequence[tuple[np.ndarray, np.ndarray]], advantage: float
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], floor: float, advantage: float
 ) -> dict[str, dict[str, float]]:
     """Each rule's share of ``pairs`` promoted (the candidate's losses lowered by
-    ``advantage``) and the median events to a promotion."""
+    ``advantage``, never below the least loss there can be) and the median events to a
+    promotion."""
+    least = -math.log(1 - floor)
     found = {}
     for name, rule in RULES.items():
-        outcomes = [rule(champion, candidate - advantage) for champion, candidate in pairs]
+        outcomes = [rule(champion, np.maximum(candidate - advantage, least), floor)
+                    for champion, candidate in pairs]  # fmt: skip
         promoted = [events for done, events in outcomes if done]
         found[name] = {
             "promoted": len(promoted) / len(outcomes),
@@ -251,19 +257,30 @@ def measure(size: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"streams": {}}
     for stream in STREAMS:
         started = time.perf_counter()
-        losses, errors = losses_by_seed(stream, size["seeds"], size["events"])
-        window = min(size["window"], losses.shape[1] // 2)
-        pairs = shadow_pairs(losses, size["shadows"], window, rng)
+        p, up = predictions_by_seed(stream, size["seeds"], size["events"])
+        window = min(size["window"], p.shape[1] // 2)
+        found = stretches(p.shape[0], p.shape[1], size["shadows"], window, rng)
+        by_floor = {}
+        for floor in FLOORS:
+            losses = log_losses(p, up, floor)
+            pairs = shadow_pairs(losses, found, window)
+            by_floor[str(floor)] = {
+                "bound": log_loss_bound(floor),
+                "mean_loss": float(losses.mean()),
+                "seed_mean_losses": [float(row.mean()) for row in losses],
+                "seed_gap_by_stretch": seed_gap(losses, window),
+                "a_a": promotions(pairs, floor, 0.0),
+                "a_a_swapped": promotions(swapped(pairs, np.random.default_rng(1)), floor, 0.0),
+                "power": {str(a): promotions(pairs, floor, a) for a in ADVANTAGES},
+            }
+        errors = ((p[0] >= 0.5) != up).astype(float)
         results["streams"][stream] = {
-            "events": int(losses.shape[1]),
+            "events": int(p.shape[1]),
             "window": window,
-            "mean_loss": float(losses.mean()),
-            "seed_mean_losses": [float(row.mean()) for row in losses],
-            "seed_gap_by_stretch": seed_gap(losses, window),
-            "a_a": promotions(pairs, 0.0),
-            "a_a_swapped": promotions(swapped(pairs, np.random.default_rng(1)), 0.0),
-            "power": {str(a): promotions(pairs, a) for a in ADVANTAGES},
-            "false_alarms": false_alarms(losses[0], errors, np.random.default_rng(0)),
+            "floors": by_floor,
+            "false_alarms": false_alarms(
+                log_losses(p[0], up, 0.01), errors, np.random.default_rng(0)
+            ),
             "seconds": time.perf_counter() - started,
         }
         print(f"{stream}: {results['streams'][stream]['seconds']:.0f} s", file=sys.stderr)
@@ -279,27 +296,30 @@ def section(report: dict[str, Any]) -> str:
     size = report["size"]
     lines = [START, "## Promotion and drift on the project's streams", ""]
     for stream, found in report["results"]["streams"].items():
-        seeds = found["seed_mean_losses"]
-        lines += [
-            f"**{stream}** ({found['events']:,} events, shadows of {found['window']:,} events, "
-            f"mean log-loss {found['mean_loss']:.4f}; the seeds' mean log-loss over the whole "
-            f"replay {min(seeds):.4f}-{max(seeds):.4f}, and over a shadow's length the best "
-            f"and worst seed {found['seed_gap_by_stretch']:.4f} apart at the median):",
-            "",
-            "| rule | A/A: promoted (false) | A/A, pairs swapped at random | " + " | ".join(
-                f"better by {a}: promoted (median events)" for a in ADVANTAGES) + " |",
-            "| --- | ---: | ---: | " + " | ".join("---:" for _ in ADVANTAGES) + " |",
-        ]  # fmt: skip
-        for rule in RULES:
-            cells = [_share(found[key][rule]["promoted"]) for key in ("a_a", "a_a_swapped")]
-            for advantage in ADVANTAGES:
-                power = found["power"][str(advantage)][rule]
-                median = power["median_events"]
-                cells.append(
-                    f"{_share(power['promoted'])} ({'-' if median is None else f'{median:,.0f}'})"
-                )
-            lines.append(f"| {rule} | " + " | ".join(cells) + " |")
-        lines += ["", "| detector | false alarms per 100k events (shuffled losses) |",
+        lines += [f"**{stream}** ({found['events']:,} events, shadows of {found['window']:,} "
+                  "events):", ""]  # fmt: skip
+        for floor, at in found["floors"].items():
+            seeds = at["seed_mean_losses"]
+            lines += [
+                f"Log-losses of predictions kept in [{floor}, {1 - float(floor):g}] (the test's "
+                f"bound {at['bound']:.2f} nats; mean {at['mean_loss']:.4f}; the seeds' means "
+                f"over the replay {min(seeds):.4f}-{max(seeds):.4f}, over a shadow's length the "
+                f"best and worst seed {at['seed_gap_by_stretch']:.4f} apart at the median):",
+                "",
+                "| rule | A/A: promoted (false) | A/A, pairs swapped at random | " + " | ".join(
+                    f"better by {a}: promoted (median events)" for a in ADVANTAGES) + " |",
+                "| --- | ---: | ---: | " + " | ".join("---:" for _ in ADVANTAGES) + " |",
+            ]  # fmt: skip
+            for rule in RULES:
+                cells = [_share(at[key][rule]["promoted"]) for key in ("a_a", "a_a_swapped")]
+                for advantage in ADVANTAGES:
+                    power = at["power"][str(advantage)][rule]
+                    median = power["median_events"]
+                    when = "-" if median is None else f"{median:,.0f}"
+                    cells.append(f"{_share(power['promoted'])} ({when})")
+                lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines += ["| detector | false alarms per 100k events (shuffled losses) |",
                   "| --- | ---: |"]  # fmt: skip
         for name, alarms in found["false_alarms"].items():
             lines.append(f"| {name} | {alarms['per_100k']:.1f} |")
@@ -309,11 +329,11 @@ def section(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {'never' if delay is None else f'{delay:,.0f}'} |")
     lines += [
         "",
-        f"{size['shadows']:,} shadows a stream; the MLP with {size['seeds']} seeds; alpha "
-        f"{ALPHA}; predictions kept in [{FLOOR}, {1 - FLOOR}] (the test's bound "
-        f"{math.log((1 - FLOOR) / FLOOR):.2f} nats). The shadows of a stream overlap (they "
-        "are stretches of one replay per seed), so each figure is a share of dependent "
-        "shadows, not of independent ones.",
+        f"{size['shadows']:,} shadows a stream, the same stretches for every loss and rule; "
+        f"the MLP with {size['seeds']} seeds; alpha {ALPHA}. The detectors see the log-loss "
+        "of predictions kept in [0.01, 0.99]. The shadows of a stream overlap (they are "
+        "stretches of one replay per seed), so each figure is a share of dependent shadows, "
+        "not of independent ones.",
         "",
         f"Command: `{report['command']}`",
         "",
@@ -336,8 +356,8 @@ def main(argv: list[str] | None = None) -> None:
     size = SIZES["quick" if args.quick else "full"]
     load, ticks = os.getloadavg(), cpu_ticks()
     results = measure(size)
-    a_a = max(found["a_a_swapped"][next(iter(RULES))]["promoted"]
-              for found in results["streams"].values())  # fmt: skip
+    floors = [at for found in results["streams"].values() for at in found["floors"].values()]
+    a_a = max(at["a_a_swapped"][next(iter(RULES))]["promoted"] for at in floors)
     report = {
         "benchmark": "promotion",
         "quick": args.quick,
