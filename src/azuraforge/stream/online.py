@@ -35,12 +35,14 @@ MODEL = "model"
 
 @dataclass(frozen=True)
 class Scored:
-    """One prediction whose outcome came: the event it was made at (its index), whether the
-    price went up, and each model's probability of up."""
+    """One prediction whose outcome came: the event it was made at (its index and time),
+    whether the price went up, and each model's probability of up and its log-loss."""
 
     event: int
+    time: float
     up: bool
     probabilities: dict[str, float]
+    losses: dict[str, float]
 
 
 class DirectionLoop:
@@ -88,8 +90,9 @@ class DirectionLoop:
         self._warmed = 0
         self.scored = 0
         """Predictions scored so far."""
-        self._held: deque[tuple[int, float, dict[str, float], dict[str, float]]] = deque()
-        """Predictions waiting for their outcome: event index, price, features, probabilities."""
+        self._held: deque[tuple[int, float, float, dict[str, float], dict[str, float]]] = deque()
+        """Predictions waiting for their outcome: event index and time, price, features,
+        probabilities."""
         self._sums = {name: [0.0, 0.0] for name in self.models}  # right, log-loss
         self._recent: deque[dict[str, tuple[float, float]]] = deque(maxlen=window)
 
@@ -107,10 +110,10 @@ class DirectionLoop:
         x = self.features.update(event)
         scored = []
         while self._held and self._held[0][0] + self.horizon <= self.events:
-            index, before, features, probabilities = self._held.popleft()
+            index, when, before, features, probabilities = self._held.popleft()
             up = price > before
-            scored.append(Scored(index, up, probabilities))
-            self._score(up, probabilities)
+            losses = self._score(up, probabilities)
+            scored.append(Scored(index, when, up, probabilities, losses))
             for model in self.models.values():
                 model.learn_one(features, up)
         if len(x) == len(self.features.names) and all(map(math.isfinite, x.values())):
@@ -118,7 +121,7 @@ class DirectionLoop:
                 name: float(model.predict_proba_one(x).get(True, 0.0))
                 for name, model in self.models.items()
             }
-            self._held.append((self.events, price, x, probabilities))
+            self._held.append((self.events, event.time, price, x, probabilities))
         self.events += 1
         return scored
 
@@ -131,7 +134,8 @@ class DirectionLoop:
                 f"{', '.join(event.values) or 'none'}"
             ) from None
 
-    def _score(self, up: bool, probabilities: Mapping[str, float]) -> None:
+    def _score(self, up: bool, probabilities: Mapping[str, float]) -> dict[str, float]:
+        """Count one outcome in every model's scores; each model's log-loss on it."""
         terms = {}
         for name, p in probabilities.items():
             kept = min(max(p, PROBABILITY_FLOOR), 1 - PROBABILITY_FLOOR)
@@ -142,6 +146,7 @@ class DirectionLoop:
             terms[name] = (right, loss)
         self._recent.append(terms)
         self.scored += 1
+        return {name: loss for name, (_, loss) in terms.items()}
 
     def scores(self) -> dict[str, float]:
         """Each model's ``accuracy`` and ``log_loss`` so far and over the last ``window``
@@ -180,8 +185,8 @@ class DirectionLoop:
             )
         self.events, self.scored = int(state["events"]), int(state["scored"])
         self._held = deque(
-            (int(i), float(p), dict(x), dict(probabilities))
-            for i, p, x, probabilities in state["held"]
+            (int(i), float(t), float(p), dict(x), dict(probabilities))
+            for i, t, p, x, probabilities in state["held"]
         )
         self._sums = {name: list(sums) for name, sums in state["sums"].items()}
         self._recent = deque(

@@ -294,3 +294,19 @@ def test_finish_after_a_store_error_leaves_the_end_to_the_caller(
     assert ctx.finish("completed", None, None) is False
     assert store.get_experiment(lease.experiment_id).status == "running"
     assert ctx.end_status("completed", None)[0] == "failed"
+
+
+def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
+    store: Store, lease: Lease, tmp_path: Path
+) -> None:
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)  # flushes no batch
+    first = [(24, 86400.0, "model", 0.6, True, 0.51), (24, 86400.0, "always up", 1.0, True, 0.0)]
+    ctx.save_checkpoint({"events": 25}, first)
+    ctx.save_checkpoint({"events": 26}, [(25, 90000.0, "model", 0.4, True, 0.92)])  # replaces it
+    assert store.outcome_scores(lease.experiment_id) == {}  # nothing written yet
+    assert ctx.close(timeout=10)
+    assert store.load_checkpoint(lease.experiment_id) == {"events": 26}
+    assert store.outcome_scores(lease.experiment_id) == {
+        "always up": (1, 1.0, 0.0),
+        "model": (2, 0.5, pytest.approx((0.51 + 0.92) / 2)),
+    }

@@ -30,6 +30,7 @@ TABLES = {
     "params",
     "metric_points",
     "metric_summaries",
+    "stream_outcomes",
     "events",
     "artifacts",
     "registered_models",

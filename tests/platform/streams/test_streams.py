@@ -38,6 +38,16 @@ def unbroken() -> dict[str, float]:
     return loop.scores()
 
 
+def assert_rows_match(store: Store, run_id: int, scores: dict[str, float]) -> None:
+    """The stream's scored rows: each model's, once per prediction, scoring as it did."""
+    rows = store.outcome_scores(run_id)
+    assert set(rows) == {key.split("/")[0] for key in scores}
+    for model, (predictions, accuracy, loss) in rows.items():
+        assert predictions == EVENTS - 24 - 1
+        assert accuracy == pytest.approx(scores[f"{model}/accuracy"], abs=1e-12)
+        assert loss == pytest.approx(scores[f"{model}/log_loss"], rel=1e-9)
+
+
 def steps(store: Store, run_id: int) -> list[int]:
     return [s for s, _, _ in store.get_metrics(run_id).get("model/accuracy", [])]
 
@@ -56,6 +66,7 @@ def test_a_stream_runs_to_its_end_and_scores_as_the_loop_does(
     assert done.result["accuracy"] == scores["model/accuracy"]
     assert steps(store, record.id) == list(range(EVERY, EVENTS + 1, EVERY))
     assert done.metrics["model/log_loss"] == scores["model/log_loss"]
+    assert_rows_match(store, record.id, scores)
 
 
 def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
@@ -85,6 +96,7 @@ def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
     assert done.result is not None and done.result["scored"] == EVENTS - 24 - 1
     scores = {k: v for k, v in done.metrics.items() if "/" in k}
     assert scores == unbroken()  # every model's every score: none twice, none lost
+    assert_rows_match(store, record.id, scores)  # a row per model and prediction, once
     assert steps(store, record.id) == list(range(EVERY, EVENTS + 1, EVERY))  # each once
     logs = [
         e.payload["message"] for e in store.list_events(experiment_id=record.id, kinds=["log"])

@@ -26,7 +26,7 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.jobs.threads import KeptThreads
 from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
-from azuraforge.platform.store.metrics import check_metric_name
+from azuraforge.platform.store.metrics import Outcome, check_metric_name
 from azuraforge.platform.store.states import FAILED
 
 _log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class StoreContext:
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
         self._checkpoint: dict[str, Any] | None = None
+        self._outcomes: list[Outcome] = []
+        """A stream's scored predictions, written with the pending checkpoint."""
         self._covered = 0
         """How many of the buffered points the pending checkpoint comes after."""
         self._checkpointed = False
@@ -191,14 +193,16 @@ class StoreContext:
         process, before a restart), or ``None`` on its first start."""
         return self.store.load_checkpoint(self.lease.experiment_id)
 
-    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
-        """Keep ``state`` (a JSON object) as what the job resumes from after a restart.
+    def save_checkpoint(self, state: Mapping[str, Any], outcomes: Sequence[Outcome] = ()) -> None:
+        """Keep ``state`` (a JSON object) as what the job resumes from after a restart, and
+        store a stream's ``outcomes`` (its predictions scored since its last checkpoint) with
+        it.
 
         Written by the flusher in the transaction of the points logged before it: a job
         resuming from it finds every one of those stored and none logged after it. Once a
         job saved a checkpoint, the points it logs are written with its next checkpoint (or
         when it ends), so save one at the end of each step. Only the newest state waiting to
-        be written is kept.
+        be written is kept (with the outcomes of every one it replaced).
 
         Raises
         ------
@@ -211,6 +215,7 @@ class StoreContext:
             raise InvalidParameterError(f"a checkpoint must be a JSON object: {e}") from None
         with self._lock:
             self._checkpoint, self._covered = copy, len(self._points)
+            self._outcomes.extend(outcomes)
             self._checkpointed = True
         self._wake.set()
 
@@ -286,7 +291,7 @@ class StoreContext:
         with self._lock:
             buffered = bool(
                 self._points or self._lines or self._artifacts or self._progress
-                or self._checkpoint is not None
+                or self._outcomes or self._checkpoint is not None
             )  # fmt: skip
         return buffered or (self.spool.exists() and self.spool.stat().st_size > 0)
 
@@ -338,8 +343,9 @@ class StoreContext:
                 points = points[: self._covered]
             self._covered = 0
             writes = JobWrites(points, self._lines, self._artifacts, self._progress,
-                               self._checkpoint)  # fmt: skip
+                               self._checkpoint, self._outcomes)  # fmt: skip
             self._lines, self._artifacts, self._progress, self._checkpoint = [], [], None, None
+            self._outcomes = []
         return writes
 
     def _count_output(self, lines: Sequence[tuple[float, str, str]]) -> None:
@@ -370,6 +376,7 @@ class StoreContext:
             self._progress = self._progress or writes.progress
             if self._checkpoint is None:
                 self._checkpoint = writes.checkpoint
+            self._outcomes[:0] = writes.outcomes
             self._covered += len(writes.points)  # a newer checkpoint comes after these too
 
     def _spool_pending(self) -> None:

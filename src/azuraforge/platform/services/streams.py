@@ -33,10 +33,11 @@ from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import send, validate_settings
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store.metrics import Outcome
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import default_learners
-from azuraforge.stream.online import DirectionLoop, headline
+from azuraforge.stream.online import DirectionLoop, Scored, headline
 
 STREAM = "stream"
 """The job kind's name."""
@@ -152,6 +153,7 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
     pace = _Pace(config.speed, ctx.should_stop)
     status, started = COMPLETED, loop.events
     saved = started  # the position of the last checkpoint
+    outcomes: list[Outcome] = []  # scored since then
     for event in events:
         if config.max_events is not None and loop.events >= config.max_events:
             break
@@ -160,11 +162,12 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
         if loop.events > started and (ctx.should_stop() or not pace.wait(event)):
             status = CANCELLED
             break
-        loop.step(event)
+        outcomes += _rows(loop.step(event))
         if loop.events % config.checkpoint_every == 0:
-            saved = _save(loop, ctx)
+            saved = _save(loop, ctx, outcomes)
+            outcomes = []
     if loop.events != saved:
-        _save(loop, ctx)
+        _save(loop, ctx, outcomes)
     return status, {"events": loop.events, "scored": loop.scored, **headline(loop.scores())}
 
 
@@ -179,13 +182,23 @@ def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
     return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
 
 
-def _save(loop: DirectionLoop, ctx: StoreContext) -> int:
+def _save(loop: DirectionLoop, ctx: StoreContext, outcomes: list[Outcome]) -> int:
     """The running scores and the counts of events and scored predictions as metric points,
-    then the loop's state as the checkpoint that comes after them; the position saved."""
+    then the loop's state as the checkpoint that comes after them, with the ``outcomes``
+    scored since the last one (stored as rows); the position saved."""
     counts = {"events": float(loop.events), "scored": float(loop.scored)}
     ctx.log_metrics({**loop.scores(), **counts}, step=loop.events)
-    ctx.save_checkpoint(loop.state_dict())
+    ctx.save_checkpoint(loop.state_dict(), outcomes)
     return loop.events
+
+
+def _rows(scored: list[Scored]) -> list[Outcome]:
+    """Each model's row of each scored prediction."""
+    return [
+        (s.event, s.time, model, probability, s.up, s.losses[model])
+        for s in scored
+        for model, probability in s.probabilities.items()
+    ]
 
 
 class _Pace:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase, json_safe
@@ -21,6 +21,7 @@ from azuraforge.platform.store.models import (
     Event,
     MetricPoint,
     MetricSummary,
+    StreamOutcome,
 )
 from azuraforge.platform.store.records import (
     ArtifactRecord,
@@ -40,6 +41,9 @@ ArtifactEntry = tuple[str, int, bool]
 """(path inside the run's folder, size, is a folder) of one artifact."""
 Progress = tuple[int, int, str]
 """(done, total, message) of a run's progress."""
+Outcome = tuple[int, float, str, float, bool, float]
+"""(event index, event time, model, probability of up, went up, log-loss) of one scored
+prediction of a stream."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,12 @@ class JobWrites:
     progress: Progress | None = None
     checkpoint: dict[str, Any] | None = None
     """The job's state to resume from (a JSON object), saved after these points."""
+    outcomes: Sequence[Outcome] = ()
+    """A stream's predictions scored since its last checkpoint (they come with the next)."""
 
     def __bool__(self) -> bool:
-        return bool(self.points or self.lines or self.artifacts or self.progress) or (
-            self.checkpoint is not None
-        )
+        written = self.points or self.lines or self.artifacts or self.progress or self.outcomes
+        return bool(written) or self.checkpoint is not None
 
     def check(self) -> None:
         """Raise :class:`InvalidParameterError` for what the store cannot keep (a metric's
@@ -127,6 +132,25 @@ class MetricStore(StoreBase):
         """Record a file or folder the run produced, by its path inside the run's folder;
         recording a path again (a model folder saved every epoch) updates its row."""
         self.write(lease, JobWrites(artifacts=[(path, size, is_dir)]))
+
+    def outcome_scores(
+        self, experiment_id: int, start: int = 0, end: int | None = None
+    ) -> dict[str, tuple[int, float, float]]:
+        """Each model's ``(predictions, accuracy, mean log-loss)`` over the stream's
+        predictions made at events ``start`` to ``end`` (excluded; ``None``: to the last
+        scored), computed again from its scored rows."""
+        right = case(((StreamOutcome.probability >= 0.5) == StreamOutcome.up, 1.0), else_=0.0)
+        query = (
+            select(StreamOutcome.model, func.count(), func.avg(right),
+                   func.avg(StreamOutcome.loss))
+            .where(StreamOutcome.experiment_id == experiment_id, StreamOutcome.event >= start)
+            .group_by(StreamOutcome.model)
+        )  # fmt: skip
+        if end is not None:
+            query = query.where(StreamOutcome.event < end)
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return {model: (int(n), float(accuracy), float(loss)) for model, n, accuracy, loss in rows}
 
     def drop_oldest_lines(
         self, lease: Lease, levels: Collection[str], keep: int
@@ -300,6 +324,8 @@ def write_buffered(
         event(connection, project_id, experiment_id, "log", line)
     for path, size, is_dir in writes.artifacts:
         _add_artifact(connection, project_id, experiment_id, path, size, is_dir)
+    if writes.outcomes:
+        _insert_outcomes(connection, experiment_id, writes.outcomes)
     if writes.progress is not None:
         done, total, message = writes.progress
         fraction = writes.row_values()["progress"]
@@ -332,6 +358,18 @@ def _insert_points(connection: Connection, experiment_id: int, points: Sequence[
         f"VALUES ({', '.join([mark] * 5)})"
     )
     connection.exec_driver_sql(statement, [(experiment_id, *point) for point in points])
+
+
+def _insert_outcomes(
+    connection: Connection, experiment_id: int, outcomes: Sequence[Outcome]
+) -> None:
+    # As _insert_points: one driver-level executemany.
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        "INSERT INTO stream_outcomes (experiment_id, event, time, model, probability, up, "
+        f"loss) VALUES ({', '.join([mark] * 7)})"
+    )
+    connection.exec_driver_sql(statement, [(experiment_id, *row) for row in outcomes])
 
 
 def _summarise(

@@ -133,6 +133,23 @@ class MetricPoint(Base):
     time: Mapped[float] = mapped_column(Float)
 
 
+class StreamOutcome(Base):
+    """One scored prediction of a stream: the event it was made at (its index) and that
+    event's time, the model, its probability that the price goes up, whether it did, and the
+    prediction's log-loss."""
+
+    __tablename__ = "stream_outcomes"
+    __table_args__ = (Index("ix_stream_outcomes_experiment_event", "experiment_id", "event"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    event: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(100))
+    probability: Mapped[float] = mapped_column(Float)
+    up: Mapped[bool] = mapped_column(Boolean)
+    loss: Mapped[float] = mapped_column(Float)
+
+
 class MetricSummary(Base):
     """The last, lowest and highest value of one metric of one run: what lists sort by."""
 

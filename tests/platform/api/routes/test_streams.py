@@ -3,6 +3,7 @@ config is 422 naming the field, another job's id is 404."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.worker import Worker
@@ -29,6 +30,13 @@ def test_a_stream_started_runs_and_reads_back(
     assert done["restarts"] == 0 and done["restart_history"] == []
     curve = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys=model/accuracy").json()
     assert curve["metrics"]["model/accuracy"]["steps"] == [200, 400, 600]
+    whole = client.get(f"/api/v1/streams/{stream['id']}/scores").json()["models"]
+    assert whole["model"]["predictions"] == 575
+    assert whole["model"]["accuracy"] == pytest.approx(done["scores"]["model/accuracy"])
+    window = client.get(f"/api/v1/streams/{stream['id']}/scores?start=100&end=300").json()
+    assert {m["predictions"] for m in window["models"].values()} == {200}
+    backwards = client.get(f"/api/v1/streams/{stream['id']}/scores?start=300&end=100")
+    assert backwards.status_code == 400 and "end (100) must be after start (300)" in backwards.text
 
 
 def test_a_bad_config_is_422_naming_the_field_and_no_server_path(client: TestClient) -> None:

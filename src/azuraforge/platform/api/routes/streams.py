@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
 
-from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
     SettingsDep,
@@ -28,6 +28,7 @@ from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 router = APIRouter(prefix="/streams", tags=["streams"])
 ERRORS = error_responses()
 StreamId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A stream's id.")]
+MAX_EVENT = 2**31 - 1
 
 
 class StreamCreate(RequestBody):
@@ -88,6 +89,22 @@ class StreamDetail(StreamPublic):
         )
 
 
+class ModelScores(BaseModel):
+    predictions: int = Field(description="Predictions scored in the window.")
+    accuracy: float
+    log_loss: float
+
+
+class StreamScores(BaseModel):
+    """Each model's scores over a window of events, computed again from the scored rows."""
+
+    start: int = Field(description="The first event of the window (by its index).")
+    end: int | None = Field(description="The event after the window (None: to the last).")
+    models: dict[str, ModelScores] = Field(
+        description="By model: the learner ('model') and the trivial rules."
+    )
+
+
 class StreamsPublic(BaseModel):
     data: list[StreamPublic]
     total: int
@@ -142,6 +159,29 @@ def list_streams(
 def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
     """One stream: config, where it runs, how far it got, its scores and its restarts."""
     return StreamDetail.of(_stream(store, stream_id))
+
+
+@router.get("/{stream_id}/scores", response_model=StreamScores, responses=ERRORS)
+def get_scores(
+    stream_id: StreamId,
+    store: StoreDep,
+    start: Annotated[int, Query(ge=0, le=MAX_EVENT, description="First event (index).")] = 0,
+    end: Annotated[
+        int | None, Query(ge=1, le=MAX_EVENT, description="Event after the last (index).")
+    ] = None,
+) -> StreamScores:
+    """Each model's accuracy and log-loss over the predictions made at events ``start`` to
+    ``end`` (excluded), from the stream's scored rows (as of its last checkpoint): any window,
+    not only the running and recent scores."""
+    _stream(store, stream_id)
+    if end is not None and end <= start:
+        raise InvalidParameterError(f"end ({end}) must be after start ({start})")
+    found = store.outcome_scores(stream_id, start, end)
+    models = {
+        model: ModelScores(predictions=n, accuracy=accuracy, log_loss=loss)
+        for model, (n, accuracy, loss) in found.items()
+    }
+    return StreamScores(start=start, end=end, models=models)
 
 
 @router.post(
