@@ -75,7 +75,7 @@ class StreamConfig(BaseModel):
         None, gt=0, description="Bytes of its process's own memory past which it restarts."
     )
     restart_every: float | None = Field(
-        None, gt=0, description="Seconds after which it restarts (at an event boundary)."
+        None, ge=1.0, description="Seconds after which it restarts (at an event boundary)."
     )
     max_restarts: int = Field(5, ge=0, description="Crashes in a row before it fails.")
 
