@@ -12,6 +12,7 @@ event, is an error.
 from __future__ import annotations
 
 import collections
+import csv
 import itertools
 import math
 import os
@@ -155,6 +156,25 @@ class CsvReplay(Source):
     def event_columns(self) -> EventColumns:
         """The replay's column settings, as every table source takes them."""
         return EventColumns(self.time_column, self.columns, self.price_column, self.volume_pair)
+
+
+def header_of(path: Path, where: str, time_column: str | None = None) -> list[str]:
+    """The column names of a CSV file as :class:`CsvReplay` finds its header, from the first
+    64 KiB only (a check before a long replay starts); ``where`` names the file in errors.
+
+    Raises
+    ------
+    DataFormatError
+        If no line there reads as a header.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(_HEADER_BYTES).decode("utf-8", errors="replace")
+    lines = head.splitlines()[:-1] if len(head) == _HEADER_BYTES else head.splitlines()
+    rows = [[field.strip() for field in row] for row in csv.reader(lines) if row]
+    return rows[find_header(rows, where, time_column)]
+
+
+_HEADER_BYTES = 65536
 
 
 class _Reading:

@@ -57,7 +57,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /models/{name}/aliases/{alias}/rollback": {},
     "POST /models/{ref}/predict": {"rows": [{"date": "2020-01-01"}]},
     "POST /models/{ref}/predictions": {"inputs": "good.csv"},
-    "POST /streams": {"config": {"source": "good.csv"}},
+    "POST /streams": {"config": {"source": "good.csv", "price_column": "actual"}},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}

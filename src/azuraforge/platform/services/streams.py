@@ -26,11 +26,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets import DATASETS, fetch, get_dataset
+from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import send, validate_settings
+from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.metrics import Outcome
@@ -38,6 +40,7 @@ from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import default_learners
 from azuraforge.stream.online import DirectionLoop, Scored, headline
+from azuraforge.stream.sources import header_of
 
 STREAM = "stream"
 """The job kind's name."""
@@ -100,12 +103,28 @@ def start_stream(
         If ``name`` is taken in the project.
     """
     checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
+    _check_price_column(checked, settings.data_dir)
     transport.check()
     record = store.create_experiment(
         STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,
         kind=STREAM, requeue_lost=True,
     )  # fmt: skip
     return send(store, transport, record)
+
+
+def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
+    """Refuse a data-folder CSV whose header has no ``price_column`` (a registered dataset's
+    columns are known), naming the columns it has."""
+    source, price = str(config["source"]), str(config["price_column"])
+    if source in DATASETS:
+        return
+    try:
+        names = header_of(data_folder / source, source)
+    except DataFormatError as e:
+        raise ConfigError("stream config", [(("source",), str(e))]) from None
+    if column_key(price) not in map(column_key, names):
+        message = f"{source} has no column {price!r}; its columns: {', '.join(names)}"
+        raise ConfigError("stream config", [(("price_column",), message)])
 
 
 class _Files(BaseModel):

@@ -63,3 +63,24 @@ def test_stop_ends_a_queued_stream_and_other_jobs_are_not_streams(client: TestCl
     assert client.post(f"/api/v1/streams/{run_id}/stop").status_code == 404
     schema = client.get("/api/v1/streams/schema").json()
     assert "source" in schema["required"] and "learner" in schema["properties"]
+
+
+def test_a_csv_without_the_price_column_is_refused_naming_its_columns(
+    client: TestClient, settings: Settings
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "prices.csv").write_text(
+        "Created by an exchange\ndate,open,last\n2024-01-01,1.0,1.5\n2024-01-02,1.5,1.2\n"
+    )
+    refused = client.post("/api/v1/streams", json={"config": {"source": "prices.csv"}})
+    assert refused.status_code == 422, refused.text
+    (detail,) = refused.json()["error"]["details"]
+    assert detail["loc"] == ["config", "price_column"]
+    assert detail["msg"] == "prices.csv has no column 'close'; its columns: date, open, last"
+    config = {"source": "prices.csv", "price_column": "Last"}  # case aside, as the replay reads
+    assert client.post("/api/v1/streams", json={"config": config}).status_code == 201
+    (settings.data_dir / "blank.csv").write_text("\n")
+    blank = client.post("/api/v1/streams", json={"config": {"source": "blank.csv"}})
+    assert blank.status_code == 422 and blank.json()["error"]["details"][0]["loc"] == [
+        "config", "source"]  # fmt: skip
+    assert str(settings.data_dir) not in blank.text
