@@ -10,7 +10,7 @@ import pytest
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets.fetching import fetch
-from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream import CsvReplay, Event, LogisticRegression
 from azuraforge.stream.direction import default_learners
 from azuraforge.stream.online import MODEL, DirectionLoop
 
@@ -60,3 +60,14 @@ def test_resuming_without_the_events_before_is_refused(btc: list[Event]) -> None
 def test_an_event_without_the_price_says_what_it_has() -> None:
     with pytest.raises(InvalidParameterError, match="has no value 'close'; it has open"):
         loop().step(Event(time=0.0, values={"open": 1.0}))
+
+
+def test_a_learner_that_predicts_no_probability_stops_the_loop_saying_which() -> None:
+    class Diverged(LogisticRegression):
+        def predict_proba_one(self, x):  # type: ignore[no-untyped-def]
+            return {True: float("nan"), False: float("nan")}
+
+    loop = DirectionLoop(Diverged())
+    with pytest.raises(InvalidParameterError, match="model predicted nan, not a probability"):
+        for i in range(30):
+            loop.step(Event(time=3600.0 * i, values={"close": 100.0 + i % 3}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets import fetch
 from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.sources import header_of
 
 HOUR = 3600.0
 
@@ -225,3 +227,16 @@ def test_a_banner_is_told_from_the_header_by_its_shape(tmp_path: Path, text, tim
 def test_months_and_quarters_are_times_too(tmp_path: Path):
     replay = CsvReplay(written(tmp_path, "date,close\n2024-Q1,1\n2024-05,2\n2024-Q3,3\n"))
     assert [event.time for event in replay] == [1704067200.0, 1714521600.0, 1719792000.0]
+
+
+def test_header_of_reads_the_names_as_the_replay_finds_them(tmp_path: Path) -> None:
+    marked = tmp_path / "excel.csv"
+    marked.write_bytes(b"\xef\xbb\xbfclose,time\n1.0,2024-01-01\n")  # Excel's "CSV UTF-8"
+    assert header_of(marked, "excel.csv") == ["close", "time"]
+    cut = tmp_path / "cut.csv"
+    banner = "é\n" * 2 + "a\n" * 32_762  # 65,530 bytes: the header straddles 64 KiB
+    cut.write_text(banner + "time,close\n2024-01-01,1.0\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=re.escape("cut.csv")):
+        header_of(cut, "cut.csv")  # not ["time", "c"]: a cut line is no header
+    with pytest.raises(DataFormatError, match=re.escape("missing.csv cannot be read")):
+        header_of(tmp_path / "missing.csv", "missing.csv")

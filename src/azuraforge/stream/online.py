@@ -121,6 +121,12 @@ class DirectionLoop:
                 name: float(model.predict_proba_one(x).get(True, 0.0))
                 for name, model in self.models.items()
             }
+            bad = [name for name, p in probabilities.items() if not 0.0 <= p <= 1.0]
+            if bad:  # NaN included: a learner that diverged
+                raise InvalidParameterError(
+                    f"DirectionLoop: event {self.events}: {bad[0]} predicted "
+                    f"{probabilities[bad[0]]!r}, not a probability (did it diverge?)"
+                )
             self._held.append((self.events, event.time, price, x, probabilities))
         self.events += 1
         return scored

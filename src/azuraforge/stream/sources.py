@@ -11,6 +11,7 @@ event, is an error.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import itertools
@@ -165,11 +166,17 @@ def header_of(path: Path, where: str, time_column: str | None = None) -> list[st
     Raises
     ------
     DataFormatError
-        If no line there reads as a header.
+        If the file cannot be read, or no line there reads as a header.
     """
-    with open(path, "rb") as handle:
-        head = handle.read(_HEADER_BYTES).decode("utf-8", errors="replace")
-    lines = head.splitlines()[:-1] if len(head) == _HEADER_BYTES else head.splitlines()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_HEADER_BYTES)
+    except OSError as e:
+        raise DataFormatError(f"{where} cannot be read: {e.strerror or e}") from None
+    # A cut line is not a header; a byte-order mark (Excel's "CSV UTF-8") is not a name.
+    lines = data.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").splitlines()
+    if len(data) == _HEADER_BYTES:
+        lines = lines[:-1]
     rows = [[field.strip() for field in row] for row in csv.reader(lines) if row]
     return rows[find_header(rows, where, time_column)]
 

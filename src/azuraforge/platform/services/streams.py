@@ -113,8 +113,9 @@ def start_stream(
 
 
 def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
-    """Refuse a data-folder CSV whose header has no ``price_column`` (a registered dataset's
-    columns are known), naming the columns it has."""
+    """Refuse a data-folder CSV whose header has no ``price_column``, naming the columns it
+    has. A registered dataset is not read here (it may need fetching): a wrong column fails
+    its job, whose error names the columns."""
     source, price = str(config["source"]), str(config["price_column"])
     if source in DATASETS:
         return

@@ -66,7 +66,8 @@ class JobWrites:
 
     def check(self) -> None:
         """Raise :class:`InvalidParameterError` for what the store cannot keep (a metric's
-        name, a NaN or infinite value: SQLite cannot store NaN), before anything is written."""
+        name, a NaN or infinite value of a point or an outcome: SQLite cannot store NaN),
+        before anything is written."""
         for key in {point[0] for point in self.points}:
             check_metric_name(key)
         if not all(map(math.isfinite, (point[2] for point in self.points))):
@@ -74,6 +75,12 @@ class JobWrites:
             raise InvalidParameterError(
                 f"metric {key!r} at step {step} is {value}; only finite values are stored"
             )
+        for event, _, model, probability, _, loss in self.outcomes:
+            if not (math.isfinite(probability) and math.isfinite(loss)):
+                raise InvalidParameterError(
+                    f"the outcome of {model!r} at event {event} has probability "
+                    f"{probability} and loss {loss}; only finite values are stored"
+                )
 
     def row_values(self) -> dict[str, Any]:
         """What these writes change in the run's row: its checkpoint and progress."""
