@@ -18,7 +18,12 @@ from pydantic import Field
 from azuraforge.apps.forecasting import VALUE_BOUND, Frame
 from azuraforge.apps.series import Locator, Series, SeriesConfig, SeriesForecaster
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets import DATASETS, CsvTable, fetch, get_dataset, read_csv
+from azuraforge.learn.datasets import (
+    DATASETS,
+    CsvTable,
+    dataset_file,
+    read_csv,
+)
 
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "null")
 """Fields read as a missing value (then refused or filled, as ``missing`` says)."""
@@ -104,10 +109,7 @@ def _read(path: Path, config: ForecasterConfig) -> CsvTable:
 def _dataset_file(path: Path) -> Path:
     """The file of the registered dataset named ``path`` (``london-daily``), else ``path``: a
     dataset's name never reads a file of the working folder."""
-    if str(path) not in DATASETS:
-        return path
-    spec = get_dataset(str(path))
-    return fetch(spec)[spec.files[0].name]
+    return dataset_file(str(path)) if str(path) in DATASETS else path
 
 
 def _locator(table: CsvTable, order: np.ndarray) -> Locator:

@@ -16,7 +16,13 @@ See ``docs/datasets.md`` for what each dataset holds.
 """
 
 from azuraforge.learn.datasets.csvfiles import CsvTable, RowsTable, read_csv, rows_table, write_csv
-from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE, cache_folder, fetch, mirror_folders
+from azuraforge.learn.datasets.fetching import (
+    MIRROR_VARIABLE,
+    cache_folder,
+    dataset_file,
+    fetch,
+    mirror_folders,
+)
 from azuraforge.learn.datasets.filling import FillReport, missing_runs
 from azuraforge.learn.datasets.idx import MNIST, load_mnist, read_idx
 from azuraforge.learn.datasets.registry import (
@@ -49,6 +55,7 @@ __all__ = [
     "FillReport",
     "RowsTable",
     "cache_folder",
+    "dataset_file",
     "fetch",
     "get_dataset",
     "list_datasets",

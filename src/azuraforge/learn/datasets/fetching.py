@@ -130,6 +130,21 @@ def fetch(
     return {f.name: _fetch_file(spec.name, f, folders, target, timeout) for f in spec.files}
 
 
+def dataset_file(name: str) -> Path:
+    """The file of the registered dataset ``name`` (its first, for one of several), fetched
+    as :func:`fetch` fetches it.
+
+    Raises
+    ------
+    NotFoundError
+        If no dataset has that name.
+    DatasetUnavailableError
+        If the file can be had from neither a mirror, the cache nor its URL.
+    """
+    spec = get_dataset(name)
+    return fetch(spec)[spec.files[0].name]
+
+
 def _fetch_file(
     dataset: str, file: DataFile, mirrors: list[Path], folder: Path, timeout: float
 ) -> Path:

@@ -18,8 +18,8 @@ import numpy as np
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets.csvfiles import CsvTable, read_csv
-from azuraforge.learn.datasets.fetching import fetch
-from azuraforge.learn.datasets.registry import DATASETS, get_dataset
+from azuraforge.learn.datasets.fetching import dataset_file
+from azuraforge.learn.datasets.registry import DATASETS
 
 OHLCV_ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("Date", "Timestamp", "Datetime", "Time", "Day"),
@@ -161,7 +161,7 @@ def load_beijing_hourly(
     >>> [data.WIND_DIRECTIONS[code] for code in data.wind_direction]
     ['NW', 'SE']
     """
-    table = _table(_fetched("beijing-hourly") if path is None else path)
+    table = _table(dataset_file("beijing-hourly") if path is None else path)
     fix = f"the file needs the columns {','.join(BEIJING_HEADER[1:])}"
     column = {name: table.find_column(name, fix=fix) for name in BEIJING_HEADER[1:]}
     when = [column[name] for name in ("year", "month", "day", "hour")]
@@ -314,14 +314,9 @@ def _table(source: str | os.PathLike[str] | CsvTable) -> CsvTable:
     return source if isinstance(source, CsvTable) else read_csv(Path(source))
 
 
-def _fetched(dataset: str) -> Path:
-    spec = get_dataset(dataset)
-    return fetch(spec)[spec.files[0].name]
-
-
 def _resolve(source: str | os.PathLike[str]) -> Path:
     if isinstance(source, str) and source in DATASETS:
-        return _fetched(source)
+        return dataset_file(source)
     path = Path(source)
     if not path.is_file():
         raise NotFoundError(

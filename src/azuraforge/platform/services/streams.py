@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets import DATASETS, fetch, get_dataset
+from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
@@ -128,12 +128,6 @@ def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
         raise ConfigError("stream config", [(("price_column",), message)])
 
 
-class _Files(BaseModel):
-    """The config's file setting, which the job's context checks against the data folder."""
-
-    source: Path
-
-
 class StreamKind(JobKind):
     """The job kind ``stream``: :func:`run_stream`, kept going by the kernel."""
 
@@ -193,12 +187,11 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
 
 def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
     """The source's events, oldest first: a dataset's file, or the data folder's CSV."""
-    source = config.source
-    if str(source) in DATASETS:
-        spec = get_dataset(str(source))
-        path = fetch(spec)[spec.files[0].name]
+    source = str(config.source)
+    if source in DATASETS:
+        path = dataset_file(source)
     else:
-        path = Path(ctx.open_files(_Files, {"source": source})["source"])
+        path = Path(ctx.open_files(StreamConfig, {"source": source})["source"])
     return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
 
 
