@@ -31,7 +31,8 @@ from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.engine import normalise_url
 from azuraforge.platform.store.models import Experiment, Project, TuningStudy
 from azuraforge.platform.store.records import StudyRecord, TrialRunRecord
-from azuraforge.platform.store.states import QUEUED, RUNNING, TRIAL
+from azuraforge.platform.store.states import QUEUED, RUNNING
+from azuraforge.platform.store.study_trials import trial_runs
 
 STUDY_RUNNING, STUDY_COMPLETED, STUDY_CANCELLED, STUDY_FAILED = (
     "running",
@@ -177,20 +178,9 @@ class StudyStore(StoreBase):
 
     def list_trial_runs(self, study_id: int) -> list[TrialRunRecord]:
         """The study's trial runs, by trial number (a re-queued trial keeps its run)."""
-        query = (
-            select(
-                Experiment.id,
-                Experiment.trial_number,
-                Experiment.status,
-                Experiment.result,
-                Experiment.error,
-            )
-            .where(Experiment.study_id == study_id, Experiment.kind == TRIAL)
-            .order_by(Experiment.trial_number, Experiment.id)
-        )
         with self._read() as connection:
-            rows = connection.execute(query).all()
-        return [TrialRunRecord(r.id, r.trial_number, r.status, r.result, r.error) for r in rows]
+            rows = connection.execute(trial_runs(study_id)).all()
+        return [TrialRunRecord(*row) for row in rows]
 
     def request_study_cancel(self, study_id: int, *, project: str | None = None) -> StudyRecord:
         """Mark the study as asked to stop (its advancer then cancels its trials).

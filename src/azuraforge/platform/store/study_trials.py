@@ -182,13 +182,8 @@ class StudyTrialStore(StoreBase):
                 .order_by(_trials.c.number)
             ).all()
             numbers = [number for _, number, _ in trials]
-            runs = connection.execute(
-                select(Experiment.id, Experiment.trial_number, Experiment.status,
-                       Experiment.result, Experiment.error)
-                .where(Experiment.study_id == study.id, Experiment.kind == TRIAL,
-                       Experiment.trial_number.in_(numbers))
-                .order_by(Experiment.trial_number, Experiment.id)
-            ).all() if numbers else []  # fmt: skip
+            of_open = trial_runs(study.id).where(Experiment.trial_number.in_(numbers))
+            runs = connection.execute(of_open).all() if numbers else []
         return OpenTrials(
             created=int(created or 0),
             trials=[(trial_id, number, str(state)) for trial_id, number, state in trials],
@@ -319,6 +314,18 @@ class StudyTrialStore(StoreBase):
             if optuna_id is None:
                 return []
             return connection.execute(query.where(column.in_(_trial_ids(optuna_id)))).all()
+
+
+def trial_runs(study_id: int) -> Select[Any]:
+    """The SELECT of the study's trial runs as :class:`TrialRunRecord` takes its fields, by
+    trial number (a re-queued trial keeps its run)."""
+    columns = (Experiment.id, Experiment.trial_number, Experiment.status, Experiment.result,
+               Experiment.error)  # fmt: skip
+    return (
+        select(*columns)
+        .where(Experiment.study_id == study_id, Experiment.kind == TRIAL)
+        .order_by(Experiment.trial_number, Experiment.id)
+    )
 
 
 def _optuna_id(connection: Connection, study: StudyRecord) -> int | None:
