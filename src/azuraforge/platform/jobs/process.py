@@ -35,18 +35,14 @@ RECORDED = 0
 may run another job)."""
 
 
-_heap_frozen = False
-
-
 def _freeze_heap() -> None:
     """Before a process's first fork, move what it holds to the collector's permanent
     generation (as Python's ``gc.freeze`` documentation advises a pre-fork server): neither
     the worker's collections nor its job processes' walk the modules and settings it started
-    with again. In a worker, full collections of that heap cost a trivial trial about 2 ms."""
-    global _heap_frozen
-    if not _heap_frozen:
+    with again. In a worker, full collections of that heap cost a trivial trial about 2 ms.
+    Once only: freezing again at each fork would keep each fork's garbage for ever."""
+    if gc.get_freeze_count() == 0:
         gc.freeze()
-        _heap_frozen = True
 
 
 @dataclass(frozen=True)

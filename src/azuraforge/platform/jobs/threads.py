@@ -34,7 +34,7 @@ class KeptThreads:
 
     def run(self, task: Callable[[], None]) -> threading.Event:
         """Run ``task`` on a kept thread; the returned event is set once it returned (or
-        raised: a task handles its own errors, what escapes is printed as a thread's)."""
+        raised: a task handles its own errors, what escapes is logged)."""
         done = threading.Event()
         with self._lock:
             inbox = self._idle.pop() if self._idle else None
