@@ -89,8 +89,7 @@ class JobWrites:
             values["checkpoint"] = json_safe(self.checkpoint)
         if self.progress is not None:
             done, total, message = self.progress
-            fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
-            values.update(progress=fraction, progress_message=message[:200])
+            values.update(progress=_fraction(done, total), progress_message=message[:200])
         return values
 
 
@@ -335,8 +334,8 @@ def write_buffered(
         _insert_outcomes(connection, experiment_id, writes.outcomes)
     if writes.progress is not None:
         done, total, message = writes.progress
-        fraction = writes.row_values()["progress"]
-        progress = {"progress": fraction, "done": done, "total": total, "message": message[:200]}
+        progress = {"progress": _fraction(done, total), "done": done, "total": total,
+                    "message": message[:200]}  # fmt: skip
         event(connection, project_id, experiment_id, "progress", progress)
 
 
@@ -365,6 +364,11 @@ def _insert_points(connection: Connection, experiment_id: int, points: Sequence[
         f"VALUES ({', '.join([mark] * 5)})"
     )
     connection.exec_driver_sql(statement, [(experiment_id, *point) for point in points])
+
+
+def _fraction(done: int, total: int) -> float:
+    """How far ``done`` of ``total`` is, in [0, 1] (0 for no total)."""
+    return min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
 
 
 def _insert_outcomes(
