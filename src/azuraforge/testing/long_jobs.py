@@ -30,6 +30,7 @@ from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.stream import CsvReplay, LinearRegression, StandardScaler
 from azuraforge.stream.compose import Pipeline
+from azuraforge.stream.online import from_json, to_json
 
 KIND = "stream-soak"
 
@@ -119,7 +120,7 @@ class SoakState:
         if checkpoint is not None:
             state.step, state.previous = checkpoint["step"], checkpoint["previous"]
             state.errors, state.scored = checkpoint["errors"], checkpoint["scored"]
-            state.model.load_state_dict(_arrays(checkpoint["model"]))
+            state.model.load_state_dict(from_json(checkpoint["model"]))
         return state
 
     def advance(self, event: dict[str, float], target: str) -> None:
@@ -140,34 +141,12 @@ class SoakState:
     def checkpoint(self) -> dict[str, Any]:
         """Everything :meth:`resume` needs, as JSON."""
         return {"step": self.step, "previous": self.previous, "errors": self.errors,
-                "scored": self.scored, "model": _lists(self.model.state_dict())}  # fmt: skip
+                "scored": self.scored, "model": to_json(self.model.state_dict())}  # fmt: skip
 
     def result(self) -> dict[str, Any]:
         """The job's result: the steps done, the running MAEs, the model's weights."""
         weights = self.model.final.state_dict()["weights"]
         return {"steps": self.step, **self.metrics(), "weights": np.asarray(weights).tolist()}
-
-
-def _lists(value: Any) -> Any:
-    """``value`` with each NumPy array as ``{"array": [...]}`` (JSON keeps floats exactly)."""
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist()}
-    if isinstance(value, dict):
-        return {k: _lists(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_lists(v) for v in value]
-    return value
-
-
-def _arrays(value: Any) -> Any:
-    """What :func:`_lists` wrote, with the arrays back."""
-    if isinstance(value, dict):
-        if set(value) == {"array"}:
-            return np.asarray(value["array"], dtype=float)
-        return {k: _arrays(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_arrays(v) for v in value]
-    return value
 
 
 def replay(csv: Path, target: str, steps: int) -> dict[str, Any]:
