@@ -30,7 +30,7 @@ from azuraforge.stream.evaluate import PROBABILITY_FLOOR
 from azuraforge.stream.features import FeatureSet
 
 MODEL = "model"
-"""The name the learner's scores go by, beside the trivial rules'."""
+"""The name the first learner goes by unless another is given."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,18 @@ class DirectionLoop:
     Parameters
     ----------
     learner
-        The classifier scored (as :data:`MODEL`).
+        The classifier scored (as ``name``); :meth:`add` adds others, :meth:`remove` drops one.
+    name
+        The learner's name in the scores and the predictions.
     column
         The price whose direction is predicted.
     horizon
         Events ahead: a prediction made at event ``i`` is scored at event ``i + horizon``.
     window
         Outcomes the rolling scores cover.
+    examples
+        The last outcomes kept as examples (features and direction) to warm a learner that
+        :meth:`add` adds mid-stream.
 
     Examples
     --------
@@ -72,7 +77,14 @@ class DirectionLoop:
     """
 
     def __init__(
-        self, learner: Classifier, *, column: str = "close", horizon: int = 1, window: int = 1000
+        self,
+        learner: Classifier,
+        *,
+        name: str = MODEL,
+        column: str = "close",
+        horizon: int = 1,
+        window: int = 1000,
+        examples: int = 0,
     ) -> None:
         if not isinstance(horizon, int) or horizon < 1:
             raise InvalidParameterError(
@@ -83,7 +95,7 @@ class DirectionLoop:
                 f"DirectionLoop: window must be an int >= 1, got {window!r}"
             )
         self.column, self.horizon, self.window = column, horizon, window
-        self.models: dict[str, Classifier] = {MODEL: learner, **baseline_rules()}
+        self.models: dict[str, Classifier] = {name: learner, **baseline_rules()}
         self.features: FeatureSet = default_features(column)
         self.events = 0
         """Events taken so far by :meth:`step`."""
@@ -93,8 +105,26 @@ class DirectionLoop:
         self._held: deque[tuple[int, float, float, dict[str, float], dict[str, float]]] = deque()
         """Predictions waiting for their outcome: event index and time, price, features,
         probabilities."""
-        self._sums = {name: [0.0, 0.0] for name in self.models}  # right, log-loss
+        self._sums = {name: [0.0, 0.0, 0] for name in self.models}  # right, log-loss, count
         self._recent: deque[dict[str, tuple[float, float]]] = deque(maxlen=window)
+        self._examples: deque[tuple[dict[str, float], bool]] = deque(maxlen=examples)
+
+    def add(self, name: str, learner: Classifier) -> None:
+        """Add ``learner`` as ``name``, after it learned the kept examples, oldest first: it
+        predicts from the next event on and is scored on its own predictions only."""
+        if name in self.models:
+            raise InvalidParameterError(f"DirectionLoop: a model is named {name!r} already")
+        for x, up in self._examples:
+            learner.learn_one(x, up)
+        self.models[name] = learner
+        self._sums[name] = [0.0, 0.0, 0]
+
+    def remove(self, name: str) -> Classifier:
+        """Drop the model ``name`` (its predictions still held are scored, not learned)."""
+        if name not in self.models:
+            raise InvalidParameterError(f"DirectionLoop: no model is named {name!r}")
+        del self._sums[name]
+        return self.models.pop(name)
 
     def warm(self, event: Event) -> None:
         """Take an event the loop already took before its state was saved: the features
@@ -116,6 +146,7 @@ class DirectionLoop:
             scored.append(Scored(index, when, up, probabilities, losses))
             for model in self.models.values():
                 model.learn_one(features, up)
+            self._examples.append((features, up))
         if len(x) == len(self.features.names) and all(map(math.isfinite, x.values())):
             probabilities = {
                 name: float(model.predict_proba_one(x).get(True, 0.0))
@@ -144,27 +175,25 @@ class DirectionLoop:
         """Count one outcome in every model's scores; each model's log-loss on it."""
         terms = {}
         for name, p in probabilities.items():
-            kept = min(max(p, PROBABILITY_FLOOR), 1 - PROBABILITY_FLOOR)
-            right = float((p >= 0.5) == up)
-            loss = -math.log(kept if up else 1 - kept)
-            self._sums[name][0] += right
-            self._sums[name][1] += loss
-            terms[name] = (right, loss)
+            terms[name] = (float((p >= 0.5) == up), log_loss(p, up))
+            if name in self._sums:  # not dropped since it predicted
+                right, loss, count = self._sums[name]
+                self._sums[name] = [right + terms[name][0], loss + terms[name][1], count + 1]
         self._recent.append(terms)
         self.scored += 1
         return {name: loss for name, (_, loss) in terms.items()}
 
     def scores(self) -> dict[str, float]:
-        """Each model's ``accuracy`` and ``log_loss`` so far and over the last ``window``
-        outcomes (``recent_accuracy``, ``recent_log_loss``), as ``"{name}/{score}"``; empty
-        before the first outcome."""
-        if not self.scored:
-            return {}
+        """Each model's ``accuracy`` and ``log_loss`` on its predictions scored so far and
+        over those of the last ``window`` outcomes (``recent_accuracy``, ``recent_log_loss``),
+        as ``"{name}/{score}"``; a model with no prediction scored yet has none."""
         found = {}
-        for name, (right, loss) in self._sums.items():
-            recent = [terms[name] for terms in self._recent]
-            found[f"{name}/accuracy"] = right / self.scored
-            found[f"{name}/log_loss"] = loss / self.scored
+        for name, (right, loss, count) in self._sums.items():
+            recent = [terms[name] for terms in self._recent if name in terms]
+            if not (count and recent):
+                continue
+            found[f"{name}/accuracy"] = right / count
+            found[f"{name}/log_loss"] = loss / count
             found[f"{name}/recent_accuracy"] = sum(r for r, _ in recent) / len(recent)
             found[f"{name}/recent_log_loss"] = sum(v for _, v in recent) / len(recent)
         return found
@@ -177,12 +206,19 @@ class DirectionLoop:
             "held": [list(entry) for entry in self._held],
             "sums": self._sums,
             "recent": [{k: list(v) for k, v in terms.items()} for terms in self._recent],
+            "examples": [[x, up] for x, up in self._examples],
             "models": {name: to_json(m.state_dict()) for name, m in self.models.items()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`; the loop must have been given, by :meth:`warm`,
-        the ``state["events"]`` events before, and nothing else."""
+        the ``state["events"]`` events before, and nothing else, and hold the models of the
+        state by their names (:meth:`add` those added since the start)."""
+        if set(self.models) != set(state["models"]):
+            raise InvalidParameterError(
+                f"DirectionLoop: the state's models are {', '.join(state['models'])}; this "
+                f"loop's are {', '.join(self.models)}"
+            )
         if self.events or self._warmed != state["events"]:
             raise InvalidParameterError(
                 f"DirectionLoop: to resume, warm it with the {state['events']} events before "
@@ -202,24 +238,37 @@ class DirectionLoop:
             ),
             maxlen=self.window,
         )
+        self._examples = deque(
+            ((dict(x), bool(up)) for x, up in state["examples"]), maxlen=self._examples.maxlen
+        )
         for name, model_state in state["models"].items():
             self.models[name].load_state_dict(from_json(model_state))
 
 
-def headline(scores: Mapping[str, float]) -> dict[str, float]:
-    """The learner's scores (of :meth:`DirectionLoop.scores`, without the ``model/``) and the
+def log_loss(p: float, up: bool, floor: float = PROBABILITY_FLOOR) -> float:
+    """The log-loss of probability ``p`` of up, kept in [``floor``, 1 - ``floor``].
+
+    >>> round(log_loss(0.8, True), 4), round(log_loss(0.8, False, floor=0.4), 4)
+    (0.2231, 0.5108)
+    """
+    kept = min(max(p, floor), 1 - floor)
+    return -math.log(kept if up else 1 - kept)
+
+
+def headline(scores: Mapping[str, float], model: str = MODEL) -> dict[str, float]:
+    """``model``'s scores (of :meth:`DirectionLoop.scores`, without the ``model/``) and the
     best trivial rule's accuracy (``best_rule_accuracy``).
 
     >>> headline({"model/accuracy": 0.55, "model/log_loss": 0.69, "always up/accuracy": 0.51,
     ...           "same as last/accuracy": 0.47, "same as last/log_loss": 17.0})
     {'accuracy': 0.55, 'log_loss': 0.69, 'best_rule_accuracy': 0.51}
     """
-    ours, rules = {}, []
+    ours, rules, names = {}, [], set(baseline_rules())
     for key, value in scores.items():
         name, score = key.split("/", 1)
-        if name == MODEL:
+        if name == model:
             ours[score] = value
-        elif score == "accuracy":
+        elif name in names and score == "accuracy":
             rules.append(value)
     return {**ours, **({"best_rule_accuracy": max(rules)} if rules else {})}
 

@@ -31,6 +31,8 @@ TABLES = {
     "metric_points",
     "metric_summaries",
     "stream_outcomes",
+    "stream_changes",
+    "stream_triggers",
     "events",
     "artifacts",
     "registered_models",

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from itertools import islice
 
 import pytest
@@ -16,44 +17,69 @@ from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams import StreamConfig, make_learner, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream import CsvReplay
-from azuraforge.stream.direction import default_learners
-from azuraforge.stream.online import DirectionLoop
+from azuraforge.stream.shadow import ShadowLoop
 from tests.platform.jobs.conftest import children, wait_for
 
 EVENTS, EVERY = 1500, 250
 CONFIG = {"source": "btc-hourly", "learner": "logreg-adam", "max_events": EVENTS,
-          "checkpoint_every": EVERY, "window": 300}  # fmt: skip
+          "checkpoint_every": EVERY, "window": 300, "retrain_every": 300,
+          "shadow_events": 200, "rollback_events": 100}  # fmt: skip
+"""Candidates open on a schedule, so a stream stopped anywhere has changes to keep too."""
 
 
-def unbroken() -> dict[str, float]:
-    """The scores of the library loop over the same events, never stopped."""
+@dataclass
+class Unbroken:
+    """The library loop over the same events, never stopped: its scores by role, each
+    model's own scores by name, and its changes."""
+
+    scores: dict[str, float]
+    by_name: dict[str, float]
+    changes: list[tuple[str, int, str]]
+
+
+@pytest.fixture(scope="module")
+def unbroken(real_data: object) -> Unbroken:
     path = next(iter(fetch("btc-hourly").values()))
-    loop = DirectionLoop(default_learners(0)["logreg-adam"], window=300)
+    config = StreamConfig.model_validate(CONFIG)
+    shadow = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), "logreg-adam",
+                        config.rules(), window=300)  # fmt: skip
+    changes = []
     for event in islice(CsvReplay(path, columns=["close"], price_column="close"), EVENTS):
-        loop.step(event)
-    return loop.scores()
+        changes += shadow.step(event)[1]
+    lineage = [(c.kind, c.event, c.model) for c in changes]
+    return Unbroken(shadow.scores(), shadow.loop.scores(), lineage)
 
 
-def assert_rows_match(store: Store, run_id: int, scores: dict[str, float]) -> None:
-    """The stream's scored rows: each model's, once per prediction, scoring as it did."""
+def assert_kept_once(store: Store, run_id: int, unbroken: Unbroken) -> None:
+    """The stream's scored rows: each model's, once per prediction, scoring as it did; its
+    lineage: each change of the unbroken loop, once."""
     rows = store.outcome_scores(run_id)
-    assert set(rows) == {key.split("/")[0] for key in scores}
-    for model, (predictions, accuracy, loss) in rows.items():
-        assert predictions == EVENTS - 24 - 1
-        assert accuracy == pytest.approx(scores[f"{model}/accuracy"], abs=1e-12)
-        assert loss == pytest.approx(scores[f"{model}/log_loss"], rel=1e-9)
+    for model in {key.split("/")[0] for key in unbroken.by_name}:
+        _, accuracy, loss = rows[model]
+        assert accuracy == pytest.approx(unbroken.by_name[f"{model}/accuracy"], abs=1e-12)
+        assert loss == pytest.approx(unbroken.by_name[f"{model}/log_loss"], rel=1e-9)
+    assert rows["always up"][0] == rows["logreg-adam-1"][0] == EVENTS - 24 - 1
+    lineage = [(c.kind, c.event, c.model) for c in store.list_changes(run_id)]
+    assert lineage == unbroken.changes and len(lineage) >= 4
+
+
+def assert_each_checkpoint_once(store: Store, run_id: int) -> None:
+    """A checkpoint's points once, at every ``EVERY`` events and at each change."""
+    logged = steps(store, run_id)
+    assert logged == sorted(set(logged))
+    assert set(range(EVERY, EVENTS + 1, EVERY)) <= set(logged)
 
 
 def steps(store: Store, run_id: int) -> list[int]:
-    return [s for s, _, _ in store.get_metrics(run_id).get("model/accuracy", [])]
+    return [s for s, _, _ in store.get_metrics(run_id).get("events", [])]
 
 
 def test_a_stream_runs_to_its_end_and_scores_as_the_loop_does(
-    store: Store, settings: Settings, real_data: object
+    store: Store, settings: Settings, unbroken: Unbroken
 ) -> None:
     record = start_stream(store, LocalTransport(), settings, CONFIG)
     assert (record.kind, record.requeue_lost, record.status) == ("stream", True, "queued")
@@ -62,15 +88,14 @@ def test_a_stream_runs_to_its_end_and_scores_as_the_loop_does(
     assert done.status == "completed", done.error
     assert done.result is not None
     assert (done.result["events"], done.result["scored"]) == (EVENTS, EVENTS - 24 - 1)
-    scores = unbroken()
-    assert done.result["accuracy"] == scores["model/accuracy"]
-    assert steps(store, record.id) == list(range(EVERY, EVENTS + 1, EVERY))
-    assert done.metrics["model/log_loss"] == scores["model/log_loss"]
-    assert_rows_match(store, record.id, scores)
+    assert done.result["accuracy"] == unbroken.scores["champion/accuracy"]
+    assert done.metrics["champion/log_loss"] == unbroken.scores["champion/log_loss"]
+    assert_each_checkpoint_once(store, record.id)
+    assert_kept_once(store, record.id, unbroken)
 
 
 def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
-    store: Store, settings: Settings, real_data: object
+    store: Store, settings: Settings, unbroken: Unbroken
 ) -> None:
     paced = {**CONFIG, "speed": 3600 * 600.0, "max_restarts": 2}  # 600 events a second
     record = start_stream(store, LocalTransport(), settings, paced)
@@ -94,10 +119,11 @@ def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
     assert done.status == "completed", done.error
     assert [entry["reason"] for entry in done.restart_history or []] == ["crash"]
     assert done.result is not None and done.result["scored"] == EVENTS - 24 - 1
-    scores = {k: v for k, v in done.metrics.items() if "/" in k}
-    assert scores == unbroken()  # every model's every score: none twice, none lost
-    assert_rows_match(store, record.id, scores)  # a row per model and prediction, once
-    assert steps(store, record.id) == list(range(EVERY, EVENTS + 1, EVERY))  # each once
+    # Every model's every score, none twice, none lost (a role's last points stay when it
+    # ends: the last candidate's, here).
+    assert {k: done.metrics[k] for k in unbroken.scores} == unbroken.scores
+    assert_kept_once(store, record.id, unbroken)  # a row per model and prediction, once
+    assert_each_checkpoint_once(store, record.id)
     logs = [
         e.payload["message"] for e in store.list_events(experiment_id=record.id, kinds=["log"])
     ]
@@ -123,7 +149,7 @@ def test_a_bad_config_is_refused_naming_the_field(
 
 
 def test_scheduled_restarts_stop_at_an_event_and_lose_nothing(
-    store: Store, settings: Settings, real_data: object
+    store: Store, settings: Settings, unbroken: Unbroken
 ) -> None:
     paced = {**CONFIG, "speed": 3600 * 500.0, "restart_every": 1.0}  # 3 s of events
     record = start_stream(store, LocalTransport(), settings, paced)
@@ -138,6 +164,7 @@ def test_scheduled_restarts_stop_at_an_event_and_lose_nothing(
     reasons = [entry["reason"] for entry in done.restart_history or []]
     assert len(reasons) >= 2 and set(reasons) == {"schedule"}
     assert done.result is not None and done.result["scored"] == EVENTS - 24 - 1
-    assert {k: v for k, v in done.metrics.items() if "/" in k} == unbroken()
+    assert {k: done.metrics[k] for k in unbroken.scores} == unbroken.scores
+    assert_kept_once(store, record.id, unbroken)
     logged = steps(store, record.id)
     assert logged == sorted(set(logged)) and logged[-1] == EVENTS  # each position once

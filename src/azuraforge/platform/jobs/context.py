@@ -28,6 +28,7 @@ from azuraforge.platform.jobs.threads import KeptThreads
 from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome, check_metric_name
 from azuraforge.platform.store.states import FAILED
+from azuraforge.platform.store.streams import Answer
 
 _log = logging.getLogger(__name__)
 SPOOL_NAME = "spool.jsonl"
@@ -74,6 +75,9 @@ class StoreContext:
         self._checkpoint: dict[str, Any] | None = None
         self._outcomes: list[Outcome] = []
         """A stream's scored predictions, written with the pending checkpoint."""
+        self._changes: list[dict[str, Any]] = []
+        self._answers: list[Answer] = []
+        """A stream's loop steps and answers to triggers, written with it too."""
         self._covered = 0
         """How many of the buffered points the pending checkpoint comes after."""
         self._checkpointed = False
@@ -193,10 +197,13 @@ class StoreContext:
         process, before a restart), or ``None`` on its first start."""
         return self.store.load_checkpoint(self.lease.experiment_id)
 
-    def save_checkpoint(self, state: Mapping[str, Any], outcomes: Sequence[Outcome] = ()) -> None:
+    def save_checkpoint(
+        self, state: Mapping[str, Any], outcomes: Sequence[Outcome] = (),
+        changes: Sequence[Mapping[str, Any]] = (), answers: Sequence[Answer] = (),
+    ) -> None:  # fmt: skip
         """Keep ``state`` (a JSON object) as what the job resumes from after a restart, and
-        store a stream's ``outcomes`` (its predictions scored since its last checkpoint) with
-        it.
+        store a stream's ``outcomes`` (its predictions scored since its last checkpoint), the
+        ``changes`` of its loop and its ``answers`` to triggers since then, with it.
 
         Written by the flusher in the transaction of the points logged before it: a job
         resuming from it finds every one of those stored and none logged after it. Once a
@@ -216,6 +223,8 @@ class StoreContext:
         with self._lock:
             self._checkpoint, self._covered = copy, len(self._points)
             self._outcomes.extend(outcomes)
+            self._changes.extend(dict(change) for change in changes)
+            self._answers.extend(answers)
             self._checkpointed = True
         self._wake.set()
 
@@ -291,7 +300,8 @@ class StoreContext:
         with self._lock:
             buffered = bool(
                 self._points or self._lines or self._artifacts or self._progress
-                or self._outcomes or self._checkpoint is not None
+                or self._outcomes or self._changes or self._answers
+                or self._checkpoint is not None
             )  # fmt: skip
         return buffered or (self.spool.exists() and self.spool.stat().st_size > 0)
 
@@ -343,9 +353,10 @@ class StoreContext:
                 points = points[: self._covered]
             self._covered = 0
             writes = JobWrites(points, self._lines, self._artifacts, self._progress,
-                               self._checkpoint, self._outcomes)  # fmt: skip
+                               self._checkpoint, self._outcomes, self._changes,
+                               self._answers)  # fmt: skip
             self._lines, self._artifacts, self._progress, self._checkpoint = [], [], None, None
-            self._outcomes = []
+            self._outcomes, self._changes, self._answers = [], [], []
         return writes
 
     def _count_output(self, lines: Sequence[tuple[float, str, str]]) -> None:
@@ -377,6 +388,8 @@ class StoreContext:
             if self._checkpoint is None:
                 self._checkpoint = writes.checkpoint
             self._outcomes[:0] = writes.outcomes
+            self._changes[:0] = writes.changes
+            self._answers[:0] = writes.answers
             self._covered += len(writes.points)  # a newer checkpoint comes after these too
 
     def _spool_pending(self) -> None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.errors import DataFormatError
+from azuraforge.errors import ConflictError, DataFormatError
 from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
@@ -37,15 +38,20 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.metrics import Outcome
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
+from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
-from azuraforge.stream.direction import default_learners
-from azuraforge.stream.online import DirectionLoop, Scored, headline
+from azuraforge.stream.base import Classifier
+from azuraforge.stream.direction import baseline_rules, default_learners
+from azuraforge.stream.online import Scored, headline
+from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
 
 STREAM = "stream"
 """The job kind's name."""
 _PACE_SLICE = 0.2
 """Seconds a paced stream sleeps between two looks for a stop."""
+_TRIGGER_POLL = 1.0
+"""Seconds between two looks for a stream's pending triggers."""
 
 
 class StreamConfig(BaseModel):
@@ -60,8 +66,9 @@ class StreamConfig(BaseModel):
     )
     price_column: str = Field("close", description="The price whose direction is learned.")
     learner: Literal["logreg-sgd", "logreg-adam", "mlp"] = Field(
-        "logreg-adam", description="The online learner (the trivial rules run beside it)."
-    )
+        "logreg-adam", description="The first champion, an online learner (the trivial rules "
+        "run beside it); candidates are fresh ones of its kind unless a retrain names another."
+    )  # fmt: skip
     seed: int = Field(0, description="Seeds the learner.")
     horizon: int = Field(
         1, ge=1, le=10_000, description="Predict the direction this many events ahead."
@@ -81,6 +88,44 @@ class StreamConfig(BaseModel):
         None, ge=1.0, description="Seconds after which it restarts (at an event boundary)."
     )
     max_restarts: int = Field(5, ge=0, description="Crashes in a row before it fails.")
+    drift: Literal["adwin", "page-hinkley", "ddm"] | None = Field(
+        "adwin", description="The detector on the champion's errors whose alarm opens a "
+        "candidate (None: none)."
+    )  # fmt: skip
+    retrain_every: int | None = Field(
+        None, ge=1, description="Events after which a candidate opens if none did (None: no "
+        "schedule)."
+    )  # fmt: skip
+    warm: int = Field(
+        500, ge=1, le=100_000, description="The last outcomes a candidate learns before it "
+        "predicts."
+    )  # fmt: skip
+    alpha: float = Field(
+        0.05, gt=0, le=0.5, description="The promotion test's error rate (and the rollback "
+        "test's): the most chance of promoting a candidate that is no better."
+    )  # fmt: skip
+    floor: float = Field(
+        0.4, gt=0, lt=0.5, description="The tests compare log-losses of probabilities kept "
+        "in [floor, 1 - floor]."
+    )  # fmt: skip
+    margin: float = Field(
+        0.0, ge=0, le=0.1, description="How much lower (nats an event) a candidate's mean "
+        "loss must be to be promoted."
+    )  # fmt: skip
+    shadow_events: int = Field(
+        5000, ge=10, description="Events after which a candidate still undecided is dropped."
+    )
+    rollback_events: int = Field(
+        5000, ge=10, description="Events after a promotion during which rollback is armed."
+    )
+
+    def rules(self) -> ShadowRules:
+        """The loop's rules of this config."""
+        return ShadowRules(
+            drift=self.drift, every=self.retrain_every, warm=self.warm, alpha=self.alpha,
+            floor=self.floor, margin=self.margin, shadow_events=self.shadow_events,
+            rollback_events=self.rollback_events,
+        )  # fmt: skip
 
 
 def start_stream(
@@ -150,39 +195,101 @@ class StreamKind(JobKind):
 def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
     """Run the stream from its checkpoint (or its start) until its source ends,
     ``max_events``, or its job is asked to stop; its status and result (events, scored
-    predictions, scores)."""
-    loop = DirectionLoop(
-        default_learners(config.seed)[config.learner],
-        column=config.price_column,
-        horizon=config.horizon,
+    predictions, the champion's scores)."""
+    shadow = ShadowLoop(
+        lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
+        config.rules(), column=config.price_column, horizon=config.horizon,
         window=config.window,
-    )
+    )  # fmt: skip
     events = _events(config, ctx)
     state = ctx.load_checkpoint()
     if state is not None:
         for event in islice(events, state["events"]):
-            loop.warm(event)
-        loop.load_state_dict(state)
-        ctx.logger.info("resumed at event %d (%d predictions scored)", loop.events, loop.scored)
+            shadow.warm(event)
+        shadow.load_state_dict(state)
+        ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
+                        shadow.loop.scored)  # fmt: skip
     pace = _Pace(config.speed, ctx.should_stop)
-    status, started = COMPLETED, loop.events
-    saved = started  # the position of the last checkpoint
-    outcomes: list[Outcome] = []  # scored since then
+    triggers = _Triggers(ctx)
+    status, started = COMPLETED, shadow.events
+    saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
     for event in events:
-        if config.max_events is not None and loop.events >= config.max_events:
+        if config.max_events is not None and shadow.events >= config.max_events:
             break
         # Each process takes one event at least: a restart asked for while it re-read its
         # source (a restart_every shorter than that) still makes progress.
-        if loop.events > started and (ctx.should_stop() or not pace.wait(event)):
+        if shadow.events > started and (ctx.should_stop() or not pace.wait(event)):
             status = CANCELLED
             break
-        outcomes += _rows(loop.step(event))
-        if loop.events % config.checkpoint_every == 0:
-            saved = _save(loop, ctx, outcomes)
-            outcomes = []
-    if loop.events != saved:
-        _save(loop, ctx, outcomes)
-    return status, {"events": loop.events, "scored": loop.scored, **headline(loop.scores())}
+        scored, changes = shadow.step(event)
+        batch.outcomes += _rows(scored)
+        batch.changes += [_change_row(change) for change in changes]
+        for trigger in triggers.due():
+            batch.take(shadow, trigger)
+        if batch.changes or batch.answers or shadow.events % config.checkpoint_every == 0:
+            saved, batch = _save(shadow, ctx, batch), _Batch()
+    if shadow.events != saved:
+        _save(shadow, ctx, batch)
+    scores = shadow.scores()
+    return status, {"events": shadow.events, "scored": shadow.loop.scored,
+                    "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+
+
+LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", *baseline_rules())
+"""What a stream's learner or a retrain's candidate can be: a learner of the stream library
+or a trivial rule (a rule as a candidate asks whether it does better than the champion now)."""
+
+
+def make_learner(kind: str, seed: int) -> Classifier:
+    """A fresh learner of ``kind`` (one of :data:`LEARNERS`), seeded by ``seed``."""
+    if kind in baseline_rules():
+        return baseline_rules()[kind]
+    return default_learners(seed)[kind]
+
+
+class _Batch:
+    """What the stream did since its last checkpoint: scored predictions, the loop's
+    changes, its answers to triggers."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+        self.changes: list[dict[str, Any]] = []
+        self.answers: list[Answer] = []
+
+    def take(self, shadow: ShadowLoop, trigger: TriggerRecord) -> None:
+        """Carry out ``trigger`` on ``shadow``: its answer, and its change if it made one."""
+        who = {"actor": trigger.actor, "reason": trigger.reason}
+        try:
+            if trigger.action == "retrain":
+                change: Change | None = shadow.retrain(kind=trigger.learner, **who)
+            elif trigger.action == "promote":
+                change = shadow.promote(**who)
+            elif trigger.action == "rollback":
+                change = shadow.rollback(**who)
+            else:  # checkpoint: the save that follows is the answer
+                change = None
+        except ConflictError as e:
+            self.answers.append((trigger.id, REFUSED, shadow.events, str(e)))
+            return
+        if change is not None:
+            self.changes.append(_change_row(change, trigger.id))
+        message = f"{change.kind} {change.model}" if change else "checkpoint saved"
+        self.answers.append((trigger.id, DONE, shadow.events, message))
+
+
+class _Triggers:
+    """The stream's pending triggers, looked for at most once every :data:`_TRIGGER_POLL`
+    seconds (at an event boundary)."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx, self._next = ctx, 0.0
+
+    def due(self) -> list[TriggerRecord]:
+        now = time.monotonic()
+        if now < self._next:
+            return []
+        self._next = now + _TRIGGER_POLL
+        return self.ctx.store.list_triggers(self.ctx.lease.experiment_id, pending=True)
 
 
 def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
@@ -195,14 +302,20 @@ def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
     return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
 
 
-def _save(loop: DirectionLoop, ctx: StoreContext, outcomes: list[Outcome]) -> int:
+def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch) -> int:
     """The running scores and the counts of events and scored predictions as metric points,
-    then the loop's state as the checkpoint that comes after them, with the ``outcomes``
-    scored since the last one (stored as rows); the position saved."""
-    counts = {"events": float(loop.events), "scored": float(loop.scored)}
-    ctx.log_metrics({**loop.scores(), **counts}, step=loop.events)
-    ctx.save_checkpoint(loop.state_dict(), outcomes)
-    return loop.events
+    then the loop's state as the checkpoint that comes after them, with what it did since
+    the last one (scored predictions, changes, answers to triggers: stored as rows); the
+    position saved."""
+    counts = {"events": float(shadow.events), "scored": float(shadow.loop.scored)}
+    ctx.log_metrics({**shadow.scores(), **counts}, step=shadow.events)
+    ctx.save_checkpoint(shadow.state_dict(), batch.outcomes, batch.changes, batch.answers)
+    return shadow.events
+
+
+def _change_row(change: Change, trigger_id: int | None = None) -> dict[str, Any]:
+    """``change`` as a row of the stream's lineage."""
+    return {**asdict(change), "trigger_id": trigger_id}
 
 
 def _rows(scored: list[Scored]) -> list[Outcome]:

@@ -34,6 +34,7 @@ from azuraforge.platform.store.records import (
     TrialRunRecord,
 )
 from azuraforge.platform.store.registry import RegistryStore
+from azuraforge.platform.store.streams import ChangeRecord, StreamStore, TriggerRecord
 from azuraforge.platform.store.studies import StudyStore
 from azuraforge.platform.store.study_trials import StudyTrialStore
 
@@ -46,6 +47,7 @@ class Store(
     RegistryStore,
     StudyStore,
     StudyTrialStore,
+    StreamStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -87,6 +89,7 @@ __all__ = [
     "DEFAULT_PROJECT",
     "AliasMoveRecord",
     "ArtifactRecord",
+    "ChangeRecord",
     "EventRecord",
     "ExperimentQuery",
     "ExperimentRecord",
@@ -103,6 +106,7 @@ __all__ = [
     "StudyRecord",
     "TrialRow",
     "TrialRunRecord",
+    "TriggerRecord",
     "check_schema",
     "create_if_empty",
     "head_revision",

@@ -29,6 +29,7 @@ from azuraforge.platform.store.records import (
     Lease,
     MetricSummaryRecord,
 )
+from azuraforge.platform.store.streams import Answer, write_stream_steps
 
 MAX_METRIC_NAME = 200
 Point = tuple[str, int, float, float]
@@ -59,10 +60,14 @@ class JobWrites:
     """The job's state to resume from (a JSON object), saved after these points."""
     outcomes: Sequence[Outcome] = ()
     """A stream's predictions scored since its last checkpoint (they come with the next)."""
+    changes: Sequence[dict[str, Any]] = ()
+    """The steps of a stream's loop since its last checkpoint (rows of ``stream_changes``)."""
+    answers: Sequence[Answer] = ()
+    """The stream's triggers it took since its last checkpoint."""
 
     def __bool__(self) -> bool:
         written = self.points or self.lines or self.artifacts or self.progress or self.outcomes
-        return bool(written) or self.checkpoint is not None
+        return bool(written or self.changes or self.answers) or self.checkpoint is not None
 
     def check(self) -> None:
         """Raise :class:`InvalidParameterError` for what the store cannot keep (a metric's
@@ -332,6 +337,8 @@ def write_buffered(
         _add_artifact(connection, project_id, experiment_id, path, size, is_dir)
     if writes.outcomes:
         _insert_outcomes(connection, experiment_id, writes.outcomes)
+    if writes.changes or writes.answers:
+        write_stream_steps(connection, experiment_id, writes.changes, writes.answers)
     if writes.progress is not None:
         done, total, message = writes.progress
         progress = {"progress": _fraction(done, total), "done": done, "total": total,

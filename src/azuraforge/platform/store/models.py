@@ -150,6 +150,48 @@ class StreamOutcome(Base):
     loss: Mapped[float] = mapped_column(Float)
 
 
+class StreamChange(Base):
+    """One step of a stream's loop, its lineage: a drift, a candidate opened, promoted,
+    ended or rolled back (``kind``), at an event (its index and time), about a model and the
+    champion it was compared with (``other``), with the test's ``evidence``, by ``actor``
+    for ``reason`` (and the trigger that asked for it, if one did)."""
+
+    __tablename__ = "stream_changes"
+    __table_args__ = (Index("ix_stream_changes_experiment_event", "experiment_id", "event"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    event: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str] = mapped_column(String(100))
+    other: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    trigger_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class StreamTrigger(Base):
+    """A manual trigger of a stream (``retrain``, ``promote``, ``rollback``, ``checkpoint``),
+    asked by ``actor`` for ``reason``: ``pending`` until the stream takes it at an event
+    boundary, then ``done`` or ``refused`` (``message`` says why), at ``event``."""
+
+    __tablename__ = "stream_triggers"
+    __table_args__ = (Index("ix_stream_triggers_experiment_status", "experiment_id", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    learner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    event: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 class MetricSummary(Base):
     """The last, lowest and highest value of one metric of one run: what lists sort by."""
 

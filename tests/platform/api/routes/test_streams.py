@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.testing.streams import write_shifted_csv
 
-CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200}
+CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
 
 def test_a_stream_started_runs_and_reads_back(
@@ -26,13 +27,15 @@ def test_a_stream_started_runs_and_reads_back(
     Worker(settings, store).run_next()
     done = client.get(f"/api/v1/streams/{stream['id']}").json()
     assert (done["status"], done["events"], done["scored"]) == ("completed", 600, 600 - 24 - 1)
-    assert 0 < done["scores"]["model/accuracy"] < 1 and "always up/log_loss" in done["scores"]
+    assert 0 < done["scores"]["champion/accuracy"] < 1
+    assert "always up/log_loss" in done["scores"]
     assert done["restarts"] == 0 and done["restart_history"] == []
-    curve = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys=model/accuracy").json()
-    assert curve["metrics"]["model/accuracy"]["steps"] == [200, 400, 600]
+    curve = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys=events").json()
+    assert curve["metrics"]["events"]["steps"] == [200, 400, 600]
     whole = client.get(f"/api/v1/streams/{stream['id']}/scores").json()["models"]
-    assert whole["model"]["predictions"] == 575
-    assert whole["model"]["accuracy"] == pytest.approx(done["scores"]["model/accuracy"])
+    assert whole["logreg-adam-1"]["predictions"] == 575
+    champion = done["scores"]["champion/accuracy"]
+    assert whole["logreg-adam-1"]["accuracy"] == pytest.approx(champion)
     window = client.get(f"/api/v1/streams/{stream['id']}/scores?start=100&end=300").json()
     assert {m["predictions"] for m in window["models"].values()} == {200}
     backwards = client.get(f"/api/v1/streams/{stream['id']}/scores?start=300&end=100")
@@ -84,3 +87,66 @@ def test_a_csv_without_the_price_column_is_refused_naming_its_columns(
     assert blank.status_code == 422 and blank.json()["error"]["details"][0]["loc"] == [
         "config", "source"]  # fmt: skip
     assert str(settings.data_dir) not in blank.text
+
+
+def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    write_shifted_csv(settings.data_dir / "shift.csv", 6000, 3000, keep=0.8, seed=0)
+    config = {"source": "shift.csv", "warm": 200}
+    stream = client.post("/api/v1/streams", json={"config": config}).json()
+    Worker(settings, store).run_next()
+    lineage = client.get(f"/api/v1/streams/{stream['id']}/lineage").json()
+    promotions = [c for c in lineage if c["kind"] == "promote"]
+    assert promotions, lineage
+    assert all(c["evidence"]["evidence"] >= 1 / 0.05 and c["actor"] == "loop" for c in promotions)
+    after = [c for c in lineage if c["event"] >= 3000]  # the shift's: drift, candidate, promote
+    assert [c["kind"] for c in after[:3]] == ["drift", "candidate", "promote"], lineage
+    drift, candidate, promoted = after[:3]
+    assert drift["model"] == candidate["other"] == promoted["other"]
+    assert candidate["reason"] == "drift" and promoted["model"] == candidate["model"]
+    assert promoted["event"] - 3000 < 300  # within a few hundred events of the shift
+    done = client.get(f"/api/v1/streams/{stream['id']}").json()
+    assert done["scores"]["champion/accuracy"] > done["scores"]["opposite of last/accuracy"]
+    standing = client.get(f"/api/v1/streams/{stream['id']}/candidates").json()
+    moves = [c for c in lineage if c["kind"] in ("promote", "rollback")]
+    assert standing["roles"]["champion"] == moves[-1]["model"] == done["champion"]
+    only = client.get(f"/api/v1/streams/{stream['id']}/lineage?kind=promote").json()
+    assert only == promotions
+
+
+def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    write_shifted_csv(settings.data_dir / "momentum.csv", 2000, 10_000, keep=0.8, seed=1)
+    config = {"source": "momentum.csv", "drift": None, "max_events": 2000}
+    stream = client.post("/api/v1/streams", json={"config": config}).json()
+    url = f"/api/v1/streams/{stream['id']}/triggers"
+    asked = [
+        {"action": "rollback", "actor": "ana", "reason": "nothing to roll back yet"},
+        {"action": "retrain", "learner": "opposite of last", "actor": "ana", "reason": "try"},
+        {"action": "promote", "actor": "ana", "reason": "forced, on purpose"},
+    ]
+    for body in asked:
+        assert client.post(url, json=body).status_code == 202
+    Worker(settings, store).run_next()  # takes them at its first event
+    answers = client.get(url).json()
+    assert [t["status"] for t in answers] == ["refused", "done", "done"]
+    assert "rollback is armed only after a promotion" in answers[0]["message"]
+    lineage = client.get(f"/api/v1/streams/{stream['id']}/lineage").json()
+    assert [c["kind"] for c in lineage] == ["candidate", "promote", "rollback"]
+    candidate, promoted, rolled_back = lineage
+    assert candidate["model"] == "opposite of last-2" and candidate["actor"] == "ana"
+    assert (promoted["actor"], promoted["reason"]) == ("ana", "forced, on purpose")
+    assert promoted["trigger_id"] == answers[2]["id"]
+    assert rolled_back["actor"] == "loop" and rolled_back["model"] == "logreg-adam-1"
+    assert rolled_back["other"] == "opposite of last-2"
+    assert rolled_back["evidence"]["evidence"] >= 20
+    standing = client.get(f"/api/v1/streams/{stream['id']}/candidates").json()
+    assert standing == {"roles": {"champion": "logreg-adam-1"},
+                        "kinds": {"logreg-adam-1": "logreg-adam"}, "tests": {}}  # fmt: skip
+    ended = client.post(url, json={"action": "checkpoint"})
+    assert ended.status_code == 409 and "already ended" in ended.text
+    bad = client.post(url, json={"action": "explode"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["loc"] == ["body", "action"]

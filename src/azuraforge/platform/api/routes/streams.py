@@ -6,7 +6,7 @@ A stream is a job of the kind ``stream``; its curves, logs and events are those 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
@@ -21,9 +21,10 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.streams import STREAM, StreamConfig, start_stream
+from azuraforge.platform.services.streams import LEARNERS, STREAM, StreamConfig, start_stream
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
+from azuraforge.stream.shadow import CHANGE_KINDS, standing
 
 router = APIRouter(prefix="/streams", tags=["streams"])
 ERRORS = error_responses()
@@ -52,9 +53,14 @@ class StreamPublic(BaseModel):
     events: int = Field(description="Events taken, as of its last checkpoint.")
     scored: int = Field(description="Predictions scored, as of its last checkpoint.")
     restarts: int = Field(description="Times the kernel restarted it.")
+    champion: str | None = Field(
+        description="The champion's name once it ended (GET /streams/{id}/candidates while it "
+        "runs)."
+    )
     scores: dict[str, float] = Field(
-        description="As of its last checkpoint: each model's (the learner's, 'model', and the "
-        "trivial rules') accuracy and log-loss, cumulative and recent ('model/accuracy')."
+        description="As of its last checkpoint: by role (champion, candidate, previous) and "
+        "for each trivial rule, the accuracy and log-loss, cumulative and recent "
+        "('champion/accuracy'), and the running tests' evidence ('candidate/evidence')."
     )
     created_at: float
     started_at: float | None
@@ -68,6 +74,7 @@ class StreamPublic(BaseModel):
             id=record.id, name=record.name, status=record.status,
             source=str(record.config.get("source")), learner=str(record.config.get("learner")),
             worker=record.worker, events=int(metrics.pop("events", 0)),
+            champion=(record.result or {}).get("champion"),
             scored=int(metrics.pop("scored", 0)), restarts=len(record.restart_history or []),
             scores=metrics, created_at=record.created_at, started_at=record.started_at,
             finished_at=record.finished_at, error=record.error,
@@ -101,8 +108,80 @@ class StreamScores(BaseModel):
     start: int = Field(description="The first event of the window (by its index).")
     end: int | None = Field(description="The event after the window (None: to the last).")
     models: dict[str, ModelScores] = Field(
-        description="By model: the learner ('model') and the trivial rules."
+        description="By model: each learner by its name ('logreg-adam-1') and the trivial rules."
     )
+
+
+class TestPublic(BaseModel):
+    """A running paired test: pairs of losses seen, the mean difference (champion's minus
+    the other's), and the two wealths (the other is taken at 1 / alpha, the champion kept at
+    the same for ``against``)."""
+
+    state: str = Field(description="running, promote, keep or undecided.")
+    events: int
+    mean_difference: float
+    evidence: float
+    against: float
+
+
+class Candidates(BaseModel):
+    """Who is champion, who is in shadow, and the tests running, as of the last checkpoint."""
+
+    roles: dict[str, str] = Field(
+        description="Role (champion, candidate, previous) to the learner's name."
+    )
+    kinds: dict[str, str] = Field(description="Each learner's kind, by name.")
+    tests: dict[str, TestPublic] = Field(
+        description="By the role judged: 'candidate' (promotion), 'previous' (rollback)."
+    )
+
+
+class ChangePublic(BaseModel):
+    """A step of the stream's loop: its lineage."""
+
+    id: int
+    kind: str = Field(
+        description="drift, candidate, promote, keep, undecided, rollback or disarm."
+    )
+    event: int = Field(description="The event (index) it came at.")
+    time: float = Field(description="That event's time.")
+    model: str = Field(description="The learner it is about.")
+    other: str | None = Field(description="The champion it was compared with or replaced.")
+    evidence: dict[str, float] = Field(description="The test's figures, or the detector's.")
+    actor: str = Field(description="'loop', or who triggered it.")
+    reason: str
+    trigger_id: int | None
+    created_at: float
+
+
+class TriggerCreate(RequestBody):
+    """A manual trigger, carried out at the stream's next event boundary."""
+
+    action: Literal["retrain", "promote", "rollback", "checkpoint"] = Field(
+        description="retrain: open a candidate now; promote: make the candidate champion now "
+        "(rollback stays armed); rollback: bring the previous champion back; checkpoint: save "
+        "one now."
+    )
+    learner: Literal[LEARNERS] | None = Field(  # type: ignore[valid-type]
+        None, description="A retrain's learner (default: the champion's kind)."
+    )
+    actor: str = Field("api", min_length=1, max_length=100, description="Who asks.")
+    reason: str = Field("", max_length=500, description="Why; kept with the change.")
+
+
+class TriggerPublic(BaseModel):
+    """A trigger and what came of it."""
+
+    id: int
+    action: str
+    learner: str | None
+    actor: str
+    reason: str
+    status: str = Field(description="pending, done or refused.")
+    event: int | None = Field(description="The event it was taken at.")
+    message: str = Field(description="What was done, or why it was refused.")
+    created_at: float
+    answered_at: float | None
 
 
 class StreamsPublic(BaseModel):
@@ -182,6 +261,64 @@ def get_scores(
         for model, (n, accuracy, loss) in found.items()
     }
     return StreamScores(start=start, end=end, models=models)
+
+
+@router.get("/{stream_id}/candidates", response_model=Candidates, responses=ERRORS)
+def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
+    """The champion, the candidate in shadow and the previous champion while rollback is
+    armed, with their tests' running state, as of the stream's last checkpoint (409 before
+    its first)."""
+    record = _stream(store, stream_id)
+    state = store.load_checkpoint(stream_id)
+    if state is None:
+        raise ConflictError(f"stream {stream_id} saved no checkpoint yet; ask again soon")
+    return Candidates.model_validate(
+        standing(state, StreamConfig.model_validate(record.config).rules())
+    )
+
+
+@router.get("/{stream_id}/lineage", response_model=list[ChangePublic], responses=ERRORS)
+def get_lineage(
+    stream_id: StreamId,
+    store: StoreDep,
+    kind: Annotated[
+        list[Literal[CHANGE_KINDS]] | None,  # type: ignore[valid-type]
+        Query(description="Only these kinds (repeat the parameter)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[ChangePublic]:
+    """The stream's lineage, oldest first: each drift, candidate, promotion (the champion
+    alias moved, with the test's evidence), candidate ended, rollback and disarm, as of its
+    last checkpoint."""
+    _stream(store, stream_id)
+    changes = store.list_changes(stream_id, kinds=kind or (), limit=limit)
+    return [ChangePublic.model_validate(change, from_attributes=True) for change in changes]
+
+
+@router.post(
+    "/{stream_id}/triggers",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TriggerPublic,
+    responses=ERRORS,
+)
+def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) -> TriggerPublic:
+    """Ask a stream for a retrain, a promotion, a rollback or a checkpoint; it is taken at
+    the stream's next event boundary (within a second of a running stream's events) and its
+    answer (done, or refused saying why) is read back with GET. 409 once the stream ended."""
+    found = _stream(store, stream_id)
+    if found.status in FINISHED_STATES:
+        raise ConflictError(f"stream {stream_id} already ended as {found.status}; start it again")
+    trigger = store.add_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
+                                reason=body.reason)  # fmt: skip
+    return TriggerPublic.model_validate(trigger, from_attributes=True)
+
+
+@router.get("/{stream_id}/triggers", response_model=list[TriggerPublic], responses=ERRORS)
+def list_triggers(stream_id: StreamId, store: StoreDep) -> list[TriggerPublic]:
+    """The stream's triggers, oldest first, with their answers."""
+    _stream(store, stream_id)
+    found = store.list_triggers(stream_id)
+    return [TriggerPublic.model_validate(trigger, from_attributes=True) for trigger in found]
 
 
 @router.post(

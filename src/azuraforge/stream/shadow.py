@@ -1,0 +1,426 @@
+"""The champion and its challengers on a live stream: drift on the champion's errors, a
+schedule or a hand opens a **candidate**, which predicts in shadow on the same events and
+replaces the champion only when a :class:`~azuraforge.stream.promotion.PairedTest` on their
+per-event losses says it is better, at the stated error rate, however often it is read.
+After a promotion the old champion stays in shadow and **rollback is armed**: the same test,
+the other way round, brings it back if it does better than the new one on the events that
+follow; once that test ends otherwise, the old champion is dropped.
+
+:class:`ShadowLoop` runs this on a :class:`~azuraforge.stream.online.DirectionLoop`: each
+learner has a name (``mlp-1``, ``mlp-2``...) under which its predictions are scored and
+stored; the roles ``champion``, ``candidate`` and ``previous`` point at names. Every step
+of the loop is a :class:`Change` (what, at which event, about which models, with the test's
+evidence, by whom and why): the stream's lineage. The whole of it, tests and detector
+included, is a JSON state to resume from between any two events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.stream.base import Classifier, Event
+from azuraforge.stream.drift import ADWIN, DDM, DriftDetector, PageHinkley
+from azuraforge.stream.online import DirectionLoop, Scored, log_loss
+from azuraforge.stream.promotion import (
+    KEEP,
+    PROMOTE,
+    RUNNING,
+    Decision,
+    PairedTest,
+    log_loss_bound,
+)
+
+CHAMPION, CANDIDATE, PREVIOUS = "champion", "candidate", "previous"
+"""The roles: the model whose predictions are served; the one in shadow that may replace it;
+the champion before the last promotion, kept while rollback is armed."""
+DETECTORS: dict[str, Callable[[], DriftDetector]] = {
+    "adwin": lambda: ADWIN(),
+    "page-hinkley": lambda: PageHinkley(delta=0.05, threshold=25.0, alpha=1.0),
+    "ddm": lambda: DDM(),
+}
+"""The drift detectors on the champion's errors (log-losses; 0/1 errors for DDM), with the
+settings whose false alarms and delays docs/hub.md gives."""
+CHANGE_KINDS = ("drift", "candidate", "promote", "keep", "undecided", "rollback", "disarm")
+"""The kinds of :class:`Change`."""
+LOOP = "loop"
+"""The actor of the changes the loop makes by itself."""
+
+
+@dataclass(frozen=True)
+class ShadowRules:
+    """When candidates open and how they are judged.
+
+    Parameters
+    ----------
+    drift
+        The detector on the champion's errors whose alarm opens a candidate (``None``: none).
+    every
+        Events after which a candidate opens if none did (``None``: no schedule).
+    warm
+        The last outcomes a candidate learns before it predicts.
+    alpha
+        The promotion test's error rate (and the rollback test's).
+    floor
+        The tests compare log-losses of probabilities kept in [floor, 1 - floor].
+    margin
+        How much lower a candidate's mean loss must be to be promoted.
+    shadow_events
+        Pairs after which a candidate still undecided is dropped.
+    rollback_events
+        Pairs after which an undecided rollback test is disarmed (the old champion dropped).
+    """
+
+    drift: str | None = "adwin"
+    every: int | None = None
+    warm: int = 500
+    alpha: float = 0.05
+    floor: float = 0.4
+    margin: float = 0.0
+    shadow_events: int = 5000
+    rollback_events: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.drift is not None and self.drift not in DETECTORS:
+            raise InvalidParameterError(
+                f"ShadowRules: drift must be one of {', '.join(DETECTORS)} or None, got "
+                f"{self.drift!r}"
+            )
+        for name in ("every", "warm", "shadow_events", "rollback_events"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InvalidParameterError(
+                    f"ShadowRules: {name} must be an int >= 1, got {value!r}"
+                )
+        self.test(self.shadow_events)  # alpha, floor and margin checked by the test
+
+    def test(self, max_events: int) -> PairedTest:
+        """A paired test by these rules."""
+        bound = log_loss_bound(self.floor)
+        return PairedTest(alpha=self.alpha, bound=bound, margin=self.margin, max_events=max_events)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of the loop's lineage: ``kind`` (``drift``, ``candidate``, ``promote``,
+    ``keep``, ``undecided``, ``rollback``, ``disarm``) at the event of index ``event`` and
+    time ``time``, about ``model`` (and ``other``, the champion it was compared with or
+    replaced), with its evidence, by ``actor`` for ``reason``."""
+
+    kind: str
+    event: int
+    time: float
+    model: str
+    other: str | None = None
+    evidence: dict[str, float] = field(default_factory=dict)
+    actor: str = LOOP
+    reason: str = ""
+
+
+class ShadowLoop:
+    """Test-then-train of a champion, its candidates and the trivial rules on the next
+    direction of ``column``, with the loop of :class:`ShadowRules` deciding who is champion.
+
+    Parameters
+    ----------
+    make
+        Builds a fresh learner of a kind, given its number (``make("mlp", 2)`` for
+        ``mlp-2``: a seed of its own); a candidate is one of these.
+    kind
+        The first champion's kind (and a retrain's, unless one is named).
+    rules
+        When candidates open and how they are judged.
+    column, horizon, window
+        As :class:`~azuraforge.stream.online.DirectionLoop`'s.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[str, int], Classifier],
+        kind: str,
+        rules: ShadowRules | None = None,
+        *,
+        column: str = "close",
+        horizon: int = 1,
+        window: int = 1000,
+    ) -> None:
+        self.make, self.rules = make, rules or ShadowRules()
+        first = f"{kind}-1"
+        self.loop = DirectionLoop(
+            make(kind, 1), name=first, column=column, horizon=horizon, window=window,
+            examples=self.rules.warm,
+        )  # fmt: skip
+        self.roles: dict[str, str] = {CHAMPION: first}
+        self.kinds: dict[str, str] = {first: kind}
+        """Every learner's kind, by name, to build it again on a resume."""
+        self.made = 1
+        """Learners made so far (the next is named after this count)."""
+        self.detector = DETECTORS[self.rules.drift]() if self.rules.drift else None
+        self.test: PairedTest | None = None
+        """The promotion test of the candidate in shadow."""
+        self.watch: PairedTest | None = None
+        """The rollback test, armed after a promotion: the old champion as its candidate."""
+        self.since = 0
+        """Events since the last candidate opened (or the start): the schedule's clock."""
+        self._at = (-1, 0.0)
+
+    @property
+    def events(self) -> int:
+        """Events taken so far."""
+        return self.loop.events
+
+    @property
+    def champion(self) -> str:
+        """The champion's name."""
+        return self.roles[CHAMPION]
+
+    def warm(self, event: Event) -> None:
+        """As :meth:`DirectionLoop.warm`: an event taken before the state to be loaded."""
+        self.loop.warm(event)
+
+    def step(self, event: Event) -> tuple[list[Scored], list[Change]]:
+        """Take the next event: the predictions scored on it, and the loop's changes (a
+        drift, a candidate opened, promoted or ended, a rollback) it brought."""
+        scored = self.loop.step(event)
+        self._at = (self.loop.events - 1, event.time)
+        self.since += 1
+        changes: list[Change] = []
+        for one in scored:
+            changes += self._judge(one)
+        every = self.rules.every
+        if every is not None and self.since >= every and self._open_to_candidates():
+            changes.append(self._open(self.kinds[self.champion], LOOP, "schedule"))
+        return scored, changes
+
+    def _judge(self, scored: Scored) -> list[Change]:
+        """Feed one outcome to the drift detector and the tests; what they decided."""
+        changes: list[Change] = []
+        champion = self.champion
+        if champion not in scored.probabilities:  # made before it was champion
+            return changes
+        if self.detector is not None:
+            wrong = float((scored.probabilities[champion] >= 0.5) != scored.up)
+            self.detector.update(wrong if self.rules.drift == "ddm" else scored.losses[champion])
+            if self.detector.drift_detected:
+                changes += self._drift()
+        for role, test in ((CANDIDATE, self.test), (PREVIOUS, self.watch)):
+            other = self.roles.get(role)
+            if test is None or other not in scored.probabilities:
+                continue
+            pair = (self._loss(scored, champion), self._loss(scored, str(other)))
+            decision = test.update(*pair)
+            if decision.state != RUNNING:
+                end = self._end_shadow if role == CANDIDATE else self._end_watch
+                changes.append(end(decision))
+        return changes
+
+    def _loss(self, scored: Scored, name: str) -> float:
+        """``name``'s loss on ``scored`` as the tests compare it (probabilities kept by the
+        floor)."""
+        return log_loss(scored.probabilities[name], scored.up, self.rules.floor)
+
+    def _drift(self) -> list[Change]:
+        assert self.detector is not None
+        evidence = {"detections": float(self.detector.n_detections)}
+        drift = self._change("drift", self.champion, evidence=evidence)
+        if not self._open_to_candidates():
+            return [drift]
+        return [drift, self._open(self.kinds[self.champion], LOOP, "drift")]
+
+    def _open_to_candidates(self) -> bool:
+        """A candidate may open: none is in shadow and no rollback is armed."""
+        return CANDIDATE not in self.roles and PREVIOUS not in self.roles
+
+    def _open(self, kind: str, actor: str, reason: str) -> Change:
+        """A fresh learner of ``kind``, warmed on the kept outcomes, as the candidate."""
+        self.made += 1
+        name = f"{kind}-{self.made}"
+        self.loop.add(name, self.make(kind, self.made))
+        self.kinds[name], self.roles[CANDIDATE] = kind, name
+        self.test, self.since = self.rules.test(self.rules.shadow_events), 0
+        return self._change("candidate", name, self.champion, actor=actor, reason=reason)
+
+    def _end_shadow(self, decision: Decision) -> Change:
+        """The promotion test decided: promote the candidate, or drop it."""
+        if decision.state == PROMOTE:
+            return self._promote(_numbers(decision), LOOP, "the paired test")
+        candidate = self.roles.pop(CANDIDATE)
+        self._drop(candidate)
+        self.test = None
+        reason = "worse than the champion" if decision.state == KEEP else "no decision in time"
+        return self._change(decision.state, candidate, self.champion, _numbers(decision),
+                            reason=reason)  # fmt: skip
+
+    def _promote(self, evidence: dict[str, float], actor: str, reason: str) -> Change:
+        old, new = self.champion, self.roles.pop(CANDIDATE)
+        if PREVIOUS in self.roles:  # a promotion by hand while rollback was armed
+            self._drop(self.roles.pop(PREVIOUS))
+        self.roles[CHAMPION], self.roles[PREVIOUS] = new, old
+        self.test, self.watch = None, self.rules.test(self.rules.rollback_events)
+        return self._change("promote", new, old, evidence, actor, reason)
+
+    def _end_watch(self, decision: Decision) -> Change:
+        """The rollback test decided: bring the old champion back, or drop it."""
+        if decision.state == PROMOTE:
+            return self._rollback(_numbers(decision), LOOP, "the old champion did better")
+        previous = self.roles.pop(PREVIOUS)
+        self._drop(previous)
+        self.watch = None
+        reason = "no worse than the old champion" if decision.state == KEEP else "no decision"
+        return self._change("disarm", self.champion, previous, _numbers(decision), reason=reason)
+
+    def _rollback(self, evidence: dict[str, float], actor: str, reason: str) -> Change:
+        failed, back = self.champion, self.roles.pop(PREVIOUS)
+        self.roles[CHAMPION] = back
+        self._drop(failed)
+        self.watch = None
+        return self._change("rollback", back, failed, evidence, actor, reason)
+
+    def _drop(self, name: str) -> None:
+        self.loop.remove(name)
+        del self.kinds[name]
+
+    def _change(
+        self, kind: str, model: str, other: str | None = None,
+        evidence: dict[str, float] | None = None, actor: str = LOOP, reason: str = "",
+    ) -> Change:  # fmt: skip
+        event, when = self._at
+        return Change(kind, event, when, model, other, evidence or {}, actor, reason)
+
+    # By hand ------------------------------------------------------------------------------
+    def retrain(self, *, kind: str | None = None, actor: str, reason: str = "") -> Change:
+        """Open a candidate of ``kind`` (the champion's by default) now.
+
+        Raises
+        ------
+        ConflictError
+            If a candidate is in shadow or rollback is armed (say which).
+        """
+        if CANDIDATE in self.roles:
+            raise ConflictError(
+                f"candidate {self.roles[CANDIDATE]} is in shadow already; promote it or "
+                "wait for its test"
+            )
+        if PREVIOUS in self.roles:
+            raise ConflictError(
+                f"rollback to {self.roles[PREVIOUS]} is armed; roll back or wait for its test"
+            )
+        return self._open(kind or self.kinds[self.champion], actor, reason)
+
+    def promote(self, *, actor: str, reason: str = "") -> Change:
+        """Make the candidate champion now, whatever its test says (rollback is armed as
+        after any promotion); the change carries the test's evidence so far.
+
+        Raises
+        ------
+        ConflictError
+            If no candidate is in shadow.
+        """
+        if self.test is None:
+            raise ConflictError("no candidate is in shadow; open one with a retrain first")
+        return self._promote(_numbers(self.test.decision), actor, reason)
+
+    def rollback(self, *, actor: str, reason: str = "") -> Change:
+        """Bring the previous champion back now.
+
+        Raises
+        ------
+        ConflictError
+            If rollback is not armed (no promotion since, or its test ended).
+        """
+        if self.watch is None:
+            raise ConflictError(
+                "no previous champion is kept: rollback is armed only after a promotion, "
+                "until its test ends"
+            )
+        return self._rollback(_numbers(self.watch.decision), actor, reason)
+
+    # Reading ------------------------------------------------------------------------------
+    def scores(self) -> dict[str, float]:
+        """The scores of :meth:`DirectionLoop.scores` by role (``champion/accuracy``: the
+        champion's own, on its predictions) and of the trivial rules, with the tests'
+        running evidence (``candidate/evidence``, ``previous/evidence``)."""
+        roles = {name: role for role, name in self.roles.items()}
+        found = {}
+        for key, value in self.loop.scores().items():
+            name, score = key.split("/", 1)
+            if name in roles:
+                found[f"{roles[name]}/{score}"] = value
+            elif name not in self.kinds:  # a trivial rule
+                found[key] = value
+        for role, test in ((CANDIDATE, self.test), (PREVIOUS, self.watch)):
+            if test is not None and test.decision.events:
+                found[f"{role}/evidence"] = test.decision.evidence
+        return found
+
+    # State --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The loop's state (:meth:`DirectionLoop.state_dict`) with the roles, the kinds,
+        the detector's and the tests' states under ``"shadow"``."""
+        return {
+            **self.loop.state_dict(),
+            "shadow": {
+                "roles": self.roles,
+                "kinds": self.kinds,
+                "made": self.made,
+                "since": self.since,
+                "at": list(self._at),
+                "detector": self.detector.state_dict() if self.detector else None,
+                "test": self.test.state_dict() if self.test else None,
+                "watch": self.watch.state_dict() if self.watch else None,
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from :meth:`state_dict`, after :meth:`warm` took the ``state["events"]``
+        events before (a loop made with the same arguments)."""
+        shadow = state["shadow"]
+        for name, kind in shadow["kinds"].items():
+            if name not in self.loop.models:
+                number = int(name.rsplit("-", 1)[1])
+                self.loop.add(name, self.make(kind, number))  # its state is loaded below
+        for name in set(self.kinds) - set(shadow["kinds"]):
+            self.loop.remove(name)
+        self.loop.load_state_dict({k: v for k, v in state.items() if k != "shadow"})
+        self.roles, self.kinds = dict(shadow["roles"]), dict(shadow["kinds"])
+        self.made, self.since = int(shadow["made"]), int(shadow["since"])
+        self._at = (int(shadow["at"][0]), float(shadow["at"][1]))
+        if self.detector is not None and shadow["detector"] is not None:
+            self.detector.load_state_dict(shadow["detector"])
+        self.test = self._test(shadow["test"], self.rules.shadow_events)
+        self.watch = self._test(shadow["watch"], self.rules.rollback_events)
+
+    def _test(self, state: dict[str, Any] | None, max_events: int) -> PairedTest | None:
+        if state is None:
+            return None
+        test = self.rules.test(max_events)
+        test.load_state_dict(state)
+        return test
+
+
+def _numbers(decision: Decision) -> dict[str, float]:
+    """A test's decision as the evidence of a change."""
+    return {
+        "events": float(decision.events),
+        "mean_difference": decision.mean_difference,
+        "evidence": decision.evidence if math.isfinite(decision.evidence) else 1e300,
+        "against": decision.against if math.isfinite(decision.against) else 1e300,
+    }
+
+
+def standing(state: Mapping[str, Any], rules: ShadowRules) -> dict[str, Any]:
+    """Where a loop saved as ``state`` (a stream's checkpoint) with ``rules`` stands: the
+    roles, each learner's kind, and each running test's decision so far, by the role it
+    judges (``candidate``: the promotion test; ``previous``: the rollback test)."""
+    shadow = state["shadow"]
+    tests = {}
+    for role, key, most in ((CANDIDATE, "test", rules.shadow_events),
+                            (PREVIOUS, "watch", rules.rollback_events)):  # fmt: skip
+        if shadow[key] is not None:
+            test = rules.test(most)
+            test.load_state_dict(shadow[key])
+            tests[role] = {**_numbers(test.decision), "state": test.decision.state}
+    return {"roles": dict(shadow["roles"]), "kinds": dict(shadow["kinds"]), "tests": tests}
