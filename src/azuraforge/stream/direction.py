@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from azuraforge.errors import DataFormatError
+from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.stream.agents import QLearningAgent
 from azuraforge.stream.backtest import SECONDS_PER_YEAR, Backtest, backtest, periods_per_year
@@ -62,6 +62,27 @@ def baseline_rules() -> dict[str, Classifier]:
         "opposite of last": LastLabel(flip=True),
         "majority so far": Majority(),
     }
+
+
+LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "always up", "same as last",
+            "opposite of last", "majority so far")  # fmt: skip
+"""What :func:`make_learner` makes: a learner of :func:`default_learners` (the ensemble
+aside) or a trivial rule (a rule as a stream's candidate asks whether it does better than the
+champion now)."""
+
+
+def make_learner(kind: str, seed: int = 0) -> Classifier:
+    """A fresh learner of ``kind`` (one of :data:`LEARNERS`), seeded by ``seed``.
+
+    >>> make_learner("always up").predict_proba_one({})
+    {True: 1.0, False: 0.0}
+    """
+    if kind not in LEARNERS:
+        raise InvalidParameterError(
+            f"make_learner: kind must be one of {', '.join(LEARNERS)}, got {kind!r}"
+        )
+    rules = baseline_rules()
+    return rules[kind] if kind in rules else default_learners(seed)[kind]
 
 
 def price_column(event: Event) -> str:

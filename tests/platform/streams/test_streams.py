@@ -17,10 +17,11 @@ from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
-from azuraforge.platform.services.streams import StreamConfig, make_learner, start_stream
+from azuraforge.platform.services.streams import StreamConfig, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream import CsvReplay
+from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from tests.platform.jobs.conftest import children, wait_for
 

@@ -40,8 +40,7 @@ from azuraforge.platform.store.metrics import Outcome
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
-from azuraforge.stream.base import Classifier
-from azuraforge.stream.direction import baseline_rules, default_learners
+from azuraforge.stream.direction import make_learner
 from azuraforge.stream.online import Scored, headline
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
@@ -233,18 +232,6 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
-
-
-LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", *baseline_rules())
-"""What a stream's learner or a retrain's candidate can be: a learner of the stream library
-or a trivial rule (a rule as a candidate asks whether it does better than the champion now)."""
-
-
-def make_learner(kind: str, seed: int) -> Classifier:
-    """A fresh learner of ``kind`` (one of :data:`LEARNERS`), seeded by ``seed``."""
-    if kind in baseline_rules():
-        return baseline_rules()[kind]
-    return default_learners(seed)[kind]
 
 
 class _Batch:

@@ -21,9 +21,10 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.streams import LEARNERS, STREAM, StreamConfig, start_stream
+from azuraforge.platform.services.streams import STREAM, StreamConfig, start_stream
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
+from azuraforge.stream.direction import LEARNERS
 from azuraforge.stream.shadow import CHANGE_KINDS, standing
 
 router = APIRouter(prefix="/streams", tags=["streams"])
