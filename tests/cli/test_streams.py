@@ -76,3 +76,41 @@ def test_stop_and_bad_input_say_what_happened(api: str) -> None:
     assert outside.exit_code == 2 and "is not a file of the server's data folder" in outside.output
     assert cli(api, "stream", "show", "999").exit_code == 2
     assert "price_column" in cli(api, "stream", "schema").output
+
+
+def test_trigger_promote_rollback_and_lineage_on_a_running_stream(api: str) -> None:
+    started = cli(api, "stream", "start", "btc-hourly", "--set", "speed=360000",  # 100 a second
+                  "--set", "drift=null", "--set", "max_events=3000")  # fmt: skip
+    (stream_id,) = map(int, re.findall(r"stream (\d+) ", started.output))
+    sid = str(stream_id)
+    refused = cli(api, "stream", "rollback", sid, "--reason", "too early")
+    assert refused.exit_code == 1, refused.output
+    refusal = " ".join(refused.output.split())
+    assert "rollback refused at event" in refusal and "internal error" not in refusal
+    assert "rollback is armed only after a promotion" in refusal
+    retrained = cli(api, "stream", "trigger", sid, "retrain", "--learner", "mlp",
+                    "--actor", "ana", "--reason", "try an mlp")  # fmt: skip
+    assert retrained.exit_code == 0 and "retrain done at event" in retrained.output
+    assert "candidate mlp-2" in retrained.output
+    promoted = cli(api, "stream", "promote", sid, "--actor", "ana", "--reason", "by hand")
+    assert promoted.exit_code == 0 and "promote done" in promoted.output, promoted.output
+    shown = cli(api, "stream", "show", sid)
+    assert "champion mlp-2; rollback armed to logreg-adam-1" in " ".join(shown.output.split())
+    back = cli(api, "stream", "rollback", sid, "--actor", "ana", "--reason", "changed my mind")
+    assert back.exit_code == 0 and "rollback done" in back.output, back.output
+    lineage = cli(api, "stream", "lineage", sid)
+    assert lineage.exit_code == 0
+    rows = [line.replace("│", " ").split() for line in lineage.output.splitlines()]
+    for expected in (
+        ["candidate", "mlp-2", "logreg-adam-1"],
+        ["promote", "mlp-2", "logreg-adam-1"],
+        ["rollback", "logreg-adam-1", "mlp-2"],
+    ):
+        assert any(row[1:4] == expected for row in rows if len(row) > 4), lineage.output
+    last = " ".join(cli(api, "stream", "show", sid).output.split())
+    assert "rollback logreg-adam-1 vs mlp-2 by ana: changed my mind" in last
+    only = cli(api, "stream", "lineage", sid, "--kind", "rollback")
+    assert "promote" not in only.output and "rollback" in only.output
+    bad = cli(api, "stream", "trigger", sid, "explode")
+    assert bad.exit_code == 2 and "action" in bad.output
+    assert cli(api, "stream", "stop", sid).exit_code == 0

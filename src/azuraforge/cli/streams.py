@@ -1,15 +1,17 @@
-"""``azuraforge stream start|list|show|stop``: streams run by a server as supervised jobs,
+"""``azuraforge stream start|list|show|stop|trigger|promote|rollback|lineage``: streams run by
+a server as supervised jobs,
 through the REST API of a running ``azuraforge serve`` (``--api-url`` or
 ``AZURAFORGE_API_URL``). ``azuraforge stream replay`` (cli/stream.py) runs in this process."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiUrl, connect, shown_time
+from azuraforge.cli.client import ApiClient, ApiUrl, connect, shown_time
 from azuraforge.cli.common import (
     ConfigFile,
     SetOptions,
@@ -20,7 +22,10 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
-from azuraforge.stream.online import MODEL, headline
+from azuraforge.stream.online import headline
+from azuraforge.stream.shadow import CANDIDATE, CHAMPION, PREVIOUS
+
+ROLES = (CHAMPION, CANDIDATE, PREVIOUS)
 
 StreamId = Annotated[int, typer.Argument(help="Stream id (azuraforge stream list).")]
 
@@ -81,11 +86,16 @@ def list_(
 
 
 def show(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> None:
-    """One stream: status, worker, progress, each model's scores beside the trivial rules',
-    and its restarts."""
+    """One stream: status, worker, progress, its champion and candidate with their test's
+    running state, each role's scores beside the trivial rules', its last changes and its
+    restarts."""
     with user_errors(verbose):
         with arguments():
-            detail = connect(api).request("GET", f"/streams/{stream_id}")
+            client = connect(api)
+            detail = client.request("GET", f"/streams/{stream_id}")
+            lineage = client.request("GET", f"/streams/{stream_id}/lineage")
+            standing = client.request("GET", f"/streams/{stream_id}/candidates") if (
+                detail["events"]) else None  # fmt: skip
         console.print(
             f"stream {detail['id']} {detail['name']}: {detail['status']}, {detail['learner']} on "
             f"{detail['source']}, {detail['events']:,} events, {detail['scored']:,} predictions "
@@ -93,8 +103,12 @@ def show(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> N
         )
         if detail["error"]:
             console.print(f"  {detail['error']}")
+        if standing is not None:
+            console.print(_standing_line(standing))
         if detail["scores"]:
             console.print(_scores_table(detail["scores"]))
+        for change in lineage[-5:]:
+            console.print(f"  {_change_line(change)}")
         for restart in detail["restart_history"]:
             when, reason = shown_time(restart["at"]), restart["reason"]
             console.print(f"  restarted {when} ({reason}): {restart['detail']}")
@@ -109,6 +123,115 @@ def stop(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> N
             " (stop requested: it stops at its next event)" if row["status"] == "running" else ""
         )
         console.print(f"stream {stream_id}: {row['status']}{asked}")
+
+
+Action = Annotated[
+    str, typer.Argument(help="retrain, promote, rollback or checkpoint.", show_default=False)
+]
+Reason = Annotated[str, typer.Option("--reason", help="Why; kept with the change.")]
+Actor = Annotated[str, typer.Option("--actor", help="Who asks (kept with the change).")]
+Wait = Annotated[
+    float, typer.Option("--wait", min=0, help="Seconds to wait for the stream's answer.")
+]
+
+
+def trigger(
+    stream_id: StreamId,
+    action: Action,
+    learner: Annotated[
+        str | None,
+        typer.Option("--learner", help="A retrain's learner (default: the champion's)."),
+    ] = None,
+    reason: Reason = "",
+    actor: Actor = "cli",
+    wait: Wait = 30.0,
+    api: ApiUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Ask a running stream for a retrain (a candidate now), a promotion (the candidate is
+    champion now; rollback stays armed), a rollback or a checkpoint; the stream takes it at
+    its next event. Exits 1 when the stream refuses it (it says why)."""
+    body = {"action": action, "actor": actor, "reason": reason,
+            **({"learner": learner} if learner else {})}  # fmt: skip
+    _trigger(stream_id, body, wait, api, verbose)
+
+
+def promote(
+    stream_id: StreamId, reason: Reason = "", actor: Actor = "cli", wait: Wait = 30.0,
+    api: ApiUrl = None, verbose: Verbose = False,
+) -> None:  # fmt: skip
+    """Make the stream's candidate champion now, whatever its test says (rollback is armed
+    as after any promotion)."""
+    _trigger(
+        stream_id, {"action": "promote", "actor": actor, "reason": reason}, wait, api, verbose
+    )
+
+
+def rollback(
+    stream_id: StreamId, reason: Reason = "", actor: Actor = "cli", wait: Wait = 30.0,
+    api: ApiUrl = None, verbose: Verbose = False,
+) -> None:  # fmt: skip
+    """Bring the stream's previous champion back now (while rollback is armed)."""
+    _trigger(
+        stream_id, {"action": "rollback", "actor": actor, "reason": reason}, wait, api, verbose
+    )
+
+
+def _trigger(
+    stream_id: int, body: dict[str, Any], wait: float, api: str | None, verbose: bool
+) -> None:
+    """Post a trigger, wait up to ``wait`` seconds for the stream's answer and print it."""
+    with user_errors(verbose):
+        with arguments():
+            client = connect(api)
+            asked = client.request("POST", f"/streams/{stream_id}/triggers", json=body)
+            answer = _answer(client, stream_id, asked["id"], wait)
+        if answer["status"] == "pending":
+            console.print(f"stream {stream_id}: {body['action']} asked (trigger {asked['id']}); "
+                          "it is taken at the stream's next event")  # fmt: skip
+        else:
+            console.print(f"stream {stream_id}: {body['action']} {answer['status']} at event "
+                          f"{answer['event']:,}: {answer['message']}")  # fmt: skip
+    if answer["status"] == "refused":
+        raise typer.Exit(1)
+
+
+def _answer(client: ApiClient, stream_id: int, trigger_id: int, wait: float) -> dict[str, Any]:
+    """The trigger as it stands once answered, or after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = client.request("GET", f"/streams/{stream_id}/triggers")
+        (mine,) = (t for t in found if t["id"] == trigger_id)
+        if mine["status"] != "pending" or time.monotonic() >= deadline:
+            return dict(mine)
+        time.sleep(0.2)
+
+
+def lineage(
+    stream_id: StreamId,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds (repeatable).")
+    ] = None,
+    api: ApiUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """The stream's lineage, oldest first: each drift, candidate, promotion (with the test's
+    evidence), candidate ended, rollback and disarm, by whom and why."""
+    with user_errors(verbose):
+        with arguments():
+            params = {"kind": kind} if kind else None
+            changes = connect(api).request("GET", f"/streams/{stream_id}/lineage", params=params)
+        caption = "evidence: the test's wealth for / against, mean difference"
+        table = Table("event", "change", "model", "vs", "evidence", "by", "reason",
+                      caption=caption)  # fmt: skip
+        for column in table.columns[:4]:
+            column.no_wrap = True
+        for change in changes:
+            table.add_row(
+                f"{change['event']:,}", change["kind"], change["model"], change["other"] or "",
+                _evidence(change["evidence"]), change["actor"], change["reason"],
+            )  # fmt: skip
+        console.print(table)
 
 
 def schema(api: ApiUrl = None, verbose: Verbose = False) -> None:
@@ -129,7 +252,7 @@ SCORES = ("accuracy", "log_loss", "recent_accuracy", "recent_log_loss")
 
 
 def _scores_table(scores: dict[str, float]) -> Table:
-    """Each model's scores, the learner's first."""
+    """Each role's scores (champion, candidate, previous), then each trivial rule's."""
     table = Table("model", "accuracy", "log-loss", "recent accuracy", "recent log-loss")
     for model in sorted({key.split("/", 1)[0] for key in scores}, key=_model_order):
         values = (scores.get(f"{model}/{score}", float("nan")) for score in SCORES)
@@ -139,10 +262,38 @@ def _scores_table(scores: dict[str, float]) -> Table:
 
 def _accuracies(scores: dict[str, float]) -> tuple[str, str]:
     """The learner's accuracy and the best trivial rule's, as shown."""
-    found = headline(scores)
+    found = headline(scores, CHAMPION)
     ours, best = found.get("accuracy"), found.get("best_rule_accuracy")
     return ("-" if ours is None else f"{ours:.2%}", "-" if best is None else f"{best:.2%}")
 
 
-def _model_order(name: str) -> tuple[bool, str]:
-    return name != MODEL, name
+def _model_order(name: str) -> tuple[int, str]:
+    return (ROLES.index(name) if name in ROLES else len(ROLES)), name
+
+
+def _standing_line(standing: dict[str, Any]) -> str:
+    """Who is champion, in shadow, kept for rollback, with the tests' running state."""
+    roles, tests = standing["roles"], standing["tests"]
+    parts = [f"champion {roles[CHAMPION]}"]
+    for role, label in ((CANDIDATE, "candidate"), (PREVIOUS, "rollback armed to")):
+        if role in roles:
+            test = tests.get(role)
+            state = f" (evidence {_evidence(test)} after {int(test['events']):,} pairs)" if (
+                test) else ""  # fmt: skip
+            parts.append(f"{label} {roles[role]}{state}")
+    return "  " + "; ".join(parts)
+
+
+def _change_line(change: dict[str, Any]) -> str:
+    other = f" vs {change['other']}" if change["other"] else ""
+    by = "" if change["actor"] == "loop" else f" by {change['actor']}"
+    why = f": {change['reason']}" if change["reason"] else ""
+    return f"event {change['event']:,}: {change['kind']} {change['model']}{other}{by}{why}"
+
+
+def _evidence(evidence: dict[str, Any]) -> str:
+    """A test's evidence as shown: the wealth for and against, the mean difference."""
+    if "evidence" not in evidence:
+        return ""
+    return (f"{evidence['evidence']:.3g} / {evidence['against']:.3g}, "
+            f"{evidence['mean_difference']:+.4f}")  # fmt: skip
