@@ -64,8 +64,7 @@ def baseline_rules() -> dict[str, Classifier]:
     }
 
 
-LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "always up", "same as last",
-            "opposite of last", "majority so far")  # fmt: skip
+LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", *baseline_rules())
 """What :func:`make_learner` makes: a learner of :func:`default_learners` (the ensemble
 aside) or a trivial rule (a rule as a stream's candidate asks whether it does better than the
 champion now)."""

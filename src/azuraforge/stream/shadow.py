@@ -63,7 +63,11 @@ class ShadowRules:
     warm
         The last outcomes a candidate learns before it predicts.
     alpha
-        The promotion test's error rate (and the rollback test's).
+        The error rate of the stream's promotions, all candidates together: the ``k``-th
+        candidate's test is held to ``alpha * 6 / (pi^2 k^2)`` (these sum to ``alpha``), so
+        however many candidates a long stream opens, the chance that any one no better than
+        its champion is promoted stays below ``alpha``. Each rollback test is held to
+        ``alpha``.
     floor
         The tests compare log-losses of probabilities kept in [floor, 1 - floor].
     margin
@@ -95,18 +99,29 @@ class ShadowRules:
                 raise InvalidParameterError(
                     f"ShadowRules: {name} must be an int >= 1, got {value!r}"
                 )
-        self.test(self.shadow_events)  # alpha, floor and margin checked by the test
+        if not 0 < self.alpha < 1:
+            raise InvalidParameterError(
+                f"ShadowRules: alpha must be in (0, 1), got {self.alpha!r}"
+            )
+        self.promotion_test(1)  # floor and margin checked by the test
 
-    def test(self, max_events: int) -> PairedTest:
-        """A paired test by these rules."""
+    def promotion_test(self, candidate: int) -> PairedTest:
+        """The paired test of the stream's ``candidate``-th candidate (from 1)."""
+        alpha = self.alpha * 6 / (math.pi**2 * candidate**2)
         bound = log_loss_bound(self.floor)
-        return PairedTest(alpha=self.alpha, bound=bound, margin=self.margin, max_events=max_events)
+        return PairedTest(alpha=alpha, bound=bound, margin=self.margin,
+                          max_events=self.shadow_events)  # fmt: skip
+
+    def rollback_test(self) -> PairedTest:
+        """The paired test of the previous champion against the new one, after a promotion."""
+        bound = log_loss_bound(self.floor)
+        return PairedTest(alpha=self.alpha, bound=bound, max_events=self.rollback_events)
 
 
 @dataclass(frozen=True)
 class Change:
-    """One step of the loop's lineage: ``kind`` (``drift``, ``candidate``, ``promote``,
-    ``keep``, ``undecided``, ``rollback``, ``disarm``) at the event of index ``event`` and
+    """One step of the loop's lineage: ``kind`` (one of :data:`CHANGE_KINDS`) at the event of
+    index ``event`` and
     time ``time``, about ``model`` (and ``other``, the champion it was compared with or
     replaced), with its evidence, by ``actor`` for ``reason``."""
 
@@ -130,7 +145,8 @@ class ShadowLoop:
         Builds a fresh learner of a kind, given its number (``make("mlp", 2)`` for
         ``mlp-2``: a seed of its own); a candidate is one of these.
     kind
-        The first champion's kind (and a retrain's, unless one is named).
+        The first champion's kind, and every candidate's the loop opens (a retrain by hand
+        may name another).
     rules
         When candidates open and how they are judged.
     column, horizon, window
@@ -147,7 +163,7 @@ class ShadowLoop:
         horizon: int = 1,
         window: int = 1000,
     ) -> None:
-        self.make, self.rules = make, rules or ShadowRules()
+        self.make, self.kind, self.rules = make, kind, rules or ShadowRules()
         first = f"{kind}-1"
         self.loop = DirectionLoop(
             make(kind, 1), name=first, column=column, horizon=horizon, window=window,
@@ -158,11 +174,11 @@ class ShadowLoop:
         """Every learner's kind, by name, to build it again on a resume."""
         self.made = 1
         """Learners made so far (the next is named after this count)."""
-        self.detector = DETECTORS[self.rules.drift]() if self.rules.drift else None
-        self.test: PairedTest | None = None
-        """The promotion test of the candidate in shadow."""
-        self.watch: PairedTest | None = None
-        """The rollback test, armed after a promotion: the old champion as its candidate."""
+        self.detector = self._detector()
+        self.promotion_test: PairedTest | None = None
+        """The test of the candidate in shadow."""
+        self.rollback_test: PairedTest | None = None
+        """Armed after a promotion: the test of the old champion against the new one."""
         self.since = 0
         """Events since the last candidate opened (or the start): the schedule's clock."""
         self._at = (-1, 0.0)
@@ -192,7 +208,7 @@ class ShadowLoop:
             changes += self._judge(one)
         every = self.rules.every
         if every is not None and self.since >= every and self._open_to_candidates():
-            changes.append(self._open(self.kinds[self.champion], LOOP, "schedule"))
+            changes.append(self._open(self.kind, LOOP, "schedule"))
         return scored, changes
 
     def _judge(self, scored: Scored) -> list[Change]:
@@ -206,7 +222,7 @@ class ShadowLoop:
             self.detector.update(wrong if self.rules.drift == "ddm" else scored.losses[champion])
             if self.detector.drift_detected:
                 changes += self._drift()
-        for role, test in ((CANDIDATE, self.test), (PREVIOUS, self.watch)):
+        for role, test in ((CANDIDATE, self.promotion_test), (PREVIOUS, self.rollback_test)):
             other = self.roles.get(role)
             if test is None or other not in scored.probabilities:
                 continue
@@ -228,7 +244,7 @@ class ShadowLoop:
         drift = self._change("drift", self.champion, evidence=evidence)
         if not self._open_to_candidates():
             return [drift]
-        return [drift, self._open(self.kinds[self.champion], LOOP, "drift")]
+        return [drift, self._open(self.kind, LOOP, "drift")]
 
     def _open_to_candidates(self) -> bool:
         """A candidate may open: none is in shadow and no rollback is armed."""
@@ -240,7 +256,7 @@ class ShadowLoop:
         name = f"{kind}-{self.made}"
         self.loop.add(name, self.make(kind, self.made))
         self.kinds[name], self.roles[CANDIDATE] = kind, name
-        self.test, self.since = self.rules.test(self.rules.shadow_events), 0
+        self.promotion_test, self.since = self.rules.promotion_test(self.made - 1), 0
         return self._change("candidate", name, self.champion, actor=actor, reason=reason)
 
     def _end_shadow(self, decision: Decision) -> Change:
@@ -249,17 +265,16 @@ class ShadowLoop:
             return self._promote(_numbers(decision), LOOP, "the paired test")
         candidate = self.roles.pop(CANDIDATE)
         self._drop(candidate)
-        self.test = None
+        self.promotion_test = None
         reason = "worse than the champion" if decision.state == KEEP else "no decision in time"
         return self._change(decision.state, candidate, self.champion, _numbers(decision),
                             reason=reason)  # fmt: skip
 
     def _promote(self, evidence: dict[str, float], actor: str, reason: str) -> Change:
         old, new = self.champion, self.roles.pop(CANDIDATE)
-        if PREVIOUS in self.roles:  # a promotion by hand while rollback was armed
-            self._drop(self.roles.pop(PREVIOUS))
         self.roles[CHAMPION], self.roles[PREVIOUS] = new, old
-        self.test, self.watch = None, self.rules.test(self.rules.rollback_events)
+        self.promotion_test, self.rollback_test = None, self.rules.rollback_test()
+        self.detector = self._detector()  # the errors it watches are another model's now
         return self._change("promote", new, old, evidence, actor, reason)
 
     def _end_watch(self, decision: Decision) -> Change:
@@ -268,7 +283,7 @@ class ShadowLoop:
             return self._rollback(_numbers(decision), LOOP, "the old champion did better")
         previous = self.roles.pop(PREVIOUS)
         self._drop(previous)
-        self.watch = None
+        self.rollback_test = None
         reason = "no worse than the old champion" if decision.state == KEEP else "no decision"
         return self._change("disarm", self.champion, previous, _numbers(decision), reason=reason)
 
@@ -276,8 +291,12 @@ class ShadowLoop:
         failed, back = self.champion, self.roles.pop(PREVIOUS)
         self.roles[CHAMPION] = back
         self._drop(failed)
-        self.watch = None
+        self.rollback_test = None
+        self.detector = self._detector()
         return self._change("rollback", back, failed, evidence, actor, reason)
+
+    def _detector(self) -> DriftDetector | None:
+        return DETECTORS[self.rules.drift]() if self.rules.drift else None
 
     def _drop(self, name: str) -> None:
         self.loop.remove(name)
@@ -292,7 +311,7 @@ class ShadowLoop:
 
     # By hand ------------------------------------------------------------------------------
     def retrain(self, *, kind: str | None = None, actor: str, reason: str = "") -> Change:
-        """Open a candidate of ``kind`` (the champion's by default) now.
+        """Open a candidate of ``kind`` (the loop's by default) now.
 
         Raises
         ------
@@ -308,7 +327,7 @@ class ShadowLoop:
             raise ConflictError(
                 f"rollback to {self.roles[PREVIOUS]} is armed; roll back or wait for its test"
             )
-        return self._open(kind or self.kinds[self.champion], actor, reason)
+        return self._open(kind or self.kind, actor, reason)
 
     def promote(self, *, actor: str, reason: str = "") -> Change:
         """Make the candidate champion now, whatever its test says (rollback is armed as
@@ -319,9 +338,9 @@ class ShadowLoop:
         ConflictError
             If no candidate is in shadow.
         """
-        if self.test is None:
+        if self.promotion_test is None:
             raise ConflictError("no candidate is in shadow; open one with a retrain first")
-        return self._promote(_numbers(self.test.decision), actor, reason)
+        return self._promote(_numbers(self.promotion_test.decision), actor, reason)
 
     def rollback(self, *, actor: str, reason: str = "") -> Change:
         """Bring the previous champion back now.
@@ -331,12 +350,12 @@ class ShadowLoop:
         ConflictError
             If rollback is not armed (no promotion since, or its test ended).
         """
-        if self.watch is None:
+        if self.rollback_test is None:
             raise ConflictError(
                 "no previous champion is kept: rollback is armed only after a promotion, "
                 "until its test ends"
             )
-        return self._rollback(_numbers(self.watch.decision), actor, reason)
+        return self._rollback(_numbers(self.rollback_test.decision), actor, reason)
 
     # Reading ------------------------------------------------------------------------------
     def scores(self) -> dict[str, float]:
@@ -351,7 +370,7 @@ class ShadowLoop:
                 found[f"{roles[name]}/{score}"] = value
             elif name not in self.kinds:  # a trivial rule
                 found[key] = value
-        for role, test in ((CANDIDATE, self.test), (PREVIOUS, self.watch)):
+        for role, test in ((CANDIDATE, self.promotion_test), (PREVIOUS, self.rollback_test)):
             if test is not None and test.decision.events:
                 found[f"{role}/evidence"] = test.decision.evidence
         return found
@@ -369,15 +388,15 @@ class ShadowLoop:
                 "since": self.since,
                 "at": list(self._at),
                 "detector": self.detector.state_dict() if self.detector else None,
-                "test": self.test.state_dict() if self.test else None,
-                "watch": self.watch.state_dict() if self.watch else None,
+                "promotion_test": _state(self.promotion_test),
+                "rollback_test": _state(self.rollback_test),
             },
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`, after :meth:`warm` took the ``state["events"]``
         events before (a loop made with the same arguments)."""
-        shadow = state["shadow"]
+        shadow = _shadow(state)
         for name, kind in shadow["kinds"].items():
             if name not in self.loop.models:
                 number = int(name.rsplit("-", 1)[1])
@@ -390,15 +409,7 @@ class ShadowLoop:
         self._at = (int(shadow["at"][0]), float(shadow["at"][1]))
         if self.detector is not None and shadow["detector"] is not None:
             self.detector.load_state_dict(shadow["detector"])
-        self.test = self._test(shadow["test"], self.rules.shadow_events)
-        self.watch = self._test(shadow["watch"], self.rules.rollback_events)
-
-    def _test(self, state: dict[str, Any] | None, max_events: int) -> PairedTest | None:
-        if state is None:
-            return None
-        test = self.rules.test(max_events)
-        test.load_state_dict(state)
-        return test
+        self.promotion_test, self.rollback_test = _tests(shadow, self.rules)
 
 
 def _numbers(decision: Decision) -> dict[str, float]:
@@ -406,8 +417,8 @@ def _numbers(decision: Decision) -> dict[str, float]:
     return {
         "events": float(decision.events),
         "mean_difference": decision.mean_difference,
-        "evidence": decision.evidence if math.isfinite(decision.evidence) else 1e300,
-        "against": decision.against if math.isfinite(decision.against) else 1e300,
+        "evidence": decision.evidence,
+        "against": decision.against,
     }
 
 
@@ -415,12 +426,37 @@ def standing(state: Mapping[str, Any], rules: ShadowRules) -> dict[str, Any]:
     """Where a loop saved as ``state`` (a stream's checkpoint) with ``rules`` stands: the
     roles, each learner's kind, and each running test's decision so far, by the role it
     judges (``candidate``: the promotion test; ``previous``: the rollback test)."""
-    shadow = state["shadow"]
+    shadow = _shadow(state)
     tests = {}
-    for role, key, most in ((CANDIDATE, "test", rules.shadow_events),
-                            (PREVIOUS, "watch", rules.rollback_events)):  # fmt: skip
-        if shadow[key] is not None:
-            test = rules.test(most)
-            test.load_state_dict(shadow[key])
+    for role, test in zip((CANDIDATE, PREVIOUS), _tests(shadow, rules), strict=True):
+        if test is not None:
             tests[role] = {**_numbers(test.decision), "state": test.decision.state}
     return {"roles": dict(shadow["roles"]), "kinds": dict(shadow["kinds"]), "tests": tests}
+
+
+def _shadow(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The loop's part of ``state``; a state saved before there was one is refused."""
+    if "shadow" not in state:
+        raise InvalidParameterError(
+            "this state was saved by an AzuraForge without champions and candidates; it "
+            "cannot be resumed: start the stream again"
+        )
+    return dict(state["shadow"])
+
+
+def _state(test: PairedTest | None) -> dict[str, Any] | None:
+    return test.state_dict() if test is not None else None
+
+
+def _tests(
+    shadow: Mapping[str, Any], rules: ShadowRules
+) -> tuple[PairedTest | None, PairedTest | None]:
+    """The promotion and the rollback tests of a saved loop (``None`` where none runs)."""
+    promotion = rollback = None
+    if shadow["promotion_test"] is not None:
+        promotion = rules.promotion_test(int(shadow["made"]) - 1)
+        promotion.load_state_dict(shadow["promotion_test"])
+    if shadow["rollback_test"] is not None:
+        rollback = rules.rollback_test()
+        rollback.load_state_dict(shadow["rollback_test"])
+    return promotion, rollback

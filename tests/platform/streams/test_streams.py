@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import islice
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,9 +18,10 @@ from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
-from azuraforge.platform.services.streams import StreamConfig, start_stream
+from azuraforge.platform.services.streams import StreamConfig, _Triggers, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.streams import Answer, write_stream_steps
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
@@ -169,3 +171,19 @@ def test_scheduled_restarts_stop_at_an_event_and_lose_nothing(
     assert_kept_once(store, record.id, unbroken)
     logged = steps(store, record.id)
     assert logged == sorted(set(logged)) and logged[-1] == EVENTS  # each position once
+
+
+def test_a_trigger_is_taken_once_and_its_first_answer_kept(
+    store: Store, settings: Settings
+) -> None:
+    record = start_stream(store, LocalTransport(), settings, {"source": "btc-hourly"})
+    trigger = store.create_trigger(record.id, "retrain", actor="ana")
+    ctx = SimpleNamespace(store=store, lease=SimpleNamespace(experiment_id=record.id))
+    triggers = _Triggers(ctx)  # type: ignore[arg-type]
+    assert [t.id for t in triggers.due(now=True)] == [trigger.id]
+    assert triggers.due(now=True) == []  # its answer is not stored yet: not taken again
+    with store._begin() as connection:
+        write_stream_steps(connection, record.id, [], [Answer(trigger.id, "done", 7, "first")])
+        write_stream_steps(connection, record.id, [], [Answer(trigger.id, "refused", 9, "late")])
+    (answered,) = store.list_triggers(record.id)
+    assert (answered.status, answered.event, answered.message) == ("done", 7, "first")

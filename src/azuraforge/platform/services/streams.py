@@ -35,7 +35,7 @@ from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
@@ -227,7 +227,9 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
             batch.take(shadow, trigger)
         if batch.changes or batch.answers or shadow.events % config.checkpoint_every == 0:
             saved, batch = _save(shadow, ctx, batch), _Batch()
-    if shadow.events != saved:
+    for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
+        batch.answers.append(Answer(trigger.id, REFUSED, shadow.events, "the stream ended"))
+    if shadow.events != saved or batch.answers:
         _save(shadow, ctx, batch)
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
@@ -245,38 +247,53 @@ class _Batch:
 
     def take(self, shadow: ShadowLoop, trigger: TriggerRecord) -> None:
         """Carry out ``trigger`` on ``shadow``: its answer, and its change if it made one."""
-        who = {"actor": trigger.actor, "reason": trigger.reason}
         try:
-            if trigger.action == "retrain":
-                change: Change | None = shadow.retrain(kind=trigger.learner, **who)
-            elif trigger.action == "promote":
-                change = shadow.promote(**who)
-            elif trigger.action == "rollback":
-                change = shadow.rollback(**who)
-            else:  # checkpoint: the save that follows is the answer
-                change = None
+            change = _ACTIONS[trigger.action](shadow, trigger)
         except ConflictError as e:
-            self.answers.append((trigger.id, REFUSED, shadow.events, str(e)))
+            self.answers.append(Answer(trigger.id, REFUSED, shadow.events, str(e)))
             return
         if change is not None:
             self.changes.append(_change_row(change, trigger.id))
         message = f"{change.kind} {change.model}" if change else "checkpoint saved"
-        self.answers.append((trigger.id, DONE, shadow.events, message))
+        self.answers.append(Answer(trigger.id, DONE, shadow.events, message))
+
+
+_ACTIONS: dict[str, Callable[[ShadowLoop, TriggerRecord], Change | None]] = {
+    "retrain": lambda shadow, t: shadow.retrain(kind=t.learner, actor=t.actor, reason=t.reason),
+    "promote": lambda shadow, t: shadow.promote(actor=t.actor, reason=t.reason),
+    "rollback": lambda shadow, t: shadow.rollback(actor=t.actor, reason=t.reason),
+    "checkpoint": lambda shadow, t: None,  # the save that follows is the answer
+}
+"""What each trigger does to the loop (the change it made, if any)."""
+ACTIONS = tuple(_ACTIONS)
+"""The triggers a stream takes."""
 
 
 class _Triggers:
     """The stream's pending triggers, looked for at most once every :data:`_TRIGGER_POLL`
-    seconds (at an event boundary)."""
+    seconds (at an event boundary), each given once: its answer is stored with the next
+    checkpoint, which may still be on its way at the next look."""
 
     def __init__(self, ctx: StoreContext) -> None:
         self.ctx, self._next = ctx, 0.0
+        self._taken: set[int] = set()
 
-    def due(self) -> list[TriggerRecord]:
-        now = time.monotonic()
-        if now < self._next:
+    def due(self, *, now: bool = False) -> list[TriggerRecord]:
+        """The triggers not yet taken (none before the next look is due, unless ``now``; none
+        while the store is unreachable: they wait for the next look)."""
+        clock = time.monotonic()
+        if clock < self._next and not now:
             return []
-        self._next = now + _TRIGGER_POLL
-        return self.ctx.store.list_triggers(self.ctx.lease.experiment_id, pending=True)
+        self._next = clock + _TRIGGER_POLL
+        try:
+            found = self.ctx.store.list_triggers(self.ctx.lease.experiment_id, pending=True)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            return []
+        fresh = [trigger for trigger in found if trigger.id not in self._taken]
+        self._taken.update(trigger.id for trigger in fresh)
+        return fresh
 
 
 def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -52,14 +52,22 @@ class TriggerRecord:
     answered_at: float | None
 
 
-Answer = tuple[int, str, int, str]
-"""(trigger id, :data:`DONE` or :data:`REFUSED`, event, message) of a trigger taken."""
+class Answer(NamedTuple):
+    """A stream's answer to a trigger it took."""
+
+    trigger_id: int
+    status: str
+    """:data:`DONE` or :data:`REFUSED`."""
+    event: int
+    """The event it was taken at."""
+    message: str
+    """What was done, or why it was refused."""
 
 
 class StreamStore(StoreBase):
     """A stream's triggers and lineage."""
 
-    def add_trigger(
+    def create_trigger(
         self, experiment_id: int, action: str, *, learner: str | None = None,
         actor: str, reason: str = "",
     ) -> TriggerRecord:  # fmt: skip
@@ -85,10 +93,14 @@ class StreamStore(StoreBase):
         return [TriggerRecord(**row._mapping) for row in rows]
 
     def list_changes(
-        self, experiment_id: int, *, kinds: Sequence[str] = (), limit: int = 1000
-    ) -> list[ChangeRecord]:
-        """The stream's lineage, oldest first: its first ``limit`` changes (of ``kinds``)."""
-        query = select(StreamChange).where(StreamChange.experiment_id == experiment_id)
+        self, experiment_id: int, *, kinds: Sequence[str] = (), after: int = 0,
+        limit: int = 1000,
+    ) -> list[ChangeRecord]:  # fmt: skip
+        """The stream's lineage, oldest first: ``limit`` changes (of ``kinds``) from the one
+        after the change of id ``after`` (a page's last id gives the next page)."""
+        query = select(StreamChange).where(
+            StreamChange.experiment_id == experiment_id, StreamChange.id > after
+        )
         if kinds:
             query = query.where(StreamChange.kind.in_(kinds))
         with self._read() as connection:
@@ -113,6 +125,7 @@ def write_stream_steps(
     for trigger_id, status, event, message in answers:
         connection.execute(
             update(StreamTrigger)
-            .where(StreamTrigger.id == trigger_id, StreamTrigger.experiment_id == experiment_id)
+            .where(StreamTrigger.id == trigger_id, StreamTrigger.experiment_id == experiment_id,
+                   StreamTrigger.status == PENDING)
             .values(status=status, event=event, message=message[:500], answered_at=now)
-        )
+        )  # fmt: skip

@@ -129,6 +129,11 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     ]
     for body in asked:
         assert client.post(url, json=body).status_code == 202
+    first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
+             "tests": {}}  # fmt: skip
+    assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
+    stray = client.post(url, json={"action": "promote", "learner": "mlp"})
+    assert stray.status_code == 422 and "learner is a retrain's" in stray.text
     Worker(settings, store).run_next()  # takes them at its first event
     answers = client.get(url).json()
     assert [t["status"] for t in answers] == ["refused", "done", "done"]
@@ -142,9 +147,9 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     assert rolled_back["actor"] == "loop" and rolled_back["model"] == "logreg-adam-1"
     assert rolled_back["other"] == "opposite of last-2"
     assert rolled_back["evidence"]["evidence"] >= 20
-    standing = client.get(f"/api/v1/streams/{stream['id']}/candidates").json()
-    assert standing == {"roles": {"champion": "logreg-adam-1"},
-                        "kinds": {"logreg-adam-1": "logreg-adam"}, "tests": {}}  # fmt: skip
+    assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
+    page = client.get(f"/api/v1/streams/{stream['id']}/lineage?after={candidate['id']}&limit=1")
+    assert [c["kind"] for c in page.json()] == ["promote"]
     ended = client.post(url, json={"action": "checkpoint"})
     assert ended.status_code == 409 and "already ended" in ended.text
     bad = client.post(url, json={"action": "explode"})

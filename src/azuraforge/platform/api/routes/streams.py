@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.deps import (
@@ -21,11 +21,11 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.streams import STREAM, StreamConfig, start_stream
+from azuraforge.platform.services.streams import ACTIONS, STREAM, StreamConfig, start_stream
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 from azuraforge.stream.direction import LEARNERS
-from azuraforge.stream.shadow import CHANGE_KINDS, standing
+from azuraforge.stream.shadow import CHAMPION, CHANGE_KINDS, standing
 
 router = APIRouter(prefix="/streams", tags=["streams"])
 ERRORS = error_responses()
@@ -113,7 +113,7 @@ class StreamScores(BaseModel):
     )
 
 
-class TestPublic(BaseModel):
+class DecisionPublic(BaseModel):
     """A running paired test: pairs of losses seen, the mean difference (champion's minus
     the other's), and the two wealths (the other is taken at 1 / alpha, the champion kept at
     the same for ``against``)."""
@@ -132,7 +132,7 @@ class Candidates(BaseModel):
         description="Role (champion, candidate, previous) to the learner's name."
     )
     kinds: dict[str, str] = Field(description="Each learner's kind, by name.")
-    tests: dict[str, TestPublic] = Field(
+    tests: dict[str, DecisionPublic] = Field(
         description="By the role judged: 'candidate' (promotion), 'previous' (rollback)."
     )
 
@@ -158,7 +158,7 @@ class ChangePublic(BaseModel):
 class TriggerCreate(RequestBody):
     """A manual trigger, carried out at the stream's next event boundary."""
 
-    action: Literal["retrain", "promote", "rollback", "checkpoint"] = Field(
+    action: Literal[ACTIONS] = Field(  # type: ignore[valid-type]
         description="retrain: open a candidate now; promote: make the candidate champion now "
         "(rollback stays armed); rollback: bring the previous champion back; checkpoint: save "
         "one now."
@@ -168,6 +168,12 @@ class TriggerCreate(RequestBody):
     )
     actor: str = Field("api", min_length=1, max_length=100, description="Who asks.")
     reason: str = Field("", max_length=500, description="Why; kept with the change.")
+
+    @model_validator(mode="after")
+    def _learner_for_a_retrain(self) -> TriggerCreate:
+        if self.learner is not None and self.action != "retrain":
+            raise ValueError(f"learner is a retrain's; a {self.action} takes none")
+        return self
 
 
 class TriggerPublic(BaseModel):
@@ -267,15 +273,17 @@ def get_scores(
 @router.get("/{stream_id}/candidates", response_model=Candidates, responses=ERRORS)
 def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
     """The champion, the candidate in shadow and the previous champion while rollback is
-    armed, with their tests' running state, as of the stream's last checkpoint (409 before
-    its first)."""
-    record = _stream(store, stream_id)
+    armed, with their tests' running state, as of the stream's last checkpoint (its first
+    champion before one)."""
+    config = StreamConfig.model_validate(_stream(store, stream_id).config)
     state = store.load_checkpoint(stream_id)
     if state is None:
-        raise ConflictError(f"stream {stream_id} saved no checkpoint yet; ask again soon")
-    return Candidates.model_validate(
-        standing(state, StreamConfig.model_validate(record.config).rules())
-    )
+        first = f"{config.learner}-1"
+        return Candidates(roles={CHAMPION: first}, kinds={first: config.learner}, tests={})
+    try:
+        return Candidates.model_validate(standing(state, config.rules()))
+    except InvalidParameterError as e:  # a checkpoint of an older AzuraForge
+        raise ConflictError(f"stream {stream_id}: {e}") from None
 
 
 @router.get("/{stream_id}/lineage", response_model=list[ChangePublic], responses=ERRORS)
@@ -286,13 +294,17 @@ def get_lineage(
         list[Literal[CHANGE_KINDS]] | None,  # type: ignore[valid-type]
         Query(description="Only these kinds (repeat the parameter)."),
     ] = None,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_EVENT, description="Changes after this one (by id): paging.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[ChangePublic]:
     """The stream's lineage, oldest first: each drift, candidate, promotion (the champion
     alias moved, with the test's evidence), candidate ended, rollback and disarm, as of its
-    last checkpoint."""
+    last checkpoint; ``limit`` of them after ``after`` (the last id of a page gives the
+    next)."""
     _stream(store, stream_id)
-    changes = store.list_changes(stream_id, kinds=kind or (), limit=limit)
+    changes = store.list_changes(stream_id, kinds=kind or (), after=after, limit=limit)
     return [ChangePublic.model_validate(change, from_attributes=True) for change in changes]
 
 
@@ -309,7 +321,7 @@ def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) ->
     found = _stream(store, stream_id)
     if found.status in FINISHED_STATES:
         raise ConflictError(f"stream {stream_id} already ended as {found.status}; start it again")
-    trigger = store.add_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
+    trigger = store.create_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
                                 reason=body.reason)  # fmt: skip
     return TriggerPublic.model_validate(trigger, from_attributes=True)
 
