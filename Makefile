@@ -29,7 +29,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 # mypy, the longest step, beside the first two).
 BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study bench-quick-router \
-	bench-quick-promotion
+	bench-quick-promotion bench-quick-hub-loop
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) clean
@@ -115,6 +115,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/promotion.py
+	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
@@ -154,6 +155,9 @@ bench-quick-pages: $(VENV)/.installed-dev
 
 bench-quick-promotion: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/promotion.py --quick --out $(VENV)/bench-promotion-quick.md --json $(VENV)/bench-promotion-quick.json
+
+bench-quick-hub-loop: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/hub_loop.py --quick --out $(VENV)/bench-hub-loop-quick.md --json $(VENV)/bench-hub-loop-quick.json
 
 bench-quick-stream: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json

@@ -44,6 +44,8 @@ def run(loop: ShadowLoop, events: list[Event]) -> list[Change]:
 def test_a_shift_opens_a_candidate_that_the_test_promotes(shifted: list[Event]) -> None:
     loop = shadow()
     changes = run(loop, shifted)
+    before = [(c.kind, c.reason) for c in changes if c.event < SHIFT]
+    assert before == [("drift", "the champion's errors fell")]  # learning: no candidate
     after = [c for c in changes if c.event >= SHIFT]
     assert [c.kind for c in after[:3]] == ["drift", "candidate", "promote"]
     drift, opened, promoted = after[:3]
@@ -170,3 +172,26 @@ def test_every_learner_and_rule_can_be_made_and_nothing_else() -> None:
     assert set(LEARNERS) == (set(default_learners()) - {"ensemble"}) | set(baseline_rules())
     with pytest.raises(InvalidParameterError, match="kind must be one of logreg-sgd"):
         make_learner("ensemble")
+
+
+def test_a_drift_opens_a_candidate_only_when_errors_rose_replacing_a_stale_one(
+    tmp_path: Path,
+) -> None:
+    path = write_shifted_csv(tmp_path / "s.csv", 3500, SHIFT, seed=1)
+    loop = shadow(ShadowRules(warm=200, every=1000))
+    changes = run(loop, list(CsvReplay(path, columns=["close"], price_column="close")))
+    drifts = [c for c in changes if c.kind == "drift"]
+    assert drifts and all(
+        (c.reason == "the champion's errors rose")
+        == (c.evidence["recent_loss"] > c.evidence["loss_before"])
+        for c in drifts
+    )
+    for drift in drifts:
+        opened = [c for c in changes if c.kind == "candidate" and c.event == drift.event]
+        assert bool(opened) == (drift.reason == "the champion's errors rose")
+    at_shift = [(c.kind, c.model, c.reason) for c in changes if c.event == 3064]
+    assert at_shift == [
+        ("drift", "logreg-adam-1", "the champion's errors rose"),
+        ("undecided", "logreg-adam-4", "replaced after a new drift"),
+        ("candidate", "logreg-adam-5", "drift"),
+    ]

@@ -17,6 +17,7 @@ included, is a JSON state to resume from between any two events.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from azuraforge.stream.promotion import (
     KEEP,
     PROMOTE,
     RUNNING,
+    UNDECIDED,
     Decision,
     PairedTest,
     log_loss_bound,
@@ -46,6 +48,8 @@ DETECTORS: dict[str, Callable[[], DriftDetector]] = {
 settings whose false alarms and delays docs/hub.md gives."""
 CHANGE_KINDS = ("drift", "candidate", "promote", "keep", "undecided", "rollback", "disarm")
 """The kinds of :class:`Change`."""
+_RECENT = 100
+"""The champion's last log-losses a drift's direction is judged on."""
 LOOP = "loop"
 """The actor of the changes the loop makes by itself."""
 
@@ -175,6 +179,8 @@ class ShadowLoop:
         self.made = 1
         """Learners made so far (the next is named after this count)."""
         self.detector = self._detector()
+        self.errors = _Errors()
+        """The champion's log-losses: whether a drift is a rise or a fall."""
         self.promotion_test: PairedTest | None = None
         """The test of the candidate in shadow."""
         self.rollback_test: PairedTest | None = None
@@ -218,8 +224,10 @@ class ShadowLoop:
         if champion not in scored.probabilities:  # made before it was champion
             return changes
         if self.detector is not None:
+            loss = scored.losses[champion]
+            self.errors.add(loss)
             wrong = float((scored.probabilities[champion] >= 0.5) != scored.up)
-            self.detector.update(wrong if self.rules.drift == "ddm" else scored.losses[champion])
+            self.detector.update(wrong if self.rules.drift == "ddm" else loss)
             if self.detector.drift_detected:
                 changes += self._drift()
         for role, test in ((CANDIDATE, self.promotion_test), (PREVIOUS, self.rollback_test)):
@@ -239,12 +247,21 @@ class ShadowLoop:
         return log_loss(scored.probabilities[name], scored.up, self.rules.floor)
 
     def _drift(self) -> list[Change]:
+        """A drift: a candidate when the champion's errors rose (not when they fell: a
+        champion learning is no reason to replace it), in place of one opened before it (it
+        learned the world before this change, as the champion did)."""
         assert self.detector is not None
-        evidence = {"detections": float(self.detector.n_detections)}
-        drift = self._change("drift", self.champion, evidence=evidence)
-        if not self._open_to_candidates():
-            return [drift]
-        return [drift, self._open(self.kind, LOOP, "drift")]
+        recent, before = self.errors.drift()
+        evidence = {"detections": float(self.detector.n_detections), "recent_loss": recent,
+                    "loss_before": before}  # fmt: skip
+        worse = recent > before
+        why = "the champion's errors rose" if worse else "the champion's errors fell"
+        changes = [self._change("drift", self.champion, evidence=evidence, reason=why)]
+        if not worse or PREVIOUS in self.roles:
+            return changes
+        if CANDIDATE in self.roles:
+            changes.append(self._end_candidate(UNDECIDED, "replaced after a new drift"))
+        return [*changes, self._open(self.kind, LOOP, "drift")]
 
     def _open_to_candidates(self) -> bool:
         """A candidate may open: none is in shadow and no rollback is armed."""
@@ -263,18 +280,23 @@ class ShadowLoop:
         """The promotion test decided: promote the candidate, or drop it."""
         if decision.state == PROMOTE:
             return self._promote(_numbers(decision), LOOP, "the paired test")
+        reason = "worse than the champion" if decision.state == KEEP else "no decision in time"
+        return self._end_candidate(decision.state, reason)
+
+    def _end_candidate(self, state: str, reason: str) -> Change:
+        """Drop the candidate, its test ended as ``state`` (or cut short) for ``reason``."""
+        assert self.promotion_test is not None
+        evidence = _numbers(self.promotion_test.decision)
         candidate = self.roles.pop(CANDIDATE)
         self._drop(candidate)
         self.promotion_test = None
-        reason = "worse than the champion" if decision.state == KEEP else "no decision in time"
-        return self._change(decision.state, candidate, self.champion, _numbers(decision),
-                            reason=reason)  # fmt: skip
+        return self._change(state, candidate, self.champion, evidence, reason=reason)
 
     def _promote(self, evidence: dict[str, float], actor: str, reason: str) -> Change:
         old, new = self.champion, self.roles.pop(CANDIDATE)
         self.roles[CHAMPION], self.roles[PREVIOUS] = new, old
         self.promotion_test, self.rollback_test = None, self.rules.rollback_test()
-        self.detector = self._detector()  # the errors it watches are another model's now
+        self._watch_anew()  # the errors watched are another model's now
         return self._change("promote", new, old, evidence, actor, reason)
 
     def _end_watch(self, decision: Decision) -> Change:
@@ -292,8 +314,12 @@ class ShadowLoop:
         self.roles[CHAMPION] = back
         self._drop(failed)
         self.rollback_test = None
-        self.detector = self._detector()
+        self._watch_anew()
         return self._change("rollback", back, failed, evidence, actor, reason)
+
+    def _watch_anew(self) -> None:
+        """A fresh detector and record of errors, for a new champion."""
+        self.detector, self.errors = self._detector(), _Errors()
 
     def _detector(self) -> DriftDetector | None:
         return DETECTORS[self.rules.drift]() if self.rules.drift else None
@@ -388,6 +414,7 @@ class ShadowLoop:
                 "since": self.since,
                 "at": list(self._at),
                 "detector": self.detector.state_dict() if self.detector else None,
+                "errors": self.errors.state_dict(),
                 "promotion_test": _state(self.promotion_test),
                 "rollback_test": _state(self.rollback_test),
             },
@@ -409,7 +436,36 @@ class ShadowLoop:
         self._at = (int(shadow["at"][0]), float(shadow["at"][1]))
         if self.detector is not None and shadow["detector"] is not None:
             self.detector.load_state_dict(shadow["detector"])
+        self.errors.load_state_dict(shadow["errors"])
         self.promotion_test, self.rollback_test = _tests(shadow, self.rules)
+
+
+class _Errors:
+    """The champion's log-losses: the last :data:`_RECENT` and their mean since the last
+    drift, whose comparison says whether a drift was a rise (the mean of the last ones above
+    the mean since) or a fall."""
+
+    def __init__(self) -> None:
+        self.recent: deque[float] = deque(maxlen=_RECENT)
+        self.total, self.count = 0.0, 0
+
+    def add(self, loss: float) -> None:
+        self.recent.append(loss)
+        self.total, self.count = self.total + loss, self.count + 1
+
+    def drift(self) -> tuple[float, float]:
+        """The mean of the last losses and of those since the last drift; counts anew."""
+        recent = sum(self.recent) / len(self.recent)
+        before = self.total / self.count
+        self.total, self.count = 0.0, 0
+        return recent, before
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"recent": list(self.recent), "total": self.total, "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.recent = deque(map(float, state["recent"]), maxlen=_RECENT)
+        self.total, self.count = float(state["total"]), int(state["count"])
 
 
 def _numbers(decision: Decision) -> dict[str, float]:

@@ -1,0 +1,201 @@
+"""The hub's loop, measured: on a stream with a known shift, how soon drift opens a candidate
+and the paired test promotes it, and how many promotions come before the shift; on the
+project's real streams, how often the loop changes anything, and what the served predictions
+score beside a champion never replaced and the best trivial rule.
+
+- **Synthetic shift.** Prices whose next direction repeats the last with probability
+  ``keep`` for 3,000 events, then reverses it with that probability (``azuraforge.testing.
+  streams``), ``seeds`` streams a setting; the loop with its defaults (ADWIN on the
+  champion's log-losses, candidates warmed on the last 500 outcomes, alpha 0.05 spent over the
+  candidates) around the stream library's Adam logistic regression.
+- **Real streams.** BTC hourly and S&P 500 daily, whole, the same loop, and the same with a
+  candidate every ``every`` events besides.
+
+The accuracy of *served* predictions counts each prediction of the model that was champion
+when it was made; the champion never replaced is the same learner with no loop.
+
+Usage::
+
+    .venv/bin/python benchmarks/hub_loop.py [--quick] [--out docs/benchmarks.md] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.direction import baseline_rules, make_learner
+from azuraforge.stream.shadow import ShadowLoop, ShadowRules
+from azuraforge.testing.streams import write_shifted_csv
+from harness import ROOT, cpu_ticks, environment, environment_block, exit_on_sigterm, write_outputs
+
+START, END = "<!-- hub-loop:start -->", "<!-- hub-loop:end -->"
+LEARNER = "logreg-adam"
+SHIFT, EVENTS = 3000, 6000
+KEEPS = (0.8, 0.65)
+REAL = {
+    "BTC hourly": ("btc-hourly", "close", 5000),
+    "S&P 500 daily": ("sp500-daily", "Close", 2000),
+}
+SIZES = {"quick": {"seeds": 2, "events": 6000}, "full": {"seeds": 40, "events": None}}
+"""Seeds of each synthetic setting; the real streams' first events (None: all)."""
+
+
+def served(events: list[Event], rules: ShadowRules, column: str) -> dict[str, Any]:
+    """Run the loop over ``events``: its changes by kind, the promotions' events, and the
+    accuracy of the predictions served (by the champion of their event) and of each rule."""
+    loop = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), LEARNER, rules, column=column)
+    champion_at: dict[int, str] = {}
+    right = Counter[str]()
+    count = 0
+    changes = []
+    for event in events:
+        scored, found = loop.step(event)
+        changes += found
+        champion_at[loop.events - 1] = loop.champion
+        for one in scored:
+            count += 1
+            for name, p in one.probabilities.items():
+                if name in baseline_rules() or name == champion_at[one.event]:
+                    key = name if name in baseline_rules() else "served"
+                    right[key] += (p >= 0.5) == one.up
+    rules_best = max(right[name] for name in baseline_rules()) / count
+    return {
+        "kinds": dict(Counter(change.kind for change in changes)),
+        "promotions": [c.event for c in changes if c.kind == "promote"],
+        "rollbacks": sum(c.kind == "rollback" for c in changes),
+        "served_accuracy": right["served"] / count,
+        "best_rule_accuracy": rules_best,
+        "outcomes": count,
+    }
+
+
+def shifted(seeds: int) -> dict[str, Any]:
+    """The loop on synthetic streams with a known shift, and the champion never replaced."""
+    found: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for keep in KEEPS:
+            runs, fixed = [], []
+            for seed in range(seeds):
+                path = write_shifted_csv(
+                    Path(folder) / "s.csv", EVENTS, SHIFT, keep=keep, seed=seed
+                )
+                events = list(CsvReplay(path, columns=["close"], price_column="close"))
+                runs.append(served(events, ShadowRules(), "close"))
+                fixed.append(served(events, ShadowRules(drift=None), "close"))
+            after = [[e for e in run["promotions"] if e >= SHIFT] for run in runs]
+            delays = [events[0] - SHIFT for events in after if events]
+            found[str(keep)] = {
+                "promoted_after_shift": sum(bool(e) for e in after) / seeds,
+                "median_delay": statistics.median(delays) if delays else None,
+                "promotions_before_shift": sum(
+                    sum(e < SHIFT for e in run["promotions"]) for run in runs
+                )
+                / seeds,
+                "rollbacks": sum(run["rollbacks"] for run in runs) / seeds,
+                "served_accuracy": statistics.median(run["served_accuracy"] for run in runs),
+                "fixed_accuracy": statistics.median(run["served_accuracy"] for run in fixed),
+                "best_rule_accuracy": statistics.median(run["best_rule_accuracy"] for run in runs),
+            }
+    return found
+
+
+def real(most: int | None) -> dict[str, Any]:
+    """The loop on the project's streams (their first ``most`` events), with drift only and
+    with a schedule besides."""
+    found: dict[str, Any] = {}
+    for name, (dataset, column, every) in REAL.items():
+        path = next(iter(fetch(dataset).values()))
+        events = list(CsvReplay(path, columns=[column], price_column=column))[:most]
+        started = time.perf_counter()
+        found[name] = {
+            "events": len(events),
+            "every": every,
+            "fixed": served(events, ShadowRules(drift=None), column),
+            "drift": served(events, ShadowRules(), column),
+            "schedule": served(events, ShadowRules(every=every), column),
+            "seconds": time.perf_counter() - started,
+        }
+    return found
+
+
+def _kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
+
+
+def section(report: dict[str, Any]) -> str:
+    results, seeds = report["results"], report["size"]["seeds"]
+    lines = [START, "## The hub's loop: a known shift, and the real streams", "",
+             f"Synthetic streams with a shift at event {SHIFT:,} of {EVENTS:,} ({seeds} seeds "
+             "a setting; medians):", "",
+             "| direction kept with probability | promoted after the shift | events from the "
+             "shift to it | promotions before it (per stream) | rollbacks (per stream) | "
+             "accuracy served | champion never replaced | best rule |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for keep, at in results["shifted"].items():
+        delay = "-" if at["median_delay"] is None else f"{at['median_delay']:,.0f}"
+        lines.append(
+            f"| {keep} | {at['promoted_after_shift']:.0%} | {delay} | "
+            f"{at['promotions_before_shift']:.2f} | {at['rollbacks']:.2f} | "
+            f"{at['served_accuracy']:.3f} | {at['fixed_accuracy']:.3f} | "
+            f"{at['best_rule_accuracy']:.3f} |"
+        )
+    lines += ["", "| stream | loop | changes | accuracy served | champion never replaced | "
+              "best rule |", "| --- | --- | --- | ---: | ---: | ---: |"]  # fmt: skip
+    for name, at in results["real"].items():
+        for loop, label in (
+            ("drift", "drift (ADWIN)"),
+            ("schedule", f"drift + every {at['every']:,}"),
+        ):
+            run = at[loop]
+            lines.append(
+                f"| {name} ({at['events']:,} events) | {label} | {_kinds(run['kinds'])} | "
+                f"{run['served_accuracy']:.4f} | {at['fixed']['served_accuracy']:.4f} | "
+                f"{run['best_rule_accuracy']:.4f} |"
+            )
+    lines += ["", f"Learner: `{LEARNER}`; the loop's defaults otherwise (docs/hub.md).", "",
+              f"Command: `{report['command']}`", "", environment_block(report["environment"]),
+              END]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI size")
+    parser.add_argument("--out", type=Path, help="Markdown to update (full size default: docs)")
+    parser.add_argument("--json", type=Path, help="where the numbers go")
+    args = parser.parse_args(argv)
+    if not args.quick:
+        args.out = args.out or ROOT / "docs" / "benchmarks.md"
+        args.json = args.json or ROOT / "benchmarks" / "results" / "hub_loop.json"
+    exit_on_sigterm()
+    size = SIZES["quick" if args.quick else "full"]
+    load, ticks = os.getloadavg(), cpu_ticks()
+    results = {"shifted": shifted(size["seeds"]), "real": real(size["events"])}
+    report = {
+        "benchmark": "hub_loop",
+        "quick": args.quick,
+        "size": size,
+        "results": results,
+        "command": " ".join(["python", "benchmarks/hub_loop.py", *(argv or sys.argv[1:])]),
+        "environment": environment(load, ticks, None, ["numpy"]),
+    }
+    text = section(report)
+    print(text)
+    write_outputs(report, text, (START, END), args.out, args.json)
+    strong = results["shifted"][str(KEEPS[0])]
+    if strong["promoted_after_shift"] < 0.5:
+        sys.exit(f"the loop promoted after a strong shift in {strong['promoted_after_shift']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
