@@ -36,11 +36,13 @@ MODEL = "model"
 @dataclass(frozen=True)
 class Scored:
     """One prediction whose outcome came: the event it was made at (its index and time),
-    whether the price went up, and each model's probability of up and its log-loss."""
+    whether the price went up and by how much (``gain``: its relative change over the
+    horizon), and each model's probability of up and its log-loss."""
 
     event: int
     time: float
     up: bool
+    gain: float
     probabilities: dict[str, float]
     losses: dict[str, float]
 
@@ -143,7 +145,7 @@ class DirectionLoop:
             index, when, before, features, probabilities = self._held.popleft()
             up = price > before
             losses = self._score(up, probabilities)
-            scored.append(Scored(index, when, up, probabilities, losses))
+            scored.append(Scored(index, when, up, price / before - 1.0, probabilities, losses))
             for model in self.models.values():
                 model.learn_one(features, up)
             self._examples.append((features, up))

@@ -300,9 +300,11 @@ def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
     ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)  # flushes no batch
-    first = [(24, 86400.0, "model", 0.6, True, 0.51), (24, 86400.0, "always up", 1.0, True, 0.0)]
+    first = [(24, 86400.0, "model", 0.6, True, 0.51, 0.01),
+             (24, 86400.0, "always up", 1.0, True, 0.0, 0.01)]  # fmt: skip
+    later = [(25, 90000.0, "model", 0.4, True, 0.92, 0.02)]
     ctx.save_checkpoint({"events": 25}, first)
-    ctx.save_checkpoint({"events": 26}, [(25, 90000.0, "model", 0.4, True, 0.92)])  # replaces it
+    ctx.save_checkpoint({"events": 26}, later)  # replaces it
     assert store.outcome_scores(lease.experiment_id) == {}  # nothing written yet
     assert ctx.close(timeout=10)
     assert store.load_checkpoint(lease.experiment_id) == {"events": 26}
@@ -310,3 +312,6 @@ def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
         "always up": (1, 1.0, 0.0),
         "model": (2, 0.5, pytest.approx((0.51 + 0.92) / 2)),
     }
+    assert store.outcome_gains(lease.experiment_id)["model"] == [(86400.0, 0.6, 0.01),
+                                                                (90000.0, 0.4, 0.02)]  # fmt: skip
+    assert store.outcome_gains(lease.experiment_id, every=2)["model"] == [(86400.0, 0.6, 0.01)]

@@ -17,6 +17,7 @@ the data folder, replayed as fast as it reads or at ``speed`` seconds of event t
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.errors import ConflictError, DataFormatError
@@ -40,6 +42,7 @@ from azuraforge.platform.store.metrics import Outcome
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.online import Scored, headline
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
@@ -154,6 +157,38 @@ def start_stream(
         kind=STREAM, requeue_lost=True,
     )  # fmt: skip
     return send(store, transport, record)
+
+
+def trading_scores(
+    gains: Mapping[str, list[tuple[float, float, float]]], *, cost: float
+) -> tuple[dict[str, dict[str, float | None]], dict[str, float | None] | None]:
+    """Each model's trading figures over its predictions ``gains`` (of
+    :meth:`~azuraforge.platform.store.Store.outcome_gains`: long when it gave up 50 % or
+    more, flat otherwise, net of ``cost`` a change; :mod:`azuraforge.stream.backtest`), its win
+    rate (the share of its long steps the price rose), and buy and hold's figures over the
+    same steps (``None`` with no step)."""
+    found: dict[str, dict[str, float | None]] = {}
+    market: dict[str, float | None] | None = None
+    for model, rows in gains.items():
+        times, probabilities, returns = (np.asarray(column) for column in zip(*rows, strict=True))
+        yearly = periods_per_year(times)
+        long = (probabilities >= 0.5).astype(float)
+        won = returns[long == 1.0] > 0
+        figures = _figures(backtest(model, returns, long, cost=cost, periods_per_year=yearly))
+        found[model] = {**figures, "win_rate": float(won.mean()) if len(won) else None}
+        if market is None:
+            held = np.ones_like(returns)
+            market = _figures(backtest("buy and hold", returns, held, cost=cost,
+                                       periods_per_year=yearly))  # fmt: skip
+    return found, market
+
+
+def _figures(result: Backtest) -> dict[str, float | None]:
+    """A backtest's figures, ``None`` for one it could not compute (NaN)."""
+    values = {"total_return": result.total_return, "sharpe": result.sharpe,
+              "max_drawdown": result.max_drawdown, "exposure": result.exposure,
+              "steps": float(result.steps)}  # fmt: skip
+    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
 
 
 def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
@@ -325,7 +360,7 @@ def _change_row(change: Change, trigger_id: int | None = None) -> dict[str, Any]
 def _rows(scored: list[Scored]) -> list[Outcome]:
     """Each model's row of each scored prediction."""
     return [
-        (s.event, s.time, model, probability, s.up, s.losses[model])
+        (s.event, s.time, model, probability, s.up, s.losses[model], s.gain)
         for s in scored
         for model, probability in s.probabilities.items()
     ]

@@ -42,9 +42,9 @@ ArtifactEntry = tuple[str, int, bool]
 """(path inside the run's folder, size, is a folder) of one artifact."""
 Progress = tuple[int, int, str]
 """(done, total, message) of a run's progress."""
-Outcome = tuple[int, float, str, float, bool, float]
-"""(event index, event time, model, probability of up, went up, log-loss) of one scored
-prediction of a stream."""
+Outcome = tuple[int, float, str, float, bool, float, float]
+"""(event index, event time, model, probability of up, went up, log-loss, the price's relative
+change over the horizon) of one scored prediction of a stream."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,11 @@ class JobWrites:
             raise InvalidParameterError(
                 f"metric {key!r} at step {step} is {value}; only finite values are stored"
             )
-        for event, _, model, probability, _, loss in self.outcomes:
-            if not (math.isfinite(probability) and math.isfinite(loss)):
+        for event, _, model, probability, _, loss, gain in self.outcomes:
+            if not all(map(math.isfinite, (probability, loss, gain))):
                 raise InvalidParameterError(
                     f"the outcome of {model!r} at event {event} has probability "
-                    f"{probability} and loss {loss}; only finite values are stored"
+                    f"{probability}, loss {loss} and gain {gain}; only finite values are stored"
                 )
 
     def row_values(self) -> dict[str, Any]:
@@ -162,6 +162,29 @@ class MetricStore(StoreBase):
         with self._read() as connection:
             rows = connection.execute(query).all()
         return {model: (int(n), float(accuracy), float(loss)) for model, n, accuracy, loss in rows}
+
+    def outcome_gains(
+        self, experiment_id: int, *, every: int = 1, start: int = 0, end: int | None = None
+    ) -> dict[str, list[tuple[float, float, float]]]:
+        """Each model's ``(time, probability of up, gain)`` of its predictions made at events
+        ``start`` to ``end`` (excluded) whose index is a multiple of ``every`` (a stream's
+        horizon: predictions whose outcomes do not overlap), in event order; rows stored
+        before gains were are left out."""
+        query = (
+            select(StreamOutcome.model, StreamOutcome.time, StreamOutcome.probability,
+                   StreamOutcome.gain)
+            .where(StreamOutcome.experiment_id == experiment_id, StreamOutcome.event >= start,
+                   StreamOutcome.event % every == 0)
+            .order_by(StreamOutcome.model, StreamOutcome.event)
+        )  # fmt: skip
+        if end is not None:
+            query = query.where(StreamOutcome.event < end)
+        found: dict[str, list[tuple[float, float, float]]] = {}
+        with self._read() as connection:
+            for model, when, probability, gain in connection.execute(query):
+                if gain is not None:
+                    found.setdefault(model, []).append((when, probability, gain))
+        return found
 
     def drop_oldest_lines(
         self, lease: Lease, levels: Collection[str], keep: int
@@ -385,7 +408,7 @@ def _insert_outcomes(
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = (
         "INSERT INTO stream_outcomes (experiment_id, event, time, model, probability, up, "
-        f"loss) VALUES ({', '.join([mark] * 7)})"
+        f"loss, gain) VALUES ({', '.join([mark] * 8)})"
     )
     connection.exec_driver_sql(statement, [(experiment_id, *row) for row in outcomes])
 

@@ -148,6 +148,8 @@ class StreamOutcome(Base):
     probability: Mapped[float] = mapped_column(Float)
     up: Mapped[bool] = mapped_column(Boolean)
     loss: Mapped[float] = mapped_column(Float)
+    gain: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The price's relative change over the horizon (rows of streams older than it: none)."""
 
 
 class StreamChange(Base):

@@ -3,13 +3,15 @@ config is 422 naming the field, another job's id is 404."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from azuraforge.testing.streams import write_shifted_csv
+from azuraforge.stream.backtest import backtest, periods_per_year
+from azuraforge.testing.streams import shifted_prices, write_shifted_csv
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -38,6 +40,9 @@ def test_a_stream_started_runs_and_reads_back(
     assert whole["logreg-adam-1"]["accuracy"] == pytest.approx(champion)
     window = client.get(f"/api/v1/streams/{stream['id']}/scores?start=100&end=300").json()
     assert {m["predictions"] for m in window["models"].values()} == {200}
+    assert window["buy_and_hold"]["steps"] == window["models"]["always up"]["trading"]["steps"]
+    always = window["models"]["always up"]  # long at every step: buy and hold
+    assert always["trading"] == window["buy_and_hold"] and always["trading"]["exposure"] == 1.0
     backwards = client.get(f"/api/v1/streams/{stream['id']}/scores?start=300&end=100")
     assert backwards.status_code == 400 and "end (100) must be after start (300)" in backwards.text
 
@@ -155,3 +160,31 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     bad = client.post(url, json={"action": "explode"})
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == ["body", "action"]
+
+
+def test_trading_figures_over_a_window_are_a_backtest_of_its_rows(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    write_shifted_csv(settings.data_dir / "trend.csv", 1200, 10_000, keep=0.8, seed=2)
+    config = {"source": "trend.csv", "horizon": 2, "drift": None}
+    stream = client.post("/api/v1/streams", json={"config": config}).json()
+    Worker(settings, store).run_next()
+    scores = client.get(f"/api/v1/streams/{stream['id']}/scores?start=200&end=1000&cost=0.002")
+    found = scores.json()
+    prices = shifted_prices(1200, 10_000, keep=0.8, seed=2)
+    rows = store.outcome_gains(stream["id"], every=2, start=200, end=1000)["logreg-adam-1"]
+    times, probabilities, gains = map(np.array, zip(*rows, strict=True))
+    events = (times - times[0]) / 3600 + 200
+    assert list(events) == list(range(200, 1000, 2))  # every horizon-th, none overlapping
+    expected_gains = [prices[int(e) + 2] / prices[int(e)] - 1 for e in events]
+    assert gains == pytest.approx(expected_gains, abs=1e-7)  # the CSV keeps 6 decimals
+    long = (probabilities >= 0.5).astype(float)
+    expected = backtest("m", gains, long, cost=0.002, periods_per_year=periods_per_year(times))
+    ours = found["models"]["logreg-adam-1"]
+    assert ours["trading"]["total_return"] == pytest.approx(expected.total_return)
+    assert ours["trading"]["sharpe"] == pytest.approx(expected.sharpe)
+    assert ours["trading"]["max_drawdown"] == pytest.approx(expected.max_drawdown)
+    assert ours["win_rate"] == pytest.approx(float((gains[long == 1] > 0).mean()))
+    assert ours["trading"]["total_return"] > found["buy_and_hold"]["total_return"]  # a trend
+    too_dear = client.get(f"/api/v1/streams/{stream['id']}/scores?cost=0.5")
+    assert too_dear.status_code == 422

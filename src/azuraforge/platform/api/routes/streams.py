@@ -21,7 +21,13 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.streams import ACTIONS, STREAM, StreamConfig, start_stream
+from azuraforge.platform.services.streams import (
+    ACTIONS,
+    STREAM,
+    StreamConfig,
+    start_stream,
+    trading_scores,
+)
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 from azuraforge.stream.direction import LEARNERS
@@ -97,10 +103,26 @@ class StreamDetail(StreamPublic):
         )
 
 
+class Trading(BaseModel):
+    """A long/flat strategy over a window, net of the cost of each change of position."""
+
+    total_return: float = Field(description="Compounded, as a fraction.")
+    sharpe: float | None = Field(description="Annualised from the events' spacing; no risk-free.")
+    max_drawdown: float = Field(description="The largest fall from a previous peak.")
+    exposure: float = Field(description="The share of steps spent long.")
+    steps: int = Field(description="Predictions traded (one every horizon events).")
+
+
 class ModelScores(BaseModel):
     predictions: int = Field(description="Predictions scored in the window.")
     accuracy: float
     log_loss: float
+    win_rate: float | None = Field(
+        None, description="The share of its long steps the price rose (None: never long)."
+    )
+    trading: Trading | None = Field(
+        None, description="Long when it gives up 50 % or more (None: rows without gains)."
+    )
 
 
 class StreamScores(BaseModel):
@@ -111,6 +133,8 @@ class StreamScores(BaseModel):
     models: dict[str, ModelScores] = Field(
         description="By model: each learner by its name ('logreg-adam-1') and the trivial rules."
     )
+    cost: float = Field(description="The cost of each change of position, as a fraction.")
+    buy_and_hold: Trading | None = Field(description="Always long over the same steps.")
 
 
 class DecisionPublic(BaseModel):
@@ -255,19 +279,32 @@ def get_scores(
     end: Annotated[
         int | None, Query(ge=1, le=MAX_EVENT, description="Event after the last (index).")
     ] = None,
+    cost: Annotated[
+        float, Query(ge=0, le=0.1, description="Cost of a change of position (0.001: 0.1 %).")
+    ] = 0.001,
 ) -> StreamScores:
     """Each model's accuracy and log-loss over the predictions made at events ``start`` to
-    ``end`` (excluded), from the stream's scored rows (as of its last checkpoint): any window,
-    not only the running and recent scores."""
-    _stream(store, stream_id)
+    ``end`` (excluded), and its win rate, return, Sharpe and drawdown trading on them (long
+    when it gives up 50 % or more, flat otherwise, one prediction every ``horizon`` events so
+    that no two overlap), beside buy and hold over the same steps; from the stream's scored
+    rows (as of its last checkpoint): any window, not only the running and recent scores."""
+    record = _stream(store, stream_id)
     if end is not None and end <= start:
         raise InvalidParameterError(f"end ({end}) must be after start ({start})")
     found = store.outcome_scores(stream_id, start, end)
-    models = {
-        model: ModelScores(predictions=n, accuracy=accuracy, log_loss=loss)
-        for model, (n, accuracy, loss) in found.items()
-    }
-    return StreamScores(start=start, end=end, models=models)
+    horizon = StreamConfig.model_validate(record.config).horizon
+    gains = store.outcome_gains(stream_id, every=horizon, start=start, end=end)
+    trading, market = trading_scores(gains, cost=cost)
+    models = {}
+    for model, (n, accuracy, loss) in found.items():
+        figures = trading.get(model)
+        models[model] = ModelScores(
+            predictions=n, accuracy=accuracy, log_loss=loss,
+            win_rate=figures["win_rate"] if figures else None,
+            trading=Trading.model_validate(figures) if figures else None,
+        )  # fmt: skip
+    buy_and_hold = Trading.model_validate(market) if market else None
+    return StreamScores(start=start, end=end, models=models, cost=cost, buy_and_hold=buy_and_hold)
 
 
 @router.get("/{stream_id}/candidates", response_model=Candidates, responses=ERRORS)

@@ -1,5 +1,6 @@
 """Streams' lineage and manual triggers: each step of a stream's loop (drift, candidate,
-promotion, rollback...) with its evidence, and the triggers asked of it.
+promotion, rollback...) with its evidence, and the triggers asked of it; each scored
+prediction's gain (the price's relative change over the horizon), for trading figures.
 
 Revision ID: 0009_stream_changes
 Revises: 0008_stream_outcomes
@@ -26,6 +27,8 @@ def _experiment() -> sa.Column[int]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("stream_outcomes") as table:
+        table.add_column(sa.Column("gain", sa.Float(), nullable=True))
     op.create_table(
         "stream_changes",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
@@ -68,3 +71,5 @@ def downgrade() -> None:
     op.drop_table("stream_triggers")
     op.drop_index("ix_stream_changes_experiment_event", table_name="stream_changes")
     op.drop_table("stream_changes")
+    with op.batch_alter_table("stream_outcomes") as table:
+        table.drop_column("gain")
