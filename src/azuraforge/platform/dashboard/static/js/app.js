@@ -13,6 +13,7 @@ const pages = {
   launch: () => import("./pages/launch.js"),
   models: () => import("./pages/models.js"),
   run: () => import("./pages/run.js"),
+  streams: () => import("./pages/streams.js"),
   studies: () => import("./pages/studies.js"),
 };
 
@@ -24,6 +25,8 @@ const ROUTES = [
   [/^\/studies$/, "studies", "studies", "renderList"],
   [/^\/studies\/new$/, "studies", "studies", "renderNew"],
   [/^\/studies\/(\d+)$/, "studies", "studies", "renderDetail"],
+  [/^\/streams$/, "streams", "streams", "renderList"],
+  [/^\/streams\/(\d+)$/, "streams", "streams", "renderDetail"],
   [/^\/models$/, "models", "models", "renderList"],
   [/^\/models\/([^/]+)$/, "models", "models", "renderDetail"],
 ];

@@ -1,0 +1,7 @@
+// Streams: every stream of the project (#/streams) and one stream live (#/streams/ID): its
+// champion and candidate, their test, its curves beside the trivial rules with the loop's
+// changes marked, its lineage, its scores and trading figures over a window, and the manual
+// triggers; the parts live in pages/streams/.
+
+export { renderList } from "./streams/list.js";
+export { renderDetail } from "./streams/detail.js";

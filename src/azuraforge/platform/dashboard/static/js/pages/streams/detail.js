@@ -1,0 +1,235 @@
+// One stream, live: status, worker and restarts; the champion and the candidate in shadow with
+// their test's running evidence; each role's recent accuracy beside the trivial rules', with the
+// loop's drifts, promotions and rollbacks marked; the lineage; each model's scores and trading
+// figures over a window of events beside buy and hold; and the manual triggers (retrain,
+// promote, roll back, checkpoint), each recorded with who and why. Read again every few seconds
+// while the stream runs.
+
+import { api } from "../../api.js";
+import { PALETTE, draw, release } from "../../charts.js";
+import { FINISHED, badge, dialog, errorBox, fill, h, keyValues, loading, time, toast } from "../../ui.js";
+import { fixed, percent } from "./shared.js";
+
+const POLL_MS = 2000;
+const ANSWER_MS = 30000;
+const ROLES = ["champion", "candidate", "previous"];
+const RULES = ["always up", "same as last", "opposite of last", "majority so far"];
+/** What a retrain may name (the API's TriggerCreate.learner). */
+const LEARNERS = ["logreg-sgd", "logreg-adam", "mlp", ...RULES];
+const MARKS = { drift: "#f2a541", promote: "#17a673", rollback: "#d32f2f" };
+const ACTIONS = {
+  retrain: "Retrain now",
+  promote: "Promote the candidate",
+  rollback: "Roll back",
+  checkpoint: "Checkpoint now",
+};
+
+export async function renderDetail(main, { params }) {
+  const id = Number(params[0]);
+  let stream = await api.get(`/streams/${id}`);
+  let timer = null;
+  let stopped = false;
+
+  const title = h("h1", {});
+  const statusBox = h("span", { id: "stream-status" });
+  const stopButton = h("button", { class: "danger", id: "stream-stop", onclick: stop }, "Stop");
+  const sub = h("span", { class: "sub", id: "stream-sub" });
+  const rolesBox = h("div", { id: "stream-roles" }, loading());
+  const triggerBox = h("div", { id: "stream-triggers" });
+  const chart = h("div", { class: "chart", id: "stream-chart" }, loading("Loading curves…"));
+  const lineageBox = h("div", { class: "table-wrap", id: "stream-lineage" }, loading());
+  const scoresBox = h("div", { class: "table-wrap", id: "stream-scores" });
+  const errorArea = h("div");
+  const start = h("input", { type: "number", min: "0", name: "start", value: "0", id: "window-start" });
+  const end = h("input", { type: "number", min: "1", name: "end", placeholder: "last", id: "window-end" });
+
+  fill(main,
+    h("div", { class: "page-head" }, title, statusBox, stopButton, sub),
+    errorArea,
+    h("div", { class: "grid-2" },
+      h("div", { class: "card" }, h("h2", {}, "Champion and candidates"), rolesBox),
+      h("div", { class: "card" }, h("h2", {}, "Triggers"), triggerBox)),
+    h("div", { class: "card", style: { marginTop: "1rem" } },
+      h("h2", {}, "Recent accuracy beside the trivial rules"),
+      h("div", { class: "small muted" }, "Marks: drift (orange), promotion (green), rollback (red)."), chart),
+    h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Lineage"), lineageBox),
+    h("div", { class: "card", style: { marginTop: "1rem" } },
+      h("h2", {}, "Scores over a window of events"),
+      h("form", { class: "row", id: "window-form", onsubmit: (event) => { event.preventDefault(); loadScores(); } },
+        h("label", {}, "From event ", start), h("label", {}, "to ", end), h("button", { type: "submit" }, "Score")),
+      scoresBox));
+  drawTriggers();
+
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const [found, standing, lineage, curves] = await Promise.all([
+        api.get(`/streams/${id}`),
+        api.get(`/streams/${id}/candidates`),
+        api.get(`/streams/${id}/lineage`, { limit: 10000 }),
+        api.get(`/experiments/${id}/metrics`, { keys: curveKeys().join(","), max_points: 1000 }),
+      ]);
+      stream = found;
+      fill(errorArea);
+      drawHead();
+      drawRoles(standing);
+      drawLineage(lineage);
+      await drawChart(curves.metrics, lineage);
+    } catch (error) {
+      fill(errorArea, errorBox(error, "The stream could not be read"));
+    }
+    if (!stopped && !FINISHED.has(stream.status)) timer = setTimeout(refresh, POLL_MS);
+  }
+
+  function curveKeys() {
+    return [...ROLES, ...RULES].map((name) => `${name}/recent_accuracy`);
+  }
+
+  function drawHead() {
+    title.textContent = stream.name;
+    fill(statusBox, badge(stream.status));
+    stopButton.style.display = FINISHED.has(stream.status) ? "none" : "";
+    sub.textContent = `Stream ${stream.id} · ${stream.learner} on ${stream.source} · ${stream.events.toLocaleString("en-US")} events, ` +
+      `${stream.scored.toLocaleString("en-US")} scored · worker ${stream.worker || "–"} · ${stream.restarts} restarts`;
+  }
+
+  function drawRoles(standing) {
+    const rows = ROLES.filter((role) => standing.roles[role]).map((role) => {
+      const name = standing.roles[role];
+      const test = standing.tests[role];
+      const label = role === "previous" ? "previous (rollback armed)" : role;
+      const testText = test ? `evidence ${test.evidence.toPrecision(3)} / against ${test.against.toPrecision(3)} after ${test.events.toLocaleString("en-US")} pairs (mean difference ${test.mean_difference >= 0 ? "+" : ""}${test.mean_difference.toFixed(4)})` : "";
+      return [label, h("span", { dataset: { role } }, h("strong", {}, name), ` (${standing.kinds[name]}) `, h("span", { class: "small muted" }, testText))];
+    });
+    fill(rolesBox, keyValues([...rows, ["champion's accuracy", percent(stream.scores["champion/accuracy"])]]));
+  }
+
+  function drawTriggers() {
+    const reason = h("input", { type: "text", name: "reason", placeholder: "why (kept with the change)", id: "trigger-reason", maxlength: "500" });
+    const learner = h("select", { name: "learner", id: "trigger-learner" },
+      h("option", { value: "" }, "the stream's learner"), LEARNERS.map((name) => h("option", { value: name }, name)));
+    const buttons = Object.entries(ACTIONS).map(([action, label]) =>
+      h("button", { type: "button", id: `trigger-${action}`, class: action === "rollback" ? "danger" : "", onclick: () => ask(action, reason, learner) }, label));
+    fill(triggerBox,
+      h("div", { class: "small muted" }, "Taken at the stream's next event; the answer shows here and in the lineage."),
+      h("div", { class: "row" }, h("label", {}, "Retrain with ", learner)),
+      h("div", { class: "row" }, reason),
+      h("div", { class: "row" }, buttons),
+      h("div", { id: "trigger-answer", class: "small" }));
+  }
+
+  async function ask(action, reason, learner) {
+    const body = { action, actor: "dashboard", reason: reason.value };
+    if (action === "retrain" && learner.value) body.learner = learner.value;
+    if (action === "rollback" || action === "promote") {
+      const sure = await dialog({ title: `${ACTIONS[action]}?`, body: action === "promote" ? "The candidate becomes champion now, whatever its test says; rollback stays armed." : "The previous champion comes back now.", confirm: ACTIONS[action], danger: action === "rollback" });
+      if (!sure) return;
+    }
+    const answer = document.getElementById("trigger-answer");
+    let trigger;
+    try {
+      trigger = await api.post(`/streams/${id}/triggers`, body);
+    } catch (error) {
+      toast(error.message, "error");
+      return;
+    }
+    answer.textContent = `${action}: asked, waiting for the stream…`;
+    const deadline = Date.now() + ANSWER_MS;
+    while (Date.now() < deadline && !stopped) {
+      const all = await api.get(`/streams/${id}/triggers`);
+      const mine = all.find((t) => t.id === trigger.id);
+      if (mine && mine.status !== "pending") {
+        answer.textContent = `${action} ${mine.status} at event ${mine.event.toLocaleString("en-US")}: ${mine.message}`;
+        toast(answer.textContent, mine.status === "refused" ? "error" : "");
+        refresh();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    answer.textContent = `${action}: still waiting; the stream takes it at its next event.`;
+  }
+
+  function drawLineage(lineage) {
+    const rows = lineage.slice().reverse().slice(0, 50).map((change) => h("tr", { dataset: { kind: change.kind } },
+      h("td", { class: "num" }, change.event.toLocaleString("en-US")),
+      h("td", {}, change.kind),
+      h("td", {}, change.model),
+      h("td", {}, change.other || ""),
+      h("td", { class: "small" }, change.evidence.evidence !== undefined ? `${change.evidence.evidence.toPrecision(3)} / ${change.evidence.against.toPrecision(3)}, ${change.evidence.mean_difference.toFixed(4)}` : ""),
+      h("td", {}, change.actor),
+      h("td", { class: "small" }, change.reason),
+      h("td", { class: "small nowrap" }, time(change.created_at))));
+    if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: "8", class: "empty" }, "No change yet: the champion holds.")));
+    fill(lineageBox, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Event"), h("th", {}, "Change"), h("th", {}, "Model"), h("th", {}, "Versus"),
+        h("th", {}, "Evidence (for / against, mean diff)"), h("th", {}, "By"), h("th", {}, "Why"), h("th", {}, "When"))),
+      h("tbody", {}, rows)));
+  }
+
+  async function drawChart(metrics, lineage) {
+    const data = curveKeys().filter((key) => metrics[key]).map((key, index) => ({
+      type: "scatter", mode: "lines", name: key.split("/")[0],
+      x: metrics[key].steps, y: metrics[key].values,
+      line: { color: PALETTE[index % PALETTE.length], width: ROLES.includes(key.split("/")[0]) ? 2.5 : 1.2 },
+    }));
+    if (!data.length) {
+      fill(chart, h("div", { class: "chart-empty" }, "No checkpoint yet."));
+      return;
+    }
+    const shapes = lineage.filter((change) => MARKS[change.kind]).map((change) => ({
+      type: "line", xref: "x", yref: "paper", x0: change.event, x1: change.event, y0: 0, y1: 1,
+      line: { color: MARKS[change.kind], width: 1.5, dash: change.kind === "drift" ? "dot" : "solid" },
+    }));
+    if (chart.querySelector(".loading")) fill(chart);
+    await draw(chart, data, { shapes, showlegend: true, xaxis: { title: { text: "event" } }, yaxis: { title: { text: "recent accuracy" } } });
+  }
+
+  async function loadScores() {
+    const query = { start: start.value || "0" };
+    if (end.value) query.end = end.value;
+    fill(scoresBox, loading());
+    let found;
+    try {
+      found = await api.get(`/streams/${id}/scores`, query);
+    } catch (error) {
+      fill(scoresBox, errorBox(error, "The window could not be scored"));
+      return;
+    }
+    const row = (name, scores, trading) => h("tr", { dataset: { model: name } },
+      h("td", {}, name),
+      h("td", { class: "num" }, scores ? scores.predictions.toLocaleString("en-US") : ""),
+      h("td", { class: "num" }, scores ? percent(scores.accuracy) : ""),
+      h("td", { class: "num" }, scores ? fixed(scores.log_loss) : ""),
+      h("td", { class: "num" }, scores ? percent(scores.win_rate) : ""),
+      h("td", { class: "num" }, trading ? percent(trading.total_return) : "–"),
+      h("td", { class: "num" }, trading ? fixed(trading.sharpe, 2) : "–"),
+      h("td", { class: "num" }, trading ? percent(trading.max_drawdown) : "–"));
+    const models = Object.entries(found.models).sort(([a], [b]) => RULES.includes(a) - RULES.includes(b) || a.localeCompare(b));
+    fill(scoresBox, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", { class: "num" }, "Predictions"), h("th", { class: "num" }, "Accuracy"),
+        h("th", { class: "num" }, "Log-loss"), h("th", { class: "num" }, "Win rate"), h("th", { class: "num" }, "Return"),
+        h("th", { class: "num" }, "Sharpe"), h("th", { class: "num" }, "Max drawdown"))),
+      h("tbody", {}, models.map(([name, scores]) => row(name, scores, scores.trading)),
+        row("buy and hold", null, found.buy_and_hold))),
+      h("div", { class: "small muted" }, `Long when a model gives up 50 % or more, flat otherwise, one prediction every horizon events, net of ${(found.cost * 100).toFixed(2)} % a change.`));
+  }
+
+  async function stop() {
+    const sure = await dialog({ title: "Stop this stream?", body: "It stops at its next event, after its last checkpoint, and ends cancelled.", confirm: "Stop", danger: true });
+    if (!sure) return;
+    try {
+      await api.post(`/streams/${id}/stop`);
+      refresh();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  await refresh();
+  loadScores();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    release(chart);
+  };
+}

@@ -1,0 +1,58 @@
+// Streams: newest first, with status, worker, events taken, the champion's accuracy beside the
+// best trivial rule's, and restarts; the page refreshes itself while a stream on it runs.
+
+import { api } from "../../api.js";
+import { badge, errorBox, fill, h, loading } from "../../ui.js";
+import { percent } from "./shared.js";
+
+const REFRESH_MS = 3000;
+const RULES = ["always up", "same as last", "opposite of last", "majority so far"];
+
+export async function renderList(main) {
+  let timer = null;
+  const tableBox = h("div", { class: "table-wrap", id: "streams-table" }, loading("Loading streams…"));
+  const errorArea = h("div");
+  fill(main,
+    h("div", { class: "page-head" }, h("h1", {}, "Streams"),
+      h("span", { class: "sub" }, "Continuous learning: a champion and its candidates learn a price's next direction one event at a time, on the workers.")),
+    h("div", { class: "card" }, errorArea, tableBox));
+
+  async function load() {
+    clearTimeout(timer);
+    let page;
+    try {
+      page = await api.get("/streams", { limit: 100 });
+    } catch (error) {
+      fill(errorArea, errorBox(error, "The streams could not be listed"));
+      timer = setTimeout(load, REFRESH_MS * 2);
+      return;
+    }
+    fill(errorArea);
+    const rows = page.data.map((stream) => {
+      const best = Math.max(...RULES.map((rule) => stream.scores[`${rule}/accuracy`] ?? -1));
+      const link = `#/streams/${stream.id}`;
+      return h("tr", { dataset: { id: String(stream.id) } },
+        h("td", { class: "num" }, h("a", { href: link }, String(stream.id))),
+        h("td", { class: "name" }, h("a", { href: link }, stream.name)),
+        h("td", { title: stream.error || "" }, badge(stream.status)),
+        h("td", {}, `${stream.learner} on ${stream.source}`),
+        h("td", { class: "num" }, stream.events.toLocaleString("en-US")),
+        h("td", { class: "num" }, percent(stream.scores["champion/accuracy"])),
+        h("td", { class: "num" }, best >= 0 ? percent(best) : "–"),
+        h("td", { class: "small" }, stream.worker || "–"),
+        h("td", { class: "num" }, String(stream.restarts)));
+    });
+    if (!rows.length) {
+      rows.push(h("tr", {}, h("td", { colspan: "9", class: "empty" }, "No streams yet: start one with `azuraforge stream start btc-hourly` or POST /api/v1/streams.")));
+    }
+    fill(tableBox, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", { class: "num" }, "ID"), h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Learner"),
+        h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Champion accuracy"), h("th", { class: "num" }, "Best rule"),
+        h("th", {}, "Worker"), h("th", { class: "num" }, "Restarts"))),
+      h("tbody", {}, rows)));
+    if (page.data.some((stream) => ["queued", "running"].includes(stream.status))) timer = setTimeout(load, REFRESH_MS);
+  }
+
+  await load();
+  return () => clearTimeout(timer);
+}

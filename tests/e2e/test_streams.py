@@ -1,0 +1,86 @@
+"""The streams pages on a live stream with a known shift: the list shows it running, its page
+draws its curves as it learns, the shift's drift opens a candidate that the test promotes
+(marked on the chart, written in the lineage), then a retrain, a promotion and a rollback
+asked from the page are answered and recorded with who and why; the window's trading
+figures sit beside buy and hold; Stop ends it cancelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from azuraforge.testing.streams import write_shifted_csv
+from tests.e2e.conftest import Dashboard, chart_points, shoot
+
+pytestmark = pytest.mark.slow
+EVENTS, SHIFT = 9000, 3000
+SPEED = 3600 * 400.0
+"""400 events a second: the shift 7.5 s in, the end 22 s in."""
+
+
+def lineage(dashboard: Dashboard, stream_id: int) -> list[dict[str, Any]]:
+    answer = dashboard.api.get(f"/streams/{stream_id}/lineage")
+    answer.raise_for_status()
+    return list(answer.json())
+
+
+def trigger(page: Any, action: str, expected: str) -> None:
+    """Ask for ``action`` on the page, confirm it if asked, and wait for its answer."""
+    page.fill("#trigger-reason", f"{action} from the page")
+    page.click(f"#trigger-{action}")
+    if action in ("promote", "rollback"):
+        page.click("dialog[open] button[type=submit]")
+    page.wait_for_selector(f"#trigger-answer:has-text('{action} ')", timeout=15_000)
+    page.wait_for_function(f"!document.querySelector('#trigger-answer').textContent.includes('waiting')")
+    answer = page.inner_text("#trigger-answer")
+    assert f"{action} done" in answer and expected in answer, answer
+
+
+def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
+    dashboard: Dashboard, page: Any
+) -> None:
+    write_shifted_csv(dashboard.home / "data" / "shift.csv", EVENTS, SHIFT, seed=0)
+    # A small alpha: tests decide slowly, so the candidate opened by hand is still in shadow
+    # when the page promotes it, and the promoted one still armed when it rolls it back.
+    config = {"source": "shift.csv", "speed": SPEED, "warm": 200, "alpha": 0.001}
+    created = dashboard.api.post("/streams", json={"config": config, "name": "shifted"})
+    created.raise_for_status()
+    stream_id = int(created.json()["id"])
+
+    page.goto(f"{dashboard.url}/#/streams")
+    page.wait_for_selector(f"#streams-table tr[data-id='{stream_id}'] [data-status=running]")
+    page.click(f"#streams-table tr[data-id='{stream_id}'] a")
+    page.wait_for_selector("#stream-chart .main-svg")
+    first = chart_points(page, "#stream-chart")
+    page.wait_for_function(f"(document.querySelector('#stream-chart')?.data || [])"
+                           f".reduce((n, t) => n + t.x.length, 0) > {first}")  # fmt: skip
+
+    page.wait_for_selector("#stream-lineage tr[data-kind=promote]", timeout=30_000)
+    promoted = next(c for c in lineage(dashboard, stream_id) if c["kind"] == "promote")
+    assert promoted["actor"] == "loop" and promoted["event"] >= SHIFT
+    shapes = page.evaluate("document.querySelector('#stream-chart').layout.shapes.length")
+    assert shapes >= 2  # the drift and the promotion, marked
+    page.wait_for_function("!document.querySelector('#stream-roles [data-role=previous]')")
+
+    trigger(page, "retrain", "candidate")
+    page.wait_for_selector("#stream-roles [data-role=candidate]")
+    trigger(page, "promote", "promote")
+    page.wait_for_selector("#stream-roles [data-role=previous]")
+    trigger(page, "rollback", "rollback")
+    by_hand = [c for c in lineage(dashboard, stream_id) if c["actor"] == "dashboard"]
+    assert [c["kind"] for c in by_hand] == ["candidate", "promote", "rollback"]
+    assert by_hand[2]["reason"] == "rollback from the page"
+    assert by_hand[2]["model"] == by_hand[1]["other"]  # the champion before the promotion
+    page.wait_for_selector("#stream-lineage tr[data-kind=rollback]")
+
+    page.click("#window-form button[type=submit]")
+    page.wait_for_selector("#stream-scores tr[data-model='buy and hold']")
+    champion = page.inner_text(f"#stream-scores tr[data-model='{promoted['model']}']")
+    assert "%" in champion
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    shoot(page, "stream")
+
+    page.click("#stream-stop")
+    page.click("dialog[open] button[type=submit]")
+    page.wait_for_selector("#stream-status [data-status=cancelled]", timeout=20_000)
