@@ -32,7 +32,9 @@ def trigger(page: Any, action: str, expected: str) -> None:
     if action in ("promote", "rollback"):
         page.click("dialog[open] button[type=submit]")
     page.wait_for_selector(f"#trigger-answer:has-text('{action} ')", timeout=15_000)
-    page.wait_for_function(f"!document.querySelector('#trigger-answer').textContent.includes('waiting')")
+    page.wait_for_function(
+        "!document.querySelector('#trigger-answer').textContent.includes('waiting')"
+    )
     answer = page.inner_text("#trigger-answer")
     assert f"{action} done" in answer and expected in answer, answer
 

@@ -116,3 +116,20 @@ def test_the_cli_names_an_allowed_host_that_is_no_host(settings_file: Path):
         "give a name (af.example.org), an address (192.168.1.5, [fd00::1]) or a pattern "
         "(*.example.org), without scheme or path\n"
     )
+
+
+def test_alert_webhooks_are_read_separated_by_commas_and_must_be_http(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(
+        "AZURAFORGE_ALERT_WEBHOOKS", "https://hooks.example.org/af, http://10.0.0.2/h"
+    )
+    assert Settings().alert_webhooks == ["https://hooks.example.org/af", "http://10.0.0.2/h"]
+    settings_file.write_text('alert_webhooks = ["file:///etc/passwd"]\n')
+    monkeypatch.delenv("AZURAFORGE_ALERT_WEBHOOKS")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "alert_webhooks: 'file:///etc/passwd' is not an http:// or https:// address"
+        in result.output
+    )

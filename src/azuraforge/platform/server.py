@@ -18,6 +18,7 @@ from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serv
 from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.services.alerts import AlertKeeper
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.engine import shown_url
@@ -42,14 +43,17 @@ def run_server(
     stopping: Callable[[], None] = lambda: None,
 ) -> None:
     """Serve the API on ``listeners`` (one process, or one per listener reading the settings
-    from the environment) with :func:`local_workers` workers and the reaper, until SIGTERM or
+    from the environment) with :func:`local_workers` workers, the reaper and the streams'
+    alert keeper, until SIGTERM or
     Ctrl-C. ``started`` is called once all is up (to announce it, or queue a first run);
     ``stopping`` before the workers are stopped. Closes the listeners."""
     pool, reaper = LocalWorkerPool(settings, local_workers(settings)), Reaper(store, settings)
+    alerts = AlertKeeper(store, settings)
     try:
         exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
         pool.start()
         reaper.start()
+        alerts.start()
         started()
         if len(listeners) == 1:
             run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
@@ -61,6 +65,7 @@ def run_server(
         stopping()
         pool.stop()
         reaper.stop()
+        alerts.stop()
         for listener in listeners:
             listener.close()
 

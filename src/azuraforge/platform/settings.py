@@ -118,6 +118,15 @@ class Settings(BaseSettings):
         "to 0.0.0.0, any IP address). In the environment, separated by commas: "
         "AZURAFORGE_ALLOWED_HOSTS=af.example.org,af.lan",
     )
+    alert_webhooks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (http:// or https://) that streams' alerts are posted to, "
+        "signed (docs/hub.md); in the environment separated by commas: "
+        "AZURAFORGE_ALERT_WEBHOOKS=https://hooks.example.org/af",
+    )
+    alert_interval: float = Field(
+        5.0, gt=0, description="Seconds between two looks at the streams' alert rules."
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
@@ -139,7 +148,7 @@ class Settings(BaseSettings):
         "(its file settings, such as a forecaster's csv); default home/data.",
     )
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("allowed_hosts", "allowed_origins", "alert_webhooks", mode="before")
     @classmethod
     def _split_list(cls, entries: object) -> object:
         """Entries separated by commas (the environment), or a JSON list, or a list."""
@@ -152,6 +161,18 @@ class Settings(BaseSettings):
     @classmethod
     def _check_hosts(cls, hosts: list[str]) -> list[str]:
         return [allowed_host_entry(host) for host in hosts if host.strip()]
+
+    @field_validator("alert_webhooks", mode="after")
+    @classmethod
+    def _check_webhooks(cls, urls: list[str]) -> list[str]:
+        found = [url.strip() for url in urls if url.strip()]
+        for url in found:
+            if not url.startswith(("http://", "https://")) or len(url) > 500:
+                raise InvalidParameterError(
+                    f"alert_webhooks: {url[:100]!r} is not an http:// or https:// address "
+                    "of at most 500 characters"
+                )
+        return found
 
     @field_validator("home", "data_dir", mode="after")
     @classmethod

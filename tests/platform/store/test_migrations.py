@@ -33,6 +33,8 @@ TABLES = {
     "stream_outcomes",
     "stream_changes",
     "stream_triggers",
+    "stream_alerts",
+    "alert_deliveries",
     "events",
     "artifacts",
     "registered_models",

@@ -121,6 +121,28 @@ class StreamConfig(BaseModel):
         5000, ge=10, description="Events after a promotion during which rollback is armed."
     )
 
+    alert_accuracy_below: float | None = Field(
+        None, gt=0, lt=1, description="Alert when the champion's accuracy over the last "
+        "`window` outcomes is below this (None: never)."
+    )  # fmt: skip
+    alert_on_drift: bool = Field(
+        True, description="Alert while a candidate opened by a drift is in shadow."
+    )
+    alert_on_worker_lost: bool = Field(
+        True, description="Alert while the stream waits for a worker after losing its own."
+    )
+    alert_restarts: int | None = Field(
+        3, ge=1, description="Alert when it restarted this often in the last hour (None: never)."
+    )
+    alert_lag_above: float | None = Field(
+        None, gt=0, description="Alert when a running stream saved no checkpoint for this "
+        "many seconds (None: never)."
+    )  # fmt: skip
+    alert_for: float = Field(
+        0.0, ge=0, le=86_400, description="Seconds a rule's condition must hold before its "
+        "alert fires (pending until then)."
+    )  # fmt: skip
+
     def rules(self) -> ShadowRules:
         """The loop's rules of this config."""
         return ShadowRules(

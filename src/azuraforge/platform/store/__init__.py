@@ -6,6 +6,7 @@ only in a database that has none; ``Store(url)`` opens it.
 
 from __future__ import annotations
 
+from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
 from azuraforge.platform.store.compare import CompareStore
 from azuraforge.platform.store.engine import (
@@ -48,6 +49,7 @@ class Store(
     StudyStore,
     StudyTrialStore,
     StreamStore,
+    AlertStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -87,9 +89,11 @@ def create_if_empty(url: str) -> bool:
 
 __all__ = [
     "DEFAULT_PROJECT",
+    "AlertRecord",
     "AliasMoveRecord",
     "ArtifactRecord",
     "ChangeRecord",
+    "DeliveryRecord",
     "EventRecord",
     "ExperimentQuery",
     "ExperimentRecord",

@@ -194,6 +194,43 @@ class StreamTrigger(Base):
     answered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class StreamAlert(Base):
+    """An alert of a stream's rule (``rule``: ``accuracy_below``, ``drift``, ``worker_lost``,
+    ``restart_loop``, ``lag_above``): ``pending`` while its condition holds for less than the
+    stream's ``alert_for``, then ``firing``, then ``resolved`` once it no longer holds; its
+    last ``value`` against its ``bound`` and a message saying what it saw."""
+
+    __tablename__ = "stream_alerts"
+    __table_args__ = (Index("ix_stream_alerts_experiment_state", "experiment_id", "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[float] = mapped_column(Float)
+    fired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AlertDelivery(Base):
+    """One post of an alert's change (``firing`` or ``resolved``) to a webhook: tried until
+    it is answered 2xx, ``next_at`` the next try (``None``: given up), ``attempts`` so far."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_due", "delivered_at", "next_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("stream_alerts.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(500))
+    event: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500))
+
+
 class MetricSummary(Base):
     """The last, lowest and highest value of one metric of one run: what lists sort by."""
 

@@ -92,6 +92,18 @@ class StreamStore(StoreBase):
             rows = connection.execute(query.order_by(StreamTrigger.id)).all()
         return [TriggerRecord(**row._mapping) for row in rows]
 
+    def last_change(self, experiment_id: int, *, kinds: Sequence[str]) -> ChangeRecord | None:
+        """The stream's newest change of ``kinds``, or ``None``."""
+        query = (
+            select(StreamChange)
+            .where(StreamChange.experiment_id == experiment_id, StreamChange.kind.in_(kinds))
+            .order_by(StreamChange.id.desc())
+            .limit(1)
+        )
+        with self._read() as connection:
+            row = connection.execute(query).first()
+        return ChangeRecord(**row._mapping) if row is not None else None
+
     def list_changes(
         self, experiment_id: int, *, kinds: Sequence[str] = (), after: int = 0,
         limit: int = 1000,

@@ -8,10 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.services.alerts import AlertKeeper
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
+from tests.platform.streams.test_alerts import running_stream, scores
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -188,3 +190,21 @@ def test_trading_figures_over_a_window_are_a_backtest_of_its_rows(
     assert ours["trading"]["total_return"] > found["buy_and_hold"]["total_return"]  # a trend
     too_dear = client.get(f"/api/v1/streams/{stream['id']}/scores?cost=0.5")
     assert too_dear.status_code == 422
+
+
+def test_the_api_lists_a_streams_alerts_and_those_firing(
+    store: Store, settings: Settings, client: TestClient
+) -> None:
+    lease = running_stream(store, settings, alert_accuracy_below=0.55, alert_for=60)
+    other = running_stream(store, settings, alert_accuracy_below=0.55)
+    for each in (lease, other):
+        scores(store, each, 0.40, 200)
+    AlertKeeper(store, settings).check()
+    mine = client.get(f"/api/v1/streams/{lease.experiment_id}/alerts").json()
+    assert [(a["rule"], a["state"], a["stream_id"]) for a in mine] == [
+        ("accuracy_below", "pending", lease.experiment_id)
+    ]
+    firing = client.get("/api/v1/streams/alerts?state=firing").json()
+    assert [a["stream_id"] for a in firing] == [other.experiment_id]
+    assert client.get("/api/v1/streams/alerts?state=loud").status_code == 422
+    assert client.get("/api/v1/streams/999/alerts").status_code == 404

@@ -6,6 +6,7 @@ A stream is a job of the kind ``stream``; its curves, logs and events are those 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
@@ -28,7 +29,7 @@ from azuraforge.platform.services.streams import (
     start_stream,
     trading_scores,
 )
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
+from azuraforge.platform.store import AlertRecord, ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 from azuraforge.stream.direction import LEARNERS
 from azuraforge.stream.shadow import CHAMPION, CHANGE_KINDS, standing
@@ -215,6 +216,26 @@ class TriggerPublic(BaseModel):
     answered_at: float | None
 
 
+class AlertPublic(BaseModel):
+    """An alert of a stream's rule."""
+
+    id: int
+    stream_id: int
+    rule: str = Field(description="accuracy_below, drift, worker_lost, restart_loop or lag_above.")
+    state: str = Field(description="pending, firing or resolved.")
+    value: float | None = Field(description="What the rule saw last.")
+    bound: float | None = Field(description="Its bound.")
+    message: str
+    started_at: float = Field(description="When its condition began to hold.")
+    fired_at: float | None
+    resolved_at: float | None
+
+    @classmethod
+    def of(cls, alert: AlertRecord) -> AlertPublic:
+        fields = {k: v for k, v in asdict(alert).items() if k != "experiment_id"}
+        return cls(stream_id=alert.experiment_id, **fields)
+
+
 class StreamsPublic(BaseModel):
     data: list[StreamPublic]
     total: int
@@ -226,6 +247,19 @@ class StreamsPublic(BaseModel):
 def get_schema() -> dict[str, Any]:
     """The JSON Schema of a stream's config (what POST /streams takes as ``config``)."""
     return StreamConfig.model_json_schema()
+
+
+@router.get("/alerts", response_model=list[AlertPublic], responses=ERRORS)
+def list_alerts(
+    store: StoreDep,
+    state: Annotated[
+        list[Literal["pending", "firing", "resolved"]] | None,
+        Query(description="Only these states (repeat the parameter)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AlertPublic]:
+    """Every stream's alerts, newest first (``state=firing``: what fires now)."""
+    return [AlertPublic.of(a) for a in store.list_alerts(states=state or (), limit=limit)]
 
 
 @router.post(
@@ -361,6 +395,13 @@ def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) ->
     trigger = store.create_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
                                 reason=body.reason)  # fmt: skip
     return TriggerPublic.model_validate(trigger, from_attributes=True)
+
+
+@router.get("/{stream_id}/alerts", response_model=list[AlertPublic], responses=ERRORS)
+def get_alerts(stream_id: StreamId, store: StoreDep) -> list[AlertPublic]:
+    """The stream's alerts, newest first: each rule's pending, firing and resolved ones."""
+    _stream(store, stream_id)
+    return [AlertPublic.of(alert) for alert in store.list_alerts(stream_id)]
 
 
 @router.get("/{stream_id}/triggers", response_model=list[TriggerPublic], responses=ERRORS)

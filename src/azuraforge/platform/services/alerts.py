@@ -1,0 +1,290 @@
+"""Alerts on streams: rules on what a stream does, each ``pending`` while its condition holds
+for less than the stream's ``alert_for`` seconds, then ``firing``, then ``resolved`` once it
+holds no more; every change to ``firing`` or ``resolved`` is posted to the server's webhooks
+(``alert_webhooks``), signed, and retried with a backoff until it is answered 2xx.
+
+The rules (a stream's config turns each on or off, and sets its bound):
+
+- ``accuracy_below``: the champion's accuracy over the stream's last ``window`` outcomes is
+  below ``alert_accuracy_below`` (once ``window`` outcomes were scored);
+- ``drift``: a drift of the champion's errors opened a candidate that is still in shadow
+  (resolved when its test ends it: promoted, kept or undecided);
+- ``worker_lost``: the stream's worker stopped renewing its lease and the stream waits for
+  another (resolved when one runs it);
+- ``restart_loop``: the stream restarted ``alert_restarts`` times or more in the last hour;
+- ``lag_above``: a running stream saved no checkpoint for ``alert_lag_above`` seconds.
+
+:class:`AlertKeeper` looks at every stream queued or running (and every one with an open
+alert, which its end resolves) each ``alert_interval`` seconds, in ``azuraforge serve``.
+
+A delivery is a POST of JSON ``{"event": "firing" | "resolved", "alert": {...}, "stream":
+{...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds) and ``X-AzuraForge-Signature:
+sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>." + body`` under the key the server keeps
+in ``home/webhook.key`` (made on first use, readable by its owner only): a receiver checks it
+with :func:`signature` and refuses an old timestamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from azuraforge.platform.services.streams import STREAM, StreamConfig
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import AlertRecord, ExperimentRecord, Store, is_unavailable
+from azuraforge.platform.store.alerts import FIRING, OPEN, PENDING, RESOLVED
+from azuraforge.platform.store.states import QUEUED, RUNNING
+
+_log = logging.getLogger(__name__)
+RULES = ("accuracy_below", "drift", "worker_lost", "restart_loop", "lag_above")
+"""The rules an alert can be of."""
+MAX_ATTEMPTS = 8
+"""Tries of a delivery before it is given up (the waits between them double from 1 s)."""
+KEY_FILE = "webhook.key"
+_DRIFT_ENDS = ("candidate", "promote", "keep", "undecided")
+"""The lineage's kinds that open or end a candidate."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a rule saw in a stream: whether it holds, its value against its bound, why."""
+
+    rule: str
+    holds: bool
+    value: float | None = None
+    bound: float | None = None
+    message: str = ""
+
+
+def conditions(
+    store: Store, record: ExperimentRecord, config: StreamConfig, now: float
+) -> list[Condition]:
+    """Each rule the stream's config turns on, as it stands at ``now`` (none holds once the
+    stream ended: its open alerts resolve)."""
+    live = record.status in (QUEUED, RUNNING)
+    found = []
+    if config.alert_accuracy_below is not None:
+        found.append(_accuracy(record, config, config.alert_accuracy_below, live))
+    if config.alert_on_drift:
+        found.append(_drift(store, record, live))
+    if config.alert_on_worker_lost:
+        history = record.restart_history or []
+        lost = record.status == QUEUED and bool(history) and history[-1]["reason"] == "lost"
+        detail = str(history[-1].get("detail", "")) if lost else ""
+        found.append(Condition("worker_lost", lost, message=f"its worker was lost: {detail}"))
+    if config.alert_restarts is not None:
+        recent = [e for e in record.restart_history or [] if e["at"] >= now - 3600]
+        count, bound = float(len(recent)), float(config.alert_restarts)
+        found.append(Condition("restart_loop", live and count >= bound, count, bound,
+                               f"{len(recent)} restarts in the last hour"))  # fmt: skip
+    if config.alert_lag_above is not None:
+        found.append(_lag(store, record, config.alert_lag_above, now))
+    return found
+
+
+def _accuracy(
+    record: ExperimentRecord, config: StreamConfig, bound: float, live: bool
+) -> Condition:
+    accuracy = record.metrics.get("champion/recent_accuracy")
+    enough = record.metrics.get("scored", 0.0) >= config.window
+    holds = live and enough and accuracy is not None and accuracy < bound
+    window = f"the champion's accuracy over the last {config.window} outcomes"
+    message = "" if accuracy is None else f"{window} is {accuracy:.4f}"
+    return Condition("accuracy_below", holds, accuracy, bound, message)
+
+
+def _drift(store: Store, record: ExperimentRecord, live: bool) -> Condition:
+    last = store.last_change(record.id, kinds=_DRIFT_ENDS)
+    holds = live and last is not None and last.kind == "candidate" and last.reason == "drift"
+    message = (
+        f"drift at event {last.event}: candidate {last.model} in shadow" if holds and last else ""
+    )
+    return Condition("drift", holds, message=message)
+
+
+def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Condition:
+    curve = store.get_metrics(record.id, ["events"]).get("events", [])
+    since = curve[-1][2] if curve else (record.started_at or now)
+    lag = now - since
+    holds = record.status == RUNNING and lag > bound
+    return Condition("lag_above", holds, lag, bound, f"no checkpoint for {lag:.0f} s")
+
+
+class AlertKeeper:
+    """Keeps the streams' alerts: :meth:`check` moves each rule's alert on (pending, firing,
+    resolved) and posts what is owed to ``settings.alert_webhooks``; :meth:`start` does so
+    every ``settings.alert_interval`` seconds in a thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        post: Callable[..., httpx.Response] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.settings, self.clock = store, settings, clock
+        self._post = post or httpx.Client(timeout=5.0, follow_redirects=False).post
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.settings.alert_interval):
+            try:
+                self.check()
+            except Exception as e:
+                level = logging.WARNING if is_unavailable(e) else logging.ERROR
+                _log.log(level, "alerts: %s", e, exc_info=not is_unavailable(e))
+
+    def check(self) -> None:
+        """Look at every watched stream's rules, then post the deliveries that are due."""
+        now = self.clock()
+        for stream_id in self.store.watched_streams(STREAM):
+            record = self.store.find_experiment(stream_id)
+            if record is not None:
+                self._check_stream(record, now)
+        self.deliver()
+
+    def _check_stream(self, record: ExperimentRecord, now: float) -> None:
+        config = StreamConfig.model_validate(record.config)
+        open_alerts = {a.rule: a for a in self.store.list_alerts(record.id, states=OPEN)}
+        seen = conditions(self.store, record, config, now)
+        for condition in seen:
+            self._move(record, config, condition, open_alerts.get(condition.rule), now)
+        for rule in set(open_alerts) - {c.rule for c in seen}:  # a rule turned off
+            self._move(record, config, Condition(rule, False), open_alerts[rule], now)
+
+    def _move(
+        self, record: ExperimentRecord, config: StreamConfig, condition: Condition,
+        alert: AlertRecord | None, now: float,
+    ) -> None:  # fmt: skip
+        """One rule's alert one step on, with the deliveries a change to firing or resolved
+        owes."""
+        values: dict[str, Any] = {"value": condition.value, "bound": condition.bound}
+        if condition.message:
+            values["message"] = condition.message[:500]
+        if alert is None:
+            if not condition.holds:
+                return
+            values.update(experiment_id=record.id, rule=condition.rule, state=PENDING,
+                          started_at=now, message=condition.message[:500])  # fmt: skip
+            started = now
+        elif not condition.holds:
+            values.update(state=RESOLVED, resolved_at=now)
+            owed = [RESOLVED] if alert.state == FIRING else []
+            self._save(record, alert, values, owed, now)
+            return
+        else:
+            started = alert.started_at
+        firing = alert is not None and alert.state == FIRING
+        if not firing and now - started >= config.alert_for:
+            values.update(state=FIRING, fired_at=now)
+            self._save(record, alert, values, [FIRING], now)
+        else:
+            self._save(record, alert, values, [], now)
+
+    def _save(
+        self, record: ExperimentRecord, alert: AlertRecord | None, values: dict[str, Any],
+        events: list[str], now: float,
+    ) -> None:  # fmt: skip
+        shown = {**(_alert_fields(alert) if alert else {}), **values}
+        deliveries = [
+            (url, event, _payload(record, shown, event, now))
+            for event in events
+            for url in self.settings.alert_webhooks
+        ]
+        self.store.change_alert(alert.id if alert else None, values, deliveries, now=now)
+        for event in events:
+            _log.warning("stream %d (%s): alert %s %s: %s", record.id, record.name,
+                         shown["rule"], event, shown.get("message", ""))  # fmt: skip
+
+    def deliver(self) -> None:
+        """Post each delivery that is due; a failed one is tried again after a wait that
+        doubles, :data:`MAX_ATTEMPTS` times in all."""
+        key = webhook_key(self.settings.home)
+        for delivery in self.store.due_deliveries(self.clock()):
+            body = json.dumps(delivery.payload, sort_keys=True).encode()
+            stamp = str(int(self.clock()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-AzuraForge-Timestamp": stamp,
+                "X-AzuraForge-Signature": f"sha256={signature(key, stamp, body)}",
+            }
+            attempts = delivery.attempts + 1
+            try:
+                answer = self._post(delivery.url, content=body, headers=headers)
+                error = "" if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+            except httpx.HTTPError as e:
+                error = f"{type(e).__name__}: {e}"
+            now = self.clock()
+            if not error:
+                self.store.record_delivery(delivery.id, attempts=attempts, delivered_at=now)
+                continue
+            retry = now + 2.0 ** (attempts - 1) if attempts < MAX_ATTEMPTS else None
+            self.store.record_delivery(delivery.id, attempts=attempts, next_at=retry, error=error)
+            if retry is None:
+                _log.error("alert webhook %s: given up after %d tries: %s", delivery.url,
+                           attempts, error)  # fmt: skip
+
+
+def _alert_fields(alert: AlertRecord) -> dict[str, Any]:
+    return {k: getattr(alert, k) for k in ("rule", "state", "value", "bound", "message",
+                                           "started_at", "fired_at", "resolved_at")}  # fmt: skip
+
+
+def _payload(
+    record: ExperimentRecord, alert: dict[str, Any], event: str, now: float
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "at": now,
+        "alert": alert,
+        "stream": {
+            "id": record.id,
+            "name": record.name,
+            "project": record.project,
+            "status": record.status,
+        },
+    }
+
+
+def webhook_key(home: Path) -> bytes:
+    """The key webhooks are signed with: ``home/webhook.key``, made on first use (32 random
+    bytes, hex; readable by its owner only)."""
+    path = home / KEY_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes().strip()
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def signature(key: bytes, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``timestamp + "." + body`` under ``key``: what the header
+    ``X-AzuraForge-Signature`` carries after ``sha256=``. A receiver compares it with
+    :func:`hmac.compare_digest`."""
+    return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()

@@ -1,0 +1,191 @@
+"""Streams' alerts on a real store: a rule's alert goes pending, fires after ``alert_for``,
+resolves; each firing and resolving is posted to a local webhook receiver, signed with the
+server's key, and a receiver that fails is tried again until it answers; a lost worker, a
+restart loop and a drift's candidate alert and resolve as the stream moves on."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.services.alerts import AlertKeeper, signature, webhook_key
+from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import JobWrites, Lease, Store
+
+TTL = 30.0
+
+
+class Receiver:
+    """A local webhook receiver: the posts it got (headers and JSON), answering the codes of
+    ``answers`` in turn (then 200)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), body))
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[tuple[str, str]]:
+        return [
+            (p["alert"]["rule"], p["event"]) for p in map(json.loads, (b for _, b in self.posts))
+        ]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def running_stream(store: Store, settings: Settings, **config: Any) -> Lease:
+    """A stream queued and claimed (running), its config ``config``; its lease."""
+    base = {"source": "btc-hourly", "window": 100, "drift": None, "alert_restarts": None}
+    record = start_stream(store, LocalTransport(), settings, {**base, **config})
+    claimed = store.claim_job("w1", TTL, record.id)
+    assert claimed is not None
+    return claimed[0]
+
+
+def scores(store: Store, lease: Lease, accuracy: float, step: int) -> None:
+    points = [
+        ("champion/recent_accuracy", step, accuracy, 0.0),
+        ("scored", step, float(step), 0.0),
+    ]
+    store.write(lease, JobWrites(points=points))
+
+
+def test_an_alert_fires_after_its_time_resolves_and_is_posted_signed(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    settings.alert_webhooks = [receiver.url]
+    lease = running_stream(store, settings, alert_accuracy_below=0.55, alert_for=10)
+    clock = Clock()
+    keeper = AlertKeeper(store, settings, clock=clock)
+    scores(store, lease, 0.50, 50)  # below, but fewer outcomes than the window
+    keeper.check()
+    assert store.list_alerts(lease.experiment_id) == []
+    scores(store, lease, 0.50, 200)
+    keeper.check()
+    (alert,) = store.list_alerts(lease.experiment_id)
+    assert (alert.rule, alert.state, alert.value, alert.bound) == (
+        "accuracy_below",
+        "pending",
+        0.5,
+        0.55,
+    )
+    assert receiver.posts == []  # pending owes nothing
+    clock.now += 10
+    keeper.check()
+    (alert,) = store.list_alerts(lease.experiment_id)
+    assert alert.state == "firing" and alert.fired_at == clock.now
+    assert "accuracy over the last 100 outcomes is 0.5000" in alert.message
+    scores(store, lease, 0.60, 300)
+    clock.now += 5
+    keeper.check()
+    (alert,) = store.list_alerts(lease.experiment_id)
+    assert alert.state == "resolved" and alert.resolved_at == clock.now
+    assert receiver.events() == [("accuracy_below", "firing"), ("accuracy_below", "resolved")]
+    key = webhook_key(settings.home)
+    assert (settings.home / "webhook.key").stat().st_mode & 0o777 == 0o600
+    for headers, body in receiver.posts:
+        sent = headers["X-AzuraForge-Signature"].removeprefix("sha256=")
+        assert hmac.compare_digest(sent, signature(key, headers["X-AzuraForge-Timestamp"], body))
+        assert not hmac.compare_digest(
+            sent, signature(b"another key", headers["X-AzuraForge-Timestamp"], body)
+        )
+    payload = json.loads(receiver.posts[0][1])
+    assert payload["stream"]["id"] == lease.experiment_id and payload["alert"]["state"] == "firing"
+
+
+def test_a_failing_receiver_is_tried_again_until_it_answers(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    settings.alert_webhooks = [receiver.url]
+    receiver.answers = [500, 503]
+    lease = running_stream(store, settings, alert_accuracy_below=0.55)
+    clock = Clock()
+    keeper = AlertKeeper(store, settings, clock=clock)
+    scores(store, lease, 0.40, 200)
+    keeper.check()  # fires: the first try fails
+    (alert,) = store.list_alerts(lease.experiment_id)
+    (delivery,) = store.list_deliveries(alert.id)
+    assert (delivery.attempts, delivery.delivered_at, delivery.last_error) == (1, None, "HTTP 500")
+    keeper.check()  # not due yet: no second try
+    assert len(receiver.posts) == 1
+    clock.now += 1
+    keeper.check()  # the second fails too (503); the next waits 2 s
+    clock.now += 2
+    keeper.check()
+    (delivery,) = store.list_deliveries(alert.id)
+    assert delivery.attempts == 3 and delivery.delivered_at == clock.now
+    assert len(receiver.posts) == 3 and len({b for _, b in receiver.posts}) == 1  # the same post
+
+
+def test_a_lost_worker_a_restart_loop_and_a_drift_alert_and_resolve(
+    store: Store, settings: Settings
+) -> None:
+    lease = running_stream(store, settings, alert_restarts=2)
+    clock = Clock()
+    clock.now = time.time()  # the restarts' history is in real time
+    keeper = AlertKeeper(store, settings, clock=clock)
+    change = {"event": 10, "time": 0.0, "model": "logreg-adam-2", "other": "logreg-adam-1",
+              "evidence": {}, "actor": "loop", "trigger_id": None}  # fmt: skip
+    store.write(lease, JobWrites(changes=[{**change, "kind": "candidate", "reason": "drift"}]))
+    keeper.check()
+    firing = {a.rule: a for a in store.list_alerts(lease.experiment_id, states=["firing"])}
+    assert (
+        set(firing) == {"drift"} and "candidate logreg-adam-2 in shadow" in firing["drift"].message
+    )
+    store.write(lease, JobWrites(changes=[{**change, "kind": "keep", "reason": "worse"}]))
+    clock.now += TTL + 1  # the worker stops renewing its lease
+    store.reap_expired(now=clock.now)
+    keeper.check()
+    states = {a.rule: a.state for a in store.list_alerts(lease.experiment_id)}
+    assert states == {"drift": "resolved", "worker_lost": "firing"}
+    lease = store.claim_job("w2", TTL, lease.experiment_id)[0]  # another worker takes it
+    keeper.check()
+    states = {a.rule: a.state for a in store.list_alerts(lease.experiment_id)}
+    assert states == {"drift": "resolved", "worker_lost": "resolved"}
+    store.restart(lease, "crash", "boom")  # and it crashes: two restarts within the hour
+    keeper.check()
+    (loop,) = store.list_alerts(lease.experiment_id, states=["firing"])
+    assert (loop.rule, loop.value, loop.bound) == ("restart_loop", 2.0, 2.0)
+    lease = store.claim_job("w3", TTL, lease.experiment_id)[0]
+    keeper.check()
+    assert [a.rule for a in store.list_alerts(lease.experiment_id, states=["firing"])] == [
+        "restart_loop"
+    ]
+    store.finish(lease, "cancelled")
+    keeper.check()
+    assert store.list_alerts(lease.experiment_id, states=["pending", "firing"]) == []
