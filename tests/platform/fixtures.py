@@ -227,6 +227,7 @@ def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
         heartbeat_interval=0.5,
         lease_ttl=2.0,
         reaper_interval=0.5,
+        alert_interval=0.5,
         poll_interval=0.05,
         cancel_grace=2.0,
         flush_interval=0.02,

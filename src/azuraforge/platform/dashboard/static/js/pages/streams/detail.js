@@ -1,7 +1,7 @@
 // One stream, live: status, worker and restarts; the champion and the candidate in shadow with
 // their test's running evidence; each role's recent accuracy beside the trivial rules', with the
 // loop's drifts, promotions and rollbacks marked; the lineage; each model's scores and trading
-// figures over a window of events beside buy and hold; and the manual triggers (retrain,
+// figures over a window of events beside buy and hold; its alerts; and the manual triggers (retrain,
 // promote, roll back, checkpoint), each recorded with who and why. Read again every few seconds
 // while the stream runs.
 
@@ -38,6 +38,7 @@ export async function renderDetail(main, { params }) {
   const triggerBox = h("div", { id: "stream-triggers" });
   const chart = h("div", { class: "chart", id: "stream-chart" }, loading("Loading curves…"));
   const lineageBox = h("div", { class: "table-wrap", id: "stream-lineage" }, loading());
+  const alertsBox = h("div", { class: "table-wrap", id: "stream-alerts" }, loading());
   const scoresBox = h("div", { class: "table-wrap", id: "stream-scores" });
   const errorArea = h("div");
   const start = h("input", { type: "number", min: "0", name: "start", value: "0", id: "window-start" });
@@ -52,6 +53,7 @@ export async function renderDetail(main, { params }) {
     h("div", { class: "card", style: { marginTop: "1rem" } },
       h("h2", {}, "Recent accuracy beside the trivial rules"),
       h("div", { class: "small muted" }, "Marks: drift (orange), promotion (green), rollback (red)."), chart),
+    h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Alerts"), alertsBox),
     h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Lineage"), lineageBox),
     h("div", { class: "card", style: { marginTop: "1rem" } },
       h("h2", {}, "Scores over a window of events"),
@@ -63,17 +65,19 @@ export async function renderDetail(main, { params }) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const [found, standing, lineage, curves] = await Promise.all([
+      const [found, standing, lineage, curves, alerts] = await Promise.all([
         api.get(`/streams/${id}`),
         api.get(`/streams/${id}/candidates`),
         api.get(`/streams/${id}/lineage`, { limit: 10000 }),
         api.get(`/experiments/${id}/metrics`, { keys: curveKeys().join(","), max_points: 1000 }),
+        api.get(`/streams/${id}/alerts`),
       ]);
       stream = found;
       fill(errorArea);
       drawHead();
       drawRoles(standing);
       drawLineage(lineage);
+      drawAlerts(alerts);
       await drawChart(curves.metrics, lineage);
     } catch (error) {
       fill(errorArea, errorBox(error, "The stream could not be read"));
@@ -166,10 +170,26 @@ export async function renderDetail(main, { params }) {
       h("tbody", {}, rows)));
   }
 
+  function drawAlerts(alerts) {
+    const shown = (value) => (value === null ? "" : Number.isInteger(value) ? String(value) : value.toFixed(4));
+    const rows = alerts.map((alert) => h("tr", { dataset: { rule: alert.rule, state: alert.state } },
+      h("td", {}, alert.rule),
+      h("td", {}, badge(alert.state)),
+      h("td", { class: "num" }, `${shown(alert.value)}${alert.bound === null ? "" : ` (bound ${shown(alert.bound)})`}`),
+      h("td", { class: "small" }, alert.message),
+      h("td", { class: "small nowrap" }, time(alert.fired_at ?? alert.started_at)),
+      h("td", { class: "small nowrap" }, alert.resolved_at ? time(alert.resolved_at) : "")));
+    if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: "6", class: "empty" }, "No alert.")));
+    fill(alertsBox, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", {}, "State"), h("th", { class: "num" }, "Value"), h("th", {}, "What it saw"),
+        h("th", {}, "Since"), h("th", {}, "Resolved"))),
+      h("tbody", {}, rows)));
+  }
+
   async function drawChart(metrics, lineage) {
-    const data = curveKeys().filter((key) => metrics[key]).map((key, index) => ({
-      type: "scatter", mode: "lines", name: key.split("/")[0],
-      x: metrics[key].steps, y: metrics[key].values,
+    // A name keeps its colour whichever roles are held (the index among all the curves).
+    const data = curveKeys().map((key, index) => [key, index]).filter(([key]) => metrics[key]).map(([key, index]) => ({
+      type: "scatter", mode: "lines", name: key.split("/")[0], ...broken(metrics[key]),
       line: { color: PALETTE[index % PALETTE.length], width: ROLES.includes(key.split("/")[0]) ? 2.5 : 1.2 },
     }));
     if (!data.length) {
@@ -182,6 +202,23 @@ export async function renderDetail(main, { params }) {
     }));
     if (chart.querySelector(".loading")) fill(chart);
     await draw(chart, data, { shapes, showlegend: true, xaxis: { title: { text: "event" } }, yaxis: { title: { text: "recent accuracy" } } });
+  }
+
+  /** A role's curve, cut where it held nobody (no line across the events between). */
+  function broken({ steps, values }) {
+    const gaps = steps.slice(1).map((step, index) => step - steps[index]).sort((a, b) => a - b);
+    const usual = gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0;
+    const x = [];
+    const y = [];
+    steps.forEach((step, index) => {
+      if (index && step - steps[index - 1] > 3 * usual) {
+        x.push(null);
+        y.push(null);
+      }
+      x.push(step);
+      y.push(values[index]);
+    });
+    return { x, y };
   }
 
   async function loadScores() {
