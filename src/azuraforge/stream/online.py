@@ -251,7 +251,7 @@ def log_loss(p: float, up: bool, floor: float = PROBABILITY_FLOOR) -> float:
     """The log-loss of probability ``p`` of up, kept in [``floor``, 1 - ``floor``].
 
     >>> round(log_loss(0.8, True), 4), round(log_loss(0.8, False, floor=0.4), 4)
-    (0.2231, 0.5108)
+    (0.2231, 0.9163)
     """
     kept = min(max(p, floor), 1 - floor)
     return -math.log(kept if up else 1 - kept)

@@ -58,8 +58,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /models/{ref}/predict": {"rows": [{"date": "2020-01-01"}]},
     "POST /models/{ref}/predictions": {"inputs": "good.csv"},
     "POST /streams": {"config": {"source": "good.csv", "price_column": "actual"}},
+    "POST /streams/{stream_id}/triggers": {"action": "retrain", "reason": "good.csv"},
 }
-PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion"}
+PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -34,13 +35,13 @@ from azuraforge.platform.jobs.celery_transport import (
 )
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams import StreamConfig, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
 from azuraforge.stream import CsvReplay
-from azuraforge.stream.direction import default_learners
-from azuraforge.stream.online import DirectionLoop
+from azuraforge.stream.direction import make_learner
+from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing import TransportContract, WorkerProcesses
 from azuraforge.testing.long_jobs import KIND, check_soak
 from tests.conftest import data_mirrors
@@ -139,10 +140,13 @@ def btc_data(settings: Settings, rows: int = 2000) -> Path:
     return path
 
 
-def unbroken_scores(path: Path, events: int) -> dict[str, float]:
-    """The scores of the library's loop over the file's first ``events``, never stopped."""
-    loop = DirectionLoop(default_learners(0)["logreg-adam"])
-    for event in islice(CsvReplay(path, columns=["close"], price_column="close"), events):
+def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:
+    """The scores of the library's loop with the stream's ``config`` over the file's first
+    ``max_events``, never stopped."""
+    rules = StreamConfig.model_validate(config).rules()
+    loop = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), "logreg-adam", rules)
+    replay = CsvReplay(path, columns=["close"], price_column="close")
+    for event in islice(replay, config["max_events"]):
         loop.step(event)
     return loop.scores()
 
@@ -185,7 +189,7 @@ class KindOfAnotherDistribution:
     ) -> None:
         csv, events = btc_data(settings), 1500
         config = {"source": csv.name, "max_events": events, "checkpoint_every": 250,
-                  "speed": 3600 * 500.0}  # 500 events a second  # fmt: skip
+                  "speed": 3600 * 500.0, "drift": None}  # 500 events a second  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
 
         def checkpointed_twice(record: ExperimentRecord) -> bool:
@@ -200,7 +204,7 @@ class KindOfAnotherDistribution:
         assert restart["reason"] == "lost" and restart["at"] - killed < 30
         assert record.result is not None and record.result["scored"] == events - 24 - 1
         scores = {k: v for k, v in record.metrics.items() if "/" in k}
-        assert scores == unbroken_scores(csv, events)  # every score: none twice, none lost
+        assert scores == unbroken_scores(csv, config)  # every score: none twice, none lost
         steps = [s for s, _, _ in store.get_metrics(stream)["events"]]
         assert steps == list(range(250, events + 1, 250))  # each checkpoint's points once
 
