@@ -171,6 +171,20 @@ def parse_platform_args(
     return args
 
 
+def parse_report_args(description: str, argv: list[str] | None, name: str) -> argparse.Namespace:
+    """``--quick``, ``--out`` and ``--json`` of a benchmark that needs no server: the full
+    size writes by default into docs/benchmarks.md and benchmarks/results/``name``.json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="CI size")
+    parser.add_argument("--out", type=Path, help="Markdown to update (full size default: docs)")
+    parser.add_argument("--json", type=Path, help="where the numbers go")
+    args = parser.parse_args(argv)
+    if not args.quick:
+        args.out = args.out or ROOT / "docs" / "benchmarks.md"
+        args.json = args.json or ROOT / "benchmarks" / "results" / f"{name}.json"
+    return args
+
+
 # ---- PostgreSQL -------------------------------------------------------------------------
 
 

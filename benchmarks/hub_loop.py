@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -36,7 +35,14 @@ from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import baseline_rules, make_learner
 from azuraforge.stream.shadow import ShadowLoop, ShadowRules
 from azuraforge.testing.streams import write_shifted_csv
-from harness import ROOT, cpu_ticks, environment, environment_block, exit_on_sigterm, write_outputs
+from harness import (
+    cpu_ticks,
+    environment,
+    environment_block,
+    exit_on_sigterm,
+    parse_report_args,
+    write_outputs,
+)
 
 START, END = "<!-- hub-loop:start -->", "<!-- hub-loop:end -->"
 LEARNER = "logreg-adam"
@@ -169,14 +175,7 @@ def section(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI size")
-    parser.add_argument("--out", type=Path, help="Markdown to update (full size default: docs)")
-    parser.add_argument("--json", type=Path, help="where the numbers go")
-    args = parser.parse_args(argv)
-    if not args.quick:
-        args.out = args.out or ROOT / "docs" / "benchmarks.md"
-        args.json = args.json or ROOT / "benchmarks" / "results" / "hub_loop.json"
+    args = parse_report_args(__doc__.splitlines()[0], argv, "hub_loop")
     exit_on_sigterm()
     size = SIZES["quick" if args.quick else "full"]
     load, ticks = os.getloadavg(), cpu_ticks()

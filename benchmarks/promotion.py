@@ -32,7 +32,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
@@ -40,7 +39,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,7 +49,14 @@ from azuraforge.stream.direction import default_learners, direction_task
 from azuraforge.stream.drift import ADWIN, DDM, PageHinkley
 from azuraforge.stream.evaluate import Prequential
 from azuraforge.stream.promotion import PROMOTE, RUNNING, PairedTest, log_loss_bound
-from harness import ROOT, cpu_ticks, environment, environment_block, exit_on_sigterm, write_outputs
+from harness import (
+    cpu_ticks,
+    environment,
+    environment_block,
+    exit_on_sigterm,
+    parse_report_args,
+    write_outputs,
+)
 
 START, END = "<!-- promotion:start -->", "<!-- promotion:end -->"
 ALPHA = 0.05
@@ -344,14 +349,7 @@ def section(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI size")
-    parser.add_argument("--out", type=Path, help="Markdown to update (full size default: docs)")
-    parser.add_argument("--json", type=Path, help="where the numbers go")
-    args = parser.parse_args(argv)
-    if not args.quick:
-        args.out = args.out or ROOT / "docs" / "benchmarks.md"
-        args.json = args.json or ROOT / "benchmarks" / "results" / "promotion.json"
+    args = parse_report_args(__doc__.splitlines()[0], argv, "promotion")
     exit_on_sigterm()
     size = SIZES["quick" if args.quick else "full"]
     load, ticks = os.getloadavg(), cpu_ticks()

@@ -1,7 +1,8 @@
 """The streams pages on a live stream with a known shift: the list shows it running, its page
 draws its curves as it learns, the shift's drift opens a candidate that the test promotes
-(marked on the chart, written in the lineage), then a retrain, a promotion and a rollback
-asked from the page are answered and recorded with who and why; an alert kept by the
+(marked on the chart, written in the lineage), then, paused from the page, a retrain, a
+promotion and a rollback asked from it are answered and recorded with who and why, and no
+event is taken until it resumes; an alert kept by the
 server shows firing; the window's trading figures sit beside buy and hold; Stop ends it
 cancelled."""
 
@@ -44,11 +45,9 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     dashboard: Dashboard, page: Any
 ) -> None:
     write_shifted_csv(dashboard.home / "data" / "shift.csv", EVENTS, SHIFT, seed=0)
-    # A small alpha: tests decide slowly, so the candidate opened by hand is still in shadow
-    # when the page promotes it, and the promoted one still armed when it rolls it back.
     # An accuracy bound above what it reaches: its alert fires on the page (kept by serve).
-    config = {"source": "shift.csv", "speed": SPEED, "warm": 200, "alpha": 0.001,
-              "window": 100, "alert_accuracy_below": 0.95}  # fmt: skip
+    config = {"source": "shift.csv", "speed": SPEED, "warm": 200, "window": 100,
+              "alert_accuracy_below": 0.95}  # fmt: skip
     created = dashboard.api.post("/streams", json={"config": config, "name": "shifted"})
     created.raise_for_status()
     stream_id = int(created.json()["id"])
@@ -69,14 +68,17 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     assert shapes >= 2  # the drift and the promotion, marked
     page.wait_for_function("!document.querySelector('#stream-roles [data-role=previous]')")
 
-    # After the shift the rule "opposite of last" predicts as the champion does: within the
-    # floor the tests compare, their losses are the same, so neither test ends it meanwhile.
+    trigger(page, "pause", "paused")  # no event between the next three: nothing races them
+    page.wait_for_selector("#stream-paused")
+    paused_at = dashboard.api.get(f"/streams/{stream_id}").json()["events"]
     page.select_option("#trigger-learner", "opposite of last")
     trigger(page, "retrain", "candidate opposite of last-3")
     page.wait_for_selector("#stream-roles [data-role=candidate]")
     trigger(page, "promote", "promote")
     page.wait_for_selector("#stream-roles [data-role=previous]")
     trigger(page, "rollback", "rollback")
+    assert dashboard.api.get(f"/streams/{stream_id}").json()["events"] == paused_at
+    trigger(page, "resume", "resumed")
     by_hand = [c for c in lineage(dashboard, stream_id) if c["actor"] == "dashboard"]
     assert [c["kind"] for c in by_hand] == ["candidate", "promote", "rollback"]
     assert by_hand[2]["reason"] == "rollback from the page"

@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import EventRecord, Store, upgrade_database
+from azuraforge.platform.store import EventRecord, JobWrites, Lease, Store, upgrade_database
 from azuraforge.testing.long_jobs import KIND
 from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
@@ -256,3 +258,24 @@ def serves() -> Iterator[list[subprocess.Popen[bytes]]]:
     yield started
     for process in started:
         kill_group(process)
+
+
+TTL = 30.0
+"""The lease of a stream claimed by :func:`running_stream`."""
+
+
+def running_stream(store: Store, settings: Settings, **config: Any) -> Lease:
+    """A stream queued and claimed (running), its config ``config``; its lease."""
+    base = {"source": "btc-hourly", "window": 100, "drift": None, "alert_restarts": None}
+    record = start_stream(store, LocalTransport(), settings, {**base, **config})
+    claimed = store.claim_job("w1", TTL, record.id)
+    assert claimed is not None
+    return claimed[0]
+
+
+def scores(store: Store, lease: Lease, accuracy: float, step: int) -> None:
+    points = [
+        ("champion/recent_accuracy", step, accuracy, 0.0),
+        ("scored", step, float(step), 0.0),
+    ]
+    store.write(lease, JobWrites(points=points))

@@ -169,9 +169,9 @@ def test_a_learner_added_mid_stream_scores_its_own_predictions_only(tmp_path: Pa
 
 
 def test_every_learner_and_rule_can_be_made_and_nothing_else() -> None:
-    assert set(LEARNERS) == (set(default_learners()) - {"ensemble"}) | set(baseline_rules())
+    assert set(LEARNERS) == set(default_learners()) | set(baseline_rules())
     with pytest.raises(InvalidParameterError, match="kind must be one of logreg-sgd"):
-        make_learner("ensemble")
+        make_learner("gpt")
 
 
 def test_a_drift_opens_a_candidate_only_when_errors_rose_replacing_a_stale_one(

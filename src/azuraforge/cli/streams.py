@@ -126,7 +126,10 @@ def stop(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> N
 
 
 Action = Annotated[
-    str, typer.Argument(help="retrain, promote, rollback or checkpoint.", show_default=False)
+    str,
+    typer.Argument(
+        help="retrain, promote, rollback, checkpoint, pause or resume.", show_default=False
+    ),
 ]
 Reason = Annotated[str, typer.Option("--reason", help="Why; kept with the change.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who asks (kept with the change).")]
@@ -149,8 +152,8 @@ def trigger(
     verbose: Verbose = False,
 ) -> None:
     """Ask a running stream for a retrain (a candidate now), a promotion (the candidate is
-    champion now; rollback stays armed), a rollback or a checkpoint; the stream takes it at
-    its next event. Exits 1 when the stream refuses it (it says why)."""
+    champion now; rollback stays armed), a rollback, a checkpoint, a pause or a resume; the
+    stream takes it at its next event. Exits 1 when the stream refuses it (it says why)."""
     body = {"action": action, "actor": actor, "reason": reason,
             **({"learner": learner} if learner else {})}  # fmt: skip
     _trigger(stream_id, body, wait, api, verbose)

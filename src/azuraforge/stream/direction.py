@@ -64,10 +64,9 @@ def baseline_rules() -> dict[str, Classifier]:
     }
 
 
-LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", *baseline_rules())
-"""What :func:`make_learner` makes: a learner of :func:`default_learners` (the ensemble
-aside) or a trivial rule (a rule as a stream's candidate asks whether it does better than the
-champion now)."""
+LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "ensemble", *baseline_rules())
+"""What :func:`make_learner` makes: a learner of :func:`default_learners` or a trivial rule
+(a rule as a stream's candidate asks whether it does better than the champion now)."""
 
 
 def make_learner(kind: str, seed: int = 0) -> Classifier:

@@ -15,13 +15,10 @@ from typing import Any
 
 import pytest
 
-from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.alerts import AlertKeeper, signature, webhook_key
-from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import JobWrites, Lease, Store
-
-TTL = 30.0
+from azuraforge.platform.store import JobWrites, Store
+from tests.platform.fixtures import TTL, running_stream, scores
 
 
 class Receiver:
@@ -66,23 +63,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def running_stream(store: Store, settings: Settings, **config: Any) -> Lease:
-    """A stream queued and claimed (running), its config ``config``; its lease."""
-    base = {"source": "btc-hourly", "window": 100, "drift": None, "alert_restarts": None}
-    record = start_stream(store, LocalTransport(), settings, {**base, **config})
-    claimed = store.claim_job("w1", TTL, record.id)
-    assert claimed is not None
-    return claimed[0]
-
-
-def scores(store: Store, lease: Lease, accuracy: float, step: int) -> None:
-    points = [
-        ("champion/recent_accuracy", step, accuracy, 0.0),
-        ("scored", step, float(step), 0.0),
-    ]
-    store.write(lease, JobWrites(points=points))
 
 
 def test_an_alert_fires_after_its_time_resolves_and_is_posted_signed(
@@ -189,3 +169,43 @@ def test_a_lost_worker_a_restart_loop_and_a_drift_alert_and_resolve(
     store.finish(lease, "cancelled")
     keeper.check()
     assert store.list_alerts(lease.experiment_id, states=["pending", "firing"]) == []
+
+
+def test_an_alert_moves_only_from_the_state_it_was_read_in(
+    store: Store, settings: Settings
+) -> None:
+    lease = running_stream(store, settings, alert_accuracy_below=0.55, alert_for=10)
+    scores(store, lease, 0.40, 200)
+    AlertKeeper(store, settings).check()
+    (alert,) = store.list_alerts(lease.experiment_id)
+    payload = {"event": "firing", "alert": {"rule": alert.rule}}
+    owed = [("http://127.0.0.1:9/hook", "firing", payload)]
+    fire = {"state": "firing", "fired_at": 1.0}
+    assert store.set_alert(alert.id, fire, owed, now=1.0, expected_state="pending")
+    # A second keeper that read it pending too moves nothing and owes nothing.
+    assert not store.set_alert(alert.id, fire, owed, now=1.0, expected_state="pending")
+    (delivery,) = store.list_deliveries(alert.id)
+    assert delivery.payload["alert"] == {"rule": "accuracy_below", "id": alert.id}
+
+
+def test_a_resolved_waits_for_its_firing_and_a_retry_keeps_its_delivery_id(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    settings.alert_webhooks = [receiver.url]
+    receiver.answers = [500]  # the firing fails once
+    lease = running_stream(store, settings, alert_accuracy_below=0.55)
+    clock = Clock()
+    keeper = AlertKeeper(store, settings, clock=clock)
+    scores(store, lease, 0.40, 200)
+    keeper.check()  # fires; its post fails: tried again in 1 s
+    scores(store, lease, 0.60, 300)
+    keeper.check()  # resolved: owed, but it waits behind the firing
+    assert receiver.events() == [("accuracy_below", "firing")]
+    clock.now += 1
+    keeper.check()  # the firing again; the resolved waited for it: it goes at the next look
+    keeper.check()
+    assert receiver.events() == [("accuracy_below", "firing")] * 2 + [
+        ("accuracy_below", "resolved")
+    ]
+    ids = [headers["X-AzuraForge-Delivery"] for headers, _ in receiver.posts]
+    assert ids[0] == ids[1] != ids[2]

@@ -1,7 +1,8 @@
 """Alerts on streams: rules on what a stream does, each ``pending`` while its condition holds
 for less than the stream's ``alert_for`` seconds, then ``firing``, then ``resolved`` once it
 holds no more; every change to ``firing`` or ``resolved`` is posted to the server's webhooks
-(``alert_webhooks``), signed, and retried with a backoff until it is answered 2xx.
+(``alert_webhooks``), signed, and retried with a backoff until it is answered 2xx (for about
+three hours: :data:`MAX_ATTEMPTS` tries, the waits doubling from 1 s up to 10 minutes).
 
 The rules (a stream's config turns each on or off, and sets its bound):
 
@@ -15,13 +16,18 @@ The rules (a stream's config turns each on or off, and sets its bound):
 - ``lag_above``: a running stream saved no checkpoint for ``alert_lag_above`` seconds.
 
 :class:`AlertKeeper` looks at every stream queued or running (and every one with an open
-alert, which its end resolves) each ``alert_interval`` seconds, in ``azuraforge serve``.
+alert, which its end resolves) each ``alert_interval`` seconds, in ``azuraforge serve``. An
+alert moves on only from the state it was read in, so a second server on the same store
+does not move it twice; each server posts the deliveries it finds due, so run one server
+per store (replicas of the API through ``--api-workers`` share the one keeper).
 
 A delivery is a POST of JSON ``{"event": "firing" | "resolved", "alert": {...}, "stream":
-{...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds) and ``X-AzuraForge-Signature:
-sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>." + body`` under the key the server keeps
-in ``home/webhook.key`` (made on first use, readable by its owner only): a receiver checks it
-with :func:`signature` and refuses an old timestamp.
+{...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds), ``X-AzuraForge-Delivery``
+(the delivery's id: the same on each try, for a receiver to drop a repeat) and
+``X-AzuraForge-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>." + body``
+under the key the server keeps in ``home/webhook.key`` (its hex text as it is; made on first
+use, readable by its owner only): a receiver checks it with :func:`signature` and refuses an
+old timestamp.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -48,12 +55,12 @@ from azuraforge.platform.store.alerts import FIRING, OPEN, PENDING, RESOLVED
 from azuraforge.platform.store.states import QUEUED, RUNNING
 
 _log = logging.getLogger(__name__)
-RULES = ("accuracy_below", "drift", "worker_lost", "restart_loop", "lag_above")
-"""The rules an alert can be of."""
-MAX_ATTEMPTS = 8
-"""Tries of a delivery before it is given up (the waits between them double from 1 s)."""
+MAX_ATTEMPTS = 25
+"""Tries of a delivery before it is given up."""
+LONGEST_WAIT = 600.0
+"""The longest wait between two tries (they double from 1 s up to it)."""
 KEY_FILE = "webhook.key"
-_DRIFT_ENDS = ("candidate", "promote", "keep", "undecided")
+_CANDIDATE_STEPS = ("candidate", "promote", "keep", "undecided")
 """The lineage's kinds that open or end a candidate."""
 
 
@@ -106,7 +113,7 @@ def _accuracy(
 
 
 def _drift(store: Store, record: ExperimentRecord, live: bool) -> Condition:
-    last = store.last_change(record.id, kinds=_DRIFT_ENDS)
+    last = store.last_change(record.id, kinds=_CANDIDATE_STEPS)
     holds = live and last is not None and last.kind == "candidate" and last.reason == "drift"
     message = (
         f"drift at event {last.event}: candidate {last.model} in shadow" if holds and last else ""
@@ -115,8 +122,9 @@ def _drift(store: Store, record: ExperimentRecord, live: bool) -> Condition:
 
 
 def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Condition:
-    curve = store.get_metrics(record.id, ["events"]).get("events", [])
-    since = curve[-1][2] if curve else (record.started_at or now)
+    curve = store.get_metrics(record.id, ["events"], max_points=2).get("events", [])
+    # Since its last checkpoint, or since its process started (a restart re-reads first).
+    since = max(curve[-1][2] if curve else 0.0, record.started_at or now)
     lag = now - since
     holds = record.status == RUNNING and lag > bound
     return Condition("lag_above", holds, lag, bound, f"no checkpoint for {lag:.0f} s")
@@ -146,7 +154,7 @@ class AlertKeeper:
     def stop(self) -> None:
         self._stopping.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self._stopping.wait(self.settings.alert_interval):
@@ -159,10 +167,15 @@ class AlertKeeper:
     def check(self) -> None:
         """Look at every watched stream's rules, then post the deliveries that are due."""
         now = self.clock()
-        for stream_id in self.store.watched_streams(STREAM):
+        for stream_id in self.store.list_watched_streams(STREAM):
             record = self.store.find_experiment(stream_id)
-            if record is not None:
-                self._check_stream(record, now)
+            try:
+                if record is not None:
+                    self._check_stream(record, now)
+            except Exception as e:  # one stream's trouble holds up no other's alerts
+                if is_unavailable(e):
+                    raise
+                _log.exception("alerts: stream %d: %s", stream_id, e)
         self.deliver()
 
     def _check_stream(self, record: ExperimentRecord, now: float) -> None:
@@ -181,13 +194,13 @@ class AlertKeeper:
         """One rule's alert one step on, with the deliveries a change to firing or resolved
         owes."""
         values: dict[str, Any] = {"value": condition.value, "bound": condition.bound}
-        if condition.message:
+        if condition.holds:  # a resolved alert keeps what it saw while it held
             values["message"] = condition.message[:500]
         if alert is None:
             if not condition.holds:
                 return
             values.update(experiment_id=record.id, rule=condition.rule, state=PENDING,
-                          started_at=now, message=condition.message[:500])  # fmt: skip
+                          started_at=now)  # fmt: skip
             started = now
         elif not condition.holds:
             values.update(state=RESOLVED, resolved_at=now)
@@ -213,38 +226,50 @@ class AlertKeeper:
             for event in events
             for url in self.settings.alert_webhooks
         ]
-        self.store.change_alert(alert.id if alert else None, values, deliveries, now=now)
-        for event in events:
+        moved = self.store.set_alert(
+            alert.id if alert else None, values, deliveries, now=now,
+            expected_state=alert.state if alert else None,
+        )  # fmt: skip
+        for event in events if moved else []:
             _log.warning("stream %d (%s): alert %s %s: %s", record.id, record.name,
                          shown["rule"], event, shown.get("message", ""))  # fmt: skip
 
     def deliver(self) -> None:
-        """Post each delivery that is due; a failed one is tried again after a wait that
-        doubles, :data:`MAX_ATTEMPTS` times in all."""
-        key = webhook_key(self.settings.home)
-        for delivery in self.store.due_deliveries(self.clock()):
+        """Post each delivery that is due (an alert's posts to one address in order: none
+        while an older one waits); a failed one is tried again after a wait that doubles,
+        :data:`MAX_ATTEMPTS` times in all."""
+        due = self.store.list_due_deliveries(self.clock())
+        key = webhook_key(self.settings.home) if due else b""
+        for delivery in due:
             body = json.dumps(delivery.payload, sort_keys=True).encode()
             stamp = str(int(self.clock()))
             headers = {
                 "Content-Type": "application/json",
                 "X-AzuraForge-Timestamp": stamp,
+                "X-AzuraForge-Delivery": str(delivery.id),
                 "X-AzuraForge-Signature": f"sha256={signature(key, stamp, body)}",
             }
             attempts = delivery.attempts + 1
             try:
                 answer = self._post(delivery.url, content=body, headers=headers)
                 error = "" if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
-            except httpx.HTTPError as e:
+            except Exception as e:  # unreachable, refused, a malformed address: tried again
                 error = f"{type(e).__name__}: {e}"
             now = self.clock()
             if not error:
-                self.store.record_delivery(delivery.id, attempts=attempts, delivered_at=now)
+                self.store.set_delivery(delivery.id, attempts=attempts, delivered_at=now)
                 continue
-            retry = now + 2.0 ** (attempts - 1) if attempts < MAX_ATTEMPTS else None
-            self.store.record_delivery(delivery.id, attempts=attempts, next_at=retry, error=error)
+            wait = min(2.0 ** (attempts - 1), LONGEST_WAIT)
+            retry = now + wait if attempts < MAX_ATTEMPTS else None
+            self.store.set_delivery(delivery.id, attempts=attempts, next_at=retry, error=error)
             if retry is None:
-                _log.error("alert webhook %s: given up after %d tries: %s", delivery.url,
-                           attempts, error)  # fmt: skip
+                _log.error("alert webhook to %s: given up after %d tries: %s",
+                           _host(delivery.url), attempts, error)  # fmt: skip
+
+
+def _host(url: str) -> str:
+    """The host of a webhook's address (its path may carry a token: never logged)."""
+    return urlsplit(url).netloc or "(no host)"
 
 
 def _alert_fields(alert: AlertRecord) -> dict[str, Any]:
@@ -274,12 +299,16 @@ def webhook_key(home: Path) -> bytes:
     path = home / KEY_FILE
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_bytes().strip()
+        made = home / f".{KEY_FILE}.{secrets.token_hex(4)}"
+        descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(32))
+        try:
+            os.link(made, path)  # whole or not at all; another process's first one wins
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
     return path.read_bytes().strip()
 
 

@@ -21,7 +21,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +39,7 @@ from azuraforge.platform.services.experiments import ConfigError, send, validate
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome
-from azuraforge.platform.store.states import CANCELLED, COMPLETED
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, RESTART_HISTORY
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
@@ -67,7 +67,7 @@ class StreamConfig(BaseModel):
         "of the data folder, replayed oldest first."
     )
     price_column: str = Field("close", description="The price whose direction is learned.")
-    learner: Literal["logreg-sgd", "logreg-adam", "mlp"] = Field(
+    learner: Literal["logreg-sgd", "logreg-adam", "mlp", "ensemble"] = Field(
         "logreg-adam", description="The first champion, an online learner (the trivial rules "
         "run beside it); candidates are fresh ones of its kind unless a retrain names another."
     )  # fmt: skip
@@ -132,8 +132,9 @@ class StreamConfig(BaseModel):
         True, description="Alert while the stream waits for a worker after losing its own."
     )
     alert_restarts: int | None = Field(
-        3, ge=1, description="Alert when it restarted this often in the last hour (None: never)."
-    )
+        3, ge=1, le=RESTART_HISTORY,
+        description="Alert when it restarted this often in the last hour (None: never).",
+    )  # fmt: skip
     alert_lag_above: float | None = Field(
         None, gt=0, description="Alert when a running stream saved no checkpoint for this "
         "many seconds (None: never)."
@@ -267,6 +268,7 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
                         shadow.loop.scored)  # fmt: skip
     pace = _Pace(config.speed, ctx.should_stop)
     triggers = _Triggers(ctx)
+    control = _Control(paused=bool(state and state.get("paused")))
     status, started = COMPLETED, shadow.events
     saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
     for event in events:
@@ -281,16 +283,36 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
         batch.outcomes += _rows(scored)
         batch.changes += [_change_row(change) for change in changes]
         for trigger in triggers.due():
-            batch.take(shadow, trigger)
+            batch.take(shadow, trigger, control)
         if batch.changes or batch.answers or shadow.events % config.checkpoint_every == 0:
-            saved, batch = _save(shadow, ctx, batch), _Batch()
+            saved, batch = _save(shadow, ctx, batch, control), _Batch()
+        if control.paused:
+            saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
+            pace.restart()  # a resumed replay goes on at its speed, not in a burst
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
         batch.answers.append(Answer(trigger.id, REFUSED, shadow.events, "the stream ended"))
     if shadow.events != saved or batch.answers:
-        _save(shadow, ctx, batch)
+        _save(shadow, ctx, batch, control)
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+
+
+def _hold(
+    shadow: ShadowLoop, ctx: StoreContext, triggers: _Triggers, control: _Control,
+    since: tuple[int, _Batch],
+) -> tuple[int, _Batch]:  # fmt: skip
+    """While the stream is paused and not asked to stop: take its triggers, saving a
+    checkpoint after each look that did something; the position saved and what came since
+    (``since``: as they were)."""
+    saved, batch = since
+    while control.paused and not ctx.should_stop():
+        time.sleep(_PACE_SLICE)
+        for trigger in triggers.due():
+            batch.take(shadow, trigger, control)
+        if batch.changes or batch.answers:
+            saved, batch = _save(shadow, ctx, batch, control), _Batch()
+    return saved, batch
 
 
 class _Batch:
@@ -302,26 +324,47 @@ class _Batch:
         self.changes: list[dict[str, Any]] = []
         self.answers: list[Answer] = []
 
-    def take(self, shadow: ShadowLoop, trigger: TriggerRecord) -> None:
+    def take(self, shadow: ShadowLoop, trigger: TriggerRecord, control: _Control) -> None:
         """Carry out ``trigger`` on ``shadow``: its answer, and its change if it made one."""
         try:
-            change = _ACTIONS[trigger.action](shadow, trigger)
+            done = _ACTIONS[trigger.action](shadow, trigger, control)
         except ConflictError as e:
             self.answers.append(Answer(trigger.id, REFUSED, shadow.events, str(e)))
             return
-        if change is not None:
-            self.changes.append(_change_row(change, trigger.id))
-        message = f"{change.kind} {change.model}" if change else "checkpoint saved"
-        self.answers.append(Answer(trigger.id, DONE, shadow.events, message))
+        if isinstance(done, Change):
+            self.changes.append(_change_row(done, trigger.id))
+            done = f"{done.kind} {done.model}"
+        self.answers.append(Answer(trigger.id, DONE, shadow.events, done))
 
 
-_ACTIONS: dict[str, Callable[[ShadowLoop, TriggerRecord], Change | None]] = {
-    "retrain": lambda shadow, t: shadow.retrain(kind=t.learner, actor=t.actor, reason=t.reason),
-    "promote": lambda shadow, t: shadow.promote(actor=t.actor, reason=t.reason),
-    "rollback": lambda shadow, t: shadow.rollback(actor=t.actor, reason=t.reason),
-    "checkpoint": lambda shadow, t: None,  # the save that follows is the answer
+@dataclass
+class _Control:
+    """What a stream's triggers set besides its loop: whether it is paused."""
+
+    paused: bool = False
+
+    def pause(self, *_: Any) -> str:
+        if self.paused:
+            raise ConflictError("the stream is paused already; resume it")
+        self.paused = True
+        return "paused: no event is taken until a resume (triggers still are)"
+
+    def resume(self, *_: Any) -> str:
+        if not self.paused:
+            raise ConflictError("the stream is not paused")
+        self.paused = False
+        return "resumed"
+
+
+_ACTIONS: dict[str, Callable[[ShadowLoop, TriggerRecord, _Control], Change | str]] = {
+    "retrain": lambda shadow, t, _: shadow.retrain(kind=t.learner, actor=t.actor, reason=t.reason),
+    "promote": lambda shadow, t, _: shadow.promote(actor=t.actor, reason=t.reason),
+    "rollback": lambda shadow, t, _: shadow.rollback(actor=t.actor, reason=t.reason),
+    "checkpoint": lambda *_: "checkpoint saved",  # the save that follows is the answer
+    "pause": lambda _, t, control: control.pause(),
+    "resume": lambda _, t, control: control.resume(),
 }
-"""What each trigger does to the loop (the change it made, if any)."""
+"""What each trigger does: the change it made to the loop, or what it did."""
 ACTIONS = tuple(_ACTIONS)
 """The triggers a stream takes."""
 
@@ -363,14 +406,15 @@ def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
     return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
 
 
-def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch) -> int:
+def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: _Control) -> int:
     """The running scores and the counts of events and scored predictions as metric points,
     then the loop's state as the checkpoint that comes after them, with what it did since
     the last one (scored predictions, changes, answers to triggers: stored as rows); the
     position saved."""
     counts = {"events": float(shadow.events), "scored": float(shadow.loop.scored)}
     ctx.log_metrics({**shadow.scores(), **counts}, step=shadow.events)
-    ctx.save_checkpoint(shadow.state_dict(), batch.outcomes, batch.changes, batch.answers)
+    state = {**shadow.state_dict(), "paused": control.paused}
+    ctx.save_checkpoint(state, batch.outcomes, batch.changes, batch.answers)
     return shadow.events
 
 
@@ -395,6 +439,10 @@ class _Pace:
     def __init__(self, speed: float | None, stopping: Callable[[], bool]) -> None:
         self.speed, self.stopping = speed, stopping
         self._start: tuple[float, float] | None = None
+
+    def restart(self) -> None:
+        """Count the pace again from the next event (after a pause)."""
+        self._start = None
 
     def wait(self, event: Event) -> bool:
         """Wait for ``event``'s time; whether it came (not a stop first)."""

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import aliased
 
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.models import AlertDelivery, Experiment, StreamAlert
 from azuraforge.platform.store.states import QUEUED, RUNNING
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
-"""An alert's states: its condition holds, not yet for long enough; it fires; it held no
-more after it fired."""
+"""An alert's states: its condition holds, not yet for long enough; it fires; it holds no
+more (after it fired, or before: then nothing was posted, ``fired_at`` is ``None``)."""
 OPEN = (PENDING, FIRING)
 
 
@@ -54,7 +55,7 @@ class DeliveryRecord:
 class AlertStore(StoreBase):
     """Streams' alerts and the deliveries they owe."""
 
-    def watched_streams(self, kind: str) -> list[int]:
+    def list_watched_streams(self, kind: str) -> list[int]:
         """The jobs of ``kind`` (streams) queued or running, or with an open alert, in every
         project: those whose rules an alert keeper looks at."""
         live = select(Experiment.id).where(
@@ -78,36 +79,52 @@ class AlertStore(StoreBase):
             rows = connection.execute(query.order_by(StreamAlert.id.desc()).limit(limit)).all()
         return [AlertRecord(**row._mapping) for row in rows]
 
-    def change_alert(
+    def set_alert(
         self, alert_id: int | None, values: Mapping[str, Any],
         deliveries: Sequence[tuple[str, str, dict[str, Any]]] = (), *, now: float,
-    ) -> int:  # fmt: skip
-        """Create an alert (``alert_id`` ``None``) or change one to ``values``, with the
-        ``deliveries`` ``(url, event, payload)`` it owes, due now; its id."""
+        expected_state: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Create an alert (``alert_id`` ``None``) or change one still in ``expected_state``
+        to ``values``, with the ``deliveries`` ``(url, event, payload)`` it owes, due now
+        (each payload's ``alert`` given the alert's id); whether it was written (not when
+        another keeper moved the alert first)."""
         with self._begin() as connection:
             if alert_id is None:
                 key = connection.execute(insert(StreamAlert).values(**values)).inserted_primary_key
                 assert key is not None
                 alert_id = int(key[0])
             else:
-                connection.execute(
-                    update(StreamAlert).where(StreamAlert.id == alert_id).values(**values)
-                )
+                changed = connection.execute(
+                    update(StreamAlert)
+                    .where(StreamAlert.id == alert_id, StreamAlert.state == expected_state)
+                    .values(**values)
+                ).rowcount
+                if not changed:
+                    return False
             for url, event, payload in deliveries:
+                payload = {**payload, "alert": {**payload["alert"], "id": alert_id}}
                 connection.execute(insert(AlertDelivery).values(
                     alert_id=alert_id, url=url, event=event, payload=json_safe(payload),
                     attempts=0, next_at=now, delivered_at=None, last_error="",
                 ))  # fmt: skip
-        return alert_id
+        return True
 
-    def due_deliveries(self, now: float, limit: int = 100) -> list[DeliveryRecord]:
-        """Deliveries not yet made whose next try is due, oldest first."""
+    def list_due_deliveries(self, now: float, limit: int = 100) -> list[DeliveryRecord]:
+        """Deliveries not yet made whose next try is due, oldest first; none while an older
+        one of the same alert to the same address waits (a resolved never before its
+        firing)."""
+        older = aliased(AlertDelivery)
+        waiting = select(older.id).where(
+            older.alert_id == AlertDelivery.alert_id, older.url == AlertDelivery.url,
+            older.id < AlertDelivery.id, older.delivered_at.is_(None), older.next_at.is_not(None),
+        )  # fmt: skip
         query = (
             select(AlertDelivery)
-            .where(AlertDelivery.delivered_at.is_(None), AlertDelivery.next_at <= now)
+            .where(AlertDelivery.delivered_at.is_(None), AlertDelivery.next_at <= now,
+                   ~waiting.exists())
             .order_by(AlertDelivery.id)
             .limit(limit)
-        )
+        )  # fmt: skip
         with self._read() as connection:
             return [DeliveryRecord(**row._mapping) for row in connection.execute(query).all()]
 
@@ -118,7 +135,7 @@ class AlertStore(StoreBase):
             rows = connection.execute(query.order_by(AlertDelivery.id)).all()
         return [DeliveryRecord(**row._mapping) for row in rows]
 
-    def record_delivery(
+    def set_delivery(
         self, delivery_id: int, *, attempts: int, delivered_at: float | None = None,
         next_at: float | None = None, error: str = "",
     ) -> None:  # fmt: skip

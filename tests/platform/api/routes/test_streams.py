@@ -13,7 +13,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
-from tests.platform.streams.test_alerts import running_stream, scores
+from tests.platform.fixtures import running_stream, scores
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -137,7 +137,7 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     for body in asked:
         assert client.post(url, json=body).status_code == 202
     first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
-             "tests": {}}  # fmt: skip
+             "tests": {}, "paused": False}  # fmt: skip
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
     stray = client.post(url, json={"action": "promote", "learner": "mlp"})
     assert stray.status_code == 422 and "learner is a retrain's" in stray.text

@@ -160,6 +160,7 @@ class Candidates(BaseModel):
     tests: dict[str, DecisionPublic] = Field(
         description="By the role judged: 'candidate' (promotion), 'previous' (rollback)."
     )
+    paused: bool = Field(False, description="Whether a pause holds it (until a resume).")
 
 
 class ChangePublic(BaseModel):
@@ -186,7 +187,7 @@ class TriggerCreate(RequestBody):
     action: Literal[ACTIONS] = Field(  # type: ignore[valid-type]
         description="retrain: open a candidate now; promote: make the candidate champion now "
         "(rollback stays armed); rollback: bring the previous champion back; checkpoint: save "
-        "one now."
+        "one now; pause: take no event until a resume (triggers still are); resume."
     )
     learner: Literal[LEARNERS] | None = Field(  # type: ignore[valid-type]
         None, description="A retrain's learner (default: the champion's kind)."
@@ -352,7 +353,8 @@ def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
         first = f"{config.learner}-1"
         return Candidates(roles={CHAMPION: first}, kinds={first: config.learner}, tests={})
     try:
-        return Candidates.model_validate(standing(state, config.rules()))
+        found = standing(state, config.rules())
+        return Candidates.model_validate({**found, "paused": bool(state.get("paused"))})
     except InvalidParameterError as e:  # a checkpoint of an older AzuraForge
         raise ConflictError(f"stream {stream_id}: {e}") from None
 

@@ -8,20 +8,21 @@
 import { api } from "../../api.js";
 import { PALETTE, draw, release } from "../../charts.js";
 import { FINISHED, badge, dialog, errorBox, fill, h, keyValues, loading, time, toast } from "../../ui.js";
-import { fixed, percent } from "./shared.js";
+import { RULES, fixed, percent } from "./shared.js";
 
 const POLL_MS = 2000;
 const ANSWER_MS = 30000;
 const ROLES = ["champion", "candidate", "previous"];
-const RULES = ["always up", "same as last", "opposite of last", "majority so far"];
-/** What a retrain may name (the API's TriggerCreate.learner). */
-const LEARNERS = ["logreg-sgd", "logreg-adam", "mlp", ...RULES];
+/** What a retrain may name (the API's TriggerCreate.learner: stream.direction.LEARNERS). */
+const LEARNERS = ["logreg-sgd", "logreg-adam", "mlp", "ensemble", ...RULES];
 const MARKS = { drift: "#f2a541", promote: "#17a673", rollback: "#d32f2f" };
 const ACTIONS = {
   retrain: "Retrain now",
   promote: "Promote the candidate",
   rollback: "Roll back",
   checkpoint: "Checkpoint now",
+  pause: "Pause",
+  resume: "Resume",
 };
 
 export async function renderDetail(main, { params }) {
@@ -67,7 +68,8 @@ export async function renderDetail(main, { params }) {
     try {
       const [found, standing, lineage, curves, alerts] = await Promise.all([
         api.get(`/streams/${id}`),
-        api.get(`/streams/${id}/candidates`),
+        // A checkpoint of an older AzuraForge has no roles (409): the rest is still shown.
+        api.get(`/streams/${id}/candidates`).catch((error) => ({ error })),
         api.get(`/streams/${id}/lineage`, { limit: 10000 }),
         api.get(`/experiments/${id}/metrics`, { keys: curveKeys().join(","), max_points: 1000 }),
         api.get(`/streams/${id}/alerts`),
@@ -75,12 +77,14 @@ export async function renderDetail(main, { params }) {
       stream = found;
       fill(errorArea);
       drawHead();
-      drawRoles(standing);
+      if (standing.error) fill(rolesBox, errorBox(standing.error, "Its roles could not be read"));
+      else drawRoles(standing);
       drawLineage(lineage);
       drawAlerts(alerts);
       await drawChart(curves.metrics, lineage);
     } catch (error) {
       fill(errorArea, errorBox(error, "The stream could not be read"));
+      if (error.status === 404) return; // deleted: nothing more to read
     }
     if (!stopped && !FINISHED.has(stream.status)) timer = setTimeout(refresh, POLL_MS);
   }
@@ -105,7 +109,8 @@ export async function renderDetail(main, { params }) {
       const testText = test ? `evidence ${test.evidence.toPrecision(3)} / against ${test.against.toPrecision(3)} after ${test.events.toLocaleString("en-US")} pairs (mean difference ${test.mean_difference >= 0 ? "+" : ""}${test.mean_difference.toFixed(4)})` : "";
       return [label, h("span", { dataset: { role } }, h("strong", {}, name), ` (${standing.kinds[name]}) `, h("span", { class: "small muted" }, testText))];
     });
-    fill(rolesBox, keyValues([...rows, ["champion's accuracy", percent(stream.scores["champion/accuracy"])]]));
+    fill(rolesBox, keyValues([...rows, ["champion's accuracy", percent(stream.scores["champion/accuracy"])],
+      standing.paused ? ["paused", h("span", { id: "stream-paused" }, "yes: no event is taken until a resume")] : null]));
   }
 
   function drawTriggers() {
@@ -140,10 +145,16 @@ export async function renderDetail(main, { params }) {
     answer.textContent = `${action}: asked, waiting for the stream…`;
     const deadline = Date.now() + ANSWER_MS;
     while (Date.now() < deadline && !stopped) {
-      const all = await api.get(`/streams/${id}/triggers`);
+      let all = [];
+      try {
+        all = await api.get(`/streams/${id}/triggers`);
+      } catch (error) {
+        answer.textContent = `${action}: its answer could not be read (${error.message}); retrying…`;
+      }
       const mine = all.find((t) => t.id === trigger.id);
       if (mine && mine.status !== "pending") {
-        answer.textContent = `${action} ${mine.status} at event ${mine.event.toLocaleString("en-US")}: ${mine.message}`;
+        const where = mine.event === null ? "" : ` at event ${mine.event.toLocaleString("en-US")}`;
+        answer.textContent = `${action} ${mine.status}${where}: ${mine.message}`;
         toast(answer.textContent, mine.status === "refused" ? "error" : "");
         refresh();
         return;
@@ -159,7 +170,7 @@ export async function renderDetail(main, { params }) {
       h("td", {}, change.kind),
       h("td", {}, change.model),
       h("td", {}, change.other || ""),
-      h("td", { class: "small" }, change.evidence.evidence !== undefined ? `${change.evidence.evidence.toPrecision(3)} / ${change.evidence.against.toPrecision(3)}, ${change.evidence.mean_difference.toFixed(4)}` : ""),
+      h("td", { class: "small" }, evidenceText(change.evidence)),
       h("td", {}, change.actor),
       h("td", { class: "small" }, change.reason),
       h("td", { class: "small nowrap" }, time(change.created_at))));
@@ -168,6 +179,12 @@ export async function renderDetail(main, { params }) {
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Event"), h("th", {}, "Change"), h("th", {}, "Model"), h("th", {}, "Versus"),
         h("th", {}, "Evidence (for / against, mean diff)"), h("th", {}, "By"), h("th", {}, "Why"), h("th", {}, "When"))),
       h("tbody", {}, rows)));
+  }
+
+  function evidenceText(evidence) {
+    const { evidence: wealth, against, mean_difference: mean } = evidence;
+    if (wealth === undefined || against === undefined || mean === undefined) return "";
+    return `${wealth.toPrecision(3)} / ${against.toPrecision(3)}, ${mean.toFixed(4)}`;
   }
 
   function drawAlerts(alerts) {

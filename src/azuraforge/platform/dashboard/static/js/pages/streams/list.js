@@ -3,10 +3,9 @@
 
 import { api } from "../../api.js";
 import { badge, errorBox, fill, h, loading } from "../../ui.js";
-import { percent } from "./shared.js";
+import { RULES, percent } from "./shared.js";
 
 const REFRESH_MS = 3000;
-const RULES = ["always up", "same as last", "opposite of last", "majority so far"];
 
 export async function renderList(main) {
   let timer = null;

@@ -9,3 +9,6 @@ export function percent(value) {
 export function fixed(value, digits = 4) {
   return value === null || value === undefined ? "–" : value.toFixed(digits);
 }
+
+/** The trivial rules every stream runs beside its learners. */
+export const RULES = ["always up", "same as last", "opposite of last", "majority so far"];
