@@ -116,6 +116,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/hub_loop.py
+	$(BIN)/python benchmarks/stream_service.py
 	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
