@@ -16,9 +16,11 @@ from collections.abc import Callable
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serve_processes
 from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
+from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.alerts import AlertKeeper
+from azuraforge.platform.services.stream_registry import register_changes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.engine import shown_url
@@ -44,16 +46,22 @@ def run_server(
 ) -> None:
     """Serve the API on ``listeners`` (one process, or one per listener reading the settings
     from the environment) with :func:`local_workers` workers, the reaper and the streams'
-    alert keeper, until SIGTERM or
+    keeper (their alerts, their champions in the registry), until SIGTERM or
     Ctrl-C. ``started`` is called once all is up (to announce it, or queue a first run);
     ``stopping`` before the workers are stopped. Closes the listeners."""
     pool, reaper = LocalWorkerPool(settings, local_workers(settings)), Reaper(store, settings)
     alerts = AlertKeeper(store, settings)
+
+    def keep_streams() -> None:
+        alerts.check()
+        register_changes(store, settings)
+
+    streams = Periodic("streams", settings.alert_interval, keep_streams)
     try:
         exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
         pool.start()
         reaper.start()
-        alerts.start()
+        streams.start()
         started()
         if len(listeners) == 1:
             run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
@@ -65,7 +73,7 @@ def run_server(
         stopping()
         pool.stop()
         reaper.stop()
-        alerts.stop()
+        streams.stop()
         for listener in listeners:
             listener.close()
 

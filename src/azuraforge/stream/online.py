@@ -112,6 +112,11 @@ class DirectionLoop:
         self._recent: deque[dict[str, tuple[float, float]]] = deque(maxlen=window)
         self._examples: deque[tuple[dict[str, float], bool]] = deque(maxlen=examples)
 
+    @property
+    def kept(self) -> int:
+        """Outcomes kept as examples now (what :meth:`add` warms a learner on)."""
+        return len(self._examples)
+
     def add(self, name: str, learner: Classifier) -> None:
         """Add ``learner`` as ``name``, after it learned the kept examples, oldest first: it
         predicts from the next event on and is scored on its own predictions only."""

@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.stream.base import Classifier, Event
 from azuraforge.stream.drift import ADWIN, DDM, DriftDetector, PageHinkley
-from azuraforge.stream.online import DirectionLoop, Scored, log_loss
+from azuraforge.stream.online import DirectionLoop, Scored, log_loss, to_json
 from azuraforge.stream.promotion import (
     KEEP,
     PROMOTE,
@@ -137,6 +137,9 @@ class Change:
     evidence: dict[str, float] = field(default_factory=dict)
     actor: str = LOOP
     reason: str = ""
+    snapshots: dict[str, Any] = field(default_factory=dict)
+    """For a promotion, the two models as they stood (:meth:`ShadowLoop.snapshot`): what a
+    registry keeps as their versions."""
 
 
 class ShadowLoop:
@@ -178,6 +181,8 @@ class ShadowLoop:
         """Every learner's kind, by name, to build it again on a resume."""
         self.made = 1
         """Learners made so far (the next is named after this count)."""
+        self.born: dict[str, list[int]] = {first: [0, 0]}
+        """Each learner's first event and the kept outcomes it learned before it."""
         self.detector = self._detector()
         self.errors = _Errors()
         """The champion's log-losses: whether a drift is a rise or a fall."""
@@ -271,8 +276,10 @@ class ShadowLoop:
         """A fresh learner of ``kind``, warmed on the kept outcomes, as the candidate."""
         self.made += 1
         name = f"{kind}-{self.made}"
+        warmed = self.loop.kept
         self.loop.add(name, self.make(kind, self.made))
         self.kinds[name], self.roles[CANDIDATE] = kind, name
+        self.born[name] = [self.loop.events, warmed]
         self.promotion_test, self.since = self.rules.promotion_test(self.made - 1), 0
         return self._change("candidate", name, self.champion, actor=actor, reason=reason)
 
@@ -294,10 +301,12 @@ class ShadowLoop:
 
     def _promote(self, evidence: dict[str, float], actor: str, reason: str) -> Change:
         old, new = self.champion, self.roles.pop(CANDIDATE)
+        snapshots = {name: self.snapshot(name) for name in (old, new)}
         self.roles[CHAMPION], self.roles[PREVIOUS] = new, old
         self.promotion_test, self.rollback_test = None, self.rules.rollback_test()
         self._watch_anew()  # the errors watched are another model's now
-        return self._change("promote", new, old, evidence, actor, reason)
+        change = self._change("promote", new, old, evidence, actor, reason)
+        return replace(change, snapshots=snapshots)
 
     def _end_watch(self, decision: Decision) -> Change:
         """The rollback test decided: bring the old champion back, or drop it."""
@@ -326,7 +335,21 @@ class ShadowLoop:
 
     def _drop(self, name: str) -> None:
         self.loop.remove(name)
-        del self.kinds[name]
+        del self.kinds[name], self.born[name]
+
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """The learner ``name`` as it stands: its kind, its state (a JSON object) and the
+        events it learned from (``learned_from``, ``learned_to``; ``warmed_on``: the kept
+        outcomes it learned first)."""
+        first, warmed = self.born[name]
+        return {
+            "name": name,
+            "kind": self.kinds[name],
+            "state": to_json(self.loop.models[name].state_dict()),
+            "learned_from": first,
+            "learned_to": self.loop.events,
+            "warmed_on": warmed,
+        }
 
     def _change(
         self, kind: str, model: str, other: str | None = None,
@@ -411,6 +434,7 @@ class ShadowLoop:
                 "roles": self.roles,
                 "kinds": self.kinds,
                 "made": self.made,
+                "born": self.born,
                 "since": self.since,
                 "at": list(self._at),
                 "detector": self.detector.state_dict() if self.detector else None,
@@ -433,6 +457,7 @@ class ShadowLoop:
         self.loop.load_state_dict({k: v for k, v in state.items() if k != "shadow"})
         self.roles, self.kinds = dict(shadow["roles"]), dict(shadow["kinds"])
         self.made, self.since = int(shadow["made"]), int(shadow["since"])
+        self.born = {name: list(map(int, born)) for name, born in shadow["born"].items()}
         self._at = (int(shadow["at"][0]), float(shadow["at"][1]))
         if self.detector is not None and shadow["detector"] is not None:
             self.detector.load_state_dict(shadow["detector"])

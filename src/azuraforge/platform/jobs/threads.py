@@ -1,4 +1,5 @@
-"""Helper threads kept for the next job: a job's metric flusher and its output reader.
+"""Helper threads: those kept for the next job (a job's metric flusher and its output reader)
+and :class:`Periodic`, a server's task every few seconds (the streams' keeper).
 
 A job process kept for its group's next job (a study's trials) ran two threads a job, each
 started and joined again; a thread that ended its task waits here for the next one instead
@@ -13,6 +14,8 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+
+from azuraforge.platform.store import is_unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -57,3 +60,31 @@ class KeptThreads:
                 done.set()
                 with self._lock:
                     self._idle.append(inbox)
+
+
+class Periodic:
+    """A daemon thread running ``task`` every ``interval`` seconds until :meth:`stop`; what a
+    run raises is logged (a warning for an unreachable store) and the next run comes."""
+
+    def __init__(self, name: str, interval: float, task: Callable[[], None]) -> None:
+        self.interval, self.task = interval, task
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the run in progress (waiting up to ``timeout`` seconds for it)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.task()
+            except Exception as e:
+                outage = is_unavailable(e)
+                _log.log(logging.WARNING if outage else logging.ERROR, "%s: %s",
+                         self._thread.name, e, exc_info=not outage)  # fmt: skip

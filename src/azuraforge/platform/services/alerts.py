@@ -38,7 +38,6 @@ import json
 import logging
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,8 +131,8 @@ def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Co
 
 class AlertKeeper:
     """Keeps the streams' alerts: :meth:`check` moves each rule's alert on (pending, firing,
-    resolved) and posts what is owed to ``settings.alert_webhooks``; :meth:`start` does so
-    every ``settings.alert_interval`` seconds in a thread."""
+    resolved) and posts what is owed to ``settings.alert_webhooks`` (``azuraforge serve``
+    calls it every ``settings.alert_interval`` seconds)."""
 
     def __init__(
         self,
@@ -145,24 +144,6 @@ class AlertKeeper:
     ) -> None:
         self.store, self.settings, self.clock = store, settings, clock
         self._post = post or httpx.Client(timeout=5.0, follow_redirects=False).post
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.settings.alert_interval):
-            try:
-                self.check()
-            except Exception as e:
-                level = logging.WARNING if is_unavailable(e) else logging.ERROR
-                _log.log(level, "alerts: %s", e, exc_info=not is_unavailable(e))
 
     def check(self) -> None:
         """Look at every watched stream's rules, then post the deliveries that are due."""

@@ -52,6 +52,8 @@ _NAME = re.compile(MODEL_NAME)
 _ALIAS = re.compile(ALIAS)
 _REFERENCE = re.compile(REFERENCE)
 DEFAULT_ACTOR = "api"
+STREAM_SNAPSHOT = "stream"
+"""The ``pipeline`` of a version that is a stream's learner as it stood (not a run's model)."""
 
 
 def check_model_name(name: str) -> str:
@@ -175,7 +177,7 @@ def register_version(
     try:
         shutil.copytree(source, staging)
         staging.rename(target)
-        _make_read_only(target)
+        make_read_only(target)
         return store.create_version(
             model,
             pipeline=run.pipeline,
@@ -259,7 +261,8 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _make_read_only(folder: Path) -> None:
+def make_read_only(folder: Path) -> None:
+    """Make ``folder`` and everything below it read-only (a version's files never change)."""
     for path in [*folder.rglob("*"), folder]:
         mode = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
         os.chmod(path, mode | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0))
@@ -289,6 +292,12 @@ def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifa
         If a file was changed, added or removed since registration (it would predict
         something else than what was registered).
     """
+    if version.pipeline == STREAM_SNAPSHOT:
+        raise ConflictError(
+            f"model {version.model} version {version.version} is a snapshot of a stream's "
+            f"learner (stream {version.source_experiment_id}): a stream's predictions come "
+            "from the stream; the version keeps its state and the events it learned from"
+        )
     folder = version_folder(settings, version)
     which = f"model {version.model} version {version.version}: its files"
     if not folder.is_dir():

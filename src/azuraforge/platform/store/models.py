@@ -172,6 +172,10 @@ class StreamChange(Base):
     reason: Mapped[str] = mapped_column(String(500))
     trigger_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    snapshots: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """A promotion's two models as they stood, for the registry (then cleared)."""
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The registry version the stream's ``champion`` alias was moved to for it."""
 
 
 class StreamTrigger(Base):

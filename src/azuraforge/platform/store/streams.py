@@ -33,6 +33,8 @@ class ChangeRecord:
     reason: str
     trigger_id: int | None
     created_at: float
+    snapshots: dict[str, Any] | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,28 @@ class StreamStore(StoreBase):
         with self._read() as connection:
             row = connection.execute(query).first()
         return ChangeRecord(**row._mapping) if row is not None else None
+
+    def list_unregistered_changes(self, limit: int = 100) -> list[ChangeRecord]:
+        """Promotions and rollbacks, of every stream, whose alias move the registry has not
+        made yet, oldest first."""
+        query = (
+            select(StreamChange)
+            .where(StreamChange.kind.in_(("promote", "rollback")),
+                   StreamChange.version.is_(None))
+            .order_by(StreamChange.id)
+            .limit(limit)
+        )  # fmt: skip
+        with self._read() as connection:
+            return [ChangeRecord(**row._mapping) for row in connection.execute(query).all()]
+
+    def set_change_version(self, change_id: int, version: int) -> None:
+        """Record the version a change moved the alias to (and drop its snapshots)."""
+        with self._begin() as connection:
+            connection.execute(
+                update(StreamChange)
+                .where(StreamChange.id == change_id)
+                .values(version=version, snapshots=None)
+            )
 
     def list_changes(
         self, experiment_id: int, *, kinds: Sequence[str] = (), after: int = 0,

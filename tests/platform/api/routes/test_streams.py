@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.alerts import AlertKeeper
+from azuraforge.platform.services.stream_registry import register_changes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
@@ -120,6 +121,34 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
     assert standing["roles"]["champion"] == moves[-1]["model"] == done["champion"]
     only = client.get(f"/api/v1/streams/{stream['id']}/lineage?kind=promote").json()
     assert only == promotions
+    assert register_changes(store, settings) == len(promotions)
+    assert register_changes(store, settings) == 0  # once
+    name = stream["name"]
+    versions = client.get(f"/api/v1/models/{name}/versions").json()["data"]
+    learners = {v["config"]["learner"]: v for v in versions}
+    assert set(learners) == {c["model"] for c in promotions} | {c["other"] for c in promotions}
+    shifted = learners[promoted["model"]]
+    assert (
+        shifted["pipeline"] == "stream"
+        and shifted["config"]["learned_to"] == promoted["event"] + 1
+    )
+    registered = client.get(f"/api/v1/streams/{stream['id']}/lineage?kind=promote").json()
+    assert [c["version"] for c in registered] and all(c["version"] for c in registered)
+    alias = client.get(f"/api/v1/models/{name}/aliases/champion").json()
+    assert alias["version"] == registered[-1]["version"]
+    moves = client.get(f"/api/v1/models/{name}/aliases/champion/history").json()
+    assert "before its first promotion" in moves["data"][-1]["reason"]
+    assert (
+        "promote at event" in moves["data"][0]["reason"]
+        and "evidence" in moves["data"][0]["reason"]
+    )
+    refused = client.post(
+        f"/api/v1/models/{name}@champion/predict", json={"rows": [{"close": 1.0}]}
+    )
+    assert (
+        refused.status_code == 409
+        and "a stream's predictions come from the stream" in refused.text
+    )
 
 
 def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
@@ -157,6 +186,10 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
     page = client.get(f"/api/v1/streams/{stream['id']}/lineage?after={candidate['id']}&limit=1")
     assert [c["kind"] for c in page.json()] == ["promote"]
+    assert register_changes(store, settings) == 2  # the promotion, then the rollback
+    moves = client.get(f"/api/v1/models/{stream['name']}/aliases/champion/history").json()
+    to = [(m["from_version"], m["to_version"], m["actor"]) for m in reversed(moves["data"])]
+    assert to == [(None, 1, "loop"), (1, 2, "ana"), (2, 1, "loop")]  # logreg-adam-1 is v1
     ended = client.post(url, json={"action": "checkpoint"})
     assert ended.status_code == 409 and "already ended" in ended.text
     bad = client.post(url, json={"action": "explode"})

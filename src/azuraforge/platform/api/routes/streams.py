@@ -179,6 +179,11 @@ class ChangePublic(BaseModel):
     reason: str
     trigger_id: int | None
     created_at: float
+    version: int | None = Field(
+        None, description="For a promotion or a rollback: the version of the model named "
+        "after the stream its champion alias was moved to (0: that name is another model's; "
+        "None: not registered yet)."
+    )  # fmt: skip
 
 
 class TriggerCreate(RequestBody):

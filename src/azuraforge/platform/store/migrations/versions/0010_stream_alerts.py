@@ -1,4 +1,6 @@
-"""Streams' alerts (pending, firing, resolved) and their deliveries to webhooks.
+"""Streams' alerts (pending, firing, resolved) and their deliveries to webhooks; a stream's
+promotions keep the two models' snapshots until the registry has them, and the version its
+``champion`` alias moved to.
 
 Revision ID: 0010_stream_alerts
 Revises: 0009_stream_changes
@@ -14,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("stream_changes") as table:
+        table.add_column(sa.Column("snapshots", sa.JSON(), nullable=True))
+        table.add_column(sa.Column("version", sa.Integer(), nullable=True))
     op.create_table(
         "stream_alerts",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -60,3 +65,6 @@ def downgrade() -> None:
     op.drop_table("alert_deliveries")
     op.drop_index("ix_stream_alerts_experiment_state", table_name="stream_alerts")
     op.drop_table("stream_alerts")
+    with op.batch_alter_table("stream_changes") as table:
+        table.drop_column("version")
+        table.drop_column("snapshots")

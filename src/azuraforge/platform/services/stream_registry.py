@@ -1,0 +1,143 @@
+"""A stream's champions in the registry: each promotion makes versions of the two models as
+they stood (the promoted one and the one it replaced) in a model named after the stream, and
+moves its ``champion`` alias with the test's evidence; a rollback moves the alias back.
+
+The stream's job writes a promotion's snapshots into its lineage row, with the checkpoint
+that follows it; ``azuraforge serve`` (:func:`register_changes`, beside the alerts) makes the
+versions and alias moves from the committed rows and records the version in the row, so a
+promotion is registered once, whatever restarts came between. A version's ``config`` names
+the stream and the learner and the events it learned from; its folder holds
+``snapshot.json`` (the learner's kind and state), read-only, its digest recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from azuraforge.errors import ConflictError
+from azuraforge.platform.services.registry import (
+    STREAM_SNAPSHOT,
+    folder_digest,
+    make_read_only,
+    move_alias,
+    remove_folder,
+)
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.streams import ChangeRecord
+
+_log = logging.getLogger(__name__)
+ALIAS = "champion"
+NOT_REGISTERED = 0
+"""The version a change records when the stream's model name belongs to another model."""
+
+
+def register_changes(store: Store, settings: Settings) -> int:
+    """Register every promotion and rollback not registered yet; how many."""
+    done = 0
+    for change in store.list_unregistered_changes():
+        record = store.find_experiment(change.experiment_id)
+        if record is None:
+            continue
+        try:
+            version = _register(store, settings, record, change)
+        except ConflictError as e:
+            _log.error("stream %d (%s): its champions are not registered: %s", record.id,
+                       record.name, e)  # fmt: skip
+            version = NOT_REGISTERED
+        store.set_change_version(change.id, version)
+        done += 1
+    return done
+
+
+def _register(
+    store: Store, settings: Settings, record: ExperimentRecord, change: ChangeRecord
+) -> int:
+    model = _model(store, record)
+    reason = f"{change.kind} at event {change.event}: {change.reason}" + _evidence(change)
+    project = record.project
+    if change.kind == "rollback":
+        back = _find_version(store, record, model, change.model)
+        if back is None:
+            raise ConflictError(f"{change.model} has no version: its promotion was not registered")
+        move_alias(store, model, ALIAS, back, actor=change.actor, reason=reason, project=project)
+        return back
+    snapshots = change.snapshots or {}
+    old, new = (_version(store, settings, record, model, snapshots[name])
+                for name in (str(change.other), change.model))  # fmt: skip
+    if store.find_alias(model, ALIAS, project=project) is None:
+        first = f"stream {record.id}'s champion before its first promotion"
+        move_alias(store, model, ALIAS, old, actor="loop", reason=first, project=project)
+    move_alias(store, model, ALIAS, new, actor=change.actor, reason=reason, project=project)
+    return new
+
+
+def _model(store: Store, record: ExperimentRecord) -> str:
+    """The registry's model named after the stream, made on its first promotion; a model of
+    that name that is not the stream's is refused."""
+    found = store.find_model(record.name, project=record.project)
+    if found is None:
+        store.create_model(record.name, description=f"the champions of stream {record.id}",
+                           tags={"stream": record.id}, project=record.project)  # fmt: skip
+    elif found.tags.get("stream") != record.id:
+        raise ConflictError(f"the model {record.name!r} is not stream {record.id}'s")
+    return record.name
+
+
+def _find_version(store: Store, record: ExperimentRecord, model: str, learner: str) -> int | None:
+    offset = 0
+    while True:
+        page, total = store.list_versions(model, project=record.project, offset=offset, limit=200)
+        for version in page:
+            if version.config.get("learner") == learner:
+                return version.version
+        offset += len(page)
+        if not page or offset >= total:
+            return None
+
+
+def _version(
+    store: Store,
+    settings: Settings,
+    record: ExperimentRecord,
+    model: str,
+    snapshot: dict[str, Any],
+) -> int:
+    """The version of the learner of ``snapshot`` (made, with its folder, if it has none)."""
+    found = _find_version(store, record, model, snapshot["name"])
+    if found is not None:
+        return found
+    relative = f"{model}/{uuid.uuid4().hex[:12]}"
+    target = settings.models_dir / relative
+    try:
+        target.mkdir(parents=True)
+        (target / "snapshot.json").write_text(json.dumps(snapshot, sort_keys=True))
+        make_read_only(target)
+        window = {k: snapshot[k] for k in ("learned_from", "learned_to", "warmed_on")}
+        version = store.create_version(
+            model, pipeline=STREAM_SNAPSHOT, artifact_path=relative,
+            artifact_digest=folder_digest(target), source_experiment_id=record.id,
+            source_experiment_name=record.name, metrics={},
+            config={"stream": record.id, "learner": snapshot["name"], "kind": snapshot["kind"],
+                    **window},
+            data_fingerprint="",
+            description=f"{snapshot['name']} of stream {record.id}, learned from events "
+            f"{window['learned_from']} to {window['learned_to']}",
+            created_by="loop", project=record.project,
+        )  # fmt: skip
+    except BaseException:
+        remove_folder(target)
+        raise
+    return version.version
+
+
+def _evidence(change: ChangeRecord) -> str:
+    found = change.evidence
+    if "evidence" not in found:
+        return ""
+    pairs, mean = found["events"], found["mean_difference"]
+    return (f" (evidence {found['evidence']:.3g} against {found['against']:.3g} after "
+            f"{pairs:.0f} pairs, mean difference {mean:+.4f})")  # fmt: skip
