@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 from types import SimpleNamespace
 
@@ -25,6 +26,7 @@ from azuraforge.platform.store.streams import Answer, write_stream_steps
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
+from azuraforge.testing.streams import START, shifted_prices
 from tests.platform.jobs.conftest import children, wait_for
 
 EVENTS, EVERY = 1500, 250
@@ -187,3 +189,42 @@ def test_a_trigger_is_taken_once_and_its_first_answer_kept(
         write_stream_steps(connection, record.id, [], [Answer(trigger.id, "refused", 9, "late")])
     (answered,) = store.list_triggers(record.id)
     assert (answered.status, answered.event, answered.message) == ("done", 7, "first")
+
+
+def test_a_followed_file_is_learned_as_it_grows_until_the_stream_is_stopped(
+    store: Store, settings: Settings
+) -> None:
+    prices = shifted_prices(900, 10_000, seed=4)
+    rows = [f"{datetime.fromtimestamp(START + 3600 * i, UTC).isoformat()},{p:.6f}\n"
+            for i, p in enumerate(prices)]  # fmt: skip
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    live = settings.data_dir / "live.csv"
+    live.write_text("time,close\n" + "".join(rows[:400]))
+    config = {"source": "live.csv", "follow": True, "checkpoint_every": 50, "drift": None}
+    record = start_stream(store, LocalTransport(), settings, config)
+    worker = threading.Thread(target=Worker(settings, store).run_next)
+    worker.start()
+    wait_for(lambda: 400 in steps(store, record.id), timeout=30)
+    with live.open("a") as handle:  # rows written while it runs
+        handle.writelines(rows[400:])
+    wait_for(lambda: 900 in steps(store, record.id), timeout=30)
+    store.request_cancel(record.id)  # no row comes any more: the stop ends its wait
+    worker.join(timeout=30)
+    done = store.get_experiment(record.id)
+    assert (done.status, done.result and done.result["events"]) == ("cancelled", 900)
+    assert done.result["scored"] == 900 - 24 - 1
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [({"source": "btc-hourly", "follow": True}, "follow"),
+     ({"source": "live.csv", "follow": True, "speed": 3600.0}, "speed")],
+)  # fmt: skip
+def test_follow_needs_a_data_folder_file_and_no_speed(
+    store: Store, settings: Settings, config: dict[str, object], field: str
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "live.csv").write_text("time,close\n2024-01-01,1.0\n")
+    with pytest.raises(ConfigError) as refused:
+        start_stream(store, LocalTransport(), settings, config)
+    assert [path[0] for path, _ in refused.value.problems] == [field]

@@ -47,6 +47,7 @@ from azuraforge.stream.direction import make_learner
 from azuraforge.stream.online import Scored, headline
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
+from azuraforge.stream.tail import FileTail
 
 STREAM = "stream"
 """The job kind's name."""
@@ -79,6 +80,10 @@ class StreamConfig(BaseModel):
     speed: float | None = Field(
         None, gt=0, description="Seconds of event time a second (None: as fast as it reads)."
     )
+    follow: bool = Field(
+        False, description="Follow a data-folder CSV as rows are appended to it (tail -F): "
+        "its rows first, then each new one as it is written, until the stream is stopped."
+    )  # fmt: skip
     max_events: int | None = Field(None, ge=1, description="Stop after this many events.")
     checkpoint_every: int = Field(
         100, ge=10, le=1_000_000, description="Events between checkpoints (and metric points)."
@@ -173,6 +178,7 @@ def start_stream(
         If ``name`` is taken in the project.
     """
     checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
+    _check_follow(checked)
     _check_price_column(checked, settings.data_dir)
     transport.check()
     record = store.create_experiment(
@@ -212,6 +218,19 @@ def _figures(result: Backtest) -> dict[str, float | None]:
               "max_drawdown": result.max_drawdown, "exposure": result.exposure,
               "steps": float(result.steps)}  # fmt: skip
     return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def _check_follow(config: Mapping[str, Any]) -> None:
+    """Refuse ``follow`` on a registered dataset (a file that does not grow) or with a
+    ``speed`` (a followed file comes at its own pace)."""
+    if not config["follow"]:
+        return
+    if str(config["source"]) in DATASETS:
+        problem = "a registered dataset does not grow: follow a CSV of the data folder"
+        raise ConfigError("stream config", [(("follow",), problem)])
+    if config["speed"] is not None:
+        problem = "speed paces a replay; a followed file's rows come when they are written"
+        raise ConfigError("stream config", [(("speed",), problem)])
 
 
 def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
@@ -289,6 +308,8 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
         if control.paused:
             saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
             pace.restart()  # a resumed replay goes on at its speed, not in a burst
+    if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
+        status = CANCELLED
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
         batch.answers.append(Answer(trigger.id, REFUSED, shadow.events, "the stream ended"))
     if shadow.events != saved or batch.answers:
@@ -397,13 +418,26 @@ class _Triggers:
 
 
 def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
-    """The source's events, oldest first: a dataset's file, or the data folder's CSV."""
+    """The source's events, oldest first: a dataset's file, or the data folder's CSV,
+    replayed, or followed as it grows (until the job is asked to stop)."""
     source = str(config.source)
     if source in DATASETS:
         path = dataset_file(source)
     else:
         path = Path(ctx.open_files(StreamConfig, {"source": source})["source"])
-    return iter(CsvReplay(path, columns=[config.price_column], price_column=config.price_column))
+    price = config.price_column
+    if not config.follow:
+        return iter(CsvReplay(path, columns=[price], price_column=price))
+
+    def wait(seconds: float) -> None:  # a stop asked while no row comes ends the tail
+        if ctx.should_stop():
+            tail.stop()
+        else:
+            time.sleep(seconds)
+
+    tail = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
+                    sleep=wait)  # fmt: skip
+    return iter(tail)
 
 
 def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: _Control) -> int:
