@@ -142,6 +142,15 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
         "promote at event" in moves["data"][0]["reason"]
         and "evidence" in moves["data"][0]["reason"]
     )
+    url = f"/api/v1/streams/{stream['id']}/explain"
+    explained = client.get(f"{url}?start=4000&end=6000").json()
+    assert explained["learner"] == standing["roles"]["champion"] and explained["examples"] > 1900
+    top = explained["importances"][0]
+    assert top["feature"] == "return_1" and top["mean"] > 10 * top["spread"] > 0
+    assert abs(explained["importances"][-1]["mean"]) < top["mean"] / 10
+    wide = client.get(f"{url}?start=0&end=6000")
+    assert wide.status_code == 400 and "1 to 5000 events" in wide.text
+    assert client.get(f"{url}?start=0&end=10&learner=gpt-9").status_code == 404
     refused = client.post(
         f"/api/v1/models/{name}@champion/predict", json={"rows": [{"close": 1.0}]}
     )

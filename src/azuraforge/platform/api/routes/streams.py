@@ -22,6 +22,7 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
+from azuraforge.platform.services.stream_explain import explain
 from azuraforge.platform.services.streams import (
     ACTIONS,
     STREAM,
@@ -242,6 +243,24 @@ class AlertPublic(BaseModel):
         return cls(stream_id=alert.experiment_id, **fields)
 
 
+class ImportancePublic(BaseModel):
+    feature: str
+    mean: float = Field(description="The rise in mean log-loss when it is shuffled.")
+    spread: float = Field(description="The standard deviation of that rise over the shuffles.")
+
+
+class Explanation(BaseModel):
+    """Which features a learner leans on over a window of the stream's events."""
+
+    learner: str
+    kind: str
+    start: int
+    end: int
+    examples: int = Field(description="Examples made in the window (those whose outcome came).")
+    log_loss: float = Field(description="The learner's mean log-loss on them.")
+    importances: list[ImportancePublic] = Field(description="Most important first.")
+
+
 class StreamsPublic(BaseModel):
     data: list[StreamPublic]
     total: int
@@ -402,6 +421,28 @@ def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) ->
     trigger = store.create_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
                                 reason=body.reason)  # fmt: skip
     return TriggerPublic.model_validate(trigger, from_attributes=True)
+
+
+@router.get("/{stream_id}/explain", response_model=Explanation, responses=ERRORS)
+def get_explanation(
+    stream_id: StreamId,
+    store: StoreDep,
+    settings: SettingsDep,
+    start: Annotated[int, Query(ge=0, le=MAX_EVENT, description="First event (index).")],
+    end: Annotated[int, Query(ge=1, le=MAX_EVENT, description="Event after the last.")],
+    learner: Annotated[
+        str | None, Query(max_length=100, description="A learner's name (default: champion).")
+    ] = None,
+    repeats: Annotated[int, Query(ge=1, le=20, description="Shuffles a feature.")] = 3,
+) -> Explanation:
+    """Permutation importance of each feature to the champion (or ``learner``) as the
+    stream's last checkpoint holds it, over the examples of events ``start`` to ``end``
+    (at most 5,000 events): how much its mean log-loss rises when the feature is shuffled,
+    beside the spread of the shuffles."""
+    record = _stream(store, stream_id)
+    found = explain(store, settings, record, start=start, end=end, learner=learner,
+                    repeats=repeats)  # fmt: skip
+    return Explanation.model_validate(found)
 
 
 @router.get("/{stream_id}/alerts", response_model=list[AlertPublic], responses=ERRORS)

@@ -1,0 +1,96 @@
+"""Which features a stream's learner leans on over a window of its events: permutation
+importance (:mod:`azuraforge.stream.explain`) of the champion (or another of its learners)
+as its last checkpoint holds it, on the examples the stream's features make of the source's
+events in the window, each with the direction ``horizon`` events later."""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.learn.datasets import DATASETS, dataset_file
+from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.services.streams import StreamConfig
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.stream import CsvReplay
+from azuraforge.stream.base import Features
+from azuraforge.stream.direction import default_features, make_learner
+from azuraforge.stream.explain import permutation_importance
+from azuraforge.stream.online import from_json
+from azuraforge.stream.shadow import CHAMPION
+
+MOST_EVENTS = 5000
+"""The widest window explained in one request (its cost grows with events x features)."""
+
+
+def explain(
+    store: Store, settings: Settings, record: ExperimentRecord, *, start: int, end: int,
+    learner: str | None = None, repeats: int = 3,
+) -> dict[str, Any]:  # fmt: skip
+    """The importance of each feature to ``learner`` (the champion by default) over the
+    events ``start`` to ``end`` (excluded) of the stream ``record``.
+
+    Raises
+    ------
+    ConflictError
+        Before the stream's first checkpoint.
+    NotFoundError
+        If the stream has no learner ``learner`` now (names those it has).
+    InvalidParameterError
+        For a window that is empty, wider than :data:`MOST_EVENTS`, or leaves fewer than 2
+        examples.
+    """
+    if not 0 <= start < end or end - start > MOST_EVENTS:
+        raise InvalidParameterError(
+            f"the window must hold 1 to {MOST_EVENTS} events (start < end), got {start} to {end}"
+        )
+    config = StreamConfig.model_validate(record.config)
+    state = store.load_checkpoint(record.id)
+    if state is None or "shadow" not in state:
+        raise ConflictError(f"stream {record.id} saved no checkpoint yet; ask again soon")
+    shadow = state["shadow"]
+    name = learner or shadow["roles"][CHAMPION]
+    if name not in shadow["kinds"]:
+        raise NotFoundError(
+            f"stream {record.id} has no learner {name!r} now; it has {', '.join(shadow['kinds'])}"
+        )
+    model = make_learner(shadow["kinds"][name], config.seed)
+    model.load_state_dict(from_json(state["models"][name]))
+    examples = _examples(config, settings, start, end)
+    if len(examples) < 2:
+        raise InvalidParameterError(
+            f"events {start} to {end} make {len(examples)} example(s) (the features need 24 "
+            "events first, the outcome comes horizon events later): widen the window"
+        )
+    base, found = permutation_importance(model, examples, repeats=repeats, seed=0)
+    return {
+        "learner": name, "kind": shadow["kinds"][name], "start": start, "end": end,
+        "examples": len(examples), "log_loss": base,
+        "importances": [{"feature": f.feature, "mean": f.mean, "spread": f.spread} for f in found],
+    }  # fmt: skip
+
+
+def _examples(
+    config: StreamConfig, settings: Settings, start: int, end: int
+) -> list[tuple[Features, bool]]:
+    """The stream's examples made at events ``start`` to ``end``: the features then, and
+    whether the price was higher ``horizon`` events later (those whose outcome came)."""
+    source = str(config.source)
+    if source in DATASETS:
+        path = dataset_file(source)
+    else:
+        opened = DataFolder(settings.data_dir).open(StreamConfig, {"source": source})
+        path = Path(opened["source"])
+    price = config.price_column
+    events = list(islice(CsvReplay(path, columns=[price], price_column=price),
+                         end + config.horizon))  # fmt: skip
+    features, found = default_features(price), []
+    for index, event in enumerate(events[:end]):
+        x = features.update(event)
+        later = index + config.horizon
+        if index >= start and later < len(events) and len(x) == len(features.names):
+            found.append((x, events[later].values[price] > event.values[price]))
+    return found
