@@ -17,8 +17,8 @@ from tests.e2e.conftest import Dashboard, chart_points, shoot
 
 pytestmark = pytest.mark.slow
 EVENTS, SHIFT = 9000, 3000
-SPEED = 3600 * 400.0
-"""400 events a second: the shift 7.5 s in, the end 22 s in."""
+SPEED = 3600 * 800.0
+"""800 events a second: the shift about 4 s in."""
 
 
 def lineage(dashboard: Dashboard, stream_id: int) -> list[dict[str, Any]]:
