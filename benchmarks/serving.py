@@ -1,5 +1,6 @@
-"""Serving: ``POST /api/v1/models/{ref}/predict`` on the weather model, beside a bare FastAPI
-endpoint returning a constant, from a load generator on the same machine.
+"""Serving: ``POST /api/v1/models/{ref}/predict`` on the weather model and ``POST
+/api/v1/streams/{id}/predict`` on a stream's champion, beside a bare FastAPI endpoint
+returning a constant, from a load generator on the same machine.
 
 Everything is real and started here, on 127.0.0.1 (free ports), with the same server
 settings: ``--api-workers`` uvicorn processes (default 2), each on its own ``SO_REUSEPORT``
@@ -17,6 +18,10 @@ installed with the platform), log level ``warning``:
   version 1 with alias ``champion``. The requests are
   ``POST /api/v1/models/weather@champion/predict`` with the fewest raw rows of the dataset
   one forecast needs (found by asking with more rows until the API answers 200).
+- **stream**: the same server, ``POST /api/v1/streams/{id}/predict`` with the last
+  :data:`STREAM_CLOSES` closes of ``btc-hourly``, to the champion of a stream of
+  :data:`STREAM_CONFIG` run to its end by the training server (its checkpoint read again
+  at most once a second per API process).
 
 The load generator is this process: asyncio streams sending raw HTTP/1.1 keep-alive
 requests (the same bytes each time), reading each response's status line, headers and
@@ -98,6 +103,8 @@ WEATHER_CONFIG = {
     "full": {"max_rows": 4000, "epochs": 2, "hidden_size": 32, "sequence_length": 24},
     "quick": {"max_rows": 600, "epochs": 1, "hidden_size": 8, "sequence_length": 24},
 }
+STREAM_CONFIG = {"source": "btc-hourly", "max_events": 2000, "checkpoint_every": 500}
+STREAM_CLOSES = 30
 START, END = "<!-- serving:start -->", "<!-- serving:end -->"
 
 
@@ -426,6 +433,38 @@ def train_and_register(http: Any, config: dict[str, Any]) -> dict[str, Any]:
     return dict(row)
 
 
+def run_stream(http: Any) -> int:
+    """A stream of :data:`STREAM_CONFIG`, run to its end by the server's worker; its id."""
+    stream_id = int(api_call(http, "POST", "/api/v1/streams", 201,
+                             json={"config": STREAM_CONFIG})["id"])  # fmt: skip
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while (row := api_call(http, "GET", f"/api/v1/streams/{stream_id}", 200))["status"] in {
+        "queued",
+        "running",
+    }:
+        if time.monotonic() > deadline:
+            sys.exit(f"the stream {stream_id} did not end within {TRAIN_TIMEOUT_S:g} s")
+        time.sleep(0.5)
+    if row["status"] != "completed":
+        sys.exit(f"the stream {stream_id} ended {row['status']}: {row['error']}")
+    return stream_id
+
+
+def stream_request(http: Any, stream_id: int) -> tuple[str, bytes, bytes]:
+    """The stream predict path, a body of the last closes of its source, and the answer."""
+    from azuraforge.learn.datasets import fetch
+    from azuraforge.stream import CsvReplay
+
+    (path,) = fetch("btc-hourly").values()
+    closes = [e.values["close"] for e in CsvReplay(path, columns=["close"])][-STREAM_CLOSES:]
+    predict = f"/api/v1/streams/{stream_id}/predict"
+    body = json.dumps({"closes": closes}).encode()
+    answer = http.post(predict, content=body, headers={"content-type": "application/json"})
+    if answer.status_code != 200:
+        sys.exit(f"{predict}: {answer.status_code} {answer.text[:500]}")
+    return predict, body, answer.content
+
+
 def dataset_rows(count: int) -> list[dict[str, Any]]:
     """The last ``count`` raw rows of the weather dataset's file, as JSON objects (numbers
     as numbers, ``NA`` as it is written)."""
@@ -507,10 +546,9 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
             "rss_at_start_mb": server.rss_at_start_mb,
             "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
-    if "bare" in summary and "ours" in summary:
-        summary["ours"]["ratio_to_bare"] = (
-            summary["ours"]["closed"]["requests_per_s"]
-            / summary["bare"]["closed"]["requests_per_s"]
+    for name in set(summary) - {"bare"}:
+        summary[name]["ratio_to_bare"] = (
+            summary[name]["closed"]["requests_per_s"] / summary["bare"]["closed"]["requests_per_s"]
         )
     return summary
 
@@ -526,6 +564,7 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
         trainer, port = start_serve(groups, env, work, "train", workers=1)
         http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
         run = train_and_register(http, weather)
+        stream_id = run_stream(http)
         trainer.terminate()
         trainer.wait(TIMEOUT_S)
         process, port = start_serve(groups, env, work, "predict", 0, size["api_workers"])
@@ -537,14 +576,26 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
             Target(port, PREDICT_PATH, body, answer),
             tree_status_mb("VmRSS", process.pid),
         )
+        path, stream_body, stream_answer = stream_request(http, stream_id)
+        stream = Server(
+            "stream",
+            process.pid,
+            Target(port, path, stream_body, stream_answer),
+            ours.rss_at_start_mb,
+        )
         bare = start_bare(groups, work, body, size["api_workers"])
-        servers = [bare, ours]
+        servers = [bare, ours, stream]
         rounds = run_rounds(servers, size)
         return {
             "weather_run": {"id": run["id"], "config": run["config"], "scores": run["scores"]},
             "rows_per_request": rows,
             "request_bytes": len(body),
             "answer": json.loads(answer),
+            "stream": {
+                "id": stream_id,
+                "config": STREAM_CONFIG,
+                "answer": json.loads(stream_answer),
+            },
             "rounds": rounds,
             "summary": summarise(rounds, servers),
         }
@@ -553,6 +604,8 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
 TITLES = {
     "bare": "bare FastAPI: `async def` POST returning a constant",
     "ours": f"ours: `POST {PREDICT_PATH}` (weather LSTM)",
+    "stream": "ours: `POST /api/v1/streams/ID/predict` "
+    f"(a stream's champion, {STREAM_CLOSES} closes)",
 }
 
 
@@ -576,13 +629,14 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def verdict(result: dict[str, Any]) -> str:
-    """The bar, met or not, in one sentence."""
-    ours = result["summary"]["ours"]
+def verdict(result: dict[str, Any], name: str = "ours") -> str:
+    """The bar, met or not by target ``name``, in one sentence."""
+    ours = result["summary"][name]
     rate, p99 = ours["closed"]["requests_per_s"], ours["open"].get("p99_ms", float("inf"))
     errors = ours["closed"]["errors"] + ours["open"]["errors"]
     met = rate >= BARS["requests_per_s"] and p99 < BARS["p99_ms"] and errors == 0
     return (
+        f"{TITLES[name].split(': ', 1)[1]}: "
         f"**{rate:,.0f} requests/s** (closed loop, {ours['ratio_to_bare']:.0%} of bare FastAPI), "
         f"**p99 {p99:.1f} ms at {OPEN_RATE:,.0f} requests/s**, {errors} errors: the bar "
         f"(≥ {BARS['requests_per_s']:,.0f} requests/s with p99 < {BARS['p99_ms']:.0f} ms, "
@@ -604,6 +658,8 @@ def section(report: dict[str, Any]) -> str:
         table(result),
         "",
         verdict(result),
+        "",
+        verdict(result, "stream"),
         "",
         f"The model: a weather-forecaster run on `{DATASET}` "
         f"({json.dumps(cfg['weather'])}), registered as `{MODEL}` version 1 with alias "

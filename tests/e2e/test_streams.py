@@ -18,7 +18,7 @@ from tests.e2e.conftest import Dashboard, chart_points, shoot
 pytestmark = pytest.mark.slow
 EVENTS, SHIFT = 9000, 3000
 SPEED = 3600 * 800.0
-"""800 events a second: the shift about 4 s in."""
+"""800 events a second: the shift about 4 s in (the end 11 s in: time for the triggers)."""
 
 
 def lineage(dashboard: Dashboard, stream_id: int) -> list[dict[str, Any]]:

@@ -142,6 +142,20 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
         "promote at event" in moves["data"][0]["reason"]
         and "evidence" in moves["data"][0]["reason"]
     )
+    prices = shifted_prices(6000, 3000, keep=0.8, seed=0)
+    ask = f"/api/v1/streams/{stream['id']}/predict"
+    rising = client.post(ask, json={"closes": [*prices[-40:], prices[-1] * 1.01]}).json()
+    falling = client.post(ask, json={"closes": [*prices[-40:], prices[-1] * 0.99]}).json()
+    assert rising["learner"] == falling["learner"] == standing["roles"]["champion"]
+    assert rising["checkpoint_events"] == 6000
+    assert rising["probability_up"] < 0.5 < falling["probability_up"]  # it learned reversal
+    few = client.post(ask, json={"closes": prices[:10]})
+    assert few.status_code == 422 and few.json()["error"]["details"][0]["loc"] == [
+        "body",
+        "closes",
+    ]
+    negative = client.post(ask, json={"closes": [*prices[:30], -1.0]})
+    assert negative.status_code == 400 and "closes[30] is -1.0" in negative.text
     url = f"/api/v1/streams/{stream['id']}/explain"
     explained = client.get(f"{url}?start=4000&end=6000").json()
     assert explained["learner"] == standing["roles"]["champion"] and explained["examples"] > 1900
@@ -177,6 +191,8 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
              "tests": {}, "paused": False}  # fmt: skip
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
+    early = client.post(f"/api/v1/streams/{stream['id']}/predict", json={"closes": [1.0] * 30})
+    assert early.status_code == 409 and "no checkpoint yet" in early.text
     stray = client.post(url, json={"action": "promote", "learner": "mlp"})
     assert stray.status_code == 422 and "learner is a retrain's" in stray.text
     Worker(settings, store).run_next()  # takes them at its first event

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, Field, model_validator
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
@@ -23,6 +23,7 @@ from azuraforge.platform.api.deps import (
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
 from azuraforge.platform.services.stream_explain import explain
+from azuraforge.platform.services.stream_serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.services.streams import (
     ACTIONS,
     STREAM,
@@ -261,6 +262,23 @@ class Explanation(BaseModel):
     importances: list[ImportancePublic] = Field(description="Most important first.")
 
 
+class StreamPredict(RequestBody):
+    """Prices, oldest first, for the champion to predict the direction after the last."""
+
+    closes: list[float] = Field(
+        ..., min_length=MIN_CLOSES, max_length=1000,
+        description=f"At least {MIN_CLOSES} prices (the features' warm-up), oldest first.",
+    )  # fmt: skip
+
+
+class StreamPrediction(BaseModel):
+    learner: str = Field(description="The champion that predicted.")
+    probability_up: float = Field(
+        description="Its probability that the price is higher `horizon` steps after the last."
+    )
+    checkpoint_events: int = Field(description="Events the stream had taken at that champion.")
+
+
 class StreamsPublic(BaseModel):
     data: list[StreamPublic]
     total: int
@@ -443,6 +461,20 @@ def get_explanation(
     found = explain(store, settings, record, start=start, end=end, learner=learner,
                     repeats=repeats)  # fmt: skip
     return Explanation.model_validate(found)
+
+
+@router.post("/{stream_id}/predict", response_model=StreamPrediction, responses=ERRORS)
+def predict(
+    stream_id: StreamId, body: StreamPredict, store: StoreDep, request: Request
+) -> StreamPrediction:
+    """The probability that the price is higher ``horizon`` steps after the last of
+    ``closes``, by the stream's champion as its last checkpoint holds it (read again at most
+    once a second): 409 before its first checkpoint, 400 for prices that are not positive."""
+    record = _stream(store, stream_id)
+    streams: StreamServer = request.app.state.streams
+    champion, probability = streams.predict(record, body.closes)
+    return StreamPrediction(learner=champion.name, probability_up=probability,
+                            checkpoint_events=champion.events)  # fmt: skip
 
 
 @router.get("/{stream_id}/alerts", response_model=list[AlertPublic], responses=ERRORS)
