@@ -3,23 +3,25 @@
 stream's last checkpoint holds it.
 
 The champion is read from the checkpoint at most once every :data:`FRESH_SECONDS` seconds
-per stream and API process, and kept (its learner rebuilt from its kind and state); a request
-in between costs the features of its prices and one prediction. The stream's job keeps
-learning meanwhile: a prediction is the champion of a checkpoint at most that old.
+per stream and API process, and kept (its learner rebuilt from its kind and state): a
+request in between reads nothing (:meth:`StreamServer.cached`) and costs the features of its
+prices, computed at once over them, and one prediction. The stream's job keeps learning
+meanwhile: a prediction is the champion of a checkpoint at most that old.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.services.streams import StreamConfig
-from azuraforge.platform.store import ExperimentRecord, Store
-from azuraforge.stream.base import Classifier, Event
+from azuraforge.platform.services.streams import StreamConfig, find_stream
+from azuraforge.platform.store import Store
+from azuraforge.stream.base import Classifier
 from azuraforge.stream.direction import default_features, make_learner
 from azuraforge.stream.online import from_json
 from azuraforge.stream.shadow import CHAMPION
@@ -27,7 +29,7 @@ from azuraforge.stream.shadow import CHAMPION
 MIN_CLOSES = 25
 """The fewest prices the default features are all ready after."""
 FRESH_SECONDS = 1.0
-"""The oldest a cached champion may be before the checkpoint is read again."""
+"""The oldest a kept champion may be before the checkpoint is read again."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,30 @@ class Champion:
     """The events the stream had taken at that checkpoint."""
     read_at: float
 
+    def predict(self, closes: Sequence[float]) -> float:
+        """Its probability that the price is higher ``horizon`` steps after the last of
+        ``closes`` (oldest first).
+
+        Raises
+        ------
+        InvalidParameterError
+            When ``closes`` are too few for the features, or one is not finite and positive.
+        """
+        prices = np.asarray(closes, dtype=float)
+        bad = np.flatnonzero(~(np.isfinite(prices) & (prices > 0)))
+        if len(bad):
+            raise InvalidParameterError(
+                f"closes[{bad[0]}] is {closes[bad[0]]!r}; prices must be finite and > 0"
+            )
+        if len(prices) < MIN_CLOSES:
+            raise InvalidParameterError(
+                f"{len(prices)} closes are too few: the features (returns over 24 steps, "
+                f"RSI(14), Bollinger(20)) need {MIN_CLOSES} or more"
+            )
+        columns = default_features(self.column).batch(prices)
+        x = {name: float(values[-1]) for name, values in columns.items()}
+        return float(self.model.predict_proba_one(x).get(True, 0.0))
+
 
 class StreamServer:
     """Each stream's champion, read from its checkpoint and kept for :data:`FRESH_SECONDS`."""
@@ -50,39 +76,25 @@ class StreamServer:
         self._champions: dict[int, Champion] = {}
         self._lock = threading.Lock()
 
-    def predict(self, record: ExperimentRecord, closes: Sequence[float]) -> tuple[Champion, float]:
-        """The champion and its probability that the price is higher ``horizon`` steps after
-        the last of ``closes`` (oldest first).
+    def cached(self, stream_id: int) -> Champion | None:
+        """The stream's champion if one read less than :data:`FRESH_SECONDS` ago is kept (no
+        I/O: safe on an event loop)."""
+        with self._lock:
+            kept = self._champions.get(stream_id)
+        fresh = kept is not None and time.monotonic() - kept.read_at < FRESH_SECONDS
+        return kept if fresh else None
+
+    def get(self, stream_id: int) -> Champion:
+        """The stream's champion, read from its last checkpoint (and kept).
 
         Raises
         ------
+        NotFoundError
+            If there is no stream ``stream_id``.
         ConflictError
             Before the stream's first checkpoint.
-        InvalidParameterError
-            When ``closes`` are too few for the features, or not all positive.
         """
-        champion = self._champion(record)
-        features = default_features(champion.column)
-        x: dict[str, float] = {}
-        for index, close in enumerate(closes):
-            if not (math.isfinite(close) and close > 0):
-                raise InvalidParameterError(
-                    f"closes[{index}] is {close!r}; prices must be finite and > 0"
-                )
-            x = features.update(Event(time=float(index), values={champion.column: close}))
-        if len(x) != len(features.names):
-            raise InvalidParameterError(
-                f"{len(closes)} closes are too few: the features (returns over 24 steps, "
-                f"RSI(14), Bollinger(20)) need {MIN_CLOSES} or more"
-            )
-        return champion, float(champion.model.predict_proba_one(x).get(True, 0.0))
-
-    def _champion(self, record: ExperimentRecord) -> Champion:
-        now = time.monotonic()
-        with self._lock:
-            kept = self._champions.get(record.id)
-        if kept is not None and now - kept.read_at < FRESH_SECONDS:
-            return kept
+        record = find_stream(self.store, stream_id)
         state = self.store.load_checkpoint(record.id)
         if state is None or "shadow" not in state:
             raise ConflictError(f"stream {record.id} saved no checkpoint yet; ask again soon")
@@ -90,7 +102,8 @@ class StreamServer:
         name = state["shadow"]["roles"][CHAMPION]
         model = make_learner(state["shadow"]["kinds"][name], config.seed)
         model.load_state_dict(from_json(state["models"][name]))
-        champion = Champion(name, model, config.price_column, int(state["events"]), now)
+        champion = Champion(name, model, config.price_column, int(state["events"]),
+                            time.monotonic())  # fmt: skip
         with self._lock:
             self._champions[record.id] = champion
         return champion

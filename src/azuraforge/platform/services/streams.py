@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.errors import ConflictError, DataFormatError
+from azuraforge.errors import ConflictError, DataFormatError, NotFoundError
 from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
@@ -218,6 +218,20 @@ def _figures(result: Backtest) -> dict[str, float | None]:
               "max_drawdown": result.max_drawdown, "exposure": result.exposure,
               "steps": float(result.steps)}  # fmt: skip
     return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
+    """The stream with this id.
+
+    Raises
+    ------
+    NotFoundError
+        For any other id, a job of another kind's included (its existence is not a stream's).
+    """
+    record = store.find_experiment(stream_id)
+    if record is None or record.kind != STREAM:
+        raise NotFoundError(f"stream {stream_id} not found")
+    return record
 
 
 def _check_follow(config: Mapping[str, Any]) -> None:

@@ -6,13 +6,15 @@ A stream is a job of the kind ``stream``; its curves, logs and events are those 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
     SettingsDep,
@@ -28,6 +30,7 @@ from azuraforge.platform.services.streams import (
     ACTIONS,
     STREAM,
     StreamConfig,
+    find_stream,
     start_stream,
     trading_scores,
 )
@@ -464,17 +467,17 @@ def get_explanation(
 
 
 @router.post("/{stream_id}/predict", response_model=StreamPrediction, responses=ERRORS)
-def predict(
-    stream_id: StreamId, body: StreamPredict, store: StoreDep, request: Request
-) -> StreamPrediction:
+async def predict(stream_id: StreamId, body: StreamPredict, request: Request) -> Response:
     """The probability that the price is higher ``horizon`` steps after the last of
     ``closes``, by the stream's champion as its last checkpoint holds it (read again at most
     once a second): 409 before its first checkpoint, 400 for prices that are not positive."""
-    record = _stream(store, stream_id)
     streams: StreamServer = request.app.state.streams
-    champion, probability = streams.predict(record, body.closes)
-    return StreamPrediction(learner=champion.name, probability_up=probability,
-                            checkpoint_events=champion.events)  # fmt: skip
+    champion = streams.cached(stream_id)
+    if champion is None:
+        champion = await run_in_threadpool(streams.get, stream_id)
+    answer = {"learner": champion.name, "probability_up": champion.predict(body.closes),
+              "checkpoint_events": champion.events}  # fmt: skip
+    return Response(json.dumps(answer), media_type="application/json")
 
 
 @router.get("/{stream_id}/alerts", response_model=list[AlertPublic], responses=ERRORS)
@@ -511,7 +514,4 @@ def stop_stream(stream_id: StreamId, store: StoreDep, transport: TransportDep) -
 
 def _stream(store: Store, stream_id: int) -> ExperimentRecord:
     """The stream with this id; 404 for any other job (its existence is not a stream's)."""
-    record = store.find_experiment(stream_id)
-    if record is None or record.kind != STREAM:
-        raise NotFoundError(f"stream {stream_id} not found")
-    return record
+    return find_stream(store, stream_id)
