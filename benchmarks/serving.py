@@ -413,16 +413,7 @@ def train_and_register(http: Any, config: dict[str, Any]) -> dict[str, Any]:
     return the run's row."""
     body = {"pipeline": "weather-forecaster", "config": config}
     run_id = api_call(http, "POST", "/api/v1/experiments", 201, json=body)["data"][0]["id"]
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while (row := api_call(http, "GET", f"/api/v1/experiments/{run_id}", 200))["status"] in {
-        "queued",
-        "running",
-    }:
-        if time.monotonic() > deadline:
-            sys.exit(f"the weather run {run_id} did not end within {TRAIN_TIMEOUT_S:g} s")
-        time.sleep(0.5)
-    if row["status"] != "completed":
-        sys.exit(f"the weather run {run_id} ended {row['status']}: {row['error']}")
+    row = completed(http, f"/api/v1/experiments/{run_id}", f"the weather run {run_id}")
     api_call(http, "POST", "/api/v1/models", 201, json={"name": MODEL})
     version = api_call(
         http, "POST", f"/api/v1/models/{MODEL}/versions", 201, json={"experiment": run_id}
@@ -430,24 +421,28 @@ def train_and_register(http: Any, config: dict[str, Any]) -> dict[str, Any]:
     api_call(
         http, "PUT", f"/api/v1/models/{MODEL}/aliases/{ALIAS}", 200, json={"version": version}
     )
-    return dict(row)
+    return row
 
 
 def run_stream(http: Any) -> int:
     """A stream of :data:`STREAM_CONFIG`, run to its end by the server's worker; its id."""
     stream_id = int(api_call(http, "POST", "/api/v1/streams", 201,
                              json={"config": STREAM_CONFIG})["id"])  # fmt: skip
+    completed(http, f"/api/v1/streams/{stream_id}", f"the stream {stream_id}")
+    return stream_id
+
+
+def completed(http: Any, path: str, what: str) -> dict[str, Any]:
+    """The job at ``path`` once it ended completed (exits saying how it ended otherwise, or
+    that it did not end within :data:`TRAIN_TIMEOUT_S`)."""
     deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while (row := api_call(http, "GET", f"/api/v1/streams/{stream_id}", 200))["status"] in {
-        "queued",
-        "running",
-    }:
+    while (row := api_call(http, "GET", path, 200))["status"] in {"queued", "running"}:
         if time.monotonic() > deadline:
-            sys.exit(f"the stream {stream_id} did not end within {TRAIN_TIMEOUT_S:g} s")
+            sys.exit(f"{what} did not end within {TRAIN_TIMEOUT_S:g} s")
         time.sleep(0.5)
     if row["status"] != "completed":
-        sys.exit(f"the stream {stream_id} ended {row['status']}: {row['error']}")
-    return stream_id
+        sys.exit(f"{what} ended {row['status']}: {row['error']}")
+    return dict(row)
 
 
 def stream_request(http: Any, stream_id: int) -> tuple[str, bytes, bytes]:
