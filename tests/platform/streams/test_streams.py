@@ -228,3 +228,21 @@ def test_follow_needs_a_data_folder_file_and_no_speed(
     with pytest.raises(ConfigError) as refused:
         start_stream(store, LocalTransport(), settings, config)
     assert [path[0] for path, _ in refused.value.problems] == [field]
+
+
+def test_a_price_column_named_in_another_case_runs_under_the_files_spelling(
+    store: Store, settings: Settings
+) -> None:
+    """``close`` (the default) for a file's ``Close`` was accepted at the start, then failed
+    its job: its events carry the header's spelling."""
+    prices = shifted_prices(120, 10_000, seed=5)
+    rows = [f"{datetime.fromtimestamp(START + 86400 * i, UTC).date()},{p:.4f}\n"
+            for i, p in enumerate(prices)]  # fmt: skip
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "daily.csv").write_text("Date,Close\n" + "".join(rows))
+    record = start_stream(store, LocalTransport(), settings, {"source": "daily.csv"})
+    assert record.config["price_column"] == "Close"
+    Worker(settings, store).run_next()
+    done = store.get_experiment(record.id)
+    assert done.status == "completed", done.error
+    assert done.result is not None and done.result["scored"] == 120 - 24 - 1

@@ -247,10 +247,11 @@ def _check_follow(config: Mapping[str, Any]) -> None:
         raise ConfigError("stream config", [(("speed",), problem)])
 
 
-def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
+def _check_price_column(config: dict[str, Any], data_folder: Path) -> None:
     """Refuse a data-folder CSV whose header has no ``price_column``, naming the columns it
-    has. A registered dataset is not read here (it may need fetching): a wrong column fails
-    its job, whose error names the columns."""
+    has; one it has in another case or spacing (``close`` for ``Close``) is set to the
+    header's spelling, the name its events carry. A registered dataset is not read here (it
+    may need fetching): a wrong column fails its job, whose error names the columns."""
     source, price = str(config["source"]), str(config["price_column"])
     if source in DATASETS:
         return
@@ -258,9 +259,11 @@ def _check_price_column(config: Mapping[str, Any], data_folder: Path) -> None:
         names = header_of(data_folder / source, source)
     except DataFormatError as e:
         raise ConfigError("stream config", [(("source",), str(e))]) from None
-    if column_key(price) not in map(column_key, names):
+    spelled = {column_key(name): name for name in names}
+    if column_key(price) not in spelled:
         message = f"{source} has no column {price!r}; its columns: {', '.join(names)}"
         raise ConfigError("stream config", [(("price_column",), message)])
+    config["price_column"] = spelled[column_key(price)]
 
 
 class StreamKind(JobKind):

@@ -89,7 +89,8 @@ def test_a_csv_without_the_price_column_is_refused_naming_its_columns(
     assert detail["loc"] == ["config", "price_column"]
     assert detail["msg"] == "prices.csv has no column 'close'; its columns: date, open, last"
     config = {"source": "prices.csv", "price_column": "Last"}  # case aside, as the replay reads
-    assert client.post("/api/v1/streams", json={"config": config}).status_code == 201
+    accepted = client.post("/api/v1/streams", json={"config": config})
+    assert accepted.status_code == 201 and accepted.json()["config"]["price_column"] == "last"
     (settings.data_dir / "blank.csv").write_text("\n")
     blank = client.post("/api/v1/streams", json={"config": {"source": "blank.csv"}})
     assert blank.status_code == 422 and blank.json()["error"]["details"][0]["loc"] == [
