@@ -396,6 +396,23 @@ def write_section(path: Path, text: str, bounds: tuple[str, str]) -> None:
     path.write_text(doc)
 
 
+def publish(
+    name: str,
+    args: argparse.Namespace,
+    section: Callable[[dict[str, Any]], str],
+    bounds: tuple[str, str],
+    **report: Any,
+) -> dict[str, Any]:
+    """The report of benchmark ``name`` (``report``'s fields, its size as ``args.quick``
+    says and the command as typed), its Markdown section printed and both written where
+    ``args.out`` and ``args.json`` say; the report."""
+    full = {"benchmark": name, "quick": args.quick, **report, "command": command_line()}
+    text = section(full)
+    print(text)
+    write_outputs(full, text, bounds, args.out, args.json)
+    return full
+
+
 def write_outputs(
     report: dict[str, Any],
     text: str,

@@ -41,7 +41,7 @@ from harness import (
     environment_block,
     exit_on_sigterm,
     parse_report_args,
-    write_outputs,
+    publish,
 )
 
 START, END = "<!-- hub-loop:start -->", "<!-- hub-loop:end -->"
@@ -180,17 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     size = SIZES["quick" if args.quick else "full"]
     load, ticks = os.getloadavg(), cpu_ticks()
     results = {"shifted": shifted(size["seeds"]), "real": real(size["events"])}
-    report = {
-        "benchmark": "hub_loop",
-        "quick": args.quick,
-        "size": size,
-        "results": results,
-        "command": " ".join(["python", "benchmarks/hub_loop.py", *(argv or sys.argv[1:])]),
-        "environment": environment(load, ticks, None, ["numpy"]),
-    }
-    text = section(report)
-    print(text)
-    write_outputs(report, text, (START, END), args.out, args.json)
+    publish("hub_loop", args, section, (START, END), size=size, results=results,
+            environment=environment(load, ticks, None, ["numpy"]))  # fmt: skip
     strong = results["shifted"][str(KEEPS[0])]
     if strong["promoted_after_shift"] < 0.5:
         sys.exit(f"the loop promoted after a strong shift in {strong['promoted_after_shift']:.0%}")

@@ -55,7 +55,7 @@ from harness import (
     environment_block,
     exit_on_sigterm,
     parse_report_args,
-    write_outputs,
+    publish,
 )
 
 START, END = "<!-- promotion:start -->", "<!-- promotion:end -->"
@@ -356,17 +356,8 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(size)
     floors = [at for found in results["streams"].values() for at in found["floors"].values()]
     a_a = max(at["a_a_swapped"][next(iter(RULES))]["promoted"] for at in floors)
-    report = {
-        "benchmark": "promotion",
-        "quick": args.quick,
-        "size": size,
-        "results": results,
-        "command": " ".join(["python", "benchmarks/promotion.py", *(argv or sys.argv[1:])]),
-        "environment": environment(load, ticks, None, ["numpy"]),
-    }
-    text = section(report)
-    print(text)
-    write_outputs(report, text, (START, END), args.out, args.json)
+    publish("promotion", args, section, (START, END), size=size, results=results,
+            environment=environment(load, ticks, None, ["numpy"]))  # fmt: skip
     # The full run holds the bar itself; a quick run's few shadows, alpha plus 3 standard errors.
     shadows = size["shadows"]
     most = ALPHA + (3 * math.sqrt(ALPHA * (1 - ALPHA) / shadows) if args.quick else 0.0)

@@ -56,8 +56,8 @@ from harness import (
     exit_on_sigterm,
     parse_platform_args,
     postgres_database,
+    publish,
     usable_postgres,
-    write_outputs,
 )
 
 START, END = "<!-- stream-service:start -->", "<!-- stream-service:end -->"
@@ -200,18 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     postgres = usable_postgres(args, skipped)
     load, ticks = os.getloadavg(), cpu_ticks()
     results = measure(size, postgres)
-    report = {
-        "benchmark": "stream_service",
-        "quick": args.quick,
-        "size": size,
-        "results": results,
-        "skipped": skipped,
-        "command": " ".join(["python", "benchmarks/stream_service.py", *(argv or sys.argv[1:])]),
-        "environment": environment(load, ticks, postgres, ["numpy", "river", "sqlalchemy"]),
-    }
-    text = section(report)
-    print(text)
-    write_outputs(report, text, (START, END), args.out, args.json)
+    publish("stream_service", args, section, (START, END), size=size, results=results,
+            skipped=skipped,
+            environment=environment(load, ticks, postgres, ["numpy", "river", "sqlalchemy"]),
+            )  # fmt: skip
 
 
 if __name__ == "__main__":

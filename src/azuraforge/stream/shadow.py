@@ -200,6 +200,12 @@ class ShadowLoop:
         return self.loop.events
 
     @property
+    def last_event(self) -> int:
+        """The index of the last event taken (-1 before the first): where a change made now
+        is recorded."""
+        return self._at[0]
+
+    @property
     def champion(self) -> str:
         """The champion's name."""
         return self.roles[CHAMPION]

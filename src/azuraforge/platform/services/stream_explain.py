@@ -6,21 +6,17 @@ events in the window, each with the direction ``horizon`` events later."""
 from __future__ import annotations
 
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
-from azuraforge.learn.datasets import DATASETS, dataset_file
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.streams import StreamConfig
+from azuraforge.platform.services.streams import StreamConfig, saved_learner, source_path
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.base import Features
-from azuraforge.stream.direction import default_features, make_learner
+from azuraforge.stream.direction import default_features
 from azuraforge.stream.explain import permutation_importance
-from azuraforge.stream.online import from_json
-from azuraforge.stream.shadow import CHAMPION
 
 MOST_EVENTS = 5000
 """The widest window explained in one request (its cost grows with events x features)."""
@@ -48,26 +44,16 @@ def explain(
             f"the window must hold 1 to {MOST_EVENTS} events (start < end), got {start} to {end}"
         )
     config = StreamConfig.model_validate(record.config)
-    state = store.load_checkpoint(record.id)
-    if state is None or "shadow" not in state:
-        raise ConflictError(f"stream {record.id} saved no checkpoint yet; ask again soon")
-    shadow = state["shadow"]
-    name = learner or shadow["roles"][CHAMPION]
-    if name not in shadow["kinds"]:
-        raise NotFoundError(
-            f"stream {record.id} has no learner {name!r} now; it has {', '.join(shadow['kinds'])}"
-        )
-    model = make_learner(shadow["kinds"][name], config.seed)
-    model.load_state_dict(from_json(state["models"][name]))
+    saved = saved_learner(store, record, learner)
     examples = _examples(config, settings, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(
             f"events {start} to {end} make {len(examples)} example(s) (the features need 24 "
             "events first, the outcome comes horizon events later): widen the window"
         )
-    base, found = permutation_importance(model, examples, repeats=repeats, seed=0)
+    base, found = permutation_importance(saved.model, examples, repeats=repeats, seed=0)
     return {
-        "learner": name, "kind": shadow["kinds"][name], "start": start, "end": end,
+        "learner": saved.name, "kind": saved.kind, "start": start, "end": end,
         "examples": len(examples), "log_loss": base,
         "importances": [{"feature": f.feature, "mean": f.mean, "spread": f.spread} for f in found],
     }  # fmt: skip
@@ -78,12 +64,7 @@ def _examples(
 ) -> list[tuple[Features, bool]]:
     """The stream's examples made at events ``start`` to ``end``: the features then, and
     whether the price was higher ``horizon`` events later (those whose outcome came)."""
-    source = str(config.source)
-    if source in DATASETS:
-        path = dataset_file(source)
-    else:
-        opened = DataFolder(settings.data_dir).open(StreamConfig, {"source": source})
-        path = Path(opened["source"])
+    path = source_path(config, DataFolder(settings.data_dir).open)
     price = config.price_column
     events = list(islice(CsvReplay(path, columns=[price], price_column=price),
                          end + config.horizon))  # fmt: skip

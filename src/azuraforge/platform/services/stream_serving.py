@@ -18,13 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.services.streams import StreamConfig, find_stream
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.services.streams import StreamConfig, find_stream, saved_learner
 from azuraforge.platform.store import Store
 from azuraforge.stream.base import Classifier
-from azuraforge.stream.direction import default_features, make_learner
-from azuraforge.stream.online import from_json
-from azuraforge.stream.shadow import CHAMPION
+from azuraforge.stream.direction import default_features
 
 MIN_CLOSES = 25
 """The fewest prices the default features are all ready after."""
@@ -95,15 +93,9 @@ class StreamServer:
             Before the stream's first checkpoint.
         """
         record = find_stream(self.store, stream_id)
-        state = self.store.load_checkpoint(record.id)
-        if state is None or "shadow" not in state:
-            raise ConflictError(f"stream {record.id} saved no checkpoint yet; ask again soon")
-        config = StreamConfig.model_validate(record.config)
-        name = state["shadow"]["roles"][CHAMPION]
-        model = make_learner(state["shadow"]["kinds"][name], config.seed)
-        model.load_state_dict(from_json(state["models"][name]))
-        champion = Champion(name, model, config.price_column, int(state["events"]),
-                            time.monotonic())  # fmt: skip
+        saved = saved_learner(self.store, record)
+        column = StreamConfig.model_validate(record.config).price_column
+        champion = Champion(saved.name, saved.model, column, saved.events, time.monotonic())
         with self._lock:
             self._champions[record.id] = champion
         return champion

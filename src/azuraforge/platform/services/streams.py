@@ -43,8 +43,9 @@ from azuraforge.platform.store.states import CANCELLED, COMPLETED, RESTART_HISTO
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
+from azuraforge.stream.base import Classifier
 from azuraforge.stream.direction import make_learner
-from azuraforge.stream.online import Scored, headline
+from azuraforge.stream.online import Scored, from_json, headline
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
 from azuraforge.stream.tail import FileTail
@@ -328,7 +329,7 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
         status = CANCELLED
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
-        batch.answers.append(Answer(trigger.id, REFUSED, shadow.events, "the stream ended"))
+        batch.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended"))
     if shadow.events != saved or batch.answers:
         _save(shadow, ctx, batch, control)
     scores = shadow.scores()
@@ -367,12 +368,12 @@ class _Batch:
         try:
             done = _ACTIONS[trigger.action](shadow, trigger, control)
         except ConflictError as e:
-            self.answers.append(Answer(trigger.id, REFUSED, shadow.events, str(e)))
+            self.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, str(e)))
             return
         if isinstance(done, Change):
             self.changes.append(_change_row(done, trigger.id))
             done = f"{done.kind} {done.model}"
-        self.answers.append(Answer(trigger.id, DONE, shadow.events, done))
+        self.answers.append(Answer(trigger.id, DONE, shadow.last_event, done))
 
 
 @dataclass
@@ -434,14 +435,58 @@ class _Triggers:
         return fresh
 
 
-def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
-    """The source's events, oldest first: a dataset's file, or the data folder's CSV,
-    replayed, or followed as it grows (until the job is asked to stop)."""
+@dataclass(frozen=True)
+class SavedLearner:
+    """One of a stream's learners as its last checkpoint held it."""
+
+    name: str
+    kind: str
+    model: Classifier
+    events: int
+    """The events the stream had taken at that checkpoint."""
+
+
+def saved_learner(store: Store, record: ExperimentRecord, name: str | None = None) -> SavedLearner:
+    """The learner ``name`` of the stream ``record`` (its champion by default), rebuilt from
+    its last checkpoint.
+
+    Raises
+    ------
+    ConflictError
+        Before the stream's first checkpoint.
+    NotFoundError
+        If the stream holds no learner ``name`` now (names those it holds).
+    """
+    state = store.load_checkpoint(record.id)
+    if state is None or "shadow" not in state:
+        raise ConflictError(f"stream {record.id} saved no checkpoint yet; ask again soon")
+    kinds = state["shadow"]["kinds"]
+    name = name or state["shadow"]["roles"][CHAMPION]
+    if name not in kinds:
+        raise NotFoundError(
+            f"stream {record.id} has no learner {name!r} now; it has {', '.join(kinds)}"
+        )
+    model = make_learner(kinds[name], StreamConfig.model_validate(record.config).seed)
+    model.load_state_dict(from_json(state["models"][name]))
+    return SavedLearner(name, kinds[name], model, int(state["events"]))
+
+
+def source_path(
+    config: StreamConfig,
+    open_files: Callable[[type[BaseModel], Mapping[str, Any]], dict[str, Any]],
+) -> Path:
+    """The file of the stream's source: a registered dataset's, or the data folder's CSV
+    (``open_files``: a data folder's check, :meth:`DataFolder.open` or the job's)."""
     source = str(config.source)
     if source in DATASETS:
-        path = dataset_file(source)
-    else:
-        path = Path(ctx.open_files(StreamConfig, {"source": source})["source"])
+        return dataset_file(source)
+    return Path(open_files(StreamConfig, {"source": source})["source"])
+
+
+def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
+    """The source's events, oldest first, replayed, or followed as it grows (until the job
+    is asked to stop)."""
+    path = source_path(config, ctx.open_files)
     price = config.price_column
     if not config.follow:
         return iter(CsvReplay(path, columns=[price], price_column=price))
