@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serve_processes
-from azuraforge.platform.jobs.local import LocalWorkerPool, Reaper, settings_environment
+from azuraforge.platform.jobs.local import LocalWorkerPool, reaper, settings_environment
 from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker
@@ -49,7 +49,7 @@ def run_server(
     keeper (their alerts, their champions in the registry), until SIGTERM or
     Ctrl-C. ``started`` is called once all is up (to announce it, or queue a first run);
     ``stopping`` before the workers are stopped. Closes the listeners."""
-    pool, reaper = LocalWorkerPool(settings, local_workers(settings)), Reaper(store, settings)
+    pool, reaping = LocalWorkerPool(settings, local_workers(settings)), reaper(store, settings)
     alerts = AlertKeeper(store, settings)
 
     def keep_streams() -> None:
@@ -60,7 +60,7 @@ def run_server(
     try:
         exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
         pool.start()
-        reaper.start()
+        reaping.start()
         streams.start()
         started()
         if len(listeners) == 1:
@@ -72,7 +72,7 @@ def run_server(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
         stopping()
         pool.stop()
-        reaper.stop()
+        reaping.stop()
         streams.stop()
         for listener in listeners:
             listener.close()

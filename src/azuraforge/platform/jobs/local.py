@@ -11,8 +11,9 @@ import subprocess
 import sys
 import threading
 
+from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store, is_unavailable
+from azuraforge.platform.store import Store
 
 _log = logging.getLogger(__name__)
 WORKER_MODULE = "azuraforge.platform.jobs.worker"
@@ -97,28 +98,12 @@ class LocalWorkerPool:
                 process.wait()
 
 
-class Reaper:
-    """A thread marking runs whose lease expired ``lost``, every ``reaper_interval``."""
+def reaper(store: Store, settings: Settings) -> Periodic:
+    """A thread marking runs whose lease expired ``lost`` (or queued again), every
+    ``reaper_interval`` seconds."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.store, self.settings = store, settings
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+    def reap() -> None:
+        for experiment_id, status in store.reap_expired():
+            _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.settings.reaper_interval):
-            try:
-                for experiment_id, status in self.store.reap_expired():
-                    _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-            except Exception as e:
-                if not is_unavailable(e):
-                    raise
-                _log.warning("reaper: %s", e)
+    return Periodic("reaper", settings.reaper_interval, reap)
