@@ -10,8 +10,11 @@ WHEELS := $(wildcard /opt/wheels)
 # takes ggml's AMX path, which crashed decoding (segmentation fault; llama.cpp issue 20824).
 LLAMA_CMAKE_ARGS ?= $(CMAKE_ARGS) -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON \
 	-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# --no-compile: pip would write bytecode for every module installed (torch's thousands among
+# them), more than half of a cached install's time; Python writes it on first import instead,
+# for the modules imported.
 PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
-	$(BIN)/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS))
+	$(BIN)/python -m pip install --quiet --no-compile $(if $(WHEELS),--find-links $(WHEELS))
 SHARED_DATA := $(abspath ../shared/data)
 export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
 # pytest-xdist workers of make test. Each module (or test class) runs on one worker, which sets
@@ -29,7 +32,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 # mypy, the longest step, beside the first two).
 BENCH_QUICK := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-stream bench-quick-study bench-quick-router \
-	bench-quick-promotion bench-quick-hub-loop
+	bench-quick-promotion bench-quick-hub-loop bench-quick-regimes
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) clean
@@ -84,8 +87,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
+# mypy keeps its cache beside pip's, outside the checkout: a fresh clone (CI's) checks only the
+# modules whose source changed since the machine last checked them (it compares their hashes),
+# where a cold start takes a minute.
+MYPY_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/azuraforge/mypy
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy
+	MYPY_CACHE_DIR=$(MYPY_CACHE_DIR) $(BIN)/mypy
 
 layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
@@ -116,6 +123,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/hub_loop.py
+	$(BIN)/python benchmarks/regimes.py
 	$(BIN)/python benchmarks/stream_service.py
 	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
@@ -159,6 +167,9 @@ bench-quick-promotion: $(VENV)/.installed-dev
 
 bench-quick-hub-loop: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/hub_loop.py --quick --out $(VENV)/bench-hub-loop-quick.md --json $(VENV)/bench-hub-loop-quick.json
+
+bench-quick-regimes: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/regimes.py --quick --out $(VENV)/bench-regimes-quick.md --json $(VENV)/bench-regimes-quick.json
 
 bench-quick-stream: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json

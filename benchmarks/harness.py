@@ -413,6 +413,29 @@ def publish(
     return full
 
 
+def run_numpy_report(
+    name: str,
+    description: str,
+    argv: list[str] | None,
+    sizes: dict[str, dict[str, Any]],
+    measure: Callable[[dict[str, Any]], dict[str, Any]],
+    section: Callable[[dict[str, Any]], str],
+    bounds: tuple[str, str],
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """The main of a benchmark that computes in this process with NumPy alone: its options
+    (:func:`parse_report_args`), ``measure`` at the size they ask (``sizes["quick"]`` or
+    ``["full"]``) with the load and CPU steal around it, the report published
+    (:func:`publish`); the options and the report."""
+    args = parse_report_args(description, argv, name)
+    exit_on_sigterm()
+    size = sizes["quick" if args.quick else "full"]
+    load, ticks = os.getloadavg(), cpu_ticks()
+    results = measure(size)
+    report = publish(name, args, section, bounds, size=size, results=results,
+                     environment=environment(load, ticks, None, ["numpy"]))  # fmt: skip
+    return args, report
+
+
 def write_outputs(
     report: dict[str, Any],
     text: str,

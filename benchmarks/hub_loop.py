@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -35,14 +34,7 @@ from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import baseline_rules, make_learner
 from azuraforge.stream.shadow import ShadowLoop, ShadowRules
 from azuraforge.testing.streams import write_shifted_csv
-from harness import (
-    cpu_ticks,
-    environment,
-    environment_block,
-    exit_on_sigterm,
-    parse_report_args,
-    publish,
-)
+from harness import environment_block, run_numpy_report
 
 START, END = "<!-- hub-loop:start -->", "<!-- hub-loop:end -->"
 LEARNER = "logreg-adam"
@@ -174,15 +166,15 @@ def section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def measure(size: dict[str, Any]) -> dict[str, Any]:
+    return {"shifted": shifted(size["seeds"]), "real": real(size["events"])}
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_report_args(__doc__.splitlines()[0], argv, "hub_loop")
-    exit_on_sigterm()
-    size = SIZES["quick" if args.quick else "full"]
-    load, ticks = os.getloadavg(), cpu_ticks()
-    results = {"shifted": shifted(size["seeds"]), "real": real(size["events"])}
-    publish("hub_loop", args, section, (START, END), size=size, results=results,
-            environment=environment(load, ticks, None, ["numpy"]))  # fmt: skip
-    strong = results["shifted"][str(KEEPS[0])]
+    _, report = run_numpy_report(
+        "hub_loop", __doc__.splitlines()[0], argv, SIZES, measure, section, (START, END)
+    )
+    strong = report["results"]["shifted"][str(KEEPS[0])]
     if strong["promoted_after_shift"] < 0.5:
         sys.exit(f"the loop promoted after a strong shift in {strong['promoted_after_shift']:.0%}")
 

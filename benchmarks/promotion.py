@@ -20,7 +20,7 @@ event.
 - **Drift detectors, false alarms.** Each detector (ADWIN and Page-Hinkley on the
   champion's per-event log-loss, DDM on its 0/1 errors) over the champion's losses in a random
   order (shuffling leaves no drift): alarms per 100,000 events, over enough shuffles to pass
-  100,000 events.
+  100,000 events (20,000 in a quick run).
 - **Drift detectors, delay.** The synthetic stream: 0/1 errors at rate 0.3 (log-losses of a
   matching probability) for 5,000 events, then at 0.5; the median events from the shift to
   the first alarm after it, over 20 seeds.
@@ -33,7 +33,6 @@ Usage::
 from __future__ import annotations
 
 import math
-import os
 import random
 import statistics
 import sys
@@ -49,14 +48,7 @@ from azuraforge.stream.direction import default_learners, direction_task
 from azuraforge.stream.drift import ADWIN, DDM, PageHinkley
 from azuraforge.stream.evaluate import Prequential
 from azuraforge.stream.promotion import PROMOTE, RUNNING, PairedTest, log_loss_bound
-from harness import (
-    cpu_ticks,
-    environment,
-    environment_block,
-    exit_on_sigterm,
-    parse_report_args,
-    publish,
-)
+from harness import environment_block, run_numpy_report
 
 START, END = "<!-- promotion:start -->", "<!-- promotion:end -->"
 ALPHA = 0.05
@@ -65,8 +57,22 @@ FLOORS = (0.2, 0.4)
 (the paired test's bound: log_loss_bound(floor))."""
 STREAMS = {"btc": ("btc-hourly", ("Volume BTC", "Volume USD")), "sp500": ("sp500-daily", None)}
 SIZES = {
-    "quick": {"seeds": 3, "shadows": 60, "window": 2000, "events": 4000, "delay_seeds": 5},
-    "full": {"seeds": 6, "shadows": 1000, "window": 3000, "events": None, "delay_seeds": 20},
+    "quick": {
+        "seeds": 3,
+        "shadows": 30,
+        "window": 1000,
+        "events": 2000,
+        "delay_seeds": 5,
+        "alarm_events": 20_000,
+    },
+    "full": {
+        "seeds": 6,
+        "shadows": 1000,
+        "window": 3000,
+        "events": None,
+        "delay_seeds": 20,
+        "alarm_events": 100_000,
+    },
 }
 ADVANTAGES = (0.005, 0.01, 0.02)
 TEST_MARGIN = 0.002
@@ -219,13 +225,16 @@ def detectors() -> dict[str, Callable[[], Any]]:
     }
 
 
-def false_alarms(losses: np.ndarray, errors: np.ndarray, rng: np.random.Generator) -> dict:
-    """Each detector's alarms per 100,000 events over shuffles of the stream's losses."""
+def false_alarms(
+    losses: np.ndarray, errors: np.ndarray, rng: np.random.Generator, events: int
+) -> dict:
+    """Each detector's alarms per 100,000 events over shuffles of the stream's losses (at
+    least ``events`` of them)."""
     found = {}
     for name, make in detectors().items():
         values = errors if name.startswith("DDM") else losses
         alarms = seen = 0
-        while seen < 100_000:
+        while seen < events:
             detector = make()
             for value in rng.permutation(values).tolist():
                 detector.update(value)
@@ -284,7 +293,10 @@ def measure(size: dict[str, Any]) -> dict[str, Any]:
             "window": window,
             "floors": by_floor,
             "false_alarms": false_alarms(
-                log_losses(p[0], up, 0.01), errors, np.random.default_rng(0)
+                log_losses(p[0], up, 0.01),
+                errors,
+                np.random.default_rng(0),
+                size["alarm_events"],
             ),
             "seconds": time.perf_counter() - started,
         }
@@ -349,17 +361,14 @@ def section(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_report_args(__doc__.splitlines()[0], argv, "promotion")
-    exit_on_sigterm()
-    size = SIZES["quick" if args.quick else "full"]
-    load, ticks = os.getloadavg(), cpu_ticks()
-    results = measure(size)
+    args, report = run_numpy_report(
+        "promotion", __doc__.splitlines()[0], argv, SIZES, measure, section, (START, END)
+    )
+    results = report["results"]
     floors = [at for found in results["streams"].values() for at in found["floors"].values()]
     a_a = max(at["a_a_swapped"][next(iter(RULES))]["promoted"] for at in floors)
-    publish("promotion", args, section, (START, END), size=size, results=results,
-            environment=environment(load, ticks, None, ["numpy"]))  # fmt: skip
     # The full run holds the bar itself; a quick run's few shadows, alpha plus 3 standard errors.
-    shadows = size["shadows"]
+    shadows = report["size"]["shadows"]
     most = ALPHA + (3 * math.sqrt(ALPHA * (1 - ALPHA) / shadows) if args.quick else 0.0)
     if a_a > most:
         sys.exit(f"the paired test promoted {a_a:.1%} of exact-null shadows, over {most:.1%}")

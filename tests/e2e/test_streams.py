@@ -54,8 +54,15 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
 
     page.goto(f"{dashboard.url}/#/streams")
     page.wait_for_selector(f"#streams-table tr[data-id='{stream_id}'] [data-status=running]")
+    row = f"#streams-table tr[data-id='{stream_id}']"
+    page.wait_for_function(  # its events a second and lag, once it saved two checkpoints
+        f"(([rate, lag]) => /^[\\d,]+$/.test(rate) && / s$/.test(lag))"
+        f'([...document.querySelector("{row}").cells].slice(5, 7).map((c) => c.innerText))'
+    )
     page.click(f"#streams-table tr[data-id='{stream_id}'] a")
     page.wait_for_selector("#stream-chart .main-svg")
+    page.wait_for_function("/\\d events\\/s · last checkpoint \\d+ s ago/.test("
+                           "document.querySelector('#stream-sub').textContent)")  # fmt: skip
     first = chart_points(page, "#stream-chart")
     page.wait_for_function(f"(document.querySelector('#stream-chart')?.data || [])"
                            f".reduce((n, t) => n + t.x.length, 0) > {first}")  # fmt: skip
@@ -89,6 +96,10 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     page.wait_for_selector("#stream-scores tr[data-model='buy and hold']")
     champion = page.inner_text(f"#stream-scores tr[data-model='{promoted['model']}']")
     assert "%" in champion
+    page.wait_for_selector("#stream-equity .main-svg")
+    curves = page.evaluate("document.querySelector('#stream-equity').data.map((t) => t.name)")
+    assert "buy and hold" in curves and promoted["model"] in curves  # not the rules
+    assert not set(curves) & {"always up", "same as last"}
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     shoot(page, "stream")
 

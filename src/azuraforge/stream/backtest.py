@@ -44,6 +44,31 @@ def periods_per_year(times: np.ndarray) -> float:
     return (len(times) - 1) / (span / SECONDS_PER_YEAR) if span > 0 else math.nan
 
 
+def net_returns(asset_returns: np.ndarray, positions: np.ndarray, *, cost: float) -> np.ndarray:
+    """Each step's return of long/flat ``positions`` held over ``asset_returns``, net of
+    ``cost`` per change, starting flat; the equity curve is ``np.cumprod(1 + net)``.
+
+    Raises
+    ------
+    InvalidParameterError
+        As :func:`backtest`.
+
+    >>> net_returns(np.array([0.10, -0.10]), np.array([1, 0]), cost=0.01).round(4)
+    array([ 0.09, -0.01])
+    """
+    returns, held = np.asarray(asset_returns, dtype=float), np.asarray(positions, dtype=float)
+    if returns.shape != held.shape or returns.ndim != 1:
+        raise InvalidParameterError(
+            f"backtest: {returns.shape} asset returns but {held.shape} positions"
+        )
+    if not np.isin(held, (0.0, 1.0)).all():
+        raise InvalidParameterError("backtest: positions must be 1 (long) or 0 (flat)")
+    if not 0 <= cost < 1:
+        raise InvalidParameterError(f"backtest: cost must be in [0, 1), got {cost!r}")
+    net: np.ndarray = held * returns - cost * np.abs(np.diff(held, prepend=0.0))
+    return net
+
+
 def backtest(
     name: str,
     asset_returns: np.ndarray,
@@ -68,17 +93,9 @@ def backtest(
     >>> round(result.total_return, 4), result.turnover > 0
     (0.21, True)
     """
-    returns, held = np.asarray(asset_returns, dtype=float), np.asarray(positions, dtype=float)
-    if returns.shape != held.shape or returns.ndim != 1:
-        raise InvalidParameterError(
-            f"backtest: {returns.shape} asset returns but {held.shape} positions"
-        )
-    if not np.isin(held, (0.0, 1.0)).all():
-        raise InvalidParameterError("backtest: positions must be 1 (long) or 0 (flat)")
-    if not 0 <= cost < 1:
-        raise InvalidParameterError(f"backtest: cost must be in [0, 1), got {cost!r}")
+    held = np.asarray(positions, dtype=float)
+    net = net_returns(asset_returns, held, cost=cost)
     changes = np.abs(np.diff(held, prepend=0.0))
-    net = held * returns - cost * changes
     equity = np.cumprod(1.0 + net)
     peaks = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
     std = float(net.std(ddof=1)) if len(net) > 1 else 0.0

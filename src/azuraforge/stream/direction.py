@@ -23,10 +23,11 @@ from azuraforge.stream.baselines import Constant, LastLabel, Majority
 from azuraforge.stream.compose import Pipeline
 from azuraforge.stream.ensemble import WeightedEnsemble
 from azuraforge.stream.evaluate import PROBABILITY_FLOOR, Example, Prequential
-from azuraforge.stream.features import RSI, Bollinger, FeatureSet, Returns
+from azuraforge.stream.features import RSI, Bollinger, Feature, FeatureSet, Returns
 from azuraforge.stream.linear_model import LogisticRegression
 from azuraforge.stream.neural_net import MLPClassifier
 from azuraforge.stream.preprocessing import StandardScaler
+from azuraforge.stream.regime import VolatilityRegime
 
 SELECTION_SHARE = 0.7
 """The best learner is chosen on this first share of outcomes."""
@@ -34,9 +35,12 @@ TEST_SHARE = 0.2
 """Scores are reported on this last share of outcomes (and on the last year)."""
 
 
-def default_features(column: str = "close") -> FeatureSet:
-    """Scale-free features of a price: returns over 1 to 24 steps, RSI(14), Bollinger(20)."""
-    return FeatureSet(column, [Returns([1, 2, 3, 6, 12, 24]), RSI(14), Bollinger(20, 2.0)])
+def default_features(column: str = "close", *, regime: bool = False) -> FeatureSet:
+    """Scale-free features of a price: returns over 1 to 24 steps, RSI(14), Bollinger(20),
+    and with ``regime`` the probability that its volatility is turbulent
+    (:class:`~azuraforge.stream.regime.VolatilityRegime`)."""
+    features: list[Feature] = [Returns([1, 2, 3, 6, 12, 24]), RSI(14), Bollinger(20, 2.0)]
+    return FeatureSet(column, [*features, VolatilityRegime()] if regime else features)
 
 
 def default_learners(seed: int = 0) -> dict[str, Classifier]:

@@ -67,6 +67,9 @@ class DirectionLoop:
     examples
         The last outcomes kept as examples (features and direction) to warm a learner that
         :meth:`add` adds mid-stream.
+    features
+        What the learners see of each event (default:
+        :func:`~azuraforge.stream.direction.default_features` of ``column``).
 
     Examples
     --------
@@ -88,6 +91,7 @@ class DirectionLoop:
         horizon: int = 1,
         window: int = 1000,
         examples: int = 0,
+        features: FeatureSet | None = None,
     ) -> None:
         if not isinstance(horizon, int) or horizon < 1:
             raise InvalidParameterError(
@@ -99,7 +103,7 @@ class DirectionLoop:
             )
         self.column, self.horizon, self.window = column, horizon, window
         self.models: dict[str, Classifier] = {name: learner, **baseline_rules()}
-        self.features: FeatureSet = default_features(column)
+        self.features = features or default_features(column)
         self.events = 0
         """Events taken so far by :meth:`step`."""
         self._warmed = 0

@@ -25,6 +25,7 @@ from typing import Any
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.stream.base import Classifier, Event
 from azuraforge.stream.drift import ADWIN, DDM, DriftDetector, PageHinkley
+from azuraforge.stream.features import FeatureSet
 from azuraforge.stream.online import DirectionLoop, Scored, log_loss, to_json
 from azuraforge.stream.promotion import (
     KEEP,
@@ -156,7 +157,7 @@ class ShadowLoop:
         may name another).
     rules
         When candidates open and how they are judged.
-    column, horizon, window
+    column, horizon, window, features
         As :class:`~azuraforge.stream.online.DirectionLoop`'s.
     """
 
@@ -169,12 +170,13 @@ class ShadowLoop:
         column: str = "close",
         horizon: int = 1,
         window: int = 1000,
+        features: FeatureSet | None = None,
     ) -> None:
         self.make, self.kind, self.rules = make, kind, rules or ShadowRules()
         first = f"{kind}-1"
         self.loop = DirectionLoop(
             make(kind, 1), name=first, column=column, horizon=horizon, window=window,
-            examples=self.rules.warm,
+            examples=self.rules.warm, features=features,
         )  # fmt: skip
         self.roles: dict[str, str] = {CHAMPION: first}
         self.kinds: dict[str, str] = {first: kind}

@@ -35,7 +35,7 @@ from azuraforge.platform.jobs.celery_transport import (
 )
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
-from azuraforge.platform.services.streams import StreamConfig, start_stream
+from azuraforge.platform.services.streams import TURBULENT, StreamConfig, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
@@ -143,8 +143,11 @@ def btc_data(settings: Settings, rows: int = 2000) -> Path:
 def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:
     """The scores of the library's loop with the stream's ``config`` over the file's first
     ``max_events``, never stopped."""
-    rules = StreamConfig.model_validate(config).rules()
-    loop = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), "logreg-adam", rules)
+    checked = StreamConfig.model_validate(config)
+    loop = ShadowLoop(
+        lambda kind, n: make_learner(kind, n - 1), "logreg-adam", checked.rules(),
+        features=checked.features(),
+    )  # fmt: skip
     replay = CsvReplay(path, columns=["close"], price_column="close")
     for event in islice(replay, config["max_events"]):
         loop.step(event)
@@ -189,7 +192,8 @@ class KindOfAnotherDistribution:
     ) -> None:
         csv, events = btc_data(settings), 1500
         config = {"source": csv.name, "max_events": events, "checkpoint_every": 250,
-                  "speed": 3600 * 500.0, "drift": None}  # 500 events a second  # fmt: skip
+                  "speed": 3600 * 500.0, "drift": None,  # 500 events a second
+                  "regime_feature": True}  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
 
         def checkpointed_twice(record: ExperimentRecord) -> bool:
@@ -202,11 +206,14 @@ class KindOfAnotherDistribution:
         record = self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "resume")
         (restart,) = record.restart_history or []
         assert restart["reason"] == "lost" and restart["at"] - killed < 30
-        assert record.result is not None and record.result["scored"] == events - 24 - 1
-        scores = {k: v for k, v in record.metrics.items() if "/" in k}
+        ready = StreamConfig.model_validate(config).ready_after  # the regime's warm-up: 51
+        assert record.result is not None and record.result["scored"] == events - ready
+        scores = {k: v for k, v in record.metrics.items() if "/" in k and k != TURBULENT}
         assert scores == unbroken_scores(csv, config)  # every score: none twice, none lost
-        steps = [s for s, _, _ in store.get_metrics(stream)["events"]]
+        curves = store.get_metrics(stream)
+        steps = [s for s, _, _ in curves["events"]]
         assert steps == list(range(250, events + 1, 250))  # each checkpoint's points once
+        assert [s for s, _, _ in curves[TURBULENT]] == steps  # the regime, charted at each
 
     def test_a_job_that_keeps_crashing_fails_with_its_history_of_crashes(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses

@@ -19,7 +19,13 @@ from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
-from azuraforge.platform.services.streams import StreamConfig, _Triggers, start_stream
+from azuraforge.platform.services.streams import (
+    EQUITY_POINTS,
+    StreamConfig,
+    _Triggers,
+    start_stream,
+    trading_scores,
+)
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.streams import Answer, write_stream_steps
@@ -246,3 +252,13 @@ def test_a_price_column_named_in_another_case_runs_under_the_files_spelling(
     done = store.get_experiment(record.id)
     assert done.status == "completed", done.error
     assert done.result is not None and done.result["scored"] == 120 - 24 - 1
+
+
+def test_an_equity_curve_is_thinned_keeping_its_first_and_last_steps() -> None:
+    rows = [(3600.0 * i, 0.6, 0.001) for i in range(1000)]  # always long, 0.1 % a step
+    found = trading_scores({"m": rows}, cost=0.0)
+    times, values = found.equity["m"]
+    assert len(times) == EQUITY_POINTS and (times[0], times[-1]) == (0.0, 3600.0 * 999)
+    assert values == pytest.approx([1.001 ** (1 + t / 3600) for t in times])
+    assert found.equity["buy and hold"] == found.equity["m"]
+    assert found.models["m"]["total_return"] == pytest.approx(values[-1] - 1)

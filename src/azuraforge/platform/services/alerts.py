@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from azuraforge.platform.services.streams import STREAM, StreamConfig
+from azuraforge.platform.services.streams import STREAM, StreamConfig, pace
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import AlertRecord, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.alerts import FIRING, OPEN, PENDING, RESOLVED
@@ -121,12 +121,9 @@ def _drift(store: Store, record: ExperimentRecord, live: bool) -> Condition:
 
 
 def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Condition:
-    curve = store.get_metrics(record.id, ["events"], max_points=2).get("events", [])
-    # Since its last checkpoint, or since its process started (a restart re-reads first).
-    since = max(curve[-1][2] if curve else 0.0, record.started_at or now)
-    lag = now - since
-    holds = record.status == RUNNING and lag > bound
-    return Condition("lag_above", holds, lag, bound, f"no checkpoint for {lag:.0f} s")
+    lag = pace(store, record, now).lag
+    holds = lag is not None and lag > bound
+    return Condition("lag_above", holds, lag, bound, f"no checkpoint for {lag or 0:.0f} s")
 
 
 class AlertKeeper:

@@ -15,7 +15,6 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.base import Features
-from azuraforge.stream.direction import default_features
 from azuraforge.stream.explain import permutation_importance
 
 MOST_EVENTS = 5000
@@ -48,8 +47,9 @@ def explain(
     examples = _examples(config, settings, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(
-            f"events {start} to {end} make {len(examples)} example(s) (the features need 24 "
-            "events first, the outcome comes horizon events later): widen the window"
+            f"events {start} to {end} make {len(examples)} example(s) (the features are ready "
+            f"after {config.ready_after} events, the outcome comes horizon events later): "
+            "widen the window"
         )
     base, found = permutation_importance(saved.model, examples, repeats=repeats, seed=0)
     return {
@@ -68,7 +68,7 @@ def _examples(
     price = config.price_column
     events = list(islice(CsvReplay(path, columns=[price], price_column=price),
                          end + config.horizon))  # fmt: skip
-    features, found = default_features(price), []
+    features, found = config.features(), []
     for index, event in enumerate(events[:end]):
         x = features.update(event)
         later = index + config.horizon

@@ -19,13 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.services.streams import StreamConfig, find_stream, saved_learner
+from azuraforge.platform.services.streams import (
+    FEATURES_READY,
+    StreamConfig,
+    find_stream,
+    saved_learner,
+)
 from azuraforge.platform.store import Store
 from azuraforge.stream.base import Classifier
-from azuraforge.stream.direction import default_features
 
-MIN_CLOSES = 25
-"""The fewest prices the default features are all ready after."""
+MIN_CLOSES = FEATURES_READY
+"""The fewest prices a prediction may give (a stream with the regime feature needs more)."""
 FRESH_SECONDS = 1.0
 """The oldest a kept champion may be before the checkpoint is read again."""
 
@@ -36,7 +40,7 @@ class Champion:
 
     name: str
     model: Classifier
-    column: str
+    config: StreamConfig
     events: int
     """The events the stream had taken at that checkpoint."""
     read_at: float
@@ -56,12 +60,12 @@ class Champion:
             raise InvalidParameterError(
                 f"closes[{bad[0]}] is {closes[bad[0]]!r}; prices must be finite and > 0"
             )
-        if len(prices) < MIN_CLOSES:
+        if len(prices) < self.config.ready_after:
             raise InvalidParameterError(
-                f"{len(prices)} closes are too few: the features (returns over 24 steps, "
-                f"RSI(14), Bollinger(20)) need {MIN_CLOSES} or more"
+                f"{len(prices)} closes are too few: this stream's features need "
+                f"{self.config.ready_after} or more"
             )
-        columns = default_features(self.column).batch(prices)
+        columns = self.config.features().batch(prices)
         x = {name: float(values[-1]) for name, values in columns.items()}
         return float(self.model.predict_proba_one(x).get(True, 0.0))
 
@@ -94,8 +98,8 @@ class StreamServer:
         """
         record = find_stream(self.store, stream_id)
         saved = saved_learner(self.store, record)
-        column = StreamConfig.model_validate(record.config).price_column
-        champion = Champion(saved.name, saved.model, column, saved.events, time.monotonic())
+        config = StreamConfig.model_validate(record.config)
+        champion = Champion(saved.name, saved.model, config, saved.events, time.monotonic())
         with self._lock:
             self._champions[record.id] = champion
         return champion

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,19 +39,31 @@ from azuraforge.platform.services.experiments import ConfigError, send, validate
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome
-from azuraforge.platform.store.states import CANCELLED, COMPLETED, RESTART_HISTORY
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, RESTART_HISTORY, RUNNING
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
-from azuraforge.stream.backtest import Backtest, backtest, periods_per_year
+from azuraforge.stream.backtest import Backtest, backtest, net_returns, periods_per_year
 from azuraforge.stream.base import Classifier
-from azuraforge.stream.direction import make_learner
+from azuraforge.stream.direction import default_features, make_learner
+from azuraforge.stream.features import FeatureSet
 from azuraforge.stream.online import Scored, from_json, headline
+from azuraforge.stream.regime import VolatilityRegime
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
 from azuraforge.stream.tail import FileTail
 
 STREAM = "stream"
 """The job kind's name."""
+EQUITY_POINTS = 400
+"""The most points of an equity curve :func:`trading_scores` gives."""
+PACE_CHECKPOINTS = 10
+"""The last checkpoints whose event counts give a stream's events a second."""
+TURBULENT = "regime/turbulent"
+"""The metric of the mean probability that the price's volatility was turbulent (its
+:class:`~azuraforge.stream.regime.VolatilityRegime`) over the events since the last
+checkpoint: the charts' regime bands."""
+FEATURES_READY = 25
+"""The prices after which the default features are all ready (returns over 24 steps)."""
 _PACE_SLICE = 0.2
 """Seconds a paced stream sleeps between two looks for a stop."""
 _TRIGGER_POLL = 1.0
@@ -84,6 +96,11 @@ class StreamConfig(BaseModel):
     follow: bool = Field(
         False, description="Follow a data-folder CSV as rows are appended to it (tail -F): "
         "its rows first, then each new one as it is written, until the stream is stopped."
+    )  # fmt: skip
+    regime_feature: bool = Field(
+        False, description="Give the learners the probability that the price's volatility is "
+        "in its turbulent regime (a two-state hidden Markov model over its returns) as a "
+        "feature. The regime is charted either way."
     )  # fmt: skip
     max_events: int | None = Field(None, ge=1, description="Stop after this many events.")
     checkpoint_every: int = Field(
@@ -150,6 +167,15 @@ class StreamConfig(BaseModel):
         "alert fires (pending until then)."
     )  # fmt: skip
 
+    def features(self) -> FeatureSet:
+        """What its learners see of each event."""
+        return default_features(self.price_column, regime=self.regime_feature)
+
+    @property
+    def ready_after(self) -> int:
+        """The prices after which its features are all ready."""
+        return max(FEATURES_READY, VolatilityRegime().warmup + 1 if self.regime_feature else 0)
+
     def rules(self) -> ShadowRules:
         """The loop's rules of this config."""
         return ShadowRules(
@@ -189,15 +215,26 @@ def start_stream(
     return send(store, transport, record)
 
 
+class WindowTrading(NamedTuple):
+    """What :func:`trading_scores` finds: each model's figures, buy and hold's (``None`` with
+    no step), and each one's equity curve, thinned (``"buy and hold"`` included)."""
+
+    models: dict[str, dict[str, float | None]]
+    market: dict[str, float | None] | None
+    equity: dict[str, tuple[list[float], list[float]]]
+
+
 def trading_scores(
     gains: Mapping[str, list[tuple[float, float, float]]], *, cost: float
-) -> tuple[dict[str, dict[str, float | None]], dict[str, float | None] | None]:
+) -> WindowTrading:
     """Each model's trading figures over its predictions ``gains`` (of
     :meth:`~azuraforge.platform.store.Store.outcome_gains`: long when it gave up 50 % or
     more, flat otherwise, net of ``cost`` a change; :mod:`azuraforge.stream.backtest`), its win
     rate (the share of its long steps the price rose), and buy and hold's figures over the
-    same steps (``None`` with no step)."""
+    same steps; each one's equity curve (event times and values, at most
+    :data:`EQUITY_POINTS` of them)."""
     found: dict[str, dict[str, float | None]] = {}
+    equity: dict[str, tuple[list[float], list[float]]] = {}
     market: dict[str, float | None] | None = None
     for model, rows in gains.items():
         times, probabilities, returns = (np.asarray(column) for column in zip(*rows, strict=True))
@@ -206,11 +243,21 @@ def trading_scores(
         won = returns[long == 1.0] > 0
         figures = _figures(backtest(model, returns, long, cost=cost, periods_per_year=yearly))
         found[model] = {**figures, "win_rate": float(won.mean()) if len(won) else None}
+        equity[model] = _thinned(times, net_returns(returns, long, cost=cost))
         if market is None:
             held = np.ones_like(returns)
             market = _figures(backtest("buy and hold", returns, held, cost=cost,
                                        periods_per_year=yearly))  # fmt: skip
-    return found, market
+            equity["buy and hold"] = _thinned(times, net_returns(returns, held, cost=cost))
+    return WindowTrading(found, market, equity)
+
+
+def _thinned(times: np.ndarray, net: np.ndarray) -> tuple[list[float], list[float]]:
+    """The equity curve of ``net`` returns at ``times``, at most :data:`EQUITY_POINTS`
+    points (evenly spaced, the last kept)."""
+    curve = np.cumprod(1.0 + net)
+    kept = np.unique(np.linspace(len(curve) - 1, 0, EQUITY_POINTS).round().astype(int))
+    return times[kept].tolist(), curve[kept].tolist()
 
 
 def _figures(result: Backtest) -> dict[str, float | None]:
@@ -219,6 +266,29 @@ def _figures(result: Backtest) -> dict[str, float | None]:
               "max_drawdown": result.max_drawdown, "exposure": result.exposure,
               "steps": float(result.steps)}  # fmt: skip
     return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+
+
+class Pace(NamedTuple):
+    """How a stream keeps up: seconds since its last checkpoint (or since its process
+    started: a restart re-reads first) while it runs, and events a second over its last
+    checkpoints in this process (``None`` for what cannot be said)."""
+
+    lag: float | None
+    events_per_second: float | None
+
+
+def pace(store: Store, record: ExperimentRecord, now: float) -> Pace:
+    """The stream ``record``'s :class:`Pace` at ``now``, from its last
+    :data:`PACE_CHECKPOINTS` checkpoints' event counts."""
+    started = record.started_at or now
+    points = store.last_points(record.id, "events", PACE_CHECKPOINTS)
+    since = max(points[-1][2] if points else 0.0, started)
+    lag = now - since if record.status == RUNNING else None
+    ours = [(value, when) for _, value, when in points if when >= started]
+    rate = None
+    if len(ours) >= 2 and ours[-1][1] > ours[0][1]:
+        rate = (ours[-1][0] - ours[0][0]) / (ours[-1][1] - ours[0][1])
+    return Pace(lag, rate)
 
 
 def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
@@ -293,13 +363,15 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
-        window=config.window,
+        window=config.window, features=config.features(),
     )  # fmt: skip
     events = _events(config, ctx)
+    regime = VolatilityRegime()  # charted whether or not the learners see it
     state = ctx.load_checkpoint()
     if state is not None:
         for event in islice(events, state["events"]):
             shadow.warm(event)
+            regime.update(event.values[config.price_column])
         shadow.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
                         shadow.loop.scored)  # fmt: skip
@@ -317,6 +389,7 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
             status = CANCELLED
             break
         scored, changes = shadow.step(event)
+        batch.regime += regime.update(event.values[config.price_column]).values()
         batch.outcomes += _rows(scored)
         batch.changes += [_change_row(change) for change in changes]
         for trigger in triggers.due():
@@ -362,6 +435,7 @@ class _Batch:
         self.outcomes: list[Outcome] = []
         self.changes: list[dict[str, Any]] = []
         self.answers: list[Answer] = []
+        self.regime: list[float] = []  # each event's probability of the turbulent regime
 
     def take(self, shadow: ShadowLoop, trigger: TriggerRecord, control: _Control) -> None:
         """Carry out ``trigger`` on ``shadow``: its answer, and its change if it made one."""
@@ -503,11 +577,13 @@ def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
 
 
 def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: _Control) -> int:
-    """The running scores and the counts of events and scored predictions as metric points,
-    then the loop's state as the checkpoint that comes after them, with what it did since
-    the last one (scored predictions, changes, answers to triggers: stored as rows); the
-    position saved."""
+    """The running scores, the counts of events and scored predictions and the regime since
+    the last checkpoint (:data:`TURBULENT`) as metric points, then the loop's state as the
+    checkpoint that comes after them, with what it did since the last one (scored
+    predictions, changes, answers to triggers: stored as rows); the position saved."""
     counts = {"events": float(shadow.events), "scored": float(shadow.loop.scored)}
+    if batch.regime:
+        counts[TURBULENT] = sum(batch.regime) / len(batch.regime)
     ctx.log_metrics({**shadow.scores(), **counts}, step=shadow.events)
     state = {**shadow.state_dict(), "paused": control.paused}
     ctx.save_checkpoint(state, batch.outcomes, batch.changes, batch.answers)

@@ -235,6 +235,19 @@ class MetricStore(StoreBase):
             curves = {key: downsample(points, max_points) for key, points in curves.items()}
         return curves
 
+    def last_points(
+        self, experiment_id: int, key: str, count: int
+    ) -> list[tuple[int, float, float]]:
+        """The metric ``key``'s last ``count`` ``(step, value, time)`` points, in step order."""
+        query = (
+            select(MetricPoint.step, MetricPoint.value, MetricPoint.time)
+            .where(MetricPoint.experiment_id == experiment_id, MetricPoint.key == key)
+            .order_by(MetricPoint.step.desc(), MetricPoint.id.desc())
+            .limit(count)
+        )
+        with self._read() as connection:
+            return [(step, value, when) for step, value, when in connection.execute(query)][::-1]
+
     def get_summaries(self, experiment_id: int) -> list[MetricSummaryRecord]:
         """Last, lowest and highest value of each metric the run logged."""
         with self._read() as connection:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.alerts import AlertKeeper
 from azuraforge.platform.services.stream_registry import register_changes
+from azuraforge.platform.services.streams import TURBULENT
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
@@ -35,8 +36,12 @@ def test_a_stream_started_runs_and_reads_back(
     assert 0 < done["scores"]["champion/accuracy"] < 1
     assert "always up/log_loss" in done["scores"]
     assert done["restarts"] == 0 and done["restart_history"] == []
-    curve = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys=events").json()
-    assert curve["metrics"]["events"]["steps"] == [200, 400, 600]
+    assert done["lag"] is None and done["events_per_second"] > 0  # lag: while it runs
+    keys = f"events,{TURBULENT}"
+    curves = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys={keys}").json()
+    assert curves["metrics"]["events"]["steps"] == [200, 400, 600]
+    assert curves["metrics"][TURBULENT]["steps"] == [200, 400, 600]  # the regime's bands
+    assert all(0 <= share <= 1 for share in curves["metrics"][TURBULENT]["values"])
     whole = client.get(f"/api/v1/streams/{stream['id']}/scores").json()["models"]
     assert whole["logreg-adam-1"]["predictions"] == 575
     champion = done["scores"]["champion/accuracy"]
@@ -247,6 +252,11 @@ def test_trading_figures_over_a_window_are_a_backtest_of_its_rows(
     assert ours["trading"]["max_drawdown"] == pytest.approx(expected.max_drawdown)
     assert ours["win_rate"] == pytest.approx(float((gains[long == 1] > 0).mean()))
     assert ours["trading"]["total_return"] > found["buy_and_hold"]["total_return"]  # a trend
+    equity = found["equity"]["logreg-adam-1"]
+    assert equity["times"] == list(times) and len(equity["values"]) == 400  # every step
+    assert equity["values"][-1] == pytest.approx(1 + expected.total_return)
+    market = found["equity"]["buy and hold"]["values"][-1]
+    assert market == pytest.approx(1 + found["buy_and_hold"]["total_return"])
     too_dear = client.get(f"/api/v1/streams/{stream['id']}/scores?cost=0.5")
     assert too_dear.status_code == 422
 

@@ -7,6 +7,7 @@ A stream is a job of the kind ``stream``; its curves, logs and events are those 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -29,8 +30,10 @@ from azuraforge.platform.services.stream_serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.services.streams import (
     ACTIONS,
     STREAM,
+    Pace,
     StreamConfig,
     find_stream,
+    pace,
     start_stream,
     trading_scores,
 )
@@ -43,6 +46,7 @@ router = APIRouter(prefix="/streams", tags=["streams"])
 ERRORS = error_responses()
 StreamId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A stream's id.")]
 MAX_EVENT = 2**31 - 1
+NO_PACE = Pace(None, None)
 
 
 class StreamCreate(RequestBody):
@@ -79,9 +83,16 @@ class StreamPublic(BaseModel):
     started_at: float | None
     finished_at: float | None
     error: str | None
+    lag: float | None = Field(
+        None, description="While it runs: seconds since its last checkpoint (or since its "
+        "process started)."
+    )  # fmt: skip
+    events_per_second: float | None = Field(
+        None, description="Over its last checkpoints in its present process."
+    )
 
     @classmethod
-    def of(cls, record: ExperimentRecord) -> StreamPublic:
+    def of(cls, record: ExperimentRecord, keeping: Pace = NO_PACE) -> StreamPublic:
         metrics = dict(record.metrics)
         return cls(
             id=record.id, name=record.name, status=record.status,
@@ -90,7 +101,8 @@ class StreamPublic(BaseModel):
             champion=(record.result or {}).get("champion"),
             scored=int(metrics.pop("scored", 0)), restarts=len(record.restart_history or []),
             scores=metrics, created_at=record.created_at, started_at=record.started_at,
-            finished_at=record.finished_at, error=record.error,
+            finished_at=record.finished_at, error=record.error, lag=keeping.lag,
+            events_per_second=keeping.events_per_second,
         )  # fmt: skip
 
 
@@ -101,9 +113,9 @@ class StreamDetail(StreamPublic):
     restart_history: list[RestartPublic]
 
     @classmethod
-    def of(cls, record: ExperimentRecord) -> StreamDetail:
+    def of(cls, record: ExperimentRecord, keeping: Pace = NO_PACE) -> StreamDetail:
         return cls(
-            **StreamPublic.of(record).model_dump(),
+            **StreamPublic.of(record, keeping).model_dump(),
             config=record.config,
             restart_history=[RestartPublic(**entry) for entry in record.restart_history or []],
         )
@@ -131,6 +143,13 @@ class ModelScores(BaseModel):
     )
 
 
+class EquityCurve(BaseModel):
+    """What 1 became, trading a model's predictions: at each event time (seconds)."""
+
+    times: list[float]
+    values: list[float]
+
+
 class StreamScores(BaseModel):
     """Each model's scores over a window of events, computed again from the scored rows."""
 
@@ -141,6 +160,10 @@ class StreamScores(BaseModel):
     )
     cost: float = Field(description="The cost of each change of position, as a fraction.")
     buy_and_hold: Trading | None = Field(description="Always long over the same steps.")
+    equity: dict[str, EquityCurve] = Field(
+        default_factory=dict, description="Each model's equity curve trading as above, and "
+        "'buy and hold''s, at most 400 points each.",
+    )  # fmt: skip
 
 
 class DecisionPublic(BaseModel):
@@ -336,9 +359,9 @@ def list_streams(
     query = ExperimentQuery(
         statuses=comma_separated(status_), kinds=(STREAM,), offset=offset, limit=limit
     )
-    page = store.list_experiments(query)
+    page, now = store.list_experiments(query), time.time()
     return StreamsPublic(
-        data=[StreamPublic.of(r) for r in page.items],
+        data=[StreamPublic.of(r, pace(store, r, now)) for r in page.items],
         total=page.total,
         offset=page.offset,
         limit=page.limit,
@@ -347,8 +370,10 @@ def list_streams(
 
 @router.get("/{stream_id}", response_model=StreamDetail, responses=ERRORS)
 def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
-    """One stream: config, where it runs, how far it got, its scores and its restarts."""
-    return StreamDetail.of(_stream(store, stream_id))
+    """One stream: config, where it runs, how far it got and how it keeps up, its scores and
+    its restarts."""
+    record = _stream(store, stream_id)
+    return StreamDetail.of(record, pace(store, record, time.time()))
 
 
 @router.get("/{stream_id}/scores", response_model=StreamScores, responses=ERRORS)
@@ -374,17 +399,23 @@ def get_scores(
     found = store.outcome_scores(stream_id, start, end)
     horizon = StreamConfig.model_validate(record.config).horizon
     gains = store.outcome_gains(stream_id, every=horizon, start=start, end=end)
-    trading, market = trading_scores(gains, cost=cost)
+    trading = trading_scores(gains, cost=cost)
     models = {}
     for model, (n, accuracy, loss) in found.items():
-        figures = trading.get(model)
+        figures = trading.models.get(model)
         models[model] = ModelScores(
             predictions=n, accuracy=accuracy, log_loss=loss,
             win_rate=figures["win_rate"] if figures else None,
             trading=Trading.model_validate(figures) if figures else None,
         )  # fmt: skip
-    buy_and_hold = Trading.model_validate(market) if market else None
-    return StreamScores(start=start, end=end, models=models, cost=cost, buy_and_hold=buy_and_hold)
+    market = Trading.model_validate(trading.market) if trading.market else None
+    equity = {
+        model: EquityCurve(times=times, values=values)
+        for model, (times, values) in trading.equity.items()
+    }
+    return StreamScores(
+        start=start, end=end, models=models, cost=cost, buy_and_hold=market, equity=equity
+    )
 
 
 @router.get("/{stream_id}/candidates", response_model=Candidates, responses=ERRORS)

@@ -1,9 +1,9 @@
 // One stream, live: status, worker and restarts; the champion and the candidate in shadow with
 // their test's running evidence; each role's recent accuracy beside the trivial rules', with the
-// loop's drifts, promotions and rollbacks marked; the lineage; each model's scores and trading
-// figures over a window of events beside buy and hold; its alerts; and the manual triggers (retrain,
-// promote, roll back, checkpoint), each recorded with who and why. Read again every few seconds
-// while the stream runs.
+// loop's drifts, promotions and rollbacks marked and the price's turbulent regime shaded; the
+// lineage; each model's scores, trading figures and equity curve over a window of events beside
+// buy and hold; its alerts; and the manual triggers (retrain, promote, roll back, checkpoint),
+// each recorded with who and why. Read again every few seconds while the stream runs.
 
 import { api } from "../../api.js";
 import { PALETTE, draw, release } from "../../charts.js";
@@ -16,6 +16,7 @@ const ROLES = ["champion", "candidate", "previous"];
 /** What a retrain may name (the API's TriggerCreate.learner: stream.direction.LEARNERS). */
 const LEARNERS = ["logreg-sgd", "logreg-adam", "mlp", "ensemble", ...RULES];
 const MARKS = { drift: "#f2a541", promote: "#17a673", rollback: "#d32f2f" };
+const TURBULENT = "regime/turbulent";
 const ACTIONS = {
   retrain: "Retrain now",
   promote: "Promote the candidate",
@@ -41,6 +42,7 @@ export async function renderDetail(main, { params }) {
   const lineageBox = h("div", { class: "table-wrap", id: "stream-lineage" }, loading());
   const alertsBox = h("div", { class: "table-wrap", id: "stream-alerts" }, loading());
   const scoresBox = h("div", { class: "table-wrap", id: "stream-scores" });
+  const equityBox = h("div", {});
   const errorArea = h("div");
   const start = h("input", { type: "number", min: "0", name: "start", value: "0", id: "window-start" });
   const end = h("input", { type: "number", min: "1", name: "end", placeholder: "last", id: "window-end" });
@@ -53,14 +55,14 @@ export async function renderDetail(main, { params }) {
       h("div", { class: "card" }, h("h2", {}, "Triggers"), triggerBox)),
     h("div", { class: "card", style: { marginTop: "1rem" } },
       h("h2", {}, "Recent accuracy beside the trivial rules"),
-      h("div", { class: "small muted" }, "Marks: drift (orange), promotion (green), rollback (red)."), chart),
+      h("div", { class: "small muted" }, "Marks: drift (orange), promotion (green), rollback (red). Shaded: the price's turbulent volatility regime."), chart),
     h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Alerts"), alertsBox),
     h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Lineage"), lineageBox),
     h("div", { class: "card", style: { marginTop: "1rem" } },
       h("h2", {}, "Scores over a window of events"),
       h("form", { class: "row", id: "window-form", onsubmit: (event) => { event.preventDefault(); loadScores(); } },
         h("label", {}, "From event ", start), h("label", {}, "to ", end), h("button", { type: "submit" }, "Score")),
-      scoresBox));
+      scoresBox, equityBox));
   drawTriggers();
 
   async function refresh() {
@@ -71,7 +73,7 @@ export async function renderDetail(main, { params }) {
         // A checkpoint of an older AzuraForge has no roles (409): the rest is still shown.
         api.get(`/streams/${id}/candidates`).catch((error) => ({ error })),
         api.get(`/streams/${id}/lineage`, { limit: 10000 }),
-        api.get(`/experiments/${id}/metrics`, { keys: curveKeys().join(","), max_points: 1000 }),
+        api.get(`/experiments/${id}/metrics`, { keys: [...curveKeys(), TURBULENT].join(","), max_points: 1000 }),
         api.get(`/streams/${id}/alerts`),
       ]);
       stream = found;
@@ -97,8 +99,10 @@ export async function renderDetail(main, { params }) {
     title.textContent = stream.name;
     fill(statusBox, badge(stream.status));
     stopButton.style.display = FINISHED.has(stream.status) ? "none" : "";
+    const pace = [stream.events_per_second == null ? null : `${Math.round(stream.events_per_second).toLocaleString("en-US")} events/s`,
+      stream.lag == null ? null : `last checkpoint ${stream.lag.toFixed(0)} s ago`].filter(Boolean);
     sub.textContent = `Stream ${stream.id} · ${stream.learner} on ${stream.source} · ${stream.events.toLocaleString("en-US")} events, ` +
-      `${stream.scored.toLocaleString("en-US")} scored · worker ${stream.worker || "–"} · ${stream.restarts} restarts`;
+      `${stream.scored.toLocaleString("en-US")} scored · ${[...pace, ""].join(" · ")}worker ${stream.worker || "–"} · ${stream.restarts} restarts`;
   }
 
   function drawRoles(standing) {
@@ -217,8 +221,20 @@ export async function renderDetail(main, { params }) {
       type: "line", xref: "x", yref: "paper", x0: change.event, x1: change.event, y0: 0, y1: 1,
       line: { color: MARKS[change.kind], width: 1.5, dash: change.kind === "drift" ? "dot" : "solid" },
     }));
+    shapes.push(...bands(metrics[TURBULENT]));
     if (chart.querySelector(".loading")) fill(chart);
     await draw(chart, data, { shapes, showlegend: true, xaxis: { title: { text: "event" } }, yaxis: { title: { text: "recent accuracy" } } });
+  }
+
+  /** Shaded bands over the checkpoints' spans where the regime was turbulent more often than not. */
+  function bands(regime) {
+    if (!regime) return [];
+    return regime.steps.map((step, index) => [index ? regime.steps[index - 1] : 0, step, regime.values[index]])
+      .filter(([, , share]) => share > 0.5)
+      .map(([from, to]) => ({
+        type: "rect", xref: "x", yref: "paper", x0: from, x1: to, y0: 0, y1: 1, layer: "below",
+        fillcolor: "rgba(211, 47, 47, 0.08)", line: { width: 0 }, name: "turbulent",
+      }));
   }
 
   /** A role's curve, cut where it held nobody (no line across the events between). */
@@ -266,6 +282,24 @@ export async function renderDetail(main, { params }) {
       h("tbody", {}, models.map(([name, scores]) => row(name, scores, scores.trading)),
         row("buy and hold", null, found.buy_and_hold))),
       h("div", { class: "small muted" }, `Long when a model gives up 50 % or more, flat otherwise, one prediction every horizon events, net of ${(found.cost * 100).toFixed(2)} % a change.`));
+    await drawEquity(found.equity);
+  }
+
+  /** What 1 became trading each learner's predictions over the window, beside buy and hold. */
+  async function drawEquity(equity) {
+    const names = Object.keys(equity).filter((name) => !RULES.includes(name));
+    release(equityBox);
+    if (!names.length) {
+      fill(equityBox);
+      return;
+    }
+    const equityChart = h("div", { class: "chart", id: "stream-equity" });
+    fill(equityBox, equityChart);
+    const data = names.map((name, index) => ({
+      type: "scatter", mode: "lines", name, x: equity[name].times.map((t) => new Date(t * 1000)), y: equity[name].values,
+      line: name === "buy and hold" ? { color: "#666", dash: "dash", width: 1.5 } : { color: PALETTE[index % PALETTE.length], width: 2 },
+    }));
+    await draw(equityChart, data, { showlegend: true, yaxis: { type: "log", title: { text: "equity (1 at its first step, log scale)" } } });
   }
 
   async function stop() {
@@ -285,5 +319,6 @@ export async function renderDetail(main, { params }) {
     stopped = true;
     clearTimeout(timer);
     release(chart);
+    release(equityBox);
   };
 }

@@ -1,5 +1,6 @@
-// Streams: newest first, with status, worker, events taken, the champion's accuracy beside the
-// best trivial rule's, and restarts; the page refreshes itself while a stream on it runs.
+// Streams: newest first, with status, worker, events taken, events a second and lag, the
+// champion's accuracy beside the best trivial rule's, and restarts; the page refreshes itself
+// while a stream on it runs.
 
 import { api } from "../../api.js";
 import { badge, errorBox, fill, h, loading } from "../../ui.js";
@@ -36,17 +37,20 @@ export async function renderList(main) {
         h("td", { title: stream.error || "" }, badge(stream.status)),
         h("td", {}, `${stream.learner} on ${stream.source}`),
         h("td", { class: "num" }, stream.events.toLocaleString("en-US")),
+        h("td", { class: "num" }, stream.events_per_second == null ? "–" : Math.round(stream.events_per_second).toLocaleString("en-US")),
+        h("td", { class: "num" }, stream.lag == null ? "–" : `${stream.lag.toFixed(0)} s`),
         h("td", { class: "num" }, percent(stream.scores["champion/accuracy"])),
         h("td", { class: "num" }, best >= 0 ? percent(best) : "–"),
         h("td", { class: "small" }, stream.worker || "–"),
         h("td", { class: "num" }, String(stream.restarts)));
     });
     if (!rows.length) {
-      rows.push(h("tr", {}, h("td", { colspan: "9", class: "empty" }, "No streams yet: start one with `azuraforge stream start btc-hourly` or POST /api/v1/streams.")));
+      rows.push(h("tr", {}, h("td", { colspan: "11", class: "empty" }, "No streams yet: start one with `azuraforge stream start btc-hourly` or POST /api/v1/streams.")));
     }
     fill(tableBox, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "ID"), h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Learner"),
-        h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Champion accuracy"), h("th", { class: "num" }, "Best rule"),
+        h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Events/s"), h("th", { class: "num", title: "Seconds since its last checkpoint, while it runs" }, "Lag"),
+        h("th", { class: "num" }, "Champion accuracy"), h("th", { class: "num" }, "Best rule"),
         h("th", {}, "Worker"), h("th", { class: "num" }, "Restarts"))),
       h("tbody", {}, rows)));
     if (page.data.some((stream) => ["queued", "running"].includes(stream.status))) timer = setTimeout(load, REFRESH_MS);
