@@ -10,11 +10,15 @@ WHEELS := $(wildcard /opt/wheels)
 # takes ggml's AMX path, which crashed decoding (segmentation fault; llama.cpp issue 20824).
 LLAMA_CMAKE_ARGS ?= $(CMAKE_ARGS) -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON \
 	-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-# --no-compile: pip would write bytecode for every module installed (torch's thousands among
-# them), more than half of a cached install's time; Python writes it on first import instead,
-# for the modules imported.
+# pip writes the installed modules' bytecode on one core, more than half of a cached
+# install's time: it is written after the install on every core instead (BYTECODE), with our
+# own source's, which nothing else compiles ahead (where PYTHONDONTWRITEBYTECODE is set, as on
+# our CI machines, every process would compile what it imports again). A module that does not
+# compile (a template shipped as .py) is passed over, as pip passes it over.
 PIP_INSTALL := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
 	$(BIN)/python -m pip install --quiet --no-compile $(if $(WHEELS),--find-links $(WHEELS))
+BYTECODE := $(BIN)/python -m compileall -qq -j 0 src \
+	"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
 SHARED_DATA := $(abspath ../shared/data)
 export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
 # pytest-xdist workers of make test. Each module (or test class) runs on one worker, which sets
@@ -43,10 +47,12 @@ $(BIN)/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[platform]'
+	$(BYTECODE)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
+	$(BYTECODE)
 	touch $@ $(VENV)/.installed-run
 
 ## run: install, upgrade the embedded SQLite store, serve the dashboard and API on
@@ -98,6 +104,7 @@ layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 pytest: $(VENV)/.installed-dev
+	$(BIN)/python -m compileall -qq -j 0 src
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=25
 
 ## bench: the full benchmarks (core vs PyTorch at 1 and 2 threads, allocator as installed and

@@ -3,6 +3,8 @@ models on the same stream, and the one-event path equal to the core optimiser's 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from river import linear_model, preprocessing  # in the test extra: never skipped
@@ -16,6 +18,7 @@ from azuraforge.stream import (
     Pipeline,
     StandardScaler,
 )
+from azuraforge.stream.direction import make_learner, tuned_kind
 from azuraforge.testing.learners import check_learner, sample_stream
 
 LEARNERS = {
@@ -164,3 +167,18 @@ def test_river_models_run_through_the_adapter() -> None:
     )
     with pytest.raises(InvalidParameterError, match="does not unpickle"):
         adapted.state_dict()
+
+
+def test_a_tuned_kind_is_made_with_its_settings_and_a_bad_one_is_named() -> None:
+    kind = tuned_kind("logreg-sgd", {"lr": 0.05})
+    assert kind == "logreg-sgd(lr=0.05)" and make_learner(kind).steps[-1].lr == 0.05
+    assert make_learner("mlp(lr=0.002)", seed=3).steps[-1].lr == 0.002
+    for bad, says in [
+        ("logreg-adam(lr=0.5)", "logreg-adam takes lr in [1e-05, 0.03], l2 in [1e-06, 0.1]"),
+        ("logreg-adam(momentum=0.9)", "logreg-adam takes lr in"),
+        ("logreg-adam(lr=fast)", "logreg-adam takes lr in"),
+        ("ensemble(lr=0.01)", "is not a tunable kind (logreg-sgd, logreg-adam, mlp)"),
+        ("logreg-sgd(lr=0.01", "is not a tunable kind"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=re.escape(says)):
+            make_learner(bad)

@@ -33,7 +33,10 @@ StreamId = Annotated[int, typer.Argument(help="Stream id (azuraforge stream list
 def start(
     source: Annotated[
         str | None,
-        typer.Argument(help="A dataset (btc-hourly, sp500-daily) or a CSV of the data folder."),
+        typer.Argument(
+            help="A dataset (btc-hourly, sp500-daily), a CSV of the data folder, or an http(s) "
+            "address to poll (one the server's stream_urls allow)."
+        ),
     ] = None,
     config: ConfigFile = None,
     sets: SetOptions = None,
@@ -48,7 +51,8 @@ def start(
         with arguments():
             settings = {**read_config(config), **parse_sets(sets or [])}
             if source is not None:
-                settings["source"] = source
+                polled = source.startswith(("http://", "https://"))
+                settings["url" if polled else "source"] = source
             body: dict[str, Any] = {"config": settings, **({"name": name} if name else {})}
             created = connect(api).request("POST", "/streams", json=body)
         console.print(

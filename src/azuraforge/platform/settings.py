@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         "signed (docs/hub.md); in the environment separated by commas: "
         "AZURAFORGE_ALERT_WEBHOOKS=https://hooks.example.org/af",
     )
+    stream_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (http:// or https://) under which a stream may poll for rows "
+        "(a stream's url must be one of them or below one); none by default: no stream "
+        "fetches anything. In the environment separated by commas: "
+        "AZURAFORGE_STREAM_URLS=https://api.exchange.example/v1/candles",
+    )
     alert_interval: float = Field(
         5.0, gt=0, description="Seconds between two looks at the streams' alert rules."
     )
@@ -148,7 +155,9 @@ class Settings(BaseSettings):
         "(its file settings, such as a forecaster's csv); default home/data.",
     )
 
-    @field_validator("allowed_hosts", "allowed_origins", "alert_webhooks", mode="before")
+    @field_validator(
+        "allowed_hosts", "allowed_origins", "alert_webhooks", "stream_urls", mode="before"
+    )
     @classmethod
     def _split_list(cls, entries: object) -> object:
         """Entries separated by commas (the environment), or a JSON list, or a list."""
@@ -162,14 +171,14 @@ class Settings(BaseSettings):
     def _check_hosts(cls, hosts: list[str]) -> list[str]:
         return [allowed_host_entry(host) for host in hosts if host.strip()]
 
-    @field_validator("alert_webhooks", mode="after")
+    @field_validator("alert_webhooks", "stream_urls", mode="after")
     @classmethod
-    def _check_webhooks(cls, urls: list[str]) -> list[str]:
+    def _check_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
         found = [url.strip() for url in urls if url.strip()]
         for url in found:
             if not url.startswith(("http://", "https://")) or len(url) > 500:
                 raise InvalidParameterError(
-                    f"alert_webhooks: {url[:100]!r} is not an http:// or https:// address "
+                    f"{info.field_name}: {url[:100]!r} is not an http:// or https:// address "
                     "of at most 500 characters"
                 )
         return found

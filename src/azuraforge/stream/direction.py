@@ -46,16 +46,41 @@ def default_features(column: str = "close", *, regime: bool = False) -> FeatureS
 def default_learners(seed: int = 0) -> dict[str, Classifier]:
     """The learners compared: logistic regressions by SGD and Adam, an MLP on the core, and
     a performance-weighted ensemble of fresh copies of the three."""
-    learners: dict[str, Classifier] = {
-        "logreg-sgd": Pipeline(StandardScaler(), LogisticRegression(lr=0.01)),
-        "logreg-adam": Pipeline(
-            StandardScaler(), LogisticRegression(optimizer="adam", lr=0.001, l2=0.001)
-        ),
-        "mlp": Pipeline(StandardScaler(), MLPClassifier(hidden=(8,), lr=0.001, seed=seed)),
-    }
+    learners = {kind: _learner(kind, seed, {}) for kind in TUNABLE}
     members = {name: model.clone() for name, model in learners.items()}
     learners["ensemble"] = WeightedEnsemble(members, window=500, eta=0.05)
     return learners
+
+
+TUNABLE: dict[str, dict[str, tuple[float, float, float]]] = {
+    "logreg-sgd": {"lr": (1e-4, 0.01, 0.3)},
+    "logreg-adam": {"lr": (1e-5, 0.001, 0.03), "l2": (1e-6, 0.001, 0.1)},
+    "mlp": {"lr": (1e-5, 0.001, 0.03)},
+}
+"""The learners whose settings may be tuned: each setting's least, default and greatest value
+(tuned on a log scale)."""
+
+
+def _learner(kind: str, seed: int, settings: Mapping[str, float]) -> Classifier:
+    """A fresh learner of the tunable ``kind`` with ``settings`` (its defaults otherwise)."""
+    chosen = {name: settings.get(name, default) for name, (_, default, _) in TUNABLE[kind].items()}
+    if kind == "logreg-sgd":
+        return Pipeline(StandardScaler(), LogisticRegression(lr=chosen["lr"]))
+    if kind == "logreg-adam":
+        adam = LogisticRegression(optimizer="adam", lr=chosen["lr"], l2=chosen["l2"])
+        return Pipeline(StandardScaler(), adam)
+    return Pipeline(StandardScaler(), MLPClassifier(hidden=(8,), lr=chosen["lr"], seed=seed))
+
+
+def tuned_kind(kind: str, settings: Mapping[str, float]) -> str:
+    """The kind :func:`make_learner` reads as ``kind`` with ``settings`` (4 significant
+    digits each).
+
+    >>> tuned_kind("logreg-adam", {"lr": 0.0031234, "l2": 1e-05})
+    'logreg-adam(l2=1e-05,lr=0.003123)'
+    """
+    values = ",".join(f"{name}={settings[name]:.4g}" for name in sorted(settings))
+    return f"{kind}({values})"
 
 
 def baseline_rules() -> dict[str, Classifier]:
@@ -74,17 +99,45 @@ LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "ensemble", *baseline_rules())
 
 
 def make_learner(kind: str, seed: int = 0) -> Classifier:
-    """A fresh learner of ``kind`` (one of :data:`LEARNERS`), seeded by ``seed``.
+    """A fresh learner of ``kind`` (one of :data:`LEARNERS`, or a :data:`TUNABLE` one with
+    settings of its own, as :func:`tuned_kind` writes it), seeded by ``seed``.
 
     >>> make_learner("always up").predict_proba_one({})
     {True: 1.0, False: 0.0}
+    >>> make_learner("logreg-adam(l2=1e-05,lr=0.003)").steps[-1].lr
+    0.003
     """
+    base, _, listed = kind.partition("(")
+    if listed:
+        return _learner(base, seed, _settings(kind, base, listed))
     if kind not in LEARNERS:
         raise InvalidParameterError(
             f"make_learner: kind must be one of {', '.join(LEARNERS)}, got {kind!r}"
         )
     rules = baseline_rules()
     return rules[kind] if kind in rules else default_learners(seed)[kind]
+
+
+def _settings(kind: str, base: str, listed: str) -> dict[str, float]:
+    """The settings ``listed`` in a tuned ``kind`` (``lr=0.003,l2=1e-05)``), each checked."""
+    ranges = TUNABLE.get(base)
+    if ranges is None or not listed.endswith(")"):
+        raise InvalidParameterError(
+            f"make_learner: {kind!r} is not a tunable kind ({', '.join(TUNABLE)}) with its "
+            "settings in brackets, as tuned_kind writes it"
+        )
+    found: dict[str, float] = {}
+    for pair in listed[:-1].split(","):
+        name, _, text = pair.partition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if name not in ranges or not ranges[name][0] <= value <= ranges[name][2]:
+            limits = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, _, hi) in ranges.items())
+            raise InvalidParameterError(f"make_learner: {kind!r}: {base} takes {limits}")
+        found[name] = value
+    return found
 
 
 def price_column(event: Event) -> str:

@@ -121,6 +121,11 @@ class DirectionLoop:
         """Outcomes kept as examples now (what :meth:`add` warms a learner on)."""
         return len(self._examples)
 
+    @property
+    def examples(self) -> list[tuple[dict[str, float], bool]]:
+        """The outcomes kept as examples now (features and direction), oldest first."""
+        return list(self._examples)
+
     def add(self, name: str, learner: Classifier) -> None:
         """Add ``learner`` as ``name``, after it learned the kept examples, oldest first: it
         predicts from the next event on and is scored on its own predictions only."""
@@ -144,6 +149,12 @@ class DirectionLoop:
         once per event before the saved position)."""
         self.features.update(event)
         self._warmed += 1
+
+    def skip(self, count: int) -> None:
+        """Count ``count`` events taken before the state to be loaded that are not at hand
+        (a polled source's, gone from it): :meth:`warm` on the last ones kept follows, so
+        that the features stand where they stood."""
+        self._warmed += count
 
     def step(self, event: Event) -> list[Scored]:
         """Take the next event: score and learn the predictions made ``horizon`` events ago,

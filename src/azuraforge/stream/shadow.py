@@ -216,6 +216,10 @@ class ShadowLoop:
         """As :meth:`DirectionLoop.warm`: an event taken before the state to be loaded."""
         self.loop.warm(event)
 
+    def skip(self, count: int) -> None:
+        """As :meth:`DirectionLoop.skip`: events before the state that are not at hand."""
+        self.loop.skip(count)
+
     def step(self, event: Event) -> tuple[list[Scored], list[Change]]:
         """Take the next event: the predictions scored on it, and the loop's changes (a
         drift, a candidate opened, promoted or ended, a rollback) it brought."""
@@ -226,7 +230,7 @@ class ShadowLoop:
         for one in scored:
             changes += self._judge(one)
         every = self.rules.every
-        if every is not None and self.since >= every and self._open_to_candidates():
+        if every is not None and self.since >= every and self.open_to_candidates():
             changes.append(self._open(self.kind, LOOP, "schedule"))
         return scored, changes
 
@@ -276,14 +280,14 @@ class ShadowLoop:
             changes.append(self._end_candidate(UNDECIDED, "replaced after a new drift"))
         return [*changes, self._open(self.kind, LOOP, "drift")]
 
-    def _open_to_candidates(self) -> bool:
-        """A candidate may open: none is in shadow and no rollback is armed."""
+    def open_to_candidates(self) -> bool:
+        """Whether a candidate may open now: none is in shadow and no rollback is armed."""
         return CANDIDATE not in self.roles and PREVIOUS not in self.roles
 
     def _open(self, kind: str, actor: str, reason: str) -> Change:
         """A fresh learner of ``kind``, warmed on the kept outcomes, as the candidate."""
         self.made += 1
-        name = f"{kind}-{self.made}"
+        name = f"{kind.partition('(')[0]}-{self.made}"  # a tuned kind's settings: in kinds
         warmed = self.loop.kept
         self.loop.add(name, self.make(kind, self.made))
         self.kinds[name], self.roles[CANDIDATE] = kind, name

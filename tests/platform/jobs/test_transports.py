@@ -35,7 +35,7 @@ from azuraforge.platform.jobs.celery_transport import (
 )
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
-from azuraforge.platform.services.streams import TURBULENT, StreamConfig, start_stream
+from azuraforge.platform.services.streams import TURBULENT, StreamConfig, _tuned, start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
@@ -151,6 +151,7 @@ def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:
     replay = CsvReplay(path, columns=["close"], price_column="close")
     for event in islice(replay, config["max_events"]):
         loop.step(event)
+        _tuned(checked, loop)
     return loop.scores()
 
 
@@ -193,7 +194,7 @@ class KindOfAnotherDistribution:
         csv, events = btc_data(settings), 1500
         config = {"source": csv.name, "max_events": events, "checkpoint_every": 250,
                   "speed": 3600 * 500.0, "drift": None,  # 500 events a second
-                  "regime_feature": True}  # fmt: skip
+                  "regime_feature": True, "tune_every": 400, "tune_trials": 4}  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
 
         def checkpointed_twice(record: ExperimentRecord) -> bool:
@@ -210,9 +211,12 @@ class KindOfAnotherDistribution:
         assert record.result is not None and record.result["scored"] == events - ready
         scores = {k: v for k, v in record.metrics.items() if "/" in k and k != TURBULENT}
         assert scores == unbroken_scores(csv, config)  # every score: none twice, none lost
+        tunings = [c for c in store.list_changes(stream) if c.actor == "tuning"]
+        assert tunings and all(c.reason.startswith("tuning: the best of 4") for c in tunings)
         curves = store.get_metrics(stream)
         steps = [s for s, _, _ in curves["events"]]
-        assert steps == list(range(250, events + 1, 250))  # each checkpoint's points once
+        assert steps == sorted(set(steps))  # each checkpoint's points once
+        assert set(range(250, events + 1, 250)) <= set(steps)  # and after each tuning
         assert [s for s, _, _ in curves[TURBULENT]] == steps  # the regime, charted at each
 
     def test_a_job_that_keeps_crashing_fails_with_its_history_of_crashes(

@@ -18,24 +18,28 @@ the data folder, replayed as fast as it reads or at ``speed`` seconds of event t
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
+from urllib.parse import urlsplit
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from azuraforge.errors import ConflictError, DataFormatError, NotFoundError
+from azuraforge.errors import ConflictError, DataFormatError, InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
+from azuraforge.platform.services.stream_tuning import tune
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome
@@ -44,9 +48,11 @@ from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerReco
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.backtest import Backtest, backtest, net_returns, periods_per_year
 from azuraforge.stream.base import Classifier
-from azuraforge.stream.direction import default_features, make_learner
+from azuraforge.stream.direction import TUNABLE, default_features, make_learner
 from azuraforge.stream.features import FeatureSet
+from azuraforge.stream.live import LiveSource
 from azuraforge.stream.online import Scored, from_json, headline
+from azuraforge.stream.polling import HttpPoller
 from azuraforge.stream.regime import VolatilityRegime
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
@@ -62,6 +68,11 @@ TURBULENT = "regime/turbulent"
 """The metric of the mean probability that the price's volatility was turbulent (its
 :class:`~azuraforge.stream.regime.VolatilityRegime`) over the events since the last
 checkpoint: the charts' regime bands."""
+POLL_KEPT = 500
+"""The last events a polled stream's checkpoint keeps: a restart warms its features on them
+(the url no longer gives older rows)."""
+MIN_TUNING_OUTCOMES = 50
+"""The fewest kept outcomes a tuning runs on."""
 FEATURES_READY = 25
 """The prices after which the default features are all ready (returns over 24 steps)."""
 _PACE_SLICE = 0.2
@@ -76,10 +87,21 @@ class StreamConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Path = Field(
-        description="A registered dataset's name (btc-hourly, sp500-daily) or a CSV file "
-        "of the data folder, replayed oldest first."
-    )
+    source: Path | None = Field(
+        None, description="A registered dataset's name (btc-hourly, sp500-daily) or a CSV "
+        "file of the data folder, replayed oldest first; this or url."
+    )  # fmt: skip
+    url: str | None = Field(
+        None, min_length=10, max_length=500, description="An http:// or https:// address "
+        "polled every poll_interval seconds for new rows (JSON objects or CSV with a header; "
+        "rows seen before are passed over), at or below one of the server's stream_urls; "
+        "this or source."
+    )  # fmt: skip
+    poll_interval: float = Field(60.0, ge=1, le=86_400, description="Seconds between polls.")
+    time_column: str | None = Field(
+        None, max_length=200, description="The polled rows' time field (None: found by its "
+        "name, as in a CSV)."
+    )  # fmt: skip
     price_column: str = Field("close", description="The price whose direction is learned.")
     learner: Literal["logreg-sgd", "logreg-adam", "mlp", "ensemble"] = Field(
         "logreg-adam", description="The first champion, an online learner (the trivial rules "
@@ -121,6 +143,12 @@ class StreamConfig(BaseModel):
         None, ge=1, description="Events after which a candidate opens if none did (None: no "
         "schedule)."
     )  # fmt: skip
+    tune_every: int | None = Field(
+        None, ge=100, description="Events between two tunings of the stream's learner on the "
+        "last `warm` outcomes (an Optuna study of `tune_trials` trials) whose best opens as "
+        "the candidate when none is in shadow (None: never; the ensemble is not tuned)."
+    )  # fmt: skip
+    tune_trials: int = Field(20, ge=2, le=200, description="Trials of each tuning.")
     warm: int = Field(
         500, ge=1, le=100_000, description="The last outcomes a candidate learns before it "
         "predicts."
@@ -167,6 +195,17 @@ class StreamConfig(BaseModel):
         "alert fires (pending until then)."
     )  # fmt: skip
 
+    @model_validator(mode="after")
+    def _one_source(self) -> StreamConfig:
+        if (self.source is None) == (self.url is None):
+            raise ValueError("give a source (a dataset or a data-folder CSV) or a url, one")
+        if self.tune_every is not None and self.learner not in TUNABLE:
+            raise ValueError(f"tune_every tunes {', '.join(TUNABLE)}, not {self.learner}")
+        if self.url is not None and (self.follow or self.speed is not None):
+            raise ValueError("a polled url's rows come when they are published: no follow, "
+                             "no speed")  # fmt: skip
+        return self
+
     def features(self) -> FeatureSet:
         """What its learners see of each event."""
         return default_features(self.price_column, regime=self.regime_feature)
@@ -205,6 +244,11 @@ def start_stream(
         If ``name`` is taken in the project.
     """
     checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
+    if checked["url"] is not None:
+        try:
+            check_url(checked["url"], settings.stream_urls)
+        except InvalidParameterError as e:
+            raise ConfigError("stream config", [(("url",), str(e))]) from None
     _check_follow(checked)
     _check_price_column(checked, settings.data_dir)
     transport.check()
@@ -291,6 +335,35 @@ def pace(store: Store, record: ExperimentRecord, now: float) -> Pace:
     return Pace(lag, rate)
 
 
+def check_url(url: str, allowed: Sequence[str]) -> None:
+    """Refuse ``url`` unless it is one of the ``allowed`` addresses or below one: the same
+    scheme, host and port, its path theirs or under it, and no ``..`` or encoded ``.``/``/``
+    that a server could read as another path.
+
+    Raises
+    ------
+    InvalidParameterError
+        Saying so, without listing the allowed addresses.
+
+    >>> check_url("https://api.example.org/v1/candles?pair=BTC", ["https://api.example.org/v1"])
+    >>> check_url("https://api.example.org.evil.net/v1", ["https://api.example.org/v1"])
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: https://api.example.org.evil.net/v1 is not at or below one of the server's stream_urls
+    """  # noqa: E501
+    wanted = urlsplit(url)
+    segments = wanted.path.split("/")
+    tricky = re.search(r"%2e|%2f|%5c|\\", wanted.path, re.IGNORECASE) or ".." in segments
+    for base in map(urlsplit, allowed):
+        root = base.path.rstrip("/")
+        if (wanted.scheme, wanted.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            continue
+        if not tricky and (wanted.path == root or wanted.path.startswith(root + "/")):
+            return
+    none = "" if allowed else " (it sets none: no stream may poll)"
+    raise InvalidParameterError(f"{url} is not at or below one of the server's stream_urls{none}")
+
+
 def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
     """The stream with this id.
 
@@ -324,7 +397,7 @@ def _check_price_column(config: dict[str, Any], data_folder: Path) -> None:
     header's spelling, the name its events carry. A registered dataset is not read here (it
     may need fetching): a wrong column fails its job, whose error names the columns."""
     source, price = str(config["source"]), str(config["price_column"])
-    if source in DATASETS:
+    if config["source"] is None or source in DATASETS:
         return
     try:
         names = header_of(data_folder / source, source)
@@ -353,43 +426,48 @@ class StreamKind(JobKind):
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
-        return run_stream(StreamConfig.model_validate(record.config), ctx)
+        return run_stream(StreamConfig.model_validate(record.config), ctx, settings.stream_urls)
 
 
-def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, Any]]:
+def run_stream(
+    config: StreamConfig, ctx: StoreContext, allowed_urls: Sequence[str] = ()
+) -> tuple[str, dict[str, Any]]:
     """Run the stream from its checkpoint (or its start) until its source ends,
-    ``max_events``, or its job is asked to stop; its status and result (events, scored
-    predictions, the champion's scores)."""
+    ``max_events``, or its job is asked to stop (a polled ``url`` checked against
+    ``allowed_urls`` again); its status and result (events, scored predictions, the
+    champion's scores)."""
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
         window=config.window, features=config.features(),
     )  # fmt: skip
-    events = _events(config, ctx)
+    events = _events(config, ctx, allowed_urls)
     regime = VolatilityRegime()  # charted whether or not the learners see it
     state = ctx.load_checkpoint()
+    control = _Control(paused=bool(state and state.get("paused")))
     if state is not None:
-        for event in islice(events, state["events"]):
-            shadow.warm(event)
-            regime.update(event.values[config.price_column])
+        events = _warm(config, shadow, regime, events, state, control)
         shadow.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
                         shadow.loop.scored)  # fmt: skip
     pace = _Pace(config.speed, ctx.should_stop)
     triggers = _Triggers(ctx)
-    control = _Control(paused=bool(state and state.get("paused")))
     status, started = COMPLETED, shadow.events
     saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
-    for event in events:
-        if config.max_events is not None and shadow.events >= config.max_events:
-            break
+    # Ended as soon as its last event is taken: a polled source may send no other.
+    last = config.max_events if config.max_events is not None else math.inf
+    for event in events if shadow.events < last else ():
         # Each process takes one event at least: a restart asked for while it re-read its
         # source (a restart_every shorter than that) still makes progress.
         if shadow.events > started and (ctx.should_stop() or not pace.wait(event)):
             status = CANCELLED
             break
         scored, changes = shadow.step(event)
-        batch.regime += regime.update(event.values[config.price_column]).values()
+        changes += _tuned(config, shadow)
+        price = event.values[config.price_column]
+        batch.regime += regime.update(price).values()
+        if config.url is not None:
+            control.kept.append((event.time, price))
         batch.outcomes += _rows(scored)
         batch.changes += [_change_row(change) for change in changes]
         for trigger in triggers.due():
@@ -399,6 +477,8 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
         if control.paused:
             saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
             pace.restart()  # a resumed replay goes on at its speed, not in a burst
+        if shadow.events >= last:
+            break
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
         status = CANCELLED
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
@@ -408,6 +488,37 @@ def run_stream(config: StreamConfig, ctx: StoreContext) -> tuple[str, dict[str, 
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+
+
+def _tuned(config: StreamConfig, shadow: ShadowLoop) -> list[Change]:
+    """The candidate a tuning opened, when one is due at this event and may open."""
+    due = config.tune_every is not None and shadow.events % config.tune_every == 0
+    if not (due and shadow.open_to_candidates() and shadow.loop.kept >= MIN_TUNING_OUTCOMES):
+        return []
+    found = tune(config.learner, shadow.loop.examples, trials=config.tune_trials,
+                 floor=config.floor, seed=config.seed + shadow.events)  # fmt: skip
+    return [shadow.retrain(kind=found.kind, actor="tuning", reason=found.reason())]
+
+
+def _warm(
+    config: StreamConfig, shadow: ShadowLoop, regime: VolatilityRegime, events: Iterator[Event],
+    state: dict[str, Any], control: _Control,
+) -> Iterator[Event]:  # fmt: skip
+    """Warm ``shadow`` and ``regime`` on the events before the checkpoint ``state``: a file's
+    read again; a polled url's, gone from it, stand in the last ones the checkpoint kept.
+    The events after the checkpoint."""
+    price = config.price_column
+    before: Iterable[Event] = islice(events, state["events"])
+    if config.url is not None:
+        control.kept.extend((t, p) for t, p in state.get("kept", []))
+        before = [Event(t, {price: p}) for t, p in control.kept]
+        shadow.skip(state["events"] - len(control.kept))
+        last = control.kept[-1][0] if control.kept else -math.inf
+        events = (event for event in events if event.time > last)
+    for event in before:
+        shadow.warm(event)
+        regime.update(event.values[price])
+    return events
 
 
 def _hold(
@@ -452,9 +563,11 @@ class _Batch:
 
 @dataclass
 class _Control:
-    """What a stream's triggers set besides its loop: whether it is paused."""
+    """What a stream's process keeps besides its loop: whether a trigger paused it, and a
+    polled stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint."""
 
     paused: bool = False
+    kept: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=POLL_KEPT))
 
     def pause(self, *_: Any) -> str:
         if self.paused:
@@ -551,29 +664,48 @@ def source_path(
 ) -> Path:
     """The file of the stream's source: a registered dataset's, or the data folder's CSV
     (``open_files``: a data folder's check, :meth:`DataFolder.open` or the job's)."""
+    if config.source is None:
+        raise ConflictError(
+            "a polled stream keeps none of its past rows to read again: this needs a stream "
+            "of a dataset or a data-folder CSV"
+        )
     source = str(config.source)
     if source in DATASETS:
         return dataset_file(source)
     return Path(open_files(StreamConfig, {"source": source})["source"])
 
 
-def _events(config: StreamConfig, ctx: StoreContext) -> Iterator[Event]:
-    """The source's events, oldest first, replayed, or followed as it grows (until the job
-    is asked to stop)."""
-    path = source_path(config, ctx.open_files)
+def _events(
+    config: StreamConfig, ctx: StoreContext, allowed_urls: Sequence[str]
+) -> Iterator[Event]:
+    """The source's events, oldest first: replayed, followed as the file grows or polled
+    from the url (both until the job is asked to stop)."""
     price = config.price_column
+    if config.url is not None:
+        check_url(config.url, allowed_urls)
+        live: LiveSource = HttpPoller(
+            config.url, interval=config.poll_interval, time_column=config.time_column,
+            columns=[price], price_column=price, sleep=lambda seconds: _nap(seconds, live, ctx),
+        )  # fmt: skip
+        return iter(live)
+    path = source_path(config, ctx.open_files)
     if not config.follow:
         return iter(CsvReplay(path, columns=[price], price_column=price))
+    live = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
+                    sleep=lambda seconds: _nap(seconds, live, ctx))  # fmt: skip
+    return iter(live)
 
-    def wait(seconds: float) -> None:  # a stop asked while no row comes ends the tail
-        if ctx.should_stop():
-            tail.stop()
-        else:
-            time.sleep(seconds)
 
-    tail = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
-                    sleep=wait)  # fmt: skip
-    return iter(tail)
+def _nap(seconds: float, source: LiveSource, ctx: StoreContext) -> None:
+    """Wait ``seconds`` for a live source's next look, stopping it once the job is asked to
+    stop (seen within :data:`_PACE_SLICE`)."""
+    due = time.monotonic() + seconds
+    while not ctx.should_stop():
+        left = due - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, _PACE_SLICE))
+    source.stop()
 
 
 def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: _Control) -> int:
@@ -586,6 +718,8 @@ def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: _Contro
         counts[TURBULENT] = sum(batch.regime) / len(batch.regime)
     ctx.log_metrics({**shadow.scores(), **counts}, step=shadow.events)
     state = {**shadow.state_dict(), "paused": control.paused}
+    if control.kept:
+        state["kept"] = list(control.kept)
     ctx.save_checkpoint(state, batch.outcomes, batch.changes, batch.answers)
     return shadow.events
 

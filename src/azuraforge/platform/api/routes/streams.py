@@ -64,7 +64,7 @@ class StreamPublic(BaseModel):
     id: int
     name: str
     status: str = Field(description="queued, running, completed, failed, cancelled or lost.")
-    source: str
+    source: str = Field(description="Its dataset, data-folder CSV or polled url.")
     learner: str
     worker: str | None = Field(description="The worker it runs on (or ran on last).")
     events: int = Field(description="Events taken, as of its last checkpoint.")
@@ -96,7 +96,8 @@ class StreamPublic(BaseModel):
         metrics = dict(record.metrics)
         return cls(
             id=record.id, name=record.name, status=record.status,
-            source=str(record.config.get("source")), learner=str(record.config.get("learner")),
+            source=str(record.config.get("source") or record.config.get("url")),
+            learner=str(record.config.get("learner")),
             worker=record.worker, events=int(metrics.pop("events", 0)),
             champion=(record.result or {}).get("champion"),
             scored=int(metrics.pop("scored", 0)), restarts=len(record.restart_history or []),
