@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         "fetches anything. In the environment separated by commas: "
         "AZURAFORGE_STREAM_URLS=https://api.exchange.example/v1/candles",
     )
+    stream_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Names of installed sources (entry points of azuraforge.sources, not the "
+        "built-in ones) a stream may name as its plugin; none by default. In the environment "
+        "separated by commas: AZURAFORGE_STREAM_SOURCES=kafka-prices",
+    )
     alert_interval: float = Field(
         5.0, gt=0, description="Seconds between two looks at the streams' alert rules."
     )
@@ -156,7 +162,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "allowed_hosts", "allowed_origins", "alert_webhooks", "stream_urls", mode="before"
+        "allowed_hosts",
+        "allowed_origins",
+        "alert_webhooks",
+        "stream_urls",
+        "stream_sources",
+        mode="before",
     )
     @classmethod
     def _split_list(cls, entries: object) -> object:

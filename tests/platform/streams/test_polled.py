@@ -96,9 +96,9 @@ def test_a_stream_config_names_one_allowed_url_or_a_source(
     assert "(it sets none: no stream may poll)" in refused({"url": url}, [])
     assert "url: " in refused({"url": url}, ["https://api.example.org/v2"])
     both = refused({"url": url, "source": "btc-hourly"}, [url])
-    assert "give a source (a dataset or a data-folder CSV) or a url, one" in both
-    assert "or a url, one" in refused({}, [url])
-    assert "no follow, no speed" in refused({"url": url, "speed": 60.0}, [url])
+    assert "give a source (a dataset or a data-folder CSV), a url or a plugin, one" in both
+    assert "a url or a plugin, one" in refused({}, [url])
+    assert "follow and speed are a source's" in refused({"url": url, "speed": 60.0}, [url])
     assert store.list_experiments().total == 0  # nothing stored
 
 

@@ -298,6 +298,17 @@ def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifa
             f"learner (stream {version.source_experiment_id}): a stream's predictions come "
             "from the stream; the version keeps its state and the events it learned from"
         )
+    return ModelArtifact.load(checked_folder(settings, version))
+
+
+def checked_folder(settings: Settings, version: ModelVersionRecord) -> Path:
+    """The folder of ``version``'s files, after checking them against the recorded digest.
+
+    Raises
+    ------
+    ConflictError
+        If the folder is gone, or a file was changed, added or removed since registration.
+    """
     folder = version_folder(settings, version)
     which = f"model {version.model} version {version.version}: its files"
     if not folder.is_dir():
@@ -311,7 +322,7 @@ def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifa
             "version and register it again from its run"
         )
         raise ConflictError(f"{which} at {folder} {fix}", public=f"{which} {fix}")
-    return ModelArtifact.load(folder)
+    return folder
 
 
 def delete_version(

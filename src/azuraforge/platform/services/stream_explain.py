@@ -1,7 +1,8 @@
 """Which features a stream's learner leans on over a window of its events: permutation
 importance (:mod:`azuraforge.stream.explain`) of the champion (or another of its learners)
-as its last checkpoint holds it, on the examples the stream's features make of the source's
-events in the window, each with the direction ``horizon`` events later."""
+as its last checkpoint holds it, or of a past champion as a registry version keeps it, on
+the examples the stream's features make of the source's events in the window, each with the
+direction ``horizon`` events later."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.services.stream_registry import version_learner
 from azuraforge.platform.services.streams import StreamConfig, saved_learner, source_path
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
@@ -23,10 +25,11 @@ MOST_EVENTS = 5000
 
 def explain(
     store: Store, settings: Settings, record: ExperimentRecord, *, start: int, end: int,
-    learner: str | None = None, repeats: int = 3,
+    learner: str | None = None, version: int | None = None, repeats: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
-    """The importance of each feature to ``learner`` (the champion by default) over the
-    events ``start`` to ``end`` (excluded) of the stream ``record``.
+    """The importance of each feature to ``learner`` (the champion by default), or to the
+    learner that ``version`` of the stream's registry model keeps, over the events ``start``
+    to ``end`` (excluded) of the stream ``record``.
 
     Raises
     ------
@@ -43,7 +46,12 @@ def explain(
             f"the window must hold 1 to {MOST_EVENTS} events (start < end), got {start} to {end}"
         )
     config = StreamConfig.model_validate(record.config)
-    saved = saved_learner(store, record, learner)
+    if learner is not None and version is not None:
+        raise InvalidParameterError("give a learner or a version, not both")
+    if version is None:
+        saved = saved_learner(store, record, learner)
+    else:
+        saved = version_learner(store, settings, record, version)
     examples = _examples(config, settings, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(
@@ -53,7 +61,8 @@ def explain(
         )
     base, found = permutation_importance(saved.model, examples, repeats=repeats, seed=0)
     return {
-        "learner": saved.name, "kind": saved.kind, "start": start, "end": end,
+        "learner": saved.name, "kind": saved.kind, "version": version, "start": start,
+        "end": end,
         "examples": len(examples), "log_loss": base,
         "importances": [{"feature": f.feature, "mean": f.mean, "spread": f.spread} for f in found],
     }  # fmt: skip

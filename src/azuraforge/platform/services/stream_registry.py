@@ -17,17 +17,21 @@ import logging
 import uuid
 from typing import Any
 
-from azuraforge.errors import ConflictError
+from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.services.registry import (
     STREAM_SNAPSHOT,
+    checked_folder,
     folder_digest,
     make_read_only,
     move_alias,
     remove_folder,
 )
+from azuraforge.platform.services.streams import SavedLearner, StreamConfig
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.streams import ChangeRecord
+from azuraforge.stream.direction import make_learner
+from azuraforge.stream.online import from_json
 
 _log = logging.getLogger(__name__)
 ALIAS = "champion"
@@ -132,6 +136,30 @@ def _version(
         remove_folder(target)
         raise
     return version.version
+
+
+def version_learner(
+    store: Store, settings: Settings, record: ExperimentRecord, version: int
+) -> SavedLearner:
+    """The learner that version ``version`` of the stream ``record``'s model keeps (a past
+    champion, or the one it replaced), after checking its files against their digest.
+
+    Raises
+    ------
+    NotFoundError
+        If the model has no such version, or it is not a snapshot of this stream's.
+    ConflictError
+        If its files are gone or changed.
+    """
+    found = store.get_version(record.name, version, project=record.project)
+    if found.pipeline != STREAM_SNAPSHOT or found.config.get("stream") != record.id:
+        raise NotFoundError(
+            f"version {version} of model {record.name!r} is not a learner of stream {record.id}"
+        )
+    snapshot = json.loads((checked_folder(settings, found) / "snapshot.json").read_text())
+    model = make_learner(snapshot["kind"], StreamConfig.model_validate(record.config).seed)
+    model.load_state_dict(from_json(snapshot["state"]))
+    return SavedLearner(snapshot["name"], snapshot["kind"], model, int(snapshot["learned_to"]))
 
 
 def _evidence(change: ChangeRecord) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import uuid
 from collections import deque
@@ -32,7 +33,13 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from azuraforge.errors import ConflictError, DataFormatError, InvalidParameterError, NotFoundError
+from azuraforge.errors import (
+    ConflictError,
+    DataFormatError,
+    InvalidParameterError,
+    NotFoundError,
+    PluginError,
+)
 from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
@@ -47,13 +54,14 @@ from azuraforge.platform.store.states import CANCELLED, COMPLETED, RESTART_HISTO
 from azuraforge.platform.store.streams import DONE, REFUSED, Answer, TriggerRecord
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.backtest import Backtest, backtest, net_returns, periods_per_year
-from azuraforge.stream.base import Classifier
+from azuraforge.stream.base import Classifier, Source
 from azuraforge.stream.direction import TUNABLE, default_features, make_learner
 from azuraforge.stream.features import FeatureSet
 from azuraforge.stream.live import LiveSource
 from azuraforge.stream.online import Scored, from_json, headline
 from azuraforge.stream.polling import HttpPoller
 from azuraforge.stream.regime import VolatilityRegime
+from azuraforge.stream.registry import get_source
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
 from azuraforge.stream.sources import header_of
 from azuraforge.stream.tail import FileTail
@@ -73,6 +81,9 @@ POLL_KEPT = 500
 (the url no longer gives older rows)."""
 MIN_TUNING_OUTCOMES = 50
 """The fewest kept outcomes a tuning runs on."""
+BUILT_IN_SOURCES = ("csv-replay", "file-tail", "http-poller")
+"""The sources a stream names by its source, follow and url (with their checks), never as a
+plugin."""
 FEATURES_READY = 25
 """The prices after which the default features are all ready (returns over 24 steps)."""
 _PACE_SLICE = 0.2
@@ -96,6 +107,15 @@ class StreamConfig(BaseModel):
         "polled every poll_interval seconds for new rows (JSON objects or CSV with a header; "
         "rows seen before are passed over), at or below one of the server's stream_urls; "
         "this or source."
+    )  # fmt: skip
+    plugin: str | None = Field(
+        None, max_length=100, description="A source of the azuraforge.sources entry points "
+        "(an installed package's feed or queue) that the server's stream_sources allow, by "
+        "name; this, source or url."
+    )  # fmt: skip
+    plugin_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, max_length=50, description="The plugin source's keyword "
+        "arguments."
     )  # fmt: skip
     poll_interval: float = Field(60.0, ge=1, le=86_400, description="Seconds between polls.")
     time_column: str | None = Field(
@@ -197,13 +217,17 @@ class StreamConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> StreamConfig:
-        if (self.source is None) == (self.url is None):
-            raise ValueError("give a source (a dataset or a data-folder CSV) or a url, one")
+        if [self.source, self.url, self.plugin].count(None) != 2:
+            raise ValueError(
+                "give a source (a dataset or a data-folder CSV), a url or a plugin, one"
+            )
+        if self.plugin_options and self.plugin is None:
+            raise ValueError("plugin_options are a plugin source's: name the plugin")
         if self.tune_every is not None and self.learner not in TUNABLE:
             raise ValueError(f"tune_every tunes {', '.join(TUNABLE)}, not {self.learner}")
-        if self.url is not None and (self.follow or self.speed is not None):
-            raise ValueError("a polled url's rows come when they are published: no follow, "
-                             "no speed")  # fmt: skip
+        if self.source is None and (self.follow or self.speed is not None):
+            raise ValueError("follow and speed are a source's: a url's or a plugin's rows "
+                             "come when they come")  # fmt: skip
         return self
 
     def features(self) -> FeatureSet:
@@ -244,11 +268,14 @@ def start_stream(
         If ``name`` is taken in the project.
     """
     checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
-    if checked["url"] is not None:
-        try:
+    try:
+        if checked["url"] is not None:
             check_url(checked["url"], settings.stream_urls)
-        except InvalidParameterError as e:
-            raise ConfigError("stream config", [(("url",), str(e))]) from None
+        if checked["plugin"] is not None:
+            plugin_source(StreamConfig.model_validate(checked), settings.stream_sources)
+    except InvalidParameterError as e:
+        field = "url" if checked["url"] is not None else "plugin"
+        raise ConfigError("stream config", [((field,), str(e))]) from None
     _check_follow(checked)
     _check_price_column(checked, settings.data_dir)
     transport.check()
@@ -364,6 +391,32 @@ def check_url(url: str, allowed: Sequence[str]) -> None:
     raise InvalidParameterError(f"{url} is not at or below one of the server's stream_urls{none}")
 
 
+def plugin_source(config: StreamConfig, allowed: Sequence[str]) -> Source:
+    """The plugin source ``config`` names, made with its options (a source's constructor
+    starts no I/O: its iteration does), if the server's ``allowed`` names it.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a built-in source (a stream's source, follow and url keep their own checks), one
+        not allowed or not installed, or options it refuses.
+    """
+    name = str(config.plugin)
+    if name in BUILT_IN_SOURCES:
+        raise InvalidParameterError(
+            f"{name} is built in: give a source (and follow) or a url, which keep their checks"
+        )
+    if name not in allowed:
+        none = "" if allowed else " (it sets none)"
+        raise InvalidParameterError(f"{name!r} is not one of the server's stream_sources{none}")
+    try:
+        return get_source(name)(**config.plugin_options)
+    except (NotFoundError, PluginError) as e:
+        raise InvalidParameterError(str(e)) from None
+    except (TypeError, ValueError) as e:  # InvalidParameterError is a ValueError
+        raise InvalidParameterError(f"plugin_options: {name} refused them: {e}") from None
+
+
 def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
     """The stream with this id.
 
@@ -426,27 +479,27 @@ class StreamKind(JobKind):
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
-        return run_stream(StreamConfig.model_validate(record.config), ctx, settings.stream_urls)
+        return run_stream(StreamConfig.model_validate(record.config), ctx, settings)
 
 
 def run_stream(
-    config: StreamConfig, ctx: StoreContext, allowed_urls: Sequence[str] = ()
+    config: StreamConfig, ctx: StoreContext, settings: Settings
 ) -> tuple[str, dict[str, Any]]:
     """Run the stream from its checkpoint (or its start) until its source ends,
-    ``max_events``, or its job is asked to stop (a polled ``url`` checked against
-    ``allowed_urls`` again); its status and result (events, scored predictions, the
-    champion's scores)."""
+    ``max_events``, or its job is asked to stop (a ``url`` or a ``plugin`` checked against
+    ``settings`` again); its status and result (events, scored predictions, the champion's
+    scores)."""
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
         window=config.window, features=config.features(),
     )  # fmt: skip
-    events = _events(config, ctx, allowed_urls)
+    events, live = _events(config, ctx, settings)
     regime = VolatilityRegime()  # charted whether or not the learners see it
     state = ctx.load_checkpoint()
     control = _Control(paused=bool(state and state.get("paused")))
     if state is not None:
-        events = _warm(config, shadow, regime, events, state, control)
+        events = _warm(config, shadow, regime, (events, live), state, control)
         shadow.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
                         shadow.loop.scored)  # fmt: skip
@@ -466,7 +519,7 @@ def run_stream(
         changes += _tuned(config, shadow)
         price = event.values[config.price_column]
         batch.regime += regime.update(price).values()
-        if config.url is not None:
+        if live:
             control.kept.append((event.time, price))
         batch.outcomes += _rows(scored)
         batch.changes += [_change_row(change) for change in changes]
@@ -501,15 +554,16 @@ def _tuned(config: StreamConfig, shadow: ShadowLoop) -> list[Change]:
 
 
 def _warm(
-    config: StreamConfig, shadow: ShadowLoop, regime: VolatilityRegime, events: Iterator[Event],
-    state: dict[str, Any], control: _Control,
+    config: StreamConfig, shadow: ShadowLoop, regime: VolatilityRegime,
+    source: tuple[Iterator[Event], bool], state: dict[str, Any], control: _Control,
 ) -> Iterator[Event]:  # fmt: skip
     """Warm ``shadow`` and ``regime`` on the events before the checkpoint ``state``: a file's
-    read again; a polled url's, gone from it, stand in the last ones the checkpoint kept.
-    The events after the checkpoint."""
+    read again; a ``live`` source's (a url's, a live plugin's), gone from it, stand in the
+    last ones the checkpoint kept. The events after the checkpoint."""
     price = config.price_column
+    events, live = source
     before: Iterable[Event] = islice(events, state["events"])
-    if config.url is not None:
+    if live:
         control.kept.extend((t, p) for t, p in state.get("kept", []))
         before = [Event(t, {price: p}) for t, p in control.kept]
         shadow.skip(state["events"] - len(control.kept))
@@ -676,24 +730,39 @@ def source_path(
 
 
 def _events(
-    config: StreamConfig, ctx: StoreContext, allowed_urls: Sequence[str]
-) -> Iterator[Event]:
-    """The source's events, oldest first: replayed, followed as the file grows or polled
-    from the url (both until the job is asked to stop)."""
+    config: StreamConfig, ctx: StoreContext, settings: Settings
+) -> tuple[Iterator[Event], bool]:
+    """The source's events, oldest first (replayed, followed as the file grows, polled from
+    the url, or a plugin's), and whether they are live: gone once taken."""
     price = config.price_column
+    if config.plugin is not None:
+        made = plugin_source(config, settings.stream_sources)
+        if isinstance(made, LiveSource):
+            threading.Thread(target=_stop_when_asked, args=(made, ctx), daemon=True).start()
+        return iter(made), isinstance(made, LiveSource)
     if config.url is not None:
-        check_url(config.url, allowed_urls)
+        check_url(config.url, settings.stream_urls)
         live: LiveSource = HttpPoller(
             config.url, interval=config.poll_interval, time_column=config.time_column,
             columns=[price], price_column=price, sleep=lambda seconds: _nap(seconds, live, ctx),
         )  # fmt: skip
-        return iter(live)
+        return iter(live), True
     path = source_path(config, ctx.open_files)
     if not config.follow:
-        return iter(CsvReplay(path, columns=[price], price_column=price))
+        return iter(CsvReplay(path, columns=[price], price_column=price)), False
     live = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
                     sleep=lambda seconds: _nap(seconds, live, ctx))  # fmt: skip
-    return iter(live)
+    return iter(live), False  # read again from its start by a restart
+
+
+def _stop_when_asked(source: LiveSource, ctx: StoreContext) -> None:
+    """Stop a live plugin source once the job is asked to stop (seen within
+    :data:`_PACE_SLICE`), or once it stopped by itself."""
+    while not source.stopped:
+        if ctx.should_stop():
+            source.stop()
+            return
+        time.sleep(_PACE_SLICE)
 
 
 def _nap(seconds: float, source: LiveSource, ctx: StoreContext) -> None:

@@ -168,6 +168,13 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
     top = explained["importances"][0]
     assert top["feature"] == "return_1" and top["mean"] > 10 * top["spread"] > 0
     assert abs(explained["importances"][-1]["mean"]) < top["mean"] / 10
+    before = learners[promoted["other"]]["version"]  # the champion the shift's one replaced
+    old = client.get(f"{url}?start=4000&end=6000&version={before}").json()
+    assert (old["learner"], old["version"]) == (promoted["other"], before)
+    assert old["log_loss"] > explained["log_loss"]  # it learned the world before the shift
+    assert client.get(f"{url}?start=0&end=100&version=999").status_code == 404
+    both = client.get(f"{url}?start=0&end=100&version={before}&learner=x")
+    assert both.status_code == 400 and "a learner or a version, not both" in both.text
     wide = client.get(f"{url}?start=0&end=6000")
     assert wide.status_code == 400 and "1 to 5000 events" in wide.text
     assert client.get(f"{url}?start=0&end=10&learner=gpt-9").status_code == 404

@@ -47,6 +47,7 @@ ERRORS = error_responses()
 StreamId = Annotated[int, Path(ge=1, le=MAX_EXPERIMENT_ID, description="A stream's id.")]
 MAX_EVENT = 2**31 - 1
 NO_PACE = Pace(None, None)
+VERSION_HELP = "A version of the stream's registry model: a past champion, or one it replaced."
 
 
 class StreamCreate(RequestBody):
@@ -282,6 +283,9 @@ class Explanation(BaseModel):
 
     learner: str
     kind: str
+    version: int | None = Field(
+        None, description="The registry version explained (None: the stream's learner now)."
+    )
     start: int
     end: int
     examples: int = Field(description="Examples made in the window (those whose outcome came).")
@@ -486,15 +490,17 @@ def get_explanation(
     learner: Annotated[
         str | None, Query(max_length=100, description="A learner's name (default: champion).")
     ] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_EVENT, description=VERSION_HELP)] = None,
     repeats: Annotated[int, Query(ge=1, le=20, description="Shuffles a feature.")] = 3,
 ) -> Explanation:
     """Permutation importance of each feature to the champion (or ``learner``) as the
-    stream's last checkpoint holds it, over the examples of events ``start`` to ``end``
-    (at most 5,000 events): how much its mean log-loss rises when the feature is shuffled,
-    beside the spread of the shuffles."""
+    stream's last checkpoint holds it, or to the learner ``version`` of the stream's
+    registry model keeps, over the examples of events ``start`` to ``end`` (at most 5,000
+    events): how much its mean log-loss rises when the feature is shuffled, beside the spread
+    of the shuffles."""
     record = _stream(store, stream_id)
     found = explain(store, settings, record, start=start, end=end, learner=learner,
-                    repeats=repeats)  # fmt: skip
+                    version=version, repeats=repeats)  # fmt: skip
     return Explanation.model_validate(found)
 
 
