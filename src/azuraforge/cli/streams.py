@@ -105,6 +105,8 @@ def show(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> N
             f"{detail['source']}, {detail['events']:,} events, {detail['scored']:,} predictions "
             f"scored, worker {detail['worker'] or '-'}"
         )
+        if pace := _pace_line(detail):
+            console.print(f"  {pace}")
         if detail["error"]:
             console.print(f"  {detail['error']}")
         if standing is not None:
@@ -116,6 +118,18 @@ def show(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> N
         for restart in detail["restart_history"]:
             when, reason = shown_time(restart["at"]), restart["reason"]
             console.print(f"  restarted {when} ({reason}): {restart['detail']}")
+
+
+def _pace_line(detail: dict[str, Any]) -> str:
+    """How the stream keeps up and its price's regime, as far as they are known."""
+    parts = []
+    if detail["events_per_second"] is not None:
+        parts.append(f"{detail['events_per_second']:,.0f} events/s")
+    if detail["lag"] is not None:
+        parts.append(f"last checkpoint {detail['lag']:.0f} s ago")
+    if detail["turbulent"] is not None:
+        parts.append(f"turbulent regime {detail['turbulent']:.0%} of the events before it")
+    return ", ".join(parts)
 
 
 def stop(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> None:

@@ -174,6 +174,8 @@ def _message(error: Any) -> str:
         return "unknown setting"
     if error["type"] == "missing":
         return "required"
+    if error["type"] == "value_error" and not error["loc"]:  # a rule across settings
+        return str(error["ctx"]["error"])
     return f"{error['msg']} (got {error.get('input')!r})"
 
 

@@ -43,8 +43,6 @@ def tune(kind: str, examples: list[Example], *, trials: int, floor: float, seed:
     learner does best test-then-train over ``examples``, among ``trials`` drawn by TPE (the
     untuned kind enqueued first, so the best is never worse than it on the window)."""
     ranges = TUNABLE[kind]
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial({name: default for name, (_, default, _) in ranges.items()})
 
     def objective(trial: optuna.Trial) -> float:
         settings = {
@@ -54,8 +52,10 @@ def tune(kind: str, examples: list[Example], *, trials: int, floor: float, seed:
         return prequential_loss(tuned_kind(kind, settings), examples, floor, seed)
 
     verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a study a schedule: no log lines
     try:
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+        study.enqueue_trial({name: default for name, (_, default, _) in ranges.items()})
         study.optimize(objective, n_trials=trials)
     finally:
         optuna.logging.set_verbosity(verbosity)

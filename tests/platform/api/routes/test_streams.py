@@ -37,6 +37,7 @@ def test_a_stream_started_runs_and_reads_back(
     assert "always up/log_loss" in done["scores"]
     assert done["restarts"] == 0 and done["restart_history"] == []
     assert done["lag"] is None and done["events_per_second"] > 0  # lag: while it runs
+    assert 0 <= done["turbulent"] <= 1 and TURBULENT not in done["scores"]
     keys = f"events,{TURBULENT}"
     curves = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys={keys}").json()
     assert curves["metrics"]["events"]["steps"] == [200, 400, 600]

@@ -30,6 +30,7 @@ from azuraforge.platform.services.stream_serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.services.streams import (
     ACTIONS,
     STREAM,
+    TURBULENT,
     Pace,
     StreamConfig,
     find_stream,
@@ -84,6 +85,11 @@ class StreamPublic(BaseModel):
     started_at: float | None
     finished_at: float | None
     error: str | None
+    turbulent: float | None = Field(
+        None, description="The mean probability that its price's volatility was in its "
+        "turbulent regime over the events before its last checkpoint (the metric "
+        "'regime/turbulent')."
+    )  # fmt: skip
     lag: float | None = Field(
         None, description="While it runs: seconds since its last checkpoint (or since its "
         "process started)."
@@ -101,7 +107,8 @@ class StreamPublic(BaseModel):
             learner=str(record.config.get("learner")),
             worker=record.worker, events=int(metrics.pop("events", 0)),
             champion=(record.result or {}).get("champion"),
-            scored=int(metrics.pop("scored", 0)), restarts=len(record.restart_history or []),
+            scored=int(metrics.pop("scored", 0)), turbulent=metrics.pop(TURBULENT, None),
+            restarts=len(record.restart_history or []),
             scores=metrics, created_at=record.created_at, started_at=record.started_at,
             finished_at=record.finished_at, error=record.error, lag=keeping.lag,
             events_per_second=keeping.events_per_second,
