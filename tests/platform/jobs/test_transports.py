@@ -212,7 +212,7 @@ class KindOfAnotherDistribution:
         scores = {k: v for k, v in record.metrics.items() if "/" in k and k != TURBULENT}
         assert scores == unbroken_scores(csv, config)  # every score: none twice, none lost
         tunings = [c for c in store.list_changes(stream) if c.actor == "tuning"]
-        assert tunings and all(c.reason.startswith("tuning: the best of 4") for c in tunings)
+        assert tunings and all(c.reason.startswith("the best of 4 trials") for c in tunings)
         curves = store.get_metrics(stream)
         steps = [s for s, _, _ in curves["events"]]
         assert steps == sorted(set(steps))  # each checkpoint's points once

@@ -33,7 +33,7 @@ class Tuning(NamedTuple):
     def reason(self) -> str:
         """The lineage's words for it."""
         return (
-            f"tuning: the best of {self.trials} trials on the last outcomes, log-loss "
+            f"the best of {self.trials} trials on the last outcomes, log-loss "
             f"{self.loss:.4f} there (untuned {self.untuned_loss:.4f})"
         )
 

@@ -36,6 +36,7 @@ export async function renderDetail(main, { params }) {
   const statusBox = h("span", { id: "stream-status" });
   const stopButton = h("button", { class: "danger", id: "stream-stop", onclick: stop }, "Stop");
   const sub = h("span", { class: "sub", id: "stream-sub" });
+  const restartsBox = h("div", { class: "small muted", id: "stream-restarts" });
   const rolesBox = h("div", { id: "stream-roles" }, loading());
   const triggerBox = h("div", { id: "stream-triggers" });
   const chart = h("div", { class: "chart", id: "stream-chart" }, loading("Loading curves…"));
@@ -49,6 +50,7 @@ export async function renderDetail(main, { params }) {
 
   fill(main,
     h("div", { class: "page-head" }, title, statusBox, stopButton, sub),
+    restartsBox,
     errorArea,
     h("div", { class: "grid-2" },
       h("div", { class: "card" }, h("h2", {}, "Champion and candidates"), rolesBox),
@@ -103,6 +105,9 @@ export async function renderDetail(main, { params }) {
       stream.lag == null ? null : `last checkpoint ${stream.lag.toFixed(0)} s ago`].filter(Boolean);
     sub.textContent = `Stream ${stream.id} · ${stream.learner} on ${stream.source} · ${stream.events.toLocaleString("en-US")} events, ` +
       `${stream.scored.toLocaleString("en-US")} scored · ${[...pace, ""].join(" · ")}worker ${stream.worker || "–"} · ${stream.restarts} restarts`;
+    // The last few restarts, newest first: a lost worker, a crash, a schedule, the memory limit.
+    fill(restartsBox, stream.restart_history.slice(-3).reverse().map((restart) =>
+      h("div", { dataset: { reason: restart.reason } }, `Restarted ${time(restart.at)} (${restart.reason}): ${restart.detail}`)));
   }
 
   function drawRoles(standing) {
