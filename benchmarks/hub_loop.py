@@ -8,8 +8,10 @@ score beside a champion never replaced and the best trivial rule.
   streams``), ``seeds`` streams a setting; the loop with its defaults (ADWIN on the
   champion's log-losses, candidates warmed on the last 500 outcomes, alpha 0.05 spent over the
   candidates) around the stream library's Adam logistic regression.
-- **Real streams.** BTC hourly and S&P 500 daily, whole, the same loop, and the same with a
-  candidate every ``every`` events besides.
+- **Real streams.** BTC hourly and S&P 500 daily, whole, the same loop, the same with a
+  fresh candidate every ``every`` events besides, and with a tuning every ``every`` events
+  instead (the stream service's: an Optuna study on the kept outcomes, its best the
+  candidate).
 
 The accuracy of *served* predictions counts each prediction of the model that was champion
 when it was made; the champion never replaced is the same learner with no loop.
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.platform.services.streams import StreamConfig, tuned_candidate
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import baseline_rules, make_learner
 from azuraforge.stream.shadow import ShadowLoop, ShadowRules
@@ -40,6 +43,7 @@ START, END = "<!-- hub-loop:start -->", "<!-- hub-loop:end -->"
 LEARNER = "logreg-adam"
 SHIFT, EVENTS = 3000, 6000
 KEEPS = (0.8, 0.65)
+TRIALS = 20
 REAL = {
     "BTC hourly": ("btc-hourly", "close", 5000),
     "S&P 500 daily": ("sp500-daily", "Close", 2000),
@@ -48,9 +52,12 @@ SIZES = {"quick": {"seeds": 2, "events": 6000}, "full": {"seeds": 40, "events": 
 """Seeds of each synthetic setting; the real streams' first events (None: all)."""
 
 
-def served(events: list[Event], rules: ShadowRules, column: str) -> dict[str, Any]:
-    """Run the loop over ``events``: its changes by kind, the promotions' events, and the
-    accuracy of the predictions served (by the champion of their event) and of each rule."""
+def served(
+    events: list[Event], rules: ShadowRules, column: str, tuning: StreamConfig | None = None
+) -> dict[str, Any]:
+    """Run the loop over ``events`` (with the stream service's tunings as ``tuning`` says):
+    its changes by kind, the promotions' events, and the accuracy of the predictions served
+    (by the champion of their event) and of each rule."""
     loop = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), LEARNER, rules, column=column)
     champion_at: dict[int, str] = {}
     right = Counter[str]()
@@ -58,7 +65,7 @@ def served(events: list[Event], rules: ShadowRules, column: str) -> dict[str, An
     changes = []
     for event in events:
         scored, found = loop.step(event)
-        changes += found
+        changes += found + (tuned_candidate(tuning, loop) if tuning else [])
         champion_at[loop.events - 1] = loop.champion
         for one in scored:
             count += 1
@@ -121,9 +128,17 @@ def real(most: int | None) -> dict[str, Any]:
             "fixed": served(events, ShadowRules(drift=None), column),
             "drift": served(events, ShadowRules(), column),
             "schedule": served(events, ShadowRules(every=every), column),
+            "tuning": served(events, ShadowRules(), column, _tuning(every, column)),
             "seconds": time.perf_counter() - started,
         }
     return found
+
+
+def _tuning(every: int, column: str) -> StreamConfig:
+    """A stream's config whose tunings (:func:`tuned_candidate`) come every ``every`` events."""
+    return StreamConfig.model_validate(
+        {"source": "x.csv", "price_column": column, "tune_every": every, "tune_trials": TRIALS}
+    )
 
 
 def _kinds(kinds: dict[str, int]) -> str:
@@ -153,6 +168,7 @@ def section(report: dict[str, Any]) -> str:
         for loop, label in (
             ("drift", "drift (ADWIN)"),
             ("schedule", f"drift + every {at['every']:,}"),
+            ("tuning", f"drift + a tuning every {at['every']:,} ({TRIALS} trials)"),
         ):
             run = at[loop]
             lines.append(

@@ -184,6 +184,28 @@ def test_failed_polls_are_counted_and_retried(server: Server):
     assert "HTTP error (2): poll 1: HTTP 500" in "\n".join(report.lines())
 
 
+def test_a_redirect_the_caller_does_not_allow_is_a_failed_poll(server: Server):
+    inside = server.url.replace("/prices", "/inside")
+    server.answers = [
+        Answer(b"", status=302, location="http://169.254.169.254/latest/meta-data"),
+        Answer(b"", status=302, location=inside),  # allowed: followed to the same server
+        candles((HOUR, 10)),
+    ]
+    asked: list[str] = []
+
+    def allow(url: str) -> bool:
+        asked.append(url)
+        return url.startswith(server.url.rsplit("/", 1)[0])
+
+    source, _ = poller(server.url, 2, allow_redirect=allow)
+    assert closes(list(source)) == [10]
+    assert asked == ["http://169.254.169.254/latest/meta-data", inside]
+    assert source.report.examples["HTTP error"] == [
+        "poll 1: HTTP 302 redirect to http://169.254.169.254/latest/meta-data refused: not an "
+        "allowed address"
+    ]
+
+
 def test_a_server_that_does_not_answer_in_time_is_a_timeout(server: Server):
     server.answers = [Answer(hang=True), candles((HOUR, 10))]
     source, _ = poller(server.url, 1, timeout=0.3)

@@ -99,6 +99,9 @@ class HttpPoller(LiveSource):
         How many failed polls in a row end the stream with an error.
     max_polls
         End the iteration after this many polls in all; None: poll until :meth:`stop`.
+    allow_redirect
+        Whether a redirect to a URL may be followed (None: any http or https one); a refused
+        redirect is a failed poll.
     clock, sleep
         The monotonic clock, and the wait between polls (None: a wait that :meth:`stop`
         interrupts).
@@ -136,6 +139,7 @@ class HttpPoller(LiveSource):
         max_bytes: int = MAX_BYTES,
         max_failures: int = 5,
         max_polls: int | None = None,
+        allow_redirect: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -154,7 +158,7 @@ class HttpPoller(LiveSource):
         self.clock = clock
         self.sleep = sleep
         self._check_settings()
-        self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
+        self._opener = urllib.request.build_opener(_HttpOnlyRedirects(allow_redirect))
         self._polls = self._failures = 0
         self._next_poll: float | None = None
         self._pending: collections.deque[Event] = collections.deque()
@@ -318,7 +322,12 @@ _ACCEPT = "application/json, text/csv;q=0.9, */*;q=0.1"
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to http and https URLs only (urllib would follow one to ftp)."""
+    """Follow redirects to http and https URLs only (urllib would follow one to ftp), and
+    only those ``allow`` allows when given."""
+
+    def __init__(self, allow: Callable[[str], bool] | None = None) -> None:
+        super().__init__()
+        self.allow = allow
 
     def redirect_request(
         self,
@@ -332,6 +341,10 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
             raise urllib.error.HTTPError(
                 newurl, code, f"redirect to {newurl} refused: not http or https", headers, fp
+            )
+        if self.allow is not None and not self.allow(newurl):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to {newurl} refused: not an allowed address", headers, fp
             )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

@@ -35,7 +35,12 @@ from azuraforge.platform.jobs.celery_transport import (
 )
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
-from azuraforge.platform.services.streams import TURBULENT, StreamConfig, _tuned, start_stream
+from azuraforge.platform.services.streams import (
+    TURBULENT,
+    StreamConfig,
+    start_stream,
+    tuned_candidate,
+)
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
@@ -151,7 +156,7 @@ def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:
     replay = CsvReplay(path, columns=["close"], price_column="close")
     for event in islice(replay, config["max_events"]):
         loop.step(event)
-        _tuned(checked, loop)
+        tuned_candidate(checked, loop)
     return loop.scores()
 
 

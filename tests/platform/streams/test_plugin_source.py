@@ -28,7 +28,9 @@ from azuraforge.stream.base import Event, Source, SourceReport
 class Wave(Source):
     '''A price swinging around 100, one event an hour: a feed a package could ship.'''
 
-    def __init__(self, events: int, period: float = 24.0) -> None:
+    def __init__(self, events: int, period: float = 24.0, down: bool = False) -> None:
+        if down:
+            raise RuntimeError("the feed is down")
         if events < 1:
             raise ValueError(f"events must be at least 1, got {events}")
         self.events, self.period = events, period
@@ -48,14 +50,15 @@ class Wave(Source):
 @pytest.fixture(scope="module")
 def wave_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wave-dist")
-    entries = {"wave": "wave_source:Wave"}
+    entries = {"wave": "wave_source:Wave", "my-replay": "azuraforge.stream.sources:CsvReplay"}
     return write_pipeline_plugin(root, "wave_source", WAVE, entries, group="azuraforge.sources")
 
 
 @pytest.fixture
 def allowing(settings: Settings, wave_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     install_plugin(monkeypatch, wave_path)
-    return settings.model_copy(update={"stream_sources": ["wave", "csv-replay"]})
+    allowed = ["wave", "csv-replay", "my-replay"]
+    return settings.model_copy(update={"stream_sources": allowed})
 
 
 def test_a_plugin_source_the_server_allows_runs_as_a_stream(
@@ -79,6 +82,8 @@ def test_a_plugin_source_the_server_allows_runs_as_a_stream(
         ({"plugin": "wave", "plugin_options": {"events": 0}}, "events must be at least 1"),
         ({"plugin": "wave", "plugin_options": {"speed": 3}}, "unexpected keyword argument"),
         ({"plugin": "wave"}, "missing 1 required positional argument: 'events'"),
+        ({"plugin": "wave", "plugin_options": {"events": 9, "down": True}}, "the feed is down"),
+        ({"plugin": "my-replay"}, "my-replay is a built-in source under another name"),
         ({"source": "btc-hourly", "plugin_options": {"events": 3}}, "name the plugin"),
     ],
 )

@@ -66,21 +66,36 @@ def candles() -> Iterator[Candles]:
     api.server.server_close()
 
 
+V1 = "https://api.example.org/v1/"
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "allowed"),
     [
-        "https://api.example.org.evil.net/v1/candles",  # another host that starts alike
-        "https://api.example.org/v2/candles",  # beside the allowed path, not below it
-        "https://api.example.org/v1/../admin",
-        "https://api.example.org/v1/%2e%2e/admin",
-        "http://api.example.org/v1/candles",  # another scheme
-        "https://user@api.example.org/v1/candles",
-        "https://api.example.org:8443/v1/candles",
+        ("https://api.example.org.evil.net/v1/candles", V1),  # another host that starts alike
+        ("https://api.example.org/v2/candles", V1),  # beside the allowed path, not below it
+        ("https://api.example.org/v1/../admin", V1),
+        ("https://api.example.org/v1/%2e%2e/admin", V1),
+        ("https://api.example.org/v1/%252e%252e/admin", V1),  # decoded twice
+        ("https://api.example.org/v1/..;/admin", V1),  # read as /admin by some servers
+        ("https://api.example.org/v1\\..\\admin", V1),
+        ("http://api.example.org/v1/candles", V1),  # another scheme
+        ("https://user@api.example.org/v1/candles", V1),
+        ("https://api.example.org:8443/v1/candles", V1),
+        ("https://api.example.org:99999/v1", V1),  # does not parse: refused, not an error
+        ("http://[::1/v1/candles", "http://[::1]/v1"),
+        ("https://api.example.org/v1/candles?pair=ETH", f"{V1}candles?pair=BTC"),
     ],
 )
-def test_an_address_outside_the_allowed_ones_is_refused(url: str) -> None:
+def test_an_address_outside_the_allowed_ones_is_refused(url: str, allowed: str) -> None:
     with pytest.raises(InvalidParameterError, match="is not at or below one of"):
-        check_url(url, ["https://api.example.org/v1/"])
+        check_url(url, [allowed])
+
+
+def test_an_address_at_or_below_an_allowed_one_is_let_through() -> None:
+    check_url("https://API.example.org:443/v1/candles?x=1", [V1])  # the default port, written
+    check_url("https://api.example.org/v1", [V1])
+    check_url(f"{V1}candles?pair=BTC", [f"{V1}candles?pair=BTC"])
 
 
 def test_a_stream_config_names_one_allowed_url_or_a_source(

@@ -38,10 +38,14 @@ class Tuning(NamedTuple):
         )
 
 
-def tune(kind: str, examples: list[Example], *, trials: int, floor: float, seed: int) -> Tuning:
+def tune(
+    kind: str, examples: list[Example], *, trials: int, floor: float, seed: int,
+    seconds: float | None = None,
+) -> Tuning:  # fmt: skip
     """The settings of ``kind`` (one of :data:`~azuraforge.stream.direction.TUNABLE`) whose
     learner does best test-then-train over ``examples``, among ``trials`` drawn by TPE (the
-    untuned kind enqueued first, so the best is never worse than it on the window)."""
+    untuned kind enqueued first, so the best is never worse than it on the window), or
+    those run within ``seconds``."""
     ranges = TUNABLE[kind]
 
     def objective(trial: optuna.Trial) -> float:
@@ -56,7 +60,7 @@ def tune(kind: str, examples: list[Example], *, trials: int, floor: float, seed:
     try:
         study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
         study.enqueue_trial({name: default for name, (_, default, _) in ranges.items()})
-        study.optimize(objective, n_trials=trials)
+        study.optimize(objective, n_trials=trials, timeout=seconds)
     finally:
         optuna.logging.set_verbosity(verbosity)
     best = tuned_kind(kind, study.best_params)

@@ -79,6 +79,8 @@ checkpoint: the charts' regime bands."""
 POLL_KEPT = 500
 """The last events a polled stream's checkpoint keeps: a restart warms its features on them
 (the url no longer gives older rows)."""
+TUNING_SECONDS = 30.0
+"""The longest a tuning holds its stream's events up: the trials run by then count."""
 MIN_TUNING_OUTCOMES = 50
 """The fewest kept outcomes a tuning runs on."""
 BUILT_IN_SOURCES = ("csv-replay", "file-tail", "http-poller")
@@ -225,6 +227,10 @@ class StreamConfig(BaseModel):
             raise ValueError("plugin_options are a plugin source's: name the plugin")
         if self.tune_every is not None and self.learner not in TUNABLE:
             raise ValueError(f"tune_every tunes {', '.join(TUNABLE)}, not {self.learner}")
+        if self.tune_every is not None and self.warm < MIN_TUNING_OUTCOMES:
+            raise ValueError(
+                f"a tuning needs {MIN_TUNING_OUTCOMES} kept outcomes or more: warm is {self.warm}"
+            )
         if self.source is None and (self.follow or self.speed is not None):
             raise ValueError("follow and speed are a source's: a url's or a plugin's rows "
                              "come when they come")  # fmt: skip
@@ -272,7 +278,9 @@ def start_stream(
         if checked["url"] is not None:
             check_url(checked["url"], settings.stream_urls)
         if checked["plugin"] is not None:
-            plugin_source(StreamConfig.model_validate(checked), settings.stream_sources)
+            made = plugin_source(StreamConfig.model_validate(checked), settings.stream_sources)
+            if isinstance(made, LiveSource):  # made to check its options only
+                made.stop()
     except InvalidParameterError as e:
         field = "url" if checked["url"] is not None else "plugin"
         raise ConfigError("stream config", [((field,), str(e))]) from None
@@ -364,8 +372,9 @@ def pace(store: Store, record: ExperimentRecord, now: float) -> Pace:
 
 def check_url(url: str, allowed: Sequence[str]) -> None:
     """Refuse ``url`` unless it is one of the ``allowed`` addresses or below one: the same
-    scheme, host and port, its path theirs or under it, and no ``..`` or encoded ``.``/``/``
-    that a server could read as another path.
+    scheme, host and port (a default port as written or not), its path theirs or under it
+    (with no ``..``, ``;`` or ``%`` that a server could read as another path), and their
+    query when they give one.
 
     Raises
     ------
@@ -378,17 +387,38 @@ def check_url(url: str, allowed: Sequence[str]) -> None:
     ...
     azuraforge.errors.InvalidParameterError: https://api.example.org.evil.net/v1 is not at or below one of the server's stream_urls
     """  # noqa: E501
-    wanted = urlsplit(url)
-    segments = wanted.path.split("/")
-    tricky = re.search(r"%2e|%2f|%5c|\\", wanted.path, re.IGNORECASE) or ".." in segments
-    for base in map(urlsplit, allowed):
-        root = base.path.rstrip("/")
-        if (wanted.scheme, wanted.netloc.lower()) != (base.scheme, base.netloc.lower()):
-            continue
-        if not tricky and (wanted.path == root or wanted.path.startswith(root + "/")):
-            return
+    wanted = _address(url)
+    plain = wanted is not None and not re.search(r"[;%\\]", wanted[2])
+    if wanted is not None and plain and ".." not in wanted[2].split("/"):
+        for base in filter(None, map(_address, allowed)):
+            root = base[2].rstrip("/")
+            same = wanted[:2] == base[:2] and (not base[3] or wanted[3] == base[3])
+            if same and (wanted[2] == root or wanted[2].startswith(root + "/")):
+                return
     none = "" if allowed else " (it sets none: no stream may poll)"
     raise InvalidParameterError(f"{url} is not at or below one of the server's stream_urls{none}")
+
+
+def _allowed(url: str, allowed: Sequence[str]) -> bool:
+    """Whether :func:`check_url` lets ``url`` through (a redirect's target, say)."""
+    try:
+        check_url(url, allowed)
+    except InvalidParameterError:
+        return False
+    return True
+
+
+def _address(url: str) -> tuple[str, str, str, str] | None:
+    """``url``'s scheme, host and port (``host:443``), path and query; None when it does not
+    parse as an http or https address without user info."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a bad port or IPv6 address
+        return None
+    if port is None or not parts.hostname or parts.username is not None:
+        return None
+    return parts.scheme, f"{parts.hostname}:{port}", parts.path, parts.query
 
 
 def plugin_source(config: StreamConfig, allowed: Sequence[str]) -> Source:
@@ -410,10 +440,14 @@ def plugin_source(config: StreamConfig, allowed: Sequence[str]) -> Source:
         none = "" if allowed else " (it sets none)"
         raise InvalidParameterError(f"{name!r} is not one of the server's stream_sources{none}")
     try:
-        return get_source(name)(**config.plugin_options)
-    except (NotFoundError, PluginError) as e:
-        raise InvalidParameterError(str(e)) from None
-    except (TypeError, ValueError) as e:  # InvalidParameterError is a ValueError
+        kind = get_source(name)
+    except (NotFoundError, PluginError):
+        raise InvalidParameterError(f"source {name!r} is not installed or does not load") from None
+    if issubclass(kind, (CsvReplay, FileTail, HttpPoller)):  # their checks go around otherwise
+        raise InvalidParameterError(f"{name} is a built-in source under another name")
+    try:
+        return kind(**config.plugin_options)
+    except Exception as e:  # a package's code, given a request's options: any refusal is a 4xx
         raise InvalidParameterError(f"plugin_options: {name} refused them: {e}") from None
 
 
@@ -489,12 +523,23 @@ def run_stream(
     ``max_events``, or its job is asked to stop (a ``url`` or a ``plugin`` checked against
     ``settings`` again); its status and result (events, scored predictions, the champion's
     scores)."""
+    source, live = _source(config, ctx, settings)
+    try:
+        return _learn(config, ctx, iter(source), live)
+    finally:
+        if isinstance(source, LiveSource):  # ended by max_events or a crash: not left polling
+            source.stop()
+
+
+def _learn(
+    config: StreamConfig, ctx: StoreContext, events: Iterator[Event], live: bool
+) -> tuple[str, dict[str, Any]]:
+    """:func:`run_stream`'s loop over the source's ``events``."""
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
         window=config.window, features=config.features(),
     )  # fmt: skip
-    events, live = _events(config, ctx, settings)
     regime = VolatilityRegime()  # charted whether or not the learners see it
     state = ctx.load_checkpoint()
     control = _Control(paused=bool(state and state.get("paused")))
@@ -503,7 +548,7 @@ def run_stream(
         shadow.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
                         shadow.loop.scored)  # fmt: skip
-    pace = _Pace(config.speed, ctx.should_stop)
+    pacer = _Pace(config.speed, ctx.should_stop)
     triggers = _Triggers(ctx)
     status, started = COMPLETED, shadow.events
     saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
@@ -512,11 +557,11 @@ def run_stream(
     for event in events if shadow.events < last else ():
         # Each process takes one event at least: a restart asked for while it re-read its
         # source (a restart_every shorter than that) still makes progress.
-        if shadow.events > started and (ctx.should_stop() or not pace.wait(event)):
+        if shadow.events > started and (ctx.should_stop() or not pacer.wait(event)):
             status = CANCELLED
             break
         scored, changes = shadow.step(event)
-        changes += _tuned(config, shadow)
+        changes += tuned_candidate(config, shadow)
         price = event.values[config.price_column]
         batch.regime += regime.update(price).values()
         if live:
@@ -529,7 +574,7 @@ def run_stream(
             saved, batch = _save(shadow, ctx, batch, control), _Batch()
         if control.paused:
             saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
-            pace.restart()  # a resumed replay goes on at its speed, not in a burst
+            pacer.restart()  # a resumed replay goes on at its speed, not in a burst
         if shadow.events >= last:
             break
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
@@ -543,13 +588,14 @@ def run_stream(
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
 
 
-def _tuned(config: StreamConfig, shadow: ShadowLoop) -> list[Change]:
+def tuned_candidate(config: StreamConfig, shadow: ShadowLoop) -> list[Change]:
     """The candidate a tuning opened, when one is due at this event and may open."""
     due = config.tune_every is not None and shadow.events % config.tune_every == 0
     if not (due and shadow.open_to_candidates() and shadow.loop.kept >= MIN_TUNING_OUTCOMES):
         return []
     found = tune(config.learner, shadow.loop.examples, trials=config.tune_trials,
-                 floor=config.floor, seed=config.seed + shadow.events)  # fmt: skip
+                 floor=config.floor, seed=config.seed + shadow.events,
+                 seconds=TUNING_SECONDS)  # fmt: skip
     return [shadow.retrain(kind=found.kind, actor="tuning", reason=found.reason())]
 
 
@@ -720,8 +766,8 @@ def source_path(
     (``open_files``: a data folder's check, :meth:`DataFolder.open` or the job's)."""
     if config.source is None:
         raise ConflictError(
-            "a polled stream keeps none of its past rows to read again: this needs a stream "
-            "of a dataset or a data-folder CSV"
+            f"a stream of a {'url' if config.url else 'plugin'} keeps none of its past rows to "
+            "read again: this needs a stream of a dataset or a data-folder CSV"
         )
     source = str(config.source)
     if source in DATASETS:
@@ -729,30 +775,29 @@ def source_path(
     return Path(open_files(StreamConfig, {"source": source})["source"])
 
 
-def _events(
-    config: StreamConfig, ctx: StoreContext, settings: Settings
-) -> tuple[Iterator[Event], bool]:
-    """The source's events, oldest first (replayed, followed as the file grows, polled from
-    the url, or a plugin's), and whether they are live: gone once taken."""
+def _source(config: StreamConfig, ctx: StoreContext, settings: Settings) -> tuple[Source, bool]:
+    """The stream's source (replayed, followed as the file grows, polled from the url, or a
+    plugin's), and whether its events are live: gone once taken."""
     price = config.price_column
     if config.plugin is not None:
         made = plugin_source(config, settings.stream_sources)
         if isinstance(made, LiveSource):
             threading.Thread(target=_stop_when_asked, args=(made, ctx), daemon=True).start()
-        return iter(made), isinstance(made, LiveSource)
+        return made, isinstance(made, LiveSource)
     if config.url is not None:
         check_url(config.url, settings.stream_urls)
         live: LiveSource = HttpPoller(
             config.url, interval=config.poll_interval, time_column=config.time_column,
             columns=[price], price_column=price, sleep=lambda seconds: _nap(seconds, live, ctx),
+            allow_redirect=lambda target: _allowed(target, settings.stream_urls),
         )  # fmt: skip
-        return iter(live), True
+        return live, True
     path = source_path(config, ctx.open_files)
     if not config.follow:
-        return iter(CsvReplay(path, columns=[price], price_column=price)), False
+        return CsvReplay(path, columns=[price], price_column=price), False
     live = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
                     sleep=lambda seconds: _nap(seconds, live, ctx))  # fmt: skip
-    return iter(live), False  # read again from its start by a restart
+    return live, False  # read again from its start by a restart
 
 
 def _stop_when_asked(source: LiveSource, ctx: StoreContext) -> None:

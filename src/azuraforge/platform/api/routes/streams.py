@@ -103,7 +103,10 @@ class StreamPublic(BaseModel):
         metrics = dict(record.metrics)
         return cls(
             id=record.id, name=record.name, status=record.status,
-            source=str(record.config.get("source") or record.config.get("url")),
+            source=str(
+                record.config.get("source") or record.config.get("url")
+                or f"plugin {record.config.get('plugin')}"
+            ),
             learner=str(record.config.get("learner")),
             worker=record.worker, events=int(metrics.pop("events", 0)),
             champion=(record.result or {}).get("champion"),
