@@ -51,7 +51,7 @@ def start(
         with arguments():
             settings = {**read_config(config), **parse_sets(sets or [])}
             if source is not None:
-                polled = source.startswith(("http://", "https://"))
+                polled = source.lower().startswith(("http://", "https://"))
                 settings["url" if polled else "source"] = source
             body: dict[str, Any] = {"config": settings, **({"name": name} if name else {})}
             created = connect(api).request("POST", "/streams", json=body)

@@ -61,15 +61,18 @@ TUNABLE: dict[str, dict[str, tuple[float, float, float]]] = {
 (tuned on a log scale)."""
 
 
+_MAKERS: dict[str, Callable[[int, dict[str, float]], Classifier]] = {
+    "logreg-sgd": lambda seed, s: LogisticRegression(lr=s["lr"]),
+    "logreg-adam": lambda seed, s: LogisticRegression(optimizer="adam", lr=s["lr"], l2=s["l2"]),
+    "mlp": lambda seed, s: MLPClassifier(hidden=(8,), lr=s["lr"], seed=seed),
+}
+"""Each tunable kind's model, given a seed and its settings (behind a scaler)."""
+
+
 def _learner(kind: str, seed: int, settings: Mapping[str, float]) -> Classifier:
     """A fresh learner of the tunable ``kind`` with ``settings`` (its defaults otherwise)."""
     chosen = {name: settings.get(name, default) for name, (_, default, _) in TUNABLE[kind].items()}
-    if kind == "logreg-sgd":
-        return Pipeline(StandardScaler(), LogisticRegression(lr=chosen["lr"]))
-    if kind == "logreg-adam":
-        adam = LogisticRegression(optimizer="adam", lr=chosen["lr"], l2=chosen["l2"])
-        return Pipeline(StandardScaler(), adam)
-    return Pipeline(StandardScaler(), MLPClassifier(hidden=(8,), lr=chosen["lr"], seed=seed))
+    return Pipeline(StandardScaler(), _MAKERS[kind](seed, chosen))
 
 
 def tuned_kind(kind: str, settings: Mapping[str, float]) -> str:

@@ -154,6 +154,10 @@ class DirectionLoop:
         """Count ``count`` events taken before the state to be loaded that are not at hand
         (a polled source's, gone from it): :meth:`warm` on the last ones kept follows, so
         that the features stand where they stood."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidParameterError(
+                f"DirectionLoop: skip takes a count of events >= 0, got {count!r}"
+            )
         self._warmed += count
 
     def step(self, event: Event) -> list[Scored]:

@@ -49,6 +49,13 @@ class VolatilityRegime(Feature):
         Returns before the first output.
     min_ratio
         The least ratio of the turbulent variance to the calm one (4: twice the volatility).
+
+    References
+    ----------
+    Hamilton, J. D. (1989), "A new approach to the economic analysis of nonstationary time
+    series and the business cycle", *Econometrica* 57(2): the two-state switching model.
+    Cappé, O. (2011), "Online EM algorithm for hidden Markov models", *Journal of
+    Computational and Graphical Statistics* 20(3): learning its parameters as it filters.
     """
 
     def __init__(
@@ -120,7 +127,9 @@ class VolatilityRegime(Feature):
         # The likelihoods' ratio in logs: a return of many calm deviations underflows both.
         log_ratio = 0.5 * (math.log(calm / turbulent) + square / calm - square / turbulent)
         odds = math.log(prior / (1 - prior)) + log_ratio
-        self._turbulent = 1 / (1 + math.exp(-odds)) if odds > -700 else 0.0
+        # The prior's log-odds are at least log(0.01 / 0.99) and the ratio's at least half the
+        # log of calm / turbulent (> 1e-24 / 1e24): exp(-odds) cannot overflow.
+        self._turbulent = 1 / (1 + math.exp(-odds))
         for state, weight in enumerate((1 - self._turbulent, self._turbulent)):
             self._weights[state] += rate * (weight - self._weights[state])
             self._squares[state] += rate * (weight * square - self._squares[state])

@@ -26,12 +26,10 @@ from azuraforge.platform.services.registry import (
     move_alias,
     remove_folder,
 )
-from azuraforge.platform.services.streams import SavedLearner, StreamConfig
+from azuraforge.platform.services.streams import SavedLearner, StreamConfig, restored
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.streams import ChangeRecord
-from azuraforge.stream.direction import make_learner
-from azuraforge.stream.online import from_json
 
 _log = logging.getLogger(__name__)
 ALIAS = "champion"
@@ -157,9 +155,10 @@ def version_learner(
             f"version {version} of model {record.name!r} is not a learner of stream {record.id}"
         )
     snapshot = json.loads((checked_folder(settings, found) / "snapshot.json").read_text())
-    model = make_learner(snapshot["kind"], StreamConfig.model_validate(record.config).seed)
-    model.load_state_dict(from_json(snapshot["state"]))
-    return SavedLearner(snapshot["name"], snapshot["kind"], model, int(snapshot["learned_to"]))
+    seed = StreamConfig.model_validate(record.config).seed
+    return restored(
+        snapshot["name"], snapshot["kind"], snapshot["state"], seed, int(snapshot["learned_to"])
+    )
 
 
 def _evidence(change: ChangeRecord) -> str:

@@ -360,7 +360,7 @@ def pace(store: Store, record: ExperimentRecord, now: float) -> Pace:
     """The stream ``record``'s :class:`Pace` at ``now``, from its last
     :data:`PACE_CHECKPOINTS` checkpoints' event counts."""
     started = record.started_at or now
-    points = store.last_points(record.id, "events", PACE_CHECKPOINTS)
+    points = store.get_last_points(record.id, "events", PACE_CHECKPOINTS)
     since = max(points[-1][2] if points else 0.0, started)
     lag = now - since if record.status == RUNNING else None
     ours = [(value, when) for _, value, when in points if when >= started]
@@ -548,7 +548,7 @@ def _learn(
         shadow.load_state_dict(state)
         ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
                         shadow.loop.scored)  # fmt: skip
-    pacer = _Pace(config.speed, ctx.should_stop)
+    pacer = _Pacer(config.speed, ctx.should_stop)
     triggers = _Triggers(ctx)
     status, started = COMPLETED, shadow.events
     saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
@@ -753,9 +753,15 @@ def saved_learner(store: Store, record: ExperimentRecord, name: str | None = Non
         raise NotFoundError(
             f"stream {record.id} has no learner {name!r} now; it has {', '.join(kinds)}"
         )
-    model = make_learner(kinds[name], StreamConfig.model_validate(record.config).seed)
-    model.load_state_dict(from_json(state["models"][name]))
-    return SavedLearner(name, kinds[name], model, int(state["events"]))
+    seed = StreamConfig.model_validate(record.config).seed
+    return restored(name, kinds[name], state["models"][name], seed, int(state["events"]))
+
+
+def restored(name: str, kind: str, state: Any, seed: int, events: int) -> SavedLearner:
+    """The learner ``name`` of ``kind`` rebuilt from its saved ``state`` (JSON)."""
+    model = make_learner(kind, seed)
+    model.load_state_dict(from_json(state))
+    return SavedLearner(name, kind, model, events)
 
 
 def source_path(
@@ -852,7 +858,7 @@ def _rows(scored: list[Scored]) -> list[Outcome]:
     ]
 
 
-class _Pace:
+class _Pacer:
     """Waits so that events come at ``speed`` seconds of event time a wall second (nothing
     for ``None``), from the first event it is given; a wait ends early once ``stopping()``."""
 

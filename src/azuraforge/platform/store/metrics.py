@@ -235,7 +235,7 @@ class MetricStore(StoreBase):
             curves = {key: downsample(points, max_points) for key, points in curves.items()}
         return curves
 
-    def last_points(
+    def get_last_points(
         self, experiment_id: int, key: str, count: int
     ) -> list[tuple[int, float, float]]:
         """The metric ``key``'s last ``count`` ``(step, value, time)`` points, in step order."""
