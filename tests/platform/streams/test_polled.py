@@ -159,3 +159,31 @@ def test_the_worker_checks_the_url_again(store: Store, settings: Settings) -> No
     failed = store.get_experiment(record.id)
     assert failed.status == "failed"
     assert "is not at or below one of the server's stream_urls" in str(failed.error)
+
+
+def test_a_polled_stream_waiting_for_rows_answers_its_triggers_and_stops(
+    store: Store, settings: Settings, candles: Candles
+) -> None:
+    allowing = settings.model_copy(update={"stream_urls": [f"{candles.base}/v1"]})
+    config = {"url": f"{candles.base}/v1/candles", "poll_interval": 600.0, "drift": None}
+    record = start_stream(store, LocalTransport(), allowing, config)
+    worker = threading.Thread(target=Worker(allowing, store).run_next, daemon=True)
+    worker.start()
+
+    def answered(trigger_id: int) -> str:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = next(t for t in store.list_triggers(record.id) if t.id == trigger_id)
+            if found.status != "pending":
+                return f"{found.status}: {found.message}"
+            time.sleep(0.1)
+        raise AssertionError(f"trigger {trigger_id} was not answered in 15 s")
+
+    first = store.create_trigger(record.id, "checkpoint", actor="ana").id
+    assert answered(first) == "done: checkpoint saved"  # the next poll is 10 minutes away
+    pause = store.create_trigger(record.id, "pause", actor="ana").id
+    assert answered(pause).startswith("done: paused")
+    assert store.get_experiment(record.id).metrics["events"] == 250  # the first poll's rows
+    store.request_cancel(record.id)
+    worker.join(timeout=10)
+    assert not worker.is_alive() and store.get_experiment(record.id).status == "cancelled"

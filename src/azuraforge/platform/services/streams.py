@@ -523,18 +523,21 @@ def run_stream(
     ``max_events``, or its job is asked to stop (a ``url`` or a ``plugin`` checked against
     ``settings`` again); its status and result (events, scored predictions, the champion's
     scores)."""
-    source, live = _source(config, ctx, settings)
+    control = _Control()
+    source, live = _source(config, ctx, settings, control)
     try:
-        return _learn(config, ctx, iter(source), live)
+        return _learn(config, ctx, (iter(source), live), control)
     finally:
         if isinstance(source, LiveSource):  # ended by max_events or a crash: not left polling
             source.stop()
 
 
 def _learn(
-    config: StreamConfig, ctx: StoreContext, events: Iterator[Event], live: bool
-) -> tuple[str, dict[str, Any]]:
-    """:func:`run_stream`'s loop over the source's ``events``."""
+    config: StreamConfig, ctx: StoreContext, source: tuple[Iterator[Event], bool],
+    control: _Control,
+) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """:func:`run_stream`'s loop over the source's events (``live``: gone once taken)."""
+    events, live = source
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
@@ -542,7 +545,7 @@ def _learn(
     )  # fmt: skip
     regime = VolatilityRegime()  # charted whether or not the learners see it
     state = ctx.load_checkpoint()
-    control = _Control(paused=bool(state and state.get("paused")))
+    control.paused = bool(state and state.get("paused"))
     if state is not None:
         events = _warm(config, shadow, regime, (events, live), state, control)
         shadow.load_state_dict(state)
@@ -552,6 +555,15 @@ def _learn(
     triggers = _Triggers(ctx)
     status, started = COMPLETED, shadow.events
     saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
+
+    def idle() -> None:  # while a live source waits for rows: its triggers wait for none
+        nonlocal saved, batch
+        for trigger in triggers.due():
+            batch.take(shadow, trigger, control)
+        if batch.changes or batch.answers:
+            saved, batch = _save(shadow, ctx, batch, control), _Batch()
+
+    control.idle = idle
     # Ended as soon as its last event is taken: a polled source may send no other.
     last = config.max_events if config.max_events is not None else math.inf
     for event in events if shadow.events < last else ():
@@ -560,6 +572,8 @@ def _learn(
         if shadow.events > started and (ctx.should_stop() or not pacer.wait(event)):
             status = CANCELLED
             break
+        if control.paused:  # by a trigger taken while the source waited
+            saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
         scored, changes = shadow.step(event)
         changes += tuned_candidate(config, shadow)
         price = event.values[config.price_column]
@@ -663,11 +677,13 @@ class _Batch:
 
 @dataclass
 class _Control:
-    """What a stream's process keeps besides its loop: whether a trigger paused it, and a
-    polled stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint."""
+    """What a stream's process keeps besides its loop: whether a trigger paused it, a live
+    stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint, and what the
+    loop does while a live source waits for rows (``idle``: take the triggers)."""
 
     paused: bool = False
     kept: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=POLL_KEPT))
+    idle: Callable[[], None] = lambda: None
 
     def pause(self, *_: Any) -> str:
         if self.paused:
@@ -781,7 +797,9 @@ def source_path(
     return Path(open_files(StreamConfig, {"source": source})["source"])
 
 
-def _source(config: StreamConfig, ctx: StoreContext, settings: Settings) -> tuple[Source, bool]:
+def _source(
+    config: StreamConfig, ctx: StoreContext, settings: Settings, control: _Control
+) -> tuple[Source, bool]:
     """The stream's source (replayed, followed as the file grows, polled from the url, or a
     plugin's), and whether its events are live: gone once taken."""
     price = config.price_column
@@ -794,7 +812,8 @@ def _source(config: StreamConfig, ctx: StoreContext, settings: Settings) -> tupl
         check_url(config.url, settings.stream_urls)
         live: LiveSource = HttpPoller(
             config.url, interval=config.poll_interval, time_column=config.time_column,
-            columns=[price], price_column=price, sleep=lambda seconds: _nap(seconds, live, ctx),
+            columns=[price], price_column=price,
+            sleep=lambda seconds: _nap(seconds, live, ctx, control),
             allow_redirect=lambda target: _allowed(target, settings.stream_urls),
         )  # fmt: skip
         return live, True
@@ -802,7 +821,7 @@ def _source(config: StreamConfig, ctx: StoreContext, settings: Settings) -> tupl
     if not config.follow:
         return CsvReplay(path, columns=[price], price_column=price), False
     live = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
-                    sleep=lambda seconds: _nap(seconds, live, ctx))  # fmt: skip
+                    sleep=lambda seconds: _nap(seconds, live, ctx, control))  # fmt: skip
     return live, False  # read again from its start by a restart
 
 
@@ -816,11 +835,13 @@ def _stop_when_asked(source: LiveSource, ctx: StoreContext) -> None:
         time.sleep(_PACE_SLICE)
 
 
-def _nap(seconds: float, source: LiveSource, ctx: StoreContext) -> None:
-    """Wait ``seconds`` for a live source's next look, stopping it once the job is asked to
-    stop (seen within :data:`_PACE_SLICE`)."""
+def _nap(seconds: float, source: LiveSource, ctx: StoreContext, control: _Control) -> None:
+    """Wait ``seconds`` for a live source's next look, the stream's triggers taken meanwhile
+    (``control.idle``), stopping the source once the job is asked to stop (seen within
+    :data:`_PACE_SLICE`)."""
     due = time.monotonic() + seconds
     while not ctx.should_stop():
+        control.idle()
         left = due - time.monotonic()
         if left <= 0:
             return
