@@ -106,3 +106,29 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     page.click("#stream-stop")
     page.click("dialog[open] button[type=submit]")
     page.wait_for_selector("#stream-status [data-status=cancelled]", timeout=20_000)
+
+
+def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_its_field(
+    dashboard: Dashboard, page: Any
+) -> None:
+    write_shifted_csv(dashboard.home / "data" / "form.csv", 400, 10_000, seed=1)
+    page.goto(f"{dashboard.url}/#/streams")
+    page.click("#stream-new")
+    page.wait_for_selector("#field-source")
+    assert page.input_value("#field-source") == "btc-hourly"
+    page.fill("#field-source", "missing.csv")
+    page.click("#stream-submit")
+    page.wait_for_selector("#error-source:not(:empty)")
+    assert "missing.csv" in page.inner_text("#error-source")
+    assert "/tmp" not in page.inner_text("main")  # no server path in what it says
+    page.fill("#field-source", "form.csv")
+    page.fill("#field-max_events", "400")
+    page.fill("#stream-name", "from-the-form")
+    page.click("#stream-submit")
+    page.wait_for_url("**/#/streams/*")
+    page.wait_for_selector("#stream-status [data-status]")
+    assert page.inner_text("main h1") == "from-the-form"
+    stream_id = int(page.url.rsplit("/", 1)[1])
+    created = dashboard.api.get(f"/streams/{stream_id}").json()
+    assert (created["name"], created["config"]["source"]) == ("from-the-form", "form.csv")
+    assert created["config"]["max_events"] == 400 and created["config"]["url"] is None

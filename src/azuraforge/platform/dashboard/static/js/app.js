@@ -26,6 +26,7 @@ const ROUTES = [
   [/^\/studies\/new$/, "studies", "studies", "renderNew"],
   [/^\/studies\/(\d+)$/, "studies", "studies", "renderDetail"],
   [/^\/streams$/, "streams", "streams", "renderList"],
+  [/^\/streams\/new$/, "streams", "streams", "renderNew"],
   [/^\/streams\/(\d+)$/, "streams", "streams", "renderDetail"],
   [/^\/models$/, "models", "models", "renderList"],
   [/^\/models\/([^/]+)$/, "models", "models", "renderDetail"],

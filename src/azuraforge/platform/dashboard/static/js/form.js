@@ -49,6 +49,7 @@ export function describe(node, root, path, required = false) {
     schema = { ...schema, type: types.length === 1 ? types[0] : "json" };
   }
   let kind = schema.type || (schema.properties ? "object" : "json");
+  if (kind === "object" && !schema.properties) kind = "json"; // a map of free keys: JSON text
   if (schema.enum || schema.const !== undefined) kind = "enum";
   if (kind === "array" && !SCALARS.has(resolve(schema.items, root).type || "json")) kind = "json";
   const field = {

@@ -13,7 +13,7 @@ export async function renderList(main) {
   const tableBox = h("div", { class: "table-wrap", id: "streams-table" }, loading("Loading streams…"));
   const errorArea = h("div");
   fill(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Streams"),
+    h("div", { class: "page-head" }, h("h1", {}, "Streams"), h("a", { href: "#/streams/new", id: "stream-new" }, "Start a stream →"),
       h("span", { class: "sub" }, "Continuous learning: a champion and its candidates learn a price's next direction one event at a time, on the workers.")),
     h("div", { class: "card" }, errorArea, tableBox));
 
@@ -45,7 +45,7 @@ export async function renderList(main) {
         h("td", { class: "num" }, String(stream.restarts)));
     });
     if (!rows.length) {
-      rows.push(h("tr", {}, h("td", { colspan: "11", class: "empty" }, "No streams yet: start one with `azuraforge stream start btc-hourly` or POST /api/v1/streams.")));
+      rows.push(h("tr", {}, h("td", { colspan: "11", class: "empty" }, "No streams yet: start one here (Start a stream), with `azuraforge stream start btc-hourly`, or POST /api/v1/streams.")));
     }
     fill(tableBox, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "ID"), h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Learner"),
