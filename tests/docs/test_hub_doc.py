@@ -21,7 +21,8 @@ def test_the_promotion_example_prints_what_the_page_shows(capsys):
     assert capsys.readouterr().out.strip() == SHOWN[0]
 
 
-COMMANDS = sorted(set(re.findall(r"^\$ (azuraforge stream [^\n#&]*)", TEXT, flags=re.M)))
+JOINED = re.sub(r"\\\n\s*", " ", TEXT)  # a command continued on the next line, as a shell reads it
+COMMANDS = sorted(set(re.findall(r"^\$ (azuraforge stream [^\n#&]*)", JOINED, flags=re.M)))
 
 
 def test_every_stream_command_shown_exists_with_its_options():

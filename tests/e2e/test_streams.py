@@ -91,6 +91,7 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     assert by_hand[2]["reason"] == "rollback from the page"
     assert by_hand[2]["model"] == by_hand[1]["other"]  # the champion before the promotion
     page.wait_for_selector("#stream-lineage tr[data-kind=rollback]")
+    assert page.get_attribute("#stream-model", "href") == "#/models/shifted"
 
     page.click("#window-form button[type=submit]")
     page.wait_for_selector("#stream-scores tr[data-model='buy and hold']")

@@ -41,6 +41,7 @@ export async function renderDetail(main, { params }) {
   const triggerBox = h("div", { id: "stream-triggers" });
   const chart = h("div", { class: "chart", id: "stream-chart" }, loading("Loading curves…"));
   const lineageBox = h("div", { class: "table-wrap", id: "stream-lineage" }, loading());
+  const modelLink = h("a", { id: "stream-model", href: `#/models/${encodeURIComponent(stream.name)}` }, "its versions and alias history");
   const alertsBox = h("div", { class: "table-wrap", id: "stream-alerts" }, loading());
   const scoresBox = h("div", { class: "table-wrap", id: "stream-scores" });
   const equityBox = h("div", {});
@@ -59,7 +60,9 @@ export async function renderDetail(main, { params }) {
       h("h2", {}, "Recent accuracy beside the trivial rules"),
       h("div", { class: "small muted" }, "Marks: drift (orange), promotion (green), rollback (red). Shaded: the price's turbulent volatility regime."), chart),
     h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Alerts"), alertsBox),
-    h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Lineage"), lineageBox),
+    h("div", { class: "card", style: { marginTop: "1rem" } }, h("h2", {}, "Lineage"),
+      h("div", { class: "small muted" }, "Each promotion and rollback moves the champion alias of the registry's model named after the stream: ", modelLink, "."),
+      lineageBox),
     h("div", { class: "card", style: { marginTop: "1rem" } },
       h("h2", {}, "Scores over a window of events"),
       h("form", { class: "row", id: "window-form", onsubmit: (event) => { event.preventDefault(); loadScores(); } },
