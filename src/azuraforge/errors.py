@@ -127,6 +127,11 @@ class ConflictError(AzuraForgeError):
     """A write that clashes with what is stored: a name already taken, a finished run."""
 
 
+class CredentialError(AzuraForgeError):
+    """No credential, or one that is not (or no longer) good: unknown, wrong, expired,
+    revoked, or its user disabled. Its message never says which, to whoever asked."""
+
+
 class LeaseLostError(ConflictError):
     """A worker's lease on a run expired or was taken over; it may write nothing more for it
     (the lease epoch it holds is the fencing token every write checks)."""

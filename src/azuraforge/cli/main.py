@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.cli import assist, chat, db, experiments, models, serve, stream, tune
+from azuraforge.cli import access, assist, chat, db, experiments, models, serve, stream, tune
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     ConfigFile,
@@ -59,6 +59,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(assist.app, name="assist")
+app.add_typer(access.users, name="users")
+app.add_typer(access.projects, name="projects")
+app.add_typer(access.tokens, name="tokens")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")

@@ -26,6 +26,9 @@ from tests.platform.fixtures import POSTGRES_SERVER, committed_events
 TABLES = {
     "alembic_version",
     "projects",
+    "users",
+    "project_members",
+    "api_tokens",
     "experiments",
     "params",
     "metric_points",

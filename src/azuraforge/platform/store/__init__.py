@@ -6,6 +6,7 @@ only in a database that has none; ``Store(url)`` opens it.
 
 from __future__ import annotations
 
+from azuraforge.platform.store.access import AccessStore, TokenRecord, UserRecord
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
 from azuraforge.platform.store.compare import CompareStore
@@ -50,6 +51,7 @@ class Store(
     StudyTrialStore,
     StreamStore,
     AlertStore,
+    AccessStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -89,6 +91,7 @@ def create_if_empty(url: str) -> bool:
 
 __all__ = [
     "DEFAULT_PROJECT",
+    "AccessStore",
     "AlertRecord",
     "AliasMoveRecord",
     "ArtifactRecord",
@@ -108,9 +111,11 @@ __all__ = [
     "QueryError",
     "Store",
     "StudyRecord",
+    "TokenRecord",
     "TrialRow",
     "TrialRunRecord",
     "TriggerRecord",
+    "UserRecord",
     "check_schema",
     "create_if_empty",
     "head_revision",

@@ -1,0 +1,148 @@
+"""``azuraforge users``, ``projects`` and ``tokens``: who may use the server, run where it
+runs, on its store (as ``azuraforge db``). A password is read from a prompt (not echoed) or
+from standard input with ``--password-stdin``, never from the command line; a token is printed
+once, when it is made."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
+
+if TYPE_CHECKING:
+    from azuraforge.platform.store import Store
+
+users = typer.Typer(help="The server's users (run where the server runs).", no_args_is_help=True)
+projects = typer.Typer(help="Projects and their members' roles.", no_args_is_help=True)
+tokens = typer.Typer(help="API tokens for the CLI and scripts.", no_args_is_help=True)
+
+Role = Annotated[str, typer.Option("--role", help="viewer, editor or admin.")]
+
+
+def _store(database_url: str | None) -> Store:
+    from azuraforge.platform.store import Store
+
+    return Store(settings_with(database_url=database_url).database_url)
+
+
+@users.command("create")
+def create_user(
+    name: Annotated[str, typer.Argument(help="Letters, digits, '_', '.', '-'.")],
+    admin: Annotated[bool, typer.Option("--admin", help="A server admin: every project.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Create a user; their password is asked for (twice) unless given on standard input."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import create_user as create
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        create(_store(database_url), name, password, is_admin=admin)
+        console.print(f"user {name} created{' (server admin)' if admin else ''}")
+
+
+@users.command("list")
+def list_users(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Every user: admin or not, disabled or not."""
+    with user_errors(verbose):
+        for user in _store(database_url).list_users():
+            flags = [word for word, on in (("admin", user.is_admin),
+                                           ("disabled", user.disabled_at)) if on]  # fmt: skip
+            console.print(f"{user.name}{' (' + ', '.join(flags) + ')' if flags else ''}")
+
+
+@projects.command("create")
+def create_project(
+    name: Annotated[str, typer.Argument(help="Letters, digits, '_', '.', '-'.")],
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Create a project."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import check_name
+
+        _store(database_url).create_project(check_name("project", name))
+        console.print(f"project {name} created")
+
+
+@projects.command("list")
+def list_projects(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Every project."""
+    with user_errors(verbose):
+        for name in _store(database_url).list_projects():
+            console.print(name)
+
+
+@projects.command("member")
+def set_member(
+    project: Annotated[str, typer.Argument(help="The project.")],
+    user: Annotated[str, typer.Argument(help="The user.")],
+    role: Role = "viewer",
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Give a user a role in a project (replacing the one they had)."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import check_role
+
+        _store(database_url).set_member(project, user, check_role(role))
+        console.print(f"{user} is {role} in {project}")
+
+
+@tokens.command("create")
+def create_token(
+    user: Annotated[str, typer.Option("--user", help="Whose token.")],
+    project: Annotated[str, typer.Option("--project", help="The project it is for.")],
+    role: Role = "viewer",
+    name: Annotated[str, typer.Option("--name", help="What it is for.")] = "",
+    days: Annotated[float, typer.Option("--expires-in-days", help="Days it lasts.")] = 90.0,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Make a token; it is printed once, now, and never again."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import new_token
+
+        token, record = new_token(_store(database_url), user=user, project=project, role=role,
+                                  name=name, expires_in=days * 86_400)  # fmt: skip
+        console.print(f"token {record.prefix} ({role} in {project}); keep it, it is not shown "
+                      "again:", highlight=False)  # fmt: skip
+        print(token)
+
+
+@tokens.command("list")
+def list_tokens(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's.")] = None,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Tokens (never their secrets), newest first."""
+    with user_errors(verbose):
+        import time
+
+        now = time.time()
+        for t in _store(database_url).list_tokens(user):
+            state = ("revoked" if t.revoked_at else
+                     "expired" if t.expires_at and t.expires_at <= now else "active")  # fmt: skip
+            console.print(f"{t.prefix}  {t.user}  {t.role} in {t.project}  {state}  {t.name}")
+
+
+@tokens.command("revoke")
+def revoke_token(
+    prefix: Annotated[str, typer.Argument(help="The token's prefix (tokens list).")],
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Revoke a token: refused from now on."""
+    with user_errors(verbose):
+        _store(database_url).revoke_token(prefix)
+        console.print(f"token {prefix} revoked")

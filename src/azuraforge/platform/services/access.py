@@ -1,0 +1,174 @@
+"""Who may do what: passwords, API tokens and roles.
+
+- **Passwords** are hashed with argon2id (``argon2-cffi``) at RFC 9106's second recommended
+  setting (3 passes over 64 MiB, 4 lanes): a guess costs an attacker that much memory. At
+  least :data:`MIN_PASSWORD` characters.
+- **API tokens** are ``af_<prefix>_<secret>``: 6 random bytes of prefix (to find the token)
+  and 32 of secret (256 bits, from :mod:`secrets`); the store keeps the prefix and the
+  SHA-256 of the secret, compared in constant time. The token itself is shown once, when it is
+  made. Each is a user's, scoped to one project and one role, may expire and be revoked.
+- **Roles** in a project: ``viewer`` reads; ``editor`` also submits, cancels, registers, moves
+  aliases and triggers; ``admin`` also manages members, deletes and changes settings.
+
+Not enforced by the API yet (issue 36 is under way): this module makes and checks the
+credentials; the routes do not ask for them so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from typing import NamedTuple
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from azuraforge.errors import CredentialError, InvalidParameterError, NotFoundError
+from azuraforge.platform.store import Store, TokenRecord
+
+ROLES = ("viewer", "editor", "admin")
+"""The roles of a project's members, each allowed what the ones before it are."""
+ACTIONS = {"read": "viewer", "write": "editor", "manage": "admin"}
+"""What each kind of request needs at least."""
+MIN_PASSWORD = 12
+"""The fewest characters of a password."""
+HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
+"""argon2id at RFC 9106's second recommended setting (memory in KiB)."""
+TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+"""A token as :func:`new_token` writes it."""
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+class Identity(NamedTuple):
+    """Who a credential says the caller is: a user, the project it is for, their role there."""
+
+    user: str
+    project: str
+    role: str
+
+
+def check_name(what: str, name: str) -> str:
+    """``name`` if it can name a user or a project: letters, digits, ``_``, ``.``, ``-`` (not
+    first), at most 100.
+
+    >>> check_name("user", "ana.k")
+    'ana.k'
+    """
+    if not _NAME.fullmatch(name):
+        raise InvalidParameterError(
+            f"{what} name {name!r} may hold only letters, digits, '_', '.' and '-' (not "
+            "first), at most 100 characters"
+        )
+    return name
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is one of :data:`ROLES`."""
+    if role not in ROLES:
+        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    return role
+
+
+def allows(role: str, action: str) -> bool:
+    """Whether ``role`` may do ``action`` (a key of :data:`ACTIONS`).
+
+    >>> allows("editor", "write"), allows("viewer", "write"), allows("admin", "read")
+    (True, False, True)
+    """
+    return ROLES.index(role) >= ROLES.index(ACTIONS[action])
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For one shorter than :data:`MIN_PASSWORD` characters.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InvalidParameterError(
+            f"a password needs {MIN_PASSWORD} characters or more, got {len(password)}"
+        )
+    return HASHER.hash(password)
+
+
+def password_matches(stored: str, password: str) -> bool:
+    """Whether ``password`` is the one ``stored`` (an argon2 hash) was made of."""
+    try:
+        return HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(store: Store, name: str, password: str, *, is_admin: bool = False) -> None:
+    """Store user ``name`` with ``password``'s hash."""
+    store.create_user(check_name("user", name), hash_password(password), is_admin=is_admin)
+
+
+def new_token(
+    store: Store, *, user: str, project: str, role: str, name: str = "",
+    expires_in: float | None = None,
+) -> tuple[str, TokenRecord]:  # fmt: skip
+    """A new token of ``user`` for ``role`` in ``project`` (at most the role they have there,
+    any for a server admin), expiring ``expires_in`` seconds from now (None: never); the token,
+    to be shown once, and its record.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a role above the user's, or an ``expires_in`` not above 0.
+    NotFoundError
+        For an unknown user or project.
+    """
+    check_role(role)
+    found = store.find_user(user)
+    if found is None:
+        raise NotFoundError(f"no user named {user!r}")
+    held = "admin" if found.is_admin else store.member_role(project, user)
+    if held is None or ROLES.index(role) > ROLES.index(held):
+        raise InvalidParameterError(
+            f"{user} is {held or 'not a member'} in {project}: a token for {role} needs that "
+            "role there"
+        )
+    if expires_in is not None and expires_in <= 0:
+        raise InvalidParameterError(f"expires_in must be above 0 seconds, got {expires_in}")
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    expires_at = None if expires_in is None else time.time() + expires_in
+    record = store.create_token(prefix, _digest(secret), user=user, project=project, role=role,
+                                name=name, expires_at=expires_at)  # fmt: skip
+    return f"af_{prefix}_{secret}", record
+
+
+def authenticate(store: Store, token: str, *, now: float | None = None) -> Identity:
+    """Who ``token`` says the caller is.
+
+    Raises
+    ------
+    CredentialError
+        For a token that is malformed, unknown, wrong, expired or revoked, or whose user is
+        disabled; its message says which, for the server's log.
+    """
+    now = time.time() if now is None else now
+    parts = TOKEN.fullmatch(token)
+    record = store.find_token(parts[1]) if parts else None
+    if parts is None or record is None:
+        raise CredentialError("not a token of this server")
+    if not hmac.compare_digest(_digest(parts[2]), record.secret_hash):
+        raise CredentialError(f"token {record.prefix}: wrong secret")
+    if record.revoked_at is not None:
+        raise CredentialError(f"token {record.prefix}: revoked")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise CredentialError(f"token {record.prefix}: expired")
+    user = store.find_user(record.user)
+    if user is None or user.disabled_at is not None:
+        raise CredentialError(f"token {record.prefix}: its user {record.user} is disabled")
+    store.touch_token(record.prefix, now)
+    return Identity(record.user, record.project, record.role)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

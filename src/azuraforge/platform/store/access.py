@@ -1,0 +1,229 @@
+"""Who may do what: users, projects and their members' roles, and API tokens.
+
+The store keeps what it is given: a password's hash, a token's prefix and the SHA-256 of its
+secret (never a password or a secret); :mod:`azuraforge.platform.services.access` makes them
+and checks them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.models import ApiToken, Project, ProjectMember, User
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    password_hash: str
+    is_admin: bool
+    created_at: float
+    disabled_at: float | None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: its project by name, never its secret."""
+
+    id: int
+    prefix: str
+    secret_hash: str
+    user: str
+    project: str
+    role: str
+    name: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+    last_used_at: float | None
+
+
+class AccessStore(StoreBase):
+    """Users, projects' members and API tokens."""
+
+    def create_user(self, name: str, password_hash: str, *, is_admin: bool = False) -> UserRecord:
+        """Store user ``name``.
+
+        Raises
+        ------
+        ConflictError
+            If the name is taken.
+        """
+        now = time.time()
+        try:
+            with self._begin() as connection:
+                new_id = connection.execute(
+                    insert(User).values(
+                        name=name, password_hash=password_hash, is_admin=is_admin, created_at=now
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            raise ConflictError(f"a user is named {name!r} already") from None
+        return UserRecord(int(new_id), name, password_hash, is_admin, now, None)
+
+    def find_user(self, name: str) -> UserRecord | None:
+        """User ``name``, or None."""
+        with self._read() as connection:
+            row = connection.execute(select(User).where(User.name == name)).first()
+        return None if row is None else _user(row)
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by name."""
+        with self._read() as connection:
+            rows = connection.execute(select(User).order_by(User.name)).all()
+        return [_user(row) for row in rows]
+
+    def create_project(self, name: str) -> None:
+        """Store project ``name``.
+
+        Raises
+        ------
+        ConflictError
+            If the name is taken.
+        """
+        try:
+            with self._begin() as connection:
+                connection.execute(insert(Project).values(name=name, created_at=time.time()))
+        except IntegrityError:
+            raise ConflictError(f"a project is named {name!r} already") from None
+
+    def list_projects(self) -> list[str]:
+        """Every project's name, in order."""
+        with self._read() as connection:
+            return list(connection.scalars(select(Project.name).order_by(Project.name)))
+
+    def set_member(self, project: str, user: str, role: str) -> None:
+        """Give ``user`` ``role`` in ``project`` (replacing the role they had)."""
+        with self._begin() as connection:
+            project_id, user_id = self.project_id(connection, project), _user_id(connection, user)
+            where = (ProjectMember.project_id == project_id) & (ProjectMember.user_id == user_id)
+            changed = connection.execute(update(ProjectMember).where(where).values(role=role))
+            if not changed.rowcount:
+                connection.execute(
+                    insert(ProjectMember).values(
+                        project_id=project_id, user_id=user_id, role=role, created_at=time.time()
+                    )
+                )
+
+    def member_role(self, project: str, user: str) -> str | None:
+        """``user``'s role in ``project``, or None when they are not a member."""
+        with self._read() as connection:
+            return connection.scalar(
+                select(ProjectMember.role)
+                .join(Project, Project.id == ProjectMember.project_id)
+                .join(User, User.id == ProjectMember.user_id)
+                .where(Project.name == project, User.name == user)
+            )
+
+    def create_token(
+        self,
+        prefix: str,
+        secret_hash: str,
+        *,
+        user: str,
+        project: str,
+        role: str,
+        name: str,
+        expires_at: float | None,
+    ) -> TokenRecord:
+        """Store a token (its prefix unique; only the hash of its secret)."""
+        now = time.time()
+        with self._begin() as connection:
+            new_id = connection.execute(
+                insert(ApiToken).values(
+                    prefix=prefix,
+                    secret_hash=secret_hash,
+                    user_id=_user_id(connection, user),
+                    project_id=self.project_id(connection, project),
+                    role=role,
+                    name=name,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        return TokenRecord(
+            int(new_id),
+            prefix,
+            secret_hash,
+            user,
+            project,
+            role,
+            name,
+            now,
+            expires_at,
+            None,
+            None,
+        )
+
+    def find_token(self, prefix: str) -> TokenRecord | None:
+        """The token of ``prefix``, or None."""
+        with self._read() as connection:
+            row = connection.execute(_tokens().where(ApiToken.prefix == prefix)).first()
+        return None if row is None else TokenRecord(*row)
+
+    def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
+        """Every token (of ``user``), newest first."""
+        query = _tokens().order_by(ApiToken.id.desc())
+        if user is not None:
+            query = query.where(User.name == user)
+        with self._read() as connection:
+            return [TokenRecord(*row) for row in connection.execute(query)]
+
+    def revoke_token(self, prefix: str) -> TokenRecord:
+        """Revoke the token of ``prefix`` (from now on it is refused); the token.
+
+        Raises
+        ------
+        NotFoundError
+            If no token has that prefix.
+        """
+        with self._begin() as connection:
+            connection.execute(
+                update(ApiToken)
+                .where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        found = self.find_token(prefix)
+        if found is None:
+            raise NotFoundError(f"no token {prefix!r}")
+        return found
+
+    def touch_token(self, prefix: str, when: float) -> None:
+        """Record that the token of ``prefix`` was used at ``when``."""
+        with self._begin() as connection:
+            connection.execute(
+                update(ApiToken).where(ApiToken.prefix == prefix).values(last_used_at=when)
+            )
+
+
+def _tokens() -> Select[*tuple[Any, ...]]:
+    """The columns of :class:`TokenRecord`, its user and project by name."""
+    columns = (ApiToken.id, ApiToken.prefix, ApiToken.secret_hash, User.name, Project.name,
+               ApiToken.role, ApiToken.name, ApiToken.created_at, ApiToken.expires_at,
+               ApiToken.revoked_at, ApiToken.last_used_at)  # fmt: skip
+    return (
+        select(*columns)
+        .join(User, User.id == ApiToken.user_id)
+        .join(Project, Project.id == ApiToken.project_id)
+    )
+
+
+def _user(row: Row[Any]) -> UserRecord:
+    return UserRecord(
+        row.id, row.name, row.password_hash, bool(row.is_admin), row.created_at, row.disabled_at
+    )
+
+
+def _user_id(connection: Connection, name: str) -> int:
+    found = connection.scalar(select(User.id).where(User.name == name))
+    if found is None:
+        raise NotFoundError(f"no user named {name!r}")
+    return int(found)

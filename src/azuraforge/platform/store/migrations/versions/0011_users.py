@@ -1,0 +1,70 @@
+"""Users (a password's argon2 hash, server admins), their roles in projects, and API tokens
+(a prefix and the SHA-256 of a secret shown once; scoped to a project and a role, expiring,
+revocable).
+
+Revision ID: 0011_users
+Revises: 0010_stream_alerts
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011_users"
+down_revision = "0010_stream_alerts"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(100), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("is_admin", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("disabled_at", sa.Float(), nullable=True),
+    )
+    op.create_table(
+        "project_members",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column(
+            "project_id",
+            sa.Integer(),
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.UniqueConstraint("project_id", "user_id"),
+    )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+        sa.Column("secret_hash", sa.String(64), nullable=False),
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "project_id",
+            sa.Integer(),
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=True),
+        sa.Column("revoked_at", sa.Float(), nullable=True),
+        sa.Column("last_used_at", sa.Float(), nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("api_tokens")
+    op.drop_table("project_members")
+    op.drop_table("users")

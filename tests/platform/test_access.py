@@ -1,0 +1,113 @@
+"""Users, projects, roles and API tokens (issue 36's first part: made and checked; the API
+does not ask for them yet): argon2id at its stated cost, tokens of 256 random bits kept only
+as a hash, refused when wrong, revoked or expired, and never for more than the user's role."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.main import app
+from azuraforge.errors import ConflictError, CredentialError, InvalidParameterError
+from azuraforge.platform.services.access import (
+    TOKEN,
+    Identity,
+    allows,
+    authenticate,
+    create_user,
+    new_token,
+    password_matches,
+)
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+
+PASSWORD = "correct horse battery"
+
+
+def test_passwords_are_argon2id_at_the_stated_cost_and_checked() -> None:
+    from azuraforge.platform.services.access import hash_password
+
+    stored = hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106, second choice
+    assert PASSWORD not in stored and hash_password(PASSWORD) != stored  # salted
+    assert password_matches(stored, PASSWORD) and not password_matches(stored, PASSWORD + "!")
+    assert not password_matches("not a hash", PASSWORD)
+    with pytest.raises(InvalidParameterError, match="12 characters or more, got 5"):
+        hash_password("short")
+
+
+def test_a_token_is_random_kept_as_a_hash_and_says_who_for_what(store: Store) -> None:
+    create_user(store, "ana", PASSWORD)
+    store.set_member("default", "ana", "editor")
+    token, record = new_token(store, user="ana", project="default", role="editor", name="ci")
+    other, _ = new_token(store, user="ana", project="default", role="viewer")
+    parts = TOKEN.fullmatch(token)
+    assert parts and len(parts[2]) == 43 and token != other  # 32 random bytes: 256 bits
+    stored = store.find_token(record.prefix)
+    assert stored is not None and parts[2] not in repr(stored)  # the secret is not kept
+    assert authenticate(store, token) == Identity("ana", "default", "editor")
+    assert store.find_token(record.prefix).last_used_at is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("forge", ["wrong secret", "unknown prefix", "malformed"])
+def test_a_forged_token_is_refused(store: Store, forge: str) -> None:
+    create_user(store, "ana", PASSWORD, is_admin=True)
+    token, _ = new_token(store, user="ana", project="default", role="admin")
+    forged = {
+        "wrong secret": token[:-1] + ("A" if token[-1] != "A" else "B"),
+        "unknown prefix": re.sub(r"af_[0-9a-f]{12}", "af_000000000000", token),
+        "malformed": f"Bearer {token}",
+    }[forge]
+    with pytest.raises(CredentialError):
+        authenticate(store, forged)
+
+
+def test_a_revoked_or_expired_token_is_refused(store: Store) -> None:
+    create_user(store, "ana", PASSWORD, is_admin=True)
+    token, record = new_token(store, user="ana", project="default", role="viewer", expires_in=60)
+    assert authenticate(store, token, now=record.created_at + 59).role == "viewer"
+    with pytest.raises(CredentialError, match="expired"):
+        authenticate(store, token, now=record.created_at + 60)
+    store.revoke_token(record.prefix)
+    with pytest.raises(CredentialError, match="revoked"):
+        authenticate(store, token, now=record.created_at)
+
+
+def test_a_token_never_carries_more_than_the_users_role(store: Store) -> None:
+    create_user(store, "bo", PASSWORD)
+    store.create_project("team-b")
+    with pytest.raises(InvalidParameterError, match="bo is not a member in team-b"):
+        new_token(store, user="bo", project="team-b", role="viewer")
+    store.set_member("team-b", "bo", "viewer")
+    with pytest.raises(InvalidParameterError, match="bo is viewer in team-b: a token for editor"):
+        new_token(store, user="bo", project="team-b", role="editor")
+    with pytest.raises(InvalidParameterError, match="role must be one of viewer, editor, admin"):
+        new_token(store, user="bo", project="team-b", role="owner")
+    with pytest.raises(ConflictError, match="a user is named 'bo' already"):
+        create_user(store, "bo", PASSWORD)
+    assert [allows(role, "write") for role in ("viewer", "editor", "admin")] == [0, 1, 1]
+    assert [allows(role, "manage") for role in ("viewer", "editor", "admin")] == [0, 0, 1]
+
+
+def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, store: Store):
+    runner, url = CliRunner(), ["--database-url", settings.database_url]
+    made = runner.invoke(app, ["users", "create", "cy", "--password-stdin", *url],
+                         input=f"{PASSWORD}\n")  # fmt: skip
+    assert made.exit_code == 0 and "user cy created" in made.output, made.output
+    short = runner.invoke(app, ["users", "create", "dee", "--password-stdin", *url], input="x\n")
+    assert short.exit_code != 0 and "12 characters or more" in short.output
+    assert runner.invoke(app, ["projects", "create", "lab", *url]).exit_code == 0
+    member = ["projects", "member", "lab", "cy", "--role", "editor", *url]
+    assert runner.invoke(app, member).exit_code == 0
+    created = runner.invoke(app, ["tokens", "create", "--user", "cy", "--project", "lab",
+                                  "--role", "editor", "--name", "laptop", *url])  # fmt: skip
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    assert authenticate(store, token) == Identity("cy", "lab", "editor")
+    prefix = TOKEN.fullmatch(token)[1]  # type: ignore[index]
+    listed = runner.invoke(app, ["tokens", "list", *url]).output
+    assert prefix in listed and "active" in listed and token not in listed
+    assert runner.invoke(app, ["tokens", "revoke", prefix, *url]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["tokens", "list", *url]).output
