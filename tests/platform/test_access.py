@@ -5,6 +5,7 @@ as a hash, refused when wrong, revoked or expired, and never for more than the u
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +20,8 @@ from azuraforge.platform.services.access import (
     create_user,
     new_token,
     password_matches,
+    read_claims,
+    sign_claims,
 )
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -111,3 +114,28 @@ def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, sto
     assert prefix in listed and "active" in listed and token not in listed
     assert runner.invoke(app, ["tokens", "revoke", prefix, *url]).exit_code == 0
     assert "revoked" in runner.invoke(app, ["tokens", "list", *url]).output
+
+
+def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:
+    import jwt
+
+    home = tmp_path / "home"
+    who = Identity("ana", "lab", "editor")
+    claim = sign_claims(home, who, seconds=60)
+    assert read_claims(home, claim) == who
+    key = (home / "jwt.key").read_bytes()
+    assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
+    body = {"sub": "ana", "project": "lab", "role": "admin", "exp": time.time() + 60}
+    forged = {
+        "none": jwt.encode(body, None, algorithm="none"),
+        "HS512 with its key": jwt.encode(body, key, algorithm="HS512"),
+        "another key": jwt.encode(body, "0" * 64, algorithm="HS256"),
+        "expired": jwt.encode({**body, "exp": time.time() - 1}, key, algorithm="HS256"),
+        "no expiry": jwt.encode({k: v for k, v in body.items() if k != "exp"}, key),
+        "not a claim": "af_" + "0" * 12,
+    }
+    for how, token in forged.items():
+        with pytest.raises(CredentialError, match="claim refused"):
+            read_claims(home, token)
+            pytest.fail(f"{how} was read")
+    assert sign_claims(tmp_path / "other", who, seconds=60) != claim  # a key per server

@@ -7,6 +7,10 @@
   and 32 of secret (256 bits, from :mod:`secrets`); the store keeps the prefix and the
   SHA-256 of the secret, compared in constant time. The token itself is shown once, when it is
   made. Each is a user's, scoped to one project and one role, may expire and be revoked.
+- **Signed claims** (JWT, PyJWT) carry who the caller is and the active project where a
+  stateless claim helps (a browser session, issue 36): HS256 under the key the server makes on
+  first start in its home (``jwt.key``; never a default secret), the algorithm pinned (a token
+  signed ``none`` or with another algorithm or key is refused), an expiry required.
 - **Roles** in a project: ``viewer`` reads; ``editor`` also submits, cancels, registers, moves
   aliases and triggers; ``admin`` also manages members, deletes and changes settings.
 
@@ -21,12 +25,15 @@ import hmac
 import re
 import secrets
 import time
+from pathlib import Path
 from typing import NamedTuple
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from azuraforge.errors import CredentialError, InvalidParameterError, NotFoundError
+from azuraforge.platform.services.keys import server_key
 from azuraforge.platform.store import Store, TokenRecord
 
 ROLES = ("viewer", "editor", "admin")
@@ -39,6 +46,10 @@ HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
 """argon2id at RFC 9106's second recommended setting (memory in KiB)."""
 TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 """A token as :func:`new_token` writes it."""
+CLAIMS_KEY = "jwt.key"
+"""The file of the server's home holding the key claims are signed with."""
+ALGORITHM = "HS256"
+"""The only algorithm a claim may be signed with."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
@@ -168,6 +179,34 @@ def authenticate(store: Store, token: str, *, now: float | None = None) -> Ident
         raise CredentialError(f"token {record.prefix}: its user {record.user} is disabled")
     store.touch_token(record.prefix, now)
     return Identity(record.user, record.project, record.role)
+
+
+def sign_claims(home: Path, identity: Identity, *, seconds: float) -> str:
+    """A claim that ``identity`` holds for ``seconds`` from now, signed with the server's key
+    (``home/jwt.key``, made on first use)."""
+    now = time.time()
+    claims = {"sub": identity.user, "project": identity.project, "role": identity.role,
+              "iat": int(now), "exp": int(now + seconds)}  # fmt: skip
+    return jwt.encode(claims, server_key(home, CLAIMS_KEY), algorithm=ALGORITHM)
+
+
+def read_claims(home: Path, token: str) -> Identity:
+    """The identity a claim signed by this server holds.
+
+    Raises
+    ------
+    CredentialError
+        For a claim signed otherwise (another key, another algorithm, ``none``), expired,
+        without an expiry, or not a claim.
+    """
+    try:
+        found = jwt.decode(token, server_key(home, CLAIMS_KEY), algorithms=[ALGORITHM],
+                           options={"require": ["exp", "sub", "project", "role"]})  # fmt: skip
+    except jwt.InvalidTokenError as e:
+        raise CredentialError(f"claim refused: {e}") from None
+    if found["role"] not in ROLES:
+        raise CredentialError(f"claim refused: no role {found['role']!r}")
+    return Identity(str(found["sub"]), str(found["project"]), str(found["role"]))
 
 
 def _digest(secret: str) -> str:

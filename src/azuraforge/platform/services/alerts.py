@@ -36,8 +36,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from azuraforge.platform.services.keys import server_key
 from azuraforge.platform.services.streams import STREAM, StreamConfig, pace
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import AlertRecord, ExperimentRecord, Store, is_unavailable
@@ -272,22 +271,8 @@ def _payload(
 
 
 def webhook_key(home: Path) -> bytes:
-    """The key webhooks are signed with: ``home/webhook.key``, made on first use (32 random
-    bytes, hex; readable by its owner only)."""
-    path = home / KEY_FILE
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        made = home / f".{KEY_FILE}.{secrets.token_hex(4)}"
-        descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(made, path)  # whole or not at all; another process's first one wins
-        except FileExistsError:
-            pass
-        finally:
-            made.unlink()
-    return path.read_bytes().strip()
+    """The key webhooks are signed with: ``home/webhook.key`` (:func:`server_key`)."""
+    return server_key(home, KEY_FILE)
 
 
 def signature(key: bytes, timestamp: str, body: bytes) -> str:
