@@ -15,6 +15,7 @@ from azuraforge.errors import ConflictError, CredentialError, InvalidParameterEr
 from azuraforge.platform.services.access import (
     TOKEN,
     Identity,
+    Logins,
     allows,
     authenticate,
     create_user,
@@ -139,3 +140,26 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
             read_claims(home, token)
             pytest.fail(f"{how} was read")
     assert sign_claims(tmp_path / "other", who, seconds=60) != claim  # a key per server
+
+
+def test_sign_in_is_held_back_after_five_failures_and_logs_no_password(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_user(store, "ana", PASSWORD)
+    clock = [1000.0]
+    logins = Logins(store, clock=lambda: clock[0])
+    assert logins.sign_in("ana", PASSWORD, "10.0.0.1").name == "ana"
+    for guess in range(5):
+        with pytest.raises(CredentialError, match="wrong name or password"):
+            logins.sign_in("ana", f"guess number {guess}", "10.0.0.2")
+        clock[0] += 10
+    with pytest.raises(CredentialError, match=r"too many failed sign-ins: try again in 250 s"):
+        logins.sign_in("ana", PASSWORD, "10.0.0.3")  # the right password, from elsewhere
+    with pytest.raises(CredentialError, match="too many"):
+        logins.sign_in("bo", PASSWORD, "10.0.0.2")  # another name, from that address
+    clock[0] += 251  # the first failures left the window
+    assert logins.sign_in("ana", PASSWORD, "10.0.0.3").name == "ana"
+    with pytest.raises(CredentialError, match="wrong name or password"):
+        logins.sign_in("nobody", PASSWORD, "10.0.0.4")  # the same words for an unknown name
+    logged = caplog.text
+    assert "failed sign-in for 'ana' from 10.0.0.2" in logged and "guess number" not in logged

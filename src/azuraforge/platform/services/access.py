@@ -20,11 +20,16 @@ credentials; the routes do not ask for them so far.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,8 +39,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from azuraforge.errors import CredentialError, InvalidParameterError, NotFoundError
 from azuraforge.platform.services.keys import server_key
-from azuraforge.platform.store import Store, TokenRecord
+from azuraforge.platform.store import Store, TokenRecord, UserRecord
 
+_log = logging.getLogger(__name__)
 ROLES = ("viewer", "editor", "admin")
 """The roles of a project's members, each allowed what the ones before it are."""
 ACTIONS = {"read": "viewer", "write": "editor", "manage": "admin"}
@@ -46,6 +52,10 @@ HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
 """argon2id at RFC 9106's second recommended setting (memory in KiB)."""
 TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 """A token as :func:`new_token` writes it."""
+MAX_FAILURES = 5
+"""Failed sign-ins of one name or address within :data:`FAILURE_WINDOW` that hold it back."""
+FAILURE_WINDOW = 300.0
+"""Seconds a failed sign-in counts."""
 CLAIMS_KEY = "jwt.key"
 """The file of the server's home holding the key claims are signed with."""
 ALGORITHM = "HS256"
@@ -113,6 +123,60 @@ def password_matches(stored: str, password: str) -> bool:
         return HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class Logins:
+    """Signing in by name and password, rate-limited: after :data:`MAX_FAILURES` failures of
+    one name or one address within :data:`FAILURE_WINDOW` seconds, that name or address is
+    refused (whatever the password) until the oldest of them leaves the window. A failure is
+    logged with the name and the address, never the password. Kept per API process."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.clock = store, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def sign_in(self, name: str, password: str, address: str) -> UserRecord:
+        """The user ``name`` if ``password`` is theirs and neither is held back.
+
+        Raises
+        ------
+        CredentialError
+            For a wrong name or password (the same message for both), a disabled user, or
+            too many failures (saying when to try again).
+        """
+        keys = (f"user:{name}", f"address:{address}")
+        wait = max(self._wait(key) for key in keys)
+        if wait > 0:
+            raise CredentialError(f"too many failed sign-ins: try again in {wait:.0f} s")
+        user = self.store.find_user(name)
+        # An unknown name costs a hash's check too: the time taken says nothing of who exists.
+        stored = user.password_hash if user is not None else _unknown_user_hash()
+        if not password_matches(stored, password) or user is None or user.disabled_at:
+            for key in keys:
+                self._fail(key)
+            _log.warning("failed sign-in for %r from %s", name, address)
+            raise CredentialError("wrong name or password")
+        return user
+
+    def _wait(self, key: str) -> float:
+        """Seconds before ``key`` may try again (0: now)."""
+        now = self.clock()
+        with self._lock:
+            failures = self._failures.get(key, deque())
+            while failures and failures[0] <= now - FAILURE_WINDOW:
+                failures.popleft()
+            return failures[0] + FAILURE_WINDOW - now if len(failures) >= MAX_FAILURES else 0.0
+
+    def _fail(self, key: str) -> None:
+        with self._lock:
+            self._failures.setdefault(key, deque(maxlen=MAX_FAILURES)).append(self.clock())
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """A hash checked against when no user has the name given (no password matches it)."""
+    return HASHER.hash(secrets.token_urlsafe(32))
 
 
 def create_user(store: Store, name: str, password: str, *, is_admin: bool = False) -> None:
