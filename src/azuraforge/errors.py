@@ -129,7 +129,10 @@ class ConflictError(AzuraForgeError):
 
 class CredentialError(AzuraForgeError):
     """No credential, or one that is not (or no longer) good: unknown, wrong, expired,
-    revoked, or its user disabled. Its message never says which, to whoever asked."""
+    revoked, or its user disabled. Its public message never says which (its message, for
+    the server's log, does), unless given one."""
+
+    _public = "no valid credential: sign in, or send a token (Authorization: Bearer af_...)"
 
 
 class LeaseLostError(ConflictError):

@@ -19,6 +19,7 @@ from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
+    auth,
     compare,
     events,
     experiments,
@@ -45,7 +46,8 @@ def _include_routes(app: FastAPI) -> None:
     (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
-    for module in (models, experiments, events, pipelines, health, compare, studies, streams):
+    for module in (models, experiments, events, pipelines, health, compare, studies, streams,
+                   auth):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
     openapi.install(app, API_PREFIX)

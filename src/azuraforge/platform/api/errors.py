@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
+    CredentialError,
     DataFormatError,
     InvalidParameterError,
     NotFoundError,
@@ -46,6 +47,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (ReferenceNotFoundError, 422, "UNKNOWN_REFERENCE"),
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
+    (CredentialError, 401, "UNAUTHORIZED"),
     (UnstorableValueError, 422, "INVALID_DATA"),
     (DataFormatError, 422, "INVALID_DATA"),
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
