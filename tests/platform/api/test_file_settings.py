@@ -60,6 +60,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /streams": {"config": {"source": "good.csv", "price_column": "actual"}},
     "POST /streams/{stream_id}/triggers": {"action": "retrain", "reason": "good.csv"},
     "POST /streams/{stream_id}/predict": {"closes": [1.0] * 30},
+    "POST /auth/login": {"name": "ana", "password": "good.csv"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}

@@ -23,7 +23,7 @@ from azuraforge.platform.services.access import (
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-ERRORS = error_responses()
+ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
 COOKIE = "azuraforge_session"
 SESSION_SECONDS = 12 * 3600.0
 """How long a session lasts after signing in."""
