@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from azuraforge.cli.client import ApiClient, ApiUrl, api_url, save_token
 from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
 
 if TYPE_CHECKING:
@@ -146,3 +147,32 @@ def revoke_token(
     with user_errors(verbose):
         _store(database_url).revoke_token(prefix)
         console.print(f"token {prefix} revoked")
+
+
+def login(
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
+    ] = False,
+    api: ApiUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Keep an API token (`azuraforge tokens create` makes one) for the commands that talk to
+    this server, once the server says whose it is; asked for (not echoed) unless given on
+    standard input."""
+    with user_errors(verbose):
+        if token_stdin:
+            token = sys.stdin.readline().strip()
+        else:
+            token = typer.prompt("token", hide_input=True).strip()
+        url = api_url(api)
+        who = ApiClient(url, token=token).request("GET", "/auth/me")
+        save_token(url, token)
+        console.print(f"signed in to {url} as {who['user']} ({who['role']} in {who['project']})")
+
+
+def logout(api: ApiUrl = None, verbose: Verbose = False) -> None:
+    """Forget the token kept for this server."""
+    with user_errors(verbose):
+        url = api_url(api)
+        save_token(url, None)
+        console.print(f"signed out of {url}")

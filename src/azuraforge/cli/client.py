@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -12,16 +14,22 @@ import typer
 from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
+    CredentialError,
     InvalidParameterError,
     NotFoundError,
     StoreUnavailableError,
 )
 
 API_URL_VARIABLE = "AZURAFORGE_API_URL"
+TOKEN_VARIABLE = "AZURAFORGE_TOKEN"
+"""A token given in the environment: sent instead of the one ``azuraforge login`` kept."""
+CREDENTIALS = "credentials.json"
+"""The file of the CLI's home that keeps each API's token (readable by its owner only)."""
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 _ERRORS: dict[int, type[AzuraForgeError]] = {
     400: InvalidParameterError,
+    401: CredentialError,
     404: NotFoundError,
     409: ConflictError,
     413: InvalidParameterError,
@@ -45,9 +53,11 @@ def api_url(given: str | None = None) -> str:
 class ApiClient:
     """Calls ``/api/v1`` of a running ``azuraforge serve``."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.url = url
-        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout)
+        token = token or os.environ.get(TOKEN_VARIABLE) or saved_tokens().get(url)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout, headers=headers)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (``None`` for 204); API errors raise with the API's message."""
@@ -69,6 +79,38 @@ class ApiClient:
     def websocket_url(self, path: str) -> str:
         """``ws://…/api/v1{path}`` for this API."""
         return "ws" + self.url.removeprefix("http") + "/api/v1" + path
+
+
+def credentials_file() -> Path:
+    """Where ``azuraforge login`` keeps tokens: ``credentials.json`` in
+    ``$AZURAFORGE_HOME`` (``~/.azuraforge``)."""
+    return Path(os.environ.get("AZURAFORGE_HOME") or "~/.azuraforge").expanduser() / CREDENTIALS
+
+
+def saved_tokens() -> dict[str, str]:
+    """Each API's token that ``azuraforge login`` kept, by its URL."""
+    try:
+        found = json.loads(credentials_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(url): str(token) for url, token in found.items()}
+
+
+def save_token(url: str, token: str | None) -> None:
+    """Keep ``token`` for the API at ``url`` (None: forget it), in a file only its owner reads."""
+    tokens = saved_tokens()
+    if token is None:
+        tokens.pop(url, None)
+    else:
+        tokens[url] = token
+    path = credentials_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(tokens, handle, indent=1)
+    path.chmod(0o600)  # a file made before with laxer rights
 
 
 def connect(url: str | None) -> ApiClient:

@@ -59,6 +59,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(assist.app, name="assist")
+app.command()(access.login)
+app.command()(access.logout)
 app.add_typer(access.users, name="users")
 app.add_typer(access.projects, name="projects")
 app.add_typer(access.tokens, name="tokens")

@@ -1,0 +1,64 @@
+"""``azuraforge login|logout`` against a real ``azuraforge serve``: a token the server
+recognises is kept for that server only (in a file its owner alone reads) and sent from then
+on; one it refuses is not kept."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge.cli.client import connect
+from azuraforge.cli.main import app
+from azuraforge.errors import CredentialError
+from azuraforge.platform.services.access import create_user, new_token
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from tests.platform.servers import free_port, kill_group, start_serve
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A serve's address and a token of user ``ana`` (viewer in ``default``)."""
+    folder = tmp_path_factory.mktemp("cli-login")
+    settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'af.db'}")
+    port = free_port()
+    serve: subprocess.Popen[bytes] = start_serve(settings, port, "--workers", "0")
+    store = Store(settings.database_url)
+    create_user(store, "ana", "correct horse battery")
+    store.set_member("default", "ana", "viewer")
+    token, _ = new_token(store, user="ana", project="default", role="viewer")
+    store.close()
+    yield f"http://127.0.0.1:{port}", token
+    kill_group(serve)
+
+
+def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
+    served: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, token = served
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path))
+    monkeypatch.delenv("AZURAFORGE_TOKEN", raising=False)
+    refused = runner.invoke(app, ["login", "--token-stdin", "--api-url", api],
+                            input=token[:-1] + "x\n")  # fmt: skip
+    assert refused.exit_code == 1 and "no valid credential" in refused.output
+    assert not (tmp_path / "credentials.json").exists()
+    signed = runner.invoke(app, ["login", "--token-stdin", "--api-url", api], input=token + "\n")
+    assert signed.exit_code == 0, signed.output
+    assert f"signed in to {api} as ana (viewer in default)" in signed.output
+    kept = tmp_path / "credentials.json"
+    assert json.loads(kept.read_text()) == {api: token}
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert connect(api).request("GET", "/auth/me")["user"] == "ana"  # sent from now on
+    assert runner.invoke(app, ["logout", "--api-url", api]).exit_code == 0
+    assert json.loads(kept.read_text()) == {}
+    with pytest.raises(CredentialError, match="no valid credential"):
+        connect(api).request("GET", "/auth/me")
