@@ -115,6 +115,15 @@ def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, sto
     assert prefix in listed and "active" in listed and token not in listed
     assert runner.invoke(app, ["tokens", "revoke", prefix, *url]).exit_code == 0
     assert "revoked" in runner.invoke(app, ["tokens", "list", *url]).output
+    actions = [(e.action, e.target, e.project) for e in reversed(store.list_audit())]
+    assert actions == [
+        ("user.create", "cy", None), ("project.create", "lab", "lab"),
+        ("member.set", "cy: editor", "lab"), ("token.create", f"{prefix} of cy: editor", "lab"),
+        ("token.revoke", f"{prefix} of cy", "lab"),
+    ]  # fmt: skip
+    assert all(e.actor.startswith("cli:") for e in store.list_audit())
+    shown = runner.invoke(app, ["audit", "--project", "lab", *url]).output
+    assert "token.revoke" in shown and "user.create" not in shown and token not in shown
 
 
 def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:
@@ -163,3 +172,6 @@ def test_sign_in_is_held_back_after_five_failures_and_logs_no_password(
         logins.sign_in("nobody", PASSWORD, "10.0.0.4")  # the same words for an unknown name
     logged = caplog.text
     assert "failed sign-in for 'ana' from 10.0.0.2" in logged and "guess number" not in logged
+    audited = [(e.actor, e.action, e.address) for e in store.list_audit()]
+    assert audited.count(("ana", "login.failed", "10.0.0.2")) == 5
+    assert ("ana", "login", "10.0.0.3") in audited and "guess" not in repr(audited)

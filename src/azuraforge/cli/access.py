@@ -5,6 +5,7 @@ once, when it is made."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,11 @@ projects = typer.Typer(help="Projects and their members' roles.", no_args_is_hel
 tokens = typer.Typer(help="API tokens for the CLI and scripts.", no_args_is_help=True)
 
 Role = Annotated[str, typer.Option("--role", help="viewer, editor or admin.")]
+
+
+def _actor() -> str:
+    """Who acts through these commands: the account on the server's machine."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _store(database_url: str | None) -> Store:
@@ -47,7 +53,9 @@ def create_user(
             password = sys.stdin.readline().rstrip("\n")
         else:
             password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-        create(_store(database_url), name, password, is_admin=admin)
+        store = _store(database_url)
+        create(store, name, password, is_admin=admin)
+        store.audit(_actor(), "user.create", name + (" (admin)" if admin else ""))
         console.print(f"user {name} created{' (server admin)' if admin else ''}")
 
 
@@ -71,7 +79,9 @@ def create_project(
     with user_errors(verbose):
         from azuraforge.platform.services.access import check_name
 
-        _store(database_url).create_project(check_name("project", name))
+        store = _store(database_url)
+        store.create_project(check_name("project", name))
+        store.audit(_actor(), "project.create", name, project=name)
         console.print(f"project {name} created")
 
 
@@ -95,7 +105,9 @@ def set_member(
     with user_errors(verbose):
         from azuraforge.platform.services.access import check_role
 
-        _store(database_url).set_member(project, user, check_role(role))
+        store = _store(database_url)
+        store.set_member(project, user, check_role(role))
+        store.audit(_actor(), "member.set", f"{user}: {role}", project=project)
         console.print(f"{user} is {role} in {project}")
 
 
@@ -113,8 +125,11 @@ def create_token(
     with user_errors(verbose):
         from azuraforge.platform.services.access import new_token
 
-        token, record = new_token(_store(database_url), user=user, project=project, role=role,
-                                  name=name, expires_in=days * 86_400)  # fmt: skip
+        store = _store(database_url)
+        token, record = new_token(store, user=user, project=project, role=role, name=name,
+                                  expires_in=days * 86_400)  # fmt: skip
+        store.audit(_actor(), "token.create", f"{record.prefix} of {user}: {role}",
+                    project=project)  # fmt: skip
         console.print(f"token {record.prefix} ({role} in {project}); keep it, it is not shown "
                       "again:", highlight=False)  # fmt: skip
         print(token)
@@ -145,7 +160,10 @@ def revoke_token(
 ) -> None:
     """Revoke a token: refused from now on."""
     with user_errors(verbose):
-        _store(database_url).revoke_token(prefix)
+        store = _store(database_url)
+        revoked = store.revoke_token(prefix)
+        store.audit(_actor(), "token.revoke", f"{prefix} of {revoked.user}",
+                    project=revoked.project)  # fmt: skip
         console.print(f"token {prefix} revoked")
 
 
@@ -176,3 +194,20 @@ def logout(api: ApiUrl = None, verbose: Verbose = False) -> None:
         url = api_url(api)
         save_token(url, None)
         console.print(f"signed out of {url}")
+
+
+def audit(
+    project: Annotated[str | None, typer.Option("--project", help="Only this project's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Entries.")] = 50,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """The audit log, newest first: who wrote what, when, in which project, from where."""
+    with user_errors(verbose):
+        from azuraforge.cli.client import shown_time
+
+        for entry in _store(database_url).list_audit(project, limit):
+            where = f" in {entry.project}" if entry.project else ""
+            origin = f" from {entry.address}" if entry.address else ""
+            console.print(f"{shown_time(entry.at)}  {entry.actor}  {entry.action} "
+                          f"{entry.target}{where}{origin}", highlight=False)  # fmt: skip

@@ -61,6 +61,7 @@ app = typer.Typer(
 app.add_typer(assist.app, name="assist")
 app.command()(access.login)
 app.command()(access.logout)
+app.command()(access.audit)
 app.add_typer(access.users, name="users")
 app.add_typer(access.projects, name="projects")
 app.add_typer(access.tokens, name="tokens")

@@ -29,6 +29,7 @@ TABLES = {
     "users",
     "project_members",
     "api_tokens",
+    "audit_log",
     "experiments",
     "params",
     "metric_points",

@@ -156,7 +156,9 @@ class Logins:
             for key in keys:
                 self._fail(key)
             _log.warning("failed sign-in for %r from %s", name, address)
+            self.store.audit(name, "login.failed", address=address)
             raise CredentialError("wrong name or password")
+        self.store.audit(name, "login", address=address)
         return user
 
     def _wait(self, key: str) -> float:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.store.base import StoreBase
-from azuraforge.platform.store.models import ApiToken, Project, ProjectMember, User
+from azuraforge.platform.store.models import ApiToken, AuditEntry, Project, ProjectMember, User
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,47 @@ class TokenRecord:
     last_used_at: float | None
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    at: float
+    actor: str
+    project: str | None
+    action: str
+    target: str
+    address: str
+
+
 class AccessStore(StoreBase):
-    """Users, projects' members and API tokens."""
+    """Users, projects' members, API tokens, and the audit log of who wrote what."""
+
+    def audit(
+        self, actor: str, action: str, target: str = "", *, project: str | None = None,
+        address: str = "",
+    ) -> None:  # fmt: skip
+        """Record that ``actor`` did ``action`` on ``target`` (in ``project``, from
+        ``address``) now."""
+        with self._begin() as connection:
+            connection.execute(
+                insert(AuditEntry).values(
+                    at=time.time(),
+                    actor=actor[:100],
+                    project=project,
+                    action=action[:50],
+                    target=target[:200],
+                    address=address[:100],
+                )
+            )
+
+    def list_audit(self, project: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        """The newest ``limit`` entries (of ``project``), newest first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if project is not None:
+            query = query.where(AuditEntry.project == project)
+        with self._read() as connection:
+            return [
+                AuditRecord(r.at, r.actor, r.project, r.action, r.target, r.address)
+                for r in connection.execute(query)
+            ]
 
     def create_user(self, name: str, password_hash: str, *, is_admin: bool = False) -> UserRecord:
         """Store user ``name``.

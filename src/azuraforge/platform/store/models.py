@@ -83,6 +83,21 @@ class ApiToken(Base):
     last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class AuditEntry(Base):
+    """A write someone made: who (a user, or how they acted: ``cli``), when, in which
+    project, what (``token.create``, ``login.failed``...), on what, from where."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_project_at", "project", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(100))
+    project: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(100))
+
+
 class Experiment(Base):
     """One run of a pipeline with one config, and the lease of the worker running it."""
 

@@ -1,6 +1,6 @@
-"""Users (a password's argon2 hash, server admins), their roles in projects, and API tokens
+"""Users (a password's argon2 hash, server admins), their roles in projects, API tokens
 (a prefix and the SHA-256 of a secret shown once; scoped to a project and a role, expiring,
-revocable).
+revocable), and the audit log of who wrote what.
 
 Revision ID: 0011_users
 Revises: 0010_stream_alerts
@@ -63,8 +63,27 @@ def upgrade() -> None:
         sa.Column("last_used_at", sa.Float(), nullable=True),
     )
 
+    op.create_table(
+        "audit_log",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("project", sa.String(100), nullable=True),
+        sa.Column("action", sa.String(50), nullable=False),
+        sa.Column("target", sa.String(200), nullable=False),
+        sa.Column("address", sa.String(100), nullable=False),
+    )
+    op.create_index("ix_audit_log_project_at", "audit_log", ["project", "at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_project_at", table_name="audit_log")
+    op.drop_table("audit_log")
     op.drop_table("api_tokens")
     op.drop_table("project_members")
     op.drop_table("users")
