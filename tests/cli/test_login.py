@@ -51,6 +51,8 @@ def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
                             input=token[:-1] + "x\n")  # fmt: skip
     assert refused.exit_code == 1 and "no valid credential" in refused.output
     assert not (tmp_path / "credentials.json").exists()
+    empty = runner.invoke(app, ["login", "--token-stdin", "--api-url", api], input="\n")
+    assert empty.exit_code == 1 and "that is not a token" in empty.output
     signed = runner.invoke(app, ["login", "--token-stdin", "--api-url", api], input=token + "\n")
     assert signed.exit_code == 0, signed.output
     assert f"signed in to {api} as ana (viewer in default)" in signed.output

@@ -68,6 +68,23 @@ def test_a_forged_token_is_refused(store: Store, forge: str) -> None:
         authenticate(store, forged)
 
 
+def test_a_token_gives_no_more_than_its_users_role_now(store: Store) -> None:
+    create_user(store, "dee", PASSWORD)
+    store.set_member("default", "dee", "admin")
+    token, _ = new_token(store, user="dee", project="default", role="editor")
+    assert authenticate(store, token).role == "editor"
+    store.set_member("default", "dee", "viewer")  # demoted: the token follows
+    assert authenticate(store, token).role == "viewer"
+    with store._begin() as connection:  # removed from the project
+        connection.exec_driver_sql("DELETE FROM project_members")
+    with pytest.raises(CredentialError, match="no longer a member of default"):
+        authenticate(store, token)
+    store.set_member("default", "dee", "viewer")
+    for days in (float("nan"), float("inf"), 0.0, 401 * 86_400.0):
+        with pytest.raises(InvalidParameterError, match="expires_in must be above 0"):
+            new_token(store, user="dee", project="default", role="viewer", expires_in=days)
+
+
 def test_a_revoked_or_expired_token_is_refused(store: Store) -> None:
     create_user(store, "ana", PASSWORD, is_admin=True)
     token, record = new_token(store, user="ana", project="default", role="viewer", expires_in=60)
@@ -124,6 +141,10 @@ def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, sto
     assert all(e.actor.startswith("cli:") for e in store.list_audit())
     shown = runner.invoke(app, ["audit", "--project", "lab", *url]).output
     assert "token.revoke" in shown and "user.create" not in shown and token not in shown
+    with pytest.raises(CredentialError):  # a name meant to garble the admin's terminal
+        Logins(store).sign_in("[/]\x1b]8;;http://x\x07", PASSWORD, "10.0.0.9")
+    whole = runner.invoke(app, ["audit", *url])
+    assert whole.exit_code == 0 and "[/]?]8;;http://x?  login.failed" in whole.output
 
 
 def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:
@@ -132,10 +153,11 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
     home = tmp_path / "home"
     who = Identity("ana", "lab", "editor")
     claim = sign_claims(home, who, seconds=60)
-    assert read_claims(home, claim) == who
+    assert read_claims(home, claim)[0] == who
     key = (home / "jwt.key").read_bytes()
     assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
-    body = {"sub": "ana", "project": "lab", "role": "admin", "exp": time.time() + 60}
+    body = {"sub": "ana", "project": "lab", "role": "admin", "iat": time.time(),
+            "exp": time.time() + 60}  # fmt: skip
     forged = {
         "none": jwt.encode(body, None, algorithm="none"),
         "HS512 with its key": jwt.encode(body, key, algorithm="HS512"),
@@ -149,6 +171,10 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
             read_claims(home, token)
             pytest.fail(f"{how} was read")
     assert sign_claims(tmp_path / "other", who, seconds=60) != claim  # a key per server
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "jwt.key").write_text("abc")  # emptied or cut short: no key
+    with pytest.raises(ConflictError, match="holds no usable key"):
+        sign_claims(tmp_path / "cut", who, seconds=60)
 
 
 def test_sign_in_is_held_back_after_five_failures_and_logs_no_password(
@@ -162,7 +188,7 @@ def test_sign_in_is_held_back_after_five_failures_and_logs_no_password(
         with pytest.raises(CredentialError, match="wrong name or password"):
             logins.sign_in("ana", f"guess number {guess}", "10.0.0.2")
         clock[0] += 10
-    with pytest.raises(CredentialError, match=r"too many failed sign-ins: try again in 250 s"):
+    with pytest.raises(CredentialError, match=r"too many failed sign-ins, held 250 s"):
         logins.sign_in("ana", PASSWORD, "10.0.0.3")  # the right password, from elsewhere
     with pytest.raises(CredentialError, match="too many"):
         logins.sign_in("bo", PASSWORD, "10.0.0.2")  # another name, from that address

@@ -6,6 +6,7 @@ once, when it is made."""
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,9 +14,13 @@ import typer
 
 from azuraforge.cli.client import ApiClient, ApiUrl, api_url, save_token
 from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
+from azuraforge.errors import CredentialError
 
 if TYPE_CHECKING:
     from azuraforge.platform.store import Store
+
+TOKEN_SHAPE = re.compile(r"af_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+"""What a token looks like (the server's services.access.TOKEN, without importing it)."""
 
 users = typer.Typer(help="The server's users (run where the server runs).", no_args_is_help=True)
 projects = typer.Typer(help="Projects and their members' roles.", no_args_is_help=True)
@@ -50,7 +55,7 @@ def create_user(
         from azuraforge.platform.services.access import create_user as create
 
         if password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
+            password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         store = _store(database_url)
@@ -182,6 +187,8 @@ def login(
             token = sys.stdin.readline().strip()
         else:
             token = typer.prompt("token", hide_input=True).strip()
+        if not TOKEN_SHAPE.fullmatch(token):
+            raise CredentialError("that is not a token: `azuraforge tokens create` makes one")
         url = api_url(api)
         who = ApiClient(url, token=token).request("GET", "/auth/me")
         save_token(url, token)
@@ -209,5 +216,7 @@ def audit(
         for entry in _store(database_url).list_audit(project, limit):
             where = f" in {entry.project}" if entry.project else ""
             origin = f" from {entry.address}" if entry.address else ""
-            console.print(f"{shown_time(entry.at)}  {entry.actor}  {entry.action} "
-                          f"{entry.target}{where}{origin}", highlight=False)  # fmt: skip
+            line = f"{shown_time(entry.at)}  {entry.actor}  {entry.action} {entry.target}"
+            # Names come from whoever tried to sign in: shown as text, not markup or control.
+            shown = "".join(c if c.isprintable() else "?" for c in line + where + origin)
+            console.print(shown, markup=False, highlight=False)

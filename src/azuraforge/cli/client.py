@@ -107,10 +107,11 @@ def save_token(url: str, token: str | None) -> None:
         tokens[url] = token
     path = credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    made = path.with_name(f".{path.name}.{os.getpid()}")  # whole or not at all, 0600 at once
+    descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(tokens, handle, indent=1)
-    path.chmod(0o600)  # a file made before with laxer rights
+    os.replace(made, path)
 
 
 def connect(url: str | None) -> ApiClient:

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import math
 import re
 import secrets
 import threading
@@ -52,6 +53,8 @@ HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
 """argon2id at RFC 9106's second recommended setting (memory in KiB)."""
 TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 """A token as :func:`new_token` writes it."""
+MAX_LIFE = 400 * 86_400.0
+"""The longest a token may last (seconds)."""
 MAX_FAILURES = 5
 """Failed sign-ins of one name or address within :data:`FAILURE_WINDOW` that hold it back."""
 FAILURE_WINDOW = 300.0
@@ -146,33 +149,45 @@ class Logins:
             too many failures (saying when to try again).
         """
         keys = (f"user:{name}", f"address:{address}")
-        wait = max(self._wait(key) for key in keys)
-        if wait > 0:
-            raise CredentialError(f"too many failed sign-ins: try again in {wait:.0f} s")
+        now = self._reserve(keys)  # counted as a failure until the password is right
         user = self.store.find_user(name)
         # An unknown name costs a hash's check too: the time taken says nothing of who exists.
         stored = user.password_hash if user is not None else _unknown_user_hash()
         if not password_matches(stored, password) or user is None or user.disabled_at:
-            for key in keys:
-                self._fail(key)
             _log.warning("failed sign-in for %r from %s", name, address)
             self.store.audit(name, "login.failed", address=address)
             raise CredentialError("wrong name or password")
+        with self._lock:  # not a failure after all
+            for key in keys:
+                self._failures[key].remove(now)
+                if not self._failures[key]:
+                    del self._failures[key]
         self.store.audit(name, "login", address=address)
         return user
 
-    def _wait(self, key: str) -> float:
-        """Seconds before ``key`` may try again (0: now)."""
+    def _reserve(self, keys: tuple[str, ...]) -> float:
+        """Count an attempt against each of ``keys`` (all of them or none, under one lock,
+        so that attempts at once cannot pass the limit together); when it was.
+
+        Raises
+        ------
+        CredentialError
+            When one of them is held back (the log says for how long).
+        """
         now = self.clock()
         with self._lock:
-            failures = self._failures.get(key, deque())
-            while failures and failures[0] <= now - FAILURE_WINDOW:
-                failures.popleft()
-            return failures[0] + FAILURE_WINDOW - now if len(failures) >= MAX_FAILURES else 0.0
-
-    def _fail(self, key: str) -> None:
-        with self._lock:
-            self._failures.setdefault(key, deque(maxlen=MAX_FAILURES)).append(self.clock())
+            for key in keys:
+                failures = self._failures.get(key, deque())
+                while failures and failures[0] <= now - FAILURE_WINDOW:
+                    failures.popleft()
+                if not failures:  # forgotten once it counts nothing: no growth without bound
+                    self._failures.pop(key, None)
+                if len(failures) >= MAX_FAILURES:
+                    wait = failures[0] + FAILURE_WINDOW - now
+                    raise CredentialError(f"{key}: too many failed sign-ins, held {wait:.0f} s")
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+        return now
 
 
 @functools.cache
@@ -211,8 +226,10 @@ def new_token(
             f"{user} is {held or 'not a member'} in {project}: a token for {role} needs that "
             "role there"
         )
-    if expires_in is not None and expires_in <= 0:
-        raise InvalidParameterError(f"expires_in must be above 0 seconds, got {expires_in}")
+    if expires_in is not None and not (math.isfinite(expires_in) and 0 < expires_in <= MAX_LIFE):
+        raise InvalidParameterError(
+            f"expires_in must be above 0 seconds and at most {MAX_LIFE:.0f}, got {expires_in}"
+        )
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     expires_at = None if expires_in is None else time.time() + expires_in
     record = store.create_token(prefix, _digest(secret), user=user, project=project, role=role,
@@ -240,11 +257,31 @@ def authenticate(store: Store, token: str, *, now: float | None = None) -> Ident
         raise CredentialError(f"token {record.prefix}: revoked")
     if record.expires_at is not None and record.expires_at <= now:
         raise CredentialError(f"token {record.prefix}: expired")
-    user = store.find_user(record.user)
-    if user is None or user.disabled_at is not None:
-        raise CredentialError(f"token {record.prefix}: its user {record.user} is disabled")
+    role = current_role(store, Identity(record.user, record.project, record.role))
     store.touch_token(record.prefix, now)
-    return Identity(record.user, record.project, record.role)
+    return Identity(record.user, record.project, role)
+
+
+def current_role(store: Store, claimed: Identity, *, signed_at: float | None = None) -> str:
+    """The role a credential made earlier still gives: the lower of the one it was made with
+    and the one its user has now in its project (any for a server admin).
+
+    Raises
+    ------
+    CredentialError
+        When the user is gone or disabled, no longer a member, or signed out of every
+        session after ``signed_at`` (for a session).
+    """
+    user = store.find_user(claimed.user)
+    if user is None or user.disabled_at is not None:
+        raise CredentialError(f"{claimed.user}: no such user now, or disabled")
+    ended = user.sessions_after
+    if signed_at is not None and ended is not None and signed_at <= ended:
+        raise CredentialError(f"{claimed.user}: a session signed out of")
+    held = "admin" if user.is_admin else store.member_role(claimed.project, claimed.user)
+    if held is None:
+        raise CredentialError(f"{claimed.user}: no longer a member of {claimed.project}")
+    return ROLES[min(ROLES.index(held), ROLES.index(claimed.role))]
 
 
 def sign_claims(home: Path, identity: Identity, *, seconds: float) -> str:
@@ -252,12 +289,12 @@ def sign_claims(home: Path, identity: Identity, *, seconds: float) -> str:
     (``home/jwt.key``, made on first use)."""
     now = time.time()
     claims = {"sub": identity.user, "project": identity.project, "role": identity.role,
-              "iat": int(now), "exp": int(now + seconds)}  # fmt: skip
+              "iat": now, "exp": now + seconds}  # fmt: skip
     return jwt.encode(claims, server_key(home, CLAIMS_KEY), algorithm=ALGORITHM)
 
 
-def read_claims(home: Path, token: str) -> Identity:
-    """The identity a claim signed by this server holds.
+def read_claims(home: Path, token: str) -> tuple[Identity, float]:
+    """The identity a claim signed by this server holds, and when it was signed.
 
     Raises
     ------
@@ -266,13 +303,15 @@ def read_claims(home: Path, token: str) -> Identity:
         without an expiry, or not a claim.
     """
     try:
+        required = ["exp", "iat", "sub", "project", "role"]
         found = jwt.decode(token, server_key(home, CLAIMS_KEY), algorithms=[ALGORITHM],
-                           options={"require": ["exp", "sub", "project", "role"]})  # fmt: skip
-    except jwt.InvalidTokenError as e:
+                           options={"require": required})  # fmt: skip
+    except (jwt.InvalidTokenError, jwt.InvalidKeyError) as e:
         raise CredentialError(f"claim refused: {e}") from None
     if found["role"] not in ROLES:
         raise CredentialError(f"claim refused: no role {found['role']!r}")
-    return Identity(str(found["sub"]), str(found["project"]), str(found["role"]))
+    who = Identity(str(found["sub"]), str(found["project"]), str(found["role"]))
+    return who, float(found["iat"])
 
 
 def _digest(secret: str) -> str:

@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from azuraforge.errors import ConflictError
+
 
 def server_key(home: Path, name: str) -> bytes:
     """The key in ``home/name``, made on first use; two processes making it at once end
@@ -24,4 +26,11 @@ def server_key(home: Path, name: str) -> bytes:
             pass
         finally:
             made.unlink()
-    return path.read_bytes().strip()
+    key = path.read_bytes().strip()
+    if len(key) < 64:  # 32 bytes as hex: a file emptied or cut short is no key
+        raise ConflictError(
+            f"{path} holds no usable key ({len(key)} characters, 64 expected): remove it "
+            "and a new one is made (sessions or signatures made with the old one end)",
+            public="the server's key is not usable; its administrator is told how to mend it",
+        )
+    return key

@@ -27,6 +27,7 @@ class UserRecord:
     is_admin: bool
     created_at: float
     disabled_at: float | None
+    sessions_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ class AccessStore(StoreBase):
         with self._read() as connection:
             row = connection.execute(select(User).where(User.name == name)).first()
         return None if row is None else _user(row)
+
+    def end_sessions(self, name: str, when: float) -> None:
+        """Refuse from now on the sessions of user ``name`` signed before ``when``."""
+        with self._begin() as connection:
+            connection.execute(update(User).where(User.name == name).values(sessions_after=when))
 
     def list_users(self) -> list[UserRecord]:
         """Every user, by name."""
@@ -257,8 +263,9 @@ def _tokens() -> Select[*tuple[Any, ...]]:
 
 def _user(row: Row[Any]) -> UserRecord:
     return UserRecord(
-        row.id, row.name, row.password_hash, bool(row.is_admin), row.created_at, row.disabled_at
-    )
+        row.id, row.name, row.password_hash, bool(row.is_admin), row.created_at,
+        row.disabled_at, row.sessions_after,
+    )  # fmt: skip
 
 
 def _user_id(connection: Connection, name: str) -> int:

@@ -51,6 +51,8 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[float] = mapped_column(Float)
     disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sessions_after: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Sessions signed before this are refused (set by signing out)."""
 
 
 class ProjectMember(Base):

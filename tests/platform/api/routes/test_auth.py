@@ -24,13 +24,23 @@ def test_a_session_signed_in_says_who_and_ends_at_logout(client: TestClient, sto
     assert "azuraforge_session=" in cookie and "HttpOnly" in cookie
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
     assert client.get("/api/v1/auth/me").json()["user"] == "ana"
-    tampered = client.cookies["azuraforge_session"][:-2] + "xx"
+    session = client.cookies["azuraforge_session"]
+    middle = len(session) - 20  # inside the signature, away from its last, partial character
+    tampered = session[:middle] + ("A" if session[middle] != "A" else "B") + session[middle + 1 :]
     client.cookies.clear()
     client.cookies.set("azuraforge_session", tampered)
     assert client.get("/api/v1/auth/me").status_code == 401  # tampered
+    client.cookies.clear()
     client.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
+    kept = client.cookies["azuraforge_session"]  # a copy someone kept
     assert client.post("/api/v1/auth/logout").status_code == 204
     assert client.get("/api/v1/auth/me").status_code == 401
+    client.cookies.set("azuraforge_session", kept)
+    assert client.get("/api/v1/auth/me").status_code == 401  # signed out: the copy too
+    client.cookies.clear()
+    client.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
+    store.set_member("default", "ana", "viewer")  # demoted while signed in
+    assert client.get("/api/v1/auth/me").json()["role"] == "viewer"
 
 
 def test_wrong_names_and_passwords_read_alike_and_projects_do_not_leak(

@@ -4,6 +4,7 @@ ask for a credential yet (issue 36 is under way: docs/security.md)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from azuraforge.platform.services.access import (
     Identity,
     Logins,
     authenticate,
+    current_role,
     read_claims,
     sign_claims,
 )
@@ -66,8 +68,7 @@ def login(
     """Sign in: a session cookie (HttpOnly, SameSite=Strict) for ``project``, for 12 hours.
     A wrong name or password is 401 in the same words; after 5 failures of a name or from an
     address within 5 minutes, 401 until the oldest leaves that window."""
-    address = request.client.host if request.client else "unknown"
-    user = guard.sign_in(body.name, body.password, address)
+    user = guard.sign_in(body.name, body.password, _address(request))
     role = "admin" if user.is_admin else store.member_role(body.project, user.name)
     if role is None or body.project not in store.list_projects():
         raise NotFoundError(f"no project named {body.project!r} of {user.name}'s",
@@ -82,8 +83,20 @@ def login(
 
 
 @router.post("/logout", status_code=204, responses=ERRORS)
-def logout(response: Response) -> Response:
-    """Sign out: the session cookie is cleared."""
+def logout(
+    request: Request, response: Response, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """Sign out: the session cookie is cleared, and every session of its user signed until
+    now is refused from now on (a copy of the cookie included)."""
+    session = request.cookies.get(COOKIE)
+    if session:
+        try:
+            who, _ = read_claims(settings.home, session)
+        except CredentialError:
+            pass  # nothing to end: an invalid cookie is cleared all the same
+        else:
+            store.end_sessions(who.user, time.time())
+            store.audit(who.user, "logout", project=who.project, address=_address(request))
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     response.status_code = 204
     return response
@@ -108,6 +121,12 @@ def caller(request: Request, store: Store, home: Path) -> Identity:
     if scheme.lower() == "bearer" and token:
         return authenticate(store, token.strip())
     session = request.cookies.get(COOKIE)
-    if session:
-        return read_claims(home, session)
-    raise CredentialError("no credential")
+    if not session:
+        raise CredentialError("no credential")
+    claimed, signed_at = read_claims(home, session)
+    role = current_role(store, claimed, signed_at=signed_at)
+    return Identity(claimed.user, claimed.project, role)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("is_admin", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("disabled_at", sa.Float(), nullable=True),
+        sa.Column("sessions_after", sa.Float(), nullable=True),
     )
     op.create_table(
         "project_members",
