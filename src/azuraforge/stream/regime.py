@@ -32,6 +32,8 @@ import numpy as np
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream.features import Feature
 
+WARMUP = 50
+"""The returns a :class:`VolatilityRegime` takes by default before its first output."""
 _TINY = 1e-24
 """The least variance of a state (a price that does not move at all has none)."""
 
@@ -59,7 +61,7 @@ class VolatilityRegime(Feature):
     """
 
     def __init__(
-        self, stay: float = 0.99, memory: int = 500, warmup: int = 50, min_ratio: float = 4.0
+        self, stay: float = 0.99, memory: int = 500, warmup: int = WARMUP, min_ratio: float = 4.0
     ) -> None:
         if not 0.5 <= stay < 1:
             raise InvalidParameterError(f"VolatilityRegime: stay must be in [0.5, 1), got {stay}")

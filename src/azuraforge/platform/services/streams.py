@@ -60,6 +60,7 @@ from azuraforge.stream.features import FeatureSet
 from azuraforge.stream.live import LiveSource
 from azuraforge.stream.online import Scored, from_json, headline
 from azuraforge.stream.polling import HttpPoller
+from azuraforge.stream.regime import WARMUP as REGIME_WARMUP
 from azuraforge.stream.regime import VolatilityRegime
 from azuraforge.stream.registry import get_source
 from azuraforge.stream.shadow import CHAMPION, Change, ShadowLoop, ShadowRules
@@ -243,7 +244,7 @@ class StreamConfig(BaseModel):
     @property
     def ready_after(self) -> int:
         """The prices after which its features are all ready."""
-        return max(FEATURES_READY, VolatilityRegime().warmup + 1 if self.regime_feature else 0)
+        return max(FEATURES_READY, REGIME_WARMUP + 1 if self.regime_feature else 0)
 
     def rules(self) -> ShadowRules:
         """The loop's rules of this config."""
