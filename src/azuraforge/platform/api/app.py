@@ -32,6 +32,7 @@ from azuraforge.platform.api.routes import (
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.redaction import Redaction
+from azuraforge.platform.services.access import Logins
 from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.services.stream_serving import StreamServer
 from azuraforge.platform.settings import Settings
@@ -93,6 +94,7 @@ def create_app(
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)
     app.state.streams = StreamServer(opened)
+    app.state.logins = Logins(opened)  # made here: first requests at once share one count
     app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))
     _include_routes(app)

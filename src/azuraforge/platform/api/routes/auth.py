@@ -47,12 +47,9 @@ class Caller(BaseModel):
     role: str = Field(description="viewer, editor or admin.")
 
 
-def logins(request: Request, store: StoreDep) -> Logins:
+def logins(request: Request) -> Logins:
     """The API process's sign-in guard (its counts of failures)."""
-    app = request.app
-    if getattr(app.state, "logins", None) is None:
-        app.state.logins = Logins(store)
-    found: Logins = app.state.logins
+    found: Logins = request.app.state.logins
     return found
 
 
