@@ -111,10 +111,11 @@ def test_a_stream_config_names_one_allowed_url_or_a_source(
     assert "(it sets none: no stream may poll)" in refused({"url": url}, [])
     assert "url: " in refused({"url": url}, ["https://api.example.org/v2"])
     both = refused({"url": url, "source": "btc-hourly"}, [url])
-    assert "give a source (a dataset or a data-folder CSV), a url or a plugin, one" in both
+    assert "give exactly one of source (a dataset or a data-folder CSV), url or plugin" in both
     neither = refused({}, [url])
     assert neither == (
-        "bad stream config: give a source (a dataset or a data-folder CSV), a url or a plugin, one"
+        "bad stream config: give exactly one of source (a dataset or a data-folder CSV), url "
+        "or plugin"
     )  # a rule across settings, said as written: no "Value error", no echo of the config
     assert "follow and speed are a source's" in refused({"url": url, "speed": 60.0}, [url])
     assert store.list_experiments().total == 0  # nothing stored

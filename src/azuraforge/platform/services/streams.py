@@ -222,7 +222,7 @@ class StreamConfig(BaseModel):
     def _one_source(self) -> StreamConfig:
         if [self.source, self.url, self.plugin].count(None) != 2:
             raise ValueError(
-                "give a source (a dataset or a data-folder CSV), a url or a plugin, one"
+                "give exactly one of source (a dataset or a data-folder CSV), url or plugin"
             )
         if self.plugin_options and self.plugin is None:
             raise ValueError("plugin_options are a plugin source's: name the plugin")
