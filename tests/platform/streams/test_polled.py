@@ -25,6 +25,7 @@ from azuraforge.stream import Event
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
+from tests.platform.jobs.conftest import children, wait_for
 
 EVENTS = 400
 PRICES = shifted_prices(EVENTS, EVENTS, seed=3)
@@ -170,6 +171,7 @@ def test_a_polled_stream_waiting_for_rows_answers_its_triggers_and_stops(
     record = start_stream(store, LocalTransport(), allowing, config)
     worker = threading.Thread(target=Worker(allowing, store).run_next, daemon=True)
     worker.start()
+    wait_for(children)  # the store is touched only once the job forked (test_runner.logged)
 
     def answered(trigger_id: int) -> str:
         deadline = time.monotonic() + 15

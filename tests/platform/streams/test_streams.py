@@ -22,6 +22,7 @@ from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams import (
     EQUITY_POINTS,
     StreamConfig,
+    _Pacer,
     _Triggers,
     start_stream,
     trading_scores,
@@ -29,7 +30,7 @@ from azuraforge.platform.services.streams import (
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.streams import Answer, write_stream_steps
-from azuraforge.stream import CsvReplay
+from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
@@ -108,17 +109,19 @@ def test_a_stream_runs_to_its_end_and_scores_as_the_loop_does(
 def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
     store: Store, settings: Settings, unbroken: Unbroken
 ) -> None:
-    paced = {**CONFIG, "speed": 3600 * 600.0, "max_restarts": 2}  # 600 events a second
+    # 400 events a second: the kill, once the first checkpoint is seen, comes 3 s before
+    # the end, and a paced replay that fell behind does not catch up in a burst.
+    paced = {**CONFIG, "speed": 3600 * 400.0, "max_restarts": 2}
     record = start_stream(store, LocalTransport(), settings, paced)
     killed: list[int] = []
 
-    def kill_after_two_checkpoints() -> None:
+    def kill_after_a_checkpoint() -> None:
         (child,) = wait_for(children)  # the store is touched only once the job forked
-        wait_for(lambda: len(steps(store, record.id)) >= 2)
+        wait_for(lambda: steps(store, record.id))
         os.kill(child, signal.SIGKILL)
         killed.append(child)
 
-    killer = threading.Thread(target=kill_after_two_checkpoints)
+    killer = threading.Thread(target=kill_after_a_checkpoint)
     killer.start()
     worker = Worker(settings, store)
     worker.run_next()  # the job dies; the kernel queues it again after its backoff
@@ -197,6 +200,16 @@ def test_a_trigger_is_taken_once_and_its_first_answer_kept(
     assert (answered.status, answered.event, answered.message) == ("done", 7, "first")
 
 
+def test_a_paced_replay_that_fell_behind_goes_on_at_its_pace_not_in_a_burst() -> None:
+    pacer = _Pacer(speed=20.0, stopping=lambda: False)  # events 1 s apart: 50 ms each
+    assert pacer.wait(Event(0.0, {}))
+    time.sleep(1.2)  # a busy machine: event 1 was due 1.15 s ago
+    began = time.monotonic()
+    assert pacer.wait(Event(1.0, {}))  # taken at once, the pace counted from it
+    assert pacer.wait(Event(2.0, {}))  # and the next one 50 ms later, not at once
+    assert time.monotonic() - began >= 0.045
+
+
 def test_a_followed_file_is_learned_as_it_grows_until_the_stream_is_stopped(
     store: Store, settings: Settings
 ) -> None:
@@ -210,6 +223,7 @@ def test_a_followed_file_is_learned_as_it_grows_until_the_stream_is_stopped(
     record = start_stream(store, LocalTransport(), settings, config)
     worker = threading.Thread(target=Worker(settings, store).run_next)
     worker.start()
+    wait_for(children)  # the store is touched only once the job forked (test_runner.logged)
     wait_for(lambda: 400 in steps(store, record.id), timeout=30)
     with live.open("a") as handle:  # rows written while it runs
         handle.writelines(rows[400:])

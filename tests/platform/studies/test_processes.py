@@ -11,7 +11,7 @@ from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.jobs.conftest import wait_for
+from tests.platform.jobs.conftest import children, wait_for
 
 
 def trial_pids(store: Store, study_id: int) -> list[int | None]:
@@ -92,6 +92,7 @@ def test_a_trial_cancelled_in_a_kept_process_does_not_stop_the_next(
     worker = Worker(settings, store)
     running = threading.Thread(target=worker.run_next)
     running.start()
+    wait_for(children)  # the store is touched only once the trial forked (test_runner.logged)
     [first] = store.list_trial_runs(study)
     wait_for(lambda: store.get_metrics(first.id, ["pid"]))  # its pipeline runs
     store.request_cancel(first.id)

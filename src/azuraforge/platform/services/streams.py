@@ -93,6 +93,8 @@ _PACE_SLICE = 0.2
 """Seconds a paced stream sleeps between two looks for a stop."""
 _TRIGGER_POLL = 1.0
 """Seconds between two looks for a stream's pending triggers."""
+_MAX_BEHIND = 1.0
+"""Seconds a paced stream may fall behind its pace before it counts the pace again."""
 
 
 class StreamConfig(BaseModel):
@@ -882,7 +884,10 @@ def _rows(scored: list[Scored]) -> list[Outcome]:
 
 class _Pacer:
     """Waits so that events come at ``speed`` seconds of event time a wall second (nothing
-    for ``None``), from the first event it is given; a wait ends early once ``stopping()``."""
+    for ``None``), from the first event it is given; a wait ends early once ``stopping()``.
+    Fallen behind by more than :data:`_MAX_BEHIND` (a busy machine, a slow store), it counts
+    the pace again from the late event: the replay goes on at its speed, not in a burst that
+    would misstate the stream's pace and lag."""
 
     def __init__(self, speed: float | None, stopping: Callable[[], bool]) -> None:
         self.speed, self.stopping = speed, stopping
@@ -901,6 +906,9 @@ class _Pacer:
             return True
         wall, first = self._start
         due = wall + (event.time - first) / self.speed
+        if time.monotonic() - due > _MAX_BEHIND:
+            self._start = (time.monotonic(), event.time)
+            return True
         while (left := due - time.monotonic()) > 0:
             if self.stopping():
                 return False
