@@ -135,6 +135,11 @@ class CredentialError(AzuraForgeError):
     _public = "no valid credential: sign in, or send a token (Authorization: Bearer af_...)"
 
 
+class PermissionDeniedError(AzuraForgeError):
+    """A good credential whose role does not allow what was asked (a viewer's write, an
+    editor's change of members)."""
+
+
 class LeaseLostError(ConflictError):
     """A worker's lease on a run expired or was taken over; it may write nothing more for it
     (the lease epoch it holds is the fencing token every write checks)."""

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
 from azuraforge.platform.settings import Settings
-from tests.platform.servers import free_port, kill_group, start_serve
+from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -49,7 +49,9 @@ def queued_ids(output: str) -> list[int]:
 
 
 def status(api: str, experiment_id: int) -> str:
-    return str(httpx.get(f"{api}/api/v1/experiments/{experiment_id}").json()["status"])
+    return str(
+        httpx.get(f"{api}/api/v1/experiments/{experiment_id}", headers=bearer()).json()["status"]
+    )
 
 
 def test_submit_follow_shows_the_run_and_its_scores_beside_the_baseline(api):

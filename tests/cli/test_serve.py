@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision, upgrade_database
 from azuraforge.platform.store.engine import current_revision, downgrade, make_engine
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import alive, children, free_port, start_serve
+from tests.platform.servers import alive, bearer, children, free_port, start_serve
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -36,7 +37,9 @@ runner = CliRunner()
 
 def submit(port: int, **config: object) -> int:
     body = {"pipeline": "sleeper", "config": config}
-    response = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body)
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, headers=bearer()
+    )
     return int(response.json()["data"][0]["id"])
 
 
@@ -147,7 +150,9 @@ def test_a_client_that_left_a_quiet_stream_does_not_hold_up_shutdown(settings, s
     serve = start_serve(settings, port, "--workers", "0")
     serves.append(serve)
     run = submit(port, steps=2)  # stays queued: nothing new to send its follower
-    with connect(f"ws://127.0.0.1:{port}/api/v1/experiments/{run}/events") as socket:
+    with connect(
+        f"ws://127.0.0.1:{port}/api/v1/experiments/{run}/events", additional_headers=bearer()
+    ) as socket:
         assert json.loads(socket.recv())["type"] == "history"
     serve.send_signal(signal.SIGTERM)
     assert serve.wait(timeout=10) == 0
@@ -177,7 +182,9 @@ def test_api_workers_share_the_port_with_the_settings_given_and_stop_with_serve(
     assert len(processes) == 2
     names = [f"model-{i}" for i in range(10)]
     for name in names:  # a new connection each: either process takes it
-        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/models", json={"name": name})
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/models", json={"name": name}, headers=bearer()
+        )
         assert response.status_code == 201, response.text
     store = Store(given)
     assert [record.name for record in store.list_models(limit=20)[0]] == names
@@ -250,9 +257,13 @@ def test_serve_submit_queues_a_first_run_prints_its_page_then_its_scores(
     serves.append(serve)
     printed = printed_until(serve, "│ MAE")
     page = f"http://127.0.0.1:{port}/#/experiments/1"
-    assert f"queued sleeper as run 1; watch it live: {page}\n" in printed
+    link = re.search(r"queued sleeper as run 1; watch it live: (\S+)\n", printed)
+    assert link and link[1].startswith(f"http://127.0.0.1:{port}/api/v1/auth/link?token=af_")
     assert f"run 1 completed ({page})" in printed
-    assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+    followed = httpx.get(link[1], follow_redirects=True)  # one click: signed in, on its page
+    assert followed.url == f"http://127.0.0.1:{port}/#/experiments/1"
+    assert followed.status_code == 200 and "azuraforge_session" in followed.history[0].cookies
+    assert httpx.get(link[1], follow_redirects=False).status_code == 401  # once only
 
 
 @pytest.mark.parametrize(
@@ -274,8 +285,11 @@ def test_serve_refuses_a_bad_first_run_before_starting(tmp_path, sleeper, argume
 
 
 def websocket_handshake(port: int, path: str, host: str) -> int:
-    """The status of a WebSocket handshake addressed to ``host`` from a page of its origin."""
+    """The status of a WebSocket handshake addressed to ``host`` from a page of its origin
+    (with the test's token: a page's session cookie)."""
+    token = bearer()["Authorization"]
     request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+               f"Authorization: {token}\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")  # fmt: skip
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
@@ -305,7 +319,7 @@ def test_serve_refuses_requests_addressed_to_another_host_dns_rebinding(settings
         assert httpx.get(f"http://127.0.0.1:{port}{path}", headers=rebound).status_code == 400
     assert websocket_handshake(port, "/api/v1/events", REBOUND) == 403
     assert websocket_handshake(port, "/api/v1/events", f"localhost:{port}") == 101
-    listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/experiments").json()
+    listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/experiments", headers=bearer()).json()
     assert listed["total"] == 0
     for host in (f"localhost:{port}", f"[::1]:{port}", f"127.0.0.1:{port}"):
         answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": host})
@@ -382,8 +396,11 @@ def test_serve_warns_of_a_broker_it_cannot_reach_and_refuses_submissions_meanwhi
     assert f"warning: the broker at {broker} is unreachable" in printed
     assert "runs submitted are refused (503) and queue nothing" in printed
     assert password not in printed
+    sign_in(settings.database_url)
     body = {"pipeline": "sleeper", "config": {"steps": 2}}
-    refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body, timeout=30)
+    refused = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, timeout=30, headers=bearer()
+    )
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "BROKER_UNAVAILABLE"
 

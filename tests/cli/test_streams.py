@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
 from azuraforge.platform.settings import Settings
-from tests.platform.servers import free_port, kill_group, start_serve
+from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -38,7 +38,7 @@ def cli(api: str, *args: str):
 def ended(api: str, stream_id: int) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        found = httpx.get(f"{api}/api/v1/streams/{stream_id}").json()
+        found = httpx.get(f"{api}/api/v1/streams/{stream_id}", headers=bearer()).json()
         if found["status"] not in ("queued", "running"):
             return found
         time.sleep(0.1)

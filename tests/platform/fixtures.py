@@ -22,12 +22,29 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
 from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import EventRecord, JobWrites, Lease, Store, upgrade_database
+from azuraforge.platform.store import (
+    DEFAULT_PROJECT,
+    EventRecord,
+    JobWrites,
+    Lease,
+    Store,
+    upgrade_database,
+)
 from azuraforge.testing.long_jobs import KIND
 from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
+
+
+def admin_headers(store: Store, project: str = DEFAULT_PROJECT) -> dict[str, str]:
+    """The ``Authorization`` header of a new API token of the server's admin in ``project``
+    (the admin made as the first start makes them, if the store has no user yet)."""
+    first_admin(store)
+    token, _ = new_token(store, user=FIRST_ADMIN, project=project, role="admin", name="tests")
+    return {"Authorization": f"Bearer {token}"}
+
 
 POSTGRES_SERVER = os.environ.get(
     "AZURAFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,5 +1,6 @@
-"""Real ``azuraforge serve`` processes for tests: started on a free port, found by their
-worker children, killed with their whole process group at the end."""
+"""Real ``azuraforge serve`` processes for tests: started on a free port (the test process
+then holds a token of the server's admin), found by their worker children, killed with their
+whole process group at the end."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from azuraforge.cli.client import TOKEN_VARIABLE
 from azuraforge.platform.jobs.local import settings_environment
+from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
 from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import DEFAULT_PROJECT, Store
 
 
 def free_port() -> int:
@@ -41,10 +45,31 @@ def start_serve(
             raise AssertionError(f"azuraforge serve exited {process.returncode} at start")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                given = options.index("--database-url") + 1 if "--database-url" in options else 0
+                sign_in(options[given] if given else settings.database_url)
                 return process
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("azuraforge serve did not answer within 30 s")
+
+
+def sign_in(database_url: str) -> str:
+    """Give this test process a token of the server admin of the store at ``database_url``,
+    as ``AZURAFORGE_TOKEN`` (the CLI, in this process or started from it, sends it, as after
+    ``azuraforge login``); the token."""
+    store = Store(database_url)
+    try:
+        first_admin(store)
+        token, _ = new_token(store, user=FIRST_ADMIN, project=DEFAULT_PROJECT, role="admin")
+    finally:
+        store.close()
+    os.environ[TOKEN_VARIABLE] = token
+    return token
+
+
+def bearer() -> dict[str, str]:
+    """The ``Authorization`` header of the token :func:`sign_in` gave last."""
+    return {"Authorization": f"Bearer {os.environ[TOKEN_VARIABLE]}"}
 
 
 def children(pid: int) -> list[int]:

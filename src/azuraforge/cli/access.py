@@ -54,14 +54,57 @@ def create_user(
     with user_errors(verbose):
         from azuraforge.platform.services.access import create_user as create
 
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         store = _store(database_url)
-        create(store, name, password, is_admin=admin)
+        create(store, name, _password(password_stdin), is_admin=admin)
         store.audit(_actor(), "user.create", name + (" (admin)" if admin else ""))
         console.print(f"user {name} created{' (server admin)' if admin else ''}")
+
+
+@users.command("password")
+def set_password(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Set a user's password (the first start's admin has none: they sign in by a link until
+    they set one); every session they had ends."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import set_password as set_it
+
+        set_it(_store(database_url), name, _password(password_stdin))
+        _store(database_url).audit(_actor(), "user.password", name)
+        console.print(f"password of {name} set; their sessions ended")
+
+
+@users.command("link")
+def make_link(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    project: Annotated[str, typer.Option("--project", help="The project to sign in to.")] = (
+        "default"
+    ),
+    url: Annotated[str, typer.Option("--url", help="The server's address.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Print a one-time login link for a user (valid a day, used once)."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.access import login_link
+
+        store = _store(database_url)
+        token = login_link(store, name, project)
+        store.audit(_actor(), "user.link", name, project=project)
+        print(f"{url.rstrip('/')}/api/v1/auth/link?token={token}")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
 @users.command("list")

@@ -56,8 +56,9 @@ class ApiClient:
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.url = url
         token = token or os.environ.get(TOKEN_VARIABLE) or saved_tokens().get(url)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout, headers=headers)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        """What each request sends besides its own: the credential."""
+        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout, headers=self.headers)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer (``None`` for 204); API errors raise with the API's message."""

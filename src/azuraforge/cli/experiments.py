@@ -279,7 +279,7 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
 
     url = client.websocket_url(f"/experiments/{experiment_id}/events")
     try:
-        with connect(url, open_timeout=10) as socket:
+        with connect(url, open_timeout=10, additional_headers=client.headers) as socket:
             final = _show_progress(socket, experiment_id)
     except (OSError, WebSocketException) as e:
         raise StoreUnavailableError(

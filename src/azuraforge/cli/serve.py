@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -101,6 +102,7 @@ def serve(
     with user_errors(verbose):
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
+        from azuraforge.platform.services.access import first_admin
         from azuraforge.platform.store import Store, create_if_empty, upgrade_database
         from azuraforge.platform.store.engine import shown_url
 
@@ -121,6 +123,7 @@ def serve(
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
+        first_admin(store)
         processes = settings.api_workers
         with arguments():  # a port in use: refused before any start, exit code 2
             listeners = listen(host, port, processes)
@@ -135,8 +138,12 @@ def serve(
                 highlight=False,
                 soft_wrap=True,
             )
+            link = _login_link(store)
             if first_run is not None:
-                _submit_and_announce(store, transport, settings, *first_run, urls[0])
+                _submit_and_announce(store, transport, settings, *first_run, (urls[0], link))
+            elif link is not None:
+                console.print(f"sign in: {escape(urls[0])}{link}", highlight=False,
+                              soft_wrap=True)  # fmt: skip
 
         run_server(settings, store, transport, listeners, started=started,
                    stopping=lambda: console.print("stopping workers..."))  # fmt: skip
@@ -229,21 +236,36 @@ def _checked_transport(settings: Settings, *, queues_a_run: bool) -> Transport:
     return transport
 
 
+def _login_link(store: Store) -> str | None:
+    """The path of a one-time login link of the server's admin, made at each start until
+    they set a password (as Jupyter prints its token), else None."""
+    from azuraforge.platform.services.access import FIRST_ADMIN, NO_PASSWORD, login_link
+    from azuraforge.platform.store import DEFAULT_PROJECT
+
+    admin = store.find_user(FIRST_ADMIN)
+    if admin is None or admin.password_hash != NO_PASSWORD or admin.disabled_at is not None:
+        return None
+    return f"/api/v1/auth/link?token={login_link(store, FIRST_ADMIN, DEFAULT_PROJECT)}"
+
+
 def _submit_and_announce(
     store: Store,
     transport: Transport,
     settings: Settings,
     pipeline: str,
     config: dict[str, Any],
-    address: str,
+    where: tuple[str, str | None],
 ) -> None:
-    """Queue the run, print where to watch it, and print its result when it ends."""
+    """Queue the run, print where to watch it (through the login link, when there is one),
+    and print its result when it ends."""
     from azuraforge.platform.services import experiments
 
+    address, link = where
     run = experiments.submit(store, transport, pipeline, config, data_folder=settings.data_dir)[0]
+    page = f"/#/experiments/{run.id}"
+    shown = f"{address}{link}&next={quote(page, safe='')}" if link else f"{address}{page}"
     console.print(
-        f"queued {pipeline} as run {run.id}; watch it live: "
-        f"{escape(address)}/#/experiments/{run.id}",
+        f"queued {pipeline} as run {run.id}; watch it live: {escape(shown)}",
         highlight=False,
         soft_wrap=True,  # an address cut in two does not open
     )

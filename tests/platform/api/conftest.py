@@ -1,5 +1,6 @@
-"""An API over a fresh store per test (SQLite and PostgreSQL), one API per module for tests that
-only read, the same on a Celery broker that is down, and a real worker process."""
+"""An API over a fresh store per test (SQLite and PostgreSQL), called with a token of the
+server's admin or without a credential; one API per module for tests that only read, the
+same on a Celery broker that is down, and a real worker process."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import install_plugin, short_settings
+from tests.platform.fixtures import admin_headers, install_plugin, short_settings
 from tests.platform.servers import free_port
 
 BROKER_PASSWORD = "s3cret"
@@ -24,6 +25,15 @@ BROKER_PASSWORD = "s3cret"
 
 @pytest.fixture
 def client(settings: Settings, store: Store, sleeper: object) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(settings, store=store), headers=admin_headers(store)
+    ) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """The API of ``client``'s store, called without a credential."""
     with TestClient(create_app(settings, store=store)) as test_client:
         yield test_client
 
@@ -40,7 +50,9 @@ def read_only_client(
     with pytest.MonkeyPatch.context() as patch:
         install_plugin(patch, sleeper_path)
         store = Store(settings.database_url)
-        with TestClient(create_app(settings, store=store)) as test_client:
+        with TestClient(
+            create_app(settings, store=store), headers=admin_headers(store)
+        ) as test_client:
             yield test_client
         store.close()
 
@@ -58,7 +70,7 @@ def broker_down_client(
     """An API on the Celery transport whose broker cannot be reached."""
     on_celery = settings.model_copy(update={"transport": "celery", "broker_url": dead_broker})
     app = create_app(on_celery, store=store)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=admin_headers(store)) as test_client:
         yield test_client
     app.state.transport.close()
 

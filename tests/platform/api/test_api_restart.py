@@ -11,14 +11,14 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import alive, children, free_port, start_serve
+from tests.platform.servers import alive, bearer, children, free_port, start_serve
 
 pytestmark = pytest.mark.slow
 
 
 def follow(port: int, experiment_id: int) -> list[dict]:
     url = f"ws://127.0.0.1:{port}/api/v1/experiments/{experiment_id}/events"
-    with connect(url, open_timeout=10) as socket_:
+    with connect(url, open_timeout=10, additional_headers=bearer()) as socket_:
         return [json.loads(raw) for raw in socket_]
 
 
@@ -28,9 +28,13 @@ def test_a_run_outlives_the_api_and_its_events_replay(settings, sleeper, serves)
     serves.append(serve)
     (worker,) = children(serve.pid)
     body = {"pipeline": "sleeper", "config": {"steps": 40, "sleep": 0.1}}
-    row = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body).json()["data"][0]
+    row = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, headers=bearer()
+    ).json()["data"][0]
     while (
-        httpx.get(f"http://127.0.0.1:{port}/api/v1/experiments/{row['id']}").json()["progress"]
+        httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/experiments/{row['id']}", headers=bearer()
+        ).json()["progress"]
         < 0.2
     ):
         time.sleep(0.05)

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.dashboard import CONTENT_SECURITY_POLICY, STATIC
+from tests.platform.fixtures import admin_headers
 
 
 def test_the_page_is_served_at_the_root_with_its_policy(read_only_client: TestClient):
@@ -122,7 +123,7 @@ def test_other_sites_pages_may_not_change_anything_nor_follow_streams(client: Te
 
 def test_an_allowed_origin_may(settings, store):
     allowed = settings.model_copy(update={"allowed_origins": ["https://ops.example.org"]})
-    with TestClient(create_app(allowed, store=store)) as client:
+    with TestClient(create_app(allowed, store=store), headers=admin_headers(store)) as client:
         headers = {"origin": "https://ops.example.org"}
         answer = client.post("/api/v1/experiments", json={"pipeline": "nope"}, headers=headers)
         assert answer.status_code == 404  # past the check: no such pipeline

@@ -202,7 +202,8 @@ def test_a_store_that_cannot_be_reached_is_a_503_naming_no_url(tmp_path: Path, s
     dead = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
     settings = short_settings(dead, tmp_path / "home")
     store = Store(dead, check_schema=False)
-    with TestClient(create_app(settings, store=store)) as client:
+    token = {"Authorization": f"Bearer af_{'0' * 12}_{'a' * 43}"}  # checked against the store
+    with TestClient(create_app(settings, store=store), headers=token) as client:
         message = refused(client.get(f"{API}/experiments/1"), 503, settings)
     store.close()
     assert message.startswith("the store cannot be reached now")

@@ -26,6 +26,7 @@ from azuraforge.platform.services.streams import STREAM, StreamConfig
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.states import PREDICTION, RUN, TRIAL
+from tests.platform.fixtures import admin_headers
 from tests.platform.registry.conftest import Trained, completed_run, mirror, trained
 
 __all__ = ["mirror", "trained"]  # the registry tests' fixtures, used here too
@@ -61,6 +62,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /streams/{stream_id}/triggers": {"action": "retrain", "reason": "good.csv"},
     "POST /streams/{stream_id}/predict": {"closes": [1.0] * 30},
     "POST /auth/login": {"name": "ana", "password": "good.csv"},
+    "POST /auth/project": {"project": "good.csv"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
@@ -88,7 +90,7 @@ def client(settings: Settings, store: Store, trained: list[Trained]) -> Iterator
     (data.parent / "secret.csv").write_text(SECRET)
     (data / "link-out.csv").symlink_to(data.parent / "secret.csv")
     completed_run(store, settings, trained[0], "run-0")
-    with TestClient(create_app(settings, store=store)) as client:
+    with TestClient(create_app(settings, store=store), headers=admin_headers(store)) as client:
         client.post(f"{API_PREFIX}/models", json={"name": "weather"})
         client.post(f"{API_PREFIX}/models/weather/versions", json={"experiment": "run-0"})
         client.put(f"{API_PREFIX}/models/weather/aliases/champion", json={"version": 1})

@@ -50,6 +50,7 @@ from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import COMPLETED
+from tests.platform.fixtures import admin_headers
 from tests.platform.registry.conftest import (
     REGISTRY_TABLES,
     SEQUENCE,
@@ -88,10 +89,12 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """Schemathesis' answers to a valid request (a 5xx is the not-a-server-error check's)."""
 
 
-def config(dialect: str) -> schemathesis.Config:
-    """Every phase on SQLite; on PostgreSQL those that send values (not the stateful one)."""
+def config(dialect: str, headers: dict[str, str]) -> schemathesis.Config:
+    """Every phase on SQLite; on PostgreSQL those that send values (not the stateful one);
+    each request with ``headers`` (the server admin's token)."""
     return schemathesis.Config.from_dict({
         "seed": 20240917,
+        "headers": headers,
         "phases": {"stateful": {"enabled": dialect == "sqlite"}},
         "generation": {
             "max-examples": EXAMPLES[dialect],
@@ -463,7 +466,7 @@ def test_every_operation_answers_as_its_schema_says(
     seeded = seed(fresh_store, settings, trained, beijing_rows)
     app = create_app(settings, store=fresh_store)
     schema = schemathesis.openapi.from_asgi(
-        "/openapi.json", app, config=config(fresh_store.dialect)
+        "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
     )
     for name, hook in hooks(seeded).items():
         schema.hook(name)(hook)

@@ -18,6 +18,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.models import Experiment, Project, TuningStudy
 from azuraforge.platform.store.states import LOST, QUEUED, RUNNING, TRIAL
+from tests.platform.fixtures import admin_headers
 
 Curves = Mapping[str, Sequence[float]]
 """Each metric's values at steps 1, 2, 3..."""
@@ -104,5 +105,7 @@ def runs(store: Store) -> Runs:
 
 @pytest.fixture
 def client(settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store=store)) as test_client:
+    with TestClient(
+        create_app(settings, store=store), headers=admin_headers(store)
+    ) as test_client:
         yield test_client

@@ -19,7 +19,7 @@ from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.output import LONGEST_LINE, _Lines
 from azuraforge.platform.store import Store
 from tests.helpers import write_pipeline_plugin
-from tests.platform.fixtures import install_plugin, short_settings
+from tests.platform.fixtures import admin_headers, install_plugin, short_settings
 
 API = "/api/v1"
 PRINTER = """
@@ -77,7 +77,7 @@ def api(
         worker = subprocess.Popen([sys.executable, "-m", WORKER_MODULE],
                                   env=settings_environment(settings))  # fmt: skip
         store = Store(settings.database_url)
-        with TestClient(create_app(settings, store=store)) as client:
+        with TestClient(create_app(settings, store=store), headers=admin_headers(store)) as client:
             yield client
         worker.terminate()
         worker.wait(30)

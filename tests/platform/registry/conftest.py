@@ -24,6 +24,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED
+from tests.platform.fixtures import admin_headers
 
 API = "/api/v1"
 WEATHER = "weather-forecaster"
@@ -120,7 +121,7 @@ def runs(store: Store, settings: Settings, trained: list[Trained]) -> list[Exper
 
 @pytest.fixture
 def api(settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store=store)) as client:
+    with TestClient(create_app(settings, store=store), headers=admin_headers(store)) as client:
         yield client
 
 

@@ -20,6 +20,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.registry import version_folder
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from tests.platform.fixtures import admin_headers
 from tests.platform.registry.conftest import SEQUENCE, WEATHER, call, registered
 
 
@@ -157,7 +158,7 @@ def test_bad_requests_are_4xx(
     empty = predict(api, "weather/1", [], 422)["error"]["message"]
     assert "rows" in empty
     few = settings.model_copy(update={"max_predict_rows": SEQUENCE - 1})
-    with TestClient(create_app(few, store=store)) as limited:
+    with TestClient(create_app(few, store=store), headers=admin_headers(store)) as limited:
         refused = predict(limited, "weather/1", rows, 422)["error"]["message"]
     assert "8 rows; a predict request takes at most 7 (max_predict_rows)" in refused
     unknown = predict(api, "wether", rows, 404)["error"]["message"]

@@ -25,7 +25,7 @@ from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.testing import WorkerProcesses
 from tests.helpers import write_pipeline_plugin
-from tests.platform.fixtures import short_settings
+from tests.platform.fixtures import admin_headers, short_settings
 from tests.platform.jobs.test_transports import CELERY_WORKER, empty_redis, redis_url
 from tests.platform.registry.conftest import call, completed_run, registered
 
@@ -109,7 +109,7 @@ def workers(job_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcesses]
 def job_api(job_settings: Settings) -> Iterator[tuple[TestClient, Store]]:
     store = Store(job_settings.database_url)
     app = create_app(job_settings, store=store)
-    with TestClient(app) as client:
+    with TestClient(app, headers=admin_headers(store)) as client:
         yield client, store
     if isinstance(app.state.transport, CeleryTransport):
         app.state.transport.close()

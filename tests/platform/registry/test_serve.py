@@ -16,7 +16,7 @@ from azuraforge.cli.main import app as cli
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.registry.conftest import SEQUENCE, completed_run
-from tests.platform.servers import free_port, start_serve
+from tests.platform.servers import bearer, free_port, start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_moving_an_alias_under_load(served: str, beijing_rows, settings: Setting
 
     def load() -> None:
         no_keep_alive = httpx.Limits(max_keepalive_connections=0)
-        with httpx.Client(timeout=10, limits=no_keep_alive) as client:
+        with httpx.Client(timeout=10, limits=no_keep_alive, headers=bearer()) as client:
             while not stop.is_set():
                 sent = time.monotonic()
                 try:

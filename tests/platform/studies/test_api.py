@@ -14,13 +14,16 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.platform.fixtures import admin_headers
 
 X = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 
 
 @pytest.fixture
 def client(settings: Settings, no_studies: Store, quadratic: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store=no_studies)) as test_client:
+    with TestClient(
+        create_app(settings, store=no_studies), headers=admin_headers(no_studies)
+    ) as test_client:
         yield test_client
 
 

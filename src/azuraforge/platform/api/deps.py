@@ -9,7 +9,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 from fastapi import Depends, Path, Request, params
 from fastapi.dependencies.utils import get_flat_params
@@ -21,9 +21,23 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
+from azuraforge.platform.store.scope import ProjectStore
 
 
 def get_store(connection: HTTPConnection) -> Store:
+    """The store as the caller's project sees it (a
+    :class:`~azuraforge.platform.store.scope.ProjectStore`, typed as the store it wraps), or
+    the whole store for a route anyone may call."""
+    store: Store = connection.app.state.store
+    identity = getattr(connection.state, "identity", None)
+    if identity is None:
+        return store
+    return cast(Store, ProjectStore(store, identity.project))
+
+
+def get_server_store(connection: HTTPConnection) -> Store:
+    """The whole store, for the routes about users, tokens and projects (each says who may
+    do what it does)."""
     store: Store = connection.app.state.store
     return store
 
@@ -44,6 +58,7 @@ def get_hub(connection: HTTPConnection) -> EventHub:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+ServerStoreDep = Annotated[Store, Depends(get_server_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TransportDep = Annotated[Transport, Depends(get_transport)]
 HubDep = Annotated[EventHub, Depends(get_hub)]

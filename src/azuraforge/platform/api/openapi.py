@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from azuraforge.apps import discover
 from azuraforge.platform.api import config_schemas
+from azuraforge.platform.api.access import SESSION_COOKIE, declared_permission
 from azuraforge.platform.store.experiments import SORTABLE
 
 JsonSchema = dict[str, Any]
@@ -170,6 +172,7 @@ def install(app: FastAPI, prefix: str) -> None:
             parameter["schema"] = without_null(parameter["schema"])
         for group in GROUPS:
             group.apply(schema, prefix)
+        declare_refusals(schema, app)
         return schema
 
     def openapi() -> dict[str, Any]:
@@ -180,6 +183,38 @@ def install(app: FastAPI, prefix: str) -> None:
         return live
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+REFUSALS = {
+    "401": "No valid credential: sign in, or send a token (Authorization: Bearer af_...).",
+    "403": "The credential's role in the project does not allow this.",
+}
+
+
+SECURITY_SCHEMES = {
+    "token": {"type": "http", "scheme": "bearer", "description": "An API token, af_..."},
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                "description": "The dashboard's session, from POST /auth/login."},
+}  # fmt: skip
+
+
+def declare_refusals(openapi: dict[str, Any], app: FastAPI) -> None:
+    """The credentials every operation but the public ones needs (a token or the session),
+    and their 401 and 403 (each route's declared permission,
+    :mod:`~azuraforge.platform.api.access`), said once here, not per route."""
+    openapi["components"]["securitySchemes"] = SECURITY_SCHEMES
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        if declared_permission(route) in (None, "public"):
+            continue
+        for method in route.methods:
+            operation = openapi["paths"][route.path_format][method.lower()]
+            operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+            responses = operation["responses"]
+            for code, description in REFUSALS.items():
+                responses.setdefault(code, {"description": description, "content": error})
 
 
 def declare_sort_keys(openapi: dict[str, Any], prefix: str, metrics: list[str]) -> None:

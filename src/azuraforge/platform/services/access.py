@@ -14,8 +14,8 @@
 - **Roles** in a project: ``viewer`` reads; ``editor`` also submits, cancels, registers, moves
   aliases and triggers; ``admin`` also manages members, deletes and changes settings.
 
-Not enforced by the API yet (issue 36 is under way): this module makes and checks the
-credentials; the routes do not ask for them so far.
+The API asks for one on every route but the health check and signing in
+(:mod:`azuraforge.platform.api.access`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from azuraforge.errors import CredentialError, InvalidParameterError, NotFoundError
+from azuraforge.errors import (
+    ConflictError,
+    CredentialError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from azuraforge.platform.services.keys import server_key
 from azuraforge.platform.store import Store, TokenRecord, UserRecord
 
@@ -59,6 +64,14 @@ MAX_FAILURES = 5
 """Failed sign-ins of one name or address within :data:`FAILURE_WINDOW` that hold it back."""
 FAILURE_WINDOW = 300.0
 """Seconds a failed sign-in counts."""
+TOUCH_EVERY = 60.0
+"""Seconds between two records of a token's last use."""
+LINK = "link"
+"""The kind of a one-time login link's token."""
+LINK_SECONDS = 86_400.0
+"""How long a login link lasts unused."""
+FIRST_ADMIN = "admin"
+"""The server admin the first start makes, when the store has no user."""
 CLAIMS_KEY = "jwt.key"
 """The file of the server's home holding the key claims are signed with."""
 ALGORITHM = "HS256"
@@ -201,6 +214,39 @@ def create_user(store: Store, name: str, password: str, *, is_admin: bool = Fals
     store.create_user(check_name("user", name), hash_password(password), is_admin=is_admin)
 
 
+def set_password(store: Store, name: str, password: str) -> None:
+    """Set user ``name``'s password; their sessions signed until now end."""
+    store.set_password(name, hash_password(password))
+    store.end_sessions(name, time.time())
+
+
+def first_admin(store: Store) -> bool:
+    """Make the server admin :data:`FIRST_ADMIN`, without a password (they sign in by a login
+    link until they set one: ``azuraforge users password``), if the store has no user yet;
+    whether this made them."""
+    if store.list_users():
+        return False
+    try:
+        store.create_user(FIRST_ADMIN, NO_PASSWORD, is_admin=True)
+    except ConflictError:  # another process of the server made them first
+        return False
+    store.audit("server", "user.create", target=FIRST_ADMIN)
+    return True
+
+
+NO_PASSWORD = "!"
+"""The stored hash of a user without a password: no password matches it."""
+
+
+def login_link(store: Store, user: str, project: str) -> str:
+    """A one-time login link's token for ``user`` in ``project`` at their role there, valid
+    :data:`LINK_SECONDS`; the server's ``/auth/link?token=...`` signs the browser in."""
+    held = _held_role(store, user, project)
+    token, _ = _issue(store, user=user, project=project, role=held, name="login link",
+                      expires_in=LINK_SECONDS, kind=LINK)  # fmt: skip
+    return token
+
+
 def new_token(
     store: Store, *, user: str, project: str, role: str, name: str = "",
     expires_in: float | None = None,
@@ -217,34 +263,54 @@ def new_token(
         For an unknown user or project.
     """
     check_role(role)
-    found = store.find_user(user)
-    if found is None:
-        raise NotFoundError(f"no user named {user!r}")
-    held = "admin" if found.is_admin else store.member_role(project, user)
-    if held is None or ROLES.index(role) > ROLES.index(held):
+    held = _held_role(store, user, project)
+    if ROLES.index(role) > ROLES.index(held):
         raise InvalidParameterError(
-            f"{user} is {held or 'not a member'} in {project}: a token for {role} needs that "
-            "role there"
+            f"{user} is {held} in {project}: a token for {role} needs that role there"
         )
     if expires_in is not None and not (math.isfinite(expires_in) and 0 < expires_in <= MAX_LIFE):
         raise InvalidParameterError(
             f"expires_in must be above 0 seconds and at most {MAX_LIFE:.0f}, got {expires_in}"
         )
+    return _issue(store, user=user, project=project, role=role, name=name,
+                  expires_in=expires_in)  # fmt: skip
+
+
+def _held_role(store: Store, user: str, project: str) -> str:
+    """``user``'s role in ``project`` (admin for a server admin)."""
+    found = store.find_user(user)
+    if found is None:
+        raise NotFoundError(f"no user named {user!r}")
+    held = "admin" if found.is_admin else store.member_role(project, user)
+    if held is None:
+        raise InvalidParameterError(f"{user} is not a member of {project}")
+    return held
+
+
+def _issue(
+    store: Store, *, user: str, project: str, role: str, name: str, expires_in: float | None,
+    kind: str = "api",
+) -> tuple[str, TokenRecord]:  # fmt: skip
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     expires_at = None if expires_in is None else time.time() + expires_in
     record = store.create_token(prefix, _digest(secret), user=user, project=project, role=role,
-                                name=name, expires_at=expires_at)  # fmt: skip
+                                name=name, expires_at=expires_at, kind=kind)  # fmt: skip
     return f"af_{prefix}_{secret}", record
 
 
-def authenticate(store: Store, token: str, *, now: float | None = None) -> Identity:
-    """Who ``token`` says the caller is.
+def authenticate(
+    store: Store, token: str, *, now: float | None = None, kind: str = "api"
+) -> Identity:
+    """Who ``token`` says the caller is. Its last use is recorded once a minute at most (a
+    store write per request would halve a busy route's rate). A token of ``kind`` ``link``
+    (a one-time login link) is used up here, once even when sent twice at once.
 
     Raises
     ------
     CredentialError
-        For a token that is malformed, unknown, wrong, expired or revoked, or whose user is
-        disabled; its message says which, for the server's log.
+        For a token that is malformed, unknown, wrong, expired, revoked or of another kind
+        (a login link sent as an API token), or whose user is disabled; its message says
+        which, for the server's log.
     """
     now = time.time() if now is None else now
     parts = TOKEN.fullmatch(token)
@@ -257,8 +323,14 @@ def authenticate(store: Store, token: str, *, now: float | None = None) -> Ident
         raise CredentialError(f"token {record.prefix}: revoked")
     if record.expires_at is not None and record.expires_at <= now:
         raise CredentialError(f"token {record.prefix}: expired")
+    if record.kind != kind:
+        raise CredentialError(f"token {record.prefix}: a {record.kind} token, not a {kind} one")
     role = current_role(store, Identity(record.user, record.project, record.role))
-    store.touch_token(record.prefix, now)
+    if kind == LINK:
+        if not store.use_once(record.prefix, now):
+            raise CredentialError(f"token {record.prefix}: a login link used already")
+    elif record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
+        store.touch_token(record.prefix, now)
     return Identity(record.user, record.project, role)
 
 

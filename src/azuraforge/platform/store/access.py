@@ -45,6 +45,8 @@ class TokenRecord:
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
+    kind: str = "api"
+    """``api``, or ``link``: a one-time login link."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,21 @@ class AccessStore(StoreBase):
         with self._begin() as connection:
             connection.execute(update(User).where(User.name == name).values(sessions_after=when))
 
+    def set_password(self, name: str, password_hash: str) -> None:
+        """Store user ``name``'s new password hash.
+
+        Raises
+        ------
+        NotFoundError
+            If no user has that name.
+        """
+        with self._begin() as connection:
+            done = connection.execute(
+                update(User).where(User.name == name).values(password_hash=password_hash)
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"no user named {name!r}")
+
     def list_users(self) -> list[UserRecord]:
         """Every user, by name."""
         with self._read() as connection:
@@ -178,8 +195,10 @@ class AccessStore(StoreBase):
         role: str,
         name: str,
         expires_at: float | None,
+        kind: str = "api",
     ) -> TokenRecord:
-        """Store a token (its prefix unique; only the hash of its secret)."""
+        """Store a token (its prefix unique; only the hash of its secret) of ``kind``
+        (``api``, or ``link``: a one-time login link)."""
         now = time.time()
         with self._begin() as connection:
             new_id = connection.execute(
@@ -192,21 +211,11 @@ class AccessStore(StoreBase):
                     name=name,
                     created_at=now,
                     expires_at=expires_at,
+                    kind=kind,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-        return TokenRecord(
-            int(new_id),
-            prefix,
-            secret_hash,
-            user,
-            project,
-            role,
-            name,
-            now,
-            expires_at,
-            None,
-            None,
-        )
+        return TokenRecord(int(new_id), prefix, secret_hash, user, project, role, name, now,
+                           expires_at, None, None, kind)  # fmt: skip
 
     def find_token(self, prefix: str) -> TokenRecord | None:
         """The token of ``prefix``, or None."""
@@ -241,6 +250,17 @@ class AccessStore(StoreBase):
             raise NotFoundError(f"no token {prefix!r}")
         return found
 
+    def use_once(self, prefix: str, when: float) -> bool:
+        """Revoke the token of ``prefix`` at ``when`` if no one did yet: whether this call
+        did (of two uses at once, one does)."""
+        with self._begin() as connection:
+            done = connection.execute(
+                update(ApiToken)
+                .where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=when, last_used_at=when)
+            )
+        return bool(done.rowcount == 1)
+
     def touch_token(self, prefix: str, when: float) -> None:
         """Record that the token of ``prefix`` was used at ``when``."""
         with self._begin() as connection:
@@ -253,7 +273,7 @@ def _tokens() -> Select[*tuple[Any, ...]]:
     """The columns of :class:`TokenRecord`, its user and project by name."""
     columns = (ApiToken.id, ApiToken.prefix, ApiToken.secret_hash, User.name, Project.name,
                ApiToken.role, ApiToken.name, ApiToken.created_at, ApiToken.expires_at,
-               ApiToken.revoked_at, ApiToken.last_used_at)  # fmt: skip
+               ApiToken.revoked_at, ApiToken.last_used_at, ApiToken.kind)  # fmt: skip
     return (
         select(*columns)
         .join(User, User.id == ApiToken.user_id)

@@ -67,15 +67,25 @@ class AlertStore(StoreBase):
         return sorted(ids)
 
     def list_alerts(
-        self, experiment_id: int | None = None, *, states: Sequence[str] = (), limit: int = 200
+        self,
+        experiment_id: int | None = None,
+        *,
+        project: str | None = None,
+        states: Sequence[str] = (),
+        limit: int = 200,
     ) -> list[AlertRecord]:
-        """Alerts newest first: of one stream (or all), in ``states`` (or any)."""
+        """Alerts newest first: of one stream (or all, of ``project`` or every one), in
+        ``states`` (or any)."""
         query = select(StreamAlert)
         if experiment_id is not None:
             query = query.where(StreamAlert.experiment_id == experiment_id)
         if states:
             query = query.where(StreamAlert.state.in_(states))
         with self._read() as connection:
+            if project is not None:
+                query = query.join(Experiment, Experiment.id == StreamAlert.experiment_id).where(
+                    Experiment.project_id == self.project_id(connection, project)
+                )
             rows = connection.execute(query.order_by(StreamAlert.id.desc()).limit(limit)).all()
         return [AlertRecord(**row._mapping) for row in rows]
 

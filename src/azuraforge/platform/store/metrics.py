@@ -294,11 +294,16 @@ class MetricStore(StoreBase):
         return [_event_record(r) for r in rows]
 
     def list_committed_events(
-        self, after: tuple[int, int], *, kinds: Sequence[str] = (), limit: int = 1000
+        self,
+        after: tuple[int, int],
+        *,
+        project: str | None = None,
+        kinds: Sequence[str] = (),
+        limit: int = 1000,
     ) -> list[EventRecord]:
-        """Events of every run past position ``after`` (an :attr:`EventRecord.position`), in
-        an order later commits only extend: a stream over all runs resumes after the last
-        position it saw and misses nothing.
+        """Events of every run (of ``project``, or every one) past position ``after`` (an
+        :attr:`EventRecord.position`), in an order later commits only extend: a stream over
+        all runs resumes after the last position it saw and misses nothing.
 
         Event ids alone do not give that on PostgreSQL: two runs' transactions may commit in
         the other order than they took their ids. So events are read by (transaction id, id),
@@ -309,6 +314,8 @@ class MetricStore(StoreBase):
         if kinds:
             query = query.where(Event.kind.in_(kinds))
         with self._read() as connection:
+            if project is not None:
+                query = query.where(Event.project_id == self.project_id(connection, project))
             if connection.dialect.name == "postgresql":
                 query = query.where(Event.tx < OLDEST_RUNNING_TX)
             rows = connection.execute(query.order_by(Event.tx, Event.id).limit(limit)).all()

@@ -68,8 +68,9 @@ class ProjectMember(Base):
 
 
 class ApiToken(Base):
-    """A credential for the CLI and scripts: a user's, scoped to a project and a role. Only
-    its ``prefix`` (to find it) and the SHA-256 of its secret are kept."""
+    """A credential for the CLI and scripts, or a one-time login link: a user's, scoped to a
+    project and a role. Only its ``prefix`` (to find it) and the SHA-256 of its secret are
+    kept."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -83,6 +84,8 @@ class ApiToken(Base):
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kind: Mapped[str] = mapped_column(String(10), server_default="api")
+    """``api`` (sent as a bearer token) or ``link`` (a one-time login link)."""
 
 
 class AuditEntry(Base):

@@ -1,71 +1,144 @@
 """``/auth``: sign in for a session cookie (HttpOnly, SameSite=Strict) holding a signed
-claim, or send an API token; ``/auth/me`` says who that is; anything else is 401 in words
-that do not say which part was wrong."""
+claim, by a password or a one-time link, or send an API token; ``/auth/me`` says who that
+is; anything else is 401 in words that do not say which part was wrong. A viewer's write is
+403; another project than the credential's, 404."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
-from azuraforge.platform.services.access import create_user, new_token
+from azuraforge.platform.services.access import (
+    FIRST_ADMIN,
+    create_user,
+    first_admin,
+    login_link,
+    new_token,
+)
 from azuraforge.platform.store import Store
 
 PASSWORD = "correct horse battery"
 REFUSED = "no valid credential: sign in, or send a token (Authorization: Bearer af_...)"
 
 
-def test_a_session_signed_in_says_who_and_ends_at_logout(client: TestClient, store: Store):
+def test_a_session_signed_in_says_who_and_ends_at_logout(anonymous: TestClient, store: Store):
     create_user(store, "ana", PASSWORD)
     store.set_member("default", "ana", "editor")
-    assert client.get("/api/v1/auth/me").json()["error"]["message"] == REFUSED
-    signed = client.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
+    assert anonymous.get("/api/v1/auth/me").json()["error"]["message"] == REFUSED
+    signed = anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
     assert signed.status_code == 200, signed.text
     assert signed.json() == {"user": "ana", "project": "default", "role": "editor"}
     cookie = signed.headers["set-cookie"]
     assert "azuraforge_session=" in cookie and "HttpOnly" in cookie
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
-    assert client.get("/api/v1/auth/me").json()["user"] == "ana"
-    session = client.cookies["azuraforge_session"]
+    assert anonymous.get("/api/v1/auth/me").json()["user"] == "ana"
+    session = anonymous.cookies["azuraforge_session"]
     middle = len(session) - 20  # inside the signature, away from its last, partial character
     tampered = session[:middle] + ("A" if session[middle] != "A" else "B") + session[middle + 1 :]
-    client.cookies.clear()
-    client.cookies.set("azuraforge_session", tampered)
-    assert client.get("/api/v1/auth/me").status_code == 401  # tampered
-    client.cookies.clear()
-    client.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
-    kept = client.cookies["azuraforge_session"]  # a copy someone kept
-    assert client.post("/api/v1/auth/logout").status_code == 204
-    assert client.get("/api/v1/auth/me").status_code == 401
-    client.cookies.set("azuraforge_session", kept)
-    assert client.get("/api/v1/auth/me").status_code == 401  # signed out: the copy too
-    client.cookies.clear()
-    client.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
+    anonymous.cookies.clear()
+    anonymous.cookies.set("azuraforge_session", tampered)
+    assert anonymous.get("/api/v1/auth/me").status_code == 401  # tampered
+    anonymous.cookies.clear()
+    anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
+    kept = anonymous.cookies["azuraforge_session"]  # a copy someone kept
+    assert anonymous.post("/api/v1/auth/logout").status_code == 204
+    assert anonymous.get("/api/v1/auth/me").status_code == 401
+    anonymous.cookies.set("azuraforge_session", kept)
+    assert anonymous.get("/api/v1/auth/me").status_code == 401  # signed out: the copy too
+    anonymous.cookies.clear()
+    anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
     store.set_member("default", "ana", "viewer")  # demoted while signed in
-    assert client.get("/api/v1/auth/me").json()["role"] == "viewer"
+    assert anonymous.get("/api/v1/auth/me").json()["role"] == "viewer"
 
 
 def test_wrong_names_and_passwords_read_alike_and_projects_do_not_leak(
-    client: TestClient, store: Store
+    anonymous: TestClient, store: Store
 ):
     create_user(store, "bo", PASSWORD)
     store.create_project("secret-lab")
-    wrong = client.post("/api/v1/auth/login", json={"name": "bo", "password": "nope" * 3})
-    nobody = client.post("/api/v1/auth/login", json={"name": "zed", "password": PASSWORD})
+    wrong = anonymous.post("/api/v1/auth/login", json={"name": "bo", "password": "nope" * 3})
+    nobody = anonymous.post("/api/v1/auth/login", json={"name": "zed", "password": PASSWORD})
     assert wrong.status_code == nobody.status_code == 401
     assert wrong.json()["error"]["message"] == nobody.json()["error"]["message"] == REFUSED
     for project in ("secret-lab", "no-such-lab"):  # bo is in neither: the same answer
         body = {"name": "bo", "password": PASSWORD, "project": project}
-        refused = client.post("/api/v1/auth/login", json=body)
+        refused = anonymous.post("/api/v1/auth/login", json=body)
         assert refused.status_code == 404
         assert refused.json()["error"]["message"] == f"no project named {project!r}"
 
 
-def test_an_api_token_says_who_until_it_is_revoked(client: TestClient, store: Store):
+def test_an_api_token_says_who_until_it_is_revoked(anonymous: TestClient, store: Store):
     create_user(store, "cy", PASSWORD, is_admin=True)
     token, record = new_token(store, user="cy", project="default", role="viewer")
     bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/auth/me", headers=bearer).json() == {
+    assert anonymous.get("/api/v1/auth/me", headers=bearer).json() == {
         "user": "cy", "project": "default", "role": "viewer",
     }  # fmt: skip
     store.revoke_token(record.prefix)
-    refused = client.get("/api/v1/auth/me", headers=bearer)
+    refused = anonymous.get("/api/v1/auth/me", headers=bearer)
     assert refused.status_code == 401 and refused.json()["error"]["message"] == REFUSED
+
+
+def test_a_login_link_signs_in_once_and_sends_the_browser_only_to_this_server(
+    anonymous: TestClient, store: Store
+):
+    first_admin(store)
+    link = login_link(store, FIRST_ADMIN, "default")
+    bearer = anonymous.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {link}"})
+    assert bearer.status_code == 401  # a link is not an API token
+    followed = anonymous.get("/api/v1/auth/link", params={"token": link, "next": "//evil.example"},
+                             follow_redirects=False)  # fmt: skip
+    assert followed.status_code == 303 and followed.headers["location"] == "/"
+    assert anonymous.get("/api/v1/auth/me").json()["user"] == FIRST_ADMIN
+    anonymous.cookies.clear()
+    again = anonymous.get("/api/v1/auth/link", params={"token": link}, follow_redirects=False)
+    assert again.status_code == 401  # used once already
+    fresh = login_link(store, FIRST_ADMIN, "default")
+    to_run = anonymous.get(
+        "/api/v1/auth/link", params={"token": fresh, "next": "/#/experiments/1"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert to_run.headers["location"] == "/#/experiments/1"
+
+
+def test_a_session_switches_to_a_project_of_its_user_only(anonymous: TestClient, store: Store):
+    create_user(store, "di", PASSWORD)
+    store.create_project("lab")
+    store.create_project("other")
+    store.set_member("default", "di", "editor")
+    store.set_member("lab", "di", "viewer")
+    anonymous.post("/api/v1/auth/login", json={"name": "di", "password": PASSWORD})
+    moved = anonymous.post("/api/v1/auth/project", json={"project": "lab"})
+    assert moved.json() == {"user": "di", "project": "lab", "role": "viewer"}
+    assert anonymous.get("/api/v1/auth/me").json()["project"] == "lab"
+    for project in ("other", "nowhere"):
+        refused = anonymous.post("/api/v1/auth/project", json={"project": project})
+        assert refused.status_code == 404  # not theirs: as if it did not exist
+        assert refused.json()["error"]["message"] == f"no project named {project!r}"
+    assert anonymous.get("/api/v1/auth/me").json()["project"] == "lab"
+
+
+def test_roles_and_projects_of_a_token_bound_what_it_reaches(anonymous: TestClient, store: Store):
+    create_user(store, "ed", PASSWORD)
+    store.set_member("default", "ed", "editor")
+    viewer, _ = new_token(store, user="ed", project="default", role="viewer")
+    editor, _ = new_token(store, user="ed", project="default", role="editor")
+    expired, _ = new_token(store, user="ed", project="default", role="editor", expires_in=1e-6)
+    run = {"pipeline": "sleeper", "config": {"steps": 1}}
+
+    def post(token: str, **headers: str) -> int:
+        sent = {"Authorization": f"Bearer {token}", **headers}
+        return anonymous.post("/api/v1/experiments", json=run, headers=sent).status_code
+
+    assert anonymous.post("/api/v1/experiments", json=run).status_code == 401
+    assert post(viewer) == 403
+    assert post(expired) == 401
+    assert post(editor, **{"AzuraForge-Project": "lab"}) == 404  # not the token's project
+    assert anonymous.get("/api/v1/health").status_code == 200  # anyone: the health check
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        anonymous.websocket_connect("/api/v1/events"),
+    ):
+        pass
+    assert closed.value.code == 4401

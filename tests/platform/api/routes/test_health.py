@@ -12,6 +12,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision
 from azuraforge.platform.store.engine import current_revision, downgrade, upgrade
 from tests.platform.api.conftest import BROKER_PASSWORD
+from tests.platform.fixtures import admin_headers
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -59,7 +60,7 @@ def test_health_reports_an_unreachable_broker_and_stays_200(
 def celery_client(settings: Settings, store: Store) -> Iterator[TestClient]:
     on_celery = settings.model_copy(update={"transport": "celery", "broker_url": REDIS})
     app = create_app(on_celery, store=store)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=admin_headers(store)) as test_client:
         yield test_client
     app.state.transport.close()
 

@@ -1,20 +1,21 @@
 """``/auth``: sign in with a name and a password (a session cookie holding a signed claim),
-sign out, and who the caller is (by that cookie or an API token). The other routes do not
-ask for a credential yet (issue 36 is under way: docs/security.md)."""
+sign out, and who the caller is (by that cookie or an API token)."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from azuraforge.errors import CredentialError, NotFoundError
-from azuraforge.platform.api.deps import SettingsDep, StoreDep
+from azuraforge.errors import ConflictError, CredentialError, NotFoundError
+from azuraforge.platform.api.access import PUBLIC, READ, SESSION_COOKIE, Reader
+from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
+    LINK,
     Identity,
     Logins,
     authenticate,
@@ -22,11 +23,11 @@ from azuraforge.platform.services.access import (
     read_claims,
     sign_claims,
 )
-from azuraforge.platform.store import DEFAULT_PROJECT, Store
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import DEFAULT_PROJECT
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
-COOKIE = "azuraforge_session"
 SESSION_SECONDS = 12 * 3600.0
 """How long a session lasts after signing in."""
 
@@ -37,6 +38,12 @@ class SignIn(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
     project: str = Field(DEFAULT_PROJECT, min_length=1, max_length=100)
+
+
+class ProjectChoice(RequestBody):
+    """The project to work in."""
+
+    project: str = Field(min_length=1, max_length=100)
 
 
 class Caller(BaseModel):
@@ -53,12 +60,12 @@ def logins(request: Request) -> Logins:
     return found
 
 
-@router.post("/login", response_model=Caller, responses=ERRORS)
+@router.post("/login", dependencies=[PUBLIC], response_model=Caller, responses=ERRORS)
 def login(
     body: SignIn,
     request: Request,
     response: Response,
-    store: StoreDep,
+    store: ServerStoreDep,
     settings: SettingsDep,
     guard: Annotated[Logins, Depends(logins)],
 ) -> Caller:
@@ -71,21 +78,58 @@ def login(
         raise NotFoundError(f"no project named {body.project!r} of {user.name}'s",
                             public=f"no project named {body.project!r}")  # fmt: skip
     who = Identity(user.name, body.project, role)
-    response.set_cookie(
-        COOKIE, sign_claims(settings.home, who, seconds=SESSION_SECONDS),
-        max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path="/",
-    )  # fmt: skip
+    _start_session(response, request, settings, who)
     return Caller(**who._asdict())
 
 
-@router.post("/logout", status_code=204, responses=ERRORS)
+@router.get("/link", dependencies=[PUBLIC], status_code=303, responses=ERRORS)
+def follow_link(
+    token: Annotated[str, Query(max_length=100, description="The link's one-time token.")],
+    request: Request,
+    store: ServerStoreDep,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=2000, description="A page of this server.")] = "/",
+) -> Response:
+    """Follow a one-time login link (the first start prints one, ``azuraforge users link``
+    makes more): the browser is signed in as a session (a cookie, as by ``/auth/login``) and
+    sent on to ``next``, a path of this server; the link works once, within a day."""
+    who = authenticate(store, token, kind=LINK)
+    store.audit(who.user, "login.link", project=who.project, address=_address(request))
+    response = RedirectResponse(_local(next), status_code=303)
+    _start_session(response, request, settings, who)
+    return response
+
+
+@router.post("/project", dependencies=[READ], response_model=Caller, responses=ERRORS)
+def switch_project(
+    body: ProjectChoice,
+    who: Reader,
+    request: Request,
+    response: Response,
+    store: ServerStoreDep,
+    settings: SettingsDep,
+) -> Caller:
+    """Work in another project: the session's cookie is signed again for ``project``, at the
+    user's role there; 404 for a project that is not theirs (or does not exist). An API
+    token is for one project: make one for the other."""
+    if request.headers.get("authorization"):
+        raise ConflictError("an API token is for one project: make one for the other")
+    try:
+        role = current_role(store, who._replace(project=body.project, role="admin"))
+    except CredentialError as e:
+        raise NotFoundError(str(e), public=f"no project named {body.project!r}") from None
+    moved = Identity(who.user, body.project, role)
+    _start_session(response, request, settings, moved)
+    return Caller(**moved._asdict())
+
+
+@router.post("/logout", dependencies=[PUBLIC], status_code=204, responses=ERRORS)
 def logout(
-    request: Request, response: Response, store: StoreDep, settings: SettingsDep
+    request: Request, response: Response, store: ServerStoreDep, settings: SettingsDep
 ) -> Response:
     """Sign out: the session cookie is cleared, and every session of its user signed until
     now is refused from now on (a copy of the cookie included)."""
-    session = request.cookies.get(COOKIE)
+    session = request.cookies.get(SESSION_COOKIE)
     if session:
         try:
             who, _ = read_claims(settings.home, session)
@@ -94,35 +138,38 @@ def logout(
         else:
             store.end_sessions(who.user, time.time())
             store.audit(who.user, "logout", project=who.project, address=_address(request))
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     response.status_code = 204
     return response
 
 
-@router.get("/me", response_model=Caller, responses=ERRORS)
-def me(request: Request, store: StoreDep, settings: SettingsDep) -> Caller:
+@router.get("/me", dependencies=[READ], response_model=Caller, responses=ERRORS)
+def me(who: Reader) -> Caller:
     """Who the caller is: by an API token (``Authorization: Bearer af_...``) or the session
     cookie; 401 without a valid one."""
-    return Caller(**caller(request, store, settings.home)._asdict())
+    return Caller(**who._asdict())
 
 
-def caller(request: Request, store: Store, home: Path) -> Identity:
-    """The identity of the request's credential.
+def _start_session(
+    response: Response, request: Request, settings: Settings, who: Identity
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, sign_claims(settings.home, who, seconds=SESSION_SECONDS),
+        max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
 
-    Raises
-    ------
-    CredentialError
-        Without one, or with one that is not good.
+
+def _local(target: str) -> str:
+    """``target`` if it is a path of this server (not ``//host``, not ``/\\host``), else
+    ``/``: a link cannot send the browser elsewhere.
+
+    >>> _local("/#/experiments/1"), _local("//evil.example"), _local("https://evil.example")
+    ('/#/experiments/1', '/', '/')
     """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return authenticate(store, token.strip())
-    session = request.cookies.get(COOKIE)
-    if not session:
-        raise CredentialError("no credential")
-    claimed, signed_at = read_claims(home, session)
-    role = current_role(store, claimed, signed_at=signed_at)
-    return Identity(claimed.user, claimed.project, role)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
 
 
 def _address(request: Request) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from azuraforge.platform.api.access import READ
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep, invalid_query
 from azuraforge.platform.api.schemas import ExperimentPublic, error_responses
 from azuraforge.platform.services.compare import (
@@ -134,7 +135,7 @@ Names = Annotated[
 ]
 
 
-@router.get("", response_model=ComparisonPublic, responses=ERRORS)
+@router.get("", dependencies=[READ], response_model=ComparisonPublic, responses=ERRORS)
 def compare_runs(
     store: StoreDep,
     experiments: Annotated[

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from azuraforge.errors import NotFoundError
+from azuraforge.platform.api.access import READ
 from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.schemas import ExperimentPublic
 from azuraforge.platform.store import EventRecord, Store
@@ -22,7 +23,7 @@ DELETED = "deleted"
 """The ``end`` status of a stream whose run was deleted while it was followed."""
 
 
-@router.websocket("/experiments/{experiment_id}/events")
+@router.websocket("/experiments/{experiment_id}/events", dependencies=[READ])
 async def experiment_events(
     websocket: WebSocket, experiment_id: ExperimentId, store: StoreDep, hub: HubDep
 ) -> None:
@@ -116,7 +117,7 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
     )
 
 
-@router.websocket("/events")
+@router.websocket("/events", dependencies=[READ])
 async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> None:
     """Status and progress of every run of the project as they change (for list pages):
     messages ``{"type": "status" | "progress", "experiment_id": ..., ...}``, from the moment

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.platform.api.access import MANAGE, READ, WRITE
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
     ExperimentId,
@@ -56,7 +57,11 @@ MAX_POINTS = 100_000
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ExperimentsPublic, responses=ERRORS
+    "",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExperimentsPublic,
+    responses=ERRORS,
 )
 def create_experiments(
     body: ExperimentCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
@@ -77,7 +82,7 @@ def create_experiments(
     return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))
 
 
-@router.get("", response_model=ExperimentsPublic, responses=ERRORS)
+@router.get("", dependencies=[READ], response_model=ExperimentsPublic, responses=ERRORS)
 def list_experiments(
     store: StoreDep,
     status_: Annotated[
@@ -127,7 +132,9 @@ def list_experiments(
     )
 
 
-@router.get("/{experiment_id}", response_model=ExperimentDetail, responses=ERRORS)
+@router.get(
+    "/{experiment_id}", dependencies=[READ], response_model=ExperimentDetail, responses=ERRORS
+)
 def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDetail:
     """One run whole: config, lease, metric summaries, test scores beside baselines, files."""
     record = store.get_experiment(experiment_id)
@@ -160,7 +167,9 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
     )
 
 
-@router.get("/{experiment_id}/metrics", response_model=MetricsPublic, responses=ERRORS)
+@router.get(
+    "/{experiment_id}/metrics", dependencies=[READ], response_model=MetricsPublic, responses=ERRORS
+)
 def get_metrics(
     experiment_id: ExperimentId,
     store: StoreDep,
@@ -184,7 +193,9 @@ def get_metrics(
     return MetricsPublic(experiment_id=experiment_id, metrics=metrics)
 
 
-@router.get("/{experiment_id}/logs", response_model=LogsPublic, responses=ERRORS)
+@router.get(
+    "/{experiment_id}/logs", dependencies=[READ], response_model=LogsPublic, responses=ERRORS
+)
 def get_logs(
     experiment_id: ExperimentId,
     store: StoreDep,
@@ -205,7 +216,9 @@ def get_logs(
     return LogsPublic(data=lines, next_after=events[-1].id if events else after)
 
 
-@router.get("/{experiment_id}/report", response_model=ReportPublic, responses=ERRORS)
+@router.get(
+    "/{experiment_id}/report", dependencies=[READ], response_model=ReportPublic, responses=ERRORS
+)
 def get_report(
     experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep
 ) -> ReportPublic:
@@ -236,7 +249,10 @@ def get_report(
 
 
 @router.get(
-    "/{experiment_id}/artifacts/{path:path}", response_class=FileResponse, responses=ERRORS
+    "/{experiment_id}/artifacts/{path:path}",
+    dependencies=[READ],
+    response_class=FileResponse,
+    responses=ERRORS,
 )
 def get_artifact(
     experiment_id: ExperimentId, path: str, store: StoreDep, settings: SettingsDep
@@ -276,6 +292,7 @@ def run_file(run_dir: Path, path: str) -> Path:
 
 @router.post(
     "/{experiment_id}/cancel",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ExperimentPublic,
     responses=ERRORS,
@@ -290,7 +307,12 @@ def cancel_experiment(
     return ExperimentPublic.of(record)
 
 
-@router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@router.delete(
+    "/{experiment_id}",
+    dependencies=[MANAGE],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
 def delete_experiment(experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep) -> None:
     """Delete a finished or queued run with its metrics, events and files; its name is free
     again. A running run must be cancelled first (409)."""

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from azuraforge import __version__
 from azuraforge.errors import TransportUnavailableError
+from azuraforge.platform.api.access import PUBLIC
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
 from azuraforge.platform.jobs.transport import Transport
@@ -15,7 +16,7 @@ from azuraforge.platform.store import check_schema, head_revision
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthPublic)
+@router.get("/health", dependencies=[PUBLIC], response_model=HealthPublic)
 def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> HealthPublic:
     """``ok`` when the store answers at the schema this version needs (503 with the reason
     otherwise) and so does the broker, if the transport has one; ``degraded``, still 200,

@@ -18,6 +18,7 @@ from pydantic import AfterValidator
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api import registry_schemas
+from azuraforge.platform.api.access import MANAGE, READ, WRITE
 from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
@@ -126,14 +127,20 @@ def _server(request: Request) -> ModelServer:
 
 
 # ---- models ------------------------------------------------------------------------------
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelPublic, responses=ERRORS)
+@router.post(
+    "",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ModelPublic,
+    responses=ERRORS,
+)
 def create_model(body: ModelCreate, store: StoreDep) -> ModelPublic:
     """Register a model name; its versions come from completed runs."""
     record = store.create_model(body.name, description=body.description, tags=body.tags)
     return ModelPublic.of(record)
 
 
-@router.get("", response_model=ModelsPublic, responses=ERRORS)
+@router.get("", dependencies=[READ], response_model=ModelsPublic, responses=ERRORS)
 def list_models(store: StoreDep, offset: Offset = 0, limit: Limit = 50) -> ModelsPublic:
     """A page of models by name, each with its latest version and aliases."""
     records, total = store.list_models(offset=offset, limit=limit)
@@ -141,7 +148,7 @@ def list_models(store: StoreDep, offset: Offset = 0, limit: Limit = 50) -> Model
     return ModelsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
-@router.get("/{name}", response_model=ModelPublic, responses=ERRORS)
+@router.get("/{name}", dependencies=[READ], response_model=ModelPublic, responses=ERRORS)
 def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
     """One model: its latest version and where its aliases point."""
     return ModelPublic.of(store.get_model(name))
@@ -150,6 +157,7 @@ def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
 # ---- versions ----------------------------------------------------------------------------
 @router.post(
     "/{name}/versions",
+    dependencies=[WRITE],
     status_code=status.HTTP_201_CREATED,
     response_model=VersionPublic,
     responses=ERRORS,
@@ -167,7 +175,9 @@ def create_version(
     return VersionPublic.of(record)
 
 
-@router.get("/{name}/versions", response_model=VersionsPublic, responses=ERRORS)
+@router.get(
+    "/{name}/versions", dependencies=[READ], response_model=VersionsPublic, responses=ERRORS
+)
 def list_versions(
     name: ModelName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> VersionsPublic:
@@ -177,7 +187,12 @@ def list_versions(
     return VersionsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
-@router.get("/{name}/versions/{version}", response_model=VersionPublic, responses=ERRORS)
+@router.get(
+    "/{name}/versions/{version}",
+    dependencies=[READ],
+    response_model=VersionPublic,
+    responses=ERRORS,
+)
 def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> VersionPublic:
     """One version, by number, or by alias (``/versions/champion``: where it points)."""
     ref = parse_ref(f"{name}/{version}" if version.isdigit() else f"{name}@{version}")
@@ -185,7 +200,10 @@ def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> Ve
 
 
 @router.delete(
-    "/{name}/versions/{version}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+    "/{name}/versions/{version}",
+    dependencies=[MANAGE],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
 )
 def delete_version(
     name: ModelName, version: VersionNumber, store: StoreDep, settings: SettingsDep
@@ -195,7 +213,9 @@ def delete_version(
 
 
 # ---- aliases -----------------------------------------------------------------------------
-@router.put("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+@router.put(
+    "/{name}/aliases/{alias}", dependencies=[WRITE], response_model=AliasPublic, responses=ERRORS
+)
 def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep) -> AliasPublic:
     """Point ``alias`` at a version; the move (who, when, from → to, why) is recorded."""
     move = registry.move_alias(
@@ -205,14 +225,18 @@ def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep
     return _alias(name, alias, body.version, move)
 
 
-@router.get("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+@router.get(
+    "/{name}/aliases/{alias}", dependencies=[READ], response_model=AliasPublic, responses=ERRORS
+)
 def get_alias(name: ModelName, alias: AliasName, store: StoreDep) -> AliasPublic:
     """Where ``alias`` points now."""
     version = store.get_alias(name, alias)
     return _alias(name, alias, version, None)
 
 
-@router.delete("/{name}/aliases/{alias}", response_model=AliasPublic, responses=ERRORS)
+@router.delete(
+    "/{name}/aliases/{alias}", dependencies=[WRITE], response_model=AliasPublic, responses=ERRORS
+)
 def delete_alias(
     name: ModelName,
     alias: AliasName,
@@ -228,7 +252,12 @@ def delete_alias(
     return _alias(name, alias, None, move)
 
 
-@router.get("/{name}/aliases/{alias}/history", response_model=AliasMovesPublic, responses=ERRORS)
+@router.get(
+    "/{name}/aliases/{alias}/history",
+    dependencies=[READ],
+    response_model=AliasMovesPublic,
+    responses=ERRORS,
+)
 def alias_history(
     name: ModelName, alias: AliasName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> AliasMovesPublic:
@@ -238,7 +267,12 @@ def alias_history(
     return AliasMovesPublic(data=data, total=total, offset=offset, limit=limit)
 
 
-@router.post("/{name}/aliases/{alias}/rollback", response_model=AliasPublic, responses=ERRORS)
+@router.post(
+    "/{name}/aliases/{alias}/rollback",
+    dependencies=[WRITE],
+    response_model=AliasPublic,
+    responses=ERRORS,
+)
 def rollback_alias(
     name: ModelName, alias: AliasName, store: StoreDep, body: AliasChange | None = None
 ) -> AliasPublic:
@@ -259,7 +293,9 @@ def _alias(
 
 
 # ---- predictions -------------------------------------------------------------------------
-@router.post("/{ref:path}/predict", response_model=PredictionPublic, responses=ERRORS)
+@router.post(
+    "/{ref:path}/predict", dependencies=[READ], response_model=PredictionPublic, responses=ERRORS
+)
 async def predict(ref: Reference, body: PredictRequest, request: Request) -> Response:
     """Predictions for the rows, from the version ``ref`` names, with its own preprocessing.
     The model stays loaded (LRU of ``model_cache_size``); a moved alias is served from its
@@ -286,6 +322,7 @@ async def predict(ref: Reference, body: PredictRequest, request: Request) -> Res
 
 @router.post(
     "/{ref:path}/predictions",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PredictionJobPublic,
     responses=ERRORS,
@@ -306,7 +343,12 @@ def submit_prediction(
     return PredictionJobPublic.of(record)
 
 
-@router.get("/{ref:path}/predictions", response_model=PredictionJobsPublic, responses=ERRORS)
+@router.get(
+    "/{ref:path}/predictions",
+    dependencies=[READ],
+    response_model=PredictionJobsPublic,
+    responses=ERRORS,
+)
 def list_predictions(
     ref: ListedModel, store: StoreDep, offset: Offset = 0, limit: Limit = 50
 ) -> PredictionJobsPublic:
@@ -322,7 +364,10 @@ def list_predictions(
 
 
 @router.get(
-    "/{ref:path}/predictions/{job_id}", response_model=PredictionJobPublic, responses=ERRORS
+    "/{ref:path}/predictions/{job_id}",
+    dependencies=[READ],
+    response_model=PredictionJobPublic,
+    responses=ERRORS,
 )
 def get_prediction(
     ref: Reference,
@@ -342,6 +387,7 @@ def get_prediction(
 
 @router.post(
     "/{ref:path}/predictions/{job_id}/cancel",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PredictionJobPublic,
     responses=ERRORS,

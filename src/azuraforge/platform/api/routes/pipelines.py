@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from azuraforge.apps import discover
+from azuraforge.platform.api.access import READ
 from azuraforge.platform.api.schemas import PipelinePublic, PipelinesPublic
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 
 
-@router.get("", response_model=PipelinesPublic)
+@router.get("", dependencies=[READ], response_model=PipelinesPublic)
 def list_pipelines() -> PipelinesPublic:
     """Every declared pipeline: name, description, config schema and defaults, or why it
     cannot be used."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.platform.api.access import READ, WRITE
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
     SettingsDep,
@@ -327,13 +328,13 @@ class StreamsPublic(BaseModel):
     limit: int
 
 
-@router.get("/schema", responses=ERRORS)
+@router.get("/schema", dependencies=[READ], responses=ERRORS)
 def get_schema() -> dict[str, Any]:
     """The JSON Schema of a stream's config (what POST /streams takes as ``config``)."""
     return StreamConfig.model_json_schema()
 
 
-@router.get("/alerts", response_model=list[AlertPublic], responses=ERRORS)
+@router.get("/alerts", dependencies=[READ], response_model=list[AlertPublic], responses=ERRORS)
 def list_alerts(
     store: StoreDep,
     state: Annotated[
@@ -347,7 +348,11 @@ def list_alerts(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=StreamDetail, responses=ERRORS
+    "",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=StreamDetail,
+    responses=ERRORS,
 )
 def create_stream(
     body: StreamCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
@@ -360,7 +365,7 @@ def create_stream(
     return StreamDetail.of(record)
 
 
-@router.get("", response_model=StreamsPublic, responses=ERRORS)
+@router.get("", dependencies=[READ], response_model=StreamsPublic, responses=ERRORS)
 def list_streams(
     store: StoreDep,
     status_: Annotated[
@@ -383,7 +388,7 @@ def list_streams(
     )
 
 
-@router.get("/{stream_id}", response_model=StreamDetail, responses=ERRORS)
+@router.get("/{stream_id}", dependencies=[READ], response_model=StreamDetail, responses=ERRORS)
 def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
     """One stream: config, where it runs, how far it got and how it keeps up, its scores and
     its restarts."""
@@ -391,7 +396,9 @@ def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
     return StreamDetail.of(record, pace(store, record, time.time()))
 
 
-@router.get("/{stream_id}/scores", response_model=StreamScores, responses=ERRORS)
+@router.get(
+    "/{stream_id}/scores", dependencies=[READ], response_model=StreamScores, responses=ERRORS
+)
 def get_scores(
     stream_id: StreamId,
     store: StoreDep,
@@ -433,7 +440,9 @@ def get_scores(
     )
 
 
-@router.get("/{stream_id}/candidates", response_model=Candidates, responses=ERRORS)
+@router.get(
+    "/{stream_id}/candidates", dependencies=[READ], response_model=Candidates, responses=ERRORS
+)
 def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
     """The champion, the candidate in shadow and the previous champion while rollback is
     armed, with their tests' running state, as of the stream's last checkpoint (its first
@@ -450,7 +459,12 @@ def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
         raise ConflictError(f"stream {stream_id}: {e}") from None
 
 
-@router.get("/{stream_id}/lineage", response_model=list[ChangePublic], responses=ERRORS)
+@router.get(
+    "/{stream_id}/lineage",
+    dependencies=[READ],
+    response_model=list[ChangePublic],
+    responses=ERRORS,
+)
 def get_lineage(
     stream_id: StreamId,
     store: StoreDep,
@@ -474,6 +488,7 @@ def get_lineage(
 
 @router.post(
     "/{stream_id}/triggers",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TriggerPublic,
     responses=ERRORS,
@@ -490,7 +505,9 @@ def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) ->
     return TriggerPublic.model_validate(trigger, from_attributes=True)
 
 
-@router.get("/{stream_id}/explain", response_model=Explanation, responses=ERRORS)
+@router.get(
+    "/{stream_id}/explain", dependencies=[READ], response_model=Explanation, responses=ERRORS
+)
 def get_explanation(
     stream_id: StreamId,
     store: StoreDep,
@@ -514,7 +531,9 @@ def get_explanation(
     return Explanation.model_validate(found)
 
 
-@router.post("/{stream_id}/predict", response_model=StreamPrediction, responses=ERRORS)
+@router.post(
+    "/{stream_id}/predict", dependencies=[READ], response_model=StreamPrediction, responses=ERRORS
+)
 async def predict(stream_id: StreamId, body: StreamPredict, request: Request) -> Response:
     """The probability that the price is higher ``horizon`` steps after the last of
     ``closes``, by the stream's champion as its last checkpoint holds it (read again at most
@@ -528,14 +547,21 @@ async def predict(stream_id: StreamId, body: StreamPredict, request: Request) ->
     return Response(json.dumps(answer), media_type="application/json")
 
 
-@router.get("/{stream_id}/alerts", response_model=list[AlertPublic], responses=ERRORS)
+@router.get(
+    "/{stream_id}/alerts", dependencies=[READ], response_model=list[AlertPublic], responses=ERRORS
+)
 def get_alerts(stream_id: StreamId, store: StoreDep) -> list[AlertPublic]:
     """The stream's alerts, newest first: each rule's pending, firing and resolved ones."""
     _stream(store, stream_id)
     return [AlertPublic.of(alert) for alert in store.list_alerts(stream_id)]
 
 
-@router.get("/{stream_id}/triggers", response_model=list[TriggerPublic], responses=ERRORS)
+@router.get(
+    "/{stream_id}/triggers",
+    dependencies=[READ],
+    response_model=list[TriggerPublic],
+    responses=ERRORS,
+)
 def list_triggers(stream_id: StreamId, store: StoreDep) -> list[TriggerPublic]:
     """The stream's triggers, oldest first, with their answers."""
     _stream(store, stream_id)
@@ -545,6 +571,7 @@ def list_triggers(stream_id: StreamId, store: StoreDep) -> list[TriggerPublic]:
 
 @router.post(
     "/{stream_id}/stop",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StreamPublic,
     responses=ERRORS,

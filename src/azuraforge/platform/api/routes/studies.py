@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from azuraforge.platform.api.access import READ, WRITE
 from azuraforge.platform.api.deps import (
     SettingsDep,
     StoreDep,
@@ -249,7 +250,13 @@ def get_studies(
 StudiesDep = Annotated[StudyService, Depends(get_studies)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyDetail, responses=ERRORS)
+@router.post(
+    "",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=StudyDetail,
+    responses=ERRORS,
+)
 def create_study(body: StudyCreate, studies: StudiesDep) -> StudyDetail:
     """Create a study and queue its first trials (up to its parallelism). A bad config or
     search space is a 422 naming each entry's path (``space.lr.low``); nothing is stored
@@ -264,7 +271,7 @@ def create_study(body: StudyCreate, studies: StudiesDep) -> StudyDetail:
     return StudyDetail.of_report(studies.report(study.id))
 
 
-@router.get("", response_model=StudiesPublic, responses=ERRORS)
+@router.get("", dependencies=[READ], response_model=StudiesPublic, responses=ERRORS)
 def list_studies(
     store: StoreDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -284,20 +291,24 @@ def list_studies(
     return StudiesPublic(data=data, total=total, offset=offset, limit=limit)
 
 
-@router.get("/{study_id}", response_model=StudyDetail, responses=ERRORS)
+@router.get("/{study_id}", dependencies=[READ], response_model=StudyDetail, responses=ERRORS)
 def get_study(study_id: StudyId, studies: StudiesDep) -> StudyDetail:
     """A study with its trials (params, state, value, intermediate values), best trial,
     optimisation history and parameter importances."""
     return StudyDetail.of_report(studies.report(study_id))
 
 
-@router.get("/{study_id}/summary", response_model=StudySummaryPublic, responses=ERRORS)
+@router.get(
+    "/{study_id}/summary", dependencies=[READ], response_model=StudySummaryPublic, responses=ERRORS
+)
 def get_study_summary(study_id: StudyId, studies: StudiesDep) -> StudySummaryPublic:
     """A study without its trials: its trials counted by status, and its best trial."""
     return StudySummaryPublic.of_summary(studies.views.summary(study_id))
 
 
-@router.get("/{study_id}/trials", response_model=TrialsPublic, responses=ERRORS)
+@router.get(
+    "/{study_id}/trials", dependencies=[READ], response_model=TrialsPublic, responses=ERRORS
+)
 def list_study_trials(
     study_id: StudyId,
     studies: StudiesDep,
@@ -330,14 +341,21 @@ def list_study_trials(
     return TrialsPublic(data=data, total=page.total, offset=offset, limit=limit)
 
 
-@router.get("/{study_id}/points", response_model=StudyPointsPublic, responses=ERRORS)
+@router.get(
+    "/{study_id}/points", dependencies=[READ], response_model=StudyPointsPublic, responses=ERRORS
+)
 def get_study_points(study_id: StudyId, studies: StudiesDep) -> StudyPointsPublic:
     """Every trial as a point of the study's charts, in columns: number, run, status, value
     and each setting's value; no intermediate values."""
     return StudyPointsPublic.model_validate(studies.views.points(study_id))
 
 
-@router.get("/{study_id}/importances", response_model=ImportancesPublic, responses=ERRORS)
+@router.get(
+    "/{study_id}/importances",
+    dependencies=[READ],
+    response_model=ImportancesPublic,
+    responses=ERRORS,
+)
 def get_study_importances(study_id: StudyId, studies: StudiesDep) -> ImportancesPublic:
     """Optuna's parameter importances over the completed trials (a seeded random sample of
     1,000 when there are more; computed once per number of completed trials)."""
@@ -346,6 +364,7 @@ def get_study_importances(study_id: StudyId, studies: StudiesDep) -> Importances
 
 @router.post(
     "/{study_id}/cancel",
+    dependencies=[WRITE],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StudyPublic,
     responses=ERRORS,

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float(), nullable=True),
         sa.Column("revoked_at", sa.Float(), nullable=True),
         sa.Column("last_used_at", sa.Float(), nullable=True),
+        sa.Column("kind", sa.String(10), nullable=False, server_default="api"),
     )
 
     op.create_table(

@@ -1,0 +1,125 @@
+"""Who calls, in which project, and whether they may: every route declares one permission
+(a test fails for a route that does not), and the store a route receives sees only the
+caller's project (:class:`~azuraforge.platform.store.scope.ProjectStore`).
+
+A credential is an API token (``Authorization: Bearer af_...``) or the session cookie the
+dashboard signs in with. A request may name its project (header :data:`PROJECT_HEADER`): one
+other than its credential's is 404, as for a project that does not exist. Without a good
+credential: 401; with one whose role does not allow the route: 403.
+
+Writes with the session cookie are safe from other sites twice over: the cookie is
+``SameSite=Strict`` (a browser does not send it from another site) and
+:class:`~azuraforge.platform.api.origins.SameOrigin` refuses a change whose ``Origin`` is not
+the server's own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, WebSocket, WebSocketException, params
+from starlette.requests import HTTPConnection
+
+from azuraforge.errors import CredentialError, NotFoundError, PermissionDeniedError
+from azuraforge.platform.services.access import (
+    ACTIONS,
+    Identity,
+    allows,
+    authenticate,
+    current_role,
+    read_claims,
+)
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+
+SESSION_COOKIE = "azuraforge_session"
+PROJECT_HEADER = "AzuraForge-Project"
+"""The header naming the project a request is for (the CLI's ``--project``)."""
+
+
+def caller(connection: HTTPConnection) -> Identity:
+    """The identity of the connection's credential, in the project it names.
+
+    Raises
+    ------
+    CredentialError
+        Without a credential, or with one that is not good.
+    NotFoundError
+        For a project other than the credential's.
+    """
+    store: Store = connection.app.state.store
+    settings: Settings = connection.app.state.settings
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        who = authenticate(store, token.strip())
+    else:
+        session = connection.cookies.get(SESSION_COOKIE)
+        if not session:
+            raise CredentialError("no credential")
+        claimed, signed_at = read_claims(settings.home, session)
+        who = claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
+    named = connection.headers.get(PROJECT_HEADER)
+    if named is not None and named != who.project:
+        raise NotFoundError(
+            f"{who.user}'s credential is for project {who.project!r}, not {named!r}",
+            public=f"no project named {named!r}",
+        )
+    return who
+
+
+def _allowed(connection: HTTPConnection, action: str) -> Identity:
+    try:
+        who = caller(connection)
+        if not allows(who.role, action):
+            raise PermissionDeniedError(
+                f"{who.user} is {who.role} in {who.project}: this needs {ACTIONS[action]} or above"
+            )
+    except (CredentialError, PermissionDeniedError, NotFoundError) as e:
+        if isinstance(connection, WebSocket):  # closed with the HTTP status + 4000, as 4404
+            code = 4401 if isinstance(e, CredentialError) else 4403
+            raise WebSocketException(4404 if isinstance(e, NotFoundError) else code,
+                                     e.public[:120]) from None  # fmt: skip
+        raise
+    connection.state.identity = who
+    return who
+
+
+def may_read(connection: HTTPConnection) -> Identity:
+    """The caller, if their role reads the project's data (every role does)."""
+    return _allowed(connection, "read")
+
+
+def may_write(connection: HTTPConnection) -> Identity:
+    """The caller, if their role submits, cancels, registers, moves aliases and triggers
+    (editor and admin)."""
+    return _allowed(connection, "write")
+
+
+def may_manage(connection: HTTPConnection) -> Identity:
+    """The caller, if their role manages the project: members, deletions (admin)."""
+    return _allowed(connection, "manage")
+
+
+def anyone() -> None:
+    """No credential needed: the server's health, signing in."""
+
+
+PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_manage: "manage",
+                               anyone: "public"}  # fmt: skip
+"""Each permission dependency and the name the route table shows."""
+
+READ: params.Depends = Depends(may_read)
+WRITE: params.Depends = Depends(may_write)
+MANAGE: params.Depends = Depends(may_manage)
+PUBLIC: params.Depends = Depends(anyone)
+Reader = Annotated[Identity, READ]
+Writer = Annotated[Identity, WRITE]
+Manager = Annotated[Identity, MANAGE]
+
+
+def declared_permission(route: Any) -> str | None:
+    """The permission ``route`` (an API or WebSocket route) declares in its
+    ``dependencies``, if one: there, it is checked before the route's parameters are
+    made (the store among them, scoped to the caller's project)."""
+    found = [PERMISSIONS[d.dependency] for d in route.dependencies if d.dependency in PERMISSIONS]
+    return found[0] if len(found) == 1 else None
