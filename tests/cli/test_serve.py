@@ -29,7 +29,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision, upgrade_database
 from azuraforge.platform.store.engine import current_revision, downgrade, make_engine
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import alive, bearer, children, free_port, start_serve
+from tests.platform.servers import alive, bearer, children, free_port, sign_in, start_serve
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
