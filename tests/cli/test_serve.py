@@ -336,38 +336,20 @@ def test_allowed_hosts_and_the_bound_address_are_answered(settings, sleeper, ser
         assert answer.status_code == status, host
 
 
-def test_serve_on_an_address_other_machines_reach_is_refused_without_insecure_public(tmp_path):
-    database = tmp_path / "af.db"
-    port = free_port()
-    result = runner.invoke(
-        app,
-        ["serve", "--host", "0.0.0.0", "--port", str(port), "--database-url",
-         f"sqlite:///{database}"],
-    )  # fmt: skip
-    assert result.exit_code == 2
-    assert result.output.count("\n") == 1  # one line, however long
-    urls = ", ".join(reachable_urls("0.0.0.0", port))
-    assert f"--host 0.0.0.0 would serve AzuraForge on {urls}, and it has" in result.output
-    assert "no users or tokens yet: anyone who can reach port" in result.output
-    assert "add --insecure-public" in result.output
-    assert not database.exists()  # refused before anything is made
-
-
 @pytest.mark.parametrize("bound", ["0.0.0.0", "::"])
-def test_serve_insecure_public_warns_prints_its_real_addresses_and_answers_them(
+def test_serve_on_other_interfaces_warns_prints_its_real_addresses_and_answers_them(
     settings, serves, bound
 ):
     port = free_port()
     command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
-               "--port", str(port), "--workers", "0", "--host", bound,
-               "--insecure-public"]  # fmt: skip
+               "--port", str(port), "--workers", "0", "--host", bound]  # fmt: skip
     serve = subprocess.Popen(command, env=settings_environment(settings), stdout=subprocess.PIPE,
                              text=True, start_new_session=True)  # fmt: skip
     serves.append(serve)
     printed = printed_until(serve, "Ctrl-C stops.")
     urls = reachable_urls(bound, port)
-    assert f"warning: serving AzuraForge on {', '.join(urls)} with --insecure-public: " in printed
-    assert "anyone who can reach port" in printed
+    assert f"warning: serving AzuraForge on {', '.join(urls)} over plain http: " in printed
+    assert "every request needs a credential" in printed
     assert f"AzuraForge on {', '.join(urls)} (dashboard" in printed
     assert f"http://127.0.0.1:{port}" in urls
     for url in urls:  # each address answers, named in Host as a browser there would

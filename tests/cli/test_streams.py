@@ -89,14 +89,14 @@ def test_trigger_promote_rollback_and_lineage_on_a_running_stream(api: str) -> N
     assert "rollback refused at event" in refusal and "internal error" not in refusal
     assert "rollback is armed only after a promotion" in refusal
     retrained = cli(api, "stream", "trigger", sid, "retrain", "--learner", "mlp",
-                    "--actor", "ana", "--reason", "try an mlp")  # fmt: skip
+                    "--reason", "try an mlp")  # fmt: skip
     assert retrained.exit_code == 0 and "retrain done at event" in retrained.output
     assert "candidate mlp-2" in retrained.output
-    promoted = cli(api, "stream", "promote", sid, "--actor", "ana", "--reason", "by hand")
+    promoted = cli(api, "stream", "promote", sid, "--reason", "by hand")
     assert promoted.exit_code == 0 and "promote done" in promoted.output, promoted.output
     shown = cli(api, "stream", "show", sid)
     assert "champion mlp-2; rollback armed to logreg-adam-1" in " ".join(shown.output.split())
-    back = cli(api, "stream", "rollback", sid, "--actor", "ana", "--reason", "changed my mind")
+    back = cli(api, "stream", "rollback", sid, "--reason", "changed my mind")
     assert back.exit_code == 0 and "rollback done" in back.output, back.output
     lineage = cli(api, "stream", "lineage", sid)
     assert lineage.exit_code == 0
@@ -108,7 +108,7 @@ def test_trigger_promote_rollback_and_lineage_on_a_running_stream(api: str) -> N
     ):
         assert any(row[1:4] == expected for row in rows if len(row) > 4), lineage.output
     last = " ".join(cli(api, "stream", "show", sid).output.split())
-    assert "rollback logreg-adam-1 vs mlp-2 by ana: changed my mind" in last
+    assert "rollback logreg-adam-1 vs mlp-2 by admin: changed my mind" in last
     only = cli(api, "stream", "lineage", sid, "--kind", "rollback")
     assert "promote" not in only.output and "rollback" in only.output
     bad = cli(api, "stream", "trigger", sid, "explode")

@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from azuraforge.cli.client import TOKEN_VARIABLE
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
 from azuraforge.platform.settings import Settings
 from tests.platform.fixtures import short_settings
-from tests.platform.servers import free_port, kill_group, start_serve
+from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("AZURAFORGE_CHROMIUM", "/usr/bin/chromium"))
@@ -138,7 +139,8 @@ def start_dashboard(
     port = port or free_port()
     process = start_serve(settings, port, *options, pythonpath=sleeper_path)
     url = f"http://127.0.0.1:{port}"
-    return process, Dashboard(url, home, httpx.Client(base_url=f"{url}/api/v1", timeout=30))
+    api = httpx.Client(base_url=f"{url}/api/v1", timeout=30, headers=bearer())
+    return process, Dashboard(url, home, api)
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +160,11 @@ def dashboard(
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser page at 1280×800; the test fails if the page throws."""
-    context = browser.new_context(viewport=DESKTOP)
+    """A fresh browser page at 1280×800 whose requests carry the token of the last server
+    started (tests/e2e/test_access.py signs in as a user does); the test fails if the page
+    throws."""
+    headers = bearer() if TOKEN_VARIABLE in os.environ else {}
+    context = browser.new_context(viewport=DESKTOP, extra_http_headers=headers)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

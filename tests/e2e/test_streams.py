@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from azuraforge.platform.services.access import FIRST_ADMIN
 from azuraforge.testing.streams import write_shifted_csv
 from tests.e2e.conftest import Dashboard, chart_points, shoot
 
@@ -86,7 +87,7 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     trigger(page, "rollback", "rollback")
     assert dashboard.api.get(f"/streams/{stream_id}").json()["events"] == paused_at
     trigger(page, "resume", "resumed")
-    by_hand = [c for c in lineage(dashboard, stream_id) if c["actor"] == "dashboard"]
+    by_hand = [c for c in lineage(dashboard, stream_id) if c["actor"] == FIRST_ADMIN]
     assert [c["kind"] for c in by_hand] == ["candidate", "promote", "rollback"]
     assert by_hand[2]["reason"] == "rollback from the page"
     assert by_hand[2]["model"] == by_hand[1]["other"]  # the champion before the promotion

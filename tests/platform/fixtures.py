@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from azuraforge.platform.jobs.transport import LocalTransport
-from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
+from azuraforge.platform.services.access import FIRST_ADMIN, NO_PASSWORD, first_admin, new_token
 from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (
@@ -43,6 +43,18 @@ def admin_headers(store: Store, project: str = DEFAULT_PROJECT) -> dict[str, str
     (the admin made as the first start makes them, if the store has no user yet)."""
     first_admin(store)
     token, _ = new_token(store, user=FIRST_ADMIN, project=project, role="admin", name="tests")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user_headers(
+    store: Store, name: str, role: str = "editor", project: str = DEFAULT_PROJECT
+) -> dict[str, str]:
+    """The ``Authorization`` header of a new token of user ``name`` (made, without a
+    password, if new), ``role`` in ``project``."""
+    if store.find_user(name) is None:
+        store.create_user(name, NO_PASSWORD)
+    store.set_member(project, name, role)
+    token, _ = new_token(store, user=name, project=project, role=role)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -1,17 +1,21 @@
-"""Users, projects, roles and API tokens (issue 36's first part: made and checked; the API
-does not ask for them yet): argon2id at its stated cost, tokens of 256 random bits kept only
-as a hash, refused when wrong, revoked or expired, and never for more than the user's role."""
+"""Users, projects, roles and API tokens: argon2id at its stated cost, tokens of 256 random
+bits kept only as a hash, refused when wrong, revoked or expired, and never for more than the
+user's role; every route of the API declares who may call it, and every method of the store
+is kept to a project or refused to the API on purpose."""
 
 from __future__ import annotations
 
 import re
 import time
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
-from azuraforge.errors import ConflictError, CredentialError, InvalidParameterError
+from azuraforge.errors import ConflictError, CredentialError, InvalidParameterError, NotFoundError
+from azuraforge.platform.api.access import api_routes, declared_permission
+from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import (
     TOKEN,
     Identity,
@@ -25,7 +29,8 @@ from azuraforge.platform.services.access import (
     sign_claims,
 )
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import ExperimentQuery, Store
+from azuraforge.platform.store.scope import ProjectStore, ScopeError, unclassified
 
 PASSWORD = "correct horse battery"
 
@@ -99,7 +104,7 @@ def test_a_revoked_or_expired_token_is_refused(store: Store) -> None:
 def test_a_token_never_carries_more_than_the_users_role(store: Store) -> None:
     create_user(store, "bo", PASSWORD)
     store.create_project("team-b")
-    with pytest.raises(InvalidParameterError, match="bo is not a member in team-b"):
+    with pytest.raises(InvalidParameterError, match="bo is not a member of team-b"):
         new_token(store, user="bo", project="team-b", role="viewer")
     store.set_member("team-b", "bo", "viewer")
     with pytest.raises(InvalidParameterError, match="bo is viewer in team-b: a token for editor"):
@@ -201,3 +206,28 @@ def test_sign_in_is_held_back_after_five_failures_and_logs_no_password(
     audited = [(e.actor, e.action, e.address) for e in store.list_audit()]
     assert audited.count(("ana", "login.failed", "10.0.0.2")) == 5
     assert ("ana", "login", "10.0.0.3") in audited and "guess" not in repr(audited)
+
+
+def test_every_route_declares_one_permission(settings: Settings, store: Store) -> None:
+    """A route without a declared permission (or with two) fails here, whoever adds it."""
+    served = api_routes(create_app(settings, store=store))
+    api = [r for r in served if r.path_format.startswith("/api/v1")]
+    assert len(api) > 50
+    undeclared = [r.path for r in api if declared_permission(r) is None]
+    assert not undeclared, f"routes without a permission: {undeclared}"
+    public = sorted(r.path for r in api if declared_permission(r) == "public")
+    assert public == ["/api/v1/auth/link", "/api/v1/auth/login", "/api/v1/auth/logout",
+                      "/api/v1/health"]  # fmt: skip
+
+
+def test_every_store_method_is_kept_to_a_project_or_refused_on_purpose(store: Store) -> None:
+    assert unclassified() == []
+    scoped = cast(Store, ProjectStore(store, "default"))
+    with pytest.raises(ScopeError, match=r"Store\.claim_next is not for a project.s requests"):
+        scoped.claim_next("someone", 30.0)
+    store.create_project("other")
+    theirs = store.create_experiment("sleeper", {}, name="theirs", project="other")
+    with pytest.raises(NotFoundError, match=f"experiment {theirs.id} not found"):
+        scoped.get_metrics(theirs.id)  # an id of another project: as if it did not exist
+    assert scoped.find_experiment(theirs.id) is None
+    assert scoped.list_experiments(ExperimentQuery(project="other")).total == 0

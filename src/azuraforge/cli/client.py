@@ -22,6 +22,9 @@ from azuraforge.errors import (
 
 API_URL_VARIABLE = "AZURAFORGE_API_URL"
 TOKEN_VARIABLE = "AZURAFORGE_TOKEN"
+PROJECT_VARIABLE = "AZURAFORGE_PROJECT"
+PROJECT_HEADER = "AzuraForge-Project"
+"""The header naming a request's project (the API's ``access.PROJECT_HEADER``)."""
 """A token given in the environment: sent instead of the one ``azuraforge login`` kept."""
 CREDENTIALS = "credentials.json"
 """The file of the CLI's home that keeps each API's token (readable by its owner only)."""
@@ -53,11 +56,16 @@ def api_url(given: str | None = None) -> str:
 class ApiClient:
     """Calls ``/api/v1`` of a running ``azuraforge serve``."""
 
-    def __init__(self, url: str, timeout: float = 30.0, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = 30.0, token: str | None = None,
+        project: str | None = None,
+    ) -> None:  # fmt: skip
         self.url = url
         token = token or os.environ.get(TOKEN_VARIABLE) or saved_tokens().get(url)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        """What each request sends besides its own: the credential."""
+        """What each request sends besides its own: the credential, the project."""
+        if project:
+            self.headers[PROJECT_HEADER] = project
         self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout, headers=self.headers)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -115,9 +123,21 @@ def save_token(url: str, token: str | None) -> None:
     os.replace(made, path)
 
 
-def connect(url: str | None) -> ApiClient:
-    """A client of the API at ``url`` (``--api-url``), else as :func:`api_url` finds it."""
-    return ApiClient(api_url(url))
+ProjectName = Annotated[
+    str | None,
+    typer.Option(
+        "--project", envvar=PROJECT_VARIABLE,
+        help="The project to work in (default: the one of your token).",
+    ),
+]  # fmt: skip
+"""The ``--project`` option of every command that reads or writes a project's data."""
+
+
+def connect(url: str | None, project: str | None = None) -> ApiClient:
+    """A client of the API at ``url`` (``--api-url``), else as :func:`api_url` finds it,
+    working in ``project`` (``--project``; the API answers 404 for one that is not the
+    token's)."""
+    return ApiClient(api_url(url), project=project)
 
 
 def shown_time(seconds: float) -> str:

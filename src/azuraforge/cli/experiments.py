@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, connect, shown_time
+from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect, shown_time
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
@@ -58,6 +58,7 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """A page of experiments, newest first (or as --sort says)."""
@@ -76,7 +77,7 @@ def list_(
                 "limit": limit,
                 "offset": offset,
             }
-            page = connect(api).request(
+            page = connect(api, project).request(
                 "GET", "/experiments", params={k: v for k, v in params.items() if v is not None}
             )
         table = Table(
@@ -103,22 +104,32 @@ def list_(
 
 
 @app.command()
-def show(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def show(
+    experiment_id: ExperimentId,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
     """One experiment: status, lease, config, scores beside baselines, files."""
     with user_errors(verbose):
         with arguments():
-            detail = connect(api).request("GET", f"/experiments/{experiment_id}")
+            detail = connect(api, project).request("GET", f"/experiments/{experiment_id}")
         _print_detail(detail)
 
 
 @app.command()
-def follow(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def follow(
+    experiment_id: ExperimentId,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
     """Show a run's progress live until it ends (Ctrl-C stops following, not the run).
 
     The exit code says how the run ended: 0 completed, 1 failed or lost, 3 cancelled, 130
     when Ctrl-C stopped the following."""
     with user_errors(verbose):
-        client = connect(api)
+        client = connect(api, project)
         with arguments():
             client.request("GET", f"/experiments/{experiment_id}")
         final = _follow_and_show(client, experiment_id)
@@ -126,11 +137,16 @@ def follow(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
 
 
 @app.command()
-def cancel(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def cancel(
+    experiment_id: ExperimentId,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
     """Cancel a queued or running experiment (metrics so far are kept)."""
     with user_errors(verbose):
         with arguments():
-            row = connect(api).request("POST", f"/experiments/{experiment_id}/cancel")
+            row = connect(api, project).request("POST", f"/experiments/{experiment_id}/cancel")
         console.print(
             f"experiment {experiment_id}: {row['status']}"
             + (" (stop requested)" if row["status"] == "running" else "")
@@ -138,11 +154,16 @@ def cancel(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = F
 
 
 @app.command()
-def delete(experiment_id: ExperimentId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def delete(
+    experiment_id: ExperimentId,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
     """Delete a finished or queued experiment with its metrics and files."""
     with user_errors(verbose):
         with arguments():
-            connect(api).request("DELETE", f"/experiments/{experiment_id}")
+            connect(api, project).request("DELETE", f"/experiments/{experiment_id}")
         console.print(f"deleted experiment {experiment_id}")
 
 
@@ -161,6 +182,7 @@ def compare(
         bool, typer.Option("--json", help="Print the whole comparison (curves too) as JSON.")
     ] = False,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Compare runs (up to 100) side by side: status, the settings that differ and the last
@@ -169,7 +191,7 @@ def compare(
         with arguments():
             params = {"experiments": experiments, "batch": batch, "study": study}
             params["metrics"] = metrics
-            found = connect(api).request(
+            found = connect(api, project).request(
                 "GET", "/compare", params={k: v for k, v in params.items() if v is not None}
             )
         if as_json:
@@ -204,6 +226,7 @@ def submit(
         bool, typer.Option("--follow", help="Stream progress until the run ends.")
     ] = False,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Queue a run on the server (through the API); --follow shows its progress live.
@@ -222,7 +245,7 @@ def submit(
             body: dict[str, Any] = {"pipeline": pipeline, "config": settings, "name": name}
             if grid_values:
                 body["grid"] = grid_values
-            client = connect(api)
+            client = connect(api, project)
             created = client.request("POST", "/experiments", json=body)
         for row in created["data"]:
             console.print(

@@ -6,7 +6,6 @@ the registry's REST API on a running ``azuraforge serve`` (``--api-url`` or
 from __future__ import annotations
 
 import csv
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiUrl, connect, shown_time
+from azuraforge.cli.client import ApiUrl, ProjectName, connect, shown_time
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
 from azuraforge.errors import InvalidParameterError
 
@@ -31,25 +30,18 @@ Alias = Annotated[str, typer.Argument(help="Alias name (champion, challenger...)
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the alias's history).")]
 
 
-def _actor() -> str:
-    """Who is moving an alias: the user name of this session."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
-
-
 @app.command("list")
 def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Registered models with their latest version and aliases."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api).request(
+            page = connect(api, project).request(
                 "GET", "/models", params={"limit": limit, "offset": offset}
             )
         table = Table("name", "latest", "aliases", "description", title=f"{page['total']} models")
@@ -61,11 +53,13 @@ def list_(
 
 
 @app.command()
-def show(name: ModelName, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def show(
+    name: ModelName, api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
     """A model and its versions (newest first): source run, pipeline, first test score
     beside its first baseline, aliases."""
     with user_errors(verbose):
-        client = connect(api)
+        client = connect(api, project)
         with arguments():
             model = client.request("GET", f"/models/{name}")
             versions = client.request("GET", f"/models/{model['name']}/versions")
@@ -109,13 +103,14 @@ def register(
     experiment: Annotated[str, typer.Argument(help="The completed run: its id or name.")],
     description: Annotated[str, typer.Option("--description", help="About this version.")] = "",
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Register a completed run's model as the next version of NAME (created if new)."""
     with user_errors(verbose):
-        client = connect(api)
+        client = connect(api, project)
         source: int | str = int(experiment) if experiment.isdigit() else experiment
-        body = {"experiment": source, "description": description, "actor": _actor()}
+        body = {"experiment": source, "description": description}
         with arguments():
             models = client.request("GET", "/models", params={"limit": 500})["data"]
             if name not in {m["name"] for m in models}:
@@ -138,6 +133,7 @@ def alias(
     remove: Annotated[bool, typer.Option("--remove", help="Remove the alias.")] = False,
     reason: Reason = "",
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Point ALIAS of NAME at VERSION (or --remove it); the move is recorded with your user
@@ -146,12 +142,12 @@ def alias(
         with arguments():
             if remove == (version is not None):
                 raise InvalidParameterError("give a VERSION to point the alias at, or --remove")
-            client, path = connect(api), f"/models/{name}/aliases/{alias_name}"
+            client, path = connect(api, project), f"/models/{name}/aliases/{alias_name}"
             if remove:
-                params = {"actor": _actor(), "reason": reason}
+                params = {"reason": reason}
                 answer = client.request("DELETE", path, params=params)
             else:
-                body = {"version": version, "reason": reason, "actor": _actor()}
+                body = {"version": version, "reason": reason}
                 answer = client.request("PUT", path, json=body)
         _print_move(name, alias_name, answer)
 
@@ -162,12 +158,13 @@ def history(
     alias_name: Alias,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Every move of an alias, newest first: when, who, from → to, why."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api).request(
+            page = connect(api, project).request(
                 "GET", f"/models/{name}/aliases/{alias_name}/history", params={"limit": limit}
             )
         table = Table(
@@ -188,15 +185,15 @@ def history(
 @app.command()
 def rollback(
     name: ModelName, alias_name: Alias, reason: Reason = "", api: ApiUrl = None,
-    verbose: Verbose = False,
+    project: ProjectName = None, verbose: Verbose = False,
 ) -> None:  # fmt: skip
     """Point an alias back at the version before its last move (recorded as a rollback)."""
     with user_errors(verbose):
         with arguments():
-            answer = connect(api).request(
+            answer = connect(api, project).request(
                 "POST",
                 f"/models/{name}/aliases/{alias_name}/rollback",
-                json={"reason": reason, "actor": _actor()},
+                json={"reason": reason},
             )
         _print_move(name, alias_name, answer)
 
@@ -205,6 +202,7 @@ def rollback(
 def delete(
     reference: Annotated[str, typer.Argument(help="name/VERSION: the version to delete.")],
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Delete a model version and its files (refused while an alias points to it)."""
@@ -213,7 +211,7 @@ def delete(
             name, slash, version = reference.partition("/")
             if not slash or not version.isdigit():
                 raise InvalidParameterError(f"name a version as name/VERSION, got {reference!r}")
-            connect(api).request("DELETE", f"/models/{name}/versions/{version}")
+            connect(api, project).request("DELETE", f"/models/{name}/versions/{version}")
         console.print(f"deleted {name}/{version}", highlight=False)
 
 
@@ -225,6 +223,7 @@ def predict(
         int | None, typer.Option("--horizon", min=1, help="Forecasters: the next N times.")
     ] = None,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Predict with a registered model on the rows of a CSV file (sent to the API), printing
@@ -239,7 +238,9 @@ def predict(
             body: dict[str, Any] = {"rows": rows}
             if horizon is not None:
                 body["horizon"] = horizon
-            answer = connect(api).request("POST", f"/models/{reference}/predict", json=body)
+            answer = connect(api, project).request(
+                "POST", f"/models/{reference}/predict", json=body
+            )
         columns = answer["predictions"]
         print(",".join(columns))
         for values in zip(*columns.values(), strict=True):

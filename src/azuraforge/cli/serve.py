@@ -33,7 +33,7 @@ Host = Annotated[
     str,
     typer.Option(
         "--host",
-        help="Address to listen on; one other machines reach (0.0.0.0) needs --insecure-public.",
+        help="Address to listen on (0.0.0.0: every interface; put TLS in front).",
     ),
 ]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
@@ -78,14 +78,6 @@ def serve(
             "AZURAFORGE_ALLOWED_HOSTS); others are refused, as DNS rebinding sends them.",
         ),
     ] = None,
-    insecure_public: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-public",
-            help="Serve on an address other machines reach although AzuraForge has no users "
-            "or tokens yet: anyone who reaches the port can read and change everything.",
-        ),
-    ] = False,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -95,9 +87,10 @@ def serve(
     migrated). Ctrl-C or SIGTERM stops the workers, cancelling their runs. With
     --api-workers N, N processes answer requests on the port, each with its own model cache.
     With --submit PIPELINE (and --set key=value), a run is queued as soon as the server
-    listens, and its result is printed when it ends. Only 127.0.0.1 is served unless
-    --host and --insecure-public say otherwise; requests naming another host than this
-    server's (--allowed-hosts) are refused.
+    listens, and its result is printed when it ends. Only 127.0.0.1 is served unless --host
+    says otherwise (every request needs a credential; over plain http they cross the network
+    in clear: put TLS in front); requests naming another host than this server's
+    (--allowed-hosts) are refused.
     """
     with user_errors(verbose):
         from azuraforge.platform.api.processes import listen
@@ -113,7 +106,7 @@ def serve(
             allowed_hosts=",".join(allowed_hosts) if allowed_hosts else None,
         )
         settings = _answering(settings, host)
-        urls = _exposure_checked(host, port, insecure_public)
+        urls = _exposure_warned(host, port)
         if set_ and not submit:
             raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
         first_run = _checked_run(submit, set_) if submit else None  # before anything is made
@@ -166,35 +159,17 @@ def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str,
     return pipeline, config
 
 
-def _exposure_checked(host: str, port: int, insecure_public: bool) -> list[str]:
-    """The URLs a server on ``host:port`` answers at, once it may serve there: a host other
-    machines reach is refused without ``--insecure-public`` (and warned of with it).
-
-    Raises
-    ------
-    UsageError
-        For a host other machines reach, without ``--insecure-public``: naming the risk,
-        the addresses and the option.
-    """
+def _exposure_warned(host: str, port: int) -> list[str]:
+    """The URLs a server on ``host:port`` answers at; for a host other machines reach, a
+    warning that credentials cross the network in clear over plain http."""
     urls = reachable_urls(host, port)
-    if is_loopback_bind(host):
-        return urls
-    exposed = f"AzuraForge on {', '.join(urls)}"
-    risk = (
-        f"it has no users or tokens yet: anyone who can reach port {port} can read and change "
-        "everything (runs, models, studies, the data folder's files)"
-    )
-    if not insecure_public:
-        raise UsageError(
-            f"--host {host} would serve {exposed}, and {risk}; add --insecure-public to serve "
-            "there anyway, or keep the default 127.0.0.1 (behind a proxy that authenticates, "
-            "for other machines)"
+    if not is_loopback_bind(host):
+        console.print(
+            f"[yellow]warning:[/yellow] serving AzuraForge on {escape(', '.join(urls))} over "
+            "plain http: every request needs a credential, and tokens and session cookies "
+            "cross the network in clear; put a TLS proxy in front",
+            soft_wrap=True,
         )
-    console.print(
-        f"[yellow]warning:[/yellow] serving {escape(exposed)} with --insecure-public: "
-        f"{escape(risk)}",
-        soft_wrap=True,
-    )
     return urls
 
 

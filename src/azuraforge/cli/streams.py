@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, connect, shown_time
+from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect, shown_time
 from azuraforge.cli.common import (
     ConfigFile,
     SetOptions,
@@ -42,6 +42,7 @@ def start(
     sets: SetOptions = None,
     name: Annotated[str | None, typer.Option("--name", help="Unique in the project.")] = None,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Start a stream on the server: it learns the next direction of its source's price one
@@ -54,7 +55,7 @@ def start(
                 polled = source.lower().startswith(("http://", "https://"))
                 settings["url" if polled else "source"] = source
             body: dict[str, Any] = {"config": settings, **({"name": name} if name else {})}
-            created = connect(api).request("POST", "/streams", json=body)
+            created = connect(api, project).request("POST", "/streams", json=body)
         console.print(
             f"stream {created['id']} ({created['name']}): {created['status']}, "
             f"{created['learner']} on {created['source']}; watch it with "
@@ -68,6 +69,7 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """The server's streams, newest first: how far each got, how its learner scores beside
@@ -75,7 +77,7 @@ def list_(
     with user_errors(verbose):
         with arguments():
             params = {"limit": limit, **({"status": status} if status else {})}
-            page = connect(api).request("GET", "/streams", params=params)
+            page = connect(api, project).request("GET", "/streams", params=params)
         table = Table(title=f"{page['total']:,} streams")
         for column in ("id", "name", "status", "learner", "events", "accuracy", "best rule"):
             table.add_column(column, no_wrap=column in ("status", "learner", "accuracy"))
@@ -89,13 +91,15 @@ def list_(
         console.print(table)
 
 
-def show(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def show(
+    stream_id: StreamId, api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
     """One stream: status, worker, progress, its champion and candidate with their test's
     running state, each role's scores beside the trivial rules', its last changes and its
     restarts."""
     with user_errors(verbose):
         with arguments():
-            client = connect(api)
+            client = connect(api, project)
             detail = client.request("GET", f"/streams/{stream_id}")
             lineage = client.request("GET", f"/streams/{stream_id}/lineage")
             standing = client.request("GET", f"/streams/{stream_id}/candidates") if (
@@ -132,11 +136,13 @@ def _pace_line(detail: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def stop(stream_id: StreamId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def stop(
+    stream_id: StreamId, api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
     """Stop a stream (a running one at its next event, after its last checkpoint)."""
     with user_errors(verbose):
         with arguments():
-            row = connect(api).request("POST", f"/streams/{stream_id}/stop")
+            row = connect(api, project).request("POST", f"/streams/{stream_id}/stop")
         asked = (
             " (stop requested: it stops at its next event)" if row["status"] == "running" else ""
         )
@@ -150,7 +156,6 @@ Action = Annotated[
     ),
 ]
 Reason = Annotated[str, typer.Option("--reason", help="Why; kept with the change.")]
-Actor = Annotated[str, typer.Option("--actor", help="Who asks (kept with the change).")]
 Wait = Annotated[
     float, typer.Option("--wait", min=0, help="Seconds to wait for the stream's answer.")
 ]
@@ -164,47 +169,46 @@ def trigger(
         typer.Option("--learner", help="A retrain's learner (default: the champion's)."),
     ] = None,
     reason: Reason = "",
-    actor: Actor = "cli",
     wait: Wait = 30.0,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Ask a running stream for a retrain (a candidate now), a promotion (the candidate is
     champion now; rollback stays armed), a rollback, a checkpoint, a pause or a resume; the
     stream takes it at its next event. Exits 1 when the stream refuses it (it says why)."""
-    body = {"action": action, "actor": actor, "reason": reason,
-            **({"learner": learner} if learner else {})}  # fmt: skip
-    _trigger(stream_id, body, wait, api, verbose)
+    body = {"action": action, "reason": reason, **({"learner": learner} if learner else {})}
+    _trigger(stream_id, body, wait, (api, project), verbose)
 
 
 def promote(
-    stream_id: StreamId, reason: Reason = "", actor: Actor = "cli", wait: Wait = 30.0,
-    api: ApiUrl = None, verbose: Verbose = False,
+    stream_id: StreamId, reason: Reason = "", wait: Wait = 30.0, api: ApiUrl = None,
+    project: ProjectName = None, verbose: Verbose = False,
 ) -> None:  # fmt: skip
     """Make the stream's candidate champion now, whatever its test says (rollback is armed
     as after any promotion)."""
-    _trigger(
-        stream_id, {"action": "promote", "actor": actor, "reason": reason}, wait, api, verbose
-    )
+    body = {"action": "promote", "reason": reason}
+    _trigger(stream_id, body, wait, (api, project), verbose)
 
 
 def rollback(
-    stream_id: StreamId, reason: Reason = "", actor: Actor = "cli", wait: Wait = 30.0,
-    api: ApiUrl = None, verbose: Verbose = False,
+    stream_id: StreamId, reason: Reason = "", wait: Wait = 30.0, api: ApiUrl = None,
+    project: ProjectName = None, verbose: Verbose = False,
 ) -> None:  # fmt: skip
     """Bring the stream's previous champion back now (while rollback is armed)."""
-    _trigger(
-        stream_id, {"action": "rollback", "actor": actor, "reason": reason}, wait, api, verbose
-    )
+    body = {"action": "rollback", "reason": reason}
+    _trigger(stream_id, body, wait, (api, project), verbose)
 
 
 def _trigger(
-    stream_id: int, body: dict[str, Any], wait: float, api: str | None, verbose: bool
-) -> None:
-    """Post a trigger, wait up to ``wait`` seconds for the stream's answer and print it."""
+    stream_id: int, body: dict[str, Any], wait: float, where: tuple[str | None, str | None],
+    verbose: bool,
+) -> None:  # fmt: skip
+    """Post a trigger (``where``: the API's URL and the project), wait up to ``wait`` seconds
+    for the stream's answer and print it; the stream records the caller as who asked."""
     with user_errors(verbose):
         with arguments():
-            client = connect(api)
+            client = connect(*where)
             asked = client.request("POST", f"/streams/{stream_id}/triggers", json=body)
             answer = _answer(client, stream_id, asked["id"], wait)
         if answer["status"] == "pending":
@@ -234,6 +238,7 @@ def lineage(
         list[str] | None, typer.Option("--kind", help="Only these kinds (repeatable).")
     ] = None,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """The stream's lineage, oldest first: each drift, candidate, promotion (with the test's
@@ -241,7 +246,9 @@ def lineage(
     with user_errors(verbose):
         with arguments():
             params = {"kind": kind} if kind else None
-            changes = connect(api).request("GET", f"/streams/{stream_id}/lineage", params=params)
+            changes = connect(api, project).request(
+                "GET", f"/streams/{stream_id}/lineage", params=params
+            )
         caption = "evidence: the test's wealth for / against, mean difference"
         table = Table("event", "change", "model", "vs", "evidence", "by", "reason",
                       caption=caption)  # fmt: skip
@@ -255,11 +262,11 @@ def lineage(
         console.print(table)
 
 
-def schema(api: ApiUrl = None, verbose: Verbose = False) -> None:
+def schema(api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False) -> None:
     """The settings a stream takes, with their defaults."""
     with user_errors(verbose):
         with arguments():
-            found = connect(api).request("GET", "/streams/schema")
+            found = connect(api, project).request("GET", "/streams/schema")
         table = Table("setting", "default", "description")
         for name, field in found["properties"].items():
             default = (

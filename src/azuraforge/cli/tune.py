@@ -13,7 +13,7 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, connect
+from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
@@ -85,6 +85,7 @@ def tune(
         bool, typer.Option("--follow/--no-follow", help="Show progress until the study ends.")
     ] = True,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Run a hyper-parameter study on the server: trials run as runs on its workers; a
@@ -107,7 +108,7 @@ def tune(
                 "seed": seed,
                 "name": name,
             }
-            client = connect(api)
+            client = connect(api, project)
             study = client.request("POST", "/studies", json=body)
         console.print(
             f"study {study['id']} ({study['name']}): {study['n_trials']} trials, "
@@ -172,12 +173,13 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """A page of studies, newest first."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api).request(
+            page = connect(api, project).request(
                 "GET", "/studies", params={"limit": limit, "offset": offset}
             )
         table = Table("id", "name", "pipeline", "status", "trials", "objective",
@@ -195,11 +197,13 @@ def list_(
 
 
 @app.command()
-def show(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def show(
+    study_id: StudyId, api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
     """One study: its trials, best trial and parameter importances."""
     with user_errors(verbose):
         with arguments():
-            client = connect(api)
+            client = connect(api, project)
             detail = client.request("GET", f"/studies/{study_id}")
         table = Table("trial", "run", "status", "value", "params")
         for trial in detail["trials"]:
@@ -212,11 +216,13 @@ def show(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> Non
 
 
 @app.command()
-def cancel(study_id: StudyId, api: ApiUrl = None, verbose: Verbose = False) -> None:
+def cancel(
+    study_id: StudyId, api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
     """Cancel a study: queued trials are dropped, running ones stopped."""
     with user_errors(verbose):
         with arguments():
-            study = connect(api).request("POST", f"/studies/{study_id}/cancel")
+            study = connect(api, project).request("POST", f"/studies/{study_id}/cancel")
         stopping = " (stopping its running trials)" if study["status"] == "running" else ""
         console.print(f"study {study_id}: {study['status']}{stopping}")
 

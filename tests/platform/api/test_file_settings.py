@@ -63,6 +63,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /streams/{stream_id}/predict": {"closes": [1.0] * 30},
     "POST /auth/login": {"name": "ana", "password": "good.csv"},
     "POST /auth/project": {"project": "good.csv"},
+    "POST /auth/projects": {"project": "lab"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1"}
 FILE_FIELDS = {"config", "grid", "space", "inputs"}

@@ -14,8 +14,10 @@ import stat
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.services.access import FIRST_ADMIN
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store import ExperimentRecord, Store
+from tests.platform.fixtures import user_headers
 from tests.platform.registry.conftest import call, registered
 
 pytestmark = pytest.mark.on_both_databases
@@ -44,30 +46,36 @@ def test_register_versions_from_runs(
         assert not os.stat(path).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
-def test_alias_history_and_rollback_round_trip(api: TestClient, runs: list[ExperimentRecord]):
+def test_alias_history_and_rollback_round_trip(
+    api: TestClient, runs: list[ExperimentRecord], store: Store
+):
+    """Each move is recorded as made by the caller (the token's user), never a name sent."""
     registered(api, runs)
+    ana, bo, cy = (user_headers(store, name) for name in ("ana", "bo", "cy"))
     base = "/models/weather/aliases/champion"
-    made = call(api, "PUT", base, json={"version": 1, "reason": "first", "actor": "ana"})
+    made = call(api, "PUT", base, json={"version": 1, "reason": "first"}, headers=ana)
     assert made["version"] == 1 and made["move"]["from_version"] is None
     assert call(api, "PUT", base, json={"version": 1})["move"] is None  # nothing changed
-    call(api, "PUT", base, json={"version": 2, "reason": "better MAE", "actor": "bo"})
+    claimed = {"version": 2, "reason": "better MAE", "actor": "somebody else"}
+    assert "actor" in call(api, "PUT", base, 422, json=claimed, headers=bo)["error"]["message"]
+    call(api, "PUT", base, json={"version": 2, "reason": "better MAE"}, headers=bo)
     assert call(api, "GET", base)["version"] == 2
     assert call(api, "GET", "/models/weather/versions/champion")["version"] == 2
-    back = call(api, "POST", f"{base}/rollback", json={"reason": "regression", "actor": "cy"})
+    back = call(api, "POST", f"{base}/rollback", json={"reason": "regression"}, headers=cy)
     assert back["version"] == 1 and back["move"]["rollback"] is True
     assert call(api, "GET", "/models/weather")["aliases"] == {"champion": 1}
-    removed = call(api, "DELETE", base, params={"actor": "dee", "reason": "retired"})
+    removed = call(api, "DELETE", base, params={"reason": "retired"}, headers=ana)
     assert removed["version"] is None
     call(api, "GET", base, 404)
     again = call(api, "POST", f"{base}/rollback")  # the removal is undone
-    assert again["version"] == 1 and again["move"]["actor"] == "api"
+    assert again["version"] == 1 and again["move"]["actor"] == FIRST_ADMIN
     history = call(api, "GET", f"{base}/history")
     moves = [
         (m["from_version"], m["to_version"], m["actor"], m["rollback"]) for m in history["data"]
     ]
     assert moves == [
-        (None, 1, "api", True),
-        (1, None, "dee", False),
+        (None, 1, FIRST_ADMIN, True),
+        (1, None, "ana", False),
         (2, 1, "cy", True),
         (1, 2, "bo", False),
         (None, 1, "ana", False),
@@ -111,7 +119,7 @@ def test_registry_errors(api: TestClient, runs: list[ExperimentRecord], store):
     missing = call(api, "PUT", "/models/weather/aliases/x", 404, json={"version": 9})
     assert "has no version 9; its versions: 1, 2" in missing["error"]["message"]
     first = call(api, "PUT", "/models/weather/aliases/x", json={"version": 1})
-    assert first["move"]["actor"] == "api"
+    assert first["move"]["actor"] == FIRST_ADMIN
     fresh = call(api, "POST", "/models/weather/aliases/x/rollback", 409)["error"]["message"]
     assert "no earlier version to roll back to" in fresh
     unknown = call(api, "POST", "/models/weather/versions", 422, json={"experiment": "nope"})

@@ -27,7 +27,7 @@ from tests.platform.jobs.test_transports import (  # noqa: F401 (redis_url is a 
     redis_url,
     worker_environment,
 )
-from tests.platform.servers import free_port, start_serve
+from tests.platform.servers import bearer, free_port, start_serve
 from tests.platform.studies.conftest import objective
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_tune_on_a_real_serve_runs_the_study_and_prints_the_best_trial(
     found = re.search(r"study (\d+) \(cli-study\): 8 trials, 2 at once", result.output)
     assert found is not None, result.output
     study_id = found.group(1)
-    detail = httpx.get(f"{api}/api/v1/studies/{study_id}").json()
+    detail = httpx.get(f"{api}/api/v1/studies/{study_id}", headers=bearer()).json()
     best = detail["best"]
     assert f"best trial {best['number']} (experiment {best['run_id']})" in result.output
     check_study(detail)

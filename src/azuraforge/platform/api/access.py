@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, WebSocket, WebSocketException, params
+from fastapi import Depends, FastAPI, WebSocket, WebSocketException, params
+from fastapi.routing import APIRoute, APIWebSocketRoute, RouteContext, iter_route_contexts
 from starlette.requests import HTTPConnection
 
 from azuraforge.errors import CredentialError, NotFoundError, PermissionDeniedError
@@ -115,6 +116,16 @@ PUBLIC: params.Depends = Depends(anyone)
 Reader = Annotated[Identity, READ]
 Writer = Annotated[Identity, WRITE]
 Manager = Annotated[Identity, MANAGE]
+
+
+def api_routes(app: FastAPI) -> list[RouteContext]:
+    """Every API and WebSocket route of ``app`` as it is served: its path with its router's
+    prefix, its methods, its dependencies with its router's (FastAPI keeps an included
+    router's routes behind one entry of ``app.routes``)."""
+    return [
+        route for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute | APIWebSocketRoute)
+    ]  # fmt: skip
 
 
 def declared_permission(route: Any) -> str | None:

@@ -86,6 +86,7 @@ def create_app(
         description="Build, train, track and serve machine-learning models.",
         lifespan=lifespan,
         docs_url=None,  # the dashboard serves /docs from the package's own Swagger UI
+        openapi_url=None,  # served by openapi.install: the caller's project's sort keys
         redoc_url=None,  # ReDoc would load its code from a CDN
     )
     app.state.settings = settings

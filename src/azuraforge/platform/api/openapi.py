@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from azuraforge.apps import discover
+from azuraforge.errors import CredentialError, NotFoundError
 from azuraforge.platform.api import config_schemas
-from azuraforge.platform.api.access import SESSION_COOKIE, declared_permission
+from azuraforge.platform.api.access import SESSION_COOKIE, api_routes, caller, declared_permission
 from azuraforge.platform.store.experiments import SORTABLE
 
 JsonSchema = dict[str, Any]
@@ -175,14 +177,25 @@ def install(app: FastAPI, prefix: str) -> None:
         declare_refusals(schema, app)
         return schema
 
-    def openapi() -> dict[str, Any]:
+    def openapi(project: str | None = None) -> dict[str, Any]:
         live = copy.deepcopy(static())
-        declare_sort_keys(live, prefix, app.state.store.list_metric_keys())
+        keys = app.state.store.list_metric_keys(project) if project is not None else []
+        declare_sort_keys(live, prefix, keys)
         usable = {name: plugin.pipeline for name, plugin in discover().items() if plugin.pipeline}
         config_schemas.declare(live, usable)
         return live
 
+    def openapi_json(request: Request) -> JSONResponse:
+        """The live OpenAPI; the metric keys runs sort by are the caller's project's (none
+        without a credential: another project's names do not leak)."""
+        try:
+            project: str | None = caller(request).project
+        except (CredentialError, NotFoundError):
+            project = None
+        return JSONResponse(openapi(project))
+
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_api_route("/openapi.json", openapi_json, include_in_schema=False)
 
 
 REFUSALS = {
@@ -204,12 +217,12 @@ def declare_refusals(openapi: dict[str, Any], app: FastAPI) -> None:
     :mod:`~azuraforge.platform.api.access`), said once here, not per route."""
     openapi["components"]["securitySchemes"] = SECURITY_SCHEMES
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in api_routes(app):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
         if declared_permission(route) in (None, "public"):
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = openapi["paths"][route.path_format][method.lower()]
             operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
             responses = operation["responses"]

@@ -33,9 +33,6 @@ MODEL_NAME_RULE: dict[str, Any] = {
 ALIAS_RULE: dict[str, Any] = {"pattern": f"^{ALIAS}$", "minLength": 1, "maxLength": MAX_ALIAS}
 """The OpenAPI of an alias: the rule :func:`~azuraforge.platform.services.registry.check_alias`
 enforces."""
-ACTOR = Field(
-    None, max_length=200, description='Who makes the change (the CLI sends your user name); "api".'
-)
 REASON = Field("", max_length=2000, description="Why, kept in the alias's history.")
 
 
@@ -85,7 +82,6 @@ class VersionCreate(RequestBody):
         },
     )
     description: str = Field("", max_length=10_000)
-    actor: str | None = ACTOR
 
     @field_validator("experiment")
     @classmethod
@@ -128,14 +124,12 @@ class AliasSet(RequestBody):
 
     version: int = Field(..., ge=1, le=2**31 - 1)
     reason: str = REASON
-    actor: str | None = ACTOR
 
 
 class AliasChange(RequestBody):
-    """Who rolls an alias back, and why."""
+    """Why an alias is rolled back (who: the caller)."""
 
     reason: str = REASON
-    actor: str | None = ACTOR
 
 
 class AliasMovePublic(BaseModel):

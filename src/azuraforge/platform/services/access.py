@@ -76,7 +76,9 @@ CLAIMS_KEY = "jwt.key"
 """The file of the server's home holding the key claims are signed with."""
 ALGORITHM = "HS256"
 """The only algorithm a claim may be signed with."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+"""What a user's or a project's name may be."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 class Identity(NamedTuple):

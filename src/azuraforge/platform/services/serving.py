@@ -16,14 +16,20 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from azuraforge.apps import Pipeline, get_pipeline
 from azuraforge.errors import AzuraForgeError, StoreUnavailableError
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.platform.services.registry import ModelRef, load_version, resolve
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ModelVersionRecord, Store, is_unavailable
+from azuraforge.platform.store import (
+    DEFAULT_PROJECT,
+    ModelVersionRecord,
+    Store,
+    is_unavailable,
+)
+from azuraforge.platform.store.scope import ProjectStore
 
 _log = logging.getLogger(__name__)
 IDLE_SECONDS = 60.0
@@ -59,7 +65,8 @@ class ModelServer:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self._loaded: OrderedDict[int, LoadedModel] = OrderedDict()
-        self._targets: dict[ModelRef, _Target] = {}
+        self._targets: dict[tuple[str, ModelRef], _Target] = {}
+        """Where each project's references pointed when last looked at."""
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
@@ -69,12 +76,14 @@ class ModelServer:
         # alias on its old version past the 1 s a switch may take.
         self._stale_after = 2 * settings.alias_refresh
 
-    def cached(self, ref: ModelRef, *, fresh: bool = True) -> LoadedModel | None:
-        """The model ``ref`` serves when it is known and loaded (and, with ``fresh``, checked
-        within the last two ``alias_refresh``), else ``None``."""
+    def cached(
+        self, ref: ModelRef, project: str = DEFAULT_PROJECT, *, fresh: bool = True
+    ) -> LoadedModel | None:
+        """The model ``ref`` serves in ``project`` when it is known and loaded (and, with
+        ``fresh``, checked within the last two ``alias_refresh``), else ``None``."""
         now = time.monotonic()
         with self._lock:
-            target = self._targets.get(ref)
+            target = self._targets.get((project, ref))
             if target is None or (fresh and now - target.checked_at > self._stale_after):
                 return None
             loaded = self._loaded.get(target.version_id)
@@ -84,8 +93,9 @@ class ModelServer:
             self._loaded.move_to_end(target.version_id)
             return loaded
 
-    def get(self, ref: ModelRef) -> LoadedModel:
-        """The model ``ref`` serves, resolved and loaded if needed.
+    def get(self, ref: ModelRef, project: str = DEFAULT_PROJECT) -> LoadedModel:
+        """The model ``ref`` serves in ``project`` (its models only), resolved and loaded if
+        needed.
 
         Raises
         ------
@@ -94,20 +104,21 @@ class ModelServer:
         ConflictError
             When the version's files changed since registration.
         """
-        loaded = self.cached(ref)
+        loaded = self.cached(ref, project)
         if loaded is not None:
             return loaded
+        key = (project, ref)
         try:
-            version_id, number = self._resolve(ref)
+            version_id, number = self._resolve(key)
         except StoreUnavailableError:
-            known = self.cached(ref, fresh=False)
+            known = self.cached(ref, project, fresh=False)
             if known is None:
                 raise
             return known  # the store is down: serve what the reference resolved to last
-        loaded = self._load(ref.name, number, version_id)
+        loaded = self._load(project, ref.name, number, version_id)
         now = time.monotonic()
         with self._lock:
-            self._targets[ref] = _Target(version_id, now, now)
+            self._targets[key] = _Target(version_id, now, now)
         self._start_refresher()
         return loaded
 
@@ -117,17 +128,18 @@ class ModelServer:
         if self._refresher is not None:
             self._refresher.join(5)
 
-    def _resolve(self, ref: ModelRef) -> tuple[int, int]:
+    def _resolve(self, key: tuple[str, ModelRef]) -> tuple[int, int]:
+        project, ref = key
         if ref.alias is not None:
-            found = self.store.resolve_alias_id(ref.name, ref.alias)
+            found = self.store.resolve_alias_id(ref.name, ref.alias, project=project)
         else:
-            found = self.store.resolve_version_id(ref.name, ref.version)
+            found = self.store.resolve_version_id(ref.name, ref.version, project=project)
         if found is None:
-            resolve(self.store, ref)  # raises NotFoundError, naming what exists
-            found = self._resolve(ref)  # created meanwhile
+            resolve(cast(Store, ProjectStore(self.store, project)), ref)  # NotFoundError: why
+            found = self._resolve(key)  # created meanwhile
         return found
 
-    def _load(self, model: str, number: int, version_id: int) -> LoadedModel:
+    def _load(self, project: str, model: str, number: int, version_id: int) -> LoadedModel:
         with self._lock:
             if version_id in self._loaded:
                 return self._loaded[version_id]
@@ -135,7 +147,7 @@ class ModelServer:
             with self._lock:
                 if version_id in self._loaded:
                     return self._loaded[version_id]
-            version = self.store.get_version(model, number)
+            version = self.store.get_version(model, number, project=project)
             artifact = load_version(self.settings, version)
             loaded = LoadedModel(version, get_pipeline(version.pipeline)(), artifact)
             with self._lock:
@@ -157,26 +169,28 @@ class ModelServer:
         while not self._stop.wait(self.settings.alias_refresh):
             with self._lock:
                 targets = list(self._targets.items())
-            for ref, target in targets:
-                self._refresh(ref, target)
+            for key, target in targets:
+                self._refresh(key, target)
 
-    def _refresh(self, ref: ModelRef, target: _Target) -> None:
-        """Check where ``ref`` points; load a new version before switching to it."""
+    def _refresh(self, key: tuple[str, ModelRef], target: _Target) -> None:
+        """Check where a project's reference points; load a new version before switching
+        to it."""
         now = time.monotonic()
         if now - target.used_at > IDLE_SECONDS:
             with self._lock:
-                self._targets.pop(ref, None)
+                self._targets.pop(key, None)
             return
+        project, ref = key
         try:
-            version_id, number = self._resolve(ref)
+            version_id, number = self._resolve(key)
             if version_id != target.version_id:
-                self._load(ref.name, number, version_id)
+                self._load(project, ref.name, number, version_id)
         except AzuraForgeError as e:
             if is_unavailable(e):  # keep serving what was resolved last
                 target.checked_at = now
                 _log.warning("cannot check where %s points now: %s", ref, e)
                 return
             with self._lock:  # gone (or broken): the next request says why
-                self._targets.pop(ref, None)
+                self._targets.pop(key, None)
             return
         target.version_id, target.checked_at = version_id, now

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from azuraforge.platform.services.streams import (
     saved_learner,
 )
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.scope import ProjectStore
 from azuraforge.stream.base import Classifier
 
 MIN_CLOSES = FEATURES_READY
@@ -44,6 +46,8 @@ class Champion:
     events: int
     """The events the stream had taken at that checkpoint."""
     read_at: float
+    project: str
+    """The stream's project: only its requests are answered."""
 
     def predict(self, closes: Sequence[float]) -> float:
         """Its probability that the price is higher ``horizon`` steps after the last of
@@ -78,28 +82,31 @@ class StreamServer:
         self._champions: dict[int, Champion] = {}
         self._lock = threading.Lock()
 
-    def cached(self, stream_id: int) -> Champion | None:
-        """The stream's champion if one read less than :data:`FRESH_SECONDS` ago is kept (no
-        I/O: safe on an event loop)."""
+    def cached(self, stream_id: int, project: str) -> Champion | None:
+        """The champion of ``project``'s stream ``stream_id`` if one read less than
+        :data:`FRESH_SECONDS` ago is kept (no I/O: safe on an event loop)."""
         with self._lock:
             kept = self._champions.get(stream_id)
         fresh = kept is not None and time.monotonic() - kept.read_at < FRESH_SECONDS
-        return kept if fresh else None
+        return kept if fresh and kept is not None and kept.project == project else None
 
-    def get(self, stream_id: int) -> Champion:
-        """The stream's champion, read from its last checkpoint (and kept).
+    def get(self, stream_id: int, project: str) -> Champion:
+        """The champion of ``project``'s stream ``stream_id``, read from its last checkpoint
+        (and kept).
 
         Raises
         ------
         NotFoundError
-            If there is no stream ``stream_id``.
+            If ``project`` has no stream ``stream_id``.
         ConflictError
             Before the stream's first checkpoint.
         """
-        record = find_stream(self.store, stream_id)
-        saved = saved_learner(self.store, record)
+        store = cast(Store, ProjectStore(self.store, project))
+        record = find_stream(store, stream_id)
+        saved = saved_learner(store, record)
         config = StreamConfig.model_validate(record.config)
-        champion = Champion(saved.name, saved.model, config, saved.events, time.monotonic())
+        champion = Champion(saved.name, saved.model, config, saved.events, time.monotonic(),
+                            project)  # fmt: skip
         with self._lock:
             self._champions[record.id] = champion
         return champion

@@ -109,6 +109,13 @@ def test_a_session_switches_to_a_project_of_its_user_only(anonymous: TestClient,
     store.set_member("default", "di", "editor")
     store.set_member("lab", "di", "viewer")
     anonymous.post("/api/v1/auth/login", json={"name": "di", "password": PASSWORD})
+    assert anonymous.get("/api/v1/auth/projects").json() == [
+        {"name": "default", "role": "editor", "active": True},
+        {"name": "lab", "role": "viewer", "active": False},
+    ]  # not "other": di is not a member
+    made = anonymous.post("/api/v1/auth/projects", json={"project": "di-lab"})
+    assert made.status_code == 201 and made.json()["role"] == "admin"
+    assert anonymous.post("/api/v1/auth/projects", json={"project": "lab"}).status_code == 409
     moved = anonymous.post("/api/v1/auth/project", json={"project": "lab"})
     assert moved.json() == {"user": "di", "project": "lab", "role": "viewer"}
     assert anonymous.get("/api/v1/auth/me").json()["project"] == "lab"

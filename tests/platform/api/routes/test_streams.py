@@ -15,7 +15,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
-from tests.platform.fixtures import running_stream, scores
+from tests.platform.fixtures import running_stream, scores, user_headers
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -196,12 +196,15 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     stream = client.post("/api/v1/streams", json={"config": config}).json()
     url = f"/api/v1/streams/{stream['id']}/triggers"
     asked = [
-        {"action": "rollback", "actor": "ana", "reason": "nothing to roll back yet"},
-        {"action": "retrain", "learner": "opposite of last", "actor": "ana", "reason": "try"},
-        {"action": "promote", "actor": "ana", "reason": "forced, on purpose"},
+        {"action": "rollback", "reason": "nothing to roll back yet"},
+        {"action": "retrain", "learner": "opposite of last", "reason": "try"},
+        {"action": "promote", "reason": "forced, on purpose"},
     ]
+    ana = user_headers(store, "ana")  # who asked: the caller, never a name sent
     for body in asked:
-        assert client.post(url, json=body).status_code == 202
+        assert client.post(url, json=body, headers=ana).status_code == 202
+    claimed = client.post(url, json={"action": "checkpoint", "actor": "bo"}, headers=ana)
+    assert claimed.status_code == 422 and "actor" in claimed.text
     first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
              "tests": {}, "paused": False}  # fmt: skip
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first

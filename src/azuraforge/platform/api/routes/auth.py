@@ -16,6 +16,7 @@ from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
     LINK,
+    NAME_PATTERN,
     Identity,
     Logins,
     authenticate,
@@ -44,6 +45,21 @@ class ProjectChoice(RequestBody):
     """The project to work in."""
 
     project: str = Field(min_length=1, max_length=100)
+
+
+class NewProject(RequestBody):
+    """A project to create."""
+
+    project: str = Field(pattern=NAME_PATTERN, max_length=100,
+                         description="Letters, digits, '_', '.', '-' (not first).")  # fmt: skip
+
+
+class ProjectPublic(BaseModel):
+    """A project the caller may work in."""
+
+    name: str
+    role: str = Field(description="The caller's role there: viewer, editor or admin.")
+    active: bool = Field(description="Whether the credential is for it now.")
 
 
 class Caller(BaseModel):
@@ -148,6 +164,31 @@ def me(who: Reader) -> Caller:
     """Who the caller is: by an API token (``Authorization: Bearer af_...``) or the session
     cookie; 401 without a valid one."""
     return Caller(**who._asdict())
+
+
+@router.get("/projects", dependencies=[READ], response_model=list[ProjectPublic],
+            responses=ERRORS)  # fmt: skip
+def my_projects(who: Reader, store: ServerStoreDep) -> list[ProjectPublic]:
+    """The projects the caller may work in, with their role in each (a server admin: every
+    project, as admin); the project picker's list."""
+    user = store.find_user(who.user)
+    names = store.list_projects()
+    roles = {name: "admin" if user and user.is_admin else store.member_role(name, who.user)
+             for name in names}  # fmt: skip
+    return [ProjectPublic(name=n, role=r, active=n == who.project) for n, r in roles.items() if r]
+
+
+@router.post("/projects", dependencies=[READ], status_code=201, response_model=ProjectPublic,
+             responses=ERRORS)  # fmt: skip
+def create_project(
+    body: NewProject, who: Reader, request: Request, store: ServerStoreDep
+) -> ProjectPublic:
+    """Create a project; the caller is its admin (409 for a name taken)."""
+    name = body.project
+    store.create_project(name)
+    store.set_member(name, who.user, "admin")
+    store.audit(who.user, "project.create", name, project=name, address=_address(request))
+    return ProjectPublic(name=name, role="admin", active=False)
 
 
 def _start_session(

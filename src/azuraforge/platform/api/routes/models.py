@@ -18,7 +18,7 @@ from pydantic import AfterValidator
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api import registry_schemas
-from azuraforge.platform.api.access import MANAGE, READ, WRITE
+from azuraforge.platform.api.access import MANAGE, READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
@@ -163,14 +163,14 @@ def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
     responses=ERRORS,
 )
 def create_version(
-    name: ModelName, body: VersionCreate, store: StoreDep, settings: SettingsDep
+    name: ModelName, body: VersionCreate, store: StoreDep, settings: SettingsDep, who: Writer
 ) -> VersionPublic:
     """Register a completed run's model (by run id or name) as the next version: its
     artifact is copied, made read-only, and its SHA-256 recorded with the run's metrics,
     config and data fingerprint."""
     record = registry.register_version(
         store, settings, name, body.experiment,
-        description=body.description, actor=body.actor or registry.DEFAULT_ACTOR,
+        description=body.description, actor=who.user,
     )  # fmt: skip
     return VersionPublic.of(record)
 
@@ -216,12 +216,13 @@ def delete_version(
 @router.put(
     "/{name}/aliases/{alias}", dependencies=[WRITE], response_model=AliasPublic, responses=ERRORS
 )
-def set_alias(name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep) -> AliasPublic:
-    """Point ``alias`` at a version; the move (who, when, from → to, why) is recorded."""
-    move = registry.move_alias(
-        store, name, alias, body.version,
-        actor=body.actor or registry.DEFAULT_ACTOR, reason=body.reason,
-    )  # fmt: skip
+def set_alias(
+    name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep, who: Writer
+) -> AliasPublic:
+    """Point ``alias`` at a version; the move (who: the caller, when, from → to, why) is
+    recorded."""
+    move = registry.move_alias(store, name, alias, body.version, actor=who.user,
+                               reason=body.reason)  # fmt: skip
     return _alias(name, alias, body.version, move)
 
 
@@ -241,14 +242,12 @@ def delete_alias(
     name: ModelName,
     alias: AliasName,
     store: StoreDep,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    who: Writer,
     reason: Annotated[str, Query(max_length=2000)] = "",
 ) -> AliasPublic:
-    """Remove ``alias`` (recorded as a move to no version; a rollback brings it back)."""
-    move = registry.move_alias(
-        store, name, alias, None,
-        actor=actor or registry.DEFAULT_ACTOR, reason=reason,
-    )  # fmt: skip
+    """Remove ``alias`` (recorded as a move to no version by the caller; a rollback brings
+    it back)."""
+    move = registry.move_alias(store, name, alias, None, actor=who.user, reason=reason)
     return _alias(name, alias, None, move)
 
 
@@ -274,14 +273,13 @@ def alias_history(
     responses=ERRORS,
 )
 def rollback_alias(
-    name: ModelName, alias: AliasName, store: StoreDep, body: AliasChange | None = None
-) -> AliasPublic:
-    """Point ``alias`` back at the version before its last move (recorded as a rollback)."""
+    name: ModelName, alias: AliasName, store: StoreDep, who: Writer,
+    body: AliasChange | None = None,
+) -> AliasPublic:  # fmt: skip
+    """Point ``alias`` back at the version before its last move (recorded as a rollback by
+    the caller)."""
     change = body or AliasChange()
-    move = registry.rollback_alias(
-        store, name, alias,
-        actor=change.actor or registry.DEFAULT_ACTOR, reason=change.reason,
-    )  # fmt: skip
+    move = registry.rollback_alias(store, name, alias, actor=who.user, reason=change.reason)
     return _alias(name, alias, move.to_version, move)
 
 
@@ -296,14 +294,14 @@ def _alias(
 @router.post(
     "/{ref:path}/predict", dependencies=[READ], response_model=PredictionPublic, responses=ERRORS
 )
-async def predict(ref: Reference, body: PredictRequest, request: Request) -> Response:
+async def predict(ref: Reference, body: PredictRequest, request: Request, who: Reader) -> Response:
     """Predictions for the rows, from the version ``ref`` names, with its own preprocessing.
     The model stays loaded (LRU of ``model_cache_size``); a moved alias is served from its
     new version within about ``alias_refresh`` seconds, the old one answering meanwhile."""
     parsed, server = parse_ref(ref), _server(request)
-    loaded = server.cached(parsed)
+    loaded = server.cached(parsed, who.project)
     if loaded is None:
-        loaded = await run_in_threadpool(server.get, parsed)
+        loaded = await run_in_threadpool(server.get, parsed, who.project)
     settings = server.settings
     arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
     if len(body.rows) <= INLINE_ROWS:

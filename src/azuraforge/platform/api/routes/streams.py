@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.api.access import READ, WRITE
+from azuraforge.platform.api.access import READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
     SettingsDep,
@@ -238,7 +238,6 @@ class TriggerCreate(RequestBody):
     learner: Literal[LEARNERS] | None = Field(  # type: ignore[valid-type]
         None, description="A retrain's learner (default: the champion's kind)."
     )
-    actor: str = Field("api", min_length=1, max_length=100, description="Who asks.")
     reason: str = Field("", max_length=500, description="Why; kept with the change.")
 
     @model_validator(mode="after")
@@ -493,14 +492,16 @@ def get_lineage(
     response_model=TriggerPublic,
     responses=ERRORS,
 )
-def create_trigger(stream_id: StreamId, body: TriggerCreate, store: StoreDep) -> TriggerPublic:
+def create_trigger(
+    stream_id: StreamId, body: TriggerCreate, store: StoreDep, who: Writer
+) -> TriggerPublic:
     """Ask a stream for a retrain, a promotion, a rollback or a checkpoint; it is taken at
     the stream's next event boundary (within a second of a running stream's events) and its
     answer (done, or refused saying why) is read back with GET. 409 once the stream ended."""
     found = _stream(store, stream_id)
     if found.status in FINISHED_STATES:
         raise ConflictError(f"stream {stream_id} already ended as {found.status}; start it again")
-    trigger = store.create_trigger(stream_id, body.action, learner=body.learner, actor=body.actor,
+    trigger = store.create_trigger(stream_id, body.action, learner=body.learner, actor=who.user,
                                 reason=body.reason)  # fmt: skip
     return TriggerPublic.model_validate(trigger, from_attributes=True)
 
@@ -534,14 +535,16 @@ def get_explanation(
 @router.post(
     "/{stream_id}/predict", dependencies=[READ], response_model=StreamPrediction, responses=ERRORS
 )
-async def predict(stream_id: StreamId, body: StreamPredict, request: Request) -> Response:
+async def predict(
+    stream_id: StreamId, body: StreamPredict, request: Request, who: Reader
+) -> Response:
     """The probability that the price is higher ``horizon`` steps after the last of
     ``closes``, by the stream's champion as its last checkpoint holds it (read again at most
     once a second): 409 before its first checkpoint, 400 for prices that are not positive."""
     streams: StreamServer = request.app.state.streams
-    champion = streams.cached(stream_id)
+    champion = streams.cached(stream_id, who.project)
     if champion is None:
-        champion = await run_in_threadpool(streams.get, stream_id)
+        champion = await run_in_threadpool(streams.get, stream_id, who.project)
     answer = {"learner": champion.name, "probability_up": champion.predict(body.closes),
               "checkpoint_events": champion.events}  # fmt: skip
     return Response(json.dumps(answer), media_type="application/json")

@@ -4,6 +4,7 @@
 
 import { api, serverReachable, watchReachability } from "./api.js";
 import { currentRoute } from "./router.js";
+import { renderSignIn, renderWho, whoAmI } from "./session.js";
 import { errorBox, fill, h, loading, toast } from "./ui.js";
 
 // Page modules load when first shown: the experiments page needs none of the charts' code.
@@ -104,11 +105,20 @@ function checkHealth() {
   });
 }
 
-window.addEventListener("hashchange", show);
 window.addEventListener("unhandledrejection", (event) => {
   toast(event.reason?.message || String(event.reason), "error");
 });
 if (!window.location.hash) window.history.replaceState(null, "", "#/experiments");
-show();
 checkHealth();
 watchReachability(checkHealth);
+// Signed in: the header shows who, in which project, and the pages follow the fragment;
+// otherwise the sign-in page.
+whoAmI().then((me) => {
+  if (me === null) {
+    renderSignIn(document.getElementById("page"));
+    return;
+  }
+  renderWho(document.getElementById("who"), me);
+  window.addEventListener("hashchange", show);
+  show();
+}, (error) => fill(document.getElementById("page"), errorBox(error, "The server could not be reached")));

@@ -140,7 +140,7 @@ export async function renderDetail(main, { params }) {
   }
 
   async function ask(action, reason, learner) {
-    const body = { action, actor: "dashboard", reason: reason.value };
+    const body = { action, reason: reason.value };
     if (action === "retrain" && learner.value) body.learner = learner.value;
     if (action === "rollback" || action === "promote") {
       const sure = await dialog({ title: `${ACTIONS[action]}?`, body: action === "promote" ? "The candidate becomes champion now, whatever its test says; rollback stays armed." : "The previous champion comes back now.", confirm: ACTIONS[action], danger: action === "rollback" });

@@ -1,0 +1,201 @@
+"""No route reads or writes across projects. Project ``default`` (alpha) holds runs, a
+registered model with aliases and their history, prediction jobs, studies and a stream; the
+admin of project ``beta`` calls every operation of the live OpenAPI and every WebSocket route
+with alpha's ids and names. Each operation that names an object is 404 (as for one that does
+not exist), each other one shows none of alpha's, and alpha's rows are as they were. The
+routes come from the OpenAPI: a new one is covered without editing this test (one whose body
+is not listed below is sent an empty one: a new route naming an object then answers 422, not
+404, and fails here until it is given a valid body). The routes covered and their answers are
+written to ``build/isolation.md``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from azuraforge.platform.api.access import api_routes
+from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentQuery, Store
+from azuraforge.testing.streams import write_shifted_csv
+from tests.platform.api.test_schemathesis import MODEL, seed
+from tests.platform.fixtures import user_headers
+from tests.platform.registry.conftest import Trained, beijing_rows, mirror, trained
+
+ALPHA, BETA = "default", "beta"
+REPORT = Path(__file__).resolve().parents[3] / "build" / "isolation.md"
+BODIES: dict[str, dict[str, Any]] = {
+    "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
+    "POST /studies": {
+        "pipeline": "sleeper", "config": {"sleep": 0}, "n_trials": 1, "objective": "loss",
+        "space": {"steps": {"type": "int", "low": 1, "high": 2}},
+    },
+    "POST /models": {"name": "beta-model"},
+    "POST /models/{name}/versions": {"experiment": "weather-0"},
+    "PUT /models/{name}/aliases/{alias}": {"version": 1},
+    "POST /models/{name}/aliases/{alias}/rollback": {},
+    "POST /models/{ref}/predict": {"rows": [{"year": 2014, "month": 1, "day": 1}]},
+    "POST /models/{ref}/predictions": {"inputs": "rows.csv"},
+    "POST /streams": {"config": {"source": "momentum.csv", "max_events": 50}},
+    "POST /streams/{stream_id}/triggers": {"action": "retrain", "reason": "from beta"},
+    "POST /streams/{stream_id}/predict": {"closes": [1.0] * 30},
+    "POST /auth/login": {"name": "bo", "password": "not bo's password"},
+    "POST /auth/project": {"project": ALPHA},
+    "POST /auth/projects": {"project": "gamma"},
+}  # fmt: skip
+"""A valid body of each operation that takes one, naming alpha's objects where it names any
+(a run by name, the model's versions, alpha itself)."""
+QUERIES = {
+    "GET /compare": {"experiments": "1,2"},
+    "GET /streams/{stream_id}/explain": {"start": 0, "end": 100},
+}
+"""Query parameters an operation needs, naming alpha's runs."""
+
+
+def test_no_operation_reads_or_writes_another_projects_objects(
+    settings: Settings,
+    store: Store,
+    sleeper: object,
+    trained: list[Trained],
+    beijing_rows: list[dict[str, Any]],
+) -> None:
+    seeded = seed(store, settings, trained, beijing_rows)
+    write_shifted_csv(settings.data_dir / "momentum.csv", 600, 300, seed=2)
+    stream = start_stream(store, LocalTransport(), settings, {"source": "momentum.csv"})
+    store.create_project(BETA)
+    bo = user_headers(store, "bo", "admin", project=BETA)
+    values = {
+        "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
+        "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
+        "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
+    }  # fmt: skip
+    alpha = _alpha(store)
+    markers = [json.dumps(name) for name in alpha["names"]]
+    app = create_app(settings, store=store)
+    covered: list[tuple[str, int]] = []
+    with TestClient(app, headers=bo) as client:
+        spec = client.get("/openapi.json").json()
+        for key, path, method in _operations(spec):
+            response = client.request(
+                method, _filled(path, values), json=BODIES.get(key, {}) if _takes_body(
+                    spec, path, method) else None, params=QUERIES.get(key),
+            )  # fmt: skip
+            covered.append((key, response.status_code))
+            if "{" in path:
+                assert response.status_code == 404, (key, response.text)
+            else:
+                assert not any(m in response.text for m in markers), (key, response.text)
+                assert not set(_run_ids(response)) & set(alpha["runs"]), (key, response.text)
+        assert _alpha(store) == alpha  # nothing of alpha's changed
+        covered += _websockets(client, app, values, store)
+    operations = {key for key, _, _ in _operations(spec)}
+    assert operations <= {key for key, _ in covered} and len(operations) > 50
+    _write_report(covered)
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(key, path, method)`` of each operation under the API's prefix but the health
+    check, in the OpenAPI's order (``key``: ``METHOD /path``, the prefix and ``:path``
+    dropped)."""
+    found = []
+    for path, methods in spec["paths"].items():
+        short = re.sub(r":path}", "}", path.removeprefix(API_PREFIX))
+        if short != "/health":
+            found += [(f"{m.upper()} {short}", path, m.upper()) for m in methods]
+    return found
+
+
+def _takes_body(spec: dict[str, Any], path: str, method: str) -> bool:
+    return "requestBody" in spec["paths"][path][method.lower()]
+
+
+def _filled(path: str, values: dict[str, Any]) -> str:
+    return re.sub(r"{(\w+)(?::path)?}", lambda m: str(values[m[1]]), path)
+
+
+RUN_KEYS = ("experiment_id", "source_experiment_id", "run_id")
+
+
+def _run_ids(response: Any) -> list[int]:
+    """The run ids an answer names (under :data:`RUN_KEYS`, or a run's ``id``)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    found, pending = [], [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found += [v for k, v in item.items() if k in RUN_KEYS]
+            found += [item["id"]] if {"pipeline", "progress", "id"} <= item.keys() else []
+            pending += list(item.values())
+        elif isinstance(item, list):
+            pending += item
+    return found
+
+
+def _websockets(
+    client: TestClient, app: Any, values: dict[str, Any], store: Store
+) -> list[tuple[str, int]]:
+    """Each WebSocket route: a run of alpha's is closed 4404; the project's stream shows
+    beta's runs only (a run of alpha's queued first, then one of beta's)."""
+    answers = []
+    for route in api_routes(app):
+        if route.methods:
+            continue
+        key = f"WS {route.path_format.removeprefix(API_PREFIX)}"
+        if "{" in route.path_format:
+            path = _filled(route.path_format, values)
+            with (
+                pytest.raises(WebSocketDisconnect) as closed,
+                client.websocket_connect(path) as ws,
+            ):
+                ws.receive_json()
+            assert closed.value.code == 4404, key
+            answers.append((key, closed.value.code))
+        else:
+            with client.websocket_connect(route.path_format) as socket:
+                store.create_experiment("sleeper", {}, project=ALPHA)
+                theirs = store.create_experiment("sleeper", {}, project=BETA)
+                first = socket.receive_json()
+            assert first["experiment_id"] == theirs.id, key
+            answers.append((key, 101))
+    return answers
+
+
+def _alpha(store: Store) -> dict[str, Any]:
+    """What alpha holds, as the test compares it before and after."""
+    runs = store.list_experiments(ExperimentQuery(project=ALPHA, limit=500)).items
+    studies, _ = store.list_studies(project=ALPHA)
+    versions, _ = store.list_versions(MODEL, project=ALPHA)
+    moves, _ = store.list_alias_moves(MODEL, "champion", project=ALPHA)
+    return {
+        "runs": [r.id for r in runs],
+        "statuses": [(r.status, r.cancel_requested_at) for r in runs],
+        "names": [r.name for r in runs] + [s.name for s in studies] + [MODEL],
+        "studies": [(s.id, s.status) for s in studies],
+        "versions": [v.version for v in versions],
+        "moves": len(moves),
+        "triggers": [len(store.list_triggers(r.id)) for r in runs if r.kind == "stream"],
+    }
+
+
+def _write_report(covered: list[tuple[str, int]]) -> None:
+    REPORT.parent.mkdir(exist_ok=True)
+    rows = "\n".join(f"| `{key}` | {status} |" for key, status in covered)
+    REPORT.write_text(
+        "# Cross-project requests (tests/platform/api/test_isolation.py)\n\n"
+        f"The admin of project beta, with project alpha's ids: {len(covered)} routes, none "
+        "of alpha's objects read or changed.\n\n| route | answer |\n|---|---:|\n" + rows + "\n"
+    )
+
+
+__all__ = ["beijing_rows", "mirror", "trained"]  # the registry tests' fixtures, used here too
