@@ -18,6 +18,11 @@ installed with the platform), log level ``warning``:
   version 1 with alias ``champion``. The requests are
   ``POST /api/v1/models/weather@champion/predict`` with the fewest raw rows of the dataset
   one forecast needs (found by asking with more rows until the API answers 200).
+- **unchecked**, **list**, **list-unchecked**: the cost of checking a credential. Every
+  request to ours carries a server admin's API token; *unchecked* is our same API (the
+  store, the model) with the credential check replaced by a fixed identity (this script in
+  a hidden mode, ``--unchecked-server PORT``), asked the same predictions without a token;
+  *list* and *list-unchecked* ask both ``GET /api/v1/experiments?limit=50``.
 - **stream**: the same server, ``POST /api/v1/streams/{id}/predict`` with the last
   :data:`STREAM_CLOSES` closes of ``btc-hourly``, to the champion of a stream of
   :data:`STREAM_CONFIG` run to its end by the training server (its checkpoint read again
@@ -97,6 +102,7 @@ TRAIN_TIMEOUT_S = 600.0  # for the weather run to train
 DATASET = "beijing-hourly"
 MODEL, ALIAS = "weather", "champion"
 PREDICT_PATH = f"/api/v1/models/{MODEL}@{ALIAS}/predict"
+LIST_PATH = "/api/v1/experiments?limit=50"
 BARE_PATH = "/predict"
 BARE_ANSWER = {"predictions": [{"forecast": 0.0}]}
 WEATHER_CONFIG = {
@@ -131,6 +137,50 @@ def run_bare_server(port: int, api_workers: int) -> None:
 
     exit_on_sigterm()  # stops the processes through serve_processes' own clean-up
     serve_processes(f"{Path(__file__).stem}:bare_app", listen("127.0.0.1", port, api_workers))
+
+
+def unchecked_app() -> Any:
+    """Our API with its credential check replaced by a fixed server admin of the default
+    project: the "without a credential check" side of the cost of checking one (this
+    benchmark's only; the product has no such mode)."""
+    from starlette.requests import HTTPConnection
+
+    from azuraforge.platform.api import access
+    from azuraforge.platform.api.app import create_app_from_environment
+    from azuraforge.platform.services.access import FIRST_ADMIN, Identity
+
+    app = create_app_from_environment()
+
+    def admin(connection: HTTPConnection) -> Identity:
+        connection.state.identity = Identity(FIRST_ADMIN, "default", "admin")
+        return connection.state.identity  # type: ignore[no-any-return]
+
+    for check in (access.may_read, access.may_write, access.may_manage):
+        app.dependency_overrides[check] = admin
+    return app
+
+
+def run_unchecked_server(port: int, api_workers: int) -> None:
+    """:func:`unchecked_app`, served as ``azuraforge serve --api-workers N`` serves its API."""
+    from azuraforge.platform.api.processes import listen, serve_processes
+
+    exit_on_sigterm()
+    serve_processes(f"{Path(__file__).stem}:unchecked_app", listen("127.0.0.1", port, api_workers))
+
+
+def grant(database_url: str) -> str:
+    """A token of the server admin (made by the server's first start) of the store at
+    ``database_url``: what the benchmark's requests carry."""
+    from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
+    from azuraforge.platform.store import Store
+
+    store = Store(database_url)
+    try:
+        first_admin(store)
+        token, _ = new_token(store, user=FIRST_ADMIN, project="default", role="admin")
+    finally:
+        store.close()
+    return token
 
 
 def server_settings(api_workers: int) -> dict[str, Any]:
@@ -171,13 +221,18 @@ class Target:
     body: bytes
     expected: bytes = b""
     """The body every answer must have (empty: only a 200 is checked)."""
+    token: str = ""
+    """The API token each request carries (none: a server that checks no credential)."""
+    method: str = "POST"
 
     @property
     def request(self) -> bytes:
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
-        )
+        head = f"{self.method} {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+        if self.token:
+            head += f"Authorization: Bearer {self.token}\r\n"
+        if self.method == "GET":
+            return (head + "\r\n").encode()
+        head += f"Content-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
         return head.encode() + self.body
 
 
@@ -383,6 +438,17 @@ def start_bare(groups: ProcessGroups, work: Path, body: bytes, api_workers: int)
     return Server("bare", process.pid, target, tree_status_mb("VmRSS", process.pid))
 
 
+def start_unchecked(groups: ProcessGroups, env: dict[str, str], work: Path, api_workers: int):
+    """:func:`unchecked_app` on the store of ``env``, on a free port, once it answers."""
+    port = free_port()
+    log = work / "unchecked.log"
+    command = [sys.executable, str(Path(__file__).resolve()), "--unchecked-server", str(port),
+               "--api-workers", str(api_workers)]  # fmt: skip
+    process = groups.start(command, env, log)
+    wait_until_up(process, port, log, "our API without its credential check")
+    return process, port
+
+
 def start_serve(
     groups: ProcessGroups,
     env: dict[str, str],
@@ -548,6 +614,14 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
     return summary
 
 
+def credential_cost(summary: dict[str, Any]) -> dict[str, float]:
+    """The share of requests/s checking a token costs (closed loop, medians): on predict and
+    on the experiment list, each against the same API without the check."""
+    rate = {name: s["closed"]["requests_per_s"] for name, s in summary.items()}
+    return {"predict": 1 - rate["ours"] / rate["unchecked"],
+            "list": 1 - rate["list"] / rate["list-unchecked"]}  # fmt: skip
+
+
 def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[str, Any]:
     """Set up both servers, run the loads, stop everything (on failure too)."""
     import httpx
@@ -557,29 +631,43 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
         home = work / "home"
         env = child_environment(work, home, database_url=f"sqlite:///{home / 'azuraforge.db'}")
         trainer, port = start_serve(groups, env, work, "train", workers=1)
-        http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        token = grant(env["AZURAFORGE_DATABASE_URL"])
+        signed = {"Authorization": f"Bearer {token}"}
+        http = stack.enter_context(
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, headers=signed)
+        )
         run = train_and_register(http, weather)
         stream_id = run_stream(http)
         trainer.terminate()
         trainer.wait(TIMEOUT_S)
         process, port = start_serve(groups, env, work, "predict", 0, size["api_workers"])
-        http = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        http = stack.enter_context(
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, headers=signed)
+        )
         body, rows, answer = fewest_rows(http, weather["sequence_length"])
         ours = Server(
             "ours",
             process.pid,
-            Target(port, PREDICT_PATH, body, answer),
+            Target(port, PREDICT_PATH, body, answer, token),
             tree_status_mb("VmRSS", process.pid),
         )
         path, stream_body, stream_answer = stream_request(http, stream_id)
         stream = Server(
             "stream",
             process.pid,
-            Target(port, path, stream_body, stream_answer),
+            Target(port, path, stream_body, stream_answer, token),
             ours.rss_at_start_mb,
         )
         bare = start_bare(groups, work, body, size["api_workers"])
-        servers = [bare, ours, stream]
+        free, free_port_ = start_unchecked(groups, env, work, size["api_workers"])
+        unchecked = Server("unchecked", free.pid, Target(free_port_, PREDICT_PATH, body, answer),
+                           tree_status_mb("VmRSS", free.pid))  # fmt: skip
+        listing = Server("list", process.pid, Target(port, LIST_PATH, b"", b"", token, "GET"),
+                         ours.rss_at_start_mb)  # fmt: skip
+        unchecked_listing = Server("list-unchecked", free.pid,
+                                   Target(free_port_, LIST_PATH, b"", b"", "", "GET"),
+                                   unchecked.rss_at_start_mb)  # fmt: skip
+        servers = [bare, ours, stream, unchecked, listing, unchecked_listing]
         rounds = run_rounds(servers, size)
         return {
             "weather_run": {"id": run["id"], "config": run["config"], "scores": run["scores"]},
@@ -601,6 +689,9 @@ TITLES = {
     "ours": f"ours: `POST {PREDICT_PATH}` (weather LSTM)",
     "stream": "ours: `POST /api/v1/streams/ID/predict` "
     f"(a stream's champion, {STREAM_CLOSES} closes)",
+    "unchecked": "ours without the credential check: the same predict",
+    "list": f"ours: `GET {LIST_PATH}` (the experiment list)",
+    "list-unchecked": "ours without the credential check: the same list",
 }
 
 
@@ -656,6 +747,8 @@ def section(report: dict[str, Any]) -> str:
         "",
         verdict(result, "stream"),
         "",
+        credential_line(result),
+        "",
         f"The model: a weather-forecaster run on `{DATASET}` "
         f"({json.dumps(cfg['weather'])}), registered as `{MODEL}` version 1 with alias "
         f"`{ALIAS}`. Each request carries the fewest raw rows one forecast needs: "
@@ -695,6 +788,20 @@ def section(report: dict[str, Any]) -> str:
     ])  # fmt: skip
 
 
+def credential_line(result: dict[str, Any]) -> str:
+    """The cost of checking a credential, against the issue's bound (10 % of requests/s)."""
+    cost = credential_cost(result["summary"])
+    within = all(value <= 0.10 for value in cost.values())
+    return (
+        "Checking the API token (every route's credential check: the token's row, its user and "
+        "membership, the store seen from its project): "
+        f"**{cost['predict']:.1%} fewer requests/s on predict** and **{cost['list']:.1%} on "
+        "the experiment list** than the same API with the check replaced by a fixed identity "
+        f"(closed loop, medians); the bound, at most 10 % fewer, is "
+        f"{'met' if within else 'not met'}."
+    )
+
+
 NO_BLAS = "no BLAS in these code paths (NumPy only computes the medians and percentiles)"
 
 
@@ -724,6 +831,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="where the numbers go")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--unchecked-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for option in ("duration", "repeats", "connections", "api_workers"):
         if getattr(args, option) is not None and getattr(args, option) <= 0:
@@ -749,6 +857,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.bare_server:
         run_bare_server(args.bare_server, args.api_workers)
+        return
+    if args.unchecked_server:
+        run_unchecked_server(args.unchecked_server, args.api_workers)
         return
     exit_on_sigterm()
     size = dict(SIZES["quick" if args.quick else "full"], api_workers=args.api_workers)

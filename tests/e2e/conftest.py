@@ -21,11 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
-from azuraforge.cli.client import TOKEN_VARIABLE
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
 from azuraforge.platform.settings import Settings
 from tests.platform.fixtures import short_settings
-from tests.platform.servers import bearer, free_port, kill_group, start_serve
+from tests.platform.servers import (
+    LAST_SERVER,
+    bearer,
+    free_port,
+    kill_group,
+    login_url,
+    start_serve,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("AZURAFORGE_CHROMIUM", "/usr/bin/chromium"))
@@ -160,18 +166,25 @@ def dashboard(
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser page at 1280×800 whose requests carry the token of the last server
-    started (tests/e2e/test_access.py signs in as a user does); the test fails if the page
-    throws."""
-    headers = bearer() if TOKEN_VARIABLE in os.environ else {}
-    context = browser.new_context(viewport=DESKTOP, extra_http_headers=headers)
+    """A fresh browser page at 1280×800 signed in to the server started last by a one-time
+    login link, as ``make run``'s (tests/e2e/test_access.py signs in by the form); the test
+    fails if the page throws."""
+    context = browser.new_context(viewport=DESKTOP)
     opened = context.new_page()
+    if LAST_SERVER:
+        signed_in(opened)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.set_default_timeout(20_000)
     yield opened
     context.close()
     assert not errors, f"the page threw: {errors}"
+
+
+def signed_in(page: Any) -> Any:
+    """``page``, its browser signed in to the server started last (a one-time login link)."""
+    page.goto(login_url(), wait_until="commit")
+    return page
 
 
 def shoot(page: Any, name: str, *, full_page: bool = True) -> Path:

@@ -8,7 +8,7 @@ import contextlib
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import FINISHED, NARROW, Dashboard, shoot
+from tests.e2e.conftest import FINISHED, NARROW, Dashboard, shoot, signed_in
 
 WIDER_THAN_THE_WINDOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -34,7 +34,7 @@ def test_a_narrow_window_shows_the_page_without_sideways_scrolling(
     dashboard: Dashboard, browser, runs, name, fragment, ready
 ):
     context = browser.new_context(viewport=NARROW)
-    page = context.new_page()
+    page = signed_in(context.new_page())
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{dashboard.url}/{fragment.format(first=runs[0], second=runs[1])}")

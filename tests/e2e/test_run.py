@@ -15,6 +15,7 @@ from tests.e2e.conftest import (
     dashboard_settings,
     kill_group,
     shoot,
+    signed_in,
     start_dashboard,
 )
 
@@ -121,7 +122,7 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
     serves.append(subprocess.Popen(command, env=env, start_new_session=True))
     run_id = served.submit("sleeper", {"steps": 2000, "sleep": 0.05})  # outlasts the restart
     served.api.close()
-    page.goto(f"{served.url}/#/experiments/{run_id}")
+    signed_in(page).goto(f"{served.url}/#/experiments/{run_id}")
     page.wait_for_selector(".page-head .badge[data-status=running]")
     page.wait_for_selector("#health:text-matches('^ok')")
     assert page.inner_text("#live-note") == "live"

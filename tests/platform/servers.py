@@ -17,7 +17,7 @@ import httpx
 
 from azuraforge.cli.client import TOKEN_VARIABLE
 from azuraforge.platform.jobs.local import settings_environment
-from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
+from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, login_link, new_token
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 
@@ -47,6 +47,10 @@ def start_serve(
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
                 given = options.index("--database-url") + 1 if "--database-url" in options else 0
                 sign_in(options[given] if given else settings.database_url)
+                LAST_SERVER.update(
+                    url=f"http://127.0.0.1:{port}",
+                    database_url=options[given] if given else settings.database_url,
+                )
                 return process
         except httpx.TransportError:
             time.sleep(0.1)
@@ -65,6 +69,21 @@ def sign_in(database_url: str) -> str:
         store.close()
     os.environ[TOKEN_VARIABLE] = token
     return token
+
+
+LAST_SERVER: dict[str, str] = {}
+"""The address and store of the server :func:`start_serve` started last."""
+
+
+def login_url() -> str:
+    """A one-time login link of the admin of the server started last (a browser that
+    follows it holds a session cookie, as after ``make run``'s link)."""
+    store = Store(LAST_SERVER["database_url"])
+    try:
+        token = login_link(store, FIRST_ADMIN, DEFAULT_PROJECT)
+    finally:
+        store.close()
+    return f"{LAST_SERVER['url']}/api/v1/auth/link?token={token}"
 
 
 def bearer() -> dict[str, str]:

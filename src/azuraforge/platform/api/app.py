@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from azuraforge import __version__
 from azuraforge.platform import dashboard
 from azuraforge.platform.api import errors, openapi
+from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
@@ -100,6 +101,7 @@ def create_app(
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)
+    app.add_middleware(AuditedWrites, store=opened)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)  # the outermost: first

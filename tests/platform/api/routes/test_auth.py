@@ -17,6 +17,7 @@ from azuraforge.platform.services.access import (
     new_token,
 )
 from azuraforge.platform.store import Store
+from tests.platform.fixtures import user_headers
 
 PASSWORD = "correct horse battery"
 REFUSED = "no valid credential: sign in, or send a token (Authorization: Bearer af_...)"
@@ -149,3 +150,19 @@ def test_roles_and_projects_of_a_token_bound_what_it_reaches(anonymous: TestClie
     ):
         pass
     assert closed.value.code == 4401
+
+
+def test_the_apis_writes_are_in_the_audit_log_for_the_projects_admins(
+    anonymous: TestClient, store: Store
+):
+    editor = user_headers(store, "fa", "editor")
+    made = anonymous.post("/api/v1/models", json={"name": "audited"}, headers=editor)
+    assert made.status_code == 201
+    anonymous.post("/api/v1/models", json={"name": "audited"}, headers=editor)  # 409: not a write
+    assert anonymous.get("/api/v1/auth/audit", headers=editor).status_code == 403
+    log = anonymous.get("/api/v1/auth/audit", headers=user_headers(store, "gi", "admin")).json()
+    writes = [e for e in log if e["action"] == "POST"]
+    assert [(e["actor"], e["target"], e["project"]) for e in writes] == [
+        ("fa", "/api/v1/models", "default")
+    ]
+    assert writes[0]["address"] == "testclient"

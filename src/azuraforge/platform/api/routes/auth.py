@@ -3,6 +3,7 @@ sign out, and who the caller is (by that cookie or an API token)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated
 
@@ -11,8 +12,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from azuraforge.errors import ConflictError, CredentialError, NotFoundError
-from azuraforge.platform.api.access import PUBLIC, READ, SESSION_COOKIE, Reader
-from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep
+from azuraforge.platform.api.access import MANAGE, PUBLIC, READ, SESSION_COOKIE, Reader
+from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep, StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
     LINK,
@@ -60,6 +61,17 @@ class ProjectPublic(BaseModel):
     name: str
     role: str = Field(description="The caller's role there: viewer, editor or admin.")
     active: bool = Field(description="Whether the credential is for it now.")
+
+
+class AuditPublic(BaseModel):
+    """One entry of the audit log."""
+
+    at: float
+    actor: str
+    project: str | None
+    action: str
+    target: str
+    address: str
 
 
 class Caller(BaseModel):
@@ -189,6 +201,16 @@ def create_project(
     store.set_member(name, who.user, "admin")
     store.audit(who.user, "project.create", name, project=name, address=_address(request))
     return ProjectPublic(name=name, role="admin", active=False)
+
+
+@router.get("/audit", dependencies=[MANAGE], response_model=list[AuditPublic],
+            responses=ERRORS)  # fmt: skip
+def audit_log(
+    store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AuditPublic]:
+    """The project's audit log, newest first (its admins): sign-ins, the API's writes (the
+    method and the path), what the CLI changed; who, when, from where."""
+    return [AuditPublic(**dataclasses.asdict(entry)) for entry in store.list_audit(limit=limit)]
 
 
 def _start_session(

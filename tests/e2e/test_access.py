@@ -1,0 +1,72 @@
+"""Signing in as a user does, in a browser with no token: the sign-in page, creating a
+project from the header, switching, a run of one project invisible in the other; a page of
+another site cannot act with the user's session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azuraforge.platform.services.access import create_user
+from azuraforge.platform.store import Store
+from tests.e2e.conftest import DESKTOP, FINISHED, Dashboard, shoot
+
+PASSWORD = "correct horse battery"
+ATTACKER = "http://attacker.test/"
+
+
+def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashboard, browser):
+    store = Store(f"sqlite:///{dashboard.home / 'azuraforge.db'}")
+    create_user(store, "ana", PASSWORD)
+    store.set_member("default", "ana", "editor")
+    store.close()
+    theirs = dashboard.submit("sleeper", {"steps": 2, "sleep": 0.0})  # in default
+    dashboard.wait_for(theirs, FINISHED)
+    context = browser.new_context(viewport=DESKTOP)  # no token: as a person's browser
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{dashboard.url}/#/experiments")
+    page.fill("#sign-in input[name=password]", "not her password")
+    page.fill("#sign-in input[name=name]", "ana")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector("#sign-in-error:has-text('no valid credential')")
+    page.fill("#sign-in input[name=password]", PASSWORD)
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
+    assert page.input_value("#project-picker") == "default"
+    shoot(page, "signed-in")
+
+    page.select_option("#project-picker", "")  # New project…
+    page.fill("#new-project-name", "ana-lab")
+    page.click("dialog button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'ana-lab'")
+    page.wait_for_selector("#experiments-table:has-text('No runs yet')")  # theirs is not here
+    shoot(page, "project-switched")
+
+    page.select_option("#project-picker", "default")
+    page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
+    _another_site_cannot_act(context, dashboard)
+    context.close()
+
+
+def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:
+    """A page of another site, in the signed-in browser, posts a run to the server (a fetch
+    with credentials and a form): neither is taken."""
+    before = dashboard.api.get("/experiments").json()["total"]
+    attacker = context.new_page()
+    attacker.route(ATTACKER, lambda route: route.fulfill(
+        content_type="text/html",
+        body=f"""<form id=f method=post action="{dashboard.url}/api/v1/experiments"
+                   enctype=text/plain><input name='{{"pipeline":"sleeper","x":"' value='"}}'>
+                 </form>""",
+    ))  # fmt: skip
+    attacker.goto(ATTACKER)
+    attacker.evaluate(
+        """url => fetch(url, {method: "POST", credentials: "include", mode: "no-cors",
+            headers: {"content-type": "text/plain"},
+            body: JSON.stringify({pipeline: "sleeper", config: {}})}).catch(() => null)""",
+        f"{dashboard.url}/api/v1/experiments",
+    )
+    with attacker.expect_navigation():
+        attacker.evaluate("() => document.getElementById('f').submit()")
+    assert "FORBIDDEN" in attacker.content()  # a change from another origin: refused
+    assert dashboard.api.get("/experiments").json()["total"] == before
