@@ -15,6 +15,11 @@ the server's own.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, WebSocket, WebSocketException, params
@@ -34,6 +39,10 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
 SESSION_COOKIE = "azuraforge_session"
+CHECKED_FOR = 1.0
+"""Seconds a credential found good is taken as good again without reading the store."""
+KEPT_CREDENTIALS = 4096
+"""The most credentials an API process remembers as found good."""
 PROJECT_HEADER = "AzuraForge-Project"
 """The header naming the project a request is for (the CLI's ``--project``)."""
 
@@ -48,17 +57,16 @@ def caller(connection: HTTPConnection) -> Identity:
     NotFoundError
         For a project other than the credential's.
     """
-    store: Store = connection.app.state.store
-    settings: Settings = connection.app.state.settings
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        who = authenticate(store, token.strip())
-    else:
-        session = connection.cookies.get(SESSION_COOKIE)
-        if not session:
-            raise CredentialError("no credential")
-        claimed, signed_at = read_claims(settings.home, session)
-        who = claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
+    bearer = scheme.lower() == "bearer" and bool(token)
+    credential = token.strip() if bearer else connection.cookies.get(SESSION_COOKIE)
+    if not credential:
+        raise CredentialError("no credential")
+    recent: RecentCredentials = connection.app.state.credentials
+    who = recent.get(credential)
+    if who is None:
+        who = _checked(connection, credential, bearer)
+        recent.put(credential, who)
     named = connection.headers.get(PROJECT_HEADER)
     if named is not None and named != who.project:
         raise NotFoundError(
@@ -66,6 +74,46 @@ def caller(connection: HTTPConnection) -> Identity:
             public=f"no project named {named!r}",
         )
     return who
+
+
+def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
+    """Who an API token or a session cookie says the caller is, read from the store."""
+    store: Store = connection.app.state.store
+    if bearer:
+        return authenticate(store, credential)
+    settings: Settings = connection.app.state.settings
+    claimed, signed_at = read_claims(settings.home, credential)
+    return claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
+
+
+class RecentCredentials:
+    """The credentials an API process found good in the last :data:`CHECKED_FOR` seconds
+    (by their SHA-256), so that a busy client's requests do not each read the store: a
+    revoked or expired token, a signed-out session, a demoted or removed user are refused
+    within that time. At most :data:`KEPT_CREDENTIALS`, the oldest forgotten first."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._seen: OrderedDict[bytes, tuple[float, Identity]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, credential: str) -> Identity | None:
+        """The identity ``credential`` was found to hold, if that was recent enough."""
+        key = hashlib.sha256(credential.encode()).digest()
+        with self._lock:
+            found = self._seen.get(key)
+        if found is None or self.clock() - found[0] > CHECKED_FOR:
+            return None
+        return found[1]
+
+    def put(self, credential: str, who: Identity) -> None:
+        """Remember that ``credential`` holds ``who``, as of now."""
+        key = hashlib.sha256(credential.encode()).digest()
+        with self._lock:
+            self._seen[key] = (self.clock(), who)
+            self._seen.move_to_end(key)
+            while len(self._seen) > KEPT_CREDENTIALS:
+                self._seen.popitem(last=False)
 
 
 def _allowed(connection: HTTPConnection, action: str) -> Identity:
@@ -82,6 +130,7 @@ def _allowed(connection: HTTPConnection, action: str) -> Identity:
                                      e.public[:120]) from None  # fmt: skip
         raise
     connection.state.identity = who
+    connection.state.changes = action != "read"  # audited (api.audit): a predict is a read
     return who
 
 

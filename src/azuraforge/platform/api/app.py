@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from azuraforge import __version__
 from azuraforge.platform import dashboard
 from azuraforge.platform.api import errors, openapi
+from azuraforge.platform.api.access import RecentCredentials
 from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit
@@ -97,6 +98,7 @@ def create_app(
     app.state.models = ModelServer(opened, settings)
     app.state.streams = StreamServer(opened)
     app.state.logins = Logins(opened)  # made here: first requests at once share one count
+    app.state.credentials = RecentCredentials()
     app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))
     _include_routes(app)

@@ -1,7 +1,8 @@
-"""The audit log of the API's writes: each change a credential made (POST, PUT, PATCH or
-DELETE answered below 400) is recorded after its answer with who, when, in which project,
-what (the method and the path) and from where. Sign-ins, sign-outs and what the CLI's
-``users``, ``projects`` and ``tokens`` change are recorded where they happen."""
+"""The audit log of the API's writes: each change a credential made (a route that needs the
+write or manage permission, answered below 400; a prediction is a read) is recorded after
+its answer with who, when, in which project, what (the method and the path) and from where.
+Sign-ins, sign-outs and what the CLI's ``users``, ``projects`` and ``tokens`` change are
+recorded where they happen."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from azuraforge.platform.store import Store
 
 
 class AuditedWrites:
-    """ASGI middleware writing :meth:`Store.audit` for each write a credential made."""
+    """ASGI middleware writing :meth:`Store.audit` for each change a credential made."""
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app, self.store = app, store
@@ -31,8 +32,9 @@ class AuditedWrites:
             await send(message)
 
         await self.app(scope, receive, sending)
-        identity = scope.get("state", {}).get("identity")
-        if identity is not None and status < 400:
+        state = scope.get("state", {})
+        identity = state.get("identity")
+        if identity is not None and state.get("changes") and status < 400:
             client = scope.get("client")
             await to_thread.run_sync(
                 lambda: self.store.audit(

@@ -316,9 +316,10 @@ def authenticate(
     """
     now = time.time() if now is None else now
     parts = TOKEN.fullmatch(token)
-    record = store.find_token(parts[1]) if parts else None
-    if parts is None or record is None:
+    found = store.find_credential(parts[1]) if parts else None
+    if parts is None or found is None:
         raise CredentialError("not a token of this server")
+    record = found.token
     if not hmac.compare_digest(_digest(parts[2]), record.secret_hash):
         raise CredentialError(f"token {record.prefix}: wrong secret")
     if record.revoked_at is not None:
@@ -327,7 +328,12 @@ def authenticate(
         raise CredentialError(f"token {record.prefix}: expired")
     if record.kind != kind:
         raise CredentialError(f"token {record.prefix}: a {record.kind} token, not a {kind} one")
-    role = current_role(store, Identity(record.user, record.project, record.role))
+    if found.disabled_at is not None:
+        raise CredentialError(f"{record.user}: disabled")
+    held = "admin" if found.is_admin else found.member_role
+    if held is None:
+        raise CredentialError(f"{record.user}: no longer a member of {record.project}")
+    role = _lower(held, record.role)
     if kind == LINK:
         if not store.use_once(record.prefix, now):
             raise CredentialError(f"token {record.prefix}: a login link used already")
@@ -355,7 +361,12 @@ def current_role(store: Store, claimed: Identity, *, signed_at: float | None = N
     held = "admin" if user.is_admin else store.member_role(claimed.project, claimed.user)
     if held is None:
         raise CredentialError(f"{claimed.user}: no longer a member of {claimed.project}")
-    return ROLES[min(ROLES.index(held), ROLES.index(claimed.role))]
+    return _lower(held, claimed.role)
+
+
+def _lower(held: str, claimed: str) -> str:
+    """The lower of two roles: a credential gives no more than its user has now."""
+    return ROLES[min(ROLES.index(held), ROLES.index(claimed))]
 
 
 def sign_claims(home: Path, identity: Identity, *, seconds: float) -> str:

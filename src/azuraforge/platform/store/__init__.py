@@ -6,7 +6,7 @@ only in a database that has none; ``Store(url)`` opens it.
 
 from __future__ import annotations
 
-from azuraforge.platform.store.access import AccessStore, TokenRecord, UserRecord
+from azuraforge.platform.store.access import AccessStore, Credential, TokenRecord, UserRecord
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
 from azuraforge.platform.store.compare import CompareStore
@@ -96,6 +96,7 @@ __all__ = [
     "AliasMoveRecord",
     "ArtifactRecord",
     "ChangeRecord",
+    "Credential",
     "DeliveryRecord",
     "EventRecord",
     "ExperimentQuery",

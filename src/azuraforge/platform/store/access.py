@@ -50,6 +50,18 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A token as a request's check reads it: with its user's state and role."""
+
+    token: TokenRecord
+    is_admin: bool
+    disabled_at: float | None
+    sessions_after: float | None
+    member_role: str | None
+    """The user's role in the token's project (None: not a member)."""
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     at: float
     actor: str
@@ -222,6 +234,25 @@ class AccessStore(StoreBase):
         with self._read() as connection:
             row = connection.execute(_tokens().where(ApiToken.prefix == prefix)).first()
         return None if row is None else TokenRecord(*row)
+
+    def find_credential(self, prefix: str) -> Credential | None:
+        """The token of ``prefix`` with its user and the user's role in the token's project,
+        in one read (every request checks one), or None."""
+        member = (ProjectMember.project_id == ApiToken.project_id) & (
+            ProjectMember.user_id == ApiToken.user_id
+        )
+        query = (
+            _tokens()
+            .add_columns(User.is_admin, User.disabled_at, User.sessions_after, ProjectMember.role)
+            .outerjoin(ProjectMember, member)
+            .where(ApiToken.prefix == prefix)
+        )
+        with self._read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        *token, is_admin, disabled_at, sessions_after, held = row
+        return Credential(TokenRecord(*token), bool(is_admin), disabled_at, sessions_after, held)
 
     def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
         """Every token (of ``user``), newest first."""

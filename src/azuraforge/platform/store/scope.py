@@ -27,7 +27,8 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.store.records import StudyRecord
 
 SERVER_WIDE = frozenset({
-    "create_project", "create_user", "end_sessions", "event_position", "find_token",
+    "create_project", "create_user", "end_sessions", "event_position", "find_credential",
+    "find_token",
     "find_user", "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
     "set_password", "touch_token", "use_once",
 })  # fmt: skip

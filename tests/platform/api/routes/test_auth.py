@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from azuraforge.platform.api.access import CHECKED_FOR
 from azuraforge.platform.services.access import (
     FIRST_ADMIN,
     create_user,
@@ -77,8 +78,17 @@ def test_an_api_token_says_who_until_it_is_revoked(anonymous: TestClient, store:
         "user": "cy", "project": "default", "role": "viewer",
     }  # fmt: skip
     store.revoke_token(record.prefix)
+    assert anonymous.get("/api/v1/auth/me", headers=bearer).status_code == 200  # found good
+    later(anonymous)  # a second ago, so read again: a revocation holds within a second
     refused = anonymous.get("/api/v1/auth/me", headers=bearer)
     assert refused.status_code == 401 and refused.json()["error"]["message"] == REFUSED
+
+
+def later(client: TestClient) -> None:
+    """Move the API's clock of recently checked credentials past their time."""
+    recent = client.app.state.credentials  # type: ignore[attr-defined]
+    now = recent.clock
+    recent.clock = lambda: now() + CHECKED_FOR + 0.01
 
 
 def test_a_login_link_signs_in_once_and_sends_the_browser_only_to_this_server(
