@@ -101,6 +101,22 @@ def free_port() -> int:
 # ---- versions and the command -----------------------------------------------------------
 
 
+def signed_headers(database_url: str) -> dict[str, str]:
+    """The ``Authorization`` header of a new token of the server admin of the store at
+    ``database_url`` (made by the server's first start, or here): what a benchmark's
+    requests to ``azuraforge serve`` carry, as a user's after ``azuraforge login``."""
+    from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, new_token
+    from azuraforge.platform.store import Store
+
+    store = Store(database_url)
+    try:
+        first_admin(store)
+        token, _ = new_token(store, user=FIRST_ADMIN, project="default", role="admin")
+    finally:
+        store.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def git_state() -> str:
     """The commit the store was measured at, and whether src/ differed from it."""
     try:

@@ -80,6 +80,7 @@ from harness import (
     percentiles_ms,
     postgres_database,
     proc_status_mb,
+    signed_headers,
     take_turns,
     usable_postgres,
     write_outputs,
@@ -272,6 +273,8 @@ class Api:
     log: Path
     http: Any = field(repr=False)
     rss_at_start_mb: float | None = None
+    signed: dict[str, str] = field(default_factory=dict, repr=False)
+    """The credential its requests carry."""
 
     def events_url(self, experiment_id: int) -> str:
         return (
@@ -315,7 +318,9 @@ def serve(groups: ProcessGroups, name: str, env: dict[str, str], work: Path, wor
             http.close()
             sys.exit(f"{name}: azuraforge serve did not start:\n{log_tail(log)}")
         time.sleep(0.1)
-    return Api(name, base, process, log, http, proc_status_mb("VmRSS", process.pid))
+    signed = signed_headers(env["AZURAFORGE_DATABASE_URL"])
+    http.headers.update(signed)
+    return Api(name, base, process, log, http, proc_status_mb("VmRSS", process.pid), signed)
 
 
 # ---- Redis and the bare Celery peer -------------------------------------------------------
@@ -405,7 +410,7 @@ class Followed:
     status: str
 
 
-def follow(url: str, deadline: float) -> Followed:
+def follow(url: str, deadline: float, signed: dict[str, str]) -> Followed:
     """Read a run's event stream to its ``end`` (and the close after it); exit 1 if it does
     not end by ``deadline`` (``time.monotonic()``) or says anything after ``end``."""
     from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
@@ -414,7 +419,7 @@ def follow(url: str, deadline: float) -> Followed:
     history: list[tuple[int, float]] = []
     live: list[tuple[int, float, float, float]] = []
     try:
-        with connect(url, open_timeout=TIMEOUT_S, max_size=None) as ws:
+        with connect(url, open_timeout=TIMEOUT_S, max_size=None, additional_headers=signed) as ws:
             while True:
                 raw = ws.recv(timeout=max(deadline - time.monotonic(), 0.001))
                 arrival = time.time()
@@ -448,6 +453,7 @@ class Poller(threading.Thread):
     def __init__(self, api: Api, experiment_id: int, expected: int, period: float) -> None:
         super().__init__(name="poller", daemon=True)
         self.base, self.path = api.base, f"/api/v1/experiments/{experiment_id}/metrics"
+        self.signed = api.signed
         self.expected, self.period = expected, period
         self.seen: dict[int, tuple[float, float]] = {}  # step: (value, arrival)
         self.polls = 0
@@ -459,7 +465,7 @@ class Poller(threading.Thread):
 
         params: dict[str, str | int] = {"keys": KEY, "max_points": max(self.expected, 2)}
         try:
-            with httpx.Client(base_url=self.base, timeout=30) as client:
+            with httpx.Client(base_url=self.base, timeout=30, headers=self.signed) as client:
                 next_at = time.monotonic()
                 while len(self.seen) < self.expected and not self.stop.is_set():
                     response = client.get(self.path, params=params)
@@ -486,7 +492,7 @@ def latency_run(api: Api, events: int) -> dict[str, Any]:
     poller = Poller(api, experiment_id, events, POLL_PEER_S)
     poller.start()
     deadline = time.monotonic() + DELAY_S + events * INTERVAL_S + TIMEOUT_S
-    seen = follow(api.events_url(experiment_id), deadline)
+    seen = follow(api.events_url(experiment_id), deadline, api.signed)
     poller.join(POLL_PEER_S + TIMEOUT_S)
     poller.stop.set()
     poller.join()
@@ -585,7 +591,7 @@ def ours_round_trip(api: Api, done: list[tuple[int, float, float]]) -> Callable[
     def run() -> None:
         sent = time.time()
         experiment_id = api.submit({})
-        seen = follow(api.events_url(experiment_id), time.monotonic() + TIMEOUT_S)
+        seen = follow(api.events_url(experiment_id), time.monotonic() + TIMEOUT_S, api.signed)
         if seen.status != "completed":
             sys.exit(f"{api.name}, experiment {experiment_id}: ended {seen.status!r}")
         done.append((experiment_id, sent, time.time()))

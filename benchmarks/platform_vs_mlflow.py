@@ -68,6 +68,7 @@ from harness import (
     peak_rss_mb,
     percentiles_ms,
     postgres_database,
+    signed_headers,
     take_turns,
     usable_postgres,
     write_outputs,
@@ -515,11 +516,12 @@ def ours_query(url: str) -> tuple[Query, Callable[[], None]]:
     return run, store.close
 
 
-def http_query(base: str) -> tuple[Query, Callable[[], None]]:
-    """``GET /api/v1/experiments`` over one kept-alive HTTP connection, JSON decoded."""
+def http_query(base: str, database_url: str) -> tuple[Query, Callable[[], None]]:
+    """``GET /api/v1/experiments`` over one kept-alive HTTP connection with a server admin's
+    token of the store at ``database_url``, JSON decoded."""
     import httpx
 
-    client = httpx.Client(base_url=base, timeout=30)
+    client = httpx.Client(base_url=base, timeout=30, headers=signed_headers(database_url))
     params = {
         "limit": PAGE, "sort": "metric:loss", "order": "asc",
         "metric": "loss", "metric_max": LOSS_BELOW,
@@ -641,7 +643,7 @@ def run_listing_size(
         if http:
             for backend, url in stores.items():
                 base = stack.enter_context(api_server(url, work))
-                run, close = http_query(base)
+                run, close = http_query(base, url)
                 targets[f"http_{backend}"] = run
                 closers.append(close)
         if peers:

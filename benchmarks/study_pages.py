@@ -35,7 +35,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import DEFAULT_POSTGRES, free_port, postgres_database, postgres_reason
+from harness import (
+    DEFAULT_POSTGRES,
+    free_port,
+    postgres_database,
+    postgres_reason,
+    signed_headers,
+)
 
 
 def seed_study(url: str, trials: int) -> int:
@@ -128,6 +134,8 @@ def _serve(url: str, work: Path, code: Path | None) -> Iterator[Any]:
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=120)
     try:
         _wait_ready(client, process, work)
+        if code is None:  # another checkout's code may predate credentials (and their tables)
+            client.headers.update(signed_headers(url))
         yield client
     finally:
         client.close()
