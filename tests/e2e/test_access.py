@@ -1,6 +1,6 @@
 """Signing in as a user does, in a browser with no token: the sign-in page, creating a
-project from the header, switching, a run of one project invisible in the other; a page of
-another site cannot act with the user's session."""
+project from the header, switching, a run of one project invisible in the other; the Access
+page's members and tokens; a page of another site cannot act with the user's session."""
 
 from __future__ import annotations
 
@@ -44,8 +44,33 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
 
     page.select_option("#project-picker", "default")
     page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
+    _members_and_tokens(page, dashboard)
     _another_site_cannot_act(context, dashboard)
     context.close()
+
+
+def _members_and_tokens(page: Any, dashboard: Dashboard) -> None:
+    """The Access page: an editor sees no members (admins do) and makes a token of their own,
+    shown once, that the API takes; in their own project, they add a member."""
+    page.click("#access-link")
+    page.wait_for_selector("#members:has-text('Only the project')")
+    page.fill("#token-name", "laptop")
+    page.click("#token-form button[type=submit]")
+    token = page.inner_text("#token-secret")
+    assert token.startswith("af_")
+    signed = {"Authorization": f"Bearer {token}"}
+    assert dashboard.api.get("/auth/me", headers=signed).json()["user"] == "ana"
+    assert page.locator("#tokens-table tbody tr").count() == 1
+    shoot(page, "access")
+    page.select_option("#project-picker", "ana-lab")  # hers: she is its admin
+    page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'ana-lab'")
+    page.goto(f"{dashboard.url}/#/access")
+    page.fill("#member-user", "admin")
+    page.select_option("#member-role", "viewer")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_selector("#members-table tr[data-user=admin]")
+    page.select_option("#project-picker", "default")
+    page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'default'")
 
 
 def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:

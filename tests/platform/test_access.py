@@ -17,12 +17,14 @@ from azuraforge.errors import ConflictError, CredentialError, InvalidParameterEr
 from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import (
+    FIRST_ADMIN,
     TOKEN,
     Identity,
     Logins,
     allows,
     authenticate,
     create_user,
+    first_admin,
     new_token,
     password_matches,
     read_claims,
@@ -150,6 +152,27 @@ def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, sto
         Logins(store).sign_in("[/]\x1b]8;;http://x\x07", PASSWORD, "10.0.0.9")
     whole = runner.invoke(app, ["audit", *url])
     assert whole.exit_code == 0 and "[/]?]8;;http://x?  login.failed" in whole.output
+
+
+def test_the_first_admin_signs_in_by_a_link_until_they_set_a_password(
+    settings: Settings, store: Store
+) -> None:
+    assert first_admin(store) and not first_admin(store)  # made once
+    runner, url = CliRunner(), ["--database-url", settings.database_url]
+    link = runner.invoke(app, ["users", "link", FIRST_ADMIN, "--url", "http://af.lan:8000", *url])
+    assert link.exit_code == 0, link.output
+    token = link.output.strip().removeprefix("http://af.lan:8000/api/v1/auth/link?token=")
+    with pytest.raises(CredentialError, match="of kind 'link', not 'api'"):
+        authenticate(store, token)  # a link is not an API token
+    assert authenticate(store, token, kind="link").user == FIRST_ADMIN
+    with pytest.raises(CredentialError, match="revoked"):
+        authenticate(store, token, kind="link")  # once
+    with pytest.raises(CredentialError):
+        Logins(store).sign_in(FIRST_ADMIN, "", "127.0.0.1")  # no password yet
+    changed = runner.invoke(app, ["users", "password", FIRST_ADMIN, "--password-stdin", *url],
+                            input=f"{PASSWORD}\n")  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    assert Logins(store).sign_in(FIRST_ADMIN, PASSWORD, "127.0.0.1").is_admin
 
 
 def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:

@@ -27,6 +27,9 @@ projects = typer.Typer(help="Projects and their members' roles.", no_args_is_hel
 tokens = typer.Typer(help="API tokens for the CLI and scripts.", no_args_is_help=True)
 
 Role = Annotated[str, typer.Option("--role", help="viewer, editor or admin.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
 
 
 def _actor() -> str:
@@ -44,9 +47,7 @@ def _store(database_url: str | None) -> Store:
 def create_user(
     name: Annotated[str, typer.Argument(help="Letters, digits, '_', '.', '-'.")],
     admin: Annotated[bool, typer.Option("--admin", help="A server admin: every project.")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -63,9 +64,7 @@ def create_user(
 @users.command("password")
 def set_password(
     name: Annotated[str, typer.Argument(help="The user.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -74,8 +73,9 @@ def set_password(
     with user_errors(verbose):
         from azuraforge.platform.services.access import set_password as set_it
 
-        set_it(_store(database_url), name, _password(password_stdin))
-        _store(database_url).audit(_actor(), "user.password", name)
+        store = _store(database_url)
+        set_it(store, name, _password(password_stdin))
+        store.audit(_actor(), "user.password", name)
         console.print(f"password of {name} set; their sessions ended")
 
 

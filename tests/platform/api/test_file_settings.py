@@ -64,8 +64,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /auth/login": {"name": "ana", "password": "good.csv"},
     "POST /auth/project": {"project": "good.csv"},
     "POST /auth/projects": {"project": "lab"},
+    "PUT /access/members/{user}": {"role": "viewer"},
+    "POST /access/tokens": {"name": "good.csv"},
 }
-PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1"}
+PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
+               "user": "admin"}  # fmt: skip
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {

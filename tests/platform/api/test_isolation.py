@@ -50,6 +50,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /auth/login": {"name": "bo", "password": "not bo's password"},
     "POST /auth/project": {"project": ALPHA},
     "POST /auth/projects": {"project": "gamma"},
+    "PUT /access/members/{user}": {"role": "viewer"},
+    "POST /access/tokens": {"name": "beta's laptop"},
 }  # fmt: skip
 """A valid body of each operation that takes one, naming alpha's objects where it names any
 (a run by name, the model's versions, alpha itself)."""
@@ -72,10 +74,13 @@ def test_no_operation_reads_or_writes_another_projects_objects(
     stream = start_stream(store, LocalTransport(), settings, {"source": "momentum.csv"})
     store.create_project(BETA)
     bo = user_headers(store, "bo", "admin", project=BETA)
+    ana = user_headers(store, "ana", "admin", project=ALPHA)  # her token's prefix: alpha's
+    alpha_token = ana["Authorization"].split("_")[1]
     values = {
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
+        "user": "nobody", "prefix": alpha_token,
     }  # fmt: skip
     alpha = _alpha(store)
     markers = [json.dumps(name) for name in alpha["names"]]

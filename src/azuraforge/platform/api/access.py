@@ -167,6 +167,11 @@ Writer = Annotated[Identity, WRITE]
 Manager = Annotated[Identity, MANAGE]
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """The caller's address as the server sees it (the audit log's "from where")."""
+    return connection.client.host if connection.client else "unknown"
+
+
 def api_routes(app: FastAPI) -> list[RouteContext]:
     """Every API and WebSocket route of ``app`` as it is served: its path with its router's
     prefix, its methods, its dependencies with its router's (FastAPI keeps an included

@@ -21,6 +21,7 @@ from azuraforge.platform.api.limits import BodyLimit
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
+    access,
     auth,
     compare,
     events,
@@ -50,7 +51,7 @@ def _include_routes(app: FastAPI) -> None:
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
     for module in (models, experiments, events, pipelines, health, compare, studies, streams,
-                   auth):  # fmt: skip
+                   auth, access):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
     openapi.install(app, API_PREFIX)

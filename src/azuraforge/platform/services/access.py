@@ -327,7 +327,7 @@ def authenticate(
     if record.expires_at is not None and record.expires_at <= now:
         raise CredentialError(f"token {record.prefix}: expired")
     if record.kind != kind:
-        raise CredentialError(f"token {record.prefix}: a {record.kind} token, not a {kind} one")
+        raise CredentialError(f"token {record.prefix}: of kind {record.kind!r}, not {kind!r}")
     if found.disabled_at is not None:
         raise CredentialError(f"{record.user}: disabled")
     held = "admin" if found.is_admin else found.member_role

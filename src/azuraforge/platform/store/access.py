@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.errors import ConflictError, NotFoundError
@@ -186,6 +186,35 @@ class AccessStore(StoreBase):
                         project_id=project_id, user_id=user_id, role=role, created_at=time.time()
                     )
                 )
+
+    def list_members(self, project: str) -> list[tuple[str, str]]:
+        """The project's members and their roles, by name."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(User.name, ProjectMember.role)
+                .join(ProjectMember, ProjectMember.user_id == User.id)
+                .where(ProjectMember.project_id == self.project_id(connection, project))
+                .order_by(User.name)
+            ).all()
+        return [(name, role) for name, role in rows]
+
+    def remove_member(self, project: str, user: str) -> None:
+        """Take ``user`` out of ``project``.
+
+        Raises
+        ------
+        NotFoundError
+            If they are not a member.
+        """
+        with self._begin() as connection:
+            project_id, user_id = self.project_id(connection, project), _user_id(connection, user)
+            done = connection.execute(
+                delete(ProjectMember).where(
+                    (ProjectMember.project_id == project_id) & (ProjectMember.user_id == user_id)
+                )
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"{user} is not a member of {project}")
 
     def member_role(self, project: str, user: str) -> str | None:
         """``user``'s role in ``project``, or None when they are not a member."""

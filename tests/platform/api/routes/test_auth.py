@@ -176,3 +176,36 @@ def test_the_apis_writes_are_in_the_audit_log_for_the_projects_admins(
         ("fa", "/api/v1/models", "default")
     ]
     assert writes[0]["address"] == "testclient"
+
+
+def test_admins_manage_members_and_each_user_their_own_tokens(anonymous: TestClient, store: Store):
+    admin, editor = user_headers(store, "ha", "admin"), user_headers(store, "io", "editor")
+    create_user(store, "ju", PASSWORD)
+    assert anonymous.get("/api/v1/access/members", headers=editor).status_code == 403
+    added = anonymous.put("/api/v1/access/members/ju", json={"role": "viewer"}, headers=admin)
+    assert added.json() == {"user": "ju", "role": "viewer"}
+    members = anonymous.get("/api/v1/access/members", headers=admin).json()
+    assert {"user": "ju", "role": "viewer"} in members
+    last = anonymous.delete("/api/v1/access/members/ha", headers=admin)
+    assert last.status_code == 409 and "last admin" in last.text
+    assert anonymous.put("/api/v1/access/members/nobody", json={"role": "viewer"},
+                         headers=admin).status_code == 404  # fmt: skip
+    made = anonymous.post("/api/v1/access/tokens", json={"name": "laptop", "role": "editor"},
+                          headers=editor).json()  # fmt: skip
+    assert made["role"] == "editor" and made["token"].startswith(f"af_{made['prefix']}_")
+    too_much = anonymous.post("/api/v1/access/tokens", json={"role": "admin"}, headers=editor)
+    assert too_much.status_code == 400  # above io's role
+    mine = anonymous.get("/api/v1/access/tokens", headers=editor).json()
+    assert made["prefix"] in [t["prefix"] for t in mine] and "token" not in mine[0]
+    assert (
+        anonymous.delete(f"/api/v1/access/tokens/{made['prefix']}", headers=admin).status_code
+        == 404
+    )
+    assert (
+        anonymous.delete(f"/api/v1/access/tokens/{made['prefix']}", headers=editor).status_code
+        == 204
+    )
+    later(anonymous)
+    fresh = {"Authorization": f"Bearer {made['token']}"}
+    assert anonymous.get("/api/v1/auth/me", headers=fresh).status_code == 401  # revoked
+    assert anonymous.delete("/api/v1/access/members/ju", headers=admin).status_code == 204

@@ -3,7 +3,6 @@ sign out, and who the caller is (by that cookie or an API token)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Annotated
 
@@ -12,7 +11,14 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from azuraforge.errors import ConflictError, CredentialError, NotFoundError
-from azuraforge.platform.api.access import MANAGE, PUBLIC, READ, SESSION_COOKIE, Reader
+from azuraforge.platform.api.access import (
+    MANAGE,
+    PUBLIC,
+    READ,
+    SESSION_COOKIE,
+    Reader,
+    client_address,
+)
 from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep, StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
@@ -27,6 +33,7 @@ from azuraforge.platform.services.access import (
 )
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT
+from azuraforge.platform.store.access import AuditRecord
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
@@ -63,17 +70,6 @@ class ProjectPublic(BaseModel):
     active: bool = Field(description="Whether the credential is for it now.")
 
 
-class AuditPublic(BaseModel):
-    """One entry of the audit log."""
-
-    at: float
-    actor: str
-    project: str | None
-    action: str
-    target: str
-    address: str
-
-
 class Caller(BaseModel):
     """Who the credential says the caller is, and in which project with which role."""
 
@@ -100,7 +96,7 @@ def login(
     """Sign in: a session cookie (HttpOnly, SameSite=Strict) for ``project``, for 12 hours.
     A wrong name or password is 401 in the same words; after 5 failures of a name or from an
     address within 5 minutes, 401 until the oldest leaves that window."""
-    user = guard.sign_in(body.name, body.password, _address(request))
+    user = guard.sign_in(body.name, body.password, client_address(request))
     role = "admin" if user.is_admin else store.member_role(body.project, user.name)
     if role is None or body.project not in store.list_projects():
         raise NotFoundError(f"no project named {body.project!r} of {user.name}'s",
@@ -122,7 +118,7 @@ def follow_link(
     makes more): the browser is signed in as a session (a cookie, as by ``/auth/login``) and
     sent on to ``next``, a path of this server; the link works once, within a day."""
     who = authenticate(store, token, kind=LINK)
-    store.audit(who.user, "login.link", project=who.project, address=_address(request))
+    store.audit(who.user, "login.link", project=who.project, address=client_address(request))
     response = RedirectResponse(_local(next), status_code=303)
     _start_session(response, request, settings, who)
     return response
@@ -165,7 +161,7 @@ def logout(
             pass  # nothing to end: an invalid cookie is cleared all the same
         else:
             store.end_sessions(who.user, time.time())
-            store.audit(who.user, "logout", project=who.project, address=_address(request))
+            store.audit(who.user, "logout", project=who.project, address=client_address(request))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     response.status_code = 204
     return response
@@ -199,18 +195,18 @@ def create_project(
     name = body.project
     store.create_project(name)
     store.set_member(name, who.user, "admin")
-    store.audit(who.user, "project.create", name, project=name, address=_address(request))
+    store.audit(who.user, "project.create", name, project=name, address=client_address(request))
     return ProjectPublic(name=name, role="admin", active=False)
 
 
-@router.get("/audit", dependencies=[MANAGE], response_model=list[AuditPublic],
+@router.get("/audit", dependencies=[MANAGE], response_model=list[AuditRecord],
             responses=ERRORS)  # fmt: skip
 def audit_log(
     store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[AuditPublic]:
+) -> list[AuditRecord]:
     """The project's audit log, newest first (its admins): sign-ins, the API's writes (the
     method and the path), what the CLI changed; who, when, from where."""
-    return [AuditPublic(**dataclasses.asdict(entry)) for entry in store.list_audit(limit=limit)]
+    return store.list_audit(limit=limit)
 
 
 def _start_session(
@@ -233,7 +229,3 @@ def _local(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

@@ -9,6 +9,7 @@ import { errorBox, fill, h, loading, toast } from "./ui.js";
 
 // Page modules load when first shown: the experiments page needs none of the charts' code.
 const pages = {
+  access: () => import("./pages/access.js"),
   compare: () => import("./pages/compare.js"),
   experiments: () => import("./pages/experiments.js"),
   launch: () => import("./pages/launch.js"),
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^\/streams\/(\d+)$/, "streams", "streams", "renderDetail"],
   [/^\/models$/, "models", "models", "renderList"],
   [/^\/models\/([^/]+)$/, "models", "models", "renderDetail"],
+  [/^\/access$/, "access", "access", "render"],
 ];
 
 let cleanup = null;

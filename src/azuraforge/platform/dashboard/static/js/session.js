@@ -64,7 +64,8 @@ export async function renderWho(slot, me) {
     await api.post("/auth/logout");
     window.location.reload();
   });
-  fill(slot, h("span", { class: "user", title: `${me.role} in ${me.project}` }, me.user), picker, out);
+  const access = h("a", { href: "#/access", id: "access-link", title: "Members and your tokens" }, "Access");
+  fill(slot, h("span", { class: "user", title: `${me.role} in ${me.project}` }, me.user), picker, access, out);
 }
 
 async function newProject() {

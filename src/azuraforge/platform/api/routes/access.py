@@ -1,0 +1,134 @@
+"""``/access``: a project's members and their roles (its admins), and the caller's own API
+tokens (made at most at their role, shown once, revoked)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request, status
+from pydantic import BaseModel, Field
+
+from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.platform.api.access import MANAGE, READ, Manager, Reader, client_address
+from azuraforge.platform.api.deps import ServerStoreDep
+from azuraforge.platform.api.schemas import RequestBody, error_responses
+from azuraforge.platform.services.access import MAX_LIFE, NAME_PATTERN, new_token
+from azuraforge.platform.store import Store, TokenRecord
+
+router = APIRouter(prefix="/access", tags=["access"])
+ERRORS = error_responses(400, 404, 409, 413, 422, 503)
+Role = Literal["viewer", "editor", "admin"]
+UserName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=100, description="A user.")]
+
+
+class Member(BaseModel):
+    user: str
+    role: Role
+
+
+class MemberRole(RequestBody):
+    role: Role
+
+
+class TokenCreate(RequestBody):
+    """A token of the caller's for this project."""
+
+    name: str = Field("", max_length=100, description="What it is for.")
+    role: Role = Field("viewer", description="At most the caller's role here.")
+    expires_in_days: float = Field(90.0, gt=0, le=MAX_LIFE / 86_400)
+
+
+class TokenPublic(BaseModel):
+    """A token as stored: never its secret."""
+
+    prefix: str
+    name: str
+    role: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+    last_used_at: float | None
+
+    @classmethod
+    def of(cls, record: TokenRecord) -> TokenPublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class TokenMade(TokenPublic):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+@router.get("/members", dependencies=[MANAGE], response_model=list[Member], responses=ERRORS)
+def list_members(who: Manager, store: ServerStoreDep) -> list[Member]:
+    """The project's members and their roles (its admins)."""
+    return [Member(user=u, role=r) for u, r in store.list_members(who.project)]
+
+
+@router.put("/members/{user}", dependencies=[MANAGE], response_model=Member, responses=ERRORS)
+def set_member(
+    user: UserName, body: MemberRole, who: Manager, request: Request, store: ServerStoreDep
+) -> Member:
+    """Give a user (who exists) a role in the project (replacing theirs); 409 for taking the
+    project's last admin's role away."""
+    if body.role != "admin":
+        _keep_an_admin(store, who.project, user)
+    store.set_member(who.project, user, body.role)
+    store.audit(who.user, "member.set", f"{user}: {body.role}", project=who.project,
+                address=client_address(request))  # fmt: skip
+    return Member(user=user, role=body.role)
+
+
+@router.delete("/members/{user}", dependencies=[MANAGE], status_code=status.HTTP_204_NO_CONTENT,
+               responses=ERRORS)  # fmt: skip
+def remove_member(user: UserName, who: Manager, request: Request, store: ServerStoreDep) -> None:
+    """Take a user out of the project (their tokens for it stop working); 409 for its last
+    admin."""
+    _keep_an_admin(store, who.project, user)
+    store.remove_member(who.project, user)
+    store.audit(
+        who.user, "member.remove", user, project=who.project, address=client_address(request)
+    )
+
+
+@router.get("/tokens", dependencies=[READ], response_model=list[TokenPublic], responses=ERRORS)
+def my_tokens(who: Reader, store: ServerStoreDep) -> list[TokenPublic]:
+    """The caller's API tokens for this project, newest first (never their secrets)."""
+    return [TokenPublic.of(t) for t in store.list_tokens(who.user)
+            if t.project == who.project and t.kind == "api"]  # fmt: skip
+
+
+@router.post("/tokens", dependencies=[READ], status_code=status.HTTP_201_CREATED,
+             response_model=TokenMade, responses=ERRORS)  # fmt: skip
+def make_token(
+    body: TokenCreate, who: Reader, request: Request, store: ServerStoreDep
+) -> TokenMade:
+    """A new API token of the caller's for this project, at most at their role here; the
+    answer shows it once."""
+    days = body.expires_in_days
+    token, record = new_token(store, user=who.user, project=who.project, role=body.role,
+                              name=body.name, expires_in=days * 86_400)  # fmt: skip
+    store.audit(who.user, "token.create", f"{record.prefix}: {body.role}", project=who.project,
+                address=client_address(request))  # fmt: skip
+    return TokenMade(token=token, **TokenPublic.of(record).model_dump())
+
+
+@router.delete("/tokens/{prefix}", dependencies=[READ], status_code=status.HTTP_204_NO_CONTENT,
+               responses=ERRORS)  # fmt: skip
+def revoke_token(
+    prefix: Annotated[str, Path(pattern="^[0-9a-f]{12}$")], who: Reader, request: Request,
+    store: ServerStoreDep,
+) -> None:  # fmt: skip
+    """Revoke one of the caller's tokens for this project (404 for another's)."""
+    found = store.find_token(prefix)
+    if found is None or found.user != who.user or found.project != who.project:
+        raise NotFoundError(f"no token {prefix} of {who.user}'s in {who.project}")
+    store.revoke_token(prefix)
+    store.audit(
+        who.user, "token.revoke", prefix, project=who.project, address=client_address(request)
+    )
+
+
+def _keep_an_admin(store: Store, project: str, user: str) -> None:
+    admins = [u for u, role in store.list_members(project) if role == "admin"]
+    if admins == [user]:
+        raise ConflictError(f"{user} is {project}'s last admin: make another admin first")
