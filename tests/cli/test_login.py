@@ -62,5 +62,6 @@ def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
     assert connect(api).request("GET", "/auth/me")["user"] == "ana"  # sent from now on
     assert runner.invoke(app, ["logout", "--api-url", api]).exit_code == 0
     assert json.loads(kept.read_text()) == {}
-    with pytest.raises(CredentialError, match="no valid credential"):
+    with pytest.raises(CredentialError, match="no valid credential") as refused_after:
         connect(api).request("GET", "/auth/me")
+    assert f"then `azuraforge login --api-url {api}`" in str(refused_after.value)  # what to do

@@ -82,6 +82,11 @@ class ApiClient:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:300]
+            if response.status_code == 401:
+                message += (
+                    f"; make a token on the dashboard's Access page (or `azuraforge tokens "
+                    f"create` where the server runs), then `azuraforge login --api-url {self.url}`"
+                )
             raise _ERRORS.get(response.status_code, AzuraForgeError)(message)
         return None if response.status_code == 204 else response.json()
 
