@@ -149,3 +149,18 @@ def test_a_bad_expert_map_is_one_line_and_an_exit_code(
     terminal = chat("--no-memory", "--router", str(weather_router), "--expert-map", str(mapping))
     shown = terminal.expect(said)
     assert "Traceback" not in shown and terminal.close() == code
+
+
+def test_each_project_keeps_its_own_memory_turns_and_feedback(tmp_path):
+    from typer.testing import CliRunner
+
+    from azuraforge.cli.chat import project_folder
+    from azuraforge.cli.main import app
+
+    assist = tmp_path / "assist"
+    assert project_folder(assist, "default") == assist  # where they were before projects
+    assert project_folder(assist, "lab.2") == assist / "projects" / "lab.2"
+    for bad in ("../elsewhere", "/etc", ".hidden", "a/b", ""):
+        refused = CliRunner().invoke(app, ["chat", "--backend", "echo", "--project", bad])
+        assert refused.exit_code == 2, refused.output
+        assert "--project must be a project's name" in refused.output

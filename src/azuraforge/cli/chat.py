@@ -6,6 +6,7 @@ Slash commands: ``/help``, ``/clear``, ``/switch <expert|auto>``, ``/memory``,
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,10 @@ HELP = """commands:
   /quit, /exit                  leave (or Ctrl-D)"""
 
 
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""What a project's name may be (the platform's rule; the chat works without the platform)."""
+
+
 def _backend(name: str, model: str, url: str | None, home: Path) -> Backend:
     if name == "llama":
         from azuraforge.assist.backends.llama import LlamaCppBackend
@@ -73,8 +78,16 @@ def chat(
         str | None, typer.Option(help="the OpenAI-compatible server, for --backend openai")
     ] = None,
     user: Annotated[str, typer.Option(help="whose memories to read and write")] = "default",
+    project: Annotated[
+        str,
+        typer.Option(
+            envvar="AZURAFORGE_PROJECT",
+            help="the project whose memory, turns and feedback these are (each its own folder)",
+        ),
+    ] = "default",
     memory: Annotated[
-        Path | None, typer.Option(help="memory file (default: AZURAFORGE_HOME/assist/memory.db)")
+        Path | None,
+        typer.Option(help="memory file (default: the project's folder's memory.db)"),
     ] = None,
     no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
     experts: ExpertsFolder = None,
@@ -88,7 +101,7 @@ def chat(
     """Chat with the assistant (offline; Turkish and English)."""
     with user_errors(verbose):
         offline()
-        home = default_home() / "assist"
+        home = _mkdir(project_folder(default_home() / "assist", project))
         mapping = existing(expert_map) if expert_map else None
         generator = _backend(backend, model, url, home)
         routing = router_from(router)
@@ -116,6 +129,23 @@ def chat(
             f"[bold]AzuraForge assistant[/bold] ({generator.name}, {model}); /help for commands"
         )
         _loop(assistant, home / "feedback.jsonl")
+
+
+def project_folder(assist: Path, project: str) -> Path:
+    """Where the assistant keeps ``project``'s memory, turns and feedback: ``assist`` itself
+    for the default project, ``assist/projects/<name>`` for another.
+
+    Raises
+    ------
+    UsageError
+        For a name that is not a project's (it could name a folder elsewhere).
+    """
+    if not PROJECT_NAME.fullmatch(project):
+        raise UsageError(
+            f"--project must be a project's name (letters, digits, '_', '.', '-', not first; "
+            f"at most 100), got {project!r}"
+        )
+    return assist if project == "default" else assist / "projects" / project
 
 
 def _experts(router: IntentRouter, mapping: Path | None) -> tuple[Expert, ...]:
