@@ -2,7 +2,9 @@
 registered model with aliases and their history, prediction jobs, studies and a stream; the
 admin of project ``beta`` calls every operation of the live OpenAPI and every WebSocket route
 with alpha's ids and names. Each operation that names an object is 404 (as for one that does
-not exist), each other one shows none of alpha's, and alpha's rows are as they were. The
+not exist), each other one shows none of alpha's, and alpha's rows are as they were. Then
+every operation but the public ones is 401 without a credential and with a revoked token, and
+every one that changes something 403 for a viewer. The
 routes come from the OpenAPI: a new one is covered without editing this test (one whose body
 is not listed below is sent an empty one: a new route naming an object then answers 422, not
 404, and fails here until it is given a valid body). The routes covered and their answers are
@@ -19,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from azuraforge.platform.api.access import api_routes
+from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.streams import start_stream
@@ -101,9 +103,43 @@ def test_no_operation_reads_or_writes_another_projects_objects(
                 assert not set(_run_ids(response)) & set(alpha["runs"]), (key, response.text)
         assert _alpha(store) == alpha  # nothing of alpha's changed
         covered += _websockets(client, app, values, store)
+        _refused_without_the_right_credential(client, spec, values, store)
     operations = {key for key, _, _ in _operations(spec)}
     assert operations <= {key for key, _ in covered} and len(operations) > 50
     _write_report(covered)
+
+
+def _refused_without_the_right_credential(
+    client: TestClient, spec: dict[str, Any], values: dict[str, Any], store: Store
+) -> None:
+    """Every operation but the public ones is 401 without a credential (or with a revoked
+    token); every one whose route needs the write or manage permission is 403 for a viewer
+    of the project."""
+    permissions = _permissions(client.app)
+    viewer = user_headers(store, "vi", "viewer", project=ALPHA)
+    revoked = user_headers(store, "re", "admin", project=ALPHA)
+    store.revoke_token(revoked["Authorization"].split("_")[1])
+    for key, path, method in _operations(spec):
+        operation = spec["paths"][path][method.lower()]
+        if "security" not in operation:
+            continue  # public: signing in, the login link, signing out
+        body = BODIES.get(key, {}) if _takes_body(spec, path, method) else None
+        url, query = _filled(path, values), QUERIES.get(key)
+        for headers in ({"Authorization": ""}, revoked):
+            refused = client.request(method, url, json=body, params=query, headers=headers)
+            assert refused.status_code == 401, (key, refused.text)
+        if permissions[method, path] in ("write", "manage"):
+            asked = client.request(method, url, json=body, params=query, headers=viewer)
+            assert asked.status_code == 403, (key, asked.text)
+
+
+def _permissions(app: Any) -> dict[tuple[str, str], str | None]:
+    """Each operation's declared permission, by method and path as the OpenAPI names it."""
+    return {
+        (method, route.path_format): declared_permission(route)
+        for route in api_routes(app)
+        for method in route.methods or ()
+    }
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
