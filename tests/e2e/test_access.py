@@ -62,15 +62,15 @@ def _members_and_tokens(page: Any, dashboard: Dashboard) -> None:
     assert dashboard.api.get("/auth/me", headers=signed).json()["user"] == "ana"
     assert page.locator("#tokens-table tbody tr").count() == 1
     shoot(page, "access")
-    page.select_option("#project-picker", "ana-lab")  # hers: she is its admin
-    page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'ana-lab'")
+    with page.expect_navigation():  # the page loads again, in the project chosen
+        page.select_option("#project-picker", "ana-lab")  # hers: she is its admin
     page.goto(f"{dashboard.url}/#/access")
     page.fill("#member-user", "admin")
     page.select_option("#member-role", "viewer")
     page.click("#member-form button[type=submit]")
     page.wait_for_selector("#members-table tr[data-user=admin]")
-    page.select_option("#project-picker", "default")
-    page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'default'")
+    with page.expect_navigation():
+        page.select_option("#project-picker", "default")
 
 
 def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:
