@@ -14,7 +14,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import admin_headers
+from tests.platform.fixtures import admin_headers, user_headers
 
 X = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 
@@ -167,3 +167,21 @@ def test_the_views_of_an_unknown_study_are_404s(client: TestClient, view: str) -
     response = client.get(f"/api/v1/studies/999/{view}")
     assert response.status_code == 404
     assert response.json()["error"]["message"].startswith("study 999 not found")
+
+
+def test_each_project_sees_its_own_studies_whoever_asked_first(
+    client: TestClient, no_studies: Store
+) -> None:
+    """The study service is made on the first request: it must not keep that caller's
+    project for the next callers."""
+    no_studies.create_project("lab")
+    lab = user_headers(no_studies, "lu", "editor", project="lab")
+    theirs = client.post("/api/v1/studies", json=study(n_trials=1), headers=lab)
+    assert theirs.status_code == 201, theirs.text  # the first request: made in lab
+    ours = client.post("/api/v1/studies", json=study(n_trials=1))  # the admin's, in default
+    assert ours.status_code == 201, ours.text
+    listed = {s["id"] for s in client.get("/api/v1/studies").json()["data"]}
+    assert listed == {ours.json()["id"]}
+    in_lab = {s["id"] for s in client.get("/api/v1/studies", headers=lab).json()["data"]}
+    assert in_lab == {theirs.json()["id"]}
+    assert client.get(f"/api/v1/studies/{theirs.json()['id']}").status_code == 404

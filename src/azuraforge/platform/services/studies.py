@@ -12,6 +12,7 @@ trial it ran, and by the reaper for a study left without a running trial.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import time
@@ -139,6 +140,13 @@ class StudyService:
         if self._storage is None:
             self._storage = optuna.storages.get_storage(self.store.optuna_database)
         return self._storage
+
+    def bound_to(self, store: Store) -> StudyService:
+        """This service working through ``store`` (one project's view of the same database,
+        a request's): the same Optuna storage and loaded studies."""
+        bound = copy.copy(self)
+        bound.store, bound.views = store, StudyViews(store)
+        return bound
 
     def close(self) -> None:
         """Close Optuna's pooled connections."""

@@ -239,12 +239,14 @@ class ImportancesPublic(BaseModel):
 def get_studies(
     request: Request, store: StoreDep, transport: TransportDep, settings: SettingsDep
 ) -> StudyService:
-    """The app's study service, made on first use (it keeps Optuna's storage open)."""
+    """The app's study service (made on first use on the whole store: it keeps Optuna's
+    storage open), bound to the caller's project's view of the store."""
     service: StudyService | None = getattr(request.app.state, "studies", None)
     if service is None:
-        service = StudyService(store, transport, data_folder=settings.data_dir)
+        service = StudyService(request.app.state.store, transport, data_folder=settings.data_dir)
+        service.storage  # opened once, shared by every request's binding  # noqa: B018
         request.app.state.studies = service
-    return service
+    return service.bound_to(store)
 
 
 StudiesDep = Annotated[StudyService, Depends(get_studies)]
