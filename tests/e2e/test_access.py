@@ -62,15 +62,26 @@ def _members_and_tokens(page: Any, dashboard: Dashboard) -> None:
     assert dashboard.api.get("/auth/me", headers=signed).json()["user"] == "ana"
     assert page.locator("#tokens-table tbody tr").count() == 1
     shoot(page, "access")
-    with page.expect_navigation():  # the page loads again, in the project chosen
-        page.select_option("#project-picker", "ana-lab")  # hers: she is its admin
+    switch(page, "ana-lab")  # hers: she is its admin
     page.goto(f"{dashboard.url}/#/access")
     page.fill("#member-user", "admin")
     page.select_option("#member-role", "viewer")
     page.click("#member-form button[type=submit]")
     page.wait_for_selector("#members-table tr[data-user=admin]")
-    with page.expect_navigation():
-        page.select_option("#project-picker", "default")
+    switch(page, "default")
+
+
+def switch(page: Any, project: str) -> None:
+    """Choose ``project`` in the header and wait for the page to load again in it (the
+    switch sets the fragment, then reloads: two navigations)."""
+    page.evaluate("() => { window.beforeTheSwitch = true; }")
+    page.select_option("#project-picker", project)
+    page.wait_for_function(
+        "(project) => !window.beforeTheSwitch"
+        " && document.querySelector('#project-picker')?.value === project",
+        arg=project,
+    )
+    page.wait_for_load_state("load")
 
 
 def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:
