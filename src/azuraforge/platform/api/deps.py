@@ -24,22 +24,22 @@ from azuraforge.platform.store import QueryError, Store
 from azuraforge.platform.store.scope import ProjectStore
 
 
-def get_store(connection: HTTPConnection) -> Store:
-    """The store as the caller's project sees it (a
-    :class:`~azuraforge.platform.store.scope.ProjectStore`, typed as the store it wraps), or
-    the whole store for a route anyone may call."""
-    store: Store = connection.app.state.store
-    identity = getattr(connection.state, "identity", None)
-    if identity is None:
-        return store
-    return cast(Store, ProjectStore(store, identity.project))
-
-
 def get_server_store(connection: HTTPConnection) -> Store:
     """The whole store, for the routes about users, tokens and projects (each says who may
     do what it does)."""
     store: Store = connection.app.state.store
     return store
+
+
+def get_store(connection: HTTPConnection) -> Store:
+    """The store as the caller's project sees it (a
+    :class:`~azuraforge.platform.store.scope.ProjectStore`, typed as the store it wraps), or
+    the whole store for a route anyone may call."""
+    store = get_server_store(connection)
+    identity = getattr(connection.state, "identity", None)
+    if identity is None:
+        return store
+    return cast(Store, ProjectStore(store, identity.project))
 
 
 def get_settings(request: Request) -> Settings:

@@ -45,6 +45,8 @@ NOT_FOR_REQUESTS = frozenset({
 """Methods of workers and of the server's own tasks, which work across projects."""
 _RUN_IDS = ("experiment_id", "run_id")
 _STUDY_RECORDS = ("study", "studies")
+_REQUIRED = ("experiment_id", "study_id")
+"""Ids a project's requests must give (None would read every project's)."""
 
 
 class ScopeError(AzuraForgeError):
@@ -107,7 +109,7 @@ def _checked(names: tuple[str, ...]) -> Callable[[inspect.Signature], Rule]:
         def rule(scope: ProjectStore, method: Method, *args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(None, *args, **kwargs).arguments
             for name in names:
-                if bound.get(name) is not None or name in ("experiment_id", "study_id"):
+                if name in _REQUIRED or bound.get(name) is not None:
                     _check(scope, name, bound.get(name))
             return method(*args, **kwargs)
 
