@@ -12,6 +12,7 @@ import pytest
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.base import Classifier
 from azuraforge.stream.direction import LEARNERS, baseline_rules, default_learners, make_learner
 from azuraforge.stream.shadow import (
     CANDIDATE,
@@ -195,3 +196,53 @@ def test_a_drift_opens_a_candidate_only_when_errors_rose_replacing_a_stale_one(
         ("undecided", "logreg-adam-4", "replaced after a new drift"),
         ("candidate", "logreg-adam-5", "drift"),
     ]
+
+
+def trained_on(kind: str, examples: list[tuple[dict[str, float], bool]]) -> Classifier:
+    """A learner of ``kind`` trained out of the loop: three passes over ``examples``."""
+    model = make_learner(kind, 7)
+    for _ in range(3):
+        for x, up in examples:
+            model.learn_one(x, up)
+    return model
+
+
+def test_a_candidate_trained_out_of_the_loop_is_asked_for_then_adopted(
+    shifted: list[Event],
+) -> None:
+    rules = ShadowRules(warm=200, trained_out=True)
+    loop = shadow(rules)
+    changes = run(loop, shifted[: SHIFT + 200])
+    asked = [c for c in changes if c.event >= SHIFT][1]
+    assert (asked.kind, asked.model, asked.reason) == ("retrain", "logreg-adam", "drift")
+    assert CANDIDATE not in loop.roles and not loop.open_to_candidates()
+    with pytest.raises(ConflictError, match="a retrain of logreg-adam is being trained"):
+        loop.retrain(actor="ana")
+    window = loop.loop.examples  # what the trainer is sent now
+    loop.sent(41)
+    state = json.loads(json.dumps(loop.state_dict()))
+    assert standing(state, rules)["training"] == {"kind": "logreg-adam", "actor": "loop",
+                                                  "reason": "drift", "run": 41}  # fmt: skip
+    run(loop, shifted[SHIFT + 200 : SHIFT + 230])  # events while it trains
+    opened = loop.adopt(trained_on("logreg-adam", window), reason="trained", evidence={"x": 1.0})
+    assert (opened.kind, opened.run, opened.reason, opened.evidence) == (
+        "candidate", 41, "drift; trained", {"x": 1.0})  # fmt: skip
+    assert loop.snapshot(opened.model)["run"] == 41 and loop.asked is None
+    after = run(loop, shifted[SHIFT + 230 :])
+    assert "promote" in [c.kind for c in after] and loop.champion == opened.model
+
+
+def test_a_retrain_that_failed_frees_the_loop_and_a_rule_opens_at_once(
+    shifted: list[Event],
+) -> None:
+    loop = shadow(ShadowRules(drift=None, warm=100, trained_out=True))
+    run(loop, shifted[:300])
+    assert loop.retrain(actor="ana", reason="try").kind == "retrain"
+    loop.sent(9)
+    failed = loop.fail("run 9 failed: out of memory")
+    assert (failed.kind, failed.run, failed.actor) == ("retrain_failed", 9, "ana")
+    assert loop.open_to_candidates()
+    with pytest.raises(ConflictError, match="no retrain was asked for"):
+        loop.fail("again")
+    rule = loop.retrain(kind="opposite of last", actor="ana")  # nothing to train
+    assert (rule.kind, rule.model) == ("candidate", "opposite of last-2")

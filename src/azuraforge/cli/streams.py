@@ -256,7 +256,8 @@ def lineage(
             column.no_wrap = True
         for change in changes:
             table.add_row(
-                f"{change['event']:,}", change["kind"], change["model"], change["other"] or "",
+                f"{change['event']:,}", change["kind"], change["model"] + _run(change),
+                change["other"] or "",
                 _evidence(change["evidence"]), change["actor"], change["reason"],
             )  # fmt: skip
         console.print(table)
@@ -309,6 +310,10 @@ def _standing_line(standing: dict[str, Any]) -> str:
             state = f" (evidence {_evidence(test)} after {int(test['events']):,} pairs)" if (
                 test) else ""  # fmt: skip
             parts.append(f"{label} {roles[role]}{state}")
+    training = standing.get("training")
+    if training:
+        run = f" as run {training['run']}" if training["run"] is not None else ""
+        parts.append(f"training {training['kind']}{run}")
     return "  " + "; ".join(parts)
 
 
@@ -316,7 +321,13 @@ def _change_line(change: dict[str, Any]) -> str:
     other = f" vs {change['other']}" if change["other"] else ""
     by = "" if change["actor"] == "loop" else f" by {change['actor']}"
     why = f": {change['reason']}" if change["reason"] else ""
-    return f"event {change['event']:,}: {change['kind']} {change['model']}{other}{by}{why}"
+    return (f"event {change['event']:,}: {change['kind']} {change['model']}{_run(change)}"
+            f"{other}{by}{why}")  # fmt: skip
+
+
+def _run(change: dict[str, Any]) -> str:
+    """The run that trained a change's learner, as shown after its name."""
+    return f" (run {change['run']})" if change.get("run") else ""
 
 
 def _evidence(evidence: dict[str, Any]) -> str:

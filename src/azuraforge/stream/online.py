@@ -18,8 +18,9 @@ from __future__ import annotations
 import base64
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,10 @@ from azuraforge.stream.features import FeatureSet
 
 MODEL = "model"
 """The name the first learner goes by unless another is given."""
+
+Example = tuple[dict[str, float], bool]
+"""An outcome kept to learn from: the features a prediction was made from, and whether the
+price went up."""
 
 
 @dataclass(frozen=True)
@@ -126,12 +131,14 @@ class DirectionLoop:
         """The outcomes kept as examples now (features and direction), oldest first."""
         return list(self._examples)
 
-    def add(self, name: str, learner: Classifier) -> None:
-        """Add ``learner`` as ``name``, after it learned the kept examples, oldest first: it
+    def add(self, name: str, learner: Classifier, *, newest: int | None = None) -> None:
+        """Add ``learner`` as ``name``, after it learned the kept examples, oldest first (only
+        the ``newest`` of them, when given: a learner trained elsewhere on the older ones): it
         predicts from the next event on and is scored on its own predictions only."""
         if name in self.models:
             raise InvalidParameterError(f"DirectionLoop: a model is named {name!r} already")
-        for x, up in self._examples:
+        skipped = 0 if newest is None else max(len(self._examples) - newest, 0)
+        for x, up in islice(self._examples, skipped, None):
             learner.learn_one(x, up)
         self.models[name] = learner
         self._sums[name] = [0.0, 0.0, 0]
@@ -251,10 +258,7 @@ class DirectionLoop:
         return {"names": names, "values": pack(values)}
 
     def _packed_examples(self) -> dict[str, Any]:
-        names = list(self.features.names)
-        xs = np.array([[x[name] for name in names] for x, _ in self._examples], dtype=float)
-        ups = np.array([up for _, up in self._examples], dtype=bool)
-        return {"names": names, "x": pack(xs.reshape(len(ups), len(names))), "up": pack(ups)}
+        return pack_examples(self._examples, list(self.features.names))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`; the loop must have been given, by :meth:`warm`,
@@ -289,15 +293,7 @@ class DirectionLoop:
             ),
             maxlen=self.window,
         )
-        examples = state["examples"]
-        features, ups = unpack(examples["x"]), unpack(examples["up"])
-        self._examples = deque(
-            (
-                (dict(zip(examples["names"], map(float, row), strict=True)), bool(up))
-                for row, up in zip(features, ups, strict=True)
-            ),
-            maxlen=self._examples.maxlen,
-        )
+        self._examples = deque(unpack_examples(state["examples"]), maxlen=self._examples.maxlen)
         for name, model_state in state["models"].items():
             self.models[name].load_state_dict(from_json(model_state))
 
@@ -346,6 +342,24 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value
+
+
+def pack_examples(examples: Iterable[Example], names: Sequence[str]) -> dict[str, Any]:
+    """``examples`` (features of ``names``) as packed arrays: a JSON object a fraction of the
+    size of the dictionaries, read back exactly by :func:`unpack_examples`."""
+    rows = list(examples)
+    xs = np.array([[x[name] for name in names] for x, _ in rows], dtype=float)
+    ups = np.array([up for _, up in rows], dtype=bool)
+    return {"names": list(names), "x": pack(xs.reshape(len(ups), len(names))), "up": pack(ups)}
+
+
+def unpack_examples(packed: Mapping[str, Any]) -> list[Example]:
+    """The examples :func:`pack_examples` packed, oldest first."""
+    features, ups = unpack(packed["x"]), unpack(packed["up"])
+    return [
+        (dict(zip(packed["names"], map(float, row), strict=True)), bool(up))
+        for row, up in zip(features, ups, strict=True)
+    ]
 
 
 def pack(array: np.ndarray) -> dict[str, Any]:

@@ -47,7 +47,12 @@ DETECTORS: dict[str, Callable[[], DriftDetector]] = {
 }
 """The drift detectors on the champion's errors (log-losses; 0/1 errors for DDM), with the
 settings whose false alarms and delays docs/hub.md gives."""
-CHANGE_KINDS = ("drift", "candidate", "promote", "keep", "undecided", "rollback", "disarm")
+RETRAIN, RETRAIN_FAILED = "retrain", "retrain_failed"
+"""The changes of a candidate trained out of the loop: asked for; its training failed."""
+CHANGE_KINDS = (
+    "drift", "candidate", "promote", "keep", "undecided", "rollback", "disarm", RETRAIN,
+    RETRAIN_FAILED,
+)  # fmt: skip
 """The kinds of :class:`Change`."""
 _RECENT = 100
 """The champion's last log-losses a drift's direction is judged on."""
@@ -81,6 +86,10 @@ class ShadowRules:
         Pairs after which a candidate still undecided is dropped.
     rollback_events
         Pairs after which an undecided rollback test is disarmed (the old champion dropped).
+    trained_out
+        Whether the candidates the loop opens (on a drift or the schedule) are trained out of
+        it: an opening is then a ``retrain`` change asking for one (:meth:`ShadowLoop.ask`),
+        and the candidate opens when its trainer hands it back (:meth:`ShadowLoop.adopt`).
     """
 
     drift: str | None = "adwin"
@@ -91,6 +100,7 @@ class ShadowRules:
     margin: float = 0.0
     shadow_events: int = 5000
     rollback_events: int = 5000
+    trained_out: bool = False
 
     def __post_init__(self) -> None:
         if self.drift is not None and self.drift not in DETECTORS:
@@ -138,6 +148,8 @@ class Change:
     evidence: dict[str, float] = field(default_factory=dict)
     actor: str = LOOP
     reason: str = ""
+    run: int | None = None
+    """The run that trained the candidate out of the loop (a ``retrain``'s, a candidate's)."""
     snapshots: dict[str, Any] = field(default_factory=dict)
     """For a promotion, the two models as they stood (:meth:`ShadowLoop.snapshot`): what a
     registry keeps as their versions."""
@@ -194,6 +206,13 @@ class ShadowLoop:
         """Armed after a promotion: the test of the old champion against the new one."""
         self.since = 0
         """Events since the last candidate opened (or the start): the schedule's clock."""
+        self.asked: dict[str, Any] | None = None
+        """The retrain asked for out of the loop and not yet adopted or failed (:meth:`ask`):
+        its ``kind``, ``actor``, ``reason``, ``number`` (the loop's count of asks), the
+        ``scored`` outcomes when asked, and its ``run`` once sent (:meth:`sent`)."""
+        self.asks = 0
+        self.trained_by: dict[str, int] = {}
+        """The run that trained each learner adopted from one, by name."""
         self._at = (-1, 0.0)
 
     @property
@@ -274,26 +293,47 @@ class ShadowLoop:
         worse = recent > before
         why = "the champion's errors rose" if worse else "the champion's errors fell"
         changes = [self._change("drift", self.champion, evidence=evidence, reason=why)]
-        if not worse or PREVIOUS in self.roles:
-            return changes
+        if not worse or PREVIOUS in self.roles or self.asked is not None:
+            return changes  # a retrain asked for already goes on
         if CANDIDATE in self.roles:
             changes.append(self._end_candidate(UNDECIDED, "replaced after a new drift"))
         return [*changes, self._open(self.kind, LOOP, "drift")]
 
     def open_to_candidates(self) -> bool:
-        """Whether a candidate may open now: none is in shadow and no rollback is armed."""
-        return CANDIDATE not in self.roles and PREVIOUS not in self.roles
+        """Whether a candidate may open now: none is in shadow or being trained, and no
+        rollback is armed."""
+        return CANDIDATE not in self.roles and PREVIOUS not in self.roles and self.asked is None
 
     def _open(self, kind: str, actor: str, reason: str) -> Change:
+        """A candidate of ``kind``: a retrain asked for when the rules train candidates out
+        of the loop (:meth:`ask`), else a fresh learner (a trivial rule has nothing to train:
+        always)."""
+        rule = kind in self.loop.models and kind not in self.kinds
+        if self.rules.trained_out and not rule:
+            return self.ask(kind, actor=actor, reason=reason)
+        return self._fresh(kind, actor, reason)
+
+    def _fresh(self, kind: str, actor: str, reason: str) -> Change:
         """A fresh learner of ``kind``, warmed on the kept outcomes, as the candidate."""
+        return self._candidate(kind, self.make(kind, self.made + 1), actor, reason)
+
+    def _candidate(
+        self, kind: str, model: Classifier, actor: str, reason: str, *,
+        newest: int | None = None, run: int | None = None,
+    ) -> Change:  # fmt: skip
+        """``model`` of ``kind`` as the candidate, after it learned the kept outcomes (only
+        the ``newest``, for one trained by ``run`` on the older ones)."""
         self.made += 1
         name = f"{kind.partition('(')[0]}-{self.made}"  # a tuned kind's settings: in kinds
         warmed = self.loop.kept
-        self.loop.add(name, self.make(kind, self.made))
+        self.loop.add(name, model, newest=newest)
         self.kinds[name], self.roles[CANDIDATE] = kind, name
         self.born[name] = [self.loop.events, warmed]
+        if run is not None:
+            self.trained_by[name] = run
         self.promotion_test, self.since = self.rules.promotion_test(self.made - 1), 0
-        return self._change("candidate", name, self.champion, actor=actor, reason=reason)
+        change = self._change("candidate", name, self.champion, actor=actor, reason=reason)
+        return replace(change, run=run)
 
     def _end_shadow(self, decision: Decision) -> Change:
         """The promotion test decided: promote the candidate, or drop it."""
@@ -348,6 +388,7 @@ class ShadowLoop:
     def _drop(self, name: str) -> None:
         self.loop.remove(name)
         del self.kinds[name], self.born[name]
+        self.trained_by.pop(name, None)
 
     def snapshot(self, name: str) -> dict[str, Any]:
         """The learner ``name`` as it stands: its kind, its state (a JSON object) and the
@@ -361,6 +402,7 @@ class ShadowLoop:
             "learned_from": first,
             "learned_to": self.loop.events,
             "warmed_on": warmed,
+            "run": self.trained_by.get(name),
         }
 
     def _change(
@@ -372,13 +414,78 @@ class ShadowLoop:
 
     # By hand ------------------------------------------------------------------------------
     def retrain(self, *, kind: str | None = None, actor: str, reason: str = "") -> Change:
-        """Open a candidate of ``kind`` (the loop's by default) now.
+        """Open a candidate of ``kind`` (the loop's by default) now, as the loop opens one:
+        a fresh learner warmed on the kept outcomes, or a retrain asked for (:meth:`ask`)
+        when the rules train candidates out of the loop.
 
         Raises
         ------
         ConflictError
-            If a candidate is in shadow or rollback is armed (say which).
+            If a candidate is in shadow or being trained, or rollback is armed (say which).
         """
+        self._check_open()
+        return self._open(kind or self.kind, actor, reason)
+
+    def ask(self, kind: str | None = None, *, actor: str, reason: str = "") -> Change:
+        """Ask for a candidate of ``kind`` (the loop's by default) trained out of the loop on
+        the kept outcomes (:attr:`DirectionLoop.examples` now); the ``retrain`` change. Its
+        trainer's id is given by :meth:`sent`, its learner by :meth:`adopt` (or its failure
+        by :meth:`fail`); no other candidate opens meanwhile.
+
+        Raises
+        ------
+        ConflictError
+            As :meth:`retrain`.
+        """
+        self._check_open()
+        kind = kind or self.kind
+        self.asks += 1
+        self.asked = {"kind": kind, "actor": actor, "reason": reason, "number": self.asks,
+                      "scored": self.loop.scored, "run": None}  # fmt: skip
+        self.since = 0
+        return self._change(RETRAIN, kind, self.champion, actor=actor, reason=reason)
+
+    def sent(self, run: int) -> None:
+        """Record that the retrain asked for is trained by ``run``."""
+        assert self.asked is not None
+        self.asked["run"] = run
+
+    def adopt(
+        self, model: Classifier, *, reason: str = "", evidence: dict[str, float] | None = None
+    ) -> Change:
+        """Open ``model``, trained for the retrain asked for, as the candidate, after it
+        learned the outcomes kept since it was asked (its trainer did not see them); the
+        ``candidate`` change, its ``reason`` the ask's with this one after it, with the
+        trainer's ``evidence``."""
+        asked = self._take_asked()
+        newest = self.loop.scored - int(asked["scored"])
+        why = "; ".join(filter(None, (asked["reason"], reason)))
+        change = self._candidate(str(asked["kind"]), model, str(asked["actor"]), why,
+                                 newest=newest, run=asked["run"])  # fmt: skip
+        return replace(change, evidence=evidence or {})
+
+    def fail(self, reason: str) -> Change:
+        """The retrain asked for ended without a learner, for ``reason``; the loop is open
+        to candidates again."""
+        asked = self._take_asked()
+        change = self._change(RETRAIN_FAILED, str(asked["kind"]), self.champion,
+                              actor=str(asked["actor"]), reason=reason)  # fmt: skip
+        return replace(change, run=asked["run"])
+
+    def _take_asked(self) -> dict[str, Any]:
+        if self.asked is None:
+            raise ConflictError("no retrain was asked for")
+        asked, self.asked = self.asked, None
+        return asked
+
+    def _check_open(self) -> None:
+        """Refuse a new candidate while one is in shadow or being trained, or rollback is
+        armed."""
+        if self.asked is not None:
+            run = f" (run {self.asked['run']})" if self.asked["run"] is not None else ""
+            raise ConflictError(
+                f"a retrain of {self.asked['kind']} is being trained{run}; wait for it"
+            )
         if CANDIDATE in self.roles:
             raise ConflictError(
                 f"candidate {self.roles[CANDIDATE]} is in shadow already; promote it or "
@@ -388,7 +495,6 @@ class ShadowLoop:
             raise ConflictError(
                 f"rollback to {self.roles[PREVIOUS]} is armed; roll back or wait for its test"
             )
-        return self._open(kind or self.kind, actor, reason)
 
     def promote(self, *, actor: str, reason: str = "") -> Change:
         """Make the candidate champion now, whatever its test says (rollback is armed as
@@ -453,6 +559,9 @@ class ShadowLoop:
                 "errors": self.errors.state_dict(),
                 "promotion_test": _state(self.promotion_test),
                 "rollback_test": _state(self.rollback_test),
+                "asked": self.asked,
+                "asks": self.asks,
+                "trained_by": self.trained_by,
             },
         }
 
@@ -475,6 +584,9 @@ class ShadowLoop:
             self.detector.load_state_dict(shadow["detector"])
         self.errors.load_state_dict(shadow["errors"])
         self.promotion_test, self.rollback_test = _tests(shadow, self.rules)
+        self.asked = dict(shadow["asked"]) if shadow.get("asked") else None
+        self.asks = int(shadow.get("asks", 0))
+        self.trained_by = {name: int(run) for name, run in shadow.get("trained_by", {}).items()}
 
 
 class _Errors:
@@ -518,13 +630,17 @@ def _numbers(decision: Decision) -> dict[str, float]:
 def standing(state: Mapping[str, Any], rules: ShadowRules) -> dict[str, Any]:
     """Where a loop saved as ``state`` (a stream's checkpoint) with ``rules`` stands: the
     roles, each learner's kind, and each running test's decision so far, by the role it
-    judges (``candidate``: the promotion test; ``previous``: the rollback test)."""
+    judges (``candidate``: the promotion test; ``previous``: the rollback test), and the
+    retrain asked for (``training``: its kind, actor, reason and run; ``None``)."""
     shadow = _shadow(state)
     tests = {}
     for role, test in zip((CANDIDATE, PREVIOUS), _tests(shadow, rules), strict=True):
         if test is not None:
             tests[role] = {**_numbers(test.decision), "state": test.decision.state}
-    return {"roles": dict(shadow["roles"]), "kinds": dict(shadow["kinds"]), "tests": tests}
+    asked = shadow.get("asked")
+    training = {k: asked[k] for k in ("kind", "actor", "reason", "run")} if asked else None
+    return {"roles": dict(shadow["roles"]), "kinds": dict(shadow["kinds"]), "tests": tests,
+            "training": training}  # fmt: skip
 
 
 def _shadow(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ The stream's job writes a promotion's snapshots into its lineage row, with the c
 that follows it; ``azuraforge serve`` (:func:`register_changes`, beside the alerts) makes the
 versions and alias moves from the committed rows and records the version in the row, so a
 promotion is registered once, whatever restarts came between. A version's ``config`` names
-the stream and the learner and the events it learned from; its folder holds
+the stream and the learner, the events it learned from and the retrain run that trained it
+(if one did); its folder holds
 ``snapshot.json`` (the learner's kind and state), read-only, its digest recorded.
 """
 
@@ -119,15 +120,16 @@ def _version(
         (target / "snapshot.json").write_text(json.dumps(snapshot, sort_keys=True))
         make_read_only(target)
         window = {k: snapshot[k] for k in ("learned_from", "learned_to", "warmed_on")}
+        trained = f", trained by run {snapshot['run']}" if snapshot.get("run") else ""
         version = store.create_version(
             model, pipeline=STREAM_SNAPSHOT, artifact_path=relative,
             artifact_digest=folder_digest(target), source_experiment_id=record.id,
             source_experiment_name=record.name, metrics={},
             config={"stream": record.id, "learner": snapshot["name"], "kind": snapshot["kind"],
-                    **window},
+                    "run": snapshot.get("run"), **window},
             data_fingerprint="",
             description=f"{snapshot['name']} of stream {record.id}, learned from events "
-            f"{window['learned_from']} to {window['learned_to']}",
+            f"{window['learned_from']} to {window['learned_to']}{trained}",
             created_by="loop", project=record.project,
         )  # fmt: skip
     except BaseException:

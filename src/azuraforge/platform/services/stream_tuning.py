@@ -16,9 +16,7 @@ from typing import NamedTuple
 import optuna
 
 from azuraforge.stream.direction import TUNABLE, make_learner, tuned_kind
-from azuraforge.stream.online import log_loss
-
-Example = tuple[dict[str, float], bool]
+from azuraforge.stream.online import Example, log_loss
 
 
 class Tuning(NamedTuple):

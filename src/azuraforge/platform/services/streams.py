@@ -44,8 +44,10 @@ from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
-from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
+from azuraforge.platform.services.stream_retrain import MIN_OUTCOMES as MIN_RETRAIN_OUTCOMES
+from azuraforge.platform.services.stream_retrain import Retrainer
 from azuraforge.platform.services.stream_tuning import tune
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store, is_unavailable
@@ -174,6 +176,15 @@ class StreamConfig(BaseModel):
         "the candidate when none is in shadow (None: never; the ensemble is not tuned)."
     )  # fmt: skip
     tune_trials: int = Field(20, ge=2, le=200, description="Trials of each tuning.")
+    retrain_as: Literal["learner", "run"] = Field(
+        "learner", description="How a candidate is trained: `learner`, a fresh online "
+        "learner warmed on the last `warm` outcomes in the stream's process; `run`, a "
+        "retrain run on a worker (passes over those outcomes, scored on the newest, early "
+        "stopped; its metrics on its page) whose learner opens as the candidate when it ends."
+    )  # fmt: skip
+    retrain_epochs: int = Field(
+        20, ge=1, le=500, description="Most passes of a retrain run over the outcomes."
+    )
     warm: int = Field(
         500, ge=1, le=100_000, description="The last outcomes a candidate learns before it "
         "predicts."
@@ -230,6 +241,11 @@ class StreamConfig(BaseModel):
             raise ValueError("plugin_options are a plugin source's: name the plugin")
         if self.tune_every is not None and self.learner not in TUNABLE:
             raise ValueError(f"tune_every tunes {', '.join(TUNABLE)}, not {self.learner}")
+        if self.retrain_as == "run" and self.warm < MIN_RETRAIN_OUTCOMES:
+            raise ValueError(
+                f"a retrain run needs {MIN_RETRAIN_OUTCOMES} kept outcomes or more: warm is "
+                f"{self.warm}"
+            )
         if self.tune_every is not None and self.warm < MIN_TUNING_OUTCOMES:
             raise ValueError(
                 f"a tuning needs {MIN_TUNING_OUTCOMES} kept outcomes or more: warm is {self.warm}"
@@ -253,7 +269,7 @@ class StreamConfig(BaseModel):
         return ShadowRules(
             drift=self.drift, every=self.retrain_every, warm=self.warm, alpha=self.alpha,
             floor=self.floor, margin=self.margin, shadow_events=self.shadow_events,
-            rollback_events=self.rollback_events,
+            rollback_events=self.rollback_events, trained_out=self.retrain_as == "run",
         )  # fmt: skip
 
 
@@ -516,17 +532,21 @@ class StreamKind(JobKind):
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
-        return run_stream(StreamConfig.model_validate(record.config), ctx, settings)
+        return run_stream(record, ctx, settings)
 
 
 def run_stream(
-    config: StreamConfig, ctx: StoreContext, settings: Settings
+    record: ExperimentRecord, ctx: StoreContext, settings: Settings
 ) -> tuple[str, dict[str, Any]]:
-    """Run the stream from its checkpoint (or its start) until its source ends,
+    """Run the stream ``record`` from its checkpoint (or its start) until its source ends,
     ``max_events``, or its job is asked to stop (a ``url`` or a ``plugin`` checked against
     ``settings`` again); its status and result (events, scored predictions, the champion's
-    scores)."""
+    scores). Its retrain runs (``retrain_as: run``) go through ``settings``' transport."""
+    config = StreamConfig.model_validate(record.config)
     control = _Control()
+    if config.retrain_as == "run":
+        control.retrainer = Retrainer(ctx.store, make_transport(settings), record,
+                                      epochs=config.retrain_epochs, seed=config.seed)  # fmt: skip
     source, live = _source(config, ctx, settings, control)
     try:
         return _learn(config, ctx, (iter(source), live), control)
@@ -561,8 +581,7 @@ def _learn(
 
     def idle() -> None:  # while a live source waits for rows: its triggers wait for none
         nonlocal saved, batch
-        for trigger in triggers.due():
-            batch.take(shadow, trigger, control)
+        batch.look(shadow, triggers, control)
         if batch.changes or batch.answers:
             saved, batch = _save(shadow, ctx, batch, control), _Batch()
 
@@ -584,9 +603,8 @@ def _learn(
         if live:
             control.kept.append((event.time, price))
         batch.outcomes += _rows(scored)
-        batch.changes += [_change_row(change) for change in changes]
-        for trigger in triggers.due():
-            batch.take(shadow, trigger, control)
+        batch.record(shadow, changes, control)
+        batch.look(shadow, triggers, control)
         if batch.changes or batch.answers or shadow.events % config.checkpoint_every == 0:
             saved, batch = _save(shadow, ctx, batch, control), _Batch()
         if control.paused:
@@ -648,8 +666,7 @@ def _hold(
     saved, batch = since
     while control.paused and not ctx.should_stop():
         time.sleep(_PACE_SLICE)
-        for trigger in triggers.due():
-            batch.take(shadow, trigger, control)
+        batch.look(shadow, triggers, control)
         if batch.changes or batch.answers:
             saved, batch = _save(shadow, ctx, batch, control), _Batch()
     return saved, batch
@@ -665,6 +682,24 @@ class _Batch:
         self.answers: list[Answer] = []
         self.regime: list[float] = []  # each event's probability of the turbulent regime
 
+    def record(
+        self, shadow: ShadowLoop, changes: list[Change], control: _Control,
+        trigger: int | None = None,
+    ) -> list[Change]:  # fmt: skip
+        """Keep ``changes`` (made for ``trigger``), a retrain's sent to its run first; as
+        kept."""
+        if control.retrainer is not None:
+            changes = [control.retrainer.send(shadow, change) for change in changes]
+        self.changes += [_change_row(change, trigger) for change in changes]
+        return changes
+
+    def look(self, shadow: ShadowLoop, triggers: _Triggers, control: _Control) -> None:
+        """Take the triggers due, and the candidate of a retrain run that ended."""
+        for trigger in triggers.due():
+            self.take(shadow, trigger, control)
+        if control.retrainer is not None:
+            self.record(shadow, control.retrainer.look(shadow), control)
+
     def take(self, shadow: ShadowLoop, trigger: TriggerRecord, control: _Control) -> None:
         """Carry out ``trigger`` on ``shadow``: its answer, and its change if it made one."""
         try:
@@ -673,20 +708,22 @@ class _Batch:
             self.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, str(e)))
             return
         if isinstance(done, Change):
-            self.changes.append(_change_row(done, trigger.id))
-            done = f"{done.kind} {done.model}"
+            [done] = self.record(shadow, [done], control, trigger.id)
+            done = f"{done.kind} {done.model}" + (f" as run {done.run}" if done.run else "")
         self.answers.append(Answer(trigger.id, DONE, shadow.last_event, done))
 
 
 @dataclass
 class _Control:
     """What a stream's process keeps besides its loop: whether a trigger paused it, a live
-    stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint, and what the
-    loop does while a live source waits for rows (``idle``: take the triggers)."""
+    stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint, what the
+    loop does while a live source waits for rows (``idle``: take the triggers), and what
+    sends its retrains to runs (``retrain_as: run``)."""
 
     paused: bool = False
     kept: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=POLL_KEPT))
     idle: Callable[[], None] = lambda: None
+    retrainer: Retrainer | None = None
 
     def pause(self, *_: Any) -> str:
         if self.paused:

@@ -33,6 +33,7 @@ from azuraforge.platform.store.states import (
     CANCELLED,
     FINISHED_STATES,
     QUEUED,
+    RETRAIN,
     RUN,
     TRIAL,
 )
@@ -69,13 +70,14 @@ class ExperimentQuery:
 
     ``sort`` is a column of :data:`SORTABLE` or ``metric:<key>`` (by the metric's last value;
     runs without it come last). ``metric`` with ``metric_min``/``metric_max`` keeps runs whose
-    last value of that metric lies in the range. ``kinds`` keeps jobs of those kinds: runs
-    and trials by default (prediction jobs are listed under their model).
+    last value of that metric lies in the range. ``kinds`` keeps jobs of those kinds: runs,
+    trials and streams' retrains by default (prediction jobs are listed under their model,
+    streams as streams).
     """
 
     project: str = DEFAULT_PROJECT
     statuses: Sequence[str] = ()
-    kinds: Sequence[str] = (RUN, TRIAL)
+    kinds: Sequence[str] = (RUN, TRIAL, RETRAIN)
     pipeline: str | None = None
     batch_id: str | None = None
     text: str | None = None

@@ -239,6 +239,8 @@ class StreamChange(Base):
     """A promotion's two models as they stood, for the registry (then cleared)."""
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The registry version the stream's ``champion`` alias was moved to for it."""
+    run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The run that trained a candidate out of the stream (a ``retrain``'s, a candidate's)."""
 
 
 class StreamTrigger(Base):

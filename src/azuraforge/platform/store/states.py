@@ -20,7 +20,9 @@ FINISHED_STATES = frozenset({COMPLETED, FAILED, CANCELLED, LOST, PRUNED})
 RUN = "run"
 TRIAL = "trial"
 PREDICTION = "prediction"
-"""The built-in kinds of job (a pipeline's run, a study's trial, a model's predictions): the
+RETRAIN = "retrain"
+"""The built-in kinds of job (a pipeline's run, a study's trial, a model's predictions, a
+stream's candidate trained as a run): the
 store queries them by name; what each runs is registered in ``azuraforge.job_kinds``
 (:mod:`azuraforge.platform.jobs.kinds`), where other kinds join them."""
 

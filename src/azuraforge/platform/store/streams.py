@@ -35,6 +35,7 @@ class ChangeRecord:
     created_at: float
     snapshots: dict[str, Any] | None = None
     version: int | None = None
+    run: int | None = None
 
 
 @dataclass(frozen=True)

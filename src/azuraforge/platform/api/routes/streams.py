@@ -191,8 +191,18 @@ class DecisionPublic(BaseModel):
     against: float
 
 
+class TrainingPublic(BaseModel):
+    """A candidate being trained as a retrain run (a stream's ``retrain_as: run``)."""
+
+    kind: str = Field(description="The learner's kind.")
+    actor: str = Field(description="'loop', 'tuning' or who triggered it.")
+    reason: str
+    run: int | None = Field(description="The retrain run (None: not queued yet).")
+
+
 class Candidates(BaseModel):
-    """Who is champion, who is in shadow, and the tests running, as of the last checkpoint."""
+    """Who is champion, who is in shadow or being trained, and the tests running, as of the
+    last checkpoint."""
 
     roles: dict[str, str] = Field(
         description="Role (champion, candidate, previous) to the learner's name."
@@ -202,6 +212,9 @@ class Candidates(BaseModel):
         description="By the role judged: 'candidate' (promotion), 'previous' (rollback)."
     )
     paused: bool = Field(False, description="Whether a pause holds it (until a resume).")
+    training: TrainingPublic | None = Field(
+        None, description="The candidate being trained as a run, until it opens or fails."
+    )
 
 
 class ChangePublic(BaseModel):
@@ -209,7 +222,8 @@ class ChangePublic(BaseModel):
 
     id: int
     kind: str = Field(
-        description="drift, candidate, promote, keep, undecided, rollback or disarm."
+        description="drift, candidate, promote, keep, undecided, rollback, disarm, retrain "
+        "(a candidate asked of a retrain run) or retrain_failed."
     )
     event: int = Field(description="The event (index) it came at.")
     time: float = Field(description="That event's time.")
@@ -225,6 +239,9 @@ class ChangePublic(BaseModel):
         "after the stream its champion alias was moved to (0: that name is another model's; "
         "None: not registered yet)."
     )  # fmt: skip
+    run: int | None = Field(
+        None, description="For a retrain, and the candidate it opened: the run that trained it."
+    )
 
 
 class TriggerCreate(RequestBody):

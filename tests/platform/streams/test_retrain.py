@@ -1,0 +1,115 @@
+"""A stream's candidates trained as retrain runs (``retrain_as: run``): the run on another
+worker, its metrics pass by pass beside its baselines, the candidate it opens, the lineage
+from the events to the run to the registry's version."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.services.stream_registry import register_changes
+from azuraforge.platform.services.stream_retrain import RetrainConfig, train
+from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from azuraforge.stream import CsvReplay
+from azuraforge.stream.direction import make_learner
+from azuraforge.stream.online import pack_examples
+from azuraforge.stream.shadow import ShadowLoop, ShadowRules
+from azuraforge.testing.streams import write_shifted_csv
+from tests.platform.jobs.conftest import children, wait_for
+
+EVENTS, SHIFT = 5000, 3000
+SHORT_SHIFT = 2000
+
+
+def outcomes(settings: Settings, count: int) -> RetrainConfig:
+    """A retrain's config of the last 300 outcomes of the shifted series' first ``count``
+    events."""
+    path = write_shifted_csv(settings.data_dir / "shift.csv", EVENTS, SHIFT)
+    loop = ShadowLoop(lambda kind, n: make_learner(kind, n), "logreg-adam",
+                      ShadowRules(drift=None, warm=300))  # fmt: skip
+    for event in list(CsvReplay(path, columns=["close"], price_column="close"))[:count]:
+        loop.step(event)
+    packed = pack_examples(loop.loop.examples, loop.loop.features.names)
+    return RetrainConfig(stream=1, learner="logreg-adam", until_event=count - 1, outcomes=packed)
+
+
+def test_a_retrain_keeps_its_best_pass_and_scores_it_beside_one_pass_and_the_base_rate(
+    settings: Settings,
+) -> None:
+    config = outcomes(settings, SHIFT + 400)  # 300 outcomes, all after the shift
+    seen: list[dict[str, float]] = []
+    trained = train(config, lambda epoch, metrics: seen.append(metrics) is None)
+    assert trained.epochs == len(seen) and 1 <= trained.best_epoch <= trained.epochs
+    assert trained.loss == min(m["val_loss"] for m in seen)
+    assert trained.one_pass_loss == seen[0]["val_loss"]
+    assert trained.loss < trained.prior_loss  # it learned the new regime's reversals
+    assert min(m["val_accuracy"] for m in seen) > 0.6
+    stopped = train(config, lambda epoch, metrics: epoch < 2)  # a cancel after pass 2
+    assert stopped.epochs == 2
+    few = config.model_copy(update={"outcomes": pack_examples([({"x": 1.0}, True)] * 5, ["x"])})
+    with pytest.raises(
+        InvalidParameterError, match="needs 20 outcomes or more; the stream kept 5"
+    ):
+        train(few)
+
+
+def answered(store: Store, stream: int, action: str, **asked: str) -> None:
+    """Ask ``stream`` for ``action`` and wait for its answer."""
+    trigger = store.create_trigger(stream, action, actor="ana", **asked)
+    wait_for(lambda: store.list_triggers(stream)[-1].status != "pending", timeout=30)
+    (found,) = [t for t in store.list_triggers(stream) if t.id == trigger.id]
+    assert found.status == "done", found.message
+
+
+def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
+    store: Store, settings: Settings
+) -> None:
+    write_shifted_csv(settings.data_dir / "shift.csv", 2 * SHORT_SHIFT, SHORT_SHIFT)
+    config = {"source": "shift.csv", "retrain_as": "run", "retrain_epochs": 10, "warm": 200,
+              "checkpoint_every": 100, "drift": None, "speed": 3600 * 800.0}  # fmt: skip
+    stream = start_stream(store, LocalTransport(), settings, config, name="shifted")
+    runner = threading.Thread(target=Worker(settings, store).run_next)
+    runner.start()
+    wait_for(children)  # the store is touched only once the stream's job forked
+    wait_for(lambda: store.get_metrics(stream.id).get("events", [(0,)])[-1][0] >= 2300,
+             timeout=30)  # fmt: skip
+    answered(store, stream.id, "pause")  # the retrain's learner opens while it waits
+    answered(store, stream.id, "retrain", reason="the regime changed")
+    Worker(settings, store).run_next()  # the retrain
+    wait_for(lambda: store.list_changes(stream.id, kinds=["candidate"]), timeout=30)
+    answered(store, stream.id, "resume")
+    runner.join(timeout=30)
+    done = store.get_experiment(stream.id)
+    assert done.status == "completed", done.error
+    lineage = store.list_changes(stream.id)
+    assert [c.kind for c in lineage][:3] == ["retrain", "candidate", "promote"], [
+        (c.kind, c.event, c.reason) for c in lineage]  # fmt: skip
+    asked, opened, promoted = lineage[:3]
+    assert asked.run is not None and opened.run == asked.run and opened.event == asked.event
+    assert opened.evidence["val_loss"] < opened.evidence["prior_val_loss"]
+    assert opened.reason.startswith(f"the regime changed; trained by run {asked.run}")
+    retrain = store.get_experiment(asked.run)
+    assert (retrain.kind, retrain.status, retrain.project) == ("retrain", "completed", "default")
+    assert retrain.config["stream"] == stream.id and retrain.config["until_event"] == asked.event
+    passes = [step for step, _, _ in store.get_metrics(retrain.id)["val_loss"]]
+    assert passes == list(range(1, len(passes) + 1))
+    assert {"val_loss_one_pass", "val_loss_base_rate"} <= set(retrain.metrics)
+    assert retrain.id in [r.id for r in store.list_experiments().items]  # listed as a run
+    register_changes(store, settings)
+    (registered,) = store.list_changes(stream.id, kinds=["promote"])
+    version = store.get_version("shifted", registered.version or 0)
+    assert version.config["run"] == asked.run and version.config["learner"] == promoted.model
+    assert f"trained by run {asked.run}" in version.description
+
+
+def test_a_retrain_run_needs_enough_kept_outcomes(store: Store, settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="a retrain run needs 20 kept outcomes or more"):
+        start_stream(store, LocalTransport(), settings,
+                     {"source": "btc-hourly", "retrain_as": "run", "warm": 10})  # fmt: skip
