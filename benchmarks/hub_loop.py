@@ -12,6 +12,8 @@ score beside a champion never replaced and the best trivial rule.
   fresh candidate every ``every`` events besides, and with a tuning every ``every`` events
   instead (the stream service's: an Optuna study on the kept outcomes, its best the
   candidate).
+- **Candidates as retrain runs** (``retrain_as: run``), on both: each trained by the retrain
+  runs' code on the kept outcomes, opening ``RETRAIN_DELAY`` events after the loop asked.
 
 The accuracy of *served* predictions counts each prediction of the model that was champion
 when it was made; the champion never replaced is the same learner with no loop.
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.platform.services.stream_retrain import RetrainConfig, retrain_config, train
 from azuraforge.platform.services.streams import StreamConfig, tuned_candidate
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import baseline_rules, make_learner
@@ -44,6 +47,14 @@ LEARNER = "logreg-adam"
 SHIFT, EVENTS = 3000, 6000
 KEEPS = (0.8, 0.65)
 TRIALS = 20
+RETRAIN_DELAY = 10
+"""Events between a retrain's ask and the end of its run: a run takes about a second here,
+so on hourly or daily bars it ends before the next event; ten leave room for a busy worker
+(a replay at full speed would leave hundreds: docs/hub.md)."""
+CANDIDATES = {"warm": ShadowRules(), "run": ShadowRules(trained_out=True)}
+"""The loop's rules by how it makes candidates: fresh learners warmed on the kept outcomes;
+retrain runs."""
+CANDIDATE_LABELS = {"warm": "warmed in the stream", "run": "retrain runs"}
 REAL = {
     "BTC hourly": ("btc-hourly", "close", 5000),
     "S&P 500 daily": ("sp500-daily", "Close", 2000),
@@ -55,17 +66,26 @@ SIZES = {"quick": {"seeds": 2, "events": 6000}, "full": {"seeds": 40, "events": 
 def served(
     events: list[Event], rules: ShadowRules, column: str, tuning: StreamConfig | None = None
 ) -> dict[str, Any]:
-    """Run the loop over ``events`` (with the stream service's tunings as ``tuning`` says):
-    its changes by kind, the promotions' events, and the accuracy of the predictions served
-    (by the champion of their event) and of each rule."""
+    """Run the loop over ``events`` (with the stream service's tunings as ``tuning`` says;
+    with retrains trained as the retrain runs train them, :data:`RETRAIN_DELAY` events after
+    the ask, when ``rules.trained_out``): its changes by kind, the promotions' events, and the
+    accuracy of the predictions served (by the champion of their event) and of each rule."""
     loop = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), LEARNER, rules, column=column)
     champion_at: dict[int, str] = {}
     right = Counter[str]()
     count = 0
     changes = []
+    training: tuple[int, RetrainConfig] | None = None
     for event in events:
         scored, found = loop.step(event)
         changes += found + (tuned_candidate(tuning, loop) if tuning else [])
+        if loop.asked is not None and training is None:  # a run queued now
+            training = (loop.events + RETRAIN_DELAY, retrain_config(loop, 0, epochs=20, seed=0))
+            loop.sent(0)
+        if training is not None and loop.events >= training[0]:  # and ended
+            trained = train(training[1])
+            changes.append(loop.adopt(trained.model, evidence=trained.figures()))
+            training = None
         champion_at[loop.events - 1] = loop.champion
         for one in scored:
             count += 1
@@ -85,33 +105,39 @@ def served(
 
 
 def shifted(seeds: int) -> dict[str, Any]:
-    """The loop on synthetic streams with a known shift, and the champion never replaced."""
+    """The loop on synthetic streams with a known shift, by how it makes candidates, and the
+    champion never replaced."""
     found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         for keep in KEEPS:
-            runs, fixed = [], []
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CANDIDATES}
+            fixed = []
             for seed in range(seeds):
                 path = write_shifted_csv(
                     Path(folder) / "s.csv", EVENTS, SHIFT, keep=keep, seed=seed
                 )
                 events = list(CsvReplay(path, columns=["close"], price_column="close"))
-                runs.append(served(events, ShadowRules(), "close"))
+                for name, rules in CANDIDATES.items():
+                    runs[name].append(served(events, rules, "close"))
                 fixed.append(served(events, ShadowRules(drift=None), "close"))
-            after = [[e for e in run["promotions"] if e >= SHIFT] for run in runs]
-            delays = [events[0] - SHIFT for events in after if events]
-            found[str(keep)] = {
-                "promoted_after_shift": sum(bool(e) for e in after) / seeds,
-                "median_delay": statistics.median(delays) if delays else None,
-                "promotions_before_shift": sum(
-                    sum(e < SHIFT for e in run["promotions"]) for run in runs
-                )
-                / seeds,
-                "rollbacks": sum(run["rollbacks"] for run in runs) / seeds,
-                "served_accuracy": statistics.median(run["served_accuracy"] for run in runs),
-                "fixed_accuracy": statistics.median(run["served_accuracy"] for run in fixed),
-                "best_rule_accuracy": statistics.median(run["best_rule_accuracy"] for run in runs),
-            }
+            found[str(keep)] = {name: _shift_figures(runs[name], fixed) for name in CANDIDATES}
     return found
+
+
+def _shift_figures(runs: list[dict[str, Any]], fixed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of ``runs`` (one a seed) beside the champion never replaced (``fixed``)."""
+    after = [[e for e in run["promotions"] if e >= SHIFT] for run in runs]
+    delays = [events[0] - SHIFT for events in after if events]
+    return {
+        "promoted_after_shift": sum(bool(e) for e in after) / len(runs),
+        "median_delay": statistics.median(delays) if delays else None,
+        "promotions_before_shift": sum(sum(e < SHIFT for e in run["promotions"]) for run in runs)
+        / len(runs),
+        "rollbacks": sum(run["rollbacks"] for run in runs) / len(runs),
+        "served_accuracy": statistics.median(run["served_accuracy"] for run in runs),
+        "fixed_accuracy": statistics.median(run["served_accuracy"] for run in fixed),
+        "best_rule_accuracy": statistics.median(run["best_rule_accuracy"] for run in runs),
+    }
 
 
 def real(most: int | None) -> dict[str, Any]:
@@ -129,6 +155,7 @@ def real(most: int | None) -> dict[str, Any]:
             "drift": served(events, ShadowRules(), column),
             "schedule": served(events, ShadowRules(every=every), column),
             "tuning": served(events, ShadowRules(), column, _tuning(every, column)),
+            "run": served(events, ShadowRules(every=every, trained_out=True), column),
             "seconds": time.perf_counter() - started,
         }
     return found
@@ -150,18 +177,19 @@ def section(report: dict[str, Any]) -> str:
     lines = [START, "## The hub's loop: a known shift, and the real streams", "",
              f"Synthetic streams with a shift at event {SHIFT:,} of {EVENTS:,} ({seeds} seeds "
              "a setting; medians):", "",
-             "| direction kept with probability | promoted after the shift | events from the "
-             "shift to it | promotions before it (per stream) | rollbacks (per stream) | "
-             "accuracy served | champion never replaced | best rule |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    for keep, at in results["shifted"].items():
-        delay = "-" if at["median_delay"] is None else f"{at['median_delay']:,.0f}"
-        lines.append(
-            f"| {keep} | {at['promoted_after_shift']:.0%} | {delay} | "
-            f"{at['promotions_before_shift']:.2f} | {at['rollbacks']:.2f} | "
-            f"{at['served_accuracy']:.3f} | {at['fixed_accuracy']:.3f} | "
-            f"{at['best_rule_accuracy']:.3f} |"
-        )
+             "| direction kept with probability | candidates | promoted after the shift | "
+             "events from the shift to it | promotions before it (per stream) | rollbacks (per "
+             "stream) | accuracy served | champion never replaced | best rule |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for keep, by_candidates in results["shifted"].items():
+        for name, at in by_candidates.items():
+            delay = "-" if at["median_delay"] is None else f"{at['median_delay']:,.0f}"
+            lines.append(
+                f"| {keep} | {CANDIDATE_LABELS[name]} | {at['promoted_after_shift']:.0%} | "
+                f"{delay} | {at['promotions_before_shift']:.2f} | {at['rollbacks']:.2f} | "
+                f"{at['served_accuracy']:.3f} | {at['fixed_accuracy']:.3f} | "
+                f"{at['best_rule_accuracy']:.3f} |"
+            )
     lines += ["", "| stream | loop | changes | accuracy served | champion never replaced | "
               "best rule |", "| --- | --- | --- | ---: | ---: | ---: |"]  # fmt: skip
     for name, at in results["real"].items():
@@ -169,6 +197,7 @@ def section(report: dict[str, Any]) -> str:
             ("drift", "drift (ADWIN)"),
             ("schedule", f"drift + every {at['every']:,}"),
             ("tuning", f"drift + a tuning every {at['every']:,} ({TRIALS} trials)"),
+            ("run", f"drift + every {at['every']:,}, as retrain runs"),
         ):
             run = at[loop]
             lines.append(
@@ -176,7 +205,10 @@ def section(report: dict[str, Any]) -> str:
                 f"{run['served_accuracy']:.4f} | {at['fixed']['served_accuracy']:.4f} | "
                 f"{run['best_rule_accuracy']:.4f} |"
             )
-    lines += ["", f"Learner: `{LEARNER}`; the loop's defaults otherwise (docs/hub.md).", "",
+    lines += ["", f"Learner: `{LEARNER}`; the loop's defaults otherwise (docs/hub.md). A retrain "
+              "run's candidate is trained by the retrain runs' code (up to 20 passes over the "
+              f"kept outcomes, early stopped on the newest fifth) and opens {RETRAIN_DELAY} "
+              "events after the ask.", "",
               f"Command: `{report['command']}`", "", environment_block(report["environment"]),
               END]  # fmt: skip
     return "\n".join(lines)
@@ -190,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     _, report = run_numpy_report(
         "hub_loop", __doc__.splitlines()[0], argv, SIZES, measure, section, (START, END)
     )
-    strong = report["results"]["shifted"][str(KEEPS[0])]
+    strong = report["results"]["shifted"][str(KEEPS[0])]["warm"]
     if strong["promoted_after_shift"] < 0.5:
         sys.exit(f"the loop promoted after a strong shift in {strong['promoted_after_shift']:.0%}")
 

@@ -64,13 +64,13 @@ def test_execute_records_a_completed_run(store: Store, settings: Settings, sleep
 def test_a_job_of_a_kind_no_distribution_declares_fails_naming_those_installed(
     store: Store, settings: Settings, sleeper: Path
 ) -> None:
-    record = store.create_experiment("sleeper", {"steps": 1}, kind="retrain")
+    record = store.create_experiment("sleeper", {"steps": 1}, kind="reindex")
     lease = store.claim(record.id, "test-worker", 30.0)
     assert lease is not None
     assert execute(store, lease, settings) == "failed"
     error = store.get_experiment(record.id).error
-    assert error is not None and error.startswith("NotFoundError: no job kind named 'retrain'")
-    assert "countdown, prediction, run, stream, stream-soak, trial" in error
+    assert error is not None and error.startswith("NotFoundError: no job kind named 'reindex'")
+    assert "countdown, prediction, retrain, run, stream, stream-soak, trial" in error
 
 
 def test_execute_records_a_failing_pipeline_as_failed(

@@ -48,6 +48,7 @@ class ExperimentPublic(BaseModel):
     id: int
     name: str
     pipeline: str
+    kind: str = Field(description="run, trial, or retrain (a stream's candidate as a run).")
     status: str
     progress: float
     progress_message: str

@@ -49,6 +49,9 @@ from azuraforge.stream.shadow import RETRAIN, Change, ShadowLoop
 
 MIN_OUTCOMES = 20
 """The fewest outcomes a retrain trains on (a fifth of them held out, at least 4)."""
+MODEL, ONE_PASS, BASE_RATE = "model", "one pass", "base rate"
+"""The sides of a retrain's held-out scores: its learner at its best pass; after one pass in
+time order (a candidate warmed in the stream); the training outcomes' share of rises."""
 FIGURES = ("val_loss", "one_pass_val_loss", "prior_val_loss", "best_epoch")
 """A retrain's figures: its learner's held-out log-loss, one pass's and the base rate's,
 and the pass it was kept from."""
@@ -81,25 +84,27 @@ class RetrainConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Trained:
-    """A retrain's learner and how it did on the held-out outcomes, beside its baselines."""
+    """A retrain's learner, the pass it was kept from, and how it did on the held-out
+    outcomes beside its baselines: ``held_out[score][side]``, the scores ``log_loss`` and
+    ``accuracy``, the sides ``model``, ``one pass`` and ``base rate``."""
 
     model: Classifier
     best_epoch: int
     epochs: int
-    loss: float
-    one_pass_loss: float
-    prior_loss: float
+    held_out: dict[str, dict[str, float]]
 
     def figures(self) -> dict[str, float]:
-        """Its :data:`FIGURES`, by name (a run's result, a candidate's evidence)."""
-        values = (self.loss, self.one_pass_loss, self.prior_loss, float(self.best_epoch))
+        """Its :data:`FIGURES`, by name (a candidate's evidence)."""
+        losses = self.held_out["log_loss"]
+        values = (losses[MODEL], losses[ONE_PASS], losses[BASE_RATE], float(self.best_epoch))
         return dict(zip(FIGURES, values, strict=True))
 
     def describe(self) -> str:
         """One line for the lineage and the run's progress."""
+        losses = self.held_out["log_loss"]
         return (
-            f"held-out log-loss {self.loss:.4f} after {self.best_epoch} of {self.epochs} "
-            f"passes (one pass {self.one_pass_loss:.4f}, the base rate {self.prior_loss:.4f})"
+            f"held-out log-loss {losses[MODEL]:.4f} after {self.best_epoch} of {self.epochs} "
+            f"passes (one pass {losses[ONE_PASS]:.4f}, the base rate {losses[BASE_RATE]:.4f})"
         )
 
 
@@ -124,27 +129,30 @@ def train(
     fit, check = examples[:-held], examples[-held:]
     model = make_learner(config.learner, config.seed)
     rise = sum(up for _, up in fit) / len(fit)
-    prior = _mean(log_loss(rise, up, config.floor) for _, up in check)
+    sides = {BASE_RATE: _score([rise] * len(check), check, config.floor)}
     shuffler = random.Random(config.seed)
-    best: tuple[float, int, Any] = (math.inf, 0, None)
-    one_pass, epoch = math.nan, 0
+    best: tuple[int, Any] = (0, None)
+    epoch = 0
     for epoch in range(1, config.epochs + 1):
         order = list(fit)
         if epoch > 1:
             shuffler.shuffle(order)
         train_loss = _mean(_learn(model, x, up, config.floor) for x, up in order)
-        loss, accuracy = _score(model, check, config.floor)
-        one_pass = loss if epoch == 1 else one_pass
-        if loss < best[0]:
-            best = (loss, epoch, to_json(model.state_dict()))
-        metrics = {"train_loss": train_loss, "val_loss": loss, "val_accuracy": accuracy}
+        probabilities = [float(model.predict_proba_one(x).get(True, 0.0)) for x, _ in check]
+        scores = _score(probabilities, check, config.floor)
+        sides.setdefault(ONE_PASS, scores)
+        if scores[0] < sides.get(MODEL, (math.inf,))[0]:
+            sides[MODEL], best = scores, (epoch, to_json(model.state_dict()))
+        metrics = {"train_loss": train_loss, "val_loss": scores[0], "val_accuracy": scores[1]}
         go_on = on_epoch(epoch, metrics) if on_epoch is not None else True
-        if not go_on or epoch - best[1] >= config.patience:
+        if not go_on or epoch - best[0] >= config.patience:
             break
-    model.load_state_dict(from_json(best[2]))
+    model.load_state_dict(from_json(best[1]))
     for x, up in check:  # the newest outcomes, last: what the candidate knows when it starts
         model.learn_one(x, up)
-    return Trained(model, best[1], epoch, best[0], one_pass, prior)
+    held_out = {score: {side: found[i] for side, found in sides.items()}
+                for i, score in enumerate(("log_loss", "accuracy"))}  # fmt: skip
+    return Trained(model, best[0], epoch, held_out)
 
 
 def _learn(model: Classifier, x: dict[str, float], up: bool, floor: float) -> float:
@@ -154,13 +162,14 @@ def _learn(model: Classifier, x: dict[str, float], up: bool, floor: float) -> fl
     return loss
 
 
-def _score(model: Classifier, examples: list[Example], floor: float) -> tuple[float, float]:
-    """``model``'s mean log-loss and accuracy on ``examples``, learning none."""
-    probabilities = [float(model.predict_proba_one(x).get(True, 0.0)) for x, _ in examples]
+def _score(
+    probabilities: list[float], examples: list[Example], floor: float
+) -> tuple[float, float]:
+    """The mean log-loss and accuracy of ``probabilities`` of a rise on ``examples``."""
     ups = [up for _, up in examples]
-    loss = _mean(log_loss(p, up, floor) for p, up in zip(probabilities, ups, strict=True))
-    accuracy = _mean(float((p >= 0.5) == up) for p, up in zip(probabilities, ups, strict=True))
-    return loss, accuracy
+    pairs = list(zip(probabilities, ups, strict=True))
+    return (_mean(log_loss(p, up, floor) for p, up in pairs),
+            _mean(float((p >= 0.5) == up) for p, up in pairs))  # fmt: skip
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -180,8 +189,8 @@ def run_retrain(ctx: StoreContext, record: ExperimentRecord) -> tuple[str, dict[
         return not ctx.should_stop()
 
     trained = train(config, on_epoch)
-    baselines = {"val_loss_one_pass": trained.one_pass_loss,
-                 "val_loss_base_rate": trained.prior_loss}  # fmt: skip
+    losses = trained.held_out["log_loss"]
+    baselines = {"val_loss_one_pass": losses[ONE_PASS], "val_loss_base_rate": losses[BASE_RATE]}
     ctx.log_metrics(baselines, step=trained.epochs)
     if ctx.should_stop():
         return CANCELLED, {}
@@ -191,8 +200,23 @@ def run_retrain(ctx: StoreContext, record: ExperimentRecord) -> tuple[str, dict[
         "learner": config.learner,
         "epochs": trained.epochs,
         **trained.figures(),
+        "metrics": {f"held_out_{score}": sides for score, sides in trained.held_out.items()},
+        "notes": [trained.describe()],
         "state": to_json(trained.model.state_dict()),
     }
+
+
+def retrain_config(shadow: ShadowLoop, stream: int, *, epochs: int, seed: int) -> RetrainConfig:
+    """The config of the run that trains the retrain ``shadow`` asked for (of the stream
+    ``stream``): its kind, the outcomes it keeps now, its rules' floor."""
+    asked = shadow.asked
+    if asked is None:
+        raise InvalidParameterError("the loop asked for no retrain")
+    return RetrainConfig(
+        stream=stream, learner=asked["kind"], seed=seed + asked["number"], epochs=epochs,
+        floor=shadow.rules.floor, until_event=shadow.last_event,
+        outcomes=pack_examples(shadow.loop.examples, shadow.loop.features.names),
+    )  # fmt: skip
 
 
 class RetrainKind(JobKind):
@@ -246,13 +270,9 @@ class Retrainer:
         return replace(change, run=run.id)
 
     def _queue(self, shadow: ShadowLoop, batch: str) -> ExperimentRecord:
+        config = retrain_config(shadow, self.stream.id, epochs=self.epochs, seed=self.seed)
+        assert shadow.asked is not None
         asked = shadow.asked
-        assert asked is not None
-        config = RetrainConfig(
-            stream=self.stream.id, learner=asked["kind"], seed=self.seed + asked["number"],
-            epochs=self.epochs, floor=shadow.rules.floor, until_event=shadow.last_event,
-            outcomes=pack_examples(shadow.loop.examples, shadow.loop.features.names),
-        )  # fmt: skip
         record = self.store.create_experiment(
             RETRAIN_RUN, config.model_dump(), project=self.stream.project, batch_id=batch,
             name=f"{self.stream.name}-retrain-{asked['number']}", kind=RETRAIN_RUN,

@@ -206,7 +206,7 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     claimed = client.post(url, json={"action": "checkpoint", "actor": "bo"}, headers=ana)
     assert claimed.status_code == 422 and "actor" in claimed.text
     first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
-             "tests": {}, "paused": False}  # fmt: skip
+             "tests": {}, "paused": False, "training": None}  # fmt: skip
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
     early = client.post(f"/api/v1/streams/{stream['id']}/predict", json={"closes": [1.0] * 30})
     assert early.status_code == 409 and "no checkpoint yet" in early.text

@@ -34,7 +34,6 @@ class ComparedRun(ExperimentPublic):
     """A compared run; ``completed`` is false for failed, cancelled, lost, pruned and
     unfinished runs, whose values may be missing."""
 
-    kind: str
     study_id: int | None
     trial_number: int | None
     completed: bool
@@ -43,7 +42,6 @@ class ComparedRun(ExperimentPublic):
     def of(cls, record: ExperimentRecord) -> ComparedRun:
         return cls(
             **ExperimentPublic.of(record).model_dump(),
-            kind=record.kind,
             study_id=record.study_id,
             trial_number=record.trial_number,
             completed=record.status == COMPLETED,

@@ -53,11 +53,14 @@ export async function render(main, { params, query }) {
     fill(statusBox, badge(run.status));
     subtitle.textContent = `Run ${run.id} · ${run.pipeline}${run.batch_id ? ` · batch ${run.batch_id}` : ""}`;
     const finished = FINISHED.has(run.status);
+    // A stream's retrain is no pipeline's run: its learner goes to its stream, not the registry.
+    const retrain = run.kind === "retrain";
     fill(actions,
       !finished ? h("button", { class: "danger", id: "cancel-run", disabled: Boolean(run.cancel_requested_at), onclick: cancel }, run.cancel_requested_at ? "Cancelling…" : "Cancel") : null,
-      run.status === "completed" ? h("button", { class: "primary", id: "register-model", onclick: register }, "Register as model") : null,
-      run.batch_id ? h("a", { class: "button", href: `#/compare?batch=${run.batch_id}` }, "Compare batch") : null,
-      h("a", { class: "button", href: `#/launch?pipeline=${encodeURIComponent(run.pipeline)}` }, "Launch another"),
+      run.status === "completed" && !retrain ? h("button", { class: "primary", id: "register-model", onclick: register }, "Register as model") : null,
+      run.batch_id && !retrain ? h("a", { class: "button", href: `#/compare?batch=${run.batch_id}` }, "Compare batch") : null,
+      retrain ? h("a", { class: "button", id: "retrain-stream", href: `#/streams/${run.config.stream}` }, `Its stream (${run.config.stream})`)
+        : h("a", { class: "button", href: `#/launch?pipeline=${encodeURIComponent(run.pipeline)}` }, "Launch another"),
       finished ? h("button", { onclick: remove }, "Delete") : null);
     bar.update(run.progress, run.progress_message, run.status);
     progressText.textContent = progressNote(run);

@@ -121,6 +121,11 @@ export async function renderDetail(main, { params }) {
       const testText = test ? `evidence ${test.evidence.toPrecision(3)} / against ${test.against.toPrecision(3)} after ${test.events.toLocaleString("en-US")} pairs (mean difference ${test.mean_difference >= 0 ? "+" : ""}${test.mean_difference.toFixed(4)})` : "";
       return [label, h("span", { dataset: { role } }, h("strong", {}, name), ` (${standing.kinds[name]}) `, h("span", { class: "small muted" }, testText))];
     });
+    const training = standing.training;
+    if (training) {
+      rows.push(["training", h("span", { id: "stream-training" }, h("strong", {}, training.kind), " ",
+        training.run === null ? "(its run is being queued)" : runLink(training.run), h("span", { class: "small muted" }, ` asked by ${training.actor}${training.reason ? `: ${training.reason}` : ""}`))]);
+    }
     fill(rolesBox, keyValues([...rows, ["champion's accuracy", percent(stream.scores["champion/accuracy"])],
       standing.paused ? ["paused", h("span", { id: "stream-paused" }, "yes: no event is taken until a resume")] : null]));
   }
@@ -180,7 +185,7 @@ export async function renderDetail(main, { params }) {
     const rows = lineage.slice().reverse().slice(0, 50).map((change) => h("tr", { dataset: { kind: change.kind } },
       h("td", { class: "num" }, change.event.toLocaleString("en-US")),
       h("td", {}, change.kind),
-      h("td", {}, change.model),
+      h("td", {}, change.model, change.run ? [" ", runLink(change.run)] : null),
       h("td", {}, change.other || ""),
       h("td", { class: "small" }, evidenceText(change.evidence)),
       h("td", {}, change.actor),
@@ -191,6 +196,10 @@ export async function renderDetail(main, { params }) {
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Event"), h("th", {}, "Change"), h("th", {}, "Model"), h("th", {}, "Versus"),
         h("th", {}, "Evidence (for / against, mean diff)"), h("th", {}, "By"), h("th", {}, "Why"), h("th", {}, "When"))),
       h("tbody", {}, rows)));
+  }
+
+  function runLink(run) {
+    return h("a", { href: `#/experiments/${run}`, class: "run-link" }, `run ${run}`);
   }
 
   function evidenceText(evidence) {
