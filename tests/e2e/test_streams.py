@@ -134,3 +134,38 @@ def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_it
     created = dashboard.api.get(f"/streams/{stream_id}").json()
     assert (created["name"], created["config"]["source"]) == ("from-the-form", "form.csv")
     assert created["config"]["max_events"] == 400 and created["config"]["url"] is None
+
+
+def test_a_retrain_run_asked_from_the_page_opens_its_candidate_and_links_both_ways(
+    dashboard: Dashboard, page: Any
+) -> None:
+    write_shifted_csv(dashboard.home / "data" / "runs.csv", 3000, 10_000, seed=2)
+    config = {"source": "runs.csv", "speed": 3600 * 200.0, "warm": 200, "drift": None,
+              "retrain_as": "run", "retrain_epochs": 5}  # fmt: skip
+    created = dashboard.api.post("/streams", json={"config": config, "name": "retrained"})
+    created.raise_for_status()
+    stream_id = int(created.json()["id"])
+    page.goto(f"{dashboard.url}/#/streams/{stream_id}")
+    page.wait_for_selector("#stream-status [data-status=running]", timeout=20_000)
+    trigger(page, "pause", "paused")  # the run trains while no event comes
+    trigger(page, "retrain", "retrain logreg-adam as run")
+    page.wait_for_selector("#stream-roles [data-role=candidate]", timeout=30_000)
+    link = page.wait_for_selector("#stream-lineage tr[data-kind=candidate] a.run-link")
+    run_id = int((link.get_attribute("href") or "").rsplit("/", 1)[1])
+    (asked,) = [c for c in lineage(dashboard, stream_id) if c["kind"] == "retrain"]
+    assert asked["run"] == run_id and asked["actor"] == FIRST_ADMIN
+    link.click()
+    page.wait_for_selector("#retrain-stream")
+    assert page.get_attribute("#retrain-stream", "href") == f"#/streams/{stream_id}"
+    assert not page.query_selector("#register-model")  # its learner is the stream's
+    scores = page.inner_text("#scores")
+    assert "held_out_log_loss" in scores and "one pass" in scores and "base rate" in scores
+    assert "writes no report" in page.inner_text("main")
+    page.wait_for_selector("#loss-chart .main-svg")
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    shoot(page, "retrain-run")
+    page.click("#retrain-stream")
+    page.wait_for_selector("#stream-stop")
+    page.click("#stream-stop")
+    page.click("dialog[open] button[type=submit]")
+    page.wait_for_selector("#stream-status [data-status=cancelled]", timeout=20_000)

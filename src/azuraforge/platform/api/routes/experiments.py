@@ -42,7 +42,7 @@ from azuraforge.platform.api.schemas import (
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
-from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
+from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES, RUN, TRIAL
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
@@ -227,6 +227,8 @@ def get_report(
     a 409 says so; a run that ended without one is a 404."""
     record = store.get_experiment(experiment_id)
     path = (record.result or {}).get("report_path")
+    if not path and record.kind not in (RUN, TRIAL):
+        raise NotFoundError(f"run {experiment_id} is a {record.kind} job, which writes no report")
     if not path and record.status not in FINISHED_STATES:
         raise ConflictError(
             f"run {experiment_id} is {record.status} and has no report yet: a run writes it "
