@@ -16,6 +16,10 @@ from azuraforge.cli.common import parse_sets
         ("1.5e-3", 0.0015),
         ("3", 3),
         ("true", True),
+        ("False", False),
+        ("No", "No"),  # a column's name: YAML 1.1's bools are only true and false here
+        ("on", "on"),
+        ("y", "y"),
         ("x1e3", "x1e3"),
         ("2024-01-01", "2024-01-01"),
         (",", ","),  # decimal=, (YAML reads no lone comma)

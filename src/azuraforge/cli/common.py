@@ -55,13 +55,19 @@ def arguments() -> Iterator[None]:
 
 
 class _SettingsLoader(yaml.SafeLoader):
-    """YAML for settings: numbers, bools and lists, but dates stay text (the config decides)."""
+    """YAML for settings: numbers, bools and lists, but dates stay text (the config decides)
+    and only true and false are bools, as in YAML 1.2 and JSON (a column named No, On or Y
+    stays a name)."""
 
 
+_LEFT_TO_US = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
 _SettingsLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    key: [(tag, regexp) for tag, regexp in resolvers if tag not in _LEFT_TO_US]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_SettingsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 # 1e-3 is a number, as in YAML 1.2 and JSON (PyYAML's YAML 1.1 needs a dot: 1.0e-3): the API
 # reads settings as JSON types, strictly, and refuses the text "1e-3" for a float.
 _SettingsLoader.add_implicit_resolver(

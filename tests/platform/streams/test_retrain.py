@@ -111,6 +111,22 @@ def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
     assert f"trained by run {asked.run}" in version.description
 
 
+def test_a_stream_that_ends_before_its_retrain_run_cancels_it_saying_so(
+    store: Store, settings: Settings
+) -> None:
+    write_shifted_csv(settings.data_dir / "shift.csv", 700, 10_000)
+    config = {"source": "shift.csv", "retrain_as": "run", "retrain_every": 300, "drift": None,
+              "warm": 100}  # fmt: skip
+    stream = start_stream(store, LocalTransport(), settings, config)
+    Worker(settings, store).run_next()  # the only worker: its retrain never starts
+    assert store.get_experiment(stream.id).status == "completed"
+    asked, ended = store.list_changes(stream.id)
+    assert (asked.kind, ended.kind, ended.run) == ("retrain", "retrain_failed", asked.run)
+    assert ended.reason == f"the stream ended before run {asked.run} did; run cancelled"
+    assert store.get_experiment(asked.run or 0).status == "cancelled"
+    assert store.load_checkpoint(stream.id)["shadow"]["asked"] is None  # type: ignore[index]
+
+
 def test_a_retrain_run_needs_enough_kept_outcomes(store: Store, settings: Settings) -> None:
     with pytest.raises(ConfigError, match="a retrain run needs 20 kept outcomes or more"):
         start_stream(store, LocalTransport(), settings,

@@ -250,18 +250,22 @@ def test_follow_needs_a_data_folder_file_and_no_speed(
     assert [path[0] for path, _ in refused.value.problems] == [field]
 
 
-def test_a_price_column_named_in_another_case_runs_under_the_files_spelling(
+def test_columns_named_in_another_case_run_under_the_files_spelling(
     store: Store, settings: Settings
 ) -> None:
     """``close`` (the default) for a file's ``Close`` was accepted at the start, then failed
-    its job: its events carry the header's spelling."""
+    its job: its events carry the header's spelling. A time column of another name is named
+    (it was read only from a url's rows), and one the file lacks is refused at the start."""
     prices = shifted_prices(120, 10_000, seed=5)
-    rows = [f"{datetime.fromtimestamp(START + 86400 * i, UTC).date()},{p:.4f}\n"
-            for i, p in enumerate(prices)]  # fmt: skip
+    rows = [f"{START + 86400 * i},{p:.4f}\n" for i, p in enumerate(prices)]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "daily.csv").write_text("Date,Close\n" + "".join(rows))
-    record = start_stream(store, LocalTransport(), settings, {"source": "daily.csv"})
-    assert record.config["price_column"] == "Close"
+    (settings.data_dir / "daily.csv").write_text("No,Close\n" + "".join(rows))
+    with pytest.raises(ConfigError, match=r"daily\.csv has no column 'when'; its columns: No, "):
+        start_stream(store, LocalTransport(), settings,
+                     {"source": "daily.csv", "time_column": "when"})  # fmt: skip
+    config = {"source": "daily.csv", "time_column": "no"}
+    record = start_stream(store, LocalTransport(), settings, config)
+    assert (record.config["price_column"], record.config["time_column"]) == ("Close", "No")
     Worker(settings, store).run_next()
     done = store.get_experiment(record.id)
     assert done.status == "completed", done.error

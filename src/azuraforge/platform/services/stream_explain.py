@@ -15,7 +15,6 @@ from azuraforge.platform.services.stream_registry import version_learner
 from azuraforge.platform.services.streams import StreamConfig, saved_learner, source_path
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
-from azuraforge.stream import CsvReplay
 from azuraforge.stream.base import Features
 from azuraforge.stream.explain import permutation_importance
 
@@ -75,8 +74,7 @@ def _examples(
     whether the price was higher ``horizon`` events later (those whose outcome came)."""
     path = source_path(config, DataFolder(settings.data_dir).open)
     price = config.price_column
-    events = list(islice(CsvReplay(path, columns=[price], price_column=price),
-                         end + config.horizon))  # fmt: skip
+    events = list(islice(config.replay(path), end + config.horizon))
     features, found = config.features(), []
     for index, event in enumerate(events[:end]):
         x = features.update(event)

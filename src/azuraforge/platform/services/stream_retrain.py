@@ -21,12 +21,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.transport import Transport
@@ -305,3 +306,15 @@ class Retrainer:
         if record.status in FINISHED_STATES:
             return [shadow.fail(f"run {run} {record.status}: {record.error or 'no learner'}")]
         return []
+
+    def finish(self, shadow: ShadowLoop) -> list[Change]:
+        """At the stream's end (its source's, or ``max_events``): the candidate of a run that
+        ended meanwhile; else the run still training is cancelled (its learner would never be
+        used) and the retrain recorded as failed, saying so."""
+        found = self.look(shadow, now=True)
+        if shadow.asked is None:
+            return found
+        run = shadow.asked["run"]
+        with suppress(ConflictError):  # it ended meanwhile: its learner is not used either
+            self.store.request_cancel(run)
+        return [*found, shadow.fail(f"the stream ended before run {run} did; run cancelled")]

@@ -126,8 +126,8 @@ class StreamConfig(BaseModel):
     )  # fmt: skip
     poll_interval: float = Field(60.0, ge=1, le=86_400, description="Seconds between polls.")
     time_column: str | None = Field(
-        None, max_length=200, description="The polled rows' time field (None: found by its "
-        "name, as in a CSV)."
+        None, max_length=200, description="The rows' time column or field, a CSV's or a "
+        "url's (None: found by its name: unix, timestamp, time, datetime, date)."
     )  # fmt: skip
     price_column: str = Field("close", description="The price whose direction is learned.")
     learner: Literal["logreg-sgd", "logreg-adam", "mlp", "ensemble"] = Field(
@@ -255,6 +255,11 @@ class StreamConfig(BaseModel):
                              "come when they come")  # fmt: skip
         return self
 
+    def replay(self, path: Path) -> CsvReplay:
+        """The CSV file ``path`` of its source, replayed as its events."""
+        price = self.price_column
+        return CsvReplay(path, columns=[price], price_column=price, time_column=self.time_column)
+
     def features(self) -> FeatureSet:
         """What its learners see of each event."""
         return default_features(self.price_column, regime=self.regime_feature)
@@ -304,7 +309,7 @@ def start_stream(
         field = "url" if checked["url"] is not None else "plugin"
         raise ConfigError("stream config", [((field,), str(e))]) from None
     _check_follow(checked)
-    _check_price_column(checked, settings.data_dir)
+    _check_columns(checked, settings.data_dir)
     transport.check()
     record = store.create_experiment(
         STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,
@@ -497,12 +502,13 @@ def _check_follow(config: Mapping[str, Any]) -> None:
         raise ConfigError("stream config", [(("speed",), problem)])
 
 
-def _check_price_column(config: dict[str, Any], data_folder: Path) -> None:
-    """Refuse a data-folder CSV whose header has no ``price_column``, naming the columns it
-    has; one it has in another case or spacing (``close`` for ``Close``) is set to the
-    header's spelling, the name its events carry. A registered dataset is not read here (it
-    may need fetching): a wrong column fails its job, whose error names the columns."""
-    source, price = str(config["source"]), str(config["price_column"])
+def _check_columns(config: dict[str, Any], data_folder: Path) -> None:
+    """Refuse a data-folder CSV whose header has no ``price_column`` (or no ``time_column``,
+    when one is named), naming the columns it has; one it has in another case or spacing
+    (``close`` for ``Close``) is set to the header's spelling, the name its events carry. A
+    registered dataset is not read here (it may need fetching): a wrong column fails its
+    job, whose error names the columns."""
+    source = str(config["source"])
     if config["source"] is None or source in DATASETS:
         return
     try:
@@ -510,10 +516,14 @@ def _check_price_column(config: dict[str, Any], data_folder: Path) -> None:
     except DataFormatError as e:
         raise ConfigError("stream config", [(("source",), str(e))]) from None
     spelled = {column_key(name): name for name in names}
-    if column_key(price) not in spelled:
-        message = f"{source} has no column {price!r}; its columns: {', '.join(names)}"
-        raise ConfigError("stream config", [(("price_column",), message)])
-    config["price_column"] = spelled[column_key(price)]
+    for setting in ("price_column", "time_column"):
+        column = config[setting]
+        if column is None:
+            continue
+        if column_key(column) not in spelled:
+            message = f"{source} has no column {column!r}; its columns: {', '.join(names)}"
+            raise ConfigError("stream config", [((setting,), message)])
+        config[setting] = spelled[column_key(column)]
 
 
 class StreamKind(JobKind):
@@ -614,9 +624,11 @@ def _learn(
             break
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
         status = CANCELLED
+    if status == COMPLETED and control.retrainer is not None:
+        batch.record(shadow, control.retrainer.finish(shadow), control)
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
         batch.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended"))
-    if shadow.events != saved or batch.answers:
+    if shadow.events != saved or batch.answers or batch.changes:
         _save(shadow, ctx, batch, control)
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
@@ -859,8 +871,9 @@ def _source(
         return live, True
     path = source_path(config, ctx.open_files)
     if not config.follow:
-        return CsvReplay(path, columns=[price], price_column=price), False
-    live = FileTail(path, columns=[price], price_column=price, poll_interval=_PACE_SLICE,
+        return config.replay(path), False
+    live = FileTail(path, columns=[price], price_column=price, time_column=config.time_column,
+                    poll_interval=_PACE_SLICE,
                     sleep=lambda seconds: _nap(seconds, live, ctx, control))  # fmt: skip
     return live, False  # read again from its start by a restart
 
