@@ -76,6 +76,7 @@ def served(
     count = 0
     changes = []
     training: tuple[int, RetrainConfig] | None = None
+    seconds: list[float] = []  # each retrain's training
     for event in events:
         scored, found = loop.step(event)
         changes += found + (tuned_candidate(tuning, loop) if tuning else [])
@@ -83,7 +84,9 @@ def served(
             training = (loop.events + RETRAIN_DELAY, retrain_config(loop, 0, epochs=20, seed=0))
             loop.sent(0)
         if training is not None and loop.events >= training[0]:  # and ended
+            started = time.perf_counter()
             trained = train(training[1])
+            seconds.append(time.perf_counter() - started)
             changes.append(loop.adopt(trained.model, evidence=trained.figures()))
             training = None
         champion_at[loop.events - 1] = loop.champion
@@ -101,6 +104,7 @@ def served(
         "served_accuracy": right["served"] / count,
         "best_rule_accuracy": rules_best,
         "outcomes": count,
+        "retrain_seconds": seconds,
     }
 
 
@@ -137,6 +141,7 @@ def _shift_figures(runs: list[dict[str, Any]], fixed: list[dict[str, Any]]) -> d
         "served_accuracy": statistics.median(run["served_accuracy"] for run in runs),
         "fixed_accuracy": statistics.median(run["served_accuracy"] for run in fixed),
         "best_rule_accuracy": statistics.median(run["best_rule_accuracy"] for run in runs),
+        "retrain_seconds": [t for run in runs for t in run["retrain_seconds"]],
     }
 
 
@@ -205,10 +210,14 @@ def section(report: dict[str, Any]) -> str:
                 f"{run['served_accuracy']:.4f} | {at['fixed']['served_accuracy']:.4f} | "
                 f"{run['best_rule_accuracy']:.4f} |"
             )
+    timings = [t for by in results["shifted"].values() for t in by["run"]["retrain_seconds"]]
+    timings += [t for at in results["real"].values() for t in at["run"]["retrain_seconds"]]
     lines += ["", f"Learner: `{LEARNER}`; the loop's defaults otherwise (docs/hub.md). A retrain "
               "run's candidate is trained by the retrain runs' code (up to 20 passes over the "
               f"kept outcomes, early stopped on the newest fifth) and opens {RETRAIN_DELAY} "
-              "events after the ask.", "",
+              f"events after the ask. Its training (the run's work, without a worker's claim "
+              f"and fork): median {statistics.median(timings) * 1000:.0f} ms, at most "
+              f"{max(timings) * 1000:.0f} ms, over {len(timings)} retrains of 500 outcomes.", "",
               f"Command: `{report['command']}`", "", environment_block(report["environment"]),
               END]  # fmt: skip
     return "\n".join(lines)

@@ -198,6 +198,20 @@ def test_a_drift_opens_a_candidate_only_when_errors_rose_replacing_a_stale_one(
     ]
 
 
+class Counting:
+    """A learner that counts the outcomes it learns."""
+
+    def __init__(self, model: Classifier) -> None:
+        self.model, self.learned = model, 0
+
+    def learn_one(self, x: dict[str, float], y: bool) -> None:
+        self.learned += 1
+        self.model.learn_one(x, y)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+
 def trained_on(kind: str, examples: list[tuple[dict[str, float], bool]]) -> Classifier:
     """A learner of ``kind`` trained out of the loop: three passes over ``examples``."""
     model = make_learner(kind, 7)
@@ -223,13 +237,21 @@ def test_a_candidate_trained_out_of_the_loop_is_asked_for_then_adopted(
     state = json.loads(json.dumps(loop.state_dict()))
     assert standing(state, rules)["training"] == {"kind": "logreg-adam", "actor": "loop",
                                                   "reason": "drift", "run": 41}  # fmt: skip
-    run(loop, shifted[SHIFT + 200 : SHIFT + 230])  # events while it trains
-    opened = loop.adopt(trained_on("logreg-adam", window), reason="trained", evidence={"x": 1.0})
+    resumed = shadow(rules)  # a restart while it trains
+    for event in shifted[: loop.events]:
+        resumed.warm(event)
+    resumed.load_state_dict(state)
+    run(resumed, shifted[SHIFT + 200 : SHIFT + 230])  # events while it trains
+    model = Counting(trained_on("logreg-adam", window))
+    opened = resumed.adopt(model, reason="trained", evidence={"x": 1.0})
+    since = resumed.loop.scored - state["shadow"]["asked"]["scored"]
+    assert model.learned == since > 30  # the outcomes since the ask (its trainer's window's)
     assert (opened.kind, opened.run, opened.reason, opened.evidence) == (
         "candidate", 41, "drift; trained", {"x": 1.0})  # fmt: skip
-    assert loop.snapshot(opened.model)["run"] == 41 and loop.asked is None
-    after = run(loop, shifted[SHIFT + 230 :])
-    assert "promote" in [c.kind for c in after] and loop.champion == opened.model
+    snapshot = resumed.snapshot(opened.model)
+    assert (snapshot["run"], snapshot["warmed_on"], resumed.asked) == (41, 200 + since, None)
+    after = run(resumed, shifted[SHIFT + 230 :])
+    assert "promote" in [c.kind for c in after] and resumed.champion == opened.model
 
 
 def test_a_retrain_that_failed_frees_the_loop_and_a_rule_opens_at_once(

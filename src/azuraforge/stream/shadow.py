@@ -209,8 +209,10 @@ class ShadowLoop:
         self.asked: dict[str, Any] | None = None
         """The retrain asked for out of the loop and not yet adopted or failed (:meth:`ask`):
         its ``kind``, ``actor``, ``reason``, ``number`` (the loop's count of asks), the
-        ``scored`` outcomes when asked, and its ``run`` once sent (:meth:`sent`)."""
+        ``scored`` outcomes and the ``kept`` ones when asked, and its ``run`` once sent
+        (:meth:`sent`)."""
         self.asks = 0
+        """Retrains asked for so far (the next one's ``number``)."""
         self.trained_by: dict[str, int] = {}
         """The run that trained each learner adopted from one, by name."""
         self._at = (-1, 0.0)
@@ -319,13 +321,14 @@ class ShadowLoop:
 
     def _candidate(
         self, kind: str, model: Classifier, actor: str, reason: str, *,
-        newest: int | None = None, run: int | None = None,
+        newest: int | None = None, warmed: int | None = None, run: int | None = None,
     ) -> Change:  # fmt: skip
         """``model`` of ``kind`` as the candidate, after it learned the kept outcomes (only
-        the ``newest``, for one trained by ``run`` on the older ones)."""
+        the ``newest``, for one trained by ``run`` on the older ones: ``warmed`` outcomes in
+        all before it predicts)."""
         self.made += 1
         name = f"{kind.partition('(')[0]}-{self.made}"  # a tuned kind's settings: in kinds
-        warmed = self.loop.kept
+        warmed = self.loop.kept if warmed is None else warmed
         self.loop.add(name, model, newest=newest)
         self.kinds[name], self.roles[CANDIDATE] = kind, name
         self.born[name] = [self.loop.events, warmed]
@@ -441,13 +444,20 @@ class ShadowLoop:
         kind = kind or self.kind
         self.asks += 1
         self.asked = {"kind": kind, "actor": actor, "reason": reason, "number": self.asks,
-                      "scored": self.loop.scored, "run": None}  # fmt: skip
+                      "scored": self.loop.scored, "kept": self.loop.kept, "run": None}  # fmt: skip
         self.since = 0
         return self._change(RETRAIN, kind, self.champion, actor=actor, reason=reason)
 
     def sent(self, run: int) -> None:
-        """Record that the retrain asked for is trained by ``run``."""
-        assert self.asked is not None
+        """Record that the retrain asked for is trained by ``run``.
+
+        Raises
+        ------
+        ConflictError
+            If no retrain was asked for.
+        """
+        if self.asked is None:
+            raise ConflictError("no retrain was asked for")
         self.asked["run"] = run
 
     def adopt(
@@ -456,17 +466,30 @@ class ShadowLoop:
         """Open ``model``, trained for the retrain asked for, as the candidate, after it
         learned the outcomes kept since it was asked (its trainer did not see them); the
         ``candidate`` change, its ``reason`` the ask's with this one after it, with the
-        trainer's ``evidence``."""
+        trainer's ``evidence``.
+
+        Raises
+        ------
+        ConflictError
+            If no retrain was asked for.
+        """
         asked = self._take_asked()
-        newest = self.loop.scored - int(asked["scored"])
+        newest = min(self.loop.scored - int(asked["scored"]), self.loop.kept)
         why = "; ".join(filter(None, (asked["reason"], reason)))
         change = self._candidate(str(asked["kind"]), model, str(asked["actor"]), why,
-                                 newest=newest, run=asked["run"])  # fmt: skip
+                                 newest=newest, warmed=int(asked["kept"]) + newest,
+                                 run=asked["run"])  # fmt: skip
         return replace(change, evidence=evidence or {})
 
     def fail(self, reason: str) -> Change:
         """The retrain asked for ended without a learner, for ``reason``; the loop is open
-        to candidates again."""
+        to candidates again.
+
+        Raises
+        ------
+        ConflictError
+            If no retrain was asked for.
+        """
         asked = self._take_asked()
         change = self._change(RETRAIN_FAILED, str(asked["kind"]), self.champion,
                               actor=str(asked["actor"]), reason=reason)  # fmt: skip

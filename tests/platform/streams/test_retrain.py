@@ -7,20 +7,22 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import update
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.stream_registry import register_changes
-from azuraforge.platform.services.stream_retrain import RetrainConfig, train
+from azuraforge.platform.services.stream_retrain import Retrainer, RetrainConfig, train
 from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.models import Experiment
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.online import pack_examples
-from azuraforge.stream.shadow import ShadowLoop, ShadowRules
+from azuraforge.stream.shadow import Change, ShadowLoop, ShadowRules
 from azuraforge.testing.streams import write_shifted_csv
 from tests.platform.jobs.conftest import children, wait_for
 
@@ -73,9 +75,9 @@ def answered(store: Store, stream: int, action: str, **asked: str) -> None:
 def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
     store: Store, settings: Settings
 ) -> None:
-    write_shifted_csv(settings.data_dir / "shift.csv", 2 * SHORT_SHIFT, SHORT_SHIFT)
+    write_shifted_csv(settings.data_dir / "shift.csv", SHORT_SHIFT + 3000, SHORT_SHIFT)
     config = {"source": "shift.csv", "retrain_as": "run", "retrain_epochs": 10, "warm": 200,
-              "checkpoint_every": 100, "drift": None, "speed": 3600 * 800.0}  # fmt: skip
+              "checkpoint_every": 100, "drift": None, "speed": 3600 * 800.0}  # 3 s to pause
     stream = start_stream(store, LocalTransport(), settings, config, name="shifted")
     runner = threading.Thread(target=Worker(settings, store).run_next)
     runner.start()
@@ -95,7 +97,7 @@ def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
         (c.kind, c.event, c.reason) for c in lineage]  # fmt: skip
     asked, opened, promoted = lineage[:3]
     assert asked.run is not None and opened.run == asked.run and opened.event == asked.event
-    assert opened.evidence["val_loss"] < opened.evidence["prior_val_loss"]
+    assert opened.evidence["val_loss"] < opened.evidence["val_loss_base_rate"]
     assert opened.reason.startswith(f"the regime changed; trained by run {asked.run}")
     retrain = store.get_experiment(asked.run)
     assert (retrain.kind, retrain.status, retrain.project) == ("retrain", "completed", "default")
@@ -125,6 +127,67 @@ def test_a_stream_that_ends_before_its_retrain_run_cancels_it_saying_so(
     assert ended.reason == f"the stream ended before run {asked.run} did; run cancelled"
     assert store.get_experiment(asked.run or 0).status == "cancelled"
     assert store.load_checkpoint(stream.id)["shadow"]["asked"] is None  # type: ignore[index]
+
+
+def asked_loop(settings: Settings, events: int = 400) -> ShadowLoop:
+    """A loop (its rules: candidates trained out of it) that asked for a retrain after
+    ``events`` events of the shifted series."""
+    path = write_shifted_csv(settings.data_dir / "shift.csv", events, 10_000)
+    loop = ShadowLoop(lambda kind, n: make_learner(kind, n), "logreg-adam",
+                      ShadowRules(drift=None, warm=100, trained_out=True))  # fmt: skip
+    for event in CsvReplay(path, columns=["close"], price_column="close"):
+        loop.step(event)
+    loop.ask(actor="ana")
+    return loop
+
+
+def retrainer(store: Store, settings: Settings, timeout: float = 60.0) -> Retrainer:
+    stream = store.create_experiment("stream", {}, name="s", kind="stream")
+    return Retrainer(store, LocalTransport(), stream, epochs=3, seed=0, timeout=timeout)
+
+
+def test_an_ask_sent_again_after_a_restart_takes_the_same_run(
+    store: Store, settings: Settings
+) -> None:
+    loop, side = asked_loop(settings), retrainer(store, settings)
+    asked = loop.state_dict()["shadow"]["asked"]
+    (first,) = side.send(loop, Change("retrain", loop.last_event, 0.0, "logreg-adam"))
+    loop.asked = {**asked, "run": None}  # resumed from a checkpoint saved before the send
+    (again,) = side.send(loop, Change("retrain", loop.last_event, 0.0, "logreg-adam"))
+    assert first.run == again.run == loop.asked["run"] is not None
+    assert [r.kind for r in store.list_experiments().items] == ["retrain"]  # one run
+
+
+@pytest.mark.parametrize("ending", ["deleted", "other learner", "timeout", "few outcomes"])
+def test_a_retrain_with_no_usable_run_fails_saying_why(
+    store: Store, settings: Settings, ending: str
+) -> None:
+    loop = asked_loop(settings, 30 if ending == "few outcomes" else 400)
+    side = retrainer(store, settings, timeout=0.0 if ending == "timeout" else 60.0)
+    changes = side.send(loop, Change("retrain", loop.last_event, 0.0, "logreg-adam"))
+    run = changes[0].run
+    if ending == "deleted":
+        store.request_cancel(run or 0)
+        store.delete_experiment(run or 0)
+    if ending == "other learner":  # as if a worker had trained another kind
+        with store._begin() as connection:
+            connection.execute(
+                update(Experiment).where(Experiment.id == run).values(
+                    status="completed", result={"learner": "mlp", "state": {}})
+            )  # fmt: skip
+    found = changes[1:] or side.look(loop, now=True)
+    (failed,) = found
+    reasons = {
+        "deleted": f"run {run} was deleted",
+        "other learner": f"run {run} completed without a usable learner: it trained 'mlp'",
+        "timeout": f"run {run} did not end within 0 s (queued); run cancelled",
+        "few outcomes": "no run was queued: a retrain needs 20 outcomes or more; the stream "
+        "kept 5",
+    }
+    assert (failed.kind, failed.reason) == ("retrain_failed", reasons[ending])
+    assert loop.asked is None and loop.open_to_candidates()
+    if ending == "timeout":
+        assert store.get_experiment(run or 0).status == "cancelled"
 
 
 def test_a_retrain_run_needs_enough_kept_outcomes(store: Store, settings: Settings) -> None:

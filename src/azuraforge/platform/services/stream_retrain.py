@@ -17,24 +17,25 @@ learned the outcomes that came meanwhile, and the paired test judges it as any c
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import send
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store, is_unavailable
-from azuraforge.platform.store.states import CANCELLED, COMPLETED, FINISHED_STATES
+from azuraforge.platform.store.states import CANCELLED, COMPLETED, FINISHED_STATES, QUEUED
 from azuraforge.platform.store.states import RETRAIN as RETRAIN_RUN
 from azuraforge.stream.base import Classifier
 from azuraforge.stream.direction import make_learner
@@ -50,10 +51,11 @@ from azuraforge.stream.shadow import RETRAIN, Change, ShadowLoop
 
 MIN_OUTCOMES = 20
 """The fewest outcomes a retrain trains on (a fifth of them held out, at least 4)."""
+_log = logging.getLogger(__name__)
 MODEL, ONE_PASS, BASE_RATE = "model", "one pass", "base rate"
 """The sides of a retrain's held-out scores: its learner at its best pass; after one pass in
 time order (a candidate warmed in the stream); the training outcomes' share of rises."""
-FIGURES = ("val_loss", "one_pass_val_loss", "prior_val_loss", "best_epoch")
+FIGURES = ("val_loss", "val_loss_one_pass", "val_loss_base_rate", "best_epoch")
 """A retrain's figures: its learner's held-out log-loss, one pass's and the base rate's,
 and the pass it was kept from."""
 _LOOK_EVERY = 1.0
@@ -101,12 +103,17 @@ class Trained:
         return dict(zip(FIGURES, values, strict=True))
 
     def describe(self) -> str:
-        """One line for the lineage and the run's progress."""
-        losses = self.held_out["log_loss"]
-        return (
-            f"held-out log-loss {losses[MODEL]:.4f} after {self.best_epoch} of {self.epochs} "
-            f"passes (one pass {losses[ONE_PASS]:.4f}, the base rate {losses[BASE_RATE]:.4f})"
-        )
+        """One line for the lineage and the run's progress (:func:`describe`)."""
+        return describe(self.figures(), self.epochs)
+
+
+def describe(figures: Mapping[str, float], epochs: int) -> str:
+    """A retrain's :data:`FIGURES` after ``epochs`` passes, in a line."""
+    return (
+        f"held-out log-loss {figures['val_loss']:.4f} after {figures['best_epoch']:.0f} of "
+        f"{epochs} passes (one pass {figures['val_loss_one_pass']:.4f}, the base rate "
+        f"{figures['val_loss_base_rate']:.4f})"
+    )
 
 
 def train(
@@ -122,10 +129,7 @@ def train(
         For fewer than :data:`MIN_OUTCOMES` outcomes, or a learner kind that is not one.
     """
     examples = unpack_examples(config.outcomes)
-    if len(examples) < MIN_OUTCOMES:
-        raise InvalidParameterError(
-            f"a retrain needs {MIN_OUTCOMES} outcomes or more; the stream kept {len(examples)}"
-        )
+    check_outcomes(len(examples))
     held = max(round(len(examples) * config.holdout), 4)
     fit, check = examples[:-held], examples[-held:]
     model = make_learner(config.learner, config.seed)
@@ -148,12 +152,24 @@ def train(
         go_on = on_epoch(epoch, metrics) if on_epoch is not None else True
         if not go_on or epoch - best[0] >= config.patience:
             break
+    if best[1] is None:
+        raise InvalidParameterError(
+            f"the {config.learner} learner's held-out log-loss was not a number at any pass"
+        )
     model.load_state_dict(from_json(best[1]))
     for x, up in check:  # the newest outcomes, last: what the candidate knows when it starts
         model.learn_one(x, up)
     held_out = {score: {side: found[i] for side, found in sides.items()}
                 for i, score in enumerate(("log_loss", "accuracy"))}  # fmt: skip
     return Trained(model, best[0], epoch, held_out)
+
+
+def check_outcomes(count: int) -> None:
+    """Refuse a retrain on ``count`` outcomes, fewer than :data:`MIN_OUTCOMES`."""
+    if count < MIN_OUTCOMES:
+        raise InvalidParameterError(
+            f"a retrain needs {MIN_OUTCOMES} outcomes or more; the stream kept {count}"
+        )
 
 
 def _learn(model: Classifier, x: dict[str, float], up: bool, floor: float) -> float:
@@ -190,9 +206,8 @@ def run_retrain(ctx: StoreContext, record: ExperimentRecord) -> tuple[str, dict[
         return not ctx.should_stop()
 
     trained = train(config, on_epoch)
-    losses = trained.held_out["log_loss"]
-    baselines = {"val_loss_one_pass": losses[ONE_PASS], "val_loss_base_rate": losses[BASE_RATE]}
-    ctx.log_metrics(baselines, step=trained.epochs)
+    figures = trained.figures()
+    ctx.log_metrics({name: figures[name] for name in FIGURES[1:3]}, step=trained.epochs)
     if ctx.should_stop():
         return CANCELLED, {}
     ctx.progress(config.epochs, config.epochs, trained.describe())
@@ -200,7 +215,7 @@ def run_retrain(ctx: StoreContext, record: ExperimentRecord) -> tuple[str, dict[
         "stream": config.stream,
         "learner": config.learner,
         "epochs": trained.epochs,
-        **trained.figures(),
+        **figures,
         "metrics": {f"held_out_{score}": sides for score, sides in trained.held_out.items()},
         "notes": [trained.describe()],
         "state": to_json(trained.model.state_dict()),
@@ -213,6 +228,7 @@ def retrain_config(shadow: ShadowLoop, stream: int, *, epochs: int, seed: int) -
     asked = shadow.asked
     if asked is None:
         raise InvalidParameterError("the loop asked for no retrain")
+    check_outcomes(shadow.loop.kept)
     return RetrainConfig(
         stream=stream, learner=asked["kind"], seed=seed + asked["number"], epochs=epochs,
         floor=shadow.rules.floor, until_event=shadow.last_event,
@@ -235,8 +251,9 @@ class RetrainKind(JobKind):
 
 class Retrainer:
     """A stream's side of its retrains: :meth:`send` queues the run a ``retrain`` change
-    asked for; :meth:`look` opens its learner as the candidate once the run completed (or
-    records its failure).
+    asked for; :meth:`look` opens its learner as the candidate once the run completed, or
+    records why there is none (the run failed, was cancelled or deleted, or took longer
+    than ``timeout``: then it is cancelled).
 
     Parameters
     ----------
@@ -246,75 +263,126 @@ class Retrainer:
         The stream's row (its project, name, id).
     epochs, seed
         How the runs train.
+    timeout
+        Seconds a run may take, queued or running, from its creation.
     """
 
     def __init__(
         self, store: Store, transport: Transport, stream: ExperimentRecord, *, epochs: int,
-        seed: int,
+        seed: int, timeout: float,
     ) -> None:  # fmt: skip
         self.store, self.transport, self.stream = store, transport, stream
-        self.epochs, self.seed = epochs, seed
+        self.epochs, self.seed, self.timeout = epochs, seed, timeout
         self._next = 0.0
 
-    def send(self, shadow: ShadowLoop, change: Change) -> Change:
-        """``change`` with the run that trains it, queued now, when it asks for a retrain
-        (a run queued for the same ask before a restart is taken again, not doubled)."""
+    def send(self, shadow: ShadowLoop, change: Change) -> list[Change]:
+        """``change`` with the run that trains it, when it asks for a retrain (queued now;
+        a run queued for the same ask before a restart is taken again, not doubled); with
+        the retrain's failure after it when none can be queued. While the store is
+        unreachable the run is queued at a later :meth:`look`."""
         if change.kind != RETRAIN or shadow.asked is None:
-            return change
-        asked = shadow.asked
-        batch = f"stream-{self.stream.id}-retrain-{asked['number']}"
+            return [change]
+        failed = self._try_send(shadow)
+        if failed is not None:
+            return [change, failed]
+        assert shadow.asked is not None
+        return [replace(change, run=shadow.asked["run"])]
+
+    def _try_send(self, shadow: ShadowLoop) -> Change | None:
+        """Queue the retrain's run; the retrain's failure when none can be (``None``:
+        queued, or to be queued at a later look while the store is unreachable)."""
+        try:
+            self._send(shadow)
+        except InvalidParameterError as e:  # too few outcomes kept: said as it is
+            return shadow.fail(f"no run was queued: {e}")
+        except Exception as e:
+            if is_unavailable(e):
+                return None
+            _log.error("stream %d: its retrain run could not be queued: %s", self.stream.id, e)
+            return shadow.fail(f"no run could be queued ({type(e).__name__}: see the log)")
+        return None
+
+    def _send(self, shadow: ShadowLoop) -> int:
+        """The run of the retrain asked for, found or queued, recorded in ``shadow``."""
+        config = retrain_config(shadow, self.stream.id, epochs=self.epochs, seed=self.seed)
+        number = shadow.asked["number"] if shadow.asked else 0
+        batch = f"stream-{self.stream.id}-retrain-{number}-at-{config.until_event}"
         found = self.store.list_experiments(
             ExperimentQuery(project=self.stream.project, kinds=(RETRAIN_RUN,), batch_id=batch)
         ).items
-        run = found[0] if found else self._queue(shadow, batch)
-        shadow.sent(run.id)
-        return replace(change, run=run.id)
-
-    def _queue(self, shadow: ShadowLoop, batch: str) -> ExperimentRecord:
-        config = retrain_config(shadow, self.stream.id, epochs=self.epochs, seed=self.seed)
-        assert shadow.asked is not None
-        asked = shadow.asked
-        record = self.store.create_experiment(
-            RETRAIN_RUN, config.model_dump(), project=self.stream.project, batch_id=batch,
-            name=f"{self.stream.name}-retrain-{asked['number']}", kind=RETRAIN_RUN,
-        )  # fmt: skip
-        return send(self.store, self.transport, record)
+        if found and found[0].config.get("learner") == config.learner:
+            record = found[0]
+            if record.status == QUEUED:  # its message may be lost with the stream's process
+                self.transport.submit(record.id)
+        else:
+            created = self.store.create_experiment(
+                RETRAIN_RUN, config.model_dump(), project=self.stream.project, batch_id=batch,
+                name=f"{self.stream.name}-retrain-{number}-at-{config.until_event}",
+                kind=RETRAIN_RUN,
+            )  # fmt: skip
+            record = send(self.store, self.transport, created)
+        shadow.sent(record.id)
+        return record.id
 
     def look(self, shadow: ShadowLoop, *, now: bool = False) -> list[Change]:
-        """The candidate the retrain sent opened, or its failure, once its run ended (looked
-        for at most every :data:`_LOOK_EVERY` seconds unless ``now``; not while the store is
+        """The candidate the retrain's run opened, or why there is none, once it ended (at
+        most every :data:`_LOOK_EVERY` seconds unless ``now``; nothing while the store is
         unreachable)."""
-        run = shadow.asked["run"] if shadow.asked is not None else None
         clock = time.monotonic()
-        if run is None or (clock < self._next and not now):
+        if shadow.asked is None or (clock < self._next and not now):
             return []
         self._next = clock + _LOOK_EVERY
+        run = shadow.asked["run"]
+        if run is None:  # the store was unreachable when it was asked
+            failed = self._try_send(shadow)
+            return [failed] if failed is not None else []
         try:
             record = self.store.get_experiment(run)
+        except NotFoundError:
+            return [shadow.fail(f"run {run} was deleted")]
         except Exception as e:
             if not is_unavailable(e):
                 raise
             return []
-        if record.status == COMPLETED and record.result:
-            model = make_learner(str(record.result["learner"]), self.seed)
-            model.load_state_dict(from_json(record.result["state"]))
-            figures = {name: float(record.result[name]) for name in FIGURES}
-            why = (f"trained by run {run}: held-out log-loss {figures['val_loss']:.4f} (one "
-                   f"pass {figures['one_pass_val_loss']:.4f}, base rate "
-                   f"{figures['prior_val_loss']:.4f})")  # fmt: skip
-            return [shadow.adopt(model, reason=why, evidence=figures)]
+        if record.status == COMPLETED:
+            return [self._adopt(shadow, record)]
         if record.status in FINISHED_STATES:
             return [shadow.fail(f"run {run} {record.status}: {record.error or 'no learner'}")]
+        if time.time() - record.created_at > self.timeout:
+            return [self._cancel(shadow, run, f"run {run} did not end within "
+                                 f"{self.timeout:g} s ({record.status})")]  # fmt: skip
         return []
 
+    def _adopt(self, shadow: ShadowLoop, record: ExperimentRecord) -> Change:
+        """The completed run ``record``'s learner as the candidate (a result without a
+        learner of the kind asked for: the retrain's failure)."""
+        asked, result = shadow.asked or {}, record.result or {}
+        try:
+            if result.get("learner") != asked.get("kind"):
+                raise InvalidParameterError(f"it trained {result.get('learner')!r}")
+            model = make_learner(str(asked["kind"]), self.seed)
+            model.load_state_dict(from_json(result["state"]))
+            figures = {name: float(result[name]) for name in FIGURES}
+            epochs = int(result["epochs"])
+        except (KeyError, TypeError, ValueError, InvalidParameterError) as e:
+            return shadow.fail(f"run {record.id} completed without a usable learner: {e}")
+        why = f"trained by run {record.id}: {describe(figures, epochs)}"
+        return shadow.adopt(model, reason=why, evidence=figures)
+
+    def _cancel(self, shadow: ShadowLoop, run: int, reason: str) -> Change:
+        """Cancel ``run`` (unless it ended meanwhile) and record the retrain as failed."""
+        with suppress(ConflictError):
+            self.store.request_cancel(run)
+        return shadow.fail(f"{reason}; run cancelled")
+
     def finish(self, shadow: ShadowLoop) -> list[Change]:
-        """At the stream's end (its source's, or ``max_events``): the candidate of a run that
-        ended meanwhile; else the run still training is cancelled (its learner would never be
-        used) and the retrain recorded as failed, saying so."""
+        """At the stream's end (its source's, ``max_events``, or a stop asked for): the
+        candidate of a run that ended meanwhile; else the run still training is cancelled
+        (its learner would never be used) and the retrain recorded as failed, saying so."""
         found = self.look(shadow, now=True)
         if shadow.asked is None:
             return found
         run = shadow.asked["run"]
-        with suppress(ConflictError):  # it ended meanwhile: its learner is not used either
-            self.store.request_cancel(run)
-        return [*found, shadow.fail(f"the stream ended before run {run} did; run cancelled")]
+        if run is None:
+            return [*found, shadow.fail("the stream ended before its run was queued")]
+        return [*found, self._cancel(shadow, run, f"the stream ended before run {run} did")]

@@ -185,6 +185,11 @@ class StreamConfig(BaseModel):
     retrain_epochs: int = Field(
         20, ge=1, le=500, description="Most passes of a retrain run over the outcomes."
     )
+    retrain_timeout: float = Field(
+        900.0, ge=10, le=86_400, description="Seconds a retrain run may take, queued or "
+        "running, before it is cancelled and the retrain recorded as failed (no other "
+        "candidate opens meanwhile)."
+    )  # fmt: skip
     warm: int = Field(
         500, ge=1, le=100_000, description="The last outcomes a candidate learns before it "
         "predicts."
@@ -555,8 +560,10 @@ def run_stream(
     config = StreamConfig.model_validate(record.config)
     control = _Control()
     if config.retrain_as == "run":
-        control.retrainer = Retrainer(ctx.store, make_transport(settings), record,
-                                      epochs=config.retrain_epochs, seed=config.seed)  # fmt: skip
+        control.retrainer = Retrainer(
+            ctx.store, make_transport(settings), record, epochs=config.retrain_epochs,
+            seed=config.seed, timeout=config.retrain_timeout,
+        )  # fmt: skip
     source, live = _source(config, ctx, settings, control)
     try:
         return _learn(config, ctx, (iter(source), live), control)
@@ -624,7 +631,7 @@ def _learn(
             break
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
         status = CANCELLED
-    if status == COMPLETED and control.retrainer is not None:
+    if control.retrainer is not None and (status == COMPLETED or ctx.cancelled):
         batch.record(shadow, control.retrainer.finish(shadow), control)
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
         batch.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended"))
@@ -701,7 +708,8 @@ class _Batch:
         """Keep ``changes`` (made for ``trigger``), a retrain's sent to its run first; as
         kept."""
         if control.retrainer is not None:
-            changes = [control.retrainer.send(shadow, change) for change in changes]
+            retrainer = control.retrainer
+            changes = [sent for change in changes for sent in retrainer.send(shadow, change)]
         self.changes += [_change_row(change, trigger) for change in changes]
         return changes
 
@@ -720,8 +728,9 @@ class _Batch:
             self.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, str(e)))
             return
         if isinstance(done, Change):
-            [done] = self.record(shadow, [done], control, trigger.id)
-            done = f"{done.kind} {done.model}" + (f" as run {done.run}" if done.run else "")
+            kept = self.record(shadow, [done], control, trigger.id)
+            done = "; ".join(f"{c.kind} {c.model}" + (f" as run {c.run}" if c.run else "")
+                             for c in kept)  # fmt: skip
         self.answers.append(Answer(trigger.id, DONE, shadow.last_event, done))
 
 
