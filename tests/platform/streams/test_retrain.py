@@ -14,7 +14,7 @@ from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.stream_registry import register_changes
-from azuraforge.platform.services.stream_retrain import Retrainer, RetrainConfig, train
+from azuraforge.platform.services.stream_retrain import RetrainConfig, Retrainer, train
 from azuraforge.platform.services.streams import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
