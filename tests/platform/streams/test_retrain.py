@@ -76,8 +76,15 @@ def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
     store: Store, settings: Settings
 ) -> None:
     write_shifted_csv(settings.data_dir / "shift.csv", SHORT_SHIFT + 3000, SHORT_SHIFT)
-    config = {"source": "shift.csv", "retrain_as": "run", "retrain_epochs": 10, "warm": 200,
-              "checkpoint_every": 100, "drift": None, "speed": 3600 * 800.0}  # 3 s to pause
+    config = {
+        "source": "shift.csv",
+        "retrain_as": "run",
+        "retrain_epochs": 10,
+        "warm": 200,
+        "checkpoint_every": 100,
+        "drift": None,
+        "speed": 3600 * 800.0,
+    }  # 3 s to pause
     stream = start_stream(store, LocalTransport(), settings, config, name="shifted")
     runner = threading.Thread(target=Worker(settings, store).run_next)
     runner.start()
