@@ -160,7 +160,7 @@ def test_a_retrain_run_asked_from_the_page_opens_its_candidate_and_links_both_wa
     assert not page.query_selector("#register-model")  # its learner is the stream's
     scores = page.inner_text("#scores")
     assert "held_out_log_loss" in scores and "one pass" in scores and "base rate" in scores
-    assert "writes no report" in page.inner_text("main")
+    page.wait_for_selector("main :text('is a retrain job, which writes no report')")
     page.wait_for_selector("#loss-chart .main-svg")
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     shoot(page, "retrain-run")
