@@ -224,6 +224,20 @@ class KindOfAnotherDistribution:
         assert set(range(250, events + 1, 250)) <= set(steps)  # and after each tuning
         assert [s for s, _, _ in curves[TURBULENT]] == steps  # the regime, charted at each
 
+    def test_a_streams_retrain_runs_on_another_worker_and_opens_its_candidate(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        config = {"source": btc_data(settings).name, "max_events": 2000, "drift": None,
+                  "speed": 3600 * 500.0, "retrain_as": "run", "retrain_every": 300,
+                  "retrain_epochs": 5, "warm": 200}  # 4 s: the run ends well before  # fmt: skip
+        stream = start_stream(store, transport, settings, config).id
+        self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "end")
+        asked, opened = store.list_changes(stream)[:2]
+        assert (asked.kind, opened.kind, opened.run) == ("retrain", "candidate", asked.run)
+        run = store.get_experiment(asked.run or 0)
+        assert (run.kind, run.status, run.worker != store.get_experiment(stream).worker) == (
+            "retrain", "completed", True)  # fmt: skip
+
     def test_a_job_that_keeps_crashing_fails_with_its_history_of_crashes(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
     ) -> None:
