@@ -458,7 +458,8 @@ class ShadowLoop:
         """
         if self.asked is None:
             raise ConflictError("no retrain was asked for")
-        self.asked["run"] = run
+        # Sent later than asked (the store was unreachable), it trains on what is kept now.
+        self.asked.update(run=run, scored=self.loop.scored, kept=self.loop.kept)
 
     def adopt(
         self, model: Classifier, *, reason: str = "", evidence: dict[str, float] | None = None

@@ -227,13 +227,15 @@ class KindOfAnotherDistribution:
     def test_a_streams_retrain_runs_on_another_worker_and_opens_its_candidate(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
     ) -> None:
-        config = {"source": btc_data(settings).name, "max_events": 2000, "drift": None,
-                  "speed": 3600 * 500.0, "retrain_as": "run", "retrain_every": 300,
-                  "retrain_epochs": 5, "warm": 200}  # 4 s: the run ends well before  # fmt: skip
+        config = {"source": btc_data(settings, rows=3000).name, "max_events": 3000,
+                  "drift": None, "speed": 3600 * 500.0, "retrain_as": "run",
+                  "retrain_every": 300, "retrain_epochs": 5, "warm": 200}  # 6 s  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
         self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "end")
-        asked, opened = store.list_changes(stream)[:2]
-        assert (asked.kind, opened.kind, opened.run) == ("retrain", "candidate", asked.run)
+        lineage = store.list_changes(stream)
+        asked, opened = lineage[:2]
+        assert (asked.kind, opened.kind, opened.run) == ("retrain", "candidate", asked.run), [
+            (c.kind, c.event, c.reason) for c in lineage]  # fmt: skip
         run = store.get_experiment(asked.run or 0)
         assert (run.kind, run.status, run.worker != store.get_experiment(stream).worker) == (
             "retrain", "completed", True)  # fmt: skip

@@ -197,6 +197,26 @@ def test_a_retrain_with_no_usable_run_fails_saying_why(
         assert store.get_experiment(run or 0).status == "cancelled"
 
 
+def test_a_stream_stopped_while_its_retrain_run_waits_cancels_the_run(
+    store: Store, settings: Settings
+) -> None:
+    write_shifted_csv(settings.data_dir / "shift.csv", 3000, 10_000)
+    config = {"source": "shift.csv", "retrain_as": "run", "retrain_every": 300, "drift": None,
+              "warm": 100, "speed": 3600 * 500.0}  # fmt: skip
+    stream = start_stream(store, LocalTransport(), settings, config)
+    runner = threading.Thread(target=Worker(settings, store).run_next)  # the only worker
+    runner.start()
+    wait_for(children)  # the store is touched only once the stream's job forked
+    wait_for(lambda: store.list_changes(stream.id, kinds=["retrain"]), timeout=30)
+    store.request_cancel(stream.id)
+    runner.join(timeout=30)
+    assert store.get_experiment(stream.id).status == "cancelled"
+    asked, ended = store.list_changes(stream.id)
+    assert (ended.kind, ended.run) == ("retrain_failed", asked.run)
+    assert ended.reason == f"the stream ended before run {asked.run} did; run cancelled"
+    assert store.get_experiment(asked.run or 0).status == "cancelled"
+
+
 def test_a_retrain_run_needs_enough_kept_outcomes(store: Store, settings: Settings) -> None:
     with pytest.raises(ConfigError, match="a retrain run needs 20 kept outcomes or more"):
         start_stream(store, LocalTransport(), settings,

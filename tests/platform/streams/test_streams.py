@@ -180,13 +180,15 @@ def test_scheduled_restarts_stop_at_an_event_and_lose_nothing(
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         worker = subprocess.Popen(command, env=settings_environment(settings), stdout=output,
-                                  stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while store.get_experiment(record.id).status in (QUEUED, RUNNING):
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
-    worker.terminate()
-    worker.wait(timeout=30)
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while store.get_experiment(record.id).status in (QUEUED, RUNNING):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and any job process it left
+        worker.wait(timeout=30)
     done = store.get_experiment(record.id)
     assert done.status == "completed", (done.error, log.read_text()[-3000:])
     reasons = [entry["reason"] for entry in done.restart_history or []]

@@ -237,11 +237,6 @@ class StoreContext:
         """Ask the run to stop at its next check (Ctrl-C, a cancel request seen)."""
         self._cancelled.set()
 
-    @property
-    def cancelled(self) -> bool:
-        """Whether the run was cancelled (:meth:`cancel`): not a restart, not a lost lease."""
-        return self._cancelled.is_set()
-
     # Flushing ---------------------------------------------------------------------------
     def end_status(self, status: str, error: str | None) -> tuple[str, str | None]:
         """``status`` and ``error`` of a run that ended, made honest about tracking: a run

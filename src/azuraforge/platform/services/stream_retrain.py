@@ -49,9 +49,9 @@ from azuraforge.stream.online import (
 )
 from azuraforge.stream.shadow import RETRAIN, Change, ShadowLoop
 
+_log = logging.getLogger(__name__)
 MIN_OUTCOMES = 20
 """The fewest outcomes a retrain trains on (a fifth of them held out, at least 4)."""
-_log = logging.getLogger(__name__)
 MODEL, ONE_PASS, BASE_RATE = "model", "one pass", "base rate"
 """The sides of a retrain's held-out scores: its learner at its best pass; after one pass in
 time order (a candidate warmed in the stream); the training outcomes' share of rises."""
@@ -103,11 +103,11 @@ class Trained:
         return dict(zip(FIGURES, values, strict=True))
 
     def describe(self) -> str:
-        """One line for the lineage and the run's progress (:func:`describe`)."""
-        return describe(self.figures(), self.epochs)
+        """One line for the lineage and the run's progress (:func:`describe_figures`)."""
+        return describe_figures(self.figures(), self.epochs)
 
 
-def describe(figures: Mapping[str, float], epochs: int) -> str:
+def describe_figures(figures: Mapping[str, float], epochs: int) -> str:
     """A retrain's :data:`FIGURES` after ``epochs`` passes, in a line."""
     return (
         f"held-out log-loss {figures['val_loss']:.4f} after {figures['best_epoch']:.0f} of "
@@ -282,17 +282,16 @@ class Retrainer:
         unreachable the run is queued at a later :meth:`look`."""
         if change.kind != RETRAIN or shadow.asked is None:
             return [change]
-        failed = self._try_send(shadow)
-        if failed is not None:
-            return [change, failed]
-        assert shadow.asked is not None
-        return [replace(change, run=shadow.asked["run"])]
+        sent = self._try_send(shadow)
+        if isinstance(sent, Change):
+            return [change, sent]
+        return [replace(change, run=sent)]
 
-    def _try_send(self, shadow: ShadowLoop) -> Change | None:
-        """Queue the retrain's run; the retrain's failure when none can be (``None``:
-        queued, or to be queued at a later look while the store is unreachable)."""
+    def _try_send(self, shadow: ShadowLoop) -> int | Change | None:
+        """Queue the retrain's run: its id, or the retrain's failure when none can be
+        (``None``: to be queued at a later look, the store being unreachable)."""
         try:
-            self._send(shadow)
+            return self._send(shadow)
         except InvalidParameterError as e:  # too few outcomes kept: said as it is
             return shadow.fail(f"no run was queued: {e}")
         except Exception as e:
@@ -300,7 +299,6 @@ class Retrainer:
                 return None
             _log.error("stream %d: its retrain run could not be queued: %s", self.stream.id, e)
             return shadow.fail(f"no run could be queued ({type(e).__name__}: see the log)")
-        return None
 
     def _send(self, shadow: ShadowLoop) -> int:
         """The run of the retrain asked for, found or queued, recorded in ``shadow``."""
@@ -310,15 +308,16 @@ class Retrainer:
         found = self.store.list_experiments(
             ExperimentQuery(project=self.stream.project, kinds=(RETRAIN_RUN,), batch_id=batch)
         ).items
-        if found and found[0].config.get("learner") == config.learner:
-            record = found[0]
+        same = [run for run in found if run.config.get("learner") == config.learner]
+        if same:
+            record = same[0]
             if record.status == QUEUED:  # its message may be lost with the stream's process
                 self.transport.submit(record.id)
         else:
+            name = f"{self.stream.name}-retrain-{number}-at-{config.until_event}"
             created = self.store.create_experiment(
                 RETRAIN_RUN, config.model_dump(), project=self.stream.project, batch_id=batch,
-                name=f"{self.stream.name}-retrain-{number}-at-{config.until_event}",
-                kind=RETRAIN_RUN,
+                name=f"{name}-{len(found) + 1}" if found else name, kind=RETRAIN_RUN,
             )  # fmt: skip
             record = send(self.store, self.transport, created)
         shadow.sent(record.id)
@@ -334,8 +333,8 @@ class Retrainer:
         self._next = clock + _LOOK_EVERY
         run = shadow.asked["run"]
         if run is None:  # the store was unreachable when it was asked
-            failed = self._try_send(shadow)
-            return [failed] if failed is not None else []
+            sent = self._try_send(shadow)
+            return [sent] if isinstance(sent, Change) else []
         try:
             record = self.store.get_experiment(run)
         except NotFoundError:
@@ -366,23 +365,29 @@ class Retrainer:
             epochs = int(result["epochs"])
         except (KeyError, TypeError, ValueError, InvalidParameterError) as e:
             return shadow.fail(f"run {record.id} completed without a usable learner: {e}")
-        why = f"trained by run {record.id}: {describe(figures, epochs)}"
+        why = f"trained by run {record.id}: {describe_figures(figures, epochs)}"
         return shadow.adopt(model, reason=why, evidence=figures)
 
     def _cancel(self, shadow: ShadowLoop, run: int, reason: str) -> Change:
-        """Cancel ``run`` (unless it ended meanwhile) and record the retrain as failed."""
-        with suppress(ConflictError):
-            self.store.request_cancel(run)
+        """Cancel ``run`` (unless it ended or went meanwhile) and record the retrain as
+        failed; with the store unreachable, only that."""
+        try:
+            with suppress(ConflictError, NotFoundError):
+                self.store.request_cancel(run)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            return shadow.fail(f"{reason}; the store was unreachable to cancel it")
         return shadow.fail(f"{reason}; run cancelled")
 
     def finish(self, shadow: ShadowLoop) -> list[Change]:
         """At the stream's end (its source's, ``max_events``, or a stop asked for): the
         candidate of a run that ended meanwhile; else the run still training is cancelled
         (its learner would never be used) and the retrain recorded as failed, saying so."""
+        if shadow.asked is not None and shadow.asked["run"] is None:
+            return [shadow.fail("the stream ended before its run was queued")]
         found = self.look(shadow, now=True)
         if shadow.asked is None:
             return found
         run = shadow.asked["run"]
-        if run is None:
-            return [*found, shadow.fail("the stream ended before its run was queued")]
         return [*found, self._cancel(shadow, run, f"the stream ended before run {run} did")]

@@ -517,7 +517,12 @@ def _check_columns(config: dict[str, Any], data_folder: Path) -> None:
     if config["source"] is None or source in DATASETS:
         return
     try:
-        names = header_of(data_folder / source, source)
+        try:  # the header is found as the replay finds it: by its time column when named
+            names = header_of(data_folder / source, source, config["time_column"])
+        except DataFormatError:
+            if config["time_column"] is None:
+                raise
+            names = header_of(data_folder / source, source)  # to name the columns it has
     except DataFormatError as e:
         raise ConfigError("stream config", [(("source",), str(e))]) from None
     spelled = {column_key(name): name for name in names}
@@ -631,7 +636,7 @@ def _learn(
             break
     if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
         status = CANCELLED
-    if control.retrainer is not None and (status == COMPLETED or ctx.cancelled):
+    if control.retrainer is not None and _ended(status, ctx):
         batch.record(shadow, control.retrainer.finish(shadow), control)
     for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
         batch.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended"))
@@ -640,6 +645,19 @@ def _learn(
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+
+
+def _ended(status: str, ctx: StoreContext) -> bool:
+    """Whether the stream ended for good: its source ended, or someone stopped it (not a
+    restart, which a cancel request tells apart)."""
+    if status == COMPLETED:
+        return True
+    try:
+        return status == CANCELLED and ctx.store.cancel_requested(ctx.lease.experiment_id)
+    except Exception as e:
+        if not is_unavailable(e):
+            raise
+        return False
 
 
 def tuned_candidate(config: StreamConfig, shadow: ShadowLoop) -> list[Change]:
