@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from azuraforge.errors import ConflictError, InvalidParameterError
@@ -134,6 +134,22 @@ class ShadowRules:
 
 
 @dataclass(frozen=True)
+class Retrain:
+    """A retrain asked for out of the loop (:meth:`ShadowLoop.ask`): the learner's ``kind``,
+    who asked and why, the loop's count of asks (its ``number``), the outcomes ``scored``
+    and ``kept`` when its trainer was sent them, and its trainer's ``run`` once sent
+    (:meth:`ShadowLoop.sent`)."""
+
+    kind: str
+    actor: str
+    reason: str
+    number: int
+    scored: int
+    kept: int
+    run: int | None = None
+
+
+@dataclass(frozen=True)
 class Change:
     """One step of the loop's lineage: ``kind`` (one of :data:`CHANGE_KINDS`) at the event of
     index ``event`` and
@@ -206,11 +222,8 @@ class ShadowLoop:
         """Armed after a promotion: the test of the old champion against the new one."""
         self.since = 0
         """Events since the last candidate opened (or the start): the schedule's clock."""
-        self.asked: dict[str, Any] | None = None
-        """The retrain asked for out of the loop and not yet adopted or failed (:meth:`ask`):
-        its ``kind``, ``actor``, ``reason``, ``number`` (the loop's count of asks), the
-        ``scored`` outcomes and the ``kept`` ones when asked, and its ``run`` once sent
-        (:meth:`sent`)."""
+        self.asked: Retrain | None = None
+        """The retrain asked for out of the loop and not yet adopted or failed (:meth:`ask`)."""
         self.asks = 0
         """Retrains asked for so far (the next one's ``number``)."""
         self.trained_by: dict[str, int] = {}
@@ -443,8 +456,7 @@ class ShadowLoop:
         self._check_open()
         kind = kind or self.kind
         self.asks += 1
-        self.asked = {"kind": kind, "actor": actor, "reason": reason, "number": self.asks,
-                      "scored": self.loop.scored, "kept": self.loop.kept, "run": None}  # fmt: skip
+        self.asked = Retrain(kind, actor, reason, self.asks, self.loop.scored, self.loop.kept)
         self.since = 0
         return self._change(RETRAIN, kind, self.champion, actor=actor, reason=reason)
 
@@ -456,10 +468,9 @@ class ShadowLoop:
         ConflictError
             If no retrain was asked for.
         """
-        if self.asked is None:
-            raise ConflictError("no retrain was asked for")
         # Sent later than asked (the store was unreachable), it trains on what is kept now.
-        self.asked.update(run=run, scored=self.loop.scored, kept=self.loop.kept)
+        self.asked = replace(self._retrain(), run=run, scored=self.loop.scored,
+                             kept=self.loop.kept)  # fmt: skip
 
     def adopt(
         self, model: Classifier, *, reason: str = "", evidence: dict[str, float] | None = None
@@ -474,12 +485,11 @@ class ShadowLoop:
         ConflictError
             If no retrain was asked for.
         """
-        asked = self._take_asked()
-        newest = min(self.loop.scored - int(asked["scored"]), self.loop.kept)
-        why = "; ".join(filter(None, (asked["reason"], reason)))
-        change = self._candidate(str(asked["kind"]), model, str(asked["actor"]), why,
-                                 newest=newest, warmed=int(asked["kept"]) + newest,
-                                 run=asked["run"])  # fmt: skip
+        asked, self.asked = self._retrain(), None
+        newest = min(self.loop.scored - asked.scored, self.loop.kept)
+        why = "; ".join(filter(None, (asked.reason, reason)))
+        change = self._candidate(asked.kind, model, asked.actor, why, newest=newest,
+                                 warmed=asked.kept + newest, run=asked.run)  # fmt: skip
         return replace(change, evidence=evidence or {})
 
     def fail(self, reason: str) -> Change:
@@ -491,24 +501,24 @@ class ShadowLoop:
         ConflictError
             If no retrain was asked for.
         """
-        asked = self._take_asked()
-        change = self._change(RETRAIN_FAILED, str(asked["kind"]), self.champion,
-                              actor=str(asked["actor"]), reason=reason)  # fmt: skip
-        return replace(change, run=asked["run"])
+        asked, self.asked = self._retrain(), None
+        change = self._change(RETRAIN_FAILED, asked.kind, self.champion, actor=asked.actor,
+                              reason=reason)  # fmt: skip
+        return replace(change, run=asked.run)
 
-    def _take_asked(self) -> dict[str, Any]:
+    def _retrain(self) -> Retrain:
+        """The retrain asked for; refused when there is none."""
         if self.asked is None:
             raise ConflictError("no retrain was asked for")
-        asked, self.asked = self.asked, None
-        return asked
+        return self.asked
 
     def _check_open(self) -> None:
         """Refuse a new candidate while one is in shadow or being trained, or rollback is
         armed."""
         if self.asked is not None:
-            run = f" (run {self.asked['run']})" if self.asked["run"] is not None else ""
+            run = f" (run {self.asked.run})" if self.asked.run is not None else ""
             raise ConflictError(
-                f"a retrain of {self.asked['kind']} is being trained{run}; wait for it"
+                f"a retrain of {self.asked.kind} is being trained{run}; wait for it"
             )
         if CANDIDATE in self.roles:
             raise ConflictError(
@@ -583,7 +593,7 @@ class ShadowLoop:
                 "errors": self.errors.state_dict(),
                 "promotion_test": _state(self.promotion_test),
                 "rollback_test": _state(self.rollback_test),
-                "asked": self.asked,
+                "asked": asdict(self.asked) if self.asked else None,
                 "asks": self.asks,
                 "trained_by": self.trained_by,
             },
@@ -608,7 +618,7 @@ class ShadowLoop:
             self.detector.load_state_dict(shadow["detector"])
         self.errors.load_state_dict(shadow["errors"])
         self.promotion_test, self.rollback_test = _tests(shadow, self.rules)
-        self.asked = dict(shadow["asked"]) if shadow.get("asked") else None
+        self.asked = Retrain(**shadow["asked"]) if shadow.get("asked") else None
         self.asks = int(shadow.get("asks", 0))
         self.trained_by = {name: int(run) for name, run in shadow.get("trained_by", {}).items()}
 

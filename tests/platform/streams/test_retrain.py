@@ -157,11 +157,12 @@ def test_an_ask_sent_again_after_a_restart_takes_the_same_run(
     store: Store, settings: Settings
 ) -> None:
     loop, side = asked_loop(settings), retrainer(store, settings)
-    asked = loop.state_dict()["shadow"]["asked"]
+    asked = loop.asked
     (first,) = side.send(loop, Change("retrain", loop.last_event, 0.0, "logreg-adam"))
-    loop.asked = {**asked, "run": None}  # resumed from a checkpoint saved before the send
+    loop.asked = asked  # resumed from a checkpoint saved before the send
     (again,) = side.send(loop, Change("retrain", loop.last_event, 0.0, "logreg-adam"))
-    assert first.run == again.run == loop.asked["run"] is not None
+    assert loop.asked is not None
+    assert first.run == again.run == loop.asked.run is not None
     assert [r.kind for r in store.list_experiments().items] == ["retrain"]  # one run
 
 

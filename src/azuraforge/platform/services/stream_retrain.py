@@ -230,7 +230,7 @@ def retrain_config(shadow: ShadowLoop, stream: int, *, epochs: int, seed: int) -
         raise InvalidParameterError("the loop asked for no retrain")
     check_outcomes(shadow.loop.kept)
     return RetrainConfig(
-        stream=stream, learner=asked["kind"], seed=seed + asked["number"], epochs=epochs,
+        stream=stream, learner=asked.kind, seed=seed + asked.number, epochs=epochs,
         floor=shadow.rules.floor, until_event=shadow.last_event,
         outcomes=pack_examples(shadow.loop.examples, shadow.loop.features.names),
     )  # fmt: skip
@@ -303,7 +303,7 @@ class Retrainer:
     def _send(self, shadow: ShadowLoop) -> int:
         """The run of the retrain asked for, found or queued, recorded in ``shadow``."""
         config = retrain_config(shadow, self.stream.id, epochs=self.epochs, seed=self.seed)
-        number = shadow.asked["number"] if shadow.asked else 0
+        number = shadow.asked.number if shadow.asked else 0
         batch = f"stream-{self.stream.id}-retrain-{number}-at-{config.until_event}"
         found = self.store.list_experiments(
             ExperimentQuery(project=self.stream.project, kinds=(RETRAIN_RUN,), batch_id=batch)
@@ -331,7 +331,7 @@ class Retrainer:
         if shadow.asked is None or (clock < self._next and not now):
             return []
         self._next = clock + _LOOK_EVERY
-        run = shadow.asked["run"]
+        run = shadow.asked.run
         if run is None:  # the store was unreachable when it was asked
             sent = self._try_send(shadow)
             return [sent] if isinstance(sent, Change) else []
@@ -355,11 +355,11 @@ class Retrainer:
     def _adopt(self, shadow: ShadowLoop, record: ExperimentRecord) -> Change:
         """The completed run ``record``'s learner as the candidate (a result without a
         learner of the kind asked for: the retrain's failure)."""
-        asked, result = shadow.asked or {}, record.result or {}
+        kind, result = shadow.asked.kind if shadow.asked else "", record.result or {}
         try:
-            if result.get("learner") != asked.get("kind"):
+            if result.get("learner") != kind:
                 raise InvalidParameterError(f"it trained {result.get('learner')!r}")
-            model = make_learner(str(asked["kind"]), self.seed)
+            model = make_learner(kind, self.seed)
             model.load_state_dict(from_json(result["state"]))
             figures = {name: float(result[name]) for name in FIGURES}
             epochs = int(result["epochs"])
@@ -384,10 +384,10 @@ class Retrainer:
         """At the stream's end (its source's, ``max_events``, or a stop asked for): the
         candidate of a run that ended meanwhile; else the run still training is cancelled
         (its learner would never be used) and the retrain recorded as failed, saying so."""
-        if shadow.asked is not None and shadow.asked["run"] is None:
+        if shadow.asked is not None and shadow.asked.run is None:
             return [shadow.fail("the stream ended before its run was queued")]
         found = self.look(shadow, now=True)
-        if shadow.asked is None:
+        if shadow.asked is None or shadow.asked.run is None:
             return found
-        run = shadow.asked["run"]
+        run = shadow.asked.run
         return [*found, self._cancel(shadow, run, f"the stream ended before run {run} did")]
