@@ -17,9 +17,10 @@ from azuraforge.testing.streams import write_shifted_csv
 from tests.e2e.conftest import Dashboard, chart_points, shoot
 
 pytestmark = pytest.mark.slow
-EVENTS, SHIFT = 9000, 3000
+EVENTS, SHIFT = 80_000, 3000
 SPEED = 3600 * 800.0
-"""800 events a second: the shift about 4 s in (the end 11 s in: time for the triggers)."""
+"""800 events a second: the shift about 4 s in; the end not before 100 s, long after Stop (a
+stream that ended by itself first would end ``completed``, truthfully, not ``cancelled``)."""
 
 
 def lineage(dashboard: Dashboard, stream_id: int) -> list[dict[str, Any]]:
