@@ -70,7 +70,8 @@ def test_a_failing_run_followed_exits_1_with_its_error(api):
 
 
 def test_cancel_a_running_run_and_follow_it_to_its_end(api):
-    (run,) = queued_ids(cli(api, "submit", "sleeper", "--set", "steps=400").output)
+    submitted = cli(api, "submit", "sleeper", "--set", "steps=400", "--set", "sleep=0.05")
+    (run,) = queued_ids(submitted.output)  # 20 s: still running at the cancel
     deadline = time.monotonic() + 20
     while status(api, run) != "running" and time.monotonic() < deadline:
         time.sleep(0.05)

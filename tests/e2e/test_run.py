@@ -40,7 +40,7 @@ def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
 
 
 def test_dismissing_the_dialog_does_not_cancel(dashboard: Dashboard, page):
-    run_id = dashboard.submit("sleeper", {"steps": 100, "sleep": 0.05})
+    run_id = dashboard.submit("sleeper", {"steps": 200, "sleep": 0.05})  # 10 s: Cancel is there
     page.goto(f"{dashboard.url}/#/experiments/{run_id}")
     page.click("#cancel-run")
     page.click("dialog button[value=cancel]")

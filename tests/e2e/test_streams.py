@@ -75,7 +75,9 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
     assert promoted["actor"] == "loop" and promoted["event"] >= SHIFT
     shapes = page.evaluate("document.querySelector('#stream-chart').layout.shapes.length")
     assert shapes >= 2  # the drift and the promotion, marked
-    page.wait_for_function("!document.querySelector('#stream-roles [data-role=previous]')")
+    page.wait_for_function(  # the rollback test ends after 5,000 events
+        "!document.querySelector('#stream-roles [data-role=previous]')", timeout=60_000
+    )
 
     trigger(page, "pause", "paused")  # no event between the next three: nothing races them
     page.wait_for_selector("#stream-paused")
@@ -140,7 +142,7 @@ def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_it
 def test_a_retrain_run_asked_from_the_page_opens_its_candidate_and_links_both_ways(
     dashboard: Dashboard, page: Any
 ) -> None:
-    write_shifted_csv(dashboard.home / "data" / "runs.csv", 3000, 10_000, seed=2)
+    write_shifted_csv(dashboard.home / "data" / "runs.csv", 30_000, 10_000, seed=2)  # 150 s
     config = {"source": "runs.csv", "speed": 3600 * 200.0, "warm": 200, "drift": None,
               "retrain_as": "run", "retrain_epochs": 5}  # fmt: skip
     created = dashboard.api.post("/streams", json={"config": config, "name": "retrained"})

@@ -50,6 +50,7 @@ def fill_sleeper_study(page, url: str, name: str, trials: int) -> None:
 
 def test_start_a_study_from_the_form_watch_its_trials_and_cancel_it(dashboard: Dashboard, page):
     fill_sleeper_study(page, dashboard.url, "e2e-live", 40)
+    page.fill("#field-steps", "100")  # 40 trials of 3 s or more: still running at Cancel
     shoot(page, "study-new")
     page.click("#study-submit")
     page.wait_for_url(re.compile(r"#/studies/\d+$"))

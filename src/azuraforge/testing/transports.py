@@ -262,7 +262,7 @@ class TransportContract:
     def test_run_of_a_killed_worker_process_is_queued_again_where_its_pipeline_allows(
         self, store: Store, transport: Transport, workers: WorkerProcesses
     ) -> None:
-        run = self.submit(store, transport, requeue_lost=True, steps=20, sleep=0.05)
+        run = self.submit(store, transport, requeue_lost=True, steps=60, sleep=0.05)  # 3 s
         record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
         self.kill_worker_process(workers, str(record.worker))
         ended = self.wait(store, workers, run, _finished, "run again and finish")
