@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.learn.datasets.fetching import fetch
-from azuraforge.platform.services.stream_retrain import RetrainConfig, retrain_config, train
-from azuraforge.platform.services.streams import StreamConfig, tuned_candidate
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.loop import tuned_candidate
+from azuraforge.platform.services.streams.retrain import RetrainConfig, retrain_config, train
 from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import baseline_rules, make_learner
 from azuraforge.stream.shadow import ShadowLoop, ShadowRules

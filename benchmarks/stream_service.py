@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, upgrade_database
 from azuraforge.stream import CsvReplay, Event

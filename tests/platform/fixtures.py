@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.access import FIRST_ADMIN, NO_PASSWORD, first_admin, new_token
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,

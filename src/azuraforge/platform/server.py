@@ -19,8 +19,8 @@ from azuraforge.platform.jobs.local import LocalWorkerPool, reaper, settings_env
 from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.alerts import AlertKeeper
-from azuraforge.platform.services.stream_registry import register_changes
+from azuraforge.platform.services.streams.alerts import AlertKeeper
+from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.engine import shown_url

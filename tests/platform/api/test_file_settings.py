@@ -22,7 +22,8 @@ from azuraforge.apps import get_pipeline
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.predictions import INPUTS_FILE
-from azuraforge.platform.services.streams import STREAM, StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.states import PREDICTION, RUN, TRIAL

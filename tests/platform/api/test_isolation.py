@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.jobs.transport import LocalTransport
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.testing.streams import write_shifted_csv

@@ -28,19 +28,12 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 
 from azuraforge.errors import TransportUnavailableError
-from azuraforge.platform.jobs.celery_transport import (
-    TASK_NAME,
-    CeleryTransport,
-    make_celery_app,
-)
+from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport, make_celery_app
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
-from azuraforge.platform.services.streams import (
-    TURBULENT,
-    StreamConfig,
-    start_stream,
-    tuned_candidate,
-)
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.job import start_stream
+from azuraforge.platform.services.streams.loop import TURBULENT, tuned_candidate
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
@@ -228,8 +221,8 @@ class KindOfAnotherDistribution:
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
     ) -> None:
         config = {"source": btc_data(settings, rows=3000).name, "max_events": 3000,
-                  "drift": None, "speed": 3600 * 500.0, "retrain_as": "run",
-                  "retrain_every": 300, "retrain_epochs": 5, "warm": 200}  # 6 s  # fmt: skip
+                  "drift": None, "speed": 3600 * 300.0, "retrain_as": "run",
+                  "retrain_every": 300, "retrain_epochs": 5, "warm": 200}  # 10 s  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
         self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "end")
         lineage = store.list_changes(stream)

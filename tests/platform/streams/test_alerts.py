@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from azuraforge.platform.services.alerts import AlertKeeper, signature, webhook_key
+from azuraforge.platform.services.streams.alerts import AlertKeeper, signature, webhook_key
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import JobWrites, Store
 from tests.platform.fixtures import TTL, running_stream, scores

@@ -13,9 +13,9 @@ from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
-from azuraforge.platform.services.stream_registry import register_changes
-from azuraforge.platform.services.stream_retrain import RetrainConfig, Retrainer, train
-from azuraforge.platform.services.streams import start_stream
+from azuraforge.platform.services.streams.job import start_stream
+from azuraforge.platform.services.streams.registry import register_changes
+from azuraforge.platform.services.streams.retrain import RetrainConfig, Retrainer, train
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.models import Experiment

@@ -37,7 +37,7 @@ from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.access import Logins
 from azuraforge.platform.services.serving import ModelServer
-from azuraforge.platform.services.stream_serving import StreamServer
+from azuraforge.platform.services.streams.serving import StreamServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.alerts import AlertKeeper
-from azuraforge.platform.services.stream_registry import register_changes
-from azuraforge.platform.services.streams import TURBULENT
+from azuraforge.platform.services.streams.alerts import AlertKeeper
+from azuraforge.platform.services.streams.loop import TURBULENT
+from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year

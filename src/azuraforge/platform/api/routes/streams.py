@@ -26,19 +26,12 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.stream_explain import explain
-from azuraforge.platform.services.stream_serving import MIN_CLOSES, StreamServer
-from azuraforge.platform.services.streams import (
-    ACTIONS,
-    STREAM,
-    TURBULENT,
-    Pace,
-    StreamConfig,
-    find_stream,
-    pace,
-    start_stream,
-    trading_scores,
-)
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.explain import explain
+from azuraforge.platform.services.streams.job import STREAM, find_stream, start_stream
+from azuraforge.platform.services.streams.loop import ACTIONS, TURBULENT
+from azuraforge.platform.services.streams.readings import Pace, pace, trading_scores
+from azuraforge.platform.services.streams.serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.store import AlertRecord, ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 from azuraforge.stream.direction import LEARNERS

@@ -46,7 +46,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from azuraforge.platform.services.keys import server_key
-from azuraforge.platform.services.streams import STREAM, StreamConfig, pace
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.job import STREAM
+from azuraforge.platform.services.streams.readings import pace
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import AlertRecord, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.alerts import FIRING, OPEN, PENDING, RESOLVED

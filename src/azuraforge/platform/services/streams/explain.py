@@ -11,8 +11,10 @@ from typing import Any
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.stream_registry import version_learner
-from azuraforge.platform.services.streams import StreamConfig, saved_learner, source_path
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.readings import saved_learner
+from azuraforge.platform.services.streams.registry import version_learner
+from azuraforge.platform.services.streams.sources import source_path
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.stream.base import Features

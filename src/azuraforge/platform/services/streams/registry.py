@@ -27,7 +27,8 @@ from azuraforge.platform.services.registry import (
     move_alias,
     remove_folder,
 )
-from azuraforge.platform.services.streams import SavedLearner, StreamConfig, restored
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.readings import SavedLearner, restored
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.streams import ChangeRecord

@@ -20,12 +20,9 @@ from typing import cast
 import numpy as np
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.services.streams import (
-    FEATURES_READY,
-    StreamConfig,
-    find_stream,
-    saved_learner,
-)
+from azuraforge.platform.services.streams.config import FEATURES_READY, StreamConfig
+from azuraforge.platform.services.streams.job import find_stream
+from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.scope import ProjectStore
 from azuraforge.stream.base import Classifier

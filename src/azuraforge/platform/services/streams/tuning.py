@@ -18,6 +18,9 @@ import optuna
 from azuraforge.stream.direction import TUNABLE, make_learner, tuned_kind
 from azuraforge.stream.online import Example, log_loss
 
+MIN_TUNING_OUTCOMES = 50
+"""The fewest kept outcomes a tuning runs on."""
+
 
 class Tuning(NamedTuple):
     """A study's outcome: the best kind (with its settings), its mean loss over the window,

@@ -1,0 +1,237 @@
+"""Where a stream's events come from, checked where a config enters and again where its
+worker opens it: a registered dataset or a data-folder CSV (replayed, or followed as it
+grows), a url at or below the server's ``stream_urls`` (polled), or a plugin source the
+server's ``stream_sources`` allow."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+from azuraforge.errors import (
+    ConflictError,
+    DataFormatError,
+    InvalidParameterError,
+    NotFoundError,
+    PluginError,
+)
+from azuraforge.learn.datasets import DATASETS, dataset_file
+from azuraforge.learn.datasets.csvfiles import column_key
+from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.settings import Settings
+from azuraforge.stream import CsvReplay
+from azuraforge.stream.base import Source
+from azuraforge.stream.live import LiveSource
+from azuraforge.stream.polling import HttpPoller
+from azuraforge.stream.registry import get_source
+from azuraforge.stream.sources import header_of
+from azuraforge.stream.tail import FileTail
+
+BUILT_IN_SOURCES = ("csv-replay", "file-tail", "http-poller")
+"""The sources a stream names by its source, follow and url (with their checks), never as a
+plugin."""
+STOP_CHECK = 0.2
+"""Seconds a paced stream sleeps between two looks for a stop."""
+
+
+def check_url(url: str, allowed: Sequence[str]) -> None:
+    """Refuse ``url`` unless it is one of the ``allowed`` addresses or below one: the same
+    scheme, host and port (a default port as written or not), its path theirs or under it
+    (with no ``..``, ``;`` or ``%`` that a server could read as another path), and their
+    query when they give one.
+
+    Raises
+    ------
+    InvalidParameterError
+        Saying so, without listing the allowed addresses.
+
+    >>> check_url("https://api.example.org/v1/candles?pair=BTC", ["https://api.example.org/v1"])
+    >>> check_url("https://api.example.org.evil.net/v1", ["https://api.example.org/v1"])
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: https://api.example.org.evil.net/v1 is not at or below one of the server's stream_urls
+    """  # noqa: E501
+    wanted = _address(url)
+    plain = wanted is not None and not re.search(r"[;%\\]", wanted[2])
+    if wanted is not None and plain and ".." not in wanted[2].split("/"):
+        for base in filter(None, map(_address, allowed)):
+            root = base[2].rstrip("/")
+            same = wanted[:2] == base[:2] and (not base[3] or wanted[3] == base[3])
+            if same and (wanted[2] == root or wanted[2].startswith(root + "/")):
+                return
+    none = "" if allowed else " (it sets none: no stream may poll)"
+    raise InvalidParameterError(f"{url} is not at or below one of the server's stream_urls{none}")
+
+
+def _allowed(url: str, allowed: Sequence[str]) -> bool:
+    """Whether :func:`check_url` lets ``url`` through (a redirect's target, say)."""
+    try:
+        check_url(url, allowed)
+    except InvalidParameterError:
+        return False
+    return True
+
+
+def _address(url: str) -> tuple[str, str, str, str] | None:
+    """``url``'s scheme, host and port (``host:443``), path and query; None when it does not
+    parse as an http or https address without user info."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a bad port or IPv6 address
+        return None
+    if port is None or not parts.hostname or parts.username is not None:
+        return None
+    return parts.scheme, f"{parts.hostname}:{port}", parts.path, parts.query
+
+
+def plugin_source(config: StreamConfig, allowed: Sequence[str]) -> Source:
+    """The plugin source ``config`` names, made with its options (a source's constructor
+    starts no I/O: its iteration does), if the server's ``allowed`` names it.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a built-in source (a stream's source, follow and url keep their own checks), one
+        not allowed or not installed, or options it refuses.
+    """
+    name = str(config.plugin)
+    if name in BUILT_IN_SOURCES:
+        raise InvalidParameterError(
+            f"{name} is built in: give a source (and follow) or a url, which keep their checks"
+        )
+    if name not in allowed:
+        none = "" if allowed else " (it sets none)"
+        raise InvalidParameterError(f"{name!r} is not one of the server's stream_sources{none}")
+    try:
+        kind = get_source(name)
+    except (NotFoundError, PluginError):
+        raise InvalidParameterError(f"source {name!r} is not installed or does not load") from None
+    if issubclass(kind, (CsvReplay, FileTail, HttpPoller)):  # their checks go around otherwise
+        raise InvalidParameterError(f"{name} is a built-in source under another name")
+    try:
+        return kind(**config.plugin_options)
+    except Exception as e:  # a package's code, given a request's options: any refusal is a 4xx
+        raise InvalidParameterError(f"plugin_options: {name} refused them: {e}") from None
+
+
+def check_follow(config: Mapping[str, Any]) -> None:
+    """Refuse ``follow`` on a registered dataset (a file that does not grow) or with a
+    ``speed`` (a followed file comes at its own pace)."""
+    if not config["follow"]:
+        return
+    if str(config["source"]) in DATASETS:
+        problem = "a registered dataset does not grow: follow a CSV of the data folder"
+        raise ConfigError("stream config", [(("follow",), problem)])
+    if config["speed"] is not None:
+        problem = "speed paces a replay; a followed file's rows come when they are written"
+        raise ConfigError("stream config", [(("speed",), problem)])
+
+
+def check_columns(config: dict[str, Any], data_folder: Path) -> None:
+    """Refuse a data-folder CSV whose header has no ``price_column`` (or no ``time_column``,
+    when one is named), naming the columns it has; one it has in another case or spacing
+    (``close`` for ``Close``) is set to the header's spelling, the name its events carry. A
+    registered dataset is not read here (it may need fetching): a wrong column fails its
+    job, whose error names the columns."""
+    source = str(config["source"])
+    if config["source"] is None or source in DATASETS:
+        return
+    try:
+        try:  # the header is found as the replay finds it: by its time column when named
+            names = header_of(data_folder / source, source, config["time_column"])
+        except DataFormatError:
+            if config["time_column"] is None:
+                raise
+            names = header_of(data_folder / source, source)  # to name the columns it has
+    except DataFormatError as e:
+        raise ConfigError("stream config", [(("source",), str(e))]) from None
+    spelled = {column_key(name): name for name in names}
+    for setting in ("price_column", "time_column"):
+        column = config[setting]
+        if column is None:
+            continue
+        if column_key(column) not in spelled:
+            message = f"{source} has no column {column!r}; its columns: {', '.join(names)}"
+            raise ConfigError("stream config", [((setting,), message)])
+        config[setting] = spelled[column_key(column)]
+
+
+def source_path(
+    config: StreamConfig,
+    open_files: Callable[[type[BaseModel], Mapping[str, Any]], dict[str, Any]],
+) -> Path:
+    """The file of the stream's source: a registered dataset's, or the data folder's CSV
+    (``open_files``: a data folder's check, :meth:`DataFolder.open` or the job's)."""
+    if config.source is None:
+        raise ConflictError(
+            f"a stream of a {'url' if config.url else 'plugin'} keeps none of its past rows to "
+            "read again: this needs a stream of a dataset or a data-folder CSV"
+        )
+    source = str(config.source)
+    if source in DATASETS:
+        return dataset_file(source)
+    return Path(open_files(StreamConfig, {"source": source})["source"])
+
+
+def open_source(
+    config: StreamConfig, ctx: StoreContext, settings: Settings, idle: Callable[[], None]
+) -> tuple[Source, bool]:
+    """The stream's source (replayed, followed as the file grows, polled from the url, or a
+    plugin's), and whether its events are live: gone once taken. A polled or followed
+    source calls ``idle`` while it waits for rows."""
+    price = config.price_column
+    if config.plugin is not None:
+        made = plugin_source(config, settings.stream_sources)
+        if isinstance(made, LiveSource):
+            threading.Thread(target=_stop_when_asked, args=(made, ctx), daemon=True).start()
+        return made, isinstance(made, LiveSource)
+    if config.url is not None:
+        check_url(config.url, settings.stream_urls)
+        live: LiveSource = HttpPoller(
+            config.url, interval=config.poll_interval, time_column=config.time_column,
+            columns=[price], price_column=price,
+            sleep=lambda seconds: _nap(seconds, live, ctx, idle),
+            allow_redirect=lambda target: _allowed(target, settings.stream_urls),
+        )  # fmt: skip
+        return live, True
+    path = source_path(config, ctx.open_files)
+    if not config.follow:
+        return config.replay(path), False
+    live = FileTail(path, columns=[price], price_column=price, time_column=config.time_column,
+                    poll_interval=STOP_CHECK,
+                    sleep=lambda seconds: _nap(seconds, live, ctx, idle))  # fmt: skip
+    return live, False  # read again from its start by a restart
+
+
+def _stop_when_asked(source: LiveSource, ctx: StoreContext) -> None:
+    """Stop a live plugin source once the job is asked to stop (seen within
+    :data:`STOP_CHECK`), or once it stopped by itself."""
+    while not source.stopped:
+        if ctx.should_stop():
+            source.stop()
+            return
+        time.sleep(STOP_CHECK)
+
+
+def _nap(seconds: float, source: LiveSource, ctx: StoreContext, idle: Callable[[], None]) -> None:
+    """Wait ``seconds`` for a live source's next look, calling ``idle`` meanwhile (the
+    stream takes its triggers), stopping the source once the job is asked to stop (seen within
+    :data:`STOP_CHECK`)."""
+    due = time.monotonic() + seconds
+    while not ctx.should_stop():
+        idle()
+        left = due - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, STOP_CHECK))
+    source.stop()
