@@ -100,13 +100,16 @@ def test_trigger_promote_rollback_and_lineage_on_a_running_stream(api: str) -> N
     assert back.exit_code == 0 and "rollback done" in back.output, back.output
     lineage = cli(api, "stream", "lineage", sid)
     assert lineage.exit_code == 0
-    rows = [line.replace("│", " ").split() for line in lineage.output.splitlines()]
-    for expected in (
-        ["candidate", "mlp-2", "logreg-adam-1"],
-        ["promote", "mlp-2", "logreg-adam-1"],
-        ["rollback", "logreg-adam-1", "mlp-2"],
-    ):
-        assert any(row[1:4] == expected for row in rows if len(row) > 4), lineage.output
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lineage.output.splitlines()]
+    rows = [(row, cells[i + 1]) for i, row in enumerate(cells[:-1]) if row and row[0]]
+    for change, other, why in (
+        ("candidate mlp-2", "vs logreg-adam-1", "try an mlp"),
+        ("promote mlp-2", "vs logreg-adam-1", "by hand"),
+        ("rollback logreg-adam-1", "vs mlp-2", "changed my mind"),
+    ):  # each change with its model, on the next line what it was set against, and why
+        assert any((row[1], below[1], row[3]) == (change, other, why) for row, below in rows), (
+            lineage.output
+        )
     last = " ".join(cli(api, "stream", "show", sid).output.split())
     assert "rollback logreg-adam-1 vs mlp-2 by admin: changed my mind" in last
     only = cli(api, "stream", "lineage", sid, "--kind", "rollback")

@@ -250,15 +250,14 @@ def lineage(
                 "GET", f"/streams/{stream_id}/lineage", params=params
             )
         caption = "evidence: the test's wealth for / against, mean difference"
-        table = Table("event", "change", "model", "vs", "evidence", "by", "reason",
-                      caption=caption)  # fmt: skip
-        for column in table.columns[:4]:
-            column.no_wrap = True
-        for change in changes:
+        table = Table("event", "change", "by", "why", caption=caption)
+        table.columns[0].no_wrap = True
+        for change in changes:  # four columns: the reason stays readable in 80 columns
+            what = f"{change['kind']} {change['model']}{_run(change)}"
+            against, evidence = change["other"], _evidence(change["evidence"])
             table.add_row(
-                f"{change['event']:,}", change["kind"], change["model"] + _run(change),
-                change["other"] or "",
-                _evidence(change["evidence"]), change["actor"], change["reason"],
+                f"{change['event']:,}", what + (f"\nvs {against}" if against else ""),
+                change["actor"], change["reason"] + (f"\nevidence {evidence}" if evidence else ""),
             )  # fmt: skip
         console.print(table)
 
