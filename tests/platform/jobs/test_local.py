@@ -1,5 +1,6 @@
 """The local worker pool shares the cores out: each worker's BLAS may start its share of
-threads, unless the user said how many."""
+threads, unless the user said how many; streams run in worker processes of their own, started
+for them, so runs never wait behind them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from azuraforge.platform.jobs.local import BLAS_THREAD_VARIABLES, LocalWorkerPool, blas_threads
+from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.jobs.wake import WAKE_FILE
+from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.states import COMPLETED, FINISHED_STATES, QUEUED, RUNNING
 from tests.platform.jobs.conftest import wait_for
 
 
@@ -33,3 +39,48 @@ def test_each_worker_gets_its_share_of_blas_threads_unless_the_user_set_them(
     for env in envs:
         assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == share
         assert env["MKL_NUM_THREADS"] == "7"
+
+
+def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
+    settings: Settings, store: Store, sleeper: Path
+) -> None:
+    pool = LocalWorkerPool(settings, 1)
+    transport = LocalTransport(settings.home / WAKE_FILE)
+    paced = {"source": "btc-hourly", "speed": 3600 * 200.0, "drift": None}
+    streams = [
+        start_stream(store, transport, settings, paced).id,
+        start_stream(store, transport, settings, {**paced, "restart_every": 1.0}).id,
+    ]
+    run = store.create_experiment("sleeper", {"steps": 10, "sleep": 0.01}).id
+    transport.submit(run)
+    pool.start()
+    try:
+        ran = wait_for(lambda: finished(store, run), timeout=60)
+        assert ran.status == COMPLETED  # the one worker was not held by a stream
+        running = [wait_for(lambda s=s: live(store, s), timeout=60) for s in streams]
+        workers = {ran.worker, *(r.worker for r in running)}
+        assert len(workers) == 3 and set(pool.jobs) == set(streams)
+        # Restarted on schedule: queued again, and taken again by its own worker process.
+        again = wait_for(lambda: restarted(store, streams[1]), timeout=60)
+        assert again.worker == running[1].worker and again.attempts == 2
+        assert pool.jobs[streams[1]].pid == int(str(again.worker).split(":")[1])
+    finally:
+        pool.stop()
+    for stream in streams:  # shut down: queued again for the next serve, not cancelled
+        ended = store.get_experiment(stream)
+        assert ended.status == QUEUED and "shut down" in str(ended.error), ended
+
+
+def finished(store: Store, job: int) -> ExperimentRecord | None:
+    record = store.get_experiment(job)
+    return record if record.status in FINISHED_STATES else None
+
+
+def live(store: Store, job: int) -> ExperimentRecord | None:
+    record = store.get_experiment(job)
+    return record if record.status == RUNNING else None
+
+
+def restarted(store: Store, job: int) -> ExperimentRecord | None:
+    record = store.get_experiment(job)
+    return record if record.status == RUNNING and record.restart_history else None

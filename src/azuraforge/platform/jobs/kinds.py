@@ -199,6 +199,11 @@ class JobKind(ABC):
     """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
     ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""
 
+    long_lived: ClassVar[bool] = False
+    """Whether a job runs until someone stops it (a stream): a pool of local workers runs each
+    in a worker process started for it, so it never holds one of the workers that run the
+    others (:class:`~azuraforge.platform.jobs.local.LocalWorkerPool`)."""
+
     restarts: ClassVar[RestartPolicy | None] = None
     """How the kernel keeps this kind's jobs going (:class:`RestartPolicy`); ``None``: a job
     runs once, and its process dying fails it. Create such jobs with ``requeue_lost=True``:
@@ -253,6 +258,11 @@ def get_kind(name: str) -> JobKind:
         If the kind is declared but does not load, or two distributions declare the name.
     """
     return _KINDS.get(name)()
+
+
+def long_lived_kinds() -> list[str]:
+    """The names of the kinds whose jobs run until stopped (:attr:`JobKind.long_lived`)."""
+    return sorted(name for name, kind in job_kinds().items() if kind.long_lived)
 
 
 def job_kinds() -> dict[str, JobKind]:

@@ -11,9 +11,10 @@ import subprocess
 import sys
 import threading
 
+from azuraforge.platform.jobs.kinds import long_lived_kinds
 from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 WORKER_MODULE = "azuraforge.platform.jobs.worker"
@@ -56,11 +57,21 @@ class LocalWorkerPool:
     """``count`` worker processes (``python -m azuraforge.platform.jobs.worker``) on the
     settings' store; a worker that exits is started again until :meth:`stop`. The workers
     share the cores: each may start :func:`blas_threads` BLAS threads unless the environment
-    says otherwise."""
+    says otherwise.
+
+    They leave the jobs that run until stopped (streams: :attr:`JobKind.long_lived`) alone:
+    each second the pool starts a worker process for each such job queued and due (``--job
+    ID``: it runs that job, then exits), so a stream never holds a worker that runs, trials,
+    retrains and predictions wait for. A stream queued again (restarted, or its worker lost)
+    gets a new one."""
 
     def __init__(self, settings: Settings, count: int) -> None:
         self.settings, self.count = settings, count
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.jobs: dict[int, subprocess.Popen[bytes]] = {}
+        """The worker process of each long-lived job it started one for."""
+        self._long_lived = long_lived_kinds()
+        self._store: Store | None = None
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._keep_alive, name="worker-pool", daemon=True)
 
@@ -69,8 +80,12 @@ class LocalWorkerPool:
         self.processes = [self._spawn() for _ in range(self.count)]
         self._monitor.start()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, job: int | None = None) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", WORKER_MODULE, "--parent", str(os.getpid())]
+        if job is not None:
+            command += ["--job", str(job)]
+        elif self._long_lived:
+            command += ["--skip-kinds", ",".join(self._long_lived)]
         return subprocess.Popen(command, env=worker_environment(self.settings, self.count))
 
     def _keep_alive(self) -> None:
@@ -81,21 +96,42 @@ class LocalWorkerPool:
                         "worker %d exited (%s); starting another", process.pid, process.returncode
                     )
                     self.processes[index] = self._spawn()
+            if self._long_lived and self.count:
+                self._start_long_lived()
+
+    def _start_long_lived(self) -> None:
+        """Start a worker process for each long-lived job queued and due that has none."""
+        self.jobs = {job: p for job, p in self.jobs.items() if p.poll() is None}
+        try:
+            self._store = self._store or Store(self.settings.database_url)
+            due = self._store.due_jobs(self._long_lived)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            return  # the workers say so; the next second tries again
+        for job in due:
+            if job not in self.jobs and not self._stopping.is_set():
+                self.jobs[job] = self._spawn(job)
 
     def stop(self) -> None:
         """SIGTERM every worker (a running run stops, its metrics kept, and is queued again
         or ends ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to
         the cancel grace period and a little more, then kill what is left."""
         self._stopping.set()
-        for process in self.processes:
+        if self._monitor.is_alive():  # no job's worker started once they are stopped
+            self._monitor.join(timeout=5)
+        every = [*self.processes, *self.jobs.values()]
+        for process in every:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in self.processes:
+        for process in every:
             try:
                 process.wait(self.settings.cancel_grace + 5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self._store is not None:
+            self._store.close()
 
 
 def reaper(store: Store, settings: Settings) -> Periodic:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 
 from azuraforge.apps.registry import declared
@@ -25,6 +26,7 @@ from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
+from azuraforge.platform.store.states import QUEUED
 
 _log = logging.getLogger(__name__)
 
@@ -40,16 +42,19 @@ class Worker:
 
     A worker given a ``parent`` process id (the pool of ``azuraforge serve`` passes its own)
     stops claiming runs once that process is gone: it finishes the run in progress, then
-    exits, so a killed ``serve`` leaves no idle workers behind.
+    exits, so a killed ``serve`` leaves no idle workers behind. One given ``skip_kinds``
+    claims no job of those kinds (the pool's workers leave streams to workers of their own).
     """
 
     def __init__(
-        self, settings: Settings, store: Store | None = None, parent: int | None = None
-    ) -> None:
+        self, settings: Settings, store: Store | None = None, parent: int | None = None,
+        skip_kinds: Sequence[str] = (),
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.store = store or Store(settings.database_url)
         self.name = worker_name()
         self.parent = parent
+        self.skip_kinds = tuple(skip_kinds)
         self.shutdown = threading.Event()
         self._next_reap = 0.0
         self.alarm: Alarm | None = None
@@ -67,9 +72,24 @@ class Worker:
         claimed = self.store.claim_job(self.name, self.settings.lease_ttl, experiment_id)
         return None if claimed is None else self._supervise(*claimed)
 
+    def run_job(self, experiment_id: int) -> None:
+        """Run this job until it ends: claimed again each time it is queued again (a restart),
+        once its backoff is over. Returns once it ended, another worker took it, or this one
+        is stopping (its job is then queued again or ends ``cancelled``)."""
+        while not self.shutdown.is_set():
+            if self.run_one(experiment_id) is not None:
+                continue
+            record = self.store.find_experiment(experiment_id)
+            if record is None or record.status != QUEUED:
+                return
+            self.shutdown.wait(max((record.not_before or 0.0) - time.time(), 0.05))
+
     def run_next(self) -> Supervision | None:
-        """Claim the oldest queued experiment and run it; ``None`` when none is queued."""
-        claimed = self.store.claim_job(self.name, self.settings.lease_ttl)
+        """Claim the oldest queued experiment (not of :attr:`skip_kinds`) and run it; ``None``
+        when none is queued."""
+        claimed = self.store.claim_job(
+            self.name, self.settings.lease_ttl, skip_kinds=self.skip_kinds
+        )
         return None if claimed is None else self._supervise(*claimed)
 
     def _supervise(self, lease: Lease, record: ExperimentRecord) -> Supervision:
@@ -137,6 +157,14 @@ class Worker:
         elif not self.shutdown.is_set():
             self.alarm.wait(seconds)
 
+    def stop_when_orphaned(self) -> None:
+        """Stop as SIGTERM does once the parent process is gone (checked each second): the
+        job in progress stops, and is queued again or ends ``cancelled``."""
+        while not self.shutdown.wait(1.0):
+            if self.orphaned():
+                _log.warning("worker %s: its parent %s is gone; stopping", self.name, self.parent)
+                self._stop()
+
     def orphaned(self) -> bool:
         """Whether the worker had a parent process and it has ended."""
         return self.parent is not None and os.getppid() != self.parent
@@ -178,15 +206,26 @@ def logged_failure(what: str, error: Exception) -> None:
 
 
 def main() -> None:
-    """Entry point of ``python -m azuraforge.platform.jobs.worker [--parent PID]``."""
+    """Entry point of ``python -m azuraforge.platform.jobs.worker [--parent PID]
+    [--skip-kinds KIND,...] [--job ID]``."""
     parser = argparse.ArgumentParser(description="Run queued experiments of the store.")
     parser.add_argument("--parent", type=int, help="exit once this process is gone")
+    parser.add_argument("--skip-kinds", default="", help="claim no job of these kinds (a,b)")
+    parser.add_argument("--job", type=int, help="run this queued job until it ends, then exit")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check's chatter
-    worker = Worker(Settings(), parent=arguments.parent)
+    skipped = [kind for kind in arguments.skip_kinds.split(",") if kind]
+    worker = Worker(Settings(), parent=arguments.parent, skip_kinds=skipped)
     worker.stop_on_signals()
-    worker.run_forever()
+    if arguments.job is None:
+        worker.run_forever()
+        return
+    threading.Thread(target=worker.stop_when_orphaned, daemon=True).start()
+    try:
+        worker.run_job(arguments.job)
+    finally:
+        worker.close()
 
 
 if __name__ == "__main__":

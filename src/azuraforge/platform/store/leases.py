@@ -8,7 +8,7 @@ a lease expired and was reaped or taken over, the old holder can commit nothing 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, or_, select, update
@@ -40,6 +40,17 @@ class LeaseStore(StoreBase):
         """Claim the oldest queued run for ``owner`` for ``ttl`` seconds, or ``None``."""
         return self._claim_first(owner, ttl, _lease)
 
+    def due_jobs(self, kinds: Sequence[str]) -> list[int]:
+        """The queued jobs of ``kinds`` whose backoff is over, oldest first."""
+        with self._begin() as connection:
+            found = connection.scalars(
+                select(Experiment.id)
+                .where(Experiment.status == QUEUED, _due(time.time()))
+                .where(Experiment.kind.in_(kinds))
+                .order_by(Experiment.id)
+            )
+            return list(found)
+
     def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
         """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
         not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same
@@ -48,13 +59,14 @@ class LeaseStore(StoreBase):
             return self._claim(connection, experiment_id, owner, ttl, _lease)
 
     def claim_job(
-        self, owner: str, ttl: float, experiment_id: int | None = None
-    ) -> tuple[Lease, ExperimentRecord] | None:
+        self, owner: str, ttl: float, experiment_id: int | None = None,
+        *, skip_kinds: Sequence[str] = (),
+    ) -> tuple[Lease, ExperimentRecord] | None:  # fmt: skip
         """What a worker runs: claim run ``experiment_id`` as :meth:`claim` does (``None``:
-        the oldest queued run, as :meth:`claim_next`), with its row as claimed; ``None``
-        when there is nothing to claim."""
+        the oldest queued run not of ``skip_kinds``, as :meth:`claim_next`), with its row as
+        claimed; ``None`` when there is nothing to claim."""
         if experiment_id is None:
-            return self._claim_first(owner, ttl, self._with_record)
+            return self._claim_first(owner, ttl, self._with_record, skip_kinds)
         with self._begin() as connection:
             return self._claim(connection, experiment_id, owner, ttl, self._with_record)
 
@@ -64,13 +76,17 @@ class LeaseStore(StoreBase):
         project = self.project_name(connection, row.project_id)
         return lease, claimed_record(connection, row, project)
 
-    def _claim_first(self, owner: str, ttl: float, then: _Then[_Claimed]) -> _Claimed | None:
-        """Claim the oldest queued run, then ``then`` in its transaction."""
+    def _claim_first(
+        self, owner: str, ttl: float, then: _Then[_Claimed], skip_kinds: Sequence[str] = ()
+    ) -> _Claimed | None:
+        """Claim the oldest queued run not of ``skip_kinds``, then ``then`` in its
+        transaction."""
+        others = [Experiment.kind.not_in(skip_kinds)] if skip_kinds else []
         for _ in range(_CLAIM_TRIES):
             with self._begin() as connection:
                 candidate = connection.scalar(
                     select(Experiment.id)
-                    .where(Experiment.status == QUEUED, _due(time.time()))
+                    .where(Experiment.status == QUEUED, _due(time.time()), *others)
                     .order_by(Experiment.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)

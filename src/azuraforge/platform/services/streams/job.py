@@ -101,6 +101,7 @@ class StreamKind(JobKind):
     """The job kind ``stream``: :func:`run_stream`, kept going by the kernel."""
 
     name = STREAM
+    long_lived = True
 
     def restart_policy(self, record: ExperimentRecord) -> RestartPolicy:
         config = StreamConfig.model_validate(record.config)
