@@ -62,7 +62,7 @@ def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
         assert len(workers) == 3 and set(pool.jobs) == set(streams)
         # Restarted on schedule: queued again, and taken again by its own worker process.
         again = wait_for(lambda: restarted(store, streams[1]), timeout=60)
-        assert again.worker == running[1].worker and again.attempts == 2
+        assert again.worker == running[1].worker and again.attempts >= 2
         assert pool.jobs[streams[1]].pid == int(str(again.worker).split(":")[1])
     finally:
         pool.stop()

@@ -88,6 +88,20 @@ def test_claim_job_returns_the_lease_with_the_row_as_claimed(store: Store) -> No
     assert store.claim_job("w3", TTL, first) is None  # running
 
 
+def test_a_worker_skips_kinds_and_a_pool_finds_the_due_jobs_of_a_kind(store: Store) -> None:
+    stream = store.create_experiment("stream", {}, kind="stream", requeue_lost=True).id
+    run = store.create_experiment("sleeper", {}).id
+    assert store.due_jobs(["stream"]) == [stream]
+    taken = store.claim_job("w1", TTL, skip_kinds=["stream"])
+    assert taken is not None and taken[0].experiment_id == run  # the older stream left alone
+    assert store.claim_job("w2", TTL, skip_kinds=["stream"]) is None
+    lease = store.claim(stream, "w3", TTL)
+    assert lease is not None and store.due_jobs(["stream"]) == []  # running: not due
+    store.restart(lease, "crash", "exit code 1", delay=60.0)
+    assert store.due_jobs(["stream"]) == []  # queued again, in its backoff
+    assert store.due_jobs(["run"]) == []  # the run is running
+
+
 def test_a_run_claimed_again_comes_with_its_metrics(store: Store) -> None:
     lease = claimed(store, requeue_lost=True)
     store.log_metrics(lease, [("loss", 1, 0.5, time.time())])

@@ -60,23 +60,26 @@ class LocalWorkerPool:
     says otherwise.
 
     They leave the jobs that run until stopped (streams: :attr:`JobKind.long_lived`) alone:
-    each second the pool starts a worker process for each such job queued and due (``--job
-    ID``: it runs that job, then exits), so a stream never holds a worker that runs, trials,
-    retrains and predictions wait for. A stream queued again (restarted, or its worker lost)
-    gets a new one."""
+    each second the pool starts a worker process for each such job queued and due that has
+    none (``--job ID``: it runs that job until it ends), so a stream never holds a worker that
+    runs, trials, retrains and predictions wait for. A stream queued again after its worker
+    died gets a new one."""
 
     def __init__(self, settings: Settings, count: int) -> None:
         self.settings, self.count = settings, count
         self.processes: list[subprocess.Popen[bytes]] = []
         self.jobs: dict[int, subprocess.Popen[bytes]] = {}
         """The worker process of each long-lived job it started one for."""
-        self._long_lived = long_lived_kinds()
+        self._long_lived: list[str] = []
         self._store: Store | None = None
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._keep_alive, name="worker-pool", daemon=True)
 
     def start(self) -> None:
-        """Start the workers and the thread that restarts them."""
+        """Start the workers and the thread that restarts them (and starts the long-lived
+        jobs' workers)."""
+        if self.count:
+            self._long_lived = _long_lived_kinds()
         self.processes = [self._spawn() for _ in range(self.count)]
         self._monitor.start()
 
@@ -96,29 +99,35 @@ class LocalWorkerPool:
                         "worker %d exited (%s); starting another", process.pid, process.returncode
                     )
                     self.processes[index] = self._spawn()
-            if self._long_lived and self.count:
-                self._start_long_lived()
+            if self._long_lived:
+                try:
+                    self._start_long_lived()
+                except Exception as e:  # the thread keeps the workers: it never dies of this
+                    _log.warning("starting the long-lived jobs' workers failed: %s: %s",
+                                 type(e).__name__, e, exc_info=not is_unavailable(e))  # fmt: skip
 
     def _start_long_lived(self) -> None:
         """Start a worker process for each long-lived job queued and due that has none."""
-        self.jobs = {job: p for job, p in self.jobs.items() if p.poll() is None}
-        try:
-            self._store = self._store or Store(self.settings.database_url)
-            due = self._store.due_jobs(self._long_lived)
-        except Exception as e:
-            if not is_unavailable(e):
-                raise
-            return  # the workers say so; the next second tries again
-        for job in due:
+        for job, process in list(self.jobs.items()):
+            if process.poll() is None:
+                continue
+            del self.jobs[job]
+            if process.returncode:
+                _log.warning(
+                    "job %d's worker %d exited (%s)", job, process.pid, process.returncode
+                )
+        self._store = self._store or Store(self.settings.database_url)
+        for job in self._store.due_jobs(self._long_lived):
             if job not in self.jobs and not self._stopping.is_set():
                 self.jobs[job] = self._spawn(job)
 
     def stop(self) -> None:
-        """SIGTERM every worker (a running run stops, its metrics kept, and is queued again
-        or ends ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to
-        the cancel grace period and a little more, then kill what is left."""
+        """Stop the thread that starts workers, then SIGTERM every worker, the long-lived jobs'
+        included (a running job stops, its metrics kept, and is queued again or ends
+        ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to the cancel
+        grace period and a little more, then kill what is left."""
         self._stopping.set()
-        if self._monitor.is_alive():  # no job's worker started once they are stopped
+        if self._monitor.is_alive():
             self._monitor.join(timeout=5)
         every = [*self.processes, *self.jobs.values()]
         for process in every:
@@ -130,8 +139,19 @@ class LocalWorkerPool:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._store is not None:
+        if self._store is not None and not self._monitor.is_alive():
             self._store.close()
+
+
+def _long_lived_kinds() -> list[str]:
+    """:func:`long_lived_kinds`, or none when the kinds cannot be read (two distributions
+    declaring one name): logged, and the workers then take every job, streams included."""
+    try:
+        return long_lived_kinds()
+    except Exception as e:
+        _log.warning("the job kinds could not be read (%s: %s); streams will hold workers",
+                     type(e).__name__, e)  # fmt: skip
+        return []
 
 
 def reaper(store: Store, settings: Settings) -> Periodic:

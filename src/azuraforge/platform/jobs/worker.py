@@ -42,14 +42,18 @@ class Worker:
 
     A worker given a ``parent`` process id (the pool of ``azuraforge serve`` passes its own)
     stops claiming runs once that process is gone: it finishes the run in progress, then
-    exits, so a killed ``serve`` leaves no idle workers behind. One given ``skip_kinds``
+    exits, so a killed ``serve`` leaves no idle workers behind (a worker started for one
+    long-lived job stops that job instead: :meth:`stop_when_orphaned`). One given ``skip_kinds``
     claims no job of those kinds (the pool's workers leave streams to workers of their own).
     """
 
     def __init__(
-        self, settings: Settings, store: Store | None = None, parent: int | None = None,
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        parent: int | None = None,
         skip_kinds: Sequence[str] = (),
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.settings = settings
         self.store = store or Store(settings.database_url)
         self.name = worker_name()
@@ -72,17 +76,26 @@ class Worker:
         claimed = self.store.claim_job(self.name, self.settings.lease_ttl, experiment_id)
         return None if claimed is None else self._supervise(*claimed)
 
-    def run_job(self, experiment_id: int) -> None:
-        """Run this job until it ends: claimed again each time it is queued again (a restart),
-        once its backoff is over. Returns once it ended, another worker took it, or this one
-        is stopping (its job is then queued again or ends ``cancelled``)."""
+    def run_until_ended(self, experiment_id: int) -> None:
+        """Run this job as :meth:`run_one` does, and again each time it is queued again (a
+        restart) once its backoff is over, looking each second (a job cancelled meanwhile).
+        Returns once it ended, another worker took it, or this one is stopping (its job is
+        then queued again or ends ``cancelled``); an unreachable store is waited for."""
         while not self.shutdown.is_set():
-            if self.run_one(experiment_id) is not None:
+            try:
+                if self.run_one(experiment_id) is not None:
+                    continue
+                record = self.store.find_experiment(experiment_id)
+            except Exception as e:
+                if not is_unavailable(e):
+                    raise
+                _log.warning("store unreachable, retrying: %s", e)
+                self.shutdown.wait(1.0)
                 continue
-            record = self.store.find_experiment(experiment_id)
             if record is None or record.status != QUEUED:
                 return
-            self.shutdown.wait(max((record.not_before or 0.0) - time.time(), 0.05))
+            backoff = (record.not_before or 0.0) - time.time()
+            self.shutdown.wait(min(max(backoff, 0.05), 1.0))
 
     def run_next(self) -> Supervision | None:
         """Claim the oldest queued experiment (not of :attr:`skip_kinds`) and run it; ``None``
@@ -223,7 +236,7 @@ def main() -> None:
         return
     threading.Thread(target=worker.stop_when_orphaned, daemon=True).start()
     try:
-        worker.run_job(arguments.job)
+        worker.run_until_ended(arguments.job)
     finally:
         worker.close()
 

@@ -42,7 +42,7 @@ class LeaseStore(StoreBase):
 
     def due_jobs(self, kinds: Sequence[str]) -> list[int]:
         """The queued jobs of ``kinds`` whose backoff is over, oldest first."""
-        with self._begin() as connection:
+        with self._read() as connection:
             found = connection.scalars(
                 select(Experiment.id)
                 .where(Experiment.status == QUEUED, _due(time.time()))
@@ -59,9 +59,13 @@ class LeaseStore(StoreBase):
             return self._claim(connection, experiment_id, owner, ttl, _lease)
 
     def claim_job(
-        self, owner: str, ttl: float, experiment_id: int | None = None,
-        *, skip_kinds: Sequence[str] = (),
-    ) -> tuple[Lease, ExperimentRecord] | None:  # fmt: skip
+        self,
+        owner: str,
+        ttl: float,
+        experiment_id: int | None = None,
+        *,
+        skip_kinds: Sequence[str] = (),
+    ) -> tuple[Lease, ExperimentRecord] | None:
         """What a worker runs: claim run ``experiment_id`` as :meth:`claim` does (``None``:
         the oldest queued run not of ``skip_kinds``, as :meth:`claim_next`), with its row as
         claimed; ``None`` when there is nothing to claim."""

@@ -35,7 +35,7 @@ SERVER_WIDE = frozenset({
 """Methods about the server rather than one project's data: the routes that call them say
 who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
-    "add_artifact", "claim", "claim_job", "claim_next", "close", "drop_oldest_lines",
+    "add_artifact", "claim", "claim_job", "claim_next", "close", "drop_oldest_lines", "due_jobs",
     "finish", "interrupt", "list_deliveries", "list_due_deliveries",
     "list_unregistered_changes", "list_watched_streams", "log_lines", "log_metrics",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
