@@ -1,9 +1,12 @@
 """Worker: claim the next queued run, run it in a child, record how it ended; cancel while
-running (cooperative, then forced) and while queued; reaping."""
+running (cooperative, then forced) and while queued; reaping; a worker started for one
+long-lived job (``--job``) takes it again after its backoff, and stops at a cancel."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,10 +15,13 @@ from typing import Any
 import pytest
 
 from azuraforge.platform.jobs.kinds import KIND_GROUP, JobHost
+from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.runner import Supervision
 from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.testing.long_jobs import KIND
+from tests.conftest import data_mirrors
 from tests.helpers import write_pipeline_plugin
 from tests.platform.jobs.conftest import children, wait_for
 
@@ -245,3 +251,33 @@ def test_a_broken_table_of_job_kinds_never_stops_a_worker(
     assert "the job kinds could not be read: PluginError: two job kinds are named 'twin'" in (
         caplog.text
     )
+
+
+def test_a_job_workers_process_takes_its_job_again_after_a_backoff_and_stops_at_a_cancel(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    london = next(m for m in data_mirrors() if (m / "weather").is_dir())
+    lines = (london / "weather" / "london_daily_1979_2020.csv").read_text().splitlines()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "london.csv").write_text("\n".join(lines[:61]) + "\n")
+    crash = {"csv": "london.csv", "target": "mean_temp", "steps": 20, "crash_at_step": 3,
+             "crash_with": "error", "crash_times": 1}  # fmt: skip
+    soon, late = (
+        store.create_experiment("sleeper", {**crash, "backoff": backoff}, kind=KIND,
+                                requeue_lost=True).id
+        for backoff in (0.5, 60.0)
+    )  # fmt: skip
+    command = [sys.executable, "-m", WORKER_MODULE, "--job"]
+    env = settings_environment(settings)
+    workers = {job: subprocess.Popen([*command, str(job)], env=env) for job in (soon, late)}
+    try:
+        wait_for(lambda: store.get_experiment(late).restart_history, timeout=60)
+        store.request_cancel(late)  # queued in its 60 s backoff: its worker sees it and exits
+        assert workers[late].wait(timeout=15) == 0
+        assert workers[soon].wait(timeout=60) == 0
+    finally:
+        for process in workers.values():
+            process.kill()
+    done, cancelled = store.get_experiment(soon), store.get_experiment(late)
+    assert (done.status, done.attempts, len(done.restart_history or [])) == ("completed", 2, 1)
+    assert cancelled.status == "cancelled"
