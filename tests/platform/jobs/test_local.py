@@ -59,11 +59,15 @@ def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
         assert ran.status == COMPLETED  # the one worker was not held by a stream
         running = [wait_for(lambda s=s: live(store, s), timeout=60) for s in streams]
         workers = {ran.worker, *(r.worker for r in running)}
-        assert len(workers) == 3 and set(pool.jobs) == set(streams)
+        assert (
+            len(workers) == 3
+            and pool.jobs is not None
+            and set(pool.jobs.processes) == set(streams)
+        )
         # Restarted on schedule: queued again, and taken again by its own worker process.
         again = wait_for(lambda: restarted(store, streams[1]), timeout=60)
         assert again.worker == running[1].worker and again.attempts >= 2
-        assert pool.jobs[streams[1]].pid == int(str(again.worker).split(":")[1])
+        assert pool.jobs.processes[streams[1]].pid == int(str(again.worker).split(":")[1])
     finally:
         pool.stop()
     for stream in streams:  # shut down: queued again for the next serve, not cancelled

@@ -325,6 +325,18 @@ class TestCeleryTransport(KindOfAnotherDistribution, TransportContract):
         processes.stop()
         empty_redis(settings.broker_url)
 
+    def test_a_stream_runs_in_a_worker_started_for_it_not_in_a_pool_process(
+        self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
+    ) -> None:
+        config = {"source": btc_data(settings, rows=3000).name, "max_events": 3000,
+                  "drift": None, "speed": 3600 * 1000.0}  # 3 s  # fmt: skip
+        stream = start_stream(store, transport, settings, config).id
+        running = self.wait(store, workers, stream, lambda r: r.status == RUNNING, "start")
+        pid = int(str(running.worker).split(":")[1])
+        command = Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
+        assert command[-2:] == ["--job", str(stream)], command  # its own, not a pool's slot
+        self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "end")
+
     def test_reaped_run_that_requeues_is_sent_again(
         self, store: Store, transport: CeleryTransport, workers: WorkerProcesses
     ) -> None:

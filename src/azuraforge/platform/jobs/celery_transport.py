@@ -23,6 +23,9 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   trial queued or running is advanced.
 - The prefork pool is used: each pool process runs one run at a time and forks the run's
   child from a single-threaded process, as the local worker does (tested for real).
+- A job that runs until stopped (a stream) never holds a pool process: the pool's processes
+  leave its task alone, and the worker's main process starts a worker process for it
+  (:class:`JobWorkersStep`).
 
 Messages are JSON only; no result backend is used (the store holds every result).
 """
@@ -46,7 +49,8 @@ from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
 from azuraforge.errors import TransportUnavailableError
-from azuraforge.platform.jobs.kinds import JobHost
+from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
+from azuraforge.platform.jobs.local import JobWorkers, start_due_logged, stop_processes
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker, sweep_kinds
 from azuraforge.platform.settings import Settings
@@ -100,6 +104,7 @@ def make_celery_app(settings: Settings) -> Celery:
 
     app.azuraforge_settings = settings
     app.steps["worker"].add(ReaperStep)
+    app.steps["worker"].add(JobWorkersStep)
     return app
 
 
@@ -125,7 +130,8 @@ class _ProcessWorker:
 
     def _process_worker(self) -> Worker:
         if self._worker is None or self._pid != os.getpid():
-            self._worker, self._pid = Worker(self.settings), os.getpid()
+            skipped = long_lived_kinds()  # their workers are the main process's: JobWorkersStep
+            self._worker, self._pid = Worker(self.settings, skip_kinds=skipped), os.getpid()
         return self._worker
 
 
@@ -229,14 +235,15 @@ class CeleryTransport(Transport):
         self.app.close()
 
 
-class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
-    """A worker bootstep: a thread of the worker's main process that marks expired leases
-    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued).
-
-    It starts after the pool, so pool processes are forked before the thread exists.
-    """
+class _ThreadStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    """A worker bootstep that runs :meth:`_loop` in a thread of the worker's main process,
+    started after the pool (so pool processes are forked before the thread exists) and
+    stopped with the worker (waited for :attr:`join_timeout` seconds; ``None``: until it
+    ends)."""
 
     requires = ("celery.worker.components:Pool",)
+    thread_name = "azuraforge-step"
+    join_timeout: float | None = 5.0
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -246,17 +253,31 @@ class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
     def start(self, parent: Any) -> None:
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._loop, args=(parent.app,), name="azuraforge-reaper", daemon=True
+            target=self._loop, args=(parent,), name=self.thread_name, daemon=True
         )
         self._thread.start()
 
     def stop(self, parent: Any) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=self.join_timeout)
             self._thread = None
 
-    def _loop(self, app: Celery) -> None:
+    def _loop(self, parent: Any) -> None:
+        raise NotImplementedError
+
+
+class ReaperStep(_ThreadStep):
+    """A worker bootstep: a thread of the worker's main process that marks expired leases
+    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued).
+
+    It starts after the pool, so pool processes are forked before the thread exists.
+    """
+
+    thread_name = "azuraforge-reaper"
+
+    def _loop(self, parent: Any) -> None:
+        app: Celery = parent.app
         settings: Settings = app.azuraforge_settings
         host: JobHost | None = None  # one for the reaper's life: its services are kept
         while not self._stop.wait(settings.reaper_interval):
@@ -271,6 +292,29 @@ class ReaperStep(bootsteps.StartStopStep):  # type: ignore[misc]
                 # at any time, and a child must not inherit (and later close) ours.
                 if host is not None:
                     host.release()
+
+
+class JobWorkersStep(_ThreadStep):
+    """A worker bootstep: a thread of the worker's main process that starts a worker process
+    for each long-lived job (a stream) queued and due, each second (:class:`JobWorkers`), so
+    a stream never holds one of the pool's processes; they stop with the worker (queued
+    again). The pool's processes leave those jobs' tasks alone.
+
+    Every Celery worker on the store starts one for a stream queued: the first to claim it
+    runs it, the others exit.
+    """
+
+    thread_name = "azuraforge-job-workers"
+    join_timeout = None  # its streams stop within their cancel grace, or are killed
+
+    def _loop(self, parent: Any) -> None:
+        settings: Settings = parent.app.azuraforge_settings
+        jobs = JobWorkers(settings, parent.concurrency)
+        try:
+            while not self._stop.wait(1.0):
+                start_due_logged(jobs)
+        finally:
+            stop_processes(list(jobs.processes.values()), settings.cancel_grace)
 
 
 def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from azuraforge.core.validation import check_non_negative
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import InvalidParameterError, PluginError
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.settings import Settings
@@ -261,8 +261,16 @@ def get_kind(name: str) -> JobKind:
 
 
 def long_lived_kinds() -> list[str]:
-    """The names of the kinds whose jobs run until stopped (:attr:`JobKind.long_lived`)."""
-    return sorted(name for name, kind in job_kinds().items() if kind.long_lived)
+    """The names of the kinds whose jobs run until stopped (:attr:`JobKind.long_lived`); none
+    when the kinds cannot be read (two distributions declaring one name: warned about, and
+    workers then take every job, streams included)."""
+    try:
+        kinds = job_kinds()
+    except PluginError as e:
+        warnings.warn(f"the job kinds could not be read ({e}); streams will hold workers",
+                      stacklevel=2)  # fmt: skip
+        return []
+    return sorted(name for name, kind in kinds.items() if kind.long_lived)
 
 
 def job_kinds() -> dict[str, JobKind]:

@@ -53,25 +53,74 @@ def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
     return env
 
 
+class JobWorkers:
+    """Worker processes started for the jobs that run until stopped (streams:
+    :attr:`JobKind.long_lived`), one for each such job queued and due that has none (``--job
+    ID``: it runs that job until it ends, taken again after each restart), so that a stream
+    never holds a worker that runs, trials, retrains and predictions wait for; a stream queued
+    again after its worker died gets a new one. :meth:`start_due` is called each second by the
+    local pool, or by a Celery worker's main process."""
+
+    def __init__(self, settings: Settings, sharing: int) -> None:
+        self.settings, self.sharing = settings, sharing
+        self.kinds = long_lived_kinds()
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        """The worker process of each job it started one for."""
+        self._store: Store | None = None
+
+    def start_due(self) -> None:
+        """Start a worker process for each long-lived job queued and due that has none."""
+        for job, process in list(self.processes.items()):
+            if process.poll() is None:
+                continue
+            del self.processes[job]
+            if process.returncode:
+                _log.warning("job %d's worker exited (%s)", job, process.returncode)
+        if not self.kinds:
+            return
+        self._store = self._store or Store(self.settings.database_url)
+        try:
+            due = self._store.due_jobs(self.kinds)
+        finally:  # no pooled connection outlives a pass: a Celery pool may fork at any time
+            self._store.close()
+        for job in due:
+            if job not in self.processes:
+                self.processes[job] = spawn_worker(self.settings, self.sharing, "--job", str(job))
+
+
+def spawn_worker(settings: Settings, sharing: int, *arguments: str) -> subprocess.Popen[bytes]:
+    """A worker process (``python -m azuraforge.platform.jobs.worker``) of this one, with
+    ``arguments``, its BLAS threads those of ``sharing`` workers on the cores."""
+    command = [sys.executable, "-m", WORKER_MODULE, "--parent", str(os.getpid()), *arguments]
+    return subprocess.Popen(command, env=worker_environment(settings, sharing))
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM each of ``processes`` (a worker's running job stops, its metrics kept, and is
+    queued again or ends ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to
+    ``grace`` seconds and a little more, then kill what is left."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(grace + 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class LocalWorkerPool:
     """``count`` worker processes (``python -m azuraforge.platform.jobs.worker``) on the
     settings' store; a worker that exits is started again until :meth:`stop`. The workers
     share the cores: each may start :func:`blas_threads` BLAS threads unless the environment
-    says otherwise.
-
-    They leave the jobs that run until stopped (streams: :attr:`JobKind.long_lived`) alone:
-    each second the pool starts a worker process for each such job queued and due that has
-    none (``--job ID``: it runs that job until it ends), so a stream never holds a worker that
-    runs, trials, retrains and predictions wait for. A stream queued again after its worker
-    died gets a new one."""
+    says otherwise. They leave the long-lived jobs (streams) to :class:`JobWorkers`."""
 
     def __init__(self, settings: Settings, count: int) -> None:
         self.settings, self.count = settings, count
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.jobs: dict[int, subprocess.Popen[bytes]] = {}
-        """The worker process of each long-lived job it started one for."""
-        self._long_lived: list[str] = []
-        self._store: Store | None = None
+        self.jobs: JobWorkers | None = None
+        """The workers started for the long-lived jobs (none without workers: API only)."""
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._keep_alive, name="worker-pool", daemon=True)
 
@@ -79,17 +128,14 @@ class LocalWorkerPool:
         """Start the workers and the thread that restarts them (and starts the long-lived
         jobs' workers)."""
         if self.count:
-            self._long_lived = _long_lived_kinds()
+            self.jobs = JobWorkers(self.settings, self.count)
         self.processes = [self._spawn() for _ in range(self.count)]
         self._monitor.start()
 
-    def _spawn(self, job: int | None = None) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", WORKER_MODULE, "--parent", str(os.getpid())]
-        if job is not None:
-            command += ["--job", str(job)]
-        elif self._long_lived:
-            command += ["--skip-kinds", ",".join(self._long_lived)]
-        return subprocess.Popen(command, env=worker_environment(self.settings, self.count))
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        skipped = self.jobs.kinds if self.jobs is not None else []
+        arguments = ["--skip-kinds", ",".join(skipped)] if skipped else []
+        return spawn_worker(self.settings, self.count, *arguments)
 
     def _keep_alive(self) -> None:
         while not self._stopping.wait(1.0):
@@ -99,59 +145,27 @@ class LocalWorkerPool:
                         "worker %d exited (%s); starting another", process.pid, process.returncode
                     )
                     self.processes[index] = self._spawn()
-            if self._long_lived:
-                try:
-                    self._start_long_lived()
-                except Exception as e:  # the thread keeps the workers: it never dies of this
-                    _log.warning("starting the long-lived jobs' workers failed: %s: %s",
-                                 type(e).__name__, e, exc_info=not is_unavailable(e))  # fmt: skip
-
-    def _start_long_lived(self) -> None:
-        """Start a worker process for each long-lived job queued and due that has none."""
-        for job, process in list(self.jobs.items()):
-            if process.poll() is None:
-                continue
-            del self.jobs[job]
-            if process.returncode:
-                _log.warning(
-                    "job %d's worker %d exited (%s)", job, process.pid, process.returncode
-                )
-        self._store = self._store or Store(self.settings.database_url)
-        for job in self._store.due_jobs(self._long_lived):
-            if job not in self.jobs and not self._stopping.is_set():
-                self.jobs[job] = self._spawn(job)
+            if self.jobs is not None:
+                start_due_logged(self.jobs)
 
     def stop(self) -> None:
-        """Stop the thread that starts workers, then SIGTERM every worker, the long-lived jobs'
-        included (a running job stops, its metrics kept, and is queued again or ends
-        ``cancelled`` saying why: :meth:`Worker.stop_on_signals`), wait up to the cancel
-        grace period and a little more, then kill what is left."""
+        """Stop the thread that starts workers, then every worker, the long-lived jobs'
+        included (:func:`stop_processes`, within the cancel grace period)."""
         self._stopping.set()
         if self._monitor.is_alive():
             self._monitor.join(timeout=5)
-        every = [*self.processes, *self.jobs.values()]
-        for process in every:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in every:
-            try:
-                process.wait(self.settings.cancel_grace + 5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._store is not None and not self._monitor.is_alive():
-            self._store.close()
+        started = list(self.jobs.processes.values()) if self.jobs is not None else []
+        stop_processes([*self.processes, *started], self.settings.cancel_grace)
 
 
-def _long_lived_kinds() -> list[str]:
-    """:func:`long_lived_kinds`, or none when the kinds cannot be read (two distributions
-    declaring one name): logged, and the workers then take every job, streams included."""
+def start_due_logged(jobs: JobWorkers) -> None:
+    """:meth:`JobWorkers.start_due`, a failure logged (the thread that calls it each second
+    goes on: it keeps the other workers too)."""
     try:
-        return long_lived_kinds()
+        jobs.start_due()
     except Exception as e:
-        _log.warning("the job kinds could not be read (%s: %s); streams will hold workers",
-                     type(e).__name__, e)  # fmt: skip
-        return []
+        _log.warning("starting the long-lived jobs' workers failed: %s: %s",
+                     type(e).__name__, e, exc_info=not is_unavailable(e))  # fmt: skip
 
 
 def reaper(store: Store, settings: Settings) -> Periodic:

@@ -72,8 +72,11 @@ class Worker:
 
     def run_one(self, experiment_id: int) -> Supervision | None:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
-        cancelled or finished), so a task delivered twice runs once."""
-        claimed = self.store.claim_job(self.name, self.settings.lease_ttl, experiment_id)
+        cancelled or finished), so a task delivered twice runs once, or is of a kind this
+        worker skips."""
+        claimed = self.store.claim_job(
+            self.name, self.settings.lease_ttl, experiment_id, skip_kinds=self.skip_kinds
+        )
         return None if claimed is None else self._supervise(*claimed)
 
     def run_until_ended(self, experiment_id: int) -> None:

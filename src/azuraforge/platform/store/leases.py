@@ -67,12 +67,13 @@ class LeaseStore(StoreBase):
         skip_kinds: Sequence[str] = (),
     ) -> tuple[Lease, ExperimentRecord] | None:
         """What a worker runs: claim run ``experiment_id`` as :meth:`claim` does (``None``:
-        the oldest queued run not of ``skip_kinds``, as :meth:`claim_next`), with its row as
-        claimed; ``None`` when there is nothing to claim."""
+        the oldest queued run, as :meth:`claim_next`), with its row as claimed; ``None``
+        when there is nothing to claim, or the run is of ``skip_kinds``."""
+        others = _not_of(skip_kinds)
         if experiment_id is None:
-            return self._claim_first(owner, ttl, self._with_record, skip_kinds)
+            return self._claim_first(owner, ttl, self._with_record, others)
         with self._begin() as connection:
-            return self._claim(connection, experiment_id, owner, ttl, self._with_record)
+            return self._claim(connection, experiment_id, owner, ttl, self._with_record, others)
 
     def _with_record(
         self, connection: Connection, lease: Lease, row: Row[Any]
@@ -81,11 +82,10 @@ class LeaseStore(StoreBase):
         return lease, claimed_record(connection, row, project)
 
     def _claim_first(
-        self, owner: str, ttl: float, then: _Then[_Claimed], skip_kinds: Sequence[str] = ()
+        self, owner: str, ttl: float, then: _Then[_Claimed], others: Sequence[Any] = ()
     ) -> _Claimed | None:
-        """Claim the oldest queued run not of ``skip_kinds``, then ``then`` in its
+        """Claim the oldest queued run meeting ``others`` (conditions), then ``then`` in its
         transaction."""
-        others = [Experiment.kind.not_in(skip_kinds)] if skip_kinds else []
         for _ in range(_CLAIM_TRIES):
             with self._begin() as connection:
                 candidate = connection.scalar(
@@ -97,7 +97,7 @@ class LeaseStore(StoreBase):
                 )
                 if candidate is None:
                     return None
-                claimed = self._claim(connection, candidate, owner, ttl, then)
+                claimed = self._claim(connection, candidate, owner, ttl, then, others)
                 if claimed is not None:
                     return claimed
         return None  # others took every candidate we saw; the caller polls again
@@ -109,11 +109,13 @@ class LeaseStore(StoreBase):
         owner: str,
         ttl: float,
         then: _Then[_Claimed],
+        others: Sequence[Any] = (),
     ) -> _Claimed | None:
         now = time.time()
         row = connection.execute(
             update(Experiment)
             .where(Experiment.id == experiment_id, Experiment.status == QUEUED, _due(now))
+            .where(*others)
             .values(
                 status=RUNNING,
                 lease_owner=owner,
@@ -345,6 +347,11 @@ class LeaseStore(StoreBase):
                 return None
             self._event(connection, row.project_id, experiment_id, "status", payload)
         return experiment_id, status
+
+
+def _not_of(kinds: Sequence[str]) -> list[Any]:
+    """The condition that leaves jobs of ``kinds`` alone (none for no kinds)."""
+    return [Experiment.kind.not_in(kinds)] if kinds else []
 
 
 def _due(now: float) -> Any:
