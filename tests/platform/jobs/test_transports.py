@@ -36,7 +36,14 @@ from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.loop import TURBULENT, tuned_candidate
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
-from azuraforge.platform.store.states import COMPLETED, FAILED, QUEUED, RUNNING
+from azuraforge.platform.store.states import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    FINISHED_STATES,
+    QUEUED,
+    RUNNING,
+)
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
@@ -329,13 +336,15 @@ class TestCeleryTransport(KindOfAnotherDistribution, TransportContract):
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
     ) -> None:
         config = {"source": btc_data(settings, rows=3000).name, "max_events": 3000,
-                  "drift": None, "speed": 3600 * 1000.0}  # 3 s  # fmt: skip
+                  "drift": None, "speed": 3600 * 100.0}  # 30 s: running when seen  # fmt: skip
         stream = start_stream(store, transport, settings, config).id
         running = self.wait(store, workers, stream, lambda r: r.status == RUNNING, "start")
         pid = int(str(running.worker).split(":")[1])
         command = Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
         assert command[-2:] == ["--job", str(stream)], command  # its own, not a pool's slot
-        self.wait(store, workers, stream, lambda r: r.status == COMPLETED, "end")
+        self.cancel(store, transport, stream)
+        ended = self.wait(store, workers, stream, lambda r: r.status in FINISHED_STATES, "stop")
+        assert ended.status == CANCELLED
 
     def test_reaped_run_that_requeues_is_sent_again(
         self, store: Store, transport: CeleryTransport, workers: WorkerProcesses
