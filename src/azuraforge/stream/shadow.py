@@ -469,7 +469,7 @@ class ShadowLoop:
             If no retrain was asked for.
         """
         # Sent later than asked (the store was unreachable), it trains on what is kept now.
-        self.asked = replace(self._retrain(), run=run, scored=self.loop.scored,
+        self.asked = replace(self.retrain_asked(), run=run, scored=self.loop.scored,
                              kept=self.loop.kept)  # fmt: skip
 
     def adopt(
@@ -485,7 +485,7 @@ class ShadowLoop:
         ConflictError
             If no retrain was asked for.
         """
-        asked, self.asked = self._retrain(), None
+        asked, self.asked = self.retrain_asked(), None
         newest = min(self.loop.scored - asked.scored, self.loop.kept)
         why = "; ".join(filter(None, (asked.reason, reason)))
         change = self._candidate(asked.kind, model, asked.actor, why, newest=newest,
@@ -501,13 +501,19 @@ class ShadowLoop:
         ConflictError
             If no retrain was asked for.
         """
-        asked, self.asked = self._retrain(), None
+        asked, self.asked = self.retrain_asked(), None
         change = self._change(RETRAIN_FAILED, asked.kind, self.champion, actor=asked.actor,
                               reason=reason)  # fmt: skip
         return replace(change, run=asked.run)
 
-    def _retrain(self) -> Retrain:
-        """The retrain asked for; refused when there is none."""
+    def retrain_asked(self) -> Retrain:
+        """The retrain asked for (:attr:`asked`).
+
+        Raises
+        ------
+        ConflictError
+            If no retrain was asked for.
+        """
         if self.asked is None:
             raise ConflictError("no retrain was asked for")
         return self.asked

@@ -224,10 +224,16 @@ def run_retrain(ctx: StoreContext, record: ExperimentRecord) -> tuple[str, dict[
 
 def retrain_config(shadow: ShadowLoop, stream: int, *, epochs: int, seed: int) -> RetrainConfig:
     """The config of the run that trains the retrain ``shadow`` asked for (of the stream
-    ``stream``): its kind, the outcomes it keeps now, its rules' floor."""
-    asked = shadow.asked
-    if asked is None:
-        raise InvalidParameterError("the loop asked for no retrain")
+    ``stream``): its kind, the outcomes it keeps now, its rules' floor.
+
+    Raises
+    ------
+    ConflictError
+        If ``shadow`` asked for no retrain.
+    InvalidParameterError
+        For fewer than :data:`MIN_OUTCOMES` outcomes kept.
+    """
+    asked = shadow.retrain_asked()
     check_outcomes(shadow.loop.kept)
     return RetrainConfig(
         stream=stream, learner=asked.kind, seed=seed + asked.number, epochs=epochs,
@@ -303,7 +309,7 @@ class Retrainer:
     def _send(self, shadow: ShadowLoop) -> int:
         """The run of the retrain asked for, found or queued, recorded in ``shadow``."""
         config = retrain_config(shadow, self.stream.id, epochs=self.epochs, seed=self.seed)
-        number = shadow.asked.number if shadow.asked else 0
+        number = shadow.retrain_asked().number
         batch = f"stream-{self.stream.id}-retrain-{number}-at-{config.until_event}"
         found = self.store.list_experiments(
             ExperimentQuery(project=self.stream.project, kinds=(RETRAIN_RUN,), batch_id=batch)
@@ -355,7 +361,7 @@ class Retrainer:
     def _adopt(self, shadow: ShadowLoop, record: ExperimentRecord) -> Change:
         """The completed run ``record``'s learner as the candidate (a result without a
         learner of the kind asked for: the retrain's failure)."""
-        kind, result = shadow.asked.kind if shadow.asked else "", record.result or {}
+        kind, result = shadow.retrain_asked().kind, record.result or {}
         try:
             if result.get("learner") != kind:
                 raise InvalidParameterError(f"it trained {result.get('learner')!r}")
