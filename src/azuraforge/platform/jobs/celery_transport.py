@@ -50,7 +50,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
-from azuraforge.platform.jobs.local import JobWorkers, start_due_logged, stop_processes
+from azuraforge.platform.jobs.local import JobWorkers, stop_processes
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker, sweep_kinds
 from azuraforge.platform.settings import Settings
@@ -312,7 +312,7 @@ class JobWorkersStep(_ThreadStep):
         jobs = JobWorkers(settings, parent.concurrency)
         try:
             while not self._stop.wait(1.0):
-                start_due_logged(jobs)
+                jobs.start_due()
         finally:
             stop_processes(list(jobs.processes.values()), settings.cancel_grace)
 

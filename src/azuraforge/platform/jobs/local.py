@@ -13,8 +13,9 @@ import threading
 
 from azuraforge.platform.jobs.kinds import long_lived_kinds
 from azuraforge.platform.jobs.threads import Periodic
+from azuraforge.platform.jobs.worker import logged_failure
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store, is_unavailable
+from azuraforge.platform.store import Store
 
 _log = logging.getLogger(__name__)
 WORKER_MODULE = "azuraforge.platform.jobs.worker"
@@ -69,7 +70,15 @@ class JobWorkers:
         self._store: Store | None = None
 
     def start_due(self) -> None:
-        """Start a worker process for each long-lived job queued and due that has none."""
+        """Start a worker process for each long-lived job queued and due that has none; a
+        failure is logged (the thread that calls it each second goes on: it keeps the other
+        workers too)."""
+        try:
+            self._start_due()
+        except Exception as e:
+            logged_failure("starting the long-lived jobs' workers", e)
+
+    def _start_due(self) -> None:
         for job, process in list(self.processes.items()):
             if process.poll() is None:
                 continue
@@ -146,7 +155,7 @@ class LocalWorkerPool:
                     )
                     self.processes[index] = self._spawn()
             if self.jobs is not None:
-                start_due_logged(self.jobs)
+                self.jobs.start_due()
 
     def stop(self) -> None:
         """Stop the thread that starts workers, then every worker, the long-lived jobs'
@@ -156,16 +165,6 @@ class LocalWorkerPool:
             self._monitor.join(timeout=5)
         started = list(self.jobs.processes.values()) if self.jobs is not None else []
         stop_processes([*self.processes, *started], self.settings.cancel_grace)
-
-
-def start_due_logged(jobs: JobWorkers) -> None:
-    """:meth:`JobWorkers.start_due`, a failure logged (the thread that calls it each second
-    goes on: it keeps the other workers too)."""
-    try:
-        jobs.start_due()
-    except Exception as e:
-        _log.warning("starting the long-lived jobs' workers failed: %s: %s",
-                     type(e).__name__, e, exc_info=not is_unavailable(e))  # fmt: skip
 
 
 def reaper(store: Store, settings: Settings) -> Periodic:

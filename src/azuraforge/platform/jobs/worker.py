@@ -90,10 +90,7 @@ class Worker:
                     continue
                 record = self.store.find_experiment(experiment_id)
             except Exception as e:
-                if not is_unavailable(e):
-                    raise
-                _log.warning("store unreachable, retrying: %s", e)
-                self.shutdown.wait(1.0)
+                self._wait_out(e)
                 continue
             if record is None or record.status != QUEUED:
                 return
@@ -160,10 +157,15 @@ class Worker:
                     self.processes.expire()
                     self._idle(self.settings.poll_interval)
             except Exception as e:
-                if not is_unavailable(e):
-                    raise
-                _log.warning("store unreachable, retrying: %s", e)
-                self.shutdown.wait(1.0)
+                self._wait_out(e)
+
+    def _wait_out(self, error: Exception) -> None:
+        """Wait a second after the store was unreachable (``error``), saying so; raise any
+        other error."""
+        if not is_unavailable(error):
+            raise error
+        _log.warning("store unreachable, retrying: %s", error)
+        self.shutdown.wait(1.0)
 
     def _idle(self, seconds: float) -> None:
         """Wait ``seconds``, or less when a job is queued (local transport) or the worker

@@ -97,7 +97,7 @@ class LeaseStore(StoreBase):
                 )
                 if candidate is None:
                     return None
-                claimed = self._claim(connection, candidate, owner, ttl, then, others)
+                claimed = self._claim(connection, candidate, owner, ttl, then)
                 if claimed is not None:
                     return claimed
         return None  # others took every candidate we saw; the caller polls again
