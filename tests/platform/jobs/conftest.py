@@ -1,5 +1,6 @@
 """Fixtures of the job tests: a TCP proxy in front of PostgreSQL that a test can cut and
-restore (the store becomes unreachable and comes back), and a polling wait."""
+restore (the store becomes unreachable and comes back), a polling wait, and the long jobs'
+data."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from typing import TypeVar
 import pytest
 from sqlalchemy.engine import make_url
 
+from azuraforge.platform.settings import Settings
+from tests.conftest import data_mirrors
+
 T = TypeVar("T")
 
 
@@ -28,6 +32,22 @@ def wait_for(check: Callable[[], T], timeout: float = 10.0, every: float = 0.02)
         if time.monotonic() > deadline:
             pytest.fail(f"still false after {timeout} s: {check}", pytrace=True)
         time.sleep(every)
+
+
+def soak_data(settings: Settings, days: int = 400) -> Path:
+    """The London daily weather, its first ``days`` days, in the settings' data folder: what
+    the ``stream-soak`` jobs replay."""
+    return shared_head(settings, "weather/london_daily_1979_2020.csv", days + 1, "london.csv")
+
+
+def shared_head(settings: Settings, file: str, lines: int, saved_as: str) -> Path:
+    """The first ``lines`` lines of ``file`` of ``../shared/data`` (the first data mirror
+    holding it), as ``saved_as`` in the settings' data folder."""
+    (source,) = [m / file for m in data_mirrors() if (m / file).is_file()][:1]
+    path = settings.data_dir / saved_as
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(source.read_text().splitlines()[:lines]) + "\n")
+    return path
 
 
 def children() -> list[int]:

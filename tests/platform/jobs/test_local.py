@@ -4,6 +4,7 @@ for them, so runs never wait behind them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,12 @@ def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
     transport.submit(run)
     pool.start()
     try:
-        ran = wait_for(lambda: finished(store, run), timeout=60)
+        ran = wait_for(lambda: record_when(store, run, lambda r: r.status in FINISHED_STATES), 60)
         assert ran.status == COMPLETED  # the one worker was not held by a stream
-        running = [wait_for(lambda s=s: live(store, s), timeout=60) for s in streams]
+        running = [
+            wait_for(lambda s=s: record_when(store, s, lambda r: r.status == RUNNING), 60)
+            for s in streams
+        ]
         workers = {ran.worker, *(r.worker for r in running)}
         assert (
             len(workers) == 3
@@ -65,7 +69,7 @@ def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
             and set(pool.jobs.processes) == set(streams)
         )
         # Restarted on schedule: queued again, and taken again by its own worker process.
-        again = wait_for(lambda: restarted(store, streams[1]), timeout=60)
+        again = wait_for(lambda: record_when(store, streams[1], restarted), 60)
         assert again.worker == running[1].worker and again.attempts >= 2
         assert pool.jobs.processes[streams[1]].pid == int(str(again.worker).split(":")[1])
     finally:
@@ -75,16 +79,13 @@ def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(
         assert ended.status == QUEUED and "shut down" in str(ended.error), ended
 
 
-def finished(store: Store, job: int) -> ExperimentRecord | None:
+def restarted(record: ExperimentRecord) -> bool:
+    return record.status == RUNNING and bool(record.restart_history)
+
+
+def record_when(
+    store: Store, job: int, holds: Callable[[ExperimentRecord], object]
+) -> ExperimentRecord | None:
+    """The job's row once ``holds`` is true of it (for :func:`wait_for`)."""
     record = store.get_experiment(job)
-    return record if record.status in FINISHED_STATES else None
-
-
-def live(store: Store, job: int) -> ExperimentRecord | None:
-    record = store.get_experiment(job)
-    return record if record.status == RUNNING else None
-
-
-def restarted(store: Store, job: int) -> ExperimentRecord | None:
-    record = store.get_experiment(job)
-    return record if record.status == RUNNING and record.restart_history else None
+    return record if holds(record) else None

@@ -16,8 +16,7 @@ from azuraforge.platform.jobs.runner import Supervision, execute, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
 from azuraforge.testing.long_jobs import KIND
-from tests.conftest import data_mirrors
-from tests.platform.jobs.conftest import children, wait_for
+from tests.platform.jobs.conftest import children, soak_data, wait_for
 
 
 def leased(store: Store, config: dict[str, Any], pipeline: str = "sleeper") -> Lease:
@@ -276,11 +275,8 @@ def test_a_run_recorded_just_before_a_renewal_is_not_taken_for_lost(
 
 def soak_job(store: Store, settings: Settings, **config: Any) -> Lease:
     """A leased ``stream-soak`` job on 60 days of the London weather."""
-    source = next(m for m in data_mirrors() if (m / "weather").is_dir())
-    lines = (source / "weather" / "london_daily_1979_2020.csv").read_text().splitlines()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "london.csv").write_text("\n".join(lines[:61]) + "\n")
-    config = {"csv": "london.csv", "target": "mean_temp", "steps": 40, **config}
+    csv = soak_data(settings, days=60).name
+    config = {"csv": csv, "target": "mean_temp", "steps": 40, **config}
     record = store.create_experiment("sleeper", config, kind=KIND, requeue_lost=True)
     lease = store.claim(record.id, "test-worker", 30.0)
     assert lease is not None

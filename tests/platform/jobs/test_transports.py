@@ -49,9 +49,8 @@ from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing import TransportContract, WorkerProcesses
 from azuraforge.testing.long_jobs import KIND, check_soak
-from tests.conftest import data_mirrors
 from tests.platform.fixtures import TABLES, short_settings
-from tests.platform.jobs.conftest import wait_for
+from tests.platform.jobs.conftest import shared_head, soak_data, wait_for
 from tests.platform.servers import free_port
 
 REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -123,26 +122,10 @@ def worker_environment(settings: Settings, sleeper_path: Path) -> dict[str, str]
     return env
 
 
-def soak_data(settings: Settings) -> Path:
-    """The London daily weather (``../shared/data``), its first 400 days, in the settings'
-    data folder."""
-    (source,) = [m / "weather" for m in data_mirrors() if (m / "weather").is_dir()][:1]
-    lines = (source / "london_daily_1979_2020.csv").read_text().splitlines()
-    path = settings.data_dir / "london.csv"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines[:401]) + "\n")
-    return path
-
-
 def btc_data(settings: Settings, rows: int = 2000) -> Path:
-    """The BTC hourly file's banner, header and newest ``rows`` rows (``../shared/data``), in
-    the settings' data folder."""
-    (source,) = [m / "btc" for m in data_mirrors() if (m / "btc").is_dir()][:1]
-    lines = (source / "Bitstamp_BTCUSD_1h_2018_2022.csv").read_text().splitlines()
-    path = settings.data_dir / "btc.csv"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines[: rows + 2]) + "\n")
-    return path
+    """The BTC hourly file's banner, header and newest ``rows`` rows, in the settings' data
+    folder."""
+    return shared_head(settings, "btc/Bitstamp_BTCUSD_1h_2018_2022.csv", rows + 2, "btc.csv")
 
 
 def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:

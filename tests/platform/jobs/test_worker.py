@@ -21,9 +21,8 @@ from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.testing.long_jobs import KIND
-from tests.conftest import data_mirrors
 from tests.helpers import write_pipeline_plugin
-from tests.platform.jobs.conftest import children, wait_for
+from tests.platform.jobs.conftest import children, soak_data, wait_for
 
 
 @pytest.fixture
@@ -256,12 +255,8 @@ def test_a_broken_table_of_job_kinds_never_stops_a_worker(
 def test_a_job_workers_process_takes_its_job_again_after_a_backoff_and_stops_at_a_cancel(
     store: Store, settings: Settings, sleeper: Path
 ) -> None:
-    london = next(m for m in data_mirrors() if (m / "weather").is_dir())
-    lines = (london / "weather" / "london_daily_1979_2020.csv").read_text().splitlines()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "london.csv").write_text("\n".join(lines[:61]) + "\n")
-    crash = {"csv": "london.csv", "target": "mean_temp", "steps": 20, "crash_at_step": 3,
-             "crash_with": "error", "crash_times": 1}  # fmt: skip
+    crash = {"csv": soak_data(settings, days=60).name, "target": "mean_temp", "steps": 20,
+             "crash_at_step": 3, "crash_with": "error", "crash_times": 1}  # fmt: skip
     soon, late = (
         store.create_experiment("sleeper", {**crash, "backoff": backoff}, kind=KIND,
                                 requeue_lost=True).id
