@@ -131,6 +131,7 @@ def run_stream(
             ctx.store, make_transport(settings), record, epochs=config.retrain_epochs,
             seed=config.seed, timeout=config.retrain_timeout,
         )  # fmt: skip
+    # learn() sets control.idle (take the triggers) once its loop exists: read at each call.
     source, live = open_source(config, ctx, settings, lambda: control.idle())
     try:
         return learn(config, ctx, (iter(source), live), control)
