@@ -142,6 +142,23 @@ def test_a_run_id_no_database_holds_is_a_422(api: TestClient):
         assert "body.experiment: Value error, a run id is from 1 to 2147483647" in message
 
 
+def test_a_run_named_empty_is_a_422_and_an_unknown_name_is_looked_for_in_the_callers_project(
+    api: TestClient, store: Store
+):
+    # Found by a trial: "" answered "no experiment named '' in project 'default'" to a
+    # caller of another project.
+    store.create_project("lab")
+    lab = user_headers(store, "bo", "admin", project="lab")
+    call(api, "POST", "/models", 201, json={"name": "weather"}, headers=lab)
+    empty = call(
+        api, "POST", "/models/weather/versions", 422, json={"experiment": ""}, headers=lab
+    )
+    assert "body.experiment: Value error, the run's name is empty" in empty["error"]["message"]
+    unknown = call(api, "POST", "/models/weather/versions", 422, json={"experiment": "nope"},
+                   headers=lab)  # fmt: skip
+    assert unknown["error"]["message"].endswith("no experiment named 'nope' in project 'lab'")
+
+
 NAMES = ["weather", "w", "a.b-c_d", "-w", ".w", "a/b", "a@b", "é", "a b", "a" * 200, "a" * 201]
 ALIASES = ["champion", "v42", "42", "_1", "-", "a.b", "a@b", "x" * 100, "x" * 101, "٤٢"]
 

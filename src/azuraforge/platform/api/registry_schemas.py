@@ -73,11 +73,11 @@ class VersionCreate(RequestBody):
     experiment: int | str = Field(
         ...,
         description="The run's id or name (completed).",
-        # Declared as _storable_id checks it (its 422 names the range).
+        # Declared as _storable_id checks it (its 422 names the range, or the empty name).
         json_schema_extra={
             "anyOf": [
                 {"type": "integer", "minimum": 1, "maximum": MAX_EXPERIMENT_ID},
-                {"type": "string"},
+                {"type": "string", "minLength": 1},
             ]
         },
     )
@@ -89,6 +89,8 @@ class VersionCreate(RequestBody):
         # A larger id overflows the databases' integers: a 422 here, not a 500 from SQLite.
         if isinstance(experiment, int) and not 1 <= experiment <= MAX_EXPERIMENT_ID:
             raise ValueError(f"a run id is from 1 to {MAX_EXPERIMENT_ID}")
+        if experiment == "":
+            raise ValueError("the run's name is empty: give the run's id or its name")
         return experiment
 
 

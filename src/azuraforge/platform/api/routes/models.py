@@ -170,7 +170,7 @@ def create_version(
     config and data fingerprint."""
     record = registry.register_version(
         store, settings, name, body.experiment,
-        description=body.description, actor=who.user,
+        description=body.description, actor=who.user, project=who.project,
     )  # fmt: skip
     return VersionPublic.of(record)
 
