@@ -44,3 +44,20 @@ def test_a_chunked_body_under_the_limit_is_read(client: TestClient):
     )
     assert response.status_code == 201, response.text
     assert response.json()["data"][0]["name"] == "streamed"
+
+
+def test_headers_past_their_limits_are_431_with_the_json_error(read_only_client: TestClient):
+    """100 KB of headers, and 2,000 headers, were accepted."""
+    big = read_only_client.get(f"{API}/experiments", headers={"x-filler": "x" * 100_000})
+    assert big.status_code == 431
+    assert big.json()["error"]["message"].endswith("bytes; at most 32,768 are read")
+    many = {f"x-filler-{i}": "x" for i in range(2000)}
+    crowded = read_only_client.get(f"{API}/experiments", headers=many)
+    assert crowded.status_code == 431
+    assert crowded.json()["error"] == {
+        "code": "HEADERS_TOO_LARGE",
+        "message": f"{2000 + len(read_only_client.headers) + 1:,} header fields; at most 100 "
+        "are read",
+    }
+    near = {f"x-filler-{i}": "x" * 200 for i in range(80)}
+    assert read_only_client.get(f"{API}/experiments", headers=near).status_code == 200

@@ -105,6 +105,10 @@ def test_empty_to_head_to_base_to_head(empty_url: str) -> None:
         record = store.create_experiment("sleeper", {"steps": 2})
         assert store.claim_next("w", 30.0) is not None
         assert store.get_experiment(record.id).status == "running"
+        # The first project made after the migrations takes the next id (on PostgreSQL its
+        # sequence once stood at the row the first migration inserted, and this failed).
+        store.create_project("team")
+        assert store.list_projects() == ["default", "team"]
     finally:
         store.close()
 

@@ -5,9 +5,13 @@ a file lock on SQLite, and Optuna's storage is set up for each dialect apart."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from azuraforge.errors import ConflictError
+from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
@@ -162,3 +166,31 @@ def test_cancel_drops_queued_trials_and_ends_the_study(
     assert {t["note"] for t in report.trials} == {"cancelled"}
     with pytest.raises(ConflictError, match="already ended as cancelled"):
         studies.cancel(study.id)
+
+
+def test_a_required_setting_may_come_from_the_space_alone(
+    no_studies: Store, tmp_path: Path
+) -> None:
+    """``"space": {"csv": [...]}`` without ``csv`` in the base config was refused "csv:
+    required"; each trial sets it, and the base keeps no value of its own."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (data / name).write_text("date,x\n2024-01-01,1\n")
+    studies = StudyService(no_studies, LocalTransport(), data_folder=DataFolder(data))
+    try:
+        definition = StudyDefinition(
+            pipeline="forecaster",
+            space={"csv": ["a.csv", "b.csv"], "hidden_size": [4, 8]},
+            base_config={"target": "x"},
+            sampler="grid",
+            pruner="none",
+        )
+        study = studies.create(definition)
+        assert "csv" not in study.base_config and study.base_config["target"] == "x"
+        trials = no_studies.list_trial_runs(study.id)
+        configs = [no_studies.get_experiment(run.id).config for run in trials]
+        assert {config["csv"] for config in configs} <= {"a.csv", "b.csv"}
+        assert len(trials) == 1  # parallelism 1: one queued at a time
+    finally:
+        studies.close()

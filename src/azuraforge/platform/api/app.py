@@ -17,7 +17,7 @@ from azuraforge.platform.api import errors, openapi
 from azuraforge.platform.api.access import RecentCredentials
 from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
-from azuraforge.platform.api.limits import BodyLimit
+from azuraforge.platform.api.limits import BodyLimit, HeaderLimit
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
@@ -107,7 +107,8 @@ def create_app(
     app.add_middleware(AuditedWrites, store=opened)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
-    app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)  # the outermost: first
+    app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
+    app.add_middleware(HeaderLimit)  # the outermost: first
     return app
 
 

@@ -1,4 +1,5 @@
-"""Request body limit: a body over ``max_request_bytes`` gets 413 before it is read whole."""
+"""Request limits: headers past :data:`MAX_HEADERS` fields or :data:`MAX_HEADER_BYTES` get
+431, a body over ``max_request_bytes`` gets 413 before it is read whole."""
 
 from __future__ import annotations
 
@@ -6,6 +7,40 @@ import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+MAX_HEADERS = 100
+"""Most header fields a request may send (Apache's ``LimitRequestFields``)."""
+MAX_HEADER_BYTES = 32 * 1024
+"""Most bytes of names and values a request's headers may hold in all (a browser's cookies
+for one site stay well below it)."""
+
+
+class HeaderLimit:
+    """ASGI middleware refusing requests (and WebSocket handshakes) with over
+    :data:`MAX_HEADERS` header fields or :data:`MAX_HEADER_BYTES` of them, with 431."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = _header_problem(scope) if scope["type"] in ("http", "websocket") else None
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1009, "reason": problem})
+        else:
+            await _refuse(send, 431, "HEADERS_TOO_LARGE", problem)
+
+
+def _header_problem(scope: Scope) -> str | None:
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS:
+        return f"{len(headers):,} header fields; at most {MAX_HEADERS} are read"
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > MAX_HEADER_BYTES:
+        return f"headers of {size:,} bytes; at most {MAX_HEADER_BYTES:,} are read"
+    return None
 
 
 class BodyLimit:
@@ -53,20 +88,22 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "error": {
-                "code": "TOO_LARGE",
-                "message": f"request body over {self.limit:,} bytes; send less (limit: "
-                "AZURAFORGE_MAX_REQUEST_BYTES)",
-            }
-        }
-        payload = json.dumps(body).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        message = (
+            f"request body over {self.limit:,} bytes; send less (limit: "
+            "AZURAFORGE_MAX_REQUEST_BYTES)"
+        )
+        await _refuse(send, 413, "TOO_LARGE", message)
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class _TooLargeError(Exception):

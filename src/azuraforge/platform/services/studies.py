@@ -25,6 +25,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from azuraforge.apps.base import Pipeline
 from azuraforge.apps import get_pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.transport import Transport
@@ -34,7 +35,12 @@ from azuraforge.platform.services.experiments import (
     validate_config,
     withdraw,
 )
-from azuraforge.platform.services.study_space import distributions, grid_of, parse_space
+from azuraforge.platform.services.study_space import (
+    distributions,
+    grid_of,
+    parse_space,
+    with_first_values,
+)
 from azuraforge.platform.services.study_views import StudyReport, StudyViews
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,
@@ -198,7 +204,7 @@ class StudyService:
         except InvalidParameterError as e:
             raise ConfigError("study", [(("objective",), str(e))], field="body") from None
         pipeline = get_pipeline(definition.pipeline)
-        base = validate_config(pipeline, definition.base_config, self.data_folder)
+        base = self._base_config(pipeline, definition)
         space = parse_space(pipeline, base, definition.space, self.data_folder)
         n_trials = definition.n_trials
         if definition.sampler == "grid":
@@ -211,6 +217,16 @@ class StudyService:
         )  # fmt: skip
 
     def _withdraw(self, study: StudyRecord) -> None:
+    def _base_config(
+        self, pipeline: type[Pipeline[Any]], definition: StudyDefinition
+    ) -> dict[str, Any]:
+        """The base config validated, a required setting it lacks taken from the space; the
+        settings it took from there are left out (each trial sets them)."""
+        given = definition.base_config
+        filled = with_first_values(given, definition.space)
+        base = validate_config(pipeline, filled, self.data_folder)
+        return {key: value for key, value in base.items() if key in given or key not in filled}
+
         runs = [self.store.get_experiment(run.id) for run in self.store.list_trial_runs(study.id)]
         withdraw(self.store, runs)
         with contextlib.suppress(KeyError):

@@ -51,15 +51,36 @@ def parse_space(
         )
     problems: list[tuple[tuple[str | int, ...], str]] = []
     parsed = {}
+    filled = with_first_values(base_config, space)
     for key, entry in space.items():
         found = _entry_problems(pipeline, key, entry)
         if not found:
             parsed[key] = _full(entry)
-            found = _value_problems(pipeline, base_config, key, parsed[key], data_folder)
+            found = _value_problems(pipeline, filled, key, parsed[key], data_folder)
         problems += found
     if problems:
         raise ConfigError("search space", problems, field="space")
     return parsed
+
+
+def with_first_values(base_config: Mapping[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
+    """``base_config`` with each searched setting it lacks set to the space's first value (a
+    choice, or the low bound): a required setting may come from the space alone.
+
+    >>> with_first_values({"epochs": 2}, {"csv": ["a.csv", "b.csv"], "lr": {"low": 0.1}})
+    {'csv': 'a.csv', 'lr': 0.1, 'epochs': 2}
+    """
+    firsts = {key: _first_value(entry) for key, entry in space.items() if key not in base_config}
+    return {**{key: value for key, value in firsts.items() if value is not None}, **base_config}
+
+
+def _first_value(entry: Any) -> Any:
+    """The first value of a space entry in any form, or None for one too malformed to have
+    one (:func:`parse_space` names what is wrong with it)."""
+    if isinstance(entry, Mapping):
+        choices = entry.get("choices")
+        entry = choices if isinstance(choices, list) else [entry.get("low")]
+    return entry[0] if isinstance(entry, list) and entry else None
 
 
 def _entry_problems(

@@ -134,6 +134,24 @@ def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: st
     assert "error" in response.json()
 
 
+@pytest.mark.parametrize("path", ["a" * 5000, "a" * 300, "d/" * 1000 + "x", "é" * 200])
+def test_an_overlong_artifact_path_is_refused_by_name(client: TestClient, path: str):
+    """A 5,000-character path answered 500 (OSError: file name too long)."""
+    row = submit(client)
+    response = client.get(f"{API}/experiments/{row['id']}/artifacts/{path}")
+    assert response.status_code == 400
+    assert "at most 1,024 characters and names of at most 255 bytes" in response.text
+
+
+def test_a_symlink_loop_among_a_runs_files_is_404(client: TestClient, settings):
+    row = submit(client)
+    folder = settings.run_dir(row["id"], None)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "loop").symlink_to(folder / "loop")
+    response = client.get(f"{API}/experiments/{row['id']}/artifacts/loop")
+    assert response.status_code == 404
+
+
 def test_missing_artifact_is_404(client: TestClient):
     row = submit(client)
     response = client.get(f"{API}/experiments/{row['id']}/artifacts/nothing.txt")

@@ -54,6 +54,8 @@ FILE_HEADERS = {
 }
 ERRORS = error_responses()
 MAX_POINTS = 100_000
+MAX_ARTIFACT_PATH = 1024
+"""Longest artifact path served: longer names no run's file and no file system takes."""
 
 
 @router.post(
@@ -284,10 +286,20 @@ def run_file(run_dir: Path, path: str) -> Path:
     if not path or Path(path).is_absolute() or ".." in parts or "\x00" in path:
         raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
     root = run_dir.resolve()
-    target = (root / path).resolve()
+    if len(path) > MAX_ARTIFACT_PATH or any(len(part.encode()) > 255 for part in parts):
+        raise InvalidParameterError(
+            f"artifact path of {len(path):,} characters: a run's files have paths of at most "
+            f"{MAX_ARTIFACT_PATH:,} characters and names of at most 255 bytes"
+        )
+    target = root / path
+    try:
+        target = target.resolve()
+        found = target.is_file()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before 3.13): no file
+        found = False
     if not target.is_relative_to(root):
         raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
-    if not target.is_file():
+    if not found:
         raise NotFoundError(f"no file {path!r} among the files of this run")
     return target
 
