@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         0.25, gt=0, description="Seconds between checks for queued runs and cancel requests."
     )
+    resend_after: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a job may wait queued and due while the Celery broker holds no "
+        "message for it (a Redis restarted without its data) before a worker's reaper sends "
+        "it again.",
+    )
     cancel_grace: float = Field(
         30.0,
         ge=0,

@@ -21,6 +21,9 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
   running; a reaped run its pipeline re-queues is sent again, and a study left with no
   trial queued or running is advanced.
+- The same pass sends again each job queued and due for ``resend_after`` seconds whose task
+  the broker no longer holds (a Redis restarted without its data forgets every message):
+  the store is the queue of record, and a message sent twice costs one failed claim.
 - The prefork pool is used: each pool process runs one run at a time and forks the run's
   child from a single-threaded process, as the local worker does (tested for real).
 - A job that runs until stopped (a stream) never holds a pool process: the pool's processes
@@ -32,8 +35,10 @@ Messages are JSON only; no result backend is used (the store holds every result)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -327,8 +332,56 @@ def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, _fresh_task_id(experiment_id))
+    resend_forgotten(app, host.store, host.settings)
     sweep_kinds(host)
     return reaped
+
+
+def resend_forgotten(app: Celery, store: Store, settings: Settings) -> list[int]:
+    """Send again each job queued and due for ``settings.resend_after`` seconds whose task
+    the broker holds nowhere (:func:`runs_in_broker`); their ids. The broker is read only
+    when such jobs wait, and one it cannot be read from is a warning (the next pass looks
+    again). Long-lived jobs need no message: workers are started for them from the store."""
+    waiting = store.list_waiting_jobs(
+        time.time() - settings.resend_after, skip_kinds=long_lived_kinds()
+    )
+    if not waiting:
+        return []
+    try:
+        held = runs_in_broker(app)
+        forgotten = [job for job in waiting if job not in held]
+        for job in forgotten:
+            send_run(app, job, _fresh_task_id(job))
+    except _BROKER_ERRORS as e:
+        _log.warning("queued jobs not checked against the broker: %s", e)
+        return []
+    for job in forgotten:
+        _log.warning("experiment %d: queued but its task was gone from the broker; sent again",
+                     job)  # fmt: skip
+    return forgotten
+
+
+def runs_in_broker(app: Celery) -> set[int]:
+    """The runs whose task the Redis broker holds: waiting in the app's queue, or delivered
+    and not yet acknowledged (being run, or held by a worker until its countdown ends)."""
+    queue = app.conf.task_default_queue
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        client = channel.client
+        # NOTE: kombu's Redis transport keeps a queue as a list per priority, and each
+        # message delivered but not acknowledged in one hash, as [message, exchange, key].
+        lists = [channel._q_for_pri(queue, priority) for priority in channel.priority_steps]
+        waiting = [message for key in lists for message in client.lrange(key, 0, -1)]
+        delivered = [json.loads(entry)[0] for entry in client.hvals(channel.unacked_key)]
+    messages = [json.loads(message) for message in waiting] + delivered
+    return {run for message in messages if (run := _run_of(message)) is not None}
+
+
+def _run_of(message: dict[str, Any]) -> int | None:
+    """The run a broker message is the task of (``None``: not one of ours)."""
+    task_id = str(message.get("headers", {}).get("id", ""))
+    matched = re.fullmatch(r"run-(\d+)(-[0-9a-f]{8})?", task_id)
+    return None if matched is None else int(matched.group(1))
 
 
 def run_celery_worker(settings: Settings, concurrency: int, loglevel: str = "INFO") -> None:

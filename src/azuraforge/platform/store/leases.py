@@ -51,6 +51,18 @@ class LeaseStore(StoreBase):
             )
             return list(found)
 
+    def list_waiting_jobs(self, since: float, skip_kinds: Sequence[str] = ()) -> list[int]:
+        """The queued jobs (not of ``skip_kinds``) already queued and due at ``since`` (made
+        and past their backoff by then), oldest first: those a worker could have run since."""
+        with self._read() as connection:
+            found = connection.scalars(
+                select(Experiment.id)
+                .where(Experiment.status == QUEUED, _due(since), Experiment.created_at <= since)
+                .where(*_not_of(skip_kinds))
+                .order_by(Experiment.id)
+            )
+            return list(found)
+
     def claim(self, experiment_id: int, owner: str, ttl: float) -> Lease | None:
         """Claim this run if it is queued and its ``not_before`` has passed; ``None`` if
         not (taken, cancelled, ended, waiting out its backoff): a broker delivering the same

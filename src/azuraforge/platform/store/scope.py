@@ -37,7 +37,8 @@ who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
     "add_artifact", "claim", "claim_job", "claim_next", "close", "drop_oldest_lines", "due_jobs",
     "finish", "interrupt", "list_deliveries", "list_due_deliveries",
-    "list_unregistered_changes", "list_watched_streams", "log_lines", "log_metrics",
+    "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "log_lines",
+    "log_metrics",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
     "set_alert", "set_change_version", "set_delivery", "set_progress", "stalled_studies",
     "write",
