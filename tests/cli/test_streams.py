@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
 from azuraforge.platform.settings import Settings
+from tests.platform.jobs.conftest import btc_with_text_closes
 from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 pytestmark = pytest.mark.slow
@@ -25,6 +26,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, real_data: object) -> Iterator
     folder = tmp_path_factory.mktemp("cli-streams")
     settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'af.db'}",
                         poll_interval=0.05, flush_interval=0.02)  # fmt: skip
+    btc_with_text_closes(settings, 1000, 200)  # 5 text closes: 0.5 %, under the 1 % allowed
     port = free_port()
     serve: subprocess.Popen[bytes] = start_serve(settings, port, "--workers", "1")
     yield f"http://127.0.0.1:{port}"
@@ -58,6 +60,18 @@ def test_start_list_and_show_a_stream(api: str) -> None:
     shown_line = "completed, logreg-sgd on btc-hourly, 800 events, 775 predictions scored"
     assert shown_line in " ".join(shown.output.split())
     assert "opposite of last" in shown.output and "recent log-loss" in shown.output
+
+
+def test_show_says_what_the_source_skipped(api: str) -> None:
+    started = cli(api, "stream", "start", "btc.csv", "--set", "checkpoint_every=500")
+    (stream_id,) = map(int, re.findall(r"stream (\d+) ", started.output))
+    assert ended(api, stream_id)["status"] == "completed"
+    shown = cli(api, "stream", "show", str(stream_id))
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert "source: 995 events from 1,001 rows, " in said and "skipped banner line(s) 1" in said
+    assert "skipped 5 row(s), unparseable: line 3: close is 'n/a', expected a number" in said
+    assert "skipped 1 row(s), duplicate: line 1002: " in said
 
 
 def test_stop_and_bad_input_say_what_happened(api: str) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from azuraforge.cli import streams
 from azuraforge.cli.common import Verbose, arguments, console, user_errors
-from azuraforge.errors import DataFormatError, InvalidParameterError
+from azuraforge.errors import InvalidParameterError
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.learn.datasets.registry import list_datasets
@@ -162,20 +162,10 @@ def check_skips(replay: CsvReplay, allowed: bool) -> None:
     DataFormatError
         Naming the count per reason and the first line of each.
     """
-    report = replay.report
-    refused = {r: n for r, n in report.skipped.items() if r != "duplicate"}
-    if allowed or sum(refused.values()) <= MOST_SKIPPED * report.rows:
-        return
-    reasons = "; ".join(
-        f"{reason} {count:,} (first: {report.examples[reason][0]})"
-        for reason, count in refused.items()
-    )
-    raise DataFormatError(
-        f"{replay.path}: {sum(refused.values()):,} of {report.rows:,} rows could not be used "
-        f"(over {MOST_SKIPPED:.0%}): {reasons}. Name the columns the replay reads "
-        "(--time-column, --close-column), mend the file, or pass --allow-skips to replay the "
-        "rest"
-    )
+    if not allowed:
+        fix = ("Name the columns the replay reads (--time-column, --close-column), mend the "
+               "file, or pass --allow-skips to replay the rest")  # fmt: skip
+        replay.report.refuse_unusable(str(replay.path), MOST_SKIPPED, fix)
 
 
 @app.command()

@@ -113,6 +113,8 @@ def show(
             console.print(f"  {pace}")
         if detail["error"]:
             console.print(f"  {detail['error']}")
+        for line in _source_lines(detail.get("source_report")):
+            console.print(line, markup=False)  # a file's values, never markup
         if standing is not None:
             console.print(_standing_line(standing))
         if detail["scores"]:
@@ -122,6 +124,16 @@ def show(
         for restart in detail["restart_history"]:
             when, reason = shown_time(restart["at"]), restart["reason"]
             console.print(f"  restarted {when} ({reason}): {restart['detail']}")
+
+
+def _source_lines(found: dict[str, Any] | None) -> list[str]:
+    """What the stream's source found in its rows: its summary, then each finding indented
+    (skipped rows with their lines and reasons, repeated times, gaps, banners, times written
+    in more than one way)."""
+    if not found:
+        return []
+    first, *rest = found["lines"]
+    return [f"  source: {first}", *(f"    {line}" for line in rest)]
 
 
 def _pace_line(detail: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import DataFormatError, InvalidParameterError
 from azuraforge.learn.metrics.base import params_of
 
 EXAMPLES_KEPT = 3
@@ -134,6 +134,43 @@ class SourceReport:
         self.skipped["unparseable"] = self.skipped.get("unparseable", 0) + count
         kept = self.examples.setdefault("unparseable", [])
         kept.extend(examples[: EXAMPLES_KEPT - len(kept)])
+
+    def unusable(self) -> dict[str, int]:
+        """Rows skipped because they could not be used, by reason: every skip but a repeat
+        of the time before (``"duplicate"``), which loses nothing."""
+        return {reason: n for reason, n in self.skipped.items() if reason != "duplicate"}
+
+    def refuse_unusable(self, where: str, most: float, fix: str) -> None:
+        """Refuse input of which more than ``most`` (a share) of the rows could not be used
+        (:meth:`unusable`); ``where`` names it, ``fix`` says what to do.
+
+        Raises
+        ------
+        DataFormatError
+            Naming the count per reason and the first line of each.
+
+        >>> report = SourceReport(rows=100)
+        >>> for line in range(2, 5):
+        ...     report.skip("unparseable", f"line {line}: close is 'n/a', expected a number")
+        >>> report.refuse_unusable("prices.csv", 0.01, "Mend the file.")
+        Traceback (most recent call last):
+        ...
+        azuraforge.errors.DataFormatError: prices.csv: 3 of 100 rows could not be used (3.0%, over 1.0%): unparseable 3 (first: line 2: close is 'n/a', expected a number). Mend the file.
+        """  # noqa: E501
+        bad = self.unusable()
+        count = sum(bad.values())
+        if count <= most * self.rows:
+            return
+        reasons = "; ".join(f"{reason} {n:,}{self._first(reason)}" for reason, n in bad.items())
+        raise DataFormatError(
+            f"{where}: {count:,} of {self.rows:,} rows could not be used "
+            f"({count / self.rows:.1%}, over {most:.1%}): {reasons}. {fix}"
+        )
+
+    def _first(self, reason: str) -> str:
+        """The first example of ``reason``, as an error shows it after the count."""
+        kept = self.examples.get(reason)
+        return f" (first: {kept[0]})" if kept else ""
 
     def fix(self, what: str) -> None:
         """Count one value corrected as ``what``."""

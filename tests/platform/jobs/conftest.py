@@ -50,6 +50,23 @@ def shared_head(settings: Settings, file: str, lines: int, saved_as: str) -> Pat
     return path
 
 
+BTC = "btc/Bitstamp_BTCUSD_1h_2018_2022.csv"
+
+
+def btc_with_text_closes(settings: Settings, rows: int, every: int) -> Path:
+    """The newest ``rows`` hours of the real Bitstamp export (its banner and header above
+    them, newest first) as ``btc.csv``, with ``n/a`` for the close of every ``every``-th row
+    and the last row written twice (a repeated time, which loses nothing)."""
+    path = shared_head(settings, BTC, rows + 2, "btc.csv")
+    lines = path.read_text().splitlines()
+    for at in range(2, rows + 2, every):
+        cells = lines[at].split(",")
+        cells[6] = "n/a"
+        lines[at] = ",".join(cells)
+    path.write_text("\n".join([*lines, lines[-1]]) + "\n")
+    return path
+
+
 def children() -> list[int]:
     """Pids of this process's children (a run forked by ``supervise``)."""
     found: list[int] = []

@@ -24,7 +24,7 @@ from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
-from azuraforge.platform.services.streams.loop import _Pacer, _Triggers
+from azuraforge.platform.services.streams.loop import SOURCE_FOUND, _Pacer, _Triggers
 from azuraforge.platform.services.streams.readings import EQUITY_POINTS, trading_scores
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -34,7 +34,7 @@ from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
-from tests.platform.jobs.conftest import children, wait_for
+from tests.platform.jobs.conftest import btc_with_text_closes, children, wait_for
 
 EVENTS, EVERY = 1500, 250
 CONFIG = {"source": "btc-hourly", "learner": "logreg-adam", "max_events": EVENTS,
@@ -292,3 +292,44 @@ def test_an_equity_curve_is_thinned_keeping_its_first_and_last_steps() -> None:
     assert values == pytest.approx([1.001 ** (1 + t / 3600) for t in times])
     assert found.equity["buy and hold"] == found.equity["m"]
     assert found.models["m"]["total_return"] == pytest.approx(values[-1] - 1)
+
+
+def test_a_stream_past_its_share_of_bad_rows_fails_saying_which_without_a_restart(
+    store: Store, settings: Settings
+) -> None:
+    """100 text closes in 3,000 rows (3.3 %) ended "completed 2,900 events" with nothing
+    said, where ``stream replay`` refuses the file."""
+    btc_with_text_closes(settings, 3000, 30)
+    record = start_stream(store, LocalTransport(), settings, {"source": "btc.csv"})
+    Worker(settings, store).run_next()
+    done = store.get_experiment(record.id)
+    assert done.status == "failed" and not done.restart_history
+    assert done.error is not None and str(settings.data_dir) not in done.error
+    assert (
+        "btc.csv: 100 of 3,001 rows could not be used (3.3%, over 1.0%): unparseable 100 "
+        "(first: line 3: close is 'n/a', expected a number). Mend the source" in done.error
+    )
+    assert "raise max_bad_rows" in done.error
+
+
+@pytest.mark.on_both_databases  # the checkpoint's entry is read alone, by a JSON path
+def test_a_stream_keeps_what_its_source_skipped_and_says_it_in_its_log(
+    store: Store, settings: Settings
+) -> None:
+    btc_with_text_closes(settings, 3000, 30)
+    config = {"source": "btc.csv", "max_bad_rows": 0.05, "checkpoint_every": 1000}
+    record = start_stream(store, LocalTransport(), settings, config)
+    Worker(settings, store).run_next()
+    done = store.get_experiment(record.id)
+    assert done.status == "completed", done.error
+    assert done.result is not None and done.result["events"] == 2900
+    found = store.find_checkpoint_entry(record.id, SOURCE_FOUND)
+    assert found["skipped"] == {"unparseable": 100, "duplicate": 1}
+    assert (found["rows"], found["events"], found["banner_lines"]) == (3001, 2900, [1])
+    assert found["newest_first"] and found["examples"]["unparseable"][0].startswith("line 3: ")
+    assert found["lines"][0].startswith("2,900 events from 3,001 rows, ")
+    logs = [
+        e.payload["message"] for e in store.list_events(experiment_id=record.id, kinds=["log"])
+    ]
+    assert any(m.startswith("btc.csv: skipped 100 row(s), unparseable: line 3: ") for m in logs)
+    assert "btc.csv: skipped banner line(s) 1" in logs

@@ -293,6 +293,14 @@ class LeaseStore(StoreBase):
             )
         return state
 
+    def find_checkpoint_entry(self, experiment_id: int, key: str) -> Any:
+        """The entry ``key`` of the job's last saved checkpoint (read alone, not the whole
+        state), or ``None`` when it saved none or none with that key."""
+        with self._read() as connection:
+            return connection.scalar(
+                select(Experiment.checkpoint[key]).where(Experiment.id == experiment_id)
+            )
+
     def _update_with_event(
         self,
         connection: Connection,

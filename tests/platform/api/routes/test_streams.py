@@ -16,6 +16,7 @@ from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
 from tests.platform.fixtures import running_stream, scores, user_headers
+from tests.platform.jobs.conftest import btc_with_text_closes
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -54,6 +55,29 @@ def test_a_stream_started_runs_and_reads_back(
     assert always["trading"] == window["buy_and_hold"] and always["trading"]["exposure"] == 1.0
     backwards = client.get(f"/api/v1/streams/{stream['id']}/scores?start=300&end=100")
     assert backwards.status_code == 400 and "end (100) must be after start (300)" in backwards.text
+
+
+def test_a_streams_detail_says_what_its_source_skipped(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    btc_with_text_closes(settings, 1000, 200)  # 5 text closes: 0.5 %, under the 1 % allowed
+    config = {"source": "btc.csv", "checkpoint_every": 500}
+    stream = client.post("/api/v1/streams", json={"config": config}).json()
+    assert stream["source_report"] is None and stream["config"]["max_bad_rows"] == 0.01
+    Worker(settings, store).run_next()
+    done = client.get(f"/api/v1/streams/{stream['id']}").json()
+    assert (done["status"], done["events"]) == ("completed", 995)
+    found = done["source_report"]
+    assert found["skipped"] == {"unparseable": 5, "duplicate": 1} and found["rows"] == 1001
+    assert found["banner_lines"] == [1] and found["newest_first"] is True
+    lines = found["lines"]
+    assert (
+        lines[0].startswith("995 events from 1,001 rows, ") and "skipped banner line(s) 1" in lines
+    )
+    assert any(
+        line.startswith("skipped 5 row(s), unparseable: line 3: close is 'n/a'") for line in lines
+    )
+    assert any(line.startswith("skipped 1 row(s), duplicate: line 1002: ") for line in lines)
 
 
 def test_a_bad_config_is_422_naming_the_field_and_no_server_path(client: TestClient) -> None:

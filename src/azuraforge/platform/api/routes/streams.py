@@ -29,7 +29,7 @@ from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_re
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.explain import explain
 from azuraforge.platform.services.streams.job import STREAM, find_stream, start_stream
-from azuraforge.platform.services.streams.loop import ACTIONS, TURBULENT
+from azuraforge.platform.services.streams.loop import ACTIONS, SOURCE_FOUND, TURBULENT
 from azuraforge.platform.services.streams.readings import Pace, pace, trading_scores
 from azuraforge.platform.services.streams.serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.store import AlertRecord, ExperimentQuery, ExperimentRecord, Store
@@ -112,18 +112,57 @@ class StreamPublic(BaseModel):
         )  # fmt: skip
 
 
+class SourceFound(BaseModel):
+    """What the stream's source found in its rows (a replayed file's all, a followed or polled
+    source's so far), as of its last checkpoint: nothing is dropped without a word."""
+
+    lines: list[str] = Field(description="The report as readable lines, the first a summary.")
+    rows: int = Field(description="Data rows read (no header, banner or blank line).")
+    events: int = Field(description="Events the rows made.")
+    skipped: dict[str, int] = Field(
+        description="Rows skipped, by reason: unparseable, non-positive price, wrong width, "
+        "out of order, duplicate (a time repeated)."
+    )  # fmt: skip
+    examples: dict[str, list[str]] = Field(
+        description="The first messages of each reason, naming the line and the value."
+    )
+    banner_lines: list[int] = Field(description="Lines above the header that were skipped.")
+    newest_first: bool = Field(description="Whether the input ran newest first (replayed "
+                               "oldest first).")  # fmt: skip
+    time_formats: dict[str, int] = Field(description="Rows by how their time was written.")
+    step: float | None = Field(description="The regular step between events, in seconds.")
+    gaps: int = Field(description="Places where steps are missing.")
+    missing: int = Field(description="Steps missing in all.")
+    largest_gap: float = Field(description="The longest time between two events, seconds.")
+    fixes: dict[str, int] = Field(description="Values corrected, by what was corrected.")
+    left_out: dict[str, int] = Field(
+        description="Columns left out of every event, with the rows that hold no number there."
+    )
+    incidents: dict[str, int] = Field(
+        default_factory=dict, description="A live source's: what happened to its input (a file "
+        "replaced, a poll that failed), by kind."
+    )  # fmt: skip
+
+
 class StreamDetail(StreamPublic):
-    """A stream whole: its config and its restarts too."""
+    """A stream whole: its config, its restarts, and what its source found in its rows."""
 
     config: dict[str, Any]
     restart_history: list[RestartPublic]
+    source_report: SourceFound | None = Field(
+        None, description="What its source found in its rows, as of its last checkpoint "
+        "(None before one: a stream that failed on its rows says them in its error)."
+    )  # fmt: skip
 
     @classmethod
-    def of(cls, record: ExperimentRecord, keeping: Pace = NO_PACE) -> StreamDetail:
+    def of(
+        cls, record: ExperimentRecord, keeping: Pace = NO_PACE, found: Any = None
+    ) -> StreamDetail:
         return cls(
             **StreamPublic.of(record, keeping).model_dump(),
             config=record.config,
             restart_history=[RestartPublic(**entry) for entry in record.restart_history or []],
+            source_report=None if found is None else SourceFound.model_validate(found),
         )
 
 
@@ -279,12 +318,18 @@ class AlertPublic(BaseModel):
     stream_id: int
     rule: str = Field(description="accuracy_below, drift, worker_lost, restart_loop or lag_above.")
     state: str = Field(description="pending, firing or resolved.")
-    value: float | None = Field(description="What the rule saw last.")
+    value: float | None = Field(
+        description="What the rule saw last while its condition held (what the message says)."
+    )
     bound: float | None = Field(description="Its bound.")
-    message: str
+    message: str = Field(description="What the rule saw last while its condition held.")
     started_at: float = Field(description="When its condition began to hold.")
     fired_at: float | None
     resolved_at: float | None
+    resolved_value: float | None = Field(
+        None, description="What the rule saw when it resolved (None: open, or a rule that "
+        "has no value)."
+    )  # fmt: skip
 
     @classmethod
     def of(cls, alert: AlertRecord) -> AlertPublic:
@@ -399,10 +444,12 @@ def list_streams(
 
 @router.get("/{stream_id}", dependencies=[READ], response_model=StreamDetail, responses=ERRORS)
 def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
-    """One stream: config, where it runs, how far it got and how it keeps up, its scores and
-    its restarts."""
+    """One stream: config, where it runs, how far it got and how it keeps up, its scores, its
+    restarts, and what its source found in its rows (``source_report``: skipped rows with
+    their lines and reasons, repeated times, gaps, banners, times written several ways)."""
     record = _stream(store, stream_id)
-    return StreamDetail.of(record, pace(store, record, time.time()))
+    found = store.find_checkpoint_entry(stream_id, SOURCE_FOUND)
+    return StreamDetail.of(record, pace(store, record, time.time()), found)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from azuraforge.platform.services.streams.retrain import MIN_OUTCOMES as MIN_RET
 from azuraforge.platform.services.streams.tuning import MIN_TUNING_OUTCOMES
 from azuraforge.platform.store.states import RESTART_HISTORY
 from azuraforge.stream import CsvReplay
+from azuraforge.stream.base import MOST_SKIPPED
 from azuraforge.stream.direction import TUNABLE, default_features
 from azuraforge.stream.features import FeatureSet
 from azuraforge.stream.regime import WARMUP as REGIME_WARMUP
@@ -52,6 +53,12 @@ class StreamConfig(BaseModel):
         "url's (None: found by its name: unix, timestamp, time, datetime, date)."
     )  # fmt: skip
     price_column: str = Field("close", description="The price whose direction is learned.")
+    max_bad_rows: float = Field(
+        MOST_SKIPPED, ge=0, le=1, description="The share of its source's rows that may be "
+        "skipped as unusable (no number, no time, a price not above 0, a wrong width; a "
+        "repeated time is not counted) before the stream fails saying which: at its start for "
+        "a replayed file, at each checkpoint for a followed or polled one."
+    )  # fmt: skip
     learner: Literal["logreg-sgd", "logreg-adam", "mlp", "ensemble"] = Field(
         "logreg-adam", description="The first champion, an online learner (the trivial rules "
         "run beside it); candidates are fresh ones of its kind unless a retrain names another."

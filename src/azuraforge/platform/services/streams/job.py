@@ -29,6 +29,7 @@ from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.loop import Control, learn
 from azuraforge.platform.services.streams.retrain import Retrainer
 from azuraforge.platform.services.streams.sources import (
+    SourceRows,
     check_columns,
     check_follow,
     check_url,
@@ -133,6 +134,7 @@ def run_stream(
         )  # fmt: skip
     # learn() sets control.idle (take the triggers) once its loop exists: read at each call.
     source, live = open_source(config, ctx, settings, lambda: control.idle())
+    control.rows = SourceRows.of(config, source)
     try:
         return learn(config, ctx, (iter(source), live), control)
     finally:

@@ -17,7 +17,7 @@ from azuraforge.errors import ConflictError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.retrain import Retrainer
-from azuraforge.platform.services.streams.sources import STOP_CHECK
+from azuraforge.platform.services.streams.sources import STOP_CHECK, SourceRows
 from azuraforge.platform.services.streams.tuning import MIN_TUNING_OUTCOMES, tune
 from azuraforge.platform.store import is_unavailable
 from azuraforge.platform.store.metrics import Outcome
@@ -38,6 +38,9 @@ POLL_KEPT = 500
 (the url no longer gives older rows)."""
 TUNING_SECONDS = 30.0
 """The longest a tuning holds its stream's events up: the trials run by then count."""
+SOURCE_FOUND = "source"
+"""The key of a checkpoint that keeps what the stream's source found in its rows
+(:meth:`SourceRows.found`)."""
 _TRIGGER_POLL = 1.0
 """Seconds between two looks for a stream's pending triggers."""
 _MAX_BEHIND = 1.0
@@ -50,6 +53,8 @@ def learn(
 ) -> tuple[str, dict[str, Any]]:  # fmt: skip
     """:func:`run_stream`'s loop over the source's events (``live``: gone once taken)."""
     events, live = source
+    if control.rows is not None:
+        _check_rows(control.rows, ctx)
     shadow = ShadowLoop(
         lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
         config.rules(), column=config.price_column, horizon=config.horizon,
@@ -112,6 +117,14 @@ def learn(
     scores = shadow.scores()
     return status, {"events": shadow.events, "scored": shadow.loop.scored,
                     "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+
+
+def _check_rows(rows: SourceRows, ctx: StoreContext) -> None:
+    """Say in the stream's log what its source found in its rows so far (all of a replayed
+    file's), and fail it if too many could not be used."""
+    for line in rows.report.lines()[1:]:
+        ctx.logger.warning("%s: %s", rows.name, line)
+    rows.check()
 
 
 def _ended(status: str, ctx: StoreContext) -> bool:
@@ -223,13 +236,15 @@ class _Batch:
 class Control:
     """What a stream's process keeps besides its loop: whether a trigger paused it, a live
     stream's last :data:`POLL_KEPT` events (time, price) for its checkpoint, what the
-    loop does while a live source waits for rows (``idle``: take the triggers), and what
-    sends its retrains to runs (``retrain_as: run``)."""
+    loop does while a live source waits for rows (``idle``: take the triggers), what
+    sends its retrains to runs (``retrain_as: run``), and what its source made of its rows
+    (kept with each checkpoint, checked after it)."""
 
     paused: bool = False
     kept: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=POLL_KEPT))
     idle: Callable[[], None] = lambda: None
     retrainer: Retrainer | None = None
+    rows: SourceRows | None = None
 
     def pause(self, *_: Any) -> str:
         if self.paused:
@@ -298,7 +313,11 @@ def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: Control
     state = {**shadow.state_dict(), "paused": control.paused}
     if control.kept:
         state["kept"] = list(control.kept)
+    if control.rows is not None:
+        state[SOURCE_FOUND] = control.rows.found()
     ctx.save_checkpoint(state, batch.outcomes, batch.changes, batch.answers)
+    if control.rows is not None:  # a followed or polled source's rows grow
+        control.rows.check()
     return shadow.events
 
 

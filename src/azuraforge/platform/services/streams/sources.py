@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.settings import Settings
 from azuraforge.stream import CsvReplay
-from azuraforge.stream.base import Source
+from azuraforge.stream.base import Source, SourceReport
 from azuraforge.stream.live import LiveSource
 from azuraforge.stream.polling import HttpPoller
 from azuraforge.stream.registry import get_source
@@ -164,6 +165,43 @@ def check_columns(config: dict[str, Any], data_folder: Path) -> None:
             message = f"{source} has no column {column!r}; its columns: {', '.join(names)}"
             raise ConfigError("stream config", [((setting,), message)])
         config[setting] = spelled[column_key(column)]
+
+
+BAD_ROWS_FIX = (
+    "Mend the source, name the columns it reads (price_column, time_column), or raise "
+    "max_bad_rows to learn from the rest"
+)
+
+
+@dataclass
+class SourceRows:
+    """What a stream's source made of its rows so far (its growing ``report``: skipped rows
+    with their lines and reasons, repeated times, gaps, banners, time formats), the source's
+    ``name`` in messages, and the share of its rows that may be unusable (``max_bad_rows``)."""
+
+    report: SourceReport
+    name: str
+    max_bad_rows: float
+
+    @classmethod
+    def of(cls, config: StreamConfig, source: Source) -> SourceRows:
+        """The rows of ``source``, the source of a stream of ``config``."""
+        name = str(config.source or config.url or f"plugin {config.plugin}")
+        return cls(source.report, name, config.max_bad_rows)
+
+    def check(self) -> None:
+        """Fail the stream once more than its ``max_bad_rows`` of the rows could not be used.
+
+        Raises
+        ------
+        DataFormatError
+            Naming the count of each reason and its first line.
+        """
+        self.report.refuse_unusable(self.name, self.max_bad_rows, BAD_ROWS_FIX)
+
+    def found(self) -> dict[str, Any]:
+        """The report as a checkpoint keeps it: its fields, and its readable ``lines``."""
+        return {**asdict(self.report), "lines": self.report.lines()}
 
 
 def source_path(

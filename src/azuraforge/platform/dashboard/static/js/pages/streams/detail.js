@@ -37,6 +37,7 @@ export async function renderDetail(main, { params }) {
   const stopButton = h("button", { class: "danger", id: "stream-stop", onclick: stop }, "Stop");
   const sub = h("span", { class: "sub", id: "stream-sub" });
   const restartsBox = h("div", { class: "small muted", id: "stream-restarts" });
+  const sourceBox = h("div", { class: "small", id: "stream-source" });
   const rolesBox = h("div", { id: "stream-roles" }, loading());
   const triggerBox = h("div", { id: "stream-triggers" });
   const chart = h("div", { class: "chart", id: "stream-chart" }, loading("Loading curves…"));
@@ -52,6 +53,7 @@ export async function renderDetail(main, { params }) {
   fill(main,
     h("div", { class: "page-head" }, title, statusBox, stopButton, sub),
     restartsBox,
+    sourceBox,
     errorArea,
     h("div", { class: "grid-2" },
       h("div", { class: "card" }, h("h2", {}, "Champion and candidates"), rolesBox),
@@ -111,6 +113,10 @@ export async function renderDetail(main, { params }) {
     // The last few restarts, newest first: a lost worker, a crash, a schedule, the memory limit.
     fill(restartsBox, stream.restart_history.slice(-3).reverse().map((restart) =>
       h("div", { dataset: { reason: restart.reason } }, `Restarted ${time(restart.at)} (${restart.reason}): ${restart.detail}`)));
+    // What its source found in its rows (skipped rows with line and reason, repeats, gaps,
+    // banners, mixed times): the summary, then each finding.
+    const found = stream.source_report ? stream.source_report.lines : [];
+    fill(sourceBox, found.map((line, index) => h("div", { class: index ? "" : "muted" }, index ? line : `Source: ${line}`)));
   }
 
   function drawRoles(standing) {
@@ -216,10 +222,12 @@ export async function renderDetail(main, { params }) {
       h("td", { class: "num" }, `${shown(alert.value)}${alert.bound === null ? "" : ` (bound ${shown(alert.bound)})`}`),
       h("td", { class: "small" }, alert.message),
       h("td", { class: "small nowrap" }, time(alert.fired_at ?? alert.started_at)),
-      h("td", { class: "small nowrap" }, alert.resolved_at ? time(alert.resolved_at) : "")));
+      // The value and message are those of while it held; the value it resolved at beside its time.
+      h("td", { class: "small nowrap", dataset: { field: "resolved" } }, alert.resolved_at
+        ? `${time(alert.resolved_at)}${alert.resolved_value === null ? "" : ` at ${shown(alert.resolved_value)}`}` : "")));
     if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: "6", class: "empty" }, "No alert.")));
     fill(alertsBox, h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", {}, "State"), h("th", { class: "num" }, "Value"), h("th", {}, "What it saw"),
+      h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", {}, "State"), h("th", { class: "num" }, "Value while it held"), h("th", {}, "What it saw"),
         h("th", {}, "Since"), h("th", {}, "Resolved"))),
       h("tbody", {}, rows)));
   }
