@@ -9,12 +9,22 @@ routes come from the OpenAPI: a new one is covered without editing this test (on
 is not listed below is sent an empty one: a new route naming an object then answers 422, not
 404, and fails here until it is given a valid body). The routes covered and their answers are
 written to ``build/isolation.md``. Alpha's admin reads every operation first: a service made
-on a first request must not keep her project for the next callers (the study service did)."""
+on a first request must not keep her project for the next callers (the study service did).
+
+No job reads or writes across projects either: a job of every kind declared (a new kind is
+covered, or fails here until alpha is given a job of it) is copied from alpha's into beta,
+naming alpha's objects, and run by a worker; each ends as the same job naming objects nobody
+has (alpha's as absent from beta as those), and alpha's rows are as they were. Beta's
+prediction job of its own ``sharedname/1`` predicts with beta's version, not alpha's (a
+prediction job read the registry as project ``default`` saw it)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +32,37 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from azuraforge.apps import get_pipeline
+from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.jobs.kinds import job_kinds
+from azuraforge.platform.jobs.runner import Supervision
 from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.services import predictions, registry
+from azuraforge.platform.services.registry import ModelRef, load_version
 from azuraforge.platform.services.streams.job import start_stream
+from azuraforge.platform.services.streams.retrain import RetrainConfig
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentQuery, Store
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, ModelVersionRecord, Store
+from azuraforge.platform.store.states import COMPLETED, FAILED, RETRAIN
+from azuraforge.stream.online import pack_examples
+from azuraforge.testing.long_jobs import KIND as SOAK
 from azuraforge.testing.streams import write_shifted_csv
-from tests.platform.api.test_schemathesis import MODEL, seed
+from tests.platform.api.test_schemathesis import MODEL, Seeded, seed
 from tests.platform.fixtures import user_headers
-from tests.platform.registry.conftest import Trained, beijing_rows, mirror, trained
+from tests.platform.registry.conftest import (
+    Trained,
+    beijing_rows,
+    completed_run,
+    mirror,
+    trained,
+)
 
 ALPHA, BETA = "default", "beta"
 REPORT = Path(__file__).resolve().parents[3] / "build" / "isolation.md"
+JOB_REPORT = REPORT.with_name("isolation-jobs.md")
 BODIES: dict[str, dict[str, Any]] = {
     "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
     "POST /studies": {
@@ -65,14 +93,21 @@ QUERIES = {
 """Query parameters an operation needs, naming alpha's runs."""
 
 
-def test_no_operation_reads_or_writes_another_projects_objects(
+@pytest.fixture
+def seeded(
     settings: Settings,
     store: Store,
     sleeper: object,
     trained: list[Trained],
     beijing_rows: list[dict[str, Any]],
+) -> Seeded:
+    """Alpha's runs, registered model with aliases, prediction jobs and studies."""
+    return seed(store, settings, trained, beijing_rows)
+
+
+def test_no_operation_reads_or_writes_another_projects_objects(
+    settings: Settings, store: Store, seeded: Seeded
 ) -> None:
-    seeded = seed(store, settings, trained, beijing_rows)
     write_shifted_csv(settings.data_dir / "momentum.csv", 600, 300, seed=2)
     stream = start_stream(store, LocalTransport(), settings, {"source": "momentum.csv"})
     store.create_project(BETA)
@@ -111,6 +146,127 @@ def test_no_operation_reads_or_writes_another_projects_objects(
     operations = {key for key, _, _ in _operations(spec)}
     assert operations <= {key for key, _ in covered} and len(operations) > 50
     _write_report(covered)
+
+
+def test_no_job_reads_or_writes_another_projects_objects(
+    settings: Settings,
+    store: Store,
+    seeded: Seeded,
+    trained: list[Trained],
+    beijing_rows: list[dict[str, Any]],
+) -> None:
+    jobs = _alpha_jobs(store, settings, seeded)
+    assert set(job_kinds()) <= set(jobs), "give alpha a job of the new kind in _alpha_jobs"
+    store.create_project(BETA)
+    alpha, worker = _alpha(store), Worker(settings, store)
+    ended = {}
+    for kind, job in jobs.items():
+        ended[kind] = _ended_in_beta(worker, store, settings, job)
+        nowhere = _named_by_nobody(job, alpha["names"])
+        if nowhere is not None:  # its config names alpha's objects: as absent as nobody's
+            again = _ended_in_beta(worker, store, settings, nowhere)
+            assert ended[kind] == _named_back(again, alpha["names"]), kind
+        if nowhere is not None or job.study_id is not None:
+            assert ended[kind][0] == FAILED, ended[kind]
+            assert re.match(r"\w*NotFoundError: ", ended[kind][1]), ended[kind]
+    assert _alpha(store) == alpha  # nothing of alpha's changed
+    _predicts_with_its_own_model(store, settings, worker, trained[1], beijing_rows)
+    _write_job_report(ended)
+
+
+DATASET = "btc-hourly"
+"""The source of alpha's stream: a registered dataset, which every project reads."""
+NOBODY = "-of-nobody"
+"""What a name of alpha's becomes in a job naming objects nobody has."""
+
+
+def _alpha_jobs(store: Store, settings: Settings, seeded: Seeded) -> dict[str, ExperimentRecord]:
+    """A job of alpha's of each kind the platform and the tests' plugin declare, by kind."""
+    (trial, *_) = store.list_trial_runs(seeded.studies[1])
+    examples = [({"x": float(i % 3)}, i % 2 == 0) for i in range(40)]
+    retrain = RetrainConfig(stream=1, learner="logreg-adam", epochs=2, until_event=39,
+                            outcomes=pack_examples(examples, ["x"]))  # fmt: skip
+    made = [
+        start_stream(store, LocalTransport(), settings, {"source": DATASET, "max_events": 50}),
+        store.create_experiment(RETRAIN, retrain.model_dump(), kind=RETRAIN),
+        store.create_experiment("countdown", {"steps": 2}, kind="countdown"),
+        store.create_experiment(
+            SOAK, {"csv": DATASET, "target": "close", "steps": 3, "max_restarts": 0}, kind=SOAK
+        ),
+    ]
+    ids = [seeded.ids[0], trial.id, seeded.predictions[0], *(job.id for job in made)]
+    return {job.kind: job for job in map(store.get_experiment, ids)}
+
+
+def _ended_in_beta(
+    worker: Worker, store: Store, settings: Settings, job: ExperimentRecord
+) -> tuple[str, str, Any]:
+    """How a copy of ``job`` in beta (its config, study and trial, the files of its folder)
+    ended once a worker ran it: its status, error (its own id as ``<job>``) and result."""
+    copy = store.create_experiment(
+        job.pipeline, job.config, project=BETA, kind=job.kind, study_id=job.study_id,
+        trial_number=job.trial_number, requeue_lost=job.requeue_lost,
+    )  # fmt: skip
+    folder = settings.run_dir(job.id, job.output_dir)
+    if folder.is_dir():  # a prediction's inputs
+        shutil.copytree(folder, settings.run_dir(copy.id, None), dirs_exist_ok=True)
+    worker.run_one(copy.id)
+    done = store.get_experiment(copy.id)
+    return done.status, (done.error or "").replace(f"{copy.id}", "<job>"), done.result
+
+
+def _named_by_nobody(job: ExperimentRecord, names: list[str]) -> ExperimentRecord | None:
+    """``job`` with each of alpha's names in its config made one nobody has; ``None`` when
+    its config names none of alpha's objects."""
+    config = _renamed(job.config, {name: name + NOBODY for name in names})
+    return None if config == job.config else replace(job, config=config)
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
+def _named_back(ended: tuple[str, str, Any], names: list[str]) -> tuple[str, str, Any]:
+    """What a job :func:`_named_by_nobody` ended with, its names of nobody's given back as
+    alpha's."""
+    text = json.dumps(ended)
+    for name in names:
+        text = text.replace(name + NOBODY, name)
+    status, error, result = json.loads(text)
+    return status, error, result
+
+
+def _predicts_with_its_own_model(
+    store: Store, settings: Settings, worker: Worker, model: Trained, rows: list[dict[str, Any]]
+) -> None:
+    """Beta's ``sharedname/1``, trained from another seed than alpha's, is the one beta's
+    prediction job of ``sharedname/1`` predicts with."""
+    run = completed_run(store, settings, model, "beta-weather", project=BETA)
+    store.create_model(MODEL, project=BETA)
+    ours = registry.register_version(store, settings, MODEL, run.id, project=BETA)
+    job = predictions.submit_prediction(
+        store, LocalTransport(), settings, ModelRef(MODEL, version=1), rows=rows[:16],
+        project=BETA,
+    )  # fmt: skip
+    assert worker.run_one(job.id) == Supervision(COMPLETED)
+    folder = settings.run_dir(job.id, job.output_dir)
+    predicted = (folder / predictions.PREDICTIONS_FILE).read_text().splitlines()
+    inputs = folder / predictions.INPUTS_FILE
+    assert predicted == _predicted(settings, ours, inputs)
+    assert predicted != _predicted(settings, store.get_version(MODEL, 1, project=ALPHA), inputs)
+
+
+def _predicted(settings: Settings, version: ModelVersionRecord, inputs: Path) -> list[str]:
+    """The lines of what ``version`` predicts from the rows of ``inputs``, as a job writes them."""
+    rows = predictions.rows_from_file(inputs, header=True)
+    columns = get_pipeline(version.pipeline)().predict_rows(load_version(settings, version), rows)
+    written = io.StringIO()
+    write_csv(written, columns)
+    return written.getvalue().splitlines()
 
 
 def _refused_without_the_right_credential(
@@ -240,6 +396,20 @@ def _write_report(covered: list[tuple[str, int]]) -> None:
         "# Cross-project requests (tests/platform/api/test_isolation.py)\n\n"
         f"The admin of project beta, with project alpha's ids: {len(covered)} routes, none "
         "of alpha's objects read or changed.\n\n| route | answer |\n|---|---:|\n" + rows + "\n"
+    )
+
+
+def _write_job_report(ended: dict[str, tuple[str, str, Any]]) -> None:
+    JOB_REPORT.parent.mkdir(exist_ok=True)
+    rows = "\n".join(
+        f"| `{kind}` | {status} | {error} |" for kind, (status, error, _) in ended.items()
+    )
+    JOB_REPORT.write_text(
+        "# Cross-project jobs (tests/platform/api/test_isolation.py)\n\n"
+        f"A job of each of the {len(ended)} kinds, copied from alpha's into beta with "
+        "alpha's names and ids, run by a worker.\n\n| kind | status | error |\n|---|---|---|\n"
+        + rows
+        + "\n"
     )
 
 

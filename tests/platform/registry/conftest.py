@@ -22,7 +22,7 @@ from azuraforge.learn.datasets import fetch
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED
 from tests.platform.fixtures import admin_headers
 
@@ -80,12 +80,16 @@ def _json_value(text: str) -> Any:
     return text
 
 
-def completed_run(store: Store, settings: Settings, model: Trained, name: str) -> ExperimentRecord:
-    """A completed run of ``model`` in ``store``: its folder copied into the runs folder,
+def completed_run(
+    store: Store, settings: Settings, model: Trained, name: str, project: str = DEFAULT_PROJECT
+) -> ExperimentRecord:
+    """A completed run of ``model`` in ``project``: its folder copied into the runs folder,
     recorded through the lease protocol as a worker records one."""
     folder = settings.runs_dir / name
     shutil.copytree(model.folder, folder)
-    record = store.create_experiment(WEATHER, model.config, name=name, output_dir=str(folder))
+    record = store.create_experiment(
+        WEATHER, model.config, name=name, project=project, output_dir=str(folder)
+    )
     lease = store.claim(record.id, "test-worker", settings.lease_ttl)
     assert lease is not None
     store.finish(

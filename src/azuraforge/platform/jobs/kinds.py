@@ -21,7 +21,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError, PluginError
@@ -29,6 +29,7 @@ from azuraforge.learn.plugins import PluginGroup, named_as_declared
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.scope import JobStore
 
 if TYPE_CHECKING:
     from azuraforge.platform.jobs.context import StoreContext
@@ -76,6 +77,31 @@ class JobHost:
             close = getattr(held, "close", None)
             if close is not None:
                 close()
+
+    def seen_from(self, project: str) -> JobHost:
+        """This host as a job of ``project`` sees it, for its kind's :meth:`JobKind.after`:
+        the store as the project's jobs see it
+        (:class:`~azuraforge.platform.store.scope.JobStore`), the same settings and
+        transport, and what it keeps kept apart from what it keeps for other projects."""
+        return _ProjectHost(self, project)
+
+
+class _ProjectHost(JobHost):
+    """A :class:`JobHost` as a job of one project sees it (:meth:`JobHost.seen_from`)."""
+
+    def __init__(self, host: JobHost, project: str) -> None:
+        super().__init__(cast(Store, JobStore(host.store, project)), host.settings)
+        self.host, self.project = host, project
+
+    @property
+    def transport(self) -> Transport:
+        return self.host.transport
+
+    def keep(self, key: str, make: Callable[[], T]) -> T:
+        return self.host.keep(f"{key} of project {self.project}", make)
+
+    def release(self) -> None:
+        self.host.release()
 
 
 @dataclass(frozen=True)
@@ -236,10 +262,12 @@ class JobKind(ABC):
         """Called by the job's worker once the job ended (whatever its status); nothing by
         default. ``record`` is the job's row as the worker claimed it, with the status the
         job ended with: read the row again (``host.store.get_experiment(record.id)``) for
-        its result, error and metrics."""
+        its result, error and metrics. ``host`` sees the store as the job's project does
+        (:meth:`JobHost.seen_from`)."""
 
     def sweep(self, host: JobHost) -> None:  # noqa: B027
-        """Called at each reaper pass, after lost leases are reaped; nothing by default."""
+        """Called at each reaper pass, after lost leases are reaped; nothing by default.
+        ``host`` sees the whole store: a sweep is the server's task, across projects."""
 
 
 _KINDS: PluginGroup[JobKind] = PluginGroup(

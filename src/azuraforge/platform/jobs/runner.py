@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from azuraforge.errors import (
     DataFormatError,
@@ -54,6 +54,7 @@ from azuraforge.platform.jobs.transport import submit_again
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
+from azuraforge.platform.store.scope import JobStore
 from azuraforge.platform.store.states import (
     CANCELLED,
     FAILED,
@@ -161,12 +162,17 @@ def execute(
     run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
 
     ``record`` is the job's row when its worker read it after the claim (else it is read).
+    The job's code, its kind's and its context's, gets the store as the job's project sees
+    it, writing through the job's own lease alone
+    (:class:`~azuraforge.platform.store.scope.JobStore`): ids and names in its config that
+    are another project's name nothing.
 
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
     record = record or store.get_experiment(lease.experiment_id)
+    seen = cast(Store, JobStore(store, record.project, lease))
     ctx = StoreContext(
-        store,
+        seen,
         lease,
         settings.run_dir(record.id, record.output_dir),
         stop_requested=stop_requested,
@@ -183,7 +189,7 @@ def execute(
     try:
         kind = get_kind(record.kind)
         policy = kind.restart_policy(record)
-        status, result = kind.run(store, record, settings, ctx)
+        status, result = kind.run(seen, record, settings, ctx)
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
         if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise

@@ -113,7 +113,8 @@ class Worker:
             self.store, lease, self.settings, self.shutdown, self.processes, record
         )
         try:
-            get_kind(record.kind).after(self.host, replace(record, status=supervision.status))
+            host = self.host.seen_from(record.project)
+            get_kind(record.kind).after(host, replace(record, status=supervision.status))
         except Exception as e:  # a kind never stops its worker
             logged_failure(f"the {record.kind} kind's step after the job", e)
         return supervision

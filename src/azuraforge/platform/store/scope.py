@@ -12,6 +12,11 @@ worked out once from its signature (a method under none is refused, and a test f
   projects, the event position): :data:`SERVER_WIDE`;
 - it is a worker's or a server task's (leases, metric writes, deliveries):
   :data:`NOT_FOR_REQUESTS`, refused.
+
+A job sees the store as its project's requests do (:class:`JobStore`, which every job's code
+gets from the kernel), and may also write through its own lease: each method refused to
+requests either takes a ``lease`` (a job's writes: its points, lines, progress, its end),
+allowed on the job's own lease only, or is in :data:`NOT_FOR_JOBS`, refused to jobs too.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.store import Store
-from azuraforge.platform.store.records import StudyRecord
+from azuraforge.platform.store.records import Lease, StudyRecord
 
 SERVER_WIDE = frozenset({
     "create_project", "create_user", "end_sessions", "event_position", "find_credential",
@@ -44,6 +49,17 @@ NOT_FOR_REQUESTS = frozenset({
     "write",
 })  # fmt: skip
 """Methods of workers and of the server's own tasks, which work across projects."""
+NOT_FOR_JOBS = frozenset({
+    "claim", "claim_job", "claim_next", "close", "delete_login_failures",
+    "delete_login_failures_before", "due_jobs", "find_login_failures", "list_deliveries",
+    "list_due_deliveries", "list_unregistered_changes", "list_waiting_jobs",
+    "list_watched_streams", "project_id", "project_name", "project_of", "reap_expired",
+    "set_alert", "set_change_version", "set_delivery", "set_login_failures", "stalled_studies",
+})  # fmt: skip
+"""Methods refused to requests that a job may not call either: the server's own tasks across
+projects (claims, the reaper, the keepers, sign-in throttles), the store's own (``close``,
+the lookups inside its transactions). The rest of :data:`NOT_FOR_REQUESTS` write through a
+lease, which a job may do on its own."""
 _RUN_IDS = ("experiment_id", "run_id")
 _STUDY_RECORDS = ("study", "studies")
 _REQUIRED = ("experiment_id", "study_id")
@@ -65,14 +81,21 @@ class ProjectStore:
         self.store, self.project = store, project
         self._mine: set[tuple[str, int]] = set()
 
+    callers = "a project's requests"
+    """Who sees the store so, as a refusal names them."""
+
     def __getattr__(self, name: str) -> Any:
-        rule = RULES.get(name)
+        rule = self.rule_of(name)
         found = getattr(self.store, name)
         if rule is None or not callable(found):
             if name.startswith("_") or not callable(found):
                 return found  # attributes: the engine, the dialect, the URL shown
-            raise ScopeError(f"Store.{name} is not for a project's requests")
+            raise ScopeError(f"Store.{name} is not for {self.callers}")
         return functools.partial(rule, self, found)
+
+    def rule_of(self, name: str) -> Rule | None:
+        """The rule of the store's method ``name`` here; ``None`` refuses it."""
+        return RULES.get(name)
 
     def check_run(self, experiment_id: int) -> None:
         """Raise :class:`NotFoundError` unless run ``experiment_id`` is this project's."""
@@ -87,6 +110,27 @@ class ProjectStore:
         if ("study", study_id) not in self._mine:
             self.store.get_study(study_id, project=self.project)
             self._mine.add(("study", study_id))
+
+
+class JobStore(ProjectStore):
+    """``store`` as a job of ``project`` holding ``lease`` sees it: what the project's requests
+    may call, and the writes through a lease (the methods of :data:`NOT_FOR_REQUESTS` that
+    take one) on ``lease`` alone. ``lease`` is ``None`` for a kind's step once its job ended
+    (:meth:`~azuraforge.platform.jobs.kinds.JobKind.after`), which writes through none.
+
+    The kernel hands each job's code this store
+    (:class:`~azuraforge.platform.jobs.context.StoreContext`), whatever its kind, so that no
+    kind reads or changes another project's rows, whatever ids and names its config holds.
+    """
+
+    callers = "a project's jobs"
+
+    def __init__(self, store: Store, project: str, lease: Lease | None = None) -> None:
+        super().__init__(store, project)
+        self.lease = lease
+
+    def rule_of(self, name: str) -> Rule | None:
+        return JOB_RULES.get(name)
 
 
 Rule = Callable[..., Any]
@@ -168,6 +212,47 @@ def _rules() -> dict[str, Rule]:
 
 RULES = _rules()
 """Each method a project's requests may call, and how it is kept to the project."""
+
+
+def _own_lease(signature: inspect.Signature) -> Rule:
+    """The rule of a method that writes through the ``lease`` it is given: the job's own."""
+
+    def rule(scope: JobStore, method: Method, *args: Any, **kwargs: Any) -> Any:
+        lease = signature.bind(None, *args, **kwargs).arguments["lease"]
+        if scope.lease is None or lease != scope.lease:
+            raise ScopeError(
+                f"a job writes through its own lease ({scope.lease}), not through {lease}"
+            )
+        return method(*args, **kwargs)
+
+    return rule
+
+
+def _job_rules() -> dict[str, Rule]:
+    found = dict(RULES)
+    for name, method in inspect.getmembers(Store, inspect.isfunction):
+        signature = inspect.signature(method)
+        if (
+            name in NOT_FOR_REQUESTS
+            and name not in NOT_FOR_JOBS
+            and "lease" in signature.parameters
+        ):
+            found[name] = _own_lease(signature)
+    return found
+
+
+JOB_RULES = _job_rules()
+"""Each method a project's jobs may call, and how it is kept to the project (and the lease)."""
+
+
+def unclassified_for_jobs() -> list[str]:
+    """Methods refused to requests that neither write through a lease (allowed to a job on
+    its own) nor are refused to jobs on purpose (:data:`NOT_FOR_JOBS`): each must be placed
+    (a test keeps this empty)."""
+    refused = [
+        n for n, _ in inspect.getmembers(Store, inspect.isfunction) if n in NOT_FOR_REQUESTS
+    ]
+    return [n for n in refused if n not in JOB_RULES and n not in NOT_FOR_JOBS]
 
 
 def unclassified() -> list[str]:
