@@ -433,7 +433,13 @@ def _row_texts(index: int, row: Any, names: list[str], known: Any) -> list[str]:
         return [_other_text(index, name, row[name]) for name in names]
 
 
-_TEXTS: dict[type, Any] = {float: repr, int: str, str: str.strip}
+def _float_text(value: float) -> str:
+    """A float as a CSV file would hold it: its shortest exact ``repr``, a whole one as the
+    integer it is (JSON has one kind of number: 2014.0 is the year 2014)."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+_TEXTS: dict[type, Any] = {float: _float_text, int: str, str: str.strip}
 
 
 def _other_text(index: int, name: str, value: Any) -> str:

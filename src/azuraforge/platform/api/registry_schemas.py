@@ -168,6 +168,7 @@ class AliasMovesPublic(BaseModel):
 class PredictRequest(RequestBody):
     """Rows to predict from, in the format of the model's training data."""
 
+    verbatim = frozenset({"rows"})  # read as CSV text, a whole float as an integer's
     rows: list[dict[str, Any]] = Field(
         ..., min_length=1, description="Objects of column: value (numbers, text, null)."
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,11 +17,17 @@ class RequestBody(BaseModel):
     type (``true`` is no 1, ``"3"`` no 3; 3.0 is 3), as its OpenAPI says."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    verbatim: ClassVar[frozenset[str]] = frozenset()
+    """Fields of free-form values passed on as sent, not walked here: their reader takes a
+    whole float as the integer it is (a predict request's rows: 312 values for one
+    forecast)."""
 
     @model_validator(mode="before")
     @classmethod
     def _json_numbers(cls, data: Any) -> Any:
-        return as_json_numbers(data)
+        if not cls.verbatim or not isinstance(data, dict):
+            return as_json_numbers(data)
+        return {k: v if k in cls.verbatim else as_json_numbers(v) for k, v in data.items()}
 
 
 class ExperimentCreate(RequestBody):
