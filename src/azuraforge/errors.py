@@ -16,6 +16,7 @@ natural also from the matching builtin, so either ``except`` works::
      │    └── ChecksumMismatchError           a file whose SHA-256 is not the registered one
      ├── GradientError (RuntimeError)         backward() asked of something that cannot give it
      ├── PluginError                          a plugin that cannot be loaded or registered
+     ├── TooManyRequestsError                 refused for now: try again in ``retry_after`` s
      ├── ConflictError                        a write that clashes with the stored state
      │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
      ├── StoreUnavailableError (OSError)      the store's database cannot be reached
@@ -133,6 +134,16 @@ class CredentialError(AzuraForgeError):
     the server's log, does), unless given one."""
 
     _public = "no valid credential: sign in, or send a token (Authorization: Bearer af_...)"
+
+
+class TooManyRequestsError(AzuraForgeError):
+    """A caller refused for now: too many failed sign-ins of a name from its address, or more
+    password checks at once than the server runs. ``retry_after`` says in how many seconds
+    to try again."""
+
+    def __init__(self, *args: object, retry_after: float, public: str | None = None) -> None:
+        super().__init__(*args, public=public)
+        self.retry_after = retry_after
 
 
 class PermissionDeniedError(AzuraForgeError):

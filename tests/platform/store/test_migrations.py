@@ -30,6 +30,7 @@ TABLES = {
     "project_members",
     "api_tokens",
     "audit_log",
+    "login_failures",
     "experiments",
     "params",
     "metric_points",

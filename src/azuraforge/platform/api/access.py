@@ -36,6 +36,7 @@ from azuraforge.platform.services.access import (
     current_role,
     read_claims,
 )
+from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
@@ -108,13 +109,20 @@ def _in_named_project(connection: HTTPConnection, who: Identity) -> Identity:
 
 
 def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
-    """Who an API token or a session cookie says the caller is, read from the store."""
+    """Who an API token or a session cookie says the caller is, read from the store; a
+    refusal's reason, which the caller is never told, goes to the server's refusals."""
     store: Store = connection.app.state.store
-    if bearer:
-        return authenticate(store, credential)
-    settings: Settings = connection.app.state.settings
-    claimed, signed_at = read_claims(settings.home, credential)
-    return claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
+    try:
+        if bearer:
+            return authenticate(store, credential)
+        settings: Settings = connection.app.state.settings
+        claimed, signed_at = read_claims(settings.home, credential)
+        return claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
+    except CredentialError as e:
+        refusals: Refusals = connection.app.state.refusals
+        kind = "token.refused" if bearer else "session.refused"
+        refusals.record(kind, "", client_address(connection), str(e))
+        raise
 
 
 class RecentCredentials:

@@ -9,6 +9,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 
 from azuraforge import __version__
@@ -35,7 +36,8 @@ from azuraforge.platform.api.routes import (
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.redaction import Redaction
-from azuraforge.platform.services.access import Logins
+from azuraforge.platform.services.logins import Logins
+from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.services.streams.serving import StreamServer
 from azuraforge.platform.settings import Settings
@@ -82,6 +84,7 @@ def create_app(
         yield
         await hub.stop()
         app.state.models.close()
+        await to_thread.run_sync(app.state.refusals.flush)
 
     app = FastAPI(
         title="AzuraForge",
@@ -98,7 +101,8 @@ def create_app(
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)
     app.state.streams = StreamServer(opened)
-    app.state.logins = Logins(opened)  # made here: first requests at once share one count
+    app.state.refusals = Refusals(opened)
+    app.state.logins = Logins(opened, app.state.refusals)  # one cap on checks at once
     app.state.credentials = RecentCredentials()
     app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))

@@ -11,6 +11,7 @@ and traceback go to the server's log, as do the full messages of the 5xx in the 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ from azuraforge.errors import (
     ReferenceNotFoundError,
     SchemaMismatchError,
     StoreUnavailableError,
+    TooManyRequestsError,
     TransportUnavailableError,
     UnstorableValueError,
     public_message,
@@ -50,6 +52,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (ConflictError, 409, "CONFLICT"),
     (CredentialError, 401, "UNAUTHORIZED"),
     (PermissionDeniedError, 403, "FORBIDDEN"),
+    (TooManyRequestsError, 429, "TOO_MANY_REQUESTS"),
     (UnstorableValueError, 422, "INVALID_DATA"),
     (DataFormatError, 422, "INVALID_DATA"),
     (InvalidParameterError, 400, "INVALID_PARAMETER"),
@@ -88,7 +91,10 @@ def _table_error(request: Request, error: Exception) -> JSONResponse:
                 details = [{"loc": [error.field, *loc], "msg": msg} for loc, msg in error.problems]
             if status >= 500:
                 _log.warning("%s answered %d: %s", request.url.path, status, error)
-            return _answer(request, status, code, _message(error), details)
+            response = _answer(request, status, code, _message(error), details)
+            if isinstance(error, TooManyRequestsError):
+                response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+            return response
     return _unexpected(request, error)
 
 

@@ -20,17 +20,12 @@ The API asks for one on every route but the health check and signing in
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import logging
 import math
 import re
 import secrets
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,9 +40,8 @@ from azuraforge.errors import (
     NotFoundError,
 )
 from azuraforge.platform.services.keys import server_key
-from azuraforge.platform.store import Store, TokenRecord, UserRecord
+from azuraforge.platform.store import Store, TokenRecord
 
-_log = logging.getLogger(__name__)
 ROLES = ("viewer", "editor", "admin")
 """The roles of a project's members, each allowed what the ones before it are."""
 ACTIONS = {"read": "viewer", "write": "editor", "manage": "admin"}
@@ -60,10 +54,6 @@ TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 """A token as :func:`new_token` writes it."""
 MAX_LIFE = 400 * 86_400.0
 """The longest a token may last (seconds)."""
-MAX_FAILURES = 5
-"""Failed sign-ins of one name or address within :data:`FAILURE_WINDOW` that hold it back."""
-FAILURE_WINDOW = 300.0
-"""Seconds a failed sign-in counts."""
 TOUCH_EVERY = 60.0
 """Seconds between two records of a token's last use."""
 LINK = "link"
@@ -141,74 +131,6 @@ def password_matches(stored: str, password: str) -> bool:
         return HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-class Logins:
-    """Signing in by name and password, rate-limited: after :data:`MAX_FAILURES` failures of
-    one name or one address within :data:`FAILURE_WINDOW` seconds, that name or address is
-    refused (whatever the password) until the oldest of them leaves the window. A failure is
-    logged with the name and the address, never the password. Kept per API process."""
-
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
-        self.store, self.clock = store, clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def sign_in(self, name: str, password: str, address: str) -> UserRecord:
-        """The user ``name`` if ``password`` is theirs and neither is held back.
-
-        Raises
-        ------
-        CredentialError
-            For a wrong name or password (the same message for both), a disabled user, or
-            too many failures (saying when to try again).
-        """
-        keys = (f"user:{name}", f"address:{address}")
-        now = self._reserve(keys)  # counted as a failure until the password is right
-        user = self.store.find_user(name)
-        # An unknown name costs a hash's check too: the time taken says nothing of who exists.
-        stored = user.password_hash if user is not None else _unknown_user_hash()
-        if not password_matches(stored, password) or user is None or user.disabled_at:
-            _log.warning("failed sign-in for %r from %s", name, address)
-            self.store.audit(name, "login.failed", address=address)
-            raise CredentialError("wrong name or password")
-        with self._lock:  # not a failure after all
-            for key in keys:
-                self._failures[key].remove(now)
-                if not self._failures[key]:
-                    del self._failures[key]
-        self.store.audit(name, "login", address=address)
-        return user
-
-    def _reserve(self, keys: tuple[str, ...]) -> float:
-        """Count an attempt against each of ``keys`` (all of them or none, under one lock,
-        so that attempts at once cannot pass the limit together); when it was.
-
-        Raises
-        ------
-        CredentialError
-            When one of them is held back (the log says for how long).
-        """
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                failures = self._failures.get(key, deque())
-                while failures and failures[0] <= now - FAILURE_WINDOW:
-                    failures.popleft()
-                if not failures:  # forgotten once it counts nothing: no growth without bound
-                    self._failures.pop(key, None)
-                if len(failures) >= MAX_FAILURES:
-                    wait = failures[0] + FAILURE_WINDOW - now
-                    raise CredentialError(f"{key}: too many failed sign-ins, held {wait:.0f} s")
-            for key in keys:
-                self._failures.setdefault(key, deque()).append(now)
-        return now
-
-
-@functools.cache
-def _unknown_user_hash() -> str:
-    """A hash checked against when no user has the name given (no password matches it)."""
-    return HASHER.hash(secrets.token_urlsafe(32))
 
 
 def create_user(store: Store, name: str, password: str, *, is_admin: bool = False) -> None:

@@ -19,6 +19,7 @@ from azuraforge.platform.store.engine import (
 )
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
 from azuraforge.platform.store.leases import LeaseStore
+from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
@@ -52,6 +53,7 @@ class Store(
     StreamStore,
     AlertStore,
     AccessStore,
+    LoginStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -103,6 +105,7 @@ __all__ = [
     "ExperimentRecord",
     "JobWrites",
     "Lease",
+    "LoginFailures",
     "MetricSummaryRecord",
     "ModelRecord",
     "ModelVersionRecord",

@@ -103,6 +103,19 @@ class AuditEntry(Base):
     address: Mapped[str] = mapped_column(String(100))
 
 
+class LoginFailure(Base):
+    """Failed sign-ins of one name from one address: how many in a row, the last one's time,
+    and until when that name is refused from that address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_last_at", "last_at"),)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    address: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[float] = mapped_column(Float)
+    held_until: Mapped[float] = mapped_column(Float)
+
+
 class Experiment(Base):
     """One run of a pipeline with one config, and the lease of the worker running it."""
 

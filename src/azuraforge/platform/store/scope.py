@@ -40,12 +40,14 @@ SERVER_WIDE = frozenset({
 """Methods about the server rather than one project's data: the routes that call them say
 who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
-    "add_artifact", "claim", "claim_job", "claim_next", "close", "drop_oldest_lines", "due_jobs",
+    "add_artifact", "claim", "claim_job", "claim_next", "close", "delete_login_failures",
+    "delete_login_failures_before", "drop_oldest_lines", "due_jobs", "find_login_failures",
     "finish", "interrupt", "list_deliveries", "list_due_deliveries",
     "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "log_lines",
     "log_metrics",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
-    "set_alert", "set_change_version", "set_delivery", "set_progress", "stalled_studies",
+    "set_alert", "set_change_version", "set_delivery", "set_login_failures", "set_progress",
+    "stalled_studies",
     "write",
 })  # fmt: skip
 """Methods of workers and of the server's own tasks, which work across projects."""

@@ -25,12 +25,12 @@ from azuraforge.platform.services.access import (
     LINK,
     NAME_PATTERN,
     Identity,
-    Logins,
     authenticate,
     current_role,
     read_claims,
     sign_claims,
 )
+from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT
 from azuraforge.platform.store.access import AuditRecord
@@ -79,12 +79,14 @@ class Caller(BaseModel):
 
 
 def logins(request: Request) -> Logins:
-    """The API process's sign-in guard (its counts of failures)."""
+    """The API process's sign-in guard (its cap on password checks; the failures it
+    holds back are counted in the store)."""
     found: Logins = request.app.state.logins
     return found
 
 
-@router.post("/login", dependencies=[PUBLIC], response_model=Caller, responses=ERRORS)
+@router.post("/login", dependencies=[PUBLIC], response_model=Caller,
+             responses={**ERRORS, **error_responses(429)})  # fmt: skip
 def login(
     body: SignIn,
     request: Request,
@@ -94,8 +96,10 @@ def login(
     guard: Annotated[Logins, Depends(logins)],
 ) -> Caller:
     """Sign in: a session cookie (HttpOnly, SameSite=Strict) for ``project``, for 12 hours.
-    A wrong name or password is 401 in the same words; after 5 failures of a name or from an
-    address within 5 minutes, 401 until the oldest leaves that window."""
+    A wrong name or password is 401 in the same words. After 4 failures of a name from an
+    address, each one holds that name back from that address twice as long as the one before
+    (2 s, 4 s... 15 minutes at most): 429, ``Retry-After`` saying when to try again; as when
+    more sign-ins come at once than the server checks."""
     user = guard.sign_in(body.name, body.password, client_address(request))
     role = "admin" if user.is_admin else store.member_role(body.project, user.name)
     if role is None or body.project not in store.list_projects():
