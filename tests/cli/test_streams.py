@@ -60,6 +60,8 @@ def test_start_list_and_show_a_stream(api: str) -> None:
     shown_line = "completed, logreg-sgd on btc-hourly, 800 events, 775 predictions scored"
     assert shown_line in " ".join(shown.output.split())
     assert "opposite of last" in shown.output and "recent log-loss" in shown.output
+    (rule,) = [line for line in shown.output.splitlines() if "opposite of last" in line]
+    assert rule.count("—") == 2  # a trivial rule gives no probabilities: no log-loss
 
 
 def test_show_says_what_the_source_skipped(api: str) -> None:

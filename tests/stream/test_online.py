@@ -47,6 +47,12 @@ def test_a_loop_stopped_and_resumed_anywhere_ends_as_an_unbroken_one(btc: list[E
     assert resumed.scores() == unbroken.scores()
     assert resumed.scored == unbroken.scored
     assert unbroken.scores()[f"{MODEL}/accuracy"] > 0
+    # A trivial rule says up or down for certain: an accuracy, and no log-loss (it was the
+    # floor's 15 to 20 nats); the learner has both.
+    scores = unbroken.scores()
+    assert {"always up/accuracy", "same as last/recent_accuracy"} <= set(scores)
+    assert not [key for key in scores if "log_loss" in key and not key.startswith(MODEL)]
+    assert 0.6 < scores[f"{MODEL}/log_loss"] < 0.8
 
 
 def test_resuming_without_the_events_before_is_refused(btc: list[Event]) -> None:

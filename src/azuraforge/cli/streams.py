@@ -292,11 +292,12 @@ SCORES = ("accuracy", "log_loss", "recent_accuracy", "recent_log_loss")
 
 
 def _scores_table(scores: dict[str, float]) -> Table:
-    """Each role's scores (champion, candidate, previous), then each trivial rule's."""
+    """Each role's scores (champion, candidate, previous), then each trivial rule's (``—``
+    for a score it has not: a rule gives no probabilities, so no log-loss)."""
     table = Table("model", "accuracy", "log-loss", "recent accuracy", "recent log-loss")
     for model in sorted({key.split("/", 1)[0] for key in scores}, key=_model_order):
-        values = (scores.get(f"{model}/{score}", float("nan")) for score in SCORES)
-        table.add_row(model, *(f"{value:.4f}" for value in values))
+        values = (scores.get(f"{model}/{score}") for score in SCORES)
+        table.add_row(model, *("—" if value is None else f"{value:.4f}" for value in values))
     return table
 
 

@@ -96,6 +96,19 @@ def baseline_rules() -> dict[str, Classifier]:
     }
 
 
+def has_log_loss(name: str) -> bool:
+    """Whether the model ``name`` of a stream's scores (a trivial rule by its name, a learner
+    as ``{kind}-{number}``) gives probabilities, and so has a log-loss: a trivial rule says up
+    or down for certain, and its "log-loss" would measure only the floor its certainty is
+    clipped to (15 to 20 nats), not how well it weighs its chances.
+
+    >>> has_log_loss("logreg-adam-1"), has_log_loss("always up"), has_log_loss("same as last-2")
+    (True, False, False)
+    """
+    rules = baseline_rules()
+    return name not in rules and name.rsplit("-", 1)[0] not in rules
+
+
 LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "ensemble", *baseline_rules())
 """What :func:`make_learner` makes: a learner of :func:`default_learners` or a trivial rule
 (a rule as a stream's candidate asks whether it does better than the champion now)."""

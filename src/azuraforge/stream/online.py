@@ -27,7 +27,7 @@ import numpy as np
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream.base import Classifier, Event
-from azuraforge.stream.direction import baseline_rules, default_features
+from azuraforge.stream.direction import baseline_rules, default_features, has_log_loss
 from azuraforge.stream.evaluate import PROBABILITY_FLOOR
 from azuraforge.stream.features import FeatureSet
 
@@ -220,16 +220,18 @@ class DirectionLoop:
     def scores(self) -> dict[str, float]:
         """Each model's ``accuracy`` and ``log_loss`` on its predictions scored so far and
         over those of the last ``window`` outcomes (``recent_accuracy``, ``recent_log_loss``),
-        as ``"{name}/{score}"``; a model with no prediction scored yet has none."""
+        as ``"{name}/{score}"``; a model with no prediction scored yet has none, and a trivial
+        rule no log-loss (:func:`~azuraforge.stream.direction.has_log_loss`)."""
         found = {}
         for name, (right, loss, count) in self._sums.items():
             recent = [terms[name] for terms in self._recent if name in terms]
             if not (count and recent):
                 continue
             found[f"{name}/accuracy"] = right / count
-            found[f"{name}/log_loss"] = loss / count
             found[f"{name}/recent_accuracy"] = sum(r for r, _ in recent) / len(recent)
-            found[f"{name}/recent_log_loss"] = sum(v for _, v in recent) / len(recent)
+            if has_log_loss(name):
+                found[f"{name}/log_loss"] = loss / count
+                found[f"{name}/recent_log_loss"] = sum(v for _, v in recent) / len(recent)
         return found
 
     def state_dict(self) -> dict[str, Any]:

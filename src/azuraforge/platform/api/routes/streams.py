@@ -34,7 +34,7 @@ from azuraforge.platform.services.streams.readings import Pace, pace, trading_sc
 from azuraforge.platform.services.streams.serving import MIN_CLOSES, StreamServer
 from azuraforge.platform.store import AlertRecord, ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
-from azuraforge.stream.direction import LEARNERS
+from azuraforge.stream.direction import LEARNERS, has_log_loss
 from azuraforge.stream.shadow import CHAMPION, CHANGE_KINDS, standing
 
 router = APIRouter(prefix="/streams", tags=["streams"])
@@ -179,7 +179,9 @@ class Trading(BaseModel):
 class ModelScores(BaseModel):
     predictions: int = Field(description="Predictions scored in the window.")
     accuracy: float
-    log_loss: float
+    log_loss: float | None = Field(
+        description="Its mean log-loss (None for a trivial rule: it gives no probabilities)."
+    )
     win_rate: float | None = Field(
         None, description="The share of its long steps the price rose (None: never long)."
     )
@@ -482,7 +484,7 @@ def get_scores(
     for model, (n, accuracy, loss) in found.items():
         figures = trading.models.get(model)
         models[model] = ModelScores(
-            predictions=n, accuracy=accuracy, log_loss=loss,
+            predictions=n, accuracy=accuracy, log_loss=loss if has_log_loss(model) else None,
             win_rate=figures["win_rate"] if figures else None,
             trading=Trading.model_validate(figures) if figures else None,
         )  # fmt: skip
