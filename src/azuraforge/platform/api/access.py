@@ -15,7 +15,10 @@ the server's own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +30,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIWebSocketRoute, RouteContext, iter_route_contexts
 from starlette.requests import HTTPConnection
 
-from azuraforge.errors import CredentialError, NotFoundError, PermissionDeniedError
+from azuraforge.errors import (
+    AzuraForgeError,
+    CredentialError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from azuraforge.platform.services.access import (
     ACTIONS,
     Identity,
@@ -38,8 +46,9 @@ from azuraforge.platform.services.access import (
 )
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import Store, is_unavailable
 
+_log = logging.getLogger(__name__)
 SESSION_COOKIE = "azuraforge_session"
 CHECKED_FOR = 1.0
 """Seconds a credential found good is taken as good again without reading the store."""
@@ -138,12 +147,20 @@ class RecentCredentials:
 
     def get(self, credential: str) -> Identity | None:
         """The identity ``credential`` was found to hold, if that was recent enough."""
-        key = hashlib.sha256(credential.encode()).digest()
-        with self._lock:
-            found = self._seen.get(key)
+        found = self._found(credential)
         if found is None or self.clock() - found[0] > CHECKED_FOR:
             return None
         return found[1]
+
+    def good_for(self, credential: str) -> float:
+        """Seconds until ``credential`` must be read from the store again (0: now)."""
+        found = self._found(credential)
+        return 0.0 if found is None else max(0.0, found[0] + CHECKED_FOR - self.clock())
+
+    def _found(self, credential: str) -> tuple[float, Identity] | None:
+        key = hashlib.sha256(credential.encode()).digest()
+        with self._lock:
+            return self._seen.get(key)
 
     def put(self, credential: str, who: Identity) -> None:
         """Remember that ``credential`` holds ``who``, as of now."""
@@ -153,6 +170,37 @@ class RecentCredentials:
             self._seen.move_to_end(key)
             while len(self._seen) > KEPT_CREDENTIALS:
                 self._seen.popitem(last=False)
+
+
+async def lapsed(websocket: WebSocket) -> AzuraForgeError:
+    """Wait until the credential ``websocket`` connected with would be refused to a request
+    (revoked, expired, its session signed out of, its user disabled or no longer a member
+    of its project); why. Read again each time this API process's memory of it
+    (:class:`RecentCredentials`) lapses, as requests read it: the read is shared with every
+    request and socket of that credential, and checks no password. A store out of reach
+    is tried again :data:`CHECKED_FOR` later."""
+    recent: RecentCredentials = websocket.app.state.credentials
+    credential = _credential(websocket)[0]
+    while True:
+        await asyncio.sleep(recent.good_for(credential) + random.uniform(*_PAST_LAPSE))
+        try:
+            who = await identified(websocket)
+        except (CredentialError, NotFoundError) as e:
+            return e
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            _log.warning("a socket's credential could not be read again: %s", e)
+            await asyncio.sleep(CHECKED_FOR)
+            continue
+        if not allows(who.role, "read"):
+            return PermissionDeniedError(f"{who.user} is {who.role} in {who.project} now")
+
+
+_PAST_LAPSE = (0.01, 0.1)
+"""Seconds after a remembered credential lapses when a socket reads it again: each socket at
+a moment of its own in this range, so that the first one's read is remembered for the others
+of the same credential (all at once, each would read)."""
 
 
 async def _allowed(connection: HTTPConnection, action: str) -> Identity:

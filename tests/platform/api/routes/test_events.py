@@ -5,13 +5,34 @@ which each dialect keeps its own way."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
 import pytest
+import uvicorn
 from fastapi import WebSocketDisconnect, status
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from azuraforge.platform.api.access import CHECKED_FOR
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.services.access import create_user, new_token
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from azuraforge.platform.store.models import User
+from tests.platform.fixtures import user_headers
+from tests.platform.servers import free_port
 
 pytestmark = pytest.mark.on_both_databases
 
 API = "/api/v1"
+PASSWORD = "correct horse battery"
 
 
 def follow(client: TestClient, experiment_id: int) -> list[dict]:
@@ -102,3 +123,79 @@ def test_the_project_stream_has_every_status_of_runs_written_at_once(client: Tes
     assert all(statuses == ["queued", "running", "completed"] for statuses in ended.values()), (
         ended
     )
+
+
+@pytest.fixture
+def served(settings: Settings, store: Store, sleeper: object) -> Iterator[str]:
+    """The API on a real server (uvicorn, in a thread of this process): its address."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, store=store), port=free_port(), log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_socket_closes_4401_within_a_second_of_its_credential_ending(served: str, store):
+    """Each socket is refused as a request would be, within the second: a token revoked, one
+    expired, a user taken out of the project, a user disabled, a session signed out of; a
+    socket whose credential stays good stays open and gets its events."""
+    good = user_headers(store, "ed", "editor")
+    body = {"pipeline": "sleeper", "config": {"steps": 2}}  # no worker: it stays queued
+    made = httpx.post(f"http://{served}{API}/experiments", json=body, headers=good)
+    run = made.json()["data"][0]
+    revoked, record = new_token(store, user="ed", project="default", role="viewer")
+    cases = [
+        ("revoked", f"/experiments/{run['id']}/events", _bearer(revoked)),
+        ("removed", "/events", user_headers(store, "mo", "viewer")),
+        ("disabled", "/events", user_headers(store, "di", "viewer")),
+        ("signed out", "/events", _session(served, store, "se")),
+        ("good", "/events", good),
+    ]
+    expiring, _ = new_token(store, user="ed", project="default", role="viewer", expires_in=1.0)
+    cases.append(("expired", "/events", _bearer(expiring)))
+    opened = contextlib.ExitStack()
+    sockets = {case: opened.enter_context(_connect(served, path, headers))
+               for case, path, headers in cases}  # fmt: skip
+    assert sockets["revoked"].recv(timeout=5)  # the run's history
+    changed = time.monotonic()
+    store.revoke_token(record.prefix)
+    store.remove_member("default", "mo")
+    with store.engine.begin() as connection:
+        connection.execute(update(User).where(User.name == "di").values(disabled_at=time.time()))
+    signed_out = sockets["signed out"].request.headers["Cookie"]
+    assert httpx.post(f"http://{served}{API}/auth/logout",
+                      headers={"Cookie": signed_out}).status_code == 204  # fmt: skip
+    for case, socket in sockets.items():
+        if case != "good":
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=CHECKED_FOR + 1.5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, case
+            assert time.monotonic() - changed < CHECKED_FOR + 1.0, case
+    again = httpx.post(f"http://{served}{API}/experiments/{run['id']}/cancel", headers=good)
+    assert again.status_code == 202, again.text
+    assert json.loads(sockets["good"].recv(timeout=5))["experiment_id"] == run["id"]
+    opened.close()
+
+
+def _connect(served: str, path: str, headers: dict[str, str]) -> ClientConnection:
+    return connect(f"ws://{served}{API}{path}", open_timeout=10, additional_headers=headers)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _session(served: str, store: Store, name: str) -> dict[str, str]:
+    """The ``Cookie`` header of a session user ``name`` (a viewer, made here) signed in with."""
+    create_user(store, name, PASSWORD)
+    store.set_member("default", name, "viewer")
+    signed = httpx.post(
+        f"http://{served}{API}/auth/login", json={"name": name, "password": PASSWORD}
+    )
+    assert signed.status_code == 200, signed.text
+    return {"Cookie": "; ".join(f"{key}={value}" for key, value in signed.cookies.items())}
