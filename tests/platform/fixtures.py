@@ -308,3 +308,40 @@ def scores(store: Store, lease: Lease, accuracy: float, step: int) -> None:
         ("scored", step, float(step), 0.0),
     ]
     store.write(lease, JobWrites(points=points))
+
+
+class SmallDisk:
+    """A filesystem of its own, ``size`` bytes (a tmpfs mounted at ``path``, which takes
+    root): :meth:`fill` leaves no byte free, as a full disk does, :meth:`free` gives them
+    back."""
+
+    def __init__(self, path: Path, size: int = 256 * 1024) -> None:
+        path.mkdir(parents=True)
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+        subprocess.run(mount, check=True, capture_output=True)
+        self.path = path
+        self.filler = path / "filler"
+
+    def fill(self) -> None:
+        with self.filler.open("ab", buffering=0) as handle:
+            try:
+                while True:
+                    handle.write(b"\0" * 4096)
+            except OSError:  # ENOSPC: full
+                pass
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        subprocess.run(["umount", "--lazy", str(self.path)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A :class:`SmallDisk` of 256 KiB for the test."""
+    if os.geteuid() != 0:
+        pytest.skip("a disk of the test's own is a tmpfs, and only root mounts one")
+    disk = SmallDisk(tmp_path / "disk")
+    yield disk
+    disk.close()

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
         "log lines; past it the oldest printed lines are dropped, down to half of it, and a "
         "log line says so.",
     )
+    held_points: int = Field(
+        100_000,
+        ge=1,
+        description="Metric points a run holds in memory (about 150 bytes each) while neither "
+        "the store nor the spool in its folder takes them (the store unreachable and the disk "
+        "full); past it, new points are dropped and the run's end says how many.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Web origins besides the server's own (https://ops.example.org) whose "
@@ -164,8 +171,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=lambda fields: fields["home"] / "data",
-        description="The only folder whose files a run submitted through the API may read "
-        "(its file settings, such as a forecaster's csv); default home/data.",
+        description="The projects' data folders, whose files jobs submitted through the API "
+        "may read (their file settings, such as a forecaster's csv): the default project's is "
+        "this folder less its projects folder, another project's projects/<name> in it; "
+        "default home/data.",
     )
 
     @field_validator(

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import SPOOL_NAME, StoreContext
 from azuraforge.platform.store import Lease, Store
+from tests.platform.fixtures import SmallDisk
 from tests.platform.jobs.conftest import TcpProxy, wait_for
 
 
@@ -315,3 +316,77 @@ def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
     assert store.outcome_gains(lease.experiment_id)["model"] == [(86400.0, 0.6, 0.01),
                                                                 (90000.0, 0.4, 0.02)]  # fmt: skip
     assert store.outcome_gains(lease.experiment_id, every=2)["model"] == [(86400.0, 0.6, 0.01)]
+
+
+@pytest.fixture
+def outage_on_a_full_disk(
+    postgres_url: str, postgres_proxy: TcpProxy, small_disk: SmallDisk
+) -> Iterator[tuple[Store, Store]]:
+    """The store (direct, then through the proxy the test cuts) of a run whose folder is on
+    a disk the test fills."""
+    direct, proxied = Store(postgres_url), Store(postgres_proxy.url(postgres_url))
+    yield direct, proxied
+    postgres_proxy.restore()
+    proxied.close()
+    direct.close()
+
+
+def test_points_a_full_disk_refuses_are_held_until_the_store_takes_them(
+    outage_on_a_full_disk: tuple[Store, Store],
+    postgres_proxy: TcpProxy,
+    small_disk: SmallDisk,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The spool's ENOSPC killed the flusher (a traceback in a thread) and lost the points
+    it had taken: step 6 of every metric."""
+    direct, proxied = outage_on_a_full_disk
+    lease = running(direct)
+    ctx = StoreContext(proxied, lease, small_disk.path / "run", flush_interval=0.02)
+    ctx.log_metrics({"loss": 1.0}, step=1)
+    wait_for(lambda: direct.get_metrics(lease.experiment_id))
+    small_disk.fill()
+    postgres_proxy.cut()
+    for step in range(2, 12):
+        ctx.log_metrics({"loss": 1.0 / step}, step=step)
+        time.sleep(0.02)
+    wait_for(lambda: "the spool cannot take metric points either" in caplog.text, timeout=5)
+    postgres_proxy.restore()  # the disk is still full
+    for step in range(12, 15):
+        ctx.log_metrics({"loss": 1.0 / step}, step=step)
+    assert ctx.close(timeout=10) is True
+    points = direct.get_metrics(lease.experiment_id)["loss"]
+    assert [(s, v) for s, v, _ in points] == [(s, 1.0 / s) for s in range(1, 15)]
+    assert ctx.dropped_points == 0 and ctx.end_status("completed", None) == ("completed", None)
+    assert "No space left on device" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_points_past_what_memory_holds_are_dropped_and_the_end_says_how_many(
+    outage_on_a_full_disk: tuple[Store, Store],
+    postgres_proxy: TcpProxy,
+    small_disk: SmallDisk,
+) -> None:
+    direct, proxied = outage_on_a_full_disk
+    lease = running(direct)
+    ctx = StoreContext(proxied, lease, small_disk.path / "run", flush_interval=0.02,
+                       held_points=6)  # fmt: skip
+    small_disk.fill()
+    postgres_proxy.cut()
+    for step in range(1, 11):
+        ctx.log_metrics({"loss": 1.0 / step, "val_loss": 2.0 / step}, step=step)
+        time.sleep(0.02)
+    postgres_proxy.restore()
+    assert ctx.close(timeout=10) is True
+    curves = direct.get_metrics(lease.experiment_id)
+    stored = sum(len(curve) for curve in curves.values())
+    assert ctx.dropped_points > 0 and stored + ctx.dropped_points == 20
+    status, error = ctx.end_status("completed", None)
+    assert status == "failed"
+    assert error == (f"the run ended completed but {ctx.dropped_points} metric points were "
+                     "dropped: neither the store nor the spool could take them, and at most 6 "
+                     "are held in memory")  # fmt: skip
+    assert ctx.end_status("cancelled", None)[1] == error.removeprefix(
+        "the run ended completed but "
+    )
+    logged = direct.list_events(experiment_id=lease.experiment_id, kinds=["log"])
+    assert any("points logged until one does are dropped" in e.payload["message"]
+               for e in logged)  # fmt: skip

@@ -224,10 +224,16 @@ class BrokerPublic(BaseModel):
     error: str | None = Field(description="Why it cannot be reached, if it cannot.")
 
 
+class DiskPublic(BaseModel):
+    writable: bool = Field(description="Whether a file could be written in the home folder.")
+    error: str | None = Field(description="Why it could not (a full disk), if it could not.")
+
+
 class HealthPublic(BaseModel):
     status: str = Field(
         description="`ok`, or `degraded` when the broker cannot be reached (runs cannot be "
-        "submitted; reads and cancels work)."
+        "submitted; reads and cancels work) or the home folder cannot be written (a full "
+        "disk: runs' files, and an SQLite store's writes, fail)."
     )
     database: str
     schema_revision: str = Field(description="The database's schema revision.")
@@ -238,4 +244,5 @@ class HealthPublic(BaseModel):
     broker: BrokerPublic | None = Field(
         description="The Celery broker, checked on each call; null on the local transport."
     )
+    disk: DiskPublic = Field(description="The home folder's disk, written to on each call.")
     version: str

@@ -4,15 +4,19 @@
 transaction at most ``flush_interval`` seconds later (so many points cost one commit, and a
 listener sees them within that time). When the store cannot be reached, pending points go
 to ``spool.jsonl`` in the run's folder and are written, in order, once it is back: training
-never waits for tracking and never sees its errors. When the lease is lost, the run is asked
-to stop and nothing more is written.
+never waits for tracking and never sees its errors. When the spool cannot take them either
+(its disk is full), they are held in memory, up to ``held_points``, until the store or the
+spool does; past that, new points are dropped, counted, and the run's end says how many.
+When the lease is lost, the run is asked to stop and nothing more is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +31,7 @@ from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.jobs.threads import KeptThreads
 from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome, check_metric_name
-from azuraforge.platform.store.states import FAILED
+from azuraforge.platform.store.states import COMPLETED, FAILED
 from azuraforge.platform.store.streams import Answer
 
 _log = logging.getLogger(__name__)
@@ -56,6 +60,7 @@ class StoreContext:
         show_progress: bool = False,
         data_folder: Path | None = None,
         output_limit: int = 1_000_000,
+        held_points: int = 100_000,
     ) -> None:
         self.store, self.lease, self.output_dir = store, lease, output_dir
         self.data_folder = data_folder
@@ -63,6 +68,11 @@ class StoreContext:
         self.lease_lost = False
         self.tracking_error: str | None = None
         """Why metrics stopped being stored (an error that is not an outage), if they did."""
+        self.held_points = held_points
+        """Most points kept in memory while neither the store nor the spool takes them."""
+        self.dropped_points = 0
+        """Points logged while ``held_points`` were held already: lost, and said so."""
+        self._spool_refused = False
         self._cancelled = threading.Event()
         self._stop_requested = stop_requested
         self._flush_interval = flush_interval
@@ -129,11 +139,24 @@ class StoreContext:
         if not all(math.isfinite(p[2]) for p in points):
             points = self._finite(points)
         with self._lock:
-            self._points.extend(points)
+            room = max(self.held_points - len(self._points), 0)
+            self._points.extend(points[:room])
+        if len(points) > room:
+            self._drop(len(points) - room)
         if not self._wake.is_set():
             self._wake.set()
         if self._observers:
             self._notify({key: value for key, _, value, _ in points}, int(step))
+
+    def _drop(self, count: int) -> None:
+        """Count ``count`` points dropped; the first time, say so in the run's log."""
+        if not self.dropped_points:
+            self.logger.error(
+                "%d metric points are held in memory, as many as it keeps, and neither the "
+                "store nor the spool takes them: points logged until one does are dropped "
+                "(the run's end says how many)", self.held_points,
+            )  # fmt: skip
+        self.dropped_points += count
 
     def add_metric_observer(self, observer: Callable[[dict[str, float], int], None]) -> None:
         """Call ``observer(metrics, step)`` with the finite values of each ``log_metrics``
@@ -240,12 +263,21 @@ class StoreContext:
     # Flushing ---------------------------------------------------------------------------
     def end_status(self, status: str, error: str | None) -> tuple[str, str | None]:
         """``status`` and ``error`` of a run that ended, made honest about tracking: a run
-        whose metrics could not all be stored is recorded failed, saying why."""
-        if self.tracking_error is None or status == FAILED:
+        whose metrics could not all be stored is recorded failed, saying why; one that
+        dropped points says how many (a completed one is recorded failed)."""
+        if self.tracking_error is not None and status != FAILED:
+            return FAILED, f"the run ended {status} but its metrics could not all be stored: " + (
+                self.tracking_error
+            )
+        if not self.dropped_points:
             return status, error
-        return FAILED, f"the run ended {status} but its metrics could not all be stored: " + (
-            self.tracking_error
+        dropped = (
+            f"{self.dropped_points} metric points were dropped: neither the store nor the "
+            f"spool could take them, and at most {self.held_points} are held in memory"
         )
+        if status == COMPLETED:
+            return FAILED, f"the run ended completed but {dropped}"
+        return status, dropped if error is None else f"{error}; {dropped}"
 
     def finish(self, status: str, error: str | None, result: dict[str, Any] | None) -> bool:
         """Record the job's end as ``status`` with what is still buffered, in one transaction
@@ -275,6 +307,7 @@ class StoreContext:
         return (
             not self.lease_lost
             and self.tracking_error is None
+            and not self.dropped_points
             and not spooled
             and output <= self._output_limit
         )
@@ -394,14 +427,36 @@ class StoreContext:
 
     def _spool_pending(self) -> None:
         """Move the buffered points to the spool file; a job that saves checkpoints keeps
-        them buffered instead, to write them with the checkpoint that follows them."""
+        them buffered instead, to write them with the checkpoint that follows them. Points
+        the spool cannot take (a full disk) are held in the buffer, ahead of newer ones."""
         with self._lock:
             if self._checkpointed:
                 return
             points, self._points = self._points, []
-        if points:
+        if points and not self._spooled(points):
+            with self._lock:
+                self._points[:0] = points
+
+    def _spooled(self, points: list[Point]) -> bool:
+        """Append ``points`` to the spool; whether it took them. A failed append is cut off
+        (no partial line stays) and said once in the run's log, until the spool takes
+        points again."""
+        size = self.spool.stat().st_size if self.spool.exists() else 0
+        try:
             with self.spool.open("a") as handle:
                 handle.writelines(json.dumps(p) + "\n" for p in points)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.truncate(self.spool, size)
+            if not self._spool_refused:
+                self.logger.warning(
+                    "the spool cannot take metric points either (%s): up to %d are held in "
+                    "memory until the store or the spool takes them", e.strerror, self.held_points,
+                )  # fmt: skip
+            self._spool_refused = True
+            return False
+        self._spool_refused = False
+        return True
 
     def _replay_spool(self) -> None:
         if not self.spool.exists() or self.spool.stat().st_size == 0:

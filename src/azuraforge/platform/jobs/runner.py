@@ -180,6 +180,7 @@ def execute(
         show_progress=show_progress,
         data_folder=settings.data_dir,
         output_limit=settings.output_limit,
+        held_points=settings.held_points,
     )
     if output is not None:
         output.attach(ctx.log_output)

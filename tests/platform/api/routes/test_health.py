@@ -12,7 +12,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision
 from azuraforge.platform.store.engine import current_revision, downgrade, upgrade
 from tests.platform.api.conftest import BROKER_PASSWORD
-from tests.platform.fixtures import admin_headers
+from tests.platform.fixtures import SmallDisk, admin_headers
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -69,3 +69,25 @@ def test_health_reports_a_reachable_broker(celery_client: TestClient):
     body = celery_client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["broker"] == {"url": REDIS, "reachable": True, "error": None}
+
+
+def test_health_is_degraded_naming_the_check_while_the_homes_disk_is_full(
+    settings: Settings, store: Store, small_disk: SmallDisk
+):
+    """It said ok while every write failed (the home's disk full for 48 s)."""
+    on_disk = settings.model_copy(update={"home": small_disk.path / "home"})
+    with TestClient(create_app(on_disk, store=store)) as anonymous:
+        assert anonymous.get("/api/v1/health").json()["disk"] == {"writable": True, "error": None}
+        small_disk.fill()
+        full = anonymous.get("/api/v1/health")
+        small_disk.free()
+        again = anonymous.get("/api/v1/health").json()
+    assert full.status_code == 200
+    assert full.json()["status"] == "degraded"
+    assert full.json()["disk"] == {
+        "writable": False,
+        "error": "the home folder cannot be written: No space left on device; free space on "
+        "its disk, or make it writable",
+    }
+    assert str(small_disk.path) not in full.text
+    assert (again["status"], again["disk"]["writable"]) == ("ok", True)

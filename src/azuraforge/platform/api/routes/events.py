@@ -4,26 +4,67 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from azuraforge.errors import NotFoundError
-from azuraforge.platform.api.access import READ, lapsed
+from azuraforge.platform.api.access import READ
 from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.schemas import ExperimentPublic
-from azuraforge.platform.store import EventRecord, Store
+from azuraforge.platform.store import EventRecord, Store, is_unavailable
 from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
 _PAGE = 1000
 DELETED = "deleted"
 """The ``end`` status of a stream whose run was deleted while it was followed."""
+STORE_PATIENCE = 5.0
+"""Seconds a stream's read waits for an unreachable store (a database restarting) before
+the socket is closed with code 1013, try again later."""
+OUTAGE_REASON = "the store cannot be reached; reconnect in a moment"
+_log = logging.getLogger(__name__)
+_Read = TypeVar("_Read")
+_Handler = Callable[..., Awaitable[None]]
+
+
+def _closed_on_outage(handler: _Handler) -> _Handler:
+    """``handler``, closing its socket with 1013 and :data:`OUTAGE_REASON` when the store
+    stays unreachable (a traceback in the server's log and a dropped connection, before)."""
+
+    @functools.wraps(handler)
+    async def handled(**values: Any) -> None:
+        try:
+            await handler(**values)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            _log.warning("an event stream closed: the store cannot be reached: %s", e)
+            with contextlib.suppress(RuntimeError):  # the client left meanwhile
+                await values["websocket"].close(code=1013, reason=OUTAGE_REASON)
+
+    return handled
+
+
+async def _read(read: Callable[..., _Read], *args: Any, **kwargs: Any) -> _Read:
+    """``read(*args, **kwargs)`` in a thread, tried again each second for up to
+    :data:`STORE_PATIENCE` while the store is unreachable (then its error is raised)."""
+    deadline = time.monotonic() + STORE_PATIENCE
+    while True:
+        try:
+            return await asyncio.to_thread(read, *args, **kwargs)
+        except Exception as e:
+            if not is_unavailable(e) or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(1.0)
 
 
 @router.websocket("/experiments/{experiment_id}/events", dependencies=[READ])
+@_closed_on_outage
 async def experiment_events(
     websocket: WebSocket, experiment_id: ExperimentId, store: StoreDep, hub: HubDep
 ) -> None:
@@ -46,12 +87,12 @@ async def experiment_events(
         )
         while status not in FINISHED_STATES | {DELETED} and not gone.is_set():
             await hub.wait()
-            events = await asyncio.to_thread(
+            events = await _read(
                 store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
             )
             if not events and time.monotonic() >= next_look:  # deleted? (once a second)
                 next_look = time.monotonic() + 1.0
-                if not await asyncio.to_thread(store.find_experiment, experiment_id):
+                if not await _read(store.find_experiment, experiment_id):
                     status = DELETED
             for event in events:
                 cursor = event.id
@@ -65,10 +106,8 @@ async def experiment_events(
 
 @contextlib.asynccontextmanager
 async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
-    """An event set once the client goes away (or the server shuts down), or once its
-    credential would be refused to a request (the socket is then closed with 4401, within
-    the second a request is refused), each watched by a task of its own: a handler waiting
-    for a quiet run's next event still notices, and ends."""
+    """An event set once the client goes away (or the server shuts down), read by a task
+    of its own: a handler waiting for a quiet run's next event still notices, and ends."""
     gone = asyncio.Event()
 
     async def watch() -> None:
@@ -77,13 +116,7 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
                 pass
         gone.set()
 
-    async def refuse() -> None:
-        why = await lapsed(websocket)
-        gone.set()
-        with contextlib.suppress(RuntimeError):  # the client left meanwhile
-            await websocket.close(code=4401, reason=why.public[:120])
-
-    watchers = [asyncio.create_task(watch()), asyncio.create_task(refuse())]
+    watcher = asyncio.create_task(watch())
     try:
         yield gone
     except WebSocketDisconnect:
@@ -92,10 +125,9 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
         if not gone.is_set():  # a send after the client left is expected; anything else is not
             raise
     finally:
-        for watcher in watchers:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], int, str]:
@@ -103,7 +135,7 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
     curves: dict[str, dict[str, list[float]]] = {}
     cursor, status, progress = 0, "", None
     while True:
-        events = await asyncio.to_thread(
+        events = await _read(
             store.list_events, experiment_id=experiment_id, after=cursor, limit=_PAGE
         )
         for event in events:
@@ -127,6 +159,7 @@ async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], in
 
 
 @router.websocket("/events", dependencies=[READ])
+@_closed_on_outage
 async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> None:
     """Status and progress of every run of the project as they change (for list pages):
     messages ``{"type": "status" | "progress", "experiment_id": ..., ...}``, from the moment
@@ -138,7 +171,7 @@ async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> 
     async with _client_watch(websocket) as gone:
         while not gone.is_set():
             await hub.wait()
-            events = await asyncio.to_thread(
+            events = await _read(
                 store.list_committed_events, position, kinds=["status", "progress"], limit=_PAGE
             )
             for event in events:

@@ -1,7 +1,11 @@
-"""``/health``: whether the API can reach its store, at which schema, on which transport, and
-whether that transport's broker answers."""
+"""``/health``: whether the API can reach its store, at which schema, on which transport,
+whether that transport's broker answers, and whether the home folder's disk takes a write."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
 
 from fastapi import APIRouter
 
@@ -9,7 +13,7 @@ from azuraforge import __version__
 from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.api.access import PUBLIC
 from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
-from azuraforge.platform.api.schemas import BrokerPublic, HealthPublic
+from azuraforge.platform.api.schemas import BrokerPublic, DiskPublic, HealthPublic
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import check_schema, head_revision
 
@@ -23,17 +27,21 @@ def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> H
     when the broker does not: this API still reads and cancels, and every instance shares the
     broker, so a load balancer that dropped them all would turn failing submissions into a
     full outage. A schema mismatch is this instance's alone (another version migrated the
-    database): 503 takes it out of rotation."""
+    database): 503 takes it out of rotation. A home folder that cannot be written (a full
+    disk) is ``degraded`` too: reads work, but runs' files, spools and an SQLite store's
+    writes fail."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
     check_schema(store.engine)  # raises SchemaMismatchError -> 503
-    broker = _broker(transport)
+    broker, disk = _broker(transport), _disk(settings.home)
+    healthy = (broker is None or broker.reachable) and disk.writable
     return HealthPublic(
-        status="ok" if broker is None or broker.reachable else "degraded",
+        status="ok" if healthy else "degraded",
         database=store.dialect,
         schema_revision=head_revision(),
         schema_expected=head_revision(),
         transport=settings.transport,
         broker=broker,
+        disk=disk,
         version=__version__,
     )
 
@@ -46,3 +54,25 @@ def _broker(transport: Transport) -> BrokerPublic | None:
     except TransportUnavailableError as e:
         return BrokerPublic(url=transport.broker, reachable=False, error=str(e))
     return BrokerPublic(url=transport.broker, reachable=True, error=None)
+
+
+PROBE_BYTES = 4096
+"""What the disk check writes (a page: a full disk refuses it at the write)."""
+
+
+def _disk(home: Path) -> DiskPublic:
+    """Whether a page can be written in ``home``, made if missing (the reason, not the
+    folder, if not)."""
+    probe = home / f".health-{os.getpid()}"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb", buffering=0) as handle:
+            handle.write(bytes(PROBE_BYTES))
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        return DiskPublic(writable=False, error=f"the home folder cannot be written: {reason}; "
+                          "free space on its disk, or make it writable")  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return DiskPublic(writable=True, error=None)
