@@ -383,6 +383,9 @@ def _alpha(store: Store) -> dict[str, Any]:
         "statuses": [(r.status, r.cancel_requested_at) for r in runs],
         "names": [r.name for r in runs] + [s.name for s in studies] + [MODEL],
         "studies": [(s.id, s.status) for s in studies],
+        "trials": [
+            (t.number, t.state, t.value) for s in studies for t in store.list_trial_rows(s)
+        ],
         "versions": [v.version for v in versions],
         "moves": len(moves),
         "triggers": [len(store.list_triggers(r.id)) for r in runs if r.kind == "stream"],
