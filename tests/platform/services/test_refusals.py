@@ -34,6 +34,8 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
         client.cookies.set("azuraforge_session", "not.a.claim")
         assert client.get("/api/v1/auth/me").status_code == 401
         client.cookies.clear()
+        link = {"token": f"af_{'0' * 12}_{'A' * 43}"}
+        assert client.get("/api/v1/auth/link", params=link).status_code == 401
         login = {"name": "ana", "password": "guess number 1"}
         statuses = [client.post("/api/v1/auth/login", json=login).status_code for _ in range(30)]
         assert statuses == [401] * 5 + [429] * 25
@@ -45,12 +47,13 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
         f" token {prefix}: wrong secret (20)",
         ("session.refused", "", "10.0.0.7"): "once within 60 s: claim refused: Invalid header "
         "padding (1)",
+        ("link.refused", "", "10.0.0.7"): "once within 60 s: not a token of this server (1)",
         ("login.failed", "ana", "10.0.0.7"): "5 times within 60 s: wrong name or password (5)",
         ("login.refused", "ana", "10.0.0.7"): "25 times within 60 s: held back after 5 "
         "failures (25)",
     }
     logged = [r.getMessage() for r in caplog.records if r.name.endswith("refusals")]
-    assert len(logged) == 2 * 4 - 1  # the first of each at once, the sums of those above 1
+    assert len(logged) == 5 + 3  # the first of each at once, the sums of those above once
     assert f"refused token.refused of '' from 10.0.0.7: token {prefix}: revoked" in logged
     assert "guess number" not in caplog.text + repr(rows)  # never a password
 

@@ -31,6 +31,7 @@ from azuraforge.platform.services.access import (
     sign_claims,
 )
 from azuraforge.platform.services.logins import Logins
+from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT
 from azuraforge.platform.store.access import AuditRecord
@@ -121,7 +122,12 @@ def follow_link(
     """Follow a one-time login link (the first start prints one, ``azuraforge users link``
     makes more): the browser is signed in as a session (a cookie, as by ``/auth/login``) and
     sent on to ``next``, a path of this server; the link works once, within a day."""
-    who = authenticate(store, token, kind=LINK)
+    try:
+        who = authenticate(store, token, kind=LINK)
+    except CredentialError as e:  # its reason for the server's refusals, never the caller
+        refusals: Refusals = request.app.state.refusals
+        refusals.record("link.refused", "", client_address(request), str(e))
+        raise
     store.audit(who.user, "login.link", project=who.project, address=client_address(request))
     response = RedirectResponse(_local(next), status_code=303)
     _start_session(response, request, settings, who)
