@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.api.access import session_cookie
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import create_user, new_token
 from azuraforge.platform.services.refusals import SUMMARY_KEYS, Refusals, summary
@@ -31,7 +32,7 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
         for sent in [token] * 40 + [forged] * 20:
             assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {sent}"}
                               ).status_code == 401  # fmt: skip
-        client.cookies.set("azuraforge_session", "not.a.claim")
+        client.cookies.set(session_cookie(app), "not.a.claim")
         assert client.get("/api/v1/auth/me").status_code == 401
         client.cookies.clear()
         link = {"token": f"af_{'0' * 12}_{'A' * 43}"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import random
 import threading
@@ -38,18 +39,21 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.services.access import (
     ACTIONS,
+    CLAIMS_KEY,
     Identity,
     allows,
     authenticate,
     current_role,
     read_claims,
 )
+from azuraforge.platform.services.keys import server_key
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 SESSION_COOKIE = "azuraforge_session"
+"""The start of the session cookie's name; :func:`session_cookie` gives the whole."""
 CHECKED_FOR = 1.0
 """Seconds a credential found good is taken as good again without reading the store."""
 KEPT_CREDENTIALS = 4096
@@ -87,10 +91,35 @@ def _credential(connection: HTTPConnection) -> tuple[str, bool]:
     """The connection's credential, and whether it is an API token (else a session)."""
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     bearer = scheme.lower() == "bearer" and bool(token)
-    credential = token.strip() if bearer else connection.cookies.get(SESSION_COOKIE)
+    credential = (
+        token.strip() if bearer else connection.cookies.get(session_cookie(connection.app))
+    )
     if not credential:
         raise CredentialError("no credential")
     return credential, bearer
+
+
+def session_of(connection: HTTPConnection) -> str | None:
+    """The session cookie the connection's credential is, or None for an API token."""
+    credential, bearer = _credential(connection)
+    return None if bearer else credential
+
+
+def session_cookie(app: Any) -> str:
+    """The name of the session cookie of the server ``app`` is: :data:`SESSION_COOKIE`, then
+    12 hex digits of an HMAC of its store's address under the key its sessions are signed
+    with. A browser sends a host's cookies to every port of it: two servers on one host (each
+    with its home's key, or its store) keep a cookie each and do not sign each other out,
+    while the API processes of one server, and the server on another port or behind a proxy,
+    share one. The digits say nothing of the key or the address."""
+    name: str | None = getattr(app.state, "session_cookie", None)
+    if name is None:
+        settings: Settings = app.state.settings
+        store: Store = app.state.store
+        address = store.engine.url.render_as_string(hide_password=True).encode()
+        server = hmac.new(server_key(settings.home, CLAIMS_KEY), address, hashlib.sha256)
+        name = app.state.session_cookie = f"{SESSION_COOKIE}_{server.hexdigest()[:12]}"
+    return name
 
 
 def _remembered(connection: HTTPConnection) -> Identity | None:

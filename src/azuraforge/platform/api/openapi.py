@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from azuraforge.apps import discover
 from azuraforge.errors import CredentialError, NotFoundError
 from azuraforge.platform.api import config_schemas
-from azuraforge.platform.api.access import SESSION_COOKIE, api_routes, caller, declared_permission
+from azuraforge.platform.api.access import api_routes, caller, declared_permission, session_cookie
 from azuraforge.platform.store.experiments import SORTABLE
 
 JsonSchema = dict[str, Any]
@@ -204,18 +204,20 @@ REFUSALS = {
 }
 
 
-SECURITY_SCHEMES = {
-    "token": {"type": "http", "scheme": "bearer", "description": "An API token, af_..."},
-    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
-                "description": "The dashboard's session, from POST /auth/login."},
-}  # fmt: skip
+def security_schemes(app: FastAPI) -> dict[str, dict[str, str]]:
+    """The two credentials: an API token, and the session cookie of this server."""
+    return {
+        "token": {"type": "http", "scheme": "bearer", "description": "An API token, af_..."},
+        "session": {"type": "apiKey", "in": "cookie", "name": session_cookie(app),
+                    "description": "The dashboard's session, from POST /auth/login."},
+    }  # fmt: skip
 
 
 def declare_refusals(openapi: dict[str, Any], app: FastAPI) -> None:
     """The credentials every operation but the public ones needs (a token or the session),
     and their 401 and 403 (each route's declared permission,
     :mod:`~azuraforge.platform.api.access`), said once here, not per route."""
-    openapi["components"]["securitySchemes"] = SECURITY_SCHEMES
+    openapi["components"]["securitySchemes"] = schemes = security_schemes(app)
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
     for route in api_routes(app):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
@@ -224,7 +226,7 @@ def declare_refusals(openapi: dict[str, Any], app: FastAPI) -> None:
             continue
         for method in route.methods or ():
             operation = openapi["paths"][route.path_format][method.lower()]
-            operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+            operation["security"] = [{name: []} for name in schemes]
             responses = operation["responses"]
             for code, description in REFUSALS.items():
                 responses.setdefault(code, {"description": description, "content": error})

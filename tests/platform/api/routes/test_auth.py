@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from azuraforge.platform.api.access import CHECKED_FOR
+from azuraforge.platform.api.access import CHECKED_FOR, session_cookie
+from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import (
     FIRST_ADMIN,
     create_user,
@@ -17,6 +18,7 @@ from azuraforge.platform.services.access import (
     login_link,
     new_token,
 )
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import user_headers
 
@@ -31,22 +33,22 @@ def test_a_session_signed_in_says_who_and_ends_at_logout(anonymous: TestClient, 
     signed = anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
     assert signed.status_code == 200, signed.text
     assert signed.json() == {"user": "ana", "project": "default", "role": "editor"}
-    cookie = signed.headers["set-cookie"]
-    assert "azuraforge_session=" in cookie and "HttpOnly" in cookie
+    cookie, named = signed.headers["set-cookie"], session_cookie(anonymous.app)
+    assert f"{named}=" in cookie and "HttpOnly" in cookie
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
     assert anonymous.get("/api/v1/auth/me").json()["user"] == "ana"
-    session = anonymous.cookies["azuraforge_session"]
+    session = anonymous.cookies[named]
     middle = len(session) - 20  # inside the signature, away from its last, partial character
     tampered = session[:middle] + ("A" if session[middle] != "A" else "B") + session[middle + 1 :]
     anonymous.cookies.clear()
-    anonymous.cookies.set("azuraforge_session", tampered)
+    anonymous.cookies.set(named, tampered)
     assert anonymous.get("/api/v1/auth/me").status_code == 401  # tampered
     anonymous.cookies.clear()
     anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
-    kept = anonymous.cookies["azuraforge_session"]  # a copy someone kept
+    kept = anonymous.cookies[named]  # a copy someone kept
     assert anonymous.post("/api/v1/auth/logout").status_code == 204
     assert anonymous.get("/api/v1/auth/me").status_code == 401
-    anonymous.cookies.set("azuraforge_session", kept)
+    anonymous.cookies.set(named, kept)
     assert anonymous.get("/api/v1/auth/me").status_code == 401  # signed out: the copy too
     anonymous.cookies.clear()
     anonymous.post("/api/v1/auth/login", json={"name": "ana", "password": PASSWORD})
@@ -209,3 +211,23 @@ def test_admins_manage_members_and_each_user_their_own_tokens(anonymous: TestCli
     fresh = {"Authorization": f"Bearer {made['token']}"}
     assert anonymous.get("/api/v1/auth/me", headers=fresh).status_code == 401  # revoked
     assert anonymous.delete("/api/v1/access/members/ju", headers=admin).status_code == 204
+
+
+def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: Store):
+    """A browser sends a host's cookies to every port of it: each server names its own."""
+    create_user(store, "la", PASSWORD)
+    store.set_member("default", "la", "viewer")
+    elsewhere = settings.model_copy(update={"home": settings.home / "another-server"})
+    with (
+        TestClient(create_app(settings, store=store)) as first,
+        TestClient(create_app(elsewhere, store=store)) as second,
+    ):
+        second.cookies.jar = first.cookies.jar  # one browser's cookies for the host
+        for server in (first, second):
+            signed = server.post("/api/v1/auth/login", json={"name": "la", "password": PASSWORD})
+            assert signed.status_code == 200, signed.text
+        assert first.get("/api/v1/auth/me").status_code == 200  # still signed in
+        assert second.get("/api/v1/auth/me").status_code == 200
+        names = {cookie.name for cookie in first.cookies.jar}
+        assert names == {session_cookie(first.app), session_cookie(second.app)}
+        assert all(name.startswith("azuraforge_session_") for name in names)

@@ -15,9 +15,9 @@ from azuraforge.platform.api.access import (
     MANAGE,
     PUBLIC,
     READ,
-    SESSION_COOKIE,
     Reader,
     client_address,
+    session_cookie,
 )
 from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep, StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
@@ -163,7 +163,8 @@ def logout(
 ) -> Response:
     """Sign out: the session cookie is cleared, and every session of its user signed until
     now is refused from now on (a copy of the cookie included)."""
-    session = request.cookies.get(SESSION_COOKIE)
+    cookie = session_cookie(request.app)
+    session = request.cookies.get(cookie)
     if session:
         try:
             who, _ = read_claims(settings.home, session)
@@ -172,7 +173,7 @@ def logout(
         else:
             store.end_sessions(who.user, time.time())
             store.audit(who.user, "logout", project=who.project, address=client_address(request))
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(cookie, path="/", httponly=True, samesite="strict")
     response.status_code = 204
     return response
 
@@ -223,7 +224,7 @@ def _start_session(
     response: Response, request: Request, settings: Settings, who: Identity
 ) -> None:
     response.set_cookie(
-        SESSION_COOKIE, sign_claims(settings.home, who, seconds=SESSION_SECONDS),
+        session_cookie(request.app), sign_claims(settings.home, who, seconds=SESSION_SECONDS),
         max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
