@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
 from azuraforge.platform.settings import Settings
-from tests.platform.jobs.conftest import btc_with_text_closes
+from tests.platform.jobs.conftest import BTC, btc_with_text_closes, shared_head
 from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 pytestmark = pytest.mark.slow
@@ -27,6 +27,9 @@ def api(tmp_path_factory: pytest.TempPathFactory, real_data: object) -> Iterator
     settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'af.db'}",
                         poll_interval=0.05, flush_interval=0.02)  # fmt: skip
     btc_with_text_closes(settings, 1000, 200)  # 5 text closes: 0.5 %, under the 1 % allowed
+    shared_head(settings, BTC, 2, "header.csv")  # the export's banner and header alone
+    text = (settings.data_dir / "btc.csv").read_text().replace("close", "clôture")
+    (settings.data_dir / "latin.csv").write_bytes(text.encode("latin-1"))
     port = free_port()
     serve: subprocess.Popen[bytes] = start_serve(settings, port, "--workers", "1")
     yield f"http://127.0.0.1:{port}"
@@ -91,6 +94,12 @@ def test_stop_and_bad_input_say_what_happened(api: str) -> None:
     outside = cli(api, "stream", "start", "../secret.csv")
     assert outside.exit_code == 2 and "is not a file of the server's data folder" in outside.output
     assert cli(api, "stream", "show", "999").exit_code == 2
+    alone = cli(api, "stream", "start", "header.csv")  # refused here, not in the worker
+    assert alone.exit_code == 2 and len(alone.output.strip().splitlines()) == 1, alone.output
+    assert "header.csv has a header and no row under it" in alone.output
+    latin = cli(api, "stream", "start", "latin.csv")
+    assert latin.exit_code == 2 and len(latin.output.strip().splitlines()) == 1, latin.output
+    assert "latin.csv is not a UTF-8 text CSV file: line 2 holds bytes f4" in latin.output
     assert "price_column" in cli(api, "stream", "schema").output
 
 

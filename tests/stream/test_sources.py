@@ -240,3 +240,23 @@ def test_header_of_reads_the_names_as_the_replay_finds_them(tmp_path: Path) -> N
         header_of(cut, "cut.csv")  # not ["time", "c"]: a cut line is no header
     with pytest.raises(DataFormatError, match=re.escape("missing.csv cannot be read")):
         header_of(tmp_path / "missing.csv", "missing.csv")
+
+
+def test_header_of_refuses_what_the_replay_would_refuse(tmp_path: Path) -> None:
+    """A header in Latin-1 came back as garbled names (``cl\ufffdture``), and a header with
+    no row under it passed, to fail in the stream's worker."""
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("date,clôture\n2024-01-01,1.0\n".encode("latin-1"))
+    with pytest.raises(
+        DataFormatError, match=re.escape("latin.csv is not a UTF-8 text CSV file: line 1 ")
+    ):
+        header_of(latin, "latin.csv")
+    alone = tmp_path / "alone.csv"
+    alone.write_text("Exported by an exchange\ntime,close\n\n")
+    assert header_of(alone, "alone.csv") == ["time", "close"]  # a followed file may grow
+    with pytest.raises(
+        DataFormatError, match=re.escape("alone.csv has a header and no row under it")
+    ):
+        header_of(alone, "alone.csv", needs_rows=True)
+    with pytest.raises(DataFormatError, match="no event left of 0 rows"):
+        list(CsvReplay(alone))  # what its worker found

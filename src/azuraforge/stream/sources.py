@@ -11,7 +11,6 @@ event, is an error.
 
 from __future__ import annotations
 
-import codecs
 import collections
 import csv
 import itertools
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from azuraforge.errors import DataFormatError, InvalidParameterError
-from azuraforge.learn.datasets.csvfiles import read_records
+from azuraforge.learn.datasets.csvfiles import read_records, utf8_text
 from azuraforge.stream.base import MOST_SKIPPED, Event, Source, SourceReport
 from azuraforge.stream.rows import (
     EventColumns,
@@ -159,26 +158,34 @@ class CsvReplay(Source):
         return EventColumns(self.time_column, self.columns, self.price_column, self.volume_pair)
 
 
-def header_of(path: Path, where: str, time_column: str | None = None) -> list[str]:
+def header_of(
+    path: Path, where: str, time_column: str | None = None, *, needs_rows: bool = False
+) -> list[str]:
     """The column names of a CSV file as :class:`CsvReplay` finds its header, from the first
     64 KiB only (a check before a long replay starts); ``where`` names the file in errors.
 
     Raises
     ------
     DataFormatError
-        If the file cannot be read, or no line there reads as a header.
+        If the file cannot be read, is not UTF-8 there (as the replay would find), no line
+        there reads as a header, or (``needs_rows``: for a replay) no row follows it.
     """
     try:
         with open(path, "rb") as handle:
             data = handle.read(_HEADER_BYTES)
     except OSError as e:
         raise DataFormatError(f"{where} cannot be read: {e.strerror or e}") from None
-    # A cut line is not a header; a byte-order mark (Excel's "CSV UTF-8") is not a name.
-    lines = data.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").splitlines()
-    if len(data) == _HEADER_BYTES:
-        lines = lines[:-1]
+    if len(data) == _HEADER_BYTES:  # a cut line is no header, and may end inside a character
+        data = data[: data.rfind(b"\n") + 1]
+    lines = utf8_text(data, where).splitlines()
     rows = [[field.strip() for field in row] for row in csv.reader(lines) if row]
-    return rows[find_header(rows, where, time_column)]
+    header = find_header(rows, where, time_column)
+    if needs_rows and header == len(rows) - 1:
+        raise DataFormatError(
+            f"{where} has a header and no row under it: its replay would leave no event; add "
+            "its rows, or follow it (follow=true) to learn from rows as they are written"
+        )
+    return rows[header]
 
 
 _HEADER_BYTES = 65536

@@ -608,14 +608,33 @@ def _even(rows: list[list[str]]) -> bool:
 
 
 def _text(path: Path) -> str:
-    data = _read_bytes(path).removeprefix(codecs.BOM_UTF8)
+    return utf8_text(_read_bytes(path), path)
+
+
+def utf8_text(data: bytes, where: str | os.PathLike[str]) -> str:
+    r"""The bytes of a CSV file (or its first part, cut after a line) as text, a byte-order
+    mark left out; ``where`` names the file in errors.
+
+    Raises
+    ------
+    DataFormatError
+        If they are binary or not UTF-8, naming the line and the bytes.
+
+    >>> utf8_text("date,close\n".encode("cp1252"), "prices.csv")
+    'date,close\n'
+    >>> utf8_text("Schlusskurs €\n".encode("cp1252"), "prices.csv")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.DataFormatError: prices.csv is not a UTF-8 text CSV file: line 1 holds bytes 80 (invalid start byte); export or save it as CSV with UTF-8 encoding
+    """  # noqa: E501
+    data = data.removeprefix(codecs.BOM_UTF8)
     if b"\x00" in data:
-        raise _not_text(path, data, data.index(b"\x00"), "a NUL byte (binary data)")
+        raise _not_text(where, data, data.index(b"\x00"), "a NUL byte (binary data)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         bad = data[e.start : e.end].hex(" ")
-        raise _not_text(path, data, e.start, f"bytes {bad} ({e.reason})") from e
+        raise _not_text(where, data, e.start, f"bytes {bad} ({e.reason})") from e
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -638,7 +657,9 @@ def _read_bytes(path: Path) -> bytes:
         ) from e
 
 
-def _not_text(path: Path, data: bytes, offset: int, what: str) -> DataFormatError:
+def _not_text(
+    path: str | os.PathLike[str], data: bytes, offset: int, what: str
+) -> DataFormatError:
     line = data.count(b"\n", 0, offset) + 1
     return DataFormatError(
         f"{path} is not a UTF-8 text CSV file: line {line} holds {what}; export or save it as "

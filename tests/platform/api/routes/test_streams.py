@@ -16,7 +16,7 @@ from azuraforge.platform.store import Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
 from tests.platform.fixtures import running_stream, scores, user_headers
-from tests.platform.jobs.conftest import btc_with_text_closes
+from tests.platform.jobs.conftest import BTC, btc_with_text_closes, shared_head
 
 CONFIG = {"source": "btc-hourly", "max_events": 600, "checkpoint_every": 200, "drift": None}
 
@@ -79,6 +79,32 @@ def test_a_streams_detail_says_what_its_source_skipped(
         line.startswith("skipped 5 row(s), unparseable: line 3: close is 'n/a'") for line in lines
     )
     assert any(line.startswith("skipped 1 row(s), duplicate: line 1002: ") for line in lines)
+
+
+def test_a_header_alone_or_a_header_not_in_utf8_is_refused_where_it_enters(
+    client: TestClient, settings: Settings
+) -> None:
+    """Both were accepted: a header alone failed in the worker, one in Latin-1 read as
+    garbled names (``cl\ufffdture``)."""
+    shared_head(settings, BTC, 2, "header.csv")  # the real export's banner and header alone
+    refused = client.post("/api/v1/streams", json={"config": {"source": "header.csv"}})
+    assert refused.status_code == 422, refused.text
+    (detail,) = refused.json()["error"]["details"]
+    assert detail["loc"] == ["config", "source"]
+    assert detail["msg"].startswith("header.csv has a header and no row under it: its replay")
+    followed = {"source": "header.csv", "follow": True}  # its rows come as they are written
+    assert client.post("/api/v1/streams", json={"config": followed}).status_code == 201
+    text = shared_head(settings, BTC, 50, "btc.csv").read_text()
+    (settings.data_dir / "latin.csv").write_bytes(
+        text.replace("close", "clôture").encode("latin-1")
+    )
+    latin = client.post("/api/v1/streams", json={"config": {"source": "latin.csv"}})
+    assert latin.status_code == 422, latin.text
+    (detail,) = latin.json()["error"]["details"]
+    assert detail["loc"] == ["config", "source"] and detail["msg"].startswith(
+        "latin.csv is not a UTF-8 text CSV file: line 2 holds bytes f4 "
+    )
+    assert str(settings.data_dir) not in latin.text
 
 
 def test_a_bad_config_is_422_naming_the_field_and_no_server_path(client: TestClient) -> None:
