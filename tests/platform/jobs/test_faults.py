@@ -21,6 +21,7 @@ from azuraforge.platform.jobs.runner import Supervision
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from tests.platform.fixtures import SmallDisk
 from tests.platform.jobs.conftest import TcpProxy, wait_for
 
 pytestmark = pytest.mark.slow
@@ -251,3 +252,53 @@ def test_a_stopped_worker_stops_its_run_saying_why_and_exits(
     assert record.cancel_requested_at is None  # no one asked: the worker's end is said
     assert record.result is not None  # the pipeline stopped at a step and reported
     assert loss_steps(store, run) == list(range(1, len(loss_steps(store, run)) + 1))
+
+
+def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
+    postgres_url: str, postgres_proxy: TcpProxy, small_disk: SmallDisk, sleeper: Path
+) -> None:
+    """With the home's disk full for 48 s, a run completed 30/30 epochs but step 6 of every
+    metric was missing: the spool failed (ENOSPC, a traceback in a thread)."""
+    direct = Store(postgres_url)
+    settings = Settings(
+        home=small_disk.path / "home",
+        database_url=postgres_proxy.url(postgres_url),
+        heartbeat_interval=0.5,
+        lease_ttl=10.0,  # outlives the outage: the run keeps its lease
+        poll_interval=0.05,
+        flush_interval=0.02,
+    )
+    total = 100  # 4 s: the outage and the points' return come before its report's write
+    run = direct.create_experiment("sleeper", {"steps": total, "sleep": 0.04}).id
+    seen: dict[str, int] = {}
+
+    def outage() -> None:
+        wait_for(lambda: len(loss_steps(direct, run)) >= 10)
+        small_disk.fill()
+        postgres_proxy.cut()
+        seen["cut_at_step"] = len(loss_steps(direct, run))
+        time.sleep(1.5)  # the spool refused what the store could not take
+        postgres_proxy.restore()  # the disk still full: the points come from memory
+        wait_for(lambda: len(loss_steps(direct, run)) > seen["cut_at_step"] + 1)
+        small_disk.free()  # before the run writes its report
+
+    cutter = threading.Thread(target=outage)
+    worker = Worker(settings)
+    try:
+        cutter.start()
+        ended = worker.run_one(run)
+    finally:
+        cutter.join()
+        postgres_proxy.restore()
+        small_disk.free()
+        worker.store.close()
+    record = direct.get_experiment(run)
+    assert (record.status, record.error) == ("completed", None)
+    assert ended == Supervision("completed")
+    assert seen["cut_at_step"] < total
+    curves = direct.get_metrics(run)
+    for key, scale in (("loss", 1.0), ("val_loss", 2.0)):
+        assert [(s, v) for s, v, _ in curves[key]] == [(s, scale / s) for s in range(1, total + 1)]
+    logged = [e.payload["message"] for e in direct.list_events(experiment_id=run, kinds=["log"])]
+    assert any("the spool cannot take metric points either" in line for line in logged)
+    direct.close()
