@@ -95,7 +95,13 @@ def test_an_alert_fires_after_its_time_resolves_and_is_posted_signed(
     keeper.check()
     (alert,) = store.list_alerts(lease.experiment_id)
     assert alert.state == "resolved" and alert.resolved_at == clock.now
+    # Its value and message still agree, as it fired; the value it resolved at beside them.
+    assert (alert.value, alert.bound, alert.resolved_value) == (0.5, 0.55, 0.6)
+    assert "accuracy over the last 100 outcomes is 0.5000" in alert.message
     assert receiver.events() == [("accuracy_below", "firing"), ("accuracy_below", "resolved")]
+    resolved = json.loads(receiver.posts[1][1])["alert"]
+    assert (resolved["value"], resolved["resolved_value"], resolved["message"]) == (
+        0.5, 0.6, alert.message)  # fmt: skip
     key = webhook_key(settings.home)
     assert (settings.home / "webhook.key").stat().st_mode & 0o777 == 0o600
     for headers, body in receiver.posts:

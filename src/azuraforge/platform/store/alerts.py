@@ -23,7 +23,9 @@ OPEN = (PENDING, FIRING)
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """An alert (:class:`~azuraforge.platform.store.models.StreamAlert`)."""
+    """An alert (:class:`~azuraforge.platform.store.models.StreamAlert`): ``value`` and
+    ``message`` as its condition last held, ``resolved_value`` what was seen at its
+    resolution."""
 
     id: int
     experiment_id: int
@@ -35,6 +37,7 @@ class AlertRecord:
     started_at: float
     fired_at: float | None
     resolved_at: float | None
+    resolved_value: float | None = None
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,8 @@ class StreamAlert(Base):
     """An alert of a stream's rule (``rule``: ``accuracy_below``, ``drift``, ``worker_lost``,
     ``restart_loop``, ``lag_above``): ``pending`` while its condition holds for less than the
     stream's ``alert_for``, then ``firing``, then ``resolved`` once it no longer holds; its
-    last ``value`` against its ``bound`` and a message saying what it saw."""
+    last ``value`` while it held against its ``bound`` and a message saying what it saw
+    then, and once resolved the value it was resolved at (``resolved_value``)."""
 
     __tablename__ = "stream_alerts"
     __table_args__ = (Index("ix_stream_alerts_experiment_state", "experiment_id", "state"),)
@@ -294,6 +295,7 @@ class StreamAlert(Base):
     started_at: Mapped[float] = mapped_column(Float)
     fired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_value: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AlertDelivery(Base):

@@ -172,9 +172,10 @@ class AlertKeeper:
     ) -> None:  # fmt: skip
         """One rule's alert one step on, with the deliveries a change to firing or resolved
         owes."""
-        values: dict[str, Any] = {"value": condition.value, "bound": condition.bound}
+        values: dict[str, Any] = {}
         if condition.holds:  # a resolved alert keeps what it saw while it held
-            values["message"] = condition.message[:500]
+            values.update(value=condition.value, bound=condition.bound,
+                          message=condition.message[:500])  # fmt: skip
         if alert is None:
             if not condition.holds:
                 return
@@ -182,7 +183,7 @@ class AlertKeeper:
                           started_at=now)  # fmt: skip
             started = now
         elif not condition.holds:
-            values.update(state=RESOLVED, resolved_at=now)
+            values.update(state=RESOLVED, resolved_at=now, resolved_value=condition.value)
             owed = [RESOLVED] if alert.state == FIRING else []
             self._save(record, alert, values, owed, now)
             return
@@ -253,7 +254,8 @@ def _host(url: str) -> str:
 
 def _alert_fields(alert: AlertRecord) -> dict[str, Any]:
     return {k: getattr(alert, k) for k in ("rule", "state", "value", "bound", "message",
-                                           "started_at", "fired_at", "resolved_at")}  # fmt: skip
+                                           "started_at", "fired_at", "resolved_at",
+                                           "resolved_value")}  # fmt: skip
 
 
 def _payload(
