@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     held_points: int = Field(
         100_000,
         ge=1,
-        description="Metric points a run holds in memory (about 150 bytes each) while neither "
+        description="Metric points a run holds in memory (about 160 bytes each) while neither "
         "the store nor the spool in its folder takes them (the store unreachable and the disk "
         "full); past it, new points are dropped and the run's end says how many.",
     )
