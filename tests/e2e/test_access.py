@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from azuraforge.platform.services.access import create_user
+from azuraforge.platform.services.access import NO_PASSWORD, create_user
 from azuraforge.platform.store import Store
 from tests.e2e.conftest import DESKTOP, FINISHED, Dashboard, shoot
 
@@ -18,6 +18,10 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
     store = Store(f"sqlite:///{dashboard.home / 'azuraforge.db'}")
     create_user(store, "ana", PASSWORD)
     store.set_member("default", "ana", "editor")
+    store.create_project("lab")  # her admin there: she may make projects from it
+    store.set_member("lab", "ana", "admin")
+    store.create_user("bo", NO_PASSWORD)  # a member of lab: she may add him elsewhere
+    store.set_member("lab", "bo", "viewer")
     store.close()
     theirs = dashboard.submit("sleeper", {"steps": 2, "sleep": 0.0})  # in default
     dashboard.wait_for(theirs, FINISHED)
@@ -33,8 +37,10 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
     page.click("#sign-in button[type=submit]")
     page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
     assert page.input_value("#project-picker") == "default"
+    assert page.locator("#project-picker option[value='']").count() == 0  # an editor here
     shoot(page, "signed-in")
 
+    switch(page, "lab")
     page.select_option("#project-picker", "")  # New project…
     page.fill("#new-project-name", "ana-lab")
     page.click("dialog button[type=submit]")
@@ -51,7 +57,8 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
 
 def _members_and_tokens(page: Any, dashboard: Dashboard) -> None:
     """The Access page: an editor sees no members (admins do) and makes a token of their own,
-    shown once, that the API takes; in their own project, they add a member."""
+    shown once, that the API takes; in their own project, they add a member of another one
+    of theirs."""
     page.click("#access-link")
     page.wait_for_selector("#members:has-text('Only the project')")
     page.fill("#token-name", "laptop")
@@ -64,10 +71,10 @@ def _members_and_tokens(page: Any, dashboard: Dashboard) -> None:
     shoot(page, "access")
     switch(page, "ana-lab")  # hers: she is its admin
     page.goto(f"{dashboard.url}/#/access")
-    page.fill("#member-user", "admin")
+    page.fill("#member-user", "bo")
     page.select_option("#member-role", "viewer")
     page.click("#member-form button[type=submit]")
-    page.wait_for_selector("#members-table tr[data-user=admin]")
+    page.wait_for_selector("#members-table tr[data-user=bo]")
     switch(page, "default")
 
 

@@ -38,6 +38,7 @@ from azuraforge.errors import (
     CredentialError,
     InvalidParameterError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from azuraforge.platform.services.keys import server_key
 from azuraforge.platform.store import Store, TokenRecord
@@ -54,6 +55,8 @@ TOKEN = re.compile(r"af_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 """A token as :func:`new_token` writes it."""
 MAX_LIFE = 400 * 86_400.0
 """The longest a token may last (seconds)."""
+TOKEN_LIFE = 90 * 86_400.0
+"""How long a token made through the API lasts unless asked otherwise (seconds)."""
 TOUCH_EVERY = 60.0
 """Seconds between two records of a token's last use."""
 LINK = "link"
@@ -72,11 +75,13 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 class Identity(NamedTuple):
-    """Who a credential says the caller is: a user, the project it is for, their role there."""
+    """Who a credential says the caller is: a user, the project it is for, their role there,
+    and when the credential ends (an API token's expiry; None: never, or not known)."""
 
     user: str
     project: str
     role: str
+    expires_at: float | None = None
 
 
 def check_name(what: str, name: str) -> str:
@@ -108,6 +113,16 @@ def allows(role: str, action: str) -> bool:
     (True, False, True)
     """
     return ROLES.index(role) >= ROLES.index(ACTIONS[action])
+
+
+def at_most(role: str, bound: str) -> bool:
+    """Whether ``role`` is no higher than ``bound``: what a credential of role ``bound`` may
+    make, grant, list or revoke.
+
+    >>> at_most("viewer", "editor"), at_most("editor", "editor"), at_most("admin", "editor")
+    (True, True, False)
+    """
+    return ROLES.index(role) <= ROLES.index(bound)
 
 
 def hash_password(password: str) -> str:
@@ -211,6 +226,51 @@ def _held_role(store: Store, user: str, project: str) -> str:
     return held
 
 
+def token_made_with(
+    store: Store, maker: Identity, *, role: str, name: str = "", expires_in: float | None = None
+) -> tuple[str, TokenRecord]:
+    """A new token made with the credential ``maker`` (a request's caller): its user's, for
+    its project, at most at its role, and ending no later than it does (an API token that
+    expires); ``expires_in`` None: :data:`TOKEN_LIFE`, or until the maker ends if sooner. A
+    credential acts at most at its own role: a viewer token of an admin makes viewer tokens.
+
+    Raises
+    ------
+    PermissionDeniedError
+        For a role above the maker's.
+    InvalidParameterError
+        For a token that would outlive the maker, or what :func:`new_token` refuses.
+    """
+    if not at_most(check_role(role), maker.role):
+        raise PermissionDeniedError(
+            f"this credential is {maker.role} in {maker.project}: a token it makes is at most "
+            f"{maker.role}, not {role}; make it with a credential of that role"
+        )
+    left = math.inf if maker.expires_at is None else maker.expires_at - time.time()
+    if expires_in is None:
+        expires_in = min(TOKEN_LIFE, left)
+    elif expires_in > left:
+        raise InvalidParameterError(
+            f"a token made with one that ends in {math.floor(left / 864) / 100} days cannot "
+            f"last {expires_in / 86_400:g} days: ask for that many or fewer"
+        )
+    return new_token(store, user=maker.user, project=maker.project, role=role, name=name,
+                     expires_in=expires_in)  # fmt: skip
+
+
+def sees_user(store: Store, admin: Identity, user: str) -> bool:
+    """Whether the project admin ``admin`` may name ``user`` to add them to its project: a
+    member of a project their user administers (any user, for a server admin). An unknown
+    name and a user they do not see get the same answer, so that adding a member tells an
+    admin no more about which names exist than they knew."""
+    found = store.find_user(admin.user)
+    if found is not None and found.is_admin:
+        return store.find_user(user) is not None
+    projects = store.list_projects()
+    administered = [p for p in projects if store.member_role(p, admin.user) == "admin"]
+    return any(store.member_role(p, user) is not None for p in administered)
+
+
 def _issue(
     store: Store, *, user: str, project: str, role: str, name: str, expires_in: float | None,
     kind: str = "api",
@@ -261,7 +321,7 @@ def authenticate(
             raise CredentialError(f"token {record.prefix}: a login link used already")
     elif record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
         store.touch_token(record.prefix, now)
-    return Identity(record.user, record.project, role)
+    return Identity(record.user, record.project, role, record.expires_at)
 
 
 def current_role(store: Store, claimed: Identity, *, signed_at: float | None = None) -> str:

@@ -127,8 +127,7 @@ def test_a_session_switches_to_a_project_of_its_user_only(anonymous: TestClient,
         {"name": "lab", "role": "viewer", "active": False},
     ]  # not "other": di is not a member
     made = anonymous.post("/api/v1/auth/projects", json={"project": "di-lab"})
-    assert made.status_code == 201 and made.json()["role"] == "admin"
-    assert anonymous.post("/api/v1/auth/projects", json={"project": "lab"}).status_code == 409
+    assert made.status_code == 403  # an editor here: a project's maker becomes its admin
     moved = anonymous.post("/api/v1/auth/project", json={"project": "lab"})
     assert moved.json() == {"user": "di", "project": "lab", "role": "viewer"}
     assert anonymous.get("/api/v1/auth/me").json()["project"] == "lab"
@@ -183,6 +182,9 @@ def test_the_apis_writes_are_in_the_audit_log_for_the_projects_admins(
 def test_admins_manage_members_and_each_user_their_own_tokens(anonymous: TestClient, store: Store):
     admin, editor = user_headers(store, "ha", "admin"), user_headers(store, "io", "editor")
     create_user(store, "ju", PASSWORD)
+    store.create_project("lab")  # ju is in a project ha administers: ha may add them here
+    store.set_member("lab", "ha", "admin")
+    store.set_member("lab", "ju", "editor")
     assert anonymous.get("/api/v1/access/members", headers=editor).status_code == 403
     added = anonymous.put("/api/v1/access/members/ju", json={"role": "viewer"}, headers=admin)
     assert added.json() == {"user": "ju", "role": "viewer"}
@@ -196,7 +198,7 @@ def test_admins_manage_members_and_each_user_their_own_tokens(anonymous: TestCli
                           headers=editor).json()  # fmt: skip
     assert made["role"] == "editor" and made["token"].startswith(f"af_{made['prefix']}_")
     too_much = anonymous.post("/api/v1/access/tokens", json={"role": "admin"}, headers=editor)
-    assert too_much.status_code == 400  # above io's role
+    assert too_much.status_code == 403  # above io's token's role
     mine = anonymous.get("/api/v1/access/tokens", headers=editor).json()
     assert made["prefix"] in [t["prefix"] for t in mine] and "token" not in mine[0]
     assert (
@@ -231,3 +233,12 @@ def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: 
         names = {cookie.name for cookie in first.cookies.jar}
         assert names == {session_cookie(first.app), session_cookie(second.app)}
         assert all(name.startswith("azuraforge_session_") for name in names)
+
+
+def test_a_project_is_made_by_an_admin_who_becomes_its_admin(anonymous: TestClient, store: Store):
+    admin = user_headers(store, "ka", "admin")
+    made = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
+    assert made.status_code == 201 and made.json()["role"] == "admin"
+    assert store.member_role("ka-lab", "ka") == "admin"
+    taken = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
+    assert taken.status_code == 409

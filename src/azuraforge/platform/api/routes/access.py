@@ -12,7 +12,13 @@ from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.api.access import MANAGE, READ, Manager, Reader, client_address
 from azuraforge.platform.api.deps import ServerStoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
-from azuraforge.platform.services.access import MAX_LIFE, NAME_PATTERN, new_token
+from azuraforge.platform.services.access import (
+    MAX_LIFE,
+    NAME_PATTERN,
+    at_most,
+    sees_user,
+    token_made_with,
+)
 from azuraforge.platform.store import Store, TokenRecord
 
 router = APIRouter(prefix="/access", tags=["access"])
@@ -34,8 +40,11 @@ class TokenCreate(RequestBody):
     """A token of the caller's for this project."""
 
     name: str = Field("", max_length=100, description="What it is for.")
-    role: Role = Field("viewer", description="At most the caller's role here.")
-    expires_in_days: float = Field(90.0, gt=0, le=MAX_LIFE / 86_400)
+    role: Role = Field("viewer", description="At most the role of the credential making it.")
+    expires_in_days: float | None = Field(
+        None, gt=0, le=MAX_LIFE / 86_400,
+        description="Days it lasts: 90 unless said, and never past a token making it.",
+    )  # fmt: skip
 
 
 class TokenPublic(BaseModel):
@@ -68,8 +77,15 @@ def list_members(who: Manager, store: ServerStoreDep) -> list[Member]:
 def set_member(
     user: UserName, body: MemberRole, who: Manager, request: Request, store: ServerStoreDep
 ) -> Member:
-    """Give a user (who exists) a role in the project (replacing theirs); 409 for taking the
-    project's last admin's role away."""
+    """Give a user a role in the project (replacing theirs): a member of a project the
+    caller's user administers (anyone, for a server admin); 404 alike for an unknown name and
+    for a user the caller does not see; 409 for taking the project's last admin's role away."""
+    if not sees_user(store, who, user):
+        raise NotFoundError(
+            f"{who.user} may not add {user!r}: unknown, or in no project they administer",
+            public=f"no user named {user!r} in the projects you administer; a server admin "
+            "adds a user to a first project (azuraforge projects member)",
+        )
     if body.role != "admin":
         _keep_an_admin(store, who.project, user)
     store.set_member(who.project, user, body.role)
@@ -81,8 +97,10 @@ def set_member(
 @router.delete("/members/{user}", dependencies=[MANAGE], status_code=status.HTTP_204_NO_CONTENT,
                responses=ERRORS)  # fmt: skip
 def remove_member(user: UserName, who: Manager, request: Request, store: ServerStoreDep) -> None:
-    """Take a user out of the project (their tokens for it stop working); 409 for its last
-    admin."""
+    """Take a user out of the project (their tokens for it stop working); 404 alike for a
+    user who is not a member and for a name nobody has; 409 for its last admin."""
+    if user not in dict(store.list_members(who.project)):
+        raise NotFoundError(f"{user} is not a member of {who.project}")
     _keep_an_admin(store, who.project, user)
     store.remove_member(who.project, user)
     store.audit(
@@ -92,9 +110,10 @@ def remove_member(user: UserName, who: Manager, request: Request, store: ServerS
 
 @router.get("/tokens", dependencies=[READ], response_model=list[TokenPublic], responses=ERRORS)
 def my_tokens(who: Reader, store: ServerStoreDep) -> list[TokenPublic]:
-    """The caller's API tokens for this project, newest first (never their secrets)."""
-    return [TokenPublic.of(t) for t in store.list_tokens(who.user)
-            if t.project == who.project and t.kind == "api"]  # fmt: skip
+    """The caller's API tokens for this project at most at the calling credential's role,
+    newest first (never their secrets)."""
+    tokens = [t for t in store.list_tokens(who.user) if t.project == who.project]
+    return [TokenPublic.of(t) for t in tokens if t.kind == "api" and at_most(t.role, who.role)]
 
 
 @router.post("/tokens", dependencies=[READ], status_code=status.HTTP_201_CREATED,
@@ -102,11 +121,11 @@ def my_tokens(who: Reader, store: ServerStoreDep) -> list[TokenPublic]:
 def make_token(
     body: TokenCreate, who: Reader, request: Request, store: ServerStoreDep
 ) -> TokenMade:
-    """A new API token of the caller's for this project, at most at their role here; the
-    answer shows it once."""
+    """A new API token of the caller's for this project, at most at the calling credential's
+    role, ending no later than a token making it (403, 400); the answer shows it once."""
     days = body.expires_in_days
-    token, record = new_token(store, user=who.user, project=who.project, role=body.role,
-                              name=body.name, expires_in=days * 86_400)  # fmt: skip
+    seconds = None if days is None else days * 86_400
+    token, record = token_made_with(store, who, role=body.role, name=body.name, expires_in=seconds)
     store.audit(who.user, "token.create", f"{record.prefix}: {body.role}", project=who.project,
                 address=client_address(request))  # fmt: skip
     return TokenMade(token=token, **TokenPublic.of(record).model_dump())
@@ -118,9 +137,14 @@ def revoke_token(
     prefix: Annotated[str, Path(pattern="^[0-9a-f]{12}$")], who: Reader, request: Request,
     store: ServerStoreDep,
 ) -> None:  # fmt: skip
-    """Revoke one of the caller's tokens for this project (404 for another's)."""
+    """Revoke one of the caller's tokens for this project, at most at the calling
+    credential's role (404 for another's, or one above it)."""
     found = store.find_token(prefix)
-    if found is None or found.user != who.user or found.project != who.project:
+    if (
+        found is None
+        or (found.user, found.project) != (who.user, who.project)
+        or not at_most(found.role, who.role)
+    ):
         raise NotFoundError(f"no token {prefix} of {who.user}'s in {who.project}")
     store.revoke_token(prefix)
     store.audit(

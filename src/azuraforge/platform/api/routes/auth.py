@@ -15,6 +15,7 @@ from azuraforge.platform.api.access import (
     MANAGE,
     PUBLIC,
     READ,
+    Manager,
     Reader,
     client_address,
     session_cookie,
@@ -197,12 +198,14 @@ def my_projects(who: Reader, store: ServerStoreDep) -> list[ProjectPublic]:
     return [ProjectPublic(name=n, role=r, active=n == who.project) for n, r in roles.items() if r]
 
 
-@router.post("/projects", dependencies=[READ], status_code=201, response_model=ProjectPublic,
+@router.post("/projects", dependencies=[MANAGE], status_code=201, response_model=ProjectPublic,
              responses=ERRORS)  # fmt: skip
 def create_project(
-    body: NewProject, who: Reader, request: Request, store: ServerStoreDep
+    body: NewProject, who: Manager, request: Request, store: ServerStoreDep
 ) -> ProjectPublic:
-    """Create a project; the caller is its admin (409 for a name taken)."""
+    """Create a project (a credential at admin: one that makes its user admin of the new
+    project acts at no more than its own role); the caller is its admin (409 for a name
+    taken)."""
     name = body.project
     store.create_project(name)
     store.set_member(name, who.user, "admin")

@@ -39,7 +39,8 @@ export function renderSignIn(main) {
   fill(main, form);
 }
 
-/** The header's user, project picker (with "New project…") and sign-out, for `me`. */
+/** The header's user, project picker (with "New project…" for an admin: a project's maker is
+ * its admin) and sign-out, for `me`. */
 export async function renderWho(slot, me) {
   let projects = [];
   try {
@@ -50,7 +51,7 @@ export async function renderWho(slot, me) {
   }
   const picker = h("select", { id: "project-picker", "aria-label": "Project" },
     ...projects.map((p) => h("option", { value: p.name, selected: p.name === me.project }, `${p.name} (${p.role})`)),
-    h("option", { value: "" }, "New project…"));
+    ...(me.role === "admin" ? [h("option", { value: "" }, "New project…")] : []));
   picker.addEventListener("change", async () => {
     const chosen = picker.value || (await newProject());
     if (!chosen) {
