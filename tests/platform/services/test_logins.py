@@ -19,13 +19,15 @@ from azuraforge.platform.services import access
 from azuraforge.platform.services.access import HASHER, create_user
 from azuraforge.platform.services.logins import (
     _UNKNOWN_USER_HASH,
+    ADDRESS_FREE_FAILURES,
+    ANY_NAME,
     MAX_PASSWORD_CHECKS,
     Logins,
     PasswordChecks,
     hold_for,
 )
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import LoginFailures, Store
 
 PASSWORD = "correct horse battery"
 
@@ -62,6 +64,21 @@ def test_an_attacker_slows_themselves_not_the_user_they_aim_at(
     assert attempt(attacker, PASSWORD) == (200, None)  # then its failures are forgotten
     assert store.find_login_failures("ana", "10.0.0.2") is None
     assert [hold_for(n) for n in (4, 5, 6, 14, 40)] == [0.0, 2.0, 4.0, 900.0, 900.0]
+
+
+def test_an_address_trying_many_names_slows_itself(store: Store) -> None:
+    create_user(store, "ana", PASSWORD)
+    logins = Logins(store, clock=lambda: 1000.0)
+    sprayed = LoginFailures(ADDRESS_FREE_FAILURES, 1000.0, 1000.0)  # as after 20 names tried
+    store.set_login_failures(ANY_NAME, "10.0.0.5", None, sprayed)
+    with pytest.raises(CredentialError):
+        logins.sign_in("zed", PASSWORD, "10.0.0.5")  # one name more
+    with pytest.raises(TooManyRequestsError) as held:
+        logins.sign_in("ana", PASSWORD, "10.0.0.5")  # every name, from there
+    assert held.value.public == (
+        "too many failed sign-ins of any name from this address: try again in 2 s"
+    )
+    assert logins.sign_in("ana", PASSWORD, "10.0.0.6").name == "ana"  # not from elsewhere
 
 
 def test_attempts_at_once_each_count(store: Store) -> None:

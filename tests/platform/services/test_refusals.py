@@ -51,7 +51,7 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
         ("link.refused", "", "10.0.0.7"): "once within 60 s: not a token of this server (1)",
         ("login.failed", "ana", "10.0.0.7"): "5 times within 60 s: wrong name or password (5)",
         ("login.refused", "ana", "10.0.0.7"): "25 times within 60 s: held back after 5 "
-        "failures (25)",
+        "failures of 'ana' (25)",
     }
     logged = [r.getMessage() for r in caplog.records if r.name.endswith("refusals")]
     assert len(logged) == 5 + 3  # the first of each at once, the sums of those above once

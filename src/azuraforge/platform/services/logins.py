@@ -8,8 +8,9 @@ they aim at, and cannot make the server run out of memory.
   one before (2 s, 4 s, 8 s... at most :data:`MAX_HOLD`), whatever the password. The same
   name from another address is not held back: guesses from one address do not lock its
   user out. The right password forgets the failures of its address; others are forgotten
-  :data:`FORGET_AFTER` after the last. A held-back attempt is refused (429, ``Retry-After``)
-  before any password is checked.
+  :data:`FORGET_AFTER` after the last. An address trying many names is held back the same
+  way, for every name, past :data:`ADDRESS_FREE_FAILURES` failures. A held-back attempt is
+  refused (429, ``Retry-After``) before any password is checked.
 - **A cap on password checks.** An argon2id check takes 64 MiB: at most
   :data:`MAX_PASSWORD_CHECKS` run at once in an API process, at most :data:`CHECKS_WAITING`
   more wait for one, each :data:`CHECK_WAIT` seconds at most; past that, 429. An unknown
@@ -35,6 +36,11 @@ from azuraforge.platform.store import LoginFailures, Store, UserRecord
 
 FREE_FAILURES = 4
 """Failed sign-ins of a name from an address that hold nothing back."""
+ADDRESS_FREE_FAILURES = 20
+"""Failed sign-ins from an address, of any names, that hold nothing back: past them, every
+name is held back from that address (one address trying many names slows itself too)."""
+ANY_NAME = ""
+"""The name the failures of an address, of any names, are counted under (no name is empty)."""
 FIRST_HOLD = 2.0
 """Seconds the first failure past :data:`FREE_FAILURES` holds the name back from its address;
 each one after doubles it."""
@@ -61,15 +67,16 @@ _UNKNOWN_USER_HASH = (
 away (no password matches it), at the cost of a real one."""
 
 
-def hold_for(failures: int) -> float:
-    """Seconds ``failures`` failed sign-ins in a row hold a name back from their address.
+def hold_for(failures: int, free: int = FREE_FAILURES) -> float:
+    """Seconds ``failures`` failed sign-ins in a row hold a name (or every name) back from
+    their address, the first ``free`` of them holding nothing back.
 
     >>> [hold_for(n) for n in (1, 4, 5, 6, 7, 13, 14)]
     [0.0, 0.0, 2.0, 4.0, 8.0, 512.0, 900.0]
     """
-    if failures <= FREE_FAILURES:
+    if failures <= free:
         return 0.0
-    return min(FIRST_HOLD * 2.0 ** (failures - FREE_FAILURES - 1), MAX_HOLD)
+    return min(FIRST_HOLD * 2.0 ** (failures - free - 1), MAX_HOLD)
 
 
 class PasswordChecks:
@@ -143,7 +150,8 @@ class Logins:
             ``retry_after`` says when to try again).
         """
         try:
-            self._refuse_held(name, address, self.store.find_login_failures(name, address))
+            for held in (name, ANY_NAME):
+                self._refuse_held(held, address, self.store.find_login_failures(held, address))
             with self.checks.slot():
                 user = self._checked(name, password, address)
         except (CredentialError, TooManyRequestsError) as e:
@@ -157,7 +165,8 @@ class Logins:
     def _checked(self, name: str, password: str, address: str) -> UserRecord:
         """The user, once the attempt is counted as a failure (until the password is found
         right) and the password checked."""
-        self._count_failure(name, address)
+        self._count_failure(name, address, FREE_FAILURES)
+        self._count_failure(ANY_NAME, address, ADDRESS_FREE_FAILURES)
         user = self.store.find_user(name)
         usable = user is not None and user.password_hash != NO_PASSWORD
         stored = user.password_hash if user is not None and usable else _UNKNOWN_USER_HASH
@@ -167,9 +176,10 @@ class Logins:
             raise CredentialError(f"{name}: disabled")
         return user
 
-    def _count_failure(self, name: str, address: str) -> None:
-        """Count one more failure of ``name`` from ``address`` and hold it back for it, in
-        one compare and set (attempts at once each count, in any processes).
+    def _count_failure(self, name: str, address: str, free: int) -> None:
+        """Count one more failure of ``name`` (:data:`ANY_NAME`: of any) from ``address`` and
+        hold it back for it past ``free`` failures, in one compare and set (attempts at once
+        each count, in any processes).
 
         Raises
         ------
@@ -183,7 +193,7 @@ class Logins:
             now = self.clock()
             forgotten = was is None or was.last_at < now - FORGET_AFTER
             failures = 1 if forgotten or was is None else was.failures + 1
-            counted = LoginFailures(failures, now, now + hold_for(failures))
+            counted = LoginFailures(failures, now, now + hold_for(failures, free))
             if self.store.set_login_failures(name, address, was, counted):
                 return
         raise _busy(f"the count of failures changed {_SET_TRIES} times while read")
@@ -192,10 +202,11 @@ class Logins:
         if found is None or found.held_until <= self.clock():
             return
         wait = found.held_until - self.clock()
+        of = "of any name" if name == ANY_NAME else f"of {name!r}"
         raise TooManyRequestsError(
-            f"held back after {found.failures} failures",
+            f"held back after {found.failures} failures {of}",
             retry_after=wait,
-            public=f"too many failed sign-ins of {name!r} from this address: try again in "
+            public=f"too many failed sign-ins {of} from this address: try again in "
             f"{math.ceil(wait)} s",
         )
 
