@@ -216,7 +216,6 @@ class StudyService:
             parallelism=min(definition.parallelism, n_trials), seed=definition.seed,
         )  # fmt: skip
 
-    def _withdraw(self, study: StudyRecord) -> None:
     def _base_config(
         self, pipeline: type[Pipeline[Any]], definition: StudyDefinition
     ) -> dict[str, Any]:
@@ -227,6 +226,7 @@ class StudyService:
         base = validate_config(pipeline, filled, self.data_folder)
         return {key: value for key, value in base.items() if key in given or key not in filled}
 
+    def _withdraw(self, study: StudyRecord) -> None:
         runs = [self.store.get_experiment(run.id) for run in self.store.list_trial_runs(study.id)]
         withdraw(self.store, runs)
         with contextlib.suppress(KeyError):
