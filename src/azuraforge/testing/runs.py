@@ -23,6 +23,7 @@ from azuraforge.platform.store.models import (
     Param,
     Project,
 )
+from azuraforge.platform.store.states import RUN
 
 CHUNK = 5_000
 
@@ -69,6 +70,7 @@ def insert_runs(store: Store, runs: Sequence[FinishedRun]) -> None:
                  for r in part for k, v in flatten(dict(r.config)).items()],
             )  # fmt: skip
             points = [(ids[r.name], r.step, k, v) for r in part for k, v in r.metrics.items()]
+            kinds = {ids[r.name]: r.extra.get("kind", RUN) for r in part}
             if not points:
                 continue
             connection.execute(
@@ -78,8 +80,8 @@ def insert_runs(store: Store, runs: Sequence[FinishedRun]) -> None:
             )  # fmt: skip
             connection.execute(
                 insert(MetricSummary),
-                [{"project_id": project_id, "experiment_id": i, "key": k, "last": v, "min": v,
-                  "max": v, "step": s, "count": 1} for i, s, k, v in points],
+                [{"project_id": project_id, "experiment_id": i, "kind": kinds[i], "key": k,
+                  "last": v, "min": v, "max": v, "step": s, "count": 1} for i, s, k, v in points],
             )  # fmt: skip
     if store.dialect == "postgresql":
         # Autocommit: statistics written inside a transaction that is rolled back are lost.

@@ -424,10 +424,9 @@ def _page_ids(
 def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = False) -> _Matching:
     """Ids first, rows later: sorting and counting walk indexes, never whole rows. A metric
     filter (or ``by_metric``: the runs that have ``query.metric`` at all) starts from the
-    (project, key, last) index of the summaries and reads the experiments table only for
-    other filters."""
+    (project, key, last, run, kind) index of the summaries and reads the experiments table
+    only for filters other than the kind."""
     conditions: list[Any] = []
-    conditions.append(Experiment.kind.in_(query.kinds))
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
     if query.pipeline:
@@ -445,11 +444,14 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
         )
     ranged = query.metric_min is not None or query.metric_max is not None
     if not (query.metric and (ranged or by_metric)):
-        selection = select(Experiment.id).where(Experiment.project_id == project_id, *conditions)
+        kinds = Experiment.kind.in_(query.kinds)
+        selection = select(Experiment.id).where(
+            Experiment.project_id == project_id, kinds, *conditions
+        )
         return _Matching(selection, Experiment.id, None, True)
     metric = aliased(MetricSummary, name="filter_metric")
     selection = select(metric.experiment_id).where(
-        metric.project_id == project_id, metric.key == query.metric
+        metric.project_id == project_id, metric.key == query.metric, metric.kind.in_(query.kinds)
     )
     if query.metric_min is not None:
         selection = selection.where(metric.last >= query.metric_min)

@@ -19,6 +19,7 @@ from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase, json_sa
 from azuraforge.platform.store.models import (
     Artifact,
     Event,
+    Experiment,
     MetricPoint,
     MetricSummary,
     StreamOutcome,
@@ -478,4 +479,5 @@ def _summarise(
             )
         )
     if inserts:
-        connection.execute(insert(MetricSummary), inserts)
+        kind = connection.scalar(select(Experiment.kind).where(Experiment.id == experiment_id))
+        connection.execute(insert(MetricSummary), [{**row, "kind": kind} for row in inserts])

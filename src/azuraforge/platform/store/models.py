@@ -128,7 +128,7 @@ class Experiment(Base):
         Index("ix_experiments_status_lease", "status", "lease_expires_at"),
         # Listing newest first or by a time walks these (sorting every run took 45 ms at
         # 100,000 on SQLite).
-        Index("ix_experiments_project_id", "project_id", "id"),
+        Index("ix_experiments_project_id", "project_id", "id", "kind"),  # counts: kind too
         Index("ix_experiments_project_created", "project_id", "created_at", "id"),
         Index("ix_experiments_project_started", "project_id", "started_at", "id"),
         Index("ix_experiments_project_finished", "project_id", "finished_at", "id"),
@@ -321,7 +321,8 @@ class MetricSummary(Base):
     __tablename__ = "metric_summaries"
     __table_args__ = (
         Index(
-            "ix_metric_summaries_project_key_last", "project_id", "key", "last", "experiment_id"
+            "ix_metric_summaries_project_key_last",
+            *("project_id", "key", "last", "experiment_id", "kind"),
         ),
     )
     experiment_id: Mapped[int] = mapped_column(
@@ -329,6 +330,8 @@ class MetricSummary(Base):
     )
     project_id: Mapped[int] = mapped_column(Integer)
     """The run's project, copied here so a metric filter, sort and count walk one index."""
+    kind: Mapped[str] = mapped_column(String(20))
+    """The run's kind (listings keep some), copied here for the same reason."""
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     last: Mapped[float] = mapped_column(Float)
     min: Mapped[float] = mapped_column(Float)
