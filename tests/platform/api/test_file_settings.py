@@ -106,15 +106,15 @@ def test_no_path_escape_in_any_settings_field_reaches_a_worker(
     client: TestClient, store: Store, settings: Settings
 ) -> None:
     spec = client.get("/openapi.json").json()
-    operations = dict(_operations_with_bodies(spec))
+    operations = dict(operations_with_bodies(spec))
     assert set(operations) == set(VALID_BODIES), "give each new operation a valid body here"
     carried: set[tuple[str, str]] = set()
     for key, schema in operations.items():
-        for field, place in _places(schema, VALID_BODIES[key], FILE_KEYS.get(key, "csv")):
-            if not _send(client, key, place("good.csv")).is_success:
+        for field, place in file_places(schema, VALID_BODIES[key], FILE_KEYS.get(key, "csv")):
+            if not send_body(client, key, place("good.csv")).is_success:
                 continue  # this field or shape cannot name a file
             for escape in ESCAPES:
-                response = _send(client, key, place(escape))
+                response = send_body(client, key, place(escape))
                 if field in FILE_FIELDS:
                     assert response.status_code == 422, (key, field, escape, response.text)
             carried.add((key, field))
@@ -122,7 +122,8 @@ def test_no_path_escape_in_any_settings_field_reaches_a_worker(
     _assert_workers_open_nothing_outside(store, settings)
 
 
-def _operations_with_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def operations_with_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each operation of ``spec`` taking a JSON body, as ``"POST /path"`` and its schema."""
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
             content = operation.get("requestBody", {}).get("content", {})
@@ -140,7 +141,9 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _places(schema: dict[str, Any], valid: dict[str, Any], key: str) -> Iterator[tuple[str, Any]]:
+def file_places(
+    schema: dict[str, Any], valid: dict[str, Any], key: str
+) -> Iterator[tuple[str, Any]]:
     """Fields, each with a function making a body with a value in it: each string field, and
     each settings object's file setting (``key``) as a value, a list and a categorical's
     choices (a body declared per pipeline, a ``oneOf``: the fields of every branch)."""
@@ -170,7 +173,9 @@ def _categorical(value: str) -> dict[str, Any]:
     return {"type": "categorical", "choices": [value]}
 
 
-def _send(client: TestClient, key: str, body: dict[str, Any]) -> Any:
+def send_body(client: TestClient, key: str, body: dict[str, Any]) -> Any:
+    """The response of operation ``key`` (``"POST /path"``, its path values filled) to
+    ``body``."""
     method, path = key.split(" ", 1)
     for name, value in PATH_VALUES.items():
         path = path.replace(f"{{{name}}}", value)

@@ -9,6 +9,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from azuraforge.apps import get_pipeline
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.studies import distributions, grid_of, parse_space
 
@@ -84,6 +85,6 @@ def test_a_file_settings_choices_must_be_files_of_the_data_folder(tmp_path: Path
     base = {"csv": "a.csv", "target": "x"}
     space = {"csv": {"type": "categorical", "choices": ["a.csv", "../../etc/shadow"]}}
     with pytest.raises(ConfigError) as caught:
-        parse_space(forecaster, base, space, data)
+        parse_space(forecaster, base, space, DataFolder(data))
     assert [loc for loc, _ in caught.value.problems] == [("csv", "choices", 1)]
     assert "'../../etc/shadow' is not a file of the server's data folder" in str(caught.value)

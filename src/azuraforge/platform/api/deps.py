@@ -21,6 +21,7 @@ from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.events import EventHub
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
@@ -50,6 +51,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_data_folder(connection: HTTPConnection) -> DataFolder:
+    """The data folder of the caller's project: the only folder whose files its requests
+    may name (:meth:`~azuraforge.platform.jobs.files.DataFolder.of`; no I/O, so on the event
+    loop)."""
+    settings: Settings = connection.app.state.settings
+    return DataFolder.of(settings.data_dir, connection.state.identity.project)
+
+
 async def get_transport(request: Request) -> Transport:
     transport: Transport = request.app.state.transport
     return transport
@@ -63,6 +72,7 @@ async def get_hub(connection: HTTPConnection) -> EventHub:
 StoreDep = Annotated[Store, Depends(get_store)]
 ServerStoreDep = Annotated[Store, Depends(get_server_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DataFolderDep = Annotated[DataFolder, Depends(get_data_folder)]
 TransportDep = Annotated[Transport, Depends(get_transport)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 

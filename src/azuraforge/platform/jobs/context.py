@@ -45,8 +45,8 @@ class StoreContext:
 
     ``stop_requested`` is called by ``should_stop`` once per batch: it must be cheap (the
     supervisor sets an event; nothing here queries the database per batch). ``data_folder``
-    is the folder whose files the run may read (:meth:`open_files`); ``None`` for a run the
-    user started on their own files (``azuraforge run --record``).
+    is the folder whose files the run may read (:meth:`open_files`): its project's; ``None``
+    for a run the user started on their own files (``azuraforge run --record``).
     """
 
     def __init__(
@@ -58,7 +58,7 @@ class StoreContext:
         stop_requested: Callable[[], bool] = lambda: False,
         flush_interval: float = 0.05,
         show_progress: bool = False,
-        data_folder: Path | None = None,
+        data_folder: DataFolder | None = None,
         output_limit: int = 1_000_000,
         held_points: int = 100_000,
     ) -> None:
@@ -109,8 +109,8 @@ class StoreContext:
 
     def open_files(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` resolved to its file in the data
-        folder, checked again here, where the run opens it (the pipeline receives these
-        paths and never resolves a request's path itself).
+        folder of the job's project, checked again here, where the run opens it (the
+        pipeline receives these paths and never resolves a request's path itself).
 
         Raises
         ------
@@ -119,7 +119,7 @@ class StoreContext:
         """
         if self.data_folder is None:
             return dict(settings)
-        return DataFolder(self.data_folder).open(config, settings)
+        return self.data_folder.open(config, settings)
 
     # The RunContext protocol ------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:

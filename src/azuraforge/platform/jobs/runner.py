@@ -32,6 +32,7 @@ from azuraforge.errors import (
     public_message,
 )
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
@@ -158,8 +159,8 @@ def execute(
     captures (the process's stdout and
     stderr) is kept among the run's log lines. The run's log keeps the full message of an
     error; its recorded ``error``, which the API shows, is the error's public form with the
-    server's places taken out (a data file named relative to the data folder, a file of the
-    run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
+    server's places taken out (a data file named relative to its project's data folder, a
+    file of the run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
 
     ``record`` is the job's row when its worker read it after the claim (else it is read).
     The job's code, its kind's and its context's, gets the store as the job's project sees
@@ -171,6 +172,7 @@ def execute(
     """
     record = record or store.get_experiment(lease.experiment_id)
     seen = cast(Store, JobStore(store, record.project, lease))
+    folder = DataFolder.of(settings.data_dir, record.project)
     ctx = StoreContext(
         seen,
         lease,
@@ -178,7 +180,7 @@ def execute(
         stop_requested=stop_requested,
         flush_interval=settings.flush_interval,
         show_progress=show_progress,
-        data_folder=settings.data_dir,
+        data_folder=folder,
         output_limit=settings.output_limit,
         held_points=settings.held_points,
     )
@@ -201,7 +203,7 @@ def execute(
         error = f"{type(e).__name__}: {public_message(e)}"
     if output is not None:
         output.stop()  # its last lines reach the context before it closes
-    redact = Redaction(settings, inside=[ctx.output_dir])
+    redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
     plain = crash_policy is None and status != CANCELLED  # recorded with the last flush
     if plain and ctx.finish(status, None if error is None else redact(error), result):
         return status

@@ -12,7 +12,6 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -64,11 +63,12 @@ class ConfigError(InvalidParameterError):
 def validate_config(
     pipeline: type[Pipeline[Any]],
     settings: Mapping[str, Any],
-    data_folder: Path | None = None,
+    data_folder: DataFolder | None = None,
 ) -> dict[str, Any]:
     """``settings`` completed with the pipeline's defaults, as JSON-ready values; with
-    ``data_folder``, each file setting must name a file there or a registered dataset, and is
-    kept relative to the folder (:meth:`~azuraforge.platform.jobs.files.DataFolder.confine`).
+    ``data_folder`` (the project's), each file setting must name a file there or a
+    registered dataset, and is kept relative to the folder
+    (:meth:`~azuraforge.platform.jobs.files.DataFolder.confine`).
     Every config, grid combination, study base config and search-space value a request
     brings passes here.
 
@@ -84,7 +84,7 @@ def validate_settings(
     model: type[BaseModel],
     what: str,
     settings: Mapping[str, Any],
-    data_folder: Path | None = None,
+    data_folder: DataFolder | None = None,
 ) -> dict[str, Any]:
     """:func:`validate_config` of settings for ``model`` (a pipeline's config, a stream's),
     ``what`` naming them in errors."""
@@ -106,13 +106,13 @@ def validate_settings(
     if data_folder is None:
         return settings
     try:
-        return DataFolder(data_folder).confine(model, settings)
+        return data_folder.confine(model, settings)
     except OutsideDataFolderError as e:
         raise ConfigError(what, e.problems) from None
 
 
 def check_grid(
-    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: Path | None = None
+    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: DataFolder | None = None
 ) -> None:
     """Refuse a grid value its setting refuses (another JSON type, out of its range) or,
     with ``data_folder``, a file setting's value naming no file there: each at its place in
@@ -134,7 +134,7 @@ def check_grid(
             except ValidationError as e:
                 problems += [((name, index, *err["loc"]), _message(err)) for err in e.errors()]
     if data_folder is not None and not problems:
-        problems = _grid_files_outside(pipeline, grid, DataFolder(data_folder))
+        problems = _grid_files_outside(pipeline, grid, data_folder)
     if problems:
         raise ConfigError("grid", problems, field="grid")
 
@@ -212,7 +212,7 @@ def submit(
     grid: Mapping[str, Sequence[Any]] | None = None,
     name: str | None = None,
     project: str = DEFAULT_PROJECT,
-    data_folder: Path | None = None,
+    data_folder: DataFolder | None = None,
 ) -> list[ExperimentRecord]:
     """Validate and queue one run (or one per grid combination, sharing a batch id); with
     ``data_folder``, file settings must name files inside it (:func:`validate_config`).

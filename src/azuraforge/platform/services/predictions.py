@@ -125,10 +125,11 @@ def submit_prediction(
     inputs: str | None = None,
     horizon: int | None = None,
     project: str = DEFAULT_PROJECT,
+    data_folder: DataFolder | None = None,
 ) -> ExperimentRecord:
     """Queue a prediction job for the version ``ref`` names now, on ``rows`` or on the file
-    ``inputs`` of the data folder (copied into the job's folder first, so the job reads what
-    was asked even if the file changes).
+    ``inputs`` of ``data_folder`` (by default ``project``'s; copied into the job's folder
+    first, so the job reads what was asked even if the file changes).
 
     Raises
     ------
@@ -142,7 +143,8 @@ def submit_prediction(
     folder = settings.runs_dir / f"prediction-{uuid.uuid4().hex[:12]}"
     folder.mkdir(parents=True)
     try:
-        source = _write_inputs(folder / INPUTS_FILE, settings.data_dir, rows, inputs)
+        data = data_folder or DataFolder.of(settings.data_dir, project)
+        source = _write_inputs(folder / INPUTS_FILE, data, rows, inputs)
         config = {
             "model": version.model, "version": version.version, "version_id": version.id,
             "reference": str(ref), "inputs": INPUTS_FILE, "source": source, "horizon": horizon,
@@ -163,13 +165,13 @@ def submit_prediction(
 
 def _write_inputs(
     target: Path,
-    data_dir: Path,
+    data_folder: DataFolder,
     rows: Sequence[Mapping[str, Any]] | None,
     inputs: str | None,
 ) -> str:
     """Write the job's inputs to ``target``; say where they came from."""
     if inputs is not None:
-        shutil.copyfile(_data_file(data_dir, inputs), target)
+        shutil.copyfile(_data_file(data_folder, inputs), target)
         return inputs
     assert rows is not None
     try:
@@ -183,10 +185,10 @@ def _write_inputs(
     return ROWS_SOURCE
 
 
-def _data_file(data_dir: Path, name: str) -> Path:
-    """``name`` as an existing file inside ``data_dir`` (never outside it)."""
+def _data_file(data_folder: DataFolder, name: str) -> Path:
+    """``name`` as an existing file inside ``data_folder`` (never outside it)."""
     try:
-        return DataFolder(data_dir).file(name)
+        return data_folder.file(name)
     except InvalidParameterError as e:
         raise InvalidInputError(f"inputs: {e}") from None
 

@@ -19,15 +19,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from azuraforge.apps.base import Pipeline
 from azuraforge.apps import get_pipeline
+from azuraforge.apps.base import Pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import (
     ConfigError,
@@ -131,7 +131,7 @@ class StudyService:
     """
 
     def __init__(
-        self, store: Store, transport: Transport, *, data_folder: Path | None = None
+        self, store: Store, transport: Transport, *, data_folder: DataFolder | None = None
     ) -> None:
         self.store, self.transport, self.data_folder = store, transport, data_folder
         self._storage: optuna.storages.BaseStorage | None = None
@@ -147,11 +147,12 @@ class StudyService:
             self._storage = optuna.storages.get_storage(self.store.optuna_database)
         return self._storage
 
-    def bound_to(self, store: Store) -> StudyService:
+    def bound_to(self, store: Store, data_folder: DataFolder) -> StudyService:
         """This service working through ``store`` (one project's view of the same database,
-        a request's): the same Optuna storage and loaded studies."""
+        a request's) and that project's ``data_folder``: the same Optuna storage and loaded
+        studies."""
         bound = copy.copy(self)
-        bound.store, bound.views = store, StudyViews(store)
+        bound.store, bound.views, bound.data_folder = store, StudyViews(store), data_folder
         return bound
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from optuna.distributions import (
@@ -17,6 +16,7 @@ from optuna.distributions import (
 )
 
 from azuraforge.apps.base import Pipeline
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.services.experiments import ConfigError, validate_config
 
 MAX_GRID = 100_000
@@ -28,7 +28,7 @@ def parse_space(
     pipeline: type[Pipeline[Any]],
     base_config: Mapping[str, Any],
     space: Mapping[str, Any],
-    data_folder: Path | None = None,
+    data_folder: DataFolder | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The search space in its full form: ``{"lr": {"type": "float", "low": 1e-4,
     "high": 0.1, "log": True, "step": None}, "layers": {"type": "categorical", "choices":
@@ -172,7 +172,7 @@ def _value_problems(
     base_config: Mapping[str, Any],
     key: str,
     entry: Mapping[str, Any],
-    data_folder: Path | None,
+    data_folder: DataFolder | None,
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Each bound or choice the pipeline refuses, as the config check words it."""
     candidates: list[tuple[tuple[str | int, ...], Any]]

@@ -150,11 +150,9 @@ class TrialKind(JobKind):
 
 
 def _studies(host: JobHost) -> StudyService:
-    """The host's study service (one for the worker's or reaper's life)."""
-    return host.keep(
-        "studies",
-        lambda: StudyService(host.store, host.transport, data_folder=host.settings.data_dir),
-    )
+    """The host's study service (one for the worker's or reaper's life; it advances
+    studies and creates none, so it checks no file: no data folder)."""
+    return host.keep("studies", lambda: StudyService(host.store, host.transport))
 
 
 def advance_studies(studies: StudyService, study_ids: list[int]) -> None:

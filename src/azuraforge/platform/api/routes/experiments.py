@@ -15,6 +15,7 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.platform.api.access import MANAGE, READ, WRITE
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
+    DataFolderDep,
     ExperimentId,
     SettingsDep,
     StoreDep,
@@ -66,11 +67,11 @@ MAX_ARTIFACT_PATH = 1024
     responses=ERRORS,
 )
 def create_experiments(
-    body: ExperimentCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
+    body: ExperimentCreate, store: StoreDep, transport: TransportDep, folder: DataFolderDep
 ) -> ExperimentsPublic:
     """Queue one run, or with ``grid`` one run per combination (a batch sharing a batch id).
     An invalid config is 422 naming each field's path; nothing is queued then. A file
-    setting names a file in the server's data folder (``data_dir``) or a registered dataset."""
+    setting names a file in the project's data folder or a registered dataset."""
     records = submit(
         store,
         transport,
@@ -78,7 +79,7 @@ def create_experiments(
         body.config,
         grid=body.grid,
         name=body.name,
-        data_folder=settings.data_dir,
+        data_folder=folder,
     )
     data = [ExperimentPublic.of(r) for r in records]
     return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))

@@ -19,7 +19,13 @@ from pydantic import AfterValidator
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api import registry_schemas
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Reader, Writer
-from azuraforge.platform.api.deps import ExperimentId, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import (
+    DataFolderDep,
+    ExperimentId,
+    SettingsDep,
+    StoreDep,
+    TransportDep,
+)
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
     AliasMovePublic,
@@ -331,12 +337,13 @@ def submit_prediction(
     store: StoreDep,
     transport: TransportDep,
     settings: SettingsDep,
+    folder: DataFolderDep,
 ) -> PredictionJobPublic:
-    """Queue a prediction job on rows or on a file of the data folder (``inputs``); workers
-    run it like any job. Follow it with GET …/predictions/{id}."""
+    """Queue a prediction job on rows or on a file of the project's data folder
+    (``inputs``); workers run it like any job. Follow it with GET …/predictions/{id}."""
     record = predictions.submit_prediction(
         store, transport, settings, parse_ref(ref),
-        rows=body.rows, inputs=body.inputs, horizon=body.horizon,
+        rows=body.rows, inputs=body.inputs, horizon=body.horizon, data_folder=folder,
     )  # fmt: skip
     return PredictionJobPublic.of(record)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.platform.api.access import READ, WRITE
 from azuraforge.platform.api.deps import (
-    SettingsDep,
+    DataFolderDep,
     StoreDep,
     TransportDep,
     comma_separated,
@@ -237,16 +237,16 @@ class ImportancesPublic(BaseModel):
 
 
 def get_studies(
-    request: Request, store: StoreDep, transport: TransportDep, settings: SettingsDep
+    request: Request, store: StoreDep, transport: TransportDep, folder: DataFolderDep
 ) -> StudyService:
     """The app's study service (made on first use on the whole store: it keeps Optuna's
-    storage open), bound to the caller's project's view of the store."""
+    storage open), bound to the caller's project's view of the store and data folder."""
     service: StudyService | None = getattr(request.app.state, "studies", None)
     if service is None:
-        service = StudyService(request.app.state.store, transport, data_folder=settings.data_dir)
+        service = StudyService(request.app.state.store, transport)
         service.storage  # opened once, shared by every request's binding  # noqa: B018
         request.app.state.studies = service
-    return service.bound_to(store)
+    return service.bound_to(store, folder)
 
 
 StudiesDep = Annotated[StudyService, Depends(get_studies)]

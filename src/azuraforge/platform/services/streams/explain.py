@@ -53,7 +53,8 @@ def explain(
         saved = saved_learner(store, record, learner)
     else:
         saved = version_learner(store, settings, record, version)
-    examples = _examples(config, settings, start, end)
+    folder = DataFolder.of(settings.data_dir, record.project)
+    examples = _examples(config, folder, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(
             f"events {start} to {end} make {len(examples)} example(s) (the features are ready "
@@ -70,11 +71,12 @@ def explain(
 
 
 def _examples(
-    config: StreamConfig, settings: Settings, start: int, end: int
+    config: StreamConfig, folder: DataFolder, start: int, end: int
 ) -> list[tuple[Features, bool]]:
-    """The stream's examples made at events ``start`` to ``end``: the features then, and
-    whether the price was higher ``horizon`` events later (those whose outcome came)."""
-    path = source_path(config, DataFolder(settings.data_dir).open)
+    """The stream's examples made at events ``start`` to ``end`` of its source (a file of
+    ``folder``, its project's, or a dataset): the features then, and whether the price was
+    higher ``horizon`` events later (those whose outcome came)."""
+    path = source_path(config, folder.open)
     price = config.price_column
     events = list(islice(config.replay(path), end + config.horizon))
     features, found = config.features(), []

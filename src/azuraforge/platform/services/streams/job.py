@@ -22,6 +22,7 @@ from typing import Any
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.transport import Transport, make_transport
 from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
@@ -52,9 +53,11 @@ def start_stream(
     *,
     name: str | None = None,
     project: str = DEFAULT_PROJECT,
+    data_folder: DataFolder | None = None,
 ) -> ExperimentRecord:
     """Validate a stream's ``config`` (:class:`StreamConfig`; its source a registered dataset
-    or a file of the data folder), store its job and send it to a worker; the job's row.
+    or a file of ``data_folder``, by default ``project``'s), store its job and send it to a
+    worker; the job's row.
 
     Raises
     ------
@@ -63,7 +66,8 @@ def start_stream(
     ConflictError
         If ``name`` is taken in the project.
     """
-    checked = validate_settings(StreamConfig, "stream config", config, settings.data_dir)
+    folder = data_folder or DataFolder.of(settings.data_dir, project)
+    checked = validate_settings(StreamConfig, "stream config", config, folder)
     try:
         if checked["url"] is not None:
             check_url(checked["url"], settings.stream_urls)
@@ -75,7 +79,7 @@ def start_stream(
         field = "url" if checked["url"] is not None else "plugin"
         raise ConfigError("stream config", [((field,), str(e))]) from None
     check_follow(checked)
-    check_columns(checked, settings.data_dir)
+    check_columns(checked, folder)
     transport.check()
     record = store.create_experiment(
         STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,

@@ -185,7 +185,7 @@ function inputFor(field, value) {
     return h("textarea", { id, name: field.path, rows: "2", spellcheck: "false" }, asText(field, value));
   }
   const numeric = field.kind === "integer" || field.kind === "number";
-  const placeholder = field.kind === "array" ? "comma-separated values" : field.nullable ? "empty: none" : field.schema.format === "path" ? "a file in the server's data folder" : "";
+  const placeholder = field.kind === "array" ? "comma-separated values" : field.nullable ? "empty: none" : field.schema.format === "path" ? "a file in the project's data folder" : "";
   return h("input", {
     type: "text", id, name: field.path, value: asText(field, value), placeholder,
     inputmode: numeric ? (field.kind === "integer" ? "numeric" : "decimal") : null, autocomplete: "off", spellcheck: "false",

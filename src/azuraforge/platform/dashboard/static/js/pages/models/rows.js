@@ -120,7 +120,7 @@ export function rowsToSend(rows, need, ahead) {
   for (let size = bodyBytes(sent); size > MAX_BODY_BYTES; size = bodyBytes(sent)) {
     const fits = Math.min(sent.length - 1, Math.floor((sent.length * MAX_BODY_BYTES * 0.95) / size));
     if (fits < fewest) {
-      throw new Error(`${fewest.toLocaleString("en-US")} row(s) of these make a request over the API's ${(MAX_BODY_BYTES / 1e6).toFixed(0)} MB limit; put the file in the server's data folder and run "azuraforge models predict" on it.`);
+      throw new Error(`${fewest.toLocaleString("en-US")} row(s) of these make a request over the API's ${(MAX_BODY_BYTES / 1e6).toFixed(0)} MB limit; put the file in the project's data folder and run "azuraforge models predict" on it.`);
     }
     sent = need.forecaster ? sent.slice(sent.length - fits) : sent.slice(0, fits);
   }
