@@ -142,19 +142,21 @@ def check_follow(config: Mapping[str, Any]) -> None:
 def check_columns(config: dict[str, Any], data_folder: DataFolder) -> None:
     """Refuse a data-folder CSV whose header has no ``price_column`` (or no ``time_column``,
     when one is named), naming the columns it has; one it has in another case or spacing
-    (``close`` for ``Close``) is set to the header's spelling, the name its events carry. A
-    registered dataset is not read here (it may need fetching): a wrong column fails its
-    job, whose error names the columns."""
+    (``close`` for ``Close``) is set to the header's spelling, the name its events carry.
+    One that is not UTF-8, or (replayed, not followed) has no row under its header, is
+    refused as its worker would refuse it. A registered dataset is not read here (it may
+    need fetching): a wrong column fails its job, whose error names the columns."""
     source = str(config["source"])
     if config["source"] is None or source in DATASETS:
         return
+    path, replayed = data_folder.file(source), not config["follow"]
     try:
         try:  # the header is found as the replay finds it: by its time column when named
-            names = header_of(data_folder.file(source), source, config["time_column"])
+            names = header_of(path, source, config["time_column"], needs_rows=replayed)
         except DataFormatError:
             if config["time_column"] is None:
                 raise
-            names = header_of(data_folder.file(source), source)  # to name the columns it has
+            names = header_of(path, source, needs_rows=replayed)  # to name the columns it has
     except DataFormatError as e:
         raise ConfigError("stream config", [(("source",), str(e))]) from None
     spelled = {column_key(name): name for name in names}
