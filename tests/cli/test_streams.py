@@ -52,7 +52,8 @@ def ended(api: str, stream_id: int) -> dict:
 
 def test_start_list_and_show_a_stream(api: str) -> None:
     started = cli(api, "stream", "start", "btc-hourly", "--set", "max_events=800",
-                  "--set", "learner=logreg-sgd", "--name", "btc-cli")  # fmt: skip
+                  "--set", "learner=logreg-sgd", "--set", "retrain_every=500",
+                  "--name", "btc-cli")  # fmt: skip
     assert started.exit_code == 0, started.output
     (stream_id,) = map(int, re.findall(r"stream (\d+) \(btc-cli\): queued", started.output))
     assert ended(api, stream_id)["status"] == "completed"
@@ -63,6 +64,9 @@ def test_start_list_and_show_a_stream(api: str) -> None:
     shown_line = "completed, logreg-sgd on btc-hourly, 800 events, 775 predictions scored"
     assert shown_line in " ".join(shown.output.split())
     assert "opposite of last" in shown.output and "recent log-loss" in shown.output
+    # Its candidate (opened at event 500, in shadow at 800) no longer is: it ended with it.
+    said = " ".join(shown.output.split())
+    assert re.search(r"champion \S+ at its end; candidate \S+ .*ended with the stream", said)
     (rule,) = [line for line in shown.output.splitlines() if "opposite of last" in line]
     assert rule.count("—") == 2  # a trivial rule gives no probabilities: no log-loss
 

@@ -313,19 +313,21 @@ def _model_order(name: str) -> tuple[int, str]:
 
 
 def _standing_line(standing: dict[str, Any]) -> str:
-    """Who is champion, in shadow, kept for rollback, with the tests' running state."""
+    """Who is champion, in shadow, kept for rollback, with the tests' running state; for a
+    stream that ended, the champion it ended with, and what ended with it."""
     roles, tests = standing["roles"], standing["tests"]
-    parts = [f"champion {roles[CHAMPION]}"]
+    ended = " ended with the stream" if standing.get("ended") else ""
+    parts = [f"champion {roles[CHAMPION]}" + (" at its end" if ended else "")]
     for role, label in ((CANDIDATE, "candidate"), (PREVIOUS, "rollback armed to")):
         if role in roles:
             test = tests.get(role)
             state = f" (evidence {_evidence(test)} after {int(test['events']):,} pairs)" if (
                 test) else ""  # fmt: skip
-            parts.append(f"{label} {roles[role]}{state}")
+            parts.append(f"{label} {roles[role]}{state}{ended}")
     training = standing.get("training")
     if training:
         run = f" as run {training['run']}" if training["run"] is not None else ""
-        parts.append(f"training {training['kind']}{run}")
+        parts.append(f"training {training['kind']}{run}{ended}")
     return "  " + "; ".join(parts)
 
 

@@ -37,6 +37,8 @@ def test_a_stream_started_runs_and_reads_back(
     assert 0 < done["scores"]["champion/accuracy"] < 1
     assert "always up/accuracy" in done["scores"] and "always up/log_loss" not in done["scores"]
     assert done["restarts"] == 0 and done["restart_history"] == []
+    standing = client.get(f"/api/v1/streams/{stream['id']}/candidates").json()
+    assert standing["ended"] is True and standing["roles"]["champion"] == "logreg-adam-1"
     assert done["lag"] is None and done["events_per_second"] > 0  # lag: while it runs
     assert 0 <= done["turbulent"] <= 1 and TURBULENT not in done["scores"]
     keys = f"events,{TURBULENT}"
@@ -257,7 +259,7 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     claimed = client.post(url, json={"action": "checkpoint", "actor": "bo"}, headers=ana)
     assert claimed.status_code == 422 and "actor" in claimed.text
     first = {"roles": {"champion": "logreg-adam-1"}, "kinds": {"logreg-adam-1": "logreg-adam"},
-             "tests": {}, "paused": False, "training": None}  # fmt: skip
+             "tests": {}, "paused": False, "training": None, "ended": False}  # fmt: skip
     assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
     early = client.post(f"/api/v1/streams/{stream['id']}/predict", json={"closes": [1.0] * 30})
     assert early.status_code == 409 and "no checkpoint yet" in early.text
@@ -276,7 +278,8 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     assert rolled_back["actor"] == "loop" and rolled_back["model"] == "logreg-adam-1"
     assert rolled_back["other"] == "opposite of last-2"
     assert rolled_back["evidence"]["evidence"] >= 20
-    assert client.get(f"/api/v1/streams/{stream['id']}/candidates").json() == first
+    at_end = client.get(f"/api/v1/streams/{stream['id']}/candidates").json()
+    assert at_end == {**first, "ended": True}  # the roles it ended with
     page = client.get(f"/api/v1/streams/{stream['id']}/lineage?after={candidate['id']}&limit=1")
     assert [c["kind"] for c in page.json()] == ["promote"]
     assert register_changes(store, settings) == 2  # the promotion, then the rollback

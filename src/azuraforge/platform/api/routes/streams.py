@@ -19,7 +19,6 @@ from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
-    DataFolderDep,
     SettingsDep,
     StoreDep,
     TransportDep,
@@ -250,6 +249,10 @@ class Candidates(BaseModel):
     training: TrainingPublic | None = Field(
         None, description="The candidate being trained as a run, until it opens or fails."
     )
+    ended: bool = Field(
+        False, description="Whether the stream ended: the roles are those it ended with; its "
+        "candidate, previous champion and training ended with it (no test runs any more)."
+    )  # fmt: skip
 
 
 class ChangePublic(BaseModel):
@@ -412,19 +415,13 @@ def list_alerts(
     responses=ERRORS,
 )
 def create_stream(
-    body: StreamCreate,
-    store: StoreDep,
-    transport: TransportDep,
-    settings: SettingsDep,
-    folder: DataFolderDep,
+    body: StreamCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
 ) -> StreamDetail:
     """Start a stream: it is queued as a supervised job and runs on a worker until its source
     ends, ``max_events``, or a stop; restarted from its last checkpoint when its worker dies.
     A bad config is 422 naming each field's path; its ``source`` is a registered dataset or a
-    file of the project's data folder."""
-    record = start_stream(
-        store, transport, settings, body.config, name=body.name, data_folder=folder
-    )
+    file of the server's data folder."""
+    record = start_stream(store, transport, settings, body.config, name=body.name)
     return StreamDetail.of(record)
 
 
@@ -511,15 +508,19 @@ def get_scores(
 def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
     """The champion, the candidate in shadow and the previous champion while rollback is
     armed, with their tests' running state, as of the stream's last checkpoint (its first
-    champion before one)."""
-    config = StreamConfig.model_validate(_stream(store, stream_id).config)
+    champion before one); for a stream that ended, those it ended with (``ended``)."""
+    record = _stream(store, stream_id)
+    config, ended = StreamConfig.model_validate(record.config), record.status in FINISHED_STATES
     state = store.load_checkpoint(stream_id)
     if state is None:
         first = f"{config.learner}-1"
-        return Candidates(roles={CHAMPION: first}, kinds={first: config.learner}, tests={})
+        return Candidates(
+            roles={CHAMPION: first}, kinds={first: config.learner}, tests={}, ended=ended
+        )
     try:
         found = standing(state, config.rules())
-        return Candidates.model_validate({**found, "paused": bool(state.get("paused"))})
+        paused = bool(state.get("paused")) and not ended
+        return Candidates.model_validate({**found, "paused": paused, "ended": ended})
     except InvalidParameterError as e:  # a checkpoint of an older AzuraForge
         raise ConflictError(f"stream {stream_id}: {e}") from None
 

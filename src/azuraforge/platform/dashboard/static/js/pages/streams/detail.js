@@ -123,7 +123,9 @@ export async function renderDetail(main, { params }) {
     const rows = ROLES.filter((role) => standing.roles[role]).map((role) => {
       const name = standing.roles[role];
       const test = standing.tests[role];
-      const label = role === "previous" ? "previous (rollback armed)" : role;
+      // A stream that ended keeps no candidate in shadow and no rollback armed: said so.
+      const ended = standing.ended && role !== "champion" ? " (ended with the stream)" : "";
+      const label = (role === "previous" ? "previous (rollback armed)" : role) + ended;
       const testText = test ? `evidence ${test.evidence.toPrecision(3)} / against ${test.against.toPrecision(3)} after ${test.events.toLocaleString("en-US")} pairs (mean difference ${test.mean_difference >= 0 ? "+" : ""}${test.mean_difference.toFixed(4)})` : "";
       return [label, h("span", { dataset: { role } }, h("strong", {}, name), ` (${standing.kinds[name]}) `, h("span", { class: "small muted" }, testText))];
     });
