@@ -183,7 +183,8 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
     home = tmp_path / "home"
     who = Identity("ana", "lab", "editor")
     claim = sign_claims(home, who, seconds=60)
-    assert read_claims(home, claim)[0] == who
+    claimed, signed_at = read_claims(home, claim)
+    assert claimed == who._replace(expires_at=signed_at + 60)  # the session's end: its tokens'
     key = (home / "jwt.key").read_bytes()
     assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
     body = {"sub": "ana", "project": "lab", "role": "admin", "iat": time.time(),

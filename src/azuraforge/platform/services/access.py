@@ -61,6 +61,9 @@ TOUCH_EVERY = 60.0
 """Seconds between two records of a token's last use."""
 LINK = "link"
 """The kind of a one-time login link's token."""
+BY_SESSION = "session"
+"""The kind of a token a browser session made without its user's password: it ends with that
+session, at its expiry or when its user signs out."""
 LINK_SECONDS = 86_400.0
 """How long a login link lasts unused."""
 FIRST_ADMIN = "admin"
@@ -188,11 +191,11 @@ def login_link(store: Store, user: str, project: str) -> str:
 
 def new_token(
     store: Store, *, user: str, project: str, role: str, name: str = "",
-    expires_in: float | None = None,
+    expires_in: float | None = None, kind: str = "api",
 ) -> tuple[str, TokenRecord]:  # fmt: skip
     """A new token of ``user`` for ``role`` in ``project`` (at most the role they have there,
-    any for a server admin), expiring ``expires_in`` seconds from now (None: never); the token,
-    to be shown once, and its record.
+    any for a server admin), expiring ``expires_in`` seconds from now (None: never), of
+    ``kind`` (``api``, or :data:`BY_SESSION`); the token, to be shown once, and its record.
 
     Raises
     ------
@@ -212,7 +215,7 @@ def new_token(
             f"expires_in must be above 0 seconds and at most {MAX_LIFE:.0f}, got {expires_in}"
         )
     return _issue(store, user=user, project=project, role=role, name=name,
-                  expires_in=expires_in)  # fmt: skip
+                  expires_in=expires_in, kind=kind)  # fmt: skip
 
 
 def _held_role(store: Store, user: str, project: str) -> str:
@@ -227,8 +230,9 @@ def _held_role(store: Store, user: str, project: str) -> str:
 
 
 def token_made_with(
-    store: Store, maker: Identity, *, role: str, name: str = "", expires_in: float | None = None
-) -> tuple[str, TokenRecord]:
+    store: Store, maker: Identity, *, role: str, name: str = "", expires_in: float | None = None,
+    kind: str = "api",
+) -> tuple[str, TokenRecord]:  # fmt: skip
     """A new token made with the credential ``maker`` (a request's caller): its user's, for
     its project, at most at its role, and ending no later than it does (an API token that
     expires); ``expires_in`` None: :data:`TOKEN_LIFE`, or until the maker ends if sooner. A
@@ -255,7 +259,7 @@ def token_made_with(
             f"last {expires_in / 86_400:g} days: ask for that many or fewer"
         )
     return new_token(store, user=maker.user, project=maker.project, role=role, name=name,
-                     expires_in=expires_in)  # fmt: skip
+                     expires_in=expires_in, kind=kind)  # fmt: skip
 
 
 def sees_user(store: Store, admin: Identity, user: str) -> bool:
@@ -308,8 +312,10 @@ def authenticate(
         raise CredentialError(f"token {record.prefix}: revoked")
     if record.expires_at is not None and record.expires_at <= now:
         raise CredentialError(f"token {record.prefix}: expired")
-    if record.kind != kind:
+    if (record.kind == LINK) != (kind == LINK):
         raise CredentialError(f"token {record.prefix}: of kind {record.kind!r}, not {kind!r}")
+    if record.kind == BY_SESSION and record.created_at <= (found.sessions_after or -math.inf):
+        raise CredentialError(f"token {record.prefix}: made by a session signed out of")
     if found.disabled_at is not None:
         raise CredentialError(f"{record.user}: disabled")
     held = "admin" if found.is_admin else found.member_role
@@ -377,7 +383,8 @@ def read_claims(home: Path, token: str) -> tuple[Identity, float]:
         raise CredentialError(f"claim refused: {e}") from None
     if found["role"] not in ROLES:
         raise CredentialError(f"claim refused: no role {found['role']!r}")
-    who = Identity(str(found["sub"]), str(found["project"]), str(found["role"]))
+    who = Identity(str(found["sub"]), str(found["project"]), str(found["role"]),
+                   float(found["exp"]))  # fmt: skip
     return who, float(found["iat"])
 
 

@@ -5,12 +5,15 @@ is; anything else is 401 in words that do not say which part was wrong. A viewer
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from azuraforge.platform.api.access import CHECKED_FOR, session_cookie
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.api.routes.auth import SESSION_SECONDS
 from azuraforge.platform.services.access import (
     FIRST_ADMIN,
     create_user,
@@ -215,6 +218,15 @@ def test_admins_manage_members_and_each_user_their_own_tokens(anonymous: TestCli
     assert anonymous.delete("/api/v1/access/members/ju", headers=admin).status_code == 204
 
 
+def test_a_project_is_made_by_an_admin_who_becomes_its_admin(anonymous: TestClient, store: Store):
+    admin = user_headers(store, "ka", "admin")
+    made = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
+    assert made.status_code == 201 and made.json()["role"] == "admin"
+    assert store.member_role("ka-lab", "ka") == "admin"
+    taken = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
+    assert taken.status_code == 409
+
+
 def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: Store):
     """A browser sends a host's cookies to every port of it: each server names its own."""
     create_user(store, "la", PASSWORD)
@@ -235,10 +247,41 @@ def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: 
         assert all(name.startswith("azuraforge_session_") for name in names)
 
 
-def test_a_project_is_made_by_an_admin_who_becomes_its_admin(anonymous: TestClient, store: Store):
-    admin = user_headers(store, "ka", "admin")
-    made = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
-    assert made.status_code == 201 and made.json()["role"] == "admin"
-    assert store.member_role("ka-lab", "ka") == "admin"
-    taken = anonymous.post("/api/v1/auth/projects", json={"project": "ka-lab"}, headers=admin)
-    assert taken.status_code == 409
+def test_a_session_makes_a_token_ending_with_it_unless_the_password_is_given(
+    anonymous: TestClient, store: Store
+):
+    """A session's cookie reaches every program on its host: without its user's password
+    again, a session makes only a token that ends when it does (its expiry or signing out)."""
+    create_user(store, "ma", PASSWORD)
+    store.set_member("default", "ma", "admin")
+    anonymous.post("/api/v1/auth/login", json={"name": "ma", "password": PASSWORD})
+    tokens, long = "/api/v1/access/tokens", {"role": "admin", "expires_in_days": 400}
+    refused = anonymous.post(tokens, json=long)  # what a copy of the cookie asked for
+    assert refused.status_code == 400 and "password" in refused.json()["error"]["message"]
+    assert anonymous.post(tokens, json={**long, "password": "not her password"}).status_code == 403
+    lasting = anonymous.post(tokens, json={**long, "password": PASSWORD}).json()
+    assert lasting["kind"] == "api" and lasting["expires_at"] > time.time() + 399 * 86_400
+    bound = anonymous.post(tokens, json={"role": "admin"}).json()
+    assert bound["kind"] == "session"
+    assert abs(bound["expires_at"] - (time.time() + SESSION_SECONDS)) < 60
+    assert {t["prefix"] for t in anonymous.get(tokens).json()} == {
+        lasting["prefix"], bound["prefix"]
+    }  # fmt: skip
+    assert anonymous.post("/api/v1/auth/logout").status_code == 204
+    later(anonymous)
+    for made, status in ((bound, 401), (lasting, 200)):
+        sent = {"Authorization": f"Bearer {made['token']}"}
+        assert anonymous.get("/api/v1/auth/me", headers=sent).status_code == status
+
+
+def test_a_user_without_a_password_makes_tokens_that_end_with_the_session(
+    anonymous: TestClient, store: Store
+):
+    """The first start's admin has no password: their session makes tokens that end with it."""
+    first_admin(store)
+    link = login_link(store, FIRST_ADMIN, "default")
+    anonymous.get("/api/v1/auth/link", params={"token": link}, follow_redirects=False)
+    tokens = "/api/v1/access/tokens"
+    guessed = anonymous.post(tokens, json={"role": "admin", "password": "any password at all"})
+    assert guessed.status_code == 403
+    assert anonymous.post(tokens, json={"role": "admin"}).json()["kind"] == "session"

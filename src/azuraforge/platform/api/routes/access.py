@@ -3,22 +3,40 @@ tokens (made at most at their role, shown once, revoked)."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, Field
 
-from azuraforge.errors import ConflictError, NotFoundError
-from azuraforge.platform.api.access import MANAGE, READ, Manager, Reader, client_address
+from azuraforge.errors import (
+    ConflictError,
+    CredentialError,
+    InvalidParameterError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from azuraforge.platform.api.access import (
+    MANAGE,
+    READ,
+    Manager,
+    Reader,
+    client_address,
+    session_of,
+)
 from azuraforge.platform.api.deps import ServerStoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
+    BY_SESSION,
+    LINK,
     MAX_LIFE,
     NAME_PATTERN,
+    Identity,
     at_most,
     sees_user,
     token_made_with,
 )
+from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.store import Store, TokenRecord
 
 router = APIRouter(prefix="/access", tags=["access"])
@@ -45,6 +63,11 @@ class TokenCreate(RequestBody):
         None, gt=0, le=MAX_LIFE / 86_400,
         description="Days it lasts: 90 unless said, and never past a token making it.",
     )  # fmt: skip
+    password: str | None = Field(
+        None, min_length=1, max_length=1000,
+        description="For a browser session: its user's password, asked again for a token "
+        "that outlives the session; without it, the token ends with the session.",
+    )  # fmt: skip
 
 
 class TokenPublic(BaseModel):
@@ -57,6 +80,10 @@ class TokenPublic(BaseModel):
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
+    kind: str = Field(
+        description="api, or session: made by a browser session without the "
+        "password again, it ends with that session (its end, or signing out)."
+    )
 
     @classmethod
     def of(cls, record: TokenRecord) -> TokenPublic:
@@ -113,7 +140,7 @@ def my_tokens(who: Reader, store: ServerStoreDep) -> list[TokenPublic]:
     """The caller's API tokens for this project at most at the calling credential's role,
     newest first (never their secrets)."""
     tokens = [t for t in store.list_tokens(who.user) if t.project == who.project]
-    return [TokenPublic.of(t) for t in tokens if t.kind == "api" and at_most(t.role, who.role)]
+    return [TokenPublic.of(t) for t in tokens if t.kind != LINK and at_most(t.role, who.role)]
 
 
 @router.post("/tokens", dependencies=[READ], status_code=status.HTTP_201_CREATED,
@@ -125,10 +152,39 @@ def make_token(
     role, ending no later than a token making it (403, 400); the answer shows it once."""
     days = body.expires_in_days
     seconds = None if days is None else days * 86_400
-    token, record = token_made_with(store, who, role=body.role, name=body.name, expires_in=seconds)
+    maker, kind = _maker(who, body, request)
+    token, record = token_made_with(store, maker, role=body.role, name=body.name,
+                                    expires_in=seconds, kind=kind)  # fmt: skip
     store.audit(who.user, "token.create", f"{record.prefix}: {body.role}", project=who.project,
                 address=client_address(request))  # fmt: skip
     return TokenMade(token=token, **TokenPublic.of(record).model_dump())
+
+
+def _maker(who: Identity, body: TokenCreate, request: Request) -> tuple[Identity, str]:
+    """The credential a token is made with, and the token's kind. A browser sends a session's
+    cookie to every port of its host, where another program may listen: a session makes a
+    token that ends with it, unless its user gives their password again (a user without
+    one, as the first start's admin, cannot)."""
+    if session_of(request) is None:
+        return who, "api"
+    if body.password is None:
+        left = (who.expires_at or 0.0) - time.time()
+        if body.expires_in_days is not None and body.expires_in_days * 86_400 > left:
+            raise InvalidParameterError(
+                f"this session ends in {left / 3600:.1f} hours and a token it makes ends with "
+                f"it: give your password for one of {body.expires_in_days:g} days"
+            )
+        return who, BY_SESSION
+    logins: Logins = request.app.state.logins
+    try:
+        logins.sign_in(who.user, body.password, client_address(request))
+    except CredentialError:
+        raise PermissionDeniedError(
+            f"{who.user}: a wrong password asked again for a token",
+            public="not your password: give yours for a token that outlives this session, "
+            "or none for one that ends with it",
+        ) from None
+    return who._replace(expires_at=None), "api"
 
 
 @router.delete("/tokens/{prefix}", dependencies=[READ], status_code=status.HTTP_204_NO_CONTENT,

@@ -1,5 +1,7 @@
 // Access: the project's members and their roles (its admins change them), and the user's own
-// API tokens for the project (made at most at their role, shown once, revoked).
+// API tokens for the project (made at most at their role, shown once, revoked). A token made
+// without the password asked again ends with this session: the browser sends the session's
+// cookie to every program on the server's host, and it must not buy more than it holds.
 
 import { ApiError, api } from "../api.js";
 import { errorBox, fill, h, time, toast } from "../ui.js";
@@ -50,21 +52,25 @@ async function drawTokens(section, me) {
   const redraw = () => drawTokens(section, me);
   const name = h("input", { name: "name", id: "token-name", placeholder: "what it is for" });
   const role = h("select", { name: "role", id: "token-role" }, ...ROLES.slice(0, ROLES.indexOf(me.role) + 1).map((r) => h("option", { value: r }, r)));
+  const password = h("input", { name: "password", id: "token-password", type: "password", autocomplete: "current-password",
+    placeholder: "your password", title: "Asked again for a token that lasts 90 days; without it, the token ends with this session" });
   const shown = h("div", { id: "token-made" });
   const make = h("form", { class: "toolbar", id: "token-form", onsubmit: async (event) => {
     event.preventDefault();
     await act(async () => {
-      const made = await api.post("/access/tokens", { name: name.value, role: role.value });
+      const body = { name: name.value, role: role.value, ...(password.value ? { password: password.value } : {}) };
+      const made = await api.post("/access/tokens", body);
       await drawTokens(section, me);
       section.querySelector("#token-made").replaceWith(h("div", { id: "token-made", class: "notice" },
-        "Your new token, shown this once: ", h("code", { id: "token-secret" }, made.token)));
+        "Your new token, shown this once: ", h("code", { id: "token-secret" }, made.token),
+        made.kind === "session" ? ` It ends with this session (${time(made.expires_at)}, or when you sign out); give your password for one of 90 days.` : ""));
     });
-  } }, name, role, h("button", { type: "submit", class: "primary" }, "Make a token"));
+  } }, name, role, password, h("button", { type: "submit", class: "primary" }, "Make a token"));
   const table = h("table", { class: "table", id: "tokens-table" },
     h("thead", {}, h("tr", {}, ...["Prefix", "Name", "Role", "Made", "Expires", "Last used", ""].map((t) => h("th", {}, t)))),
     h("tbody", {}, ...rows.map((t) => h("tr", { "data-prefix": t.prefix },
       h("td", {}, h("code", {}, t.prefix)), h("td", {}, t.name), h("td", {}, t.role), h("td", {}, time(t.created_at)),
-      h("td", {}, t.expires_at ? time(t.expires_at) : "never"), h("td", {}, t.last_used_at ? time(t.last_used_at) : "—"),
+      h("td", {}, t.kind === "session" ? `with its session (${time(t.expires_at)})` : t.expires_at ? time(t.expires_at) : "never"), h("td", {}, t.last_used_at ? time(t.last_used_at) : "—"),
       h("td", {}, t.revoked_at ? "revoked" : h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`/access/tokens/${t.prefix}`), redraw) }, "Revoke"))))));
   fill(section, h("h2", {}, "Your tokens"), table, make, shown);
 }
