@@ -4,6 +4,7 @@ caller is never told, and the audit log sums each kind, actor and address."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -57,6 +58,17 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
     assert len(logged) == 5 + 3  # the first of each at once, the sums of those above once
     assert f"refused token.refused of '' from 10.0.0.7: token {prefix}: revoked" in logged
     assert "guess number" not in caplog.text + repr(rows)  # never a password
+
+
+def test_a_serving_api_writes_its_summaries_as_it_goes(settings: Settings, store: Store):
+    app = create_app(settings, store=store)
+    app.state.refusals.seconds = 0.1
+    with TestClient(app) as client:
+        client.get("/api/v1/auth/me", headers={"Authorization": "Bearer af_not_a_token"})
+        deadline = time.monotonic() + 10
+        while not store.list_audit() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e.action for e in store.list_audit()] == ["token.refused"]  # before the end
 
 
 def test_a_flood_from_any_number_of_addresses_writes_a_bounded_number_of_rows(

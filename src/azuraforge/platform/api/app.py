@@ -5,6 +5,7 @@ and the dashboard at ``/`` (``uvicorn`` runs it; ``azuraforge serve`` does both)
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,8 +81,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        summaries = asyncio.create_task(app.state.refusals.summarise())
         freeze_startup_objects()
         yield
+        summaries.cancel()
         await hub.stop()
         app.state.models.close()
         await to_thread.run_sync(app.state.refusals.flush)

@@ -6,18 +6,20 @@ audit log here. The first refusal of each kind, actor and address in a summary's
 logged with its reason at once; the audit log gets one row per kind, actor and address for
 each :data:`SUMMARY_SECONDS` with how many there were and their most frequent reasons, as
 does the log for those refused more than once. At most :data:`SUMMARY_KEYS` of them a
-summary: the others share one row (actor ``*``, address ``*``), so a flood from any number
-of addresses writes at most :data:`SUMMARY_KEYS` + 1 rows and lines a kind per summary and
-API process.
+summary: the others share one row a kind (actor ``*``, address ``*``), so a flood from any
+number of addresses writes at most :data:`SUMMARY_KEYS` rows and lines, and one a kind, a
+summary and API process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import Counter
 from typing import NamedTuple
 
+from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.store import Store
 
 _log = logging.getLogger(__name__)
@@ -40,15 +42,14 @@ class _Key(NamedTuple):
 
 
 class Refusals:
-    """An API process's refusals, summed into the audit log every :data:`SUMMARY_SECONDS`
-    (a timer thread, started by the first refusal of a summary) and by :meth:`flush`.
-    Safe from several threads."""
+    """An API process's refusals, summed into the audit log by :meth:`flush`: every
+    :data:`SUMMARY_SECONDS` while :meth:`summarise` runs (the API's lifespan), and once
+    more as the API stops. Safe from several threads."""
 
     def __init__(self, store: Store, seconds: float = SUMMARY_SECONDS) -> None:
         self.store, self.seconds = store, seconds
         self._counts: dict[_Key, Counter[str]] = {}
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
 
     def record(self, action: str, actor: str, address: str, reason: str) -> None:
         """Count a refusal of kind ``action`` (``login.failed``, ``credential.refused``...)
@@ -62,10 +63,6 @@ class Refusals:
             if reason not in reasons and len(reasons) >= KEPT_REASONS:
                 reason = "other reasons"
             reasons[reason] += 1
-            if self._timer is None:
-                self._timer = threading.Timer(self.seconds, self._flush_logged)
-                self._timer.daemon = True
-                self._timer.start()
         if first:
             _log.warning("refused %s of %r from %s: %s", action, actor, address, reason)
 
@@ -74,20 +71,21 @@ class Refusals:
         and address) and start counting anew."""
         with self._lock:
             counts, self._counts = self._counts, {}
-            timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
         for key, reasons in counts.items():
             told = summary(reasons, self.seconds)
             if reasons.total() > 1:
                 _log.warning("refused %s of %r from %s %s", *key, told)
             self.store.audit(key.actor, key.action, told, address=key.address)
 
-    def _flush_logged(self) -> None:
-        try:
-            self.flush()
-        except Exception:  # a timer thread: nobody else would hear of it
-            _log.exception("the summary of refused requests could not be written")
+    async def summarise(self) -> None:
+        """:meth:`flush` every :attr:`seconds` (in a worker thread), until cancelled; a
+        summary that cannot be written is logged, and the next one tried."""
+        while True:
+            await asyncio.sleep(self.seconds)
+            try:
+                await asyncio.to_thread(self.flush)
+            except AzuraForgeError as e:  # the store unreachable: the counts are lost
+                _log.warning("the summary of refused requests was not written: %s", e)
 
 
 def summary(reasons: Counter[str], seconds: float) -> str:
