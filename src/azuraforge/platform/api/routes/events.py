@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from azuraforge.errors import NotFoundError
-from azuraforge.platform.api.access import READ
+from azuraforge.platform.api.access import READ, lapsed
 from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.schemas import ExperimentPublic
 from azuraforge.platform.store import EventRecord, Store, is_unavailable
@@ -106,8 +106,10 @@ async def experiment_events(
 
 @contextlib.asynccontextmanager
 async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
-    """An event set once the client goes away (or the server shuts down), read by a task
-    of its own: a handler waiting for a quiet run's next event still notices, and ends."""
+    """An event set once the client goes away (or the server shuts down), or once its
+    credential would be refused to a request (the socket is then closed with 4401, within
+    the second a request is refused), each watched by a task of its own: a handler waiting
+    for a quiet run's next event still notices, and ends."""
     gone = asyncio.Event()
 
     async def watch() -> None:
@@ -116,7 +118,13 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
                 pass
         gone.set()
 
-    watcher = asyncio.create_task(watch())
+    async def refuse() -> None:
+        why = await lapsed(websocket)
+        gone.set()
+        with contextlib.suppress(RuntimeError):  # the client left meanwhile
+            await websocket.close(code=4401, reason=why.public[:120])
+
+    watchers = [asyncio.create_task(watch()), asyncio.create_task(refuse())]
     try:
         yield gone
     except WebSocketDisconnect:
@@ -125,9 +133,10 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
         if not gone.is_set():  # a send after the client left is expected; anything else is not
             raise
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for watcher in watchers:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
 
 async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], int, str]:
