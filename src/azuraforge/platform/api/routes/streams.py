@@ -19,6 +19,7 @@ from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
     MAX_EXPERIMENT_ID,
+    DataFolderDep,
     SettingsDep,
     StoreDep,
     TransportDep,
@@ -415,13 +416,19 @@ def list_alerts(
     responses=ERRORS,
 )
 def create_stream(
-    body: StreamCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep
+    body: StreamCreate,
+    store: StoreDep,
+    transport: TransportDep,
+    settings: SettingsDep,
+    folder: DataFolderDep,
 ) -> StreamDetail:
     """Start a stream: it is queued as a supervised job and runs on a worker until its source
     ends, ``max_events``, or a stop; restarted from its last checkpoint when its worker dies.
     A bad config is 422 naming each field's path; its ``source`` is a registered dataset or a
-    file of the server's data folder."""
-    record = start_stream(store, transport, settings, body.config, name=body.name)
+    file of the project's data folder."""
+    record = start_stream(
+        store, transport, settings, body.config, name=body.name, data_folder=folder
+    )
     return StreamDetail.of(record)
 
 
