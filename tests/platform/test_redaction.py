@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from azuraforge.learn.datasets import MIRROR_VARIABLE
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 
@@ -43,3 +44,15 @@ def test_words_and_other_folders_stay(tmp_path: Path):
     settings = Settings(home=tmp_path / "af", data_dir=Path("data"), database_url="")
     text = f"the data folder; data/x.csv; the database refused; {tmp_path}/afx/y"
     assert Redaction(settings)(text) == text
+
+
+def test_a_dataset_file_of_a_mirror_is_named_by_the_mirror_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A stream of ``london-daily`` with a wrong column failed "/srv/shared/data/weather/
+    london_daily_1979_2020.csv: no column 'actual' ...": the mirror's folder, on the page."""
+    mirror = tmp_path / "shared" / "data"
+    monkeypatch.setenv(MIRROR_VARIABLE, str(mirror))
+    redact = Redaction(Settings(home=tmp_path / "home", database_url=""))
+    text = f"{mirror}/weather/london.csv: no column 'actual'"
+    assert redact(text) == "$AZURAFORGE_DATA_MIRROR/weather/london.csv: no column 'actual'"

@@ -23,13 +23,15 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from azuraforge.learn.datasets import MIRROR_VARIABLE, mirror_folders
 from azuraforge.platform.settings import Settings
 
-DATA_DIR, HOME, USER_HOME, PYTHON, STORE = (
+DATA_DIR, HOME, USER_HOME, PYTHON, STORE, MIRROR = (
     "$AZURAFORGE_DATA_DIR", "$AZURAFORGE_HOME", "~", "<python>", "<store>",
+    f"${MIRROR_VARIABLE}",
 )  # fmt: skip
 """What stands for each: the data folder, the home folder, the home of the server's user, the
-Python installation, the store's URL."""
+Python installation, the store's URL, a folder of the registered datasets' mirror."""
 _BOUNDARY = r"(?![\w.-])"
 """After a folder: ``/srv/af`` is not the start of ``/srv/afx``."""
 
@@ -39,8 +41,10 @@ class Redaction:
 
     - A path inside the data folder (or one of the ``inside`` folders, such as a run's own
       folder) becomes relative to it: how a client names a file there (``sales.csv``).
-    - The data folder itself, the home folder, the home of the server's user and the Python
-      installation become ``$AZURAFORGE_DATA_DIR``, ``$AZURAFORGE_HOME``, ``~``, ``<python>``.
+    - The data folder itself, the home folder, the home of the server's user, the Python
+      installation and each mirror of the registered datasets become
+      ``$AZURAFORGE_DATA_DIR``, ``$AZURAFORGE_HOME``, ``~``, ``<python>``,
+      ``$AZURAFORGE_DATA_MIRROR``.
     - The store's URL in each form it may be written in (as configured, with its driver,
       its password shown or as ``***``) and its SQLite file become ``<store>``.
 
@@ -71,6 +75,7 @@ class Redaction:
             (settings.home, HOME),
             (Path.home(), USER_HOME),
             *((Path(prefix), PYTHON) for prefix in (sys.prefix, sys.base_prefix)),
+            *((folder, MIRROR) for folder in mirror_folders()),
         ]
         for folder, name in named:
             for text in _folder_forms(folder):
