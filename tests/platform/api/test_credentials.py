@@ -6,8 +6,9 @@ each role its schema allows (and one with its required fields alone, taking the 
 on the user's other token at their highest role and on a fellow admin of the project. After
 each call the store holds nothing made or granted above the calling credential's role (a
 token, a membership, the membership a new project gives its maker), nothing above it revoked
-or taken away, and no token outliving the token that made it; no answer lists a token above
-it. A new route is covered without editing this test."""
+or taken away, and no token outliving the token or session that made it (the bodies give no
+password: a session given its user's password again may make a longer-lived one); no answer
+lists a token above it. A new route is covered without editing this test."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.api.app import API_PREFIX
@@ -45,7 +47,7 @@ class Credential:
     role: str
     headers: dict[str, str]
     expires_at: float | None
-    """A token's end; None for a session."""
+    """When it ends (None: never)."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,10 @@ def _credentials(client: TestClient, store: Store) -> list[Credential]:
     for role, user in SESSION_USERS.items():
         signed = client.post("/api/v1/auth/login", json={"name": user, "password": PASSWORD})
         assert signed.status_code == 200, signed.text
-        cookie = "; ".join(f"{name}={value}" for name, value in signed.cookies.items())
-        found.append(Credential(f"{user}'s {role} session", user, role, {"Cookie": cookie}, None))
+        [(name, value)] = signed.cookies.items()
+        ends = jwt.decode(value, options={"verify_signature": False})["exp"]  # the claim's end
+        found.append(Credential(f"{user}'s {role} session", user, role,
+                                {"Cookie": f"{name}={value}"}, ends))  # fmt: skip
     client.cookies.clear()
     return found
 
@@ -222,8 +226,8 @@ def at_most(role: str, bound: str) -> bool:
 
 
 def _outlives(token: TokenRecord, credential: Credential) -> bool:
-    """Whether ``token`` ends after the token that made it (by more than the milliseconds
-    between the check and the write)."""
+    """Whether ``token`` ends after the credential that made it (by more than the
+    milliseconds between the check and the write)."""
     if credential.expires_at is None:
         return False
     return token.expires_at is None or token.expires_at > credential.expires_at + 1
