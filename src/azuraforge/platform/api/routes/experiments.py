@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
@@ -86,7 +87,7 @@ def create_experiments(
 
 
 @router.get("", dependencies=[READ], response_model=ExperimentsPublic, responses=ERRORS)
-def list_experiments(
+async def list_experiments(
     store: StoreDep,
     status_: Annotated[
         list[Annotated[str, status_list(ALL_STATES)]] | None,
@@ -107,7 +108,9 @@ def list_experiments(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ExperimentsPublic:
-    """A page of runs, filtered and sorted (by any column or by a metric's last value)."""
+    """A page of runs, filtered and sorted (by any column or by a metric's last value). The
+    store is read in a worker thread, the page answered from the event loop (a plain ``def``
+    route's answer is serialized in a second thread)."""
     query = ExperimentQuery(
         statuses=comma_separated(status_),
         pipeline=pipeline,
@@ -122,7 +125,7 @@ def list_experiments(
         limit=limit,
     )
     try:
-        page = store.list_experiments(query)
+        page = await run_in_threadpool(store.list_experiments, query)
     except QueryError as e:
         raise invalid_query(e) from None
     data = [ExperimentPublic.of(r) for r in page.items]
