@@ -70,8 +70,7 @@ def test_no_credential_makes_grants_lists_or_revokes_above_its_role(
     calls, found = 0, []
     for (key, path, method, schema), credential in itertools.product(operations, credentials):
         for body in _bodies(spec, schema, names):
-            url = _filled(path, {"prefix": _target_token(store, credential.user), "user": FELLOW})
-            store.set_member(DEFAULT_PROJECT, FELLOW, "admin")
+            url = _filled(path, store, credential.user)
             before = _held(store)
             anonymous.cookies.clear()
             answer = anonymous.request(method, url, json=body, headers=credential.headers)
@@ -162,11 +161,12 @@ def _bodies(
     spec: dict[str, Any], schema: dict[str, Any] | None, names: Any
 ) -> list[dict[str, Any] | None]:
     """A body asking for each role the schema allows, every field filled (a number at its
-    maximum: a token's life), and one of its required fields alone; None without a body."""
+    maximum: a token's life) but a password (what a credential alone may do is the question),
+    and one of its required fields alone; None without a body."""
     if schema is None:
         return [None]
     fields = _properties(spec, schema)
-    full = {name: _value(field, names) for name, field in fields.items()}
+    full = {name: _value(field, names) for name, field in fields.items() if name != "password"}
     roles = fields.get("role", {}).get("enum", [None])
     bodies = [full | ({"role": role} if role else {}) for role in roles]
     required = {name: full[name] for name in schema.get("required", [])}
@@ -182,12 +182,16 @@ def _value(field: dict[str, Any], names: Any) -> Any:
     return {"boolean": False, "array": [], "object": {}}.get(field.get("type", ""), next(names))
 
 
-def _filled(path: str, values: dict[str, Any]) -> str:
-    return re.sub(r"{(\w+)(?::path)?}", lambda m: str(values[m[1]]), path)
+def _filled(path: str, store: Store, user: str) -> str:
+    """``path`` naming a new token of ``user``'s at their highest role in the project, or
+    :data:`FELLOW`, an admin of it again."""
+    if "{user}" in path:
+        store.set_member(DEFAULT_PROJECT, FELLOW, "admin")
+    values = {"user": FELLOW, "prefix": _target_token(store, user) if "{prefix}" in path else ""}
+    return re.sub(r"{(\w+)(?::path)?}", lambda m: values[m[1]], path)
 
 
 def _target_token(store: Store, user: str) -> str:
-    """The prefix of a new token of ``user``'s at their highest role in the project."""
     found = store.find_user(user)
     held = "admin" if found and found.is_admin else store.member_role(DEFAULT_PROJECT, user)
     _, record = new_token(store, user=user, project=DEFAULT_PROJECT, role=held or "viewer")
