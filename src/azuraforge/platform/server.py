@@ -64,10 +64,11 @@ def run_server(
         streams.start()
         started()
         if len(listeners) == 1:
-            run_uvicorn(create_app(settings, store=store, transport=transport), listeners[0])
+            app = create_app(settings, store=store, transport=transport)
+            run_uvicorn(app, listeners[0], settings.trusted_proxies)
         else:  # the API processes read the settings given here from their environment
             os.environ.update(settings_environment(settings))
-            serve_processes(API_FACTORY, listeners)
+            serve_processes(API_FACTORY, listeners, settings.trusted_proxies)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
         stopping()

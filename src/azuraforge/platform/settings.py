@@ -123,6 +123,13 @@ class Settings(BaseSettings):
         "environment separated by commas, or as JSON: "
         "AZURAFORGE_ALLOWED_ORIGINS=https://ops.example.org,https://af.lan",
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses of the reverse proxies in front of the API whose X-Forwarded-For "
+        "header names the client (uvicorn's forwarded_allow_ips: 127.0.0.1, 10.0.0.0/8, "
+        "comma-separated, or * for any). Empty: a client's address is the one it connects "
+        "from, whatever it sends; the sign-in throttle and the audit log go by it.",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Host names besides the loopback ones (localhost, 127.0.0.1, [::1]) that "

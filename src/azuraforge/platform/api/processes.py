@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from azuraforge.errors import AzuraForgeError, InvalidParameterError
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 BACKLOG = 2048
@@ -54,14 +55,19 @@ def listen(host: str, port: int, count: int) -> list[socket.socket]:
     return listeners
 
 
-def serve_processes(app_factory: str, listeners: list[socket.socket]) -> None:
+def serve_processes(
+    app_factory: str, listeners: list[socket.socket], trusted_proxies: str = ""
+) -> None:
     """Serve the app ``app_factory`` (``module:function``) makes in one process per socket of
-    :func:`listen`, until this process is stopped (SIGTERM, Ctrl-C), each then finishing the
-    requests it holds, or until one of them ends (an error naming it)."""
+    :func:`listen` (as :func:`run_uvicorn` does), until this process is stopped (SIGTERM,
+    Ctrl-C), each then finishing the requests it holds, or until one of them ends (an error
+    naming it)."""
     spawn = multiprocessing.get_context("spawn")
     processes = [
-        spawn.Process(target=_api_process, args=(app_factory, listener), name=f"api-{index}")
-        for index, listener in enumerate(listeners)
+        spawn.Process(
+            target=_api_process, args=(app_factory, listener, trusted_proxies), name=f"api-{n}"
+        )
+        for n, listener in enumerate(listeners)
     ]
     try:
         for process, listener in zip(processes, listeners, strict=True):
@@ -84,7 +90,7 @@ def serve_processes(app_factory: str, listeners: list[socket.socket]) -> None:
                 process.join()
 
 
-def _api_process(app_factory: str, listener: socket.socket) -> None:
+def _api_process(app_factory: str, listener: socket.socket, trusted_proxies: str) -> None:
     """One API process of :func:`serve_processes`, stopping as SIGTERM stops it once the
     parent is gone."""
     parent = multiprocessing.parent_process()
@@ -93,17 +99,30 @@ def _api_process(app_factory: str, listener: socket.socket) -> None:
             target=_stop_after, args=(parent,), name="parent-watch", daemon=True
         ).start()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches every process: serve says it
-        run_uvicorn(app_factory, listener)
+        run_uvicorn(app_factory, listener, trusted_proxies)
 
 
-def run_uvicorn(app: FastAPI | str, listener: socket.socket) -> None:
+def run_uvicorn(app: FastAPI | str, listener: socket.socket, trusted_proxies: str = "") -> None:
     """uvicorn serving ``app`` (or the app the factory ``module:function`` makes) on
     ``listener``, on its ``auto`` event loop and HTTP parser (uvloop and httptools when
     installed), until SIGTERM or Ctrl-C, which it raises again once it has stopped."""
     import uvicorn
 
-    config = uvicorn.Config(app, factory=isinstance(app, str), log_level="warning")
-    uvicorn.Server(config).run(sockets=[listener])
+    uvicorn.Server(uvicorn_config(app, trusted_proxies)).run(sockets=[listener])
+
+
+def uvicorn_config(app: FastAPI | str, trusted_proxies: str = "") -> uvicorn.Config:
+    """uvicorn's configuration for ``app``: a client's address is the one it connects from,
+    unless that is one of ``trusted_proxies`` (addresses, networks, ``*``: the setting
+    ``trusted_proxies``), whose ``X-Forwarded-For`` then names it. uvicorn's own default
+    believes that header from 127.0.0.1: any program on the host could then claim any address
+    to the sign-in throttle and the audit log."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, factory=isinstance(app, str), log_level="warning",
+        proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or None,
+    )  # fmt: skip
 
 
 def _stop_after(parent: multiprocessing.process.BaseProcess) -> None:
