@@ -50,6 +50,13 @@ def ended(api: str, stream_id: int) -> dict:
     raise AssertionError(f"stream {stream_id} did not end within 30 s")
 
 
+def table_cells(output: str) -> list[str]:
+    """The cells of a table's one row, each of its wrapped lines joined."""
+    lines = [line.split("│")[1:-1] for line in output.splitlines() if line.startswith("│")]
+    columns = zip(*lines, strict=True)
+    return [" ".join(part.strip() for part in column if part.strip()) for column in columns]
+
+
 def test_start_list_and_show_a_stream(api: str) -> None:
     started = cli(api, "stream", "start", "btc-hourly", "--set", "max_events=800",
                   "--set", "learner=logreg-sgd", "--set", "retrain_every=500",
@@ -59,6 +66,11 @@ def test_start_list_and_show_a_stream(api: str) -> None:
     assert ended(api, stream_id)["status"] == "completed"
     listed = cli(api, "stream", "list")
     assert listed.exit_code == 0 and "btc-cli" in listed.output and "completed" in listed.output
+    # The best rule named; what trading the champion returned beside buy and hold.
+    accuracy, traded = table_cells(listed.output)[4:6]
+    rules = "always up|same as last|opposite of last|majority so far"
+    assert re.fullmatch(rf"\d+\.\d\d% vs ({rules}) \d+\.\d\d%", accuracy), listed.output
+    assert re.fullmatch(r"[+-]\d+\.\d% vs [+-]\d+\.\d%", traded), listed.output
     shown = cli(api, "stream", "show", str(stream_id))
     assert shown.exit_code == 0, shown.output
     shown_line = "completed, logreg-sgd on btc-hourly, 800 events, 775 predictions scored"

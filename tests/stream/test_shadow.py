@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream.backtest import TRADING_COST, net_returns
 from azuraforge.stream.base import Classifier
 from azuraforge.stream.direction import LEARNERS, baseline_rules, default_learners, make_learner
 from azuraforge.stream.shadow import (
@@ -57,6 +59,28 @@ def test_a_shift_opens_a_candidate_that_the_test_promotes(shifted: list[Event]) 
     scores = loop.scores()
     assert scores["champion/recent_accuracy"] > 0.7  # it learned the new regime
     assert scores["champion/recent_accuracy"] > scores["same as last/recent_accuracy"]
+
+
+def test_the_champion_of_each_moment_is_traded_beside_buy_and_hold(shifted: list[Event]) -> None:
+    """The streams list showed accuracy alone, not that the champion lost 97-99 % trading
+    where buy and hold gained: the loop now trades its champion's predictions, whoever it is
+    at the time, one every ``horizon`` events, as the API's scores do."""
+    loop = ShadowLoop(lambda k, n: make_learner(k, n - 1), "logreg-adam",
+                      ShadowRules(warm=200), horizon=2)  # fmt: skip
+    traded = []
+    for event in shifted:
+        champion = loop.champion  # the one that made the prediction scored now
+        for scored in loop.step(event)[0]:
+            if scored.event % 2 == 0:
+                traded.append((float(scored.probabilities[champion] >= 0.5), scored.gain))
+    assert loop.champion != "logreg-adam-1"  # promoted after the shift: two champions traded
+    positions, gains = (np.array(column) for column in zip(*traded, strict=True))
+    scores = loop.scores()
+    champion = np.prod(1 + net_returns(gains, positions, cost=TRADING_COST)) - 1
+    held = np.prod(1 + net_returns(gains, np.ones_like(gains), cost=TRADING_COST)) - 1
+    assert scores["champion/return"] == pytest.approx(champion, rel=1e-9)
+    assert scores["champion/buy_and_hold_return"] == pytest.approx(held, rel=1e-9)
+    assert len(traded) == (len(shifted) - 24 - 2 + 1) // 2
 
 
 def test_a_worse_champion_forced_in_is_rolled_back(shifted: list[Event]) -> None:

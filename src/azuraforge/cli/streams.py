@@ -22,7 +22,6 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
-from azuraforge.stream.online import headline
 from azuraforge.stream.shadow import CANDIDATE, CHAMPION, PREVIOUS
 
 ROLES = (CHAMPION, CANDIDATE, PREVIOUS)
@@ -73,22 +72,42 @@ def list_(
     verbose: Verbose = False,
 ) -> None:
     """The server's streams, newest first: how far each got, how its learner scores beside
-    the best trivial rule, how often it was restarted (`stream show ID` for the rest)."""
+    the best trivial rule (named), what trading its champion returned beside buy and hold
+    over the same steps (net of 0.1 % a change), how often it was restarted (`stream show
+    ID` for the rest)."""
     with user_errors(verbose):
         with arguments():
             params = {"limit": limit, **({"status": status} if status else {})}
             page = connect(api, project).request("GET", "/streams", params=params)
         table = Table(title=f"{page['total']:,} streams")
-        for column in ("id", "name", "status", "learner", "events", "accuracy", "best rule"):
-            table.add_column(column, no_wrap=column in ("status", "learner", "accuracy"))
-        table.add_column("restarts")
+        # Six columns fit 80: the learner under the name, the restarts under the status.
+        for column in ("id", "name", "status", "events"):
+            table.add_column(column, no_wrap=column in ("id", "status"))
+        table.add_column("accuracy vs best rule", min_width=14)
+        table.add_column("return vs buy and hold")
         for row in page["data"]:
-            accuracy, best = _accuracies(row["scores"])
+            scores, restarts = row["scores"], row["restarts"]
             table.add_row(
-                str(row["id"]), row["name"], row["status"], row["learner"],
-                f"{row['events']:,}", accuracy, best, str(row["restarts"]),
+                str(row["id"]), f"{row['name']}\n{row['learner']}",
+                row["status"] + (f"\n{restarts} restarts" if restarts else ""),
+                f"{row['events']:,}", _beside_rule(scores, row.get("best_rule")),
+                _beside_holding(scores),
             )  # fmt: skip
         console.print(table)
+
+
+def _beside_rule(scores: dict[str, float], rule: str | None) -> str:
+    """The champion's accuracy beside the best trivial rule's, named."""
+    ours = scores.get("champion/accuracy")
+    if ours is None or rule is None:
+        return "-"
+    return f"{ours:.2%} vs {rule} {scores[f'{rule}/accuracy']:.2%}"
+
+
+def _beside_holding(scores: dict[str, float]) -> str:
+    """What trading the champion returned beside buy and hold over the same steps."""
+    ours, held = scores.get("champion/return"), scores.get("champion/buy_and_hold_return")
+    return "-" if ours is None or held is None else f"{ours:+.1%} vs {held:+.1%}"
 
 
 def show(
@@ -299,13 +318,6 @@ def _scores_table(scores: dict[str, float]) -> Table:
         values = (scores.get(f"{model}/{score}") for score in SCORES)
         table.add_row(model, *("—" if value is None else f"{value:.4f}" for value in values))
     return table
-
-
-def _accuracies(scores: dict[str, float]) -> tuple[str, str]:
-    """The learner's accuracy and the best trivial rule's, as shown."""
-    found = headline(scores, CHAMPION)
-    ours, best = found.get("accuracy"), found.get("best_rule_accuracy")
-    return ("-" if ours is None else f"{ours:.2%}", "-" if best is None else f"{best:.2%}")
 
 
 def _model_order(name: str) -> tuple[int, str]:

@@ -23,6 +23,9 @@ import numpy as np
 from azuraforge.errors import InvalidParameterError
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
+TRADING_COST = 0.001
+"""The cost of a change of position a stream's running returns are net of (0.1 %, as the
+API's scores take by default)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,30 @@ class Backtest:
     turnover: float
     exposure: float
     steps: int
+
+
+@dataclass
+class Equity:
+    """What 1 became holding long/flat positions one step at a time, net of ``cost`` a
+    change, starting flat: :func:`net_returns` for a stream, which never has all its steps.
+
+    >>> equity = Equity(cost=0.01)
+    >>> equity.step(True, 0.10)
+    >>> equity.step(False, -0.10)
+    >>> round(equity.value, 4), equity.steps  # (1 + 0.10 - 0.01) * (1 - 0.01)
+    (1.0791, 2)
+    """
+
+    cost: float = TRADING_COST
+    value: float = 1.0
+    position: float = 0.0
+    steps: int = 0
+
+    def step(self, long: bool, gain: float) -> None:
+        """Hold long (or flat) over a step whose asset return is ``gain``."""
+        held = float(long)
+        self.value *= 1.0 + held * gain - self.cost * abs(held - self.position)
+        self.position, self.steps = held, self.steps + 1
 
 
 def periods_per_year(times: np.ndarray) -> float:

@@ -315,17 +315,25 @@ def headline(scores: Mapping[str, float], model: str = MODEL) -> dict[str, float
     best trivial rule's accuracy (``best_rule_accuracy``).
 
     >>> headline({"model/accuracy": 0.55, "model/log_loss": 0.69, "always up/accuracy": 0.51,
-    ...           "same as last/accuracy": 0.47, "same as last/log_loss": 17.0})
+    ...           "same as last/accuracy": 0.47})
     {'accuracy': 0.55, 'log_loss': 0.69, 'best_rule_accuracy': 0.51}
     """
-    ours, rules, names = {}, [], set(baseline_rules())
-    for key, value in scores.items():
-        name, score = key.split("/", 1)
-        if name == model:
-            ours[score] = value
-        elif name in names and score == "accuracy":
-            rules.append(value)
-    return {**ours, **({"best_rule_accuracy": max(rules)} if rules else {})}
+    prefix = f"{model}/"
+    ours = {key.removeprefix(prefix): v for key, v in scores.items() if key.startswith(prefix)}
+    best = best_rule(scores)
+    return {**ours, **({"best_rule_accuracy": scores[f"{best}/accuracy"]} if best else {})}
+
+
+def best_rule(scores: Mapping[str, float]) -> str | None:
+    """The trivial rule of the best accuracy in ``scores`` (of :meth:`DirectionLoop.scores`),
+    the bar a learner is shown beside; None before any is scored.
+
+    >>> best_rule({"model/accuracy": 0.55, "always up/accuracy": 0.51, "same as last/accuracy": 0.47})
+    'always up'
+    """  # noqa: E501
+    keys = {rule: f"{rule}/accuracy" for rule in baseline_rules()}
+    found = {rule: scores[key] for rule, key in keys.items() if key in scores}
+    return max(found, key=found.__getitem__) if found else None
 
 
 def to_json(value: Any) -> Any:

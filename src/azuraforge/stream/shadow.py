@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.stream.backtest import Equity
 from azuraforge.stream.base import Classifier, Event
 from azuraforge.stream.drift import ADWIN, DDM, DriftDetector, PageHinkley
 from azuraforge.stream.features import FeatureSet
@@ -228,6 +229,9 @@ class ShadowLoop:
         """Retrains asked for so far (the next one's ``number``)."""
         self.trained_by: dict[str, int] = {}
         """The run that trained each learner adopted from one, by name."""
+        self.traded, self.held = Equity(), Equity()
+        """Trading the champion's predictions (long at 50 % or more), and buy and hold, over
+        the same steps: one every ``horizon`` events, whose outcomes do not overlap."""
         self._at = (-1, 0.0)
 
     @property
@@ -262,11 +266,21 @@ class ShadowLoop:
         self.since += 1
         changes: list[Change] = []
         for one in scored:
+            self._trade(one)  # by the champion that made it, before a promotion it brings
             changes += self._judge(one)
         every = self.rules.every
         if every is not None and self.since >= every and self.open_to_candidates():
             changes.append(self._open(self.kind, LOOP, "schedule"))
         return scored, changes
+
+    def _trade(self, scored: Scored) -> None:
+        """Trade the champion's prediction ``scored`` beside buy and hold, one prediction
+        every ``horizon`` events (as the API's scores do, so no two outcomes overlap)."""
+        champion = self.champion
+        if scored.event % self.loop.horizon or champion not in scored.probabilities:
+            return
+        self.traded.step(scored.probabilities[champion] >= 0.5, scored.gain)
+        self.held.step(True, scored.gain)
 
     def _judge(self, scored: Scored) -> list[Change]:
         """Feed one outcome to the drift detector and the tests; what they decided."""
@@ -568,7 +582,10 @@ class ShadowLoop:
     def scores(self) -> dict[str, float]:
         """The scores of :meth:`DirectionLoop.scores` by role (``champion/accuracy``: the
         champion's own, on its predictions) and of the trivial rules, with the tests'
-        running evidence (``candidate/evidence``, ``previous/evidence``)."""
+        running evidence (``candidate/evidence``, ``previous/evidence``), and what trading
+        the champion's predictions returned beside buy and hold over the same steps, net of
+        :data:`~azuraforge.stream.backtest.TRADING_COST` a change (``champion/return``,
+        ``champion/buy_and_hold_return``)."""
         roles = {name: role for role, name in self.roles.items()}
         found = {}
         for key, value in self.loop.scores().items():
@@ -580,6 +597,9 @@ class ShadowLoop:
         for role, test in ((CANDIDATE, self.promotion_test), (PREVIOUS, self.rollback_test)):
             if test is not None and test.decision.events:
                 found[f"{role}/evidence"] = test.decision.evidence
+        if self.held.steps:
+            found[f"{CHAMPION}/return"] = self.traded.value - 1.0
+            found[f"{CHAMPION}/buy_and_hold_return"] = self.held.value - 1.0
         return found
 
     # State --------------------------------------------------------------------------------
@@ -602,6 +622,7 @@ class ShadowLoop:
                 "asked": asdict(self.asked) if self.asked else None,
                 "asks": self.asks,
                 "trained_by": self.trained_by,
+                "trading": {"champion": asdict(self.traded), "buy_and_hold": asdict(self.held)},
             },
         }
 
@@ -627,6 +648,12 @@ class ShadowLoop:
         self.asked = Retrain(**shadow["asked"]) if shadow.get("asked") else None
         self.asks = int(shadow.get("asks", 0))
         self.trained_by = {name: int(run) for name, run in shadow.get("trained_by", {}).items()}
+        trading = shadow.get("trading")  # none in a state saved before streams traded
+        if trading is not None:
+            self.traded, self.held = (
+                Equity(**trading["champion"]),
+                Equity(**trading["buy_and_hold"]),
+            )
 
 
 class _Errors:

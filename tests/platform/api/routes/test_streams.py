@@ -56,6 +56,19 @@ def test_a_stream_started_runs_and_reads_back(
     assert window["buy_and_hold"]["steps"] == window["models"]["always up"]["trading"]["steps"]
     always = window["models"]["always up"]  # long at every step: buy and hold
     assert always["trading"] == window["buy_and_hold"] and always["trading"]["exposure"] == 1.0
+    # The list names the best rule, and gives what trading the champion returned beside buy
+    # and hold: as the scores of its rows say (no promotion here: the champion is one model).
+    (row,) = client.get("/api/v1/streams").json()["data"]
+    assert row["best_rule"] in {"always up", "same as last", "opposite of last", "majority so far"}
+    assert (
+        row["scores"][f"{row['best_rule']}/accuracy"]
+        == done["scores"][f"{row['best_rule']}/accuracy"]
+    )
+    trading = client.get(f"/api/v1/streams/{stream['id']}/scores").json()
+    champion = trading["models"]["logreg-adam-1"]["trading"]
+    assert row["scores"]["champion/return"] == pytest.approx(champion["total_return"], rel=1e-9)
+    held = trading["buy_and_hold"]["total_return"]
+    assert row["scores"]["champion/buy_and_hold_return"] == pytest.approx(held, rel=1e-9)
     backwards = client.get(f"/api/v1/streams/{stream['id']}/scores?start=300&end=100")
     assert backwards.status_code == 400 and "end (100) must be after start (300)" in backwards.text
 

@@ -36,6 +36,7 @@ from azuraforge.platform.services.streams.serving import MIN_CLOSES, StreamServe
 from azuraforge.platform.store import AlertRecord, ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES
 from azuraforge.stream.direction import LEARNERS, has_log_loss
+from azuraforge.stream.online import best_rule
 from azuraforge.stream.shadow import CHAMPION, CHANGE_KINDS, standing
 
 router = APIRouter(prefix="/streams", tags=["streams"])
@@ -73,9 +74,16 @@ class StreamPublic(BaseModel):
     )
     scores: dict[str, float] = Field(
         description="As of its last checkpoint: by role (champion, candidate, previous) and "
-        "for each trivial rule, the accuracy and log-loss, cumulative and recent "
-        "('champion/accuracy'), and the running tests' evidence ('candidate/evidence')."
+        "for each trivial rule, the accuracy and log-loss (none for a rule), cumulative and "
+        "recent ('champion/accuracy'), the running tests' evidence ('candidate/evidence'), "
+        "and what trading the champion's predictions returned beside buy and hold over the "
+        "same steps, net of 0.1 % a change ('champion/return', "
+        "'champion/buy_and_hold_return')."
     )
+    best_rule: str | None = Field(
+        None, description="The trivial rule of the best accuracy, the bar its learner is shown "
+        "beside ('{best_rule}/accuracy' in scores)."
+    )  # fmt: skip
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -107,7 +115,8 @@ class StreamPublic(BaseModel):
             champion=(record.result or {}).get("champion"),
             scored=int(metrics.pop("scored", 0)), turbulent=metrics.pop(TURBULENT, None),
             restarts=len(record.restart_history or []),
-            scores=metrics, created_at=record.created_at, started_at=record.started_at,
+            scores=metrics, best_rule=best_rule(metrics), created_at=record.created_at,
+            started_at=record.started_at,
             finished_at=record.finished_at, error=record.error, lag=keeping.lag,
             events_per_second=keeping.events_per_second,
         )  # fmt: skip

@@ -1,10 +1,11 @@
 // Streams: newest first, with status, worker, events taken, events a second and lag, the
-// champion's accuracy beside the best trivial rule's, and restarts; the page refreshes itself
+// champion's accuracy beside the best trivial rule's (named), what trading its champion
+// returned beside buy and hold over the same steps, and restarts; the page refreshes itself
 // while a stream on it runs.
 
 import { api } from "../../api.js";
 import { badge, errorBox, fill, h, loading } from "../../ui.js";
-import { RULES, percent } from "./shared.js";
+import { percent } from "./shared.js";
 
 const REFRESH_MS = 3000;
 
@@ -29,7 +30,8 @@ export async function renderList(main) {
     }
     fill(errorArea);
     const rows = page.data.map((stream) => {
-      const best = Math.max(...RULES.map((rule) => stream.scores[`${rule}/accuracy`] ?? -1));
+      const rule = stream.best_rule;
+      const signed = (value) => (value == null ? "–" : `${value >= 0 ? "+" : ""}${(100 * value).toFixed(1)} %`);
       const link = `#/streams/${stream.id}`;
       return h("tr", { dataset: { id: String(stream.id) } },
         h("td", { class: "num" }, h("a", { href: link }, String(stream.id))),
@@ -40,17 +42,21 @@ export async function renderList(main) {
         h("td", { class: "num" }, stream.events_per_second == null ? "–" : Math.round(stream.events_per_second).toLocaleString("en-US")),
         h("td", { class: "num" }, stream.lag == null ? "–" : `${stream.lag.toFixed(0)} s`),
         h("td", { class: "num" }, percent(stream.scores["champion/accuracy"])),
-        h("td", { class: "num" }, best >= 0 ? percent(best) : "–"),
+        h("td", { class: "num", dataset: { field: "best-rule" } }, rule ? `${rule} ${percent(stream.scores[`${rule}/accuracy`])}` : "–"),
+        h("td", { class: "num", dataset: { field: "return" } }, signed(stream.scores["champion/return"])),
+        h("td", { class: "num", dataset: { field: "buy-and-hold" } }, signed(stream.scores["champion/buy_and_hold_return"])),
         h("td", { class: "small" }, stream.worker || "–"),
         h("td", { class: "num" }, String(stream.restarts)));
     });
     if (!rows.length) {
-      rows.push(h("tr", {}, h("td", { colspan: "11", class: "empty" }, "No streams yet: start one here (Start a stream), with `azuraforge stream start btc-hourly`, or POST /api/v1/streams.")));
+      rows.push(h("tr", {}, h("td", { colspan: "13", class: "empty" }, "No streams yet: start one here (Start a stream), with `azuraforge stream start btc-hourly`, or POST /api/v1/streams.")));
     }
     fill(tableBox, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "ID"), h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Learner"),
         h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Events/s"), h("th", { class: "num", title: "Seconds since its last checkpoint, while it runs" }, "Lag"),
         h("th", { class: "num" }, "Champion accuracy"), h("th", { class: "num" }, "Best rule"),
+        h("th", { class: "num", title: "Trading the champion's predictions (long at 50 % or more), net of 0.1 % a change" }, "Return"),
+        h("th", { class: "num", title: "Over the same steps" }, "Buy and hold"),
         h("th", {}, "Worker"), h("th", { class: "num" }, "Restarts"))),
       h("tbody", {}, rows)));
     if (page.data.some((stream) => ["queued", "running"].includes(stream.status))) timer = setTimeout(load, REFRESH_MS);
