@@ -33,8 +33,8 @@ def start(
     source: Annotated[
         str | None,
         typer.Argument(
-            help="A dataset (btc-hourly, sp500-daily), a CSV of the data folder, or an http(s) "
-            "address to poll (one the server's stream_urls allow)."
+            help="A dataset (btc-hourly, sp500-daily), a CSV of the project's data folder, or "
+            "an http(s) address to poll (one the server's stream_urls allow)."
         ),
     ] = None,
     config: ConfigFile = None,

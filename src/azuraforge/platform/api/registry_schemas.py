@@ -207,7 +207,7 @@ class PredictionPublic(BaseModel):
 
 
 class PredictionJobCreate(RequestBody):
-    """Rows, or a file of the server's data folder, to predict from in a job: exactly one of
+    """Rows, or a file of the project's data folder, to predict from in a job: exactly one of
     ``rows`` and ``inputs`` (declared as a ``oneOf``; the service refuses neither and both)."""
 
     model_config = ConfigDict(
@@ -216,7 +216,7 @@ class PredictionJobCreate(RequestBody):
     # Absent, never null: a null beside the other would pass for "exactly one".
     rows: list[dict[str, Any]] = Field(None, min_length=1)  # type: ignore[arg-type]
     inputs: str = Field(  # type: ignore[assignment]
-        None, min_length=1, max_length=1000, description="A CSV file in the data folder."
+        None, min_length=1, max_length=1000, description="A CSV file in the project's data folder."
     )
     horizon: int | None = Field(None, ge=1)
 

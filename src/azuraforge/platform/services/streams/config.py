@@ -30,7 +30,7 @@ class StreamConfig(BaseModel):
 
     source: Path | None = Field(
         None, description="A registered dataset's name (btc-hourly, sp500-daily) or a CSV "
-        "file of the data folder, replayed oldest first; this or url."
+        "file of the project's data folder, replayed oldest first; this or url."
     )  # fmt: skip
     url: str | None = Field(
         None, min_length=10, max_length=500, description="An http:// or https:// address "
