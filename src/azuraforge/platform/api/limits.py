@@ -8,7 +8,6 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 MAX_HEADERS = 100
 """Most header fields a request may send (Apache's ``LimitRequestFields``)."""
 MAX_HEADER_BYTES = 32 * 1024
