@@ -177,35 +177,41 @@ def test_the_first_admin_signs_in_by_a_link_until_they_set_a_password(
     assert Logins(store).sign_in(FIRST_ADMIN, PASSWORD, "127.0.0.1").is_admin
 
 
+SERVER = "5e55e55e55e5"
+"""A server's id, the audience of its sessions' claims."""
+
+
 def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:
     import jwt
 
     home = tmp_path / "home"
     who = Identity("ana", "lab", "editor")
-    claim = sign_claims(home, who, seconds=60)
-    claimed, signed_at = read_claims(home, claim)
+    claim = sign_claims(home, who, seconds=60, audience=SERVER)
+    claimed, signed_at = read_claims(home, claim, audience=SERVER)
     assert claimed == who._replace(expires_at=signed_at + 60)  # the session's end: its tokens'
     key = (home / "jwt.key").read_bytes()
     assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
     body = {"sub": "ana", "project": "lab", "role": "admin", "iat": time.time(),
-            "exp": time.time() + 60}  # fmt: skip
+            "exp": time.time() + 60, "aud": SERVER}  # fmt: skip
     forged = {
         "none": jwt.encode(body, None, algorithm="none"),
         "HS512 with its key": jwt.encode(body, key, algorithm="HS512"),
         "another key": jwt.encode(body, "0" * 64, algorithm="HS256"),
         "expired": jwt.encode({**body, "exp": time.time() - 1}, key, algorithm="HS256"),
         "no expiry": jwt.encode({k: v for k, v in body.items() if k != "exp"}, key),
+        "for another server": jwt.encode({**body, "aud": "another"}, key),  # sharing its home
+        "for no server": jwt.encode({k: v for k, v in body.items() if k != "aud"}, key),
         "not a claim": "af_" + "0" * 12,
     }
     for how, token in forged.items():
         with pytest.raises(CredentialError, match="claim refused"):
-            read_claims(home, token)
+            read_claims(home, token, audience=SERVER)
             pytest.fail(f"{how} was read")
-    assert sign_claims(tmp_path / "other", who, seconds=60) != claim  # a key per server
+    assert sign_claims(tmp_path / "other", who, seconds=60, audience=SERVER) != claim
     (tmp_path / "cut").mkdir()
     (tmp_path / "cut" / "jwt.key").write_text("abc")  # emptied or cut short: no key
     with pytest.raises(ConflictError, match="holds no usable key"):
-        sign_claims(tmp_path / "cut", who, seconds=60)
+        sign_claims(tmp_path / "cut", who, seconds=60, audience=SERVER)
 
 
 def test_every_route_declares_one_permission(settings: Settings, store: Store) -> None:

@@ -106,20 +106,27 @@ def session_of(connection: HTTPConnection) -> str | None:
 
 
 def session_cookie(app: Any) -> str:
-    """The name of the session cookie of the server ``app`` is: :data:`SESSION_COOKIE`, then
-    12 hex digits of an HMAC of its store's address under the key its sessions are signed
-    with. A browser sends a host's cookies to every port of it: two servers on one host (each
-    with its home's key, or its store) keep a cookie each and do not sign each other out,
-    while the API processes of one server, and the server on another port or behind a proxy,
-    share one. The digits say nothing of the key or the address."""
-    name: str | None = getattr(app.state, "session_cookie", None)
-    if name is None:
+    """The name of the session cookie of the server ``app`` is: :data:`SESSION_COOKIE` and
+    its :func:`server_id`. A browser sends a host's cookies to every port of it: two servers
+    on one host (each with its home's key, or its store) keep a cookie each and do not sign
+    each other out, while the API processes of one server, and the server on another port or
+    behind a proxy, share one."""
+    return f"{SESSION_COOKIE}_{server_id(app)}"
+
+
+def server_id(app: Any) -> str:
+    """12 hex digits naming the server ``app`` is: an HMAC of its store's address under the
+    key its sessions are signed with (what makes a session good there), which says nothing of
+    either. Its sessions' claims are for it alone (their audience): two servers sharing a home
+    share its key, not their users."""
+    found: str | None = getattr(app.state, "server_id", None)
+    if found is None:
         settings: Settings = app.state.settings
         store: Store = app.state.store
         address = store.engine.url.render_as_string(hide_password=True).encode()
         server = hmac.new(server_key(settings.home, CLAIMS_KEY), address, hashlib.sha256)
-        name = app.state.session_cookie = f"{SESSION_COOKIE}_{server.hexdigest()[:12]}"
-    return name
+        found = app.state.server_id = server.hexdigest()[:12]
+    return found
 
 
 def _remembered(connection: HTTPConnection) -> Identity | None:
@@ -154,7 +161,8 @@ def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Ident
         if bearer:
             return authenticate(store, credential)
         settings: Settings = connection.app.state.settings
-        claimed, signed_at = read_claims(settings.home, credential)
+        server = server_id(connection.app)
+        claimed, signed_at = read_claims(settings.home, credential, audience=server)
         return claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
     except CredentialError as e:
         refusals: Refusals = connection.app.state.refusals

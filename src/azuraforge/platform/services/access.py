@@ -357,28 +357,29 @@ def _lower(held: str, claimed: str) -> str:
     return ROLES[min(ROLES.index(held), ROLES.index(claimed))]
 
 
-def sign_claims(home: Path, identity: Identity, *, seconds: float) -> str:
-    """A claim that ``identity`` holds for ``seconds`` from now, signed with the server's key
-    (``home/jwt.key``, made on first use)."""
+def sign_claims(home: Path, identity: Identity, *, seconds: float, audience: str) -> str:
+    """A claim that ``identity`` holds for ``seconds`` from now at the server named
+    ``audience`` alone, signed with the server's key (``home/jwt.key``, made on first use)."""
     now = time.time()
     claims = {"sub": identity.user, "project": identity.project, "role": identity.role,
-              "iat": now, "exp": now + seconds}  # fmt: skip
+              "iat": now, "exp": now + seconds, "aud": audience}  # fmt: skip
     return jwt.encode(claims, server_key(home, CLAIMS_KEY), algorithm=ALGORITHM)
 
 
-def read_claims(home: Path, token: str) -> tuple[Identity, float]:
-    """The identity a claim signed by this server holds, and when it was signed.
+def read_claims(home: Path, token: str, *, audience: str) -> tuple[Identity, float]:
+    """The identity a claim signed by this server for the server named ``audience`` holds,
+    and when it was signed (two servers sharing a home share its key, not their users).
 
     Raises
     ------
     CredentialError
-        For a claim signed otherwise (another key, another algorithm, ``none``), expired,
-        without an expiry, or not a claim.
+        For a claim signed otherwise (another key, another algorithm, ``none``), for another
+        server, expired, without an expiry, or not a claim.
     """
     try:
-        required = ["exp", "iat", "sub", "project", "role"]
+        required = ["exp", "iat", "sub", "project", "role", "aud"]
         found = jwt.decode(token, server_key(home, CLAIMS_KEY), algorithms=[ALGORITHM],
-                           options={"require": required})  # fmt: skip
+                           audience=audience, options={"require": required})  # fmt: skip
     except (jwt.InvalidTokenError, jwt.InvalidKeyError) as e:
         raise CredentialError(f"claim refused: {e}") from None
     if found["role"] not in ROLES:

@@ -5,7 +5,9 @@ is; anything else is 401 in words that do not say which part was wrong. A viewer
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -245,6 +247,28 @@ def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: 
         names = {cookie.name for cookie in first.cookies.jar}
         assert names == {session_cookie(first.app), session_cookie(second.app)}
         assert all(name.startswith("azuraforge_session_") for name in names)
+
+
+def test_a_session_is_good_at_its_own_server_only(
+    settings: Settings, store: Store, sqlite_template: Path, tmp_path: Path
+):
+    """Two servers sharing a home (its key) but not a store: each has an ``admin``, and a
+    copy of one's session cookie is refused at the other."""
+    shutil.copy(sqlite_template, tmp_path / "other.db")
+    elsewhere = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    other = Store(elsewhere.database_url)
+    with (
+        TestClient(create_app(settings, store=store)) as first,
+        TestClient(create_app(elsewhere, store=other)) as second,
+    ):
+        for server in (store, other):
+            first_admin(server)
+        link = {"token": login_link(store, FIRST_ADMIN, "default")}
+        first.get("/api/v1/auth/link", params=link, follow_redirects=False)
+        assert first.get("/api/v1/auth/me").status_code == 200
+        second.cookies.set(session_cookie(second.app), first.cookies[session_cookie(first.app)])
+        assert second.get("/api/v1/auth/me").status_code == 401
+    other.close()
 
 
 def test_a_session_makes_a_token_ending_with_it_unless_the_password_is_given(

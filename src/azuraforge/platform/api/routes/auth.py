@@ -18,6 +18,7 @@ from azuraforge.platform.api.access import (
     Manager,
     Reader,
     client_address,
+    server_id,
     session_cookie,
 )
 from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep, StoreDep
@@ -168,7 +169,7 @@ def logout(
     session = request.cookies.get(cookie)
     if session:
         try:
-            who, _ = read_claims(settings.home, session)
+            who, _ = read_claims(settings.home, session, audience=server_id(request.app))
         except CredentialError:
             pass  # nothing to end: an invalid cookie is cleared all the same
         else:
@@ -227,7 +228,8 @@ def _start_session(
     response: Response, request: Request, settings: Settings, who: Identity
 ) -> None:
     response.set_cookie(
-        session_cookie(request.app), sign_claims(settings.home, who, seconds=SESSION_SECONDS),
+        session_cookie(request.app),
+        sign_claims(settings.home, who, seconds=SESSION_SECONDS, audience=server_id(request.app)),
         max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
