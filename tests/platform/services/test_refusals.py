@@ -45,18 +45,19 @@ def test_refused_tokens_cookies_and_sign_ins_are_logged_once_and_summed(
     rows = {(e.action, e.actor, e.address): e.target for e in store.list_audit()}  # at shutdown
     prefix = record.prefix
     assert rows == {
-        ("token.refused", "", "10.0.0.7"): f"60 times within 60 s: token {prefix}: revoked (40),"
+        ("token.refused", "-", "10.0.0.7"): f"60 times within 60 s: token {prefix}: revoked (40),"
         f" token {prefix}: wrong secret (20)",
-        ("session.refused", "", "10.0.0.7"): "once within 60 s: claim refused: Invalid header "
+        ("session.refused", "-", "10.0.0.7"): "once within 60 s: claim refused: Invalid header "
         "padding (1)",
-        ("link.refused", "", "10.0.0.7"): "once within 60 s: not a token of this server (1)",
+        ("link.refused", "-", "10.0.0.7"): "once within 60 s: not a token of this server (1)",
         ("login.failed", "ana", "10.0.0.7"): "5 times within 60 s: wrong name or password (5)",
         ("login.refused", "ana", "10.0.0.7"): "25 times within 60 s: held back after 5 "
         "failures of 'ana' (25)",
     }
     logged = [r.getMessage() for r in caplog.records if r.name.endswith("refusals")]
     assert len(logged) == 5 + 3  # the first of each at once, the sums of those above once
-    assert f"refused token.refused of '' from 10.0.0.7: token {prefix}: revoked" in logged
+    assert f"refused token.refused from 10.0.0.7: token {prefix}: revoked" in logged
+    assert "refused login.failed of 'ana' from 10.0.0.7: wrong name or password" in logged
     assert "guess number" not in caplog.text + repr(rows)  # never a password
 
 

@@ -33,12 +33,18 @@ SHOWN_REASONS = 3
 """The most frequent reasons a summary names."""
 OTHERS = "*"
 """The actor and address of the refusals past :data:`SUMMARY_KEYS`."""
+NOBODY = "-"
+"""The actor of a refusal that names nobody (a token, a cookie, a link)."""
 
 
 class _Key(NamedTuple):
     action: str
     actor: str
     address: str
+
+    def __str__(self) -> str:
+        of = "" if self.actor == NOBODY else f" of {self.actor!r}"
+        return f"{self.action}{of} from {self.address}"
 
 
 class Refusals:
@@ -52,9 +58,9 @@ class Refusals:
         self._lock = threading.Lock()
 
     def record(self, action: str, actor: str, address: str, reason: str) -> None:
-        """Count a refusal of kind ``action`` (``login.failed``, ``credential.refused``...)
-        of ``actor`` (the name tried; empty when unknown) from ``address``, for ``reason``."""
-        key = _Key(action, actor, address)
+        """Count a refusal of kind ``action`` (``login.failed``, ``token.refused``...) of
+        ``actor`` (the name tried; empty: :data:`NOBODY`) from ``address``, for ``reason``."""
+        key = _Key(action, actor or NOBODY, address)
         with self._lock:
             if key not in self._counts and len(self._counts) >= SUMMARY_KEYS:
                 key = _Key(action, OTHERS, OTHERS)
@@ -64,7 +70,7 @@ class Refusals:
                 reason = "other reasons"
             reasons[reason] += 1
         if first:
-            _log.warning("refused %s of %r from %s: %s", action, actor, address, reason)
+            _log.warning("refused %s: %s", key, reason)
 
     def flush(self) -> None:
         """Write the summary of the refusals counted so far (one audit row per kind, actor
@@ -74,7 +80,7 @@ class Refusals:
         for key, reasons in counts.items():
             told = summary(reasons, self.seconds)
             if reasons.total() > 1:
-                _log.warning("refused %s of %r from %s %s", *key, told)
+                _log.warning("refused %s %s", key, told)
             self.store.audit(key.actor, key.action, told, address=key.address)
 
     async def summarise(self) -> None:
