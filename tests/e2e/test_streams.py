@@ -61,7 +61,14 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
         f"(([rate, lag]) => /^[\\d,]+$/.test(rate) && / s$/.test(lag))"
         f'([...document.querySelector("{row}").cells].slice(5, 7).map((c) => c.innerText))'
     )
+    page.wait_for_function(  # the best rule by its name; the champion's return beside hold
+        f"(([rule, traded, held]) => / \\d+\\.\\d\\d %$/.test(rule) && /^[a-z]/.test(rule) "
+        f"&& /^[+-]\\d/.test(traded) && /^[+-]\\d/.test(held))"
+        f'(["best-rule", "return", "buy-and-hold"].map((field) => document.querySelector('
+        f"`{row} [data-field=${{field}}]`).innerText))"
+    )
     page.click(f"#streams-table tr[data-id='{stream_id}'] a")
+    page.wait_for_selector("#stream-source:has-text('events from')")  # what its source found
     page.wait_for_selector("#stream-chart .main-svg")
     page.wait_for_function("/\\d events\\/s · last checkpoint \\d+ s ago/.test("
                            "document.querySelector('#stream-sub').textContent)")  # fmt: skip
