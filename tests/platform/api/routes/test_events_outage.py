@@ -80,3 +80,19 @@ def test_a_run_stream_closes_1013_saying_why_when_the_store_stays_away(
         postgres_proxy.cut()
         socket.receive_json()
     assert (closed.value.code, closed.value.reason) == (1013, events.OUTAGE_REASON)
+
+
+def test_the_project_stream_closes_1013_too_when_the_store_stays_away(
+    proxied_api: tuple[TestClient, Store, Lease],
+    postgres_proxy: TcpProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events, "STORE_PATIENCE", 0.5)
+    client = proxied_api[0]
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(f"{API}/events") as socket,
+    ):
+        postgres_proxy.cut()
+        socket.receive_json()
+    assert (closed.value.code, closed.value.reason) == (1013, events.OUTAGE_REASON)
