@@ -182,6 +182,21 @@ def test_a_socket_closes_4401_within_a_second_of_its_credential_ending(served: s
     opened.close()
 
 
+def test_the_sockets_of_a_credential_read_it_together(served: str, store, monkeypatch):
+    """Twenty sockets of one token: one read of the store each time its memory lapses (once
+    a second), shared by them all, not one read each."""
+    headers = user_headers(store, "fe", "viewer")
+    reads: list[str] = []
+    read = store.find_credential
+    monkeypatch.setattr(store, "find_credential", lambda p: (reads.append(p), read(p))[1])
+    with contextlib.ExitStack() as opened:
+        for _ in range(20):
+            opened.enter_context(_connect(served, "/events", headers))
+        before = len(reads)
+        time.sleep(3 * CHECKED_FOR)
+        assert len(reads) - before <= 4  # 3 lapses, and one at an edge; each on its own: 60
+
+
 def _connect(served: str, path: str, headers: dict[str, str]) -> ClientConnection:
     return connect(f"ws://{served}{API}{path}", open_timeout=10, additional_headers=headers)
 
