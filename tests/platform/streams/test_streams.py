@@ -34,7 +34,7 @@ from azuraforge.stream import CsvReplay, Event
 from azuraforge.stream.direction import has_log_loss, make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
-from tests.platform.jobs.conftest import btc_with_text_closes, children, wait_for
+from tests.platform.jobs.conftest import btc_with_text_closes, children, soak_data, wait_for
 
 EVENTS, EVERY = 1500, 250
 CONFIG = {"source": "btc-hourly", "learner": "logreg-adam", "max_events": EVENTS,
@@ -334,3 +334,35 @@ def test_a_stream_keeps_what_its_source_skipped_and_says_it_in_its_log(
     ]
     assert any(m.startswith("btc.csv: skipped 100 row(s), unparseable: line 3: ") for m in logs)
     assert "btc.csv: skipped banner line(s) 1" in logs
+
+
+def test_a_followed_file_past_its_share_of_bad_rows_fails_at_a_checkpoint(
+    store: Store, settings: Settings
+) -> None:
+    """A followed file's rows come as they are written: its share is judged at each
+    checkpoint, on the rows read so far."""
+    path = soak_data(settings, days=300)  # the real London days, oldest first
+    lines = path.read_text().splitlines()
+    for at in range(150, 301, 10):  # after 150 good days, a text pressure every 10th day
+        cells = lines[at].split(",")
+        cells[8] = "n/a"
+        lines[at] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    config = {"source": "london.csv", "follow": True, "price_column": "pressure",
+              "checkpoint_every": 50, "drift": None}  # fmt: skip
+    record = start_stream(store, LocalTransport(), settings, config)
+    worker = threading.Thread(target=Worker(settings, store).run_next)
+    worker.start()
+    worker.join(timeout=60)  # it fails by itself: a followed file never ends
+    if worker.is_alive():  # it did not: stopped, so that the test fails and goes on
+        store.request_cancel(record.id)
+        worker.join(timeout=30)
+    done = store.get_experiment(record.id)
+    assert done.status == "failed", done.error
+    assert done.error is not None and not done.restart_history
+    # Judged at its checkpoints: at event 150 no row was bad; at 200, 6 of the 206 read.
+    assert "london.csv: 6 of 206 rows could not be used (2.9%, over 1.0%): unparseable 6 " in (
+        done.error
+    )
+    assert "(first: line 151: pressure is 'n/a', expected a number)" in done.error
+    assert steps(store, record.id) == [50, 100, 150, 200]  # its last checkpoint kept
