@@ -29,6 +29,16 @@ installed with the platform), log level ``warning``:
   :data:`STREAM_CLOSES` closes of ``btc-hourly``, to the champion of a stream of
   :data:`STREAM_CONFIG` run to its end by the training server (its checkpoint read again
   at most once a second per API process).
+- **search**: ``GET`` :data:`SEARCH_PATH` (runs filtered on a metric, sorted by it, a page
+  of 50, counted up to 10,000) on the same server. Its store and the baseline's hold
+  ``runs`` seeded finished runs (100,000; the listings' benchmark's, bulk-inserted before
+  the servers start), so *list* and *search* list a crowded store.
+- **baseline**, **baseline-list**, **baseline-search**: the same requests to the same
+  ``azuraforge serve`` of an older commit (``--baseline``, default :data:`BASELINE`: its
+  ``src`` exported by ``git archive`` into the run's folder and put first on
+  ``PYTHONPATH``, the same interpreter and packages), on a store of its own holding the
+  same runs and a weather model trained there with the same config, asked without a token
+  (that commit checks none). Ours beside it in the same run is the ratio the report gives.
 
 The load generator is this process: asyncio streams sending raw HTTP/1.1 keep-alive
 requests (the same bytes each time), reading each response's status line, headers and
@@ -53,7 +63,8 @@ for the full size, between this benchmark's markers in ``--out``; every number t
 Usage::
 
     .venv/bin/python benchmarks/serving.py [--quick] [--duration S] [--repeats N]
-        [--connections N] [--api-workers N] [--out docs/benchmarks.md] [--json PATH]
+        [--connections N] [--api-workers N] [--runs N] [--baseline COMMIT]
+        [--out docs/benchmarks.md] [--json PATH]
 """
 
 from __future__ import annotations
@@ -62,10 +73,13 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import resource
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -93,10 +107,14 @@ from harness import (
 from platform_live import LEAKED, ProcessGroups, azuraforge, child_environment, log_tail
 
 SIZES = {
-    "full": {"duration_s": 10.0, "warmup_s": 2.0, "repeats": 3, "connections": 16},
-    "quick": {"duration_s": 1.0, "warmup_s": 0.5, "repeats": 1, "connections": 8},
-}
-BARS = {"requests_per_s": 1000.0, "p99_ms": 50.0, "aim_requests_per_s": 3000.0}
+    "full": {"duration_s": 10.0, "warmup_s": 2.0, "repeats": 3, "connections": 16,
+             "runs": 100_000},
+    "quick": {"duration_s": 1.0, "warmup_s": 0.5, "repeats": 1, "connections": 8, "runs": 1_000},
+}  # fmt: skip
+BARS = {"requests_per_s": 1000.0, "p99_ms": 50.0, "aim_requests_per_s": 3000.0,
+        "aim_p99_ms": 20.0, "list_requests_per_s": 1000.0, "search_p95_ms": 20.0}  # fmt: skip
+BASELINE = "2db990a"
+"""The commit ours is measured beside (issue 48: serving was faster there)."""
 API_WORKERS = 2  # uvicorn processes of each server: one per core of the 2-core machine
 OPEN_RATE = 1000.0  # requests/s of the open-loop load: the bar
 OPEN_CONNECTIONS = 64  # the most connections the open loop opens
@@ -106,6 +124,9 @@ DATASET = "beijing-hourly"
 MODEL, ALIAS = "weather", "champion"
 PREDICT_PATH = f"/api/v1/models/{MODEL}@{ALIAS}/predict"
 LIST_PATH = "/api/v1/experiments?limit=50"
+SEARCH_PATH = "/api/v1/experiments?limit=50&sort=metric:loss&order=asc&metric=loss&metric_max=0.5"
+LISTINGS = {"list", "list-unchecked", "search", "baseline-list", "baseline-search"}
+"""Targets asked in the closed loop only (the open loop's rate is the predict bar's)."""
 BARE_PATH = "/predict"
 BARE_ANSWER = {"predictions": [{"forecast": 0.0}]}
 WEATHER_CONFIG = {
@@ -148,10 +169,18 @@ from azuraforge.platform.api import access
 from azuraforge.platform.services.access import FIRST_ADMIN, Identity
 
 _ADMIN = Identity(FIRST_ADMIN, "default", "admin")
+
+
+async def _identified(connection):
+    return _ADMIN
+
+
 access.caller = lambda connection: _ADMIN
+access.identified = _identified
 """
-"""A ``sitecustomize`` module replacing the API's credential reading (``access.caller``,
-which every route's permission calls) by a fixed server admin of the default project, in
+"""A ``sitecustomize`` module replacing the API's credential reading (``access.identified``,
+which every route's permission awaits, and ``access.caller``) by a fixed server admin of
+the default project, in
 every process of a serve started with its folder first on ``PYTHONPATH``: the "without a
 credential check" side of the cost of checking one. The permission and the project's store
 stay as they are; the product has no such mode."""
@@ -366,7 +395,7 @@ def measure_load(pid: int, load: Callable[[], Any]) -> dict[str, Any]:
         "client_cpu_share": (own_cpu_seconds() - client_cpu) / wall,
     }
     if tally.latencies_ms:
-        stats |= percentiles_ms(tally.latencies_ms, 50, 99)
+        stats |= percentiles_ms(tally.latencies_ms, 50, 95, 99)
         stats["max_ms"] = max(tally.latencies_ms)
     return stats
 
@@ -428,6 +457,68 @@ def start_serve(
     process = groups.start(command, env, log)
     wait_until_up(process, port, log, f"azuraforge serve ({name})")
     return process, port
+
+
+def load_runs(env: dict[str, str], count: int) -> None:
+    """``count`` seeded finished runs bulk-inserted into the store of ``env`` by the code
+    ``env`` runs (this script's hidden ``--load-runs``: ours, or the baseline's)."""
+    url = env["AZURAFORGE_DATABASE_URL"]
+    command = [sys.executable, str(Path(__file__).resolve()), "--load-runs", url, str(count)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"loading {count:,} runs into {url} failed:\n{done.stderr[-2000:]}")
+
+
+def insert_listing_runs(url: str, count: int) -> None:
+    """The hidden ``--load-runs`` mode: the listings' benchmark's seeded runs, its way."""
+    from platform_vs_mlflow import listing_runs, load_ours
+
+    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    load_ours(url, listing_runs(count))
+
+
+def exported_source(commit: str, work: Path) -> Path:
+    """The ``src`` folder of ``commit`` of this repository, exported into ``work``."""
+    archive = subprocess.run(["git", "archive", "--format=tar", commit, "src"], cwd=ROOT,
+                             capture_output=True, check=True).stdout  # fmt: skip
+    folder = work / f"src-{commit}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "src"
+
+
+def start_baseline(
+    groups: ProcessGroups, work: Path, size: dict[str, Any], weather: dict[str, Any], body: bytes
+) -> list[Server]:
+    """The baseline commit's ``azuraforge serve`` (its code first on ``PYTHONPATH``) on a
+    store of its own: the same runs, a weather model trained there with the same config;
+    its predict, list and search targets (no token: that commit checks none)."""
+    import httpx
+
+    home = work / "baseline-home"
+    env = child_environment(work, home, database_url=f"sqlite:///{home / 'azuraforge.db'}")
+    source = exported_source(size["baseline"], work)
+    env["PYTHONPATH"] = os.pathsep.join([str(source), env["PYTHONPATH"]])
+    load_runs(env, size["runs"])
+    trainer, port = start_serve(groups, env, work, "baseline-train", workers=1)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        train_and_register(http, weather)
+    trainer.terminate()
+    trainer.wait(TIMEOUT_S)
+    process, port = start_serve(groups, env, work, "baseline", 0, size["api_workers"])
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        answer = http.post(
+            PREDICT_PATH, content=body, headers={"content-type": "application/json"}
+        )
+    if answer.status_code != 200:
+        sys.exit(f"the baseline's {PREDICT_PATH}: {answer.status_code} {answer.text[:500]}")
+    rss = tree_status_mb("VmRSS", process.pid)
+    return [
+        Server("baseline", process.pid, Target(port, PREDICT_PATH, body, answer.content), rss),
+        Server("baseline-list", process.pid, Target(port, LIST_PATH, b"", b"", "", "GET"), rss),
+        Server("baseline-search", process.pid, Target(port, SEARCH_PATH, b"", b"", "", "GET"),
+               rss),
+    ]  # fmt: skip
 
 
 def api_call(http: Any, method: str, path: str, expect: int, **kwargs: Any) -> Any:
@@ -546,7 +637,7 @@ def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
                   f"p99 {stats.get('p99_ms', float('nan')):.1f} ms, "
                   f"errors {stats['errors']}", flush=True)  # fmt: skip
     opened = {}
-    for server in servers:
+    for server in (s for s in servers if s.name not in LISTINGS):
         opened[server.name] = measure_load(
             server.pid,
             lambda s=server: open_loop(s.target, OPEN_RATE, size["warmup_s"], size["duration_s"]),
@@ -561,12 +652,12 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
         runs = rounds["closed"][server.name]
         median = {
             key: float(np.median([r[key] for r in runs]))
-            for key in ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request",
-                        "client_cpu_share")
+            for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms",
+                        "server_cpu_ms_per_request", "client_cpu_share")
         }  # fmt: skip
         summary[server.name] = {
             "closed": median | {"errors": sum(r["errors"] for r in runs)},
-            "open": rounds["open"][server.name],
+            "open": rounds["open"].get(server.name),
             "rss_at_start_mb": server.rss_at_start_mb,
             "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
@@ -574,7 +665,24 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
         summary[name]["ratio_to_bare"] = (
             summary[name]["closed"]["requests_per_s"] / summary["bare"]["closed"]["requests_per_s"]
         )
+    for ours, theirs in BESIDE.items():
+        if theirs in summary:
+            paired = zip(rounds["closed"][ours], rounds["closed"][theirs], strict=True)
+            ratios = [a["requests_per_s"] / b["requests_per_s"] for a, b in paired]
+            summary[ours]["ratio_to_baseline"] = float(np.median(ratios))
     return summary
+
+
+BESIDE = {"ours": "baseline", "list": "baseline-list", "search": "baseline-search"}
+"""Each target of ours and the same requests to the baseline's server."""
+
+
+def beside(servers: list[Server], baseline: list[Server]) -> list[Server]:
+    """``servers`` with each baseline target right after its counterpart of ours: on a
+    shared machine whose load comes and goes, a pair measured back to back sees the same
+    load, and the ratio is the median of the rounds' ratios."""
+    theirs = {s.name: s for s in baseline}
+    return [t for s in servers for t in (s, theirs.get(BESIDE.get(s.name, ""))) if t]
 
 
 def credential_cost(summary: dict[str, Any]) -> dict[str, float]:
@@ -593,6 +701,7 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
         groups = stack.enter_context(ProcessGroups())
         home = work / "home"
         env = child_environment(work, home, database_url=f"sqlite:///{home / 'azuraforge.db'}")
+        load_runs(env, size["runs"])
         trainer, port = start_serve(groups, env, work, "train", workers=1)
         signed = signed_headers(env["AZURAFORGE_DATABASE_URL"])
         token = signed["Authorization"].removeprefix("Bearer ")
@@ -635,9 +744,14 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
         unchecked_listing = Server("list-unchecked", free.pid,
                                    Target(free_port_, LIST_PATH, b"", b"", "", "GET"),
                                    unchecked.rss_at_start_mb)  # fmt: skip
-        servers = [bare, ours, stream, unchecked, listing, unchecked_listing]
+        search = Server("search", process.pid, Target(port, SEARCH_PATH, b"", b"", token, "GET"),
+                        ours.rss_at_start_mb)  # fmt: skip
+        servers = [bare, ours, stream, unchecked, listing, unchecked_listing, search]
+        if size["baseline"]:
+            servers = beside(servers, start_baseline(groups, work, size, weather, body))
         rounds = run_rounds(servers, size)
         return {
+            "runs": size["runs"],
             "weather_run": {"id": run["id"], "config": run["config"], "scores": run["scores"]},
             "rows_per_request": rows,
             "request_bytes": len(body),
@@ -660,27 +774,59 @@ TITLES = {
     "unchecked": "ours without the credential check: the same predict",
     "list": f"ours: `GET {LIST_PATH}` (the experiment list)",
     "list-unchecked": "ours without the credential check: the same list",
+    "search": "ours: `GET /api/v1/experiments?...metric=loss&metric_max=0.5` (the search)",
+    "baseline": "baseline commit: the same predict",
+    "baseline-list": "baseline commit: the same list",
+    "baseline-search": "baseline commit: the same search",
 }
 
 
 def table(result: dict[str, Any]) -> str:
     """The Markdown table: closed loop (medians over rounds) and the open loop at the bar."""
     rows = [
-        "| target | load | requests/s | p50 ms | p99 ms | errors | server CPU ms/request "
-        "| peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | load | requests/s | ours / baseline | p50 ms | p95 ms | p99 ms | errors "
+        "| server CPU ms/request | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in result["summary"].items():
         peak = f"{s['peak_rss_mb']:.0f}" if s["peak_rss_mb"] else "-"
-        for load, stats in (("closed loop", s["closed"]),
-                            (f"open loop at {OPEN_RATE:,.0f}/s", s["open"])):  # fmt: skip
+        ratio = f"{s['ratio_to_baseline']:.2f}x" if "ratio_to_baseline" in s else ""
+        loads = [("closed loop", s["closed"]), (f"open loop at {OPEN_RATE:,.0f}/s", s["open"])]
+        for load, stats in (load for load in loads if load[1] is not None):
             rows.append(
                 f"| {TITLES[name]} | {load} | {stats['requests_per_s']:,.0f} "
+                f"| {ratio if load == 'closed loop' else ''} "
                 f"| {stats.get('p50_ms', float('nan')):.1f} "
+                f"| {stats.get('p95_ms', float('nan')):.1f} "
                 f"| {stats.get('p99_ms', float('nan')):.1f} | {stats['errors']} "
                 f"| {stats['server_cpu_ms_per_request']:.2f} | {peak} |"
             )
     return "\n".join(rows)
+
+
+def aims(result: dict[str, Any]) -> str:
+    """The compass's bars (issue 48): predict, the list and the search, met or not."""
+    summary = result["summary"]
+    predict, listing, search = summary["ours"], summary["list"]["closed"], summary["search"]
+    p99 = predict["open"].get("p99_ms", float("inf"))
+    checks = [
+        (f"predict {predict['closed']['requests_per_s']:,.0f} requests/s (aim "
+         f"≥ {BARS['aim_requests_per_s']:,.0f}), p99 {p99:.1f} ms at {OPEN_RATE:,.0f}/s "
+         f"(aim < {BARS['aim_p99_ms']:.0f})",
+         predict["closed"]["requests_per_s"] >= BARS["aim_requests_per_s"]
+         and p99 < BARS["aim_p99_ms"]),
+        (f"the list {listing['requests_per_s']:,.0f} requests/s (aim "
+         f"≥ {BARS['list_requests_per_s']:,.0f})",
+         listing["requests_per_s"] >= BARS["list_requests_per_s"]),
+        (f"the search p95 {search['closed']['p95_ms']:.1f} ms (aim < "
+         f"{BARS['search_p95_ms']:.0f}; closed loop, {result['runs']:,} runs)",
+         search["closed"]["p95_ms"] < BARS["search_p95_ms"]),
+    ]  # fmt: skip
+    return (
+        "The compass's aims: "
+        + "; ".join(f"{text}: **{'met' if met else 'not met'}**" for text, met in checks)
+        + "."
+    )
 
 
 def verdict(result: dict[str, Any], name: str = "ours") -> str:
@@ -714,6 +860,10 @@ def section(report: dict[str, Any]) -> str:
         verdict(result),
         "",
         verdict(result, "stream"),
+        "",
+        aims(result),
+        "",
+        baseline_line(result, cfg),
         "",
         credential_line(result),
         "",
@@ -754,6 +904,24 @@ def section(report: dict[str, Any]) -> str:
         environment_block(report["environment"]).replace(NO_BLAS, blas_line(report)),
         END,
     ])  # fmt: skip
+
+
+def baseline_line(result: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """Ours beside the baseline commit, in the same run."""
+    if not cfg["baseline"]:
+        return "No baseline commit was measured (`--baseline ''`)."
+    ratios = {name: result["summary"][name].get("ratio_to_baseline") for name in BESIDE}
+    what = {"ours": "predict", "list": "the list", "search": "the search"}
+    shown = ", ".join(
+        f"{what[name]} **{ratio:.2f}x**" for name, ratio in ratios.items() if ratio is not None
+    )
+    return (
+        f"Beside commit `{cfg['baseline']}` in the same run (its `src` first on `PYTHONPATH`, the "
+        "same interpreter, packages, load generator and settings, a weather model trained there "
+        f"with the same config, the same {result['runs']:,} runs in its store; each pair asked "
+        "back to back in every round), requests/s of ours / the baseline's (closed loop, the "
+        f"median of the rounds' ratios): {shown}."
+    )
 
 
 def credential_line(result: dict[str, Any]) -> str:
@@ -800,11 +968,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, help="Markdown to update (full size default: docs/benchmarks.md)"
     )
     parser.add_argument("--json", type=Path, help="where the numbers go")
+    parser.add_argument("--runs", type=int, help="finished runs in each store (list, search)")
+    parser.add_argument(
+        "--baseline",
+        help=f"the commit measured beside ours (default {BASELINE}; --quick: none; '' none)",
+    )  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load-runs", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for option in ("duration", "repeats", "connections", "api_workers"):
+    for option in ("duration", "repeats", "connections", "api_workers", "runs"):
         if getattr(args, option) is not None and getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be positive")
+    if args.baseline is None:
+        args.baseline = "" if args.quick else BASELINE
     if not args.quick:
         args.out = args.out or ROOT / "docs" / "benchmarks.md"
         args.json = args.json or ROOT / "benchmarks" / "results" / "serving.json"
@@ -827,10 +1003,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.bare_server:
         run_bare_server(args.bare_server, args.api_workers)
         return
+    if args.load_runs:
+        insert_listing_runs(args.load_runs[0], int(args.load_runs[1]))
+        return
     exit_on_sigterm()
-    size = dict(SIZES["quick" if args.quick else "full"], api_workers=args.api_workers)
+    size = dict(SIZES["quick" if args.quick else "full"], api_workers=args.api_workers,
+                baseline=args.baseline)  # fmt: skip
     for option, key in (("duration", "duration_s"), ("repeats", "repeats"),
-                        ("connections", "connections")):  # fmt: skip
+                        ("connections", "connections"), ("runs", "runs")):  # fmt: skip
         if getattr(args, option):
             size[key] = getattr(args, option)
     weather = WEATHER_CONFIG["quick" if args.quick else "full"]
@@ -842,7 +1022,10 @@ def main(argv: list[str] | None = None) -> None:
         if LEAKED:
             print("process groups still alive after being stopped: " + "; ".join(LEAKED),
                   file=sys.stderr)  # fmt: skip
-    errors = sum(s["closed"]["errors"] + s["open"]["errors"] for s in result["summary"].values())
+    errors = sum(
+        s["closed"]["errors"] + (s["open"] or {}).get("errors", 0)
+        for s in result["summary"].values()
+    )
     packages = ("azuraforge", "fastapi", "starlette", "uvicorn", "h11", "httptools", "uvloop",
                 "pydantic", "numpy")  # fmt: skip
     env = environment(load_before, ticks, None, packages)
