@@ -156,15 +156,20 @@ class SourceReport:
         Traceback (most recent call last):
         ...
         azuraforge.errors.DataFormatError: prices.csv: 3 of 100 rows could not be used (3.0%, over 1.0%): unparseable 3 (first: line 2: close is 'n/a', expected a number). Mend the file.
+        >>> SourceReport(skipped={"wrong width": 2}).refuse_unusable("a feed", 0.01, "Mend it.")
+        Traceback (most recent call last):
+        ...
+        azuraforge.errors.DataFormatError: a feed: 2 of 2 rows could not be used (100.0%, over 1.0%): wrong width 2. Mend it.
         """  # noqa: E501
         bad = self.unusable()
         count = sum(bad.values())
-        if count <= most * self.rows:
+        rows = max(self.rows, count)  # a source that counts its skips, not its rows
+        if count <= most * rows:
             return
         reasons = "; ".join(f"{reason} {n:,}{self._first(reason)}" for reason, n in bad.items())
         raise DataFormatError(
-            f"{where}: {count:,} of {self.rows:,} rows could not be used "
-            f"({count / self.rows:.1%}, over {most:.1%}): {reasons}. {fix}"
+            f"{where}: {count:,} of {rows:,} rows could not be used "
+            f"({count / rows:.1%}, over {most:.1%}): {reasons}. {fix}"
         )
 
     def _first(self, reason: str) -> str:
