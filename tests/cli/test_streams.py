@@ -78,6 +78,7 @@ def test_start_list_and_show_a_stream(api: str) -> None:
     assert "opposite of last" in shown.output and "recent log-loss" in shown.output
     # Its candidate (opened at event 500, in shadow at 800) no longer is: it ended with it.
     said = " ".join(shown.output.split())
+    assert re.search(r"return trading its champion vs buy and hold: [+-][\d.]+% vs [+-]", said)
     assert re.search(r"champion \S+ at its end; candidate \S+ .*ended with the stream", said)
     (rule,) = [line for line in shown.output.splitlines() if "opposite of last" in line]
     assert rule.count("—") == 2  # a trivial rule gives no probabilities: no log-loss

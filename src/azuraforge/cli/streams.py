@@ -130,6 +130,9 @@ def show(
         )
         if pace := _pace_line(detail):
             console.print(f"  {pace}")
+        if (traded := _beside_holding(detail["scores"])) != "-":
+            console.print(f"  return trading its champion vs buy and hold: {traded} (net of "
+                          "0.1 % a change)")  # fmt: skip
         if detail["error"]:
             console.print(f"  {detail['error']}")
         for line in _source_lines(detail.get("source_report")):
