@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from azuraforge.errors import DataFormatError
 from azuraforge.learn.datasets.fetching import fetch
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
@@ -26,11 +27,12 @@ from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.loop import SOURCE_FOUND, _Pacer, _Triggers
 from azuraforge.platform.services.streams.readings import EQUITY_POINTS, trading_scores
+from azuraforge.platform.services.streams.sources import SourceRows
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import QUEUED, RUNNING
 from azuraforge.platform.store.streams import Answer, write_stream_steps
-from azuraforge.stream import CsvReplay, Event
+from azuraforge.stream import CsvReplay, Event, SourceReport
 from azuraforge.stream.direction import has_log_loss, make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
@@ -366,3 +368,18 @@ def test_a_followed_file_past_its_share_of_bad_rows_fails_at_a_checkpoint(
     )
     assert "(first: line 151: pressure is 'n/a', expected a number)" in done.error
     assert steps(store, record.id) == [50, 100, 150, 200]  # its last checkpoint kept
+
+
+def test_a_growing_source_is_judged_once_one_bad_row_alone_is_within_its_share() -> None:
+    """One text value among a feed's first 40 rows (2.5 %) failed the stream for good at its
+    first checkpoint; it is judged from 1 / max_bad_rows rows on."""
+    report = SourceReport(rows=40)
+    report.skip("unparseable", "line 7: close is 'n/a', expected a number")
+    rows = SourceRows(report, "feed.csv", 0.01)
+    rows.check_so_far()
+    with pytest.raises(DataFormatError, match=r"feed\.csv: 1 of 40 rows could not be used"):
+        rows.check()
+    report.rows = 100
+    report.skip("unparseable", "line 90: close is '', expected a number")
+    with pytest.raises(DataFormatError, match="2 of 100 rows could not be used"):
+        rows.check_so_far()

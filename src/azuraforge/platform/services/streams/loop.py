@@ -317,7 +317,7 @@ def _save(shadow: ShadowLoop, ctx: StoreContext, batch: _Batch, control: Control
         state[SOURCE_FOUND] = control.rows.found()
     ctx.save_checkpoint(state, batch.outcomes, batch.changes, batch.answers)
     if control.rows is not None:  # a followed or polled source's rows grow
-        control.rows.check()
+        control.rows.check_so_far()
     return shadow.events
 
 
