@@ -13,10 +13,11 @@ on a first request must not keep her project for the next callers (the study ser
 
 No job reads or writes across projects either: a job of every kind declared (a new kind is
 covered, or fails here until alpha is given a job of it) is copied from alpha's into beta,
-naming alpha's objects, and run by a worker; each ends as the same job naming objects nobody
-has (alpha's as absent from beta as those), and alpha's rows are as they were. Beta's
-prediction job of its own ``sharedname/1`` predicts with beta's version, not alpha's (a
-prediction job read the registry as project ``default`` saw it)."""
+naming alpha's objects, ids and data file, and run by a worker; each ends as the same job
+with names and ids nobody has (alpha's as absent from beta as those; a trial fails not found),
+and alpha's rows are as they were. Beta's prediction job of its own ``sharedname/1`` predicts
+with beta's version, not alpha's (a prediction job read the registry as project ``default``
+saw it)."""
 
 from __future__ import annotations
 
@@ -159,14 +160,13 @@ def test_no_job_reads_or_writes_another_projects_objects(
     assert set(job_kinds()) <= set(jobs), "give alpha a job of the new kind in _alpha_jobs"
     store.create_project(BETA)
     alpha, worker = _alpha(store), Worker(settings, store)
-    ended = {}
+    names, ended = [*alpha["names"], SOAK_CSV], {}
     for kind, job in jobs.items():
         ended[kind] = _ended_in_beta(worker, store, settings, job)
-        nowhere = _named_by_nobody(job, alpha["names"])
-        if nowhere is not None:  # its config names alpha's objects: as absent as nobody's
-            again = _ended_in_beta(worker, store, settings, nowhere)
-            assert ended[kind] == _named_back(again, alpha["names"]), kind
-        if nowhere is not None or job.study_id is not None:
+        nowhere = _named_by_nobody(job, names)
+        again = _ended_in_beta(worker, store, settings, nowhere)  # as absent as nobody's
+        assert ended[kind] == _named_back(again, names, _ids(job.config)), kind
+        if job.study_id is not None:  # a trial of alpha's study
             assert ended[kind][0] == FAILED, ended[kind]
             assert re.match(r"\w*NotFoundError: ", ended[kind][1]), ended[kind]
     assert _alpha(store) == alpha  # nothing of alpha's changed
@@ -176,23 +176,31 @@ def test_no_job_reads_or_writes_another_projects_objects(
 
 DATASET = "btc-hourly"
 """The source of alpha's stream: a registered dataset, which every project reads."""
+SOAK_CSV = "soak.csv"
+"""The file of alpha's data folder that alpha's ``stream-soak`` job reads."""
 NOBODY = "-of-nobody"
 """What a name of alpha's becomes in a job naming objects nobody has."""
+UNUSED = 10**9
+"""Added to an id in a job naming objects nobody has (no row has such an id)."""
+ID_KEY = re.compile(r"(^|_)(id|experiment|run|stream|study|job)$")
+"""The config keys whose whole numbers are ids of rows (a retrain's ``stream``, a
+prediction's ``version_id``)."""
 
 
 def _alpha_jobs(store: Store, settings: Settings, seeded: Seeded) -> dict[str, ExperimentRecord]:
     """A job of alpha's of each kind the platform and the tests' plugin declare, by kind."""
     (trial, *_) = store.list_trial_runs(seeded.studies[1])
     examples = [({"x": float(i % 3)}, i % 2 == 0) for i in range(40)]
-    retrain = RetrainConfig(stream=1, learner="logreg-adam", epochs=2, until_event=39,
-                            outcomes=pack_examples(examples, ["x"]))  # fmt: skip
+    stream = start_stream(store, LocalTransport(), settings, {"source": DATASET, "max_events": 50})
+    retrain = RetrainConfig(stream=stream.id, learner="logreg-adam", epochs=2,
+                            until_event=39, outcomes=pack_examples(examples, ["x"]))  # fmt: skip
+    write_shifted_csv(settings.data_dir / SOAK_CSV, 20, 10)
+    soak = {"csv": SOAK_CSV, "target": "close", "steps": 3, "max_restarts": 0}
     made = [
-        start_stream(store, LocalTransport(), settings, {"source": DATASET, "max_events": 50}),
+        stream,
         store.create_experiment(RETRAIN, retrain.model_dump(), kind=RETRAIN),
         store.create_experiment("countdown", {"steps": 2}, kind="countdown"),
-        store.create_experiment(
-            SOAK, {"csv": DATASET, "target": "close", "steps": 3, "max_restarts": 0}, kind=SOAK
-        ),
+        store.create_experiment(SOAK, soak, kind=SOAK),
     ]
     ids = [seeded.ids[0], trial.id, seeded.predictions[0], *(job.id for job in made)]
     return {job.kind: job for job in map(store.get_experiment, ids)}
@@ -215,27 +223,45 @@ def _ended_in_beta(
     return done.status, (done.error or "").replace(f"{copy.id}", "<job>"), done.result
 
 
-def _named_by_nobody(job: ExperimentRecord, names: list[str]) -> ExperimentRecord | None:
-    """``job`` with each of alpha's names in its config made one nobody has; ``None`` when
-    its config names none of alpha's objects."""
-    config = _renamed(job.config, {name: name + NOBODY for name in names})
-    return None if config == job.config else replace(job, config=config)
+def _named_by_nobody(job: ExperimentRecord, names: list[str]) -> ExperimentRecord:
+    """``job`` with each of alpha's names in its config made one nobody has, and each id
+    (under a key :data:`ID_KEY` matches) one no row has (the same job when it names none)."""
+    return replace(job, config=_renamed(job.config, {name: name + NOBODY for name in names}))
 
 
-def _renamed(value: Any, names: dict[str, str]) -> Any:
+def _renamed(value: Any, names: dict[str, str], key: str = "") -> Any:
     if isinstance(value, dict):
-        return {key: _renamed(item, names) for key, item in value.items()}
+        return {k: _renamed(item, names, k) for k, item in value.items()}
     if isinstance(value, list):
-        return [_renamed(item, names) for item in value]
+        return [_renamed(item, names, key) for item in value]
+    if _is_id(key, value):
+        return value + UNUSED
     return names.get(value, value) if isinstance(value, str) else value
 
 
-def _named_back(ended: tuple[str, str, Any], names: list[str]) -> tuple[str, str, Any]:
-    """What a job :func:`_named_by_nobody` ended with, its names of nobody's given back as
-    alpha's."""
+def _is_id(key: str, value: Any) -> bool:
+    return bool(ID_KEY.search(key)) and type(value) is int
+
+
+def _ids(value: Any, key: str = "") -> list[int]:
+    """The ids in a job's config that :func:`_named_by_nobody` changes."""
+    if isinstance(value, dict):
+        return [i for k, item in value.items() for i in _ids(item, k)]
+    if isinstance(value, list):
+        return [i for item in value for i in _ids(item, key)]
+    return [value] if _is_id(key, value) else []
+
+
+def _named_back(
+    ended: tuple[str, str, Any], names: list[str], ids: list[int]
+) -> tuple[str, str, Any]:
+    """What a job :func:`_named_by_nobody` ended with, its names and ids of nobody's given
+    back as alpha's."""
     text = json.dumps(ended)
     for name in names:
         text = text.replace(name + NOBODY, name)
+    for number in ids:
+        text = re.sub(rf"\b{number + UNUSED}\b", str(number), text)
     status, error, result = json.loads(text)
     return status, error, result
 
