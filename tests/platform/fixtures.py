@@ -64,6 +64,7 @@ POSTGRES_SERVER = os.environ.get(
 TABLES = ("artifacts", "events", "metric_summaries", "metric_points", "params", "experiments")
 
 SLEEPER = """
+import os
 import time
 from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
 from azuraforge.learn import TrainingSummary
@@ -75,6 +76,9 @@ class SleeperConfig(PipelineConfig):
     sleep: float = Field(0.01, ge=0, description="Seconds per step.")
     fail_at: int = Field(0, ge=0, description="Raise at this step (0: never).")
     ignore_cancel: bool = Field(False, description="Keep running when cancelled.")
+    last_step_after: str = Field(
+        "", description="Before its last step, wait until this file exists ('': never)."
+    )
 
 
 class Sleeper(Pipeline[SleeperConfig]):
@@ -89,6 +93,9 @@ class Sleeper(Pipeline[SleeperConfig]):
                 break
             if step == config.fail_at:
                 raise RuntimeError(f"failed at step {step}")
+            if step == config.steps and config.last_step_after:
+                while not (os.path.exists(config.last_step_after) or ctx.should_stop()):
+                    time.sleep(0.01)
             time.sleep(config.sleep)
             ctx.log_metrics({"loss": 1.0 / step, "val_loss": 2.0 / step}, step=step)
             ctx.progress(step, config.steps, f"step {step}")

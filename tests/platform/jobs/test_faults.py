@@ -255,7 +255,11 @@ def test_a_stopped_worker_stops_its_run_saying_why_and_exits(
 
 
 def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
-    postgres_url: str, postgres_proxy: TcpProxy, small_disk: SmallDisk, sleeper: Path
+    postgres_url: str,
+    postgres_proxy: TcpProxy,
+    small_disk: SmallDisk,
+    sleeper: Path,
+    tmp_path: Path,
 ) -> None:
     """With the home's disk full for 48 s, a run completed 30/30 epochs but step 6 of every
     metric was missing: the spool failed (ENOSPC, a traceback in a thread)."""
@@ -268,19 +272,23 @@ def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
         poll_interval=0.05,
         flush_interval=0.02,
     )
-    total = 100  # 4 s: the outage and the points' return come before its report's write
-    run = direct.create_experiment("sleeper", {"steps": total, "sleep": 0.04}).id
+    total, freed = 100, tmp_path / "freed"  # its last step and report wait for the free disk
+    config = {"steps": total, "sleep": 0.04, "last_step_after": str(freed)}
+    run = direct.create_experiment("sleeper", config).id
     seen: dict[str, int] = {}
 
     def outage() -> None:
-        wait_for(lambda: len(loss_steps(direct, run)) >= 10)
-        small_disk.fill()
-        postgres_proxy.cut()
-        seen["cut_at_step"] = len(loss_steps(direct, run))
-        time.sleep(1.5)  # the spool refused what the store could not take
-        postgres_proxy.restore()  # the disk still full: the points come from memory
-        wait_for(lambda: len(loss_steps(direct, run)) > seen["cut_at_step"] + 1)
-        small_disk.free()  # before the run writes its report
+        try:
+            wait_for(lambda: len(loss_steps(direct, run)) >= 10)
+            small_disk.fill()
+            postgres_proxy.cut()
+            seen["cut_at_step"] = len(loss_steps(direct, run))
+            time.sleep(1.5)  # the spool refused what the store could not take
+            postgres_proxy.restore()  # the disk still full: the points come from memory
+            wait_for(lambda: len(loss_steps(direct, run)) > seen["cut_at_step"] + 1)
+            small_disk.free()
+        finally:
+            freed.touch()
 
     cutter = threading.Thread(target=outage)
     worker = Worker(settings)
