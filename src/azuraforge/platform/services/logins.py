@@ -9,8 +9,10 @@ they aim at, and cannot make the server run out of memory.
   name from another address is not held back: guesses from one address do not lock its
   user out. The right password forgets the failures of its address; others are forgotten
   :data:`FORGET_AFTER` after the last. An address trying many names is held back the same
-  way, for every name, past :data:`ADDRESS_FREE_FAILURES` failures. A held-back attempt is
-  refused (429, ``Retry-After``) before any password is checked.
+  way, for every name, past :data:`ADDRESS_FREE_FAILURES` failures; those count only once a
+  password is found wrong, so that right sign-ins from an address many share (a proxy, a
+  NAT, localhost) never hold it back. A held-back attempt is refused (429, ``Retry-After``)
+  before any password is checked.
 - **A cap on password checks.** An argon2id check takes 64 MiB: at most
   :data:`MAX_PASSWORD_CHECKS` run at once in an API process, at most :data:`CHECKS_WAITING`
   more wait for one, each :data:`CHECK_WAIT` seconds at most; past that, 429. An unknown
@@ -59,24 +61,27 @@ CHECK_WAIT = 3.0
 BUSY_RETRY = 1.0
 """Seconds a sign-in refused for want of a check is told to wait."""
 _SET_TRIES = 5
-_UNKNOWN_USER_HASH = (
+_DOUBLINGS_TO_MAX = math.ceil(math.log2(MAX_HOLD / FIRST_HOLD))
+UNKNOWN_USER_HASH = (
     "$argon2id$v=19$m=65536,t=3,p=4$2X0nZMkXCT7J5l9VEW2yrA"
     "$bh+s0UiOEKD9TwGsZoyvZ46Ea81unwanz1IFKdLYngE"
 )
 """What an unknown name's password is checked against: the hash of 32 random bytes, thrown
-away (no password matches it), at the cost of a real one."""
+away (no password matches it), at the cost of a real one (argon2 reads its cost from the
+hash)."""
 
 
 def hold_for(failures: int, free: int = FREE_FAILURES) -> float:
     """Seconds ``failures`` failed sign-ins in a row hold a name (or every name) back from
     their address, the first ``free`` of them holding nothing back.
 
-    >>> [hold_for(n) for n in (1, 4, 5, 6, 7, 13, 14)]
-    [0.0, 0.0, 2.0, 4.0, 8.0, 512.0, 900.0]
+    >>> [hold_for(n) for n in (1, 4, 5, 6, 7, 13, 14, 1100)]
+    [0.0, 0.0, 2.0, 4.0, 8.0, 512.0, 900.0, 900.0]
     """
     if failures <= free:
         return 0.0
-    return min(FIRST_HOLD * 2.0 ** (failures - free - 1), MAX_HOLD)
+    doublings = min(failures - free - 1, _DOUBLINGS_TO_MAX)  # 2.0 ** 1024 overflows
+    return min(FIRST_HOLD * 2.0**doublings, MAX_HOLD)
 
 
 class PasswordChecks:
@@ -125,13 +130,15 @@ def _busy(reason: str) -> TooManyRequestsError:
 
 class Logins:
     """Signing in by name and password, held back by name and address and capped (see the
-    module). Failures and refusals are told to ``refusals``."""
+    module). Failures and refusals are told to ``refusals``; an unknown name's password is
+    checked against ``unknown_hash`` (a hash as costly as the users' ones)."""
 
     def __init__(
         self, store: Store, refusals: Refusals | None = None,
         checks: PasswordChecks | None = None, clock: Callable[[], float] = time.time,
+        unknown_hash: str = UNKNOWN_USER_HASH,
     ) -> None:  # fmt: skip
-        self.store, self.clock = store, clock
+        self.store, self.clock, self.unknown_hash = store, clock, unknown_hash
         self.refusals = refusals or Refusals(store)
         self.checks = checks or PasswordChecks()
         self._forgotten_at = -math.inf
@@ -163,13 +170,20 @@ class Logins:
         return user
 
     def _checked(self, name: str, password: str, address: str) -> UserRecord:
-        """The user, once the attempt is counted as a failure (until the password is found
-        right) and the password checked."""
+        """The user, once the attempt is counted as a failure of the name (until the password
+        is found right: guesses at once each count) and the password checked; a failure
+        counts for the address, of any name, once found (a right one must not)."""
         self._count_failure(name, address, FREE_FAILURES)
-        self._count_failure(ANY_NAME, address, ADDRESS_FREE_FAILURES)
+        try:
+            return self._user_of(name, password)
+        except CredentialError:
+            self._count_failure(ANY_NAME, address, ADDRESS_FREE_FAILURES)
+            raise
+
+    def _user_of(self, name: str, password: str) -> UserRecord:
         user = self.store.find_user(name)
         usable = user is not None and user.password_hash != NO_PASSWORD
-        stored = user.password_hash if user is not None and usable else _UNKNOWN_USER_HASH
+        stored = user.password_hash if user is not None and usable else self.unknown_hash
         if not password_matches(stored, password) or user is None or not usable:
             raise CredentialError("wrong name or password")
         if user.disabled_at is not None:
