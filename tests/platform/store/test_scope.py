@@ -12,8 +12,6 @@ from azuraforge.errors import NotFoundError
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.scope import JobStore, ScopeError, unclassified_for_jobs
 
-pytestmark = pytest.mark.on_both_databases
-
 
 def test_a_job_sees_its_project_and_writes_through_its_own_lease_alone(store: Store) -> None:
     assert unclassified_for_jobs() == []
