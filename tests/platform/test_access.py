@@ -17,6 +17,7 @@ from azuraforge.errors import ConflictError, CredentialError, InvalidParameterEr
 from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import (
+    BY_SESSION,
     FIRST_ADMIN,
     TOKEN,
     Identity,
@@ -188,7 +189,7 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
     who = Identity("ana", "lab", "editor")
     claim = sign_claims(home, who, seconds=60, audience=SERVER)
     claimed, signed_at = read_claims(home, claim, audience=SERVER)
-    assert claimed == who._replace(expires_at=signed_at + 60)  # the session's end: its tokens'
+    assert claimed == who._replace(expires_at=signed_at + 60, kind=BY_SESSION)  # its tokens' end
     key = (home / "jwt.key").read_bytes()
     assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
     body = {"sub": "ana", "project": "lab", "role": "admin", "iat": time.time(),

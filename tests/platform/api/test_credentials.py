@@ -1,19 +1,22 @@
 """A credential acts at most at its own role, everywhere. Generated from the live OpenAPI:
 every operation whose request or answer carries a ``role``, or that is about tokens, members
 and projects (under ``/access``, ``/auth/projects``), is called with tokens of each role (of
-a server admin and of a project's admin) and sessions of each role, with a body asking for
+a server admin and of a project's admin), sessions of each role and tokens of the kind a
+session makes (without the password, ending with it), with a body asking for
 each role its schema allows (and one with its required fields alone, taking the defaults),
 on the user's other token at their highest role and on a fellow admin of the project. After
 each call the store holds nothing made or granted above the calling credential's role (a
 token, a membership, the membership a new project gives its maker), nothing above it revoked
-or taken away, and no token outliving the token or session that made it (the bodies give no
-password: a session given its user's password again may make a longer-lived one); no answer
-lists a token above it. A new route is covered without editing this test."""
+or taken away, and no token outliving the token or session that made it, nor one a session
+or a session's token made that would outlive signing out (the bodies give no password: a
+session given its user's password again may make a longer-lived one); no answer lists a
+token above it. A new route is covered without editing this test."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +24,13 @@ import jwt
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.api.app import API_PREFIX
-from azuraforge.platform.services.access import NO_PASSWORD, ROLES, create_user, new_token
+from azuraforge.platform.services.access import (
+    BY_SESSION,
+    NO_PASSWORD,
+    ROLES,
+    create_user,
+    new_token,
+)
 from azuraforge.platform.store import DEFAULT_PROJECT, Store, TokenRecord
 
 PASSWORD = "correct horse battery"
@@ -48,6 +57,8 @@ class Credential:
     headers: dict[str, str]
     expires_at: float | None
     """When it ends (None: never)."""
+    kind: str = "api"
+    """``api``, or ``session``: a session's, ending with it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,8 @@ def test_no_credential_makes_grants_lists_or_revokes_above_its_role(
 
 
 def _credentials(client: TestClient, store: Store) -> list[Credential]:
-    """A token of each role of :data:`TOKEN_USERS`, and a session of each role."""
+    """A token of each role of :data:`TOKEN_USERS`, a session of each role, and a token of
+    each made by a session."""
     store.create_user("root", NO_PASSWORD, is_admin=True)
     store.create_user(FELLOW, NO_PASSWORD)
     for role, user in SESSION_USERS.items():
@@ -103,7 +115,12 @@ def _credentials(client: TestClient, store: Store) -> list[Credential]:
         [(name, value)] = signed.cookies.items()
         ends = jwt.decode(value, options={"verify_signature": False})["exp"]  # the claim's end
         found.append(Credential(f"{user}'s {role} session", user, role,
-                                {"Cookie": f"{name}={value}"}, ends))  # fmt: skip
+                                {"Cookie": f"{name}={value}"}, ends, BY_SESSION))  # fmt: skip
+        token, record = new_token(store, user=user, project=DEFAULT_PROJECT, role=role,
+                                  expires_in=ends - time.time(), kind=BY_SESSION)  # fmt: skip
+        found.append(Credential(f"{user}'s {role} session token", user, role,
+                                {"Authorization": f"Bearer {token}"}, record.expires_at,
+                                BY_SESSION))  # fmt: skip
     client.cookies.clear()
     return found
 
@@ -214,6 +231,8 @@ def _above(credential: Credential, before: Held, after: Held, answer: Any) -> li
             problems.append(f"made a token for {token.role}")
         if old is None and _outlives(token, credential):
             problems.append(f"made a token outliving it, to {token.expires_at}")
+        if old is None and credential.kind == BY_SESSION and token.kind != BY_SESSION:
+            problems.append(f"made a token of kind {token.kind} that outlives signing out")
         if old and old.revoked_at is None and token.revoked_at and not at_most(token.role, bound):
             problems.append(f"revoked a token for {token.role}")
     for project, user in before.members.keys() | after.members.keys():

@@ -98,12 +98,6 @@ def _credential(connection: HTTPConnection) -> tuple[str, bool]:
     return credential, bearer
 
 
-def session_of(connection: HTTPConnection) -> str | None:
-    """The session cookie the connection's credential is, or None for an API token."""
-    credential, bearer = _credential(connection)
-    return None if bearer else credential
-
-
 def session_cookie(app: Any) -> str:
     """The name of the session cookie of the server ``app`` is: :data:`SESSION_COOKIE` and
     its :func:`server_id`. A browser sends a host's cookies to every port of it: two servers

@@ -79,12 +79,15 @@ _NAME = re.compile(NAME_PATTERN)
 
 class Identity(NamedTuple):
     """Who a credential says the caller is: a user, the project it is for, their role there,
-    and when the credential ends (an API token's expiry; None: never, or not known)."""
+    when the credential ends (an API token's expiry; None: never, or not known), and its
+    kind: ``api``, or :data:`BY_SESSION` for a browser session and a token one made (what
+    either makes without the password ends with the session)."""
 
     user: str
     project: str
     role: str
     expires_at: float | None = None
+    kind: str = "api"
 
 
 def check_name(what: str, name: str) -> str:
@@ -243,7 +246,9 @@ def token_made_with(
     PermissionDeniedError
         For a role above the maker's.
     InvalidParameterError
-        For a token that would outlive the maker, or what :func:`new_token` refuses.
+        For a token that would outlive the maker (of ``kind`` :data:`BY_SESSION`: one that
+        ends with the session; the password again makes a longer one), or what
+        :func:`new_token` refuses.
     """
     if not at_most(check_role(role), maker.role):
         raise PermissionDeniedError(
@@ -254,9 +259,10 @@ def token_made_with(
     if expires_in is None:
         expires_in = min(TOKEN_LIFE, left)
     elif expires_in > left:
+        longer = "give your password for a longer one, or " if kind == BY_SESSION else ""
         raise InvalidParameterError(
             f"a token made with one that ends in {math.floor(left / 864) / 100} days cannot "
-            f"last {expires_in / 86_400:g} days: ask for that many or fewer"
+            f"last {expires_in / 86_400:g} days: {longer}ask for that many or fewer"
         )
     return new_token(store, user=maker.user, project=maker.project, role=role, name=name,
                      expires_in=expires_in, kind=kind)  # fmt: skip
@@ -327,7 +333,7 @@ def authenticate(
             raise CredentialError(f"token {record.prefix}: a login link used already")
     elif record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
         store.touch_token(record.prefix, now)
-    return Identity(record.user, record.project, role, record.expires_at)
+    return Identity(record.user, record.project, role, record.expires_at, record.kind)
 
 
 def current_role(store: Store, claimed: Identity, *, signed_at: float | None = None) -> str:
@@ -385,7 +391,7 @@ def read_claims(home: Path, token: str, *, audience: str) -> tuple[Identity, flo
     if found["role"] not in ROLES:
         raise CredentialError(f"claim refused: no role {found['role']!r}")
     who = Identity(str(found["sub"]), str(found["project"]), str(found["role"]),
-                   float(found["exp"]))  # fmt: skip
+                   float(found["exp"]), BY_SESSION)  # fmt: skip
     return who, float(found["iat"])
 
 

@@ -298,6 +298,33 @@ def test_a_session_makes_a_token_ending_with_it_unless_the_password_is_given(
         assert anonymous.get("/api/v1/auth/me", headers=sent).status_code == status
 
 
+def test_a_token_made_by_a_session_token_ends_with_the_session_too(
+    anonymous: TestClient, store: Store
+):
+    """A program that read the cookie makes a session's token, then sends it: what that
+    token makes ends with the session as well (or it would outlive signing out), and one
+    lasting longer than the session asks for the password."""
+    create_user(store, "mo", PASSWORD)
+    store.set_member("default", "mo", "admin")
+    anonymous.post("/api/v1/auth/login", json={"name": "mo", "password": PASSWORD})
+    tokens = "/api/v1/access/tokens"
+    made = anonymous.post(tokens, json={"role": "admin"}).json()
+    bound = {"Authorization": f"Bearer {made['token']}"}
+    anonymous.cookies.clear()
+    long = anonymous.post(tokens, json={"role": "admin", "expires_in_days": 400}, headers=bound)
+    assert long.status_code == 400 and "give your password" in long.json()["error"]["message"]
+    derived = anonymous.post(tokens, json={"role": "admin"}, headers=bound).json()
+    assert derived["kind"] == "session"
+    lasting = anonymous.post(tokens, json={"role": "admin", "password": PASSWORD}, headers=bound)
+    assert lasting.json()["kind"] == "api"
+    anonymous.post("/api/v1/auth/login", json={"name": "mo", "password": PASSWORD})
+    assert anonymous.post("/api/v1/auth/logout").status_code == 204
+    later(anonymous)
+    derived_sent = {"Authorization": f"Bearer {derived['token']}"}
+    for sent, status in ((bound, 401), (derived_sent, 401)):
+        assert anonymous.get("/api/v1/auth/me", headers=sent).status_code == status
+
+
 def test_a_user_without_a_password_makes_tokens_that_end_with_the_session(
     anonymous: TestClient, store: Store
 ):

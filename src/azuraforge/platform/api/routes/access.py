@@ -3,7 +3,6 @@ tokens (made at most at their role, shown once, revoked)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, status
@@ -12,7 +11,6 @@ from pydantic import BaseModel, Field
 from azuraforge.errors import (
     ConflictError,
     CredentialError,
-    InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -22,7 +20,6 @@ from azuraforge.platform.api.access import (
     Manager,
     Reader,
     client_address,
-    session_of,
 )
 from azuraforge.platform.api.deps import ServerStoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
@@ -162,18 +159,12 @@ def make_token(
 
 def _maker(who: Identity, body: TokenCreate, request: Request) -> tuple[Identity, str]:
     """The credential a token is made with, and the token's kind. A browser sends a session's
-    cookie to every port of its host, where another program may listen: a session makes a
-    token that ends with it, unless its user gives their password again (a user without
-    one, as the first start's admin, cannot)."""
-    if session_of(request) is None:
+    cookie to every port of its host, where another program may listen: a session, or a
+    token it made, makes a token that ends with the session, unless its user gives their
+    password again (a user without one, as the first start's admin, cannot)."""
+    if who.kind != BY_SESSION:
         return who, "api"
     if body.password is None:
-        left = (who.expires_at or 0.0) - time.time()
-        if body.expires_in_days is not None and body.expires_in_days * 86_400 > left:
-            raise InvalidParameterError(
-                f"this session ends in {left / 3600:.1f} hours and a token it makes ends with "
-                f"it: give your password for one of {body.expires_in_days:g} days"
-            )
         return who, BY_SESSION
     logins: Logins = request.app.state.logins
     try:
