@@ -156,11 +156,11 @@ def execute(
     restarted (then nothing is recorded: :data:`HANDED_BACK`). A job whose kind has a
     restart policy and that fails with an error that is not the user's is restarted after a
     backoff (:func:`~azuraforge.platform.jobs.restarts.after_crash`). What ``output``
-    captures (the process's stdout and
-    stderr) is kept among the run's log lines. The run's log keeps the full message of an
-    error; its recorded ``error``, which the API shows, is the error's public form with the
-    server's places taken out (a data file named relative to its project's data folder, a
-    file of the run relative to its folder: :class:`~azuraforge.platform.redaction.Redaction`).
+    captures (the process's stdout and stderr) is kept among the run's log lines. The run's
+    log keeps the full message of an error; its recorded ``error``, which the API shows, is
+    the error's public form with the server's places taken out (a data file named relative
+    to its project's data folder, a file of the run relative to its folder:
+    :class:`~azuraforge.platform.redaction.Redaction`).
 
     ``record`` is the job's row when its worker read it after the claim (else it is read).
     The job's code, its kind's and its context's, gets the store as the job's project sees
@@ -173,7 +173,43 @@ def execute(
     record = record or store.get_experiment(lease.experiment_id)
     seen = cast(Store, JobStore(store, record.project, lease))
     folder = DataFolder.of(settings.data_dir, record.project)
-    ctx = StoreContext(
+    ctx = _job_context(seen, lease, settings, record, folder, stop_requested, show_progress)
+    if output is not None:
+        output.attach(ctx.log_output)
+    ended = _run_kind(seen, record, settings, ctx)
+    if output is not None:
+        output.stop()  # its last lines reach the context before it closes
+    redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
+    if _finished_in_last_flush(ctx, ended, redact):
+        return ended.status
+    ctx.close()
+    if ctx.lease_lost:
+        return LOST
+    status, error = ctx.end_status(ended.status, ended.error)
+    if status == CANCELLED and handing_back():
+        return HANDED_BACK
+    interruption = interrupted() if status == CANCELLED else None
+    if interruption is not None:
+        return end_interrupted(store, lease, settings, interruption, ended.result)
+    error = None if error is None else redact(error)
+    if ended.crash_policy is not None:
+        return after_crash(store, lease, settings, ended.crash_policy, f"the job failed: {error}")
+    store.finish(lease, status, error=error, result=ended.result)
+    return status
+
+
+def _job_context(
+    seen: Store,
+    lease: Lease,
+    settings: Settings,
+    record: ExperimentRecord,
+    folder: DataFolder,
+    stop_requested: Any,
+    show_progress: bool,
+) -> StoreContext:
+    """The context of the job ``record`` (its folder, the settings' limits), writing to the
+    store as the job sees it (``seen``) and reading files from its project's ``folder``."""
+    return StoreContext(
         seen,
         lease,
         settings.run_dir(record.id, record.output_dir),
@@ -184,44 +220,48 @@ def execute(
         output_limit=settings.output_limit,
         held_points=settings.held_points,
     )
-    if output is not None:
-        output.attach(ctx.log_output)
-    status, error, result = FAILED, None, None
+
+
+def _finished_in_last_flush(ctx: StoreContext, ended: _KindEnd, redact: Redaction) -> bool:
+    """Whether the context's last flush recorded how the job ``ended``
+    (:meth:`StoreContext.finish`); not tried for a cancel, or a crash of a job with a restart
+    policy, whose end is decided once the context closed."""
+    if ended.crash_policy is not None or ended.status == CANCELLED:
+        return False
+    error = None if ended.error is None else redact(ended.error)
+    return ctx.finish(ended.status, error, ended.result)
+
+
+@dataclass(frozen=True)
+class _KindEnd:
+    """How a job's kind ended: its status, its error's public form, its result, and its
+    restart policy when it crashed (an error that is not the user's; ``None`` otherwise)."""
+
+    status: str
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    crash_policy: RestartPolicy | None = None
+
+
+def _run_kind(
+    seen: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+) -> _KindEnd:
+    """Run the job ``record`` through its kind; an error is logged (a traceback with it
+    unless it is the user's) and ends the job failed."""
     policy: RestartPolicy | None = None
-    crash_policy: RestartPolicy | None = None  # set when a job with a policy crashed
     try:
         kind = get_kind(record.kind)
         policy = kind.restart_policy(record)
         status, result = kind.run(seen, record, settings, ctx)
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
+        error = f"{type(e).__name__}: {public_message(e)}"
         if isinstance(e, USER_ERRORS):  # its message says what to change; a traceback is noise
             ctx.logger.error("run failed: %s", failure)
-        else:
-            ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
-            crash_policy = policy
-        error = f"{type(e).__name__}: {public_message(e)}"
-    if output is not None:
-        output.stop()  # its last lines reach the context before it closes
-    redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
-    plain = crash_policy is None and status != CANCELLED  # recorded with the last flush
-    if plain and ctx.finish(status, None if error is None else redact(error), result):
-        return status
-    ctx.close()
-    if ctx.lease_lost:
-        return LOST
-    status, error = ctx.end_status(status, error)
-    if status == CANCELLED and handing_back():
-        return HANDED_BACK
-    interruption = interrupted() if status == CANCELLED else None
-    if interruption is not None:
-        return end_interrupted(store, lease, settings, interruption, result)
-    if error is not None:
-        error = redact(error)
-    if crash_policy is not None:
-        return after_crash(store, lease, settings, crash_policy, f"the job failed: {error}")
-    store.finish(lease, status, error=error, result=result)
-    return status
+            return _KindEnd(FAILED, error)
+        ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
+        return _KindEnd(FAILED, error, crash_policy=policy)
+    return _KindEnd(status, result=result)
 
 
 def end_interrupted(
