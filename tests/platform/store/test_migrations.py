@@ -31,6 +31,7 @@ TABLES = {
     "api_tokens",
     "audit_log",
     "login_failures",
+    "server_identity",
     "experiments",
     "params",
     "metric_points",

@@ -108,16 +108,18 @@ def session_cookie(app: Any) -> str:
 
 
 def server_id(app: Any) -> str:
-    """12 hex digits naming the server ``app`` is: an HMAC of its store's address under the
-    key its sessions are signed with (what makes a session good there), which says nothing of
-    either. Its sessions' claims are for it alone (their audience): two servers sharing a home
-    share its key, not their users."""
+    """12 hex digits naming the server ``app`` is: an HMAC of its store's id
+    (:meth:`~azuraforge.platform.store.Store.get_server_id`, made once: the same at each of
+    its replicas, whatever URL each reaches the store by) under the key its sessions are
+    signed with (what makes a session good there), which says nothing of either. Its
+    sessions' claims are for it alone (their audience): two servers sharing a home share its
+    key, not their users."""
     found: str | None = getattr(app.state, "server_id", None)
     if found is None:
         settings: Settings = app.state.settings
         store: Store = app.state.store
-        address = store.engine.url.render_as_string(hide_password=True).encode()
-        server = hmac.new(server_key(settings.home, CLAIMS_KEY), address, hashlib.sha256)
+        stored = store.get_server_id().encode()
+        server = hmac.new(server_key(settings.home, CLAIMS_KEY), stored, hashlib.sha256)
         found = app.state.server_id = server.hexdigest()[:12]
     return found
 

@@ -37,6 +37,7 @@ from azuraforge.platform.store.records import (
     TrialRunRecord,
 )
 from azuraforge.platform.store.registry import RegistryStore
+from azuraforge.platform.store.server import ServerStore
 from azuraforge.platform.store.streams import ChangeRecord, StreamStore, TriggerRecord
 from azuraforge.platform.store.studies import StudyStore
 from azuraforge.platform.store.study_trials import StudyTrialStore
@@ -54,6 +55,7 @@ class Store(
     AlertStore,
     AccessStore,
     LoginStore,
+    ServerStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 

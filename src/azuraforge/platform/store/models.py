@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -114,6 +115,15 @@ class LoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_at: Mapped[float] = mapped_column(Float)
     held_until: Mapped[float] = mapped_column(Float)
+
+
+class ServerIdentity(Base):
+    """The server's own id: one row (``slot`` 1), made at its first start."""
+
+    __tablename__ = "server_identity"
+    __table_args__ = (CheckConstraint("slot = 1", name="ck_server_identity_one_row"),)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    server_id: Mapped[str] = mapped_column(String(32))
 
 
 class Experiment(Base):

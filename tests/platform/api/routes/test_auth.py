@@ -249,6 +249,26 @@ def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: 
         assert all(name.startswith("azuraforge_session_") for name in names)
 
 
+def test_the_replicas_of_one_server_name_its_cookie_alike(
+    settings: Settings, store: Store, tmp_path: Path
+):
+    """Replicas behind a balancer reach one store by URLs spelled differently (another host
+    name, a path through a link): they name the session cookie alike, or a browser's session
+    would hold at one replica and not the next."""
+    (tmp_path / "linked").symlink_to(tmp_path)
+    path = store.engine.url.database
+    respelled = settings.database_url.replace(path, str(tmp_path / "linked" / Path(path).name))
+    assert respelled != settings.database_url
+    replica = settings.model_copy(update={"database_url": respelled})
+    same = Store(respelled)
+    with (
+        TestClient(create_app(settings, store=store)) as first,
+        TestClient(create_app(replica, store=same)) as second,
+    ):
+        assert session_cookie(first.app) == session_cookie(second.app)
+    same.close()
+
+
 def test_a_session_is_good_at_its_own_server_only(
     settings: Settings, store: Store, sqlite_template: Path, tmp_path: Path
 ):
