@@ -126,7 +126,8 @@ PREDICT_PATH = f"/api/v1/models/{MODEL}@{ALIAS}/predict"
 LIST_PATH = "/api/v1/experiments?limit=50"
 SEARCH_PATH = "/api/v1/experiments?limit=50&sort=metric:loss&order=asc&metric=loss&metric_max=0.5"
 LISTINGS = {"list", "list-unchecked", "search", "baseline-list", "baseline-search"}
-"""Targets asked in the closed loop only (the open loop's rate is the predict bar's)."""
+"""Targets whose second load is one connection, not the open loop (its rate is the predict
+bar's): a listing's latency as one user sees it, without a queue."""
 BARE_PATH = "/predict"
 BARE_ANSWER = {"predictions": [{"forecast": 0.0}]}
 WEATHER_CONFIG = {
@@ -622,7 +623,8 @@ def fewest_rows(http: Any, start: int) -> tuple[bytes, int, bytes]:
 
 def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
     """Closed-loop rounds, the servers taking turns (order alternating), then one open-loop
-    load per server."""
+    load per server (for a listing: one connection asking back to back, its latency without
+    a queue)."""
     closed: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
     for repeat in range(size["repeats"]):
         for server in servers if repeat % 2 == 0 else servers[::-1]:
@@ -636,11 +638,16 @@ def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
             print(f"{server.name} closed loop: {stats['requests_per_s']:,.0f} req/s, "
                   f"p99 {stats.get('p99_ms', float('nan')):.1f} ms, "
                   f"errors {stats['errors']}", flush=True)  # fmt: skip
+    warmup, duration = size["warmup_s"], size["duration_s"]
     opened = {}
-    for server in (s for s in servers if s.name not in LISTINGS):
+    for server in servers:
         opened[server.name] = measure_load(
             server.pid,
-            lambda s=server: open_loop(s.target, OPEN_RATE, size["warmup_s"], size["duration_s"]),
+            lambda s=server: (
+                closed_loop(s.target, 1, warmup, duration)
+                if s.name in LISTINGS
+                else open_loop(s.target, OPEN_RATE, warmup, duration)
+            ),
         )
     return {"closed": closed, "open": opened}
 
@@ -657,7 +664,7 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
         }  # fmt: skip
         summary[server.name] = {
             "closed": median | {"errors": sum(r["errors"] for r in runs)},
-            "open": rounds["open"].get(server.name),
+            "open": rounds["open"][server.name],
             "rss_at_start_mb": server.rss_at_start_mb,
             "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
@@ -791,8 +798,8 @@ def table(result: dict[str, Any]) -> str:
     for name, s in result["summary"].items():
         peak = f"{s['peak_rss_mb']:.0f}" if s["peak_rss_mb"] else "-"
         ratio = f"{s['ratio_to_baseline']:.2f}x" if "ratio_to_baseline" in s else ""
-        loads = [("closed loop", s["closed"]), (f"open loop at {OPEN_RATE:,.0f}/s", s["open"])]
-        for load, stats in (load for load in loads if load[1] is not None):
+        second = "one connection" if name in LISTINGS else f"open loop at {OPEN_RATE:,.0f}/s"
+        for load, stats in (("closed loop", s["closed"]), (second, s["open"])):
             rows.append(
                 f"| {TITLES[name]} | {load} | {stats['requests_per_s']:,.0f} "
                 f"| {ratio if load == 'closed loop' else ''} "
@@ -818,9 +825,9 @@ def aims(result: dict[str, Any]) -> str:
         (f"the list {listing['requests_per_s']:,.0f} requests/s (aim "
          f"≥ {BARS['list_requests_per_s']:,.0f})",
          listing["requests_per_s"] >= BARS["list_requests_per_s"]),
-        (f"the search p95 {search['closed']['p95_ms']:.1f} ms (aim < "
-         f"{BARS['search_p95_ms']:.0f}; closed loop, {result['runs']:,} runs)",
-         search["closed"]["p95_ms"] < BARS["search_p95_ms"]),
+        (f"the search p95 {search['open']['p95_ms']:.1f} ms (aim < "
+         f"{BARS['search_p95_ms']:.0f}; one connection, {result['runs']:,} runs)",
+         search["open"]["p95_ms"] < BARS["search_p95_ms"]),
     ]  # fmt: skip
     return (
         "The compass's aims: "
@@ -1022,10 +1029,7 @@ def main(argv: list[str] | None = None) -> None:
         if LEAKED:
             print("process groups still alive after being stopped: " + "; ".join(LEAKED),
                   file=sys.stderr)  # fmt: skip
-    errors = sum(
-        s["closed"]["errors"] + (s["open"] or {}).get("errors", 0)
-        for s in result["summary"].values()
-    )
+    errors = sum(s["closed"]["errors"] + s["open"]["errors"] for s in result["summary"].values())
     packages = ("azuraforge", "fastapi", "starlette", "uvicorn", "h11", "httptools", "uvloop",
                 "pydantic", "numpy")  # fmt: skip
     env = environment(load_before, ticks, None, packages)
