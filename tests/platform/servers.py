@@ -1,6 +1,6 @@
-"""Real ``azuraforge serve`` processes for tests: started on a free port (the test process
-then holds a token of the server's admin), found by their worker children, killed with their
-whole process group at the end."""
+"""Real servers for tests: ``azuraforge serve`` processes, started on a free port (the test
+process then holds a token of the server's admin), found by their worker children, killed
+with their whole process group at the end; and an app served by uvicorn in a thread."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 from azuraforge.cli.client import TOKEN_VARIABLE
 from azuraforge.platform.jobs.local import settings_environment
@@ -26,6 +29,36 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+STARTS_WITHIN = 10.0
+"""Seconds an app served in a thread has to start answering."""
+
+
+@contextlib.contextmanager
+def served_in_thread(config: uvicorn.Config) -> Iterator[str]:
+    """The app of ``config`` served by uvicorn in a thread of this process, on a free port of
+    127.0.0.1, while the block runs: its ``host:port``.
+
+    Raises
+    ------
+    AssertionError
+        When it has not started within :data:`STARTS_WITHIN` seconds.
+    """
+    server = uvicorn.Server(config)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + STARTS_WITHIN
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.01)
+            yield f"127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
 
 
 def start_serve(

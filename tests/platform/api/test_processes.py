@@ -5,16 +5,12 @@ choose it)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 
 from azuraforge.platform.api.access import client_address
 from azuraforge.platform.api.processes import uvicorn_config
+from tests.platform.servers import served_in_thread
 
 
 def _seen_address(trusted_proxies: str, forwarded: str) -> str:
@@ -26,20 +22,9 @@ def _seen_address(trusted_proxies: str, forwarded: str) -> str:
     def address(request: Request) -> str:
         return client_address(request)
 
-    server = uvicorn.Server(uvicorn_config(app, trusted_proxies))
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.01)
-            url = f"http://127.0.0.1:{listener.getsockname()[1]}/address"
-            seen: str = httpx.get(url, headers={"X-Forwarded-For": forwarded}).json()
-        finally:
-            server.should_exit = True
-            thread.join(10)
+    with served_in_thread(uvicorn_config(app, trusted_proxies)) as served:
+        url = f"http://{served}/address"
+        seen: str = httpx.get(url, headers={"X-Forwarded-For": forwarded}).json()
     return seen
 
 
