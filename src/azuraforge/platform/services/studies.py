@@ -223,7 +223,7 @@ class StudyService:
         """The base config validated, a required setting it lacks taken from the space; the
         settings it took from there are left out (each trial sets them)."""
         given = definition.base_config
-        filled = with_first_values(given, definition.space)
+        filled = with_first_values(pipeline, given, definition.space)
         base = validate_config(pipeline, filled, self.data_folder)
         return {key: value for key, value in base.items() if key in given or key not in filled}
 

@@ -51,7 +51,7 @@ def parse_space(
         )
     problems: list[tuple[tuple[str | int, ...], str]] = []
     parsed = {}
-    filled = with_first_values(base_config, space)
+    filled = with_first_values(pipeline, base_config, space)
     for key, entry in space.items():
         found = _entry_problems(pipeline, key, entry)
         if not found:
@@ -63,15 +63,22 @@ def parse_space(
     return parsed
 
 
-def with_first_values(base_config: Mapping[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
-    """``base_config`` with each searched setting it lacks set to the space's first value (a
-    choice, or the low bound): a required setting may come from the space alone.
+def with_first_values(
+    pipeline: type[Pipeline[Any]], base_config: Mapping[str, Any], space: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``base_config`` with each setting of ``pipeline`` that the space searches and the base
+    lacks set to the space's first value (a choice, or the low bound): a required setting may
+    come from the space alone. A key that is no setting is left to :func:`parse_space`.
 
-    >>> with_first_values({"epochs": 2}, {"csv": ["a.csv", "b.csv"], "lr": {"low": 0.1}})
-    {'csv': 'a.csv', 'lr': 0.1, 'epochs': 2}
+    >>> from azuraforge.apps import get_pipeline
+    >>> weather = get_pipeline("weather-forecaster")
+    >>> with_first_values(weather, {"epochs": 2}, {"hidden_size": [8, 16], "nope": [1]})
+    {'hidden_size': 8, 'epochs': 2}
     """
-    firsts = {key: _first_value(entry) for key, entry in space.items() if key not in base_config}
-    return {**{key: value for key, value in firsts.items() if value is not None}, **base_config}
+    settings = pipeline.Config.model_fields
+    firsts = {key: _first_value(entry) for key, entry in space.items() if key in settings}
+    kept = {key: value for key, value in firsts.items() if value is not None}
+    return {**kept, **base_config}
 
 
 def _first_value(entry: Any) -> Any:
