@@ -8,6 +8,7 @@ cancelled."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -27,6 +28,14 @@ def lineage(dashboard: Dashboard, stream_id: int) -> list[dict[str, Any]]:
     answer = dashboard.api.get(f"/streams/{stream_id}/lineage")
     answer.raise_for_status()
     return list(answer.json())
+
+
+def wait_for_events(dashboard: Dashboard, stream_id: int, events: int) -> None:
+    """Wait until the stream has taken ``events`` events (a loaded machine starts it late)."""
+    deadline = time.monotonic() + 60
+    while dashboard.api.get(f"/streams/{stream_id}").json()["events"] < events:
+        assert time.monotonic() < deadline, f"stream {stream_id} took {events} events in 60 s"
+        time.sleep(0.2)
 
 
 def trigger(page: Any, action: str, expected: str) -> None:
@@ -157,6 +166,7 @@ def test_a_retrain_run_asked_from_the_page_opens_its_candidate_and_links_both_wa
     stream_id = int(created.json()["id"])
     page.goto(f"{dashboard.url}/#/streams/{stream_id}")
     page.wait_for_selector("#stream-status [data-status=running]", timeout=20_000)
+    wait_for_events(dashboard, stream_id, 1000)  # a retrain of no outcomes fails, truthfully
     trigger(page, "pause", "paused")  # the run trains while no event comes
     trigger(page, "retrain", "retrain logreg-adam as run")
     page.wait_for_selector("#stream-roles [data-role=candidate]", timeout=30_000)
