@@ -55,9 +55,9 @@ FILE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 ERRORS = error_responses()
-MAX_POINTS = 100_000
 MAX_ARTIFACT_PATH = 1024
 """Longest artifact path served: longer names no run's file and no file system takes."""
+MAX_POINTS = 100_000
 
 
 @router.post(
@@ -289,12 +289,12 @@ def run_file(run_dir: Path, path: str) -> Path:
     parts = Path(path).parts
     if not path or Path(path).is_absolute() or ".." in parts or "\x00" in path:
         raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
-    root = run_dir.resolve()
     if len(path) > MAX_ARTIFACT_PATH or any(len(part.encode()) > 255 for part in parts):
         raise InvalidParameterError(
             f"artifact path of {len(path):,} characters: a run's files have paths of at most "
             f"{MAX_ARTIFACT_PATH:,} characters and names of at most 255 bytes"
         )
+    root = run_dir.resolve()
     target = root / path
     try:
         target = target.resolve()
