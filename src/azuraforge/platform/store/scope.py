@@ -42,7 +42,7 @@ who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
     "add_artifact", "claim", "claim_job", "claim_next", "close", "delete_login_failures",
     "delete_login_failures_before", "drop_oldest_lines", "due_jobs", "find_login_failures",
-    "finish", "interrupt", "list_deliveries", "list_due_deliveries",
+    "finish", "get_server_id", "interrupt", "list_deliveries", "list_due_deliveries",
     "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "log_lines",
     "log_metrics",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
@@ -53,7 +53,8 @@ NOT_FOR_REQUESTS = frozenset({
 """Methods of workers and of the server's own tasks, which work across projects."""
 NOT_FOR_JOBS = frozenset({
     "claim", "claim_job", "claim_next", "close", "delete_login_failures",
-    "delete_login_failures_before", "due_jobs", "find_login_failures", "list_deliveries",
+    "delete_login_failures_before", "due_jobs", "find_login_failures", "get_server_id",
+    "list_deliveries",
     "list_due_deliveries", "list_unregistered_changes", "list_waiting_jobs",
     "list_watched_streams", "project_id", "project_name", "project_of", "reap_expired",
     "set_alert", "set_change_version", "set_delivery", "set_login_failures", "stalled_studies",
