@@ -4,12 +4,15 @@ from the events to the run to the registry's version."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
 from sqlalchemy import update
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
@@ -86,17 +89,21 @@ def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
         "speed": 3600 * 800.0,
     }  # 3 s to pause
     stream = start_stream(store, LocalTransport(), settings, config, name="shifted")
-    runner = threading.Thread(target=Worker(settings, store).run_next)
-    runner.start()
-    wait_for(children)  # the store is touched only once the stream's job forked
-    wait_for(lambda: store.get_metrics(stream.id).get("events", [(0,)])[-1][0] >= 2300,
-             timeout=30)  # fmt: skip
-    answered(store, stream.id, "pause")  # the retrain's learner opens while it waits
-    answered(store, stream.id, "retrain", reason="the regime changed")
-    Worker(settings, store).run_next()  # the retrain
-    wait_for(lambda: store.list_changes(stream.id, kinds=["candidate"]), timeout=30)
-    answered(store, stream.id, "resume")
-    runner.join(timeout=30)
+    # NOTE: the stream's worker is a process of its own: a worker thread here renewing its
+    # lease while this thread forked the retrain's job once left the job's SQLite locked.
+    command = [sys.executable, "-m", WORKER_MODULE, "--job", str(stream.id)]
+    runner = subprocess.Popen(command, env=settings_environment(settings))
+    try:
+        wait_for(lambda: store.get_metrics(stream.id).get("events", [(0,)])[-1][0] >= 2300,
+                 timeout=30)  # fmt: skip
+        answered(store, stream.id, "pause")  # the retrain's learner opens while it waits
+        answered(store, stream.id, "retrain", reason="the regime changed")
+        Worker(settings, store).run_next()  # the retrain
+        wait_for(lambda: store.list_changes(stream.id, kinds=["candidate"]), timeout=30)
+        answered(store, stream.id, "resume")
+        assert runner.wait(timeout=30) == 0
+    finally:
+        runner.kill()
     done = store.get_experiment(stream.id)
     assert done.status == "completed", done.error
     lineage = store.list_changes(stream.id)
