@@ -75,11 +75,8 @@ def test_a_run_stream_closes_1013_saying_why_when_the_store_stays_away(
     monkeypatch.setattr(events, "STORE_PATIENCE", 0.5)
     client, _, lease = proxied_api
     url = f"{API}/experiments/{lease.experiment_id}/events"
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as socket:
-        assert socket.receive_json()["type"] == "history"
-        postgres_proxy.cut()
-        socket.receive_json()
-    assert (closed.value.code, closed.value.reason) == (1013, events.OUTAGE_REASON)
+    closed = _closed_by_outage(client, postgres_proxy, url, history=True)
+    assert closed == (1013, events.OUTAGE_REASON)
 
 
 def test_the_project_stream_closes_1013_too_when_the_store_stays_away(
@@ -88,11 +85,18 @@ def test_the_project_stream_closes_1013_too_when_the_store_stays_away(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(events, "STORE_PATIENCE", 0.5)
-    client = proxied_api[0]
-    with (
-        pytest.raises(WebSocketDisconnect) as closed,
-        client.websocket_connect(f"{API}/events") as socket,
-    ):
-        postgres_proxy.cut()
+    closed = _closed_by_outage(proxied_api[0], postgres_proxy, f"{API}/events", history=False)
+    assert closed == (1013, events.OUTAGE_REASON)
+
+
+def _closed_by_outage(
+    client: TestClient, proxy: TcpProxy, url: str, *, history: bool
+) -> tuple[int, str]:
+    """The code and reason the stream at ``url`` closes with once ``proxy`` cuts the store
+    (after its ``history`` message, for a run's stream)."""
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as socket:
+        if history:
+            assert socket.receive_json()["type"] == "history"
+        proxy.cut()
         socket.receive_json()
-    assert (closed.value.code, closed.value.reason) == (1013, events.OUTAGE_REASON)
+    return closed.value.code, closed.value.reason
