@@ -218,10 +218,12 @@ RULES = _rules()
 
 
 def _own_lease(signature: inspect.Signature) -> Rule:
-    """The rule of a method that writes through the ``lease`` it is given: the job's own."""
+    """The rule of a method that writes through the ``lease`` it is given: the job's own.
+    Where the lease is among the arguments is found once here, not bound at each write."""
+    position = list(signature.parameters).index("lease") - 1  # after self
 
     def rule(scope: JobStore, method: Method, *args: Any, **kwargs: Any) -> Any:
-        lease = signature.bind(None, *args, **kwargs).arguments["lease"]
+        lease = kwargs.get("lease") if len(args) <= position else args[position]
         if scope.lease is None or lease != scope.lease:
             raise ScopeError(
                 f"a job writes through its own lease ({scope.lease}), not through {lease}"
