@@ -96,6 +96,11 @@ def baseline_rules() -> dict[str, Classifier]:
     }
 
 
+RULE_NAMES = tuple(baseline_rules())
+"""The trivial rules' names in their order, as a stream's scores carry them (made once, not per
+score; the order breaks a tie for :func:`~azuraforge.stream.online.best_rule`)."""
+
+
 def has_log_loss(name: str) -> bool:
     """Whether the model ``name`` of a stream's scores (a trivial rule by its name, a learner
     as ``{kind}-{number}``) gives probabilities, and so has a log-loss: a trivial rule says up
@@ -105,8 +110,7 @@ def has_log_loss(name: str) -> bool:
     >>> has_log_loss("logreg-adam-1"), has_log_loss("always up"), has_log_loss("same as last-2")
     (True, False, False)
     """
-    rules = baseline_rules()
-    return name not in rules and name.rsplit("-", 1)[0] not in rules
+    return name not in RULE_NAMES and name.rsplit("-", 1)[0] not in RULE_NAMES
 
 
 LEARNERS = ("logreg-sgd", "logreg-adam", "mlp", "ensemble", *baseline_rules())

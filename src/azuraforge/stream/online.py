@@ -27,7 +27,12 @@ import numpy as np
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream.base import Classifier, Event
-from azuraforge.stream.direction import baseline_rules, default_features, has_log_loss
+from azuraforge.stream.direction import (
+    RULE_NAMES,
+    baseline_rules,
+    default_features,
+    has_log_loss,
+)
 from azuraforge.stream.evaluate import PROBABILITY_FLOOR
 from azuraforge.stream.features import FeatureSet
 
@@ -331,7 +336,7 @@ def best_rule(scores: Mapping[str, float]) -> str | None:
     >>> best_rule({"model/accuracy": 0.55, "always up/accuracy": 0.51, "same as last/accuracy": 0.47})
     'always up'
     """  # noqa: E501
-    keys = {rule: f"{rule}/accuracy" for rule in baseline_rules()}
+    keys = {rule: f"{rule}/accuracy" for rule in RULE_NAMES}
     found = {rule: scores[key] for rule, key in keys.items() if key in scores}
     return max(found, key=found.__getitem__) if found else None
 
