@@ -71,8 +71,12 @@ def caller(connection: HTTPConnection) -> Identity:
     NotFoundError
         For a project other than the credential's.
     """
-    who = _remembered(connection)
-    return _in_named_project(connection, _read(connection) if who is None else who)
+    credential, bearer = _credential(connection)
+    recent: RecentCredentials = connection.app.state.credentials
+    who = recent.get(credential)
+    if who is None:
+        who = _read(connection, credential, bearer)
+    return _in_named_project(connection, who)
 
 
 async def identified(connection: HTTPConnection) -> Identity:
@@ -80,9 +84,11 @@ async def identified(connection: HTTPConnection) -> Identity:
     the last :data:`CHECKED_FOR` seconds is a look-up (microseconds); only one that must be
     read from the store (a password hash, a database round trip) is read in a worker
     thread (a hop to one costs a request about 0.5 ms; a served model's forecast, 1 ms)."""
-    who = _remembered(connection)
+    credential, bearer = _credential(connection)
+    recent: RecentCredentials = connection.app.state.credentials
+    who = recent.get(credential)
     if who is None:
-        who = await run_in_threadpool(_read, connection)
+        who = await run_in_threadpool(_read, connection, credential, bearer)
     return _in_named_project(connection, who)
 
 
@@ -124,14 +130,8 @@ def server_id(app: Any) -> str:
     return found
 
 
-def _remembered(connection: HTTPConnection) -> Identity | None:
-    recent: RecentCredentials = connection.app.state.credentials
-    return recent.get(_credential(connection)[0])
-
-
-def _read(connection: HTTPConnection) -> Identity:
+def _read(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
     """Who the credential says the caller is, read from the store and remembered."""
-    credential, bearer = _credential(connection)
     who = _checked(connection, credential, bearer)
     recent: RecentCredentials = connection.app.state.credentials
     recent.put(credential, who)
@@ -215,11 +215,11 @@ async def lapsed(websocket: WebSocket) -> AzuraForgeError:
     of that credential, which checks no password. A store out of reach is tried again
     :data:`CHECKED_FOR` later."""
     recent: RecentCredentials = websocket.app.state.credentials
-    credential = _credential(websocket)[0]
+    credential, bearer = _credential(websocket)
     while True:
         await asyncio.sleep(recent.good_for(credential) + _PAST_LAPSE)
         try:
-            who = _in_named_project(websocket, await _read_once(websocket, credential))
+            who = _in_named_project(websocket, await _read_once(websocket, credential, bearer))
         except (CredentialError, NotFoundError) as e:
             return e
         except Exception as e:
@@ -236,7 +236,7 @@ _PAST_LAPSE = 0.01
 """Seconds after a remembered credential lapses when its sockets read it again."""
 
 
-async def _read_once(websocket: WebSocket, credential: str) -> Identity:
+async def _read_once(websocket: WebSocket, credential: str, bearer: bool) -> Identity:
     """Who ``credential`` says the caller is: remembered, or read from the store in a thread,
     one read shared by every socket asking while it runs (the sockets of a credential all
     ask once its memory lapses: 200 sockets of 10 credentials read 35-42 times a second
@@ -248,7 +248,9 @@ async def _read_once(websocket: WebSocket, credential: str) -> Identity:
     reads = recent.reads
     read = reads.get(credential)
     if read is None:
-        read = reads[credential] = asyncio.ensure_future(run_in_threadpool(_read, websocket))
+        read = reads[credential] = asyncio.ensure_future(
+            run_in_threadpool(_read, websocket, credential, bearer)
+        )
         read.add_done_callback(lambda done: _forget(reads, credential, done))
     return await asyncio.shield(read)
 
