@@ -194,7 +194,7 @@ def _checked_transport(settings: Settings, *, queues_a_run: bool) -> Transport:
     TransportUnavailableError
         When the broker cannot be reached and ``queues_a_run``.
     """
-    from azuraforge.platform.jobs.transport import make_transport
+    from azuraforge.platform.jobs.queueing import make_transport
 
     transport = make_transport(settings)
     try:

@@ -86,7 +86,7 @@ def run_workers(
     worker processes on the Celery transport; else this process as the worker when
     ``concurrency`` is 1, or a pool of that many. ``started`` is told what runs."""
     if settings.transport == "celery":
-        from azuraforge.platform.jobs.celery_transport import run_celery_worker
+        from azuraforge.platform.jobs.celery_worker import run_celery_worker
 
         started(f"Celery worker on {settings.broker_url}, concurrency {concurrency}")
         run_celery_worker(settings, concurrency)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from azuraforge.platform.jobs.celery_transport import CeleryTransport, resend_forgotten
+from azuraforge.platform.jobs.celery_transport import CeleryTransport
+from azuraforge.platform.jobs.celery_worker import resend_forgotten
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import COMPLETED

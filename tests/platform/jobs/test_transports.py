@@ -28,7 +28,8 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 
 from azuraforge.errors import TransportUnavailableError
-from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport, make_celery_app
+from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport
+from azuraforge.platform.jobs.celery_worker import make_celery_app
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.services.streams.config import StreamConfig
@@ -57,7 +58,7 @@ REDIS_SERVER = os.environ.get("AZURAFORGE_TEST_REDIS", "redis://127.0.0.1:6379")
 OWNER_KEY = "azuraforge-tests:owner"
 CELERY_WORKER = (
     "from azuraforge.platform.settings import Settings\n"
-    "from azuraforge.platform.jobs.celery_transport import run_celery_worker\n"
+    "from azuraforge.platform.jobs.celery_worker import run_celery_worker\n"
     "run_celery_worker(Settings(), concurrency=2)\n"
 )
 

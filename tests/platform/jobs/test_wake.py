@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from azuraforge.platform.jobs.transport import LocalTransport, make_transport
+from azuraforge.platform.jobs.queueing import make_transport
+from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm, wake
 from azuraforge.platform.settings import Settings
 

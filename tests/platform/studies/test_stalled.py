@@ -8,7 +8,7 @@ import json
 
 import redis
 
-from azuraforge.platform.jobs.celery_transport import make_celery_app, reap
+from azuraforge.platform.jobs.celery_worker import make_celery_app, reap
 from azuraforge.platform.jobs.kinds import JobHost
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.jobs.worker import Worker

@@ -35,7 +35,8 @@ from azuraforge.platform.api.routes import (
     studies,
 )
 from azuraforge.platform.events import EventHub
-from azuraforge.platform.jobs.transport import Transport, make_transport
+from azuraforge.platform.jobs.queueing import make_transport
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError, PluginError
 from azuraforge.learn.plugins import PluginGroup, named_as_declared
-from azuraforge.platform.jobs.transport import Transport, make_transport
+from azuraforge.platform.jobs.queueing import make_transport
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.scope import JobStore

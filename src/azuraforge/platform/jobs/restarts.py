@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from azuraforge.errors import LeaseLostError
 from azuraforge.platform.jobs.kinds import RestartPolicy
-from azuraforge.platform.jobs.transport import submit_again
+from azuraforge.platform.jobs.queueing import submit_again
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
 from azuraforge.platform.store.states import FAILED, QUEUED

@@ -44,6 +44,7 @@ from azuraforge.platform.jobs.process import (
     read_job,
     write_end,
 )
+from azuraforge.platform.jobs.queueing import submit_again
 from azuraforge.platform.jobs.restarts import (
     RESTART_SIGNAL,
     Watchdog,
@@ -51,7 +52,6 @@ from azuraforge.platform.jobs.restarts import (
     gave_up,
     restart_or_give_up,
 )
-from azuraforge.platform.jobs.transport import submit_again
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable

@@ -9,15 +9,10 @@ workers also poll the store). A Celery worker hears of a run only through its me
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.jobs.wake import wake as wake_a_worker
-from azuraforge.platform.settings import Settings
-
-_log = logging.getLogger(__name__)
 
 
 class Transport(ABC):
@@ -79,22 +74,3 @@ class LocalTransport(Transport):
 
     def check(self) -> None:
         """Nothing to reach: the store is the queue."""
-
-
-def make_transport(settings: Settings) -> Transport:
-    """The transport ``settings.transport`` names."""
-    if settings.transport == "celery":
-        from azuraforge.platform.jobs.celery_transport import CeleryTransport
-
-        return CeleryTransport(settings)
-    return LocalTransport(settings.home / WAKE_FILE)
-
-
-def submit_again(settings: Settings, experiment_id: int, delay: float = 0.0) -> None:
-    """Send a run its worker queued again (a worker shut down, a job restarted) to the
-    settings' transport; a failure is logged, not raised: local workers find the run anyway,
-    and the message says why Celery ones may not."""
-    try:
-        make_transport(settings).submit(experiment_id, delay=delay)
-    except Exception as e:
-        _log.error("experiment %d is queued again but was not sent: %s", experiment_id, e)

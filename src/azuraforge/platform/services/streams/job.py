@@ -24,7 +24,8 @@ from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
-from azuraforge.platform.jobs.transport import Transport, make_transport
+from azuraforge.platform.jobs.queueing import make_transport
+from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.loop import Control, learn
