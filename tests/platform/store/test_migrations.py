@@ -32,6 +32,7 @@ TABLES = {
     "audit_log",
     "login_failures",
     "server_identity",
+    "server_keys",
     "experiments",
     "params",
     "metric_points",

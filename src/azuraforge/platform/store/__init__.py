@@ -18,6 +18,7 @@ from azuraforge.platform.store.engine import (
     upgrade,
 )
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
+from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
@@ -56,6 +57,7 @@ class Store(
     AccessStore,
     LoginStore,
     ServerStore,
+    KeyStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -115,6 +117,7 @@ __all__ = [
     "Page",
     "Point",
     "QueryError",
+    "ServerKeyRecord",
     "Store",
     "StudyRecord",
     "TokenRecord",

@@ -118,12 +118,25 @@ class LoginFailure(Base):
 
 
 class ServerIdentity(Base):
-    """The server's own id: one row (``slot`` 1), made at its first start."""
+    """The server's own id: one row (``slot`` 1), made at its first start, and the name its
+    sessions are for (their cookie's and their audience), set once at the first session."""
 
     __tablename__ = "server_identity"
     __table_args__ = (CheckConstraint("slot = 1", name="ck_server_identity_one_row"),)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     server_id: Mapped[str] = mapped_column(String(32))
+    session_name: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ServerKey(Base):
+    """One of the server's secret keys: the newest ``generation`` of a ``purpose`` (session,
+    webhook) signs, the older ones kept still verify until they are dropped."""
+
+    __tablename__ = "server_keys"
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(200))
+    made_at: Mapped[float] = mapped_column(Float)
 
 
 class Experiment(Base):
