@@ -21,6 +21,7 @@ natural also from the matching builtin, so either ``except`` works::
      │    └── LeaseLostError                  a worker whose lease on a run was taken or expired
      ├── StoreUnavailableError (OSError)      the store's database cannot be reached
      ├── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
+     ├── BlobStoreUnavailableError (OSError)  the object store of the blobs refuses or is down
      ├── SourceUnavailableError (OSError)     a live source that failed too many times in a row
  └── ModelUnavailableError (OSError)      a packaged model, its package or a model server that is
                                           not there (the assistant never downloads one)
@@ -162,6 +163,11 @@ class StoreUnavailableError(AzuraForgeError, OSError):
 
 class TransportUnavailableError(AzuraForgeError, OSError):
     """The job transport cannot deliver a message now: its broker is down or unreachable."""
+
+
+class BlobStoreUnavailableError(AzuraForgeError, OSError):
+    """The blob store (an S3-compatible object store) cannot be used now: unreachable, its
+    bucket missing, or the credentials refused."""
 
 
 class SourceUnavailableError(AzuraForgeError, OSError):

@@ -183,6 +183,20 @@ class Settings(BaseSettings):
         "this folder less its projects folder, another project's projects/<name> in it; "
         "default home/data.",
     )
+    blob_store: str = Field(
+        default_factory=lambda fields: str(fields["home"] / "blobs"),
+        description="Where the platform keeps its files (artifacts, reports, registered models, "
+        "predictions' inputs and outputs, stream snapshots): a folder (default home/blobs, or "
+        "file:///srv/af/blobs), or a bucket of an S3-compatible object store that every API "
+        "server and worker shares, s3://bucket/prefix, with s3_endpoint; its credentials come "
+        "from boto3's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), never "
+        "from this object.",
+    )
+    s3_endpoint: str = Field(
+        "",
+        description="Address of the S3-compatible server of an s3:// blob_store "
+        "(http://minio.lan:9000, SeaweedFS's http://127.0.0.1:8333); empty: AWS itself.",
+    )
 
     @field_validator(
         "allowed_hosts",

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from azuraforge.errors import (
     AzuraForgeError,
+    BlobStoreUnavailableError,
     ConflictError,
     CredentialError,
     DataFormatError,
@@ -59,6 +60,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (PluginError, 422, "PLUGIN_UNAVAILABLE"),
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
     (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
+    (BlobStoreUnavailableError, 503, "BLOB_STORE_UNAVAILABLE"),
     (SchemaMismatchError, 503, "SCHEMA_MISMATCH"),
     # The same refusal raised outside the store's own transactions.
     (DataError, 422, "INVALID_DATA"),

@@ -1,0 +1,281 @@
+"""`S3Blobs`: blobs as the objects of an S3-compatible object store, through boto3.
+
+AWS S3, SeaweedFS, MinIO, Ceph's gateway...: boto3 signs every request and runs the
+multipart transfers (its managed ``upload_file``, ``download_file`` and ``copy``); a read
+streams ``get_object``'s body. Imported on demand (by
+:func:`~azuraforge.platform.blobs.blobs_from_url` for an ``s3://`` URL), so that a platform
+on its local folder never loads boto3.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import boto3
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from azuraforge.errors import BlobStoreUnavailableError, InvalidParameterError, NotFoundError
+from azuraforge.platform.blobs.base import CHUNK_BYTES, BlobStore
+from azuraforge.platform.blobs.keys import blob_prefix
+
+PART_BYTES = 8 << 20
+"""Bytes of one part of a multipart upload, download or copy (S3's least is 5 MiB)."""
+
+DELETE_BATCH = 1000
+"""Most keys one DeleteObjects request may name (S3's limit)."""
+
+_MISSING = {"NoSuchKey", "NotFound", "404"}
+_REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+_PUBLIC = "the server's file store is unavailable; try again later, or tell its operator"
+
+
+class S3Blobs(BlobStore):
+    """Blobs as the objects ``<prefix>/<key>`` of one bucket of an S3-compatible store.
+
+    A write is spooled to a temporary file (in ``tempfile``'s folder: ``TMPDIR``), then
+    uploaded by boto3's managed transfer, in parts when large; the object appears only when
+    the upload completes (S3 makes a PUT and a completed multipart upload visible at once),
+    and a failed upload is aborted. Reads stream the object's body; a copy runs on the server.
+    Memory stays within about ``part_size * max_concurrency`` whatever the blob's size.
+
+    Parameters
+    ----------
+    url
+        ``s3://bucket`` or ``s3://bucket/prefix``: the bucket (which must exist) and the
+        folder-like prefix below which the keys go.
+    endpoint
+        The address of an S3-compatible server (``http://127.0.0.1:8333``); ``""`` for AWS
+        itself (or boto3's ``AWS_ENDPOINT_URL``). A server of our own is addressed by path
+        (``endpoint/bucket/key``), as SeaweedFS and MinIO expect.
+    access_key_id, secret_access_key
+        The credentials; ``None`` leaves them to boto3's usual chain (``AWS_ACCESS_KEY_ID``
+        and ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` and ``~/.aws``, an instance role).
+        There is no default key.
+    region
+        The region to sign for; ``None``: boto3's (``AWS_REGION``...), else ``us-east-1``.
+    part_size, max_concurrency
+        Bytes of one part of a multipart transfer (5 MiB at least), and how many parts move at
+        once.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``url`` is not ``s3://bucket[/prefix]`` with a valid prefix.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        endpoint: str = "",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        region: str | None = None,
+        part_size: int = PART_BYTES,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.bucket, self.prefix = _bucket_and_prefix(url)
+        self.url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        self.endpoint = endpoint
+        config = Config(
+            s3={"addressing_style": "path"} if endpoint else {},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            # NOTE: S3-compatible servers do not all check the CRC checksums boto3 adds to
+            # every upload since 1.36; send them only where S3 requires one.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        session = _session(with_keys=access_key_id is not None)
+        with _CLIENTS_LOCK:
+            self._client = session.client(
+                "s3",
+                endpoint_url=endpoint or None,
+                region_name=region or session.region_name or "us-east-1",
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+                config=config,
+            )
+        self._transfer = TransferConfig(
+            multipart_threshold=part_size,
+            multipart_chunksize=part_size,
+            max_concurrency=max_concurrency,
+            max_io_queue=16,
+        )
+
+    def _name(self, key: str) -> str:
+        """The object name of ``key``: ``prefix/key``."""
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextmanager
+    def _writer(self, key: str) -> Iterator[BinaryIO]:
+        with tempfile.NamedTemporaryFile(prefix="azuraforge-blob-", suffix=".part") as spool:
+            yield cast(BinaryIO, spool)
+            spool.flush()
+            self._put_file(Path(spool.name), key)
+
+    def _put_file(self, path: Path, key: str) -> None:
+        with self._errors(key):
+            self._client.upload_file(
+                str(path), self.bucket, self._name(key), Config=self._transfer
+            )
+
+    def _get_file(self, key: str, partial: Path) -> None:
+        with self._errors(key):
+            self._client.download_file(
+                self.bucket, self._name(key), str(partial), Config=self._transfer
+            )
+
+    def _reader(self, key: str) -> BinaryIO | None:
+        try:
+            with self._errors(key):
+                answer = self._client.get_object(Bucket=self.bucket, Key=self._name(key))
+        except NotFoundError:
+            return None
+        return io.BufferedReader(_BodyReader(answer["Body"]), CHUNK_BYTES)
+
+    def _size(self, key: str) -> int | None:
+        try:
+            with self._errors(key):
+                answer = self._client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except NotFoundError:
+            return None
+        return int(answer["ContentLength"])
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        # NOTE: sorted here: S3 lists in the order of the keys' bytes, but not every
+        # S3-compatible server does (SeaweedFS lists a folder's files before its subfolders).
+        return iter(sorted(self._listed(prefix)))
+
+    def _listed(self, prefix: str) -> Iterator[str]:
+        top = self._name(prefix) + "/" if prefix else self._name("")
+        skip = len(self._name(""))
+        pages = self._client.get_paginator("list_objects_v2")
+        with self._errors(prefix):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=top):
+                for found in page.get("Contents", ()):
+                    name = str(found["Key"])
+                    if not name.endswith("/"):
+                        yield name[skip:]
+
+    def _delete(self, key: str) -> None:
+        with self._errors(key):
+            self._client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+    def _delete_below(self, prefix: str) -> int:
+        keys = list(self._keys(prefix))
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": self._name(key)} for key in keys[start : start + DELETE_BATCH]]
+            with self._errors(prefix):
+                answer = self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise self._unavailable(
+                    f"{len(answer['Errors'])} of the blobs below {prefix!r} were not deleted "
+                    f"from {self._where()}: {first.get('Key')}: {first.get('Message')}"
+                )
+        return len(keys)
+
+    def _copy(self, source: str, target: str) -> None:
+        copied = {"Bucket": self.bucket, "Key": self._name(source)}
+        with self._errors(source):
+            self._client.copy(copied, self.bucket, self._name(target), Config=self._transfer)
+
+    def _where(self) -> str:
+        return f"{self.url} at {self.endpoint or 'AWS'}"
+
+    def _unavailable(self, message: str) -> BlobStoreUnavailableError:
+        return BlobStoreUnavailableError(message, public=_PUBLIC)
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        """boto3's errors as ours: a missing ``key`` as :class:`NotFoundError`, the rest as
+        :class:`BlobStoreUnavailableError` saying what to check."""
+        try:
+            yield
+        except ClientError as e:
+            raise self._client_error(key, e) from e
+        except NoCredentialsError:
+            raise self._unavailable(
+                f"no credentials for {self._where()}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+            ) from None
+        except (BotoCoreError, Boto3Error) as e:
+            cause = e.__context__
+            if isinstance(cause, ClientError):
+                raise self._client_error(key, cause) from e
+            raise self._unavailable(f"cannot use {self._where()}: {e}") from e
+
+    def _client_error(self, key: str, error: ClientError) -> Exception:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            return self._missing(key)
+        if code == "NoSuchBucket":
+            return self._unavailable(
+                f"bucket {self.bucket!r} does not exist at {self.endpoint or 'AWS'}: create it "
+                f"(aws s3 mb s3://{self.bucket}), or name another in blob_store"
+            )
+        if code in _REFUSED:
+            return self._unavailable(
+                f"{self._where()} refused the credentials ({code}): check AWS_ACCESS_KEY_ID "
+                "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and the bucket's policy"
+            )
+        return self._unavailable(f"{self._where()} answered {code}: {error}")
+
+
+_CLIENTS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+def _session(with_keys: bool) -> boto3.session.Session:
+    """The session to make a client in: one shared by the clients given their keys (a new
+    session reads boto3's service models again, 0.2 s), a new one to read the credentials
+    chain (AWS_* variables, ~/.aws...) as it stands now."""
+    return _shared_session() if with_keys else boto3.session.Session()
+
+
+class _BodyReader(io.RawIOBase):
+    """A raw file over an HTTP body that reads forward (``get_object``'s ``Body``)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` split, checked."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise InvalidParameterError(
+            f"blob store {url!r} is not an S3 URL: expected s3://bucket or s3://bucket/prefix"
+        )
+    return bucket, blob_prefix(prefix)
