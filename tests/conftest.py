@@ -23,6 +23,8 @@ from tests.helpers import write_pipeline_plugin
 # The platform's fixtures (real SQLite and PostgreSQL stores, the sleeper plugin) serve the
 # platform's tests and the CLI's.
 pytest_plugins = ["tests.platform.fixtures"]
+# A contract's failed assert shows its values, as a test module's does.
+pytest.register_assert_rewrite("azuraforge.testing.blobs")
 
 # tests/conftest.py -> the repository -> its sibling shared/data
 DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -36,6 +36,9 @@ from azuraforge.platform.store import (
 from azuraforge.testing.long_jobs import KIND
 from tests.helpers import write_pipeline_plugin
 from tests.platform.servers import kill_group
+
+if TYPE_CHECKING:
+    from tests.platform.s3_server import S3Server
 
 
 def admin_headers(store: Store, project: str = DEFAULT_PROJECT) -> dict[str, str]:
@@ -184,6 +187,18 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (SeaweedFS) on loopback, shared by every test process:
+    the running one (``make s3-server`` starts it), else one started for the session
+    (tests/platform/s3_server.py). It fails, never skips, if the server cannot start."""
+    # NOTE: imported here: boto3 takes 0.3 s to import, which most test processes never need.
+    from tests.platform.s3_server import shared_server
+
+    with shared_server() as server:
+        yield server
 
 
 def _empty_postgres(url: str) -> None:
