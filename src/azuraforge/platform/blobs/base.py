@@ -6,13 +6,15 @@ import os
 import secrets
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.blobs.keys import blob_key, blob_prefix
+
+_Found = TypeVar("_Found")
 
 CHUNK_BYTES = 1 << 20
 """Bytes read or copied at a time: a large blob passes through memory a chunk at a time."""
@@ -88,11 +90,7 @@ class BlobStore(ABC):
         NotFoundError
             If no blob is at ``key``.
         """
-        key = blob_key(key)
-        reader = self._reader(key)
-        if reader is None:
-            raise self._missing(key)
-        return reader
+        return self._found(blob_key(key), self._reader)
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK_BYTES) -> Iterator[bytes]:
         """The bytes of the blob at ``key``, ``chunk_size`` at a time (for a streamed HTTP
@@ -182,11 +180,7 @@ class BlobStore(ABC):
         NotFoundError
             If no blob is at ``key``.
         """
-        key = blob_key(key)
-        found = self._size(key)
-        if found is None:
-            raise self._missing(key)
-        return found
+        return self._found(blob_key(key), self._size)
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """The keys below ``prefix`` (every key for ``""``), whole, in sorted order; none
@@ -221,6 +215,13 @@ class BlobStore(ABC):
             self.copy(key, _joined(target, _below(source, key)))
         return len(keys)
 
+    def _found(self, key: str, look: Callable[[str], _Found | None]) -> _Found:
+        """What ``look`` finds at ``key``; :class:`NotFoundError` if it finds nothing."""
+        found = look(key)
+        if found is None:
+            raise self._missing(key)
+        return found
+
     def _missing(self, key: str) -> NotFoundError:
         return NotFoundError(
             f"no blob {key!r} in {self.describe()}", public=f"no stored file {key!r}"
@@ -240,10 +241,7 @@ class BlobStore(ABC):
     def _copy(self, source: str, target: str) -> None:
         """:meth:`copy` of checked keys, through this process (a backend copies on its server
         where it can)."""
-        reader = self._reader(source)
-        if reader is None:
-            raise self._missing(source)
-        with reader, self._writer(target) as out:
+        with self._found(source, self._reader) as reader, self._writer(target) as out:
             shutil.copyfileobj(reader, out, CHUNK_BYTES)
 
     def _delete_below(self, prefix: str) -> int:

@@ -13,7 +13,7 @@ import functools
 import io
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -138,20 +138,23 @@ class S3Blobs(BlobStore):
             )
 
     def _reader(self, key: str) -> BinaryIO | None:
-        try:
-            with self._errors(key):
-                answer = self._client.get_object(Bucket=self.bucket, Key=self._name(key))
-        except NotFoundError:
+        answer = self._object(key, self._client.get_object)
+        if answer is None:
             return None
         return io.BufferedReader(_BodyReader(answer["Body"]), CHUNK_BYTES)
 
     def _size(self, key: str) -> int | None:
+        answer = self._object(key, self._client.head_object)
+        return None if answer is None else int(answer["ContentLength"])
+
+    def _object(self, key: str, request: Callable[..., Any]) -> dict[str, Any] | None:
+        """The answer of ``request`` (GetObject, HeadObject) about ``key``; ``None`` if no
+        object is there."""
         try:
             with self._errors(key):
-                answer = self._client.head_object(Bucket=self.bucket, Key=self._name(key))
+                return dict(request(Bucket=self.bucket, Key=self._name(key)))
         except NotFoundError:
             return None
-        return int(answer["ContentLength"])
 
     def _keys(self, prefix: str) -> Iterator[str]:
         # NOTE: sorted here: S3 lists in the order of the keys' bytes, but not every
