@@ -6,7 +6,9 @@ is kept to a project or refused to the API on purpose."""
 from __future__ import annotations
 
 import re
+import shutil
 import time
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -30,6 +32,7 @@ from azuraforge.platform.services.access import (
     read_claims,
     sign_claims,
 )
+from azuraforge.platform.services.keys import SESSION, ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
@@ -182,16 +185,18 @@ SERVER = "5e55e55e55e5"
 """A server's id, the audience of its sessions' claims."""
 
 
-def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp_path) -> None:
+def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(
+    settings: Settings, store: Store, sqlite_template: Path, tmp_path: Path
+) -> None:
     import jwt
 
-    home = tmp_path / "home"
+    keys = ServerKeys(store, settings)
     who = Identity("ana", "lab", "editor")
-    claim = sign_claims(home, who, seconds=60, audience=SERVER)
-    claimed, signed_at = read_claims(home, claim, audience=SERVER)
+    claim = sign_claims(keys, who, seconds=60, audience=SERVER)
+    claimed, signed_at = read_claims(keys, claim, audience=SERVER)
     assert claimed == who._replace(expires_at=signed_at + 60, kind=BY_SESSION)  # its tokens' end
-    key = (home / "jwt.key").read_bytes()
-    assert len(bytes.fromhex(key.decode())) == 32 and (home / "jwt.key").stat().st_mode & 0o77 == 0
+    key = keys.signing(SESSION)
+    assert len(bytes.fromhex(key.decode())) == 32 and not settings.home.exists()  # no file
     body = {"sub": "ana", "project": "lab", "role": "admin", "iat": time.time(),
             "exp": time.time() + 60, "aud": SERVER}  # fmt: skip
     forged = {
@@ -200,19 +205,18 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(tmp
         "another key": jwt.encode(body, "0" * 64, algorithm="HS256"),
         "expired": jwt.encode({**body, "exp": time.time() - 1}, key, algorithm="HS256"),
         "no expiry": jwt.encode({k: v for k, v in body.items() if k != "exp"}, key),
-        "for another server": jwt.encode({**body, "aud": "another"}, key),  # sharing its home
+        "for another server": jwt.encode({**body, "aud": "another"}, key),  # sharing its keys
         "for no server": jwt.encode({k: v for k, v in body.items() if k != "aud"}, key),
         "not a claim": "af_" + "0" * 12,
     }
     for how, token in forged.items():
         with pytest.raises(CredentialError, match="claim refused"):
-            read_claims(home, token, audience=SERVER)
+            read_claims(keys, token, audience=SERVER)
             pytest.fail(f"{how} was read")
-    assert sign_claims(tmp_path / "other", who, seconds=60, audience=SERVER) != claim
-    (tmp_path / "cut").mkdir()
-    (tmp_path / "cut" / "jwt.key").write_text("abc")  # emptied or cut short: no key
-    with pytest.raises(ConflictError, match="holds no usable key"):
-        sign_claims(tmp_path / "cut", who, seconds=60, audience=SERVER)
+    shutil.copy(sqlite_template, tmp_path / "other.db")
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")  # another server, the same home
+    assert sign_claims(ServerKeys(other, settings), who, seconds=60, audience=SERVER) != claim
+    other.close()
 
 
 def test_every_route_declares_one_permission(settings: Settings, store: Store) -> None:

@@ -1,7 +1,7 @@
-"""``azuraforge users``, ``projects`` and ``tokens``: who may use the server, run where it
-runs, on its store (as ``azuraforge db``). A password is read from a prompt (not echoed) or
-from standard input with ``--password-stdin``, never from the command line; a token is printed
-once, when it is made."""
+"""``azuraforge users``, ``projects``, ``tokens`` and ``keys``: who may use the server and the
+keys it signs with, run where it runs, on its store (as ``azuraforge db``). A password is read
+from a prompt (not echoed) or from standard input with ``--password-stdin``, never from the
+command line; a token is printed once, when it is made; a session key never."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from azuraforge.cli.client import ApiClient, ApiUrl, api_url, save_token
-from azuraforge.cli.common import DatabaseUrl, Verbose, console, settings_with, user_errors
-from azuraforge.errors import CredentialError
+from azuraforge.cli.common import (
+    DatabaseUrl,
+    Verbose,
+    arguments,
+    console,
+    settings_with,
+    user_errors,
+)
+from azuraforge.errors import CredentialError, InvalidParameterError
 
 if TYPE_CHECKING:
+    from azuraforge.platform.services.keys import ServerKeys
     from azuraforge.platform.store import Store
 
 TOKEN_SHAPE = re.compile(r"af_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
@@ -25,8 +33,13 @@ TOKEN_SHAPE = re.compile(r"af_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 users = typer.Typer(help="The server's users (run where the server runs).", no_args_is_help=True)
 projects = typer.Typer(help="Projects and their members' roles.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens for the CLI and scripts.", no_args_is_help=True)
+keys = typer.Typer(
+    help="The keys sessions and webhooks are signed with (docs/security.md, Keys).",
+    no_args_is_help=True,
+)
 
 Role = Annotated[str, typer.Option("--role", help="viewer, editor or admin.")]
+Purpose = Annotated[str, typer.Argument(help="session or webhook.")]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input.")
 ]
@@ -213,6 +226,96 @@ def revoke_token(
         store.audit(_actor(), "token.revoke", f"{prefix} of {revoked.user}",
                     project=revoked.project)  # fmt: skip
         console.print(f"token {prefix} revoked")
+
+
+def _keys(database_url: str | None) -> ServerKeys:
+    from azuraforge.platform.services.keys import ServerKeys
+    from azuraforge.platform.store import Store
+
+    settings = settings_with(database_url=database_url)
+    return ServerKeys(Store(settings.database_url), settings)
+
+
+@keys.command("list")
+def list_keys(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Each key's generation, when it was made and what it does (never the key)."""
+    with user_errors(verbose):
+        from azuraforge.cli.client import shown_time
+        from azuraforge.platform.services.keys import PURPOSES
+
+        server = _keys(database_url)
+        for purpose in PURPOSES:
+            configured = server.configured(purpose)
+            kept = server.store.list_server_keys(purpose)
+            if configured is not None:
+                variable = f"AZURAFORGE_{purpose.upper()}_KEY"
+                console.print(f"{purpose}  {len(configured.verifying)} set in the settings "
+                              f"({variable}), the first signing")  # fmt: skip
+            elif not kept:
+                console.print(f"{purpose}  none yet (made on first use)")
+            for key in kept if configured is None else []:
+                role = "signs" if key is kept[0] else "verifies"
+                console.print(f"{purpose}  generation {key.generation}  made "
+                              f"{shown_time(key.made_at)}  {role}")  # fmt: skip
+
+
+@keys.command("rotate")
+def rotate_key(
+    purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False
+) -> None:
+    """Make a new key that signs from now on; the previous ones still verify (sessions signed
+    with them stay good) until `azuraforge keys drop-old`."""
+    with user_errors(verbose), arguments():
+        server = _keys(database_url)
+        made = server.rotate(purpose)
+        server.store.audit(_actor(), "keys.rotate", f"{purpose}: generation {made}")
+        console.print(f"{purpose} key rotated: generation {made} signs from now on, at every "
+                      f"server within a second; {AFTER_ROTATION[purpose]}")  # fmt: skip
+
+
+AFTER_ROTATION = {
+    "session": "sessions signed before stay good for their 12 hours until "
+    "`azuraforge keys drop-old session`",
+    "webhook": "give the receivers its key (`azuraforge keys show webhook`): a delivery they "
+    "refuse meanwhile is tried again, signed with it, for about three hours",
+}
+"""What to do once a purpose's key is rotated."""
+
+
+@keys.command("drop-old")
+def drop_old_keys(
+    purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False
+) -> None:
+    """Drop the keys older than the one signing: what they signed is refused from now on
+    (sessions signed before the last rotation end)."""
+    with user_errors(verbose), arguments():
+        server = _keys(database_url)
+        dropped = server.drop_old(purpose)
+        if not dropped:
+            console.print(f"{purpose}: no key older than the one signing")
+            return
+        generations = ", ".join(map(str, dropped))
+        server.store.audit(_actor(), "keys.drop-old", f"{purpose}: generations {generations}")
+        console.print(f"{purpose}: generations {generations} dropped; what they signed is "
+                      "refused from now on, at every server within a second")  # fmt: skip
+
+
+@keys.command("show")
+def show_key(purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Print the webhook key that signs now, for the receivers to check deliveries with (a
+    session key is never shown: nothing outside the server reads a session)."""
+    with user_errors(verbose), arguments():
+        from azuraforge.platform.services.keys import WEBHOOK
+
+        if purpose != WEBHOOK:
+            raise InvalidParameterError(
+                f"only the webhook key is shown, not {purpose!r}: a session key is read by "
+                "the server alone (`azuraforge keys list` says which are kept)"
+            )
+        server = _keys(database_url)
+        key = server.signing(WEBHOOK).decode()
+        server.store.audit(_actor(), "keys.show", WEBHOOK)
+        print(key)
 
 
 def login(

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -158,6 +158,20 @@ class Settings(BaseSettings):
         "built-in ones) a stream may name as its plugin; none by default. In the environment "
         "separated by commas: AZURAFORGE_STREAM_SOURCES=kafka-prices",
     )
+    session_key: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="The key browser sessions are signed with, if not the store's "
+        "(docs/security.md, Keys): at least 32 characters, or several separated by commas, "
+        "the first signing and every one still read (a rotation). None: the store's keys, "
+        "made on first use. AZURAFORGE_SESSION_KEY=<64 hex digits>",
+    )
+    webhook_key: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="The key alert webhooks are signed with, if not the store's "
+        "(docs/security.md, Keys): at least 32 characters (of several separated by commas, "
+        "the first signs). None: the store's key, made on first use. "
+        "AZURAFORGE_WEBHOOK_KEY=<64 hex digits>",
+    )
     alert_interval: float = Field(
         5.0, gt=0, description="Seconds between two looks at the streams' alert rules."
     )
@@ -204,6 +218,8 @@ class Settings(BaseSettings):
         "alert_webhooks",
         "stream_urls",
         "stream_sources",
+        "session_key",
+        "webhook_key",
         mode="before",
     )
     @classmethod

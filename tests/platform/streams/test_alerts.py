@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from azuraforge.platform.services.streams.alerts import AlertKeeper, signature, webhook_key
+from azuraforge.platform.services.keys import WEBHOOK, ServerKeys
+from azuraforge.platform.services.streams.alerts import AlertKeeper, signature
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import JobWrites, Store
 from tests.platform.fixtures import TTL, running_stream, scores
@@ -102,8 +103,9 @@ def test_an_alert_fires_after_its_time_resolves_and_is_posted_signed(
     resolved = json.loads(receiver.posts[1][1])["alert"]
     assert (resolved["value"], resolved["resolved_value"], resolved["message"]) == (
         0.5, 0.6, alert.message)  # fmt: skip
-    key = webhook_key(settings.home)
-    assert (settings.home / "webhook.key").stat().st_mode & 0o777 == 0o600
+    key = ServerKeys(store, settings).signing(WEBHOOK)  # the store's, as every server's
+    assert [k.secret.encode() for k in store.list_server_keys(WEBHOOK)] == [key]
+    assert not list(settings.home.glob("*.key"))  # nothing written to the home
     for headers, body in receiver.posts:
         sent = headers["X-AzuraForge-Signature"].removeprefix("sha256=")
         assert hmac.compare_digest(sent, signature(key, headers["X-AzuraForge-Timestamp"], body))
@@ -117,8 +119,10 @@ def test_an_alert_fires_after_its_time_resolves_and_is_posted_signed(
 def test_a_failing_receiver_is_tried_again_until_it_answers(
     store: Store, settings: Settings, receiver: Receiver
 ) -> None:
+    """Each try is signed anew: one refused while the key was rotated (a receiver that had
+    not got the new key yet) is signed with the new key when tried again."""
     settings.alert_webhooks = [receiver.url]
-    receiver.answers = [500, 503]
+    receiver.answers = [500, 401]
     lease = running_stream(store, settings, alert_accuracy_below=0.55)
     clock = Clock()
     keeper = AlertKeeper(store, settings, clock=clock)
@@ -130,12 +134,18 @@ def test_a_failing_receiver_is_tried_again_until_it_answers(
     keeper.check()  # not due yet: no second try
     assert len(receiver.posts) == 1
     clock.now += 1
-    keeper.check()  # the second fails too (503); the next waits 2 s
+    first = keeper.keys.signing(WEBHOOK)
+    keeper.keys.rotate(WEBHOOK)
+    keeper.check()  # the second fails too (401); the next waits 2 s
     clock.now += 2
     keeper.check()
     (delivery,) = store.list_deliveries(alert.id)
     assert delivery.attempts == 3 and delivery.delivered_at == clock.now
     assert len(receiver.posts) == 3 and len({b for _, b in receiver.posts}) == 1  # the same post
+    signed_with = [first, *2 * [keeper.keys.signing(WEBHOOK)]]
+    for (headers, body), key in zip(receiver.posts, signed_with, strict=True):
+        sent = headers["X-AzuraForge-Signature"].removeprefix("sha256=")
+        assert sent == signature(key, headers["X-AzuraForge-Timestamp"], body)
 
 
 def test_a_lost_worker_a_restart_loop_and_a_drift_alert_and_resolve(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import threading
 import time
@@ -38,16 +37,14 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.services.access import (
     ACTIONS,
-    CLAIMS_KEY,
     Identity,
     allows,
     authenticate,
     current_role,
     read_claims,
 )
-from azuraforge.platform.services.keys import server_key
+from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.refusals import Refusals
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 
 _log = logging.getLogger(__name__)
@@ -107,26 +104,22 @@ def _credential(connection: HTTPConnection) -> tuple[str, bool]:
 def session_cookie(app: Any) -> str:
     """The name of the session cookie of the server ``app`` is: :data:`SESSION_COOKIE` and
     its :func:`server_id`. A browser sends a host's cookies to every port of it: two servers
-    on one host (each with its home's key, or its store) keep a cookie each and do not sign
-    each other out, while the API processes of one server, and the server on another port or
+    on one host (each with its store) keep a cookie each and do not sign each other out,
+    while the API processes of one server, on any machine, and the server on another port or
     behind a proxy, share one."""
     return f"{SESSION_COOKIE}_{server_id(app)}"
 
 
 def server_id(app: Any) -> str:
-    """12 hex digits naming the server ``app`` is: an HMAC of its store's id
-    (:meth:`~azuraforge.platform.store.Store.get_server_id`, made once: the same at each of
-    its replicas, whatever URL each reaches the store by) under the key its sessions are
-    signed with (what makes a session good there), which says nothing of either. Its
-    sessions' claims are for it alone (their audience): two servers sharing a home share its
-    key, not their users."""
+    """12 hex digits naming the server ``app`` is, kept in its store
+    (:meth:`~azuraforge.platform.services.keys.ServerKeys.server_name`: the same at each of
+    its replicas, whatever URL each reaches the store by, and through its keys' rotations).
+    Its sessions' claims are for it alone (their audience): two servers sharing keys (set in
+    their settings) do not share their users."""
     found: str | None = getattr(app.state, "server_id", None)
     if found is None:
-        settings: Settings = app.state.settings
-        store: Store = app.state.store
-        stored = store.get_server_id().encode()
-        server = hmac.new(server_key(settings.home, CLAIMS_KEY), stored, hashlib.sha256)
-        found = app.state.server_id = server.hexdigest()[:12]
+        keys: ServerKeys = app.state.keys
+        found = app.state.server_id = keys.server_name()
     return found
 
 
@@ -155,9 +148,9 @@ def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Ident
     try:
         if bearer:
             return authenticate(store, credential)
-        settings: Settings = connection.app.state.settings
+        keys: ServerKeys = connection.app.state.keys
         server = server_id(connection.app)
-        claimed, signed_at = read_claims(settings.home, credential, audience=server)
+        claimed, signed_at = read_claims(keys, credential, audience=server)
         return claimed._replace(role=current_role(store, claimed, signed_at=signed_at))
     except CredentialError as e:
         refusals: Refusals = connection.app.state.refusals

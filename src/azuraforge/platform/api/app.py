@@ -38,6 +38,7 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.queueing import make_transport
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.redaction import Redaction
+from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.services.serving import ModelServer
@@ -108,6 +109,7 @@ def create_app(
     app.state.refusals = Refusals(opened)
     app.state.logins = Logins(opened, app.state.refusals)  # one cap on checks at once
     app.state.credentials = RecentCredentials()
+    app.state.keys = ServerKeys(opened, settings)  # a key in the settings is checked here
     app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))
     _include_routes(app)

@@ -1,6 +1,6 @@
-"""What routes receive: the store, the settings, the transport, the event hub, ids in the
-range the store's columns hold, only input every database stores alike, and one value of a
-query parameter that takes one.
+"""What routes receive: the store, the settings, the server's keys, the transport, the event
+hub, ids in the range the store's columns hold, only input every database stores alike, and
+one value of a query parameter that takes one.
 
 A dependency that reads no file and no database is ``async``: FastAPI runs a plain ``def`` one
 in a worker thread, which costs a request about half a millisecond."""
@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
 from azuraforge.platform.store.scope import ProjectStore
@@ -51,6 +52,11 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_keys(request: Request) -> ServerKeys:
+    keys: ServerKeys = request.app.state.keys
+    return keys
+
+
 async def get_data_folder(connection: HTTPConnection) -> DataFolder:
     """The data folder of the caller's project: the only folder whose files its requests
     may name (:meth:`~azuraforge.platform.jobs.files.DataFolder.of`; no I/O, so on the event
@@ -72,6 +78,7 @@ async def get_hub(connection: HTTPConnection) -> EventHub:
 StoreDep = Annotated[Store, Depends(get_store)]
 ServerStoreDep = Annotated[Store, Depends(get_server_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeysDep = Annotated[ServerKeys, Depends(get_keys)]
 DataFolderDep = Annotated[DataFolder, Depends(get_data_folder)]
 TransportDep = Annotated[Transport, Depends(get_transport)]
 HubDep = Annotated[EventHub, Depends(get_hub)]

@@ -8,9 +8,10 @@
   SHA-256 of the secret, compared in constant time. The token itself is shown once, when it is
   made. Each is a user's, scoped to one project and one role, may expire and be revoked.
 - **Signed claims** (JWT, PyJWT) carry who the caller is and the active project where a
-  stateless claim helps (a browser session, issue 36): HS256 under the key the server makes on
-  first start in its home (``jwt.key``; never a default secret), the algorithm pinned (a token
-  signed ``none`` or with another algorithm or key is refused), an expiry required.
+  stateless claim helps (a browser session, issue 36): HS256 under the server's session key
+  (:mod:`~azuraforge.platform.services.keys`: in the store or the settings, never a default
+  secret; one signs, previous ones still verify), the algorithm pinned (a token signed
+  ``none`` or with another algorithm or key is refused), an expiry required.
 - **Roles** in a project: ``viewer`` reads; ``editor`` also submits, cancels, registers, moves
   aliases and triggers; ``admin`` also manages members, deletes and changes settings.
 
@@ -26,8 +27,7 @@ import math
 import re
 import secrets
 import time
-from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -40,7 +40,7 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from azuraforge.platform.services.keys import server_key
+from azuraforge.platform.services.keys import SESSION, ServerKeys
 from azuraforge.platform.store import Store, TokenRecord
 
 ROLES = ("viewer", "editor", "admin")
@@ -68,8 +68,6 @@ LINK_SECONDS = 86_400.0
 """How long a login link lasts unused."""
 FIRST_ADMIN = "admin"
 """The server admin the first start makes, when the store has no user."""
-CLAIMS_KEY = "jwt.key"
-"""The file of the server's home holding the key claims are signed with."""
 ALGORITHM = "HS256"
 """The only algorithm a claim may be signed with."""
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -358,36 +356,48 @@ def current_role(store: Store, claimed: Identity, *, signed_at: float | None = N
     return _lower(held, claimed.role)
 
 
+def _decoded(verifying: tuple[bytes, ...], token: str, audience: str) -> dict[str, Any]:
+    """The claims of ``token`` under the first of ``verifying`` its signature matches."""
+    required = ["exp", "iat", "sub", "project", "role", "aud"]
+    refused: Exception | None = None
+    for key in verifying:
+        try:
+            return jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience,
+                              options={"require": required})  # fmt: skip
+        except jwt.InvalidSignatureError as e:
+            refused = e  # perhaps signed with a previous key: try it
+        except (jwt.InvalidTokenError, jwt.InvalidKeyError) as e:
+            refused = e
+            break
+    raise CredentialError(f"claim refused: {refused}") from None
+
+
 def _lower(held: str, claimed: str) -> str:
     """The lower of two roles: a credential gives no more than its user has now."""
     return ROLES[min(ROLES.index(held), ROLES.index(claimed))]
 
 
-def sign_claims(home: Path, identity: Identity, *, seconds: float, audience: str) -> str:
+def sign_claims(keys: ServerKeys, identity: Identity, *, seconds: float, audience: str) -> str:
     """A claim that ``identity`` holds for ``seconds`` from now at the server named
-    ``audience`` alone, signed with the server's key (``home/jwt.key``, made on first use)."""
+    ``audience`` alone, signed with the server's session key."""
     now = time.time()
     claims = {"sub": identity.user, "project": identity.project, "role": identity.role,
               "iat": now, "exp": now + seconds, "aud": audience}  # fmt: skip
-    return jwt.encode(claims, server_key(home, CLAIMS_KEY), algorithm=ALGORITHM)
+    return jwt.encode(claims, keys.signing(SESSION), algorithm=ALGORITHM)
 
 
-def read_claims(home: Path, token: str, *, audience: str) -> tuple[Identity, float]:
+def read_claims(keys: ServerKeys, token: str, *, audience: str) -> tuple[Identity, float]:
     """The identity a claim signed by this server for the server named ``audience`` holds,
-    and when it was signed (two servers sharing a home share its key, not their users).
+    and when it was signed: under its session key or a previous one not yet dropped (two
+    servers sharing keys, in settings, do not share their users).
 
     Raises
     ------
     CredentialError
-        For a claim signed otherwise (another key, another algorithm, ``none``), for another
-        server, expired, without an expiry, or not a claim.
+        For a claim signed otherwise (another key, a dropped one, another algorithm,
+        ``none``), for another server, expired, without an expiry, or not a claim.
     """
-    try:
-        required = ["exp", "iat", "sub", "project", "role", "aud"]
-        found = jwt.decode(token, server_key(home, CLAIMS_KEY), algorithms=[ALGORITHM],
-                           audience=audience, options={"require": required})  # fmt: skip
-    except (jwt.InvalidTokenError, jwt.InvalidKeyError) as e:
-        raise CredentialError(f"claim refused: {e}") from None
+    found = _decoded(keys.ring(SESSION).verifying, token, audience)
     if found["role"] not in ROLES:
         raise CredentialError(f"claim refused: no role {found['role']!r}")
     who = Identity(str(found["sub"]), str(found["project"]), str(found["role"]),

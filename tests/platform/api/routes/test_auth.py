@@ -9,10 +9,13 @@ import shutil
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from typer.testing import CliRunner
 
+from azuraforge.cli.main import app
 from azuraforge.platform.api.access import CHECKED_FOR, session_cookie
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.routes.auth import SESSION_SECONDS
@@ -23,6 +26,7 @@ from azuraforge.platform.services.access import (
     login_link,
     new_token,
 )
+from azuraforge.platform.services.keys import KEPT_FOR, SESSION, WEBHOOK
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import user_headers
@@ -92,10 +96,12 @@ def test_an_api_token_says_who_until_it_is_revoked(anonymous: TestClient, store:
 
 
 def later(client: TestClient) -> None:
-    """Move the API's clock of recently checked credentials past their time."""
-    recent = client.app.state.credentials  # type: ignore[attr-defined]
-    now = recent.clock
-    recent.clock = lambda: now() + CHECKED_FOR + 0.01
+    """Move the API's clocks of recently checked credentials and of the keys it read past
+    their time."""
+    state = client.app.state  # type: ignore[attr-defined]
+    for kept, good_for in ((state.credentials, CHECKED_FOR), (state.keys, KEPT_FOR)):
+        now = kept.clock
+        kept.clock = lambda now=now, good_for=good_for: now() + good_for + 0.01
 
 
 def test_a_login_link_signs_in_once_and_sends_the_browser_only_to_this_server(
@@ -229,14 +235,22 @@ def test_a_project_is_made_by_an_admin_who_becomes_its_admin(anonymous: TestClie
     assert taken.status_code == 409
 
 
-def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: Store):
-    """A browser sends a host's cookies to every port of it: each server names its own."""
-    create_user(store, "la", PASSWORD)
-    store.set_member("default", "la", "viewer")
-    elsewhere = settings.model_copy(update={"home": settings.home / "another-server"})
+def test_two_servers_on_one_host_keep_a_session_each(
+    settings: Settings, store: Store, sqlite_template: Path, tmp_path: Path
+):
+    """A browser sends a host's cookies to every port of it: each server (each store) names
+    its own."""
+    shutil.copy(sqlite_template, tmp_path / "another.db")
+    elsewhere = settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'another.db'}"}
+    )
+    other = Store(elsewhere.database_url)
+    for server in (store, other):
+        create_user(server, "la", PASSWORD)
+        server.set_member("default", "la", "viewer")
     with (
         TestClient(create_app(settings, store=store)) as first,
-        TestClient(create_app(elsewhere, store=store)) as second,
+        TestClient(create_app(elsewhere, store=other)) as second,
     ):
         second.cookies.jar = first.cookies.jar  # one browser's cookies for the host
         for server in (first, second):
@@ -247,6 +261,66 @@ def test_two_servers_on_one_host_keep_a_session_each(settings: Settings, store: 
         names = {cookie.name for cookie in first.cookies.jar}
         assert names == {session_cookie(first.app), session_cookie(second.app)}
         assert all(name.startswith("azuraforge_session_") for name in names)
+    other.close()
+
+
+def test_two_homes_on_one_store_are_one_server_and_write_no_key(settings: Settings, store: Store):
+    """The API on one machine, another on a second, each with its home: a session signed at
+    one is good at the other, and neither writes a key file (the keys are the store's)."""
+    create_user(store, "lu", PASSWORD)
+    store.set_member("default", "lu", "viewer")
+    elsewhere = settings.model_copy(update={"home": settings.home.parent / "another-machine"})
+    with (
+        TestClient(create_app(settings, store=store)) as first,
+        TestClient(create_app(elsewhere, store=store)) as second,
+    ):
+        signed = first.post("/api/v1/auth/login", json={"name": "lu", "password": PASSWORD})
+        assert signed.status_code == 200, signed.text
+        assert session_cookie(first.app) == session_cookie(second.app)
+        second.cookies = first.cookies
+        assert second.get("/api/v1/auth/me").json()["user"] == "lu"
+        assert second.post("/api/v1/auth/logout").status_code == 204
+        later(first)
+        assert first.get("/api/v1/auth/me").status_code == 401  # signed out everywhere
+    for home in (settings.home, elsewhere.home):
+        assert not list(home.rglob("*.key"))
+
+
+def test_a_rotation_keeps_sessions_until_the_old_key_is_dropped(settings: Settings, store: Store):
+    """``azuraforge keys rotate session``: sessions signed before stay good, new ones are
+    signed with the new key, under the same cookie; ``drop-old`` ends the old ones only."""
+    create_user(store, "ly", PASSWORD)
+    store.set_member("default", "ly", "viewer")
+    cli, url = CliRunner(), ["--database-url", settings.database_url]
+    with TestClient(create_app(settings, store=store)) as client:
+        named = session_cookie(client.app)
+        client.post("/api/v1/auth/login", json={"name": "ly", "password": PASSWORD})
+        old = client.cookies[named]
+        rotated = cli.invoke(app, ["keys", "rotate", "session", *url])
+        assert rotated.exit_code == 0 and "generation 2 signs from now on" in rotated.output
+        later(client)
+        assert session_cookie(client.app) == named and client.get("/api/v1/auth/me").is_success
+        client.post("/api/v1/auth/login", json={"name": "ly", "password": PASSWORD})
+        new = client.cookies[named]
+        newest = store.list_server_keys(SESSION)[0].secret
+        assert jwt.decode(new, newest, algorithms=["HS256"], audience=named.rsplit("_")[-1])
+        listed = cli.invoke(app, ["keys", "list", *url]).output
+        assert "session  generation 2" in listed and "session  generation 1" in listed
+        assert newest not in listed
+        dropped = cli.invoke(app, ["keys", "drop-old", "session", *url])
+        assert dropped.exit_code == 0 and "generations 1 dropped" in dropped.output
+        later(client)
+        for cookie, status in ((old, 401), (new, 200)):
+            client.cookies.clear()
+            client.cookies.set(named, cookie)
+            assert client.get("/api/v1/auth/me").status_code == status
+    shown = cli.invoke(app, ["keys", "show", "webhook", *url])
+    assert shown.output.strip() == store.list_server_keys(WEBHOOK)[0].secret
+    for wrong, message in ((["show", "session"], "only the webhook key is shown"),
+                           (["rotate", "jwt"], "no key named 'jwt'")):  # fmt: skip
+        refused = cli.invoke(app, ["keys", *wrong, *url])
+        assert refused.exit_code == 2 and refused.output.count("\n") == 1, refused.output
+        assert message in refused.output
 
 
 def test_the_replicas_of_one_server_name_its_cookie_alike(

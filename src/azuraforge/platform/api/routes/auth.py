@@ -21,7 +21,7 @@ from azuraforge.platform.api.access import (
     server_id,
     session_cookie,
 )
-from azuraforge.platform.api.deps import ServerStoreDep, SettingsDep, StoreDep
+from azuraforge.platform.api.deps import KeysDep, ServerStoreDep, StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
     LINK,
@@ -32,9 +32,9 @@ from azuraforge.platform.services.access import (
     read_claims,
     sign_claims,
 )
+from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT
 from azuraforge.platform.store.access import AuditRecord
 
@@ -95,7 +95,7 @@ def login(
     request: Request,
     response: Response,
     store: ServerStoreDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     guard: Annotated[Logins, Depends(logins)],
 ) -> Caller:
     """Sign in: a session cookie (HttpOnly, SameSite=Strict) for ``project``, for 12 hours.
@@ -109,7 +109,7 @@ def login(
         raise NotFoundError(f"no project named {body.project!r} of {user.name}'s",
                             public=f"no project named {body.project!r}")  # fmt: skip
     who = Identity(user.name, body.project, role)
-    _start_session(response, request, settings, who)
+    _start_session(response, request, keys, who)
     return Caller(**who._asdict())
 
 
@@ -118,7 +118,7 @@ def follow_link(
     token: Annotated[str, Query(max_length=100, description="The link's one-time token.")],
     request: Request,
     store: ServerStoreDep,
-    settings: SettingsDep,
+    keys: KeysDep,
     next: Annotated[str, Query(max_length=2000, description="A page of this server.")] = "/",
 ) -> Response:
     """Follow a one-time login link (the first start prints one, ``azuraforge users link``
@@ -132,7 +132,7 @@ def follow_link(
         raise
     store.audit(who.user, "login.link", project=who.project, address=client_address(request))
     response = RedirectResponse(_local(next), status_code=303)
-    _start_session(response, request, settings, who)
+    _start_session(response, request, keys, who)
     return response
 
 
@@ -143,7 +143,7 @@ def switch_project(
     request: Request,
     response: Response,
     store: ServerStoreDep,
-    settings: SettingsDep,
+    keys: KeysDep,
 ) -> Caller:
     """Work in another project: the session's cookie is signed again for ``project``, at the
     user's role there; 404 for a project that is not theirs (or does not exist). An API
@@ -155,21 +155,19 @@ def switch_project(
     except CredentialError as e:
         raise NotFoundError(str(e), public=f"no project named {body.project!r}") from None
     moved = Identity(who.user, body.project, role)
-    _start_session(response, request, settings, moved)
+    _start_session(response, request, keys, moved)
     return Caller(**moved._asdict())
 
 
 @router.post("/logout", dependencies=[PUBLIC], status_code=204, responses=ERRORS)
-def logout(
-    request: Request, response: Response, store: ServerStoreDep, settings: SettingsDep
-) -> Response:
+def logout(request: Request, response: Response, store: ServerStoreDep, keys: KeysDep) -> Response:
     """Sign out: the session cookie is cleared, and every session of its user signed until
     now is refused from now on (a copy of the cookie included)."""
     cookie = session_cookie(request.app)
     session = request.cookies.get(cookie)
     if session:
         try:
-            who, _ = read_claims(settings.home, session, audience=server_id(request.app))
+            who, _ = read_claims(keys, session, audience=server_id(request.app))
         except CredentialError:
             pass  # nothing to end: an invalid cookie is cleared all the same
         else:
@@ -224,12 +222,10 @@ def audit_log(
     return store.list_audit(limit=limit)
 
 
-def _start_session(
-    response: Response, request: Request, settings: Settings, who: Identity
-) -> None:
+def _start_session(response: Response, request: Request, keys: ServerKeys, who: Identity) -> None:
     response.set_cookie(
         session_cookie(request.app),
-        sign_claims(settings.home, who, seconds=SESSION_SECONDS, audience=server_id(request.app)),
+        sign_claims(keys, who, seconds=SESSION_SECONDS, audience=server_id(request.app)),
         max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip

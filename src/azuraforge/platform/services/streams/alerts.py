@@ -25,9 +25,10 @@ A delivery is a POST of JSON ``{"event": "firing" | "resolved", "alert": {...}, 
 {...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds), ``X-AzuraForge-Delivery``
 (the delivery's id: the same on each try, for a receiver to drop a repeat) and
 ``X-AzuraForge-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>." + body``
-under the key the server keeps in ``home/webhook.key`` (its hex text as it is; made on first
-use, readable by its owner only): a receiver checks it with :func:`signature` and refuses an
-old timestamp.
+under the server's current webhook key (:mod:`~azuraforge.platform.services.keys`: in the
+store or the settings, its text as it is; ``azuraforge keys show webhook`` prints it): a
+receiver checks it with :func:`signature` and refuses an old timestamp. Each try is signed
+anew, so a delivery refused during a rotation is signed with the new key when tried again.
 """
 
 from __future__ import annotations
@@ -39,13 +40,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from azuraforge.platform.services.keys import server_key
+from azuraforge.platform.services.keys import WEBHOOK, ServerKeys
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.services.streams.readings import pace
@@ -59,7 +59,6 @@ MAX_ATTEMPTS = 25
 """Tries of a delivery before it is given up."""
 LONGEST_WAIT = 600.0
 """The longest wait between two tries (they double from 1 s up to it)."""
-KEY_FILE = "webhook.key"
 _CANDIDATE_STEPS = ("candidate", "promote", "keep", "undecided")
 """The lineage's kinds that open or end a candidate."""
 
@@ -141,6 +140,7 @@ class AlertKeeper:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.settings, self.clock = store, settings, clock
+        self.keys = ServerKeys(store, settings)
         self._post = post or httpx.Client(timeout=5.0, follow_redirects=False).post
 
     def check(self) -> None:
@@ -219,7 +219,7 @@ class AlertKeeper:
         while an older one waits); a failed one is tried again after a wait that doubles,
         :data:`MAX_ATTEMPTS` times in all."""
         due = self.store.list_due_deliveries(self.clock())
-        key = webhook_key(self.settings.home) if due else b""
+        key = self.keys.signing(WEBHOOK) if due else b""
         for delivery in due:
             body = json.dumps(delivery.payload, sort_keys=True).encode()
             stamp = str(int(self.clock()))
@@ -272,11 +272,6 @@ def _payload(
             "status": record.status,
         },
     }
-
-
-def webhook_key(home: Path) -> bytes:
-    """The key webhooks are signed with: ``home/webhook.key`` (:func:`server_key`)."""
-    return server_key(home, KEY_FILE)
 
 
 def signature(key: bytes, timestamp: str, body: bytes) -> str:
