@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from azuraforge.errors import ConflictError, CredentialError, InvalidParameterError
+from azuraforge.platform.api.app import create_app
 from azuraforge.platform.services.access import Identity, read_claims, sign_claims
 from azuraforge.platform.services.keys import (
     KEPT_FOR,
@@ -83,11 +84,12 @@ def test_a_home_upgraded_keeps_its_sessions_and_nothing_is_written_to_it(
               "aud": old_name.hexdigest()[:12]}  # fmt: skip
     signed_before = jwt.encode(claims, before[SESSION].encode(), algorithm="HS256")
     home = sorted((p.name, p.read_bytes()) for p in settings.home.iterdir())
+    create_app(settings, store=store)  # the server started: the files' keys are the store's
+    assert [k.secret for p in PURPOSES for k in store.list_server_keys(p)] == list(before.values())
     keys = ServerKeys(store, settings)
     assert keys.server_name() == old_name.hexdigest()[:12]  # the cookie's name unchanged
     assert read_claims(keys, signed_before, audience=keys.server_name())[0].user == "ana"
     assert keys.signing(WEBHOOK) == before[WEBHOOK].encode()
-    assert [k.secret for p in PURPOSES for k in store.list_server_keys(p)] == list(before.values())
     another_home = settings.model_copy(update={"home": settings.home.parent / "elsewhere"})
     assert ServerKeys(store, another_home).signing(WEBHOOK) == before[WEBHOOK].encode()
     assert sorted((p.name, p.read_bytes()) for p in settings.home.iterdir()) == home

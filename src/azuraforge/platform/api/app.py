@@ -110,6 +110,7 @@ def create_app(
     app.state.logins = Logins(opened, app.state.refusals)  # one cap on checks at once
     app.state.credentials = RecentCredentials()
     app.state.keys = ServerKeys(opened, settings)  # a key in the settings is checked here
+    app.state.keys.load()
     app.state.methods = AllowedMethods()
     errors.install(app, Redaction(settings))
     _include_routes(app)

@@ -9,10 +9,11 @@ Where a purpose's keys come from, the first that has them:
    and the others (previous ones) still verifying;
 2. the store (table ``server_keys``): numbered generations, the newest signing, the older ones
    verifying until :meth:`ServerKeys.drop_old` drops them (``azuraforge keys``);
-3. made on first use, into the store, by compare and set (processes starting at once on an
-   empty store keep one key): 32 random bytes as hex, or the text of the file an earlier
-   version kept in the home (``jwt.key``, ``webhook.key``), so that the sessions and webhook
-   receivers of a server upgraded stay good. Nothing is written to the home.
+3. made on first use (the API's start: :meth:`ServerKeys.load`), into the store, by compare
+   and set (processes starting at once on an empty store keep one key): 32 random bytes as
+   hex, or the text of the file an earlier version kept in the home (``jwt.key``,
+   ``webhook.key``), so that the sessions and webhook receivers of a server upgraded stay
+   good. Nothing is written to the home.
 
 A key is used as its text (the hex digits as they are, not decoded), as the files' were.
 There is no default key, and a key is never logged, shown in an error, or in a ``repr``.
@@ -92,6 +93,13 @@ class ServerKeys:
         if read is None or self.clock() - read[0] > KEPT_FOR:
             read = self._read[purpose] = (self.clock(), self._stored(purpose))
         return read[1]
+
+    def load(self) -> None:
+        """Read every purpose's keys now, making those the store lacks: what the API does at
+        its start, so that a home that holds an earlier version's key files gives them to
+        the store when its server is started on this version."""
+        for purpose in PURPOSES:
+            self.ring(purpose)
 
     def signing(self, purpose: str) -> bytes:
         """The key that signs for ``purpose`` now."""
