@@ -33,6 +33,7 @@ TABLES = {
     "login_failures",
     "server_identity",
     "server_keys",
+    "duties",
     "experiments",
     "params",
     "metric_points",

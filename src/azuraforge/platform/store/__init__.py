@@ -17,6 +17,7 @@ from azuraforge.platform.store.engine import (
     make_engine,
     upgrade,
 )
+from azuraforge.platform.store.duties import DutyStore
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
 from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
 from azuraforge.platform.store.leases import LeaseStore
@@ -57,6 +58,7 @@ class Store(
     AccessStore,
     LoginStore,
     ServerStore,
+    DutyStore,
     KeyStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).

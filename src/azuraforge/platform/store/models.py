@@ -497,3 +497,16 @@ class TuningStudy(Base):
     cancel_requested_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Duty(Base):
+    """A duty that must run on one process of the store at a time (the reaper, the streams'
+    keeper), and its lease: the process holding it (``holder``) until ``expires_at`` (by the
+    database's clock), and the ``epoch``, raised at each new holder."""
+
+    __tablename__ = "duties"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)
+    renewed_at: Mapped[float] = mapped_column(Float)

@@ -43,12 +43,13 @@ NOT_FOR_REQUESTS = frozenset({
     "add_artifact", "claim", "claim_job", "claim_next", "close", "create_server_key",
     "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
     "drop_oldest_lines", "due_jobs", "find_login_failures",
-    "finish", "get_server_id", "get_session_name", "interrupt", "list_deliveries",
+    "finish", "hold_duty", "get_server_id", "get_session_name", "interrupt", "list_deliveries",
     "list_due_deliveries", "list_server_keys",
     "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "log_lines",
     "log_metrics",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
-    "set_alert", "set_change_version", "set_delivery", "set_login_failures", "set_progress",
+    "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
+    "set_progress",
     "stalled_studies",
     "write",
 })  # fmt: skip
@@ -56,15 +57,16 @@ NOT_FOR_REQUESTS = frozenset({
 NOT_FOR_JOBS = frozenset({
     "claim", "claim_job", "claim_next", "close", "create_server_key", "delete_login_failures",
     "delete_login_failures_before", "delete_server_keys_before", "due_jobs",
-    "find_login_failures", "get_server_id", "get_session_name", "list_deliveries",
+    "find_login_failures", "get_server_id", "get_session_name", "hold_duty", "list_deliveries",
     "list_due_deliveries", "list_server_keys", "list_unregistered_changes", "list_waiting_jobs",
     "list_watched_streams", "project_id", "project_name", "project_of", "reap_expired",
-    "set_alert", "set_change_version", "set_delivery", "set_login_failures", "stalled_studies",
+    "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
+    "stalled_studies",
 })  # fmt: skip
 """Methods refused to requests that a job may not call either: the server's own tasks across
-projects (claims, the reaper, the keepers, sign-in throttles, the server's keys), the store's
-own (``close``, the lookups inside its transactions). The rest of :data:`NOT_FOR_REQUESTS`
-write through a lease, which a job may do on its own."""
+projects (claims, the reaper, the keepers, their duties, sign-in throttles, the server's
+keys), the store's own (``close``, the lookups inside its transactions). The rest of
+:data:`NOT_FOR_REQUESTS` write through a lease, which a job may do on its own."""
 _RUN_IDS = ("experiment_id", "run_id")
 _STUDY_RECORDS = ("study", "studies")
 _REQUIRED = ("experiment_id", "study_id")

@@ -1,0 +1,67 @@
+"""Duties: the leases under which what must run once per store runs on one process at a time.
+
+A duty's lease is a row (name, holder, epoch, expiry) taken and renewed by compare and set:
+one statement, which takes it only from nobody, from its holder itself, or once its expiry
+has passed. Expiries are set and compared by the database's clock, never a process's, so
+that holders on machines whose clocks disagree still take turns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Float, case, cast, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.models import Duty
+
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+"""The Julian day of 1970-01-01 00:00 UTC (SQLite's ``julianday`` counts from its own)."""
+
+
+class DutyStore(StoreBase):
+    """Duties' leases. Safe from any number of threads and processes."""
+
+    def hold_duty(self, name: str, holder: str, ttl: float) -> int | None:
+        """Take the duty ``name`` for ``holder`` for ``ttl`` seconds, or keep it ``ttl``
+        seconds more when ``holder`` holds it: its epoch (raised at each new holder), or
+        ``None`` while another holder's lease runs. Of processes asking at once, one takes it.
+        """
+        now = _database_clock(self.dialect)
+        values: dict[str, Any] = {"holder": holder, "expires_at": now + ttl, "renewed_at": now}
+        try:
+            with self._begin() as connection:
+                epoch = connection.scalar(
+                    update(Duty)
+                    .where(Duty.name == name, or_(Duty.holder == holder, Duty.expires_at < now))
+                    .values(epoch=case((Duty.holder == holder, Duty.epoch),
+                                       else_=Duty.epoch + 1), **values)
+                    .returning(Duty.epoch)
+                )  # fmt: skip
+                if epoch is None and _missing(connection, name):  # never held: made here
+                    connection.execute(insert(Duty).values(name=name, epoch=1, **values))
+                    epoch = 1
+        except IntegrityError:  # another process made it at the same time, and holds it
+            return None
+        return None if epoch is None else int(epoch)
+
+    def release_duty(self, name: str, holder: str) -> None:
+        """Hand the duty ``name`` back if ``holder`` holds it: its lease ends now, and the
+        next process that asks takes it."""
+        with self._begin() as connection:
+            connection.execute(
+                update(Duty).where(Duty.name == name, Duty.holder == holder).values(expires_at=0.0)
+            )
+
+
+def _missing(connection: Connection, name: str) -> bool:
+    return connection.scalar(select(Duty.epoch).where(Duty.name == name)) is None
+
+
+def _database_clock(dialect: str) -> Any:
+    """Now, in seconds since the epoch, by the database's clock (PostgreSQL's wall clock at
+    the statement, not its transaction's start; SQLite's, at millisecond precision)."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", func.clock_timestamp()), Float)
+    return (func.julianday("now") - _UNIX_EPOCH_JULIAN_DAY) * 86400.0
