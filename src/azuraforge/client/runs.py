@@ -1,0 +1,122 @@
+"""Runs through the API (``/experiments``: the API's name for a run): queue, list, read,
+follow, cancel, delete, compare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from azuraforge.client.session import Items, Page, Session, without_none
+from azuraforge.errors import StoreUnavailableError
+
+
+class Runs:
+    """The runs of the session's project. Objects are the API's JSON (``ExperimentPublic``,
+    ``ExperimentDetail``...), as dicts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def submit(
+        self, pipeline: str, config: dict[str, Any] | None = None, *, name: str | None = None,
+        grid: dict[str, list[Any]] | None = None,
+    ) -> Items:  # fmt: skip
+        """Queue one run of ``pipeline`` with ``config`` (its defaults fill the rest), or
+        with ``grid`` one per combination of its value lists (a batch); the runs queued.
+
+        Raises
+        ------
+        InvalidParameterError
+            For an unknown pipeline or a config it refuses, naming each field; nothing is
+            queued then.
+        ConflictError
+            When ``name`` is taken.
+        """
+        body: dict[str, Any] = {"pipeline": pipeline, "config": config or {}, "name": name}
+        if grid:
+            body["grid"] = grid
+        return list(self.session.request("POST", "/experiments", json=body)["data"])
+
+    def list(
+        self, *, status: str | Sequence[str] | None = None, pipeline: str | None = None,
+        batch: str | None = None, search: str | None = None, metric: str | None = None,
+        minimum: float | None = None, maximum: float | None = None, sort: str = "id",
+        ascending: bool = False, limit: int = 50, offset: int = 0,
+    ) -> Page:  # fmt: skip
+        """A page of runs, newest first (or by ``sort``: a column, or ``metric:<key>`` for a
+        metric's last value).
+
+        Parameters
+        ----------
+        status
+            Only runs in these statuses (a list, or comma-separated).
+        pipeline, batch
+            Only this pipeline's runs, or this batch's (a grid's runs).
+        search
+            Text in the name or the pipeline.
+        metric, minimum, maximum
+            Only runs whose last ``metric`` value lies in ``[minimum, maximum]``.
+        limit, offset
+            The page: at most 500 runs, from the ``offset``-th.
+        """
+        return self.session.page("/experiments", self._query(locals()))  # the options above
+
+    def each(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every run that :meth:`list` with ``filters`` (without ``limit``) finds, page after
+        page."""
+        return self.session.each("/experiments", self._query(filters))
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        """One run whole: status, lease, config, scores beside baselines, files.
+
+        Raises
+        ------
+        NotFoundError
+            When the project has no run ``run_id``.
+        """
+        return dict(self.session.request("GET", f"/experiments/{run_id}"))
+
+    def events(self, run_id: int) -> Iterator[dict[str, Any]]:
+        """The run's event messages as they come (``history`` first, then ``progress``,
+        ``metrics``, ``log``... and ``end`` with its final ``status``), until the API closes
+        the stream (needs the ``websockets`` package).
+
+        Raises
+        ------
+        StoreUnavailableError
+            When the stream cannot be opened or breaks, naming the run.
+        """
+        try:
+            yield from self.session.messages(f"/experiments/{run_id}/events")
+        except StoreUnavailableError as e:
+            raise StoreUnavailableError(f"the event stream of run {run_id}: {e}") from None
+
+    def cancel(self, run_id: int) -> dict[str, Any]:
+        """Cancel a queued run at once, a running one at its next step (its metrics so far
+        are kept); the run as it stands (``running`` while it stops)."""
+        return dict(self.session.request("POST", f"/experiments/{run_id}/cancel"))
+
+    def delete(self, run_id: int) -> None:
+        """Delete a finished or queued run with its metrics and files (a running one:
+        :class:`ConflictError`; cancel it first)."""
+        self.session.request("DELETE", f"/experiments/{run_id}")
+
+    def compare(
+        self, runs: str | Sequence[int] | None = None, *, batch: str | None = None,
+        study: int | None = None, metrics: str | Sequence[str] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Up to 100 runs side by side, named by exactly one of ``runs`` (ids, or
+        ``"1,2,3"``), ``batch`` or ``study``: curves, the settings that differ, and the last
+        value of ``metrics`` (default: those the runs share)."""
+        params = {"experiments": runs, "batch": batch, "study": study, "metrics": metrics}
+        return dict(self.session.request("GET", "/compare", params=without_none(params)))
+
+    @staticmethod
+    def _query(options: dict[str, Any]) -> dict[str, Any]:
+        """The API's query parameters for :meth:`list`'s options."""
+        names = {"batch": "batch_id", "search": "q", "minimum": "metric_min",
+                 "maximum": "metric_max"}  # fmt: skip
+        query = {names.get(key, key): value for key, value in options.items() if key != "self"}
+        if "ascending" in query:
+            query["order"] = "asc" if query.pop("ascending") else "desc"
+        return query
