@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import (
@@ -19,6 +20,7 @@ from azuraforge.platform.store.models import (
     ModelVersion,
     Param,
     RegisteredModel,
+    StreamChange,
 )
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
@@ -30,6 +32,21 @@ from azuraforge.platform.store.states import PREDICTION
 
 MAX_VERSION = 2**31 - 1
 """Version numbers are 32-bit on PostgreSQL."""
+
+
+@dataclass(frozen=True)
+class AliasStep:
+    """A move of a model's alias made with another write (a stream's change registered):
+    point ``alias`` of ``model`` (of ``project``) at ``version``, by ``actor`` for ``reason``;
+    when ``first``, only if the alias points nowhere yet."""
+
+    model: str
+    alias: str
+    version: int
+    actor: str
+    reason: str
+    project: str = DEFAULT_PROJECT
+    first: bool = False
 
 
 def version_is(version: int) -> Any:
@@ -132,12 +149,29 @@ class RegistryStore(StoreBase):
         description: str = "",
         created_by: str = "",
         project: str = DEFAULT_PROJECT,
+        unique_by: Sequence[str] = (),
     ) -> ModelVersionRecord:
         """Add the next version of ``model`` (1, 2, 3...; numbers are never reused while the
-        model exists, even after a deletion)."""
+        model exists, even after a deletion). With ``unique_by``, names of ``config`` entries
+        (strings or integers), a version of ``model`` whose config holds the same values for
+        them is returned instead, and none is added: of processes adding one thing at once,
+        one adds it (the model is locked meanwhile), each gets it.
+
+        Raises
+        ------
+        InvalidParameterError
+            If an entry of ``unique_by`` is not in ``config``, or neither a string nor an
+            integer.
+        """
         now = time.time()
+        same = _same_config(config, unique_by)
         with self._begin() as connection:
             model_id = self._lock_model(connection, model, project)
+            found = connection.scalar(
+                select(ModelVersion.version).where(ModelVersion.model_id == model_id, *same)
+            ) if same else None  # fmt: skip
+            if found is not None:
+                return self._version_in(connection, model, model_id, found)
             number = 1 + int(
                 connection.scalar(
                     select(RegisteredModel.last_version).where(RegisteredModel.id == model_id)
@@ -159,7 +193,7 @@ class RegistryStore(StoreBase):
                 .where(RegisteredModel.id == model_id)
                 .values(updated_at=now, last_version=number)
             )
-        return self.get_version(model, number, project=project)
+            return self._version_in(connection, model, model_id, number)
 
     def get_version(
         self, model: str, version: int | None = None, *, project: str = DEFAULT_PROJECT
@@ -173,15 +207,21 @@ class RegistryStore(StoreBase):
         """
         with self._read() as connection:
             model_id = self._model_id(connection, model, project)
-            query = _select_versions().where(ModelVersion.model_id == model_id)
-            if version is None:
-                query = query.order_by(ModelVersion.version.desc()).limit(1)
-            else:
-                query = query.where(version_is(version))
-            row = connection.execute(query).first()
-            if row is None:
-                raise NotFoundError(_unknown_version(connection, model, model_id, version))
-            return _versions(connection, [row])[0]
+            return self._version_in(connection, model, model_id, version)
+
+    @staticmethod
+    def _version_in(
+        connection: Connection, model: str, model_id: int, version: int | None
+    ) -> ModelVersionRecord:
+        query = _select_versions().where(ModelVersion.model_id == model_id)
+        if version is None:
+            query = query.order_by(ModelVersion.version.desc()).limit(1)
+        else:
+            query = query.where(version_is(version))
+        row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(_unknown_version(connection, model, model_id, version))
+        return _versions(connection, [row])[0]
 
     def list_versions(
         self, model: str, *, project: str = DEFAULT_PROJECT, offset: int = 0, limit: int = 50
@@ -249,44 +289,74 @@ class RegistryStore(StoreBase):
         """
         with self._begin() as connection:
             model_id = self._lock_model(connection, model, project)
-            current = self._alias_version(connection, model_id, alias)
-            if version is None and current is None:
-                raise NotFoundError(self._unknown_alias(connection, model, model_id, alias))
-            if version == current:
-                return None
-            now = time.time()
-            connection.execute(
-                delete(ModelAlias).where(
-                    ModelAlias.model_id == model_id, ModelAlias.alias == alias
+            return self._point(connection, model, model_id, alias, version, actor=actor,
+                               reason=reason, rollback=rollback)  # fmt: skip
+
+    def set_change_version(
+        self, change_id: int, version: int, *, moves: Sequence[AliasStep] = ()
+    ) -> bool:
+        """Record the version the stream's change ``change_id`` (a promotion, a rollback) is
+        registered as, drop its snapshots and make its alias ``moves``, in one transaction,
+        if no version is recorded for it yet: whether this call recorded it (compare and set:
+        of processes registering one change at once, one records it and moves its aliases).
+        """
+        with self._begin() as connection:
+            recorded = connection.execute(
+                update(StreamChange)
+                .where(StreamChange.id == change_id, StreamChange.version.is_(None))
+                .values(version=version, snapshots=None)
+            ).rowcount
+            for step in moves if recorded else ():
+                model_id = self._lock_model(connection, step.model, step.project)
+                pointing = self._alias_version(connection, model_id, step.alias)
+                if step.first and pointing is not None:
+                    continue
+                self._point(connection, step.model, model_id, step.alias, step.version,
+                            actor=step.actor, reason=step.reason)  # fmt: skip
+        return bool(recorded)
+
+    def _point(
+        self, connection: Connection, model: str, model_id: int, alias: str,
+        version: int | None, *, actor: str, reason: str, rollback: bool = False,
+    ) -> AliasMoveRecord | None:  # fmt: skip
+        """:meth:`set_alias` in ``connection``'s transaction, the model (``model_id``)
+        locked."""
+        current = self._alias_version(connection, model_id, alias)
+        if version is None and current is None:
+            raise NotFoundError(self._unknown_alias(connection, model, model_id, alias))
+        if version == current:
+            return None
+        now = time.time()
+        connection.execute(
+            delete(ModelAlias).where(ModelAlias.model_id == model_id, ModelAlias.alias == alias)
+        )
+        if version is not None:
+            version_id = connection.scalar(
+                select(ModelVersion.id).where(
+                    ModelVersion.model_id == model_id, ModelVersion.version == version
                 )
             )
-            if version is not None:
-                version_id = connection.scalar(
-                    select(ModelVersion.id).where(
-                        ModelVersion.model_id == model_id, ModelVersion.version == version
-                    )
+            if version_id is None:
+                raise NotFoundError(_unknown_version(connection, model, model_id, version))
+            connection.execute(
+                insert(ModelAlias).values(
+                    model_id=model_id, alias=alias, version_id=version_id, updated_at=now
                 )
-                if version_id is None:
-                    raise NotFoundError(_unknown_version(connection, model, model_id, version))
-                connection.execute(
-                    insert(ModelAlias).values(
-                        model_id=model_id, alias=alias, version_id=version_id, updated_at=now
-                    )
-                )
-            move_id: int = connection.execute(
-                insert(AliasMove)
-                .values(
-                    model_id=model_id,
-                    alias=alias,
-                    from_version=current,
-                    to_version=version,
-                    actor=actor,
-                    reason=reason,
-                    rollback=rollback,
-                    created_at=now,
-                )
-                .returning(AliasMove.id)
-            ).scalar_one()
+            )
+        move_id: int = connection.execute(
+            insert(AliasMove)
+            .values(
+                model_id=model_id,
+                alias=alias,
+                from_version=current,
+                to_version=version,
+                actor=actor,
+                reason=reason,
+                rollback=rollback,
+                created_at=now,
+            )
+            .returning(AliasMove.id)
+        ).scalar_one()
         return AliasMoveRecord(
             move_id, model, alias, current, version, actor, reason, rollback, now
         )
@@ -495,6 +565,22 @@ def _select_versions() -> Any:
     return select(*_VERSION_COLUMNS, RegisteredModel.name.label("model_name")).join(
         RegisteredModel, RegisteredModel.id == ModelVersion.model_id
     )
+
+
+def _same_config(config: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
+    """The conditions on a version's config that it holds ``config``'s values of ``names``."""
+    conditions = []
+    for name in names:
+        value = config.get(name)
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InvalidParameterError(
+                f"a version is made unique by config entries that are strings or integers; "
+                f"{name!r} is {value!r}"
+            )
+        entry = ModelVersion.config[name]
+        conditions.append(entry.as_string() == value if isinstance(value, str)
+                          else entry.as_integer() == value)  # fmt: skip
+    return conditions
 
 
 def _aliases(connection: Connection, model_ids: list[int]) -> dict[int, dict[str, int]]:

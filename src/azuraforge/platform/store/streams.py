@@ -120,15 +120,6 @@ class StreamStore(StoreBase):
         with self._read() as connection:
             return [ChangeRecord(**row._mapping) for row in connection.execute(query).all()]
 
-    def set_change_version(self, change_id: int, version: int) -> None:
-        """Record the version a change moved the alias to (and drop its snapshots)."""
-        with self._begin() as connection:
-            connection.execute(
-                update(StreamChange)
-                .where(StreamChange.id == change_id)
-                .values(version=version, snapshots=None)
-            )
-
     def list_changes(
         self, experiment_id: int, *, kinds: Sequence[str] = (), after: int = 0,
         limit: int = 1000,

@@ -3,12 +3,15 @@ they stood (the promoted one and the one it replaced) in a model named after the
 moves its ``champion`` alias with the test's evidence; a rollback moves the alias back.
 
 The stream's job writes a promotion's snapshots into its lineage row, with the checkpoint
-that follows it; ``azuraforge serve`` (:func:`register_changes`, beside the alerts) makes the
-versions and alias moves from the committed rows and records the version in the row, so a
-promotion is registered once, whatever restarts came between. A version's ``config`` names
-the stream and the learner, the events it learned from and the retrain run that trained it
-(if one did); its folder holds
-``snapshot.json`` (the learner's kind and state), read-only, its digest recorded.
+that follows it; ``azuraforge serve`` (:func:`register_changes`, beside the alerts, on the
+server holding the streams' duty) makes the versions and alias moves from the committed rows
+and records the version in the row, so a promotion is registered once, whatever restarts came
+between: a learner's version is made once per stream (the registry returns the one made
+before), and the alias moves are made with the record of the version, only by the first
+process to record it (compare and set), should two ever register at once. A version's
+``config`` names the stream and the learner, the events it learned from and the retrain run
+that trained it (if one did); its folder holds ``snapshot.json`` (the learner's kind and
+state), read-only, its digest recorded.
 """
 
 from __future__ import annotations
@@ -16,21 +19,24 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.services.registry import (
+    DEFAULT_ACTOR,
     STREAM_SNAPSHOT,
     checked_folder,
     folder_digest,
     make_read_only,
-    move_alias,
     remove_folder,
 )
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.readings import SavedLearner, restored
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.registry import AliasStep
 from azuraforge.platform.store.streams import ChangeRecord
 
 _log = logging.getLogger(__name__)
@@ -39,54 +45,64 @@ NOT_REGISTERED = 0
 """The version a change records when the stream's model name belongs to another model."""
 
 
-def register_changes(store: Store, settings: Settings) -> int:
-    """Register every promotion and rollback not registered yet; how many."""
+def register_changes(
+    store: Store, settings: Settings, *, held: Callable[[], bool] = lambda: True
+) -> int:
+    """Register every promotion and rollback not registered yet, while ``held`` says this
+    process holds the streams' duty; how many this call registered (not those another
+    process registered meanwhile: each is registered once)."""
     done = 0
     for change in store.list_unregistered_changes():
+        if not held():
+            break
         record = store.find_experiment(change.experiment_id)
         if record is None:
             continue
         try:
-            version = _register(store, settings, record, change)
+            version, moves = _register(store, settings, record, change)
         except ConflictError as e:
             _log.error("stream %d (%s): its champions are not registered: %s", record.id,
                        record.name, e)  # fmt: skip
-            version = NOT_REGISTERED
-        store.set_change_version(change.id, version)
-        done += 1
+            version, moves = NOT_REGISTERED, []
+        done += store.set_change_version(change.id, version, moves=moves)
     return done
 
 
 def _register(
     store: Store, settings: Settings, record: ExperimentRecord, change: ChangeRecord
-) -> int:
+) -> tuple[int, list[AliasStep]]:
+    """The version ``change`` moves the stream's champion to (made if it has none), and the
+    alias moves that registering it makes."""
     model = _model(store, record)
     reason = f"{change.kind} at event {change.event}: {change.reason}" + _evidence(change)
-    project = record.project
+    moved = AliasStep(model, ALIAS, 0, change.actor or DEFAULT_ACTOR, reason, record.project)
     if change.kind == "rollback":
         back = _find_version(store, record, model, change.model)
         if back is None:
             raise ConflictError(f"{change.model} has no version: its promotion was not registered")
-        move_alias(store, model, ALIAS, back, actor=change.actor, reason=reason, project=project)
-        return back
+        return back, [replace(moved, version=back)]
     snapshots = change.snapshots or {}
     old, new = (_version(store, settings, record, model, snapshots[name])
                 for name in (str(change.other), change.model))  # fmt: skip
-    if store.find_alias(model, ALIAS, project=project) is None:
-        first = f"stream {record.id}'s champion before its first promotion"
-        move_alias(store, model, ALIAS, old, actor="loop", reason=first, project=project)
-    move_alias(store, model, ALIAS, new, actor=change.actor, reason=reason, project=project)
-    return new
+    first = f"stream {record.id}'s champion before its first promotion"
+    before = replace(moved, version=old, actor="loop", reason=first, first=True)
+    return new, [before, replace(moved, version=new)]
 
 
 def _model(store: Store, record: ExperimentRecord) -> str:
-    """The registry's model named after the stream, made on its first promotion; a model of
-    that name that is not the stream's is refused."""
+    """The registry's model named after the stream, made on its first promotion (by one
+    process, should two make it at once); a model of that name that is not the stream's is
+    refused."""
     found = store.find_model(record.name, project=record.project)
     if found is None:
-        store.create_model(record.name, description=f"the champions of stream {record.id}",
-                           tags={"stream": record.id}, project=record.project)  # fmt: skip
-    elif found.tags.get("stream") != record.id:
+        try:
+            found = store.create_model(
+                record.name, description=f"the champions of stream {record.id}",
+                tags={"stream": record.id}, project=record.project,
+            )  # fmt: skip
+        except ConflictError:  # another process made it first
+            found = store.get_model(record.name, project=record.project)
+    if found.tags.get("stream") != record.id:
         raise ConflictError(f"the model {record.name!r} is not stream {record.id}'s")
     return record.name
 
@@ -110,7 +126,8 @@ def _version(
     model: str,
     snapshot: dict[str, Any],
 ) -> int:
-    """The version of the learner of ``snapshot`` (made, with its folder, if it has none)."""
+    """The version of the learner of ``snapshot`` (made, with its folder, if it has none:
+    once, should two processes make it at once)."""
     found = _find_version(store, record, model, snapshot["name"])
     if found is not None:
         return found
@@ -131,11 +148,13 @@ def _version(
             data_fingerprint="",
             description=f"{snapshot['name']} of stream {record.id}, learned from events "
             f"{window['learned_from']} to {window['learned_to']}{trained}",
-            created_by="loop", project=record.project,
+            created_by="loop", project=record.project, unique_by=("stream", "learner"),
         )  # fmt: skip
     except BaseException:
         remove_folder(target)
         raise
+    if version.artifact_path != relative:  # another process made it first: its folder stays
+        remove_folder(target)
     return version.version
 
 
