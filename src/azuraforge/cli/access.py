@@ -252,7 +252,7 @@ def list_keys(database_url: DatabaseUrl = None, verbose: Verbose = False) -> Non
                 console.print(f"{purpose}  {len(configured.verifying)} set in the settings "
                               f"({variable}), the first signing")  # fmt: skip
             elif not kept:
-                console.print(f"{purpose}  none yet (made on first use)")
+                console.print(f"{purpose}  none yet (made when the server starts)")
             for key in kept if configured is None else []:
                 role = "signs" if key is kept[0] else "verifies"
                 console.print(f"{purpose}  generation {key.generation}  made "
@@ -263,8 +263,10 @@ def list_keys(database_url: DatabaseUrl = None, verbose: Verbose = False) -> Non
 def rotate_key(
     purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False
 ) -> None:
-    """Make a new key that signs from now on; the previous ones still verify (sessions signed
-    with them stay good) until `azuraforge keys drop-old`."""
+    """Make a new key that signs from now on.
+
+    The previous ones still verify (sessions signed with them stay good) until `azuraforge
+    keys drop-old`."""
     with user_errors(verbose), arguments():
         server = _keys(database_url)
         made = server.rotate(purpose)
@@ -280,30 +282,38 @@ AFTER_ROTATION = {
     "refuse meanwhile is tried again, signed with it, for about three hours",
 }
 """What to do once a purpose's key is rotated."""
+AFTER_DROP = {
+    "session": "the sessions signed with it are refused at every server within a second",
+    "webhook": "the server signs with the newest alone",
+}
+"""What dropping a purpose's old keys changes."""
 
 
 @keys.command("drop-old")
 def drop_old_keys(
     purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False
 ) -> None:
-    """Drop the keys older than the one signing: what they signed is refused from now on
-    (sessions signed before the last rotation end)."""
+    """Drop the keys older than the one signing.
+
+    Sessions signed with them are refused from now on (those signed before the last
+    rotation end); webhooks are signed with the newest alone in any case."""
     with user_errors(verbose), arguments():
         server = _keys(database_url)
         dropped = server.drop_old(purpose)
         if not dropped:
             console.print(f"{purpose}: no key older than the one signing")
             return
-        generations = ", ".join(map(str, dropped))
-        server.store.audit(_actor(), "keys.drop-old", f"{purpose}: generations {generations}")
-        console.print(f"{purpose}: generations {generations} dropped; what they signed is "
-                      "refused from now on, at every server within a second")  # fmt: skip
+        generations = f"generation{'s' * (len(dropped) > 1)} {', '.join(map(str, dropped))}"
+        server.store.audit(_actor(), "keys.drop-old", f"{purpose}: {generations}")
+        console.print(f"{purpose}: {generations} dropped; {AFTER_DROP[purpose]}")
 
 
 @keys.command("show")
 def show_key(purpose: Purpose, database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
-    """Print the webhook key that signs now, for the receivers to check deliveries with (a
-    session key is never shown: nothing outside the server reads a session)."""
+    """Print the webhook key that signs now, for the receivers.
+
+    They check deliveries with it. A session key is never shown: nothing outside the server
+    reads a session."""
     with user_errors(verbose), arguments():
         from azuraforge.platform.services.keys import WEBHOOK
 
