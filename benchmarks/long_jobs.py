@@ -91,6 +91,8 @@ def job_process(worker: str | None) -> int | None:
 
 def soak(minutes: float, work: Path) -> dict[str, Any]:
     """Run the job under ``azuraforge serve``; check it and say how it went."""
+    from azuraforge.platform.jobs.queueing import NewJob, enqueue
+    from azuraforge.platform.jobs.transport import LocalTransport
     from azuraforge.platform.store import Store
     from azuraforge.testing.long_jobs import KIND, check_soak
 
@@ -102,7 +104,8 @@ def soak(minutes: float, work: Path) -> dict[str, Any]:
     with ProcessGroups() as groups:
         api = serve(groups, "soak", env, work, workers=2)
         store = Store(f"sqlite:///{home / 'azuraforge.db'}")
-        job = store.create_experiment("stream-soak", config, kind=KIND, requeue_lost=True).id
+        soak_job = NewJob("stream-soak", config, kind=KIND, requeue_lost=True)
+        job = enqueue(store, LocalTransport(), soak_job)[0].id  # the serve's workers poll
         started, killed = time.monotonic(), None
         while (record := store.get_experiment(job)).status in ("queued", "running"):
             ran = time.monotonic() - started

@@ -193,10 +193,12 @@ def log_ours(db: Path, rows: list[dict[str, float]], work: Path) -> dict[str, An
     """Log ``rows`` through StoreContext into the store at ``db``; the timed part is every
     ``log_metrics`` call plus ``close()`` (which returns once all is written)."""
     from azuraforge.platform.jobs.context import StoreContext
+    from azuraforge.platform.jobs.queueing import NewJob, enqueue
     from azuraforge.platform.store import Store
 
     store = Store(f"sqlite:///{db}")
-    store.create_experiment("bench", {"seed": SEED}, name=f"logging-{uuid.uuid4().hex[:8]}")
+    run = NewJob("bench", {"seed": SEED}, name=f"logging-{uuid.uuid4().hex[:8]}")
+    enqueue(store, None, run)  # sent to no worker: claimed here
     lease = store.claim_next("bench", ttl=3600)
     assert lease is not None
     ctx = StoreContext(store, lease, work / f"run-{lease.experiment_id}")

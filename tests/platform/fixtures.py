@@ -119,8 +119,9 @@ from azuraforge.platform.jobs.kinds import JobKind
 
 
 class Countdown(JobKind):
-    # A job kind of another distribution: counts down its config's steps as a metric; its
-    # worker writes after.txt into its folder once it ended.
+    # A job kind of another distribution: counts down its config's steps as a metric, and
+    # says what its row told it of where it comes from; its worker writes after.txt into
+    # its folder once it ended.
 
     name = "countdown"
 
@@ -128,7 +129,9 @@ class Countdown(JobKind):
         steps = record.config["steps"]
         for step in range(1, steps + 1):
             ctx.log_metrics({"left": float(steps - step)}, step=step)
-        return "completed", {"counted": steps}
+        origin = {"project": record.project, "submitter": record.submitter,
+                  "context": record.context}
+        return "completed", {"counted": steps, "origin": origin}
 
     def after(self, host, record):
         folder = host.settings.run_dir(record.id, record.output_dir)

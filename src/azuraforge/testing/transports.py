@@ -283,12 +283,13 @@ class TransportContract:
     def submit(
         self, store: Store, transport: Transport, requeue_lost: bool = False, **config: Any
     ) -> int:
-        """Create a queued run of :attr:`pipeline` with ``config`` and submit it."""
-        run = store.create_experiment(
-            self.pipeline, {"sleep": 0.01, **config}, requeue_lost=requeue_lost
-        ).id
-        transport.submit(run)
-        return run
+        """Queue a run of :attr:`pipeline` with ``config`` as the platform does (the one way
+        in for jobs: :func:`~azuraforge.platform.jobs.queueing.enqueue`); its id."""
+        from azuraforge.platform.jobs.queueing import NewJob, enqueue
+
+        job = NewJob(self.pipeline, {"sleep": 0.01, **config}, requeue_lost=requeue_lost)
+        [run] = enqueue(store, transport, job)
+        return run.id
 
     @staticmethod
     def cancel(store: Store, transport: Transport, run: int) -> None:

@@ -31,6 +31,7 @@ from azuraforge.errors import TransportUnavailableError
 from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport
 from azuraforge.platform.jobs.celery_worker import make_celery_app
 from azuraforge.platform.jobs.local import settings_environment
+from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
@@ -144,19 +145,29 @@ def unbroken_scores(path: Path, config: dict[str, Any]) -> dict[str, float]:
     return loop.scores()
 
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+"""A W3C trace context, as a job's ``context`` will carry one."""
+
+
 class KindOfAnotherDistribution:
     """A job kind declared by another distribution (``countdown``, in the sleeper's) runs
-    through the kinds' table on the transport, its worker's after-step included."""
+    through the kinds' table on the transport, its worker's after-step included, and reads
+    where it comes from on its row (its project, who asked, the context it carries)."""
 
     def test_a_job_of_a_kind_from_another_distribution_runs(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses
     ) -> None:
-        job = store.create_experiment("sleeper", {"steps": 3}, kind="countdown").id
-        transport.submit(job)
+        project, context = f"origin-{uuid.uuid4().hex[:8]}", {"traceparent": TRACEPARENT}
+        store.create_project(project)
+        asked = NewJob("sleeper", {"steps": 3}, kind="countdown", project=project,
+                       submitter="ana", context=context)  # fmt: skip
+        job = enqueue(store, transport, asked)[0].id
         after = settings.run_dir(job, None) / "after.txt"
         wait_for(lambda: after.exists(), timeout=30)
         record = store.get_experiment(job)
-        assert (record.status, record.result) == ("completed", {"counted": 3})
+        origin = {"project": project, "submitter": "ana", "context": context}
+        assert (record.project, record.submitter, record.context) == tuple(origin.values())
+        assert (record.status, record.result) == ("completed", {"counted": 3, "origin": origin})
         assert [v for _, v, *_ in store.get_metrics(job)["left"]] == [2.0, 1.0, 0.0]
         assert after.read_text() == f"countdown {job}"
 

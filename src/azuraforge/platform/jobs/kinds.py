@@ -209,9 +209,11 @@ class JobKind(ABC):
         [project.entry-points."azuraforge.job_kinds"]
         retrain = "mypackage.jobs:Retrain"
 
-    A service queues a job of the kind by creating its row (``Store.create_experiment(...,
-    kind="retrain")``) and submitting it to the transport; a worker claims it and runs
-    :meth:`run` in a process of its own, under the lease, like every job.
+    A service queues a job of the kind as every job is queued
+    (``enqueue(store, transport, NewJob(pipeline, config, kind="retrain", ...))``,
+    :func:`~azuraforge.platform.jobs.queueing.enqueue`); a worker claims it and runs
+    :meth:`run` in a process of its own, under the lease, like every job, its row (``record``:
+    its project, submitter and context too) in hand.
 
     Where each method runs: :meth:`run` in the job's process, forked from its worker;
     :meth:`after` in the worker once that process ended; :meth:`sweep` in every worker's

@@ -1,4 +1,11 @@
-"""How jobs reach the transport: the settings' transport, and a job sent again.
+"""The one way in for jobs, and how they reach the transport.
+
+Every job the platform runs (a pipeline's run, a study's trial, a prediction, a stream, a
+stream's retrain, a run ``azuraforge run`` records) is queued by :func:`enqueue`, and by
+nothing else (``tests/platform/jobs/test_queueing.py`` reads the package's source and fails
+for a job's row made elsewhere). So what every job carries is given in one place: its project,
+the user who asked (``submitter``), and the ``context`` it takes from where it was asked to the
+worker that runs it (a trace's context), which the worker reads on the job's row.
 
 Sending is kept apart from the transports it picks between (:mod:`.transport`,
 :mod:`.celery_transport`), so that each transport's module imports none of the others and no
@@ -7,13 +14,111 @@ transport imports a worker's runtime.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
 
+from azuraforge.errors import AzuraForgeError, ConflictError, TransportUnavailableError
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store.states import RUN
 
 _log = logging.getLogger(__name__)
+_GIVEN_FIRST = ("pipeline", "config")
+"""The fields of a :class:`NewJob` that ``Store.create_experiment`` takes by position."""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to queue: its ``kind`` and ``pipeline``, its validated ``config``, where it
+    belongs (``project``), who asked (``submitter``; None when nobody known did) and what it
+    carries to its worker (``context``); the rest places it (a name, a batch, a study's trial,
+    a folder of its own) and says whether a lost one is queued again (``requeue_lost``).
+
+    Examples
+    --------
+    >>> NewJob("forecaster", {"epochs": 2}, submitter="ana").kind
+    'run'
+    """
+
+    pipeline: str
+    config: Mapping[str, Any]
+    kind: str = RUN
+    project: str = DEFAULT_PROJECT
+    submitter: str | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    batch_id: str | None = None
+    requeue_lost: bool = False
+    output_dir: str | None = None
+    study_id: int | None = None
+    trial_number: int | None = None
+
+
+def enqueue(store: Store, transport: Transport | None, *jobs: NewJob) -> list[ExperimentRecord]:
+    """Store each of ``jobs`` as queued, then send each to ``transport``; their records, in
+    order. Every job's row is committed before any worker hears of it. ``transport`` None
+    sends nothing: the caller runs the job itself, claiming its lease at once (a run
+    ``azuraforge run`` records).
+
+    All or nothing: when storing a job or sending one fails (a taken name, an unreachable
+    store or broker), the jobs stored are withdrawn (:func:`withdraw`).
+
+    Raises
+    ------
+    TransportUnavailableError
+        When the transport cannot send a message, saying what was left (normally nothing).
+    ConflictError
+        When a job's name is taken in its project.
+    """
+    records: list[ExperimentRecord] = []
+    try:
+        for job in jobs:
+            records.append(store.create_experiment(job.pipeline, job.config, **_placing(job)))
+        for record in records:
+            if transport is not None:
+                transport.submit(record.id)
+    except TransportUnavailableError as e:
+        left = withdraw(store, records)
+        raise TransportUnavailableError(f"{e}; {'; '.join(left) or 'nothing was queued'}") from e
+    except BaseException:
+        withdraw(store, records)
+        raise
+    return records
+
+
+def _placing(job: NewJob) -> dict[str, Any]:
+    """The store's keywords of ``job``: every field but its pipeline and config."""
+    return {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _GIVEN_FIRST}
+
+
+def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
+    """Undo a submission that failed partway: delete the jobs it stored (their names are
+    free again). A job a worker claimed meanwhile (local workers poll the store) is asked to
+    cancel instead.
+
+    Returns
+    -------
+    list[str]
+        One sentence per job that is not gone (each also logged); empty when none is left.
+    """
+    left = []
+    for record in records:
+        try:
+            store.delete_experiment(record.id)
+        except ConflictError:
+            left.append(f"experiment {record.id} had already started and was asked to cancel")
+            with contextlib.suppress(AzuraForgeError):  # it may have ended meanwhile
+                store.request_cancel(record.id)
+        except AzuraForgeError as e:
+            left.append(f"experiment {record.id} could not be withdrawn ({e})")
+    for line in left:
+        _log.warning("a failed submission left %s", line)
+    return left
 
 
 def make_transport(settings: Settings) -> Transport:

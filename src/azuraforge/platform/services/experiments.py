@@ -1,15 +1,14 @@
 """Submitting experiments: validate a config against its pipeline, expand a grid, queue, notify.
 
 The API and the CLI both submit through here, so a config is checked the same way wherever
-it comes from, and a run's row is committed before any transport hears of it.
+it comes from; runs are queued as every job is
+(:func:`~azuraforge.platform.jobs.queueing.enqueue`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -18,21 +17,16 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.apps.base import Pipeline
-from azuraforge.errors import (
-    AzuraForgeError,
-    ConflictError,
-    InvalidParameterError,
-    TransportUnavailableError,
-)
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
 from azuraforge.platform.jobs.kinds import JobKind
+from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, RUN
 
-_log = logging.getLogger(__name__)
 MAX_BATCH = 1000
 MAX_NAME = 200 - len(f"-{MAX_BATCH}")
 """A submission's name: its batch's runs are named ``name-1``... ``name-1000``, each at most
@@ -213,13 +207,14 @@ def submit(
     name: str | None = None,
     project: str = DEFAULT_PROJECT,
     data_folder: DataFolder | None = None,
+    submitter: str | None = None,
 ) -> list[ExperimentRecord]:
-    """Validate and queue one run (or one per grid combination, sharing a batch id); with
-    ``data_folder``, file settings must name files inside it (:func:`validate_config`).
+    """Validate and queue one run (or one per grid combination, sharing a batch id), asked
+    for by ``submitter``; with ``data_folder``, file settings must name files inside it
+    (:func:`validate_config`).
 
-    All or nothing: every config is validated before anything is stored, and when storing a
-    run or sending its message fails (a taken name, an unreachable store or broker), the runs
-    stored are withdrawn.
+    All or nothing: every config is validated before anything is stored, and the runs are
+    queued together (:func:`~azuraforge.platform.jobs.queueing.enqueue`).
 
     Raises
     ------
@@ -233,28 +228,13 @@ def submit(
     validated = [validate_config(pipeline, c, data_folder) for c in configs]
     batch_id = uuid.uuid4().hex[:12] if grid else None
     requeue = bool(getattr(pipeline, "requeue_lost", False))
-    records: list[ExperimentRecord] = []
-    try:
-        for run_name, settings in zip(_run_names(name, len(validated)), validated, strict=True):
-            records.append(
-                store.create_experiment(
-                    pipeline_name,
-                    settings,
-                    name=run_name,
-                    project=project,
-                    batch_id=batch_id,
-                    requeue_lost=requeue,
-                )
-            )
-        for record in records:
-            transport.submit(record.id)
-    except TransportUnavailableError as e:
-        left = withdraw(store, records)
-        raise TransportUnavailableError(f"{e}; {'; '.join(left) or 'nothing was queued'}") from e
-    except BaseException:
-        withdraw(store, records)
-        raise
-    return records
+    names = _run_names(name, len(validated))
+    jobs = [
+        NewJob(pipeline_name, settings, name=run_name, project=project, submitter=submitter,
+               batch_id=batch_id, requeue_lost=requeue)
+        for run_name, settings in zip(names, validated, strict=True)
+    ]  # fmt: skip
+    return enqueue(store, transport, *jobs)
 
 
 def _run_names(name: str | None, count: int) -> list[str | None]:
@@ -273,42 +253,6 @@ def _run_names(name: str | None, count: int) -> list[str | None]:
     if count == 1:
         return [name]
     return [f"{name}-{index}" if name else None for index in range(1, count + 1)]
-
-
-def send(store: Store, transport: Transport, record: ExperimentRecord) -> ExperimentRecord:
-    """Send the stored job ``record`` to a worker and return it; a job that cannot be sent
-    is withdrawn (:func:`withdraw`) and the error raised."""
-    try:
-        transport.submit(record.id)
-    except BaseException:
-        withdraw(store, [record])
-        raise
-    return record
-
-
-def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
-    """Undo a submission that failed partway: delete the runs it stored (their names are
-    free again). A run a worker claimed meanwhile (local workers poll the store) is asked to
-    cancel instead.
-
-    Returns
-    -------
-    list[str]
-        One sentence per run that is not gone (each also logged); empty when none is left.
-    """
-    left = []
-    for record in records:
-        try:
-            store.delete_experiment(record.id)
-        except ConflictError:
-            left.append(f"experiment {record.id} had already started and was asked to cancel")
-            with contextlib.suppress(AzuraForgeError):  # it may have ended meanwhile
-                store.request_cancel(record.id)
-        except AzuraForgeError as e:
-            left.append(f"experiment {record.id} could not be withdrawn ({e})")
-    for line in left:
-        _log.warning("a failed submission left %s", line)
-    return left
 
 
 class RunKind(JobKind):

@@ -28,8 +28,8 @@ from azuraforge.errors import (
 )
 from azuraforge.learn.datasets import read_csv, rows_table
 from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import send
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
 from azuraforge.platform.settings import Settings
@@ -126,10 +126,12 @@ def submit_prediction(
     horizon: int | None = None,
     project: str = DEFAULT_PROJECT,
     data_folder: DataFolder | None = None,
+    submitter: str | None = None,
 ) -> ExperimentRecord:
     """Queue a prediction job for the version ``ref`` names now, on ``rows`` or on the file
     ``inputs`` of ``data_folder`` (by default ``project``'s; copied into the job's folder
-    first, so the job reads what was asked even if the file changes).
+    first, so the job reads what was asked even if the file changes), asked for by
+    ``submitter``. A job that cannot be queued leaves no folder.
 
     Raises
     ------
@@ -149,18 +151,15 @@ def submit_prediction(
             "model": version.model, "version": version.version, "version_id": version.id,
             "reference": str(ref), "inputs": INPUTS_FILE, "source": source, "horizon": horizon,
         }  # fmt: skip
-        record = store.create_experiment(
-            version.pipeline,
-            config,
-            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}",
-            project=project,
-            kind=PREDICTION,
-            output_dir=str(folder),
-        )
+        job = NewJob(
+            version.pipeline, config, kind=PREDICTION, project=project, submitter=submitter,
+            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}", output_dir=str(folder),
+        )  # fmt: skip
+        [record] = enqueue(store, transport, job)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return send(store, transport, record)
+    return record
 
 
 def _write_inputs(

@@ -18,7 +18,7 @@ import math
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -28,13 +28,9 @@ from azuraforge.apps import get_pipeline
 from azuraforge.apps.base import Pipeline
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.queueing import NewJob, enqueue, withdraw
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import (
-    ConfigError,
-    send,
-    validate_config,
-    withdraw,
-)
+from azuraforge.platform.services.experiments import ConfigError, validate_config
 from azuraforge.platform.services.study_space import (
     distributions,
     grid_of,
@@ -161,9 +157,14 @@ class StudyService:
             self.store.optuna_database.engine.dispose()
 
     def create(
-        self, definition: StudyDefinition, *, project: str = DEFAULT_PROJECT
+        self,
+        definition: StudyDefinition,
+        *,
+        project: str = DEFAULT_PROJECT,
+        submitter: str | None = None,
     ) -> StudyRecord:
-        """Validate a study, store it and queue its first trials (up to its parallelism).
+        """Validate a study, store it and queue its first trials (up to its parallelism);
+        ``submitter`` (who asked for it) is every trial's.
 
         All or nothing: when the first trials cannot be queued (a broker that cannot be
         reached), the study is withdrawn.
@@ -182,6 +183,7 @@ class StudyService:
             name=name,
             optuna_name=f"azuraforge-{uuid.uuid4().hex}",
             project=project,
+            submitter=submitter,
             **checked,
         )
         try:
@@ -294,18 +296,15 @@ class StudyService:
 
     def _queue(self, study: StudyRecord, number: int, params: Mapping[str, Any]) -> None:
         """Store and send the run of trial ``number``; a run that cannot be sent is withdrawn."""
-        config = {**study.base_config, **params}
-        options: dict[str, Any] = dict(
-            project=study.project, requeue_lost=True, kind=TRIAL, study_id=study.id,
-            trial_number=number,
+        trial = NewJob(
+            study.pipeline, {**study.base_config, **params}, kind=TRIAL, project=study.project,
+            submitter=study.submitter, name=f"{study.name}-trial-{number}", requeue_lost=True,
+            study_id=study.id, trial_number=number,
         )  # fmt: skip
         try:
-            run = self.store.create_experiment(
-                study.pipeline, config, name=f"{study.name}-trial-{number}", **options
-            )
+            enqueue(self.store, self.transport, trial)
         except ConflictError:  # a run of that name exists: let the store name this one
-            run = self.store.create_experiment(study.pipeline, config, **options)
-        send(self.store, self.transport, run)
+            enqueue(self.store, self.transport, replace(trial, name=None))
 
     def _load(self, study: StudyRecord) -> optuna.Study:
         """Optuna's study, loaded once per service: a handle whose trials are read through

@@ -194,10 +194,15 @@ class ExperimentStore(StoreBase):
         kind: str = RUN,
         study_id: int | None = None,
         trial_number: int | None = None,
+        submitter: str | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> ExperimentRecord:
         """Store a new run of ``pipeline`` with a validated ``config``, queued by default;
         ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``; a
-        study's trial is ``kind="trial"`` with its ``study_id`` and Optuna ``trial_number``.
+        study's trial is ``kind="trial"`` with its ``study_id`` and Optuna ``trial_number``;
+        ``submitter`` is the user who asked, ``context`` what the job carries to its worker.
+        Only :func:`~azuraforge.platform.jobs.queueing.enqueue` calls it (a test checks), so
+        every job is queued one way.
 
         Raises
         ------
@@ -214,7 +219,8 @@ class ExperimentStore(StoreBase):
             lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
             batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
             requeue_lost=requeue_lost, attempts=0, result=None, output_dir=output_dir,
-            kind=kind, study_id=study_id, trial_number=trial_number,
+            kind=kind, study_id=study_id, trial_number=trial_number, submitter=submitter,
+            context=dict(context or {}),
         )  # fmt: skip
         # None left to the database: a JSON column would store it as the text 'null'.
         values = {c.key: getattr(new, c.key) for c in RECORD_COLUMNS if c.key != "id"}

@@ -203,6 +203,12 @@ class Experiment(Base):
     checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What a long job saved to resume from (``StoreContext.save_checkpoint``), written in
     the transaction of the metrics logged before it."""
+    submitter: Mapped[str | None] = mapped_column(String(100))
+    """The user who asked for the job (a study's trials and a stream's retrains: who asked
+    for the study or the stream); None when nobody known asked (``azuraforge run``)."""
+    context: Mapped[dict[str, str] | None] = mapped_column(JSON, server_default="{}")
+    """What the job carries from where it was asked to where it runs (a trace's context);
+    empty by default."""
 
 
 class Param(Base):
@@ -497,6 +503,8 @@ class TuningStudy(Base):
     cancel_requested_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float)
+    submitter: Mapped[str | None] = mapped_column(String(100))
+    """The user who asked for the study: its trials' submitter."""
 
 
 class Duty(Base):

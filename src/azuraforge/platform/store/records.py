@@ -49,6 +49,10 @@ class ExperimentRecord:
     """How often the kernel restarted the job."""
     restart_history: list[dict[str, Any]] | None = None
     """The newest restarts, oldest first: ``at``, ``reason``, ``detail``, ``worker``."""
+    submitter: str | None = None
+    """The user who asked for the job; None when not known."""
+    context: dict[str, str] | None = None
+    """What the job carries from where it was asked (a trace's context); ``{}``: nothing."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
 
@@ -142,6 +146,8 @@ class StudyRecord:
     cancel_requested_at: float | None
     created_at: float
     finished_at: float | None
+    submitter: str | None = None
+    """The user who asked for the study (its trials carry it)."""
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,9 @@ class StudyStore(StoreBase):
         parallelism: int,
         seed: int | None,
         project: str = DEFAULT_PROJECT,
+        submitter: str | None = None,
     ) -> StudyRecord:
-        """Store a new study, ``running`` with no trial yet.
+        """Store a new study, ``running`` with no trial yet, asked for by ``submitter``.
 
         Raises
         ------
@@ -130,6 +131,7 @@ class StudyStore(StoreBase):
                 space=dict(space), objective=objective, direction=direction, sampler=sampler,
                 pruner=pruner, n_trials=n_trials, parallelism=parallelism, seed=seed,
                 trials_created=0, status=STUDY_RUNNING, created_at=time.time(),
+                submitter=submitter,
             )  # fmt: skip
             try:
                 with connection.begin_nested():

@@ -338,12 +338,14 @@ def submit_prediction(
     transport: TransportDep,
     settings: SettingsDep,
     folder: DataFolderDep,
+    who: Writer,
 ) -> PredictionJobPublic:
     """Queue a prediction job on rows or on a file of the project's data folder
     (``inputs``); workers run it like any job. Follow it with GET …/predictions/{id}."""
     record = predictions.submit_prediction(
         store, transport, settings, parse_ref(ref),
         rows=body.rows, inputs=body.inputs, horizon=body.horizon, data_folder=folder,
+        submitter=who.user,
     )  # fmt: skip
     return PredictionJobPublic.of(record)
 

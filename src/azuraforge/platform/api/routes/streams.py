@@ -430,14 +430,16 @@ def create_stream(
     transport: TransportDep,
     settings: SettingsDep,
     folder: DataFolderDep,
+    who: Writer,
 ) -> StreamDetail:
     """Start a stream: it is queued as a supervised job and runs on a worker until its source
     ends, ``max_events``, or a stop; restarted from its last checkpoint when its worker dies.
     A bad config is 422 naming each field's path; its ``source`` is a registered dataset or a
     file of the project's data folder."""
     record = start_stream(
-        store, transport, settings, body.config, name=body.name, data_folder=folder
-    )
+        store, transport, settings, body.config, name=body.name, data_folder=folder,
+        submitter=who.user,
+    )  # fmt: skip
     return StreamDetail.of(record)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.platform.api.access import READ, WRITE
+from azuraforge.platform.api.access import READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     DataFolderDep,
     StoreDep,
@@ -259,7 +259,7 @@ StudiesDep = Annotated[StudyService, Depends(get_studies)]
     response_model=StudyDetail,
     responses=ERRORS,
 )
-def create_study(body: StudyCreate, studies: StudiesDep) -> StudyDetail:
+def create_study(body: StudyCreate, studies: StudiesDep, who: Writer) -> StudyDetail:
     """Create a study and queue its first trials (up to its parallelism). A bad config or
     search space is a 422 naming each entry's path (``space.lr.low``); nothing is stored
     then."""
@@ -269,7 +269,7 @@ def create_study(body: StudyCreate, studies: StudiesDep) -> StudyDetail:
         pruner=body.pruner, n_trials=body.n_trials, parallelism=body.parallelism,
         seed=body.seed, name=body.name,
     )  # fmt: skip
-    study = studies.create(definition)
+    study = studies.create(definition, submitter=who.user)
     return StudyDetail.of_report(studies.report(study.id))
 
 

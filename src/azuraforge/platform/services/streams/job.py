@@ -24,9 +24,9 @@ from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
-from azuraforge.platform.jobs.queueing import make_transport
+from azuraforge.platform.jobs.queueing import NewJob, enqueue, make_transport
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import ConfigError, send, validate_settings
+from azuraforge.platform.services.experiments import ConfigError, validate_settings
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.loop import Control, learn
 from azuraforge.platform.services.streams.retrain import Retrainer
@@ -55,10 +55,11 @@ def start_stream(
     name: str | None = None,
     project: str = DEFAULT_PROJECT,
     data_folder: DataFolder | None = None,
+    submitter: str | None = None,
 ) -> ExperimentRecord:
     """Validate a stream's ``config`` (:class:`StreamConfig`; its source a registered dataset
     or a file of ``data_folder``, by default ``project``'s), store its job and send it to a
-    worker; the job's row.
+    worker; the job's row. ``submitter`` (who asked) is its retrains' too.
 
     Raises
     ------
@@ -82,11 +83,12 @@ def start_stream(
     check_follow(checked)
     check_columns(checked, folder)
     transport.check()
-    record = store.create_experiment(
-        STREAM, checked, name=name or f"stream-{uuid.uuid4().hex[:8]}", project=project,
-        kind=STREAM, requeue_lost=True,
+    job = NewJob(
+        STREAM, checked, kind=STREAM, project=project, submitter=submitter,
+        name=name or f"stream-{uuid.uuid4().hex[:8]}", requeue_lost=True,
     )  # fmt: skip
-    return send(store, transport, record)
+    [record] = enqueue(store, transport, job)
+    return record
 
 
 def find_stream(store: Store, stream_id: int) -> ExperimentRecord:

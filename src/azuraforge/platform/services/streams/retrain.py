@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind
+from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import send
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store, is_unavailable
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, FINISHED_STATES, QUEUED
@@ -266,7 +266,8 @@ class Retrainer:
     store, transport
         Where the runs are stored and how they reach a worker.
     stream
-        The stream's row (its project, name, id).
+        The stream's row (its project, name, id; who asked for it and its context, which
+        its retrains carry too).
     epochs, seed
         How the runs train.
     timeout
@@ -321,11 +322,12 @@ class Retrainer:
                 self.transport.submit(record.id)
         else:
             name = f"{self.stream.name}-retrain-{number}-at-{config.until_event}"
-            created = self.store.create_experiment(
-                RETRAIN_RUN, config.model_dump(), project=self.stream.project, batch_id=batch,
-                name=f"{name}-{len(found) + 1}" if found else name, kind=RETRAIN_RUN,
+            job = NewJob(
+                RETRAIN_RUN, config.model_dump(), kind=RETRAIN_RUN, project=self.stream.project,
+                submitter=self.stream.submitter, context=self.stream.context or {},
+                name=f"{name}-{len(found) + 1}" if found else name, batch_id=batch,
             )  # fmt: skip
-            record = send(self.store, self.transport, created)
+            [record] = enqueue(self.store, self.transport, job)
         shadow.sent(record.id)
         return record.id
 
