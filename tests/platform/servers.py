@@ -66,25 +66,39 @@ def start_serve(
 ) -> subprocess.Popen[bytes]:
     """``azuraforge serve --port PORT OPTIONS`` on ``settings``, once its API answers;
     ``pythonpath`` is put first on the processes' PYTHONPATH (a test plugin)."""
+    process = launch_serve(settings, port, *options, pythonpath=pythonpath)
+    wait_answering(process, port)
+    given = options.index("--database-url") + 1 if "--database-url" in options else 0
+    sign_in(options[given] if given else settings.database_url)
+    LAST_SERVER.update(
+        url=f"http://127.0.0.1:{port}",
+        database_url=options[given] if given else settings.database_url,
+    )
+    return process
+
+
+def launch_serve(
+    settings: Settings, port: int, *options: str, pythonpath: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``azuraforge serve --port PORT OPTIONS`` on ``settings``, started (in a session of
+    its own); :func:`wait_answering` waits for its API."""
     command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()",
                "serve", "--port", str(port), *options]  # fmt: skip
     env = settings_environment(settings)
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
-    process = subprocess.Popen(command, env=env, start_new_session=True)
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def wait_answering(process: subprocess.Popen[bytes], port: int) -> None:
+    """Wait until the ``serve`` ``process`` answers on ``port`` (30 s at most)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"azuraforge serve exited {process.returncode} at start")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
-                given = options.index("--database-url") + 1 if "--database-url" in options else 0
-                sign_in(options[given] if given else settings.database_url)
-                LAST_SERVER.update(
-                    url=f"http://127.0.0.1:{port}",
-                    database_url=options[given] if given else settings.database_url,
-                )
-                return process
+                return
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("azuraforge serve did not answer within 30 s")

@@ -79,6 +79,13 @@ def test_the_defaults_reap_a_dead_workers_run_within_30_s(monkeypatch, tmp_path)
     assert settings.heartbeat_interval * 5 <= settings.lease_ttl  # five renewals may be missed
 
 
+def test_a_duty_is_taken_over_within_seconds_and_renewed_often_enough(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert settings.duty_ttl + settings.duty_renew_interval <= 7.0  # a dead holder's duty
+    with pytest.raises(ValidationError, match=r"duty_renew_interval \(2.5 s\) must be"):
+        Settings(home=tmp_path, duty_ttl=5.0, duty_renew_interval=2.5)
+
+
 @pytest.mark.parametrize(
     ("given", "allowed"),
     [

@@ -1,5 +1,6 @@
 """Running the platform's processes: ``azuraforge serve`` (the API, its local workers and the
-reaper) and ``azuraforge worker``; the command line parses, checks and calls these.
+duties it offers to run: the reaper, the streams' keeper) and ``azuraforge worker``; the
+command line parses, checks and calls these.
 
 Both stop the same way on SIGTERM as on Ctrl-C: through their ``finally``, which stops the
 workers (each running job stops at its next step, and is queued again or ends ``cancelled``
@@ -15,10 +16,11 @@ from collections.abc import Callable
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serve_processes
-from azuraforge.platform.jobs.local import LocalWorkerPool, reaper, settings_environment
-from azuraforge.platform.jobs.threads import Periodic
+from azuraforge.platform.jobs.duties import REAPER, STREAMS, Duties, Duty, DutyLease
+from azuraforge.platform.jobs.kinds import JobHost
+from azuraforge.platform.jobs.local import LocalWorkerPool, settings_environment
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.jobs.worker import Worker, reap, worker_name
 from azuraforge.platform.services.streams.alerts import AlertKeeper
 from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.settings import Settings
@@ -35,6 +37,27 @@ def local_workers(settings: Settings) -> int:
     return settings.workers if settings.transport == "local" else 0
 
 
+def server_duties(store: Store, settings: Settings) -> list[Duty]:
+    """The duties ``serve`` offers to run, each run by one process of the store at a time
+    (:class:`Duties`): the streams' keeper (their alerts and webhooks, their champions in the
+    registry), and on the local transport the reaper (on Celery, the Celery workers reap: they
+    send again what they queue again)."""
+    holder = worker_name()
+    streams = DutyLease(store, STREAMS, holder, settings)
+    alerts = AlertKeeper(store, settings, held=streams.held)
+
+    def keep_streams() -> None:
+        alerts.check()
+        register_changes(store, settings, held=streams.held)
+
+    duties = [Duty(streams, settings.alert_interval, keep_streams)]
+    if settings.transport == "local":
+        host = JobHost(store, settings)
+        reaper = DutyLease(store, REAPER, holder, settings)
+        duties.append(Duty(reaper, settings.reaper_interval, lambda: reap(host)))
+    return duties
+
+
 def run_server(
     settings: Settings,
     store: Store,
@@ -45,23 +68,16 @@ def run_server(
     stopping: Callable[[], None] = lambda: None,
 ) -> None:
     """Serve the API on ``listeners`` (one process, or one per listener reading the settings
-    from the environment) with :func:`local_workers` workers, the reaper and the streams'
-    keeper (their alerts, their champions in the registry), until SIGTERM or
-    Ctrl-C. ``started`` is called once all is up (to announce it, or queue a first run);
-    ``stopping`` before the workers are stopped. Closes the listeners."""
-    pool, reaping = LocalWorkerPool(settings, local_workers(settings)), reaper(store, settings)
-    alerts = AlertKeeper(store, settings)
-
-    def keep_streams() -> None:
-        alerts.check()
-        register_changes(store, settings)
-
-    streams = Periodic("streams", settings.alert_interval, keep_streams)
+    from the environment) with :func:`local_workers` workers and the duties of
+    :func:`server_duties`, until SIGTERM or Ctrl-C. ``started`` is called once all is up (to
+    announce it, or queue a first run); ``stopping`` before the workers are stopped. Closes
+    the listeners."""
+    pool = LocalWorkerPool(settings, local_workers(settings))
+    duties = Duties(settings, server_duties(store, settings))
     try:
         exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
         pool.start()
-        reaping.start()
-        streams.start()
+        duties.start()
         started()
         if len(listeners) == 1:
             app = create_app(settings, store=store, transport=transport)
@@ -73,8 +89,7 @@ def run_server(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
         stopping()
         pool.stop()
-        reaping.stop()
-        streams.stop()
+        duties.stop()
         for listener in listeners:
             listener.close()
 

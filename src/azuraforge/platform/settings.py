@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     reaper_interval: float = Field(
         5.0, gt=0, description="Seconds between checks for expired leases."
     )
+    duty_ttl: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds the lease of a duty that runs on one process of the store at a "
+        "time (the reaper, the streams' keeper) lives without renewal: another process takes "
+        "the duty over within duty_ttl + duty_renew_interval of its holder's death.",
+    )
+    duty_renew_interval: float = Field(
+        1.5,
+        gt=0,
+        description="Seconds between renewals of a duty's lease (and between the tries of the "
+        "processes waiting for it); its holder stops the duty when no renewal succeeded for "
+        "duty_ttl - duty_renew_interval, before another can take it.",
+    )
     poll_interval: float = Field(
         0.25, gt=0, description="Seconds between checks for queued runs and cancel requests."
     )
@@ -264,6 +278,12 @@ class Settings(BaseSettings):
             raise InvalidParameterError(
                 f"heartbeat_interval ({self.heartbeat_interval} s) must be shorter than lease_ttl "
                 f"({self.lease_ttl} s), or every lease expires between renewals"
+            )
+        if 2 * self.duty_renew_interval >= self.duty_ttl:
+            raise InvalidParameterError(
+                f"duty_renew_interval ({self.duty_renew_interval} s) must be under half of "
+                f"duty_ttl ({self.duty_ttl} s): a duty's holder acts for duty_ttl - "
+                "duty_renew_interval after each renewal, so it would stop between two"
             )
         return self
 

@@ -27,6 +27,9 @@ from tests.platform.jobs.conftest import TcpProxy, wait_for
 pytestmark = pytest.mark.slow
 
 HEARTBEAT, LEASE_TTL, REAPER = 0.2, 1.0, 0.3
+DUTY_RENEW = 0.3
+"""A worker's reaper's duty is renewed that often, and lives ``LEASE_TTL`` (a killed worker
+that held it leaves it to the next reaper as soon as its run's lease expires)."""
 SLACK = 1.5
 """Seconds a lost run may take past its lease and the reaper's interval: the stores and the
 killed process's clean-up on a busy 2-core machine (seen: 2.01 s from the kill with 0.5 s)."""
@@ -58,6 +61,8 @@ class WorkerProcess:
             AZURAFORGE_HEARTBEAT_INTERVAL=str(HEARTBEAT),
             AZURAFORGE_LEASE_TTL=str(LEASE_TTL),
             AZURAFORGE_REAPER_INTERVAL=str(REAPER),
+            AZURAFORGE_DUTY_TTL=str(LEASE_TTL),
+            AZURAFORGE_DUTY_RENEW_INTERVAL=str(DUTY_RENEW),
             AZURAFORGE_POLL_INTERVAL="0.05",
             AZURAFORGE_FLUSH_INTERVAL="0.02",
         )

@@ -1,5 +1,5 @@
 """The local transport's worker pool: ``azuraforge serve`` starts worker processes and
-restarts any that dies, and the reaper that marks expired leases ``lost``."""
+restarts any that dies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import sys
 import threading
 
 from azuraforge.platform.jobs.kinds import long_lived_kinds
-from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.jobs.worker import logged_failure
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -165,14 +164,3 @@ class LocalWorkerPool:
             self._monitor.join(timeout=5)
         started = list(self.jobs.processes.values()) if self.jobs is not None else []
         stop_processes([*self.processes, *started], self.settings.cancel_grace)
-
-
-def reaper(store: Store, settings: Settings) -> Periodic:
-    """A thread marking runs whose lease expired ``lost`` (or queued again), every
-    ``reaper_interval`` seconds."""
-
-    def reap() -> None:
-        for experiment_id, status in store.reap_expired():
-            _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-
-    return Periodic("reaper", settings.reaper_interval, reap)

@@ -1,4 +1,5 @@
-"""A worker: claims queued runs, runs each under its lease, and reaps expired leases.
+"""A worker: claims queued runs, runs each under its lease, and reaps expired leases while it
+holds the reaper's duty (:mod:`~azuraforge.platform.jobs.duties`).
 
 ``python -m azuraforge.platform.jobs.worker`` (what ``azuraforge serve`` starts for the
 local transport, and what ``azuraforge worker`` runs) polls the store for queued runs.
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from azuraforge.apps.registry import declared
+from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.runner import Supervision, supervise
@@ -65,6 +67,8 @@ class Worker:
         """The local transport's wake-up pipe, while :meth:`run_forever` runs on it."""
         self.host = JobHost(self.store, settings)
         """What the job kinds' ``after`` and ``sweep`` get (and keep) from this worker."""
+        self.reaping = DutyLease(self.store, REAPER, self.name, settings)
+        """The reaper's duty, taken (or kept) at each :meth:`reap`."""
         self.processes = KeptProcesses(settings.jobs_per_process)
         """The job process kept for the next job of its group (a study's next trial); it
         exits with :meth:`close`, or once the worker is collected."""
@@ -120,14 +124,14 @@ class Worker:
         return supervision
 
     def reap(self) -> None:
-        """Mark runs whose lease expired as lost (at most once a ``reaper_interval``), then
-        let each job kind sweep (a study left with no trial queued or running advances)."""
+        """One pass of the reaper (:func:`reap`), at most once a ``reaper_interval``, when
+        this worker holds the reaper's duty (or takes it now): while another process holds
+        it, that one reaps."""
         if time.monotonic() < self._next_reap:
             return
         self._next_reap = time.monotonic() + self.settings.reaper_interval
-        for experiment_id, status in self.store.reap_expired():
-            _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-        sweep_kinds(self.host)
+        if self.reaping.hold():
+            reap(self.host)
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
@@ -141,8 +145,10 @@ class Worker:
             self.close()
 
     def close(self) -> None:
-        """Let the kept job process exit, and stop listening for submits."""
+        """Let the kept job process exit, stop listening for submits, and hand the reaper's
+        duty back if this worker holds it."""
         self.processes.close()
+        self.reaping.release()
         alarm, self.alarm = self.alarm, None  # a late signal no longer rings it
         if alarm is not None:
             alarm.close()
@@ -199,6 +205,14 @@ class Worker:
         self.shutdown.set()
         if self.alarm is not None:
             self.alarm.ring()
+
+
+def reap(host: JobHost) -> None:
+    """One pass of the reaper's duty: mark runs whose lease expired as lost (or queued again),
+    then let each job kind sweep (a study left with no trial queued or running advances)."""
+    for experiment_id, status in host.store.reap_expired():
+        _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
+    sweep_kinds(host)
 
 
 def sweep_kinds(host: JobHost) -> None:

@@ -16,10 +16,11 @@ The rules (a stream's config turns each on or off, and sets its bound):
 - ``lag_above``: a running stream saved no checkpoint for ``alert_lag_above`` seconds.
 
 :class:`AlertKeeper` looks at every stream queued or running (and every one with an open
-alert, which its end resolves) each ``alert_interval`` seconds, in ``azuraforge serve``. An
-alert moves on only from the state it was read in, so a second server on the same store
-does not move it twice; each server posts the deliveries it finds due, so run one server
-per store (replicas of the API through ``--api-workers`` share the one keeper).
+alert, which its end resolves) each ``alert_interval`` seconds, in the one ``azuraforge
+serve`` of the store that holds the streams' duty (:mod:`~azuraforge.platform.jobs.duties`):
+any number of servers may run on a store, and each alert and each delivery is made by one.
+An alert also moves on only from the state it was read in, so a keeper that outlived its
+duty's lease mid-pass does not move it twice.
 
 A delivery is a POST of JSON ``{"event": "firing" | "resolved", "alert": {...}, "stream":
 {...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds), ``X-AzuraForge-Delivery``
@@ -129,7 +130,9 @@ def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Co
 class AlertKeeper:
     """Keeps the streams' alerts: :meth:`check` moves each rule's alert on (pending, firing,
     resolved) and posts what is owed to ``settings.alert_webhooks`` (``azuraforge serve``
-    calls it every ``settings.alert_interval`` seconds)."""
+    calls it every ``settings.alert_interval`` seconds, on the process holding the streams'
+    duty); it stops between two streams or two posts once ``held`` says that duty is no
+    longer this process's."""
 
     def __init__(
         self,
@@ -138,8 +141,9 @@ class AlertKeeper:
         *,
         post: Callable[..., httpx.Response] | None = None,
         clock: Callable[[], float] = time.time,
+        held: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.store, self.settings, self.clock = store, settings, clock
+        self.store, self.settings, self.clock, self.held = store, settings, clock, held
         self.keys = ServerKeys(store, settings)
         self._post = post or httpx.Client(timeout=5.0, follow_redirects=False).post
 
@@ -147,6 +151,8 @@ class AlertKeeper:
         """Look at every watched stream's rules, then post the deliveries that are due."""
         now = self.clock()
         for stream_id in self.store.list_watched_streams(STREAM):
+            if not self.held():
+                return
             record = self.store.find_experiment(stream_id)
             try:
                 if record is not None:
@@ -221,6 +227,8 @@ class AlertKeeper:
         due = self.store.list_due_deliveries(self.clock())
         key = self.keys.signing(WEBHOOK) if due else b""
         for delivery in due:
+            if not self.held():
+                return
             body = json.dumps(delivery.payload, sort_keys=True).encode()
             stamp = str(int(self.clock()))
             headers = {
