@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from azuraforge.platform.blobs import BlobStore, open_blobs
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.access import FIRST_ADMIN, NO_PASSWORD, first_admin, new_token
 from azuraforge.platform.services.streams.job import start_stream
@@ -295,6 +296,12 @@ def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """:func:`short_settings` on the test's store."""
     return short_settings(database_url, tmp_path / "home")
+
+
+@pytest.fixture
+def blobs(settings: Settings) -> BlobStore:
+    """The blob store of the test's settings: a folder of its home."""
+    return open_blobs(settings)
 
 
 @pytest.fixture

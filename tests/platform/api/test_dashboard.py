@@ -130,13 +130,11 @@ def test_an_allowed_origin_may(settings, store):
 
 
 def test_a_runs_files_are_sandboxed_and_only_images_and_text_shown(
-    client: TestClient, settings, store
+    client: TestClient, blobs, store
 ):
     run = store.create_experiment("sleeper", {})
-    folder = settings.run_dir(run.id)
-    folder.mkdir(parents=True)
     for name in ("plot.png", "notes.md", "page.html", "drawing.svg"):
-        (folder / name).write_bytes(b"<html><script>alert(1)</script></html>")
+        blobs.put_bytes(f"runs/{run.id}/{name}", b"<html><script>alert(1)</script></html>")
     for name, shown in [("plot.png", True), ("notes.md", True), ("page.html", False),
                         ("drawing.svg", False)]:  # fmt: skip
         answer = client.get(f"/api/v1/experiments/{run.id}/artifacts/{name}")

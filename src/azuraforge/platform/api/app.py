@@ -34,6 +34,7 @@ from azuraforge.platform.api.routes import (
     streams,
     studies,
 )
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.queueing import make_transport
 from azuraforge.platform.jobs.transport import Transport
@@ -76,7 +77,8 @@ def freeze_startup_objects() -> None:
 def create_app(
     settings: Settings, *, store: Store | None = None, transport: Transport | None = None
 ) -> FastAPI:
-    """The API over ``settings``' store (opened here, schema checked) and transport."""
+    """The API over ``settings``' store (opened here, schema checked), blob store and
+    transport."""
     opened = store or Store(settings.database_url)
     hub = EventHub(opened)
 
@@ -102,6 +104,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = opened
+    app.state.blobs = open_blobs(settings)
     app.state.transport = transport or make_transport(settings)
     app.state.hub = hub
     app.state.models = ModelServer(opened, settings)

@@ -1,6 +1,6 @@
-"""What routes receive: the store, the settings, the server's keys, the transport, the event
-hub, ids in the range the store's columns hold, only input every database stores alike, and
-one value of a query parameter that takes one.
+"""What routes receive: the store, the blob store, the settings, the server's keys, the
+transport, the event hub, ids in the range the store's columns hold, only input every database
+stores alike, and one value of a query parameter that takes one.
 
 A dependency that reads no file and no database is ``async``: FastAPI runs a plain ``def`` one
 in a worker thread, which costs a request about half a millisecond."""
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import Transport
@@ -45,6 +46,14 @@ async def get_store(connection: HTTPConnection) -> Store:
     if identity is None:
         return store
     return cast(Store, ProjectStore(store, identity.project))
+
+
+async def get_blobs(connection: HTTPConnection) -> BlobStore:
+    """The blob store of the platform's files (runs' reports and artifacts...), the same
+    for every API server and worker; the caller's project is checked by the store's row that
+    names the key."""
+    blobs: BlobStore = connection.app.state.blobs
+    return blobs
 
 
 async def get_settings(request: Request) -> Settings:
@@ -77,6 +86,7 @@ async def get_hub(connection: HTTPConnection) -> EventHub:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 ServerStoreDep = Annotated[Store, Depends(get_server_store)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[ServerKeys, Depends(get_keys)]
 DataFolderDep = Annotated[DataFolder, Depends(get_data_folder)]

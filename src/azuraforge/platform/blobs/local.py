@@ -48,9 +48,13 @@ class LocalBlobs(BlobStore):
         self.url = self.root.as_uri()
 
     def _path(self, key: str) -> Path:
-        """``root/key``, after checking that it resolves inside ``root``."""
+        """``root/key``, after checking that it resolves inside ``root`` (a path that is a
+        loop of symbolic links is no file: :class:`FileNotFoundError`, as for a missing one)."""
         path = self.root / key
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except RuntimeError:  # a loop of links, before Python 3.13 (which stops resolving)
+            raise FileNotFoundError(f"{path} is a loop of symbolic links") from None
         if not resolved.is_relative_to(self.root.resolve()):
             raise InvalidParameterError(
                 f"blob key {key!r} leads out of {self.root} (to {resolved}, through a symbolic "

@@ -26,8 +26,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from azuraforge.errors import InvalidParameterError, LeaseLostError
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
+from azuraforge.platform.jobs.run_files import keep_folder
 from azuraforge.platform.jobs.threads import KeptThreads
 from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
 from azuraforge.platform.store.metrics import Outcome, check_metric_name
@@ -46,7 +48,9 @@ class StoreContext:
     ``stop_requested`` is called by ``should_stop`` once per batch: it must be cheap (the
     supervisor sets an event; nothing here queries the database per batch). ``data_folder``
     is the folder whose files the run may read (:meth:`open_files`): its project's; ``None``
-    for a run the user started on their own files (``azuraforge run --record``).
+    for a run the user started on their own files (``azuraforge run --record``). ``blobs`` is
+    the blob store the files the run writes into ``output_dir`` (a folder of this machine)
+    are kept in once it ended (:meth:`keep_files`); ``None`` keeps them in the folder alone.
     """
 
     def __init__(
@@ -61,8 +65,10 @@ class StoreContext:
         data_folder: DataFolder | None = None,
         output_limit: int = 1_000_000,
         held_points: int = 100_000,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.store, self.lease, self.output_dir = store, lease, output_dir
+        self.blobs = blobs
         self.data_folder = data_folder
         self.show_progress = show_progress
         self.lease_lost = False
@@ -120,6 +126,22 @@ class StoreContext:
         if self.data_folder is None:
             return dict(settings)
         return self.data_folder.open(config, settings)
+
+    def keep_files(self) -> int:
+        """Copy the files the job wrote into its folder to the blob store, under
+        :func:`~azuraforge.platform.jobs.run_files.run_prefix` (its spool aside); how many
+        (none without a blob store).
+
+        Raises
+        ------
+        BlobStoreUnavailableError
+            When the blob store cannot take them.
+        """
+        if self.blobs is None:
+            return 0
+        return keep_folder(
+            self.blobs, self.output_dir, self.lease.experiment_id, leave=[SPOOL_NAME]
+        )
 
     # The RunContext protocol ------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:

@@ -31,6 +31,7 @@ from azuraforge.errors import (
     LeaseLostError,
     public_message,
 )
+from azuraforge.platform.blobs import BlobStore, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
@@ -148,6 +149,7 @@ def execute(
     output: OutputCapture | None = None,
     handing_back: Callable[[], bool] = lambda: False,
     record: ExperimentRecord | None = None,
+    blobs: BlobStore | None = None,
 ) -> str:
     """Run the experiment ``lease`` holds through its kind and record how it ended.
 
@@ -166,14 +168,17 @@ def execute(
     The job's code, its kind's and its context's, gets the store as the job's project sees
     it, writing through the job's own lease alone
     (:class:`~azuraforge.platform.store.scope.JobStore`): ids and names in its config that
-    are another project's name nothing.
+    are another project's name nothing. The files it wrote into its folder are kept in
+    ``blobs`` (by default the settings' blob store) when its code returned
+    (:meth:`StoreContext.keep_files`): a job whose files cannot be kept failed.
 
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
     record = record or store.get_experiment(lease.experiment_id)
     seen = cast(Store, JobStore(store, record.project, lease))
     folder = DataFolder.of(settings.data_dir, record.project)
-    ctx = _job_context(seen, lease, settings, record, folder, stop_requested, show_progress)
+    files = blobs or open_blobs(settings)
+    ctx = _job_context(seen, lease, settings, record, folder, files, stop_requested, show_progress)
     if output is not None:
         output.attach(ctx.log_output)
     ended = _run_kind(seen, record, settings, ctx)
@@ -204,11 +209,13 @@ def _job_context(
     settings: Settings,
     record: ExperimentRecord,
     folder: DataFolder,
+    blobs: BlobStore,
     stop_requested: Any,
     show_progress: bool,
 ) -> StoreContext:
     """The context of the job ``record`` (its folder, the settings' limits), writing to the
-    store as the job sees it (``seen``) and reading files from its project's ``folder``."""
+    store as the job sees it (``seen``), reading files from its project's ``folder`` and
+    keeping its own in ``blobs``."""
     return StoreContext(
         seen,
         lease,
@@ -219,6 +226,7 @@ def _job_context(
         data_folder=folder,
         output_limit=settings.output_limit,
         held_points=settings.held_points,
+        blobs=blobs,
     )
 
 
@@ -246,13 +254,14 @@ class _KindEnd:
 def _run_kind(
     seen: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> _KindEnd:
-    """Run the job ``record`` through its kind; an error is logged (a traceback with it
-    unless it is the user's) and ends the job failed."""
+    """Run the job ``record`` through its kind and keep the files it wrote; an error is
+    logged (a traceback with it unless it is the user's) and ends the job failed."""
     policy: RestartPolicy | None = None
     try:
         kind = get_kind(record.kind)
         policy = kind.restart_policy(record)
         status, result = kind.run(seen, record, settings, ctx)
+        ctx.keep_files()
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
         error = f"{type(e).__name__}: {public_message(e)}"
@@ -389,10 +398,13 @@ class _CurrentJob:
 
 def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: int) -> NoReturn:
     """The job's process: run each job its worker sends, write how it ended, until the worker
-    sends no more or a job did not end cleanly (then the process is not used again)."""
+    sends no more or a job did not end cleanly (then the process is not used again). Its jobs
+    keep their files in one blob store, opened here (an object store's client is not shared
+    with the worker it was forked from)."""
     code, reusable = RECORDED, True
     try:
         store.engine.dispose(close=False)  # new connections; the compiled statements are kept
+        blobs = open_blobs(settings)
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
         # manager, signals the whole group; the worker then stops the run (SIGUSR2).
         # Left at their defaults these killed the run, recorded as failed. An orphaned run
@@ -408,7 +420,7 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
             # Before STARTED: the worker signals a job only once it read that.
             current.stop = stop = RunStop(parent, lease.owner)
             os.write(ends, bytes([STARTED]))
-            code, status, reusable = _run_job(store, lease, record, settings, stop)
+            code, status, reusable = _run_job(store, lease, record, settings, stop, blobs)
             current.stop = None
             write_end(ends, code, status)
     except BrokenPipeError:  # the worker died: the job recorded that it was lost
@@ -421,7 +433,12 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
 
 
 def _run_job(
-    store: Store, lease: Lease, record: ExperimentRecord, settings: Settings, stop: RunStop
+    store: Store,
+    lease: Lease,
+    record: ExperimentRecord,
+    settings: Settings,
+    stop: RunStop,
+    blobs: BlobStore,
 ) -> tuple[int, str | None, bool]:
     """Run one job (its row as its worker read it after the claim) in this process; its end
     code, the status it recorded, and whether the process may run another job (not when
@@ -431,7 +448,7 @@ def _run_job(
         output.start()
         status = execute(
             store, lease, settings, stop, interrupted=stop.interruption, output=output,
-            handing_back=stop.handing_back, record=record,
+            handing_back=stop.handing_back, record=record, blobs=blobs,
         )  # fmt: skip
     except LeaseLostError:
         output.stop()
