@@ -147,7 +147,7 @@ def test_an_overlong_artifact_path_is_refused_by_name(client: TestClient, path: 
 
 def test_a_symlink_loop_among_a_runs_files_is_404(client: TestClient, settings):
     row = submit(client)
-    folder = settings.run_dir(row["id"], None)
+    folder = settings.home / "blobs" / "runs" / str(row["id"])  # the default blob store's
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "loop").symlink_to(folder / "loop")
     response = client.get(f"{API}/experiments/{row['id']}/artifacts/loop")
@@ -257,12 +257,12 @@ def test_cancelled_queued_run_never_starts(client: TestClient, store: Store):
     assert store.claim_next("late-worker", 30) is None
 
 
-def test_delete_removes_rows_and_files(client: TestClient, worker, settings):
+def test_delete_removes_rows_and_files(client: TestClient, worker, blobs):
     row = submit(client, steps=2)
     wait_for(client, row["id"], {"completed"})
-    assert (settings.runs_dir / str(row["id"]) / "report.md").exists()
+    assert blobs.exists(f"runs/{row['id']}/report.md")
     assert client.delete(f"{API}/experiments/{row['id']}").status_code == 204
-    assert not (settings.runs_dir / str(row["id"])).exists()
+    assert not list(blobs.list_keys(f"runs/{row['id']}"))
     assert client.get(f"{API}/experiments/{row['id']}").status_code == 404
 
 
@@ -513,13 +513,14 @@ def test_the_report_reads_as_markdown_and_html(client: TestClient, worker):
 
 
 def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
-    client: TestClient, worker, settings
+    client: TestClient, worker, blobs
 ):
     row = submit(client, steps=1)
     wait_for(client, row["id"], {"completed"})
-    (settings.run_dir(row["id"]) / "report.md").write_text(
-        "<script>alert(1)</script>\n\n![loss](plots/loss.png)\n\n[bad](javascript:alert(1)) "
-        "[site](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    blobs.put_bytes(
+        f"runs/{row['id']}/report.md",
+        b"<script>alert(1)</script>\n\n![loss](plots/loss.png)\n\n[bad](javascript:alert(1)) "
+        b"[site](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
     )
     html = client.get(f"{API}/experiments/{row['id']}/report").json()["html"]
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -530,7 +531,7 @@ def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
 
 
 def test_no_report_yet_is_409_none_ever_404_and_an_oversized_one_409(
-    client: TestClient, worker, settings
+    client: TestClient, worker, blobs
 ):
     # The run is there, its report not yet: a state, not a missing resource.
     queued = submit(client, steps=1, sleep=5)
@@ -544,7 +545,7 @@ def test_no_report_yet_is_409_none_ever_404_and_an_oversized_one_409(
     assert "it ended cancelled before writing one" in response.json()["error"]["message"]
     row = submit(client, steps=1)
     wait_for(client, row["id"], {"completed"})
-    (settings.run_dir(row["id"]) / "report.md").write_text("x" * 2_000_001)
+    blobs.put_bytes(f"runs/{row['id']}/report.md", b"x" * 2_000_001)
     response = client.get(f"{API}/experiments/{row['id']}/report")
     assert response.status_code == 409
     assert "download it instead" in response.json()["error"]["message"]

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-import shutil
-from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
+    BlobsDep,
     DataFolderDep,
     ExperimentId,
-    SettingsDep,
     StoreDep,
     TransportDep,
     comma_separated,
@@ -41,6 +40,7 @@ from azuraforge.platform.api.schemas import (
     RestartPublic,
     error_responses,
 )
+from azuraforge.platform.jobs.run_files import run_key, run_prefix
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
@@ -55,8 +55,6 @@ FILE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 ERRORS = error_responses()
-MAX_ARTIFACT_PATH = 1024
-"""Longest artifact path served: longer names no run's file and no file system takes."""
 MAX_POINTS = 100_000
 
 
@@ -230,9 +228,7 @@ def get_logs(
 @router.get(
     "/{experiment_id}/report", dependencies=[READ], response_model=ReportPublic, responses=ERRORS
 )
-def get_report(
-    experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep
-) -> ReportPublic:
+def get_report(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) -> ReportPublic:
     """The run's Markdown report, and as HTML (raw HTML in it escaped; its images and links
     to the run's files pointed at ``/artifacts/...``). A run writes it when it ends: before,
     a 409 says so; a run that ended without one is a 404."""
@@ -249,13 +245,13 @@ def get_report(
         raise NotFoundError(
             f"run {experiment_id} has no report: it ended {record.status} before writing one"
         )
-    file = run_file(settings.run_dir(record.id, record.output_dir), path)
-    if file.stat().st_size > MAX_REPORT_BYTES:
+    key = run_key(record.id, path)
+    if blobs.size(key) > MAX_REPORT_BYTES:
         raise ConflictError(
             f"the report of run {experiment_id} is over {MAX_REPORT_BYTES:,} bytes; download "
             f"it instead: /api/v1/experiments/{experiment_id}/artifacts/{path}"
         )
-    markdown = file.read_text(encoding="utf-8", errors="replace")
+    markdown = blobs.get_bytes(key).decode("utf-8", errors="replace")
     files_url = f"/api/v1/experiments/{experiment_id}/artifacts/"
     html = render_report(markdown, files_url, posixpath.dirname(path))
     return ReportPublic(experiment_id=experiment_id, path=path, markdown=markdown, html=html)
@@ -264,53 +260,24 @@ def get_report(
 @router.get(
     "/{experiment_id}/artifacts/{path:path}",
     dependencies=[READ],
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=ERRORS,
 )
 def get_artifact(
-    experiment_id: ExperimentId, path: str, store: StoreDep, settings: SettingsDep
-) -> FileResponse:
-    """Download a file of the run's folder (nothing outside it). Images and text are shown
-    in the browser; anything else (a run's HTML, say) is a download, and nothing served here
-    runs a script."""
+    experiment_id: ExperimentId, path: str, store: StoreDep, blobs: BlobsDep
+) -> StreamingResponse:
+    """Download a file of the run (nothing outside its files), streamed from the blob store.
+    Images and text are shown in the browser; anything else (a run's HTML, say) is a
+    download, and nothing served here runs a script."""
     record = store.get_experiment(experiment_id)
-    file = run_file(settings.run_dir(record.id, record.output_dir), path)
-    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    if (kind.startswith("image/") and kind != "image/svg+xml") or kind in SHOWN_TYPES:
-        return FileResponse(file, media_type=kind, headers=FILE_HEADERS)
-    return FileResponse(
-        file, headers=FILE_HEADERS, filename=file.name, content_disposition_type="attachment"
-    )
-
-
-def run_file(run_dir: Path, path: str) -> Path:
-    """``path`` inside ``run_dir`` as a file that exists; nothing outside it is ever named.
-
-    >>> run_file(Path("/srv/runs/1"), "../2/secret")
-    Traceback (most recent call last):
-    ...
-    azuraforge.errors.InvalidParameterError: artifact path '../2/secret' leaves the run's folder
-    """
-    parts = Path(path).parts
-    if not path or Path(path).is_absolute() or ".." in parts or "\x00" in path:
-        raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
-    if len(path) > MAX_ARTIFACT_PATH or any(len(part.encode()) > 255 for part in parts):
-        raise InvalidParameterError(
-            f"artifact path of {len(path):,} characters: a run's files have paths of at most "
-            f"{MAX_ARTIFACT_PATH:,} characters and names of at most 255 bytes"
-        )
-    root = run_dir.resolve()
-    target = root / path
-    try:
-        target = target.resolve()
-        found = target.is_file()
-    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before 3.13): no file
-        found = False
-    if not target.is_relative_to(root):
-        raise InvalidParameterError(f"artifact path {path!r} leaves the run's folder")
-    if not found:
-        raise NotFoundError(f"no file {path!r} among the files of this run")
-    return target
+    key = run_key(record.id, path)
+    size = blobs.size(key)  # a missing file: 404 before anything is sent
+    name = posixpath.basename(key)
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {**FILE_HEADERS, "Content-Length": str(size)}
+    if not ((kind.startswith("image/") and kind != "image/svg+xml") or kind in SHOWN_TYPES):
+        headers["Content-Disposition"] = f"attachment; filename*=utf-8''{quote(name)}"
+    return StreamingResponse(blobs.iter_chunks(key), media_type=kind, headers=headers)
 
 
 @router.post(
@@ -336,8 +303,8 @@ def cancel_experiment(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ERRORS,
 )
-def delete_experiment(experiment_id: ExperimentId, store: StoreDep, settings: SettingsDep) -> None:
+def delete_experiment(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) -> None:
     """Delete a finished or queued run with its metrics, events and files; its name is free
     again. A running run must be cancelled first (409)."""
     record = store.delete_experiment(experiment_id)
-    shutil.rmtree(settings.run_dir(record.id, record.output_dir), ignore_errors=True)
+    blobs.delete_prefix(run_prefix(record.id))
