@@ -274,22 +274,27 @@ TEST_CLIENT_HOST = "testserver"
 """The host Starlette's ``TestClient`` addresses its requests to."""
 
 
+SHORT: dict[str, Any] = {
+    "heartbeat_interval": 0.5,
+    "lease_ttl": 2.0,
+    "reaper_interval": 0.5,
+    "alert_interval": 0.5,
+    "poll_interval": 0.05,
+    "cancel_grace": 2.0,
+    "flush_interval": 0.02,
+    "duty_ttl": 1.0,
+    "duty_renew_interval": 0.3,
+    "allowed_hosts": [TEST_CLIENT_HOST],
+}
+"""What :func:`short_settings` sets: a duty's lease lapses before a run's, so a killed worker
+that held the reaper's duty delays no reaping."""
+
+
 def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
-    """Settings on ``database_url`` with short leases and intervals (tests wait less),
-    answering requests addressed to the ``TestClient``'s host, as a deployment names its
-    own."""
-    return Settings(
-        home=home,
-        database_url=database_url,
-        heartbeat_interval=0.5,
-        lease_ttl=2.0,
-        reaper_interval=0.5,
-        alert_interval=0.5,
-        poll_interval=0.05,
-        cancel_grace=2.0,
-        flush_interval=0.02,
-        **{"allowed_hosts": [TEST_CLIENT_HOST], **fields},
-    )
+    """Settings on ``database_url`` with short leases and intervals (tests wait less; the
+    ``fields`` given win), answering requests addressed to the ``TestClient``'s host, as a
+    deployment names its own."""
+    return Settings(home=home, database_url=database_url, **{**SHORT, **fields})
 
 
 @pytest.fixture

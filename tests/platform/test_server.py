@@ -18,7 +18,7 @@ from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import scores, short_settings
+from tests.platform.fixtures import SHORT, scores, short_settings
 from tests.platform.jobs.conftest import wait_for
 from tests.platform.servers import free_port, kill_group, launch_serve, wait_answering
 from tests.platform.streams.test_alerts import Receiver
@@ -26,8 +26,8 @@ from tests.platform.streams.test_registry import promote
 
 pytestmark = pytest.mark.slow
 
-TTL, RENEW = 1.0, 0.3
-"""The duties' lease and renewal (seconds)."""
+TTL, RENEW = SHORT["duty_ttl"], SHORT["duty_renew_interval"]
+"""The duties' lease and renewal (seconds: the tests' short settings)."""
 SLACK = 3.0
 """Seconds the survivor may take past a lease, a renewal and a look at the streams."""
 
@@ -55,7 +55,7 @@ def test_two_servers_keep_the_streams_once_and_one_takes_over_when_the_other_is_
         for name, port in ports.items():
             own = short_settings(
                 settings.database_url, tmp_path / name, workers=0,
-                alert_webhooks=[receiver.url], duty_ttl=TTL, duty_renew_interval=RENEW,
+                alert_webhooks=[receiver.url],
             )  # fmt: skip
             serves.append(launch_serve(own, port))
         for process, port in zip(serves, ports.values(), strict=True):

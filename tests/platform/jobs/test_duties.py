@@ -17,13 +17,14 @@ import pytest
 
 from azuraforge.platform.jobs.duties import Duties, Duty, DutyLease
 from azuraforge.platform.jobs.local import settings_environment
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import short_settings
+from tests.platform.fixtures import SHORT, short_settings
 from tests.platform.jobs.conftest import TcpProxy, wait_for
 
-TTL, RENEW, EVERY = 1.0, 0.3, 0.02
-"""The duty's lease, how often it is renewed, how often its task runs (seconds)."""
+TTL, RENEW = SHORT["duty_ttl"], SHORT["duty_renew_interval"]
+"""The duty's lease, and how often it is renewed (seconds: the tests' short settings)."""
+EVERY = 0.02
+"""Seconds between two runs of the duty's task."""
 SLACK = 1.5
 """Seconds a takeover may take past the lease and a renewal on a busy 2-core machine."""
 
@@ -54,10 +55,6 @@ duties.stop()
 """A process offering the duty ``test``, whose task appends ``pid time`` to a log."""
 
 
-def duty_settings(database_url: str, home: Path) -> Settings:
-    return short_settings(database_url, home, duty_ttl=TTL, duty_renew_interval=RENEW)
-
-
 @pytest.fixture
 def offer(
     tmp_path: Path, database_url: str
@@ -65,7 +62,7 @@ def offer(
     """Starts processes offering the duty ``test`` (logging their passes to
     ``tmp_path/passes.log``), all at once; once each offers it, the processes."""
     started: list[subprocess.Popen[bytes]] = []
-    env = settings_environment(duty_settings(database_url, tmp_path / "home"))
+    env = settings_environment(short_settings(database_url, tmp_path / "home"))
     log = tmp_path / "passes.log"
 
     def start(count: int) -> list[subprocess.Popen[bytes]]:
@@ -117,7 +114,7 @@ def test_one_of_two_processes_runs_a_duty_and_the_other_takes_it_over_once_it_is
 def test_a_holder_cut_off_from_the_store_stops_before_another_takes_the_duty_over(
     postgres_url: str, postgres_proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    settings = duty_settings(postgres_url, tmp_path / "home")
+    settings = short_settings(postgres_url, tmp_path / "home")
     duty = f"test-{uuid.uuid4().hex[:8]}"  # the session's database keeps other tests' duties
     ran: list[tuple[str, float]] = []
     stores = {"cut off": Store(postgres_proxy.url(postgres_url)), "direct": Store(postgres_url)}

@@ -13,10 +13,12 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   is gone but its run was never claimed, and a redelivery costs one failed claim.
 - A cancelled run is cancelled cooperatively by its worker, which watches the store
   (SIGUSR1 to the run, SIGKILL after ``cancel_grace``).
-- Each worker (the main process, beside its pool) reaps expired leases every
+- One worker of the store at a time (its main process, beside its pool: the one holding the
+  reaper's duty, :mod:`~azuraforge.platform.jobs.duties`) reaps expired leases every
   ``reaper_interval``, so a run whose worker died becomes ``lost`` with only Celery workers
   running; a reaped run its pipeline re-queues is sent again, and a study left with no
-  trial queued or running is advanced.
+  trial queued or running is advanced. Another worker takes the duty over within
+  ``duty_ttl + reaper_interval`` of its holder's death.
 - Every ``resend_after`` seconds, the reaper also sends again each job queued and due for
   that long whose task the broker no longer holds (a Redis restarted without its data
   forgets every message): the store is the queue of record, and a message sent twice costs
@@ -47,9 +49,10 @@ from azuraforge.platform.jobs.celery_transport import (
     fresh_task_id,
     send_run,
 )
+from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
 from azuraforge.platform.jobs.local import JobWorkers, stop_processes
-from azuraforge.platform.jobs.worker import Worker, sweep_kinds
+from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 from azuraforge.platform.store.states import QUEUED
@@ -152,10 +155,11 @@ class _ThreadStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
 
 class ReaperStep(_ThreadStep):
-    """A worker bootstep: a thread of the worker's main process that marks expired leases
-    ``lost`` every ``reaper_interval`` (and sends again the runs that go back to queued), and
-    every ``resend_after`` sends again the queued jobs the broker forgot
-    (:func:`resend_forgotten`: it reads the whole queue, so less often).
+    """A worker bootstep: a thread of the worker's main process that, while it holds the
+    reaper's duty (taken, or kept, at each pass), marks expired leases ``lost`` every
+    ``reaper_interval`` (and sends again the runs that go back to queued), and every
+    ``resend_after`` sends again the queued jobs the broker forgot (:func:`resend_forgotten`:
+    it reads the whole queue, so less often). It hands the duty back when the worker stops.
 
     It starts after the pool, so pool processes are forked before the thread exists.
     """
@@ -166,14 +170,17 @@ class ReaperStep(_ThreadStep):
         app: Celery = parent.app
         settings: Settings = app.azuraforge_settings
         host: JobHost | None = None  # one for the reaper's life: its services are kept
+        reaping: DutyLease | None = None
         next_resend = 0.0
         while not self._stop.wait(settings.reaper_interval):
             try:
                 host = host or JobHost(Store(settings.database_url), settings)
-                reap(app, host)
-                if time.monotonic() >= next_resend:
-                    next_resend = time.monotonic() + settings.resend_after
-                    resend_forgotten(app, host.store, settings)
+                reaping = reaping or DutyLease(host.store, REAPER, worker_name(), settings)
+                if reaping.hold():
+                    reap(app, host)
+                    if time.monotonic() >= next_resend:
+                        next_resend = time.monotonic() + settings.resend_after
+                        resend_forgotten(app, host.store, settings)
             except Exception as e:
                 level = logging.WARNING if is_unavailable(e) else logging.ERROR
                 _log.log(level, "reaper: %s", e, exc_info=not is_unavailable(e))
@@ -182,6 +189,9 @@ class ReaperStep(_ThreadStep):
                 # at any time, and a child must not inherit (and later close) ours.
                 if host is not None:
                     host.release()
+        if reaping is not None:
+            reaping.release()
+            reaping.store.close()
 
 
 class JobWorkersStep(_ThreadStep):
