@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from azuraforge.cli.client import connect
 from azuraforge.cli.main import app
+from azuraforge.client import Client
 from azuraforge.errors import CredentialError
 from azuraforge.platform.services.access import create_user, new_token
 from azuraforge.platform.settings import Settings
@@ -59,9 +59,9 @@ def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
     kept = tmp_path / "credentials.json"
     assert json.loads(kept.read_text()) == {api: token}
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    assert connect(api).request("GET", "/auth/me")["user"] == "ana"  # sent from now on
+    assert Client.from_environment(api).access.me()["user"] == "ana"  # sent from now on
     assert runner.invoke(app, ["logout", "--api-url", api]).exit_code == 0
     assert json.loads(kept.read_text()) == {}
     with pytest.raises(CredentialError, match="no valid credential") as refused_after:
-        connect(api).request("GET", "/auth/me")
+        Client.from_environment(api).access.me()
     assert f"then `azuraforge login --api-url {api}`" in str(refused_after.value)  # what to do

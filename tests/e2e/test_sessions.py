@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from azuraforge.cli.client import TOKEN_VARIABLE
+from azuraforge.client.environment import TOKEN_VARIABLE
 from azuraforge.platform.services.access import FIRST_ADMIN, create_user, login_link
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from tests.e2e.conftest import DESKTOP, Dashboard, shoot, start_dashboard

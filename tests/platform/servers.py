@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from azuraforge.cli.client import TOKEN_VARIABLE
+from azuraforge.client.environment import TOKEN_VARIABLE
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, login_link, new_token
 from azuraforge.platform.settings import Settings

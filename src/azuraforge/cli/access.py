@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from azuraforge.cli.client import ApiClient, ApiUrl, api_url, save_token
 from azuraforge.cli.common import (
+    ApiUrl,
     DatabaseUrl,
     Verbose,
     arguments,
     console,
     settings_with,
+    shown_time,
     user_errors,
 )
+from azuraforge.client import Client, save_token
+from azuraforge.client.environment import api_url
 from azuraforge.errors import CredentialError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -240,7 +243,6 @@ def _keys(database_url: str | None) -> ServerKeys:
 def list_keys(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
     """Each key's generation, when it was made and what it does (never the key)."""
     with user_errors(verbose):
-        from azuraforge.cli.client import shown_time
         from azuraforge.platform.services.keys import PURPOSES
 
         server = _keys(database_url)
@@ -346,7 +348,7 @@ def login(
         if not TOKEN_SHAPE.fullmatch(token):
             raise CredentialError("that is not a token: `azuraforge tokens create` makes one")
         url = api_url(api)
-        who = ApiClient(url, token=token).request("GET", "/auth/me")
+        who = Client(url, token=token).access.me()
         save_token(url, token)
         console.print(f"signed in to {url} as {who['user']} ({who['role']} in {who['project']})")
 
@@ -367,8 +369,6 @@ def audit(
 ) -> None:
     """The audit log, newest first: who wrote what, when, in which project, from where."""
     with user_errors(verbose):
-        from azuraforge.cli.client import shown_time
-
         for entry in _store(database_url).list_audit(project, limit):
             where = f" in {entry.project}" if entry.project else ""
             origin = f" from {entry.address}" if entry.address else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from azuraforge.cli import missing_package
+from azuraforge.client.environment import DEFAULT_API_URL, PROJECT_VARIABLE
 from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
 
 console = Console()
@@ -36,6 +38,20 @@ DatabaseUrl = Annotated[
         help="Store URL (default: AZURAFORGE_DATABASE_URL or SQLite in AZURAFORGE_HOME).",
     ),
 ]
+ApiUrl = Annotated[
+    str | None,
+    typer.Option("--api-url", help=f"API of azuraforge serve (default {DEFAULT_API_URL})."),
+]
+"""The ``--api-url`` option of every command that talks to a running serve (else
+``$AZURAFORGE_API_URL``)."""
+ProjectName = Annotated[
+    str | None,
+    typer.Option(
+        "--project", envvar=PROJECT_VARIABLE,
+        help="The project to work in (default: the one of your token).",
+    ),
+]  # fmt: skip
+"""The ``--project`` option of every command that reads or writes a project's data."""
 
 EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_ABORTED = 1, 2, 3, 130
 
@@ -159,3 +175,8 @@ def settings_with(**options: Any) -> Any:
             if err["type"] != "default_factory_not_called"  # an echo of another error
         )
         raise UsageError(f"bad platform settings: {problems}") from None
+
+
+def shown_time(seconds: float) -> str:
+    """A time the API gives (seconds since the epoch) as the local ``YYYY-mm-dd HH:MM:SS``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))

@@ -5,19 +5,21 @@ submit``: clients of the REST API of a running ``azuraforge serve`` (``--api-url
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect, shown_time
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
     EXIT_FAILED,
+    ApiUrl,
     ConfigFile,
     PipelineName,
+    ProjectName,
     SetOptions,
     Verbose,
     arguments,
@@ -25,8 +27,10 @@ from azuraforge.cli.common import (
     errors,
     parse_sets,
     read_config,
+    shown_time,
     user_errors,
 )
+from azuraforge.client import Client
 from azuraforge.errors import InvalidParameterError, StoreUnavailableError
 
 app = typer.Typer(
@@ -64,22 +68,11 @@ def list_(
     """A page of experiments, newest first (or as --sort says)."""
     with user_errors(verbose):
         with arguments():
-            params = {
-                "status": status,
-                "pipeline": pipeline,
-                "batch_id": batch,
-                "q": search,
-                "metric": metric,
-                "metric_min": minimum,
-                "metric_max": maximum,
-                "sort": sort,
-                "order": "asc" if ascending else "desc",
-                "limit": limit,
-                "offset": offset,
-            }
-            page = connect(api, project).request(
-                "GET", "/experiments", params={k: v for k, v in params.items() if v is not None}
-            )
+            page = Client.from_environment(api, project).runs.list(
+                status=status, pipeline=pipeline, batch=batch, search=search, metric=metric,
+                minimum=minimum, maximum=maximum, sort=sort, ascending=ascending, limit=limit,
+                offset=offset,
+            )  # fmt: skip
         table = Table(
             "id",
             "name",
@@ -87,10 +80,10 @@ def list_(
             "status",
             "progress",
             "metrics",
-            title=f"{page['total']:,}{'' if page['total_exact'] else '+'} experiments"
+            title=f"{page.total:,}{'' if page.total_exact else '+'} experiments"
             + (f" (from {offset + 1})" if offset else ""),
         )
-        for row in page["data"]:
+        for row in page.data:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
             table.add_row(
                 str(row["id"]),
@@ -113,7 +106,7 @@ def show(
     """One experiment: status, lease, config, scores beside baselines, files."""
     with user_errors(verbose):
         with arguments():
-            detail = connect(api, project).request("GET", f"/experiments/{experiment_id}")
+            detail = Client.from_environment(api, project).runs.get(experiment_id)
         _print_detail(detail)
 
 
@@ -129,9 +122,9 @@ def follow(
     The exit code says how the run ended: 0 completed, 1 failed or lost, 3 cancelled, 130
     when Ctrl-C stopped the following."""
     with user_errors(verbose):
-        client = connect(api, project)
+        client = Client.from_environment(api, project)
         with arguments():
-            client.request("GET", f"/experiments/{experiment_id}")
+            client.runs.get(experiment_id)
         final = _follow_and_show(client, experiment_id)
     _exit_for(final)
 
@@ -146,7 +139,7 @@ def cancel(
     """Cancel a queued or running experiment (metrics so far are kept)."""
     with user_errors(verbose):
         with arguments():
-            row = connect(api, project).request("POST", f"/experiments/{experiment_id}/cancel")
+            row = Client.from_environment(api, project).runs.cancel(experiment_id)
         console.print(
             f"experiment {experiment_id}: {row['status']}"
             + (" (stop requested)" if row["status"] == "running" else "")
@@ -163,7 +156,7 @@ def delete(
     """Delete a finished or queued experiment with its metrics and files."""
     with user_errors(verbose):
         with arguments():
-            connect(api, project).request("DELETE", f"/experiments/{experiment_id}")
+            Client.from_environment(api, project).runs.delete(experiment_id)
         console.print(f"deleted experiment {experiment_id}")
 
 
@@ -189,10 +182,8 @@ def compare(
     value of each metric; failed, cancelled, lost and pruned runs included."""
     with user_errors(verbose):
         with arguments():
-            params = {"experiments": experiments, "batch": batch, "study": study}
-            params["metrics"] = metrics
-            found = connect(api, project).request(
-                "GET", "/compare", params={k: v for k, v in params.items() if v is not None}
+            found = Client.from_environment(api, project).runs.compare(
+                experiments, batch=batch, study=study, metrics=metrics
             )
         if as_json:
             console.print_json(data=found)
@@ -242,12 +233,9 @@ def submit(
                     raise InvalidParameterError(
                         f"--grid {key}= needs a list of values, as {key}=[1,2]; got {values!r}"
                     )
-            body: dict[str, Any] = {"pipeline": pipeline, "config": settings, "name": name}
-            if grid_values:
-                body["grid"] = grid_values
-            client = connect(api, project)
-            created = client.request("POST", "/experiments", json=body)
-        for row in created["data"]:
+            client = Client.from_environment(api, project)
+            created = client.runs.submit(pipeline, settings, name=name, grid=grid_values)
+        for row in created:
             console.print(
                 f"queued experiment {row['id']} ({row['name']})"
                 + (f", batch {row['batch_id']}" if row["batch_id"] else "")
@@ -255,7 +243,7 @@ def submit(
         if not follow:
             return
         finals: list[str] = []
-        for row in created["data"]:
+        for row in created:
             finals.append(_follow_and_show(client, row["id"]))
             if finals[-1] == DETACHED:
                 break
@@ -272,7 +260,7 @@ def _exit_for(*finals: str) -> None:
     raise typer.Exit(EXIT_CANCELLED if set(finals) <= {"completed", "cancelled"} else EXIT_FAILED)
 
 
-def _follow_and_show(client: ApiClient, experiment_id: int) -> str:
+def _follow_and_show(client: Client, experiment_id: int) -> str:
     """Follow the run until it ends, print it whole, and return how it ended
     (:data:`DETACHED` when Ctrl-C stopped the following, which leaves the run going)."""
     try:
@@ -285,11 +273,11 @@ def _follow_and_show(client: ApiClient, experiment_id: int) -> str:
             highlight=False,
         )
         return DETACHED
-    _print_detail(client.request("GET", f"/experiments/{experiment_id}"))
+    _print_detail(client.runs.get(experiment_id))
     return final
 
 
-def _follow(client: ApiClient, experiment_id: int) -> str:
+def _follow(client: Client, experiment_id: int) -> str:
     """Show the run's progress from its event stream until it ends; return the final status.
 
     Raises
@@ -297,17 +285,11 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
     StoreUnavailableError
         When the stream cannot be opened or closes before the run's end.
     """
-    from websockets.exceptions import WebSocketException
-    from websockets.sync.client import connect
-
-    url = client.websocket_url(f"/experiments/{experiment_id}/events")
     try:
-        with connect(url, open_timeout=10, additional_headers=client.headers) as socket:
-            final = _show_progress(socket, experiment_id)
-    except (OSError, WebSocketException) as e:
+        final = _show_progress(client.runs.events(experiment_id), experiment_id)
+    except StoreUnavailableError as e:
         raise StoreUnavailableError(
-            f"the event stream of experiment {experiment_id} at {url} failed ({e}); see where "
-            f"it stands with: azuraforge experiments show {experiment_id}"
+            f"{e}; see where it stands with: azuraforge experiments show {experiment_id}"
         ) from None
     if final is None:
         raise StoreUnavailableError(
@@ -317,7 +299,7 @@ def _follow(client: ApiClient, experiment_id: int) -> str:
     return final
 
 
-def _show_progress(socket: Any, experiment_id: int) -> str | None:
+def _show_progress(messages: Iterator[dict[str, Any]], experiment_id: int) -> str | None:
     """Draw a progress bar from the stream's messages; the final status, or ``None`` when
     the stream closed first."""
     columns = (
@@ -328,8 +310,7 @@ def _show_progress(socket: Any, experiment_id: int) -> str | None:
     )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"experiment {experiment_id}", total=1.0, note="")
-        for raw in socket:
-            message = json.loads(raw)
+        for message in messages:
             kind = message["type"]
             if kind == "history":
                 fraction = (message.get("progress") or {}).get("progress", 0.0)

@@ -13,8 +13,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiUrl, ProjectName, connect, shown_time
-from azuraforge.cli.common import Verbose, arguments, console, user_errors
+from azuraforge.cli.common import (
+    ApiUrl,
+    ProjectName,
+    Verbose,
+    arguments,
+    console,
+    shown_time,
+    user_errors,
+)
+from azuraforge.client import Client
 from azuraforge.errors import InvalidParameterError
 
 app = typer.Typer(
@@ -41,11 +49,9 @@ def list_(
     """Registered models with their latest version and aliases."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api, project).request(
-                "GET", "/models", params={"limit": limit, "offset": offset}
-            )
-        table = Table("name", "latest", "aliases", "description", title=f"{page['total']} models")
-        for row in page["data"]:
+            page = Client.from_environment(api, project).models.list(limit=limit, offset=offset)
+        table = Table("name", "latest", "aliases", "description", title=f"{page.total} models")
+        for row in page.data:
             aliases = ", ".join(f"{a}→{v}" for a, v in sorted(row["aliases"].items()))
             latest = "-" if row["latest_version"] is None else str(row["latest_version"])
             table.add_row(row["name"], latest, aliases, row["description"][:60])
@@ -59,14 +65,14 @@ def show(
     """A model and its versions (newest first): source run, pipeline, first test score
     beside its first baseline, aliases."""
     with user_errors(verbose):
-        client = connect(api, project)
+        client = Client.from_environment(api, project)
         with arguments():
-            model = client.request("GET", f"/models/{name}")
-            versions = client.request("GET", f"/models/{model['name']}/versions")
+            model = client.models.get(name)
+            versions = client.models.versions(model["name"])
         console.print(f"[bold]{model['name']}[/bold] {model['description']}", highlight=False)
         columns = ("version", "aliases", "pipeline", "source run", "test (baseline)", "created")
         table = Table(*columns, "by")
-        for row in versions["data"]:
+        for row in versions.data:
             table.add_row(
                 str(row["version"]),
                 ", ".join(row["aliases"]),
@@ -108,14 +114,10 @@ def register(
 ) -> None:
     """Register a completed run's model as the next version of NAME (created if new)."""
     with user_errors(verbose):
-        client = connect(api, project)
+        client = Client.from_environment(api, project)
         source: int | str = int(experiment) if experiment.isdigit() else experiment
-        body = {"experiment": source, "description": description}
         with arguments():
-            models = client.request("GET", "/models", params={"limit": 500})["data"]
-            if name not in {m["name"] for m in models}:
-                client.request("POST", "/models", json={"name": name})
-            version = client.request("POST", f"/models/{name}/versions", json=body)
+            version = client.models.register(name, source, description)
         console.print(
             f"registered {name}/{version['version']} from experiment "
             f"{version['source_experiment_id']} ({version['source_experiment_name']})",
@@ -142,13 +144,11 @@ def alias(
         with arguments():
             if remove == (version is not None):
                 raise InvalidParameterError("give a VERSION to point the alias at, or --remove")
-            client, path = connect(api, project), f"/models/{name}/aliases/{alias_name}"
-            if remove:
-                params = {"reason": reason}
-                answer = client.request("DELETE", path, params=params)
+            models = Client.from_environment(api, project).models
+            if version is None:
+                answer = models.remove_alias(name, alias_name, reason=reason)
             else:
-                body = {"version": version, "reason": reason}
-                answer = client.request("PUT", path, json=body)
+                answer = models.set_alias(name, alias_name, version, reason=reason)
         _print_move(name, alias_name, answer)
 
 
@@ -164,13 +164,13 @@ def history(
     """Every move of an alias, newest first: when, who, from → to, why."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api, project).request(
-                "GET", f"/models/{name}/aliases/{alias_name}/history", params={"limit": limit}
+            page = Client.from_environment(api, project).models.alias_history(
+                name, alias_name, limit=limit
             )
         table = Table(
             "when", "who", "from", "to", "rollback", "reason", title=f"{name}@{alias_name}"
         )
-        for move in page["data"]:
+        for move in page.data:
             table.add_row(
                 shown_time(move["created_at"]),
                 move["actor"],
@@ -190,11 +190,8 @@ def rollback(
     """Point an alias back at the version before its last move (recorded as a rollback)."""
     with user_errors(verbose):
         with arguments():
-            answer = connect(api, project).request(
-                "POST",
-                f"/models/{name}/aliases/{alias_name}/rollback",
-                json={"reason": reason},
-            )
+            models = Client.from_environment(api, project).models
+            answer = models.rollback(name, alias_name, reason=reason)
         _print_move(name, alias_name, answer)
 
 
@@ -211,7 +208,7 @@ def delete(
             name, slash, version = reference.partition("/")
             if not slash or not version.isdigit():
                 raise InvalidParameterError(f"name a version as name/VERSION, got {reference!r}")
-            connect(api, project).request("DELETE", f"/models/{name}/versions/{version}")
+            Client.from_environment(api, project).models.delete_version(name, int(version))
         console.print(f"deleted {name}/{version}", highlight=False)
 
 
@@ -235,12 +232,8 @@ def predict(
                     rows = list(csv.DictReader(handle))
             except (OSError, UnicodeDecodeError) as e:
                 raise InvalidParameterError(f"cannot read {inputs}: {e}") from None
-            body: dict[str, Any] = {"rows": rows}
-            if horizon is not None:
-                body["horizon"] = horizon
-            answer = connect(api, project).request(
-                "POST", f"/models/{reference}/predict", json=body
-            )
+            models = Client.from_environment(api, project).models
+            answer = models.predict(reference, rows, horizon=horizon)
         columns = answer["predictions"]
         print(",".join(columns))
         for values in zip(*columns.values(), strict=True):

@@ -5,23 +5,25 @@ through the REST API of a running ``azuraforge serve`` (``--api-url`` or
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect, shown_time
 from azuraforge.cli.common import (
+    ApiUrl,
     ConfigFile,
+    ProjectName,
     SetOptions,
     Verbose,
     arguments,
     console,
     parse_sets,
     read_config,
+    shown_time,
     user_errors,
 )
+from azuraforge.client import Client
 from azuraforge.stream.shadow import CANDIDATE, CHAMPION, PREVIOUS
 
 ROLES = (CHAMPION, CANDIDATE, PREVIOUS)
@@ -53,8 +55,7 @@ def start(
             if source is not None:
                 polled = source.lower().startswith(("http://", "https://"))
                 settings["url" if polled else "source"] = source
-            body: dict[str, Any] = {"config": settings, **({"name": name} if name else {})}
-            created = connect(api, project).request("POST", "/streams", json=body)
+            created = Client.from_environment(api, project).streams.start(settings, name=name)
         console.print(
             f"stream {created['id']} ({created['name']}): {created['status']}, "
             f"{created['learner']} on {created['source']}; watch it with "
@@ -77,15 +78,15 @@ def list_(
     ID` for the rest)."""
     with user_errors(verbose):
         with arguments():
-            params = {"limit": limit, **({"status": status} if status else {})}
-            page = connect(api, project).request("GET", "/streams", params=params)
-        table = Table(title=f"{page['total']:,} streams")
+            streams = Client.from_environment(api, project).streams
+            page = streams.list(status=status or None, limit=limit)
+        table = Table(title=f"{page.total:,} streams")
         # Six columns fit 80: the learner under the name, the restarts under the status.
         for column in ("id", "name", "status", "events"):
             table.add_column(column, no_wrap=column in ("id", "status"))
         table.add_column("accuracy vs best rule", min_width=14)
         table.add_column("return vs buy and hold")
-        for row in page["data"]:
+        for row in page.data:
             scores, restarts = row["scores"], row["restarts"]
             table.add_row(
                 str(row["id"]), f"{row['name']}\n{row['learner']}",
@@ -118,11 +119,10 @@ def show(
     restarts."""
     with user_errors(verbose):
         with arguments():
-            client = connect(api, project)
-            detail = client.request("GET", f"/streams/{stream_id}")
-            lineage = client.request("GET", f"/streams/{stream_id}/lineage")
-            standing = client.request("GET", f"/streams/{stream_id}/candidates") if (
-                detail["events"]) else None  # fmt: skip
+            streams = Client.from_environment(api, project).streams
+            detail = streams.get(stream_id)
+            lineage = streams.lineage(stream_id)
+            standing = streams.candidates(stream_id) if detail["events"] else None
         console.print(
             f"stream {detail['id']} {detail['name']}: {detail['status']}, {detail['learner']} on "
             f"{detail['source']}, {detail['events']:,} events, {detail['scored']:,} predictions "
@@ -176,7 +176,7 @@ def stop(
     """Stop a stream (a running one at its next event, after its last checkpoint)."""
     with user_errors(verbose):
         with arguments():
-            row = connect(api, project).request("POST", f"/streams/{stream_id}/stop")
+            row = Client.from_environment(api, project).streams.stop(stream_id)
         asked = (
             " (stop requested: it stops at its next event)" if row["status"] == "running" else ""
         )
@@ -211,8 +211,8 @@ def trigger(
     """Ask a running stream for a retrain (a candidate now), a promotion (the candidate is
     champion now; rollback stays armed), a rollback, a checkpoint, a pause or a resume; the
     stream takes it at its next event. Exits 1 when the stream refuses it (it says why)."""
-    body = {"action": action, "reason": reason, **({"learner": learner} if learner else {})}
-    _trigger(stream_id, body, wait, (api, project), verbose)
+    _trigger(stream_id, action, (api, project), verbose, reason=reason, wait=wait,
+             learner=learner)  # fmt: skip
 
 
 def promote(
@@ -221,8 +221,7 @@ def promote(
 ) -> None:  # fmt: skip
     """Make the stream's candidate champion now, whatever its test says (rollback is armed
     as after any promotion)."""
-    body = {"action": "promote", "reason": reason}
-    _trigger(stream_id, body, wait, (api, project), verbose)
+    _trigger(stream_id, "promote", (api, project), verbose, reason=reason, wait=wait)
 
 
 def rollback(
@@ -230,40 +229,27 @@ def rollback(
     project: ProjectName = None, verbose: Verbose = False,
 ) -> None:  # fmt: skip
     """Bring the stream's previous champion back now (while rollback is armed)."""
-    body = {"action": "rollback", "reason": reason}
-    _trigger(stream_id, body, wait, (api, project), verbose)
+    _trigger(stream_id, "rollback", (api, project), verbose, reason=reason, wait=wait)
 
 
 def _trigger(
-    stream_id: int, body: dict[str, Any], wait: float, where: tuple[str | None, str | None],
-    verbose: bool,
+    stream_id: int, action: str, where: tuple[str | None, str | None], verbose: bool, *,
+    reason: str, wait: float, learner: str | None = None,
 ) -> None:  # fmt: skip
     """Post a trigger (``where``: the API's URL and the project), wait up to ``wait`` seconds
     for the stream's answer and print it; the stream records the caller as who asked."""
     with user_errors(verbose):
         with arguments():
-            client = connect(*where)
-            asked = client.request("POST", f"/streams/{stream_id}/triggers", json=body)
-            answer = _answer(client, stream_id, asked["id"], wait)
+            streams = Client.from_environment(*where).streams
+            answer = streams.trigger(stream_id, action, reason=reason, learner=learner, wait=wait)
         if answer["status"] == "pending":
-            console.print(f"stream {stream_id}: {body['action']} asked (trigger {asked['id']}); "
+            console.print(f"stream {stream_id}: {action} asked (trigger {answer['id']}); "
                           "it is taken at the stream's next event")  # fmt: skip
         else:
-            console.print(f"stream {stream_id}: {body['action']} {answer['status']} at event "
+            console.print(f"stream {stream_id}: {action} {answer['status']} at event "
                           f"{answer['event']:,}: {answer['message']}")  # fmt: skip
     if answer["status"] == "refused":
         raise typer.Exit(1)
-
-
-def _answer(client: ApiClient, stream_id: int, trigger_id: int, wait: float) -> dict[str, Any]:
-    """The trigger as it stands once answered, or after ``wait`` seconds."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = client.request("GET", f"/streams/{stream_id}/triggers")
-        (mine,) = (t for t in found if t["id"] == trigger_id)
-        if mine["status"] != "pending" or time.monotonic() >= deadline:
-            return dict(mine)
-        time.sleep(0.2)
 
 
 def lineage(
@@ -279,10 +265,7 @@ def lineage(
     evidence), candidate ended, rollback and disarm, by whom and why."""
     with user_errors(verbose):
         with arguments():
-            params = {"kind": kind} if kind else None
-            changes = connect(api, project).request(
-                "GET", f"/streams/{stream_id}/lineage", params=params
-            )
+            changes = Client.from_environment(api, project).streams.lineage(stream_id, kinds=kind)
         caption = "evidence: the test's wealth for / against, mean difference"
         table = Table("event", "change", "by", "why", caption=caption)
         table.columns[0].no_wrap = True
@@ -300,7 +283,7 @@ def schema(api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = F
     """The settings a stream takes, with their defaults."""
     with user_errors(verbose):
         with arguments():
-            found = connect(api, project).request("GET", "/streams/schema")
+            found = Client.from_environment(api, project).streams.schema()
         table = Table("setting", "default", "description")
         for name, field in found["properties"].items():
             default = (

@@ -13,13 +13,14 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from azuraforge.cli.client import ApiClient, ApiUrl, ProjectName, connect
 from azuraforge.cli.common import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
     EXIT_FAILED,
+    ApiUrl,
     ConfigFile,
     PipelineName,
+    ProjectName,
     SetOptions,
     Verbose,
     arguments,
@@ -29,6 +30,7 @@ from azuraforge.cli.common import (
     read_config,
     user_errors,
 )
+from azuraforge.client import Client
 from azuraforge.errors import InvalidParameterError
 
 app = typer.Typer(help="List, inspect and cancel hyper-parameter studies.", no_args_is_help=True)
@@ -95,21 +97,13 @@ def tune(
     following (130), not the study (azuraforge studies cancel ID stops it)."""
     with user_errors(verbose):
         with arguments():
-            body = {
-                "pipeline": pipeline,
-                "config": {**read_config(config), **parse_sets(set_ or [])},
-                "space": read_space(space),
-                "objective": objective,
-                "direction": direction,
-                "sampler": sampler,
-                "pruner": pruner,
-                "n_trials": trials,
-                "parallelism": parallel,
-                "seed": seed,
-                "name": name,
-            }
-            client = connect(api, project)
-            study = client.request("POST", "/studies", json=body)
+            settings = {**read_config(config), **parse_sets(set_ or [])}
+            client = Client.from_environment(api, project)
+            study = client.studies.create(
+                pipeline, read_space(space), config=settings, objective=objective,
+                direction=direction, sampler=sampler, pruner=pruner, n_trials=trials,
+                parallelism=parallel, seed=seed, name=name,
+            )  # fmt: skip
         console.print(
             f"study {study['id']} ({study['name']}): {study['n_trials']} trials, "
             f"{study['parallelism']} at once, {study['sampler']} sampler, {study['pruner']} "
@@ -122,7 +116,7 @@ def tune(
     _exit_for(final)
 
 
-def _follow(client: ApiClient, study_id: int) -> str:
+def _follow(client: Client, study_id: int) -> str:
     """Show the study's progress until it ends, then its best trial; how it ended
     (:data:`DETACHED` when Ctrl-C stopped the following)."""
     try:
@@ -139,7 +133,7 @@ def _follow(client: ApiClient, study_id: int) -> str:
     return str(summary["status"])
 
 
-def _watch(client: ApiClient, study_id: int) -> dict[str, Any]:
+def _watch(client: Client, study_id: int) -> dict[str, Any]:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -150,7 +144,7 @@ def _watch(client: ApiClient, study_id: int) -> dict[str, Any]:
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"study {study_id}", total=None, note="")
         while True:
-            summary: dict[str, Any] = client.request("GET", f"/studies/{study_id}/summary")
+            summary = client.studies.summary(study_id)
             best = summary["best"]
             note = f"best {best['value']:.6g} (trial {best['number']})" if best else ""
             done = summary["trials_finished"]
@@ -179,12 +173,10 @@ def list_(
     """A page of studies, newest first."""
     with user_errors(verbose):
         with arguments():
-            page = connect(api, project).request(
-                "GET", "/studies", params={"limit": limit, "offset": offset}
-            )
+            page = Client.from_environment(api, project).studies.list(limit=limit, offset=offset)
         table = Table("id", "name", "pipeline", "status", "trials", "objective",
-                      title=f"{page['total']:,} studies")  # fmt: skip
-        for row in page["data"]:
+                      title=f"{page.total:,} studies")  # fmt: skip
+        for row in page.data:
             table.add_row(
                 str(row["id"]),
                 row["name"],
@@ -203,8 +195,8 @@ def show(
     """One study: its trials, best trial and parameter importances."""
     with user_errors(verbose):
         with arguments():
-            client = connect(api, project)
-            detail = client.request("GET", f"/studies/{study_id}")
+            client = Client.from_environment(api, project)
+            detail = client.studies.get(study_id)
         table = Table("trial", "run", "status", "value", "params")
         for trial in detail["trials"]:
             value = "" if trial["value"] is None else f"{trial['value']:.6g}"
@@ -222,15 +214,15 @@ def cancel(
     """Cancel a study: queued trials are dropped, running ones stopped."""
     with user_errors(verbose):
         with arguments():
-            study = connect(api, project).request("POST", f"/studies/{study_id}/cancel")
+            study = Client.from_environment(api, project).studies.cancel(study_id)
         stopping = " (stopping its running trials)" if study["status"] == "running" else ""
         console.print(f"study {study_id}: {study['status']}{stopping}")
 
 
-def _print_summary(client: ApiClient, study_id: int) -> None:
+def _print_summary(client: Client, study_id: int) -> None:
     """The study's trials counted by status, its best trial and parameter importances."""
-    summary = client.request("GET", f"/studies/{study_id}/summary")
-    found = client.request("GET", f"/studies/{study_id}/importances")
+    summary = client.studies.summary(study_id)
+    found = client.studies.importances(study_id)
     shown = ", ".join(f"{count} {state}" for state, count in sorted(summary["counts"].items()))
     console.print(
         f"[bold]study {summary['id']}[/bold] {summary['name']}: {summary['status']} ({shown})",
