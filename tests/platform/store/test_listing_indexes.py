@@ -17,7 +17,10 @@ from azuraforge.testing.runs import FinishedRun, insert_runs
 pytestmark = pytest.mark.on_both_databases
 
 STREAM = "stream"  # a kind the platform layer declares
-LOSS = ExperimentQuery(metric="loss", metric_max=0.5, sort="metric:loss", descending=False)
+LISTED = (RUN, TRIAL, RETRAIN)  # what the run list asks for (jobs.kinds.listed_kinds)
+LOSS = ExperimentQuery(
+    kinds=LISTED, metric="loss", metric_max=0.5, sort="metric:loss", descending=False
+)
 
 
 def _runs_of_every_kind(store: Store) -> None:

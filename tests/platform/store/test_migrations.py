@@ -35,6 +35,7 @@ TABLES = {
     "server_keys",
     "duties",
     "experiments",
+    "run_credentials",
     "params",
     "metric_points",
     "metric_summaries",

@@ -17,6 +17,7 @@ was lost is queued again is its row's ``requeue_lost``, which the service that s
 
 from __future__ import annotations
 
+import functools
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -228,6 +229,11 @@ class JobKind(ABC):
     """Seconds a job asked to stop may take before it is killed: ``None`` for the settings'
     ``cancel_grace``; 0 kills it at once (a job with nothing to save)."""
 
+    listed: ClassVar[bool] = False
+    """Whether the run list shows this kind's jobs as runs (a pipeline's run, a trial, a
+    retrain, an external run: :func:`listed_kinds`); prediction jobs are listed under their
+    model, streams as streams."""
+
     long_lived: ClassVar[bool] = False
     """Whether a job runs until someone stops it (a stream): a pool of local workers runs each
     in a worker process started for it, so it never holds one of the workers that run the
@@ -302,6 +308,21 @@ def long_lived_kinds() -> list[str]:
                       stacklevel=2)  # fmt: skip
         return []
     return sorted(name for name, kind in kinds.items() if kind.long_lived)
+
+
+@functools.cache
+def listed_kinds() -> tuple[str, ...]:
+    """The names of the kinds whose jobs the run list shows (:attr:`JobKind.listed`), read
+    once per process (the list asks at every page); none when the kinds cannot be read (two
+    distributions declaring one name: warned about, and the list then shows every job).
+    """
+    try:
+        kinds = job_kinds()
+    except PluginError as e:
+        warnings.warn(f"the job kinds could not be read ({e}); the run list shows every job",
+                      stacklevel=2)  # fmt: skip
+        return ()
+    return tuple(sorted(name for name, kind in kinds.items() if kind.listed))
 
 
 def job_kinds() -> dict[str, JobKind]:

@@ -260,6 +260,7 @@ class RunKind(JobKind):
     (:func:`run_pipeline`)."""
 
     name = RUN
+    listed = True
 
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext

@@ -129,6 +129,7 @@ class TrialKind(JobKind):
     pass advances the studies left with no trial queued or running."""
 
     name = TRIAL
+    listed = True
 
     def run(
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext

@@ -10,6 +10,7 @@ from azuraforge.platform.store.access import AccessStore, Credential, TokenRecor
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
 from azuraforge.platform.store.compare import CompareStore
+from azuraforge.platform.store.duties import DutyStore
 from azuraforge.platform.store.engine import (
     check_schema,
     current_revision,
@@ -17,8 +18,8 @@ from azuraforge.platform.store.engine import (
     make_engine,
     upgrade,
 )
-from azuraforge.platform.store.duties import DutyStore
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
+from azuraforge.platform.store.external import ExternalRunStore
 from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.logins import LoginFailures, LoginStore
@@ -34,6 +35,7 @@ from azuraforge.platform.store.records import (
     ModelVersionRecord,
     OpenTrials,
     Page,
+    RunCredentialRecord,
     StudyRecord,
     TrialRow,
     TrialRunRecord,
@@ -47,6 +49,7 @@ from azuraforge.platform.store.study_trials import StudyTrialStore
 
 class Store(
     ExperimentStore,
+    ExternalRunStore,
     LeaseStore,
     MetricStore,
     CompareStore,
@@ -119,6 +122,7 @@ __all__ = [
     "Page",
     "Point",
     "QueryError",
+    "RunCredentialRecord",
     "ServerKeyRecord",
     "Store",
     "StudyRecord",

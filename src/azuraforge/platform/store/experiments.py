@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,16 +27,21 @@ from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
-from azuraforge.platform.store.models import Experiment, MetricSummary, Param, Project
+from azuraforge.platform.store.models import (
+    Experiment,
+    MetricSummary,
+    Param,
+    Project,
+    RunCredential,
+)
 from azuraforge.platform.store.records import ExperimentRecord, Page
 from azuraforge.platform.store.states import (
     ALL_STATES,
     CANCELLED,
     FINISHED_STATES,
     QUEUED,
-    RETRAIN,
     RUN,
-    TRIAL,
+    RUNNING,
 )
 
 SORTABLE = (
@@ -70,14 +76,14 @@ class ExperimentQuery:
 
     ``sort`` is a column of :data:`SORTABLE` or ``metric:<key>`` (by the metric's last value;
     runs without it come last). ``metric`` with ``metric_min``/``metric_max`` keeps runs whose
-    last value of that metric lies in the range. ``kinds`` keeps jobs of those kinds: runs,
-    trials and streams' retrains by default (prediction jobs are listed under their model,
-    streams as streams).
+    last value of that metric lies in the range. ``kinds`` keeps jobs of those kinds (none:
+    every kind); the store names no kind: the run list asks for those its kinds list as runs
+    (:func:`~azuraforge.platform.jobs.kinds.listed_kinds`).
     """
 
     project: str = DEFAULT_PROJECT
     statuses: Sequence[str] = ()
-    kinds: Sequence[str] = (RUN, TRIAL, RETRAIN)
+    kinds: Sequence[str] = ()
     pipeline: str | None = None
     batch_id: str | None = None
     text: str | None = None
@@ -92,7 +98,7 @@ class ExperimentQuery:
     def checked(self) -> ExperimentQuery:
         """Raise :class:`QueryError` naming the first bad field (:class:`InvalidParameterError`
         for a kind or a page out of bounds: no request names those)."""
-        if not self.kinds or not all(isinstance(k, str) and k for k in self.kinds):
+        if isinstance(self.kinds, str) or not all(isinstance(k, str) and k for k in self.kinds):
             raise InvalidParameterError(f"kinds must be names of job kinds, got {self.kinds!r}")
         unknown = sorted(set(self.statuses) - ALL_STATES)
         if unknown:
@@ -196,6 +202,8 @@ class ExperimentStore(StoreBase):
         trial_number: int | None = None,
         submitter: str | None = None,
         context: Mapping[str, str] | None = None,
+        idle_limit: float | None = None,
+        credential_hash: str | None = None,
     ) -> ExperimentRecord:
         """Store a new run of ``pipeline`` with a validated ``config``, queued by default;
         ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``; a
@@ -204,13 +212,22 @@ class ExperimentStore(StoreBase):
         Only :func:`~azuraforge.platform.jobs.queueing.enqueue` calls it (a test checks), so
         every job is queued one way.
 
+        With an ``idle_limit`` (seconds), the run is one that no worker executes (an external
+        run): it is stored running, written by the holder of the credential whose secret's
+        SHA-256 is ``credential_hash`` (None: the project's API tokens alone) through
+        :meth:`~azuraforge.platform.store.external.ExternalRunStore.write_external`, each
+        write keeping it alive ``idle_limit`` seconds more.
+
         Raises
         ------
         ConflictError
             If ``name`` is taken in the project (a deleted run's name is free again).
+        InvalidParameterError
+            For an ``idle_limit`` that is not a number of seconds above 0.
         """
         name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
         seed = config.get("seed")
+        started = _started_outside(idle_limit) if idle_limit is not None else {}
         new = ExperimentRecord(
             id=0, project=project, name=name, pipeline=pipeline,
             config=json.loads(json.dumps(dict(config))),  # as a read returns it
@@ -222,6 +239,7 @@ class ExperimentStore(StoreBase):
             kind=kind, study_id=study_id, trial_number=trial_number, submitter=submitter,
             context=dict(context or {}),
         )  # fmt: skip
+        new = replace(new, **started)
         # None left to the database: a JSON column would store it as the text 'null'.
         values = {c.key: getattr(new, c.key) for c in RECORD_COLUMNS if c.key != "id"}
         values = {key: value for key, value in values.items() if value is not None}
@@ -244,7 +262,13 @@ class ExperimentStore(StoreBase):
             ]
             if params:
                 connection.execute(insert(Param), params)
-            self._event(connection, project_id, experiment_id, "status", {"status": status})
+            if idle_limit is not None:
+                credential = {"secret_hash": credential_hash, "idle_limit": idle_limit,
+                              "created_at": new.created_at}  # fmt: skip
+                connection.execute(
+                    insert(RunCredential).values(experiment_id=experiment_id, **credential)
+                )
+            self._event(connection, project_id, experiment_id, "status", {"status": new.status})
         return replace(new, id=experiment_id)
 
     def get_experiment(
@@ -372,6 +396,24 @@ class ExperimentStore(StoreBase):
         return record
 
 
+def _started_outside(idle_limit: float) -> dict[str, Any]:
+    """The fields of a run no worker executes, as it is stored: running from now, alive for
+    ``idle_limit`` seconds unless written.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an ``idle_limit`` that is not a number of seconds above 0.
+    """
+    if not (isinstance(idle_limit, int | float) and math.isfinite(idle_limit) and idle_limit > 0):
+        raise InvalidParameterError(
+            f"idle_limit must be a number of seconds above 0, got {idle_limit!r}"
+        )
+    now = time.time()
+    return {"status": RUNNING, "started_at": now, "heartbeat_at": now,
+            "lease_expires_at": now + idle_limit}  # fmt: skip
+
+
 # The checkpoint is read by the job that resumes from it (Store.load_checkpoint), not listed.
 RECORD_COLUMNS = [
     c for c in Experiment.__mapper__.columns if c.key not in ("project_id", "checkpoint")
@@ -451,14 +493,15 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
         )
     ranged = query.metric_min is not None or query.metric_max is not None
     if not (query.metric and (ranged or by_metric)):
-        kinds = Experiment.kind.in_(query.kinds)
+        kinds = [Experiment.kind.in_(query.kinds)] if query.kinds else []
         selection = select(Experiment.id).where(
-            Experiment.project_id == project_id, kinds, *conditions
+            Experiment.project_id == project_id, *kinds, *conditions
         )
         return _Matching(selection, Experiment.id, None, True)
     metric = aliased(MetricSummary, name="filter_metric")
+    kinds = [metric.kind.in_(query.kinds)] if query.kinds else []
     selection = select(metric.experiment_id).where(
-        metric.project_id == project_id, metric.key == query.metric, metric.kind.in_(query.kinds)
+        metric.project_id == project_id, metric.key == query.metric, *kinds
     )
     if query.metric_min is not None:
         selection = selection.where(metric.last >= query.metric_min)

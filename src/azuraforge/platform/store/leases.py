@@ -318,7 +318,8 @@ class LeaseStore(StoreBase):
 
     def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:
         """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
-        re-queues lost runs); return ``(id, new status)`` for each."""
+        re-queues lost runs), and external runs silent past their idle limit ``lost``
+        (:mod:`~azuraforge.platform.store.external`); return ``(id, new status)`` for each."""
         now = time.time() if now is None else now
         with self._begin() as connection:
             expired = connection.execute(
@@ -337,9 +338,11 @@ class LeaseStore(StoreBase):
             ).first()  # fmt: skip
             if row is None:
                 return None
+            last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.heartbeat_at or now))
             reason = (
-                f"worker {row.worker} stopped renewing its lease; last heartbeat "
-                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(row.heartbeat_at or now))} UTC"
+                f"worker {row.worker} stopped renewing its lease; last heartbeat {last} UTC"
+                if row.worker is not None  # else a run no worker executes: an external run
+                else f"its writer sent no word after {last} UTC, past the run's idle limit"
             )
             status = QUEUED if row.requeue_lost else LOST
             values: dict[str, Any] = dict(

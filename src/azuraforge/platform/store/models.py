@@ -211,6 +211,22 @@ class Experiment(Base):
     empty by default."""
 
 
+class RunCredential(Base):
+    """What writes a run that no worker executes (an external run: a user's own code, an
+    MLflow client, ``azuraforge run``'s recording): the holder of the credential whose secret's
+    SHA-256 is ``secret_hash`` (None: the project's API tokens alone), each write keeping the
+    run alive ``idle_limit`` seconds more (its row's ``lease_expires_at``: the reaper ends it
+    ``lost`` past that without a word)."""
+
+    __tablename__ = "run_credentials"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idle_limit: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class Param(Base):
     """One setting of an experiment's config, flattened (``a.b``) for filtering."""
 

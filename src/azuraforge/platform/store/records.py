@@ -67,6 +67,20 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class RunCredentialRecord:
+    """The run a credential writes (an external run, which no worker executes), as stored
+    when it was read: its project, who made it, its status, when it is lost without a word
+    (``expires_at``: None once it ended) and how long a write keeps it alive."""
+
+    experiment_id: int
+    project: str
+    submitter: str | None
+    status: str
+    expires_at: float | None
+    idle_limit: float
+
+
+@dataclass(frozen=True)
 class MetricSummaryRecord:
     """The last, lowest and highest value of a metric, the step of the last and the count."""
 

@@ -33,7 +33,7 @@ from azuraforge.platform.store.records import Lease, StudyRecord
 
 SERVER_WIDE = frozenset({
     "create_project", "create_user", "end_sessions", "event_position", "find_credential",
-    "find_token",
+    "find_run_credential", "find_token",
     "find_user", "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
     "set_password", "touch_token", "use_once",
 })  # fmt: skip

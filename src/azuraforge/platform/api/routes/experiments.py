@@ -40,6 +40,7 @@ from azuraforge.platform.api.schemas import (
     RestartPublic,
     error_responses,
 )
+from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.run_files import run_key, run_prefix
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
@@ -116,6 +117,7 @@ async def list_experiments(
     route's answer is serialized in a second thread)."""
     query = ExperimentQuery(
         statuses=comma_separated(status_),
+        kinds=listed_kinds(),
         pipeline=pipeline,
         batch_id=batch_id,
         text=q,

@@ -247,6 +247,7 @@ class RetrainKind(JobKind):
     stream records its retrain as failed)."""
 
     name = RETRAIN_RUN
+    listed = True
     cancel_grace = 0.0
 
     def run(
