@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.processes import exit_on_sigterm, run_uvicorn, serve_processes
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.duties import REAPER, STREAMS, Duties, Duty, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost
 from azuraforge.platform.jobs.local import LocalWorkerPool, settings_environment
@@ -45,10 +46,11 @@ def server_duties(store: Store, settings: Settings) -> list[Duty]:
     holder = worker_name()
     streams = DutyLease(store, STREAMS, holder, settings)
     alerts = AlertKeeper(store, settings, held=streams.held)
+    blobs = open_blobs(settings)  # where the champions' snapshots are written
 
     def keep_streams() -> None:
         alerts.check()
-        register_changes(store, settings, held=streams.held)
+        register_changes(store, blobs, held=streams.held)
 
     duties = [Duty(streams, settings.alert_interval, keep_streams)]
     if settings.transport == "local":

@@ -301,6 +301,12 @@ class Settings(BaseSettings):
         """Where registered model versions keep their copy of an artifact: ``home/models``."""
         return self.home / "models"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Where this machine keeps copies of blobs it reads as files (a registered model's,
+        a stream's snapshot), made on first use: ``home/cache``."""
+        return self.home / "cache"
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -9,7 +9,6 @@ is written differently from SQLite's file path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from azuraforge.errors import GradientError
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision
@@ -115,27 +115,23 @@ def test_a_refused_file_is_named_as_the_client_sent_it(client: TestClient, setti
 
 
 @pytest.fixture
-def version(client: TestClient, store: Store, settings: Settings) -> Path:
-    """Model ``m`` version 1, registered from a completed run; the folder of its files."""
-    folder = settings.runs_dir / "source"
-    (folder / "artifact").mkdir(parents=True)
-    (folder / "artifact" / "artifact.json").write_text("{}")
-    record = store.create_experiment("sleeper", {}, name="source", output_dir=str(folder))
+def version(client: TestClient, store: Store, settings: Settings, blobs: BlobStore) -> str:
+    """Model ``m`` version 1, registered from a completed run; the prefix of its files."""
+    record = store.create_experiment("sleeper", {}, name="source")
+    blobs.put_bytes(f"runs/{record.id}/artifact/artifact.json", b"{}")
     lease = store.claim(record.id, "test-worker", settings.lease_ttl)
     assert lease is not None
     store.finish(lease, COMPLETED, result={"artifact_dir": "artifact"})
     assert client.post(f"{API}/models", json={"name": "m"}).status_code == 201
     created = client.post(f"{API}/models/m/versions", json={"experiment": "source"})
     assert created.status_code == 201, created.text
-    return settings.models_dir / store.get_version("m", 1).artifact_path
+    return store.get_version("m", 1).artifact_path
 
 
 def test_a_changed_model_is_a_409_naming_no_folder(
-    client: TestClient, store: Store, settings: Settings, version: Path
+    client: TestClient, store: Store, settings: Settings, blobs: BlobStore, version: str
 ):
-    meta = version / "artifact.json"
-    os.chmod(meta, 0o644)  # registered files are read-only
-    meta.write_text('{"changed": true}')
+    blobs.put_bytes(f"{version}/artifact.json", b'{"changed": true}')
     predicted = client.post(f"{API}/models/m/predict", json={"rows": [{"x": 1}]})
     message = refused(predicted, 409, settings)
     assert message.startswith("model m version 1: its files changed since registration")
@@ -148,7 +144,7 @@ def test_a_changed_model_is_a_409_naming_no_folder(
     assert "its files changed since registration" in shown.json()["error"]
 
 
-def test_a_missing_input_file_is_named_as_sent(client: TestClient, settings, version: Path):
+def test_a_missing_input_file_is_named_as_sent(client: TestClient, settings, version: str):
     settings.data_dir.mkdir(parents=True)
     for inputs in ("missing.csv", "../../escape.csv"):
         response = client.post(f"{API}/models/m/predictions", json={"inputs": inputs})
@@ -183,7 +179,7 @@ def broken_client(settings: Settings, store: Store, sleeper: object) -> Iterator
     def broken(kind: str) -> None:
         if kind == "ours":
             raise GradientError(f"backward() of {settings.home}/runs/1/model.npz")
-        raise OSError(2, "No such file or directory", str(settings.runs_dir / "1"))
+        raise OSError(2, "No such file or directory", str(settings.home / "work" / "1"))
 
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from azuraforge.apps import get_pipeline
 from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.files import DataFolder, file_settings
-from azuraforge.platform.services.predictions import INPUTS_FILE
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.settings import Settings
@@ -190,8 +190,8 @@ def _assert_workers_open_nothing_outside(store: Store, settings: Settings) -> No
     assert kinds == {RUN, TRIAL, PREDICTION, STREAM}, "the valid bodies queued jobs"
     for run in runs:
         if run.kind == PREDICTION:
-            inputs = settings.run_dir(run.id, run.output_dir) / INPUTS_FILE
-            assert SECRET not in inputs.read_text()
+            inputs = open_blobs(settings).get_bytes(run.config["inputs"]).decode()
+            assert SECRET not in inputs
         else:
             config = StreamConfig if run.kind == STREAM else get_pipeline(run.pipeline).Config
             opened = folder.open(config, run.config)

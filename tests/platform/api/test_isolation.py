@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,8 @@ from azuraforge.apps import get_pipeline
 from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.api.access import api_routes, declared_permission
 from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.blobs import BlobCache, open_blobs
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import job_kinds
 from azuraforge.platform.jobs.runner import Supervision
 from azuraforge.platform.jobs.transport import LocalTransport
@@ -209,15 +210,13 @@ def _alpha_jobs(store: Store, settings: Settings, seeded: Seeded) -> dict[str, E
 def _ended_in_beta(
     worker: Worker, store: Store, settings: Settings, job: ExperimentRecord
 ) -> tuple[str, str, Any]:
-    """How a copy of ``job`` in beta (its config, study and trial, the files of its folder)
-    ended once a worker ran it: its status, error (its own id as ``<job>``) and result."""
+    """How a copy of ``job`` in beta (its config, study and trial; a prediction's inputs are
+    a key its config names) ended once a worker ran it: its status, error (its own id as
+    ``<job>``) and result."""
     copy = store.create_experiment(
         job.pipeline, job.config, project=BETA, kind=job.kind, study_id=job.study_id,
         trial_number=job.trial_number, requeue_lost=job.requeue_lost,
     )  # fmt: skip
-    folder = settings.run_dir(job.id, job.output_dir)
-    if folder.is_dir():  # a prediction's inputs
-        shutil.copytree(folder, settings.run_dir(copy.id, None), dirs_exist_ok=True)
     worker.run_one(copy.id)
     done = store.get_experiment(copy.id)
     return done.status, (done.error or "").replace(f"{copy.id}", "<job>"), done.result
@@ -273,23 +272,26 @@ def _predicts_with_its_own_model(
     prediction job of ``sharedname/1`` predicts with."""
     run = completed_run(store, settings, model, "beta-weather", project=BETA)
     store.create_model(MODEL, project=BETA)
-    ours = registry.register_version(store, settings, MODEL, run.id, project=BETA)
+    blobs = open_blobs(settings)
+    ours = registry.register_version(store, blobs, MODEL, run.id, project=BETA)
     job = predictions.submit_prediction(
-        store, LocalTransport(), settings, ModelRef(MODEL, version=1), rows=rows[:16],
-        project=BETA,
+        store, LocalTransport(), blobs, ModelRef(MODEL, version=1), rows=rows[:16],
+        project=BETA, data_folder=DataFolder.of(settings.data_dir, BETA),
     )  # fmt: skip
     assert worker.run_one(job.id) == Supervision(COMPLETED)
-    folder = settings.run_dir(job.id, job.output_dir)
-    predicted = (folder / predictions.PREDICTIONS_FILE).read_text().splitlines()
-    inputs = folder / predictions.INPUTS_FILE
-    assert predicted == _predicted(settings, ours, inputs)
-    assert predicted != _predicted(settings, store.get_version(MODEL, 1, project=ALPHA), inputs)
+    predicted = blobs.get_bytes(f"runs/{job.id}/{predictions.PREDICTIONS_FILE}").decode()
+    inputs = settings.home / "inputs.csv"
+    blobs.get_file(f"runs/{job.id}/{predictions.INPUTS_FILE}", inputs)
+    cache = BlobCache(blobs, settings.cache_dir)
+    assert predicted.splitlines() == _predicted(cache, ours, inputs)
+    alphas = store.get_version(MODEL, 1, project=ALPHA)
+    assert predicted.splitlines() != _predicted(cache, alphas, inputs)
 
 
-def _predicted(settings: Settings, version: ModelVersionRecord, inputs: Path) -> list[str]:
+def _predicted(cache: BlobCache, version: ModelVersionRecord, inputs: Path) -> list[str]:
     """The lines of what ``version`` predicts from the rows of ``inputs``, as a job writes them."""
     rows = predictions.rows_from_file(inputs, header=True)
-    columns = get_pipeline(version.pipeline)().predict_rows(load_version(settings, version), rows)
+    columns = get_pipeline(version.pipeline)().predict_rows(load_version(cache, version), rows)
     written = io.StringIO()
     write_csv(written, columns)
     return written.getvalue().splitlines()

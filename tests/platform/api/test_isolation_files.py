@@ -26,9 +26,10 @@ from fastapi.testclient import TestClient
 from azuraforge.apps import get_pipeline
 from azuraforge.apps.registry import discover
 from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.files import file_settings
+from azuraforge.platform.jobs.run_files import keep_folder
 from azuraforge.platform.jobs.runner import execute
-from azuraforge.platform.services.predictions import INPUTS_FILE
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.settings import Settings
@@ -100,12 +101,8 @@ def client(settings: Settings, store: Store, trained: list[Trained]) -> Iterator
 
 def _completed_run(store: Store, settings: Settings, model: Trained, project: str) -> None:
     """Run ``run-0`` of ``project``, completed with ``model``'s files."""
-    folder = settings.runs_dir / f"run-0-{project}"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    os.symlink(model.folder, folder)
-    record = store.create_experiment(
-        WEATHER, model.config, name="run-0", project=project, output_dir=str(folder)
-    )
+    record = store.create_experiment(WEATHER, model.config, name="run-0", project=project)
+    keep_folder(open_blobs(settings), model.folder, record.id)
     lease = store.claim(record.id, "test-worker", settings.lease_ttl)
     assert lease is not None
     result = {"metrics": model.result.metrics, "artifact_dir": "artifact"}
@@ -179,8 +176,8 @@ def _worker_reads_only_its_projects(store: Store, settings: Settings, project: s
     opened = set()
     for job in jobs:
         if job.kind == PREDICTION:  # its worker reads the copy its request made
-            inputs = settings.run_dir(job.id, job.output_dir) / INPUTS_FILE
-            assert marker(other(project)) not in inputs.read_text()
+            inputs = open_blobs(settings).get_bytes(job.config["inputs"]).decode()
+            assert marker(other(project)) not in inputs
         elif (job.kind, job.pipeline) not in opened and _opens_own(store, settings, job):
             opened.add((job.kind, job.pipeline))  # one job of each: the same files
     kinds_tried = {kind for kind, _ in opened}

@@ -42,13 +42,15 @@ from schemathesis.engine import Status, events, from_schema
 from sqlalchemy import text
 
 from azuraforge.platform.api.app import API_PREFIX, create_app
+from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from azuraforge.platform.store.states import COMPLETED
 from tests.platform.fixtures import admin_headers
 from tests.platform.registry.conftest import (
@@ -186,7 +188,7 @@ def seed_registry(
     runs = [completed_run(store, settings, t, f"weather-{i}") for i, t in enumerate(trained)]
     store.create_model(MODEL, description="seeded")
     versions = [
-        registry.register_version(store, settings, MODEL, run.id, actor="seed").version
+        registry.register_version(store, open_blobs(settings), MODEL, run.id, actor="seed").version
         for run in (*runs, runs[0])
     ]
     for alias, version in (("champion", 1), ("champion", 2), ("challenger", 1)):
@@ -197,8 +199,11 @@ def seed_registry(
 def seed_predictions(store: Store, settings: Settings, rows: list[dict[str, Any]]) -> list[int]:
     """A completed prediction job of ``MODEL@champion`` and a queued one."""
     ref = ModelRef(MODEL, alias="champion")
+    blobs, folder = open_blobs(settings), DataFolder.of(settings.data_dir, DEFAULT_PROJECT)
     jobs = [
-        predictions.submit_prediction(store, LocalTransport(), settings, ref, rows=rows).id
+        predictions.submit_prediction(
+            store, LocalTransport(), blobs, ref, rows=rows, data_folder=folder
+        ).id
         for _ in range(2)
     ]
     assert execute_now(store, settings, jobs[0]) == COMPLETED

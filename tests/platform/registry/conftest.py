@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from azuraforge.learn import LocalContext
 from azuraforge.learn.datasets import fetch
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.jobs.run_files import keep_folder
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import COMPLETED
@@ -83,13 +84,10 @@ def _json_value(text: str) -> Any:
 def completed_run(
     store: Store, settings: Settings, model: Trained, name: str, project: str = DEFAULT_PROJECT
 ) -> ExperimentRecord:
-    """A completed run of ``model`` in ``project``: its folder copied into the runs folder,
-    recorded through the lease protocol as a worker records one."""
-    folder = settings.runs_dir / name
-    shutil.copytree(model.folder, folder)
-    record = store.create_experiment(
-        WEATHER, model.config, name=name, project=project, output_dir=str(folder)
-    )
+    """A completed run of ``model`` in ``project``: its folder kept in the settings' blob
+    store, recorded through the lease protocol, as a worker keeps and records one."""
+    record = store.create_experiment(WEATHER, model.config, name=name, project=project)
+    keep_folder(open_blobs(settings), model.folder, record.id)
     lease = store.claim(record.id, "test-worker", settings.lease_ttl)
     assert lease is not None
     store.finish(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from azuraforge.apps import get_pipeline
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.services.registry import version_folder
+from azuraforge.platform.blobs import BlobCache, BlobStore, open_blobs
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from tests.platform.fixtures import admin_headers
@@ -34,7 +33,9 @@ def direct(
         writer.writeheader()
         writer.writerows(rows)
     record = store.get_version("weather", version)
-    artifact = ModelArtifact.load(version_folder(settings, record))
+    artifact = ModelArtifact.load(
+        BlobCache(open_blobs(settings), folder / "cache").folder(record.artifact_path)
+    )
     return get_pipeline(WEATHER)().predict(artifact, path)
 
 
@@ -176,14 +177,11 @@ def test_bad_requests_are_4xx(
 
 
 def test_a_changed_file_is_refused_not_used(
-    api: TestClient, runs: list[ExperimentRecord], beijing_rows, settings: Settings, store: Store
+    api: TestClient, runs: list[ExperimentRecord], beijing_rows, blobs: BlobStore, store: Store
 ):
     registered(api, runs)
-    folder = version_folder(settings, store.get_version("weather", 1))
-    meta = folder / "artifact.json"
-    os.chmod(folder, 0o755)
-    os.chmod(meta, 0o644)
-    meta.write_text(meta.read_text().replace('"seed": 0', '"seed": 5'))
+    meta = f"{store.get_version('weather', 1).artifact_path}/artifact.json"
+    blobs.put_bytes(meta, blobs.get_bytes(meta).replace(b'"seed": 0', b'"seed": 5'))
     answer = predict(api, "weather/1", beijing_rows[:SEQUENCE], 409)
     assert "changed since registration" in answer["error"]["message"]
 

@@ -18,8 +18,10 @@ from fastapi.testclient import TestClient
 from azuraforge.apps import get_pipeline
 from azuraforge.learn import LocalContext
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.celery_transport import CeleryTransport
 from azuraforge.platform.jobs.local import settings_environment
+from azuraforge.platform.jobs.run_files import keep_folder
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
@@ -140,12 +142,11 @@ def recorded(
         completed_run(store, job_settings, model, f"run-{i}") for i, model in enumerate(trained)
     ]
     slow = get_pipeline("slow-predictor")
-    folder = job_settings.runs_dir / "slow-run"
+    folder = job_settings.home / "slow-run"
     result = slow().run(slow.make_config({}), LocalContext(output_dir=folder))
     assert result.artifact_dir is not None
-    slow_run = store.create_experiment(
-        "slow-predictor", {"scale": 2.0}, name="slow-run", output_dir=str(folder)
-    )
+    slow_run = store.create_experiment("slow-predictor", {"scale": 2.0}, name="slow-run")
+    keep_folder(open_blobs(job_settings), folder, slow_run.id)
     lease = store.claim(slow_run.id, "test", 10)
     assert lease is not None
     store.finish(lease, COMPLETED, result={"metrics": {}, "artifact_dir": "artifact"})

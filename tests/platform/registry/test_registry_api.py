@@ -7,15 +7,14 @@ dialect's own errors."""
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.access import FIRST_ADMIN
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.services.registry import blob_digest
 from azuraforge.platform.store import ExperimentRecord, Store
 from tests.platform.fixtures import user_headers
 from tests.platform.registry.conftest import call, registered
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.on_both_databases
 
 
 def test_register_versions_from_runs(
-    api: TestClient, runs: list[ExperimentRecord], settings: Settings
+    api: TestClient, runs: list[ExperimentRecord], store: Store, blobs: BlobStore
 ):
     registered(api, runs)
     versions = call(api, "GET", "/models/weather/versions")
@@ -40,10 +39,14 @@ def test_register_versions_from_runs(
     assert model["latest_version"] == 2 and model["aliases"] == {}
     listing = call(api, "GET", "/models")
     assert [m["name"] for m in listing["data"]] == ["weather"] and listing["total"] == 1
-    copies = list((settings.models_dir / "weather").iterdir())
-    assert len(copies) == 2
-    for path in [*copies[0].rglob("*")]:
-        assert not os.stat(path).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    copies = {key.split("/")[2] for key in blobs.list_keys("models/weather")}
+    assert len(copies) == 2  # each version's files below a prefix of its own
+    kept = store.get_version("weather", 1).artifact_path
+    assert blob_digest(blobs, kept) == first["artifact_digest"]
+    assert sorted(blobs.list_keys(kept)) == [
+        key.replace(f"runs/{runs[0].id}/artifact", kept)
+        for key in sorted(blobs.list_keys(f"runs/{runs[0].id}/artifact"))
+    ]
 
 
 def test_alias_history_and_rollback_round_trip(
@@ -90,7 +93,7 @@ def test_alias_history_and_rollback_round_trip(
 
 
 def test_deleting_an_aliased_version_is_refused(
-    api: TestClient, runs: list[ExperimentRecord], settings: Settings
+    api: TestClient, runs: list[ExperimentRecord], blobs: BlobStore
 ):
     registered(api, runs)
     call(api, "PUT", "/models/weather/aliases/champion", json={"version": 1})
@@ -98,7 +101,7 @@ def test_deleting_an_aliased_version_is_refused(
     refused = call(api, "DELETE", "/models/weather/versions/1", 409)["error"]["message"]
     assert "in use by alias(es) weather@champion, weather@staging" in refused
     call(api, "DELETE", "/models/weather/versions/2", 204)
-    assert len(list((settings.models_dir / "weather").iterdir())) == 1
+    assert len({key.split("/")[2] for key in blobs.list_keys("models/weather")}) == 1
     call(api, "GET", "/models/weather/versions/2", 404)
     # Numbers are not given again: the next version is 3.
     call(api, "POST", "/models/weather/versions", 201, json={"experiment": runs[1].id})

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.errors import StoreUnavailableError
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.registry import ModelRef
 from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.settings import Settings
@@ -21,11 +22,15 @@ CHAMPION = ModelRef.parse("weather@champion")
 
 
 def test_a_request_follows_a_moved_alias_when_the_refresher_is_stalled(
-    api: TestClient, runs: list[ExperimentRecord], settings: Settings, store: Store
+    api: TestClient,
+    runs: list[ExperimentRecord],
+    settings: Settings,
+    store: Store,
+    blobs: BlobStore,
 ) -> None:
     registered(api, runs)
     call(api, "PUT", "/models/weather/aliases/champion", json={"version": 1})
-    server = ModelServer(store, settings)
+    server = ModelServer(store, settings, blobs)
     server.close()  # no refresher thread: only requests resolve
     assert server.get(CHAMPION).version.version == 1
     call(api, "PUT", "/models/weather/aliases/champion", json={"version": 2})
@@ -36,13 +41,17 @@ def test_a_request_follows_a_moved_alias_when_the_refresher_is_stalled(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_store_gone_down_leaves_served_references_answering(
-    api: TestClient, runs: list[ExperimentRecord], settings: Settings, database_url: str
+    api: TestClient,
+    runs: list[ExperimentRecord],
+    settings: Settings,
+    blobs: BlobStore,
+    database_url: str,
 ) -> None:
     registered(api, runs)
     call(api, "PUT", "/models/weather/aliases/champion", json={"version": 2})
     proxy = TcpProxy(("127.0.0.1", 5432))
     through_proxy = Store(proxy.url(database_url))
-    server = ModelServer(through_proxy, settings)
+    server = ModelServer(through_proxy, settings, blobs)
     try:
         assert server.get(CHAMPION).version.version == 2
         proxy.cut()

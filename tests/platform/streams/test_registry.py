@@ -7,6 +7,7 @@ locking."""
 from __future__ import annotations
 
 import itertools
+import posixpath
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from azuraforge.platform.blobs import LocalBlobs
 from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import JobWrites, Lease, Store
-from tests.platform.fixtures import running_stream, short_settings
+from tests.platform.fixtures import running_stream
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -43,18 +45,18 @@ def test_two_keepers_racing_register_each_promotion_once(
     learners = [f"logreg-adam-{n}" for n in range(1, 5)]
     for event, (old, new) in enumerate(itertools.pairwise(learners), start=1):
         promote(store, lease, old, new, 100 * event)
-    homes = [tmp_path / name for name in ("a", "b")]  # each its own folder for the versions
-    stores = [Store(settings.database_url) for _ in homes]
-    start = threading.Barrier(len(homes))
+    blobs = LocalBlobs(tmp_path / "blobs")  # the store both keepers write the versions to
+    stores = [Store(settings.database_url) for _ in range(2)]
+    start = threading.Barrier(len(stores))
 
-    def race(own: Store, home: Path) -> int:
+    def race(own: Store) -> int:
         own.list_unregistered_changes()  # connected before the start
         start.wait()
-        return register_changes(own, short_settings(settings.database_url, home))
+        return register_changes(own, blobs)
 
     try:
-        with ThreadPoolExecutor(len(homes)) as pool:
-            registered = list(pool.map(race, stores, homes))
+        with ThreadPoolExecutor(len(stores)) as pool:
+            registered = list(pool.map(race, stores))
     finally:
         for own in stores:
             own.close()
@@ -69,5 +71,5 @@ def test_two_keepers_racing_register_each_promotion_once(
         (None, 1), (1, 2), (2, 3), (3, 4)]  # fmt: skip
     changes = store.list_changes(lease.experiment_id, kinds=["promote"])
     assert [c.version for c in changes] == [2, 3, 4]
-    kept = sorted(p.parent.name for home in homes for p in home.glob("models/*/*/snapshot.json"))
-    assert kept == sorted(Path(v.artifact_path).name for v in versions)  # the loser's: removed
+    kept = sorted(posixpath.dirname(key) for key in blobs.list_keys("models"))
+    assert kept == sorted(v.artifact_path for v in versions)  # the loser's: removed

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
@@ -120,7 +121,7 @@ def test_a_retrain_asked_for_runs_on_another_worker_and_its_learner_is_promoted(
     assert passes == list(range(1, len(passes) + 1))
     assert {"val_loss_one_pass", "val_loss_base_rate"} <= set(retrain.metrics)
     assert retrain.id in [r.id for r in store.list_experiments().items]  # listed as a run
-    register_changes(store, settings)
+    register_changes(store, open_blobs(settings))
     (registered,) = store.list_changes(stream.id, kinds=["promote"])
     version = store.get_version("shifted", registered.version or 0)
     assert version.config["run"] == asked.run and version.config["learner"] == promoted.model

@@ -13,7 +13,9 @@ One URL picks the backend, as one picks the database: a folder (the embedded def
     with blobs.open_reader("runs/12/report.md") as report:
         first = report.readline()
 
-:class:`BlobStore`'s docstring is the contract both backends keep.
+:class:`BlobStore`'s docstring is the contract both backends keep. :class:`BlobCache` keeps
+local copies of blobs that never change (a registered model's files), for code that opens
+files on disk.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.blobs.base import CHUNK_BYTES, BlobStore
+from azuraforge.platform.blobs.cache import BlobCache
 from azuraforge.platform.blobs.keys import blob_key, blob_prefix
 from azuraforge.platform.blobs.local import LocalBlobs
 
@@ -100,6 +103,7 @@ def _file_path(url: str) -> str:
 __all__ = [
     "CHUNK_BYTES",
     "SCHEMES",
+    "BlobCache",
     "BlobStore",
     "LocalBlobs",
     "blob_key",

@@ -15,7 +15,7 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.blobs import BlobStore, blob_key
 
 RUNS = "runs"
@@ -42,10 +42,11 @@ def run_key(experiment_id: int, path: str) -> str:
     Raises
     ------
     InvalidParameterError
-        For a path that is empty, absolute, holds a ``..`` name, a NUL or a backslash, or is
-        longer than any file's (:data:`MAX_FILE_PATH` characters, names of
-        :data:`MAX_NAME_BYTES` bytes); then for anything else
-        :func:`~azuraforge.platform.blobs.blob_key` refuses.
+        For a path that is empty, absolute, holds a ``..`` name or a NUL, or is longer than
+        any file's (:data:`MAX_FILE_PATH` characters, names of :data:`MAX_NAME_BYTES` bytes).
+    NotFoundError
+        For a path no kept file can have (a backslash, a control character, an empty name:
+        whatever :func:`~azuraforge.platform.blobs.blob_key` refuses).
 
     Examples
     --------
@@ -57,14 +58,17 @@ def run_key(experiment_id: int, path: str) -> str:
     azuraforge.errors.InvalidParameterError: file path '../13/report.md' leaves the run's files
     """
     names = path.split("/")
-    if not path or path.startswith("/") or ".." in names or "\x00" in path or "\\" in path:
+    if not path or path.startswith("/") or ".." in names or "\x00" in path:
         raise InvalidParameterError(f"file path {path[:200]!r} leaves the run's files")
     if len(path) > MAX_FILE_PATH or any(len(name.encode()) > MAX_NAME_BYTES for name in names):
         raise InvalidParameterError(
             f"file path of {len(path):,} characters: a run's files have paths of at most "
             f"{MAX_FILE_PATH:,} characters and names of at most {MAX_NAME_BYTES} bytes"
         )
-    return blob_key(f"{run_prefix(experiment_id)}/{path}")
+    try:
+        return blob_key(f"{run_prefix(experiment_id)}/{path}")
+    except InvalidParameterError:
+        raise NotFoundError(f"no file {path[:200]!r} among the run's files") from None
 
 
 def keep_folder(

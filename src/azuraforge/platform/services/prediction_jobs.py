@@ -1,10 +1,12 @@
 """The job kind ``prediction``: asynchronous predictions, run by workers under the lease
 protocol like any run.
 
-A job's config names the model version (name, number and id), its inputs file inside the
-job's folder and the horizon; the job loads the version (its files checked against their
-digest), predicts, and writes ``predictions.csv`` into its folder. A job is a pure function
-of its inputs: a cancelled one is killed at once (nothing to save).
+A job's config names the model version (name, number and id), the key of its inputs in the
+blob store and the horizon; the job copies its inputs into its folder, loads the version
+(from its worker's copy of the version's files, checked against their digest), predicts,
+and writes ``predictions.csv`` into its folder, which its files keep
+(``runs/<id>/predictions.csv``) once it ended. A job is a pure function of its inputs: a
+cancelled one is killed at once (nothing to save).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any, Literal
 
 from azuraforge.apps import get_pipeline
 from azuraforge.learn.datasets import write_csv
+from azuraforge.platform.blobs import BlobCache, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.services.predictions import (
+    INPUTS_FILE,
     PREDICTIONS_FILE,
     ROWS_SOURCE,
     rows_from_file,
@@ -33,12 +37,13 @@ def run_prediction(
     predicted, the file, its columns)."""
     config = record.config
     version = store.get_version(config["model"], config["version"])  # numbers are never reused
-    folder = settings.run_dir(record.id, record.output_dir)
+    folder, blobs = ctx.output_dir, ctx.blobs or open_blobs(settings)
     ctx.progress(0, 3, "loading the model")
-    artifact = load_version(settings, version)
+    artifact = load_version(BlobCache(blobs, settings.cache_dir), version)
     pipeline = get_pipeline(version.pipeline)()
     header: bool | Literal["auto"] = True if config["source"] == ROWS_SOURCE else "auto"
-    rows = rows_from_file(folder / config["inputs"], header=header)
+    blobs.get_file(config["inputs"], folder / INPUTS_FILE)
+    rows = rows_from_file(folder / INPUTS_FILE, header=header)
     if ctx.should_stop():
         return CANCELLED, {}
     ctx.progress(1, 3, f"predicting {len(rows):,} rows")

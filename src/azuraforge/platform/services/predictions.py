@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
-import shutil
+import posixpath
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,16 +28,19 @@ from azuraforge.errors import (
     NotFoundError,
 )
 from azuraforge.learn.datasets import read_csv, rows_table
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
+from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import PREDICTION
 
 INPUTS_FILE = "inputs.csv"
+PREDICTIONS = "predictions"
+"""The prefix below which prediction jobs' inputs are kept until the jobs are deleted."""
 ROWS_SOURCE = "rows"
 """A job's ``source`` when its inputs were sent as rows (else the data file's name)."""
 PREDICTIONS_FILE = "predictions.csv"
@@ -118,20 +122,21 @@ def json_columns(columns: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
 def submit_prediction(
     store: Store,
     transport: Transport,
-    settings: Settings,
+    blobs: BlobStore,
     ref: ModelRef,
     *,
+    data_folder: DataFolder,
     rows: Sequence[Mapping[str, Any]] | None = None,
     inputs: str | None = None,
     horizon: int | None = None,
     project: str = DEFAULT_PROJECT,
-    data_folder: DataFolder | None = None,
     submitter: str | None = None,
 ) -> ExperimentRecord:
     """Queue a prediction job for the version ``ref`` names now, on ``rows`` or on the file
-    ``inputs`` of ``data_folder`` (by default ``project``'s; copied into the job's folder
-    first, so the job reads what was asked even if the file changes), asked for by
-    ``submitter``. A job that cannot be queued leaves no folder.
+    ``inputs`` of ``data_folder`` (the project's), asked for by ``submitter``. The inputs are
+    written to the blob store first (``predictions/<12 hex digits>/inputs.csv``, the key its
+    config names: the job has no id yet), so its worker, on any machine, reads what was asked
+    even if the file changes. A job that cannot be queued leaves no inputs.
 
     Raises
     ------
@@ -142,46 +147,55 @@ def submit_prediction(
     version = resolve(store, ref, project)
     if (rows is None) == (inputs is None):
         raise InvalidInputError("send either rows (a list of objects) or inputs (a file name)")
-    folder = settings.runs_dir / f"prediction-{uuid.uuid4().hex[:12]}"
-    folder.mkdir(parents=True)
+    key = f"{PREDICTIONS}/{uuid.uuid4().hex[:12]}/{INPUTS_FILE}"
     try:
-        data = data_folder or DataFolder.of(settings.data_dir, project)
-        source = _write_inputs(folder / INPUTS_FILE, data, rows, inputs)
+        source = _write_inputs(blobs, key, data_folder, rows, inputs)
         config = {
             "model": version.model, "version": version.version, "version_id": version.id,
-            "reference": str(ref), "inputs": INPUTS_FILE, "source": source, "horizon": horizon,
+            "reference": str(ref), "inputs": key, "source": source, "horizon": horizon,
         }  # fmt: skip
         job = NewJob(
             version.pipeline, config, kind=PREDICTION, project=project, submitter=submitter,
-            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}", output_dir=str(folder),
+            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}",
         )  # fmt: skip
         [record] = enqueue(store, transport, job)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        blobs.delete(key)
         raise
     return record
 
 
 def _write_inputs(
-    target: Path,
+    blobs: BlobStore,
+    key: str,
     data_folder: DataFolder,
     rows: Sequence[Mapping[str, Any]] | None,
     inputs: str | None,
 ) -> str:
-    """Write the job's inputs to ``target``; say where they came from."""
+    """Write the job's inputs to the blob at ``key``; say where they came from."""
     if inputs is not None:
-        shutil.copyfile(_data_file(data_folder, inputs), target)
+        blobs.put_file(_data_file(data_folder, inputs), key)
         return inputs
     assert rows is not None
     try:
         table = rows_table(rows)
     except DataFormatError as e:
         raise InvalidInputError(str(e), public=e.public) from None
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(table.column_names)
-        writer.writerows(table.rows)
+    handle = io.StringIO(newline="")  # at most a request's rows: max_request_bytes
+    writer = csv.writer(handle)
+    writer.writerow(table.column_names)
+    writer.writerows(table.rows)
+    blobs.put_bytes(key, handle.getvalue().encode())
     return ROWS_SOURCE
+
+
+def delete_inputs(blobs: BlobStore, record: ExperimentRecord) -> None:
+    """Delete the inputs of the prediction job ``record`` (kept apart from its own files,
+    which :func:`~azuraforge.platform.jobs.run_files.run_prefix` names); nothing for another
+    kind of job, or a job whose inputs are among its own files."""
+    inputs = str(record.config.get("inputs", "")) if record.kind == PREDICTION else ""
+    if inputs.startswith(f"{PREDICTIONS}/"):
+        blobs.delete_prefix(posixpath.dirname(inputs))
 
 
 def _data_file(data_folder: DataFolder, name: str) -> Path:
@@ -204,16 +218,21 @@ def get_prediction(
 
 
 def read_predictions(
-    settings: Settings, record: ExperimentRecord, limit: int
+    blobs: BlobStore, record: ExperimentRecord, limit: int
 ) -> tuple[dict[str, list[Any]], int]:
-    """The first ``limit`` predictions of a completed job as columns, and how many in all."""
-    path = settings.run_dir(record.id, record.output_dir) / PREDICTIONS_FILE
-    if not path.is_file():
-        raise ConflictError(f"prediction job {record.id} has no predictions file any more")
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        names = next(reader)
-        kept = [row for _, row in zip(range(limit), reader, strict=False)]
+    """The first ``limit`` predictions of a completed job as columns (read from the blob
+    store, never more than those rows), and how many in all."""
+    name = str((record.result or {}).get("file") or PREDICTIONS_FILE)
+    try:
+        reader = blobs.open_reader(run_key(record.id, name))
+    except NotFoundError:
+        raise ConflictError(
+            f"prediction job {record.id} has no predictions file any more"
+        ) from None
+    with io.TextIOWrapper(reader, encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        names = next(rows)
+        kept = [row for _, row in zip(range(limit), rows, strict=False)]
     total = int((record.result or {}).get("rows", len(kept)))
     columns = {name: _typed([row[i] for row in kept]) for i, name in enumerate(names)}
     return columns, total

@@ -1,5 +1,7 @@
-"""The model registry: register a completed run's artifact as an immutable version, move
-aliases (every move kept, rollback in one call), resolve references, load versions checked.
+"""The model registry: register a completed run's artifact as an immutable version (its files
+copied, in the blob store, to a prefix of the version's own), move aliases (every move kept,
+rollback in one call), resolve references, load versions checked (from this machine's copy of
+their files, made on first use).
 
 A reference names a model version three ways: ``name@alias`` (where the alias points now),
 ``name/3`` (version 3) and ``name`` (the latest version). The API and the CLI both go
@@ -10,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import stat
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,12 @@ from typing import Any
 from azuraforge.errors import (
     ConflictError,
     InvalidParameterError,
+    NotFoundError,
     ReferenceNotFoundError,
 )
 from azuraforge.learn.artifact import ModelArtifact
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.blobs import CHUNK_BYTES, BlobCache, BlobStore
+from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,
     AliasMoveRecord,
@@ -53,6 +55,8 @@ _ALIAS = re.compile(ALIAS)
 _REFERENCE = re.compile(REFERENCE)
 DEFAULT_ACTOR = "api"
 STREAM_SNAPSHOT = "stream"
+MODELS = "models"
+"""The prefix below which the registry keeps its versions' files, each under its own."""
 """The ``pipeline`` of a version that is a stream's learner as it stood (not a run's model)."""
 
 
@@ -146,7 +150,7 @@ def resolve(store: Store, ref: ModelRef, project: str = DEFAULT_PROJECT) -> Mode
 
 def register_version(
     store: Store,
-    settings: Settings,
+    blobs: BlobStore,
     model: str,
     experiment: int | str,
     *,
@@ -155,7 +159,9 @@ def register_version(
     project: str = DEFAULT_PROJECT,
 ) -> ModelVersionRecord:
     """Copy the artifact of a completed run (by id or name) into the registry as the next
-    version of ``model``, read-only, with the SHA-256 of its files.
+    version of ``model``, with the SHA-256 of its files: its blobs are copied (on the object
+    store's server, where it is one) to a prefix of the version's own,
+    ``models/<model>/<12 hex digits>``, which nothing writes again.
 
     Raises
     ------
@@ -164,25 +170,20 @@ def register_version(
     ReferenceNotFoundError
         If there is no run ``experiment`` (by id or name).
     ConflictError
-        If the run has not completed or saved no artifact.
+        If the run has not completed or kept no artifact.
     """
     store.get_model(model, project=project)
     run = _source_run(store, experiment, project)
-    source = _artifact_folder(settings, run)
-    meta = _artifact_meta(source)
-    relative = f"{model}/{uuid.uuid4().hex[:12]}"
-    target = settings.models_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.part")
+    source = _artifact_prefix(run)
+    meta = _artifact_meta(blobs, run, source)
+    target = f"{MODELS}/{model}/{uuid.uuid4().hex[:12]}"
     try:
-        shutil.copytree(source, staging)
-        staging.rename(target)
-        make_read_only(target)
+        blobs.copy_prefix(source, target)
         return store.create_version(
             model,
             pipeline=run.pipeline,
-            artifact_path=relative,
-            artifact_digest=folder_digest(target),
+            artifact_path=target,
+            artifact_digest=blob_digest(blobs, target),
             source_experiment_id=run.id,
             source_experiment_name=run.name,
             metrics=meta.get("metrics") or (run.result or {}).get("metrics") or {},
@@ -193,8 +194,7 @@ def register_version(
             project=project,
         )
     except BaseException:
-        remove_folder(staging)
-        remove_folder(target)
+        blobs.delete_prefix(target)
         raise
 
 
@@ -219,78 +219,92 @@ def _source_run(store: Store, experiment: int | str, project: str) -> Experiment
     return run
 
 
-def _artifact_folder(settings: Settings, run: ExperimentRecord) -> Path:
-    """The run's artifact folder (its result's ``artifact_dir``, inside its run folder)."""
+def _artifact_prefix(run: ExperimentRecord) -> str:
+    """The prefix of the run's artifact among its files (its result's ``artifact_dir``)."""
     saved = (run.result or {}).get("artifact_dir")
     if not saved:
         raise ConflictError(
             f"experiment {run.id} ({run.name}, pipeline {run.pipeline}) saved no model "
             "artifact; only a run that saved one can be registered"
         )
-    run_dir = settings.run_dir(run.id, run.output_dir).resolve()
-    folder = (run_dir / str(saved)).resolve()
-    if not folder.is_relative_to(run_dir) or not (folder / "artifact.json").is_file():
-        public = f"experiment {run.id}: its artifact {saved!r} is not in its run folder"
-        raise ConflictError(
-            f"{public} {run_dir} any more (deleted or moved); register another run",
-            public=f"{public} any more (deleted or moved); register another run",
-        )
-    return folder
-
-
-def _artifact_meta(folder: Path) -> dict[str, Any]:
     try:
-        meta = json.loads((folder / "artifact.json").read_text())
-    except (OSError, ValueError) as e:
+        return run_key(run.id, str(saved))
+    except (InvalidParameterError, NotFoundError):  # a folder outside its own: never kept
         raise ConflictError(
-            f"{folder / 'artifact.json'} cannot be read: {e}",
-            public="the run's artifact.json cannot be read; register another run",
+            f"experiment {run.id}: its artifact {saved!r} is not among its files; register "
+            "another run"
+        ) from None
+
+
+def _artifact_meta(blobs: BlobStore, run: ExperimentRecord, prefix: str) -> dict[str, Any]:
+    """The run's ``artifact.json``."""
+    try:
+        meta = json.loads(blobs.get_bytes(f"{prefix}/artifact.json"))
+    except NotFoundError:
+        public = f"experiment {run.id}: its artifact {prefix!r} has no artifact.json"
+        raise ConflictError(
+            f"{public} in {blobs.describe()} (deleted, or kept nowhere); register another run",
+            public=f"{public} (deleted, or kept nowhere); register another run",
+        ) from None
+    except ValueError as e:
+        raise ConflictError(
+            f"experiment {run.id}: its {prefix}/artifact.json cannot be read: {e}; register "
+            "another run"
         ) from None
     return meta if isinstance(meta, dict) else {}
 
 
 def folder_digest(folder: Path) -> str:
-    """SHA-256 over the relative path and the bytes of every file below ``folder``."""
+    """SHA-256 over the relative path and the bytes of every file below ``folder`` (a copy of
+    a version's files; the same as :func:`blob_digest` of the blobs it was copied from)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return _digest((p.relative_to(folder).as_posix(), _file_chunks(p)) for p in files)
+
+
+def blob_digest(blobs: BlobStore, prefix: str) -> str:
+    """SHA-256 over the path below ``prefix`` and the bytes of every blob below it, read a
+    chunk at a time, in the order :func:`folder_digest` takes a copy's files (by path
+    component, as paths sort): the same value.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from azuraforge.platform.blobs import BlobCache, LocalBlobs
+    >>> blobs = LocalBlobs(tempfile.mkdtemp())
+    >>> for key in ("v/a/b", "v/a-c"):
+    ...     blobs.put_bytes(key, key.encode())
+    >>> copy = BlobCache(blobs, tempfile.mkdtemp()).folder("v")
+    >>> blob_digest(blobs, "v") == folder_digest(copy)
+    True
+    """
+    keys = sorted(blobs.list_keys(prefix), key=lambda key: key.split("/"))
+    return _digest((key[len(prefix) + 1 :], blobs.iter_chunks(key)) for key in keys)
+
+
+def _digest(files: Iterable[tuple[str, Iterable[bytes]]]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+    for name, chunks in files:
+        digest.update(name.encode() + b"\0")
+        for chunk in chunks:
+            digest.update(chunk)
         digest.update(b"\0")
     return digest.hexdigest()
 
 
-def make_read_only(folder: Path) -> None:
-    """Make ``folder`` and everything below it read-only (a version's files never change)."""
-    for path in [*folder.rglob("*"), folder]:
-        mode = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-        os.chmod(path, mode | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0))
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        yield from iter(lambda: handle.read(CHUNK_BYTES), b"")
 
 
-def remove_folder(folder: Path) -> None:
-    """Delete ``folder`` (read-only copies included); nothing if it does not exist."""
-    if not folder.exists():
-        return
-    for path in [folder, *folder.rglob("*")]:
-        if path.is_dir():
-            os.chmod(path, stat.S_IRWXU)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def version_folder(settings: Settings, version: ModelVersionRecord) -> Path:
-    """Where ``version`` keeps its copy of the artifact."""
-    return settings.models_dir / version.artifact_path
-
-
-def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifact:
-    """The artifact of ``version``, after checking its files against the recorded digest.
+def load_version(cache: BlobCache, version: ModelVersionRecord) -> ModelArtifact:
+    """The artifact of ``version``, from this machine's copy of its files (made on first
+    use), after checking them against the recorded digest.
 
     Raises
     ------
     ConflictError
-        If a file was changed, added or removed since registration (it would predict
-        something else than what was registered).
+        If its files are gone, or were changed, added or removed since registration (it
+        would predict something else than what was registered).
     """
     if version.pipeline == STREAM_SNAPSHOT:
         raise ConflictError(
@@ -298,22 +312,26 @@ def load_version(settings: Settings, version: ModelVersionRecord) -> ModelArtifa
             f"learner (stream {version.source_experiment_id}): a stream's predictions come "
             "from the stream; the version keeps its state and the events it learned from"
         )
-    return ModelArtifact.load(checked_folder(settings, version))
+    return ModelArtifact.load(checked_folder(cache, version))
 
 
-def checked_folder(settings: Settings, version: ModelVersionRecord) -> Path:
-    """The folder of ``version``'s files, after checking them against the recorded digest.
+def checked_folder(cache: BlobCache, version: ModelVersionRecord) -> Path:
+    """This machine's copy of ``version``'s files, after checking them against the recorded
+    digest.
 
     Raises
     ------
     ConflictError
-        If the folder is gone, or a file was changed, added or removed since registration.
+        If the version's files are gone, or a file was changed, added or removed since
+        registration.
     """
-    folder = version_folder(settings, version)
     which = f"model {version.model} version {version.version}: its files"
-    if not folder.is_dir():
+    try:
+        folder = cache.folder(version.artifact_path)
+    except NotFoundError:
         fix = "are gone; delete the version and register it again from its run"
-        raise ConflictError(f"{which} at {folder} {fix}", public=f"{which} {fix}")
+        where = cache.blobs.describe(version.artifact_path)
+        raise ConflictError(f"{which} at {where} {fix}", public=f"{which} {fix}") from None
     found = folder_digest(folder)
     if found != version.artifact_digest:
         fix = (
@@ -326,11 +344,11 @@ def checked_folder(settings: Settings, version: ModelVersionRecord) -> Path:
 
 
 def delete_version(
-    store: Store, settings: Settings, model: str, version: int, project: str = DEFAULT_PROJECT
+    store: Store, blobs: BlobStore, model: str, version: int, project: str = DEFAULT_PROJECT
 ) -> ModelVersionRecord:
     """Delete a version no alias points to, with its files (409 names the aliases)."""
     record = store.delete_version(model, version, project=project)
-    remove_folder(version_folder(settings, record))
+    blobs.delete_prefix(record.artifact_path)
     return record
 
 

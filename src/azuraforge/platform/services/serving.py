@@ -6,7 +6,9 @@ dropped first), keyed by version id, and remembers which version each reference 
 no query, no file read and no load. A thread re-resolves the references in use every
 ``alias_refresh`` seconds; when an alias moved, it loads the new version first and only then
 switches the reference to it, so requests are answered by the old version until the new one
-is ready, and by the new one within about ``alias_refresh`` plus its load time.
+is ready, and by the new one within about ``alias_refresh`` plus its load time. A version's
+files are copied from the blob store to this machine once (``settings.cache_dir``) and
+loaded from that copy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, cast
 from azuraforge.apps import Pipeline, get_pipeline
 from azuraforge.errors import AzuraForgeError, StoreUnavailableError
 from azuraforge.learn.artifact import ModelArtifact
+from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.registry import ModelRef, load_version, resolve
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (
@@ -62,8 +65,11 @@ class ModelServer:
     query the store and load a version: call it from a worker thread. Both are thread safe.
     """
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, blobs: BlobStore) -> None:
         self.store, self.settings = store, settings
+        self.cache = BlobCache(blobs, settings.cache_dir)
+        """This machine's copies of the versions' files, read once: a version is loaded
+        from its copy (checked against its digest)."""
         self._loaded: OrderedDict[int, LoadedModel] = OrderedDict()
         self._targets: dict[tuple[str, ModelRef], _Target] = {}
         """Where each project's references pointed when last looked at."""
@@ -148,7 +154,7 @@ class ModelServer:
                 if version_id in self._loaded:
                     return self._loaded[version_id]
             version = self.store.get_version(model, number, project=project)
-            artifact = load_version(self.settings, version)
+            artifact = load_version(self.cache, version)
             loaded = LoadedModel(version, get_pipeline(version.pipeline)(), artifact)
             with self._lock:
                 self._loaded[version_id] = loaded

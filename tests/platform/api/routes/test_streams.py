@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.streams.alerts import AlertKeeper
 from azuraforge.platform.services.streams.loop import TURBULENT
@@ -171,7 +172,7 @@ def test_a_csv_without_the_price_column_is_refused_naming_its_columns(
 
 
 def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
-    client: TestClient, settings: Settings, store: Store
+    client: TestClient, settings: Settings, store: Store, blobs: BlobStore
 ) -> None:
     write_shifted_csv(settings.data_dir / "shift.csv", 6000, 3000, keep=0.8, seed=0)
     config = {"source": "shift.csv", "warm": 200}
@@ -194,8 +195,8 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
     assert standing["roles"]["champion"] == moves[-1]["model"] == done["champion"]
     only = client.get(f"/api/v1/streams/{stream['id']}/lineage?kind=promote").json()
     assert only == promotions
-    assert register_changes(store, settings) == len(promotions)
-    assert register_changes(store, settings) == 0  # once
+    assert register_changes(store, blobs) == len(promotions)
+    assert register_changes(store, blobs) == 0  # once
     name = stream["name"]
     versions = client.get(f"/api/v1/models/{name}/versions").json()["data"]
     learners = {v["config"]["learner"]: v for v in versions}
@@ -255,7 +256,7 @@ def test_a_shift_opens_a_candidate_promoted_by_the_test_and_reads_back(
 
 
 def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
-    client: TestClient, settings: Settings, store: Store
+    client: TestClient, settings: Settings, store: Store, blobs: BlobStore
 ) -> None:
     write_shifted_csv(settings.data_dir / "momentum.csv", 2000, 10_000, keep=0.8, seed=1)
     config = {"source": "momentum.csv", "drift": None, "max_events": 2000}
@@ -295,7 +296,7 @@ def test_a_forced_bad_champion_is_rolled_back_and_triggers_are_answered(
     assert at_end == {**first, "ended": True}  # the roles it ended with
     page = client.get(f"/api/v1/streams/{stream['id']}/lineage?after={candidate['id']}&limit=1")
     assert [c["kind"] for c in page.json()] == ["promote"]
-    assert register_changes(store, settings) == 2  # the promotion, then the rollback
+    assert register_changes(store, blobs) == 2  # the promotion, then the rollback
     moves = client.get(f"/api/v1/models/{stream['name']}/aliases/champion/history").json()
     to = [(m["from_version"], m["to_version"], m["actor"]) for m in reversed(moves["data"])]
     assert to == [(None, 1, "loop"), (1, 2, "ana"), (2, 1, "loop")]  # logreg-adam-1 is v1

@@ -43,6 +43,7 @@ from azuraforge.platform.api.schemas import (
 from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.run_files import run_key, run_prefix
 from azuraforge.platform.services.experiments import submit
+from azuraforge.platform.services.predictions import delete_inputs
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES, RUN, TRIAL
@@ -310,3 +311,4 @@ def delete_experiment(experiment_id: ExperimentId, store: StoreDep, blobs: Blobs
     again. A running run must be cancelled first (409)."""
     record = store.delete_experiment(experiment_id)
     blobs.delete_prefix(run_prefix(record.id))
+    delete_inputs(blobs, record)

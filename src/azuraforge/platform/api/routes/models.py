@@ -20,9 +20,9 @@ from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api import registry_schemas
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
+    BlobsDep,
     DataFolderDep,
     ExperimentId,
-    SettingsDep,
     StoreDep,
     TransportDep,
 )
@@ -169,13 +169,13 @@ def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
     responses=ERRORS,
 )
 def create_version(
-    name: ModelName, body: VersionCreate, store: StoreDep, settings: SettingsDep, who: Writer
+    name: ModelName, body: VersionCreate, store: StoreDep, blobs: BlobsDep, who: Writer
 ) -> VersionPublic:
     """Register a completed run's model (by run id or name) as the next version: its
-    artifact is copied, made read-only, and its SHA-256 recorded with the run's metrics,
-    config and data fingerprint."""
+    artifact's files are copied to the version's own, which nothing changes, and their
+    SHA-256 recorded with the run's metrics, config and data fingerprint."""
     record = registry.register_version(
-        store, settings, name, body.experiment,
+        store, blobs, name, body.experiment,
         description=body.description, actor=who.user, project=who.project,
     )  # fmt: skip
     return VersionPublic.of(record)
@@ -212,10 +212,10 @@ def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> Ve
     responses=ERRORS,
 )
 def delete_version(
-    name: ModelName, version: VersionNumber, store: StoreDep, settings: SettingsDep
+    name: ModelName, version: VersionNumber, store: StoreDep, blobs: BlobsDep
 ) -> None:
     """Delete a version with its files; refused (409, naming them) while aliases point to it."""
-    registry.delete_version(store, settings, name, version)
+    registry.delete_version(store, blobs, name, version)
 
 
 # ---- aliases -----------------------------------------------------------------------------
@@ -336,14 +336,14 @@ def submit_prediction(
     body: PredictionJobCreate,
     store: StoreDep,
     transport: TransportDep,
-    settings: SettingsDep,
+    blobs: BlobsDep,
     folder: DataFolderDep,
     who: Writer,
 ) -> PredictionJobPublic:
     """Queue a prediction job on rows or on a file of the project's data folder
     (``inputs``); workers run it like any job. Follow it with GET …/predictions/{id}."""
     record = predictions.submit_prediction(
-        store, transport, settings, parse_ref(ref),
+        store, transport, blobs, parse_ref(ref),
         rows=body.rows, inputs=body.inputs, horizon=body.horizon, data_folder=folder,
         submitter=who.user,
     )  # fmt: skip
@@ -380,7 +380,7 @@ def get_prediction(
     ref: Reference,
     job_id: ExperimentId,
     store: StoreDep,
-    settings: SettingsDep,
+    blobs: BlobsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> PredictionJobPublic:
     """A prediction job: its status and error; once completed, its first ``limit``
@@ -388,7 +388,7 @@ def get_prediction(
     record = predictions.get_prediction(store, parse_ref(ref), job_id)
     shown = None
     if record.status == COMPLETED:
-        shown = predictions.read_predictions(settings, record, limit)[0]
+        shown = predictions.read_predictions(blobs, record, limit)[0]
     return PredictionJobPublic.of(record, shown)
 
 

@@ -10,8 +10,9 @@ from itertools import islice
 from typing import Any
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.services.streams.registry import version_learner
 from azuraforge.platform.services.streams.sources import source_path
@@ -25,7 +26,8 @@ MOST_EVENTS = 5000
 
 
 def explain(
-    store: Store, settings: Settings, record: ExperimentRecord, *, start: int, end: int,
+    store: Store, settings: Settings, blobs: BlobStore, record: ExperimentRecord, *,
+    start: int, end: int,
     learner: str | None = None, version: int | None = None, repeats: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
     """The importance of each feature to ``learner`` (the champion by default), or to the
@@ -46,13 +48,13 @@ def explain(
         raise InvalidParameterError(
             f"the window must hold 1 to {MOST_EVENTS} events (start < end), got {start} to {end}"
         )
-    config = StreamConfig.model_validate(record.config)
+    config = stream_config(record)
     if learner is not None and version is not None:
         raise InvalidParameterError("give a learner or a version, not both")
     if version is None:
         saved = saved_learner(store, record, learner)
     else:
-        saved = version_learner(store, settings, record, version)
+        saved = version_learner(store, BlobCache(blobs, settings.cache_dir), record, version)
     folder = DataFolder.of(settings.data_dir, record.project)
     examples = _examples(config, folder, start, end)
     if len(examples) < 2:

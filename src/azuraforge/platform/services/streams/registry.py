@@ -10,8 +10,9 @@ between: a learner's version is made once per stream (the registry returns the o
 before), and the alias moves are made with the record of the version, only by the first
 process to record it (compare and set), should two ever register at once. A version's
 ``config`` names the stream and the learner, the events it learned from and the retrain run
-that trained it (if one did); its folder holds ``snapshot.json`` (the learner's kind and
-state), read-only, its digest recorded.
+that trained it (if one did); its files, in the blob store below a prefix of its own that
+nothing writes again, are ``snapshot.json`` (the learner's kind and state), its digest
+recorded.
 """
 
 from __future__ import annotations
@@ -24,17 +25,16 @@ from dataclasses import replace
 from typing import Any
 
 from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.registry import (
     DEFAULT_ACTOR,
+    MODELS,
     STREAM_SNAPSHOT,
+    blob_digest,
     checked_folder,
-    folder_digest,
-    make_read_only,
-    remove_folder,
 )
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import stream_config
 from azuraforge.platform.services.streams.readings import SavedLearner, restored
-from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.registry import AliasStep
 from azuraforge.platform.store.streams import ChangeRecord
@@ -42,11 +42,12 @@ from azuraforge.platform.store.streams import ChangeRecord
 _log = logging.getLogger(__name__)
 ALIAS = "champion"
 NOT_REGISTERED = 0
+SNAPSHOT_FILE = "snapshot.json"
 """The version a change records when the stream's model name belongs to another model."""
 
 
 def register_changes(
-    store: Store, settings: Settings, *, held: Callable[[], bool] = lambda: True
+    store: Store, blobs: BlobStore, *, held: Callable[[], bool] = lambda: True
 ) -> int:
     """Register every promotion and rollback not registered yet, while ``held`` says this
     process holds the streams' duty; how many this call registered (not those another
@@ -59,7 +60,7 @@ def register_changes(
         if record is None:
             continue
         try:
-            version, moves = _register(store, settings, record, change)
+            version, moves = _register(store, blobs, record, change)
         except ConflictError as e:
             _log.error("stream %d (%s): its champions are not registered: %s", record.id,
                        record.name, e)  # fmt: skip
@@ -69,7 +70,7 @@ def register_changes(
 
 
 def _register(
-    store: Store, settings: Settings, record: ExperimentRecord, change: ChangeRecord
+    store: Store, blobs: BlobStore, record: ExperimentRecord, change: ChangeRecord
 ) -> tuple[int, list[AliasStep]]:
     """The version ``change`` moves the stream's champion to (made if it has none), and the
     alias moves that registering it makes."""
@@ -82,7 +83,7 @@ def _register(
             raise ConflictError(f"{change.model} has no version: its promotion was not registered")
         return back, [replace(moved, version=back)]
     snapshots = change.snapshots or {}
-    old, new = (_version(store, settings, record, model, snapshots[name])
+    old, new = (_version(store, blobs, record, model, snapshots[name])
                 for name in (str(change.other), change.model))  # fmt: skip
     first = f"stream {record.id}'s champion before its first promotion"
     before = replace(moved, version=old, actor="loop", reason=first, first=True)
@@ -121,27 +122,24 @@ def _find_version(store: Store, record: ExperimentRecord, model: str, learner: s
 
 def _version(
     store: Store,
-    settings: Settings,
+    blobs: BlobStore,
     record: ExperimentRecord,
     model: str,
     snapshot: dict[str, Any],
 ) -> int:
-    """The version of the learner of ``snapshot`` (made, with its folder, if it has none:
+    """The version of the learner of ``snapshot`` (made, with its files, if it has none:
     once, should two processes make it at once)."""
     found = _find_version(store, record, model, snapshot["name"])
     if found is not None:
         return found
-    relative = f"{model}/{uuid.uuid4().hex[:12]}"
-    target = settings.models_dir / relative
+    target = f"{MODELS}/{model}/{uuid.uuid4().hex[:12]}"
     try:
-        target.mkdir(parents=True)
-        (target / "snapshot.json").write_text(json.dumps(snapshot, sort_keys=True))
-        make_read_only(target)
+        blobs.put_bytes(f"{target}/{SNAPSHOT_FILE}", json.dumps(snapshot, sort_keys=True).encode())
         window = {k: snapshot[k] for k in ("learned_from", "learned_to", "warmed_on")}
         trained = f", trained by run {snapshot['run']}" if snapshot.get("run") else ""
         version = store.create_version(
-            model, pipeline=STREAM_SNAPSHOT, artifact_path=relative,
-            artifact_digest=folder_digest(target), source_experiment_id=record.id,
+            model, pipeline=STREAM_SNAPSHOT, artifact_path=target,
+            artifact_digest=blob_digest(blobs, target), source_experiment_id=record.id,
             source_experiment_name=record.name, metrics={},
             config={"stream": record.id, "learner": snapshot["name"], "kind": snapshot["kind"],
                     "run": snapshot.get("run"), **window},
@@ -151,18 +149,19 @@ def _version(
             created_by="loop", project=record.project, unique_by=("stream", "learner"),
         )  # fmt: skip
     except BaseException:
-        remove_folder(target)
+        blobs.delete_prefix(target)
         raise
-    if version.artifact_path != relative:  # another process made it first: its folder stays
-        remove_folder(target)
+    if version.artifact_path != target:  # another process made it first: its files stay
+        blobs.delete_prefix(target)
     return version.version
 
 
 def version_learner(
-    store: Store, settings: Settings, record: ExperimentRecord, version: int
+    store: Store, cache: BlobCache, record: ExperimentRecord, version: int
 ) -> SavedLearner:
     """The learner that version ``version`` of the stream ``record``'s model keeps (a past
-    champion, or the one it replaced), after checking its files against their digest.
+    champion, or the one it replaced), read from this machine's copy of its files
+    (``cache``) after checking them against their digest.
 
     Raises
     ------
@@ -176,8 +175,8 @@ def version_learner(
         raise NotFoundError(
             f"version {version} of model {record.name!r} is not a learner of stream {record.id}"
         )
-    snapshot = json.loads((checked_folder(settings, found) / "snapshot.json").read_text())
-    seed = StreamConfig.model_validate(record.config).seed
+    snapshot = json.loads((checked_folder(cache, found) / SNAPSHOT_FILE).read_text())
+    seed = stream_config(record).seed
     return restored(
         snapshot["name"], snapshot["kind"], snapshot["state"], seed, int(snapshot["learned_to"])
     )
