@@ -15,6 +15,7 @@ so no page can send it, and it is answered.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -90,6 +91,10 @@ def is_loopback(host: str) -> bool:
     return host == "localhost" if address is None else address.is_loopback
 
 
+KEPT_ANSWERS = 256
+"""The most ``Host`` headers a :class:`HostPolicy` remembers its answer for."""
+
+
 class HostPolicy:
     """Which ``Host`` headers a server answers: its loopback names, and ``allowed`` (entries
     as :func:`allowed_host_entry` gives them; ``0.0.0.0`` or ``::`` allow any IP address).
@@ -108,10 +113,13 @@ class HostPolicy:
     def __init__(self, allowed: Iterable[str] = ()) -> None:
         self.allowed = frozenset(allowed)
         self.any_address = bool(self.allowed & EVERY_ADDRESS)
+        # Every request asks with its Host header, nearly always the same few: parsing an
+        # address costs more than the rest of the check.
+        self.allows = functools.lru_cache(maxsize=KEPT_ANSWERS)(self._allows)
 
-    def allows(self, header: str | None) -> bool:
+    def _allows(self, header: str | None) -> bool:
         """Whether a request whose ``Host`` header is ``header`` (``None``: it has none) is
-        answered."""
+        answered (:attr:`allows`, remembered for the last :data:`KEPT_ANSWERS` headers)."""
         if header is None:
             return True
         host = host_of(header)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from azuraforge.errors import DataFormatError, InvalidParameterError, NotFoundError
-from azuraforge.learn.datasets import CsvTable, read_csv, write_csv
+from azuraforge.learn.datasets import CsvTable, read_csv, rows_table, write_csv
 
 
 def write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
@@ -511,3 +511,26 @@ def test_written_columns_read_back_exactly(tmp_path):
     np.testing.assert_array_equal(table.times("time"), times)
     np.testing.assert_array_equal(table.numbers("value"), values)
     assert table.column("label") == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("missing", [(), "NA", ("", "NA")])
+def test_rows_sent_as_numbers_read_as_their_text_reads(missing: str | tuple[str, ...]) -> None:
+    values = [2014, 2014.0, -4.5, 1e-300, 2**53 + 1, 10**30, 0.1 + 0.2, -0.0, 3]
+    rows = [{"a": value, "b": float(index)} for index, value in enumerate(values)]
+    sent = rows_table(rows)
+    as_text = CsvTable(Path("rows"), ["a", "b"], sent.rows, range(len(rows)))
+    np.testing.assert_array_equal(
+        sent.matrix(missing=missing), as_text.matrix(missing=missing), strict=True
+    )
+    assert sent.integers("b").tolist() == list(range(len(values)))
+
+
+def test_rows_not_all_numbers_read_from_their_text() -> None:
+    table = rows_table([{"a": 1.5}, {"a": None}, {"a": "2"}])
+    assert table.numbers("a", missing="").tolist()[::2] == [1.5, 2.0]
+    with pytest.raises(DataFormatError, match=r"rows\[1\].*expected a number"):
+        table.numbers("a")
+    with pytest.raises(DataFormatError, match=r"rows\[0\].*expected a number, got '1000"):
+        rows_table([{"a": 10**400}]).numbers("a")
+    with pytest.raises(DataFormatError, match=r"rows\[1\].*between -1 and 1"):
+        rows_table([{"a": 0.5}, {"a": 2}]).numbers("a", bound=1.0)

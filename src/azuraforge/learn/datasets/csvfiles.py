@@ -373,7 +373,52 @@ class CsvTable:
 class RowsTable(CsvTable):
     """A :class:`CsvTable` of rows sent as JSON objects rather than read from a file (what a
     served model receives): the same column methods and checks, messages naming
-    ``rows[<index>]`` (from 0) instead of a file's lines. Made by :func:`rows_table`."""
+    ``rows[<index>]`` (from 0) instead of a file's lines. Made by :func:`rows_table`.
+
+    Columns sent as numbers are read as numbers, not from their text: the same floats
+    (a float's text is its exact ``repr``), without parsing each value again; a missing
+    value's marker (``missing="NA"``) matches no number.
+
+    >>> table = rows_table([{"year": 2014, "t": -4.5}, {"year": 2014.0, "t": 1e-300}])
+    >>> table.matrix().tolist(), table.integers("year").tolist(), table.rows[1]
+    ([[2014.0, -4.5], [2014.0, 1e-300]], [2014, 2014], ['2014', '1e-300'])
+    """
+
+    def __init__(
+        self, column_names: Sequence[str], rows: list[list[str]], values: list[list[Any]]
+    ) -> None:
+        super().__init__(Path("rows"), column_names, rows, range(len(rows)), header_line=-1)
+        self.values = values
+        """The rows' values as sent, in the order of :attr:`column_names`."""
+
+    def matrix(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        missing: str | Sequence[str] = (),
+        bound: float | None = None,
+    ) -> np.ndarray:
+        markers = [missing] if isinstance(missing, str) else missing
+        # A value sent as a number reads as its text would, unless a marker is a number.
+        sent = None if any(map(_is_number, markers)) else self._sent_numbers(names)
+        if sent is None or not np.isfinite(sent).all():
+            return super().matrix(names, missing=missing, bound=bound)
+        if bound is not None and bool((np.abs(sent) > bound).any()):
+            return super().matrix(names, missing=missing, bound=bound)  # its error
+        return sent
+
+    def _sent_numbers(self, names: Sequence[str] | None) -> np.ndarray | None:
+        """The columns ``names`` as float64 if every value of them was sent as a number
+        (not a boolean: ``type`` is exact), else None."""
+        indexes = range(len(self.column_names)) if names is None else list(map(self._index, names))
+        values = [row[index] for row in self.values for index in indexes]
+        if not all(type(value) in _NUMBER_TYPES for value in values):
+            return None
+        try:
+            sent = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float64: the text path says so
+            return None
+        return sent.reshape(len(self.values), len(indexes))
 
     def line_name(self, line: int) -> str:
         return "rows" if line < 0 else f"rows[{line}]"
@@ -412,7 +457,7 @@ def rows_table(rows: Sequence[Mapping[str, Any]]) -> RowsTable:
     names = list(first)
     known = first.keys()
     texts = [_row_texts(index, row, names, known) for index, row in enumerate(rows)]
-    return RowsTable(Path("rows"), names, texts, range(len(rows)), header_line=-1)
+    return RowsTable(names, texts, [[row[name] for name in names] for row in rows])
 
 
 def _row_texts(index: int, row: Any, names: list[str], known: Any) -> list[str]:
@@ -440,6 +485,7 @@ def _float_text(value: float) -> str:
 
 
 _TEXTS: dict[type, Any] = {float: _float_text, int: str, str: str.strip}
+_NUMBER_TYPES = (float, int)
 
 
 def _other_text(index: int, name: str, value: Any) -> str:

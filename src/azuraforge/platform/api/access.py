@@ -80,13 +80,10 @@ async def identified(connection: HTTPConnection) -> Identity:
     """:func:`caller` as a permission asks it, on the event loop: a credential found good in
     the last :data:`CHECKED_FOR` seconds is a look-up (microseconds); only one that must be
     read from the store (a password hash, a database round trip) is read in a worker
-    thread (a hop to one costs a request about 0.5 ms; a served model's forecast, 1 ms)."""
+    thread (a hop to one costs a request about 0.5 ms; a served model's forecast, 1 ms),
+    once for every request of that credential waiting meanwhile (:func:`_read_once`)."""
     credential, bearer = _credential(connection)
-    recent: RecentCredentials = connection.app.state.credentials
-    who = recent.get(credential)
-    if who is None:
-        who = await run_in_threadpool(_read, connection, credential, bearer)
-    return _in_named_project(connection, who)
+    return _in_named_project(connection, await _read_once(connection, credential, bearer))
 
 
 def _credential(connection: HTTPConnection) -> tuple[str, bool]:
@@ -169,8 +166,8 @@ class RecentCredentials:
         self.clock = clock
         self._seen: OrderedDict[bytes, tuple[float, Identity]] = OrderedDict()
         self.reads: dict[str, asyncio.Future[Identity]] = {}
-        """Reads of the store under way, by credential, that its sockets share (one event
-        loop's: an API process's)."""
+        """Reads of the store under way, by credential, that its requests and sockets share
+        (one event loop's: an API process's)."""
         self._lock = threading.Lock()
 
     def get(self, credential: str) -> Identity | None:
@@ -229,12 +226,12 @@ _PAST_LAPSE = 0.01
 """Seconds after a remembered credential lapses when its sockets read it again."""
 
 
-async def _read_once(websocket: WebSocket, credential: str, bearer: bool) -> Identity:
+async def _read_once(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
     """Who ``credential`` says the caller is: remembered, or read from the store in a thread,
-    one read shared by every socket asking while it runs (the sockets of a credential all
-    ask once its memory lapses: 200 sockets of 10 credentials read 35-42 times a second
-    each on its own)."""
-    recent: RecentCredentials = websocket.app.state.credentials
+    one read shared by every request and socket asking while it runs (the sockets of a
+    credential all ask once its memory lapses: 200 sockets of 10 credentials read 35-42
+    times a second each on its own; so do a busy client's requests in flight)."""
+    recent: RecentCredentials = connection.app.state.credentials
     who = recent.get(credential)
     if who is not None:
         return who
@@ -242,7 +239,7 @@ async def _read_once(websocket: WebSocket, credential: str, bearer: bool) -> Ide
     read = reads.get(credential)
     if read is None:
         read = reads[credential] = asyncio.ensure_future(
-            run_in_threadpool(_read, websocket, credential, bearer)
+            run_in_threadpool(_read, connection, credential, bearer)
         )
         read.add_done_callback(lambda done: _forget(reads, credential, done))
     return await asyncio.shield(read)

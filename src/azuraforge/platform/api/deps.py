@@ -158,12 +158,7 @@ async def checked_input(connection: HTTPConnection) -> None:
         A 422 naming each field, as FastAPI's own checks do (for a WebSocket, its
         ``WebSocketRequestValidationError``).
     """
-    problems = [
-        _problem(("query", key.replace(NUL, "\\x00")), _NUL_TEXT)
-        for key, value in connection.query_params.multi_items()
-        if NUL in key or NUL in value
-    ]
-    problems += _repeated_values(connection)
+    problems = _query_problems(connection) if connection.scope["query_string"] else []
     if isinstance(connection, Request):
         problems += [
             _problem(("body", *loc), msg) for loc, msg in await _body_problems(connection)
@@ -173,6 +168,17 @@ async def checked_input(connection: HTTPConnection) -> None:
     if isinstance(connection, Request):
         raise RequestValidationError(problems)
     raise WebSocketRequestValidationError(problems)
+
+
+def _query_problems(connection: HTTPConnection) -> list[dict[str, Any]]:
+    """A problem for each query parameter holding a NUL, and each sent more than once that
+    takes one value."""
+    problems = [
+        _problem(("query", key.replace(NUL, "\\x00")), _NUL_TEXT)
+        for key, value in connection.query_params.multi_items()
+        if NUL in key or NUL in value
+    ]
+    return problems + _repeated_values(connection)
 
 
 def _repeated_values(connection: HTTPConnection) -> list[dict[str, Any]]:

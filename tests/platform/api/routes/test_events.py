@@ -10,6 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -198,6 +199,29 @@ def test_the_sockets_of_a_credential_read_it_together(served: str, store, monkey
         before = len(reads)
         time.sleep(3 * CHECKED_FOR)
         assert len(reads) - before <= 4  # 3 lapses, and one at an edge; each on its own: 60
+
+
+@SQLITE_ALONE
+def test_the_requests_of_a_credential_in_flight_read_it_together(served: str, store, monkeypatch):
+    """Sixteen clients of one token asking at once: one read of the store each time its
+    memory lapses, shared by the requests waiting for it, not one read each."""
+    headers = user_headers(store, "fr", "viewer")
+    reads: list[str] = []
+    read = store.find_credential
+    monkeypatch.setattr(store, "find_credential", lambda p: (reads.append(p), read(p))[1])
+    until = time.monotonic() + 3 * CHECKED_FOR
+
+    def keep_asking() -> int:
+        with httpx.Client(base_url=f"http://{served}{API}", headers=headers) as client:
+            answers = 0
+            while time.monotonic() < until:
+                assert client.get("/pipelines").status_code == 200
+                answers += 1
+            return answers
+
+    with ThreadPoolExecutor(16) as pool:
+        answered = sum(pool.map(lambda _: keep_asking(), range(16)))
+    assert answered > 16 and len(reads) <= 5  # 3 lapses, the first and one at an edge
 
 
 def _connect(served: str, path: str, headers: dict[str, str]) -> ClientConnection:
