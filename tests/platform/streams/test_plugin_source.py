@@ -13,6 +13,7 @@ import pytest
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -62,16 +63,36 @@ def allowing(settings: Settings, wave_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_plugin_source_the_server_allows_runs_as_a_stream(
-    store: Store, allowing: Settings
+    store: Store, allowing: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = {"plugin": "wave", "plugin_options": {"events": 300}, "drift": None}
+    parsed = counted_parses(monkeypatch)
     record = start_stream(store, LocalTransport(), allowing, config)
+    assert parsed == ["model_validate_json"]  # once where it enters, then passed as a StreamConfig
     assert record.config["plugin_options"] == {"events": 300}
     Worker(allowing, store).run_next()
     done = store.get_experiment(record.id)
     assert done.status == "completed", done.error
     assert done.result is not None and done.result["scored"] == 300 - 25
     assert done.metrics["champion/accuracy"] > done.metrics["always up/accuracy"]  # it swings
+
+
+def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of StreamConfig's parsing methods, one per call from now on."""
+    parsed: list[str] = []
+
+    def counted(name: str) -> Any:
+        parse = getattr(StreamConfig, name).__func__
+
+        def count(cls: type[StreamConfig], *args: Any, **kwargs: Any) -> Any:
+            parsed.append(name)
+            return parse(cls, *args, **kwargs)
+
+        return classmethod(count)
+
+    for name in ("model_validate", "model_validate_json"):
+        monkeypatch.setattr(StreamConfig, name, counted(name))
+    return parsed
 
 
 @pytest.mark.parametrize(

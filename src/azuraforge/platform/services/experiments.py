@@ -11,7 +11,8 @@ import itertools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -33,6 +34,7 @@ MAX_NAME = 200 - len(f"-{MAX_BATCH}")
 200 characters as the store keeps them."""
 SEED_RANGE = (-(2**31), 2**31 - 1)
 """The store keeps a config's ``seed`` in a 32-bit integer column (on PostgreSQL)."""
+_Settings = TypeVar("_Settings", bound=BaseModel)
 
 
 class ConfigError(InvalidParameterError):
@@ -71,17 +73,22 @@ def validate_config(
     ConfigError
         Naming each refused field by its path.
     """
-    return validate_settings(pipeline.Config, f"config for {pipeline.name}", settings, data_folder)
+    config = validate_settings(
+        pipeline.Config, f"config for {pipeline.name}", settings, data_folder
+    )
+    return config.model_dump(mode="json")
 
 
 def validate_settings(
-    model: type[BaseModel],
+    model: type[_Settings],
     what: str,
     settings: Mapping[str, Any],
     data_folder: DataFolder | None = None,
-) -> dict[str, Any]:
-    """:func:`validate_config` of settings for ``model`` (a pipeline's config, a stream's),
-    ``what`` naming them in errors."""
+) -> _Settings:
+    """``settings`` made a ``model`` (a pipeline's config, a stream's), checked as
+    :func:`validate_config` checks them, each file setting relative to ``data_folder``;
+    ``what`` names them in errors. Validate a config once, where it enters, and pass this
+    object on."""
     try:
         # As JSON, strictly: a value of another JSON type than the setting's is refused
         # (true for 1, "3" for 3), as the OpenAPI of the pipeline's settings says.
@@ -91,18 +98,19 @@ def validate_settings(
         raise ConfigError(
             what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
         ) from None
-    settings = config.model_dump(mode="json")
-    seed = settings.get("seed")
+    seed = getattr(config, "seed", None) if "seed" in model.model_fields else None
     if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         low, high = SEED_RANGE
         message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
         raise ConfigError(what, [(("seed",), message)])
     if data_folder is None:
-        return settings
+        return config
     try:
-        return data_folder.confine(model, settings)
+        confined = data_folder.confine(model, config.model_dump(mode="json"))
     except OutsideDataFolderError as e:
         raise ConfigError(what, e.problems) from None
+    kept = {name: confined[name] for name in file_settings(model)}
+    return config.model_copy(update={k: Path(v) for k, v in kept.items() if v is not None})
 
 
 def check_grid(

@@ -28,7 +28,7 @@ from azuraforge.platform.api.deps import (
     status_list,
 )
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.explain import explain
 from azuraforge.platform.services.streams.job import STREAM, find_stream, start_stream
 from azuraforge.platform.services.streams.loop import ACTIONS, SOURCE_FOUND, TURBULENT
@@ -500,7 +500,7 @@ def get_scores(
     if end is not None and end <= start:
         raise InvalidParameterError(f"end ({end}) must be after start ({start})")
     found = store.outcome_scores(stream_id, start, end)
-    horizon = StreamConfig.model_validate(record.config).horizon
+    horizon = stream_config(record).horizon
     gains = store.outcome_gains(stream_id, every=horizon, start=start, end=end)
     trading = trading_scores(gains, cost=cost)
     models = {}
@@ -529,7 +529,7 @@ def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
     armed, with their tests' running state, as of the stream's last checkpoint (its first
     champion before one); for a stream that ended, those it ended with (``ended``)."""
     record = _stream(store, stream_id)
-    config, ended = StreamConfig.model_validate(record.config), record.status in FINISHED_STATES
+    config, ended = stream_config(record), record.status in FINISHED_STATES
     state = store.load_checkpoint(stream_id)
     if state is None:
         first = f"{config.learner}-1"

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from azuraforge.platform.services.keys import WEBHOOK, ServerKeys
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.services.streams.readings import pace
 from azuraforge.platform.settings import Settings
@@ -164,7 +164,7 @@ class AlertKeeper:
         self.deliver()
 
     def _check_stream(self, record: ExperimentRecord, now: float) -> None:
-        config = StreamConfig.model_validate(record.config)
+        config = stream_config(record)
         open_alerts = {a.rule: a for a in self.store.list_alerts(record.id, states=OPEN)}
         seen = conditions(self.store, record, config, now)
         for condition in seen:

@@ -1,5 +1,7 @@
 """What a stream runs: :class:`StreamConfig`, its source, learner, pace, checkpoints,
-candidates' rules, alerts and how the kernel keeps it going, checked where a request gives it."""
+candidates' rules, alerts and how the kernel keeps it going, checked once where a request
+gives it (:func:`~.job.start_stream`), stored as its JSON on the stream's row and read back
+from there by :func:`stream_config`."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from azuraforge.platform.services.streams.retrain import MIN_OUTCOMES as MIN_RETRAIN_OUTCOMES
 from azuraforge.platform.services.streams.tuning import MIN_TUNING_OUTCOMES
+from azuraforge.platform.store import ExperimentRecord
 from azuraforge.platform.store.states import RESTART_HISTORY
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.base import MOST_SKIPPED
@@ -210,3 +213,9 @@ class StreamConfig(BaseModel):
             floor=self.floor, margin=self.margin, shadow_events=self.shadow_events,
             rollback_events=self.rollback_events, trained_out=self.retrain_as == "run",
         )  # fmt: skip
+
+
+def stream_config(record: ExperimentRecord) -> StreamConfig:
+    """The config of the stream ``record``, read back from its row (where it was stored
+    once checked)."""
+    return StreamConfig.model_validate(record.config)

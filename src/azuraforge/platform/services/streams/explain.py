@@ -12,7 +12,7 @@ from typing import Any
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.services.streams.registry import version_learner
 from azuraforge.platform.services.streams.sources import source_path
@@ -48,7 +48,7 @@ def explain(
         raise InvalidParameterError(
             f"the window must hold 1 to {MOST_EVENTS} events (start < end), got {start} to {end}"
         )
-    config = StreamConfig.model_validate(record.config)
+    config = stream_config(record)
     if learner is not None and version is not None:
         raise InvalidParameterError("give a learner or a version, not both")
     if version is None:

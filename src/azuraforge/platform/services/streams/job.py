@@ -27,7 +27,7 @@ from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.queueing import NewJob, enqueue, make_transport
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.experiments import ConfigError, validate_settings
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.loop import Control, learn
 from azuraforge.platform.services.streams.retrain import Retrainer
 from azuraforge.platform.services.streams.sources import (
@@ -69,26 +69,39 @@ def start_stream(
         If ``name`` is taken in the project.
     """
     folder = data_folder or DataFolder.of(settings.data_dir, project)
-    checked = validate_settings(StreamConfig, "stream config", config, folder)
-    try:
-        if checked["url"] is not None:
-            check_url(checked["url"], settings.stream_urls)
-        if checked["plugin"] is not None:
-            made = plugin_source(StreamConfig.model_validate(checked), settings.stream_sources)
-            if isinstance(made, LiveSource):  # made to check its options only
-                made.stop()
-    except InvalidParameterError as e:
-        field = "url" if checked["url"] is not None else "plugin"
-        raise ConfigError("stream config", [((field,), str(e))]) from None
-    check_follow(checked)
-    check_columns(checked, folder)
+    checked = _checked(config, settings, folder)
     transport.check()
     job = NewJob(
-        STREAM, checked, kind=STREAM, project=project, submitter=submitter,
-        name=name or f"stream-{uuid.uuid4().hex[:8]}", requeue_lost=True,
+        STREAM, checked.model_dump(mode="json"), kind=STREAM, project=project,
+        submitter=submitter, name=name or f"stream-{uuid.uuid4().hex[:8]}", requeue_lost=True,
     )  # fmt: skip
     [record] = enqueue(store, transport, job)
     return record
+
+
+def _checked(config: Mapping[str, Any], settings: Settings, folder: DataFolder) -> StreamConfig:
+    """``config`` made a :class:`StreamConfig`, once, and checked against the server's
+    ``settings`` (its url, its plugin) and the project's data ``folder`` (its file, its
+    columns, spelled as the file spells them).
+
+    Raises
+    ------
+    ConfigError
+        Naming each refused field by its path.
+    """
+    checked = validate_settings(StreamConfig, "stream config", config, folder)
+    try:
+        if checked.url is not None:
+            check_url(checked.url, settings.stream_urls)
+        if checked.plugin is not None:
+            made = plugin_source(checked, settings.stream_sources)
+            if isinstance(made, LiveSource):  # made to check its options only
+                made.stop()
+    except InvalidParameterError as e:
+        field = "url" if checked.url is not None else "plugin"
+        raise ConfigError("stream config", [((field,), str(e))]) from None
+    check_follow(checked)
+    return check_columns(checked, folder)
 
 
 def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
@@ -112,7 +125,7 @@ class StreamKind(JobKind):
     long_lived = True
 
     def restart_policy(self, record: ExperimentRecord) -> RestartPolicy:
-        config = StreamConfig.model_validate(record.config)
+        config = stream_config(record)
         return RestartPolicy(
             memory_limit=config.memory_limit,
             restart_every=config.restart_every,
@@ -132,7 +145,7 @@ def run_stream(
     ``max_events``, or its job is asked to stop (a ``url`` or a ``plugin`` checked against
     ``settings`` again); its status and result (events, scored predictions, the champion's
     scores). Its retrain runs (``retrain_as: run``) go through ``settings``' transport."""
-    config = StreamConfig.model_validate(record.config)
+    config = stream_config(record)
     control = Control()
     if config.retrain_as == "run":
         control.retrainer = Retrainer(

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from azuraforge.errors import ConflictError, NotFoundError
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import stream_config
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.states import RUNNING
 from azuraforge.stream.backtest import Backtest, backtest, net_returns, periods_per_year
@@ -134,7 +134,7 @@ def saved_learner(store: Store, record: ExperimentRecord, name: str | None = Non
         raise NotFoundError(
             f"stream {record.id} has no learner {name!r} now; it has {', '.join(kinds)}"
         )
-    seed = StreamConfig.model_validate(record.config).seed
+    seed = stream_config(record).seed
     return restored(name, kinds[name], state["models"][name], seed, int(state["events"]))
 
 

@@ -33,7 +33,7 @@ from azuraforge.platform.services.registry import (
     blob_digest,
     checked_folder,
 )
-from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.streams.config import stream_config
 from azuraforge.platform.services.streams.readings import SavedLearner, restored
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.registry import AliasStep
@@ -176,7 +176,7 @@ def version_learner(
             f"version {version} of model {record.name!r} is not a learner of stream {record.id}"
         )
     snapshot = json.loads((checked_folder(cache, found) / SNAPSHOT_FILE).read_text())
-    seed = StreamConfig.model_validate(record.config).seed
+    seed = stream_config(record).seed
     return restored(
         snapshot["name"], snapshot["kind"], snapshot["state"], seed, int(snapshot["learned_to"])
     )

@@ -20,7 +20,7 @@ from typing import cast
 import numpy as np
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.services.streams.config import FEATURES_READY, StreamConfig
+from azuraforge.platform.services.streams.config import FEATURES_READY, StreamConfig, stream_config
 from azuraforge.platform.services.streams.job import find_stream
 from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.store import Store
@@ -101,7 +101,7 @@ class StreamServer:
         store = cast(Store, ProjectStore(self.store, project))
         record = find_stream(store, stream_id)
         saved = saved_learner(store, record)
-        config = StreamConfig.model_validate(record.config)
+        config = stream_config(record)
         champion = Champion(saved.name, saved.model, config, saved.events, time.monotonic(),
                             project)  # fmt: skip
         with self._lock:

@@ -127,48 +127,47 @@ def plugin_source(config: StreamConfig, allowed: Sequence[str]) -> Source:
         raise InvalidParameterError(f"plugin_options: {name} refused them: {e}") from None
 
 
-def check_follow(config: Mapping[str, Any]) -> None:
+def check_follow(config: StreamConfig) -> None:
     """Refuse ``follow`` on a registered dataset (a file that does not grow) or with a
     ``speed`` (a followed file comes at its own pace)."""
-    if not config["follow"]:
+    if not config.follow:
         return
-    if str(config["source"]) in DATASETS:
+    if str(config.source) in DATASETS:
         problem = "a registered dataset does not grow: follow a CSV of the data folder"
         raise ConfigError("stream config", [(("follow",), problem)])
-    if config["speed"] is not None:
+    if config.speed is not None:
         problem = "speed paces a replay; a followed file's rows come when they are written"
         raise ConfigError("stream config", [(("speed",), problem)])
 
 
-def check_columns(config: dict[str, Any], data_folder: DataFolder) -> None:
-    """Refuse a data-folder CSV whose header has no ``price_column`` (or no ``time_column``,
-    when one is named), naming the columns it has; one it has in another case or spacing
-    (``close`` for ``Close``) is set to the header's spelling, the name its events carry.
-    One that is not UTF-8, or (replayed, not followed) has no row under its header, is
-    refused as its worker would refuse it. A registered dataset is not read here (it may
-    need fetching): a wrong column fails its job, whose error names the columns."""
-    source = str(config["source"])
-    if config["source"] is None or source in DATASETS:
-        return
-    path, replayed = data_folder.file(source), not config["follow"]
+def check_columns(config: StreamConfig, data_folder: DataFolder) -> StreamConfig:
+    """``config``, refused for a data-folder CSV whose header has no ``price_column`` (or no
+    ``time_column``, when one is named), naming the columns it has; one it has in another
+    case or spacing (``close`` for ``Close``) is set to the header's spelling, the name its
+    events carry. One that is not UTF-8, or (replayed, not followed) has no row under its
+    header, is refused as its worker would refuse it. A registered dataset is not read here
+    (it may need fetching): a wrong column fails its job, whose error names the columns."""
+    source = str(config.source)
+    if config.source is None or source in DATASETS:
+        return config
+    path, replayed = data_folder.file(source), not config.follow
     try:
         try:  # the header is found as the replay finds it: by its time column when named
-            names = header_of(path, source, config["time_column"], needs_rows=replayed)
+            names = header_of(path, source, config.time_column, needs_rows=replayed)
         except DataFormatError:
-            if config["time_column"] is None:
+            if config.time_column is None:
                 raise
             names = header_of(path, source, needs_rows=replayed)  # to name the columns it has
     except DataFormatError as e:
         raise ConfigError("stream config", [(("source",), str(e))]) from None
     spelled = {column_key(name): name for name in names}
-    for setting in ("price_column", "time_column"):
-        column = config[setting]
-        if column is None:
-            continue
-        if column_key(column) not in spelled:
+    columns = {"price_column": config.price_column, "time_column": config.time_column}
+    for setting, column in columns.items():
+        if column is not None and column_key(column) not in spelled:
             message = f"{source} has no column {column!r}; its columns: {', '.join(names)}"
             raise ConfigError("stream config", [((setting,), message)])
-        config[setting] = spelled[column_key(column)]
+    named = {setting: spelled[column_key(c)] for setting, c in columns.items() if c is not None}
+    return config.model_copy(update=named)
 
 
 BAD_ROWS_FIX = (
