@@ -192,6 +192,21 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )
+    max_artifact_bytes: int = Field(
+        1_000_000_000,
+        gt=0,
+        description="Largest file a run written from outside (an external run: your own code, "
+        "azuraforge run's recording) may upload among its files, streamed to the blob store.",
+    )
+    run_idle_limit: float = Field(
+        600.0,
+        ge=1,
+        le=7 * 86_400,
+        description="Seconds an external run stays alive without a word from its writer unless "
+        "it asks for another limit when made: each write, or an empty one (a heartbeat), keeps "
+        "it alive that long; past it the reaper ends the run lost and its credential is "
+        "refused.",
+    )
     model_cache_size: int = Field(
         8, ge=1, description="Model versions the API keeps loaded for predict (LRU)."
     )

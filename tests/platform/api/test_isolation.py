@@ -67,6 +67,7 @@ REPORT = Path(__file__).resolve().parents[3] / "build" / "isolation.md"
 JOB_REPORT = REPORT.with_name("isolation-jobs.md")
 BODIES: dict[str, dict[str, Any]] = {
     "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
+    "POST /experiments/{experiment_id}/end": {"status": "completed"},
     "POST /studies": {
         "pipeline": "sleeper", "config": {"sleep": 0}, "n_trials": 1, "objective": "loss",
         "space": {"steps": {"type": "int", "low": 1, "high": 2}},
@@ -202,6 +203,7 @@ def _alpha_jobs(store: Store, settings: Settings, seeded: Seeded) -> dict[str, E
         store.create_experiment(RETRAIN, retrain.model_dump(), kind=RETRAIN),
         store.create_experiment("countdown", {"steps": 2}, kind="countdown"),
         store.create_experiment(SOAK, soak, kind=SOAK),
+        store.create_experiment("my-script", {"lr": 0.1}, kind="external", idle_limit=600),
     ]
     ids = [seeded.ids[0], trial.id, seeded.predictions[0], *(job.id for job in made)]
     return {job.kind: job for job in map(store.get_experiment, ids)}

@@ -35,4 +35,4 @@ def test_the_run_list_shows_the_kinds_that_say_they_are_runs(
         other_groups={KIND_GROUP: {"fine-tune": "tune_kinds:Kind"}},
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert listed_kinds() == ("fine-tune", "retrain", "run", "trial")
+    assert listed_kinds() == ("external", "fine-tune", "retrain", "run", "trial")

@@ -2,10 +2,13 @@
 (a test fails for a route that does not), and the store a route receives sees only the
 caller's project (:class:`~azuraforge.platform.store.scope.ProjectStore`).
 
-A credential is an API token (``Authorization: Bearer af_...``) or the session cookie the
-dashboard signs in with. A request may name its project (header :data:`PROJECT_HEADER`): one
-other than its credential's is 404, as for a project that does not exist. Without a good
-credential: 401; with one whose role does not allow the route: 403.
+A credential is an API token (``Authorization: Bearer af_...``), the session cookie the
+dashboard signs in with, or a run's own credential (``Bearer afr_...``,
+:mod:`~azuraforge.platform.services.external_runs`), which writes its run alone (the
+:func:`may_write_run` routes: its metrics, logs, files and end) and is refused everything
+else (403). A request may name its project (header :data:`PROJECT_HEADER`): one other than
+its credential's is 404, as for a project that does not exist. Without a good credential:
+401; with one whose role does not allow the route: 403.
 
 Writes with the session cookie are safe from other sites twice over: the cookie is
 ``SameSite=Strict`` (a browser does not send it from another site) and
@@ -43,6 +46,7 @@ from azuraforge.platform.services.access import (
     current_role,
     read_claims,
 )
+from azuraforge.platform.services.external_runs import is_run_credential, run_identity
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.store import Store, is_unavailable
@@ -121,10 +125,12 @@ def server_id(app: Any) -> str:
 
 
 def _read(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
-    """Who the credential says the caller is, read from the store and remembered."""
+    """Who the credential says the caller is, read from the store and remembered (a run's
+    credential is read at each request: each write moves when it expires)."""
     who = _checked(connection, credential, bearer)
-    recent: RecentCredentials = connection.app.state.credentials
-    recent.put(credential, who)
+    if who.run is None:
+        recent: RecentCredentials = connection.app.state.credentials
+        recent.put(credential, who)
     return who
 
 
@@ -143,6 +149,8 @@ def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Ident
     refusal's reason, which the caller is never told, goes to the server's refusals."""
     store: Store = connection.app.state.store
     try:
+        if bearer and is_run_credential(credential):
+            return run_identity(store, credential)
         if bearer:
             return authenticate(store, credential)
         keys: ServerKeys = connection.app.state.keys
@@ -253,10 +261,14 @@ def _forget(reads: dict[str, Any], credential: str, done: asyncio.Future[Identit
         done.exception()
 
 
-async def _allowed(connection: HTTPConnection, action: str) -> Identity:
+async def _allowed(connection: HTTPConnection, action: str, *, run: bool = False) -> Identity:
+    """The caller, if allowed ``action`` (``run``: the writes of the run the path names,
+    which its own credential may make too)."""
     try:
         who = await identified(connection)
-        if not allows(who.role, action):
+        if who.run is not None:
+            _writes_own_run(connection, who, run)
+        elif not allows(who.role, action):
             raise PermissionDeniedError(
                 f"{who.user} is {who.role} in {who.project}: this needs {ACTIONS[action]} or above"
             )
@@ -267,8 +279,20 @@ async def _allowed(connection: HTTPConnection, action: str) -> Identity:
                                      e.public[:120]) from None  # fmt: skip
         raise
     connection.state.identity = who
-    connection.state.changes = action != "read"  # audited (api.audit): a predict is a read
+    # Audited (api.audit): a change; a predict is a read, a run's writes are its tracking.
+    connection.state.changes = action != "read" and not run
     return who
+
+
+def _writes_own_run(connection: HTTPConnection, who: Identity, run: bool) -> None:
+    """Refuse a run's credential anything but the writes of its own run."""
+    named = connection.path_params.get("experiment_id")
+    if not run or named != str(who.run):
+        doing = f"write run {named}" if run else "read or change anything but its run"
+        raise PermissionDeniedError(
+            f"this is the credential of run {who.run}: it writes that run alone (its metrics, "
+            f"logs, files and end) and may not {doing}; use an API token for that"
+        )
 
 
 async def may_read(connection: HTTPConnection) -> Identity:
@@ -282,6 +306,13 @@ async def may_write(connection: HTTPConnection) -> Identity:
     return await _allowed(connection, "write")
 
 
+async def may_write_run(connection: HTTPConnection) -> Identity:
+    """The caller, if they may write the run the path names (its metrics, logs, files, its
+    end): its own credential, or a role that writes (editor and admin: an MLflow client
+    sends such a token). Not audited: a run's writes are its tracking, as a worker's are."""
+    return await _allowed(connection, "write", run=True)
+
+
 async def may_manage(connection: HTTPConnection) -> Identity:
     """The caller, if their role manages the project: members, deletions (admin)."""
     return await _allowed(connection, "manage")
@@ -291,12 +322,13 @@ async def anyone() -> None:
     """No credential needed: the server's health, signing in."""
 
 
-PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_manage: "manage",
-                               anyone: "public"}  # fmt: skip
+PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_write_run: "write",
+                               may_manage: "manage", anyone: "public"}  # fmt: skip
 """Each permission dependency and the name the route table shows."""
 
 READ: params.Depends = Depends(may_read)
 WRITE: params.Depends = Depends(may_write)
+WRITE_RUN: params.Depends = Depends(may_write_run)
 MANAGE: params.Depends = Depends(may_manage)
 PUBLIC: params.Depends = Depends(anyone)
 Reader = Annotated[Identity, READ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,7 @@ from azuraforge.platform.api import errors, openapi
 from azuraforge.platform.api.access import RecentCredentials
 from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
-from azuraforge.platform.api.limits import BodyLimit, HeaderLimit
+from azuraforge.platform.api.limits import BodyLimit, HeaderLimit, Uploads
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
@@ -28,6 +29,7 @@ from azuraforge.platform.api.routes import (
     compare,
     events,
     experiments,
+    external,
     health,
     models,
     pipelines,
@@ -48,6 +50,8 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
 API_PREFIX = "/api/v1"
+UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/")
+"""Where files are uploaded (``PUT``: a run's own), up to ``max_artifact_bytes`` each."""
 
 
 def _include_routes(app: FastAPI) -> None:
@@ -56,8 +60,8 @@ def _include_routes(app: FastAPI) -> None:
     (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
-    for module in (models, experiments, events, pipelines, health, compare, studies, streams,
-                   auth, access):  # fmt: skip
+    for module in (models, experiments, external, events, pipelines, health, compare, studies,
+                   streams, auth, access):  # fmt: skip
         _predictions_first(module.router)
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
@@ -126,7 +130,8 @@ def create_app(
     _include_routes(app)
     dashboard.install(app)
     app.add_middleware(AuditedWrites, store=opened)
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    uploads = Uploads(UPLOADS, settings.max_artifact_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, uploads=uploads)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
     app.add_middleware(HeaderLimit)  # the outermost: first

@@ -1,9 +1,12 @@
 """Request limits: headers past :data:`MAX_HEADERS` fields or :data:`MAX_HEADER_BYTES` get
-431, a body over ``max_request_bytes`` gets 413 before it is read whole."""
+431, a body over ``max_request_bytes`` gets 413 before it is read whole (a file uploaded to
+a path of :class:`Uploads`: over ``max_artifact_bytes``)."""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,19 +45,42 @@ def _header_problem(scope: Scope) -> str | None:
     return None
 
 
-class BodyLimit:
-    """ASGI middleware refusing bodies over ``limit`` bytes, declared or streamed."""
+@dataclass(frozen=True)
+class Uploads:
+    """The requests whose bodies are files (``PUT`` to a path ``paths`` matches: a run's
+    uploaded file), limited to ``limit`` bytes, named ``setting``."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    paths: re.Pattern[str]
+    limit: int
+    setting: str = "AZURAFORGE_MAX_ARTIFACT_BYTES"
+
+    def take(self, scope: Scope) -> bool:
+        """Whether the request ``scope`` uploads a file."""
+        return scope["method"] == "PUT" and self.paths.match(scope["path"]) is not None
+
+
+class BodyLimit:
+    """ASGI middleware refusing bodies over ``limit`` bytes (a file to ``uploads``: over its
+    limit), declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int, uploads: Uploads | None = None) -> None:
+        self.app, self.limit, self.uploads = app, limit, uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.limit, "AZURAFORGE_MAX_REQUEST_BYTES"
+        if self.uploads is not None and self.uploads.take(scope):
+            limit, setting = self.uploads.limit, self.uploads.setting
+        await self._limited(scope, receive, send, limit, setting)
+
+    async def _limited(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, setting: str
+    ) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit, setting)
             return
         seen, over, started, refused = 0, False, False, False
 
@@ -62,7 +88,7 @@ class BodyLimit:
             nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 over = True
                 raise _TooLargeError
             return message
@@ -75,7 +101,7 @@ class BodyLimit:
             if over and not started:
                 if not refused:
                     refused = True
-                    await self._refuse(send)
+                    await _too_large(send, limit, setting)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -84,14 +110,12 @@ class BodyLimit:
             await self.app(scope, counted, answer)
         except _TooLargeError:
             if not (refused or started):
-                await self._refuse(send)
+                await _too_large(send, limit, setting)
 
-    async def _refuse(self, send: Send) -> None:
-        message = (
-            f"request body over {self.limit:,} bytes; send less (limit: "
-            "AZURAFORGE_MAX_REQUEST_BYTES)"
-        )
-        await _refuse(send, 413, "TOO_LARGE", message)
+
+async def _too_large(send: Send, limit: int, setting: str) -> None:
+    message = f"request body over {limit:,} bytes; send less (limit: {setting})"
+    await _refuse(send, 413, "TOO_LARGE", message)
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:

@@ -187,11 +187,13 @@ def install(app: FastAPI, prefix: str) -> None:
 
     def openapi_json(request: Request) -> JSONResponse:
         """The live OpenAPI; the metric keys runs sort by are the caller's project's (none
-        without a credential: another project's names do not leak)."""
+        without a credential, or with a run's own, which reads nothing: another project's
+        names do not leak)."""
         try:
-            project: str | None = caller(request).project
+            who = caller(request)
         except (CredentialError, NotFoundError):
-            project = None
+            who = None
+        project = None if who is None or who.run is not None else who.project
         return JSONResponse(openapi(project))
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -25,7 +25,7 @@ from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
-from azuraforge.platform.store.states import RUN
+from azuraforge.platform.store.states import QUEUED, RUN
 
 _log = logging.getLogger(__name__)
 _GIVEN_FIRST = ("pipeline", "config")
@@ -36,8 +36,11 @@ _GIVEN_FIRST = ("pipeline", "config")
 class NewJob:
     """A job to queue: its ``kind`` and ``pipeline``, its validated ``config``, where it
     belongs (``project``), who asked (``submitter``; None when nobody known did) and what it
-    carries to its worker (``context``); the rest places it (a name, a batch, a study's trial,
-    a folder of its own) and says whether a lost one is queued again (``requeue_lost``).
+    carries to its worker (``context``); the rest places it (a name, a batch, a study's
+    trial) and says whether a lost one is queued again (``requeue_lost``). A
+    job with an ``idle_limit`` is a run no worker executes (an external run): stored running,
+    written by the holder of the credential whose secret's SHA-256 is ``credential_hash``
+    (``Store.create_experiment``), and sent to no worker.
 
     Examples
     --------
@@ -54,16 +57,18 @@ class NewJob:
     name: str | None = None
     batch_id: str | None = None
     requeue_lost: bool = False
-    output_dir: str | None = None
     study_id: int | None = None
     trial_number: int | None = None
+    idle_limit: float | None = None
+    credential_hash: str | None = None
 
 
 def enqueue(store: Store, transport: Transport | None, *jobs: NewJob) -> list[ExperimentRecord]:
     """Store each of ``jobs`` as queued, then send each to ``transport``; their records, in
     order. Every job's row is committed before any worker hears of it. ``transport`` None
-    sends nothing: the caller runs the job itself, claiming its lease at once (a run
-    ``azuraforge run`` records).
+    sends nothing: the caller runs the job itself, claiming its lease at once, or writes it
+    from outside (a job with an ``idle_limit``, stored running: an external run, which is
+    never sent).
 
     All or nothing: when storing a job or sending one fails (a taken name, an unreachable
     store or broker), the jobs stored are withdrawn (:func:`withdraw`).
@@ -80,7 +85,7 @@ def enqueue(store: Store, transport: Transport | None, *jobs: NewJob) -> list[Ex
         for job in jobs:
             records.append(store.create_experiment(job.pipeline, job.config, **_placing(job)))
         for record in records:
-            if transport is not None:
+            if transport is not None and record.status == QUEUED:
                 transport.submit(record.id)
     except TransportUnavailableError as e:
         left = withdraw(store, records)

@@ -79,13 +79,16 @@ class Identity(NamedTuple):
     """Who a credential says the caller is: a user, the project it is for, their role there,
     when the credential ends (an API token's expiry; None: never, or not known), and its
     kind: ``api``, or :data:`BY_SESSION` for a browser session and a token one made (what
-    either makes without the password ends with the session)."""
+    either makes without the password ends with the session), or ``external`` for a run's
+    own credential, which writes run ``run`` alone
+    (:mod:`~azuraforge.platform.services.external_runs`)."""
 
     user: str
     project: str
     role: str
     expires_at: float | None = None
     kind: str = "api"
+    run: int | None = None
 
 
 def check_name(what: str, name: str) -> str:

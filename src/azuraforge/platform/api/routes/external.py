@@ -1,0 +1,149 @@
+"""Runs written from outside (external runs, :mod:`~azuraforge.platform.services.external_runs`):
+``POST /external-runs`` makes one and answers its own credential; the run's writer then sends
+batches (``POST /experiments/{id}/batch``: points, log lines, files made, progress; an empty
+one is a heartbeat), uploads its files (``PUT /experiments/{id}/artifacts/{path}``) and ends
+it (``POST /experiments/{id}/end``), with that credential or a project token that may write.
+The run is read as any other (``GET /experiments/{id}``, its metrics, logs and files)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api.access import WRITE, WRITE_RUN, Writer
+from azuraforge.platform.api.deps import BlobsDep, ExperimentId, SettingsDep, StoreDep
+from azuraforge.platform.api.external_schemas import (
+    ExternalRunCreate,
+    ExternalRunPublic,
+    RunBatch,
+    RunBatchPublic,
+    RunEnd,
+)
+from azuraforge.platform.api.schemas import ArtifactPublic, ExperimentPublic, error_responses
+from azuraforge.platform.blobs import BlobStore
+from azuraforge.platform.jobs.run_files import run_key
+from azuraforge.platform.services.external_runs import start_external_run
+from azuraforge.platform.store import JobWrites
+
+router = APIRouter(tags=["experiments"])
+ERRORS = error_responses()
+HANDED_BYTES = 1 << 20
+"""Bytes of an upload handed to the blob store at once, from a worker thread."""
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                            "format": "binary"}}},
+    }
+}  # fmt: skip
+
+
+@router.post(
+    "/external-runs",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExternalRunPublic,
+    responses=ERRORS,
+)
+def create_external_run(
+    body: ExternalRunCreate, store: StoreDep, settings: SettingsDep, who: Writer
+) -> ExternalRunPublic:
+    """Make a run written from outside (your own code), running from now, and answer its own
+    credential, shown once: it writes this run alone. Each batch keeps the run alive
+    ``idle_limit`` seconds; past them without one it ends lost."""
+    idle_limit = body.idle_limit or settings.run_idle_limit
+    record, credential = start_external_run(
+        store, body.pipeline, body.config, idle_limit=idle_limit, project=who.project,
+        submitter=who.user, name=body.name,
+    )  # fmt: skip
+    return ExternalRunPublic(
+        experiment=ExperimentPublic.of(record),
+        credential=credential,
+        idle_limit=idle_limit,
+        expires_at=record.lease_expires_at,
+    )
+
+
+@router.post(
+    "/experiments/{experiment_id}/batch",
+    dependencies=[WRITE_RUN],
+    response_model=RunBatchPublic,
+    responses=ERRORS,
+)
+def write_batch(experiment_id: ExperimentId, body: RunBatch, store: StoreDep) -> RunBatchPublic:
+    """Write a batch of the run's points, log lines, files made and progress in one
+    transaction, and keep the run alive its idle limit from now (an empty batch: a
+    heartbeat). A run that ended (or was lost) takes none: 409."""
+    return RunBatchPublic(cancel_requested=store.write_external(experiment_id, body.writes()))
+
+
+@router.put(
+    "/experiments/{experiment_id}/artifacts/{path:path}",
+    dependencies=[WRITE_RUN],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ArtifactPublic,
+    responses=ERRORS,
+    openapi_extra=FILE_BODY,
+)
+async def upload_artifact(
+    experiment_id: ExperimentId, path: str, request: Request, store: StoreDep, blobs: BlobsDep
+) -> ArtifactPublic:
+    """Upload a file of the run (the body's bytes, streamed; at most the server's
+    ``max_artifact_bytes``, else 413) under ``path`` inside its files, replacing one there;
+    it is recorded among the run's files and served as theirs. The run must be running
+    (409 before the body is read, else)."""
+    key = _file_key(experiment_id, path)
+    await run_in_threadpool(store.write_external, experiment_id, JobWrites())
+    size = await _stream_into(blobs, key, request.stream())
+    kept = JobWrites(artifacts=[(path, size, False)])
+    await run_in_threadpool(store.write_external, experiment_id, kept)
+    return ArtifactPublic(path=path, size=size, is_dir=False, created_at=time.time())
+
+
+@router.post(
+    "/experiments/{experiment_id}/end",
+    dependencies=[WRITE_RUN],
+    response_model=ExperimentPublic,
+    responses=ERRORS,
+)
+def end_run(experiment_id: ExperimentId, body: RunEnd, store: StoreDep) -> ExperimentPublic:
+    """End the run as its writer says (completed, failed with its error, or cancelled), with
+    its result; a run ended already (by its writer, or lost) answers 409."""
+    store.end_external(experiment_id, body.status, error=body.error, result=body.result)
+    return ExperimentPublic.of(store.get_experiment(experiment_id))
+
+
+def _file_key(experiment_id: int, path: str) -> str:
+    """The key of the run's file ``path``; a path that is not a name inside the run's files
+    is a 422 naming it, as the body's paths are."""
+    try:
+        return run_key(experiment_id, path)
+    except InvalidParameterError as e:
+        problem = {"type": "value_error", "loc": ("path", "path"), "msg": str(e), "input": None}
+        raise RequestValidationError([problem]) from None
+
+
+async def _stream_into(blobs: BlobStore, key: str, chunks: AsyncIterator[bytes]) -> int:
+    """Write the bytes of ``chunks`` as the blob at ``key``, all or nothing, handing them to
+    the blob store's writer in worker threads :data:`HANDED_BYTES` at a time (the event loop
+    never waits on a disk or an object store); how many bytes."""
+    writer = blobs.open_writer(key)
+    out = await run_in_threadpool(writer.__enter__)
+    size, held = 0, bytearray()
+    try:
+        async for chunk in chunks:
+            held += chunk
+            if len(held) >= HANDED_BYTES:
+                size += await run_in_threadpool(out.write, bytes(held))
+                held.clear()
+        size += await run_in_threadpool(out.write, bytes(held))
+    except BaseException as error:
+        await run_in_threadpool(writer.__exit__, type(error), error, error.__traceback__)
+        raise
+    await run_in_threadpool(writer.__exit__, None, None, None)
+    return size
