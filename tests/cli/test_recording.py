@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
+from azuraforge.platform.blobs import LocalBlobs
 from azuraforge.platform.store import ExperimentQuery, Store, upgrade_database
 from azuraforge.platform.store.engine import downgrade, make_engine
 
@@ -16,6 +17,7 @@ runner = CliRunner()
 def store_url(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
+    monkeypatch.setenv("AZURAFORGE_BLOB_STORE", str(tmp_path / "blobs"))
     return url
 
 
@@ -37,7 +39,10 @@ def test_a_cli_run_appears_in_the_store_with_its_metrics(plugin_distribution, tm
     )
     assert [p[:2] for p in store.get_metrics(1)["loss"]] == [(1, 1.0), (2, 0.5), (3, 1 / 3)]
     assert record.result["metrics"] == {"MAE": {"model": 1.0, "persistence": 2.0}}
-    assert record.output_dir.startswith(str(tmp_path / "runs" / "constant-"))
+    (folder,) = (tmp_path / "runs").iterdir()  # its files stay in its folder, and are kept
+    kept = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    blobs = list(LocalBlobs(tmp_path / "blobs").list_keys("runs/1"))
+    assert blobs == [f"runs/1/{name}" for name in kept]
     assert store.list_experiments(ExperimentQuery()).total == 1
 
 

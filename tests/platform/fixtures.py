@@ -121,8 +121,8 @@ from azuraforge.platform.jobs.kinds import JobKind
 
 class Countdown(JobKind):
     # A job kind of another distribution: counts down its config's steps as a metric, and
-    # says what its row told it of where it comes from; its worker writes after.txt into
-    # its folder once it ended.
+    # says what its row told it of where it comes from; its worker writes after.txt among
+    # its files once it ended.
 
     name = "countdown"
 
@@ -135,8 +135,10 @@ class Countdown(JobKind):
         return "completed", {"counted": steps, "origin": origin}
 
     def after(self, host, record):
-        folder = host.settings.run_dir(record.id, record.output_dir)
-        (folder / "after.txt").write_text(f"{record.kind} {record.id}")
+        from azuraforge.platform.blobs import open_blobs
+
+        blob = f"runs/{record.id}/after.txt"
+        open_blobs(host.settings).put_bytes(blob, f"{record.kind} {record.id}".encode())
 """
 
 

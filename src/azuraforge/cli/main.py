@@ -32,7 +32,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from azuraforge.apps import RunResult, discover, get_pipeline
-from azuraforge.cli import access, assist, chat, db, experiments, models, serve, stream, tune
+from azuraforge.cli import (
+    access,
+    assist,
+    blobs,
+    chat,
+    db,
+    experiments,
+    models,
+    serve,
+    stream,
+    tune,
+)
 from azuraforge.cli.common import (
     EXIT_CANCELLED,
     ConfigFile,
@@ -66,6 +77,7 @@ app.add_typer(access.users, name="users")
 app.add_typer(access.projects, name="projects")
 app.add_typer(access.tokens, name="tokens")
 app.add_typer(access.keys, name="keys")
+app.add_typer(blobs.app, name="blobs")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")

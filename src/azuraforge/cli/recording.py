@@ -48,7 +48,7 @@ class RunRecording:
         settings = settings_with()
         create_if_empty(settings.database_url)
         store = Store(settings.database_url)
-        job = NewJob(pipeline, config, output_dir=str(folder.resolve()))
+        job = NewJob(pipeline, config)
         [record] = enqueue(store, None, job)  # sent to no worker: this process runs it
         owner = f"cli:{socket.gethostname()}:{os.getpid()}"
         lease = store.claim(record.id, owner, settings.lease_ttl)

@@ -96,7 +96,8 @@ def serve(
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.services.access import first_admin
-        from azuraforge.platform.store import Store, create_if_empty, upgrade_database
+        from azuraforge.platform.services.home_files import upgrade_store
+        from azuraforge.platform.store import Store, create_if_empty
         from azuraforge.platform.store.engine import shown_url
 
         settings = settings_with(
@@ -112,7 +113,7 @@ def serve(
         first_run = _checked_run(submit, set_) if submit else None  # before anything is made
         transport = _checked_transport(settings, queues_a_run=first_run is not None)
         if upgrade:
-            upgrade_database(settings.database_url)
+            upgrade_store(settings)  # the home's files first, as azuraforge db upgrade
         elif create_if_empty(settings.database_url):
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix

@@ -43,8 +43,8 @@ class Settings(BaseSettings):
     >>> settings = Settings(home=Path("/srv/af"), database_url="")
     >>> settings.database_url
     'sqlite:////srv/af/azuraforge.db'
-    >>> settings.runs_dir
-    PosixPath('/srv/af/runs')
+    >>> settings.work_dir, settings.blob_store
+    (PosixPath('/srv/af/work'), '/srv/af/blobs')
     """
 
     model_config = SettingsConfigDict(env_prefix="AZURAFORGE_", extra="forbid")
@@ -303,18 +303,10 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def runs_dir(self) -> Path:
-        """Where runs write their files: ``home/runs/<experiment id>``."""
-        return self.home / "runs"
-
-    def run_dir(self, experiment_id: int, output_dir: str | None = None) -> Path:
-        """The folder of a run: its recorded ``output_dir``, else ``runs_dir/<id>``."""
-        return Path(output_dir) if output_dir else self.runs_dir / str(experiment_id)
-
-    @property
-    def models_dir(self) -> Path:
-        """Where registered model versions keep their copy of an artifact: ``home/models``."""
-        return self.home / "models"
+    def work_dir(self) -> Path:
+        """Where this machine's jobs write their files while they run, each in a folder named
+        by its id (``home/work/<id>``), removed once the blob store keeps them."""
+        return self.home / "work"
 
     @property
     def cache_dir(self) -> Path:

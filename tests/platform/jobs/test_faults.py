@@ -193,7 +193,7 @@ def test_a_store_unreachable_mid_run_loses_no_metric(
     )
     total = 80
     run = direct.create_experiment("sleeper", {"steps": total, "sleep": 0.04}).id
-    spool = settings.runs_dir / str(run) / SPOOL_NAME
+    spool = settings.work_dir / str(run) / SPOOL_NAME
     seen: dict[str, object] = {}
 
     def outage() -> None:

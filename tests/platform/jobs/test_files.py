@@ -9,6 +9,7 @@ import pytest
 
 from azuraforge.apps import get_pipeline
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.settings import Settings
@@ -89,4 +90,4 @@ def test_a_worker_opens_no_file_outside_its_data_folder(
     ended = store.get_experiment(record.id)
     assert ended.error is not None
     assert "is not a file of the server's data folder" in ended.error
-    assert not list(settings.run_dir(record.id, ended.output_dir).glob("*.csv"))
+    assert not [key for key in open_blobs(settings).list_keys() if key.endswith(".csv")]

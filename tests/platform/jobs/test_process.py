@@ -27,7 +27,7 @@ RECORD = ExperimentRecord(
     progress=0.0, progress_message="", created_at=0.0, started_at=1.0, finished_at=None,
     worker="w", lease_owner="test-worker", lease_epoch=1, lease_expires_at=2.0,
     heartbeat_at=1.0, cancel_requested_at=None, error=None, batch_id=None, seed=None,
-    requeue_lost=True, attempts=1, result=None, output_dir=None,
+    requeue_lost=True, attempts=1, result=None,
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.runner import Supervision, execute, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
@@ -55,7 +56,8 @@ def test_execute_records_a_completed_run(store: Store, settings: Settings, sleep
     assert record.result["report_path"] == "report.md"
     assert record.result["training"] is not None
     assert [a.path for a in store.list_artifacts(lease.experiment_id)] == ["report.md"]
-    assert (settings.runs_dir / str(record.id) / "report.md").read_text() == "# sleeper report\n"
+    assert open_blobs(settings).get_bytes(f"runs/{record.id}/report.md") == b"# sleeper report\n"
+    assert not (settings.work_dir / str(record.id)).exists()  # its folder, once kept
     lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
     assert [e.payload["message"] for e in lines] == ["finished after 4 steps"]
 
@@ -69,7 +71,7 @@ def test_a_job_of_a_kind_no_distribution_declares_fails_naming_those_installed(
     assert execute(store, lease, settings) == "failed"
     error = store.get_experiment(record.id).error
     assert error is not None and error.startswith("NotFoundError: no job kind named 'reindex'")
-    assert "countdown, prediction, retrain, run, stream, stream-soak, trial" in error
+    assert "countdown, external, prediction, retrain, run, stream, stream-soak, trial" in error
 
 
 def test_execute_records_a_failing_pipeline_as_failed(

@@ -28,6 +28,7 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 
 from azuraforge.errors import TransportUnavailableError
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.celery_transport import TASK_NAME, CeleryTransport
 from azuraforge.platform.jobs.celery_worker import make_celery_app
 from azuraforge.platform.jobs.local import settings_environment
@@ -162,14 +163,14 @@ class KindOfAnotherDistribution:
         asked = NewJob("sleeper", {"steps": 3}, kind="countdown", project=project,
                        submitter="ana", context=context)  # fmt: skip
         job = enqueue(store, transport, asked)[0].id
-        after = settings.run_dir(job, None) / "after.txt"
-        wait_for(lambda: after.exists(), timeout=30)
+        blobs = open_blobs(settings)
+        wait_for(lambda: blobs.exists(f"runs/{job}/after.txt"), timeout=30)
         record = store.get_experiment(job)
         origin = {"project": project, "submitter": "ana", "context": context}
         assert (record.project, record.submitter, record.context) == tuple(origin.values())
         assert (record.status, record.result) == ("completed", {"counted": 3, "origin": origin})
         assert [v for _, v, *_ in store.get_metrics(job)["left"]] == [2.0, 1.0, 0.0]
-        assert after.read_text() == f"countdown {job}"
+        assert blobs.get_bytes(f"runs/{job}/after.txt") == f"countdown {job}".encode()
 
     def test_a_stream_job_restarted_for_memory_on_schedule_and_after_a_crash_loses_no_step(
         self, store: Store, settings: Settings, transport: Transport, workers: WorkerProcesses

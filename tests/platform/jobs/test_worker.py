@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.kinds import KIND_GROUP, JobHost
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.runner import Supervision
@@ -71,7 +72,8 @@ def test_run_next_completes_a_run_with_everything_recorded(
     assert [(s, v) for s, v, _ in curves["val_loss"]] == [(s, 2.0 / s) for s in range(1, 6)]
     assert record.metrics == {"loss": 0.2, "val_loss": 0.4}
     assert [(a.path, a.is_dir) for a in store.list_artifacts(run)] == [("report.md", False)]
-    assert (settings.runs_dir / str(run) / "report.md").is_file()
+    assert open_blobs(settings).exists(f"runs/{run}/report.md")
+    assert not (settings.work_dir / str(run)).exists()  # kept in the blob store alone
     assert record.result is not None
     assert record.result["metrics"] == {"MAE": {"model": 0.2, "persistence": 2.0}}
     kinds = [e.kind for e in store.list_events(experiment_id=run)]
@@ -171,7 +173,8 @@ def test_cancel_while_queued_never_runs(worker: Worker, store: Store, sleeper: P
         0,
     )
     assert store.get_metrics(run) == {}
-    assert not (worker.settings.runs_dir / str(run)).exists()
+    assert not (worker.settings.work_dir / str(run)).exists()
+    assert not list(open_blobs(worker.settings).list_keys(f"runs/{run}"))
 
 
 def test_run_one_runs_that_run_once(worker: Worker, store: Store, sleeper: Path) -> None:
@@ -205,12 +208,13 @@ def test_run_forever_runs_queued_runs_until_shut_down(
     worker: Worker, store: Store, sleeper: Path
 ) -> None:
     runs = [submit(store, steps=2) for _ in range(2)]
-    reports = [worker.settings.runs_dir / str(run) / "report.md" for run in runs]
+    blobs = open_blobs(worker.settings)
+    reports = [f"runs/{run}/report.md" for run in runs]
     thread = threading.Thread(target=worker.run_forever)
     thread.start()
     try:
         # Watch files, not the store, while the worker may fork (see test_runner.logged).
-        wait_for(lambda: all(report.exists() for report in reports))
+        wait_for(lambda: all(blobs.exists(report) for report in reports))
         wait_for(lambda: not children())
     finally:
         worker.shutdown.set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -168,9 +169,10 @@ def execute(
     The job's code, its kind's and its context's, gets the store as the job's project sees
     it, writing through the job's own lease alone
     (:class:`~azuraforge.platform.store.scope.JobStore`): ids and names in its config that
-    are another project's name nothing. The files it wrote into its folder are kept in
-    ``blobs`` (by default the settings' blob store) when its code returned
-    (:meth:`StoreContext.keep_files`): a job whose files cannot be kept failed.
+    are another project's name nothing. The job writes its files into a folder of this
+    machine (``settings.work_dir/<id>``), kept in ``blobs`` (by default the settings' blob
+    store) when its code returned (:meth:`StoreContext.keep_files`; a job whose files cannot
+    be kept failed), and removed when it ended.
 
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
@@ -179,12 +181,29 @@ def execute(
     folder = DataFolder.of(settings.data_dir, record.project)
     files = blobs or open_blobs(settings)
     ctx = _job_context(seen, lease, settings, record, folder, files, stop_requested, show_progress)
-    if output is not None:
-        output.attach(ctx.log_output)
-    ended = _run_kind(seen, record, settings, ctx)
-    if output is not None:
-        output.stop()  # its last lines reach the context before it closes
-    redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
+    try:
+        if output is not None:
+            output.attach(ctx.log_output)
+        ended = _run_kind(seen, record, settings, ctx)
+        if output is not None:
+            output.stop()  # its last lines reach the context before it closes
+        redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
+        return _record_end(store, lease, settings, ctx, ended, redact, interrupted, handing_back)
+    finally:
+        shutil.rmtree(ctx.output_dir, ignore_errors=True)  # the blob store keeps its files
+
+
+def _record_end(
+    store: Store,
+    lease: Lease,
+    settings: Settings,
+    ctx: StoreContext,
+    ended: _KindEnd,
+    redact: Redaction,
+    interrupted: Any,
+    handing_back: Callable[[], bool],
+) -> str:
+    """Record how the job ``ended`` (:func:`execute` says how); its final status."""
     if _finished_in_last_flush(ctx, ended, redact):
         return ended.status
     ctx.close()
@@ -215,11 +234,14 @@ def _job_context(
 ) -> StoreContext:
     """The context of the job ``record`` (its folder, the settings' limits), writing to the
     store as the job sees it (``seen``), reading files from its project's ``folder`` and
-    keeping its own in ``blobs``."""
+    keeping its own in ``blobs``. Its folder is ``work_dir/<id>`` on this machine, emptied
+    first (an earlier try of the job may have left files there)."""
+    work = settings.work_dir / str(record.id)
+    shutil.rmtree(work, ignore_errors=True)
     return StoreContext(
         seen,
         lease,
-        settings.run_dir(record.id, record.output_dir),
+        work,
         stop_requested=stop_requested,
         flush_interval=settings.flush_interval,
         show_progress=show_progress,

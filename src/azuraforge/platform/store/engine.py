@@ -120,6 +120,12 @@ def head_revision() -> str:
     return head
 
 
+def revisions_after(revision: str | None) -> list[str]:
+    """The revisions upgrading a database at ``revision`` (``None``: an empty one) applies,
+    the newest first."""
+    return [script.revision for script in _scripts().iterate_revisions("head", revision)]
+
+
 def current_revision(engine: Engine) -> str | None:
     """The schema revision of the database (``None`` for an empty one)."""
     try:

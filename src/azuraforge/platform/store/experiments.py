@@ -196,7 +196,6 @@ class ExperimentStore(StoreBase):
         batch_id: str | None = None,
         requeue_lost: bool = False,
         status: str = QUEUED,
-        output_dir: str | None = None,
         kind: str = RUN,
         study_id: int | None = None,
         trial_number: int | None = None,
@@ -205,9 +204,9 @@ class ExperimentStore(StoreBase):
         idle_limit: float | None = None,
         credential_hash: str | None = None,
     ) -> ExperimentRecord:
-        """Store a new run of ``pipeline`` with a validated ``config``, queued by default;
-        ``output_dir`` names its folder when it is not the settings' ``runs_dir/<id>``; a
-        study's trial is ``kind="trial"`` with its ``study_id`` and Optuna ``trial_number``;
+        """Store a new run of ``pipeline`` with a validated ``config``, queued by default (its
+        files are the blob store's ``runs/<id>/``, whoever runs it); a study's trial is
+        ``kind="trial"`` with its ``study_id`` and Optuna ``trial_number``;
         ``submitter`` is the user who asked, ``context`` what the job carries to its worker.
         Only :func:`~azuraforge.platform.jobs.queueing.enqueue` calls it (a test checks), so
         every job is queued one way.
@@ -235,8 +234,8 @@ class ExperimentStore(StoreBase):
             started_at=None, finished_at=None, worker=None, lease_owner=None, lease_epoch=0,
             lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
             batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
-            requeue_lost=requeue_lost, attempts=0, result=None, output_dir=output_dir,
-            kind=kind, study_id=study_id, trial_number=trial_number, submitter=submitter,
+            requeue_lost=requeue_lost, attempts=0, result=None, kind=kind, study_id=study_id,
+            trial_number=trial_number, submitter=submitter,
             context=dict(context or {}),
         )  # fmt: skip
         new = replace(new, **started)

@@ -183,8 +183,6 @@ class Experiment(Base):
     requeue_lost: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    output_dir: Mapped[str | None] = mapped_column(String(1000))
-    """The run's folder when it is not ``$AZURAFORGE_HOME/runs/<id>`` (``azuraforge run``)."""
     kind: Mapped[str] = mapped_column(String(20), default="run", server_default="run")
     """``run`` (a pipeline's training run), ``trial`` (a run of a study) or ``prediction``
     (an asynchronous prediction job): every kind of job goes through the same leases."""

@@ -38,7 +38,6 @@ class ExperimentRecord:
     requeue_lost: bool
     attempts: int
     result: dict[str, Any] | None
-    output_dir: str | None
     kind: str = "run"
     """``run``, ``trial`` (of study ``study_id``, Optuna's ``trial_number``) or ``prediction``."""
     study_id: int | None = None
