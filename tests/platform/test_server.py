@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from azuraforge.platform.jobs.duties import STREAMS
 from azuraforge.platform.jobs.transport import LocalTransport
+from azuraforge.platform.server import run_workers
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -98,3 +99,21 @@ def registered(store: Store, stream_id: int) -> int:
     """How many of the stream's promotions are registered."""
     changes = store.list_changes(stream_id, kinds=["promote"])
     return sum(change.version is not None for change in changes)
+
+
+def test_a_celery_worker_names_its_broker_without_the_password(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, transport="celery",
+                        broker_url="redis://:s3cret-pass@127.0.0.1:6379/0")  # fmt: skip
+    told: list[str] = []
+
+    def started(what: str) -> None:
+        told.append(what)
+        raise _ToldError
+
+    with pytest.raises(_ToldError):
+        run_workers(settings, 2, started)
+    assert told and "s3cret-pass" not in told[0] and "127.0.0.1:6379/0" in told[0], told
+
+
+class _ToldError(Exception):
+    """Stops run_workers once it said what it runs."""

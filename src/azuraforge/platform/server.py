@@ -103,9 +103,12 @@ def run_workers(
     worker processes on the Celery transport; else this process as the worker when
     ``concurrency`` is 1, or a pool of that many. ``started`` is told what runs."""
     if settings.transport == "celery":
+        from kombu.utils.url import maybe_sanitize_url
+
         from azuraforge.platform.jobs.celery_worker import run_celery_worker
 
-        started(f"Celery worker on {settings.broker_url}, concurrency {concurrency}")
+        broker = maybe_sanitize_url(settings.broker_url)  # its password masked
+        started(f"Celery worker on {broker}, concurrency {concurrency}")
         run_celery_worker(settings, concurrency)
         return
     if concurrency == 1:
