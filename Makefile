@@ -39,7 +39,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop bench-quick-stream \
 	bench-quick-study bench-quick-regimes
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
-	bench-quick-core bench-quick-mnist
+	bench-quick-core bench-quick-mnist bench-quick-object-store
 
 .PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) s3-server clean
@@ -120,6 +120,8 @@ pytest: $(VENV)/.installed-dev
 ## tuned, OpenBLAS choosing its own kernels; a full MNIST epoch of the digit CNN beside
 ## PyTorch at 2 threads; platform vs
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
+## a registered model's first predict and a report's first page from the S3-compatible object
+## store (SeaweedFS on loopback, as make s3-server starts it) against the local folder;
 ## study overhead against bare Optuna; a 10-minute soak of a long job restarted for memory,
 ## on schedule and after a crash; the dashboard's crowded pages in Chromium (100,000 runs,
 ## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
@@ -136,6 +138,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/platform_vs_mlflow.py
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/object_store.py
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/hub_loop.py
@@ -168,6 +171,9 @@ bench-quick-live: $(VENV)/.installed-dev
 
 bench-quick-serving: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py --quick --out $(VENV)/bench-serving-quick.md --json $(VENV)/bench-serving-quick.json
+
+bench-quick-object-store: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/object_store.py --quick --out $(VENV)/bench-object-store-quick.md --json $(VENV)/bench-object-store-quick.json
 
 bench-quick-study: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
