@@ -1,14 +1,21 @@
-"""`azuraforge run` records into the platform's store (and never fails because of it)."""
+"""`azuraforge run` records its run on the platform (and never fails because of it): into the
+store, or over the API of a server configured (a token in the environment), with no lease."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
+from azuraforge.platform.api.app import create_app
 from azuraforge.platform.blobs import LocalBlobs
 from azuraforge.platform.store import ExperimentQuery, Store, upgrade_database
 from azuraforge.platform.store.engine import downgrade, make_engine
+from tests.helpers import write_pipeline_plugin
+from tests.platform.fixtures import admin_headers, short_settings
+from tests.platform.servers import served_in_thread
 
 runner = CliRunner()
 
@@ -71,6 +78,66 @@ def test_an_out_of_date_store_is_not_migrated_and_the_run_goes_on(
     downgrade(engine, "0001_initial")
     result = run(tmp_path)
     assert result.exit_code == 0
-    assert "not recorded in the store" in result.output
+    assert "not recorded: the store" in result.output
     assert "azuraforge db upgrade" in result.output
     assert "Test set" in result.output
+
+
+NOTED = """
+from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
+
+
+class NotedConfig(PipelineConfig):
+    epochs: int = 3
+
+
+class Noted(Pipeline[NotedConfig]):
+    name = "noted"
+    description = "Logs a loss, a line and a file."
+    Config = NotedConfig
+
+    def run(self, config, ctx):
+        for epoch in range(1, config.epochs + 1):
+            ctx.log_metrics({"loss": 1.0 / epoch}, step=epoch)
+            ctx.progress(epoch, config.epochs)
+        ctx.logger.info("trained %d epochs", config.epochs)
+        notes = ctx.output_dir / "notes" / "a.txt"
+        notes.parent.mkdir(parents=True)
+        notes.write_text("noted")
+        ctx.log_artifact(notes)
+        return RunResult(metrics={"MAE": {"model": 0.5, "persistence": 2.0}}, report_path=notes)
+"""
+
+
+def test_a_cli_run_is_recorded_over_the_api_with_its_own_credential(
+    tmp_path, store_url, monkeypatch
+):
+    write_pipeline_plugin(tmp_path, "notedplugin", NOTED, {"noted": "notedplugin:Noted"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    home = tmp_path / "server"
+    settings = short_settings(f"sqlite:///{tmp_path / 'server.db'}", home)
+    upgrade_database(settings.database_url)
+    served = Store(settings.database_url)
+    headers = admin_headers(served)
+    monkeypatch.setenv("AZURAFORGE_TOKEN", headers["Authorization"].removeprefix("Bearer "))
+    config = uvicorn.Config(create_app(settings, store=served), log_level="warning")
+    with served_in_thread(config) as address:
+        monkeypatch.setenv("AZURAFORGE_API_URL", f"http://{address}")
+        result = runner.invoke(app, ["run", "noted", "--output-dir", str(tmp_path / "runs")])
+        assert result.exit_code == 0, result.output
+        assert f"recorded as experiment 1 at http://{address}" in result.output
+        with httpx.Client(base_url=f"http://{address}/api/v1", headers=headers) as api:
+            page = api.get("/experiments/1").json()
+            served_file = api.get("/experiments/1/artifacts/notes/a.txt").content
+    record = served.get_experiment(1)
+    assert (record.kind, record.status, record.pipeline, record.worker) == (
+        "external", "completed", "noted", None,
+    )  # fmt: skip
+    assert [p[:2] for p in served.get_metrics(1)["loss"]] == [(1, 1.0), (2, 0.5), (3, 1 / 3)]
+    assert page["scores"] == {"MAE": {"model": 0.5, "persistence": 2.0}}
+    assert page["result"]["report_path"] == "notes/a.txt"
+    assert [a["path"] for a in page["artifacts"]] == ["notes/a.txt"] and served_file == b"noted"
+    logged = [e.payload["message"] for e in served.list_events(experiment_id=1, kinds=["log"])]
+    assert logged == ["trained 3 epochs"]
+    engine = make_engine(store_url)  # the local store is left alone
+    assert not engine.dialect.has_table(engine.connect(), "experiments")

@@ -22,6 +22,7 @@ the API's message (:class:`Session`).
 from azuraforge.client.access import Access
 from azuraforge.client.api import Client
 from azuraforge.client.environment import save_token, saved_tokens
+from azuraforge.client.external import ExternalRun
 from azuraforge.client.models import Models
 from azuraforge.client.runs import Runs
 from azuraforge.client.session import Page, Session
@@ -31,6 +32,7 @@ from azuraforge.client.studies import Studies
 __all__ = [
     "Access",
     "Client",
+    "ExternalRun",
     "Models",
     "Page",
     "Runs",

@@ -89,6 +89,9 @@ class Session:
         The project to work in; ``None``: the token's.
     timeout
         Seconds each request, and a WebSocket's opening, may take.
+    login_hint
+        Whether a 401 says how to get a token and sign in (not for a run's own credential,
+        :class:`~azuraforge.client.ExternalRun`).
 
     Raises
     ------
@@ -100,10 +103,10 @@ class Session:
 
     def __init__(
         self, url: str, *, token: str | None = None, project: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = 30.0, login_hint: bool = True,
     ) -> None:  # fmt: skip
         self.url = url.rstrip("/")
-        self.timeout = timeout
+        self.timeout, self.login_hint = timeout, login_hint
         self.headers: dict[str, str] = {"Authorization": f"Bearer {token}"} if token else {}
         """What each request sends besides its own: the credential, the project."""
         if project:
@@ -207,7 +210,7 @@ class Session:
         except (ValueError, KeyError, TypeError):
             message = response.text[:300] or f"HTTP {response.status_code}"
         status = response.status_code
-        if status == 401:
+        if status == 401 and self.login_hint:
             message += (
                 f"; make a token on the dashboard's Access page (or `azuraforge tokens "
                 f"create` where the server runs), then `azuraforge login --api-url {self.url}`"

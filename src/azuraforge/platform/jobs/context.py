@@ -7,7 +7,9 @@ to ``spool.jsonl`` in the run's folder and are written, in order, once it is bac
 never waits for tracking and never sees its errors. When the spool cannot take them either
 (its disk is full), they are held in memory, up to ``held_points``, until the store or the
 spool does; past that, new points are dropped, counted, and the run's end says how many.
-When the lease is lost, the run is asked to stop and nothing more is written.
+When the lease is lost (or a run no worker executes ended elsewhere), the run is asked to
+stop and nothing more is written. Where the writes go is a :class:`RunWriter`'s: a worker's
+job's, through its lease (:class:`StoreContext`), or a run's written from outside.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import math
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from azuraforge.errors import InvalidParameterError, LeaseLostError
+from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
@@ -42,8 +45,68 @@ _RETRY_SECONDS = 1.0
 _FLUSHERS = KeptThreads("metric-flusher")
 
 
-class StoreContext:
-    """A :class:`~azuraforge.learn.RunContext` that writes to the store under a lease.
+class RunWriter(ABC):
+    """Where a run context's writes go: a worker's through its lease (:class:`LeaseWriter`),
+    or those of a run no worker executes, written from outside with no lease (the store's
+    external writes, or the API's over HTTP: ``azuraforge run``'s recording).
+
+    Each method raises :class:`~azuraforge.errors.ConflictError` (a
+    :class:`~azuraforge.errors.LeaseLostError` is one) once the run takes no more writes from
+    here, its lease lost or the run ended elsewhere: the context then writes nothing more;
+    and an error :func:`~azuraforge.platform.store.is_unavailable` says is an outage while
+    the store cannot be reached: the context spools and tries again.
+    """
+
+    experiment_id: int
+    """The run written."""
+
+    @abstractmethod
+    def write(self, writes: JobWrites) -> None:
+        """Write ``writes`` in one transaction (nothing of them when it raises)."""
+
+    @abstractmethod
+    def finish(
+        self, status: str, *, error: str | None, result: dict[str, Any] | None, writes: JobWrites
+    ) -> None:
+        """Write ``writes`` and end the run as ``status``, in one transaction where the
+        writer can (a writer over HTTP sends them first, then the end)."""
+
+    def drop_oldest_lines(self, levels: Sequence[str], keep: int) -> tuple[int, int, int]:
+        """Delete the run's oldest log lines of ``levels`` beyond its newest ones holding
+        ``keep`` characters; the lines and characters dropped, and those kept. Only a
+        worker's run keeps printed output: give another writer's context no
+        ``output_limit``.
+
+        Raises
+        ------
+        ConflictError
+            For a writer that keeps no printed output.
+        """
+        raise ConflictError(f"run {self.experiment_id}'s writer keeps no printed output")
+
+
+class LeaseWriter(RunWriter):
+    """The writes of a worker's job, through its ``lease`` (each fenced by it)."""
+
+    def __init__(self, store: Store, lease: Lease) -> None:
+        self.store, self.lease, self.experiment_id = store, lease, lease.experiment_id
+
+    def write(self, writes: JobWrites) -> None:
+        self.store.write(self.lease, writes)
+
+    def finish(
+        self, status: str, *, error: str | None, result: dict[str, Any] | None, writes: JobWrites
+    ) -> None:
+        self.store.finish(self.lease, status, error=error, result=result, writes=writes)
+
+    def drop_oldest_lines(self, levels: Sequence[str], keep: int) -> tuple[int, int, int]:
+        return self.store.drop_oldest_lines(self.lease, levels, keep)
+
+
+class WriterContext:
+    """A :class:`~azuraforge.learn.RunContext` that buffers what the run logs and writes it
+    through ``writer`` (:class:`RunWriter`): a worker's job's context is a
+    :class:`StoreContext`, whose writer holds the job's lease.
 
     ``stop_requested`` is called by ``should_stop`` once per batch: it must be cheap (the
     supervisor sets an event; nothing here queries the database per batch). ``data_folder``
@@ -51,27 +114,30 @@ class StoreContext:
     for a run the user started on their own files (``azuraforge run --record``). ``blobs`` is
     the blob store the files the run writes into ``output_dir`` (a folder of this machine)
     are kept in once it ended (:meth:`keep_files`); ``None`` keeps them in the folder alone.
+    ``output_limit`` bounds the characters the run prints that are kept (``None``: a writer
+    that keeps none, :meth:`RunWriter.drop_oldest_lines`).
     """
 
     def __init__(
         self,
-        store: Store,
-        lease: Lease,
+        writer: RunWriter,
         output_dir: Path,
         *,
         stop_requested: Callable[[], bool] = lambda: False,
         flush_interval: float = 0.05,
         show_progress: bool = False,
         data_folder: DataFolder | None = None,
-        output_limit: int = 1_000_000,
+        output_limit: int | None = 1_000_000,
         held_points: int = 100_000,
         blobs: BlobStore | None = None,
     ) -> None:
-        self.store, self.lease, self.output_dir = store, lease, output_dir
+        self.writer, self.output_dir = writer, output_dir
         self.blobs = blobs
         self.data_folder = data_folder
         self.show_progress = show_progress
         self.lease_lost = False
+        """Whether the run takes no more writes from here (its lease lost, or it ended
+        elsewhere): it is asked to stop, and nothing more is written."""
         self.tracking_error: str | None = None
         """Why metrics stopped being stored (an error that is not an outage), if they did."""
         self.held_points = held_points
@@ -107,7 +173,7 @@ class StoreContext:
         self._handing_over = threading.Event()
         self.spool = output_dir / SPOOL_NAME
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.logger = logging.getLogger(f"azuraforge.run.{lease.experiment_id}")
+        self.logger = logging.getLogger(f"azuraforge.run.{writer.experiment_id}")
         self._handler = _BufferHandler(self)
         self.logger.addHandler(self._handler)
         self.logger.setLevel(logging.INFO)
@@ -140,7 +206,7 @@ class StoreContext:
         if self.blobs is None:
             return 0
         return keep_folder(
-            self.blobs, self.output_dir, self.lease.experiment_id, leave=[SPOOL_NAME]
+            self.blobs, self.output_dir, self.writer.experiment_id, leave=[SPOOL_NAME]
         )
 
     # The RunContext protocol ------------------------------------------------------------
@@ -237,11 +303,6 @@ class StoreContext:
             self._progress = (done, total, message)
         self._wake.set()
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The state this job last saved with :meth:`save_checkpoint` (in an earlier
-        process, before a restart), or ``None`` on its first start."""
-        return self.store.load_checkpoint(self.lease.experiment_id)
-
     def save_checkpoint(
         self, state: Mapping[str, Any], outcomes: Sequence[Outcome] = (),
         changes: Sequence[Mapping[str, Any]] = (), answers: Sequence[Answer] = (),
@@ -315,7 +376,7 @@ class StoreContext:
             return self._resume_flushing()
         writes = self._take()
         try:
-            self.store.finish(self.lease, status, error=error, result=result, writes=writes)
+            self.writer.finish(status, error=error, result=result, writes=writes)
         except Exception:  # close() writes it again, and says what went wrong
             self._requeue(writes)
             return self._resume_flushing()
@@ -331,7 +392,7 @@ class StoreContext:
             and self.tracking_error is None
             and not self.dropped_points
             and not spooled
-            and output <= self._output_limit
+            and (self._output_limit is None or output <= self._output_limit)
         )
 
     def _resume_flushing(self) -> bool:
@@ -372,7 +433,7 @@ class StoreContext:
                 return
             try:
                 self._flush()
-            except LeaseLostError as e:
+            except ConflictError as e:  # the lease lost, or the run ended elsewhere
                 _log.warning("%s", e)
                 self.lease_lost = True
             except Exception as e:
@@ -392,7 +453,7 @@ class StoreContext:
         self._replay_spool()
         writes = self._take()
         try:
-            self.store.write(self.lease, writes)
+            self.writer.write(writes)
         except BaseException:
             self._requeue(writes)
             raise
@@ -415,21 +476,20 @@ class StoreContext:
         return writes
 
     def _count_output(self, lines: Sequence[tuple[float, str, str]]) -> None:
-        """Count the printed characters of ``lines``, written; beyond ``output_limit``, drop
-        the oldest."""
+        """Count the printed characters of ``lines``, written; beyond ``output_limit`` (if
+        any), drop the oldest."""
         self._output_stored += _output_size(lines)
-        if self._output_stored > self._output_limit:
-            self._drop_oldest_output()
+        limit = self._output_limit
+        if limit is not None and self._output_stored > limit:
+            self._drop_oldest_output(limit)
 
-    def _drop_oldest_output(self) -> None:
-        """Drop the oldest printed lines down to half of ``output_limit`` (a rotation: the
-        newest output is what explains how a run ended), and say so in the run's log."""
-        lines, size, self._output_stored = self.store.drop_oldest_lines(
-            self.lease, OUTPUT_LEVELS, self._output_limit // 2
-        )
+    def _drop_oldest_output(self, limit: int) -> None:
+        """Drop the oldest printed lines down to half of ``limit`` (a rotation: the newest
+        output is what explains how a run ended), and say so in the run's log."""
+        lines, size, self._output_stored = self.writer.drop_oldest_lines(OUTPUT_LEVELS, limit // 2)
         self.logger.warning(
             "the run printed more than %d characters: its %d oldest printed lines (%d "
-            "characters) were dropped, the newest kept", self._output_limit, lines, size,
+            "characters) were dropped, the newest kept", limit, lines, size,
         )  # fmt: skip
 
     def _requeue(self, writes: JobWrites) -> None:
@@ -485,7 +545,7 @@ class StoreContext:
             return
         with self.spool.open() as handle:
             points = [tuple(json.loads(line)) for line in handle if line.strip()]
-        self.store.log_metrics(self.lease, points)
+        self.writer.write(JobWrites(points=points))
         self.spool.unlink()
 
 
@@ -497,7 +557,7 @@ def _output_size(lines: Sequence[tuple[float, str, str]]) -> int:
 class _BufferHandler(logging.Handler):
     """Collects the run's log records for the flusher (kept as the run's log events)."""
 
-    def __init__(self, ctx: StoreContext) -> None:
+    def __init__(self, ctx: WriterContext) -> None:
         super().__init__(logging.INFO)
         self.ctx = ctx
 
@@ -505,3 +565,18 @@ class _BufferHandler(logging.Handler):
         with self.ctx._lock:
             self.ctx._lines.append((record.created, record.levelname, self.format(record)))
         self.ctx._wake.set()
+
+
+class StoreContext(WriterContext):
+    """The context of a worker's job: a :class:`WriterContext` writing to the store under the
+    job's ``lease`` (:class:`LeaseWriter`), and reading back the checkpoint it saved. The
+    ``options`` are :class:`WriterContext`'s."""
+
+    def __init__(self, store: Store, lease: Lease, output_dir: Path, **options: Any) -> None:
+        super().__init__(LeaseWriter(store, lease), output_dir, **options)
+        self.store, self.lease = store, lease
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state this job last saved with :meth:`save_checkpoint` (in an earlier
+        process, before a restart), or ``None`` on its first start."""
+        return self.store.load_checkpoint(self.lease.experiment_id)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from azuraforge.apps import RunResult, get_pipeline
 from azuraforge.apps.base import Pipeline
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.context import StoreContext, WriterContext
 from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
 from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
@@ -285,7 +285,7 @@ def run_pipeline(record: ExperimentRecord, ctx: StoreContext) -> tuple[str, dict
     return (CANCELLED if outcome.cancelled else COMPLETED), describe_result(outcome, ctx)
 
 
-def describe_result(result: RunResult, ctx: StoreContext) -> dict[str, Any]:
+def describe_result(result: RunResult, ctx: WriterContext) -> dict[str, Any]:
     """What the store keeps of a run's result: scores beside baselines, files, training end."""
 
     def inside(path: Any) -> str | None:
