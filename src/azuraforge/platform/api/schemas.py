@@ -54,7 +54,10 @@ class ExperimentPublic(BaseModel):
     id: int
     name: str
     pipeline: str
-    kind: str = Field(description="run, trial, or retrain (a stream's candidate as a run).")
+    kind: str = Field(
+        description="run, trial, retrain (a stream's candidate as a run), or external (a run "
+        "written from outside: your own code, azuraforge run)."
+    )
     status: str
     progress: float
     progress_message: str
