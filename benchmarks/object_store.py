@@ -100,7 +100,7 @@ from serving import (
 )
 
 SIZES = {
-    "full": {"repeats": 5, "rounds": 3, "duration_s": 2.0, "warmup_s": 1.0, "connections": 8,
+    "full": {"repeats": 5, "rounds": 6, "duration_s": 2.0, "warmup_s": 1.0, "connections": 8,
              "report_gets": 20},
     "quick": {"repeats": 1, "rounds": 1, "duration_s": 1.0, "warmup_s": 0.5, "connections": 4,
               "report_gets": 3},
