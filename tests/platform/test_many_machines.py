@@ -60,12 +60,12 @@ class Cluster:
     prefix: str
     root: Path
 
-    def home(self, name: str) -> Home:
-        """A machine's home, below no other's."""
+    def home(self, name: str, **fields: Any) -> Home:
+        """A machine's home, below no other's (its settings' other ``fields`` given)."""
         blob_store = self.s3.environment(self.prefix)
         settings = short_settings(
             self.database_url, self.root / name, blob_store=blob_store["AZURAFORGE_BLOB_STORE"],
-            s3_endpoint=blob_store["AZURAFORGE_S3_ENDPOINT"],
+            s3_endpoint=blob_store["AZURAFORGE_S3_ENDPOINT"], **fields,
         )  # fmt: skip
         return Home(name, settings, {**settings_environment(settings), **blob_store})
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from azuraforge.errors import DataFormatError
-from azuraforge.learn.datasets.fetching import fetch
+from azuraforge.learn.datasets.fetching import dataset_file
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
@@ -32,7 +33,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import QUEUED, RUNNING
 from azuraforge.platform.store.streams import Answer, write_stream_steps
-from azuraforge.stream import CsvReplay, Event, SourceReport
+from azuraforge.stream import Event, SourceReport
 from azuraforge.stream.direction import has_log_loss, make_learner
 from azuraforge.stream.shadow import ShadowLoop
 from azuraforge.testing.streams import START, shifted_prices
@@ -48,24 +49,36 @@ CONFIG = {"source": "btc-hourly", "learner": "logreg-adam", "max_events": EVENTS
 @dataclass
 class Unbroken:
     """The library loop over the same events, never stopped: its scores by role, each
-    model's own scores by name, and its changes."""
+    model's own scores by name, its changes, how many predictions it scored and its first
+    learner's name."""
 
     scores: dict[str, float]
     by_name: dict[str, float]
     changes: list[tuple[str, int, str]]
+    scored: int
+    first: str
+
+
+def unbroken_loop(config: dict[str, Any]) -> Unbroken:
+    """The library loop of a stream of ``config`` (a dataset's, ``max_events`` of them) as its
+    job makes it (:func:`~azuraforge.platform.services.streams.loop.learn`), never stopped."""
+    checked = StreamConfig.model_validate(config)
+    shadow = ShadowLoop(
+        lambda kind, number: make_learner(kind, checked.seed + number - 1), checked.learner,
+        checked.rules(), column=checked.price_column, horizon=checked.horizon,
+        window=checked.window, features=checked.features(),
+    )  # fmt: skip
+    changes = []
+    for event in islice(checked.replay(dataset_file(str(checked.source))), checked.max_events):
+        changes += shadow.step(event)[1]
+    lineage = [(c.kind, c.event, c.model) for c in changes]
+    first = f"{checked.learner}-1"
+    return Unbroken(shadow.scores(), shadow.loop.scores(), lineage, shadow.loop.scored, first)
 
 
 @pytest.fixture(scope="module")
 def unbroken(real_data: object) -> Unbroken:
-    path = next(iter(fetch("btc-hourly").values()))
-    config = StreamConfig.model_validate(CONFIG)
-    shadow = ShadowLoop(lambda kind, n: make_learner(kind, n - 1), "logreg-adam",
-                        config.rules(), window=300)  # fmt: skip
-    changes = []
-    for event in islice(CsvReplay(path, columns=["close"], price_column="close"), EVENTS):
-        changes += shadow.step(event)[1]
-    lineage = [(c.kind, c.event, c.model) for c in changes]
-    return Unbroken(shadow.scores(), shadow.loop.scores(), lineage)
+    return unbroken_loop(CONFIG)
 
 
 def assert_kept_once(store: Store, run_id: int, unbroken: Unbroken) -> None:
@@ -77,7 +90,7 @@ def assert_kept_once(store: Store, run_id: int, unbroken: Unbroken) -> None:
         assert accuracy == pytest.approx(unbroken.by_name[f"{model}/accuracy"], abs=1e-12)
         if has_log_loss(model):  # a trivial rule has none
             assert loss == pytest.approx(unbroken.by_name[f"{model}/log_loss"], rel=1e-9)
-    assert rows["always up"][0] == rows["logreg-adam-1"][0] == EVENTS - 24 - 1
+    assert rows["always up"][0] == rows[unbroken.first][0] == unbroken.scored
     lineage = [(c.kind, c.event, c.model) for c in store.list_changes(run_id)]
     assert lineage == unbroken.changes and len(lineage) >= 4
 
