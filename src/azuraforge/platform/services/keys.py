@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ServerKeyRecord, Store
+from azuraforge.platform.store import ServerKeyRecord, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 SESSION, WEBHOOK = "session", "webhook"
@@ -97,9 +97,15 @@ class ServerKeys:
     def load(self) -> None:
         """Read every purpose's keys now, making those the store lacks: what the API does at
         its start, so that a home that holds an earlier version's key files gives them to
-        the store when its server is started on this version."""
-        for purpose in PURPOSES:
-            self.ring(purpose)
+        the store when its server is started on this version. A store out of reach is left
+        for the first use (the API starts, and answers 503 until the store is back)."""
+        try:
+            for purpose in PURPOSES:
+                self.ring(purpose)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            _log.warning("the server's keys are read once the store answers: %s", e)
 
     def signing(self, purpose: str) -> bytes:
         """The key that signs for ``purpose`` now."""
