@@ -22,6 +22,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def store_url(tmp_path, monkeypatch):
+    """A store of the test's own, and no server configured (no token in the environment or
+    kept by a login): the run is recorded in the store."""
+    monkeypatch.delenv("AZURAFORGE_TOKEN", raising=False)
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path / "home"))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
     monkeypatch.setenv("AZURAFORGE_BLOB_STORE", str(tmp_path / "blobs"))

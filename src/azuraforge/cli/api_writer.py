@@ -4,11 +4,14 @@ recorded over the API: it needs the platform's run context)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 from azuraforge.client import ExternalRun
 from azuraforge.errors import ConflictError, CredentialError
 from azuraforge.platform.jobs.context import RunWriter
+from azuraforge.platform.jobs.run_files import files_below
 from azuraforge.platform.store import JobWrites
 
 
@@ -26,6 +29,16 @@ class ApiRunWriter(RunWriter):
             self.run.send(writes.points, writes.lines, writes.artifacts, writes.progress)
         except CredentialError as e:
             raise ConflictError(str(e)) from None
+
+    def upload_folder(self, folder: Path, leave: Collection[str] = ()) -> int:
+        """Upload each file below the local ``folder`` (but those named in ``leave``) as the
+        run's file of the same relative path, as a worker keeps a job's (symbolic links not
+        followed); how many."""
+        sent = 0
+        for path, relative in files_below(folder, leave):
+            self.run.upload(relative, path)
+            sent += 1
+        return sent
 
     def finish(
         self, status: str, *, error: str | None, result: dict[str, Any] | None, writes: JobWrites

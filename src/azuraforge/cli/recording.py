@@ -74,7 +74,7 @@ class RunRecording:
         ctx = WriterContext(writer, folder, flush_interval=settings.flush_interval,
                             show_progress=True, output_limit=None)  # fmt: skip
         return cls(ctx, writer, run.heartbeat,
-                   lambda: run.upload_folder(folder, leave=[SPOOL_NAME]), f"at {url}",
+                   lambda: writer.upload_folder(folder, leave=[SPOOL_NAME]), f"at {url}",
                    settings.heartbeat_interval)  # fmt: skip
 
     @classmethod

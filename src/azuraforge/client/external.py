@@ -5,8 +5,7 @@ writes that run alone: batches of metrics, log lines and progress, its files, it
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -73,21 +72,6 @@ class ExternalRun:
                 headers={"Content-Type": "application/octet-stream"},
             )  # fmt: skip
         return dict(answer)
-
-    def upload_folder(self, folder: str | os.PathLike[str], leave: Collection[str] = ()) -> int:
-        """Upload every file below the local ``folder`` (but those named in ``leave``,
-        relative to it; symbolic links not followed) under its path relative to it; how
-        many."""
-        root, sent = Path(folder), 0
-        for top, _, names in os.walk(root):
-            for name in sorted(names):
-                path = Path(top, name)
-                relative = path.relative_to(root).as_posix()
-                if relative in leave or path.is_symlink() or not path.is_file():
-                    continue
-                self.upload(relative, path)
-                sent += 1
-        return sent
 
     def end(
         self, status: str = "completed", *, error: str | None = None,

@@ -39,12 +39,13 @@ class Runs:
         return list(self.session.request("POST", "/experiments", json=body)["data"])
 
     def start_external(
-        self, pipeline: str = "external", config: dict[str, Any] | None = None, *,
+        self, pipeline: str = "external", params: dict[str, Any] | None = None, *,
         name: str | None = None, idle_limit: float | None = None,
     ) -> ExternalRun:  # fmt: skip
         """Make a run written from here rather than by a worker (an external run: your own
-        code's), running from now, named after ``pipeline`` (what made it) with ``config``
-        (its parameters); the run, to write with its own credential. Each write keeps it
+        code's), running from now, named after ``pipeline`` (what made it) with its
+        parameters ``params`` (kept as its config); the run, to write with its own
+        credential. Each write keeps it
         alive ``idle_limit`` seconds (default: the server's ``run_idle_limit``); past them
         without one, the server ends it lost.
 
@@ -55,7 +56,7 @@ class Runs:
         InvalidParameterError
             For an ``idle_limit`` out of bounds (1 s to 7 days).
         """
-        body = {"pipeline": pipeline, "config": config or {}, "name": name,
+        body = {"pipeline": pipeline, "params": params or {}, "name": name,
                 "idle_limit": idle_limit}  # fmt: skip
         answer = self.session.request("POST", "/external-runs", json=body)
         return ExternalRun(self.session.url, answer, timeout=self.session.timeout)

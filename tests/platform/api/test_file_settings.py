@@ -46,6 +46,9 @@ ESCAPES = [
 ]
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /experiments": {"pipeline": "forecaster", "config": {"csv": "good.csv", "target": "x"}},
+    "POST /external-runs": {"pipeline": "my-script", "params": {"lr": 0.1}},
+    "POST /experiments/{experiment_id}/batch": {},
+    "POST /experiments/{experiment_id}/end": {"status": "completed"},
     "POST /studies": {
         "pipeline": "forecaster",
         "config": {"csv": "good.csv", "target": "x"},

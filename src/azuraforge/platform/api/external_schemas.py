@@ -31,8 +31,10 @@ class ExternalRunCreate(RequestBody):
         description="What made the run (your script's name), shown and filtered on as a "
         "pipeline run's pipeline.",
     )  # fmt: skip
-    config: dict[str, Any] = Field(
-        default_factory=dict, description="Its parameters (shown and compared as settings)."
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Its parameters, as JSON values (kept as the run's config: shown and "
+        "compared as a pipeline run's settings; no file is read from them).",
     )
     name: str | None = Field(
         None, min_length=1, max_length=MAX_NAME, description="Unique in the project."

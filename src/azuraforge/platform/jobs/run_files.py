@@ -12,7 +12,7 @@ So ``report.md`` of run 12 is the blob ``runs/12/report.md`` whichever machine r
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
@@ -79,12 +79,19 @@ def keep_folder(
     are not followed: a job keeps its own files, never one a link names. A file written
     again replaces its earlier copy (a job run again after its worker was lost)."""
     kept = 0
+    for path, relative in files_below(folder, leave):
+        blobs.put_file(path, f"{run_prefix(experiment_id)}/{relative}")
+        kept += 1
+    return kept
+
+
+def files_below(folder: Path, leave: Collection[str] = ()) -> Iterator[tuple[Path, str]]:
+    """Each file below the local ``folder`` (but those named in ``leave``, relative to it)
+    and its path relative to ``folder`` (``plots/loss.png``), in order; symbolic links are
+    not followed: a job keeps its own files, never one a link names."""
     for top, _, names in os.walk(folder):
         for name in sorted(names):
             path = Path(top, name)
             relative = path.relative_to(folder).as_posix()
-            if relative in leave or path.is_symlink() or not path.is_file():
-                continue
-            blobs.put_file(path, f"{run_prefix(experiment_id)}/{relative}")
-            kept += 1
-    return kept
+            if relative not in leave and not path.is_symlink() and path.is_file():
+                yield path, relative

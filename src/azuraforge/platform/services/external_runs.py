@@ -125,8 +125,9 @@ def run_identity(store: Store, credential: str, *, now: float | None = None) -> 
         its run had no word within its idle limit (lost, or about to be).
     """
     now = time.time() if now is None else now
-    found = store.find_run_credential(credential_hash(credential)) if (
-        CREDENTIAL.fullmatch(credential)) else None  # fmt: skip
+    found = None
+    if CREDENTIAL.fullmatch(credential):
+        found = store.find_run_credential(credential_hash(credential))
     if found is None:
         raise CredentialError("not a run credential of this server", public=UNKNOWN)
     silent = found.status == RUNNING and (found.expires_at or 0.0) <= now

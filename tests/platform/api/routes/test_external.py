@@ -61,7 +61,7 @@ def started(admin: httpx.Client, **body: Any) -> tuple[int, httpx.Client]:
 def test_a_run_written_with_its_own_credential_shows_in_the_list_and_on_its_page(
     admin: httpx.Client,
 ) -> None:
-    run, writer = started(admin, pipeline="my-script", config={"lr": 0.1}, name="by-hand")
+    run, writer = started(admin, pipeline="my-script", params={"lr": 0.1}, name="by-hand")
     batch = {"metrics": [{"key": "loss", "step": 1, "value": 0.5},
                          {"key": "loss", "step": 2, "value": 0.25, "time": 1.0e9}],
              "logs": [{"message": "epoch 2 done", "level": "WARNING"}],

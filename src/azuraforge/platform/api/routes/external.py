@@ -58,7 +58,7 @@ def create_external_run(
     ``idle_limit`` seconds; past them without one it ends lost."""
     idle_limit = body.idle_limit or settings.run_idle_limit
     record, credential = start_external_run(
-        store, body.pipeline, body.config, idle_limit=idle_limit, project=who.project,
+        store, body.pipeline, body.params, idle_limit=idle_limit, project=who.project,
         submitter=who.user, name=body.name,
     )  # fmt: skip
     return ExternalRunPublic(
