@@ -152,7 +152,7 @@ def test_a_polled_stream_restarted_takes_the_rows_it_had_not_saved_once_more(
     for name, (count, accuracy, _) in rows.items():
         assert count == EVENTS - 25
         assert accuracy == pytest.approx(shadow.loop.scores()[f"{name}/accuracy"], abs=1e-12)
-    assert candles.polls >= 3
+    assert candles.polls >= 2  # a restart before the last poll: it polled again once restarted
 
 
 def test_the_worker_checks_the_url_again(store: Store, settings: Settings) -> None:
