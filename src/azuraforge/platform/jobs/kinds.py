@@ -5,8 +5,9 @@ reaper, the spool of a run's output. What a job *does* is its kind's: a :class:`
 subclass published in the entry-point group ``azuraforge.job_kinds`` (name ->
 ``module:Class``), found and loaded like pipelines
 (:class:`~azuraforge.learn.plugins.PluginGroup`). AzuraForge declares its own kinds (``run``,
-``trial``, ``prediction``) in its ``pyproject.toml`` exactly as another distribution declares
-one; each lives with its service, so this package imports no service.
+``trial``, ``prediction``, ``stream``, ``retrain``, ``external``) in its ``pyproject.toml``
+exactly as another distribution declares one; each lives with its service, so this package
+imports no service.
 
 A kind says how to run one job in the job's own process (:meth:`JobKind.run`), how long a
 cancelled job may take to stop (:attr:`JobKind.cancel_grace`), what its worker does once a job
@@ -217,10 +218,11 @@ class JobKind(ABC):
     its project, submitter and context too) in hand.
 
     Where each method runs: :meth:`run` in the job's process, forked from its worker;
-    :meth:`after` in the worker once that process ended; :meth:`sweep` in every worker's
-    reaper pass, so several may sweep at once and must tolerate it. A new instance is made
-    for each call: keep state in the store, or in the host (:meth:`JobHost.keep`), never on
-    ``self``.
+    :meth:`after` in the worker once that process ended; :meth:`sweep` in the reaper's
+    pass of the one process holding the reaper's duty (:mod:`~azuraforge.platform.jobs.duties`);
+    a holder cut off mid-pass may overlap its successor, so a sweep must tolerate it. A new
+    instance is made for each call: keep state in the store, or in the host
+    (:meth:`JobHost.keep`), never on ``self``.
     """
 
     name: ClassVar[str]

@@ -55,9 +55,9 @@ _ALIAS = re.compile(ALIAS)
 _REFERENCE = re.compile(REFERENCE)
 DEFAULT_ACTOR = "api"
 STREAM_SNAPSHOT = "stream"
+"""The ``pipeline`` of a version that is a stream's learner as it stood (not a run's model)."""
 MODELS = "models"
 """The prefix below which the registry keeps its versions' files, each under its own."""
-"""The ``pipeline`` of a version that is a stream's learner as it stood (not a run's model)."""
 
 
 def check_model_name(name: str) -> str:

@@ -42,8 +42,9 @@ from azuraforge.platform.store.streams import ChangeRecord
 _log = logging.getLogger(__name__)
 ALIAS = "champion"
 NOT_REGISTERED = 0
-SNAPSHOT_FILE = "snapshot.json"
 """The version a change records when the stream's model name belongs to another model."""
+SNAPSHOT_FILE = "snapshot.json"
+"""The file of a registered snapshot version holding the learner as it stood."""
 
 
 def register_changes(
