@@ -95,6 +95,15 @@ def test_a_run_written_with_its_own_credential_shows_in_the_list_and_on_its_page
     assert writer.post(f"/experiments/{run}/batch", json={}).status_code == 409
 
 
+def test_an_external_runs_report_is_asked_as_a_runs(admin: httpx.Client) -> None:
+    run, writer = started(admin)
+    assert admin.get(f"/experiments/{run}/report").status_code == 409  # not ended yet
+    assert writer.post(f"/experiments/{run}/end", json={"status": "completed"}).status_code == 200
+    missing = admin.get(f"/experiments/{run}/report")
+    assert missing.status_code == 404
+    assert "ended completed before writing one" in missing.json()["error"]["message"]
+
+
 def test_a_run_credential_writes_its_run_alone_and_expires_with_the_run(
     api: tuple[str, Store], admin: httpx.Client
 ) -> None:

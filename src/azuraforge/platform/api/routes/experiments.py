@@ -43,6 +43,7 @@ from azuraforge.platform.api.schemas import (
 from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.run_files import run_key, run_prefix
 from azuraforge.platform.services.experiments import submit
+from azuraforge.platform.services.external_runs import EXTERNAL
 from azuraforge.platform.services.predictions import delete_inputs
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
@@ -237,7 +238,7 @@ def get_report(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) ->
     a 409 says so; a run that ended without one is a 404."""
     record = store.get_experiment(experiment_id)
     path = (record.result or {}).get("report_path")
-    if not path and record.kind not in (RUN, TRIAL):
+    if not path and record.kind not in (RUN, TRIAL, EXTERNAL):  # an external run may end with one
         raise NotFoundError(f"run {experiment_id} is a {record.kind} job, which writes no report")
     if not path and record.status not in FINISHED_STATES:
         raise ConflictError(
