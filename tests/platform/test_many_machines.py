@@ -11,6 +11,7 @@ and predicted by the API; a batch prediction of it runs on another worker.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import uuid
@@ -183,3 +184,44 @@ def test_a_run_of_one_worker_is_served_registered_and_predicted_and_batched_by_a
     assert files_below(cluster.root / "api" / "cache") == files_below(
         cluster.root / "worker-c" / "cache"
     )  # the version, each read from the object store
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_data_file_on_the_apis_disk_alone_is_read_by_a_worker_of_another_machine(
+    cluster: Cluster,
+    api_home: tuple[Home, TestClient],
+    worker_home: WorkerHome,
+    shared_data: list[Path],
+) -> None:
+    """A user's CSV (another series than the demos': the S&P 500's closes), put in the API's
+    data folder alone, trains a forecaster on a worker whose home has none; changed on the
+    API's disk, the next run reads the new version; the worker keeps copies, not files of the
+    data folder."""
+    home, api = api_home
+    stocks = [folder / "stocks" for folder in shared_data if (folder / "stocks").is_dir()]
+    source = stocks[0] / "GSPC_daily_1927_2023.csv"
+    lines = source.read_text().splitlines(keepends=True)
+    mine = home.settings.data_dir / "gspc.csv"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    versions = ["".join(lines[:301]), "".join(lines[:1] + lines[20000:20401])]
+    mine.write_text(versions[0])
+    worker_home("worker-b")
+    config = {"csv": "gspc.csv", "time_column": "Date", "target": "Close", **TINY}
+    config.pop("max_rows")
+    body = {"pipeline": "forecaster", "config": config}
+    gaps = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
+    refused = finished(api, f"/experiments/{gaps}")  # the file as its worker's copy says it
+    assert refused["status"] == "failed", refused
+    assert refused["error"].startswith("DataFormatError: gspc.csv, line 3, column 1 ('Date')")
+    body["config"] = {**config, "missing": "fill"}  # trading days: weekends are gaps
+    first = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
+    assert finished(api, f"/experiments/{first}")["status"] == "completed"
+    mine.write_text(versions[1])  # another version of the file, on the API's disk
+    second = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
+    ended = finished(api, f"/experiments/{second}")
+    assert ended["status"] == "completed", ended
+    copies = [f for f in files_below(cluster.root / "worker-b") if f.endswith(".csv")]
+    digests = [hashlib.sha256(text.encode()).hexdigest() for text in versions]
+    assert copies == sorted(f"cache/data/default/sha256/{d}/gspc.csv" for d in digests)
+    assert cluster.blobs().get_bytes("data/default/names/gspc.csv").decode() == digests[1]
+    assert not (cluster.root / "worker-b" / "data").exists()

@@ -234,12 +234,13 @@ def _submit_and_announce(
 ) -> None:
     """Queue the run, print where to watch it (through the login link, when there is one),
     and print its result when it ends."""
-    from azuraforge.platform.jobs.files import DataFolder
+    from azuraforge.platform.blobs import open_blobs
+    from azuraforge.platform.jobs.files import data_folder_of
     from azuraforge.platform.services import experiments
     from azuraforge.platform.store import DEFAULT_PROJECT
 
     address, link = where
-    folder = DataFolder.of(settings.data_dir, DEFAULT_PROJECT)
+    folder = data_folder_of(settings, DEFAULT_PROJECT, open_blobs(settings))
     run = experiments.submit(store, transport, pipeline, config, data_folder=folder)[0]
     page = f"/#/experiments/{run.id}"
     shown = f"{address}{link}&next={quote(page, safe='')}" if link else f"{address}{page}"

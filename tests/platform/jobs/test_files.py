@@ -9,8 +9,13 @@ import pytest
 
 from azuraforge.apps import get_pipeline
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.blobs import open_blobs
-from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError
+from azuraforge.platform.blobs import LocalBlobs, open_blobs
+from azuraforge.platform.jobs.files import (
+    DataFolder,
+    OutsideDataFolderError,
+    PublishedData,
+    data_folder_of,
+)
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -91,3 +96,70 @@ def test_a_worker_opens_no_file_outside_its_data_folder(
     assert ended.error is not None
     assert "is not a file of the server's data folder" in ended.error
     assert not [key for key in open_blobs(settings).list_keys() if key.endswith(".csv")]
+
+
+@pytest.fixture
+def two_machines(folder: DataFolder, tmp_path: Path) -> tuple[DataFolder, DataFolder]:
+    """``folder`` as the API's, publishing to an object store (a folder outside both homes),
+    and the same project's folder on a worker whose disk holds no data file."""
+    blobs = LocalBlobs(tmp_path / "object-store")
+    api = DataFolder(folder.root, published=PublishedData(blobs, tmp_path / "api-cache"))
+    (tmp_path / "worker-data").mkdir()
+    worker = DataFolder(
+        tmp_path / "worker-data", published=PublishedData(blobs, tmp_path / "worker-cache")
+    )
+    return api, worker
+
+
+def test_a_worker_of_another_disk_reads_the_file_as_published_where_the_job_was_accepted(
+    two_machines: tuple[DataFolder, DataFolder], tmp_path: Path
+) -> None:
+    api, worker = two_machines
+    stored = api.confine(FORECASTER, {"csv": "sub/link-in.csv", "target": "x"})
+    assert stored["csv"] == "inside.csv"
+    opened = Path(worker.open(FORECASTER, stored)["csv"])
+    assert opened.is_relative_to(tmp_path / "worker-cache") and opened.name == "inside.csv"
+    assert opened.read_text() == "date,x\n2020-01-01,1\n"
+    assert worker.copies == [opened.parent]
+
+    (api.root / "inside.csv").write_text("date,x\n2020-01-01,2\n")  # changed, then accepted
+    assert Path(worker.open(FORECASTER, stored)["csv"]) == opened  # as last published
+    api.confine(FORECASTER, stored)
+    again = Path(worker.open(FORECASTER, stored)["csv"])
+    assert again != opened and again.read_text() == "date,x\n2020-01-01,2\n"
+    assert opened.read_text() == "date,x\n2020-01-01,1\n"  # a copy never changes
+
+
+def test_a_file_never_published_or_followed_as_it_grows_is_the_workers_own(
+    two_machines: tuple[DataFolder, DataFolder],
+) -> None:
+    api, worker = two_machines
+    with pytest.raises(OutsideDataFolderError, match=r"no file 'inside\.csv'"):
+        worker.open(FORECASTER, {"csv": "inside.csv", "target": "x"})
+    (worker.root / "inside.csv").write_text("date,x\n")
+    api.confine(FORECASTER, {"csv": "inside.csv", "target": "x"})
+    grown = worker.open(FORECASTER, {"csv": "inside.csv"}, growing=True)["csv"]
+    assert grown == str((worker.root / "inside.csv").resolve())
+
+
+def test_a_copy_whose_bytes_are_not_those_published_is_refused_and_dropped(
+    two_machines: tuple[DataFolder, DataFolder], tmp_path: Path
+) -> None:
+    api, worker = two_machines
+    api.confine(FORECASTER, {"csv": "inside.csv", "target": "x"})
+    [content] = [p for p in (tmp_path / "object-store").rglob("inside.csv") if "sha256" in str(p)]
+    content.write_text("date,x\n2020-01-01,666\n")  # changed while it was being stored
+    with pytest.raises(OutsideDataFolderError, match="changed while it was being stored"):
+        worker.open(FORECASTER, {"csv": "inside.csv", "target": "x"})
+    assert not content.exists() and not list((tmp_path / "worker-cache").rglob("*.csv"))
+    api.confine(FORECASTER, {"csv": "inside.csv", "target": "x"})  # the API's bytes stored again
+    opened = worker.open(FORECASTER, {"csv": "inside.csv", "target": "x"})["csv"]
+    assert Path(opened).read_text() == "date,x\n2020-01-01,1\n"
+
+
+def test_files_are_published_unless_the_blob_store_is_a_folder_of_the_home(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", database_url="")
+    embedded = data_folder_of(settings, "lab", open_blobs(settings))
+    assert embedded.published is None and embedded.root == tmp_path / "home/data/projects/lab"
+    shared = data_folder_of(settings, "lab", LocalBlobs(tmp_path / "shared"))
+    assert shared.published is not None and shared.project == "lab"

@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.events import EventHub
-from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.settings import Settings
@@ -68,10 +68,10 @@ async def get_keys(request: Request) -> ServerKeys:
 
 async def get_data_folder(connection: HTTPConnection) -> DataFolder:
     """The data folder of the caller's project: the only folder whose files its requests
-    may name (:meth:`~azuraforge.platform.jobs.files.DataFolder.of`; no I/O, so on the event
+    may name (:func:`~azuraforge.platform.jobs.files.data_folder_of`; no I/O, so on the event
     loop)."""
     settings: Settings = connection.app.state.settings
-    return DataFolder.of(settings.data_dir, connection.state.identity.project)
+    return data_folder_of(settings, connection.state.identity.project, connection.app.state.blobs)
 
 
 async def get_transport(request: Request) -> Transport:

@@ -179,10 +179,13 @@ class WriterContext:
         self.logger.setLevel(logging.INFO)
         self._flushed = _FLUSHERS.run(self._flush_loop)
 
-    def open_files(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
+    def open_files(
+        self, config: type[BaseModel], settings: Mapping[str, Any], *, growing: bool = False
+    ) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` resolved to its file in the data
         folder of the job's project, checked again here, where the run opens it (the
-        pipeline receives these paths and never resolves a request's path itself).
+        pipeline receives these paths and never resolves a request's path itself); a
+        ``growing`` one is this machine's own (:meth:`DataFolder.open`).
 
         Raises
         ------
@@ -191,7 +194,7 @@ class WriterContext:
         """
         if self.data_folder is None:
             return dict(settings)
-        return self.data_folder.open(config, settings)
+        return self.data_folder.open(config, settings, growing=growing)
 
     def keep_files(self) -> int:
         """Copy the files the job wrote into its folder to the blob store, under

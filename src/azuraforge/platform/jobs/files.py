@@ -14,18 +14,30 @@ of the request's project) and again where a worker is about to run it
 job's project), so a value that slipped past the first check, or a file swapped for a
 symbolic link since, still reads nothing outside the folder. A value is a file of the folder,
 relative to it, or a registered dataset's name (which reads only the dataset cache).
+
+On many machines the data folder the API checks is on the API's disk alone: each file a job
+names is then published to the blob store where the API accepts the job, and its worker reads
+it from there (:class:`PublishedData`; :func:`data_folder` says when).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets import DATASETS
+from azuraforge.platform.blobs import CHUNK_BYTES, BlobCache, BlobStore, LocalBlobs, blob_key
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -57,17 +69,157 @@ def _is_path(annotation: Any) -> bool:
     return annotation is Path or any(_is_path(a) for a in get_args(annotation))
 
 
+PUBLISHED = "data"
+"""The blob prefix of the published data files: ``data/<project>/names/<name>`` holds the
+SHA-256 of the file ``name`` of the project's folder as last published, and
+``data/<project>/sha256/<digest>/<name>`` the bytes of that version, never changed."""
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_DIGESTS_KEPT = 256
+"""Files whose digest a process remembers (by path, size, times and inode)."""
+
+
+class PublishedData:
+    """The projects' data files kept in ``blobs`` for workers that do not share the API's
+    disk, read through copies in the folder ``cache_root`` of the worker's machine.
+
+    Where a job is accepted, each data file it names is published (:meth:`publish`): its
+    bytes stored under their SHA-256, once, and its name pointed at them. Where it runs, the
+    file as last published is read (:meth:`fetch`): copied once, checked against its
+    digest. So a job reads its file as it was when a job naming it was last accepted, as a
+    worker sharing the disk reads it as it is when the job starts.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "sales.csv").write_text("day,sales\\n1,10\\n")
+    >>> data = PublishedData(LocalBlobs(tempfile.mkdtemp()), tempfile.mkdtemp())
+    >>> data.publish("lab", "sales.csv", folder / "sales.csv")
+    >>> data.fetch("lab", "sales.csv").read_text()
+    'day,sales\\n1,10\\n'
+    >>> data.fetch("lab", "other.csv") is None
+    True
+    """
+
+    def __init__(self, blobs: BlobStore, cache_root: str | os.PathLike[str]) -> None:
+        self.blobs, self.cache = blobs, BlobCache(blobs, cache_root)
+
+    def publish(self, project: str, name: str, path: Path) -> None:
+        """Keep the file at ``path``, named ``name`` in ``project``'s data folder, for the
+        workers: its bytes stored unless a version of that digest is, its name pointed at
+        them (a file unchanged since this process last read it is not read again)."""
+        digest = _digest(path)
+        content = blob_key(f"{_content_prefix(project, digest)}/{name}")
+        if not self.blobs.exists(content):
+            self.blobs.put_file(path, content)
+        pointer = _pointer(project, name)
+        if self._pointed(pointer) != digest:
+            self.blobs.put_bytes(pointer, digest.encode())
+
+    def fetch(self, project: str, name: str) -> Path | None:
+        """The copy on this machine of ``project``'s data file ``name`` as last published,
+        or None when it never was.
+
+        Raises
+        ------
+        InvalidParameterError
+            If the copy's bytes are not those published (the file changed while it was being
+            stored): the stored version is dropped, to be published again.
+        """
+        digest = self._pointed(_pointer(project, name))
+        if digest is None:
+            return None
+        prefix = _content_prefix(project, digest)
+        folder = self.cache.folder(prefix)
+        copy = folder / name
+        if not copy.resolve().is_relative_to(folder.resolve()) or _sha256(copy) != digest:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.blobs.delete_prefix(prefix)
+            raise InvalidParameterError(
+                f"data file {name!r} of project {project!r} changed while it was being "
+                "stored for the workers: submit the job again"
+            )
+        return copy
+
+    def _pointed(self, pointer: str) -> str | None:
+        """The digest the name ``pointer`` points at, or None."""
+        try:
+            digest = self.blobs.get_bytes(pointer).decode("ascii", "replace")
+        except NotFoundError:
+            return None
+        return digest if _DIGEST.fullmatch(digest) else None
+
+
+def _pointer(project: str, name: str) -> str:
+    return blob_key(f"{PUBLISHED}/{project}/names/{name}")
+
+
+def _content_prefix(project: str, digest: str) -> str:
+    return f"{PUBLISHED}/{project}/sha256/{digest}"
+
+
+_DIGESTS: OrderedDict[tuple[str, int, int, int, int], str] = OrderedDict()
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _digest(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, remembered by the process while it is unchanged
+    (its size, times and inode the same)."""
+    stat = path.stat()
+    seen = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    with _DIGESTS_LOCK:
+        if seen in _DIGESTS:
+            _DIGESTS.move_to_end(seen)
+            return _DIGESTS[seen]
+    digest = _sha256(path)
+    with _DIGESTS_LOCK:
+        _DIGESTS[seen] = digest
+        if len(_DIGESTS) > _DIGESTS_KEPT:
+            _DIGESTS.popitem(last=False)
+    return digest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_folder_of(settings: Settings, project: str, blobs: BlobStore) -> DataFolder:
+    """The data folder of ``project`` in ``settings.data_dir``, its files published to
+    ``blobs`` and read from there (:class:`PublishedData`) unless ``blobs`` is a folder of
+    the home (the embedded default: its workers share this machine's disk and read the data
+    folder in place)."""
+    if isinstance(blobs, LocalBlobs) and blobs.root.is_relative_to(settings.home.absolute()):
+        return DataFolder.of(settings.data_dir, project)
+    published = PublishedData(blobs, settings.cache_dir)
+    return DataFolder.of(settings.data_dir, project, published=published)
+
+
 class DataFolder:
     """The folder ``root`` whose files project ``project``'s jobs may read, less the folder
-    ``apart`` inside it (the other projects' folders, inside the default project's)."""
+    ``apart`` inside it (the other projects' folders, inside the default project's); its
+    files kept for workers of other machines in ``published``, when given."""
 
     def __init__(
-        self, root: Path, *, project: str = DEFAULT_PROJECT, apart: Path | None = None
+        self,
+        root: Path,
+        *,
+        project: str = DEFAULT_PROJECT,
+        apart: Path | None = None,
+        published: PublishedData | None = None,
     ) -> None:
         self.root, self.project, self.apart = root, project, apart
+        self.published = published
+        self.copies: list[Path] = []
+        """The folders of this machine's copies of published files this folder opened."""
 
     @classmethod
-    def of(cls, data_dir: Path, project: str) -> DataFolder:
+    def of(
+        cls, data_dir: Path, project: str, *, published: PublishedData | None = None
+    ) -> DataFolder:
         """The data folder of ``project`` in the server's ``data_dir``: ``projects/<name>``
         there; the default project's is ``data_dir`` itself, less ``projects``.
 
@@ -75,8 +227,8 @@ class DataFolder:
         PosixPath('data/projects/lab')
         """
         if project == DEFAULT_PROJECT:
-            return cls(data_dir, project=project, apart=data_dir / PROJECTS)
-        return cls(data_dir / PROJECTS / project, project=project)
+            return cls(data_dir, project=project, apart=data_dir / PROJECTS, published=published)
+        return cls(data_dir / PROJECTS / project, project=project, published=published)
 
     def file(self, value: Any) -> Path:
         """The existing file of the folder that ``value`` names (relative to it, or absolute
@@ -114,29 +266,59 @@ class DataFolder:
     def confine(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` written as its file's path
         relative to the folder, to be stored (a run's config names no server folder, and a
-        worker finds the file in its own); a registered dataset's name is kept as it is.
+        worker finds the file in its own, or as published); a registered dataset's name is
+        kept as it is. With ``published``, each file is published for the workers.
 
         Raises
         ------
         OutsideDataFolderError
             Naming each file setting that does not name a file of the folder.
         """
-        root = self.root.resolve()
-        return self._each_file(config, settings, lambda path: str(path.relative_to(root)))
+        return self._each_file(config, settings, self._kept)
 
-    def open(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
+    def open(
+        self, config: type[BaseModel], settings: Mapping[str, Any], *, growing: bool = False
+    ) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` made the absolute path of its
         file, for a worker about to run them (checked again: the folder may have changed).
+        With ``published``, that is this machine's copy of the file as last published (for
+        a file never published, this machine's own); a ``growing`` file (a stream following
+        it) is always this machine's own.
 
         Raises
         ------
         OutsideDataFolderError
             Naming each file setting that does not name a file of the folder.
         """
-        return self._each_file(config, settings, str)
+        if self.published is None or growing:
+            return self._each_file(config, settings, str)
+        return self._each_file(config, settings, str, self._copy)
+
+    def _kept(self, path: Path) -> str:
+        """The name of the file at ``path`` (checked to be in the folder), published."""
+        name = str(path.relative_to(self.root.resolve()))
+        if self.published is not None:
+            self.published.publish(self.project, name, path)
+        return name
+
+    def _copy(self, value: Any) -> Path:
+        """This machine's copy of the published file ``value`` names, or (never published)
+        its own file ``value`` names."""
+        name = str(value)
+        copy = None
+        if self.published is not None and _relative_name(name):
+            copy = self.published.fetch(self.project, name)
+        if copy is None:
+            return self.file(value)
+        self.copies.append(copy.parents[len(Path(name).parts) - 1])
+        return copy
 
     def _each_file(
-        self, config: type[BaseModel], settings: Mapping[str, Any], write: Callable[[Path], str]
+        self,
+        config: type[BaseModel],
+        settings: Mapping[str, Any],
+        write: Callable[[Path], str],
+        find: Callable[[Any], Path] | None = None,
     ) -> dict[str, Any]:
         checked, problems = dict(settings), []
         for name in file_settings(config):
@@ -144,9 +326,18 @@ class DataFolder:
             if value is None or str(value) in DATASETS:
                 continue
             try:
-                checked[name] = write(self.file(value))
+                checked[name] = write((find or self.file)(value))
             except InvalidParameterError as e:
                 problems.append(((name,), str(e)))
         if problems:
             raise OutsideDataFolderError(problems)
         return checked
+
+
+def _relative_name(name: str) -> bool:
+    """Whether ``name`` is a data file's name as :meth:`DataFolder.confine` stores it."""
+    try:
+        blob_key(name)
+    except InvalidParameterError:
+        return False
+    return True

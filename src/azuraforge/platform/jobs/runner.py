@@ -34,7 +34,7 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.blobs import BlobStore, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
@@ -178,8 +178,8 @@ def execute(
     """
     record = record or store.get_experiment(lease.experiment_id)
     seen = cast(Store, JobStore(store, record.project, lease))
-    folder = DataFolder.of(settings.data_dir, record.project)
     files = blobs or open_blobs(settings)
+    folder = data_folder_of(settings, record.project, files)
     ctx = _job_context(seen, lease, settings, record, folder, files, stop_requested, show_progress)
     try:
         if output is not None:
@@ -187,7 +187,7 @@ def execute(
         ended = _run_kind(seen, record, settings, ctx)
         if output is not None:
             output.stop()  # its last lines reach the context before it closes
-        redact = Redaction(settings, inside=[ctx.output_dir, folder.root])
+        redact = Redaction(settings, inside=[ctx.output_dir, folder.root, *folder.copies])
         return _record_end(store, lease, settings, ctx, ended, redact, interrupted, handing_back)
     finally:
         shutil.rmtree(ctx.output_dir, ignore_errors=True)  # the blob store keeps its files

@@ -11,7 +11,7 @@ from typing import Any
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.blobs import BlobCache, BlobStore
-from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.services.streams.registry import version_learner
@@ -55,7 +55,7 @@ def explain(
         saved = saved_learner(store, record, learner)
     else:
         saved = version_learner(store, BlobCache(blobs, settings.cache_dir), record, version)
-    folder = DataFolder.of(settings.data_dir, record.project)
+    folder = data_folder_of(settings, record.project, blobs)
     examples = _examples(config, folder, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(

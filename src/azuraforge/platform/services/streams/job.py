@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.queueing import NewJob, enqueue, make_transport
 from azuraforge.platform.jobs.transport import Transport
@@ -68,7 +69,7 @@ def start_stream(
     ConflictError
         If ``name`` is taken in the project.
     """
-    folder = data_folder or DataFolder.of(settings.data_dir, project)
+    folder = data_folder or data_folder_of(settings, project, open_blobs(settings))
     checked = _checked(config, settings, folder)
     transport.check()
     job = NewJob(

@@ -9,13 +9,11 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel
 
 from azuraforge.errors import (
     ConflictError,
@@ -217,10 +215,11 @@ class SourceRows:
 
 def source_path(
     config: StreamConfig,
-    open_files: Callable[[type[BaseModel], Mapping[str, Any]], dict[str, Any]],
+    open_files: Callable[..., dict[str, Any]],
 ) -> Path:
     """The file of the stream's source: a registered dataset's, or the data folder's CSV
-    (``open_files``: a data folder's check, :meth:`DataFolder.open` or the job's)."""
+    (``open_files``: :meth:`DataFolder.open` or the job's, told whether the file is followed
+    as it grows)."""
     if config.source is None:
         raise ConflictError(
             f"a stream of a {'url' if config.url else 'plugin'} keeps none of its past rows to "
@@ -229,7 +228,7 @@ def source_path(
     source = str(config.source)
     if source in DATASETS:
         return dataset_file(source)
-    return Path(open_files(StreamConfig, {"source": source})["source"])
+    return Path(open_files(StreamConfig, {"source": source}, growing=config.follow)["source"])
 
 
 def open_source(
