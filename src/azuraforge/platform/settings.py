@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         "the store nor the spool in its folder takes them (the store unreachable and the disk "
         "full); past it, new points are dropped and the run's end says how many.",
     )
+    system_metrics_interval: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds between two samples of a run's CPU, memory and threads, taken in "
+        "its own process and kept as its system/... metrics; 0 samples none.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Web origins besides the server's own (https://ops.example.org) whose "

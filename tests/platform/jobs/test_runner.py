@@ -16,6 +16,7 @@ from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.runner import Supervision, execute, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
+from azuraforge.system_metrics import NAMES, PROCESS_RSS
 from azuraforge.testing.long_jobs import KIND
 from tests.platform.jobs.conftest import children, soak_data, wait_for
 
@@ -60,6 +61,34 @@ def test_execute_records_a_completed_run(store: Store, settings: Settings, sleep
     assert not (settings.work_dir / str(record.id)).exists()  # its folder, once kept
     lines = store.list_events(experiment_id=lease.experiment_id, kinds=["log"])
     assert [e.payload["message"] for e in lines] == ["finished after 4 steps"]
+
+
+def test_a_run_samples_its_process_as_system_metrics_until_it_ends(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    sampled = settings.model_copy(update={"system_metrics_interval": 0.25})
+    lease = leased(store, {"steps": 8, "sleep": 0.2})  # about 1.6 s
+    assert execute(store, lease, sampled) == "completed"
+    curves = store.get_metrics(lease.experiment_id)
+    system = {key: points for key, points in curves.items() if key.startswith("system/")}
+    assert set(system) == set(NAMES)
+    counts = {len(points) for points in system.values()}
+    record = store.get_experiment(lease.experiment_id)
+    assert record.started_at is not None and record.finished_at is not None
+    most = (record.finished_at - record.started_at) / 0.25  # every 0.25 s while it ran
+    assert len(counts) == 1 and 3 <= counts.pop() <= most
+    assert [step for step, _, _ in system[PROCESS_RSS]] == list(range(len(system[PROCESS_RSS])))
+    assert all(value > 10 for _, value, _ in system[PROCESS_RSS])  # the job's process, in MB
+    assert steps(store, lease.experiment_id) == list(range(1, 9))  # its own curves apart
+
+
+def test_a_run_samples_nothing_when_system_metrics_are_off(
+    store: Store, settings: Settings, sleeper: Path
+) -> None:
+    off = settings.model_copy(update={"system_metrics_interval": 0})
+    lease = leased(store, {"steps": 3, "sleep": 0.2})
+    assert execute(store, lease, off) == "completed"
+    assert set(store.get_metrics(lease.experiment_id)) == {"loss", "val_loss"}
 
 
 def test_a_job_of_a_kind_no_distribution_declares_fails_naming_those_installed(

@@ -14,6 +14,7 @@ stops writing when its lease expires, and the reaper marks the run ``lost``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -35,7 +36,7 @@ from azuraforge.errors import (
 from azuraforge.platform.blobs import BlobStore, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder, data_folder_of
-from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
+from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
     RECORDED,
@@ -65,6 +66,7 @@ from azuraforge.platform.store.states import (
     LOST,
     QUEUED,
 )
+from azuraforge.system_metrics import SystemSampler
 
 _log = logging.getLogger(__name__)
 USER_ERRORS = (DataFormatError, DatasetUnavailableError, InvalidParameterError)
@@ -282,7 +284,8 @@ def _run_kind(
     try:
         kind = get_kind(record.kind)
         policy = kind.restart_policy(record)
-        status, result = kind.run(seen, record, settings, ctx)
+        with _system_metrics(kind, settings, ctx):
+            status, result = kind.run(seen, record, settings, ctx)
         ctx.keep_files()
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
@@ -293,6 +296,18 @@ def _run_kind(
         ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
         return _KindEnd(FAILED, error, crash_policy=policy)
     return _KindEnd(status, result=result)
+
+
+def _system_metrics(
+    kind: JobKind, settings: Settings, ctx: StoreContext
+) -> contextlib.AbstractContextManager[object]:
+    """Sampling of the job's process (its CPU, memory and threads, as ``system/...``
+    metrics: :mod:`azuraforge.system_metrics`) while a run of a kind the run list shows
+    runs, every ``settings.system_metrics_interval`` seconds (0: none)."""
+    interval = settings.system_metrics_interval
+    if not (kind.listed and interval > 0):
+        return contextlib.nullcontext()
+    return SystemSampler(ctx.log_metrics, interval)
 
 
 def end_interrupted(
