@@ -4,8 +4,10 @@ written after their end; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -90,3 +92,36 @@ def test_a_silent_external_run_ends_lost_and_a_workers_run_takes_no_external_wri
         store.write_external(worked, JobWrites())
     with pytest.raises(InvalidParameterError, match="idle_limit must be a number of seconds"):
         store.create_experiment("script", {}, kind="external", idle_limit=0.0)
+
+
+def test_a_batch_sent_again_with_its_id_is_written_once(store: Store) -> None:
+    run, _ = external(store)
+    batch = JobWrites(points=[("loss", 1, 0.5, 1.0e9), ("loss", 2, 0.25, 1.0e9)],
+                      lines=[(1.0e9, "INFO", "epoch 2")], progress=(2, 4, "half"))  # fmt: skip
+    assert store.write_external(run, batch, batch_id="b-1") is False
+    later = JobWrites(points=[("loss", 3, 0.125, 1.0e9)], progress=(3, 4, "later"))
+    store.write_external(run, later, batch_id="b-2")
+    store.request_cancel(run)
+    assert store.write_external(run, batch, batch_id="b-1") is True  # answered, not rewritten
+    assert [p[:2] for p in store.get_metrics(run)["loss"]] == [(1, 0.5), (2, 0.25), (3, 0.125)]
+    assert store.get_experiment(run).progress == 0.75  # the retry did not set it back
+    other, _ = external(store)  # ids are the run's own
+    store.write_external(other, batch, batch_id="b-1")
+    assert len(store.get_metrics(other)["loss"]) == 2
+    store.end_external(run, "completed")
+    with pytest.raises(ConflictError, match="already ended as completed"):
+        store.write_external(run, batch, batch_id="b-3")
+
+
+def test_two_sends_of_one_batch_at_once_write_it_once(store: Store) -> None:
+    run, _ = external(store)
+    batch = JobWrites(points=[("loss", step, 1.0 / step, 1.0e9) for step in range(1, 201)])
+    start = threading.Barrier(4)
+
+    def send(_: int) -> bool:
+        start.wait()
+        return store.write_external(run, batch, batch_id="same")
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(send, range(4))) == [False] * 4
+    assert len(store.get_metrics(run)["loss"]) == 200

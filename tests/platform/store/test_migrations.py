@@ -36,6 +36,7 @@ TABLES = {
     "duties",
     "experiments",
     "run_credentials",
+    "run_batches",
     "params",
     "metric_points",
     "metric_summaries",

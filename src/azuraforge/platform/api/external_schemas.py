@@ -19,6 +19,8 @@ MAX_STEP = 2**31 - 1
 """Steps are 32-bit integers in the store."""
 MAX_MESSAGE = 10_000
 """The longest log line, or error, a writer sends (characters)."""
+BATCH_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+"""A batch's id: 1 to 64 letters, digits and ``_.:-`` (a UUID, ``<client>-<n>``...)."""
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "STDOUT", "STDERR"]
 """A log line's level: the logging module's, or a line the run printed."""
 
@@ -105,6 +107,12 @@ class RunBatch(RequestBody):
     progress, written in one transaction; as many as the server's ``max_request_bytes`` hold
     (about 20,000 points in 1 MB). An empty batch is a heartbeat."""
 
+    batch_id: str | None = Field(
+        None, pattern=BATCH_ID,
+        description="The writer's id for this batch, unique in the run (1 to 64 letters, "
+        "digits and _.:-): a batch sent again with an id already written writes nothing "
+        "and is answered as the first was, so a batch may be retried safely.",
+    )  # fmt: skip
     metrics: list[PointIn] = Field(default_factory=list)
     logs: list[LineIn] = Field(default_factory=list)
     artifacts: list[FileIn] = Field(default_factory=list)

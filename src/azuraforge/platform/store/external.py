@@ -16,12 +16,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, update
+from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.metrics import JobWrites, write_buffered
-from azuraforge.platform.store.models import Experiment, Project, RunCredential
+from azuraforge.platform.store.models import Experiment, Project, RunBatch, RunCredential
 from azuraforge.platform.store.records import RunCredentialRecord
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, FAILED, RUNNING
 
@@ -33,11 +34,18 @@ class ExternalRunStore(StoreBase):
     """Writes of external runs. Safe from any number of threads and processes."""
 
     def write_external(
-        self, experiment_id: int, writes: JobWrites, *, now: float | None = None
-    ) -> bool:
+        self, experiment_id: int, writes: JobWrites, *, batch_id: str | None = None,
+        now: float | None = None,
+    ) -> bool:  # fmt: skip
         """Write ``writes`` (points, log lines, artifacts, progress) for the external run
         ``experiment_id`` in one transaction, and keep it alive its idle limit from ``now``
         (empty ``writes``: a heartbeat); whether someone asked it to stop.
+
+        With a ``batch_id`` (its writer's name for the batch), a batch of that id written
+        already for the run writes nothing, and keeps the run alive as a heartbeat does: a
+        retried batch is written once. The table's primary key decides, so that two sends of
+        one batch at the same time write it once too (the second waits for the first's
+        transaction, then finds its id).
 
         Raises
         ------
@@ -49,6 +57,8 @@ class ExternalRunStore(StoreBase):
         """
         writes.check()
         with self._begin() as connection:
+            if batch_id is not None and not _first_time(connection, experiment_id, batch_id):
+                writes = JobWrites()
             project_id, cancel = self._alive(connection, experiment_id, now, writes.row_values())
             write_buffered(connection, project_id, experiment_id, writes)
         return cancel
@@ -88,6 +98,7 @@ class ExternalRunStore(StoreBase):
         with self._begin() as connection:
             project_id, _ = self._alive(connection, experiment_id, None, values, ending=True)
             write_buffered(connection, project_id, experiment_id, writes)
+            connection.execute(delete(RunBatch).where(RunBatch.experiment_id == experiment_id))
             self._event(connection, project_id, experiment_id, "status", payload)
 
     def find_run_credential(self, secret_hash: str) -> RunCredentialRecord | None:
@@ -168,3 +179,14 @@ class ExternalRunStore(StoreBase):
             + (f" ({row.error})" if row.error else "")
             + "; it takes no more writes"
         )
+
+
+def _first_time(connection: Connection, experiment_id: int, batch_id: str) -> bool:
+    """Record that the run's batch ``batch_id`` is written in this transaction; false when
+    it was already (by a transaction that committed: a concurrent one is waited for)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    row = {"experiment_id": experiment_id, "batch_id": batch_id, "written_at": time.time()}
+    inserted = connection.execute(
+        dialect.insert(RunBatch).values(row).on_conflict_do_nothing().returning(RunBatch.batch_id)
+    ).first()
+    return inserted is not None

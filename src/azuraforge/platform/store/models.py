@@ -225,6 +225,18 @@ class RunCredential(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class RunBatch(Base):
+    """A batch an external run's writer sent with its id (``batch_id``), written once: the
+    primary key makes a batch sent again write nothing (rows kept while the run runs)."""
+
+    __tablename__ = "run_batches"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written_at: Mapped[float] = mapped_column(Float)
+
+
 class Param(Base):
     """One setting of an experiment's config, flattened (``a.b``) for filtering."""
 

@@ -143,6 +143,8 @@ def test_a_run_credential_writes_its_run_alone_and_expires_with_the_run(
         ({"metrics": [{"key": "loss", "step": 1, "value": "NaN"}]}, "value"),
         ({"logs": [{"message": "hi", "level": "LOUD"}]}, "level"),
         ({"metric": []}, "metric"),
+        ({"batch_id": "a/b"}, "batch_id"),
+        ({"batch_id": "x" * 65}, "batch_id"),
     ],
 )
 def test_a_bad_batch_is_refused_naming_its_field(
@@ -168,3 +170,34 @@ def test_bad_files_ends_and_limits_are_refused_with_what_to_change(admin: httpx.
     made = admin.post("/external-runs", json={"idle_limit": 0})
     assert made.status_code == 422 and "idle_limit" in made.text
     assert admin.get(f"/experiments/{run}").json()["artifacts"] == []
+
+
+def test_a_retried_batch_writes_nothing_twice_and_a_heartbeat_keeps_a_run_alive(
+    api: tuple[str, Store], admin: httpx.Client
+) -> None:
+    store = api[1]
+    run, writer = started(admin, idle_limit=1)
+    batch = {"batch_id": "0f3c-1", "metrics": [{"key": "loss", "step": s, "value": 1 / s}
+                                               for s in (1, 2, 3)]}  # fmt: skip
+    first = writer.post(f"/experiments/{run}/batch", json=batch)
+    again = writer.post(f"/experiments/{run}/batch", json=batch)
+    assert (again.status_code, again.json()) == (first.status_code, first.json()), again.text
+    assert len(points(admin, run)) == 3
+
+    until = time.time() + 1.6  # past its idle limit of 1 s, with a heartbeat every 0.3 s
+    while time.time() < until:
+        beat = writer.post(f"/experiments/{run}/heartbeat")
+        assert beat.json() == {"cancel_requested": False}, beat.text
+        time.sleep(0.3)
+    assert run not in [found for found, _ in store.reap_expired()]
+    assert admin.get(f"/experiments/{run}").json()["status"] == "running"
+    assert len(points(admin, run)) == 3  # no point
+    writer.post(f"/experiments/{run}/end", json={"status": "completed"})
+    late = writer.post(f"/experiments/{run}/heartbeat")
+    assert late.status_code == 409 and "already ended as completed" in late.text
+
+
+def points(admin: httpx.Client, run: int) -> list[int]:
+    """The steps of the run's ``loss`` points, as the API serves them."""
+    curve = admin.get(f"/experiments/{run}/metrics").json()["metrics"]["loss"]
+    return list(curve["steps"])

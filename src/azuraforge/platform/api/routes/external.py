@@ -1,9 +1,10 @@
 """Runs written from outside (external runs, :mod:`~azuraforge.platform.services.external_runs`):
 ``POST /external-runs`` makes one and answers its own credential; the run's writer then sends
-batches (``POST /experiments/{id}/batch``: points, log lines, files made, progress; an empty
-one is a heartbeat), uploads its files (``PUT /experiments/{id}/artifacts/{path}``) and ends
-it (``POST /experiments/{id}/end``), with that credential or a project token that may write.
-The run is read as any other (``GET /experiments/{id}``, its metrics, logs and files)."""
+batches (``POST /experiments/{id}/batch``: points, log lines, files made, progress, under a
+batch id that makes a retry safe), heartbeats (``POST /experiments/{id}/heartbeat``), uploads
+its files (``PUT /experiments/{id}/artifacts/{path}``) and ends it (``POST
+/experiments/{id}/end``), with that credential or a project token that may write. The run is
+read as any other (``GET /experiments/{id}``, its metrics, logs and files)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,24 @@ def create_external_run(
 def write_batch(experiment_id: ExperimentId, body: RunBatch, store: StoreDep) -> RunBatchPublic:
     """Write a batch of the run's points, log lines, files made and progress in one
     transaction, and keep the run alive its idle limit from now (an empty batch: a
-    heartbeat). A run that ended (or was lost) takes none: 409."""
-    return RunBatchPublic(cancel_requested=store.write_external(experiment_id, body.writes()))
+    heartbeat). A batch whose ``batch_id`` the run has written already writes nothing and is
+    answered as the first was (a retry is safe). A run that ended (or was lost) takes none:
+    409."""
+    cancel = store.write_external(experiment_id, body.writes(), batch_id=body.batch_id)
+    return RunBatchPublic(cancel_requested=cancel)
+
+
+@router.post(
+    "/experiments/{experiment_id}/heartbeat",
+    dependencies=[WRITE_RUN],
+    response_model=RunBatchPublic,
+    responses=ERRORS,
+)
+def heartbeat(experiment_id: ExperimentId, store: StoreDep) -> RunBatchPublic:
+    """Keep the run alive its idle limit from now, writing nothing (during an epoch longer
+    than the idle limit, say); whether someone asked it to stop. A run that ended (or was
+    lost) answers 409."""
+    return RunBatchPublic(cancel_requested=store.write_external(experiment_id, JobWrites()))
 
 
 @router.put(
