@@ -204,6 +204,13 @@ class Settings(BaseSettings):
         description="Largest file a run written from outside (an external run: your own code, "
         "azuraforge run's recording) may upload among its files, streamed to the blob store.",
     )
+    max_upload_bytes: int = Field(
+        50_000_000,
+        gt=0,
+        description="Largest data file a project's editor may upload into its data folder "
+        "(PUT /data/{file}, azuraforge data upload), streamed to disk, then read whole once "
+        "to be checked.",
+    )
     run_idle_limit: float = Field(
         600.0,
         ge=1,

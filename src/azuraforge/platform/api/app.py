@@ -27,6 +27,7 @@ from azuraforge.platform.api.routes import (
     access,
     auth,
     compare,
+    data,
     events,
     experiments,
     external,
@@ -52,6 +53,8 @@ from azuraforge.platform.store import Store
 API_PREFIX = "/api/v1"
 UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/")
 """Where files are uploaded (``PUT``: a run's own), up to ``max_artifact_bytes`` each."""
+DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
+"""Where data files are uploaded (``PUT``), up to ``max_upload_bytes`` each."""
 
 
 def _include_routes(app: FastAPI) -> None:
@@ -61,7 +64,7 @@ def _include_routes(app: FastAPI) -> None:
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
     for module in (models, experiments, external, events, pipelines, health, compare, studies,
-                   streams, auth, access):  # fmt: skip
+                   streams, auth, access, data):  # fmt: skip
         _predictions_first(module.router)
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
@@ -130,7 +133,10 @@ def create_app(
     _include_routes(app)
     dashboard.install(app)
     app.add_middleware(AuditedWrites, store=opened)
-    uploads = Uploads(UPLOADS, settings.max_artifact_bytes)
+    uploads = (
+        Uploads(UPLOADS, settings.max_artifact_bytes),
+        Uploads(DATA_UPLOADS, settings.max_upload_bytes, "AZURAFORGE_MAX_UPLOAD_BYTES"),
+    )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, uploads=uploads)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)

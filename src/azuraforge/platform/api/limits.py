@@ -1,11 +1,13 @@
 """Request limits: headers past :data:`MAX_HEADERS` fields or :data:`MAX_HEADER_BYTES` get
 431, a body over ``max_request_bytes`` gets 413 before it is read whole (a file uploaded to
-a path of :class:`Uploads`: over ``max_artifact_bytes``)."""
+a path of an :class:`Uploads`: over its limit, ``max_artifact_bytes`` for a run's files,
+``max_upload_bytes`` for a data file)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +62,10 @@ class Uploads:
 
 
 class BodyLimit:
-    """ASGI middleware refusing bodies over ``limit`` bytes (a file to ``uploads``: over its
-    limit), declared or streamed."""
+    """ASGI middleware refusing bodies over ``limit`` bytes (a file to one of ``uploads``:
+    over its limit), declared or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int, uploads: Uploads | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: Sequence[Uploads] = ()) -> None:
         self.app, self.limit, self.uploads = app, limit, uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,8 +73,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit, setting = self.limit, "AZURAFORGE_MAX_REQUEST_BYTES"
-        if self.uploads is not None and self.uploads.take(scope):
-            limit, setting = self.uploads.limit, self.uploads.setting
+        for uploads in self.uploads:
+            if uploads.take(scope):
+                limit, setting = uploads.limit, uploads.setting
+                break
         await self._limited(scope, receive, send, limit, setting)
 
     async def _limited(

@@ -10,6 +10,7 @@ from azuraforge.platform.store.access import AccessStore, Credential, TokenRecor
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
 from azuraforge.platform.store.compare import CompareStore
+from azuraforge.platform.store.data_uses import DataFileUses, DataUseStore
 from azuraforge.platform.store.duties import DutyStore
 from azuraforge.platform.store.engine import (
     check_schema,
@@ -62,6 +63,7 @@ class Store(
     LoginStore,
     ServerStore,
     DutyStore,
+    DataUseStore,
     KeyStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
@@ -108,6 +110,7 @@ __all__ = [
     "ArtifactRecord",
     "ChangeRecord",
     "Credential",
+    "DataFileUses",
     "DeliveryRecord",
     "EventRecord",
     "ExperimentQuery",

@@ -9,7 +9,6 @@ read as any other (``GET /experiments/{id}``, its metrics, logs and files)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -26,15 +25,13 @@ from azuraforge.platform.api.external_schemas import (
     RunEnd,
 )
 from azuraforge.platform.api.schemas import ArtifactPublic, ExperimentPublic, error_responses
-from azuraforge.platform.blobs import BlobStore
+from azuraforge.platform.api.streaming import stream_into
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import JobWrites
 
 router = APIRouter(tags=["experiments"])
 ERRORS = error_responses()
-HANDED_BYTES = 1 << 20
-"""Bytes of an upload handed to the blob store at once, from a worker thread."""
 FILE_BODY = {
     "requestBody": {
         "required": True,
@@ -116,7 +113,7 @@ async def upload_artifact(
     (409 before the body is read, else)."""
     key = _file_key(experiment_id, path)
     await run_in_threadpool(store.write_external, experiment_id, JobWrites())
-    size = await _stream_into(blobs, key, request.stream())
+    size = await stream_into(blobs.open_writer(key), request.stream())
     kept = JobWrites(artifacts=[(path, size, False)])
     await run_in_threadpool(store.write_external, experiment_id, kept)
     return ArtifactPublic(path=path, size=size, is_dir=False, created_at=time.time())
@@ -143,24 +140,3 @@ def _file_key(experiment_id: int, path: str) -> str:
     except InvalidParameterError as e:
         problem = {"type": "value_error", "loc": ("path", "path"), "msg": str(e), "input": None}
         raise RequestValidationError([problem]) from None
-
-
-async def _stream_into(blobs: BlobStore, key: str, chunks: AsyncIterator[bytes]) -> int:
-    """Write the bytes of ``chunks`` as the blob at ``key``, all or nothing, handing them to
-    the blob store's writer in worker threads :data:`HANDED_BYTES` at a time (the event loop
-    never waits on a disk or an object store); how many bytes."""
-    writer = blobs.open_writer(key)
-    out = await run_in_threadpool(writer.__enter__)
-    size, held = 0, bytearray()
-    try:
-        async for chunk in chunks:
-            held += chunk
-            if len(held) >= HANDED_BYTES:
-                size += await run_in_threadpool(out.write, bytes(held))
-                held.clear()
-        size += await run_in_threadpool(out.write, bytes(held))
-    except BaseException as error:
-        await run_in_threadpool(writer.__exit__, type(error), error, error.__traceback__)
-        raise
-    await run_in_threadpool(writer.__exit__, None, None, None)
-    return size

@@ -1,0 +1,140 @@
+"""``/data``: the files of the caller's project's data folder
+(:mod:`~azuraforge.platform.services.data_files`). ``PUT /data/{file}`` uploads a CSV
+(streamed, at most ``max_upload_bytes``), checked by the CSV reader before it is kept;
+``GET /data`` lists the files with their columns, rows and checksum; ``GET /data/{file}``
+describes one (``?download=true`` sends it); ``DELETE /data/{file}`` removes one that no
+job or registered version names. A file's name is what a pipeline's ``csv`` or a stream's
+``source`` names."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api.access import READ, WRITE
+from azuraforge.platform.api.deps import DataFolderDep, StoreDep
+from azuraforge.platform.api.schemas import error_responses
+from azuraforge.platform.api.streaming import stream_into
+from azuraforge.platform.services.data_files import DataFile, DataFiles
+
+router = APIRouter(prefix="/data", tags=["data"])
+ERRORS = error_responses()
+FileName = Annotated[
+    str,
+    Path(description="The file's name relative to the project's data folder (sales.csv, "
+         "shops/paris.csv), as a pipeline's csv or a stream's source names it."),
+]  # fmt: skip
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+class DataFilePublic(BaseModel):
+    """A file of the project's data folder."""
+
+    name: str = Field(description="Relative to the data folder: what a run's csv names.")
+    bytes: int
+    rows: int = Field(description="Data rows, the header left out.")
+    columns: list[str] = Field(description="The header's names, as written.")
+    delimiter: str | None = Field(description="',', ';' or 'tab'; None if it does not read.")
+    sha256: str = Field(description="The SHA-256 of its bytes.")
+    modified: float = Field(description="When it was last written (seconds since the epoch).")
+    problem: str | None = Field(
+        description="Why the CSV reader refuses it (a file put in the folder by hand), if it "
+        "does; an uploaded file always reads."
+    )
+
+    @classmethod
+    def of(cls, file: DataFile) -> DataFilePublic:
+        return cls(
+            name=file.name, bytes=file.bytes, rows=file.rows, columns=list(file.columns),
+            delimiter=file.delimiter, sha256=file.sha256, modified=file.modified,
+            problem=file.problem,
+        )  # fmt: skip
+
+
+@router.get("", dependencies=[READ], response_model=list[DataFilePublic], responses=ERRORS)
+def list_data_files(folder: DataFolderDep, store: StoreDep) -> list[DataFilePublic]:
+    """The CSV files of the project's data folder, by name (each read once while unchanged:
+    its columns, rows and SHA-256)."""
+    return [DataFilePublic.of(file) for file in DataFiles(folder, store).list()]
+
+
+@router.get(
+    "/{file:path}",
+    dependencies=[READ],
+    response_model=DataFilePublic,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+)
+def get_data_file(
+    file: FileName,
+    folder: DataFolderDep,
+    store: StoreDep,
+    download: Annotated[bool, Query(description="Send the file itself.")] = False,
+) -> DataFilePublic | Response:
+    """The file ``file`` of the project's data folder, described, or itself with
+    ``download=true``; 404 if there is none."""
+    files = DataFiles(folder, store)
+    if download:
+        path = files.path(file)
+        return FileResponse(path, media_type="text/csv", filename=path.name)
+    return DataFilePublic.of(files.describe(file))
+
+
+@router.put(
+    "/{file:path}",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=DataFilePublic,
+    responses=ERRORS,
+    openapi_extra=CSV_BODY,
+)
+async def upload_data_file(
+    file: FileName,
+    request: Request,
+    folder: DataFolderDep,
+    store: StoreDep,
+    overwrite: Annotated[bool, Query(description="Replace a file of that name.")] = False,
+) -> DataFilePublic:
+    """Upload a CSV file (the body's bytes, streamed; at most the server's
+    ``max_upload_bytes``, else 413) as ``file`` in the project's data folder, usable at once
+    as a pipeline's csv or a stream's source. It must read: UTF-8 text, fields separated by
+    ',', ';' or tabs, a header of two columns or more and at least one row; else 422 with
+    the reader's message, and nothing is kept. A file of that name is replaced only with
+    ``overwrite=true`` (409 before the body is read, else)."""
+    files = DataFiles(folder, store)
+    try:
+        partial = await run_in_threadpool(files.start_upload, file, overwrite=overwrite)
+    except InvalidParameterError as e:
+        problem = {"type": "value_error", "loc": ("path", "file"), "msg": str(e), "input": None}
+        raise RequestValidationError([problem]) from None
+    try:
+        await stream_into(await run_in_threadpool(partial.open, "wb"), request.stream())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    kept = await run_in_threadpool(files.finish_upload, file, partial, overwrite=overwrite)
+    return DataFilePublic.of(kept)
+
+
+@router.delete(
+    "/{file:path}",
+    dependencies=[WRITE],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+def delete_data_file(file: FileName, folder: DataFolderDep, store: StoreDep) -> Response:
+    """Remove the file ``file`` from the project's data folder; 409 naming them if runs,
+    streams or registered model versions name it (delete those first), 404 if there is
+    none."""
+    DataFiles(folder, store).delete(file)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,320 @@
+"""A project's own data files: uploaded into its data folder, checked on arrival, listed with
+their columns, rows and checksum, downloaded, and deleted unless something names them.
+
+A file is named as jobs name it, relative to the project's folder (``sales.csv``,
+``shops/paris.csv``; :class:`~azuraforge.platform.jobs.files.DataFolder`), so an uploaded
+file is at once a pipeline's ``csv`` or a stream's ``source``. An upload is written to a
+hidden temporary file beside its place, read whole by the CSV reader
+(:func:`~azuraforge.learn.datasets.read_csv`: UTF-8, a delimiter found, a header and at
+least one row of as many fields), then renamed into place: a file that does not read is
+refused with the reader's message, naming the file as it was sent, and nothing is kept. A
+file that a job (a run of any kind, a stream) or a registered version names is not deleted
+(:class:`~azuraforge.errors.ConflictError` naming them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from azuraforge.apps.registry import discover, get_pipeline
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    DataFormatError,
+    InvalidParameterError,
+    NotFoundError,
+    shorten,
+)
+from azuraforge.learn.datasets import DATASETS
+from azuraforge.learn.datasets.csvfiles import read_csv
+from azuraforge.platform.jobs.files import DataFolder, file_settings
+from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.store import DataFileUses, Store
+
+SUFFIX = ".csv"
+"""The only files a data folder takes and lists."""
+PARTIAL = ".upload-"
+"""How an upload's temporary file begins (hidden: never listed, never a name to send)."""
+MOST_NAMED = 10
+"""Most jobs or versions a refused delete names one by one."""
+_DESCRIBED_KEPT = 1024
+"""Files whose description a process remembers (by path, size and modification time)."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file of a project's data folder as the reader sees it.
+
+    Attributes
+    ----------
+    name
+        Its name relative to the folder: what a pipeline's ``csv`` or a stream's ``source``
+        names.
+    bytes, modified
+        Its size and modification time (seconds since the epoch).
+    sha256
+        The SHA-256 of its bytes.
+    columns, rows, delimiter
+        The header's names, the data rows and the field separator (``","``, ``";"`` or
+        ``"tab"``); empty, 0 and None when it does not read (``problem`` says why).
+    problem
+        The reader's message for a file that does not read as a CSV (one put in the folder
+        by hand), else None.
+    """
+
+    name: str
+    bytes: int
+    modified: float
+    sha256: str
+    columns: tuple[str, ...]
+    rows: int
+    delimiter: str | None
+    problem: str | None = None
+
+
+class DataFiles:
+    """The data files of ``folder`` (a project's data folder), with ``store`` (as the
+    project sees it) to find what names them."""
+
+    def __init__(self, folder: DataFolder, store: Store) -> None:
+        self.folder, self.store = folder, store
+
+    def list(self) -> list[DataFile]:
+        """Every CSV file of the folder (below it too, the hidden ones and other projects'
+        folders left out), by name; each described once while it is unchanged."""
+        root = self.folder.root.resolve()
+        if not root.is_dir():
+            return []
+        found = []
+        for path in sorted(root.rglob(f"*{SUFFIX}")):
+            name = path.relative_to(root).as_posix()
+            if self._listed(name, path):
+                found.append(describe(path, name))
+        return found
+
+    def _listed(self, name: str, path: Path) -> bool:
+        if any(part.startswith(".") for part in PurePosixPath(name).parts):
+            return False
+        try:
+            return self.folder.file(name) is not None and path.is_file()
+        except InvalidParameterError:  # another project's folder, a link out
+            return False
+
+    def describe(self, name: str) -> DataFile:
+        """The file ``name`` of the folder, described.
+
+        Raises
+        ------
+        NotFoundError
+            If the folder holds no such file (or ``name`` names none of it).
+        """
+        return describe(self.path(name), checked_name(name))
+
+    def path(self, name: str) -> Path:
+        """The existing file ``name`` of the folder (to be sent whole).
+
+        Raises
+        ------
+        NotFoundError
+            If the folder holds no such file, or ``name`` is no name of a file of it.
+        """
+        try:
+            return self.folder.file(checked_name(name))
+        except InvalidParameterError:
+            raise self._missing(name) from None
+
+    def start_upload(self, name: str, *, overwrite: bool = False) -> Path:
+        """A new temporary file beside the place of the file ``name``, to write an upload
+        into before :meth:`finish_upload` (its folders made as needed).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``name`` is not a file's name in the folder (:func:`checked_name`, or a way
+            into another project's folder or out through a link).
+        ConflictError
+            If the folder holds a file ``name`` already and ``overwrite`` is false.
+        """
+        target = self._place(name)
+        if target.exists() and not overwrite:
+            raise ConflictError(
+                f"data file {name!r} exists in project {self.folder.project!r}; upload it "
+                "with overwrite=true to replace it, or choose another name"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.parent / f"{PARTIAL}{secrets.token_hex(8)}{SUFFIX}"
+
+    def finish_upload(self, name: str, partial: Path, *, overwrite: bool = False) -> DataFile:
+        """Check the uploaded ``partial`` file with the CSV reader and move it into place as
+        the file ``name``; whatever goes wrong, ``partial`` is removed.
+
+        Raises
+        ------
+        DataFormatError
+            The reader's message, naming the file ``name``: not UTF-8 text, empty, a header
+            without rows, rows of other widths, a single column.
+        ConflictError
+            If a file ``name`` appeared meanwhile and ``overwrite`` is false.
+        """
+        try:
+            described = _described(partial, name)
+            if described.problem is not None:
+                raise DataFormatError(described.problem)
+            target = self._place(name)
+            if overwrite:
+                os.replace(partial, target)
+            else:
+                try:
+                    os.link(partial, target)  # never replaces a file
+                except FileExistsError:
+                    raise ConflictError(
+                        f"data file {name!r} was uploaded meanwhile in project "
+                        f"{self.folder.project!r}; upload with overwrite=true to replace it"
+                    ) from None
+        finally:
+            partial.unlink(missing_ok=True)
+        return describe(target, name)
+
+    def delete(self, name: str) -> None:
+        """Remove the file ``name`` from the folder.
+
+        Raises
+        ------
+        NotFoundError
+            If the folder holds no such file.
+        ConflictError
+            If a job (a run, a trial, a stream) or a registered version names it, naming
+            them: delete those first.
+        """
+        path = self.path(name)
+        relative = path.relative_to(self.folder.root.resolve()).as_posix()
+        uses = self.store.find_data_file_uses(relative, sorted(data_file_settings()))
+        if uses:
+            raise ConflictError(f"data file {name!r} {named_by(uses)}; delete them first")
+        path.unlink(missing_ok=True)
+
+    def _place(self, name: str) -> Path:
+        """Where the file ``name`` is, or goes, in the folder (its links followed)."""
+        relative = checked_name(name)
+        root = self.folder.root.resolve()
+        target = (root / relative).resolve()
+        apart = self.folder.apart.resolve() if self.folder.apart is not None else None
+        if not target.is_relative_to(root) or (apart and target.is_relative_to(apart)):
+            raise InvalidParameterError(
+                f"{name!r} is not a file of the data folder of project "
+                f"{self.folder.project!r}: name a file relative to it"
+            )
+        return root / relative
+
+    def _missing(self, name: str) -> NotFoundError:
+        return NotFoundError(f"no data file {name!r} in project {self.folder.project!r}")
+
+
+def checked_name(name: str) -> str:
+    """``name`` if it names a CSV file of a data folder: relative, ending ``.csv``, of
+    folders and a file whose names do not begin with a dot (no ``..``, nothing hidden),
+    no registered dataset's name.
+
+    >>> checked_name("shops/paris.csv")
+    'shops/paris.csv'
+    >>> checked_name("../beta/sales.csv")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: '../beta/sales.csv' is not a data file's name: ...
+    """
+    path = PurePosixPath(name)
+    problem = None
+    if not name or "\x00" in name or "\\" in name or len(name) > 500:
+        problem = "give a name of at most 500 characters, without NUL or backslashes"
+    elif path.is_absolute() or name != path.as_posix():
+        problem = "give a name relative to the folder, without empty parts or a trailing '/'"
+    elif any(part.startswith(".") for part in path.parts):
+        problem = "no part of it may begin with '.' ('..' or a hidden name)"
+    elif path.suffix.lower() != SUFFIX:
+        problem = f"a data file's name ends with {SUFFIX}"
+    elif name in DATASETS:
+        problem = "that is a registered dataset's name"
+    if problem is not None:
+        raise InvalidParameterError(
+            f"{shorten(name, quoted=True)} is not a data file's name: {problem}"
+        )
+    return name
+
+
+def named_by(uses: DataFileUses) -> str:
+    """What names a file, as a refused delete says it: ``is named by run 3 (sales-1, queued),
+    stream 5 (...) and model version sales-model/1``."""
+    jobs = [f"{job.kind} {job.id} ({job.name}, {job.status})" for job in uses.jobs]
+    versions = [f"model version {model}/{version}" for model, version in uses.versions]
+    named = jobs[:MOST_NAMED] + versions[:MOST_NAMED]
+    more = len(jobs) + len(versions) - len(named)
+    listing = ", ".join(named) + (f" and {more} more" if more else "")
+    return f"is named by {listing}"
+
+
+def data_file_settings() -> set[str]:
+    """The names of the file settings of the installed pipelines that load, and of a
+    stream's config: the settings whose values are data files' names."""
+    names = set(file_settings(StreamConfig))
+    for pipeline in discover():
+        try:
+            names.update(file_settings(get_pipeline(pipeline).Config))
+        except AzuraForgeError:
+            continue  # a pipeline that does not load ran nothing that names a file
+    return names
+
+
+_DESCRIBED: OrderedDict[tuple[str, int, int], DataFile] = OrderedDict()
+_DESCRIBED_LOCK = threading.Lock()
+
+
+def describe(path: Path, name: str) -> DataFile:
+    """The file at ``path``, named ``name``, described (read whole once while its size and
+    modification time stay the same; remembered by the process)."""
+    stat = path.stat()
+    seen = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _DESCRIBED_LOCK:
+        if seen in _DESCRIBED:
+            _DESCRIBED.move_to_end(seen)
+            return _DESCRIBED[seen]
+    described = _described(path, name)
+    with _DESCRIBED_LOCK:
+        _DESCRIBED[seen] = described
+        if len(_DESCRIBED) > _DESCRIBED_KEPT:
+            _DESCRIBED.popitem(last=False)
+    return described
+
+
+def _described(path: Path, name: str) -> DataFile:
+    """The file at ``path`` read by the CSV reader, its messages naming it ``name``."""
+    stat = path.stat()
+    columns: tuple[str, ...] = ()
+    rows, delimiter, problem = 0, None, None
+    try:
+        table = read_csv(path, header=True, delimiter="auto")
+    except (DataFormatError, NotFoundError) as e:
+        problem = str(e).replace(str(path), name)
+    else:
+        if len(table.column_names) < 2:
+            problem = (
+                f"{name}, line {table.header_line}: one column ({table.column_names[0]!r}); a "
+                "data file has two at least (a time or a feature, and a value), separated by "
+                "',', ';' or tabs"
+            )
+        else:
+            columns, rows, delimiter = table.column_names, len(table), table.delimiter
+    return DataFile(
+        name=name, bytes=stat.st_size, modified=stat.st_mtime, sha256=_sha256(path),
+        columns=columns, rows=rows, delimiter=delimiter, problem=problem,
+    )  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
