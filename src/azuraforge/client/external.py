@@ -44,12 +44,16 @@ class ExternalRun:
     def send(
         self, points: Sequence[Point] = (), lines: Sequence[Line] = (),
         files: Sequence[tuple[str, int, bool]] = (), progress: tuple[int, int, str] | None = None,
+        *, batch_id: str | None = None,
     ) -> bool:  # fmt: skip
         """Write a batch of the run's metric ``points``, log ``lines``, ``files`` it made
         (path inside its files, size, is a folder) and ``progress`` (done, total, message),
         in one transaction; whether someone asked the run to stop. Nothing to send is a
-        heartbeat."""
+        heartbeat. With a ``batch_id`` (1 to 64 of ``A-Za-z0-9_.:-``, unique in the run),
+        sending the batch again writes nothing twice: retry with the same id when an answer
+        was lost."""
         body: dict[str, Any] = {
+            "batch_id": batch_id,
             "metrics": [{"key": k, "step": s, "value": v, "time": t} for k, s, v, t in points],
             "logs": [{"time": t, "level": level, "message": m} for t, level, m in lines],
             "artifacts": [{"path": p, "size": n, "is_dir": d} for p, n, d in files],
@@ -60,8 +64,10 @@ class ExternalRun:
         return bool(answer["cancel_requested"])
 
     def heartbeat(self) -> bool:
-        """Keep the run alive its idle limit from now; whether someone asked it to stop."""
-        return self.send()
+        """Keep the run alive its idle limit from now, writing nothing; whether someone asked
+        it to stop."""
+        answer = self.session.request("POST", f"/experiments/{self.id}/heartbeat")
+        return bool(answer["cancel_requested"])
 
     def upload(self, path: str, file: str | os.PathLike[str]) -> dict[str, Any]:
         """Upload the local ``file`` (streamed) as the run's file ``path`` (``plots/loss.png``);

@@ -1,0 +1,181 @@
+""":class:`Run`, what :func:`~azuraforge.track.start_run` answers: the calls a training
+loop makes, each of which only queues what it was given (a ``deque.append``: no lock, no
+I/O), for the run's sender thread (:mod:`~azuraforge.track.sender`) to send."""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from azuraforge.track.sender import Item, Sender, log
+from azuraforge.track.sinks import Sink
+from azuraforge.track.spool import Spool
+
+COMPLETED, FAILED = "completed", "failed"
+END_TIMEOUT = 30.0
+"""Seconds a run's end waits at most for the server to take what is left, and the end."""
+
+
+class Run:
+    """A run tracked from this process: log to it from the training loop, leave its ``with``
+    block (or call :meth:`end`) to end it. Made by :func:`~azuraforge.track.start_run`.
+
+    Every method returns at once and never raises for the tracking's sake: what it logs is
+    queued, and sent by a thread of the run (about once a second), kept on disk while the
+    server is away and sent, once, when it answers again.
+
+    Thread safety: log from any thread; calls of one thread are sent in their order.
+    """
+
+    def __init__(
+        self, sink: Sink, spool: Spool, created: tuple[Any, ...], *, interval: float,
+        end_timeout: float,
+    ) -> None:  # fmt: skip
+        self._queue: deque[Item] = deque()
+        self._sender = Sender(self._queue, sink, spool, created, interval)
+        self._spool, self._end_timeout = spool, end_timeout
+        self._steps = 0
+        self._files = 0
+        self._params: dict[str, str] = {}
+        self._tags: dict[str, str] = dict(created[1].get("tags") or {})
+        self._notes: list[str] = []
+        self._ended = threading.Lock()
+        self.status: str | None = None
+        """How the run ended (``completed``, ``failed``), once it did."""
+
+    @property
+    def id(self) -> int | None:
+        """The run's id on the platform (``None`` until the server has answered once)."""
+        return self._sender.run_id
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether someone asked the run to stop (from the dashboard, or ``azuraforge
+        experiments cancel``): stop at your next step and leave the block."""
+        return self._sender.cancel_requested
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Queue one value of each metric of ``metrics`` (name: number, a tensor of one value
+        too) at ``step`` (default: how many ``log_metrics`` calls came before this one).
+        Values that are not finite numbers are not sent (said once in the log)."""
+        if step is None:
+            step = self._steps
+        self._steps += 1
+        self._queue.append((dict(metrics), step, time.time()))
+
+    def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        """Queue one value of the metric ``key`` (as :meth:`log_metrics`)."""
+        self.log_metrics({key: value}, step)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Keep parameters of the run found after it started (those known at the start go
+        to :func:`~azuraforge.track.start_run`'s ``params``, the run's config): sent with
+        its end, as text, under ``params`` in its result."""
+        self._params.update({str(key): str(value) for key, value in params.items()})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Set tags of the run (key: text). Until the platform keeps tags of its own, a run's
+        tags are kept in its config (those given at the start) and its result (all of them,
+        under ``tags``, sent with its end)."""
+        self._tags.update({str(key): str(value) for key, value in tags.items()})
+
+    def note(self, text: str) -> None:
+        """Write a note on the run: a line of its log now (shown live), and kept under
+        ``notes`` in its result, sent with its end."""
+        self._notes.append(text)
+        self.log(f"note: {text}")
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        """Queue a line of the run's log (``level``: ``DEBUG``, ``INFO``, ``WARNING``,
+        ``ERROR`` or ``CRITICAL``)."""
+        self._queue.append((str(message), level, time.time()))
+
+    def log_artifact(self, path: str, name: str | None = None) -> None:
+        """Keep the local file ``path`` among the run's files, as ``name`` (default its file
+        name): copied into the spool at once (change or delete yours after), uploaded by the
+        sender. A file that cannot be read is said in the log, not raised."""
+        self._files += 1
+        try:
+            kept = self._spool.keep_file(path, self._files)
+        except OSError as e:
+            log.warning("tracking: the file %s was not kept (%s)", path, e)
+            return
+        self._queue.append((None, (kept, name or Path(path).name), time.time()))
+
+    def end(self, status: str = COMPLETED, error: str | None = None) -> None:
+        """Send what is left, then end the run as ``status`` (``completed``, ``failed``
+        with ``error``, or ``cancelled``), waiting at most ``end_timeout`` seconds for the
+        server; a second call does nothing."""
+        if not self._ended.acquire(blocking=False):
+            return
+        _OPEN.discard(self)
+        self.status = status
+        result: dict[str, Any] = {}
+        if self._params:
+            result["params"] = self._params
+        if self._tags:
+            result["tags"] = self._tags
+        if self._notes:
+            result["notes"] = self._notes
+        self._sender.finish(status, error, result or None, self._end_timeout)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:  # fmt: skip
+        if kind is None:
+            self.end(COMPLETED)
+        else:
+            self.end(FAILED, describe(kind, error))
+
+
+def describe(kind: type[BaseException], error: BaseException | None) -> str:
+    """What a run that raised ``error`` ended with: its type and message.
+
+    >>> describe(ValueError, ValueError("loss is nan"))
+    'ValueError: loss is nan'
+    """
+    told = "".join(traceback.format_exception_only(kind, error)).strip()
+    return told[:10_000]
+
+
+_OPEN: set[Run] = set()
+"""Runs not ended yet: :func:`_end_open_runs` ends them when the interpreter exits."""
+_UNCAUGHT: list[str] = []
+"""The exception that ended the program, if one did (seen by :func:`_noting_hook`)."""
+
+
+def opened(run: Run) -> Run:
+    """Remember ``run`` to end it at exit if nobody does (once: the hooks are set)."""
+    if not _OPEN and not getattr(opened, "hooked", False):
+        atexit.register(_end_open_runs)
+        previous = sys.excepthook
+
+        def _noting_hook(kind: Any, error: Any, trace: Any) -> None:
+            _UNCAUGHT.append(describe(kind, error))
+            previous(kind, error, trace)
+
+        sys.excepthook = _noting_hook
+        opened.hooked = True  # type: ignore[attr-defined]
+    _OPEN.add(run)
+    return run
+
+
+def _end_open_runs() -> None:
+    """At exit: end each run still open, ``failed`` with the exception that ended the
+    program if one did, else ``completed``, after sending what it holds."""
+    for run in list(_OPEN):
+        if _UNCAUGHT:
+            run.end(FAILED, _UNCAUGHT[-1])
+        else:
+            run.end(COMPLETED)

@@ -1,0 +1,257 @@
+"""The threads behind a tracked run: the **sender** turns what the training loop queued into
+batches with ids, sends them about once a second (sooner past :data:`MAX_POINTS`), keeps
+them in the spool while the server is away and sends them, once, when it answers again; the
+**heartbeat** keeps the run alive through long silent stretches. Neither ever raises into the
+training loop: an outage is said once in the log (``azuraforge.track``), and its end once."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from azuraforge.track.sinks import Sink, SinkRefusedError, SinkUnreachableError
+from azuraforge.track.spool import Batch, Line, Point, Spool
+
+log = logging.getLogger("azuraforge.track")
+
+MAX_POINTS = 5_000
+"""Points (and log lines) in one batch at most: about 250 kB, well under a server's 1 MB."""
+MAX_METRIC_NAME = 200
+"""The longest metric name a server keeps."""
+POLL = 0.05
+"""Seconds between two looks of the sender at the queue's length."""
+RETRY = 1.0
+"""Seconds between two tries while the server is away."""
+
+Item = tuple[Any, Any, float]
+"""What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
+or ``(None, (kept file, name), time)`` for a file."""
+
+
+class Sender:
+    """Sends the run's queued items through ``sink`` from a thread of its own (:meth:`start`),
+    every ``interval`` seconds or once :data:`MAX_POINTS` wait, through ``spool`` while the
+    sink is unreachable; the run is made on the first call that reaches the sink, with
+    ``created`` (pipeline, params, name, idle limit)."""
+
+    def __init__(
+        self, queue: deque[Item], sink: Sink, spool: Spool, created: tuple[Any, ...],
+        interval: float,
+    ) -> None:  # fmt: skip
+        self.queue, self.sink, self.spool, self.interval = queue, sink, spool, interval
+        self.created = created
+        self.run_id: int | None = None
+        self.idle_limit = 0.0
+        self.cancel_requested = False
+        self.over: str | None = None
+        """Why the run takes no more writes (refused), once it does not."""
+        self._prefix = secrets.token_hex(8)
+        self._sequence = 0
+        self._away = False
+        self._dropped: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="azuraforge-track", daemon=True)
+        self._beats = threading.Thread(target=self._beat, name="azuraforge-beat", daemon=True)
+
+    def refused(self) -> bool:
+        """Whether the run takes no more writes."""
+        return self.over is not None
+
+    def start(self) -> None:
+        """Make the run now if the sink answers (else on a later try), and start sending."""
+        self._reached(self._create)
+        self._thread.start()
+        self._beats.start()
+
+    def finish(self, status: str, error: str | None, result: dict[str, Any] | None,
+               timeout: float) -> None:  # fmt: skip
+        """Send what is queued and kept, then end the run as ``status``, trying at most
+        ``timeout`` seconds; what could not be sent stays in the spool, said in the log."""
+        self._stop.set()
+        self._thread.join()
+        self._beats.join()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._flush()
+            done = self.over is not None or (not self.queue and not len(self.spool))
+            if done and self._reached(lambda: self.sink.end(status, error, result)):
+                break
+            if time.monotonic() >= deadline:
+                self._left_behind(status)
+                break
+            time.sleep(RETRY)
+        if not len(self.spool):
+            self.spool.remove()
+        self.sink.close()
+
+    def _loop(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(POLL):
+            waiting = time.monotonic() - last
+            if waiting >= self.interval or len(self.queue) >= MAX_POINTS:
+                self._flush()
+                last = time.monotonic()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._beat_interval()):
+            if self.run_id is not None and self.over is None:
+                with contextlib.suppress(SinkUnreachableError, SinkRefusedError):
+                    self.cancel_requested |= self.sink.heartbeat()  # the sender says why not
+
+    def _beat_interval(self) -> float:
+        """A quarter of the run's idle limit, from 0.25 to 30 seconds (1 s before it is made)."""
+        return min(max(self.idle_limit / 4, 0.25), 30.0) if self.idle_limit else 1.0
+
+    def _flush(self) -> None:
+        """Send the spool's batches, then what is queued (kept in the spool instead while the
+        sink does not answer, so that batches arrive in the order made)."""
+        batches = self._batches()
+        if not self.refused() and self.run_id is None:
+            self._reached(self._create)
+        if self.refused():
+            return  # the run takes no more: what was queued is dropped (said once)
+        kept = batches
+        if self.run_id is not None and (not len(self.spool) or self._send_kept()):
+            kept = []
+            for index, batch in enumerate(batches):
+                if not self._reached(lambda b=batch: self._send(b)):
+                    kept = batches[index:]
+                    break
+                if self.refused():
+                    return
+        for batch in kept:
+            self.spool.put(batch)
+
+    def _send_kept(self) -> bool:
+        """Send the spool's batches, oldest first; whether all went."""
+        for path, batch in self.spool.each():
+            if not self._reached(lambda b=batch: self._send(b)):
+                return False
+            path.unlink()
+            if self.refused():
+                return False
+        return True
+
+    def _send(self, batch: Batch) -> None:
+        self.cancel_requested |= self.sink.send(batch)
+        if batch.file is not None:
+            Path(batch.file).unlink(missing_ok=True)  # the spool's copy, now sent
+
+    def _create(self) -> None:
+        pipeline, params, name, idle_limit = self.created
+        try:
+            self.run_id, self.idle_limit = self.sink.create(pipeline, params, name, idle_limit)
+        except SinkRefusedError as e:
+            if name is None or "ConflictError" not in str(e):
+                raise SinkRefusedError(str(e)) from None  # a run never made takes nothing
+            renamed = f"{name}-{secrets.token_hex(3)}"
+            log.warning("tracking: the name %r is taken; this run is named %r", name, renamed)
+            self.created = (pipeline, params, renamed, idle_limit)
+            self.run_id, self.idle_limit = self.sink.create(pipeline, params, renamed, idle_limit)
+
+    def _reached(self, call: Any) -> bool:
+        """Make ``call`` to the sink; whether it went through (or was refused for good:
+        then the run takes no more, said once). An outage is said once, and its end."""
+        try:
+            call()
+        except SinkUnreachableError as e:
+            if not self._away:
+                self._away = True
+                log.warning(
+                    "tracking: %s does not answer (%s); the run's points wait in %s and are "
+                    "sent once it answers; training goes on", self.sink.where, e,
+                    self.spool.folder,
+                )  # fmt: skip
+            return False
+        except SinkRefusedError as e:
+            if not e.run_over:
+                log.warning("tracking: run %s refused a batch, not sent (%s)", self.run_id, e)
+                return True
+            if self.over is not None:
+                return True
+            self.over = str(e)
+            log.warning(
+                "tracking: run %s takes no more writes (%s); what it logs from now on is not "
+                "sent", self.run_id if self.run_id is not None else "(not made)", e,
+            )  # fmt: skip
+            return True
+        except Exception as e:  # a fault of the tracking itself: never into the training
+            log.exception("tracking: %s failed; this batch is not sent", call)
+            if self.run_id is None:
+                self.over = f"{type(e).__name__}: {e}"
+            return True
+        if self._away:
+            self._away = False
+            log.warning("tracking: back: %s answers again; sending what waited", self.sink.where)
+        return True
+
+    def _batches(self) -> list[Batch]:
+        """What is queued, taken off the queue, as batches of ids of their own."""
+        batches: list[Batch] = []
+        points: list[Point] = []
+        lines: list[Line] = []
+        queue = self.queue
+        while queue:
+            first, second, when = queue.popleft()
+            if isinstance(first, dict):
+                points.extend(self._points(first, second, when))
+            elif first is None:
+                if points or lines:
+                    batches.append(Batch(self._next_id(), points, lines))
+                    points, lines = [], []
+                batches.append(Batch(self._next_id(), file=second[0], name=second[1]))
+            else:
+                lines.append((when, second, first))
+            if len(points) + len(lines) >= MAX_POINTS:
+                batches.append(Batch(self._next_id(), points, lines))
+                points, lines = [], []
+        if points or lines:
+            batches.append(Batch(self._next_id(), points, lines))
+        return batches
+
+    def _points(self, metrics: dict[str, Any], step: int, when: float) -> list[Point]:
+        """The points of one ``log_metrics`` call that a server keeps: finite numbers under
+        names of 1 to 200 characters (the others are dropped, said once a name)."""
+        kept = []
+        for key, value in metrics.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            name = str(key)
+            if math.isfinite(number) and 1 <= len(name) <= MAX_METRIC_NAME:
+                kept.append((name, int(step), number, when))
+            elif name not in self._dropped:
+                self._dropped.add(name)
+                log.warning(
+                    "tracking: metric %.60r at step %s is %.60r: not sent (a metric is a finite "
+                    "number named by 1 to %d characters); said once for this name",
+                    name, step, value, MAX_METRIC_NAME,
+                )  # fmt: skip
+        return kept
+
+    def _next_id(self) -> str:
+        self._sequence += 1
+        return f"{self._prefix}-{self._sequence}"
+
+    def _left_behind(self, status: str) -> None:
+        """Say what could not be sent before the end, and where it is."""
+        if self.run_id is None:
+            log.warning(
+                "tracking: %s never answered: the run was not recorded; its batches are kept "
+                "in %s", self.sink.where, self.spool.folder,
+            )  # fmt: skip
+            return
+        log.warning(
+            "tracking: %s did not answer in time: run %s was not ended %s (the server ends "
+            "it lost after its idle limit); %d batches not sent are kept in %s",
+            self.sink.where, self.run_id, status, len(self.spool) + bool(self.queue),
+            self.spool.folder,
+        )  # fmt: skip

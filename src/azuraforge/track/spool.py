@@ -1,0 +1,98 @@
+"""The client-side spool of a tracked run: the batches it could not send yet (the server
+away, or slow to answer), kept on disk in the order made, one JSON file each, and the files
+it was asked to keep (copied at once, so that the training script may change or delete its
+own). A batch leaves the spool once the server took it; its id (``batch_id``) makes sending
+it again safe when an answer was lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOME_VARIABLE = "AZURAFORGE_HOME"
+"""The client's folder (``~/.azuraforge`` when unset): spools live in its ``spool``."""
+SPOOL_FOLDER = "spool"
+
+Point = tuple[str, int, float, float]
+"""(key, step, value, time) of one metric value."""
+Line = tuple[float, str, str]
+"""(time, level, message) of one log line."""
+
+
+@dataclass
+class Batch:
+    """What the run sends at once, under its own id: metric points, log lines, or one file
+    to upload (``file``: its copy in the spool, ``name``: its path inside the run's files)."""
+
+    batch_id: str
+    points: list[Point] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    file: str | None = None
+    name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "points": self.points, "lines": self.lines,
+                "file": self.file, "name": self.name}  # fmt: skip
+
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> Batch:
+        return cls(
+            str(found["batch_id"]),
+            [(str(k), int(s), float(v), float(t)) for k, s, v, t in found["points"]],
+            [(float(t), str(level), str(m)) for t, level, m in found["lines"]],
+            found.get("file"),
+            found.get("name"),
+        )
+
+
+def spool_root() -> Path:
+    """``$AZURAFORGE_HOME/spool`` (``~/.azuraforge/spool``)."""
+    return Path(os.environ.get(HOME_VARIABLE) or "~/.azuraforge").expanduser() / SPOOL_FOLDER
+
+
+class Spool:
+    """The folder ``root/<run>`` of one tracked run (``run``: the client's own id of it):
+    batches as ``<sequence>.json``, kept files in ``files/``. Used by one thread at a time
+    (the run's sender), but for :meth:`keep_file`."""
+
+    def __init__(self, root: Path, run: str) -> None:
+        self.folder = root / run
+        self._sequence = 0
+
+    def __len__(self) -> int:
+        return len(self._batch_files())
+
+    def put(self, batch: Batch) -> None:
+        """Keep ``batch`` after those already here (written whole or not at all)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._sequence += 1
+        path = self.folder / f"{self._sequence:012d}.json"
+        made = path.with_suffix(".part")
+        made.write_text(json.dumps(batch.to_json()))
+        os.replace(made, path)
+
+    def each(self) -> Iterator[tuple[Path, Batch]]:
+        """The batches kept, oldest first, with their files (remove one once it is sent)."""
+        for path in self._batch_files():
+            yield path, Batch.of(json.loads(path.read_text()))
+
+    def keep_file(self, source: str | os.PathLike[str], number: int) -> str:
+        """Copy the local file ``source`` into the spool (the ``number``-th kept); where."""
+        kept = self.folder / "files" / f"{number:06d}-{Path(source).name}"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, kept)
+        return str(kept)
+
+    def remove(self) -> None:
+        """Remove the spool's folder once nothing in it is waiting."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _batch_files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob("*.json"))

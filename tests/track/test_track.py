@@ -1,0 +1,227 @@
+"""``azuraforge.track`` against a real API (served by uvicorn in a thread of the test process,
+on a port of its own so that it can be stopped and served again): points arrive in order, a
+server stopped mid-run loses no point and takes none twice, an exception ends the run failed,
+a ``kill -9`` of a tracked script ends its run lost; without a server, the embedded store;
+and importing the package imports nothing heavy."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from azuraforge import track
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
+from tests.platform.fixtures import admin_headers, short_settings
+from tests.platform.servers import free_port
+
+FAST = {"flush_interval": 0.1, "end_timeout": 10.0}
+"""Batches every 0.1 s here (the tests wait less)."""
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, store: Store, port: int) -> Iterator[None]:
+    """The API on ``store`` served at ``127.0.0.1:port`` while the block runs."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), log_level="error"))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()
+
+
+class Api:
+    """A served API: its settings, store, port, URL and an admin's token."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store, self.port = settings, store, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = admin_headers(store)["Authorization"].removeprefix("Bearer ")
+
+    def serve(self) -> contextlib.AbstractContextManager[None]:
+        return serving(self.settings, self.store, self.port)
+
+
+@pytest.fixture(scope="module")
+def api(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    home = tmp_path_factory.mktemp("track-api")
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home)
+    store = Store(settings.database_url)
+    yield Api(settings, store)
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def client_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's home (its spool) in the test's folder, no token in the environment."""
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path / "client"))
+    monkeypatch.delenv("AZURAFORGE_TOKEN", raising=False)
+    return tmp_path / "client"
+
+
+def steps(store: Store, run: int | None, key: str = "loss") -> list[int]:
+    assert run is not None
+    return [point[0] for point in store.get_metrics(run).get(key, [])]
+
+
+def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_path: Path) -> None:
+    plot = tmp_path / "plot.txt"
+    plot.write_text("a plot")
+    with api.serve():
+        with track.start_run(
+            name="ordered",
+            experiment="my-script",
+            tags={"team": "a"},
+            params={"lr": 0.1},
+            url=api.url,
+            token=api.token,
+            **FAST,
+        ) as run:
+            for step in range(3000):
+                run.log_metrics({"loss": 1 / (step + 1), "acc": step / 3000}, step=step)
+            run.log_params({"late": 3})
+            run.set_tags({"stage": "try"})
+            run.note("first try")
+            run.log_artifact(str(plot))
+            run.log_metrics({"loss": float("nan")}, step=3000)  # not sent, said once
+        record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
+    assert steps(api.store, run.id) == list(range(3000))
+    assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
+    assert record.config == {"lr": 0.1, "tags": {"team": "a"}}
+    assert record.result == {"params": {"late": "3"}, "tags": {"team": "a", "stage": "try"},
+                             "notes": ["first try"]}  # fmt: skip
+    assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
+    assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind
+
+
+def test_an_exception_ends_the_run_failed_and_goes_on(api: Api) -> None:
+    with (
+        api.serve(),
+        pytest.raises(ValueError, match="loss is nan"),
+        track.start_run(url=api.url, token=api.token, **FAST) as run,
+    ):
+        run.log_metrics({"loss": 1.0})
+        raise ValueError("loss is nan")
+    record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
+    assert (record.status, record.error) == ("failed", "ValueError: loss is nan")
+    assert steps(api.store, run.id) == [0]
+
+
+def test_a_server_stopped_mid_run_loses_no_point_and_takes_none_twice(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="azuraforge.track")
+    with api.serve():
+        run = track.start_run(url=api.url, token=api.token, idle_limit=60, **FAST)
+        for step in range(100):
+            run.log_metrics({"loss": float(step)}, step=step)
+        wait_for(lambda: len(steps(api.store, run.id)) == 100)
+    for step in range(100, 200):  # the server is away: nothing raises, nothing waits
+        run.log_metrics({"loss": float(step)}, step=step)
+        time.sleep(0.005)
+    time.sleep(0.5)  # the sender tries, and keeps the batches in the spool
+    assert len(steps(api.store, run.id)) == 100
+    with api.serve():
+        for step in range(200, 300):
+            run.log_metrics({"loss": float(step)}, step=step)
+        run.end()
+    assert steps(api.store, run.id) == list(range(300))
+    assert api.store.get_experiment(run.id).status == "completed"  # type: ignore[arg-type]
+    said = [r.getMessage() for r in caplog.records if r.name == "azuraforge.track"]
+    assert len(said) == 2, said
+    assert "does not answer" in said[0] and "training goes on" in said[0]
+    assert said[1].startswith("tracking: back:")
+
+
+def test_a_killed_script_s_run_ends_lost(api: Api, tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time\nfrom azuraforge import track\n"
+        "run = track.start_run(idle_limit=1, flush_interval=0.1)\n"
+        "run.log_metrics({'loss': 1.0}, step=0)\n"
+        "print(run.id, flush=True)\n"
+        "while True:\n    time.sleep(0.1)\n"
+    )
+    env = {**os.environ, "AZURAFORGE_API_URL": api.url, "AZURAFORGE_TOKEN": api.token,
+           "AZURAFORGE_HOME": str(tmp_path / "client")}  # fmt: skip
+    with api.serve():
+        process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                                   env=env)  # fmt: skip
+        try:
+            assert process.stdout is not None
+            run = int(process.stdout.readline())
+            assert api.store.get_experiment(run).pipeline == "train"
+            time.sleep(2)  # past its idle limit: its heartbeat keeps it alive
+            assert run not in [found for found, _ in api.store.reap_expired()]
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            time.sleep(1.5)
+            assert (run, "lost") in api.store.reap_expired()
+        finally:
+            process.kill()
+            process.wait()
+    assert "its writer sent no word" in (api.store.get_experiment(run).error or "")
+    assert steps(api.store, run) == [0]
+
+
+def test_without_a_server_the_run_goes_into_the_embedded_store(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(sqlite_template, tmp_path / "embedded.db")
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
+    monkeypatch.setenv("AZURAFORGE_API_URL", "http://127.0.0.1:9")  # no token for it
+    with track.start_run(name="offline", params={"lr": 0.5}, **FAST) as run:
+        for step in range(50):
+            run.log_metrics({"loss": float(step)}, step=step)
+    store = Store(url)
+    try:
+        record = store.get_experiment(run.id)  # type: ignore[arg-type]
+        assert (record.status, record.kind, record.config) == ("completed", "external",
+                                                               {"lr": 0.5})  # fmt: skip
+        assert steps(store, run.id) == list(range(50))
+    finally:
+        store.close()
+
+
+def test_importing_track_imports_nothing_heavy() -> None:
+    heavy = ("numpy", "httpx", "typer", "sqlalchemy", "pydantic", "azuraforge.platform",
+             "azuraforge.client")  # fmt: skip
+    code = (
+        f"import sys, azuraforge.track\nprint([m for m in sys.modules if m.startswith({heavy!r})])"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)  # fmt: skip
+    assert found.stdout.strip() == "[]"
+
+
+def wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
