@@ -68,6 +68,7 @@ class ExperimentPublic(BaseModel):
     batch_id: str | None
     error: str | None
     metrics: dict[str, float] = Field(description="Last value of each metric logged.")
+    tags: dict[str, str] = Field(default_factory=dict, description="The run's tags.")
 
     @classmethod
     def of(cls, record: ExperimentRecord) -> ExperimentPublic:

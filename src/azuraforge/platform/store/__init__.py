@@ -46,6 +46,7 @@ from azuraforge.platform.store.server import ServerStore
 from azuraforge.platform.store.streams import ChangeRecord, StreamStore, TriggerRecord
 from azuraforge.platform.store.studies import StudyStore
 from azuraforge.platform.store.study_trials import StudyTrialStore
+from azuraforge.platform.store.tags import TagStore
 
 
 class Store(
@@ -65,6 +66,7 @@ class Store(
     DutyStore,
     DataUseStore,
     KeyStore,
+    TagStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 

@@ -259,7 +259,7 @@ class MetricPoint(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     value: Mapped[float] = mapped_column(Float)
     time: Mapped[float] = mapped_column(Float)
 
@@ -391,7 +391,7 @@ class MetricSummary(Base):
     last: Mapped[float] = mapped_column(Float)
     min: Mapped[float] = mapped_column(Float)
     max: Mapped[float] = mapped_column(Float)
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     count: Mapped[int] = mapped_column(Integer)
 
 
@@ -544,3 +544,63 @@ class Duty(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float)
     renewed_at: Mapped[float] = mapped_column(Float)
+
+
+class RunTag(Base):
+    """One tag of a run: a key and its value (MLflow's run tags; the run list filters on
+    them)."""
+
+    __tablename__ = "run_tags"
+    __table_args__ = (Index("ix_run_tags_key", "key"),)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowExperiment(Base):
+    """An MLflow experiment: a named grouping of one project's runs made through MLflow's
+    API, with its lifecycle (``active`` or ``deleted``). The project's default one
+    (``is_default``: MLflow's experiment ``"0"``) is made when first asked for."""
+
+    __tablename__ = "mlflow_experiments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_mlflow_experiments_project_name"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    is_default: Mapped[bool] = mapped_column(Boolean)
+    lifecycle: Mapped[str] = mapped_column(String(20))
+    artifact_location: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class MlflowRun(Base):
+    """The MLflow experiment a run made through MLflow's API belongs to."""
+
+    __tablename__ = "mlflow_runs"
+    __table_args__ = (Index("ix_mlflow_runs_experiment", "mlflow_experiment_id"),)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    mlflow_experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("mlflow_experiments.id", ondelete="CASCADE")
+    )
+
+
+class MetricNan(Base):
+    """A NaN value an MLflow client logged for a metric at a step: kept beside the points,
+    which a curve draws (only finite values are), and given back by MLflow's metric
+    history."""
+
+    __tablename__ = "metric_nans"
+    __table_args__ = (Index("ix_metric_nans_experiment_key", "experiment_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    step: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    time: Mapped[float] = mapped_column(Float)

@@ -54,6 +54,8 @@ class ExperimentRecord:
     """What the job carries from where it was asked (a trace's context); ``{}``: nothing."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """The run's tags, keys in order."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 
 from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Writer
@@ -109,6 +110,10 @@ async def list_experiments(
     ] = None,
     metric_min: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     metric_max: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    tag: Annotated[
+        list[Annotated[str, StringConstraints(pattern="^[^:]+:", max_length=8300)]] | None,
+        Query(description="key:value; repeat for runs with each of several tags."),
+    ] = None,
     sort: Annotated[str, Query(max_length=210, description="A column or metric:<key>.")] = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -126,6 +131,7 @@ async def list_experiments(
         metric=metric,
         metric_min=metric_min,
         metric_max=metric_max,
+        tags=[(key, value) for key, _, value in (item.partition(":") for item in tag or ())],
         sort=sort,
         descending=order == "desc",
         offset=offset,
