@@ -158,6 +158,24 @@ def test_a_server_stopped_mid_run_loses_no_point_and_takes_none_twice(
     assert said[1].startswith("tracking: back:")
 
 
+def test_a_run_ended_elsewhere_takes_no_more_and_the_loop_never_hears_of_it(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="azuraforge.track")
+    with api.serve():
+        with track.start_run(url=api.url, token=api.token, **FAST) as run:
+            run.log_metrics({"loss": 1.0}, step=0)
+            wait_for(lambda: steps(api.store, run.id) == [0])
+            api.store.end_external(run.id, "cancelled")  # type: ignore[arg-type]
+            for step in range(1, 50):
+                run.log_metrics({"loss": 1.0}, step=step)
+                time.sleep(0.01)
+        assert steps(api.store, run.id) == [0]
+    said = [r.getMessage() for r in caplog.records if r.name == "azuraforge.track"]
+    assert len(said) == 1 and "takes no more writes" in said[0], said
+    assert "already ended as cancelled" in said[0]
+
+
 def test_a_killed_script_s_run_ends_lost(api: Api, tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(
@@ -176,11 +194,11 @@ def test_a_killed_script_s_run_ends_lost(api: Api, tmp_path: Path) -> None:
             assert process.stdout is not None
             run = int(process.stdout.readline())
             assert api.store.get_experiment(run).pipeline == "train"
-            time.sleep(2)  # past its idle limit: its heartbeat keeps it alive
+            time.sleep(1.5)  # past its idle limit: its heartbeat keeps it alive
             assert run not in [found for found, _ in api.store.reap_expired()]
             process.send_signal(signal.SIGKILL)
             process.wait(10)
-            time.sleep(1.5)
+            time.sleep(1.2)
             assert (run, "lost") in api.store.reap_expired()
         finally:
             process.kill()
