@@ -123,8 +123,9 @@ pytest: $(VENV)/.installed-dev
 ## MLflow; the live platform: event latency and job round trip; serving predictions over HTTP;
 ## a registered model's first predict and a report's first page from the S3-compatible object
 ## store (SeaweedFS on loopback, as make s3-server starts it) against the local folder;
-## study overhead against bare Optuna; a 10-minute soak of a long job restarted for memory,
-## on schedule and after a crash; the dashboard's crowded pages in Chromium (100,000 runs,
+## study overhead against bare Optuna; azuraforge.track's cost per call in a training loop;
+## a 10-minute soak of a long job restarted for memory, on schedule and after a crash; the
+## dashboard's crowded pages in Chromium (100,000 runs,
 ## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
 ## beside transformers, with LoRA adapter swaps under load; its memory beside Chroma, which
 ## the bench-memory extra installs); they write docs/benchmarks.md;
@@ -141,6 +142,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/object_store.py
 	$(BIN)/python benchmarks/study_overhead.py
+	$(BIN)/python benchmarks/track_overhead.py --out docs/benchmarks.md
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/regimes.py
