@@ -207,6 +207,28 @@ def test_a_killed_script_s_run_ends_lost(api: Api, tmp_path: Path) -> None:
     assert steps(api.store, run) == [0]
 
 
+def test_a_run_left_open_ends_at_exit_failed_with_what_ended_the_program(
+    api: Api, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "from azuraforge import track\n"
+        "run = track.start_run(flush_interval=0.1)\n"
+        "print(run.id, flush=True)\n"
+        "run.log_metrics({'loss': 1.0}, step=0)\n"
+        "raise RuntimeError('diverged')\n"
+    )
+    env = {**os.environ, "AZURAFORGE_API_URL": api.url, "AZURAFORGE_TOKEN": api.token,
+           "AZURAFORGE_HOME": str(tmp_path / "client")}  # fmt: skip
+    with api.serve():
+        ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             env=env, timeout=60)  # fmt: skip
+    assert ran.returncode == 1 and "RuntimeError: diverged" in ran.stderr
+    record = api.store.get_experiment(int(ran.stdout))
+    assert (record.status, record.error) == ("failed", "RuntimeError: diverged")
+    assert steps(api.store, record.id) == [0]
+
+
 def test_without_a_server_the_run_goes_into_the_embedded_store(
     tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
