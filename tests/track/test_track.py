@@ -176,6 +176,18 @@ def test_a_run_ended_elsewhere_takes_no_more_and_the_loop_never_hears_of_it(
     assert "already ended as cancelled" in said[0]
 
 
+def test_a_token_the_server_refuses_is_said_once_and_never_raised(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="azuraforge.track")
+    with api.serve(), track.start_run(url=api.url, token="af_made_up", **FAST) as run:
+        for step in range(20):
+            run.log_metrics({"loss": 1.0}, step=step)
+    assert run.id is None
+    said = [r.getMessage() for r in caplog.records if r.name == "azuraforge.track"]
+    assert len(said) == 1 and "did not make the run (CredentialError" in said[0], said
+
+
 def test_a_killed_script_s_run_ends_lost(api: Api, tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(

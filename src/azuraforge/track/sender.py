@@ -80,8 +80,10 @@ class Sender:
         deadline = time.monotonic() + timeout
         while True:
             self._flush()
-            done = self.over is not None or (not self.queue and not len(self.spool))
-            if done and self._reached(lambda: self.sink.end(status, error, result)):
+            if self.refused():
+                break  # said once: a run over (or never made) takes no end
+            sent = self.run_id is not None and not self.queue and not len(self.spool)
+            if sent and self._reached(lambda: self.sink.end(status, error, result)):
                 break
             if time.monotonic() >= deadline:
                 self._left_behind(status)
@@ -177,13 +179,18 @@ class Sender:
             if self.over is not None:
                 return True
             self.over = str(e)
+            if self.run_id is None:
+                log.warning("tracking: %s did not make the run (%s); nothing of it is sent",
+                            self.sink.where, e)  # fmt: skip
+                return True
             log.warning(
                 "tracking: run %s takes no more writes (%s); what it logs from now on is not "
-                "sent", self.run_id if self.run_id is not None else "(not made)", e,
+                "sent", self.run_id, e,
             )  # fmt: skip
             return True
         except Exception as e:  # a fault of the tracking itself: never into the training
-            log.exception("tracking: %s failed; this batch is not sent", call)
+            log.exception("tracking: a call to %s failed; what it carried is not sent",
+                          self.sink.where)  # fmt: skip
             if self.run_id is None:
                 self.over = f"{type(e).__name__}: {e}"
             return True
