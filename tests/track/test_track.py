@@ -158,6 +158,24 @@ def test_a_server_stopped_mid_run_loses_no_point_and_takes_none_twice(
     assert said[1].startswith("tracking: back:")
 
 
+def test_a_run_started_while_the_server_is_away_is_made_when_it_answers(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="azuraforge.track")
+    run = track.start_run(name="late", url=api.url, token=api.token, **FAST)
+    for step in range(50):
+        run.log_metrics({"loss": float(step)}, step=step)
+    time.sleep(0.3)
+    assert run.id is None
+    with api.serve():
+        run.end()
+    assert steps(api.store, run.id) == list(range(50))
+    record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
+    assert (record.name, record.status) == ("late", "completed")
+    said = [r.getMessage() for r in caplog.records if r.name == "azuraforge.track"]
+    assert len(said) == 2 and said[1].startswith("tracking: back:"), said
+
+
 def test_a_run_ended_elsewhere_takes_no_more_and_the_loop_never_hears_of_it(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
