@@ -37,6 +37,7 @@ from azuraforge.cli import (
     assist,
     blobs,
     chat,
+    data,
     db,
     experiments,
     models,
@@ -78,6 +79,7 @@ app.add_typer(access.projects, name="projects")
 app.add_typer(access.tokens, name="tokens")
 app.add_typer(access.keys, name="keys")
 app.add_typer(blobs.app, name="blobs")
+app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
