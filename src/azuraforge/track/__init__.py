@@ -98,8 +98,7 @@ def start_run(
     spool = Spool(spool_root(), uuid.uuid4().hex)
     run = Run(_sink(url, token, project), spool, (pipeline, config, name, idle_limit),
               interval=flush_interval, end_timeout=end_timeout)  # fmt: skip
-    run._sender.start()
-    return opened(run)
+    return opened(run.start())
 
 
 def _sink(url: str | None, token: str | None, project: str | None) -> Sink:

@@ -50,6 +50,13 @@ class Run:
         self.status: str | None = None
         """How the run ended (``completed``, ``failed``), once it did."""
 
+    def start(self) -> Run:
+        """Make the run (now if the server answers, else as soon as it does) and start its
+        sender and heartbeat threads; the run (:func:`~azuraforge.track.start_run` calls
+        it)."""
+        self._sender.start()
+        return self
+
     @property
     def id(self) -> int | None:
         """The run's id on the platform (``None`` until the server has answered once)."""
@@ -152,12 +159,16 @@ def describe(kind: type[BaseException], error: BaseException | None) -> str:
 _OPEN: set[Run] = set()
 """Runs not ended yet: :func:`_end_open_runs` ends them when the interpreter exits."""
 _UNCAUGHT: list[str] = []
-"""The exception that ended the program, if one did (seen by :func:`_noting_hook`)."""
+"""The exception that ended the program, if one did (noted by the hook :func:`opened` sets)."""
+_HOOKED: list[bool] = []
+"""Whether :func:`opened` set its hooks (once a process)."""
 
 
 def opened(run: Run) -> Run:
-    """Remember ``run`` to end it at exit if nobody does (once: the hooks are set)."""
-    if not _OPEN and not getattr(opened, "hooked", False):
+    """Remember ``run`` to end it at exit if nobody does (the first time, the exit hook and
+    an ``excepthook`` that notes what ended the program are set)."""
+    if not _HOOKED:
+        _HOOKED.append(True)
         atexit.register(_end_open_runs)
         previous = sys.excepthook
 
@@ -166,7 +177,6 @@ def opened(run: Run) -> Run:
             previous(kind, error, trace)
 
         sys.excepthook = _noting_hook
-        opened.hooked = True  # type: ignore[attr-defined]
     _OPEN.add(run)
     return run
 
