@@ -68,6 +68,7 @@ JOB_REPORT = REPORT.with_name("isolation-jobs.md")
 BODIES: dict[str, dict[str, Any]] = {
     "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
     "POST /experiments/{experiment_id}/end": {"status": "completed"},
+    "PATCH /experiments/{experiment_id}": {"name": "renamed by beta", "notes": "beta's"},
     "POST /studies": {
         "pipeline": "sleeper", "config": {"sleep": 0}, "n_trials": 1, "objective": "loss",
         "space": {"steps": {"type": "int", "low": 1, "high": 2}},

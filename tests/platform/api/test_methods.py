@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PATCH", "/api/v1/experiments/1", "DELETE, GET"),
+        ("PUT", "/api/v1/experiments/1", "DELETE, GET, PATCH"),
         ("OPTIONS", "/api/v1/experiments", "GET, POST"),
         ("PUT", "/api/v1/models/weather@champion/predictions", "GET, POST"),
         ("POST", "/api/v1/models/weather/aliases/champion/history", "GET"),

@@ -157,7 +157,7 @@ def test_the_model_check_sees_a_column_without_a_migration(database_url: str) ->
     changed = MetaData()
     for table in Base.metadata.sorted_tables:
         table.to_metadata(changed)
-    changed.tables["experiments"].append_column(Column("notes", Text(), nullable=True))
+    changed.tables["experiments"].append_column(Column("remarks", Text(), nullable=True))
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -165,7 +165,7 @@ def test_the_model_check_sees_a_column_without_a_migration(database_url: str) ->
             diff = compare_metadata(context, changed)
     finally:
         engine.dispose()
-    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "experiments", "notes")]
+    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "experiments", "remarks")]
 
 
 def test_the_store_refuses_an_empty_database(empty_url: str) -> None:

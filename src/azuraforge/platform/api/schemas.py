@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
+from azuraforge.platform.store.experiments import MAX_NOTES
 from azuraforge.platform.store.states import RESTART_HISTORY
 
 
@@ -46,6 +47,25 @@ class ExperimentCreate(RequestBody):
         max_length=MAX_NAME,
         description="Unique in the project; a grid's runs are named name-1, name-2...",
     )
+
+
+class ExperimentEdit(RequestBody):
+    """A run's new name, its notes, or both: any run's, whatever its status."""
+
+    name: str | None = Field(
+        None, min_length=1, max_length=MAX_NAME, description="Unique in the project."
+    )
+    notes: str | None = Field(
+        None,
+        max_length=MAX_NOTES,
+        description="What you say of the run, as plain text; an empty text clears them.",
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ExperimentEdit:
+        if self.name is None and self.notes is None:
+            raise ValueError("give the run's new name, its notes, or both")
+        return self
 
 
 class ExperimentPublic(BaseModel):
@@ -158,6 +178,7 @@ class ExperimentDetail(ExperimentPublic):
     )
     result: dict[str, Any] | None
     artifacts: list[ArtifactPublic]
+    notes: str = Field("", description="What its people wrote about the run (PATCH).")
 
 
 class CurvePublic(BaseModel):

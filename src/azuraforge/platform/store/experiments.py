@@ -58,6 +58,10 @@ SORTABLE = (
 )
 NOT_NULL = frozenset({"id", "name", "pipeline", "status", "progress", "created_at"})
 """Sortable columns every run has a value in."""
+MAX_RUN_NAME = 200
+"""The longest name the store keeps (a submission's is shorter: its batch adds ``-1000``)."""
+MAX_NOTES = 10_000
+"""The longest notes of a run (characters)."""
 MAX_PAGE = 500
 COUNT_LIMIT = 10_000
 """Listings count matching runs exactly up to this many; past it ``total_exact`` is False."""
@@ -186,9 +190,9 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 class ExperimentStore(StoreBase):
-    """Experiments of the store. Returned records are snapshots; finished runs are immutable
-    (only deletion removes them). Every method is safe to call from several threads and
-    processes at once."""
+    """Experiments of the store. Returned records are snapshots; what a finished run wrote
+    never changes (its name and notes may: :meth:`edit_experiment`; deletion removes it).
+    Every method is safe to call from several threads and processes at once."""
 
     def create_experiment(
         self,
@@ -397,6 +401,68 @@ class ExperimentStore(StoreBase):
                 f"(azuraforge experiments cancel {experiment_id})"
             )
         return record
+
+    def edit_experiment(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        project: str | None = None,
+    ) -> ExperimentRecord:
+        """Rename run ``experiment_id`` to ``name`` and/or set its ``notes`` (``""`` clears
+        them), whatever its status: what its people say of a run, not what it wrote. An
+        ``edited`` event with the fields changed tells those who follow the run.
+
+        Raises
+        ------
+        InvalidParameterError
+            For neither field given, a name of no character or over :data:`MAX_RUN_NAME`,
+            or notes over :data:`MAX_NOTES` characters; nothing is changed.
+        ConflictError
+            If another run of the project has ``name``.
+        """
+        changes = _checked_edit(name, notes)
+        record = self.get_experiment(experiment_id, project=project)
+        with self._begin() as connection:
+            try:  # the transaction ends with the error: no savepoint to roll back to
+                edited = connection.execute(
+                    update(Experiment)
+                    .where(Experiment.id == experiment_id)
+                    .values(**changes)
+                    .returning(Experiment.project_id)
+                ).all()
+            except IntegrityError:
+                raise ConflictError(
+                    f"an experiment named {name!r} already exists in project "
+                    f"{record.project!r}; choose another name"
+                ) from None
+            if not edited:  # deleted meanwhile
+                raise self.not_found(f"experiment {experiment_id}", project)
+            self._event(connection, edited[0][0], experiment_id, "edited", changes)
+        return replace(record, **changes)
+
+
+def _checked_edit(name: str | None, notes: str | None) -> dict[str, Any]:
+    """The columns an edit sets (notes ``""`` as None).
+
+    Raises
+    ------
+    InvalidParameterError
+        As :meth:`ExperimentStore.edit_experiment` says.
+    """
+    if name is None and notes is None:
+        raise InvalidParameterError("an edit of a run gives its new name, its notes, or both")
+    if name is not None and not 1 <= len(name) <= MAX_RUN_NAME:
+        raise InvalidParameterError(
+            f"a run's name has 1 to {MAX_RUN_NAME} characters, got {len(name)}"
+        )
+    if notes is not None and len(notes) > MAX_NOTES:
+        raise InvalidParameterError(
+            f"a run's notes have at most {MAX_NOTES:,} characters, got {len(notes):,}"
+        )
+    changes: dict[str, Any] = {} if name is None else {"name": name}
+    return changes if notes is None else {**changes, "notes": notes or None}
 
 
 def _started_outside(idle_limit: float) -> dict[str, Any]:

@@ -207,6 +207,9 @@ class Experiment(Base):
     context: Mapped[dict[str, str] | None] = mapped_column(JSON, server_default="{}")
     """What the job carries from where it was asked to where it runs (a trace's context);
     empty by default."""
+    notes: Mapped[str | None] = mapped_column(Text)
+    """What the run's people wrote about it (any run's, whatever its status), at most
+    ``MAX_NOTES`` characters (``store/experiments.py``); None until written."""
 
 
 class RunCredential(Base):

@@ -52,6 +52,8 @@ class ExperimentRecord:
     """The user who asked for the job; None when not known."""
     context: dict[str, str] | None = None
     """What the job carries from where it was asked (a trace's context); ``{}``: nothing."""
+    notes: str | None = None
+    """What the run's people wrote about it; None until written."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
     tags: dict[str, str] = field(default_factory=dict)

@@ -70,9 +70,9 @@ async def experiment_events(
 ) -> None:
     """On connect, one ``history`` message (the run, every metric point so far, its status),
     then each new event as it is committed (``metrics``, ``progress``, ``status``, ``log``,
-    ``artifact``), then ``end`` with the final status, then close. A late joiner gets the
-    same full curves. An unknown run closes with code 4404; a run deleted while followed
-    ends with status ``deleted``."""
+    ``artifact``, ``edited``: its new ``name`` and/or ``notes``), then ``end`` with the final
+    status, then close. A late joiner gets the same full curves. An unknown run closes with
+    code 4404; a run deleted while followed ends with status ``deleted``."""
     await websocket.accept()
     try:
         record = await asyncio.to_thread(store.get_experiment, experiment_id)

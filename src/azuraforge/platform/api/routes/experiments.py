@@ -1,4 +1,4 @@
-"""``/experiments``: submit, list, read, follow, cancel and delete runs."""
+"""``/experiments``: submit, list, read, rename and note, follow, cancel and delete runs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from azuraforge.platform.api.schemas import (
     CurvePublic,
     ExperimentCreate,
     ExperimentDetail,
+    ExperimentEdit,
     ExperimentPublic,
     ExperimentsPublic,
     LeasePublic,
@@ -160,6 +161,19 @@ def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDe
     return _detail(store, record)
 
 
+@router.patch(
+    "/{experiment_id}", dependencies=[WRITE], response_model=ExperimentDetail, responses=ERRORS
+)
+def edit_experiment(
+    experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep
+) -> ExperimentDetail:
+    """Rename a run (``name``: unique in the project, 409 naming a name taken) and/or set its
+    ``notes`` (plain text, an empty one clears them), whatever its status; the run whole.
+    Those following the run get an ``edited`` event with what changed."""
+    record = store.edit_experiment(experiment_id, name=body.name, notes=body.notes)
+    return _detail(store, record)
+
+
 def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
     light = ExperimentPublic.of(record).model_dump()
     scores = (record.result or {}).get("metrics") or {}
@@ -183,6 +197,7 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
         scores=scores,
         result=record.result,
         artifacts=[ArtifactPublic.of(a) for a in store.list_artifacts(record.id)],
+        notes=record.notes or "",
     )
 
 
