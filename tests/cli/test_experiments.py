@@ -83,15 +83,22 @@ def test_cancel_a_running_run_and_follow_it_to_its_end(api):
     assert "cancelled" in followed.output
 
 
-def test_grid_list_filters_and_show(api):
-    result = cli(api, "submit", "sleeper", "--grid", "steps=[2,4]", "--set", "sleep=0")
-    assert result.exit_code == 0, result.output
-    first, second = queued_ids(result.output)
-    batch = re.search(r"batch (\w+)", result.output).group(1)
+def completed_grid(api: str, submitted: str) -> tuple[int, int, str]:
+    """The two runs of the grid ``submitted`` says it queued, and its batch, once both
+    completed."""
+    first, second = queued_ids(submitted)
+    batch = re.search(r"batch (\w+)", submitted).group(1)
     deadline = time.monotonic() + 30
     while {status(api, first), status(api, second)} != {"completed"}:
         assert time.monotonic() < deadline, "the grid runs did not complete"
         time.sleep(0.05)
+    return first, second, batch
+
+
+def test_grid_list_filters_and_show(api):
+    result = cli(api, "submit", "sleeper", "--grid", "steps=[2,4]", "--set", "sleep=0")
+    assert result.exit_code == 0, result.output
+    first, second, batch = completed_grid(api, result.output)
     listed = cli(api, "experiments", "list", "--batch", batch)
     assert listed.exit_code == 0, listed.output
     assert "2 experiments" in listed.output
@@ -106,6 +113,29 @@ def test_grid_list_filters_and_show(api):
     shown = cli(api, "experiments", "show", str(second))
     assert shown.exit_code == 0, shown.output
     assert '"steps": 4' in shown.output and "completed" in shown.output
+
+
+def test_list_sorts_filters_and_shows_scores_and_prints_csv(api):
+    """The sleeper's result holds MAE 1/steps beside persistence's 2.0."""
+    result = cli(api, "submit", "sleeper", "--grid", "steps=[2,4]", "--set", "sleep=0")
+    first, second, batch = completed_grid(api, result.output)
+    ranked = ["--batch", batch, "--sort", "metrics.MAE.model", "--asc"]
+    listed = cli(api, "experiments", "list", *ranked, "--where", "metrics.MAE.model<0.4",
+                 "--columns", "metrics.MAE.model,metric:loss")  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    assert "1 experiments" in listed.output and f"│ {second} " in listed.output
+    assert "0.25" in listed.output
+    exported = cli(api, "experiments", "list", *ranked, "--csv", "--columns",
+                   "id,metrics.MAE.model,metrics.MAE.persistence")  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    assert exported.output.splitlines() == [
+        "id,metrics.MAE.model,metrics.MAE.persistence", f"{second},0.25,2.0", f"{first},0.5,2.0"
+    ]  # fmt: skip
+    names = cli(api, "experiments", "scores")
+    assert "metrics.MAE.model\nmetrics.MAE.persistence\n" in names.output
+    bad = cli(api, "experiments", "list", "--where", "metrics.MAE.model<x")
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1, bad.output
+    assert "'x' is not a finite number" in bad.output
 
 
 def test_delete_frees_the_name(api):

@@ -5,6 +5,7 @@ submit``: clients of the REST API of a running ``azuraforge serve`` (``--api-url
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -31,6 +32,8 @@ from azuraforge.cli.common import (
     user_errors,
 )
 from azuraforge.client import Client
+from azuraforge.client.runs import SORT_COLUMNS
+from azuraforge.client.session import Page
 from azuraforge.errors import InvalidParameterError, StoreUnavailableError
 
 app = typer.Typer(
@@ -57,22 +60,57 @@ def list_(
     ] = None,
     minimum: Annotated[float | None, typer.Option("--min", help="Lowest --metric value.")] = None,
     maximum: Annotated[float | None, typer.Option("--max", help="Highest --metric value.")] = None,
-    sort: Annotated[str, typer.Option("--sort", help="A column or metric:<key>.")] = "id",
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", help="A column, metric:<key>, or a score's name (metrics.MAE.model)."
+        ),
+    ] = "id",
     ascending: Annotated[bool, typer.Option("--asc", help="Ascending order.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="Keep runs whose score passes: 'metrics.MAE.model<0.5' (op < <= > >= =; "
+            "metric:<key> for a metric's last value). Repeat: each must pass.",
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Comma-separated columns after id, name and status: fields, metric:<key>, "
+            "score names (`azuraforge experiments scores` lists them).",
+        ),
+    ] = None,
+    as_csv: Annotated[
+        bool,
+        typer.Option("--csv", help="Print every run found (no page) as CSV, with --columns."),
+    ] = False,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """A page of experiments, newest first (or as --sort says)."""
     with user_errors(verbose):
+        runs = Client.from_environment(api, project).runs
+        filters: dict[str, Any] = dict(
+            status=status, pipeline=pipeline, batch=batch, search=search, metric=metric,
+            minimum=minimum, maximum=maximum, sort=_sort_key(sort), ascending=ascending,
+            where=where,
+        )  # fmt: skip
+        if as_csv:
+            with arguments():
+                for text in runs.export(columns, **filters):
+                    sys.stdout.write(text)
+            return
         with arguments():
-            page = Client.from_environment(api, project).runs.list(
-                status=status, pipeline=pipeline, batch=batch, search=search, metric=metric,
-                minimum=minimum, maximum=maximum, sort=sort, ascending=ascending, limit=limit,
-                offset=offset,
-            )  # fmt: skip
+            page = runs.list(**filters, limit=limit, offset=offset)
+        if columns:
+            _print_columns(page, [c.strip() for c in columns.split(",") if c.strip()], offset)
+            return
         table = Table(
             "id",
             "name",
@@ -80,8 +118,7 @@ def list_(
             "status",
             "progress",
             "metrics",
-            title=f"{page.total:,}{'' if page.total_exact else '+'} experiments"
-            + (f" (from {offset + 1})" if offset else ""),
+            title=_title(page, offset),
         )
         for row in page.data:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
@@ -94,6 +131,40 @@ def list_(
                 shown,
             )
         console.print(table)
+
+
+def _sort_key(sort: str) -> str:
+    """The API's sort key for ``--sort``: a name that is no column nor ``metric:``/``score:``
+    key is a score's."""
+    return sort if sort in SORT_COLUMNS or ":" in sort else f"score:{sort}"
+
+
+def _print_columns(page: Page, columns: list[str], offset: int) -> None:
+    """The page as a table of id, name, status and ``columns`` (a field, ``metric:<key>``,
+    ``score:<name>`` or a bare score name); ``-`` where a run has no value."""
+    table = Table("id", "name", "status", *columns, title=_title(page, offset))
+    for row in page.data:
+        shown = [_cell(_column(row, column)) for column in columns]
+        table.add_row(str(row["id"]), row["name"], _status(row["status"]), *shown)
+    console.print(table)
+
+
+def _column(row: dict[str, Any], column: str) -> Any:
+    """A run's value of ``column`` (see :func:`_print_columns`); None when it has none."""
+    if column.startswith("metric:"):
+        return row["metrics"].get(column[7:])
+    if column in row and column != "score_values":
+        return row[column]
+    return row["score_values"].get(column.removeprefix("score:"))
+
+
+@app.command()
+def scores(api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False) -> None:
+    """List the scores of the project's runs (the numbers of their results, by dotted path):
+    what `list --sort`, `--where` and `--columns` take."""
+    with user_errors(verbose):
+        for name in Client.from_environment(api, project).runs.score_names():
+            console.print(name, markup=False, highlight=False)
 
 
 @app.command()
@@ -171,6 +242,10 @@ def compare(
         str | None,
         typer.Option("--metrics", help="Comma-separated metrics (default: those all share)."),
     ] = None,
+    score_names: Annotated[
+        str | None,
+        typer.Option("--scores", help="Comma-separated scores as columns too (default: none)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole comparison (curves too) as JSON.")
     ] = False,
@@ -178,12 +253,13 @@ def compare(
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """Compare runs (up to 100) side by side: status, the settings that differ and the last
-    value of each metric; failed, cancelled, lost and pruned runs included."""
+    """Compare runs (up to 100) side by side: status, the settings that differ, the last
+    value of each metric and the scores asked; failed, cancelled, lost and pruned runs
+    included."""
     with user_errors(verbose):
         with arguments():
             found = Client.from_environment(api, project).runs.compare(
-                experiments, batch=batch, study=study, metrics=metrics
+                experiments, batch=batch, study=study, metrics=metrics, scores=score_names
             )
         if as_json:
             console.print_json(data=found)
@@ -197,8 +273,14 @@ def compare(
         console.print(table)
 
 
+def _title(page: Page, offset: int) -> str:
+    """A list's title: how many runs match, and from which the page starts."""
+    more = "" if page.total_exact else "+"
+    return f"{page.total:,}{more} experiments" + (f" (from {offset + 1})" if offset else "")
+
+
 def _cell(value: Any) -> str:
-    """A compared value: ``-`` where the run has none."""
+    """A compared or listed value: ``-`` where the run has none."""
     if value is None:
         return "-"
     return f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
@@ -340,6 +422,9 @@ def _print_detail(detail: dict[str, Any]) -> None:
     if detail["error"]:
         console.print(f"  [red]{detail['error']}[/red]", highlight=False)
     console.print(f"  config {json.dumps(detail['config'])}", highlight=False)
+    if detail.get("notes"):
+        console.print("  notes " + detail["notes"].replace("\n", "\n        "), markup=False,
+                      highlight=False)  # fmt: skip
     if detail["scores"]:
         console.print(scores_table(detail["scores"]))
     for artifact in detail["artifacts"]:

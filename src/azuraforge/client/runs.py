@@ -1,5 +1,5 @@
 """Runs through the API (``/experiments``: the API's name for a run): queue, list, read,
-follow, cancel, delete, compare."""
+follow, rename and note, cancel, delete, compare."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from typing import Any
 from azuraforge.client.external import ExternalRun
 from azuraforge.client.session import Items, Page, Session, without_none
 from azuraforge.errors import StoreUnavailableError
+
+SORT_COLUMNS = ("id", "name", "pipeline", "status", "progress", "created_at", "started_at",
+                "finished_at")  # fmt: skip
+"""The columns the API sorts runs by (besides ``metric:<key>`` and ``score:<name>``)."""
 
 
 class Runs:
@@ -66,9 +70,10 @@ class Runs:
         batch: str | None = None, search: str | None = None, metric: str | None = None,
         minimum: float | None = None, maximum: float | None = None, sort: str = "id",
         ascending: bool = False, limit: int = 50, offset: int = 0,
+        where: str | Sequence[str] | None = None,
     ) -> Page:  # fmt: skip
-        """A page of runs, newest first (or by ``sort``: a column, or ``metric:<key>`` for a
-        metric's last value).
+        """A page of runs, newest first (or by ``sort``: a column, ``metric:<key>`` for a
+        metric's last value, or ``score:<name>`` for a number of the run's result).
 
         Parameters
         ----------
@@ -82,8 +87,27 @@ class Runs:
             Only runs whose last ``metric`` value lies in ``[minimum, maximum]``.
         limit, offset
             The page: at most 500 runs, from the ``offset``-th.
+        where
+            Only runs passing each of these filters ``<name><op><number>`` (op one of
+            ``< <= > >= =``) on a score (``metrics.MAE.model<0.5``) or, named
+            ``metric:<key>``, a metric's last value.
         """
         return self.session.page("/experiments", self._query(locals()))  # the options above
+
+    def export(self, columns: str | Sequence[str] | None = None, **filters: Any) -> Iterator[str]:
+        """Every run that :meth:`list` with ``filters`` (its page aside) finds, as CSV text
+        piece by piece, with ``columns``: fields (``id``, ``name``, ``status``...),
+        ``metric:<key>``, ``score:<name>`` or a bare score name (default: the main fields and
+        every score)."""
+        query = {**self._query(filters), "format": "csv", "columns": columns}
+        query.pop("limit", None)
+        query.pop("offset", None)
+        return self.session.text("/experiments", query)
+
+    def score_names(self) -> Sequence[str]:
+        """The names of the scores the project's runs have (the numbers of their results by
+        dotted path: ``metrics.MAE.model``), in order."""
+        return list(self.session.request("GET", "/experiments/scores")["names"])
 
     def each(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every run that :meth:`list` with ``filters`` (without ``limit``) finds, page after
@@ -125,21 +149,49 @@ class Runs:
         :class:`ConflictError`; cancel it first)."""
         self.session.request("DELETE", f"/experiments/{run_id}")
 
+    def rename(self, run_id: int, name: str) -> dict[str, Any]:
+        """Rename a run, whatever its status; the run whole.
+
+        Raises
+        ------
+        ConflictError
+            When another run of the project has ``name``.
+        InvalidParameterError
+            For a name of no character, or too long.
+        """
+        return self._edit(run_id, {"name": name})
+
+    def note(self, run_id: int, text: str) -> dict[str, Any]:
+        """Set a run's notes to ``text`` (plain text, replacing those it has; ``""`` clears
+        them), whatever its status; the run whole (its ``notes``).
+
+        Raises
+        ------
+        InvalidParameterError
+            For notes over 10,000 characters.
+        """
+        return self._edit(run_id, {"notes": text})
+
+    def _edit(self, run_id: int, changes: dict[str, str]) -> dict[str, Any]:
+        return dict(self.session.request("PATCH", f"/experiments/{run_id}", json=changes))
+
     def compare(
         self, runs: str | Sequence[int] | None = None, *, batch: str | None = None,
         study: int | None = None, metrics: str | Sequence[str] | None = None,
+        scores: str | Sequence[str] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Up to 100 runs side by side, named by exactly one of ``runs`` (ids, or
-        ``"1,2,3"``), ``batch`` or ``study``: curves, the settings that differ, and the last
-        value of ``metrics`` (default: those the runs share)."""
-        params = {"experiments": runs, "batch": batch, "study": study, "metrics": metrics}
+        ``"1,2,3"``), ``batch`` or ``study``: curves, the settings that differ, the last
+        value of ``metrics`` (default: those the runs share) and ``scores`` (default: none)."""
+        params = {"experiments": runs, "batch": batch, "study": study, "metrics": metrics,
+                  "scores": scores}  # fmt: skip
         return dict(self.session.request("GET", "/compare", params=without_none(params)))
 
     @staticmethod
     def _query(options: dict[str, Any]) -> dict[str, Any]:
         """The API's query parameters for :meth:`list`'s options."""
         names = {"batch": "batch_id", "search": "q", "minimum": "metric_min",
-                 "maximum": "metric_max"}  # fmt: skip
+                 "maximum": "metric_max", "where": "score"}  # fmt: skip
         query = {names.get(key, key): value for key, value in options.items() if key != "self"}
         if "ascending" in query:
             query["order"] = "asc" if query.pop("ascending") else "desc"

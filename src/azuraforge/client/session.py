@@ -129,19 +129,36 @@ class Session:
         """
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as e:
-            raise StoreUnavailableError(
-                f"the AzuraForge API at {self.url} did not answer {method} {path} within "
-                f"{self.timeout:g} s ({type(e).__name__}); try again, or give a longer timeout"
-            ) from None
         except httpx.TransportError as e:
-            raise StoreUnavailableError(
-                f"cannot reach the AzuraForge API at {self.url} ({e}); start it with "
-                f"`azuraforge serve` or set {API_URL_VARIABLE}"
-            ) from None
+            raise self._unreachable(method, path, e) from None
         if response.status_code >= 400:
             raise self._error(response)
         return None if response.status_code == 204 else response.json()
+
+    def text(self, path: str, params: dict[str, Any] | None = None) -> Iterator[str]:
+        """The text answer to ``GET path`` (a CSV...), piece by piece as it arrives;
+        ``None`` values in ``params`` are left out. Raises as :meth:`request` does."""
+        try:
+            with self._http.stream("GET", path, params=without_none(params or {})) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error(response)
+                yield from response.iter_text()
+        except httpx.TransportError as e:
+            raise self._unreachable("GET", path, e) from None
+
+    def _unreachable(self, method: str, path: str, error: Exception) -> StoreUnavailableError:
+        """Why ``method path`` got no answer: it timed out, or the API is not reachable."""
+        if isinstance(error, httpx.TimeoutException):
+            return StoreUnavailableError(
+                f"the AzuraForge API at {self.url} did not answer {method} {path} within "
+                f"{self.timeout:g} s ({type(error).__name__}); try again, or give a longer "
+                "timeout"
+            )
+        return StoreUnavailableError(
+            f"cannot reach the AzuraForge API at {self.url} ({error}); start it with "
+            f"`azuraforge serve` or set {API_URL_VARIABLE}"
+        )
 
     def page(self, path: str, params: dict[str, Any] | None = None) -> Page:
         """One page of the list at ``path``; ``None`` values in ``params`` are left out."""

@@ -44,6 +44,7 @@ TABLES = {
     "params",
     "metric_points",
     "metric_summaries",
+    "run_scores",
     "stream_outcomes",
     "stream_changes",
     "stream_triggers",

@@ -179,8 +179,10 @@ def install(app: FastAPI, prefix: str) -> None:
 
     def openapi(project: str | None = None) -> dict[str, Any]:
         live = copy.deepcopy(static())
-        keys = app.state.store.list_metric_keys(project) if project is not None else []
-        declare_sort_keys(live, prefix, keys)
+        store = app.state.store
+        keys = store.list_metric_keys(project) if project is not None else []
+        scores = store.list_score_names(project) if project is not None else []
+        declare_sort_keys(live, prefix, keys, scores)
         usable = {name: plugin.pipeline for name, plugin in discover().items() if plugin.pipeline}
         config_schemas.declare(live, usable)
         return live
@@ -234,13 +236,17 @@ def declare_refusals(openapi: dict[str, Any], app: FastAPI) -> None:
                 responses.setdefault(code, {"description": description, "content": error})
 
 
-def declare_sort_keys(openapi: dict[str, Any], prefix: str, metrics: list[str]) -> None:
-    """The runs' sort keys as an enum: the columns, and ``metric:<key>`` for each metric
-    some run logged (``metrics``)."""
+def declare_sort_keys(
+    openapi: dict[str, Any], prefix: str, metrics: list[str], scores: list[str]
+) -> None:
+    """The runs' sort keys as an enum: the columns, ``metric:<key>`` for each metric some
+    run logged (``metrics``) and ``score:<name>`` for each score some run has (``scores``)."""
     operation = openapi["paths"][prefix + "/experiments"]["get"]
     (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
-    sort["schema"]["enum"] = [*SORTABLE, *(f"metric:{key}" for key in metrics)]
+    ranked = [*(f"metric:{key}" for key in metrics), *(f"score:{name}" for name in scores)]
+    sort["schema"]["enum"] = [*SORTABLE, *ranked]
     sort["description"] = sort["schema"]["description"] = (
-        "A column, or metric:<key> by a metric's last value. The keys listed are those some "
-        "run had logged when this OpenAPI was fetched; another is a 422 naming them."
+        "A column, metric:<key> by a metric's last value, or score:<name> by a number of the "
+        "run's result. The keys listed are those some run had when this OpenAPI was fetched; "
+        "another is a 422 naming them."
     )

@@ -68,6 +68,10 @@ class ExperimentEdit(RequestBody):
         return self
 
 
+SCORES = "score_values"
+"""The field of :class:`ExperimentPublic` that holds its record's ``scores``."""
+
+
 class ExperimentPublic(BaseModel):
     """A run as lists show it: no curves, no config."""
 
@@ -88,11 +92,23 @@ class ExperimentPublic(BaseModel):
     batch_id: str | None
     error: str | None
     metrics: dict[str, float] = Field(description="Last value of each metric logged.")
+    score_values: dict[str, float] = Field(
+        default_factory=dict,
+        description="The numbers of the run's result by dotted path (`metrics.MAE.model`): "
+        "what `sort=score:<name>` sorts by and `score=<name><op><number>` filters on.",
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="The run's tags.")
 
     @classmethod
     def of(cls, record: ExperimentRecord) -> ExperimentPublic:
-        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+        fields = {name: getattr(record, name) for name in cls.model_fields if name != SCORES}
+        return cls(**fields, score_values=record.scores)
+
+
+class ScoreNamesPublic(BaseModel):
+    """The scores the project's runs have."""
+
+    names: list[str] = Field(description="In order; `score:<name>` sorts by one.")
 
 
 class ExperimentsPublic(BaseModel):

@@ -94,7 +94,8 @@ class Dimension:
 
 @dataclass(frozen=True)
 class Comparison:
-    """What :func:`compare` returns; ``metrics`` are the metrics of the ``dimensions``."""
+    """What :func:`compare` returns; ``metrics`` and ``scores`` are the metrics and the
+    scores of the ``dimensions``."""
 
     runs: list[ExperimentRecord]
     curves: list[MetricCurves]
@@ -102,6 +103,7 @@ class Comparison:
     dimensions: list[Dimension]
     metrics: list[str]
     points: int
+    scores: list[str]
 
 
 def parse_ids(values: Iterable[str]) -> list[int]:
@@ -197,6 +199,7 @@ def compare(
     metrics: Sequence[str] = (),
     keys: Sequence[str] = (),
     project: str = DEFAULT_PROJECT,
+    scores: Sequence[str] = (),
 ) -> Comparison:
     """Compare the runs ``selection`` names.
 
@@ -209,24 +212,29 @@ def compare(
         every run that logged anything shares (:func:`shared_metrics`).
     keys
         The metrics whose curves are returned; all by default.
+    scores
+        Scores (numbers of the runs' results, ``metrics.MAE.model``) that are axes of the
+        parallel-coordinates chart too, after the metrics; none by default.
 
     Raises
     ------
     SelectionError
-        As :func:`select_runs` does, for ``points`` out of range, or for a metric in
-        ``metrics`` or ``keys`` that none of the runs logged.
+        As :func:`select_runs` does, for ``points`` out of range, for a metric in
+        ``metrics`` or ``keys`` that none of the runs logged, or a score in ``scores`` that
+        none of them has.
     NotFoundError
         As :func:`select_runs` does.
     """
     if not 2 <= points <= MAX_POINTS:
         raise SelectionError("points", f"points must be from 2 to {MAX_POINTS}, got {points}")
-    for field, names in (("metrics", metrics), ("keys", keys)):
+    for field, names in (("metrics", metrics), ("keys", keys), ("scores", scores)):
         if len(names) > MAX_KEYS:
             raise SelectionError(field, f"{len(names)} metrics named; at most {MAX_KEYS}")
     runs = select_runs(store, selection, project=project)
     logged = sorted({key for run in runs for key in run.metrics})
     for field, names in (("metrics", metrics), ("keys", keys)):
         _check_logged(field, names, logged)
+    _check_logged("scores", scores, sorted({n for run in runs for n in run.scores}), "score")
     stored = store.get_curves([run.id for run in runs], keys)
     diff = config_diff(runs)
     chosen = list(dict.fromkeys(metrics)) or shared_metrics(runs)
@@ -234,18 +242,22 @@ def compare(
         runs=runs,
         curves=aligned_curves(runs, stored, points),
         config_diff=diff,
-        dimensions=parallel_dimensions(runs, diff, chosen),
+        dimensions=parallel_dimensions(runs, diff, chosen, list(dict.fromkeys(scores))),
         metrics=chosen,
         points=points,
+        scores=list(dict.fromkeys(scores)),
     )
 
 
-def _check_logged(field: str, names: Sequence[str], logged: Sequence[str]) -> None:
+def _check_logged(
+    field: str, names: Sequence[str], logged: Sequence[str], what: str = "metric"
+) -> None:
     unknown = [name for name in names if name not in logged]
     if unknown:
+        verb = "logged" if what == "metric" else "has"
         raise SelectionError(
             field,
-            f"none of these runs logged metric {unknown[0][:200]!r}; their metrics: "
+            f"none of these runs {verb} {what} {unknown[0][:200]!r}; their {what}s: "
             f"{', '.join(logged) or 'none'}",
         )
 
@@ -338,12 +350,16 @@ def shared_metrics(runs: Sequence[ExperimentRecord]) -> list[str]:
 
 
 def parallel_dimensions(
-    runs: Sequence[ExperimentRecord], diff: Sequence[ConfigDifference], metrics: Sequence[str]
+    runs: Sequence[ExperimentRecord],
+    diff: Sequence[ConfigDifference],
+    metrics: Sequence[str],
+    scores: Sequence[str] = (),
 ) -> list[Dimension]:
     """The axes of a parallel-coordinates chart: each varying parameter, then each metric's
-    last value, one value per run."""
+    last value, then each score, one value per run."""
     axes = [(d.key, "param", d.values) for d in diff]
     axes += [(m, "metric", [run.metrics.get(m) for run in runs]) for m in metrics]
+    axes += [(s, "score", [run.scores.get(s) for run in runs]) for s in scores]
     return [Dimension(key, source, _numeric(values), values) for key, source, values in axes]
 
 

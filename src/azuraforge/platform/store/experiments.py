@@ -23,7 +23,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
@@ -36,6 +35,7 @@ from azuraforge.platform.store.models import (
     RunTag,
 )
 from azuraforge.platform.store.records import ExperimentRecord, Page
+from azuraforge.platform.store.scores import RANKED, Ranked, ScoreFilter, read_scores
 from azuraforge.platform.store.states import (
     ALL_STATES,
     CANCELLED,
@@ -98,6 +98,9 @@ class ExperimentQuery:
     metric_max: float | None = None
     tags: Sequence[tuple[str, str]] = ()
     """Keep runs with each of these tags ``(key, value)``."""
+    scores: Sequence[ScoreFilter] = ()
+    """Keep runs whose values pass each of these filters (scores, or metrics' last values);
+    ``sort`` may also be ``score:<name>`` (runs without the score come last)."""
     sort: str = "id"
     descending: bool = True
     offset: int = 0
@@ -115,10 +118,13 @@ class ExperimentQuery:
                 f"status {unknown[0]!r} is not a run status; statuses: "
                 f"{', '.join(sorted(ALL_STATES))}",
             )
-        if self.sort not in SORTABLE and not (self.sort.startswith("metric:") and self.sort[7:]):
+        if self.sort not in SORTABLE and not (
+            self.sort.startswith(RANKED) and self.sort.partition(":")[2]
+        ):
             raise QueryError(
                 "sort",
-                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)} or metric:<key>",
+                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)}, metric:<key> "
+                "or score:<name>",
             )
         if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
             raise QueryError("metric", "metric_min/metric_max need metric=<key> to filter on")
@@ -126,9 +132,12 @@ class ExperimentQuery:
         return self
 
     @property
-    def sort_metric(self) -> str | None:
-        """The metric the runs are sorted by, if they are."""
-        return self.sort.removeprefix("metric:") if self.sort.startswith("metric:") else None
+    def filters(self) -> list[ScoreFilter]:
+        """Every filter on a value: ``metric``'s range, then :attr:`scores`."""
+        key = f"metric:{self.metric}"
+        low = [] if self.metric_min is None else [ScoreFilter(key, ">=", self.metric_min)]
+        high = [] if self.metric_max is None else [ScoreFilter(key, "<=", self.metric_max)]
+        return [*low, *high, *self.scores]
 
 
 def check_page(offset: int, limit: int) -> None:
@@ -146,31 +155,27 @@ SHOWN_METRICS = 20
 
 def metric_keys(connection: Connection, project_id: int, limit: int | None = None) -> list[str]:
     """The metrics logged in the project, in order: a walk of the summaries' (project, key,
-    last) index from key to next key, not over every run's row (``DISTINCT`` reads them all)."""
-    summary = MetricSummary
-    in_project = summary.project_id == project_id
-    keys = select(func.min(summary.key).label("key")).where(in_project).cte(recursive=True)
-    after = select(func.min(summary.key)).where(in_project, summary.key > keys.c.key)
-    keys = keys.union_all(select(after.scalar_subquery()).where(keys.c.key.is_not(None)))
-    found = select(keys.c.key).where(keys.c.key.is_not(None)).limit(limit)
-    return list(connection.scalars(found))
+    last) index from key to next key, not over every run's row."""
+    return Ranked.of("metric:", "summary").names(connection, project_id, limit)
 
 
-def _check_sort_metric(connection: Connection, project_id: int, key: str) -> None:
-    """Raise :class:`QueryError` when no run of the project logged ``key``: sorting by it
-    would order nothing, silently."""
-    logged = select(MetricSummary.key).where(
-        MetricSummary.project_id == project_id, MetricSummary.key == key
-    )
-    if connection.scalar(logged.limit(1)) is not None:
+def _check_known(connection: Connection, project_id: int, key: str, field: str) -> None:
+    """Raise :class:`QueryError` on ``field`` when no run of the project has a value of
+    ``key`` (``metric:<key>``, ``score:<name>``): sorting by it would order nothing, a filter
+    on it keep nothing, silently."""
+    rows = Ranked.of(key, "known")
+    if rows.known(connection, project_id):
         return
-    known = metric_keys(connection, project_id, SHOWN_METRICS + 1)
-    shown = ", ".join(f"metric:{k}" for k in known[:SHOWN_METRICS])
+    source, _, name = key.partition(":")
+    known = rows.names(connection, project_id, SHOWN_METRICS + 1)
+    shown = ", ".join(f"{source}:{k}" for k in known[:SHOWN_METRICS])
     shown += "..." if len(known) > SHOWN_METRICS else ""
+    what = f"logged a metric {name!r}" if source == "metric" else f"has a score {name!r}"
+    if field == "sort":
+        choices = f"sort by {', '.join(SORTABLE)}{', ' + shown if shown else ''}"
+        raise QueryError(field, f"cannot sort by {key!r}: no run {what}; {choices}")
     raise QueryError(
-        "sort",
-        f"cannot sort by {'metric:' + key!r}: no run logged a metric {key!r}; sort by "
-        f"{', '.join(SORTABLE)}{', ' + shown if shown else ''}",
+        field, f"cannot filter on {name!r}: no run {what}; {source}s: {shown or 'none yet'}"
     )
 
 
@@ -304,22 +309,25 @@ class ExperimentStore(StoreBase):
             row = connection.execute(query).first()
             if row is None:
                 return None
-            return records_of(connection, [row])[0]
+            return with_scores(connection, records_of(connection, [row]))[0]
 
     def list_experiments(self, query: ExperimentQuery | None = None) -> Page:
         """One page of experiments matching ``query`` (light rows: no curves)."""
         query = (query or ExperimentQuery()).checked()
         with self._read() as connection:
             project_id = self.project_id(connection, query.project)
-            if query.sort_metric is not None:
-                _check_sort_metric(connection, project_id, query.sort_metric)
+            if query.sort.startswith(RANKED):
+                _check_known(connection, project_id, query.sort, "sort")
+            for key in dict.fromkeys(f.key for f in query.scores):
+                _check_known(connection, project_id, key, "score")
             matching = _matching(project_id, query)
             ids = _page_ids(connection, project_id, matching, query)
             counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
             total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
             rows = connection.execute(select_records().where(Experiment.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
-            items = records_of(connection, [by_id[i] for i in ids if i in by_id])
+            found = [by_id[i] for i in ids if i in by_id]
+            items = with_scores(connection, records_of(connection, found))
         return Page(
             items=items,
             total=min(total, COUNT_LIMIT),
@@ -327,6 +335,13 @@ class ExperimentStore(StoreBase):
             limit=query.limit,
             total_exact=total <= COUNT_LIMIT,
         )
+
+    def list_score_names(self, project: str = DEFAULT_PROJECT) -> list[str]:
+        """The names of the scores the project's runs have (``score:<name>`` sorts by one),
+        in order; one index seek per name, however many runs have each."""
+        with self._read() as connection:
+            project_id = self.project_id(connection, project)
+            return Ranked.of("score:", "names").names(connection, project_id, None)
 
     def list_metric_keys(self, project: str = DEFAULT_PROJECT) -> list[str]:
         """The metrics the project's runs logged, in order (the keys ``metric:<key>`` sorts
@@ -500,14 +515,21 @@ def select_records() -> Any:
     )
 
 
+def with_scores(connection: Connection, records: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """``records`` with their scores, read in one query on ``connection``."""
+    scores = read_scores(connection, [record.id for record in records])
+    return [replace(record, scores=scores[record.id]) for record in records]
+
+
 @dataclass(frozen=True)
 class _Matching:
-    """The ids of the runs a query matches: the statement, its id column, the summary rows
-    it filters on (if it filters on a metric), and whether it reads the experiments table."""
+    """The ids of the runs a query matches: the statement, its id column, the rows of a
+    metric or score it starts from (``lead``: those it filters on first, or sorts by), and
+    whether it reads the experiments table."""
 
     selection: Any
     id: Any
-    metric: Any
+    lead: Ranked | None
     reads_experiments: bool
 
 
@@ -515,35 +537,32 @@ def _page_ids(
     connection: Connection, project_id: int, matching: _Matching, query: ExperimentQuery
 ) -> list[int]:
     """The ids of the requested page, in order."""
-    key = query.sort.removeprefix("metric:") if query.sort.startswith("metric:") else None
-    if key is None or matching.metric is not None:
+    if not query.sort.startswith(RANKED) or matching.lead is not None:
         page = _sorted(matching, query).offset(query.offset).limit(query.limit)
         return list(connection.scalars(page))
-    # Sorting by a metric without filtering on it: the runs that have it come first, in the
-    # order of the summaries' (project, key, last) index, then those without it (NULLS
-    # LAST). Joining every run to its summary to sort them read the whole table.
+    # Sorting by a metric or score without filtering on values: the runs that have it come
+    # first, in the order of its (project, key, value) index, then those without it (NULLS
+    # LAST). Joining every run to its value to sort them read the whole table.
     wanted = query.offset + query.limit
-    by_key = replace(query, metric=key)
-    having = _matching(project_id, by_key, by_metric=True)
-    ranked = list(connection.scalars(_sorted(having, by_key).limit(wanted)))
+    having = _matching(project_id, query, by=query.sort)
+    ranked = list(connection.scalars(_sorted(having, query).limit(wanted)))
     page = ranked[query.offset :]
     if len(ranked) == wanted:
         return page
-    has_metric = exists().where(
-        MetricSummary.experiment_id == Experiment.id, MetricSummary.key == key
-    )
-    lacking = matching.selection.where(~has_metric).order_by(
+    has_value = Ranked.of(query.sort, "lacking").present(Experiment.id)
+    lacking = matching.selection.where(~has_value).order_by(
         Experiment.id.desc() if query.descending else Experiment.id.asc()
     )
     skip = max(0, query.offset - len(ranked))
     return page + list(connection.scalars(lacking.offset(skip).limit(query.limit - len(page))))
 
 
-def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = False) -> _Matching:
-    """Ids first, rows later: sorting and counting walk indexes, never whole rows. A metric
-    filter (or ``by_metric``: the runs that have ``query.metric`` at all) starts from the
-    (project, key, last, run, kind) index of the summaries and reads the experiments table
-    only for filters other than the kind."""
+def _matching(project_id: int, query: ExperimentQuery, *, by: str | None = None) -> _Matching:
+    """Ids first, rows later: sorting and counting walk indexes, never whole rows. A filter
+    on values (or ``by``: the runs that have a value of that ``metric:``/``score:`` key at
+    all) starts from the (project, key, value, run, kind) index of the first filter's metric
+    or score, checks the others' by run, and reads the experiments table only for filters
+    other than the kind."""
     conditions: list[Any] = []
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
@@ -565,26 +584,28 @@ def _matching(project_id: int, query: ExperimentQuery, *, by_metric: bool = Fals
                        RunTag.value == value)
         for key, value in query.tags
     ]  # fmt: skip
-    ranged = query.metric_min is not None or query.metric_max is not None
-    if not (query.metric and (ranged or by_metric)):
+    filters = query.filters
+    lead_key = by or (filters[0].key if filters else None)
+    if lead_key is None:
         kinds = [Experiment.kind.in_(query.kinds)] if query.kinds else []
         selection = select(Experiment.id).where(
             Experiment.project_id == project_id, *kinds, *conditions
         )
         return _Matching(selection, Experiment.id, None, True)
-    metric = aliased(MetricSummary, name="filter_metric")
-    kinds = [metric.kind.in_(query.kinds)] if query.kinds else []
-    selection = select(metric.experiment_id).where(
-        metric.project_id == project_id, metric.key == query.metric, *kinds
+    lead = Ranked.of(lead_key, "lead")
+    selection = lead.runs(project_id, query.kinds).where(
+        *(f.applied(lead.value) for f in filters if f.key == lead_key)
     )
-    if query.metric_min is not None:
-        selection = selection.where(metric.last >= query.metric_min)
-    if query.metric_max is not None:
-        selection = selection.where(metric.last <= query.metric_max)
+    others: dict[str, list[ScoreFilter]] = {}
+    for f in filters:
+        if f.key != lead_key:
+            others.setdefault(f.key, []).append(f)
+    for n, (key, kept) in enumerate(others.items()):
+        selection = selection.where(Ranked.of(key, f"filter_{n}").present(lead.id, *kept))
     if conditions:
-        selection = selection.join(Experiment, Experiment.id == metric.experiment_id)
+        selection = selection.join(Experiment, Experiment.id == lead.id)
         selection = selection.where(*conditions)
-    return _Matching(selection, metric.experiment_id, metric, bool(conditions))
+    return _Matching(selection, lead.id, lead, bool(conditions))
 
 
 def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
@@ -592,14 +613,14 @@ def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:
     tie = matching.id.desc() if query.descending else matching.id.asc()
     if query.sort == "id":
         return selection.order_by(tie)
-    if matching.metric is not None and query.sort == f"metric:{query.metric}":
-        column, nullable = matching.metric.last, False  # the index that filters also sorts
-    elif query.sort.startswith("metric:"):
-        summary = aliased(MetricSummary, name="sort_metric")
+    if matching.lead is not None and query.sort == matching.lead.key:
+        column, nullable = matching.lead.value, False  # the index that filters also sorts
+    elif query.sort.startswith(RANKED):
+        rows = Ranked.of(query.sort, "sort_rows")
         selection = selection.outerjoin(
-            summary, and_(summary.experiment_id == matching.id, summary.key == query.sort[7:])
+            rows.table, and_(rows.id == matching.id, rows.key_column == rows.name)
         )
-        column, nullable = summary.last, True  # runs lacking the metric
+        column, nullable = rows.value, True  # runs lacking the value
     else:
         if not matching.reads_experiments:
             selection = selection.join(Experiment, Experiment.id == matching.id)

@@ -24,6 +24,7 @@ from azuraforge.platform.store.base import StoreBase, json_safe
 from azuraforge.platform.store.metrics import JobWrites, write_buffered
 from azuraforge.platform.store.models import Experiment, Project, RunBatch, RunCredential
 from azuraforge.platform.store.records import RunCredentialRecord
+from azuraforge.platform.store.scores import write_scores
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, FAILED, RUNNING
 
 WRITER_ENDS = (COMPLETED, FAILED, CANCELLED)
@@ -98,6 +99,7 @@ class ExternalRunStore(StoreBase):
         with self._begin() as connection:
             project_id, _ = self._alive(connection, experiment_id, None, values, ending=True)
             write_buffered(connection, project_id, experiment_id, writes)
+            write_scores(connection, project_id, experiment_id, values["result"])
             connection.execute(delete(RunBatch).where(RunBatch.experiment_id == experiment_id))
             self._event(connection, project_id, experiment_id, "status", payload)
 

@@ -18,6 +18,7 @@ from azuraforge.platform.store.experiments import RECORD_COLUMNS, claimed_record
 from azuraforge.platform.store.metrics import JobWrites, write_buffered
 from azuraforge.platform.store.models import Experiment
 from azuraforge.platform.store.records import ExperimentRecord, Lease
+from azuraforge.platform.store.scores import write_scores
 from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,
@@ -210,6 +211,7 @@ class LeaseStore(StoreBase):
         with self._begin() as connection:
             project_id = self._fence(connection, lease, values)  # the end, if still held
             write_buffered(connection, project_id, lease.experiment_id, writes)
+            write_scores(connection, project_id, lease.experiment_id, values["result"])
             self._event(connection, project_id, lease.experiment_id, "status", payload)
 
     def interrupt(
@@ -252,6 +254,7 @@ class LeaseStore(StoreBase):
                 values.update(
                     finished_at=now, result=None if result is None else json_safe(result)
                 )
+                write_scores(connection, project_id, lease.experiment_id, values["result"])
             self._update_with_event(connection, lease, project_id, values, payload)
         return str(values["status"])
 

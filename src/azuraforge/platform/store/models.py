@@ -398,6 +398,28 @@ class MetricSummary(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class RunScore(Base):
+    """One number of a finished run's result, by its dotted path (``metrics.MAE.model``):
+    what lists show, sort and filter by as a score (``store/scores.py``)."""
+
+    __tablename__ = "run_scores"
+    __table_args__ = (
+        Index(
+            "ix_run_scores_project_name_value",
+            *("project_id", "name", "value", "experiment_id", "kind"),
+        ),
+    )
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    """The run's project, copied here so a score filter, sort and count walk one index."""
+    kind: Mapped[str] = mapped_column(String(20))
+    """The run's kind (listings keep some), copied here for the same reason."""
+    value: Mapped[float] = mapped_column(Float)
+
+
 class Event(Base):
     """A status change, progress report, metric batch or log line, in the order written."""
 

@@ -56,6 +56,9 @@ class ExperimentRecord:
     """What the run's people wrote about it; None until written."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (from the summary table)."""
+    scores: dict[str, float] = field(default_factory=dict)
+    """The numbers of its result by dotted path (``metrics.MAE.model``), by name; read by
+    a run's reads, listings and comparisons (``store/scores.py``), not a worker's claim."""
     tags: dict[str, str] = field(default_factory=dict)
     """The run's tags, keys in order."""
 

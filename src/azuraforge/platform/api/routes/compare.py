@@ -78,7 +78,10 @@ class ConfigDifferencePublic(BaseModel):
 
 class DimensionPublic(BaseModel):
     key: str
-    source: str = Field(description="`param` (a varying setting) or `metric` (last value).")
+    source: str = Field(
+        description="`param` (a varying setting), `metric` (last value) or `score` (a number "
+        "of the run's result)."
+    )
     numeric: bool = Field(description="False: a categorical axis.")
     values: list[Any] = Field(description="One per run, in the order of `runs`; null: absent.")
 
@@ -87,6 +90,7 @@ class ParallelPublic(BaseModel):
     experiment_ids: list[int]
     statuses: list[str]
     metrics: list[str] = Field(description="The metrics among the dimensions.")
+    scores: list[str] = Field(description="The scores among the dimensions.")
     dimensions: list[DimensionPublic]
 
 
@@ -119,6 +123,7 @@ class ComparisonPublic(BaseModel):
                 experiment_ids=[run.id for run in runs],
                 statuses=[run.status for run in runs],
                 metrics=comparison.metrics,
+                scores=comparison.scores,
                 dimensions=[
                     DimensionPublic(key=d.key, source=d.source, numeric=d.numeric, values=d.values)
                     for d in comparison.dimensions
@@ -153,12 +158,17 @@ def compare_runs(
     ] = DEFAULT_POINTS,
     metrics: Names = None,
     keys: Names = None,
+    scores: Annotated[
+        list[str] | None,
+        Query(description=f"Scores as axes too (at most {MAX_KEYS}); repeat or comma-separate."),
+    ] = None,
 ) -> ComparisonPublic:
     """Compare up to 100 runs named by exactly one of `experiments`, `batch` or `study`:
     each metric's curve per run by step (downsampled, extremes kept), the config keys whose
     values differ, and parallel-coordinates data (varying parameters, then the last value of
-    `metrics`, by default those the runs share). Runs of every status are included; a
-    value a run lacks is null."""
+    `metrics`, by default those the runs share, then each of `scores`: numbers of the runs'
+    results such as `metrics.MAE.model`). Runs of every status are included; a value a run
+    lacks is null."""
     try:
         selection = Selection(experiments=parse_ids(experiments or []), batch=batch, study=study)
         comparison = compare(
@@ -167,6 +177,7 @@ def compare_runs(
             points=points,
             metrics=_names(metrics),
             keys=_names(keys),
+            scores=_names(scores),
         )
     except SelectionError as e:
         raise invalid_query(e) from None

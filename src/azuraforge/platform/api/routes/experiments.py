@@ -7,12 +7,12 @@ import posixpath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import StringConstraints
 
-from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
@@ -25,6 +25,7 @@ from azuraforge.platform.api.deps import (
     invalid_query,
     status_list,
 )
+from azuraforge.platform.api.run_table import csv_response, wants_csv
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
     CurvePublic,
@@ -40,6 +41,7 @@ from azuraforge.platform.api.schemas import (
     MetricSummaryPublic,
     ReportPublic,
     RestartPublic,
+    ScoreNamesPublic,
     error_responses,
 )
 from azuraforge.platform.jobs.kinds import listed_kinds
@@ -49,6 +51,7 @@ from azuraforge.platform.services.external_runs import EXTERNAL
 from azuraforge.platform.services.predictions import delete_inputs
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
+from azuraforge.platform.store.scores import ScoreFilter
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES, RUN, TRIAL
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -94,7 +97,12 @@ def create_experiments(
     return ExperimentsPublic(data=data, total=len(data), offset=0, limit=len(data))
 
 
-@router.get("", dependencies=[READ], response_model=ExperimentsPublic, responses=ERRORS)
+@router.get(
+    "",
+    dependencies=[READ],
+    response_model=ExperimentsPublic,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "The runs."}},
+)
 async def list_experiments(
     store: StoreDep,
     status_: Annotated[
@@ -115,14 +123,41 @@ async def list_experiments(
         list[Annotated[str, StringConstraints(pattern="^[^:]+:", max_length=8300)]] | None,
         Query(description="key:value; repeat for runs with each of several tags."),
     ] = None,
-    sort: Annotated[str, Query(max_length=210, description="A column or metric:<key>.")] = "id",
+    score: Annotated[
+        list[Annotated[str, StringConstraints(max_length=300)]] | None,
+        Query(
+            description="<name><op><number>, op one of < <= > >= = (`metrics.MAE.model<0.5`; "
+            "`metric:<key>` for a metric's last value); repeat: runs passing each."
+        ),
+    ] = None,
+    sort: Annotated[
+        str, Query(max_length=210, description="A column, metric:<key> or score:<name>.")
+    ] = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> ExperimentsPublic:
-    """A page of runs, filtered and sorted (by any column or by a metric's last value). The
+    format_: Annotated[
+        str | None,
+        Query(alias="format", pattern="^(json|csv)$", description="csv: every run as CSV."),
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        Query(
+            description="The CSV's columns: fields, metric:<key>, score:<name> or a bare "
+            "score name; repeat or comma-separate. Default: the main fields and every score."
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ExperimentsPublic | Response:
+    """A page of runs, filtered and sorted (by any column, a metric's last value or a score),
+    or (``format=csv``, or ``Accept: text/csv``) every run the filters keep as CSV, in the
+    same order, streamed. The
     store is read in a worker thread, the page answered from the event loop (a plain ``def``
     route's answer is serialized in a second thread)."""
+    try:
+        filters = [ScoreFilter.parse(text) for text in score or ()]
+    except InvalidParameterError as e:
+        raise invalid_query(QueryError("score", str(e))) from None
     query = ExperimentQuery(
         statuses=comma_separated(status_),
         kinds=listed_kinds(),
@@ -133,12 +168,16 @@ async def list_experiments(
         metric_min=metric_min,
         metric_max=metric_max,
         tags=[(key, value) for key, _, value in (item.partition(":") for item in tag or ())],
+        scores=filters,
         sort=sort,
         descending=order == "desc",
         offset=offset,
         limit=limit,
     )
     try:
+        if wants_csv(format_, accept):
+            response: Response = await csv_response(store, query, comma_separated(columns))
+            return response
         page = await run_in_threadpool(store.list_experiments, query)
     except QueryError as e:
         raise invalid_query(e) from None
@@ -150,6 +189,14 @@ async def list_experiments(
         limit=page.limit,
         total_exact=page.total_exact,
     )
+
+
+@router.get("/scores", dependencies=[READ], response_model=ScoreNamesPublic, responses=ERRORS)
+def list_score_names(store: StoreDep) -> ScoreNamesPublic:
+    """The names of the scores the project's runs have (the numbers of their results, by
+    dotted path): the columns a list may show, sort by (``sort=score:<name>``) and filter
+    on (``score=<name><op><number>``)."""
+    return ScoreNamesPublic(names=store.list_score_names())
 
 
 @router.get(

@@ -5,6 +5,7 @@
 import { api, stream } from "../api.js";
 import { navigate, replaceQuery } from "../router.js";
 import { FINISHED, dialog, eachLimited, errorBox, fill, h, loading, offsetPager, throttle, toast } from "../ui.js";
+import { columnChooser, csvAddress } from "./experiments/columns.js";
 import { filterControls } from "./experiments/filters.js";
 import { PAGE_SIZES, apiQuery, filtered, queryOf, stateOf } from "./experiments/query.js";
 import { drawTable, loggedKeys } from "./experiments/table.js";
@@ -28,12 +29,14 @@ export async function render(main, { query }) {
   const deleteButton = h("button", { id: "delete-selected", class: "danger", onclick: () => bulk("delete") }, "Delete");
   const errorArea = h("div");
   const filters = filterControls(state, update, (message) => fill(errorArea, errorBox(new Error(message), "Filter not applied")));
+  const columns = columnChooser(state, update);
+  const csvLink = h("a", { class: "button", id: "export-csv", download: "runs.csv", title: "Every run these filters keep, as CSV" }, "CSV");
 
   fill(main,
     h("div", { class: "page-head" }, h("h1", {}, "Experiments"), h("a", { class: "button primary", href: "#/launch" }, "Launch a run")),
     h("div", { class: "card" },
       h("div", { class: "toolbar" }, filters.search, filters.rest),
-      h("div", { class: "toolbar" }, filters.chips, h("span", { class: "spacer" }), selection, compareButton, cancelButton, deleteButton),
+      h("div", { class: "toolbar" }, filters.chips, h("span", { class: "spacer" }), selection, compareButton, cancelButton, deleteButton, columns.chooser, csvLink),
       errorArea, tableBox, pager));
 
   function update(changes, keepOffset = false) {
@@ -58,6 +61,7 @@ export async function render(main, { query }) {
       return;
     }
     fill(errorArea);
+    csvLink.href = csvAddress(state);
     draw();
     tableBox.removeAttribute("aria-busy");
     tableBox.dataset.query = queryOf(state).toString();
@@ -129,6 +133,7 @@ export async function render(main, { query }) {
 
   await load();
   filters.listPipelines();
+  api.get("/experiments/scores").then(({ names }) => columns.showNames(names)).catch(() => {});
   return () => {
     live.close();
     refresh.cancel();

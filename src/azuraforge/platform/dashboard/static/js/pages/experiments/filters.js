@@ -1,5 +1,5 @@
-// The experiments listing's filters: text, pipeline, batch, a metric's range and statuses,
-// plus a sort by any metric the page's runs logged.
+// The experiments listing's filters: text, pipeline, batch, a metric's range, ranges of
+// scores and statuses, plus a sort by any metric the page's runs logged.
 
 import { api } from "../../api.js";
 import { STATUSES, debounce, h, statusChips } from "../../ui.js";
@@ -42,6 +42,13 @@ export function filterControls(state, update, refuse) {
     update(values);
   }
   for (const input of [metricName, metricMin, metricMax]) input.addEventListener("change", applyMetric);
+  // Comma-separated <name><op><number>; the server says which part of one is wrong.
+  const scoreFilter = h("input", {
+    type: "text", id: "score-filter", placeholder: "scores: metrics.MAE.model<0.5, …", value: state.score.join(", "),
+    "aria-label": "Score filter", title: "Runs whose scores pass each filter: <name><op><number>, op one of < <= > >= =; metric:<key> for a metric's last value",
+    style: { width: "16rem" },
+    onchange: (e) => update({ score: e.target.value.split(",").map((part) => part.trim()).filter(Boolean) }),
+  });
 
   const chips = statusChips(STATUSES, {
     selected: state.status,
@@ -50,7 +57,7 @@ export function filterControls(state, update, refuse) {
 
   return {
     search,
-    rest: [pipelines, batch, metricName, metricMin, metricMax, metricKeys, sortMetric],
+    rest: [pipelines, batch, metricName, metricMin, metricMax, metricKeys, scoreFilter, sortMetric],
     chips,
     /** Offer `keys` (the metrics the shown runs logged) to the metric filter and the sort. */
     showKeys(keys) {

@@ -14,6 +14,8 @@ export function stateOf(query) {
     metric: query.get("metric") || "",
     metric_min: query.get("metric_min") || "",
     metric_max: query.get("metric_max") || "",
+    score: (query.get("score") || "").split(",").filter(Boolean),
+    columns: (query.get("columns") || "").split(",").filter(Boolean),
     sort: query.get("sort") || "id",
     order: query.get("order") === "asc" ? "asc" : "desc",
     offset: Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0),
@@ -37,12 +39,12 @@ export function apiQuery(state) {
   return {
     q: state.q, status: state.status.length ? state.status.join(",") : undefined, pipeline: state.pipeline,
     batch_id: state.batch_id, metric: state.metric, metric_min: ranged ? state.metric_min : undefined,
-    metric_max: ranged ? state.metric_max : undefined, sort: state.sort, order: state.order,
+    metric_max: ranged ? state.metric_max : undefined, score: state.score, sort: state.sort, order: state.order,
     offset: state.offset, limit: state.limit,
   };
 }
 
 /** Whether any filter narrows the listing. */
 export function filtered(state) {
-  return Boolean(state.q || state.status.length || state.pipeline || state.batch_id || state.metric);
+  return Boolean(state.q || state.status.length || state.pipeline || state.batch_id || state.metric || state.score.length);
 }

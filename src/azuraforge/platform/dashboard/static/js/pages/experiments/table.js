@@ -1,5 +1,6 @@
 // The experiments table: a row per run with its live status and progress, columns sortable
-// by any field or by the last value of the metrics the page's runs logged.
+// by any field, by the last value of the metrics the page's runs logged, or by the scores
+// chosen (the numbers of the runs' results).
 
 import { badge, fill, h, number, progressBar, runTime, sortHeader, time } from "../../ui.js";
 
@@ -29,6 +30,12 @@ function metricColumns(state, keys) {
   return columns;
 }
 
+/** The score columns: those chosen, and the one sorted by. */
+function scoreColumns(state) {
+  const sorted = state.sort.startsWith("score:") ? [state.sort.slice(6)] : [];
+  return [...new Set([...state.columns, ...sorted])];
+}
+
 /**
  * Draw `runs` into `box`. `selected` is the set of chosen ids (`onSelect()` after a change),
  * `onSort(key)` sorts, `empty` is what an empty table says. Returns the rows by run id, each
@@ -37,6 +44,7 @@ function metricColumns(state, keys) {
 export function drawTable(box, runs, state, { keys, selected, onSelect, onSort, empty }) {
   const rows = new Map();
   const metrics = metricColumns(state, keys);
+  const scores = scoreColumns(state);
   const all = h("input", { type: "checkbox", "aria-label": "Select all on this page", onchange: (e) => {
     for (const run of runs) e.target.checked ? selected.add(run.id) : selected.delete(run.id);
     for (const row of rows.values()) row.check(e.target.checked);
@@ -49,18 +57,19 @@ export function drawTable(box, runs, state, { keys, selected, onSelect, onSort, 
   const header = h("tr", {}, h("th", {}, all),
     COLUMNS.map(([key, label, numeric]) => sorted(key, label, numeric, `Sort by ${label.toLowerCase()}`)),
     h("th", { class: "num" }, "Run time"),
-    metrics.map((key) => sorted(`metric:${key}`, key, true, `Sort by the last ${key}`)));
+    metrics.map((key) => sorted(`metric:${key}`, key, true, `Sort by the last ${key}`)),
+    scores.map((name) => sorted(`score:${name}`, name, true, `Sort by the score ${name}`)));
   const body = h("tbody", {}, runs.map((run) => {
-    const row = runRow(run, metrics, selected, onSelect);
+    const row = runRow(run, metrics, scores, selected, onSelect);
     rows.set(run.id, row);
     return row.tr;
   }));
-  if (!runs.length) body.append(h("tr", {}, h("td", { colspan: String(COLUMNS.length + metrics.length + 2), class: "empty" }, empty)));
+  if (!runs.length) body.append(h("tr", {}, h("td", { colspan: String(COLUMNS.length + metrics.length + scores.length + 2), class: "empty" }, empty)));
   fill(box, h("table", {}, h("thead", {}, header), body));
   return rows;
 }
 
-function runRow(run, metrics, selected, onSelect) {
+function runRow(run, metrics, scores, selected, onSelect) {
   const box = h("input", { type: "checkbox", "aria-label": `Select run ${run.id}`, checked: selected.has(run.id), onchange: (e) => {
     e.target.checked ? selected.add(run.id) : selected.delete(run.id);
     tr.classList.toggle("selected", e.target.checked);
@@ -78,7 +87,8 @@ function runRow(run, metrics, selected, onSelect) {
     h("td", {}, bar),
     h("td", { class: "nowrap small", title: time(run.created_at) }, time(run.created_at)),
     h("td", { class: "nowrap num" }, runTime(run)),
-    metrics.map((key) => h("td", { class: "num" }, number(run.metrics[key]))));
+    metrics.map((key) => h("td", { class: "num" }, number(run.metrics[key]))),
+    scores.map((name) => h("td", { class: "num", dataset: { score: name } }, number(run.score_values[name]))));
   return {
     tr,
     run,
