@@ -313,6 +313,15 @@ async def may_write_run(connection: HTTPConnection) -> Identity:
     return await _allowed(connection, "write", run=True)
 
 
+async def may_track(connection: HTTPConnection) -> Identity:
+    """The caller, if their role writes (editor and admin), for an MLflow client's writes of
+    its runs (metrics, params, tags, files, the end): their tracking, not audited, as a
+    run's own writes are not."""
+    who = await _allowed(connection, "write")
+    connection.state.changes = False
+    return who
+
+
 async def may_manage(connection: HTTPConnection) -> Identity:
     """The caller, if their role manages the project: members, deletions (admin)."""
     return await _allowed(connection, "manage")
@@ -323,12 +332,14 @@ async def anyone() -> None:
 
 
 PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_write_run: "write",
+                               may_track: "write",
                                may_manage: "manage", anyone: "public"}  # fmt: skip
 """Each permission dependency and the name the route table shows."""
 
 READ: params.Depends = Depends(may_read)
 WRITE: params.Depends = Depends(may_write)
 WRITE_RUN: params.Depends = Depends(may_write_run)
+TRACK: params.Depends = Depends(may_track)
 MANAGE: params.Depends = Depends(may_manage)
 PUBLIC: params.Depends = Depends(anyone)
 Reader = Annotated[Identity, READ]

@@ -32,6 +32,7 @@ from azuraforge.platform.api.routes import (
     experiments,
     external,
     health,
+    mlflow,
     models,
     pipelines,
     streams,
@@ -52,8 +53,9 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
 API_PREFIX = "/api/v1"
-UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/")
-"""Where files are uploaded (``PUT``: a run's own), up to ``max_artifact_bytes`` each."""
+UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/|{mlflow.ARTIFACTS}/")
+"""Where files are uploaded (``PUT``: a run's own, through AzuraForge's API or MLflow's
+artifact proxy), up to ``max_artifact_bytes`` each."""
 DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 """Where data files are uploaded (``PUT``), up to ``max_upload_bytes`` each."""
 
@@ -69,6 +71,9 @@ def _include_routes(app: FastAPI) -> None:
         _predictions_first(module.router)
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
+    # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them).
+    app.include_router(mlflow.router, dependencies=[Depends(checked_input)])
+    app.state.methods.add("", mlflow.router)
     openapi.install(app, API_PREFIX)
 
 

@@ -40,6 +40,12 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.experiments import ConfigError
+from azuraforge.platform.services.mlflow_api import (
+    AlreadyExistsError,
+    NotServedError,
+    is_mlflow_path,
+    mlflow_error,
+)
 from azuraforge.platform.services.predictions import InvalidInputError
 from azuraforge.platform.store.engine import refused_value_message
 
@@ -49,6 +55,8 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (ConfigError, 422, "INVALID_CONFIG"),
     (InvalidInputError, 422, "INVALID_INPUT"),
     (ReferenceNotFoundError, 422, "UNKNOWN_REFERENCE"),
+    (NotServedError, 501, "NOT_IMPLEMENTED"),
+    (AlreadyExistsError, 409, "ALREADY_EXISTS"),
     (NotFoundError, 404, "NOT_FOUND"),
     (ConflictError, 409, "CONFLICT"),
     (CredentialError, 401, "UNAUTHORIZED"),
@@ -80,8 +88,11 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 def _answer(
     request: Request, status: int, code: str, message: str, details: Any = None
 ) -> JSONResponse:
-    """The error body, redacted for the client."""
+    """The error body, redacted for the client; in MLflow's form for MLflow's calls."""
     redact: Redaction = request.app.state.redaction
+    if is_mlflow_path(request.url.path):
+        status, body = mlflow_error(status, code, redact(message))
+        return JSONResponse(body, status_code=status)
     return error_response(status, code, redact(message), redact.json(details))
 
 
@@ -104,7 +115,10 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     """A 500 naming the error's class alone: its message may hold anything (a path, a query)."""
     _log.error("%s failed", request.url.path, exc_info=error)
     name = type(error).__name__
-    return error_response(500, "INTERNAL", f"internal error ({name}); the server's log says more")
+    message = f"internal error ({name}); the server's log says more"
+    if is_mlflow_path(request.url.path):
+        return JSONResponse(mlflow_error(500, "INTERNAL", message)[1], status_code=500)
+    return error_response(500, "INTERNAL", message)
 
 
 def _message(error: Exception) -> str:

@@ -25,6 +25,7 @@ from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
 from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
+from azuraforge.platform.store.mlflow import MlflowStore
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
     ArtifactRecord,
@@ -51,6 +52,7 @@ from azuraforge.platform.store.tags import TagStore
 
 class Store(
     ExperimentStore,
+    MlflowStore,
     ExternalRunStore,
     LeaseStore,
     MetricStore,

@@ -1,0 +1,594 @@
+"""MLflow's tracking API over AzuraForge's runs: what an unchanged ``mlflow`` script needs,
+given ``MLFLOW_TRACKING_URI`` (this server) and ``MLFLOW_TRACKING_TOKEN`` (a project's API
+token).
+
+An MLflow experiment is a grouping of the token's project's runs, never across projects
+(the project's default one is MLflow's ``"0"``). A run made through MLflow is an external
+run (:mod:`~azuraforge.platform.services.external_runs`) of the pipeline ``mlflow``: its id
+is MLflow's run id, its params are its config, its MLflow tags are its tags
+(``mlflow.runName`` names it as MLflow shows it), its metrics are its points. What MLflow
+keeps differently is kept as MLflow keeps it: NaN values (beside the points: a curve draws
+finite values), infinite ones as the largest finite double of their sign (MLflow's SQL
+stores do so), 64-bit steps, params up to 6,000 characters, immutable.
+
+This module reads MLflow's JSON (proto3's mapping: ``"NaN"`` for a NaN value), answers it,
+parses ``search_runs``' filter and order (:func:`parse_filter`, :func:`parse_order`) and maps
+this server's errors to MLflow's ``error_code`` (:func:`mlflow_error`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from azuraforge.errors import (
+    AzuraForgeError,
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+)
+from azuraforge.platform.services.external_runs import start_external_run
+from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.mlflow import (
+    ARTIFACTS,
+    MlflowExperimentRecord,
+    MlflowRunRecord,
+    NaNPoint,
+    RunCondition,
+    RunOrder,
+)
+from azuraforge.platform.store.states import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    LOST,
+    PRUNED,
+    QUEUED,
+    RUNNING,
+)
+
+PIPELINE = "mlflow"
+"""The pipeline a run made through MLflow's API is shown as."""
+RUN_NAME = "mlflow.runName"
+"""The tag holding a run's name as MLflow shows it."""
+MAX_RESULTS = 50_000
+"""The most runs ``search_runs`` answers at once (MLflow's limit)."""
+MAX_BATCH = {"metrics": 1000, "params": 100, "tags": 100}
+"""The most of each a ``log-batch`` request carries (MLflow's limits)."""
+MAX_BATCH_TOTAL = 1000
+LARGEST = sys.float_info.max
+"""What MLflow's SQL stores keep an infinite value as (with its sign)."""
+MAX_STEP = 2**63 - 1
+MLFLOW_PATHS = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")
+"""Where MLflow's calls are served: errors there answer in MLflow's form."""
+
+STATUS_OF = {QUEUED: "SCHEDULED", RUNNING: "RUNNING", COMPLETED: "FINISHED", FAILED: "FAILED",
+             LOST: "FAILED", CANCELLED: "KILLED", PRUNED: "KILLED"}  # fmt: skip
+"""MLflow's status of each of this server's (``lost``: FAILED, its error saying so)."""
+STATUSES_OF = {name: tuple(s for s, n in STATUS_OF.items() if n == name)
+               for name in sorted(set(STATUS_OF.values()))}  # fmt: skip
+"""This server's statuses of each of MLflow's."""
+ENDS = {"FINISHED": COMPLETED, "FAILED": FAILED, "KILLED": CANCELLED}
+"""How an MLflow client's end of a run (``update``) ends it here."""
+
+
+class AlreadyExistsError(ConflictError):
+    """A name MLflow keeps unique is taken (MLflow's ``RESOURCE_ALREADY_EXISTS``)."""
+
+
+class NotServedError(AzuraForgeError):
+    """An MLflow call this server does not serve (501 ``NOT_IMPLEMENTED`` naming it)."""
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+_CODES = {"NOT_FOUND": "RESOURCE_DOES_NOT_EXIST", "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
+          "CONFLICT": "RESOURCE_CONFLICT", "UNAUTHORIZED": "UNAUTHENTICATED",
+          "FORBIDDEN": "PERMISSION_DENIED", "TOO_MANY_REQUESTS": "REQUEST_LIMIT_EXCEEDED",
+          "NOT_IMPLEMENTED": "NOT_IMPLEMENTED", "METHOD_NOT_ALLOWED": "ENDPOINT_NOT_FOUND",
+          "INTERNAL": "INTERNAL_ERROR"}  # fmt: skip
+
+
+def is_mlflow_path(path: str) -> bool:
+    """Whether ``path`` is one of MLflow's calls (:data:`MLFLOW_PATHS`)."""
+    return path.startswith(MLFLOW_PATHS)
+
+
+def mlflow_error(status: int, code: str, message: str) -> tuple[int, dict[str, str]]:
+    """The status and body MLflow's client reads for this server's error ``code`` (``NOT_FOUND``,
+    ``CONFLICT``...) answered with ``status``: ``{"error_code": ..., "message": ...}``.
+
+    >>> mlflow_error(404, "NOT_FOUND", "MLflow run 7 not found")
+    (404, {'error_code': 'RESOURCE_DOES_NOT_EXIST', 'message': 'MLflow run 7 not found'})
+    >>> mlflow_error(422, "INVALID_REQUEST", "invalid request: body.key: missing")[0]
+    400
+    """
+    if code in _CODES:
+        name = _CODES[code]
+    elif status >= 500:
+        name = "TEMPORARILY_UNAVAILABLE"
+    else:
+        name = "INVALID_PARAMETER_VALUE"
+    status = 400 if status == 422 or name == "RESOURCE_ALREADY_EXISTS" else status
+    return status, {"error_code": name, "message": message}
+
+
+# -- reading MLflow's JSON ------------------------------------------------------------------
+
+
+def run_id_of(value: str | None) -> int:
+    """The run id an MLflow client sends (``run_id``, or the older ``run_uuid``).
+
+    Raises
+    ------
+    NotFoundError
+        For a value that is not one of this server's run ids (MLflow's are 32 hex digits).
+    """
+    if value is not None and re.fullmatch(r"[1-9][0-9]{0,9}", value) and int(value) < 2**31:
+        return int(value)
+    raise NotFoundError(f"MLflow run {value!r} not found: this server's run ids are numbers")
+
+
+def experiment_id_of(value: str | None) -> int:
+    """The MLflow experiment id an MLflow client sends (``"0"``: the project's default).
+
+    Raises
+    ------
+    NotFoundError
+        For a value that is not one of this server's experiment ids.
+    """
+    if value is not None and re.fullmatch(r"0|[1-9][0-9]{0,9}", value) and int(value) < 2**31:
+        return int(value)
+    raise NotFoundError(f"MLflow experiment {value!r} not found")
+
+
+def metric_value(value: float | str) -> float:
+    """A metric's value as MLflow sends it (a number, or ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``); an infinite one kept as MLflow's SQL stores keep it, the largest
+    finite double of its sign.
+
+    >>> metric_value("NaN") != metric_value("NaN"), metric_value("-Infinity"), metric_value(2)
+    (True, -1.7976931348623157e+308, 2.0)
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidParameterError(f"a metric's value is a number, got {value!r}") from None
+    if math.isinf(number):
+        return math.copysign(LARGEST, number)
+    return number
+
+
+def check_step(step: int) -> int:
+    """``step`` if it is a 64-bit integer (MLflow's steps are)."""
+    if not -MAX_STEP - 1 <= step <= MAX_STEP:
+        raise InvalidParameterError(f"a metric's step is a 64-bit integer, got {step}")
+    return step
+
+
+@dataclass(frozen=True)
+class MetricIn:
+    """One metric value an MLflow client logs: its value as read by :func:`metric_value`,
+    its time in milliseconds since the epoch."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+def split_points(
+    metrics: Iterable[MetricIn],
+) -> tuple[list[tuple[str, int, float, float]], list[NaNPoint]]:
+    """The finite points and the NaN values of ``metrics``, times in seconds."""
+    points, nans = [], []
+    for metric in metrics:
+        when, step = metric.timestamp / 1000.0, check_step(metric.step)
+        if math.isnan(metric.value):
+            nans.append((metric.key, step, when))
+        else:
+            points.append((metric.key, step, metric.value, when))
+    return points, nans
+
+
+def check_batch(metrics: int, params: int, tags: int) -> None:
+    """Refuse a ``log-batch`` over MLflow's limits (:data:`MAX_BATCH`)."""
+    counts = {"metrics": metrics, "params": params, "tags": tags}
+    for field, count in counts.items():
+        if count > MAX_BATCH[field]:
+            raise InvalidParameterError(
+                f"a batch holds at most {MAX_BATCH[field]} {field}, got {count}"
+            )
+    if sum(counts.values()) > MAX_BATCH_TOTAL:
+        raise InvalidParameterError(
+            f"a batch holds at most {MAX_BATCH_TOTAL} metrics, params and tags in all, got "
+            f"{sum(counts.values())}"
+        )
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def page_offset(token: str | None) -> int:
+    """The offset a page token (of :func:`page_token`) stands for; 0 for none.
+
+    >>> page_offset(page_token(250))
+    250
+    """
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.b64decode(token, validate=True))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidParameterError(f"invalid page token {token[:40]!r}") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidParameterError(f"invalid page token {token[:40]!r}")
+    return offset
+
+
+def page_token(offset: int) -> str:
+    """The token of the page starting at ``offset``."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+# -- answering in MLflow's JSON -------------------------------------------------------------
+
+
+def number(value: float) -> float | str:
+    """``value`` as proto3's JSON writes a double: ``"NaN"``, ``"Infinity"`` spelled."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def experiment_json(experiment: MlflowExperimentRecord) -> dict[str, Any]:
+    """An MLflow experiment as MLflow's API answers it."""
+    return {
+        "experiment_id": experiment.public_id,
+        "name": experiment.name,
+        "artifact_location": experiment.artifact_location,
+        "lifecycle_stage": experiment.lifecycle,
+        "creation_time": int(experiment.created_at * 1000),
+        "last_update_time": int(experiment.updated_at * 1000),
+        "tags": [],
+    }
+
+
+def run_info(record: ExperimentRecord, experiment: MlflowExperimentRecord) -> dict[str, Any]:
+    """A run's ``info`` as MLflow's API answers it."""
+    info: dict[str, Any] = {
+        "run_id": str(record.id),
+        "run_uuid": str(record.id),
+        "run_name": record.tags.get(RUN_NAME, record.name),
+        "experiment_id": experiment.public_id,
+        "user_id": record.tags.get("mlflow.user", record.submitter or ""),
+        "status": STATUS_OF.get(record.status, "FAILED"),
+        "start_time": int((record.started_at or record.created_at) * 1000),
+        "artifact_uri": f"{ARTIFACTS}{experiment.public_id}/{record.id}/artifacts",
+        "lifecycle_stage": "active",
+    }
+    if record.finished_at is not None:
+        info["end_time"] = int(record.finished_at * 1000)
+    return info
+
+
+def run_json(
+    record: ExperimentRecord,
+    experiment: MlflowExperimentRecord,
+    latest: Mapping[str, tuple[float, int, float]],
+) -> dict[str, Any]:
+    """A run as MLflow's API answers it, with the ``latest`` ``(value, step, time)`` of each
+    of its metrics."""
+    metrics = [
+        {"key": key, "value": number(value), "timestamp": int(when * 1000), "step": step}
+        for key, (value, step, when) in sorted(latest.items())
+    ]
+    params = [{"key": k, "value": str(v)} for k, v in sorted(record.config.items())]
+    tags = [{"key": k, "value": v} for k, v in record.tags.items()]
+    return {
+        "info": run_info(record, experiment),
+        "data": {"metrics": metrics, "params": params, "tags": tags},
+        "inputs": {},
+    }
+
+
+# -- the calls ------------------------------------------------------------------------------
+
+
+def create_run(
+    store: Store,
+    mlflow_id: int,
+    *,
+    name: str | None,
+    tags: Mapping[str, str],
+    project: str,
+    submitter: str | None,
+    idle_limit: float,
+) -> MlflowRunRecord:
+    """Make a run in the project's MLflow experiment ``mlflow_id``, running from now (an
+    external run alive ``idle_limit`` seconds past each write), named ``name`` as MLflow
+    shows it (the run list's name too when no other run of the project has it)."""
+    store.get_mlflow_experiment(mlflow_id, project=project)  # before a run is made
+
+    def started(listed: str | None) -> ExperimentRecord:
+        return start_external_run(store, PIPELINE, {}, idle_limit=idle_limit, project=project,
+                                  submitter=submitter, name=listed)[0]  # fmt: skip
+
+    record = None
+    if name:
+        # MLflow's run names need not be unique; the run list's must: a name taken is not its.
+        with contextlib.suppress(ConflictError):
+            record = started(name)
+    record = record or started(None)
+    tags = {**tags, RUN_NAME: name or record.name}
+    store.attach_mlflow_run(record.id, mlflow_id, tags)
+    return store.get_mlflow_run(record.id)
+
+
+def update_run(store: Store, run_id: int, status: str | None, name: str | None) -> None:
+    """Rename the run as MLflow shows it, and end it as MLflow's ``status`` says
+    (``RUNNING`` leaves it running).
+
+    Raises
+    ------
+    InvalidParameterError
+        For a status MLflow's client does not end a run with.
+    ConflictError
+        When ending a run that ended already.
+    """
+    if name:
+        store.set_run_tags(run_id, {RUN_NAME: name})
+    if status is None or status == "RUNNING":
+        return
+    if status not in ENDS:
+        raise InvalidParameterError(
+            f"a run is ended as one of {', '.join(ENDS)} or left RUNNING; got {status!r}"
+        )
+    error = f"its MLflow client ended it as {status}" if status == "FAILED" else None
+    store.end_external(run_id, ENDS[status], error=error)
+
+
+# -- search_runs' filter and order ----------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+    | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+    | (?P<op>!=|>=|<=|=|>|<|<>)
+    | (?P<punct>[(),])
+    | (?P<ident>[A-Za-z_][\w]*(?:\.(?:`[^`]*`|"[^"]*"|[\w.\-/:]+))?)
+    )""",
+    re.VERBOSE,
+)
+ENTITIES = {"metric": "metric", "metrics": "metric", "param": "param", "params": "param",
+            "parameter": "param", "parameters": "param", "tag": "tag", "tags": "tag",
+            "attribute": "attribute", "attributes": "attribute", "attr": "attribute",
+            "run": "attribute"}  # fmt: skip
+ATTRIBUTES = ("status", "start_time", "end_time", "run_name", "run_id")
+"""The run attributes a filter compares (``run_name`` is the tag ``mlflow.runName``)."""
+ORDER_ATTRIBUTES = ("start_time", "end_time", "status", "run_name", "run_id", "created")
+_NUMERIC = ("=", "!=", ">", ">=", "<", "<=")
+_TEXT = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` of each token of a filter or order clause.
+
+    >>> _tokens("metrics.`a b` >= -1.5 AND tags.mlflow.runName = 'x'")[:3]
+    [('ident', 'metrics.`a b`'), ('op', '>='), ('number', '-1.5')]
+    """
+    found, at = [], 0
+    text = text.rstrip()
+    while at < len(text):
+        match = _TOKEN.match(text, at)
+        if match is None or match.end() == at:
+            raise InvalidParameterError(
+                f"cannot read the filter at {text[at : at + 30].strip()!r} (character {at + 1})"
+            )
+        kind = match.lastgroup or ""
+        found.append((kind, match.group(kind)))
+        at = match.end()
+    return found
+
+
+def _unquote(text: str) -> str:
+    """A quoted string or key without its quotes (``\\'`` read as ``'``)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"`":
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text
+
+
+def _identifier(text: str, *, order: bool = False) -> tuple[str, str]:
+    """``(entity, key)`` of ``metrics.loss``, ``tags."a b"``, ``start_time``..."""
+    entity, dot, key = text.partition(".")
+    if not dot:
+        entity, key = "attribute", text
+    if entity.lower() not in ENTITIES:
+        raise InvalidParameterError(
+            f"{text!r} names no run field this server filters on: use metrics.<key>, "
+            "params.<key>, tags.<key> or attributes.<name> (datasets. are not served)"
+        )
+    entity, key = ENTITIES[entity.lower()], _unquote(key)
+    if entity == "attribute":
+        allowed = ORDER_ATTRIBUTES if order else ATTRIBUTES
+        if key not in allowed:
+            raise InvalidParameterError(
+                f"attribute {key!r} is not one this server {'orders' if order else 'filters'}"
+                f" by; attributes: {', '.join(allowed)}"
+            )
+        if key == "run_name":
+            entity, key = "tag", RUN_NAME
+    if not key:
+        raise InvalidParameterError(f"{text!r} names no key")
+    return entity, key
+
+
+def parse_filter(text: str | None) -> list[RunCondition]:
+    """The conditions of an MLflow ``search_runs`` filter: comparisons joined by ``AND``
+    (``metrics.x > 1 AND params.y = 'a' AND tags.z != 'b' AND attributes.status =
+    'FINISHED'``). Metrics compare with numbers, params, tags and ``run_name`` with quoted
+    text (``=``, ``!=``, ``LIKE``, ``ILIKE``, ``IN (...)``, ``NOT IN (...)``), ``status``
+    with MLflow's statuses, ``start_time`` and ``end_time`` with milliseconds, ``run_id``
+    with ids.
+
+    >>> for c in parse_filter("metrics.rmse < 0.5 and params.lr = '0.1' AND "
+    ...                       "attributes.status IN ('FINISHED', 'KILLED')"):
+    ...     print(c.entity, c.key, c.op, c.value)
+    metric rmse < 0.5
+    param lr = 0.1
+    attribute status IN ('completed', 'cancelled', 'pruned')
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming what it does not read or serve (``OR``, a field, an operator, a value).
+    """
+    tokens = _tokens(text or "")
+    conditions: list[RunCondition] = []
+    at = 0
+    while at < len(tokens):
+        condition, at = _comparison(tokens, at)
+        conditions.append(condition)
+        if at < len(tokens):
+            kind, word = tokens[at]
+            if word.upper() == "OR":
+                raise InvalidParameterError(
+                    "OR is not served: an MLflow filter joins its comparisons with AND"
+                )
+            if kind != "ident" or word.upper() != "AND":
+                raise InvalidParameterError(f"expected AND between comparisons, got {word!r}")
+            at += 1
+            if at == len(tokens):
+                raise InvalidParameterError("the filter ends with AND")
+    return conditions
+
+
+def _comparison(tokens: list[tuple[str, str]], at: int) -> tuple[RunCondition, int]:
+    kind, word = tokens[at]
+    if kind != "ident":
+        raise InvalidParameterError(f"expected a field (metrics.<key>...), got {word!r}")
+    entity, key = _identifier(word)
+    op, at = _operator(tokens, at + 1)
+    value, at = _value(tokens, at)
+    return _typed(entity, key, op, value, word), at
+
+
+def _operator(tokens: list[tuple[str, str]], at: int) -> tuple[str, int]:
+    if at >= len(tokens):
+        raise InvalidParameterError("the filter ends before its comparison's operator")
+    kind, word = tokens[at]
+    if kind == "op":
+        if word == "<>":
+            raise InvalidParameterError("the operator <> is not served: use !=")
+        return word, at + 1
+    upper = word.upper()
+    if upper == "NOT" and at + 1 < len(tokens) and tokens[at + 1][1].upper() == "IN":
+        return "NOT IN", at + 2
+    if upper in ("LIKE", "ILIKE", "IN"):
+        return upper, at + 1
+    raise InvalidParameterError(
+        f"{word!r} is not an operator served: use =, !=, >, >=, <, <=, LIKE, ILIKE, IN, NOT IN"
+    )
+
+
+def _value(tokens: list[tuple[str, str]], at: int) -> tuple[Any, int]:
+    if at >= len(tokens):
+        raise InvalidParameterError("the filter ends before its comparison's value")
+    kind, word = tokens[at]
+    if kind == "string":
+        return _unquote(word), at + 1
+    if kind == "number":
+        return float(word), at + 1
+    if word != "(":
+        raise InvalidParameterError(
+            f"expected a value (a number, a quoted text, or a list in parentheses), got {word!r}"
+        )
+    items: list[Any] = []
+    at += 1
+    while True:
+        if at >= len(tokens):
+            raise InvalidParameterError("a list of values is not closed with )")
+        item, at = _value(tokens, at)
+        if isinstance(item, tuple):
+            raise InvalidParameterError("a list of values holds no list")
+        items.append(item)
+        if at < len(tokens) and tokens[at][1] == ",":
+            at += 1
+            continue
+        if at < len(tokens) and tokens[at][1] == ")":
+            return tuple(items), at + 1
+        raise InvalidParameterError("a list of values separates them with , and ends with )")
+
+
+def _typed(entity: str, key: str, op: str, value: Any, field: str) -> RunCondition:
+    """The condition, its value checked against what ``field`` compares with."""
+    listed = op in ("IN", "NOT IN")
+    if listed != isinstance(value, tuple):
+        raise InvalidParameterError(
+            f"{op} compares {field} with {'a list (...)' if listed else 'one value'}"
+        )
+    values = value if listed else (value,)
+    if entity == "metric" or (entity == "attribute" and key in ("start_time", "end_time")):
+        if op not in _NUMERIC or not all(isinstance(v, float) for v in values):
+            raise InvalidParameterError(
+                f"{field} compares with a number by {', '.join(_NUMERIC)}; got {op} {value!r}"
+            )
+        if entity == "attribute":
+            value = value / 1000.0  # MLflow's milliseconds, stored in seconds
+        return RunCondition(entity, key, op, value)
+    if op not in _TEXT or not all(isinstance(v, str) for v in values):
+        raise InvalidParameterError(
+            f"{field} compares with quoted text by {', '.join(_TEXT)}; got {op} {value!r}"
+        )
+    if entity == "attribute" and key == "status":
+        return _status_condition(op, values, field)
+    if entity == "attribute":  # run_id
+        if op in ("LIKE", "ILIKE"):
+            raise InvalidParameterError(f"{field} compares by =, !=, IN or NOT IN")
+        ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
+        return RunCondition(entity, key, op, ids if listed else ids[0])
+    return RunCondition(entity, key, op, value)
+
+
+def _status_condition(op: str, names: Sequence[str], field: str) -> RunCondition:
+    if op in ("LIKE", "ILIKE"):
+        raise InvalidParameterError(f"{field} compares by =, !=, IN or NOT IN")
+    unknown = [n for n in names if n not in STATUSES_OF]
+    if unknown:
+        raise InvalidParameterError(
+            f"{unknown[0]!r} is not an MLflow run status; statuses: {', '.join(STATUSES_OF)}"
+        )
+    ours = tuple(s for n in names for s in STATUSES_OF[n])
+    return RunCondition("attribute", "status", "NOT IN" if op in ("!=", "NOT IN") else "IN", ours)
+
+
+def parse_order(clauses: Sequence[str] | None) -> list[RunOrder]:
+    """The keys of an MLflow ``order_by``: ``metrics.x DESC``, ``attributes.start_time``,
+    ``params.p ASC``, ``tags.t`` (ascending unless ``DESC``).
+
+    >>> [(o.entity, o.key, o.ascending) for o in parse_order(["metrics.`a b` DESC", "start_time"])]
+    [('metric', 'a b', False), ('attribute', 'start_time', True)]
+    """
+    orders = []
+    for clause in clauses or ():
+        tokens = _tokens(clause)
+        if not tokens or tokens[0][0] != "ident" or len(tokens) > 2:
+            raise InvalidParameterError(
+                f"cannot read order_by {clause!r}: give <field> [ASC|DESC]"
+            )
+        direction = tokens[1][1].upper() if len(tokens) == 2 else "ASC"
+        if direction not in ("ASC", "DESC"):
+            raise InvalidParameterError(f"order_by {clause!r} ends with ASC or DESC")
+        entity, key = _identifier(tokens[0][1], order=True)
+        orders.append(RunOrder(entity, key, direction == "ASC"))
+    return orders

@@ -1,0 +1,190 @@
+"""MLflow's own client (``mlflow-skinny``), unchanged, against this server: one API served by
+uvicorn for the module, its store its own, the tracking URI and a project's token given as
+an MLflow script gets them (``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_TOKEN``)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+import uvicorn
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.store import Store
+from tests.platform.fixtures import admin_headers, short_settings, user_headers
+from tests.platform.servers import served_in_thread
+
+MAX_FILE = 4096
+"""The server's max_artifact_bytes here."""
+
+
+def _token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture(scope="module")
+def server(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Store]]:
+    """The server's URL and its store."""
+    home = tmp_path_factory.mktemp("mlflow-api")
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = short_settings(
+        f"sqlite:///{home / 'azuraforge.db'}", home, max_artifact_bytes=MAX_FILE
+    )
+    store = Store(settings.database_url)
+    store.create_project("other")
+    admin_headers(store)  # the server's admin made, as its first start makes them
+    app = create_app(settings, store=store)
+    with served_in_thread(uvicorn.Config(app, log_level="warning")) as address:
+        yield f"http://{address}", store
+    store.close()
+
+
+@pytest.fixture
+def tracking(server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+    """MLflow's fluent API and a client aimed at the server with an editor's token of the
+    default project; no retries (an error is said at once)."""
+    url, store = server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", _token(user_headers(store, "eddie")))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(url)
+    yield MlflowClient(url)
+    if mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
+    tracking: MlflowClient, tmp_path: Path, server: tuple[str, Store]
+) -> None:
+    experiment = mlflow.set_experiment("forecasts")  # made: it did not exist
+    assert experiment.experiment_id != "0" and experiment.lifecycle_stage == "active"
+    assert mlflow.set_experiment("forecasts").experiment_id == experiment.experiment_id
+    with mlflow.start_run(run_name="lstm") as run:
+        run_id = run.info.run_id
+        mlflow.log_param("lr", 0.01)
+        mlflow.log_params({"layers": 3, "notes": "n" * 6000})
+        for step, value in enumerate([0.9, 0.5, float("nan"), 0.25]):
+            mlflow.log_metric("loss", value, step=step)
+        mlflow.log_metric("big_step", 1.0, step=2**40)
+        mlflow.log_metric("inf", float("inf"))
+        points = [Metric("curve", i * 0.5, 1_700_000_000_000 + i, i) for i in range(10_000)]
+        tracking.log_batch(run_id, metrics=points, params=[Param("batch", "64")],
+                           tags=[RunTag("team", "x")])  # fmt: skip
+        mlflow.set_tag("temp", "1")
+        tracking.delete_tag(run_id, "temp")
+        (tmp_path / "notes.txt").write_text("hello")
+        mlflow.log_artifact(str(tmp_path / "notes.txt"), artifact_path="docs")
+    with mlflow.start_run(run_name="lstm") as other:  # names need not be unique
+        mlflow.log_metric("loss", 0.1)
+        mlflow.log_param("lr", 0.1)
+
+    got = tracking.get_run(run_id)
+    assert got.info.status == "FINISHED" and got.info.run_name == "lstm"
+    assert got.info.experiment_id == experiment.experiment_id
+    assert got.data.params["notes"] == "n" * 6000 and got.data.params["batch"] == "64"
+    assert got.data.params["lr"] == "0.01" and got.data.tags["team"] == "x"
+    assert "temp" not in got.data.tags
+    assert got.data.metrics["loss"] == 0.25 and got.data.metrics["big_step"] == 1.0
+    assert got.data.metrics["inf"] == 1.7976931348623157e308  # as MLflow's SQL stores keep it
+    history = tracking.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == [0, 1, 2, 3] and math.isnan(history[2].value)
+    assert [m.step for m in tracking.get_metric_history(run_id, "big_step")] == [2**40]
+    curve = tracking.get_metric_history(run_id, "curve")
+    assert len(curve) == 10_000 and curve[-1].value == 4999.5
+    assert curve[1].timestamp == 1_700_000_000_001
+    page = tracking._tracking_client.store.get_metric_history(run_id, "curve", max_results=4000)
+    rest = tracking._tracking_client.store.get_metric_history(
+        run_id, "curve", max_results=4000, page_token=page.token)  # fmt: skip
+    assert [m.step for m in page][-1] == 3999 and rest[0].step == 4000
+
+    listed = tracking.list_artifacts(run_id)
+    assert [(f.path, f.is_dir) for f in listed] == [("docs", True)]
+    assert [(f.path, f.file_size) for f in tracking.list_artifacts(run_id, "docs")] == [
+        ("docs/notes.txt", 5)]  # fmt: skip
+    fetched = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="docs/notes.txt",
+                                                  dst_path=str(tmp_path / "out"))  # fmt: skip
+    assert Path(fetched).read_text() == "hello"
+
+    found = mlflow.search_runs(
+        [experiment.experiment_id], "metrics.loss < 0.5 AND params.lr = '0.01' AND "
+        "tags.team != 'y' AND attributes.status = 'FINISHED'", output_format="list")  # fmt: skip
+    assert [r.info.run_id for r in found] == [run_id]
+    ordered = mlflow.search_runs([experiment.experiment_id], order_by=["metrics.loss DESC"],
+                                 output_format="list")  # fmt: skip
+    assert [r.info.run_id for r in ordered] == [run_id, other.info.run_id]
+    by_start = tracking.search_runs([experiment.experiment_id],
+                                    order_by=["attributes.start_time"], max_results=1)  # fmt: skip
+    assert [r.info.run_id for r in by_start] == [run_id] and by_start.token
+    assert [r.info.run_id for r in tracking.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time"], max_results=1,
+        page_token=by_start.token)] == [other.info.run_id]  # fmt: skip
+
+    # The run shows on AzuraForge's own pages, its tags as tags.
+    store = server[1]
+    record = store.get_experiment(int(run_id))
+    assert (record.kind, record.pipeline, record.tags["team"]) == ("external", "mlflow", "x")
+
+
+def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:
+    with pytest.raises(MlflowException) as missing:
+        tracking.get_run("999999")
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert tracking.get_experiment_by_name("no such experiment") is None
+    with pytest.raises(MlflowException) as bad:
+        tracking.search_runs(["0"], "metrics.loss > 1 OR params.a = 'b'")
+    assert bad.value.error_code == "INVALID_PARAMETER_VALUE" and "OR" in bad.value.message
+    with pytest.raises(MlflowException) as unknown:
+        tracking.search_runs(["0"], "datasets.name = 'x'")
+    assert "datasets" in unknown.value.message
+    run = tracking.create_run("0")  # the default experiment, made when first asked for
+    tracking.log_param(run.info.run_id, "lr", "0.1")
+    with pytest.raises(MlflowException) as changed:
+        tracking.log_param(run.info.run_id, "lr", "0.2")  # MLflow's params are immutable
+    assert changed.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as taken:
+        tracking.create_experiment("twice") and tracking.create_experiment("twice")
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    with pytest.raises(MlflowException) as not_served:
+        tracking.delete_run(run.info.run_id)
+    assert not_served.value.error_code == "NOT_IMPLEMENTED"
+    assert "runs/delete" in not_served.value.message
+    tracking.set_terminated(run.info.run_id)
+    with pytest.raises(MlflowException) as ended:
+        tracking.log_metric(run.info.run_id, "loss", 1.0)
+    assert ended.value.error_code == "RESOURCE_CONFLICT"
+
+
+def test_another_projects_token_sees_none_of_it(
+    tracking: MlflowClient, server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tracking.create_experiment("mine")
+    run = tracking.create_run(mine)
+    url, store = server
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", _token(admin_headers(store, "other")))
+    theirs = MlflowClient(url)
+    assert theirs.get_experiment_by_name("mine") is None
+    assert [e.name for e in theirs.search_experiments()] == ["Default"]
+    with pytest.raises(MlflowException) as hidden:
+        theirs.get_run(run.info.run_id)
+    assert hidden.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException):
+        theirs.set_tag(run.info.run_id, "k", "v")
+    assert theirs.search_runs([mine]) == []
+    listed = httpx.get(f"{url}/api/2.0/mlflow-artifacts/artifacts",
+                       params={"path": f"{mine}/{run.info.run_id}/artifacts"},
+                       headers=admin_headers(store, "other"))  # fmt: skip
+    assert listed.status_code == 404 and listed.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    viewer = user_headers(store, "vic", role="viewer")
+    refused = httpx.post(f"{url}/api/2.0/mlflow/runs/set-tag", headers=viewer,
+                         json={"run_id": run.info.run_id, "key": "k", "value": "v"})  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
