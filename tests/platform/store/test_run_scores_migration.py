@@ -1,4 +1,4 @@
-"""Migration 0025_run_scores on SQLite and PostgreSQL: the scores of runs that ended before
+"""Migration 0026_run_scores on SQLite and PostgreSQL: the scores of runs that ended before
 are written from their results, and dropped again on the way down."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from azuraforge.platform.store import Store, make_engine
 from azuraforge.platform.store import engine as engines
 
 pytestmark = pytest.mark.on_both_databases
-BEFORE = "0024_run_tags_mlflow"
+BEFORE = "0025_run_notes"
 
 
 def test_runs_that_ended_before_get_their_scores(database_url: str) -> None:

@@ -1,5 +1,5 @@
 """The numbers of a run's result by dotted path: what the store keeps as the run's scores
-(``store/scores.py``). Pure (no table imported): migration ``0025_run_scores`` fills the
+(``store/scores.py``). Pure (no table imported): migration ``0026_run_scores`` fills the
 scores of runs that ended before with the same rule."""
 
 from __future__ import annotations

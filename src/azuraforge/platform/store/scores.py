@@ -3,7 +3,7 @@ show, sort and filter runs by them (``metrics.MAE.model``, ``training.best_val_l
 
 The rows are written in the transaction that records the result (a run's end, a worker's
 or an external writer's) by :func:`write_scores`, the one place that turns a result into
-scores; migration ``0025_run_scores`` wrote those of the runs that ended before.
+scores; migration ``0026_run_scores`` wrote those of the runs that ended before.
 """
 
 from __future__ import annotations

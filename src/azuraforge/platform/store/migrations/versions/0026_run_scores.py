@@ -6,8 +6,8 @@ The upgrade fills the scores of the runs that ended before, by the rule the stor
 them with (``store/result_scores.py``, pure: it names no table); the downgrade drops them
 (each run's result keeps its numbers).
 
-Revision ID: 0025_run_scores
-Revises: 0024_run_tags_mlflow
+Revision ID: 0026_run_scores
+Revises: 0025_run_notes
 """
 
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from alembic import op
 
 from azuraforge.platform.store.result_scores import score_values
 
-revision = "0025_run_scores"
-down_revision = "0024_run_tags_mlflow"
+revision = "0026_run_scores"
+down_revision = "0025_run_notes"
 branch_labels = None
 depends_on = None
 
