@@ -41,6 +41,7 @@ from azuraforge.cli import (
     db,
     experiments,
     models,
+    notes,
     serve,
     stream,
     tune,
@@ -86,6 +87,8 @@ app.add_typer(models.app, name="models")
 app.add_typer(stream.app, name="stream")
 app.command()(chat.chat)
 app.command()(experiments.submit)
+app.command()(notes.rename)
+app.command()(notes.note)
 app.command()(serve.serve)
 app.command()(serve.worker)
 app.command()(tune.tune)
