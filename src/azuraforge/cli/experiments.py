@@ -422,6 +422,9 @@ def _print_detail(detail: dict[str, Any]) -> None:
     if detail["error"]:
         console.print(f"  [red]{detail['error']}[/red]", highlight=False)
     console.print(f"  config {json.dumps(detail['config'])}", highlight=False)
+    if detail.get("notes"):
+        console.print("  notes " + detail["notes"].replace("\n", "\n        "), markup=False,
+                      highlight=False)  # fmt: skip
     if detail["scores"]:
         console.print(scores_table(detail["scores"]))
     for artifact in detail["artifacts"]:

@@ -1,5 +1,5 @@
 """Runs through the API (``/experiments``: the API's name for a run): queue, list, read,
-follow, cancel, delete, compare."""
+follow, rename and note, cancel, delete, compare."""
 
 from __future__ import annotations
 
@@ -148,6 +148,32 @@ class Runs:
         """Delete a finished or queued run with its metrics and files (a running one:
         :class:`ConflictError`; cancel it first)."""
         self.session.request("DELETE", f"/experiments/{run_id}")
+
+    def rename(self, run_id: int, name: str) -> dict[str, Any]:
+        """Rename a run, whatever its status; the run whole.
+
+        Raises
+        ------
+        ConflictError
+            When another run of the project has ``name``.
+        InvalidParameterError
+            For a name of no character, or too long.
+        """
+        return self._edit(run_id, {"name": name})
+
+    def note(self, run_id: int, text: str) -> dict[str, Any]:
+        """Set a run's notes to ``text`` (plain text, replacing those it has; ``""`` clears
+        them), whatever its status; the run whole (its ``notes``).
+
+        Raises
+        ------
+        InvalidParameterError
+            For notes over 10,000 characters.
+        """
+        return self._edit(run_id, {"notes": text})
+
+    def _edit(self, run_id: int, changes: dict[str, str]) -> dict[str, Any]:
+        return dict(self.session.request("PATCH", f"/experiments/{run_id}", json=changes))
 
     def compare(
         self, runs: str | Sequence[int] | None = None, *, batch: str | None = None,
