@@ -85,6 +85,7 @@ export const api = {
   get: (path, query, options = {}) => request("GET", path, { query, ...options }),
   post: (path, body, query) => request("POST", path, { body, query }),
   put: (path, body) => request("PUT", path, { body }),
+  patch: (path, body) => request("PATCH", path, { body }),
   delete: (path, query) => request("DELETE", path, { query }),
 };
 

@@ -1,11 +1,13 @@
 // A run: live progress and curves while it runs (its history on open, then each event as it
-// is committed), status, lease and timings, metrics beside their baselines, the report with
-// its plots, config, logs and files; cancel it, or register its model.
+// is committed), its process's system metrics, status, lease and timings, metrics beside
+// their baselines, the report with its plots, config, logs and files; rename it and write its
+// notes, cancel it, or register its model.
 
 import { ApiError, api, stream } from "../api.js";
 import { liveCurves, release } from "../charts.js";
 import { navigate } from "../router.js";
 import { FINISHED, badge, dialog, errorBox, fill, h, progressBar, toast } from "../ui.js";
+import { isSystem, nameEditor, notesBox, systemCharts } from "./run/notes.js";
 import { progressNote, runInfo, scoresTable } from "./run/summary.js";
 import { runTabs } from "./run/tabs.js";
 
@@ -17,7 +19,12 @@ export async function render(main, { params, query }) {
   let run = await api.get(`/experiments/${id}`);
   const finishedAtOpen = FINISHED.has(run.status);
 
-  const title = h("h1", {});
+  const edited = (fresh) => {
+    run = { ...run, name: fresh.name, notes: fresh.notes };
+    name.show();
+  };
+  const name = nameEditor(() => run, edited);
+  const notes = notesBox(() => run, edited);
   const statusBox = h("span");
   const actions = h("div", { class: "row" });
   const subtitle = h("div", { class: "sub" });
@@ -30,26 +37,28 @@ export async function render(main, { params, query }) {
   const metricEmpty = h("div", { class: "chart-empty" }, "No other metric logged yet.");
   const lossChart = h("div", { class: "chart", id: "loss-chart" });
   const metricChart = h("div", { class: "chart", id: "metric-chart" });
-  const losses = liveCurves(lossChart, { keys: isLoss, yTitle: "loss", empty: lossEmpty });
-  const others = liveCurves(metricChart, { keys: (key) => !isLoss(key), empty: metricEmpty });
+  const losses = liveCurves(lossChart, { keys: (key) => isLoss(key) && !isSystem(key), yTitle: "loss", empty: lossEmpty });
+  const others = liveCurves(metricChart, { keys: (key) => !isLoss(key) && !isSystem(key), empty: metricEmpty });
+  const system = systemCharts();
   const liveNote = h("span", { class: "muted small", id: "live-note" });
   const tabs = runTabs(id, () => run, query.get("tab"));
 
   fill(main,
-    h("div", { class: "page-head" }, title, statusBox, actions, subtitle),
+    h("div", { class: "page-head" }, name.element, statusBox, actions, subtitle),
     errorArea,
     h("div", { class: "card" }, h("div", { class: "row" }, h("h2", { style: { margin: 0 } }, "Progress"), h("span", { class: "spacer" }), liveNote), bar, progressText),
     h("div", { class: "grid-2" },
       h("div", { class: "card" }, h("h2", {}, "Loss"), lossEmpty, lossChart),
       h("div", { class: "card" }, h("h2", {}, "Other metrics"), metricEmpty, metricChart)),
+    system.element,
     h("div", { class: "grid-2", style: { marginTop: "1rem" } },
       h("div", { class: "card" }, h("h2", {}, "Run"), info),
       h("div", { class: "card" }, h("h2", {}, "Test metrics beside their baselines"), scores)),
+    notes.element,
     h("div", { class: "card", style: { marginTop: "1rem" } }, tabs.element));
 
   function drawHead() {
-    title.textContent = run.name;
-    title.title = `run ${run.id}`;
+    name.show();
     fill(statusBox, badge(run.status));
     subtitle.textContent = `Run ${run.id} · ${run.pipeline}${run.batch_id ? ` · batch ${run.batch_id}` : ""}`;
     const finished = FINISHED.has(run.status);
@@ -143,6 +152,7 @@ export async function render(main, { params, query }) {
     if (message.type === "history") {
       losses.set(message.metrics);
       others.set(message.metrics);
+      system.set(message.metrics);
       if (message.status) run.status = message.status;
       if (message.progress && !FINISHED.has(run.status)) { // a finished run's record has the last word
         run.progress = message.progress.progress;
@@ -153,6 +163,7 @@ export async function render(main, { params, query }) {
       for (const [key, step, value] of message.points) {
         losses.add(key, step, value);
         others.add(key, step, value);
+        system.add(key, step, value);
       }
     } else if (message.type === "progress") {
       run.progress = message.progress;
@@ -169,6 +180,11 @@ export async function render(main, { params, query }) {
       tabs.addLog(message);
     } else if (message.type === "artifact") {
       tabs.filesChanged();
+    } else if (message.type === "edited") {
+      if (message.name !== undefined) run.name = message.name;
+      if (message.notes !== undefined) notes.changed(message.notes);
+      run.notes = message.notes !== undefined ? message.notes : run.notes;
+      name.show();
     } else if (message.type === "end") {
       live.close();
       showLive(`ended ${message.status}`);

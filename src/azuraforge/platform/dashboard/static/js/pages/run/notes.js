@@ -1,0 +1,136 @@
+// What a run is called and what its people say of it, edited in place (PATCH
+// /experiments/{id}), and its system metrics (system/...: CPU, memory, threads of its process)
+// apart from its training curves.
+
+import { api } from "../../api.js";
+import { liveCurves } from "../../charts.js";
+import { fill, h, toast } from "../../ui.js";
+
+const MAX_NAME = 195;
+const MAX_NOTES = 10000;
+
+/** A system metric (MLflow's prefix): not a training curve. */
+export const isSystem = (key) => key.startsWith("system/");
+
+/**
+ * The run's name as a heading that becomes a text box when clicked (or Enter on it): Enter
+ * or leaving the box saves, Escape leaves it unchanged. `saved(run)` gets the run as the API
+ * answered.
+ */
+export function nameEditor(getRun, saved) {
+  const title = h("h1", { id: "run-name", class: "editable", tabindex: "0" });
+
+  function render() {
+    const run = getRun();
+    fill(title, run.name);
+    title.title = `Run ${run.id}: click to rename`;
+  }
+
+  /** Show the run's name, unless it is being edited. */
+  function show() {
+    if (!title.querySelector("input")) render();
+  }
+
+  async function save(input) {
+    const name = input.value.trim();
+    if (!name || name === getRun().name) return render();
+    input.disabled = true;
+    try {
+      saved(await api.patch(`/experiments/${getRun().id}`, { name }));
+      toast(`Renamed to ${name}.`, "ok");
+    } catch (error) {
+      toast(`Not renamed: ${error.message}`, "error");
+    }
+    render();
+  }
+
+  function edit() {
+    if (title.querySelector("input")) return;
+    const input = h("input", { id: "run-name-input", value: getRun().name, maxlength: String(MAX_NAME), "aria-label": "Run name" });
+    let done = false;
+    const finish = (keep) => {
+      if (done) return;
+      done = true;
+      if (keep) save(input); else render();
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") finish(true);
+      else if (event.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
+    fill(title, input);
+    input.focus();
+    input.select();
+  }
+
+  title.addEventListener("click", edit);
+  title.addEventListener("keydown", (event) => { if (event.key === "Enter" && event.target === title) edit(); });
+  render();
+  return { element: title, show };
+}
+
+/** The run's notes: a text box and its Save button; `saved(run)` gets the run as answered. */
+export function notesBox(getRun, saved) {
+  const text = h("textarea", { id: "run-notes", rows: "4", maxlength: String(MAX_NOTES), placeholder: "What you want to remember of this run (plain text).", "aria-label": "Notes" });
+  const state = h("span", { class: "muted small", id: "notes-state" });
+  const button = h("button", { id: "save-notes", onclick: save }, "Save notes");
+  let kept = getRun().notes || "";
+  text.value = kept;
+  text.addEventListener("input", () => { state.textContent = text.value === kept ? "" : "not saved"; });
+
+  async function save() {
+    button.disabled = true;
+    try {
+      const run = await api.patch(`/experiments/${getRun().id}`, { notes: text.value });
+      kept = run.notes;
+      state.textContent = "saved";
+      saved(run);
+    } catch (error) {
+      state.textContent = "";
+      toast(`Notes not saved: ${error.message}`, "error");
+    }
+    button.disabled = false;
+  }
+
+  return {
+    element: h("div", { class: "card", style: { marginTop: "1rem" } },
+      h("h2", {}, "Notes"), text, h("div", { class: "row", style: { marginTop: "0.5rem" } }, button, state)),
+    /** Notes changed elsewhere (an `edited` event): shown unless the box holds unsaved text. */
+    changed(notes) {
+      if (text.value === kept) text.value = notes || "";
+      kept = notes || "";
+    },
+  };
+}
+
+/** The run's system metrics, each unit on a chart of its own: use % (CPU, memory), MB, threads. */
+export function systemCharts() {
+  const groups = [
+    ["usage", "use %", (key) => key.endsWith("_percentage")],
+    ["memory", "memory MB", (key) => key.endsWith("_megabytes")],
+    ["threads", "threads", (key) => key.endsWith("_count")],
+  ];
+  const empty = h("div", { class: "chart-empty" }, "No system metrics yet: the run's process is sampled every few seconds while it runs.");
+  const charts = groups.map(([id, yTitle, keys]) => {
+    const element = h("div", { class: "chart system-chart", id: `system-${id}-chart` });
+    return { element, curves: liveCurves(element, { keys: (key) => isSystem(key) && keys(key), yTitle }) };
+  });
+  const area = h("div", { class: "system-charts" }, ...charts.map((c) => c.element));
+  area.hidden = true;
+  const reveal = (key) => {
+    if (!isSystem(key) || !area.hidden) return;
+    area.hidden = false;
+    empty.remove();
+  };
+  return {
+    element: h("div", { class: "card", style: { marginTop: "1rem" }, id: "system-card" }, h("h2", {}, "System"), empty, area),
+    set(all) {
+      Object.keys(all).forEach(reveal);
+      for (const chart of charts) chart.curves.set(all);
+    },
+    add(key, step, value) {
+      reveal(key);
+      for (const chart of charts) chart.curves.add(key, step, value);
+    },
+  };
+}
