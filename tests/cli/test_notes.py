@@ -59,14 +59,16 @@ def test_rename_and_note_a_run_then_show_it(api: str) -> None:
     assert cleared.exit_code == 0 and f"experiment {run}: notes none" in cleared.output
 
 
-def test_a_taken_name_long_notes_and_an_unknown_run_are_one_line_and_exit_2(api: str) -> None:
+def test_a_taken_name_long_notes_and_an_unknown_run_are_one_line_and_an_exit_code(
+    api: str,
+) -> None:
     run, _ = queued(api, "mine"), queued(api, "taken")
-    for args, message in [
-        (["rename", str(run), "taken"], "an experiment named 'taken' already exists"),
-        (["note", str(run), "n" * 10_001], "at most 10000 characters"),
-        (["rename", "999999", "x"], "experiment 999999 not found"),
+    for args, code, message in [
+        (["rename", str(run), "taken"], 1, "an experiment named 'taken' already exists"),
+        (["note", str(run), "n" * 10_001], 2, "at most 10000 characters"),
+        (["rename", "999999", "x"], 2, "experiment 999999 not found"),
     ]:
         result = cli(api, *args)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == code, result.output
         assert message in result.output and "Traceback" not in result.output
     assert httpx.get(f"{api}/api/v1/experiments/{run}", headers=bearer()).json()["name"] == "mine"

@@ -12,14 +12,12 @@ import typer
 from azuraforge.cli.common import (
     ApiUrl,
     ProjectName,
-    UsageError,
     Verbose,
     arguments,
     console,
     user_errors,
 )
 from azuraforge.client import Client
-from azuraforge.errors import ConflictError
 
 RunId = Annotated[int, typer.Argument(help="The run's id.")]
 FROM_STDIN = "-"
@@ -32,12 +30,10 @@ def rename(
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """Rename a run (a name another run of the project has: exit code 2)."""
+    """Rename a run (a name another run of the project has is refused: exit code 1, as a
+    taken name is by submit)."""
     with user_errors(verbose), arguments():
-        try:
-            row = Client.from_environment(api, project).runs.rename(run, new_name)
-        except ConflictError as e:  # the name given is the command's own argument
-            raise UsageError(str(e)) from e
+        row = Client.from_environment(api, project).runs.rename(run, new_name)
         console.print(f"experiment {run} is named {row['name']}", markup=False, highlight=False)
 
 
