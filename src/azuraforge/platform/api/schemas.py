@@ -72,25 +72,6 @@ SCORES = "score_values"
 """The field of :class:`ExperimentPublic` that holds its record's ``scores``."""
 
 
-class ExperimentEdit(RequestBody):
-    """A run's new name, its notes, or both: any run's, whatever its status."""
-
-    name: str | None = Field(
-        None, min_length=1, max_length=MAX_NAME, description="Unique in the project."
-    )
-    notes: str | None = Field(
-        None,
-        max_length=MAX_NOTES,
-        description="What you say of the run, as plain text; an empty text clears them.",
-    )
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> ExperimentEdit:
-        if self.name is None and self.notes is None:
-            raise ValueError("give the run's new name, its notes, or both")
-        return self
-
-
 class ExperimentPublic(BaseModel):
     """A run as lists show it: no curves, no config."""
 
