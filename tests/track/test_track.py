@@ -112,9 +112,9 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
         record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
     assert steps(api.store, run.id) == list(range(3000))
     assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
-    assert record.config == {"lr": 0.1, "tags": {"team": "a"}}
-    assert record.result == {"params": {"late": "3"}, "tags": {"team": "a", "stage": "try"},
-                             "notes": ["first try"]}  # fmt: skip
+    assert record.config == {"lr": 0.1}
+    assert api.store.get_run_tags(record.id) == {"team": "a", "stage": "try"}
+    assert record.result == {"params": {"late": "3"}, "notes": ["first try"]}
     assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
     assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind
 
@@ -266,7 +266,8 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
     monkeypatch.setenv("AZURAFORGE_API_URL", "http://127.0.0.1:9")  # no token for it
-    with track.start_run(name="offline", params={"lr": 0.5}, **FAST) as run:
+    with track.start_run(name="offline", params={"lr": 0.5}, tags={"where": "laptop"},
+                         **FAST) as run:  # fmt: skip
         for step in range(50):
             run.log_metrics({"loss": float(step)}, step=step)
     store = Store(url)
@@ -275,6 +276,7 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
         assert (record.status, record.kind, record.config) == ("completed", "external",
                                                                {"lr": 0.5})  # fmt: skip
         assert steps(store, run.id) == list(range(50))
+        assert store.get_run_tags(record.id) == {"where": "laptop"}
     finally:
         store.close()
 
