@@ -107,6 +107,7 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
             run.log_params({"late": 3})
             run.set_tags({"stage": "try"})
             run.note("first try")
+            run.note("lr 0.1 is too high")
             run.log_artifact(str(plot))
             run.log_metrics({"loss": float("nan")}, step=3000)  # not sent, said once
         record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
@@ -114,7 +115,8 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
     assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
     assert record.config == {"lr": 0.1}
     assert api.store.get_run_tags(record.id) == {"team": "a", "stage": "try"}
-    assert record.result == {"params": {"late": "3"}, "notes": ["first try"]}
+    assert record.result == {"params": {"late": "3"}}
+    assert record.notes == "first try\nlr 0.1 is too high"
     assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
     assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind
 
@@ -270,6 +272,7 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
                          **FAST) as run:  # fmt: skip
         for step in range(50):
             run.log_metrics({"loss": float(step)}, step=step)
+        run.note("on the train")
     store = Store(url)
     try:
         record = store.get_experiment(run.id)  # type: ignore[arg-type]
@@ -277,6 +280,7 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
                                                                {"lr": 0.5})  # fmt: skip
         assert steps(store, run.id) == list(range(50))
         assert store.get_run_tags(record.id) == {"where": "laptop"}
+        assert record.notes == "on the train"
     finally:
         store.close()
 

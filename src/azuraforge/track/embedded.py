@@ -56,6 +56,9 @@ class StoreSink:
             if batch.tags is not None:
                 self.store.set_run_tags(self.run_id, batch.tags)
                 return False
+            if batch.notes is not None:
+                self.store.edit_experiment(self.run_id, notes=batch.notes)
+                return False
             writes = JobWrites(points=batch.points, lines=batch.lines)
             return self.store.write_external(self.run_id, writes, batch_id=batch.batch_id)
         except AzuraForgeError as e:

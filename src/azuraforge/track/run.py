@@ -93,10 +93,12 @@ class Run:
         self._queue.append((None, ("tags", kept), time.time()))
 
     def note(self, text: str) -> None:
-        """Write a note on the run: a line of its log now (shown live), and kept under
-        ``notes`` in its result, sent with its end."""
+        """Add ``text`` to the run's notes (shown on its page: what this run's notes say,
+        each on a line of its own, replacing notes edited elsewhere meanwhile), and a line
+        of its log (shown live)."""
         self._notes.append(text)
         self.log(f"note: {text}")
+        self._queue.append((None, ("notes", "\n".join(self._notes)), time.time()))
 
     def log(self, message: str, level: str = "INFO") -> None:
         """Queue a line of the run's log (``level``: ``DEBUG``, ``INFO``, ``WARNING``,
@@ -126,8 +128,6 @@ class Run:
         result: dict[str, Any] = {}
         if self._params:
             result["params"] = self._params
-        if self._notes:
-            result["notes"] = self._notes
         self._sender.finish(status, error, result or None, self._end_timeout)
 
     def __enter__(self) -> Run:

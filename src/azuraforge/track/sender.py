@@ -33,7 +33,7 @@ RETRY = 1.0
 Item = tuple[Any, Any, float]
 """What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
 ``(None, ("file", kept file, name), time)`` for a file, ``(None, ("tags", tags), time)`` for
-tags."""
+tags, ``(None, ("notes", text), time)`` for the run's notes."""
 
 
 class Sender:
@@ -216,6 +216,8 @@ class Sender:
                     points, lines = [], []
                 if second[0] == "tags":
                     batches.append(Batch(self._next_id(), tags=second[1]))
+                elif second[0] == "notes":
+                    batches.append(Batch(self._next_id(), notes=second[1]))
                 else:
                     batches.append(Batch(self._next_id(), file=second[1], name=second[2]))
             else:

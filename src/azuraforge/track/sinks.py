@@ -104,6 +104,10 @@ class ServerSink:
                         json={"value": value},
                     )  # fmt: skip
                 return False
+            if batch.notes is not None:
+                body = {"notes": batch.notes}
+                self.client.session.request("PATCH", f"/experiments/{self.run.id}", json=body)
+                return False
             return bool(self.run.send(batch.points, batch.lines, batch_id=batch.batch_id))
         except AzuraForgeError as e:
             raise classified(e) from None

@@ -28,7 +28,7 @@ Line = tuple[float, str, str]
 class Batch:
     """What the run sends at once, under its own id: metric points and log lines, one file
     to upload (``file``: its copy in the spool, ``name``: its path inside the run's files),
-    or tags to set."""
+    tags to set, or the run's notes."""
 
     batch_id: str
     points: list[Point] = field(default_factory=list)
@@ -36,10 +36,12 @@ class Batch:
     file: str | None = None
     name: str | None = None
     tags: dict[str, str] | None = None
+    notes: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "points": self.points, "lines": self.lines,
-                "file": self.file, "name": self.name, "tags": self.tags}  # fmt: skip
+                "file": self.file, "name": self.name, "tags": self.tags,
+                "notes": self.notes}  # fmt: skip
 
     @classmethod
     def of(cls, found: dict[str, Any]) -> Batch:
@@ -50,6 +52,7 @@ class Batch:
             found.get("file"),
             found.get("name"),
             found.get("tags"),
+            found.get("notes"),
         )
 
 
