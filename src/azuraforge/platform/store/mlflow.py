@@ -51,7 +51,7 @@ from azuraforge.platform.store.models import (
     RunTag,
 )
 from azuraforge.platform.store.records import ExperimentRecord
-from azuraforge.platform.store.tags import check_tag, write_tags
+from azuraforge.platform.store.tags import check_key_value, check_tag, write_tags
 
 DEFAULT_NAME = "Default"
 """The name of a project's default MLflow experiment (``"0"``), as MLflow's."""
@@ -115,15 +115,7 @@ class RunOrder:
 def check_param(key: str, value: str) -> None:
     """Raise :class:`InvalidParameterError` unless ``key`` (1 to :data:`MAX_PARAM_KEY`
     characters) and ``value`` (at most :data:`MAX_PARAM_VALUE`) fit."""
-    if not 1 <= len(key) <= MAX_PARAM_KEY:
-        raise InvalidParameterError(
-            f"param key {shorten(key, 40, quoted=True)} has {len(key)} characters; a param key "
-            f"has 1 to {MAX_PARAM_KEY}"
-        )
-    if len(value) > MAX_PARAM_VALUE:
-        raise InvalidParameterError(
-            f"the value of param {key!r} has {len(value)} characters; at most {MAX_PARAM_VALUE}"
-        )
+    check_key_value("param", key, value, MAX_PARAM_KEY, MAX_PARAM_VALUE)
 
 
 class MlflowStore(ExternalRunStore):

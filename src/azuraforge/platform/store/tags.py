@@ -22,14 +22,20 @@ MAX_TAG_VALUE = 8000
 def check_tag(key: str, value: str) -> None:
     """Raise :class:`InvalidParameterError` unless ``key`` (1 to :data:`MAX_TAG_KEY`
     characters) and ``value`` (at most :data:`MAX_TAG_VALUE`) fit the store."""
-    if not 1 <= len(key) <= MAX_TAG_KEY:
+    check_key_value("tag", key, value, MAX_TAG_KEY, MAX_TAG_VALUE)
+
+
+def check_key_value(kind: str, key: str, value: str, max_key: int, max_value: int) -> None:
+    """Raise :class:`InvalidParameterError` unless ``key`` of a ``kind`` (``tag``,
+    ``param``) has 1 to ``max_key`` characters and its ``value`` at most ``max_value``."""
+    if not 1 <= len(key) <= max_key:
         raise InvalidParameterError(
-            f"tag key {shorten(key, 40, quoted=True)} has {len(key)} characters; a tag key "
-            f"has 1 to {MAX_TAG_KEY}"
+            f"{kind} key {shorten(key, 40, quoted=True)} has {len(key)} characters; a {kind} "
+            f"key has 1 to {max_key}"
         )
-    if len(value) > MAX_TAG_VALUE:
+    if len(value) > max_value:
         raise InvalidParameterError(
-            f"the value of tag {key!r} has {len(value)} characters; at most {MAX_TAG_VALUE}"
+            f"the value of {kind} {key!r} has {len(value)} characters; at most {max_value}"
         )
 
 
