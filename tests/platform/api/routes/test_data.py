@@ -136,6 +136,17 @@ def test_a_name_out_of_the_folder_is_refused(
     assert folder_files(settings) == []
 
 
+def test_a_name_under_a_file_or_too_long_is_refused(
+    client: TestClient, settings: Settings
+) -> None:
+    assert client.put("/api/v1/data/a.csv", content=b"a,b\n1,2\n").status_code == 201
+    for name in ("a.csv/b.csv", "x" * 300 + ".csv"):
+        refused = client.put(f"/api/v1/data/{name}", content=b"a,b\n1,2\n")
+        assert refused.status_code == 422, refused.text
+        assert str(settings.home) not in refused.text
+    assert folder_files(settings) == ["a.csv"]
+
+
 def test_an_existing_file_is_replaced_only_when_asked(client: TestClient) -> None:
     first, second = b"date,close\n2023-01-02,1\n", b"date,close\n2023-01-02,1\n2023-01-03,2\n"
     assert client.put("/api/v1/data/s.csv", content=first).status_code == 201
