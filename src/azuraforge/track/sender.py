@@ -32,8 +32,7 @@ RETRY = 1.0
 
 Item = tuple[Any, Any, float]
 """What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
-``(None, ("file", kept file, name), time)`` for a file, ``(None, ("tags", tags), time)`` for
-tags, ``(None, ("notes", text), time)`` for the run's notes."""
+or ``(None, (kept file, name), time)`` for a file."""
 
 
 class Sender:
@@ -214,12 +213,7 @@ class Sender:
                 if points or lines:
                     batches.append(Batch(self._next_id(), points, lines))
                     points, lines = [], []
-                if second[0] == "tags":
-                    batches.append(Batch(self._next_id(), tags=second[1]))
-                elif second[0] == "notes":
-                    batches.append(Batch(self._next_id(), notes=second[1]))
-                else:
-                    batches.append(Batch(self._next_id(), file=second[1], name=second[2]))
+                batches.append(Batch(self._next_id(), file=second[0], name=second[1]))
             else:
                 lines.append((when, second, first))
             if len(points) + len(lines) >= MAX_POINTS:

@@ -157,12 +157,14 @@ def test_an_existing_file_is_replaced_only_when_asked(client: TestClient) -> Non
     assert client.get("/api/v1/data/s.csv", params={"download": True}).content == second
 
 
-def test_a_stream_and_a_registered_version_naming_a_file_keep_it(
+def test_an_uploaded_file_is_a_streams_source_and_it_and_a_version_keep_it(
     client: TestClient, store: Store
 ) -> None:
     assert client.put("/api/v1/data/prices.csv", content=gspc_slice(50)).status_code == 201
-    stream = store.create_experiment("stream", {"source": "prices.csv"}, kind="stream",
-                                      name="prices-stream")  # fmt: skip
+    config = {"source": "prices.csv", "price_column": "Close", "time_column": "Date"}
+    started = client.post("/api/v1/streams", json={"config": config, "name": "prices-stream"})
+    assert started.status_code == 201, started.text
+    stream = store.get_experiment(started.json()["id"])
     store.create_model("m")
     store.create_version(
         "m", pipeline="forecaster", artifact_path="m/1", artifact_digest="0" * 64,
