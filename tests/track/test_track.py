@@ -107,14 +107,16 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
             run.log_params({"late": 3})
             run.set_tags({"stage": "try"})
             run.note("first try")
+            run.note("lr 0.1 is too high")
             run.log_artifact(str(plot))
             run.log_metrics({"loss": float("nan")}, step=3000)  # not sent, said once
         record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
     assert steps(api.store, run.id) == list(range(3000))
     assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
-    assert record.config == {"lr": 0.1, "tags": {"team": "a"}}
-    assert record.result == {"params": {"late": "3"}, "tags": {"team": "a", "stage": "try"},
-                             "notes": ["first try"]}  # fmt: skip
+    assert record.config == {"lr": 0.1}
+    assert api.store.get_run_tags(record.id) == {"team": "a", "stage": "try"}
+    assert record.result == {"params": {"late": "3"}}
+    assert record.notes == "first try\nlr 0.1 is too high"
     assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
     assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind
 
@@ -266,15 +268,19 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
     monkeypatch.setenv("AZURAFORGE_API_URL", "http://127.0.0.1:9")  # no token for it
-    with track.start_run(name="offline", params={"lr": 0.5}, **FAST) as run:
+    with track.start_run(name="offline", params={"lr": 0.5}, tags={"where": "laptop"},
+                         **FAST) as run:  # fmt: skip
         for step in range(50):
             run.log_metrics({"loss": float(step)}, step=step)
+        run.note("on the train")
     store = Store(url)
     try:
         record = store.get_experiment(run.id)  # type: ignore[arg-type]
         assert (record.status, record.kind, record.config) == ("completed", "external",
                                                                {"lr": 0.5})  # fmt: skip
         assert steps(store, run.id) == list(range(50))
+        assert store.get_run_tags(record.id) == {"where": "laptop"}
+        assert record.notes == "on the train"
     finally:
         store.close()
 

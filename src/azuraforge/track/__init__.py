@@ -68,7 +68,7 @@ def start_run(
         What the run belongs to, shown and filtered on as a pipeline run's pipeline; default
         the script's file name (``train`` for ``train.py``), else ``external``.
     tags
-        Tags (key: text), kept in the run's config under ``tags`` and in its result.
+        The run's tags (key: value, as text), set once it is made (:meth:`Run.set_tags`).
     params
         The run's parameters (JSON values): its config, shown and compared as a pipeline
         run's settings.
@@ -92,12 +92,12 @@ def start_run(
         Without a server, when the platform's extra (``azuraforge[platform]``) is missing.
     """
     config: dict[str, Any] = json.loads(json.dumps(params or {}, default=_plain))
-    if tags:
-        config["tags"] = {str(key): str(value) for key, value in tags.items()}
     pipeline = experiment or _script_name()
     spool = Spool(spool_root(), uuid.uuid4().hex)
     run = Run(_sink(url, token, project), spool, (pipeline, config, name, idle_limit),
               interval=flush_interval, end_timeout=end_timeout)  # fmt: skip
+    if tags:
+        run.set_tags(tags)  # the first thing sent once the run is made
     return opened(run.start())
 
 

@@ -53,6 +53,12 @@ class StoreSink:
                 size = Path(batch.file).stat().st_size
                 writes = JobWrites(artifacts=[(batch.name, size, False)])
                 return self.store.write_external(self.run_id, writes)
+            if batch.tags is not None:
+                self.store.set_run_tags(self.run_id, batch.tags)
+                return False
+            if batch.notes is not None:
+                self.store.edit_experiment(self.run_id, notes=batch.notes)
+                return False
             writes = JobWrites(points=batch.points, lines=batch.lines)
             return self.store.write_external(self.run_id, writes, batch_id=batch.batch_id)
         except AzuraForgeError as e:

@@ -44,7 +44,6 @@ class Run:
         self._steps = 0
         self._files = 0
         self._params: dict[str, str] = {}
-        self._tags: dict[str, str] = dict(created[1].get("tags") or {})
         self._notes: list[str] = []
         self._ended = threading.Lock()
         self.status: str | None = None
@@ -88,16 +87,18 @@ class Run:
         self._params.update({str(key): str(value) for key, value in params.items()})
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        """Set tags of the run (key: text). Until the platform keeps tags of its own, a run's
-        tags are kept in its config (those given at the start) and its result (all of them,
-        under ``tags``, sent with its end)."""
-        self._tags.update({str(key): str(value) for key, value in tags.items()})
+        """Queue tags of the run (key: its value as text; a key it has gets the new value):
+        shown on its page, the run list filters by them (``tag=key:value``)."""
+        kept = {str(key): str(value) for key, value in tags.items()}
+        self._queue.append((None, ("tags", kept), time.time()))
 
     def note(self, text: str) -> None:
-        """Write a note on the run: a line of its log now (shown live), and kept under
-        ``notes`` in its result, sent with its end."""
+        """Add ``text`` to the run's notes (shown on its page: what this run's notes say,
+        each on a line of its own, replacing notes edited elsewhere meanwhile), and a line
+        of its log (shown live)."""
         self._notes.append(text)
         self.log(f"note: {text}")
+        self._queue.append((None, ("notes", "\n".join(self._notes)), time.time()))
 
     def log(self, message: str, level: str = "INFO") -> None:
         """Queue a line of the run's log (``level``: ``DEBUG``, ``INFO``, ``WARNING``,
@@ -114,7 +115,7 @@ class Run:
         except OSError as e:
             log.warning("tracking: the file %s was not kept (%s)", path, e)
             return
-        self._queue.append((None, (kept, name or Path(path).name), time.time()))
+        self._queue.append((None, ("file", kept, name or Path(path).name), time.time()))
 
     def end(self, status: str = COMPLETED, error: str | None = None) -> None:
         """Send what is left, then end the run as ``status`` (``completed``, ``failed``
@@ -127,10 +128,6 @@ class Run:
         result: dict[str, Any] = {}
         if self._params:
             result["params"] = self._params
-        if self._tags:
-            result["tags"] = self._tags
-        if self._notes:
-            result["notes"] = self._notes
         self._sender.finish(status, error, result or None, self._end_timeout)
 
     def __enter__(self) -> Run:

@@ -32,7 +32,8 @@ RETRY = 1.0
 
 Item = tuple[Any, Any, float]
 """What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
-or ``(None, (kept file, name), time)`` for a file."""
+``(None, ("file", kept file, name), time)`` for a file, ``(None, ("tags", tags), time)`` for
+tags, ``(None, ("notes", text), time)`` for the run's notes."""
 
 
 class Sender:
@@ -213,7 +214,12 @@ class Sender:
                 if points or lines:
                     batches.append(Batch(self._next_id(), points, lines))
                     points, lines = [], []
-                batches.append(Batch(self._next_id(), file=second[0], name=second[1]))
+                if second[0] == "tags":
+                    batches.append(Batch(self._next_id(), tags=second[1]))
+                elif second[0] == "notes":
+                    batches.append(Batch(self._next_id(), notes=second[1]))
+                else:
+                    batches.append(Batch(self._next_id(), file=second[1], name=second[2]))
             else:
                 lines.append((when, second, first))
             if len(points) + len(lines) >= MAX_POINTS:

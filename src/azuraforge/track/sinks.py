@@ -9,6 +9,7 @@ after which the same call is made again later, and :class:`SinkRefusedError` for
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from azuraforge.errors import (
     AzuraForgeError,
@@ -95,6 +96,17 @@ class ServerSink:
         try:
             if batch.file is not None and batch.name is not None:
                 self.run.upload(batch.name, batch.file)
+                return False
+            if batch.tags is not None:  # with the token that made the run: tags are a user's
+                for key, value in batch.tags.items():
+                    self.client.session.request(
+                        "PUT", f"/experiments/{self.run.id}/tags/{quote(key)}",
+                        json={"value": value},
+                    )  # fmt: skip
+                return False
+            if batch.notes is not None:
+                body = {"notes": batch.notes}
+                self.client.session.request("PATCH", f"/experiments/{self.run.id}", json=body)
                 return False
             return bool(self.run.send(batch.points, batch.lines, batch_id=batch.batch_id))
         except AzuraForgeError as e:

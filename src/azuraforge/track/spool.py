@@ -26,18 +26,22 @@ Line = tuple[float, str, str]
 
 @dataclass
 class Batch:
-    """What the run sends at once, under its own id: metric points, log lines, or one file
-    to upload (``file``: its copy in the spool, ``name``: its path inside the run's files)."""
+    """What the run sends at once, under its own id: metric points and log lines, one file
+    to upload (``file``: its copy in the spool, ``name``: its path inside the run's files),
+    tags to set, or the run's notes."""
 
     batch_id: str
     points: list[Point] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     file: str | None = None
     name: str | None = None
+    tags: dict[str, str] | None = None
+    notes: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "points": self.points, "lines": self.lines,
-                "file": self.file, "name": self.name}  # fmt: skip
+                "file": self.file, "name": self.name, "tags": self.tags,
+                "notes": self.notes}  # fmt: skip
 
     @classmethod
     def of(cls, found: dict[str, Any]) -> Batch:
@@ -47,6 +51,8 @@ class Batch:
             [(float(t), str(level), str(m)) for t, level, m in found["lines"]],
             found.get("file"),
             found.get("name"),
+            found.get("tags"),
+            found.get("notes"),
         )
 
 

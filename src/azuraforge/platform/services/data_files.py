@@ -43,6 +43,8 @@ PARTIAL = ".upload-"
 """How an upload's temporary file begins (hidden: never listed, never a name to send)."""
 MOST_NAMED = 10
 """Most jobs or versions a refused delete names one by one."""
+MOST_PART_BYTES = 255
+"""The longest name of a folder or file most file systems take."""
 _DESCRIBED_KEPT = 1024
 """Files whose description a process remembers (by path, size and modification time)."""
 
@@ -147,7 +149,13 @@ class DataFiles:
                 f"data file {name!r} exists in project {self.folder.project!r}; upload it "
                 "with overwrite=true to replace it, or choose another name"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a part of the name is a file already
+            raise InvalidParameterError(
+                f"{name!r} cannot be a file of the data folder of project "
+                f"{self.folder.project!r}: {e.strerror or e}"
+            ) from None
         return target.parent / f"{PARTIAL}{secrets.token_hex(8)}{SUFFIX}"
 
     def finish_upload(self, name: str, partial: Path, *, overwrite: bool = False) -> DataFile:
@@ -234,6 +242,8 @@ def checked_name(name: str) -> str:
         problem = "give a name of at most 500 characters, without NUL or backslashes"
     elif path.is_absolute() or name != path.as_posix():
         problem = "give a name relative to the folder, without empty parts or a trailing '/'"
+    elif any(len(part.encode()) > MOST_PART_BYTES for part in path.parts):
+        problem = f"a folder's or file's name has at most {MOST_PART_BYTES} bytes"
     elif any(part.startswith(".") for part in path.parts):
         problem = "no part of it may begin with '.' ('..' or a hidden name)"
     elif path.suffix.lower() != SUFFIX:

@@ -50,9 +50,12 @@ export function watchReachability(watcher) {
   return () => reachabilityWatchers.delete(watcher);
 }
 
-async function request(method, path, { query, body, signal } = {}) {
+async function request(method, path, { query, body, file, signal } = {}) {
   const init = { method, signal, headers: {} };
-  if (body !== undefined) {
+  if (file !== undefined) { // sent as it is, streamed by the browser
+    init.headers["content-type"] = file.type || "application/octet-stream";
+    init.body = file;
+  } else if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -87,6 +90,8 @@ export const api = {
   put: (path, body) => request("PUT", path, { body }),
   patch: (path, body) => request("PATCH", path, { body }),
   delete: (path, query) => request("DELETE", path, { query }),
+  /** PUT a file (a `File` or `Blob`) as the body, as it is. */
+  upload: (path, file, query) => request("PUT", path, { file, query }),
 };
 
 /** The address of `path` with `query` (arrays repeat their key), for links: a download. */

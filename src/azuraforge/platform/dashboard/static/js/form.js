@@ -204,9 +204,11 @@ function limitsText(schema) {
 /**
  * The form for `schema`. Returns `{element, read(), showErrors(details), clearErrors(),
  * focusFirstError()}`; `read()` gives `{config, grid, errors}` (errors by field path).
- * Options: `values` (initial config), `grid` (offer the grid switch), `onChange`.
+ * Options: `values` (initial config), `grid` (offer the grid switch), `onChange`, and
+ * `filePicker(field, pick)`: an element drawn under each file setting's input (a string of
+ * format "path"), whose `pick(name)` fills it.
  */
-export function schemaForm(schema, { values = {}, grid = false, onChange = null } = {}) {
+export function schemaForm(schema, { values = {}, grid = false, onChange = null, filePicker = null } = {}) {
   const fields = fieldsOf(schema);
   const controls = new Map(); // path -> {field, input, box, error, gridded}
 
@@ -230,11 +232,18 @@ export function schemaForm(schema, { values = {}, grid = false, onChange = null 
       ? h("label", { class: "grid-toggle", title: "Try several values: one run per combination" },
         h("input", { type: "checkbox", "aria-label": `grid over ${field.title}`, dataset: { gridFor: field.path }, onchange: (event) => setGridded(entry, event.target.checked) }), "grid")
       : null;
+    const picker = filePicker && field.kind === "string" && field.schema.format === "path"
+      ? filePicker(field, (name) => {
+        entry.input.value = name;
+        check(entry);
+        if (onChange) onChange();
+      })
+      : null;
     const limits = limitsText(field.schema);
     const help = [field.description, limits && `(${limits})`, field.default !== undefined && field.default !== null && field.kind !== "boolean" ? `default ${asText(field, field.default)}` : null].filter(Boolean).join(" ");
     entry.box = h("div", { class: "field", dataset: { path: field.path } },
       h("label", { for: `field-${field.path}` }, field.title, field.required ? h("span", { class: "required", title: "required" }, "*") : null, toggle),
-      entry.input, error, help ? h("div", { class: "help" }, help) : null);
+      entry.input, picker, error, help ? h("div", { class: "help" }, help) : null);
     entry.error = error;
     entry.box.addEventListener("change", () => {
       check(entry);

@@ -3,6 +3,7 @@
 // to "grid" takes a list of values: one run per combination, sharing a batch id.
 
 import { ApiError, api } from "../api.js";
+import { dataFilePicker } from "../datafiles.js";
 import { schemaForm } from "../form.js";
 import { navigate, replaceQuery } from "../router.js";
 import { errorBox, fill, h, toast } from "../ui.js";
@@ -43,7 +44,7 @@ export async function render(main, { query }) {
     replaceQuery(query);
     description.textContent = chosen.description;
     fill(formError);
-    form = schemaForm(chosen.config_schema, { values: chosen.defaults || {}, grid: true, onChange: countRuns });
+    form = schemaForm(chosen.config_schema, { values: chosen.defaults || {}, grid: true, onChange: countRuns, filePicker: dataFilePicker });
     fill(formBox, form.element);
     countRuns();
   }
