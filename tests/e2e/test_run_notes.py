@@ -1,5 +1,6 @@
 """A run's page: its name edited in place, its notes saved, both followed live, and its
-process's system metrics (``system/...``) on charts of their own, apart from its curves."""
+process's system metrics (``system/...``) on charts of their own, apart from its curves (and
+not among the run list's columns)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
         assert dashboard.api.patch(f"/experiments/{run_id}", json=edited).status_code == 200
         page.wait_for_selector("#run-name:text-is('sampled, renamed')")
         assert page.input_value("#run-notes") == "written elsewhere"
+        page.goto(f"{dashboard.url}/#/experiments")
+        page.wait_for_selector("#experiments-table[data-query]")
+        headers = page.inner_text("#experiments-table thead")
+        assert "accuracy" in headers and "system/" not in headers  # not among the columns
         assert (
             writer.post(f"/experiments/{run_id}/end", json={"status": "completed"}).status_code
             == 200

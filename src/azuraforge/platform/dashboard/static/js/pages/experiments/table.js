@@ -21,12 +21,17 @@ export function loggedKeys(runs) {
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([key]) => key);
 }
 
-/** The metric columns: the filtered one, the sorted one, then the most common. */
+/**
+ * The metric columns: the filtered one, the sorted one, then the most common but the system
+ * metrics (system/...: every run that lasts samples them, and they say little of its result).
+ */
 function metricColumns(state, keys) {
   const columns = [];
   if (state.metric) columns.push(state.metric);
   if (state.sort.startsWith("metric:") && !columns.includes(state.sort.slice(7))) columns.push(state.sort.slice(7));
-  for (const key of keys) if (columns.length < MAX_METRIC_COLUMNS && !columns.includes(key)) columns.push(key);
+  for (const key of keys) {
+    if (columns.length < MAX_METRIC_COLUMNS && !columns.includes(key) && !key.startsWith("system/")) columns.push(key);
+  }
   return columns;
 }
 
