@@ -1,13 +1,14 @@
 """The experiments page's scores: a score chosen as a column (the sleeper's result holds MAE
 1/steps beside persistence's 2.0), sorted by clicking its header, a score filter typed in
-(a bad one explained), and the CSV download with the same filters and columns."""
+(a bad one explained), the CSV download with the same filters and columns, and the chosen
+score as an axis of the comparison of the runs ticked."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from tests.e2e.conftest import FINISHED, Dashboard, shoot
+from tests.e2e.conftest import Dashboard, shoot
 
 SCORE = "metrics.MAE.model"
 
@@ -20,7 +21,7 @@ def shown_ids(page) -> list[int]:
 def test_a_score_column_sorts_filters_and_downloads_as_csv(dashboard: Dashboard, page):
     two, four, eight = (dashboard.submit("sleeper", {"steps": n, "sleep": 0}) for n in (2, 4, 8))
     for run_id in (two, four, eight):
-        dashboard.wait_for(run_id, FINISHED)
+        dashboard.wait_for(run_id, {"completed"})
     page.goto(f"{dashboard.url}/#/experiments?pipeline=sleeper")
     page.wait_for_selector("#experiments-table[data-query]")
     page.click(".column-chooser summary")
@@ -53,3 +54,11 @@ def test_a_score_column_sorts_filters_and_downloads_as_csv(dashboard: Dashboard,
     page.fill("#score-filter", "MAE<")
     page.press("#score-filter", "Enter")
     page.wait_for_selector("text=is not <name><op><number>")
+
+    # The chosen score goes along to the comparison as an axis and a column.
+    for run_id in (four, eight):
+        page.check(f"tr[data-id='{run_id}'] input[type=checkbox]")
+    page.click("#compare-selected")
+    page.wait_for_selector(f"#compare-table th:has-text('{SCORE}')")
+    assert page.locator(f"#compare-table tr[data-id='{eight}'] td").last.inner_text() == "0.125"
+    assert "scores=" in page.url

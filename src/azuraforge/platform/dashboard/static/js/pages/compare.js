@@ -1,6 +1,7 @@
 // Compare: runs side by side (named by ids, a batch or a study): their curves overlaid, the
 // settings that differ, and a parallel-coordinates chart whose axes read in the values' own
-// units, with failed, cancelled and pruned runs drawn apart; brushing an axis filters the table.
+// units (the scores the address names, `scores=metrics.MAE.model`, are axes too), with failed,
+// cancelled and pruned runs drawn apart; brushing an axis filters the table.
 
 import { api } from "../api.js";
 import { PALETTE, STATUS_COLORS, categoryAxis, draw, missingNotes, numericAxis, parallelDimensions, plotText, release, tidyParallelAxes } from "../charts.js";
@@ -28,7 +29,7 @@ export async function render(main, { query }) {
   }
   let comparison;
   try {
-    comparison = await api.get("/compare", { ...selection, points: 400 });
+    comparison = await api.get("/compare", { ...selection, points: 400, scores: query.get("scores") || undefined });
   } catch (error) {
     fill(main, head, errorBox(error, "These runs cannot be compared"));
     return null;
@@ -134,6 +135,7 @@ async function drawParallel(element, parallel, onBrush) {
 function runsTable(runs, comparison, colorOf) {
   const params = comparison.parallel.dimensions.filter((d) => d.source === "param");
   const metrics = comparison.parallel.metrics;
+  const scores = comparison.parallel.scores;
   const rows = new Map();
   const body = h("tbody", {}, runs.map((run, index) => {
     const tr = h("tr", { dataset: { id: String(run.id) } },
@@ -142,13 +144,15 @@ function runsTable(runs, comparison, colorOf) {
       h("td", { class: "name", title: run.name }, run.name),
       h("td", {}, badge(run.status)),
       params.map((p) => h("td", { class: p.numeric ? "num" : "" }, p.values[index] === null ? "—" : shown(p.values[index]))),
-      metrics.map((key) => h("td", { class: "num" }, number(run.metrics[key]))));
+      metrics.map((key) => h("td", { class: "num" }, number(run.metrics[key]))),
+      scores.map((name) => h("td", { class: "num" }, number(run.score_values[name]))));
     rows.set(run.id, tr);
     return tr;
   }));
   const element = h("div", { class: "table-wrap" }, h("table", { id: "compare-table" },
     h("thead", {}, h("tr", {}, h("th", {}), h("th", { class: "num" }, "ID"), h("th", {}, "Name"), h("th", {}, "Status"),
-      params.map((p) => h("th", { class: p.numeric ? "num" : "" }, p.key)), metrics.map((key) => h("th", { class: "num" }, key)))),
+      params.map((p) => h("th", { class: p.numeric ? "num" : "" }, p.key)), metrics.map((key) => h("th", { class: "num" }, key)),
+      scores.map((name) => h("th", { class: "num" }, name)))),
     body));
   return {
     element,

@@ -24,7 +24,9 @@ export async function render(main, { query }) {
   const tableBox = h("div", { class: "table-wrap", id: "experiments-table" }, loading("Loading runs…"));
   const pager = h("div", { class: "pager" });
   const selection = h("span", { class: "muted small" });
-  const compareButton = h("button", { id: "compare-selected", onclick: () => navigate(`#/compare?experiments=${[...selected].join(",")}`) }, "Compare");
+  // The score columns chosen go along as the comparison's axes.
+  const compared = () => `#/compare?experiments=${[...selected].join(",")}${state.columns.length ? `&scores=${encodeURIComponent(state.columns.join(","))}` : ""}`;
+  const compareButton = h("button", { id: "compare-selected", onclick: () => navigate(compared()) }, "Compare");
   const cancelButton = h("button", { id: "cancel-selected", onclick: () => bulk("cancel") }, "Cancel");
   const deleteButton = h("button", { id: "delete-selected", class: "danger", onclick: () => bulk("delete") }, "Delete");
   const errorArea = h("div");
