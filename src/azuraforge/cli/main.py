@@ -44,6 +44,7 @@ from azuraforge.cli import (
     notes,
     serve,
     stream,
+    tags,
     tune,
 )
 from azuraforge.cli.common import (
@@ -89,6 +90,7 @@ app.command()(chat.chat)
 app.command()(experiments.submit)
 app.command()(notes.rename)
 app.command()(notes.note)
+app.command()(tags.tag)
 app.command()(serve.serve)
 app.command()(serve.worker)
 app.command()(tune.tune)

@@ -3,8 +3,9 @@ follow, rename and note, cancel, delete, compare."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from azuraforge.client.external import ExternalRun
 from azuraforge.client.session import Items, Page, Session, without_none
@@ -171,6 +172,33 @@ class Runs:
             For notes over 10,000 characters.
         """
         return self._edit(run_id, {"notes": text})
+
+    def tag(self, run_id: int, tags: Mapping[str, str]) -> dict[str, str]:
+        """Set the run's ``tags`` (a key it has gets the new value), whatever its status;
+        its tags then.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a key of no character or over 250, a value over 8,000 characters.
+        """
+        found: dict[str, str] = {}
+        for key, value in tags.items():
+            answer = self.session.request("PUT", f"/experiments/{run_id}/tags/{quote(key)}",
+                                          json={"value": value})  # fmt: skip
+            found = dict(answer["tags"])
+        return found
+
+    def untag(self, run_id: int, key: str) -> dict[str, str]:
+        """Delete the run's tag ``key``; its tags then.
+
+        Raises
+        ------
+        NotFoundError
+            When the run has no tag ``key``.
+        """
+        answer = self.session.request("DELETE", f"/experiments/{run_id}/tags/{quote(key)}")
+        return dict(answer["tags"])
 
     def _edit(self, run_id: int, changes: dict[str, str]) -> dict[str, Any]:
         return dict(self.session.request("PATCH", f"/experiments/{run_id}", json=changes))
