@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from azuraforge.system_metrics import DEFAULT_INTERVAL
 from azuraforge.track.run import END_TIMEOUT, Run, opened
 from azuraforge.track.sinks import Sink
 from azuraforge.track.spool import Spool, spool_root
@@ -55,6 +56,7 @@ def start_run(
     project: str | None = None,
     flush_interval: float = FLUSH_INTERVAL,
     end_timeout: float = END_TIMEOUT,
+    system_metrics: float = DEFAULT_INTERVAL,
 ) -> Run:
     """Start a run of your own code, running from now; use it as a context manager (or call
     :meth:`Run.end`; a run left open is ended when the interpreter exits).
@@ -85,6 +87,10 @@ def start_run(
         Seconds between two batches.
     end_timeout
         Seconds the run's end waits at most for the server.
+    system_metrics
+        Seconds between two samples of this process's CPU, memory and threads, logged as the
+        run's ``system/...`` metrics, named as MLflow's (:mod:`azuraforge.system_metrics`),
+        from a thread of their own; 0: none.
 
     Raises
     ------
@@ -95,7 +101,8 @@ def start_run(
     pipeline = experiment or _script_name()
     spool = Spool(spool_root(), uuid.uuid4().hex)
     run = Run(_sink(url, token, project), spool, (pipeline, config, name, idle_limit),
-              interval=flush_interval, end_timeout=end_timeout)  # fmt: skip
+              interval=flush_interval, end_timeout=end_timeout,
+              system_interval=system_metrics)  # fmt: skip
     if tags:
         run.set_tags(tags)  # the first thing sent once the run is made
     return opened(run.start())

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from azuraforge.system_metrics import SystemSampler
 from azuraforge.track.sender import Item, Sender, log
 from azuraforge.track.sinks import Sink
 from azuraforge.track.spool import Spool
@@ -36,9 +37,12 @@ class Run:
 
     def __init__(
         self, sink: Sink, spool: Spool, created: tuple[Any, ...], *, interval: float,
-        end_timeout: float,
+        end_timeout: float, system_interval: float = 0.0,
     ) -> None:  # fmt: skip
         self._queue: deque[Item] = deque()
+        self._sampler = (
+            SystemSampler(self._log_system, system_interval) if system_interval else None
+        )
         self._sender = Sender(self._queue, sink, spool, created, interval)
         self._spool, self._end_timeout = spool, end_timeout
         self._steps = 0
@@ -54,6 +58,8 @@ class Run:
         sender and heartbeat threads; the run (:func:`~azuraforge.track.start_run` calls
         it)."""
         self._sender.start()
+        if self._sampler is not None:
+            self._sampler.start()
         return self
 
     @property
@@ -75,6 +81,10 @@ class Run:
             step = self._steps
         self._steps += 1
         self._queue.append((dict(metrics), step, time.time()))
+
+    def _log_system(self, metrics: dict[str, float], step: int) -> None:
+        """Queue a sample of this process (its own steps: the training's go on unchanged)."""
+        self._queue.append((metrics, step, time.time()))
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Queue one value of the metric ``key`` (as :meth:`log_metrics`)."""
@@ -124,6 +134,8 @@ class Run:
         if not self._ended.acquire(blocking=False):
             return
         _OPEN.discard(self)
+        if self._sampler is not None:
+            self._sampler.stop()
         self.status = status
         result: dict[str, Any] = {}
         if self._params:
