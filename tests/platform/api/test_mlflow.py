@@ -69,6 +69,10 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
     experiment = mlflow.set_experiment("forecasts")  # made: it did not exist
     assert experiment.experiment_id != "0" and experiment.lifecycle_stage == "active"
     assert mlflow.set_experiment("forecasts").experiment_id == experiment.experiment_id
+    named = tracking.search_experiments(filter_string="name = 'forecasts'")
+    assert [e.experiment_id for e in named] == [experiment.experiment_id]
+    assert [e.name for e in tracking.search_experiments(filter_string="name LIKE 'fore%'")] == [
+        "forecasts"]  # fmt: skip
     with mlflow.start_run(run_name="lstm") as run:
         run_id = run.info.run_id
         mlflow.log_param("lr", 0.01)

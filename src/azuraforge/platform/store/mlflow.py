@@ -198,18 +198,22 @@ class MlflowStore(ExternalRunStore):
         *,
         project: str,
         lifecycles: Sequence[str] = (ACTIVE,),
+        name: str | None = None,
         name_like: str | None = None,
         offset: int = 0,
         limit: int = 1000,
     ) -> list[MlflowExperimentRecord]:
-        """The project's MLflow experiments in ``lifecycles`` (named like the SQL pattern
-        ``name_like``, when given), newest first, from ``offset``, at most ``limit``."""
+        """The project's MLflow experiments in ``lifecycles`` (named ``name``, or like the
+        SQL pattern ``name_like``, when given), newest first, from ``offset``, at most
+        ``limit``."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
             query = select(MlflowExperiment).where(
                 MlflowExperiment.project_id == project_id,
                 MlflowExperiment.lifecycle.in_(list(lifecycles)),
             )
+            if name is not None:
+                query = query.where(MlflowExperiment.name == name)
             if name_like is not None:
                 query = query.where(MlflowExperiment.name.like(name_like))
             rows = connection.execute(

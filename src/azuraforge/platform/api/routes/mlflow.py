@@ -198,12 +198,12 @@ def create_experiment(body: ExperimentCreate, store: StoreDep, who: Writer) -> J
 def search_experiments(body: ExperimentSearch, store: StoreDep, who: Reader) -> Json:
     """The caller's project's experiments, newest first, a page at a time; a filter on the
     name alone (``name = 'x'``, ``name LIKE 'x%'``)."""
-    name_like = _name_filter(body.filter)
+    by_name = _name_filter(body.filter)
     if body.order_by:
         raise InvalidParameterError("order_by is not served for experiments: newest come first")
     offset = page_offset(body.page_token)
     found = store.list_mlflow_experiments(
-        project=who.project, lifecycles=_lifecycles(body.view_type), name_like=name_like,
+        project=who.project, lifecycles=_lifecycles(body.view_type), **by_name,
         offset=offset, limit=body.max_results + 1,
     )  # fmt: skip
     answer: Json = {"experiments": [experiment_json(e) for e in found[: body.max_results]]}
@@ -212,18 +212,18 @@ def search_experiments(body: ExperimentSearch, store: StoreDep, who: Reader) -> 
     return answer
 
 
-def _name_filter(text: str | None) -> str | None:
-    """The SQL pattern of an experiment filter on the name, or ``None`` for no filter."""
+def _name_filter(text: str | None) -> dict[str, str]:
+    """An experiment filter on the name as the store's ``name`` (``=``) or ``name_like``
+    (``LIKE``, an SQL pattern); ``{}`` for no filter."""
     conditions = parse_filter(_as_attribute(text)) if text and text.strip() else []
     if not conditions:
-        return None
-    if len(conditions) > 1 or conditions[0].key != "mlflow.runName" or conditions[0].op not in (
-        "=", "LIKE"):  # fmt: skip
+        return {}
+    [first, *more] = conditions
+    if more or first.key != "mlflow.runName" or first.op not in ("=", "LIKE"):
         raise InvalidParameterError(
             "an experiment filter is served on the name alone: name = '...' or name LIKE '...'"
         )
-    value = str(conditions[0].value)
-    return value if conditions[0].op == "LIKE" else value.replace("%", "\\%")
+    return {"name" if first.op == "=" else "name_like": str(first.value)}
 
 
 def _as_attribute(text: str) -> str:
