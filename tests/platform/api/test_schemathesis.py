@@ -82,6 +82,8 @@ DATA_DEPENDENT: dict[tuple[str, str], str] = {
     "training data, which the version the reference names decides",
     ("POST", "/models/{ref}/predictions"): "as for predict, and an inputs file must be one "
     "of the data folder",
+    ("PUT", "/data/{file}"): "the body is a file, any bytes to a schema; the server keeps it "
+    "only if it reads as a CSV (UTF-8, a header of two columns or more, a row)",
 }
 """Operations whose valid requests may be refused (422) for what a static schema cannot
 declare: what is stored (files, a model's columns) or a pipeline's own code. Only their

@@ -45,6 +45,10 @@ MOST_NAMED = 10
 """Most jobs or versions a refused delete names one by one."""
 MOST_PART_BYTES = 255
 """The longest name of a folder or file most file systems take."""
+_PART = r"[^./\\\x00][^/\\\x00]{0,59}"
+NAME_PATTERN = rf"^(?:{_PART}/){{0,8}}{_PART}\.[cC][sS][vV]$"
+"""A data file's name as the API declares it: the names :func:`checked_name` takes, each
+folder's and the file's name of 1 to 60 characters (at most 8 folders)."""
 _DESCRIBED_KEPT = 1024
 """Files whose description a process remembers (by path, size and modification time)."""
 

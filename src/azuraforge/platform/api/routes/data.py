@@ -21,14 +21,15 @@ from azuraforge.platform.api.access import READ, WRITE
 from azuraforge.platform.api.deps import DataFolderDep, StoreDep
 from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.api.streaming import stream_into
-from azuraforge.platform.services.data_files import DataFile, DataFiles
+from azuraforge.platform.services.data_files import NAME_PATTERN, DataFile, DataFiles
 
 router = APIRouter(prefix="/data", tags=["data"])
 ERRORS = error_responses()
 FileName = Annotated[
     str,
     Path(description="The file's name relative to the project's data folder (sales.csv, "
-         "shops/paris.csv), as a pipeline's csv or a stream's source names it."),
+         "shops/paris.csv), as a pipeline's csv or a stream's source names it.",
+         pattern=NAME_PATTERN),
 ]  # fmt: skip
 CSV_BODY = {
     "requestBody": {
