@@ -130,3 +130,10 @@ def test_a_score_is_an_axis_of_a_comparison(client: TestClient, runs: dict[str, 
     unknown = client.get(f"{API}/compare", params={**chosen, "scores": "MAE"})
     assert unknown.status_code == 422
     assert "none of these runs has score 'MAE'; their scores: metrics.MAE.model" in unknown.text
+
+
+def test_other_methods_on_the_score_names_are_405_naming_get(client: TestClient) -> None:
+    for method in ("PATCH", "DELETE", "PUT", "POST"):
+        response = client.request(method, f"{API}/experiments/scores")
+        assert response.status_code == 405, (method, response.text)
+        assert response.headers["allow"] == "GET"

@@ -208,8 +208,13 @@ def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDe
     return _detail(store, record)
 
 
+# ":int" (digits) on the bare id's other methods: PATCH or DELETE /experiments/scores is a 405
+# naming GET, as the literal path answers GET only, not a 422 about an id.
 @router.patch(
-    "/{experiment_id}", dependencies=[WRITE], response_model=ExperimentDetail, responses=ERRORS
+    "/{experiment_id:int}",
+    dependencies=[WRITE],
+    response_model=ExperimentDetail,
+    responses=ERRORS,
 )
 def edit_experiment(
     experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep
@@ -370,7 +375,7 @@ def cancel_experiment(
 
 
 @router.delete(
-    "/{experiment_id}",
+    "/{experiment_id:int}",
     dependencies=[MANAGE],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ERRORS,
