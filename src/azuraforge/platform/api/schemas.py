@@ -52,18 +52,23 @@ class ExperimentCreate(RequestBody):
 class ExperimentEdit(RequestBody):
     """A run's new name, its notes, or both: any run's, whatever its status."""
 
-    name: str | None = Field(
-        None, min_length=1, max_length=MAX_NAME, description="Unique in the project."
+    # Absent, not null, when not changed: the schema says so (a string, one field at least).
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    name: str = Field(
+        None,  # type: ignore[assignment]
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Unique in the project.",
     )
-    notes: str | None = Field(
-        None,
+    notes: str = Field(
+        None,  # type: ignore[assignment]
         max_length=MAX_NOTES,
         description="What you say of the run, as plain text; an empty text clears them.",
     )
 
     @model_validator(mode="after")
     def _changes_something(self) -> ExperimentEdit:
-        if self.name is None and self.notes is None:
+        if not self.model_fields_set:
             raise ValueError("give the run's new name, its notes, or both")
         return self
 

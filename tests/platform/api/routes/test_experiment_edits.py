@@ -56,6 +56,7 @@ def test_a_run_is_renamed_and_noted_whatever_its_status(client: TestClient, stor
     [
         ({}, "give the run's new name, its notes, or both"),
         ({"name": ""}, "name"),
+        ({"name": None}, "name"),  # absent when not changed, never null
         ({"name": "x" * (MAX_NAME + 1)}, f"at most {MAX_NAME} characters"),
         ({"notes": "n" * (MAX_NOTES + 1)}, "at most 10000 characters"),
         ({"notes": 3}, "notes"),
