@@ -68,6 +68,7 @@ JOB_REPORT = REPORT.with_name("isolation-jobs.md")
 BODIES: dict[str, dict[str, Any]] = {
     "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
     "POST /experiments/{experiment_id}/end": {"status": "completed"},
+    "PUT /experiments/{experiment_id}/tags/{key}": {"value": "beta's"},
     "PATCH /experiments/{experiment_id}": {"name": "renamed by beta", "notes": "beta's"},
     "POST /studies": {
         "pipeline": "sleeper", "config": {"sleep": 0}, "n_trials": 1, "objective": "loss",
@@ -126,7 +127,7 @@ def test_no_operation_reads_or_writes_another_projects_objects(
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
-        "user": "nobody", "prefix": alpha_token, "file": "momentum.csv",
+        "user": "nobody", "prefix": alpha_token, "file": "momentum.csv", "key": "team",
     }  # fmt: skip
     alpha_file = (settings.data_dir / "momentum.csv").read_bytes()
     alpha = _alpha(store)
