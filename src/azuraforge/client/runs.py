@@ -108,7 +108,7 @@ class Runs:
     def score_names(self) -> Sequence[str]:
         """The names of the scores the project's runs have (the numbers of their results by
         dotted path: ``metrics.MAE.model``), in order."""
-        return list(self.session.request("GET", "/experiments/scores")["names"])
+        return list(self.session.request("GET", "/experiments/scores/names")["names"])
 
     def each(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every run that :meth:`list` with ``filters`` (without ``limit``) finds, page after

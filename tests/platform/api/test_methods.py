@@ -3,8 +3,6 @@ routes that serve it, as OpenAPI lists them."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,7 +16,6 @@ from fastapi.testclient import TestClient
         ("POST", "/api/v1/models/weather/aliases/champion/history", "GET"),
         ("DELETE", "/api/v1/studies", "GET, POST"),
         ("POST", "/", "GET, HEAD"),
-        ("PATCH", "/api/v1/experiments/scores", "GET"),
     ],
 )
 def test_a_405_names_every_method_of_the_path(
@@ -34,7 +31,7 @@ def test_allow_matches_the_openapi_of_every_path(read_only_client: TestClient):
     """The methods OpenAPI documents for each path are those a 405 there names."""
     paths = read_only_client.get("/openapi.json").json()["paths"]
     for template, operations in paths.items():
-        path = re.sub(r"\{[^}]+\}", "1", template)  # a value each parameter takes (a run's id)
+        path = template.replace("{", "").replace("}", "")  # a value for each parameter
         answered = read_only_client.request("TRACE", path)
         assert answered.status_code == 405, path
         assert set(answered.headers["allow"].split(", ")) == {m.upper() for m in operations}

@@ -55,7 +55,7 @@ def test_a_list_sorts_by_a_score_and_filters_on_several(
     assert run["score_values"] == {"metrics.MAE.model": 0.1, "metrics.MAE.persistence": 0.4}
     detail = client.get(f"{API}/experiments/{runs['beta']}").json()
     assert detail["score_values"] == run["score_values"]
-    names = client.get(f"{API}/experiments/scores").json()
+    names = client.get(f"{API}/experiments/scores/names").json()
     assert names == {"names": ["metrics.MAE.model", "metrics.MAE.persistence"]}
     operation = client.get("/openapi.json").json()["paths"][f"{API}/experiments"]["get"]
     (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
@@ -134,6 +134,6 @@ def test_a_score_is_an_axis_of_a_comparison(client: TestClient, runs: dict[str, 
 
 def test_other_methods_on_the_score_names_are_405_naming_get(client: TestClient) -> None:
     for method in ("PATCH", "DELETE", "PUT", "POST"):
-        response = client.request(method, f"{API}/experiments/scores")
+        response = client.request(method, f"{API}/experiments/scores/names")
         assert response.status_code == 405, (method, response.text)
         assert response.headers["allow"] == "GET"

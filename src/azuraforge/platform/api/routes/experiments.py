@@ -191,7 +191,10 @@ async def list_experiments(
     )
 
 
-@router.get("/scores", dependencies=[READ], response_model=ScoreNamesPublic, responses=ERRORS)
+# Two segments: a path of one (/experiments/scores) is also a run's id to PATCH and DELETE.
+@router.get(
+    "/scores/names", dependencies=[READ], response_model=ScoreNamesPublic, responses=ERRORS
+)
 def list_score_names(store: StoreDep) -> ScoreNamesPublic:
     """The names of the scores the project's runs have (the numbers of their results, by
     dotted path): the columns a list may show, sort by (``sort=score:<name>``) and filter
@@ -208,13 +211,8 @@ def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDe
     return _detail(store, record)
 
 
-# ":int" (digits) on the bare id's other methods: PATCH or DELETE /experiments/scores is a 405
-# naming GET, as the literal path answers GET only, not a 422 about an id.
 @router.patch(
-    "/{experiment_id:int}",
-    dependencies=[WRITE],
-    response_model=ExperimentDetail,
-    responses=ERRORS,
+    "/{experiment_id}", dependencies=[WRITE], response_model=ExperimentDetail, responses=ERRORS
 )
 def edit_experiment(
     experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep
@@ -375,7 +373,7 @@ def cancel_experiment(
 
 
 @router.delete(
-    "/{experiment_id:int}",
+    "/{experiment_id}",
     dependencies=[MANAGE],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ERRORS,

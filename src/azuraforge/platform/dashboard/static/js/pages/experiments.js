@@ -135,7 +135,7 @@ export async function render(main, { query }) {
 
   await load();
   filters.listPipelines();
-  api.get("/experiments/scores").then(({ names }) => columns.showNames(names)).catch(() => {});
+  api.get("/experiments/scores/names").then(({ names }) => columns.showNames(names)).catch(() => {});
   return () => {
     live.close();
     refresh.cancel();
