@@ -9,6 +9,12 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.blobs import BlobStore
+from azuraforge.platform.jobs.run_files import run_key
+from azuraforge.platform.store import JobWrites, Store
 
 HANDED_BYTES = 1 << 20
 """Bytes of a body handed to its writer at once, from a worker thread."""
@@ -41,4 +47,23 @@ async def stream_into(
         await run_in_threadpool(opened.__exit__, type(error), error, error.__traceback__)
         raise
     await run_in_threadpool(opened.__exit__, None, None, None)
+    return size
+
+
+async def upload_run_file(
+    store: Store, blobs: BlobStore, experiment_id: int, path: str, chunks: AsyncIterator[bytes]
+) -> int:
+    """Stream ``chunks`` into the file ``path`` of the running external run ``experiment_id``
+    (replacing one there) and record it among the run's files; how many bytes. A path that is
+    not a name inside the run's files is a 422 naming it; a run that is not running, a 409
+    before the body is read."""
+    try:
+        key = run_key(experiment_id, path)
+    except InvalidParameterError as e:
+        problem = {"type": "value_error", "loc": ("path", "path"), "msg": str(e), "input": None}
+        raise RequestValidationError([problem]) from None
+    await run_in_threadpool(store.write_external, experiment_id, JobWrites())
+    size = await stream_into(blobs.open_writer(key), chunks)
+    kept = JobWrites(artifacts=[(path, size, False)])
+    await run_in_threadpool(store.write_external, experiment_id, kept)
     return size

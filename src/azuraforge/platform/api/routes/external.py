@@ -11,10 +11,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, status
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 
-from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import WRITE, WRITE_RUN, Writer
 from azuraforge.platform.api.deps import BlobsDep, ExperimentId, SettingsDep, StoreDep
 from azuraforge.platform.api.external_schemas import (
@@ -25,8 +22,7 @@ from azuraforge.platform.api.external_schemas import (
     RunEnd,
 )
 from azuraforge.platform.api.schemas import ArtifactPublic, ExperimentPublic, error_responses
-from azuraforge.platform.api.streaming import stream_into
-from azuraforge.platform.jobs.run_files import run_key
+from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import JobWrites
 
@@ -111,11 +107,7 @@ async def upload_artifact(
     ``max_artifact_bytes``, else 413) under ``path`` inside its files, replacing one there;
     it is recorded among the run's files and served as theirs. The run must be running
     (409 before the body is read, else)."""
-    key = _file_key(experiment_id, path)
-    await run_in_threadpool(store.write_external, experiment_id, JobWrites())
-    size = await stream_into(blobs.open_writer(key), request.stream())
-    kept = JobWrites(artifacts=[(path, size, False)])
-    await run_in_threadpool(store.write_external, experiment_id, kept)
+    size = await upload_run_file(store, blobs, experiment_id, path, request.stream())
     return ArtifactPublic(path=path, size=size, is_dir=False, created_at=time.time())
 
 
@@ -130,13 +122,3 @@ def end_run(experiment_id: ExperimentId, body: RunEnd, store: StoreDep) -> Exper
     its result; a run ended already (by its writer, or lost) answers 409."""
     store.end_external(experiment_id, body.status, error=body.error, result=body.result)
     return ExperimentPublic.of(store.get_experiment(experiment_id))
-
-
-def _file_key(experiment_id: int, path: str) -> str:
-    """The key of the run's file ``path``; a path that is not a name inside the run's files
-    is a 422 naming it, as the body's paths are."""
-    try:
-        return run_key(experiment_id, path)
-    except InvalidParameterError as e:
-        problem = {"type": "value_error", "loc": ("path", "path"), "msg": str(e), "input": None}
-        raise RequestValidationError([problem]) from None

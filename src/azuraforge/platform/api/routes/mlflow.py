@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
-from azuraforge.platform.api.routes.external import _file_key
-from azuraforge.platform.api.streaming import stream_into
+from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.mlflow_api import (
     MAX_RESULTS,
@@ -42,7 +41,7 @@ from azuraforge.platform.services.mlflow_api import (
     split_points,
     update_run,
 )
-from azuraforge.platform.store import JobWrites, Store
+from azuraforge.platform.store import Store
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord
 
 MLFLOW = "/api/2.0/mlflow"
@@ -411,11 +410,7 @@ async def upload_artifact(path: str, request: Request, store: StoreDep, blobs: B
     """Upload a file of a running run (streamed; at most the server's ``max_artifact_bytes``,
     else 413) into its files, where its page lists and serves it."""
     run_id, inside = await run_in_threadpool(_artifact_run, store, path)
-    key = _file_key(run_id, inside)
-    await run_in_threadpool(store.write_external, run_id, JobWrites())  # running: else 409
-    size = await stream_into(blobs.open_writer(key), request.stream())
-    kept = JobWrites(artifacts=[(inside, size, False)])
-    await run_in_threadpool(store.write_external, run_id, kept)
+    await upload_run_file(store, blobs, run_id, inside, request.stream())
     return {}
 
 
