@@ -70,9 +70,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /auth/projects": {"project": "lab"},
     "PUT /access/members/{user}": {"role": "viewer"},
     "POST /access/tokens": {"name": "good.csv"},
+    "PATCH /experiments/{experiment_id}": {"name": "good.csv", "notes": "good.csv"},
+    "PUT /experiments/{experiment_id}/tags/{key}": {"value": "good.csv"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
-               "user": "admin"}  # fmt: skip
+               "user": "admin", "key": "data"}  # fmt: skip
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {
