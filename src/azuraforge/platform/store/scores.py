@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, exists, func, insert, select
 from sqlalchemy.orm import aliased
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.store.base import pairs_by_run
 from azuraforge.platform.store.models import Experiment, MetricSummary, RunScore
 from azuraforge.platform.store.result_scores import score_values
 
@@ -46,16 +47,7 @@ def write_scores(
 
 def read_scores(connection: Connection, ids: Sequence[int]) -> dict[int, dict[str, float]]:
     """The scores of each run, by run id, in name order (one query)."""
-    scores: dict[int, dict[str, float]] = {i: {} for i in ids}
-    if ids:
-        found = connection.execute(
-            select(RunScore.experiment_id, RunScore.name, RunScore.value)
-            .where(RunScore.experiment_id.in_(list(ids)))
-            .order_by(RunScore.experiment_id, RunScore.name)
-        )
-        for experiment_id, name, value in found:
-            scores[experiment_id][name] = value
-    return scores
+    return pairs_by_run(connection, RunScore.experiment_id, RunScore.name, RunScore.value, ids)
 
 
 def distinct_keys(

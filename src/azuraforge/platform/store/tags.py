@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection, delete, insert, select
 
 from azuraforge.errors import InvalidParameterError, NotFoundError, shorten
-from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.base import StoreBase, pairs_by_run
 from azuraforge.platform.store.models import Experiment, RunTag
 
 MAX_TAG_KEY = 250
@@ -53,16 +53,7 @@ def write_tags(connection: Connection, experiment_id: int, tags: Mapping[str, st
 
 def read_tags(connection: Connection, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """The tags of each run of ``ids``, by run id, keys in order (one query)."""
-    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-    if ids:
-        found = connection.execute(
-            select(RunTag.experiment_id, RunTag.key, RunTag.value)
-            .where(RunTag.experiment_id.in_(list(ids)))
-            .order_by(RunTag.experiment_id, RunTag.key)
-        )
-        for experiment_id, key, value in found:
-            tags[experiment_id][key] = value
-    return tags
+    return pairs_by_run(connection, RunTag.experiment_id, RunTag.key, RunTag.value, ids)
 
 
 class TagStore(StoreBase):
