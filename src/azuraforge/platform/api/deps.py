@@ -121,6 +121,13 @@ def invalid_query(error: QueryError) -> RequestValidationError:
     return RequestValidationError([{**problem, "input": None}])
 
 
+def invalid_path(parameter: str, error: Exception) -> RequestValidationError:
+    """``error`` as the 422 FastAPI's own checks give, naming the path parameter
+    ``parameter`` (a file's name that is not one inside its folder)."""
+    problem = {"type": "value_error", "loc": ("path", parameter), "msg": str(error)}
+    return RequestValidationError([{**problem, "input": None}])
+
+
 NUL = "\x00"
 _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789E", b"000000000e")
 _LONG_NUMBER = b"0" * 200

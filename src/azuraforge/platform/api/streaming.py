@@ -9,9 +9,9 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api.deps import invalid_path
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.store import JobWrites, Store
@@ -60,8 +60,7 @@ async def upload_run_file(
     try:
         key = run_key(experiment_id, path)
     except InvalidParameterError as e:
-        problem = {"type": "value_error", "loc": ("path", "path"), "msg": str(e), "input": None}
-        raise RequestValidationError([problem]) from None
+        raise invalid_path("path", e) from None
     await run_in_threadpool(store.write_external, experiment_id, JobWrites())
     size = await stream_into(blobs.open_writer(key), chunks)
     kept = JobWrites(artifacts=[(path, size, False)])

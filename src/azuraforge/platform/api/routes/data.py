@@ -12,13 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE
-from azuraforge.platform.api.deps import DataFolderDep, StoreDep
+from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
 from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.api.streaming import stream_into
 from azuraforge.platform.services.data_files import NAME_PATTERN, DataFile, DataFiles
@@ -116,8 +115,7 @@ async def upload_data_file(
     try:
         partial = await run_in_threadpool(files.start_upload, file, overwrite=overwrite)
     except InvalidParameterError as e:
-        problem = {"type": "value_error", "loc": ("path", "file"), "msg": str(e), "input": None}
-        raise RequestValidationError([problem]) from None
+        raise invalid_path("file", e) from None
     try:
         await stream_into(await run_in_threadpool(partial.open, "wb"), request.stream())
     except BaseException:
