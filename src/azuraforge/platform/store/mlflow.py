@@ -302,6 +302,8 @@ class MlflowStore(ExternalRunStore):
 
         Raises
         ------
+        NotFoundError
+            For no such run, or one not made through MLflow's API.
         ConflictError
             If the run ended or is silent past its idle limit (for metrics and params).
         InvalidParameterError
@@ -318,6 +320,9 @@ class MlflowStore(ExternalRunStore):
         for key, value in tags.items():
             check_tag(key, value)
         with self._begin() as connection:
+            made = select(MlflowRun.experiment_id).where(MlflowRun.experiment_id == experiment_id)
+            if connection.scalar(made) is None:
+                raise self.not_found(f"MLflow run {experiment_id}")
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
                 write_buffered(connection, project_id, experiment_id, writes)

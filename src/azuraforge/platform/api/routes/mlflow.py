@@ -293,10 +293,8 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
 def log_batch(body: LogBatch, store: StoreDep) -> Json:
     """Write metrics, params and tags of a running run at once (all or nothing)."""
     check_batch(len(body.metrics), len(body.params), len(body.tags))
-    run_id = body.id
     points, nans = split_points(m.read() for m in body.metrics)
-    store.get_mlflow_run(run_id)
-    store.write_mlflow(run_id, points=points, nans=nans,
+    store.write_mlflow(body.id, points=points, nans=nans,
                        params={p.key: p.value for p in body.params},
                        tags={t.key: t.value for t in body.tags})  # fmt: skip
     return {}
@@ -305,28 +303,22 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
 @router.post(f"{MLFLOW}/runs/log-metric", dependencies=[TRACK])
 def log_metric(body: LogMetric, store: StoreDep) -> Json:
     """Write one metric value of a running run."""
-    run_id = body.id
     points, nans = split_points([body.read()])
-    store.get_mlflow_run(run_id)
-    store.write_mlflow(run_id, points=points, nans=nans)
+    store.write_mlflow(body.id, points=points, nans=nans)
     return {}
 
 
 @router.post(f"{MLFLOW}/runs/log-parameter", dependencies=[TRACK])
 def log_param(body: LogParam, store: StoreDep) -> Json:
     """Write one param of a running run (a param logged keeps its value)."""
-    run_id = body.id
-    store.get_mlflow_run(run_id)
-    store.write_mlflow(run_id, params={body.key: body.value})
+    store.write_mlflow(body.id, params={body.key: body.value})
     return {}
 
 
 @router.post(f"{MLFLOW}/runs/set-tag", dependencies=[TRACK])
 def set_tag(body: SetTag, store: StoreDep) -> Json:
     """Set a tag of a run, whatever its status."""
-    run_id = body.id
-    store.get_mlflow_run(run_id)
-    store.write_mlflow(run_id, tags={body.key: body.value})
+    store.write_mlflow(body.id, tags={body.key: body.value})
     return {}
 
 
