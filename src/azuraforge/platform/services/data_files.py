@@ -4,21 +4,28 @@ their columns, rows and checksum, downloaded, and deleted unless something names
 A file is named as jobs name it, relative to the project's folder (``sales.csv``,
 ``shops/paris.csv``; :class:`~azuraforge.platform.jobs.files.DataFolder`), so an uploaded
 file is at once a pipeline's ``csv`` or a stream's ``source``. An upload is written to a
-hidden temporary file beside its place, read whole by the CSV reader
-(:func:`~azuraforge.learn.datasets.read_csv`: UTF-8, a delimiter found, a header and at
-least one row of as many fields), then renamed into place: a file that does not read is
-refused with the reader's message, naming the file as it was sent, and nothing is kept. A
+hidden temporary file beside its place, checked, then renamed into place: a file that does
+not read is refused with the reader's message, naming the file as it was sent, and nothing is
+kept. The check reads the file in bounded memory, whatever its size (:func:`describe`): its
+head (:data:`HEAD_BYTES`) by the CSV reader (:func:`~azuraforge.learn.datasets.read_csv`:
+UTF-8, a delimiter found, a header and at least one row of as many fields), then every line
+streamed, each row counted and its width and encoding checked as the reader checks them. A
 file that a job (a run of any kind, a stream) or a registered version names is not deleted
 (:class:`~azuraforge.errors.ConflictError` naming them).
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import io
 import os
 import secrets
+import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -32,7 +39,7 @@ from azuraforge.errors import (
     shorten,
 )
 from azuraforge.learn.datasets import DATASETS
-from azuraforge.learn.datasets.csvfiles import read_csv
+from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, read_csv, utf8_text
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.store import DataFileUses, Store
@@ -51,6 +58,13 @@ NAME_PATTERN = rf"^(?:{_PART}/){{0,8}}{_PART}\.[cC][sS][vV]$"
 folder's and the file's name of 1 to 60 characters (at most 8 folders)."""
 _DESCRIBED_KEPT = 1024
 """Files whose description a process remembers (by path, size and modification time)."""
+HEAD_BYTES = 64 * 1024
+"""How much of a file's beginning the CSV reader reads whole (cut after its last full line):
+what finds its encoding's mark, delimiter, header and columns. The rest is streamed."""
+CHUNK_BYTES = 1024 * 1024
+"""How much of a file one read takes while it is hashed."""
+LISTED_NAMES = 12
+"""Most column names a message lists (as the reader's do)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +205,8 @@ class DataFiles:
                     ) from None
         finally:
             partial.unlink(missing_ok=True)
-        return describe(target, name)
+        _remember(target, described)  # the same bytes: a link, or the file renamed
+        return described
 
     def delete(self, name: str) -> None:
         """Remove the file ``name`` from the folder.
@@ -289,46 +304,158 @@ _DESCRIBED_LOCK = threading.Lock()
 
 
 def describe(path: Path, name: str) -> DataFile:
-    """The file at ``path``, named ``name``, described (read whole once while its size and
-    modification time stay the same; remembered by the process)."""
-    stat = path.stat()
-    seen = (str(path), stat.st_size, stat.st_mtime_ns)
+    """The file at ``path``, named ``name``, described (read once while its size and
+    modification time stay the same, in bounded memory: see :func:`_described`; remembered by
+    the process)."""
+    seen = _seen(path)
     with _DESCRIBED_LOCK:
         if seen in _DESCRIBED:
             _DESCRIBED.move_to_end(seen)
             return _DESCRIBED[seen]
     described = _described(path, name)
-    with _DESCRIBED_LOCK:
-        _DESCRIBED[seen] = described
-        if len(_DESCRIBED) > _DESCRIBED_KEPT:
-            _DESCRIBED.popitem(last=False)
+    _remember(path, described)
     return described
 
 
+def _seen(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def _remember(path: Path, described: DataFile) -> None:
+    with _DESCRIBED_LOCK:
+        _DESCRIBED[_seen(path)] = described
+        if len(_DESCRIBED) > _DESCRIBED_KEPT:
+            _DESCRIBED.popitem(last=False)
+
+
 def _described(path: Path, name: str) -> DataFile:
-    """The file at ``path`` read by the CSV reader, its messages naming it ``name``."""
+    """The file at ``path`` checked, its messages naming it ``name``, whatever its size in at
+    most about :data:`HEAD_BYTES` and :data:`CHUNK_BYTES` of memory: hashed and searched for
+    NUL bytes a chunk at a time, its head read by the CSV reader (the delimiter, header and
+    columns), then its rows streamed (counted; their widths and encoding checked, with the
+    reader's messages)."""
     stat = path.stat()
     columns: tuple[str, ...] = ()
     rows, delimiter, problem = 0, None, None
+    sha256, nul_line = _hashed(path)
     try:
-        table = read_csv(path, header=True, delimiter="auto")
-    except (DataFormatError, NotFoundError) as e:
-        problem = str(e).replace(str(path), name)
-    else:
+        if nul_line is not None:  # the reader's message, at the line of the first NUL
+            utf8_text(b"\n" * (nul_line - 1) + b"\x00", name)
+        table = _head_table(path, name)
         if len(table.column_names) < 2:
-            problem = (
+            raise DataFormatError(
                 f"{name}, line {table.header_line}: one column ({table.column_names[0]!r}); a "
                 "data file has two at least (a time or a feature, and a value), separated by "
                 "',', ';' or tabs"
             )
-        else:
-            columns, rows, delimiter = table.column_names, len(table), table.delimiter
+        whole = stat.st_size <= HEAD_BYTES  # the reader read it all
+        rows = len(table) if whole else _count_rows(path, name, table)
+        columns, delimiter = table.column_names, table.delimiter
+    except (DataFormatError, NotFoundError) as e:
+        problem, rows = str(e).replace(str(path), name), 0
     return DataFile(
-        name=name, bytes=stat.st_size, modified=stat.st_mtime, sha256=_sha256(path),
+        name=name, bytes=stat.st_size, modified=stat.st_mtime, sha256=sha256,
         columns=columns, rows=rows, delimiter=delimiter, problem=problem,
     )  # fmt: skip
 
 
-def _sha256(path: Path) -> str:
+def _hashed(path: Path) -> tuple[str, int | None]:
+    """The SHA-256 of the file, and the line of its first NUL byte (None: it has none)."""
+    digest, lines = hashlib.sha256(), 0
+    nul_line = None
     with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        for chunk in iter(lambda: file.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+            if nul_line is None:
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    nul_line = lines + chunk.count(b"\n", 0, nul) + 1
+                lines += chunk.count(b"\n")
+    return digest.hexdigest(), nul_line
+
+
+def _head_table(path: Path, name: str) -> CsvTable:
+    """The file's first :data:`HEAD_BYTES` (cut after a line) as the CSV reader reads them
+    (the whole file when it is no longer), its messages naming ``name``.
+
+    Raises
+    ------
+    DataFormatError
+        The reader's message; or, for a first line longer than the head, one saying so.
+    """
+    with path.open("rb") as file:
+        head = file.read(HEAD_BYTES + 1)
+    if len(head) <= HEAD_BYTES:
+        return read_csv(path, header=True, delimiter="auto")
+    if b"\n" not in head[:HEAD_BYTES]:
+        raise DataFormatError(
+            f"{name}, line 1: longer than {HEAD_BYTES // 1024} KiB; a CSV file's first line "
+            "is its header, the names of its columns"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "head.csv"
+        copy.write_bytes(head[: head.rindex(b"\n", 0, HEAD_BYTES) + 1])
+        try:
+            return read_csv(copy, header=True, delimiter="auto")
+        except DataFormatError as e:
+            raise DataFormatError(str(e).replace(str(copy), name)) from None
+
+
+def _count_rows(path: Path, name: str, head: CsvTable) -> int:
+    """The data rows of the whole file, streamed: each split by the head's delimiter and as
+    wide as its header (the reader's messages naming ``name`` else)."""
+    width, rows = len(head.column_names), 0
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text, delimiter=DELIMITERS[head.delimiter])
+        try:
+            for row in reader:
+                if reader.line_num <= (head.header_line or 0) or not _filled(row):
+                    continue
+                rows += 1
+                if len(row) != width:
+                    raise DataFormatError(
+                        f"{name}, line {reader.line_num}: {len(row)} fields, expected {width} "
+                        f"({_listing(head.column_names)})"
+                    )
+        except csv.Error as e:
+            raise DataFormatError(f"{name}, line {reader.line_num}: {e}") from e
+        except UnicodeDecodeError:
+            raise _not_utf8(path, name) from None
+    return rows
+
+
+def _filled(row: Sequence[str]) -> bool:
+    """Whether a row is no blank line (which the reader skips)."""
+    return len(row) > 1 or bool(row and row[0].strip())
+
+
+def _not_utf8(path: Path, name: str) -> DataFormatError:
+    """The reader's message for the file's first line that is not UTF-8 (found streaming)."""
+    for number, line in enumerate(_lines(path), 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                utf8_text(b"\n" * (number - 1) + line, name)
+            except DataFormatError as e:
+                return e
+    return DataFormatError(f"{name} is not a UTF-8 text CSV file")  # unreachable: said above
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as bytes, a byte order mark left out."""
+    with path.open("rb") as file:
+        first = True
+        for line in file:
+            yield line.removeprefix(codecs.BOM_UTF8) if first else line
+            first = False
+
+
+def _listing(names: Sequence[str]) -> str:
+    """The names as the reader lists a header in a message: comma-joined, the first ones and
+    how many in all past :data:`LISTED_NAMES`."""
+    most = LISTED_NAMES
+    shown = [shorten(name) for name in names[: most if len(names) <= most else most - 2]]
+    more = "" if len(names) <= most else f",... ({len(names)} in all)"
+    return ",".join(shown) + more
