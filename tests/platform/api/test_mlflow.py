@@ -192,3 +192,34 @@ def test_another_projects_token_sees_none_of_it(
     refused = httpx.post(f"{url}/api/2.0/mlflow/runs/set-tag", headers=viewer,
                          json={"run_id": run.info.run_id, "key": "k", "value": "v"})  # fmt: skip
     assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_an_mlflow_experiment_is_a_group_of_the_run_list(
+    tracking: MlflowClient, server: tuple[str, Store]
+) -> None:
+    """``mlflow.set_experiment("cifar")`` and ``track.start_run(experiment="cifar")`` land in
+    one group of the run list (``group=``, a column of its CSV); another project's MLflow
+    experiment of that name holds none of them."""
+    from azuraforge import track
+
+    url, store = server
+    mlflow.set_experiment("cifar")
+    with mlflow.start_run(run_name="through-mlflow"):
+        mlflow.log_metric("loss", 0.5)
+    mlflow.set_experiment("imagenet")
+    with mlflow.start_run(run_name="elsewhere"):
+        pass
+    headers = user_headers(store, "eddie")
+    with track.start_run("through-track", "cifar", url=url, token=_token(headers),
+                         system_metrics=0):  # fmt: skip
+        pass
+    theirs = admin_headers(store, "other")
+    httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "cifar"}, headers=theirs)
+    listed = httpx.get(f"{url}/api/v1/experiments", params={"group": "cifar"}, headers=headers)
+    assert sorted((r["name"], r["pipeline"], r["group"]) for r in listed.json()["data"]) == [
+        ("through-mlflow", "mlflow", "cifar"), ("through-track", "cifar", "cifar")]  # fmt: skip
+    csv_query = {"group": "imagenet", "format": "csv", "columns": "name,group"}
+    as_csv = httpx.get(f"{url}/api/v1/experiments", params=csv_query, headers=headers)
+    assert as_csv.text == "name,group\r\nelsewhere,imagenet\r\n"
+    mine = httpx.get(f"{url}/api/v1/experiments", params={"group": "cifar"}, headers=theirs)
+    assert mine.json()["data"] == []

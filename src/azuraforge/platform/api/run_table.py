@@ -17,8 +17,8 @@ from fastapi.responses import StreamingResponse
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Page, Store
 from azuraforge.platform.store.experiments import MAX_PAGE, QueryError
 
-FIELDS = ("id", "name", "pipeline", "kind", "status", "progress", "created_at", "started_at",
-          "finished_at", "worker", "batch_id", "error")  # fmt: skip
+FIELDS = ("id", "name", "pipeline", "group", "kind", "status", "progress", "created_at",
+          "started_at", "finished_at", "worker", "batch_id", "error")  # fmt: skip
 """The fields of a run a column may name."""
 DEFAULT_FIELDS = ("id", "name", "pipeline", "status", "created_at", "finished_at")
 """The fields of a CSV that names no columns (then every score of the project follows)."""

@@ -103,6 +103,11 @@ class ExperimentPublic(BaseModel):
         "what `sort=score:<name>` sorts by and `score=<name><op><number>` filters on.",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="The run's tags.")
+    group: str = Field(
+        "",
+        description="What the run list groups it by (`group=`): its MLflow experiment's name "
+        "for a run made through MLflow, else its pipeline.",
+    )
 
     @classmethod
     def of(cls, record: ExperimentRecord) -> ExperimentPublic:

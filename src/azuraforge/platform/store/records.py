@@ -61,6 +61,13 @@ class ExperimentRecord:
     a run's reads, listings and comparisons (``store/scores.py``), not a worker's claim."""
     tags: dict[str, str] = field(default_factory=dict)
     """The run's tags, keys in order."""
+    mlflow_experiment: str | None = None
+    """The name of its MLflow experiment, for a run made through MLflow's API; else None."""
+
+    @property
+    def group(self) -> str:
+        """What the run list groups it by: its MLflow experiment's name, else its pipeline."""
+        return self.mlflow_experiment or self.pipeline
 
 
 @dataclass(frozen=True)

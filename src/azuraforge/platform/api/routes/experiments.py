@@ -111,6 +111,14 @@ async def list_experiments(
     ] = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     batch_id: Annotated[str | None, Query(max_length=40)] = None,
+    group: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Runs of this group: an MLflow experiment's name (runs made through "
+            "MLflow), or a pipeline (any other run; azuraforge.track's experiment=).",
+        ),
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in the name or pipeline.")
     ] = None,
@@ -163,6 +171,7 @@ async def list_experiments(
         kinds=listed_kinds(),
         pipeline=pipeline,
         batch_id=batch_id,
+        group=group,
         text=q,
         metric=metric,
         metric_min=metric_min,
