@@ -45,6 +45,7 @@ from azuraforge.cli import (
     serve,
     stream,
     tags,
+    tracking,
     tune,
 )
 from azuraforge.cli.common import (
@@ -86,6 +87,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(stream.app, name="stream")
+app.add_typer(tracking.app, name="track")
 app.command()(chat.chat)
 app.command()(experiments.submit)
 app.command()(notes.rename)

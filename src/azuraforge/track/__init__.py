@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.system_metrics import DEFAULT_INTERVAL
+from azuraforge.track.leftovers import send_leftovers_in_background
 from azuraforge.track.run import END_TIMEOUT, Run, opened
+from azuraforge.track.sender import log
 from azuraforge.track.sinks import Sink
 from azuraforge.track.spool import Spool, spool_root
 
@@ -98,13 +100,20 @@ def start_run(
         Without a server, when the platform's extra (``azuraforge[platform]``) is missing.
     """
     config: dict[str, Any] = json.loads(json.dumps(params or {}, default=_plain))
-    pipeline = experiment or _script_name()
+    created = (experiment or _script_name(), config, name, idle_limit)
+    sink = _sink(url, token, project)
     spool = Spool(spool_root(), uuid.uuid4().hex)
-    run = Run(_sink(url, token, project), spool, (pipeline, config, name, idle_limit),
-              interval=flush_interval, end_timeout=end_timeout,
+    try:
+        spool.open({"format": 1, "sink": sink.address(), "created": list(created), "run": None})
+    except OSError as e:
+        log.warning("tracking: the spool %s cannot be made (%s): what the server does not "
+                    "take at once may be lost", spool.folder, e)  # fmt: skip
+    run = Run(sink, spool, created, interval=flush_interval, end_timeout=end_timeout,
               system_interval=system_metrics)  # fmt: skip
     if tags:
         run.set_tags(tags)  # the first thing sent once the run is made
+    token = getattr(sink, "token", None)
+    send_leftovers_in_background(spool.folder.name, {sink.where: token} if token else {})
     return opened(run.start())
 
 

@@ -64,6 +64,12 @@ class StoreSink:
         except AzuraForgeError as e:
             raise _classified(e) from None
 
+    def address(self) -> dict[str, Any]:
+        return {"kind": "store", "store": self.where}
+
+    def resume(self, run_id: int, address: dict[str, Any], idle_limit: float) -> None:
+        self.run_id = run_id
+
     def heartbeat(self) -> bool:
         try:
             return self.store.write_external(self.run_id, JobWrites())

@@ -5,6 +5,7 @@ I/O), for the run's sender thread (:mod:`~azuraforge.track.sender`) to send."""
 from __future__ import annotations
 
 import atexit
+import json
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from azuraforge.errors import InvalidParameterError
 from azuraforge.system_metrics import SystemSampler
 from azuraforge.track.sender import Item, Sender, log
 from azuraforge.track.sinks import Sink
@@ -48,6 +50,7 @@ class Run:
         self._steps = 0
         self._files = 0
         self._params: dict[str, str] = {}
+        self._model: dict[str, Any] = {}
         self._notes: list[str] = []
         self._ended = threading.Lock()
         self.status: str | None = None
@@ -127,6 +130,53 @@ class Run:
             return
         self._queue.append((None, ("file", kept, name or Path(path).name), time.time()))
 
+    def log_model(self, model: Any, name: str = "model") -> None:
+        """Keep ``model``, an :class:`azuraforge.learn.artifact.ModelArtifact`, as the run's
+        model, in the format a pipeline run saves its own: its ``model.npz`` and
+        ``artifact.json`` among the run's files under ``name`` (a folder), and ``name`` as
+        the run's ``artifact_dir``, so that once the run completed it is registered
+        (``azuraforge models register NAME RUN``) and served as a pipeline run's model is,
+        by the pipeline its ``pipeline`` names. Its ``metrics`` (test scores beside their
+        baselines, if it has any) become the run's test scores. The model is written into
+        the spool at once (train it on after the call: what was logged stays), then sent
+        as :meth:`log_artifact`'s files are; a later call makes its model the run's.
+
+        Raises
+        ------
+        TypeError
+            If ``model`` is not a ``ModelArtifact`` (a model of another library, a bare
+            ``azuraforge.core.nn.Module``: wrap it in one).
+        InvalidParameterError
+            If the artifact names no pipeline to serve it, or ``name`` is not a folder name
+            inside the run's files.
+        """
+        artifact = sys.modules.get("azuraforge.learn.artifact")  # loaded if model is one
+        if artifact is None or not isinstance(model, artifact.ModelArtifact):
+            raise TypeError(
+                "log_model takes an azuraforge.learn.artifact.ModelArtifact (an "
+                "azuraforge.core.nn model with its preprocessing and the pipeline that serves "
+                f"it, as pipelines save theirs); got {type(model).__module__}."
+                f"{type(model).__qualname__}"
+            )
+        if not model.pipeline:
+            raise InvalidParameterError(
+                "the model names no pipeline to serve it: set its pipeline to an installed "
+                "pipeline's name (azuraforge pipelines), such as 'digit-classifier'"
+            )
+        folder = _folder_name(name)
+        self._files += 1
+        try:
+            saved = model.save(self._spool.folder / "files" / f"{self._files:06d}-model")
+        except OSError as e:
+            log.warning("tracking: the model %s was not kept (%s)", folder, e)
+            return
+        for file in ("model.npz", "artifact.json"):  # artifact.json last: it says it is whole
+            when = time.time()
+            self._queue.append((None, ("file", str(saved / file), f"{folder}/{file}"), when))
+        self._model = {"artifact_dir": folder}
+        if model.metrics:
+            self._model["metrics"] = json.loads(json.dumps(model.metrics, default=float))
+
     def end(self, status: str = COMPLETED, error: str | None = None) -> None:
         """Send what is left, then end the run as ``status`` (``completed``, ``failed``
         with ``error``, or ``cancelled``), waiting at most ``end_timeout`` seconds for the
@@ -137,7 +187,7 @@ class Run:
         if self._sampler is not None:
             self._sampler.stop()
         self.status = status
-        result: dict[str, Any] = {}
+        result: dict[str, Any] = dict(self._model)
         if self._params:
             result["params"] = self._params
         self._sender.finish(status, error, result or None, self._end_timeout)
@@ -153,6 +203,26 @@ class Run:
             self.end(COMPLETED)
         else:
             self.end(FAILED, describe(kind, error))
+
+
+def _folder_name(name: str) -> str:
+    """``name`` as a folder inside a run's files: relative, of ``/``-separated parts, none
+    empty, ``.`` or ``..``.
+
+    >>> _folder_name("models/best")
+    'models/best'
+    >>> _folder_name("../model")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: the model's name '../model' is not a folder inside the run's files: give parts such as 'model' or 'models/best' (no '..', no leading '/')
+    """  # noqa: E501
+    parts = name.split("/")
+    if not name or "\\" in name or any(part in ("", ".", "..") for part in parts):
+        raise InvalidParameterError(
+            f"the model's name {name!r} is not a folder inside the run's files: give parts "
+            "such as 'model' or 'models/best' (no '..', no leading '/')"
+        )
+    return name
 
 
 def describe(kind: type[BaseException], error: BaseException | None) -> str:

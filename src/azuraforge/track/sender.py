@@ -29,6 +29,7 @@ POLL = 0.05
 """Seconds between two looks of the sender at the queue's length."""
 RETRY = 1.0
 """Seconds between two tries while the server is away."""
+COMPLETED = "completed"
 
 Item = tuple[Any, Any, float]
 """What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
@@ -48,6 +49,10 @@ class Sender:
     ) -> None:  # fmt: skip
         self.queue, self.sink, self.spool, self.interval = queue, sink, spool, interval
         self.created = created
+        self.meta: dict[str, Any] = spool.meta()
+        """What the spool's ``run.meta`` says: kept up to date as the run is made and ends."""
+        self.quiet = False
+        """Whether outages and refusals go unsaid (a leftover's sending says them itself)."""
         self.run_id: int | None = None
         self.idle_limit = 0.0
         self.cancel_requested = False
@@ -74,7 +79,8 @@ class Sender:
     def finish(self, status: str, error: str | None, result: dict[str, Any] | None,
                timeout: float) -> None:  # fmt: skip
         """Send what is queued and kept, then end the run as ``status``, trying at most
-        ``timeout`` seconds; what could not be sent stays in the spool, said in the log."""
+        ``timeout`` seconds; what could not be sent stays in the spool with the end (its
+        ``run.meta``), said in the log, for another process to send."""
         self._stop.set()
         self._thread.join()
         self._beats.join()
@@ -88,11 +94,31 @@ class Sender:
                 break
             if time.monotonic() >= deadline:
                 self._left_behind(status)
+                self._keep_meta(end={"status": status, "error": error, "result": result})
                 break
             time.sleep(RETRY)
-        if not len(self.spool):
-            self.spool.remove()
+        if "end" not in self.meta or self.refused():
+            self.spool.remove()  # all sent and the run ended, or the run takes no more
+        self.spool.close()
         self.sink.close()
+
+    def resume(self, run_id: int, idle_limit: float) -> None:
+        """Write the run ``run_id`` that another process made (its leftover spool)."""
+        self.run_id, self.idle_limit = run_id, idle_limit
+        self.sink.resume(run_id, self.meta.get("sink") or {}, idle_limit)
+
+    def drain(self) -> bool:
+        """Send the spool's batches in order (making the run first if it was never made),
+        then end the run as its ``run.meta`` says it was to end, if it says so; whether all
+        of it went (the caller removes the spool)."""
+        self._flush()
+        if self.refused() or self.run_id is None or len(self.spool):
+            return False
+        end = self.meta.get("end")
+        if not isinstance(end, dict):
+            return True
+        status, error, result = end.get("status", COMPLETED), end.get("error"), end.get("result")
+        return self._reached(lambda: self.sink.end(status, error, result)) and not self.refused()
 
     def _loop(self) -> None:
         last = time.monotonic()
@@ -158,6 +184,14 @@ class Sender:
             log.warning("tracking: the name %r is taken; this run is named %r", name, renamed)
             self.created = (pipeline, params, renamed, idle_limit)
             self.run_id, self.idle_limit = self.sink.create(pipeline, params, renamed, idle_limit)
+        self._keep_meta(run=self.run_id, idle_limit=self.idle_limit, created=list(self.created),
+                        sink=self.sink.address())  # fmt: skip
+
+    def _keep_meta(self, **changes: Any) -> None:
+        """Write what changed into the spool's ``run.meta`` (so that another process can
+        send what this one leaves behind)."""
+        self.meta.update(changes)
+        self.spool.write_meta(self.meta)
 
     def _reached(self, call: Any) -> bool:
         """Make ``call`` to the sink; whether it went through (or was refused for good:
@@ -167,6 +201,8 @@ class Sender:
         except SinkUnreachableError as e:
             if not self._away:
                 self._away = True
+                if self.quiet:
+                    return False
                 log.warning(
                     "tracking: %s does not answer (%s); the run's points wait in %s and are "
                     "sent once it answers; training goes on", self.sink.where, e,
@@ -180,6 +216,8 @@ class Sender:
             if self.over is not None:
                 return True
             self.over = str(e)
+            if self.quiet:
+                return True
             if self.run_id is None:
                 log.warning("tracking: %s did not make the run (%s); nothing of it is sent",
                             self.sink.where, e)  # fmt: skip
@@ -197,7 +235,9 @@ class Sender:
             return True
         if self._away:
             self._away = False
-            log.warning("tracking: back: %s answers again; sending what waited", self.sink.where)
+            if not self.quiet:
+                log.warning("tracking: back: %s answers again; sending what waited",
+                            self.sink.where)  # fmt: skip
         return True
 
     def _batches(self) -> list[Batch]:
@@ -259,12 +299,14 @@ class Sender:
         if self.run_id is None:
             log.warning(
                 "tracking: %s never answered: the run was not recorded; its batches are kept "
-                "in %s", self.sink.where, self.spool.folder,
+                "in %s, sent by the next track.start_run or `azuraforge track flush`",
+                self.sink.where, self.spool.folder,
             )  # fmt: skip
             return
         log.warning(
-            "tracking: %s did not answer in time: run %s was not ended %s (the server ends "
-            "it lost after its idle limit); %d batches not sent are kept in %s",
+            "tracking: %s did not answer in time: run %s was not ended %s; its end and %d "
+            "batches not sent are kept in %s, sent by the next track.start_run or `azuraforge "
+            "track flush` (else the server ends it lost after its idle limit)",
             self.sink.where, self.run_id, status, len(self.spool) + bool(self.queue),
             self.spool.folder,
         )  # fmt: skip

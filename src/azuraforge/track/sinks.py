@@ -50,6 +50,13 @@ class Sink(Protocol):
     def send(self, batch: Batch) -> bool:
         """Write ``batch`` (once, by its id); whether someone asked the run to stop."""
 
+    def address(self) -> dict[str, Any]:
+        """How to reach the run again from another process (kept in the spool's
+        ``run.meta``): where, and the run's credential once it is made."""
+
+    def resume(self, run_id: int, address: dict[str, Any], idle_limit: float) -> None:
+        """Write the run ``run_id`` made by another process, reached as ``address`` says."""
+
     def heartbeat(self) -> bool:
         """Keep the run alive; whether someone asked it to stop."""
 
@@ -74,10 +81,10 @@ class ServerSink:
     """A run written to the AzuraForge API at ``url`` with ``token`` (an editor's or an
     admin's) in ``project``, then with the run's own credential (an external run)."""
 
-    def __init__(self, url: str, token: str, project: str | None) -> None:
+    def __init__(self, url: str, token: str | None, project: str | None) -> None:
         from azuraforge.client import Client
 
-        self.where = url
+        self.where, self.token, self.project = url, token, project
         self.client = Client(url, token=token, project=project, timeout=TIMEOUT)
         self.run: Any = None
 
@@ -97,20 +104,43 @@ class ServerSink:
             if batch.file is not None and batch.name is not None:
                 self.run.upload(batch.name, batch.file)
                 return False
-            if batch.tags is not None:  # with the token that made the run: tags are a user's
-                for key, value in batch.tags.items():
-                    self.client.session.request(
-                        "PUT", f"/experiments/{self.run.id}/tags/{quote(key)}",
-                        json={"value": value},
-                    )  # fmt: skip
-                return False
-            if batch.notes is not None:
-                body = {"notes": batch.notes}
-                self.client.session.request("PATCH", f"/experiments/{self.run.id}", json=body)
+            if batch.tags is not None or batch.notes is not None:
+                self._describe(batch)
                 return False
             return bool(self.run.send(batch.points, batch.lines, batch_id=batch.batch_id))
         except AzuraForgeError as e:
             raise classified(e) from None
+
+    def _describe(self, batch: Batch) -> None:
+        """Set the run's tags or notes with the token that made the run (they are a user's,
+        not the run's writes): refused, they are not set, and the run goes on."""
+        try:
+            for key, value in (batch.tags or {}).items():
+                self.client.session.request(
+                    "PUT", f"/experiments/{self.run.id}/tags/{quote(key)}", json={"value": value}
+                )
+            if batch.notes is not None:
+                body = {"notes": batch.notes}
+                self.client.session.request("PATCH", f"/experiments/{self.run.id}", json=body)
+        except AzuraForgeError as e:
+            error = classified(e)
+            if isinstance(error, SinkRefusedError):
+                error.run_over = False
+            raise error from None
+
+    def address(self) -> dict[str, Any]:
+        credential = None
+        if self.run is not None:
+            credential = self.run.session.headers["Authorization"].removeprefix("Bearer ")
+        return {"kind": "server", "url": self.where, "project": self.project,
+                "credential": credential}  # fmt: skip
+
+    def resume(self, run_id: int, address: dict[str, Any], idle_limit: float) -> None:
+        from azuraforge.client.external import ExternalRun
+
+        made = {"experiment": {"id": run_id}, "idle_limit": idle_limit,
+                "credential": address.get("credential") or self.token}  # fmt: skip
+        self.run = ExternalRun(self.where, made, timeout=TIMEOUT)
 
     def heartbeat(self) -> bool:
         try:

@@ -161,7 +161,9 @@ def register_version(
     """Copy the artifact of a completed run (by id or name) into the registry as the next
     version of ``model``, with the SHA-256 of its files: its blobs are copied (on the object
     store's server, where it is one) to a prefix of the version's own,
-    ``models/<model>/<12 hex digits>``, which nothing writes again.
+    ``models/<model>/<12 hex digits>``, which nothing writes again. The version's pipeline,
+    which serves it, is the one its ``artifact.json`` names (a tracked run's model names its
+    own: the run's is its script's), else the run's.
 
     Raises
     ------
@@ -181,7 +183,7 @@ def register_version(
         blobs.copy_prefix(source, target)
         return store.create_version(
             model,
-            pipeline=run.pipeline,
+            pipeline=str(meta.get("pipeline") or run.pipeline),
             artifact_path=target,
             artifact_digest=blob_digest(blobs, target),
             source_experiment_id=run.id,

@@ -1,0 +1,138 @@
+"""Spools left behind: a tracked script killed (``SIGKILL``) while the server was away leaves
+its batches in ``$AZURAFORGE_HOME/spool``; the next ``track.start_run`` of that home sends
+them, once and in order, in the background. ``azuraforge track flush`` sends them at once:
+a run whose process meant to end it is ended so, a run never made is made, and a run the
+server ended ``lost`` meanwhile refuses them (its spool removed, said)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from azuraforge import track
+from azuraforge.cli.main import app
+from azuraforge.client import Client
+from tests.track.conftest import FAST, Api, steps, wait_for
+
+SCRIPT = """
+import sys, time
+from azuraforge import track
+run = track.start_run(name="killed", idle_limit=60, flush_interval=0.1)
+run.log_metrics({"loss": 0.0}, step=0)
+while run.id is None:
+    time.sleep(0.02)
+print(run.id, flush=True)
+sys.stdin.readline()  # the server is stopped now
+for step in range(1, 100):
+    run.log_metrics({"loss": float(step)}, step=step)
+    if step % 25 == 0:
+        time.sleep(0.15)  # a batch each
+time.sleep(0.3)
+print("spooled", flush=True)
+time.sleep(60)
+"""
+
+
+def batches(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*/*.json"))
+
+
+def test_a_killed_script_s_spool_is_sent_by_the_next_run(
+    api: Api, client_home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="azuraforge.track")
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "AZURAFORGE_API_URL": api.url, "AZURAFORGE_TOKEN": api.token,
+           "AZURAFORGE_HOME": str(client_home)}  # fmt: skip
+    process = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, env=env, text=True)  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        with api.serve():
+            run = int(process.stdout.readline())
+            wait_for(lambda: steps(api.store, run) == [0])
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert process.stdout.readline() == "spooled\n"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        process.kill()
+        process.wait()
+    spool = client_home / "spool"
+    left = batches(spool)
+    assert len(left) >= 2  # steps 1 to 99, in the batches the killed sender made
+    first = json.loads(left[0].read_text())
+    with api.serve():
+        with Client(api.url, token=api.token) as client:  # one went before the kill, its
+            client.session.request("POST", f"/experiments/{run}/batch", json={  # answer lost
+                "batch_id": first["batch_id"],
+                "metrics": [{"key": k, "step": s, "value": v} for k, s, v, _ in first["points"]],
+            })  # fmt: skip
+        with track.start_run(name="next", url=api.url, token=api.token, **FAST):
+            wait_for(lambda: not left[0].parent.exists())
+    assert steps(api.store, run) == list(range(100))  # each point once
+    assert api.store.get_experiment(run).status == "running"  # the server ends it lost
+    said = [r.getMessage() for r in caplog.records if "left behind" in r.getMessage()]
+    assert said == [
+        f"tracking: a spool left behind: run {run} ({api.url}): {len(left)} batches sent from "
+        f"{left[0].parent}"
+    ]
+    assert not batches(spool)
+
+
+def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
+    api: Api, client_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ends = {"flush_interval": 0.1, "end_timeout": 0.0}  # the end does not wait: left behind
+    with api.serve():
+        meant = track.start_run(name="meant", url=api.url, token=api.token, idle_limit=60, **ends)
+        lost = track.start_run(name="lost", url=api.url, token=api.token, idle_limit=1, **ends)
+        wait_for(lambda: None not in (meant.id, lost.id))
+    never = track.start_run(name="never", url=api.url, token=api.token, **ends)
+    for run in (meant, lost, never):
+        for step in range(10):
+            run.log_metrics({"loss": float(step)}, step=step)
+    for run in (meant, lost):
+        run.end()
+    never.end("failed", "ValueError: loss is nan")
+    time.sleep(1.1)  # past the idle limit of lost
+    assert (lost.id, "lost") in api.store.reap_expired()
+    runner = CliRunner()
+    monkeypatch.setenv("AZURAFORGE_TOKEN", api.token)  # makes the run never made
+    with api.serve():
+        done = runner.invoke(app, ["track", "flush"])
+        again = runner.invoke(app, ["track", "flush"])
+    assert done.exit_code == 0, done.output
+    made = api.store.find_experiment_id("never")
+    assert made is not None
+    lines = done.output.splitlines()
+    assert len(lines) == 3, lines
+    assert re.fullmatch(rf"run {meant.id} \({api.url}\): 1 batch(es)? sent from \S+, the run "
+                        "ended completed", lines[0])  # fmt: skip
+    assert re.fullmatch(rf"run {lost.id} \({api.url}\) takes no more writes \(CredentialError: "
+                        rf"the credential of run {lost.id} expired: .*\): \d batch(es)? of \S+ "
+                        "not written; the spool is removed", lines[1])  # fmt: skip
+    assert re.fullmatch(rf"run {made} \({api.url}\): \d batch(es)? sent from \S+, the run ended "
+                        "failed", lines[2])  # fmt: skip
+    assert (api.store.get_experiment(meant.id).status, steps(api.store, meant.id)) == (  # type: ignore[arg-type]
+        "completed", list(range(10))
+    )  # fmt: skip
+    record = api.store.get_experiment(made)
+    assert (record.status, record.error, steps(api.store, made)) == (
+        "failed", "ValueError: loss is nan", list(range(10))
+    )  # fmt: skip
+    assert steps(api.store, lost.id) == []
+    assert again.exit_code == 0 and "no spool left behind in" in again.output
+    assert not any((client_home / "spool").iterdir())
