@@ -42,7 +42,7 @@ BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop ben
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
-.PHONY: run test test-fast test-times test-random coverage lint typecheck layers pytest bench \
+.PHONY: run test checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) s3-server clean
 
 $(BIN)/python:
@@ -67,11 +67,21 @@ PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
-## test: the libraries' quick benchmarks (BENCH_QUICK), lint, format check, types and layer
-## contract side by side, then the whole test suite on every core
+## test: the whole test suite on every core and, beside it, the libraries' quick benchmarks
+## (BENCH_QUICK), lint, format check, types and layer contract (their output, kept in
+## build/checks.log, is printed after the suite's); fails if either part fails. The suite
+## waits on its servers and workers for about a quarter of its time: the checks fill it.
 test: $(VENV)/.installed-dev
-	$(MAKE) --no-print-directory --jobs 3 --output-sync=target typecheck $(BENCH_QUICK) lint layers
-	$(MAKE) --no-print-directory pytest
+	@mkdir -p build
+	@( $(MAKE) --no-print-directory --jobs 2 --output-sync=target checks >build/checks.log 2>&1; \
+		echo $$? >build/checks.status ) & \
+	$(MAKE) --no-print-directory pytest; suite=$$?; wait; \
+	echo "== lint, types, contracts and quick benchmarks (build/checks.log) =="; \
+	cat build/checks.log; checks=$$(cat build/checks.status); \
+	echo "suite: exit $$suite; checks: exit $$checks"; [ $$suite -eq 0 ] && [ $$checks -eq 0 ]
+
+## checks: lint, format check, types, layer contract and the quick benchmarks of the libraries
+checks: typecheck $(BENCH_QUICK) lint layers
 
 ## test-fast: lint, types, contracts and the unit tiers (FAST_TESTS) on every core; a few minutes
 test-fast: $(VENV)/.installed-dev lint typecheck layers

@@ -159,10 +159,11 @@ def unbroken(real_data: object) -> Unbroken:
 def test_a_studys_trials_run_on_both_workers_and_keep_their_files_in_the_object_store(
     machines: Machines,
 ) -> None:
-    # Four trials of about 1.5 s queued at once: B takes them one at a time, so it takes all
-    # only if C (warming its pool process at its first task) claims none within three.
+    # Four trials of about 3 s queued at once: B takes them one at a time, so it takes all
+    # only if C (warming its pool process at its first task) claims none within three (9 s:
+    # at 1.5 s a trial, C's first claim came too late once on a loaded machine).
     space = {"sleep": {"type": "float", "low": 0.45, "high": 0.55}}
-    body = {"pipeline": "sleeper", "space": space, "config": {"steps": 3}, "n_trials": 4,
+    body = {"pipeline": "sleeper", "space": space, "config": {"steps": 6}, "n_trials": 4,
             "parallelism": 4, "sampler": "random", "pruner": "none", "seed": 0}  # fmt: skip
     made = machines.api.post("/studies", json=body)
     assert made.status_code == 201, made.text

@@ -20,10 +20,10 @@ them. Same seed, same requests, every run.
 
 Doubled on PostgreSQL (``on_both_databases``): bad input meets each dialect's own limits there
 (integer ranges, JSON that may not hold NaN), which SQLite does not
-enforce, and a value one refuses must still be a 4xx. There the phases that send values run
-(examples, every schema's boundaries, fuzzing with fewer examples); the stateful sequences,
-which follow links between operations and send nothing a dialect reads differently, run on
-SQLite alone.
+enforce, and a value one refuses must still be a 4xx. There the phases that send those values
+run (the examples and every schema's boundaries, where integer ranges and non-finite numbers
+are); random fuzzing and the stateful sequences, which follow links between operations and
+send nothing a dialect reads differently, run on SQLite alone.
 """
 
 from __future__ import annotations
@@ -63,13 +63,14 @@ from tests.platform.registry.conftest import (
     trained,
 )
 
-pytestmark = pytest.mark.on_both_databases
+pytestmark = [pytest.mark.on_both_databases, pytest.mark.slow]
 
 __all__ = ["beijing_rows", "mirror", "trained"]  # the registry tests' fixtures, used here too
 
-EXAMPLES = {"sqlite": 10, "postgresql": 4}
-"""Requests per operation, mode (valid, invalid) and phase besides coverage (which sends
-every boundary of each schema): ~2,000 requests, ~30 s on SQLite on a quiet machine."""
+EXAMPLES = 6
+"""Requests per operation and mode (valid, invalid) of the fuzzing phase, and scenarios of
+the stateful one, on SQLite: with the coverage phase (every boundary of each schema, ~5,200
+requests) ~6,000 requests, ~40 s on a quiet machine."""
 UNCHECKED = {"max_response_time"}
 """Not a conformance check: a response time measures the machine."""
 DATA_DEPENDENT: dict[tuple[str, str], str] = {
@@ -94,14 +95,16 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
 def config(dialect: str, headers: dict[str, str]) -> schemathesis.Config:
-    """Every phase on SQLite; on PostgreSQL those that send values (not the stateful one);
-    each request with ``headers`` (the server admin's token)."""
+    """Every phase on SQLite; on PostgreSQL the examples and the coverage of every schema's
+    boundaries (where a dialect's own limits are met), not the random fuzzing nor the
+    stateful sequences; each request with ``headers`` (the server admin's token)."""
+    on_sqlite = dialect == "sqlite"
     return schemathesis.Config.from_dict({
         "seed": 20240917,
         "headers": headers,
-        "phases": {"stateful": {"enabled": dialect == "sqlite"}},
+        "phases": {"fuzzing": {"enabled": on_sqlite}, "stateful": {"enabled": on_sqlite}},
         "generation": {
-            "max-examples": EXAMPLES[dialect],
+            "max-examples": EXAMPLES,
             "deterministic": True,
             # The API refuses NUL in any text (PostgreSQL cannot store it; checked_input),
             # as its OpenAPI's description says; a pattern on every string would say it

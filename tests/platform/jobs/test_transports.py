@@ -247,7 +247,9 @@ class KindOfAnotherDistribution:
             "crash_times": 99,
             "max_restarts": 2,
             "backoff": 0.2,
-            "step_seconds": 0.01,
+            # Five steps of 50 ms before each crash: the context writes a checkpoint within its
+            # flush interval (50 ms), so five of them leave it time even on a loaded machine.
+            "step_seconds": 0.05,
         }
         job = store.create_experiment("sleeper", config, kind=KIND, requeue_lost=True).id
         transport.submit(job)
@@ -266,7 +268,7 @@ class KindOfAnotherDistribution:
         # after its last stored checkpoint were lost with its process and done again.
         stored = [s for s, *_ in store.get_metrics(job).get("mae_model", [])]
         assert stored == list(range(1, (store.load_checkpoint(job) or {"step": 0})["step"] + 1))
-        assert stored, "no checkpoint was stored in three attempts of five 10 ms steps"
+        assert stored, "no checkpoint was stored in three attempts of five 50 ms steps"
 
 
 class TestLocalTransport(KindOfAnotherDistribution, TransportContract):
