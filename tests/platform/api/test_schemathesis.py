@@ -447,18 +447,23 @@ def record(found: Findings, recorder: Any) -> None:
 
 
 def forget_models_and_studies(store: Store) -> None:
-    """Empty the registry and the studies (runs with them) and drop Optuna's tables."""
+    """Empty the registry and the studies (runs with them), remove the projects requests
+    made (with what is theirs: a test of the same database lists the projects) and drop
+    Optuna's tables."""
     tables = ", ".join((*REGISTRY_TABLES, "tuning_studies"))
     with store.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text("DELETE FROM projects WHERE name <> :kept"),
+                           {"kept": DEFAULT_PROJECT})  # fmt: skip
     optuna_models.BaseModel.metadata.drop_all(store.engine)
 
 
 @pytest.fixture
 def fresh_store(store: Store) -> Iterator[Store]:
-    """The test's store with no models or studies. The session's PostgreSQL database keeps
-    them between tests (its emptying truncates the run tables only); Optuna's tables are
-    dropped at the end too, as the study tests leave the database."""
+    """The test's store with no models, studies or projects of its own. The session's
+    PostgreSQL database keeps them between tests (its emptying truncates the run tables
+    only); Optuna's tables are dropped at the end too, as the study tests leave the
+    database."""
     if store.dialect == "postgresql":
         forget_models_and_studies(store)
     yield store
