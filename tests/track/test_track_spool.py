@@ -2,7 +2,8 @@
 its batches in ``$AZURAFORGE_HOME/spool``; the next ``track.start_run`` of that home sends
 them, once and in order, in the background. ``azuraforge track flush`` sends them at once:
 a run whose process meant to end it is ended so, a run never made is made, and a run the
-server ended ``lost`` meanwhile refuses them (its spool removed, said)."""
+server ended ``lost`` meanwhile refuses them (its spool removed, said); while the server is
+away each is kept (exit 1). The second test runs the three in one server's restart (3 s)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,9 @@ def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
     assert (lost.id, "lost") in api.store.reap_expired()
     runner = CliRunner()
     monkeypatch.setenv("AZURAFORGE_TOKEN", api.token)  # makes the run never made
+    away = runner.invoke(app, ["track", "flush"])
+    assert away.exit_code == 1, away.output  # the server away: each kept, for later
+    assert away.output.count("kept in") == away.output.count("does not answer; sent later") == 3
     with api.serve():
         done = runner.invoke(app, ["track", "flush"])
         again = runner.invoke(app, ["track", "flush"])

@@ -11,12 +11,14 @@ own::
                 run.log_metrics({"loss": loss}, step=epoch * len(loader) + step)
             run.log_metrics({"val_loss": evaluate()}, step=epoch)
         run.log_artifact("confusion.png")
+        run.log_model(artifact)  # a ModelArtifact: registered and served as a pipeline's
 
 With a server configured (``azuraforge login``, or ``AZURAFORGE_API_URL`` and
 ``AZURAFORGE_TOKEN``) the run is written to it; with none, into the embedded store, as
 ``azuraforge run`` records a run. Each call only queues (about a microsecond in the training
 loop); a thread of the run sends batches about once a second, keeps them on disk while the
-server is away (``$AZURAFORGE_HOME/spool``) and sends them, once, when it answers again; a
+server is away (``$AZURAFORGE_HOME/spool``) and sends them, once, when it answers again
+(what a killed script left there, the next ``start_run`` sends: :mod:`.leftovers`); a
 heartbeat keeps the run alive, so that a killed script's run ends ``lost`` after its idle
 limit. Leaving the block ends the run ``completed``, or ``failed`` with the exception's type
 and message (the exception goes on). Tracking never raises into the training loop: an outage

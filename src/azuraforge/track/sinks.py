@@ -82,11 +82,21 @@ class ServerSink:
     admin's) in ``project``, then with the run's own credential (an external run)."""
 
     def __init__(self, url: str, token: str | None, project: str | None) -> None:
-        from azuraforge.client import Client
+        from azuraforge.client import Client  # here: a missing package is said at the start
 
         self.where, self.token, self.project = url, token, project
-        self.client = Client(url, token=token, project=project, timeout=TIMEOUT)
+        self._make_client = Client
+        self._client: Any = None
         self.run: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The API client of the token, made when first needed (a run another process made
+        is written with its credential alone, unless it has tags or notes to set)."""
+        if self._client is None:
+            self._client = self._make_client(self.where, token=self.token, project=self.project,
+                                             timeout=TIMEOUT)  # fmt: skip
+        return self._client
 
     def create(
         self, pipeline: str, params: dict[str, Any], name: str | None, idle_limit: float | None
@@ -157,4 +167,5 @@ class ServerSink:
     def close(self) -> None:
         if self.run is not None:
             self.run.close()
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
