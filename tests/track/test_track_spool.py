@@ -101,6 +101,7 @@ def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
         meant = track.start_run(name="meant", url=api.url, token=api.token, idle_limit=60, **ends)
         lost = track.start_run(name="lost", url=api.url, token=api.token, idle_limit=1, **ends)
         wait_for(lambda: None not in (meant.id, lost.id))
+    meant_id, lost_id = int(meant.id or 0), int(lost.id or 0)
     never = track.start_run(name="never", url=api.url, token=api.token, **ends)
     for run in (meant, lost, never):
         for step in range(10):
@@ -109,7 +110,7 @@ def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
         run.end()
     never.end("failed", "ValueError: loss is nan")
     time.sleep(1.1)  # past the idle limit of lost
-    assert (lost.id, "lost") in api.store.reap_expired()
+    assert (lost_id, "lost") in api.store.reap_expired()
     runner = CliRunner()
     monkeypatch.setenv("AZURAFORGE_TOKEN", api.token)  # makes the run never made
     away = runner.invoke(app, ["track", "flush"])
@@ -121,22 +122,22 @@ def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
     assert done.exit_code == 0, done.output
     made = api.store.find_experiment_id("never")
     assert made is not None
-    lines = done.output.splitlines()
-    assert len(lines) == 3, lines
-    assert re.fullmatch(rf"run {meant.id} \({api.url}\): 1 batch(es)? sent from \S+, the run "
-                        "ended completed", lines[0])  # fmt: skip
-    assert re.fullmatch(rf"run {lost.id} \({api.url}\) takes no more writes \(CredentialError: "
-                        rf"the credential of run {lost.id} expired: .*\): \d batch(es)? of \S+ "
-                        "not written; the spool is removed", lines[1])  # fmt: skip
+    said = {int(line.split()[1]): line for line in done.output.splitlines()}  # run: its line
+    assert sorted(said) == sorted([meant_id, lost_id, made]), said
+    assert re.fullmatch(rf"run {meant_id} \({api.url}\): \d batch(es)? sent from \S+, the run "
+                        "ended completed", said[meant_id])  # fmt: skip
+    assert re.fullmatch(rf"run {lost_id} \({api.url}\) takes no more writes \(CredentialError: "
+                        rf"the credential of run {lost_id} expired: .*\): \d batch(es)? of \S+ "
+                        "not written; the spool is removed", said[lost_id])  # fmt: skip
     assert re.fullmatch(rf"run {made} \({api.url}\): \d batch(es)? sent from \S+, the run ended "
-                        "failed", lines[2])  # fmt: skip
-    assert (api.store.get_experiment(meant.id).status, steps(api.store, meant.id)) == (  # type: ignore[arg-type]
+                        "failed", said[made])  # fmt: skip
+    assert (api.store.get_experiment(meant_id).status, steps(api.store, meant_id)) == (
         "completed", list(range(10))
     )  # fmt: skip
     record = api.store.get_experiment(made)
     assert (record.status, record.error, steps(api.store, made)) == (
         "failed", "ValueError: loss is nan", list(range(10))
     )  # fmt: skip
-    assert steps(api.store, lost.id) == []
+    assert steps(api.store, lost_id) == []
     assert again.exit_code == 0 and "no spool left behind in" in again.output
     assert not any((client_home / "spool").iterdir())

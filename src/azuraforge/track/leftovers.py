@@ -118,11 +118,12 @@ def _send_and_say(skip: str, tokens: dict[str, str]) -> None:
         log.exception("tracking: sending the spools left behind failed")
 
 
-def _age(folder: Path) -> float:
+def _age(folder: Path) -> tuple[int, str]:
+    """When the spool was made (its lock's time), then its name: the order to send them."""
     try:
-        return (folder / LOCK).stat().st_mtime
+        return (folder / LOCK).stat().st_mtime_ns, folder.name
     except OSError:
-        return 0.0
+        return 0, folder.name
 
 
 def _send(spool: Spool, tokens: dict[str, str]) -> Leftover | None:
