@@ -43,7 +43,7 @@ BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving benc
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
 .PHONY: run test checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
-	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) s3-server clean
+	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -148,6 +148,7 @@ bench: $(VENV)/.installed-dev
 		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/mnist_epoch.py \
 			--setting $$setting --threads 2 || exit 1; done
 	$(BIN)/python benchmarks/platform_vs_mlflow.py
+	$(MAKE) --no-print-directory bench-mlflow-server
 	$(BIN)/python benchmarks/platform_live.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/object_store.py
@@ -164,6 +165,19 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/router_latency.py --out docs/benchmarks.md --json benchmarks/results/router_latency.json
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
+
+## bench-mlflow-server: MLflow's client against `mlflow server` and against ours, both over HTTP
+## on SQLite (benchmarks/mlflow_server.py): the conformance script's answers of `mlflow server`
+## kept in benchmarks/results/mlflow_conformance.json (the CI test compares ours with them),
+## log_batch throughput and search_runs latency into docs/benchmarks.md. The full `mlflow`
+## package, of the version of the test venv's mlflow-skinny, goes into its own venv
+## (MLFLOW_VENV), never into .venv's.
+MLFLOW_VENV := build/mlflow-venv
+bench-mlflow-server: $(VENV)/.installed-dev
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS)) \
+		"mlflow==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("mlflow-skinny"))')"
+	$(BIN)/python benchmarks/mlflow_server.py --mlflow $(MLFLOW_VENV)/bin/mlflow
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed), each
 ## script its own target so that make --jobs runs them side by side (the live ones mostly wait)

@@ -335,27 +335,28 @@ def create_run(
     return store.get_mlflow_run(record.id)
 
 
-def update_run(store: Store, run_id: int, status: str | None, name: str | None) -> None:
+def update_run(store: Store, run: ExperimentRecord, status: str | None, name: str | None) -> None:
     """Rename the run as MLflow shows it, and end it as MLflow's ``status`` says
-    (``RUNNING`` leaves it running).
+    (``RUNNING`` leaves it running; the status it has already leaves it as it is: MLflow's
+    client sends it with a rename, ``MlflowClient.update_run(id, name=...)``).
 
     Raises
     ------
     InvalidParameterError
-        For a status MLflow's client does not end a run with.
+        For a status MLflow's client does not end a run with (nothing is written).
     ConflictError
-        When ending a run that ended already.
+        When ending a run that ended already otherwise.
     """
-    if name:
-        store.set_run_tags(run_id, {RUN_NAME: name})
-    if status is None or status == "RUNNING":
-        return
-    if status not in ENDS:
+    if status is not None and status != "RUNNING" and status not in ENDS:
         raise InvalidParameterError(
             f"a run is ended as one of {', '.join(ENDS)} or left RUNNING; got {status!r}"
         )
+    if name:
+        store.set_run_tags(run.id, {RUN_NAME: name})
+    if status is None or status == "RUNNING" or STATUS_OF.get(run.status) == status:
+        return
     error = f"its MLflow client ended it as {status}" if status == "FAILED" else None
-    store.end_external(run_id, ENDS[status], error=error)
+    store.end_external(run.id, ENDS[status], error=error)
 
 
 # -- search_runs' filter and order ----------------------------------------------------------

@@ -266,8 +266,8 @@ def get_run(
 def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
     """Rename the run (``run_name``), or end it (``status``: FINISHED, FAILED, KILLED)."""
     run_id = body.id
-    store.get_mlflow_run(run_id)  # an MLflow run of the caller's project
-    update_run(store, run_id, body.status, body.run_name)
+    before = store.get_mlflow_run(run_id)  # an MLflow run of the caller's project
+    update_run(store, before.run, body.status, body.run_name)
     found = store.get_mlflow_run(run_id)
     return {"run_info": run_info(found.run, found.experiment)}
 
