@@ -3,7 +3,8 @@ its batches in ``$AZURAFORGE_HOME/spool``; the next ``track.start_run`` of that 
 them, once and in order, in the background. ``azuraforge track flush`` sends them at once:
 a run whose process meant to end it is ended so, a run never made is made, and a run the
 server ended ``lost`` meanwhile refuses them (its spool removed, said); while the server is
-away each is kept (exit 1). The second test runs the three in one server's restart (3 s)."""
+away each is kept (exit 1). The second test runs the three in one server's restart (3 s).
+An embedded run's spool goes into its own store, never another."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +25,9 @@ from typer.testing import CliRunner
 from azuraforge import track
 from azuraforge.cli.main import app
 from azuraforge.client import Client
+from azuraforge.platform.services.external_runs import start_external_run
+from azuraforge.platform.store import DEFAULT_PROJECT, Store
+from azuraforge.track.spool import Batch, Spool, spool_root
 from tests.track.conftest import FAST, Api, steps, wait_for
 
 SCRIPT = """
@@ -141,3 +146,41 @@ def test_track_flush_ends_runs_as_meant_makes_a_run_and_a_lost_run_refuses(
     assert steps(api.store, lost_id) == []
     assert again.exit_code == 0 and "no spool left behind in" in again.output
     assert not any((client_home / "spool").iterdir())
+
+
+def test_track_flush_sends_an_embedded_run_s_spool_into_its_own_store_alone(
+    tmp_path: Path, sqlite_template: Path, client_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(sqlite_template, tmp_path / "embedded.db")
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
+    store = Store(url)
+    try:
+        record, _ = start_external_run(store, "offline", {}, idle_limit=60,
+                                       project=DEFAULT_PROJECT, submitter=None)  # fmt: skip
+        spool = Spool(spool_root(), "left-by-a-killed-embedded-run")
+        spool.open(
+            {
+                "format": 1,
+                "sink": {"kind": "store", "store": store.shown_url},
+                "created": ["offline", {}, None, 60],
+                "run": record.id,
+                "idle_limit": 60,
+            }
+        )
+        for first in (0, 5):  # as its sender kept them, the store away
+            points = [("loss", step, float(step), time.time()) for step in range(first, first + 5)]
+            spool.put(Batch(f"b-{first}", points))
+        spool.close()  # its process is gone
+        monkeypatch.setenv("AZURAFORGE_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+        elsewhere = CliRunner().invoke(app, ["track", "flush"])
+        monkeypatch.setenv("AZURAFORGE_DATABASE_URL", url)
+        done = CliRunner().invoke(app, ["track", "flush"])
+        assert steps(store, record.id) == list(range(10))
+        assert store.get_experiment(record.id).status == "running"  # its end: the reaper's
+    finally:
+        store.close()
+    assert elsewhere.exit_code == 1 and "written to another store than" in elsewhere.output
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"run {record.id} (")
+    assert "2 batches sent from" in done.output and not spool.folder.exists()

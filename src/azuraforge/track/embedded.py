@@ -17,8 +17,15 @@ from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, JobWrites, Store, create_if_empty
+from azuraforge.platform.store.engine import shown_url
 from azuraforge.track.sinks import SinkRefusedError, SinkUnreachableError
 from azuraforge.track.spool import Batch
+
+
+def configured_store() -> str:
+    """The store the platform's settings name (``AZURAFORGE_DATABASE_URL``), as messages
+    show it: what a :class:`StoreSink` made now would write to."""
+    return shown_url(Settings().database_url)
 
 
 class StoreSink:

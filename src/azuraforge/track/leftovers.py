@@ -176,11 +176,10 @@ def _sink(
             return None, f"no token for {url} to make its run (azuraforge login)"
         return ServerSink(url, token, address.get("project")), ""
     if address.get("kind") == "store":
-        from azuraforge.track.embedded import StoreSink
+        from azuraforge.track.embedded import StoreSink, configured_store
 
-        sink = StoreSink()
-        if sink.where != address.get("store"):
-            sink.close()
-            return None, f"written to another store than {sink.where} (AZURAFORGE_DATABASE_URL)"
-        return sink, ""
+        here = configured_store()
+        if here != address.get("store"):
+            return None, f"written to another store than {here} (AZURAFORGE_DATABASE_URL)"
+        return StoreSink(), ""
     return None, "its run.meta does not say where its run is written"
