@@ -81,3 +81,26 @@ def test_the_listing_takes_a_model_name_and_says_so_to_a_reference(api: TestClie
     paths = api.get("/openapi.json").json()["paths"]
     # One path, as the server routes it: the listing's and the submission's (405's Allow: both).
     assert {"get", "post"} <= set(paths["/api/v1/models/{ref}/predictions"])
+
+
+def test_models_versions_and_prediction_jobs_export_as_csv(
+    api: TestClient, runs: list[ExperimentRecord], beijing_rows
+):
+    registered(api, runs)
+    job = call(api, "POST", "/models/weather/predictions", 202,
+               json={"rows": beijing_rows[:SEQUENCE]})["id"]  # fmt: skip
+    models = api.get(
+        "/api/v1/models", params={"format": "csv", "columns": "name,latest_version,aliases"}
+    )
+    assert models.text.splitlines() == ["name,latest_version,aliases", "weather,2,{}"]
+    versions = api.get("/api/v1/models/weather/versions?format=csv").text.splitlines()
+    header = versions[0].split(",")
+    assert header[:4] == ["model", "version", "pipeline", "source_experiment_id"]
+    assert [line.split(",")[:2] for line in versions[1:]] == [["weather", "2"], ["weather", "1"]]
+    assert "created_at" in header and versions[1].count("T") >= 1  # an ISO time, UTC
+    jobs = api.get("/api/v1/models/weather/predictions", headers={"Accept": "text/csv"},
+                   params={"columns": "id,reference,status,created_at"})  # fmt: skip
+    assert 'filename="weather-predictions.csv"' in jobs.headers["content-disposition"]
+    lines = jobs.text.splitlines()
+    assert lines[0] == "id,reference,status,created_at"
+    assert lines[1].startswith(f"{job},weather,queued,20") and lines[1].endswith("+00:00")

@@ -185,3 +185,25 @@ def test_each_project_sees_its_own_studies_whoever_asked_first(
     in_lab = {s["id"] for s in client.get("/api/v1/studies", headers=lab).json()["data"]}
     assert in_lab == {theirs.json()["id"]}
     assert client.get(f"/api/v1/studies/{theirs.json()['id']}").status_code == 404
+
+
+def test_studies_and_their_trials_export_as_csv(client: TestClient) -> None:
+    made = client.post("/api/v1/studies", json=study(name="=sum(a1)", parallelism=2)).json()
+    studies = client.get("/api/v1/studies", params={"format": "csv", "limit": 1})
+    assert studies.headers["content-type"].startswith("text/csv")
+    assert 'filename="studies.csv"' in studies.headers["content-disposition"]
+    lines = studies.text.splitlines()
+    assert lines[0].split(",")[:3] == ["id", "name", "pipeline"] and len(lines) == 2
+    assert lines[1].startswith(f"{made['id']},'=sum(a1),quadratic,")  # no formula to run
+    asked = {"columns": "number,status,params,value", "order": "desc"}
+    trials = client.get(
+        f"/api/v1/studies/{made['id']}/trials", headers={"Accept": "text/csv"}, params=asked
+    )
+    xs = [t["params"]["x"] for t in made["trials"]][::-1]
+    assert trials.text.splitlines() == ["number,status,params,value"] + [
+        f'{n},queued,"{{""x"":{x}}}",' for n, x in zip((1, 0), xs, strict=True)]  # fmt: skip
+    refused = client.get(f"/api/v1/studies/{made['id']}/trials?format=csv&columns=loss")
+    assert refused.status_code == 422 and "query.columns" in refused.json()["error"]["message"]
+    declared = client.get("/openapi.json").json()["paths"]["/api/v1/studies/{study_id}/trials"]
+    columns = next(p for p in declared["get"]["parameters"] if p["name"] == "columns")
+    assert "intermediate_values" in str(columns["schema"])  # the fields the OpenAPI names

@@ -1,20 +1,17 @@
 """A list of runs as CSV: the runs a listing's filters keep, in its order, with the columns
 asked (fields, ``metric:<key>``, ``score:<name>`` or a bare score name), streamed page by
-page so that a large list never sits in memory."""
+page so that a large list never sits in memory (the other lists' CSV: :mod:`.list_csv`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Page, Store
+from azuraforge.platform.api.list_csv import MAX_COLUMNS, cell, csv_answer, paged
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.experiments import MAX_PAGE, QueryError
 
 FIELDS = ("id", "name", "pipeline", "group", "kind", "status", "progress", "created_at",
@@ -22,22 +19,6 @@ FIELDS = ("id", "name", "pipeline", "group", "kind", "status", "progress", "crea
 """The fields of a run a column may name."""
 DEFAULT_FIELDS = ("id", "name", "pipeline", "status", "created_at", "finished_at")
 """The fields of a CSV that names no columns (then every score of the project follows)."""
-TIMES = frozenset({"created_at", "started_at", "finished_at"})
-"""Fields written as ISO 8601 times in UTC."""
-MAX_COLUMNS = 200
-"""Most columns of one CSV (asked, or the project's scores by default)."""
-MAX_ROWS = 100_000
-"""Most runs one CSV holds: the first ones in the list's order."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting so is prefixed with ``'``: a spreadsheet would run it as a formula."""
-
-
-def wants_csv(format_: str | None, accept: str | None) -> bool:
-    """Whether a list is asked as CSV: ``format=csv``, or ``Accept: text/csv`` without a
-    ``format`` (which then wins)."""
-    if format_ is not None:
-        return format_ == "csv"
-    return accept is not None and "text/csv" in accept.lower()
 
 
 def column_keys(names: Sequence[str], scores: Sequence[str]) -> list[str]:
@@ -76,34 +57,15 @@ async def csv_response(store: Store, query: ExperimentQuery, names: Sequence[str
     QueryError
         Naming the query parameter at fault.
     """
-    pages = replace(query, offset=0, limit=MAX_PAGE)
-    first = await run_in_threadpool(store.list_experiments, pages)
+
+    def read(offset: int, limit: int) -> list[ExperimentRecord]:
+        return store.list_experiments(replace(query, offset=offset, limit=limit)).items
+
+    first = await run_in_threadpool(read, 0, MAX_PAGE)
     scores = [] if names else await run_in_threadpool(store.list_score_names)
     keys = column_keys(names, scores)
-    return StreamingResponse(
-        _lines(store, pages, first, keys),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="runs.csv"'},
-    )
-
-
-def _lines(store: Store, query: ExperimentQuery, page: Page, keys: list[str]) -> Iterator[str]:
-    """The CSV's header, then its rows a page at a time (read as they are sent)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(key.removeprefix("score:") for key in keys)
-    written = 0
-    while True:
-        rows = page.items[: MAX_ROWS - written]
-        writer.writerows([_cell(run, key) for key in keys] for run in rows)
-        written += len(rows)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        if len(page.items) < query.limit or written >= MAX_ROWS:
-            return
-        query = replace(query, offset=query.offset + query.limit)
-        page = store.list_experiments(query)
+    rows = ([_cell(run, key) for key in keys] for run in paged(read, first))
+    return csv_answer([key.removeprefix("score:") for key in keys], rows, "runs.csv")
 
 
 def _cell(run: ExperimentRecord, key: str) -> Any:
@@ -112,11 +74,4 @@ def _cell(run: ExperimentRecord, key: str) -> Any:
         return run.scores.get(key[6:], "")
     if key.startswith("metric:"):
         return run.metrics.get(key[7:], "")
-    value = getattr(run, key)
-    if value is None:
-        return ""
-    if key in TIMES:
-        return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return cell(key, getattr(run, key))

@@ -194,3 +194,26 @@ def test_another_project_sees_none_of_the_files(client: TestClient, store: Store
         client.put("/api/v1/data/v.csv", content=b"a,b\n1,2\n", headers=viewer).status_code == 403
     )
     assert client.get("/api/v1/data", headers=viewer).status_code == 200
+
+
+def test_a_row_past_the_readers_head_is_checked_as_it_streams(
+    client: TestClient, settings: Settings
+) -> None:
+    body = gspc_slice(3000)[:150_000]  # past the 64 KiB the reader reads whole
+    body = body[: body.rindex(b"\n") + 1]
+    lines, width = body.count(b"\n"), body.split(b"\n")[0].count(b",") + 1
+    refused = client.put("/api/v1/data/long.csv", content=body + b"2024-01-02\n")
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["error"]["message"]
+    assert message.startswith(f"long.csv, line {lines + 1}: 1 fields, expected {width} ("), message
+    assert folder_files(settings) == []
+    kept = client.put("/api/v1/data/long.csv", content=body)
+    assert kept.status_code == 201 and kept.json()["rows"] == lines - 1
+
+
+def test_the_data_files_export_as_csv(client: TestClient) -> None:
+    assert (
+        client.put("/api/v1/data/s.csv", content=b"date,close\n2023-01-02,1\n").status_code == 201
+    )
+    listed = client.get("/api/v1/data", params={"format": "csv", "columns": "name,rows,columns"})
+    assert listed.text.splitlines() == ["name,rows,columns", 's.csv,1,"[""date"",""close""]"']

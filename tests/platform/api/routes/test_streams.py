@@ -149,6 +149,17 @@ def test_stop_ends_a_queued_stream_and_other_jobs_are_not_streams(client: TestCl
     assert {"source", "url", "learner"} <= set(schema["properties"])
 
 
+def test_streams_export_as_csv_with_their_filter(client: TestClient) -> None:
+    kept = client.post("/api/v1/streams", json={"config": CONFIG, "name": "kept"}).json()
+    stopped = client.post("/api/v1/streams", json={"config": CONFIG, "name": "stopped"}).json()
+    client.post(f"/api/v1/streams/{stopped['id']}/stop")
+    query = {"format": "csv", "status": "queued", "columns": "id,name,status,source,scores"}
+    listed = client.get("/api/v1/streams", params=query)
+    assert 'filename="streams.csv"' in listed.headers["content-disposition"], listed.text
+    assert listed.text.splitlines() == [
+        "id,name,status,source,scores", f"{kept['id']},kept,queued,btc-hourly,{{}}"]  # fmt: skip
+
+
 def test_a_csv_without_the_price_column_is_refused_naming_its_columns(
     client: TestClient, settings: Settings
 ) -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE
 from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.api.streaming import stream_into
 from azuraforge.platform.services.data_files import NAME_PATTERN, DataFile, DataFiles
@@ -62,11 +63,25 @@ class DataFilePublic(BaseModel):
         )  # fmt: skip
 
 
-@router.get("", dependencies=[READ], response_model=list[DataFilePublic], responses=ERRORS)
-def list_data_files(folder: DataFolderDep, store: StoreDep) -> list[DataFilePublic]:
+DataFilesCsv = csv_of(DataFilePublic)
+"""The CSV parameters of the list of DataFilePublic."""
+
+
+@router.get(
+    "",
+    dependencies=[READ],
+    response_model=list[DataFilePublic],
+    responses={**ERRORS, **csv_responses("The data files.")},
+)
+def list_data_files(
+    folder: DataFolderDep, store: StoreDep, csv: Annotated[CsvAsked | None, DataFilesCsv]
+) -> list[DataFilePublic] | Response:
     """The CSV files of the project's data folder, by name (each read once while unchanged:
-    its columns, rows and SHA-256)."""
-    return [DataFilePublic.of(file) for file in DataFiles(folder, store).list()]
+    its columns, rows and SHA-256); or (``format=csv``, or ``Accept: text/csv``) as CSV."""
+    files = [DataFilePublic.of(file) for file in DataFiles(folder, store).list()]
+    if csv:
+        return list_csv(lambda o, n: files[o : o + n], DataFilePublic, csv, "data-files.csv")
+    return files
 
 
 @router.get(

@@ -25,7 +25,8 @@ from azuraforge.platform.api.deps import (
     invalid_query,
     status_list,
 )
-from azuraforge.platform.api.run_table import csv_response, wants_csv
+from azuraforge.platform.api.list_csv import wants_csv
+from azuraforge.platform.api.run_table import csv_response
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
     CurvePublic,

@@ -26,6 +26,7 @@ from azuraforge.platform.api.deps import (
     StoreDep,
     TransportDep,
 )
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
     AliasMovePublic,
@@ -146,11 +147,32 @@ def create_model(body: ModelCreate, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(record)
 
 
-@router.get("", dependencies=[READ], response_model=ModelsPublic, responses=ERRORS)
-def list_models(store: StoreDep, offset: Offset = 0, limit: Limit = 50) -> ModelsPublic:
-    """A page of models by name, each with its latest version and aliases."""
-    records, total = store.list_models(offset=offset, limit=limit)
-    data = [ModelPublic.of(r) for r in records]
+ModelsCsv = csv_of(ModelPublic)
+"""The CSV parameters of the list of ModelPublic."""
+
+
+@router.get(
+    "",
+    dependencies=[READ],
+    response_model=ModelsPublic,
+    responses={**ERRORS, **csv_responses("The models.")},
+)
+def list_models(
+    store: StoreDep,
+    csv: Annotated[CsvAsked | None, ModelsCsv],
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> ModelsPublic | Response:
+    """A page of models by name, each with its latest version and aliases; or
+    (``format=csv``, or ``Accept: text/csv``) every model as CSV."""
+
+    def page(offset: int, limit: int) -> tuple[list[ModelPublic], int]:
+        records, total = store.list_models(offset=offset, limit=limit)
+        return [ModelPublic.of(r) for r in records], total
+
+    if csv:
+        return list_csv(lambda o, n: page(o, n)[0], ModelPublic, csv, "models.csv")
+    data, total = page(offset, limit)
     return ModelsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
@@ -181,15 +203,33 @@ def create_version(
     return VersionPublic.of(record)
 
 
+VersionsCsv = csv_of(VersionPublic)
+"""The CSV parameters of the list of VersionPublic."""
+
+
 @router.get(
-    "/{name}/versions", dependencies=[READ], response_model=VersionsPublic, responses=ERRORS
+    "/{name}/versions",
+    dependencies=[READ],
+    response_model=VersionsPublic,
+    responses={**ERRORS, **csv_responses("The model's versions.")},
 )
 def list_versions(
-    name: ModelName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
-) -> VersionsPublic:
-    """A page of the model's versions, newest first."""
-    records, total = store.list_versions(name, offset=offset, limit=limit)
-    data = [VersionPublic.of(r) for r in records]
+    name: ModelName,
+    store: StoreDep,
+    csv: Annotated[CsvAsked | None, VersionsCsv],
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> VersionsPublic | Response:
+    """A page of the model's versions, newest first; or (``format=csv``, or ``Accept:
+    text/csv``) every version as CSV."""
+
+    def page(offset: int, limit: int) -> tuple[list[VersionPublic], int]:
+        records, total = store.list_versions(name, offset=offset, limit=limit)
+        return [VersionPublic.of(r) for r in records], total
+
+    if csv:
+        return list_csv(lambda o, n: page(o, n)[0], VersionPublic, csv, f"{name}-versions.csv")
+    data, total = page(offset, limit)
     return VersionsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
@@ -350,23 +390,39 @@ def submit_prediction(
     return PredictionJobPublic.of(record)
 
 
+PredictionJobsCsv = csv_of(PredictionJobPublic)
+"""The CSV parameters of the list of PredictionJobPublic."""
+
+
 @router.get(
     "/{ref:path}/predictions",
     dependencies=[READ],
     response_model=PredictionJobsPublic,
-    responses=ERRORS,
+    responses={**ERRORS, **csv_responses("The model's prediction jobs.")},
 )
 def list_predictions(
-    ref: ListedModel, store: StoreDep, offset: Offset = 0, limit: Limit = 50
-) -> PredictionJobsPublic:
+    ref: ListedModel,
+    store: StoreDep,
+    csv: Annotated[CsvAsked | None, PredictionJobsCsv],
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> PredictionJobsPublic | Response:
     """A page of the model's prediction jobs, newest first, whatever version or reference
     each was submitted with (each job names both; its predictions: GET …/predictions/{id}).
 
     This listing takes a model **name**, not a reference as its neighbours do: ``weather``
     here means every job of the model, where a reference ``weather`` means its latest
-    version. ``weather@champion`` or ``weather/3`` is a 422 saying so (:func:`listed_model`)."""
-    records, total = store.list_prediction_jobs(ref, offset=offset, limit=limit)
-    data = [PredictionJobPublic.of(record) for record in records]
+    version. ``weather@champion`` or ``weather/3`` is a 422 saying so (:func:`listed_model`).
+    With ``format=csv`` (or ``Accept: text/csv``): every job as CSV."""
+
+    def page(offset: int, limit: int) -> tuple[list[PredictionJobPublic], int]:
+        records, total = store.list_prediction_jobs(ref, offset=offset, limit=limit)
+        return [PredictionJobPublic.of(record) for record in records], total
+
+    if csv:
+        name = f"{ref}-predictions.csv"
+        return list_csv(lambda o, n: page(o, n)[0], PredictionJobPublic, csv, name)
+    data, total = page(offset, limit)
     return PredictionJobsPublic(data=data, total=total, offset=offset, limit=limit)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -27,6 +27,7 @@ from azuraforge.platform.api.deps import (
     comma_separated,
     status_list,
 )
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
 from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.explain import explain
@@ -444,27 +445,39 @@ def create_stream(
     return StreamDetail.of(record)
 
 
-@router.get("", dependencies=[READ], response_model=StreamsPublic, responses=ERRORS)
+StreamsCsv = csv_of(StreamPublic)
+"""The CSV parameters of the list of StreamPublic."""
+
+
+@router.get(
+    "",
+    dependencies=[READ],
+    response_model=StreamsPublic,
+    responses={**ERRORS, **csv_responses("The streams.")},
+)
 def list_streams(
     store: StoreDep,
+    csv: Annotated[CsvAsked | None, StreamsCsv],
     status_: Annotated[
         list[Annotated[str, status_list(ALL_STATES)]] | None,
         Query(alias="status", description="Repeat or comma-separate (no spaces)."),
     ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> StreamsPublic:
-    """A page of streams, newest first."""
-    query = ExperimentQuery(
-        statuses=comma_separated(status_), kinds=(STREAM,), offset=offset, limit=limit
-    )
-    page, now = store.list_experiments(query), time.time()
-    return StreamsPublic(
-        data=[StreamPublic.of(r, pace(store, r, now)) for r in page.items],
-        total=page.total,
-        offset=page.offset,
-        limit=page.limit,
-    )
+) -> StreamsPublic | Response:
+    """A page of streams, newest first; or (``format=csv``, or ``Accept: text/csv``) every
+    stream the filter keeps as CSV."""
+    query = ExperimentQuery(statuses=comma_separated(status_), kinds=(STREAM,))
+
+    def page(offset: int, limit: int) -> tuple[list[StreamPublic], int]:
+        found = store.list_experiments(replace(query, offset=offset, limit=limit))
+        now = time.time()
+        return [StreamPublic.of(r, pace(store, r, now)) for r in found.items], found.total
+
+    if csv:
+        return list_csv(lambda o, n: page(o, n)[0], StreamPublic, csv, "streams.csv")
+    data, total = page(offset, limit)
+    return StreamsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
 @router.get("/{stream_id}", dependencies=[READ], response_model=StreamDetail, responses=ERRORS)

@@ -5,9 +5,10 @@ The request and response bodies of this resource live here beside their routes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.platform.api.access import READ, WRITE, Writer
@@ -19,6 +20,7 @@ from azuraforge.platform.api.deps import (
     invalid_query,
     status_list,
 )
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import (
@@ -273,23 +275,40 @@ def create_study(body: StudyCreate, studies: StudiesDep, who: Writer) -> StudyDe
     return StudyDetail.of_report(studies.report(study.id))
 
 
-@router.get("", dependencies=[READ], response_model=StudiesPublic, responses=ERRORS)
+StudiesCsv = csv_of(StudyListed)
+"""The CSV parameters of the list of StudyListed."""
+
+
+@router.get(
+    "",
+    dependencies=[READ],
+    response_model=StudiesPublic,
+    responses={**ERRORS, **csv_responses("The studies.")},
+)
 def list_studies(
     store: StoreDep,
+    csv: Annotated[CsvAsked | None, StudiesCsv],
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> StudiesPublic:
-    """A page of studies, newest first, each with its trials finished and best value."""
-    items, total = store.list_studies(offset=offset, limit=limit)
-    progress = store.list_study_progress(items)
-    data = [
-        StudyListed(
-            **StudyPublic.of(study).model_dump(),
-            trials_finished=progress[study.id][0],
-            best_value=progress[study.id][1],
-        )
-        for study in items
-    ]
+) -> StudiesPublic | Response:
+    """A page of studies, newest first, each with its trials finished and best value; or
+    (``format=csv``, or ``Accept: text/csv``) every study as CSV."""
+
+    def page(offset: int, limit: int) -> tuple[list[StudyListed], int]:
+        items, total = store.list_studies(offset=offset, limit=limit)
+        progress = store.list_study_progress(items)
+        return [
+            StudyListed(
+                **StudyPublic.of(study).model_dump(),
+                trials_finished=progress[study.id][0],
+                best_value=progress[study.id][1],
+            )
+            for study in items
+        ], total
+
+    if csv:
+        return list_csv(lambda o, n: page(o, n)[0], StudyListed, csv, "studies.csv")
+    data, total = page(offset, limit)
     return StudiesPublic(data=data, total=total, offset=offset, limit=limit)
 
 
@@ -308,12 +327,20 @@ def get_study_summary(study_id: StudyId, studies: StudiesDep) -> StudySummaryPub
     return StudySummaryPublic.of_summary(studies.views.summary(study_id))
 
 
+TrialsCsv = csv_of(TrialPublic)
+"""The CSV parameters of the list of TrialPublic."""
+
+
 @router.get(
-    "/{study_id}/trials", dependencies=[READ], response_model=TrialsPublic, responses=ERRORS
+    "/{study_id}/trials",
+    dependencies=[READ],
+    response_model=TrialsPublic,
+    responses={**ERRORS, **csv_responses("The study's trials.")},
 )
 def list_study_trials(
     study_id: StudyId,
     studies: StudiesDep,
+    csv: Annotated[CsvAsked | None, TrialsCsv],
     status_: Annotated[
         list[Annotated[str, status_list(TRIAL_STATUSES)]] | None,
         Query(
@@ -324,23 +351,25 @@ def list_study_trials(
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-) -> TrialsPublic:
+) -> TrialsPublic | Response:
     """A page of the study's trials, filtered by status and sorted by number, value or
-    status (trials without a value last either way; ties by number). An unknown status or
+    status (trials without a value last either way; ties by number); or (``format=csv``, or
+    ``Accept: text/csv``) every trial they keep as CSV, in that order. An unknown status or
     sort is a 422 naming the parameter, as a bad order or page is."""
-    query = TrialQuery(
-        statuses=comma_separated(status_),
-        sort=sort,
-        descending=order == "desc",
-        offset=offset,
-        limit=limit,
-    )
-    try:
-        page = studies.views.trials(study_id, query)
-    except TrialQueryError as e:
-        raise invalid_query(e) from None
-    data = [TrialPublic(**trial) for trial in page.trials]
-    return TrialsPublic(data=data, total=page.total, offset=offset, limit=limit)
+    query = TrialQuery(statuses=comma_separated(status_), sort=sort, descending=order == "desc")
+
+    def page(offset: int, limit: int) -> tuple[list[TrialPublic], int]:
+        try:
+            found = studies.views.trials(study_id, replace(query, offset=offset, limit=limit))
+        except TrialQueryError as e:
+            raise invalid_query(e) from None
+        return [TrialPublic(**trial) for trial in found.trials], found.total
+
+    if csv:
+        name = f"study-{study_id}-trials.csv"
+        return list_csv(lambda o, n: page(o, n)[0], TrialPublic, csv, name)
+    data, total = page(offset, limit)
+    return TrialsPublic(data=data, total=total, offset=offset, limit=limit)
 
 
 @router.get(

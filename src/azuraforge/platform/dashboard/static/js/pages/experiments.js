@@ -76,7 +76,9 @@ export async function render(main, { query }) {
     filters.showKeys(keys);
     const empty = filtered(state) ? "No run matches these filters."
       : h("span", {}, "No runs yet. ", h("a", { href: "#/launch" }, "Launch one"), " or run `azuraforge submit weather-forecaster`.");
-    rows = drawTable(tableBox, page.data, state, { keys, selected, onSelect: drawSelection, onSort: sortBy, empty });
+    rows = drawTable(tableBox, page.data, state, {
+      keys, selected, onSelect: drawSelection, onSort: sortBy, empty, onGroup: (group) => { filters.showGroup(group); update({ group }); },
+    });
     offsetPager(pager, {
       offset: state.offset, limit: state.limit, shown: page.data.length, total: page.total, exact: page.total_exact,
       go: (offset) => update({ offset }, true), sizes: PAGE_SIZES, onSize: (limit) => update({ limit }),

@@ -2,7 +2,7 @@
 // (the numbers of their results: metrics.MAE.model...), and the address of the listing as
 // CSV with the same filters, order and columns.
 
-import { listUrl } from "../../api.js";
+import { csvAddress as listCsv } from "../../csvlink.js";
 import { h } from "../../ui.js";
 import { apiQuery } from "./query.js";
 
@@ -32,7 +32,6 @@ export function columnChooser(state, update) {
 /** The address of the listing in `state` as CSV: every run its filters keep, in its order,
  * with the main fields and the chosen scores (every score when none is chosen). */
 export function csvAddress(state) {
-  const { offset, limit, ...query } = apiQuery(state);
   const columns = state.columns.length ? [...CSV_FIELDS, ...state.columns].join(",") : undefined;
-  return listUrl("/experiments", { ...query, format: "csv", columns }).toString();
+  return listCsv("/experiments", { ...apiQuery(state), columns });
 }

@@ -1,4 +1,4 @@
-// The experiments listing's filters: text, pipeline, batch, a metric's range, ranges of
+// The experiments listing's filters: text, pipeline, batch, group, a metric's range, ranges of
 // scores and statuses, plus a sort by any metric the page's runs logged.
 
 import { api } from "../../api.js";
@@ -7,7 +7,7 @@ import { STATUSES, debounce, h, statusChips } from "../../ui.js";
 /**
  * The filter controls over `state`; `update(changes)` applies a change, `refuse(message)`
  * explains one not applied. Returns `{search, rest, chips, showKeys(keys), listPipelines(),
- * cancel()}`.
+ * showGroup(name), cancel()}`.
  */
 export function filterControls(state, update, refuse) {
   const search = h("input", {
@@ -19,6 +19,12 @@ export function filterControls(state, update, refuse) {
     h("option", { value: "" }, "All pipelines"),
     state.pipeline ? h("option", { value: state.pipeline, selected: true }, state.pipeline) : null);
   const batch = h("input", { type: "text", placeholder: "batch id", value: state.batch_id, "aria-label": "Batch", class: "number", style: { width: "8rem" }, onchange: (e) => update({ batch_id: e.target.value.trim() }) });
+  // A run's group: its MLflow experiment's name, else its pipeline (track's experiment=).
+  const group = h("input", {
+    type: "text", id: "group-filter", placeholder: "group", value: state.group, "aria-label": "Group", class: "number",
+    title: "Runs of an MLflow experiment (by its name), or of a pipeline", style: { width: "8rem" },
+    onchange: (e) => update({ group: e.target.value.trim() }),
+  });
   const metricName = h("input", { type: "text", placeholder: "metric", value: state.metric, list: "metric-keys", "aria-label": "Metric to filter on", class: "number", style: { width: "9rem" } });
   const metricMin = h("input", { type: "text", inputmode: "decimal", placeholder: "min", value: state.metric_min, "aria-label": "Metric at least", class: "number" });
   const metricMax = h("input", { type: "text", inputmode: "decimal", placeholder: "max", value: state.metric_max, "aria-label": "Metric at most", class: "number" });
@@ -57,7 +63,7 @@ export function filterControls(state, update, refuse) {
 
   return {
     search,
-    rest: [pipelines, batch, metricName, metricMin, metricMax, metricKeys, scoreFilter, sortMetric],
+    rest: [pipelines, batch, group, metricName, metricMin, metricMax, metricKeys, scoreFilter, sortMetric],
     chips,
     /** Offer `keys` (the metrics the shown runs logged) to the metric filter and the sort. */
     showKeys(keys) {
@@ -74,6 +80,10 @@ export function filterControls(state, update, refuse) {
           if (pipeline.name !== state.pipeline) pipelines.append(h("option", { value: pipeline.name }, pipeline.name));
         }
       }).catch(() => pipelines.append(h("option", { disabled: true }, "(pipelines unavailable)")));
+    },
+    /** Show `name` as the group filtered on (a group clicked in the table). */
+    showGroup(name) {
+      group.value = name;
     },
     cancel() {
       typed.cancel();

@@ -11,6 +11,7 @@ export function stateOf(query) {
     status: (query.get("status") || "").split(",").filter(Boolean),
     pipeline: query.get("pipeline") || "",
     batch_id: query.get("batch_id") || "",
+    group: query.get("group") || "",
     metric: query.get("metric") || "",
     metric_min: query.get("metric_min") || "",
     metric_max: query.get("metric_max") || "",
@@ -38,7 +39,7 @@ export function apiQuery(state) {
   const ranged = state.metric !== "";
   return {
     q: state.q, status: state.status.length ? state.status.join(",") : undefined, pipeline: state.pipeline,
-    batch_id: state.batch_id, metric: state.metric, metric_min: ranged ? state.metric_min : undefined,
+    batch_id: state.batch_id, group: state.group, metric: state.metric, metric_min: ranged ? state.metric_min : undefined,
     metric_max: ranged ? state.metric_max : undefined, score: state.score, sort: state.sort, order: state.order,
     offset: state.offset, limit: state.limit,
   };
@@ -46,5 +47,5 @@ export function apiQuery(state) {
 
 /** Whether any filter narrows the listing. */
 export function filtered(state) {
-  return Boolean(state.q || state.status.length || state.pipeline || state.batch_id || state.metric || state.score.length);
+  return Boolean(state.q || state.status.length || state.pipeline || state.batch_id || state.group || state.metric || state.score.length);
 }

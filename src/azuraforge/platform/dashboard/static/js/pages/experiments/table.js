@@ -14,6 +14,12 @@ const COLUMNS = [
   ["created_at", "Created", false],
 ];
 
+/** Whether a group column is worth showing: some run's group (its MLflow experiment) is not
+ * its pipeline, or the list is filtered by group. */
+function showsGroups(runs, state) {
+  return Boolean(state.group) || runs.some((run) => run.group && run.group !== run.pipeline);
+}
+
 /** The metrics the runs logged, the most common first. */
 export function loggedKeys(runs) {
   const counts = new Map();
@@ -46,8 +52,9 @@ function scoreColumns(state) {
  * `onSort(key)` sorts, `empty` is what an empty table says. Returns the rows by run id, each
  * `{run, update(message)}` for live events.
  */
-export function drawTable(box, runs, state, { keys, selected, onSelect, onSort, empty }) {
+export function drawTable(box, runs, state, { keys, selected, onSelect, onSort, empty, onGroup }) {
   const rows = new Map();
+  const groups = showsGroups(runs, state) ? onGroup : null;
   const metrics = metricColumns(state, keys);
   const scores = scoreColumns(state);
   const all = h("input", { type: "checkbox", "aria-label": "Select all on this page", onchange: (e) => {
@@ -61,20 +68,21 @@ export function drawTable(box, runs, state, { keys, selected, onSelect, onSort, 
   });
   const header = h("tr", {}, h("th", {}, all),
     COLUMNS.map(([key, label, numeric]) => sorted(key, label, numeric, `Sort by ${label.toLowerCase()}`)),
+    groups ? h("th", { title: "Its MLflow experiment, else its pipeline" }, "Group") : null,
     h("th", { class: "num" }, "Run time"),
     metrics.map((key) => sorted(`metric:${key}`, key, true, `Sort by the last ${key}`)),
     scores.map((name) => sorted(`score:${name}`, name, true, `Sort by the score ${name}`)));
   const body = h("tbody", {}, runs.map((run) => {
-    const row = runRow(run, metrics, scores, selected, onSelect);
+    const row = runRow(run, metrics, scores, selected, onSelect, groups);
     rows.set(run.id, row);
     return row.tr;
   }));
-  if (!runs.length) body.append(h("tr", {}, h("td", { colspan: String(COLUMNS.length + metrics.length + scores.length + 2), class: "empty" }, empty)));
+  if (!runs.length) body.append(h("tr", {}, h("td", { colspan: String(COLUMNS.length + metrics.length + scores.length + (groups ? 3 : 2)), class: "empty" }, empty)));
   fill(box, h("table", {}, h("thead", {}, header), body));
   return rows;
 }
 
-function runRow(run, metrics, scores, selected, onSelect) {
+function runRow(run, metrics, scores, selected, onSelect, onGroup) {
   const box = h("input", { type: "checkbox", "aria-label": `Select run ${run.id}`, checked: selected.has(run.id), onchange: (e) => {
     e.target.checked ? selected.add(run.id) : selected.delete(run.id);
     tr.classList.toggle("selected", e.target.checked);
@@ -91,6 +99,7 @@ function runRow(run, metrics, scores, selected, onSelect) {
     statusCell,
     h("td", {}, bar),
     h("td", { class: "nowrap small", title: time(run.created_at) }, time(run.created_at)),
+    onGroup ? h("td", { class: "group" }, h("button", { class: "link", title: `Only the runs of ${run.group}`, onclick: () => onGroup(run.group) }, run.group)) : null,
     h("td", { class: "nowrap num" }, runTime(run)),
     metrics.map((key) => h("td", { class: "num" }, number(run.metrics[key]))),
     scores.map((name) => h("td", { class: "num", dataset: { score: name } }, number(run.score_values[name]))));

@@ -2,6 +2,7 @@
 // its aliases point; a new model can be created here (its versions come from runs).
 
 import { api } from "../../api.js";
+import { csvLink } from "../../csvlink.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { errorBox, fill, h, loading, offsetPager, time } from "../../ui.js";
 import { aliasChips, createModelDialog } from "./shared.js";
@@ -18,6 +19,7 @@ export async function renderList(main, { query }) {
     h("div", { class: "page-head" },
       h("h1", {}, "Models"),
       h("button", { class: "primary", id: "create-model", onclick: create }, "Create model"),
+      csvLink("/models", { id: "models-csv", filename: "models.csv", title: "Every model, as CSV" }),
       h("span", { class: "sub" }, "Registered models and their versions. A version is the model of a completed run: register one from the run's page or the model's page.")),
     h("div", { class: "card" }, errorArea, tableBox, pager));
 

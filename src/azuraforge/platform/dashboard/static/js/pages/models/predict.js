@@ -4,6 +4,7 @@
 // queues an asynchronous prediction job (listed below it, with Cancel).
 
 import { api } from "../../api.js";
+import { csvLink } from "../../csvlink.js";
 import { draw, PALETTE, plotText, release } from "../../charts.js";
 import { debounce, errorBox, fill, h, loading } from "../../ui.js";
 import { jobsList } from "./jobs.js";
@@ -49,7 +50,9 @@ export function predictCard(model) {
     h("div", { class: "form-actions" }, predictButton, jobButton, noteArea));
   const element = h("section", { class: "card", id: "predict" },
     h("h2", {}, "Predict"), form, errorArea, resultArea,
-    h("h3", {}, "Prediction jobs"), jobs.element);
+    h("div", { class: "toolbar" }, h("h3", { class: "inline" }, "Prediction jobs"), h("span", { class: "spacer" }),
+      csvLink(`${model.path}/predictions`, { id: "jobs-csv", filename: `${model.name}-predictions.csv`, title: "Every prediction job of the model, as CSV" })),
+    jobs.element);
 
   function showMode() {
     pasteBox.hidden = !pasteMode.checked;

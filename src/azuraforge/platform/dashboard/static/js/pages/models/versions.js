@@ -3,6 +3,7 @@
 // deletion with confirmation, and registering a completed run as the next version.
 
 import { api } from "../../api.js";
+import { csvLink } from "../../csvlink.js";
 import { dialog, errorBox, fill, flatten, h, keyValues, offsetPager, shown, time, toast } from "../../ui.js";
 import { aliasChips, metricLine, metricsTable } from "./shared.js";
 
@@ -18,8 +19,9 @@ export function versionsCard(model) {
   const description = h("input", { name: "description", placeholder: "description (optional)", "aria-label": "Version description", maxlength: "10000" });
   const registerButton = h("button", { type: "submit", class: "primary" }, "Register version");
   const form = h("form", { class: "toolbar models-register", onsubmit: register }, runInput, description, registerButton, runs);
+  const csv = csvLink(`${model.path}/versions`, { id: "versions-csv", filename: `${model.name}-versions.csv`, title: "Every version, as CSV" });
   const element = h("section", { class: "card", id: "versions" },
-    h("h2", {}, "Versions"),
+    h("div", { class: "toolbar" }, h("h2", { class: "inline" }, "Versions"), h("span", { class: "spacer" }), csv),
     h("p", { class: "muted small" }, "A version is the model of a completed run, its files copied and checksummed. Register one by the run's id or name:"),
     form, errorArea, tableBox, pager);
 

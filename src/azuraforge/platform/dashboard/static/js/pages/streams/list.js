@@ -4,6 +4,7 @@
 // while a stream on it runs.
 
 import { api } from "../../api.js";
+import { csvLink } from "../../csvlink.js";
 import { badge, errorBox, fill, h, loading } from "../../ui.js";
 import { percent } from "./shared.js";
 
@@ -15,6 +16,7 @@ export async function renderList(main) {
   const errorArea = h("div");
   fill(main,
     h("div", { class: "page-head" }, h("h1", {}, "Streams"), h("a", { href: "#/streams/new", id: "stream-new" }, "Start a stream →"),
+      csvLink("/streams", { id: "streams-csv", filename: "streams.csv", title: "Every stream, as CSV" }),
       h("span", { class: "sub" }, "Continuous learning: a champion and its candidates learn a price's next direction one event at a time, on the workers.")),
     h("div", { class: "card" }, errorArea, tableBox));
 

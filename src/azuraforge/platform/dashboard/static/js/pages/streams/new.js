@@ -1,8 +1,10 @@
 // Start a stream: its config's JSON Schema (GET /streams/schema) draws the form, as a pipeline's
-// does on the launch page. Values are checked before anything is sent, the API's 422 messages
-// land on the field they name, and a started stream opens its page.
+// does on the launch page, with the same picker and upload of the data folder's files for its
+// source. Values are checked before anything is sent, the API's 422 messages land on the field
+// they name, and a started stream opens its page.
 
 import { ApiError, api } from "../../api.js";
+import { dataFilePicker } from "../../datafiles.js";
 import { schemaForm } from "../../form.js";
 import { navigate } from "../../router.js";
 import { errorBox, fill, h, toast } from "../../ui.js";
@@ -11,7 +13,7 @@ const FIRST = { source: "btc-hourly" };
 
 export async function renderNew(main) {
   const schema = await api.get("/streams/schema");
-  const form = schemaForm(schema, { values: FIRST });
+  const form = schemaForm(schema, { values: FIRST, filePicker: dataFilePicker });
   const nameInput = h("input", { type: "text", id: "stream-name", name: "name", placeholder: "generated when empty", maxlength: "200", autocomplete: "off" });
   const formError = h("div");
   const submitButton = h("button", { type: "submit", class: "primary", id: "stream-submit" }, "Start");

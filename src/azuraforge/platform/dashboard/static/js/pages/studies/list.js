@@ -3,6 +3,7 @@
 // while a study on it runs.
 
 import { api } from "../../api.js";
+import { csvLink } from "../../csvlink.js";
 import { replaceQuery } from "../../router.js";
 import { badge, errorBox, fill, h, loading, number, offsetPager, progressBar, time } from "../../ui.js";
 import { objectiveText } from "./shared.js";
@@ -23,6 +24,7 @@ export async function renderList(main, { query }) {
     h("div", { class: "page-head" },
       h("h1", {}, "Studies"),
       h("a", { class: "button primary", href: "#/studies/new", id: "new-study" }, "New study"),
+      csvLink("/studies", { id: "studies-csv", filename: "studies.csv", title: "Every study, as CSV" }),
       h("span", { class: "sub" }, "Hyper-parameter searches on Optuna: each trial is a run of the pipeline on the workers.")),
     h("div", { class: "card" }, errorArea, tableBox, pager));
 
