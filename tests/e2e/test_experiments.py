@@ -9,6 +9,7 @@ import random
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from azuraforge.platform.store import Store
@@ -74,6 +75,21 @@ def test_a_bad_filter_is_explained_and_the_listing_stays(dashboard: Dashboard, p
     page.wait_for_selector(".error-box")
     assert 'must be a number, got "lots"' in page.inner_text(".error-box")
     assert page.locator("#experiments-table table").count() == 1
+
+
+def test_an_mlflow_experiment_is_a_group_the_list_shows_and_filters(dashboard: Dashboard, page):
+    address, token = f"{dashboard.url}/api/2.0/mlflow", dashboard.api.headers
+    with httpx.Client(base_url=address, headers=token) as mlflow:  # as MLflow's client calls
+        made = mlflow.post("/experiments/create", json={"name": "e2e-group"}).json()
+        body = {"experiment_id": made["experiment_id"], "run_name": "grouped"}
+        run_id = int(mlflow.post("/runs/create", json=body).json()["run"]["info"]["run_id"])
+    page.goto(f"{dashboard.url}/#/experiments")
+    page.click(f"tr[data-id='{run_id}'] td.group button")  # its MLflow experiment, not "mlflow"
+    page.wait_for_selector("#experiments-table[data-query*='group=e2e-group']")
+    ids = page.eval_on_selector_all(
+        "#experiments-table tbody tr[data-id]", "r => r.map(e => e.dataset.id)"
+    )
+    assert ids == [str(run_id)] and page.input_value("#group-filter") == "e2e-group"
 
 
 def seeded_runs(count: int) -> list[FinishedRun]:

@@ -7,6 +7,7 @@ written; metric marks by ui.metricDirection; rows cut to the API's limit in UTF-
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,6 +152,24 @@ def ensure_model(dashboard: Dashboard, runs: list[int]) -> None:
         dashboard.api.post("/models", json={"name": OTHER}).raise_for_status()
         answer = dashboard.api.post(f"/models/{OTHER}/versions", json={"experiment": runs[0]})
         answer.raise_for_status()
+
+
+def test_a_models_versions_download_as_csv(dashboard: Dashboard, page, weather_runs: list[int]):
+    if dashboard.api.get("/models/csv-model").status_code == 404:
+        dashboard.api.post("/models", json={"name": "csv-model"}).raise_for_status()
+        answer = dashboard.api.post(
+            "/models/csv-model/versions", json={"experiment": weather_runs[0]}
+        )
+        answer.raise_for_status()
+    page.goto(f"{dashboard.url}/#/models/csv-model")
+    with page.expect_download() as download:
+        page.click("#versions-csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("model,version,pipeline,source_experiment_id,")
+    assert lines[1].startswith(f"csv-model,1,weather-forecaster,{weather_runs[0]},")
+    assert page.get_attribute("#jobs-csv", "href").endswith(
+        "/models/csv-model/predictions?format=csv"
+    )
 
 
 MANY = 51

@@ -9,6 +9,7 @@ cancelled."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,9 +131,9 @@ def test_a_live_stream_learns_promotes_and_is_rolled_back_from_its_page(
 
 
 def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_its_field(
-    dashboard: Dashboard, page: Any
+    dashboard: Dashboard, page: Any, tmp_path: Path
 ) -> None:
-    write_shifted_csv(dashboard.home / "data" / "form.csv", 400, 10_000, seed=1)
+    write_shifted_csv(tmp_path / "form.csv", 400, 10_000, seed=1)  # uploaded from the form
     page.goto(f"{dashboard.url}/#/streams")
     page.click("#stream-new")
     page.wait_for_selector("#field-source")
@@ -142,7 +143,9 @@ def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_it
     page.wait_for_selector("#error-source:not(:empty)")
     assert "missing.csv" in page.inner_text("#error-source")
     assert "/tmp" not in page.inner_text("main")  # no server path in what it says
-    page.fill("#field-source", "form.csv")
+    page.set_input_files("#upload-source", str(tmp_path / "form.csv"))  # the launch's picker
+    page.wait_for_selector("#upload-status-source:has-text('form.csv: 400 rows')")
+    assert page.input_value("#field-source") == "form.csv"
     page.fill("#field-max_events", "400")
     page.fill("#stream-name", "from-the-form")
     page.click("#stream-submit")
@@ -153,6 +156,12 @@ def test_a_stream_started_from_its_form_opens_its_page_and_a_refusal_lands_on_it
     created = dashboard.api.get(f"/streams/{stream_id}").json()
     assert (created["name"], created["config"]["source"]) == ("from-the-form", "form.csv")
     assert created["config"]["max_events"] == 400 and created["config"]["url"] is None
+    page.goto(f"{dashboard.url}/#/streams")
+    with page.expect_download() as download:
+        page.click("#streams-csv")
+    listed = Path(download.value.path()).read_text().splitlines()
+    assert listed[0].startswith("id,name,status,source,") and any(
+        line.startswith(f"{stream_id},from-the-form,") for line in listed)  # fmt: skip
 
 
 def test_a_retrain_run_asked_from_the_page_opens_its_candidate_and_links_both_ways(

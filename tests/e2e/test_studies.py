@@ -5,6 +5,7 @@ figures go to ``studies-timings.json`` beside the screenshots)."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from pathlib import Path
@@ -114,6 +115,24 @@ def test_bad_values_are_shown_on_their_row_or_field_and_nothing_is_sent(
     assert "already exists" in page.inner_text("#error-study-name")
     assert "The API refused the study" in page.inner_text(".error-box")
     shoot(page, "study-refused")
+
+
+def test_the_studies_and_a_studys_trials_download_as_csv(dashboard: Dashboard, page):
+    space = {"sleep": {"type": "float", "low": 0, "high": 0.01}}
+    body = {"pipeline": "sleeper", "space": space, "n_trials": 2, "parallelism": 2,
+            "config": {"steps": 2}, "name": "e2e-csv"}  # fmt: skip
+    made = dashboard.api.post("/studies", json=body).json()
+    page.goto(f"{dashboard.url}/#/studies")
+    with page.expect_download() as download:
+        page.click("#studies-csv")
+    studies = list(csv.DictReader(Path(download.value.path()).read_text().splitlines()))
+    assert "e2e-csv" in [row["name"] for row in studies]
+    page.goto(f"{dashboard.url}/#/studies/{made['id']}")
+    page.wait_for_selector("#trials-csv[href*='format=csv']")
+    with page.expect_download() as download:
+        page.click("#trials-csv")
+    trials = list(csv.DictReader(Path(download.value.path()).read_text().splitlines()))
+    assert [row["number"] for row in trials] == ["0", "1"]
 
 
 @pytest.fixture(scope="module")
