@@ -8,9 +8,9 @@ started again on the same store and port mid-run, and a track script killed with
 
 It prints what it measured (points each script logged against those the API keeps, the
 track loop's longest pause, the MLflow loop's stall, each run's test MAE beside the
-forecaster's) and exits 1 when a point was lost or a run did not end as it should. Takes
-about five minutes; Chromium (``/usr/bin/chromium``, or ``AZURAFORGE_CHROMIUM``) and
-Playwright take the screenshots.
+forecaster's) and exits 1 when a point was lost, a run did not end as it should or the
+outage did not fall mid-run of both scripts. Takes about six minutes; Chromium
+(``/usr/bin/chromium``, or ``AZURAFORGE_CHROMIUM``) and Playwright take the screenshots.
 """
 
 from __future__ import annotations
@@ -220,6 +220,10 @@ class Walkthrough:
             process.wait(900)
             figures[which] = {"exit": process.returncode}
         self.account(figures, records, runs, down, up)
+        # The outage fell mid-run: each script logged steps before it and after it.
+        figures["outage"]["mid_run"] = all(
+            steps(records[w], 0, down) and steps(records[w], up) for w in records
+        )
         self.compare(figures, forecaster, runs)
         self.killed(figures)
         self.final_shots(
@@ -227,7 +231,7 @@ class Walkthrough:
         )
         figures["held"] = all(
             figures[w]["lost_points"] == 0 and figures[w]["status"] == "completed" for w in records
-        ) and (figures["killed"]["status"] == "lost")
+        ) and (figures["killed"]["status"] == "lost" and figures["outage"]["mid_run"])
         return figures
 
     def final_shots(self, link: str, ids: list[int], killed: int) -> None:
