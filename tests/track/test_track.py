@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from azuraforge import track
+from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store import Store
 from tests.track.conftest import FAST, Api, steps, wait_for
 
@@ -43,12 +44,23 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
             run.note("lr 0.1 is too high")
             run.log_artifact(str(plot))
             run.log_metrics({"loss": float("nan")}, step=3000)  # not sent, said once
+            run.log_scores({"MAE": {"model": 0.5, "persistence": 0.75}})
+            run.log_scores({"MAE": {"model": 0.25}, "R2": 0.9})  # added, model replaced
+            with pytest.raises(InvalidParameterError, match=r"scores\.MAE\.model must be a "):
+                run.log_scores({"MAE": {"model": "0.2"}})
+            with pytest.raises(InvalidParameterError, match="must be a finite number"):
+                run.log_scores({"R2": float("inf")})
         record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
     assert steps(api.store, run.id) == list(range(3000))
     assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
     assert record.config == {"lr": 0.1}
     assert api.store.get_run_tags(record.id) == {"team": "a", "stage": "try"}
-    assert record.result == {"params": {"late": "3"}}
+    assert record.result == {
+        "metrics": {"MAE": {"model": 0.25, "persistence": 0.75}, "R2": 0.9},
+        "params": {"late": "3"},
+    }
+    assert record.scores == {"metrics.MAE.model": 0.25, "metrics.MAE.persistence": 0.75,
+                             "metrics.R2": 0.9}  # fmt: skip
     assert record.notes == "first try\nlr 0.1 is too high"
     assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
     assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind

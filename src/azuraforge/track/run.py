@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
+import numbers
 import sys
 import threading
 import time
@@ -51,6 +53,7 @@ class Run:
         self._files = 0
         self._params: dict[str, str] = {}
         self._model: dict[str, Any] = {}
+        self._scores: dict[str, Any] = {}
         self._notes: list[str] = []
         self._ended = threading.Lock()
         self.status: str | None = None
@@ -117,6 +120,21 @@ class Run:
         """Queue a line of the run's log (``level``: ``DEBUG``, ``INFO``, ``WARNING``,
         ``ERROR`` or ``CRITICAL``)."""
         self._queue.append((str(message), level, time.time()))
+
+    def log_scores(self, scores: dict[str, Any]) -> None:
+        """Keep ``scores`` as the run's test scores: numbers, or dicts of them, as a
+        pipeline's result holds them (``{"MAE": {"model": 0.91, "persistence": 1.05}}``).
+        They are sent with the run's end under ``metrics`` in its result, so lists show,
+        sort and filter the run by ``metrics.MAE.model`` beside pipeline runs that scored the
+        same way; a later call adds to (and replaces) what an earlier one kept.
+
+        Raises
+        ------
+        InvalidParameterError
+            At once, for a name that is not text or a value that is neither a finite number
+            nor a dict of them (nothing of that call is kept).
+        """
+        _merge(self._scores, _checked_scores(scores, "scores"))
 
     def log_artifact(self, path: str, name: str | None = None) -> None:
         """Keep the local file ``path`` among the run's files, as ``name`` (default its file
@@ -188,6 +206,8 @@ class Run:
             self._sampler.stop()
         self.status = status
         result: dict[str, Any] = dict(self._model)
+        if self._scores:
+            result["metrics"] = _merge(dict(result.get("metrics", {})), self._scores)
         if self._params:
             result["params"] = self._params
         self._sender.finish(status, error, result or None, self._end_timeout)
@@ -203,6 +223,36 @@ class Run:
             self.end(COMPLETED)
         else:
             self.end(FAILED, describe(kind, error))
+
+
+def _checked_scores(scores: Any, path: str) -> dict[str, Any]:
+    """``scores`` copied, each leaf a float; an :class:`InvalidParameterError` naming the
+    first name or value that is not one (``path``: where ``scores`` sits)."""
+    if not isinstance(scores, dict):
+        raise InvalidParameterError(f"{path} must be a dict of numbers, got {scores!r}")
+    checked: dict[str, Any] = {}
+    for name, value in scores.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError(f"{path}: a score's name must be text, got {name!r}")
+        where = f"{path}.{name}"
+        if isinstance(value, dict):
+            checked[name] = _checked_scores(value, where)
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InvalidParameterError(f"{where} must be a number or a dict, got {value!r}")
+        elif not math.isfinite(value):
+            raise InvalidParameterError(f"{where} must be a finite number, got {value}")
+        else:
+            checked[name] = float(value)
+    return checked
+
+
+def _merge(into: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """``into`` with ``scores`` merged in, dict by dict (a number replaces what was there)."""
+    for name, value in scores.items():
+        kept = into.get(name)
+        into[name] = _merge(dict(kept), value) if isinstance(value, dict) and isinstance(
+            kept, dict) else value  # fmt: skip
+    return into
 
 
 def _folder_name(name: str) -> str:

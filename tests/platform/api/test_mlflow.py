@@ -137,6 +137,9 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
     store = server[1]
     record = store.get_experiment(int(run_id))
     assert (record.kind, record.pipeline, record.tags["team"]) == ("external", "mlflow", "x")
+    # Its scores, as a pipeline run's test scores: the latest value of each metric, at its end.
+    assert (record.scores["metrics.loss"], record.scores["metrics.curve"]) == (0.25, 4999.5)
+    assert store.get_experiment(int(other.info.run_id)).scores == {"metrics.loss": 0.1}
 
 
 def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:

@@ -335,10 +335,15 @@ def create_run(
     return store.get_mlflow_run(record.id)
 
 
-def update_run(store: Store, run: ExperimentRecord, status: str | None, name: str | None) -> None:
+def update_run(store: Store, found: MlflowRunRecord, status: str | None, name: str | None) -> None:
     """Rename the run as MLflow shows it, and end it as MLflow's ``status`` says
     (``RUNNING`` leaves it running; the status it has already leaves it as it is: MLflow's
     client sends it with a rename, ``MlflowClient.update_run(id, name=...)``).
+
+    An ended run's result is the latest value of each of its metrics, under ``metrics``
+    (what ``search_runs`` calls ``metrics.<key>``): its scores, so that lists sort and filter
+    MLflow runs beside pipeline runs (``metrics.MAE.model`` for a metric logged as
+    ``MAE.model``). A metric whose latest value is not finite gives none.
 
     Raises
     ------
@@ -351,12 +356,15 @@ def update_run(store: Store, run: ExperimentRecord, status: str | None, name: st
         raise InvalidParameterError(
             f"a run is ended as one of {', '.join(ENDS)} or left RUNNING; got {status!r}"
         )
+    run = found.run
     if name:
         store.set_run_tags(run.id, {RUN_NAME: name})
     if status is None or status == "RUNNING" or STATUS_OF.get(run.status) == status:
         return
     error = f"its MLflow client ended it as {status}" if status == "FAILED" else None
-    store.end_external(run.id, ENDS[status], error=error)
+    latest = {key: value for key, (value, _, _) in found.latest.items() if math.isfinite(value)}
+    result = {"metrics": latest} if latest else None
+    store.end_external(run.id, ENDS[status], error=error, result=result)
 
 
 # -- search_runs' filter and order ----------------------------------------------------------

@@ -267,7 +267,7 @@ def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
     """Rename the run (``run_name``), or end it (``status``: FINISHED, FAILED, KILLED)."""
     run_id = body.id
     before = store.get_mlflow_run(run_id)  # an MLflow run of the caller's project
-    update_run(store, before.run, body.status, body.run_name)
+    update_run(store, before, body.status, body.run_name)
     found = store.get_mlflow_run(run_id)
     return {"run_info": run_info(found.run, found.experiment)}
 
