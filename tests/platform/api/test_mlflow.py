@@ -16,12 +16,15 @@ import uvicorn
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import admin_headers, short_settings, user_headers
 from tests.platform.servers import served_in_thread
 
+artifact_stores = tracking_utils._artifact_repos_cache
+"""MLflow's client's artifact stores of the runs it wrote, by run id (a private cache)."""
 MAX_FILE = 4096
 """The server's max_artifact_bytes here."""
 
@@ -52,8 +55,11 @@ def server(
 @pytest.fixture
 def tracking(server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
     """MLflow's fluent API and a client aimed at the server with an editor's token of the
-    default project; no retries (an error is said at once)."""
+    default project; no retries (an error is said at once). MLflow's client keeps each run's
+    artifact store by run id in a cache of the process: the servers of two test modules give
+    the same ids, so it is emptied before and after."""
     url, store = server
+    artifact_stores.clear()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", _token(user_headers(store, "eddie")))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -61,6 +67,7 @@ def tracking(server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch) -> Iter
     yield MlflowClient(url)
     if mlflow.active_run() is not None:
         mlflow.end_run()
+    artifact_stores.clear()
 
 
 def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
@@ -84,6 +91,12 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
         points = [Metric("curve", i * 0.5, 1_700_000_000_000 + i, i) for i in range(10_000)]
         tracking.log_batch(run_id, metrics=points, params=[Param("batch", "64")],
                            tags=[RunTag("team", "x")])  # fmt: skip
+        # A request sent again (its answer lost) writes nothing twice, as mlflow server's
+        # primary key keeps a point once; a point of another value or time is a new one.
+        tracking.log_batch(run_id, metrics=[*points[:1000], points[5], Metric("curve", 7.0,
+                           1_700_000_000_005, 5)])  # fmt: skip
+        mlflow.log_metric("loss", float("nan"), step=2, timestamp=1_700_000_000_000)
+        mlflow.log_metric("loss", float("nan"), step=2, timestamp=1_700_000_000_000)
         mlflow.set_tag("temp", "1")
         tracking.delete_tag(run_id, "temp")
         (tmp_path / "notes.txt").write_text("hello")
@@ -101,15 +114,16 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
     assert got.data.metrics["loss"] == 0.25 and got.data.metrics["big_step"] == 1.0
     assert got.data.metrics["inf"] == 1.7976931348623157e308  # as MLflow's SQL stores keep it
     history = tracking.get_metric_history(run_id, "loss")
-    assert [m.step for m in history] == [0, 1, 2, 3] and math.isnan(history[2].value)
+    assert [m.step for m in history] == [0, 1, 2, 2, 3] and math.isnan(history[2].value)
     assert [m.step for m in tracking.get_metric_history(run_id, "big_step")] == [2**40]
     curve = tracking.get_metric_history(run_id, "curve")
-    assert len(curve) == 10_000 and curve[-1].value == 4999.5
+    assert len(curve) == 10_001 and curve[-1].value == 4999.5
+    assert [m.value for m in curve if m.step == 5] == [2.5, 7.0]
     assert curve[1].timestamp == 1_700_000_000_001
     page = tracking._tracking_client.store.get_metric_history(run_id, "curve", max_results=4000)
     rest = tracking._tracking_client.store.get_metric_history(
         run_id, "curve", max_results=4000, page_token=page.token)  # fmt: skip
-    assert [m.step for m in page][-1] == 3999 and rest[0].step == 4000
+    assert [m.step for m in page][-1] == 3998 and rest[0].step == 3999  # two at step 5
 
     listed = tracking.list_artifacts(run_id)
     assert [(f.path, f.is_dir) for f in listed] == [("docs", True)]

@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -300,6 +300,10 @@ class MlflowStore(ExternalRunStore):
         need the run running and alive (each such write keeps it alive its idle limit
         more); tags alone are set on any run.
 
+        A point the run holds already (the same key, step, time and value) is not written
+        again, as ``mlflow server`` keeps it once (its metrics' primary key): MLflow's client
+        sends a point with no id of its own, and retries a request whose answer was lost.
+
         Raises
         ------
         NotFoundError
@@ -325,7 +329,8 @@ class MlflowStore(ExternalRunStore):
                 raise self.not_found(f"MLflow run {experiment_id}")
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
-                write_buffered(connection, project_id, experiment_id, writes)
+                points, nans = _not_stored(connection, experiment_id, points, nans)
+                write_buffered(connection, project_id, experiment_id, JobWrites(points=points))
                 if nans:
                     rows = [{"experiment_id": experiment_id, "key": key, "step": step,
                              "time": when} for key, step, when in nans]  # fmt: skip
@@ -566,3 +571,44 @@ def _ordered(query: Any, order: RunOrder, n: int) -> tuple[Any, Any]:
     tags = aliased(RunTag, name=f"order_{n}")
     on = and_(tags.experiment_id == Experiment.id, tags.key == order.key)
     return query.outerjoin(tags, on), tags.value
+
+
+_Item = TypeVar("_Item", bound=tuple[Any, ...])
+
+
+def _not_stored(
+    connection: Connection, experiment_id: int, points: Sequence[Point], nans: Sequence[NaNPoint]
+) -> tuple[list[Point], list[NaNPoint]]:
+    """The ``points`` and ``nans`` the run does not hold yet, each once (one query each, over
+    the keys and the range of steps they name)."""
+    if points:
+        steps = [step for _, step, _, _ in points]
+        held: set[Point] = {(r.key, r.step, r.value, r.time) for r in connection.execute(
+            select(MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time).where(
+                MetricPoint.experiment_id == experiment_id,
+                MetricPoint.key.in_({key for key, _, _, _ in points}),
+                MetricPoint.step.between(min(steps), max(steps)),
+            )
+        )}  # fmt: skip
+        points = _first_seen(points, held)
+    if nans:
+        steps = [step for _, step, _ in nans]
+        held_nans: set[NaNPoint] = {(r.key, r.step, r.time) for r in connection.execute(
+            select(MetricNan.key, MetricNan.step, MetricNan.time).where(
+                MetricNan.experiment_id == experiment_id,
+                MetricNan.key.in_({key for key, _, _ in nans}),
+                MetricNan.step.between(min(steps), max(steps)),
+            )
+        )}  # fmt: skip
+        nans = _first_seen(nans, held_nans)
+    return list(points), list(nans)
+
+
+def _first_seen(items: Sequence[_Item], held: set[_Item]) -> list[_Item]:
+    """The ``items`` not in ``held``, in order, each once (``held`` takes them)."""
+    kept = []
+    for item in items:
+        if item not in held:
+            held.add(item)
+            kept.append(item)
+    return kept
