@@ -145,7 +145,9 @@ def run_view(ids: Placeholders, run: Any) -> Record:
 
 
 def history_view(points: Iterable[Any]) -> Record:
-    """A metric's history: how many points, their order, the non-finite ones, the ends."""
+    """A metric's history: how many points, their order, the non-finite ones and those past
+    1e300 (an infinite value kept as the largest double, as MLflow's SQL stores keep it), the
+    ends."""
     listed = list(points)
     finite = [m.value for m in listed if math.isfinite(m.value)]
     return {
@@ -153,6 +155,7 @@ def history_view(points: Iterable[Any]) -> Record:
         "steps_in_order": [m.step for m in listed] == sorted(m.step for m in listed),
         "finite_sum": round(math.fsum(finite), 6),
         "non_finite": [[m.step, number(m.value)] for m in listed if not math.isfinite(m.value)],
+        "beyond_1e300": [[m.step, m.value] for m in listed if abs(m.value) > 1e300],
         "first": [[m.step, number(m.value), m.timestamp] for m in listed[:2]],
         "last": [[m.step, number(m.value), m.timestamp] for m in listed[-2:]],
     }
