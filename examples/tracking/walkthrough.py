@@ -127,7 +127,7 @@ class Walkthrough:
         began = time.monotonic()
         with self.api() as api:
             while time.monotonic() - began < timeout:
-                status = api.get(f"/experiments/{run}").json()["status"]
+                status = listed(api)[run]["status"]
                 if status in statuses:
                     return status, time.monotonic() - began
                 time.sleep(0.5)
@@ -232,6 +232,14 @@ class Walkthrough:
         figures["held"] = all(
             figures[w]["lost_points"] == 0 and figures[w]["status"] == "completed" for w in records
         ) and (figures["killed"]["status"] == "lost" and figures["outage"]["mid_run"])
+        # The scripts' scores are their test MAE, on the forecaster's test hours.
+        persistence = figures["forecaster"]["MAE_persistence"]
+        figures["comparable"] = all(
+            figures[w]["MAE_model"] == figures[w]["test"]["MAE"]
+            and figures[w]["MAE_persistence"] == persistence
+            for w in records
+        )
+        figures["held"] = figures["held"] and figures["comparable"]
         return figures
 
     def final_shots(self, link: str, ids: list[int], killed: int) -> None:
@@ -240,8 +248,8 @@ class Walkthrough:
         scores = "metrics.MAE.model,metrics.MAE.persistence"
         with browser() as open_page:
             page = open_page(self.url + link, wide=True)
-            by_test_mae = "#/experiments?columns=metrics.MAE.model&sort=metric:test_MAE&order=asc"
-            self.shoot(page, by_test_mae, "tracking-scores-list", wait="text=torch-mlflow")
+            by_score = f"#/experiments?columns={scores}&sort=score:metrics.MAE.model&order=asc"
+            self.shoot(page, by_score, "tracking-scores-list", wait="text=torch-mlflow")
             self.shoot(page, f"#/compare?experiments={','.join(map(str, ids))}&scores={scores}",
                        "tracking-compare", wait=".js-plotly-plot")  # fmt: skip
             self.shoot(page, f"#/experiments/{killed}", "tracking-killed-lost", wait="text=lost")
@@ -260,7 +268,7 @@ class Walkthrough:
             for which, record in records.items():
                 calls = [c for c in read(record) if "step" in c]
                 logged = Counter(k for c in calls for k in c["keys"])
-                run = api.get(f"/experiments/{runs[which]}").json()
+                run = listed(api)[runs[which]]
                 curves = api.get(
                     f"/experiments/{runs[which]}/metrics", params={"max_points": 100_000}
                 ).json()["metrics"]
@@ -288,24 +296,16 @@ class Walkthrough:
                 )  # fmt: skip
 
     def compare(self, figures: dict[str, Any], forecaster: int, runs: dict[str, int]) -> None:
-        """Each run's test MAE: the forecaster's from its scores, the scripts' from their
-        logged ``test_MAE``; and the persistence MAE of each (equal when the hours are)."""
+        """Each run's test scores (``metrics.MAE.model``, ``metrics.MAE.persistence``): the
+        forecaster's from its result, the scripts' from ``log_scores`` and MLflow's latest
+        ``MAE.model``; the persistence ones are equal when the test hours are."""
         with self.api() as api:
-            ids = [forecaster, runs["track"], runs["mlflow"]]
-            listed = api.get(
-                "/experiments", params={"sort": "metric:test_MAE", "order": "asc"}
-            ).json()["data"]
-            by_id = {r["id"]: r for r in listed if r["id"] in ids}
-        scores = by_id[forecaster].get("score_values") or {}
-        figures["forecaster"].update(
-            MAE_model=scores.get("metrics.MAE.model"),
-            MAE_persistence=scores.get("metrics.MAE.persistence"),
-        )
-        for which in runs:
-            metrics = by_id[runs[which]].get("metrics") or {}
+            by_id = listed(api)
+        for which, run in {"forecaster": forecaster, **runs}.items():
+            scores = by_id[run].get("score_values") or {}
             figures[which].update(
-                test_MAE_metric=metrics.get("test_MAE"),
-                test_MAE_persistence_metric=metrics.get("test_MAE_persistence"),
+                MAE_model=scores.get("metrics.MAE.model"),
+                MAE_persistence=scores.get("metrics.MAE.persistence"),
             )
 
     def killed(self, figures: dict[str, Any]) -> None:
@@ -347,6 +347,14 @@ def said(log: Path) -> list[str]:
     """What a script's client said of the outage in its output."""
     lines = log.read_text().splitlines()
     return [line for line in lines if "tracking:" in line or "Retry" in line][:6]
+
+
+def listed(api: httpx.Client) -> dict[int, dict[str, Any]]:
+    """The project's runs by id, with their scores (the list, not a run's page)."""
+    columns = "metrics.MAE.model,metrics.MAE.persistence"
+    answer = api.get("/experiments", params={"limit": 200, "columns": columns})
+    answer.raise_for_status()
+    return {run["id"]: run for run in answer.json()["data"]}
 
 
 def read(record: Path) -> list[dict[str, Any]]:
