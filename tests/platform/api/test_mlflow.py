@@ -154,6 +154,10 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
     # Its scores, as a pipeline run's test scores: the latest value of each metric, at its end.
     assert (record.scores["metrics.loss"], record.scores["metrics.curve"]) == (0.25, 4999.5)
     assert store.get_experiment(int(other.info.run_id)).scores == {"metrics.loss": 0.1}
+    # Its page shows each latest value as a score of the model's (no baselines).
+    page = httpx.get(f"{server[0]}/api/v1/experiments/{run_id}", headers=admin_headers(store))
+    assert page.status_code == 200, page.text
+    assert page.json()["scores"]["loss"] == {"model": 0.25}
 
 
 def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:

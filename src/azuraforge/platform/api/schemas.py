@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -205,6 +206,34 @@ class ExperimentDetail(ExperimentPublic):
     result: dict[str, Any] | None
     artifacts: list[ArtifactPublic]
     notes: str = Field("", description="What its people wrote about the run (PATCH).")
+
+
+def score_table(metrics: Any) -> dict[str, dict[str, float | None]]:
+    """A result's ``metrics`` as :attr:`ExperimentDetail.scores` shows them: each score's
+    model beside its baselines. A score given as one number (an external run's
+    ``{"loss": 0.29}``, an MLflow run's latest values) is the model's; what is not a finite
+    number is ``None``; a score that is neither a number nor a table is left out.
+
+    >>> score_table({"MAE": {"model": 1.5, "persistence": float("nan")}, "loss": 0.25,
+    ...              "notes": "ok"})
+    {'MAE': {'model': 1.5, 'persistence': None}, 'loss': {'model': 0.25}}
+    """
+    if not isinstance(metrics, dict):
+        return {}
+    table: dict[str, dict[str, float | None]] = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            table[str(name)] = {str(k): _finite(v) for k, v in value.items()}
+        elif _finite(value) is not None:
+            table[str(name)] = {"model": _finite(value)}
+    return table
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a boolean), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 class CurvePublic(BaseModel):

@@ -44,6 +44,7 @@ from azuraforge.platform.api.schemas import (
     RestartPublic,
     ScoreNamesPublic,
     error_responses,
+    score_table,
 )
 from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.run_files import run_key, run_prefix
@@ -236,7 +237,7 @@ def edit_experiment(
 
 def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
     light = ExperimentPublic.of(record).model_dump()
-    scores = (record.result or {}).get("metrics") or {}
+    scores = score_table((record.result or {}).get("metrics"))
     return ExperimentDetail(
         **light,
         project=record.project,
