@@ -13,6 +13,9 @@ import { drawTable, loggedKeys } from "./experiments/table.js";
 const DESCENDING_FIRST = new Set(["id", "progress", "created_at"]);
 const MOST_COMPARED = 100;
 const REFRESH_MS = 1000;
+/** The statuses a run not on the page arrives with: queued (submitted), running (written by
+ * a client: an external or MLflow run). */
+const ARRIVING = new Set(["queued", "running"]);
 
 export async function render(main, { query }) {
   const state = stateOf(query);
@@ -123,7 +126,8 @@ export async function render(main, { query }) {
   }
 
   // Live: status and progress of the runs on the page move as the workers report; a new or
-  // finished run brings a fresh page, at most once a second while events keep coming.
+  // finished run brings a fresh page, at most once a second while events keep coming. A new
+  // run is queued, or running at once when a client writes it (an external or MLflow run).
   const refresh = throttle(() => load(), REFRESH_MS);
   const live = stream("/events", {
     reconnect: true,
@@ -131,7 +135,7 @@ export async function render(main, { query }) {
     onMessage(message) {
       const shown = rows.get(message.experiment_id);
       if (shown) shown.update(message);
-      if (message.type === "status" && (shown ? FINISHED.has(message.status) : message.status === "queued")) refresh();
+      if (message.type === "status" && (shown ? FINISHED.has(message.status) : ARRIVING.has(message.status))) refresh();
     },
   });
 
