@@ -107,15 +107,15 @@ def machines(
             for name, port in zip(("api-1", "api-2"), ports, strict=True):
                 home = cluster.home(name, workers=0, alert_webhooks=[receiver.url], **celery)
                 started.append(launch_serve(home.settings, port, "--workers", "0"))
-            b = launch_worker(cluster, "worker-b", started)
             c = launch_worker(cluster, "worker-c", started, "--transport", "celery", **celery)
-        for process, port in zip(started[:2], ports, strict=True):
-            wait_answering(process, port)
+            for process, port in zip(started[:2], ports, strict=True):
+                wait_answering(process, port)
+            wait_ready(cluster, "worker-c", c, "ready.")  # Celery's word once it takes tasks
+            api_url = f"http://127.0.0.1:{ports[0]}/api/v1"
+            warm_up(api_url, store)
+            b = launch_worker(cluster, "worker-b", started)
         wait_ready(cluster, "worker-b", b, "worker ")  # polling
-        wait_ready(cluster, "worker-c", c, "ready.")  # Celery's word once it takes tasks
-        api = httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}/api/v1",
-                           headers=admin_headers(store), timeout=30)  # fmt: skip
-        with api:
+        with httpx.Client(base_url=api_url, headers=admin_headers(store), timeout=30) as api:
             yield Machines(cluster, started[:2], api, b, c, store, receiver)
     finally:
         for process in started:
@@ -123,6 +123,17 @@ def machines(
         receiver.server.shutdown()
         store.close()
         empty_redis(redis_url)
+
+
+def warm_up(api_url: str, store: Store) -> None:
+    """A run of one step, before worker B starts, so C takes it: C's pool process imports the
+    platform at its first task, seconds on a loaded machine, during which B, polling, would
+    take every job the tests queue for both."""
+    with httpx.Client(base_url=api_url, headers=admin_headers(store), timeout=30) as api:
+        made = api.post("/experiments", json={"pipeline": "sleeper", "config": {"steps": 1}})
+    assert made.status_code == 201, made.text
+    run = int(made.json()["data"][0]["id"])
+    wait_for(lambda: store.get_experiment(run).status == "completed", timeout=60, every=0.1)
 
 
 def launch_worker(
