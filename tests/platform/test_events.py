@@ -25,8 +25,8 @@ def test_a_committed_event_wakes_a_waiting_listener(store: Store):
         await hub.start()
         await asyncio.sleep(0.3)  # the PostgreSQL listener is connected
         writer = threading.Timer(0.2, lambda: store.request_cancel(record.id))
+        start = time.monotonic()  # before the timer starts: the write comes 0.2 s after it
         writer.start()
-        start = time.monotonic()
         await hub.wait(timeout=5.0)
         waited = time.monotonic() - start
         await hub.stop()
