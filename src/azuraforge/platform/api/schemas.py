@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 from azuraforge.platform.store.experiments import MAX_NOTES
+from azuraforge.platform.store.result_scores import finite_number
 from azuraforge.platform.store.states import RESTART_HISTORY
 
 
@@ -223,17 +223,10 @@ def score_table(metrics: Any) -> dict[str, dict[str, float | None]]:
     table: dict[str, dict[str, float | None]] = {}
     for name, value in metrics.items():
         if isinstance(value, dict):
-            table[str(name)] = {str(k): _finite(v) for k, v in value.items()}
-        elif _finite(value) is not None:
-            table[str(name)] = {"model": _finite(value)}
+            table[str(name)] = {str(k): finite_number(v) for k, v in value.items()}
+        elif (number := finite_number(value)) is not None:
+            table[str(name)] = {"model": number}
     return table
-
-
-def _finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite number (not a boolean), else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 class CurvePublic(BaseModel):

@@ -43,13 +43,17 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, float]]:
     elif isinstance(value, list | tuple) and len(value) <= MAX_LIST:
         items = enumerate(value)
     else:
-        if (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and 0 < len(path) <= MAX_NAME
-        ):
-            yield path, float(value)
+        number = finite_number(value)
+        if number is not None and 0 < len(path) <= MAX_NAME:
+            yield path, number
         return
     for key, item in items:
         yield from _leaves(item, f"{path}.{key}" if path else str(key))
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a boolean), else ``None``: what
+    may be a score."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
