@@ -579,33 +579,33 @@ _Item = TypeVar("_Item", bound=tuple[Any, ...])
 def _not_stored(
     connection: Connection, experiment_id: int, points: Sequence[Point], nans: Sequence[NaNPoint]
 ) -> tuple[list[Point], list[NaNPoint]]:
-    """The ``points`` and ``nans`` the run does not hold yet, each once (one query each, over
-    the keys and the range of steps they name)."""
-    if points:
-        steps = [step for _, step, _, _ in points]
-        held: set[Point] = {(r.key, r.step, r.value, r.time) for r in connection.execute(
-            select(MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time).where(
-                MetricPoint.experiment_id == experiment_id,
-                MetricPoint.key.in_({key for key, _, _, _ in points}),
-                MetricPoint.step.between(min(steps), max(steps)),
-            )
-        )}  # fmt: skip
-        points = _first_seen(points, held)
-    if nans:
-        steps = [step for _, step, _ in nans]
-        held_nans: set[NaNPoint] = {(r.key, r.step, r.time) for r in connection.execute(
-            select(MetricNan.key, MetricNan.step, MetricNan.time).where(
-                MetricNan.experiment_id == experiment_id,
-                MetricNan.key.in_({key for key, _, _ in nans}),
-                MetricNan.step.between(min(steps), max(steps)),
-            )
-        )}  # fmt: skip
-        nans = _first_seen(nans, held_nans)
-    return list(points), list(nans)
+    """The ``points`` and ``nans`` the run does not hold yet, each once."""
+    point_columns = (MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time)
+    nan_columns = (MetricNan.key, MetricNan.step, MetricNan.time)
+    return (
+        _unheld(connection, experiment_id, points, point_columns),
+        _unheld(connection, experiment_id, nans, nan_columns),
+    )
 
 
-def _first_seen(items: Sequence[_Item], held: set[_Item]) -> list[_Item]:
-    """The ``items`` not in ``held``, in order, each once (``held`` takes them)."""
+def _unheld(
+    connection: Connection, experiment_id: int, items: Sequence[_Item], columns: tuple[Any, ...]
+) -> list[_Item]:
+    """The ``items`` (key and step first, then ``columns``' other values) whose row the run
+    does not hold, in order, each once: one query over the keys and the range of steps they
+    name."""
+    if not items:
+        return []
+    key, step = columns[:2]
+    steps = [item[1] for item in items]
+    rows = connection.execute(
+        select(*columns).where(
+            key.table.c.experiment_id == experiment_id,
+            key.in_({item[0] for item in items}),
+            step.between(min(steps), max(steps)),
+        )
+    )
+    held = {tuple(row) for row in rows}
     kept = []
     for item in items:
         if item not in held:
