@@ -122,7 +122,7 @@ class CsvTable:
         return len(self.rows)
 
     def __repr__(self) -> str:
-        return f"CsvTable('{self.path}', {len(self)} rows, columns {_listing(self.column_names)})"
+        return f"CsvTable('{self.path}', {len(self)} rows, columns {listing(self.column_names)})"
 
     def find_column(self, *aliases: str, fix: str = "rename the column in the file") -> str:
         """The name of the column called by one of ``aliases``, tried in order.
@@ -149,7 +149,7 @@ class CsvTable:
         raise DataFormatError(
             f"{self.place(self._header_line())}: no column {wanted} (names match "
             f"whatever their case, spaces, underscores and hyphens); the columns are "
-            f"{_listing(self.column_names)}; {fix}"
+            f"{listing(self.column_names)}; {fix}"
         )
 
     def has_column(self, *aliases: str) -> bool:
@@ -348,7 +348,7 @@ class CsvTable:
         if not indexes:
             raise InvalidParameterError(
                 f"{self.path} has no column {name!r}; its columns are "
-                f"{_listing(self.column_names)} (find_column matches names loosely)"
+                f"{listing(self.column_names)} (find_column matches names loosely)"
             )
         if len(indexes) > 1:
             positions = " and ".join(str(i + 1) for i in indexes)
@@ -468,7 +468,7 @@ def _row_texts(index: int, row: Any, names: list[str], known: Any) -> list[str]:
         extra = [f"unexpected column {name!r}" for name in row if name not in known]
         raise DataFormatError(
             f"rows[{index}]: {', '.join(missing + extra)}; every row needs the columns of the "
-            f"first: {_listing(names)}"
+            f"first: {listing(names)}"
         )
     try:
         # NOTE: by exact type through one table: this runs for every value a served model
@@ -608,7 +608,7 @@ def read_csv(
         names, rows, lines = rows[0], rows[1:], lines[1:]
         if not rows:
             raise DataFormatError(
-                f"{path}: no data rows after the header ({_listing(names, ',')}); the file holds "
+                f"{path}: no data rows after the header ({listing(names, ',')}); the file holds "
                 "only its header line"
             )
     else:
@@ -813,7 +813,7 @@ def _check_widths(
         )
     for row, line in zip(rows, lines, strict=True):
         if len(row) != len(names):
-            expected = f"({_listing(names, ',')})" if has_header else f"(as on line {lines[0]})"
+            expected = f"({listing(names, ',')})" if has_header else f"(as on line {lines[0]})"
             raise DataFormatError(
                 f"{path}, line {line}: {len(row)} fields, expected {len(names)} {expected}"
             )
@@ -848,7 +848,7 @@ def _float_or_nan(text: str) -> float:
         return np.nan
 
 
-def _listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
+def listing(names: Sequence[str], separator: str = ", ", most: int = 12) -> str:
     """The names joined, or the first ones and how many there are in all; long names cut."""
     shown = [shorten(name) for name in names[: most if len(names) <= most else most - 2]]
     if len(names) <= most:

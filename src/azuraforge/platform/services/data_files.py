@@ -39,7 +39,7 @@ from azuraforge.errors import (
     shorten,
 )
 from azuraforge.learn.datasets import DATASETS
-from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, read_csv, utf8_text
+from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, listing, read_csv, utf8_text
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.store import DataFileUses, Store
@@ -63,8 +63,6 @@ HEAD_BYTES = 64 * 1024
 what finds its encoding's mark, delimiter, header and columns. The rest is streamed."""
 CHUNK_BYTES = 1024 * 1024
 """How much of a file one read takes while it is hashed."""
-LISTED_NAMES = 12
-"""Most column names a message lists (as the reader's do)."""
 
 
 @dataclass(frozen=True)
@@ -416,7 +414,7 @@ def _count_rows(path: Path, name: str, head: CsvTable) -> int:
                 if len(row) != width:
                     raise DataFormatError(
                         f"{name}, line {reader.line_num}: {len(row)} fields, expected {width} "
-                        f"({_listing(head.column_names)})"
+                        f"({listing(head.column_names, ',')})"
                     )
         except csv.Error as e:
             raise DataFormatError(f"{name}, line {reader.line_num}: {e}") from e
@@ -450,12 +448,3 @@ def _lines(path: Path) -> Iterator[bytes]:
         for line in file:
             yield line.removeprefix(codecs.BOM_UTF8) if first else line
             first = False
-
-
-def _listing(names: Sequence[str]) -> str:
-    """The names as the reader lists a header in a message: comma-joined, the first ones and
-    how many in all past :data:`LISTED_NAMES`."""
-    most = LISTED_NAMES
-    shown = [shorten(name) for name in names[: most if len(names) <= most else most - 2]]
-    more = "" if len(names) <= most else f",... ({len(names)} in all)"
-    return ",".join(shown) + more
