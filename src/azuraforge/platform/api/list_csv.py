@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from inspect import Parameter, Signature
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query
 from fastapi.responses import StreamingResponse
@@ -46,8 +46,9 @@ def wants_csv(format_: str | None, accept: str | None) -> bool:
 
 @dataclass(frozen=True)
 class CsvAsked:
-    """A list asked as CSV, with the columns named (none: every field)."""
+    """A list of ``item`` asked as CSV, with the columns named (none: every field)."""
 
+    item: type[BaseModel]
     columns: list[str]
 
 
@@ -80,7 +81,7 @@ def csv_of(item: type[BaseModel]) -> Any:
     ) -> CsvAsked | None:
         if not wants_csv(format_, accept):
             return None
-        return CsvAsked(comma_separated(columns))
+        return CsvAsked(item, comma_separated(columns))
 
     asked.__signature__ = Signature(parameters)  # type: ignore[attr-defined]
     return Depends(asked)
@@ -91,17 +92,33 @@ def csv_responses(what: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {"text/csv": {}}, "description": what}}
 
 
-def list_csv(
-    read: Read, item: type[BaseModel], asked: CsvAsked, filename: str
-) -> StreamingResponse:
-    """The CSV of the items ``read`` gives (instances of ``item``), every page from the first
-    (at most :data:`MAX_ROWS`), with the columns asked (every field of ``item`` when none
-    is). The first page is read before the answer starts: its errors are the list's."""
-    keys = asked.columns or list(item.model_fields)
+def list_csv(read: Read, asked: CsvAsked, filename: str) -> StreamingResponse:
+    """The CSV of the items ``read`` gives (instances of ``asked.item``), every page from the
+    first (at most :data:`MAX_ROWS`), with the columns asked (every field of the item when
+    none is). The first page is read before the answer starts: its errors are the list's."""
+    keys = asked.columns or list(asked.item.model_fields)
     first = read(0, MAX_PAGE)
     dumped = (one.model_dump(mode="json", include=set(keys)) for one in paged(read, first))
     rows = ([cell(key, fields[key]) for key in keys] for fields in dumped)
     return csv_answer(keys, rows, filename)
+
+
+Listed = TypeVar("Listed", bound=BaseModel)
+Page = Callable[[int, int], tuple[Sequence[Any], int]]
+"""A list's page and its total: ``page(offset, limit)`` gives its items there and how many
+the list holds."""
+
+
+def page_or_csv(
+    page: Page, asked: CsvAsked | None, filename: str, listed: type[Listed], offset: int,
+    limit: int,
+) -> Listed | StreamingResponse:  # fmt: skip
+    """A list's answer: every item as the CSV ``filename`` when ``asked``, else the page at
+    ``offset`` as ``listed`` (``data``, ``total``, ``offset``, ``limit``)."""
+    if asked:
+        return list_csv(lambda o, n: page(o, n)[0], asked, filename)
+    data, total = page(offset, limit)
+    return listed(data=data, total=total, offset=offset, limit=limit)
 
 
 def paged(read: Read, first: Sequence[Any]) -> Iterator[Any]:

@@ -80,7 +80,7 @@ def list_data_files(
     its columns, rows and SHA-256); or (``format=csv``, or ``Accept: text/csv``) as CSV."""
     files = [DataFilePublic.of(file) for file in DataFiles(folder, store).list()]
     if csv:
-        return list_csv(lambda o, n: files[o : o + n], DataFilePublic, csv, "data-files.csv")
+        return list_csv(lambda o, n: files[o : o + n], csv, "data-files.csv")
     return files
 
 

@@ -26,7 +26,7 @@ from azuraforge.platform.api.deps import (
     StoreDep,
     TransportDep,
 )
-from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
 from azuraforge.platform.api.registry_schemas import (
     AliasChange,
     AliasMovePublic,
@@ -170,10 +170,7 @@ def list_models(
         records, total = store.list_models(offset=offset, limit=limit)
         return [ModelPublic.of(r) for r in records], total
 
-    if csv:
-        return list_csv(lambda o, n: page(o, n)[0], ModelPublic, csv, "models.csv")
-    data, total = page(offset, limit)
-    return ModelsPublic(data=data, total=total, offset=offset, limit=limit)
+    return page_or_csv(page, csv, "models.csv", ModelsPublic, offset, limit)
 
 
 @router.get("/{name}", dependencies=[READ], response_model=ModelPublic, responses=ERRORS)
@@ -227,10 +224,7 @@ def list_versions(
         records, total = store.list_versions(name, offset=offset, limit=limit)
         return [VersionPublic.of(r) for r in records], total
 
-    if csv:
-        return list_csv(lambda o, n: page(o, n)[0], VersionPublic, csv, f"{name}-versions.csv")
-    data, total = page(offset, limit)
-    return VersionsPublic(data=data, total=total, offset=offset, limit=limit)
+    return page_or_csv(page, csv, f"{name}-versions.csv", VersionsPublic, offset, limit)
 
 
 @router.get(
@@ -419,11 +413,8 @@ def list_predictions(
         records, total = store.list_prediction_jobs(ref, offset=offset, limit=limit)
         return [PredictionJobPublic.of(record) for record in records], total
 
-    if csv:
-        name = f"{ref}-predictions.csv"
-        return list_csv(lambda o, n: page(o, n)[0], PredictionJobPublic, csv, name)
-    data, total = page(offset, limit)
-    return PredictionJobsPublic(data=data, total=total, offset=offset, limit=limit)
+    name = f"{ref}-predictions.csv"
+    return page_or_csv(page, csv, name, PredictionJobsPublic, offset, limit)
 
 
 @router.get(

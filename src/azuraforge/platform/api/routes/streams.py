@@ -27,7 +27,7 @@ from azuraforge.platform.api.deps import (
     comma_separated,
     status_list,
 )
-from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
 from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.explain import explain
@@ -474,10 +474,7 @@ def list_streams(
         now = time.time()
         return [StreamPublic.of(r, pace(store, r, now)) for r in found.items], found.total
 
-    if csv:
-        return list_csv(lambda o, n: page(o, n)[0], StreamPublic, csv, "streams.csv")
-    data, total = page(offset, limit)
-    return StreamsPublic(data=data, total=total, offset=offset, limit=limit)
+    return page_or_csv(page, csv, "streams.csv", StreamsPublic, offset, limit)
 
 
 @router.get("/{stream_id}", dependencies=[READ], response_model=StreamDetail, responses=ERRORS)

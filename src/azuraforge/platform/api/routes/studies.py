@@ -20,7 +20,7 @@ from azuraforge.platform.api.deps import (
     invalid_query,
     status_list,
 )
-from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
+from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
 from azuraforge.platform.services.study_views import (
@@ -306,10 +306,7 @@ def list_studies(
             for study in items
         ], total
 
-    if csv:
-        return list_csv(lambda o, n: page(o, n)[0], StudyListed, csv, "studies.csv")
-    data, total = page(offset, limit)
-    return StudiesPublic(data=data, total=total, offset=offset, limit=limit)
+    return page_or_csv(page, csv, "studies.csv", StudiesPublic, offset, limit)
 
 
 @router.get("/{study_id}", dependencies=[READ], response_model=StudyDetail, responses=ERRORS)
@@ -365,11 +362,7 @@ def list_study_trials(
             raise invalid_query(e) from None
         return [TrialPublic(**trial) for trial in found.trials], found.total
 
-    if csv:
-        name = f"study-{study_id}-trials.csv"
-        return list_csv(lambda o, n: page(o, n)[0], TrialPublic, csv, name)
-    data, total = page(offset, limit)
-    return TrialsPublic(data=data, total=total, offset=offset, limit=limit)
+    return page_or_csv(page, csv, f"study-{study_id}-trials.csv", TrialsPublic, offset, limit)
 
 
 @router.get(
