@@ -1,5 +1,6 @@
-"""Browser tests of the dashboard: Playwright drives Debian's Chromium (``/usr/bin/chromium``,
-``apt-get install chromium``; ``.ci/run`` installs it when missing) against a real
+"""Browser tests of the dashboard: Playwright drives Debian's headless Chromium
+(``/usr/bin/chromium-headless-shell``, ``apt-get install chromium-headless-shell``; ``.ci/run``
+installs it when missing) against a real
 ``azuraforge serve`` on a temporary SQLite database with two local workers and the platform
 tests' ``sleeper`` pipeline installed.
 
@@ -34,7 +35,9 @@ from tests.platform.servers import (
 )
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("AZURAFORGE_CHROMIUM", "/usr/bin/chromium"))
+# The headless shell, not the full browser in its headless mode: the same Blink, drawing the
+# same pages, at some 40 % less CPU (the browser tests of three modules: 60 s -> 35 s).
+CHROMIUM = Path(os.environ.get("AZURAFORGE_CHROMIUM", "/usr/bin/chromium-headless-shell"))
 SCREENSHOTS = Path(
     os.environ.get("AZURAFORGE_SCREENSHOTS") or REPOSITORY / "build" / "screenshots"
 )
@@ -82,8 +85,8 @@ def browser() -> Iterator[Any]:
     elsewhere call ``asyncio.run`` and count their own child processes)."""
     if not CHROMIUM.exists():
         pytest.fail(
-            f"the browser tests need Chromium at {CHROMIUM}: apt-get install chromium "
-            "(.ci/run does), or name another with AZURAFORGE_CHROMIUM",
+            f"the browser tests need Chromium at {CHROMIUM}: apt-get install "
+            "chromium-headless-shell (.ci/run does), or name another with AZURAFORGE_CHROMIUM",
             pytrace=False,
         )
     from playwright.sync_api import sync_playwright
