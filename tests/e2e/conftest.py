@@ -51,6 +51,9 @@ CHROMIUM_ARGS = [
     # WebGL (Plotly's parallel coordinates) on the CPU: there is no GPU.
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
+    # Pages composited by the renderer's software path, not through SwiftShader's GL in the
+    # GPU process: the same pixels at about a third less of Chromium's CPU.
+    "--disable-gpu-compositing",
 ]
 DESKTOP = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 800}
