@@ -169,6 +169,15 @@ def test_the_model_check_sees_a_column_without_a_migration(database_url: str) ->
     assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "experiments", "remarks")]
 
 
+def test_the_revisions_read_from_the_migration_files_are_alembics() -> None:
+    """The store's schema check reads each migration's revision from its file, without Alembic
+    (:func:`~azuraforge.platform.store.engine.head_revision`): the same line as Alembic's."""
+    scripts = engines._scripts()
+    alembics = {script.revision: script.down_revision for script in scripts.walk_revisions()}
+    assert engines._revisions() == alembics
+    assert head_revision() == scripts.get_current_head()
+
+
 def test_the_store_refuses_an_empty_database(empty_url: str) -> None:
     shown = empty_url
     message = (

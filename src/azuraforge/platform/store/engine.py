@@ -7,21 +7,23 @@ transactions begin explicitly so a write waits for the lock instead of failing.
 
 from __future__ import annotations
 
+import ast
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from azuraforge.errors import InvalidParameterError, SchemaMismatchError, StoreUnavailableError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = "azuraforge.platform.store:migrations"
+VERSIONS = Path(__file__).with_name("migrations") / "versions"
 
 
 def normalise_url(url: str) -> str:
@@ -101,22 +103,43 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["engine"] = engine
     return config
 
 
-@functools.cache
 def _scripts() -> ScriptDirectory:
-    # Read once per process: /health checks the schema on every call.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
 
 
+@functools.cache
+def _revisions() -> dict[str, str | None]:
+    """Each migration's revision and the one it follows, as its file assigns them, read
+    without importing the file or Alembic: every worker and server opens a store, and
+    Alembic's import (with Mako and Pygments, which it brings) cost more than the rest of the
+    check. Read once per process: /health checks the schema on every call."""
+    revisions: dict[str, str | None] = {}
+    for path in VERSIONS.glob("0*.py"):
+        assigned = {
+            target.id: ast.literal_eval(node.value)
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision")
+        }
+        revisions[assigned["revision"]] = assigned["down_revision"]
+    return revisions
+
+
 def head_revision() -> str:
-    """The schema revision this version of AzuraForge needs."""
-    head = _scripts().get_current_head()
-    assert head is not None  # the package ships at least one migration
+    """The schema revision this version of AzuraForge needs: the one no migration follows."""
+    revisions = _revisions()
+    (head,) = set(revisions) - set(revisions.values())  # the migrations form one line
     return head
 
 
@@ -129,8 +152,10 @@ def revisions_after(revision: str | None) -> list[str]:
 def current_revision(engine: Engine) -> str | None:
     """The schema revision of the database (``None`` for an empty one)."""
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        with engine.connect().execution_options(azuraforge_read_only=True) as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as e:
         reason = database_message(e)
         raise StoreUnavailableError(
@@ -141,11 +166,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (all of them by default)."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Undo migrations down to ``revision`` (an empty database by default)."""
+    from alembic import command
+
     command.downgrade(_alembic_config(engine), revision)
 
 
@@ -184,7 +213,7 @@ def check_schema(engine: Engine) -> None:
 
 
 def _known(revision: str) -> bool:
-    return any(script.revision == revision for script in _scripts().walk_revisions())
+    return revision in _revisions()
 
 
 def shown_url(url: str) -> str:
