@@ -18,7 +18,7 @@ not only 404s. An invalid request keeps its violation: the hooks replace only wh
 schema accepts. The WebSocket routes are not in OpenAPI; ``routes/test_events.py`` covers
 them. Same seed, same requests, every run.
 
-Doubled on PostgreSQL (``on_both_databases``): bad input meets each dialect's own limits there
+Doubled on PostgreSQL (``on_both_databases``, one class per database): bad input meets each dialect's own limits there
 (integer ranges, JSON that may not hold NaN), which SQLite does not
 enforce, and a value one refuses must still be a 4xx. There the phases that send those values
 run (the examples and every schema's boundaries, where integer ranges and non-finite numbers
@@ -471,27 +471,43 @@ def fresh_store(store: Store) -> Iterator[Store]:
         forget_models_and_studies(store)
 
 
-def test_every_operation_answers_as_its_schema_says(
-    settings: Settings,
-    fresh_store: Store,
-    sleeper: object,
-    trained: list[Trained],
-    beijing_rows: list[dict[str, Any]],
-) -> None:
-    seeded = seed(fresh_store, settings, trained, beijing_rows)
-    app = create_app(settings, store=fresh_store)
-    schema = schemathesis.openapi.from_asgi(
-        "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
-    )
-    for name, hook in hooks(seeded).items():
-        schema.hook(name)(hook)
-    try:
-        found = run_all_phases(schema)
-    finally:  # the model server's alias refresher and the study service's connections
-        app.state.models.close()
-        if getattr(app.state, "studies", None) is not None:
-            app.state.studies.close()
-    assert not found.failures and not found.errors, found.report()
-    # Every check of the installed schemathesis ran, ours too (the stateful ones on SQLite).
-    every = {check.__name__ for check in CHECKS.get_all()} - UNCHECKED
-    assert found.checks == every if fresh_store.dialect == "sqlite" else found.checks <= every
+class EveryOperation:
+    """The test, once per database, each in a class of its own: pytest-xdist (``--dist
+    loadscope``) gives each class its own worker, where one module's two runs (some 90 and
+    40 s of CPU) would queue on one."""
+
+    def test_every_operation_answers_as_its_schema_says(
+        self,
+        settings: Settings,
+        fresh_store: Store,
+        sleeper: object,
+        trained: list[Trained],
+        beijing_rows: list[dict[str, Any]],
+    ) -> None:
+        seeded = seed(fresh_store, settings, trained, beijing_rows)
+        app = create_app(settings, store=fresh_store)
+        schema = schemathesis.openapi.from_asgi(
+            "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
+        )
+        for name, hook in hooks(seeded).items():
+            schema.hook(name)(hook)
+        try:
+            found = run_all_phases(schema)
+        finally:  # the model server's alias refresher and the study service's connections
+            app.state.models.close()
+            if getattr(app.state, "studies", None) is not None:
+                app.state.studies.close()
+        assert not found.failures and not found.errors, found.report()
+        # Every check of the installed schemathesis ran, ours too (the stateful ones on SQLite).
+        every = {check.__name__ for check in CHECKS.get_all()} - UNCHECKED
+        assert found.checks == every if fresh_store.dialect == "sqlite" else found.checks <= every
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+class TestOnSQLite(EveryOperation):
+    """Every phase."""
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+class TestOnPostgreSQL(EveryOperation):
+    """The examples and every schema's boundaries."""
