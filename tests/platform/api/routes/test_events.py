@@ -33,6 +33,10 @@ from tests.platform.servers import served_in_thread
 pytestmark = pytest.mark.on_both_databases
 
 API = "/api/v1"
+REQUEST_TIMEOUT = 30.0
+"""Seconds a request to the server in this process may take: it shares the test's
+interpreter, and a sign-in hashes a password; under CI's load httpx's 5 s were not enough
+(two ReadTimeouts, run 71 and a local run of the suite)."""
 PASSWORD = "correct horse battery"
 SQLITE_ALONE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 """For a test whose question the SQL dialect does not change."""
@@ -147,7 +151,8 @@ def test_a_socket_closes_4401_once_its_credential_ends(served: str, store):
     and gets its events."""
     good = user_headers(store, "ed", "editor")
     body = {"pipeline": "sleeper", "config": {"steps": 2}}  # no worker: it stays queued
-    made = httpx.post(f"http://{served}{API}/experiments", json=body, headers=good)
+    made = httpx.post(f"http://{served}{API}/experiments", json=body, headers=good,
+                      timeout=REQUEST_TIMEOUT)  # fmt: skip
     run = made.json()["data"][0]
     revoked, record = new_token(store, user="ed", project="default", role="viewer")
     expiring, expired = new_token(store, user="ed", project="default", role="viewer")
@@ -171,15 +176,16 @@ def test_a_socket_closes_4401_once_its_credential_ends(served: str, store):
         connection.execute(update(ApiToken).where(ApiToken.prefix == expired.prefix)
                            .values(expires_at=time.time()))  # fmt: skip
     signed_out = sockets["signed out"].request.headers["Cookie"]
-    assert httpx.post(f"http://{served}{API}/auth/logout",
-                      headers={"Cookie": signed_out}).status_code == 204  # fmt: skip
+    assert httpx.post(f"http://{served}{API}/auth/logout", headers={"Cookie": signed_out},
+                      timeout=REQUEST_TIMEOUT).status_code == 204  # fmt: skip
     for case, socket in sockets.items():
         if case != "good":
             with pytest.raises(ConnectionClosed) as closed:
                 socket.recv(timeout=CLOSES_WITHIN)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, case
             assert time.monotonic() - changed < CLOSES_WITHIN, case
-    again = httpx.post(f"http://{served}{API}/experiments/{run['id']}/cancel", headers=good)
+    again = httpx.post(f"http://{served}{API}/experiments/{run['id']}/cancel", headers=good,
+                       timeout=REQUEST_TIMEOUT)  # fmt: skip
     assert again.status_code == 202, again.text
     assert json.loads(sockets["good"].recv(timeout=5))["experiment_id"] == run["id"]
     opened.close()
@@ -212,7 +218,9 @@ def test_the_requests_of_a_credential_in_flight_read_it_together(served: str, st
     until = time.monotonic() + 3 * CHECKED_FOR
 
     def keep_asking() -> int:
-        with httpx.Client(base_url=f"http://{served}{API}", headers=headers) as client:
+        with httpx.Client(
+            base_url=f"http://{served}{API}", headers=headers, timeout=REQUEST_TIMEOUT
+        ) as client:
             answers = 0
             while time.monotonic() < until:
                 assert client.get("/pipelines").status_code == 200
@@ -237,7 +245,9 @@ def _session(served: str, store: Store, name: str) -> dict[str, str]:
     create_user(store, name, PASSWORD)
     store.set_member("default", name, "viewer")
     signed = httpx.post(
-        f"http://{served}{API}/auth/login", json={"name": name, "password": PASSWORD}
+        f"http://{served}{API}/auth/login",
+        json={"name": name, "password": PASSWORD},
+        timeout=REQUEST_TIMEOUT,
     )
     assert signed.status_code == 200, signed.text
     return {"Cookie": "; ".join(f"{key}={value}" for key, value in signed.cookies.items())}
