@@ -217,6 +217,9 @@ def empty_postgres(url: str) -> None:
 
 
 DIALECTS = ["sqlite", "postgresql"]
+SQLITE_ALONE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""For a test of a module marked ``on_both_databases`` whose question the SQL dialect does not
+change: a request refused before any query, a run's files."""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

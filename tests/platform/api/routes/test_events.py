@@ -27,7 +27,7 @@ from azuraforge.platform.services.access import create_user, new_token
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.models import ApiToken, User
-from tests.platform.fixtures import user_headers
+from tests.platform.fixtures import SQLITE_ALONE, user_headers
 from tests.platform.servers import served_in_thread
 
 pytestmark = pytest.mark.on_both_databases
@@ -38,8 +38,6 @@ REQUEST_TIMEOUT = 30.0
 interpreter, and a sign-in hashes a password; under CI's load httpx's 5 s were not enough
 (two ReadTimeouts, run 71 and a local run of the suite)."""
 PASSWORD = "correct horse battery"
-SQLITE_ALONE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-"""For a test whose question the SQL dialect does not change."""
 CLOSES_WITHIN = CHECKED_FOR + 3.0
 """Seconds a socket has to close once its credential ends: :data:`CHECKED_FOR`, and time for
 a loaded machine."""

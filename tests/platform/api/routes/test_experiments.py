@@ -1,7 +1,8 @@
 """/api/v1/experiments on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors.
 
 The API's one pass on both databases (``on_both_databases``): every layer from the route to
-the SQL on each dialect, its errors (constraint violations, an unreachable server) included.
+the SQL on each dialect, its errors (constraint violations, an unreachable server) included;
+a request refused before any query, or a run's files, on SQLite alone (``SQLITE_ALONE``).
 Most other API tests run on SQLite alone; the WebSocket streams and schemathesis are doubled
 too, for reasons of their own."""
 
@@ -17,6 +18,7 @@ from azuraforge.cli.experiments import _print_detail
 from azuraforge.platform.jobs.queueing import withdraw
 from azuraforge.platform.store import Store
 from tests.platform.api.conftest import BROKER_PASSWORD
+from tests.platform.fixtures import SQLITE_ALONE
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -59,6 +61,7 @@ def test_grid_makes_a_batch(client: TestClient):
     assert listed["total"] == 3
 
 
+@SQLITE_ALONE
 def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
     body = {"pipeline": "sleeper", "config": {"steps": "many"}, "grid": {"sleep": [0, 1]}}
     response = client.post(f"{API}/experiments", json=body)
@@ -69,6 +72,7 @@ def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
@@ -84,6 +88,7 @@ def test_bad_submissions_are_4xx_with_a_message(client, body, status, fragment):
     assert fragment in response.json()["error"]["message"]
 
 
+@SQLITE_ALONE
 def test_malformed_json_and_huge_bodies_are_refused(client: TestClient):
     malformed = client.post(
         f"{API}/experiments", content=b"{not json", headers={"content-type": "application/json"}
@@ -128,6 +133,7 @@ def test_run_completes_with_metrics_logs_artifacts(client: TestClient, worker):
     assert report.status_code == 200 and report.text.startswith("# sleeper report")
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize("path", ["../1/report.md", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"])
 def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: str):
     row = submit(client)
@@ -136,6 +142,7 @@ def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: st
     assert "error" in response.json()
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize("path", ["a" * 5000, "a" * 300, "d/" * 1000 + "x", "é" * 200])
 def test_an_overlong_artifact_path_is_refused_by_name(client: TestClient, path: str):
     """A 5,000-character path answered 500 (OSError: file name too long)."""
@@ -145,6 +152,7 @@ def test_an_overlong_artifact_path_is_refused_by_name(client: TestClient, path: 
     assert "at most 1,024 characters and names of at most 255 bytes" in response.text
 
 
+@SQLITE_ALONE
 def test_a_symlink_loop_among_a_runs_files_is_404(client: TestClient, settings):
     row = submit(client)
     folder = settings.home / "blobs" / "runs" / str(row["id"])  # the default blob store's
@@ -154,6 +162,7 @@ def test_a_symlink_loop_among_a_runs_files_is_404(client: TestClient, settings):
     assert response.status_code == 404
 
 
+@SQLITE_ALONE
 def test_missing_artifact_is_404(client: TestClient):
     row = submit(client)
     response = client.get(f"{API}/experiments/{row['id']}/artifacts/nothing.txt")
@@ -176,6 +185,7 @@ def test_list_filters_sorts_and_pages(client: TestClient, store: Store):
     assert second.json()["total"] == 5
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
@@ -323,6 +333,7 @@ def test_nul_in_a_json_body_is_422_naming_the_field_and_stores_nothing(
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize(
     "literal",
     [b"Infinity", b"-Infinity", b"NaN", b"1e999", b"1E+0309", b"9" * 400 + b".0",
@@ -342,6 +353,7 @@ def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: 
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_metric_bounds_are_422(client: TestClient, value: str):
     response = client.get(f"{API}/experiments", params={"metric": "loss", "metric_min": value})
@@ -429,6 +441,7 @@ def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
     assert BROKER_PASSWORD not in caplog.text
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize(
     ("grid", "loc", "message"),
     [
@@ -458,6 +471,7 @@ def test_a_bad_grid_is_reported_at_grid_not_config(client: TestClient, grid, loc
     assert error["details"][0]["loc"] == loc
 
 
+@SQLITE_ALONE
 @pytest.mark.parametrize(
     "csv", ["/etc/passwd", "../../etc/passwd", "sub/../../outside.csv", "link-out.csv"]
 )
@@ -477,6 +491,7 @@ def test_a_file_setting_may_not_leave_the_servers_data_folder(
     assert client.get(f"{API}/experiments").json()["total"] == 0
 
 
+@SQLITE_ALONE
 def test_a_grids_file_values_are_refused_at_their_place_in_the_grid(client: TestClient, settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "a.csv").write_text("date,x\n")
@@ -503,6 +518,7 @@ def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestCli
         assert detail["config"]["csv"] == stored
 
 
+@SQLITE_ALONE
 def test_the_report_reads_as_markdown_and_html(client: TestClient, worker):
     row = submit(client, steps=2)
     wait_for(client, row["id"], {"completed"})
@@ -512,6 +528,7 @@ def test_the_report_reads_as_markdown_and_html(client: TestClient, worker):
     assert report["html"] == "<h1>sleeper report</h1>\n"
 
 
+@SQLITE_ALONE
 def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
     client: TestClient, worker, blobs
 ):
