@@ -77,7 +77,9 @@ def test_a_bad_filter_is_explained_and_the_listing_stays(dashboard: Dashboard, p
     assert page.locator("#experiments-table table").count() == 1
 
 
-def test_an_mlflow_experiment_is_a_group_the_list_shows_and_filters(dashboard: Dashboard, page):
+def test_an_mlflow_experiment_is_a_group_the_list_shows_filters_and_links(
+    dashboard: Dashboard, page
+):
     address, token = f"{dashboard.url}/api/2.0/mlflow", dashboard.api.headers
     with httpx.Client(base_url=address, headers=token) as mlflow:  # as MLflow's client calls
         made = mlflow.post("/experiments/create", json={"name": "e2e-group"}).json()
@@ -90,6 +92,8 @@ def test_an_mlflow_experiment_is_a_group_the_list_shows_and_filters(dashboard: D
         "#experiments-table tbody tr[data-id]", "r => r.map(e => e.dataset.id)"
     )
     assert ids == [str(run_id)] and page.input_value("#group-filter") == "e2e-group"
+    page.goto(f"{dashboard.url}/#/experiments/{made['experiment_id']}/runs/{run_id}")
+    page.wait_for_selector("#run-name:text-is('grouped')")  # the link MLflow's client prints
 
 
 def seeded_runs(count: int) -> list[FinishedRun]:

@@ -38,6 +38,7 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
         ) as run:
             for step in range(3000):
                 run.log_metrics({"loss": 1 / (step + 1), "acc": step / 3000}, step=step)
+            run.progress(2999, 3000, "step 2999")
             run.log_params({"late": 3})
             run.set_tags({"stage": "try"})
             run.note("first try")
@@ -50,6 +51,10 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
                 run.log_scores({"MAE": {"model": "0.2"}})
             with pytest.raises(InvalidParameterError, match="must be a finite number"):
                 run.log_scores({"R2": float("inf")})
+            with pytest.raises(InvalidParameterError, match=r"done \(4\) is above total \(3\)"):
+                run.progress(4, 3)
+            with pytest.raises(InvalidParameterError, match="total must be a whole number"):
+                run.progress(1, 2.5)  # type: ignore[arg-type]
         record = api.store.get_experiment(run.id)  # type: ignore[arg-type]
     assert steps(api.store, run.id) == list(range(3000))
     assert (record.status, record.pipeline, record.name) == ("completed", "my-script", "ordered")
@@ -62,6 +67,7 @@ def test_points_arrive_in_order_with_params_tags_notes_and_files(api: Api, tmp_p
     assert record.scores == {"metrics.MAE.model": 0.25, "metrics.MAE.persistence": 0.75,
                              "metrics.R2": 0.9}  # fmt: skip
     assert record.notes == "first try\nlr 0.1 is too high"
+    assert (record.progress, record.progress_message) == (1.0, "step 2999")  # completed: 1
     assert [a.path for a in api.store.list_artifacts(record.id)] == ["plot.txt"]
     assert not any((tmp_path / "client" / "spool").iterdir())  # nothing left behind
 
@@ -217,6 +223,7 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
                          **FAST) as run:  # fmt: skip
         for step in range(50):
             run.log_metrics({"loss": float(step)}, step=step)
+            run.progress(step + 1, 50, f"epoch {step + 1}")
         run.note("on the train")
     store = Store(url)
     try:
@@ -226,6 +233,7 @@ def test_without_a_server_the_run_goes_into_the_embedded_store(
         assert steps(store, run.id) == list(range(50))
         assert store.get_run_tags(record.id) == {"where": "laptop"}
         assert record.notes == "on the train"
+        assert (record.progress, record.progress_message) == (1.0, "epoch 50")
     finally:
         store.close()
 

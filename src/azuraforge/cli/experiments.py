@@ -52,6 +52,16 @@ def list_(
     ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
     batch: Annotated[str | None, typer.Option("--batch", help="Batch id.")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", help="An MLflow experiment's name, or a tracked run's experiment."
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="key:value; repeat for runs with each of several tags."),
+    ] = None,
     search: Annotated[
         str | None, typer.Option("--search", help="Text in the name or pipeline.")
     ] = None,
@@ -99,7 +109,7 @@ def list_(
         filters: dict[str, Any] = dict(
             status=status, pipeline=pipeline, batch=batch, search=search, metric=metric,
             minimum=minimum, maximum=maximum, sort=_sort_key(sort), ascending=ascending,
-            where=where,
+            where=where, group=group, tag=tag,
         )  # fmt: skip
         if as_csv:
             with arguments():

@@ -71,7 +71,8 @@ class Runs:
         batch: str | None = None, search: str | None = None, metric: str | None = None,
         minimum: float | None = None, maximum: float | None = None, sort: str = "id",
         ascending: bool = False, limit: int = 50, offset: int = 0,
-        where: str | Sequence[str] | None = None,
+        where: str | Sequence[str] | None = None, group: str | None = None,
+        tag: str | Sequence[str] | None = None,
     ) -> Page:  # fmt: skip
         """A page of runs, newest first (or by ``sort``: a column, ``metric:<key>`` for a
         metric's last value, or ``score:<name>`` for a number of the run's result).
@@ -92,6 +93,11 @@ class Runs:
             Only runs passing each of these filters ``<name><op><number>`` (op one of
             ``< <= > >= =``) on a score (``metrics.MAE.model<0.5``) or, named
             ``metric:<key>``, a metric's last value.
+        group
+            Only this group's runs: an MLflow experiment's name, or a tracked run's
+            ``experiment``.
+        tag
+            Only runs with each of these tags, ``key:value``.
         """
         return self.session.page("/experiments", self._query(locals()))  # the options above
 

@@ -66,7 +66,7 @@ class StoreSink:
             if batch.notes is not None:
                 self.store.edit_experiment(self.run_id, notes=batch.notes)
                 return False
-            writes = JobWrites(points=batch.points, lines=batch.lines)
+            writes = JobWrites(points=batch.points, lines=batch.lines, progress=batch.progress)
             return self.store.write_external(self.run_id, writes, batch_id=batch.batch_id)
         except AzuraForgeError as e:
             raise _classified(e) from None

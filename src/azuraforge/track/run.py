@@ -23,6 +23,11 @@ from azuraforge.track.sender import Item, Sender, log
 from azuraforge.track.sinks import Sink
 from azuraforge.track.spool import Spool
 
+MAX_PROGRESS = 2**31 - 1
+"""The largest ``done`` or ``total`` of a run's progress a server keeps."""
+MAX_PROGRESS_MESSAGE = 200
+"""The longest progress message a server keeps."""
+
 COMPLETED, FAILED = "completed", "failed"
 END_TIMEOUT = 30.0
 """Seconds a run's end waits at most for the server to take what is left, and the end."""
@@ -95,6 +100,39 @@ class Run:
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Queue one value of the metric ``key`` (as :meth:`log_metrics`)."""
         self.log_metrics({key: value}, step)
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        """Say how far the run is: ``done`` of ``total`` (epochs, steps, files), and a short
+        ``message`` (``"epoch 3"``), shown as the progress bar on its page and in the run
+        list (sent with the next batch; a later call replaces an earlier one).
+
+        Raises
+        ------
+        InvalidParameterError
+            At once, if ``done`` or ``total`` is not a whole number from 0 to 2**31 - 1,
+            ``done`` is above ``total``, or ``message`` is longer than 200 characters.
+        """
+        counts: dict[str, object] = {"done": done, "total": total}  # as called, unchecked
+        for name, value in counts.items():
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Integral)
+                or not 0 <= int(value) <= MAX_PROGRESS
+            ):
+                raise InvalidParameterError(
+                    f"progress: {name} must be a whole number from 0 to {MAX_PROGRESS}, "
+                    f"got {value!r}"
+                )
+        if done > total:
+            raise InvalidParameterError(f"progress: done ({done}) is above total ({total})")
+        if len(str(message)) > MAX_PROGRESS_MESSAGE:
+            raise InvalidParameterError(
+                f"progress: the message is {len(str(message))} characters, at most "
+                f"{MAX_PROGRESS_MESSAGE}"
+            )
+        self._queue.append(
+            (None, ("progress", (int(done), int(total), str(message))), time.time())
+        )
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Keep parameters of the run found after it started (those known at the start go

@@ -34,7 +34,8 @@ COMPLETED = "completed"
 Item = tuple[Any, Any, float]
 """What the training loop queues: ``(metrics dict, step, time)``, ``(message, level, time)``,
 ``(None, ("file", kept file, name), time)`` for a file, ``(None, ("tags", tags), time)`` for
-tags, ``(None, ("notes", text), time)`` for the run's notes."""
+tags, ``(None, ("notes", text), time)`` for the run's notes, ``(None, ("progress", (done,
+total, message)), time)`` for its progress."""
 
 
 class Sender:
@@ -241,19 +242,23 @@ class Sender:
         return True
 
     def _batches(self) -> list[Batch]:
-        """What is queued, taken off the queue, as batches of ids of their own."""
+        """What is queued, taken off the queue, as batches of ids of their own; the run's
+        progress rides with the points and lines queued about when it was said."""
         batches: list[Batch] = []
         points: list[Point] = []
         lines: list[Line] = []
+        progress: tuple[int, int, str] | None = None
         queue = self.queue
         while queue:
             first, second, when = queue.popleft()
             if isinstance(first, dict):
                 points.extend(self._points(first, second, when))
+            elif first is None and second[0] == "progress":
+                progress = second[1]
             elif first is None:
-                if points or lines:
-                    batches.append(Batch(self._next_id(), points, lines))
-                    points, lines = [], []
+                if points or lines or progress:
+                    batches.append(Batch(self._next_id(), points, lines, progress=progress))
+                    points, lines, progress = [], [], None
                 if second[0] == "tags":
                     batches.append(Batch(self._next_id(), tags=second[1]))
                 elif second[0] == "notes":
@@ -263,10 +268,10 @@ class Sender:
             else:
                 lines.append((when, second, first))
             if len(points) + len(lines) >= MAX_POINTS:
-                batches.append(Batch(self._next_id(), points, lines))
-                points, lines = [], []
-        if points or lines:
-            batches.append(Batch(self._next_id(), points, lines))
+                batches.append(Batch(self._next_id(), points, lines, progress=progress))
+                points, lines, progress = [], [], None
+        if points or lines or progress:
+            batches.append(Batch(self._next_id(), points, lines, progress=progress))
         return batches
 
     def _points(self, metrics: dict[str, Any], step: int, when: float) -> list[Point]:

@@ -117,7 +117,11 @@ class ServerSink:
             if batch.tags is not None or batch.notes is not None:
                 self._describe(batch)
                 return False
-            return bool(self.run.send(batch.points, batch.lines, batch_id=batch.batch_id))
+            return bool(
+                self.run.send(
+                    batch.points, batch.lines, progress=batch.progress, batch_id=batch.batch_id
+                )
+            )
         except AzuraForgeError as e:
             raise classified(e) from None
 

@@ -40,9 +40,9 @@ Line = tuple[float, str, str]
 
 @dataclass
 class Batch:
-    """What the run sends at once, under its own id: metric points and log lines, one file
-    to upload (``file``: its copy in the spool, ``name``: its path inside the run's files),
-    tags to set, or the run's notes."""
+    """What the run sends at once, under its own id: metric points, log lines and the
+    run's progress (done, total, message), one file to upload (``file``: its copy in the
+    spool, ``name``: its path inside the run's files), tags to set, or the run's notes."""
 
     batch_id: str
     points: list[Point] = field(default_factory=list)
@@ -51,11 +51,12 @@ class Batch:
     name: str | None = None
     tags: dict[str, str] | None = None
     notes: str | None = None
+    progress: tuple[int, int, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "points": self.points, "lines": self.lines,
                 "file": self.file, "name": self.name, "tags": self.tags,
-                "notes": self.notes}  # fmt: skip
+                "notes": self.notes, "progress": self.progress}  # fmt: skip
 
     @classmethod
     def of(cls, found: dict[str, Any]) -> Batch:
@@ -67,7 +68,13 @@ class Batch:
             found.get("name"),
             found.get("tags"),
             found.get("notes"),
+            None if found.get("progress") is None else _progress(found["progress"]),
         )
+
+
+def _progress(found: list[Any]) -> tuple[int, int, str]:
+    done, total, message = found
+    return int(done), int(total), str(message)
 
 
 def _locked(path: Path, *, wait: bool) -> int:

@@ -22,6 +22,8 @@ const pages = {
 const ROUTES = [
   [/^\/experiments$/, "experiments", "experiments", "render"],
   [/^\/experiments\/(\d+)$/, "experiments", "run", "render"],
+  // The link MLflow's client prints when a run ends (its experiment's id, then the run's).
+  [/^\/experiments\/\d+\/runs\/(\d+)$/, "experiments", "run", "render"],
   [/^\/launch$/, "launch", "launch", "render"],
   [/^\/compare$/, "experiments", "compare", "render"],
   [/^\/studies$/, "studies", "studies", "renderList"],
