@@ -38,7 +38,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 # servers, Chromium or PyTorch at CI size (BENCH_QUICK_LONG, some 140 s of CPU: the suite's
 # 12-minute budget) run with bench-quick and bench.
 BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop bench-quick-stream \
-	bench-quick-study bench-quick-regimes
+	bench-quick-study bench-quick-regimes bench-quick-selection
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
@@ -152,6 +152,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py
 	$(BIN)/python benchmarks/track_overhead.py --out docs/benchmarks.md
 	$(BIN)/python benchmarks/promotion.py
+	$(BIN)/python benchmarks/backend_selection.py
 	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/regimes.py
 	$(BIN)/python benchmarks/stream_service.py
@@ -207,6 +208,9 @@ bench-quick-router: $(VENV)/.installed-dev
 
 bench-quick-pages: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json
+
+bench-quick-selection: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/backend_selection.py --quick --out $(VENV)/bench-selection-quick.md --json $(VENV)/bench-selection-quick.json
 
 bench-quick-promotion: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/promotion.py --quick --out $(VENV)/bench-promotion-quick.md --json $(VENV)/bench-promotion-quick.json

@@ -1,0 +1,319 @@
+"""Choosing, for each kind of task, the backend that serves it best, by measurement.
+
+The seed (Kairos, task 1.1) asks that the model answering a message be chosen by its measured
+performance on that kind of task (success rate, speed, cost, health) so that "write simple
+code" comes to prefer the fast local model and "do a complex analysis" the stronger one.
+:class:`BackendSelector` keeps, per task type and candidate (a backend, or a backend with an
+expert's adapter version), discounted counts of answers judged good and bad and running
+averages of first-token latency, tokens per second, answer length and errors, and chooses by
+**Thompson sampling** (Thompson, 1933): for each candidate a success rate is drawn from its
+Beta posterior, the answer's expected seconds and cost are subtracted at stated weights, and
+the candidate with the highest draw answers. A candidate rarely tried keeps a wide posterior
+and is tried again now and then; the counts of a task's candidates are discounted at each of
+its answers (discounted Thompson sampling, Raj and Kalyani, 2017), so when a backend gets
+worse (a new version, a busy server) the choice follows within tens of answers instead of
+never. LiteLLM's latency routing keeps the last latencies per deployment, whatever the task:
+it cannot learn that the fast model fails the hard task.
+
+A backend that errs ``error_limit`` times in a row is taken out for ``probe_after`` seconds,
+then offered one answer again (a probe): a success brings it back, an error takes it out
+again. Every choice says why (:attr:`Choice.reason`).
+
+The selector holds its estimates in memory; :meth:`BackendSelector.rows` and
+:meth:`BackendSelector.restore` give and take them as plain rows for a table to keep.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from azuraforge.errors import InvalidParameterError, NotFoundError
+
+AVERAGE_WEIGHT = 0.3
+"""Weight of the newest measurement in a running average (latency, tokens/s, length)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something that may answer: a backend (``local``), or a backend with an expert's
+    adapter version (``local/python@3``), at ``cost_per_token`` (in the unit the selector's
+    ``cost_weight`` prices; 0 for a local model)."""
+
+    name: str
+    cost_per_token: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.strip():
+            raise InvalidParameterError("a candidate needs a name")
+        if not math.isfinite(self.cost_per_token) or self.cost_per_token < 0:
+            raise InvalidParameterError(
+                f"candidate {self.name!r}: cost_per_token must be a finite number >= 0, "
+                f"got {self.cost_per_token}"
+            )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one answer went: ``success`` (the user's verdict or a check; ``None`` while
+    unjudged: only its timings count), first-token latency, tokens/s, tokens read and
+    written, and whether the backend erred (no answer: a failure)."""
+
+    success: bool | None
+    first_token_ms: float | None = None
+    tokens_per_s: float | None = None
+    tokens: int = 0
+    error: bool = False
+
+
+@dataclass
+class Estimate:
+    """What the selector knows of one candidate on one task type."""
+
+    task: str
+    candidate: str
+    successes: float = 0.0
+    """Discounted count of answers judged good."""
+    failures: float = 0.0
+    """Discounted count of answers judged bad, and of errors."""
+    answers: int = 0
+    errors: int = 0
+    first_token_ms: float | None = None
+    tokens_per_s: float | None = None
+    tokens: float | None = None
+    """Running average of the tokens an answer read and wrote (its cost's measure)."""
+
+    @property
+    def success_rate(self) -> float:
+        """The posterior mean of the success rate (a uniform prior: 0.5 untried)."""
+        return (1.0 + self.successes) / (2.0 + self.successes + self.failures)
+
+    def seconds(self, answer_tokens: float) -> float:
+        """Expected seconds to an answer of ``answer_tokens`` (0 before any measurement)."""
+        first = (self.first_token_ms or 0.0) / 1e3
+        if not self.tokens_per_s:
+            return first
+        return first + answer_tokens / self.tokens_per_s
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The candidate chosen for a task, why, and each candidate's score in the choice."""
+
+    candidate: str
+    task: str
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+    """Each candidate's sampled utility (success draw minus weighted seconds and cost)."""
+    explored: bool = False
+    """Whether the draw chose another candidate than the best by the estimates' means."""
+    probe: bool = False
+    """Whether the candidate was out for errors and is offered this answer to come back."""
+
+
+class BackendSelector:
+    """Choose per task type among ``candidates`` by their measured success, speed and cost.
+
+    Parameters
+    ----------
+    candidates
+        Who may answer. More may be added later (:meth:`add`): a new adapter version starts
+        untried, with a uniform prior.
+    discount
+        Factor (0 to 1] applied to every count of a task's candidates at each answer of that
+        task: 1 never forgets; 0.9 weighs the last ~10 answers most.
+    latency_weight
+        Success rate traded for one second of expected answer time (0.1: a second costs as
+        much as 10 points of success rate).
+    cost_weight
+        Success rate traded for one unit of cost (``cost_per_token`` times tokens).
+    answer_tokens
+        Tokens an answer is expected to write, for the answer time (first token plus these at
+        the measured tokens/s).
+    first_tries
+        Answers each candidate gives on a task before the choice samples (an early unlucky
+        answer then cannot hide a good candidate for long).
+    error_limit, probe_after
+        Errors in a row that take a candidate out, and seconds before it is offered one
+        answer again.
+    seed
+        Seeds the draws (reproducible choices in tests and simulations).
+    clock
+        Seconds (monotonic) for the health timings.
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        discount: float = 0.9,
+        latency_weight: float = 0.1,
+        cost_weight: float = 1.0,
+        answer_tokens: float = 200.0,
+        first_tries: int = 2,
+        error_limit: int = 3,
+        probe_after: float = 30.0,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0.0 < discount <= 1.0:
+            raise InvalidParameterError(f"discount must be in (0, 1], got {discount}")
+        for name, weight in (("latency_weight", latency_weight), ("cost_weight", cost_weight)):
+            if not math.isfinite(weight) or weight < 0:
+                raise InvalidParameterError(f"{name} must be a finite number >= 0, got {weight}")
+        if error_limit < 1 or probe_after < 0:
+            raise InvalidParameterError("error_limit must be >= 1 and probe_after >= 0")
+        self.discount, self.latency_weight, self.cost_weight = (
+            discount,
+            latency_weight,
+            cost_weight,
+        )
+        self.answer_tokens, self.first_tries = answer_tokens, first_tries
+        self.error_limit, self.probe_after = error_limit, probe_after
+        self.candidates: dict[str, Candidate] = {}
+        self._estimates: dict[tuple[str, str], Estimate] = {}
+        self._errors_in_row: dict[str, int] = {}
+        self._out_until: dict[str, float] = {}
+        self._random = random.Random(seed)
+        self._clock = clock
+        for candidate in candidates:
+            self.add(candidate)
+
+    def add(self, candidate: Candidate) -> None:
+        """Offer ``candidate`` from now on (a candidate of that name is replaced: its price)."""
+        self.candidates[candidate.name] = candidate
+
+    def remove(self, name: str) -> None:
+        """Offer ``name`` no more (its estimates stay, for :meth:`rows`)."""
+        self.candidates.pop(name, None)
+
+    def estimate(self, task: str, candidate: str) -> Estimate:
+        """What is known of ``candidate`` on ``task`` (an untried one: nothing yet)."""
+        key = (task, candidate)
+        if key not in self._estimates:
+            self._estimates[key] = Estimate(task, candidate)
+        return self._estimates[key]
+
+    def choose(self, task: str, among: Iterable[str] | None = None) -> Choice:
+        """The candidate to answer a message of ``task``: the highest Thompson draw among the
+        healthy candidates (``among``: only these), or, when one is due a probe, that one.
+
+        Raises
+        ------
+        NotFoundError
+            If no candidate is offered (or none of ``among`` is).
+        """
+        names = self._offered(among)
+        now = self._clock()
+        due = [n for n in names if self._out_until.get(n, math.inf) <= now]
+        if due:  # one probe a period: out again until it answers
+            self._out_until[due[0]] = now + self.probe_after
+            return Choice(due[0], task, f"{due[0]} was out for errors: probing it", probe=True)
+        healthy = [n for n in names if n not in self._out_until] or names
+        untried = [n for n in healthy if self.estimate(task, n).answers < self.first_tries]
+        if untried:
+            fewest = min(untried, key=lambda n: self.estimate(task, n).answers)
+            reason = f"{fewest} for {task}: each backend answers {self.first_tries} first"
+            return Choice(fewest, task, reason, explored=True)
+        scores = {n: self._draw(task, n) for n in healthy}
+        chosen = max(scores, key=lambda n: scores[n])
+        best = self.best(task, healthy)
+        return Choice(
+            chosen,
+            task,
+            self._reason(task, chosen, healthy, explored=chosen != best),
+            scores,
+            explored=chosen != best,
+        )
+
+    def best(self, task: str, among: Iterable[str] | None = None) -> str:
+        """The candidate with the highest expected utility on ``task`` by the estimates'
+        means (what the selector prefers, without exploring)."""
+        names = self._offered(among)
+        return max(names, key=lambda n: self.utility(task, n))
+
+    def utility(self, task: str, name: str, success_rate: float | None = None) -> float:
+        """``success_rate`` (default: the estimate's mean) less the weighted expected seconds
+        and cost of an answer of ``name`` on ``task``."""
+        found = self.estimate(task, name)
+        rate = found.success_rate if success_rate is None else success_rate
+        cost = self.candidates[name].cost_per_token * (found.tokens or 0.0)
+        seconds = found.seconds(self.answer_tokens)
+        return rate - self.latency_weight * seconds - self.cost_weight * cost
+
+    def record(self, task: str, name: str, outcome: Outcome) -> None:
+        """Learn from one answer of ``name`` on ``task``: the task's counts are discounted,
+        then this answer's verdict counted, its timings averaged in, its health updated."""
+        found = self.estimate(task, name)
+        if outcome.success is not None or outcome.error:
+            for key, other in self._estimates.items():
+                if key[0] == task:
+                    other.successes *= self.discount
+                    other.failures *= self.discount
+            if outcome.success and not outcome.error:
+                found.successes += 1.0
+            else:
+                found.failures += 1.0
+        found.answers += 1
+        if outcome.error:
+            found.errors += 1
+            self._failed(name)
+            return
+        self._errors_in_row.pop(name, None)
+        self._out_until.pop(name, None)
+        found.first_token_ms = _averaged(found.first_token_ms, outcome.first_token_ms)
+        found.tokens_per_s = _averaged(found.tokens_per_s, outcome.tokens_per_s)
+        found.tokens = _averaged(found.tokens, float(outcome.tokens))
+
+    def healthy(self, name: str) -> bool:
+        """Whether ``name`` is in (not taken out for errors)."""
+        return name not in self._out_until
+
+    def rows(self) -> list[dict[str, object]]:
+        """Every estimate as a plain row (the seed's ``model_performance_metrics``)."""
+        return [asdict(found) for found in self._estimates.values()]
+
+    def restore(self, rows: Iterable[dict[str, object]]) -> None:
+        """Take estimates back from :meth:`rows` (a row of a task and candidate replaces
+        what the selector knew of them)."""
+        for row in rows:
+            found = Estimate(**row)  # type: ignore[arg-type]
+            self._estimates[(found.task, found.candidate)] = found
+
+    def _offered(self, among: Iterable[str] | None) -> list[str]:
+        names = (
+            list(self.candidates) if among is None else [n for n in among if n in self.candidates]
+        )
+        if not names:
+            raise NotFoundError("no backend to answer: none is declared, or none of those asked")
+        return names
+
+    def _draw(self, task: str, name: str) -> float:
+        found = self.estimate(task, name)
+        rate = self._random.betavariate(1.0 + found.successes, 1.0 + found.failures)
+        return self.utility(task, name, rate)
+
+    def _failed(self, name: str) -> None:
+        self._errors_in_row[name] = self._errors_in_row.get(name, 0) + 1
+        if name in self._out_until or self._errors_in_row[name] >= self.error_limit:
+            self._out_until[name] = self._clock() + self.probe_after
+
+    def _reason(self, task: str, chosen: str, names: list[str], *, explored: bool) -> str:
+        parts = []
+        for name in sorted(names, key=lambda n: -self.utility(task, n)):
+            found = self.estimate(task, name)
+            parts.append(
+                f"{name} {found.success_rate:.0%} good of {found.successes + found.failures:.1f}"
+                f", {found.seconds(self.answer_tokens):.2f} s"
+            )
+        how = "trying it (few answers yet)" if explored else "best by measurement"
+        return f"{chosen} for {task}: {how}; " + "; ".join(parts)
+
+
+def _averaged(average: float | None, value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return average
+    return value if average is None else average + AVERAGE_WEIGHT * (value - average)
