@@ -629,3 +629,69 @@ class MetricNan(Base):
     key: Mapped[str] = mapped_column(String(200))
     step: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     time: Mapped[float] = mapped_column(Float)
+
+
+class ChatConversation(Base):
+    """A user's conversation with the assistant in a project."""
+
+    __tablename__ = "chat_conversations"
+    __table_args__ = (
+        Index("ix_chat_conversations_project_user", "project_id", "user_name", "updated_at"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ChatTurn(Base):
+    """One message of a conversation and the assistant's answer: who answered (intent,
+    expert, adapter, backend, why), how fast, and the user's verdict on it."""
+
+    __tablename__ = "chat_turns"
+    __table_args__ = (
+        Index("ix_chat_turns_conversation", "conversation_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_conversations.id", ondelete="CASCADE")
+    )
+    message: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(100))
+    expert: Mapped[str] = mapped_column(String(100))
+    adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    backend: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    first_token_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tokens_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    correction: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class BackendPerformance(Base):
+    """What the backend selector knows of a candidate (a backend, or one with an adapter
+    version) on a task type in a project (the seed's ``model_performance_metrics``)."""
+
+    __tablename__ = "backend_performance"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    task: Mapped[str] = mapped_column(String(100), primary_key=True)
+    candidate: Mapped[str] = mapped_column(String(300), primary_key=True)
+    successes: Mapped[float] = mapped_column(Float)
+    failures: Mapped[float] = mapped_column(Float)
+    answers: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    first_token_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tokens_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tokens: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)

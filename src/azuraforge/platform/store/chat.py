@@ -1,0 +1,267 @@
+"""The assistant's rows: a project's conversations, each a user's own, their turns (the message,
+the answer, who answered and why, how fast, the user's verdict) and what the backend selector
+measured per task type and candidate (:class:`~azuraforge.platform.store.models.
+BackendPerformance`). Another project, or another user of the project, sees none of a
+user's conversations: a conversation that is not the caller's is not found, as one that does
+not exist."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.models import BackendPerformance, ChatConversation, ChatTurn
+
+MAX_TITLE = 200
+"""The longest conversation title (characters)."""
+VERDICTS = ("good", "bad", "correction")
+"""What a user may say of an answer."""
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """A conversation: its id, project, user, title and when it was made and last spoken in."""
+
+    id: int
+    project: str
+    user: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class TurnWrite:
+    """A turn as the chat service writes it."""
+
+    message: str
+    answer: str
+    intent: str
+    expert: str
+    adapter: str | None
+    backend: str
+    reason: str
+    first_token_ms: float | None
+    tokens_per_s: float | None
+    tokens_in: int
+    tokens_out: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnRecord(TurnWrite):
+    """A stored turn: what :class:`TurnWrite` holds, its id and conversation, the user's
+    verdict (``good``, ``bad``, ``correction`` or none) and correction, and when."""
+
+    id: int = 0
+    conversation_id: int = 0
+    verdict: str | None = None
+    correction: str | None = None
+    created_at: float = 0.0
+
+
+PERFORMANCE_FIELDS = ("task", "candidate", "successes", "failures", "answers", "errors",
+                      "first_token_ms", "tokens_per_s", "tokens")  # fmt: skip
+"""The fields of a performance row (those of the selector's estimates)."""
+
+
+class ChatStore(StoreBase):
+    """Conversations, turns and the backend selector's measurements. Safe from any number of
+    threads and processes."""
+
+    def create_conversation(self, user: str, title: str, *, project: str) -> ConversationRecord:
+        """A new conversation of ``user`` in ``project``, titled ``title`` (cut to
+        :data:`MAX_TITLE` characters)."""
+        now = time.time()
+        shown = _title(title)
+        with self._begin() as connection:
+            row = {"project_id": self.project_id(connection, project), "user_name": user,
+                   "title": shown, "created_at": now, "updated_at": now}  # fmt: skip
+            made = connection.execute(insert(ChatConversation).values(**row)).inserted_primary_key
+            assert made is not None
+            return ConversationRecord(int(made[0]), project, user, shown, now, now)
+
+    def list_conversations(
+        self, user: str, *, project: str, limit: int = 50, offset: int = 0
+    ) -> tuple[list[ConversationRecord], int]:
+        """A page of ``user``'s conversations in ``project``, the last spoken in first, and how
+        many they have."""
+        with self._read() as connection:
+            mine = (
+                ChatConversation.project_id == self.project_id(connection, project),
+                ChatConversation.user_name == user,
+            )
+            total = connection.scalar(
+                select(func.count()).select_from(ChatConversation).where(*mine)
+            )
+            rows = connection.execute(
+                select(ChatConversation.__table__).where(*mine)
+                .order_by(ChatConversation.updated_at.desc(), ChatConversation.id.desc())
+                .limit(limit).offset(offset)
+            ).all()  # fmt: skip
+        return [_conversation(row, project) for row in rows], int(total or 0)
+
+    def get_conversation(
+        self, conversation_id: int, user: str, *, project: str
+    ) -> ConversationRecord:
+        """``user``'s conversation ``conversation_id`` in ``project``.
+
+        Raises
+        ------
+        NotFoundError
+            If there is none so numbered that is ``user``'s in ``project``.
+        """
+        with self._read() as connection:
+            return self._conversation(connection, conversation_id, user, project)
+
+    def add_chat_turn(
+        self, conversation_id: int, user: str, turn: TurnWrite, *, project: str
+    ) -> TurnRecord:
+        """Keep ``turn`` in ``user``'s conversation ``conversation_id`` (now its last spoken
+        in); the stored turn."""
+        now = time.time()
+        with self._begin() as connection:
+            self._conversation(connection, conversation_id, user, project)
+            values = {f.name: getattr(turn, f.name) for f in fields(TurnWrite)}
+            made = connection.execute(
+                insert(ChatTurn).values(conversation_id=conversation_id, created_at=now, **values)
+            ).inserted_primary_key
+            assert made is not None
+            connection.execute(
+                update(ChatConversation)
+                .where(ChatConversation.id == conversation_id)
+                .values(updated_at=now)
+            )
+        return TurnRecord(**values, id=int(made[0]), conversation_id=conversation_id,
+                          created_at=now)  # fmt: skip
+
+    def list_chat_turns(
+        self, conversation_id: int, user: str, *, project: str
+    ) -> list[TurnRecord]:
+        """The turns of ``user``'s conversation ``conversation_id``, oldest first."""
+        with self._read() as connection:
+            self._conversation(connection, conversation_id, user, project)
+            rows = connection.execute(
+                select(ChatTurn.__table__)
+                .where(ChatTurn.conversation_id == conversation_id)
+                .order_by(ChatTurn.id)
+            ).all()
+        return [_turn(row) for row in rows]
+
+    def get_chat_turn(self, turn_id: int, user: str, *, project: str) -> TurnRecord:
+        """``user``'s turn ``turn_id`` in ``project`` (:class:`NotFoundError` otherwise)."""
+        with self._read() as connection:
+            return self._turn(connection, turn_id, user, project)
+
+    def set_turn_verdict(
+        self, turn_id: int, user: str, verdict: str, correction: str | None = None, *,
+        project: str,
+    ) -> TurnRecord:  # fmt: skip
+        """Keep ``user``'s ``verdict`` on turn ``turn_id`` (a later one replaces it): ``good``,
+        ``bad``, or ``correction`` with the right answer.
+
+        Raises
+        ------
+        InvalidParameterError
+            For another verdict, or a correction without its text.
+        NotFoundError
+            If the turn is not ``user``'s in ``project``.
+        """
+        if verdict not in VERDICTS:
+            raise InvalidParameterError(
+                f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}"
+            )
+        if verdict == "correction" and not (correction or "").strip():
+            raise InvalidParameterError("a correction needs the right answer (correction)")
+        kept = correction if verdict == "correction" else None
+        with self._begin() as connection:
+            self._turn(connection, turn_id, user, project)
+            connection.execute(
+                update(ChatTurn).where(ChatTurn.id == turn_id)
+                .values(verdict=verdict, correction=kept)
+            )  # fmt: skip
+            return self._turn(connection, turn_id, user, project)
+
+    def list_backend_performance(self, *, project: str) -> list[dict[str, Any]]:
+        """What the backend selector measured in ``project``: a row per task type and
+        candidate (:data:`PERFORMANCE_FIELDS`, and ``updated_at``)."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(BackendPerformance.__table__)
+                .where(BackendPerformance.project_id == self.project_id(connection, project))
+                .order_by(BackendPerformance.task, BackendPerformance.candidate)
+            )
+            return [
+                {name: getattr(row, name) for name in (*PERFORMANCE_FIELDS, "updated_at")}
+                for row in rows
+            ]
+
+    def save_backend_performance(self, rows: Iterable[Mapping[str, Any]], *, project: str) -> None:
+        """Keep these measurements (rows of :data:`PERFORMANCE_FIELDS`) of ``project``,
+        replacing those of the same task type and candidate."""
+        kept = [{name: row[name] for name in PERFORMANCE_FIELDS} for row in rows]
+        if not kept:
+            return
+        now = time.time()
+        with self._begin() as connection:
+            project_id = self.project_id(connection, project)
+            for row in kept:
+                connection.execute(
+                    delete(BackendPerformance).where(
+                        BackendPerformance.project_id == project_id,
+                        BackendPerformance.task == row["task"],
+                        BackendPerformance.candidate == row["candidate"],
+                    )
+                )
+            connection.execute(
+                insert(BackendPerformance),
+                [{**row, "project_id": project_id, "updated_at": now} for row in kept],
+            )
+
+    def _conversation(
+        self, connection: Connection, conversation_id: int, user: str, project: str
+    ) -> ConversationRecord:
+        row = connection.execute(
+            select(ChatConversation.__table__).where(
+                ChatConversation.id == conversation_id,
+                ChatConversation.project_id == self.project_id(connection, project),
+                ChatConversation.user_name == user,
+            )
+        ).first()
+        if row is None:
+            raise self.not_found(f"conversation {conversation_id}", project)
+        return _conversation(row, project)
+
+    def _turn(self, connection: Connection, turn_id: int, user: str, project: str) -> TurnRecord:
+        row = connection.execute(
+            select(ChatTurn.__table__)
+            .join(ChatConversation, ChatConversation.id == ChatTurn.conversation_id)
+            .where(
+                ChatTurn.id == turn_id,
+                ChatConversation.project_id == self.project_id(connection, project),
+                ChatConversation.user_name == user,
+            )
+        ).first()
+        if row is None:
+            raise self.not_found(f"turn {turn_id}", project)
+        return _turn(row)
+
+
+def _title(title: str) -> str:
+    line = " ".join(title.split())
+    return line if len(line) <= MAX_TITLE else line[: MAX_TITLE - 1] + "…"
+
+
+def _conversation(row: Any, project: str) -> ConversationRecord:
+    return ConversationRecord(row.id, project, row.user_name, row.title, row.created_at,
+                              row.updated_at)  # fmt: skip
+
+
+def _turn(row: Any) -> TurnRecord:
+    return TurnRecord(**{f.name: getattr(row, f.name) for f in fields(TurnRecord)})
