@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,6 +34,38 @@ from azuraforge.learn.home import default_home
 from azuraforge.platform.hosts import allowed_host_entry
 
 SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
+
+
+class AssistBackend(BaseModel):
+    """A text generator the assistant may answer with (docs/assist.md, On the platform)."""
+
+    name: str = Field(
+        ..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="What chats call it."
+    )
+    kind: Literal["llama", "openai", "echo"] = Field(
+        ..., description="llama: llama.cpp in the server's process; openai: an "
+        "OpenAI-compatible server (llama.cpp's, Ollama, vLLM) at url; echo: repeats the "
+        "message (for trying the chat without a model).",
+    )  # fmt: skip
+    model: str = Field(
+        "smollm2-135m-instruct",
+        max_length=500,
+        description="llama: a packaged model's name or a GGUF file's path; openai: the "
+        "model's name on that server.",
+    )
+    url: str = Field("", max_length=500, description="openai: the server's /v1 address.")
+    cost_per_token: float = Field(
+        0.0, ge=0, description="What a token read or written costs (the selector weighs it)."
+    )
+
+    @model_validator(mode="after")
+    def _check_url(self) -> AssistBackend:
+        if self.kind == "openai" and not self.url.startswith(("http://", "https://")):
+            raise InvalidParameterError(
+                f"assist backend {self.name!r} is an openai server: give its url "
+                "(http://host:port/v1)"
+            )
+        return self
 
 
 def settings_file() -> Path:
@@ -247,6 +286,15 @@ class Settings(BaseSettings):
         "server and worker shares, s3://bucket/prefix, with s3_endpoint; its credentials come "
         "from boto3's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), never "
         "from this object.",
+    )
+    assist_backends: list[AssistBackend] = Field(
+        default_factory=list,
+        description="The assistant's backends (docs/assist.md): none by default, and the "
+        "chat routes answer 503 until one is declared. In the environment a JSON list: "
+        'AZURAFORGE_ASSIST_BACKENDS=\'[{"name": "local", "kind": "llama"}]\'',
+    )
+    assist_max_tokens: int = Field(
+        1024, ge=1, le=32_768, description="Most tokens one chat answer may ask for."
     )
     s3_endpoint: str = Field(
         "",

@@ -249,14 +249,7 @@ class BackendSelector:
         then this answer's verdict counted, its timings averaged in, its health updated."""
         found = self.estimate(task, name)
         if outcome.success is not None or outcome.error:
-            for key, other in self._estimates.items():
-                if key[0] == task:
-                    other.successes *= self.discount
-                    other.failures *= self.discount
-            if outcome.success and not outcome.error:
-                found.successes += 1.0
-            else:
-                found.failures += 1.0
+            self.judge(task, name, bool(outcome.success) and not outcome.error)
         found.answers += 1
         if outcome.error:
             found.errors += 1
@@ -267,6 +260,20 @@ class BackendSelector:
         found.first_token_ms = _averaged(found.first_token_ms, outcome.first_token_ms)
         found.tokens_per_s = _averaged(found.tokens_per_s, outcome.tokens_per_s)
         found.tokens = _averaged(found.tokens, float(outcome.tokens))
+
+    def judge(self, task: str, name: str, success: bool) -> None:
+        """Count a verdict given later on an answer of ``name`` on ``task`` (its timings were
+        :meth:`record`-ed with ``success=None``): the task's counts are discounted, then it is
+        counted."""
+        for key, other in self._estimates.items():
+            if key[0] == task:
+                other.successes *= self.discount
+                other.failures *= self.discount
+        found = self.estimate(task, name)
+        if success:
+            found.successes += 1.0
+        else:
+            found.failures += 1.0
 
     def healthy(self, name: str) -> bool:
         """Whether ``name`` is in (not taken out for errors)."""

@@ -26,6 +26,7 @@ from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
     access,
     auth,
+    chat,
     compare,
     data,
     events,
@@ -44,6 +45,7 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.queueing import make_transport
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.redaction import Redaction
+from azuraforge.platform.services.chat import ChatService
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
@@ -67,7 +69,7 @@ def _include_routes(app: FastAPI) -> None:
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
     for module in (models, experiments, external, events, pipelines, health, compare, studies,
-                   streams, auth, access, data, tags):  # fmt: skip
+                   streams, auth, access, data, tags, chat):  # fmt: skip
         _predictions_first(module.router)
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)
@@ -135,6 +137,7 @@ def create_app(
     app.state.keys = ServerKeys(opened, settings)  # a key in the settings is checked here
     app.state.keys.load()
     app.state.methods = AllowedMethods()
+    app.state.chat = ChatService(settings)
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)

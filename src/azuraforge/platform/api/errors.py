@@ -27,6 +27,7 @@ from azuraforge.errors import (
     CredentialError,
     DataFormatError,
     InvalidParameterError,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     PluginError,
@@ -70,6 +71,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
     (BlobStoreUnavailableError, 503, "BLOB_STORE_UNAVAILABLE"),
     (SchemaMismatchError, 503, "SCHEMA_MISMATCH"),
+    (ModelUnavailableError, 503, "MODEL_UNAVAILABLE"),
     # The same refusal raised outside the store's own transactions.
     (DataError, 422, "INVALID_DATA"),
 ]

@@ -1,0 +1,253 @@
+"""The assistant's chat: ``POST /chat`` answers a message as server-sent events (who answers
+and why, the answer's pieces as they are made, then the stored turn), in a conversation of
+the caller's own; ``GET /chat/conversations`` and ``/chat/conversations/{id}`` read them back,
+``POST /chat/turns/{id}/feedback`` keeps the caller's verdict on an answer (the backend
+selector counts it), ``GET /chat/performance`` shows what the selector measured. Every role
+may chat (a conversation is its user's alone; another user of the project sees none)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from azuraforge.assist.backends.base import GenerationSettings
+from azuraforge.platform.api.access import READ, Reader
+from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.schemas import RequestBody, error_responses
+from azuraforge.platform.services.chat import AUTO, Answer, ChatService
+from azuraforge.platform.store import Store
+from azuraforge.platform.store.chat import MAX_TITLE, ConversationRecord, TurnRecord
+
+_log = logging.getLogger(__name__)
+router = APIRouter(prefix="/chat", tags=["chat"])
+ERRORS = error_responses()
+MAX_MESSAGE = 20_000
+"""The longest message (characters)."""
+ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A conversation's id.")]
+TurnId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A turn's id.")]
+
+
+async def get_chat(request: Request) -> ChatService:
+    chat: ChatService = request.app.state.chat
+    return chat
+
+
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+
+
+class ChatRequest(RequestBody):
+    """A message to answer."""
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    conversation_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Go on with this conversation (none: a new one)."
+    )
+    model: str = Field(
+        AUTO, min_length=1, max_length=100,
+        description="auto (the router and the selector choose), a backend or an expert.",
+    )  # fmt: skip
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(256, ge=1, le=32_768)
+
+
+class TurnPublic(BaseModel):
+    """A turn: the message, the answer, who answered and why, how fast, the verdict."""
+
+    id: int
+    conversation_id: int
+    message: str
+    answer: str
+    intent: str
+    expert: str
+    adapter: str | None
+    backend: str
+    reason: str
+    first_token_ms: float | None
+    tokens_per_s: float | None
+    tokens_in: int
+    tokens_out: int
+    verdict: str | None
+    correction: str | None
+    created_at: float
+
+    @classmethod
+    def of(cls, turn: TurnRecord) -> TurnPublic:
+        return cls(**{name: getattr(turn, name) for name in cls.model_fields})
+
+
+class ConversationPublic(BaseModel):
+    """A conversation of the caller's."""
+
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, record: ConversationRecord) -> ConversationPublic:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class ConversationsPublic(BaseModel):
+    """A page of the caller's conversations, the last spoken in first."""
+
+    data: list[ConversationPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class ConversationDetail(ConversationPublic):
+    """A conversation with its turns, oldest first."""
+
+    turns: list[TurnPublic]
+
+
+class Feedback(RequestBody):
+    """The caller's verdict on an answer: good, bad, or a correction with the right answer."""
+
+    verdict: str = Field(pattern="^(good|bad|correction)$")
+    correction: str | None = Field(None, max_length=MAX_MESSAGE)
+
+
+class PerformancePublic(BaseModel):
+    """What the selector measured of a candidate on a task type."""
+
+    task: str
+    candidate: str
+    success_rate: float
+    successes: float
+    failures: float
+    answers: int
+    errors: int
+    first_token_ms: float | None
+    tokens_per_s: float | None
+    tokens: float | None
+    preferred: bool
+    """Whether the selector prefers it for the task now."""
+
+
+@router.post(
+    "",
+    dependencies=[READ],
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
+                               "description": "The answer as server-sent events."}},
+)  # fmt: skip
+def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> StreamingResponse:
+    """Answer ``message`` as server-sent events: ``start`` (the conversation, intent,
+    expert, backend and why), ``piece`` for each piece of the answer as it is made, then
+    ``end`` with the stored turn (or ``error`` if the backend failed midway)."""
+    if body.conversation_id is None:
+        conversation = store.create_conversation(
+            who.user, body.message[:MAX_TITLE], project=who.project
+        )
+    else:
+        conversation = store.get_conversation(body.conversation_id, who.user, project=who.project)
+    turns = store.list_chat_turns(conversation.id, who.user, project=who.project)
+    messages = chat.history(turns, body.message)
+    settings = GenerationSettings(
+        max_tokens=min(body.max_tokens, chat.max_tokens), temperature=body.temperature
+    )
+    answer = chat.start(store, who.project, messages, body.model, settings)
+    events = _events(chat, store, answer, conversation.id, who.user, who.project)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+
+def _events(
+    chat: ChatService, store: Store, answer: Answer, conversation: int, user: str, project: str
+) -> Iterator[str]:
+    yield _event("start", {
+        "conversation_id": conversation, "intent": answer.intent, "expert": answer.expert.name,
+        "backend": answer.backend, "adapter": answer.adapter, "reason": answer.choice.reason,
+    })  # fmt: skip
+    try:
+        for piece in answer.pieces:
+            yield _event("piece", {"text": piece})
+    except Exception as e:  # the stream has begun: the client hears of it as an event
+        _log.warning("chat: backend %s failed midway: %s", answer.backend, e)
+        yield _event("error", {"detail": f"the backend {answer.backend} failed midway"})
+        return
+    turn = chat.finish(store, project, answer, conversation=conversation, user=user)
+    assert turn is not None
+    yield _event("end", {"turn": TurnPublic.of(turn).model_dump()})
+
+
+def _event(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.get(
+    "/conversations", dependencies=[READ], response_model=ConversationsPublic, responses=ERRORS
+)
+def list_conversations(
+    store: StoreDep,
+    who: Reader,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ConversationsPublic:
+    """A page of the caller's conversations in the project, the last spoken in first."""
+    found, total = store.list_conversations(who.user, project=who.project, limit=limit,
+                                            offset=offset)  # fmt: skip
+    return ConversationsPublic(
+        data=[ConversationPublic.of(c) for c in found], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    dependencies=[READ],
+    response_model=ConversationDetail,
+    responses=ERRORS,
+)
+def get_conversation(
+    conversation_id: ConversationId, store: StoreDep, who: Reader
+) -> ConversationDetail:
+    """One of the caller's conversations with its turns."""
+    found = store.get_conversation(conversation_id, who.user, project=who.project)
+    turns = store.list_chat_turns(conversation_id, who.user, project=who.project)
+    return ConversationDetail(
+        **ConversationPublic.of(found).model_dump(), turns=[TurnPublic.of(t) for t in turns]
+    )
+
+
+@router.post(
+    "/turns/{turn_id}/feedback", dependencies=[READ], response_model=TurnPublic, responses=ERRORS
+)
+def feedback(
+    turn_id: TurnId, body: Feedback, store: StoreDep, chat: ChatDep, who: Reader
+) -> TurnPublic:
+    """Keep the caller's verdict on one of their answers (a later one replaces it); the
+    backend selector counts it."""
+    turn = store.set_turn_verdict(turn_id, who.user, body.verdict, body.correction,
+                                  project=who.project)  # fmt: skip
+    chat.judge(store, who.project, turn)
+    return TurnPublic.of(turn)
+
+
+@router.get(
+    "/performance",
+    dependencies=[READ],
+    response_model=list[PerformancePublic],
+    responses=ERRORS,
+)
+def performance(store: StoreDep, chat: ChatDep, who: Reader) -> list[PerformancePublic]:
+    """What the backend selector measured in the project, per task type and candidate, and
+    which it prefers for each task now."""
+    selector = chat.selector(store, who.project)
+    rows = [row for row in selector.rows() if row["candidate"] in selector.candidates]
+    preferred = {str(row["task"]): selector.best(str(row["task"])) for row in rows}
+    return [
+        PerformancePublic(
+            **{k: v for k, v in row.items() if k in PerformancePublic.model_fields},
+            success_rate=selector.estimate(str(row["task"]), str(row["candidate"])).success_rate,
+            preferred=preferred[str(row["task"])] == row["candidate"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,242 @@
+"""The assistant on the platform: a message is routed to an intent (the shipped intent router),
+the intent to an expert (its system prompt and adapter), and the expert's answer to the
+backend the project's :class:`~azuraforge.assist.backends.selection.BackendSelector` chooses
+among the declared ones (settings ``assist_backends``), unless the request names one. Each
+answer streams; once it ends, its turn is a row of the project (conversations are a user's
+own) and its timings the selector's measurements; a user's verdict on it (good, bad, a
+correction) is the selector's success count. A backend that fails before its first piece is
+counted an error (taken out after three in a row, probed back in later) and the next choice
+answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
+from azuraforge.assist.backends.echo import EchoBackend
+from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
+from azuraforge.assist.orchestrator import EXPERTS, Expert
+from azuraforge.assist.routing import IntentRouter, default_router
+from azuraforge.errors import ModelUnavailableError, NotFoundError
+from azuraforge.platform.settings import AssistBackend, Settings
+from azuraforge.platform.store import Store
+from azuraforge.platform.store.chat import TurnRecord, TurnWrite
+
+_log = logging.getLogger(__name__)
+AUTO = "auto"
+"""The model name that lets the router and the selector choose."""
+HISTORY_TURNS = 8
+"""Turns of a conversation given to the model before the new message."""
+
+
+class NoBackendError(ModelUnavailableError):
+    """No assistant backend is declared, or none answers."""
+
+
+@dataclass
+class Answer:
+    """One answer as it streams: who answers and why, then (once :attr:`pieces` is drained)
+    the turn as stored, or the error that stopped it."""
+
+    intent: str
+    expert: Expert
+    backend: str
+    adapter: str | None
+    choice: Choice
+    pieces: Iterator[str]
+    messages: list[Message]
+    turn: TurnRecord | None = None
+    text: list[str] = field(default_factory=list)
+    first_token_ms: float | None = None
+    tokens_per_s: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class ChatService:
+    """The server's assistant: the declared backends (each loaded on first use, kept), the
+    intent router (loaded on first use), a backend selector per project (its measurements
+    read from the store on first use, written back after each answer and verdict)."""
+
+    def __init__(self, settings: Settings, router: IntentRouter | None = None) -> None:
+        self.declared: dict[str, AssistBackend] = {b.name: b for b in settings.assist_backends}
+        self.max_tokens = settings.assist_max_tokens
+        self.experts = {expert.name: expert for expert in EXPERTS}
+        self._router = router
+        self._backends: dict[str, Backend] = {}
+        self._selectors: dict[str, BackendSelector] = {}
+        self._lock = threading.Lock()
+
+    def models(self) -> list[str]:
+        """What a request's ``model`` may name: ``auto``, a backend, an expert."""
+        return [AUTO, *self.declared, *self.experts]
+
+    def start(
+        self, store: Store, project: str, messages: Sequence[Message], model: str = AUTO,
+        settings: GenerationSettings | None = None,
+    ) -> Answer:  # fmt: skip
+        """Route the last user message of ``messages``, choose the expert and backend (or
+        those ``model`` names), and start the answer; its pieces stream from
+        :attr:`Answer.pieces`.
+
+        Raises
+        ------
+        NoBackendError
+            If no backend is declared, or every one failed before answering.
+        NotFoundError
+            If ``model`` names no backend nor expert.
+        """
+        if not self.declared:
+            raise NoBackendError(
+                "no assistant backend is declared: set assist_backends (docs/assist.md)"
+            )
+        if model != AUTO and model not in self.declared and model not in self.experts:
+            raise NotFoundError(f"no model {model!r}; models: {', '.join(self.models())}")
+        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        intent = self.router.route(last).intent
+        expert = self.experts.get(model) or self._expert(intent)
+        prompt = self._with_system(messages, expert)
+        selector = self.selector(store, project)
+        asked = [model] if model in self.declared else list(self.declared)
+        generation = settings or GenerationSettings()
+        for _ in range(len(asked)):
+            choice = selector.choose(intent, among=asked)
+            backend = self.backend(choice.candidate)
+            adapter = expert.adapter if expert.adapter in backend.adapters() else None
+            started = time.perf_counter()
+            try:
+                stream = backend.stream(prompt, generation, adapter)
+                first = next(stream, None)
+            except ModelUnavailableError as e:  # its message may name a file: logged, not sent
+                _log.warning("chat: backend %s failed: %s", choice.candidate, e)
+                selector.record(intent, choice.candidate, Outcome(success=None, error=True))
+                self._save(store, project, selector, intent)
+                asked.remove(choice.candidate)
+                if not asked:
+                    raise NoBackendError(
+                        f"the backend {choice.candidate} could not answer; it is retried later"
+                    ) from None
+                continue
+            answer = Answer(intent, expert, choice.candidate, adapter, choice, iter(()), prompt)
+            answer.first_token_ms = (time.perf_counter() - started) * 1e3
+            answer.pieces = self._pieces(answer, first, stream, started)
+            return answer
+        raise NoBackendError("no backend answered")  # every one asked was tried
+
+    def finish(
+        self, store: Store, project: str, answer: Answer, *, conversation: int | None = None,
+        user: str = "",
+    ) -> TurnRecord | None:  # fmt: skip
+        """Once ``answer`` has streamed: its measurements to the selector, and, in a
+        ``conversation`` of ``user``, its turn as a row (the stored turn)."""
+        backend = self.backend(answer.backend)
+        answer.tokens_in = sum(backend.count_tokens(m.content) for m in answer.messages)
+        text = "".join(answer.text)
+        answer.tokens_out = backend.count_tokens(text) if text else 0
+        selector = self.selector(store, project)
+        outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
+                          tokens_per_s=answer.tokens_per_s,
+                          tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
+        selector.record(answer.intent, answer.backend, outcome)
+        self._save(store, project, selector, answer.intent)
+        if conversation is None:
+            return None
+        message = next(m.content for m in reversed(answer.messages) if m.role == "user")
+        written = TurnWrite(
+            message=message, answer=text, intent=answer.intent, expert=answer.expert.name,
+            adapter=answer.adapter, backend=answer.backend, reason=answer.choice.reason,
+            first_token_ms=answer.first_token_ms, tokens_per_s=answer.tokens_per_s,
+            tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
+        )  # fmt: skip
+        answer.turn = store.add_chat_turn(conversation, user, written, project=project)
+        return answer.turn
+
+    def judge(self, store: Store, project: str, turn: TurnRecord) -> None:
+        """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
+        selector's measurements of its backend on its intent."""
+        if turn.verdict is None:
+            return
+        selector = self.selector(store, project)
+        selector.judge(turn.intent, turn.backend, turn.verdict == "good")
+        self._save(store, project, selector, turn.intent)
+
+    def history(self, turns: Sequence[TurnRecord], message: str) -> list[Message]:
+        """A conversation's last turns as messages, then ``message``."""
+        kept: list[Message] = []
+        for turn in turns[-HISTORY_TURNS:]:
+            kept += [Message("user", turn.message), Message("assistant", turn.answer)]
+        return [*kept, Message("user", message)]
+
+    @property
+    def router(self) -> IntentRouter:
+        """The intent router (the shipped one, loaded on first use)."""
+        with self._lock:
+            if self._router is None:
+                self._router = default_router()
+            return self._router
+
+    def backend(self, name: str) -> Backend:
+        """The declared backend ``name``, loaded on first use."""
+        with self._lock:
+            if name not in self._backends:
+                self._backends[name] = _load(self.declared[name])
+            return self._backends[name]
+
+    def selector(self, store: Store, project: str) -> BackendSelector:
+        """The project's selector over the declared backends, its measurements read once."""
+        with self._lock:
+            if project not in self._selectors:
+                candidates = [Candidate(b.name, b.cost_per_token) for b in self.declared.values()]
+                selector = BackendSelector(candidates)
+                selector.restore(
+                    {k: v for k, v in row.items() if k != "updated_at"}
+                    for row in store.list_backend_performance(project=project)
+                )
+                self._selectors[project] = selector
+            return self._selectors[project]
+
+    def _expert(self, intent: str) -> Expert:
+        chosen = next((e for e in EXPERTS if intent in e.intents), None)
+        return chosen or EXPERTS[0]
+
+    @staticmethod
+    def _with_system(messages: Sequence[Message], expert: Expert) -> list[Message]:
+        if any(m.role == "system" for m in messages):
+            return list(messages)
+        return [Message("system", expert.system_prompt), *messages]
+
+    def _pieces(
+        self, answer: Answer, first: str | None, stream: Iterator[str], started: float
+    ) -> Iterator[str]:
+        if first is None:
+            return
+        answer.text.append(first)
+        yield first
+        for piece in stream:
+            answer.text.append(piece)
+            yield piece
+        seconds = time.perf_counter() - started - (answer.first_token_ms or 0.0) / 1e3
+        pieces = len(answer.text)
+        answer.tokens_per_s = (pieces - 1) / seconds if pieces > 1 and seconds > 0 else None
+
+    @staticmethod
+    def _save(store: Store, project: str, selector: BackendSelector, task: str) -> None:
+        rows = [row for row in selector.rows() if row["task"] == task]
+        store.save_backend_performance(rows, project=project)
+
+
+def _load(declared: AssistBackend) -> Backend:
+    if declared.kind == "echo":
+        return EchoBackend()
+    if declared.kind == "openai":
+        from azuraforge.assist.backends.openai import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend(declared.url, declared.model)
+    from azuraforge.assist.backends.llama import LlamaCppBackend
+
+    return LlamaCppBackend(declared.model)
