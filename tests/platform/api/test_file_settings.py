@@ -72,9 +72,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /access/tokens": {"name": "good.csv"},
     "PATCH /experiments/{experiment_id}": {"name": "good.csv", "notes": "good.csv"},
     "PUT /experiments/{experiment_id}/tags/{key}": {"value": "good.csv"},
+    "POST /chat": {"message": "good.csv"},
+    "POST /chat/turns/{turn_id}/feedback": {"verdict": "good"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
-               "user": "admin", "key": "data"}  # fmt: skip
+               "user": "admin", "key": "data", "turn_id": "1"}  # fmt: skip
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {

@@ -48,6 +48,7 @@ from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.retrain import RetrainConfig
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, ModelVersionRecord, Store
+from azuraforge.platform.store.chat import TurnWrite
 from azuraforge.platform.store.states import COMPLETED, FAILED, RETRAIN
 from azuraforge.stream.online import pack_examples
 from azuraforge.testing.long_jobs import KIND as SOAK
@@ -88,6 +89,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /auth/projects": {"project": "gamma"},
     "PUT /access/members/{user}": {"role": "viewer"},
     "POST /access/tokens": {"name": "beta's laptop"},
+    "POST /chat": {"message": "beta's question", "conversation_id": 1},
+    "POST /chat/turns/{turn_id}/feedback": {"verdict": "bad"},
 }  # fmt: skip
 """A valid body of each operation that takes one, naming alpha's objects where it names any
 (a run by name, the model's versions, alpha itself)."""
@@ -96,6 +99,12 @@ QUERIES = {
     "GET /streams/{stream_id}/explain": {"start": 0, "end": 100},
 }
 """Query parameters an operation needs, naming alpha's runs."""
+ALPHA_TURN = TurnWrite(
+    message="alpha's question", answer="alpha's answer", intent="general_chat",
+    expert="general", adapter=None, backend="echo", reason="alpha's", first_token_ms=1.0,
+    tokens_per_s=10.0, tokens_in=3, tokens_out=3,
+)  # fmt: skip
+"""A turn of a conversation of alpha's admin."""
 OWN_NAMES = {"PUT /data/{file}": 422}
 """Operations that name something of the caller's project by a name alpha's has too, and
 their answer to beta: an upload goes to beta's own data folder (``{}`` is no CSV: 422),
@@ -123,11 +132,14 @@ def test_no_operation_reads_or_writes_another_projects_objects(
     bo = user_headers(store, "bo", "admin", project=BETA)
     ana = user_headers(store, "ana", "admin", project=ALPHA)  # her token's prefix: alpha's
     alpha_token = ana["Authorization"].split("_")[1]
+    talk = store.create_conversation("ana", "alpha's talk", project=ALPHA)
+    said = store.add_chat_turn(talk.id, "ana", ALPHA_TURN, project=ALPHA)
     values = {
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
         "user": "nobody", "prefix": alpha_token, "file": "momentum.csv", "key": "team",
+        "conversation_id": talk.id, "turn_id": said.id,
     }  # fmt: skip
     alpha_file = (settings.data_dir / "momentum.csv").read_bytes()
     alpha = _alpha(store)
@@ -428,6 +440,11 @@ def _alpha(store: Store) -> dict[str, Any]:
         "versions": [v.version for v in versions],
         "moves": len(moves),
         "triggers": [len(store.list_triggers(r.id)) for r in runs if r.kind == "stream"],
+        "chat": [
+            (t.id, t.answer, t.verdict)
+            for c in store.list_conversations("ana", project=ALPHA)[0]
+            for t in store.list_chat_turns(c.id, "ana", project=ALPHA)
+        ],
     }
 
 

@@ -51,7 +51,7 @@ from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef
 from azuraforge.platform.services.studies import StudyDefinition, StudyService
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from azuraforge.platform.store.states import COMPLETED
 from tests.platform.fixtures import admin_headers
@@ -488,7 +488,10 @@ class EveryOperation:
         beijing_rows: list[dict[str, Any]],
     ) -> None:
         seeded = seed(fresh_store, settings, trained, beijing_rows)
-        app = create_app(settings, store=fresh_store)
+        echo = AssistBackend(name="echo", kind="echo")  # the chat answers, as once declared
+        app = create_app(
+            settings.model_copy(update={"assist_backends": [echo]}), store=fresh_store
+        )
         schema = schemathesis.openapi.from_asgi(
             "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
         )

@@ -57,6 +57,9 @@ TABLES = {
     "model_aliases",
     "alias_moves",
     "tuning_studies",
+    "chat_conversations",
+    "chat_turns",
+    "backend_performance",
 }
 
 

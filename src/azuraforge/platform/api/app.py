@@ -35,6 +35,7 @@ from azuraforge.platform.api.routes import (
     health,
     mlflow,
     models,
+    openai_chat,
     pipelines,
     streams,
     studies,
@@ -76,6 +77,9 @@ def _include_routes(app: FastAPI) -> None:
     # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them).
     app.include_router(mlflow.router, dependencies=[Depends(checked_input)])
     app.state.methods.add("", mlflow.router)
+    # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
+    app.include_router(openai_chat.router, dependencies=[Depends(checked_input)])
+    app.state.methods.add("", openai_chat.router)
     openapi.install(app, API_PREFIX)
 
 

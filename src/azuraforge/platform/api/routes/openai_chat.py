@@ -1,0 +1,155 @@
+"""OpenAI's chat API, for its clients unchanged: ``POST /v1/chat/completions`` (streamed as
+server-sent chunks, or whole) and ``GET /v1/models``, with an AzuraForge token as the API
+key (``OpenAI(base_url="http://host:8000/v1", api_key="af_...")``). ``model`` names ``auto``
+(the intent router and the project's backend selector choose), a declared backend or an
+expert. A request is stateless, as OpenAI's: the client sends the conversation; no turn is
+kept, but the answer's timings are the selector's measurements. Every role may call them.
+Not in the OpenAPI (OpenAI's reference has them); what they answer is docs/assist.md's.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.assist.backends.base import GenerationSettings, Message
+from azuraforge.platform.api.access import READ, Reader
+from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.routes.chat import MAX_MESSAGE, ChatDep
+from azuraforge.platform.services.chat import Answer, ChatService
+from azuraforge.platform.store import Store
+
+router = APIRouter(prefix="/v1", include_in_schema=False)
+MAX_MESSAGES = 200
+"""Most messages one request may send."""
+
+
+class Part(BaseModel):
+    """A part of a message's content (only text is read)."""
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_MESSAGE)
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation the client sends."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[Part] = Field(max_length=MAX_MESSAGE)
+
+    def text(self) -> Message:
+        content = self.content
+        text = content if isinstance(content, str) else "".join(p.text for p in content)
+        return Message("system" if self.role == "developer" else self.role, text)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
+class Completion(BaseModel):
+    """OpenAI's chat completion request (the fields read; others are ignored, as a server
+    ignores what it does not offer)."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=100)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, le=32_768)
+    max_completion_tokens: int | None = Field(None, ge=1, le=32_768)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    n: Annotated[int, Field(ge=1, le=1, description="One choice only.")] = 1
+
+
+@router.post("/chat/completions", dependencies=[READ], response_model=None)
+def completions(
+    body: Completion, store: StoreDep, chat: ChatDep, who: Reader
+) -> StreamingResponse | dict[str, Any]:
+    """An answer to the conversation ``messages``, as OpenAI's API gives it."""
+    asked = body.max_completion_tokens or body.max_tokens or chat.max_tokens
+    settings = GenerationSettings(
+        max_tokens=min(asked, chat.max_tokens), temperature=body.temperature,
+        top_p=body.top_p, seed=body.seed,
+    )  # fmt: skip
+    messages = [m.text() for m in body.messages]
+    answer = chat.start(store, who.project, messages, body.model, settings)
+    ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
+    if body.stream:
+        usage = body.stream_options is not None and body.stream_options.include_usage
+        chunks = _chunks(chat, store, who.project, answer, (ident, created), settings, usage)
+        return StreamingResponse(chunks, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})  # fmt: skip
+    text = "".join(answer.pieces)
+    chat.finish(store, who.project, answer)
+    return {
+        "id": ident, "object": "chat.completion", "created": created, "model": answer.backend,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": _finish_reason(answer, settings)}],
+        "usage": _usage(answer), "azuraforge": _chosen(answer),
+    }  # fmt: skip
+
+
+@router.get("/models", dependencies=[READ])
+def models(chat: ChatDep) -> dict[str, Any]:
+    """What ``model`` may name: ``auto``, each declared backend and each expert."""
+    return {
+        "object": "list",
+        "data": [{"id": name, "object": "model", "created": 0, "owned_by": "azuraforge"}
+                 for name in chat.models()],
+    }  # fmt: skip
+
+
+def _chunks(
+    chat: ChatService, store: Store, project: str, answer: Answer, made: tuple[str, int],
+    settings: GenerationSettings, usage: bool,
+) -> Iterator[str]:  # fmt: skip
+    ident, created = made
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": answer.backend,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"  # fmt: skip
+
+    yield chunk({"role": "assistant", "content": ""}, azuraforge=_chosen(answer))
+    for piece in answer.pieces:
+        yield chunk({"content": piece})
+    chat.finish(store, project, answer)
+    yield chunk({}, _finish_reason(answer, settings))
+    if usage:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                "model": answer.backend, "choices": [], "usage": _usage(answer)}  # fmt: skip
+        yield f"data: {json.dumps(body)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _finish_reason(answer: Answer, settings: GenerationSettings) -> str:
+    return "length" if answer.tokens_out >= settings.max_tokens else "stop"
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    return {"prompt_tokens": answer.tokens_in, "completion_tokens": answer.tokens_out,
+            "total_tokens": answer.tokens_in + answer.tokens_out}  # fmt: skip
+
+
+def _chosen(answer: Answer) -> dict[str, Any]:
+    """Who answered and why (a field OpenAI's clients pass over)."""
+    return {"intent": answer.intent, "expert": answer.expert.name, "backend": answer.backend,
+            "adapter": answer.adapter, "reason": answer.choice.reason}  # fmt: skip

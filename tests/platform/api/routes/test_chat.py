@@ -1,0 +1,174 @@
+"""The assistant on the platform, through a real server (uvicorn in a thread, one for this
+module, SQLite): ``/api/v1/chat`` streams an answer as server-sent events and keeps its turn
+in the caller's own conversation; a verdict is counted by the backend selector; a backend
+that cannot answer is counted and another answers; OpenAI's own client talks to
+``/v1/chat/completions`` with a token; bad input is a 4xx naming what was wrong. Backends:
+two echo backends (deterministic) and an OpenAI-compatible one whose server is down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.settings import AssistBackend
+from azuraforge.platform.store import Store
+from tests.platform.fixtures import short_settings, user_headers
+from tests.platform.servers import free_port, served_in_thread
+
+API = "/api/v1"
+BACKENDS = [
+    AssistBackend(name="quick", kind="echo"),
+    AssistBackend(name="costly", kind="echo", cost_per_token=0.01),
+    AssistBackend(name="down", kind="openai", url=f"http://127.0.0.1:{free_port()}/v1"),
+]
+
+
+class Server:
+    def __init__(self, url: str, store: Store) -> None:
+        self.url, self.store = url, store
+        self.ada = user_headers(store, "ada", "viewer")  # any role may chat
+        self.bob = user_headers(store, "bob", "editor")
+
+    def chat(self, headers: dict[str, str], **body: Any) -> tuple[int, list[tuple[str, Any]]]:
+        """The status and the events of ``POST /chat``."""
+        with httpx.stream("POST", f"{self.url}{API}/chat", json=body, headers=headers,
+                          timeout=30) as answer:  # fmt: skip
+            text = "".join(answer.iter_text())
+        if answer.status_code != 200:
+            return answer.status_code, [("error", json.loads(text))]
+        events = []
+        for block in text.strip().split("\n\n"):
+            kind, data = block.split("\n")
+            events.append((kind.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+        return 200, events
+
+
+@pytest.fixture(scope="module")
+def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("chat-api")
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home,
+                              assist_backends=BACKENDS, allowed_hosts=["127.0.0.1"])  # fmt: skip
+    store = Store(settings.database_url)
+    app = create_app(settings, store=store)
+    with served_in_thread(uvicorn.Config(app, log_level="warning")) as address:
+        yield Server(f"http://{address}", store)
+    store.close()
+
+
+def test_an_answer_streams_its_turn_is_kept_and_its_verdict_counted(server: Server):
+    status, events = server.chat(server.ada, message="write a python function that adds",
+                                 model="quick")  # fmt: skip
+    assert status == 200, events
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and set(kinds[1:-1]) == {"piece"}
+    start, end = events[0][1], events[-1][1]["turn"]
+    assert (start["intent"], start["expert"], start["backend"]) == ("code_python", "python",
+                                                                     "quick")  # fmt: skip
+    said = "".join(data["text"] for kind, data in events if kind == "piece")
+    assert said == end["answer"] == "echo: write a python function that adds"
+    assert end["first_token_ms"] >= 0 and end["tokens_out"] == 7 and end["reason"]
+    conversation = start["conversation_id"]
+    status, again = server.chat(server.ada, message="and subtracts?", model="quick",
+                                conversation_id=conversation)  # fmt: skip
+    assert again[0][1]["conversation_id"] == conversation
+    read = httpx.get(f"{server.url}{API}/chat/conversations/{conversation}", headers=server.ada)
+    assert [t["message"] for t in read.json()["turns"]] == [
+        "write a python function that adds", "and subtracts?"
+    ]  # fmt: skip
+    judged = httpx.post(f"{server.url}{API}/chat/turns/{end['id']}/feedback",
+                        json={"verdict": "correction", "correction": "def add(a, b): ..."},
+                        headers=server.ada)  # fmt: skip
+    assert judged.json()["verdict"] == "correction"
+    rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.ada).json()
+    quick = next(r for r in rows if (r["task"], r["candidate"]) == ("code_python", "quick"))
+    assert (quick["failures"], quick["successes"]) == (1.0, 0.0)  # the corrected answer
+
+
+def test_a_conversation_is_its_users_alone(server: Server):
+    _, events = server.chat(server.ada, message="merhaba", model="quick")
+    conversation, turn = events[0][1]["conversation_id"], events[-1][1]["turn"]["id"]
+    read = httpx.get(f"{server.url}{API}/chat/conversations/{conversation}", headers=server.bob)
+    assert read.status_code == 404
+    judged = httpx.post(f"{server.url}{API}/chat/turns/{turn}/feedback",
+                        json={"verdict": "bad"}, headers=server.bob)  # fmt: skip
+    assert judged.status_code == 404
+    status, _ = server.chat(server.bob, message="go on", conversation_id=conversation)
+    assert status == 404
+    listed = httpx.get(f"{server.url}{API}/chat/conversations", headers=server.bob).json()
+    assert conversation not in [c["id"] for c in listed["data"]]
+
+
+def test_a_backend_that_cannot_answer_is_counted_and_another_answers(server: Server):
+    answered = set()
+    for _ in range(4):  # each backend answers twice first: "down" is tried
+        status, events = server.chat(server.ada, message="tell me a story")
+        assert status == 200, events
+        answered.add(events[0][1]["backend"])
+    assert "down" not in answered
+    rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.ada).json()
+    intent = events[0][1]["intent"]
+    down = next(r for r in rows if (r["task"], r["candidate"]) == (intent, "down"))
+    assert down["errors"] >= 1 and down["failures"] > 0 and not down["preferred"]
+    status, events = server.chat(server.ada, message="only you", model="down")
+    assert status == 503 and "could not answer" in events[0][1]["error"]["message"]
+    assert "127.0.0.1" not in events[0][1]["error"]["message"]
+
+
+def test_openais_client_streams_and_answers_whole_with_a_token(server: Server):
+    token = server.ada["Authorization"].removeprefix("Bearer ")
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=token)
+    whole = client.chat.completions.create(
+        model="quick", messages=[{"role": "user", "content": "merhaba dünya"}]
+    )
+    assert whole.choices[0].message.content == "echo: merhaba dünya"
+    assert (
+        whole.model == "quick" and whole.usage is not None and whole.usage.completion_tokens == 3
+    )
+    stream = client.chat.completions.create(
+        model="python", messages=[{"role": "user", "content": "def f(): pass"}], stream=True,
+        stream_options={"include_usage": True}, max_tokens=2,
+    )  # fmt: skip
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "echo: def"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
+    assert {"auto", "quick", "costly", "down", "python"} <= {m.id for m in client.models.list()}
+    with pytest.raises(openai.NotFoundError, match="no model 'gpt-9'"):
+        client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
+    refused = openai.OpenAI(base_url=f"{server.url}/v1", api_key="af_not_a_token")
+    with pytest.raises(openai.AuthenticationError):
+        refused.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"message": ""}, 422, "message"),
+        ({"message": "x" * 20_001}, 422, "message"),
+        ({"message": "hi", "temperature": 3}, 422, "temperature"),
+        ({"message": "hi", "conversation_id": 999_999}, 404, "conversation 999999"),
+        ({"message": "hi", "model": "gpt-9"}, 404, "no model 'gpt-9'"),
+    ],
+)
+def test_bad_chat_requests_are_4xx_naming_what_was_wrong(server, body, status, fragment):
+    code, events = server.chat(server.ada, **body)
+    assert code == status and fragment in json.dumps(events[0][1]), events
+
+
+def test_without_a_backend_the_chat_says_how_to_declare_one(settings, store):
+    with TestClient(create_app(settings, store=store), headers=user_headers(store, "cy")) as api:
+        answer = api.post(f"{API}/chat", json={"message": "hi"})
+    assert answer.status_code == 503
+    assert "no assistant backend is declared: set assist_backends" in answer.text
