@@ -14,8 +14,17 @@ from azuraforge.assist import CharNgrams, IntentRouter, default_router, load_exa
 from azuraforge.assist.embeddings import E5, Embedder
 from azuraforge.assist.intents import uneven_counts
 from azuraforge.assist.routing import train_router
-from azuraforge.cli.common import UsageError, Verbose, arguments, console, user_errors
+from azuraforge.cli.common import (
+    ApiUrl,
+    ProjectName,
+    UsageError,
+    Verbose,
+    arguments,
+    console,
+    user_errors,
+)
 from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
+from azuraforge.client import Client
 
 app = typer.Typer(help="The assistant: its intent router and its experts.", no_args_is_help=True)
 app.command("train-expert")(train_expert_command)
@@ -148,3 +157,25 @@ def route(
         )
         for label, score in sorted(result.scores.items(), key=lambda kv: -kv[1]):
             console.print(f"  {label:<16} {score:.3f}")
+
+
+@app.command("router")
+def router_command(
+    api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = False
+) -> None:
+    """What the server's backend selector measured per task type (the intent) and backend,
+    and which backend it prefers for each task now (``*``)."""
+    with user_errors(verbose):
+        rows = Client.from_environment(api, project).chat.performance()
+        table = Table("task", "backend", "good", "answers", "errors", "first token", "tokens/s",
+                      title="the backend selector (a verdict counts as good or bad)")  # fmt: skip
+        for row in rows:
+            first, speed = row["first_token_ms"], row["tokens_per_s"]
+            table.add_row(
+                row["task"], ("* " if row["preferred"] else "  ") + row["candidate"],
+                f"{row['success_rate']:.0%} of {row['successes'] + row['failures']:.1f}",
+                str(row["answers"]), str(row["errors"]),
+                "-" if first is None else f"{first:.0f} ms",
+                "-" if speed is None else f"{speed:.1f}",
+            )  # fmt: skip
+        console.print(table if rows else "no answers measured yet: chat first")

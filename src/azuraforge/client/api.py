@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from azuraforge.client.access import Access
+from azuraforge.client.chat import Chat
 from azuraforge.client.data import DataFiles
 from azuraforge.client.environment import DEFAULT_API_URL, api_url, project_name, token_for
 from azuraforge.client.models import Models
@@ -14,9 +15,9 @@ from azuraforge.client.studies import Studies
 
 class Client:
     """A client of a running ``azuraforge serve``, by resource: :attr:`runs`,
-    :attr:`models`, :attr:`studies`, :attr:`streams`, :attr:`access` and :attr:`data` (the
-    project's data files), over one :attr:`session` (connections, credential, project,
-    timeouts, errors).
+    :attr:`models`, :attr:`studies`, :attr:`streams`, :attr:`access`, :attr:`data` (the
+    project's data files) and :attr:`chat` (the assistant), over one :attr:`session`
+    (connections, credential, project, timeouts, errors).
 
     Every method raises the :mod:`azuraforge.errors` class matching the API's answer, with
     the API's message: ``NotFoundError`` (404), ``InvalidParameterError`` (400, 422),
@@ -60,6 +61,7 @@ class Client:
         self.streams = Streams(self.session)
         self.access = Access(self.session)
         self.data = DataFiles(self.session)
+        self.chat = Chat(self.session)
 
     @classmethod
     def from_environment(

@@ -135,17 +135,22 @@ class Session:
             raise self._error(response)
         return None if response.status_code == 204 else response.json()
 
-    def text(self, path: str, params: dict[str, Any] | None = None) -> Iterator[str]:
-        """The text answer to ``GET path`` (a CSV...), piece by piece as it arrives;
-        ``None`` values in ``params`` are left out. Raises as :meth:`request` does."""
+    def text(
+        self, path: str, params: dict[str, Any] | None = None, *, method: str = "GET",
+        json: Any = None,
+    ) -> Iterator[str]:  # fmt: skip
+        """The text answer to ``method path`` (a CSV, server-sent events...), piece by piece
+        as it arrives; ``None`` values in ``params`` are left out. Raises as :meth:`request`
+        does."""
+        query = without_none(params or {})
         try:
-            with self._http.stream("GET", path, params=without_none(params or {})) as response:
+            with self._http.stream(method, path, params=query, json=json) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._error(response)
                 yield from response.iter_text()
         except httpx.TransportError as e:
-            raise self._unreachable("GET", path, e) from None
+            raise self._unreachable(method, path, e) from None
 
     def _unreachable(self, method: str, path: str, error: Exception) -> StoreUnavailableError:
         """Why ``method path`` got no answer: it timed out, or the API is not reachable."""

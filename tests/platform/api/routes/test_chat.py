@@ -18,7 +18,10 @@ import openai
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from azuraforge.cli.main import app
+from azuraforge.client import Client
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
@@ -172,3 +175,21 @@ def test_without_a_backend_the_chat_says_how_to_declare_one(settings, store):
         answer = api.post(f"{API}/chat", json={"message": "hi"})
     assert answer.status_code == 503
     assert "no assistant backend is declared: set assist_backends" in answer.text
+
+
+def test_the_client_asks_and_the_cli_shows_what_the_selector_measured(server: Server):
+    token = server.ada["Authorization"].removeprefix("Bearer ")
+    with Client(server.url, token=token) as client:
+        events = list(client.chat.ask("nasılsın?", model="costly"))
+        turn = events[-1][1]["turn"]
+        assert events[0][0] == "start" and turn["answer"] == "echo: nasılsın?"
+        assert client.chat.feedback(turn["id"], "good")["verdict"] == "good"
+        kept = client.chat.conversation(turn["conversation_id"])
+        assert [t["verdict"] for t in kept["turns"]] == ["good"]
+    shown = CliRunner().invoke(
+        app, ["assist", "router", "--api-url", server.url], env={"AZURAFORGE_TOKEN": token,
+                                                               "COLUMNS": "200"},
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "costly" in line and "67%" in line)
+    assert "67% of 1.0" in row  # its one verdict, good: (1 + 1) / (2 + 1)

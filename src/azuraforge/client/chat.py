@@ -1,0 +1,67 @@
+"""The assistant through the API: ask (the answer's events as they come), read the caller's
+conversations back, give a verdict on an answer, and read what the server's backend selector
+measured per task type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from azuraforge.client.session import Session
+
+
+class Chat:
+    """The caller's chat in the session's project. Objects are the API's JSON, as dicts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ask(
+        self, message: str, *, conversation_id: int | None = None, model: str = "auto",
+        max_tokens: int = 256, temperature: float = 0.7,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:  # fmt: skip
+        """The answer to ``message`` as ``(event, data)`` pairs as they come: ``start`` (the
+        conversation, intent, expert, backend and why), a ``piece`` of text each, then
+        ``end`` with the stored turn (or ``error``). ``conversation_id`` goes on with one;
+        ``model`` names ``auto``, a backend or an expert."""
+        body = {"message": message, "conversation_id": conversation_id, "model": model,
+                "max_tokens": max_tokens, "temperature": temperature}  # fmt: skip
+        pending = ""
+        for text in self.session.text("/chat", method="POST", json=body):
+            pending += text
+            while "\n\n" in pending:
+                block, pending = pending.split("\n\n", 1)
+                yield _event(block)
+
+    def conversations(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of the caller's conversations, the last spoken in first."""
+        page = self.session.page("/chat/conversations", {"limit": limit, "offset": offset})
+        return list(page.data)
+
+    def conversation(self, conversation_id: int) -> dict[str, Any]:
+        """One of the caller's conversations with its turns."""
+        return dict(self.session.request("GET", f"/chat/conversations/{conversation_id}"))
+
+    def feedback(
+        self, turn_id: int, verdict: str, correction: str | None = None
+    ) -> dict[str, Any]:
+        """Keep the caller's ``verdict`` (``good``, ``bad``, ``correction`` with the right
+        answer) on one of their answers; the turn."""
+        body = {"verdict": verdict, "correction": correction}
+        return dict(self.session.request("POST", f"/chat/turns/{turn_id}/feedback", json=body))
+
+    def performance(self) -> list[dict[str, Any]]:
+        """What the backend selector measured per task type and candidate, and which it
+        prefers for each task."""
+        return [dict(row) for row in self.session.request("GET", "/chat/performance")]
+
+
+def _event(block: str) -> tuple[str, dict[str, Any]]:
+    kind, data = "message", ""
+    for line in block.splitlines():
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            data += line.removeprefix("data: ")
+    return kind, json.loads(data) if data else {}
