@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.settings import AssistBackend, Settings
 from tests.platform.fixtures import short_settings
 from tests.platform.servers import (
     LAST_SERVER,
@@ -136,12 +136,18 @@ class Dashboard:
         raise AssertionError(f"run {experiment_id} is {run['status']}, not {statuses}")
 
 
+ECHO = AssistBackend(name="echo", kind="echo")
+"""The dashboards' assistant: answers "echo: <the message>" (tests/e2e/test_chat.py)."""
+
+
 def dashboard_settings(home: Path, database: Path) -> Settings:
     """The settings of a dashboard's serve (and of any worker beside it) on ``database``: the
     short ones, but for workers that look for a queued run five times a second, not twenty
-    (a person at a page does not see the difference; two idle workers took 6 % of a core)."""
+    (a person at a page does not see the difference; two idle workers took 6 % of a core),
+    and an echo backend for the chat."""
     (home / "data").mkdir(parents=True, exist_ok=True)
-    return short_settings(f"sqlite:///{database}", home, data_dir=home / "data", poll_interval=0.2)
+    return short_settings(f"sqlite:///{database}", home, data_dir=home / "data",
+                          poll_interval=0.2, assist_backends=[ECHO])  # fmt: skip
 
 
 def start_dashboard(

@@ -116,6 +116,13 @@ class Feedback(RequestBody):
     correction: str | None = Field(None, max_length=MAX_MESSAGE)
 
 
+class ModelsPublic(BaseModel):
+    """What a chat's ``model`` may name besides ``auto``."""
+
+    backends: list[str]
+    experts: list[str]
+
+
 class PerformancePublic(BaseModel):
     """What the selector measured of a candidate on a task type."""
 
@@ -229,6 +236,12 @@ def feedback(
                                   project=who.project)  # fmt: skip
     chat.judge(store, who.project, turn)
     return TurnPublic.of(turn)
+
+
+@router.get("/models", dependencies=[READ], response_model=ModelsPublic, responses=ERRORS)
+def models(chat: ChatDep) -> ModelsPublic:
+    """The declared backends and the experts, which a chat's ``model`` may name."""
+    return ModelsPublic(backends=list(chat.declared), experts=list(chat.experts))
 
 
 @router.get(

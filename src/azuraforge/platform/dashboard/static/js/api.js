@@ -94,6 +94,40 @@ export const api = {
   upload: (path, file, query) => request("PUT", path, { file, query }),
 };
 
+/**
+ * POST `body` to `path`, whose answer is server-sent events: `onEvent(kind, data)` for each as
+ * it comes (the chat's answer, piece by piece). A refusal throws an ApiError as `api` does.
+ */
+export async function askStream(path, body, onEvent) {
+  let response;
+  try {
+    response = await fetch(url(path), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  } catch {
+    reached(false);
+    throw new ApiError(0, "UNREACHABLE", "Cannot reach the AzuraForge server: is `azuraforge serve` still running?");
+  }
+  reached(true);
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new ApiError(response.status, data?.error?.code || `HTTP_${response.status}`, data?.error?.message || `POST ${path} answered HTTP ${response.status}`, data?.error?.details);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += value;
+    let cut;
+    while ((cut = pending.indexOf("\n\n")) >= 0) {
+      const block = pending.slice(0, cut);
+      pending = pending.slice(cut + 2);
+      const kind = /^event: (.*)$/m.exec(block)?.[1] || "message";
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      onEvent(kind, data ? JSON.parse(data) : {});
+    }
+  }
+}
+
 /** The address of `path` with `query` (arrays repeat their key), for links: a download. */
 export function listUrl(path, query) {
   return url(path, query);

@@ -10,6 +10,7 @@ import { errorBox, fill, h, loading, toast } from "./ui.js";
 // Page modules load when first shown: the experiments page needs none of the charts' code.
 const pages = {
   access: () => import("./pages/access.js"),
+  chat: () => import("./pages/chat.js"),
   compare: () => import("./pages/compare.js"),
   experiments: () => import("./pages/experiments.js"),
   launch: () => import("./pages/launch.js"),
@@ -35,6 +36,8 @@ const ROUTES = [
   [/^\/models$/, "models", "models", "renderList"],
   [/^\/models\/([^/]+)$/, "models", "models", "renderDetail"],
   [/^\/access$/, "access", "access", "render"],
+  [/^\/chat$/, "chat", "chat", "render"],
+  [/^\/chat\/(\d+)$/, "chat", "chat", "render"],
 ];
 
 let cleanup = null;

@@ -1,0 +1,143 @@
+// Chat: the user's conversations with the assistant in the project (newest first), one
+// conversation's turns, and a message box. An answer streams in as it is made (the API's
+// server-sent events); under each answer, who answered (intent, expert, adapter, backend) and
+// how fast (first token, tokens/s), why the backend was chosen as its title, and the user's
+// verdict: good, bad, or a correction typed in place.
+
+import { api, askStream } from "../api.js";
+import { errorBox, fill, h, number, time, toast } from "../ui.js";
+
+export async function render(main, route) {
+  const chosen = route.params[0] ? Number(route.params[0]) : null;
+  const list = h("nav", { class: "chat-list", id: "conversations", "aria-label": "Conversations" });
+  const turns = h("div", { class: "chat-turns", id: "chat-turns" });
+  const input = h("textarea", { id: "chat-message", rows: 3, maxlength: 20000, placeholder: "Ask the assistant… (Enter sends, Shift+Enter a new line)", required: true });
+  const model = h("select", { id: "chat-model", title: "Who answers: auto lets the router and the backend selector choose" });
+  const send = h("button", { type: "submit", class: "primary", id: "chat-send" }, "Send");
+  let conversation = chosen;
+  const form = h("form", { class: "chat-form", id: "chat-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const message = input.value.trim();
+    if (!message || send.disabled) return;
+    send.disabled = true;
+    try {
+      const made = await ask(turns, { message, conversation_id: conversation, model: model.value });
+      input.value = "";
+      if (made !== conversation) {
+        conversation = made;
+        window.history.replaceState(null, "", `#/chat/${made}`);
+      }
+      await drawList(list, conversation);
+    } catch (error) {
+      toast(error.message, "error");
+    } finally {
+      send.disabled = false;
+      input.focus();
+    }
+  } }, input, h("div", { class: "toolbar" }, h("label", {}, "Model ", model), h("span", { class: "spacer" }), send));
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  fill(main, h("div", { class: "page-head" }, h("h1", {}, "Chat"),
+    h("a", { class: "button", href: "#/chat", id: "chat-new" }, "New conversation")),
+  h("div", { class: "chat" }, list, h("section", { class: "chat-main" }, turns, form)));
+  await Promise.all([drawList(list, conversation), drawModels(model), conversation ? drawTurns(turns, conversation) : null]);
+  input.focus();
+  return null;
+}
+
+async function drawModels(select) {
+  try {
+    const found = await api.get("/chat/models");
+    fill(select, h("option", { value: "auto" }, "auto"),
+      h("optgroup", { label: "Backends" }, ...found.backends.map((name) => h("option", { value: name }, name))),
+      h("optgroup", { label: "Experts" }, ...found.experts.map((name) => h("option", { value: name }, name))));
+  } catch {
+    fill(select, h("option", { value: "auto" }, "auto"));
+  }
+}
+
+async function drawList(list, current) {
+  let page;
+  try {
+    page = await api.get("/chat/conversations", { limit: 100 });
+  } catch (error) {
+    fill(list, errorBox(error, "Conversations"));
+    return;
+  }
+  fill(list, page.data.length ? null : h("p", { class: "muted small" }, "No conversation yet."),
+    ...page.data.map((c) => h("a", { href: `#/chat/${c.id}`, class: c.id === current ? "active" : "", "data-id": c.id, title: time(c.updated_at) }, c.title)));
+}
+
+async function drawTurns(turns, conversation) {
+  try {
+    const found = await api.get(`/chat/conversations/${conversation}`);
+    fill(turns, ...found.turns.flatMap((turn) => [bubble("user", turn.message), answerBox(turn)]));
+    turns.scrollTop = turns.scrollHeight;
+  } catch (error) {
+    fill(turns, errorBox(error, "This conversation could not be shown"));
+  }
+}
+
+/** Send a message and draw its answer as it streams; the conversation's id. */
+async function ask(turns, body) {
+  turns.append(bubble("user", body.message));
+  const text = h("div", { class: "chat-text" });
+  const box = h("div", { class: "chat-turn assistant streaming" }, text, h("div", { class: "chat-meta muted small" }, "…"));
+  turns.append(box);
+  let conversation = body.conversation_id;
+  await askStream("/chat", body, (kind, data) => {
+    if (kind === "start") {
+      conversation = data.conversation_id;
+      box.querySelector(".chat-meta").textContent = `${data.intent} · ${data.expert} · ${data.backend} — answering`;
+    } else if (kind === "piece") {
+      text.append(data.text);
+      turns.scrollTop = turns.scrollHeight;
+    } else if (kind === "end") {
+      box.replaceWith(answerBox(data.turn));
+    } else if (kind === "error") {
+      box.classList.remove("streaming");
+      box.append(errorBox(new Error(data.detail), "The answer stopped"));
+    }
+  });
+  return conversation;
+}
+
+function bubble(role, text) {
+  return h("div", { class: `chat-turn ${role}` }, h("div", { class: "chat-text" }, text));
+}
+
+function answerBox(turn) {
+  const speed = turn.tokens_per_s ? `${number(turn.tokens_per_s, 3)} tokens/s` : "—";
+  const first = turn.first_token_ms === null ? "—" : `${number(turn.first_token_ms, 3)} ms`;
+  const meta = h("div", { class: "chat-meta muted small", title: turn.reason },
+    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}`);
+  const verdict = h("span", { class: "chat-verdict small", id: `verdict-${turn.id}` }, turn.verdict ? `marked ${turn.verdict}` : "");
+  const correction = h("div", { class: "chat-correction" }, turn.correction ? h("div", { class: "small" }, "Correction: ", turn.correction) : null);
+  const judge = async (value, corrected = null) => {
+    try {
+      const kept = await api.post(`/chat/turns/${turn.id}/feedback`, { verdict: value, correction: corrected });
+      verdict.textContent = `marked ${kept.verdict}`;
+      fill(correction, kept.correction ? h("div", { class: "small" }, "Correction: ", kept.correction) : null);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  };
+  const correct = () => {
+    const field = h("textarea", { rows: 3, class: "chat-correction-text", placeholder: "The right answer" }, turn.correction || "");
+    fill(correction, field, h("div", { class: "toolbar" },
+      h("button", { type: "button", class: "primary", onclick: () => judge("correction", field.value) }, "Save correction"),
+      h("button", { type: "button", onclick: () => fill(correction) }, "Cancel")));
+    field.focus();
+  };
+  return h("div", { class: "chat-turn assistant", "data-turn": turn.id },
+    h("div", { class: "chat-text" }, turn.answer), meta,
+    h("div", { class: "chat-actions toolbar" },
+      h("button", { type: "button", class: "small", onclick: () => judge("good") }, "Good"),
+      h("button", { type: "button", class: "small", onclick: () => judge("bad") }, "Bad"),
+      h("button", { type: "button", class: "small", onclick: correct }, "Correct"), verdict),
+    correction);
+}

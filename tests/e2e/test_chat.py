@@ -1,0 +1,51 @@
+"""The chat page in a real browser: a message sent, its answer streaming in with who answered
+and how fast, the conversation listed and kept across a reload, a verdict and a correction
+typed in place stored on the turn, a second conversation apart from the first. The serve's
+assistant is the echo backend (tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Dashboard, shoot
+
+
+def test_chat_streams_an_answer_keeps_the_conversation_and_takes_verdicts(
+    dashboard: Dashboard, page
+):
+    page.goto(f"{dashboard.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='echo']", state="attached")
+    page.fill("#chat-message", "write a python function that adds two numbers")
+    page.press("#chat-message", "Enter")
+    answer = page.wait_for_selector(".chat-turn.assistant[data-turn]")
+    assert answer.inner_text().startswith("echo: write a python function that adds two numbers")
+    meta = page.inner_text(".chat-turn.assistant[data-turn] .chat-meta")
+    assert meta.startswith("code_python · python · echo · first token ") and "tokens/s" in meta
+    page.wait_for_url("**/#/chat/*")
+    conversation = int(page.url.rsplit("/", 1)[1])
+    page.wait_for_selector(f"#conversations a.active[data-id='{conversation}']")
+
+    page.click(".chat-turn.assistant[data-turn] button:text-is('Correct')")
+    page.fill(".chat-correction-text", "def add(a, b):\n    return a + b")
+    page.click("button:text-is('Save correction')")
+    page.wait_for_selector(".chat-verdict:text-is('marked correction')")
+    shoot(page, "chat")
+    turn = dashboard.api.get(f"/chat/conversations/{conversation}").json()["turns"][0]
+    assert (turn["verdict"], turn["correction"]) == (
+        "correction",
+        "def add(a, b):\n    return a + b",
+    )
+
+    page.reload()
+    page.wait_for_selector(
+        ".chat-turn.assistant[data-turn] .chat-correction:has-text('return a + b')"
+    )
+    page.click(".chat-turn.assistant[data-turn] button:text-is('Good')")
+    page.wait_for_selector(".chat-verdict:text-is('marked good')")
+
+    page.click("#chat-new")
+    page.wait_for_url("**/#/chat")
+    page.wait_for_selector("#chat-turns:empty", state="attached")
+    page.fill("#chat-message", "merhaba")
+    page.click("#chat-send")
+    page.wait_for_selector(".chat-turn.assistant[data-turn]:has-text('echo: merhaba')")
+    listed = page.eval_on_selector_all("#conversations a", "links => links.map(a => a.dataset.id)")
+    assert len(listed) == 2 and listed[1] == str(conversation)  # the newest first
