@@ -27,6 +27,7 @@ SHOWN = {
     "models": 1250,
     "stream": 1700,
     "narrow-experiments": 800,
+    "chat": 300,
 }
 """Screenshot name -> the height in pixels kept from its top."""
 COLOURS = 64

@@ -28,6 +28,7 @@ def runs(dashboard: Dashboard) -> list[int]:
         ("compare", "#/compare?experiments={first},{second}", "#parallel-chart .parcoords"),
         ("studies", "#/studies", "main h1"),
         ("models", "#/models", "main h1"),
+        ("chat", "#/chat", "#chat-form"),
     ],
 )
 def test_a_narrow_window_shows_the_page_without_sideways_scrolling(
