@@ -48,7 +48,7 @@ class Chat:
     ) -> dict[str, Any]:
         """Keep the caller's ``verdict`` (``good``, ``bad``, ``correction`` with the right
         answer) on one of their answers; the turn."""
-        body = {"verdict": verdict, "correction": correction}
+        body = {"verdict": verdict, **({"correction": correction} if correction else {})}
         return dict(self.session.request("POST", f"/chat/turns/{turn_id}/feedback", json=body))
 
     def performance(self) -> list[dict[str, Any]]:

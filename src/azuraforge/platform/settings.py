@@ -296,6 +296,19 @@ class Settings(BaseSettings):
     assist_max_tokens: int = Field(
         1024, ge=1, le=32_768, description="Most tokens one chat answer may ask for."
     )
+    assist_cache_url: str = Field(
+        "",
+        max_length=500,
+        description="Where deterministic chat answers (temperature 0) are kept for the same "
+        "request: empty, the store's own table (the embedded default); redis://host:6379/1, "
+        "a Redis every API process shares (the cluster path).",
+    )
+    assist_cache_ttl: float = Field(
+        86_400.0, ge=0, description="Seconds a cached answer is served; 0 turns the cache off."
+    )
+    assist_cache_entries: int = Field(
+        10_000, ge=1, description="Most answers a project's cache holds (the oldest go first)."
+    )
     s3_endpoint: str = Field(
         "",
         description="Address of the S3-compatible server of an s3:// blob_store "

@@ -60,6 +60,8 @@ TABLES = {
     "chat_conversations",
     "chat_turns",
     "backend_performance",
+    "chat_cache",
+    "chat_cache_stats",
 }
 
 

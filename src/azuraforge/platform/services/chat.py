@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
+from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
+from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
@@ -56,6 +58,12 @@ class Answer:
     tokens_per_s: float | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    key: str | None = None
+    """Its key in the response cache (a deterministic request's), if one is kept."""
+    cached: bool = False
+    """Whether it came from the response cache."""
+    generated_ms: float = 0.0
+    """Milliseconds from the request to the backend to the answer's last piece."""
 
 
 class ChatService:
@@ -68,6 +76,7 @@ class ChatService:
         self.max_tokens = settings.assist_max_tokens
         self.experts = {expert.name: expert for expert in EXPERTS}
         self._router = router
+        self.answers = open_answers(settings)
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
         self._lock = threading.Lock()
@@ -108,6 +117,14 @@ class ChatService:
             choice = selector.choose(intent, among=asked)
             backend = self.backend(choice.candidate)
             adapter = expert.adapter if expert.adapter in backend.adapters() else None
+            key = self._key(prompt, generation, choice.candidate, adapter)
+            found = self._cached(store, project, key)
+            if found is not None:
+                answer = Answer(intent, expert, choice.candidate, adapter, choice,
+                                iter([found.answer]), prompt, key=key, cached=True)  # fmt: skip
+                answer.text, answer.tokens_out = [found.answer], found.tokens_out
+                answer.first_token_ms = 0.0
+                return answer
             started = time.perf_counter()
             try:
                 stream = backend.stream(prompt, generation, adapter)
@@ -122,7 +139,8 @@ class ChatService:
                         f"the backend {choice.candidate} could not answer; it is retried later"
                     ) from None
                 continue
-            answer = Answer(intent, expert, choice.candidate, adapter, choice, iter(()), prompt)
+            answer = Answer(intent, expert, choice.candidate, adapter, choice, iter(()), prompt,
+                            key=key)  # fmt: skip
             answer.first_token_ms = (time.perf_counter() - started) * 1e3
             answer.pieces = self._pieces(answer, first, stream, started)
             return answer
@@ -132,18 +150,21 @@ class ChatService:
         self, store: Store, project: str, answer: Answer, *, conversation: int | None = None,
         user: str = "",
     ) -> TurnRecord | None:  # fmt: skip
-        """Once ``answer`` has streamed: its measurements to the selector, and, in a
+        """Once ``answer`` has streamed: its measurements to the selector (a cached answer
+        measures no backend), into the response cache if it is deterministic, and, in a
         ``conversation`` of ``user``, its turn as a row (the stored turn)."""
         backend = self.backend(answer.backend)
         answer.tokens_in = sum(backend.count_tokens(m.content) for m in answer.messages)
         text = "".join(answer.text)
-        answer.tokens_out = backend.count_tokens(text) if text else 0
-        selector = self.selector(store, project)
-        outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
-                          tokens_per_s=answer.tokens_per_s,
-                          tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
-        selector.record(answer.intent, answer.backend, outcome)
-        self._save(store, project, selector, answer.intent)
+        if not answer.cached:
+            answer.tokens_out = backend.count_tokens(text) if text else 0
+            selector = self.selector(store, project)
+            outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
+                              tokens_per_s=answer.tokens_per_s,
+                              tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
+            selector.record(answer.intent, answer.backend, outcome)
+            self._save(store, project, selector, answer.intent)
+            self._keep(store, project, answer, text)
         if conversation is None:
             return None
         message = next(m.content for m in reversed(answer.messages) if m.role == "user")
@@ -151,7 +172,7 @@ class ChatService:
             message=message, answer=text, intent=answer.intent, expert=answer.expert.name,
             adapter=answer.adapter, backend=answer.backend, reason=answer.choice.reason,
             first_token_ms=answer.first_token_ms, tokens_per_s=answer.tokens_per_s,
-            tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
+            tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cached=answer.cached,
         )  # fmt: skip
         answer.turn = store.add_chat_turn(conversation, user, written, project=project)
         return answer.turn
@@ -200,6 +221,32 @@ class ChatService:
                 self._selectors[project] = selector
             return self._selectors[project]
 
+    def cache_stats(self, store: Store, project: str) -> CacheStats | None:
+        """The project's response cache (None: the cache is off)."""
+        return None if self.answers is None else self.answers.stats(store, project)
+
+    def _key(
+        self, prompt: list[Message], settings: GenerationSettings, backend: str,
+        adapter: str | None,
+    ) -> str | None:  # fmt: skip
+        """The request's cache key, if it is cached: deterministic, with the cache on. The
+        model is the backend's whole declaration (another model or server is another key)."""
+        if self.answers is None or not cacheable(settings):
+            return None
+        model = self.declared[backend].model_dump_json()
+        return cache_key(prompt, settings, model, adapter)
+
+    def _cached(self, store: Store, project: str, key: str | None) -> Cached | None:
+        if key is None or self.answers is None:
+            return None
+        return self.answers.take(store, key, project)
+
+    def _keep(self, store: Store, project: str, answer: Answer, text: str) -> None:
+        if answer.key is None or self.answers is None or not text:
+            return
+        kept = Cached(text, answer.tokens_out, answer.generated_ms)
+        self.answers.keep(store, answer.key, kept, project)
+
     def _expert(self, intent: str) -> Expert:
         chosen = next((e for e in EXPERTS if intent in e.intents), None)
         return chosen or EXPERTS[0]
@@ -220,7 +267,8 @@ class ChatService:
         for piece in stream:
             answer.text.append(piece)
             yield piece
-        seconds = time.perf_counter() - started - (answer.first_token_ms or 0.0) / 1e3
+        answer.generated_ms = (time.perf_counter() - started) * 1e3
+        seconds = answer.generated_ms / 1e3 - (answer.first_token_ms or 0.0) / 1e3
         pieces = len(answer.text)
         answer.tokens_per_s = (pieces - 1) / seconds if pieces > 1 and seconds > 0 else None
 

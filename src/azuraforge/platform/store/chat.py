@@ -13,10 +13,18 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from azuraforge.assist.cache import Cached, CacheStats
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store.base import StoreBase
-from azuraforge.platform.store.models import BackendPerformance, ChatConversation, ChatTurn
+from azuraforge.platform.store.models import (
+    BackendPerformance,
+    ChatCacheEntry,
+    ChatCacheStats,
+    ChatConversation,
+    ChatTurn,
+)
 
 MAX_TITLE = 200
 """The longest conversation title (characters)."""
@@ -52,6 +60,8 @@ class TurnWrite:
     tokens_in: int
     tokens_out: int
     error: str | None = None
+    cached: bool = False
+    """Whether the answer came from the response cache."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,91 @@ class ChatStore(StoreBase):
                 insert(BackendPerformance),
                 [{**row, "project_id": project_id, "updated_at": now} for row in kept],
             )
+
+    def take_cached_answer(self, key: str, *, project: str) -> Cached | None:
+        """The answer kept under ``key`` in ``project`` if it has not expired (a hit, counted
+        with the time it saves), else ``None``."""
+        now = time.time()
+        with self._begin() as connection:
+            project_id = self.project_id(connection, project)
+            mine = (ChatCacheEntry.project_id == project_id, ChatCacheEntry.key == key)
+            row = connection.execute(
+                select(ChatCacheEntry.__table__).where(*mine, ChatCacheEntry.expires_at > now)
+            ).first()
+            if row is None:
+                return None
+            connection.execute(
+                update(ChatCacheEntry).where(*mine).values(hits=ChatCacheEntry.hits + 1)
+            )
+            self._count(connection, project_id, hits=1, saved_ms=row.generated_ms)
+            return Cached(row.answer, row.tokens_out, row.generated_ms)
+
+    def keep_answer(
+        self, key: str, cached: Cached, *, project: str, ttl: float, max_entries: int
+    ) -> None:
+        """Keep ``cached`` under ``key`` in ``project`` for ``ttl`` seconds (a miss, counted);
+        the project's expired answers go, and its oldest beyond ``max_entries``."""
+        now = time.time()
+        with self._begin() as connection:
+            project_id = self.project_id(connection, project)
+            connection.execute(
+                delete(ChatCacheEntry).where(
+                    ChatCacheEntry.project_id == project_id,
+                    (ChatCacheEntry.key == key) | (ChatCacheEntry.expires_at <= now),
+                )
+            )
+            connection.execute(insert(ChatCacheEntry).values(
+                project_id=project_id, key=key, answer=cached.answer,
+                tokens_out=cached.tokens_out, generated_ms=cached.generated_ms, hits=0,
+                created_at=now, expires_at=now + ttl,
+            ))  # fmt: skip
+            kept = (
+                select(ChatCacheEntry.key)
+                .where(ChatCacheEntry.project_id == project_id)
+                .order_by(ChatCacheEntry.created_at.desc())
+                .limit(max_entries)
+            )
+            connection.execute(
+                delete(ChatCacheEntry).where(
+                    ChatCacheEntry.project_id == project_id, ChatCacheEntry.key.not_in(kept)
+                )
+            )
+            self._count(connection, project_id, misses=1)
+
+    def chat_cache_stats(self, *, project: str) -> CacheStats:
+        """``project``'s response cache: hits, misses, time saved, answers held (and not
+        expired)."""
+        with self._read() as connection:
+            project_id = self.project_id(connection, project)
+            row = connection.execute(
+                select(ChatCacheStats.__table__).where(ChatCacheStats.project_id == project_id)
+            ).first()
+            held = connection.scalar(
+                select(func.count()).select_from(ChatCacheEntry)
+                .where(ChatCacheEntry.project_id == project_id,
+                       ChatCacheEntry.expires_at > time.time())
+            )  # fmt: skip
+        if row is None:
+            return CacheStats(0, 0, 0.0, int(held or 0))
+        return CacheStats(row.hits, row.misses, row.saved_ms, int(held or 0))
+
+    def _count(
+        self, connection: Connection, project_id: int, *, hits: int = 0, misses: int = 0,
+        saved_ms: float = 0.0,
+    ) -> None:  # fmt: skip
+        added = update(ChatCacheStats).where(ChatCacheStats.project_id == project_id).values(
+            hits=ChatCacheStats.hits + hits, misses=ChatCacheStats.misses + misses,
+            saved_ms=ChatCacheStats.saved_ms + saved_ms,
+        )  # fmt: skip
+        if connection.execute(added).rowcount:
+            return
+        try:
+            with connection.begin_nested():  # another process may make the row meanwhile
+                connection.execute(insert(ChatCacheStats).values(
+                    project_id=project_id, hits=hits, misses=misses, saved_ms=saved_ms
+                ))  # fmt: skip
+        except IntegrityError:
+            connection.execute(added)
 
     def _conversation(
         self, connection: Connection, conversation_id: int, user: str, project: str

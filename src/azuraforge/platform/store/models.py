@@ -674,6 +674,8 @@ class ChatTurn(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     verdict: Mapped[str | None] = mapped_column(String(20), nullable=True)
     correction: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cached: Mapped[bool] = mapped_column(Boolean)
+    """Whether the answer came from the response cache."""
     created_at: Mapped[float] = mapped_column(Float)
 
 
@@ -695,3 +697,33 @@ class BackendPerformance(Base):
     tokens_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     tokens: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ChatCacheEntry(Base):
+    """A deterministic answer kept for the same request (:func:`~azuraforge.assist.cache.
+    cache_key`) in a project, until ``expires_at``."""
+
+    __tablename__ = "chat_cache"
+    __table_args__ = (Index("ix_chat_cache_project_created", "project_id", "created_at"),)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer: Mapped[str] = mapped_column(Text)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    generated_ms: Mapped[float] = mapped_column(Float)
+    hits: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class ChatCacheStats(Base):
+    """A project's response cache: answers served from it, answers kept, the time saved."""
+
+    __tablename__ = "chat_cache_stats"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    hits: Mapped[int] = mapped_column(Integer)
+    misses: Mapped[int] = mapped_column(Integer)
+    saved_ms: Mapped[float] = mapped_column(Float)

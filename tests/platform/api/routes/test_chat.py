@@ -193,3 +193,39 @@ def test_the_client_asks_and_the_cli_shows_what_the_selector_measured(server: Se
     assert shown.exit_code == 0, shown.output
     row = next(line for line in shown.output.splitlines() if "costly" in line and "67%" in line)
     assert "67% of 1.0" in row  # its one verdict, good: (1 + 1) / (2 + 1)
+
+
+def test_a_deterministic_answer_is_cached_per_exact_request_and_model(server: Server):
+    def ask(message: str, model: str = "quick", temperature: float = 0.0) -> dict[str, Any]:
+        status, events = server.chat(server.ada, message=message, model=model,
+                                     temperature=temperature)  # fmt: skip
+        assert status == 200, events
+        return {"start": events[0][1], "turn": events[-1][1]["turn"]}
+
+    before = httpx.get(f"{server.url}{API}/chat/cache", headers=server.ada).json()
+    first = ask("Is 7 a prime number?")
+    again = ask("Is 7 a prime number?")
+    assert (first["start"]["cached"], again["start"]["cached"]) == (False, True)
+    assert again["turn"]["answer"] == first["turn"]["answer"] and again["turn"]["cached"]
+    assert not ask("Is 7 not a prime number?")["start"]["cached"]  # a negation: another key
+    assert not ask("Is 7 a prime number?", model="costly")["start"]["cached"]  # another model
+    assert not ask("Is 7 a prime number?", temperature=0.5)["start"]["cached"]  # not kept
+    after = httpx.get(f"{server.url}{API}/chat/cache", headers=server.ada).json()
+    assert after["enabled"] and after["hits"] - before["hits"] == 1
+    assert after["misses"] - before["misses"] == 3 and after["saved_ms"] >= before["saved_ms"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"verdict": "correction"}, "correction"),
+        ({"verdict": "correction", "correction": "   "}, "correction"),
+        ({"verdict": "great"}, "verdict"),
+    ],
+)
+def test_a_bad_verdict_is_a_422_naming_the_field(server: Server, body, fragment):
+    _, events = server.chat(server.ada, message="hello", model="quick")
+    turn = events[-1][1]["turn"]["id"]
+    answer = httpx.post(f"{server.url}{API}/chat/turns/{turn}/feedback", json=body,
+                        headers=server.ada)  # fmt: skip
+    assert answer.status_code == 422 and fragment in answer.text, answer.text

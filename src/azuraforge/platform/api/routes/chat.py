@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -74,6 +74,7 @@ class TurnPublic(BaseModel):
     tokens_out: int
     verdict: str | None
     correction: str | None
+    cached: bool
     created_at: float
 
     @classmethod
@@ -109,11 +110,20 @@ class ConversationDetail(ConversationPublic):
     turns: list[TurnPublic]
 
 
-class Feedback(RequestBody):
-    """The caller's verdict on an answer: good, bad, or a correction with the right answer."""
+class Verdict(RequestBody):
+    """The caller's verdict on an answer: good or bad."""
 
-    verdict: str = Field(pattern="^(good|bad|correction)$")
-    correction: str | None = Field(None, max_length=MAX_MESSAGE)
+    verdict: Literal["good", "bad"]
+
+
+class Correction(RequestBody):
+    """The caller's correction of an answer: the right answer."""
+
+    verdict: Literal["correction"]
+    correction: str = Field(min_length=1, max_length=MAX_MESSAGE, pattern=r"\S")
+
+
+Feedback = Annotated[Verdict | Correction, Field(discriminator="verdict")]
 
 
 class ModelsPublic(BaseModel):
@@ -121,6 +131,18 @@ class ModelsPublic(BaseModel):
 
     backends: list[str]
     experts: list[str]
+
+
+class CachePublic(BaseModel):
+    """The project's response cache of deterministic answers (temperature 0)."""
+
+    enabled: bool
+    hits: int
+    misses: int
+    hit_rate: float | None
+    saved_ms: float
+    """The time the hits saved: what making their answers took."""
+    entries: int
 
 
 class PerformancePublic(BaseModel):
@@ -173,6 +195,7 @@ def _events(
     yield _event("start", {
         "conversation_id": conversation, "intent": answer.intent, "expert": answer.expert.name,
         "backend": answer.backend, "adapter": answer.adapter, "reason": answer.choice.reason,
+        "cached": answer.cached,
     })  # fmt: skip
     try:
         for piece in answer.pieces:
@@ -232,7 +255,8 @@ def feedback(
 ) -> TurnPublic:
     """Keep the caller's verdict on one of their answers (a later one replaces it); the
     backend selector counts it."""
-    turn = store.set_turn_verdict(turn_id, who.user, body.verdict, body.correction,
+    correction = body.correction if isinstance(body, Correction) else None
+    turn = store.set_turn_verdict(turn_id, who.user, body.verdict, correction,
                                   project=who.project)  # fmt: skip
     chat.judge(store, who.project, turn)
     return TurnPublic.of(turn)
@@ -242,6 +266,18 @@ def feedback(
 def models(chat: ChatDep) -> ModelsPublic:
     """The declared backends and the experts, which a chat's ``model`` may name."""
     return ModelsPublic(backends=list(chat.declared), experts=list(chat.experts))
+
+
+@router.get("/cache", dependencies=[READ], response_model=CachePublic, responses=ERRORS)
+def cache(store: StoreDep, chat: ChatDep, who: Reader) -> CachePublic:
+    """The project's response cache: hits, misses, their rate, the time saved, answers held."""
+    found = chat.cache_stats(store, who.project)
+    if found is None:
+        return CachePublic(enabled=False, hits=0, misses=0, hit_rate=None, saved_ms=0.0, entries=0)
+    return CachePublic(
+        enabled=True, hits=found.hits, misses=found.misses, hit_rate=found.hit_rate,
+        saved_ms=found.saved_ms, entries=found.entries,
+    )  # fmt: skip
 
 
 @router.get(

@@ -152,4 +152,5 @@ def _usage(answer: Answer) -> dict[str, int]:
 def _chosen(answer: Answer) -> dict[str, Any]:
     """Who answered and why (a field OpenAI's clients pass over)."""
     return {"intent": answer.intent, "expert": answer.expert.name, "backend": answer.backend,
-            "adapter": answer.adapter, "reason": answer.choice.reason}  # fmt: skip
+            "adapter": answer.adapter, "reason": answer.choice.reason,
+            "cached": answer.cached}  # fmt: skip

@@ -1,8 +1,9 @@
 """The assistant on the platform: a project's conversations (``chat_conversations``, a
 user's each), their turns (``chat_turns``: the message, the answer, who answered and why, how
 fast, the user's verdict) and what the backend selector measured per task type and candidate
-(``backend_performance``). Downgrading drops the three tables (conversations and
-measurements go).
+(``backend_performance``), and the response cache of deterministic answers
+(``chat_cache``, with each project's hits, misses and time saved in ``chat_cache_stats``).
+Downgrading drops the five tables (conversations, measurements and cached answers go).
 
 Revision ID: 0027_chat
 Revises: 0026_run_scores
@@ -17,12 +18,13 @@ branch_labels = None
 depends_on = None
 
 
-def _project() -> sa.Column[int]:
+def _project(*, primary_key: bool = False) -> sa.Column[int]:
     return sa.Column(
         "project_id",
         sa.Integer(),
         sa.ForeignKey("projects.id", ondelete="CASCADE"),
         nullable=False,
+        primary_key=primary_key,
     )
 
 
@@ -65,18 +67,14 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("verdict", sa.String(20), nullable=True),
         sa.Column("correction", sa.Text(), nullable=True),
+        sa.Column("cached", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sqlite_autoincrement=True,
     )
     op.create_index("ix_chat_turns_conversation", "chat_turns", ["conversation_id", "id"])
     op.create_table(
         "backend_performance",
-        sa.Column(
-            "project_id",
-            sa.Integer(),
-            sa.ForeignKey("projects.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _project(primary_key=True),
         sa.Column("task", sa.String(100), primary_key=True),
         sa.Column("candidate", sa.String(300), primary_key=True),
         sa.Column("successes", sa.Float(), nullable=False),
@@ -88,9 +86,31 @@ def upgrade() -> None:
         sa.Column("tokens", sa.Float(), nullable=True),
         sa.Column("updated_at", sa.Float(), nullable=False),
     )
+    op.create_table(
+        "chat_cache",
+        _project(primary_key=True),
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("tokens_out", sa.Integer(), nullable=False),
+        sa.Column("generated_ms", sa.Float(), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+    )
+    op.create_index("ix_chat_cache_project_created", "chat_cache", ["project_id", "created_at"])
+    op.create_table(
+        "chat_cache_stats",
+        _project(primary_key=True),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("misses", sa.Integer(), nullable=False),
+        sa.Column("saved_ms", sa.Float(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("chat_cache_stats")
+    op.drop_index("ix_chat_cache_project_created", table_name="chat_cache")
+    op.drop_table("chat_cache")
     op.drop_table("backend_performance")
     op.drop_index("ix_chat_turns_conversation", table_name="chat_turns")
     op.drop_table("chat_turns")

@@ -119,7 +119,7 @@ function answerBox(turn) {
   const correction = h("div", { class: "chat-correction" }, turn.correction ? h("div", { class: "small" }, "Correction: ", turn.correction) : null);
   const judge = async (value, corrected = null) => {
     try {
-      const kept = await api.post(`/chat/turns/${turn.id}/feedback`, { verdict: value, correction: corrected });
+      const kept = await api.post(`/chat/turns/${turn.id}/feedback`, value === "correction" ? { verdict: value, correction: corrected } : { verdict: value });
       verdict.textContent = `marked ${kept.verdict}`;
       fill(correction, kept.correction ? h("div", { class: "small" }, "Correction: ", kept.correction) : null);
     } catch (error) {
