@@ -134,8 +134,9 @@ pytest: $(VENV)/.installed-dev
 ## a 10-minute soak of a long job restarted for memory, on schedule and after a crash; the
 ## dashboard's crowded pages in Chromium (100,000 runs,
 ## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
-## beside transformers, with LoRA adapter swaps under load; its memory beside Chroma, which
-## the bench-memory extra installs); they write docs/benchmarks.md;
+## beside transformers, with LoRA adapter swaps under load; its answers through the API and
+## OpenAI's endpoint beside the same model in the process; the backend selector simulated; its
+## memory beside Chroma, which the bench-memory extra installs); they write docs/benchmarks.md;
 ## study_pages.py times the study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
 	for threads in 1 2; do for setting in as-installed malloc-tuned; do \
@@ -160,6 +161,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
 	$(BIN)/python benchmarks/assist_generation.py
+	$(BIN)/python benchmarks/chat_api.py
 	$(BIN)/python benchmarks/router_latency.py --out docs/benchmarks.md --json benchmarks/results/router_latency.json
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py

@@ -63,6 +63,7 @@ from harness import (
     free_port,
     percentiles_ms,
     signed_headers,
+    started,
     take_turns,
     write_outputs,
 )
@@ -135,40 +136,6 @@ class Server:
             except OSError:
                 pass
         return total
-
-
-def wait_until_up(name: str, process: subprocess.Popen[bytes], probe: str, log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(probe, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"{name} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
-@contextmanager
-def started(
-    name: str, cmd: list[str], env: dict[str, str], probe: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("w") as out:
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
-    try:
-        wait_until_up(name, process, probe, log)
-        yield process
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 @contextmanager

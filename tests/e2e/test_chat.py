@@ -47,5 +47,6 @@ def test_chat_streams_an_answer_keeps_the_conversation_and_takes_verdicts(
     page.fill("#chat-message", "merhaba")
     page.click("#chat-send")
     page.wait_for_selector(".chat-turn.assistant[data-turn]:has-text('echo: merhaba')")
+    page.wait_for_selector("#conversations a >> nth=1")  # the list redrawn after the answer
     listed = page.eval_on_selector_all("#conversations a", "links => links.map(a => a.dataset.id)")
     assert len(listed) == 2 and listed[1] == str(conversation)  # the newest first

@@ -54,9 +54,9 @@ export function dataFilePicker(field, pick) {
         }
         kept = await send(file, true);
       }
-      status.textContent = `${kept.name}: ${kept.rows.toLocaleString()} rows; columns ${kept.columns.join(", ")}`;
       await refresh(kept.name);
-      pick(kept.name);
+      pick(kept.name); // the field holds the file before the status says it is there
+      status.textContent = `${kept.name}: ${kept.rows.toLocaleString()} rows; columns ${kept.columns.join(", ")}`;
       toast(`Uploaded ${kept.name}.`, "ok");
     } catch (error) {
       status.classList.add("field-error");

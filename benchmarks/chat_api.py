@@ -1,0 +1,248 @@
+"""The assistant through the platform against the same model in the process: what the API
+costs a chat answer's first token and its tokens per second, and a cached answer's latency.
+
+SmolLM2-135M-Instruct (the packaged GGUF, llama.cpp, all cores), greedy (temperature 0),
+:data:`MAX_TOKENS` new tokens, the same :data:`PROMPTS` each round, three ways taking turns:
+
+- **in the process**: ``LlamaCppBackend.stream`` with the Python expert's system prompt,
+  as ``azuraforge chat`` calls it;
+- **/api/v1/chat**: ``azuraforge serve --workers 0`` with that model as its one backend
+  (``assist_backends``), the message sent as a user would, read as server-sent events with
+  httpx (the route routes the message, picks the expert and the backend, keeps the turn);
+- **/v1/chat/completions**: the same server through OpenAI's own client, streamed.
+
+First token: from the call (the request sent) to the first piece of text. Tokens per second:
+the pieces after the first (llama.cpp streams a token a piece; the API forwards each as it
+comes) over the time after the first piece. The API's runs ask with ``temperature`` 0.01,
+which the cache does not keep (it keeps temperature 0 only), so every answer is generated;
+a last phase asks each prompt twice at temperature 0 and times the second, cached, answer.
+A warm-up round first (the server loads the model on its first chat). Correctness first
+(exit 1): each prompt's answer is the same text every round and every way.
+
+Usage::
+
+    .venv/bin/python benchmarks/chat_api.py [--quick] [--out docs/benchmarks.md] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness import (
+    cpu_ticks,
+    environment,
+    environment_block,
+    exit_on_sigterm,
+    free_port,
+    parse_report_args,
+    percentiles_ms,
+    publish,
+    signed_headers,
+    started,
+)
+
+START, END = "<!-- chat_api:start -->", "<!-- chat_api:end -->"
+SIZES = {"quick": {"rounds": 2}, "full": {"rounds": 10}}
+MAX_TOKENS = 48
+PROMPTS = [
+    "Write a Python function that adds two numbers.",
+    "Write a Python function that reverses a string.",
+    "What is a list comprehension in Python?",
+]
+GREEDY = 0.01
+"""The temperature of the timed API answers: greedy in effect, and not kept by the cache."""
+Timing = tuple[str, float, float | None]
+"""An answer, its first token's milliseconds, and its tokens per second after the first."""
+
+
+def timed(pieces: Iterator[str], asked: float) -> Timing:
+    """The answer streamed by ``pieces``, timed from ``asked`` (``time.perf_counter``)."""
+    first_at, text = None, []
+    for piece in pieces:
+        if first_at is None:
+            first_at = time.perf_counter()
+        text.append(piece)
+    done = time.perf_counter()
+    assert first_at is not None, "no answer"
+    rate = (len(text) - 1) / (done - first_at) if len(text) > 1 and done > first_at else None
+    return "".join(text), (first_at - asked) * 1e3, rate
+
+
+def in_process() -> Callable[[str], Timing]:
+    from azuraforge.assist.backends.base import GenerationSettings, Message
+    from azuraforge.assist.backends.llama import LlamaCppBackend
+    from azuraforge.assist.orchestrator import EXPERTS
+
+    backend = LlamaCppBackend()
+    system = next(e for e in EXPERTS if e.name == "python").system_prompt
+    settings = GenerationSettings(max_tokens=MAX_TOKENS, temperature=0.0)
+
+    def ask(prompt: str) -> Timing:
+        messages = [Message("system", system), Message("user", prompt)]
+        asked = time.perf_counter()
+        return timed(backend.stream(messages, settings), asked)
+
+    return ask
+
+
+def through_chat(url: str, headers: dict[str, str]) -> Callable[..., Timing]:
+    client = httpx.Client(base_url=url, headers=headers, timeout=120)
+
+    def ask(prompt: str, temperature: float = GREEDY) -> Timing:
+        body = {"message": prompt, "model": "python", "max_tokens": MAX_TOKENS,
+                "temperature": temperature}  # fmt: skip
+        asked = time.perf_counter()
+        with client.stream("POST", "/api/v1/chat", json=body) as answer:
+            answer.raise_for_status()
+            return timed(_pieces(answer.iter_text()), asked)
+
+    return ask
+
+
+def _pieces(text: Iterator[str]) -> Iterator[str]:
+    pending = ""
+    for part in text:
+        pending += part
+        while "\n\n" in pending:
+            block, pending = pending.split("\n\n", 1)
+            kind, data = block.split("\n", 1)
+            if kind == "event: piece":
+                yield json.loads(data.removeprefix("data: "))["text"]
+
+
+def through_openai(url: str, token: str) -> Callable[[str], Timing]:
+    import openai
+
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=token)
+
+    def ask(prompt: str) -> Timing:
+        asked = time.perf_counter()
+        stream = client.chat.completions.create(
+            model="python", messages=[{"role": "user", "content": prompt}], stream=True,
+            max_tokens=MAX_TOKENS, temperature=GREEDY,
+        )  # fmt: skip
+        pieces = (c.choices[0].delta.content for c in stream if c.choices)
+        return timed((p for p in pieces if p), asked)
+
+    return ask
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[str]:
+    """``azuraforge serve --workers 0`` with the model as its one backend: its address."""
+    port = free_port()
+    backends = json.dumps([{"name": "local", "kind": "llama"}])
+    env = {**os.environ, "AZURAFORGE_HOME": str(folder / "home"),
+           "AZURAFORGE_DATABASE_URL": f"sqlite:///{folder / 'azuraforge.db'}",
+           "AZURAFORGE_ASSIST_BACKENDS": backends}  # fmt: skip
+    cmd = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
+           "--port", str(port), "--workers", "0"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with started("azuraforge serve", cmd, env, f"{url}/api/v1/health", folder / "server.log"):
+        yield url
+
+
+def measure(size: dict[str, Any]) -> dict[str, Any]:
+    local = in_process()
+    with tempfile.TemporaryDirectory() as folder, served(Path(folder)) as url:
+        headers = signed_headers(f"sqlite:///{Path(folder) / 'azuraforge.db'}")
+        ways = {
+            "in the process": local,
+            "/api/v1/chat": through_chat(url, headers),
+            "/v1/chat/completions": through_openai(url, headers["Authorization"][7:]),
+        }
+        for ask in ways.values():  # warm-up: the server loads the model on its first chat
+            ask(PROMPTS[0])
+        found: dict[str, list[Timing]] = {name: [] for name in ways}
+        for round_ in range(size["rounds"]):
+            for name in list(ways)[round_ % 3 :] + list(ways)[: round_ % 3]:
+                found[name] += [ways[name](prompt) for prompt in PROMPTS]
+        cached = _cached(through_chat(url, headers))
+    _check_same_answers(found)
+    return {"ways": {name: _summary(timings) for name, timings in found.items()},
+            "cached": cached}  # fmt: skip
+
+
+def _cached(ask: Callable[..., Timing]) -> dict[str, Any]:
+    """Each prompt asked twice at temperature 0: the second answer comes from the cache."""
+    made, hit = [], []
+    for prompt in PROMPTS:
+        first = ask(prompt, temperature=0.0)
+        again = ask(prompt, temperature=0.0)
+        if again[0] != first[0]:
+            sys.exit(f"the cached answer to {prompt!r} is not the answer it kept")
+        made.append(first[1])
+        hit.append(again[1])
+    return {"made_ms": statistics.median(made), "hit_ms": statistics.median(hit)}
+
+
+def _check_same_answers(found: dict[str, list[Timing]]) -> None:
+    for i, prompt in enumerate(PROMPTS):
+        answers = {t[0] for timings in found.values() for t in timings[i :: len(PROMPTS)]}
+        if len(answers) != 1:
+            sys.exit(f"{prompt!r} was answered {len(answers)} ways: {sorted(answers)[:2]}")
+
+
+def _summary(timings: list[Timing]) -> dict[str, Any]:
+    firsts = [t[1] for t in timings]
+    rates = [t[2] for t in timings if t[2] is not None]
+    return {"answers": len(timings), **percentiles_ms(firsts, 50, 95),
+            "tokens_per_s": statistics.median(rates)}  # fmt: skip
+
+
+def section(report: dict[str, Any]) -> str:
+    ways, cached = report["results"]["ways"], report["results"]["cached"]
+    base = ways["in the process"]
+    lines = [
+        START, "## The assistant through the API: first token and tokens/s", "",
+        f"Generated by `{report['command']}`. SmolLM2-135M-Instruct (llama.cpp), greedy, "
+        f"{MAX_TOKENS} new tokens, {len(PROMPTS)} prompts x {report['size']['rounds']} rounds "
+        "each way, the ways taking turns (`benchmarks/chat_api.py` says how it is timed).", "",
+        "| way | answers | first token p50 ms | p95 ms | tokens/s (median) | / in the process |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]  # fmt: skip
+    for name, found in ways.items():
+        ratio = found["tokens_per_s"] / base["tokens_per_s"]
+        lines.append(
+            f"| {name} | {found['answers']} | {found['p50_ms']:.1f} | {found['p95_ms']:.1f} | "
+            f"{found['tokens_per_s']:.1f} | {ratio:.2f} |"
+        )
+    api = ways["/api/v1/chat"]
+    cost = 1 - api["tokens_per_s"] / base["tokens_per_s"]
+    lines += [
+        "",
+        f"Bars: the API costs at most 10 % of the in-process tokens/s (/api/v1/chat: "
+        f"{cost:.1%}, {'met' if cost <= 0.10 else '**not met**'}); first token p95 at most "
+        f"150 ms ({api['p95_ms']:.1f} ms, {'met' if api['p95_ms'] <= 150 else '**not met**'}). "
+        f"A cached answer (temperature 0, the same request again): {cached['hit_ms']:.1f} ms "
+        f"to its text, against {cached['made_ms']:.1f} ms to the first token of the answer "
+        "it kept.", "",
+        environment_block(report["environment"]), END,
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_report_args(__doc__.splitlines()[0], argv, "chat_api")
+    exit_on_sigterm()
+    size = SIZES["quick" if args.quick else "full"]
+    load, ticks = os.getloadavg(), cpu_ticks()
+    results = measure(size)
+    packages = ["llama-cpp-python", "httpx", "openai"]
+    publish("chat_api", args, section, (START, END), size=size, results=results,
+            environment=environment(load, ticks, None, packages))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
