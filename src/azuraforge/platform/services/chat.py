@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
@@ -80,6 +81,8 @@ class ChatService:
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
         self._lock = threading.Lock()
+        self._measuring = threading.RLock()
+        """Held while a selector chooses or learns: chats run on several threads."""
 
     def models(self) -> list[str]:
         """What a request's ``model`` may name: ``auto``, a backend, an expert."""
@@ -114,7 +117,8 @@ class ChatService:
         asked = [model] if model in self.declared else list(self.declared)
         generation = settings or GenerationSettings()
         for _ in range(len(asked)):
-            choice = selector.choose(intent, among=asked)
+            with self._measuring:
+                choice = selector.choose(intent, among=asked)
             backend = self.backend(choice.candidate)
             adapter = expert.adapter if expert.adapter in backend.adapters() else None
             key = self._key(prompt, generation, choice.candidate, adapter)
@@ -131,8 +135,10 @@ class ChatService:
                 first = next(stream, None)
             except ModelUnavailableError as e:  # its message may name a file: logged, not sent
                 _log.warning("chat: backend %s failed: %s", choice.candidate, e)
-                selector.record(intent, choice.candidate, Outcome(success=None, error=True))
-                self._save(store, project, selector, intent)
+                with self._measuring:
+                    selector = self.selector(store, project)
+                    selector.record(intent, choice.candidate, Outcome(success=None, error=True))
+                    self._save(store, project, selector, intent)
                 asked.remove(choice.candidate)
                 if not asked:
                     raise NoBackendError(
@@ -158,12 +164,13 @@ class ChatService:
         text = "".join(answer.text)
         if not answer.cached:
             answer.tokens_out = backend.count_tokens(text) if text else 0
-            selector = self.selector(store, project)
             outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
                               tokens_per_s=answer.tokens_per_s,
                               tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
-            selector.record(answer.intent, answer.backend, outcome)
-            self._save(store, project, selector, answer.intent)
+            with self._measuring:
+                selector = self.selector(store, project)
+                selector.record(answer.intent, answer.backend, outcome)
+                self._save(store, project, selector, answer.intent)
             self._keep(store, project, answer, text)
         if conversation is None:
             return None
@@ -182,9 +189,10 @@ class ChatService:
         selector's measurements of its backend on its intent."""
         if turn.verdict is None:
             return
-        selector = self.selector(store, project)
-        selector.judge(turn.intent, turn.backend, turn.verdict == "good")
-        self._save(store, project, selector, turn.intent)
+        with self._measuring:
+            selector = self.selector(store, project)
+            selector.judge(turn.intent, turn.backend, turn.verdict == "good")
+            self._save(store, project, selector, turn.intent)
 
     def history(self, turns: Sequence[TurnRecord], message: str) -> list[Message]:
         """A conversation's last turns as messages, then ``message``."""
@@ -209,17 +217,35 @@ class ChatService:
             return self._backends[name]
 
     def selector(self, store: Store, project: str) -> BackendSelector:
-        """The project's selector over the declared backends, its measurements read once."""
-        with self._lock:
+        """The project's selector over the declared backends, its measurements read again
+        from the store (other API processes write them too; its health, who is out for
+        errors, is this process's own). Callers that learn hold ``_measuring`` from this read
+        to their write, so no answer of another thread is lost between them."""
+        with self._measuring:
+            rows = [
+                {k: v for k, v in row.items() if k != "updated_at"}
+                for row in store.list_backend_performance(project=project)
+            ]
             if project not in self._selectors:
                 candidates = [Candidate(b.name, b.cost_per_token) for b in self.declared.values()]
-                selector = BackendSelector(candidates)
-                selector.restore(
-                    {k: v for k, v in row.items() if k != "updated_at"}
-                    for row in store.list_backend_performance(project=project)
-                )
-                self._selectors[project] = selector
+                self._selectors[project] = BackendSelector(candidates)
+            self._selectors[project].restore(rows)
             return self._selectors[project]
+
+    def performance(self, store: Store, project: str) -> list[dict[str, Any]]:
+        """What the project's selector measured of each declared backend per task type (its
+        rows, with ``success_rate``), and whether it prefers it for the task now
+        (``preferred``)."""
+        with self._measuring:
+            selector = self.selector(store, project)
+            rows = [row for row in selector.rows() if row["candidate"] in selector.candidates]
+            best = {str(row["task"]): selector.best(str(row["task"])) for row in rows}
+            return [
+                {**row, "preferred": best[str(row["task"])] == row["candidate"],
+                 "success_rate": selector.estimate(str(row["task"]),
+                                                   str(row["candidate"])).success_rate}
+                for row in rows
+            ]  # fmt: skip
 
     def cache_stats(self, store: Store, project: str) -> CacheStats | None:
         """The project's response cache (None: the cache is off)."""

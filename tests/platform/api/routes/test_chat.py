@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,17 @@ def test_a_bad_verdict_is_a_422_naming_the_field(server: Server, body, fragment)
     answer = httpx.post(f"{server.url}{API}/chat/turns/{turn}/feedback", json=body,
                         headers=server.ada)  # fmt: skip
     assert answer.status_code == 422 and fragment in answer.text, answer.text
+
+
+def test_chats_at_once_are_each_answered_and_each_measured(server: Server):
+    before = _answers(server, "quick")
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda i: server.chat(server.bob, message=f"merhaba {i}",
+                                                    model="quick"), range(16)))  # fmt: skip
+    assert all(status == 200 and events[-1][0] == "end" for status, events in found)
+    assert _answers(server, "quick") - before == 16
+
+
+def _answers(server: Server, backend: str) -> int:
+    rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.bob).json()
+    return sum(row["answers"] for row in rows if row["candidate"] == backend)

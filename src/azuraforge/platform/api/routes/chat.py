@@ -289,14 +289,4 @@ def cache(store: StoreDep, chat: ChatDep, who: Reader) -> CachePublic:
 def performance(store: StoreDep, chat: ChatDep, who: Reader) -> list[PerformancePublic]:
     """What the backend selector measured in the project, per task type and candidate, and
     which it prefers for each task now."""
-    selector = chat.selector(store, who.project)
-    rows = [row for row in selector.rows() if row["candidate"] in selector.candidates]
-    preferred = {str(row["task"]): selector.best(str(row["task"])) for row in rows}
-    return [
-        PerformancePublic(
-            **{k: v for k, v in row.items() if k in PerformancePublic.model_fields},
-            success_rate=selector.estimate(str(row["task"]), str(row["candidate"])).success_rate,
-            preferred=preferred[str(row["task"])] == row["candidate"],
-        )
-        for row in rows
-    ]
+    return [PerformancePublic(**row) for row in chat.performance(store, who.project)]
