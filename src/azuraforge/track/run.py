@@ -233,6 +233,45 @@ class Run:
         if model.metrics:
             self._model["metrics"] = json.loads(json.dumps(model.metrics, default=float))
 
+    def log_adapter(
+        self, path: str, *, expert: str, base_model: str, metrics: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None, name: str = "adapter",
+    ) -> None:  # fmt: skip
+        """Keep a LoRA adapter of the assistant (a GGUF file at ``path``) as the run's model:
+        ``adapter.gguf`` and an ``artifact.json`` (pipeline ``assist-adapter``, the
+        ``expert`` it serves, its ``base_model``, its ``metrics`` and ``config``: training
+        data and settings) among the run's files under ``name``, which becomes the run's
+        ``artifact_dir``. Once the run completed, registering it
+        (``azuraforge models register expert-<expert> RUN``) makes it the expert's next
+        version; the chat follows that model's ``champion`` alias (docs/assist.md).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``expert`` or ``base_model`` is empty, ``metrics`` are not finite numbers (or
+            dicts of them), or ``name`` is not a folder name inside the run's files.
+        """
+        from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, GGUF_FILE
+
+        if not expert.strip() or not base_model.strip():
+            raise InvalidParameterError("log_adapter needs the expert and the base model")
+        scores = _checked_scores(metrics or {}, "metrics")
+        folder = _folder_name(name)
+        meta = {"pipeline": ADAPTER_PIPELINE, "expert": expert, "base_model": base_model,
+                "metrics": scores, "config": config or {}}  # fmt: skip
+        self._files += 1
+        try:
+            kept = self._spool.keep_file(path, self._files)
+            described = self._spool.folder / "files" / f"{self._files:06d}-artifact.json"
+            described.write_text(json.dumps(meta, default=str))
+        except OSError as e:
+            log.warning("tracking: the adapter %s was not kept (%s)", path, e)
+            return
+        when = time.time()
+        self._queue.append((None, ("file", kept, f"{folder}/{GGUF_FILE}"), when))
+        self._queue.append((None, ("file", str(described), f"{folder}/artifact.json"), when))
+        self._model = {"artifact_dir": folder, **({"metrics": scores} if scores else {})}
+
     def end(self, status: str = COMPLETED, error: str | None = None) -> None:
         """Send what is left, then end the run as ``status`` (``completed``, ``failed``
         with ``error``, or ``cancelled``), waiting at most ``end_timeout`` seconds for the

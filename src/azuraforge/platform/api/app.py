@@ -141,7 +141,7 @@ def create_app(
     app.state.keys = ServerKeys(opened, settings)  # a key in the settings is checked here
     app.state.keys.load()
     app.state.methods = AllowedMethods()
-    app.state.chat = ChatService(settings)
+    app.state.chat = ChatService(settings, app.state.blobs)
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)

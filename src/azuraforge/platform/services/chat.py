@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, GGUF_FILE
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
@@ -25,13 +26,19 @@ from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
+from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.chat_cache import open_answers
+from azuraforge.platform.services.registry import ModelRef, checked_folder, resolve
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
+EXPERT_MODEL = "expert-{}"
+"""The registered model of an expert's adapters (``expert-python``): its versions are them."""
+CHAMPION = "champion"
+"""The alias of the version the chat answers with."""
 """The model name that lets the router and the selector choose."""
 HISTORY_TURNS = 8
 """Turns of a conversation given to the model before the new message."""
@@ -72,12 +79,15 @@ class ChatService:
     intent router (loaded on first use), a backend selector per project (its measurements
     read from the store on first use, written back after each answer and verdict)."""
 
-    def __init__(self, settings: Settings, router: IntentRouter | None = None) -> None:
+    def __init__(
+        self, settings: Settings, blobs: BlobStore, router: IntentRouter | None = None
+    ) -> None:
         self.declared: dict[str, AssistBackend] = {b.name: b for b in settings.assist_backends}
         self.max_tokens = settings.assist_max_tokens
         self.experts = {expert.name: expert for expert in EXPERTS}
         self._router = router
         self.answers = open_answers(settings)
+        self.cache = BlobCache(blobs, settings.cache_dir)
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
         self._lock = threading.Lock()
@@ -120,7 +130,7 @@ class ChatService:
             with self._measuring:
                 choice = selector.choose(intent, among=asked)
             backend = self.backend(choice.candidate)
-            adapter = expert.adapter if expert.adapter in backend.adapters() else None
+            adapter = self._adapter(store, project, expert, backend)
             key = self._key(prompt, generation, choice.candidate, adapter)
             found = self._cached(store, project, key)
             if found is not None:
@@ -272,6 +282,32 @@ class ChatService:
             return
         kept = Cached(text, answer.tokens_out, answer.generated_ms)
         self.answers.keep(store, answer.key, kept, project)
+
+    def _adapter(self, store: Store, project: str, expert: Expert, backend: Backend) -> str | None:
+        """The adapter ``expert`` answers through on ``backend``: the version the
+        ``champion`` alias of the project's model ``expert-<name>`` names, loaded into the
+        backend as ``<name>@<version>`` (the expert's other versions unloaded), read at each
+        message, so a moved alias answers the next one; without such a model, the expert's
+        own adapter if the backend has it loaded; else (or on a backend that takes no
+        adapters) none: the base model."""
+        if not backend.capabilities.adapters:
+            return None
+        try:
+            version = resolve(store, ModelRef(EXPERT_MODEL.format(expert.name), alias=CHAMPION),
+                              project)  # fmt: skip
+        except NotFoundError:
+            return expert.adapter if expert.adapter in backend.adapters() else None
+        if version.pipeline != ADAPTER_PIPELINE:
+            return None
+        name = f"{expert.name}@{version.version}"
+        with self._lock:
+            if name not in backend.adapters():
+                folder = checked_folder(self.cache, version)
+                backend.load_adapter(name, folder / GGUF_FILE)
+                for older in backend.adapters():
+                    if older.startswith(f"{expert.name}@") and older != name:
+                        backend.unload_adapter(older)
+        return name
 
     def _expert(self, intent: str) -> Expert:
         chosen = next((e for e in EXPERTS if intent in e.intents), None)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE
 from azuraforge.errors import (
     ConflictError,
     InvalidParameterError,
@@ -313,6 +314,11 @@ def load_version(cache: BlobCache, version: ModelVersionRecord) -> ModelArtifact
             f"model {version.model} version {version.version} is a snapshot of a stream's "
             f"learner (stream {version.source_experiment_id}): a stream's predictions come "
             "from the stream; the version keeps its state and the events it learned from"
+        )
+    if version.pipeline == ADAPTER_PIPELINE:
+        raise ConflictError(
+            f"model {version.model} version {version.version} is a LoRA adapter of the "
+            "assistant: chat with it (POST /api/v1/chat), it predicts nothing"
         )
     return ModelArtifact.load(checked_folder(cache, version))
 

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from azuraforge import track
 from azuraforge.cli.main import app
 from azuraforge.client import Client
 from azuraforge.platform.api.app import create_app
@@ -28,6 +29,7 @@ from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import short_settings, user_headers
 from tests.platform.servers import free_port, served_in_thread
+from tests.track.conftest import FAST
 
 API = "/api/v1"
 BACKENDS = [
@@ -244,3 +246,42 @@ def test_chats_at_once_are_each_answered_and_each_measured(server: Server):
 def _answers(server: Server, backend: str) -> int:
     rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.bob).json()
     return sum(row["answers"] for row in rows if row["candidate"] == backend)
+
+
+def test_an_experts_adapters_are_versions_and_the_chat_follows_its_champion(
+    server: Server, tmp_path: Path
+):
+    """An adapter tracked as a run's model and registered is the expert's version; the chat
+    answers through the version ``champion`` names, a move and a rollback taking effect at the
+    next message; predict refuses an adapter's version."""
+    token = server.bob["Authorization"].removeprefix("Bearer ")
+    api = httpx.Client(base_url=f"{server.url}{API}", headers=server.bob)
+    assert api.post("/models", json={"name": "expert-python"}).status_code == 201
+    for attempt in (1, 2):
+        gguf = tmp_path / f"adapter-{attempt}.gguf"
+        gguf.write_bytes(b"GGUF" + bytes([attempt]) * 64)  # the echo backend reads no weights
+        with track.start_run(name=f"python-adapter-{attempt}", experiment="train-expert",
+                             url=server.url, token=token, **FAST) as run:  # fmt: skip
+            run.log_adapter(
+                str(gguf), expert="python", base_model="smollm2-135m-instruct",
+                metrics={"pass@1": 0.4 + attempt / 10}, config={"examples": 60},
+            )  # fmt: skip
+        made = api.post("/models/expert-python/versions", json={"experiment": run.id})
+        assert made.status_code == 201, made.text
+        assert made.json()["pipeline"] == "assist-adapter"
+
+    def answered() -> str:
+        status, events = server.chat(server.ada, message="def f(): pass", model="python")
+        assert status == 200, events
+        assert events[0][1]["adapter"] == events[-1][1]["turn"]["adapter"]
+        return str(events[-1][1]["turn"]["answer"])
+
+    assert answered() == "echo: def f(): pass"  # no champion yet: the base model
+    api.put("/models/expert-python/aliases/champion", json={"version": 1})
+    assert answered().startswith("[python@1] echo:")
+    api.put("/models/expert-python/aliases/champion", json={"version": 2})
+    assert answered().startswith("[python@2] echo:")
+    assert api.post("/models/expert-python/aliases/champion/rollback").status_code == 200
+    assert answered().startswith("[python@1] echo:")
+    refused = api.post("/models/expert-python/1/predict", json={"rows": [{"x": 1}]})
+    assert refused.status_code == 409 and "LoRA adapter of the assistant" in refused.text
