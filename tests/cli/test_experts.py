@@ -4,10 +4,14 @@
 import json
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from azuraforge.cli.main import app
+from azuraforge.platform.api.app import create_app
 from tests.assist.tiny_llama import build_tiny_llama
+from tests.platform.fixtures import user_headers
+from tests.platform.servers import served_in_thread
 
 runner = CliRunner()
 NAMES = ["Ada", "Alan", "Grace", "Linus", "Guido", "Barbara", "Edsger", "Donald", "Ken", "Dennis"]
@@ -99,3 +103,23 @@ def test_a_data_file_that_is_not_instructions_is_refused_with_its_line(home, tmp
     assert "bad.jsonl, line 2: expected an object with instruction, input, output" in (
         result.output
     )
+
+
+@pytest.mark.slow
+def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
+    real_data, home, data, base, settings, store, monkeypatch
+):
+    app_ = create_app(settings.model_copy(update={"allowed_hosts": ["127.0.0.1"]}), store=store)
+    with served_in_thread(uvicorn.Config(app_, log_level="warning")) as address:
+        token = user_headers(store, "ed", "editor")["Authorization"].removeprefix("Bearer ")
+        monkeypatch.setenv("AZURAFORGE_TOKEN", token)
+        trained = runner.invoke(app, [
+            *("assist", "train-expert", "greeter", "--data", str(data), "--base", str(base)),
+            *("--steps", "2", "--rank", "2", "--threads", "1", "--register"),
+            *("--api-url", f"http://{address}"),
+        ])  # fmt: skip
+        assert trained.exit_code == 0, trained.output
+        assert "registered expert-greeter/1;" in trained.output
+        assert "azuraforge models alias expert-greeter champion 1" in trained.output
+    version = store.get_version("expert-greeter", 1, project="default")
+    assert version.pipeline == "assist-adapter" and "held_out_loss" in version.metrics

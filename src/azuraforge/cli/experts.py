@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
+from azuraforge import track
+from azuraforge.assist.adapters import AdapterPool, AdapterRegistry, AdapterVersion
+from azuraforge.assist.adapters.registry import EXPERT_MODEL, GGUF_FILE
 from azuraforge.assist.backends import GenerationSettings, Message
 from azuraforge.assist.corpora import (
     CodeProblem,
@@ -31,7 +33,16 @@ from azuraforge.assist.corpora import (
 )
 from azuraforge.assist.models import DEFAULT_MODEL
 from azuraforge.assist.orchestrator import EXPERTS
-from azuraforge.cli.common import UsageError, Verbose, console, user_errors
+from azuraforge.cli.common import (
+    ApiUrl,
+    ProjectName,
+    UsageError,
+    Verbose,
+    arguments,
+    console,
+    user_errors,
+)
+from azuraforge.client import Client
 from azuraforge.learn.home import default_home
 
 ExpertsFolder = Annotated[
@@ -90,9 +101,20 @@ def train_expert_command(
     threads: Annotated[int | None, typer.Option(help="PyTorch threads")] = None,
     seed: Annotated[int, typer.Option(help="the seed of the adapter and of the batches")] = 0,
     experts: ExpertsFolder = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="also keep it on the server (azuraforge login) as the next version of the "
+            "project's model expert-EXPERT, which the chat follows by its champion alias",
+        ),
+    ] = False,
+    api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """Train a LoRA expert on its base model and register it as the expert's next version."""
+    """Train a LoRA expert on its base model and register it as the expert's next version
+    (in the experts folder; with --register, on the server too)."""
     with user_errors(verbose):
         from azuraforge.assist.adapters.training import LoraSettings, train_expert
 
@@ -132,6 +154,36 @@ def train_expert_command(
         )
         _print_training(version.metrics)
         console.print(f"saved {version.name} in {version.folder}")
+        if register:
+            _register(version, Client.from_environment(api, project))
+
+
+def _register(version: AdapterVersion, client: Client) -> None:
+    """Keep ``version`` on the server: a run of experiment ``train-expert`` with the adapter as
+    its model, registered as the next version of ``expert-<expert>``."""
+    model = EXPERT_MODEL.format(version.expert)
+    scores = {k: v for k, v in version.metrics.items() if isinstance(v, int | float)}
+    session, name = client.session, f"{version.expert}-v{version.version}"
+    with track.start_run(
+        name=name, experiment="train-expert", params=version.settings, url=client.url,
+        token=session.token, project=session.project,
+    ) as run:  # fmt: skip
+        run.log_adapter(
+            str(version.folder / GGUF_FILE), expert=version.expert, base_model=version.base,
+            metrics=scores,
+            config={"settings": version.settings, "data_sha256": version.data_sha256},
+        )  # fmt: skip
+    if run.status != "completed" or run.id is None:
+        raise UsageError(f"the server did not keep the run of {version.name}: see the log above")
+    with arguments():
+        made = client.models.register(
+            model, run.id, description=f"{version.name} of the experts folder"
+        )
+    console.print(
+        f"registered {model}/{made['version']}; the chat answers with it once its champion "
+        f"alias names it: azuraforge models alias {model} champion {made['version']}",
+        highlight=False,
+    )
 
 
 def _system_prompt(expert: str) -> str | None:

@@ -106,6 +106,7 @@ class Session:
         timeout: float = 30.0, login_hint: bool = True,
     ) -> None:  # fmt: skip
         self.url = url.rstrip("/")
+        self.token, self.project = token, project
         self.timeout, self.login_hint = timeout, login_hint
         self.headers: dict[str, str] = {"Authorization": f"Bearer {token}"} if token else {}
         """What each request sends besides its own: the credential, the project."""

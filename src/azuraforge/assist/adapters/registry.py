@@ -37,6 +37,9 @@ _EXPERT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _VERSION = re.compile(r"^v([1-9][0-9]*)$")
 VERSION_FILE = "version.json"
 GGUF_FILE = "adapter.gguf"
+EXPERT_MODEL = "expert-{}"
+"""The platform's registered model of an expert's adapters (``expert-python``): its versions
+are them, and the chat answers through the one its ``champion`` alias names."""
 ADAPTER_PIPELINE = "assist-adapter"
 """The ``pipeline`` of an adapter kept as a run's model and registered on the platform: an
 expert's version the chat loads, which predict does not serve."""

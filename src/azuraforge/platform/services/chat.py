@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, GGUF_FILE
+from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, EXPERT_MODEL, GGUF_FILE
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
@@ -35,8 +35,6 @@ from azuraforge.platform.store.chat import TurnRecord, TurnWrite
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
-EXPERT_MODEL = "expert-{}"
-"""The registered model of an expert's adapters (``expert-python``): its versions are them."""
 CHAMPION = "champion"
 """The alias of the version the chat answers with."""
 """The model name that lets the router and the selector choose."""
