@@ -57,6 +57,12 @@ class AssistBackend(BaseModel):
     cost_per_token: float = Field(
         0.0, ge=0, description="What a token read or written costs (the selector weighs it)."
     )
+    specialties: list[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,100}$")]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Intents it is declared good at (code_python...): the selector starts "
+        "them with a good answer's worth of belief, which measurement soon outweighs.",
+    )
 
     @model_validator(mode="after")
     def _check_url(self) -> AssistBackend:

@@ -129,3 +129,14 @@ def test_each_backend_answers_its_first_tries_before_the_choice_samples():
         chooser.record("code", choice.candidate, BAD if choice.candidate == "a" else GOOD)
     assert sorted(chosen) == ["a", "a", "b", "b"]
     assert "answers 2 first" in chooser.choose("other").reason
+
+
+def test_a_declared_specialty_is_a_head_start_that_measurement_outweighs():
+    chooser = BackendSelector(
+        [Candidate("coder", specialties=("code",)), Candidate("other")], first_tries=0
+    )
+    assert chooser.best("code") == "coder" and chooser.estimate("chat", "coder").successes == 0
+    for _ in range(10):
+        chooser.record("code", "coder", BAD)
+        chooser.record("code", "other", GOOD)
+    assert chooser.best("code") == "other"

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 
+SPECIALTY_PRIOR = 1.0
+"""Good answers a candidate is credited with, before any, on a task it is declared good at."""
 AVERAGE_WEIGHT = 0.3
 """Weight of the newest measurement in a running average (latency, tokens/s, length)."""
 
@@ -41,10 +43,13 @@ AVERAGE_WEIGHT = 0.3
 class Candidate:
     """Something that may answer: a backend (``local``), or a backend with an expert's
     adapter version (``local/python@3``), at ``cost_per_token`` (in the unit the selector's
-    ``cost_weight`` prices; 0 for a local model)."""
+    ``cost_weight`` prices; 0 for a local model), with the task types it is declared good at
+    (``specialties``: it starts each of them with :data:`SPECIALTY_PRIOR` good answers'
+    worth of belief, which measurement soon outweighs)."""
 
     name: str
     cost_per_token: float = 0.0
+    specialties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.strip():
@@ -194,7 +199,9 @@ class BackendSelector:
         """What is known of ``candidate`` on ``task`` (an untried one: nothing yet)."""
         key = (task, candidate)
         if key not in self._estimates:
-            self._estimates[key] = Estimate(task, candidate)
+            declared = self.candidates.get(candidate)
+            prior = SPECIALTY_PRIOR if declared and task in declared.specialties else 0.0
+            self._estimates[key] = Estimate(task, candidate, successes=prior)
         return self._estimates[key]
 
     def choose(self, task: str, among: Iterable[str] | None = None) -> Choice:

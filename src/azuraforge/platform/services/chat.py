@@ -235,7 +235,8 @@ class ChatService:
                 for row in store.list_backend_performance(project=project)
             ]
             if project not in self._selectors:
-                candidates = [Candidate(b.name, b.cost_per_token) for b in self.declared.values()]
+                candidates = [Candidate(b.name, b.cost_per_token, tuple(b.specialties))
+                              for b in self.declared.values()]  # fmt: skip
                 self._selectors[project] = BackendSelector(candidates)
             self._selectors[project].restore(rows)
             return self._selectors[project]
