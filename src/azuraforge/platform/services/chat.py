@@ -30,12 +30,15 @@ from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.registry import ModelRef, checked_folder, resolve
 from azuraforge.platform.settings import AssistBackend, Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import ModelVersionRecord, Store
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
 CHAMPION = "champion"
+ADAPTER_KINDS = ("llama", "echo")
+"""The kinds of backend that take LoRA adapters (an OpenAI-compatible server serves its own
+under model names of its own)."""
 """The alias of the version the chat answers with."""
 """The model name that lets the router and the selector choose."""
 HISTORY_TURNS = 8
@@ -60,6 +63,8 @@ class Answer:
     messages: list[Message]
     turn: TurnRecord | None = None
     text: list[str] = field(default_factory=list)
+    measured: str = ""
+    """What the selector measures it as: the backend, or ``backend/adapter@version``."""
     first_token_ms: float | None = None
     tokens_per_s: float | None = None
     tokens_in: int = 0
@@ -121,40 +126,46 @@ class ChatService:
         intent = self.router.route(last).intent
         expert = self.experts.get(model) or self._expert(intent)
         prompt = self._with_system(messages, expert)
-        selector = self.selector(store, project)
-        asked = [model] if model in self.declared else list(self.declared)
+        champion = self._champion(store, project, expert)
+        adapters = {b: self._adapter_name(expert, b, champion) for b in self.declared}
+        asked = {measured_as(b, adapters[b]): b for b in
+                 ([model] if model in self.declared else self.declared)}  # fmt: skip
         generation = settings or GenerationSettings()
-        for _ in range(len(asked)):
+        while asked:
             with self._measuring:
-                choice = selector.choose(intent, among=asked)
-            backend = self.backend(choice.candidate)
-            adapter = self._adapter(store, project, expert, backend)
-            key = self._key(prompt, generation, choice.candidate, adapter)
+                selector = self.selector(store, project, among=list(asked))
+                choice = selector.choose(intent, among=list(asked))
+            name = asked.pop(choice.candidate)
+            backend, adapter = self.backend(name), adapters[name]
+            if adapter is not None and champion is not None:
+                self._load(backend, expert, adapter, champion)
+            key = self._key(prompt, generation, name, adapter)
+            answer = Answer(intent, expert, name, adapter, choice, iter(()), prompt, key=key,
+                            measured=choice.candidate)  # fmt: skip
             found = self._cached(store, project, key)
             if found is not None:
-                answer = Answer(intent, expert, choice.candidate, adapter, choice,
-                                iter([found.answer]), prompt, key=key, cached=True)  # fmt: skip
-                answer.text, answer.tokens_out = [found.answer], found.tokens_out
-                answer.first_token_ms = 0.0
+                answer.pieces, answer.text = iter([found.answer]), [found.answer]
+                answer.tokens_out, answer.first_token_ms, answer.cached = (
+                    found.tokens_out,
+                    0.0,
+                    True,
+                )
                 return answer
             started = time.perf_counter()
             try:
                 stream = backend.stream(prompt, generation, adapter)
                 first = next(stream, None)
             except ModelUnavailableError as e:  # its message may name a file: logged, not sent
-                _log.warning("chat: backend %s failed: %s", choice.candidate, e)
+                _log.warning("chat: backend %s failed: %s", name, e)
                 with self._measuring:
                     selector = self.selector(store, project)
                     selector.record(intent, choice.candidate, Outcome(success=None, error=True))
                     self._save(store, project, selector, intent)
-                asked.remove(choice.candidate)
                 if not asked:
                     raise NoBackendError(
-                        f"the backend {choice.candidate} could not answer; it is retried later"
+                        f"the backend {name} could not answer; it is retried later"
                     ) from None
                 continue
-            answer = Answer(intent, expert, choice.candidate, adapter, choice, iter(()), prompt,
-                            key=key)  # fmt: skip
             answer.first_token_ms = (time.perf_counter() - started) * 1e3
             answer.pieces = self._pieces(answer, first, stream, started)
             return answer
@@ -177,7 +188,7 @@ class ChatService:
                               tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
             with self._measuring:
                 selector = self.selector(store, project)
-                selector.record(answer.intent, answer.backend, outcome)
+                selector.record(answer.intent, answer.measured, outcome)
                 self._save(store, project, selector, answer.intent)
             self._keep(store, project, answer, text)
         if conversation is None:
@@ -199,7 +210,9 @@ class ChatService:
             return
         with self._measuring:
             selector = self.selector(store, project)
-            selector.judge(turn.intent, turn.backend, turn.verdict == "good")
+            selector.judge(
+                turn.intent, measured_as(turn.backend, turn.adapter), turn.verdict == "good"
+            )
             self._save(store, project, selector, turn.intent)
 
     def history(self, turns: Sequence[TurnRecord], message: str) -> list[Message]:
@@ -224,22 +237,37 @@ class ChatService:
                 self._backends[name] = _load(self.declared[name])
             return self._backends[name]
 
-    def selector(self, store: Store, project: str) -> BackendSelector:
-        """The project's selector over the declared backends, its measurements read again
-        from the store (other API processes write them too; its health, who is out for
-        errors, is this process's own). Callers that learn hold ``_measuring`` from this read
-        to their write, so no answer of another thread is lost between them."""
+    def selector(self, store: Store, project: str, among: Sequence[str] = ()) -> BackendSelector:
+        """The project's selector over the declared backends (and ``among``: backends with
+        an expert's adapter version, ``local/python@3``, each measured apart), its
+        measurements read again from the store (other API processes write them too; its
+        health, who is out for errors, is this process's own). Callers that learn hold
+        ``_measuring`` from this read to their write, so no answer of another thread is lost
+        between them."""
         with self._measuring:
             rows = [
                 {k: v for k, v in row.items() if k != "updated_at"}
                 for row in store.list_backend_performance(project=project)
             ]
             if project not in self._selectors:
-                candidates = [Candidate(b.name, b.cost_per_token, tuple(b.specialties))
-                              for b in self.declared.values()]  # fmt: skip
-                self._selectors[project] = BackendSelector(candidates)
-            self._selectors[project].restore(rows)
-            return self._selectors[project]
+                self._selectors[project] = BackendSelector(
+                    [self._candidate(b) for b in self.declared]
+                )
+            selector = self._selectors[project]
+            for measured in [*among, *(str(row["candidate"]) for row in rows)]:
+                if measured not in selector.candidates and self._backend_of(measured):
+                    selector.add(self._candidate(measured))
+            selector.restore(rows)
+            return selector
+
+    def _candidate(self, measured: str) -> Candidate:
+        declared = self.declared[self._backend_of(measured)]
+        return Candidate(measured, declared.cost_per_token, tuple(declared.specialties))
+
+    def _backend_of(self, measured: str) -> str:
+        """The declared backend a measured candidate is (``""``: none declared now)."""
+        name = measured.split("/", 1)[0]
+        return name if name in self.declared else ""
 
     def performance(self, store: Store, project: str) -> list[dict[str, Any]]:
         """What the project's selector measured of each declared backend per task type (its
@@ -248,7 +276,10 @@ class ChatService:
         with self._measuring:
             selector = self.selector(store, project)
             rows = [row for row in selector.rows() if row["candidate"] in selector.candidates]
-            best = {str(row["task"]): selector.best(str(row["task"])) for row in rows}
+            tasks: dict[str, list[str]] = {}
+            for row in rows:
+                tasks.setdefault(str(row["task"]), []).append(str(row["candidate"]))
+            best = {task: selector.best(task, among) for task, among in tasks.items()}
             return [
                 {**row, "preferred": best[str(row["task"])] == row["candidate"],
                  "success_rate": selector.estimate(str(row["task"]),
@@ -282,31 +313,42 @@ class ChatService:
         kept = Cached(text, answer.tokens_out, answer.generated_ms)
         self.answers.keep(store, answer.key, kept, project)
 
-    def _adapter(self, store: Store, project: str, expert: Expert, backend: Backend) -> str | None:
-        """The adapter ``expert`` answers through on ``backend``: the version the
-        ``champion`` alias of the project's model ``expert-<name>`` names, loaded into the
-        backend as ``<name>@<version>`` (the expert's other versions unloaded), read at each
-        message, so a moved alias answers the next one; without such a model, the expert's
-        own adapter if the backend has it loaded; else (or on a backend that takes no
-        adapters) none: the base model."""
-        if not backend.capabilities.adapters:
-            return None
+    def _champion(self, store: Store, project: str, expert: Expert) -> ModelVersionRecord | None:
+        """The adapter version the ``champion`` alias of the project's model
+        ``expert-<name>`` names, read at each message (a moved alias answers the next one);
+        none without such a model or alias."""
         try:
             version = resolve(store, ModelRef(EXPERT_MODEL.format(expert.name), alias=CHAMPION),
                               project)  # fmt: skip
         except NotFoundError:
-            return expert.adapter if expert.adapter in backend.adapters() else None
-        if version.pipeline != ADAPTER_PIPELINE:
             return None
-        name = f"{expert.name}@{version.version}"
+        return version if version.pipeline == ADAPTER_PIPELINE else None
+
+    def _adapter_name(
+        self, expert: Expert, backend: str, champion: ModelVersionRecord | None
+    ) -> str | None:
+        """The adapter ``expert`` answers through on ``backend``: the champion version as
+        ``<name>@<version>``; without one, the expert's own adapter if the backend has it
+        loaded; else (or on a backend that takes no adapters) none: the base model."""
+        if self.declared[backend].kind not in ADAPTER_KINDS:
+            return None
+        if champion is not None:
+            return f"{expert.name}@{champion.version}"
+        loaded = self._backends.get(backend)
+        return expert.adapter if loaded and expert.adapter in loaded.adapters() else None
+
+    def _load(
+        self, backend: Backend, expert: Expert, name: str, version: ModelVersionRecord
+    ) -> None:
+        """Load adapter ``version`` into ``backend`` as ``name`` unless it is (its files
+        copied from the blob store and checked), the expert's other versions unloaded."""
         with self._lock:
-            if name not in backend.adapters():
-                folder = checked_folder(self.cache, version)
-                backend.load_adapter(name, folder / GGUF_FILE)
-                for older in backend.adapters():
-                    if older.startswith(f"{expert.name}@") and older != name:
-                        backend.unload_adapter(older)
-        return name
+            if name in backend.adapters():
+                return
+            backend.load_adapter(name, checked_folder(self.cache, version) / GGUF_FILE)
+            for older in backend.adapters():
+                if older.startswith(f"{expert.name}@") and older != name:
+                    backend.unload_adapter(older)
 
     def _expert(self, intent: str) -> Expert:
         chosen = next((e for e in EXPERTS if intent in e.intents), None)
@@ -337,6 +379,15 @@ class ChatService:
     def _save(store: Store, project: str, selector: BackendSelector, task: str) -> None:
         rows = [row for row in selector.rows() if row["task"] == task]
         store.save_backend_performance(rows, project=project)
+
+
+def measured_as(backend: str, adapter: str | None) -> str:
+    """What the selector measures an answer of ``backend`` through ``adapter`` as.
+
+    >>> measured_as("local", None), measured_as("local", "python@3")
+    ('local', 'local/python@3')
+    """
+    return backend if adapter is None else f"{backend}/{adapter}"
 
 
 def _load(declared: AssistBackend) -> Backend:

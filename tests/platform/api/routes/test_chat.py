@@ -283,5 +283,7 @@ def test_an_experts_adapters_are_versions_and_the_chat_follows_its_champion(
     assert answered().startswith("[python@2] echo:")
     assert api.post("/models/expert-python/aliases/champion/rollback").status_code == 200
     assert answered().startswith("[python@1] echo:")
+    measured = {row["candidate"] for row in api.get("/chat/performance").json()}
+    assert {"python@1", "python@2"} <= {c.split("/")[-1] for c in measured}  # each apart
     refused = api.post("/models/expert-python/1/predict", json={"rows": [{"x": 1}]})
     assert refused.status_code == 409 and "LoRA adapter of the assistant" in refused.text
