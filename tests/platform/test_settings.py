@@ -140,3 +140,13 @@ def test_alert_webhooks_are_read_separated_by_commas_and_must_be_http(
         "alert_webhooks: 'file:///etc/passwd' is not an http:// or https:// address"
         in result.output
     )
+
+
+def test_a_chat_cache_address_that_is_not_redis_is_refused_naming_the_setting(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("AZURAFORGE_ASSIST_CACHE_URL", "http://cache.lan:6379")
+    with pytest.raises(ValueError, match=r"assist_cache_url\n.*is not a Redis address"):
+        Settings()
+    monkeypatch.setenv("AZURAFORGE_ASSIST_CACHE_URL", "redis://cache.lan:6379/1")
+    assert Settings().assist_cache_url == "redis://cache.lan:6379/1"

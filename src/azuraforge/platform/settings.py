@@ -356,6 +356,16 @@ class Settings(BaseSettings):
                 )
         return found
 
+    @field_validator("assist_cache_url", mode="after")
+    @classmethod
+    def _check_cache_url(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise InvalidParameterError(
+                f"{url[:100]!r} is not a Redis address (redis://host:6379/1, "
+                "rediss://..., unix://...); empty keeps the cache in the store"
+            )
+        return url
+
     @field_validator("home", "data_dir", mode="after")
     @classmethod
     def _expand(cls, folder: Path) -> Path:

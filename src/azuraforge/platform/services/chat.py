@@ -51,8 +51,8 @@ class NoBackendError(ModelUnavailableError):
 
 @dataclass
 class Answer:
-    """One answer as it streams: who answers and why, then (once :attr:`pieces` is drained)
-    the turn as stored, or the error that stopped it."""
+    """One answer as it streams: who answers and why, its pieces, and (once :attr:`pieces`
+    is drained) its text and timings, which :meth:`ChatService.finish` keeps."""
 
     intent: str
     expert: Expert
@@ -61,7 +61,6 @@ class Answer:
     choice: Choice
     pieces: Iterator[str]
     messages: list[Message]
-    turn: TurnRecord | None = None
     text: list[str] = field(default_factory=list)
     measured: str = ""
     """What the selector measures it as: the backend, or ``backend/adapter@version``."""
@@ -200,8 +199,7 @@ class ChatService:
             first_token_ms=answer.first_token_ms, tokens_per_s=answer.tokens_per_s,
             tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cached=answer.cached,
         )  # fmt: skip
-        answer.turn = store.add_chat_turn(conversation, user, written, project=project)
-        return answer.turn
+        return store.add_chat_turn(conversation, user, written, project=project)
 
     def judge(self, store: Store, project: str, turn: TurnRecord) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
