@@ -7,8 +7,9 @@ SmolLM2-135M-Instruct (the packaged GGUF, llama.cpp, all cores), greedy (tempera
 - **in the process**: ``LlamaCppBackend.stream`` with the Python expert's system prompt,
   as ``azuraforge chat`` calls it;
 - **/api/v1/chat**: ``azuraforge serve --workers 0`` with that model as its one backend
-  (``assist_backends``), the message sent as a user would, read as server-sent events with
-  httpx (the route routes the message, picks the expert and the backend, keeps the turn);
+  (``assist_backends``), the message sent as a user would, its server-sent events read by
+  ``Client.chat.ask`` (the route routes the message, picks the expert and the backend, keeps
+  the turn);
 - **/v1/chat/completions**: the same server through OpenAI's own client, streamed.
 
 First token: from the call (the request sent) to the first piece of text. Tokens per second:
@@ -39,8 +40,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from harness import (
     cpu_ticks,
@@ -100,28 +99,17 @@ def in_process() -> Callable[[str], Timing]:
 
 
 def through_chat(url: str, headers: dict[str, str]) -> Callable[..., Timing]:
-    client = httpx.Client(base_url=url, headers=headers, timeout=120)
+    """Answers through ``/api/v1/chat``, read with the project's own client."""
+    from azuraforge.client import Client
+
+    chat = Client(url, token=headers["Authorization"].removeprefix("Bearer "), timeout=120).chat
 
     def ask(prompt: str) -> Timing:
-        body = {"message": prompt, "model": "python", "max_tokens": MAX_TOKENS,
-                "temperature": 0.0}  # fmt: skip
         asked = time.perf_counter()
-        with client.stream("POST", "/api/v1/chat", json=body) as answer:
-            answer.raise_for_status()
-            return timed(_pieces(answer.iter_text()), asked)
+        events = chat.ask(prompt, model="python", max_tokens=MAX_TOKENS, temperature=0.0)
+        return timed((data["text"] for kind, data in events if kind == "piece"), asked)
 
     return ask
-
-
-def _pieces(text: Iterator[str]) -> Iterator[str]:
-    pending = ""
-    for part in text:
-        pending += part
-        while "\n\n" in pending:
-            block, pending = pending.split("\n\n", 1)
-            kind, data = block.split("\n", 1)
-            if kind == "event: piece":
-                yield json.loads(data.removeprefix("data: "))["text"]
 
 
 def through_openai(url: str, token: str) -> Callable[[str], Timing]:
