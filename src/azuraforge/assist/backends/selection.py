@@ -191,10 +191,6 @@ class BackendSelector:
         """Offer ``candidate`` from now on (a candidate of that name is replaced: its price)."""
         self.candidates[candidate.name] = candidate
 
-    def remove(self, name: str) -> None:
-        """Offer ``name`` no more (its estimates stay, for :meth:`rows`)."""
-        self.candidates.pop(name, None)
-
     def estimate(self, task: str, candidate: str) -> Estimate:
         """What is known of ``candidate`` on ``task`` (an untried one: nothing yet)."""
         key = (task, candidate)
