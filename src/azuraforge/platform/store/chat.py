@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from azuraforge.assist.backends.selection import Estimate
 from azuraforge.assist.cache import Cached, CacheStats
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store.base import StoreBase
@@ -76,9 +77,8 @@ class TurnRecord(TurnWrite):
     created_at: float = 0.0
 
 
-PERFORMANCE_FIELDS = ("task", "candidate", "successes", "failures", "answers", "errors",
-                      "first_token_ms", "tokens_per_s", "tokens")  # fmt: skip
-"""The fields of a performance row (those of the selector's estimates)."""
+PERFORMANCE_FIELDS = tuple(f.name for f in fields(Estimate))
+"""The fields of a performance row: those of the backend selector's estimates."""
 
 
 class ChatStore(StoreBase):
