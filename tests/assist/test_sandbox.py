@@ -76,7 +76,8 @@ def test_an_infinite_loop_times_out_at_the_cpu_limit_and_a_sleeper_at_the_wall_c
     spinning = Limits(cpu_seconds=1, wall_seconds=30.0, memory_mb=256)
     result = run_tests("while True:\n    pass\n", [], limits=spinning)
     assert (result.status, result.message) == ("timeout", "used 1 s of CPU: killed")
-    assert 0.9 <= result.cpu_seconds < 2.5 and result.seconds < 30
+    # The time rusage reports can fall short of the ticks the limit counts (steal on a VM).
+    assert 0.5 <= result.cpu_seconds < 2.5 and result.seconds < 30
     asleep = run_tests("import time\ntime.sleep(60)", [], limits=QUICK)
     assert (asleep.status, asleep.message) == ("timeout", "still running after 2 s: killed")
     assert 2.0 <= asleep.seconds < 4.0 and asleep.cpu_seconds < 0.5
