@@ -22,7 +22,7 @@ from tests.helpers import write_pipeline_plugin
 
 # The platform's fixtures (real SQLite and PostgreSQL stores, the sleeper plugin) serve the
 # platform's tests and the CLI's.
-pytest_plugins = ["tests.platform.fixtures"]
+pytest_plugins = ["tests.platform.fixtures", "tests.pgvector"]
 # A contract's failed assert shows its values, as a test module's does.
 pytest.register_assert_rewrite("azuraforge.testing.blobs")
 

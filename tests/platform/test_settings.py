@@ -150,3 +150,18 @@ def test_a_chat_cache_address_that_is_not_redis_is_refused_naming_the_setting(
         Settings()
     monkeypatch.setenv("AZURAFORGE_ASSIST_CACHE_URL", "redis://cache.lan:6379/1")
     assert Settings().assist_cache_url == "redis://cache.lan:6379/1"
+
+
+def test_a_memory_address_must_be_a_database_other_than_the_stores_sqlite_file(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("AZURAFORGE_ASSIST_MEMORY_URL", "redis://cache.lan:6379")
+    with pytest.raises(ValueError, match=r"assist_memory_url\n.*is not a database address"):
+        Settings()
+    store = tmp_path / "azuraforge.db"
+    monkeypatch.setenv("AZURAFORGE_DATABASE_URL", f"sqlite:///{store}")
+    monkeypatch.setenv("AZURAFORGE_ASSIST_MEMORY_URL", f"sqlite:///{tmp_path}/./azuraforge.db")
+    with pytest.raises(ValueError, match="names the store's own SQLite file"):
+        Settings()
+    monkeypatch.setenv("AZURAFORGE_ASSIST_MEMORY_URL", f"sqlite:///{tmp_path / 'memory.db'}")
+    assert Settings().assist_memory_url.endswith("memory.db")

@@ -347,6 +347,13 @@ def default_embedder() -> Embedder:
         return CharNgrams()
 
 
+def memory_embedder(routing: Embedder) -> Embedder:
+    """A long-term memory's embedder beside a router embedding with ``routing``: the
+    router's own when it is E5, so a message is embedded once a turn for both (its rows are
+    cached); else the default one (E5, or n-grams without it)."""
+    return routing if routing.name == E5.name else default_embedder()
+
+
 def turkish_lower(text: str) -> str:
     """Lower case with Turkish dotted and dotless i (``str.lower`` maps ``I`` to ``i``).
 

@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from azuraforge.assist import E5, Embedder, IntentRouter, default_embedder
+from azuraforge.assist import IntentRouter
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
 from azuraforge.assist.backends import Backend, EchoBackend
+from azuraforge.assist.embeddings import memory_embedder
 from azuraforge.assist.memory import SqliteVecMemory
 from azuraforge.assist.models import DEFAULT_MODEL, offline
 from azuraforge.assist.orchestrator import (
@@ -110,7 +111,7 @@ def chat(
             None
             if no_memory
             else SqliteVecMemory(
-                memory or _mkdir(home) / "memory.db", _memory_embedder(routing.embedder)
+                memory or _mkdir(home) / "memory.db", memory_embedder(routing.embedder)
             )
         )
         assistant = Assistant(
@@ -153,12 +154,6 @@ def _experts(router: IntentRouter, mapping: Path | None) -> tuple[Expert, ...]:
     if mapping is None or not mapping.is_file():
         return EXPERTS
     return read_expert_map(mapping, router.labels)
-
-
-def _memory_embedder(routing: Embedder) -> Embedder:
-    """The memory's embedder: the router's own when it is E5, so a message is embedded once
-    a turn for both (its rows are cached); else the default one (E5, or n-grams without it)."""
-    return routing if routing.name == E5.name else default_embedder()
 
 
 def _mkdir(folder: Path) -> Path:

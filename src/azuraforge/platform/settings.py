@@ -315,6 +315,20 @@ class Settings(BaseSettings):
     assist_cache_entries: int = Field(
         10_000, ge=1, description="Most answers a project's cache holds (the oldest go first)."
     )
+    assist_memory: bool = Field(
+        True,
+        description="Keep each message a user sends in a chat as long-term memory (their own, "
+        "in the project), searched when a message asks about earlier conversations.",
+    )
+    assist_memory_url: str = Field(
+        "",
+        max_length=500,
+        description="Where the long-term memory lives: empty, the store's own database "
+        "(on PostgreSQL, with pgvector, which its server must have) or, embedded, a SQLite "
+        "file of its own beside the store's (azuraforge-memory.db, with sqlite-vec); or "
+        "another database, sqlite:///path (never the store's own file) or "
+        "postgresql://host/db.",
+    )
     s3_endpoint: str = Field(
         "",
         description="Address of the S3-compatible server of an s3:// blob_store "
@@ -356,14 +370,12 @@ class Settings(BaseSettings):
                 )
         return found
 
-    @field_validator("assist_cache_url", mode="after")
+    @field_validator("assist_memory_url", "assist_cache_url", mode="after")
     @classmethod
-    def _check_cache_url(cls, url: str) -> str:
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise InvalidParameterError(
-                f"{url[:100]!r} is not a Redis address (redis://host:6379/1, "
-                "rediss://..., unix://...); empty keeps the cache in the store"
-            )
+    def _check_service_url(cls, url: str, info: ValidationInfo) -> str:
+        schemes, what = _SERVICE_URLS[str(info.field_name)]
+        if url and not url.startswith(schemes):
+            raise InvalidParameterError(f"{url[:100]!r} is not {what}")
         return url
 
     @field_validator("home", "data_dir", mode="after")
@@ -375,6 +387,11 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'azuraforge.db'}"
+        if _same_sqlite_file(self.assist_memory_url, self.database_url):
+            raise InvalidParameterError(
+                "assist_memory_url names the store's own SQLite file; give the memory a file "
+                "of its own (or leave it empty: azuraforge-memory.db beside the store)"
+            )
         if self.transport == "celery" and not self.broker_url:
             raise InvalidParameterError(
                 "transport is 'celery' but no broker is set: set AZURAFORGE_BROKER_URL=redis://host:6379/0"
@@ -438,3 +455,27 @@ def _file_settings(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSour
             f"cannot read settings file {path}: {e.strerror or e}; fix it, or name another "
             f"file with {SETTINGS_FILE_VARIABLE}"
         ) from None
+
+
+_SERVICE_URLS: dict[str, tuple[tuple[str, ...], str]] = {
+    "assist_memory_url": (
+        ("sqlite:///", "postgresql://", "postgresql+psycopg://"),
+        "a database address for the memory (sqlite:///path, postgresql://host/db); empty "
+        "keeps it beside the store",
+    ),
+    "assist_cache_url": (
+        ("redis://", "rediss://", "unix://"),
+        "a Redis address (redis://host:6379/1, rediss://..., unix://...); empty keeps the "
+        "cache in the store",
+    ),
+}
+"""The schemes each service address may have, and what the error says it must be."""
+
+
+def _same_sqlite_file(first: str, second: str) -> bool:
+    """Whether two database URLs name one SQLite file."""
+    files = [url.removeprefix("sqlite:///") for url in (first, second)]
+    if not all(url.startswith("sqlite:///") and file.strip() for url, file in
+               zip((first, second), files, strict=True)):  # fmt: skip
+        return False
+    return Path(files[0]).resolve() == Path(files[1]).resolve()

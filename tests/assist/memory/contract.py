@@ -84,6 +84,22 @@ class VectorMemoryContract:
         assert [h.memory.user for h in memory.search("one", 5)] == ["bob"]
         assert memory.stats()["kinds"] == {"note": 1}
 
+    def test_get_and_recent_read_rows_back_newest_first_filtered_as_a_search(self, memory):
+        first = memory.add(["old fact", "old note"], user="ali", kind="fact", created=100)
+        last = memory.add(["new note"], user="ali", created=200, meta={"turn": 7})
+        other = memory.add(["bob's"], user="bob")
+        assert [m.text for m in memory.get([last[0], first[0], 10**6])] == ["old fact", "new note"]
+        assert memory.get([last[0]])[0].meta == {"turn": 7}
+        assert [m.text for m in memory.recent(Filter(user="ali"))] == [
+            "new note", "old note", "old fact",
+        ]  # fmt: skip
+        assert [m.id for m in memory.recent(limit=2)] == [other[0], last[0]]
+        assert [m.text for m in memory.recent(Filter(user="ali", kind="fact", until=150))] == [
+            "old note", "old fact",
+        ]  # fmt: skip
+        memory.delete(first)
+        assert memory.get(first) == [] and len(memory.recent(Filter(user="ali"))) == 1
+
     @pytest.mark.parametrize(
         "call, message",
         [
@@ -91,6 +107,7 @@ class VectorMemoryContract:
             (lambda m: m.add(["  "], user="u"), "non-empty text"),
             (lambda m: m.add(["x" * 20_001], user="u"), "at most 20,000"),
             (lambda m: m.search("q", k=0), "k must be between 1"),
+            (lambda m: m.recent(limit=0), "limit must be between 1"),
         ],
     )
     def test_bad_input_is_refused_and_nothing_is_stored(self, memory, call, message):

@@ -134,17 +134,24 @@ def test_no_operation_reads_or_writes_another_projects_objects(
     alpha_token = ana["Authorization"].split("_")[1]
     talk = store.create_conversation("ana", "alpha's talk", project=ALPHA)
     said = store.add_chat_turn(talk.id, "ana", ALPHA_TURN, project=ALPHA)
+    # The memory in a SQLite file whatever the store (the machine's PostgreSQL has no
+    # pgvector): which rows a caller reaches is the service's partition, on either.
+    memory_file = settings.home / "memory.db"
+    app = create_app(settings.model_copy(update={"assist_memory_url": f"sqlite:///{memory_file}"}),
+                     store=store)  # fmt: skip
+    memory = app.state.chat.memory
+    memory.remember(ALPHA, "ana", "alpha's memory", {"conversation": talk.id})
     values = {
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
         "user": "nobody", "prefix": alpha_token, "file": "momentum.csv", "key": "team",
         "conversation_id": talk.id, "turn_id": said.id,
+        "memory_id": memory.recent(ALPHA, "ana", 1)[0].id,
     }  # fmt: skip
     alpha_file = (settings.data_dir / "momentum.csv").read_bytes()
     alpha = _alpha(store)
-    markers = [json.dumps(name) for name in alpha["names"]]
-    app = create_app(settings, store=store)
+    markers = [json.dumps(name) for name in [*alpha["names"], "alpha's memory"]]
     covered: list[tuple[str, int]] = []
     with TestClient(app, headers=bo) as client:
         spec = client.get("/openapi.json").json()
@@ -164,6 +171,7 @@ def test_no_operation_reads_or_writes_another_projects_objects(
                 assert not any(m in response.text for m in markers), (key, response.text)
                 assert not set(_run_ids(response)) & set(alpha["runs"]), (key, response.text)
         assert _alpha(store) == alpha  # nothing of alpha's changed
+        assert [m.text for m in memory.recent(ALPHA, "ana", 10)] == ["alpha's memory"]
         assert (settings.data_dir / "momentum.csv").read_bytes() == alpha_file
         covered += _websockets(client, app, values, store)
         _refused_without_the_right_credential(client, spec, values, store)

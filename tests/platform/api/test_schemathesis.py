@@ -486,12 +486,14 @@ class EveryOperation:
         sleeper: object,
         trained: list[Trained],
         beijing_rows: list[dict[str, Any]],
+        request: pytest.FixtureRequest,
     ) -> None:
         seeded = seed(fresh_store, settings, trained, beijing_rows)
         echo = AssistBackend(name="echo", kind="echo")  # the chat answers, as once declared
-        app = create_app(
-            settings.model_copy(update={"assist_backends": [echo]}), store=fresh_store
-        )
+        # The memory on pgvector beside a PostgreSQL store (the machine's server has none).
+        memory = request.getfixturevalue("pgvector_url") if fresh_store.dialect != "sqlite" else ""
+        update = {"assist_backends": [echo], "assist_memory_url": memory}
+        app = create_app(settings.model_copy(update=update), store=fresh_store)
         schema = schemathesis.openapi.from_asgi(
             "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
         )

@@ -6,7 +6,8 @@ one contract suite (``tests/assist/memory``):
 
 - :meth:`~VectorMemory.search` returns ``k`` hits whenever at least ``k`` stored texts match
   the filters, however far they lie from the query, nearest first;
-- ids are unique and never reused; a deleted text is never found again;
+- ids are unique and never reused; a deleted text is never found (nor got) again;
+- :meth:`~VectorMemory.recent` lists the newest first, filtered as a search is;
 - embeddings of another embedder (another ``name``) are refused when the memory is opened;
 - the methods are safe to call from several threads.
 """
@@ -20,6 +21,10 @@ from typing import Any
 
 from azuraforge.assist.intents import MAX_TEXT_CHARS
 from azuraforge.errors import InvalidParameterError
+
+MAX_K = 4096
+"""The most hits a search (or rows a listing) returns: sqlite-vec's own limit on k, which
+every backend shares."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ class VectorMemory(ABC):
         """The ``k`` stored texts nearest to ``query`` among those ``where`` allows."""
 
     @abstractmethod
+    def get(self, ids: Sequence[int]) -> list[Memory]:
+        """The stored texts among ``ids`` (unknown and deleted ids are left out), by id."""
+
+    @abstractmethod
+    def recent(self, where: Filter | None = None, limit: int = 20) -> list[Memory]:
+        """The last ``limit`` texts stored among those ``where`` allows, newest first."""
+
+    @abstractmethod
     def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
         """Forget the given ids, or every text ``where`` matches; returns how many went."""
 
@@ -84,6 +97,12 @@ class VectorMemory(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release the store's connections."""
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a :meth:`VectorMemory.recent` limit outside 1 to ``MAX_K``."""
+    if not 1 <= limit <= MAX_K:
+        raise InvalidParameterError(f"limit must be between 1 and {MAX_K}, got {limit}")
 
 
 def check_texts(texts: Sequence[str]) -> None:

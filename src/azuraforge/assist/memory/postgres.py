@@ -69,7 +69,15 @@ from sqlalchemy.exc import (
 )
 
 from azuraforge.assist.embeddings import Embedder, passage_rows
-from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory, check_texts
+from azuraforge.assist.memory.base import (
+    MAX_K,
+    Filter,
+    Hit,
+    Memory,
+    VectorMemory,
+    check_limit,
+    check_texts,
+)
 from azuraforge.errors import (
     InvalidParameterError,
     ModelUnavailableError,
@@ -78,7 +86,6 @@ from azuraforge.errors import (
     UnstorableValueError,
 )
 
-MAX_K = 4096  # the embedded memory's bound, so both backends take the same k
 TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 """A table name the memory accepts: lower-case letters, digits and ``_``, at most 48
 characters (its index and info table add a suffix within PostgreSQL's 63)."""
@@ -207,6 +214,20 @@ class PgVectorMemory(VectorMemory):
         with self._transaction("search") as connection:
             rows = connection.execute(statement).all()
         return [Hit(_memory(row[:-1]), 1.0 - float(row[-1])) for row in rows]
+
+    def get(self, ids: Sequence[int]) -> list[Memory]:
+        wanted = sorted({int(i) for i in ids})
+        statement = select(*self._columns()).where(self._rows.c.id.in_(wanted))
+        with self._transaction("read") as connection:
+            rows = connection.execute(statement.order_by(self._rows.c.id)).all()
+        return [_memory(row) for row in rows]
+
+    def recent(self, where: Filter | None = None, limit: int = 20) -> list[Memory]:
+        check_limit(limit)
+        statement = select(*self._columns()).where(*self._conditions(where))
+        with self._transaction("read") as connection:
+            rows = connection.execute(statement.order_by(self._rows.c.id.desc()).limit(limit))
+            return [_memory(row) for row in rows.all()]
 
     def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
         chosen: ColumnElement[bool] = self._rows.c.id.in_([int(i) for i in ids])

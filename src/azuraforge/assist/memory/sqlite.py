@@ -44,12 +44,19 @@ from typing import Any
 import numpy as np
 
 from azuraforge.assist.embeddings import Embedder, passage_rows
-from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory, check_texts
+from azuraforge.assist.memory.base import (
+    MAX_K,
+    Filter,
+    Hit,
+    Memory,
+    VectorMemory,
+    check_limit,
+    check_texts,
+)
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, SchemaMismatchError
 
 log = logging.getLogger(__name__)
 
-MAX_K = 4096  # sqlite-vec's own limit on k
 SCHEMA = 2
 """1: the ``vec0`` table alone; 2: ``memory_rows`` beside it (filled when a 1 is opened)."""
 EXACT_ROWS = 5_000
@@ -258,6 +265,20 @@ class SqliteVecMemory(VectorMemory):
         return int(
             self._db.execute("select value from memory_info where key = 'next_id'").fetchone()[0]
         )
+
+    def get(self, ids: Sequence[int]) -> list[Memory]:
+        with self._lock:
+            return [_memory(row) for row in _select_ids(self._db, _COLUMNS, sorted(set(ids)))]
+
+    def recent(self, where: Filter | None = None, limit: int = 20) -> list[Memory]:
+        check_limit(limit)
+        conditions, values = _conditions(where)
+        sql = f"select {_COLUMNS} from memory_rows" + (
+            " where " + " and ".join(conditions) if conditions else ""
+        )
+        with self._lock:
+            rows = self._db.execute(sql + " order by id desc limit ?", (*values, limit))
+            return [_memory(row) for row in rows.fetchall()]
 
     def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
         with self._lock:

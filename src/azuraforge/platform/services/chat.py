@@ -23,11 +23,14 @@ from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
 from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
+from azuraforge.assist.embeddings import memory_embedder
+from azuraforge.assist.memory import Hit, rag_context
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.chat_cache import open_answers
+from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.registry import ModelRef, checked_folder, resolve
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ModelVersionRecord, Store
@@ -43,6 +46,10 @@ under model names of its own)."""
 """The model name that lets the router and the selector choose."""
 HISTORY_TURNS = 8
 """Turns of a conversation given to the model before the new message."""
+RECALLING = "memory_recall"
+"""The intent whose messages are given the user's memories (and are not kept as one)."""
+MEMORY_TOKENS = 256
+"""Tokens of recalled memories a message is given at most."""
 
 
 class NoBackendError(ModelUnavailableError):
@@ -61,6 +68,10 @@ class Answer:
     choice: Choice
     pieces: Iterator[str]
     messages: list[Message]
+    said: str = ""
+    """The user's own message (:attr:`messages` may give it with recalled memories)."""
+    recalled: int = 0
+    """How many of the user's memories it was given."""
     text: list[str] = field(default_factory=list)
     measured: str = ""
     """What the selector measures it as: the backend, or ``backend/adapter@version``."""
@@ -89,6 +100,11 @@ class ChatService:
         self.experts = {expert.name: expert for expert in EXPERTS}
         self._router = router
         self.answers = open_answers(settings)
+        self.memory = (
+            ChatMemory(settings.assist_memory_url or memory_url(settings.database_url),
+                       lambda: memory_embedder(self.router.embedder))
+            if settings.assist_memory else None
+        )  # fmt: skip
         self.cache = BlobCache(blobs, settings.cache_dir)
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
@@ -102,11 +118,12 @@ class ChatService:
 
     def start(
         self, store: Store, project: str, messages: Sequence[Message], model: str = AUTO,
-        settings: GenerationSettings | None = None,
+        settings: GenerationSettings | None = None, user: str | None = None,
     ) -> Answer:  # fmt: skip
         """Route the last user message of ``messages``, choose the expert and backend (or
         those ``model`` names), and start the answer; its pieces stream from
-        :attr:`Answer.pieces`.
+        :attr:`Answer.pieces`. A message of ``user`` that asks about earlier conversations
+        is given their memories.
 
         Raises
         ------
@@ -124,7 +141,12 @@ class ChatService:
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
         intent = self.router.route(last).intent
         expert = self.experts.get(model) or self._expert(intent)
+        recalled = self._recall(project, user, intent, last, messages)
         prompt = self._with_system(messages, expert)
+        if recalled:
+            at = max(i for i, m in enumerate(prompt) if m.role == "user")
+            context = rag_context(recalled, MEMORY_TOKENS, _words)
+            prompt[at] = Message("user", f"{context}\n\n{last}")
         champion = self._champion(store, project, expert)
         adapters = {b: self._adapter_name(expert, b, champion) for b in self.declared}
         asked = {measured_as(b, adapters[b]): b for b in
@@ -139,7 +161,8 @@ class ChatService:
             if adapter is not None and champion is not None:
                 self._load(backend, expert, adapter, champion)
             key = self._key(prompt, generation, name, adapter)
-            answer = Answer(intent, expert, name, adapter, choice, iter(()), prompt, key=key,
+            answer = Answer(intent, expert, name, adapter, choice, iter(()), prompt, said=last,
+                            recalled=len(recalled), key=key,
                             measured=choice.candidate)  # fmt: skip
             found = self._cached(store, project, key)
             if found is not None:
@@ -192,14 +215,27 @@ class ChatService:
             self._keep(store, project, answer, text)
         if conversation is None:
             return None
-        message = next(m.content for m in reversed(answer.messages) if m.role == "user")
         written = TurnWrite(
-            message=message, answer=text, intent=answer.intent, expert=answer.expert.name,
+            message=answer.said, answer=text, intent=answer.intent, expert=answer.expert.name,
             adapter=answer.adapter, backend=answer.backend, reason=answer.choice.reason,
             first_token_ms=answer.first_token_ms, tokens_per_s=answer.tokens_per_s,
             tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cached=answer.cached,
         )  # fmt: skip
-        return store.add_chat_turn(conversation, user, written, project=project)
+        turn = store.add_chat_turn(conversation, user, written, project=project)
+        if self.memory is not None and answer.intent != RECALLING:
+            meta = {"conversation": conversation, "turn": turn.id}
+            self.memory.remember(project, user, answer.said, meta)
+        return turn
+
+    def _recall(
+        self, project: str, user: str | None, intent: str, said: str,
+        messages: Sequence[Message],
+    ) -> list[Hit]:  # fmt: skip
+        """The memories of ``user`` a message ``said`` of ``intent`` is given (those the
+        conversation does not hold already)."""
+        if self.memory is None or user is None or intent != RECALLING or not said:
+            return []
+        return self.memory.recall(project, user, said, {m.content for m in messages})
 
     def judge(self, store: Store, project: str, turn: TurnRecord) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
@@ -386,6 +422,12 @@ def measured_as(backend: str, adapter: str | None) -> str:
     ('local', 'local/python@3')
     """
     return backend if adapter is None else f"{backend}/{adapter}"
+
+
+def _words(text: str) -> int:
+    """Tokens of ``text`` as the memory context counts them before a backend is chosen: a
+    word is about 1.3 tokens of a BPE vocabulary."""
+    return round(len(text.split()) * 1.3)
 
 
 def _load(declared: AssistBackend) -> Backend:

@@ -115,6 +115,59 @@ def test_a_conversation_is_its_users_alone(server: Server):
     assert conversation not in [c["id"] for c in listed["data"]]
 
 
+def test_messages_are_remembered_as_their_users_own_and_recalled_when_asked(server: Server):
+    cem, dee = (user_headers(server.store, name, "viewer") for name in ("cem", "dee"))
+    memories = f"{server.url}{API}/chat/memories"
+    _, told = server.chat(cem, message="my sister is called Elif and she lives in Izmir",
+                          model="quick")  # fmt: skip
+    server.chat(cem, message="I have a red bicycle", model="quick")
+    server.chat(dee, message="my sister is called Zeynep", model="quick")
+    mine = httpx.get(memories, headers=cem).json()["data"]
+    assert [m["text"] for m in mine] == [
+        "I have a red bicycle", "my sister is called Elif and she lives in Izmir",
+    ]  # fmt: skip
+    assert mine[1]["conversation_id"] == told[0][1]["conversation_id"]
+    # A new conversation: the router sends the question to the memory, which the echo
+    # backend repeats with the message; the question itself is not kept.
+    _, events = server.chat(cem, message="what did I tell you about my sister earlier?",
+                            model="quick")  # fmt: skip
+    start, answer = events[0][1], "".join(data["text"] for kind, data in events if kind == "piece")
+    assert start["intent"] == "memory_recall" and start["recalled"] == 2, start
+    assert "Elif" in answer and "Zeynep" not in answer
+    assert events[-1][1]["turn"]["message"] == "what did I tell you about my sister earlier?"
+    _, small_talk = server.chat(cem, message="merhaba, nasılsın?", model="quick")
+    assert small_talk[0][1]["recalled"] == 0
+    found = httpx.get(memories, params={"q": "who is my sister", "limit": 1}, headers=cem)
+    assert [(m["text"], m["similarity"] > 0.5) for m in found.json()["data"]] == [
+        ("my sister is called Elif and she lives in Izmir", True),
+    ]  # fmt: skip
+    theirs = httpx.get(memories, headers=dee).json()["data"][0]["id"]
+    assert httpx.delete(f"{memories}/{theirs}", headers=cem).status_code == 404
+    assert httpx.delete(f"{memories}/{mine[0]['id']}", headers=cem).status_code == 204
+    assert httpx.delete(f"{memories}/{mine[0]['id']}", headers=cem).status_code == 404
+    assert httpx.delete(memories, headers=cem).json() == {"deleted": 2}  # Elif, merhaba
+    assert httpx.get(memories, headers=cem).json()["data"] == []
+    assert len(httpx.get(memories, headers=dee).json()["data"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [({"limit": 0}, "limit"), ({"q": ""}, "q"), ({"q": "x" * 20_001}, "q")],
+)
+def test_a_bad_memory_search_is_a_422_naming_the_parameter(server: Server, params, fragment):
+    found = httpx.get(f"{server.url}{API}/chat/memories", params=params, headers=server.ada)
+    assert found.status_code == 422 and fragment in found.text
+
+
+def test_with_the_memory_off_its_routes_say_so_and_the_chat_answers(settings, store):
+    off = settings.model_copy(update={"assist_memory": False, "assist_backends": BACKENDS[:1]})
+    with TestClient(create_app(off, store=store), headers=user_headers(store, "cy")) as api:
+        listed = api.get(f"{API}/chat/memories")
+        asked = api.post(f"{API}/chat", json={"message": "what did I say before?"})
+    assert listed.status_code == 503 and "settings assist_memory" in listed.text
+    assert asked.status_code == 200 and '"recalled": 0' in asked.text
+
+
 def test_a_backend_that_cannot_answer_is_counted_and_another_answers(server: Server):
     answered = set()
     for _ in range(4):  # each backend answers twice first: "down" is tried

@@ -2,8 +2,10 @@
 and why, the answer's pieces as they are made, then the stored turn), in a conversation of
 the caller's own; ``GET /chat/conversations`` and ``/chat/conversations/{id}`` read them back,
 ``POST /chat/turns/{id}/feedback`` keeps the caller's verdict on an answer (the backend
-selector counts it), ``GET /chat/performance`` shows what the selector measured. Every role
-may chat (a conversation is its user's alone; another user of the project sees none)."""
+selector counts it), ``GET /chat/performance`` shows what the selector measured, and
+``/chat/memories`` lists, searches and forgets what the assistant remembers of the caller.
+Every role may chat (a conversation and a memory are their user's alone; another user of the
+project sees none)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from azuraforge.platform.api.access import READ, Reader
 from azuraforge.platform.api.deps import StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.chat import AUTO, Answer, ChatService
+from azuraforge.platform.services.chat_memory import (
+    ChatMemory,
+    MemoryUnavailableError,
+    memory_of,
+)
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.chat import MAX_TITLE, ConversationRecord, TurnRecord
 
@@ -31,6 +38,7 @@ MAX_MESSAGE = 20_000
 """The longest message (characters)."""
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A conversation's id.")]
 TurnId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A turn's id.")]
+MemoryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A memory's id.")]
 
 
 async def get_chat(request: Request) -> ChatService:
@@ -39,6 +47,16 @@ async def get_chat(request: Request) -> ChatService:
 
 
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+
+
+async def get_memory(request: Request) -> ChatMemory:
+    memory: ChatMemory | None = request.app.state.chat.memory
+    if memory is None:
+        raise MemoryUnavailableError("the long-term memory is off (settings assist_memory)")
+    return memory
+
+
+MemoryDep = Annotated[ChatMemory, Depends(get_memory)]
 
 
 class ChatRequest(RequestBody):
@@ -145,6 +163,29 @@ class CachePublic(BaseModel):
     entries: int
 
 
+class MemoryPublic(BaseModel):
+    """One of the caller's memories: a message they sent, and where."""
+
+    id: int
+    text: str
+    created_at: float
+    conversation_id: int | None
+    similarity: float | None = None
+    """Its cosine similarity to the search's ``q`` (1 is the same meaning)."""
+
+
+class MemoriesPublic(BaseModel):
+    """The caller's memories: the newest first, or the nearest to ``q`` first."""
+
+    data: list[MemoryPublic]
+
+
+class ForgottenPublic(BaseModel):
+    """How many of the caller's memories were deleted."""
+
+    deleted: int
+
+
 class PerformancePublic(BaseModel):
     """What the selector measured of a candidate on a task type."""
 
@@ -183,7 +224,7 @@ def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> Stre
     settings = GenerationSettings(
         max_tokens=min(body.max_tokens, chat.max_tokens), temperature=body.temperature
     )
-    answer = chat.start(store, who.project, messages, body.model, settings)
+    answer = chat.start(store, who.project, messages, body.model, settings, user=who.user)
     events = _events(chat, store, answer, conversation.id, who.user, who.project)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})  # fmt: skip
@@ -195,7 +236,7 @@ def _events(
     yield _event("start", {
         "conversation_id": conversation, "intent": answer.intent, "expert": answer.expert.name,
         "backend": answer.backend, "adapter": answer.adapter, "reason": answer.choice.reason,
-        "cached": answer.cached,
+        "cached": answer.cached, "recalled": answer.recalled,
     })  # fmt: skip
     try:
         for piece in answer.pieces:
@@ -290,3 +331,33 @@ def performance(store: StoreDep, chat: ChatDep, who: Reader) -> list[Performance
     """What the backend selector measured in the project, per task type and candidate, and
     which it prefers for each task now."""
     return [PerformancePublic(**row) for row in chat.performance(store, who.project)]
+
+
+@router.get("/memories", dependencies=[READ], response_model=MemoriesPublic, responses=ERRORS)
+def list_memories(
+    memory: MemoryDep,
+    who: Reader,
+    q: Annotated[str | None, Query(min_length=1, max_length=MAX_MESSAGE,
+                                   description="Find the memories nearest to this.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> MemoriesPublic:  # fmt: skip
+    """What the assistant remembers of the caller in the project (each message they sent in
+    a conversation): the newest first, or with ``q`` the nearest to it by meaning."""
+    if q is None:
+        found = [MemoryPublic(**memory_of(m)) for m in memory.recent(who.project, who.user, limit)]
+    else:
+        hits = memory.find(who.project, who.user, q, limit)
+        found = [MemoryPublic(**memory_of(h.memory), similarity=h.similarity) for h in hits]
+    return MemoriesPublic(data=found)
+
+
+@router.delete("/memories/{memory_id}", dependencies=[READ], status_code=204, responses=ERRORS)
+def forget_memory(memory_id: MemoryId, memory: MemoryDep, who: Reader) -> None:
+    """Forget one of the caller's memories."""
+    memory.forget(who.project, who.user, memory_id)
+
+
+@router.delete("/memories", dependencies=[READ], response_model=ForgottenPublic, responses=ERRORS)
+def forget_memories(memory: MemoryDep, who: Reader) -> ForgottenPublic:
+    """Forget every memory of the caller in the project."""
+    return ForgottenPublic(deleted=memory.forget_all(who.project, who.user))

@@ -84,7 +84,7 @@ def completions(
         top_p=body.top_p, seed=body.seed,
     )  # fmt: skip
     messages = [m.text() for m in body.messages]
-    answer = chat.start(store, who.project, messages, body.model, settings)
+    answer = chat.start(store, who.project, messages, body.model, settings, user=who.user)
     ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
     if body.stream:
         usage = body.stream_options is not None and body.stream_options.include_usage
