@@ -50,3 +50,34 @@ def test_chat_streams_an_answer_keeps_the_conversation_and_takes_verdicts(
     page.wait_for_selector("#conversations a >> nth=1")  # the list redrawn after the answer
     listed = page.eval_on_selector_all("#conversations a", "links => links.map(a => a.dataset.id)")
     assert len(listed) == 2 and listed[1] == str(conversation)  # the newest first
+
+
+def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
+    dashboard: Dashboard, page
+):
+    page.goto(f"{dashboard.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='echo']", state="attached")
+    for message in ("my cat is called Pamuk", "I work on weather forecasts"):
+        page.fill("#chat-message", message)
+        page.press("#chat-message", "Enter")
+        page.wait_for_selector(f".chat-turn.assistant[data-turn]:has-text('{message}')")
+    page.click("#chat-new")  # a new conversation: the last one's history holds no cat
+    page.wait_for_selector("#chat-turns:empty", state="attached")
+    page.fill("#chat-message", "do you remember what I told you about my cat?")
+    page.press("#chat-message", "Enter")
+    recalling = page.wait_for_selector(".chat-turn.assistant[data-turn]:has-text('Pamuk')")
+    assert "1 memory recalled" in recalling.inner_text()
+
+    page.click("#chat-memory summary")
+    page.wait_for_selector("#chat-memories li[data-memory]:has-text('weather forecasts')")
+    page.fill("#chat-memory-search", "my pet")
+    first = "#chat-memories li[data-memory] >> nth=0"
+    page.wait_for_selector(f"{first} >> text=my cat is called Pamuk")
+    shoot(page, "chat-memory")
+    page.click("#chat-memories li[data-memory]:has-text('Pamuk') button:text-is('Forget')")
+    page.wait_for_selector("#chat-memories li[data-memory]:has-text('Pamuk')", state="detached")
+    page.fill("#chat-memory-search", "")
+    page.click("#chat-forget-all")
+    page.click("dialog button:text-is('Forget all')")
+    page.wait_for_selector("#chat-memories li:text-is('Nothing remembered yet.')")
+    assert dashboard.api.get("/chat/memories").json()["data"] == []

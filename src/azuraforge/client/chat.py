@@ -1,6 +1,7 @@
 """The assistant through the API: ask (the answer's events as they come), read the caller's
-conversations back, give a verdict on an answer, and read what the server's backend selector
-measured per task type."""
+conversations back, give a verdict on an answer, read what the server's backend selector
+measured per task type, and list, find and forget what the assistant remembers of the
+caller."""
 
 from __future__ import annotations
 
@@ -55,6 +56,20 @@ class Chat:
         """What the backend selector measured per task type and candidate, and which it
         prefers for each task."""
         return [dict(row) for row in self.session.request("GET", "/chat/performance")]
+
+
+    def memories(self, query: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
+        """What the assistant remembers of the caller in the project: the newest first, or
+        the nearest to ``query`` by meaning (each with its ``similarity``)."""
+        params: dict[str, Any] = {"limit": limit, **({"q": query} if query else {})}
+        return list(self.session.request("GET", "/chat/memories", params=params)["data"])
+
+    def forget(self, memory_id: int | None = None) -> int:
+        """Forget one of the caller's memories, or (without an id) every one; how many went."""
+        if memory_id is None:
+            return int(self.session.request("DELETE", "/chat/memories")["deleted"])
+        self.session.request("DELETE", f"/chat/memories/{memory_id}")
+        return 1
 
 
 def _event(block: str) -> tuple[str, dict[str, Any]]:

@@ -220,6 +220,7 @@ class ChatService:
             adapter=answer.adapter, backend=answer.backend, reason=answer.choice.reason,
             first_token_ms=answer.first_token_ms, tokens_per_s=answer.tokens_per_s,
             tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cached=answer.cached,
+            recalled=answer.recalled,
         )  # fmt: skip
         turn = store.add_chat_turn(conversation, user, written, project=project)
         if self.memory is not None and answer.intent != RECALLING:

@@ -37,6 +37,11 @@ TABLE = "chat_memories"
 KIND = "message"
 RECALL = 5
 """Memories a recalling message is given at most."""
+RECALL_MARGIN = 0.02
+"""How far below the nearest memory's similarity another may lie and still be given. E5's
+similarities of unrelated sentences sit close together (0.76-0.83 to a question about one's
+sister, whose answer scored 0.83), so no absolute floor separates them; the nearest and its
+close rivals are what a question about one thing (or two) needs (docs/assist.md)."""
 RETRY_SECONDS = 60.0
 """How long a memory that could not be opened stays off before it is tried again."""
 
@@ -66,14 +71,16 @@ class ChatMemory:
     def recall(
         self, project: str, user: str, query: str, known: Collection[str] = ()
     ) -> list[Hit]:
-        """The memories of ``user`` nearest to ``query`` that are not ``known`` texts (the
-        conversation already holds them); none when the memory fails (logged)."""
+        """The memories of ``user`` nearest to ``query`` (those within :data:`RECALL_MARGIN`
+        of the nearest) that are not ``known`` texts (the conversation already holds them);
+        none when the memory fails (logged)."""
         try:
             hits = self.open().search(query, k=RECALL, where=Filter(user=owner(project, user)))
         except AzuraForgeError as e:
             _log.warning("chat memory: nothing recalled: %s", e)
             return []
-        return [hit for hit in hits if hit.memory.text not in known]
+        hits = [hit for hit in hits if hit.memory.text not in known]
+        return [hit for hit in hits if hit.similarity >= hits[0].similarity - RECALL_MARGIN]
 
     def find(self, project: str, user: str, query: str, limit: int) -> list[Hit]:
         """The memories of ``user`` nearest to ``query``."""

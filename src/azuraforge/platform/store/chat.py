@@ -63,6 +63,8 @@ class TurnWrite:
     error: str | None = None
     cached: bool = False
     """Whether the answer came from the response cache."""
+    recalled: int = 0
+    """How many of the user's long-term memories the message was given."""
 
 
 @dataclass(frozen=True)

@@ -676,6 +676,8 @@ class ChatTurn(Base):
     correction: Mapped[str | None] = mapped_column(Text, nullable=True)
     cached: Mapped[bool] = mapped_column(Boolean)
     """Whether the answer came from the response cache."""
+    recalled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many of the user's memories the message was given."""
     created_at: Mapped[float] = mapped_column(Float)
 
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from azuraforge import track
 from azuraforge.cli.main import app
 from azuraforge.client import Client
+from azuraforge.errors import NotFoundError
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
@@ -132,21 +133,24 @@ def test_messages_are_remembered_as_their_users_own_and_recalled_when_asked(serv
     _, events = server.chat(cem, message="what did I tell you about my sister earlier?",
                             model="quick")  # fmt: skip
     start, answer = events[0][1], "".join(data["text"] for kind, data in events if kind == "piece")
-    assert start["intent"] == "memory_recall" and start["recalled"] == 2, start
-    assert "Elif" in answer and "Zeynep" not in answer
+    assert start["intent"] == "memory_recall" and start["recalled"] == 1, start
+    assert events[-1][1]["turn"]["recalled"] == 1
+    assert "Elif" in answer and "Zeynep" not in answer and "bicycle" not in answer
     assert events[-1][1]["turn"]["message"] == "what did I tell you about my sister earlier?"
     _, small_talk = server.chat(cem, message="merhaba, nasılsın?", model="quick")
     assert small_talk[0][1]["recalled"] == 0
-    found = httpx.get(memories, params={"q": "who is my sister", "limit": 1}, headers=cem)
-    assert [(m["text"], m["similarity"] > 0.5) for m in found.json()["data"]] == [
-        ("my sister is called Elif and she lives in Izmir", True),
-    ]  # fmt: skip
     theirs = httpx.get(memories, headers=dee).json()["data"][0]["id"]
     assert httpx.delete(f"{memories}/{theirs}", headers=cem).status_code == 404
-    assert httpx.delete(f"{memories}/{mine[0]['id']}", headers=cem).status_code == 204
-    assert httpx.delete(f"{memories}/{mine[0]['id']}", headers=cem).status_code == 404
-    assert httpx.delete(memories, headers=cem).json() == {"deleted": 2}  # Elif, merhaba
-    assert httpx.get(memories, headers=cem).json()["data"] == []
+    with Client(server.url, token=cem["Authorization"].split()[1]) as client:
+        found = client.chat.memories("who is my sister", limit=1)
+        assert [(m["text"], m["similarity"] > 0.5) for m in found] == [
+            ("my sister is called Elif and she lives in Izmir", True),
+        ]  # fmt: skip
+        assert client.chat.forget(mine[0]["id"]) == 1
+        with pytest.raises(NotFoundError, match=f"no memory {mine[0]['id']} of yours"):
+            client.chat.forget(mine[0]["id"])
+        assert client.chat.forget() == 2  # Elif, merhaba
+        assert client.chat.memories() == []
     assert len(httpx.get(memories, headers=dee).json()["data"]) == 1
 
 

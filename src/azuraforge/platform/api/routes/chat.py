@@ -93,6 +93,8 @@ class TurnPublic(BaseModel):
     verdict: str | None
     correction: str | None
     cached: bool
+    recalled: int
+    """How many of the caller's memories the message was given."""
     created_at: float
 
     @classmethod

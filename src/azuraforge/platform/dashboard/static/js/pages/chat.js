@@ -2,10 +2,12 @@
 // conversation's turns, and a message box. An answer streams in as it is made (the API's
 // server-sent events); under each answer, who answered (intent, expert, adapter, backend) and
 // how fast (first token, tokens/s), why the backend was chosen as its title, and the user's
-// verdict: good, bad, or a correction typed in place.
+// verdict: good, bad, or a correction typed in place. Beside the conversations, what the
+// assistant remembers of the user (the messages they sent, searched when they ask about
+// earlier conversations): found by meaning, forgotten one by one or all at once.
 
 import { api, askStream } from "../api.js";
-import { errorBox, fill, h, number, time, toast } from "../ui.js";
+import { debounce, dialog, errorBox, fill, h, number, time, toast } from "../ui.js";
 
 export async function render(main, route) {
   const chosen = route.params[0] ? Number(route.params[0]) : null;
@@ -43,7 +45,8 @@ export async function render(main, route) {
   });
   fill(main, h("div", { class: "page-head" }, h("h1", {}, "Chat"),
     h("a", { class: "button", href: "#/chat", id: "chat-new" }, "New conversation")),
-  h("div", { class: "chat" }, list, h("section", { class: "chat-main" }, turns, form)));
+  h("div", { class: "chat" }, h("div", { class: "chat-side" }, list, memoryPanel()),
+    h("section", { class: "chat-main" }, turns, form)));
   await Promise.all([drawList(list, conversation), drawModels(model), conversation ? drawTurns(turns, conversation) : null]);
   input.focus();
   return null;
@@ -114,7 +117,7 @@ function answerBox(turn) {
   const speed = turn.tokens_per_s ? `${number(turn.tokens_per_s, 3)} tokens/s` : "—";
   const first = turn.first_token_ms === null ? "—" : `${number(turn.first_token_ms, 3)} ms`;
   const meta = h("div", { class: "chat-meta muted small", title: turn.reason },
-    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}`);
+    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}${recalled(turn.recalled)}`);
   const verdict = h("span", { class: "chat-verdict small", id: `verdict-${turn.id}` }, turn.verdict ? `marked ${turn.verdict}` : "");
   const correction = h("div", { class: "chat-correction" }, turn.correction ? h("div", { class: "small" }, "Correction: ", turn.correction) : null);
   const judge = async (value, corrected = null) => {
@@ -140,4 +143,56 @@ function answerBox(turn) {
       h("button", { type: "button", class: "small", onclick: () => judge("bad") }, "Bad"),
       h("button", { type: "button", class: "small", onclick: correct }, "Correct"), verdict),
     correction);
+}
+
+function recalled(count) {
+  return count ? ` · ${count} ${count === 1 ? "memory" : "memories"} recalled` : "";
+}
+
+/** What the assistant remembers of the user: loaded when opened, searched as they type. */
+function memoryPanel() {
+  const found = h("ul", { class: "chat-memories", id: "chat-memories" });
+  const search = h("input", { type: "search", id: "chat-memory-search", placeholder: "Find by meaning…", maxlength: 20000, "aria-label": "Find a memory" });
+  const draw = async () => {
+    const q = search.value.trim();
+    try {
+      const page = await api.get("/chat/memories", q ? { q, limit: 20 } : { limit: 50 });
+      fill(found, page.data.length ? null : h("li", { class: "muted small" }, q ? "Nothing like that." : "Nothing remembered yet."),
+        ...page.data.map((memory) => memoryItem(memory, draw)));
+    } catch (error) {
+      fill(found, h("li", {}, errorBox(error, "Memory")));
+    }
+  };
+  search.addEventListener("input", debounce(draw, 300));
+  const forgetAll = h("button", { type: "button", class: "small danger", id: "chat-forget-all", onclick: async () => {
+    const sure = await dialog({ title: "Forget everything?", body: "The assistant forgets every message it remembers of you in this project. Conversations stay.", confirm: "Forget all", danger: true });
+    if (!sure) return;
+    try {
+      const gone = await api.delete("/chat/memories");
+      toast(`${gone.deleted} forgotten`);
+      await draw();
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  } }, "Forget all");
+  const panel = h("details", { class: "chat-memory", id: "chat-memory" },
+    h("summary", {}, "What the assistant remembers"), search, found, h("div", { class: "toolbar" }, forgetAll));
+  panel.addEventListener("toggle", () => { if (panel.open) draw(); });
+  return panel;
+}
+
+function memoryItem(memory, redraw) {
+  const where = memory.conversation_id ? h("a", { href: `#/chat/${memory.conversation_id}` }, time(memory.created_at)) : time(memory.created_at);
+  const close = memory.similarity === null ? null : h("span", { class: "muted", title: "Similarity to the search" }, ` · ${number(memory.similarity, 2)}`);
+  return h("li", { "data-memory": memory.id },
+    h("div", { class: "chat-memory-text" }, memory.text),
+    h("div", { class: "muted small" }, where, close, " ",
+      h("button", { type: "button", class: "link small", title: "Forget this", onclick: async () => {
+        try {
+          await api.delete(`/chat/memories/${memory.id}`);
+          await redraw();
+        } catch (error) {
+          toast(error.message, "error");
+        }
+      } }, "Forget")));
 }
