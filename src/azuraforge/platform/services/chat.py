@@ -148,16 +148,14 @@ class ChatService:
             context = rag_context(recalled, MEMORY_TOKENS, _words)
             prompt[at] = Message("user", f"{context}\n\n{last}")
         champion = self._champion(store, project, expert)
-        adapters = {b: self._adapter_name(expert, b, champion) for b in self.declared}
-        asked = {measured_as(b, adapters[b]): b for b in
-                 ([model] if model in self.declared else self.declared)}  # fmt: skip
+        asked = self._candidates(expert, champion, model)
         generation = settings or GenerationSettings()
         while asked:
             with self._measuring:
                 selector = self.selector(store, project, among=list(asked))
                 choice = selector.choose(intent, among=list(asked))
-            name = asked.pop(choice.candidate)
-            backend, adapter = self.backend(name), adapters[name]
+            name, adapter = asked.pop(choice.candidate)
+            backend = self.backend(name)
             if adapter is not None and champion is not None:
                 self._load(backend, expert, adapter, champion)
             key = self._key(prompt, generation, name, adapter)
@@ -227,6 +225,23 @@ class ChatService:
             meta = {"conversation": conversation, "turn": turn.id}
             self.memory.remember(project, user, answer.said, meta)
         return turn
+
+    def _candidates(
+        self, expert: Expert, champion: ModelVersionRecord | None, model: str
+    ) -> dict[str, tuple[str, str | None]]:
+        """What the selector may choose, as measured (``local``, ``local/python@3``), each
+        a backend and the adapter it answers through: every declared backend (or the one
+        ``model`` names) with the expert's adapter where it takes one, and, when ``model`` is
+        ``auto``, the same backend's base model beside it, so the selector learns per intent
+        whether the adapter answers better (a new version starts untried)."""
+        offered = [model] if model in self.declared else list(self.declared)
+        found: dict[str, tuple[str, str | None]] = {}
+        for name in offered:
+            adapter = self._adapter_name(expert, name, champion)
+            found[measured_as(name, adapter)] = (name, adapter)
+            if adapter is not None and model == AUTO:
+                found[name] = (name, None)
+        return found
 
     def _recall(
         self, project: str, user: str | None, intent: str, said: str,

@@ -300,6 +300,55 @@ def test_chats_at_once_are_each_answered_and_each_measured(server: Server):
     assert _answers(server, "quick") - before == 16
 
 
+def _registered_adapter(
+    server: Server, api: httpx.Client, expert: str, attempt: int, folder: Path
+) -> dict[str, Any]:
+    """A version of model ``expert-<expert>`` (made at the first attempt): an adapter file
+    kept by a tracked run as its model, registered."""
+    if attempt == 1:
+        assert api.post("/models", json={"name": f"expert-{expert}"}).status_code == 201
+    gguf = folder / f"{expert}-{attempt}.gguf"
+    gguf.write_bytes(b"GGUF" + bytes([attempt]) * 64)  # the echo backend reads no weights
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    with track.start_run(name=f"{expert}-adapter-{attempt}", experiment="train-expert",
+                         url=server.url, token=token, **FAST) as run:  # fmt: skip
+        run.log_adapter(
+            str(gguf), expert=expert, base_model="smollm2-135m-instruct",
+            metrics={"pass@1": 0.4 + attempt / 10}, config={"examples": 60},
+        )  # fmt: skip
+    made = api.post(f"/models/expert-{expert}/versions", json={"experiment": run.id})
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def test_auto_weighs_an_experts_adapter_against_the_base_model_by_the_verdicts(
+    server: Server, tmp_path: Path
+):
+    """With ``auto``, an expert's champion adapter and the same backend's base model are two
+    choices, measured apart: answers through the adapter judged good and the base model's
+    bad, the selector comes to prefer the adapter for the intent."""
+    api = httpx.Client(base_url=f"{server.url}{API}", headers=server.bob)
+    version = _registered_adapter(server, api, "turkish", 1, tmp_path)["version"]
+    api.put("/models/expert-turkish/aliases/champion", json={"version": version})
+    chosen = []
+    for _ in range(40):
+        _, events = server.chat(server.bob, message="Türk kahvesi nasıl pişirilir?")
+        turn = events[-1][1]["turn"]
+        assert turn["intent"] == "turkish_culture", turn
+        chosen.append(turn["adapter"])
+        verdict = "good" if turn["adapter"] == f"turkish@{version}" else "bad"
+        api.post(f"/chat/turns/{turn['id']}/feedback", json={"verdict": verdict})
+    assert None in chosen[:10]  # the base model was tried
+    # Five choices (two backends with and without the adapter, one down): 9 or 10 of the
+    # last 10 through the adapter in 12 runs; a uniform chooser sends 2.
+    assert chosen[-10:].count(f"turkish@{version}") >= 7, chosen
+    rows = [row for row in api.get("/chat/performance").json()
+            if row["task"] == "turkish_culture"]  # fmt: skip
+    preferred = next(row["candidate"] for row in rows if row["preferred"])
+    assert preferred.endswith(f"/turkish@{version}"), rows
+    assert {"quick", f"quick/turkish@{version}"} <= {row["candidate"] for row in rows}
+
+
 def _answers(server: Server, backend: str) -> int:
     rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.bob).json()
     return sum(row["answers"] for row in rows if row["candidate"] == backend)
@@ -311,21 +360,10 @@ def test_an_experts_adapters_are_versions_and_the_chat_follows_its_champion(
     """An adapter tracked as a run's model and registered is the expert's version; the chat
     answers through the version ``champion`` names, a move and a rollback taking effect at the
     next message; predict refuses an adapter's version."""
-    token = server.bob["Authorization"].removeprefix("Bearer ")
     api = httpx.Client(base_url=f"{server.url}{API}", headers=server.bob)
-    assert api.post("/models", json={"name": "expert-python"}).status_code == 201
     for attempt in (1, 2):
-        gguf = tmp_path / f"adapter-{attempt}.gguf"
-        gguf.write_bytes(b"GGUF" + bytes([attempt]) * 64)  # the echo backend reads no weights
-        with track.start_run(name=f"python-adapter-{attempt}", experiment="train-expert",
-                             url=server.url, token=token, **FAST) as run:  # fmt: skip
-            run.log_adapter(
-                str(gguf), expert="python", base_model="smollm2-135m-instruct",
-                metrics={"pass@1": 0.4 + attempt / 10}, config={"examples": 60},
-            )  # fmt: skip
-        made = api.post("/models/expert-python/versions", json={"experiment": run.id})
-        assert made.status_code == 201, made.text
-        assert made.json()["pipeline"] == "assist-adapter"
+        made = _registered_adapter(server, api, "python", attempt, tmp_path)
+        assert made["pipeline"] == "assist-adapter"
 
     def answered() -> str:
         status, events = server.chat(server.ada, message="def f(): pass", model="python")
