@@ -21,6 +21,7 @@ from azuraforge.cli.common import (
     Verbose,
     arguments,
     console,
+    shown_time,
     user_errors,
 )
 from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
@@ -179,3 +180,34 @@ def router_command(
                 "-" if speed is None else f"{speed:.1f}",
             )  # fmt: skip
         console.print(table if rows else "no answers measured yet: chat first")
+
+
+@app.command("memories")
+def memories_command(
+    query: Annotated[str | None, typer.Argument(help="find the memories nearest to this")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="memories shown at most")] = 20,
+    forget: Annotated[int | None, typer.Option(help="forget the memory of this id")] = None,
+    forget_all: Annotated[bool, typer.Option("--forget-all", help="forget every one")] = False,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
+    """What the server's assistant remembers of you in the project (the messages you sent in
+    its chat): the newest first, or the nearest to QUERY; --forget ID or --forget-all."""
+    with user_errors(verbose):
+        if forget is not None and forget_all:
+            raise UsageError("give --forget ID or --forget-all, not both")
+        chat = Client.from_environment(api, project).chat
+        if forget is not None or forget_all:
+            gone = chat.forget(forget)
+            console.print(f"forgot {gone} {'memory' if gone == 1 else 'memories'}")
+            return
+        found = chat.memories(query, limit=limit)
+        table = Table("id", "when", "conversation", "memory", *(["similarity"] if query else []))
+        for memory in found:
+            close = [f"{memory['similarity']:.2f}"] if query else []
+            table.add_row(
+                str(memory["id"]), shown_time(memory["created_at"]),
+                str(memory["conversation_id"] or "-"), escape(memory["text"]), *close,
+            )  # fmt: skip
+        console.print(table if found else "nothing remembered yet: chat first")

@@ -141,6 +141,14 @@ def test_messages_are_remembered_as_their_users_own_and_recalled_when_asked(serv
     assert small_talk[0][1]["recalled"] == 0
     theirs = httpx.get(memories, headers=dee).json()["data"][0]["id"]
     assert httpx.delete(f"{memories}/{theirs}", headers=cem).status_code == 404
+    cli = ["assist", "memories", "--api-url", server.url]
+    env = {"AZURAFORGE_TOKEN": cem["Authorization"].split()[1], "COLUMNS": "200"}
+    shown = CliRunner().invoke(app, [*cli, "sister"], env=env)
+    assert shown.exit_code == 0 and "Elif" in shown.output and "Zeynep" not in shown.output
+    both = CliRunner().invoke(app, [*cli, "--forget", "1", "--forget-all"], env=env)
+    assert both.exit_code == 2 and "not both" in both.output
+    missing = CliRunner().invoke(app, [*cli, "--forget", str(theirs)], env=env)
+    assert missing.exit_code == 1 and f"no memory {theirs} of yours" in missing.output
     with Client(server.url, token=cem["Authorization"].split()[1]) as client:
         found = client.chat.memories("who is my sister", limit=1)
         assert [(m["text"], m["similarity"] > 0.5) for m in found] == [
