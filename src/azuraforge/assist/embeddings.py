@@ -349,8 +349,8 @@ def default_embedder() -> Embedder:
 
 def memory_embedder(routing: Embedder) -> Embedder:
     """A long-term memory's embedder beside a router embedding with ``routing``: the
-    router's own when it is E5, so a message is embedded once a turn for both (its rows are
-    cached); else the default one (E5, or n-grams without it)."""
+    router's own when it is E5 (one model loaded; a search embeds the message as the router
+    did, from its cached rows); else the default one (E5, or n-grams without it)."""
     return routing if routing.name == E5.name else default_embedder()
 
 

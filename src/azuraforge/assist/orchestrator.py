@@ -21,7 +21,7 @@ from typing import Any
 from azuraforge.assist.adapters.registry import AdapterPool
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.memory.base import Filter, VectorMemory
-from azuraforge.assist.memory.buffer import ShortTermBuffer, rag_context
+from azuraforge.assist.memory.buffer import ShortTermBuffer, fitting, rag_context
 from azuraforge.assist.routing import IntentRouter, Route
 from azuraforge.errors import (
     DataFormatError,
@@ -250,8 +250,9 @@ class Assistant:
             return ""
         history = "\n".join(t.text for t in self.buffer.turns())
         hits = [hit for hit in hits if hit.memory.text not in history]
-        turn.memories = len(hits)
-        return rag_context(hits, self.memory_tokens, self.backend.count_tokens)
+        given = fitting(hits, self.memory_tokens, self.backend.count_tokens)
+        turn.memories = len(given)
+        return rag_context(given, self.memory_tokens, self.backend.count_tokens)
 
     def _generate(
         self, messages: list[Message], expert: Expert, turn: Turn, started: float

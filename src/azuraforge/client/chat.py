@@ -57,7 +57,6 @@ class Chat:
         prefers for each task."""
         return [dict(row) for row in self.session.request("GET", "/chat/performance")]
 
-
     def memories(self, query: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
         """What the assistant remembers of the caller in the project: the newest first, or
         the nearest to ``query`` by meaning (each with its ``similarity``)."""

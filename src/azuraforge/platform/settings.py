@@ -302,6 +302,14 @@ class Settings(BaseSettings):
     assist_max_tokens: int = Field(
         1024, ge=1, le=32_768, description="Most tokens one chat answer may ask for."
     )
+    assist_selector_discount: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="How fast the backend selector forgets (docs/assist.md): each answer of a "
+        "task type weighs its earlier verdicts by this factor. 0.9 follows backends that "
+        "change within tens of answers; nearer 1 tells small, lasting differences apart.",
+    )
     assist_cache_url: str = Field(
         "",
         max_length=500,
@@ -374,7 +382,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_service_url(cls, url: str, info: ValidationInfo) -> str:
         schemes, what = _SERVICE_URLS[str(info.field_name)]
-        if url and not url.startswith(schemes):
+        if url and (not url.startswith(schemes) or url.rstrip("/") in ("sqlite:", "sqlite:/")):
             raise InvalidParameterError(f"{url[:100]!r} is not {what}")
         return url
 

@@ -84,12 +84,15 @@ class VectorMemoryContract:
         assert [h.memory.user for h in memory.search("one", 5)] == ["bob"]
         assert memory.stats()["kinds"] == {"note": 1}
 
-    def test_get_and_recent_read_rows_back_newest_first_filtered_as_a_search(self, memory):
+    def test_read_and_recent_give_rows_back_newest_first_filtered_as_a_search(self, memory):
         first = memory.add(["old fact", "old note"], user="ali", kind="fact", created=100)
         last = memory.add(["new note"], user="ali", created=200, meta={"turn": 7})
         other = memory.add(["bob's"], user="bob")
-        assert [m.text for m in memory.get([last[0], first[0], 10**6])] == ["old fact", "new note"]
-        assert memory.get([last[0]])[0].meta == {"turn": 7}
+        assert [m.text for m in memory.read([last[0], first[0], 10**6])] == [
+            "old fact",
+            "new note",
+        ]
+        assert memory.read([last[0]])[0].meta == {"turn": 7}
         assert [m.text for m in memory.recent(Filter(user="ali"))] == [
             "new note", "old note", "old fact",
         ]  # fmt: skip
@@ -98,7 +101,7 @@ class VectorMemoryContract:
             "old note", "old fact",
         ]  # fmt: skip
         memory.delete(first)
-        assert memory.get(first) == [] and len(memory.recent(Filter(user="ali"))) == 1
+        assert memory.read(first) == [] and len(memory.recent(Filter(user="ali"))) == 1
 
     @pytest.mark.parametrize(
         "call, message",

@@ -139,15 +139,15 @@ def test_no_operation_reads_or_writes_another_projects_objects(
     memory_file = settings.home / "memory.db"
     app = create_app(settings.model_copy(update={"assist_memory_url": f"sqlite:///{memory_file}"}),
                      store=store)  # fmt: skip
-    memory = app.state.chat.memory
-    memory.remember(ALPHA, "ana", "alpha's memory", {"conversation": talk.id})
+    memory = app.state.chat.memory.of(ALPHA, "ana")
+    memory.remember("alpha's memory", {"conversation": talk.id})
     values = {
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
         "user": "nobody", "prefix": alpha_token, "file": "momentum.csv", "key": "team",
         "conversation_id": talk.id, "turn_id": said.id,
-        "memory_id": memory.recent(ALPHA, "ana", 1)[0].id,
+        "memory_id": memory.recent(1)[0].id,
     }  # fmt: skip
     alpha_file = (settings.data_dir / "momentum.csv").read_bytes()
     alpha = _alpha(store)
@@ -171,7 +171,7 @@ def test_no_operation_reads_or_writes_another_projects_objects(
                 assert not any(m in response.text for m in markers), (key, response.text)
                 assert not set(_run_ids(response)) & set(alpha["runs"]), (key, response.text)
         assert _alpha(store) == alpha  # nothing of alpha's changed
-        assert [m.text for m in memory.recent(ALPHA, "ana", 10)] == ["alpha's memory"]
+        assert [m.text for m in memory.recent(10)] == ["alpha's memory"]
         assert (settings.data_dir / "momentum.csv").read_bytes() == alpha_file
         covered += _websockets(client, app, values, store)
         _refused_without_the_right_credential(client, spec, values, store)

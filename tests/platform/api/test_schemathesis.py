@@ -30,6 +30,7 @@ alone.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -490,8 +491,7 @@ class EveryOperation:
     ) -> None:
         seeded = seed(fresh_store, settings, trained, beijing_rows)
         echo = AssistBackend(name="echo", kind="echo")  # the chat answers, as once declared
-        # The memory on pgvector beside a PostgreSQL store (the machine's server has none).
-        memory = request.getfixturevalue("pgvector_url") if fresh_store.dialect != "sqlite" else ""
+        memory = _memory_url(request, fresh_store)
         update = {"assist_backends": [echo], "assist_memory_url": memory}
         app = create_app(settings.model_copy(update=update), store=fresh_store)
         schema = schemathesis.openapi.from_asgi(
@@ -509,6 +509,17 @@ class EveryOperation:
         # Every check of the installed schemathesis ran, ours too (the stateful ones on SQLite).
         every = {check.__name__ for check in CHECKS.get_all()} - UNCHECKED
         assert found.checks == every if fresh_store.dialect == "sqlite" else found.checks <= every
+
+
+def _memory_url(request: pytest.FixtureRequest, store: Store) -> str:
+    """The chat memory's database: beside a SQLite store its default; beside a PostgreSQL
+    one, pgvector on a private server (the machine's has none), or without pgserver a file
+    (a missing test extra must not skip the whole run)."""
+    if store.dialect == "sqlite":
+        return ""
+    if importlib.util.find_spec("pgserver") is None:
+        return f"sqlite:///{request.getfixturevalue('tmp_path') / 'memory.db'}"
+    return str(request.getfixturevalue("pgvector_url"))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

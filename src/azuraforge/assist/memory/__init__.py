@@ -2,7 +2,7 @@
 :class:`SqliteVecMemory`) and a token-bounded short-term buffer."""
 
 from azuraforge.assist.memory.base import Filter, Hit, Memory, VectorMemory
-from azuraforge.assist.memory.buffer import ShortTermBuffer, Turn, rag_context
+from azuraforge.assist.memory.buffer import ShortTermBuffer, Turn, fitting, rag_context
 from azuraforge.assist.memory.sqlite import SqliteVecMemory
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "SqliteVecMemory",
     "Turn",
     "VectorMemory",
+    "fitting",
     "rag_context",
 ]

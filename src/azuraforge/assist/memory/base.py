@@ -6,7 +6,7 @@ one contract suite (``tests/assist/memory``):
 
 - :meth:`~VectorMemory.search` returns ``k`` hits whenever at least ``k`` stored texts match
   the filters, however far they lie from the query, nearest first;
-- ids are unique and never reused; a deleted text is never found (nor got) again;
+- ids are unique and never reused; a deleted text is never found (nor read) again;
 - :meth:`~VectorMemory.recent` lists the newest first, filtered as a search is;
 - embeddings of another embedder (another ``name``) are refused when the memory is opened;
 - the methods are safe to call from several threads.
@@ -80,7 +80,7 @@ class VectorMemory(ABC):
         """The ``k`` stored texts nearest to ``query`` among those ``where`` allows."""
 
     @abstractmethod
-    def get(self, ids: Sequence[int]) -> list[Memory]:
+    def read(self, ids: Sequence[int]) -> list[Memory]:
         """The stored texts among ``ids`` (unknown and deleted ids are left out), by id."""
 
     @abstractmethod

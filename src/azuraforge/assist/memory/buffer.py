@@ -111,8 +111,30 @@ class ShortTermBuffer:
         self.tokens = 0
 
 
+CONTEXT_HEADING = "What you remember about the user:"
+
+
+def fitting(hits: Sequence[Hit], max_tokens: int, count_tokens: TokenCounter) -> list[Hit]:
+    """The hits :func:`rag_context` gives: nearest first, as many as fit in ``max_tokens``
+    with the heading; one too long to fit is left out, and the nearer ones after it go on.
+
+    >>> from azuraforge.assist.memory.base import Memory
+    >>> hits = [Hit(Memory(1, "a long story " * 9, "u", "fact", 0.0), 0.9),
+    ...         Hit(Memory(2, "likes blue", "u", "fact", 0.0), 0.5)]
+    >>> [hit.memory.id for hit in fitting(hits, 10, lambda text: len(text.split()))]
+    [2]
+    """
+    used, kept = count_tokens(CONTEXT_HEADING), []
+    for hit in hits:
+        cost = count_tokens(_line(hit))
+        if used + cost <= max_tokens:
+            kept.append(hit)
+            used += cost
+    return kept
+
+
 def rag_context(hits: Sequence[Hit], max_tokens: int, count_tokens: TokenCounter) -> str:
-    """The memories a generation is given, nearest first, as many as fit in ``max_tokens``.
+    """The memories a generation is given (those :func:`fitting` keeps), or ``""``.
 
     >>> from azuraforge.assist.memory.base import Memory
     >>> hits = [Hit(Memory(1, "sister: Elif", "u", "fact", 0.0), 0.9),
@@ -121,13 +143,9 @@ def rag_context(hits: Sequence[Hit], max_tokens: int, count_tokens: TokenCounter
     What you remember about the user:
     - sister: Elif
     """
-    lines = ["What you remember about the user:"]
-    used = count_tokens(lines[0])
-    for hit in hits:
-        line = f"- {hit.memory.text}"
-        cost = count_tokens(line)
-        if used + cost > max_tokens:
-            break
-        lines.append(line)
-        used += cost
-    return "\n".join(lines) if len(lines) > 1 else ""
+    kept = fitting(hits, max_tokens, count_tokens)
+    return "\n".join([CONTEXT_HEADING, *map(_line, kept)]) if kept else ""
+
+
+def _line(hit: Hit) -> str:
+    return f"- {hit.memory.text}"

@@ -92,6 +92,8 @@ characters (its index and info table add a suffix within PostgreSQL's 63)."""
 # One lock key for every memory: creating the extension and tables is serialised across
 # processes (concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalogs).
 _CREATE_LOCK = 0x417A757261  # "Azura"
+CONNECT_SECONDS = 10
+"""How long a connection may take (unless the URL's ``connect_timeout`` says)."""
 
 
 class PgVectorMemory(VectorMemory):
@@ -215,7 +217,7 @@ class PgVectorMemory(VectorMemory):
             rows = connection.execute(statement).all()
         return [Hit(_memory(row[:-1]), 1.0 - float(row[-1])) for row in rows]
 
-    def get(self, ids: Sequence[int]) -> list[Memory]:
+    def read(self, ids: Sequence[int]) -> list[Memory]:
         wanted = sorted({int(i) for i in ids})
         statement = select(*self._columns()).where(self._rows.c.id.in_(wanted))
         with self._transaction("read") as connection:
@@ -331,7 +333,11 @@ def _engine(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # A server that does not answer fails the open in seconds, not at the OS's timeout.
+        waits = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_SECONDS}
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=waits
+        )
     except (NoSuchModuleError, ImportError) as e:
         raise ModelUnavailableError(
             f"the PostgreSQL memory needs the {parsed.get_driver_name()} driver ({e}): "

@@ -266,7 +266,7 @@ class SqliteVecMemory(VectorMemory):
             self._db.execute("select value from memory_info where key = 'next_id'").fetchone()[0]
         )
 
-    def get(self, ids: Sequence[int]) -> list[Memory]:
+    def read(self, ids: Sequence[int]) -> list[Memory]:
         with self._lock:
             return [_memory(row) for row in _select_ids(self._db, _COLUMNS, sorted(set(ids)))]
 

@@ -117,6 +117,8 @@ def create_app(
         summaries.cancel()
         await hub.stop()
         app.state.models.close()
+        if app.state.chat.memory is not None:
+            app.state.chat.memory.close()
         await to_thread.run_sync(app.state.refusals.flush)
 
     app = FastAPI(

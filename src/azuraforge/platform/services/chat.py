@@ -24,7 +24,7 @@ from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
 from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
 from azuraforge.assist.embeddings import memory_embedder
-from azuraforge.assist.memory import Hit, rag_context
+from azuraforge.assist.memory import Hit, fitting, rag_context
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
@@ -97,6 +97,7 @@ class ChatService:
     ) -> None:
         self.declared: dict[str, AssistBackend] = {b.name: b for b in settings.assist_backends}
         self.max_tokens = settings.assist_max_tokens
+        self.discount = settings.assist_selector_discount
         self.experts = {expert.name: expert for expert in EXPERTS}
         self._router = router
         self.answers = open_answers(settings)
@@ -142,11 +143,7 @@ class ChatService:
         intent = self.router.route(last).intent
         expert = self.experts.get(model) or self._expert(intent)
         recalled = self._recall(project, user, intent, last, messages)
-        prompt = self._with_system(messages, expert)
-        if recalled:
-            at = max(i for i, m in enumerate(prompt) if m.role == "user")
-            context = rag_context(recalled, MEMORY_TOKENS, _words)
-            prompt[at] = Message("user", f"{context}\n\n{last}")
+        prompt = _with_memories(self._with_system(messages, expert), recalled, last)
         champion = self._champion(store, project, expert)
         asked = self._candidates(expert, champion, model)
         generation = settings or GenerationSettings()
@@ -223,7 +220,7 @@ class ChatService:
         turn = store.add_chat_turn(conversation, user, written, project=project)
         if self.memory is not None and answer.intent != RECALLING:
             meta = {"conversation": conversation, "turn": turn.id}
-            self.memory.remember(project, user, answer.said, meta)
+            self.memory.of(project, user).remember(answer.said, meta)
         return turn
 
     def _candidates(
@@ -247,11 +244,12 @@ class ChatService:
         self, project: str, user: str | None, intent: str, said: str,
         messages: Sequence[Message],
     ) -> list[Hit]:  # fmt: skip
-        """The memories of ``user`` a message ``said`` of ``intent`` is given (those the
-        conversation does not hold already)."""
+        """The memories of ``user`` a message ``said`` of ``intent`` is given: those the
+        conversation does not hold already, as many as fit in :data:`MEMORY_TOKENS`."""
         if self.memory is None or user is None or intent != RECALLING or not said:
             return []
-        return self.memory.recall(project, user, said, {m.content for m in messages})
+        hits = self.memory.of(project, user).recall(said, {m.content for m in messages})
+        return fitting(hits, MEMORY_TOKENS, _words)
 
     def judge(self, store: Store, project: str, turn: TurnRecord) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
@@ -301,7 +299,7 @@ class ChatService:
             ]
             if project not in self._selectors:
                 self._selectors[project] = BackendSelector(
-                    [self._candidate(b) for b in self.declared]
+                    [self._candidate(b) for b in self.declared], discount=self.discount
                 )
             selector = self._selectors[project]
             for measured in [*among, *(str(row["candidate"]) for row in rows)]:
@@ -438,6 +436,15 @@ def measured_as(backend: str, adapter: str | None) -> str:
     ('local', 'local/python@3')
     """
     return backend if adapter is None else f"{backend}/{adapter}"
+
+
+def _with_memories(prompt: list[Message], recalled: Sequence[Hit], said: str) -> list[Message]:
+    """``prompt`` with the ``recalled`` memories before the user's last message ``said``."""
+    if not recalled:
+        return prompt
+    at = max(i for i, m in enumerate(prompt) if m.role == "user")
+    context = rag_context(recalled, MEMORY_TOKENS, _words)
+    return [*prompt[:at], Message("user", f"{context}\n\n{said}"), *prompt[at + 1 :]]
 
 
 def _words(text: str) -> int:

@@ -21,7 +21,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from sqlalchemy.engine import make_url
 
 from azuraforge.assist.embeddings import Embedder
 from azuraforge.assist.memory import Filter, Hit, Memory, SqliteVecMemory, VectorMemory
-from azuraforge.errors import AzuraForgeError, ModelUnavailableError, NotFoundError
+from azuraforge.errors import ModelUnavailableError, NotFoundError
 
 _log = logging.getLogger(__name__)
 TABLE = "chat_memories"
@@ -47,12 +49,19 @@ RETRY_SECONDS = 60.0
 
 
 class MemoryUnavailableError(ModelUnavailableError):
-    """The long-term memory is off, or cannot be opened."""
+    """The long-term memory is off, or cannot be opened or read now."""
+
+
+UNAVAILABLE = (
+    "the long-term memory cannot be reached now; try again in a minute, or ask the server's "
+    "administrator (its log says why)"
+)
 
 
 class ChatMemory:
     """The users' memories of every project, in one :class:`VectorMemory` opened on first
-    use (``embedder`` is asked for then)."""
+    use (``embedder`` is asked for then). A user's own are reached through :meth:`of` alone,
+    so no call can read another partition."""
 
     def __init__(self, url: str, embedder: Callable[[], Embedder]) -> None:
         self.url = url
@@ -61,55 +70,12 @@ class ChatMemory:
         self._closed_until = 0.0
         self._lock = threading.Lock()
 
-    def remember(self, project: str, user: str, text: str, meta: dict[str, Any]) -> None:
-        """Keep ``text`` as a memory of ``user`` in ``project`` (a failure is logged)."""
-        try:
-            self.open().add([text], user=owner(project, user), kind=KIND, meta=meta)
-        except AzuraForgeError as e:
-            _log.warning("chat memory: a message was not kept: %s", e)
-
-    def recall(
-        self, project: str, user: str, query: str, known: Collection[str] = ()
-    ) -> list[Hit]:
-        """The memories of ``user`` nearest to ``query`` (those within :data:`RECALL_MARGIN`
-        of the nearest) that are not ``known`` texts (the conversation already holds them);
-        none when the memory fails (logged)."""
-        try:
-            hits = self.open().search(query, k=RECALL, where=Filter(user=owner(project, user)))
-        except AzuraForgeError as e:
-            _log.warning("chat memory: nothing recalled: %s", e)
-            return []
-        hits = [hit for hit in hits if hit.memory.text not in known]
-        return [hit for hit in hits if hit.similarity >= hits[0].similarity - RECALL_MARGIN]
-
-    def find(self, project: str, user: str, query: str, limit: int) -> list[Hit]:
-        """The memories of ``user`` nearest to ``query``."""
-        where = Filter(user=owner(project, user))
-        return self.open().search(query, k=limit, where=where)
-
-    def recent(self, project: str, user: str, limit: int) -> list[Memory]:
-        """The last ``limit`` memories of ``user``, newest first."""
-        return self.open().recent(Filter(user=owner(project, user)), limit)
-
-    def forget(self, project: str, user: str, memory: int) -> None:
-        """Delete one memory of ``user``.
-
-        Raises
-        ------
-        NotFoundError
-            If ``user`` has no such memory in ``project``.
-        """
-        found = self.open().get([memory])
-        if not found or found[0].user != owner(project, user):
-            raise NotFoundError(f"no memory {memory} of yours in this project")
-        self.open().delete([memory])
-
-    def forget_all(self, project: str, user: str) -> int:
-        """Delete every memory of ``user`` in ``project``; returns how many went."""
-        return self.open().delete(where=Filter(user=owner(project, user)))
+    def of(self, project: str, user: str) -> UserMemory:
+        """The memories of ``user`` in ``project``."""
+        return UserMemory(self, owner(project, user))
 
     def open(self) -> VectorMemory:
-        """The memory, opened on first use.
+        """The memory, opened on first use (a connection waits 10 s at most).
 
         Raises
         ------
@@ -120,22 +86,94 @@ class ChatMemory:
             if self._memory is not None:
                 return self._memory
             if time.monotonic() < self._closed_until:
-                raise MemoryUnavailableError("the long-term memory is unavailable; see the log")
+                raise MemoryUnavailableError(UNAVAILABLE)
             try:
                 self._memory = _open(self.url, self._embedder())
-            except AzuraForgeError as e:
+            except Exception as e:  # a missing driver, a folder it cannot write, no pgvector
                 self._closed_until = time.monotonic() + RETRY_SECONDS
-                _log.warning("chat memory: cannot open it: %s", e)
-                raise MemoryUnavailableError(
-                    "the long-term memory cannot be opened; see the server's log"
-                ) from None
+                _log.warning("chat memory: cannot open it: %s: %s", type(e).__name__, e)
+                raise MemoryUnavailableError(UNAVAILABLE) from None
             return self._memory
 
     def close(self) -> None:
+        """Close the memory's connections (it opens again on next use)."""
         with self._lock:
             if self._memory is not None:
                 self._memory.close()
                 self._memory = None
+
+
+@dataclass(frozen=True)
+class UserMemory:
+    """One user's memories in one project (their partition of a :class:`ChatMemory`)."""
+
+    memories: ChatMemory
+    owner: str
+
+    def remember(self, text: str, meta: dict[str, Any]) -> None:
+        """Keep ``text`` (a failure is logged: the chat goes on without it)."""
+        try:
+            self.memories.open().add([text], user=self.owner, kind=KIND, meta=meta)
+        except Exception as e:  # the memory is optional
+            _log.warning("chat memory: a message was not kept: %s: %s", type(e).__name__, e)
+
+    def recall(self, query: str, known: Collection[str] = ()) -> list[Hit]:
+        """The memories nearest to ``query`` (those within :data:`RECALL_MARGIN` of the
+        nearest) that are not ``known`` texts (the conversation already holds them); none
+        when the memory fails (logged)."""
+        try:
+            hits = self.memories.open().search(query, k=RECALL, where=self._mine)
+        except Exception as e:  # the memory is optional
+            _log.warning("chat memory: nothing recalled: %s: %s", type(e).__name__, e)
+            return []
+        hits = [hit for hit in hits if hit.memory.text not in known]
+        return [hit for hit in hits if hit.similarity >= hits[0].similarity - RECALL_MARGIN]
+
+    def search(self, query: str, limit: int) -> list[Hit]:
+        """The memories nearest to ``query``."""
+        with _reading("search"):
+            return self.memories.open().search(query, k=limit, where=self._mine)
+
+    def recent(self, limit: int) -> list[Memory]:
+        """The last ``limit`` memories, newest first."""
+        with _reading("list"):
+            return self.memories.open().recent(self._mine, limit)
+
+    def forget(self, memory_id: int) -> None:
+        """Delete one memory.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such memory in this partition.
+        """
+        with _reading("forget"):
+            found = self.memories.open().read([memory_id])
+            if not found or found[0].user != self.owner:
+                raise NotFoundError(f"no memory {memory_id} of yours in this project")
+            self.memories.open().delete([memory_id])
+
+    def forget_all(self) -> int:
+        """Delete every memory; returns how many went."""
+        with _reading("forget"):
+            return self.memories.open().delete(where=self._mine)
+
+    @property
+    def _mine(self) -> Filter:
+        return Filter(user=self.owner)
+
+
+@contextmanager
+def _reading(action: str) -> Iterator[None]:
+    """A failure of the memory as :class:`MemoryUnavailableError` (its message, which may
+    name a file or a server, to the log); a missing memory stays a 404."""
+    try:
+        yield
+    except (NotFoundError, MemoryUnavailableError):
+        raise
+    except Exception as e:
+        _log.warning("chat memory: cannot %s: %s: %s", action, type(e).__name__, e)
+        raise MemoryUnavailableError(UNAVAILABLE) from None
 
 
 def owner(project: str, user: str) -> str:

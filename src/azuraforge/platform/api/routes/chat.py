@@ -345,10 +345,11 @@ def list_memories(
 ) -> MemoriesPublic:  # fmt: skip
     """What the assistant remembers of the caller in the project (each message they sent in
     a conversation): the newest first, or with ``q`` the nearest to it by meaning."""
+    mine = memory.of(who.project, who.user)
     if q is None:
-        found = [MemoryPublic(**memory_of(m)) for m in memory.recent(who.project, who.user, limit)]
+        found = [MemoryPublic(**memory_of(m)) for m in mine.recent(limit)]
     else:
-        hits = memory.find(who.project, who.user, q, limit)
+        hits = mine.search(q, limit)
         found = [MemoryPublic(**memory_of(h.memory), similarity=h.similarity) for h in hits]
     return MemoriesPublic(data=found)
 
@@ -356,10 +357,10 @@ def list_memories(
 @router.delete("/memories/{memory_id}", dependencies=[READ], status_code=204, responses=ERRORS)
 def forget_memory(memory_id: MemoryId, memory: MemoryDep, who: Reader) -> None:
     """Forget one of the caller's memories."""
-    memory.forget(who.project, who.user, memory_id)
+    memory.of(who.project, who.user).forget(memory_id)
 
 
 @router.delete("/memories", dependencies=[READ], response_model=ForgottenPublic, responses=ERRORS)
 def forget_memories(memory: MemoryDep, who: Reader) -> ForgottenPublic:
     """Forget every memory of the caller in the project."""
-    return ForgottenPublic(deleted=memory.forget_all(who.project, who.user))
+    return ForgottenPublic(deleted=memory.of(who.project, who.user).forget_all())

@@ -153,14 +153,17 @@ function recalled(count) {
 function memoryPanel() {
   const found = h("ul", { class: "chat-memories", id: "chat-memories" });
   const search = h("input", { type: "search", id: "chat-memory-search", placeholder: "Find by meaning…", maxlength: 20000, "aria-label": "Find a memory" });
+  let asked = 0;  // the latest draw's number: an older answer arriving late is dropped
   const draw = async () => {
     const q = search.value.trim();
+    const mine = ++asked;
     try {
       const page = await api.get("/chat/memories", q ? { q, limit: 20 } : { limit: 50 });
+      if (mine !== asked) return;
       fill(found, page.data.length ? null : h("li", { class: "muted small" }, q ? "Nothing like that." : "Nothing remembered yet."),
         ...page.data.map((memory) => memoryItem(memory, draw)));
     } catch (error) {
-      fill(found, h("li", {}, errorBox(error, "Memory")));
+      if (mine === asked) fill(found, h("li", {}, errorBox(error, "Memory")));
     }
   };
   search.addEventListener("input", debounce(draw, 300));
