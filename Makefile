@@ -135,7 +135,8 @@ pytest: $(VENV)/.installed-dev
 ## dashboard's crowded pages in Chromium (100,000 runs,
 ## a study of 10,000 trials); the assistant's generation on SmolLM2 through llama.cpp
 ## beside transformers, with LoRA adapter swaps under load; its answers through the API and
-## OpenAI's endpoint beside the same model in the process; the backend selector simulated; its
+## OpenAI's endpoint beside the same model in the process; the backend selector simulated, and
+## on real answers (the base model or the Python expert, each answer's code run); its
 ## memory beside Chroma, which the bench-memory extra installs); they write docs/benchmarks.md;
 ## study_pages.py times the study page's API calls at 10,000 trials (docs/tuning.md quotes it)
 bench: $(VENV)/.installed-dev
@@ -154,6 +155,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/track_overhead.py --out docs/benchmarks.md
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/backend_selection.py
+	$(BIN)/python benchmarks/selector_code.py
 	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/regimes.py
 	$(BIN)/python benchmarks/stream_service.py

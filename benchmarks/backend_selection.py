@@ -12,14 +12,15 @@ complex analysis".
 One seed: 10 messages of each task, interleaved, each answered by the choice and recorded;
 then each backend's success rates on the two tasks swap (the local model now does the
 analysis well and the code badly: the best backend of each task changes) and 50 more of
-each. A seed **learns** when, after the first 10 of each, the selector's preference
-(:meth:`best`, by its estimates' means) is the best backend for both tasks; it **follows**
-when it is again 40 answers of each after the swap (read at 20, 30, 40 and 50). Beside it,
-in the same seeds (answers drawn from the same rates), LiteLLM's latency routing: each
-backend tried once, then the lowest mean of its last 10 first-token latencies, whatever the
-task; and, for the first 10 of each, an even split (5 answers of each backend, then the
-better by the same estimates: a small A/B experiment, about as well as 10 answers can tell
-the two apart).
+each. Beside it, the same selector forgetting slower (:data:`SLOWER`), in the same seeds
+with answers of their own. A seed **learns** when, after the first 10 of each, the
+selector's preference (:meth:`best`, by its estimates' means) is the best backend for both
+tasks; it **follows** when it is again 40 answers of each after the swap (read at 20, 30,
+40 and 50). Beside it, in the same seeds (answers drawn from the same rates), LiteLLM's
+latency routing: each backend tried once, then the lowest mean of its last 10 first-token
+latencies, whatever the task; and, for the first 10 of each, an even split (5 answers of
+each backend, then the better by the same estimates: a small A/B experiment, about as well
+as 10 answers can tell the two apart).
 
 The run fails (exit 1) when fewer than 95 % of seeds learn or follow (a quick run's fewer
 seeds: 95 % less 3 standard errors).
@@ -58,6 +59,9 @@ FOLLOW_CHECKS = (20, 30, 40, 50)
 """Answers of each task after the swap at which the preference is read; the bar is at
 :data:`FOLLOW_RUNS`."""
 LATENCY_WEIGHT = 0.02
+SLOWER = (0.97, 1.0)
+"""Discounts beside the default (0.9), forgetting slower (1: never), in the same seeds: what
+following a change costs them (the platform's setting ``assist_selector_discount``)."""
 BAR = 0.95
 
 
@@ -118,12 +122,19 @@ def one_seed(seed: int) -> dict[str, bool]:
     selector = BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, seed=seed)
     split = BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, first_tries=LEARN_RUNS // 2)
     baseline = LowestLatency()
+    # Slower forgetting, each with answers of its own (drawn from the same rates).
+    slower = {d: (BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, seed=seed,
+                                  discount=d), random.Random(f"{seed}/{d}"))
+              for d in SLOWER}  # fmt: skip
     rates = {name: dict(backend["rates"]) for name, backend in BACKENDS.items()}
 
     def answered(learning: bool) -> None:
         for task in (CODE, ANALYSIS):
             chosen = selector.choose(task).candidate
             selector.record(task, chosen, answer(chosen, task, rates, rng))
+            for other, draws in slower.values():
+                took = other.choose(task).candidate
+                other.record(task, took, answer(took, task, rates, draws))
             picked = baseline.choose(task)
             baseline.record(picked, answer(picked, task, rates, rng))
             if learning:
@@ -137,12 +148,15 @@ def one_seed(seed: int) -> dict[str, bool]:
         answered(learning=True)
     found = {"learn": prefers(selector.best), "split_learn": prefers(split.best),
              "baseline_learn": prefers(baseline.choose)}  # fmt: skip
+    found |= {f"discount_{d}_learn": prefers(other.best) for d, (other, _) in slower.items()}
     rates = swapped(rates)
     for run in range(1, max(FOLLOW_CHECKS) + 1):
         answered(learning=False)
         if run in FOLLOW_CHECKS:
             found[f"follow_{run}"] = prefers(selector.best)
             found[f"baseline_follow_{run}"] = prefers(baseline.choose)
+            for d, (other, _) in slower.items():
+                found[f"discount_{d}_follow_{run}"] = prefers(other.best)
     return found
 
 
@@ -190,9 +204,17 @@ def section(report: dict[str, Any]) -> str:
         + " | ".join(f"{n} of each after the swap" for n in FOLLOW_CHECKS)
         + " |",
         "| --- | ---: |" + " ---: |" * len(FOLLOW_CHECKS),
-        f"| ours: discounted Thompson sampling | **{shares['learn']:.1%}** | "
+        f"| ours: discounted Thompson sampling (discount 0.9, the default) | "
+        f"**{shares['learn']:.1%}** | "
         + " | ".join(_cell(shares[f"follow_{n}"], n == FOLLOW_RUNS) for n in FOLLOW_CHECKS)
         + " |",
+        *(
+            f"| ours, discount {d:g} ({'never forgetting' if d == 1 else 'forgetting slower'}) | "
+            f"{shares[f'discount_{d}_learn']:.1%} | "
+            + " | ".join(f"{shares[f'discount_{d}_follow_{n}']:.1%}" for n in FOLLOW_CHECKS)
+            + " |"
+            for d in SLOWER
+        ),
         f"| LiteLLM's lowest latency | {shares['baseline_learn']:.1%} | "
         + " | ".join(f"{shares[f'baseline_follow_{n}']:.1%}" for n in FOLLOW_CHECKS)
         + " |",
