@@ -54,6 +54,13 @@ class AssistBackend(BaseModel):
         "model's name on that server.",
     )
     url: str = Field("", max_length=500, description="openai: the server's /v1 address.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="llama: the threads llama.cpp computes on (default: one less than the "
+        "CPUs the server may use, at least one: a core left to the server and its clients).",
+    )
     cost_per_token: float = Field(
         0.0, ge=0, description="What a token read or written costs (the selector weighs it)."
     )

@@ -12,6 +12,7 @@ answers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -462,4 +463,12 @@ def _load(declared: AssistBackend) -> Backend:
         return OpenAICompatibleBackend(declared.url, declared.model)
     from azuraforge.assist.backends.llama import LlamaCppBackend
 
-    return LlamaCppBackend(declared.model)
+    return LlamaCppBackend(declared.model, threads=declared.threads or served_threads())
+
+
+def served_threads() -> int:
+    """The threads a served llama.cpp model computes on unless its declaration says: one less
+    than the CPUs the server may use (at least one), leaving a core to the server and its
+    clients. On 2 cores, both threads gave no more tokens/s through the API than one (the
+    second only fought the server for its core: docs/benchmarks.md, chat_api)."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
