@@ -4,20 +4,33 @@ user's memories in each project are theirs alone, a recall finds the nearest, a 
 removes only one's own; and a memory that cannot be opened (a server without pgvector, a
 file it cannot make) leaves the chat answering without it, saying why in the log."""
 
+import itertools
 import logging
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from azuraforge.assist.embeddings import CharNgrams
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.services.chat_memory import ChatMemory, MemoryUnavailableError
+from tests.pgvector import as_superuser
 from tests.platform.fixtures import POSTGRES_SERVER
 
 EMBEDDER = CharNgrams(dim=256)
+_databases = itertools.count()
 
 
-def test_memories_are_each_users_own_in_each_project_on_pgvector(pgvector_url: str):
-    memory = ChatMemory(pgvector_url, lambda: EMBEDDER)
+@pytest.fixture
+def own_database(pgvector_url: str) -> str:
+    """A new database on the pgvector server: the memory's table there is this test's (the
+    server's default database holds the chat routes' table, of another embedder)."""
+    name = f"chat_memory_{next(_databases)}"
+    as_superuser(pgvector_url, f"create database {name}")
+    return make_url(pgvector_url).set(database=name).render_as_string(hide_password=False)
+
+
+def test_memories_are_each_users_own_in_each_project_on_pgvector(own_database: str):
+    memory = ChatMemory(own_database, lambda: EMBEDDER)
     ada, bob = memory.of("default", "ada"), memory.of("default", "bob")
     ada.remember("my sister is called Elif", {"conversation": 1})
     ada.remember("I ride a red bicycle", {"conversation": 1})
