@@ -42,7 +42,7 @@ BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop ben
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
-.PHONY: run test checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
+.PHONY: run test bubblewrap checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
 
 $(BIN)/python:
@@ -65,11 +65,18 @@ PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
+## bubblewrap: the sandbox's boundary (bwrap), from Debian's packages when it is missing and this
+## is root on Debian; otherwise it says how (the boundary's tests fail without it).
+bubblewrap:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; } || \
+		echo "bubblewrap is missing: apt-get install bubblewrap (the sandbox's boundary)"
+
 ## test: the whole test suite on every core and, beside it, the libraries' quick benchmarks
 ## (BENCH_QUICK), lint, format check, types and layer contract (their output, kept in
 ## build/checks.log, is printed after the suite's); fails if either part fails. The suite
 ## waits on its servers and workers for about a quarter of its time: the checks fill it.
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev bubblewrap
 	@mkdir -p build
 	@( $(MAKE) --no-print-directory --jobs 2 --output-sync=target checks >build/checks.log 2>&1; \
 		echo $$? >build/checks.status ) & \

@@ -179,6 +179,11 @@ class ModelUnavailableError(AzuraForgeError, OSError):
     """A model the assistant needs is not installed or not reachable; it never downloads one."""
 
 
+class BoundaryUnavailableError(AzuraForgeError, OSError):
+    """Untrusted code was to run behind a real boundary (bubblewrap) that this machine cannot
+    give: the guardian runs no code without it."""
+
+
 def public_message(error: BaseException) -> str:
     """What someone who does not run AzuraForge is told of ``error``: its
     :attr:`~AzuraForgeError.public` form, or for an error not of ours its message."""

@@ -25,8 +25,9 @@ The code, then ``setup``, then each test run in one module namespace (``__name__
 its verdict through a pipe of its own, not its output, so nothing the code prints can pass
 for a verdict; it exits without running ``atexit`` hooks or waiting for threads.
 
-What this does NOT protect against (it is not a security boundary like a container or a
-virtual machine; for a hostile author use one):
+What this does NOT protect against by itself (it is not a security boundary like a container
+or a virtual machine; for a hostile author give ``boundary``, :mod:`azuraforge.assist.boundary`,
+which closes the first three):
 
 - the network: the code can open sockets and connect anywhere the user can;
 - the file system: the code can read every file the user can read, and write (up to
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from azuraforge.assist.boundary import INSIDE, Bubblewrap
 from azuraforge.errors import InvalidParameterError
 
 Status = Literal["passed", "failed", "timeout", "memory", "error"]
@@ -214,8 +216,10 @@ def run_tests(
     setup: str = "",
     limits: Limits | None = None,
     python: str | None = None,
+    boundary: Bubblewrap | None = None,
 ) -> SandboxResult:
-    """Run ``code``, then ``setup``, then each test, in a limited child process.
+    """Run ``code``, then ``setup``, then each test, in a limited child process (behind
+    ``boundary`` when given: see :mod:`azuraforge.assist.boundary`).
 
     Safe to call from several threads at once (each run has its own folder and process).
 
@@ -231,6 +235,9 @@ def run_tests(
         Time, memory and output limits; :class:`Limits` defaults when ``None``.
     python
         The interpreter; by default the one running this (``sys.executable``).
+    boundary
+        Run the child inside bubblewrap: no network, the system read-only, nothing of the
+        machine's files but the run's folder (call its :meth:`~Bubblewrap.ready` first).
 
     Returns
     -------
@@ -254,19 +261,29 @@ def run_tests(
         job.write_text(json.dumps(payload), encoding="utf-8")
         read_end, write_end = os.pipe()
         try:
-            return _run(python or sys.executable, job, work, read_end, write_end, limits)
+            command = _command(python or sys.executable, job, boundary)
+            return _run(command, work, read_end, write_end, limits, boundary is not None)
         finally:
             os.close(read_end)
 
 
+def _command(python: str, job: Path, boundary: Bubblewrap | None) -> list[str]:
+    """The child's command up to its last two arguments (the job's path, the verdict's fd)."""
+    if boundary is None:
+        return [python, "-I", "-c", _DRIVER, str(job)]
+    return [*boundary.command(job.parent, python), "-I", "-c", _DRIVER, str(INSIDE / job.name)]
+
+
 def _run(
-    python: str, job: Path, work: Path, read_end: int, write_end: int, limits: Limits
-) -> SandboxResult:
-    out_path, err_path = job.with_name("stdout"), job.with_name("stderr")
+    command: list[str], work: Path, read_end: int, write_end: int, limits: Limits,
+    bounded: bool,
+) -> SandboxResult:  # fmt: skip
+    out_path, err_path = work.with_name("stdout"), work.with_name("stderr")
+    home = str(INSIDE / work.name if bounded else work)
     env = {
         "PATH": os.defpath,
-        "HOME": str(work),
-        "TMPDIR": str(work),
+        "HOME": home,
+        "TMPDIR": home,
         "LC_ALL": "C.UTF-8",
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -276,7 +293,7 @@ def _run(
         start = time.perf_counter()
         try:
             child = subprocess.Popen(
-                [python, "-I", "-c", _DRIVER, str(job), str(write_end)],
+                [*command, str(write_end)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -293,6 +310,8 @@ def _run(
         _, wait_status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         child.returncode = returncode = os.waitstatus_to_exitcode(wait_status)
+        if bounded and returncode > 128:  # bwrap exits 128 + the signal that ended its child
+            returncode = 128 - returncode
         cpu = usage.ru_utime + usage.ru_stime
     verdict = _read_verdict(read_end)
     stdout = _read_cut(out_path, limits.output_chars)
