@@ -1,7 +1,7 @@
 """The sandbox behind bubblewrap: code that tries to leave gets nothing. It cannot reach the
 store's or the broker's port, read the server's home, its store or the checkout, write
-outside its folder, leave a daemon behind or take the memory, and the machine is untouched
-(the process limit under a root server is not there yet: see azuraforge/assist/boundary.py);
+outside its folder, leave a daemon behind, take the memory or fork without end, and the
+machine is untouched;
 where bubblewrap is missing the boundary says so (never runs the code unbounded)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from azuraforge.assist.boundary import Bubblewrap
+from azuraforge.assist.boundary import PIDS_CONTROLLERS, Bubblewrap
 from azuraforge.assist.sandbox import Limits, run_tests
 from azuraforge.errors import BoundaryUnavailableError
 
@@ -91,8 +91,16 @@ def _runs(pid: str, token: str) -> bool:
         return False
 
 
-def test_memory_is_limited_inside(boundary):
+def test_memory_and_processes_are_limited_inside(boundary):
     assert bounded(boundary, "x = bytearray(1 << 30)") == "memory: the code raised MemoryError"
+    forks = "import os, time\nfor _ in range(64):\n    if os.fork() == 0:\n        time.sleep(2)"
+    few = Limits(cpu_seconds=5, wall_seconds=20.0, memory_mb=256, processes=8)
+    result = run_tests(forks, limits=few, boundary=boundary)
+    assert (result.status, result.message) == (
+        "error",
+        "the code raised BlockingIOError: [Errno 11] Resource temporarily unavailable",
+    )
+    assert not [g for c in PIDS_CONTROLLERS for g in c.glob("azuraforge-sandbox-*")]  # removed
 
 
 def test_without_bubblewrap_the_boundary_refuses_and_says_how_to_get_it():

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from azuraforge.assist.boundary import INSIDE, Bubblewrap
+from azuraforge.assist.boundary import INSIDE, Bubblewrap, cage
 from azuraforge.errors import InvalidParameterError
 
 Status = Literal["passed", "failed", "timeout", "memory", "error"]
@@ -261,8 +261,9 @@ def run_tests(
         job.write_text(json.dumps(payload), encoding="utf-8")
         read_end, write_end = os.pipe()
         try:
-            command = _command(python or sys.executable, job, boundary)
-            return _run(command, work, read_end, write_end, limits, boundary is not None)
+            with cage(limits.processes) if boundary else contextlib.nullcontext([]) as prefix:
+                command = [*prefix, *_command(python or sys.executable, job, boundary)]
+                return _run(command, work, read_end, write_end, limits, boundary is not None)
         finally:
             os.close(read_end)
 
