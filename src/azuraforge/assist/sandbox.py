@@ -261,7 +261,10 @@ def run_tests(
         job.write_text(json.dumps(payload), encoding="utf-8")
         read_end, write_end = os.pipe()
         try:
-            with cage(limits.processes) if boundary else contextlib.nullcontext([]) as prefix:
+            caged: contextlib.AbstractContextManager[list[str]] = (
+                cage(limits.processes) if boundary else contextlib.nullcontext([])
+            )
+            with caged as prefix:
                 command = [*prefix, *_command(python or sys.executable, job, boundary)]
                 return _run(command, work, read_end, write_end, limits, boundary is not None)
         finally:
