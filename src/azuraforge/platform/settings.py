@@ -330,6 +330,12 @@ class Settings(BaseSettings):
     assist_cache_entries: int = Field(
         10_000, ge=1, description="Most answers a project's cache holds (the oldest go first)."
     )
+    assist_guardian: bool = Field(
+        True,
+        description="Run the code of each code answer behind bubblewrap (syntax and a clean "
+        "run), keep the finding on the turn and count it as a verdict (docs/assist.md); "
+        "without bubblewrap no code runs and each check says why.",
+    )
     assist_memory: bool = Field(
         True,
         description="Keep each message a user sends in a chat as long-term memory (their own, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ from azuraforge.errors import NotFoundError
 
 
 class EchoBackend(Backend):
-    """Answers ``[adapter] echo: <the last user message>``, one word per streamed piece, cut
-    at ``max_tokens`` words. A token is a word. Adapters are names (their paths must exist).
+    """Answers ``[adapter] echo: <the last user message>``, one word per streamed piece (with
+    the whitespace before it, so lines and code blocks come back as sent), cut at
+    ``max_tokens`` words. A token is a word. Adapters are names (their paths must exist).
 
     >>> backend = EchoBackend()
     >>> list(backend.stream([Message("user", "merhaba dünya")]))
@@ -30,13 +32,9 @@ class EchoBackend(Backend):
         self, messages: list[Message], settings: GenerationSettings, adapter: str | None
     ) -> Iterator[str]:
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        words = ([f"[{adapter}]"] if adapter else []) + ["echo:", *last.split()]
-        return self._pieces(words[: settings.max_tokens])
-
-    @staticmethod
-    def _pieces(words: list[str]) -> Iterator[str]:
-        for i, word in enumerate(words):
-            yield word if i == 0 else f" {word}"
+        said = [w if w[0].isspace() else f" {w}" for w in re.findall(r"\s*\S+", last)]
+        pieces = ([f"[{adapter}]", " echo:"] if adapter else ["echo:"]) + said
+        return iter(pieces[: settings.max_tokens])
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

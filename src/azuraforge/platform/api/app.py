@@ -119,6 +119,8 @@ def create_app(
         app.state.models.close()
         if app.state.chat.memory is not None:
             app.state.chat.memory.close()
+        if app.state.chat.guardian is not None:
+            await to_thread.run_sync(app.state.chat.guardian.close)
         await to_thread.run_sync(app.state.refusals.flush)
 
     app = FastAPI(

@@ -32,6 +32,7 @@ from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
+from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
 from azuraforge.platform.services.registry import ModelRef, checked_folder, resolve
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ModelVersionRecord, Store
@@ -102,6 +103,7 @@ class ChatService:
         self.experts = {expert.name: expert for expert in EXPERTS}
         self._router = router
         self.answers = open_answers(settings)
+        self.guardian = Guardian() if settings.assist_guardian else None
         self.memory = (
             ChatMemory(settings.assist_memory_url or memory_url(settings.database_url),
                        lambda: memory_embedder(self.router.embedder))
@@ -219,10 +221,24 @@ class ChatService:
             recalled=answer.recalled,
         )  # fmt: skip
         turn = store.add_chat_turn(conversation, user, written, project=project)
+        if self.guardian is not None and answer.intent in CHECKED and not answer.cached:
+            self.guardian.submit(text, lambda found: self._checked(store, project, turn, found))
         if self.memory is not None and answer.intent != RECALLING:
             meta = {"conversation": conversation, "turn": turn.id}
             self.memory.of(project, user).remember(answer.said, meta)
         return turn
+
+    def _checked(self, store: Store, project: str, turn: TurnRecord, found: Check) -> None:
+        """Keep the guardian's finding on ``turn``; unless it refused, the selector counts it
+        as a verdict on the answer's backend."""
+        store.set_turn_check(turn.id, found.status, found.message, project=project)
+        if found.status == REFUSED:
+            return
+        with self._measuring:
+            selector = self.selector(store, project)
+            measured = measured_as(turn.backend, turn.adapter)
+            selector.judge(turn.intent, measured, found.passed)
+            self._save(store, project, selector, turn.intent)
 
     def _candidates(
         self, expert: Expert, champion: ModelVersionRecord | None, model: str

@@ -76,8 +76,14 @@ class TurnRecord(TurnWrite):
     conversation_id: int = 0
     verdict: str | None = None
     correction: str | None = None
+    check_status: str | None = None
+    """What the guardian found running the answer's code (``None``: not checked)."""
+    check_message: str | None = None
     created_at: float = 0.0
 
+
+MAX_CHECK_MESSAGE = 2_000
+"""The longest check message kept (characters)."""
 
 PERFORMANCE_FIELDS = tuple(f.name for f in fields(Estimate))
 """The fields of a performance row: those of the backend selector's estimates."""
@@ -170,6 +176,19 @@ class ChatStore(StoreBase):
         """``user``'s turn ``turn_id`` in ``project`` (:class:`NotFoundError` otherwise)."""
         with self._read() as connection:
             return self._turn(connection, turn_id, user, project)
+
+    def set_turn_check(self, turn_id: int, status: str, message: str, *, project: str) -> None:
+        """Keep the guardian's ``status`` and one-line ``message`` on turn ``turn_id`` of
+        ``project`` (whoever's it is: the server's own finding)."""
+        with self._begin() as connection:
+            theirs = select(ChatConversation.id).where(
+                ChatConversation.project_id == self.project_id(connection, project)
+            )
+            connection.execute(
+                update(ChatTurn)
+                .where(ChatTurn.id == turn_id, ChatTurn.conversation_id.in_(theirs))
+                .values(check_status=status, check_message=message[:MAX_CHECK_MESSAGE])
+            )
 
     def set_turn_verdict(
         self, turn_id: int, user: str, verdict: str, correction: str | None = None, *,

@@ -678,6 +678,9 @@ class ChatTurn(Base):
     """Whether the answer came from the response cache."""
     recalled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many of the user's memories the message was given."""
+    check_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    """What the guardian found running the answer's code (none: not checked)."""
+    check_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
 
 

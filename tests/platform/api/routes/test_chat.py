@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -179,6 +180,39 @@ def test_with_the_memory_off_its_routes_say_so_and_the_chat_answers(settings, st
     assert listed.status_code == 503 and "settings assist_memory" in listed.text
     assert asked.status_code == 200
     assert '"intent": "memory_recall"' in asked.text and '"recalled": 0' in asked.text
+
+
+def test_the_guardian_runs_a_code_answers_code_behind_the_boundary_and_counts_it(
+    server: Server,
+):
+    def checked(message: str) -> dict[str, Any]:
+        _, events = server.chat(server.ada, message=message, model="quick")
+        turn, conversation = events[-1][1]["turn"], events[0][1]["conversation_id"]
+        assert turn["check_status"] is None  # the answer did not wait for the check
+        read = f"{server.url}{API}/chat/conversations/{conversation}"
+        for _ in range(200):
+            kept = httpx.get(read, headers=server.ada).json()["turns"][-1]
+            if kept["check_status"] is not None:
+                return dict(kept)
+            time.sleep(0.05)
+        raise AssertionError(f"no check on {turn}")
+
+    before = _judged(server, "code_python")
+    clean = checked("write python code:\n```python\nsquares = [i * i for i in range(3)]\n```")
+    assert (clean["intent"], clean["check_status"], clean["check_message"]) == (
+        "code_python", "passed", "ran clean",
+    )  # fmt: skip
+    assert _judged(server, "code_python") == before + 1  # counted as a verdict
+    escaping = checked("why does this python fail?\n```python\nimport socket\n"
+                       "socket.create_connection(('127.0.0.1', 5432))\n```")  # fmt: skip
+    assert escaping["intent"] == "code_debug" and escaping["check_status"] == "error"
+    assert "ConnectionRefusedError" in escaping["check_message"]  # the store stays unreached
+
+
+def _judged(server: Server, task: str) -> int:
+    rows = httpx.get(f"{server.url}{API}/chat/performance", headers=server.ada).json()
+    return round(sum(r["successes"] + r["failures"] for r in rows if r["task"] == task
+                     and r["candidate"] == "quick"))  # fmt: skip
 
 
 def test_a_backend_that_cannot_answer_is_counted_and_another_answers(server: Server):

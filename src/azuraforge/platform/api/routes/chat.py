@@ -95,6 +95,10 @@ class TurnPublic(BaseModel):
     cached: bool
     recalled: int
     """How many of the caller's memories the message was given."""
+    check_status: str | None
+    """What the guardian found running the answer's code: passed (it ran clean), error,
+    timeout, memory, refused (no code ran: the boundary is missing); none: not checked (yet)."""
+    check_message: str | None
     created_at: float
 
     @classmethod

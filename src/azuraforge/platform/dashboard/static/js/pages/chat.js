@@ -117,7 +117,7 @@ function answerBox(turn) {
   const speed = turn.tokens_per_s ? `${number(turn.tokens_per_s, 3)} tokens/s` : "—";
   const first = turn.first_token_ms === null ? "—" : `${number(turn.first_token_ms, 3)} ms`;
   const meta = h("div", { class: "chat-meta muted small", title: turn.reason },
-    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}${recalled(turn.recalled)}`);
+    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}${recalled(turn.recalled)}${checked(turn)}`);
   const verdict = h("span", { class: "chat-verdict small", id: `verdict-${turn.id}` }, turn.verdict ? `marked ${turn.verdict}` : "");
   const correction = h("div", { class: "chat-correction" }, turn.correction ? h("div", { class: "small" }, "Correction: ", turn.correction) : null);
   const judge = async (value, corrected = null) => {
@@ -143,6 +143,12 @@ function answerBox(turn) {
       h("button", { type: "button", class: "small", onclick: () => judge("bad") }, "Bad"),
       h("button", { type: "button", class: "small", onclick: correct }, "Correct"), verdict),
     correction);
+}
+
+/** What the guardian found running the answer's code (its message as the title). */
+function checked(turn) {
+  if (!turn.check_status) return "";
+  return turn.check_status === "passed" ? " · its code ran clean" : ` · its code: ${turn.check_status} (${turn.check_message})`;
 }
 
 function recalled(count) {
