@@ -26,6 +26,7 @@ def test_an_answers_code_is_run_behind_the_boundary():
     broken = found(guardian, "```python\ndef f(:\n    pass\n```")
     assert broken is not None and broken.status == "error" and "SyntaxError" in broken.message
     assert found(guardian, "") is None
+    assert found(guardian, "Use a for loop and add each number.") is None  # prose: no program
     guardian.close()
 
 

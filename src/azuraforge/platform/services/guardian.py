@@ -1,10 +1,11 @@
-"""The guardian: the code of each code answer (intents :data:`CHECKED`) run behind the
-sandbox's boundary (:mod:`azuraforge.assist.boundary`), for syntax and a clean run (a chat
-message brings no tests), after the turn is kept, on a worker thread of its own so the answer
-never waits for it. Its finding is the turn's check (``passed``: it ran clean; ``error``,
-``timeout`` or ``memory`` with the sandbox's message) and a verdict the backend selector
-counts, as a user's. Where the boundary cannot run (no ``bwrap``, no namespaces), it runs no
-code: each code turn's check is ``refused`` with the reason, and the log says it once.
+"""The guardian: the code of each code answer (intents :data:`CHECKED`; :func:`code_of`) run
+behind the sandbox's boundary (:mod:`azuraforge.assist.boundary`), for syntax and a clean
+run (a chat message brings no tests), after the turn is kept, on a worker thread of its own
+so the answer never waits for it. Its finding is the turn's check (``passed``: it ran
+clean; ``error``, ``timeout`` or ``memory`` with the sandbox's message) and a verdict the
+backend selector counts, as a user's. Where the boundary cannot run (no ``bwrap``, no
+namespaces), it runs no code: each code turn's check is ``refused`` with the reason, and
+the log says it once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ class Check:
         return self.status == "passed"
 
 
+def code_of(answer: str) -> str:
+    r"""The code an answer holds: its fenced block, or the whole answer if it is Python; ``""``
+    for prose, which is no program to run (a verdict on it would be a false failure).
+
+    >>> code_of("Sure:\n```python\nx = 1\n```"), code_of("x = 1"), code_of("Use a loop.")
+    ('x = 1\n', 'x = 1', '')
+    """
+    if "```" in answer:
+        return extract_code(answer)
+    try:
+        compile(answer, "answer", "exec")
+    except (SyntaxError, ValueError):
+        return ""
+    return answer
+
+
 def _logged(future: Future[None]) -> None:
     error = future.exception() if not future.cancelled() else None
     if error is not None:  # nobody waits for a check: its failure goes to the log
@@ -58,8 +75,8 @@ class Guardian:
 
     def submit(self, answer: str, then: Callable[[Check], None]) -> Future[None] | None:
         """Check the code of ``answer`` in the background, then hand the finding to ``then``
-        (none when the answer holds no code)."""
-        code = extract_code(answer)
+        (none when the answer holds no code: no fenced block, nor Python as a whole)."""
+        code = code_of(answer)
         if not code.strip():
             return None
         future = self._pool.submit(lambda: then(self.check(code)))
