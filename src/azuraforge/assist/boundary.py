@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,12 +95,12 @@ def _probe(executable: str) -> None:
             f"bubblewrap ({executable}) is not installed, and no code runs unattended "
             "without it: apt-get install bubblewrap (docs/assist.md)"
         )
-    folder = Path(os.environ.get("TMPDIR", "/tmp"))
-    command = Bubblewrap(found).command(folder, sys.executable)
-    command[command.index("--chdir") + 1] = "/"
     try:
-        done = subprocess.run([*command, "-I", "-c", "pass"], capture_output=True, timeout=30,
-                              text=True, check=False)  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="azuraforge-bwrap-") as folder:
+            (Path(folder) / "work").mkdir()
+            command = Bubblewrap(found).command(Path(folder), sys.executable)
+            done = subprocess.run([*command, "-I", "-c", "pass"], capture_output=True,
+                                  timeout=30, text=True, check=False)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as e:
         raise BoundaryUnavailableError(f"bubblewrap could not start here: {e}") from None
     if done.returncode != 0:

@@ -315,7 +315,7 @@ def _run(
         seconds = time.perf_counter() - start
         child.returncode = returncode = os.waitstatus_to_exitcode(wait_status)
         if bounded and returncode > 128:  # bwrap exits 128 + the signal that ended its child
-            returncode = 128 - returncode
+            returncode = -(returncode - 128)
         cpu = usage.ru_utime + usage.ru_stime
     verdict = _read_verdict(read_end)
     stdout = _read_cut(out_path, limits.output_chars)

@@ -495,8 +495,7 @@ _SERVICE_URLS: dict[str, tuple[tuple[str, ...], str]] = {
 
 def _same_sqlite_file(first: str, second: str) -> bool:
     """Whether two database URLs name one SQLite file."""
-    files = [url.removeprefix("sqlite:///") for url in (first, second)]
-    if not all(url.startswith("sqlite:///") and file.strip() for url, file in
-               zip((first, second), files, strict=True)):  # fmt: skip
-        return False
-    return Path(files[0]).resolve() == Path(files[1]).resolve()
+    files = [
+        url.removeprefix("sqlite:///") for url in (first, second) if url.startswith("sqlite:///")
+    ]
+    return len(files) == 2 and all(files) and Path(files[0]).resolve() == Path(files[1]).resolve()

@@ -148,10 +148,11 @@ class UserMemory:
             If there is no such memory in this partition.
         """
         with _reading("forget"):
-            found = self.memories.open().read([memory_id])
+            memory = self.memories.open()
+            found = memory.read([memory_id])
             if not found or found[0].user != self.owner:
                 raise NotFoundError(f"no memory {memory_id} of yours in this project")
-            self.memories.open().delete([memory_id])
+            memory.delete([memory_id])
 
     def forget_all(self) -> int:
         """Delete every memory; returns how many went."""
