@@ -100,6 +100,7 @@ def test_a_version_better_everywhere_is_promoted_with_its_figures():
         "frozen_new_passed": 20,
         "frozen_better": 5,
         "frozen_worse": 0,
+        "frozen_may_lose": 1,
         "frozen_p_worse": 1.0,
         "alpha": 0.05,
     }
@@ -111,16 +112,30 @@ def test_five_discordant_wins_are_the_fewest_that_promote_at_five_percent():
     assert not decide([False] * 5, [True] * 5, [], [], alpha=0.01).promote
 
 
-def test_a_frozen_regression_blocks_the_promotion_and_the_reason_names_it():
+def test_a_frozen_regression_beyond_the_tolerance_blocks_and_the_reason_names_it():
     held_old, held_new = [False] * 10, [True] * 10
-    frozen_old, frozen_new = [True] * 20, [True] * 19 + [False]
+    frozen_old, frozen_new = [True] * 20, [True] * 18 + [False] * 2
     decision = decide(held_old, held_new, frozen_old, frozen_new)
     assert not decision.promote
     assert decision.reason == (
         "better on the held-out examples (10 to 0, p = 0.00098); a regression on the frozen "
-        "set (20 -> 19 of 20: 1 newly failed, 0 newly passed)"
+        "set (20 -> 18 of 20: 2 newly failed, 0 newly passed; 1 may be lost)"
     )
-    assert decision.figures["frozen_worse"] == 1 and decision.figures["frozen_p_worse"] == 0.5
+    assert decision.figures["frozen_worse"] == 2 and decision.figures["frozen_p_worse"] == 0.25
+
+
+def test_the_tolerance_is_one_frozen_example_in_twenty_rounded_down():
+    held_old, held_new = [False] * 10, [True] * 10
+    one_lost = decide(held_old, held_new, [True] * 20, [True] * 19 + [False])
+    assert one_lost.promote and one_lost.figures["frozen_may_lose"] == 1
+    assert one_lost.reason.endswith(
+        "no regression on the frozen set beyond its tolerance (20 -> 19 of 20, 1 may be lost)"
+    )
+    assert not decide(held_old, held_new, [True] * 19, [True] * 18 + [False]).promote
+    assert decide(held_old, held_new, [True] * 40, [True] * 38 + [False] * 2).promote
+    assert not decide(held_old, held_new, [True] * 40, [True] * 37 + [False] * 3).promote
+    strict = decide(held_old, held_new, [True] * 20, [True] * 19 + [False], tolerance=0)
+    assert not strict.promote and strict.figures["frozen_may_lose"] == 0
 
 
 def test_frozen_losses_offset_by_frozen_gains_are_no_regression():
@@ -151,6 +166,8 @@ def test_decide_refuses_sides_of_different_lengths_and_a_bad_alpha():
         decide([True], [], [], [])
     with pytest.raises(InvalidParameterError, match="alpha must be in"):
         decide([True], [True], [], [], alpha=1.0)
+    with pytest.raises(InvalidParameterError, match="tolerance must be in"):
+        decide([True], [True], [], [], tolerance=-0.1)
 
 
 def test_an_answer_matches_its_expected_output_up_to_whitespace_and_the_threshold():
