@@ -211,3 +211,78 @@ def memories_command(
                 str(memory["conversation_id"] or "-"), escape(memory["text"]), *close,
             )  # fmt: skip
         console.print(table if found else "nothing remembered yet: chat first")
+
+
+@app.command("examples")
+def examples_command(
+    status: Annotated[
+        str | None, typer.Option(help="candidate, approved or rejected (default: all)")
+    ] = None,
+    expert: Annotated[str | None, typer.Option(help="this expert's only")] = None,
+    approve: Annotated[int | None, typer.Option(help="approve the example of this id")] = None,
+    reject: Annotated[int | None, typer.Option(help="reject the example of this id")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="with --approve: the right output to keep")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="examples shown at most")] = 20,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
+    """The project's training examples (answers marked bad or corrected, code the guardian
+    found failing); --approve ID [--output TEXT] or --reject ID reviews one."""
+    with user_errors(verbose):
+        if approve is not None and reject is not None:
+            raise UsageError("give --approve ID or --reject ID, not both")
+        if output is not None and approve is None:
+            raise UsageError("--output goes with --approve ID")
+        chat = Client.from_environment(api, project).chat
+        reviewed = approve if approve is not None else reject
+        if reviewed is not None:
+            with arguments():
+                done = chat.review(reviewed, status="approved" if approve else "rejected",
+                                   output=output)  # fmt: skip
+            console.print(f"example {done['id']} {done['status']}")
+            return
+        with arguments():
+            found = chat.examples(status, expert=expert, limit=limit)
+        table = Table("id", "expert", "status", "seen", "prompt", "why", "right output")
+        for e in found:
+            table.add_row(
+                str(e["id"]), e["expert"], e["status"], str(e["seen"]),
+                escape(_line(e["prompt"])), escape(_line(e["why"])),
+                escape(_line(e["output"] or "-")),
+            )  # fmt: skip
+        console.print(table if found else "no examples yet: they come from answers marked bad")
+
+
+@app.command("fine-tune")
+def fine_tune_command(
+    expert: Annotated[str, typer.Argument(help="the expert to fine-tune (python, turkish...)")],
+    steps: Annotated[int, typer.Option(min=1, help="optimiser steps")] = 100,
+    held_out: Annotated[
+        float, typer.Option(min=0, max=0.99, help="share of approved examples kept to judge it")
+    ] = 0.3,
+    frozen: Annotated[int, typer.Option(min=0, help="examples of the frozen set judged")] = 20,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
+    """Queue a fine-tune of EXPERT on its approved examples on the server's workers; its new
+    adapter is promoted only if the paired test says it is better (docs/assist.md)."""
+    with user_errors(verbose):
+        with arguments():
+            run = Client.from_environment(api, project).chat.fine_tune(
+                expert, steps=steps, held_out=held_out, frozen=frozen
+            )
+        console.print(
+            f"queued run {run['id']} ({run['name']}); follow it with: "
+            f"azuraforge experiments follow {run['id']}",
+            highlight=False,
+        )
+
+
+def _line(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -70,6 +70,32 @@ class Chat:
         self.session.request("DELETE", f"/chat/memories/{memory_id}")
         return 1
 
+    def examples(
+        self, status: str | None = None, *, expert: str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """A page of the project's training examples (its failures), of ``status``
+        (``candidate``, ``approved``, ``rejected``) and ``expert`` when given."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        params |= {k: v for k, v in (("status", status), ("expert", expert)) if v}
+        return list(self.session.page("/assist/examples", params).data)
+
+    def review(
+        self, example_id: int, *, status: str | None = None, output: str | None = None,
+        tests: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Edit example ``example_id``'s right ``output`` and ``tests``, and its ``status``
+        (``approved``, ``rejected``, ``candidate``); the example."""
+        body = {k: v for k, v in (("status", status), ("output", output), ("tests", tests))
+                if v is not None}  # fmt: skip
+        return dict(self.session.request("PATCH", f"/assist/examples/{example_id}", json=body))
+
+    def fine_tune(self, expert: str, **settings: Any) -> dict[str, Any]:
+        """Queue a fine-tune of ``expert`` on its approved examples (``settings``: steps,
+        rank, held_out, frozen... as ``POST /assist/fine-tunes`` takes them); its run."""
+        body = {"expert": expert, **settings}
+        return dict(self.session.request("POST", "/assist/fine-tunes", json=body))
+
 
 def _event(block: str) -> tuple[str, dict[str, Any]]:
     kind, data = "message", ""

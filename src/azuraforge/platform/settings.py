@@ -336,6 +336,22 @@ class Settings(BaseSettings):
         "run), keep the finding on the turn and count it as a verdict (docs/assist.md); "
         "without bubblewrap no code runs and each check says why.",
     )
+    assist_nightly: bool = Field(
+        True,
+        description="Run each project's nightly pass over the day's turns once a day (facts "
+        "into memory, failure patterns, fine-tunes of experts with enough approved examples: "
+        "docs/assist.md).",
+    )
+    assist_nightly_hour: int = Field(
+        3, ge=0, le=23, description="The hour (UTC) after which the nightly pass runs."
+    )
+    assist_fine_tune_after: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Approved examples of an expert, not yet trained on, after which the "
+        "nightly pass starts its fine-tune.",
+    )
     assist_memory: bool = Field(
         True,
         description="Keep each message a user sends in a chat as long-term memory (their own, "

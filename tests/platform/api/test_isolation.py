@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ from azuraforge.platform.jobs.runner import Supervision
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services import predictions, registry
+from azuraforge.platform.services.chat import proposed_from
+from azuraforge.platform.services.fine_tunes import FINE_TUNE
+from azuraforge.platform.services.nights import NIGHT
 from azuraforge.platform.services.registry import ModelRef, load_version
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.retrain import RetrainConfig
@@ -91,6 +95,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /access/tokens": {"name": "beta's laptop"},
     "POST /chat": {"message": "beta's question", "conversation_id": 1},
     "POST /chat/turns/{turn_id}/feedback": {"verdict": "bad"},
+    "PATCH /assist/examples/{example_id}": {"status": "rejected", "output": "beta's"},
+    "POST /assist/fine-tunes": {"expert": "python"},
 }  # fmt: skip
 """A valid body of each operation that takes one, naming alpha's objects where it names any
 (a run by name, the model's versions, alpha itself)."""
@@ -141,17 +147,18 @@ def test_no_operation_reads_or_writes_another_projects_objects(
                      store=store)  # fmt: skip
     memory = app.state.chat.memory.of(ALPHA, "ana")
     memory.remember("alpha's memory", {"conversation": talk.id})
+    example = store.propose_example(proposed_from(said, "alpha's failure"), project=ALPHA)
     values = {
         "experiment_id": seeded.ids[0], "study_id": seeded.studies[0], "stream_id": stream.id,
         "name": MODEL, "ref": MODEL, "version": str(seeded.versions[0]),
         "alias": "champion", "job_id": seeded.predictions[0], "path": seeded.files[0],
         "user": "nobody", "prefix": alpha_token, "file": "momentum.csv", "key": "team",
         "conversation_id": talk.id, "turn_id": said.id,
-        "memory_id": memory.recent(1)[0].id,
+        "memory_id": memory.recent(1)[0].id, "example_id": example.id,
     }  # fmt: skip
     alpha_file = (settings.data_dir / "momentum.csv").read_bytes()
     alpha = _alpha(store)
-    markers = [json.dumps(name) for name in [*alpha["names"], "alpha's memory"]]
+    markers = [json.dumps(name) for name in [*alpha["names"], "alpha's memory", "alpha's failure"]]
     covered: list[tuple[str, int]] = []
     with TestClient(app, headers=bo) as client:
         spec = client.get("/openapi.json").json()
@@ -233,6 +240,8 @@ def _alpha_jobs(store: Store, settings: Settings, seeded: Seeded) -> dict[str, E
         store.create_experiment("countdown", {"steps": 2}, kind="countdown"),
         store.create_experiment(SOAK, soak, kind=SOAK),
         store.create_experiment("my-script", {"lr": 0.1}, kind="external", idle_limit=600),
+        store.create_experiment(FINE_TUNE, {"expert": "python"}, kind=FINE_TUNE),
+        store.create_experiment(NIGHT, {"since": 0.0, "until": time.time()}, kind=NIGHT),
     ]
     ids = [seeded.ids[0], trial.id, seeded.predictions[0], *(job.id for job in made)]
     return {job.kind: job for job in map(store.get_experiment, ids)}

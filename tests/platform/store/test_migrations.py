@@ -25,6 +25,7 @@ from tests.platform.fixtures import POSTGRES_SERVER, committed_events
 
 TABLES = {
     "alembic_version",
+    "assist_examples",
     "projects",
     "users",
     "project_members",

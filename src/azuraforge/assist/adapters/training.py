@@ -129,7 +129,8 @@ def train_adapter(
     system_prompt: str | None = None,
     cache: str | Path,
     threads: int | None = None,
-    progress: Callable[[int, float], None] | None = None,
+    progress: Callable[[int, float], bool | None] | None = None,
+    checkpoint: Checkpoints | None = None,
 ) -> TrainedAdapter:
     """Train a LoRA adapter on ``examples`` over the GGUF ``base`` and save it (PEFT) in ``out``.
 
@@ -144,7 +145,11 @@ def train_adapter(
     cache
         Where the dequantised base is kept (see :func:`dequantised_base`).
     progress
-        Called as ``progress(step, loss)`` after every step.
+        Called as ``progress(step, loss)`` after every step; ``False`` stops the training
+        there (:class:`TrainingStoppedError`, after a checkpoint when ``checkpoint`` is given).
+    checkpoint
+        Where the training keeps its state every ``checkpoint.every`` steps and resumes from
+        (:class:`Checkpoints`): a training stopped or killed goes on from its last one.
     """
     settings = settings or LoraSettings()
     if not examples:
@@ -166,8 +171,13 @@ def train_adapter(
     model = peft.get_peft_model(model, config)
     train_rows = _encode_all(tokenizer, examples, system_prompt, settings.max_tokens)
     held_rows = _encode_all(tokenizer, held_out, system_prompt, settings.max_tokens)
+    if not train_rows:
+        raise InvalidParameterError(
+            f"every training example's prompt fills max_tokens ({settings.max_tokens}): "
+            "nothing of an answer is left to learn; raise max_tokens"
+        )
     started = time.perf_counter()
-    losses = _train(torch, model, train_rows, settings, progress)
+    losses = _train(torch, model, train_rows, settings, progress, checkpoint)
     seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {
         "train_examples": len(train_rows),
@@ -264,12 +274,34 @@ def _texts(tokenizer: Any, example: Instruction, system: str | None) -> tuple[st
     return prompt, prompt + example.output + (tokenizer.eos_token or "")
 
 
+class TrainingStoppedError(Exception):
+    """A training stopped at a step boundary because its ``progress`` said so."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"the training stopped after step {step}")
+        self.step = step
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a training keeps its state (the adapter's weights, the optimiser's and the
+    schedule's state, the losses so far) every ``every`` steps and when it is stopped:
+    ``save(step, file)`` is called with the file just written in ``folder``; ``resume``, a
+    file written so, is where it goes on from (``None``: from the start)."""
+
+    folder: Path
+    every: int
+    save: Callable[[int, Path], None]
+    resume: Path | None = None
+
+
 def _train(
     torch: Any,
     model: Any,
     rows: list[tuple[list[int], list[int]]],
     settings: LoraSettings,
-    progress: Callable[[int, float], None] | None,
+    progress: Callable[[int, float], bool | None] | None,
+    checkpoint: Checkpoints | None = None,
 ) -> list[float]:
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -278,8 +310,15 @@ def _train(
         optimiser, lambda step: 1.0 - step / settings.steps
     )
     order = _batches(len(rows), settings.batch_size, settings.steps, settings.seed)
-    losses = []
-    for step, batch in enumerate(order, start=1):
+    losses: list[float] = []
+    if checkpoint is not None and checkpoint.resume is not None:
+        state = torch.load(checkpoint.resume, weights_only=True)
+        model.load_state_dict(state["adapter"], strict=False)
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        losses = [float(x) for x in state["losses"]]
+        torch.manual_seed(settings.seed + len(losses))  # dropout's draws go on afresh
+    for step, batch in enumerate(order[len(losses) :], start=len(losses) + 1):
         ids, mask, labels = _padded(torch, [rows[i] for i in batch])
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -288,10 +327,28 @@ def _train(
         schedule.step()
         optimiser.zero_grad()
         losses.append(loss.item())
-        if progress is not None:
-            progress(step, losses[-1])
+        go_on = progress(step, losses[-1]) if progress is not None else True
+        stop = go_on is False
+        if checkpoint is not None and (stop or step % checkpoint.every == 0) and step < len(order):
+            _save_state(torch, model, optimiser, schedule, losses, checkpoint)
+        if stop:
+            raise TrainingStoppedError(step)
     model.eval()
     return losses
+
+
+def _save_state(
+    torch: Any, model: Any, optimiser: Any, schedule: Any, losses: list[float],
+    checkpoint: Checkpoints,
+) -> None:  # fmt: skip
+    """Write the training's state to a new file of ``checkpoint.folder`` and hand it over."""
+    adapter = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+    state = {"adapter": adapter, "optimiser": optimiser.state_dict(),
+             "schedule": schedule.state_dict(), "losses": losses}  # fmt: skip
+    checkpoint.folder.mkdir(parents=True, exist_ok=True)
+    file = checkpoint.folder / f"step-{len(losses)}.pt"
+    torch.save(state, file)
+    checkpoint.save(len(losses), file)
 
 
 def _batches(rows: int, size: int, steps: int, seed: int) -> list[list[int]]:

@@ -25,6 +25,7 @@ from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
     access,
+    assist,
     auth,
     chat,
     compare,
@@ -70,7 +71,7 @@ def _include_routes(app: FastAPI) -> None:
     # Included into the app directly, not through one /api/v1 router: FastAPI matches a
     # request again at every level of nesting. Matched in this order: /models (predict) first.
     for module in (models, experiments, external, events, pipelines, health, compare, studies,
-                   streams, auth, access, data, tags, chat):  # fmt: skip
+                   streams, auth, access, data, tags, chat, assist):  # fmt: skip
         _predictions_first(module.router)
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
         app.state.methods.add(API_PREFIX, module.router)

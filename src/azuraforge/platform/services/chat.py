@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, EXPERT_MODEL, GGUF_FILE
+from azuraforge.assist.adapters.registry import GGUF_FILE
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
@@ -33,19 +33,18 @@ from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
-from azuraforge.platform.services.registry import ModelRef, checked_folder, resolve
+from azuraforge.platform.services.registry import checked_folder, expert_champion
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ModelVersionRecord, Store
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
+from azuraforge.platform.store.examples import ProposedExample
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
-CHAMPION = "champion"
+"""The model name that lets the router and the selector choose."""
 ADAPTER_KINDS = ("llama", "echo")
 """The kinds of backend that take LoRA adapters (an OpenAI-compatible server serves its own
 under model names of its own)."""
-"""The alias of the version the chat answers with."""
-"""The model name that lets the router and the selector choose."""
 HISTORY_TURNS = 8
 """Turns of a conversation given to the model before the new message."""
 RECALLING = "memory_recall"
@@ -147,7 +146,7 @@ class ChatService:
         expert = self.experts.get(model) or self._expert(intent)
         recalled = self._recall(project, user, intent, last, messages)
         prompt = _with_memories(self._with_system(messages, expert), recalled, last)
-        champion = self._champion(store, project, expert)
+        champion = expert_champion(store, expert.name, project)
         asked = self._candidates(expert, champion, model)
         generation = settings or GenerationSettings()
         while asked:
@@ -234,6 +233,9 @@ class ChatService:
         store.set_turn_check(turn.id, found.status, found.message, project=project)
         if found.status == REFUSED:
             return
+        if not found.passed:
+            why = f"the guardian ran its code: {found.status}: {found.message}"
+            store.propose_example(proposed_from(turn, why), project=project)
         with self._measuring:
             selector = self.selector(store, project)
             measured = measured_as(turn.backend, turn.adapter)
@@ -268,11 +270,15 @@ class ChatService:
         hits = self.memory.of(project, user).recall(said, {m.content for m in messages})
         return fitting(hits, MEMORY_TOKENS, _words)
 
-    def judge(self, store: Store, project: str, turn: TurnRecord) -> None:
+    def judge(self, store: Store, project: str, turn: TurnRecord, by: str) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
-        selector's measurements of its backend on its intent."""
+        selector's measurements of its backend on its intent; a failure is proposed as a
+        training example (:mod:`~azuraforge.platform.store.examples`), said by ``by``."""
         if turn.verdict is None:
             return
+        if turn.verdict != "good":
+            why = f"{'corrected' if turn.correction else 'marked bad'} by {by}"
+            store.propose_example(proposed_from(turn, why), project=project)
         with self._measuring:
             selector = self.selector(store, project)
             selector.judge(
@@ -378,17 +384,6 @@ class ChatService:
         kept = Cached(text, answer.tokens_out, answer.generated_ms)
         self.answers.keep(store, answer.key, kept, project)
 
-    def _champion(self, store: Store, project: str, expert: Expert) -> ModelVersionRecord | None:
-        """The adapter version the ``champion`` alias of the project's model
-        ``expert-<name>`` names, read at each message (a moved alias answers the next one);
-        none without such a model or alias."""
-        try:
-            version = resolve(store, ModelRef(EXPERT_MODEL.format(expert.name), alias=CHAMPION),
-                              project)  # fmt: skip
-        except NotFoundError:
-            return None
-        return version if version.pipeline == ADAPTER_PIPELINE else None
-
     def _adapter_name(
         self, expert: Expert, backend: str, champion: ModelVersionRecord | None
     ) -> str | None:
@@ -444,6 +439,15 @@ class ChatService:
     def _save(store: Store, project: str, selector: BackendSelector, task: str) -> None:
         rows = [row for row in selector.rows() if row["task"] == task]
         store.save_backend_performance(rows, project=project)
+
+
+def proposed_from(turn: TurnRecord, why: str) -> ProposedExample:
+    """The training example a failed ``turn`` proposes: its message, its answer, ``why`` it
+    failed, and the user's correction as the right output if they gave one."""
+    return ProposedExample(
+        expert=turn.expert, intent=turn.intent, prompt=turn.message, wrong_output=turn.answer,
+        why=why, output=turn.correction, turn_id=turn.id,
+    )  # fmt: skip
 
 
 def measured_as(backend: str, adapter: str | None) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE
+from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE, EXPERT_MODEL
 from azuraforge.errors import (
     ConflictError,
     InvalidParameterError,
@@ -59,6 +59,8 @@ STREAM_SNAPSHOT = "stream"
 """The ``pipeline`` of a version that is a stream's learner as it stood (not a run's model)."""
 MODELS = "models"
 """The prefix below which the registry keeps its versions' files, each under its own."""
+CHAMPION = "champion"
+"""The alias of the adapter version an expert answers through."""
 
 
 def check_model_name(name: str) -> str:
@@ -147,6 +149,17 @@ def resolve(store: Store, ref: ModelRef, project: str = DEFAULT_PROJECT) -> Mode
     if ref.alias is not None:
         version = store.get_alias(ref.name, ref.alias, project=project)
     return store.get_version(ref.name, version, project=project)
+
+
+def expert_champion(store: Store, expert: str, project: str) -> ModelVersionRecord | None:
+    """The adapter version the ``champion`` alias of the project's model ``expert-<expert>``
+    names, the one the chat answers through (read at each call: a moved alias answers the
+    next message); none without such a model, alias, or an adapter there."""
+    try:
+        version = resolve(store, ModelRef(EXPERT_MODEL.format(expert), alias=CHAMPION), project)
+    except NotFoundError:
+        return None
+    return version if version.pipeline == ADAPTER_PIPELINE else None
 
 
 def register_version(

@@ -20,6 +20,7 @@ from azuraforge.platform.store.engine import (
     make_engine,
     upgrade,
 )
+from azuraforge.platform.store.examples import ExampleStore
 from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
 from azuraforge.platform.store.external import ExternalRunStore
 from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
@@ -71,6 +72,7 @@ class Store(
     KeyStore,
     TagStore,
     ChatStore,
+    ExampleStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 

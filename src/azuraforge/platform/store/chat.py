@@ -177,6 +177,24 @@ class ChatStore(StoreBase):
         with self._read() as connection:
             return self._turn(connection, turn_id, user, project)
 
+    def turns_between(
+        self, since: float, until: float, *, project: str
+    ) -> list[tuple[str, TurnRecord]]:
+        """Every turn of ``project`` kept in ``[since, until)``, with its user, oldest first
+        (the nightly pass's day: a server's task, across the project's users)."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(ChatConversation.user_name, ChatTurn.__table__)
+                .join(ChatConversation, ChatConversation.id == ChatTurn.conversation_id)
+                .where(
+                    ChatConversation.project_id == self.project_id(connection, project),
+                    ChatTurn.created_at >= since,
+                    ChatTurn.created_at < until,
+                )
+                .order_by(ChatTurn.id)
+            ).all()
+        return [(row.user_name, _turn(row)) for row in rows]
+
     def set_turn_check(self, turn_id: int, status: str, message: str, *, project: str) -> None:
         """Keep the guardian's ``status`` and one-line ``message`` on turn ``turn_id`` of
         ``project`` (whoever's it is: the server's own finding)."""

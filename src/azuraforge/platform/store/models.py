@@ -684,6 +684,48 @@ class ChatTurn(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class AssistExample(Base):
+    """A failure of the assistant made a training example: the prompt, the wrong answer and
+    why it was wrong (a user's verdict, a correction, the guardian's check), the right output
+    once someone gave it, and its review (``candidate``, ``approved``, ``rejected``). One row
+    per expert and prompt of a project: the same failure again is counted (``seen``), not
+    kept twice."""
+
+    __tablename__ = "assist_examples"
+    __table_args__ = (
+        UniqueConstraint("project_id", "expert", "prompt_key", name="uq_assist_examples_prompt"),
+        Index("ix_assist_examples_project_status", "project_id", "status", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    expert: Mapped[str] = mapped_column(String(100))
+    intent: Mapped[str] = mapped_column(String(100))
+    prompt: Mapped[str] = mapped_column(Text)
+    prompt_key: Mapped[str] = mapped_column(String(64))
+    """The SHA-256 of the prompt with its whitespace collapsed: how duplicates are found."""
+    wrong_output: Mapped[str] = mapped_column(Text)
+    why: Mapped[str] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The right output: a user's correction, or a reviewer's."""
+    tests: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Python assert lines a reviewer gave: the example's check."""
+    status: Mapped[str] = mapped_column(String(20))
+    turn_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_turns.id", ondelete="SET NULL"), nullable=True
+    )
+    """The turn it came from (the latest, when it was seen again)."""
+    seen: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reviewed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fine_tune: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The fine-tune run that last used it."""
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    """What that run did with it: ``trained`` or ``held out`` (its evaluation)."""
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class BackendPerformance(Base):
     """What the backend selector knows of a candidate (a backend, or one with an adapter
     version) on a task type in a project (the seed's ``model_performance_metrics``)."""

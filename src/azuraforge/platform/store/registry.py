@@ -292,6 +292,20 @@ class RegistryStore(StoreBase):
             return self._point(connection, model, model_id, alias, version, actor=actor,
                                reason=reason, rollback=rollback)  # fmt: skip
 
+    def move_alias_if(
+        self, model: str, alias: str, *, expected: int | None, version: int, actor: str,
+        reason: str = "", project: str = DEFAULT_PROJECT,
+    ) -> bool:  # fmt: skip
+        """Point ``alias`` at ``version`` only if it names ``expected`` now (``None``: no
+        version), compare and set: whether it moved. A promotion judged against one version
+        never replaces another that someone put there meanwhile."""
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, model, project)
+            if self._alias_version(connection, model_id, alias) != expected:
+                return False
+            self._point(connection, model, model_id, alias, version, actor=actor, reason=reason)
+            return True
+
     def set_change_version(
         self, change_id: int, version: int, *, moves: Sequence[AliasStep] = ()
     ) -> bool:

@@ -305,7 +305,7 @@ def feedback(
     correction = body.correction if isinstance(body, Correction) else None
     turn = store.set_turn_verdict(turn_id, who.user, body.verdict, correction,
                                   project=who.project)  # fmt: skip
-    chat.judge(store, who.project, turn)
+    chat.judge(store, who.project, turn, who.user)
     return TurnPublic.of(turn)
 
 

@@ -1,0 +1,488 @@
+"""Fine-tunes: an expert's LoRA adapter trained again on its approved examples, as a job of
+kind ``fine-tune`` on the platform's workers, then promoted only if a paired test says it is
+better.
+
+A fine-tune (:func:`submit_fine_tune`: ``azuraforge assist fine-tune EXPERT``, the review
+page's button, the nightly pass) trains a LoRA adapter in float32 on the CPU over the base
+model of a declared ``llama`` backend, on the expert's approved examples mixed with a replay
+of the expert's own data (so that it does not forget what it knew), with progress, a loss
+curve and logs like any run; it keeps its state every ``checkpoint_every`` steps, so a
+cancelled job stops at a step boundary and one whose worker died resumes from its last step
+kept. A share of the approved examples (``held_out``, the same ones at every fine-tune: by
+a hash of their id) is never trained on: the new adapter and the current champion (or the
+base model, when the expert has none) answer those and a frozen set of the expert's own
+held-out problems (greedy), each answer passes or fails (the example's tests run behind the
+sandbox's boundary, else its right output matched), and the paired decision
+(:func:`~azuraforge.assist.promotion.decide`: McNemar's exact test on the held-out failures,
+no regression on the frozen set) is the run's result. Once the run completed, its adapter is
+registered as the next version of ``expert-<name>`` with those figures and the reason, and
+the ``champion`` alias moves to it only if the decision says so and the alias still names the
+version it was compared with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.assist.adapters.registry import (
+    ADAPTER_PIPELINE,
+    EXPERT_MODEL,
+    GGUF_FILE,
+    PEFT_FOLDER,
+)
+from azuraforge.assist.adapters.training import Checkpoints
+from azuraforge.assist.corpora import (
+    CodeProblem,
+    Instruction,
+    load_turkish_instructions,
+    problem_prompt,
+    python_expert_split,
+    split_held_out,
+)
+from azuraforge.assist.orchestrator import EXPERTS, Expert
+from azuraforge.assist.promotion import Decision, answer_passes, decide
+from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.platform.blobs import BlobCache, BlobStore, open_blobs
+from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.jobs.kinds import JobHost, JobKind, RestartPolicy
+from azuraforge.platform.jobs.queueing import NewJob, enqueue
+from azuraforge.platform.jobs.run_files import run_key
+from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.guardian import LIMITS
+from azuraforge.platform.services.registry import (
+    CHAMPION,
+    checked_folder,
+    expert_champion,
+    register_version,
+)
+from azuraforge.platform.settings import AssistBackend, Settings
+from azuraforge.platform.store import (
+    ExperimentQuery,
+    ExperimentRecord,
+    ModelVersionRecord,
+    Store,
+)
+from azuraforge.platform.store.examples import HELD_OUT, TRAINED, ExampleRecord
+from azuraforge.platform.store.states import CANCELLED, COMPLETED
+
+_log = logging.getLogger(__name__)
+FINE_TUNE = "fine-tune"
+"""The job kind, and the pipeline its runs show."""
+ADAPTER_FOLDER = "adapter"
+"""The run's folder of the adapter it made (PEFT, GGUF, ``artifact.json``)."""
+CHECKPOINTS = "checkpoints"
+"""Where in the run's files its training's state is kept while it trains."""
+
+
+class FineTuneConfig(BaseModel):
+    """How a fine-tune trains and judges its adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expert: str = Field(max_length=64, description="The expert whose adapter is trained.")
+    backend: str = Field(
+        "", max_length=64,
+        description="The declared llama backend whose model is the base (default: the first).",
+    )  # fmt: skip
+    steps: int = Field(100, ge=1, le=100_000, description="Optimiser steps.")
+    rank: int = Field(8, ge=1, le=256, description="LoRA rank.")
+    alpha: float = Field(16.0, gt=0, le=1024, description="LoRA alpha (scale alpha / rank).")
+    learning_rate: float = Field(5e-4, gt=0, le=1, description="AdamW's learning rate.")
+    batch_size: int = Field(4, ge=1, le=256, description="Examples per step.")
+    max_tokens: int = Field(256, ge=16, le=8192, description="Tokens an example is cut to.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seeds the adapter and the batches.")
+    replay: float = Field(
+        1.0, ge=0, le=100,
+        description="Examples of the expert's own data replayed per approved example.",
+    )  # fmt: skip
+    held_out: float = Field(
+        0.3, ge=0, lt=1, description="The share of approved examples kept out to judge it."
+    )
+    frozen: int = Field(
+        20, ge=0, le=1000, description="Examples of the expert's frozen set it is judged on."
+    )
+    answer_tokens: int = Field(
+        256, ge=1, le=8192, description="Tokens an answer may take when it is judged."
+    )
+    significance: float = Field(
+        0.05, gt=0, lt=0.5, description="The paired test's level (one-sided)."
+    )
+    checkpoint_every: int = Field(
+        25, ge=1, le=100_000, description="Steps between two kept states of the training."
+    )
+    threads: int | None = Field(None, ge=1, le=1024, description="PyTorch's threads.")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One example an adapter is judged on: what it is asked, what is right, how to check."""
+
+    prompt: str
+    expected: str
+    tests: tuple[str, ...] = ()
+    setup: str = ""
+
+
+def submit_fine_tune(
+    store: Store, transport: Transport, settings: Settings, config: FineTuneConfig, *,
+    project: str, submitter: str | None, context: dict[str, str] | None = None,
+) -> ExperimentRecord:  # fmt: skip
+    """Queue a fine-tune of ``config.expert`` in ``project``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an expert or a backend that is not one, or no llama backend declared.
+    ConflictError
+        If the expert has no approved example in ``project`` (nothing to train on).
+    """
+    expert = expert_named(config.expert)
+    backend = base_backend(settings, config.backend)
+    approved = store.approved_examples(expert.name, project=project)
+    if not approved:
+        raise ConflictError(
+            f"expert {expert.name!r} has no approved example in project {project!r}: approve "
+            "some on the review page first"
+        )
+    earlier = store.list_experiments(
+        ExperimentQuery(project=project, kinds=(FINE_TUNE,), text=f"fine-tune-{expert.name}-")
+    ).total
+    for number in range(earlier + 1, earlier + 4):  # another fine-tune may take a name
+        job = NewJob(
+            FINE_TUNE, config.model_copy(update={"backend": backend.name}).model_dump(),
+            kind=FINE_TUNE, project=project, submitter=submitter, context=context or {},
+            name=f"fine-tune-{expert.name}-{number}", requeue_lost=True,
+        )  # fmt: skip
+        try:
+            [record] = enqueue(store, transport, job)
+            return record
+        except ConflictError:
+            continue
+    raise ConflictError(f"a fine-tune of {expert.name!r} could not be named; try again")
+
+
+def expert_named(name: str) -> Expert:
+    """The expert ``name`` (:class:`InvalidParameterError` names them otherwise)."""
+    found = next((e for e in EXPERTS if e.name == name), None)
+    if found is None:
+        names = ", ".join(e.name for e in EXPERTS)
+        raise InvalidParameterError(f"no expert {name!r}; experts: {names}")
+    return found
+
+
+def base_backend(settings: Settings, name: str = "") -> AssistBackend:
+    """The declared llama backend ``name`` (the first llama backend by default): its model is
+    the base a fine-tune trains over and judges with."""
+    llamas = [b for b in settings.assist_backends if b.kind == "llama"]
+    if not llamas:
+        raise InvalidParameterError(
+            "a fine-tune needs a llama backend declared in assist_backends (its model is the "
+            "base the adapter is trained over)"
+        )
+    if not name:
+        return llamas[0]
+    found = next((b for b in llamas if b.name == name), None)
+    if found is None:
+        names = ", ".join(b.name for b in llamas)
+        raise InvalidParameterError(f"no llama backend {name!r}; llama backends: {names}")
+    return found
+
+
+def is_held_out(example_id: int, share: float) -> bool:
+    """Whether example ``example_id`` is one a fine-tune keeps out of its training (the same
+    answer at every fine-tune of that ``share``, so that no example judged once is trained on
+    by a later fine-tune of the same share).
+
+    >>> [is_held_out(i, 0.0) for i in (1, 2)], sum(is_held_out(i, 0.5) for i in range(1000))
+    ([False, False], 497)
+    """
+    digest = hashlib.sha256(f"example {example_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def replay_examples(expert: str, count: int, seed: int) -> list[Instruction]:
+    """``count`` examples of ``expert``'s own training data, drawn at random (none for an
+    expert without built-in data)."""
+    if count < 1:
+        return []
+    if expert == "python":
+        pool = python_expert_split().training_examples()
+    elif expert == "turkish":
+        pool = split_held_out(load_turkish_instructions(), 0.1)[0]
+    else:
+        return []
+    return random.Random(seed).sample(pool, min(count, len(pool)))
+
+
+def frozen_items(expert: str, count: int) -> list[Item]:
+    """The first ``count`` of ``expert``'s frozen set: its own held-out problems (Python:
+    MBPP's and HumanEval's, with their tests; Turkish: a stable tenth of its instructions)."""
+    if count < 1:
+        return []
+    if expert == "python":
+        return [_problem_item(p) for p in python_expert_split().held_out[:count]]
+    if expert == "turkish":
+        held = split_held_out(load_turkish_instructions(), 0.1)[1][:count]
+        return [Item(_request(e), e.output) for e in held]
+    return []
+
+
+def _problem_item(problem: CodeProblem) -> Item:
+    return Item(problem_prompt(problem), problem.reference, problem.tests, problem.setup)
+
+
+def _request(example: Instruction) -> str:
+    return f"{example.instruction}\n\n{example.input}" if example.input else example.instruction
+
+
+def _as_item(example: ExampleRecord) -> Item:
+    tests = tuple(line for line in (example.tests or "").splitlines() if line.strip())
+    return Item(example.prompt, example.output or "", tests)
+
+
+class FineTuneKind(JobKind):
+    """The job kind ``fine-tune``: :func:`run_fine_tune`; its adapter registered (and maybe
+    promoted) once it completed (:func:`settle`). A job whose worker died resumes from its
+    last kept step."""
+
+    name = FINE_TUNE
+    listed = True
+    cancel_grace = 60.0
+    restarts = RestartPolicy(max_restarts=3, backoff=2.0, stable_after=120.0)
+
+    def run(
+        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    ) -> tuple[str, dict[str, Any]]:
+        return run_fine_tune(store, record, settings, ctx)
+
+    def after(self, host: JobHost, record: ExperimentRecord) -> None:
+        if record.status == COMPLETED:
+            settle(host.store, open_blobs(host.settings), record.id, project=record.project)
+
+
+def run_fine_tune(
+    store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+) -> tuple[str, dict[str, Any]]:
+    """Train the fine-tune ``record`` and judge its adapter (the module docstring says how);
+    its status and result (the adapter's folder, figures, the decision)."""
+    from azuraforge.assist.adapters.convert import convert_adapter
+    from azuraforge.assist.adapters.training import (
+        LoraSettings,
+        TrainingStoppedError,
+        train_adapter,
+    )
+    from azuraforge.assist.models import model_name
+    from azuraforge.assist.models import resolve as resolve_model
+
+    config = FineTuneConfig.model_validate(record.config)
+    expert = expert_named(config.expert)
+    base = resolve_model(base_backend(settings, config.backend).model)
+    approved = [e for e in store.approved_examples(expert.name, project=record.project)
+                if (e.output or "").strip()]  # fmt: skip
+    held = [e for e in approved if is_held_out(e.id, config.held_out)]
+    train = [e for e in approved if not is_held_out(e.id, config.held_out)]
+    if not train:
+        raise InvalidParameterError(
+            f"no approved example of {expert.name!r} is left to train on ({len(held)} held "
+            "out to judge the adapter): approve more"
+        )
+    items = [*(_as_item(e) for e in held), *frozen_items(expert.name, config.frozen)]
+    run_code = code_runner() if any(item.tests for item in items) else None
+    roles = {e.id: TRAINED for e in train} | {e.id: HELD_OUT for e in held}
+    store.use_examples(record.id, roles, project=record.project)
+    replayed = replay_examples(expert.name, round(config.replay * len(train)), config.seed)
+    examples = [Instruction(e.prompt, "", e.output or "") for e in train] + replayed
+    ctx.logger.info(
+        "training %s over %s on %d approved examples and %d replayed; %d held out",
+        expert.name, model_name(base), len(train), len(replayed), len(held),
+    )  # fmt: skip
+    blobs = ctx.blobs or open_blobs(settings)
+    folder = ctx.output_dir / ADAPTER_FOLDER
+    lora = LoraSettings(rank=config.rank, alpha=config.alpha, steps=config.steps,
+                        batch_size=config.batch_size, learning_rate=config.learning_rate,
+                        max_tokens=config.max_tokens, seed=config.seed)  # fmt: skip
+
+    def progress(step: int, loss: float) -> bool:
+        ctx.log_metrics({"train_loss": loss}, step=step)
+        ctx.progress(step, config.steps, f"step {step}: loss {loss:.4f}")
+        return not ctx.should_stop()
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="azuraforge-fine-tune-") as scratch:
+            trained = train_adapter(
+                base, examples, folder / PEFT_FOLDER, settings=lora,
+                system_prompt=expert.system_prompt, cache=settings.cache_dir / "assist-bases",
+                threads=config.threads, progress=progress,
+                checkpoint=_checkpoints(ctx, blobs, record.id, config.checkpoint_every,
+                                        Path(scratch)),
+            )  # fmt: skip
+    except TrainingStoppedError as e:
+        ctx.logger.info("%s; its state is kept", e)
+        return CANCELLED, {}
+    convert_adapter(folder / PEFT_FOLDER, base, folder / GGUF_FILE)
+    champion = expert_champion(store, expert.name, record.project)
+    decision = judge(
+        base, folder / GGUF_FILE, _champion_file(settings, blobs, champion), expert,
+        items, len(held), config, ctx, run_code,
+    )  # fmt: skip
+    figures = {**trained.metrics, **decision.figures}
+    scores = {k: v for k, v in figures.items() if isinstance(v, int | float)}
+    meta = {
+        "pipeline": ADAPTER_PIPELINE, "expert": expert.name, "base_model": model_name(base),
+        "metrics": scores,
+        "config": {"settings": asdict(lora), "data_sha256": trained.data_sha256,
+                   "examples": {"trained": len(train), "held_out": len(held),
+                                "replayed": len(replayed)},
+                   "decision": _decided(decision, champion)},
+    }  # fmt: skip
+    (folder / "artifact.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    ctx.progress(config.steps, config.steps, decision.reason)
+    return COMPLETED, {
+        "artifact_dir": ADAPTER_FOLDER, "metrics": scores, "notes": [decision.reason],
+        "decision": _decided(decision, champion),
+    }  # fmt: skip
+
+
+def _decided(decision: Decision, champion: ModelVersionRecord | None) -> dict[str, Any]:
+    return {"promote": decision.promote, "reason": decision.reason,
+            "champion": None if champion is None else champion.version}  # fmt: skip
+
+
+def _checkpoints(
+    ctx: StoreContext, blobs: BlobStore, run: int, every: int, scratch: Path
+) -> Checkpoints:
+    """Where the training keeps its state: each state file written in ``scratch``, put in
+    the blob store under the run's files and named in the job's checkpoint; the last one
+    fetched to resume from."""
+    resume = None
+    kept = ctx.load_checkpoint()
+    if kept and isinstance(kept.get("file"), str):
+        resume = scratch / "resume.pt"
+        blobs.get_file(run_key(run, f"{CHECKPOINTS}/{kept['file']}"), resume)
+        ctx.logger.info("resuming from step %s", kept.get("step"))
+
+    def save(step: int, file: Path) -> None:
+        blobs.put_file(file, run_key(run, f"{CHECKPOINTS}/{file.name}"))
+        ctx.save_checkpoint({"step": step, "file": file.name})
+        file.unlink()
+
+    return Checkpoints(scratch, every, save, resume)
+
+
+def _champion_file(
+    settings: Settings, blobs: BlobStore, champion: ModelVersionRecord | None
+) -> Path | None:
+    if champion is None:
+        return None
+    return checked_folder(BlobCache(blobs, settings.cache_dir), champion) / GGUF_FILE
+
+
+def judge(
+    base: Path, adapter: Path, champion: Path | None, expert: Expert, items: Sequence[Item],
+    held: int, config: FineTuneConfig, ctx: StoreContext,
+    run_code: Callable[[str, str, str], bool] | None,
+) -> Decision:  # fmt: skip
+    """The paired decision on ``adapter`` against ``champion`` (the base model when
+    ``None``): both answer ``items`` (the first ``held`` the held-out examples, the rest the
+    frozen set) greedily through llama.cpp, and each answer is checked (:func:`passes`)."""
+    from azuraforge.assist.backends import GenerationSettings, Message
+    from azuraforge.assist.backends.llama import LlamaCppBackend
+
+    backend = LlamaCppBackend(base, cache_prompts=False, threads=config.threads)
+    try:
+        backend.load_adapter("candidate", adapter)
+        if champion is not None:
+            backend.load_adapter("champion", champion)
+        greedy = GenerationSettings(max_tokens=config.answer_tokens, temperature=0.0, seed=0)
+
+        def answers(name: str | None) -> list[bool]:
+            found = []
+            for number, item in enumerate(items, start=1):
+                chat = [Message("system", expert.system_prompt), Message("user", item.prompt)]
+                answer = backend.generate(chat, greedy, adapter=name)
+                found.append(passes(answer, item, run_code))
+                ctx.progress(number, len(items), f"judging {name or 'the base model'}")
+            return found
+
+        old, new = answers("champion" if champion is not None else None), answers("candidate")
+    finally:
+        backend.close()
+    return decide(old[:held], new[:held], old[held:], new[held:], alpha=config.significance)
+
+
+def passes(answer: str, item: Item, run_code: Callable[[str, str, str], bool] | None) -> bool:
+    """Whether ``answer`` passes ``item``: its tests run by ``run_code(code, tests, setup)``
+    where it has tests, else the answer matches its right output
+    (:func:`~azuraforge.assist.promotion.answer_passes`)."""
+    if not item.tests or run_code is None:
+        return answer_passes(answer, item.expected)
+    return answer_passes(
+        answer, item.expected, tests="\n".join(item.tests),
+        run=lambda code, tests: run_code(code, tests, item.setup),
+    )  # fmt: skip
+
+
+def code_runner() -> Callable[[str, str, str], bool]:
+    """Run an answer's code, its setup, then its tests behind the sandbox's boundary: whether
+    they passed.
+
+    Raises
+    ------
+    BoundaryUnavailableError
+        If the boundary cannot run here (no code runs unguarded), before anything else.
+    """
+    from azuraforge.assist.boundary import Bubblewrap
+    from azuraforge.assist.sandbox import run_tests
+
+    boundary = Bubblewrap()
+    boundary.ready()
+
+    def run(code: str, tests: str, setup: str) -> bool:
+        result = run_tests(code, tests.splitlines(), setup=setup, limits=LIMITS,
+                           boundary=boundary)  # fmt: skip
+        return result.passed
+
+    return run
+
+
+def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVersionRecord | None:
+    """Register the completed fine-tune ``run``'s adapter as the next version of its
+    expert's model (made if it has none), unless it is one already, with its figures and its
+    decision's reason; move the ``champion`` alias to it if the decision promotes it and the
+    alias still names the version it was judged against. The version (``None``: the run
+    kept no adapter)."""
+    record = store.get_experiment(run, project=project)
+    result = record.result or {}
+    decided = result.get("decision")
+    if record.status != COMPLETED or not isinstance(decided, dict):
+        return None
+    model = EXPERT_MODEL.format(record.config["expert"])
+    if store.find_model(model, project=project) is None:
+        with suppress(ConflictError):  # made meanwhile
+            store.create_model(model, description="the chat's adapters of an expert",
+                               project=project)  # fmt: skip
+    versions, _ = store.list_versions(model, project=project, limit=1000)
+    made = next((v for v in versions if v.source_experiment_id == run), None)
+    if made is None:
+        made = register_version(store, blobs, model, run, description=str(decided["reason"]),
+                                actor=f"fine-tune {run}", project=project)  # fmt: skip
+    if decided.get("promote"):
+        moved = store.move_alias_if(
+            model, CHAMPION, expected=decided.get("champion"), version=made.version,
+            actor=f"fine-tune {run}", reason=str(decided["reason"]), project=project,
+        )  # fmt: skip
+        if not moved:
+            _log.warning("fine-tune %d: %s@%s moved meanwhile; version %d not promoted",
+                         run, model, CHAMPION, made.version)  # fmt: skip
+    return made
