@@ -93,22 +93,37 @@ def schedule_nights(
 
 
 def queue_night(
-    store: Store, transport: Transport | None, project: str, now: float, day: str
-) -> ExperimentRecord | None:
-    """Queue ``project``'s night of ``day`` over the turns since its last night (a day at
-    most), unless it has one; ``None`` then."""
+    store: Store, transport: Transport | None, project: str, now: float, day: str,
+    *, by: str | None = None,
+) -> ExperimentRecord | None:  # fmt: skip
+    """Queue ``project``'s night of ``day`` over the turns since its last pass (a day at
+    most), unless it has one; ``None`` then. A pass asked ``by`` someone runs whatever
+    passes ran today (named by its time), and the day's scheduled one still runs after it,
+    over the turns since."""
     batch = f"{NIGHT}-{day}"
     last = store.list_experiments(
         ExperimentQuery(project=project, kinds=(NIGHT,), limit=1)
     ).items  # fmt: skip
-    if last and last[0].batch_id == batch:
+    if by is None and last and last[0].batch_id == batch:
         return None
     since = float(last[0].config["until"]) if last else now - DAY
     config = NightConfig(since=max(since, now - DAY), until=now)
-    job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project,
-                 name=f"night-{day}", batch_id=batch)  # fmt: skip
+    clock = datetime.fromtimestamp(now, UTC).strftime("%H%M%S")
+    job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project, submitter=by,
+                 name=f"night-{day}" if by is None else f"night-{day}-{clock}-by-hand",
+                 batch_id=batch if by is None else f"{batch}-by-hand")  # fmt: skip
     [record] = enqueue(store, transport, job)
     return record
+
+
+def list_nights(
+    store: Store, project: str, *, limit: int, offset: int
+) -> tuple[list[ExperimentRecord], int]:
+    """A page of ``project``'s nightly passes, the newest first, and how many there are."""
+    page = store.list_experiments(
+        ExperimentQuery(project=project, kinds=(NIGHT,), limit=limit, offset=offset)
+    )
+    return list(page.items), page.total
 
 
 def run_night(

@@ -8,7 +8,9 @@ verdict or a failing check makes a message visible to them: docs/assist.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
@@ -18,6 +20,8 @@ from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.routes.chat import MAX_MESSAGE
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.fine_tunes import FineTuneConfig, submit_fine_tune
+from azuraforge.platform.services.nights import list_nights, queue_night
+from azuraforge.platform.store import ExperimentRecord
 from azuraforge.platform.store.examples import REVIEWS, ExampleRecord
 
 router = APIRouter(prefix="/assist", tags=["assist"])
@@ -144,3 +148,63 @@ def create_fine_tune(
                               submitter=who.user)  # fmt: skip
     return FineTunePublic(id=record.id, name=record.name, status=record.status,
                           expert=config.expert)  # fmt: skip
+
+
+class NightPublic(BaseModel):
+    """A nightly pass: its run, and once it completed its report (the turns it read, the
+    facts it kept, the failure patterns, the examples waiting, the fine-tunes it started)."""
+
+    id: int
+    name: str
+    status: str
+    created_at: float
+    finished_at: float | None
+    error: str | None
+    report: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, record: ExperimentRecord) -> NightPublic:
+        report = (record.result or {}).get("report")
+        return cls(
+            id=record.id, name=record.name, status=record.status,
+            created_at=record.created_at, finished_at=record.finished_at, error=record.error,
+            report=report if isinstance(report, dict) else None,
+        )  # fmt: skip
+
+
+class NightsPublic(BaseModel):
+    """A page of nightly passes, the newest first."""
+
+    data: list[NightPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+@router.get("/nights", dependencies=[WRITE], response_model=NightsPublic, responses=ERRORS)
+def nights(
+    store: StoreDep,
+    who: Writer,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> NightsPublic:
+    """A page of the project's nightly passes and their reports, the newest first."""
+    found, total = list_nights(store, who.project, limit=limit, offset=offset)
+    return NightsPublic(data=[NightPublic.of(n) for n in found], total=total, offset=offset,
+                        limit=limit)  # fmt: skip
+
+
+@router.post(
+    "/nights",
+    dependencies=[WRITE],
+    status_code=status.HTTP_201_CREATED,
+    response_model=NightPublic,
+    responses=ERRORS,
+)
+def run_night_now(store: StoreDep, transport: TransportDep, who: Writer) -> NightPublic:
+    """Queue a nightly pass now, over the turns since the last one (a day at most)."""
+    now = time.time()
+    day = datetime.fromtimestamp(now, UTC).date().isoformat()
+    record = queue_night(store, transport, who.project, now, day, by=who.user)
+    assert record is not None  # a pass asked for is always queued
+    return NightPublic.of(record)
