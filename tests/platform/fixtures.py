@@ -65,7 +65,15 @@ def user_headers(
 POSTGRES_SERVER = os.environ.get(
     "AZURAFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("artifacts", "events", "metric_summaries", "metric_points", "params", "experiments")
+TABLES = (
+    "artifacts",
+    "events",
+    "metric_summaries",
+    "metric_points",
+    "params",
+    "experiments",
+    "assist_examples",
+)
 
 SLEEPER = """
 import os

@@ -245,7 +245,7 @@ class ExampleStore(StoreBase):
         self, connection: Connection, found: ExampleRecord, proposed: ProposedExample, now: float
     ) -> ExampleRecord:
         values: dict[str, Any] = {
-            "seen": AssistExample.seen + (found.turn_id != proposed.turn_id),
+            "seen": AssistExample.seen + int(found.turn_id != proposed.turn_id),
             "wrong_output": proposed.wrong_output,
             "why": proposed.why[:MAX_WHY], "turn_id": proposed.turn_id, "updated_at": now,
         }  # fmt: skip
