@@ -203,12 +203,14 @@ def memories_command(
             console.print(f"forgot {gone} {'memory' if gone == 1 else 'memories'}")
             return
         found = chat.memories(query, limit=limit)
-        table = Table("id", "when", "conversation", "memory", *(["similarity"] if query else []))
+        table = Table("id", "when", "conversation", "kind", "memory",
+                      *(["similarity"] if query else []))  # fmt: skip
         for memory in found:
             close = [f"{memory['similarity']:.2f}"] if query else []
             table.add_row(
                 str(memory["id"]), shown_time(memory["created_at"]),
-                str(memory["conversation_id"] or "-"), escape(memory["text"]), *close,
+                str(memory["conversation_id"] or "-"), memory["kind"], escape(memory["text"]),
+                *close,
             )  # fmt: skip
         console.print(table if found else "nothing remembered yet: chat first")
 

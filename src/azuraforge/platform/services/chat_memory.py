@@ -207,7 +207,9 @@ def memory_url(database_url: str) -> str:
 def memory_of(memory: Memory) -> dict[str, Any]:
     """A memory as its owner sees it."""
     return {"id": memory.id, "text": memory.text, "created_at": memory.created,
-            "conversation_id": memory.meta.get("conversation")}  # fmt: skip
+            "kind": memory.meta.get("kind", "message"),
+            "conversation_id": memory.meta.get("conversation"),
+            "turn_id": memory.meta.get("turn")}  # fmt: skip
 
 
 def _open(url: str, embedder: Embedder) -> VectorMemory:

@@ -170,12 +170,15 @@ class CachePublic(BaseModel):
 
 
 class MemoryPublic(BaseModel):
-    """One of the caller's memories: a message they sent, and where."""
+    """One of the caller's memories: a message they sent, or a fact the nightly pass found
+    in one (``kind``), and where: its conversation and turn."""
 
     id: int
     text: str
+    kind: Literal["message", "fact"]
     created_at: float
     conversation_id: int | None
+    turn_id: int | None
     similarity: float | None = None
     """Its cosine similarity to the search's ``q`` (1 is the same meaning)."""
 
