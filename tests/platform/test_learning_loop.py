@@ -19,12 +19,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
+from azuraforge.cli.main import app
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.services.fine_tunes import is_held_out
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.examples import ProposedExample
 from tests.assist.tiny_llama import build_tiny_llama
 from tests.platform.fixtures import short_settings, user_headers
 from tests.platform.servers import served_in_thread
@@ -107,7 +110,8 @@ def test_failures_reviewed_train_an_adapter_that_is_promoted_only_when_better(se
                      json={"verdict": "bad"})  # fmt: skip
     assert server.http.get("/assist/examples", headers=server.ada).status_code == 403
     page = server.http.get("/assist/examples", headers=server.rev,
-                           params={"status": "candidate", "limit": 500}).json()  # fmt: skip
+                           params={"status": "candidate", "expert": "python",
+                                   "limit": 500}).json()  # fmt: skip
     assert page["total"] == len(NAMES)
     ada = next(e for e in page["data"] if e["prompt"] == "Greet Ada.")
     assert (ada["seen"], ada["turn_id"], ada["output"]) == (2, again["id"], RIGHT)
@@ -136,7 +140,7 @@ def test_failures_reviewed_train_an_adapter_that_is_promoted_only_when_better(se
     assert version["metrics"]["held_out_better"] == len(held)
     assert version["source_experiment_id"] == run["id"]
     used = server.http.get("/assist/examples", headers=server.rev,
-                           params={"limit": 500}).json()["data"]  # fmt: skip
+                           params={"expert": "python", "limit": 500}).json()["data"]  # fmt: skip
     assert {e["role"] for e in used if e["id"] in held} == {"held out"}
     assert {e["fine_tune"] for e in used} == {run["id"]}
 
@@ -164,3 +168,36 @@ def _version(server: Server, number: int, timeout: float = 30) -> dict[str, Any]
             assert found.status_code == 200, found.text
             return dict(found.json())
         time.sleep(0.2)
+
+
+def test_a_fine_tune_queued_from_the_command_line_is_cancelled_at_a_step(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+):
+    for number in range(3):
+        proposed = ProposedExample(expert="turkish", intent="turkish_chat",
+                                   prompt=f"Say {number}.", wrong_output="?",
+                                   why="marked bad by ada")  # fmt: skip
+        made = server.store.propose_example(proposed, project="default")
+        server.store.review_example(made.id, reviewer="rev", status="approved",
+                                    output=f"{number}!", project="default")  # fmt: skip
+    monkeypatch.setenv("AZURAFORGE_TOKEN", server.rev["Authorization"].removeprefix("Bearer "))
+    cli = CliRunner()
+    where = ("--api-url", server.url)
+    listed = cli.invoke(app, ["assist", "examples", "--expert", "turkish", *where])
+    assert listed.exit_code == 0 and "Say 2." in listed.output, listed.output
+    bad = cli.invoke(app, ["assist", "fine-tune", "klingon", *where])
+    assert bad.exit_code == 2 and "no expert 'klingon'; experts:" in bad.output, bad.output
+    queued = cli.invoke(app, ["assist", "fine-tune", "turkish", "--steps", "100000",
+                              "--frozen", "0", *where])  # fmt: skip
+    assert queued.exit_code == 0, queued.output
+    run = int(queued.output.split("queued run ")[1].split()[0])
+    deadline = time.monotonic() + 120
+    while server.http.get(f"/experiments/{run}", headers=server.rev).json()["progress"] <= 0:
+        assert time.monotonic() < deadline, "the fine-tune never made a step"
+        time.sleep(0.2)
+    cancelled = server.http.post(f"/experiments/{run}/cancel", headers=server.rev)
+    assert cancelled.status_code == 202, cancelled.text
+    ended = server.finished(run, timeout=90)
+    assert ended["status"] == "cancelled", ended
+    versions = server.http.get("/models/expert-turkish/versions", headers=server.rev)
+    assert versions.status_code == 404  # a cancelled fine-tune registers nothing
