@@ -40,8 +40,10 @@ def test_the_same_failure_is_one_example_seen_again(store: Store):
                      for _ in range(2))  # fmt: skip
     made = store.propose_example(_failure(turn=first), project="default")
     assert (made.status, made.seen, made.output, made.turn_id) == (CANDIDATE, 1, None, first)
-    again = store.propose_example(_failure(turn=first), project="default")  # judged again
-    assert again.seen == 1
+    again = store.propose_example(
+        _failure(turn=first, why="the guardian: error"), project="default"
+    )  # the same turn: its check failed too
+    assert (again.seen, again.why) == (1, "marked bad by ana; the guardian: error")
     corrected = store.propose_example(
         _failure(" Sort  a\nlist. ", turn=second, output="sorted(xs)", why="corrected by ana"),
         project="default",

@@ -89,7 +89,7 @@ class ExampleStore(StoreBase):
     def propose_example(self, proposed: ProposedExample, *, project: str) -> ExampleRecord:
         """Keep ``proposed`` as a candidate of ``project``, or, when its expert already has an
         example of the same prompt, count it there: seen once more (unless it is the same
-        turn judged again), with this turn, wrong
+        turn judged again: then its reasons are both kept), with this turn, wrong
         output and reason; its correction becomes the right output only where none was given
         yet (a reviewer's edit is never overwritten), and its review stands."""
         now = time.time()
@@ -244,10 +244,13 @@ class ExampleStore(StoreBase):
     def _merge(
         self, connection: Connection, found: ExampleRecord, proposed: ProposedExample, now: float
     ) -> ExampleRecord:
+        again = found.turn_id == proposed.turn_id
+        why = proposed.why
+        if again and proposed.why not in found.why:  # a verdict and the guardian's finding
+            why = f"{found.why}; {proposed.why}"
         values: dict[str, Any] = {
-            "seen": AssistExample.seen + int(found.turn_id != proposed.turn_id),
-            "wrong_output": proposed.wrong_output,
-            "why": proposed.why[:MAX_WHY], "turn_id": proposed.turn_id, "updated_at": now,
+            "seen": AssistExample.seen + int(not again), "wrong_output": proposed.wrong_output,
+            "why": why[:MAX_WHY], "turn_id": proposed.turn_id, "updated_at": now,
         }  # fmt: skip
         if found.output is None and proposed.output:
             values["output"] = proposed.output
