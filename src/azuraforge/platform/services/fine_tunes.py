@@ -52,7 +52,7 @@ from azuraforge.assist.corpora import (
 )
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.promotion import Decision, answer_passes, decide
-from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.errors import BoundaryUnavailableError, ConflictError, InvalidParameterError
 from azuraforge.platform.blobs import BlobCache, BlobStore, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind, RestartPolicy
@@ -298,7 +298,10 @@ def run_fine_tune(
             "out to judge the adapter): approve more"
         )
     items = [*(_as_item(e) for e in held), *frozen_items(expert.name, config.frozen)]
-    run_code = code_runner() if any(item.tests for item in items) else None
+    try:
+        run_code = code_runner() if any(item.tests for item in items) else None
+    except BoundaryUnavailableError as e:  # not the worker's failure: no restart would help
+        raise InvalidParameterError(f"its examples have tests to run, and {e}") from None
     roles = {e.id: TRAINED for e in train} | {e.id: HELD_OUT for e in held}
     store.use_examples(record.id, roles, project=record.project)
     replayed = replay_examples(expert.name, round(config.replay * len(train)), config.seed)
