@@ -52,7 +52,12 @@ from azuraforge.assist.corpora import (
 )
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.promotion import Decision, answer_passes, decide
-from azuraforge.errors import BoundaryUnavailableError, ConflictError, InvalidParameterError
+from azuraforge.errors import (
+    BoundaryUnavailableError,
+    ConflictError,
+    InvalidParameterError,
+    ReferenceNotFoundError,
+)
 from azuraforge.platform.blobs import BlobCache, BlobStore, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind, RestartPolicy
@@ -90,9 +95,11 @@ class FineTuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expert: str = Field(max_length=64, description="The expert whose adapter is trained.")
+    expert: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="The expert whose adapter is trained."
+    )
     backend: str = Field(
-        "", max_length=64,
+        "", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         description="The declared llama backend whose model is the base (default: the first).",
     )  # fmt: skip
     steps: int = Field(100, ge=1, le=100_000, description="Optimiser steps.")
@@ -142,7 +149,7 @@ def submit_fine_tune(
 
     Raises
     ------
-    InvalidParameterError
+    ReferenceNotFoundError
         For an expert or a backend that is not one, or no llama backend declared.
     ConflictError
         If the expert has no approved example in ``project`` (nothing to train on).
@@ -173,11 +180,11 @@ def submit_fine_tune(
 
 
 def expert_named(name: str) -> Expert:
-    """The expert ``name`` (:class:`InvalidParameterError` names them otherwise)."""
+    """The expert ``name`` (:class:`ReferenceNotFoundError` names them otherwise)."""
     found = next((e for e in EXPERTS if e.name == name), None)
     if found is None:
         names = ", ".join(e.name for e in EXPERTS)
-        raise InvalidParameterError(f"no expert {name!r}; experts: {names}")
+        raise ReferenceNotFoundError(f"no expert {name!r}; experts: {names}")
     return found
 
 
@@ -186,7 +193,7 @@ def base_backend(settings: Settings, name: str = "") -> AssistBackend:
     the base a fine-tune trains over and judges with."""
     llamas = [b for b in settings.assist_backends if b.kind == "llama"]
     if not llamas:
-        raise InvalidParameterError(
+        raise ReferenceNotFoundError(
             "a fine-tune needs a llama backend declared in assist_backends (its model is the "
             "base the adapter is trained over)"
         )
@@ -195,7 +202,7 @@ def base_backend(settings: Settings, name: str = "") -> AssistBackend:
     found = next((b for b in llamas if b.name == name), None)
     if found is None:
         names = ", ".join(b.name for b in llamas)
-        raise InvalidParameterError(f"no llama backend {name!r}; llama backends: {names}")
+        raise ReferenceNotFoundError(f"no llama backend {name!r}; llama backends: {names}")
     return found
 
 

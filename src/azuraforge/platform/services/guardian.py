@@ -1,5 +1,5 @@
-"""The guardian: the code of each code answer (intents :data:`CHECKED`; :func:`code_of`) run
-behind the sandbox's boundary (:mod:`azuraforge.assist.boundary`), for syntax and a clean
+"""The guardian: the code of each code answer (intents :data:`CHECKED`;
+:func:`~azuraforge.assist.promotion.code_of`) run behind the sandbox's boundary (:mod:`azuraforge.assist.boundary`), for syntax and a clean
 run (a chat message brings no tests), after the turn is kept, on a worker thread of its own
 so the answer never waits for it. Its finding is the turn's check (``passed``: it ran
 clean; ``error``, ``timeout`` or ``memory`` with the sandbox's message) and a verdict the
@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from azuraforge.assist.boundary import Bubblewrap
-from azuraforge.assist.evaluation import extract_code
+from azuraforge.assist.promotion import code_of
 from azuraforge.assist.sandbox import Limits, run_tests
 from azuraforge.errors import BoundaryUnavailableError
 
@@ -39,22 +39,6 @@ class Check:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
-
-
-def code_of(answer: str) -> str:
-    r"""The code an answer holds: its fenced block, or the whole answer if it is Python; ``""``
-    for prose, which is no program to run (a verdict on it would be a false failure).
-
-    >>> code_of("Sure:\n```python\nx = 1\n```"), code_of("x = 1"), code_of("Use a loop.")
-    ('x = 1\n', 'x = 1', '')
-    """
-    if "```" in answer:
-        return extract_code(answer)
-    try:
-        compile(answer, "answer", "exec")
-    except (SyntaxError, ValueError):
-        return ""
-    return answer
 
 
 def _logged(future: Future[None]) -> None:
