@@ -1,11 +1,11 @@
 """The guardian: the code of each code answer (intents :data:`CHECKED`;
-:func:`~azuraforge.assist.promotion.code_of`) run behind the sandbox's boundary (:mod:`azuraforge.assist.boundary`), for syntax and a clean
-run (a chat message brings no tests), after the turn is kept, on a worker thread of its own
-so the answer never waits for it. Its finding is the turn's check (``passed``: it ran
-clean; ``error``, ``timeout`` or ``memory`` with the sandbox's message) and a verdict the
-backend selector counts, as a user's. Where the boundary cannot run (no ``bwrap``, no
-namespaces), it runs no code: each code turn's check is ``refused`` with the reason, and
-the log says it once.
+:func:`~azuraforge.assist.promotion.code_of`) run behind the sandbox's boundary
+(:mod:`azuraforge.assist.boundary`), for syntax and a clean run (a chat message brings no
+tests), after the turn is kept, on a worker thread of its own so the answer never waits for it.
+Its finding is the turn's check (``passed``: it ran clean; ``error``, ``timeout`` or ``memory``
+with the sandbox's message) and a verdict the backend selector counts, as a user's. Where the
+boundary cannot run (no ``bwrap``, no namespaces), it runs no code: each code turn's check is
+``refused`` with the reason, and the log says it once.
 """
 
 from __future__ import annotations
