@@ -4,6 +4,7 @@ committed images stay a few hundred kB in all).
 
     make test                                   # the browser tests save build/screenshots/
     .venv/bin/python -m tests.e2e.docs_images   # then refresh the guide's copies
+    .venv/bin/python -m tests.e2e.docs_images assist-review assist-nights   # only those
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SHOWN = {
     "stream": 1700,
     "narrow-experiments": 800,
     "chat": 300,
+    "assist-review": 1420,
+    "assist-nights": 640,
 }
 """Screenshot name -> the height in pixels kept from its top."""
 COLOURS = 64
@@ -41,18 +44,23 @@ def shrink(source: Path, target: Path, height: int) -> int:
     return target.stat().st_size
 
 
-def main() -> None:
-    missing = [name for name in SHOWN if not (SCREENSHOTS / f"{name}.png").exists()]
+def main(names: list[str]) -> None:
+    """Refresh the images ``names`` (all of :data:`SHOWN` when none is given)."""
+    unknown = [name for name in names if name not in SHOWN]
+    if unknown:
+        sys.exit(f"no image {', '.join(unknown)} in the guide; its images: {', '.join(SHOWN)}")
+    chosen = {name: SHOWN[name] for name in names or SHOWN}
+    missing = [name for name in chosen if not (SCREENSHOTS / f"{name}.png").exists()]
     if missing:
         sys.exit(f"no screenshot {', '.join(missing)} in {SCREENSHOTS}: run the browser tests")
     TARGET.mkdir(parents=True, exist_ok=True)
     total = 0
-    for name, height in SHOWN.items():
+    for name, height in chosen.items():
         size = shrink(SCREENSHOTS / f"{name}.png", TARGET / f"{name}.png", height)
         total += size
         print(f"{name}.png {size / 1024:.0f} kB")
-    print(f"{len(SHOWN)} images, {total / 1024:.0f} kB in {TARGET}")
+    print(f"{len(chosen)} images, {total / 1024:.0f} kB in {TARGET}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

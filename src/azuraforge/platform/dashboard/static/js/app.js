@@ -10,6 +10,7 @@ import { errorBox, fill, h, loading, toast } from "./ui.js";
 // Page modules load when first shown: the experiments page needs none of the charts' code.
 const pages = {
   access: () => import("./pages/access.js"),
+  assist: () => import("./pages/assist.js"),
   chat: () => import("./pages/chat.js"),
   compare: () => import("./pages/compare.js"),
   experiments: () => import("./pages/experiments.js"),
@@ -38,7 +39,13 @@ const ROUTES = [
   [/^\/access$/, "access", "access", "render"],
   [/^\/chat$/, "chat", "chat", "render"],
   [/^\/chat\/(\d+)$/, "chat", "chat", "render"],
+  [/^\/assist\/examples$/, "assist-examples", "assist", "renderExamples"],
+  [/^\/assist\/nights$/, "assist-nights", "assist", "renderNights"],
 ];
+// The roles that write in a project (the API's "write" right): the nav's entries marked
+// data-role="write" (the assistant's review and nights, which the API refuses a viewer) are
+// shown to them alone.
+const WRITERS = new Set(["editor", "admin"]);
 
 let cleanup = null;
 let shown = 0;
@@ -126,6 +133,7 @@ whoAmI().then((me) => {
     return;
   }
   renderWho(document.getElementById("who"), me);
+  for (const link of document.querySelectorAll("[data-nav][data-role=write]")) link.hidden = !WRITERS.has(me.role);
   window.addEventListener("hashchange", show);
   show();
 }, (error) => fill(document.getElementById("page"), errorBox(error, "The server could not be reached")));
