@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import uvicorn
 from typer.testing import CliRunner
@@ -47,8 +48,8 @@ FINE_TUNE = {
 
 
 class Server:
-    def __init__(self, url: str, store: Store) -> None:
-        self.url, self.store = url, store
+    def __init__(self, url: str, store: Store, worker: subprocess.Popen[bytes]) -> None:
+        self.url, self.store, self.worker = url, store, worker
         self.ada = user_headers(store, "ada", "viewer")
         self.rev = user_headers(store, "rev", "editor")
         self.http = httpx.Client(base_url=f"{url}{API}", timeout=60)
@@ -90,7 +91,7 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         with served_in_thread(uvicorn.Config(create_app(settings, store=store),
                                              log_level="warning")) as address:  # fmt: skip
-            yield Server(f"http://{address}", store)
+            yield Server(f"http://{address}", store, worker)
     finally:
         worker.terminate()
         worker.wait(30)
@@ -170,7 +171,7 @@ def _version(server: Server, number: int, timeout: float = 30) -> dict[str, Any]
         time.sleep(0.2)
 
 
-def test_a_fine_tune_queued_from_the_command_line_is_cancelled_at_a_step(
+def test_a_fine_tune_queued_from_the_command_line_resumes_after_a_crash_and_is_cancelled(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ):
     for number in range(3):
@@ -188,16 +189,35 @@ def test_a_fine_tune_queued_from_the_command_line_is_cancelled_at_a_step(
     bad = cli.invoke(app, ["assist", "fine-tune", "klingon", *where])
     assert bad.exit_code == 2 and "no expert 'klingon'; experts:" in bad.output, bad.output
     queued = cli.invoke(app, ["assist", "fine-tune", "turkish", "--steps", "100000",
-                              "--frozen", "0", *where])  # fmt: skip
+                              "--frozen", "0", "--checkpoint-every", "5", *where])  # fmt: skip
     assert queued.exit_code == 0, queued.output
     run = int(queued.output.split("queued run ")[1].split()[0])
-    deadline = time.monotonic() + 120
-    while server.http.get(f"/experiments/{run}", headers=server.rev).json()["progress"] <= 0:
-        assert time.monotonic() < deadline, "the fine-tune never made a step"
-        time.sleep(0.2)
+    _wait_for(server, run, lambda found: found["progress"] >= 6 / 100_000)
+    [job] = psutil.Process(server.worker.pid).children()  # the run's process
+    job.kill()  # a crash: the kernel starts it again, from the last state it kept
+    resumed = _wait_for(server, run, lambda _: "resuming from step" in _logs(server, run))
+    assert resumed["status"] == "running"
+    kept = int(_logs(server, run).split("resuming from step ")[1].split()[0])
+    assert kept >= 5  # a state kept every 5 steps: not from the start
     cancelled = server.http.post(f"/experiments/{run}/cancel", headers=server.rev)
     assert cancelled.status_code == 202, cancelled.text
     ended = server.finished(run, timeout=90)
     assert ended["status"] == "cancelled", ended
     versions = server.http.get("/models/expert-turkish/versions", headers=server.rev)
     assert versions.status_code == 404  # a cancelled fine-tune registers nothing
+
+
+def _wait_for(server: Server, run: int, done: Any, timeout: float = 120) -> dict[str, Any]:
+    """Run ``run`` once ``done(it)`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = dict(server.http.get(f"/experiments/{run}", headers=server.rev).json())
+        if done(found):
+            return found
+        assert time.monotonic() < deadline, f"run {run}: {found}"
+        time.sleep(0.2)
+
+
+def _logs(server: Server, run: int) -> str:
+    lines = server.http.get(f"/experiments/{run}/logs", headers=server.rev).json()["data"]
+    return "\n".join(line["message"] for line in lines)

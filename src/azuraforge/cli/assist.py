@@ -266,6 +266,9 @@ def fine_tune_command(
         float, typer.Option(min=0, max=0.99, help="share of approved examples kept to judge it")
     ] = 0.3,
     frozen: Annotated[int, typer.Option(min=0, help="examples of the frozen set judged")] = 20,
+    checkpoint_every: Annotated[
+        int, typer.Option(min=1, help="steps between two kept states of the training")
+    ] = 25,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
@@ -275,8 +278,9 @@ def fine_tune_command(
     with user_errors(verbose):
         with arguments():
             run = Client.from_environment(api, project).chat.fine_tune(
-                expert, steps=steps, held_out=held_out, frozen=frozen
-            )
+                expert, steps=steps, held_out=held_out, frozen=frozen,
+                checkpoint_every=checkpoint_every,
+            )  # fmt: skip
         console.print(
             f"queued run {run['id']} ({run['name']}); follow it with: "
             f"azuraforge experiments follow {run['id']}",
