@@ -163,6 +163,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/promotion.py
 	$(BIN)/python benchmarks/backend_selection.py
 	$(BIN)/python benchmarks/selector_code.py
+	cd benchmarks && ../$(BIN)/python adapter_promotion.py
 	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/regimes.py
 	$(BIN)/python benchmarks/stream_service.py
