@@ -174,22 +174,26 @@ def _version(server: Server, number: int, timeout: float = 30) -> dict[str, Any]
 def test_a_fine_tune_queued_from_the_command_line_resumes_after_a_crash_and_is_cancelled(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ):
-    for number in range(3):
+    made = []  # enough held out for the paired test to be able to promote, and one to train
+    while sum(is_held_out(i, 0.5) for i in made) < 5 or all(is_held_out(i, 0.5) for i in made):
         proposed = ProposedExample(expert="turkish", intent="turkish_chat",
-                                   prompt=f"Say {number}.", wrong_output="?",
+                                   prompt=f"Say {len(made)}.", wrong_output="?",
                                    why="marked bad by ada")  # fmt: skip
-        made = server.store.propose_example(proposed, project="default")
-        server.store.review_example(made.id, reviewer="rev", status="approved",
-                                    output=f"{number}!", project="default")  # fmt: skip
+        made.append(server.store.propose_example(proposed, project="default").id)
+        server.store.review_example(made[-1], reviewer="rev", status="approved",
+                                    output=f"{len(made)}!", project="default")  # fmt: skip
     monkeypatch.setenv("AZURAFORGE_TOKEN", server.rev["Authorization"].removeprefix("Bearer "))
     cli = CliRunner()
     where = ("--api-url", server.url)
     listed = cli.invoke(app, ["assist", "examples", "--expert", "turkish", *where])
     assert listed.exit_code == 0 and "Say 2." in listed.output, listed.output
+    few = cli.invoke(app, ["assist", "fine-tune", "turkish", "--held-out", "0.01", *where])
+    assert few.exit_code == 1 and "needs one to train on and 5 held out" in few.output
     bad = cli.invoke(app, ["assist", "fine-tune", "klingon", *where])
     assert bad.exit_code == 2 and "no expert 'klingon'; experts:" in bad.output, bad.output
     queued = cli.invoke(app, ["assist", "fine-tune", "turkish", "--steps", "100000",
-                              "--frozen", "0", "--checkpoint-every", "5", *where])  # fmt: skip
+                              "--frozen", "0", "--held-out", "0.5", "--checkpoint-every", "5",
+                              *where])  # fmt: skip
     assert queued.exit_code == 0, queued.output
     run = int(queued.output.split("queued run ")[1].split()[0])
     _wait_for(server, run, lambda found: found["progress"] >= 6 / 100_000)

@@ -242,7 +242,7 @@ def examples_command(
         reviewed = approve if approve is not None else reject
         if reviewed is not None:
             with arguments():
-                done = chat.review(reviewed, status="approved" if approve else "rejected",
+                done = chat.review(reviewed, status="rejected" if approve is None else "approved",
                                    output=output)  # fmt: skip
             console.print(f"example {done['id']} {done['status']}")
             return

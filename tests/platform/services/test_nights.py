@@ -5,6 +5,7 @@ fine-tune of an expert with enough approved examples (not a second while one is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services.chat import proposed_from
 from azuraforge.platform.services.chat_memory import ChatMemory
-from azuraforge.platform.services.fine_tunes import FINE_TUNE
+from azuraforge.platform.services.fine_tunes import FINE_TUNE, is_held_out
 from azuraforge.platform.services.nights import NIGHT, schedule_nights
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ExperimentQuery, Store
@@ -78,10 +79,15 @@ def test_a_night_keeps_facts_reports_failures_and_starts_a_fine_tune(learning: S
     store.set_turn_verdict(code[0].id, "ana", "bad", project="default")
     store.set_turn_verdict(code[1].id, "ana", "correction", "sorted(xs)", project="default")
     store.set_turn_check(code[2].id, "error", "NameError", project="default")
-    for turn in code[:2]:
+    approved = []  # the two failures, and others until a fine-tune may judge its adapter
+    while len(approved) < 2 or sum(is_held_out(i, 0.3) for i in approved) < 5:
+        turn = code[len(approved)] if len(approved) < 2 else replace(
+            code[0], message=f"Sort {len(approved)} words.", id=None
+        )  # fmt: skip
         example = store.propose_example(proposed_from(turn, "marked"), project="default")
         store.review_example(example.id, reviewer="rev", status="approved", output="sorted(xs)",
                              project="default")  # fmt: skip
+        approved.append(example.id)
     store.propose_example(proposed_from(code[2], "the guardian"), project="default")
     worker = Worker(learning, store)
 

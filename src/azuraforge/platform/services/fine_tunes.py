@@ -25,11 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from azuraforge.assist.adapters.registry import (
     GGUF_FILE,
     PEFT_FOLDER,
 )
-from azuraforge.assist.adapters.training import Checkpoints
+from azuraforge.assist.adapters.training import Checkpoints, TrainedAdapter
 from azuraforge.assist.corpora import (
     CodeProblem,
     Instruction,
@@ -86,6 +88,9 @@ FINE_TUNE = "fine-tune"
 """The job kind, and the pipeline its runs show."""
 ADAPTER_FOLDER = "adapter"
 """The run's folder of the adapter it made (PEFT, GGUF, ``artifact.json``)."""
+SETTLE_AFTER = 30.0
+"""Seconds after its end a completed fine-tune its worker did not settle is settled by the
+reaper's sweep (its worker settles it at once, in :meth:`FineTuneKind.after`)."""
 CHECKPOINTS = "checkpoints"
 """Where in the run's files its training's state is kept while it trains."""
 
@@ -152,20 +157,18 @@ def submit_fine_tune(
     ReferenceNotFoundError
         For an expert or a backend that is not one, or no llama backend declared.
     ConflictError
-        If the expert has no approved example in ``project`` (nothing to train on).
+        If the expert has too few approved examples in ``project`` (:func:`split_examples`).
     """
     expert = expert_named(config.expert)
     backend = base_backend(settings, config.backend)
-    approved = store.approved_examples(expert.name, project=project)
-    if not approved:
-        raise ConflictError(
-            f"expert {expert.name!r} has no approved example in project {project!r}: approve "
-            "some on the review page first"
-        )
-    earlier = store.list_experiments(
-        ExperimentQuery(project=project, kinds=(FINE_TUNE,), text=f"fine-tune-{expert.name}-")
-    ).total
-    for number in range(earlier + 1, earlier + 4):  # another fine-tune may take a name
+    split_examples(store, expert.name, project, config)
+    newest = store.list_experiments(
+        ExperimentQuery(project=project, kinds=(FINE_TUNE,), text=f"fine-tune-{expert.name}-",
+                        limit=1)
+    ).items  # fmt: skip
+    last = newest[0].name.rsplit("-", 1)[-1] if newest else "0"
+    start = int(last) + 1 if last.isdigit() else len(newest) + 1
+    for number in range(start, start + 3):  # another fine-tune may take a name meanwhile
         job = NewJob(
             FINE_TUNE, config.model_copy(update={"backend": backend.name}).model_dump(),
             kind=FINE_TUNE, project=project, submitter=submitter, context=context or {},
@@ -277,48 +280,139 @@ class FineTuneKind(JobKind):
         if record.status == COMPLETED:
             settle(host.store, open_blobs(host.settings), record.id, project=record.project)
 
+    def sweep(self, host: JobHost) -> None:
+        """Settle the completed fine-tunes their worker did not (it died once the job ended,
+        or the store was out): those that ended :data:`SETTLE_AFTER` seconds ago or more,
+        looked at every :data:`SETTLE_AFTER` seconds."""
+        state: dict[str, Any] = host.keep("fine-tunes settled", dict)
+        now = time.time()
+        if now < state.get("next", 0.0):
+            return
+        state["next"] = now + SETTLE_AFTER
+        settled: set[int] = state.setdefault("runs", set())
+        for project in host.store.list_projects():
+            ended = host.store.list_experiments(ExperimentQuery(
+                project=project, kinds=(FINE_TUNE,), statuses=(COMPLETED,), limit=20,
+            )).items  # fmt: skip
+            for run in ended:
+                if run.id in settled or (run.finished_at or now) > now - SETTLE_AFTER:
+                    continue
+                try:
+                    settle(host.store, open_blobs(host.settings), run.id, project=project)
+                    settled.add(run.id)
+                except Exception as e:  # the next look tries again
+                    _log.error("fine-tune %d: not settled: %s: %s", run.id, type(e).__name__, e)
+
 
 def run_fine_tune(
     store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
     """Train the fine-tune ``record`` and judge its adapter (the module docstring says how);
-    its status and result (the adapter's folder, figures, the decision)."""
-    from azuraforge.assist.adapters.convert import convert_adapter
-    from azuraforge.assist.adapters.training import (
-        LoraSettings,
-        TrainingStoppedError,
-        train_adapter,
-    )
-    from azuraforge.assist.models import model_name
+    its status and result (the adapter's folder, figures, the decision, the examples it
+    trained on and held out, which :func:`settle` records once it completed)."""
+    from azuraforge.assist.adapters.training import TrainingStoppedError
     from azuraforge.assist.models import resolve as resolve_model
 
     config = FineTuneConfig.model_validate(record.config)
     expert = expert_named(config.expert)
     base = resolve_model(base_backend(settings, config.backend).model)
-    approved = [e for e in store.approved_examples(expert.name, project=record.project)
-                if (e.output or "").strip()]  # fmt: skip
-    held = [e for e in approved if is_held_out(e.id, config.held_out)]
-    train = [e for e in approved if not is_held_out(e.id, config.held_out)]
-    if not train:
-        raise InvalidParameterError(
-            f"no approved example of {expert.name!r} is left to train on ({len(held)} held "
-            "out to judge the adapter): approve more"
-        )
+    train, held = split_examples(store, expert.name, record.project, config)
+    champion = _comparable_champion(store, expert, record.project, base)
     items = [*(_as_item(e) for e in held), *frozen_items(expert.name, config.frozen)]
     try:
         run_code = code_runner() if any(item.tests for item in items) else None
     except BoundaryUnavailableError as e:  # not the worker's failure: no restart would help
         raise InvalidParameterError(f"its examples have tests to run, and {e}") from None
-    roles = {e.id: TRAINED for e in train} | {e.id: HELD_OUT for e in held}
-    store.use_examples(record.id, roles, project=record.project)
+    try:
+        trained = _train(base, expert, train, config, settings, ctx, record.id)
+    except TrainingStoppedError as e:
+        ctx.logger.info("%s", e)
+        return CANCELLED, {}
+    blobs = ctx.blobs or open_blobs(settings)
+    try:  # a failure from here on would fail again at every restart, after a whole training
+        decision = _judged(trained, base, champion, expert, items, len(held), config,
+                           settings, blobs, ctx, run_code)  # fmt: skip
+    except InvalidParameterError:
+        raise
+    except Exception as e:
+        ctx.logger.exception("judging the adapter failed")
+        raise InvalidParameterError(
+            f"the adapter was trained but could not be judged ({type(e).__name__}: see the "
+            "run's log)"
+        ) from None
+    if decision is None:
+        return CANCELLED, {}
+    return COMPLETED, _kept(trained, base, champion, expert, decision, train, held, ctx)
+
+
+def split_examples(
+    store: Store, expert: str, project: str, config: FineTuneConfig
+) -> tuple[list[ExampleRecord], list[ExampleRecord]]:
+    """``expert``'s approved examples with a right output in ``project``: those a fine-tune
+    of ``config`` trains on, and those it holds out to judge its adapter (:func:`is_held_out`).
+
+    Raises
+    ------
+    ConflictError
+        If none is left to train on, or too few are held out for the paired test ever to
+        promote at ``config.significance`` (:func:`fewest_held_out`).
+    """
+    approved = [e for e in store.approved_examples(expert, project=project)
+                if (e.output or "").strip()]  # fmt: skip
+    held = [e for e in approved if is_held_out(e.id, config.held_out)]
+    train = [e for e in approved if not is_held_out(e.id, config.held_out)]
+    needed = fewest_held_out(config.significance)
+    if not train or len(held) < needed:
+        raise ConflictError(
+            f"{len(approved)} approved examples of {expert!r}: {len(train)} to train on and "
+            f"{len(held)} held out to judge the adapter; a fine-tune needs one to train on and "
+            f"{needed} held out (fewer could never show it better at significance "
+            f"{config.significance:g}): approve more, or change held_out"
+        )
+    return train, held
+
+
+def fewest_held_out(significance: float) -> int:
+    """The fewest held-out examples on which McNemar's exact test can reach ``significance``
+    (every one a win of the new adapter: p = 0.5 ** n).
+
+    >>> fewest_held_out(0.05), fewest_held_out(0.01)
+    (5, 7)
+    """
+    return math.floor(math.log2(1 / significance)) + 1
+
+
+def _comparable_champion(
+    store: Store, expert: Expert, project: str, base: Path
+) -> ModelVersionRecord | None:
+    """The expert's champion, refused if it was trained over another base model than this
+    fine-tune's (the two could not answer side by side)."""
+    from azuraforge.assist.models import model_name
+
+    champion = expert_champion(store, expert.name, project)
+    trained_over = None if champion is None else champion.config.get("base_model")
+    if champion is not None and trained_over not in (None, model_name(base)):
+        raise InvalidParameterError(
+            f"the champion {EXPERT_MODEL.format(expert.name)}@{champion.version} was trained "
+            f"over {trained_over}, this fine-tune's base is {model_name(base)}: name the backend "
+            "that serves it (backend)"
+        )
+    return champion
+
+
+def _train(
+    base: Path, expert: Expert, train: list[ExampleRecord], config: FineTuneConfig,
+    settings: Settings, ctx: StoreContext, run: int,
+) -> TrainedAdapter:  # fmt: skip
+    """The adapter trained on ``train`` and a replay of the expert's data, its state kept in
+    the blob store as it goes (:func:`_checkpoints`), in the run's ``adapter/peft``."""
+    from azuraforge.assist.adapters.training import LoraSettings, train_adapter
+    from azuraforge.assist.models import model_name
+
     replayed = replay_examples(expert.name, round(config.replay * len(train)), config.seed)
     examples = [Instruction(e.prompt, "", e.output or "") for e in train] + replayed
-    ctx.logger.info(
-        "training %s over %s on %d approved examples and %d replayed; %d held out",
-        expert.name, model_name(base), len(train), len(replayed), len(held),
-    )  # fmt: skip
-    blobs = ctx.blobs or open_blobs(settings)
-    folder = ctx.output_dir / ADAPTER_FOLDER
+    ctx.logger.info("training %s over %s on %d approved examples and %d replayed",
+                    expert.name, model_name(base), len(train), len(replayed))  # fmt: skip
     lora = LoraSettings(rank=config.rank, alpha=config.alpha, steps=config.steps,
                         batch_size=config.batch_size, learning_rate=config.learning_rate,
                         max_tokens=config.max_tokens, seed=config.seed)  # fmt: skip
@@ -328,39 +422,65 @@ def run_fine_tune(
         ctx.progress(step, config.steps, f"step {step}: loss {loss:.4f}")
         return not ctx.should_stop()
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="azuraforge-fine-tune-") as scratch:
-            trained = train_adapter(
-                base, examples, folder / PEFT_FOLDER, settings=lora,
-                system_prompt=expert.system_prompt, cache=settings.cache_dir / "assist-bases",
-                threads=config.threads, progress=progress,
-                checkpoint=_checkpoints(ctx, blobs, record.id, config.checkpoint_every,
-                                        Path(scratch)),
-            )  # fmt: skip
-    except TrainingStoppedError as e:
-        ctx.logger.info("%s; its state is kept", e)
-        return CANCELLED, {}
-    convert_adapter(folder / PEFT_FOLDER, base, folder / GGUF_FILE)
-    champion = expert_champion(store, expert.name, record.project)
-    decision = judge(
-        base, folder / GGUF_FILE, _champion_file(settings, blobs, champion), expert,
-        items, len(held), config, ctx, run_code,
-    )  # fmt: skip
+    blobs = ctx.blobs or open_blobs(settings)
+    with tempfile.TemporaryDirectory(prefix="azuraforge-fine-tune-") as scratch:
+        return train_adapter(
+            base, examples, ctx.output_dir / ADAPTER_FOLDER / PEFT_FOLDER, settings=lora,
+            system_prompt=expert.system_prompt, cache=settings.cache_dir / "assist-bases",
+            threads=config.threads, progress=progress,
+            checkpoint=_checkpoints(ctx, blobs, run, config.checkpoint_every, Path(scratch)),
+        )  # fmt: skip
+
+
+def _judged(
+    trained: TrainedAdapter, base: Path, champion: ModelVersionRecord | None, expert: Expert,
+    items: list[Item], held: int, config: FineTuneConfig, settings: Settings,
+    blobs: BlobStore, ctx: StoreContext, run_code: Callable[[str, str, str], bool] | None,
+) -> Decision | None:  # fmt: skip
+    """The adapter converted for llama.cpp and judged against ``champion``; ``None`` when the
+    job was asked to stop meanwhile. Never promoted without a frozen set to show it forgets
+    nothing."""
+    from azuraforge.assist.adapters.convert import convert_adapter
+
+    gguf = trained.folder.parent / GGUF_FILE
+    convert_adapter(trained.folder, base, gguf)
+    decision = judge(base, gguf, _champion_file(settings, blobs, champion), expert, items,
+                     held, config, ctx, run_code)  # fmt: skip
+    if decision is None or ctx.should_stop():
+        return None
+    if decision.promote and len(items) == held:
+        why = f"{decision.reason}; no frozen set to show it forgets nothing: not promoted"
+        return replace(decision, promote=False, reason=why)
+    return decision
+
+
+def _kept(
+    trained: TrainedAdapter, base: Path, champion: ModelVersionRecord | None, expert: Expert,
+    decision: Decision, train: list[ExampleRecord], held: list[ExampleRecord],
+    ctx: StoreContext,
+) -> dict[str, Any]:  # fmt: skip
+    """The run's result, and the adapter's ``artifact.json`` beside it: its figures (training
+    and judging), base model, settings, data and decision."""
+    from azuraforge.assist.models import model_name
+
     figures = {**trained.metrics, **decision.figures}
     scores = {k: v for k, v in figures.items() if isinstance(v, int | float)}
+    decided = _decided(decision, champion)
     meta = {
         "pipeline": ADAPTER_PIPELINE, "expert": expert.name, "base_model": model_name(base),
         "metrics": scores,
-        "config": {"settings": asdict(lora), "data_sha256": trained.data_sha256,
-                   "examples": {"trained": len(train), "held_out": len(held),
-                                "replayed": len(replayed)},
-                   "decision": _decided(decision, champion)},
+        "config": {"base_model": model_name(base), "settings": asdict(trained.settings),
+                   "data_sha256": trained.data_sha256,
+                   "examples": {"trained": len(train), "held_out": len(held)},
+                   "decision": decided},
     }  # fmt: skip
+    folder = trained.folder.parent
     (folder / "artifact.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    ctx.progress(config.steps, config.steps, decision.reason)
-    return COMPLETED, {
+    ctx.progress(trained.settings.steps, trained.settings.steps, decision.reason)
+    return {
         "artifact_dir": ADAPTER_FOLDER, "metrics": scores, "notes": [decision.reason],
-        "decision": _decided(decision, champion),
+        "decision": decided,
+        "examples": {TRAINED: [e.id for e in train], HELD_OUT: [e.id for e in held]},
     }  # fmt: skip
 
 
@@ -383,8 +503,9 @@ def _checkpoints(
         ctx.logger.info("resuming from step %s", kept.get("step"))
 
     def save(step: int, file: Path) -> None:
-        blobs.put_file(file, run_key(run, f"{CHECKPOINTS}/{file.name}"))
-        ctx.save_checkpoint({"step": step, "file": file.name})
+        if not ctx.lease_lost:  # another worker holds the job now: its states, not ours
+            blobs.put_file(file, run_key(run, f"{CHECKPOINTS}/{file.name}"))
+            ctx.save_checkpoint({"step": step, "file": file.name})
         file.unlink()
 
     return Checkpoints(scratch, every, save, resume)
@@ -402,10 +523,11 @@ def judge(
     base: Path, adapter: Path, champion: Path | None, expert: Expert, items: Sequence[Item],
     held: int, config: FineTuneConfig, ctx: StoreContext,
     run_code: Callable[[str, str, str], bool] | None,
-) -> Decision:  # fmt: skip
+) -> Decision | None:  # fmt: skip
     """The paired decision on ``adapter`` against ``champion`` (the base model when
     ``None``): both answer ``items`` (the first ``held`` the held-out examples, the rest the
-    frozen set) greedily through llama.cpp, and each answer is checked (:func:`passes`)."""
+    frozen set) greedily through llama.cpp, and each answer is checked (:func:`passes`);
+    ``None`` when the job is asked to stop meanwhile."""
     from azuraforge.assist.backends import GenerationSettings, Message
     from azuraforge.assist.backends.llama import LlamaCppBackend
 
@@ -419,6 +541,8 @@ def judge(
         def answers(name: str | None) -> list[bool]:
             found = []
             for number, item in enumerate(items, start=1):
+                if ctx.should_stop():
+                    raise _StoppedError
                 chat = [Message("system", expert.system_prompt), Message("user", item.prompt)]
                 answer = backend.generate(chat, greedy, adapter=name)
                 found.append(passes(answer, item, run_code))
@@ -426,9 +550,15 @@ def judge(
             return found
 
         old, new = answers("champion" if champion is not None else None), answers("candidate")
+    except _StoppedError:
+        return None
     finally:
         backend.close()
     return decide(old[:held], new[:held], old[held:], new[held:], alpha=config.significance)
+
+
+class _StoppedError(Exception):
+    """The job was asked to stop while its adapter was judged."""
 
 
 def passes(answer: str, item: Item, run_code: Callable[[str, str, str], bool] | None) -> bool:
@@ -469,9 +599,10 @@ def code_runner() -> Callable[[str, str, str], bool]:
 def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVersionRecord | None:
     """Register the completed fine-tune ``run``'s adapter as the next version of its
     expert's model (made if it has none), unless it is one already, with its figures and its
-    decision's reason; move the ``champion`` alias to it if the decision promotes it and the
-    alias still names the version it was judged against. The version (``None``: the run
-    kept no adapter)."""
+    decision's reason; record which examples it trained on and held out (a fine-tune that
+    did not complete used none) and drop its training's kept states; move the ``champion``
+    alias to it if the decision promotes it and the alias still names the version it was
+    judged against. Safe to call again. The version (``None``: the run kept no adapter)."""
     record = store.get_experiment(run, project=project)
     result = record.result or {}
     decided = result.get("decision")
@@ -487,7 +618,14 @@ def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVe
     if made is None:
         made = register_version(store, blobs, model, run, description=str(decided["reason"]),
                                 actor=f"fine-tune {run}", project=project)  # fmt: skip
-    if decided.get("promote"):
+    used = result.get("examples") or {}
+    roles = {int(i): role for role in (TRAINED, HELD_OUT) for i in used.get(role, [])}
+    store.use_examples(run, roles, project=project)
+    blobs.delete_prefix(run_key(run, CHECKPOINTS))
+    if (
+        decided.get("promote")
+        and store.find_alias(model, CHAMPION, project=project) != made.version
+    ):
         moved = store.move_alias_if(
             model, CHAMPION, expected=decided.get("champion"), version=made.version,
             actor=f"fine-tune {run}", reason=str(decided["reason"]), project=project,

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.assist.night import Pattern, facts_in, failure_patterns
+from azuraforge.errors import ConflictError
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobHost, JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue, make_transport
@@ -85,7 +86,10 @@ def schedule_nights(
     for project in store.list_projects():
         if scheduled.get(project) == day:
             continue
-        night = queue_night(store, transport, project, now, day)
+        try:
+            night = queue_night(store, transport, project, now, day)
+        except ConflictError:  # another process queued it meanwhile
+            night = None
         if night is not None:
             queued.append(night)
         scheduled[project] = day
@@ -96,24 +100,33 @@ def queue_night(
     store: Store, transport: Transport | None, project: str, now: float, day: str,
     *, by: str | None = None,
 ) -> ExperimentRecord | None:  # fmt: skip
-    """Queue ``project``'s night of ``day`` over the turns since its last pass (a day at
-    most), unless it has one; ``None`` then. A pass asked ``by`` someone runs whatever
+    """Queue ``project``'s night of ``day`` over the turns since its last completed pass (a
+    day at most), unless it has one; ``None`` then. A pass asked ``by`` someone runs whatever
     passes ran today (named by its time), and the day's scheduled one still runs after it,
     over the turns since."""
     batch = f"{NIGHT}-{day}"
-    last = store.list_experiments(
-        ExperimentQuery(project=project, kinds=(NIGHT,), limit=1)
-    ).items  # fmt: skip
-    if by is None and last and last[0].batch_id == batch:
+    done = ExperimentQuery(project=project, kinds=(NIGHT,), batch_id=batch, limit=1)
+    if by is None and store.list_experiments(done).items:
         return None
+    last = store.list_experiments(
+        ExperimentQuery(project=project, kinds=(NIGHT,), statuses=(COMPLETED,), limit=1)
+    ).items  # a night that failed read nothing: its turns are read again
     since = float(last[0].config["until"]) if last else now - DAY
     config = NightConfig(since=max(since, now - DAY), until=now)
+    if by is None:
+        job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project,
+                     name=f"night-{day}", batch_id=batch)  # fmt: skip
+        return enqueue(store, transport, job)[0]
     clock = datetime.fromtimestamp(now, UTC).strftime("%H%M%S")
-    job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project, submitter=by,
-                 name=f"night-{day}" if by is None else f"night-{day}-{clock}-by-hand",
-                 batch_id=batch if by is None else f"{batch}-by-hand")  # fmt: skip
-    [record] = enqueue(store, transport, job)
-    return record
+    for extra in ("", "-2", "-3"):  # passes asked within one second
+        name = f"night-{day}-{clock}{extra}-by-hand"
+        job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project, submitter=by,
+                     name=name, batch_id=f"{batch}-by-hand")  # fmt: skip
+        try:
+            return enqueue(store, transport, job)[0]
+        except ConflictError:
+            continue
+    raise ConflictError("three passes were asked within a second: try again")
 
 
 def list_nights(
