@@ -5,6 +5,7 @@ fine-tune of an expert with enough approved examples (not a second while one is 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,6 @@ from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.chat import TurnWrite
 from azuraforge.platform.store.states import COMPLETED, QUEUED
 
-NIGHT_AT_4 = datetime(2026, 11, 28, 4, 0, tzinfo=UTC).timestamp()
-
 
 def _turn(message: str, intent: str = "general_chat", expert: str = "general") -> TurnWrite:
     return TurnWrite(message=message, answer="an answer", intent=intent, expert=expert,
@@ -39,19 +38,27 @@ def _nights(store: Store, project: str = "default") -> list[Any]:
 
 def test_a_night_is_queued_once_a_day_per_project_after_its_hour(settings: Settings, store):
     store.create_project("beta")
+    for project in ("default", "beta"):  # a turn in each: nights read turns kept since
+        talk = store.create_conversation("ana", "t", project=project)
+        store.add_chat_turn(talk.id, "ana", _turn("Hello."), project=project)
+    store.create_project("quiet")  # nobody chatted there: no night
+    now = time.time() + 60
+    hour = datetime.fromtimestamp(now, UTC).hour
     transport, scheduled = LocalTransport(), {}
-    assert schedule_nights(store, transport, settings, scheduled, now=NIGHT_AT_4 - 7200) == []
-    first = schedule_nights(store, transport, settings, scheduled, now=NIGHT_AT_4)
+    if hour < 23:
+        later_hour = settings.model_copy(update={"assist_nightly_hour": hour + 1})
+        assert schedule_nights(store, transport, later_hour, {}, now=now) == []
+    at_midnight = settings.model_copy(update={"assist_nightly_hour": 0})
+    first = schedule_nights(store, transport, at_midnight, scheduled, now=now)
     assert sorted(n.project for n in first) == ["beta", "default"]
-    assert first[0].config["until"] == NIGHT_AT_4
-    assert first[0].config["since"] == NIGHT_AT_4 - 86_400  # a first night reads a day
-    later = NIGHT_AT_4 + 3600  # another server's sweep, knowing nothing: the store says
-    assert schedule_nights(store, transport, settings, {}, now=later) == []
-    assert schedule_nights(store, transport, settings, scheduled, now=later) == []
-    tomorrow = schedule_nights(store, transport, settings, scheduled, now=NIGHT_AT_4 + 86_400)
-    assert {n.config["since"] for n in tomorrow} == {NIGHT_AT_4}  # from the last one's end
-    off = settings.model_copy(update={"assist_nightly": False})
-    assert schedule_nights(store, transport, off, {}, now=NIGHT_AT_4 + 2 * 86_400) == []
+    assert (first[0].config["since"], first[0].config["until"]) == (now - 86_400, now)
+    later = now + 60  # another server's sweep, knowing nothing: the store says
+    assert schedule_nights(store, transport, at_midnight, {}, now=later) == []
+    assert schedule_nights(store, transport, at_midnight, scheduled, now=later) == []
+    tomorrow = schedule_nights(store, transport, at_midnight, scheduled, now=now + 86_400)
+    assert tomorrow == []  # no turn kept since
+    off = settings.model_copy(update={"assist_nightly": False, "assist_nightly_hour": 0})
+    assert schedule_nights(store, transport, off, {}, now=now + 2 * 86_400) == []
 
 
 @pytest.fixture

@@ -101,9 +101,9 @@ def queue_night(
     *, by: str | None = None,
 ) -> ExperimentRecord | None:  # fmt: skip
     """Queue ``project``'s night of ``day`` over the turns since its last completed pass (a
-    day at most), unless it has one; ``None`` then. A pass asked ``by`` someone runs whatever
-    passes ran today (named by its time), and the day's scheduled one still runs after it,
-    over the turns since."""
+    day at most), unless it has one or no turn was kept since; ``None`` then. A pass asked
+    ``by`` someone runs whatever passes ran today (named by its time), and the day's
+    scheduled one still runs after it, over the turns since."""
     batch = f"{NIGHT}-{day}"
     done = ExperimentQuery(project=project, kinds=(NIGHT,), batch_id=batch, limit=1)
     if by is None and store.list_experiments(done).items:
@@ -113,6 +113,8 @@ def queue_night(
     ).items  # a night that failed read nothing: its turns are read again
     since = float(last[0].config["until"]) if last else now - DAY
     config = NightConfig(since=max(since, now - DAY), until=now)
+    if by is None and not store.count_turns_between(config.since, now, project=project):
+        return None  # a project nobody chatted in since: nothing to read
     if by is None:
         job = NewJob(NIGHT, config.model_dump(), kind=NIGHT, project=project,
                      name=f"night-{day}", batch_id=batch)  # fmt: skip

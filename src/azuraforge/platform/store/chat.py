@@ -195,6 +195,21 @@ class ChatStore(StoreBase):
             ).all()
         return [(row.user_name, _turn(row)) for row in rows]
 
+    def count_turns_between(self, since: float, until: float, *, project: str) -> int:
+        """How many turns of ``project`` were kept in ``[since, until)``."""
+        with self._read() as connection:
+            found = connection.scalar(
+                select(func.count())
+                .select_from(ChatTurn)
+                .join(ChatConversation, ChatConversation.id == ChatTurn.conversation_id)
+                .where(
+                    ChatConversation.project_id == self.project_id(connection, project),
+                    ChatTurn.created_at >= since,
+                    ChatTurn.created_at < until,
+                )
+            )
+        return int(found or 0)
+
     def set_turn_check(self, turn_id: int, status: str, message: str, *, project: str) -> None:
         """Keep the guardian's ``status`` and one-line ``message`` on turn ``turn_id`` of
         ``project`` (whoever's it is: the server's own finding)."""
