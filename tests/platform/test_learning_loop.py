@@ -142,7 +142,7 @@ def test_failures_reviewed_train_an_adapter_that_is_promoted_only_when_better(se
     assert version["source_experiment_id"] == run["id"]
     used = server.http.get("/assist/examples", headers=server.rev,
                            params={"expert": "python", "limit": 500}).json()["data"]  # fmt: skip
-    assert {e["role"] for e in used if e["id"] in held} == {"held out"}
+    assert {e["used_as"] for e in used if e["id"] in held} == {"held out"}
     assert {e["fine_tune"] for e in used} == {run["id"]}
 
     # The chat answers through the new champion, as taught.

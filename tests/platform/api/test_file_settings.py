@@ -74,9 +74,12 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "PUT /experiments/{experiment_id}/tags/{key}": {"value": "good.csv"},
     "POST /chat": {"message": "good.csv"},
     "POST /chat/turns/{turn_id}/feedback": {"verdict": "good"},
+    "PATCH /assist/examples/{example_id}": {"output": "good.csv", "tests": "good.csv"},
+    "POST /assist/fine-tunes": {"expert": "python"},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
-               "user": "admin", "key": "data", "turn_id": "1"}  # fmt: skip
+               "user": "admin", "key": "data", "turn_id": "1",
+               "example_id": "1"}  # fmt: skip
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {

@@ -24,7 +24,7 @@ def test_the_run_list_shows_the_kinds_that_say_they_are_runs(
     fresh_kinds: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = "from azuraforge.platform.jobs.kinds import JobKind\n" + (
-        "class Kind(JobKind):\n    name = 'fine-tune'\n    listed = True\n"
+        "class Kind(JobKind):\n    name = 'distill'\n    listed = True\n"
         "    def run(self, *args):\n        return 'completed', {}\n"
     )
     write_pipeline_plugin(
@@ -32,7 +32,15 @@ def test_the_run_list_shows_the_kinds_that_say_they_are_runs(
         "tune_kinds",
         source,
         {},
-        other_groups={KIND_GROUP: {"fine-tune": "tune_kinds:Kind"}},
+        other_groups={KIND_GROUP: {"distill": "tune_kinds:Kind"}},
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert listed_kinds() == ("external", "fine-tune", "retrain", "run", "trial")
+    assert listed_kinds() == (
+        "assist-night",
+        "distill",
+        "external",
+        "fine-tune",
+        "retrain",
+        "run",
+        "trial",
+    )

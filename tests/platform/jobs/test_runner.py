@@ -100,7 +100,10 @@ def test_a_job_of_a_kind_no_distribution_declares_fails_naming_those_installed(
     assert execute(store, lease, settings) == "failed"
     error = store.get_experiment(record.id).error
     assert error is not None and error.startswith("NotFoundError: no job kind named 'reindex'")
-    assert "countdown, external, prediction, retrain, run, stream, stream-soak, trial" in error
+    assert (
+        "assist-night, countdown, external, fine-tune, prediction, retrain, run, stream, "
+        "stream-soak, trial"
+    ) in error
 
 
 def test_execute_records_a_failing_pipeline_as_failed(

@@ -50,13 +50,15 @@ class ExamplePublic(BaseModel):
     reviewer: str | None
     reviewed_at: float | None
     fine_tune: int | None
-    role: str | None
+    used_as: str | None
+    """What that fine-tune did with it: ``trained`` or ``held out``."""
     created_at: float
     updated_at: float
 
     @classmethod
     def of(cls, record: ExampleRecord) -> ExamplePublic:
-        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+        shown = {name: getattr(record, name) for name in cls.model_fields if name != "used_as"}
+        return cls(**shown, used_as=record.role)
 
 
 class ExamplesPublic(BaseModel):
