@@ -40,10 +40,13 @@ def data_mirrors() -> list[Path]:
 @pytest.fixture(autouse=True, scope="session")
 def _own_store(tmp_path_factory: pytest.TempPathFactory):
     """`azuraforge run` records into the platform's store: tests record into a store and a
-    home folder of their own (one per pytest-xdist worker), never the user's ~/.azuraforge."""
+    home folder of their own (one per pytest-xdist worker), never the user's ~/.azuraforge.
+    The nightly pass is off (a test turns it on): after its hour every test server's reaper
+    would queue a pass over its turns, and its workers run them beside the test's own jobs."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'azuraforge.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AZURAFORGE_DATABASE_URL", url)
+        patch.setenv("AZURAFORGE_ASSIST_NIGHTLY", "false")
         patch.setenv(HOME_VARIABLE, str(tmp_path_factory.mktemp("home")))
         yield url
 

@@ -46,9 +46,11 @@ def test_a_night_is_queued_once_a_day_per_project_after_its_hour(settings: Setti
     hour = datetime.fromtimestamp(now, UTC).hour
     transport, scheduled = LocalTransport(), {}
     if hour < 23:
-        later_hour = settings.model_copy(update={"assist_nightly_hour": hour + 1})
+        later_hour = settings.model_copy(
+            update={"assist_nightly": True, "assist_nightly_hour": hour + 1}
+        )
         assert schedule_nights(store, transport, later_hour, {}, now=now) == []
-    at_midnight = settings.model_copy(update={"assist_nightly_hour": 0})
+    at_midnight = settings.model_copy(update={"assist_nightly": True, "assist_nightly_hour": 0})
     first = schedule_nights(store, transport, at_midnight, scheduled, now=now)
     assert sorted(n.project for n in first) == ["beta", "default"]
     assert (first[0].config["since"], first[0].config["until"]) == (now - 86_400, now)
