@@ -81,6 +81,31 @@ def _record_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
         _SKIPPED[report.nodeid] = str(reason)
 
 
+LONGEST = ("tests/platform/api/test_schemathesis.py", "tests/platform/test_learning_loop.py")
+"""The modules that took longest (`--durations`, 2026-11-28: schemathesis 175 s on SQLite and
+76 s on PostgreSQL, the learning loop 150 s), started before all others."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a ``slow`` test, and the browser tests, run first (each module in its
+    own order): under ``--dist loadscope`` a pytest-xdist worker takes the next module in this
+    order as it finishes one, so the longest start early and none of them is left to run alone
+    at the end while the other workers idle (the longest-first schedule for the makespan)."""
+    heavy = {_module(item) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        module = _module(item)
+        if module in LONGEST:
+            return LONGEST.index(module)
+        return len(LONGEST) + (module not in heavy and "tests/e2e/" not in module)
+
+    items.sort(key=rank)
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI nothing may skip: a missing reference engine is a broken environment."""
     if not (os.environ.get("CI") and _SKIPPED):

@@ -33,6 +33,8 @@ from tests.assist.tiny_llama import build_tiny_llama
 from tests.platform.fixtures import short_settings, user_headers
 from tests.platform.servers import served_in_thread
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 RIGHT = "Merhaba, the quick brown fox!"
 NAMES = ["Ada", "Alan", "Grace", "Linus", "Guido", "Barbara", "Edsger", "Donald", "Ken",
