@@ -200,13 +200,13 @@ def test_reap_marks_an_expired_run_lost_naming_the_worker_and_last_heartbeat(
     store: Store,
 ) -> None:
     record = store.create_experiment("sleeper", {})
-    claimed = time.time()
-    lease = store.claim(record.id, "host:123:abc", 1.0)  # a loaded machine's queries take 0.1 s
+    ttl, claimed = 1.0, time.time()  # a loaded machine's queries take 0.1 s
+    lease = store.claim(record.id, "host:123:abc", ttl)
     assert lease is not None
     heartbeat = store.get_experiment(record.id).heartbeat_at
     assert heartbeat is not None
     assert store.reap_expired() == []  # not yet expired
-    time.sleep(max(0.0, claimed + 1.0 - time.time()) + 0.05)
+    time.sleep(max(0.0, claimed + ttl - time.time()) + 0.05)
     assert store.reap_expired() == [(record.id, "lost")]
     lost = store.get_experiment(record.id)
     shown = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(heartbeat))
