@@ -33,6 +33,9 @@ from tests.platform.servers import alive, bearer, children, free_port, sign_in, 
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+WORKER_STARTS_WITHIN = 60.0
+"""Seconds a worker process has to claim a first run: it imports the platform first, several
+seconds of CPU on a loaded 2-core machine (10 s was too few once in CI)."""
 
 
 def submit(port: int, **config: object) -> int:
@@ -72,7 +75,7 @@ def test_sigterm_stops_serve_and_its_workers_cancelling_their_run(
     workers = children(serve.pid)
     assert len(workers) == 2
     run = submit(port, steps=500, sleep=0.05)
-    wait_for(lambda: status(store, run) == "running")
+    wait_for(lambda: status(store, run) == "running", timeout=WORKER_STARTS_WITHIN)
     serve.send_signal(signal.SIGTERM)
     assert serve.wait(timeout=30) == 0
     assert not any(alive(pid) for pid in workers)
@@ -94,7 +97,7 @@ def test_sigterm_stops_a_worker_pool_cancelling_its_run(settings, store, sleeper
     pool = subprocess.Popen(command, env=settings_environment(settings), start_new_session=True)
     serves.append(pool)
     run = store.create_experiment("sleeper", {"steps": 500, "sleep": 0.05}).id
-    wait_for(lambda: status(store, run) == "running")
+    wait_for(lambda: status(store, run) == "running", timeout=WORKER_STARTS_WITHIN)
     workers = children(pool.pid)
     pool.send_signal(signal.SIGTERM)
     assert pool.wait(timeout=30) == 0
