@@ -25,9 +25,11 @@ export AZURAFORGE_DATA_MIRROR ?= $(SHARED_DATA)
 # up its module- and class-scoped fixtures (servers, trained models, Chromium) once. (loadgroup
 # would keep all the browser tests together, but pytest 9.2 ignores the group xdist 3.8 puts in
 # a test's id.) One more than the cores: the suite waits on its servers and workers more than it
-# computes (on 2 cores 2 workers kept them 43 % busy; CI took 657 s with 3 workers).
+# computes (on 2 cores 2 workers kept them 43 % busy; CI took 657 s with 3 workers). The
+# modules go out in the order tests/conftest.py gives them, the longest first: xdist's own
+# reorder (by number of tests) sent schemathesis' 2 tests last, to run alone for 130 s.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 # The fast tier: the libraries' unit tests and every doctest, without the platform's, the CLI's
 # and the browser tests.
 FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/testing \

@@ -6,6 +6,7 @@ and the dashboard at ``/`` (``uvicorn`` runs it; ``azuraforge serve`` does both)
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.routing import BaseRoute
 
 from azuraforge import __version__
 from azuraforge.platform import dashboard
@@ -64,23 +66,42 @@ DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 """Where data files are uploaded (``PUT``), up to ``max_upload_bytes`` each."""
 
 
-def _include_routes(app: FastAPI) -> None:
-    """Every resource's router under ``/api/v1``, each behind a check that refuses what no
-    database stores alike and repeated single values
-    (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
-    # Included into the app directly, not through one /api/v1 router: FastAPI matches a
-    # request again at every level of nesting. Matched in this order: /models (predict) first.
-    for module in (models, experiments, external, events, pipelines, health, compare, studies,
-                   streams, auth, access, data, tags, chat, assist):  # fmt: skip
+RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies, streams,
+             auth, access, data, tags, chat, assist)  # fmt: skip
+"""The modules of the resources under ``/api/v1``, their routers matched in this order:
+/models (predict) first."""
+
+
+@functools.cache
+def _shared_routes() -> tuple[BaseRoute, ...]:
+    """Every router of the API, included once per process and shared by its apps: FastAPI
+    builds an included router's routes (a pydantic adapter for each parameter, some 5 ms a
+    route) at the first request that reaches them, which each new app would pay again (a
+    test's app, 80 ms of CPU at its first request). Each resource's router is under
+    ``/api/v1`` behind a check that refuses what no database stores alike and repeated single
+    values (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
+    shared = APIRouter()
+    checked = [Depends(checked_input)]
+    # Included directly, not through one /api/v1 router: FastAPI matches a request again at
+    # every level of nesting.
+    for module in RESOURCES:
         _predictions_first(module.router)
-        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(checked_input)])
-        app.state.methods.add(API_PREFIX, module.router)
-    # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them).
-    app.include_router(mlflow.router, dependencies=[Depends(checked_input)])
-    app.state.methods.add("", mlflow.router)
+        shared.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
+    # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them), and
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
-    app.include_router(openai_chat.router, dependencies=[Depends(checked_input)])
-    app.state.methods.add("", openai_chat.router)
+    shared.include_router(mlflow.router, dependencies=checked)
+    shared.include_router(openai_chat.router, dependencies=checked)
+    return tuple(shared.routes)
+
+
+def _include_routes(app: FastAPI) -> None:
+    """The API's routes (:func:`_shared_routes`) in ``app``, the methods each path allows
+    known, and its OpenAPI."""
+    app.router.routes.extend(_shared_routes())
+    for module in RESOURCES:
+        app.state.methods.add(API_PREFIX, module.router)
+    for router in (mlflow.router, openai_chat.router):
+        app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)
 
 
