@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -87,7 +88,11 @@ def test_a_daemon_it_forks_dies_with_it(boundary):
         "    os._exit(0)\n"
     )
     assert bounded(boundary, code) == "passed: 0 tests passed"
-    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs(pid, token)]
+    # Killed as the boundary ends, gone moments later (once, on a loaded machine, not yet).
+    deadline = time.monotonic() + 10
+    while left := [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs(pid, token)]:
+        assert time.monotonic() < deadline, f"the daemon {left} outlived its boundary by 10 s"
+        time.sleep(0.05)
 
 
 def _runs(pid: str, token: str) -> bool:
