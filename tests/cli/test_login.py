@@ -65,3 +65,13 @@ def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
     with pytest.raises(CredentialError, match="no valid credential") as refused_after:
         Client.from_environment(api).access.me()
     assert f"then `azuraforge login --api-url {api}`" in str(refused_after.value)  # what to do
+
+
+def test_login_with_no_answer_to_its_prompt_is_aborted_in_one_line(
+    served: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path))
+    result = runner.invoke(app, ["login", "--api-url", served[0]], input="")
+    assert result.exit_code == 130
+    assert result.output.strip().endswith("aborted: no answer to the prompt")
+    assert "internal error" not in result.output

@@ -109,6 +109,9 @@ def user_errors(verbose: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         errors.print("[red]aborted[/red]")
         raise typer.Exit(EXIT_ABORTED) from None
+    except typer.Abort:  # a prompt's input ended (or Ctrl-C) before an answer
+        errors.print("[red]aborted:[/red] no answer to the prompt")
+        raise typer.Exit(EXIT_ABORTED) from None
     except Exception as e:
         if verbose:
             traceback.print_exc()
