@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from azuraforge.cli.common import EXIT_ABORTED
 from azuraforge.cli.main import app
 from azuraforge.client import Client
 from azuraforge.errors import CredentialError
@@ -72,6 +73,7 @@ def test_login_with_no_answer_to_its_prompt_is_aborted_in_one_line(
 ) -> None:
     monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path))
     result = runner.invoke(app, ["login", "--api-url", served[0]], input="")
-    assert result.exit_code == 130
-    assert result.output.strip().endswith("aborted: no answer to the prompt")
+    assert result.exit_code == EXIT_ABORTED
+    assert "aborted: no answer to the prompt" in result.output
     assert "internal error" not in result.output
+    assert not list(tmp_path.rglob("*token*"))  # nothing kept

@@ -29,13 +29,18 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, head_revision, upgrade_database
 from azuraforge.platform.store.engine import current_revision, downgrade, make_engine
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import alive, bearer, children, free_port, sign_in, start_serve
+from tests.platform.servers import (
+    WORKER_STARTS_WITHIN,
+    alive,
+    bearer,
+    children,
+    free_port,
+    sign_in,
+    start_serve,
+)
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-WORKER_STARTS_WITHIN = 60.0
-"""Seconds a worker process has to claim a first run: it imports the platform first, several
-seconds of CPU on a loaded 2-core machine (10 s was too few once in CI)."""
 
 
 def submit(port: int, **config: object) -> int:

@@ -33,6 +33,10 @@ def free_port() -> int:
 
 STARTS_WITHIN = 10.0
 """Seconds an app served in a thread has to start answering."""
+WORKER_STARTS_WITHIN = 60.0
+"""Seconds a worker process has to be ready (or to claim its first run): it imports the
+platform first, several seconds of CPU on a loaded 2-core machine (10 s was too few once in
+CI), and several interpreters may start at once."""
 
 
 @contextlib.contextmanager

@@ -34,7 +34,14 @@ from tests.platform.jobs.test_transports import (  # noqa: F401 (redis_url is a 
     redis_url,
 )
 from tests.platform.s3_server import S3Server
-from tests.platform.servers import children, free_port, kill_group, launch_serve, wait_answering
+from tests.platform.servers import (
+    WORKER_STARTS_WITHIN,
+    children,
+    free_port,
+    kill_group,
+    launch_serve,
+    wait_answering,
+)
 from tests.platform.streams.test_alerts import Receiver
 from tests.platform.streams.test_streams import Unbroken, assert_kept_once, steps, unbroken_loop
 from tests.platform.test_many_machines import Cluster, files_below
@@ -42,8 +49,6 @@ from tests.platform.test_server import holder
 
 pytestmark = pytest.mark.slow
 CLI = "from azuraforge.cli.main import main; main()"
-STARTS_WITHIN = 60.0
-"""Seconds a worker has to say it is ready (several interpreters start at once)."""
 STREAM = {
     "source": "nvda-daily", "price_column": "Close", "learner": "mlp", "max_events": 250,
     "checkpoint_every": 50, "window": 100, "retrain_every": 100, "warm": 100,
@@ -156,9 +161,9 @@ def launch_worker(
 
 def wait_ready(cluster: Cluster, name: str, process: subprocess.Popen[bytes], ready: str) -> None:
     """Wait until worker ``name`` (its ``process``) wrote ``ready`` in its log, for
-    :data:`STARTS_WITHIN` seconds at most."""
+    :data:`WORKER_STARTS_WITHIN` seconds at most."""
     log = cluster.root / f"{name}.log"
-    deadline = time.monotonic() + STARTS_WITHIN
+    deadline = time.monotonic() + WORKER_STARTS_WITHIN
     while ready not in log.read_text(errors="replace"):
         assert process.poll() is None, f"{name} exited {process.returncode}: {log.read_text()}"
         assert time.monotonic() < deadline, f"{name} not ready: {log.read_text()[-3000:]}"

@@ -110,7 +110,10 @@ def user_errors(verbose: bool) -> Iterator[None]:
         errors.print("[red]aborted[/red]")
         raise typer.Exit(EXIT_ABORTED) from None
     except typer.Abort:  # a prompt's input ended (or Ctrl-C) before an answer
-        errors.print("[red]aborted:[/red] no answer to the prompt")
+        errors.print(
+            "[red]aborted:[/red] no answer to the prompt (without a terminal, give "
+            "it on standard input: the command's --help says how)"
+        )
         raise typer.Exit(EXIT_ABORTED) from None
     except Exception as e:
         if verbose:

@@ -11,6 +11,7 @@ import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI
@@ -79,11 +80,15 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     route) at the first request that reaches them, which each new app would pay again (a
     test's app, 80 ms of CPU at its first request). Each resource's router is under
     ``/api/v1`` behind a check that refuses what no database stores alike and repeated single
-    values (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs."""
+    values (:func:`~azuraforge.platform.api.deps.checked_input`) before any route runs.
+
+    Routes included here do not see an app's ``dependency_overrides`` (FastAPI reads them from
+    the router the routes were included into): :func:`_include_routes` makes them read-only,
+    so setting one fails instead of being ignored."""
     shared = APIRouter()
     checked = [Depends(checked_input)]
-    # Included directly, not through one /api/v1 router: FastAPI matches a request again at
-    # every level of nesting.
+    # Each app gets these routers flat (not nested under one /api/v1 router): FastAPI matches
+    # a request again at every level of nesting.
     for module in RESOURCES:
         _predictions_first(module.router)
         shared.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
@@ -98,6 +103,7 @@ def _include_routes(app: FastAPI) -> None:
     """The API's routes (:func:`_shared_routes`) in ``app``, the methods each path allows
     known, and its OpenAPI."""
     app.router.routes.extend(_shared_routes())
+    app.dependency_overrides = MappingProxyType({})  # type: ignore[assignment]
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
     for router in (mlflow.router, openai_chat.router):
