@@ -44,7 +44,7 @@ BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop ben
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
-.PHONY: run test bubblewrap checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
+.PHONY: run test bubblewrap prometheus checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
 
 $(BIN)/python:
@@ -67,6 +67,15 @@ PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster
 
+## prometheus: Prometheus and promtool, from Debian's packages when missing and this is root on
+## Debian (the alert rules' unit tests and the test that scrapes a real server,
+## tests/deploy/); otherwise it says how (those tests fail without them). No daemon is started.
+prometheus:
+	@{ command -v promtool && command -v prometheus; } >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
+		>/dev/null; } || echo "prometheus is missing: apt-get install prometheus (tests/deploy/)"
+
 ## bubblewrap: the sandbox's boundary (bwrap), from Debian's packages when it is missing and this
 ## is root on Debian; otherwise it says how (the boundary's tests fail without it).
 bubblewrap:
@@ -78,7 +87,7 @@ bubblewrap:
 ## (BENCH_QUICK), lint, format check, types and layer contract (their output, kept in
 ## build/checks.log, is printed after the suite's); fails if either part fails. The suite
 ## waits on its servers and workers for about a quarter of its time: the checks fill it.
-test: $(VENV)/.installed-dev bubblewrap
+test: $(VENV)/.installed-dev bubblewrap prometheus
 	@mkdir -p build
 	@( $(MAKE) --no-print-directory --jobs 2 --output-sync=target checks >build/checks.log 2>&1; \
 		echo $$? >build/checks.status ) & \

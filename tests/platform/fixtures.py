@@ -314,6 +314,13 @@ def short_settings(database_url: str, home: Path, **fields: Any) -> Settings:
     return Settings(home=home, database_url=database_url, **{**SHORT, **fields})
 
 
+def settings_on_copy(template: Path, home: Path, **fields: Any) -> Settings:
+    """:func:`short_settings` on a copy of the SQLite store ``template`` (the session's
+    ``sqlite_template``: a store at the head schema) in ``home``."""
+    shutil.copy(template, home / "azuraforge.db")
+    return short_settings(f"sqlite:///{home / 'azuraforge.db'}", home, **fields)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """:func:`short_settings` on the test's store."""

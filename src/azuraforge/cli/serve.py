@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -92,7 +96,7 @@ def serve(
     in clear: put TLS in front); requests naming another host than this server's
     (--allowed-hosts) are refused.
     """
-    with user_errors(verbose):
+    with user_errors(verbose), shared_metrics():
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.services.access import first_admin
@@ -286,12 +290,62 @@ def worker(
         typer.Option("--transport", help="local (poll the store) or celery (Redis)."),
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Runs at once.", min=1)] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve these workers' Prometheus metrics at /metrics on this port "
+            "(docs/operations.md); none by default.",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host",
+            help="Address the metrics are served on; one other than loopback needs "
+            "AZURAFORGE_METRICS_TOKEN (every scrape from another machine must send it).",
+        ),
+    ] = "127.0.0.1",
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
     """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
-    with user_errors(verbose):
+    with user_errors(verbose), shared_metrics():
+        from azuraforge.platform.metrics import serve_metrics
         from azuraforge.platform.server import run_workers
 
         settings = settings_with(database_url=database_url, transport=transport)
+        token = settings.metrics_token
+        if metrics_port is not None:
+            if token is None and not is_loopback_bind(metrics_host):
+                raise UsageError(
+                    f"--metrics-host {metrics_host} would refuse every scrape: without "
+                    "AZURAFORGE_METRICS_TOKEN the metrics answer this machine alone"
+                )
+            with arguments():  # a port in use: exit code 2
+                serve_metrics(metrics_host, metrics_port, token and token.get_secret_value())
+            console.print(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
         run_workers(settings, concurrency, started=console.print)
+
+
+METRICS_FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's variable (azuraforge.platform.metrics): where processes write counts."""
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
+    """Make this command's processes (its API processes, its workers and their jobs) add up
+    their metrics: a new folder they all write their counts to, named in the environment
+    before the platform (and prometheus-client, which reads it once) is imported, removed at
+    the end. A folder the environment names already is used as it is."""
+    if os.environ.get(METRICS_FOLDER_VARIABLE):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="azuraforge-metrics-") as folder:
+        os.environ[METRICS_FOLDER_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[METRICS_FOLDER_VARIABLE]

@@ -247,6 +247,13 @@ class Settings(BaseSettings):
     alert_interval: float = Field(
         5.0, gt=0, description="Seconds between two looks at the streams' alert rules."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="The token Prometheus sends to read /metrics (docs/operations.md): "
+        "'Authorization: Bearer <token>', at least 32 characters. None: /metrics answers "
+        "clients on this machine (loopback) alone. AZURAFORGE_METRICS_TOKEN=<64 hex digits>",
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."
     )

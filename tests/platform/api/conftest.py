@@ -4,7 +4,6 @@ same on a Celery broker that is down, and a real worker process."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import admin_headers, install_plugin, short_settings
+from tests.platform.fixtures import admin_headers, install_plugin, settings_on_copy
 from tests.platform.servers import free_port
 
 BROKER_PASSWORD = "s3cret"
@@ -44,9 +43,7 @@ def read_only_client(
 ) -> Iterator[TestClient]:
     """One API for the tests of a module that only read (or are refused before they write):
     its own SQLite store, the sleeper plugin installed."""
-    home = tmp_path_factory.mktemp("read-only-api")
-    shutil.copy(sqlite_template, home / "azuraforge.db")
-    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home)
+    settings = settings_on_copy(sqlite_template, tmp_path_factory.mktemp("read-only-api"))
     with pytest.MonkeyPatch.context() as patch:
         install_plugin(patch, sleeper_path)
         store = Store(settings.database_url)

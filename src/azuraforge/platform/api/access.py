@@ -38,6 +38,7 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from azuraforge.platform.metrics import check_scrape
 from azuraforge.platform.services.access import (
     ACTIONS,
     Identity,
@@ -327,13 +328,24 @@ async def may_manage(connection: HTTPConnection) -> Identity:
     return await _allowed(connection, "manage")
 
 
+async def may_scrape(connection: HTTPConnection) -> None:
+    """The caller, if they may read the server's metrics: Prometheus with the scrape token,
+    or a client on this machine when no token is set
+    (:func:`~azuraforge.platform.metrics.check_scrape`)."""
+    token = connection.app.state.settings.metrics_token
+    authorization = connection.headers.get("authorization", "")
+    shown = None if token is None else token.get_secret_value()
+    check_scrape(shown, authorization, connection.client.host if connection.client else None)
+
+
 async def anyone() -> None:
     """No credential needed: the server's health, signing in."""
 
 
 PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_write_run: "write",
                                may_track: "write",
-                               may_manage: "manage", anyone: "public"}  # fmt: skip
+                               may_manage: "manage", may_scrape: "scrape",
+                               anyone: "public"}  # fmt: skip
 """Each permission dependency and the name the route table shows."""
 
 READ: params.Depends = Depends(may_read)
@@ -341,6 +353,7 @@ WRITE: params.Depends = Depends(may_write)
 WRITE_RUN: params.Depends = Depends(may_write_run)
 TRACK: params.Depends = Depends(may_track)
 MANAGE: params.Depends = Depends(may_manage)
+SCRAPE: params.Depends = Depends(may_scrape)
 PUBLIC: params.Depends = Depends(anyone)
 Reader = Annotated[Identity, READ]
 Writer = Annotated[Identity, WRITE]

@@ -25,6 +25,7 @@ from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit, HeaderLimit, Uploads
 from azuraforge.platform.api.methods import AllowedMethods
+from azuraforge.platform.api.metrics import RequestMetrics, route_templates
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.routes import (
     access,
@@ -37,6 +38,7 @@ from azuraforge.platform.api.routes import (
     experiments,
     external,
     health,
+    metrics,
     mlflow,
     models,
     openai_chat,
@@ -96,7 +98,14 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
     shared.include_router(mlflow.router, dependencies=checked)
     shared.include_router(openai_chat.router, dependencies=checked)
+    shared.include_router(metrics.router)  # Prometheus's path, outside the API's
     return tuple(shared.routes)
+
+
+@functools.cache
+def _route_templates() -> dict[int, str]:
+    """The template of each shared route, for the requests' metrics."""
+    return route_templates(_shared_routes())
 
 
 def _include_routes(app: FastAPI) -> None:
@@ -106,7 +115,7 @@ def _include_routes(app: FastAPI) -> None:
     app.dependency_overrides = MappingProxyType({})  # type: ignore[assignment]
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
-    for router in (mlflow.router, openai_chat.router):
+    for router in (mlflow.router, openai_chat.router, metrics.router):
         app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)
 
@@ -185,7 +194,9 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, uploads=uploads)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
-    app.add_middleware(HeaderLimit)  # the outermost: first
+    app.add_middleware(HeaderLimit)
+    # The outermost: counts the refused too.
+    app.add_middleware(RequestMetrics, templates=_route_templates())
     return app
 
 

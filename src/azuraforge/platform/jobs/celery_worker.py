@@ -53,6 +53,7 @@ from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
 from azuraforge.platform.jobs.local import JobWorkers, stop_processes
 from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
+from azuraforge.platform.metrics import LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 from azuraforge.platform.store.states import QUEUED
@@ -223,6 +224,7 @@ def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
     ``(id, new status)`` for each reaped run."""
     reaped = host.store.reap_expired()
     for experiment_id, status in reaped:
+        LEASES_REAPED.labels(status).inc()
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
@@ -298,6 +300,10 @@ def run_celery_worker(settings: Settings, concurrency: int, loglevel: str = "INF
         without_gossip=True,
         without_heartbeat=True,
     )
-    worker.start()
+    WORKERS.inc(concurrency)  # its pool's processes, as long as this process lives
+    try:
+        worker.start()
+    finally:
+        WORKERS.dec(concurrency)
     if worker.exitcode:
         raise SystemExit(worker.exitcode)

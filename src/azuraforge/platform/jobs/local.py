@@ -11,8 +11,11 @@ import subprocess
 import sys
 import threading
 
+from pydantic import SecretStr
+
 from azuraforge.platform.jobs.kinds import long_lived_kinds
 from azuraforge.platform.jobs.worker import logged_failure
+from azuraforge.platform.metrics import WORKER_RESTARTS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 
@@ -23,12 +26,27 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process the same ``settings``."""
+    """The environment that gives a child process the same ``settings`` (their secrets
+    included: the child reads them as the settings were given)."""
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
+        variable = f"AZURAFORGE_{name.upper()}"
+        value = _revealed(getattr(settings, name), value)
+        if value is None:  # not set: the child's default is None too
+            env.pop(variable, None)
+            continue
         shown = json.dumps(value) if isinstance(value, list | dict) else str(value)
-        env[f"AZURAFORGE_{name.upper()}"] = shown  # lists and tables are read as JSON
+        env[variable] = shown  # lists and tables are read as JSON
     return env
+
+
+def _revealed(setting: object, dumped: object) -> object:
+    """A setting as dumped, its secrets (dumped masked) as they are."""
+    if isinstance(setting, SecretStr):
+        return setting.get_secret_value()
+    if isinstance(setting, list) and any(isinstance(item, SecretStr) for item in setting):
+        return [item.get_secret_value() for item in setting]
+    return dumped
 
 
 def blas_threads(workers: int, cores: int | None = None) -> int:
@@ -152,6 +170,7 @@ class LocalWorkerPool:
                     _log.warning(
                         "worker %d exited (%s); starting another", process.pid, process.returncode
                     )
+                    WORKER_RESTARTS.inc()
                     self.processes[index] = self._spawn()
             if self.jobs is not None:
                 self.jobs.start_due()

@@ -55,6 +55,7 @@ from azuraforge.platform.jobs.restarts import (
     gave_up,
     restart_or_give_up,
 )
+from azuraforge.platform.metrics import LEASE_RENEWALS
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
@@ -521,6 +522,7 @@ def _supervise_child(
         try:
             if time.monotonic() >= next_renewal:
                 cancel = store.renew(lease, settings.lease_ttl)
+                LEASE_RENEWALS.inc()
                 next_renewal = time.monotonic() + settings.heartbeat_interval
             else:
                 cancel = store.cancel_requested(lease.experiment_id)

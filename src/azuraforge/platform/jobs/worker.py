@@ -26,9 +26,10 @@ from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
+from azuraforge.platform.metrics import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
-from azuraforge.platform.store.states import QUEUED
+from azuraforge.platform.store.states import LOST, QUEUED
 
 _log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ class Worker:
         supervision = supervise(
             self.store, lease, self.settings, self.shutdown, self.processes, record
         )
+        if supervision.status == LOST:
+            LEASE_LOSSES.inc()
         try:
             host = self.host.seen_from(record.project)
             get_kind(record.kind).after(host, replace(record, status=supervision.status))
@@ -139,9 +142,11 @@ class Worker:
         _log.info("worker %s polling %s", self.name, self.store.shown_url)
         if self.settings.transport == "local":  # a submit wakes an idle worker at once
             self.alarm = Alarm(self.settings.home / WAKE_FILE)
+        WORKERS.inc()
         try:
             self._poll()
         finally:
+            WORKERS.dec()
             self.close()
 
     def close(self) -> None:
@@ -211,6 +216,7 @@ def reap(host: JobHost) -> None:
     """One pass of the reaper's duty: mark runs whose lease expired as lost (or queued again),
     then let each job kind sweep (a study left with no trial queued or running advances)."""
     for experiment_id, status in host.store.reap_expired():
+        LEASES_REAPED.labels(status).inc()
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
     sweep_kinds(host)
 

@@ -30,6 +30,7 @@ from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
+from azuraforge.platform.metrics import CHAT_CACHE_LOOKUPS, CHAT_GENERATION_SECONDS, CHAT_TOKENS
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
@@ -200,8 +201,11 @@ class ChatService:
         backend = self.backend(answer.backend)
         answer.tokens_in = sum(backend.count_tokens(m.content) for m in answer.messages)
         text = "".join(answer.text)
+        CHAT_TOKENS.labels("prompt").inc(answer.tokens_in)
         if not answer.cached:
             answer.tokens_out = backend.count_tokens(text) if text else 0
+            CHAT_TOKENS.labels("completion").inc(answer.tokens_out)
+            CHAT_GENERATION_SECONDS.inc(answer.generated_ms / 1e3)
             outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
                               tokens_per_s=answer.tokens_per_s,
                               tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
@@ -376,7 +380,9 @@ class ChatService:
     def _cached(self, store: Store, project: str, key: str | None) -> Cached | None:
         if key is None or self.answers is None:
             return None
-        return self.answers.take(store, key, project)
+        found = self.answers.take(store, key, project)
+        CHAT_CACHE_LOOKUPS.labels("miss" if found is None else "hit").inc()
+        return found
 
     def _keep(self, store: Store, project: str, answer: Answer, text: str) -> None:
         if answer.key is None or self.answers is None or not text:

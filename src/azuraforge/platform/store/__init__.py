@@ -9,6 +9,7 @@ from __future__ import annotations
 from azuraforge.platform.store.access import AccessStore, Credential, TokenRecord, UserRecord
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
 from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
+from azuraforge.platform.store.census import CensusStore, JobCount
 from azuraforge.platform.store.chat import ChatStore
 from azuraforge.platform.store.compare import CompareStore
 from azuraforge.platform.store.data_uses import DataFileUses, DataUseStore
@@ -73,6 +74,7 @@ class Store(
     TagStore,
     ChatStore,
     ExampleStore,
+    CensusStore,
 ):
     """The platform's store, opened by URL (``sqlite:///af.db``, ``postgresql://…``).
 
@@ -123,6 +125,7 @@ __all__ = [
     "EventRecord",
     "ExperimentQuery",
     "ExperimentRecord",
+    "JobCount",
     "JobWrites",
     "Lease",
     "LoginFailures",

@@ -40,13 +40,14 @@ SERVER_WIDE = frozenset({
 """Methods about the server rather than one project's data: the routes that call them say
 who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
-    "add_artifact", "claim", "claim_job", "claim_next", "close", "create_server_key",
+    "add_artifact", "claim", "claim_job", "claim_next", "close", "count_jobs",
+    "create_server_key",
     "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
     "drop_oldest_lines", "due_jobs", "find_login_failures",
     "finish", "hold_duty", "get_server_id", "get_session_name", "interrupt", "list_deliveries",
-    "list_due_deliveries", "list_server_keys",
+    "list_due_deliveries", "list_running", "list_server_keys",
     "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "log_lines",
-    "log_metrics",
+    "log_metrics", "oldest_queued",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
     "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
     "set_progress",
@@ -55,18 +56,19 @@ NOT_FOR_REQUESTS = frozenset({
 })  # fmt: skip
 """Methods of workers and of the server's own tasks, which work across projects."""
 NOT_FOR_JOBS = frozenset({
-    "claim", "claim_job", "claim_next", "close", "create_server_key", "delete_login_failures",
-    "delete_login_failures_before", "delete_server_keys_before", "due_jobs",
-    "find_login_failures", "get_server_id", "get_session_name", "hold_duty", "list_deliveries",
-    "list_due_deliveries", "list_server_keys", "list_unregistered_changes", "list_waiting_jobs",
-    "list_watched_streams", "project_id", "project_name", "project_of", "reap_expired",
+    "claim", "claim_job", "claim_next", "close", "count_jobs", "create_server_key",
+    "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
+    "due_jobs", "find_login_failures", "get_server_id", "get_session_name", "hold_duty",
+    "list_deliveries", "list_due_deliveries", "list_running", "list_server_keys",
+    "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "oldest_queued",
+    "project_id", "project_name", "project_of", "reap_expired",
     "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
     "stalled_studies",
 })  # fmt: skip
 """Methods refused to requests that a job may not call either: the server's own tasks across
 projects (claims, the reaper, the keepers, their duties, sign-in throttles, the server's
-keys), the store's own (``close``, the lookups inside its transactions). The rest of
-:data:`NOT_FOR_REQUESTS` write through a lease, which a job may do on its own."""
+keys, the metrics' census), the store's own (``close``, the lookups inside its transactions).
+The rest of :data:`NOT_FOR_REQUESTS` write through a lease, which a job may do on its own."""
 _RUN_IDS = ("experiment_id", "run_id")
 _STUDY_RECORDS = ("study", "studies")
 _REQUIRED = ("experiment_id", "study_id")

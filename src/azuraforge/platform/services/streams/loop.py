@@ -15,6 +15,7 @@ from typing import Any
 
 from azuraforge.errors import ConflictError
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.metrics import STREAM_CHANGES, STREAM_EVENTS
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.retrain import Retrainer
 from azuraforge.platform.services.streams.sources import STOP_CHECK, SourceRows
@@ -91,6 +92,7 @@ def learn(
         if control.paused:  # by a trigger taken while the source waited
             saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
         scored, changes = shadow.step(event)
+        STREAM_EVENTS.inc()
         changes += tuned_candidate(config, shadow)
         price = event.values[config.price_column]
         batch.regime += regime.update(price).values()
@@ -209,6 +211,8 @@ class _Batch:
             retrainer = control.retrainer
             changes = [sent for change in changes for sent in retrainer.send(shadow, change)]
         self.changes += [_change_row(change, trigger) for change in changes]
+        for change in changes:
+            STREAM_CHANGES.labels(change.kind).inc()
         return changes
 
     def look(self, shadow: ShadowLoop, triggers: _Triggers, control: Control) -> None:

@@ -1,0 +1,110 @@
+"""The platform's metrics outside the API: who may scrape, the metrics server a worker pool
+serves, and counts added up over processes that share a folder (a killed one's live gauge
+dropped)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from azuraforge.errors import CredentialError, InvalidParameterError, PermissionDeniedError
+from azuraforge.platform.metrics import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
+from tests.platform.servers import free_port
+
+TOKEN = "t" * 40
+
+
+@pytest.mark.parametrize("client", ["127.0.0.1", "::1", "127.0.0.2"])
+def test_without_a_token_this_machine_may_scrape(client: str) -> None:
+    check_scrape(None, "", client)
+
+
+@pytest.mark.parametrize("client", ["10.0.0.1", "::ffff:10.0.0.1", "testclient", "", None])
+def test_without_a_token_other_machines_are_refused(client: str | None) -> None:
+    with pytest.raises(PermissionDeniedError, match="AZURAFORGE_METRICS_TOKEN"):
+        check_scrape(None, f"Bearer {TOKEN}", client)
+
+
+@pytest.mark.parametrize(
+    "authorization", ["", TOKEN, f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer ", "Bearer é"]
+)
+def test_with_a_token_a_scrape_must_send_it(authorization: str) -> None:
+    with pytest.raises(CredentialError) as refused:
+        check_scrape(TOKEN, authorization, "127.0.0.1")
+    assert TOKEN not in refused.value.public
+
+
+def test_with_a_token_any_machine_that_sends_it_may_scrape() -> None:
+    check_scrape(TOKEN, f"Bearer {TOKEN}", "10.0.0.1")
+    check_scrape(TOKEN, f"bearer  {TOKEN} ", "10.0.0.1")
+
+
+def test_the_metrics_server_answers_metrics_alone_to_whom_may_scrape() -> None:
+    port = free_port()
+    server = serve_metrics("127.0.0.1", port, TOKEN)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        assert (
+            httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer no"}).status_code == 401
+        )
+        found = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert found.status_code == 200
+        assert "azuraforge_workers" in found.text
+        elsewhere = httpx.get(f"{url}/other", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert elsewhere.status_code == 404
+        with pytest.raises(InvalidParameterError, match=f"127.0.0.1:{port}"):
+            serve_metrics("127.0.0.1", port, None)  # the port is taken
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+COUNTING = textwrap.dedent("""
+    import sys, time
+    from azuraforge.platform.metrics import LEASE_RENEWALS, WORKERS
+    LEASE_RENEWALS.inc(int(sys.argv[1]))
+    WORKERS.inc()
+    print("counted", flush=True)
+    time.sleep(60)
+""")
+SCRAPE = "from azuraforge.platform.metrics import exposition; print(exposition()[0].decode())"
+
+
+def test_processes_sharing_a_folder_add_up_and_a_killed_one_is_no_longer_alive(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, MULTIPROCESS_VARIABLE: str(tmp_path)}
+    counting = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTING, str(n)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for n in (2, 3)
+    ]
+    try:
+        for process in counting:
+            assert process.stdout is not None and process.stdout.readline() == "counted\n"
+        both = _scraped(env)
+        assert "azuraforge_lease_renewals_total 5.0" in both
+        assert "azuraforge_workers 2.0" in both
+        counting[0].send_signal(signal.SIGKILL)
+        counting[0].wait()
+        one_left = _scraped(env)
+        assert "azuraforge_lease_renewals_total 5.0" in one_left  # counts outlive their process
+        assert "azuraforge_workers 1.0" in one_left
+    finally:
+        for process in counting:
+            process.kill()
+            process.wait()
+
+
+def _scraped(env: dict[str, str]) -> str:
+    return subprocess.run([sys.executable, "-c", SCRAPE], env=env, check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
