@@ -25,6 +25,12 @@ installed with the platform), log level ``warning``:
   predictions without a token;
   *list* and *list-unchecked* ask both ``GET /api/v1/experiments?limit=50``. Checking a
   token reads the store once and is then remembered by each API process for a second.
+- **traced**: a second ``azuraforge serve`` like ours on the same store with tracing on
+  (``OTEL_TRACES_EXPORTER=otlp``: every request's spans, FastAPI's and the predict's, sent
+  over OTLP/HTTP to a sink this script serves in a hidden mode, ``--otlp-sink PORT``, which
+  reads and drops them), asked the same predictions, right after ours in every round: the
+  cost of tracing (docs/operations.md). Ours, with its Prometheus metrics, beside a baseline
+  commit from before them (``--baseline 14f6eef``) is the cost of the metrics.
 - **stream**: the same server, ``POST /api/v1/streams/{id}/predict`` with the last
   :data:`STREAM_CLOSES` closes of ``btc-hourly``, to the champion of a stream of
   :data:`STREAM_CONFIG` run to its end by the training server (its checkpoint read again
@@ -162,6 +168,56 @@ def run_bare_server(port: int, api_workers: int) -> None:
 
     exit_on_sigterm()  # stops the processes through serve_processes' own clean-up
     serve_processes(f"{Path(__file__).stem}:bare_app", listen("127.0.0.1", port, api_workers))
+
+
+def run_otlp_sink(port: int) -> None:
+    """The traced serve's collector: answers each OTLP/HTTP export 200 after reading it, and
+    writes how many it received to ``SINK_COUNT`` beside itself at each."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = 0
+    count = Path(os.environ["SINK_COUNT"])
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            nonlocal received
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            received += 1
+            count.write_text(str(received))
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    exit_on_sigterm()
+    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+
+
+def exports_received(count: Path) -> int:
+    """How many exports the OTLP sink received (it writes the count at each)."""
+    return int(count.read_text()) if count.exists() else 0
+
+
+def start_traced(
+    groups: ProcessGroups,
+    env: dict[str, str],
+    work: Path,
+    api_workers: int,
+    token: str,
+    predicted: tuple[bytes, bytes],
+) -> Server:
+    """Ours again on the same store, tracing to an OTLP sink (started here): its predict."""
+    sink_port, count = free_port(), work / "sink-count"
+    command = [sys.executable, str(Path(__file__).resolve()), "--otlp-sink", str(sink_port)]
+    groups.start(command, {**env, "SINK_COUNT": str(count)}, work / "otlp-sink.log")
+    traced_env = {**env, "OTEL_TRACES_EXPORTER": "otlp",
+                  "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"}  # fmt: skip
+    process, port = start_serve(groups, traced_env, work, "traced", 0, api_workers)
+    body, answer = predicted
+    return Server("traced", process.pid, Target(port, PREDICT_PATH, body, answer, token),
+                  tree_status_mb("VmRSS", process.pid))  # fmt: skip
 
 
 UNCHECKED = """\
@@ -674,10 +730,15 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
         )
     for ours, theirs in BESIDE.items():
         if theirs in summary:
-            paired = zip(rounds["closed"][ours], rounds["closed"][theirs], strict=True)
-            ratios = [a["requests_per_s"] / b["requests_per_s"] for a, b in paired]
-            summary[ours]["ratio_to_baseline"] = float(np.median(ratios))
+            summary[ours]["ratio_to_baseline"] = paired_ratio(rounds, ours, theirs)
+    summary["traced"]["ratio_to_ours"] = paired_ratio(rounds, "traced", "ours")
     return summary
+
+
+def paired_ratio(rounds: dict[str, Any], one: str, other: str) -> float:
+    """The median over the closed-loop rounds of ``one``'s requests/s over ``other``'s."""
+    paired = zip(rounds["closed"][one], rounds["closed"][other], strict=True)
+    return float(np.median([a["requests_per_s"] / b["requests_per_s"] for a, b in paired]))
 
 
 BESIDE = {"ours": "baseline", "list": "baseline-list", "search": "baseline-search"}
@@ -753,7 +814,8 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
                                    unchecked.rss_at_start_mb)  # fmt: skip
         search = Server("search", process.pid, Target(port, SEARCH_PATH, b"", b"", token, "GET"),
                         ours.rss_at_start_mb)  # fmt: skip
-        servers = [bare, ours, stream, unchecked, listing, unchecked_listing, search]
+        traced = start_traced(groups, env, work, size["api_workers"], token, (body, answer))
+        servers = [bare, ours, traced, stream, unchecked, listing, unchecked_listing, search]
         if size["baseline"]:
             servers = beside(servers, start_baseline(groups, work, size, weather, body))
         rounds = run_rounds(servers, size)
@@ -770,12 +832,14 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
             },
             "rounds": rounds,
             "summary": summarise(rounds, servers),
+            "sink_requests": exports_received(work / "sink-count"),
         }
 
 
 TITLES = {
     "bare": "bare FastAPI: `async def` POST returning a constant",
     "ours": f"ours: `POST {PREDICT_PATH}` (weather LSTM)",
+    "traced": "ours with tracing on (OTLP/HTTP to a sink): the same predict",
     "stream": "ours: `POST /api/v1/streams/ID/predict` "
     f"(a stream's champion, {STREAM_CLOSES} closes)",
     "unchecked": "ours without the credential check: the same predict",
@@ -874,6 +938,8 @@ def section(report: dict[str, Any]) -> str:
         "",
         credential_line(result),
         "",
+        traced_line(result),
+        "",
         f"The model: a weather-forecaster run on `{DATASET}` "
         f"({json.dumps(cfg['weather'])}), registered as `{MODEL}` version 1 with alias "
         f"`{ALIAS}`. Each request carries the fewest raw rows one forecast needs: "
@@ -931,6 +997,17 @@ def baseline_line(result: dict[str, Any], cfg: dict[str, Any]) -> str:
     )
 
 
+def traced_line(result: dict[str, Any]) -> str:
+    """The cost of tracing: the traced serve beside ours, the same predictions."""
+    ratio = result["summary"]["traced"]["ratio_to_ours"]
+    return (
+        "Tracing (`OTEL_TRACES_EXPORTER=otlp`, each request's spans sent over OTLP/HTTP to a "
+        f"sink on this machine, {result['sink_requests']:,} exports received): the traced "
+        f"serve answers **{ratio:.1%} of ours' predict requests/s** (closed loop, the median "
+        "of the rounds' ratios, each pair asked back to back)."
+    )
+
+
 def credential_line(result: dict[str, Any]) -> str:
     """The cost of checking a credential, against the issue's bound (10 % of requests/s)."""
     cost = credential_cost(result["summary"])
@@ -981,6 +1058,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"the commit measured beside ours (default {BASELINE}; --quick: none; '' none)",
     )  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--otlp-sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load-runs", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for option in ("duration", "repeats", "connections", "api_workers", "runs"):
@@ -1009,6 +1087,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.bare_server:
         run_bare_server(args.bare_server, args.api_workers)
+        return
+    if args.otlp_sink:
+        run_otlp_sink(args.otlp_sink)
         return
     if args.load_runs:
         insert_listing_runs(args.load_runs[0], int(args.load_runs[1]))

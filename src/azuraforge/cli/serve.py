@@ -97,6 +97,9 @@ def serve(
     (--allowed-hosts) are refused.
     """
     with user_errors(verbose), shared_metrics():
+        from azuraforge.platform.tracing import start_tracing
+
+        start_tracing("azuraforge")  # before the store is opened: its statements traced
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.services.access import first_admin
@@ -315,6 +318,9 @@ def worker(
     with user_errors(verbose), shared_metrics():
         from azuraforge.platform.metrics import serve_metrics
         from azuraforge.platform.server import run_workers
+        from azuraforge.platform.tracing import start_tracing
+
+        start_tracing("azuraforge-worker")  # before the store is opened
 
         settings = settings_with(database_url=database_url, transport=transport)
         token = settings.metrics_token

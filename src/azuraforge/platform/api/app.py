@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import BaseRoute
 
 from azuraforge import __version__
@@ -60,6 +61,7 @@ from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.services.streams.serving import StreamServer
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.tracing import start_tracing
 
 API_PREFIX = "/api/v1"
 UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/|{mlflow.ARTIFACTS}/")
@@ -126,6 +128,16 @@ def _predictions_first(router: APIRouter) -> None:
     router.routes.sort(key=lambda route: not getattr(route, "path", "").endswith("/predict"))
 
 
+TELEMETRY: TelemetryConfig = {
+    "metrics": False,  # Prometheus's (RequestMetrics)
+    "logs": False,  # they would carry exceptions' messages and stacks, unredacted
+    "exclude": lambda scope: scope["path"] == "/metrics",  # a scrape each few seconds
+}
+"""FastAPI's own OpenTelemetry: a span for each request (and its dependencies, endpoint and
+serialization) once this process traces (:func:`~azuraforge.platform.tracing.start_tracing`),
+nothing else."""
+
+
 def freeze_startup_objects() -> None:
     """Leave what the process made to start (modules, the app and its routes: some 200,000
     objects that live as long as it does) out of the garbage collector's full passes, once
@@ -168,6 +180,7 @@ def create_app(
         docs_url=None,  # the dashboard serves /docs from the package's own Swagger UI
         openapi_url=None,  # served by openapi.install: the caller's project's sort keys
         redoc_url=None,  # ReDoc would load its code from a CDN
+        telemetry=TELEMETRY,
     )
     app.state.settings = settings
     app.state.store = opened
@@ -205,4 +218,5 @@ def create_app_from_environment() -> FastAPI:
     factory of an API process, ``uvicorn --factory
     azuraforge.platform.api.app:create_app_from_environment`` (``azuraforge serve
     --api-workers N`` starts its processes with it)."""
+    start_tracing("azuraforge")  # before the store is opened: its statements traced
     return create_app(Settings())

@@ -26,6 +26,7 @@ from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.platform.store.states import QUEUED, RUN
+from azuraforge.platform.tracing import carried
 
 _log = logging.getLogger(__name__)
 _GIVEN_FIRST = ("pipeline", "config")
@@ -97,8 +98,11 @@ def enqueue(store: Store, transport: Transport | None, *jobs: NewJob) -> list[Ex
 
 
 def _placing(job: NewJob) -> dict[str, Any]:
-    """The store's keywords of ``job``: every field but its pipeline and config."""
-    return {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _GIVEN_FIRST}
+    """The store's keywords of ``job``: every field but its pipeline and config, its context
+    holding the current trace's (:func:`~azuraforge.platform.tracing.carried`)."""
+    placing = {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _GIVEN_FIRST}
+    placing["context"] = {**carried(), **job.context}
+    return placing
 
 
 def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:

@@ -67,6 +67,7 @@ from azuraforge.platform.store.states import (
     LOST,
     QUEUED,
 )
+from azuraforge.platform.tracing import flush, span_from
 from azuraforge.system_metrics import SystemSampler
 
 _log = logging.getLogger(__name__)
@@ -482,12 +483,16 @@ def _run_job(
     code, the status it recorded, and whether the process may run another job (not when
     something the job started still holds its output)."""
     output = OutputCapture()
+    attributes = {"azuraforge.job.id": record.id, "azuraforge.job.kind": record.kind,
+                  "process.pid": os.getpid()}  # fmt: skip
     try:
-        output.start()
-        status = execute(
-            store, lease, settings, stop, interrupted=stop.interruption, output=output,
-            handing_back=stop.handing_back, record=record, blobs=blobs,
-        )  # fmt: skip
+        with span_from(record.context, f"run {record.kind}", attributes) as span:
+            output.start()
+            status = execute(
+                store, lease, settings, stop, interrupted=stop.interruption, output=output,
+                handing_back=stop.handing_back, record=record, blobs=blobs,
+            )  # fmt: skip
+            span.set_attribute("azuraforge.job.status", status)
     except LeaseLostError:
         output.stop()
         return _LEASE_LOST, None, False
@@ -495,6 +500,8 @@ def _run_job(
         output.stop()  # the traceback goes to the worker's output, not the run's
         traceback.print_exc()
         return _FAILED, None, False
+    finally:
+        flush()  # the process may end with os._exit, which sends nothing
     code = _END_CODES.get(status, RECORDED)
     # execute stopped the capture; stopping again says whether every line was read
     return code, status if code == RECORDED else None, output.stop()

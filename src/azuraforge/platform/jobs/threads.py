@@ -9,6 +9,8 @@ every kept thread is busy gets a thread of its own, kept afterwards too.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import os
 import queue
@@ -37,7 +39,9 @@ class KeptThreads:
 
     def run(self, task: Callable[[], None]) -> threading.Event:
         """Run ``task`` on a kept thread; the returned event is set once it returned (or
-        raised: a task handles its own errors, what escapes is logged)."""
+        raised: a task handles its own errors, what escapes is logged). The task runs in the
+        caller's context (its context variables: the trace a job's metric writes belong to)."""
+        task = functools.partial(contextvars.copy_context().run, task)
         done = threading.Event()
         with self._lock:
             inbox = self._idle.pop() if self._idle else None

@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from azuraforge.apps.registry import declared
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
@@ -29,7 +31,8 @@ from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.metrics import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
-from azuraforge.platform.store.states import LOST, QUEUED
+from azuraforge.platform.store.states import FAILED, LOST, QUEUED
+from azuraforge.platform.tracing import carried, span_from, start_tracing
 
 _log = logging.getLogger(__name__)
 
@@ -79,10 +82,11 @@ class Worker:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
         cancelled or finished), so a task delivered twice runs once, or is of a kind this
         worker skips."""
+        asked = time.time_ns()
         claimed = self.store.claim_job(
             self.name, self.settings.lease_ttl, experiment_id, skip_kinds=self.skip_kinds
         )
-        return None if claimed is None else self._supervise(*claimed)
+        return None if claimed is None else self._supervise(*claimed, asked)
 
     def run_until_ended(self, experiment_id: int) -> None:
         """Run this job as :meth:`run_one` does, and again each time it is queued again (a
@@ -105,18 +109,30 @@ class Worker:
     def run_next(self) -> Supervision | None:
         """Claim the oldest queued experiment (not of :attr:`skip_kinds`) and run it; ``None``
         when none is queued."""
+        asked = time.time_ns()
         claimed = self.store.claim_job(
             self.name, self.settings.lease_ttl, skip_kinds=self.skip_kinds
         )
-        return None if claimed is None else self._supervise(*claimed)
+        return None if claimed is None else self._supervise(*claimed, asked)
 
-    def _supervise(self, lease: Lease, record: ExperimentRecord) -> Supervision:
-        """Run the leased job (``record``, its row as claimed), then its kind's ``after`` (a
-        trial advances its study)."""
+    def _supervise(self, lease: Lease, record: ExperimentRecord, asked: int) -> Supervision:
+        """Run the leased job (``record``, its row as claimed; the claim ``asked`` at that
+        time, in nanoseconds) under a span of the trace that queued it, then its kind's
+        ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
-        supervision = supervise(
-            self.store, lease, self.settings, self.shutdown, self.processes, record
-        )
+        attributes = {"azuraforge.job.id": record.id, "azuraforge.job.kind": record.kind,
+                      "azuraforge.job.attempt": record.attempts,
+                      "process.pid": os.getpid()}  # fmt: skip
+        with span_from(record.context, f"job {record.kind}", attributes, SpanKind.CONSUMER,
+                       start_time=asked) as span:  # fmt: skip
+            span.add_event("claimed")
+            handed = replace(record, context={**(record.context or {}), **carried()})
+            supervision = supervise(
+                self.store, lease, self.settings, self.shutdown, self.processes, handed
+            )
+            span.set_attribute("azuraforge.job.status", supervision.status)
+            if supervision.status in (FAILED, LOST):
+                span.set_status(Status(StatusCode.ERROR))
         if supervision.status == LOST:
             LEASE_LOSSES.inc()
         try:
@@ -255,6 +271,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check's chatter
     skipped = [kind for kind in arguments.skip_kinds.split(",") if kind]
+    start_tracing("azuraforge-worker")  # before the store is opened: its statements traced
     worker = Worker(Settings(), parent=arguments.parent, skip_kinds=skipped)
     worker.stop_on_signals()
     if arguments.job is None:

@@ -12,7 +12,8 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+import sqlalchemy
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -55,13 +56,17 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``, tuned for many short transactions from several processes."""
+    # sqlalchemy.create_engine is looked up at each call: tracing wraps it once it starts
+    # (azuraforge.platform.tracing), after this module was imported.
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if parsed.database and parsed.database != ":memory:":
         _make_folder(Path(parsed.database).expanduser().parent, url)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = sqlalchemy.create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}
+    )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

@@ -54,6 +54,7 @@ from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.store import AliasMoveRecord
 from azuraforge.platform.store.registry import MAX_VERSION
 from azuraforge.platform.store.states import COMPLETED
+from azuraforge.platform.tracing import span_from
 
 router = APIRouter(prefix="/models", tags=["models"])
 ERRORS = error_responses()
@@ -347,10 +348,15 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
     settings = server.settings
     arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
     started = time.perf_counter()
-    if len(body.rows) <= INLINE_ROWS:
-        columns, history = predictions.predict(*arguments)
-    else:
-        columns, history = await run_in_threadpool(predictions.predict, *arguments)
+    served = {
+        "azuraforge.model.version": loaded.version.version,
+        "azuraforge.rows": len(body.rows),
+    }
+    with span_from(None, "predict", served):
+        if len(body.rows) <= INLINE_ROWS:
+            columns, history = predictions.predict(*arguments)
+        else:
+            columns, history = await run_in_threadpool(predictions.predict, *arguments)
     count = len(next(iter(columns.values()))) if columns else 0
     observe_prediction(MODEL_TARGET, time.perf_counter() - started, count)
     answer = {

@@ -1,0 +1,216 @@
+"""Traces: a whole trace read back from a real ``azuraforge serve`` (its API process, its
+worker, the job's process) through OpenTelemetry's OTLP/HTTP exporter into a receiver of this
+test; nothing secret in any span; spans scrubbed on the way out; and off by default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+
+from azuraforge.platform.tracing.export import scrubbed
+from tests.platform.fixtures import settings_on_copy
+from tests.platform.servers import bearer, free_port, kill_group, start_serve
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+"""The W3C context the test's requests carry: every span of their work joins this trace."""
+
+
+class Receiver(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver (``POST /v1/traces``, protobuf): every span it was sent, with
+    its service's name, as dictionaries."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.spans: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []
+        self.lock = threading.Lock()
+
+    def of_trace(self, trace_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [span for span in self.spans if span["trace_id"] == trace_id]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = ExportTraceServiceRequest.FromString(body)
+        found = [
+            {"service": _service(resource.resource), "name": span.name,
+             "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+             "parent": span.parent_span_id.hex(), "kind": span.kind,
+             "attributes": {a.key: _value(a.value) for a in span.attributes},
+             "events": [event.name for event in span.events]}
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]  # fmt: skip
+        with self.server.lock:
+            self.server.spans += found
+            self.server.raw.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def _service(resource: Any) -> str:
+    return next(_value(a.value) for a in resource.attributes if a.key == "service.name")
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def traced_serve(
+    receiver: Receiver,
+    sleeper_path: Path,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A serve with one worker, tracing to the receiver, its spans sent within 0.2 s."""
+    settings = settings_on_copy(sqlite_template, tmp_path_factory.mktemp("traced"))
+    exporting = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+    port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in exporting.items():
+            patch.setenv(name, value)
+        serve = start_serve(settings, port, "--workers", "1", pythonpath=sleeper_path)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        kill_group(serve)
+
+
+def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
+    traced_serve: str, receiver: Receiver
+) -> None:
+    headers = {**bearer(), "traceparent": PARENT}
+    body = {"pipeline": "sleeper", "config": {"steps": 3, "sleep": 0.05}}
+    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers=headers, json=body)
+    assert made.status_code == 201, made.text
+    run = made.json()["data"][0]["id"]
+    spans = _wait_for_trace(
+        receiver, lambda found: {"run run", "job run"} <= {s["name"] for s in found}
+    )
+    by_id = {span["span_id"]: span for span in spans}
+    request = next(s for s in spans if s["name"] == "POST /api/v1/experiments")
+    job = next(s for s in spans if s["name"] == "job run")
+    ran = next(s for s in spans if s["name"] == "run run")
+    assert request["service"] == "azuraforge" and request["kind"] == ProtoSpan.SPAN_KIND_SERVER
+    assert request["parent"] == PARENT.split("-")[2]  # the caller's span
+    assert job["service"] == "azuraforge-worker" and "claimed" in job["events"]
+    assert job["attributes"]["azuraforge.job.id"] == run
+    assert job["attributes"]["azuraforge.job.status"] == "completed"
+    assert ran["attributes"]["process.pid"] != job["attributes"]["process.pid"]  # its own
+    assert _ancestors(ran, by_id)[-1] is request and job in _ancestors(ran, by_id)
+    inserted = [s for s in spans if s["parent"] == request["span_id"]
+                and str(s["attributes"].get("db.statement", "")).startswith("INSERT")]  # fmt: skip
+    assert inserted, "the request's row written under its span"
+    writes = [s for s in spans if ran in _ancestors(s, by_id)
+              and "metric_points" in str(s["attributes"].get("db.statement", ""))]  # fmt: skip
+    assert writes, "the run's metric writes under the job process's span"
+    token = bearer()["Authorization"].split()[1]
+    assert not any(token.encode() in raw for raw in receiver.raw)
+
+
+def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:
+    secret = "af_" + "s3cr3t" * 8
+    link = httpx.get(f"{traced_serve}/api/v1/auth/link", params={"token": secret},
+                     headers={"traceparent": PARENT.replace("00f067", "11f067")})  # fmt: skip
+    assert link.status_code in (400, 401)
+    spans = _wait_for_trace(receiver, lambda found: any("/auth/link" in s["name"] for s in found))
+    shown = next(s for s in spans if "/auth/link" in s["name"])
+    assert shown["attributes"]["url.query"] == "token=REDACTED"
+    assert not any(secret.encode() in raw for raw in receiver.raw)
+
+
+def test_spans_leave_scrubbed() -> None:
+    context = SpanContext(int(TRACE_ID, 16), 1, is_remote=False)
+    failing = Event("exception", {"exception.type": "IntegrityError",
+                                  "exception.message": "Key (name)=(ana's secret) exists",
+                                  "exception.stacktrace": "File /srv/af/x.py"})  # fmt: skip
+    server = ReadableSpan(
+        "GET /api/v1/experiments", context, kind=SpanKind.SERVER, events=[failing],
+        attributes={"url.query": "limit=5&api_key=k3y&token=t0k", "url.path": "/api/v1/x"},
+        status=Status(StatusCode.ERROR, "duplicate key (ana's secret)"),
+    )  # fmt: skip
+    client = ReadableSpan(
+        "POST", context, kind=SpanKind.CLIENT,
+        attributes={"url.full": "https://user:pw@hooks.example.org/services/T0/B0/S3CRET?x=1"},
+    )  # fmt: skip
+    seen_server, seen_client = scrubbed(server), scrubbed(client)
+    assert seen_server.attributes["url.query"] == "limit=5&api_key=REDACTED&token=REDACTED"
+    assert seen_server.status.status_code == StatusCode.ERROR
+    assert not seen_server.status.description
+    assert seen_server.events[0].attributes == {"exception.type": "IntegrityError"}
+    assert seen_client.attributes["url.full"] == "https://hooks.example.org/REDACTED"
+    assert seen_server.attributes["url.path"] == "/api/v1/x"
+
+
+def test_tracing_is_off_unless_asked_for() -> None:
+    """Without OTEL_TRACES_EXPORTER a process installs no tracer and no SDK."""
+    script = ("import sys; from azuraforge.platform.tracing import start_tracing;"
+              "print(start_tracing('x'), 'opentelemetry.sdk' in sys.modules)")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    found = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    assert found.stdout.split() == ["False", "False"]
+    refused = subprocess.run([sys.executable, "-c", script],
+                             env={**env, "OTEL_TRACES_EXPORTER": "zipkin_json"},
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 1
+    assert "no span exporter 'zipkin_json' is installed" in refused.stderr
+
+
+def _ancestors(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """``span``'s parent, its parent's, and so on, to the trace's first span of this test."""
+    chain = []
+    while span["parent"] in by_id:
+        span = by_id[span["parent"]]
+        chain.append(span)
+    return chain
+
+
+def _wait_for_trace(receiver: Receiver, complete: Any, seconds: float = 60) -> list[dict]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for trace_id in {span["trace_id"] for span in receiver.spans}:
+            found = receiver.of_trace(trace_id)
+            if complete(found):
+                return found
+        time.sleep(0.2)
+    raise AssertionError(f"no complete trace within {seconds} s: {receiver.spans[-5:]}")
