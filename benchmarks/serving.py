@@ -549,7 +549,8 @@ def start_baseline(
 ) -> list[Server]:
     """The baseline commit's ``azuraforge serve`` (its code first on ``PYTHONPATH``) on a
     store of its own: the same runs, a weather model trained there with the same config;
-    its predict, list and search targets (no token: that commit checks none)."""
+    its predict, list and search targets, with a server admin's token when that commit
+    checks credentials (:func:`credential_of`)."""
     import httpx
 
     home = work / "baseline-home"
@@ -558,12 +559,14 @@ def start_baseline(
     env["PYTHONPATH"] = os.pathsep.join([str(source), env["PYTHONPATH"]])
     load_runs(env, size["runs"])
     trainer, port = start_serve(groups, env, work, "baseline-train", workers=1)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    headers = credential_of(port, env["AZURAFORGE_DATABASE_URL"])
+    token = headers.get("Authorization", "").removeprefix("Bearer ")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, headers=headers) as http:
         train_and_register(http, weather)
     trainer.terminate()
     trainer.wait(TIMEOUT_S)
     process, port = start_serve(groups, env, work, "baseline", 0, size["api_workers"])
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, headers=headers) as http:
         answer = http.post(
             PREDICT_PATH, content=body, headers={"content-type": "application/json"}
         )
@@ -571,11 +574,23 @@ def start_baseline(
         sys.exit(f"the baseline's {PREDICT_PATH}: {answer.status_code} {answer.text[:500]}")
     rss = tree_status_mb("VmRSS", process.pid)
     return [
-        Server("baseline", process.pid, Target(port, PREDICT_PATH, body, answer.content), rss),
-        Server("baseline-list", process.pid, Target(port, LIST_PATH, b"", b"", "", "GET"), rss),
-        Server("baseline-search", process.pid, Target(port, SEARCH_PATH, b"", b"", "", "GET"),
-               rss),
+        Server("baseline", process.pid,
+               Target(port, PREDICT_PATH, body, answer.content, token), rss),
+        Server("baseline-list", process.pid,
+               Target(port, LIST_PATH, b"", b"", token, "GET"), rss),
+        Server("baseline-search", process.pid,
+               Target(port, SEARCH_PATH, b"", b"", token, "GET"), rss),
     ]  # fmt: skip
+
+
+def credential_of(port: int, database_url: str) -> dict[str, str]:
+    """The headers a server's requests need: none for a commit that checks no credential
+    (it answers a listing without one), else a server admin's token of its store."""
+    import httpx
+
+    if httpx.get(f"http://127.0.0.1:{port}{LIST_PATH}", timeout=60).status_code != 401:
+        return {}
+    return signed_headers(database_url)
 
 
 def api_call(http: Any, method: str, path: str, expect: int, **kwargs: Any) -> Any:

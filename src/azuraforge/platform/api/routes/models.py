@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -47,7 +46,6 @@ from azuraforge.platform.api.registry_schemas import (
     VersionsPublic,
 )
 from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.metrics import MODEL_TARGET, observe_prediction
 from azuraforge.platform.services import predictions, registry
 from azuraforge.platform.services.registry import ModelRef, check_model_name
 from azuraforge.platform.services.serving import ModelServer
@@ -347,7 +345,6 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
         loaded = await run_in_threadpool(server.get, parsed, who.project)
     settings = server.settings
     arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
-    started = time.perf_counter()
     served = {
         "azuraforge.model.version": loaded.version.version,
         "azuraforge.rows": len(body.rows),
@@ -358,7 +355,6 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
         else:
             columns, history = await run_in_threadpool(predictions.predict, *arguments)
     count = len(next(iter(columns.values()))) if columns else 0
-    observe_prediction(MODEL_TARGET, time.perf_counter() - started, count)
     answer = {
         "model": loaded.version.model, "version": loaded.version.version, "reference": ref,
         "rows": count, "predictions": columns,

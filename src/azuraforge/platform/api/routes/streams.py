@@ -29,7 +29,6 @@ from azuraforge.platform.api.deps import (
 )
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
 from azuraforge.platform.api.schemas import RequestBody, RestartPublic, error_responses
-from azuraforge.platform.metrics import STREAM_TARGET, observe_prediction
 from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.explain import explain
 from azuraforge.platform.services.streams.job import STREAM, find_stream, start_stream
@@ -643,10 +642,7 @@ async def predict(
     champion = streams.cached(stream_id, who.project)
     if champion is None:
         champion = await run_in_threadpool(streams.get, stream_id, who.project)
-    started = time.perf_counter()
-    probability = champion.predict(body.closes)
-    observe_prediction(STREAM_TARGET, time.perf_counter() - started)
-    answer = {"learner": champion.name, "probability_up": probability,
+    answer = {"learner": champion.name, "probability_up": champion.predict(body.closes),
               "checkpoint_events": champion.events}  # fmt: skip
     return Response(json.dumps(answer), media_type="application/json")
 
