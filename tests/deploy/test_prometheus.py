@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -234,9 +235,11 @@ def _save_pages(observed: Observed, name: str) -> None:
 
     from tests.e2e.conftest import CHROMIUM
 
-    graph = "up%7Bjob%3D~%22azuraforge.*%22%7D"
-    pages = {f"prometheus-{name}": "/alerts",
-             "prometheus-up": f"/graph?g0.expr={graph}&g0.tab=0&g0.range_input=5m"}  # fmt: skip
+    requests = "sum by (route) (rate(azuraforge_http_requests_total[10s]))"
+    graphs = {"up": 'up{job=~"azuraforge.*"}', "requests": requests}
+    pages = {f"prometheus-{name}": "/classic/alerts"}  # Debian builds the classic pages
+    for shot, query in graphs.items():
+        pages[f"prometheus-{shot}"] = f"/graph?g0.expr={quote(query)}&g0.tab=0&g0.range_input=5m"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page(viewport={"width": 1280, "height": 800})

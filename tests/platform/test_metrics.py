@@ -46,6 +46,14 @@ def test_with_a_token_any_machine_that_sends_it_may_scrape() -> None:
     check_scrape(TOKEN, f"bearer  {TOKEN} ", "10.0.0.1")
 
 
+def test_the_command_line_imports_no_metrics_before_its_folder_is_set() -> None:
+    """prometheus-client reads its folder once, at its import: the commands set it first."""
+    script = "import sys, azuraforge.cli.main; print('prometheus_client' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True)  # fmt: skip
+    assert found.stdout.strip() == "False"
+
+
 def test_the_metrics_server_answers_metrics_alone_to_whom_may_scrape() -> None:
     port = free_port()
     server = serve_metrics("127.0.0.1", port, TOKEN)

@@ -172,7 +172,17 @@ def test_spans_leave_scrubbed() -> None:
         "POST", context, kind=SpanKind.CLIENT,
         attributes={"url.full": "https://user:pw@hooks.example.org/services/T0/B0/S3CRET?x=1"},
     )  # fmt: skip
-    seen_server, seen_client = scrubbed(server), scrubbed(client)
+    statement = ReadableSpan(
+        "SELECT /srv/af/home/azuraforge.db", context, kind=SpanKind.CLIENT,
+        attributes={"db.name": "/srv/af/home/azuraforge.db", "db.statement": "SELECT 1"},
+    )  # fmt: skip
+    seen_server, seen_client, seen_statement = (
+        scrubbed(server),
+        scrubbed(client),
+        scrubbed(statement),
+    )
+    assert seen_statement.name == "SELECT"
+    assert seen_statement.attributes["db.name"] == "azuraforge.db"
     assert seen_server.attributes["url.query"] == "limit=5&api_key=REDACTED&token=REDACTED"
     assert seen_server.status.status_code == StatusCode.ERROR
     assert not seen_server.status.description

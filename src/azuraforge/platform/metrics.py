@@ -9,7 +9,8 @@ each value of a label is a series Prometheus keeps for good.
 The processes of one ``azuraforge serve`` (its API processes, its workers, their jobs) or of
 one ``azuraforge worker`` pool write their counts to files in one folder
 (``PROMETHEUS_MULTIPROC_DIR``, prometheus-client's multiprocess mode: the command makes a new
-one and sets the variable before the platform is imported), and a scrape of any of them adds
+one and sets the variable before the platform is imported,
+:func:`~azuraforge.platform.metrics_folder.shared_metrics`), and a scrape of any of them adds
 them up. What the store knows (queued jobs, jobs by status, streams' lag) is read from it at
 each scrape instead (``extra`` collectors of :func:`exposition`): the same answer from every
 server of one store, on whichever machine its jobs run.
@@ -47,22 +48,20 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from azuraforge.platform.metrics_folder import MULTIPROCESS_VARIABLE
 
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-"""Where the processes of one server write their counts (prometheus-client's variable)."""
 SHARED_FOLDER = os.environ.get(MULTIPROCESS_VARIABLE)
-"""The folder this process writes its counts to, if it shares them: prometheus-client chose
-at its import, just before this module's (it is imported here alone), whether its counts go
-to files."""
+"""The folder this process writes its counts to, if it shares them (read when this module is
+imported, as prometheus-client, imported just above, read it to choose where counts go)."""
 
 # A _created series for every counter is of no use to the rules and dashboards here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Seconds: a predict request takes about a millisecond, a listing of many runs a second.
-Predictions are the predict routes' requests: their count and latency are these series (no
-series of their own: each would cost every predict request a few microseconds more)."""
+"""Seconds: a predict request takes about a millisecond, a listing of many runs a second."""
 
+# Predictions are the predict routes' requests: their count and latency are these two (no
+# series of their own, which would cost every predict request a few microseconds more).
 REQUESTS = Counter(
     "azuraforge_http_requests",
     "HTTP requests answered, by route template, method and status code.",
@@ -118,10 +117,23 @@ CHAT_CACHE_LOOKUPS = Counter(
 )
 
 
-def check_scrape(token: str | None, authorization: str, client: str | None) -> None:
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+"""Headers a proxy names the client in: a scrape carrying one was forwarded."""
+
+
+def check_scrape(
+    token: str | None, authorization: str, client: str | None, forwarded: bool = False
+) -> None:
     """Whether a scrape may read the metrics: with a ``token`` set (``metrics_token``), a
     request whose ``authorization`` header is ``Bearer <token>``, from anywhere; without one,
-    a request from this machine (``client``, a loopback address) alone.
+    a request from this machine (``client``, a loopback address) alone, and never one that
+    was ``forwarded`` (it carries a forwarding header, or the server trusts proxies to name
+    the client: a header would then make any client look local).
+
+    >>> check_scrape(None, "", "127.0.0.1")
+    >>> check_scrape(None, "", "127.0.0.1", forwarded=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    azuraforge.errors.PermissionDeniedError: /metrics answers clients on the server's ...
 
     Raises
     ------
@@ -131,7 +143,7 @@ def check_scrape(token: str | None, authorization: str, client: str | None) -> N
         No token is set and the request comes from another machine (403).
     """
     if token is None:
-        if not _loopback(client):
+        if forwarded or not _loopback(client):
             raise PermissionDeniedError(
                 "/metrics answers clients on the server's machine alone; set "
                 "AZURAFORGE_METRICS_TOKEN and send it as 'Authorization: Bearer <token>' to "
@@ -159,7 +171,7 @@ def _loopback(client: str | None) -> bool:
 def exposition(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:
     """The text a scrape reads and its content type: every process's counts (those of the
     processes sharing this one's folder, or this process's alone) and ``extra``'s."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()  # its collectors are collected once, by the exposition
     if SHARED_FOLDER:
         _forget_dead_processes(SHARED_FOLDER)
         multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
@@ -222,7 +234,11 @@ def serve_metrics(host: str, port: int, token: str | None) -> WSGIServer:
         try:
             if environ.get("PATH_INFO") != "/metrics":
                 raise NotFoundError("this server serves /metrics alone")
-            check_scrape(token, environ.get("HTTP_AUTHORIZATION", ""), environ.get("REMOTE_ADDR"))
+            forwarded = any(
+                f"HTTP_{name.upper().replace('-', '_')}" in environ for name in FORWARDING_HEADERS
+            )
+            authorization = environ.get("HTTP_AUTHORIZATION", "")
+            check_scrape(token, authorization, environ.get("REMOTE_ADDR"), forwarded)
         except (NotFoundError, CredentialError, PermissionDeniedError) as e:
             start_response(_REFUSED[type(e)], [("Content-Type", "text/plain; charset=utf-8")])
             return [f"{e}\n".encode()]

@@ -34,6 +34,8 @@ from azuraforge.learn.home import default_home
 from azuraforge.platform.hosts import allowed_host_entry
 
 SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
+SERVER_KEYS = ("session_key", "webhook_key", "metrics_token")
+"""The settings that are the server's keys: its API processes get them, its workers not."""
 
 
 class AssistBackend(BaseModel):

@@ -85,6 +85,19 @@ def test_without_a_token_only_this_machine_reads_the_metrics(
     assert local.get("/metrics").status_code == 200  # no credential needed from here
 
 
+def test_without_a_token_a_forwarded_scrape_is_refused(served: tuple[Settings, Store]) -> None:
+    """A header naming the client, or proxies the server trusts to name it, would make any
+    client look local: without a token such a scrape is refused."""
+    settings, store = served
+    local = TestClient(create_app(settings, store=store), client=LOOPBACK)
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        refused = local.get("/metrics", headers={header: "127.0.0.1"})
+        assert refused.status_code == 403, header
+    behind = settings.model_copy(update={"trusted_proxies": "*"})
+    proxied = TestClient(create_app(behind, store=store), client=LOOPBACK)
+    assert proxied.get("/metrics").status_code == 403
+
+
 def test_with_a_token_every_scrape_must_send_it(served: tuple[Settings, Store]) -> None:
     settings, store = served
     guarded = settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})

@@ -8,8 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from azuraforge.platform.jobs.local import BLAS_THREAD_VARIABLES, LocalWorkerPool, blas_threads
+from azuraforge.platform.jobs.local import (
+    BLAS_THREAD_VARIABLES,
+    LocalWorkerPool,
+    blas_threads,
+    settings_environment,
+)
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.services.streams.job import start_stream
@@ -24,12 +30,20 @@ def environment(pid: int) -> dict[str, str]:
     return dict(item.decode().partition("=")[::2] for item in raw if item)
 
 
-def test_each_worker_gets_its_share_of_blas_threads_unless_the_user_set_them(
+def test_each_worker_gets_its_share_of_blas_threads_and_none_of_the_servers_keys(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The API's processes get the server's keys (they sign sessions, answer scrapes); the
+    workers, whose jobs run users' code, do not, even from the environment."""
     for name in BLAS_THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    monkeypatch.setenv("AZURAFORGE_METRICS_TOKEN", KEY)
+    settings = settings.model_copy(
+        update={"metrics_token": SecretStr(KEY), "session_key": [SecretStr(KEY)]}
+    )
+    api = settings_environment(settings)
+    assert api["AZURAFORGE_METRICS_TOKEN"] == KEY and KEY in api["AZURAFORGE_SESSION_KEY"]
     pool = LocalWorkerPool(settings, 2)
     pool.start()
     try:
@@ -40,6 +54,11 @@ def test_each_worker_gets_its_share_of_blas_threads_unless_the_user_set_them(
     for env in envs:
         assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == share
         assert env["MKL_NUM_THREADS"] == "7"
+        assert not any(KEY in value for value in env.values())
+
+
+KEY = "k" * 40
+"""A server key (the scrape token, the session key) in the tests above."""
 
 
 def test_streams_run_in_workers_of_their_own_and_leave_the_pool_to_runs(

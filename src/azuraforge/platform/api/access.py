@@ -38,7 +38,7 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from azuraforge.platform.metrics import check_scrape
+from azuraforge.platform.metrics import FORWARDING_HEADERS, check_scrape
 from azuraforge.platform.services.access import (
     ACTIONS,
     Identity,
@@ -332,10 +332,13 @@ async def may_scrape(connection: HTTPConnection) -> None:
     """The caller, if they may read the server's metrics: Prometheus with the scrape token,
     or a client on this machine when no token is set
     (:func:`~azuraforge.platform.metrics.check_scrape`)."""
-    token = connection.app.state.settings.metrics_token
-    authorization = connection.headers.get("authorization", "")
-    shown = None if token is None else token.get_secret_value()
-    check_scrape(shown, authorization, connection.client.host if connection.client else None)
+    settings = connection.app.state.settings
+    token = settings.metrics_token
+    expected = None if token is None else token.get_secret_value()
+    headers = connection.headers
+    forwarded = bool(settings.trusted_proxies) or any(h in headers for h in FORWARDING_HEADERS)
+    client = connection.client.host if connection.client else None
+    check_scrape(expected, headers.get("authorization", ""), client, forwarded)
 
 
 async def anyone() -> None:

@@ -129,6 +129,9 @@ def _predictions_first(router: APIRouter) -> None:
 
 
 TELEMETRY: TelemetryConfig = {
+    # Its own exporters would send spans past our scrubbing (FASTAPI_OTEL_AUTO_CONFIGURE): ours
+    # alone export (azuraforge.platform.tracing).
+    "auto_configure": False,
     "metrics": False,  # Prometheus's (RequestMetrics)
     "logs": False,  # they would carry exceptions' messages and stacks, unredacted
     "exclude": lambda scope: scope["path"] == "/metrics",  # a scrape each few seconds

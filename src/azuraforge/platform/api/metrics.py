@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azuraforge import __version__
 from azuraforge.platform.metrics import REQUEST_SECONDS, REQUESTS
+from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.services.streams.readings import pace
 from azuraforge.platform.store import Store
 
@@ -90,6 +91,7 @@ class StoreMetrics(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
+        """The version serving, the jobs by kind and status, the queue's age, the lag."""
         now = time.time()
         info = GaugeMetricFamily(
             "azuraforge_build_info",
@@ -111,7 +113,7 @@ class StoreMetrics(Collector):
     def _queue(self, now: float) -> Iterator[Metric]:
         oldest = GaugeMetricFamily(
             "azuraforge_queue_oldest_age_seconds",
-            "Seconds the oldest queued job of each kind has waited (0: none queued).",
+            "Seconds the oldest queued job of each kind has waited (no series: none queued).",
             labels=["kind"],
         )
         for kind, created in self.store.oldest_queued().items():
@@ -123,6 +125,7 @@ class StoreMetrics(Collector):
             "azuraforge_stream_lag_seconds",
             "The greatest lag of the running streams: seconds since a stream's last checkpoint.",
         )
-        lags = [pace(self.store, record, now).lag for record in self.store.list_running("stream")]
+        running = self.store.list_running(STREAM)
+        lags = [pace(self.store, record, now).lag for record in running]
         lag.add_metric([], max((found for found in lags if found is not None), default=0.0))
         return lag

@@ -52,8 +52,8 @@ from azuraforge.platform.jobs.celery_transport import (
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
 from azuraforge.platform.jobs.local import JobWorkers, stop_processes
-from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
-from azuraforge.platform.metrics import LEASES_REAPED, WORKERS
+from azuraforge.platform.jobs.worker import Worker, reap_leases, sweep_kinds, worker_name
+from azuraforge.platform.metrics import WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 from azuraforge.platform.store.states import QUEUED
@@ -222,10 +222,8 @@ def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
     """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), then let
     each job kind sweep (a study left with no trial queued or running advances); return
     ``(id, new status)`` for each reaped run."""
-    reaped = host.store.reap_expired()
+    reaped = reap_leases(host.store)
     for experiment_id, status in reaped:
-        LEASES_REAPED.labels(status).inc()
-        _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, fresh_task_id(experiment_id))

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from azuraforge.platform.jobs.kinds import long_lived_kinds
 from azuraforge.platform.jobs.worker import logged_failure
 from azuraforge.platform.metrics import WORKER_RESTARTS
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.settings import SERVER_KEYS, Settings
 from azuraforge.platform.store import Store
 
 _log = logging.getLogger(__name__)
@@ -62,9 +62,12 @@ def blas_threads(workers: int, cores: int | None = None) -> int:
 
 
 def worker_environment(settings: Settings, workers: int) -> dict[str, str]:
-    """:func:`settings_environment`, plus :func:`blas_threads` for each BLAS thread
-    variable the user did not set."""
+    """:func:`settings_environment` without the server's keys (a worker signs no session,
+    posts no webhook and answers no scrape, and its jobs run users' code), plus
+    :func:`blas_threads` for each BLAS thread variable the user did not set."""
     env = settings_environment(settings)
+    for name in SERVER_KEYS:
+        env.pop(f"AZURAFORGE_{name.upper()}", None)
     threads = str(blas_threads(workers))
     for name in BLAS_THREAD_VARIABLES:
         env.setdefault(name, threads)

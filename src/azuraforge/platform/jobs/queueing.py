@@ -101,7 +101,7 @@ def _placing(job: NewJob) -> dict[str, Any]:
     """The store's keywords of ``job``: every field but its pipeline and config, its context
     holding the current trace's (:func:`~azuraforge.platform.tracing.carried`)."""
     placing = {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _GIVEN_FIRST}
-    placing["context"] = {**carried(), **job.context}
+    placing["context"] = {**job.context, **carried()}  # the trace queuing it, if one
     return placing
 
 

@@ -462,12 +462,14 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
             code, status, reusable = _run_job(store, lease, record, settings, stop, blobs)
             current.stop = None
             write_end(ends, code, status)
+            flush()  # its spans, once its worker knows how it ended
     except BrokenPipeError:  # the worker died: the job recorded that it was lost
         pass
     except BaseException:
         traceback.print_exc()
         code = _FAILED
     finally:
+        flush()  # os._exit sends nothing
         os._exit(code)
 
 
@@ -500,8 +502,6 @@ def _run_job(
         output.stop()  # the traceback goes to the worker's output, not the run's
         traceback.print_exc()
         return _FAILED, None, False
-    finally:
-        flush()  # the process may end with os._exit, which sends nothing
     code = _END_CODES.get(status, RECORDED)
     # execute stopped the capture; stopping again says whether every line was read
     return code, status if code == RECORDED else None, output.stop()

@@ -82,11 +82,11 @@ class Worker:
         """Claim and run this experiment; ``None`` when it is not queued (already taken,
         cancelled or finished), so a task delivered twice runs once, or is of a kind this
         worker skips."""
-        asked = time.time_ns()
+        claim_asked_ns = time.time_ns()
         claimed = self.store.claim_job(
             self.name, self.settings.lease_ttl, experiment_id, skip_kinds=self.skip_kinds
         )
-        return None if claimed is None else self._supervise(*claimed, asked)
+        return None if claimed is None else self._supervise(*claimed, claim_asked_ns)
 
     def run_until_ended(self, experiment_id: int) -> None:
         """Run this job as :meth:`run_one` does, and again each time it is queued again (a
@@ -109,26 +109,28 @@ class Worker:
     def run_next(self) -> Supervision | None:
         """Claim the oldest queued experiment (not of :attr:`skip_kinds`) and run it; ``None``
         when none is queued."""
-        asked = time.time_ns()
+        claim_asked_ns = time.time_ns()
         claimed = self.store.claim_job(
             self.name, self.settings.lease_ttl, skip_kinds=self.skip_kinds
         )
-        return None if claimed is None else self._supervise(*claimed, asked)
+        return None if claimed is None else self._supervise(*claimed, claim_asked_ns)
 
-    def _supervise(self, lease: Lease, record: ExperimentRecord, asked: int) -> Supervision:
-        """Run the leased job (``record``, its row as claimed; the claim ``asked`` at that
-        time, in nanoseconds) under a span of the trace that queued it, then its kind's
-        ``after`` (a trial advances its study)."""
+    def _supervise(
+        self, lease: Lease, record: ExperimentRecord, claim_asked_ns: int
+    ) -> Supervision:
+        """Run the leased job (``record``, its row as claimed, the claim asked at
+        ``claim_asked_ns`` nanoseconds since the epoch) under a span of the trace that queued
+        it, then its kind's ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
         attributes = {"azuraforge.job.id": record.id, "azuraforge.job.kind": record.kind,
                       "azuraforge.job.attempt": record.attempts,
                       "process.pid": os.getpid()}  # fmt: skip
         with span_from(record.context, f"job {record.kind}", attributes, SpanKind.CONSUMER,
-                       start_time=asked) as span:  # fmt: skip
+                       start_time=claim_asked_ns) as span:  # fmt: skip
             span.add_event("claimed")
-            handed = replace(record, context={**(record.context or {}), **carried()})
+            under_span = replace(record, context={**(record.context or {}), **carried()})
             supervision = supervise(
-                self.store, lease, self.settings, self.shutdown, self.processes, handed
+                self.store, lease, self.settings, self.shutdown, self.processes, under_span
             )
             span.set_attribute("azuraforge.job.status", supervision.status)
             if supervision.status in (FAILED, LOST):
@@ -231,10 +233,18 @@ class Worker:
 def reap(host: JobHost) -> None:
     """One pass of the reaper's duty: mark runs whose lease expired as lost (or queued again),
     then let each job kind sweep (a study left with no trial queued or running advances)."""
-    for experiment_id, status in host.store.reap_expired():
+    reap_leases(host.store)
+    sweep_kinds(host)
+
+
+def reap_leases(store: Store) -> list[tuple[int, str]]:
+    """Mark runs whose lease expired as lost (or queued again), each logged and counted;
+    ``(id, new status)`` of each."""
+    reaped = store.reap_expired()
+    for experiment_id, status in reaped:
         LEASES_REAPED.labels(status).inc()
         _log.warning("experiment %d: lease expired, now %s", experiment_id, status)
-    sweep_kinds(host)
+    return reaped
 
 
 def sweep_kinds(host: JobHost) -> None:

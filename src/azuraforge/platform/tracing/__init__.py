@@ -26,8 +26,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 EXPORTER_VARIABLE = "OTEL_TRACES_EXPORTER"
 """OpenTelemetry's variable naming the exporters, separated by commas; unset or ``none``: off."""
@@ -35,6 +36,7 @@ FLUSH_SECONDS = 5.0
 """How long a process that ends, or a job's process after each job, waits for its spans to
 be sent."""
 _TRACER = trace.get_tracer("azuraforge.platform")
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 _starting = threading.Lock()
 _tracing = False
 """Whether this process traces: off, :func:`span_from` costs a predict request nothing."""
@@ -69,18 +71,18 @@ def start_tracing(service: str) -> bool:
 
 
 def flush() -> None:
-    """Send the spans this process holds (a job's process after each job, a worker as it
-    stops): a process that ends with ``os._exit`` runs no exit handler."""
+    """Send the spans this process holds: a job's process after each job (it ends with
+    ``os._exit``, which runs no exit handler; other processes send theirs at exit)."""
     force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
     if force_flush is not None:
         force_flush(int(FLUSH_SECONDS * 1000))
 
 
 def carried() -> dict[str, str]:
-    """The current trace's context as a job carries it (W3C ``traceparent``; empty when no
-    span is recording)."""
+    """The current trace's context as a job carries it (W3C ``traceparent`` and
+    ``tracestate``, never a caller's ``baggage``; empty when no span is recording)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    _TRACE_CONTEXT.inject(carrier)
     return carrier
 
 
@@ -108,7 +110,7 @@ def _span(
     kind: SpanKind,
     start_time: int | None,
 ) -> Iterator[Span]:
-    parent = None if carrier is None else propagate.extract(dict(carrier))
+    parent = None if carrier is None else _TRACE_CONTEXT.extract(dict(carrier))
     with _TRACER.start_as_current_span(
         name, context=parent, kind=kind, attributes=dict(attributes or {}),
         start_time=start_time, record_exception=False, set_status_on_exception=False,

@@ -2,8 +2,9 @@
 :func:`~azuraforge.platform.tracing.start_tracing`): OpenTelemetry's SDK, its exporters found
 by name, and every span scrubbed on the way out (:class:`Scrubbed`), whatever made it
 (FastAPI, SQLAlchemy, httpx or ours): no exception message or stack (their type alone), no
-status description (a database error quotes the values it refused), no query string's values
-and no path of an outgoing request (a webhook's address is its secret). No span holds a body.
+status description (a database error quotes the values it refused), no query string's values,
+no path of an outgoing request (a webhook's address is its secret), and an SQLite store's
+file named without its folder. No span holds a body.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import PurePath
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from opentelemetry import trace
@@ -90,18 +92,26 @@ class Scrubbed(SpanExporter):
         self.exporter = exporter
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Send ``spans``, each :func:`scrubbed`."""
         return self.exporter.export([scrubbed(span) for span in spans])
 
     def shutdown(self) -> None:
+        """Shut the exporter down."""
         self.exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Send what the exporter holds."""
         return self.exporter.force_flush(timeout_millis)
 
 
 def scrubbed(span: ReadableSpan) -> ReadableSpan:
     """``span`` as :class:`Scrubbed` sends it."""
     attributes = dict(span.attributes or {})
+    name = span.name
+    for key in ("db.name", "db.namespace"):  # an SQLite store's is its file's path
+        if isinstance(attributes.get(key), str):
+            attributes[key] = PurePath(str(attributes[key])).name
+            name = name.split(" ", 1)[0]  # SQLAlchemy's: "<statement> <db.name>"
     if isinstance(attributes.get("url.query"), str):
         attributes["url.query"] = _query_keys(str(attributes["url.query"]))
     for key in ("url.full", "http.url"):
@@ -114,7 +124,7 @@ def scrubbed(span: ReadableSpan) -> ReadableSpan:
         for e in span.events
     ]  # fmt: skip
     return ReadableSpan(
-        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        name=name, context=span.context, parent=span.parent, resource=span.resource,
         attributes=attributes, events=events, links=span.links, kind=span.kind,
         status=Status(span.status.status_code), start_time=span.start_time,
         end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,

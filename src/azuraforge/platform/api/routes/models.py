@@ -345,11 +345,11 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
         loaded = await run_in_threadpool(server.get, parsed, who.project)
     settings = server.settings
     arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
-    served = {
+    span_attributes = {
         "azuraforge.model.version": loaded.version.version,
         "azuraforge.rows": len(body.rows),
     }
-    with span_from(None, "predict", served):
+    with span_from(None, "predict", span_attributes):
         if len(body.rows) <= INLINE_ROWS:
             columns, history = predictions.predict(*arguments)
         else:
