@@ -56,7 +56,7 @@ def test_without_the_platform_extra_the_learner_and_the_chat_work(tmp_path):
     ("blocked", "arguments", "said"),
     [
         (PLATFORM_ONLY, ["db", "upgrade"], "'sqlalchemy' package is not installed"),
-        (PLATFORM_ONLY, ["serve"], "'fastapi' package is not installed"),
+        (PLATFORM_ONLY, ["serve"], "package is not installed: pip install 'azuraforge[platform]'"),
         (
             PLATFORM_ONLY,
             ["worker"],

@@ -20,6 +20,7 @@ import openai
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from azuraforge import track
@@ -74,7 +75,13 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     store.close()
 
 
+def counted(name: str, **labels: str) -> float:
+    """A metric of this process (the server runs in a thread of it), 0 before its first count."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_an_answer_streams_its_turn_is_kept_and_its_verdict_counted(server: Server):
+    written = counted("azuraforge_chat_tokens_total", direction="completion")
     status, events = server.chat(server.ada, message="write a python function that adds",
                                  model="quick")  # fmt: skip
     assert status == 200, events
@@ -86,6 +93,7 @@ def test_an_answer_streams_its_turn_is_kept_and_its_verdict_counted(server: Serv
     said = "".join(data["text"] for kind, data in events if kind == "piece")
     assert said == end["answer"] == "echo: write a python function that adds"
     assert end["first_token_ms"] >= 0 and end["tokens_out"] == 7 and end["reason"]
+    assert counted("azuraforge_chat_tokens_total", direction="completion") - written == 7
     conversation = start["conversation_id"]
     status, again = server.chat(server.ada, message="and subtracts?", model="quick",
                                 conversation_id=conversation)  # fmt: skip
@@ -306,6 +314,9 @@ def test_a_deterministic_answer_is_cached_per_exact_request_and_model(server: Se
         return {"start": events[0][1], "turn": events[-1][1]["turn"]}
 
     before = httpx.get(f"{server.url}{API}/chat/cache", headers=server.ada).json()
+    hits, misses = (
+        counted("azuraforge_chat_cache_lookups_total", result=r) for r in ("hit", "miss")
+    )
     first = ask("Is 7 a prime number?")
     again = ask("Is 7 a prime number?")
     assert (first["start"]["cached"], again["start"]["cached"]) == (False, True)
@@ -316,6 +327,8 @@ def test_a_deterministic_answer_is_cached_per_exact_request_and_model(server: Se
     after = httpx.get(f"{server.url}{API}/chat/cache", headers=server.ada).json()
     assert after["enabled"] and after["hits"] - before["hits"] == 1
     assert after["misses"] - before["misses"] == 3 and after["saved_ms"] >= before["saved_ms"]
+    assert counted("azuraforge_chat_cache_lookups_total", result="hit") - hits == 1
+    assert counted("azuraforge_chat_cache_lookups_total", result="miss") - misses == 3
 
 
 @pytest.mark.parametrize(
