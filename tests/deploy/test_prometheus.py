@@ -199,6 +199,32 @@ def test_a_run_counts_its_lease_renewals_and_its_end(observed: Observed) -> None
     assert value(worker, "azuraforge_workers") == 2  # --concurrency 2
 
 
+STREAM = {"source": "btc-hourly", "max_events": 400, "checkpoint_every": 100, "window": 100,
+          "retrain_every": 100, "shadow_events": 50, "rollback_events": 50}  # fmt: skip
+"""A short replayed stream whose loop opens candidates (a retrain each 100 events)."""
+
+
+def test_a_streams_events_and_changes_are_counted_by_its_worker(observed: Observed) -> None:
+    """The stream runs in a worker process of its own, started by the serve or by the pool
+    (whichever saw it queued first): its counts reach that one's scrape."""
+    made = httpx.post(f"{observed.api}/api/v1/streams", headers=bearer(), json={"config": STREAM})
+    assert made.status_code == 201, made.text
+    stream = made.json()["id"]
+
+    def ended() -> bool:
+        found = httpx.get(f"{observed.api}/api/v1/streams/{stream}", headers=bearer()).json()
+        return found["status"] == "completed"
+
+    _wait(ended, 120, f"stream {stream} completed")
+    server, pool = scrape(observed.api), scrape(f"http://127.0.0.1:{observed.worker_port}")
+    events = sum(value(text, "azuraforge_stream_events_total") for text in (server, pool))
+    assert events == STREAM["max_events"]
+    opened = [value(text, "azuraforge_stream_changes_total", change="candidate")
+              for text in (server, pool)]  # fmt: skip
+    assert sum(opened) >= 1
+    assert value(server, "azuraforge_jobs", kind="stream", status="completed") == 1
+
+
 def test_the_worker_lost_alert_fires_when_the_pool_is_killed_and_resolves_when_back(
     observed: Observed,
 ) -> None:
