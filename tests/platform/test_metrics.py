@@ -16,6 +16,7 @@ import pytest
 
 from azuraforge.errors import CredentialError, InvalidParameterError, PermissionDeniedError
 from azuraforge.platform.metrics import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
+from azuraforge.platform.settings import Settings
 from tests.platform.servers import free_port
 
 TOKEN = "t" * 40
@@ -44,6 +45,12 @@ def test_with_a_token_a_scrape_must_send_it(authorization: str) -> None:
 def test_with_a_token_any_machine_that_sends_it_may_scrape() -> None:
     check_scrape(TOKEN, f"Bearer {TOKEN}", "10.0.0.1")
     check_scrape(TOKEN, f"bearer  {TOKEN} ", "10.0.0.1")
+
+
+def test_a_short_scrape_token_is_refused_saying_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32 characters; make one with"):
+        Settings(home=tmp_path, metrics_token="too-short")
+    assert Settings(home=tmp_path, metrics_token=TOKEN).metrics_token is not None
 
 
 def test_the_command_line_imports_no_metrics_before_its_folder_is_set() -> None:

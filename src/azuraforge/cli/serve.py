@@ -96,7 +96,8 @@ def serve(
     with user_errors(verbose), shared_metrics():
         from azuraforge.platform.tracing import start_tracing
 
-        start_tracing("azuraforge")  # before the store is opened: its statements traced
+        with arguments():  # an exporter not installed: exit code 2
+            start_tracing("azuraforge")  # before the store is opened: its statements traced
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.services.access import first_admin
@@ -317,7 +318,8 @@ def worker(
         from azuraforge.platform.server import run_workers
         from azuraforge.platform.tracing import start_tracing
 
-        start_tracing("azuraforge-worker")  # before the store is opened
+        with arguments():
+            start_tracing("azuraforge-worker")  # before the store is opened
 
         settings = settings_with(database_url=database_url, transport=transport)
         token = settings.metrics_token

@@ -34,6 +34,8 @@ from azuraforge.learn.home import default_home
 from azuraforge.platform.hosts import allowed_host_entry
 
 SETTINGS_FILE_VARIABLE = "AZURAFORGE_SETTINGS_FILE"
+MIN_TOKEN = 32
+"""The fewest characters of the scrape token (``metrics_token``)."""
 SERVER_KEYS = ("session_key", "webhook_key", "metrics_token")
 """The settings that are the server's keys: its API processes get them, its workers not."""
 
@@ -251,7 +253,6 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         None,
-        min_length=32,
         description="The token Prometheus sends to read /metrics (docs/operations.md): "
         "'Authorization: Bearer <token>', at least 32 characters. None: /metrics answers "
         "clients on this machine (loopback) alone. AZURAFORGE_METRICS_TOKEN=<64 hex digits>",
@@ -398,6 +399,16 @@ class Settings(BaseSettings):
             text = entries.strip()
             return json.loads(text) if text.startswith("[") else text.split(",")
         return entries
+
+    @field_validator("metrics_token", mode="after")
+    @classmethod
+    def _check_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value().strip()) < MIN_TOKEN:
+            raise InvalidParameterError(
+                f"at least {MIN_TOKEN} characters; make one with: python -c "
+                "'import secrets; print(secrets.token_hex(32))'"
+            )
+        return token
 
     @field_validator("allowed_hosts", mode="after")
     @classmethod
