@@ -5,6 +5,7 @@ test; nothing secret in any span; spans scrubbed on the way out; and off by defa
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -145,6 +146,29 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
     assert writes, "the run's metric writes under the job process's span"
     token = bearer()["Authorization"].split()[1]
     assert not any(token.encode() in raw for raw in receiver.raw)
+
+
+@pytest.mark.parametrize(
+    ("config", "ended"),
+    [({"steps": 3, "fail_at": 2}, "failed"), ({"steps": 400, "sleep": 0.05}, "cancelled")],
+)
+def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
+    traced_serve: str, receiver: Receiver, config: dict[str, Any], ended: str
+) -> None:
+    parent = {"traceparent": f"00-{secrets.token_hex(16)}-00f067aa0ba902b7-01"}
+    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+                      json={"pipeline": "sleeper", "config": config})  # fmt: skip
+    run = made.json()["data"][0]["id"]
+    if ended == "cancelled":
+        time.sleep(1.0)  # running: its process has its span open
+        httpx.post(f"{traced_serve}/api/v1/experiments/{run}/cancel", headers=bearer())
+
+    def both_ended(found: list[dict[str, Any]]) -> bool:
+        statuses = [s["attributes"].get("azuraforge.job.status") for s in found]
+        return statuses.count(ended) == 2
+
+    spans = _wait_for_trace(receiver, both_ended)
+    assert {s["name"] for s in spans} >= {"job run", "run run"}
 
 
 def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:
