@@ -4,6 +4,7 @@ test; nothing secret in any span; spans scrubbed on the way out; and off by defa
 
 from __future__ import annotations
 
+import csv
 import os
 import secrets
 import subprocess
@@ -22,6 +23,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from azuraforge.learn.datasets import fetch
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
 from tests.platform.servers import bearer, free_port, kill_group, start_serve
@@ -169,6 +171,48 @@ def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
 
     spans = _wait_for_trace(receiver, both_ended)
     assert {s["name"] for s in spans} >= {"job run", "run run"}
+
+
+TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
+"""A weather model trained in about a second (tests/platform/registry's)."""
+
+
+def test_a_prediction_is_traced_through_the_model_server(
+    traced_serve: str, receiver: Receiver
+) -> None:
+    """A real model trained, registered and asked: the predict request's trace holds the
+    model's own span (its version, its rows)."""
+    api = httpx.Client(base_url=f"{traced_serve}/api/v1", headers=bearer(), timeout=60)
+    made = api.post("/experiments", json={"pipeline": "weather-forecaster", "config": TINY})
+    run = made.json()["data"][0]
+    _wait_until(lambda: api.get(f"/experiments/{run['id']}").json()["status"] == "completed")
+    assert api.post("/models", json={"name": "traced"}).status_code == 201
+    assert api.post("/models/traced/versions", json={"experiment": run["name"]}).status_code == 201
+    path = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"]
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))[1000:1050]
+    trace_id = secrets.token_hex(16)
+    asked = api.post("/models/traced/1/predict", json={"rows": rows},
+                     headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})  # fmt: skip
+    assert asked.status_code == 200, asked.text
+
+    def answered(found: list[dict[str, Any]]) -> bool:
+        kinds = {s["kind"] for s in found if s["trace_id"] == trace_id}
+        return ProtoSpan.SPAN_KIND_SERVER in kinds and ProtoSpan.SPAN_KIND_INTERNAL in kinds
+
+    spans = _wait_for_trace(receiver, answered)
+    predict = next(s for s in spans if s["name"] == "predict")
+    request = next(s for s in spans if s["kind"] == ProtoSpan.SPAN_KIND_SERVER)
+    assert predict["attributes"] == {"azuraforge.model.version": 1, "azuraforge.rows": 50}
+    assert request["attributes"]["http.route"] == "/api/v1/models/{ref}/predict"
+    assert request["name"] == "POST /api/v1/models/{ref}/predict"
+
+
+def _wait_until(condition: Any, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.2)
 
 
 def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:
