@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from azuraforge.learn.datasets import fetch
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
+from tests.platform.jobs.conftest import wait_for
 from tests.platform.servers import bearer, free_port, kill_group, start_serve
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -185,7 +186,8 @@ def test_a_prediction_is_traced_through_the_model_server(
     api = httpx.Client(base_url=f"{traced_serve}/api/v1", headers=bearer(), timeout=60)
     made = api.post("/experiments", json={"pipeline": "weather-forecaster", "config": TINY})
     run = made.json()["data"][0]
-    _wait_until(lambda: api.get(f"/experiments/{run['id']}").json()["status"] == "completed")
+    done = lambda: api.get(f"/experiments/{run['id']}").json()["status"] == "completed"  # noqa: E731
+    wait_for(done, 120, 0.2)
     assert api.post("/models", json={"name": "traced"}).status_code == 201
     assert api.post("/models/traced/versions", json={"experiment": run["name"]}).status_code == 201
     path = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"]
@@ -206,13 +208,6 @@ def test_a_prediction_is_traced_through_the_model_server(
     assert predict["attributes"] == {"azuraforge.model.version": 1, "azuraforge.rows": 50}
     assert request["attributes"]["http.route"] == "/api/v1/models/{ref}/predict"
     assert request["name"] == "POST /api/v1/models/{ref}/predict"
-
-
-def _wait_until(condition: Any, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds} s"
-        time.sleep(0.2)
 
 
 def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:

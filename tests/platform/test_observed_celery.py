@@ -1,0 +1,92 @@
+"""The cluster path observed: a serve on the Celery transport and an ``azuraforge worker
+--transport celery --metrics-port`` pool, both tracing to an OTLP/HTTP receiver. The pool's
+scrape adds up what its prefork children counted (lease renewals), and a run's trace goes
+from the request through Celery's own spans (its task sent, its task run) to the worker's and
+the job process's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from azuraforge.platform.jobs.local import settings_environment
+from tests.platform.fixtures import settings_on_copy
+from tests.platform.jobs.conftest import wait_for
+from tests.platform.jobs.test_transports import (  # noqa: F401 (redis_url is a fixture)
+    empty_redis,
+    redis_url,
+)
+from tests.platform.servers import (
+    WORKER_STARTS_WITHIN,
+    bearer,
+    free_port,
+    kill_group,
+    start_serve,
+)
+from tests.platform.test_tracing import PARENT, TRACE_ID, Receiver
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery(
+    sleeper_path: Path,
+    sqlite_template: Path,
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    empty_redis(redis_url)
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_port}")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+    settings = settings_on_copy(sqlite_template, tmp_path, transport="celery",
+                                broker_url=redis_url)  # fmt: skip
+    port, metrics = free_port(), free_port()
+    serve = start_serve(settings, port, "--workers", "0", pythonpath=sleeper_path)
+    env = {**settings_environment(settings), "PYTHONPATH": str(sleeper_path)}
+    cli = [sys.executable, "-c", "from azuraforge.cli.main import main; main()"]
+    command = [*cli, "worker", "--transport", "celery", "--concurrency", "1",
+               "--metrics-port", str(metrics)]  # fmt: skip
+    pool = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        wait_for(
+            lambda: _answers(f"http://127.0.0.1:{metrics}/metrics"), WORKER_STARTS_WITHIN, 0.2
+        )
+        body = {"pipeline": "sleeper", "config": {"steps": 10, "sleep": 0.2}}
+        made = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
+                          headers={**bearer(), "traceparent": PARENT})  # fmt: skip
+        run = made.json()["data"][0]["id"]
+        url = f"http://127.0.0.1:{port}/api/v1/experiments/{run}"
+        wait_for(lambda: httpx.get(url, headers=bearer()).json()["status"] == "completed", 60, 0.2)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+        wait_for(lambda: {"job run", "run run"} <= _names(receiver), 30, 0.2)
+    finally:
+        kill_group(pool)
+        kill_group(serve)
+        receiver.shutdown()
+        empty_redis(redis_url)
+    renewals = next(line for line in scraped.splitlines()
+                    if line.startswith("azuraforge_lease_renewals_total"))  # fmt: skip
+    assert float(renewals.split()[1]) >= 1  # counted in the pool's forked child
+    assert "azuraforge_workers 1.0" in scraped
+    names = _names(receiver)
+    assert {"apply_async/azuraforge.run_experiment", "run/azuraforge.run_experiment"} <= names
+    assert {"POST /api/v1/experiments", "job run", "run run"} <= names
+
+
+def _names(receiver: Receiver) -> set[str]:
+    return {span["name"] for span in receiver.of_trace(TRACE_ID)}
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
