@@ -71,6 +71,7 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
         kill_group(pool)
         kill_group(serve)
         receiver.shutdown()
+        receiver.server_close()
         empty_redis(redis_url)
     renewals = next(line for line in scraped.splitlines()
                     if line.startswith("azuraforge_lease_renewals_total"))  # fmt: skip
