@@ -48,7 +48,7 @@ def test_with_a_token_any_machine_that_sends_it_may_scrape() -> None:
 
 
 def test_a_short_scrape_token_is_refused_saying_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="at least 32 characters; make one with"):
+    with pytest.raises(ValueError, match="9 characters, at least 32 needed; make one with"):
         Settings(home=tmp_path, metrics_token="too-short")
     assert Settings(home=tmp_path, metrics_token=TOKEN).metrics_token is not None
 

@@ -158,20 +158,26 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
 def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
     traced_serve: str, receiver: Receiver, config: dict[str, Any], ended: str
 ) -> None:
-    parent = {"traceparent": f"00-{secrets.token_hex(16)}-00f067aa0ba902b7-01"}
+    trace_id = secrets.token_hex(16)
+    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
     made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
                       json={"pipeline": "sleeper", "config": config})  # fmt: skip
     run = made.json()["data"][0]["id"]
-    if ended == "cancelled":
-        time.sleep(1.0)  # running: its process has its span open
-        httpx.post(f"{traced_serve}/api/v1/experiments/{run}/cancel", headers=bearer())
+    if ended == "cancelled":  # once running: its process has its span open
+        url = f"{traced_serve}/api/v1/experiments/{run}"
+        wait_for(lambda: httpx.get(url, headers=bearer()).json()["status"] == "running", 60, 0.1)
+        assert httpx.post(f"{url}/cancel", headers=bearer()).status_code == 202
 
-    def both_ended(found: list[dict[str, Any]]) -> bool:
-        statuses = [s["attributes"].get("azuraforge.job.status") for s in found]
-        return statuses.count(ended) == 2
+    def both_ended() -> bool:
+        found = receiver.of_trace(trace_id)
+        return [s["attributes"].get("azuraforge.job.status") for s in found].count(ended) == 2
 
-    spans = _wait_for_trace(receiver, both_ended)
-    assert {s["name"] for s in spans} >= {"job run", "run run"}
+    wait_for(both_ended, 60, 0.2)
+    spans = receiver.of_trace(trace_id)
+    by_id = {span["span_id"]: span for span in spans}
+    ran = next(s for s in spans if s["name"] == "run run")
+    chain = [s["name"] for s in _ancestors(ran, by_id)]
+    assert chain[0] == "job run" and chain[-1] == "POST /api/v1/experiments"
 
 
 TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
@@ -179,7 +185,7 @@ TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
 
 
 def test_a_prediction_is_traced_through_the_model_server(
-    traced_serve: str, receiver: Receiver
+    traced_serve: str, receiver: Receiver, real_data: object
 ) -> None:
     """A real model trained, registered and asked: the predict request's trace holds the
     model's own span (its version, its rows)."""

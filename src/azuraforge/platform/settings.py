@@ -403,9 +403,10 @@ class Settings(BaseSettings):
     @field_validator("metrics_token", mode="after")
     @classmethod
     def _check_token(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and len(token.get_secret_value().strip()) < MIN_TOKEN:
+        given = 0 if token is None else len(token.get_secret_value().strip())
+        if token is not None and given < MIN_TOKEN:
             raise InvalidParameterError(
-                f"at least {MIN_TOKEN} characters; make one with: python -c "
+                f"{given} characters, at least {MIN_TOKEN} needed; make one with: python -c "
                 "'import secrets; print(secrets.token_hex(32))'"
             )
         return token

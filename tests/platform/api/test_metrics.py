@@ -27,7 +27,7 @@ LOOPBACK = ("127.0.0.1", 50000)
 ELSEWHERE = ("10.1.2.3", 50000)
 SERIES_BUDGET = 400
 """Most series the busy work below may add to a scrape (its first round: the routes it asks,
-each with its statuses and its latency's 15 series; the kinds and statuses of its jobs)."""
+each with its statuses and its latency's 16 series; the kinds and statuses of its jobs)."""
 
 
 @pytest.fixture(scope="module")
