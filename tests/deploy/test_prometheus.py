@@ -31,6 +31,7 @@ from tests.deploy.test_rules import DASHBOARD, RULES
 from tests.platform.fixtures import settings_on_copy
 from tests.platform.servers import (
     WORKER_STARTS_WITHIN,
+    answers,
     bearer,
     free_port,
     kill_group,
@@ -40,6 +41,7 @@ from tests.platform.servers import (
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
 TOKEN = "prometheus-scrapes-" + "5" * 32
+SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
 FIRES_WITHIN = 60.0
 """Seconds an alert has to fire (or resolve) once its condition holds (or ends): a scrape and
 an evaluation a second, the rule's ``for:`` of 2 s, on a loaded machine."""
@@ -60,7 +62,7 @@ class Observed:
         command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "worker",
                    "--concurrency", "2", "--metrics-port", str(self.worker_port)]  # fmt: skip
         self.worker = subprocess.Popen(command, env=self.env, start_new_session=True)
-        _wait(lambda: _answers(f"http://127.0.0.1:{self.worker_port}/metrics"),
+        _wait(lambda: answers(f"http://127.0.0.1:{self.worker_port}/metrics", SCRAPER),
               WORKER_STARTS_WITHIN, "the worker pool's metrics")  # fmt: skip
 
     def alert(self, name: str) -> str | None:
@@ -95,7 +97,7 @@ def observed(
              f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=(home / "prometheus.log").open("wb"),
         )  # fmt: skip
-        _wait(lambda: _answers(f"{cluster.prometheus}/-/ready"), 30, "Prometheus")
+        _wait(lambda: answers(f"{cluster.prometheus}/-/ready"), 30, "Prometheus")
         _wait(lambda: _targets_up(cluster) == 2, 30, "both targets up")
         yield cluster
     finally:
@@ -125,13 +127,6 @@ def _prometheus_config(home: Path, port: int, worker_port: int) -> Path:
     return path
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def _targets_up(cluster: Observed) -> int:
     found = cluster.query("sum(up)")["data"]["result"]
     return int(float(found[0]["value"][1])) if found else 0
@@ -147,7 +142,7 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str) -> float:
 
 
 def scrape(url: str) -> str:
-    answer = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = httpx.get(f"{url}/metrics", headers=SCRAPER)
     assert answer.status_code == 200, answer.text
     return answer.text
 

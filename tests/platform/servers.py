@@ -94,6 +94,14 @@ def launch_serve(
     return subprocess.Popen(command, env=env, start_new_session=True)
 
 
+def answers(url: str, headers: dict[str, str] | None = None) -> bool:
+    """Whether ``url`` answers 200 now (nothing listening yet: no)."""
+    try:
+        return httpx.get(url, headers=headers).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def wait_answering(process: subprocess.Popen[bytes], port: int) -> None:
     """Wait until the ``serve`` ``process`` answers on ``port`` (30 s at most)."""
     deadline = time.monotonic() + 30

@@ -23,6 +23,7 @@ from tests.platform.jobs.test_transports import (  # noqa: F401 (redis_url is a 
 )
 from tests.platform.servers import (
     WORKER_STARTS_WITHIN,
+    answers,
     bearer,
     free_port,
     kill_group,
@@ -59,9 +60,7 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
                "--metrics-port", str(metrics)]  # fmt: skip
     pool = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        wait_for(
-            lambda: _answers(f"http://127.0.0.1:{metrics}/metrics"), WORKER_STARTS_WITHIN, 0.2
-        )
+        wait_for(lambda: answers(f"http://127.0.0.1:{metrics}/metrics"), WORKER_STARTS_WITHIN, 0.2)
         body = {"pipeline": "sleeper", "config": {"steps": 10, "sleep": 0.2}}
         made = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
                           headers={**bearer(), "traceparent": PARENT})  # fmt: skip
@@ -85,10 +84,3 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
 
 def _names(receiver: Receiver) -> set[str]:
     return {span["name"] for span in receiver.of_trace(TRACE_ID)}
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url).status_code == 200
-    except httpx.TransportError:
-        return False
