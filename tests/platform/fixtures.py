@@ -77,6 +77,7 @@ TABLES = (
 
 SLEEPER = """
 import os
+import signal
 import time
 from azuraforge.apps.base import Pipeline, PipelineConfig, RunResult
 from azuraforge.learn import TrainingSummary
@@ -87,6 +88,7 @@ class SleeperConfig(PipelineConfig):
     steps: int = Field(5, ge=1, description="Steps to run.")
     sleep: float = Field(0.01, ge=0, description="Seconds per step.")
     fail_at: int = Field(0, ge=0, description="Raise at this step (0: never).")
+    crash_at: int = Field(0, ge=0, description="Kill its own process at this step (0: never).")
     ignore_cancel: bool = Field(False, description="Keep running when cancelled.")
     last_step_after: str = Field(
         "", description="Before its last step, wait until this file exists ('': never)."
@@ -105,6 +107,8 @@ class Sleeper(Pipeline[SleeperConfig]):
                 break
             if step == config.fail_at:
                 raise RuntimeError(f"failed at step {step}")
+            if step == config.crash_at:
+                os.kill(os.getpid(), signal.SIGKILL)
             if step == config.steps and config.last_step_after:
                 while not (os.path.exists(config.last_step_after) or ctx.should_stop()):
                     time.sleep(0.01)

@@ -24,6 +24,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from azuraforge.learn.datasets import fetch
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
 from tests.platform.jobs.conftest import wait_for
@@ -60,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
              "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
              "parent": span.parent_span_id.hex(), "kind": span.kind,
              "attributes": {a.key: _value(a.value) for a in span.attributes},
-             "events": [event.name for event in span.events]}
+             "events": [event.name for event in span.events], "status": span.status.code}
             for resource in request.resource_spans
             for scope in resource.scope_spans
             for span in scope.spans
@@ -95,14 +97,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
+def traced_settings(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The traced serve's settings (its store, which a test may reap)."""
+    return settings_on_copy(sqlite_template, tmp_path_factory.mktemp("traced"))
+
+
+@pytest.fixture(scope="module")
 def traced_serve(
-    receiver: Receiver,
-    sleeper_path: Path,
-    sqlite_template: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    receiver: Receiver, sleeper_path: Path, traced_settings: Settings
 ) -> Iterator[str]:
     """A serve with one worker, tracing to the receiver, its spans sent within 0.2 s."""
-    settings = settings_on_copy(sqlite_template, tmp_path_factory.mktemp("traced"))
     exporting = {
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
@@ -112,7 +116,7 @@ def traced_serve(
     with pytest.MonkeyPatch.context() as patch:
         for name, value in exporting.items():
             patch.setenv(name, value)
-        serve = start_serve(settings, port, "--workers", "1", pythonpath=sleeper_path)
+        serve = start_serve(traced_settings, port, "--workers", "1", pythonpath=sleeper_path)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -178,6 +182,39 @@ def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
     ran = next(s for s in spans if s["name"] == "run run")
     chain = [s["name"] for s in _ancestors(ran, by_id)]
     assert chain[0] == "job run" and chain[-1] == "POST /api/v1/experiments"
+
+
+@pytest.mark.parametrize(("config", "ended"), [({"crash_at": 3}, "failed"), ({}, "lost")])
+def test_a_run_whose_process_is_killed_or_whose_lease_is_lost_ends_its_workers_span(
+    traced_serve: str, traced_settings: Settings, receiver: Receiver,
+    config: dict[str, Any], ended: str,
+) -> None:  # fmt: skip
+    """A killed process sends nothing more (its open span is gone): its worker's span ends,
+    saying how the job ended, in the request's trace."""
+    trace_id = secrets.token_hex(16)
+    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    body = {"pipeline": "sleeper", "config": {"steps": 400, "sleep": 0.05, **config}}
+    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+                      json=body)  # fmt: skip
+    run = made.json()["data"][0]["id"]
+    if ended == "lost":  # its lease taken as if it had expired, as the reaper does
+        store = Store(traced_settings.database_url)
+        try:
+            wait_for(lambda: store.get_experiment(run).status == "running", 60, 0.1)
+            assert store.reap_expired(now=time.time() + 3600) == [(run, "lost")]
+        finally:
+            store.close()
+
+    def job_ended() -> list[dict[str, Any]]:
+        return [s for s in receiver.of_trace(trace_id) if s["name"] == "job run"]
+
+    (job,) = wait_for(job_ended, 60, 0.2)
+    assert job["attributes"]["azuraforge.job.status"] == ended
+    assert job["status"] == StatusCode.ERROR.value
+    by_id = {span["span_id"]: span for span in receiver.of_trace(trace_id)}
+    assert _ancestors(job, by_id)[-1]["name"] == "POST /api/v1/experiments"
+    record = httpx.get(f"{traced_serve}/api/v1/experiments/{run}", headers=bearer()).json()
+    assert record["status"] == ended
 
 
 TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}

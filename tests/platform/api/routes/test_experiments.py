@@ -46,7 +46,8 @@ def test_submit_fills_defaults_and_queues(client: TestClient):
     detail = client.get(f"{API}/experiments/{row['id']}").json()
     assert detail["status"] == "queued"
     assert detail["config"] == {
-        "steps": 3, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False, "last_step_after": ""
+        "steps": 3, "sleep": 0.01, "fail_at": 0, "crash_at": 0, "ignore_cancel": False,
+        "last_step_after": "",
     }  # fmt: skip
     assert detail["project"] == "default"
 

@@ -8,7 +8,8 @@ def test_pipelines_have_schema_and_defaults(read_only_client: TestClient):
     assert {"weather-forecaster", "sleeper"} <= set(data)
     sleeper = data["sleeper"]
     assert sleeper["defaults"] == {
-        "steps": 5, "sleep": 0.01, "fail_at": 0, "ignore_cancel": False, "last_step_after": ""
+        "steps": 5, "sleep": 0.01, "fail_at": 0, "crash_at": 0, "ignore_cancel": False,
+        "last_step_after": "",
     }  # fmt: skip
     assert sleeper["config_schema"]["properties"]["steps"]["description"] == "Steps to run."
     assert sleeper["error"] is None

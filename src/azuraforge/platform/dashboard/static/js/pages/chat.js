@@ -14,7 +14,9 @@ export async function render(main, route) {
   const list = h("nav", { class: "chat-list", id: "conversations", "aria-label": "Conversations" });
   const turns = h("div", { class: "chat-turns", id: "chat-turns" });
   const input = h("textarea", { id: "chat-message", rows: 3, maxlength: 20000, placeholder: "Ask the assistant… (Enter sends, Shift+Enter a new line)", required: true });
-  const model = h("select", { id: "chat-model", title: "Who answers: auto lets the router and the backend selector choose" });
+  // auto from the start: a message sent before the backends are read goes to the router.
+  const model = h("select", { id: "chat-model", title: "Who answers: auto lets the router and the backend selector choose" },
+    h("option", { value: "auto" }, "auto"));
   const send = h("button", { type: "submit", class: "primary", id: "chat-send" }, "Send");
   let conversation = chosen;
   const form = h("form", { class: "chat-form", id: "chat-form", onsubmit: async (event) => {
