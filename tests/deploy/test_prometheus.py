@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from azuraforge.platform.jobs.local import settings_environment
 from tests.deploy.test_rules import DASHBOARD, RULES
@@ -35,6 +34,7 @@ from tests.platform.servers import (
     bearer,
     free_port,
     kill_group,
+    sample_sum,
     start_serve,
 )
 
@@ -147,16 +147,6 @@ def scrape(url: str) -> str:
     return answer.text
 
 
-def value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples ``name`` whose labels include ``labels``."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
-
-
 def test_a_real_scrape_passes_promtool(observed: Observed) -> None:
     for url in (observed.api, f"http://127.0.0.1:{observed.worker_port}"):
         checked = subprocess.run(["promtool", "check", "metrics"], input=scrape(url),
@@ -167,12 +157,12 @@ def test_a_real_scrape_passes_promtool(observed: Observed) -> None:
 def test_the_api_processes_counts_add_up(observed: Observed) -> None:
     """Each request on a new connection: the kernel spreads them over both API processes."""
     health = {"route": "/api/v1/health", "status": "200"}
-    before = value(scrape(observed.api), "azuraforge_http_requests_total", **health)
+    before = sample_sum(scrape(observed.api), "azuraforge_http_requests_total", **health)
     for _ in range(40):
         assert httpx.get(f"{observed.api}/api/v1/health").status_code == 200
     after = scrape(observed.api)
-    assert value(after, "azuraforge_http_requests_total", **health) - before == 40
-    assert value(after, "azuraforge_workers") == 1  # the serve's own pool
+    assert sample_sum(after, "azuraforge_http_requests_total", **health) - before == 40
+    assert sample_sum(after, "azuraforge_workers") == 1  # the serve's own pool
 
 
 def test_a_run_counts_its_lease_renewals_and_its_end(observed: Observed) -> None:
@@ -188,10 +178,12 @@ def test_a_run_counts_its_lease_renewals_and_its_end(observed: Observed) -> None
     _wait(ended, 60, f"run {run} completed")
     worker = scrape(f"http://127.0.0.1:{observed.worker_port}")
     server = scrape(observed.api)
-    renewals = sum(value(text, "azuraforge_lease_renewals_total") for text in (worker, server))
+    renewals = sum(
+        sample_sum(text, "azuraforge_lease_renewals_total") for text in (worker, server)
+    )
     assert renewals >= 1  # a 2 s run, a renewal each 0.5 s, by whichever worker took it
-    assert value(server, "azuraforge_jobs", kind="run", status="completed") >= 1
-    assert value(worker, "azuraforge_workers") == 2  # --concurrency 2
+    assert sample_sum(server, "azuraforge_jobs", kind="run", status="completed") >= 1
+    assert sample_sum(worker, "azuraforge_workers") == 2  # --concurrency 2
 
 
 STREAM = {"source": "btc-hourly", "max_events": 400, "checkpoint_every": 100, "window": 100,
@@ -212,12 +204,12 @@ def test_a_streams_events_and_changes_are_counted_by_its_worker(observed: Observ
 
     _wait(ended, 120, f"stream {stream} completed")
     server, pool = scrape(observed.api), scrape(f"http://127.0.0.1:{observed.worker_port}")
-    events = sum(value(text, "azuraforge_stream_events_total") for text in (server, pool))
+    events = sum(sample_sum(text, "azuraforge_stream_events_total") for text in (server, pool))
     assert events == STREAM["max_events"]
-    opened = [value(text, "azuraforge_stream_changes_total", change="candidate")
+    opened = [sample_sum(text, "azuraforge_stream_changes_total", change="candidate")
               for text in (server, pool)]  # fmt: skip
     assert sum(opened) >= 1
-    assert value(server, "azuraforge_jobs", kind="stream", status="completed") == 1
+    assert sample_sum(server, "azuraforge_jobs", kind="stream", status="completed") == 1
 
 
 def test_the_worker_lost_alert_fires_when_the_pool_is_killed_and_resolves_when_back(

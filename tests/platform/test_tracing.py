@@ -29,11 +29,17 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import bearer, free_port, kill_group, start_serve
+from tests.platform.servers import bearer, free_port, kill_group, sample_sum, start_serve
 
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-"""The W3C context the test's requests carry: every span of their work joins this trace."""
+CALLER_SPAN = "00f067aa0ba902b7"
+"""The span of the tests' requests' caller: theirs is its child."""
+
+
+def new_trace() -> tuple[str, dict[str, str]]:
+    """A new trace's id and the W3C header of the caller's span in it, for a test's request:
+    every span of its work joins this trace, and no other test's."""
+    trace_id = secrets.token_hex(16)
+    return trace_id, {"traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
 
 
 class Receiver(ThreadingHTTPServer):
@@ -126,20 +132,21 @@ def traced_serve(
 def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
     traced_serve: str, receiver: Receiver
 ) -> None:
-    headers = {**bearer(), "traceparent": PARENT}
+    trace_id, parent = new_trace()
     body = {"pipeline": "sleeper", "config": {"steps": 3, "sleep": 0.05}}
-    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers=headers, json=body)
+    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+                      json=body)  # fmt: skip
     assert made.status_code == 201, made.text
     run = made.json()["data"][0]["id"]
     spans = _wait_for_trace(
-        receiver, lambda found: {"run run", "job run"} <= {s["name"] for s in found}
+        receiver, trace_id, lambda found: {"run run", "job run"} <= {s["name"] for s in found}
     )
     by_id = {span["span_id"]: span for span in spans}
     request = next(s for s in spans if s["name"] == "POST /api/v1/experiments")
     job = next(s for s in spans if s["name"] == "job run")
     ran = next(s for s in spans if s["name"] == "run run")
     assert request["service"] == "azuraforge" and request["kind"] == ProtoSpan.SPAN_KIND_SERVER
-    assert request["parent"] == PARENT.split("-")[2]  # the caller's span
+    assert request["parent"] == CALLER_SPAN
     assert job["service"] == "azuraforge-worker" and "claimed" in job["events"]
     assert job["attributes"]["azuraforge.job.id"] == run
     assert job["attributes"]["azuraforge.job.status"] == "completed"
@@ -162,8 +169,7 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
 def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
     traced_serve: str, receiver: Receiver, config: dict[str, Any], ended: str
 ) -> None:
-    trace_id = secrets.token_hex(16)
-    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    trace_id, parent = new_trace()
     made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
                       json={"pipeline": "sleeper", "config": config})  # fmt: skip
     run = made.json()["data"][0]["id"]
@@ -190,9 +196,14 @@ def test_a_run_whose_process_is_killed_or_whose_lease_is_lost_ends_its_workers_s
     config: dict[str, Any], ended: str,
 ) -> None:  # fmt: skip
     """A killed process sends nothing more (its open span is gone): its worker's span ends,
-    saying how the job ended, in the request's trace."""
-    trace_id = secrets.token_hex(16)
-    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    saying how the job ended, in the request's trace; a lost lease is counted."""
+    trace_id, parent = new_trace()
+
+    def losses() -> float:  # a scrape from this machine needs no token
+        scraped = httpx.get(f"{traced_serve}/metrics").text
+        return sample_sum(scraped, "azuraforge_lease_losses_total")
+
+    lost_before = losses()
     body = {"pipeline": "sleeper", "config": {"steps": 400, "sleep": 0.05, **config}}
     made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
                       json=body)  # fmt: skip
@@ -215,6 +226,7 @@ def test_a_run_whose_process_is_killed_or_whose_lease_is_lost_ends_its_workers_s
     assert _ancestors(job, by_id)[-1]["name"] == "POST /api/v1/experiments"
     record = httpx.get(f"{traced_serve}/api/v1/experiments/{run}", headers=bearer()).json()
     assert record["status"] == ended
+    assert losses() - lost_before == (ended == "lost")
 
 
 TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
@@ -236,16 +248,15 @@ def test_a_prediction_is_traced_through_the_model_server(
     path = fetch("beijing-hourly")["beijing_hourly_2010_2014.csv"]
     with path.open() as handle:
         rows = list(csv.DictReader(handle))[1000:1050]
-    trace_id = secrets.token_hex(16)
-    asked = api.post("/models/traced/1/predict", json={"rows": rows},
-                     headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})  # fmt: skip
+    trace_id, parent = new_trace()
+    asked = api.post("/models/traced/1/predict", json={"rows": rows}, headers=parent)
     assert asked.status_code == 200, asked.text
 
     def answered(found: list[dict[str, Any]]) -> bool:
-        kinds = {s["kind"] for s in found if s["trace_id"] == trace_id}
+        kinds = {s["kind"] for s in found}
         return ProtoSpan.SPAN_KIND_SERVER in kinds and ProtoSpan.SPAN_KIND_INTERNAL in kinds
 
-    spans = _wait_for_trace(receiver, answered)
+    spans = _wait_for_trace(receiver, trace_id, answered)
     predict = next(s for s in spans if s["name"] == "predict")
     request = next(s for s in spans if s["kind"] == ProtoSpan.SPAN_KIND_SERVER)
     assert predict["attributes"] == {"azuraforge.model.version": 1, "azuraforge.rows": 50}
@@ -255,17 +266,20 @@ def test_a_prediction_is_traced_through_the_model_server(
 
 def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:
     secret = "af_" + "s3cr3t" * 8
+    trace_id, parent = new_trace()
     link = httpx.get(f"{traced_serve}/api/v1/auth/link", params={"token": secret},
-                     headers={"traceparent": PARENT.replace("00f067", "11f067")})  # fmt: skip
+                     headers=parent)  # fmt: skip
     assert link.status_code in (400, 401)
-    spans = _wait_for_trace(receiver, lambda found: any("/auth/link" in s["name"] for s in found))
+    spans = _wait_for_trace(
+        receiver, trace_id, lambda found: any("/auth/link" in s["name"] for s in found)
+    )
     shown = next(s for s in spans if "/auth/link" in s["name"])
     assert shown["attributes"]["url.query"] == "token=REDACTED"
     assert not any(secret.encode() in raw for raw in receiver.raw)
 
 
 def test_spans_leave_scrubbed() -> None:
-    context = SpanContext(int(TRACE_ID, 16), 1, is_remote=False)
+    context = SpanContext(int(new_trace()[0], 16), 1, is_remote=False)
     failing = Event("exception", {"exception.type": "IntegrityError",
                                   "exception.message": "Key (name)=(ana's secret) exists",
                                   "exception.stacktrace": "File /srv/af/x.py"})  # fmt: skip
@@ -321,12 +335,13 @@ def _ancestors(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[d
     return chain
 
 
-def _wait_for_trace(receiver: Receiver, complete: Any, seconds: float = 60) -> list[dict]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for trace_id in {span["trace_id"] for span in receiver.spans}:
-            found = receiver.of_trace(trace_id)
-            if complete(found):
-                return found
-        time.sleep(0.2)
-    raise AssertionError(f"no complete trace within {seconds} s: {receiver.spans[-5:]}")
+def _wait_for_trace(
+    receiver: Receiver, trace_id: str, complete: Any, seconds: float = 60
+) -> list[dict]:
+    """The spans of ``trace_id`` once ``complete`` finds them complete."""
+
+    def spans() -> list[dict]:
+        found = receiver.of_trace(trace_id)
+        return found if complete(found) else []
+
+    return wait_for(spans, seconds, 0.2)
