@@ -1,10 +1,13 @@
 """Traces: a whole trace read back from a real ``azuraforge serve`` (its API process, its
 worker, the job's process) through OpenTelemetry's OTLP/HTTP exporter into a receiver of this
-test; nothing secret in any span; spans scrubbed on the way out; and off by default."""
+test, whether the run completed, failed, was cancelled, killed or lost its lease; a prediction
+and a chat answered by an OpenAI-compatible server of the test's (httpx, the context sent on);
+nothing secret in any span; spans scrubbed on the way out; and off by default."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import secrets
 import subprocess
@@ -24,7 +27,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from azuraforge.learn.datasets import fetch
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
@@ -102,10 +105,59 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+class ModelServer(ThreadingHTTPServer):
+    """An OpenAI-compatible model server that answers every chat "he" in two pieces (and
+    does not tokenize) and keeps the path and the headers of each request it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ModelHandler)
+        self.asked: list[tuple[str, dict[str, str]]] = []
+
+
+class _ModelHandler(BaseHTTPRequestHandler):
+    server: ModelServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.asked.append((self.path, dict(self.headers)))
+        if not self.path.endswith("/chat/completions"):
+            self.send_error(404)
+            return
+        pieces = [json.dumps({"choices": [{"delta": {"content": text}}]}) for text in "he"]
+        body = "".join(f"data: {piece}\n\n" for piece in [*pieces, "[DONE]"]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
 @pytest.fixture(scope="module")
-def traced_settings(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The traced serve's settings (its store, which a test may reap)."""
-    return settings_on_copy(sqlite_template, tmp_path_factory.mktemp("traced"))
+def model_server() -> Iterator[ModelServer]:
+    server = ModelServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+MODEL_PATH = "/private-9f3c/v1"
+"""The model server's path in the serve's settings: a secret no span may carry."""
+
+
+@pytest.fixture(scope="module")
+def traced_settings(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer
+) -> Settings:
+    """The traced serve's settings (its store, which a test may reap), the model server its
+    assistant's backend."""
+    url = f"http://127.0.0.1:{model_server.server_address[1]}{MODEL_PATH}"
+    backend = AssistBackend(name="upstream", kind="openai", url=url, model="m")
+    return settings_on_copy(sqlite_template, tmp_path_factory.mktemp("traced"),
+                            assist_backends=[backend])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +314,35 @@ def test_a_prediction_is_traced_through_the_model_server(
     assert predict["attributes"] == {"azuraforge.model.version": 1, "azuraforge.rows": 50}
     assert request["attributes"]["http.route"] == "/api/v1/models/{ref}/predict"
     assert request["name"] == "POST /api/v1/models/{ref}/predict"
+
+
+def test_a_model_servers_request_joins_the_trace_without_its_path(
+    traced_serve: str, receiver: Receiver, model_server: ModelServer
+) -> None:
+    """The assistant's call to an OpenAI-compatible server (httpx) is a span of the chat
+    request's trace, which the model server is told (its traceparent); its address leaves
+    with its origin alone."""
+    trace_id, parent = new_trace()
+    chat = httpx.post(f"{traced_serve}/api/v1/chat", headers={**bearer(), **parent},
+                      json={"message": "hello", "model": "upstream"})  # fmt: skip
+    assert chat.status_code == 200 and "event: end" in chat.text, chat.text
+    traceparents = [h["traceparent"].split("-") for path, h in model_server.asked
+                    if path == f"{MODEL_PATH}/chat/completions"]  # fmt: skip
+    (caller,) = [span for _, trace, span, _ in traceparents if trace == trace_id]
+    spans = _wait_for_trace(
+        receiver,
+        trace_id,
+        lambda found: any(s["kind"] == ProtoSpan.SPAN_KIND_CLIENT for s in found),
+    )
+    by_id = {span["span_id"]: span for span in spans}
+    client = by_id[caller]  # the span that asked the model server
+    assert client["kind"] == ProtoSpan.SPAN_KIND_CLIENT
+    assert _ancestors(client, by_id)[-1]["name"] == "POST /api/v1/chat"
+    origin = f"http://127.0.0.1:{model_server.server_address[1]}"
+    addresses = {value for s in spans for key, value in s["attributes"].items()
+                 if key in ("url.full", "http.url")}  # fmt: skip
+    assert addresses == {f"{origin}/REDACTED"}  # the tokenizer's and the chat's
+    assert not any(MODEL_PATH.encode() in raw for raw in receiver.raw)
 
 
 def test_a_login_links_token_is_never_in_a_span(traced_serve: str, receiver: Receiver) -> None:
