@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from socketserver import BaseServer
+from typing import TypeVar
 
 import httpx
 import uvicorn
@@ -24,6 +26,8 @@ from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, login_link, new_token
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
+
+Served = TypeVar("Served", bound=BaseServer)
 
 
 def free_port() -> int:
@@ -101,6 +105,18 @@ def answers(url: str, headers: dict[str, str] | None = None) -> bool:
         return httpx.get(url, headers=headers).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextlib.contextmanager
+def serving(server: Served) -> Iterator[Served]:
+    """``server`` (one of the standard library's) answering in a thread until the block
+    ends."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def wait_answering(process: subprocess.Popen[bytes], port: int) -> None:

@@ -32,7 +32,14 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.tracing.export import scrubbed
 from tests.platform.fixtures import settings_on_copy
 from tests.platform.jobs.conftest import wait_for
-from tests.platform.servers import bearer, free_port, kill_group, sample_sum, start_serve
+from tests.platform.servers import (
+    bearer,
+    free_port,
+    kill_group,
+    sample_sum,
+    serving,
+    start_serve,
+)
 
 CALLER_SPAN = "00f067aa0ba902b7"
 """The span of the tests' requests' caller: theirs is its child."""
@@ -98,11 +105,8 @@ def _value(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Receiver()) as server:
+        yield server
 
 
 class ModelServer(ThreadingHTTPServer):
@@ -137,11 +141,8 @@ class _ModelHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[ModelServer]:
-    server = ModelServer()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(ModelServer()) as server:
+        yield server
 
 
 MODEL_PATH = "/private-9f3c/v1"
