@@ -6,9 +6,9 @@ the job process's."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
@@ -27,9 +27,10 @@ from tests.platform.servers import (
     bearer,
     free_port,
     kill_group,
+    serving,
     start_serve,
 )
-from tests.platform.test_tracing import PARENT, TRACE_ID, Receiver
+from tests.platform.test_tracing import Receiver, new_trace
 
 pytestmark = pytest.mark.slow
 SPANS = {"POST /api/v1/experiments", "apply_async/azuraforge.run_experiment",
@@ -45,42 +46,37 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     empty_redis(redis_url)
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_port}")
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
-    settings = settings_on_copy(sqlite_template, tmp_path, transport="celery",
-                                broker_url=redis_url)  # fmt: skip
-    port, metrics = free_port(), free_port()
-    serve = start_serve(settings, port, "--workers", "0", pythonpath=sleeper_path)
-    env = {**settings_environment(settings), "PYTHONPATH": str(sleeper_path)}
-    cli = [sys.executable, "-c", "from azuraforge.cli.main import main; main()"]
-    command = [*cli, "worker", "--transport", "celery", "--concurrency", "1",
-               "--metrics-port", str(metrics)]  # fmt: skip
-    pool = subprocess.Popen(command, env=env, start_new_session=True)
-    try:
+    trace_id, parent = new_trace()
+    with contextlib.ExitStack() as stack:
+        stack.callback(empty_redis, redis_url)
+        receiver = stack.enter_context(serving(Receiver()))
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+        monkeypatch.setenv(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_port}"
+        )
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+        settings = settings_on_copy(sqlite_template, tmp_path, transport="celery",
+                                    broker_url=redis_url)  # fmt: skip
+        port, metrics = free_port(), free_port()
+        serve = start_serve(settings, port, "--workers", "0", pythonpath=sleeper_path)
+        stack.callback(kill_group, serve)
+        env = {**settings_environment(settings), "PYTHONPATH": str(sleeper_path)}
+        cli = [sys.executable, "-c", "from azuraforge.cli.main import main; main()"]
+        command = [*cli, "worker", "--transport", "celery", "--concurrency", "1",
+                   "--metrics-port", str(metrics)]  # fmt: skip
+        pool = subprocess.Popen(command, env=env, start_new_session=True)
+        stack.callback(kill_group, pool)
         wait_for(lambda: answers(f"http://127.0.0.1:{metrics}/metrics"), WORKER_STARTS_WITHIN, 0.2)
         body = {"pipeline": "sleeper", "config": {"steps": 10, "sleep": 0.2}}
         made = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
-                          headers={**bearer(), "traceparent": PARENT})  # fmt: skip
+                          headers={**bearer(), **parent})  # fmt: skip
         run = made.json()["data"][0]["id"]
         url = f"http://127.0.0.1:{port}/api/v1/experiments/{run}"
         wait_for(lambda: httpx.get(url, headers=bearer()).json()["status"] == "completed", 60, 0.2)
         scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
-        wait_for(lambda: _names(receiver) >= SPANS, 30, 0.2)
-    finally:
-        kill_group(pool)
-        kill_group(serve)
-        receiver.shutdown()
-        receiver.server_close()
-        empty_redis(redis_url)
+        names = lambda: {span["name"] for span in receiver.of_trace(trace_id)}  # noqa: E731
+        wait_for(lambda: names() >= SPANS, 30, 0.2)
     renewals = next(line for line in scraped.splitlines()
                     if line.startswith("azuraforge_lease_renewals_total"))  # fmt: skip
     assert float(renewals.split()[1]) >= 1  # counted in the pool's forked child
     assert "azuraforge_workers 1.0" in scraped
-    assert _names(receiver) >= SPANS
-
-
-def _names(receiver: Receiver) -> set[str]:
-    return {span["name"] for span in receiver.of_trace(TRACE_ID)}

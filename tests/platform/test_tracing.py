@@ -330,11 +330,12 @@ def test_a_model_servers_request_joins_the_trace_without_its_path(
     traceparents = [h["traceparent"].split("-") for path, h in model_server.asked
                     if path == f"{MODEL_PATH}/chat/completions"]  # fmt: skip
     (caller,) = [span for _, trace, span, _ in traceparents if trace == trace_id]
-    spans = _wait_for_trace(
-        receiver,
-        trace_id,
-        lambda found: any(s["kind"] == ProtoSpan.SPAN_KIND_CLIENT for s in found),
-    )
+
+    def complete(found: list[dict[str, Any]]) -> bool:  # the request's span ends last
+        asking = any(s["span_id"] == caller for s in found)
+        return asking and any(s["parent"] == CALLER_SPAN for s in found)
+
+    spans = _wait_for_trace(receiver, trace_id, complete)
     by_id = {span["span_id"]: span for span in spans}
     client = by_id[caller]  # the span that asked the model server
     assert client["kind"] == ProtoSpan.SPAN_KIND_CLIENT
