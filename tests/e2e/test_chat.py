@@ -5,6 +5,8 @@ assistant is the echo backend (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
+from playwright.sync_api import Route
+
 from tests.e2e.conftest import Dashboard, shoot
 
 
@@ -61,7 +63,7 @@ def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
         page.fill("#chat-message", message)
         page.press("#chat-message", "Enter")
         page.wait_for_selector(f".chat-turn.assistant[data-turn]:has-text('{message}')")
-    held: list = []  # the backends read after the message is sent, as on a loaded machine
+    held: list[Route] = []  # the backends read after the message is sent, as on a loaded machine
     page.route("**/api/v1/chat/models", lambda route: held.append(route))
     page.click("#chat-new")  # a new conversation: the last one's history holds no cat
     page.wait_for_selector("#chat-turns:empty", state="attached")
@@ -69,8 +71,8 @@ def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
     page.press("#chat-message", "Enter")
     recalling = page.wait_for_selector(".chat-turn.assistant[data-turn]:has-text('Pamuk')")
     assert "1 memory recalled" in recalling.inner_text()
-    for route in held:
-        route.continue_()
+    assert len(held) == 1  # the new conversation's read of the backends, held till now
+    held[0].continue_()
     page.unroute("**/api/v1/chat/models")
     page.wait_for_selector("#chat-model option[value='echo']", state="attached")
 

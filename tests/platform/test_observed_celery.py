@@ -21,6 +21,7 @@ from tests.platform.jobs.test_transports import (  # noqa: F401 (redis_url is a 
     empty_redis,
     redis_url,
 )
+from tests.platform.otlp import Receiver, new_trace
 from tests.platform.servers import (
     WORKER_STARTS_WITHIN,
     answers,
@@ -30,7 +31,6 @@ from tests.platform.servers import (
     serving,
     start_serve,
 )
-from tests.platform.test_tracing import Receiver, new_trace
 
 pytestmark = pytest.mark.slow
 SPANS = {"POST /api/v1/experiments", "apply_async/azuraforge.run_experiment",
@@ -52,7 +52,7 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
         receiver = stack.enter_context(serving(Receiver()))
         monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
         monkeypatch.setenv(
-            "OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_port}"
+            "OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_address[1]}"
         )
         monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
         settings = settings_on_copy(sqlite_template, tmp_path, transport="celery",

@@ -159,7 +159,7 @@ def test_a_worker_whose_lease_was_taken_over_writes_nothing_more(
     # worker claims the run right away.
     assert store.reap_expired(now=time.time() + 60) == [(run, "queued")]
     lease = store.claim(run, "usurper", 30.0)
-    assert lease is not None and lease.epoch == 2
+    assert lease is not None and lease.epoch == 3  # claimed, reaped, claimed
     written = store.get_metrics(run)
     events = store.list_events(experiment_id=run, limit=100_000)
 
@@ -170,7 +170,7 @@ def test_a_worker_whose_lease_was_taken_over_writes_nothing_more(
     assert store.get_metrics(run) == written
     assert store.list_events(experiment_id=run, limit=100_000) == events
     record = store.get_experiment(run)
-    assert (record.status, record.lease_owner, record.lease_epoch) == ("running", "usurper", 2)
+    assert (record.status, record.lease_owner, record.lease_epoch) == ("running", "usurper", 3)
 
     store.log_metrics(lease, [("loss", 1, 0.125, time.time())])
     store.finish(lease, "completed")

@@ -237,9 +237,10 @@ def test_a_requeued_run_is_claimed_again_with_the_next_epoch(store: Store) -> No
     assert expire(store) == [(lease.experiment_id, "queued")]
     requeued = store.get_experiment(lease.experiment_id)
     assert (requeued.status, requeued.lease_owner, requeued.finished_at) == ("queued", None, None)
+    assert requeued.lease_epoch == 2  # the reaped lease's epoch is over
     assert requeued.error is not None and "worker w1 stopped renewing" in requeued.error
     again = store.claim_next("w2", TTL)
-    assert again == Lease(lease.experiment_id, "w2", 2)
+    assert again == Lease(lease.experiment_id, "w2", 3)
     record = store.get_experiment(lease.experiment_id)
     assert (record.worker, record.attempts, record.error) == ("w2", 2, None)
 
@@ -277,14 +278,14 @@ def test_a_lease_taken_over_after_a_requeue_can_write_nothing(store: Store, writ
     old = claimed(store, "w1", requeue_lost=True)
     expire(store)
     new = store.claim_next("w2", TTL)
-    assert new is not None and new.epoch == old.epoch + 1
+    assert new is not None and new.epoch == old.epoch + 2  # reaped, then claimed
     events = store.list_events(experiment_id=old.experiment_id)
     with pytest.raises(LeaseLostError, match=f"experiment {old.experiment_id}: the lease of w1"):
         WRITES[write](store, old)
     assert store.list_events(experiment_id=old.experiment_id) == events
     assert store.get_metrics(old.experiment_id) == {}
     record = store.get_experiment(old.experiment_id)
-    assert (record.status, record.lease_owner, record.lease_epoch) == ("running", "w2", 2)
+    assert (record.status, record.lease_owner, record.lease_epoch) == ("running", "w2", 3)
     # The new holder writes as usual.
     store.log_metrics(new, [("loss", 1, 0.5, time.time())])
     store.finish(new, "completed")
@@ -295,7 +296,7 @@ def test_an_old_epoch_of_the_same_owner_is_fenced_too(store: Store) -> None:
     old = claimed(store, "w1", requeue_lost=True)
     expire(store)
     new = store.claim_next("w1", TTL)  # the same worker name claims it again
-    assert new == Lease(old.experiment_id, "w1", 2)
+    assert new == Lease(old.experiment_id, "w1", 3)
     with pytest.raises(LeaseLostError, match="epoch 1"):
         store.log_metrics(old, [("loss", 1, 1.0, time.time())])
     assert store.get_metrics(old.experiment_id) == {}

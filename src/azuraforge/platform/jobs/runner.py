@@ -623,7 +623,8 @@ def _signal_name(number: int) -> str:
 
 
 def _recorded(store: Store, lease: Lease) -> bool:
-    """Whether the run ended under this very lease (the child recorded it; not reaped)."""
+    """Whether the run ended under this very lease (the child recorded it: a reaper moves
+    the epoch on)."""
     record = store.find_experiment(lease.experiment_id)
     return (
         record is not None

@@ -135,8 +135,8 @@ class Worker:
             span.set_attribute("azuraforge.job.status", supervision.status)
             if supervision.status in (FAILED, LOST):
                 span.set_status(Status(StatusCode.ERROR))
-        if supervision.status == LOST:
-            LEASE_LOSSES.inc()
+            if supervision.status == LOST:
+                LEASE_LOSSES.inc()
         try:
             host = self.host.seen_from(record.project)
             get_kind(record.kind).after(host, replace(record, status=supervision.status))

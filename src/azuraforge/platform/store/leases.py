@@ -348,9 +348,12 @@ class LeaseStore(StoreBase):
                 else f"its writer sent no word after {last} UTC, past the run's idle limit"
             )
             status = QUEUED if row.requeue_lost else LOST
+            # The epoch moves on: the lease's holder, if alive, finds its lease gone, not
+            # its run ended under it (jobs/runner.py kills its process at once).
             values: dict[str, Any] = dict(
-                status=status, lease_owner=None, lease_expires_at=None, error=reason
-            )
+                status=status, lease_owner=None, lease_expires_at=None, error=reason,
+                lease_epoch=Experiment.lease_epoch + 1,
+            )  # fmt: skip
             payload = {"status": status, "error": reason, "worker": row.worker}
             if status == LOST:
                 values["finished_at"] = now

@@ -54,15 +54,17 @@ export async function render(main, route) {
   return null;
 }
 
+/** The backends and experts after the select's `auto`; `auto` alone if they cannot be read. */
 async function drawModels(select) {
+  let found;
   try {
-    const found = await api.get("/chat/models");
-    fill(select, h("option", { value: "auto" }, "auto"),
-      h("optgroup", { label: "Backends" }, ...found.backends.map((name) => h("option", { value: name }, name))),
-      h("optgroup", { label: "Experts" }, ...found.experts.map((name) => h("option", { value: name }, name))));
+    found = await api.get("/chat/models");
   } catch {
-    fill(select, h("option", { value: "auto" }, "auto"));
+    return;
   }
+  select.append(
+    h("optgroup", { label: "Backends" }, ...found.backends.map((name) => h("option", { value: name }, name))),
+    h("optgroup", { label: "Experts" }, ...found.experts.map((name) => h("option", { value: name }, name))));
 }
 
 async function drawList(list, current) {
