@@ -1,6 +1,7 @@
 """Leases: how a worker claims a queued run, keeps it, ends it, and how expired ones are reaped.
 
-A lease is (owner, epoch, expiry) on the run's row. Claiming increments the epoch; every
+A lease is (owner, epoch, expiry) on the run's row. Claiming increments the epoch, and so
+does reaping (a reaped holder is told apart from one whose run ended as it recorded); every
 write a worker makes for the run checks owner and epoch first (the fencing token), so once
 a lease expired and was reaped or taken over, the old holder can commit nothing more.
 """
@@ -321,8 +322,9 @@ class LeaseStore(StoreBase):
 
     def reap_expired(self, now: float | None = None) -> list[tuple[int, str]]:
         """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
-        re-queues lost runs), and external runs silent past their idle limit ``lost``
-        (:mod:`~azuraforge.platform.store.external`); return ``(id, new status)`` for each."""
+        re-queues lost runs), the lease's epoch raised, and external runs silent past their
+        idle limit ``lost`` (:mod:`~azuraforge.platform.store.external`); return ``(id, new
+        status)`` for each."""
         now = time.time() if now is None else now
         with self._begin() as connection:
             expired = connection.execute(
