@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -213,21 +214,24 @@ def test_the_requests_of_a_credential_in_flight_read_it_together(served: str, st
     reads: list[str] = []
     read = store.find_credential
     monkeypatch.setattr(store, "find_credential", lambda p: (reads.append(p), read(p))[1])
-    until = time.monotonic() + 3 * CHECKED_FOR
+    started = time.monotonic()
+    until = started + 3 * CHECKED_FOR
 
     def keep_asking() -> int:
+        """Ask until the time is up, at least twice (a loaded machine answers slowly)."""
         with httpx.Client(
             base_url=f"http://{served}{API}", headers=headers, timeout=REQUEST_TIMEOUT
         ) as client:
             answers = 0
-            while time.monotonic() < until:
+            while time.monotonic() < until or answers < 2:
                 assert client.get("/pipelines").status_code == 200
                 answers += 1
             return answers
 
     with ThreadPoolExecutor(16) as pool:
         answered = sum(pool.map(lambda _: keep_asking(), range(16)))
-    assert answered > 16 and len(reads) <= 5  # 3 lapses, the first and one at an edge
+    lapses = math.ceil((time.monotonic() - started) / CHECKED_FOR)
+    assert answered >= 32 and len(reads) <= lapses + 2  # the first and one at an edge
 
 
 def _connect(served: str, path: str, headers: dict[str, str]) -> ClientConnection:
