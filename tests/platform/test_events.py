@@ -6,6 +6,7 @@ Doubled on PostgreSQL (``on_both_databases``): there a thread LISTENs for the st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -48,3 +49,32 @@ def test_a_listener_with_nothing_new_waits_its_timeout(store: Store):
         return waited
 
     assert asyncio.run(scenario()) >= 0.29
+
+
+def test_the_hub_stops_when_a_commit_pokes_it_at_the_same_moment(store: Store):
+    async def scenario() -> bool:
+        hub = EventHub(store, interval=30.0)
+        await hub.start()
+        await asyncio.sleep(0.05)  # the watcher waits for a poke
+        hub._poked.set()  # what the PostgreSQL listener does on a NOTIFY, as the API stops
+        stopping = asyncio.create_task(hub.stop())
+        stopped, _ = await asyncio.wait({stopping}, timeout=5.0)
+        return bool(stopped)  # (asyncio.run cancels a watcher that went on, and stop())
+
+    assert asyncio.run(scenario()), "the hub's watcher went on after stop()"
+
+
+def test_a_listener_cancelled_as_it_is_woken_is_cancelled(store: Store):
+    async def scenario() -> bool:
+        hub = EventHub(store, interval=30.0)
+        await hub.start()
+        listener = asyncio.create_task(hub.wait(timeout=30.0))
+        await asyncio.sleep(0.05)
+        hub._wake()
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await hub.stop()
+        return listener.cancelled()
+
+    assert asyncio.run(scenario())

@@ -68,17 +68,21 @@ class EventHub:
         """Return when a new event was committed, or after ``timeout`` seconds."""
         self._listeners += 1
         try:
-            changed = self._changed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
         finally:
             self._listeners -= 1
 
     async def _watch(self) -> None:
         while True:
             notified = False
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result of an
+            # event set just as the task is cancelled, dropping the cancel (stop() then waited
+            # for this loop for good).
             with contextlib.suppress(TimeoutError):
-                notified = await asyncio.wait_for(self._poked.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    notified = await self._poked.wait()
             self._poked.clear()
             if notified:
                 # A commit: wake even if the newest id did not grow (another run's
