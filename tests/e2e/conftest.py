@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -178,11 +179,20 @@ def dashboard(
         kill_group(process)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test (``page`` looks at its call's)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser page at 1280×800 signed in to the server started last by a one-time
     login link, as ``make run``'s (tests/e2e/test_access.py signs in by the form); the test
-    fails if the page throws."""
+    fails if the page throws. A failed test leaves a screenshot of the page as it was,
+    ``failed-<test>.png``, beside the others."""
     context = browser.new_context(viewport=DESKTOP)
     opened = context.new_page()
     if LAST_SERVER:
@@ -191,6 +201,10 @@ def page(browser: Any) -> Iterator[Any]:
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.set_default_timeout(20_000)
     yield opened
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        name = re.sub(r"[^\w.-]+", "-", request.node.name)
+        print(f"the page at {opened.url}: {shoot(opened, f'failed-{name}')}")
     context.close()
     assert not errors, f"the page threw: {errors}"
 
