@@ -85,6 +85,9 @@ def test_an_mlflow_experiment_is_a_group_the_list_shows_filters_and_links(
         made = mlflow.post("/experiments/create", json={"name": "e2e-group"}).json()
         body = {"experiment_id": made["experiment_id"], "run_name": "grouped"}
         run_id = int(mlflow.post("/runs/create", json=body).json()["run"]["info"]["run_id"])
+    # The page signed in at /#/experiments may have read its list before the run was made
+    # (going there again draws nothing anew): the run comes in live, by its event or, made
+    # before the page's stream opened, by the list read again once it is open.
     page.goto(f"{dashboard.url}/#/experiments")
     page.click(f"tr[data-id='{run_id}'] td.group button")  # its MLflow experiment, not "mlflow"
     page.wait_for_selector("#experiments-table[data-query*='group=e2e-group']")

@@ -146,9 +146,11 @@ export function artifactUrl(experimentId, path) {
  * server answers again (back to 1 s once a message came through), until `close()` is called:
  * `onDrop()` runs when it drops or cannot open, `onReconnect()` once it is open again. A drop
  * asks /health whether the server is still there (the header shows the answer). A close the
- * server gave a reason for (codes 4000-4999: an unknown run) is final.
+ * server gave a reason for (codes 4000-4999: an unknown run) is final. `onOpen()` runs each
+ * time it opens, the first time included: a page that read its data as the stream was
+ * opening reads it again there, as what changed in between came in neither.
  */
-export function stream(path, { onMessage, onClose, onDrop, onReconnect, reconnect = false }) {
+export function stream(path, { onMessage, onClose, onDrop, onOpen, onReconnect, reconnect = false }) {
   let socket = null;
   let closed = false;
   let delay = 1000;
@@ -164,6 +166,7 @@ export function stream(path, { onMessage, onClose, onDrop, onReconnect, reconnec
     socket = new WebSocket(address);
     socket.onopen = () => {
       reached(true);
+      if (onOpen) onOpen();
       if (down && onReconnect) onReconnect();
       down = false;
     };

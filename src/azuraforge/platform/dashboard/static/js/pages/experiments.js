@@ -128,10 +128,12 @@ export async function render(main, { query }) {
   // Live: status and progress of the runs on the page move as the workers report; a new or
   // finished run brings a fresh page, at most once a second while events keep coming. A new
   // run is queued, or running at once when a client writes it (an external or MLflow run).
+  // The stream's events start where it opened: the page is read again then, for a run that
+  // came between the first read and the stream (and after a drop, for what came meanwhile).
   const refresh = throttle(() => load(), REFRESH_MS);
   const live = stream("/events", {
     reconnect: true,
-    onReconnect: () => load(),
+    onOpen: () => load(),
     onMessage(message) {
       const shown = rows.get(message.experiment_id);
       if (shown) shown.update(message);
