@@ -228,7 +228,7 @@ class TransportContract:
     ) -> None:
         assert len(workers.processes) >= 2, "the contract needs two workers: one to kill"
         run = self.submit(store, transport, **self.long_run)
-        record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
+        record = self.wait(store, workers, run, _logged(store, run, 3), "log 3 steps")
         kept = _steps(store, run)
         workers.kill_worker_of(str(record.worker))
         killed = time.monotonic()
@@ -247,7 +247,7 @@ class TransportContract:
         # The worker process alone dies (a Celery pool process, say), not its group: the
         # run's process outlives it. No one asked to cancel, so the run must not say so.
         run = self.submit(store, transport, **self.long_run)
-        record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
+        record = self.wait(store, workers, run, _logged(store, run, 3), "log 3 steps")
         self.kill_worker_process(workers, str(record.worker))
         killed = time.monotonic()
         ended = self.wait(store, workers, run, _finished, "end")
@@ -264,7 +264,7 @@ class TransportContract:
         self, store: Store, transport: Transport, workers: WorkerProcesses
     ) -> None:
         run = self.submit(store, transport, requeue_lost=True, steps=60, sleep=0.05)  # 3 s
-        record = self.wait(store, workers, run, lambda _: _steps(store, run) >= 3, "log 3 steps")
+        record = self.wait(store, workers, run, _logged(store, run, 3), "log 3 steps")
         self.kill_worker_process(workers, str(record.worker))
         ended = self.wait(store, workers, run, _finished, "run again and finish")
         assert (ended.status, ended.attempts) == (COMPLETED, 2), _shown(ended)
@@ -340,6 +340,13 @@ def _stepping(record: ExperimentRecord) -> bool:
 
 def _steps(store: Store, run: int) -> int:
     return len(store.get_metrics(run, ["loss"]).get("loss", []))
+
+
+def _logged(store: Store, run: int, steps: int) -> Callable[[ExperimentRecord], bool]:
+    """Whether the run's record names its worker and the run has logged ``steps`` steps.
+    The steps are read after the record: a record read while the run was still queued
+    (no worker) must not pass because the steps came in meanwhile."""
+    return lambda record: record.worker is not None and _steps(store, run) >= steps
 
 
 def _shown(record: ExperimentRecord) -> str:
