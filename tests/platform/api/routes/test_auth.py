@@ -149,6 +149,27 @@ def test_a_session_switches_to_a_project_of_its_user_only(anonymous: TestClient,
     assert anonymous.get("/api/v1/auth/me").json()["project"] == "lab"
 
 
+def test_an_admin_session_is_not_moved_to_a_project_that_does_not_exist(
+    anonymous: TestClient, store: Store
+):
+    """A server admin may work in any project, but only one that exists: 404 naming it, and
+    the session stays where it was (it moved there, before)."""
+    create_user(store, "ad", PASSWORD, is_admin=True)
+    signed = anonymous.post("/api/v1/auth/login", json={"name": "ad", "password": PASSWORD})
+    assert signed.json() == {"user": "ad", "project": "default", "role": "admin"}
+    refused = anonymous.post("/api/v1/auth/project", json={"project": "no-such-project"})
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["error"] == {
+        "code": "NOT_FOUND",
+        "message": "no project named 'no-such-project'",
+    }
+    assert "set-cookie" not in refused.headers
+    assert anonymous.get("/api/v1/auth/me").json()["project"] == "default"
+    store.create_project("lab")
+    moved = anonymous.post("/api/v1/auth/project", json={"project": "lab"})
+    assert moved.json() == {"user": "ad", "project": "lab", "role": "admin"}
+
+
 def test_roles_and_projects_of_a_token_bound_what_it_reaches(anonymous: TestClient, store: Store):
     create_user(store, "ed", PASSWORD)
     store.set_member("default", "ed", "editor")

@@ -150,10 +150,13 @@ def switch_project(
     token is for one project: make one for the other."""
     if request.headers.get("authorization"):
         raise ConflictError("an API token is for one project: make one for the other")
+    missing = f"no project named {body.project!r}"
+    if body.project not in store.list_projects():  # a server admin's role holds in any
+        raise NotFoundError(missing, public=missing)
     try:
         role = current_role(store, who._replace(project=body.project, role="admin"))
     except CredentialError as e:
-        raise NotFoundError(str(e), public=f"no project named {body.project!r}") from None
+        raise NotFoundError(str(e), public=missing) from None
     moved = Identity(who.user, body.project, role)
     _start_session(response, request, keys, moved)
     return Caller(**moved._asdict())
