@@ -1,5 +1,7 @@
 """One table from error class to HTTP status and code; the JSON body every error has:
-``{"error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}``.
+``{"error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}``, but on MLflow's
+paths (MLflow's body) and OpenAI's, ``/v1/...`` (OpenAI's statuses and body:
+:mod:`~azuraforge.platform.api.openai_errors`).
 
 A body tells the client what it sent and what to change, never where the server keeps its
 files or its store, nor what else is stored: each error is shown by its public form, and
@@ -39,6 +41,7 @@ from azuraforge.errors import (
     UnstorableValueError,
     public_message,
 )
+from azuraforge.platform.api.openai_errors import is_openai_path, openai_error, validation_error
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.mlflow_api import (
@@ -88,12 +91,17 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 def _answer(
-    request: Request, status: int, code: str, message: str, details: Any = None
-) -> JSONResponse:
-    """The error body, redacted for the client; in MLflow's form for MLflow's calls."""
+    request: Request, status: int, code: str, message: str, details: Any = None,
+    param: str | None = None,
+) -> JSONResponse:  # fmt: skip
+    """The error body, redacted for the client; in MLflow's form for MLflow's calls, in
+    OpenAI's (naming the field ``param`` at fault) for OpenAI's."""
     redact: Redaction = request.app.state.redaction
     if is_mlflow_path(request.url.path):
         status, body = mlflow_error(status, code, redact(message))
+        return JSONResponse(body, status_code=status)
+    if is_openai_path(request.url.path):
+        status, body = openai_error(status, code, redact(message), param)
         return JSONResponse(body, status_code=status)
     return error_response(status, code, redact(message), redact.json(details))
 
@@ -106,7 +114,10 @@ def _table_error(request: Request, error: Exception) -> JSONResponse:
                 details = [{"loc": [error.field, *loc], "msg": msg} for loc, msg in error.problems]
             if status >= 500:
                 _log.warning("%s answered %d: %s", request.url.path, status, error)
-            response = _answer(request, status, code, _message(error), details)
+            param = getattr(error, "openai_param", None)
+            if is_openai_path(request.url.path):
+                code = getattr(error, "openai_code", code)
+            response = _answer(request, status, code, _message(error), details, param)
             if isinstance(error, TooManyRequestsError):
                 response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
             return response
@@ -120,6 +131,8 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     message = f"internal error ({name}); the server's log says more"
     if is_mlflow_path(request.url.path):
         return JSONResponse(mlflow_error(500, "INTERNAL", message)[1], status_code=500)
+    if is_openai_path(request.url.path):
+        return JSONResponse(openai_error(500, "INTERNAL", message)[1], status_code=500)
     return error_response(500, "INTERNAL", message)
 
 
@@ -133,6 +146,9 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
         {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
         for e in error.errors()
     ]
+    if is_openai_path(request.url.path):  # OpenAI's clients show one message: the first
+        code, message, param = validation_error(error.errors()[0])
+        return _answer(request, 422, code, message, param=param)
     shown = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
     return _answer(request, 422, "INVALID_REQUEST", f"invalid request: {shown}", details)
 

@@ -1,10 +1,12 @@
 """OpenAI's chat API, for its clients unchanged: ``POST /v1/chat/completions`` (streamed as
-server-sent chunks, or whole) and ``GET /v1/models``, with an AzuraForge token as the API
-key (``OpenAI(base_url="http://host:8000/v1", api_key="af_...")``). ``model`` names ``auto``
-(the intent router and the project's backend selector choose), a declared backend or an
-expert. A request is stateless, as OpenAI's: the client sends the conversation; no turn is
-kept, but the answer's timings are the selector's measurements. Every role may call them.
+server-sent chunks, or whole), ``GET /v1/models`` and ``GET /v1/models/{id}``, with an
+AzuraForge token as the API key (``OpenAI(base_url="http://host:8000/v1", api_key="af_...")``).
+``model`` names ``auto`` (the intent router and the project's backend selector choose), a
+declared backend or an expert. A request is stateless, as OpenAI's: the client sends the
+conversation; no turn is kept, but the answer's timings are the selector's measurements.
+Every role may call them.
 Not in the OpenAPI (OpenAI's reference has them); what they answer is docs/assist.md's.
+Their errors are OpenAI's (:mod:`~azuraforge.platform.api.openai_errors`).
 """
 
 from __future__ import annotations
@@ -13,64 +15,22 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.assist.backends.base import GenerationSettings, Message
+from azuraforge.assist.backends.base import GenerationSettings
+from azuraforge.errors import shorten
 from azuraforge.platform.api.access import READ, Reader
 from azuraforge.platform.api.deps import StoreDep
-from azuraforge.platform.api.routes.chat import MAX_MESSAGE, ChatDep
+from azuraforge.platform.api.openai_errors import ModelNotFoundError
+from azuraforge.platform.api.openai_schemas import Completion, model_public
+from azuraforge.platform.api.routes.chat import ChatDep
 from azuraforge.platform.services.chat import Answer, ChatService
 from azuraforge.platform.store import Store
 
 router = APIRouter(prefix="/v1", include_in_schema=False)
-MAX_MESSAGES = 200
-"""Most messages one request may send."""
-
-
-class Part(BaseModel):
-    """A part of a message's content (only text is read)."""
-
-    type: Literal["text"]
-    text: str = Field(max_length=MAX_MESSAGE)
-
-
-class ChatMessage(BaseModel):
-    """One message of the conversation the client sends."""
-
-    model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[Part] = Field(max_length=MAX_MESSAGE)
-
-    def text(self) -> Message:
-        content = self.content
-        text = content if isinstance(content, str) else "".join(p.text for p in content)
-        return Message("system" if self.role == "developer" else self.role, text)
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
-
-
-class Completion(BaseModel):
-    """OpenAI's chat completion request (the fields read; others are ignored, as a server
-    ignores what it does not offer)."""
-
-    model_config = ConfigDict(extra="ignore")
-    model: str = Field(min_length=1, max_length=100)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    temperature: float = Field(1.0, ge=0, le=2)
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=32_768)
-    max_completion_tokens: int | None = Field(None, ge=1, le=32_768)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    n: Annotated[int, Field(ge=1, le=1, description="One choice only.")] = 1
 
 
 @router.post("/chat/completions", dependencies=[READ], response_model=None)
@@ -78,6 +38,7 @@ def completions(
     body: Completion, store: StoreDep, chat: ChatDep, who: Reader
 ) -> StreamingResponse | dict[str, Any]:
     """An answer to the conversation ``messages``, as OpenAI's API gives it."""
+    _served(chat, body.model)
     asked = body.max_completion_tokens or body.max_tokens or chat.max_tokens
     settings = GenerationSettings(
         max_tokens=min(asked, chat.max_tokens), temperature=body.temperature,
@@ -104,11 +65,21 @@ def completions(
 @router.get("/models", dependencies=[READ])
 def models(chat: ChatDep) -> dict[str, Any]:
     """What ``model`` may name: ``auto``, each declared backend and each expert."""
-    return {
-        "object": "list",
-        "data": [{"id": name, "object": "model", "created": 0, "owned_by": "azuraforge"}
-                 for name in chat.models()],
-    }  # fmt: skip
+    return {"object": "list", "data": [model_public(name) for name in chat.models()]}
+
+
+@router.get("/models/{model:path}", dependencies=[READ])
+def model(model: str, chat: ChatDep) -> dict[str, Any]:
+    """One model ``model`` may name (``client.models.retrieve``); 404 for another."""
+    _served(chat, model)
+    return model_public(model)
+
+
+def _served(chat: ChatService, model: str) -> None:
+    """Refuse a ``model`` this server does not answer with, naming those it does."""
+    if model not in chat.models():
+        served = ", ".join(chat.models())
+        raise ModelNotFoundError(f"no model {shorten(model, 100, quoted=True)}; models: {served}")
 
 
 def _chunks(
