@@ -30,6 +30,22 @@ def test_an_answers_code_is_run_behind_the_boundary():
     guardian.close()
 
 
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [
+        ("def area(r):\n    return pi * r ** 2\n", "'pi' (line 2)"),  # never called
+        ("import math\nif __name__ == '__main__':\n    print(maths.pi)\n", "'maths' (line 3)"),
+        ("class Box:\n    def grow(self):\n        return sizes[0]\n", "'sizes' (line 3)"),
+    ],
+)
+def test_code_that_uses_a_name_it_never_defines_did_not_run_clean(code: str, named: str):
+    guardian = Guardian()
+    check = found(guardian, f"```python\n{code}```")
+    guardian.close()
+    assert check is not None and check.status == "error", check
+    assert check.message == f"the code uses a name it never defines: {named}"
+
+
 def test_without_bubblewrap_no_code_runs_and_the_check_says_why(
     caplog: pytest.LogCaptureFixture, tmp_path
 ):

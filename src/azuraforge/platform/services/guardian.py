@@ -1,11 +1,13 @@
 """The guardian: the code of each code answer (intents :data:`CHECKED`;
 :func:`~azuraforge.assist.promotion.code_of`) run behind the sandbox's boundary
 (:mod:`azuraforge.assist.boundary`), for syntax and a clean run (a chat message brings no
-tests), after the turn is kept, on a worker thread of its own so the answer never waits for it.
-Its finding is the turn's check (``passed``: it ran clean; ``error``, ``timeout`` or ``memory``
-with the sandbox's message) and a verdict the backend selector counts, as a user's. Where the
-boundary cannot run (no ``bwrap``, no namespaces), it runs no code: each code turn's check is
-``refused`` with the reason, and the log says it once.
+tests) that reads no name it never defines (:func:`~azuraforge.assist.names.undefined_names`:
+a function nobody calls is never run, yet fails once called), after the turn is kept, on a
+worker thread of its own so the answer never waits for it. Its finding is the turn's check
+(``passed``: it ran clean; ``error``, ``timeout`` or ``memory`` with the sandbox's message, or
+``error`` naming the undefined name and its line) and a verdict the backend selector counts,
+as a user's. Where the boundary cannot run (no ``bwrap``, no namespaces), it runs no code:
+each code turn's check is ``refused`` with the reason, and the log says it once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from azuraforge.assist.boundary import Bubblewrap
+from azuraforge.assist.names import undefined_names
 from azuraforge.assist.promotion import code_of
 from azuraforge.assist.sandbox import Limits, run_tests
 from azuraforge.errors import BoundaryUnavailableError
@@ -72,8 +75,13 @@ class Guardian:
         if not self._boundary_ready():
             return Check(REFUSED, self._why)
         result = run_tests(code, limits=LIMITS, boundary=self._boundary)
-        message = "ran clean" if result.passed else result.message
-        return Check(result.status, message)
+        if not result.passed:
+            return Check(result.status, result.message)
+        undefined = undefined_names(code)
+        if undefined:
+            name, line = undefined[0]
+            return Check("error", f"the code uses a name it never defines: {name!r} (line {line})")
+        return Check("passed", "ran clean")
 
     def close(self) -> None:
         """Finish the checks under way; take no more."""
