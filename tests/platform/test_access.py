@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import cast
@@ -121,6 +123,22 @@ def test_a_token_never_carries_more_than_the_users_role(store: Store) -> None:
         create_user(store, "bo", PASSWORD)
     assert [allows(role, "write") for role in ("viewer", "editor", "admin")] == [0, 1, 1]
     assert [allows(role, "manage") for role in ("viewer", "editor", "admin")] == [0, 0, 1]
+
+
+@pytest.mark.parametrize("command", [["users", "create", "bob"], ["users", "password", "bob"]])
+def test_a_password_piped_without_the_flag_is_refused_naming_it(settings: Settings, command):
+    piped = subprocess.run(  # echo pw | azuraforge users create bob
+        [sys.executable, "-c", "from azuraforge.cli.main import main; main()", *command,
+         "--database-url", settings.database_url],
+        input=f"{PASSWORD}\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert piped.returncode == 2, piped.stderr
+    assert piped.stderr.splitlines() == [
+        "error: standard input is not a terminal to ask the password at: to give it on "
+        f"standard input, add --password-stdin (echo ... | azuraforge {' '.join(command)} "
+        "--password-stdin)"
+    ]
+    assert PASSWORD not in piped.stdout + piped.stderr
 
 
 def test_the_cli_makes_users_projects_members_and_tokens(settings: Settings, store: Store):

@@ -15,6 +15,7 @@ import typer
 from azuraforge.cli.common import (
     ApiUrl,
     DatabaseUrl,
+    UsageError,
     Verbose,
     arguments,
     console,
@@ -72,7 +73,7 @@ def create_user(
         from azuraforge.platform.services.access import create_user as create
 
         store = _store(database_url)
-        create(store, name, _password(password_stdin), is_admin=admin)
+        create(store, name, _password(password_stdin, f"users create {name}"), is_admin=admin)
         store.audit(_actor(), "user.create", name + (" (admin)" if admin else ""))
         console.print(f"user {name} created{' (server admin)' if admin else ''}")
 
@@ -90,7 +91,7 @@ def set_password(
         from azuraforge.platform.services.access import set_password as set_it
 
         store = _store(database_url)
-        set_it(store, name, _password(password_stdin))
+        set_it(store, name, _password(password_stdin, f"users password {name}"))
         store.audit(_actor(), "user.password", name)
         console.print(f"password of {name} set; their sessions ended")
 
@@ -117,9 +118,17 @@ def make_link(
         print(f"{url.rstrip('/')}/api/v1/auth/link?token={token}")
 
 
-def _password(from_stdin: bool) -> str:
+def _password(from_stdin: bool, command: str) -> str:
+    """The password, read from standard input or asked (twice) at the terminal; piped in
+    without ``--password-stdin``, a usage error naming the flag (the prompt would read the
+    pipe, echo what it could not hide and find no confirmation)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "standard input is not a terminal to ask the password at: to give it on standard "
+            f"input, add --password-stdin (echo ... | azuraforge {command} --password-stdin)"
+        )
     return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
