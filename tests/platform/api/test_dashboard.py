@@ -110,9 +110,9 @@ def test_other_sites_pages_may_not_change_anything_nor_follow_streams(client: Te
     assert client.post("/api/v1/experiments/1/cancel", headers=other).status_code == 403
     with (
         pytest.raises(WebSocketDisconnect) as closed,
-        client.websocket_connect("/api/v1/events", headers=other),
+        client.websocket_connect("/api/v1/events", headers=other) as socket,
     ):
-        pass
+        socket.receive_text()  # accepted, then closed with the code
     assert closed.value.code == 4403
     assert client.get("/api/v1/experiments", headers=other).status_code == 200  # reads: CORS
     same = {"origin": "http://testserver"}

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, WebSocket, WebSocketException, params
 from fastapi.concurrency import run_in_threadpool
@@ -38,6 +38,7 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.metrics import FORWARDING_HEADERS, check_scrape
 from azuraforge.platform.services.access import (
     ACTIONS,
@@ -274,15 +275,24 @@ async def _allowed(connection: HTTPConnection, action: str, *, run: bool = False
                 f"{who.user} is {who.role} in {who.project}: this needs {ACTIONS[action]} or above"
             )
     except (CredentialError, PermissionDeniedError, NotFoundError) as e:
-        if isinstance(connection, WebSocket):  # closed with the HTTP status + 4000, as 4404
-            code = 4401 if isinstance(e, CredentialError) else 4403
-            raise WebSocketException(4404 if isinstance(e, NotFoundError) else code,
-                                     e.public[:120]) from None  # fmt: skip
+        if isinstance(connection, WebSocket):
+            await _refuse_socket(connection, e)
         raise
     connection.state.identity = who
     # Audited (api.audit): a change; a predict is a read, a run's writes are its tracking.
     connection.state.changes = action != "read" and not run
     return who
+
+
+async def _refuse_socket(websocket: WebSocket, error: AzuraForgeError) -> NoReturn:
+    """Refuse ``websocket`` for ``error``: accepted, then closed with the HTTP status + 4000
+    (4401, 4403, 4404) and the error's public message (closed before it is accepted, the
+    server answers the handshake HTTP 403 whatever the reason)."""
+    code = 4401 if isinstance(error, CredentialError) else 4403
+    await websocket.accept()
+    raise WebSocketException(
+        4404 if isinstance(error, NotFoundError) else code, close_reason(error.public)
+    ) from None
 
 
 def _writes_own_run(connection: HTTPConnection, who: Identity, run: bool) -> None:

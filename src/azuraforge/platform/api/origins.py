@@ -22,8 +22,9 @@ SHOWN_HOST_CHARACTERS = 100
 
 class KnownHosts:
     """ASGI middleware answering only requests whose ``Host`` header names this server
-    (:class:`~azuraforge.platform.hosts.HostPolicy`); others get a 400, or a WebSocket closed
-    with code 4400, naming the host and the setting that would allow it."""
+    (:class:`~azuraforge.platform.hosts.HostPolicy`); others get a 400, or a WebSocket
+    accepted then closed with code 4400, naming the host and the setting that would allow
+    it."""
 
     def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
         self.app = app
@@ -41,12 +42,13 @@ class KnownHosts:
             "AZURAFORGE_ALLOWED_HOSTS (azuraforge serve --allowed-hosts); add the name there "
             "if this server is reached by it"
         )
-        await refuse(scope, send, 400, "HOST_NOT_ALLOWED", message)
+        await refuse(scope, receive, send, 400, "HOST_NOT_ALLOWED", message)
 
 
 class SameOrigin:
     """ASGI middleware refusing cross-origin writes and WebSockets: 403, or a WebSocket
-    closed with code 4403, naming the origin and the setting that would allow it."""
+    accepted then closed with code 4403, naming the origin and the setting that would allow
+    it."""
 
     def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
         self.app = app
@@ -64,7 +66,7 @@ class SameOrigin:
             f"requests from {origin} are refused: only pages of this server may change "
             "things or follow its streams (allow another origin with AZURAFORGE_ALLOWED_ORIGINS)"
         )
-        await refuse(scope, send, 403, "FORBIDDEN", message)
+        await refuse(scope, receive, send, 403, "FORBIDDEN", message)
 
     def _allowed(self, origin: str, host: str) -> bool:
         """Whether ``origin`` is this server's (the ``Host`` the request was sent to) or one
@@ -86,17 +88,38 @@ class SameOrigin:
         return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
 
 
-async def refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    """Answer the request of ``scope`` with ``status`` and the API's error body, or close
-    its WebSocket with code ``4000 + status`` before accepting it."""
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
+) -> None:
+    """Answer the request of ``scope`` with ``status`` and the API's error body, or accept
+    its WebSocket and close it with code ``4000 + status`` and the message: a socket closed
+    before it is accepted is answered HTTP 403 by the server, whatever the reason, so a
+    client could not tell "sign in again" from "wrong server"."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
+        await receive()  # the client's websocket.connect, which comes first
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 4000 + status,
+                    "reason": close_reason(message)})  # fmt: skip
         return
     payload = json.dumps({"error": {"code": code, "message": message}}).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(payload)).encode())]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+CLOSE_REASON_BYTES = 123
+"""The most bytes a WebSocket close frame's reason holds (RFC 6455: 125, less the code)."""
+
+
+def close_reason(message: str) -> str:
+    """``message`` cut to fit a close frame's reason (:data:`CLOSE_REASON_BYTES` of UTF-8),
+    never inside a character: a longer one fails the close itself.
+
+    >>> close_reason("é" * 100) == "é" * 61
+    True
+    """
+    return message.encode()[:CLOSE_REASON_BYTES].decode(errors="ignore")
 
 
 def _host(scope: Scope) -> str | None:

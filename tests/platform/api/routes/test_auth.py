@@ -189,9 +189,9 @@ def test_roles_and_projects_of_a_token_bound_what_it_reaches(anonymous: TestClie
     assert anonymous.get("/api/v1/health").status_code == 200  # anyone: the health check
     with (
         pytest.raises(WebSocketDisconnect) as closed,
-        anonymous.websocket_connect("/api/v1/events"),
+        anonymous.websocket_connect("/api/v1/events") as socket,
     ):
-        pass
+        socket.receive_text()  # accepted, then closed with the code
     assert closed.value.code == 4401
 
 

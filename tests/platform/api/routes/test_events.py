@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from socket import create_connection
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from fastapi import WebSocketDisconnect, status
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close
 from websockets.sync.client import ClientConnection, connect
 
 from azuraforge.platform.api.access import CHECKED_FOR
@@ -232,6 +234,60 @@ def test_the_requests_of_a_credential_in_flight_read_it_together(served: str, st
         answered = sum(pool.map(lambda _: keep_asking(), range(16)))
     lapses = math.ceil((time.monotonic() - started) / CHECKED_FOR)
     assert answered >= 32 and len(reads) <= lapses + 2  # the first and one at an edge
+
+
+@SQLITE_ALONE
+def test_a_socket_refused_at_its_handshake_is_closed_with_its_code_and_reason(
+    served: str, store: Store
+):
+    """A real client sees why a stream was refused: the handshake is accepted, then the
+    socket closed with 4000 + the request's status and the reason a request's body gives
+    (an HTTP 403 at the handshake, before, whatever the cause: "sign in again" and "wrong
+    server" looked alike)."""
+    made = httpx.post(f"http://{served}{API}/external-runs", json={}, headers=user_headers(
+        store, "ex", "editor"), timeout=REQUEST_TIMEOUT)  # fmt: skip
+    assert made.status_code == 201, made.text
+    run, credential = made.json()["experiment"]["id"], made.json()["credential"]
+    good, port = user_headers(store, "vi", "viewer"), served.rsplit(":", 1)[1]
+    cases = {
+        "no credential": (4401, {}, {}, "no valid credential: sign in, or send a token"),
+        "garbage token": (4401, _bearer("garbage"), {}, "no valid credential: sign in"),
+        "rebinding host": (4400, good, {"host": "attacker.example"},
+                           f"requests addressed to host 'attacker.example:{port}'"),
+        "bad origin": (4403, good, {"origin": "http://evil.example"},
+                       "requests from http://evil.example are refused"),
+        "run credential": (4403, _bearer(credential), {},
+                           f"this is the credential of run {run}: it writes that run alone"),
+    }  # fmt: skip
+    for case, (code, headers, sent, reason) in cases.items():
+        closed = _refused(served, "/events", headers, **sent)
+        assert (closed.code, closed.reason[: len(reason)]) == (code, reason), case
+        assert len(closed.reason.encode()) <= 123, case  # a close frame's most
+    with _connect(served, "/events", good) as opened, pytest.raises(TimeoutError):
+        opened.recv(timeout=0.5)  # a good credential's socket stays open
+
+
+def _refused(
+    served: str, path: str, headers: dict[str, str], host: str | None = None,
+    origin: str | None = None,
+) -> Close:  # fmt: skip
+    """The close frame of a socket the server refuses, as a real client receives it; the
+    ``Host`` it names is ``host`` (its own socket connected to ``served`` all the same)."""
+    address, port = served.rsplit(":", 1)
+    with (
+        create_connection((address, int(port)), timeout=10) as sock,
+        connect(
+            f"ws://{host or address}:{port}{API}{path}",
+            sock=sock,
+            open_timeout=10,
+            additional_headers=headers,
+            origin=origin,
+        ) as opened,  # fmt: skip
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        opened.recv(timeout=10)
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd
 
 
 def _connect(served: str, path: str, headers: dict[str, str]) -> ClientConnection:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.api.access import READ, lapsed
 from azuraforge.platform.api.deps import ExperimentId, HubDep, StoreDep
+from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.api.schemas import ExperimentPublic
 from azuraforge.platform.store import EventRecord, Store, is_unavailable
 from azuraforge.platform.store.states import FINISHED_STATES
@@ -77,7 +78,7 @@ async def experiment_events(
     try:
         record = await asyncio.to_thread(store.get_experiment, experiment_id)
     except NotFoundError as e:
-        await websocket.close(code=4404, reason=e.public[:120])
+        await websocket.close(code=4404, reason=close_reason(e.public))
         return
     async with _client_watch(websocket) as gone:
         history, cursor, status = await _history(store, experiment_id)
@@ -122,7 +123,7 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
         why = await lapsed(websocket)
         gone.set()
         with contextlib.suppress(RuntimeError):  # the client left meanwhile
-            await websocket.close(code=4401, reason=why.public[:120])
+            await websocket.close(code=4401, reason=close_reason(why.public))
 
     watchers = [asyncio.create_task(watch()), asyncio.create_task(refuse())]
     try:
