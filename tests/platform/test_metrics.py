@@ -5,6 +5,7 @@ dropped)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,11 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from azuraforge.errors import CredentialError, InvalidParameterError, PermissionDeniedError
+from azuraforge.platform import metrics
 from azuraforge.platform.metrics import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
 from azuraforge.platform.settings import Settings
-from tests.platform.servers import free_port
+from azuraforge.platform.store import states
+from azuraforge.stream import shadow
+from tests.platform.fixtures import settings_on_copy
+from tests.platform.servers import free_port, start_serve
 
 TOKEN = "t" * 40
 
@@ -123,3 +129,52 @@ def test_processes_sharing_a_folder_add_up_and_a_killed_one_is_no_longer_alive(
 def _scraped(env: dict[str, str]) -> str:
     return subprocess.run([sys.executable, "-c", SCRAPE], env=env, check=True,
                           capture_output=True, text=True).stdout  # fmt: skip
+
+
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
+
+
+def documented_metrics() -> dict[str, tuple[str, dict[str, list[str]]]]:
+    """Each metric of docs/operations.md's table (What is exported): its type, and its
+    labels with the values each is documented to take (``outcome`` (``lost``, ``queued``)),
+    none if not listed."""
+    table = OPERATIONS.read_text().split("### What is exported")[1].split("\n### ")[0]
+    found = {}
+    for row in re.findall(r"^\| `(azuraforge_\w+)` \|([^|]+)\|([^|]*)\|", table, re.M):
+        name, kind, labels = row
+        listed = re.findall(r"`(\w+)`(?: \(([^)]*)\))?", labels)
+        values = {label: re.findall(r"`(\w+)`", shown) for label, shown in listed}
+        found[name] = (kind.strip(), values)
+    return found
+
+
+def test_a_fresh_serve_exports_every_documented_metric_its_counters_at_zero(
+    sqlite_template: Path, tmp_path: Path, serves: list[subprocess.Popen[bytes]]
+) -> None:
+    """A query of any documented metric finds it from a server's start (0 for a counter
+    that has counted nothing yet, and for each documented value of its label), not nothing
+    until its first event."""
+    documented = documented_metrics()
+    assert len(documented) >= 16 and "azuraforge_leases_reaped_total" in documented
+    port = free_port()
+    serves.append(start_serve(settings_on_copy(sqlite_template, tmp_path), port, "--workers", "0"))
+    url = f"http://127.0.0.1:{port}"
+    httpx.get(f"{url}/api/v1/health")  # a request answered: its route's series
+    families = list(text_string_to_metric_families(httpx.get(f"{url}/metrics").text))
+    exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    assert not set(documented) - exported, (
+        f"documented, not exported: {set(documented) - exported}"
+    )
+    counters = {name: values for name, (kind, values) in documented.items() if kind == "counter"}
+    for name, labels in counters.items():
+        samples = [s for f in families for s in f.samples if s.name == name]
+        for label, values in labels.items():
+            at = {s.labels[label]: s.value for s in samples}
+            assert {v: at.get(v) for v in values} == dict.fromkeys(values, 0.0), name
+        if not labels:
+            assert [s.value for s in samples] == [0.0], name
+
+
+def test_the_label_values_counted_from_the_start_are_those_the_platform_counts() -> None:
+    assert metrics.CHANGE_KINDS == shadow.CHANGE_KINDS
+    assert metrics.REAP_OUTCOMES == (states.LOST, states.QUEUED)

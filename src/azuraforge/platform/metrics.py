@@ -57,6 +57,24 @@ imported, as prometheus-client, imported just above, read it to choose where cou
 # A _created series for every counter is of no use to the rules and dashboards here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
+REAP_OUTCOMES = ("lost", "queued")
+"""What becomes of a job whose lease the reaper ends (the store's ``LOST`` and ``QUEUED``)."""
+CHANGE_KINDS = ("drift", "candidate", "promote", "keep", "undecided", "rollback", "disarm",
+                "retrain", "retrain_failed")  # fmt: skip
+"""The kinds of a stream's changes (:data:`azuraforge.stream.shadow.CHANGE_KINDS`, named here
+again: importing the stream package would cost each process that counts some 0.8 s)."""
+
+
+def _counter(name: str, documentation: str, label: str, values: Iterable[str]) -> Counter:
+    """A counter of one ``label``, each of its ``values`` there at 0 from the start: a query
+    finds 0 before the first count, not nothing (a labelled series is otherwise made at its
+    first count, and a scrape of several processes shows no counter that has none)."""
+    counter = Counter(name, documentation, [label])
+    for value in values:
+        counter.labels(value)
+    return counter
+
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Seconds: a predict request takes about a millisecond, a listing of many runs a second."""
 
@@ -80,10 +98,11 @@ LEASE_LOSSES = Counter(
     "azuraforge_lease_losses",
     "Jobs a worker stopped because their lease was lost (expired, or taken by the reaper).",
 )
-LEASES_REAPED = Counter(
+LEASES_REAPED = _counter(
     "azuraforge_leases_reaped",
     "Expired leases the reaper ended, by what became of their job (lost, queued again).",
-    ["outcome"],
+    "outcome",
+    REAP_OUTCOMES,
 )
 WORKERS = Gauge(
     "azuraforge_workers",
@@ -95,25 +114,28 @@ WORKER_RESTARTS = Counter(
     "Worker processes that died unasked and were started again by their pool.",
 )
 STREAM_EVENTS = Counter("azuraforge_stream_events", "Events the streams learned from.")
-STREAM_CHANGES = Counter(
+STREAM_CHANGES = _counter(
     "azuraforge_stream_changes",
     "Steps of the streams' loops: drifts, candidates, promotions, rollbacks, by kind.",
-    ["change"],
+    "change",
+    CHANGE_KINDS,
 )
-CHAT_TOKENS = Counter(
+CHAT_TOKENS = _counter(
     "azuraforge_chat_tokens",
     "Tokens of the assistant's answers: read (prompt) and written (completion).",
-    ["direction"],
+    "direction",
+    ("prompt", "completion"),
 )
 CHAT_GENERATION_SECONDS = Counter(
     "azuraforge_chat_generation_seconds",
     "Seconds the assistant's backends spent answering (tokens written per second: the "
     "rate of azuraforge_chat_tokens_total{direction='completion'} over this one's).",
 )
-CHAT_CACHE_LOOKUPS = Counter(
+CHAT_CACHE_LOOKUPS = _counter(
     "azuraforge_chat_cache_lookups",
     "Answers looked for in the assistant's cache, by result (hit, miss).",
-    ["result"],
+    "result",
+    ("hit", "miss"),
 )
 
 
