@@ -1,7 +1,10 @@
-"""A run's page: cancel a running run, see its logs, files and scores; a run that stopped
-early shows complete; the server gone and back; its name edited in place, its notes saved,
-both followed live, and its process's system metrics (``system/...``) on charts of their own,
-apart from its curves (and not among the run list's columns)."""
+"""A run's page: cancel a running run, see its logs, files (its report's plots among them)
+and scores; a run that stopped early shows complete; the server gone and back; its name
+edited in place, its notes saved, both followed live, and its process's system metrics
+(``system/...``) on charts of their own, apart from its curves (and not among the run list's
+columns), drawn by the seconds since the run started; an ended run without its lease and
+heartbeat, its scores marked against each baseline by the metric's better way, with a
+legend."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.system_metrics import CPU, MEMORY, PROCESS_CPU, PROCESS_RSS, PROCESS_THREADS
@@ -107,8 +111,14 @@ def test_a_real_weather_run_that_stopped_early_shows_complete_scores_report_and_
     assert len(captions) >= 4  # loss curves, actual vs predicted, scatter, errors...
     assert page.inner_text("#scores tbody tr:first-child td:first-child") == "MAE"
     assert "persistence" in page.inner_text("#scores thead")
+    assert "Last heartbeat" not in page.inner_text("#run-info")
     page.wait_for_selector("#loss-chart .main-svg")
     shoot(page, "run-weather")
+    # Its plots among its files, as the report shows them (they were served, never listed).
+    page.click("[data-tab=files]")
+    files = page.eval_on_selector_all("#files a", "links => links.map(a => a.textContent)")
+    plots = [path for path in files if path.startswith("plots/")]
+    assert len(plots) == len(captions) and "report.md" in files
     page.goto(f"{dashboard.url}/#/experiments?status=completed")
     listed = page.locator(f"#experiments-table tr[data-id='{run_id}'] .progress")
     assert listed.inner_text() == "100%"
@@ -191,6 +201,63 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
             writer.post(f"/experiments/{run_id}/end", json={"status": "completed"}).status_code
             == 200
         )
+
+
+ENDED_SCORES = {
+    "MAE": {"model": 2.0, "persistence": 1.0},
+    "R2": {"model": 0.9, "persistence": 0.8},
+    "Skill vs persistence": {"model": -1.0, "persistence": 0.0},
+}
+"""An ended run's scores: worse than persistence on MAE (lower is better) and skill (a
+negative one), better on R2 (higher is better)."""
+
+
+def test_system_samples_by_time_no_lease_once_ended_and_scores_marked_by_their_way(
+    dashboard: Dashboard, page
+):
+    """System samples were drawn by step (0 to 2 for three samples), an ended run showed its
+    lease and last heartbeat, and a green ▲ stood by every baseline with no legend."""
+    made = dashboard.api.post("/external-runs", json={"pipeline": "my-script", "name": "timed"})
+    assert made.status_code == 201, made.text
+    run_id, credential = made.json()["experiment"]["id"], made.json()["credential"]
+    started = dashboard.run(run_id)["started_at"]
+    writer = httpx.Client(base_url=str(dashboard.api.base_url),
+                          headers={"Authorization": f"Bearer {credential}"})  # fmt: skip
+    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.wait_for_selector("#live-note:text-is('live')")
+    samples = [{"key": key, "step": step, "value": 10.0 + step, "time": started + 15 * (step + 1)}
+               for step in range(3) for key in (CPU, PROCESS_THREADS)]  # fmt: skip
+    with writer:
+        answer = writer.post(f"/experiments/{run_id}/batch", json={"metrics": samples})
+        assert answer.status_code == 200, answer.text
+        page.wait_for_selector("#run-info td:text-is('Last heartbeat')")  # while it runs
+        seconds = page.wait_for_function(
+            "() => document.querySelector('#system-usage-chart')?.data?.[0]?.x"
+        ).json_value()
+        assert seconds == pytest.approx([15, 30, 45])
+        x_title = page.text_content("#system-usage-chart .g-xtitle")
+        assert x_title == "seconds since the run started"
+        shoot(page, "run-system-by-time")
+        ended = {"status": "completed", "result": {"metrics": ENDED_SCORES}}
+        assert writer.post(f"/experiments/{run_id}/end", json=ended).status_code == 200
+    page.wait_for_selector("#scores")
+    info = page.inner_text("#run-info")
+    assert "Last heartbeat" not in info and "Lease" not in info
+    rows = page.eval_on_selector_all(
+        "#scores tbody tr",
+        "rows => rows.map(r => [...r.cells].map(c => c.dataset.mark || c.textContent.trim()))",
+    )
+    assert rows == [
+        ["MAE", "lower", "2", "worse"],
+        ["R2", "higher", "0.9", "better"],
+        ["Skill vs persistence", "higher", "-1", "worse"],
+    ]
+    worse = page.locator("#scores td[data-mark=worse] span").first
+    assert worse.inner_text().strip() == "▼"
+    legend = page.inner_text("#scores-legend")
+    assert "▲ the model beats that baseline" in legend
+    assert "▼ the baseline beats the model" in legend and "lower for errors" in legend
+    shoot(page, "run-ended-scores")
 
 
 def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(

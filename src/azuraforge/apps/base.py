@@ -137,14 +137,15 @@ class Pipeline(ABC, Generic[ConfigT]):
     ) -> RunResult:
         """Record how training ended in ``artifact`` and at the top of ``report``, write the
         report, save the artifact under ``ctx.output_dir/artifact``, log both with any other
-        ``files``, and return the run's result (metrics from the artifact) with ``note`` and
-        the ``statements`` its report makes, so the terminal says what the report says."""
+        ``files`` and the report's plots, and return the run's result (metrics from the
+        artifact) with ``note`` and the ``statements`` its report makes, so the terminal says
+        what the report says."""
         training = trainer.summary()
         artifact.training = training
         report.notice(training.describe())
         written = report.write()
         directory = artifact.save(ctx.output_dir / "artifact")
-        for path in (directory, *files, written):
+        for path in (directory, *files, *report.images, written):
             ctx.log_artifact(path)
         return RunResult(
             metrics=artifact.metrics,

@@ -59,6 +59,8 @@ class Report:
     title: str
     parts: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+    """The plots shown, in order: files of the run beside the report, to keep with it."""
 
     def notice(self, sentence: str) -> None:
         """Add a highlighted line right under the title (how the run ended, a warning)."""
@@ -75,6 +77,7 @@ class Report:
     def image(self, caption: str, path: Path) -> None:
         """Add a plot already written inside the report's directory."""
         self.parts.append(f"![{caption}]({Path(path).relative_to(self.directory).as_posix()})")
+        self.images.append(Path(path))
 
     def write(self) -> Path:
         """Write ``report.md`` and return its path."""

@@ -1,14 +1,16 @@
 // A run: live progress and curves while it runs (its history on open, then each event as it
-// is committed), its process's system metrics, status, lease and timings, metrics beside
-// their baselines, the report with its plots, config, logs and files; rename it and write its
-// notes, cancel it, or register its model.
+// is committed), its process's system metrics by the time they were sampled, status, timings
+// (and its lease while it is queued or running), metrics beside their baselines, the report
+// with its plots, config, logs and files; rename it and write its notes, cancel it, or
+// register its model.
 
 import { ApiError, api, stream } from "../api.js";
 import { liveCurves, release } from "../charts.js";
 import { navigate } from "../router.js";
 import { FINISHED, badge, dialog, errorBox, fill, h, progressBar, toast } from "../ui.js";
-import { isSystem, nameEditor, notesBox, systemCharts } from "./run/notes.js";
+import { nameEditor, notesBox } from "./run/notes.js";
 import { progressNote, runInfo, scoresTable } from "./run/summary.js";
+import { isSystem, systemCharts } from "./run/system.js";
 import { runTabs } from "./run/tabs.js";
 
 const isLoss = (key) => /loss/i.test(key);
@@ -31,7 +33,7 @@ export async function render(main, { params, query }) {
   const bar = progressBar(run.progress, { big: true });
   const progressText = h("div", { class: "muted small", id: "progress-message" });
   const errorArea = h("div");
-  const info = h("div");
+  const info = h("div", { id: "run-info" });
   const scores = h("div");
   const lossEmpty = h("div", { class: "chart-empty" }, "No loss logged yet.");
   const metricEmpty = h("div", { class: "chart-empty" }, "No other metric logged yet.");
@@ -39,7 +41,7 @@ export async function render(main, { params, query }) {
   const metricChart = h("div", { class: "chart", id: "metric-chart" });
   const losses = liveCurves(lossChart, { keys: (key) => isLoss(key) && !isSystem(key), yTitle: "loss", empty: lossEmpty });
   const others = liveCurves(metricChart, { keys: (key) => !isLoss(key) && !isSystem(key), empty: metricEmpty });
-  const system = systemCharts();
+  const system = systemCharts(id, () => run);
   const liveNote = h("span", { class: "muted small", id: "live-note" });
   const tabs = runTabs(id, () => run, query.get("tab"));
 
@@ -163,7 +165,7 @@ export async function render(main, { params, query }) {
       for (const [key, step, value] of message.points) {
         losses.add(key, step, value);
         others.add(key, step, value);
-        system.add(key, step, value);
+        system.add(key);
       }
     } else if (message.type === "progress") {
       run.progress = message.progress;
@@ -220,6 +222,7 @@ export async function render(main, { params, query }) {
 
   return () => {
     live.close();
+    system.close();
     clearInterval(ticker);
     clearInterval(clock);
     release(main);

@@ -1,16 +1,11 @@
 // What a run is called and what its people say of it, edited in place (PATCH
-// /experiments/{id}), and its system metrics (system/...: CPU, memory, threads of its process)
-// apart from its training curves.
+// /experiments/{id}).
 
 import { api } from "../../api.js";
-import { liveCurves } from "../../charts.js";
 import { fill, h, toast } from "../../ui.js";
 
 const MAX_NAME = 195;
 const MAX_NOTES = 10000;
-
-/** A system metric (MLflow's prefix): not a training curve. */
-export const isSystem = (key) => key.startsWith("system/");
 
 /**
  * The run's name as a heading that becomes a text box when clicked (or Enter on it): Enter
@@ -99,38 +94,6 @@ export function notesBox(getRun, saved) {
     changed(notes) {
       if (text.value === kept) text.value = notes || "";
       kept = notes || "";
-    },
-  };
-}
-
-/** The run's system metrics, each unit on a chart of its own: use % (CPU, memory), MB, threads. */
-export function systemCharts() {
-  const groups = [
-    ["usage", "use %", (key) => key.endsWith("_percentage")],
-    ["memory", "memory MB", (key) => key.endsWith("_megabytes")],
-    ["threads", "threads", (key) => key.endsWith("_count")],
-  ];
-  const empty = h("div", { class: "chart-empty" }, "No system metrics yet: the run's process is sampled every few seconds while it runs.");
-  const charts = groups.map(([id, yTitle, keys]) => {
-    const element = h("div", { class: "chart system-chart", id: `system-${id}-chart` });
-    return { element, curves: liveCurves(element, { keys: (key) => isSystem(key) && keys(key), yTitle }) };
-  });
-  const area = h("div", { class: "system-charts" }, ...charts.map((c) => c.element));
-  area.hidden = true;
-  const reveal = (key) => {
-    if (!isSystem(key) || !area.hidden) return;
-    area.hidden = false;
-    empty.remove();
-  };
-  return {
-    element: h("div", { class: "card", style: { marginTop: "1rem" }, id: "system-card" }, h("h2", {}, "System"), empty, area),
-    set(all) {
-      Object.keys(all).forEach(reveal);
-      for (const chart of charts) chart.curves.set(all);
-    },
-    add(key, step, value) {
-      reveal(key);
-      for (const chart of charts) chart.curves.add(key, step, value);
     },
   };
 }

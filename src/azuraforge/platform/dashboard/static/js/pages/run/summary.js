@@ -14,15 +14,15 @@ export function progressNote(run) {
   return training ? `${where} ${training}` : where;
 }
 
-/** The run's status, worker, lease, timings and counters as key/value rows. */
+/** The run's status, worker, timings and counters as key/value rows; its lease and last
+ * heartbeat only while it is queued or running (an ended run holds none: what they were then
+ * says nothing of it now). */
 export function runInfo(run) {
-  const lease = run.lease;
   const now = Date.now() / 1000;
   return keyValues([
     ["Status", badge(run.status)],
     ["Worker", run.worker || "—"],
-    lease.owner ? ["Lease", `${lease.owner}, epoch ${lease.epoch}${lease.expires_at && !FINISHED.has(run.status) ? `, expires in ${duration(lease.expires_at - now)}` : ""}`] : ["Lease epoch", String(lease.epoch)],
-    lease.heartbeat_at ? ["Last heartbeat", ago(lease.heartbeat_at)] : null,
+    ...(FINISHED.has(run.status) ? [] : leaseRows(run.lease, now)),
     ["Attempts", String(run.attempts)],
     run.restarts ? ["Restarts", restartsText(run)] : null,
     run.not_before && run.status === "queued" ? ["Restarts at", time(run.not_before)] : null,
@@ -37,14 +37,22 @@ export function runInfo(run) {
   ]);
 }
 
+function leaseRows(lease, now) {
+  return [
+    lease.owner ? ["Lease", `${lease.owner}, epoch ${lease.epoch}${lease.expires_at ? `, expires in ${duration(lease.expires_at - now)}` : ""}`] : ["Lease epoch", String(lease.epoch)],
+    lease.heartbeat_at ? ["Last heartbeat", ago(lease.heartbeat_at)] : null,
+  ];
+}
+
 /** How often and why the kernel restarted a long job: its count, then its newest restart. */
 function restartsText(run) {
   const last = run.restart_history[run.restart_history.length - 1];
   return last ? `${run.restarts}; the last ${ago(last.at)}: ${last.reason}, ${last.detail}` : String(run.restarts);
 }
 
-/** The test metrics, the model's column first, each baseline marked where the model beats
- * it (▲) or trails it (▼); the run's notes under them. */
+/** The test metrics, the model's column first, each with the way it is better (lower for an
+ * error, higher for R², skill or accuracy) and each baseline marked where the model beats it
+ * (▲) or trails it (▼) that way; a legend says so, and the run's notes follow. */
 export function scoresTable(run) {
   const entries = Object.entries(run.scores || {});
   if (!entries.length) {
@@ -54,10 +62,25 @@ export function scoresTable(run) {
   for (const [, values] of entries) for (const key of Object.keys(values)) if (!columns.includes(key)) columns.push(key);
   columns.sort((a, b) => (a === "model" ? -1 : b === "model" ? 1 : 0));
   const table = h("table", { id: "scores" },
-    h("thead", {}, h("tr", {}, h("th", {}, "metric"), columns.map((c) => h("th", { class: "num" }, c)))),
-    h("tbody", {}, entries.map(([metric, values]) => h("tr", {}, h("td", {}, metric), columns.map((column) => scoreCell(metric, values, column))))));
+    h("thead", {}, h("tr", {}, h("th", {}, "metric"), h("th", { title: "Which way the metric is better" }, "better"),
+      columns.map((c) => h("th", { class: "num" }, c)))),
+    h("tbody", {}, entries.map(([metric, values]) => h("tr", {}, h("td", {}, metric), directionCell(metric),
+      columns.map((column) => scoreCell(metric, values, column))))));
+  const baselines = columns.some((column) => column !== "model");
   const notes = (run.result?.notes || []).map((note) => h("li", {}, note));
-  return [h("div", { class: "table-wrap" }, table), notes.length ? h("ul", { class: "small muted" }, notes) : null];
+  return [h("div", { class: "table-wrap" }, table), baselines ? scoresLegend() : null,
+    notes.length ? h("ul", { class: "small muted" }, notes) : null];
+}
+
+function directionCell(metric) {
+  const direction = metricDirection(metric);
+  return h("td", { class: "small muted", dataset: { direction: direction || "" } }, direction || "—");
+}
+
+function scoresLegend() {
+  return h("p", { class: "small muted", id: "scores-legend" }, "Beside a baseline's score: ",
+    h("span", { class: "better" }, "▲"), " the model beats that baseline, ",
+    h("span", { class: "worse" }, "▼"), " the baseline beats the model, by the metric's better way (lower for errors such as MAE, RMSE and MASE; higher for R², skill and accuracy). A metric whose way is not known, or a tie, is left unmarked.");
 }
 
 function scoreCell(metric, values, column) {
@@ -69,6 +92,7 @@ function scoreCell(metric, values, column) {
   }
   const better = direction === "lower" ? model < value : model > value;
   const mark = better ? "better" : "worse";
-  return h("td", { class: "num", title: `the model is ${mark} than ${column} (${direction} is better)` },
+  const verdict = better ? `the model (${number(model)}) beats ${column}` : `${column} beats the model (${number(model)})`;
+  return h("td", { class: "num", dataset: { mark }, title: `${verdict}: ${direction} is better` },
     number(value), h("span", { class: `${mark} small` }, better ? " ▲" : " ▼"));
 }
