@@ -35,6 +35,7 @@ INTENTS: dict[str, str] = {
     "code_python": "write, explain or improve Python code",
     "code_debug": "an error, a traceback or code that misbehaves",
     "memory_recall": "what the user said or asked in earlier conversations",
+    "project_data": "this project's own runs, models, data files and streams (their figures)",
 }
 """The five intents of the seed, with what each covers."""
 

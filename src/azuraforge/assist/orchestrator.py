@@ -1,5 +1,9 @@
 """The assistant's turn: input -> route -> expert -> retrieve -> generate (streaming) -> log.
 
+A question about the project's own data (intent ``project_data``) is not generated: the
+:class:`~azuraforge.assist.facts.ProjectFacts` the assistant was given answers it from the
+project's records, or the answer says it cannot see the project (:mod:`~azuraforge.assist.facts`).
+
 :class:`Assistant` streams each answer and degrades instead of failing: when the backend
 cannot be reached before its first piece, the fallback backend answers; when the memory
 fails, the turn goes on without it; when an expert's adapter is not loaded, the base model
@@ -20,6 +24,13 @@ from typing import Any
 
 from azuraforge.assist.adapters.registry import AdapterPool
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
+from azuraforge.assist.facts import (
+    PROJECT_DATA,
+    ProjectFacts,
+    asks_project,
+    no_project,
+    read_question,
+)
 from azuraforge.assist.memory.base import Filter, VectorMemory
 from azuraforge.assist.memory.buffer import ShortTermBuffer, fitting, rag_context
 from azuraforge.assist.routing import IntentRouter, Route
@@ -63,6 +74,13 @@ EXPERTS = (
 )
 """The seed's experts: general chat, a Turkish expert and a Python expert. An intent no expert
 lists goes to the first, ``general``."""
+
+FROM_PROJECT = "project"
+"""The backend (and expert) of an answer composed from the project's records: no model."""
+PROJECT_EXPERT = Expert(
+    FROM_PROJECT, (PROJECT_DATA,), "Answers are composed from the project's records."
+)
+"""Who answers ``project_data``: the records, through a :class:`ProjectFacts`."""
 
 EXPERT_MAP = "experts.json"
 """The file in a router's folder that maps its intents to experts (:func:`read_expert_map`)."""
@@ -164,6 +182,10 @@ class Assistant:
         history overflows its budget, it is trimmed to half of it.
     turn_log
         A JSON-lines file of every turn, rotated at 10 MB (3 backups kept).
+    facts
+        Answers questions about the project's own data from its records (the platform
+        supplies one); without it, such a question is answered that the project cannot be
+        seen from here. Never a model's figures.
     """
 
     def __init__(
@@ -180,6 +202,7 @@ class Assistant:
         memory_tokens: int = 256,
         settings: GenerationSettings | None = None,
         turn_log: str | Path | None = None,
+        facts: ProjectFacts | None = None,
     ) -> None:
         self.router, self.backend, self.memory, self.fallback = router, backend, memory, fallback
         self.adapters = adapters
@@ -190,6 +213,7 @@ class Assistant:
             history_tokens, backend.count_tokens, trim_to=history_tokens // 2
         )
         self.forced: str | None = None
+        self.facts = facts
         self._log = _turn_logger(Path(turn_log)) if turn_log else None
         self.last: Turn | None = None
 
@@ -209,6 +233,8 @@ class Assistant:
             raise InvalidParameterError("an empty message")
         started = time.perf_counter()
         route = self.router.route(text)
+        if self.forced is None and asks_project(route, text):
+            return self._from_project(text, route, started)
         expert = self._expert(route)
         turn = Turn(
             self.user,
@@ -223,6 +249,15 @@ class Assistant:
         )
         messages = self._messages(text, expert, turn)
         return self._generate(messages, expert, turn, started)
+
+    def _from_project(self, text: str, route: Route, started: float) -> Iterator[str]:
+        """The answer of :attr:`facts` (composed from records, no model), as one piece."""
+        question = read_question(text)
+        facts = self.facts.answer(question) if self.facts is not None else no_project(question)
+        turn = Turn(self.user, text, PROJECT_DATA, route.confidence, route.source, FROM_PROJECT,
+                    None, FROM_PROJECT, route_ms=route.latency_ms, first_token_ms=0.0)  # fmt: skip
+        yield facts.text
+        self._finish(turn, [Message("user", text)], facts.text, self.backend, started)
 
     def _expert(self, route: Route) -> Expert:
         if self.forced:

@@ -25,15 +25,18 @@ from azuraforge.assist.backends.echo import EchoBackend
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
 from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
 from azuraforge.assist.embeddings import memory_embedder
+from azuraforge.assist.facts import PROJECT_DATA, asks_project, read_question
 from azuraforge.assist.memory import Hit, fitting, rag_context
-from azuraforge.assist.orchestrator import EXPERTS, Expert
+from azuraforge.assist.orchestrator import EXPERTS, FROM_PROJECT, PROJECT_EXPERT, Expert
 from azuraforge.assist.routing import IntentRouter, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
+from azuraforge.platform.jobs.files import data_folder_of
 from azuraforge.platform.metrics import CHAT_CACHE_LOOKUPS, CHAT_GENERATION_SECONDS, CHAT_TOKENS
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
+from azuraforge.platform.services.project_facts import ProjectFactsReader
 from azuraforge.platform.services.registry import checked_folder, expert_champion
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ModelVersionRecord, Store
@@ -87,6 +90,8 @@ class Answer:
     """Whether it came from the response cache."""
     generated_ms: float = 0.0
     """Milliseconds from the request to the backend to the answer's last piece."""
+    from_project: bool = False
+    """Whether it was composed from the project's rows (no backend answered)."""
 
 
 class ChatService:
@@ -110,6 +115,8 @@ class ChatService:
             if settings.assist_memory else None
         )  # fmt: skip
         self.cache = BlobCache(blobs, settings.cache_dir)
+        self._data = (settings, blobs)
+        """What a project's data folder is found with (:meth:`_from_project`)."""
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
         self._lock = threading.Lock()
@@ -143,7 +150,10 @@ class ChatService:
         if model != AUTO and model not in self.declared and model not in self.experts:
             raise NotFoundError(f"no model {model!r}; models: {', '.join(self.models())}")
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        intent = self.router.route(last).intent
+        route = self.router.route(last)
+        intent = route.intent
+        if model not in self.experts and asks_project(route, last):
+            return self._from_project(store, project, last)
         expert = self.experts.get(model) or self._expert(intent)
         recalled = self._recall(project, user, intent, last, messages)
         prompt = _with_memories(self._with_system(messages, expert), recalled, last)
@@ -198,11 +208,12 @@ class ChatService:
         """Once ``answer`` has streamed: its measurements to the selector (a cached answer
         measures no backend), into the response cache if it is deterministic, and, in a
         ``conversation`` of ``user``, its turn as a row (the stored turn)."""
-        backend = self.backend(answer.backend)
-        answer.tokens_in = sum(backend.count_tokens(m.content) for m in answer.messages)
+        count = _words if answer.from_project else self.backend(answer.backend).count_tokens
+        answer.tokens_in = sum(count(m.content) for m in answer.messages)
         text = "".join(answer.text)
         CHAT_TOKENS.labels("prompt").inc(answer.tokens_in)
-        if not answer.cached:
+        if not answer.cached and not answer.from_project:
+            backend = self.backend(answer.backend)
             answer.tokens_out = backend.count_tokens(text) if text else 0
             CHAT_TOKENS.labels("completion").inc(answer.tokens_out)
             CHAT_GENERATION_SECONDS.inc(answer.generated_ms / 1e3)
@@ -274,12 +285,26 @@ class ChatService:
         hits = self.memory.of(project, user).recall(said, {m.content for m in messages})
         return fitting(hits, MEMORY_TOKENS, _words)
 
+    def _from_project(self, store: Store, project: str, said: str) -> Answer:
+        """The answer to a question about the project, composed from its rows as ``store``
+        (the asker's view) shows them; no backend is asked (:mod:`~azuraforge.assist.facts`)."""
+        settings, blobs = self._data
+        folder = data_folder_of(settings, project, blobs)
+        facts = ProjectFactsReader(store, project, folder).answer(read_question(said))
+        why = "read from the project's rows" if facts.seen else "the project's rows do not show it"
+        choice = Choice(FROM_PROJECT, PROJECT_DATA, why)
+        return Answer(
+            PROJECT_DATA, PROJECT_EXPERT, FROM_PROJECT, None, choice, iter([facts.text]),
+            [Message("user", said)], said=said, text=[facts.text], first_token_ms=0.0,
+            tokens_out=_words(facts.text), from_project=True,
+        )  # fmt: skip
+
     def judge(self, store: Store, project: str, turn: TurnRecord, by: str) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
         selector's measurements of its backend on its intent; a failure is proposed as a
         training example (:mod:`~azuraforge.platform.store.examples`), said by ``by``."""
-        if turn.verdict is None:
-            return
+        if turn.verdict is None or turn.backend == FROM_PROJECT:
+            return  # an answer read from rows: no backend to count, no expert to train
         if turn.verdict != "good":
             why = f"{'corrected' if turn.correction else 'marked bad'} by {by}"
             store.propose_example(proposed_from(turn, why), project=project)
