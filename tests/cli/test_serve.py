@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import pytest
@@ -448,3 +449,35 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_code_1(
     assert result.exit_code == 1
     assert result.output.count("\n") == 1, result.output
     assert f"error: {message.format(**names)}" in result.output
+
+
+def test_serve_says_where_it_keeps_its_store_files_and_home_and_that_the_default_is_shared(
+    tmp_path, serves
+):
+    """``make run`` in a fresh clone: no AZURAFORGE_* setting, so the store and files are in
+    ~/.azuraforge, which every clone of the user shares; the start says so."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURAFORGE_")}
+    env["HOME"] = str(tmp_path)
+    home = tmp_path / ".azuraforge"
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "serve",
+               "--port", str(free_port()), "--workers", "0"]  # fmt: skip
+    serve = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
+                             start_new_session=True)  # fmt: skip
+    serves.append(serve)
+    printed = " ".join(printed_until(serve, "Ctrl-C stops.").split())
+    assert (
+        f"kept in: store sqlite:///{home / 'azuraforge.db'}, files {home / 'blobs'}, home {home} "
+        "(the default home, ~/.azuraforge: every clone and command of this user that sets no "
+        "AZURAFORGE_HOME shares it)"
+    ) in printed
+
+
+def test_a_home_given_is_said_as_given(tmp_path):
+    from azuraforge.cli.serve import where_kept
+
+    settings = Settings(home=tmp_path, database_url="postgresql://me:secret@db:5432/af",
+                        blob_store="s3://bucket/af")  # fmt: skip
+    with mock.patch.dict(os.environ, {"AZURAFORGE_HOME": str(tmp_path)}):
+        said = where_kept(settings)
+    store = "postgresql://me:***@db:5432/af"
+    assert said == f"kept in: store {store}, files s3://bucket/af, home {tmp_path}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -123,6 +124,7 @@ def serve(
             console.print(f"created an empty store at {shown_url(settings.database_url)}")
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
         first_admin(store)
+        console.print(escape(where_kept(settings)), highlight=False, soft_wrap=True)
         processes = settings.api_workers
         with arguments():  # a port in use: refused before any start, exit code 2
             listeners = listen(host, port, processes)
@@ -146,6 +148,20 @@ def serve(
 
         run_server(settings, store, transport, listeners, started=started,
                    stopping=lambda: console.print("stopping workers..."))  # fmt: skip
+
+
+def where_kept(settings: Settings) -> str:
+    """Where a server of ``settings`` keeps its store, its files and its home, saying so when
+    the home is the default one, which every clone and command of the user shares."""
+    from azuraforge.learn.home import HOME_VARIABLE, default_home
+    from azuraforge.platform.store.engine import shown_url
+
+    home = str(settings.home)
+    if not os.environ.get(HOME_VARIABLE) and settings.home == default_home():
+        home += (" (the default home, ~/.azuraforge: every clone and command of this user "
+                 f"that sets no {HOME_VARIABLE} shares it)")  # fmt: skip
+    store = shown_url(settings.database_url)
+    return f"kept in: store {store}, files {settings.blob_store}, home {home}"
 
 
 def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str, Any]]:
