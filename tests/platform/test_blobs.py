@@ -5,6 +5,7 @@ that pick one."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +34,15 @@ class TestLocalBlobs(BlobStoreContract):
             out.write(b"half a model")
             raise RuntimeError("interrupted")
         assert sorted(path.name for path in blobs.root.rglob("*")) == ["1", "kept", "runs"]
+
+    def test_a_write_its_writer_left_is_dropped_once_old_enough(self, blobs: LocalBlobs) -> None:
+        blobs.put_bytes("runs/1/kept", b"")
+        left = blobs.root / "runs" / "1" / ".model.bin.0a1b2c.part"  # a killed writer's
+        left.write_bytes(b"half a model")
+        assert blobs.abort_unfinished(older_than=3600) == 0
+        os.utime(left, (time.time() - 7200, time.time() - 7200))
+        assert blobs.abort_unfinished(older_than=3600) == 1
+        assert not left.exists() and list(blobs.list_keys()) == ["runs/1/kept"]
 
     def test_a_link_out_of_the_folder_is_refused_at_open(
         self, blobs: LocalBlobs, tmp_path: Path
@@ -82,6 +92,28 @@ class TestS3Blobs(BlobStoreContract):
         blobs = s3_server.blobs(f"contract/{uuid.uuid4().hex}")
         yield blobs
         blobs.delete_prefix("")
+
+    def test_an_upload_its_writer_left_open_is_aborted_once_old_enough(
+        self, blobs: S3Blobs
+    ) -> None:
+        """A killed upload left its multipart upload open in the bucket, kept (and billed)."""
+        client, name = blobs._client, f"{blobs.prefix}/runs/1/model.bin"
+        started = client.create_multipart_upload(Bucket=blobs.bucket, Key=name)
+        client.upload_part(Bucket=blobs.bucket, Key=name, UploadId=started["UploadId"],
+                           PartNumber=1, Body=b"half a model")  # fmt: skip
+        other = f"{blobs.prefix}-beside"  # another store's prefix: not ours to drop
+        theirs = client.create_multipart_upload(Bucket=blobs.bucket, Key=f"{other}/x")
+
+        def open_uploads() -> list[str]:
+            listed = client.list_multipart_uploads(Bucket=blobs.bucket, Prefix=f"{blobs.prefix}/")
+            return [upload["Key"] for upload in listed.get("Uploads", ())]
+
+        assert blobs.abort_unfinished(older_than=3600) == 0  # a write that may still go on
+        assert open_uploads() == [name]
+        assert blobs.abort_unfinished(older_than=0) == 1
+        assert open_uploads() == []
+        client.abort_multipart_upload(Bucket=blobs.bucket, Key=f"{other}/x",
+                                      UploadId=theirs["UploadId"])  # fmt: skip
 
     def test_refused_credentials_say_what_to_check(self, s3_server: S3Server) -> None:
         wrong = S3Blobs(

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +21,10 @@ from azuraforge.platform.store import Lease, Store
 from azuraforge.system_metrics import NAMES, PROCESS_RSS
 from azuraforge.testing.long_jobs import KIND
 from tests.platform.jobs.conftest import children, soak_data, wait_for
+from tests.platform.servers import free_port
+
+if TYPE_CHECKING:
+    from tests.platform.s3_server import S3Server
 
 
 def leased(store: Store, config: dict[str, Any], pipeline: str = "sleeper") -> Lease:
@@ -384,3 +390,40 @@ def test_a_long_job_whose_workers_kept_dying_fails_when_claimed_again(
 
 def _no_lease() -> Lease:
     raise AssertionError("the job could not be claimed")
+
+
+def test_a_run_whose_files_the_store_cannot_take_keeps_its_folder_until_it_does(
+    store: Store, settings: Settings, sleeper: Path, s3_server: S3Server
+) -> None:
+    """Its folder was deleted anyway (the trained model gone without a word) and it listed
+    files the store never held."""
+    from azuraforge.platform.blobs.s3 import S3Blobs  # boto3: imported where it is needed
+
+    down = S3Blobs("s3://af/runs-down", endpoint=f"http://127.0.0.1:{free_port()}",
+                   access_key_id="a", secret_access_key="b")  # fmt: skip
+    lease = leased(store, {"steps": 2, "sleep": 0})
+    assert execute(store, lease, settings, blobs=down) == "failed"
+    record = store.get_experiment(lease.experiment_id)
+    folder = settings.work_dir / str(record.id)
+    assert (folder / "report.md").read_text() == "# sleeper report\n"
+    assert record.error is not None and record.error.startswith(
+        "BlobStoreUnavailableError: the run's files could not be copied to the file store "
+        "(the server's file store is unavailable; try again later, or tell its operator): "
+        f"they are kept on machine {socket.gethostname()!r} until it takes them"
+    )
+    assert record.result is not None and record.result["files_left_on"] == socket.gethostname()
+    assert record.result["report_path"] == "report.md"
+    lines = [
+        e.payload["message"] for e in store.list_events(experiment_id=record.id, kinds=["log"])
+    ]
+    assert any(f"kept in {folder}" in line for line in lines), lines
+
+    from azuraforge.platform.jobs.run_files import keep_left_files
+
+    assert keep_left_files(settings.work_dir, down) == []  # still down: kept
+    assert folder.is_dir()
+    back = s3_server.blobs(f"runs-back-{uuid.uuid4().hex}")
+    assert keep_left_files(settings.work_dir, back) == [record.id]
+    assert back.get_bytes(f"runs/{record.id}/report.md") == b"# sleeper report\n"
+    assert list(back.list_keys()) == [f"runs/{record.id}/report.md"]  # no marker, no spool
+    assert not folder.exists()

@@ -280,3 +280,28 @@ def test_a_job_workers_process_takes_its_job_again_after_a_backoff_and_stops_at_
     done, cancelled = store.get_experiment(soon), store.get_experiment(late)
     assert (done.status, done.attempts, len(done.restart_history or [])) == ("completed", 2, 1)
     assert cancelled.status == "cancelled"
+
+
+def test_the_reaper_cleans_what_a_lost_prediction_job_left(
+    worker: Worker, store: Store, settings: Settings
+) -> None:
+    """A lost prediction job (never run again) left its inputs in the blob store and its
+    folder on its worker's machine."""
+    blobs = open_blobs(settings)
+    inputs = "predictions/0123456789ab/inputs.csv"
+    blobs.put_bytes(inputs, b"x\n1\n")
+    config = {"model": "m", "version": 1, "inputs": inputs, "source": "rows"}
+    job = store.create_experiment("sleeper", config, kind="prediction").id
+    assert store.claim(job, "gone-worker", 0.01) is not None
+    folder = settings.work_dir / str(job)
+    folder.mkdir(parents=True)
+    (folder / "inputs.csv").write_bytes(b"x\n1\n")
+    running = store.create_experiment("sleeper", {}).id  # a job this machine still runs
+    assert store.claim(running, "this-worker", 30.0) is not None
+    (settings.work_dir / str(running)).mkdir()
+    time.sleep(0.05)
+    worker.reap()
+    assert store.get_experiment(job).status == "lost"
+    assert not blobs.exists(inputs)
+    assert not folder.exists()
+    assert (settings.work_dir / str(running)).is_dir()

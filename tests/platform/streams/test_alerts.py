@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from azuraforge.platform.services.keys import WEBHOOK, ServerKeys
@@ -24,17 +25,20 @@ from tests.platform.fixtures import TTL, running_stream, scores
 
 class Receiver:
     """A local webhook receiver: the posts it got (headers and JSON), answering the codes of
-    ``answers`` in turn (then 200)."""
+    ``answers`` in turn (then 200), each after the seconds of ``delays`` in turn (then at
+    once)."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
+        self.delays: list[float] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.posts.append((dict(self.headers), body))
+                time.sleep(receiver.delays.pop(0) if receiver.delays else 0)
                 self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
                 self.end_headers()
 
@@ -225,3 +229,28 @@ def test_a_resolved_waits_for_its_firing_and_a_retry_keeps_its_delivery_id(
     ]
     ids = [headers["X-AzuraForge-Delivery"] for headers, _ in receiver.posts]
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_post_in_flight_when_its_keeper_died_is_sent_again_with_its_delivery_id(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    """Delivery is at least once: a keeper that posted and never heard the answer (it died, or
+    the answer came too late) leaves the delivery owed, and the next holder of the streams'
+    duty sends it again, with the same id for the receiver to drop the repeat, and the try's
+    number. The docs said "posted once"."""
+    settings.alert_webhooks = [receiver.url]
+    receiver.delays = [1.0]  # the first post is taken, its answer comes after the keeper gave up
+    lease = running_stream(store, settings, alert_accuracy_below=0.55)
+    clock = Clock()
+    dying = AlertKeeper(store, settings, clock=clock, post=httpx.Client(timeout=0.2).post)
+    scores(store, lease, 0.40, 200)
+    dying.check()
+    clock.now += 1
+    AlertKeeper(store, settings, clock=clock).check()  # the duty's next holder
+    (alert,) = store.list_alerts(lease.experiment_id)
+    (delivery,) = store.list_deliveries(alert.id)
+    assert delivery.attempts == 2 and delivery.delivered_at == clock.now
+    assert receiver.events() == [("accuracy_below", "firing")] * 2
+    sent = [(h["X-AzuraForge-Delivery"], h["X-AzuraForge-Attempt"]) for h, _ in receiver.posts]
+    assert sent == [(str(delivery.id), "1"), (str(delivery.id), "2")]
+    assert receiver.posts[0][1] == receiver.posts[1][1]  # the same body

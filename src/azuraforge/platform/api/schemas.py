@@ -302,11 +302,20 @@ class DiskPublic(BaseModel):
     error: str | None = Field(description="Why it could not (a full disk), if it could not.")
 
 
+class BlobStorePublic(BaseModel):
+    url: str | None = Field(
+        description="The object store's `s3://bucket/prefix`; null for a folder of the server."
+    )
+    reachable: bool = Field(description="Whether it answered (its bucket, with the credentials).")
+    error: str | None = Field(description="Why it did not, if it did not (no address).")
+
+
 class HealthPublic(BaseModel):
     status: str = Field(
         description="`ok`, or `degraded` when the broker cannot be reached (runs cannot be "
-        "submitted; reads and cancels work) or the home folder cannot be written (a full "
-        "disk: runs' files, and an SQLite store's writes, fail)."
+        "submitted; reads and cancels work), the home folder cannot be written (a full "
+        "disk: runs' files, and an SQLite store's writes, fail) or the object store does not "
+        "answer (every file read or upload answers 503)."
     )
     database: str
     schema_revision: str = Field(description="The database's schema revision.")
@@ -318,4 +327,8 @@ class HealthPublic(BaseModel):
         description="The Celery broker, checked on each call; null on the local transport."
     )
     disk: DiskPublic = Field(description="The home folder's disk, written to on each call.")
+    blob_store: BlobStorePublic = Field(
+        description="The blob store (an S3-compatible object store, or a folder), asked on "
+        "each call."
+    )
     version: str

@@ -20,6 +20,10 @@ CHUNK_BYTES = 1 << 20
 """Bytes read or copied at a time: a large blob passes through memory a chunk at a time."""
 
 
+HEALTH_KEY = "health/probe"
+"""A key :meth:`BlobStore.check` looks up (nothing is written there)."""
+
+
 class BlobStore(ABC):
     """Files under keys: what every backend keeps.
 
@@ -167,6 +171,23 @@ class BlobStore(ABC):
         for key in keys:
             self.get_file(key, Path(folder) / _below(prefix, key))
         return len(keys)
+
+    def check(self) -> None:
+        """Whether the store can be used now, asked once and quickly (``/health`` asks on
+        each call): nothing if it can.
+
+        Raises
+        ------
+        BlobStoreUnavailableError
+            If it cannot, its ``public`` form saying why without an address or a folder.
+        """
+        self.exists(HEALTH_KEY)
+
+    def abort_unfinished(self, older_than: float) -> int:
+        """Drop the writes a killed writer left unfinished, started over ``older_than``
+        seconds ago (an object store's open multipart uploads, which it keeps and bills until
+        aborted; a folder's hidden ``.part`` files); how many. The reaper's duty calls it."""
+        return 0
 
     def exists(self, key: str) -> bool:
         """Whether a blob is at ``key``."""

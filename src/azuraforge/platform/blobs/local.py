@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,6 +131,17 @@ class LocalBlobs(BlobStore):
             if not UNFINISHED_NAME.match(name)
         ]
         return iter(sorted(found))
+
+    def abort_unfinished(self, older_than: float) -> int:
+        before, dropped = time.time() - older_than, 0
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if UNFINISHED_NAME.match(name) and path.stat().st_mtime < before:
+                        path.unlink()
+                        dropped += 1
+        return dropped
 
     def _delete(self, key: str) -> None:
         path = self._path(key)

@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -97,7 +98,8 @@ class S3Blobs(BlobStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = _session(with_keys=access_key_id is not None)
+        session = self._session = _session(with_keys=access_key_id is not None)
+        self._keys_given = (access_key_id, secret_access_key)
         with _CLIENTS_LOCK:
             self._client = session.client(
                 "s3",
@@ -113,6 +115,50 @@ class S3Blobs(BlobStore):
             max_concurrency=max_concurrency,
             max_io_queue=16,
         )
+
+    def check(self) -> None:
+        """Whether the bucket answers, asked once with short timeouts (``/health``)."""
+        try:
+            self._probe.head_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchBucket", "404"):
+                reason = f"bucket {self.bucket!r} does not exist: create it, or name another"
+            elif code in _REFUSED:
+                reason = f"the object store refused the credentials ({code})"
+            else:
+                reason = f"the object store answered {code or 'an error'}"
+            raise BlobStoreUnavailableError(f"{self._where()}: {e}", public=reason) from e
+        except NoCredentialsError:
+            raise BlobStoreUnavailableError(
+                f"no credentials for {self._where()}",
+                public="no credentials for the object store: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
+            ) from None
+        except (BotoCoreError, Boto3Error) as e:
+            raise BlobStoreUnavailableError(
+                f"cannot use {self._where()}: {e}",
+                public="the object store does not answer: start it, or check s3_endpoint",
+            ) from e
+
+    @functools.cached_property
+    def _probe(self) -> Any:
+        """A client that asks once and waits little, for :meth:`check`."""
+        config = Config(
+            s3={"addressing_style": "path"} if self.endpoint else {},
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=2,
+            read_timeout=5,
+        )
+        with _CLIENTS_LOCK:
+            return self._session.client(
+                "s3",
+                endpoint_url=self.endpoint or None,
+                region_name=self._client.meta.region_name,
+                aws_access_key_id=self._keys_given[0],
+                aws_secret_access_key=self._keys_given[1],
+                config=config,
+            )
 
     def _name(self, key: str) -> str:
         """The object name of ``key``: ``prefix/key``."""
@@ -191,6 +237,20 @@ class S3Blobs(BlobStore):
                     f"from {self._where()}: {first.get('Key')}: {first.get('Message')}"
                 )
         return len(keys)
+
+    def abort_unfinished(self, older_than: float) -> int:
+        before = datetime.now(UTC) - timedelta(seconds=older_than)
+        pages = self._client.get_paginator("list_multipart_uploads")
+        aborted = 0
+        with self._errors(""):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=self._name("")):
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"] < before:
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        return aborted
 
     def _copy(self, source: str, target: str) -> None:
         copied = {"Bucket": self.bucket, "Key": self._name(source)}

@@ -52,7 +52,15 @@ from azuraforge.platform.jobs.celery_transport import (
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, long_lived_kinds
 from azuraforge.platform.jobs.local import JobWorkers, stop_processes
-from azuraforge.platform.jobs.worker import Worker, reap_leases, sweep_kinds, worker_name
+from azuraforge.platform.jobs.worker import (
+    Worker,
+    abort_unfinished_writes,
+    clean_lost,
+    reap_leases,
+    sweep_kinds,
+    tidy_work_folders,
+    worker_name,
+)
 from azuraforge.platform.metrics import WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
@@ -161,6 +169,8 @@ class ReaperStep(_ThreadStep):
     ``reaper_interval`` (and sends again the runs that go back to queued), and every
     ``resend_after`` sends again the queued jobs the broker forgot (:func:`resend_forgotten`:
     it reads the whole queue, so less often). It hands the duty back when the worker stops.
+    Held or not, each pass tidies the job folders of the worker's machine
+    (:func:`~azuraforge.platform.jobs.worker.tidy_work_folders`).
 
     It starts after the pool, so pool processes are forked before the thread exists.
     """
@@ -182,6 +192,7 @@ class ReaperStep(_ThreadStep):
                     if time.monotonic() >= next_resend:
                         next_resend = time.monotonic() + settings.resend_after
                         resend_forgotten(app, host.store, settings)
+                tidy_work_folders(settings, host.store)
             except Exception as e:
                 level = logging.WARNING if is_unavailable(e) else logging.ERROR
                 _log.log(level, "reaper: %s", e, exc_info=not is_unavailable(e))
@@ -219,14 +230,16 @@ class JobWorkersStep(_ThreadStep):
 
 
 def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
-    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), then let
-    each job kind sweep (a study left with no trial queued or running advances); return
-    ``(id, new status)`` for each reaped run."""
+    """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), each lost
+    one's kind cleaning what it left, then let each job kind sweep (a study left with no trial
+    queued or running advances); return ``(id, new status)`` for each reaped run."""
     reaped = reap_leases(host.store)
     for experiment_id, status in reaped:
         if status == QUEUED:
             # a new task id: the first one may have been revoked by a cancel
             send_run(app, experiment_id, fresh_task_id(experiment_id))
+    clean_lost(host, reaped)
+    abort_unfinished_writes(host)
     sweep_kinds(host)
     return reaped
 

@@ -276,6 +276,12 @@ class JobKind(ABC):
         its result, error and metrics. ``host`` sees the store as the job's project does
         (:meth:`JobHost.seen_from`)."""
 
+    def lost(self, host: JobHost, record: ExperimentRecord) -> None:  # noqa: B027
+        """Called by the reaper once it marked the job ``record`` ``lost`` (its worker
+        stopped renewing its lease: none of its code runs after): clean what the job left
+        elsewhere than its folder (which the workers of its machine delete); nothing by
+        default. ``host`` sees the store as the job's project does."""
+
     def sweep(self, host: JobHost) -> None:  # noqa: B027
         """Called at each reaper pass, after lost leases are reaped; nothing by default.
         ``host`` sees the whole store: a sweep is the server's task, across projects."""

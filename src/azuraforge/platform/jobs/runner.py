@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 from azuraforge.errors import (
+    BlobStoreUnavailableError,
     DataFormatError,
     DatasetUnavailableError,
     InvalidParameterError,
@@ -55,6 +57,7 @@ from azuraforge.platform.jobs.restarts import (
     gave_up,
     restart_or_give_up,
 )
+from azuraforge.platform.jobs.run_files import FILES_LEFT_ON, LEFT_MARK, leave_folder
 from azuraforge.platform.metrics import LEASE_RENEWALS
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
@@ -175,8 +178,9 @@ def execute(
     (:class:`~azuraforge.platform.store.scope.JobStore`): ids and names in its config that
     are another project's name nothing. The job writes its files into a folder of this
     machine (``settings.work_dir/<id>``), kept in ``blobs`` (by default the settings' blob
-    store) when its code returned (:meth:`StoreContext.keep_files`; a job whose files cannot
-    be kept failed), and removed when it ended.
+    store) when its code returned (:meth:`StoreContext.keep_files`), and removed when it
+    ended. A job whose files the store cannot take (down) fails, saying on which machine its
+    folder is kept until a worker there copies it (:func:`_files_left`).
 
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
@@ -194,7 +198,8 @@ def execute(
         redact = Redaction(settings, inside=[ctx.output_dir, folder.root, *folder.copies])
         return _record_end(store, lease, settings, ctx, ended, redact, interrupted, handing_back)
     finally:
-        shutil.rmtree(ctx.output_dir, ignore_errors=True)  # the blob store keeps its files
+        if not (ctx.output_dir / LEFT_MARK).exists():  # the blob store keeps its files
+            shutil.rmtree(ctx.output_dir, ignore_errors=True)
 
 
 def _record_end(
@@ -288,7 +293,10 @@ def _run_kind(
         policy = kind.restart_policy(record)
         with _system_metrics(kind, settings, ctx):
             status, result = kind.run(seen, record, settings, ctx)
-        ctx.keep_files()
+        try:
+            ctx.keep_files()
+        except BlobStoreUnavailableError as e:
+            return _files_left(ctx, result, e)
     except Exception as e:
         failure = f"{type(e).__name__}: {e}"
         error = f"{type(e).__name__}: {public_message(e)}"
@@ -298,6 +306,26 @@ def _run_kind(
         ctx.logger.error("run failed: %s\n%s", failure, traceback.format_exc())
         return _KindEnd(FAILED, error, crash_policy=policy)
     return _KindEnd(status, result=result)
+
+
+def _files_left(
+    ctx: StoreContext, result: dict[str, Any] | None, error: BlobStoreUnavailableError
+) -> _KindEnd:
+    """The end of a job whose files the blob store could not take: failed, its folder kept
+    on this machine (the run's log says where) until a worker here copies it
+    (:func:`~azuraforge.platform.jobs.run_files.keep_left_files`), its result naming the
+    machine (:data:`~azuraforge.platform.jobs.run_files.FILES_LEFT_ON`)."""
+    host = socket.gethostname()
+    leave_folder(ctx.output_dir)
+    ctx.logger.error("the run's files could not be copied to the file store (%s): they are "
+                     "kept in %s on machine %r, and copied once it answers again",
+                     error, ctx.output_dir, host)  # fmt: skip
+    return _KindEnd(
+        FAILED,
+        f"BlobStoreUnavailableError: the run's files could not be copied to the file store "
+        f"({error.public}): they are kept on machine {host!r} until it takes them",
+        result={**(result or {}), FILES_LEFT_ON: host},
+    )
 
 
 def _system_metrics(

@@ -23,15 +23,18 @@ from dataclasses import replace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from azuraforge.apps.registry import declared
+from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.jobs.context import SPOOL_NAME
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.process import KeptProcesses
+from azuraforge.platform.jobs.run_files import drop_ended_folders, keep_left_files, left_folders
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.metrics import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
-from azuraforge.platform.store.states import FAILED, LOST, QUEUED
+from azuraforge.platform.store.states import FAILED, FINISHED_STATES, LOST, QUEUED
 from azuraforge.platform.tracing import carried, span_from, start_tracing
 
 _log = logging.getLogger(__name__)
@@ -147,12 +150,14 @@ class Worker:
     def reap(self) -> None:
         """One pass of the reaper (:func:`reap`), at most once a ``reaper_interval``, when
         this worker holds the reaper's duty (or takes it now): while another process holds
-        it, that one reaps."""
+        it, that one reaps. Every worker tidies its machine's job folders in the same pass
+        (:func:`tidy_work_folders`)."""
         if time.monotonic() < self._next_reap:
             return
         self._next_reap = time.monotonic() + self.settings.reaper_interval
         if self.reaping.hold():
             reap(self.host)
+        tidy_work_folders(self.settings, self.store)
 
     def run_forever(self) -> None:
         """Poll for queued runs until :attr:`shutdown` is set (SIGTERM or SIGINT) or the
@@ -232,9 +237,74 @@ class Worker:
 
 def reap(host: JobHost) -> None:
     """One pass of the reaper's duty: mark runs whose lease expired as lost (or queued again),
-    then let each job kind sweep (a study left with no trial queued or running advances)."""
-    reap_leases(host.store)
+    each lost one's kind cleaning what it left (:func:`clean_lost`), then let each job kind
+    sweep (a study left with no trial queued or running advances)."""
+    clean_lost(host, reap_leases(host.store))
+    abort_unfinished_writes(host)
     sweep_kinds(host)
+
+
+UNFINISHED_AFTER = 24 * 3600.0
+"""Age after which a write to the blob store that never finished is dropped (a day: the
+largest model's files upload in minutes; one writing longer would lose its upload)."""
+UNFINISHED_EVERY = 600.0
+"""Seconds between two looks for unfinished writes (a listing of the whole bucket)."""
+
+
+def abort_unfinished_writes(host: JobHost, older_than: float = UNFINISHED_AFTER) -> int:
+    """Drop the blob store's writes that never finished, started ``older_than`` seconds ago
+    or more (an object store's multipart uploads whose writer was killed: the bucket keeps,
+    and bills, their parts until they are aborted), at most once an ``UNFINISHED_EVERY`` in
+    a reaper's life; how many. A failure is logged: the next look tries again."""
+    due = host.keep("unfinished writes", lambda: [0.0])
+    if time.monotonic() < due[0]:
+        return 0
+    due[0] = time.monotonic() + UNFINISHED_EVERY
+    try:
+        dropped = open_blobs(host.settings).abort_unfinished(older_than)
+    except Exception as e:
+        logged_failure("dropping the blob store's unfinished writes", e)
+        return 0
+    if dropped:
+        _log.warning("dropped %d writes to the blob store that never finished", dropped)
+    return dropped
+
+
+def clean_lost(host: JobHost, reaped: Sequence[tuple[int, str]]) -> None:
+    """Let the kind of each job ``reaped`` ``lost`` clean what it left (a prediction's inputs:
+    :meth:`~azuraforge.platform.jobs.kinds.JobKind.lost`); a failure is logged, and what is
+    left stays (its row says where: deleting the job deletes it)."""
+    for experiment_id, status in reaped:
+        if status != LOST:
+            continue
+        try:
+            record = host.store.get_experiment(experiment_id)
+            get_kind(record.kind).lost(host.seen_from(record.project), record)
+        except Exception as e:  # a kind never stops the reaper
+            logged_failure(f"cleaning what lost job {experiment_id} left", e)
+
+
+def tidy_work_folders(settings: Settings, store: Store) -> list[int]:
+    """The pass every worker makes over its machine's job folders (they are on this machine
+    alone): copy to the blob store the files of the jobs whose end could not
+    (:func:`~azuraforge.platform.jobs.run_files.keep_left_files`), and delete the folders of
+    jobs that ended without deleting theirs (their worker died under them:
+    :func:`~azuraforge.platform.jobs.run_files.drop_ended_folders`). The ids of the jobs
+    whose files are now kept."""
+    kept: list[int] = []
+    try:
+        if left_folders(settings.work_dir):
+            blobs = open_blobs(settings)
+            kept = keep_left_files(settings.work_dir, blobs, leave=[SPOOL_NAME])
+        drop_ended_folders(settings.work_dir, lambda job: _ended(store, job))
+    except Exception as e:  # never stops a worker: the next pass tries again
+        logged_failure("tidying this machine's job folders", e)
+    return kept
+
+
+def _ended(store: Store, experiment_id: int) -> bool:
+    found = store.find_experiment(experiment_id)
+    return found is None or found.status in FINISHED_STATES
 
 
 def reap_leases(store: Store) -> list[tuple[int, str]]:

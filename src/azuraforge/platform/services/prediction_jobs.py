@@ -17,11 +17,12 @@ from azuraforge.apps import get_pipeline
 from azuraforge.learn.datasets import write_csv
 from azuraforge.platform.blobs import BlobCache, open_blobs
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.jobs.kinds import JobKind
+from azuraforge.platform.jobs.kinds import JobHost, JobKind
 from azuraforge.platform.services.predictions import (
     INPUTS_FILE,
     PREDICTIONS_FILE,
     ROWS_SOURCE,
+    delete_inputs,
     rows_from_file,
 )
 from azuraforge.platform.services.registry import load_version
@@ -64,7 +65,7 @@ def run_prediction(
 
 class PredictionKind(JobKind):
     """The job kind ``prediction``: :func:`run_prediction`; a cancelled job is killed at once
-    (it has nothing to save)."""
+    (it has nothing to save); a lost one (never run again) has its inputs deleted."""
 
     name = PREDICTION
     cancel_grace = 0.0
@@ -73,3 +74,6 @@ class PredictionKind(JobKind):
         self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_prediction(store, record, settings, ctx)
+
+    def lost(self, host: JobHost, record: ExperimentRecord) -> None:
+        delete_inputs(open_blobs(host.settings), record)

@@ -9,16 +9,27 @@ too, for reasons of their own."""
 from __future__ import annotations
 
 import logging
+import socket
 import time
+import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.cli.experiments import _print_detail
+from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.queueing import withdraw
+from azuraforge.platform.jobs.runner import execute
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.api.conftest import BROKER_PASSWORD
-from tests.platform.fixtures import SQLITE_ALONE
+from tests.platform.fixtures import SQLITE_ALONE, admin_headers
+from tests.platform.servers import free_port
+
+if TYPE_CHECKING:
+    from tests.platform.s3_server import S3Server
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -586,3 +597,42 @@ def test_an_unknown_sort_key_is_a_422_naming_the_known_ones(
     if sort.startswith("metric:"):
         assert "metric:loss, metric:val_loss" in error["message"]
     assert client.get(f"{API}/experiments", params={"sort": "metric:loss"}).status_code == 200
+
+
+@SQLITE_ALONE
+def test_a_run_whose_end_could_not_store_its_files_lists_those_the_store_holds(
+    settings: Settings, store: Store, sleeper: object, s3_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+):  # fmt: skip
+    """It listed report.md while opening it answered 404, and its report route said it had
+    none."""
+    from azuraforge.platform.blobs.s3 import S3Blobs  # boto3: imported where it is needed
+
+    environment = s3_server.environment(f"listed-{uuid.uuid4().hex}")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    on_s3 = settings.model_copy(update={"blob_store": environment["AZURAFORGE_BLOB_STORE"],
+                                        "s3_endpoint": s3_server.endpoint})  # fmt: skip
+    down = S3Blobs("s3://af/down", endpoint=f"http://127.0.0.1:{free_port()}",
+                   access_key_id="a", secret_access_key="b")  # fmt: skip
+    record = store.create_experiment("sleeper", {"steps": 2, "sleep": 0})
+    lease = store.claim(record.id, "test-worker", 30.0)
+    assert lease is not None
+    assert execute(store, lease, on_s3, blobs=down) == "failed"
+
+    with TestClient(create_app(on_s3, store=store), headers=admin_headers(store)) as client:
+        detail = client.get(f"/api/v1/experiments/{record.id}").json()
+        report = client.get(f"/api/v1/experiments/{record.id}/report")
+        assert detail["status"] == "failed" and detail["artifacts"] == []
+        from azuraforge.platform.jobs.run_files import keep_left_files
+
+        assert keep_left_files(on_s3.work_dir, open_blobs(on_s3)) == [record.id]
+        again = client.get(f"/api/v1/experiments/{record.id}").json()
+        kept = client.get(f"/api/v1/experiments/{record.id}/report")
+    assert report.status_code == 404
+    assert report.json()["error"]["message"] == (
+        f"the report of run {record.id} is not in the file store yet: the run's end could not "
+        f"copy its files, kept on machine {socket.gethostname()!r} until it takes them"
+    )
+    assert [a["path"] for a in again["artifacts"]] == ["report.md"]
+    assert kept.status_code == 200 and kept.json()["markdown"] == "# sleeper report\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,10 @@ from azuraforge.platform.store import Store, head_revision
 from azuraforge.platform.store.engine import current_revision, downgrade, upgrade
 from tests.platform.api.conftest import BROKER_PASSWORD
 from tests.platform.fixtures import SmallDisk, admin_headers
+from tests.platform.servers import free_port
+
+if TYPE_CHECKING:
+    from tests.platform.s3_server import S3Server
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -91,3 +96,46 @@ def test_health_is_degraded_naming_the_check_while_the_homes_disk_is_full(
     }
     assert str(small_disk.path) not in full.text
     assert (again["status"], again["disk"]["writable"]) == ("ok", True)
+
+
+def test_health_is_degraded_naming_the_object_store_while_it_cannot_be_reached(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    """It said ok while the object store was down and every file read or upload answered 503."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens: the store is down
+    down = settings.model_copy(update={"blob_store": "s3://af/prod", "s3_endpoint": endpoint})
+    with TestClient(create_app(down, store=store)) as anonymous:
+        response = anonymous.get("/api/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["blob_store"] == {
+        "url": "s3://af/prod",
+        "reachable": False,
+        "error": "the object store does not answer: start it, or check s3_endpoint",
+    }
+    assert endpoint not in response.text
+
+
+def test_health_reports_a_reachable_object_store(
+    settings: Settings, store: Store, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+):
+    environment = s3_server.environment("health")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    url = environment["AZURAFORGE_BLOB_STORE"]
+    up = settings.model_copy(update={"blob_store": url, "s3_endpoint": s3_server.endpoint})
+    with TestClient(create_app(up, store=store)) as anonymous:
+        body = anonymous.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["blob_store"] == {"url": url, "reachable": True, "error": None}
+
+
+def test_health_names_no_folder_for_a_local_blob_store(anonymous: TestClient):
+    assert anonymous.get("/api/v1/health").json()["blob_store"] == {
+        "url": None,
+        "reachable": True,
+        "error": None,
+    }

@@ -46,13 +46,20 @@ from azuraforge.platform.api.schemas import (
     error_responses,
     score_table,
 )
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.kinds import listed_kinds
-from azuraforge.platform.jobs.run_files import run_key, run_prefix
+from azuraforge.platform.jobs.run_files import files_left_on, run_key, run_prefix, stored_artifacts
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.external_runs import EXTERNAL
 from azuraforge.platform.services.predictions import delete_inputs
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, QueryError, Store
+from azuraforge.platform.store import (
+    ArtifactRecord,
+    ExperimentQuery,
+    ExperimentRecord,
+    QueryError,
+    Store,
+)
 from azuraforge.platform.store.scores import ScoreFilter
 from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES, RUN, TRIAL
 
@@ -216,26 +223,29 @@ def list_score_names(store: StoreDep) -> ScoreNamesPublic:
 @router.get(
     "/{experiment_id}", dependencies=[READ], response_model=ExperimentDetail, responses=ERRORS
 )
-def get_experiment(experiment_id: ExperimentId, store: StoreDep) -> ExperimentDetail:
-    """One run whole: config, lease, metric summaries, test scores beside baselines, files."""
+def get_experiment(
+    experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep
+) -> ExperimentDetail:
+    """One run whole: config, lease, metric summaries, test scores beside baselines, files
+    (those the file store holds: a run whose end could not copy them lists those it did)."""
     record = store.get_experiment(experiment_id)
-    return _detail(store, record)
+    return _detail(store, record, blobs)
 
 
 @router.patch(
     "/{experiment_id}", dependencies=[WRITE], response_model=ExperimentDetail, responses=ERRORS
 )
 def edit_experiment(
-    experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep
+    experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep, blobs: BlobsDep
 ) -> ExperimentDetail:
     """Rename a run (``name``: unique in the project, 409 naming a name taken) and/or set its
     ``notes`` (plain text, an empty one clears them), whatever its status; the run whole.
     Those following the run get an ``edited`` event with what changed."""
     record = store.edit_experiment(experiment_id, name=body.name, notes=body.notes)
-    return _detail(store, record)
+    return _detail(store, record, blobs)
 
 
-def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
+def _detail(store: Store, record: ExperimentRecord, blobs: BlobStore) -> ExperimentDetail:
     light = ExperimentPublic.of(record).model_dump()
     scores = score_table((record.result or {}).get("metrics"))
     return ExperimentDetail(
@@ -257,9 +267,14 @@ def _detail(store: Store, record: ExperimentRecord) -> ExperimentDetail:
         summaries={s.key: MetricSummaryPublic.of(s) for s in store.get_summaries(record.id)},
         scores=scores,
         result=record.result,
-        artifacts=[ArtifactPublic.of(a) for a in store.list_artifacts(record.id)],
+        artifacts=[ArtifactPublic.of(a) for a in _artifacts(store, record, blobs)],
         notes=record.notes or "",
     )
+
+
+def _artifacts(store: Store, record: ExperimentRecord, blobs: BlobStore) -> list[ArtifactRecord]:
+    """The run's files the blob store holds (:func:`stored_artifacts`)."""
+    return stored_artifacts(blobs, record.id, record.result, store.list_artifacts(record.id))
 
 
 @router.get(
@@ -332,6 +347,12 @@ def get_report(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) ->
             f"run {experiment_id} has no report: it ended {record.status} before writing one"
         )
     key = run_key(record.id, path)
+    if files_left_on(record.result) is not None and not blobs.exists(key):
+        raise NotFoundError(
+            f"the report of run {experiment_id} is not in the file store yet: the run's end "
+            f"could not copy its files, kept on machine {files_left_on(record.result)!r} "
+            "until it takes them"
+        )
     if blobs.size(key) > MAX_REPORT_BYTES:
         raise ConflictError(
             f"the report of run {experiment_id} is over {MAX_REPORT_BYTES:,} bytes; download "

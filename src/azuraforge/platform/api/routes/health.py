@@ -1,5 +1,6 @@
 """``/health``: whether the API can reach its store, at which schema, on which transport,
-whether that transport's broker answers, and whether the home folder's disk takes a write."""
+whether that transport's broker answers, whether the home folder's disk takes a write, and
+whether the blob store (an object store) answers."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from azuraforge import __version__
-from azuraforge.errors import TransportUnavailableError
+from azuraforge.errors import BlobStoreUnavailableError, TransportUnavailableError
 from azuraforge.platform.api.access import PUBLIC
-from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
-from azuraforge.platform.api.schemas import BrokerPublic, DiskPublic, HealthPublic
+from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.schemas import (
+    BlobStorePublic,
+    BrokerPublic,
+    DiskPublic,
+    HealthPublic,
+)
+from azuraforge.platform.blobs import BlobStore, LocalBlobs
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.store import check_schema, head_revision
 
@@ -21,7 +28,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", dependencies=[PUBLIC], response_model=HealthPublic)
-def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> HealthPublic:
+def health(
+    store: StoreDep, settings: SettingsDep, transport: TransportDep, blobs: BlobsDep
+) -> HealthPublic:
     """``ok`` when the store answers at the schema this version needs (503 with the reason
     otherwise) and so does the broker, if the transport has one; ``degraded``, still 200,
     when the broker does not: this API still reads and cancels, and every instance shares the
@@ -29,11 +38,12 @@ def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> H
     full outage. A schema mismatch is this instance's alone (another version migrated the
     database): 503 takes it out of rotation. A home folder that cannot be written (a full
     disk) is ``degraded`` too: reads work, but runs' files, spools and an SQLite store's
-    writes fail."""
+    writes fail. So is a blob store that does not answer (an object store down: every file
+    read or upload answers 503), which every instance shares too."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
     check_schema(store.engine)  # raises SchemaMismatchError -> 503
-    broker, disk = _broker(transport), _disk(settings.home)
-    healthy = (broker is None or broker.reachable) and disk.writable
+    broker, disk, files = _broker(transport), _disk(settings.home), _blob_store(blobs)
+    healthy = (broker is None or broker.reachable) and disk.writable and files.reachable
     return HealthPublic(
         status="ok" if healthy else "degraded",
         database=store.dialect,
@@ -42,6 +52,7 @@ def health(store: StoreDep, settings: SettingsDep, transport: TransportDep) -> H
         transport=settings.transport,
         broker=broker,
         disk=disk,
+        blob_store=files,
         version=__version__,
     )
 
@@ -54,6 +65,17 @@ def _broker(transport: Transport) -> BrokerPublic | None:
     except TransportUnavailableError as e:
         return BrokerPublic(url=transport.broker, reachable=False, error=str(e))
     return BrokerPublic(url=transport.broker, reachable=True, error=None)
+
+
+def _blob_store(blobs: BlobStore) -> BlobStorePublic:
+    """Whether ``blobs`` answers; its URL when it is an object store (a folder's path is the
+    server's own)."""
+    url = None if isinstance(blobs, LocalBlobs) else blobs.url
+    try:
+        blobs.check()
+    except BlobStoreUnavailableError as e:
+        return BlobStorePublic(url=url, reachable=False, error=e.public)
+    return BlobStorePublic(url=url, reachable=True, error=None)
 
 
 PROBE_BYTES = 4096

@@ -24,12 +24,18 @@ duty's lease mid-pass does not move it twice.
 
 A delivery is a POST of JSON ``{"event": "firing" | "resolved", "alert": {...}, "stream":
 {...}}`` with the headers ``X-AzuraForge-Timestamp`` (seconds), ``X-AzuraForge-Delivery``
-(the delivery's id: the same on each try, for a receiver to drop a repeat) and
+(the delivery's id: the same on each try, for a receiver to drop a repeat),
+``X-AzuraForge-Attempt`` (the try's number, 1 for the first) and
 ``X-AzuraForge-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>." + body``
 under the server's current webhook key (:mod:`~azuraforge.platform.services.keys`: in the
 store or the settings, its text as it is; ``azuraforge keys show webhook`` prints it): a
 receiver checks it with :func:`signature` and refuses an old timestamp. Each try is signed
 anew, so a delivery refused during a rotation is signed with the new key when tried again.
+
+Delivery is at least once, as Stripe's and GitHub's webhooks are: a try is recorded once its
+answer came, so a post whose answer never came (its keeper died mid-post, or the answer came
+after the 5 s the keeper waits) is sent again, by the next holder of the duty if need be, with
+the same delivery id. A receiver drops a delivery id it already handled.
 """
 
 from __future__ import annotations
@@ -230,14 +236,14 @@ class AlertKeeper:
             if not self.held():
                 return
             body = json.dumps(delivery.payload, sort_keys=True).encode()
-            stamp = str(int(self.clock()))
+            stamp, attempts = str(int(self.clock())), delivery.attempts + 1
             headers = {
                 "Content-Type": "application/json",
                 "X-AzuraForge-Timestamp": stamp,
                 "X-AzuraForge-Delivery": str(delivery.id),
+                "X-AzuraForge-Attempt": str(attempts),
                 "X-AzuraForge-Signature": f"sha256={signature(key, stamp, body)}",
             }
-            attempts = delivery.attempts + 1
             try:
                 answer = self._post(delivery.url, content=body, headers=headers)
                 error = "" if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
