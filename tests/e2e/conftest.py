@@ -152,11 +152,13 @@ def dashboard_settings(home: Path, database: Path) -> Settings:
 
 
 def start_dashboard(
-    home: Path, database: Path, sleeper_path: Path, *options: str, port: int | None = None
-) -> tuple[Any, Dashboard]:
+    home: Path, database: Path, sleeper_path: Path, *options: str, port: int | None = None,
+    **fields: Any,
+) -> tuple[Any, Dashboard]:  # fmt: skip
     """``azuraforge serve`` on ``database`` (an SQLite file at the head schema), on ``port``
-    (a free one by default)."""
-    settings = dashboard_settings(home, database)
+    (a free one by default); ``fields`` replace settings of :func:`dashboard_settings`
+    (``assist_backends=[]``: no backend declared, as ``make run``)."""
+    settings = dashboard_settings(home, database).model_copy(update=fields)
     port = port or free_port()
     process = start_serve(settings, port, *options, pythonpath=sleeper_path)
     url = f"http://127.0.0.1:{port}"

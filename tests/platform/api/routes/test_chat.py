@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -281,11 +282,32 @@ def test_bad_chat_requests_are_4xx_naming_what_was_wrong(server, body, status, f
     assert code == status and fragment in json.dumps(events[0][1]), events
 
 
-def test_without_a_backend_the_chat_says_how_to_declare_one(settings, store):
+def test_without_a_declared_backend_the_packaged_model_answers_loaded_at_the_first_message(
+    settings, store
+):
+    app = create_app(settings, store=store)
+    with TestClient(app, headers=user_headers(store, "cy")) as api:
+        assert api.get(f"{API}/chat/models").json()["backends"] == ["local"]
+        assert app.state.chat._backends == {}  # nothing loaded at the start
+        answer = api.post(f"{API}/chat", json={"message": "hi", "max_tokens": 8})
+        events = [json.loads(line.removeprefix("data: ")) for line in answer.text.splitlines()
+                  if line.startswith("data: ")]  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    turn = events[-1]["turn"]
+    assert (events[0]["backend"], turn["backend"]) == ("local", "local")
+    assert turn["answer"].strip() and turn["tokens_out"] >= 1
+    assert type(app.state.chat._backends["local"]).__name__ == "LlamaCppBackend"
+
+
+def test_without_the_assist_extra_the_chat_says_what_to_install(settings, store, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # its import fails, as uninstalled
     with TestClient(create_app(settings, store=store), headers=user_headers(store, "cy")) as api:
         answer = api.post(f"{API}/chat", json={"message": "hi"})
+        assert api.get(f"{API}/chat/conversations").json()["total"] == 0  # none left empty
     assert answer.status_code == 503
-    assert "no assistant backend is declared: set assist_backends" in answer.text
+    message = answer.json()["error"]["message"]
+    assert "is not installed: pip install 'azuraforge[assist]'" in message
+    assert "assist_backends" in message and "\n" not in message
 
 
 def test_the_client_asks_and_the_cli_shows_what_the_selector_measured(server: Server):

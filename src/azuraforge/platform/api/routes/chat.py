@@ -222,18 +222,19 @@ def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> Stre
     """Answer ``message`` as server-sent events: ``start`` (the conversation, intent,
     expert, backend and why), ``piece`` for each piece of the answer as it is made, then
     ``end`` with the stored turn (or ``error`` if the backend failed midway)."""
-    if body.conversation_id is None:
-        conversation = store.create_conversation(
-            who.user, body.message[:MAX_TITLE], project=who.project
-        )
-    else:
-        conversation = store.get_conversation(body.conversation_id, who.user, project=who.project)
-    turns = store.list_chat_turns(conversation.id, who.user, project=who.project)
+    found = None
+    if body.conversation_id is not None:
+        found = store.get_conversation(body.conversation_id, who.user, project=who.project)
+    turns = [] if found is None else store.list_chat_turns(found.id, who.user, project=who.project)
     messages = chat.history(turns, body.message)
     settings = GenerationSettings(
         max_tokens=min(body.max_tokens, chat.max_tokens), temperature=body.temperature
     )
     answer = chat.start(store, who.project, messages, body.model, settings, user=who.user)
+    # A new conversation once an answer starts: a message refused leaves none empty behind.
+    conversation = found or store.create_conversation(
+        who.user, body.message[:MAX_TITLE], project=who.project
+    )
     events = _events(chat, store, answer, conversation.id, who.user, who.project)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})  # fmt: skip

@@ -4,9 +4,12 @@
 // how fast (first token, tokens/s), why the backend was chosen as its title, and the user's
 // verdict: good, bad, or a correction typed in place. Beside the conversations, what the
 // assistant remembers of the user (the messages they sent, searched when they ask about
-// earlier conversations): found by meaning, forgotten one by one or all at once.
+// earlier conversations): found by meaning, forgotten one by one or all at once. An answer's
+// Markdown (code blocks above all) is drawn by markdown.js, never as HTML; an answer that
+// cannot be made ends in place with the server's reason (what to install, say).
 
 import { api, askStream } from "../api.js";
+import { markdown } from "../markdown.js";
 import { debounce, dialog, errorBox, fill, h, number, time, toast } from "../ui.js";
 
 export async function render(main, route) {
@@ -33,7 +36,8 @@ export async function render(main, route) {
       }
       await drawList(list, conversation);
     } catch (error) {
-      toast(error.message, "error");
+      if (!error.shownInPlace) toast(error.message, "error");
+      await drawList(list, conversation);
     } finally {
       send.disabled = false;
       input.focus();
@@ -89,27 +93,47 @@ async function drawTurns(turns, conversation) {
   }
 }
 
-/** Send a message and draw its answer as it streams; the conversation's id. */
+/**
+ * Send a message and draw its answer as it streams; the conversation's id. The pending "…"
+ * always ends: in the answer, or in the reason there is none (the error is thrown on, marked
+ * `shownInPlace`).
+ */
 async function ask(turns, body) {
   turns.append(bubble("user", body.message));
   const text = h("div", { class: "chat-text" });
   const box = h("div", { class: "chat-turn assistant streaming" }, text, h("div", { class: "chat-meta muted small" }, "…"));
   turns.append(box);
   let conversation = body.conversation_id;
-  await askStream("/chat", body, (kind, data) => {
-    if (kind === "start") {
-      conversation = data.conversation_id;
-      box.querySelector(".chat-meta").textContent = `${data.intent} · ${data.expert} · ${data.backend} — answering`;
-    } else if (kind === "piece") {
-      text.append(data.text);
-      turns.scrollTop = turns.scrollHeight;
-    } else if (kind === "end") {
-      box.replaceWith(answerBox(data.turn));
-    } else if (kind === "error") {
-      box.classList.remove("streaming");
-      box.append(errorBox(new Error(data.detail), "The answer stopped"));
-    }
-  });
+  let ended = false;
+  const stop = (error, title) => {
+    ended = true;
+    box.classList.remove("streaming");
+    box.classList.add("failed");
+    box.querySelector(".chat-meta").textContent = "no answer";
+    box.append(errorBox(error, title));
+    turns.scrollTop = turns.scrollHeight;
+  };
+  try {
+    await askStream("/chat", body, (kind, data) => {
+      if (kind === "start") {
+        conversation = data.conversation_id;
+        box.querySelector(".chat-meta").textContent = `${data.intent} · ${data.expert} · ${data.backend} — answering`;
+      } else if (kind === "piece") {
+        text.append(data.text);
+        turns.scrollTop = turns.scrollHeight;
+      } else if (kind === "end") {
+        ended = true;
+        box.replaceWith(answerBox(data.turn));
+      } else if (kind === "error") {
+        stop(new Error(data.detail), "The answer stopped");
+      }
+    });
+  } catch (error) {
+    stop(error, "The assistant could not answer");
+    error.shownInPlace = true;
+    throw error;
+  }
+  if (!ended) stop(new Error("the server closed the answer's stream before its end"), "The answer stopped");
   return conversation;
 }
 
@@ -141,7 +165,7 @@ function answerBox(turn) {
     field.focus();
   };
   return h("div", { class: "chat-turn assistant", "data-turn": turn.id },
-    h("div", { class: "chat-text" }, turn.answer), meta,
+    h("div", { class: "chat-text chat-markdown" }, markdown(turn.answer)), meta,
     h("div", { class: "chat-actions toolbar" },
       h("button", { type: "button", class: "small", onclick: () => judge("good") }, "Good"),
       h("button", { type: "button", class: "small", onclick: () => judge("bad") }, "Bad"),
