@@ -1,7 +1,8 @@
 """The assistant's review and nights pages in a real browser: the project's examples listed
 with what was asked, the wrong output and why; a right output and tests typed in, then
 approved; an approval without a right output refused in place; a rejection; the status and
-expert filters; a fine-tune asked for with no llama backend declared refused in place; a
+expert filters; a fine-tune asked for with no llama backend declared refused in place, its
+expert chosen (never assumed) and its share held out sent; a
 nightly pass run now and its report's failure patterns; a viewer sees neither page in the
 navigation and is told why at their address. The serve's assistant is the echo backend, with
 no long-term memory, no nightly schedule and no guardian (tests/e2e/conftest.py)."""
@@ -9,6 +10,7 @@ no long-term memory, no nightly schedule and no guardian (tests/e2e/conftest.py)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,6 +178,30 @@ def test_a_fine_tune_with_no_llama_backend_is_refused_in_place(
     page.click("#fine-tune-start")
     refusal = page.wait_for_selector("#fine-tune-outcome .error-box").inner_text()
     assert "The fine-tune was not started" in refusal and "llama backend" in refusal
+
+
+def test_the_fine_tune_form_asks_for_its_expert_and_sends_the_share_held_out(
+    dashboard: Dashboard, examples, page
+):
+    nothing = {"data": [], "total": 0, "offset": 0, "limit": 500}
+    page.route(re.compile(r".*/assist/examples\?status=approved&limit=500.*"),
+               lambda route: route.fulfill(json=nothing))  # no example waits  # fmt: skip
+    page.goto(f"{dashboard.url}/#/assist/examples")
+    page.wait_for_selector("#fine-tune-waiting[data-counts='{}']")
+    assert page.input_value("#fine-tune-expert") == ""  # none assumed (general never promotes)
+    assert page.input_value("#fine-tune-held-out") == "0.3"
+    outcome = "#fine-tune-outcome .error-box"
+    page.click("#fine-tune-start")
+    assert "choose the expert whose adapter is trained" in page.inner_text(outcome)
+    page.select_option("#fine-tune-expert", "python")
+    page.fill("#fine-tune-held-out", "1")
+    page.click("#fine-tune-start")
+    page.wait_for_selector(f"{outcome}:has-text('held out must be a share from 0 to less than 1')")
+    page.fill("#fine-tune-held-out", "0.5")
+    with page.expect_request("**/api/v1/assist/fine-tunes") as asked:
+        page.click("#fine-tune-start")
+    assert asked.value.post_data_json == {"expert": "python", "steps": 100, "held_out": 0.5}
+    page.wait_for_selector(f"{outcome}:has-text('llama backend')")  # this server has none
 
 
 def _turn(dashboard: Dashboard, message: str) -> int:

@@ -1,6 +1,7 @@
 """The chat page in a real browser: a message sent, its answer streaming in with who answered
 and how fast, the conversation listed and kept across a reload, a verdict and a correction
-typed in place stored on the turn, a second conversation apart from the first. The serve's
+typed in place stored on the turn, a second conversation apart from the first; an answer's
+Markdown drawn (its code blocks, inline code, bold) with its markup kept as text. The serve's
 assistant is the echo backend (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
@@ -89,3 +90,31 @@ def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
     page.click("dialog button:text-is('Forget all')")
     page.wait_for_selector("#chat-memories li:text-is('Nothing remembered yet.')")
     assert dashboard.api.get("/chat/memories").json()["data"] == []
+
+
+MARKDOWN = (
+    "fix it:\n```python\ndef add(a, b):\n    return a + b\n```\nthen `add(1, 2)` is **3**, "
+    'not <img src=x onerror="window.xss = 1"><script>window.xss = 2</script>'
+)
+
+
+def test_an_answers_markdown_is_drawn_and_its_markup_stays_text(dashboard: Dashboard, page):
+    page.goto(f"{dashboard.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='echo']", state="attached")
+    page.fill("#chat-message", MARKDOWN)
+    page.press("#chat-message", "Enter")
+    answer = ".chat-turn.assistant[data-turn]"
+    page.wait_for_selector(answer)
+    page.wait_for_url("**/#/chat/*")
+    for drawn in ("as it ended", "read again"):
+        code = page.wait_for_selector(f"{answer} pre.md-code[data-language='python'] code")
+        assert code.inner_text() == "def add(a, b):\n    return a + b", drawn
+        assert page.inner_text(f"{answer} p code") == "add(1, 2)"
+        assert page.inner_text(f"{answer} p strong") == "3"
+        text = page.inner_text(f"{answer} .chat-text")
+        assert '<img src=x onerror="window.xss = 1"><script>' in text and "```" not in text
+        assert page.locator("#chat-turns img, #chat-turns script").count() == 0
+        assert page.evaluate("window.xss") is None
+        if drawn == "as it ended":
+            shoot(page, "chat-markdown")
+            page.reload()

@@ -3,7 +3,9 @@ it back, predict from real rows of the Beijing file and see the forecast drawn a
 history; a prediction job cancelled while queued, another completed with its first rows and
 its file; readable messages for bad rows and an unknown model; a version beyond the first
 page of 50 named in the alias form and the predict panel; names in the chart shown as
-written; metric marks by ui.metricDirection; rows cut to the API's limit in UTF-8 bytes."""
+written; metric marks by ui.metricDirection; rows cut to the API's limit in UTF-8 bytes; an
+adapter of the assistant's expert shown with its examples and the promotion gate's verdict,
+and no Predict."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from azuraforge.assist.adapters.registry import ADAPTER_PIPELINE
+from azuraforge.assist.promotion import decide
 from azuraforge.learn.datasets import fetch
+from azuraforge.platform.store import Store
 from tests.e2e.conftest import NARROW, Dashboard, chart_points, shoot
 from tests.platform.registry.conftest import mirror
 
@@ -286,3 +291,35 @@ def test_metric_marks_and_request_bytes(dashboard: Dashboard, page):
     assert sizes["whole"] == 413 and sizes["cut"] == 404  # the cut rows reach the route
     assert 0 < sizes["sent"] < 10_000 and sizes["sentBytes"] <= sizes["limit"]
     assert sizes["note"].startswith(f"Sending the first {sizes['sent']:,} of 10,000 rows")
+
+
+def test_an_adapters_versions_show_their_examples_and_the_gates_verdict_and_offer_no_predict(
+    dashboard: Dashboard, page
+):
+    # Held out, the new adapter alone passed 2 of 6 and the champion none alone: p = 0.25,
+    # not promoted. The version as a fine-tune's settle() registers it (figures, examples).
+    decision = decide([False] * 4 + [True] * 2, [True] * 2 + [False] * 2 + [True] * 2,
+                      [True] * 12 + [False] * 8, [True] * 12 + [False] * 8)  # fmt: skip
+    store = Store(f"sqlite:///{dashboard.home / 'azuraforge.db'}")
+    store.create_model("expert-python", description="the chat's adapters of an expert")
+    store.create_version(
+        "expert-python", pipeline=ADAPTER_PIPELINE, artifact_path="models/expert-python/1",
+        artifact_digest="0" * 64, source_experiment_id=None, source_experiment_name="fine-tune-1",
+        metrics={"train_examples": 14, "held_out_examples": 6, **decision.figures},
+        config={"examples": {"trained": 14, "held_out": 6},
+                "decision": {"promote": False, "reason": decision.reason, "champion": None}},
+        data_fingerprint="f" * 64, description=decision.reason,
+    )  # fmt: skip
+    store.close()
+    page.goto(f"{dashboard.url}/#/models/expert-python")
+    row = page.wait_for_selector("#versions-table tr[data-version='1'] .metrics-cell")
+    shown = row.inner_text()
+    assert "examples: 14 trained · 6 held out" in shown and "not promoted" in shown
+    assert "held out: new 2 to champion 0, p = 0.25 (below 0.05 promotes)" in shown
+    assert "frozen set: 12 → 12 of 20 passed" in shown and decision.reason in shown
+    assert page.locator("#predict-button, #predict-job").count() == 0  # no Predict
+    assert "answer in the chat" in page.inner_text("#predict-adapter")
+    page.click("#versions-table tr[data-version='1'] button:text-is('Details')")
+    figures = page.inner_text(".version-details table.metrics")
+    assert "train_examples\t14" in figures and "p_value\t0.25" in figures
+    shoot(page, "models-adapter")

@@ -1,9 +1,11 @@
 // One model (#/models/NAME): its versions with their metrics beside the baselines, its
 // aliases with their history (set, move, remove, roll back), and a predict panel with
-// asynchronous prediction jobs. Every section reloads what it shows after a change.
+// asynchronous prediction jobs (for an adapter of the assistant, a note that it answers in the
+// chat instead). Every section reloads what it shows after a change.
 
 import { api } from "../../api.js";
 import { errorBox, fill, h, time } from "../../ui.js";
+import { adapterCard, isAdapter } from "./adapter.js";
 import { aliasesCard } from "./aliases.js";
 import { predictCard } from "./predict.js";
 import { versionsCard } from "./versions.js";
@@ -43,7 +45,8 @@ export async function renderDetail(main, { params }) {
   }
 
   const head = h("div", { class: "page-head" });
-  const sections = [versionsCard(model), aliasesCard(model), predictCard(model)];
+  const adapters = model.versions.data.some(isAdapter);
+  const sections = [versionsCard(model), aliasesCard(model), adapters ? adapterCard(model) : predictCard(model)];
   fill(main, head, sections.map((section) => section.element));
 
   function drawHead() {

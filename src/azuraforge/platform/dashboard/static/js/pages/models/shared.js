@@ -58,7 +58,8 @@ export function field(label, input, help = "") {
  * One metric of a version: the model's value, then each baseline's, the model's marked
  * better or worse than the best baseline. `values` is {model: x, persistence: y, ...}.
  */
-export function metricLine(metric, values) {
+export function metricLine(metric, value) {
+  const values = valuesOf(value);
   const baselines = Object.entries(values).filter(([name]) => name !== "model");
   const model = values.model;
   const verdict = verdictOf(metric, values);
@@ -73,7 +74,8 @@ export function metricLine(metric, values) {
  * "better" or "worse" when the model beats or trails the best baseline of `values`, else ""
  * (also when the metric's name does not tell which way is better: no guess).
  */
-export function verdictOf(metric, values) {
+export function verdictOf(metric, value) {
+  const values = valuesOf(value);
   const direction = metricDirection(metric);
   const model = values.model;
   const baselines = Object.entries(values).filter(([name, value]) => name !== "model" && typeof value === "number" && Number.isFinite(value));
@@ -94,14 +96,20 @@ function verdictTitle(metric, verdict) {
 export function metricsTable(metrics) {
   const names = Object.keys(metrics || {});
   if (!names.length) return h("p", { class: "muted" }, "No metrics recorded.");
-  const columns = ["model", ...new Set(names.flatMap((name) => Object.keys(metrics[name]).filter((key) => key !== "model")))];
+  const columns = ["model", ...new Set(names.flatMap((name) => Object.keys(valuesOf(metrics[name])).filter((key) => key !== "model")))];
   return h("div", { class: "table-wrap" }, h("table", { class: "metrics" },
     h("thead", {}, h("tr", {}, h("th", {}, "Metric"), columns.map((column) => h("th", { class: "num" }, column)))),
     h("tbody", {}, names.map((name) => {
       const verdict = verdictOf(name, metrics[name]);
       return h("tr", {}, h("td", {}, name), columns.map((column, i) =>
-        h("td", { class: `num ${i === 0 ? verdict : ""}`.trim() }, number(metrics[name][column]))));
+        h("td", { class: `num ${i === 0 ? verdict : ""}`.trim() }, number(valuesOf(metrics[name])[column]))));
     }))));
+}
+
+/** A metric's values by who scored them: {model: x, persistence: y...}; a plain number (an
+ * adapter's figures: examples, a p-value) is the model's alone. */
+function valuesOf(value) {
+  return value !== null && typeof value === "object" ? value : { model: value };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { api } from "../../api.js";
 import { csvLink } from "../../csvlink.js";
 import { dialog, errorBox, fill, flatten, h, keyValues, offsetPager, shown, time, toast } from "../../ui.js";
+import { adapterSummary, isAdapter } from "./adapter.js";
 import { aliasChips, metricLine, metricsTable } from "./shared.js";
 
 const KEY_METRICS = 2;
@@ -91,7 +92,8 @@ export function versionsCard(model) {
       h("td", { class: "num" }, h("strong", {}, `v${version.version}`)),
       h("td", { class: "small hide-narrow" }, h("span", { class: "nowrap" }, time(version.created_at)), h("div", { class: "muted" }, `by ${version.created_by}`)),
       h("td", { class: "name" }, source, h("div", { class: "muted small" }, version.pipeline)),
-      h("td", { class: "metrics-cell" }, keys.length ? keys.map((key) => metricLine(key, version.metrics[key])) : h("span", { class: "muted" }, "—")),
+      h("td", { class: "metrics-cell" }, isAdapter(version) ? adapterSummary(version)
+        : keys.length ? keys.map((key) => metricLine(key, version.metrics[key])) : h("span", { class: "muted" }, "—")),
       h("td", {}, aliasChips(Object.fromEntries(version.aliases.map((alias) => [alias, version.version])), { versions: false })),
       h("td", { class: "digest small hide-narrow", title: `SHA-256 ${version.artifact_digest}` }, version.artifact_digest.slice(0, 12)),
       h("td", { class: "nowrap" }, toggle, " ", h("button", { class: "small danger", onclick: () => remove(version), "aria-label": `Delete version ${version.version}` }, "Delete")));
