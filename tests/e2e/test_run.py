@@ -207,9 +207,12 @@ ENDED_SCORES = {
     "MAE": {"model": 2.0, "persistence": 1.0},
     "R2": {"model": 0.9, "persistence": 0.8},
     "Skill vs persistence": {"model": -1.0, "persistence": 0.0},
+    "MaxDrawdown": {"model": 0.3, "buy and hold": 0.2},
+    "SharpeRatio": {"model": 1.2, "buy and hold": 0.8},
 }
 """An ended run's scores: worse than persistence on MAE (lower is better) and skill (a
-negative one), better on R2 (higher is better)."""
+negative one), better on R2 (higher is better); named as the learn metrics' classes, worse
+than buy and hold on MaxDrawdown (lower), better on SharpeRatio (higher)."""
 
 
 def test_system_samples_by_time_no_lease_once_ended_and_scores_marked_by_their_way(
@@ -248,9 +251,11 @@ def test_system_samples_by_time_no_lease_once_ended_and_scores_marked_by_their_w
         "rows => rows.map(r => [...r.cells].map(c => c.dataset.mark || c.textContent.trim()))",
     )
     assert rows == [
-        ["MAE", "lower", "2", "worse"],
-        ["R2", "higher", "0.9", "better"],
-        ["Skill vs persistence", "higher", "-1", "worse"],
+        ["MAE", "lower", "2", "worse", "—"],
+        ["R2", "higher", "0.9", "better", "—"],
+        ["Skill vs persistence", "higher", "-1", "worse", "—"],
+        ["MaxDrawdown", "lower", "0.3", "—", "worse"],
+        ["SharpeRatio", "higher", "1.2", "—", "better"],
     ]
     worse = page.locator("#scores td[data-mark=worse] span").first
     assert worse.inner_text().strip() == "▼"

@@ -293,13 +293,14 @@ export function statusChips(statuses, { selected, counts = null, onToggle, label
   }));
 }
 
-const LOWER_IS_BETTER = /(^|[^a-z])(mae|rmse|mse|mape|smape|mase|relativemae|loss|log ?loss|nll|error)([^a-z]|$)/i;
-const HIGHER_IS_BETTER = /(^|[^a-z])(accuracy|acc|r2|r²|f1|precision|recall|auc|hit[ _]?rate|win[ _]?rate|sharpe|skill|score)([^a-z0-9]|$)/i;
+const LOWER_IS_BETTER = /(^|[^a-z])(mae|rmse|mse|mape|smape|mase|relativemae|loss|log ?loss|nll|error|(max[ _]?)?drawdown)([^a-z]|$)/i;
+const HIGHER_IS_BETTER = /(^|[^a-z])(accuracy|directional[ _]?accuracy|acc|r2|r²|f1|precision|recall|auc|hit[ _]?rate|win[ _]?rate|sharpe|sharpe[ _]?ratio|skill|score)([^a-z0-9]|$)/i;
 
 /**
  * Whether a lower or a higher value of the metric `name` is better, by its name ("MAE",
- * "val_loss", "MASE (m=24)" are lower; "Directional accuracy", "R2", "F1 (macro)", "Skill vs
- * persistence" higher); null when the name does not tell.
+ * "val_loss", "MASE (m=24)", "MaxDrawdown" are lower; "Directional accuracy", "R2", "F1
+ * (macro)", "Skill vs persistence", "SharpeRatio" higher: the learn metrics' class names and
+ * the pipelines' labels); null when the name does not tell.
  */
 export function metricDirection(name) {
   if (LOWER_IS_BETTER.test(name)) return "lower";

@@ -67,6 +67,7 @@ export function systemCharts(id, current) {
           x: curve.times.map((t) => (t - zero) / axis.divisor), y: curve.values,
           line: { color: PALETTE[index % PALETTE.length], width: 2 },
         }));
+      chart.element.hidden = !data.length; // no gap where a unit has no metric
       if (!data.length) continue;
       draw(chart.element, data, {
         showlegend: true,
