@@ -368,6 +368,10 @@ def test_serve_on_other_interfaces_warns_prints_its_real_addresses_and_answers_t
         assert answer.status_code == 200, host
     rebound = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": REBOUND})
     assert rebound.status_code == 400
+    # Reached beyond this machine: no scrape without a credential, from this machine either.
+    assert "/metrics: a server admin's credential alone (this server listens beyond" in printed
+    scrape = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert scrape.status_code == 401 and "AZURAFORGE_METRICS_TOKEN" in scrape.text
 
 
 def test_serve_warns_of_a_broker_it_cannot_reach_and_refuses_submissions_meanwhile(

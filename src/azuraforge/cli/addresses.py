@@ -1,6 +1,7 @@
-"""Where ``azuraforge serve`` can be reached: whether its bind address is this machine's
-loopback, and the addresses of this machine a browser can use when it is bound to all of
-them (``0.0.0.0``, ``::``)."""
+"""Where ``azuraforge serve`` can be reached: the addresses of this machine a browser can use
+when it is bound to all of them (``0.0.0.0``, ``::``). Whether its bind address is this
+machine's loopback is :func:`azuraforge.platform.hosts.is_loopback_bind`'s to say (the API
+asks it too)."""
 
 from __future__ import annotations
 
@@ -16,26 +17,6 @@ SIOCGIFADDR = 0x8915
 """Linux's ioctl that reads an interface's IPv4 address."""
 IPV6_ADDRESSES = Path("/proc/net/if_inet6")
 """Linux's list of this machine's IPv6 addresses."""
-
-
-def is_loopback_bind(host: str) -> bool:
-    """Whether a server bound to ``host`` (an address, or a name it resolves) is reachable
-    from this machine only.
-
-    >>> is_loopback_bind("127.0.0.1"), is_loopback_bind("localhost"), is_loopback_bind("::1")
-    (True, True, True)
-    >>> is_loopback_bind("0.0.0.0"), is_loopback_bind("::"), is_loopback_bind("")
-    (False, False, False)
-    """
-    if not host or host in EVERY_ADDRESS:
-        return False
-    if is_loopback(host):
-        return True
-    try:
-        resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):  # binding there fails next, naming the reason
-        return False
-    return bool(resolved) and all(is_loopback(address) for address in resolved)
 
 
 def reachable_urls(host: str, port: int) -> list[str]:

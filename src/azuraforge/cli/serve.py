@@ -11,7 +11,7 @@ from urllib.parse import quote
 import typer
 from rich.markup import escape
 
-from azuraforge.cli.addresses import is_loopback_bind, reachable_urls
+from azuraforge.cli.addresses import reachable_urls
 from azuraforge.cli.common import (
     DatabaseUrl,
     SetOptions,
@@ -24,6 +24,7 @@ from azuraforge.cli.common import (
     user_errors,
 )
 from azuraforge.errors import AzuraForgeError, TransportUnavailableError
+from azuraforge.platform.hosts import is_loopback_bind
 from azuraforge.platform.metrics_folder import shared_metrics
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ def serve(
 
         with arguments():  # an exporter not installed: exit code 2
             start_tracing("azuraforge")  # before the store is opened: its statements traced
+        from azuraforge.platform.api.access import scrape_rule
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
         from azuraforge.platform.services.access import first_admin
@@ -114,6 +116,7 @@ def serve(
         )
         settings = _answering(settings, host)
         urls = _exposure_warned(host, port)
+        console.print(escape(scrape_rule(settings)), highlight=False, soft_wrap=True)
         if set_ and not submit:
             raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
         first_run = _checked_run(submit, set_) if submit else None  # before anything is made
@@ -196,15 +199,16 @@ def _exposure_warned(host: str, port: int) -> list[str]:
 
 
 def _answering(settings: Settings, host: str) -> Settings:
-    """``settings`` whose allowed hosts include ``host``, the address bound to (``0.0.0.0``
-    allows any IP address)."""
+    """``settings`` listening on ``host``, whose allowed hosts include it, the address bound
+    to (``0.0.0.0`` allows any IP address)."""
     from azuraforge.platform.hosts import allowed_host_entry
 
     try:
         bound = allowed_host_entry(host or "0.0.0.0")
     except ValueError as e:
         raise UsageError(f"--host {e}") from None
-    return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, bound]})
+    allowed = [*settings.allowed_hosts, bound]
+    return settings.model_copy(update={"allowed_hosts": allowed, "host": host})
 
 
 def _checked_transport(settings: Settings, *, queues_a_run: bool) -> Transport:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
@@ -89,6 +90,27 @@ def is_loopback(host: str) -> bool:
     """
     address = _ip(host)
     return host == "localhost" if address is None else address.is_loopback
+
+
+def is_loopback_bind(host: str) -> bool:
+    """Whether a server bound to ``host`` (an address, or a name it resolves) is reachable
+    from this machine only: the one rule for "listens beyond loopback" (``azuraforge serve``
+    warns of it; ``/metrics`` then needs a credential).
+
+    >>> is_loopback_bind("127.0.0.1"), is_loopback_bind("localhost"), is_loopback_bind("::1")
+    (True, True, True)
+    >>> is_loopback_bind("0.0.0.0"), is_loopback_bind("::"), is_loopback_bind("")
+    (False, False, False)
+    """
+    if not host or host in EVERY_ADDRESS:
+        return False
+    if is_loopback(host):
+        return True
+    try:
+        resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):  # binding there fails next, naming the reason
+        return False
+    return bool(resolved) and all(is_loopback(address) for address in resolved)
 
 
 KEPT_ANSWERS = 256

@@ -254,8 +254,16 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None,
         description="The token Prometheus sends to read /metrics (docs/operations.md): "
-        "'Authorization: Bearer <token>', at least 32 characters. None: /metrics answers "
-        "clients on this machine (loopback) alone. AZURAFORGE_METRICS_TOKEN=<64 hex digits>",
+        "'Authorization: Bearer <token>', at least 32 characters; a server admin's credential "
+        "opens it too. None: /metrics answers clients on this machine (loopback) when the "
+        "server listens there alone, else a server admin's credential alone. "
+        "AZURAFORGE_METRICS_TOKEN=<64 hex digits>",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="The address the API listens on, which `azuraforge serve --host` sets: one "
+        "beyond loopback (0.0.0.0, a LAN address) lets no one read /metrics without a "
+        "credential, from this machine either.",
     )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the API accepts."

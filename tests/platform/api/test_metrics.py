@@ -78,10 +78,11 @@ def test_without_a_token_only_this_machine_reads_the_metrics(
     _, store = served
     # Other clients of the module's app, its lifespan run once (by api).
     remote, local = TestClient(api.app, client=ELSEWHERE), TestClient(api.app, client=LOOPBACK)
-    refused = remote.get("/metrics", headers=admin_headers(store))  # an admin's API token
+    refused = remote.get("/metrics", headers=user_headers(store, "pc", "admin"))  # a project's
     assert refused.status_code == 403
     assert "AZURAFORGE_METRICS_TOKEN" in refused.json()["error"]["message"]
     assert local.get("/metrics").status_code == 200  # no credential needed from here
+    assert remote.get("/metrics", headers=admin_headers(store)).status_code == 200  # the server's
 
 
 def test_without_a_token_a_forwarded_scrape_is_refused(served: tuple[Settings, Store]) -> None:
@@ -108,15 +109,40 @@ def test_with_a_token_every_scrape_must_send_it(served: tuple[Settings, Store]) 
             (local, {}),  # loopback too: a proxy on the machine would pass for it
             (remote, {"Authorization": "Bearer " + TOKEN[:-1] + "8"}),
             (remote, {"Authorization": TOKEN}),
-            (remote, admin_headers(store)),
+            (remote, user_headers(store, "pa", "admin")),  # a project's admin, not the server's
         ]:
             answer = client.get("/metrics", headers=headers)
             assert answer.status_code == 401, headers
             assert TOKEN not in answer.text
             assert "Bearer <token>" in answer.json()["error"]["message"]
         found = remote.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert found.status_code == 200
+        by_admin = remote.get("/metrics", headers=admin_headers(store))  # the server's admin
+    assert found.status_code == 200 and by_admin.status_code == 200
     assert TOKEN not in found.text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3"])
+def test_a_server_listening_beyond_this_machine_needs_the_token_or_an_admin(
+    served: tuple[Settings, Store], host: str
+) -> None:
+    """A server that listens beyond loopback (``azuraforge serve --host 0.0.0.0``) lets no
+    one scrape without a credential, from this machine either: a proxy or a container's port
+    on the machine reaches it from a loopback address."""
+    settings, store = served
+    app = create_app(settings.model_copy(update={"host": host}), store=store)
+    local, remote = TestClient(app, client=LOOPBACK), TestClient(app, client=ELSEWHERE)
+    for client, headers in [
+        (local, {}),
+        (remote, {}),
+        (local, user_headers(store, "pb", "admin")),  # a project's admin, not the server's
+        (local, {"Authorization": "Bearer af_" + "0" * 12 + "_" + "x" * 43}),
+    ]:
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401, (headers, refused.text)
+        message = refused.json()["error"]["message"]
+        assert "AZURAFORGE_METRICS_TOKEN" in message and "server admin" in message
+    assert remote.get("/metrics", headers=admin_headers(store)).status_code == 200
+    assert local.get("/metrics", headers=admin_headers(store)).status_code == 200
 
 
 def test_requests_are_counted_by_route_template_method_and_status(api: TestClient) -> None:

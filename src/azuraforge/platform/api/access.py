@@ -19,6 +19,7 @@ the server's own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -39,6 +40,7 @@ from azuraforge.errors import (
     PermissionDeniedError,
 )
 from azuraforge.platform.api.origins import close_reason
+from azuraforge.platform.hosts import is_loopback_bind
 from azuraforge.platform.metrics import FORWARDING_HEADERS, check_scrape
 from azuraforge.platform.services.access import (
     ACTIONS,
@@ -51,6 +53,7 @@ from azuraforge.platform.services.access import (
 from azuraforge.platform.services.external_runs import is_run_credential, run_identity
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.refusals import Refusals
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 
 _log = logging.getLogger(__name__)
@@ -340,15 +343,74 @@ async def may_manage(connection: HTTPConnection) -> Identity:
 
 async def may_scrape(connection: HTTPConnection) -> None:
     """The caller, if they may read the server's metrics: Prometheus with the scrape token,
-    or a client on this machine when no token is set
-    (:func:`~azuraforge.platform.metrics.check_scrape`)."""
+    or a server admin with their credential, from anywhere; without a credential, a client on
+    this machine alone, when no token is set and the server listens on loopback alone
+    (:func:`~azuraforge.platform.hosts.is_loopback_bind`: one listening beyond it may be
+    reached from a loopback address by anyone, through a proxy or a container's port) and
+    the request was not forwarded (:func:`~azuraforge.platform.metrics.check_scrape`)."""
     settings = connection.app.state.settings
     token = settings.metrics_token
-    expected = None if token is None else token.get_secret_value()
     headers = connection.headers
-    forwarded = bool(settings.trusted_proxies) or any(h in headers for h in FORWARDING_HEADERS)
-    client = connection.client.host if connection.client else None
-    check_scrape(expected, headers.get("authorization", ""), client, forwarded)
+    try:
+        if token is None and not _listens_on_loopback(settings.host):
+            raise CredentialError(_NEEDS_A_CREDENTIAL, public=_NEEDS_A_CREDENTIAL)
+        expected = None if token is None else token.get_secret_value()
+        forwarded = bool(settings.trusted_proxies) or any(h in headers for h in FORWARDING_HEADERS)
+        client = connection.client.host if connection.client else None
+        check_scrape(expected, headers.get("authorization", ""), client, forwarded)
+    except (CredentialError, PermissionDeniedError):
+        if not await _server_admin(connection):
+            raise
+
+
+_NEEDS_A_CREDENTIAL = (
+    "/metrics needs a credential on a server that listens beyond this machine: send the "
+    "scrape token (set AZURAFORGE_METRICS_TOKEN, send 'Authorization: Bearer <token>') or a "
+    "server admin's credential"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _listens_on_loopback(host: str) -> bool:
+    """:func:`~azuraforge.platform.hosts.is_loopback_bind`, asked once a host (a name is
+    resolved)."""
+    return is_loopback_bind(host)
+
+
+async def _server_admin(connection: HTTPConnection) -> bool:
+    """Whether the connection carries a server admin's credential at its admin role (a run's
+    credential, or a token made for a lower role, is not one)."""
+    try:
+        who = await identified(connection)
+    except (CredentialError, NotFoundError):
+        return False
+    if who.run is not None or who.role != "admin":
+        return False
+    store: Store = connection.app.state.store
+    user = await run_in_threadpool(store.find_user, who.user)
+    return user is not None and user.is_admin
+
+
+def scrape_rule(settings: Settings) -> str:
+    """Who may read ``/metrics`` of a server of ``settings`` (:func:`may_scrape`), in a line
+    ``azuraforge serve`` prints at start.
+
+    >>> scrape_rule(Settings(home="/srv/af", host="0.0.0.0"))  # doctest: +ELLIPSIS
+    "/metrics: a server admin's credential alone (this server listens beyond this machine; ..."
+    """
+    if settings.metrics_token is not None:
+        return (
+            "/metrics: the scrape token (AZURAFORGE_METRICS_TOKEN) or a server admin's credential"
+        )
+    if not _listens_on_loopback(settings.host):
+        return (
+            "/metrics: a server admin's credential alone (this server listens beyond this "
+            "machine; give Prometheus a token: AZURAFORGE_METRICS_TOKEN)"
+        )
+    return (
+        "/metrics: any client on this machine, without a credential (this server listens on "
+        "loopback alone), or a server admin's credential"
+    )
 
 
 async def anyone() -> None:
