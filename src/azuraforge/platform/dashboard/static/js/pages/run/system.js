@@ -29,7 +29,7 @@ export function elapsedAxis(span) {
 
 /**
  * The System card of run `id`; `current()` gives the run as last read (its `started_at` is
- * the time axis' zero). `set(curves)` takes the history's curves, `add(key)` a key of a live
+ * the time axis' zero, or its first sample when that came before: an earlier attempt's). `set(curves)` takes the history's curves, `add(key)` a key of a live
  * point: each names the system metrics logged, whose points (step, value, time) are then read
  * from `GET /experiments/{id}/metrics` and drawn by the time they were sampled.
  */
@@ -58,7 +58,8 @@ export function systemCharts(id, current) {
   function drawAll(curves) {
     const times = Object.values(curves).flatMap((curve) => curve.times);
     if (!times.length) return;
-    const zero = current().started_at ?? Math.min(...times);
+    // A run claimed again (lost, restarted) starts again: its earlier samples stay right of 0.
+    const zero = Math.min(current().started_at ?? Infinity, ...times);
     const axis = elapsedAxis(Math.max(...times) - zero);
     for (const chart of charts) {
       const data = Object.entries(curves).filter(([key]) => chart.keep(key)).sort(([a], [b]) => a.localeCompare(b))
