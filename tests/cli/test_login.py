@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -24,11 +25,14 @@ from tests.platform.servers import free_port, kill_group, start_serve
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+STORES: dict[str, str] = {}
+"""The store of each serve of the module, by its address."""
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A serve's address and a token of user ``ana`` (viewer in ``default``)."""
+    """A serve's address and a token of user ``ana`` (viewer in ``default``); its store's URL
+    in :data:`STORES`."""
     folder = tmp_path_factory.mktemp("cli-login")
     settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'af.db'}")
     port = free_port()
@@ -38,6 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     store.set_member("default", "ana", "viewer")
     token, _ = new_token(store, user="ana", project="default", role="viewer")
     store.close()
+    STORES[f"http://127.0.0.1:{port}"] = settings.database_url
     yield f"http://127.0.0.1:{port}", token
     kill_group(serve)
 
@@ -77,3 +82,22 @@ def test_login_with_no_answer_to_its_prompt_is_aborted_in_one_line(
     assert "aborted: no answer to the prompt" in result.output
     assert "internal error" not in result.output
     assert not list(tmp_path.rglob("*token*"))  # nothing kept
+
+
+def test_a_login_link_is_on_the_address_the_server_runs_at(
+    served: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serve started on a port of its own, not 8000: ``users link`` run where it runs
+    (on its store) prints a link to that port, which signs the browser in there."""
+    api, _ = served
+    monkeypatch.delenv("AZURAFORGE_API_URL", raising=False)
+    made = runner.invoke(app, ["users", "link", "admin", "--database-url", STORES[api]])
+    assert made.exit_code == 0, made.output
+    link = made.output.strip()
+    assert link.startswith(f"{api}/api/v1/auth/link?token="), link
+    followed = httpx.get(link)
+    assert followed.status_code == 303, followed.text
+    assert httpx.get(f"{api}/api/v1/auth/me", cookies=followed.cookies).json()["user"] == "admin"
+    elsewhere = runner.invoke(app, ["users", "link", "admin", "--url", "https://af.example.org/",
+                                    "--database-url", STORES[api]])  # fmt: skip
+    assert elsewhere.output.startswith("https://af.example.org/api/v1/auth/link?token=")

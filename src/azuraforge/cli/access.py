@@ -6,6 +6,7 @@ command line; a token is printed once, when it is made; a session key never."""
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -24,7 +25,7 @@ from azuraforge.cli.common import (
     user_errors,
 )
 from azuraforge.client import Client, save_token
-from azuraforge.client.environment import api_url
+from azuraforge.client.environment import API_URL_VARIABLE, api_url
 from azuraforge.errors import CredentialError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -102,9 +103,14 @@ def make_link(
     project: Annotated[str, typer.Option("--project", help="The project to sign in to.")] = (
         "default"
     ),
-    url: Annotated[str, typer.Option("--url", help="The server's address.")] = (
-        "http://127.0.0.1:8000"
-    ),
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="The server's address, as a browser reaches it (default: AZURAFORGE_API_URL, "
+            "else the address the server of this store last started at).",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
@@ -115,7 +121,22 @@ def make_link(
         store = _store(database_url)
         token = login_link(store, name, project)
         store.audit(_actor(), "user.link", name, project=project)
-        print(f"{url.rstrip('/')}/api/v1/auth/link?token={token}")
+        print(f"{_server_address(store, url)}/api/v1/auth/link?token={token}")
+
+
+SERVER_START = "server.start"
+"""The audit log's action ``azuraforge serve`` records at each start, its address the
+target: where a link of its store points."""
+
+
+def _server_address(store: Store, given: str | None) -> str:
+    """The server's address for a link: ``given``, else ``$AZURAFORGE_API_URL``, else the
+    one the server of ``store`` last started at (on its port, whatever it is), else
+    ``http://127.0.0.1:8000``."""
+    if given or os.environ.get(API_URL_VARIABLE):
+        return api_url(given)
+    started = store.list_audit(limit=1, action=SERVER_START)
+    return started[0].target.rstrip("/") if started else api_url()
 
 
 def _password(from_stdin: bool, command: str) -> str:

@@ -100,6 +100,7 @@ def serve(
 
         with arguments():  # an exporter not installed: exit code 2
             start_tracing("azuraforge")  # before the store is opened: its statements traced
+        from azuraforge.cli.access import SERVER_START
         from azuraforge.platform.api.access import scrape_rule
         from azuraforge.platform.api.processes import listen
         from azuraforge.platform.server import local_workers, run_server
@@ -142,6 +143,7 @@ def serve(
                 highlight=False,
                 soft_wrap=True,
             )
+            store.audit("serve", SERVER_START, urls[0])  # where users link's links point
             link = _login_link(store)
             if first_run is not None:
                 _submit_and_announce(store, transport, settings, *first_run, (urls[0], link))

@@ -92,11 +92,15 @@ class AccessStore(StoreBase):
                 )
             )
 
-    def list_audit(self, project: str | None = None, limit: int = 100) -> list[AuditRecord]:
-        """The newest ``limit`` entries (of ``project``), newest first."""
+    def list_audit(
+        self, project: str | None = None, limit: int = 100, *, action: str | None = None
+    ) -> list[AuditRecord]:
+        """The newest ``limit`` entries (of ``project``, of ``action``), newest first."""
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if project is not None:
             query = query.where(AuditEntry.project == project)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
         with self._read() as connection:
             return [
                 AuditRecord(r.at, r.actor, r.project, r.action, r.target, r.address)
