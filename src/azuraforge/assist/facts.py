@@ -261,7 +261,7 @@ def _metric(lowered: str) -> str | None:
 def _number(lowered: str) -> int | None:
     """The one id a question names ("run 12", "#12", "12 numaralı"), not a digit of a name
     (R2, pm2.5)."""
-    found = re.findall(r"(?<![\w.²])#?(\d{1,9})(?![\w.]\w)", lowered)
+    found = re.findall(r"(?<![\w.²])#?(-?\d+)(?![\w.]\w)", lowered)
     return int(found[0]) if len(found) == 1 else None
 
 

@@ -270,3 +270,20 @@ def test_the_reader_answers_what_it_cannot_see_plainly(project):
     for text in ("What is the weather like in Paris tomorrow?", "Hangi koşu en iyi F1 aldı?"):
         facts = reader.answer(read_question(text))
         assert not facts.seen and any(phrase in facts.text for phrase in UNSEEN), facts
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("What is the MAE of run 99999999999999999999?", "no run 99999999999999999999"),
+        ("What is the MAE of run -1?", "no run -1"),
+        ("How many rows does my weather dataset have?", "This project has no data file."),
+        ("What is the latest score of my stream?", "This project has no stream."),
+        ("Which version is the champion?", "This project has no registered model."),
+        ("Which run had the best MAE?", "Run "),  # its own secret-run, which it may see
+    ],
+)
+def test_another_project_gets_its_own_answers_and_a_bad_id_names_no_run(project, text, said):
+    folder = DataFolder.of(project.settings.data_dir, ELSEWHERE)
+    facts = ProjectFactsReader(project.store, ELSEWHERE, folder).answer(read_question(text))
+    assert said in facts.text and "weather-lstm" not in facts.text, facts

@@ -25,6 +25,8 @@ from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.store import ExperimentRecord, ModelRecord, Store
 from azuraforge.platform.store.experiments import MAX_PAGE, ExperimentQuery
 
+MAX_ID = 2**31 - 1
+"""The largest id a job has (32-bit on PostgreSQL): a larger one names no run."""
 SHOWN = 10
 """Most runs, files or models one answer names."""
 LOWER_IS_BETTER = frozenset({"mae", "rmse", "mse", "mape", "mase", "smape", "loss", "val_loss"})
@@ -99,6 +101,8 @@ class ProjectFactsReader:
         return cannot_see(q, *UNSEEN)
 
     def _one_run(self, q: Question, number: int) -> Facts:
+        if not 1 <= number <= MAX_ID:
+            return cannot_see(q, f"there is no run {number} in it", f"{number} numaralı koşu yok")
         run = self.store.find_experiment(number, project=self.project)
         if run is None or run.kind == STREAM:
             return cannot_see(q, f"there is no run {number} in it", f"{number} numaralı koşu yok")
@@ -145,17 +149,17 @@ class ProjectFactsReader:
         if q.state:
             matching = [r for r in runs if r.status == q.state]
             ids = ", ".join(str(r.id) for r in matching[:SHOWN])
-            return Facts(say(q.language,
-                             f"{len(matching)} runs of this project are {q.state}"
-                             + (f": {ids}." if ids else "."),
-                             f"Bu projede {len(matching)} koşu {_state(q, q.state)}"
-                             + (f": {ids}." if ids else ".")))  # fmt: skip
+            listed = f": {ids}." if ids else "."
+            verb = "is" if len(matching) == 1 else "are"
+            english = f"{counted(len(matching), 'run')} of this project {verb} {q.state}{listed}"
+            turkish = f"Bu projede {len(matching)} koşu {_state(q, q.state)}{listed}"
+            return Facts(say(q.language, english, turkish))
         states = Counter(r.status for r in runs)
         parts = ", ".join(f"{n} {_state(q, s)}" for s, n in sorted(states.items()))
         return Facts(
             say(
                 q.language,
-                f"This project has {total} runs" + (f": {parts}." if parts else "."),
+                f"This project has {counted(total, 'run')}" + (f": {parts}." if parts else "."),
                 f"Bu projede {total} koşu var" + (f": {parts}." if parts else "."),
             )
         )
@@ -163,8 +167,10 @@ class ProjectFactsReader:
     def _list_runs(self, q: Question, runs: list[ExperimentRecord]) -> Facts:
         chosen = [r for r in runs if q.state is None or r.status == q.state]
         if not chosen:
-            state = f" {q.state}" if q.state else ""
-            return Facts(say(q.language, f"No run of this project is{state}.",
+            none = (
+                f"No run of this project is {q.state}." if q.state else "This project has no run."
+            )
+            return Facts(say(q.language, none,
                              "Bu projede böyle bir koşu yok."))  # fmt: skip
         lines = [_run_status(q, r) for r in chosen[:SHOWN]]
         more = len(chosen) - SHOWN
@@ -195,8 +201,10 @@ class ProjectFactsReader:
             return Facts(self._versions(q, chosen[0]))
         if q.ask == "count":
             names = ", ".join(m.name for m in models[:SHOWN])
-            return Facts(say(q.language, f"This project has {total} registered models: {names}.",
-                             f"Bu projede {total} kayıtlı model var: {names}."))  # fmt: skip
+            english = f"This project has {counted(total, 'registered model')}: {names}."
+            return Facts(
+                say(q.language, english, f"Bu projede {total} kayıtlı model var: {names}.")
+            )
         return Facts(" ".join(self._versions(q, m) for m in (chosen or models)[:SHOWN]))
 
     def _versions(self, q: Question, model: ModelRecord) -> str:
@@ -205,7 +213,7 @@ class ProjectFactsReader:
         numbers = ", ".join(str(v.version) for v in sorted(versions, key=lambda v: v.version))
         aliases = _aliases(model)
         return say(q.language,
-                   f"Model {model.name} has {total} versions ({numbers}); "
+                   f"Model {model.name} has {counted(total, 'version')} ({numbers}); "
                    f"latest {model.latest_version}; aliases: {aliases or 'none'}.",
                    f"{model.name} modelinin {total} sürümü var ({numbers}); en yenisi "
                    f"{model.latest_version}; takma adlar: {aliases or 'yok'}.")  # fmt: skip
@@ -257,7 +265,7 @@ class ProjectFactsReader:
             return Facts(
                 say(
                     q.language,
-                    f"This project has {len(files)} data files: {names}.",
+                    f"This project has {counted(len(files), 'data file')}: {names}.",
                     f"Bu projede {len(files)} veri dosyası var: {names}.",
                 )
             )
@@ -271,6 +279,8 @@ class ProjectFactsReader:
             streams = [s for s in streams if s.id == q.number]
         else:
             streams = [s for s in streams if s.name.lower() in q.text.lower()] or streams
+        if not streams and not total:
+            return Facts(say(q.language, "This project has no stream.", "Bu projede akış yok."))
         if not streams:
             return cannot_see(q, "it has no such stream", "böyle bir akış yok")
         if q.ask == "count":
@@ -279,11 +289,20 @@ class ProjectFactsReader:
             return Facts(
                 say(
                     q.language,
-                    f"This project has {total} streams: {parts}.",
+                    f"This project has {counted(total, 'stream')}: {parts}.",
                     f"Bu projede {total} akış var: {parts}.",
                 )
             )
         return Facts(" ".join(_stream_facts(q, s) for s in streams[:SHOWN]))
+
+
+def counted(n: int, thing: str) -> str:
+    """``n`` and ``thing``, plural unless one (English).
+
+    >>> counted(1, "run"), counted(6, "data file")
+    ('1 run', '6 data files')
+    """
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def metric_of(run: ExperimentRecord, metric: str) -> tuple[str, float] | None:
