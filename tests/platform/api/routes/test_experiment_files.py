@@ -1,18 +1,21 @@
 """A run's files as ``GET /experiments/{id}`` lists them (``artifacts``) and
 ``/experiments/{id}/artifacts/{path}`` serves them: a real pipeline's report, model and
-plots, each listed file served."""
+plots, each listed file served. The run is executed here, as a worker would (its claim, then
+the job kernel): no worker process to start and poll."""
 
 from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.learn.datasets.fetching import MIRROR_VARIABLE
+from azuraforge.platform.jobs.runner import execute
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
 
 API = "/api/v1"
 TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
@@ -21,30 +24,22 @@ TINY = {"max_rows": 600, "epochs": 1, "hidden_size": 4, "sequence_length": 8}
 
 @pytest.fixture
 def data_mirror(shared_data: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker (started after this) reads the real data from the shared folders."""
+    """The run reads the real data from the shared folders."""
     monkeypatch.setenv(MIRROR_VARIABLE, os.pathsep.join(str(folder) for folder in shared_data))
 
 
-def finished(client: TestClient, experiment_id: int, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.get(f"{API}/experiments/{experiment_id}").json()
-        if run["status"] not in ("queued", "running"):
-            return dict(run)
-        time.sleep(0.1)
-    raise AssertionError(f"run {experiment_id} is still {run['status']}")
-
-
 def test_a_pipelines_plots_are_listed_among_its_files_and_served(
-    client: TestClient, data_mirror: None, worker: object
+    client: TestClient, store: Store, settings: Settings, data_mirror: None
 ) -> None:
     """The report's plots were served (its images point at them) but not listed."""
     made = client.post(
         f"{API}/experiments", json={"pipeline": "weather-forecaster", "config": TINY}
     )
     assert made.status_code == 201, made.text
-    run = finished(client, made.json()["data"][0]["id"])
-    assert run["status"] == "completed", run["error"]
+    lease = store.claim(made.json()["data"][0]["id"], "test-worker", 60.0)
+    assert lease is not None
+    assert execute(store, lease, settings) == "completed"
+    run = client.get(f"{API}/experiments/{lease.experiment_id}").json()
     listed = [a["path"] for a in run["artifacts"] if not a["is_dir"]]
     report = client.get(f"{API}/experiments/{run['id']}/report").json()["markdown"]
     shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
