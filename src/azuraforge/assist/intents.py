@@ -1,4 +1,4 @@
-"""What a message wants: the five intents, labelled examples and template expansion.
+"""What a message wants: the six intents, labelled examples and template expansion.
 
 An intent dataset is either a labelled file (JSONL with ``text`` and ``label`` on each line,
 or CSV with a ``text`` and a ``label`` column) or a template file (YAML) whose sentences are
@@ -37,7 +37,8 @@ INTENTS: dict[str, str] = {
     "memory_recall": "what the user said or asked in earlier conversations",
     "project_data": "this project's own runs, models, data files and streams (their figures)",
 }
-"""The five intents of the seed, with what each covers."""
+"""The seed's five intents and ``project_data`` (questions about the project's own data,
+answered from its rows: :mod:`~azuraforge.assist.facts`), with what each covers."""
 
 FALLBACK_INTENT = "general_chat"
 
