@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from azuraforge.platform.api.openai_errors import is_openai_path, openai_error
+
 MAX_HEADERS = 100
 """Most header fields a request may send (Apache's ``LimitRequestFields``)."""
 MAX_HEADER_BYTES = 32 * 1024
@@ -34,7 +36,7 @@ class HeaderLimit:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1009, "reason": problem})
         else:
-            await _refuse(send, 431, "HEADERS_TOO_LARGE", problem)
+            await _refuse(send, 431, "HEADERS_TOO_LARGE", problem, scope["path"])
 
 
 def _header_problem(scope: Scope) -> str | None:
@@ -84,7 +86,7 @@ class BodyLimit:
     ) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit, setting)
+            await _too_large(scope, send, limit, setting)
             return
         seen, over, started, refused = 0, False, False, False
 
@@ -105,7 +107,7 @@ class BodyLimit:
             if over and not started:
                 if not refused:
                     refused = True
-                    await _too_large(send, limit, setting)
+                    await _too_large(scope, send, limit, setting)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -114,16 +116,19 @@ class BodyLimit:
             await self.app(scope, counted, answer)
         except _TooLargeError:
             if not (refused or started):
-                await _too_large(send, limit, setting)
+                await _too_large(scope, send, limit, setting)
 
 
-async def _too_large(send: Send, limit: int, setting: str) -> None:
+async def _too_large(scope: Scope, send: Send, limit: int, setting: str) -> None:
     message = f"request body over {limit:,} bytes; send less (limit: {setting})"
-    await _refuse(send, 413, "TOO_LARGE", message)
+    await _refuse(send, 413, "TOO_LARGE", message, scope["path"])
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+async def _refuse(send: Send, status: int, code: str, message: str, path: str) -> None:
+    """Answer ``status`` with the API's error body (OpenAI's on its paths)."""
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if is_openai_path(path):
+        status, body = openai_error(status, code, message)
     payload = json.dumps(body).encode()
     headers = [
         (b"content-type", b"application/json"),

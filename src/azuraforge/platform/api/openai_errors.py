@@ -92,9 +92,12 @@ def validation_error(error: dict[str, Any]) -> tuple[str, str, str | None]:
     >>> validation_error({"loc": ("body", "messages"), "type": "missing", "msg": "..."})
     ('MISSING_REQUIRED_PARAMETER', "Missing required parameter: 'messages'.", 'messages')
     """
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "json_invalid":  # its location is a position in the body, not a field
+        why = ctx.get("error", error["msg"])
+        return "INVALID_JSON", f"the body is not valid JSON: {why}", None
     param = field_name(tuple(error["loc"]))
     name = param or "body"
-    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "MISSING_REQUIRED_PARAMETER", f"Missing required parameter: {name!r}.", param
     if name.endswith("_tokens") and kind in ("less_than_equal", "greater_than_equal"):

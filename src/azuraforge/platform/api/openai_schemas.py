@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from azuraforge.assist.backends.base import Message
@@ -30,24 +37,39 @@ class Part(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """One message of the conversation the client sends: its content (a text, or text parts)
-    holds at most :data:`MAX_MESSAGE` characters in all."""
+    """One message of the conversation the client sends: its content (a text, or at most
+    :data:`MAX_PARTS` text parts) holds at most :data:`MAX_MESSAGE` characters in all."""
 
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | Annotated[list[Part], Field(max_length=MAX_PARTS)]
+    content: str | list[Part]
 
-    @field_validator("content", mode="after")
+    @field_validator("content", mode="wrap")
     @classmethod
-    def _at_most(cls, content: str | list[Part]) -> str | list[Part]:
-        length = len(content) if isinstance(content, str) else sum(len(p.text) for p in content)
+    def _text(cls, content: Any, handler: ValidatorFunctionWrapHandler) -> str | list[Part]:
+        """The content as a text or text parts, each error told once at ``content`` (not at
+        each member of the union it failed)."""
+        try:
+            read: str | list[Part] = handler(content)
+        except ValidationError:
+            raise PydanticCustomError(
+                "invalid_content",
+                "a message's content is a text or a list of text parts "
+                "([{'type': 'text', 'text': ...}]); only text is read",
+            ) from None
+        if isinstance(read, list) and len(read) > MAX_PARTS:
+            raise PydanticCustomError(
+                "too_long", "a message has at most {limit} parts; this one has {length}",
+                {"limit": MAX_PARTS, "length": len(read)},
+            )  # fmt: skip
+        length = len(read) if isinstance(read, str) else sum(len(p.text) for p in read)
         if length > MAX_MESSAGE:
             raise PydanticCustomError(
                 "string_too_long",
                 "a message holds at most {limit} characters; this one has {length}",
                 {"limit": MAX_MESSAGE, "length": length},
             )
-        return content
+        return read
 
     def text(self) -> Message:
         content = self.content

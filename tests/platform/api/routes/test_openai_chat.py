@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.api.openai_schemas import MAX_MESSAGES, MAX_TOKENS
+from azuraforge.platform.api.openai_schemas import MAX_MESSAGES, MAX_PARTS, MAX_TOKENS
 from azuraforge.platform.api.routes.chat import MAX_MESSAGE
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
@@ -87,6 +87,11 @@ def _refused(call: Any) -> openai.APIStatusError:
          f"a message holds at most {MAX_MESSAGE} characters; this one has {MAX_MESSAGE + 1}"),
         ({"messages": [*SAID, {"role": "user", "content": PARTS}]},
          "messages[1].content", f"at most {MAX_MESSAGE} characters; this one has 20002"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+         "messages[0].content", "a text or a list of text parts ([{'type': 'text', 'text'"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "; got 5"),
+        ({"messages": [{"role": "user", "content": PARTS[:1] * (MAX_PARTS + 1)}]},
+         "messages[0].content", f"at most {MAX_PARTS} parts; this one has {MAX_PARTS + 1}"),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role",
          "Input should be 'system', 'developer', 'user' or 'assistant'"),
     ],
@@ -109,6 +114,29 @@ def test_a_missing_field_is_named_as_openai_names_it(server: Server):
         "message": "Missing required parameter: 'messages'.", "type": "invalid_request_error",
         "param": "messages", "code": "missing_required_parameter",
     }}  # fmt: skip
+
+
+def test_a_body_that_is_not_json_is_a_400_naming_no_field(server: Server):
+    answer = httpx.post(f"{server.url}/v1/chat/completions", content=b"{not json",
+                        headers={**server.viewer, "Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        None,
+        "invalid_json",
+    )
+    assert error["message"].startswith("the body is not valid JSON: ")
+
+
+def test_a_body_over_the_servers_limit_is_a_413_in_openais_body(server: Server):
+    said = [{"role": "user", "content": "x" * 15_000}] * 70  # each within the limits: 1 MB
+    refused = _refused(
+        lambda: server.client().chat.completions.create(model="quick", messages=said)
+    )
+    assert refused.status_code == 413
+    assert (refused.type, refused.code) == ("invalid_request_error", "too_large")
+    assert "request body over 1,000,000 bytes" in refused.body["message"]
 
 
 def test_no_credential_a_bad_one_and_a_runs_own_are_openais_401_and_403(server: Server):
