@@ -54,3 +54,17 @@ def test_a_target_that_cannot_be_reached_is_one_line(
     assert result.exit_code == 1
     assert said(result.output).startswith(f"error: cannot use s3://bucket/af at {endpoint}")
     assert "Traceback" not in result.output and "tests-secret" not in result.output
+
+
+@pytest.mark.parametrize("target", ["file:///proc/nope", "/proc/nope/deeper"])
+def test_a_target_that_cannot_be_written_is_one_line(home: Path, target: str) -> None:
+    """A folder that cannot be made (under /proc, which holds no folders of ours): one line
+    naming the store and why, never an internal error."""
+    result = runner.invoke(app, ["blobs", "copy", "--to", target])
+    assert result.exit_code == 1, result.output
+    shown = said(result.output)
+    assert shown.startswith(
+        f"error: cannot write into {LocalBlobs(target.removeprefix('file://')).url}: "
+    ), shown
+    assert "internal error" not in shown and "please report" not in shown
+    assert result.output.count("\n") == 1, result.output

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from azuraforge.cli.common import Verbose, console, settings_with, user_errors
+from azuraforge.errors import AzuraForgeError, BlobStoreUnavailableError
 
 if TYPE_CHECKING:
+    from azuraforge.platform.blobs import BlobStore
     from azuraforge.platform.blobs.transfer import Copied
 
 app = typer.Typer(help="The platform's files (the blob store).", no_args_is_help=True)
@@ -53,9 +57,31 @@ def copy(
         settings = settings_with(s3_endpoint=endpoint)
         origin = blobs_from_url(source or settings.blob_store, s3_endpoint=settings.s3_endpoint)
         target = blobs_from_url(to, s3_endpoint=settings.s3_endpoint)
-        with copy_progress(f"copying {origin.url} to {target.url}") as progress:
-            copied = copy_blobs(origin, target, progress=progress)
+        try:
+            with copy_progress(f"copying {origin.url} to {target.url}") as progress:
+                copied = copy_blobs(origin, target, progress=progress)
+        except OSError as e:
+            if isinstance(e, AzuraForgeError):  # already says what failed
+                raise
+            raise BlobStoreUnavailableError(failed_copy(e, origin, target)) from e
         say_copied(copied, f"copied into {target.url}")
+
+
+def failed_copy(error: OSError, origin: BlobStore, target: BlobStore) -> str:
+    """What a file system's error in a copy means: the store it hit (the origin when the
+    file is one of its folder's, else the target), why, and the file.
+
+    >>> from azuraforge.platform.blobs import LocalBlobs
+    >>> failed_copy(FileNotFoundError(2, "No such file or directory", "/proc/nope"),
+    ...             LocalBlobs("/srv/af/blobs"), LocalBlobs("/proc/nope"))
+    "cannot write into file:///proc/nope: No such file or directory ('/proc/nope')"
+    """
+    root = getattr(origin, "root", None)
+    named = error.filename
+    reading = bool(named and root and Path(os.fsdecode(named)).is_relative_to(root))
+    where = f"read from {origin.url}" if reading else f"write into {target.url}"
+    shown = f" ({os.fsdecode(named)!r})" if named else ""
+    return f"cannot {where}: {error.strerror or error}{shown}"
 
 
 @contextmanager
