@@ -79,12 +79,18 @@ class ProjectFacts(Protocol):
         ...
 
 
+SECOND_LOOK = 0.3
+"""The router's probability of ``project_data`` at which a message that names something the
+project keeps is read as a question about it, whatever intent won (see :func:`asks_project`)."""
+
+
 def asks_project(route: Route, text: str) -> bool:
-    """Whether the message ``text``, routed as ``route``, asks about the project: the router
-    chose ``project_data``, or fell back unsure with it as its best guess (a figure is never
-    left to a model because a threshold moved), and the message names something the project
-    keeps (runs, models, data files, streams, a metric): a router's slip ("which laptop would
-    you recommend?") goes on to the model, not to "I cannot see that".
+    """Whether the message ``text``, routed as ``route``, asks about the project: it names
+    something the project keeps (runs, models, data files, streams, a metric) and the router
+    chose ``project_data``, fell back unsure with it as its best guess, or gave it at least
+    :data:`SECOND_LOOK`. A figure is never left to a model because a threshold or a
+    calibration moved; a router's slip without a project word ("which laptop would you
+    recommend?") goes on to the model.
 
     >>> asks_project(Route("project_data", 0.9, "model"), "how many runs failed?")
     True
@@ -93,10 +99,13 @@ def asks_project(route: Route, text: str) -> bool:
     >>> asks_project(Route("general_chat", 0.4, "fallback", candidate="project_data"),
     ...              "kaç koşu başarısız oldu?")
     True
+    >>> asks_project(Route("general_chat", 0.6, "model", scores={"project_data": 0.35}),
+    ...              "is my price stream still running?")
+    True
     """
-    return (
-        PROJECT_DATA in (route.intent, route.candidate) and read_question(text).subject is not None
-    )
+    chosen = PROJECT_DATA in (route.intent, route.candidate)
+    likely = route.scores.get(PROJECT_DATA, 0.0) >= SECOND_LOOK
+    return (chosen or likely) and read_question(text).subject is not None
 
 
 def say(language: str, english: str, turkish: str) -> str:
