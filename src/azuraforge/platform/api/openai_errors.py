@@ -49,10 +49,10 @@ class ModelNotFoundError(NotFoundError):
 def is_openai_path(path: str) -> bool:
     """Whether ``path`` is one of OpenAI's calls.
 
-    >>> is_openai_path("/v1/chat/completions"), is_openai_path("/api/v1/chat")
-    (True, False)
+    >>> [is_openai_path(p) for p in ("/v1/chat/completions", "/v1", "/api/v1/chat", "/v10")]
+    [True, True, False, False]
     """
-    return path.startswith(OPENAI_PREFIX)
+    return path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/")
 
 
 def openai_error(
