@@ -5,8 +5,10 @@ on; one it refuses is not kept."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from azuraforge.cli.common import EXIT_ABORTED
 from azuraforge.cli.main import app
 from azuraforge.client import Client
 from azuraforge.errors import CredentialError
@@ -73,15 +74,30 @@ def test_a_token_the_server_knows_is_kept_and_sent_until_logout(
     assert f"then `azuraforge login --api-url {api}`" in str(refused_after.value)  # what to do
 
 
-def test_login_with_no_answer_to_its_prompt_is_aborted_in_one_line(
-    served: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("given", ["", "af_" + "0" * 12 + "_" + "x" * 43 + "\n"])
+def test_a_token_piped_without_the_flag_is_refused_naming_it(
+    served: tuple[str, str], tmp_path: Path, given: str
 ) -> None:
-    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path))
-    result = runner.invoke(app, ["login", "--api-url", served[0]], input="")
-    assert result.exit_code == EXIT_ABORTED
-    assert "aborted: no answer to the prompt" in result.output
-    assert "internal error" not in result.output
-    assert not list(tmp_path.rglob("*token*"))  # nothing kept
+    """``echo af_... | azuraforge login``: the prompt cannot hide what a pipe gives (Python's
+    getpass said "Password input may be echoed" and read the pipe); one line naming
+    ``--token-stdin``, nothing kept. With the flag, no such warning."""
+    command = [sys.executable, "-c", "from azuraforge.cli.main import main; main()", "login",
+               "--api-url", served[0]]  # fmt: skip
+    env = {**os.environ, "AZURAFORGE_HOME": str(tmp_path)}
+    env.pop("AZURAFORGE_TOKEN", None)
+    piped = subprocess.run(command, input=given, env=env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert piped.returncode == 2, piped.stderr
+    assert piped.stderr.splitlines() == [
+        "error: standard input is not a terminal to ask the token at: to give it on standard "
+        "input, add --token-stdin (echo ... | azuraforge login --token-stdin)"
+    ]
+    assert piped.stdout == "" and not list(tmp_path.rglob("*credentials*"))  # nothing kept
+    flagged = subprocess.run([*command, "--token-stdin"], input=given, env=env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert flagged.returncode == 1, flagged.stderr  # not a token, or one the server refuses
+    assert "echoed" not in flagged.stderr + flagged.stdout
+    assert len(flagged.stderr.splitlines()) == 1, flagged.stderr
 
 
 def test_a_login_link_is_on_the_address_the_server_runs_at(

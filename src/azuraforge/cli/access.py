@@ -145,12 +145,24 @@ def _password(from_stdin: bool, command: str) -> str:
     pipe, echo what it could not hide and find no confirmation)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    _check_terminal("password", "--password-stdin", command)
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+def _check_terminal(what: str, flag: str, command: str) -> None:
+    """Refuse to ask for a secret when standard input is not a terminal: the prompt could not
+    hide it (Python's getpass warns "Password input may be echoed" and reads the pipe).
+
+    Raises
+    ------
+    UsageError
+        Naming ``flag``, which reads the secret from standard input.
+    """
     if not sys.stdin.isatty():
         raise UsageError(
-            "standard input is not a terminal to ask the password at: to give it on standard "
-            f"input, add --password-stdin (echo ... | azuraforge {command} --password-stdin)"
+            f"standard input is not a terminal to ask the {what} at: to give it on standard "
+            f"input, add {flag} (echo ... | azuraforge {command} {flag})"
         )
-    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
 @users.command("list")
@@ -374,6 +386,7 @@ def login(
         if token_stdin:
             token = sys.stdin.readline().strip()
         else:
+            _check_terminal("token", "--token-stdin", "login")
             token = typer.prompt("token", hide_input=True).strip()
         if not TOKEN_SHAPE.fullmatch(token):
             raise CredentialError("that is not a token: `azuraforge tokens create` makes one")
