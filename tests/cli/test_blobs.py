@@ -68,3 +68,19 @@ def test_a_target_that_cannot_be_written_is_one_line(home: Path, target: str) ->
     ), shown
     assert "internal error" not in shown and "please report" not in shown
     assert result.output.count("\n") == 1, result.output
+
+
+@pytest.mark.parametrize("origin", ["missing", "a-file"])
+def test_an_origin_that_is_no_folder_is_one_line_not_nothing_copied(
+    home: Path, tmp_path: Path, origin: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a store")
+    result = runner.invoke(
+        app, ["blobs", "copy", "--from", str(tmp_path / origin), "--to", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1, result.output
+    assert said(result.output).startswith(
+        f"error: nothing to copy from {(tmp_path / origin).as_uri()}: no folder there"
+    ), result.output
+    assert "files copied" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

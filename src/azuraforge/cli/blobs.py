@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from azuraforge.cli.common import Verbose, console, settings_with, user_errors
-from azuraforge.errors import AzuraForgeError, BlobStoreUnavailableError
+from azuraforge.errors import AzuraForgeError, BlobStoreUnavailableError, NotFoundError
 
 if TYPE_CHECKING:
     from azuraforge.platform.blobs import BlobStore
@@ -57,6 +57,7 @@ def copy(
         settings = settings_with(s3_endpoint=endpoint)
         origin = blobs_from_url(source or settings.blob_store, s3_endpoint=settings.s3_endpoint)
         target = blobs_from_url(to, s3_endpoint=settings.s3_endpoint)
+        check_origin(origin)
         try:
             with copy_progress(f"copying {origin.url} to {target.url}") as progress:
                 copied = copy_blobs(origin, target, progress=progress)
@@ -65,6 +66,17 @@ def copy(
                 raise
             raise BlobStoreUnavailableError(failed_copy(e, origin, target)) from e
         say_copied(copied, f"copied into {target.url}")
+
+
+def check_origin(origin: BlobStore) -> None:
+    """Refuse a folder origin that is not a folder: a mistyped ``--from`` would otherwise
+    copy "0 files" and say nothing was wrong."""
+    root = getattr(origin, "root", None)
+    if root is not None and not Path(root).is_dir():
+        raise NotFoundError(
+            f"nothing to copy from {origin.url}: no folder there (--from takes a blob store's "
+            "folder or s3://bucket/prefix)"
+        )
 
 
 def failed_copy(error: OSError, origin: BlobStore, target: BlobStore) -> str:
