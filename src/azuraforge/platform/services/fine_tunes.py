@@ -66,6 +66,7 @@ from azuraforge.platform.jobs.kinds import JobHost, JobKind, RestartPolicy
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.assist_backends import declared_backends
 from azuraforge.platform.services.guardian import LIMITS
 from azuraforge.platform.services.registry import (
     CHAMPION,
@@ -192,9 +193,10 @@ def expert_named(name: str) -> Expert:
 
 
 def base_backend(settings: Settings, name: str = "") -> AssistBackend:
-    """The declared llama backend ``name`` (the first llama backend by default): its model is
-    the base a fine-tune trains over and judges with."""
-    llamas = [b for b in settings.assist_backends if b.kind == "llama"]
+    """The declared llama backend ``name`` (the first llama backend by default; with none
+    declared, the chat's default one): its model is the base a fine-tune trains over and
+    judges with."""
+    llamas = [b for b in declared_backends(settings) if b.kind == "llama"]
     if not llamas:
         raise ReferenceNotFoundError(
             "a fine-tune needs a llama backend declared in assist_backends (its model is the "
