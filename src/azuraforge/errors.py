@@ -22,6 +22,7 @@ natural also from the matching builtin, so either ``except`` works::
      ├── StoreUnavailableError (OSError)      the store's database cannot be reached
      ├── TransportUnavailableError (OSError)  the job broker (Redis for Celery) cannot be reached
      ├── BlobStoreUnavailableError (OSError)  the object store of the blobs refuses or is down
+ ├── DiskFullError (OSError)              a disk of the server has no room for what it wrote
      ├── SourceUnavailableError (OSError)     a live source that failed too many times in a row
  └── ModelUnavailableError (OSError)      a packaged model, its package or a model server that is
                                           not there (the assistant never downloads one)
@@ -168,6 +169,10 @@ class TransportUnavailableError(AzuraForgeError, OSError):
 class BlobStoreUnavailableError(AzuraForgeError, OSError):
     """The blob store (an S3-compatible object store) cannot be used now: unreachable, its
     bucket missing, or the credentials refused."""
+
+
+class DiskFullError(AzuraForgeError, OSError):
+    """A disk of the server is full (ENOSPC): what was being written was not kept."""
 
 
 class SourceUnavailableError(AzuraForgeError, OSError):

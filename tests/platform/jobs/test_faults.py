@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,8 +51,8 @@ class WorkerProcess:
     """``python -m azuraforge.platform.jobs.worker`` in its own process group, with short
     heartbeat, lease and reaper intervals; its log in ``log``."""
 
-    def __init__(self, database_url: str, home: Path) -> None:
-        self.log = home / f"worker-{time.monotonic_ns()}.log"
+    def __init__(self, database_url: str, home: Path, logs: Path | None = None) -> None:
+        self.log = (logs or home) / f"worker-{time.monotonic_ns()}.log"
         home.mkdir(parents=True, exist_ok=True)
         env = dict(
             os.environ,
@@ -99,12 +100,24 @@ class WorkerProcess:
 
 
 @pytest.fixture
+def big_small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A :class:`SmallDisk` of 8 MiB: room for an SQLite store."""
+    if os.geteuid() != 0:
+        pytest.skip("a disk of the test's own is a tmpfs, and only root mounts one")
+    disk = SmallDisk(tmp_path / "disk", size=8 << 20)
+    yield disk
+    disk.close()
+
+
+@pytest.fixture
 def start_worker(sleeper: Path, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     class Started(WorkerProcess):
-        def __init__(self, database_url: str, home: Path = tmp_path / "home") -> None:
-            super().__init__(database_url, home)
+        def __init__(
+            self, database_url: str, home: Path = tmp_path / "home", logs: Path | None = None
+        ) -> None:
+            super().__init__(database_url, home, logs)
             started.append(self)
 
     yield Started
@@ -314,4 +327,60 @@ def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
         assert [(s, v) for s, v, _ in curves[key]] == [(s, scale / s) for s in range(1, total + 1)]
     logged = [e.payload["message"] for e in direct.list_events(experiment_id=run, kinds=["log"])]
     assert any("the spool cannot take metric points either" in line for line in logged)
+    direct.close()
+
+
+def test_a_run_whose_store_disk_stays_full_past_its_lease_ends_failed_naming_it(
+    sqlite_template: Path, big_small_disk: SmallDisk, sleeper: Path
+) -> None:
+    """The home (its SQLite store, the run's folder) on a disk full for longer than a lease
+    lives: the run ended lost, "stopped renewing its lease", nothing said the disk was full,
+    and the points it logged meanwhile were gone. Its worker cannot renew the lease on that
+    disk, so the run stops once the disk was full for ``lease_ttl`` and, when the disk has
+    room again, ends failed saying why, every point it logged kept."""
+    small_disk = big_small_disk
+    home = small_disk.path / "home"
+    home.mkdir()
+    shutil.copy(sqlite_template, home / "azuraforge.db")
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'azuraforge.db'}",
+        heartbeat_interval=0.2,
+        lease_ttl=1.0,
+        poll_interval=0.05,
+        flush_interval=0.02,
+    )
+    direct = Store(settings.database_url)
+    run = direct.create_experiment("sleeper", {"steps": 500, "sleep": 0.02}).id  # 10 s or more
+
+    def outage() -> None:
+        wait_for(lambda: len(loss_steps(direct, run)) >= 10, timeout=15)
+        small_disk.fill()
+        time.sleep(3 * settings.lease_ttl)
+        small_disk.free()
+
+    cutter = threading.Thread(target=outage)
+    worker = Worker(settings)
+    try:
+        cutter.start()
+        ended = worker.run_one(run)
+    finally:
+        cutter.join()
+        small_disk.free()
+        worker.store.close()
+    record = direct.get_experiment(run)
+    assert record.status == "failed", (record.status, record.error)
+    assert ended == Supervision("failed")
+    assert record.error is not None and record.error.startswith(
+        "the disk of the store was full (database or disk is full) for "
+    ), record.error
+    assert record.error.endswith(
+        "s, as long as its lease lives: the run's worker could not renew it, so the run "
+        "stopped; free space on that disk"
+    ), record.error
+    logged = loss_steps(direct, run)
+    assert logged == list(range(1, len(logged) + 1))  # none missing
+    assert record.progress_message == f"step {logged[-1]}"  # none after the last one kept
+    lines = [e.payload["message"] for e in direct.list_events(experiment_id=run, kinds=["log"])]
+    assert any("the store's disk is full" in line for line in lines), lines
     direct.close()

@@ -12,6 +12,7 @@ and traceback go to the server's log, as do the full messages of the 5xx in the 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any
@@ -28,6 +29,7 @@ from azuraforge.errors import (
     ConflictError,
     CredentialError,
     DataFormatError,
+    DiskFullError,
     InvalidParameterError,
     ModelUnavailableError,
     NotFoundError,
@@ -73,6 +75,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (StoreUnavailableError, 503, "STORE_UNAVAILABLE"),
     (TransportUnavailableError, 503, "BROKER_UNAVAILABLE"),
     (BlobStoreUnavailableError, 503, "BLOB_STORE_UNAVAILABLE"),
+    (DiskFullError, 507, "INSUFFICIENT_STORAGE"),
     (SchemaMismatchError, 503, "SCHEMA_MISMATCH"),
     (ModelUnavailableError, 503, "MODEL_UNAVAILABLE"),
     # The same refusal raised outside the store's own transactions.
@@ -126,6 +129,13 @@ def _table_error(request: Request, error: Exception) -> JSONResponse:
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     """A 500 naming the error's class alone: its message may hold anything (a path, a query)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:  # wherever it was written
+        full = DiskFullError(
+            f"the server's disk is full: {error}",
+            public="the server's disk is full: what the request wrote was not kept; try "
+            "again once its operator freed space",
+        )
+        return _table_error(request, full)
     _log.error("%s failed", request.url.path, exc_info=error)
     name = type(error).__name__
     message = f"internal error ({name}); the server's log says more"

@@ -34,7 +34,14 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.output import OUTPUT_LEVELS
 from azuraforge.platform.jobs.run_files import keep_folder
 from azuraforge.platform.jobs.threads import KeptThreads
-from azuraforge.platform.store import JobWrites, Lease, Point, Store, is_unavailable
+from azuraforge.platform.store import (
+    JobWrites,
+    Lease,
+    Point,
+    Store,
+    is_disk_full,
+    is_unavailable,
+)
 from azuraforge.platform.store.metrics import Outcome, check_metric_name
 from azuraforge.platform.store.states import COMPLETED, FAILED
 from azuraforge.platform.store.streams import Answer
@@ -42,6 +49,8 @@ from azuraforge.platform.store.streams import Answer
 _log = logging.getLogger(__name__)
 SPOOL_NAME = "spool.jsonl"
 _RETRY_SECONDS = 1.0
+_FULL_DISK = ("database or disk is full", "no space left on device")
+"""How a store says its disk is full (SQLite, then the system's words)."""
 _FLUSHERS = KeptThreads("metric-flusher")
 
 
@@ -115,7 +124,11 @@ class WriterContext:
     the blob store the files the run writes into ``output_dir`` (a folder of this machine)
     are kept in once it ended (:meth:`keep_files`); ``None`` keeps them in the folder alone.
     ``output_limit`` bounds the characters the run prints that are kept (``None``: a writer
-    that keeps none, :meth:`RunWriter.drop_oldest_lines`).
+    that keeps none, :meth:`RunWriter.drop_oldest_lines`). ``full_disk_limit`` is how long
+    (seconds) the store may refuse every write because its disk is full before the run is
+    asked to stop, and ends failed saying so (:meth:`end_status`): its worker writes its
+    lease to the same store, so the lease has lapsed by then (the worker passes its
+    ``lease_ttl``); ``None``: never.
     """
 
     def __init__(
@@ -130,8 +143,15 @@ class WriterContext:
         output_limit: int | None = 1_000_000,
         held_points: int = 100_000,
         blobs: BlobStore | None = None,
+        full_disk_limit: float | None = None,
     ) -> None:
         self.writer, self.output_dir = writer, output_dir
+        self.full_disk_limit = full_disk_limit
+        self.full_disk: tuple[float, str] | None = None
+        """Since when (``time.monotonic()``) and why the store refuses every write for a
+        full disk, while it does."""
+        self.stopped_for_full_disk: str | None = None
+        """Why the run was asked to stop for a full disk (the end's error), if it was."""
         self.blobs = blobs
         self.data_folder = data_folder
         self.show_progress = show_progress
@@ -338,9 +358,29 @@ class WriterContext:
         self._wake.set()
 
     def should_stop(self) -> bool:
-        """Whether the run was cancelled (here or through ``stop_requested``) or its lease
-        lost."""
-        return self.lease_lost or self._cancelled.is_set() or self._stop_requested()
+        """Whether the run was cancelled (here or through ``stop_requested``), its lease
+        lost, or its store's disk full for ``full_disk_limit`` seconds."""
+        return (
+            self.lease_lost
+            or self._cancelled.is_set()
+            or self._stop_requested()
+            or self._full_too_long()
+        )
+
+    def _full_too_long(self) -> bool:
+        """Whether the store refused every write for a full disk for ``full_disk_limit``
+        seconds: then the run stops (once said, it stays so)."""
+        full, limit = self.full_disk, self.full_disk_limit
+        if self.stopped_for_full_disk is None and full is not None and limit is not None:
+            lasted = time.monotonic() - full[0]
+            if lasted >= limit:
+                self.stopped_for_full_disk = (
+                    f"the disk of the store was full ({full[1]}) for {lasted:.1f} s, as long "
+                    "as its lease lives: the run's worker could not renew it, so the run "
+                    "stopped; free space on that disk"
+                )
+                self.logger.error("%s", self.stopped_for_full_disk)
+        return self.stopped_for_full_disk is not None
 
     def cancel(self) -> None:
         """Ask the run to stop at its next check (Ctrl-C, a cancel request seen)."""
@@ -350,7 +390,10 @@ class WriterContext:
     def end_status(self, status: str, error: str | None) -> tuple[str, str | None]:
         """``status`` and ``error`` of a run that ended, made honest about tracking: a run
         whose metrics could not all be stored is recorded failed, saying why; one that
-        dropped points says how many (a completed one is recorded failed)."""
+        dropped points says how many (a completed one is recorded failed); one stopped for
+        a full disk is recorded failed, saying so."""
+        if self.stopped_for_full_disk is not None:
+            return FAILED, self.stopped_for_full_disk
         if self.tracking_error is not None and status != FAILED:
             return FAILED, f"the run ended {status} but its metrics could not all be stored: " + (
                 self.tracking_error
@@ -392,6 +435,7 @@ class WriterContext:
         spooled = self.spool.exists() and self.spool.stat().st_size > 0
         return (
             not self.lease_lost
+            and self.stopped_for_full_disk is None
             and self.tracking_error is None
             and not self.dropped_points
             and not spooled
@@ -444,13 +488,31 @@ class WriterContext:
                     self.tracking_error = f"{type(e).__name__}: {e}"
                     _log.error("metrics can no longer be stored: %s", self.tracking_error)
                     return
-                _log.warning("store unreachable, spooling metrics: %s", e)
+                self._refused(e)
                 self._spool_pending()
                 time.sleep(_RETRY_SECONDS)
                 self._wake.set()
                 continue
+            if self.full_disk is not None:
+                lasted = time.monotonic() - self.full_disk[0]
+                self.logger.warning("the store's disk has room again after %.1f s", lasted)
+                self.full_disk = None
             if self._closed.is_set() and not self._pending():
                 return
+
+    def _refused(self, error: Exception) -> None:
+        """Note that the store refused a write with ``error`` (it cannot be reached, or its
+        disk is full: said once in the run's log, and timed)."""
+        if not is_disk_full(error):
+            _log.warning("store unreachable, spooling metrics: %s", error)
+            return
+        if self.full_disk is None:
+            said = str(error).lower()
+            reason = next(r for r in _FULL_DISK if r in said or r == _FULL_DISK[-1])
+            self.full_disk = (time.monotonic(), reason)
+            _log.warning("the store's disk is full: %s", error)
+            self.logger.error("the store's disk is full (%s): the run's points wait in memory "
+                              "until it has room", reason)  # fmt: skip
 
     def _flush(self) -> None:
         self._replay_spool()

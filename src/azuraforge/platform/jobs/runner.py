@@ -61,7 +61,13 @@ from azuraforge.platform.jobs.run_files import FILES_LEFT_ON, LEFT_MARK, leave_f
 from azuraforge.platform.metrics import LEASE_RENEWALS
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
+from azuraforge.platform.store import (
+    ExperimentRecord,
+    Lease,
+    Store,
+    is_disk_full,
+    is_unavailable,
+)
 from azuraforge.platform.store.scope import JobStore
 from azuraforge.platform.store.states import (
     CANCELLED,
@@ -258,6 +264,7 @@ def _job_context(
         output_limit=settings.output_limit,
         held_points=settings.held_points,
         blobs=blobs,
+        full_disk_limit=settings.lease_ttl,
     )
 
 
@@ -572,7 +579,8 @@ def _supervise_child(
         except Exception as e:
             if not is_unavailable(e):
                 raise
-            _log.warning("store unreachable, lease not renewed: %s", e)
+            why = "the store's disk is full" if is_disk_full(e) else "store unreachable"
+            _log.warning("%s, lease not renewed: %s", why, e)
             continue
         if (cancel or shutdown.is_set()) and cancelled_at is None:
             cancelled_at, asked = time.monotonic(), cancel

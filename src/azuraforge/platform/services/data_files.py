@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -34,6 +35,7 @@ from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
     DataFormatError,
+    DiskFullError,
     InvalidParameterError,
     NotFoundError,
     shorten,
@@ -167,7 +169,9 @@ class DataFiles:
             )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # a part of the name is a file already
+        except OSError as e:  # a part of the name is a file already, or the disk is full
+            if e.errno == errno.ENOSPC:
+                raise upload_not_kept(name, e) from e
             raise InvalidParameterError(
                 f"{name!r} cannot be a file of the data folder of project "
                 f"{self.folder.project!r}: {e.strerror or e}"
@@ -239,6 +243,16 @@ class DataFiles:
 
     def _missing(self, name: str) -> NotFoundError:
         return NotFoundError(f"no data file {name!r} in project {self.folder.project!r}")
+
+
+def upload_not_kept(name: str, error: OSError) -> DiskFullError:
+    """The error of an upload of data file ``name`` that its disk had no room for."""
+    return DiskFullError(
+        f"the server's disk is full: the upload of data file {name!r} was not kept ({error}); "
+        "free space on it, then upload it again",
+        public=f"the server's disk is full: the upload of data file {name!r} was not kept; "
+        "free space on it, then upload it again",
+    )
 
 
 def checked_name(name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from azuraforge.platform.store.access import AccessStore, Credential, TokenRecord, UserRecord
 from azuraforge.platform.store.alerts import AlertRecord, AlertStore, DeliveryRecord
-from azuraforge.platform.store.base import DEFAULT_PROJECT, is_unavailable
+from azuraforge.platform.store.base import DEFAULT_PROJECT, is_disk_full, is_unavailable
 from azuraforge.platform.store.census import CensusStore, JobCount
 from azuraforge.platform.store.chat import ChatStore
 from azuraforge.platform.store.compare import CompareStore
@@ -148,6 +148,7 @@ __all__ = [
     "check_schema",
     "create_if_empty",
     "head_revision",
+    "is_disk_full",
     "is_unavailable",
     "upgrade_database",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -229,6 +230,15 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says a disk is full: an ``OSError`` ENOSPC, SQLite's "database or
+    disk is full", PostgreSQL's "No space left on device" (its cause's message included)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    text = f"{error} {error.__cause__ or ''}".lower()
+    return "database or disk is full" in text or "no space left on device" in text
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -15,7 +15,7 @@ from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import COMPLETED
-from tests.platform.fixtures import admin_headers, user_headers
+from tests.platform.fixtures import SmallDisk, admin_headers, user_headers
 
 GSPC = Path("/work/shared/data/stocks/GSPC_daily_1927_2023.csv")
 MAX_UPLOAD = 200_000
@@ -217,3 +217,30 @@ def test_the_data_files_export_as_csv(client: TestClient) -> None:
     )
     listed = client.get("/api/v1/data", params={"format": "csv", "columns": "name,rows,columns"})
     assert listed.text.splitlines() == ["name,rows,columns", 's.csv,1,"[""date"",""close""]"']
+
+
+def test_an_upload_to_a_full_disk_is_507_saying_so_and_keeps_nothing(
+    settings: Settings, store: Store, small_disk: SmallDisk
+) -> None:
+    """It answered 500 INTERNAL (OSError) while /health said disk.writable false."""
+    on_disk = settings.model_copy(update={"data_dir": small_disk.path / "data"})
+    (small_disk.path / "data" / "stocks").mkdir(parents=True)
+    with TestClient(create_app(on_disk, store=store), headers=admin_headers(store)) as client:
+        small_disk.fill()
+        put = client.put("/api/v1/data/stocks/gspc.csv", content=gspc_slice(1000))
+        elsewhere = client.put("/api/v1/data/new/gspc.csv", content=gspc_slice(30))
+        small_disk.free()
+        again = client.put("/api/v1/data/stocks/gspc.csv", content=gspc_slice(30))
+    for answer in (put, elsewhere):
+        assert answer.status_code == 507, answer.text
+        assert answer.json()["error"] == {
+            "code": "INSUFFICIENT_STORAGE",
+            "message": "the server's disk is full: the upload of data file 'stocks/gspc.csv' "
+            "was not kept; free space on it, then upload it again"
+            if answer is put
+            else "the server's disk is full: the upload of data file 'new/gspc.csv' was not "
+            "kept; free space on it, then upload it again",
+        }
+        assert str(small_disk.path) not in answer.text
+    assert again.status_code == 201, again.text
+    assert folder_files(on_disk) == ["stocks/gspc.csv"]  # no partial upload left

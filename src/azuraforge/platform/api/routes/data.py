@@ -8,6 +8,7 @@ job or registered version names. A file's name is what a pipeline's ``csv`` or a
 
 from __future__ import annotations
 
+import errno
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -21,7 +22,12 @@ from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.api.streaming import stream_into
-from azuraforge.platform.services.data_files import NAME_PATTERN, DataFile, DataFiles
+from azuraforge.platform.services.data_files import (
+    NAME_PATTERN,
+    DataFile,
+    DataFiles,
+    upload_not_kept,
+)
 
 router = APIRouter(prefix="/data", tags=["data"])
 ERRORS = error_responses()
@@ -125,7 +131,8 @@ async def upload_data_file(
     as a pipeline's csv or a stream's source. It must read: UTF-8 text, fields separated by
     ',', ';' or tabs, a header of two columns or more and at least one row; else 422 with
     the reader's message, and nothing is kept. A file of that name is replaced only with
-    ``overwrite=true`` (409 before the body is read, else)."""
+    ``overwrite=true`` (409 before the body is read, else). A disk with no room for it
+    answers 507, and nothing is kept."""
     files = DataFiles(folder, store)
     try:
         partial = await run_in_threadpool(files.start_upload, file, overwrite=overwrite)
@@ -133,8 +140,10 @@ async def upload_data_file(
         raise invalid_path("file", e) from None
     try:
         await stream_into(await run_in_threadpool(partial.open, "wb"), request.stream())
-    except BaseException:
+    except BaseException as e:
         partial.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise upload_not_kept(file, e) from e
         raise
     kept = await run_in_threadpool(files.finish_upload, file, partial, overwrite=overwrite)
     return DataFilePublic.of(kept)
