@@ -93,6 +93,12 @@ class RunWriter(ABC):
         """
         raise ConflictError(f"run {self.experiment_id}'s writer keeps no printed output")
 
+    def settle_reaped(self, error: str, writes: JobWrites) -> bool:
+        """Record the run, reaped ``lost`` from this writer's lease, ``failed`` with
+        ``error`` and ``writes`` (:meth:`~azuraforge.platform.store.Store.settle_reaped`);
+        whether it did. A writer without a lease settles nothing."""
+        return False
+
 
 class LeaseWriter(RunWriter):
     """The writes of a worker's job, through its ``lease`` (each fenced by it)."""
@@ -110,6 +116,9 @@ class LeaseWriter(RunWriter):
 
     def drop_oldest_lines(self, levels: Sequence[str], keep: int) -> tuple[int, int, int]:
         return self.store.drop_oldest_lines(self.lease, levels, keep)
+
+    def settle_reaped(self, error: str, writes: JobWrites) -> bool:
+        return self.store.settle_reaped(self.lease, error, writes)
 
 
 class WriterContext:
@@ -152,6 +161,9 @@ class WriterContext:
         full disk, while it does."""
         self.stopped_for_full_disk: str | None = None
         """Why the run was asked to stop for a full disk (the end's error), if it was."""
+        self.settled = False
+        """Whether the run, reaped while its store's disk was full, was recorded failed
+        saying so (:meth:`RunWriter.settle_reaped`)."""
         self.blobs = blobs
         self.data_folder = data_folder
         self.show_progress = show_progress
@@ -483,6 +495,7 @@ class WriterContext:
             except ConflictError as e:  # the lease lost, or the run ended elsewhere
                 _log.warning("%s", e)
                 self.lease_lost = True
+                self._settle_if_full()
             except Exception as e:
                 if not is_unavailable(e):
                     self.tracking_error = f"{type(e).__name__}: {e}"
@@ -499,6 +512,30 @@ class WriterContext:
                 self.full_disk = None
             if self._closed.is_set() and not self._pending():
                 return
+
+    def _settle_if_full(self) -> None:
+        """When the lease was lost to the reaper while the store's disk was full (its
+        worker could not renew it there), record the run failed saying so, with every point
+        and line still held (:meth:`RunWriter.settle_reaped`); else nothing."""
+        if self.full_disk is None:
+            return
+        lasted = time.monotonic() - self.full_disk[0]
+        self.stopped_for_full_disk = self.stopped_for_full_disk or (
+            f"the disk of the store was full ({self.full_disk[1]}) for {lasted:.1f} s: the "
+            "run's worker could not renew its lease, so the run stopped; free space on that disk"
+        )
+        writes = self._take()
+        try:
+            settled = self.writer.settle_reaped(self.stopped_for_full_disk, writes)
+        except Exception as e:  # the reaper's lost stands; what was held is said dropped
+            _log.warning("run %d: its end for a full disk was not recorded: %s",
+                         self.writer.experiment_id, e)  # fmt: skip
+            settled = False
+        if settled:
+            self.settled = True
+            _log.warning("run %d: %s", self.writer.experiment_id, self.stopped_for_full_disk)
+        else:
+            self._requeue(writes)
 
     def _refused(self, error: Exception) -> None:
         """Note that the store refused a write with ``error`` (it cannot be reached, or its

@@ -223,7 +223,7 @@ def _record_end(
         return ended.status
     ctx.close()
     if ctx.lease_lost:
-        return LOST
+        return FAILED if ctx.settled else LOST
     status, error = ctx.end_status(ended.status, ended.error)
     if status == CANCELLED and handing_back():
         return HANDED_BACK
@@ -556,6 +556,7 @@ def _supervise_child(
     next_renewal = time.monotonic() + settings.heartbeat_interval
     cancelled_at: float | None = None
     asked = False
+    full_disk = False  # a renewal failed for a full disk since the last one that succeeded
     while True:
         process.wait(settings.poll_interval)
         end = process.ended()
@@ -566,12 +567,14 @@ def _supervise_child(
                 cancel = store.renew(lease, settings.lease_ttl)
                 LEASE_RENEWALS.inc()
                 next_renewal = time.monotonic() + settings.heartbeat_interval
+                full_disk = False
             else:
                 cancel = store.cancel_requested(lease.experiment_id)
         except LeaseLostError as e:
-            if _recorded(store, lease):
-                # The child recorded the end (releasing the lease) just before this renewal.
-                end = process.wait_end(settings.cancel_grace + 1.0)
+            if full_disk or _recorded(store, lease):
+                # The child recorded the end (releasing the lease) just before this renewal,
+                # or, reaped while the store's disk was full, records why (context.py).
+                end = process.wait_end(settings.cancel_grace + 2.0)
                 return _ended(store, lease, settings, end, watchdog)
             _log.warning("%s; stopping the run", e)
             process.kill()
@@ -579,6 +582,7 @@ def _supervise_child(
         except Exception as e:
             if not is_unavailable(e):
                 raise
+            full_disk = full_disk or is_disk_full(e)
             why = "the store's disk is full" if is_disk_full(e) else "store unreachable"
             _log.warning("%s, lease not renewed: %s", why, e)
             continue

@@ -23,6 +23,7 @@ from azuraforge.platform.store.scores import write_scores
 from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,
+    FAILED,
     LOST,
     QUEUED,
     RESTART_HISTORY,
@@ -214,6 +215,42 @@ class LeaseStore(StoreBase):
             write_buffered(connection, project_id, lease.experiment_id, writes)
             write_scores(connection, project_id, lease.experiment_id, values["result"])
             self._event(connection, project_id, lease.experiment_id, "status", payload)
+
+    def settle_reaped(self, lease: Lease, error: str, writes: JobWrites | None = None) -> bool:
+        """Record a run the reaper marked ``lost`` from ``lease`` (its lease lapsed without
+        a renewal) as ``failed`` with ``error``, with what its process still held
+        (``writes``), when that process knows why no renewal came (its store's disk was
+        full: the reaper only saw the lease lapse); whether it did. Only a run still
+        ``lost`` at the epoch the reap gave it, of this worker, is settled: never one queued
+        again, taken by another worker, or settled before.
+
+        Raises
+        ------
+        InvalidParameterError
+            For ``writes`` the store cannot keep (:meth:`JobWrites.check`); nothing is written.
+        """
+        writes = writes or JobWrites()
+        writes.check()
+        values = {**writes.row_values(), "status": FAILED, "error": error}
+        with self._begin() as connection:
+            settled = connection.execute(
+                update(Experiment)
+                .where(
+                    Experiment.id == lease.experiment_id,
+                    Experiment.status == LOST,
+                    Experiment.lease_epoch == lease.epoch + 1,
+                    Experiment.worker == lease.owner,
+                )
+                .values(**values)
+                .returning(Experiment.project_id)
+            ).all()
+            if len(settled) != 1:
+                return False
+            project_id = int(settled[0][0])
+            write_buffered(connection, project_id, lease.experiment_id, writes)
+            payload = {"status": FAILED, "error": error}
+            self._event(connection, project_id, lease.experiment_id, "status", payload)
+        return True
 
     def interrupt(
         self,

@@ -50,7 +50,7 @@ NOT_FOR_REQUESTS = frozenset({
     "log_metrics", "oldest_queued",
     "project_id", "project_name", "project_of", "reap_expired", "renew", "restart",
     "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
-    "set_progress",
+    "set_progress", "settle_reaped",
     "stalled_studies",
     "write",
 })  # fmt: skip
