@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -272,6 +272,22 @@ def test_a_stopped_worker_stops_its_run_saying_why_and_exits(
     assert loss_steps(store, run) == list(range(1, len(loss_steps(store, run)) + 1))
 
 
+def run_during(
+    settings: Settings, run: int, outage: Callable[[], None], undo: Callable[[], None]
+) -> Supervision | None:
+    """How a worker of ``settings`` in this process ran ``run`` while ``outage`` ran in a
+    thread; ``undo`` (the outage undone) runs after, whatever happened."""
+    cutter = threading.Thread(target=outage)
+    worker = Worker(settings)
+    try:
+        cutter.start()
+        return worker.run_one(run)
+    finally:
+        cutter.join()
+        undo()
+        worker.store.close()
+
+
 def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
     postgres_url: str,
     postgres_proxy: TcpProxy,
@@ -308,16 +324,11 @@ def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
         finally:
             freed.touch()
 
-    cutter = threading.Thread(target=outage)
-    worker = Worker(settings)
-    try:
-        cutter.start()
-        ended = worker.run_one(run)
-    finally:
-        cutter.join()
+    def undo() -> None:
         postgres_proxy.restore()
         small_disk.free()
-        worker.store.close()
+
+    ended = run_during(settings, run, outage, undo)
     record = direct.get_experiment(run)
     assert (record.status, record.error) == ("completed", None)
     assert ended == Supervision("completed")
@@ -359,15 +370,7 @@ def test_a_run_whose_store_disk_stays_full_past_its_lease_ends_failed_naming_it(
         time.sleep(3 * settings.lease_ttl)
         small_disk.free()
 
-    cutter = threading.Thread(target=outage)
-    worker = Worker(settings)
-    try:
-        cutter.start()
-        ended = worker.run_one(run)
-    finally:
-        cutter.join()
-        small_disk.free()
-        worker.store.close()
+    ended = run_during(settings, run, outage, small_disk.free)
     record = direct.get_experiment(run)
     assert record.status == "failed", (record.status, record.error)
     assert ended == Supervision("failed")
