@@ -12,15 +12,15 @@ complex analysis".
 One seed: 10 messages of each task, interleaved, each answered by the choice and recorded;
 then each backend's success rates on the two tasks swap (the local model now does the
 analysis well and the code badly: the best backend of each task changes) and 50 more of
-each. Beside it, the same selector forgetting slower (:data:`SLOWER`), in the same seeds
-with answers of their own. A seed **learns** when, after the first 10 of each, the
-selector's preference (:meth:`best`, by its estimates' means) is the best backend for both
-tasks; it **follows** when it is again 40 answers of each after the swap (read at 20, 30,
-40 and 50). Beside it, in the same seeds (answers drawn from the same rates), LiteLLM's
-latency routing: each backend tried once, then the lowest mean of its last 10 first-token
-latencies, whatever the task; and, for the first 10 of each, an even split (5 answers of
-each backend, then the better by the same estimates: a small A/B experiment, about as well
-as 10 answers can tell the two apart).
+each. Beside it, the old default that discounted every count, a slower discount and never
+forgetting (:data:`OTHERS`), in the same seeds with answers of their own. A seed **learns**
+when, after the first 10 of each, the selector's preference (:meth:`best`, by its estimates'
+means) is the best backend for both tasks; it **follows** when it is again 40 answers of
+each after the swap (read at 20, 30, 40 and 50). Beside it, in the same seeds (answers drawn
+from the same rates), LiteLLM's latency routing: each backend tried once, then the lowest
+mean of its last 10 first-token latencies, whatever the task; and, for the first 10 of each,
+an even split (5 answers of each backend, then the better by the same estimates: a small A/B
+experiment, about as well as 10 answers can tell the two apart).
 
 The run fails (exit 1) when fewer than 95 % of seeds learn or follow (a quick run's fewer
 seeds: 95 % less 3 standard errors).
@@ -59,9 +59,16 @@ FOLLOW_CHECKS = (20, 30, 40, 50)
 """Answers of each task after the swap at which the preference is read; the bar is at
 :data:`FOLLOW_RUNS`."""
 LATENCY_WEIGHT = 0.02
-SLOWER = (0.97, 1.0)
-"""Discounts beside the default (0.9), forgetting slower (1: never), in the same seeds: what
-following a change costs them (the platform's setting ``assist_selector_discount``)."""
+OTHERS: dict[str, dict[str, Any]] = {
+    "discounted Thompson sampling, discount 0.9 (the old default)": {
+        "discount": 0.9, "detect_changes": False, "revisit_after": None},
+    "discount 0.97, no change test": {
+        "discount": 0.97, "detect_changes": False, "revisit_after": None},
+    "never forgetting (discount 1, no change test, no revisits)": {
+        "discount": 1.0, "detect_changes": False, "revisit_after": None},
+}  # fmt: skip
+"""Choosers beside the default, in the same seeds with answers of their own: the old default
+that discounted every count at each answer, a slower discount, and never forgetting."""
 BAR = 0.95
 
 
@@ -122,10 +129,10 @@ def one_seed(seed: int) -> dict[str, bool]:
     selector = BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, seed=seed)
     split = BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, first_tries=LEARN_RUNS // 2)
     baseline = LowestLatency()
-    # Slower forgetting, each with answers of its own (drawn from the same rates).
-    slower = {d: (BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, seed=seed,
-                                  discount=d), random.Random(f"{seed}/{d}"))
-              for d in SLOWER}  # fmt: skip
+    # The other choosers, each with answers of its own (drawn from the same rates).
+    slower = {i: (BackendSelector(candidates, latency_weight=LATENCY_WEIGHT, seed=seed,
+                                  **options), random.Random(f"{seed}/{i}"))
+              for i, options in enumerate(OTHERS.values())}  # fmt: skip
     rates = {name: dict(backend["rates"]) for name, backend in BACKENDS.items()}
 
     def answered(learning: bool) -> None:
@@ -204,16 +211,16 @@ def section(report: dict[str, Any]) -> str:
         + " | ".join(f"{n} of each after the swap" for n in FOLLOW_CHECKS)
         + " |",
         "| --- | ---: |" + " ---: |" * len(FOLLOW_CHECKS),
-        f"| ours: discounted Thompson sampling (discount 0.9, the default) | "
+        f"| ours: Thompson sampling on every count, a change test per candidate, revisits "
+        "(the default) | "
         f"**{shares['learn']:.1%}** | "
         + " | ".join(_cell(shares[f"follow_{n}"], n == FOLLOW_RUNS) for n in FOLLOW_CHECKS)
         + " |",
         *(
-            f"| ours, discount {d:g} ({'never forgetting' if d == 1 else 'forgetting slower'}) | "
-            f"{shares[f'discount_{d}_learn']:.1%} | "
-            + " | ".join(f"{shares[f'discount_{d}_follow_{n}']:.1%}" for n in FOLLOW_CHECKS)
+            f"| {name} | {shares[f'discount_{i}_learn']:.1%} | "
+            + " | ".join(f"{shares[f'discount_{i}_follow_{n}']:.1%}" for n in FOLLOW_CHECKS)
             + " |"
-            for d in SLOWER
+            for i, name in enumerate(OTHERS)
         ),
         f"| LiteLLM's lowest latency | {shares['baseline_learn']:.1%} | "
         + " | ".join(f"{shares[f'baseline_follow_{n}']:.1%}" for n in FOLLOW_CHECKS)

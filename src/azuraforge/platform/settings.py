@@ -330,12 +330,14 @@ class Settings(BaseSettings):
         1024, ge=1, le=32_768, description="Most tokens one chat answer may ask for."
     )
     assist_selector_discount: float = Field(
-        0.9,
+        1.0,
         gt=0,
         le=1,
         description="How fast the backend selector forgets (docs/assist.md): each answer of a "
-        "task type weighs its earlier verdicts by this factor. 0.9 follows backends that "
-        "change within tens of answers; nearer 1 tells small, lasting differences apart.",
+        "task type weighs its earlier verdicts by this factor. 1 (the default) keeps every "
+        "count and forgets a candidate's only when its change test sees it change; below 1 "
+        "also discounts every count at each answer (0.9 was the default until issue 63: it "
+        "could not tell 3.5 % from 7.5 % good answers apart).",
     )
     assist_cache_url: str = Field(
         "",

@@ -5,6 +5,8 @@ quick run in make test)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from azuraforge.assist.backends.selection import BackendSelector, Candidate, Outcome
@@ -28,7 +30,7 @@ def selector(**options) -> BackendSelector:
 
 
 def test_each_task_learns_its_own_best_backend():
-    chooser = selector()
+    chooser = selector(revisit_after=None)  # every choice a draw (revisits: their own test)
     for _ in range(30):
         for task, good in (("code", "a"), ("analysis", "b")):
             chosen = chooser.choose(task).candidate
@@ -140,3 +142,51 @@ def test_a_declared_specialty_is_a_head_start_that_measurement_outweighs():
         chooser.record("code", "coder", BAD)
         chooser.record("code", "other", GOOD)
     assert chooser.best("code") == "other"
+
+
+def _replayed(seed: int, steps: int, **options) -> BackendSelector:
+    """A selector choosing between a base model and an expert whose answers are good 3.5 % and
+    7.5 % of the time (as on 200 MBPP problems: docs/benchmarks.md)."""
+    draw = random.Random(seed)
+    chooser = BackendSelector([Candidate("base"), Candidate("expert")], seed=seed, **options)
+    for _ in range(steps):
+        name = chooser.choose("code").candidate
+        rate = 0.075 if name == "expert" else 0.035
+        chooser.record("code", name, GOOD if draw.random() < rate else BAD)
+    return chooser
+
+
+def test_the_default_keeps_every_count_and_tells_a_small_lasting_difference_apart():
+    """The old default (discount 0.9) preferred the better of 3.5 % and 7.5 % in about half of
+    the orderings, as a coin does: it forgot what told them apart."""
+    preferred = sum(_replayed(seed, 300).best("code") == "expert" for seed in range(40))
+    assert preferred >= 0.8 * 40, preferred
+
+
+def test_a_backend_that_changes_is_seen_and_its_counts_restart_from_the_change():
+    chooser = selector()
+    for _ in range(12):
+        chooser.record("code", "a", GOOD)
+        chooser.record("analysis", "a", BAD)
+    bad = 0
+    while not chooser.changes and bad < 8:
+        chooser.record("code", "a", BAD)
+        bad += 1
+    assert chooser.changes == [("code", "a")] and bad <= 5
+    found = chooser.estimate("code", "a")
+    assert (found.successes, found.failures) == (0.0, float(bad))
+    # The backend itself changed: what was known of it on another task is asked again.
+    assert chooser.estimate("analysis", "a").answers == 0
+    assert chooser.choose("analysis").candidate == "a"
+
+
+def test_a_candidate_not_tried_for_a_while_is_asked_again():
+    chooser = selector(revisit_after=5)
+    for _ in range(2):
+        chooser.record("code", "a", GOOD)
+        chooser.record("code", "b", BAD)
+    for _ in range(6):
+        chooser.record("code", "a", GOOD)
+    choice = chooser.choose("code")
+    assert (choice.candidate, choice.explored) == ("b", True)
+    assert "not tried in the last 5 answers" in choice.reason

@@ -4,16 +4,25 @@ The seed (Kairos, task 1.1) asks that the model answering a message be chosen by
 performance on that kind of task (success rate, speed, cost, health) so that "write simple
 code" comes to prefer the fast local model and "do a complex analysis" the stronger one.
 :class:`BackendSelector` keeps, per task type and candidate (a backend, or a backend with an
-expert's adapter version), discounted counts of answers judged good and bad and running
+expert's adapter version), counts of answers judged good and bad and running
 averages of first-token latency, tokens per second, answer length and errors, and chooses by
 **Thompson sampling** (Thompson, 1933): for each candidate a success rate is drawn from its
 Beta posterior, the answer's expected seconds and cost are subtracted at stated weights, and
 the candidate with the highest draw answers. A candidate rarely tried keeps a wide posterior
-and is tried again now and then; the counts of a task's candidates are discounted at each of
-its answers (discounted Thompson sampling, Raj and Kalyani, 2017), so when a backend gets
-worse (a new version, a busy server) the choice follows within tens of answers instead of
-never. LiteLLM's latency routing keeps the last latencies per deployment, whatever the task:
-it cannot learn that the fast model fails the hard task.
+and is tried again now and then, and one not tried on a task for :data:`REVISIT_AFTER`
+answers of it is asked again.
+
+Every count is kept (``discount=1``), so a small, lasting difference is told apart (3.5 %
+against 7.5 % of code answers passing their tests: docs/benchmarks.md), and each candidate's
+verdicts on each task pass a :class:`~azuraforge.assist.backends.change.ChangeTest`: when its
+recent verdicts differ from its earlier ones beyond chance, its counts on that task restart
+from the verdicts since the change, and what was known of it on the other tasks is forgotten
+(the backend itself changed: a new version, a busy server), so the choice follows within tens
+of answers. Discounting every count at each answer (discounted Thompson sampling, Raj and
+Kalyani, 2017; ``discount=0.9`` was the default) followed changes too, but forgot what told
+close rates apart: on real answers it chose like a coin. LiteLLM's latency routing keeps the
+last latencies per deployment, whatever the task: it cannot learn that the fast model fails
+the hard task.
 
 A backend that errs ``error_limit`` times in a row is taken out for ``probe_after`` seconds,
 then offered one answer again (a probe): a success brings it back, an error takes it out
@@ -31,10 +40,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from azuraforge.assist.backends.change import ChangeTest
 from azuraforge.errors import InvalidParameterError, NotFoundError
 
 SPECIALTY_PRIOR = 1.0
 """Good answers a candidate is credited with, before any, on a task it is declared good at."""
+REVISIT_AFTER: int | None = 8
+"""Answers of a task after which a candidate not tried on it is asked again (a change there
+would otherwise go unseen: a candidate that lost early keeps its old counts forever)."""
+REVISIT_SHARE = 0.25
+"""Once a task has more than ``REVISIT_AFTER / REVISIT_SHARE`` answers, the gap is this share
+of them."""
 AVERAGE_WEIGHT = 0.3
 """Weight of the newest measurement in a running average (latency, tokens/s, length)."""
 
@@ -81,9 +97,9 @@ class Estimate:
     task: str
     candidate: str
     successes: float = 0.0
-    """Discounted count of answers judged good."""
+    """Count of answers judged good (since the last change; discounted if asked to)."""
     failures: float = 0.0
-    """Discounted count of answers judged bad, and of errors."""
+    """Count of answers judged bad, and of errors (the same)."""
     answers: int = 0
     errors: int = 0
     first_token_ms: float | None = None
@@ -129,7 +145,13 @@ class BackendSelector:
         untried, with a uniform prior.
     discount
         Factor (0 to 1] applied to every count of a task's candidates at each answer of that
-        task: 1 never forgets; 0.9 weighs the last ~10 answers most.
+        task: 1 (the default) keeps every count; 0.9 weighs the last ~10 answers most.
+    detect_changes
+        Whether each candidate's verdicts on a task pass a change test, which restarts its
+        counts when they change (see the module docstring).
+    revisit_after
+        Answers of a task after which a candidate not tried on it is asked again (``None``:
+        never; only the draws explore).
     latency_weight
         Success rate traded for one second of expected answer time (0.1: a second costs as
         much as 10 points of success rate).
@@ -154,11 +176,13 @@ class BackendSelector:
         self,
         candidates: Sequence[Candidate],
         *,
-        discount: float = 0.9,
+        discount: float = 1.0,
+        detect_changes: bool = True,
         latency_weight: float = 0.1,
         cost_weight: float = 1.0,
         answer_tokens: float = 200.0,
         first_tries: int = 2,
+        revisit_after: int | None = REVISIT_AFTER,
         error_limit: int = 3,
         probe_after: float = 30.0,
         seed: int | None = None,
@@ -176,10 +200,17 @@ class BackendSelector:
             latency_weight,
             cost_weight,
         )
+        self.detect_changes = detect_changes
         self.answer_tokens, self.first_tries = answer_tokens, first_tries
+        self.revisit_after = revisit_after
         self.error_limit, self.probe_after = error_limit, probe_after
         self.candidates: dict[str, Candidate] = {}
         self._estimates: dict[tuple[str, str], Estimate] = {}
+        self._tests: dict[tuple[str, str], ChangeTest] = {}
+        self._task_answers: dict[str, int] = {}
+        self._last_answer: dict[tuple[str, str], int] = {}
+        self.changes: list[tuple[str, str]] = []
+        """The (task, candidate) of each change declared, in order."""
         self._errors_in_row: dict[str, int] = {}
         self._out_until: dict[str, float] = {}
         self._random = random.Random(seed)
@@ -221,6 +252,14 @@ class BackendSelector:
             fewest = min(untried, key=lambda n: self.estimate(task, n).answers)
             reason = f"{fewest} for {task}: each backend answers {self.first_tries} first"
             return Choice(fewest, task, reason, explored=True)
+        stale = self._stale(task, healthy)
+        if stale is not None:
+            gap = self._revisit_gap(task)
+            reason = (
+                f"{stale} for {task}: not tried in the last {gap} answers of it, so it is "
+                "asked again (a change there would go unseen)"
+            )
+            return Choice(stale, task, reason, explored=True)
         scores = {n: self._draw(task, n) for n in healthy}
         chosen = max(scores, key=lambda n: scores[n])
         best = self.best(task, healthy)
@@ -251,6 +290,8 @@ class BackendSelector:
         """Learn from one answer of ``name`` on ``task``: the task's counts are discounted,
         then this answer's verdict counted, its timings averaged in, its health updated."""
         found = self.estimate(task, name)
+        self._last_answer[(task, name)] = self._task_answers.get(task, 0)
+        self._task_answers[task] = self._task_answers.get(task, 0) + 1
         if outcome.success is not None or outcome.error:
             self.judge(task, name, bool(outcome.success) and not outcome.error)
         found.answers += 1
@@ -268,15 +309,59 @@ class BackendSelector:
         """Count a verdict given later on an answer of ``name`` on ``task`` (its timings were
         :meth:`record`-ed with ``success=None``): the task's counts are discounted, then it is
         counted."""
-        for key, other in self._estimates.items():
-            if key[0] == task:
-                other.successes *= self.discount
-                other.failures *= self.discount
+        if self.discount < 1.0:
+            for key, other in self._estimates.items():
+                if key[0] == task:
+                    other.successes *= self.discount
+                    other.failures *= self.discount
         found = self.estimate(task, name)
+        test = self._test(task, name)
         if success:
             found.successes += 1.0
         else:
             found.failures += 1.0
+        if test is not None and test.update(success):
+            self._changed(task, name, test)
+
+    def _stale(self, task: str, names: list[str]) -> str | None:
+        """The candidate of ``names`` least recently tried on ``task``, if that was more than
+        :attr:`revisit_after` answers of the task ago."""
+        if self.revisit_after is None or len(names) < 2:
+            return None
+        count = self._task_answers.get(task, 0)
+        since = {n: count - self._last_answer.get((task, n), count) for n in names}
+        stalest = max(names, key=since.__getitem__)
+        return stalest if since[stalest] > self._revisit_gap(task) else None
+
+    def _revisit_gap(self, task: str) -> int:
+        """Answers of ``task`` after which an untried candidate is asked again: at least
+        :attr:`revisit_after`, then a quarter of the task's answers (a task long measured
+        needs its losers asked less often)."""
+        return max(self.revisit_after or 0, int(REVISIT_SHARE * self._task_answers.get(task, 0)))
+
+    def _test(self, task: str, name: str) -> ChangeTest | None:
+        """The change test of ``name`` on ``task``, made from its counts at first use (so a
+        restored estimate is the earlier verdicts); ``None`` when changes are not watched."""
+        if not self.detect_changes:
+            return None
+        key = (task, name)
+        if key not in self._tests:
+            found = self.estimate(task, name)
+            self._tests[key] = ChangeTest(good=found.successes, bad=found.failures)
+        return self._tests[key]
+
+    def _changed(self, task: str, name: str, test: ChangeTest) -> None:
+        """``name`` changed on ``task``: its counts there restart from the verdicts since the
+        change, and what was known of it on every other task is forgotten (the backend itself
+        changed: a new version, a busy server), so it is tried there again."""
+        self.changes.append((task, name))
+        found = self.estimate(task, name)
+        found.successes, found.failures = test.good, test.bad
+        for (other_task, other), estimate in self._estimates.items():
+            if other == name and other_task != task:
+                estimate.successes = estimate.failures = 0.0
+                estimate.answers = 0
+                self._tests.pop((other_task, other), None)
 
     def healthy(self, name: str) -> bool:
         """Whether ``name`` is in (not taken out for errors)."""
@@ -292,6 +377,7 @@ class BackendSelector:
         for row in rows:
             found = Estimate(**row)  # type: ignore[arg-type]
             self._estimates[(found.task, found.candidate)] = found
+            self._tests.pop((found.task, found.candidate), None)  # made again from these
 
     def _offered(self, among: Iterable[str] | None) -> list[str]:
         names = (
