@@ -190,6 +190,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/assist_generation.py
 	$(BIN)/python benchmarks/chat_api.py
 	$(BIN)/python benchmarks/router_latency.py --out docs/benchmarks.md --json benchmarks/results/router_latency.json
+	$(BIN)/python benchmarks/router_quality.py
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
@@ -234,6 +235,7 @@ bench-quick-study: $(VENV)/.installed-dev
 
 bench-quick-router: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/router_latency.py --quick --out $(VENV)/bench-router-quick.md --json $(VENV)/bench-router-quick.json
+	$(BIN)/python benchmarks/router_quality.py --quick --out $(VENV)/bench-router-quality-quick.md --json $(VENV)/bench-router-quality-quick.json
 
 bench-quick-pages: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_pages.py --trials 300 --repeat 1 --no-postgres --json $(VENV)/bench-study-pages-quick.json

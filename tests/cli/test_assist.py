@@ -51,6 +51,15 @@ def test_train_eval_and_route_on_a_users_own_labels(labelled, tmp_path):
         assert routed.output.split()[0] in ("greet", "weather"), routed.output
 
 
+@pytest.mark.parametrize("message", ["", "   "])
+def test_routing_a_message_of_only_spaces_is_a_one_line_error(labelled, tmp_path, message):
+    out = tmp_path / "router"
+    assert train(labelled, out, "--fallback", "greet").exit_code == 0
+    routed = runner.invoke(app, ["assist", "route", message, "--router", str(out)])
+    assert routed.exit_code == 1, routed.output
+    assert "a message needs some text" in routed.output and "Traceback" not in routed.output
+
+
 def test_labels_without_general_chat_need_a_fallback_that_is_a_label(labelled, tmp_path):
     missing = train(labelled, tmp_path / "r")
     assert missing.exit_code == 2 and "no general_chat" in missing.output

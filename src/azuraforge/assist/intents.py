@@ -48,10 +48,12 @@ MAX_TEXT_CHARS = 20_000
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled message."""
+    """One labelled message; ``group`` names the template it was expanded from (empty for a
+    labelled file), so that calibration holds out whole templates."""
 
     text: str
     label: str
+    group: str = ""
 
 
 def expand(template: str, lists: Mapping[str, Sequence[str]] | None = None) -> list[str]:
@@ -244,14 +246,14 @@ def _from_templates(file: Path, per_template: int | None, seed: int) -> list[Exa
     rng = random.Random(seed)
     examples = []
     for label, templates in spec["intents"].items():
-        for template in templates or ():
+        for number, template in enumerate(templates or ()):
             try:
                 sentences = expand(str(template), lists)
             except InvalidParameterError as e:
                 raise DataFormatError(f"{file}, intent {label!r}: {e}") from None
             if per_template is not None and len(sentences) > per_template:
                 sentences = rng.sample(sentences, per_template)
-            examples += [Example(s, str(label)) for s in sentences if s]
+            examples += [Example(s, str(label), f"{label}/{number}") for s in sentences if s]
     return examples
 
 

@@ -26,6 +26,7 @@ from azuraforge.cli.common import (
 )
 from azuraforge.cli.experts import eval_expert_command, experts_command, train_expert_command
 from azuraforge.client import Client
+from azuraforge.errors import InvalidParameterError
 
 app = typer.Typer(help="The assistant: its intent router and its experts.", no_args_is_help=True)
 app.command("train-expert")(train_expert_command)
@@ -150,6 +151,11 @@ def route(
 ) -> None:
     """Where one message goes, with every intent's probability."""
     with user_errors(verbose):
+        if not text.strip():  # as the chat routes refuse it (422)
+            raise InvalidParameterError(
+                f"a message needs some text, got {text!r}: an empty message or one of only "
+                "spaces is not routed"
+            )
         result = router_from(router).route(text)
         console.print(
             f"{result.intent} ({result.confidence:.2f}, {result.source}"

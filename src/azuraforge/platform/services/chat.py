@@ -99,6 +99,9 @@ class Answer:
     """Milliseconds from the request to the backend to the answer's last piece."""
     from_project: bool = False
     """Whether it was composed from the project's rows (no backend answered)."""
+    confidence: float | None = None
+    """The router's calibrated probability of :attr:`intent` for the message (1.0 for a
+    rule; ``None`` when no router chose)."""
 
 
 class ChatService:
@@ -159,7 +162,9 @@ class ChatService:
         route = self.router.route(last)
         intent = route.intent
         if model not in self.experts and asks_project(route, last):
-            return self._from_project(store, project, last)
+            answered = self._from_project(store, project, last)
+            answered.confidence = route.confidence
+            return answered
         expert = self.experts.get(model) or self._expert(intent)
         recalled = self._recall(project, user, intent, last, messages)
         prompt = _with_memories(self._with_system(messages, expert), recalled, last)
@@ -176,8 +181,8 @@ class ChatService:
                 self._load(backend, expert, adapter, champion)
             key = self._key(prompt, generation, name, adapter)
             answer = Answer(intent, expert, name, adapter, choice, iter(()), prompt, said=last,
-                            recalled=len(recalled), key=key,
-                            measured=choice.candidate)  # fmt: skip
+                            recalled=len(recalled), key=key, measured=choice.candidate,
+                            confidence=route.confidence)  # fmt: skip
             found = self._cached(store, project, key)
             if found is not None:
                 answer.pieces, answer.text = iter([found.answer]), [found.answer]

@@ -112,6 +112,14 @@ def test_an_answer_streams_its_turn_is_kept_and_its_verdict_counted(server: Serv
     assert (quick["failures"], quick["successes"]) == (1.0, 0.0)  # the corrected answer
 
 
+def test_the_answer_says_how_sure_the_router_was(server: Server):
+    status, events = server.chat(server.ada, message="Who wrote Hamlet?", model="quick")
+    assert status == 200, events
+    start, end = events[0][1], events[-1][1]["turn"]
+    assert start["intent"] == "general_chat" and 0.0 < start["confidence"] <= 1.0
+    assert end["confidence"] == start["confidence"]
+
+
 def test_a_conversation_is_its_users_alone(server: Server):
     _, events = server.chat(server.ada, message="merhaba", model="quick")
     conversation, turn = events[0][1]["conversation_id"], events[-1][1]["turn"]["id"]
@@ -271,6 +279,7 @@ def test_openais_client_streams_and_answers_whole_with_a_token(server: Server):
     ("body", "status", "fragment"),
     [
         ({"message": ""}, 422, "message"),
+        ({"message": " \n\t  "}, 422, "message"),
         ({"message": "x" * 20_001}, 422, "message"),
         ({"message": "hi", "temperature": 3}, 422, "temperature"),
         ({"message": "hi", "conversation_id": 999_999}, 404, "conversation 999999"),

@@ -62,7 +62,10 @@ MemoryDep = Annotated[ChatMemory, Depends(get_memory)]
 class ChatRequest(RequestBody):
     """A message to answer."""
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    message: str = Field(
+        min_length=1, max_length=MAX_MESSAGE, pattern=r"\S",
+        description="The message: some text (one of only spaces is refused as an empty one).",
+    )  # fmt: skip
     conversation_id: int | None = Field(
         None, ge=1, le=2**31 - 1, description="Go on with this conversation (none: a new one)."
     )
@@ -100,10 +103,14 @@ class TurnPublic(BaseModel):
     timeout, memory, refused (no code ran: the boundary is missing); none: not checked (yet)."""
     check_message: str | None
     created_at: float
+    confidence: float | None = None
+    """How sure the router was of ``intent`` (its calibrated probability; 1.0 for a rule), in
+    the answer's own ``end`` event; ``None`` when the turn is read back (it is not kept)."""
 
     @classmethod
-    def of(cls, turn: TurnRecord) -> TurnPublic:
-        return cls(**{name: getattr(turn, name) for name in cls.model_fields})
+    def of(cls, turn: TurnRecord, confidence: float | None = None) -> TurnPublic:
+        kept = {name: getattr(turn, name) for name in cls.model_fields if name != "confidence"}
+        return cls(**kept, confidence=confidence)
 
 
 class ConversationPublic(BaseModel):
@@ -219,9 +226,10 @@ class PerformancePublic(BaseModel):
                                "description": "The answer as server-sent events."}},
 )  # fmt: skip
 def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> StreamingResponse:
-    """Answer ``message`` as server-sent events: ``start`` (the conversation, intent,
-    expert, backend and why), ``piece`` for each piece of the answer as it is made, then
-    ``end`` with the stored turn (or ``error`` if the backend failed midway)."""
+    """Answer ``message`` as server-sent events: ``start`` (the conversation, intent and the
+    router's ``confidence`` in it, expert, backend and why), ``piece`` for each piece of the
+    answer as it is made, then ``end`` with the stored turn (or ``error`` if the backend
+    failed midway)."""
     found = None
     if body.conversation_id is not None:
         found = store.get_conversation(body.conversation_id, who.user, project=who.project)
@@ -246,7 +254,7 @@ def _events(
     yield _event("start", {
         "conversation_id": conversation, "intent": answer.intent, "expert": answer.expert.name,
         "backend": answer.backend, "adapter": answer.adapter, "reason": answer.choice.reason,
-        "cached": answer.cached, "recalled": answer.recalled,
+        "cached": answer.cached, "recalled": answer.recalled, "confidence": answer.confidence,
     })  # fmt: skip
     try:
         for piece in answer.pieces:
@@ -257,7 +265,7 @@ def _events(
         return
     turn = chat.finish(store, project, answer, conversation=conversation, user=user)
     assert turn is not None
-    yield _event("end", {"turn": TurnPublic.of(turn).model_dump()})
+    yield _event("end", {"turn": TurnPublic.of(turn, answer.confidence).model_dump()})
 
 
 def _event(kind: str, data: dict[str, Any]) -> str:

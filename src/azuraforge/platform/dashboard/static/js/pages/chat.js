@@ -117,7 +117,7 @@ async function ask(turns, body) {
     await askStream("/chat", body, (kind, data) => {
       if (kind === "start") {
         conversation = data.conversation_id;
-        box.querySelector(".chat-meta").textContent = `${data.intent} · ${data.expert} · ${data.backend} — answering`;
+        box.querySelector(".chat-meta").textContent = `${data.intent}${sure(data.confidence)} · ${data.expert} · ${data.backend} — answering`;
       } else if (kind === "piece") {
         text.append(data.text);
         turns.scrollTop = turns.scrollHeight;
@@ -145,7 +145,7 @@ function answerBox(turn) {
   const speed = turn.tokens_per_s ? `${number(turn.tokens_per_s, 3)} tokens/s` : "—";
   const first = turn.first_token_ms === null ? "—" : `${number(turn.first_token_ms, 3)} ms`;
   const meta = h("div", { class: "chat-meta muted small", title: turn.reason },
-    `${turn.intent} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}${recalled(turn.recalled)}${checked(turn)}`);
+    `${turn.intent}${sure(turn.confidence)} · ${turn.expert}${turn.adapter ? ` (${turn.adapter})` : ""} · ${turn.backend} · first token ${first} · ${speed}${recalled(turn.recalled)}${checked(turn)}`);
   const verdict = h("span", { class: "chat-verdict small", id: `verdict-${turn.id}` }, turn.verdict ? `marked ${turn.verdict}` : "");
   const correction = h("div", { class: "chat-correction" }, turn.correction ? h("div", { class: "small" }, "Correction: ", turn.correction) : null);
   const judge = async (value, corrected = null) => {
@@ -177,6 +177,12 @@ function answerBox(turn) {
 function checked(turn) {
   if (!turn.check_status) return "";
   return turn.check_status === "passed" ? " · its code ran clean" : ` · its code: ${turn.check_status} (${turn.check_message})`;
+}
+
+// The router's calibrated confidence in the intent, as the terminal shows it (absent on a turn
+// read back: it is not kept).
+function sure(confidence) {
+  return typeof confidence === "number" ? ` ${confidence.toFixed(2)}` : "";
 }
 
 function recalled(count) {
