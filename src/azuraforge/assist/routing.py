@@ -17,9 +17,10 @@ A router knows its own labels: its fallback is one of them, and the code rules a
 when asked for or when ``code_debug`` is a label, so a router trained on other labels never
 answers one it does not have.
 
-The classifier is a softmax layer of the core trained with AdamW on the embeddings; its
-probabilities are calibrated by temperature scaling on a held-out fifth of the data (Guo et
-al., 2017) before it is trained again on all of it. A trained router is two files in one
+The classifier is a softmax layer of the core trained with AdamW on the embeddings, each
+intent's examples weighed inversely to their count; its probabilities are calibrated by
+temperature scaling on a held-out fifth of the data's templates, held out whole (Guo et al.,
+2017), before it is trained again on all of it. A trained router is two files in one
 folder (``router.json``, ``weights.npz``); loading reads nothing else and unpickles nothing.
 """
 
@@ -84,6 +85,9 @@ class TrainingSettings:
     weight_decay: float = 1e-3
     holdout: float = 0.2
     seed: int = 0
+    balanced: bool = True
+    """Weigh each intent's examples inversely to their count (every intent counts as much in
+    the loss), so an intent with twice the sentences does not pull the others' messages."""
 
 
 class IntentRouter:
@@ -322,14 +326,21 @@ def _fit_softmax(
     with use_generator(Generator(settings.seed)):
         layer = nn.Linear(x.shape[1], classes)
     optimizer = optim.AdamW(layer.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
+    counts = np.bincount(y, minlength=classes).astype(np.float32)
+    weights = (
+        len(y) / (classes * np.maximum(counts, 1.0))
+        if settings.balanced
+        else np.ones(classes, dtype=np.float32)
+    )
     rng = np.random.default_rng(settings.seed)
     for _ in range(settings.epochs):
         order = rng.permutation(len(y))
         for start in range(0, len(y), settings.batch_size):
             rows = order[start : start + settings.batch_size]
             optimizer.zero_grad()
-            loss_fn(layer(Tensor(x[rows])), y[rows]).backward()
+            losses = loss_fn(layer(Tensor(x[rows])), y[rows])
+            (losses * Tensor(weights[y[rows]].astype(np.float32))).mean().backward()
             optimizer.step()
     bias = layer.bias.data if layer.bias is not None else np.zeros(classes)
     return layer.weight.data.T.astype(np.float32), bias.astype(np.float32)
