@@ -120,11 +120,7 @@ def test_with_no_backend_declared_the_chat_answers_with_the_packaged_model(
     two_servers: list[Dashboard], browser: Any
 ):
     served = two_servers[0]
-    page = _signed_in_page(browser, served)
-    page.goto(f"{served.url}/#/chat")
-    page.wait_for_selector("#chat-model option[value='local']", state="attached")
-    page.fill("#chat-message", "Say hello in one short sentence.")
-    page.press("#chat-message", "Enter")
+    page = _chat_sent(browser, served, "Say hello in one short sentence.")
     answer = page.wait_for_selector(".chat-turn.assistant[data-turn]", timeout=120_000)
     meta = answer.query_selector(".chat-meta").inner_text()
     assert " · local · first token " in meta, meta
@@ -141,11 +137,7 @@ def test_without_the_assist_extra_the_chat_says_what_to_install_and_nothing_pend
     two_servers: list[Dashboard], browser: Any
 ):
     served = two_servers[1]
-    page = _signed_in_page(browser, served)
-    page.goto(f"{served.url}/#/chat")
-    page.wait_for_selector("#chat-model option[value='local']", state="attached")
-    page.fill("#chat-message", "hello")
-    page.press("#chat-message", "Enter")
+    page = _chat_sent(browser, served, "hello")
     failed = page.wait_for_selector(".chat-turn.assistant.failed")
     assert "pip install 'azuraforge[assist]'" in failed.inner_text()
     assert failed.query_selector(".chat-meta").inner_text() == "no answer"
@@ -155,6 +147,16 @@ def test_without_the_assist_extra_the_chat_says_what_to_install_and_nothing_pend
     assert served.api.get("/chat/conversations").json()["total"] == 0
     shoot(page, "chat-missing-extra")
     page.context.close()
+
+
+def _chat_sent(browser: Any, served: Dashboard, message: str) -> Any:
+    """A signed-in page of ``served``'s Chat, its backend ``local`` offered, ``message`` sent."""
+    page = _signed_in_page(browser, served)
+    page.goto(f"{served.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='local']", state="attached")
+    page.fill("#chat-message", message)
+    page.press("#chat-message", "Enter")
+    return page
 
 
 def _signed_in_page(browser: Any, served: Dashboard) -> Any:

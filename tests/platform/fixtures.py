@@ -25,7 +25,7 @@ from azuraforge.platform.blobs import BlobStore, open_blobs
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.access import FIRST_ADMIN, NO_PASSWORD, first_admin, new_token
 from azuraforge.platform.services.streams.job import start_stream
-from azuraforge.platform.settings import Settings
+from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,
     EventRecord,
@@ -323,6 +323,20 @@ def settings_on_copy(template: Path, home: Path, **fields: Any) -> Settings:
     ``sqlite_template``: a store at the head schema) in ``home``."""
     shutil.copy(template, home / "azuraforge.db")
     return short_settings(f"sqlite:///{home / 'azuraforge.db'}", home, **fields)
+
+
+def tiny_chat_settings(
+    template: Path, home: Path, corpus: list[str], seed: int, **fields: Any
+) -> Settings:
+    """:func:`settings_on_copy` whose one assistant backend, ``local``, is a tiny random Llama
+    trained on ``corpus`` (no memory, no nightly pass), answering requests to 127.0.0.1."""
+    from tests.assist.tiny_llama import build_tiny_llama
+
+    base = build_tiny_llama(home / "tiny", corpus, seed=seed)
+    backend = AssistBackend(name="local", kind="llama", model=str(base), threads=1)
+    chat = {"assist_backends": [backend], "assist_memory": False, "assist_nightly": False,
+            "allowed_hosts": ["127.0.0.1"]}  # fmt: skip
+    return settings_on_copy(template, home, **{**chat, **fields})
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ promoted."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -26,11 +25,9 @@ from azuraforge.cli.main import app
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.services.fine_tunes import is_held_out
-from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.examples import ProposedExample
-from tests.assist.tiny_llama import build_tiny_llama
-from tests.platform.fixtures import short_settings, user_headers
+from tests.platform.fixtures import tiny_chat_settings, user_headers
 from tests.platform.servers import served_in_thread
 
 pytestmark = pytest.mark.slow
@@ -80,13 +77,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("learning")
-    base = build_tiny_llama(home / "tiny", CORPUS, seed=5)
-    shutil.copy(sqlite_template, home / "azuraforge.db")
-    backend = AssistBackend(name="local", kind="llama", model=str(base), threads=1)
-    settings = short_settings(
-        f"sqlite:///{home / 'azuraforge.db'}", home, assist_backends=[backend],
-        assist_memory=False, allowed_hosts=["127.0.0.1"], assist_nightly=False,
-    )  # fmt: skip
+    settings = tiny_chat_settings(sqlite_template, home, CORPUS, seed=5)
     store = Store(settings.database_url)
     worker = subprocess.Popen([sys.executable, "-m", WORKER_MODULE],
                               env=settings_environment(settings))  # fmt: skip

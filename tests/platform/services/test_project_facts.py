@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +33,11 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.project_facts import ProjectFactsReader, figure
 from azuraforge.platform.services.streams.job import start_stream
-from azuraforge.platform.settings import AssistBackend, Settings
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from azuraforge.platform.store.experiments import ExperimentQuery
 from azuraforge.platform.store.metrics import JobWrites
-from tests.assist.tiny_llama import build_tiny_llama
-from tests.platform.fixtures import short_settings, user_headers
+from tests.platform.fixtures import tiny_chat_settings, user_headers
 from tests.platform.servers import served_in_thread
 
 QUESTIONS = Path(__file__).parent / "data" / "project_questions.yaml"
@@ -174,13 +172,7 @@ def _filled(text: str, ids: dict[str, int]) -> str:
 @pytest.fixture(scope="module")
 def project(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     home = tmp_path_factory.mktemp("project-facts")
-    base = build_tiny_llama(home / "tiny", CORPUS, seed=3)
-    shutil.copy(sqlite_template, home / "azuraforge.db")
-    backend = AssistBackend(name="local", kind="llama", model=str(base), threads=1)
-    settings = short_settings(
-        f"sqlite:///{home / 'azuraforge.db'}", home, assist_backends=[backend],
-        assist_memory=False, allowed_hosts=["127.0.0.1"], assist_nightly=False,
-    )  # fmt: skip
+    settings = tiny_chat_settings(sqlite_template, home, CORPUS, seed=3)
     store = Store(settings.database_url)
     ids = seed(store, settings, spec()["seed"])
     app = create_app(settings, store=store)
