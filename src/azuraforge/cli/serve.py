@@ -117,7 +117,6 @@ def serve(
         )
         settings = _answering(settings, host)
         urls = _exposure_warned(host, port)
-        console.print(escape(scrape_rule(settings)), highlight=False, soft_wrap=True)
         if set_ and not submit:
             raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
         first_run = _checked_run(submit, set_) if submit else None  # before anything is made
@@ -129,6 +128,7 @@ def serve(
         store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
         first_admin(store)
         console.print(escape(where_kept(settings)), highlight=False, soft_wrap=True)
+        console.print(escape(scrape_rule(settings)), highlight=False, soft_wrap=True)
         processes = settings.api_workers
         with arguments():  # a port in use: refused before any start, exit code 2
             listeners = listen(host, port, processes)

@@ -136,8 +136,8 @@ class ProjectFactsReader:
         word_en = "lowest" if lowest else "highest"
         word_tr = "en düşük" if lowest else "en yüksek"
         english = (
-            f"Run {run.id} ({run.name}) has the {word_en} {key}: {figure(value)}, of the "
-            f"{len(scored)} runs that logged it."
+            f"Run {run.id} ({run.name}) has the {word_en} {key}: {figure(value)}, of "
+            f"{counted(len(scored), 'run')} that logged it."
         )
         turkish = (
             f"{word_tr.capitalize()} {key} {run.id} numaralı koşuda ({run.name}): "
@@ -149,10 +149,14 @@ class ProjectFactsReader:
         if q.state:
             matching = [r for r in runs if r.status == q.state]
             ids = ", ".join(str(r.id) for r in matching[:SHOWN])
-            listed = f": {ids}." if ids else "."
+            named = "run" if len(matching) == 1 else "runs"
             verb = "is" if len(matching) == 1 else "are"
-            english = f"{counted(len(matching), 'run')} of this project {verb} {q.state}{listed}"
-            turkish = f"Bu projede {len(matching)} koşu {_state(q, q.state)}{listed}"
+            english = f"{counted(len(matching), 'run')} of this project {verb} {q.state}" + (
+                f" ({named} {ids})." if ids else "."
+            )
+            turkish = f"Bu projede {len(matching)} koşu {_state(q, q.state)}" + (
+                f" ({ids} numaralı)." if ids else "."
+            )
             return Facts(say(q.language, english, turkish))
         states = Counter(r.status for r in runs)
         parts = ", ".join(f"{n} {_state(q, s)}" for s, n in sorted(states.items()))
