@@ -101,6 +101,22 @@ class Completion(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     n: Annotated[int, Field(ge=1, le=1, description="One choice only.")] = 1
 
+    @field_validator("messages")
+    @classmethod
+    def _asks(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """The last user message is what is answered: refuse a conversation with none, or
+        one whose text is only spaces (as the chat refuses an empty message)."""
+        last = next((m for m in reversed(messages) if m.role == "user"), None)
+        if last is None:
+            raise PydanticCustomError(
+                "invalid_value", "the messages hold no user message to answer"
+            )
+        if not last.text().content.strip():
+            raise PydanticCustomError(
+                "invalid_value", "the last user message holds no text (only spaces or nothing)"
+            )
+        return messages
+
 
 def model_public(name: str) -> dict[str, Any]:
     """One model as OpenAI's ``GET /v1/models`` lists it and ``GET /v1/models/{id}`` gives

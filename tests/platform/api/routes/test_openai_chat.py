@@ -94,6 +94,12 @@ def _refused(call: Any) -> openai.APIStatusError:
          "messages[0].content", f"at most {MAX_PARTS} parts; this one has {MAX_PARTS + 1}"),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role",
          "Input should be 'system', 'developer', 'user' or 'assistant'"),
+        ({"messages": [*SAID, {"role": "user", "content": " \n\t "}]}, "messages",
+         "the last user message holds no text (only spaces or nothing)"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "  "}]}]},
+         "messages", "the last user message holds no text (only spaces or nothing)"),
+        ({"messages": [{"role": "system", "content": "Be brief."}]}, "messages",
+         "no user message to answer"),
     ],
 )  # fmt: skip
 def test_a_request_openai_would_refuse_is_its_400_naming_the_field(server, body, param, fragment):
