@@ -60,6 +60,7 @@ FOLLOW_CHECKS = (20, 30, 40, 50)
 :data:`FOLLOW_RUNS`."""
 LATENCY_WEIGHT = 0.02
 OTHERS: dict[str, dict[str, Any]] = {
+    "every count, a change test, no revisits": {"revisit_after": None},
     "discounted Thompson sampling, discount 0.9 (the old default)": {
         "discount": 0.9, "detect_changes": False, "revisit_after": None},
     "discount 0.97, no change test": {
@@ -67,8 +68,9 @@ OTHERS: dict[str, dict[str, Any]] = {
     "never forgetting (discount 1, no change test, no revisits)": {
         "discount": 1.0, "detect_changes": False, "revisit_after": None},
 }  # fmt: skip
-"""Choosers beside the default, in the same seeds with answers of their own: the old default
-that discounted every count at each answer, a slower discount, and never forgetting."""
+"""Choosers beside the default, in the same seeds with answers of their own: the default
+without its revisits, the old default that discounted every count at each answer, a slower
+discount, and never forgetting (last). :mod:`selector_code` replays real answers with them."""
 BAR = 0.95
 
 

@@ -14,8 +14,8 @@ Greedy answers are deterministic, so a problem's answer by a choice is the same 
 is asked: each ordering below replays these measured answers instead of generating them
 again. In each of ``seeds`` orderings of the problems, the selector as the platform builds
 it (Thompson sampling on every count with a change test per candidate, its default
-weights; beside it the old default that discounted every count, a slower discount and never
-forgetting, :data:`SELECTORS`) chooses for each problem and
+weights; beside it the same without its revisits, the old default that discounted every
+count, a slower discount and never forgetting, :data:`SELECTORS`) chooses for each problem and
 learns the answer's success and timings. Two verdicts (:data:`CRITERIA`): the answer passes
 its tests, or its code runs to its tests. Reported per verdict: the share of problems sent
 to the expert in each quarter of the run, the share of orderings whose preference
@@ -54,6 +54,7 @@ from azuraforge.assist.evaluation import pass_at_1
 from azuraforge.assist.orchestrator import EXPERTS
 from azuraforge.errors import NotFoundError
 from azuraforge.learn.home import default_home
+from backend_selection import OTHERS
 from harness import cpu_ticks, environment, environment_block, parse_report_args, publish
 
 START, END = "<!-- selector_code:start -->", "<!-- selector_code:end -->"
@@ -120,15 +121,10 @@ exception, whatever the tests then say: a weaker verdict, but one a 135M model g
 enough to be learned from."""
 SELECTORS: dict[str, dict[str, Any]] = {
     "ours: every count, a change test, revisits (the default)": {},
-    "the old default: discount 0.9, no change test": {
-        "discount": 0.9, "detect_changes": False, "revisit_after": None},
-    "discount 0.97, no change test": {
-        "discount": 0.97, "detect_changes": False, "revisit_after": None},
-    "never forgetting (discount 1, no change test, no revisits)": {
-        "discount": 1.0, "detect_changes": False, "revisit_after": None},
-}  # fmt: skip
-"""The selector as the platform builds it (the default), the old default that discounted
-every count at each answer, a slower discount, and never forgetting."""
+    **OTHERS,
+}
+"""The selector as the platform builds it (the default), and the simulation's choosers beside
+it (:data:`backend_selection.OTHERS`), never forgetting last."""
 DEFAULT, NEVER = next(iter(SELECTORS)), list(SELECTORS)[-1]
 BAR = 0.90
 """The default prefers the expert after all the problems in this share of orderings (full
