@@ -5,15 +5,13 @@ a path of an :class:`Uploads`: over its limit, ``max_artifact_bytes`` for a run'
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from azuraforge.platform.api.openai_errors import is_openai_path, openai_error
+from azuraforge.platform.api.openai_errors import send_error
 
 MAX_HEADERS = 100
 """Most header fields a request may send (Apache's ``LimitRequestFields``)."""
@@ -36,7 +34,7 @@ class HeaderLimit:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1009, "reason": problem})
         else:
-            await _refuse(send, 431, "HEADERS_TOO_LARGE", problem, scope["path"])
+            await send_error(send, 431, "HEADERS_TOO_LARGE", problem, scope["path"])
 
 
 def _header_problem(scope: Scope) -> str | None:
@@ -121,21 +119,7 @@ class BodyLimit:
 
 async def _too_large(scope: Scope, send: Send, limit: int, setting: str) -> None:
     message = f"request body over {limit:,} bytes; send less (limit: {setting})"
-    await _refuse(send, 413, "TOO_LARGE", message, scope["path"])
-
-
-async def _refuse(send: Send, status: int, code: str, message: str, path: str) -> None:
-    """Answer ``status`` with the API's error body (OpenAI's on its paths)."""
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
-    if is_openai_path(path):
-        status, body = openai_error(status, code, message)
-    payload = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_error(send, 413, "TOO_LARGE", message, scope["path"])
 
 
 class _TooLargeError(Exception):

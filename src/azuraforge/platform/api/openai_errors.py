@@ -16,7 +16,10 @@ OpenAI's form (``messages[0].content``), or is null.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from starlette.types import Send
 
 from azuraforge.errors import NotFoundError
 
@@ -120,3 +123,18 @@ def field_name(loc: tuple[int | str, ...]) -> str | None:
     for part in loc[1:]:
         name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
     return name or None
+
+
+async def send_error(send: Send, status: int, code: str, message: str, path: str) -> None:
+    """Answer ``status`` with the API's error body ``{"error": {"code", "message"}}``, or
+    OpenAI's on its paths: for the refusals made before any route (limits, hosts, origins)."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if is_openai_path(path):
+        status, body = openai_error(status, code, message)
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

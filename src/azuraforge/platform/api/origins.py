@@ -7,12 +7,12 @@ programs send no ``Origin`` header."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from azuraforge.platform.api.openai_errors import send_error
 from azuraforge.platform.hosts import LOOPBACK_NAMES, HostPolicy
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -91,21 +91,17 @@ class SameOrigin:
 async def refuse(
     scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
 ) -> None:
-    """Answer the request of ``scope`` with ``status`` and the API's error body, or accept
-    its WebSocket and close it with code ``4000 + status`` and the message: a socket closed
-    before it is accepted is answered HTTP 403 by the server, whatever the reason, so a
-    client could not tell "sign in again" from "wrong server"."""
+    """Answer the request of ``scope`` with ``status`` and the API's error body (OpenAI's on
+    its paths), or accept its WebSocket and close it with code ``4000 + status`` and the
+    message: a socket closed before it is accepted is answered HTTP 403 by the server,
+    whatever the reason, so a client could not tell "sign in again" from "wrong server"."""
     if scope["type"] == "websocket":
         await receive()  # the client's websocket.connect, which comes first
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": 4000 + status,
                     "reason": close_reason(message)})  # fmt: skip
         return
-    payload = json.dumps({"error": {"code": code, "message": message}}).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(payload)).encode())]  # fmt: skip
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_error(send, status, code, message, scope["path"])
 
 
 CLOSE_REASON_BYTES = 123

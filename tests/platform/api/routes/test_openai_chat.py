@@ -182,3 +182,26 @@ def test_api_v1_errors_keep_their_own_body(server: Server):
     assert answer.json()["error"]["code"] == "INVALID_REQUEST"
     unknown = httpx.get(f"{server.url}/api/v1/no-such-thing", headers=server.viewer)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "kind"),
+    [
+        ({"Origin": "http://evil.example"}, 403, "permission_error"),
+        ({"Host": "rebound.example"}, 400, "invalid_request_error"),
+    ],
+)
+def test_another_sites_origin_and_an_unknown_host_are_refused_in_openais_body(
+    server: Server, headers: dict[str, str], status: int, kind: str
+):
+    """The refusals made before any route (origins.py) speak OpenAI's shape on ``/v1`` too,
+    and keep AzuraForge's on ``/api/v1``."""
+    request = {"model": "quick", "messages": SAID}
+    refused = httpx.post(f"{server.url}/v1/chat/completions", json=request,
+                         headers={**server.viewer, **headers})  # fmt: skip
+    assert refused.status_code == status, refused.text
+    error = refused.json()["error"]
+    assert error["type"] == kind and error["message"] and "param" in error, error
+    own = httpx.post(f"{server.url}/api/v1/chat", json={"message": "hi"},
+                     headers={**server.viewer, **headers})  # fmt: skip
+    assert own.status_code == status and set(own.json()["error"]) == {"code", "message"}
