@@ -418,11 +418,27 @@ class SmallDisk:
         subprocess.run(["umount", "--lazy", str(self.path)], check=False)
 
 
+def mounted_disk(path: Path, size: int) -> Iterator[SmallDisk]:
+    """A :class:`SmallDisk` of ``size`` bytes at ``path``, unmounted after. Mounting takes
+    root: elsewhere the test skips, and under CI (which .ci/run runs as root, after checking
+    that it can mount a tmpfs) it fails instead."""
+    if os.geteuid() != 0:
+        why = "a disk of the test's own is a tmpfs, and only root mounts one"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}: run .ci/run as root", pytrace=False)
+        pytest.skip(why)
+    disk = SmallDisk(path, size)
+    yield disk
+    disk.close()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     """A :class:`SmallDisk` of 256 KiB for the test."""
-    if os.geteuid() != 0:
-        pytest.skip("a disk of the test's own is a tmpfs, and only root mounts one")
-    disk = SmallDisk(tmp_path / "disk")
-    yield disk
-    disk.close()
+    yield from mounted_disk(tmp_path / "disk", 256 * 1024)
+
+
+@pytest.fixture
+def store_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A :class:`SmallDisk` of 8 MiB: room for an SQLite store."""
+    yield from mounted_disk(tmp_path / "disk", 8 << 20)

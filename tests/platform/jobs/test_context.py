@@ -4,7 +4,6 @@ artifacts, a lost lease, and spooling while the store is unreachable."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -395,42 +394,37 @@ def test_points_past_what_memory_holds_are_dropped_and_the_end_says_how_many(
 
 
 def test_a_run_reaped_while_its_stores_disk_was_full_ends_failed_with_its_points(
-    sqlite_template: Path, tmp_path: Path
+    sqlite_template: Path, store_disk: SmallDisk
 ) -> None:
     """The reaper marked it lost ("stopped renewing its lease") once the disk had room, and
     the points it held while the disk was full were refused: its worker could not renew the
     lease on that disk, which the run's own process knows."""
-    if os.geteuid() != 0:
-        pytest.skip("a disk of the test's own is a tmpfs, and only root mounts one")
-    disk = SmallDisk(tmp_path / "disk", size=8 << 20)
-    try:
-        shutil.copy(sqlite_template, disk.path / "azuraforge.db")
-        store = Store(f"sqlite:///{disk.path / 'azuraforge.db'}")
-        reaper = Store(store.url)
-        record = store.create_experiment("sleeper", {})
-        lease = store.claim(record.id, "w1", 0.5)  # no one renews it
-        assert lease is not None
-        ctx = StoreContext(store, lease, disk.path / "run", flush_interval=0.02)
-        ctx.log_metrics({"loss": 1.0}, step=1)
-        wait_for(lambda: store.get_metrics(record.id))
-        disk.fill()
-        for step in range(2, 8):
-            ctx.log_metrics({"loss": 1.0 / step}, step=step)
-        wait_for(lambda: ctx.full_disk is not None, timeout=5)
-        time.sleep(0.5)  # the lease lapses
-        disk.free()
-        assert reaper.reap_expired() == [(record.id, "lost")]  # before the run's next write
-        wait_for(lambda: store.get_experiment(record.id).status != "lost", timeout=5)
-        ctx.close(timeout=5)
-        ended = store.get_experiment(record.id)
-        assert (ended.status, ctx.settled) == ("failed", True)
-        assert ended.error is not None and ended.error.startswith(
-            "the disk of the store was full (database or disk is full) for "
-        ), ended.error
-        points = store.get_metrics(record.id)["loss"]
-        assert [(s, v) for s, v, _ in points] == [(s, 1.0 / s) for s in range(1, 8)]
-        assert reaper.settle_reaped(lease, "again") is False  # settled once
-        store.close()
-        reaper.close()
-    finally:
-        disk.close()
+    disk = store_disk
+    shutil.copy(sqlite_template, disk.path / "azuraforge.db")
+    store = Store(f"sqlite:///{disk.path / 'azuraforge.db'}")
+    reaper = Store(store.url)
+    record = store.create_experiment("sleeper", {})
+    lease = store.claim(record.id, "w1", 0.5)  # no one renews it
+    assert lease is not None
+    ctx = StoreContext(store, lease, disk.path / "run", flush_interval=0.02)
+    ctx.log_metrics({"loss": 1.0}, step=1)
+    wait_for(lambda: store.get_metrics(record.id))
+    disk.fill()
+    for step in range(2, 8):
+        ctx.log_metrics({"loss": 1.0 / step}, step=step)
+    wait_for(lambda: ctx.full_disk is not None, timeout=5)
+    time.sleep(0.5)  # the lease lapses
+    disk.free()
+    assert reaper.reap_expired() == [(record.id, "lost")]  # before the run's next write
+    wait_for(lambda: store.get_experiment(record.id).status != "lost", timeout=5)
+    ctx.close(timeout=5)
+    ended = store.get_experiment(record.id)
+    assert (ended.status, ctx.settled) == ("failed", True)
+    assert ended.error is not None and ended.error.startswith(
+        "the disk of the store was full (database or disk is full) for "
+    ), ended.error
+    points = store.get_metrics(record.id)["loss"]
+    assert [(s, v) for s, v, _ in points] == [(s, 1.0 / s) for s in range(1, 8)]
+    assert reaper.settle_reaped(lease, "again") is False  # settled once
+    store.close()
+    reaper.close()

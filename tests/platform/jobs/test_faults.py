@@ -100,16 +100,6 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def big_small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    """A :class:`SmallDisk` of 8 MiB: room for an SQLite store."""
-    if os.geteuid() != 0:
-        pytest.skip("a disk of the test's own is a tmpfs, and only root mounts one")
-    disk = SmallDisk(tmp_path / "disk", size=8 << 20)
-    yield disk
-    disk.close()
-
-
-@pytest.fixture
 def start_worker(sleeper: Path, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
     started: list[WorkerProcess] = []
 
@@ -342,15 +332,14 @@ def test_a_run_on_a_full_disk_with_its_store_away_loses_no_metric(
 
 
 def test_a_run_whose_store_disk_stays_full_past_its_lease_ends_failed_naming_it(
-    sqlite_template: Path, big_small_disk: SmallDisk, sleeper: Path
+    sqlite_template: Path, store_disk: SmallDisk, sleeper: Path
 ) -> None:
     """The home (its SQLite store, the run's folder) on a disk full for longer than a lease
     lives: the run ended lost, "stopped renewing its lease", nothing said the disk was full,
     and the points it logged meanwhile were gone. Its worker cannot renew the lease on that
     disk, so the run stops once the disk was full for ``lease_ttl`` and, when the disk has
     room again, ends failed saying why, every point it logged kept."""
-    small_disk = big_small_disk
-    home = small_disk.path / "home"
+    home = store_disk.path / "home"
     home.mkdir()
     shutil.copy(sqlite_template, home / "azuraforge.db")
     settings = Settings(
@@ -366,11 +355,11 @@ def test_a_run_whose_store_disk_stays_full_past_its_lease_ends_failed_naming_it(
 
     def outage() -> None:
         wait_for(lambda: len(loss_steps(direct, run)) >= 10, timeout=15)
-        small_disk.fill()
+        store_disk.fill()
         time.sleep(3 * settings.lease_ttl)
-        small_disk.free()
+        store_disk.free()
 
-    ended = run_during(settings, run, outage, small_disk.free)
+    ended = run_during(settings, run, outage, store_disk.free)
     record = direct.get_experiment(run)
     assert record.status == "failed", (record.status, record.error)
     assert ended == Supervision("failed")
