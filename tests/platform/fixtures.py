@@ -15,6 +15,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,6 +340,29 @@ def tiny_chat_settings(
     chat = {"assist_backends": [backend], "assist_memory": False, "assist_nightly": False,
             "allowed_hosts": ["127.0.0.1"]}  # fmt: skip
     return settings_on_copy(template, home, **{**chat, **fields})
+
+
+@contextmanager
+def served_chat(
+    template: Path, home: Path, backends: list[AssistBackend]
+) -> Iterator[tuple[str, Store]]:
+    """The address and store of an API on a copy of the SQLite store ``template`` in
+    ``home``, answering the chat with ``backends``, served by uvicorn in a thread: the chat
+    modules' one server."""
+    import uvicorn
+
+    from azuraforge.platform.api.app import create_app
+    from tests.platform.servers import served_in_thread
+
+    settings = settings_on_copy(template, home, assist_backends=backends,
+                                allowed_hosts=["127.0.0.1"])  # fmt: skip
+    store = Store(settings.database_url)
+    app = create_app(settings, store=store)
+    try:
+        with served_in_thread(uvicorn.Config(app, log_level="warning")) as address:
+            yield f"http://{address}", store
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ two echo backends (deterministic) and an OpenAI-compatible one whose server is d
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from typer.testing import CliRunner
@@ -31,8 +29,8 @@ from azuraforge.errors import NotFoundError
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import short_settings, user_headers
-from tests.platform.servers import free_port, served_in_thread
+from tests.platform.fixtures import served_chat, user_headers
+from tests.platform.servers import free_port
 from tests.track.conftest import FAST
 
 API = "/api/v1"
@@ -66,14 +64,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("chat-api")
-    shutil.copy(sqlite_template, home / "azuraforge.db")
-    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home,
-                              assist_backends=BACKENDS, allowed_hosts=["127.0.0.1"])  # fmt: skip
-    store = Store(settings.database_url)
-    app = create_app(settings, store=store)
-    with served_in_thread(uvicorn.Config(app, log_level="warning")) as address:
-        yield Server(f"http://{address}", store)
-    store.close()
+    with served_chat(sqlite_template, home, BACKENDS) as (url, store):
+        yield Server(url, store)
 
 
 def counted(name: str, **labels: str) -> float:

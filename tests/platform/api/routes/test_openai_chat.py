@@ -7,7 +7,6 @@ their own body."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.openai_schemas import MAX_MESSAGES, MAX_PARTS, MAX_TOKENS
 from azuraforge.platform.api.routes.chat import MAX_MESSAGE
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
-from tests.platform.fixtures import short_settings, user_headers
-from tests.platform.servers import served_in_thread
+from tests.platform.fixtures import served_chat, user_headers
 
 BACKENDS = [AssistBackend(name="quick", kind="echo"), AssistBackend(name="other", kind="echo")]
 SAID = [{"role": "user", "content": "merhaba"}]
@@ -45,14 +41,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("openai-api")
-    shutil.copy(sqlite_template, home / "azuraforge.db")
-    settings = short_settings(f"sqlite:///{home / 'azuraforge.db'}", home,
-                              assist_backends=BACKENDS, allowed_hosts=["127.0.0.1"])  # fmt: skip
-    store = Store(settings.database_url)
-    with served_in_thread(uvicorn.Config(create_app(settings, store=store),
-                                         log_level="warning")) as address:  # fmt: skip
-        yield Server(f"http://{address}", store)
-    store.close()
+    with served_chat(sqlite_template, home, BACKENDS) as (url, store):
+        yield Server(url, store)
 
 
 def test_a_model_is_retrieved_and_an_unknown_one_is_openais_404(server: Server):
