@@ -231,23 +231,53 @@ _ASKS = (
     ("score", ("score", "skor", "accuracy", "doğruluk")),
     ("list", ("list", "show", "which", "what", "listele", "göster", "hangi", "neler")),
 )
-_QUANTITY_FIRST = ("rows", "columns", "champion", "versions")
+
+
+# What a question asks beyond its first cue word: each rule reads the question's lowered text,
+# the asks its words cue (in _ASKS' order) and its subject, and gives an ask or None (not its
+# case). The first rule that gives one decides; none does: the first cue word's ask.
+
+
+def _stream_score(lowered: str, asks: list[str], subject: str | None) -> str | None:
+    """A stream's status or score is its score."""
+    return "score" if subject == "streams" and ("score" in asks or "status" in asks) else None
+
+
+def _numbered_run(lowered: str, asks: list[str], subject: str | None) -> str | None:
+    """A run named by its id: its metric if one is named, else its status."""
+    if _number(lowered) is None or subject not in ("runs", None):
+        return None
+    return "metric" if _metric(lowered) else "status"
+
+
+def _how_many(lowered: str, asks: list[str], subject: str | None) -> str | None:
+    """How many: rows or columns when the question cues those first, else a count."""
+    if "count" not in asks:
+        return None
+    return asks[0] if asks[0] in ("rows", "columns") else "count"
+
+
+def _runs_by_score(lowered: str, asks: list[str], subject: str | None) -> str | None:
+    """Runs' scores in a metric: the best run when it says best, else the list."""
+    if not asks or asks[0] != "score" or subject != "runs" or not _metric(lowered):
+        return None
+    return "best" if "best" in asks else "list"
+
+
+def _runs_in_state(lowered: str, asks: list[str], subject: str | None) -> str | None:
+    """Runs of a status ("which runs failed?"): the list."""
+    return "list" if subject == "runs" and _state(lowered) else None
+
+
+_ASK_RULES = (_stream_score, _numbered_run, _how_many, _runs_by_score, _runs_in_state)
 
 
 def _ask(lowered: str, words: list[str], subject: str | None) -> str | None:
     asks = [ask for ask, stems in _ASKS if _has(words, stems)]
-    if subject == "streams" and any(a in asks for a in ("score", "status")):
-        return "score"
-    if _number(lowered) is not None and subject in ("runs", None):
-        return "metric" if _metric(lowered) else "status"
-    if "count" in asks and asks[0] in _QUANTITY_FIRST and asks[0] in ("rows", "columns"):
-        return asks[0]
-    if "count" in asks and asks[0] not in ("rows", "columns"):
-        return "count"
-    if asks and asks[0] == "score" and subject == "runs" and _metric(lowered):
-        return "best" if "best" in asks else "list"
-    if _state(lowered) and subject == "runs":
-        return "list"
+    for rule in _ASK_RULES:
+        found = rule(lowered, asks, subject)
+        if found is not None:
+            return found
     return asks[0] if asks else None
 
 

@@ -192,23 +192,21 @@ class ProjectFactsReader:
         lowered = q.text.lower()
         named = [m for m in models if m.name.lower() in lowered]
         if q.name and not named:
-            listed = ", ".join(m.name for m in models[:SHOWN])
-            return cannot_see(
-                q,
-                f"it has no model named {q.name!r} (its models: {listed})",
-                f"{q.name!r} adlı bir model yok (modelleri: {listed})",
-            )
+            return _no_model_named(q, q.name, models)
         chosen = named or (models if len(models) == 1 or q.ask == "champion" else [])
+        return self._about_models(q, chosen, models, total)
+
+    def _about_models(
+        self, q: Question, chosen: list[ModelRecord], models: list[ModelRecord], total: int
+    ) -> Facts:
+        """What ``q`` asks of the ``chosen`` models (those it names, or the only one) or, with
+        none chosen, of all the project's ``models`` (``total`` in all)."""
         if q.ask == "champion" and chosen:
             return Facts(" ".join(self._champion(q, m) for m in chosen[:SHOWN]))
         if q.ask in ("versions", "count") and len(chosen) == 1:
             return Facts(self._versions(q, chosen[0]))
         if q.ask == "count":
-            names = ", ".join(m.name for m in models[:SHOWN])
-            english = f"This project has {counted(total, 'registered model')}: {names}."
-            return Facts(
-                say(q.language, english, f"Bu projede {total} kayıtlı model var: {names}.")
-            )
+            return _count_models(q, models, total)
         return Facts(" ".join(self._versions(q, m) for m in (chosen or models)[:SHOWN]))
 
     def _versions(self, q: Question, model: ModelRecord) -> str:
@@ -321,6 +319,21 @@ def metric_of(run: ExperimentRecord, metric: str) -> tuple[str, float] | None:
         if re.split(r"[/._]", key.lower())[-1] == wanted or key.lower() == wanted:
             return key, value
     return None
+
+
+def _no_model_named(q: Question, name: str, models: Sequence[ModelRecord]) -> Facts:
+    listed = ", ".join(m.name for m in models[:SHOWN])
+    return cannot_see(
+        q,
+        f"it has no model named {name!r} (its models: {listed})",
+        f"{name!r} adlı bir model yok (modelleri: {listed})",
+    )
+
+
+def _count_models(q: Question, models: Sequence[ModelRecord], total: int) -> Facts:
+    names = ", ".join(m.name for m in models[:SHOWN])
+    english = f"This project has {counted(total, 'registered model')}: {names}."
+    return Facts(say(q.language, english, f"Bu projede {total} kayıtlı model var: {names}."))
 
 
 def _named_run(text: str, runs: Sequence[ExperimentRecord]) -> ExperimentRecord | None:
