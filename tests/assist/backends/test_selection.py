@@ -190,3 +190,18 @@ def test_a_candidate_not_tried_for_a_while_is_asked_again():
     choice = chooser.choose("code")
     assert (choice.candidate, choice.explored) == ("b", True)
     assert "not tried in the last 5 answers" in choice.reason
+
+
+def test_a_candidate_not_tried_since_a_restart_is_asked_again():
+    """The revisit counts answers since the selector started too: a candidate that lost
+    before the counts were restored (the chat restores them at each start) is asked again."""
+    before = selector(revisit_after=5)
+    for _ in range(4):
+        before.record("code", "a", GOOD)
+        before.record("code", "b", BAD)
+    after = selector(revisit_after=5)
+    after.restore(before.rows())
+    for _ in range(6):
+        after.record("code", "a", GOOD)
+    choice = after.choose("code")
+    assert (choice.candidate, choice.explored) == ("b", True)

@@ -325,11 +325,12 @@ class BackendSelector:
 
     def _stale(self, task: str, names: list[str]) -> str | None:
         """The candidate of ``names`` least recently tried on ``task``, if that was more than
-        :attr:`revisit_after` answers of the task ago."""
+        :attr:`revisit_after` answers of the task ago (one not tried since this selector
+        started, its counts restored or none, counts from that start)."""
         if self.revisit_after is None or len(names) < 2:
             return None
         count = self._task_answers.get(task, 0)
-        since = {n: count - self._last_answer.get((task, n), count) for n in names}
+        since = {n: count - self._last_answer.get((task, n), 0) for n in names}
         stalest = max(names, key=since.__getitem__)
         return stalest if since[stalest] > self._revisit_gap(task) else None
 
