@@ -92,6 +92,7 @@ def is_loopback(host: str) -> bool:
     return host == "localhost" if address is None else address.is_loopback
 
 
+@functools.lru_cache(maxsize=8)
 def is_loopback_bind(host: str) -> bool:
     """Whether a server bound to ``host`` (an address, or a name it resolves) is reachable
     from this machine only: the one rule for "listens beyond loopback" (``azuraforge serve``

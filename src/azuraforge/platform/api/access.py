@@ -19,7 +19,6 @@ the server's own.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import threading
@@ -352,7 +351,7 @@ async def may_scrape(connection: HTTPConnection) -> None:
     token = settings.metrics_token
     headers = connection.headers
     try:
-        if token is None and not _listens_on_loopback(settings.host):
+        if token is None and not is_loopback_bind(settings.host):
             raise CredentialError(_NEEDS_A_CREDENTIAL, public=_NEEDS_A_CREDENTIAL)
         expected = None if token is None else token.get_secret_value()
         forwarded = bool(settings.trusted_proxies) or any(h in headers for h in FORWARDING_HEADERS)
@@ -368,13 +367,6 @@ _NEEDS_A_CREDENTIAL = (
     "scrape token (set AZURAFORGE_METRICS_TOKEN, send 'Authorization: Bearer <token>') or a "
     "server admin's credential"
 )
-
-
-@functools.lru_cache(maxsize=8)
-def _listens_on_loopback(host: str) -> bool:
-    """:func:`~azuraforge.platform.hosts.is_loopback_bind`, asked once a host (a name is
-    resolved)."""
-    return is_loopback_bind(host)
 
 
 async def _server_admin(connection: HTTPConnection) -> bool:
@@ -402,7 +394,7 @@ def scrape_rule(settings: Settings) -> str:
         return (
             "/metrics: the scrape token (AZURAFORGE_METRICS_TOKEN) or a server admin's credential"
         )
-    if not _listens_on_loopback(settings.host):
+    if not is_loopback_bind(settings.host):
         return (
             "/metrics: a server admin's credential alone (this server listens beyond this "
             "machine; give Prometheus a token: AZURAFORGE_METRICS_TOKEN)"
