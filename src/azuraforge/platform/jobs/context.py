@@ -155,15 +155,6 @@ class WriterContext:
         full_disk_limit: float | None = None,
     ) -> None:
         self.writer, self.output_dir = writer, output_dir
-        self.full_disk_limit = full_disk_limit
-        self.full_disk: tuple[float, str] | None = None
-        """Since when (``time.monotonic()``) and why the store refuses every write for a
-        full disk, while it does."""
-        self.stopped_for_full_disk: str | None = None
-        """Why the run was asked to stop for a full disk (the end's error), if it was."""
-        self.settled = False
-        """Whether the run, reaped while its store's disk was full, was recorded failed
-        saying so (:meth:`RunWriter.settle_reaped`)."""
         self.blobs = blobs
         self.data_folder = data_folder
         self.show_progress = show_progress
@@ -172,17 +163,45 @@ class WriterContext:
         elsewhere): it is asked to stop, and nothing more is written."""
         self.tracking_error: str | None = None
         """Why metrics stopped being stored (an error that is not an outage), if they did."""
+        self._stop_requested = stop_requested
+        self._flush_interval = flush_interval
+        self._output_limit = output_limit
+        self._init_full_disk(full_disk_limit)
+        self._init_held(held_points)
+        self._init_pending()
+        self._init_signals()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.logger = logging.getLogger(f"azuraforge.run.{writer.experiment_id}")
+        self._handler = _BufferHandler(self)
+        self.logger.addHandler(self._handler)
+        self.logger.setLevel(logging.INFO)
+        self._flushed = _FLUSHERS.run(self._flush_loop)
+
+    def _init_full_disk(self, limit: float | None) -> None:
+        """The state of a store whose disk is full (:meth:`_refused`, :meth:`_full_too_long`,
+        :meth:`_settle_if_full`)."""
+        self.full_disk_limit = limit
+        self.full_disk: tuple[float, str] | None = None
+        """Since when (``time.monotonic()``) and why the store refuses every write for a
+        full disk, while it does."""
+        self.stopped_for_full_disk: str | None = None
+        """Why the run was asked to stop for a full disk (the end's error), if it was."""
+        self.settled = False
+        """Whether the run, reaped while its store's disk was full, was recorded failed
+        saying so (:meth:`RunWriter.settle_reaped`)."""
+
+    def _init_held(self, held_points: int) -> None:
+        """The state of points neither the store nor the spool takes (:meth:`_spool_pending`)."""
         self.held_points = held_points
         """Most points kept in memory while neither the store nor the spool takes them."""
         self.dropped_points = 0
         """Points logged while ``held_points`` were held already: lost, and said so."""
         self._spool_refused = False
-        self._cancelled = threading.Event()
-        self._stop_requested = stop_requested
-        self._flush_interval = flush_interval
+
+    def _init_pending(self) -> None:
+        """The buffers of what the run logged and the flusher has not written yet."""
         self._points: list[Point] = []
         self._lines: list[tuple[float, str, str]] = []
-        self._output_limit = output_limit
         self._output_stored = 0
         self._artifacts: list[tuple[str, int, bool]] = []
         self._progress: tuple[int, int, str] | None = None
@@ -199,17 +218,19 @@ class WriterContext:
         self._non_finite: set[str] = set()
         self._checked_names: set[str] = set()
         self._observers: list[Callable[[dict[str, float], int], None]] = []
+
+    def _init_signals(self) -> None:
+        """The lock over the buffers and the events between the run and its flusher."""
+        self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._handing_over = threading.Event()
-        self.spool = output_dir / SPOOL_NAME
-        output_dir.mkdir(parents=True, exist_ok=True)
-        self.logger = logging.getLogger(f"azuraforge.run.{writer.experiment_id}")
-        self._handler = _BufferHandler(self)
-        self.logger.addHandler(self._handler)
-        self.logger.setLevel(logging.INFO)
-        self._flushed = _FLUSHERS.run(self._flush_loop)
+
+    @property
+    def spool(self) -> Path:
+        """The file in the run's folder that takes the points the store cannot, in order."""
+        return self.output_dir / SPOOL_NAME
 
     def open_files(
         self, config: type[BaseModel], settings: Mapping[str, Any], *, growing: bool = False

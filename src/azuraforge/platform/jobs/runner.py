@@ -553,52 +553,108 @@ def _supervise_child(
     shutdown: threading.Event,
     watchdog: Watchdog | None,
 ) -> Supervision:
-    next_renewal = time.monotonic() + settings.heartbeat_interval
-    cancelled_at: float | None = None
-    asked = False
-    full_disk = False  # a renewal failed for a full disk since the last one that succeeded
-    while True:
-        process.wait(settings.poll_interval)
-        end = process.ended()
+    """Watch the child running the job under ``lease`` until its run ended; how it did."""
+    supervisor = _Supervisor(store, lease, settings, process, watchdog)
+    while (supervision := supervisor.poll(shutdown)) is None:
+        pass
+    return supervision
+
+
+class _Supervisor:
+    """One child's supervision: what it remembers between polls, and a step per decision."""
+
+    def __init__(
+        self,
+        store: Store,
+        lease: Lease,
+        settings: Settings,
+        process: JobProcess,
+        watchdog: Watchdog | None,
+    ) -> None:
+        self.store, self.lease, self.settings = store, lease, settings
+        self.process, self.watchdog = process, watchdog
+        self.next_renewal = time.monotonic() + settings.heartbeat_interval
+        self.cancelled_at: float | None = None
+        """When the child was asked to stop (a cancel request or its worker's shutdown)."""
+        self.asked = False
+        """Whether that was a cancel request."""
+        self.full_disk = False
+        """Whether a renewal failed for a full disk since the last one that succeeded."""
+
+    def poll(self, shutdown: threading.Event) -> Supervision | None:
+        """Wait a poll interval, then decide; how the run ended, or ``None`` while it runs."""
+        self.process.wait(self.settings.poll_interval)
+        end = self.process.ended()
         if end is not None:
-            return _ended(store, lease, settings, end, watchdog)
+            return self._ended(end)
         try:
-            if time.monotonic() >= next_renewal:
-                cancel = store.renew(lease, settings.lease_ttl)
-                LEASE_RENEWALS.inc()
-                next_renewal = time.monotonic() + settings.heartbeat_interval
-                full_disk = False
-            else:
-                cancel = store.cancel_requested(lease.experiment_id)
+            cancel = self._renew_or_check()
         except LeaseLostError as e:
-            if full_disk or _recorded(store, lease):
-                # The child recorded the end (releasing the lease) just before this renewal,
-                # or, reaped while the store's disk was full, records why (context.py).
-                end = process.wait_end(settings.cancel_grace + 2.0)
-                return _ended(store, lease, settings, end, watchdog)
-            _log.warning("%s; stopping the run", e)
-            process.kill()
-            return Supervision(LOST, forced=True)
+            return self._lease_lost(e)
         except Exception as e:
             if not is_unavailable(e):
                 raise
-            full_disk = full_disk or is_disk_full(e)
-            why = "the store's disk is full" if is_disk_full(e) else "store unreachable"
-            _log.warning("%s, lease not renewed: %s", why, e)
-            continue
-        if (cancel or shutdown.is_set()) and cancelled_at is None:
-            cancelled_at, asked = time.monotonic(), cancel
-            os.kill(process.pid, CANCEL_SIGNAL if cancel else SHUTDOWN_SIGNAL)
-        if cancelled_at is not None and time.monotonic() - cancelled_at >= settings.cancel_grace:
-            process.kill()
-            return _forced_stop(store, lease, settings, asked)
-        if watchdog is not None and cancelled_at is None:
-            watchdog.check()
-            overdue = watchdog.overdue()
-            if overdue is not None:
-                process.kill()
-                return Supervision(after_crash(store, lease, settings, watchdog.policy, overdue),
-                                   forced=True)  # fmt: skip
+            self._store_unavailable(e)
+            return None
+        self._ask_to_stop(cancel, shutdown)
+        if self.cancelled_at is not None:
+            return self._past_grace(self.cancelled_at)
+        return self._overdue()
+
+    def _ended(self, end: JobEnd) -> Supervision:
+        return _ended(self.store, self.lease, self.settings, end, self.watchdog)
+
+    def _renew_or_check(self) -> bool:
+        """Renew the lease when due, else read whether the run's cancel was requested."""
+        if time.monotonic() < self.next_renewal:
+            return self.store.cancel_requested(self.lease.experiment_id)
+        cancel = self.store.renew(self.lease, self.settings.lease_ttl)
+        LEASE_RENEWALS.inc()
+        self.next_renewal = time.monotonic() + self.settings.heartbeat_interval
+        self.full_disk = False
+        return cancel
+
+    def _lease_lost(self, error: LeaseLostError) -> Supervision:
+        """A renewal found the lease lost: the child's own end, or the run killed."""
+        if self.full_disk or _recorded(self.store, self.lease):
+            # The child recorded the end (releasing the lease) just before this renewal,
+            # or, reaped while the store's disk was full, records why (context.py).
+            return self._ended(self.process.wait_end(self.settings.cancel_grace + 2.0))
+        _log.warning("%s; stopping the run", error)
+        self.process.kill()
+        return Supervision(LOST, forced=True)
+
+    def _store_unavailable(self, error: Exception) -> None:
+        """Note an outage of the store: the lease not renewed, maybe for a full disk."""
+        self.full_disk = self.full_disk or is_disk_full(error)
+        why = "the store's disk is full" if is_disk_full(error) else "store unreachable"
+        _log.warning("%s, lease not renewed: %s", why, error)
+
+    def _ask_to_stop(self, cancel: bool, shutdown: threading.Event) -> None:
+        """Signal the child once, for a cancel request or its worker's shutdown."""
+        if (cancel or shutdown.is_set()) and self.cancelled_at is None:
+            self.cancelled_at, self.asked = time.monotonic(), cancel
+            os.kill(self.process.pid, CANCEL_SIGNAL if cancel else SHUTDOWN_SIGNAL)
+
+    def _past_grace(self, cancelled_at: float) -> Supervision | None:
+        """Kill a child asked to stop (at ``cancelled_at``) ``cancel_grace`` ago, and record
+        how it ended."""
+        if time.monotonic() - cancelled_at < self.settings.cancel_grace:
+            return None
+        self.process.kill()
+        return _forced_stop(self.store, self.lease, self.settings, self.asked)
+
+    def _overdue(self) -> Supervision | None:
+        """Kill a child its watchdog finds overdue, and restart or fail the run."""
+        if self.watchdog is None:
+            return None
+        self.watchdog.check()
+        overdue = self.watchdog.overdue()
+        if overdue is None:
+            return None
+        self.process.kill()
+        status = after_crash(self.store, self.lease, self.settings, self.watchdog.policy, overdue)
+        return Supervision(status, forced=True)
 
 
 def _forced_stop(store: Store, lease: Lease, settings: Settings, cancelled: bool) -> Supervision:
