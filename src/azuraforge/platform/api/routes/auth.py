@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from azuraforge.errors import ConflictError, CredentialError, NotFoundError
 from azuraforge.platform.api.access import (
@@ -21,6 +21,7 @@ from azuraforge.platform.api.access import (
     server_id,
     session_cookie,
 )
+from azuraforge.platform.api.auth_schemas import Caller, ProjectPublic
 from azuraforge.platform.api.deps import KeysDep, ServerStoreDep, StoreDep
 from azuraforge.platform.api.schemas import RequestBody, error_responses
 from azuraforge.platform.services.access import (
@@ -63,22 +64,6 @@ class NewProject(RequestBody):
 
     project: str = Field(pattern=NAME_PATTERN, max_length=100,
                          description="Letters, digits, '_', '.', '-' (not first).")  # fmt: skip
-
-
-class ProjectPublic(BaseModel):
-    """A project the caller may work in."""
-
-    name: str
-    role: str = Field(description="The caller's role there: viewer, editor or admin.")
-    active: bool = Field(description="Whether the credential is for it now.")
-
-
-class Caller(BaseModel):
-    """Who the credential says the caller is, and in which project with which role."""
-
-    user: str
-    project: str
-    role: str = Field(description="viewer, editor or admin.")
 
 
 def logins(request: Request) -> Logins:

@@ -7,12 +7,11 @@ import posixpath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import StringConstraints
 
-from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     MAX_EVENT_ID,
@@ -23,9 +22,9 @@ from azuraforge.platform.api.deps import (
     TransportDep,
     comma_separated,
     invalid_query,
-    status_list,
 )
 from azuraforge.platform.api.list_csv import wants_csv
+from azuraforge.platform.api.run_filters import RunListQuery
 from azuraforge.platform.api.run_table import csv_response
 from azuraforge.platform.api.schemas import (
     ArtifactPublic,
@@ -47,7 +46,6 @@ from azuraforge.platform.api.schemas import (
     score_table,
 )
 from azuraforge.platform.blobs import BlobStore
-from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.run_files import files_left_on, run_key, run_prefix, stored_artifacts
 from azuraforge.platform.services.experiments import submit
 from azuraforge.platform.services.external_runs import EXTERNAL
@@ -55,13 +53,11 @@ from azuraforge.platform.services.predictions import delete_inputs
 from azuraforge.platform.services.reports import MAX_REPORT_BYTES, render_report
 from azuraforge.platform.store import (
     ArtifactRecord,
-    ExperimentQuery,
     ExperimentRecord,
     QueryError,
     Store,
 )
-from azuraforge.platform.store.scores import ScoreFilter
-from azuraforge.platform.store.states import ALL_STATES, FINISHED_STATES, RUN, TRIAL
+from azuraforge.platform.store.states import FINISHED_STATES, RUN, TRIAL
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
@@ -114,56 +110,7 @@ def create_experiments(
 )
 async def list_experiments(
     store: StoreDep,
-    status_: Annotated[
-        list[Annotated[str, status_list(ALL_STATES)]] | None,
-        Query(alias="status", description="Repeat or comma-separate (no spaces)."),
-    ] = None,
-    pipeline: Annotated[str | None, Query(max_length=100)] = None,
-    batch_id: Annotated[str | None, Query(max_length=40)] = None,
-    group: Annotated[
-        str | None,
-        Query(
-            max_length=500,
-            description="Runs of this group: an MLflow experiment's name (runs made through "
-            "MLflow), or a pipeline (any other run; azuraforge.track's experiment=).",
-        ),
-    ] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Text in the name or pipeline.")
-    ] = None,
-    metric: Annotated[
-        str | None, Query(max_length=200, description="Metric to filter on.")
-    ] = None,
-    metric_min: Annotated[float | None, Query(allow_inf_nan=False)] = None,
-    metric_max: Annotated[float | None, Query(allow_inf_nan=False)] = None,
-    tag: Annotated[
-        list[Annotated[str, StringConstraints(pattern="^[^:]+:", max_length=8300)]] | None,
-        Query(description="key:value; repeat for runs with each of several tags."),
-    ] = None,
-    score: Annotated[
-        list[Annotated[str, StringConstraints(max_length=300)]] | None,
-        Query(
-            description="<name><op><number>, op one of < <= > >= = (`metrics.MAE.model<0.5`; "
-            "`metric:<key>` for a metric's last value); repeat: runs passing each."
-        ),
-    ] = None,
-    sort: Annotated[
-        str, Query(max_length=210, description="A column, metric:<key> or score:<name>.")
-    ] = "id",
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    format_: Annotated[
-        str | None,
-        Query(alias="format", pattern="^(json|csv)$", description="csv: every run as CSV."),
-    ] = None,
-    columns: Annotated[
-        list[str] | None,
-        Query(
-            description="The CSV's columns: fields, metric:<key>, score:<name> or a bare "
-            "score name; repeat or comma-separate. Default: the main fields and every score."
-        ),
-    ] = None,
+    filters: Annotated[RunListQuery, Depends()],
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> ExperimentsPublic | Response:
     """A page of runs, filtered and sorted (by any column, a metric's last value or a score),
@@ -171,30 +118,11 @@ async def list_experiments(
     same order, streamed. The
     store is read in a worker thread, the page answered from the event loop (a plain ``def``
     route's answer is serialized in a second thread)."""
+    query = filters.store_query()
     try:
-        filters = [ScoreFilter.parse(text) for text in score or ()]
-    except InvalidParameterError as e:
-        raise invalid_query(QueryError("score", str(e))) from None
-    query = ExperimentQuery(
-        statuses=comma_separated(status_),
-        kinds=listed_kinds(),
-        pipeline=pipeline,
-        batch_id=batch_id,
-        group=group,
-        text=q,
-        metric=metric,
-        metric_min=metric_min,
-        metric_max=metric_max,
-        tags=[(key, value) for key, _, value in (item.partition(":") for item in tag or ())],
-        scores=filters,
-        sort=sort,
-        descending=order == "desc",
-        offset=offset,
-        limit=limit,
-    )
-    try:
-        if wants_csv(format_, accept):
-            response: Response = await csv_response(store, query, comma_separated(columns))
+        if wants_csv(filters.format_, accept):
+            columns = comma_separated(filters.columns)
+            response: Response = await csv_response(store, query, columns)
             return response
         page = await run_in_threadpool(store.list_experiments, query)
     except QueryError as e:
