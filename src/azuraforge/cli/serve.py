@@ -100,59 +100,96 @@ def serve(
 
         with arguments():  # an exporter not installed: exit code 2
             start_tracing("azuraforge")  # before the store is opened: its statements traced
-        from azuraforge.cli.access import SERVER_START
-        from azuraforge.platform.api.access import scrape_rule
         from azuraforge.platform.api.processes import listen
-        from azuraforge.platform.server import local_workers, run_server
-        from azuraforge.platform.services.access import first_admin
-        from azuraforge.platform.services.home_files import upgrade_store
-        from azuraforge.platform.store import Store, create_if_empty
-        from azuraforge.platform.store.engine import shown_url
+        from azuraforge.platform.server import run_server
 
-        settings = settings_with(
-            database_url=database_url,
-            workers=workers,
-            api_workers=api_workers,
-            allowed_hosts=",".join(allowed_hosts) if allowed_hosts else None,
-        )
-        settings = _answering(settings, host)
+        settings = _serve_settings(host, database_url, workers, api_workers, allowed_hosts)
         urls = _exposure_warned(host, port)
-        if set_ and not submit:
-            raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
-        first_run = _checked_run(submit, set_) if submit else None  # before anything is made
+        first_run = _checked_run(submit, set_)  # before anything is made
         transport = _checked_transport(settings, queues_a_run=first_run is not None)
-        if upgrade:
-            upgrade_store(settings)  # the home's files first, as azuraforge db upgrade
-        elif create_if_empty(settings.database_url):
-            console.print(f"created an empty store at {shown_url(settings.database_url)}")
-        store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
-        first_admin(store)
-        console.print(escape(where_kept(settings)), highlight=False, soft_wrap=True)
-        console.print(escape(scrape_rule(settings)), highlight=False, soft_wrap=True)
-        processes = settings.api_workers
+        store = _prepared_store(settings, upgrade=upgrade)
         with arguments():  # a port in use: refused before any start, exit code 2
-            listeners = listen(host, port, processes)
-
-        def started() -> None:
-            shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
-            console.print(
-                f"AzuraForge on {shown} (dashboard: /, API: /api/v1, docs: /docs); "
-                f"store {store.shown_url}; {settings.transport} transport, "
-                f"{local_workers(settings)} local workers, "
-                f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops.",
-                highlight=False,
-                soft_wrap=True,
-            )
-            store.audit("serve", SERVER_START, urls[0])  # where users link's links point
-            link = _login_link(store)
-            if first_run is not None:
-                _submit_and_announce(store, transport, settings, *first_run, (urls[0], link))
-            elif link is not None:
-                console.print(f"sign in: {escape(urls[0])}{link}", highlight=False,
-                              soft_wrap=True)  # fmt: skip
-
-        run_server(settings, store, transport, listeners, started=started,
+            listeners = listen(host, port, settings.api_workers)
+        run_server(settings, store, transport, listeners,
+                   started=lambda: _started(settings, store, transport, urls, first_run),
                    stopping=lambda: console.print("stopping workers..."))  # fmt: skip
+
+
+def _serve_settings(
+    host: str,
+    database_url: str | None,
+    workers: int | None,
+    api_workers: int | None,
+    allowed_hosts: list[str] | None,
+) -> Settings:
+    """The server's settings: the environment's, with the options given, answering ``host``."""
+    settings = settings_with(
+        database_url=database_url,
+        workers=workers,
+        api_workers=api_workers,
+        allowed_hosts=",".join(allowed_hosts) if allowed_hosts else None,
+    )
+    return _answering(settings, host)
+
+
+def _prepared_store(settings: Settings, *, upgrade: bool) -> Store:
+    """The server's store, created if empty or (``upgrade``) migrated, with its first admin;
+    then where it is kept and how /metrics is scraped are printed, in that order.
+
+    Raises
+    ------
+    SchemaMismatchError
+        If the store is at another schema and not ``upgrade``.
+    """
+    from azuraforge.platform.api.access import scrape_rule
+    from azuraforge.platform.services.access import first_admin
+    from azuraforge.platform.services.home_files import upgrade_store
+    from azuraforge.platform.store import Store, create_if_empty
+    from azuraforge.platform.store.engine import shown_url
+
+    if upgrade:
+        upgrade_store(settings)  # the home's files first, as azuraforge db upgrade
+    elif create_if_empty(settings.database_url):
+        console.print(f"created an empty store at {shown_url(settings.database_url)}")
+    store = Store(settings.database_url)  # refuses an out-of-date schema, naming the fix
+    first_admin(store)
+    console.print(escape(where_kept(settings)), highlight=False, soft_wrap=True)
+    console.print(escape(scrape_rule(settings)), highlight=False, soft_wrap=True)
+    return store
+
+
+def _started(
+    settings: Settings,
+    store: Store,
+    transport: Transport,
+    urls: list[str],
+    first_run: tuple[str, dict[str, Any]] | None,
+) -> None:
+    """Once the server listens: the banner, the start audited, then the first run queued or
+    the admin's login link printed."""
+    from azuraforge.cli.access import SERVER_START
+
+    console.print(_banner(settings, store, urls), highlight=False, soft_wrap=True)
+    store.audit("serve", SERVER_START, urls[0])  # where users link's links point
+    link = _login_link(store)
+    if first_run is not None:
+        _submit_and_announce(store, transport, settings, *first_run, (urls[0], link))
+    elif link is not None:
+        console.print(f"sign in: {escape(urls[0])}{link}", highlight=False, soft_wrap=True)
+
+
+def _banner(settings: Settings, store: Store, urls: list[str]) -> str:
+    """The line saying the server answers: where, its store, transport and processes."""
+    from azuraforge.platform.server import local_workers
+
+    shown = escape(", ".join(urls))  # an IPv6 address in brackets is not markup
+    processes = settings.api_workers
+    return (
+        f"AzuraForge on {shown} (dashboard: /, API: /api/v1, docs: /docs); "
+        f"store {store.shown_url}; {settings.transport} transport, "
+        f"{local_workers(settings)} local workers, "
+        f"{processes} API process{'es' if processes > 1 else ''}. Ctrl-C stops."
+    )
 
 
 def where_kept(settings: Settings) -> str:
@@ -169,17 +206,25 @@ def where_kept(settings: Settings) -> str:
     return f"kept in: store {store}, files {settings.blob_store}, home {home}"
 
 
-def _checked_run(pipeline: str, pairs: list[str] | None) -> tuple[str, dict[str, Any]]:
-    """``--submit``'s pipeline and settings, validated before anything starts.
+def _checked_run(
+    pipeline: str | None, pairs: list[str] | None
+) -> tuple[str, dict[str, Any]] | None:
+    """``--submit``'s pipeline and settings (none without it), validated before anything
+    starts.
 
     Raises
     ------
     UsageError
-        Naming an unknown pipeline or a refused setting.
+        Naming an unknown pipeline or a refused setting, or given settings (``--set``)
+        without ``--submit``.
     """
     from azuraforge.apps import get_pipeline
     from azuraforge.platform.services.experiments import validate_config
 
+    if pairs and not pipeline:
+        raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
+    if not pipeline:
+        return None
     with arguments():
         config = parse_sets(pairs or [])
         validate_config(get_pipeline(pipeline), config)

@@ -29,7 +29,7 @@ from azuraforge.assist.embeddings import memory_embedder
 from azuraforge.assist.facts import PROJECT_DATA, asks_project, read_question
 from azuraforge.assist.memory import Hit, fitting, rag_context
 from azuraforge.assist.orchestrator import EXPERTS, FROM_PROJECT, PROJECT_EXPERT, Expert
-from azuraforge.assist.routing import IntentRouter, default_router
+from azuraforge.assist.routing import IntentRouter, Route, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.jobs.files import data_folder_of
@@ -104,6 +104,22 @@ class Answer:
     rule; ``None`` when no router chose)."""
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What every backend asked for one message is given: the routed message, its expert and
+    champion adapter, the prompt and the generation settings."""
+
+    store: Store
+    project: str
+    route: Route
+    expert: Expert
+    champion: ModelVersionRecord | None
+    prompt: list[Message]
+    said: str
+    recalled: int
+    generation: GenerationSettings
+
+
 class ChatService:
     """The server's assistant: the declared backends (each loaded on first use, kept), the
     intent router (loaded on first use), a backend selector per project (its measurements
@@ -156,61 +172,113 @@ class ChatService:
         NotFoundError
             If ``model`` names no backend nor expert.
         """
-        if model != AUTO and model not in self.declared and model not in self.experts:
-            raise NotFoundError(f"no model {model!r}; models: {', '.join(self.models())}")
-        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        route = self.router.route(last)
-        intent = route.intent
+        last, route = self._routed(messages, model)
         if model not in self.experts and asks_project(route, last):
             answered = self._from_project(store, project, last)
             answered.confidence = route.confidence
             return answered
-        expert = self.experts.get(model) or self._expert(intent)
-        recalled = self._recall(project, user, intent, last, messages)
-        prompt = _with_memories(self._with_system(messages, expert), recalled, last)
+        expert = self.experts.get(model) or self._expert(route.intent)
+        prompt, recalled = self._prompt(project, user, route.intent, last, messages, expert)
         champion = expert_champion(store, expert.name, project)
         asked = self._candidates(expert, champion, model)
-        generation = settings or GenerationSettings()
+        request = _Request(store, project, route, expert, champion, prompt, last, recalled,
+                           settings or GenerationSettings())  # fmt: skip
         while asked:
-            with self._measuring:
-                selector = self.selector(store, project, among=list(asked))
-                choice = selector.choose(intent, among=list(asked))
-            name, adapter = asked.pop(choice.candidate)
-            backend = self.backend(name)
-            if adapter is not None and champion is not None:
-                self._load(backend, expert, adapter, champion)
-            key = self._key(prompt, generation, name, adapter)
-            answer = Answer(intent, expert, name, adapter, choice, iter(()), prompt, said=last,
-                            recalled=len(recalled), key=key, measured=choice.candidate,
-                            confidence=route.confidence)  # fmt: skip
-            found = self._cached(store, project, key)
-            if found is not None:
-                answer.pieces, answer.text = iter([found.answer]), [found.answer]
-                answer.tokens_out, answer.first_token_ms, answer.cached = (
-                    found.tokens_out,
-                    0.0,
-                    True,
-                )
+            answer = self._tried(request, asked)
+            if answer is not None:
                 return answer
-            started = time.perf_counter()
-            try:
-                stream = backend.stream(prompt, generation, adapter)
-                first = next(stream, None)
-            except ModelUnavailableError as e:  # its message may name a file: logged, not sent
-                _log.warning("chat: backend %s failed: %s", name, e)
-                with self._measuring:
-                    selector = self.selector(store, project)
-                    selector.record(intent, choice.candidate, Outcome(success=None, error=True))
-                    self._save(store, project, selector, intent)
-                if not asked:
-                    raise NoBackendError(
-                        f"the backend {name} could not answer; it is retried later"
-                    ) from None
-                continue
-            answer.first_token_ms = (time.perf_counter() - started) * 1e3
-            answer.pieces = self._pieces(answer, first, stream, started)
-            return answer
         raise NoBackendError("no backend answered")  # every one asked was tried
+
+    def _routed(self, messages: Sequence[Message], model: str) -> tuple[str, Route]:
+        """The last user message of ``messages`` and its route, once ``model`` is known.
+
+        Raises
+        ------
+        NotFoundError
+            If ``model`` names no backend nor expert.
+        """
+        if model != AUTO and model not in self.declared and model not in self.experts:
+            raise NotFoundError(f"no model {model!r}; models: {', '.join(self.models())}")
+        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        return last, self.router.route(last)
+
+    def _prompt(
+        self, project: str, user: str | None, intent: str, said: str,
+        messages: Sequence[Message], expert: Expert,
+    ) -> tuple[list[Message], int]:  # fmt: skip
+        """What the backend is given for ``messages`` (the expert's system prompt unless they
+        hold one, the memories of ``user`` a recalling ``said`` is given), and how many
+        memories that is."""
+        recalled = self._recall(project, user, intent, said, messages)
+        return _with_memories(self._with_system(messages, expert), recalled, said), len(recalled)
+
+    def _tried(self, request: _Request, asked: dict[str, tuple[str, str | None]]) -> Answer | None:
+        """The answer of the backend the selector chooses among ``asked`` (taken out of it):
+        from the response cache, else started; ``None`` when that backend failed and others
+        remain.
+
+        Raises
+        ------
+        NoBackendError
+            If it failed and was the last one asked.
+        """
+        choice = self._chosen_backend(request, asked)
+        name, adapter = asked.pop(choice.candidate)
+        backend = self.backend(name)
+        if adapter is not None and request.champion is not None:
+            self._load(backend, request.expert, adapter, request.champion)
+        key = self._key(request.prompt, request.generation, name, adapter)
+        route = request.route
+        answer = Answer(route.intent, request.expert, name, adapter, choice, iter(()),
+                        request.prompt, said=request.said, recalled=request.recalled, key=key,
+                        measured=choice.candidate, confidence=route.confidence)  # fmt: skip
+        found = self._cached(request.store, request.project, key)
+        if found is not None:
+            return _from_cache(answer, found)
+        return self._generated(request, answer, backend, last=not asked)
+
+    def _chosen_backend(
+        self, request: _Request, asked: dict[str, tuple[str, str | None]]
+    ) -> Choice:
+        """The selector's choice among ``asked`` for the request's intent."""
+        with self._measuring:
+            selector = self.selector(request.store, request.project, among=list(asked))
+            return selector.choose(request.route.intent, among=list(asked))
+
+    def _generated(
+        self, request: _Request, answer: Answer, backend: Backend, *, last: bool
+    ) -> Answer | None:
+        """``answer`` with its pieces streaming from ``backend``; ``None`` if the backend
+        failed before its first piece (an error to the selector).
+
+        Raises
+        ------
+        NoBackendError
+            If the backend failed and was the ``last`` one asked.
+        """
+        started = time.perf_counter()
+        try:
+            stream = backend.stream(request.prompt, request.generation, answer.adapter)
+            first = next(stream, None)
+        except ModelUnavailableError as e:  # its message may name a file: logged, not sent
+            _log.warning("chat: backend %s failed: %s", answer.backend, e)
+            self._failed(request, answer.choice)
+            if last:
+                raise NoBackendError(
+                    f"the backend {answer.backend} could not answer; it is retried later"
+                ) from None
+            return None
+        answer.first_token_ms = (time.perf_counter() - started) * 1e3
+        answer.pieces = self._pieces(answer, first, stream, started)
+        return answer
+
+    def _failed(self, request: _Request, choice: Choice) -> None:
+        """Count an error of the backend ``choice`` names for the request's intent."""
+        intent = request.route.intent
+        with self._measuring:
+            selector = self.selector(request.store, request.project)
+            selector.record(intent, choice.candidate, Outcome(success=None, error=True))
+            self._save(request.store, request.project, selector, intent)
 
     def finish(
         self, store: Store, project: str, answer: Answer, *, conversation: int | None = None,
@@ -512,6 +580,13 @@ def measured_as(backend: str, adapter: str | None) -> str:
     ('local', 'local/python@3')
     """
     return backend if adapter is None else f"{backend}/{adapter}"
+
+
+def _from_cache(answer: Answer, found: Cached) -> Answer:
+    """``answer`` as the response cache kept it: its text at once, no backend asked."""
+    answer.pieces, answer.text = iter([found.answer]), [found.answer]
+    answer.tokens_out, answer.first_token_ms, answer.cached = found.tokens_out, 0.0, True
+    return answer
 
 
 def _with_memories(prompt: list[Message], recalled: Sequence[Hit], said: str) -> list[Message]:
