@@ -1,8 +1,9 @@
 """The chat page in a real browser: a message sent, its answer streaming in with who answered
 and how fast, the conversation listed and kept across a reload, a verdict and a correction
 typed in place stored on the turn, a second conversation apart from the first; an answer's
-Markdown drawn (its code blocks, inline code, bold) with its markup kept as text. The serve's
-assistant is the echo backend (tests/e2e/conftest.py)."""
+Markdown drawn (its code blocks, inline code, bold) with its markup kept as text; what is typed
+while an answer streams kept for the next message. The serve's assistant is the echo backend
+(tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
         page.fill("#chat-message", message)
         page.press("#chat-message", "Enter")
         page.wait_for_selector(f".chat-turn.assistant[data-turn]:has-text('{message}')")
+        page.wait_for_selector("#chat-send:enabled")  # the answer's stream closed
     held: list[Route] = []  # the backends read after the message is sent, as on a loaded machine
     page.route("**/api/v1/chat/models", lambda route: held.append(route))
     page.click("#chat-new")  # a new conversation: the last one's history holds no cat
@@ -94,6 +96,26 @@ def test_the_memory_panel_shows_finds_and_forgets_what_the_assistant_remembers(
     page.click("dialog button:text-is('Forget all')")
     page.wait_for_selector("#chat-memories li:text-is('Nothing remembered yet.')")
     assert dashboard.api.get("/chat/memories").json()["data"] == []
+
+
+def test_what_is_typed_while_an_answer_streams_is_kept_for_the_next_message(
+    dashboard: Dashboard, page
+):
+    page.goto(f"{dashboard.url}/#/chat")
+    page.wait_for_selector("#chat-model option[value='echo']", state="attached")
+    held: list[Route] = []  # the answer held, as a slow backend would
+    page.route("**/api/v1/chat", lambda route: held.append(route))
+    page.fill("#chat-message", "the first question")
+    page.press("#chat-message", "Enter")
+    page.wait_for_selector(".chat-turn.assistant.streaming")
+    page.wait_for_function("() => document.querySelector('#chat-send').disabled")
+    page.fill("#chat-message", "the next question")
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector(".chat-turn.assistant[data-turn]:has-text('echo: the first question')")
+    page.wait_for_selector("#chat-send:enabled")
+    assert page.input_value("#chat-message") == "the next question"
+    page.unroute("**/api/v1/chat")
 
 
 MARKDOWN = (

@@ -29,19 +29,19 @@ export async function render(main, route) {
     send.disabled = true;
     try {
       const made = await ask(turns, { message, conversation_id: conversation, model: model.value });
-      input.value = "";
+      // what the user typed while the answer streamed is the next message: it is kept.
+      if (input.value.trim() === message) input.value = "";
       if (made !== conversation) {
         conversation = made;
         window.history.replaceState(null, "", `#/chat/${made}`);
       }
-      await drawList(list, conversation);
     } catch (error) {
       if (!error.shownInPlace) toast(error.message, "error");
-      await drawList(list, conversation);
     } finally {
       send.disabled = false;
       input.focus();
     }
+    await drawList(list, conversation);
   } }, input, h("div", { class: "toolbar" }, h("label", {}, "Model ", model), h("span", { class: "spacer" }), send));
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
