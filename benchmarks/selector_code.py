@@ -21,7 +21,9 @@ its tests, or its code runs to its tests. Reported per verdict: the share of pro
 to the expert in each quarter of the run, the share of orderings whose preference
 (:meth:`best`) is the expert after 25, 50, 100 and all problems, and the good answers
 beside always the base, always the expert, a coin toss, and an even split of the first half
-followed by the better (an A/B test).
+followed by the better (an A/B test). For the aim's good answers, the default and never
+forgetting are replayed again in ``paired_seeds`` orderings, the same for both, and compared
+ordering by ordering.
 
 Usage::
 
@@ -58,7 +60,14 @@ from backend_selection import OTHERS
 from harness import cpu_ticks, environment, environment_block, parse_report_args, publish
 
 START, END = "<!-- selector_code:start -->", "<!-- selector_code:end -->"
-SIZES = {"quick": {"problems": 12, "seeds": 200}, "full": {"problems": 200, "seeds": 1000}}
+SIZES = {
+    "quick": {"problems": 12, "seeds": 200, "paired_seeds": 1000},
+    "full": {"problems": 200, "seeds": 1000, "paired_seeds": 10000},
+}
+"""``paired_seeds``: the orderings in which the default and never forgetting are compared for
+the aim's good answers. Their counts differ by a fraction of one answer, and a median of
+whole answers on 1,000 orderings lands on either side of a whole number by chance (13
+against 12 in one run, 12 against 12 in another)."""
 TASK = "code_python"
 BASE, EXPERT = "base", "python"
 CHECKS = (25, 50, 100)
@@ -206,6 +215,26 @@ def judged(
     return result
 
 
+def paired(found: dict[str, list[dict[str, Any]]], seeds: int) -> dict[str, Any]:
+    """The default and never forgetting in the same ``seeds`` orderings (a good answer
+    passing its tests): each one's median and mean good answers, and the mean of the
+    differences per ordering (default less never forgetting) with its 95 % interval."""
+    good = CRITERIA["passes its tests"]
+    runs = {
+        name: [replay(found, good, SELECTORS[name], seed)["successes"] for seed in range(seeds)]
+        for name in (DEFAULT, NEVER)
+    }
+    differences = [ours - never for ours, never in zip(runs[DEFAULT], runs[NEVER], strict=True)]
+    mean = statistics.mean(differences)
+    half = 1.96 * statistics.stdev(differences) / len(differences) ** 0.5
+    return {
+        "seeds": seeds,
+        "median": {name: statistics.median(found) for name, found in runs.items()},
+        "mean": {name: statistics.mean(found) for name, found in runs.items()},
+        "difference": {"mean": mean, "low": mean - half, "high": mean + half},
+    }
+
+
 def measure(size: dict[str, Any], replayed: Path | None = None) -> dict[str, Any]:
     """Generate and judge the answers (or take those of an earlier run's JSON, ``replayed``:
     greedy answers are the same when asked again), then replay them to the choosers."""
@@ -230,6 +259,7 @@ def measure(size: dict[str, Any], replayed: Path | None = None) -> dict[str, Any
             for c in (BASE, EXPERT)
         },
         "criteria": {name: judged(found, good, size["seeds"]) for name, good in CRITERIA.items()},
+        "paired": paired(found, size["paired_seeds"]),
         "generation_seconds": generated,
         "replayed": None if replayed is None else str(replayed),
         "answers": found,
@@ -287,12 +317,21 @@ def section(report: dict[str, Any]) -> str:
         ]
     passes = r["criteria"]["passes its tests"]["selectors"]
     prefers = passes[DEFAULT]["prefers_expert"][str(n)]
+    pair = r["paired"]
+    difference = pair["difference"]
     lines += [
         "",
+        f"The default and never forgetting in the same {pair['seeds']:,} orderings (a good "
+        f"answer passing its tests): median {pair['median'][DEFAULT]:g} and "
+        f"{pair['median'][NEVER]:g} good answers, means {pair['mean'][DEFAULT]:.3f} and "
+        f"{pair['mean'][NEVER]:.3f}; the default less never forgetting, per ordering: "
+        f"{difference['mean']:+.3f} (95% interval {difference['low']:+.3f} to "
+        f"{difference['high']:+.3f}).",
+        "",
         f"Aim (the default, a good answer passing its tests): prefers the expert after all "
-        f"{n} problems in >= {BAR:.0%} of orderings ({prefers:.0%}), "
-        f"good answers at least never forgetting's ({passes[DEFAULT]['successes_median']:g} "
-        f"against {passes[NEVER]['successes_median']:g}): {_met(r)}.",
+        f"{n} problems in >= {BAR:.0%} of orderings ({prefers:.0%}), and good answers at least "
+        f"never forgetting's: a median as high on {pair['seeds']:,} orderings, and not fewer "
+        f"beyond chance (the interval reaches 0): {_met(r)}.",
         "",
         (
             f"{r['generation_seconds']:.0f} s of generation and judging."
@@ -312,10 +351,16 @@ def _missed(results: dict[str, Any]) -> list[str]:
     n = str(results["problems"])
     prefers = passes[DEFAULT]["prefers_expert"][n]
     missed = [f"prefers the expert in {prefers:.1%} < {BAR:.0%}"] if prefers < BAR else []
-    if passes[DEFAULT]["successes_median"] < passes[NEVER]["successes_median"]:
+    pair = results["paired"]
+    if pair["median"][DEFAULT] < pair["median"][NEVER]:
         missed.append(
-            f"{passes[DEFAULT]['successes_median']:g} good answers < never forgetting's "
-            f"{passes[NEVER]['successes_median']:g}"
+            f"{pair['median'][DEFAULT]:g} good answers (median) < never forgetting's "
+            f"{pair['median'][NEVER]:g}"
+        )
+    if pair["difference"]["high"] < 0:
+        missed.append(
+            f"{pair['difference']['mean']:+.3f} good answers a run against never forgetting, "
+            "fewer beyond chance"
         )
     return missed
 
