@@ -774,3 +774,116 @@ class ChatCacheStats(Base):
     hits: Mapped[int] = mapped_column(Integer)
     misses: Mapped[int] = mapped_column(Integer)
     saved_ms: Mapped[float] = mapped_column(Float)
+
+
+class MlflowLoggedModel(Base):
+    """An MLflow logged model (MLflow 3's ``/logged-models``): made within a run
+    (``experiment_id``), its files among that run's in ``models/<id>/``; its ``status``
+    (MLflow's ``LOGGED_MODEL_PENDING``, ``_READY``, ``_UPLOAD_FAILED``) and lifecycle."""
+
+    __tablename__ = "mlflow_logged_models"
+    __table_args__ = (
+        Index("ix_mlflow_logged_models_project", "project_id", "created_at"),
+        Index("ix_mlflow_logged_models_run", "experiment_id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    mlflow_experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("mlflow_experiments.id", ondelete="CASCADE")
+    )
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    model_type: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(30))
+    status_message: Mapped[str | None] = mapped_column(Text)
+    lifecycle: Mapped[str] = mapped_column(String(20))
+    creator: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class MlflowLoggedModelValue(Base):
+    """A param (``kind`` ``param``) or a tag (``tag``) of an MLflow logged model."""
+
+    __tablename__ = "mlflow_logged_model_values"
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("mlflow_logged_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowLoggedModelMetric(Base):
+    """A metric value a run logged for an MLflow logged model (``value`` NULL: NaN;
+    ``timestamp`` in milliseconds, as MLflow's)."""
+
+    __tablename__ = "mlflow_logged_model_metrics"
+    __table_args__ = (
+        Index("ix_mlflow_logged_model_metrics_model", "model_id", "key"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("mlflow_logged_models.id", ondelete="CASCADE")
+    )
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[int] = mapped_column(BigId)
+    step: Mapped[int] = mapped_column(BigId)
+    dataset_name: Mapped[str | None] = mapped_column(String(500))
+    dataset_digest: Mapped[str | None] = mapped_column(String(36))
+
+
+class MlflowDataset(Base):
+    """A dataset an MLflow client logged as a run's input: one MLflow experiment's, by name
+    and digest, with MLflow's source, schema and profile as sent."""
+
+    __tablename__ = "mlflow_datasets"
+    __table_args__ = (
+        UniqueConstraint(
+            "mlflow_experiment_id", "name", "digest", name="uq_mlflow_datasets_name_digest"
+        ),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mlflow_experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("mlflow_experiments.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(36))
+    source_type: Mapped[str] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(Text)
+    schema: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MlflowRunInput(Base):
+    """A dataset a run used, with its input tags (``mlflow.data.context``: ``train``...)."""
+
+    __tablename__ = "mlflow_run_inputs"
+    __table_args__ = (Index("ix_mlflow_run_inputs_dataset", "dataset_id"),)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("mlflow_datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    tags: Mapped[dict[str, str]] = mapped_column(JSON)
+
+
+class MlflowRunModel(Base):
+    """A logged model a run took as an input (``direction`` ``input``) or made (``output``,
+    at ``step``)."""
+
+    __tablename__ = "mlflow_run_models"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("mlflow_logged_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    step: Mapped[int] = mapped_column(BigId)
