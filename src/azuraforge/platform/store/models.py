@@ -887,3 +887,15 @@ class MlflowRunModel(Base):
     )
     direction: Mapped[str] = mapped_column(String(10), primary_key=True)
     step: Mapped[int] = mapped_column(BigId)
+
+
+class ProjectSetting(Base):
+    """A setting of a project its admins set: a value (JSON text) by name
+    (:mod:`~azuraforge.platform.services.project_settings` names them and their defaults)."""
+
+    __tablename__ = "project_settings"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
