@@ -899,3 +899,18 @@ class ProjectSetting(Base):
     )
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ModelVersionMlflow(Base):
+    """What MLflow's registry keeps of a model version beyond ours: the source its files were
+    copied from, the logged model it was made from (``m-...``, or empty), its tags, and when
+    its description or tags last changed (none: a version made on the dashboard, untouched)."""
+
+    __tablename__ = "model_version_mlflow"
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(1000))
+    model_id: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Float)
