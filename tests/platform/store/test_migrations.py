@@ -61,6 +61,7 @@ TABLES = {
     "artifacts",
     "registered_models",
     "model_versions",
+    "model_version_mlflow",
     "model_aliases",
     "alias_moves",
     "tuning_studies",
