@@ -29,6 +29,7 @@ from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
 from azuraforge.platform.store.mlflow import MlflowStore
+from azuraforge.platform.store.project_settings import ProjectSettingStore
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
     ArtifactRecord,
@@ -72,6 +73,7 @@ class Store(
     DataUseStore,
     KeyStore,
     TagStore,
+    ProjectSettingStore,
     ChatStore,
     ExampleStore,
     CensusStore,
