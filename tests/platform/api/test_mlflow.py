@@ -5,6 +5,7 @@ an MLflow script gets them (``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_TOKEN``).
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import admin_headers, short_settings, user_headers
 from tests.platform.servers import served_in_thread
@@ -33,16 +36,23 @@ def _token(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
 
 
+def _auth() -> dict[str, str]:
+    """The headers of the token the ``tracking`` fixture gave MLflow's client."""
+    return {"Authorization": f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"}
+
+
 @pytest.fixture(scope="module")
-def server(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Store]]:
-    """The server's URL and its store."""
+def mlflow_settings(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The server's settings, on its own copy of the store."""
     home = tmp_path_factory.mktemp("mlflow-api")
     shutil.copy(sqlite_template, home / "azuraforge.db")
-    settings = short_settings(
-        f"sqlite:///{home / 'azuraforge.db'}", home, max_artifact_bytes=MAX_FILE
-    )
+    return short_settings(f"sqlite:///{home / 'azuraforge.db'}", home, max_artifact_bytes=MAX_FILE)
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_settings: Settings) -> Iterator[tuple[str, Store]]:
+    """The server's URL and its store."""
+    settings = mlflow_settings
     store = Store(settings.database_url)
     store.create_project("other")
     admin_headers(store)  # the server's admin made, as its first start makes them
@@ -244,3 +254,72 @@ def test_an_mlflow_experiment_is_a_group_of_the_run_list(
     assert as_csv.text == "name,group\r\nelsewhere,imagenet\r\n"
     mine = httpx.get(f"{url}/api/v1/experiments", params={"group": "cifar"}, headers=theirs)
     assert mine.json()["data"] == []
+
+
+def test_a_runs_files_list_and_download_at_any_depth_and_whole(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    """``list_artifacts(run, ".")`` lists the root (it answered no file), so
+    ``download_artifacts(run, ".")`` fetches every file, and a folder downloads whole."""
+    source = tmp_path / "source"
+    (source / "a" / "b").mkdir(parents=True)
+    (source / "top.txt").write_text("top")
+    (source / "a" / "b" / "deep.txt").write_text("deep")
+    run = tracking.create_run("0")
+    run_id = run.info.run_id
+    tracking.log_artifacts(run_id, str(source))
+    assert [(f.path, f.is_dir) for f in tracking.list_artifacts(run_id, ".")] == [
+        ("./a", True), ("./top.txt", False)]  # fmt: skip
+    assert [f.path for f in tracking.list_artifacts(run_id, "a/b")] == ["a/b/deep.txt"]
+    whole = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=".",
+                                                     dst_path=str(tmp_path / "all")))  # fmt: skip
+    assert (whole / "a" / "b" / "deep.txt").read_text() == "deep"
+    assert (whole / "top.txt").read_text() == "top"
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="a",
+                                                      dst_path=str(tmp_path / "a")))  # fmt: skip
+    assert (folder / "b" / "deep.txt").read_text() == "deep"
+    up = httpx.get(f"{tracking.tracking_uri}/api/2.0/mlflow-artifacts/artifacts",
+                   params={"path": f"0/{run_id}/artifacts/../{run_id}"},
+                   headers=_auth())  # fmt: skip
+    assert up.status_code == 400 and up.json() == {
+        "error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid path"}  # fmt: skip
+
+
+def test_a_registry_versions_files_are_served_read_only(
+    tracking: MlflowClient, server: tuple[str, Store], mlflow_settings: Settings, tmp_path: Path
+) -> None:
+    """``mlflow-artifacts:/registry/<model>/<version>`` lists and downloads the files of a
+    version of AzuraForge's registry (what ``models:/NAME/1`` loads); an upload there is
+    refused, and another project's token sees none of it."""
+    url, store = server
+    blobs = open_blobs(mlflow_settings)
+    store.create_model("reg")
+    version = store.create_version(
+        "reg", pipeline="mlflow", artifact_path="models/reg-1", artifact_digest="",
+        source_experiment_id=None, source_experiment_name="", metrics={}, config={},
+        data_fingerprint="",
+    )  # fmt: skip
+    blobs.put_bytes("models/reg-1/MLmodel", b"flavors: {}\n")
+    blobs.put_bytes("models/reg-1/model/model.pkl", b"12345")
+    blobs.put_bytes("models/reg-10/other", b"not this version's")
+    uri = f"mlflow-artifacts:/registry/reg/{version.version}"
+    listed = mlflow.artifacts.list_artifacts(artifact_uri=uri)
+    assert [(f.path, f.is_dir, f.file_size) for f in listed] == [
+        ("1/MLmodel", False, 12), ("1/model", True, None)]  # fmt: skip
+    fetched = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri,
+                                                       dst_path=str(tmp_path / "v")))  # fmt: skip
+    assert sorted(p.name for p in fetched.rglob("*")) == ["MLmodel", "model", "model.pkl"]
+    assert (fetched / "model" / "model.pkl").read_bytes() == b"12345"
+    files = f"{url}/api/2.0/mlflow-artifacts/artifacts"
+    refused = httpx.put(f"{files}/registry/reg/1/MLmodel", content=b"x", headers=_auth())
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert blobs.get_bytes("models/reg-1/MLmodel") == b"flavors: {}\n"
+    for path in ("registry/reg/2", "registry/nope/1", "registry/reg", "registry/reg/x"):
+        missing = httpx.get(files, params={"path": path}, headers=_auth())
+        assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", path
+    theirs = httpx.get(files, params={"path": "registry/reg/1"},
+                       headers=admin_headers(store, "other"))  # fmt: skip
+    assert theirs.status_code == 404
+    assert httpx.get(f"{files}/registry/reg/1/MLmodel",
+                     headers=admin_headers(store, "other")).status_code == 404  # fmt: skip

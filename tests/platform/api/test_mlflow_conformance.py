@@ -17,7 +17,11 @@ import mlflow
 from mlflow import MlflowClient
 
 from azuraforge.platform.store import Store
-from tests.platform.api.test_mlflow import server, tracking  # noqa: F401 (fixtures)
+from tests.platform.api.test_mlflow import (  # noqa: F401 (fixtures)
+    mlflow_settings,
+    server,
+    tracking,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 KEPT = ROOT / "benchmarks" / "results" / "mlflow_conformance.json"

@@ -19,7 +19,6 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
 from azuraforge.platform.api.streaming import upload_run_file
-from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.mlflow_api import (
     MAX_RESULTS,
     AlreadyExistsError,
@@ -41,7 +40,12 @@ from azuraforge.platform.services.mlflow_api import (
     split_points,
     update_run,
 )
-from azuraforge.platform.store import Store
+from azuraforge.platform.services.mlflow_artifacts import (
+    file_key,
+    list_folder,
+    locate,
+    writable_run,
+)
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord
 
 MLFLOW = "/api/2.0/mlflow"
@@ -381,54 +385,29 @@ def _run(found: MlflowRunRecord) -> Json:
 # -- artifacts ------------------------------------------------------------------------------
 
 
-def _artifact_run(store: Store, path: str) -> tuple[int, str]:
-    """The run and the path inside its files of the artifact path ``<experiment>/<run>/
-    artifacts[/<path>]`` (a run's ``artifact_uri``); ``RESOURCE_DOES_NOT_EXIST`` for another
-    shape, or a run not of the caller's project."""
-    parts = path.strip("/").split("/", 3)
-    if len(parts) < 3 or parts[2] != "artifacts":
-        raise NotFoundError(
-            f"no run's files at {path!r}: a run's are at <experiment id>/<run id>/artifacts"
-        )
-    run_id = run_id_of(parts[1])
-    found = store.get_mlflow_run(run_id)
-    if found.experiment.public_id != parts[0]:
-        raise NotFoundError(f"run {run_id} is not in MLflow experiment {parts[0]!r}")
-    return run_id, parts[3] if len(parts) == 4 else ""
-
-
 @router.put(f"{ARTIFACTS}/{{path:path}}", dependencies=[TRACK], status_code=status.HTTP_200_OK)
 async def upload_artifact(path: str, request: Request, store: StoreDep, blobs: BlobsDep) -> Json:
     """Upload a file of a running run (streamed; at most the server's ``max_artifact_bytes``,
-    else 413) into its files, where its page lists and serves it."""
-    run_id, inside = await run_in_threadpool(_artifact_run, store, path)
-    await upload_run_file(store, blobs, run_id, inside, request.stream())
+    else 413) into its files, where its page lists and serves it; a registry version's files
+    are read-only (``PERMISSION_DENIED``)."""
+    place = await run_in_threadpool(locate, store, path)
+    await upload_run_file(store, blobs, writable_run(place), place.inside, request.stream())
     return {}
 
 
 @router.get(ARTIFACTS, dependencies=[READ])
-def list_artifacts(store: StoreDep, path: Annotated[str, Query(max_length=1000)] = "") -> Json:
-    """The files and folders right inside ``path`` (``<experiment>/<run>/artifacts/...``)."""
-    run_id, inside = _artifact_run(store, path)
-    folder = inside.strip("/")
-    start = f"{folder}/" if folder else ""
-    files: dict[str, Json] = {}
-    for artifact in store.list_artifacts(run_id):
-        if not artifact.path.startswith(start) or artifact.path == folder:
-            continue
-        name, below, _ = artifact.path[len(start) :].partition("/")
-        if below or artifact.is_dir:
-            files.setdefault(name, {"path": name, "is_dir": True})
-        else:
-            files[name] = {"path": name, "is_dir": False, "file_size": artifact.size}
-    return {"files": [files[name] for name in sorted(files)]}
+def list_artifacts(
+    store: StoreDep, blobs: BlobsDep, path: Annotated[str, Query(max_length=1000)] = ""
+) -> Json:
+    """The files and folders right inside ``path``: a run's (``<experiment>/<run>/artifacts
+    /...``, ``.`` its root) or a registry version's (``registry/<model>/<version>/...``)."""
+    return {"files": list_folder(store, blobs, locate(store, path))}
 
 
 @router.get(f"{ARTIFACTS}/{{path:path}}", dependencies=[READ])
 def download_artifact(path: str, store: StoreDep, blobs: BlobsDep) -> StreamingResponse:
-    """A file of a run, streamed from the blob store."""
-    run_id, inside = _artifact_run(store, path)
-    key = run_key(run_id, inside)
+    """A file of a run or of a registry version, streamed from the blob store."""
+    key = file_key(locate(store, path))
     size = blobs.size(key)  # a missing file: 404 before anything is sent
     headers = {"Content-Length": str(size), "X-Content-Type-Options": "nosniff",
                "Content-Disposition": "attachment"}  # fmt: skip
