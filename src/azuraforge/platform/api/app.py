@@ -44,6 +44,7 @@ from azuraforge.platform.api.routes import (
     models,
     openai_chat,
     pipelines,
+    project_settings,
     streams,
     studies,
     tags,
@@ -72,7 +73,7 @@ DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 
 
 RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies, streams,
-             auth, access, data, tags, chat, assist)  # fmt: skip
+             auth, access, data, tags, chat, assist, project_settings)  # fmt: skip
 """The modules of the resources under ``/api/v1``, their routers matched in this order:
 /models (predict) first."""
 
