@@ -29,6 +29,7 @@ from azuraforge.platform.store.leases import LeaseStore
 from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
 from azuraforge.platform.store.mlflow import MlflowStore
+from azuraforge.platform.store.mlflow_models import MlflowModelStore
 from azuraforge.platform.store.project_settings import ProjectSettingStore
 from azuraforge.platform.store.records import (
     AliasMoveRecord,
@@ -56,6 +57,7 @@ from azuraforge.platform.store.tags import TagStore
 
 class Store(
     ExperimentStore,
+    MlflowModelStore,
     MlflowStore,
     ExternalRunStore,
     LeaseStore,
