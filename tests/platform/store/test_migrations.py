@@ -40,6 +40,7 @@ TABLES = {
     "run_batches",
     "run_tags",
     "mlflow_experiments",
+    "mlflow_experiment_tags",
     "mlflow_runs",
     "mlflow_logged_models",
     "mlflow_logged_model_values",

@@ -615,6 +615,11 @@ class MlflowRun(Base):
     mlflow_experiment_id: Mapped[int] = mapped_column(
         ForeignKey("mlflow_experiments.id", ondelete="CASCADE")
     )
+    lifecycle: Mapped[str] = mapped_column(String(20), server_default="active")
+    """MLflow's lifecycle: ``active``, or ``deleted`` (hidden from MLflow's searches, kept)."""
+    deleted_at: Mapped[float | None] = mapped_column(Float)
+    user_id: Mapped[str | None] = mapped_column(String(250))
+    """The ``user_id`` MLflow's client sent when it made the run."""
 
 
 class MetricNan(Base):
@@ -914,3 +919,14 @@ class ModelVersionMlflow(Base):
     model_id: Mapped[str] = mapped_column(String(64))
     tags: Mapped[dict[str, str]] = mapped_column(JSON)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class MlflowExperimentTag(Base):
+    """A tag of an MLflow experiment (``set_experiment_tag``)."""
+
+    __tablename__ = "mlflow_experiment_tags"
+    mlflow_experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("mlflow_experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(5000))
