@@ -41,6 +41,7 @@ from azuraforge.platform.api.routes import (
     health,
     metrics,
     mlflow,
+    mlflow_models,
     models,
     openai_chat,
     pipelines,
@@ -99,6 +100,7 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
         shared.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them), and
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
+    shared.include_router(mlflow_models.router, dependencies=checked)
     shared.include_router(mlflow.router, dependencies=checked)
     shared.include_router(openai_chat.router, dependencies=checked)
     shared.include_router(metrics.router)  # Prometheus's path, outside the API's
@@ -118,7 +120,7 @@ def _include_routes(app: FastAPI) -> None:
     app.dependency_overrides = MappingProxyType({})  # type: ignore[assignment]
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
-    for router in (mlflow.router, openai_chat.router, metrics.router):
+    for router in (mlflow_models.router, mlflow.router, openai_chat.router, metrics.router):
         app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)
 

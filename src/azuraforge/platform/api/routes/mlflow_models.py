@@ -1,0 +1,263 @@
+"""MLflow 3's logged models (``/api/2.0/mlflow/logged-models...``), runs' inputs and outputs
+(``runs/log-inputs``, ``runs/outputs``) and the datasets of experiments
+(``experiments/search-datasets``), so that ``mlflow.<flavor>.log_model`` and autologging
+work unchanged (:mod:`~azuraforge.platform.services.mlflow_models`). Reads need a role that
+reads, writes one that writes; the caller's project is the only one seen. Errors answer in
+MLflow's form. Included before :mod:`.mlflow`, whose catch-all answers 501."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
+from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.services.mlflow_api import (
+    experiment_id_of,
+    page_offset,
+    page_token,
+    run_id_of,
+)
+from azuraforge.platform.services.mlflow_models import (
+    MAX_SEARCH,
+    logged_model_json,
+    model_id_of,
+    parse_model_filter,
+    parse_model_order,
+    status_of,
+)
+from azuraforge.platform.store.mlflow_models import INPUT, OUTPUT, PARAM, TAG, DatasetIn
+
+MLFLOW = "/api/2.0/mlflow"
+MODELS = f"{MLFLOW}/logged-models"
+router = APIRouter(include_in_schema=False)
+Json = dict[str, Any]
+ModelId = Annotated[str, Field(max_length=40)]
+
+
+class MlflowBody(BaseModel):
+    """A request of MLflow's client: fields it sends that are not read here are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class KeyValue(MlflowBody):
+    key: str = Field(max_length=250)
+    value: str = ""
+
+
+class ModelCreate(MlflowBody):
+    experiment_id: str = Field("0", max_length=20)
+    name: str | None = None
+    model_type: str | None = Field(None, max_length=500)
+    source_run_id: str | None = Field(None, max_length=40)
+    params: list[KeyValue] = Field([], max_length=MAX_SEARCH)
+    tags: list[KeyValue] = Field([], max_length=MAX_SEARCH)
+
+
+class ModelFinalize(MlflowBody):
+    status: str | int
+
+
+class ModelTags(MlflowBody):
+    tags: list[KeyValue] = Field([], max_length=MAX_SEARCH)
+
+
+class ModelParams(MlflowBody):
+    params: list[KeyValue] = Field([], max_length=MAX_SEARCH)
+
+
+class OrderBy(MlflowBody):
+    field_name: str = Field(max_length=300)
+    ascending: bool = True
+
+
+class ModelSearch(MlflowBody):
+    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)
+    filter: str | None = Field(None, max_length=10_000)
+    datasets: list[Json] = []
+    max_results: int = Field(MAX_SEARCH, ge=1, le=MAX_SEARCH)
+    order_by: list[OrderBy] = Field([], max_length=20)
+    page_token: str | None = Field(None, max_length=200)
+
+
+class Dataset(MlflowBody):
+    name: str = Field(min_length=1, max_length=500)
+    digest: str = Field(min_length=1, max_length=36)
+    source_type: str = Field(min_length=1, max_length=36)
+    source: str = Field(max_length=65_535)
+    schema_: str | None = Field(None, alias="schema", max_length=1_048_576)
+    profile: str | None = Field(None, max_length=16_384)
+
+
+class DatasetInput(MlflowBody):
+    tags: list[KeyValue] = Field([], max_length=100)
+    dataset: Dataset
+
+    def read(self) -> DatasetIn:
+        d = self.dataset
+        tags = {tag.key: tag.value[:500] for tag in self.tags}
+        return DatasetIn(d.name, d.digest, d.source_type, d.source, d.schema_, d.profile, tags)
+
+
+class ModelRef(MlflowBody):
+    model_id: ModelId
+    step: int = 0
+
+
+class RunInputs(MlflowBody):
+    run_id: str | None = Field(None, max_length=40)
+    datasets: list[DatasetInput] = Field([], max_length=1000)
+    models: list[ModelRef] = Field([], max_length=1000)
+
+
+class RunOutputs(MlflowBody):
+    run_id: str | None = Field(None, max_length=40)
+    models: list[ModelRef] = Field([], max_length=1000)
+
+
+class DatasetSearch(MlflowBody):
+    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)
+
+
+def _pairs(values: list[KeyValue]) -> dict[str, str]:
+    return {pair.key: pair.value for pair in values}
+
+
+# -- logged models --------------------------------------------------------------------------
+
+
+@router.post(MODELS, dependencies=[TRACK])
+def create_logged_model(body: ModelCreate, store: StoreDep, who: Writer) -> Json:
+    """A new logged model, pending, made within the MLflow run ``source_run_id`` of the
+    caller's project: its files go among that run's, in ``models/<model id>/``."""
+    if not body.source_run_id:
+        raise InvalidParameterError(
+            "a logged model is made within a run here (source_run_id): its files are kept "
+            "among that run's; log the model inside mlflow.start_run()"
+        )
+    made = store.create_logged_model(
+        run_id_of(body.source_run_id), experiment_id_of(body.experiment_id),
+        project=who.project, name=body.name, model_type=body.model_type,
+        params=_pairs(body.params), tags=_pairs(body.tags), creator=who.user,
+    )  # fmt: skip
+    return {"model": logged_model_json(made)}
+
+
+@router.post(f"{MODELS}/search", dependencies=[READ])
+def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Json:
+    """The caller's project's active logged models of ``experiment_ids`` meeting the filter,
+    in ``order_by`` (then newest first), a page at a time."""
+    if body.datasets:
+        raise InvalidParameterError(
+            "datasets are not served in a logged-model search: filter on metrics.<key> alone"
+        )
+    ids = [experiment_id_of(i) for i in body.experiment_ids]
+    conditions = parse_model_filter(body.filter)
+    orders = parse_model_order(o.model_dump() for o in body.order_by)
+    offset = page_offset(body.page_token)
+    found = store.search_logged_models(ids, conditions, orders, project=who.project,
+                                       offset=offset, limit=body.max_results + 1)  # fmt: skip
+    answer: Json = {"models": [logged_model_json(m) for m in found[: body.max_results]]}
+    if len(found) > body.max_results:
+        answer["next_page_token"] = page_token(offset + body.max_results)
+    return answer
+
+
+@router.get(f"{MODELS}/{{model_id}}", dependencies=[READ])
+def get_logged_model(
+    model_id: ModelId,
+    store: StoreDep,
+    who: Reader,
+    allow_deleted: Annotated[bool, Query()] = False,
+) -> Json:
+    """One logged model of the caller's project (a deleted one if ``allow_deleted``)."""
+    found = store.get_logged_model(
+        model_id_of(model_id), project=who.project, allow_deleted=allow_deleted
+    )
+    return {"model": logged_model_json(found)}
+
+
+@router.patch(f"{MODELS}/{{model_id}}", dependencies=[TRACK])
+def finalize_logged_model(
+    model_id: ModelId, body: ModelFinalize, store: StoreDep, who: Writer
+) -> Json:
+    """Set the model's status (``LOGGED_MODEL_READY`` once its files are uploaded,
+    ``LOGGED_MODEL_UPLOAD_FAILED``)."""
+    found = store.finalize_logged_model(
+        model_id_of(model_id), status_of(body.status), project=who.project
+    )
+    return {"model": logged_model_json(found)}
+
+
+@router.delete(f"{MODELS}/{{model_id}}", dependencies=[WRITE])
+def delete_logged_model(model_id: ModelId, store: StoreDep, who: Writer) -> Json:
+    """Mark the model deleted: no longer found nor searched (its files stay its run's)."""
+    store.delete_logged_model(model_id_of(model_id), project=who.project)
+    return {}
+
+
+@router.patch(f"{MODELS}/{{model_id}}/tags", dependencies=[TRACK])
+def set_logged_model_tags(
+    model_id: ModelId, body: ModelTags, store: StoreDep, who: Writer
+) -> Json:
+    """Set tags of the model (a key's value replaced)."""
+    store.set_logged_model_values(model_id_of(model_id), TAG, _pairs(body.tags),
+                                  project=who.project)  # fmt: skip
+    return {}
+
+
+@router.delete(f"{MODELS}/{{model_id}}/tags/{{tag_key:path}}", dependencies=[TRACK])
+def delete_logged_model_tag(model_id: ModelId, tag_key: str, store: StoreDep, who: Writer) -> Json:
+    """Delete a tag of the model (``RESOURCE_DOES_NOT_EXIST`` when it has none so named)."""
+    store.delete_logged_model_tag(model_id_of(model_id), tag_key[:250], project=who.project)
+    return {}
+
+
+@router.post(f"{MODELS}/{{model_id}}/params", dependencies=[TRACK])
+def log_logged_model_params(
+    model_id: ModelId, body: ModelParams, store: StoreDep, who: Writer
+) -> Json:
+    """Log params of the model (a param logged keeps its value)."""
+    store.set_logged_model_values(model_id_of(model_id), PARAM, _pairs(body.params),
+                                  project=who.project)  # fmt: skip
+    return {}
+
+
+# -- runs' inputs and outputs, experiments' datasets ------------------------------------------
+
+
+@router.post(f"{MLFLOW}/runs/log-inputs", dependencies=[TRACK])
+def log_inputs(body: RunInputs, store: StoreDep) -> Json:
+    """Record datasets (with their input tags) and logged models as the run's inputs."""
+    run_id = run_id_of(body.run_id)
+    models = [(model_id_of(m.model_id), 0) for m in body.models]
+    store.log_run_models(run_id, INPUT, models)
+    store.log_run_datasets(run_id, [d.read() for d in body.datasets])
+    return {}
+
+
+@router.post(f"{MLFLOW}/runs/outputs", dependencies=[TRACK])
+def log_outputs(body: RunOutputs, store: StoreDep) -> Json:
+    """Record logged models as what the run made (at ``step``)."""
+    models = [(model_id_of(m.model_id), m.step) for m in body.models]
+    store.log_run_models(run_id_of(body.run_id), OUTPUT, models)
+    return {}
+
+
+@router.post(f"{MLFLOW}/experiments/search-datasets", dependencies=[READ])
+def search_datasets(body: DatasetSearch, store: StoreDep, who: Reader) -> Json:
+    """The datasets the runs of ``experiment_ids`` took in, once per context."""
+    ids = [experiment_id_of(i) for i in body.experiment_ids]
+    found = store.search_mlflow_datasets(ids, project=who.project)
+    summaries = []
+    for summary in found:
+        shown = {"experiment_id": summary.experiment_id, "name": summary.name,
+                 "digest": summary.digest}  # fmt: skip
+        if summary.context is not None:
+            shown["context"] = summary.context
+        summaries.append(shown)
+    return {"dataset_summaries": summaries}
