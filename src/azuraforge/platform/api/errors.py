@@ -51,7 +51,9 @@ from azuraforge.platform.services.mlflow_api import (
     NotServedError,
     is_mlflow_path,
     mlflow_error,
+    validation_message,
 )
+from azuraforge.platform.services.mlflow_serving import ModelFailedError, RowsRefusedError
 from azuraforge.platform.services.predictions import InvalidInputError
 from azuraforge.platform.store.engine import refused_value_message
 
@@ -60,6 +62,8 @@ _log = logging.getLogger(__name__)
 STATUS: list[tuple[type[Exception], int, str]] = [
     (ConfigError, 422, "INVALID_CONFIG"),
     (InvalidInputError, 422, "INVALID_INPUT"),
+    (RowsRefusedError, 422, "INVALID_INPUT"),
+    (ModelFailedError, 422, "MODEL_FAILED"),
     (ReferenceNotFoundError, 422, "UNKNOWN_REFERENCE"),
     (NotServedError, 501, "NOT_IMPLEMENTED"),
     (AlreadyExistsError, 409, "ALREADY_EXISTS"),
@@ -159,6 +163,9 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
     if is_openai_path(request.url.path):  # OpenAI's clients show one message: the first
         code, message, param = validation_error(error.errors()[0])
         return _answer(request, 422, code, message, param=param)
+    if is_mlflow_path(request.url.path):  # MLflow's words, which its tests read
+        message = validation_message(error.errors(), error.body)
+        return _answer(request, 422, "INVALID_REQUEST", message, details)
     shown = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
     return _answer(request, 422, "INVALID_REQUEST", f"invalid request: {shown}", details)
 

@@ -8,7 +8,8 @@ no query, no file read and no load. A thread re-resolves the references in use e
 switches the reference to it, so requests are answered by the old version until the new one
 is ready, and by the new one within about ``alias_refresh`` plus its load time. A version's
 files are copied from the blob store to this machine once (``settings.cache_dir``) and
-loaded from that copy.
+loaded from that copy. A version of MLflow's format is loaded in a process of its own
+(:mod:`~azuraforge.platform.services.mlflow_serving`), stopped when it leaves the cache.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from azuraforge.apps import Pipeline, get_pipeline
 from azuraforge.errors import AzuraForgeError, StoreUnavailableError
 from azuraforge.learn.artifact import ModelArtifact
 from azuraforge.platform.blobs import BlobCache, BlobStore
+from azuraforge.platform.services.mlflow_serving import (
+    MLFLOW_PIPELINE,
+    MlflowModel,
+    load_mlflow_model,
+)
 from azuraforge.platform.services.registry import ModelRef, load_version, resolve
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (
@@ -49,6 +55,10 @@ class LoadedModel:
     artifact: ModelArtifact
 
 
+Served = LoadedModel | MlflowModel
+"""A version ready to predict: AzuraForge's own (in this process) or MLflow's (in its own)."""
+
+
 @dataclass
 class _Target:
     """The version a reference resolved to, when that was checked and when last used."""
@@ -70,7 +80,7 @@ class ModelServer:
         self.cache = BlobCache(blobs, settings.cache_dir)
         """This machine's copies of the versions' files, read once: a version is loaded
         from its copy (checked against its digest)."""
-        self._loaded: OrderedDict[int, LoadedModel] = OrderedDict()
+        self._loaded: OrderedDict[int, Served] = OrderedDict()
         self._targets: dict[tuple[str, ModelRef], _Target] = {}
         """Where each project's references pointed when last looked at."""
         self._lock = threading.Lock()
@@ -84,7 +94,7 @@ class ModelServer:
 
     def cached(
         self, ref: ModelRef, project: str = DEFAULT_PROJECT, *, fresh: bool = True
-    ) -> LoadedModel | None:
+    ) -> Served | None:
         """The model ``ref`` serves in ``project`` when it is known and loaded (and, with
         ``fresh``, checked within the last two ``alias_refresh``), else ``None``."""
         now = time.monotonic()
@@ -99,7 +109,7 @@ class ModelServer:
             self._loaded.move_to_end(target.version_id)
             return loaded
 
-    def get(self, ref: ModelRef, project: str = DEFAULT_PROJECT) -> LoadedModel:
+    def get(self, ref: ModelRef, project: str = DEFAULT_PROJECT) -> Served:
         """The model ``ref`` serves in ``project`` (its models only), resolved and loaded if
         needed.
 
@@ -108,7 +118,10 @@ class ModelServer:
         NotFoundError
             Naming what exists, when ``ref`` names no version.
         ConflictError
-            When the version's files changed since registration.
+            When the version's files changed since registration, or (MLflow's format) it
+            needs a package not installed here.
+        PermissionDeniedError
+            For a version of MLflow's format, while the project does not allow them.
         """
         loaded = self.cached(ref, project)
         if loaded is not None:
@@ -129,10 +142,14 @@ class ModelServer:
         return loaded
 
     def close(self) -> None:
-        """Stop re-resolving references (the loaded models stay until collected)."""
+        """Stop re-resolving references and the processes of MLflow models (the other loaded
+        models stay until collected)."""
         self._stop.set()
         if self._refresher is not None:
             self._refresher.join(5)
+        with self._lock:
+            loaded = list(self._loaded.values())
+        _close(loaded)
 
     def _resolve(self, key: tuple[str, ModelRef]) -> tuple[int, int]:
         project, ref = key
@@ -145,7 +162,7 @@ class ModelServer:
             found = self._resolve(key)  # created meanwhile
         return found
 
-    def _load(self, project: str, model: str, number: int, version_id: int) -> LoadedModel:
+    def _load(self, project: str, model: str, number: int, version_id: int) -> Served:
         with self._lock:
             if version_id in self._loaded:
                 return self._loaded[version_id]
@@ -154,13 +171,20 @@ class ModelServer:
                 if version_id in self._loaded:
                     return self._loaded[version_id]
             version = self.store.get_version(model, number, project=project)
-            artifact = load_version(self.cache, version)
-            loaded = LoadedModel(version, get_pipeline(version.pipeline)(), artifact)
+            loaded = self._loaded_version(version, project)
+            dropped = []
             with self._lock:
                 self._loaded[version_id] = loaded
                 while len(self._loaded) > self.settings.model_cache_size:
-                    self._loaded.popitem(last=False)
+                    dropped.append(self._loaded.popitem(last=False)[1])
+            _close(dropped)  # outside the lock: each waits for the request it answers
             return loaded
+
+    def _loaded_version(self, version: ModelVersionRecord, project: str) -> Served:
+        if version.pipeline == MLFLOW_PIPELINE:
+            return load_mlflow_model(self.store, self.cache, version, project)
+        artifact = load_version(self.cache, version)
+        return LoadedModel(version, get_pipeline(version.pipeline)(), artifact)
 
     def _start_refresher(self) -> None:
         with self._lock:
@@ -200,3 +224,10 @@ class ModelServer:
                 self._targets.pop(key, None)
             return
         target.version_id, target.checked_at = version_id, now
+
+
+def _close(models: list[Served]) -> None:
+    """Stop the processes of the MLflow models among ``models``."""
+    for model in models:
+        if isinstance(model, MlflowModel):
+            model.close()

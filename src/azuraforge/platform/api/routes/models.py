@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -46,9 +46,10 @@ from azuraforge.platform.api.registry_schemas import (
     VersionsPublic,
 )
 from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.services import predictions, registry
+from azuraforge.platform.services import mlflow_serving, predictions, registry
+from azuraforge.platform.services.mlflow_serving import MlflowModel
 from azuraforge.platform.services.registry import ModelRef, check_model_name
-from azuraforge.platform.services.serving import ModelServer
+from azuraforge.platform.services.serving import ModelServer, Served
 from azuraforge.platform.store import AliasMoveRecord
 from azuraforge.platform.store.registry import MAX_VERSION
 from azuraforge.platform.store.states import COMPLETED
@@ -338,22 +339,19 @@ def _alias(
 async def predict(ref: Reference, body: PredictRequest, request: Request, who: Reader) -> Response:
     """Predictions for the rows, from the version ``ref`` names, with its own preprocessing.
     The model stays loaded (LRU of ``model_cache_size``); a moved alias is served from its
-    new version within about ``alias_refresh`` seconds, the old one answering meanwhile."""
+    new version within about ``alias_refresh`` seconds, the old one answering meanwhile.
+    A version of MLflow's format predicts in a process of its own (the rows read as MLflow's
+    ``dataframe_records``), in a project that allows MLflow models."""
     parsed, server = parse_ref(ref), _server(request)
     loaded = server.cached(parsed, who.project)
     if loaded is None:
         loaded = await run_in_threadpool(server.get, parsed, who.project)
-    settings = server.settings
-    arguments = (loaded, body.rows, body.horizon, settings.max_predict_rows, body.history)
     span_attributes = {
         "azuraforge.model.version": loaded.version.version,
         "azuraforge.rows": len(body.rows),
     }
     with span_from(None, "predict", span_attributes):
-        if len(body.rows) <= INLINE_ROWS:
-            columns, history = predictions.predict(*arguments)
-        else:
-            columns, history = await run_in_threadpool(predictions.predict, *arguments)
+        columns, history = await _predicted(loaded, body, server, who.project)
     count = len(next(iter(columns.values()))) if columns else 0
     answer = {
         "model": loaded.version.model, "version": loaded.version.version, "reference": ref,
@@ -362,6 +360,23 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
     if body.history:
         answer["history"] = history
     return Response(json.dumps(answer, allow_nan=False), media_type="application/json")
+
+
+async def _predicted(
+    loaded: Served, body: PredictRequest, server: ModelServer, project: str
+) -> tuple[dict[str, list[Any]], dict[str, Any] | None]:
+    """The predictions of ``loaded`` for the request's rows and, if asked, their history:
+    small requests of our own models on the event loop, the rest in a worker thread."""
+    max_rows = server.settings.max_predict_rows
+    if isinstance(loaded, MlflowModel):
+        return await run_in_threadpool(
+            mlflow_serving.predict, server.store, project, loaded, body.rows, body.horizon,
+            max_rows,
+        )  # fmt: skip
+    arguments = (loaded, body.rows, body.horizon, max_rows, body.history)
+    if len(body.rows) <= INLINE_ROWS:
+        return predictions.predict(*arguments)
+    return await run_in_threadpool(predictions.predict, *arguments)
 
 
 @router.post(
