@@ -9,13 +9,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
 import pytest
 import uvicorn
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
@@ -189,10 +190,11 @@ def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:
     with pytest.raises(MlflowException) as taken:
         tracking.create_experiment("twice") and tracking.create_experiment("twice")
     assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
-    with pytest.raises(MlflowException) as not_served:
-        tracking.delete_run(run.info.run_id)
-    assert not_served.value.error_code == "NOT_IMPLEMENTED"
-    assert "runs/delete" in not_served.value.message
+    not_served = httpx.post(f"{tracking.tracking_uri}/api/2.0/mlflow/traces", json={},
+                            headers=_auth())  # fmt: skip
+    assert not_served.status_code == 501
+    assert not_served.json()["error_code"] == "NOT_IMPLEMENTED"
+    assert "POST /api/2.0/mlflow/traces" in not_served.json()["message"]
     tracking.set_terminated(run.info.run_id)
     with pytest.raises(MlflowException) as ended:
         tracking.log_metric(run.info.run_id, "loss", 1.0)
@@ -323,3 +325,163 @@ def test_a_registry_versions_files_are_served_read_only(
     assert theirs.status_code == 404
     assert httpx.get(f"{files}/registry/reg/1/MLmodel",
                      headers=admin_headers(store, "other")).status_code == 404  # fmt: skip
+
+
+def test_runs_are_deleted_and_restored_as_mlflow_does(tracking: MlflowClient) -> None:
+    """A deleted run is kept: read by id, hidden from searches of active runs, shown with
+    DELETED_ONLY and ALL, refusing writes in MLflow's words, restorable; the client's
+    ``start_time`` and ``user_id`` are kept as it sent them."""
+    experiment = tracking.create_experiment("lifecycle")
+    kept = tracking.create_run(experiment, start_time=456, tags={"mlflow.user": "alice"})
+    assert (kept.info.start_time, kept.info.user_id) == (456, "alice")
+    plain = tracking.create_run(experiment, start_time=123)
+    assert tracking.get_run(plain.info.run_id).info.user_id == "unknown"  # as mlflow server
+    run_id = kept.info.run_id
+    tracking.log_metric(run_id, "loss", 0.5)
+    tracking.delete_run(run_id)
+    deleted = tracking.get_run(run_id)
+    assert deleted.info.lifecycle_stage == "deleted" and deleted.data.metrics == {"loss": 0.5}
+    assert [r.info.run_id for r in tracking.search_runs([experiment])] == [plain.info.run_id]
+    only = tracking.search_runs([experiment], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in only] == [run_id]
+    both = tracking.search_runs([experiment], run_view_type=ViewType.ALL)
+    assert [r.info.run_id for r in both] == [run_id, plain.info.run_id]  # start_time DESC
+    for write in (lambda: tracking.log_metric(run_id, "loss", 0.1),
+                  lambda: tracking.set_tag(run_id, "k", "v"),
+                  lambda: tracking.delete_tag(run_id, "mlflow.user")):  # fmt: skip
+        with pytest.raises(MlflowException, match=f"The run {run_id} must be in"):
+            write()
+    tracking.restore_run(run_id)
+    assert tracking.get_run(run_id).info.lifecycle_stage == "active"
+    tracking.log_metric(run_id, "loss", 0.25)
+    assert len(tracking.search_runs([experiment])) == 2
+    with pytest.raises(MlflowException, match=r"Run .+ not found"):
+        tracking.delete_run("999999")
+
+
+def test_experiments_are_renamed_deleted_restored_and_tagged(tracking: MlflowClient) -> None:
+    made = tracking.create_experiment("old name", tags={"team": "a"})
+    run = tracking.create_run(made)
+    tracking.rename_experiment(made, "new name")
+    assert tracking.get_experiment(made).name == "new name"
+    assert tracking.get_experiment_by_name("old name") is None
+    tracking.set_experiment_tag(made, "team", "b")
+    tracking.set_experiment_tag(made, "multi line", "x\ny")
+    assert tracking.get_experiment(made).tags == {"multi line": "x\ny", "team": "b"}
+    tracking.delete_experiment_tag(made, "multi line")
+    with pytest.raises(MlflowException, match="No tag with name: nope in experiment"):
+        tracking.delete_experiment_tag(made, "nope")
+    tracking.delete_experiment(made)
+    assert tracking.get_experiment(made).lifecycle_stage == "deleted"
+    assert tracking.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
+    with pytest.raises(MlflowException, match="Cannot rename a non-active experiment"):
+        tracking.rename_experiment(made, "newer")
+    with pytest.raises(MlflowException, match=f"The experiment {made} must be in"):
+        tracking.create_run(made)
+    with pytest.raises(MlflowException) as taken:  # a deleted experiment's name stays taken
+        tracking.create_experiment("new name")
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert "Experiment(name=new name) already exists" in taken.value.message
+    with pytest.raises(MlflowException, match=f"No Experiment with id={made} exists"):
+        tracking.delete_experiment(made)
+    tracking.restore_experiment(made)
+    assert tracking.get_experiment(made).lifecycle_stage == "active"
+    assert tracking.get_run(run.info.run_id).info.lifecycle_stage == "active"
+    with pytest.raises(MlflowException, match="No Experiment with id=999999 exists"):
+        tracking.get_experiment("999999")
+
+
+def test_search_experiments_reads_mlflows_filter_grammar(
+    tracking: MlflowClient, server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's own test's experiments and answers, in a project of their own."""
+    url, store = server
+    store.create_project("searched")
+    token = _token(user_headers(store, "sam", project="searched"))
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    client = MlflowClient(url)
+    assert client.search_experiments()[0].name == "Default"
+    ids = [client.create_experiment(name, tags=tags) for name, tags in
+           [("a", {"key": "value"}), ("ab", {"key": "vaLue"}), ("Abc", None)]]  # fmt: skip
+
+    def names(text: str = "", **kwargs: Any) -> list[str]:
+        return [e.name for e in client.search_experiments(filter_string=text, **kwargs)]
+
+    assert names("attribute.name = 'a'") == ["a"]
+    assert names("attribute.name != 'a'") == ["Abc", "ab", "Default"]
+    assert names("name LIKE 'a%'") == ["ab", "a"]  # case-sensitive, on SQLite too
+    assert names("name ILIKE 'a%'") == ["Abc", "ab", "a"]
+    assert names("tag.key = 'value'") == ["a"]
+    assert names("tag.key != 'value'") == ["ab"]
+    assert names("tag.key ILIKE '%alu%'") == ["ab", "a"]
+    assert names("tags.key IS NULL") == ["Abc", "Default"]
+    assert names("tags.key IS NOT NULL AND name LIKE '%b'") == ["ab"]
+    assert names(f"experiment_id IN ('0', '{ids[0]}')") == ["a", "Default"]
+    created = client.get_experiment(ids[1]).creation_time
+    assert names(f"creation_time >= {created}") == ["Abc", "ab"]
+    assert names(order_by=["name DESC"]) == ["ab", "a", "Default", "Abc"]
+    assert names(order_by=["experiment_id ASC"]) == ["Default", "a", "ab", "Abc"]
+    first = client.search_experiments(max_results=2)
+    assert [e.name for e in first] == ["Abc", "ab"]
+    assert names(page_token=first.token) == ["a", "Default"]
+    client.delete_experiment(ids[1])
+    assert names(view_type=ViewType.ACTIVE_ONLY) == ["Abc", "a", "Default"]
+    assert names(view_type=ViewType.DELETED_ONLY) == ["ab"]
+    assert names(view_type=ViewType.ALL) == ["Abc", "ab", "a", "Default"]
+    for bad in ("params.x = 'a'", "owner = 'me'", "name > 'a'", "name IS NULL"):
+        with pytest.raises(MlflowException) as refused:
+            client.search_experiments(filter_string=bad)
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE", bad
+
+
+def test_artifact_location_is_one_of_the_servers_own(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    made = tracking.create_experiment("located", artifact_location="mlflow-artifacts:/team-a")
+    assert tracking.get_experiment(made).artifact_location == "mlflow-artifacts:/team-a"
+    run = tracking.create_run(made)
+    assert run.info.artifact_uri == f"mlflow-artifacts:/team-a/{run.info.run_id}/artifacts"
+    (tmp_path / "f.txt").write_text("f")
+    tracking.log_artifact(run.info.run_id, str(tmp_path / "f.txt"))
+    assert [f.path for f in tracking.list_artifacts(run.info.run_id)] == ["f.txt"]
+    for location in ("my_location", "/etc", "file:///tmp/x", "mlflow-artifacts:/registry",
+                     "mlflow-artifacts:/a/../b", "s3://bucket/x"):  # fmt: skip
+        with pytest.raises(MlflowException) as refused:
+            tracking.create_experiment(f"at {location}", artifact_location=location)
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE", location
+        assert tracking.get_experiment_by_name(f"at {location}") is None
+
+
+def test_requests_refused_in_mlflows_words(tracking: MlflowClient) -> None:
+    """The messages MLflow's own REST tests read, for bodies that do not validate."""
+    run_id = tracking.create_run("0").info.run_id
+    api = f"{tracking.tracking_uri}/api/2.0/mlflow"
+    cases = [
+        ("experiments/create", {"name": 123}, "Invalid value 123 for parameter 'name'"),
+        ("experiments/create", {}, "Missing value for required parameter 'name'"),
+        ("experiments/create", {"name": "n", "tags": "5"},
+         'Invalid value "5" for parameter \'tags\''),
+        ("runs/log-metric", {"run_id": 31, "key": "m", "value": 41, "timestamp": 59},
+         "Invalid value 31 for parameter 'run_id' supplied"),
+        ("runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1,
+                             "step": "foo"}, 'Invalid value "foo" for parameter \'step\''),
+        ("runs/log-metric", {"run_id": None, "key": "m", "value": 1, "timestamp": 1},
+         "Missing value for required parameter 'run_id'"),
+        ("runs/set-tag", {"run_id": run_id, "key": "k", "value": 41},
+         "Invalid value 41 for parameter 'value' supplied"),
+        ("runs/log-batch", {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]},
+         'Invalid value [{"key":"mae","value":2.5}] for parameter \'metrics\' supplied'),
+    ]  # fmt: skip
+    for call, body, message in cases:
+        answer = httpx.post(f"{api}/{call}", json=body, headers=_auth())
+        assert answer.status_code == 400, (call, body, answer.text)
+        assert message in answer.json()["message"], (call, answer.json())
+    with pytest.raises(MlflowException, match="No tag with name: fakeTag"):
+        tracking.delete_tag(run_id, "fakeTag")
+    with pytest.raises(MlflowException, match=r"Run .+ not found"):
+        tracking.delete_tag("999999", "taggity")
+    with pytest.raises(MlflowException, match="Invalid value 123456789 for parameter"):
+        tracking.search_runs(["0"], max_results=123456789)
+    missing = httpx.get(f"{api}/experiments/get-by-name", params={"experiment_name": "nope"},
+                        headers=_auth())  # fmt: skip
+    assert missing.json()["message"] == "Could not find experiment with name 'nope'"

@@ -38,10 +38,6 @@ DIFFERENCES: dict[str, tuple[Any, str]] = {
         "an ended run takes no more metrics; mlflow server keeps writing to a finished run "
         "(docs/tracking.md, Where it differs from mlflow server)",
     ),
-    "delete_run": (
-        {"error": "NOT_IMPLEMENTED"},
-        "deleting runs is not served: a 501 naming the call (docs/tracking.md, What answers 501)",
-    ),
     "silent run": (
         "FAILED",
         "a run silent past its idle limit (a killed script's) ends lost, FAILED to MLflow's "

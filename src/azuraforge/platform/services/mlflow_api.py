@@ -25,7 +25,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from azuraforge.errors import (
     ConflictError,
     InvalidParameterError,
     NotFoundError,
+    shorten,
 )
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import ExperimentRecord, Store
@@ -121,6 +122,56 @@ def mlflow_error(status: int, code: str, message: str) -> tuple[int, dict[str, s
     return status, {"error_code": name, "message": message}
 
 
+def validation_message(errors: Sequence[Mapping[str, Any]], body: Any) -> str:
+    """MLflow's words for the first field of a request body that does not validate:
+    ``Missing value for required parameter 'key'.`` or ``Invalid value 31 for parameter
+    'run_id' supplied.`` (the value as the body holds it, in compact JSON).
+
+    >>> validation_message([{"loc": ("body", "run_id"), "type": "string_type"}], {"run_id": 31})
+    "Invalid value 31 for parameter 'run_id' supplied."
+    >>> validation_message([{"loc": ("body", "key"), "type": "missing"}], {})
+    "Missing value for required parameter 'key'."
+    """
+    first = errors[0]
+    loc = [str(part) for part in first.get("loc", ())]
+    name = loc[1] if len(loc) > 1 and loc[0] in ("body", "query") else ".".join(loc)
+    value = body.get(name) if isinstance(body, Mapping) else None
+    if value is None or (first.get("type") == "missing" and len(loc) == 2):
+        return f"Missing value for required parameter '{name}'."
+    shown = json.dumps(value, separators=(",", ":"))
+    return f"Invalid value {shorten(shown, 200)} for parameter '{name}' supplied."
+
+
+def check_artifact_location(value: str) -> str:
+    """An experiment's ``artifact_location`` as asked on its creation: ``""`` (this
+    server's default, ``mlflow-artifacts:/<its id>``) or ``mlflow-artifacts:/<name>``, a
+    name of this server's artifact proxy (letters first, then letters, digits, ``_.-``; not
+    ``registry``). Its runs' files are kept among their own files either way; never a path
+    on the server's disk.
+
+    >>> check_artifact_location("mlflow-artifacts:/team-a/")
+    'mlflow-artifacts:/team-a'
+
+    Raises
+    ------
+    InvalidParameterError
+        For any other location.
+    """
+    if not value:
+        return ""
+    name = value.removeprefix(ARTIFACTS).strip("/")
+    if value.startswith(ARTIFACTS) and _LOCATION.fullmatch(name) and name != "registry":
+        return f"{ARTIFACTS}{name}"
+    raise InvalidParameterError(
+        f"artifact_location {shorten(value, 100, quoted=True)} is not one of this server's: "
+        f"an experiment's files go to its artifact proxy; give {ARTIFACTS}<name> (a letter, "
+        "then letters, digits, '_', '.', '-') or none"
+    )
+
+
+_LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+
+
 # -- reading MLflow's JSON ------------------------------------------------------------------
 
 
@@ -131,10 +182,14 @@ def run_id_of(value: str | None) -> int:
     ------
     NotFoundError
         For a value that is not one of this server's run ids (MLflow's are 32 hex digits).
+    InvalidParameterError
+        For none.
     """
-    if value is not None and re.fullmatch(r"[1-9][0-9]{0,9}", value) and int(value) < 2**31:
+    if value is None:
+        raise InvalidParameterError("Missing value for required parameter 'run_id'.")
+    if re.fullmatch(r"[1-9][0-9]{0,9}", value) and int(value) < 2**31:
         return int(value)
-    raise NotFoundError(f"MLflow run {value!r} not found: this server's run ids are numbers")
+    raise NotFoundError(f"Run with id={value[:40]} not found")
 
 
 def experiment_id_of(value: str | None) -> int:
@@ -147,7 +202,7 @@ def experiment_id_of(value: str | None) -> int:
     """
     if value is not None and re.fullmatch(r"0|[1-9][0-9]{0,9}", value) and int(value) < 2**31:
         return int(value)
-    raise NotFoundError(f"MLflow experiment {value!r} not found")
+    raise NotFoundError(f"No Experiment with id={str(value)[:40]} exists")
 
 
 def metric_value(value: float | str) -> float:
@@ -260,43 +315,46 @@ def experiment_json(experiment: MlflowExperimentRecord) -> dict[str, Any]:
         "lifecycle_stage": experiment.lifecycle,
         "creation_time": int(experiment.created_at * 1000),
         "last_update_time": int(experiment.updated_at * 1000),
-        "tags": [],
+        "tags": [{"key": k, "value": v} for k, v in experiment.tags.items()],
     }
 
 
-def run_info(record: ExperimentRecord, experiment: MlflowExperimentRecord) -> dict[str, Any]:
-    """A run's ``info`` as MLflow's API answers it."""
+def run_info(found: MlflowRunRecord) -> dict[str, Any]:
+    """A run's ``info`` as MLflow's API answers it: its ``user_id`` the one its MLflow
+    client sent (as ``mlflow server`` answers it; the token's user is the run's submitter
+    on AzuraForge's pages)."""
+    record, experiment = found.run, found.experiment
+    user = found.user_id
+    if user is None:  # a run made before the client's user_id was kept
+        user = record.tags.get("mlflow.user", record.submitter or "")
     info: dict[str, Any] = {
         "run_id": str(record.id),
         "run_uuid": str(record.id),
         "run_name": record.tags.get(RUN_NAME, record.name),
         "experiment_id": experiment.public_id,
-        "user_id": record.tags.get("mlflow.user", record.submitter or ""),
+        "user_id": user,
         "status": STATUS_OF.get(record.status, "FAILED"),
         "start_time": int((record.started_at or record.created_at) * 1000),
-        "artifact_uri": f"{ARTIFACTS}{experiment.public_id}/{record.id}/artifacts",
-        "lifecycle_stage": "active",
+        "artifact_uri": f"{experiment.artifact_location}/{record.id}/artifacts",
+        "lifecycle_stage": found.lifecycle,
     }
     if record.finished_at is not None:
         info["end_time"] = int(record.finished_at * 1000)
     return info
 
 
-def run_json(
-    record: ExperimentRecord,
-    experiment: MlflowExperimentRecord,
-    latest: Mapping[str, tuple[float, int, float]],
-) -> dict[str, Any]:
-    """A run as MLflow's API answers it, with the ``latest`` ``(value, step, time)`` of each
-    of its metrics."""
+def run_json(found: MlflowRunRecord) -> dict[str, Any]:
+    """A run as MLflow's API answers it, with the latest ``(value, step, time)`` of each of
+    its metrics."""
+    record = found.run
     metrics = [
         {"key": key, "value": number(value), "timestamp": int(when * 1000), "step": step}
-        for key, (value, step, when) in sorted(latest.items())
+        for key, (value, step, when) in sorted(found.latest.items())
     ]
     params = [{"key": k, "value": str(v)} for k, v in sorted(record.config.items())]
     tags = [{"key": k, "value": v} for k, v in record.tags.items()]
     return {
-        "info": run_info(record, experiment),
+        "info": run_info(found),
         "data": {"metrics": metrics, "params": params, "tags": tags},
         "inputs": {},
     }
@@ -314,11 +372,33 @@ def create_run(
     project: str,
     submitter: str | None,
     idle_limit: float,
+    user_id: str = "",
+    start_time: int | None = None,
 ) -> MlflowRunRecord:
     """Make a run in the project's MLflow experiment ``mlflow_id``, running from now (an
     external run alive ``idle_limit`` seconds past each write), named ``name`` as MLflow
-    shows it (the run list's name too when no other run of the project has it)."""
-    store.get_mlflow_experiment(mlflow_id, project=project)  # before a run is made
+    shows it (the run list's name too when no other run of the project has it), started at
+    the client's ``start_time`` (milliseconds; now when none), with the ``user_id`` the
+    client sent.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``name`` and the tag ``mlflow.runName`` differ (MLflow's words), or the
+        experiment is deleted.
+    """
+    if name and tags.get(RUN_NAME, name) != name:
+        raise InvalidParameterError(
+            "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+            f"different values (run_name='{name}', mlflow.runName='{tags[RUN_NAME]}')."
+        )
+    name = name or tags.get(RUN_NAME)
+    experiment = store.get_mlflow_experiment(mlflow_id, project=project)
+    if experiment.lifecycle != "active":  # refused before a run is made
+        raise InvalidParameterError(
+            f"The experiment {experiment.public_id} must be in the 'active' state. "
+            f"Current state is {experiment.lifecycle}."
+        )
 
     def started(listed: str | None) -> ExperimentRecord:
         return start_external_run(store, PIPELINE, {}, idle_limit=idle_limit, project=project,
@@ -331,7 +411,8 @@ def create_run(
             record = started(name)
     record = record or started(None)
     tags = {**tags, RUN_NAME: name or record.name}
-    store.attach_mlflow_run(record.id, mlflow_id, tags)
+    since = None if start_time is None else start_time / 1000.0
+    store.attach_mlflow_run(record.id, mlflow_id, tags, user_id=user_id, started_at=since)
     return store.get_mlflow_run(record.id)
 
 
@@ -462,11 +543,19 @@ def parse_filter(text: str | None) -> list[RunCondition]:
     InvalidParameterError
         Naming what it does not read or serve (``OR``, a field, an operator, a value).
     """
+    return _conditions(text, _comparison)
+
+
+def _conditions(
+    text: str | None,
+    comparison: Callable[[list[tuple[str, str]], int], tuple[RunCondition, int]],
+) -> list[RunCondition]:
+    """The comparisons of ``text`` joined by ``AND``, each read by ``comparison``."""
     tokens = _tokens(text or "")
     conditions: list[RunCondition] = []
     at = 0
     while at < len(tokens):
-        condition, at = _comparison(tokens, at)
+        condition, at = comparison(tokens, at)
         conditions.append(condition)
         if at < len(tokens):
             kind, word = tokens[at]
@@ -480,6 +569,117 @@ def parse_filter(text: str | None) -> list[RunCondition]:
             if at == len(tokens):
                 raise InvalidParameterError("the filter ends with AND")
     return conditions
+
+
+EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
+"""What an experiment search filters and orders by, beside ``tags.<key>``."""
+_EXPERIMENT_TIMES = ("creation_time", "last_update_time")
+
+
+def parse_experiment_filter(text: str | None) -> list[RunCondition]:
+    """The conditions of an MLflow ``search_experiments`` filter: comparisons joined by
+    ``AND`` of ``name`` (quoted text by ``=``, ``!=``, ``LIKE``, ``ILIKE``),
+    ``creation_time`` and ``last_update_time`` (milliseconds, by ``=``, ``!=``, ``<``,
+    ``<=``, ``>``, ``>=``), ``experiment_id`` (``=``, ``!=``, ``IN``, ``NOT IN``) and
+    ``tags.<key>`` (``=``, ``!=``, ``LIKE``, ``ILIKE``, ``IS NULL``, ``IS NOT NULL``);
+    attributes may be written ``attribute.name``.
+
+    >>> for c in parse_experiment_filter("name ILIKE 'a%' AND tags.team IS NOT NULL AND "
+    ...                                  "creation_time > 1000"):
+    ...     print(c.entity, c.key, c.op, c.value)
+    attribute name ILIKE a%
+    tag team IS NOT NULL None
+    attribute creation_time > 1.0
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming what it does not read.
+    """
+    return _conditions(text, _experiment_comparison)
+
+
+def _experiment_field(text: str) -> tuple[str, str]:
+    """``(entity, key)`` of an experiment's field: ``attribute`` or ``tag``."""
+    entity, dot, key = text.partition(".")
+    if not dot:
+        entity, key = "attribute", text
+    entity = {"attribute": "attribute", "attributes": "attribute", "tag": "tag",
+              "tags": "tag"}.get(entity.lower(), "")  # fmt: skip
+    key = _unquote(key)
+    if not entity:
+        raise InvalidParameterError(
+            f"Invalid entity type in {text!r}: an experiment is searched by attribute.<name> "
+            "or tags.<key>"
+        )
+    if entity == "attribute" and key not in EXPERIMENT_ATTRIBUTES:
+        raise InvalidParameterError(
+            f"Invalid attribute key '{key}' specified. Valid keys are "
+            f"{', '.join(EXPERIMENT_ATTRIBUTES)}"
+        )
+    if not key:
+        raise InvalidParameterError(f"{text!r} names no key")
+    return entity, key
+
+
+def _experiment_comparison(tokens: list[tuple[str, str]], at: int) -> tuple[RunCondition, int]:
+    kind, word = tokens[at]
+    if kind != "ident":
+        raise InvalidParameterError(f"expected a field (name, tags.<key>...), got {word!r}")
+    entity, key = _experiment_field(word)
+    words = [w.upper() for _, w in tokens[at + 1 : at + 4]]
+    for op in ("IS NULL", "IS NOT NULL"):
+        if words[: op.count(" ") + 1] == op.split():
+            if entity != "tag":
+                raise InvalidParameterError(f"{op} is served for tags, not for {word!r}")
+            return RunCondition("tag", key, op, None), at + 1 + op.count(" ") + 1
+    op, at = _operator(tokens, at + 1)
+    value, at = _value(tokens, at)
+    if key in _EXPERIMENT_TIMES:
+        if op not in _NUMERIC or not isinstance(value, float):
+            raise InvalidParameterError(
+                f"{word} compares with a number by {', '.join(_NUMERIC)}; got {op} {value!r}"
+            )
+        return RunCondition(entity, key, op, value / 1000.0), at
+    if key == "experiment_id" and entity == "attribute":
+        values = value if isinstance(value, tuple) else (value,)
+        if op not in ("=", "!=", "IN", "NOT IN") or not all(isinstance(v, str) for v in values):
+            raise InvalidParameterError(f"{word} compares with quoted ids by =, !=, IN, NOT IN")
+        ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
+        return RunCondition(entity, key, op, ids if isinstance(value, tuple) else ids[0]), at
+    if op not in ("=", "!=", "LIKE", "ILIKE") or not isinstance(value, str):
+        raise InvalidParameterError(
+            f"{word} compares with quoted text by =, !=, LIKE, ILIKE; got {op} {value!r}"
+        )
+    return RunCondition(entity, key, op, value), at
+
+
+def parse_experiment_order(clauses: Sequence[str] | None) -> list[RunOrder]:
+    """The keys of a ``search_experiments`` ``order_by``: an attribute of
+    :data:`EXPERIMENT_ATTRIBUTES`, ``ASC`` unless ``DESC``.
+
+    >>> [(o.key, o.ascending) for o in parse_experiment_order(["name DESC", "experiment_id"])]
+    [('name', False), ('experiment_id', True)]
+    """
+    orders = []
+    for clause in clauses or ():
+        field, ascending = _order_clause(clause)
+        entity, key = _experiment_field(field)
+        if entity != "attribute":
+            raise InvalidParameterError(f"Invalid order_by entity: {entity}")
+        orders.append(RunOrder(entity, key, ascending))
+    return orders
+
+
+def _order_clause(clause: str) -> tuple[str, bool]:
+    """The field of one ``order_by`` clause and whether it ascends."""
+    tokens = _tokens(clause)
+    if not tokens or tokens[0][0] != "ident" or len(tokens) > 2:
+        raise InvalidParameterError(f"cannot read order_by {clause!r}: give <field> [ASC|DESC]")
+    direction = tokens[1][1].upper() if len(tokens) == 2 else "ASC"
+    if direction not in ("ASC", "DESC"):
+        raise InvalidParameterError(f"order_by {clause!r} ends with ASC or DESC")
+    return tokens[0][1], direction == "ASC"
 
 
 def _comparison(tokens: list[tuple[str, str]], at: int) -> tuple[RunCondition, int]:
@@ -590,14 +790,7 @@ def parse_order(clauses: Sequence[str] | None) -> list[RunOrder]:
     """
     orders = []
     for clause in clauses or ():
-        tokens = _tokens(clause)
-        if not tokens or tokens[0][0] != "ident" or len(tokens) > 2:
-            raise InvalidParameterError(
-                f"cannot read order_by {clause!r}: give <field> [ASC|DESC]"
-            )
-        direction = tokens[1][1].upper() if len(tokens) == 2 else "ASC"
-        if direction not in ("ASC", "DESC"):
-            raise InvalidParameterError(f"order_by {clause!r} ends with ASC or DESC")
-        entity, key = _identifier(tokens[0][1], order=True)
-        orders.append(RunOrder(entity, key, direction == "ASC"))
+        field, ascending = _order_clause(clause)
+        entity, key = _identifier(field, order=True)
+        orders.append(RunOrder(entity, key, ascending))
     return orders

@@ -1,7 +1,8 @@
 """Where an artifact path of MLflow's artifact proxy (``/api/2.0/mlflow-artifacts/
 artifacts/<path>``) points, through one resolving function (:func:`locate`):
 
-- ``<experiment id>/<run id>/artifacts[/<path>]``, a run's ``artifact_uri``: that run's
+- ``<experiment's location>/<run id>/artifacts[/<path>]``, a run's ``artifact_uri`` (its
+  experiment's ``artifact_location``, by default ``mlflow-artifacts:/<its id>``): that run's
   files (listed, downloaded, and uploaded to while it runs);
 - ``registry/<model>/<version>[/<path>]``: the files of a version of AzuraForge's registry
   (the blob prefix in its ``artifact_path``), listed and downloaded, never written: what
@@ -25,6 +26,7 @@ from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.mlflow_api import run_id_of
 from azuraforge.platform.services.registry import MODEL_NAME
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.mlflow import ARTIFACTS
 
 REGISTRY = "registry"
 """The first name of a path into a registry version's files."""
@@ -79,7 +81,7 @@ def locate(store: Store, path: str) -> ArtifactPlace:
         )
     run_id = run_id_of(parts[1])
     found = store.get_mlflow_run(run_id)
-    if found.experiment.public_id != parts[0]:
+    if found.experiment.artifact_location != f"{ARTIFACTS}{parts[0]}":
         raise NotFoundError(f"Run with id={run_id} not found in experiment {parts[0][:40]!r}")
     return ArtifactPlace(inside_path("/".join(parts[3:])), run_id=run_id)
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     and_,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -33,9 +34,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import Boolean
 
-from azuraforge.errors import ConflictError, InvalidParameterError, shorten
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError, shorten
 from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.external import ExternalRunStore
 from azuraforge.platform.store.metrics import JobWrites, Point, check_metric_name, write_buffered
@@ -45,6 +49,7 @@ from azuraforge.platform.store.models import (
     MetricPoint,
     MetricSummary,
     MlflowExperiment,
+    MlflowExperimentTag,
     MlflowRun,
     Param,
     Project,
@@ -76,6 +81,7 @@ class MlflowExperimentRecord:
     artifact_location: str
     created_at: float
     updated_at: float
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,11 @@ class MlflowRunRecord:
     run: ExperimentRecord
     experiment: MlflowExperimentRecord
     latest: dict[str, tuple[float, int, float]]
+    lifecycle: str = "active"
+    """MLflow's lifecycle of the run: ``active`` or ``deleted`` (kept, restorable)."""
+    user_id: str | None = None
+    """The ``user_id`` MLflow's client sent making it (``None`` for a run made before it
+    was kept)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,14 @@ class RunOrder:
     ascending: bool
 
 
+MAX_EXPERIMENT_TAG_VALUE = 5000
+"""The longest value of an experiment's tag (characters), as MLflow's."""
+EXPERIMENT_COLUMNS = {"name": MlflowExperiment.name, "experiment_id": MlflowExperiment.id,
+                      "creation_time": MlflowExperiment.created_at,
+                      "last_update_time": MlflowExperiment.updated_at}  # fmt: skip
+"""The attributes of an experiment its search filters and orders by (times in seconds)."""
+
+
 def check_param(key: str, value: str) -> None:
     """Raise :class:`InvalidParameterError` unless ``key`` (1 to :data:`MAX_PARAM_KEY`
     characters) and ``value`` (at most :data:`MAX_PARAM_VALUE`) fit."""
@@ -123,31 +142,34 @@ class MlflowStore(ExternalRunStore):
     any number of threads and processes."""
 
     def get_mlflow_experiment(self, mlflow_id: int, *, project: str) -> MlflowExperimentRecord:
-        """The project's MLflow experiment ``mlflow_id`` (0: its default, made if new).
+        """The project's MLflow experiment ``mlflow_id`` (0: its default, made if new),
+        whatever its lifecycle, with its tags.
 
         Raises
         ------
         NotFoundError
-            For an id of no experiment of the project.
+            For an id of no experiment of the project (MLflow's words).
         """
         with self._begin() as connection:
-            project_id = self._with_default(connection, project)
-            condition = (
-                MlflowExperiment.is_default.is_(True)
-                if mlflow_id == 0
-                else MlflowExperiment.id == mlflow_id
-            )
-            row = connection.execute(
-                select(MlflowExperiment).where(
-                    MlflowExperiment.project_id == project_id, condition
-                )
-            ).first()
+            row = self._experiment_row(connection, mlflow_id, project)
+            return _experiments(connection, [row])[0]
+
+    def _experiment_row(self, connection: Connection, mlflow_id: int, project: str) -> Any:
+        project_id = self._with_default(connection, project)
+        condition = (
+            MlflowExperiment.is_default.is_(True)
+            if mlflow_id == 0
+            else MlflowExperiment.id == mlflow_id
+        )
+        row = connection.execute(
+            select(MlflowExperiment).where(MlflowExperiment.project_id == project_id, condition)
+        ).first()
         if row is None:
-            raise self.not_found(f"MLflow experiment {mlflow_id}", project)
-        return _experiment(row)
+            raise NotFoundError(f"No Experiment with id={mlflow_id} exists")
+        return row
 
     def find_mlflow_experiment(self, name: str, *, project: str) -> MlflowExperimentRecord | None:
-        """The project's MLflow experiment named ``name``, or ``None``."""
+        """The project's MLflow experiment named ``name`` (active or deleted), or ``None``."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
             row = connection.execute(
@@ -155,22 +177,31 @@ class MlflowStore(ExternalRunStore):
                     MlflowExperiment.project_id == project_id, MlflowExperiment.name == name
                 )
             ).first()
-        return None if row is None else _experiment(row)
+            return None if row is None else _experiments(connection, [row])[0]
 
-    def create_mlflow_experiment(self, name: str, *, project: str) -> MlflowExperimentRecord:
-        """A new MLflow experiment ``name`` in the project, active.
+    def create_mlflow_experiment(
+        self,
+        name: str,
+        *,
+        project: str,
+        artifact_location: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> MlflowExperimentRecord:
+        """A new MLflow experiment ``name`` in the project, active, with ``tags``; its
+        ``artifact_location`` is ``mlflow-artifacts:/<its id>`` unless given (checked by
+        the caller: one of the server's own).
 
         Raises
         ------
         ConflictError
-            When the project has an experiment of that name (MLflow's are unique).
+            When the project has an experiment of that name, deleted or not (MLflow's are
+            unique).
         InvalidParameterError
-            For a name of no character or over 500.
+            For a name of no character or over 500, a tag that does not fit.
         """
-        if not 1 <= len(name) <= 500:
-            raise InvalidParameterError(
-                f"an experiment's name has 1 to 500 characters, got {len(name)}"
-            )
+        _check_experiment_name(name)
+        for key, value in (tags or {}).items():
+            check_experiment_tag(key, value)
         now = time.time()
         try:
             with self._begin() as connection:
@@ -178,57 +209,151 @@ class MlflowStore(ExternalRunStore):
                 new_id = connection.execute(
                     insert(MlflowExperiment)
                     .values(project_id=project_id, name=name, is_default=False, lifecycle=ACTIVE,
-                            artifact_location="", created_at=now, updated_at=now)
+                            artifact_location=artifact_location, created_at=now, updated_at=now)
                     .returning(MlflowExperiment.id)
                 ).scalar_one()  # fmt: skip
+                if not artifact_location:
+                    connection.execute(
+                        update(MlflowExperiment)
+                        .where(MlflowExperiment.id == new_id)
+                        .values(artifact_location=f"{ARTIFACTS}{new_id}")
+                    )
+                _write_experiment_tags(connection, new_id, tags or {})
+        except IntegrityError:
+            raise ConflictError(f"Experiment(name={name}) already exists.") from None
+        return self.get_mlflow_experiment(new_id, project=project)
+
+    def rename_mlflow_experiment(self, mlflow_id: int, name: str, *, project: str) -> None:
+        """Rename the project's active MLflow experiment ``mlflow_id``.
+
+        Raises
+        ------
+        NotFoundError
+            For no such experiment.
+        ConflictError
+            When another experiment of the project has the name.
+        InvalidParameterError
+            For a deleted experiment, a name of no character or over 500.
+        """
+        _check_experiment_name(name)
+        try:
+            with self._begin() as connection:
+                row = self._experiment_row(connection, mlflow_id, project)
+                if row.lifecycle != ACTIVE:
+                    raise InvalidParameterError("Cannot rename a non-active experiment.")
                 connection.execute(
                     update(MlflowExperiment)
-                    .where(MlflowExperiment.id == new_id)
-                    .values(artifact_location=f"{ARTIFACTS}{new_id}")
+                    .where(MlflowExperiment.id == row.id)
+                    .values(name=name, updated_at=time.time())
                 )
         except IntegrityError:
-            raise ConflictError(
-                f"an MLflow experiment named {name!r} already exists in project {project!r}"
-            ) from None
-        return MlflowExperimentRecord(new_id, str(new_id), name, ACTIVE, f"{ARTIFACTS}{new_id}",
-                                      now, now)  # fmt: skip
+            raise ConflictError(f"Experiment(name={name}) already exists.") from None
+
+    def set_mlflow_experiment_lifecycle(
+        self, mlflow_id: int, lifecycle: str, *, project: str
+    ) -> None:
+        """Delete (``lifecycle`` :data:`DELETED`) the project's active MLflow experiment
+        ``mlflow_id``, or restore (:data:`ACTIVE`) a deleted one, with all of its runs, as
+        MLflow does: their data is kept either way.
+
+        Raises
+        ------
+        NotFoundError
+            For no experiment of that id in the other lifecycle (MLflow's words).
+        """
+        now = time.time()
+        with self._begin() as connection:
+            row = self._experiment_row(connection, mlflow_id, project)
+            if row.lifecycle == lifecycle:
+                raise NotFoundError(f"No Experiment with id={mlflow_id} exists")
+            connection.execute(
+                update(MlflowExperiment)
+                .where(MlflowExperiment.id == row.id)
+                .values(lifecycle=lifecycle, updated_at=now)
+            )
+            connection.execute(
+                update(MlflowRun)
+                .where(MlflowRun.mlflow_experiment_id == row.id)
+                .values(lifecycle=lifecycle, deleted_at=now if lifecycle == DELETED else None)
+            )
+
+    def set_mlflow_experiment_tag(
+        self, mlflow_id: int, key: str, value: str | None, *, project: str
+    ) -> None:
+        """Set (``value``) or delete (``None``) a tag of the project's active MLflow
+        experiment ``mlflow_id``.
+
+        Raises
+        ------
+        NotFoundError
+            For no such experiment, or no such tag to delete (MLflow's words).
+        InvalidParameterError
+            For a deleted experiment, a tag that does not fit.
+        """
+        if value is not None:
+            check_experiment_tag(key, value)
+        with self._begin() as connection:
+            row = self._experiment_row(connection, mlflow_id, project)
+            if row.lifecycle != ACTIVE:
+                raise InvalidParameterError(
+                    f"The experiment {mlflow_id} must be in the 'active' state. "
+                    f"Current state is {row.lifecycle}."
+                )
+            if value is not None:
+                _write_experiment_tags(connection, row.id, {key: value})
+                return
+            gone = connection.execute(
+                delete(MlflowExperimentTag).where(
+                    MlflowExperimentTag.mlflow_experiment_id == row.id,
+                    MlflowExperimentTag.key == key,
+                )
+            ).rowcount
+            if not gone:
+                raise NotFoundError(f"No tag with name: {key} in experiment with id {mlflow_id}")
 
     def list_mlflow_experiments(
         self,
         *,
         project: str,
         lifecycles: Sequence[str] = (ACTIVE,),
-        name: str | None = None,
-        name_like: str | None = None,
+        conditions: Sequence[RunCondition] = (),
+        orders: Sequence[RunOrder] = (),
         offset: int = 0,
         limit: int = 1000,
     ) -> list[MlflowExperimentRecord]:
-        """The project's MLflow experiments in ``lifecycles`` (named ``name``, or like the
-        SQL pattern ``name_like``, when given), newest first, from ``offset``, at most
-        ``limit``."""
+        """The project's MLflow experiments in ``lifecycles`` that meet every condition
+        (``attribute`` ones on :data:`EXPERIMENT_COLUMNS`, ``tag`` ones; ``IS NULL`` and
+        ``IS NOT NULL`` on a tag), in ``orders`` (attributes; by default newest first),
+        then by id, from ``offset``, at most ``limit``."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
             query = select(MlflowExperiment).where(
                 MlflowExperiment.project_id == project_id,
                 MlflowExperiment.lifecycle.in_(list(lifecycles)),
+                *(_experiment_condition(c) for c in conditions),
             )
-            if name is not None:
-                query = query.where(MlflowExperiment.name == name)
-            if name_like is not None:
-                query = query.where(MlflowExperiment.name.like(name_like))
+            default = [RunOrder("attribute", "creation_time", False)]
+            for order in orders or default:
+                column = _experiment_column(order.key)
+                query = query.order_by(column.asc() if order.ascending else column.desc())
             rows = connection.execute(
-                query.order_by(MlflowExperiment.created_at.desc(), MlflowExperiment.id.desc())
-                .offset(offset)
-                .limit(limit)
+                query.order_by(MlflowExperiment.id).offset(offset).limit(limit)
             ).all()
-        return [_experiment(row) for row in rows]
+            return _experiments(connection, rows)
 
     def attach_mlflow_run(
-        self, experiment_id: int, mlflow_id: int, tags: Mapping[str, str]
+        self,
+        experiment_id: int,
+        mlflow_id: int,
+        tags: Mapping[str, str],
+        *,
+        user_id: str | None = None,
+        started_at: float | None = None,
     ) -> MlflowExperimentRecord:
         """Put the run ``experiment_id`` (just made, an external run) in the MLflow
-        experiment ``mlflow_id`` of its project (0: the default) with ``tags``; that
-        experiment.
+        experiment ``mlflow_id`` of its project (0: the default) with ``tags``, the
+        ``user_id`` its MLflow client sent, and its start time as the client said
+        (``started_at``, seconds; the server's clock when ``None``); that experiment.
 
         Raises
         ------
@@ -250,16 +375,45 @@ class MlflowStore(ExternalRunStore):
         found = self.get_mlflow_experiment(mlflow_id, project=project)
         if found.lifecycle != ACTIVE:
             raise InvalidParameterError(
-                f"MLflow experiment {found.public_id} is {found.lifecycle}: it takes no new runs"
+                f"The experiment {found.public_id} must be in the 'active' state. "
+                f"Current state is {found.lifecycle}."
             )
         with self._begin() as connection:
             connection.execute(
                 insert(MlflowRun).values(
-                    experiment_id=experiment_id, mlflow_experiment_id=found.id
+                    experiment_id=experiment_id, mlflow_experiment_id=found.id,
+                    lifecycle=ACTIVE, user_id=user_id,
                 )
-            )
+            )  # fmt: skip
+            if started_at is not None:
+                connection.execute(
+                    update(Experiment)
+                    .where(Experiment.id == experiment_id)
+                    .values(started_at=started_at)
+                )
             write_tags(connection, experiment_id, tags)
         return found
+
+    def set_mlflow_run_lifecycle(self, experiment_id: int, lifecycle: str) -> None:
+        """Delete (``lifecycle`` :data:`DELETED`) the run made through MLflow
+        ``experiment_id``, or restore it (:data:`ACTIVE`): a deleted run is hidden from
+        MLflow's searches of active runs and takes no writes; its data is kept (AzuraForge's
+        own delete of the run removes it for good).
+
+        Raises
+        ------
+        NotFoundError
+            For no such run, or one not made through MLflow's API.
+        """
+        with self._begin() as connection:
+            changed = connection.execute(
+                update(MlflowRun)
+                .where(MlflowRun.experiment_id == experiment_id)
+                .values(lifecycle=lifecycle, deleted_at=time.time() if lifecycle == DELETED
+                        else None)
+            ).rowcount  # fmt: skip
+        if not changed:
+            raise NotFoundError(f"Run with id={experiment_id} not found")
 
     def get_mlflow_run(self, experiment_id: int) -> MlflowRunRecord:
         """The run ``experiment_id`` made through MLflow's API, its MLflow experiment and
@@ -272,19 +426,21 @@ class MlflowStore(ExternalRunStore):
         """
         with self._read() as connection:
             row = connection.execute(
-                select(MlflowExperiment)
+                select(MlflowExperiment, MlflowRun.lifecycle.label("run_lifecycle"),
+                       MlflowRun.user_id)
                 .join(MlflowRun, MlflowRun.mlflow_experiment_id == MlflowExperiment.id)
                 .where(MlflowRun.experiment_id == experiment_id)
-            ).first()
+            ).first()  # fmt: skip
             found = connection.execute(
                 select_records().where(Experiment.id == experiment_id)
             ).first()
             if row is None or found is None:
-                raise self.not_found(f"MLflow run {experiment_id}")
+                raise NotFoundError(f"Run with id={experiment_id} not found")
             record = records_of(connection, [found])[0]
             return MlflowRunRecord(
-                record, _experiment(row), _latest(connection, [record.id])[record.id]
-            )
+                record, _experiments(connection, [row])[0],
+                _latest(connection, [record.id])[record.id], row.run_lifecycle, row.user_id,
+            )  # fmt: skip
 
     def write_mlflow(
         self,
@@ -311,8 +467,8 @@ class MlflowStore(ExternalRunStore):
         ConflictError
             If the run ended or is silent past its idle limit (for metrics and params).
         InvalidParameterError
-            For a name or value that does not fit, or a param logged before with another
-            value (MLflow's params are immutable); nothing is written.
+            For a name or value that does not fit, a param logged before with another
+            value (MLflow's params are immutable), or a deleted run; nothing is written.
         """
         params, tags = dict(params or {}), dict(tags or {})
         writes = JobWrites(points=points)
@@ -324,9 +480,8 @@ class MlflowStore(ExternalRunStore):
         for key, value in tags.items():
             check_tag(key, value)
         with self._begin() as connection:
-            made = select(MlflowRun.experiment_id).where(MlflowRun.experiment_id == experiment_id)
-            if connection.scalar(made) is None:
-                raise self.not_found(f"MLflow run {experiment_id}")
+            made = select(MlflowRun.lifecycle).where(MlflowRun.experiment_id == experiment_id)
+            check_run_active(experiment_id, connection.scalar(made))
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
                 points, nans = _not_stored(connection, experiment_id, points, nans)
@@ -363,29 +518,32 @@ class MlflowStore(ExternalRunStore):
         orders: Sequence[RunOrder] = (),
         *,
         project: str,
+        lifecycles: Sequence[str] = (ACTIVE,),
         offset: int = 0,
         limit: int = 1000,
     ) -> list[MlflowRunRecord]:
-        """The runs made through MLflow in the project's MLflow experiments ``mlflow_ids``
-        (0: the default) that meet every condition, in ``orders`` (then newest first), from
-        ``offset``, at most ``limit``; each with its MLflow experiment and latest metrics."""
+        """The runs made through MLflow, in ``lifecycles``, in the project's MLflow
+        experiments ``mlflow_ids`` (0: the default) that meet every condition, in ``orders``
+        (then latest started first, then by id, as MLflow's), from ``offset``, at most
+        ``limit``; each with its MLflow experiment and latest metrics."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
             wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
             if 0 in mlflow_ids:
                 wanted.append(MlflowExperiment.is_default.is_(True))
             groups = {
-                row.id: _experiment(row)
-                for row in connection.execute(
+                group.id: group
+                for group in _experiments(connection, connection.execute(
                     select(MlflowExperiment).where(
                         MlflowExperiment.project_id == project_id, or_(*wanted)
                     )
-                )
-            }
+                ).all())
+            }  # fmt: skip
             if not groups:
                 return []
             query = select(MlflowRun.experiment_id).where(
-                MlflowRun.mlflow_experiment_id.in_(list(groups))
+                MlflowRun.mlflow_experiment_id.in_(list(groups)),
+                MlflowRun.lifecycle.in_(list(lifecycles)),
             )
             query = query.join(Experiment, Experiment.id == MlflowRun.experiment_id)
             query = query.where(*(_condition(c) for c in conditions))
@@ -393,20 +551,21 @@ class MlflowStore(ExternalRunStore):
                 query, column = _ordered(query, order, n)
                 ordered = column.asc() if order.ascending else column.desc()
                 query = query.order_by(case((column.is_(None), 1), else_=0), ordered)
-            query = query.order_by(Experiment.started_at.desc(), Experiment.id.desc())
+            query = query.order_by(Experiment.started_at.desc(), Experiment.id)
             ids = list(connection.scalars(query.offset(offset).limit(limit)))
             rows = connection.execute(select_records().where(Experiment.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
             records = records_of(connection, [by_id[i] for i in ids if i in by_id])
-            group_of = dict(
-                connection.execute(
-                    select(MlflowRun.experiment_id, MlflowRun.mlflow_experiment_id).where(
-                        MlflowRun.experiment_id.in_(ids)
-                    )
-                ).all()
-            )
+            runs = {
+                row.experiment_id: row
+                for row in connection.execute(
+                    select(MlflowRun).where(MlflowRun.experiment_id.in_(ids))
+                )
+            }
             latest = _latest(connection, ids)
-        return [MlflowRunRecord(record, groups[group_of[record.id]], latest[record.id])
+        return [MlflowRunRecord(record, groups[runs[record.id].mlflow_experiment_id],
+                                latest[record.id], runs[record.id].lifecycle,
+                                runs[record.id].user_id)
                 for record in records]  # fmt: skip
 
     def _with_default(self, connection: Connection, project: str) -> int:
@@ -445,17 +604,96 @@ class MlflowStore(ExternalRunStore):
         return project_id
 
 
-def _experiment(row: Any) -> MlflowExperimentRecord:
-    public_id = "0" if row.is_default else str(row.id)
-    return MlflowExperimentRecord(
-        row.id,
-        public_id,
-        row.name,
-        row.lifecycle,
-        row.artifact_location,
-        row.created_at,
-        row.updated_at,
+def check_run_active(experiment_id: int, lifecycle: str | None) -> None:
+    """Raise unless the run made through MLflow (of MLflow ``lifecycle``, ``None`` for no
+    such run) is active, in MLflow's words.
+
+    Raises
+    ------
+    NotFoundError
+        For no such run.
+    InvalidParameterError
+        For a deleted run.
+    """
+    if lifecycle is None:
+        raise NotFoundError(f"Run with id={experiment_id} not found")
+    if lifecycle != ACTIVE:
+        raise InvalidParameterError(
+            f"The run {experiment_id} must be in the 'active' state. Current state is {lifecycle}."
+        )
+
+
+def check_experiment_tag(key: str, value: str) -> None:
+    """Raise :class:`InvalidParameterError` unless an experiment's tag fits (a key of 1 to
+    250 characters, a value of at most :data:`MAX_EXPERIMENT_TAG_VALUE`)."""
+    check_key_value("tag", key, value, MAX_PARAM_KEY, MAX_EXPERIMENT_TAG_VALUE)
+
+
+def _check_experiment_name(name: str) -> None:
+    if not 1 <= len(name) <= 500:
+        raise InvalidParameterError(
+            f"Invalid experiment name: {name[:60]!r}: an experiment's name has 1 to 500 "
+            f"characters, got {len(name)}"
+        )
+
+
+def _write_experiment_tags(
+    connection: Connection, mlflow_id: int, tags: Mapping[str, str]
+) -> None:
+    """Set ``tags`` of the MLflow experiment (row id ``mlflow_id``), replacing those set."""
+    if not tags:
+        return
+    connection.execute(
+        delete(MlflowExperimentTag).where(
+            MlflowExperimentTag.mlflow_experiment_id == mlflow_id,
+            MlflowExperimentTag.key.in_(list(tags)),
+        )
     )
+    connection.execute(
+        insert(MlflowExperimentTag),
+        [{"mlflow_experiment_id": mlflow_id, "key": k, "value": v} for k, v in tags.items()],
+    )
+
+
+def _experiments(connection: Connection, rows: Sequence[Any]) -> list[MlflowExperimentRecord]:
+    """The records of MLflow experiment ``rows``, with their tags."""
+    tags: dict[int, dict[str, str]] = {row.id: {} for row in rows}
+    if rows:
+        found = connection.execute(
+            select(MlflowExperimentTag).where(
+                MlflowExperimentTag.mlflow_experiment_id.in_(list(tags))
+            ).order_by(MlflowExperimentTag.key)
+        )  # fmt: skip
+        for tag in found:
+            tags[tag.mlflow_experiment_id][tag.key] = tag.value
+    return [
+        MlflowExperimentRecord(row.id, "0" if row.is_default else str(row.id), row.name,
+                               row.lifecycle, row.artifact_location, row.created_at,
+                               row.updated_at, tags[row.id])
+        for row in rows
+    ]  # fmt: skip
+
+
+def _experiment_column(key: str) -> Any:
+    """The column of an experiment's attribute (``experiment_id``: 0 for the default)."""
+    if key == "experiment_id":
+        return case((MlflowExperiment.is_default.is_(True), 0), else_=MlflowExperiment.id)
+    return EXPERIMENT_COLUMNS[key]
+
+
+def _experiment_condition(condition: RunCondition) -> Any:
+    """The SQL of one condition of an experiment search."""
+    if condition.entity == "attribute":
+        return _compare(_experiment_column(condition.key), condition.op, condition.value)
+    tag = exists().where(
+        MlflowExperimentTag.mlflow_experiment_id == MlflowExperiment.id,
+        MlflowExperimentTag.key == condition.key,
+    )
+    if condition.op == "IS NULL":
+        return ~tag
+    if condition.op == "IS NOT NULL":
+        return tag
+    return tag.where(_compare(MlflowExperimentTag.value, condition.op, condition.value))
 
 
 def _latest(
@@ -546,11 +784,43 @@ def _compare(column: Any, op: str, value: Any) -> Any:
     if op == "NOT IN":
         return column.not_in(list(value))
     if op == "LIKE":
-        return column.like(value)
+        return _CaseSensitiveLike(column, value)
     if op == "ILIKE":
         return func.lower(column).like(func.lower(literal(value)))
     return {"=": column == value, "!=": column != value, ">": column > value,
             ">=": column >= value, "<": column < value, "<=": column <= value}[op]  # fmt: skip
+
+
+class _CaseSensitiveLike(ColumnElement[bool]):
+    """``column LIKE pattern``, case-sensitive as MLflow's is on every database: SQLite's
+    LIKE ignores case, so there it is the ``GLOB`` of the same pattern."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, column: Any, pattern: str) -> None:
+        self.column, self.pattern = column, pattern
+
+
+@compiles(_CaseSensitiveLike)
+def _like(element: _CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.like(element.pattern), **kw))
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _glob(element: _CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+    pattern = element.column.op("GLOB")(literal(glob_pattern(element.pattern)))
+    return str(compiler.process(pattern, **kw))
+
+
+def glob_pattern(pattern: str) -> str:
+    """The GLOB pattern matching what the LIKE ``pattern`` matches, case and all.
+
+    >>> glob_pattern("a%b_[c]*?")
+    'a*b?[[]c][*][?]'
+    """
+    special = {"%": "*", "_": "?", "[": "[[]", "*": "[*]", "?": "[?]"}
+    return "".join(special.get(char, char) for char in pattern)
 
 
 def _ordered(query: Any, order: RunOrder, n: int) -> tuple[Any, Any]:

@@ -8,6 +8,8 @@ naming it. Not in the OpenAPI: MLflow's own reference describes these calls."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -24,6 +26,7 @@ from azuraforge.platform.services.mlflow_api import (
     AlreadyExistsError,
     MetricIn,
     NotServedError,
+    check_artifact_location,
     check_batch,
     create_run,
     experiment_id_of,
@@ -32,6 +35,8 @@ from azuraforge.platform.services.mlflow_api import (
     number,
     page_offset,
     page_token,
+    parse_experiment_filter,
+    parse_experiment_order,
     parse_filter,
     parse_order,
     run_id_of,
@@ -46,7 +51,8 @@ from azuraforge.platform.services.mlflow_artifacts import (
     locate,
     writable_run,
 )
-from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord
+from azuraforge.platform.store import Store
+from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord, check_run_active
 
 MLFLOW = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -74,7 +80,7 @@ class ParamIn(MlflowBody):
 class Metric(MlflowBody):
     key: str
     value: float | str
-    timestamp: int = 0
+    timestamp: int
     step: int = 0
 
     def read(self) -> MetricIn:
@@ -82,8 +88,29 @@ class Metric(MlflowBody):
 
 
 class ExperimentCreate(MlflowBody):
-    name: str = ""
+    name: str
     artifact_location: str = ""
+    tags: list[TagIn] = []
+
+
+class ExperimentRef(MlflowBody):
+    experiment_id: str
+
+    @property
+    def id(self) -> int:
+        return experiment_id_of(self.experiment_id)
+
+
+class ExperimentRename(ExperimentRef):
+    new_name: str
+
+
+class ExperimentTag(ExperimentRef, TagIn):
+    pass
+
+
+class ExperimentTagDelete(ExperimentRef):
+    key: str
 
 
 class ExperimentSearch(MlflowBody):
@@ -98,6 +125,8 @@ class RunCreate(MlflowBody):
     experiment_id: str = "0"
     run_name: str | None = None
     tags: list[TagIn] = []
+    user_id: str = ""
+    start_time: int | None = Field(None, ge=0, le=2**53)
 
 
 class RunRef(MlflowBody):
@@ -165,11 +194,11 @@ def _lifecycles(view: str | int) -> tuple[str, ...]:
 def get_experiment_by_name(
     store: StoreDep, who: Reader, experiment_name: Annotated[str, Query(max_length=500)]
 ) -> Json:
-    """The experiment of that name in the caller's project (``RESOURCE_DOES_NOT_EXIST``
-    when none: ``mlflow.set_experiment`` then makes it)."""
+    """The experiment of that name in the caller's project, active or deleted
+    (``RESOURCE_DOES_NOT_EXIST`` when none: ``mlflow.set_experiment`` then makes it)."""
     found = store.find_mlflow_experiment(experiment_name, project=who.project)
     if found is None:
-        raise NotFoundError(f"no MLflow experiment named {experiment_name!r}")
+        raise NotFoundError(f"Could not find experiment with name '{experiment_name}'")
     return {"experiment": experiment_json(found)}
 
 
@@ -177,67 +206,82 @@ def get_experiment_by_name(
 def get_experiment(
     store: StoreDep, who: Reader, experiment_id: Annotated[str, Query(max_length=20)]
 ) -> Json:
-    """One experiment of the caller's project (``"0"``: its default)."""
+    """One experiment of the caller's project (``"0"``: its default), active or deleted."""
     found = store.get_mlflow_experiment(experiment_id_of(experiment_id), project=who.project)
     return {"experiment": experiment_json(found)}
 
 
 @router.post(f"{MLFLOW}/experiments/create", dependencies=[WRITE])
 def create_experiment(body: ExperimentCreate, store: StoreDep, who: Writer) -> Json:
-    """A new experiment in the caller's project; its runs' files go to this server."""
-    if body.artifact_location:
-        raise InvalidParameterError(
-            "artifact_location is not served: an experiment's files go to this server's "
-            "artifact proxy (mlflow-artifacts:/), into each run's own files"
-        )
+    """A new experiment in the caller's project, with its tags; its ``artifact_location``
+    one of this server's artifact proxy's (:func:`check_artifact_location`)."""
+    location = check_artifact_location(body.artifact_location)
+    tags = {tag.key: tag.value for tag in body.tags}
     try:
-        made = store.create_mlflow_experiment(body.name, project=who.project)
+        made = store.create_mlflow_experiment(
+            body.name, project=who.project, artifact_location=location, tags=tags
+        )
     except ConflictError as e:
         raise AlreadyExistsError(str(e)) from None
     return {"experiment_id": made.public_id}
 
 
+@router.post(f"{MLFLOW}/experiments/update", dependencies=[WRITE])
+def rename_experiment(body: ExperimentRename, store: StoreDep, who: Writer) -> Json:
+    """Rename an active experiment (names stay unique in the project)."""
+    try:
+        store.rename_mlflow_experiment(body.id, body.new_name, project=who.project)
+    except ConflictError as e:
+        raise AlreadyExistsError(str(e)) from None
+    return {}
+
+
+@router.post(f"{MLFLOW}/experiments/delete", dependencies=[WRITE])
+def delete_experiment(body: ExperimentRef, store: StoreDep, who: Writer) -> Json:
+    """Mark an active experiment and its runs deleted: hidden from searches of active ones,
+    their data kept, restorable (its name stays taken, as in MLflow)."""
+    store.set_mlflow_experiment_lifecycle(body.id, DELETED, project=who.project)
+    return {}
+
+
+@router.post(f"{MLFLOW}/experiments/restore", dependencies=[WRITE])
+def restore_experiment(body: ExperimentRef, store: StoreDep, who: Writer) -> Json:
+    """Restore a deleted experiment with its runs."""
+    store.set_mlflow_experiment_lifecycle(body.id, ACTIVE, project=who.project)
+    return {}
+
+
+@router.post(f"{MLFLOW}/experiments/set-experiment-tag", dependencies=[WRITE])
+def set_experiment_tag(body: ExperimentTag, store: StoreDep, who: Writer) -> Json:
+    """Set a tag of an active experiment."""
+    store.set_mlflow_experiment_tag(body.id, body.key, body.value, project=who.project)
+    return {}
+
+
+@router.post(f"{MLFLOW}/experiments/delete-experiment-tag", dependencies=[WRITE])
+def delete_experiment_tag(body: ExperimentTagDelete, store: StoreDep, who: Writer) -> Json:
+    """Delete a tag of an active experiment (``RESOURCE_DOES_NOT_EXIST`` when it has none
+    so named)."""
+    store.set_mlflow_experiment_tag(body.id, body.key, None, project=who.project)
+    return {}
+
+
 @router.post(f"{MLFLOW}/experiments/search", dependencies=[READ])
 def search_experiments(body: ExperimentSearch, store: StoreDep, who: Reader) -> Json:
-    """The caller's project's experiments, newest first, a page at a time; a filter on the
-    name alone (``name = 'x'``, ``name LIKE 'x%'``)."""
-    by_name = _name_filter(body.filter)
-    if body.order_by:
-        raise InvalidParameterError("order_by is not served for experiments: newest come first")
+    """The caller's project's experiments of the view type that meet MLflow's filter
+    (:func:`parse_experiment_filter`), in ``order_by`` (newest first by default), a page at
+    a time."""
+    conditions = parse_experiment_filter(body.filter)
+    orders = parse_experiment_order(body.order_by)
     offset = page_offset(body.page_token)
     found = store.list_mlflow_experiments(
-        project=who.project, lifecycles=_lifecycles(body.view_type), **by_name,
-        offset=offset, limit=body.max_results + 1,
+        project=who.project, lifecycles=_lifecycles(body.view_type), conditions=conditions,
+        orders=orders, offset=offset, limit=body.max_results + 1,
     )  # fmt: skip
     answer: Json = {"experiments": [experiment_json(e) for e in found[: body.max_results]]}
     if len(found) > body.max_results:
         answer["next_page_token"] = page_token(offset + body.max_results)
     return answer
-
-
-def _name_filter(text: str | None) -> dict[str, str]:
-    """An experiment filter on the name as the store's ``name`` (``=``) or ``name_like``
-    (``LIKE``, an SQL pattern); ``{}`` for no filter."""
-    conditions = parse_filter(_as_attribute(text)) if text and text.strip() else []
-    if not conditions:
-        return {}
-    [first, *more] = conditions
-    if more or first.key != "mlflow.runName" or first.op not in ("=", "LIKE"):
-        raise InvalidParameterError(
-            "an experiment filter is served on the name alone: name = '...' or name LIKE '...'"
-        )
-    return {"name" if first.op == "=" else "name_like": str(first.value)}
-
-
-def _as_attribute(text: str) -> str:
-    """An experiment filter on ``name`` read as the run filter on ``run_name``."""
-    stripped = text.strip()
-    for prefix in ("attributes.name", "attribute.name", "name"):
-        if stripped.startswith(prefix) and not stripped[len(prefix) :][:1].isalnum():
-            return "run_name" + stripped[len(prefix) :]
-    raise InvalidParameterError(
-        "an experiment filter is served on the name alone: name = '...' or name LIKE '...'"
-    )
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -247,13 +291,15 @@ def _as_attribute(text: str) -> str:
 def create_mlflow_run(
     body: RunCreate, store: StoreDep, settings: SettingsDep, who: Writer
 ) -> Json:
-    """A run in an experiment of the caller's project, running from now: an external run,
-    ended ``lost`` after the server's ``run_idle_limit`` without a write."""
+    """A run in an active experiment of the caller's project, running from the client's
+    ``start_time``: an external run, ended ``lost`` after the server's ``run_idle_limit``
+    without a write; its ``user_id`` the client's, its submitter the token's user."""
     tags = {tag.key: tag.value for tag in body.tags}
     made = create_run(store, experiment_id_of(body.experiment_id), name=body.run_name,
                       tags=tags, project=who.project, submitter=who.user,
-                      idle_limit=settings.run_idle_limit)  # fmt: skip
-    return {"run": _run(made)}
+                      idle_limit=settings.run_idle_limit, user_id=body.user_id,
+                      start_time=body.start_time)  # fmt: skip
+    return {"run": run_json(made)}
 
 
 @router.get(f"{MLFLOW}/runs/get", dependencies=[READ])
@@ -262,32 +308,52 @@ def get_run(
     run_id: Annotated[str | None, Query(max_length=40)] = None,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Json:
-    """One run made through MLflow, with its latest metrics, params and tags."""
-    return {"run": _run(store.get_mlflow_run(run_id_of(run_id or run_uuid)))}
+    """One run made through MLflow, active or deleted, with its latest metrics, params and
+    tags."""
+    return {"run": run_json(_mlflow_run(store, run_id_of(run_id or run_uuid)))}
 
 
 @router.post(f"{MLFLOW}/runs/update", dependencies=[TRACK])
 def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
-    """Rename the run (``run_name``), or end it (``status``: FINISHED, FAILED, KILLED)."""
+    """Rename an active run (``run_name``), or end it (``status``: FINISHED, FAILED,
+    KILLED)."""
     run_id = body.id
-    before = store.get_mlflow_run(run_id)  # an MLflow run of the caller's project
+    before = _mlflow_run(store, run_id)  # an MLflow run of the caller's project
+    check_run_active(run_id, before.lifecycle)
     update_run(store, before, body.status, body.run_name)
-    found = store.get_mlflow_run(run_id)
-    return {"run_info": run_info(found.run, found.experiment)}
+    return {"run_info": run_info(store.get_mlflow_run(run_id))}
+
+
+@router.post(f"{MLFLOW}/runs/delete", dependencies=[TRACK])
+def delete_mlflow_run(body: RunRef, store: StoreDep) -> Json:
+    """Mark a run deleted, as MLflow does: hidden from searches of active runs, refusing
+    writes, its data kept and restorable (AzuraForge's own delete removes it for good)."""
+    run_id = body.id
+    _mlflow_run(store, run_id)
+    store.set_mlflow_run_lifecycle(run_id, DELETED)
+    return {}
+
+
+@router.post(f"{MLFLOW}/runs/restore", dependencies=[TRACK])
+def restore_mlflow_run(body: RunRef, store: StoreDep) -> Json:
+    """Restore a deleted run."""
+    run_id = body.id
+    _mlflow_run(store, run_id)
+    store.set_mlflow_run_lifecycle(run_id, ACTIVE)
+    return {}
 
 
 @router.post(f"{MLFLOW}/runs/search", dependencies=[READ])
 def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
     """The runs of the caller's project's experiments ``experiment_ids`` that meet the
     filter, in ``order_by`` (then newest first), a page at a time."""
-    if _lifecycles(body.run_view_type) == (DELETED,):
-        return {"runs": []}  # runs are deleted here, not kept as deleted
     ids = [experiment_id_of(i) for i in body.experiment_ids]
     conditions, orders = parse_filter(body.filter), parse_order(body.order_by)
     offset = page_offset(body.page_token)
     found = store.search_mlflow_runs(ids, conditions, orders, project=who.project,
+                                     lifecycles=_lifecycles(body.run_view_type),
                                      offset=offset, limit=body.max_results + 1)  # fmt: skip
-    answer: Json = {"runs": [_run(r) for r in found[: body.max_results]]}
+    answer: Json = {"runs": [run_json(r) for r in found[: body.max_results]]}
     if len(found) > body.max_results:
         answer["next_page_token"] = page_token(offset + body.max_results)
     return answer
@@ -298,9 +364,10 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
     """Write metrics, params and tags of a running run at once (all or nothing)."""
     check_batch(len(body.metrics), len(body.params), len(body.tags))
     points, nans = split_points(m.read() for m in body.metrics)
-    store.write_mlflow(body.id, points=points, nans=nans,
-                       params={p.key: p.value for p in body.params},
-                       tags={t.key: t.value for t in body.tags})  # fmt: skip
+    with _run_wording(run_id := body.id):
+        store.write_mlflow(run_id, points=points, nans=nans,
+                           params={p.key: p.value for p in body.params},
+                           tags={t.key: t.value for t in body.tags})  # fmt: skip
     return {}
 
 
@@ -308,29 +375,36 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
 def log_metric(body: LogMetric, store: StoreDep) -> Json:
     """Write one metric value of a running run."""
     points, nans = split_points([body.read()])
-    store.write_mlflow(body.id, points=points, nans=nans)
+    with _run_wording(run_id := body.id):
+        store.write_mlflow(run_id, points=points, nans=nans)
     return {}
 
 
 @router.post(f"{MLFLOW}/runs/log-parameter", dependencies=[TRACK])
 def log_param(body: LogParam, store: StoreDep) -> Json:
     """Write one param of a running run (a param logged keeps its value)."""
-    store.write_mlflow(body.id, params={body.key: body.value})
+    with _run_wording(run_id := body.id):
+        store.write_mlflow(run_id, params={body.key: body.value})
     return {}
 
 
 @router.post(f"{MLFLOW}/runs/set-tag", dependencies=[TRACK])
 def set_tag(body: SetTag, store: StoreDep) -> Json:
-    """Set a tag of a run, whatever its status."""
-    store.write_mlflow(body.id, tags={body.key: body.value})
+    """Set a tag of an active run, whatever its status."""
+    with _run_wording(run_id := body.id):
+        store.write_mlflow(run_id, tags={body.key: body.value})
     return {}
 
 
 @router.post(f"{MLFLOW}/runs/delete-tag", dependencies=[TRACK])
 def delete_tag(body: DeleteTag, store: StoreDep) -> Json:
-    """Delete a tag of a run (``RESOURCE_DOES_NOT_EXIST`` when it has none so named)."""
+    """Delete a tag of an active run (``RESOURCE_DOES_NOT_EXIST`` when it has none so
+    named)."""
     run_id = body.id
-    store.get_mlflow_run(run_id)
+    found = _mlflow_run(store, run_id)
+    check_run_active(run_id, found.lifecycle)
+    if body.key not in found.run.tags:
+        raise NotFoundError(f"No tag with name: {body.key} in run with id {run_id}")
     store.delete_run_tag(run_id, body.key)
     return {}
 
@@ -347,7 +421,7 @@ def get_metric_history(
     """Every value the run logged for the metric (NaN ones too), by step, a page of
     ``max_results`` at a time when asked."""
     found = run_id_of(run_id or run_uuid)
-    store.get_mlflow_run(found)
+    _mlflow_run(store, found)
     offset = page_offset(token)
     limit = None if max_results is None else max_results + 1
     points = store.mlflow_metric_history(found, metric_key, offset=offset, limit=limit)
@@ -360,14 +434,6 @@ def get_metric_history(
     return answer
 
 
-@router.post(f"{MLFLOW}/logged-models/search", dependencies=[READ])
-def search_logged_models() -> Json:
-    """MLflow's logged models of the caller's project: none (making one is not served; a
-    model in AzuraForge's format is registered from its run), as MLflow's client asks when
-    it lists a run's files."""
-    return {"models": []}
-
-
 @router.api_route(f"{MLFLOW}/{{call:path}}", methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
                   dependencies=[READ])  # fmt: skip
 def not_served(call: str, request: Request) -> Json:
@@ -378,8 +444,20 @@ def not_served(call: str, request: Request) -> Json:
     )
 
 
-def _run(found: MlflowRunRecord) -> Json:
-    return run_json(found.run, found.experiment, found.latest)
+def _mlflow_run(store: Store, run_id: int) -> MlflowRunRecord:
+    """The run made through MLflow ``run_id`` of the caller's project, missing in MLflow's
+    words."""
+    with _run_wording(run_id):
+        return store.get_mlflow_run(run_id)
+
+
+@contextlib.contextmanager
+def _run_wording(run_id: int) -> Iterator[None]:
+    """A run missing (of no project, or of another) said in MLflow's words."""
+    try:
+        yield
+    except NotFoundError:
+        raise NotFoundError(f"Run with id={run_id} not found") from None
 
 
 # -- artifacts ------------------------------------------------------------------------------
