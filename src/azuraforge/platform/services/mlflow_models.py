@@ -78,8 +78,7 @@ def logged_model_json(model: LoggedModelRecord) -> dict[str, Any]:
         "source_run_id": str(model.run_id),
         "tags": _pairs(model.tags),
     }
-    optional = {"model_type": model.model_type, "status_message": model.status_message,
-                "creator_id": model.creator}  # fmt: skip
+    optional = {"model_type": model.model_type, "status_message": model.status_message}
     info.update({key: value for key, value in optional.items() if value})
     metrics = []
     for metric in model.metrics:

@@ -36,6 +36,8 @@ MODELS = f"{MLFLOW}/logged-models"
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
 ModelId = Annotated[str, Field(max_length=40)]
+MAX_DATASET_EXPERIMENTS = 20
+"""The most experiments a ``search-datasets`` request names (MLflow's limit)."""
 
 
 class MlflowBody(BaseModel):
@@ -120,7 +122,7 @@ class RunOutputs(MlflowBody):
 
 
 class DatasetSearch(MlflowBody):
-    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)
+    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)  # more: refused, MLflow's words
 
 
 def _pairs(values: list[KeyValue]) -> dict[str, str]:
@@ -250,7 +252,16 @@ def log_outputs(body: RunOutputs, store: StoreDep) -> Json:
 
 @router.post(f"{MLFLOW}/experiments/search-datasets", dependencies=[READ])
 def search_datasets(body: DatasetSearch, store: StoreDep, who: Reader) -> Json:
-    """The datasets the runs of ``experiment_ids`` took in, once per context."""
+    """The datasets the runs of ``experiment_ids`` (1 to 20) took in, once per context."""
+    if not body.experiment_ids:
+        raise InvalidParameterError(
+            "SearchDatasets request must specify at least one experiment_id."
+        )
+    if len(body.experiment_ids) > MAX_DATASET_EXPERIMENTS:
+        raise InvalidParameterError(
+            f"SearchDatasets request cannot specify more than {MAX_DATASET_EXPERIMENTS} "
+            f"experiment_ids. Received {len(body.experiment_ids)} experiment_ids."
+        )
     ids = [experiment_id_of(i) for i in body.experiment_ids]
     found = store.search_mlflow_datasets(ids, project=who.project)
     summaries = []
