@@ -42,6 +42,7 @@ from azuraforge.platform.api.routes import (
     metrics,
     mlflow,
     mlflow_models,
+    mlflow_registry,
     models,
     openai_chat,
     pipelines,
@@ -101,6 +102,7 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them), and
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
     shared.include_router(mlflow_models.router, dependencies=checked)
+    shared.include_router(mlflow_registry.router, dependencies=checked)
     shared.include_router(mlflow.router, dependencies=checked)
     shared.include_router(openai_chat.router, dependencies=checked)
     shared.include_router(metrics.router)  # Prometheus's path, outside the API's
@@ -120,7 +122,10 @@ def _include_routes(app: FastAPI) -> None:
     app.dependency_overrides = MappingProxyType({})  # type: ignore[assignment]
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
-    for router in (mlflow_models.router, mlflow.router, openai_chat.router, metrics.router):
+    for router in (
+        mlflow_models.router, mlflow_registry.router, mlflow.router, openai_chat.router,
+        metrics.router,
+    ):  # fmt: skip
         app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)
 

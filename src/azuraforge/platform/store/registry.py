@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, false, func, insert, select, update
@@ -18,6 +18,7 @@ from azuraforge.platform.store.models import (
     Experiment,
     ModelAlias,
     ModelVersion,
+    ModelVersionMlflow,
     Param,
     RegisteredModel,
     StreamChange,
@@ -32,6 +33,18 @@ from azuraforge.platform.store.states import PREDICTION
 
 MAX_VERSION = 2**31 - 1
 """Version numbers are 32-bit on PostgreSQL."""
+
+
+@dataclass(frozen=True)
+class VersionMlflow:
+    """What MLflow's registry keeps of a version beyond ours: the source its files were copied
+    from, the logged model it was made from (``m-...``, or empty), its tags, and when its
+    description or tags last changed (``None``: never)."""
+
+    source: str = ""
+    model_id: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    updated_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,12 +163,14 @@ class RegistryStore(StoreBase):
         created_by: str = "",
         project: str = DEFAULT_PROJECT,
         unique_by: Sequence[str] = (),
+        mlflow: VersionMlflow | None = None,
     ) -> ModelVersionRecord:
         """Add the next version of ``model`` (1, 2, 3...; numbers are never reused while the
         model exists, even after a deletion). With ``unique_by``, names of ``config`` entries
         (strings or integers), a version of ``model`` whose config holds the same values for
         them is returned instead, and none is added: of processes adding one thing at once,
-        one adds it (the model is locked meanwhile), each gets it.
+        one adds it (the model is locked meanwhile), each gets it. ``mlflow``: what MLflow's
+        registry keeps of it beyond ours, written in the same transaction.
 
         Raises
         ------
@@ -178,7 +193,7 @@ class RegistryStore(StoreBase):
                 )
                 or 0
             )
-            connection.execute(
+            version_id = connection.execute(
                 insert(ModelVersion).values(
                     model_id=model_id, version=number, pipeline=pipeline,
                     source_experiment_id=source_experiment_id,
@@ -186,8 +201,10 @@ class RegistryStore(StoreBase):
                     artifact_digest=artifact_digest, metrics=dict(metrics), config=dict(config),
                     data_fingerprint=data_fingerprint, description=description,
                     created_by=created_by, created_at=now,
-                )
-            )  # fmt: skip
+                ).returning(ModelVersion.id)
+            ).scalar_one()  # fmt: skip
+            if mlflow is not None:
+                _write_mlflow(connection, version_id, mlflow)
             connection.execute(
                 update(RegisteredModel)
                 .where(RegisteredModel.id == model_id)
@@ -498,6 +515,130 @@ class RegistryStore(StoreBase):
             row = connection.execute(query).first()
         return None if row is None else (int(row[0]), int(row[1]))
 
+    # ---- what MLflow's registry changes too ------------------------------------------------
+    def update_model(
+        self, name: str, *, new_name: str | None = None, description: str | None = None,
+        tags: Mapping[str, str | None] | None = None, project: str = DEFAULT_PROJECT,
+    ) -> ModelRecord:  # fmt: skip
+        """Rename the model ``name`` to ``new_name``, set its description, and set its ``tags``
+        (a ``None`` value deletes that tag; deleting one it lacks changes nothing), each when
+        given. Its versions, aliases and their history stay its own.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no model ``name``.
+        ConflictError
+            If another model of the project is named ``new_name``.
+        """
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, name, project)
+            values: dict[str, Any] = {"updated_at": time.time()}
+            if new_name is not None:
+                values["name"] = new_name
+            if description is not None:
+                values["description"] = description
+            if tags:
+                kept = connection.scalar(
+                    select(RegisteredModel.tags).where(RegisteredModel.id == model_id)
+                )
+                values["tags"] = _merged(kept or {}, tags)
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        update(RegisteredModel)
+                        .where(RegisteredModel.id == model_id)
+                        .values(**values)
+                    )
+            except IntegrityError:
+                raise ConflictError(
+                    f"a model named {new_name!r} already exists in project {project!r}; choose "
+                    "another name"
+                ) from None
+        return self.get_model(new_name or name, project=project)
+
+    def delete_model(
+        self, name: str, *, project: str = DEFAULT_PROJECT
+    ) -> list[ModelVersionRecord]:
+        """Delete the model ``name`` with its versions and the history of its aliases, when no
+        alias of it exists (the caller removes the versions' files): the versions deleted.
+
+        Raises
+        ------
+        ConflictError
+            Naming its aliases: remove them first (as no version an alias points to is
+            deleted).
+        """
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, name, project)
+            aliases = _aliases(connection, [model_id])[model_id]
+            if aliases:
+                names = ", ".join(f"{name}@{alias}" for alias in sorted(aliases))
+                raise ConflictError(
+                    f"model {name!r} has alias(es) {names}; remove them first (DELETE "
+                    f"/models/{name}/aliases/{{alias}}): no version an alias points to is deleted"
+                )
+            rows = connection.execute(
+                _select_versions().where(ModelVersion.model_id == model_id)
+            ).all()
+            connection.execute(delete(RegisteredModel).where(RegisteredModel.id == model_id))
+            return _versions(connection, rows)
+
+    def update_version(
+        self, model: str, version: int, *, description: str | None = None,
+        tags: Mapping[str, str | None] | None = None, project: str = DEFAULT_PROJECT,
+    ) -> ModelVersionRecord:  # fmt: skip
+        """Set the description of version ``version`` of ``model`` and its MLflow ``tags`` (a
+        ``None`` value deletes that tag), each when given; its files never change.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such version.
+        """
+        with self._begin() as connection:
+            model_id = self._lock_model(connection, model, project)
+            record = self._version_in(connection, model, model_id, version)
+            if description is not None:
+                connection.execute(
+                    update(ModelVersion)
+                    .where(ModelVersion.id == record.id)
+                    .values(description=description)
+                )
+            kept = _mlflow_of(connection, [record.id]).get(record.id, VersionMlflow())
+            changed = VersionMlflow(
+                kept.source, kept.model_id, _merged(kept.tags, tags or {}), time.time()
+            )
+            _write_mlflow(connection, record.id, changed)
+            return self._version_in(connection, model, model_id, version)
+
+    def find_versions_mlflow(
+        self, version_ids: Sequence[int], *, project: str = DEFAULT_PROJECT
+    ) -> dict[int, VersionMlflow]:
+        """What MLflow's registry keeps of each of the versions ``version_ids`` (by version id)
+        of the project's models, for those that have any."""
+        with self._read() as connection:
+            return _mlflow_of(
+                connection, version_ids,
+                RegisteredModel.project_id == self.project_id(connection, project),
+            )  # fmt: skip
+
+    def list_all_versions(
+        self, *, models: Sequence[str] | None = None, project: str = DEFAULT_PROJECT
+    ) -> list[ModelVersionRecord]:
+        """Every version of the project's models (of those named in ``models`` only, when
+        given), by model name, newest first."""
+        with self._read() as connection:
+            query = _select_versions().where(
+                RegisteredModel.project_id == self.project_id(connection, project)
+            )
+            if models is not None:
+                query = query.where(RegisteredModel.name.in_(models))
+            rows = connection.execute(
+                query.order_by(RegisteredModel.name, ModelVersion.version.desc())
+            ).all()
+            return _versions(connection, rows)
+
     def find_experiment_id(self, name: str, *, project: str = DEFAULT_PROJECT) -> int | None:
         """The id of the experiment named ``name`` (what a version is registered from)."""
         with self._read() as connection:
@@ -654,6 +795,40 @@ def _versions(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVer
         )
         for row in rows
     ]
+
+
+def _merged(kept: Mapping[str, Any], changes: Mapping[str, str | None]) -> dict[str, Any]:
+    """``kept`` with ``changes`` made: a value set, a ``None`` value's key deleted."""
+    merged = {**kept, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _mlflow_of(
+    connection: Connection, version_ids: Sequence[int], *where: Any
+) -> dict[int, VersionMlflow]:
+    rows = connection.execute(
+        select(*ModelVersionMlflow.__table__.columns)
+        .join(ModelVersion, ModelVersion.id == ModelVersionMlflow.version_id)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(ModelVersionMlflow.version_id.in_(version_ids), *where)
+    )
+    return {
+        row.version_id: VersionMlflow(row.source, row.model_id, dict(row.tags), row.updated_at)
+        for row in rows
+    }
+
+
+def _write_mlflow(connection: Connection, version_id: int, fields: VersionMlflow) -> None:
+    """Write ``fields`` of the version ``version_id`` (the model locked)."""
+    connection.execute(
+        delete(ModelVersionMlflow).where(ModelVersionMlflow.version_id == version_id)
+    )
+    connection.execute(
+        insert(ModelVersionMlflow).values(
+            version_id=version_id, source=fields.source, model_id=fields.model_id,
+            tags=fields.tags, updated_at=fields.updated_at or time.time(),
+        )
+    )  # fmt: skip
 
 
 def _unknown_version(
