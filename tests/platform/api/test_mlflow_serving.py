@@ -9,12 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import httpx
+import mlflow.pyfunc
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -36,6 +40,17 @@ TRAIN = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 1.0, 0.0, 1.0]})
 TARGET = [1.0, 2.5, 3.0, 4.5]
 ROWS = [{"a": 1, "b": 0}, {"a": 2.5, "b": 1}]
 """Rows as a client sends them (integers for a column of doubles, as MLflow's server takes)."""
+
+
+class _Doubler(mlflow.pyfunc.PythonModel):
+    """A python_function model: ``a`` doubled, and how many of the server's variables its
+    process sees; a row with ``crash`` set crashes its process (a segfault)."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        if "crash" in model_input.columns:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        leaked = sum(name.startswith("AZURAFORGE") for name in os.environ)
+        return pd.DataFrame({"doubled": model_input["a"] * 2, "leaked": leaked})
 
 
 class _Exits:
@@ -201,3 +216,27 @@ def test_pickle_that_kills_its_process_leaves_the_api_serving(
     good = _register(store, blobs, "house", sklearn_folder)
     assert _predict(url, f"house/{good}", headers).status_code == 200
     assert httpx.get(f"{url}/api/v1/health", headers=headers).status_code == 200
+
+
+def test_python_function_model_crashing_while_predicting(
+    server: tuple[str, Store, BlobStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, store, blobs = server
+    monkeypatch.setenv("AZURAFORGE_TEST_SECRET", "s3cret")  # the server's environment
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # loaded without the tests
+    try:
+        mlflow.pyfunc.save_model(
+            tmp_path / "doubler", python_model=_Doubler(), pip_requirements=["mlflow", "pandas"]
+        )
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    number = _register(store, blobs, "doubler", tmp_path / "doubler")
+    headers = admin_headers(store)
+    answer = _predict(url, f"doubler/{number}", headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == {"doubled": [2.0, 5.0], "leaked": [0, 0]}
+
+    crashed = _predict(url, f"doubler/{number}", headers, rows=[{"a": 1, "crash": 1}])
+    assert crashed.status_code == 422
+    assert "crashed (SIGSEGV) while predicting" in crashed.json()["error"]["message"]
+    assert _predict(url, f"doubler/{number}", headers).status_code == 200  # a new process

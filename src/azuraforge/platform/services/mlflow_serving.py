@@ -180,7 +180,7 @@ class MlflowModel:
                 self._process = self._started()
             answer = self._exchange({"rows": list(rows)}, PREDICT_SECONDS, "predicting")
         if "error" in answer:
-            raise RowsRefusedError(f"the MLflow model refused the rows: {answer['error']}")
+            raise RowsRefusedError(f"the MLflow model refused the rows: {_why(answer)}")
         return _checked_columns(answer.get("columns"), self._which)
 
     def start(self) -> None:
@@ -210,38 +210,44 @@ class MlflowModel:
         answer = self._exchange(None, LOAD_SECONDS, "loading it")
         if "error" in answer:
             _stop(process)
-            raise ModelFailedError(f"{self._which}: MLflow could not load it: {answer['error']}")
+            raise ModelFailedError(f"{self._which}: MLflow could not load it: {_why(answer)}")
         return process
 
-    def _exchange(self, message: dict[str, Any] | None, seconds: float, doing: str) -> Any:
-        """Send ``message`` (if any) to the process and read its answer line, the process
-        stopped if it takes more than ``seconds``; :class:`ModelFailedError` if it ends."""
+    def _exchange(
+        self, message: dict[str, Any] | None, seconds: float, doing: str
+    ) -> dict[str, Any]:
+        """Send ``message`` (if any) to the process and read its answer (a JSON object on
+        one line), the process stopped if it takes more than ``seconds``;
+        :class:`ModelFailedError` if it ends or answers anything else."""
         process = self._process
         assert process is not None and process.stdin is not None and process.stdout is not None
         timer = threading.Timer(seconds, process.kill)
         timer.start()
         try:
             if message is not None:
-                process.stdin.write(json.dumps(message, allow_nan=False).encode() + b"\n")
+                process.stdin.write(json.dumps(message).encode() + b"\n")
                 process.stdin.flush()
             line = process.stdout.readline(MAX_ANSWER_BYTES)
-        except (BrokenPipeError, ValueError):  # ended (or its answer not JSON: see below)
+        except (BrokenPipeError, ValueError):  # it ended: its pipes are closed
             line = b""
         finally:
             timer.cancel()
-        if line.endswith(b"\n"):
-            return json.loads(line, parse_constant=lambda _: None)  # NaN, ±Infinity: null
+        answer = _decoded(line)
+        if answer is not None:
+            return answer
         _stop(process)
         self._process = None
-        raise ModelFailedError(self._ended(process, seconds, doing, len(line)))
+        raise ModelFailedError(self._ended(process, seconds, doing, line))
 
     def _ended(
-        self, process: subprocess.Popen[bytes], seconds: float, doing: str, got: int
+        self, process: subprocess.Popen[bytes], seconds: float, doing: str, line: bytes
     ) -> str:
         """Why the process failed while ``doing``, and what that means for the caller."""
         code = process.returncode
-        if got >= MAX_ANSWER_BYTES:
+        if len(line) >= MAX_ANSWER_BYTES:
             why = f"answered more than {MAX_ANSWER_BYTES:,} bytes"
+        elif line:
+            why = "answered what is not a JSON object"
         elif code == -signal.SIGKILL:
             why = f"did not answer within {seconds:g} s (or ran out of memory) and was stopped"
         elif code is not None and code < 0:
@@ -265,6 +271,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _why(answer: dict[str, Any]) -> str:
+    """The error a model's process answered, as a message shows it (at most 2,000
+    characters)."""
+    return shorten(str(answer["error"]), 2000)
+
+
+def _decoded(line: bytes) -> dict[str, Any] | None:
+    """The JSON object of a whole answer line (NaN and infinities read as null), else None."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        answer = json.loads(line, parse_constant=lambda _: None)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 def _checked_columns(found: Any, which: str) -> dict[str, list[Any]]:
