@@ -33,6 +33,8 @@ from azuraforge.platform.store.mlflow_models import INPUT, OUTPUT, PARAM, TAG, D
 
 MLFLOW = "/api/2.0/mlflow"
 MODELS = f"{MLFLOW}/logged-models"
+AJAX = "/ajax-api/2.0/mlflow"
+"""Where MLflow's web page makes its calls (``search-datasets`` is one of the page's)."""
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
 ModelId = Annotated[str, Field(max_length=40)]
@@ -52,7 +54,7 @@ class KeyValue(MlflowBody):
 
 
 class ModelCreate(MlflowBody):
-    experiment_id: str = Field("0", max_length=20)
+    experiment_id: str = Field(max_length=20)
     name: str | None = None
     model_type: str | None = Field(None, max_length=500)
     source_run_id: str | None = Field(None, max_length=40)
@@ -78,7 +80,7 @@ class OrderBy(MlflowBody):
 
 
 class ModelSearch(MlflowBody):
-    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)
+    experiment_ids: list[str] = Field(min_length=1, max_length=MAX_SEARCH)
     filter: str | None = Field(None, max_length=10_000)
     datasets: list[Json] = []
     max_results: int = Field(MAX_SEARCH, ge=1, le=MAX_SEARCH)
@@ -118,7 +120,7 @@ class RunInputs(MlflowBody):
 
 class RunOutputs(MlflowBody):
     run_id: str | None = Field(None, max_length=40)
-    models: list[ModelRef] = Field([], max_length=1000)
+    models: list[ModelRef] = Field(max_length=1000)
 
 
 class DatasetSearch(MlflowBody):
@@ -251,6 +253,7 @@ def log_outputs(body: RunOutputs, store: StoreDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/experiments/search-datasets", dependencies=[READ])
+@router.post(f"{AJAX}/experiments/search-datasets", dependencies=[READ])
 def search_datasets(body: DatasetSearch, store: StoreDep, who: Reader) -> Json:
     """The datasets the runs of ``experiment_ids`` (1 to 20) took in, once per context."""
     if not body.experiment_ids:
