@@ -6,6 +6,7 @@ command line; a token is printed once, when it is made; a session key never."""
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 import sys
@@ -215,6 +216,28 @@ def set_member(
         store.set_member(project, user, check_role(role))
         store.audit(_actor(), "member.set", f"{user}: {role}", project=project)
         console.print(f"{user} is {role} in {project}")
+
+
+@projects.command("set")
+def set_setting(
+    project: Annotated[str, typer.Argument(help="The project.")],
+    name: Annotated[str, typer.Argument(help="The setting (docs/security.md): mlflow_models.")],
+    value: Annotated[str, typer.Argument(help="Its value, as JSON: true or false.")],
+    database_url: DatabaseUrl = None,
+    verbose: Verbose = False,
+) -> None:
+    """Change a setting of a project (as its admins do with PATCH /api/v1/settings)."""
+    with user_errors(verbose):
+        from azuraforge.platform.services.project_settings import change_settings
+
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise UsageError(f"{value!r} is not a JSON value: say true or false") from None
+        store = _store(database_url)
+        change_settings(store, {name: parsed}, project)
+        store.audit(_actor(), "project.set", f"{name}: {value}", project=project)
+        console.print(f"{name} is {value} in {project}")
 
 
 @tokens.command("create")
