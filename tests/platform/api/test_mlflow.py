@@ -285,6 +285,12 @@ def test_a_runs_files_list_and_download_at_any_depth_and_whole(
                    headers=_auth())  # fmt: skip
     assert up.status_code == 400 and up.json() == {
         "error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid path"}  # fmt: skip
+    by_run = f"{tracking.tracking_uri}/api/2.0/mlflow/artifacts/list"  # MLflow's older call
+    listed = httpx.get(by_run, params={"run_id": run_id, "path": "a"}, headers=_auth())
+    assert listed.json() == {"root_uri": run.info.artifact_uri,
+                             "files": [{"path": "a/b", "is_dir": True}]}  # fmt: skip
+    up = httpx.get(by_run, params={"run_id": run_id, "path": "../path"}, headers=_auth())
+    assert up.status_code == 400 and up.json()["message"] == "Invalid path"
 
 
 def test_a_registry_versions_files_are_served_read_only(
@@ -469,6 +475,10 @@ def test_requests_refused_in_mlflows_words(tracking: MlflowClient) -> None:
          "Missing value for required parameter 'run_id'"),
         ("runs/set-tag", {"run_id": run_id, "key": "k", "value": 41},
          "Invalid value 41 for parameter 'value' supplied"),
+        ("runs/set-tag", {"run_id": 31, "key": "k", "value": 41},  # the id is named first
+         "Invalid value 31 for parameter 'run_id' supplied"),
+        ("runs/log-parameter", {"run_id": run_id, "key": 31, "value": 41},
+         "Invalid value 31 for parameter 'key' supplied"),
         ("runs/log-batch", {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]},
          'Invalid value [{"key":"mae","value":2.5}] for parameter \'metrics\' supplied'),
     ]  # fmt: skip

@@ -9,6 +9,7 @@ naming it. Not in the OpenAPI: MLflow's own reference describes these calls."""
 from __future__ import annotations
 
 import contextlib
+import posixpath
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -46,7 +47,9 @@ from azuraforge.platform.services.mlflow_api import (
     update_run,
 )
 from azuraforge.platform.services.mlflow_artifacts import (
+    ArtifactPlace,
     file_key,
+    inside_path,
     list_folder,
     locate,
     writable_run,
@@ -62,7 +65,9 @@ Json = dict[str, Any]
 
 class MlflowBody(BaseModel):
     """A request of MLflow's client: fields it sends that are not read here are ignored
-    (``run_uuid`` beside ``run_id``, a metric's ``model_id``...)."""
+    (``run_uuid`` beside ``run_id``, a metric's ``model_id``...). A request of two bases
+    names the one whose fields come first (the id) last: its fields are validated, and the
+    first wrong one named, in MLflow's order."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -105,7 +110,7 @@ class ExperimentRename(ExperimentRef):
     new_name: str
 
 
-class ExperimentTag(ExperimentRef, TagIn):
+class ExperimentTag(TagIn, ExperimentRef):
     pass
 
 
@@ -158,15 +163,15 @@ class LogBatch(RunRef):
     tags: list[TagIn] = []
 
 
-class LogMetric(RunRef, Metric):
+class LogMetric(Metric, RunRef):
     pass
 
 
-class LogParam(RunRef, ParamIn):
+class LogParam(ParamIn, RunRef):
     pass
 
 
-class SetTag(RunRef, TagIn):
+class SetTag(TagIn, RunRef):
     pass
 
 
@@ -432,6 +437,23 @@ def get_metric_history(
     if max_results is not None and len(points) > max_results:
         answer["next_page_token"] = page_token(offset + max_results)
     return answer
+
+
+@router.get(f"{MLFLOW}/artifacts/list", dependencies=[READ])
+def list_run_artifacts(
+    store: StoreDep,
+    blobs: BlobsDep,
+    run_id: Annotated[str | None, Query(max_length=40)] = None,
+    run_uuid: Annotated[str | None, Query(max_length=40)] = None,
+    path: Annotated[str, Query(max_length=1000)] = "",
+) -> Json:
+    """The files and folders right inside ``path`` of a run's files, paths from their root
+    (MLflow's listing by run, beside the artifact proxy's); ``..`` is ``Invalid path``."""
+    inside = inside_path(path)
+    found = _mlflow_run(store, run_id_of(run_id or run_uuid))
+    listed = list_folder(store, blobs, ArtifactPlace(inside, run_id=found.run.id))
+    files = [{**entry, "path": posixpath.join(inside, entry["path"])} for entry in listed]
+    return {"root_uri": run_info(found)["artifact_uri"], "files": files}
 
 
 @router.api_route(f"{MLFLOW}/{{call:path}}", methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
