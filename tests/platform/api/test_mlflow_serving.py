@@ -146,6 +146,11 @@ def test_sklearn_model_predicts_in_its_own_process(
     assert "b" in refused.json()["error"]["message"]
     horizon = _predict(url, "house@champion", headers, horizon=2)
     assert horizon.status_code == 422 and "horizon" in horizon.json()["error"]["message"]
+    job = httpx.post(
+        f"{url}/api/v1/models/house@champion/predictions", json={"rows": ROWS},
+        headers=admin_headers(store),
+    )  # fmt: skip
+    assert job.status_code == 409 and "POST /models/house@champion/predict serves it" in job.text
 
 
 def test_project_that_does_not_allow_mlflow_models_is_refused(

@@ -33,6 +33,7 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.mlflow_serving import MLFLOW_PIPELINE
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
@@ -143,8 +144,16 @@ def submit_prediction(
     InvalidInputError
         For neither or both of ``rows`` and ``inputs``, a file outside the data folder or
         missing, rows that do not form a table.
+    ConflictError
+        For a version of MLflow's format: POST /models/{ref}/predict serves it, no job.
     """
     version = resolve(store, ref, project)
+    if version.pipeline == MLFLOW_PIPELINE:
+        raise ConflictError(
+            f"model {version.model} version {version.version} is an MLflow model: POST "
+            f"/models/{ref}/predict serves it (at most max_predict_rows rows a request); "
+            "prediction jobs run AzuraForge's pipelines"
+        )
     if (rows is None) == (inputs is None):
         raise InvalidInputError("send either rows (a list of objects) or inputs (a file name)")
     key = f"{PREDICTIONS}/{uuid.uuid4().hex[:12]}/{INPUTS_FILE}"
