@@ -186,11 +186,56 @@ def test_an_mlflow_model_is_refused_where_the_project_does_not_allow_them(
 ) -> None:
     token = user_headers(server[1], "otto", project="other")["Authorization"].split()[1]
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
-    mlflow.set_experiment("others")
-    with mlflow.start_run() as run:
+    theirs = MlflowClient().create_experiment("others")
+    with mlflow.start_run(experiment_id=theirs) as run:
         mlflow.sklearn.log_model(_trained()[0], name="model",
                                  serialization_format="cloudpickle")  # fmt: skip
     with pytest.raises(MlflowException, match="does not allow MLflow models") as refused:
         mlflow.register_model(f"runs:/{run.info.run_id}/model", "theirs")
     assert refused.value.error_code == "PERMISSION_DENIED"
     assert tracking.search_model_versions("name = 'theirs'") == []
+
+
+def test_rename_tags_pages_and_deletes_keep_the_registrys_rules(
+    tracking: MlflowClient,  # noqa: F811
+    api: httpx.Client,
+) -> None:
+    with mlflow.start_run() as run:
+        mlflow.log_text("not a model", "notes/readme.txt")
+    for name in ("paged-a", "paged-b", "paged-c"):
+        tracking.create_registered_model(name, tags={"kind": "paged"})
+    made = tracking.create_model_version("paged-a", f"runs:/{run.info.run_id}/notes")
+    assert made.version == "1" and made.source == f"runs:/{run.info.run_id}/notes"
+    paged = "tags.kind = 'paged'"
+    first = tracking.search_registered_models(paged, max_results=2, order_by=["name DESC"])
+    rest = tracking.search_registered_models(
+        paged, max_results=2, order_by=["name DESC"], page_token=first.token
+    )
+    assert [m.name for m in first] == ["paged-c", "paged-b"] and first.token
+    assert [m.name for m in rest] == ["paged-a"] and not rest.token
+
+    tracking.rename_registered_model("paged-a", "renamed")
+    with pytest.raises(MlflowException, match=r"Registered Model \(name=paged-b\) already"):
+        tracking.rename_registered_model("renamed", "paged-b")
+    tracking.update_registered_model("renamed", description="kept")
+    tracking.set_registered_model_tag("renamed", "team", "x")
+    tracking.delete_registered_model_tag("renamed", "kind")
+    tracking.delete_registered_model_tag("renamed", "never-set")  # nothing, as in MLflow
+    got = tracking.get_registered_model("renamed")
+    assert (got.description, got.tags) == ("kept", {"team": "x"})
+    assert [v.version for v in tracking.get_latest_versions("renamed")] == ["1"]
+    assert tracking.get_latest_versions("renamed", stages=["Production"]) == []
+    assert api.get(f"{API}/models/renamed/versions/1").json()["pipeline"] == "mlflow"
+
+    tracking.set_registered_model_alias("renamed", "live", "1")
+    with pytest.raises(MlflowException, match="needs admin") as refused:
+        tracking.delete_model_version("renamed", "1")  # an editor's: deleting is an admin's
+    assert refused.value.error_code == "PERMISSION_DENIED"
+    as_admin = {"name": "renamed", "version": "1"}
+    kept = api.request("DELETE", f"{VERSIONS}/delete", json=as_admin)
+    assert kept.status_code == 409 and "renamed@live" in kept.json()["message"]
+    tracking.delete_registered_model_alias("renamed", "live")
+    moves = api.get(f"{API}/models/renamed/aliases/live/history").json()["data"]
+    assert [(m["from_version"], m["to_version"]) for m in moves] == [(1, None), (None, 1)]
+    assert api.request("DELETE", f"{REGISTRY}/delete", json={"name": "renamed"}).is_success
+    assert api.get(f"{API}/models/renamed").status_code == 404

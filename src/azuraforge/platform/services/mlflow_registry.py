@@ -101,16 +101,24 @@ def checked_alias(alias: str) -> str:
     return check_alias(alias)
 
 
-def checked_tag(key: str, value: str) -> tuple[str, str]:
-    """A registry tag within MLflow's limits."""
+def checked_key(key: str) -> str:
+    """A registry tag's key: present, within MLflow's limit."""
     if not key.strip():
         raise InvalidParameterError("Missing value for required parameter 'key'.")
-    if len(key) > MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
+    if len(key) > MAX_TAG_KEY:
         raise InvalidParameterError(
-            f"a registry tag's key holds at most {MAX_TAG_KEY} characters, its value "
-            f"{MAX_TAG_VALUE}; got {len(key)} and {len(value)}"
+            f"a registry tag's key holds at most {MAX_TAG_KEY} characters, got {len(key)}"
         )
-    return key, value
+    return key
+
+
+def checked_tag(key: str, value: str) -> tuple[str, str]:
+    """A registry tag within MLflow's limits."""
+    if len(value) > MAX_TAG_VALUE:
+        raise InvalidParameterError(
+            f"a registry tag's value holds at most {MAX_TAG_VALUE} characters, got {len(value)}"
+        )
+    return checked_key(key), value
 
 
 # -- lookups in MLflow's words --------------------------------------------------------------

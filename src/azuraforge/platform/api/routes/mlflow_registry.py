@@ -29,6 +29,7 @@ from azuraforge.platform.services.mlflow_registry import (
     MODELS_PAGE,
     VERSIONS_PAGE,
     checked_alias,
+    checked_key,
     checked_name,
     checked_tag,
     create_version,
@@ -237,7 +238,7 @@ def delete_registered_model_tag(body: ModelTag, store: StoreDep, who: Writer) ->
     """Delete a tag of a model (none so named: nothing changes, as in MLflow)."""
     name = checked_name(body.name)
     get_model(store, name, who.project)
-    store.update_model(name, tags={checked_tag(body.key, "")[0]: None}, project=who.project)
+    store.update_model(name, tags={checked_key(body.key): None}, project=who.project)
     return {}
 
 
@@ -351,7 +352,7 @@ def delete_model_version_tag(body: VersionTag, store: StoreDep, who: Writer) -> 
     """Delete a tag of a version (none so named: nothing changes, as in MLflow)."""
     name, number = checked_name(body.name), version_number(body.version)
     get_version(store, name, number, who.project)
-    store.update_version(name, number, tags={checked_tag(body.key, "")[0]: None},
+    store.update_version(name, number, tags={checked_key(body.key): None},
                          project=who.project)  # fmt: skip
     return {}
 
