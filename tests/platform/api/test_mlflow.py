@@ -336,7 +336,7 @@ def test_a_registry_versions_files_are_served_read_only(
 def test_runs_are_deleted_and_restored_as_mlflow_does(tracking: MlflowClient) -> None:
     """A deleted run is kept: read by id, hidden from searches of active runs, shown with
     DELETED_ONLY and ALL, refusing writes in MLflow's words, restorable; the client's
-    ``start_time`` and ``user_id`` are kept as it sent them."""
+    ``start_time``, ``end_time`` and ``user_id`` are kept as it sent them."""
     experiment = tracking.create_experiment("lifecycle")
     kept = tracking.create_run(experiment, start_time=456, tags={"mlflow.user": "alice"})
     assert (kept.info.start_time, kept.info.user_id) == (456, "alice")
@@ -361,6 +361,9 @@ def test_runs_are_deleted_and_restored_as_mlflow_does(tracking: MlflowClient) ->
     assert tracking.get_run(run_id).info.lifecycle_stage == "active"
     tracking.log_metric(run_id, "loss", 0.25)
     assert len(tracking.search_runs([experiment])) == 2
+    tracking.set_terminated(run_id, end_time=789_000)
+    ended = tracking.get_run(run_id).info
+    assert (ended.status, ended.start_time, ended.end_time) == ("FINISHED", 456, 789_000)
     with pytest.raises(MlflowException, match=r"Run .+ not found"):
         tracking.delete_run("999999")
 

@@ -416,8 +416,15 @@ def create_run(
     return store.get_mlflow_run(record.id)
 
 
-def update_run(store: Store, found: MlflowRunRecord, status: str | None, name: str | None) -> None:
-    """Rename the run as MLflow shows it, and end it as MLflow's ``status`` says
+def update_run(
+    store: Store,
+    found: MlflowRunRecord,
+    status: str | None,
+    name: str | None,
+    end_time: int | None = None,
+) -> None:
+    """Rename the run as MLflow shows it, and end it as MLflow's ``status`` says, at the
+    client's ``end_time`` (milliseconds; now when none)
     (``RUNNING`` leaves it running; the status it has already leaves it as it is: MLflow's
     client sends it with a rename, ``MlflowClient.update_run(id, name=...)``).
 
@@ -446,6 +453,8 @@ def update_run(store: Store, found: MlflowRunRecord, status: str | None, name: s
     latest = {key: value for key, (value, _, _) in found.latest.items() if math.isfinite(value)}
     result = {"metrics": latest} if latest else None
     store.end_external(run.id, ENDS[status], error=error, result=result)
+    if end_time is not None:
+        store.set_mlflow_run_end(run.id, end_time / 1000.0)
 
 
 # -- search_runs' filter and order ----------------------------------------------------------

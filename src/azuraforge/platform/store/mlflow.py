@@ -394,6 +394,17 @@ class MlflowStore(ExternalRunStore):
             write_tags(connection, experiment_id, tags)
         return found
 
+    def set_mlflow_run_end(self, experiment_id: int, finished_at: float) -> None:
+        """Set the end time of the ended run made through MLflow ``experiment_id`` to the
+        one its client sent (``finished_at``, seconds); nothing for a run still running."""
+        made = select(MlflowRun.experiment_id).where(MlflowRun.experiment_id == experiment_id)
+        with self._begin() as connection:
+            connection.execute(
+                update(Experiment)
+                .where(Experiment.id.in_(made), Experiment.finished_at.is_not(None))
+                .values(finished_at=finished_at)
+            )
+
     def set_mlflow_run_lifecycle(self, experiment_id: int, lifecycle: str) -> None:
         """Delete (``lifecycle`` :data:`DELETED`) the run made through MLflow
         ``experiment_id``, or restore it (:data:`ACTIVE`): a deleted run is hidden from

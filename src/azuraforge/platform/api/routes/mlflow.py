@@ -146,6 +146,7 @@ class RunRef(MlflowBody):
 class RunUpdate(RunRef):
     status: str | None = None
     run_name: str | None = None
+    end_time: int | None = Field(None, ge=0, le=2**53)
 
 
 class RunSearch(MlflowBody):
@@ -325,7 +326,7 @@ def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
     run_id = body.id
     before = _mlflow_run(store, run_id)  # an MLflow run of the caller's project
     check_run_active(run_id, before.lifecycle)
-    update_run(store, before, body.status, body.run_name)
+    update_run(store, before, body.status, body.run_name, body.end_time)
     return {"run_info": run_info(store.get_mlflow_run(run_id))}
 
 
