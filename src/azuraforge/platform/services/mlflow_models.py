@@ -23,6 +23,7 @@ from azuraforge.platform.store.mlflow_models import (
     MODEL_ID,
     STATUSES,
     DatasetIn,
+    DatasetRef,
     LoggedModelRecord,
     ModelCondition,
     ModelOrder,
@@ -244,16 +245,49 @@ def _status(value: Any) -> Any:
 
 def parse_model_order(clauses: Iterable[Mapping[str, Any]]) -> list[ModelOrder]:
     """The keys of a ``search_logged_models`` ordering: each ``{"field_name": ...,
-    "ascending": ...}`` (an attribute, or ``metrics.<key>``)."""
+    "ascending": ...}``, an attribute or ``metrics.<key>`` (whose latest value may be asked
+    among those on a dataset: ``dataset_name``, ``dataset_digest``).
+
+    >>> parse_model_order([{"field_name": "metrics.acc", "ascending": False,
+    ...                     "dataset_name": "test"}])
+    [ModelOrder(entity='metric', key='acc', ascending=False, dataset=('test', None))]
+    """
     orders = []
     for clause in clauses:
-        entity, key = _field(str(clause.get("field_name", "")))
+        field = str(clause.get("field_name", ""))
+        entity, key = _field(field)
         if entity not in ("attribute", "metric"):
             raise InvalidParameterError(
-                f"logged models are ordered by an attribute or a metric, not {entity}s"
+                f"Invalid order by field name: {shorten(field, 60)}. Only metrics are supported."
             )
-        orders.append(ModelOrder(entity, key, bool(clause.get("ascending", True))))
+        name, digest = clause.get("dataset_name"), clause.get("dataset_digest")
+        if digest and not name:
+            raise InvalidParameterError("an order's dataset_digest needs its dataset_name")
+        dataset = (str(name), str(digest) if digest else None) if name else None
+        if dataset and entity != "metric":
+            raise InvalidParameterError(f"{field} is not a metric: it takes no dataset")
+        orders.append(ModelOrder(entity, key, bool(clause.get("ascending", True)), dataset))
     return orders
+
+
+def parse_datasets(datasets: Iterable[Mapping[str, Any]]) -> list[DatasetRef]:
+    """The datasets of a ``search_logged_models``: ``(name, digest or None)`` of each
+    ``{"dataset_name": ..., "dataset_digest": ...}``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For one without a name (MLflow's words).
+    """
+    found: list[DatasetRef] = []
+    for dataset in datasets:
+        name, digest = dataset.get("dataset_name"), dataset.get("dataset_digest")
+        if not name:
+            raise InvalidParameterError(
+                "`dataset_name` in the `datasets` clause must be specified."
+            )
+        found.append((str(name), str(digest) if digest else None))
+    return found
 
 
 def status_of(value: str | int) -> str:

@@ -37,6 +37,8 @@ STATUSES = (PENDING, READY, FAILED)
 """A logged model's statuses, as MLflow names them."""
 PARAM, TAG = "param", "tag"
 INPUT, OUTPUT = "input", "output"
+DatasetRef = tuple[str, str | None]
+"""A dataset's name, and its digest or ``None`` for any."""
 MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 """The shape of a logged model's id, as MLflow makes them."""
 _NAME_REFUSED = ("/", ":", ".", "%", '"', "'")
@@ -89,8 +91,9 @@ class LoggedModelRecord:
 class ModelCondition:
     """One comparison of a logged-model filter: ``entity`` ``attribute`` (``key`` a column:
     ``name``, ``id``, ``model_type``, ``status``, ``run_id``, ``created_at``,
-    ``updated_at``), ``param``, ``tag`` or ``metric`` (its latest value); ``op`` one of ``=
-    != > >= < <= LIKE ILIKE IN NOT IN``; ``value`` a number, a text or a tuple of them."""
+    ``updated_at``), ``param``, ``tag`` or ``metric`` (met by any of its values, as in
+    MLflow); ``op`` one of ``= != > >= < <= LIKE ILIKE IN NOT IN``; ``value`` a number, a
+    text or a tuple of them."""
 
     entity: str
     key: str
@@ -100,11 +103,13 @@ class ModelCondition:
 
 @dataclass(frozen=True)
 class ModelOrder:
-    """One key of a logged-model ordering (``entity`` ``attribute`` or ``metric``)."""
+    """One key of a logged-model ordering (``entity`` ``attribute``, or ``metric``: its
+    latest value, among those computed on ``dataset`` when given)."""
 
     entity: str
     key: str
     ascending: bool
+    dataset: DatasetRef | None = None
 
 
 @dataclass(frozen=True)
@@ -322,24 +327,26 @@ class MlflowModelStore(MlflowStore):
         orders: Sequence[ModelOrder] = (),
         *,
         project: str,
+        datasets: Sequence[DatasetRef] = (),
         offset: int = 0,
         limit: int = 100,
     ) -> list[LoggedModelRecord]:
         """The project's active logged models of its MLflow experiments ``mlflow_ids`` (0:
         the default) meeting every condition, in ``orders`` (then newest first), from
-        ``offset``, at most ``limit``."""
+        ``offset``, at most ``limit``. With ``datasets``, a metric condition is met by a
+        value computed on one of them, and without one a model needs such a value."""
         model = MlflowLoggedModel
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
-            wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
-            if 0 in mlflow_ids:
-                wanted.append(MlflowExperiment.is_default.is_(True))
             query = (
                 select(model.id)
                 .join(MlflowExperiment, MlflowExperiment.id == model.mlflow_experiment_id)
-                .where(model.project_id == project_id, model.lifecycle == ACTIVE, or_(*wanted))
-                .where(*(_model_condition(c) for c in conditions))
+                .where(model.project_id == project_id, model.lifecycle == ACTIVE)
+                .where(_in_groups(mlflow_ids))
+                .where(*(_model_condition(c, datasets) for c in conditions))
             )
+            if datasets and not any(c.entity == "metric" for c in conditions):
+                query = query.where(_metric_exists(datasets))
             for order in orders:
                 column = _order_column(order)
                 ordered = column.asc() if order.ascending else column.desc()
@@ -475,15 +482,12 @@ class MlflowModelStore(MlflowStore):
         most ``limit``."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
-            wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
-            if 0 in mlflow_ids:
-                wanted.append(MlflowExperiment.is_default.is_(True))
             rows = connection.execute(
                 select(MlflowExperiment.id, MlflowExperiment.is_default, MlflowDataset.name,
                        MlflowDataset.digest, MlflowRunInput.tags)
                 .join(MlflowDataset, MlflowDataset.mlflow_experiment_id == MlflowExperiment.id)
                 .join(MlflowRunInput, MlflowRunInput.dataset_id == MlflowDataset.id)
-                .where(MlflowExperiment.project_id == project_id, or_(*wanted))
+                .where(MlflowExperiment.project_id == project_id, _in_groups(mlflow_ids))
                 .order_by(MlflowDataset.id)
             ).all()  # fmt: skip
         found: dict[tuple[str, str, str, str | None], None] = {}
@@ -665,25 +669,59 @@ _ATTRIBUTES = {"name": MlflowLoggedModel.name, "id": MlflowLoggedModel.id,
 """The columns a logged-model filter or ordering names by attribute."""
 
 
-def _latest_metric(key: str) -> Any:
-    """The latest value (highest step, then time) of metric ``key`` of the logged model."""
+def _in_groups(mlflow_ids: Sequence[int]) -> Any:
+    """The condition on ``MlflowExperiment`` of the experiments ``mlflow_ids`` (0: the
+    project's default)."""
+    wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
+    if 0 in mlflow_ids:
+        wanted.append(MlflowExperiment.is_default.is_(True))
+    return or_(*wanted)
+
+
+def _on_datasets(datasets: Sequence[DatasetRef]) -> list[Any]:
+    """The condition on a model's metric rows of being computed on one of ``datasets``
+    (none: ``[]``)."""
+    metric = MlflowLoggedModelMetric
+    if not datasets:
+        return []
+    return [or_(*(and_(metric.dataset_name == name,
+                       metric.dataset_digest == digest if digest else literal(True))
+                  for name, digest in datasets))]  # fmt: skip
+
+
+def _metric_exists(datasets: Sequence[DatasetRef], *conditions: Any) -> Any:
+    """Whether the logged model has a metric row meeting ``conditions``, on ``datasets``."""
     metric = MlflowLoggedModelMetric
     return (
-        select(metric.value)
-        .where(metric.model_id == MlflowLoggedModel.id, metric.key == key)
-        .order_by(metric.step.desc(), metric.timestamp.desc(), metric.id.desc())
-        .limit(1)
-        .scalar_subquery()
+        select(literal(1))
+        .where(metric.model_id == MlflowLoggedModel.id, *conditions, *_on_datasets(datasets))
+        .exists()
     )
 
 
-def _model_condition(condition: ModelCondition) -> Any:
-    """The SQL of one :class:`ModelCondition` on a query of logged models."""
+def _latest_metric(key: str, dataset: DatasetRef | None) -> Any:
+    """The latest value (last logged, then highest step) of metric ``key`` of the logged
+    model, among those computed on ``dataset`` when given."""
+    metric = MlflowLoggedModelMetric
+    return (
+        select(metric.value)
+        .where(metric.model_id == MlflowLoggedModel.id, metric.key == key,
+               *_on_datasets([dataset] if dataset else []))
+        .order_by(metric.timestamp.desc(), metric.step.desc(), metric.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )  # fmt: skip
+
+
+def _model_condition(condition: ModelCondition, datasets: Sequence[DatasetRef]) -> Any:
+    """The SQL of one :class:`ModelCondition` on a query of logged models (a metric's on
+    ``datasets`` when given)."""
     key, op, value = condition.key, condition.op, condition.value
     if condition.entity == "attribute":
         return _compare(_ATTRIBUTES[key], op, value)
     if condition.entity == "metric":
-        return _compare(_latest_metric(key), op, value)
+        metric = MlflowLoggedModelMetric
+        return _metric_exists(datasets, metric.key == key, _compare(metric.value, op, value))
     values = MlflowLoggedModelValue
     kind = PARAM if condition.entity == "param" else TAG
     return (
@@ -696,7 +734,7 @@ def _model_condition(condition: ModelCondition) -> Any:
 
 def _order_column(order: ModelOrder) -> Any:
     if order.entity == "metric":
-        return _latest_metric(order.key)
+        return _latest_metric(order.key, order.dataset)
     return _ATTRIBUTES[order.key]
 
 

@@ -25,6 +25,7 @@ from azuraforge.platform.services.mlflow_models import (
     MAX_SEARCH,
     logged_model_json,
     model_id_of,
+    parse_datasets,
     parse_model_filter,
     parse_model_order,
     status_of,
@@ -38,6 +39,8 @@ AJAX = "/ajax-api/2.0/mlflow"
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
 ModelId = Annotated[str, Field(max_length=40)]
+SEARCH_DEFAULT = 100
+"""How many logged models a search answers when not told (MLflow's default)."""
 MAX_DATASET_EXPERIMENTS = 20
 """The most experiments a ``search-datasets`` request names (MLflow's limit)."""
 
@@ -77,13 +80,20 @@ class ModelParams(MlflowBody):
 class OrderBy(MlflowBody):
     field_name: str = Field(max_length=300)
     ascending: bool = True
+    dataset_name: str | None = Field(None, max_length=500)
+    dataset_digest: str | None = Field(None, max_length=36)
+
+
+class DatasetRef(MlflowBody):
+    dataset_name: str | None = Field(None, max_length=500)
+    dataset_digest: str | None = Field(None, max_length=36)
 
 
 class ModelSearch(MlflowBody):
     experiment_ids: list[str] = Field(min_length=1, max_length=MAX_SEARCH)
     filter: str | None = Field(None, max_length=10_000)
-    datasets: list[Json] = []
-    max_results: int = Field(MAX_SEARCH, ge=1, le=MAX_SEARCH)
+    datasets: list[DatasetRef] = Field([], max_length=100)
+    max_results: int = Field(SEARCH_DEFAULT, ge=1, le=MAX_SEARCH)
     order_by: list[OrderBy] = Field([], max_length=20)
     page_token: str | None = Field(None, max_length=200)
 
@@ -153,18 +163,17 @@ def create_logged_model(body: ModelCreate, store: StoreDep, who: Writer) -> Json
 
 @router.post(f"{MODELS}/search", dependencies=[READ])
 def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Json:
-    """The caller's project's active logged models of ``experiment_ids`` meeting the filter,
-    in ``order_by`` (then newest first), a page at a time."""
-    if body.datasets:
-        raise InvalidParameterError(
-            "datasets are not served in a logged-model search: filter on metrics.<key> alone"
-        )
+    """The caller's project's active logged models of ``experiment_ids`` meeting the filter
+    (its metrics on ``datasets`` when given), in ``order_by`` (then newest first), a page at
+    a time."""
+    datasets = parse_datasets(d.model_dump() for d in body.datasets)
     ids = [experiment_id_of(i) for i in body.experiment_ids]
     conditions = parse_model_filter(body.filter)
     orders = parse_model_order(o.model_dump() for o in body.order_by)
     offset = page_offset(body.page_token)
     found = store.search_logged_models(ids, conditions, orders, project=who.project,
-                                       offset=offset, limit=body.max_results + 1)  # fmt: skip
+                                       datasets=datasets, offset=offset,
+                                       limit=body.max_results + 1)  # fmt: skip
     answer: Json = {"models": [logged_model_json(m) for m in found[: body.max_results]]}
     if len(found) > body.max_results:
         answer["next_page_token"] = page_token(offset + body.max_results)
