@@ -165,6 +165,12 @@ def test_errors_answer_in_mlflows_form_and_another_projects_model_is_not_found(
         tracking.transition_model_version_stage("twice", "1", "Production")
     assert refused.value.error_code == "NOT_IMPLEMENTED"
 
+    no_source = httpx.post(f"{url}{VERSIONS}/create", json={"name": "twice"},
+                           headers=user_headers(store, "eddie"))  # fmt: skip
+    assert (no_source.status_code, no_source.json()) == (400, {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "Missing value for required parameter 'source'."})  # fmt: skip
+
     other = user_headers(store, "olga", project="other")
     answer = httpx.get(f"{url}{REGISTRY}/get", params={"name": "twice"}, headers=other)
     assert answer.status_code == 404 and answer.json() == {

@@ -335,6 +335,8 @@ def source_files(store: Store, source: str, project: str) -> SourceFiles:
     InvalidParameterError
         For a ``..`` or NUL in the source, or a source of another form.
     """
+    if not source:
+        raise InvalidParameterError("Missing value for required parameter 'source'.")
     _check_relative(source)
     scheme = source.partition(":")[0]
     reader = _READERS.get(scheme)

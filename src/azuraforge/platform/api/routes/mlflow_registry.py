@@ -105,7 +105,6 @@ class VersionIn(ModelIn):
 
 class VersionCreate(ModelIn):
     source: str = Field("", max_length=1000)
-    run_id: str | None = Field(None, max_length=40)
     model_id: str | None = Field(None, max_length=64)
     tags: list[TagIn] = Field([], max_length=1000)
     description: str = Field("", max_length=100_000)
