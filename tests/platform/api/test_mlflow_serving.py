@@ -29,7 +29,7 @@ from sklearn.linear_model import LinearRegression
 from azuraforge.errors import ConflictError
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.blobs import BlobStore
-from azuraforge.platform.services.mlflow_serving import MLFLOW_PIPELINE
+from azuraforge.platform.services.mlflow_serving import MLFLOW_PIPELINE, check_loadable
 from azuraforge.platform.services.registry import MODELS, blob_digest
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -245,3 +245,25 @@ def test_python_function_model_crashing_while_predicting(
     assert crashed.status_code == 422
     assert "crashed (SIGSEGV) while predicting" in crashed.json()["error"]["message"]
     assert _predict(url, f"doubler/{number}", headers).status_code == 200  # a new process
+
+
+def test_requirements_are_read_without_loading_the_model(
+    server: tuple[str, Store, BlobStore], sklearn_folder: Path, tmp_path: Path
+) -> None:
+    _, store, blobs = server
+    version = store.get_version("house", _register(store, blobs, "house", sklearn_folder))
+    (tmp_path / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
+    (tmp_path / "requirements.txt").write_text(
+        "# made by MLflow\n-r extra.txt\n--index-url https://example.org\n"
+        "mlflow-skinny==3.17.2\npandas  # comment\ngit+https://example.org/x.git\n"
+        "azuraforge-absent==1.0; extra == 'gpu'\nazuraforge-absent; sys_platform == 'win32'\n"
+        "azuraforge-absent==2.0\n"
+    )
+    with pytest.raises(ConflictError, match=r"needs azuraforge-absent==2\.0, not installed"):
+        check_loadable(tmp_path, version)
+    (tmp_path / "requirements.txt").write_text("pandas\n")
+    check_loadable(tmp_path, version)  # and MLflow: mlflow-skinny is installed
+    (tmp_path / "MLmodel").unlink()
+    (tmp_path / "MLmodel").mkdir()
+    with pytest.raises(ConflictError, match="MLmodel is not a file that reads"):
+        check_loadable(tmp_path, version)

@@ -116,6 +116,8 @@ def _flavors(folder: Path, which: str) -> dict[str, Any]:
             f"{which} is registered as an MLflow model but has no {MLMODEL} file at the root "
             "of its files; register the MLflow model's own folder"
         ) from None
+    except OSError:  # a folder named MLmodel, say
+        raise ConflictError(f"{which}: its {MLMODEL} is not a file that reads") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConflictError(f"{which}: its {MLMODEL} does not read as YAML: {e}") from None
     flavors = meta.get("flavors") if isinstance(meta, dict) else None
@@ -123,21 +125,31 @@ def _flavors(folder: Path, which: str) -> dict[str, Any]:
 
 
 def _requirements(folder: Path, pyfunc: Mapping[str, Any]) -> list[Requirement]:
-    """What the model needs: MLflow, its ``requirements.txt`` (lines that are no
-    requirement, such as ``-r`` or ``--index-url``, skipped), else its loader's package."""
-    needed = [Requirement("mlflow")]
+    """What the model needs: its ``requirements.txt`` (lines that are no requirement, such
+    as ``-r`` or ``--index-url``, skipped; those of another platform too), else its loader's
+    package; and MLflow, when they do not name it."""
     path = folder / REQUIREMENTS
     if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            text = line.split("#", 1)[0].strip()
-            if text and not text.startswith("-"):
-                try:
-                    needed.append(Requirement(text))
-                except InvalidRequirement:
-                    continue  # a URL or a path: pip's to read, not ours
-        return [r for r in needed if r.marker is None or r.marker.evaluate()]
-    package = FLAVOR_PACKAGES.get(str(pyfunc.get("loader_module")))
-    return needed + ([Requirement(package)] if package else [])
+        needed = [r for r in map(_requirement, path.read_text(errors="replace").splitlines()) if r]
+    else:
+        package = FLAVOR_PACKAGES.get(str(pyfunc.get("loader_module")))
+        needed = [Requirement(package)] if package else []
+    if not any(canonicalize_name(r.name) in MLFLOW_DISTRIBUTIONS for r in needed):
+        needed.insert(0, Requirement("mlflow"))
+    return needed
+
+
+def _requirement(line: str) -> Requirement | None:
+    """The requirement of a line of ``requirements.txt`` that is one for this platform."""
+    text = line.split("#", 1)[0].strip()
+    if not text or text.startswith("-"):
+        return None
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return None  # a URL or a path: pip's to read, not ours
+    marker = requirement.marker
+    return requirement if marker is None or marker.evaluate({"extra": ""}) else None
 
 
 def _installed(requirement: Requirement) -> bool:
@@ -154,15 +166,15 @@ def _installed(requirement: Requirement) -> bool:
     return False
 
 
-@dataclass
+@dataclass(eq=False)
 class MlflowModel:
     """A version of MLflow's format loaded in its own process, predicting one request at a
     time (:meth:`predict`); :meth:`close` stops the process."""
 
     version: ModelVersionRecord
     folder: Path
-    _process: subprocess.Popen[bytes] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         """The model's predictions for ``rows`` as columns, from its process (started, and
