@@ -230,7 +230,7 @@ class MlflowModelStore(MlflowStore):
             return _load(connection, [model_id])[0]
 
     def finalize_logged_model(
-        self, model_id: str, status: str, *, project: str, message: str | None = None
+        self, model_id: str, status: str, *, project: str
     ) -> LoggedModelRecord:
         """Set the status of the project's logged model (one of :data:`STATUSES`); the
         model as it is then."""
@@ -244,7 +244,7 @@ class MlflowModelStore(MlflowStore):
             connection.execute(
                 update(MlflowLoggedModel)
                 .where(MlflowLoggedModel.id == model_id)
-                .values(status=status, status_message=message, updated_at=time.time())
+                .values(status=status, updated_at=time.time())
             )
             return _load(connection, [model_id])[0]
 
