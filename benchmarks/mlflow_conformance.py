@@ -6,7 +6,9 @@ tracking server, and a normalized record of every answer it got.
 and a notebook make: experiments (create, get by name, get, search, the default ``"0"``),
 runs (create, get, update, end, search), params (one of 6,000 characters, immutable), 10,000
 metric points in one ``log_batch`` (NaN and infinite values among them, 64-bit steps), tags
-(set, delete), an artifact (upload, list, download through the artifact proxy),
+(set, delete), an artifact (upload, list, download through the artifact proxy, a run's whole
+files from ``.``), experiments tagged, renamed, deleted and restored and searched by tags,
+runs deleted and restored and started and ended at the client's times,
 ``search_runs`` with filters (metrics, params, tags, attributes, ``AND``) and ``order_by``
 and pages, a metric's history whole and a page at a time, and deliberate errors (an unknown
 run, an unknown experiment name, a name taken, bad filters, a param changed, a write to an
@@ -351,7 +353,59 @@ def run_conformance(
     client.log_metric(silent.info.run_id, "loss", 1.0, timestamp=T0, step=0)
     (silence or (lambda _: time.sleep(2.0)))(silent.info.run_id)
     step("silent run", client.get_run(silent.info.run_id).info.status)
+    lifecycles(client, ids, step, search_id, run_id, work)
     return record
+
+
+def lifecycles(
+    client: Any, ids: Placeholders, step: Callable[[str, Any], None], search_id: str,
+    run_id: str, work: Path,
+) -> None:  # fmt: skip
+    """The steps of experiments' tags, names and lifecycles, runs deleted and restored, the
+    client's times, and a run's files listed and downloaded from their root ``.``
+    (``search_id``: the experiment of the searched runs, the last one of them deleted by
+    the errors' steps; ``run_id``: the training run)."""
+    from mlflow.entities import ViewType
+
+    def experiments(**kwargs: Any) -> Any:
+        return answer(lambda: client.search_experiments(**kwargs),
+                      lambda found: [ids.experiment(e.experiment_id) for e in found])  # fmt: skip
+
+    deleted = answer(lambda: client.search_runs([search_id], run_view_type=ViewType.DELETED_ONLY))
+    step("search_runs DELETED_ONLY", deleted if isinstance(deleted, dict) else
+         [ids.run(r.info.run_id) for r in deleted])  # fmt: skip
+    gone = deleted[0].info.run_id if isinstance(deleted, list) and deleted else UNKNOWN_RUN
+    step("log_metric deleted run", answer(lambda: client.log_metric(gone, "late", 1.0)))
+    step("restore_run", answer(lambda: client.restore_run(gone)))
+    step("get_run restored", run_view(ids, client.get_run(gone)))
+    life = client.create_experiment("conformance-life", tags={"stage": "new"})
+    step("create_experiment tags", experiment_view(ids, client.get_experiment(life)))
+    step("set_experiment_tag", answer(lambda: client.set_experiment_tag(life, "team", "x")))
+    step("delete_experiment_tag", answer(lambda: client.delete_experiment_tag(life, "stage")))
+    step("delete_experiment_tag unknown",
+         answer(lambda: client.delete_experiment_tag(life, "never")))  # fmt: skip
+    step("rename_experiment", answer(lambda: client.rename_experiment(life, "conformance-2")))
+    timed = client.create_run(life, start_time=T0, run_name="timed")
+    client.set_terminated(timed.info.run_id, end_time=T0 + 5000)
+    step("run times", run_view(ids, client.get_run(timed.info.run_id)))
+    step("delete_experiment", answer(lambda: client.delete_experiment(life)))
+    step("get_experiment deleted", experiment_view(ids, client.get_experiment(life)))
+    step("get_run of deleted experiment", client.get_run(timed.info.run_id).info.lifecycle_stage)
+    step("create_run deleted experiment", answer(lambda: client.create_run(life)))
+    step("delete_experiment again", answer(lambda: client.delete_experiment(life)))
+    step("search_experiments DELETED_ONLY", experiments(
+        view_type=ViewType.DELETED_ONLY, filter_string="name LIKE 'conformance%'"))  # fmt: skip
+    step("restore_experiment", answer(lambda: client.restore_experiment(life)))
+    step("search_experiments tags", experiments(
+        filter_string="tags.team = 'x' AND name ILIKE 'CONFORMANCE%'"))  # fmt: skip
+    step("search_experiments order", experiments(
+        filter_string="name LIKE 'conformance%'", order_by=["name DESC"]))  # fmt: skip
+    step("search_experiments LIKE case", experiments(filter_string="name LIKE 'Conformance%'"))
+    step("list_artifacts .", answer(lambda: client.list_artifacts(run_id, "."),
+                                    lambda got: [[f.path, f.is_dir] for f in got]))  # fmt: skip
+    whole = Path(client.download_artifacts(run_id, ".", str(work / "whole")))
+    step("download_artifacts .", sorted(p.relative_to(whole).as_posix()
+                                        for p in whole.rglob("*") if p.is_file()))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
