@@ -27,6 +27,7 @@ TABLES = {
     "alembic_version",
     "assist_examples",
     "projects",
+    "project_settings",
     "users",
     "project_members",
     "api_tokens",
