@@ -123,13 +123,13 @@ class ModelRef(MlflowBody):
 
 
 class RunInputs(MlflowBody):
-    run_id: str | None = Field(None, max_length=40)
+    run_id: str = Field(max_length=40)
     datasets: list[DatasetInput] = Field([], max_length=1000)
     models: list[ModelRef] = Field([], max_length=1000)
 
 
 class RunOutputs(MlflowBody):
-    run_id: str | None = Field(None, max_length=40)
+    run_id: str = Field(max_length=40)
     models: list[ModelRef] = Field(max_length=1000)
 
 
