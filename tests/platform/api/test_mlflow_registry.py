@@ -71,6 +71,7 @@ def _trained() -> tuple[LinearRegression, np.ndarray]:
 def test_the_everyday_scripts_registry_half_is_our_registry_with_its_history(
     tracking: MlflowClient,  # noqa: F811
     api: httpx.Client,
+    server: tuple[str, Store],
 ) -> None:
     model, x = _trained()
     with mlflow.start_run() as run:
@@ -93,6 +94,9 @@ def test_the_everyday_scripts_registry_half_is_our_registry_with_its_history(
     moves = api.get(f"{API}/models/forecaster/aliases/champion/history").json()["data"]
     assert [(m["from_version"], m["to_version"], m["actor"]) for m in moves] == [
         (1, 2, "eddie"), (None, 1, "eddie")]  # fmt: skip
+    audited = server[1].list_audit("default", action="POST")
+    assert [(a.actor, a.target) for a in audited][:2] == [
+        ("eddie", f"{REGISTRY}/alias"), ("eddie", f"{VERSIONS}/create")]  # fmt: skip
     assert api.post(f"{API}/models/forecaster/aliases/champion/rollback", json={}).is_success
     assert tracking.get_model_version_by_alias("forecaster", "champion").version == "1"
     ours = api.get(f"{API}/models/forecaster/versions/2").json()
