@@ -25,7 +25,10 @@ import pandas as pd
 import pytest
 import uvicorn
 from sklearn.linear_model import LinearRegression
+from typer.testing import CliRunner
 
+from azuraforge.cli.main import app as cli
+from azuraforge.client.environment import TOKEN_VARIABLE
 from azuraforge.errors import ConflictError
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.blobs import BlobStore
@@ -124,7 +127,11 @@ def _predict(url: str, ref: str, headers: dict[str, str], **body: Any) -> httpx.
 
 
 def test_sklearn_model_predicts_in_its_own_process(
-    server: tuple[str, Store, BlobStore], sklearn_folder: Path, fitted: LinearRegression
+    server: tuple[str, Store, BlobStore],
+    sklearn_folder: Path,
+    fitted: LinearRegression,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, store, blobs = server
     number = _register(store, blobs, "house", sklearn_folder)
@@ -146,6 +153,14 @@ def test_sklearn_model_predicts_in_its_own_process(
     assert "b" in refused.json()["error"]["message"]
     horizon = _predict(url, "house@champion", headers, horizon=2)
     assert horizon.status_code == 422 and "horizon" in horizon.json()["error"]["message"]
+    (tmp_path / "rows.csv").write_text("a,b\n1,0\n2.5,1\n")  # read as text, sent as text
+    monkeypatch.setenv(TOKEN_VARIABLE, headers["Authorization"].removeprefix("Bearer "))
+    printed = CliRunner().invoke(
+        cli, ["models", "predict", "house@champion", str(tmp_path / "rows.csv"), "--api-url", url]
+    )
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.splitlines()[0] == "prediction"
+    np.testing.assert_allclose([float(v) for v in printed.output.split()[1:]], expected)
     job = httpx.post(
         f"{url}/api/v1/models/house@champion/predictions", json={"rows": ROWS},
         headers=admin_headers(store),
