@@ -263,7 +263,7 @@ class MlflowModel:
         elif code == -signal.SIGKILL:
             why = f"did not answer within {seconds:g} s (or ran out of memory) and was stopped"
         elif code is not None and code < 0:
-            why = f"crashed ({signal.Signals(-code).name})"
+            why = f"crashed ({_signal_name(-code)})"
         else:
             why = f"ended (exit code {code})"
         return (
@@ -283,6 +283,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11, ``signal 40`` for a number without a name.
+
+    >>> _signal_name(11), _signal_name(40)
+    ('SIGSEGV', 'signal 40')
+    """
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _why(answer: dict[str, Any]) -> str:
