@@ -180,8 +180,12 @@ def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:
         tracking.search_runs(["0"], "metrics.loss > 1 OR params.a = 'b'")
     assert bad.value.error_code == "INVALID_PARAMETER_VALUE" and "OR" in bad.value.message
     with pytest.raises(MlflowException) as unknown:
-        tracking.search_runs(["0"], "datasets.name = 'x'")
-    assert "datasets" in unknown.value.message
+        tracking.search_runs(["0"], "inputs.name = 'x'")
+    assert "inputs.name" in unknown.value.message
+    with pytest.raises(MlflowException) as unknown:
+        tracking.search_runs(["0"], order_by=["datasets.name"])
+    assert "ordered by no dataset" in unknown.value.message
+    assert tracking.search_runs(["0"], "datasets.name = 'x'") == []  # MLflow's answer
     run = tracking.create_run("0")  # the default experiment, made when first asked for
     tracking.log_param(run.info.run_id, "lr", "0.1")
     with pytest.raises(MlflowException) as changed:
@@ -498,3 +502,20 @@ def test_requests_refused_in_mlflows_words(tracking: MlflowClient) -> None:
     missing = httpx.get(f"{api}/experiments/get-by-name", params={"experiment_name": "nope"},
                         headers=_auth())  # fmt: skip
     assert missing.json()["message"] == "Could not find experiment with name 'nope'"
+
+
+def test_search_runs_filters_on_input_datasets(tracking: MlflowClient) -> None:
+    import pandas as pd
+
+    experiment = tracking.create_experiment("with inputs")
+    mlflow.set_experiment(experiment_id=experiment)
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    with mlflow.start_run() as trained:
+        mlflow.log_input(mlflow.data.from_pandas(frame, name="train-set"), context="training")
+    with mlflow.start_run():
+        pass
+    found = tracking.search_runs(
+        [experiment], "datasets.name = 'train-set' AND datasets.context = 'training'"
+    )
+    assert [r.info.run_id for r in found] == [trained.info.run_id]
+    assert tracking.search_runs([experiment], "datasets.context = 'eval'") == []

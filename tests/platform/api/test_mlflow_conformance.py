@@ -28,11 +28,6 @@ KEPT = ROOT / "benchmarks" / "results" / "mlflow_conformance.json"
 SCRIPT = ROOT / "benchmarks" / "mlflow_conformance.py"
 
 DIFFERENCES: dict[str, tuple[Any, str]] = {
-    "search unknown field": (
-        {"error": "INVALID_PARAMETER_VALUE"},
-        "datasets. filters are not served: said so, never an empty answer (docs/tracking.md, "
-        "What answers 501); mlflow server answers no run",
-    ),
     "log_metric ended run": (
         {"error": "RESOURCE_CONFLICT"},
         "an ended run takes no more metrics; mlflow server keeps writing to a finished run "

@@ -14,9 +14,11 @@ from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.services.mlflow_api import (
     parse_experiment_filter,
     parse_experiment_order,
+    parse_filter,
 )
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED
+from azuraforge.platform.store.mlflow_models import DatasetIn
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -84,3 +86,32 @@ def test_experiments_and_runs_are_deleted_and_restored_kept(store: Store) -> Non
     assert store.get_mlflow_experiment(made.id, project=project).tags == {}
     with pytest.raises(NotFoundError, match="No tag with name: team"):
         store.set_mlflow_experiment_tag(made.id, "team", None, project=project)
+
+
+def test_runs_are_filtered_by_their_input_datasets(store: Store) -> None:
+    """``datasets.name``, ``digest`` and ``context`` (an input's JSON tag, read by each
+    database's own JSON function)."""
+    project = f"p{uuid.uuid4().hex[:8]}"
+    store.create_project(project)
+    made = store.create_mlflow_experiment("inputs", project=project)
+    runs = []
+    for name, context in (("train-set", "training"), ("eval-set", "eval"), (None, None)):
+        record, _ = start_external_run(store, "mlflow", {}, idle_limit=600.0, project=project,
+                                       submitter=None)  # fmt: skip
+        store.attach_mlflow_run(record.id, made.id, {})
+        if name is not None:
+            tags = {"mlflow.data.context": context}
+            store.log_run_datasets(record.id, [DatasetIn(name, name[:4], "code", "{}",
+                                                         tags=tags)])  # fmt: skip
+        runs.append(record.id)
+
+    def found(text: str) -> list[int]:
+        hits = store.search_mlflow_runs([made.id], parse_filter(text), project=project)
+        return sorted(r.run.id for r in hits)
+
+    assert found("datasets.name = 'train-set'") == [runs[0]]
+    assert found("datasets.name LIKE '%-set'") == runs[:2]
+    assert found("datasets.digest IN ('eval')") == [runs[1]]
+    assert found("datasets.context = 'training'") == [runs[0]]
+    assert found("datasets.context ILIKE 'EVAL'") == [runs[1]]
+    assert found("datasets.name != 'train-set'") == [runs[1]]  # a run with no input: none

@@ -472,10 +472,13 @@ _TOKEN = re.compile(
 ENTITIES = {"metric": "metric", "metrics": "metric", "param": "param", "params": "param",
             "parameter": "param", "parameters": "param", "tag": "tag", "tags": "tag",
             "attribute": "attribute", "attributes": "attribute", "attr": "attribute",
-            "run": "attribute"}  # fmt: skip
+            "run": "attribute", "dataset": "dataset", "datasets": "dataset"}  # fmt: skip
 ATTRIBUTES = ("status", "start_time", "end_time", "run_name", "run_id")
 """The run attributes a filter compares (``run_name`` is the tag ``mlflow.runName``)."""
 ORDER_ATTRIBUTES = ("start_time", "end_time", "status", "run_name", "run_id", "created")
+DATASET_KEYS = ("name", "digest", "context")
+"""What a filter compares of a run's input datasets (``context``: the input's tag
+``mlflow.data.context``)."""
 _NUMERIC = ("=", "!=", ">", ">=", "<", "<=")
 _TEXT = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 
@@ -515,9 +518,14 @@ def _identifier(text: str, *, order: bool = False) -> tuple[str, str]:
     if entity.lower() not in ENTITIES:
         raise InvalidParameterError(
             f"{text!r} names no run field this server filters on: use metrics.<key>, "
-            "params.<key>, tags.<key> or attributes.<name> (datasets. are not served)"
+            "params.<key>, tags.<key>, attributes.<name> or datasets.<name|digest|context>"
         )
     entity, key = ENTITIES[entity.lower()], _unquote(key)
+    if entity == "dataset" and (order or key not in DATASET_KEYS):
+        raise InvalidParameterError(
+            f"{text!r}: runs are ordered by no dataset, and filtered by "
+            f"{', '.join(f'datasets.{k}' for k in DATASET_KEYS)}"
+        )
     if entity == "attribute":
         allowed = ORDER_ATTRIBUTES if order else ATTRIBUTES
         if key not in allowed:

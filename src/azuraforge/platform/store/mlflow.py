@@ -48,9 +48,11 @@ from azuraforge.platform.store.models import (
     MetricNan,
     MetricPoint,
     MetricSummary,
+    MlflowDataset,
     MlflowExperiment,
     MlflowExperimentTag,
     MlflowRun,
+    MlflowRunInput,
     Param,
     Project,
     RunTag,
@@ -65,6 +67,8 @@ MAX_PARAM_KEY, MAX_PARAM_VALUE = 250, 6000
 """The longest param key and value (characters), as MLflow's."""
 ARTIFACTS = "mlflow-artifacts:/"
 """Where MLflow clients send a run's files: this server's artifact proxy."""
+DATASET_CONTEXT = "mlflow.data.context"
+"""The input tag a filter's ``datasets.context`` compares."""
 NaNPoint = tuple[str, int, float]
 """(key, step, time) of a NaN value an MLflow client logged."""
 
@@ -102,7 +106,8 @@ class MlflowRunRecord:
 @dataclass(frozen=True)
 class RunCondition:
     """One comparison of an MLflow run filter: ``entity`` is ``metric`` (its last value),
-    ``param``, ``tag`` or ``attribute`` (``status``: this store's statuses; ``start_time``,
+    ``param``, ``tag``, ``dataset`` (``name``, ``digest``, ``context`` of an input) or
+    ``attribute`` (``status``: this store's statuses; ``start_time``,
     ``end_time``: seconds; ``run_id``: run ids), ``op`` one of ``= != > >= < <= LIKE ILIKE
     IN NOT IN``; ``value`` a number, a text, or a tuple of them for ``IN``. A run lacking the
     metric, param or tag compared never matches, as in MLflow."""
@@ -777,6 +782,13 @@ def _condition(condition: RunCondition) -> Any:
     if condition.entity == "tag":
         return exists().where(RunTag.experiment_id == Experiment.id, RunTag.key == key,
                               _compare(RunTag.value, op, value))  # fmt: skip
+    if condition.entity == "dataset":
+        compared = {"name": MlflowDataset.name, "digest": MlflowDataset.digest}.get(key)
+        if compared is None:  # context: the input's tag
+            compared = MlflowRunInput.tags[DATASET_CONTEXT].as_string()
+        return exists().where(MlflowRunInput.experiment_id == Experiment.id,
+                              MlflowDataset.id == MlflowRunInput.dataset_id,
+                              _compare(compared, op, value))  # fmt: skip
     column = {"status": Experiment.status, "start_time": Experiment.started_at,
               "end_time": Experiment.finished_at, "run_id": Experiment.id}[key]  # fmt: skip
     return _compare(column, op, value)
