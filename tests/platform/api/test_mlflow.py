@@ -486,6 +486,8 @@ def test_requests_refused_in_mlflows_words(tracking: MlflowClient) -> None:
          "Invalid value 31 for parameter 'run_id' supplied"),
         ("runs/log-parameter", {"run_id": run_id, "key": 31, "value": 41},
          "Invalid value 31 for parameter 'key' supplied"),
+        ("runs/create", {"experiment_id": "0", "user_id": "u" * 251},
+         "Invalid value \"uuuu"),
         ("runs/log-batch", {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]},
          'Invalid value [{"key":"mae","value":2.5}] for parameter \'metrics\' supplied'),
     ]  # fmt: skip

@@ -130,7 +130,7 @@ class RunCreate(MlflowBody):
     experiment_id: str = "0"
     run_name: str | None = None
     tags: list[TagIn] = []
-    user_id: str = ""
+    user_id: str = Field("", max_length=250)
     start_time: int | None = Field(None, ge=0, le=2**53)
 
 
