@@ -197,6 +197,8 @@ bench: $(VENV)/.installed-dev
 ## bench-mlflow-server: MLflow's client against `mlflow server` and against ours, both over HTTP
 ## on SQLite (benchmarks/mlflow_server.py): the conformance script's answers of `mlflow server`
 ## kept in benchmarks/results/mlflow_conformance.json (the CI test compares ours with them),
+## which of MLflow's own REST tests (tests/platform/api/mlflow_rest/) pass against it in
+## benchmarks/results/mlflow_rest_conformance.json (benchmarks/mlflow_rest_conformance.py),
 ## log_batch throughput and search_runs latency into docs/benchmarks.md. The full `mlflow`
 ## package, of the version of the test venv's mlflow-skinny, goes into its own venv
 ## (MLFLOW_VENV), never into .venv's.
@@ -206,6 +208,7 @@ bench-mlflow-server: $(VENV)/.installed-dev
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet $(if $(WHEELS),--find-links $(WHEELS)) \
 		"mlflow==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("mlflow-skinny"))')"
 	$(BIN)/python benchmarks/mlflow_server.py --mlflow $(MLFLOW_VENV)/bin/mlflow
+	$(BIN)/python benchmarks/mlflow_rest_conformance.py --mlflow $(MLFLOW_VENV)/bin/mlflow
 
 ## bench-quick: the same benchmarks at CI size (check correctness; never fail on speed), each
 ## script its own target so that make --jobs runs them side by side (the live ones mostly wait)
