@@ -22,12 +22,11 @@ deleted (409 naming the aliases), nor a model while it has aliases; stages are n
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus, urlparse
@@ -36,7 +35,12 @@ from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.run_files import run_key, run_prefix
 from azuraforge.platform.services.mlflow_api import PIPELINE, run_id_of
-from azuraforge.platform.services.mlflow_artifacts import REGISTRY, ArtifactPlace, locate
+from azuraforge.platform.services.mlflow_artifacts import (
+    REGISTRY,
+    ArtifactPlace,
+    inside_path,
+    locate,
+)
 from azuraforge.platform.services.mlflow_models import logged_model_folder
 from azuraforge.platform.services.project_settings import check_mlflow_models_allowed
 from azuraforge.platform.services.registry import (
@@ -56,12 +60,8 @@ STAGES = ("None", "Staging", "Production", "Archived")
 MAX_TAG_KEY = 250
 MAX_TAG_VALUE = 100_000
 """MLflow's limits of a registry tag's key and value."""
-MODELS_PAGE = (100, 1000)
-VERSIONS_PAGE = (10_000, 200_000)
-"""The default and largest ``max_results`` of a search (MLflow's)."""
 MLMODEL = "MLmodel"
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 """The tag of a logged model naming the registry versions made from it."""
 _INVALID_SOURCE = (
     "Invalid model version source: '{}'. If supplying a source as an http, https, local file "
@@ -82,7 +82,15 @@ def checked_name(name: str | None, field: str = "name") -> str:
 
 
 def version_number(text: str | int | None) -> int:
-    """The version number MLflow's client sends as a string (MLflow's words when not one)."""
+    """The version number MLflow's client sends as a string (MLflow's words when not one).
+
+    >>> version_number("3")
+    3
+    >>> version_number("three")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: Parameter 'version' must be an integer, got 'three'.
+    """
     try:
         return int(str(text))
     except ValueError:
@@ -174,7 +182,11 @@ def latest_versions(
 
 
 def download_uri(model: str, version: int) -> str:
-    """Where MLflow's client reads a version's files: the artifact proxy's path to them."""
+    """Where MLflow's client reads a version's files: the artifact proxy's path to them.
+
+    >>> download_uri("weather", 3)
+    'mlflow-artifacts:/registry/weather/3'
+    """
     return f"mlflow-artifacts:/{REGISTRY}/{model}/{version}"
 
 
@@ -360,7 +372,7 @@ def _check_relative(source: str) -> None:
 
 def _from_runs(store: Store, source: str, project: str) -> SourceFiles:
     run, _, path = source.removeprefix("runs:").lstrip("/").partition("/")
-    return _place_files(store, ArtifactPlace(path.strip("/"), run_id=run_id_of(run)))
+    return _place_files(store, ArtifactPlace(inside_path(path), run_id=run_id_of(run)))
 
 
 def _from_artifacts(store: Store, source: str, project: str) -> SourceFiles:
@@ -406,197 +418,3 @@ def _logged_model_id(source: str) -> str:
     """The logged model a ``models:/m-<id>`` source names, else ``""``."""
     found = re.fullmatch(r"models:/+(m-[0-9a-f]+)/*", source)
     return found.group(1) if found else ""
-
-
-# -- searches -------------------------------------------------------------------------------
-
-MODEL_KEYS = ("name",)
-VERSION_KEYS = ("name", "run_id", "source_path", "version_number")
-MODEL_ORDER: dict[str, Callable[[ModelRecord], Any]] = {
-    "name": lambda m: m.name,
-    "creation_timestamp": lambda m: m.created_at,
-    "timestamp": lambda m: m.created_at,
-    "last_updated_timestamp": lambda m: m.updated_at,
-}
-VERSION_ORDER: dict[str, Callable[[Json], Any]] = {
-    "name": lambda v: v["name"],
-    "version_number": lambda v: int(v["version"]),
-    "creation_timestamp": lambda v: v["creation_timestamp"],
-    "timestamp": lambda v: v["creation_timestamp"],
-    "last_updated_timestamp": lambda v: v["last_updated_timestamp"],
-    "run_id": lambda v: v.get("run_id", ""),
-}
-
-
-def search_models(
-    store: Store, filter_text: str | None, order_by: Sequence[str], project: str
-) -> list[ModelRecord]:
-    """The project's models that meet the filter (on ``name`` and tags), in that order
-    (default: by name)."""
-    conditions = parse_filter(filter_text, MODEL_KEYS)
-    records, _ = store.list_models(project=project, limit=2**31 - 1)
-    kept = [r for r in records if matches(conditions, functools.partial(_model_value, r))]
-    return ordered(kept, order_by or ["name ASC"], MODEL_ORDER)
-
-
-def _model_value(record: ModelRecord, condition: Condition) -> Any:
-    if condition.tag is not None:
-        return _tag_value(record.tags, condition.tag)
-    return record.name
-
-
-def _tag_value(tags: dict[str, Any], key: str) -> Any:
-    """The tag ``key``'s value; ``None`` when missing, but for the prompt tag, which MLflow's
-    client adds to each search to leave prompts out (``!= 'true'``): none is a prompt here."""
-    return tags.get(key, "false" if key == PROMPT_TAG else None)
-
-
-def search_versions(
-    store: Store, filter_text: str | None, order_by: Sequence[str], project: str
-) -> list[Json]:
-    """The project's versions (as MLflow's) that meet the filter (on ``name``, ``run_id``,
-    ``source_path``, ``version_number`` and tags), in that order (default: by name, newest
-    first)."""
-    conditions = parse_filter(filter_text, VERSION_KEYS)
-    names = [c.value for c in conditions if c.key == "name" and c.op == "=" and c.tag is None]
-    models = [str(names[0])] if names else None
-    answers = versions_json(store, store.list_all_versions(models=models, project=project),
-                            project)  # fmt: skip
-    kept = [v for v in answers if matches(conditions, functools.partial(_version_value, v))]
-    return ordered(kept, [*order_by, "name ASC", "version_number DESC"], VERSION_ORDER)
-
-
-def _version_value(answer: Json, condition: Condition) -> Any:
-    if condition.tag is not None:
-        return _tag_value({t["key"]: t["value"] for t in answer["tags"]}, condition.tag)
-    if condition.key == "version_number":
-        return int(answer["version"])
-    return answer.get({"source_path": "source"}.get(condition.key, condition.key))
-
-
-def ordered(
-    items: list[Any], order_by: Sequence[str], keys: dict[str, Callable[[Any], Any]]
-) -> list[Any]:
-    """``items`` sorted by the clauses of ``order_by`` (``"name ASC"``, ``"version_number
-    DESC"``...), the first the most significant.
-
-    Raises
-    ------
-    InvalidParameterError
-        Naming a key not ordered by.
-    """
-    for clause in reversed(order_by):
-        key, _, direction = clause.strip().partition(" ")
-        key = key.removeprefix("attributes.").removeprefix("attribute.").strip("`")
-        if key not in keys or direction.strip().upper() not in ("", "ASC", "DESC"):
-            raise InvalidParameterError(
-                f"Invalid order by key '{clause}' specified. Valid keys are "
-                f"'{set(keys)}' with ASC or DESC"
-            )
-        items = sorted(items, key=keys[key], reverse=direction.strip().upper() == "DESC")
-    return items
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One comparison of a registry search's filter: ``key`` (``name``, ``run_id``,
-    ``source_path``, ``version_number``, or ``tags.<key>`` as ``("tag", key)``)."""
-
-    key: str
-    tag: str | None
-    op: str
-    value: str | int | tuple[str, ...]
-
-
-_CONDITION = re.compile(
-    r"\s*(?P<key>(?:tags?|attributes?)\.(?:`[^`]+`|\"[^\"]+\"|[\w.-]+)|`[^`]+`|[\w]+)\s*"
-    r"(?P<op>!=|<=|>=|=|<|>|\bNOT\s+I?LIKE\b|\bI?LIKE\b|\bNOT\s+IN\b|\bIN\b)\s*"
-    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\([^)]*\)|-?[0-9]+)\s*",
-    re.IGNORECASE,
-)
-_AND = re.compile(r"AND\b", re.IGNORECASE)
-
-
-def parse_filter(text: str | None, keys: Sequence[str]) -> list[Condition]:
-    """The comparisons of a registry search's filter, joined by ``AND`` (``name LIKE 'w%'
-    AND tags.team = 'x'``), on ``keys`` and tags.
-
-    Raises
-    ------
-    InvalidParameterError
-        Naming what could not be read, or a key not searched.
-    """
-    conditions: list[Condition] = []
-    at, text = 0, (text or "").strip()
-    while at < len(text):
-        found = _CONDITION.match(text, at)
-        if found is None:
-            raise InvalidParameterError(
-                f"Invalid filter '{text[:300]}': cannot read from '{text[at : at + 40]}'; "
-                "compare name, tags.<key> (and, for versions, run_id, source_path, "
-                "version_number) with =, !=, LIKE, ILIKE or IN, joined by AND"
-            )
-        conditions.append(_condition(found, keys))
-        at = found.end()
-        joined = _AND.match(text, at)
-        if joined is None and at < len(text):
-            raise InvalidParameterError(f"Invalid filter '{text[:300]}': expected AND at {at}")
-        at = joined.end() if joined else at
-    return conditions
-
-
-def _condition(found: re.Match[str], keys: Sequence[str]) -> Condition:
-    entity, dot, key = found["key"].partition(".")
-    if not dot:
-        entity, key = "attribute", entity
-    key = key.strip('`"')
-    op = " ".join(found["op"].upper().split())
-    value = _value(found["value"])
-    if entity.lower() in ("tag", "tags"):
-        return Condition("tag", key, op, value)
-    if key not in keys:
-        raise InvalidParameterError(
-            f"Invalid attribute key '{key}' specified. Valid keys are '{set(keys)}'"
-        )
-    return Condition(key, None, op, value)
-
-
-def _value(text: str) -> str | int | tuple[str, ...]:
-    if text[0] in "'\"":
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
-    if text[0] == "(":
-        items = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", text)
-        return tuple(single or double for single, double in items)
-    return int(text)
-
-
-def matches(conditions: Iterable[Condition], value_of: Callable[[Condition], Any]) -> bool:
-    """Whether the values ``value_of`` reads meet every condition (a missing tag meets
-    none)."""
-    return all(_meets(value_of(c), c) for c in conditions)
-
-
-def _meets(value: Any, condition: Condition) -> bool:
-    op, wanted = condition.op, condition.value
-    if value is None:
-        return False
-    if op in ("IN", "NOT IN"):
-        listed = wanted if isinstance(wanted, tuple) else (str(wanted),)
-        return (str(value) in listed) == (op == "IN")
-    if op.endswith("LIKE"):
-        pattern = re.escape(str(wanted)).replace("%", ".*").replace("_", ".")
-        flags = re.IGNORECASE | re.DOTALL if "ILIKE" in op else re.DOTALL
-        return bool(re.fullmatch(pattern, str(value), flags)) != op.startswith("NOT")
-    if op in ("=", "!="):
-        return (str(value) == str(wanted)) == (op == "=")
-    if not isinstance(value, int) or not isinstance(wanted, int):
-        raise InvalidParameterError(
-            f"Invalid comparator '{op}' for '{condition.tag or condition.key}': only "
-            "version_number compares with <, <=, > or >="
-        )
-    return _ORDERS[op](value, wanted)
-
-
-_ORDERS: dict[str, Callable[[int, int], bool]] = {
-    "<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__,
-}  # fmt: skip

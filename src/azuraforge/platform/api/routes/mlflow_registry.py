@@ -26,8 +26,6 @@ from azuraforge.platform.services.mlflow_api import (
     page_token,
 )
 from azuraforge.platform.services.mlflow_registry import (
-    MODELS_PAGE,
-    VERSIONS_PAGE,
     checked_alias,
     checked_key,
     checked_name,
@@ -38,11 +36,15 @@ from azuraforge.platform.services.mlflow_registry import (
     get_version,
     latest_versions,
     models_json,
-    search_models,
-    search_versions,
     version_by_alias,
     version_number,
     versions_json,
+)
+from azuraforge.platform.services.mlflow_registry_search import (
+    MODELS_PAGE,
+    VERSIONS_PAGE,
+    search_models,
+    search_versions,
 )
 
 MLFLOW = "/api/2.0/mlflow"
