@@ -140,8 +140,9 @@ VENDORED = (
 DRIFT = "MLflow's own drift (fails against mlflow server too): "
 """How a reason starts when the test fails against ``mlflow server`` of this version as well."""
 LOCAL_FILES = (
-    "on purpose: a run's files are served by this server (mlflow-artifacts:/), never a "
-    "file: path on the server's disk, so there is no local artifact_uri to build a source from"
+    "on purpose: a run's files go through this server's artifact proxy (mlflow-artifacts:/), "
+    "never to a file: path on the server's disk, which the test expects of the server "
+    "(MLflow's fixture gives it a local folder)"
 )
 
 UI_ONLY = (
@@ -153,7 +154,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "test_create_get_search_experiment": (
         "on purpose: artifact_location 'my_location' (a folder of the server's working "
         "directory to mlflow server) is refused: an experiment's files go to the artifact "
-        "proxy, so only mlflow-artifacts:/<name> is taken"
+        "proxy, so only mlflow-artifacts:/NAME is taken"
     ),
     "test_create_run_all_args[None]": DRIFT + "MLflow 3's RunInfo has no run_uuid",
     "test_create_run_all_args[my-parent-id]": DRIFT + "MLflow 3's RunInfo has no run_uuid",
