@@ -16,7 +16,6 @@ persistence forecast (tomorrow as today), and prints each step as it ends: ``ste
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -26,13 +25,14 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.metrics import mean_absolute_error
 
 FILE = Path("weather") / "london_daily_1979_2020.csv"
-FEATURES = ("cloud_cover", "sunshine", "global_radiation", "max_temp", "mean_temp",
-            "min_temp", "precipitation", "pressure")  # fmt: skip
+FEATURES = ["cloud_cover", "sunshine", "global_radiation", "max_temp", "mean_temp",
+            "min_temp", "precipitation", "pressure"]  # fmt: skip
 
 
 def data_file() -> Path:
@@ -44,16 +44,10 @@ def data_file() -> Path:
     return FILE
 
 
-def load(rows: int) -> tuple[np.ndarray, np.ndarray]:
+def load(rows: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Today's weather (the last ``rows`` complete days) and tomorrow's mean temperature."""
-    with data_file().open(newline="") as handle:
-        days = [
-            [float(row[name]) for name in FEATURES]
-            for row in csv.DictReader(handle)
-            if all(row[name] for name in FEATURES)
-        ][-rows - 1 :]
-    table = np.asarray(days)
-    return table[:-1], table[1:, FEATURES.index("mean_temp")]
+    days = pd.read_csv(data_file(), usecols=list(FEATURES)).dropna().tail(rows + 1)
+    return days[:-1].reset_index(drop=True), days["mean_temp"].to_numpy()[1:]
 
 
 def main() -> int:
@@ -82,7 +76,7 @@ def main() -> int:
     with mlflow.start_run(run_name="boosted") as run:
         step(1, "autolog, then fit", lambda: regressor.fit(x[:split], y[:split]))
         predicted = regressor.predict(x[split:])
-        persistence = x[split:, FEATURES.index("mean_temp")]
+        persistence = x["mean_temp"][split:]
 
         def curve() -> None:
             for i, staged in enumerate(regressor.staged_predict(x[split:]), 1):
