@@ -183,6 +183,15 @@ def test_errors_answer_in_mlflows_form_and_another_projects_model_is_not_found(
     }
     listed = httpx.get(f"{url}{REGISTRY}/search", headers=other).json()
     assert listed == {"registered_models": []}
+    with mlflow.start_run() as ours:
+        mlflow.log_text("the default project's", "files/a.txt")
+    assert httpx.post(f"{url}{REGISTRY}/create", json={"name": "theirs"}, headers=other).is_success
+    for source in (f"runs:/{ours.info.run_id}/files", "models:/twice/1",
+                   f"mlflow-artifacts:/0/{ours.info.run_id}/artifacts/files"):  # fmt: skip
+        copied = httpx.post(f"{url}{VERSIONS}/create", headers=other,
+                            json={"name": "theirs", "source": source})  # fmt: skip
+        assert copied.status_code == 404, (source, copied.text)
+        assert copied.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     reader = user_headers(store, "rita", role="viewer")
     refused_write = httpx.post(f"{url}{REGISTRY}/create", json={"name": "r"}, headers=reader)
     assert refused_write.status_code == 403
