@@ -521,3 +521,7 @@ def test_search_runs_filters_on_input_datasets(tracking: MlflowClient) -> None:
     )
     assert [r.info.run_id for r in found] == [trained.info.run_id]
     assert tracking.search_runs([experiment], "datasets.context = 'eval'") == []
+    # A run's inputs are in its answer, read by id or searched (part B keeps them).
+    [taken] = tracking.get_run(trained.info.run_id).inputs.dataset_inputs
+    assert (taken.dataset.name, taken.tags[0].value) == ("train-set", "training")
+    assert found[0].inputs.dataset_inputs[0].dataset.digest == taken.dataset.digest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -54,8 +54,10 @@ from azuraforge.platform.services.mlflow_artifacts import (
     locate,
     writable_run,
 )
+from azuraforge.platform.services.mlflow_models import runs_io_json
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord, check_run_active
+from azuraforge.platform.store.mlflow_models import ModelMetric
 
 MLFLOW = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -87,9 +89,19 @@ class Metric(MlflowBody):
     value: float | str
     timestamp: int
     step: int = 0
+    model_id: str | None = Field(None, max_length=64)
+    dataset_name: str | None = Field(None, max_length=500)
+    dataset_digest: str | None = Field(None, max_length=36)
 
     def read(self) -> MetricIn:
         return MetricIn(self.key, metric_value(self.value), self.timestamp, self.step)
+
+    def for_model(self) -> ModelMetric | None:
+        """The value as a metric of the logged model it names, if it names one."""
+        if not self.model_id:
+            return None
+        return ModelMetric(self.model_id, self.key, metric_value(self.value), self.timestamp,
+                           self.step, self.dataset_name, self.dataset_digest)  # fmt: skip
 
 
 class ExperimentCreate(MlflowBody):
@@ -305,18 +317,20 @@ def create_mlflow_run(
                       tags=tags, project=who.project, submitter=who.user,
                       idle_limit=settings.run_idle_limit, user_id=body.user_id,
                       start_time=body.start_time)  # fmt: skip
-    return {"run": run_json(made)}
+    return {"run": _runs_json(store, [made], who.project)[0]}
 
 
 @router.get(f"{MLFLOW}/runs/get", dependencies=[READ])
 def get_run(
     store: StoreDep,
+    who: Reader,
     run_id: Annotated[str | None, Query(max_length=40)] = None,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Json:
     """One run made through MLflow, active or deleted, with its latest metrics, params and
-    tags."""
-    return {"run": run_json(_mlflow_run(store, run_id_of(run_id or run_uuid)))}
+    tags, its inputs and outputs."""
+    found = _mlflow_run(store, run_id_of(run_id or run_uuid))
+    return {"run": _runs_json(store, [found], who.project)[0]}
 
 
 @router.post(f"{MLFLOW}/runs/update", dependencies=[TRACK])
@@ -359,7 +373,7 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
     found = store.search_mlflow_runs(ids, conditions, orders, project=who.project,
                                      lifecycles=_lifecycles(body.run_view_type),
                                      offset=offset, limit=body.max_results + 1)  # fmt: skip
-    answer: Json = {"runs": [run_json(r) for r in found[: body.max_results]]}
+    answer: Json = {"runs": _runs_json(store, found[: body.max_results], who.project)}
     if len(found) > body.max_results:
         answer["next_page_token"] = page_token(offset + body.max_results)
     return answer
@@ -374,6 +388,7 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
         store.write_mlflow(run_id, points=points, nans=nans,
                            params={p.key: p.value for p in body.params},
                            tags={t.key: t.value for t in body.tags})  # fmt: skip
+    _link_to_models(store, run_id, body.metrics)
     return {}
 
 
@@ -383,6 +398,7 @@ def log_metric(body: LogMetric, store: StoreDep) -> Json:
     points, nans = split_points([body.read()])
     with _run_wording(run_id := body.id):
         store.write_mlflow(run_id, points=points, nans=nans)
+    _link_to_models(store, run_id, [body])
     return {}
 
 
@@ -465,6 +481,21 @@ def not_served(call: str, request: Request) -> Json:
         f"MLflow's call {request.method} {MLFLOW}/{call} is not served by this server; "
         "docs/tracking.md lists those that are"
     )
+
+
+def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> None:
+    """Link the run's ``metrics`` that name a logged model (``model_id``: ``log_model`` and
+    autolog send it) to that model, once written to the run (an unknown model:
+    ``RESOURCE_DOES_NOT_EXIST``)."""
+    linked = [m for m in (metric.for_model() for metric in metrics) if m is not None]
+    store.log_model_metrics(run_id, linked)
+
+
+def _runs_json(store: Store, found: Sequence[MlflowRunRecord], project: str) -> list[Json]:
+    """The runs as MLflow's API answers them, each with its inputs and outputs (datasets and
+    logged models, read at once)."""
+    io = runs_io_json(store, [r.run.id for r in found], project=project)
+    return [{**run_json(r), **io.get(r.run.id, {})} for r in found]
 
 
 def _mlflow_run(store: Store, run_id: int) -> MlflowRunRecord:
