@@ -169,6 +169,9 @@ def test_errors_answer_in_mlflows_form_and_another_projects_model_is_not_found(
         tracking.transition_model_version_stage("twice", "1", "Production")
     assert refused.value.error_code == "NOT_IMPLEMENTED"
 
+    empty = httpx.get(f"{url}{REGISTRY}/alias", params={"name": "twice", "alias": ""},
+                      headers=user_headers(store, "eddie"))  # fmt: skip
+    assert empty.json()["message"] == "Registered model alias name cannot be empty."
     no_source = httpx.post(f"{url}{VERSIONS}/create", json={"name": "twice"},
                            headers=user_headers(store, "eddie"))  # fmt: skip
     assert (no_source.status_code, no_source.json()) == (400, {

@@ -102,11 +102,19 @@ def version_number(text: str | int | None) -> int:
 def checked_alias(alias: str) -> str:
     """An alias to set: not ``latest`` nor ``v<digits>`` (MLflow reserves them, its words),
     and one the registry can keep (:func:`~azuraforge.platform.services.registry.check_alias`)."""
+    alias = named_alias(alias)
     if alias.lower() == "latest":
         raise InvalidParameterError("'latest' alias name (case insensitive) is reserved.")
     if re.fullmatch(r"[vV][0-9]+", alias):
         raise InvalidParameterError(f"Version alias name '{alias}' is reserved.")
     return check_alias(alias)
+
+
+def named_alias(alias: str) -> str:
+    """``alias`` if not empty (MLflow's words)."""
+    if not alias:
+        raise InvalidParameterError("Registered model alias name cannot be empty.")
+    return alias
 
 
 def checked_key(key: str) -> str:
@@ -151,7 +159,7 @@ def get_version(store: Store, name: str, version: int, project: str) -> ModelVer
 def version_by_alias(store: Store, name: str, alias: str, project: str) -> ModelVersionRecord:
     """The version ``alias`` points to now; ``latest``: the latest version (as MLflow)."""
     get_model(store, name, project)
-    if alias.lower() == "latest":
+    if named_alias(alias).lower() == "latest":
         if store.resolve_version_id(name, project=project) is None:
             raise NotFoundError(f"Latest version not found for model {name}.")
         return store.get_version(name, project=project)

@@ -36,6 +36,7 @@ from azuraforge.platform.services.mlflow_registry import (
     get_version,
     latest_versions,
     models_json,
+    named_alias,
     version_by_alias,
     version_number,
     versions_json,
@@ -269,7 +270,7 @@ def set_registered_model_alias(body: AliasSet, store: StoreDep, who: Writer) -> 
 def delete_registered_model_alias(body: AliasIn, store: StoreDep, who: Writer) -> Json:
     """Remove an alias, recorded as a move to no version (none so named: nothing changes,
     as in MLflow)."""
-    name, alias = checked_name(body.name), registry.check_alias(body.alias)
+    name, alias = checked_name(body.name), registry.check_alias(named_alias(body.alias))
     get_model(store, name, who.project)
     if store.find_alias(name, alias, project=who.project) is not None:
         registry.move_alias(store, name, alias, None, actor=who.user, reason=MOVED_BY_MLFLOW,
