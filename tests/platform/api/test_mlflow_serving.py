@@ -282,3 +282,20 @@ def test_requirements_are_read_without_loading_the_model(
     (tmp_path / "MLmodel").mkdir()
     with pytest.raises(ConflictError, match="MLmodel is not a file that reads"):
         check_loadable(tmp_path, version)
+
+
+def test_turning_mlflow_models_off_refuses_a_model_already_served(
+    server: tuple[str, Store, BlobStore], sklearn_folder: Path
+) -> None:
+    url, store, blobs = server
+    number = _register(store, blobs, "house", sklearn_folder)
+    headers = admin_headers(store)
+    assert _predict(url, f"house/{number}", headers).status_code == 200
+    try:
+        httpx.patch(f"{url}/api/v1/settings", json={"mlflow_models": False}, headers=headers)
+        refused = _predict(url, f"house/{number}", headers)
+        assert refused.status_code == 403
+        assert "does not allow MLflow models" in refused.json()["error"]["message"]
+    finally:
+        httpx.patch(f"{url}/api/v1/settings", json={"mlflow_models": True}, headers=headers)
+    assert _predict(url, f"house/{number}", headers).status_code == 200
