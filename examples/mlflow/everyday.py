@@ -83,9 +83,10 @@ def main() -> int:
                 mlflow.log_metric("test_mae", mean_absolute_error(y[split:], staged), step=i)
 
         step(2, "a metric by step", curve)
-        step(3, "the metric beside its baseline", lambda: mlflow.log_metrics({
-            "test_mae_final": mean_absolute_error(y[split:], predicted),
-            "test_mae_persistence": mean_absolute_error(y[split:], persistence)}))  # fmt: skip
+        # Named as AzuraForge's pipelines name a score beside its baseline (docs/tracking.md).
+        step(3, "the score beside its baseline", lambda: mlflow.log_metrics({
+            "MAE.model": mean_absolute_error(y[split:], predicted),
+            "MAE.persistence": mean_absolute_error(y[split:], persistence)}))  # fmt: skip
 
         def artifact() -> None:
             with tempfile.TemporaryDirectory() as folder:

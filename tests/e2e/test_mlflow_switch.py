@@ -40,7 +40,7 @@ def test_the_everyday_mlflow_script_runs_unchanged_and_shows_on_the_dashboard(
     run_id = done.stdout.rsplit("run ", 1)[1].split(",", 1)[0]
     run = client.get_run(run_id)
     assert {"training_score", "training_mean_absolute_error", "test_mae"} <= set(run.data.metrics)
-    assert run.data.metrics["test_mae_final"] < run.data.metrics["test_mae_persistence"]
+    assert run.data.metrics["MAE.model"] < run.data.metrics["MAE.persistence"]
     logged = client.search_logged_models(experiment_ids=[run.info.experiment_id])
     assert sorted(m.name for m in logged if m.source_run_id == run_id) == ["forecaster", "model"]
 
@@ -64,6 +64,9 @@ def test_the_everyday_mlflow_script_runs_unchanged_and_shows_on_the_dashboard(
     page.goto(f"{dashboard.url}/#/experiments/{run.info.experiment_id}/runs/{run_id}")
     page.wait_for_selector("#run-name:text-is('boosted')")
     page.wait_for_selector("text=training_mean_absolute_error")
+    page.wait_for_function("() => document.querySelector('#metric-chart')?.data?.length")
+    # MAE.model beside MAE.persistence: the model's score beside its baseline, and beating it.
+    page.wait_for_selector("#scores tr:has(td:text-is('MAE')) td[data-mark=better]")
     shoot(page, "mlflow-run")
     page.goto(f"{dashboard.url}/#/models/{MODEL}")
     page.wait_for_selector("#versions-table tr[data-version='1']")

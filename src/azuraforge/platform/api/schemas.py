@@ -211,19 +211,28 @@ class ExperimentDetail(ExperimentPublic):
 def score_table(metrics: Any) -> dict[str, dict[str, float | None]]:
     """A result's ``metrics`` as :attr:`ExperimentDetail.scores` shows them: each score's
     model beside its baselines. A score given as one number (an external run's
-    ``{"loss": 0.29}``, an MLflow run's latest values) is the model's; what is not a finite
-    number is ``None``; a score that is neither a number nor a table is left out.
+    ``{"loss": 0.29}``, an MLflow run's latest values) is the model's; flat names of one
+    score, ``MAE.model`` beside ``MAE.persistence`` (as an MLflow script logs them,
+    docs/tracking.md), are its model and baselines; what is not a finite number is ``None``;
+    a score that is neither a number nor a table is left out.
 
     >>> score_table({"MAE": {"model": 1.5, "persistence": float("nan")}, "loss": 0.25,
     ...              "notes": "ok"})
     {'MAE': {'model': 1.5, 'persistence': None}, 'loss': {'model': 0.25}}
+    >>> score_table({"MAE.model": 1.6, "MAE.persistence": 1.8, "R2.persistence": 0.1})
+    {'MAE': {'model': 1.6, 'persistence': 1.8}, 'R2.persistence': {'model': 0.1}}
     """
     if not isinstance(metrics, dict):
         return {}
+    scored = {str(name).removesuffix(".model") for name, value in metrics.items()
+              if str(name).endswith(".model") and not isinstance(value, dict)}  # fmt: skip
     table: dict[str, dict[str, float | None]] = {}
     for name, value in metrics.items():
+        score, _, column = str(name).rpartition(".")
         if isinstance(value, dict):
             table[str(name)] = {str(k): finite_number(v) for k, v in value.items()}
+        elif score in scored:
+            table.setdefault(score, {})[column] = finite_number(value)
         elif (number := finite_number(value)) is not None:
             table[str(name)] = {"model": number}
     return table
