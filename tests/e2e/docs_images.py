@@ -1,6 +1,6 @@
-"""Copy the browser tests' screenshots that docs/dashboard.md shows into docs/images/dashboard,
-cut to the part of the page the guide talks about and reduced to a small palette (the
-committed images stay a few hundred kB in all).
+"""Copy the browser tests' screenshots that docs/dashboard.md and docs/tracking.md show into
+docs/images/dashboard, cut to the part of the page the guide talks about and reduced to a
+small palette (the committed images stay a few hundred kB in all).
 
     make test                                   # the browser tests save build/screenshots/
     .venv/bin/python -m tests.e2e.docs_images   # then refresh the guide's copies
@@ -31,6 +31,8 @@ SHOWN = {
     "chat": 300,
     "assist-review": 1420,
     "assist-nights": 640,
+    "mlflow-run": 1160,
+    "mlflow-model": 760,
 }
 """Screenshot name -> the height in pixels kept from its top."""
 COLOURS = 64
