@@ -100,6 +100,16 @@ def server(
     store.close()
 
 
+@pytest.fixture(scope="module")
+def house(server: tuple[str, Store, BlobStore], sklearn_folder: Path) -> int:
+    """The scikit-learn model registered once as version ``house/N`` of ``default`` (its
+    number), ``house@champion``: the tests share its process."""
+    _, store, blobs = server
+    number = _register(store, blobs, "house", sklearn_folder)
+    store.set_alias("house", "champion", number, actor="tests")
+    return number
+
+
 def _register(
     store: Store, blobs: BlobStore, model: str, folder: Path, project: str = "default"
 ) -> int:
@@ -128,22 +138,20 @@ def _predict(url: str, ref: str, headers: dict[str, str], **body: Any) -> httpx.
 
 def test_sklearn_model_predicts_in_its_own_process(
     server: tuple[str, Store, BlobStore],
-    sklearn_folder: Path,
+    house: int,
     fitted: LinearRegression,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, store, blobs = server
-    number = _register(store, blobs, "house", sklearn_folder)
+    url, store, _ = server
     headers = user_headers(store, "vera", role="viewer")
-    store.set_alias("house", "champion", number, actor="tests")
     answer = _predict(url, "house@champion", headers)
     assert answer.status_code == 200, answer.text
     expected = fitted.predict(pd.DataFrame(ROWS, dtype=float))
     body = answer.json()
-    assert (body["model"], body["version"], body["rows"]) == ("house", number, 2)
+    assert (body["model"], body["version"], body["rows"]) == ("house", house, 2)
     np.testing.assert_allclose(body["predictions"]["prediction"], expected)
-    again = _predict(url, f"house/{number}", headers, history=True)  # the same process
+    again = _predict(url, f"house/{house}", headers, history=True)  # the same process
     assert again.json()["predictions"] == body["predictions"]
     assert again.json()["history"] is None
 
@@ -217,7 +225,7 @@ def test_flavor_whose_package_is_missing_is_409_naming_it(
 
 
 def test_pickle_that_kills_its_process_leaves_the_api_serving(
-    server: tuple[str, Store, BlobStore], sklearn_folder: Path, tmp_path: Path
+    server: tuple[str, Store, BlobStore], sklearn_folder: Path, house: int, tmp_path: Path
 ) -> None:
     url, store, blobs = server
     hostile = tmp_path / "hostile"
@@ -233,8 +241,7 @@ def test_pickle_that_kills_its_process_leaves_the_api_serving(
     assert error["code"] == "MODEL_FAILED"
     assert "ended (exit code 7) while loading it" in error["message"]
     assert str(hostile) not in error["message"]
-    good = _register(store, blobs, "house", sklearn_folder)
-    assert _predict(url, f"house/{good}", headers).status_code == 200
+    assert _predict(url, f"house/{house}", headers).status_code == 200
     assert httpx.get(f"{url}/api/v1/health", headers=headers).status_code == 200
 
 
@@ -263,10 +270,10 @@ def test_python_function_model_crashing_while_predicting(
 
 
 def test_requirements_are_read_without_loading_the_model(
-    server: tuple[str, Store, BlobStore], sklearn_folder: Path, tmp_path: Path
+    server: tuple[str, Store, BlobStore], house: int, tmp_path: Path
 ) -> None:
-    _, store, blobs = server
-    version = store.get_version("house", _register(store, blobs, "house", sklearn_folder))
+    _, store, _ = server
+    version = store.get_version("house", house)
     (tmp_path / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
     (tmp_path / "requirements.txt").write_text(
         "# made by MLflow\n-r extra.txt\n--index-url https://example.org\n"
@@ -285,17 +292,16 @@ def test_requirements_are_read_without_loading_the_model(
 
 
 def test_turning_mlflow_models_off_refuses_a_model_already_served(
-    server: tuple[str, Store, BlobStore], sklearn_folder: Path
+    server: tuple[str, Store, BlobStore], house: int
 ) -> None:
-    url, store, blobs = server
-    number = _register(store, blobs, "house", sklearn_folder)
+    url, store, _ = server
     headers = admin_headers(store)
-    assert _predict(url, f"house/{number}", headers).status_code == 200
+    assert _predict(url, f"house/{house}", headers).status_code == 200
     try:
         httpx.patch(f"{url}/api/v1/settings", json={"mlflow_models": False}, headers=headers)
-        refused = _predict(url, f"house/{number}", headers)
+        refused = _predict(url, f"house/{house}", headers)
         assert refused.status_code == 403
         assert "does not allow MLflow models" in refused.json()["error"]["message"]
     finally:
         httpx.patch(f"{url}/api/v1/settings", json={"mlflow_models": True}, headers=headers)
-    assert _predict(url, f"house/{number}", headers).status_code == 200
+    assert _predict(url, f"house/{house}", headers).status_code == 200
