@@ -199,6 +199,10 @@ def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:
     assert not_served.status_code == 501
     assert not_served.json()["error_code"] == "NOT_IMPLEMENTED"
     assert "POST /api/2.0/mlflow/traces" in not_served.json()["message"]
+    traces = httpx.post(f"{tracking.tracking_uri}/api/3.0/mlflow/traces", json={},
+                        headers=_auth())  # fmt: skip  # MLflow 3's client's start of a trace
+    assert traces.status_code == 501 and traces.json()["error_code"] == "NOT_IMPLEMENTED"
+    assert "POST /api/3.0/mlflow/traces" in traces.json()["message"]
     tracking.set_terminated(run.info.run_id)
     with pytest.raises(MlflowException) as ended:
         tracking.log_metric(run.info.run_id, "loss", 1.0)

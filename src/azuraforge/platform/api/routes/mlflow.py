@@ -60,6 +60,8 @@ from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord, c
 from azuraforge.platform.store.mlflow_models import ModelMetric
 
 MLFLOW = "/api/2.0/mlflow"
+MLFLOW_APIS = (MLFLOW, "/api/3.0/mlflow", "/api/4.0/mlflow")
+"""The prefixes of MLflow's calls (its client's traces and scorers are under 3.0 and 4.0)."""
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
@@ -473,14 +475,18 @@ def list_run_artifacts(
     return {"root_uri": run_info(found)["artifact_uri"], "files": files}
 
 
-@router.api_route(f"{MLFLOW}/{{call:path}}", methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
-                  dependencies=[READ])  # fmt: skip
-def not_served(call: str, request: Request) -> Json:
-    """Every other call of MLflow's API: 501 naming it, never a wrong answer."""
+def not_served(request: Request) -> Json:
+    """Every other call of MLflow's API (of its versions 2, 3 and 4: traces, scorers...):
+    501 naming it, never a wrong answer."""
     raise NotServedError(
-        f"MLflow's call {request.method} {MLFLOW}/{call} is not served by this server; "
+        f"MLflow's call {request.method} {request.url.path} is not served by this server; "
         "docs/tracking.md lists those that are"
     )
+
+
+for _api in MLFLOW_APIS:
+    router.add_api_route(f"{_api}/{{call:path}}", not_served, dependencies=[READ],
+                         methods=["GET", "POST", "PATCH", "DELETE", "PUT"])  # fmt: skip
 
 
 def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> None:
