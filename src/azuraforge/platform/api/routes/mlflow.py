@@ -69,9 +69,9 @@ Json = dict[str, Any]
 
 class MlflowBody(BaseModel):
     """A request of MLflow's client: fields it sends that are not read here are ignored
-    (``run_uuid`` beside ``run_id``, a metric's ``model_id``...). A request of two bases
-    names the one whose fields come first (the id) last: its fields are validated, and the
-    first wrong one named, in MLflow's order."""
+    (``run_uuid`` beside ``run_id``...). A request made of two bodies names the id's body
+    last among its bases: pydantic validates the last base's fields first, so a wrong id is
+    the one named, as MLflow names it."""
 
     model_config = ConfigDict(extra="ignore")
 
