@@ -657,8 +657,8 @@ def _dataset_id(connection: Connection, mlflow_id: int, dataset: DatasetIn) -> i
                 row.where(~exists().where(*where)),
             )
         )
-        found = connection.scalar(select(MlflowDataset.id).where(*where))
-    return int(found or 0)
+        found = connection.execute(select(MlflowDataset.id).where(*where)).scalar_one()
+    return int(found)
 
 
 _ATTRIBUTES = {"name": MlflowLoggedModel.name, "id": MlflowLoggedModel.id,
