@@ -494,7 +494,8 @@ def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> Non
     autolog send it) to that model, once written to the run (an unknown model:
     ``RESOURCE_DOES_NOT_EXIST``)."""
     linked = [m for m in (metric.for_model() for metric in metrics) if m is not None]
-    store.log_model_metrics(run_id, linked)
+    if linked:  # none: no query (the project's check of the run would be one)
+        store.log_model_metrics(run_id, linked)
 
 
 def _runs_json(store: Store, found: Sequence[MlflowRunRecord], project: str) -> list[Json]:
