@@ -210,6 +210,7 @@ def test_another_projects_logged_model_is_not_found(
         ("POST", "", {"experiment_id": "0"}, "INVALID_PARAMETER_VALUE"),  # made within a run
         ("POST", "", {"experiment_id": "0", "source_run_id": "x"}, "RESOURCE_DOES_NOT_EXIST"),
         ("GET", "/m-nothex", None, "RESOURCE_DOES_NOT_EXIST"),
+        ("DELETE", "/m-" + "a" * 100, None, "RESOURCE_DOES_NOT_EXIST"),
         ("PATCH", "/m-" + "0" * 32, {"status": "LOGGED_MODEL_READY"}, "RESOURCE_DOES_NOT_EXIST"),
         ("POST", "/search", {"filter": "metrics.acc > 'high'"}, "INVALID_PARAMETER_VALUE"),
         ("POST", "/search", {"filter": "name = 'a' AND"}, "INVALID_PARAMETER_VALUE"),

@@ -38,7 +38,6 @@ AJAX = "/ajax-api/2.0/mlflow"
 """Where MLflow's web page makes its calls (``search-datasets`` is one of the page's)."""
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
-ModelId = Annotated[str, Field(max_length=40)]
 SEARCH_DEFAULT = 100
 """How many logged models a search answers when not told (MLflow's default)."""
 MAX_DATASET_EXPERIMENTS = 20
@@ -118,7 +117,7 @@ class DatasetInput(MlflowBody):
 
 
 class ModelRef(MlflowBody):
-    model_id: ModelId
+    model_id: str = Field(max_length=40)
     step: int = 0
 
 
@@ -182,7 +181,7 @@ def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Jso
 
 @router.get(f"{MODELS}/{{model_id}}", dependencies=[READ])
 def get_logged_model(
-    model_id: ModelId,
+    model_id: str,
     store: StoreDep,
     who: Reader,
     allow_deleted: Annotated[bool, Query()] = False,
@@ -196,7 +195,7 @@ def get_logged_model(
 
 @router.patch(f"{MODELS}/{{model_id}}", dependencies=[TRACK])
 def finalize_logged_model(
-    model_id: ModelId, body: ModelFinalize, store: StoreDep, who: Writer
+    model_id: str, body: ModelFinalize, store: StoreDep, who: Writer
 ) -> Json:
     """Set the model's status (``LOGGED_MODEL_READY`` once its files are uploaded,
     ``LOGGED_MODEL_UPLOAD_FAILED``)."""
@@ -207,16 +206,14 @@ def finalize_logged_model(
 
 
 @router.delete(f"{MODELS}/{{model_id}}", dependencies=[WRITE])
-def delete_logged_model(model_id: ModelId, store: StoreDep, who: Writer) -> Json:
+def delete_logged_model(model_id: str, store: StoreDep, who: Writer) -> Json:
     """Mark the model deleted: no longer found nor searched (its files stay its run's)."""
     store.delete_logged_model(model_id_of(model_id), project=who.project)
     return {}
 
 
 @router.patch(f"{MODELS}/{{model_id}}/tags", dependencies=[TRACK])
-def set_logged_model_tags(
-    model_id: ModelId, body: ModelTags, store: StoreDep, who: Writer
-) -> Json:
+def set_logged_model_tags(model_id: str, body: ModelTags, store: StoreDep, who: Writer) -> Json:
     """Set tags of the model (a key's value replaced)."""
     store.set_logged_model_values(model_id_of(model_id), TAG, _pairs(body.tags),
                                   project=who.project)  # fmt: skip
@@ -224,7 +221,7 @@ def set_logged_model_tags(
 
 
 @router.delete(f"{MODELS}/{{model_id}}/tags/{{tag_key:path}}", dependencies=[TRACK])
-def delete_logged_model_tag(model_id: ModelId, tag_key: str, store: StoreDep, who: Writer) -> Json:
+def delete_logged_model_tag(model_id: str, tag_key: str, store: StoreDep, who: Writer) -> Json:
     """Delete a tag of the model (``RESOURCE_DOES_NOT_EXIST`` when it has none so named)."""
     store.delete_logged_model_tag(model_id_of(model_id), tag_key[:250], project=who.project)
     return {}
@@ -232,7 +229,7 @@ def delete_logged_model_tag(model_id: ModelId, tag_key: str, store: StoreDep, wh
 
 @router.post(f"{MODELS}/{{model_id}}/params", dependencies=[TRACK])
 def log_logged_model_params(
-    model_id: ModelId, body: ModelParams, store: StoreDep, who: Writer
+    model_id: str, body: ModelParams, store: StoreDep, who: Writer
 ) -> Json:
     """Log params of the model (a param logged keeps its value)."""
     store.set_logged_model_values(model_id_of(model_id), PARAM, _pairs(body.params),
