@@ -186,8 +186,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "test_create_model_version_with_non_local_source": LOCAL_FILES,
     "test_create_model_version_with_file_uri": LOCAL_FILES,
     "test_logging_model_with_local_artifact_uri": LOCAL_FILES,
-    "test_log_input": "runs/get answers no dataset_inputs after log_input (not done yet)",
-    "test_log_inputs": "runs/get answers no dataset_inputs after log_inputs (not done yet)",
     "test_log_inputs_validation": DRIFT
     + (
         "mlflow server 3.17 answers 200 to log-inputs without a run_id; ours refuses the "
