@@ -22,6 +22,7 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
 from azuraforge.platform.api.streaming import upload_run_file
+from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.mlflow_api import (
     MAX_RESULTS,
     AlreadyExistsError,
@@ -331,7 +332,7 @@ def get_run(
 ) -> Json:
     """One run made through MLflow, active or deleted, with its latest metrics, params and
     tags, its inputs and outputs."""
-    found = _mlflow_run(store, run_id_of(run_id or run_uuid))
+    found = mlflow_run(store, run_id_of(run_id or run_uuid))
     return {"run": _runs_json(store, [found], who.project)[0]}
 
 
@@ -340,7 +341,7 @@ def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
     """Rename an active run (``run_name``), or end it (``status``: FINISHED, FAILED,
     KILLED)."""
     run_id = body.id
-    before = _mlflow_run(store, run_id)  # an MLflow run of the caller's project
+    before = mlflow_run(store, run_id)  # an MLflow run of the caller's project
     check_run_active(run_id, before.lifecycle)
     update_run(store, before, body.status, body.run_name, body.end_time)
     return {"run_info": run_info(store.get_mlflow_run(run_id))}
@@ -351,7 +352,7 @@ def delete_mlflow_run(body: RunRef, store: StoreDep) -> Json:
     """Mark a run deleted, as MLflow does: hidden from searches of active runs, refusing
     writes, its data kept and restorable (AzuraForge's own delete removes it for good)."""
     run_id = body.id
-    _mlflow_run(store, run_id)
+    mlflow_run(store, run_id)
     store.set_mlflow_run_lifecycle(run_id, DELETED)
     return {}
 
@@ -360,7 +361,7 @@ def delete_mlflow_run(body: RunRef, store: StoreDep) -> Json:
 def restore_mlflow_run(body: RunRef, store: StoreDep) -> Json:
     """Restore a deleted run."""
     run_id = body.id
-    _mlflow_run(store, run_id)
+    mlflow_run(store, run_id)
     store.set_mlflow_run_lifecycle(run_id, ACTIVE)
     return {}
 
@@ -425,7 +426,7 @@ def delete_tag(body: DeleteTag, store: StoreDep) -> Json:
     """Delete a tag of an active run (``RESOURCE_DOES_NOT_EXIST`` when it has none so
     named)."""
     run_id = body.id
-    found = _mlflow_run(store, run_id)
+    found = mlflow_run(store, run_id)
     check_run_active(run_id, found.lifecycle)
     if body.key not in found.run.tags:
         raise NotFoundError(f"No tag with name: {body.key} in run with id {run_id}")
@@ -445,7 +446,7 @@ def get_metric_history(
     """Every value the run logged for the metric (NaN ones too), by step, a page of
     ``max_results`` at a time when asked."""
     found = run_id_of(run_id or run_uuid)
-    _mlflow_run(store, found)
+    mlflow_run(store, found)
     offset = page_offset(token)
     limit = None if max_results is None else max_results + 1
     points = store.mlflow_metric_history(found, metric_key, offset=offset, limit=limit)
@@ -469,7 +470,7 @@ def list_run_artifacts(
     """The files and folders right inside ``path`` of a run's files, paths from their root
     (MLflow's listing by run, beside the artifact proxy's); ``..`` is ``Invalid path``."""
     inside = inside_path(path)
-    found = _mlflow_run(store, run_id_of(run_id or run_uuid))
+    found = mlflow_run(store, run_id_of(run_id or run_uuid))
     listed = list_folder(store, blobs, ArtifactPlace(inside, run_id=found.run.id))
     files = [{**entry, "path": posixpath.join(inside, entry["path"])} for entry in listed]
     return {"root_uri": run_info(found)["artifact_uri"], "files": files}
@@ -505,7 +506,7 @@ def _runs_json(store: Store, found: Sequence[MlflowRunRecord], project: str) -> 
     return [{**run_json(r), **io.get(r.run.id, {})} for r in found]
 
 
-def _mlflow_run(store: Store, run_id: int) -> MlflowRunRecord:
+def mlflow_run(store: Store, run_id: int) -> MlflowRunRecord:
     """The run made through MLflow ``run_id`` of the caller's project, missing in MLflow's
     words."""
     with _run_wording(run_id):
@@ -546,8 +547,13 @@ def list_artifacts(
 @router.get(f"{ARTIFACTS}/{{path:path}}", dependencies=[READ])
 def download_artifact(path: str, store: StoreDep, blobs: BlobsDep) -> StreamingResponse:
     """A file of a run or of a registry version, streamed from the blob store."""
-    key = file_key(locate(store, path))
-    size = blobs.size(key)  # a missing file: 404 before anything is sent
+    return file_response(blobs, file_key(locate(store, path)))
+
+
+def file_response(blobs: BlobStore, key: str) -> StreamingResponse:
+    """The file ``key`` of the blob store, streamed as an attachment (never shown by a
+    browser on this server's origin); a missing one is a 404 before anything is sent."""
+    size = blobs.size(key)
     headers = {"Content-Length": str(size), "X-Content-Type-Options": "nosniff",
                "Content-Disposition": "attachment"}  # fmt: skip
     return StreamingResponse(blobs.iter_chunks(key), media_type="application/octet-stream",
