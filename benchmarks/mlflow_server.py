@@ -16,14 +16,18 @@ bench-mlflow-server`` installs it into ``build/mlflow-venv``, apart from the tes
    seeded values, millisecond timestamps) in one ``MlflowClient.log_batch`` call, which the
    client sends as requests of 1,000 metrics (MLflow's limit); timed until it returns, then
    the run is ended. Every round's points are counted and summed per key in the server's
-   SQLite file (or the script exits 1). Median points a second of ``rounds`` rounds, the
-   servers taking turns.
+   SQLite file (or the script exits 1). Median of ``rounds`` rounds, the servers taking
+   turns. Its aims (:data:`GOALS`): the server's CPU per point at most a tenth of ``mlflow
+   server``'s, and the client's rate against ours at least 80 % of its rate against a server
+   that answers ``{}`` at once (the client alone, the ceiling of any server through MLflow's
+   client); ours / ``mlflow server`` in points a second is shown for information.
 3. ``search_runs``: ``runs`` finished runs (3 params, 3 metrics, seeded, distinct losses)
    bulk-inserted into each server's own tables (untimed; what ``create_run`` + ``log_batch``
    + ``set_terminated`` write), then ``mlflow.search_runs(filter_string="metrics.loss <
    0.5", order_by=["metrics.loss ASC"], max_results=50, output_format="list")``: both must
    return the same 50 runs with the same losses as a sort in Python, then ``queries`` timed
-   calls each, in turns; p50 and p95.
+   calls each, in turns; p50 and p95. Its aim: ``mlflow server``'s p95 at least 10 times
+   ours.
 4. Memory: each server's peak resident set (``VmHWM``, its process and children) over each
    part, reset before it (``/proc/<pid>/clear_refs``).
 
@@ -77,7 +81,10 @@ SIZES = {
     "quick": {"points": 10_000, "rounds": 2, "runs": 1_000, "queries": 20},
 }
 WARMUP = 5
-GOAL = 10.0  # ours / MLflow, both parts
+GOALS = {"server_cpu_ratio": 10.0, "of_ceiling": 0.80, "search_ratio_p95": 10.0}
+"""The aims, each a least value: ``mlflow server``'s CPU per logged point / ours; our
+``log_batch`` rate / the client alone's (the null server's); ``search_runs``' p95 of ``mlflow
+server`` / ours."""
 SUM_REL_TOL = 1e-9
 START, END = "<!-- mlflow_server:start -->", "<!-- mlflow_server:end -->"
 CONFORMANCE = ROOT / "benchmarks" / "results" / "mlflow_conformance.json"
@@ -305,11 +312,13 @@ def logging_part(servers: dict[str, Server], size: dict[str, Any]) -> dict[str, 
                          "processes": len(servers[name].pids())}  # fmt: skip
     rate = {name: r["points_per_second"] for name, r in results.items()}
     cpu = {name: r["median_server_cpu_seconds"] for name, r in results.items()}
-    ratio = rate["ours"] / rate["mlflow"]
+    cpu_ratio, of_ceiling = cpu["mlflow"] / cpu["ours"], rate["ours"] / rate["floor"]
     return {"points": len(metrics), "rounds": size["rounds"], "results": results,
-            "ratio": ratio, "meets_goal": ratio >= GOAL,
+            "ratio": rate["ours"] / rate["mlflow"],
             "ceiling_ratio": rate["floor"] / rate["mlflow"],
-            "server_cpu_ratio": cpu["mlflow"] / cpu["ours"]}  # fmt: skip
+            "server_cpu_ratio": cpu_ratio, "of_ceiling": of_ceiling,
+            "meets_cpu_goal": cpu_ratio >= GOALS["server_cpu_ratio"],
+            "meets_ceiling_goal": of_ceiling >= GOALS["of_ceiling"]}  # fmt: skip
 
 
 # ---- search_runs --------------------------------------------------------------------------
@@ -397,7 +406,7 @@ def search_part(servers: dict[str, Server], size: dict[str, Any]) -> dict[str, A
             "setup_seconds": setup, "times_ms": times, "stats": stats,
             "ratio_p95": ratio,
             "ratio_p50": stats["mlflow"]["p50_ms"] / stats["ours"]["p50_ms"],
-            "meets_goal": ratio >= GOAL}  # fmt: skip
+            "meets_goal": ratio >= GOALS["search_ratio_p95"]}  # fmt: skip
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -410,6 +419,9 @@ def section(report: dict[str, Any]) -> str:
     so, sm = sr["stats"]["ours"], sr["stats"]["mlflow"]
     diffs = report["conformance"]["differences"]
     met = {True: "met", False: "**not met**"}
+
+    def per_point(r: dict[str, Any]) -> str:
+        return f"{r['median_server_cpu_seconds'] / lg['points'] * 1e6:.1f} µs"
 
     def logged(r: dict[str, Any]) -> str:
         return (f"{r['median_seconds']:.2f} ({r['points_per_second']:,.0f}) "
@@ -439,13 +451,18 @@ def section(report: dict[str, Any]) -> str:
         f"| `mlflow server` | {logged(lm)} |",
         f"| none: the client alone (a server answering `{{}}` at once) | {logged(lf)} |",
         "",
-        f"**Ours / MLflow: {lg['ratio']:.1f}x** the points a second (goal >= {GOAL:.0f}x: "
-        f"{met[lg['meets_goal']]}); our server spent {lg['server_cpu_ratio']:.1f}x less CPU "
-        f"than `mlflow server` on the same points. The client alone reaches "
-        f"{lg['ceiling_ratio']:.1f}x MLflow's rate: MLflow's client turns each batch into "
-        "protobuf and JSON, about as much CPU as our server's whole work on it, and no server "
-        "can send the client's own time back, so through `mlflow.log_batch` a server is at most "
-        f"{lg['ceiling_ratio']:.1f}x faster than `mlflow server` here.",
+        f"**Server CPU per logged point, `mlflow server` / ours: {lg['server_cpu_ratio']:.1f}x** "
+        f"({per_point(lm)} against {per_point(lo)}; aim >= "
+        f"{GOALS['server_cpu_ratio']:.0f}x: {met[lg['meets_cpu_goal']]}). **The client's rate "
+        f"against ours / against no server: {lg['of_ceiling']:.0%}** (aim >= "
+        f"{GOALS['of_ceiling']:.0%}: {met[lg['meets_ceiling_goal']]}).",
+        "",
+        f"For information: ours / MLflow, {lg['ratio']:.1f}x the points a second. The client "
+        f"alone reaches {lg['ceiling_ratio']:.1f}x MLflow's rate: MLflow's client turns each "
+        "batch into protobuf and JSON and waits for each request's answer before it sends the "
+        "next, and no server can send the client's own time back, so through "
+        f"`mlflow.log_batch` a server is at most {lg['ceiling_ratio']:.1f}x faster than "
+        "`mlflow server` here; hence the aims above, on what a server controls.",
         "",
         f"Each round a new run logs {lg['points']:,} points (4 keys at each of "
         f"{lg['points'] // 4:,} steps, seeded values, millisecond timestamps) in one "
@@ -462,8 +479,8 @@ def section(report: dict[str, Any]) -> str:
         f"| ours | {so['p50_ms']:.1f} | {so['p95_ms']:.1f} | {so['peak_rss_mb']:.0f} |",
         f"| `mlflow server` | {sm['p50_ms']:.1f} | {sm['p95_ms']:.1f} | {sm['peak_rss_mb']:.0f} |",
         "",
-        f"**MLflow p95 / ours: {sr['ratio_p95']:.1f}x** (p50: {sr['ratio_p50']:.1f}x; goal >= "
-        f"{GOAL:.0f}x: {met[sr['meets_goal']]}).",
+        f"**MLflow p95 / ours: {sr['ratio_p95']:.1f}x** (p50: {sr['ratio_p50']:.1f}x; aim >= "
+        f"{GOALS['search_ratio_p95']:.0f}x: {met[sr['meets_goal']]}).",
         "",
         f"{sr['runs']:,} finished runs (3 params, 3 metrics, seeded, distinct losses; "
         f"{sr['matching']:,} with loss < 0.5) bulk-inserted into each server's own tables, "
