@@ -43,6 +43,7 @@ from azuraforge.platform.api.routes import (
     mlflow,
     mlflow_models,
     mlflow_registry,
+    mlflow_ui,
     models,
     openai_chat,
     pipelines,
@@ -103,6 +104,7 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
     shared.include_router(mlflow_models.router, dependencies=checked)
     shared.include_router(mlflow_registry.router, dependencies=checked)
+    shared.include_router(mlflow_ui.router, dependencies=checked)
     shared.include_router(mlflow.router, dependencies=checked)
     shared.include_router(openai_chat.router, dependencies=checked)
     shared.include_router(metrics.router)  # Prometheus's path, outside the API's
@@ -123,8 +125,8 @@ def _include_routes(app: FastAPI) -> None:
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
     for router in (
-        mlflow_models.router, mlflow_registry.router, mlflow.router, openai_chat.router,
-        metrics.router,
+        mlflow_models.router, mlflow_registry.router, mlflow_ui.router, mlflow.router,
+        openai_chat.router, metrics.router,
     ):  # fmt: skip
         app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)
@@ -213,6 +215,7 @@ def create_app(
     app.add_middleware(AuditedWrites, store=opened)
     uploads = (
         Uploads(UPLOADS, settings.max_artifact_bytes),
+        Uploads(mlflow_ui.UPLOADS, settings.max_artifact_bytes, method="POST"),
         Uploads(DATA_UPLOADS, settings.max_upload_bytes, "AZURAFORGE_MAX_UPLOAD_BYTES"),
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, uploads=uploads)

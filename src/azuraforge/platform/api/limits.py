@@ -49,16 +49,18 @@ def _header_problem(scope: Scope) -> str | None:
 
 @dataclass(frozen=True)
 class Uploads:
-    """The requests whose bodies are files (``PUT`` to a path ``paths`` matches: a run's
-    uploaded file), limited to ``limit`` bytes, named ``setting``."""
+    """The requests whose bodies are files (``method``, ``PUT`` by default, to a path
+    ``paths`` matches: a run's uploaded file), limited to ``limit`` bytes, named
+    ``setting``."""
 
     paths: re.Pattern[str]
     limit: int
     setting: str = "AZURAFORGE_MAX_ARTIFACT_BYTES"
+    method: str = "PUT"
 
     def take(self, scope: Scope) -> bool:
         """Whether the request ``scope`` uploads a file."""
-        return scope["method"] == "PUT" and self.paths.match(scope["path"]) is not None
+        return scope["method"] == self.method and self.paths.match(scope["path"]) is not None
 
 
 class BodyLimit:

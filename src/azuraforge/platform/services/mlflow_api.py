@@ -69,8 +69,10 @@ LARGEST = sys.float_info.max
 """What MLflow's SQL stores keep an infinite value as (with its sign)."""
 MAX_STEP = 2**63 - 1
 MLFLOW_PATHS = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/4.0/mlflow/",
-                "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")  # fmt: skip
-"""Where MLflow's calls are served: errors there answer in MLflow's form."""
+                "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/",
+                "/get-artifact")  # fmt: skip
+"""Where MLflow's calls are served (``/get-artifact``: its web page's download): errors
+there answer in MLflow's form."""
 
 STATUS_OF = {QUEUED: "SCHEDULED", RUNNING: "RUNNING", COMPLETED: "FINISHED", FAILED: "FAILED",
              LOST: "FAILED", CANCELLED: "KILLED", PRUNED: "KILLED"}  # fmt: skip

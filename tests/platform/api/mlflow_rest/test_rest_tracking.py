@@ -145,11 +145,6 @@ LOCAL_FILES = (
     "(MLflow's fixture gives it a local folder)"
 )
 
-UI_ONLY = (
-    "not served: {call}, a call of MLflow's web page (MLflow's client never makes it; "
-    "AzuraForge's dashboard is the web page here): 404"
-)
-
 KNOWN_DIFFERENCES: dict[str, str] = {
     "test_create_get_search_experiment": (
         "on purpose: artifact_location 'my_location' (a folder of the server's working "
@@ -160,27 +155,16 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "test_create_run_all_args[my-parent-id]": DRIFT + "MLflow 3's RunInfo has no run_uuid",
     "test_path_validation": DRIFT
     + (
-        "MLflow 3.17's errors carry error_class and sqlstate too; ours passes the artifact "
-        "listing's check and answers 404 at /get-artifact, MLflow's web page's file download"
+        "MLflow 3.17's errors carry error_class and sqlstate too; ours passes the checks of "
+        "the artifact listing and /get-artifact and answers 404 at /model-versions/get-artifact, "
+        "MLflow's web page's download of a model version's file"
     ),
     "test_log_model": DRIFT + "MLflow 3 refuses the model name 'model/path/0' (a '/' in it)",
     "test_artifacts": LOCAL_FILES,
-    "test_get_metric_history_bulk_rejects_invalid_requests": UI_ONLY.format(
-        call="/ajax-api/2.0/mlflow/metrics/get-history-bulk"
-    ),
-    "test_get_metric_history_bulk_returns_expected_metrics_in_expected_order": UI_ONLY.format(
-        call="/ajax-api/2.0/mlflow/metrics/get-history-bulk"
-    ),
-    "test_get_metric_history_bulk_respects_max_results": UI_ONLY.format(
-        call="/ajax-api/2.0/mlflow/metrics/get-history-bulk"
-    ),
-    "test_get_metric_history_bulk_interval_rejects_invalid_requests": UI_ONLY.format(
-        call="/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
-    ),
     "test_get_metric_history_bulk_interval_respects_max_results": DRIFT
     + (
-        "MLflow 3.17 samples other steps; ours: "
-        + UI_ONLY.format(call="/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval")
+        "the test expects the steps MLflow sampled before 3.17 (0 2 4 6 8 9 of 10 at 5 a "
+        "run); MLflow 3.17 samples by value, at most 5 a run (0 2 4 6 9), as ours does"
     ),
     "test_create_model_version_with_path_source": LOCAL_FILES,
     "test_create_model_version_with_non_local_source": LOCAL_FILES,
@@ -191,10 +175,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "mlflow server 3.17 answers 200 to log-inputs without a run_id; ours refuses the "
         "datasets (sent as JSON strings) before it says run_id is missing"
     ),
-    "test_upload_artifact_handler_rejects_invalid_requests": UI_ONLY.format(
-        call="/ajax-api/2.0/mlflow/upload-artifact"
-    ),
-    "test_upload_artifact_handler": UI_ONLY.format(call="/ajax-api/2.0/mlflow/upload-artifact"),
 }
 """Each test that fails against our server, and why (docs/tracking.md lists them)."""
 
