@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK
 from azuraforge.platform.api.deps import BlobsDep, StoreDep
-from azuraforge.platform.api.routes.mlflow import file_response, mlflow_run
+from azuraforge.platform.api.routes.mlflow import MLFLOW, file_response, mlflow_run
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.mlflow_api import MAX_STEP, number, run_id_of
 from azuraforge.platform.services.mlflow_artifacts import ArtifactPlace, file_key, inside_path
@@ -77,6 +77,7 @@ def get_metric_history_bulk(
 
 
 @router.get(f"{AJAX}/metrics/get-history-bulk-interval", dependencies=[READ])
+@router.get(f"{MLFLOW}/metrics/get-history-bulk-interval", dependencies=[READ])
 def get_metric_history_bulk_interval(
     store: StoreDep,
     run_ids: Annotated[list[str] | None, Query()] = None,
@@ -88,7 +89,8 @@ def get_metric_history_bulk_interval(
     """The values the runs ``run_ids`` (1 to 100) logged for ``metric_key`` at steps from
     ``start_step`` to ``end_step`` (both or neither), run by run in the order named, at most
     ``max_results`` of each (1 to 2,500; 2,500 by default) sampled as MLflow 3.17 samples
-    them (:func:`sampled`), by step, time and value."""
+    them (:func:`sampled`), by step, time and value. Also under ``/api/2.0/mlflow/``, as
+    ``mlflow server`` serves it (a call of its API, which its web page makes)."""
     if not run_ids:
         raise InvalidParameterError("Missing value for required parameter 'run_ids'.")
     if len(run_ids) > MAX_RUNS:
