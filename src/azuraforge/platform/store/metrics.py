@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 
 from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.store.base import OLDEST_RUNNING_TX, StoreBase, json_safe
@@ -434,6 +434,15 @@ def _insert_outcomes(
     connection.exec_driver_sql(statement, [(experiment_id, *row) for row in outcomes])
 
 
+_UPDATE_SUMMARY = (
+    update(MetricSummary)
+    .where(MetricSummary.key == bindparam("the_key"))
+    .values(last=bindparam("new_last"), step=bindparam("new_step"), min=bindparam("new_min"),
+            max=bindparam("new_max"), count=bindparam("new_count"))
+)  # fmt: skip
+"""A summary row's new values (each key's, of the rows of :func:`_summarise`)."""
+
+
 def _summarise(
     connection: Connection, project_id: int, experiment_id: int, points: Sequence[Point]
 ) -> None:
@@ -454,6 +463,7 @@ def _summarise(
         )
     }  # fmt: skip
     inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for key, key_steps in steps.items():
         key_values = values[key]
         last_step = max(key_steps)
@@ -467,17 +477,13 @@ def _summarise(
             continue
         if last_step < old.step:
             summary["last"], summary["step"] = old.last, old.step
-        connection.execute(
-            update(MetricSummary)
-            .where(MetricSummary.experiment_id == experiment_id, MetricSummary.key == key)
-            .values(
-                last=summary["last"],
-                step=summary["step"],
-                min=min(summary["min"], old.min),
-                max=max(summary["max"], old.max),
-                count=old.n + summary["count"],
-            )
-        )
+        updates.append({"the_key": key, "new_last": summary["last"], "new_step": summary["step"],
+                        "new_min": min(summary["min"], old.min),
+                        "new_max": max(summary["max"], old.max),
+                        "new_count": old.n + summary["count"]})  # fmt: skip
+    if updates:  # one statement for every key
+        connection.execute(_UPDATE_SUMMARY.where(MetricSummary.experiment_id == experiment_id),
+                           updates)  # fmt: skip
     if inserts:
         kind = connection.scalar(select(Experiment.kind).where(Experiment.id == experiment_id))
         connection.execute(insert(MetricSummary), [{**row, "kind": kind} for row in inserts])

@@ -466,9 +466,11 @@ class MlflowStore(ExternalRunStore):
         nans: Sequence[NaNPoint] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        project: str | None = None,
     ) -> None:
         """Write an MLflow client's ``points`` (finite), ``nans`` (NaN values), ``params``
-        and ``tags`` for its run ``experiment_id`` in one transaction. Metrics and params
+        and ``tags`` for its run ``experiment_id`` (of ``project``, when given: checked in
+        the same query as the run) in one transaction. Metrics and params
         need the run running and alive (each such write keeps it alive its idle limit
         more); tags alone are set on any run.
 
@@ -479,7 +481,7 @@ class MlflowStore(ExternalRunStore):
         Raises
         ------
         NotFoundError
-            For no such run, or one not made through MLflow's API.
+            For no such run (in ``project``), or one not made through MLflow's API.
         ConflictError
             If the run ended or is silent past its idle limit (for metrics and params).
         InvalidParameterError
@@ -497,6 +499,8 @@ class MlflowStore(ExternalRunStore):
             check_tag(key, value)
         with self._begin() as connection:
             made = select(MlflowRun.lifecycle).where(MlflowRun.experiment_id == experiment_id)
+            if project is not None:
+                made = made.join(Experiment).join(Project).where(Project.name == project)
             check_run_active(experiment_id, connection.scalar(made))
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
