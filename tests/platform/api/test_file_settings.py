@@ -76,6 +76,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /chat/turns/{turn_id}/feedback": {"verdict": "good"},
     "PATCH /assist/examples/{example_id}": {"output": "good.csv", "tests": "good.csv"},
     "POST /assist/fine-tunes": {"expert": "python"},
+    "PATCH /settings": {"mlflow_models": False},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
                "user": "admin", "key": "data", "turn_id": "1",
