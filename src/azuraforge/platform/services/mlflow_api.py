@@ -26,7 +26,6 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.errors import (
@@ -232,28 +231,25 @@ def check_step(step: int) -> int:
     return step
 
 
-@dataclass(frozen=True)
-class MetricIn:
-    """One metric value an MLflow client logs: its value as read by :func:`metric_value`,
-    its time in milliseconds since the epoch."""
-
-    key: str
-    value: float
-    timestamp: int
-    step: int = 0
-
-
 def split_points(
-    metrics: Iterable[MetricIn],
+    metrics: Iterable[Mapping[str, Any]],
 ) -> tuple[list[tuple[str, int, float, float]], list[NaNPoint]]:
-    """The finite points and the NaN values of ``metrics``, times in seconds."""
+    """The finite points and the NaN values of ``metrics``, each as MLflow's client sends one
+    (validated: ``key``, ``value`` as :func:`metric_value` reads it, ``timestamp`` in
+    milliseconds since the epoch, ``step`` or 0), times in seconds.
+
+    >>> split_points([{"key": "loss", "value": "NaN", "timestamp": 1500}, {"key": "loss",
+    ...               "value": 0.5, "timestamp": 2000, "step": 1}])
+    ([('loss', 1, 0.5, 2.0)], [('loss', 0, 1.5)])
+    """
     points, nans = [], []
     for metric in metrics:
-        when, step = metric.timestamp / 1000.0, check_step(metric.step)
-        if math.isnan(metric.value):
-            nans.append((metric.key, step, when))
+        key, value = metric["key"], metric_value(metric["value"])
+        when, step = metric["timestamp"] / 1000.0, check_step(metric.get("step", 0))
+        if math.isnan(value):
+            nans.append((key, step, when))
         else:
-            points.append((metric.key, step, metric.value, when))
+            points.append((key, step, value, when))
     return points, nans
 
 

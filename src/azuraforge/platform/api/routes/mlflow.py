@@ -27,7 +27,6 @@ from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.mlflow_api import (
     MAX_RESULTS,
     AlreadyExistsError,
-    MetricIn,
     NotServedError,
     check_artifact_location,
     check_batch,
@@ -101,20 +100,14 @@ class Metric(TypedDict):
     dataset_digest: NotRequired[Annotated[str | None, Field(max_length=36)]]
 
 
-def _read(metric: Metric) -> MetricIn:
-    return MetricIn(
-        metric["key"], metric_value(metric["value"]), metric["timestamp"], metric.get("step", 0)
-    )
-
-
 def _for_model(metric: Metric) -> ModelMetric | None:
     """The value as a metric of the logged model it names, if it names one."""
     model_id = metric.get("model_id")
     if not model_id:
         return None
-    read = _read(metric)
-    return ModelMetric(model_id, read.key, read.value, read.timestamp, read.step,
-                       metric.get("dataset_name"), metric.get("dataset_digest"))  # fmt: skip
+    return ModelMetric(model_id, metric["key"], metric_value(metric["value"]),
+                       metric["timestamp"], metric.get("step", 0), metric.get("dataset_name"),
+                       metric.get("dataset_digest"))  # fmt: skip
 
 
 class ExperimentCreate(MlflowBody):
@@ -401,7 +394,7 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
 def log_batch(body: LogBatch, store: StoreDep) -> Json:
     """Write metrics, params and tags of a running run at once (all or nothing)."""
     check_batch(len(body.metrics), len(body.params), len(body.tags))
-    points, nans = split_points(map(_read, body.metrics))
+    points, nans = split_points(body.metrics)
     with _run_wording(run_id := body.id):
         store.write_mlflow(run_id, points=points, nans=nans,
                            params={p.key: p.value for p in body.params},
@@ -413,7 +406,7 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
 @router.post(f"{MLFLOW}/runs/log-metric", dependencies=[TRACK])
 def log_metric(body: LogMetric, store: StoreDep) -> Json:
     """Write one metric value of a running run."""
-    points, nans = split_points([_read(body)])
+    points, nans = split_points([body])
     with _run_wording(run_id := run_id_of(body.get("run_id") or body.get("run_uuid"))):
         store.write_mlflow(run_id, points=points, nans=nans)
     _link_to_models(store, run_id, [body])
