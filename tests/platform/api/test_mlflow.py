@@ -18,6 +18,7 @@ import uvicorn
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import fluent
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from azuraforge.platform.api.app import create_app
@@ -68,9 +69,11 @@ def tracking(server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch) -> Iter
     """MLflow's fluent API and a client aimed at the server with an editor's token of the
     default project; no retries (an error is said at once). MLflow's client keeps each run's
     artifact store by run id in a cache of the process: the servers of two test modules give
-    the same ids, so it is emptied before and after."""
+    the same ids, so it is emptied before and after, as is the fluent API's active
+    experiment (``set_experiment`` also puts it in ``MLFLOW_EXPERIMENT_ID``): another
+    module's server's id, else."""
     url, store = server
-    artifact_stores.clear()
+    _forget_active_experiment()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", _token(user_headers(store, "eddie")))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -78,7 +81,13 @@ def tracking(server: tuple[str, Store], monkeypatch: pytest.MonkeyPatch) -> Iter
     yield MlflowClient(url)
     if mlflow.active_run() is not None:
         mlflow.end_run()
+    _forget_active_experiment()
+
+
+def _forget_active_experiment() -> None:
     artifact_stores.clear()
+    fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
