@@ -29,6 +29,7 @@ def test_the_everyday_mlflow_script_runs_unchanged_and_shows_on_the_dashboard(
     token = dashboard.api.headers["Authorization"].removeprefix("Bearer ")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dashboard.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    mlflow.set_tracking_uri(dashboard.url)  # over another module's, kept by MLflow's client
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--rows", "1500"],
         capture_output=True, text=True, timeout=300, env=dict(os.environ),
@@ -36,7 +37,7 @@ def test_the_everyday_mlflow_script_runs_unchanged_and_shows_on_the_dashboard(
     steps = [line for line in done.stdout.splitlines() if line.startswith("step ")]
     assert done.returncode == 0 and len(steps) == 11, done.stdout + done.stderr[-3000:]
 
-    client = MlflowClient()
+    client = MlflowClient(dashboard.url)
     run_id = done.stdout.rsplit("run ", 1)[1].split(",", 1)[0]
     run = client.get_run(run_id)
     assert {"training_score", "training_mean_absolute_error", "test_mae"} <= set(run.data.metrics)
