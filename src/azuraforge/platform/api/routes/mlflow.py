@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, NotRequired
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -391,7 +391,7 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/log-batch", dependencies=[TRACK])
-def log_batch(body: LogBatch, store: StoreDep) -> Json:
+def log_batch(body: LogBatch, store: StoreDep) -> Response:
     """Write metrics, params and tags of a running run at once (all or nothing)."""
     check_batch(len(body.metrics), len(body.params), len(body.tags))
     points, nans = split_points(body.metrics)
@@ -400,17 +400,17 @@ def log_batch(body: LogBatch, store: StoreDep) -> Json:
                            params={p.key: p.value for p in body.params},
                            tags={t.key: t.value for t in body.tags})  # fmt: skip
     _link_to_models(store, run_id, body.metrics)
-    return {}
+    return _written()
 
 
 @router.post(f"{MLFLOW}/runs/log-metric", dependencies=[TRACK])
-def log_metric(body: LogMetric, store: StoreDep) -> Json:
+def log_metric(body: LogMetric, store: StoreDep) -> Response:
     """Write one metric value of a running run."""
     points, nans = split_points([body])
     with _run_wording(run_id := run_id_of(body.get("run_id") or body.get("run_uuid"))):
         store.write_mlflow(run_id, points=points, nans=nans)
     _link_to_models(store, run_id, [body])
-    return {}
+    return _written()
 
 
 @router.post(f"{MLFLOW}/runs/log-parameter", dependencies=[TRACK])
@@ -496,6 +496,12 @@ def not_served(request: Request) -> Json:
 for _api in MLFLOW_APIS:
     router.add_api_route(f"{_api}/{{call:path}}", not_served, dependencies=[READ],
                          methods=["GET", "POST", "PATCH", "DELETE", "PUT"])  # fmt: skip
+
+
+def _written() -> Response:
+    """MLflow's answer to a write, ``{}``, sent as it is: a sync route's other results are
+    serialized in a worker thread, a second hop per request of each ``log_batch``."""
+    return Response(b"{}", media_type="application/json")
 
 
 def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> None:
