@@ -80,3 +80,17 @@ def test_experiments_runs_and_their_values_as_mlflow_keeps_them(store: Store) ->
     assert [r.run.id for r in both] == [run]
     with pytest.raises(NotFoundError):
         store.get_mlflow_experiment(made.id, project="elsewhere")
+
+
+def test_a_write_names_its_project_and_another_projects_run_is_not_found(store: Store) -> None:
+    """``write_mlflow(..., project=)`` checks the run's project in its own query (the scope of
+    a request passes it): another project's run is missing, in MLflow's words, and nothing is
+    written; the run's own project writes."""
+    store.create_project("other")
+    run = a_run(store, 0, "mine")
+    point = ("loss", 1, 0.5, 1.0)
+    with pytest.raises(NotFoundError, match=f"Run with id={run} not found"):
+        store.write_mlflow(run, points=[point], params={"lr": "0.1"}, project="other")
+    assert store.mlflow_metric_history(run, "loss") == []
+    store.write_mlflow(run, points=[point], params={"lr": "0.1"}, project="default")
+    assert store.mlflow_metric_history(run, "loss") == [(1, 0.5, 1.0)]

@@ -67,6 +67,7 @@ MAX_BATCH_TOTAL = 1000
 LARGEST = sys.float_info.max
 """What MLflow's SQL stores keep an infinite value as (with its sign)."""
 MAX_STEP = 2**63 - 1
+MIN_STEP = -(2**63)
 MLFLOW_PATHS = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/4.0/mlflow/",
                 "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/",
                 "/get-artifact")  # fmt: skip
@@ -226,7 +227,7 @@ def metric_value(value: float | str) -> float:
 
 def check_step(step: int) -> int:
     """``step`` if it is a 64-bit integer (MLflow's steps are)."""
-    if not -MAX_STEP - 1 <= step <= MAX_STEP:
+    if not MIN_STEP <= step <= MAX_STEP:  # constants: no big integers made per metric
         raise InvalidParameterError(f"a metric's step is a 64-bit integer, got {step}")
     return step
 
