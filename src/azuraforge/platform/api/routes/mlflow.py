@@ -22,6 +22,7 @@ from typing_extensions import TypedDict
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
+from azuraforge.platform.api.one_pass_body import read_body
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.mlflow_api import (
@@ -391,8 +392,16 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/log-batch", dependencies=[TRACK])
-def log_batch(body: LogBatch, store: StoreDep) -> Response:
-    """Write metrics, params and tags of a running run at once (all or nothing)."""
+async def log_batch(request: Request, store: StoreDep) -> Response:
+    """Write metrics, params and tags of a running run at once (all or nothing). Its body
+    (up to a thousand metrics) is read in one pass (:func:`read_body`), the writes made in a
+    worker thread."""
+    body = read_body(LogBatch, await request.body(), request.headers.get("content-type"))
+    await run_in_threadpool(_write_batch, store, body)
+    return _written()
+
+
+def _write_batch(store: Store, body: LogBatch) -> None:
     check_batch(len(body.metrics), len(body.params), len(body.tags))
     points, nans = split_points(body.metrics)
     with _run_wording(run_id := body.id):
@@ -400,7 +409,6 @@ def log_batch(body: LogBatch, store: StoreDep) -> Response:
                            params={p.key: p.value for p in body.params},
                            tags={t.key: t.value for t in body.tags})  # fmt: skip
     _link_to_models(store, run_id, body.metrics)
-    return _written()
 
 
 @router.post(f"{MLFLOW}/runs/log-metric", dependencies=[TRACK])
