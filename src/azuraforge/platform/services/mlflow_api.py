@@ -26,7 +26,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from azuraforge.errors import (
     AzuraForgeError,
@@ -55,6 +55,7 @@ from azuraforge.platform.store.states import (
     RUNNING,
 )
 
+T = TypeVar("T")
 PIPELINE = "mlflow"
 """The pipeline a run made through MLflow's API is shown as."""
 RUN_NAME = "mlflow.runName"
@@ -292,6 +293,23 @@ def page_offset(token: str | None) -> int:
 def page_token(offset: int) -> str:
     """The token of the page starting at ``offset``."""
     return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def paged(
+    key: str, found: Sequence[T], offset: int, size: int,
+    to_json: Callable[[Sequence[T]], list[Any]],
+) -> dict[str, Any]:  # fmt: skip
+    """MLflow's answer of one page: the first ``size`` of ``found`` (read one past the page,
+    from ``offset``) as ``key``, and the next page's token when more follow.
+
+    >>> paged("runs", [1, 2, 3], 0, 2, list)["runs"], page_offset(
+    ...     paged("runs", [1, 2, 3], 0, 2, list)["next_page_token"])
+    ([1, 2], 2)
+    """
+    answer: dict[str, Any] = {key: to_json(found[:size])}
+    if len(found) > size:
+        answer["next_page_token"] = page_token(offset + size)
+    return answer
 
 
 # -- answering in MLflow's JSON -------------------------------------------------------------

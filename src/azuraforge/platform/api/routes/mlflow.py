@@ -38,6 +38,7 @@ from azuraforge.platform.services.mlflow_api import (
     number,
     page_offset,
     page_token,
+    paged,
     parse_experiment_filter,
     parse_experiment_order,
     parse_filter,
@@ -308,10 +309,8 @@ def search_experiments(body: ExperimentSearch, store: StoreDep, who: Reader) -> 
         project=who.project, lifecycles=_lifecycles(body.view_type), conditions=conditions,
         orders=orders, offset=offset, limit=body.max_results + 1,
     )  # fmt: skip
-    answer: Json = {"experiments": [experiment_json(e) for e in found[: body.max_results]]}
-    if len(found) > body.max_results:
-        answer["next_page_token"] = page_token(offset + body.max_results)
-    return answer
+    return paged("experiments", found, offset, body.max_results,
+                 lambda page: [experiment_json(e) for e in page])  # fmt: skip
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -385,10 +384,8 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
     found = store.search_mlflow_runs(ids, conditions, orders, project=who.project,
                                      lifecycles=_lifecycles(body.run_view_type),
                                      offset=offset, limit=body.max_results + 1)  # fmt: skip
-    answer: Json = {"runs": _runs_json(store, found[: body.max_results], who.project)}
-    if len(found) > body.max_results:
-        answer["next_page_token"] = page_token(offset + body.max_results)
-    return answer
+    return paged("runs", found, offset, body.max_results,
+                 lambda page: _runs_json(store, page, who.project))  # fmt: skip
 
 
 @router.post(f"{MLFLOW}/runs/log-batch", dependencies=[TRACK])

@@ -18,7 +18,7 @@ from azuraforge.platform.api.deps import StoreDep
 from azuraforge.platform.services.mlflow_api import (
     experiment_id_of,
     page_offset,
-    page_token,
+    paged,
     run_id_of,
 )
 from azuraforge.platform.services.mlflow_models import (
@@ -173,10 +173,8 @@ def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Jso
     found = store.search_logged_models(ids, conditions, orders, project=who.project,
                                        datasets=datasets, offset=offset,
                                        limit=body.max_results + 1)  # fmt: skip
-    answer: Json = {"models": [logged_model_json(m) for m in found[: body.max_results]]}
-    if len(found) > body.max_results:
-        answer["next_page_token"] = page_token(offset + body.max_results)
-    return answer
+    return paged("models", found, offset, body.max_results,
+                 lambda page: [logged_model_json(m) for m in page])  # fmt: skip
 
 
 @router.get(f"{MODELS}/{{model_id}}", dependencies=[READ])
