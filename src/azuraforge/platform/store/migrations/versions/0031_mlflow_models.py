@@ -18,7 +18,7 @@ depends_on = None
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _run() -> sa.Column:
+def _run() -> sa.Column[int]:
     return sa.Column(
         "experiment_id",
         sa.Integer(),
@@ -27,7 +27,7 @@ def _run() -> sa.Column:
     )
 
 
-def _model(primary: bool = False) -> sa.Column:
+def _model(primary: bool = False) -> sa.Column[str]:
     return sa.Column(
         "model_id",
         sa.String(40),
