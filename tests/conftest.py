@@ -77,7 +77,9 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 
 def _record_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
-    if report.skipped:
+    """A skip, not an expected failure (reported as skipped too: a strict xfail says why it
+    fails, and fails the run once it passes)."""
+    if report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         _SKIPPED[report.nodeid] = str(reason)
 
