@@ -20,6 +20,7 @@ from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import fluent
 from mlflow.tracking._tracking_service import utils as tracking_utils
+from mlflow.utils import server_info
 
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.blobs import open_blobs
@@ -212,6 +213,12 @@ def test_mlflow_errors_are_mlflows(tracking: MlflowClient) -> None:
                         headers=_auth())  # fmt: skip  # MLflow 3's client's start of a trace
     assert traces.status_code == 501 and traces.json()["error_code"] == "NOT_IMPLEMENTED"
     assert "POST /api/3.0/mlflow/traces" in traces.json()["message"]
+    # What MLflow 3's client asks first is answered, as MLflow's own reader reads it.
+    info = server_info.fetch_server_info(
+        tracking_utils.get_default_host_creds(tracking.tracking_uri)
+    )
+    assert info.status_code == 200 and info.data is not None
+    assert info.data["workspaces_enabled"] is False and info.data["store_type"] is None
     tracking.set_terminated(run.info.run_id)
     with pytest.raises(MlflowException) as ended:
         tracking.log_metric(run.info.run_id, "loss", 1.0)

@@ -489,6 +489,23 @@ def list_run_artifacts(
     return {"root_uri": run_info(found)["artifact_uri"], "files": files}
 
 
+@router.get("/api/3.0/mlflow/server-info", dependencies=[READ])
+def server_info() -> Json:
+    """What MLflow 3's client asks of a server before it logs (its telemetry, artifact
+    uploads and workspaces read it): none of MLflow's stores, workspaces, trace archival,
+    multipart or presigned transfers here, as MLflow's fields say."""
+    return {
+        "store_type": None,
+        "workspaces_enabled": False,
+        "trace_archival_enabled": False,
+        "multipart_uploads_enabled": False,
+        "multipart_downloads_enabled": False,
+        "presigned_upload_run_id_supported": False,
+        "presigned_upload_model_id_supported": False,
+        "features_enabled": {"gateway": False},
+    }
+
+
 def not_served(request: Request) -> Json:
     """Every other call of MLflow's API (of its versions 2, 3 and 4: traces, scorers...):
     501 naming it, never a wrong answer."""
