@@ -354,6 +354,10 @@ def test_a_run_whose_store_disk_stays_full_past_its_lease_ends_failed_naming_it(
     run = direct.create_experiment("sleeper", {"steps": 500, "sleep": 0.02}).id  # 10 s or more
 
     def outage() -> None:
+        # Not inside SQLite while the worker forks the run's process (its first moments): a
+        # fork then leaves SQLite's mutex held in the child, whose flusher hung in
+        # sqlite3_open (a CI run, once).
+        time.sleep(1.0)
         wait_for(lambda: len(loss_steps(direct, run)) >= 10, timeout=15)
         store_disk.fill()
         time.sleep(3 * settings.lease_ttl)
