@@ -783,25 +783,39 @@ def _typed(entity: str, key: str, op: str, value: Any, field: str) -> RunConditi
         )
     values = value if listed else (value,)
     if entity == "metric" or (entity == "attribute" and key in ("start_time", "end_time")):
-        if op not in _NUMERIC or not all(isinstance(v, float) for v in values):
-            raise InvalidParameterError(
-                f"{field} compares with a number by {', '.join(_NUMERIC)}; got {op} {value!r}"
-            )
-        if entity == "attribute":
-            value = value / 1000.0  # MLflow's milliseconds, stored in seconds
-        return RunCondition(entity, key, op, value)
+        return _numeric_condition(entity, key, op, value, values, field)
     if op not in _TEXT or not all(isinstance(v, str) for v in values):
         raise InvalidParameterError(
             f"{field} compares with quoted text by {', '.join(_TEXT)}; got {op} {value!r}"
         )
     if entity == "attribute" and key == "status":
         return _status_condition(op, values, field)
-    if entity == "attribute":  # run_id
-        if op in ("LIKE", "ILIKE"):
-            raise InvalidParameterError(f"{field} compares by =, !=, IN or NOT IN")
-        ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
-        return RunCondition(entity, key, op, ids if listed else ids[0])
+    if entity == "attribute":
+        return _run_id_condition(key, op, values, field, listed=listed)
     return RunCondition(entity, key, op, value)
+
+
+def _numeric_condition(
+    entity: str, key: str, op: str, value: Any, values: tuple[Any, ...], field: str
+) -> RunCondition:
+    """A metric's or a run's time compared with numbers (times in MLflow's milliseconds)."""
+    if op not in _NUMERIC or not all(isinstance(v, float) for v in values):
+        raise InvalidParameterError(
+            f"{field} compares with a number by {', '.join(_NUMERIC)}; got {op} {value!r}"
+        )
+    if entity == "attribute":
+        value = value / 1000.0  # MLflow's milliseconds, stored in seconds
+    return RunCondition(entity, key, op, value)
+
+
+def _run_id_condition(
+    key: str, op: str, values: tuple[str, ...], field: str, *, listed: bool
+) -> RunCondition:
+    """``run_id`` compared with ids (one that is not ours matches no run)."""
+    if op in ("LIKE", "ILIKE"):
+        raise InvalidParameterError(f"{field} compares by =, !=, IN or NOT IN")
+    ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
+    return RunCondition("attribute", key, op, ids if listed else ids[0])
 
 
 def _status_condition(op: str, names: Sequence[str], field: str) -> RunCondition:
