@@ -670,23 +670,34 @@ def _experiment_comparison(tokens: list[tuple[str, str]], at: int) -> tuple[RunC
             return RunCondition("tag", key, op, None), at + 1 + op.count(" ") + 1
     op, at = _operator(tokens, at + 1)
     value, at = _value(tokens, at)
+    return _experiment_condition(entity, key, word, op, value), at
+
+
+def _experiment_condition(entity: str, key: str, word: str, op: str, value: Any) -> RunCondition:
+    """``word``'s comparison, its value checked against what the field compares with (its
+    times in MLflow's milliseconds, its ids quoted)."""
     if key in _EXPERIMENT_TIMES:
         if op not in _NUMERIC or not isinstance(value, float):
             raise InvalidParameterError(
                 f"{word} compares with a number by {', '.join(_NUMERIC)}; got {op} {value!r}"
             )
-        return RunCondition(entity, key, op, value / 1000.0), at
+        return RunCondition(entity, key, op, value / 1000.0)
     if key == "experiment_id" and entity == "attribute":
         values = value if isinstance(value, tuple) else (value,)
         if op not in ("=", "!=", "IN", "NOT IN") or not all(isinstance(v, str) for v in values):
             raise InvalidParameterError(f"{word} compares with quoted ids by =, !=, IN, NOT IN")
-        ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
-        return RunCondition(entity, key, op, ids if isinstance(value, tuple) else ids[0]), at
+        ids = _our_ids(values)
+        return RunCondition(entity, key, op, ids if isinstance(value, tuple) else ids[0])
     if op not in ("=", "!=", "LIKE", "ILIKE") or not isinstance(value, str):
         raise InvalidParameterError(
             f"{word} compares with quoted text by =, !=, LIKE, ILIKE; got {op} {value!r}"
         )
-    return RunCondition(entity, key, op, value), at
+    return RunCondition(entity, key, op, value)
+
+
+def _our_ids(values: Sequence[str]) -> tuple[int, ...]:
+    """Quoted ids as numbers; one that is not ours (not a number) matches nothing (-1)."""
+    return tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
 
 
 def parse_experiment_order(clauses: Sequence[str] | None) -> list[RunOrder]:
@@ -814,7 +825,7 @@ def _run_id_condition(
     """``run_id`` compared with ids (one that is not ours matches no run)."""
     if op in ("LIKE", "ILIKE"):
         raise InvalidParameterError(f"{field} compares by =, !=, IN or NOT IN")
-    ids = tuple(int(v) if re.fullmatch(r"[0-9]{1,10}", v) else -1 for v in values)
+    ids = _our_ids(values)
     return RunCondition("attribute", key, op, ids if listed else ids[0])
 
 
