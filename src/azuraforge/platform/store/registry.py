@@ -187,12 +187,7 @@ class RegistryStore(StoreBase):
             ) if same else None  # fmt: skip
             if found is not None:
                 return self._version_in(connection, model, model_id, found)
-            number = 1 + int(
-                connection.scalar(
-                    select(RegisteredModel.last_version).where(RegisteredModel.id == model_id)
-                )
-                or 0
-            )
+            number = _next_number(connection, model_id)
             version_id = connection.execute(
                 insert(ModelVersion).values(
                     model_id=model_id, version=number, pipeline=pipeline,
@@ -861,3 +856,11 @@ def _move(model: str, row: Row[Any]) -> AliasMoveRecord:
 _MOVE_FIELDS = (
     "id", "alias", "from_version", "to_version", "actor", "reason", "rollback", "created_at"
 )  # fmt: skip
+
+
+def _next_number(connection: Connection, model_id: int) -> int:
+    """The number of the model's next version (never one used before, even deleted)."""
+    last = connection.scalar(
+        select(RegisteredModel.last_version).where(RegisteredModel.id == model_id)
+    )
+    return 1 + int(last or 0)
