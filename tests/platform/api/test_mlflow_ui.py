@@ -129,3 +129,34 @@ def test_upload_as_the_artifact_proxys(clients: tuple[httpx.Client, httpx.Client
                                   "message": "Invalid path"}, path  # fmt: skip
     escaped = ours.get("/get-artifact", params={"run_id": run_id, "path": "../a.txt"})
     assert (escaped.status_code, escaped.json()["message"]) == (400, "Invalid path")
+
+
+def test_a_registry_versions_file_downloads(clients: tuple[httpx.Client, httpx.Client]) -> None:
+    ours, theirs = clients
+    run_id = _run(ours)
+    stored = ours.post(f"{AJAX}/upload-artifact", params={"run_uuid": run_id, "path": "m/MLmodel"},
+                       content=b"flavors: {}")  # fmt: skip
+    assert stored.status_code == 200, stored.text
+    registry = "/api/2.0/mlflow"
+    assert ours.patch("/api/v1/settings", json={"mlflow_models": True}).is_success
+    assert ours.post(f"{registry}/registered-models/create", json={"name": "ui-model"}).is_success
+    made = ours.post(
+        f"{registry}/model-versions/create",
+        json={"name": "ui-model", "source": f"runs:/{run_id}/m", "run_id": run_id},
+    )
+    assert made.status_code == 200, made.text
+    version = made.json()["model_version"]["version"]
+    where = {"name": "ui-model", "version": version}
+    doubled = f"{ours.base_url}//model-versions/get-artifact"  # as MLflow's own test asks
+    assert "//model-versions" in doubled
+    fetched = ours.get(doubled, params={**where, "path": "MLmodel"})
+    assert (fetched.status_code, fetched.content) == (200, b"flavors: {}")
+    assert fetched.headers["content-disposition"] == "attachment"
+    folder = ours.get("/model-versions/get-artifact", params={**where, "path": "."})
+    assert folder.status_code == 404 and folder.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    unseen = theirs.get("/model-versions/get-artifact", params={**where, "path": "MLmodel"})
+    assert unseen.status_code == 404
+    missing = ours.get("/model-versions/get-artifact", params={**where, "path": "none.txt"})
+    assert missing.status_code == 404
+    escaped = ours.get("/model-versions/get-artifact", params={**where, "path": "a/../../b"})
+    assert escaped.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid path"}

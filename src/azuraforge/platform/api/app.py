@@ -28,6 +28,7 @@ from azuraforge.platform.api.limits import BodyLimit, HeaderLimit, Uploads
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.metrics import RequestMetrics, route_templates
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
+from azuraforge.platform.api.paths import MergedSlashes
 from azuraforge.platform.api.routes import (
     access,
     assist,
@@ -222,6 +223,7 @@ def create_app(
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
     app.add_middleware(HeaderLimit)
+    app.add_middleware(MergedSlashes)
     # The outermost: counts the refused too.
     app.add_middleware(RequestMetrics, templates=_route_templates())
     return app

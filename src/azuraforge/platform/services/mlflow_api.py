@@ -71,9 +71,9 @@ MAX_STEP = 2**63 - 1
 MIN_STEP = -(2**63)
 MLFLOW_PATHS = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/4.0/mlflow/",
                 "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/",
-                "/get-artifact")  # fmt: skip
-"""Where MLflow's calls are served (``/get-artifact``: its web page's download): errors
-there answer in MLflow's form."""
+                "/get-artifact", "/model-versions/get-artifact")  # fmt: skip
+"""Where MLflow's calls are served (the ``get-artifact`` ones: its web page's downloads):
+errors there answer in MLflow's form."""
 
 STATUS_OF = {QUEUED: "SCHEDULED", RUNNING: "RUNNING", COMPLETED: "FINISHED", FAILED: "FAILED",
              LOST: "FAILED", CANCELLED: "KILLED", PRUNED: "KILLED"}  # fmt: skip

@@ -87,13 +87,33 @@ def locate(store: Store, path: str) -> ArtifactPlace:
 
 
 def _registry_place(store: Store, parts: list[str]) -> ArtifactPlace:
-    if len(parts) < 2 or not _MODEL.fullmatch(parts[0]) or not _VERSION.fullmatch(parts[1]):
+    if len(parts) < 2:
         raise NotFoundError(
-            f"no registry version at {'/'.join([REGISTRY, *parts[:2]])[:200]!r}: its files "
+            f"no registry version at {'/'.join([REGISTRY, *parts])[:200]!r}: its files "
             "are at registry/<model>/<version>"
         )
-    version = store.get_version(parts[0], int(parts[1]))
-    return ArtifactPlace(inside_path("/".join(parts[2:])), prefix=version.artifact_path)
+    return version_place(store, parts[0], parts[1], "/".join(parts[2:]))
+
+
+def version_place(store: Store, model: str, version: str, path: str) -> ArtifactPlace:
+    """The file or folder ``path`` of the caller's project's registry version ``model``
+    ``version`` (as MLflow sends them, text).
+
+    Raises
+    ------
+    NotFoundError
+        For a model or version the project lacks.
+    InvalidParameterError
+        For a ``..`` name in ``path``.
+    """
+    inside = inside_path(path)
+    if not _MODEL.fullmatch(model) or not _VERSION.fullmatch(version):
+        raise NotFoundError(
+            f"no registry version {model[:100]!r} {version[:20]!r}: a model's name and a "
+            "version's number (1, 2...)"
+        )
+    found = store.get_version(model, int(version))
+    return ArtifactPlace(inside, prefix=found.artifact_path)
 
 
 def writable_run(place: ArtifactPlace) -> int:

@@ -153,12 +153,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     ),
     "test_create_run_all_args[None]": DRIFT + "MLflow 3's RunInfo has no run_uuid",
     "test_create_run_all_args[my-parent-id]": DRIFT + "MLflow 3's RunInfo has no run_uuid",
-    "test_path_validation": DRIFT
-    + (
-        "MLflow 3.17's errors carry error_class and sqlstate too; ours passes the checks of "
-        "the artifact listing and /get-artifact and answers 404 at /model-versions/get-artifact, "
-        "MLflow's web page's download of a model version's file"
-    ),
     "test_log_model": DRIFT + "MLflow 3 refuses the model name 'model/path/0' (a '/' in it)",
     "test_artifacts": LOCAL_FILES,
     "test_get_metric_history_bulk_interval_respects_max_results": DRIFT
@@ -172,8 +166,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "test_logging_model_with_local_artifact_uri": LOCAL_FILES,
     "test_log_inputs_validation": DRIFT
     + (
-        "mlflow server 3.17 answers 200 to log-inputs without a run_id; ours refuses the "
-        "datasets (sent as JSON strings) before it says run_id is missing"
+        "MLflow 3 takes log-inputs without datasets (a run's input models alone, as its "
+        "client sends them), where the test expects 'Missing value for required parameter "
+        "'datasets''; ours answers 200 there as mlflow server 3.17 does (which answers 200 "
+        "without a run_id too, where ours says it is missing)"
     ),
 }
 """Each test that fails against our server, and why (docs/tracking.md lists them)."""

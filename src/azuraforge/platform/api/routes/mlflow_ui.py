@@ -4,7 +4,8 @@ client never makes them; AzuraForge's dashboard is the web page here): the metri
 many runs at once, whole (``metrics/get-history-bulk``) or sampled
 (``metrics/get-history-bulk-interval``), a file uploaded into a run's files
 (``upload-artifact``, through the artifact proxy's upload: its checks, size limit and blob
-store) and one downloaded (``/get-artifact``). Reads need a role that reads, the upload one
+store) and one downloaded, a run's (``/get-artifact``) or a registry version's
+(``/model-versions/get-artifact``). Reads need a role that reads, the upload one
 that tracks; the caller's project's runs are the only ones seen (another project's run has no
 values here, as a run of none has none in MLflow). Errors answer in MLflow's form."""
 
@@ -25,7 +26,12 @@ from azuraforge.platform.api.deps import BlobsDep, StoreDep
 from azuraforge.platform.api.routes.mlflow import MLFLOW, file_response, mlflow_run
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.mlflow_api import MAX_STEP, number, run_id_of
-from azuraforge.platform.services.mlflow_artifacts import ArtifactPlace, file_key, inside_path
+from azuraforge.platform.services.mlflow_artifacts import (
+    ArtifactPlace,
+    file_key,
+    inside_path,
+    version_place,
+)
 from azuraforge.platform.store import Store
 
 AJAX = "/ajax-api/2.0/mlflow"
@@ -154,6 +160,20 @@ def get_artifact(
     inside = inside_path(path)
     found = mlflow_run(store, run_id_of(run_id or run_uuid))
     return file_response(blobs, file_key(ArtifactPlace(inside, run_id=found.run.id)))
+
+
+@router.get("/model-versions/get-artifact", dependencies=[READ])
+def get_model_version_artifact(
+    store: StoreDep,
+    blobs: BlobsDep,
+    path: Annotated[str, Query(max_length=1000)],
+    name: Annotated[str, Query(max_length=200)],
+    version: Annotated[str, Query(max_length=20)],
+) -> StreamingResponse:
+    """The file ``path`` of the files of registry version ``name`` ``version``, streamed as
+    an attachment (MLflow's web page's download of a model version's file); ``..`` is
+    ``Invalid path``, checked before the version is looked up (as MLflow does)."""
+    return file_response(blobs, file_key(version_place(store, name, version, path)))
 
 
 def sampled(count: int, most: int) -> list[int]:
