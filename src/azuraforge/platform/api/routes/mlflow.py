@@ -11,22 +11,37 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
+from azuraforge.platform.api.mlflow_schemas import (
+    DeleteTag,
+    ExperimentCreate,
+    ExperimentRef,
+    ExperimentRename,
+    ExperimentSearch,
+    ExperimentTag,
+    ExperimentTagDelete,
+    LogBatch,
+    LogMetric,
+    LogParam,
+    Metric,
+    RunCreate,
+    RunRef,
+    RunSearch,
+    RunUpdate,
+    SetTag,
+)
 from azuraforge.platform.api.one_pass_body import read_body
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.mlflow_api import (
-    MAX_RESULTS,
     AlreadyExistsError,
     NotServedError,
     check_artifact_location,
@@ -70,38 +85,6 @@ router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
 
 
-class MlflowBody(BaseModel):
-    """A request of MLflow's client: fields it sends that are not read here are ignored
-    (``run_uuid`` beside ``run_id``...). A request made of two bodies names the id's body
-    last among its bases: pydantic validates the last base's fields first, so a wrong id is
-    the one named, as MLflow names it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class TagIn(MlflowBody):
-    key: str
-    value: str = ""
-
-
-class ParamIn(MlflowBody):
-    key: str
-    value: str = ""
-
-
-class Metric(TypedDict):
-    """A metric as MLflow's client sends it (other fields ignored): a typed dict, not a model,
-    as a batch holds a thousand of them (validated about 5 times faster so)."""
-
-    key: str
-    value: float | str
-    timestamp: int
-    step: NotRequired[int]
-    model_id: NotRequired[Annotated[str | None, Field(max_length=64)]]
-    dataset_name: NotRequired[Annotated[str | None, Field(max_length=500)]]
-    dataset_digest: NotRequired[Annotated[str | None, Field(max_length=36)]]
-
-
 def _for_model(metric: Metric) -> ModelMetric | None:
     """The value as a metric of the logged model it names, if it names one."""
     model_id = metric.get("model_id")
@@ -110,99 +93,6 @@ def _for_model(metric: Metric) -> ModelMetric | None:
     return ModelMetric(model_id, metric["key"], metric_value(metric["value"]),
                        metric["timestamp"], metric.get("step", 0), metric.get("dataset_name"),
                        metric.get("dataset_digest"))  # fmt: skip
-
-
-class ExperimentCreate(MlflowBody):
-    name: str
-    artifact_location: str = ""
-    tags: list[TagIn] = []
-
-
-class ExperimentRef(MlflowBody):
-    experiment_id: str
-
-    @property
-    def id(self) -> int:
-        return experiment_id_of(self.experiment_id)
-
-
-class ExperimentRename(ExperimentRef):
-    new_name: str
-
-
-class ExperimentTag(TagIn, ExperimentRef):
-    pass
-
-
-class ExperimentTagDelete(ExperimentRef):
-    key: str
-
-
-class ExperimentSearch(MlflowBody):
-    max_results: int = Field(1000, ge=1, le=MAX_RESULTS)
-    page_token: str | None = None
-    filter: str | None = None
-    order_by: list[str] = []
-    view_type: str | int = "ACTIVE_ONLY"
-
-
-class RunCreate(MlflowBody):
-    experiment_id: str = "0"
-    run_name: str | None = None
-    tags: list[TagIn] = []
-    user_id: str = Field("", max_length=250)
-    start_time: int | None = Field(None, ge=0, le=2**53)
-
-
-class RunRef(MlflowBody):
-    run_id: str | None = None
-    run_uuid: str | None = None
-
-    @property
-    def id(self) -> int:
-        return run_id_of(self.run_id or self.run_uuid)
-
-
-class RunUpdate(RunRef):
-    status: str | None = None
-    run_name: str | None = None
-    end_time: int | None = Field(None, ge=0, le=2**53)
-
-
-class RunSearch(MlflowBody):
-    experiment_ids: list[str] = []
-    filter: str | None = None
-    run_view_type: str | int = "ACTIVE_ONLY"
-    max_results: int = Field(1000, ge=1, le=MAX_RESULTS)
-    order_by: list[str] = []
-    page_token: str | None = None
-
-
-class LogBatch(RunRef):
-    metrics: list[Metric] = []
-    params: list[ParamIn] = []
-    tags: list[TagIn] = []
-
-
-class RunFields(TypedDict, total=False):
-    run_id: str | None
-    run_uuid: str | None
-
-
-class LogMetric(RunFields, Metric):
-    """The run's fields first: a wrong id is the one named, as with :class:`MlflowBody`."""
-
-
-class LogParam(ParamIn, RunRef):
-    pass
-
-
-class SetTag(TagIn, RunRef):
-    pass
-
-
-class DeleteTag(RunRef):
-    key: str
 
 
 VIEWS = {"ACTIVE_ONLY": (ACTIVE,), "DELETED_ONLY": (DELETED,), "ALL": (ACTIVE, DELETED),

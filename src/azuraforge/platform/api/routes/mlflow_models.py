@@ -10,11 +10,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.mlflow_model_schemas import (
+    DatasetSearch,
+    KeyValue,
+    LoggedModelCreate,
+    ModelFinalize,
+    ModelParams,
+    ModelSearch,
+    ModelTags,
+    RunInputs,
+    RunOutputs,
+)
 from azuraforge.platform.services.mlflow_api import (
     experiment_id_of,
     page_offset,
@@ -22,7 +32,6 @@ from azuraforge.platform.services.mlflow_api import (
     run_id_of,
 )
 from azuraforge.platform.services.mlflow_models import (
-    MAX_SEARCH,
     logged_model_json,
     model_id_of,
     parse_datasets,
@@ -30,7 +39,7 @@ from azuraforge.platform.services.mlflow_models import (
     parse_model_order,
     status_of,
 )
-from azuraforge.platform.store.mlflow_models import INPUT, OUTPUT, PARAM, TAG, DatasetIn
+from azuraforge.platform.store.mlflow_models import INPUT, OUTPUT, PARAM, TAG
 
 MLFLOW = "/api/2.0/mlflow"
 MODELS = f"{MLFLOW}/logged-models"
@@ -38,102 +47,8 @@ AJAX = "/ajax-api/2.0/mlflow"
 """Where MLflow's web page makes its calls (``search-datasets`` is one of the page's)."""
 router = APIRouter(include_in_schema=False)
 Json = dict[str, Any]
-SEARCH_DEFAULT = 100
-"""How many logged models a search answers when not told (MLflow's default)."""
 MAX_DATASET_EXPERIMENTS = 20
 """The most experiments a ``search-datasets`` request names (MLflow's limit)."""
-
-
-class MlflowBody(BaseModel):
-    """A request of MLflow's client: fields it sends that are not read here are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class KeyValue(MlflowBody):
-    key: str = Field(max_length=250)
-    value: str = ""
-
-
-class ModelCreate(MlflowBody):
-    experiment_id: str = Field(max_length=20)
-    name: str | None = None
-    model_type: str | None = Field(None, max_length=500)
-    source_run_id: str | None = Field(None, max_length=40)
-    params: list[KeyValue] = Field([], max_length=MAX_SEARCH)
-    tags: list[KeyValue] = Field([], max_length=MAX_SEARCH)
-
-
-class ModelFinalize(MlflowBody):
-    status: str | int
-
-
-class ModelTags(MlflowBody):
-    tags: list[KeyValue] = Field([], max_length=MAX_SEARCH)
-
-
-class ModelParams(MlflowBody):
-    params: list[KeyValue] = Field([], max_length=MAX_SEARCH)
-
-
-class OrderBy(MlflowBody):
-    field_name: str = Field(max_length=300)
-    ascending: bool = True
-    dataset_name: str | None = Field(None, max_length=500)
-    dataset_digest: str | None = Field(None, max_length=36)
-
-
-class DatasetRef(MlflowBody):
-    dataset_name: str | None = Field(None, max_length=500)
-    dataset_digest: str | None = Field(None, max_length=36)
-
-
-class ModelSearch(MlflowBody):
-    experiment_ids: list[str] = Field(min_length=1, max_length=MAX_SEARCH)
-    filter: str | None = Field(None, max_length=10_000)
-    datasets: list[DatasetRef] = Field([], max_length=100)
-    max_results: int = Field(SEARCH_DEFAULT, ge=1, le=MAX_SEARCH)
-    order_by: list[OrderBy] = Field([], max_length=20)
-    page_token: str | None = Field(None, max_length=200)
-
-
-class Dataset(MlflowBody):
-    name: str = Field(min_length=1, max_length=500)
-    digest: str = Field(min_length=1, max_length=36)
-    source_type: str = Field(min_length=1, max_length=36)
-    source: str = Field(max_length=65_535)
-    schema_: str | None = Field(None, alias="schema", max_length=1_048_576)
-    profile: str | None = Field(None, max_length=16_384)
-
-
-class DatasetInput(MlflowBody):
-    tags: list[KeyValue] = Field([], max_length=100)
-    dataset: Dataset
-
-    def read(self) -> DatasetIn:
-        d = self.dataset
-        tags = {tag.key: tag.value[:500] for tag in self.tags}
-        return DatasetIn(d.name, d.digest, d.source_type, d.source, d.schema_, d.profile, tags)
-
-
-class ModelRef(MlflowBody):
-    model_id: str = Field(max_length=40)
-    step: int = 0
-
-
-class RunInputs(MlflowBody):
-    run_id: str = Field(max_length=40)
-    datasets: list[DatasetInput] = Field([], max_length=1000)
-    models: list[ModelRef] = Field([], max_length=1000)
-
-
-class RunOutputs(MlflowBody):
-    run_id: str = Field(max_length=40)
-    models: list[ModelRef] = Field(max_length=1000)
-
-
-class DatasetSearch(MlflowBody):
-    experiment_ids: list[str] = Field([], max_length=MAX_SEARCH)  # more: refused, MLflow's words
 
 
 def _pairs(values: list[KeyValue]) -> dict[str, str]:
@@ -144,7 +59,7 @@ def _pairs(values: list[KeyValue]) -> dict[str, str]:
 
 
 @router.post(MODELS, dependencies=[TRACK])
-def create_logged_model(body: ModelCreate, store: StoreDep, who: Writer) -> Json:
+def create_logged_model(body: LoggedModelCreate, store: StoreDep, who: Writer) -> Json:
     """A new logged model, pending, made within the MLflow run ``source_run_id`` of the
     caller's project: its files go among that run's, in ``models/<model id>/``."""
     if not body.source_run_id:

@@ -13,11 +13,25 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Manager, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, StoreDep
+from azuraforge.platform.api.mlflow_registry_schemas import (
+    AliasIn,
+    AliasSet,
+    LatestVersions,
+    ModelIn,
+    ModelRename,
+    ModelTag,
+    ModelUpdate,
+    RegisteredModelCreate,
+    RegistryTagIn,
+    VersionCreate,
+    VersionIn,
+    VersionTag,
+    VersionUpdate,
+)
 from azuraforge.platform.services import registry
 from azuraforge.platform.services.mlflow_api import (
     AlreadyExistsError,
@@ -58,70 +72,7 @@ MOVED_BY_MLFLOW = "set through MLflow's API"
 """The reason an alias move made by MLflow's client is recorded with."""
 
 
-class Body(BaseModel):
-    """A request of MLflow's client: fields not read here are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class TagIn(Body):
-    key: str = Field("", max_length=1000)
-    value: str = Field("", max_length=100_000)
-
-
-class ModelIn(Body):
-    name: str | None = Field(None, max_length=1000)
-
-
-class ModelCreate(ModelIn):
-    tags: list[TagIn] = Field([], max_length=1000)
-    description: str = Field("", max_length=100_000)
-
-
-class ModelUpdate(ModelIn):
-    description: str = Field("", max_length=100_000)
-
-
-class ModelRename(ModelIn):
-    new_name: str | None = Field(None, max_length=1000)
-
-
-class ModelTag(ModelIn, TagIn):
-    pass
-
-
-class AliasIn(ModelIn):
-    alias: str = Field("", max_length=1000)
-
-
-class AliasSet(AliasIn):
-    version: str = Field("", max_length=20)
-
-
-class LatestVersions(ModelIn):
-    stages: list[str] = Field([], max_length=10)
-
-
-class VersionIn(ModelIn):
-    version: str = Field("", max_length=20)
-
-
-class VersionCreate(ModelIn):
-    source: str = Field("", max_length=1000)
-    model_id: str | None = Field(None, max_length=64)
-    tags: list[TagIn] = Field([], max_length=1000)
-    description: str = Field("", max_length=100_000)
-
-
-class VersionUpdate(VersionIn):
-    description: str = Field("", max_length=100_000)
-
-
-class VersionTag(VersionIn, TagIn):
-    pass
-
-
-def _tags(tags: list[TagIn]) -> dict[str, str]:
+def _tags(tags: list[RegistryTagIn]) -> dict[str, str]:
     return dict(checked_tag(tag.key, tag.value) for tag in tags)
 
 
@@ -165,7 +116,7 @@ SearchDep = Annotated[Search, Depends(_search)]
 
 
 @router.post(f"{MODELS}/create", dependencies=[WRITE])
-def create_registered_model(body: ModelCreate, store: StoreDep, who: Writer) -> Json:
+def create_registered_model(body: RegisteredModelCreate, store: StoreDep, who: Writer) -> Json:
     """A new model of the caller's project's registry (``RESOURCE_ALREADY_EXISTS`` when
     named so already: ``mlflow.register_model`` then adds a version to it)."""
     name = checked_name(body.name)
