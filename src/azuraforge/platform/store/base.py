@@ -33,6 +33,10 @@ OLDEST_RUNNING_TX: ColumnClause[int] = literal_column(
     "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 )
 """PostgreSQL: no transaction with a lower id is still running (their writes are final)."""
+_EVENT = insert(Event).values(tx=0)
+_EVENT_IN_TRANSACTION = insert(Event).values(tx=CURRENT_TX)
+"""An event row, its other values bound at execution (built once: a run's writes add one
+each time); in PostgreSQL it holds the id of the transaction writing it."""
 
 
 class StoreBase:
@@ -185,16 +189,10 @@ class StoreBase:
         """Add an event row; ``finite=True`` says the payload holds no NaN or infinity
         (already checked), which spares the walk over a large payload."""
         postgresql = connection.dialect.name == "postgresql"
-        connection.execute(
-            insert(Event).values(
-                project_id=project_id,
-                experiment_id=experiment_id,
-                kind=kind,
-                payload=dict(payload) if finite else json_safe(dict(payload)),
-                created_at=time.time(),
-                tx=CURRENT_TX if postgresql else 0,
-            )
-        )
+        row = {"project_id": project_id, "experiment_id": experiment_id, "kind": kind,
+               "payload": dict(payload) if finite else json_safe(dict(payload)),
+               "created_at": time.time()}  # fmt: skip
+        connection.execute(_EVENT_IN_TRANSACTION if postgresql else _EVENT, row)
         if postgresql:
             # Delivered at commit, once per transaction however many events it holds.
             connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")

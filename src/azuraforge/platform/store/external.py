@@ -13,10 +13,21 @@ running and still alive, so that a write never lands on a run that ended.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Update,
+    bindparam,
+    delete,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from azuraforge.errors import ConflictError, InvalidParameterError
@@ -135,24 +146,9 @@ class ExternalRunStore(StoreBase):
             Saying why not (a worker's run, ended, or silent past its idle limit).
         """
         now = time.time() if now is None else now
-        idle_limit = (
-            select(RunCredential.idle_limit)
-            .where(RunCredential.experiment_id == experiment_id)
-            .scalar_subquery()
-        )
-        kept = {"finished_at": now, "lease_expires_at": None} if ending else {
-            "lease_expires_at": now + idle_limit}  # fmt: skip
-        found = connection.execute(
-            update(Experiment)
-            .where(
-                Experiment.id == experiment_id,
-                Experiment.status == RUNNING,
-                Experiment.lease_expires_at > now,
-                exists().where(RunCredential.experiment_id == experiment_id),
-            )
-            .values(**values, **kept, heartbeat_at=now)
-            .returning(Experiment.project_id, Experiment.cancel_requested_at)
-        ).first()
+        statement = _keeping_alive(tuple(values), ending)
+        bound = {f"new_{name}": value for name, value in values.items()}
+        found = connection.execute(statement, {**bound, "run": experiment_id, "now": now}).first()
         if found is None:
             raise self._not_alive(connection, experiment_id)
         return int(found.project_id), found.cancel_requested_at is not None
@@ -181,6 +177,29 @@ class ExternalRunStore(StoreBase):
             + (f" ({row.error})" if row.error else "")
             + "; it takes no more writes"
         )
+
+
+@functools.cache
+def _keeping_alive(names: tuple[str, ...], ending: bool) -> Update:
+    """The update of :meth:`ExternalRunStore._alive` setting the columns ``names`` (their
+    values bound as ``new_<name>``, with the run's id ``run`` and ``now``, at execution),
+    built once for each shape (building it costs more than SQLite's work on a run's row)."""
+    run, now = bindparam("run", type_=Integer), bindparam("now", type_=Float)
+    credential = select(RunCredential.idle_limit).where(RunCredential.experiment_id == run)
+    idle_limit = credential.scalar_subquery()
+    kept = {"finished_at": now, "lease_expires_at": None} if ending else {
+        "lease_expires_at": now + idle_limit}  # fmt: skip
+    return (
+        update(Experiment)
+        .where(
+            Experiment.id == run,
+            Experiment.status == RUNNING,
+            Experiment.lease_expires_at > now,
+            exists().where(RunCredential.experiment_id == run),
+        )
+        .values(**{name: bindparam(f"new_{name}") for name in names}, **kept, heartbeat_at=now)
+        .returning(Experiment.project_id, Experiment.cancel_requested_at)
+    )
 
 
 def _first_time(connection: Connection, experiment_id: int, batch_id: str) -> bool:

@@ -436,11 +436,20 @@ def _insert_outcomes(
 
 _UPDATE_SUMMARY = (
     update(MetricSummary)
-    .where(MetricSummary.key == bindparam("the_key"))
+    .where(MetricSummary.experiment_id == bindparam("the_run"),
+           MetricSummary.key == bindparam("the_key"))
     .values(last=bindparam("new_last"), step=bindparam("new_step"), min=bindparam("new_min"),
             max=bindparam("new_max"), count=bindparam("new_count"))
 )  # fmt: skip
 """A summary row's new values (each key's, of the rows of :func:`_summarise`)."""
+_SUMMARIES = select(
+    MetricSummary.key, MetricSummary.last, MetricSummary.min, MetricSummary.max,
+    MetricSummary.step, MetricSummary.count.label("n"),
+).where(
+    MetricSummary.experiment_id == bindparam("run"),
+    MetricSummary.key.in_(bindparam("keys", expanding=True)),
+)  # fmt: skip
+"""The summary rows of a run (``run``) for the keys ``keys``; built once, as the update."""
 
 
 def _summarise(
@@ -453,15 +462,8 @@ def _summarise(
     for key, step, value, _ in points:
         steps.setdefault(key, []).append(step)
         values.setdefault(key, []).append(value)
-    stored = {
-        row.key: row
-        for row in connection.execute(
-            select(MetricSummary.key, MetricSummary.last, MetricSummary.min, MetricSummary.max,
-                   MetricSummary.step, MetricSummary.count.label("n"))
-            .where(MetricSummary.experiment_id == experiment_id,
-                   MetricSummary.key.in_(list(steps)))
-        )
-    }  # fmt: skip
+    found = connection.execute(_SUMMARIES, {"run": experiment_id, "keys": list(steps)})
+    stored = {row.key: row for row in found}
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for key, key_steps in steps.items():
@@ -477,13 +479,13 @@ def _summarise(
             continue
         if last_step < old.step:
             summary["last"], summary["step"] = old.last, old.step
-        updates.append({"the_key": key, "new_last": summary["last"], "new_step": summary["step"],
+        updates.append({"the_run": experiment_id, "the_key": key,
+                        "new_last": summary["last"], "new_step": summary["step"],
                         "new_min": min(summary["min"], old.min),
                         "new_max": max(summary["max"], old.max),
                         "new_count": old.n + summary["count"]})  # fmt: skip
     if updates:  # one statement for every key
-        connection.execute(_UPDATE_SUMMARY.where(MetricSummary.experiment_id == experiment_id),
-                           updates)  # fmt: skip
+        connection.execute(_UPDATE_SUMMARY, updates)
     if inserts:
         kind = connection.scalar(select(Experiment.kind).where(Experiment.id == experiment_id))
         connection.execute(insert(MetricSummary), [{**row, "kind": kind} for row in inserts])

@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -498,10 +500,9 @@ class MlflowStore(ExternalRunStore):
         for key, value in tags.items():
             check_tag(key, value)
         with self._begin() as connection:
-            made = select(MlflowRun.lifecycle).where(MlflowRun.experiment_id == experiment_id)
-            if project is not None:
-                made = made.join(Experiment).join(Project).where(Project.name == project)
-            check_run_active(experiment_id, connection.scalar(made))
+            made = _RUN_LIFECYCLE if project is None else _PROJECT_RUN_LIFECYCLE
+            lifecycle = connection.scalar(made, {"run": experiment_id, "project": project})
+            check_run_active(experiment_id, lifecycle)
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
                 points, nans = _not_stored(connection, experiment_id, points, nans)
@@ -873,36 +874,49 @@ def _ordered(query: Any, order: RunOrder, n: int) -> tuple[Any, Any]:
 _Item = TypeVar("_Item", bound=tuple[Any, ...])
 
 
+def _held(*columns: Any) -> Select[Any]:
+    """The rows (``columns``: key and step first) a run (``run``) holds of keys ``keys``
+    from step ``low`` to ``high`` (bound at execution)."""
+    key, step = columns[:2]
+    return select(*columns).where(
+        key.table.c.experiment_id == bindparam("run"),
+        key.in_(bindparam("keys", expanding=True)),
+        step.between(bindparam("low"), bindparam("high")),
+    )
+
+
+# NOTE: statements built once, their values bound at execution: building them per request
+# cost more than SQLite's work for a thousand points (benchmarks/mlflow_server.py).
+_HELD_POINTS = _held(MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time)
+_HELD_NANS = _held(MetricNan.key, MetricNan.step, MetricNan.time)
+_RUN_LIFECYCLE = select(MlflowRun.lifecycle).where(MlflowRun.experiment_id == bindparam("run"))
+_PROJECT_RUN_LIFECYCLE = (
+    _RUN_LIFECYCLE.join(Experiment).join(Project).where(Project.name == bindparam("project"))
+)
+
+
 def _not_stored(
     connection: Connection, experiment_id: int, points: Sequence[Point], nans: Sequence[NaNPoint]
 ) -> tuple[list[Point], list[NaNPoint]]:
     """The ``points`` and ``nans`` the run does not hold yet, each once."""
-    point_columns = (MetricPoint.key, MetricPoint.step, MetricPoint.value, MetricPoint.time)
-    nan_columns = (MetricNan.key, MetricNan.step, MetricNan.time)
     return (
-        _unheld(connection, experiment_id, points, point_columns),
-        _unheld(connection, experiment_id, nans, nan_columns),
+        _unheld(connection, experiment_id, points, _HELD_POINTS),
+        _unheld(connection, experiment_id, nans, _HELD_NANS),
     )
 
 
 def _unheld(
-    connection: Connection, experiment_id: int, items: Sequence[_Item], columns: tuple[Any, ...]
+    connection: Connection, experiment_id: int, items: Sequence[_Item], held_rows: Select[Any]
 ) -> list[_Item]:
-    """The ``items`` (key and step first, then ``columns``' other values) whose row the run
-    does not hold, in order, each once: one query over the keys and the range of steps they
-    name."""
+    """The ``items`` (key and step first, then the other values ``held_rows`` selects) whose
+    row the run does not hold, in order, each once: one query over the keys and the range of
+    steps they name."""
     if not items:
         return []
-    key, step = columns[:2]
     steps = [item[1] for item in items]
-    rows = connection.execute(
-        select(*columns).where(
-            key.table.c.experiment_id == experiment_id,
-            key.in_({item[0] for item in items}),
-            step.between(min(steps), max(steps)),
-        )
-    )
-    held = {tuple(row) for row in rows}
+    bounds = {"run": experiment_id, "keys": list({item[0] for item in items}),
+              "low": min(steps), "high": max(steps)}  # fmt: skip
+    held = {tuple(row) for row in connection.execute(held_rows, bounds)}
     kept = []
     for item in items:
         if item not in held:
