@@ -329,6 +329,30 @@ class MetricStore(StoreBase):
         with self._read() as connection:
             return (connection.execute(select(OLDEST_RUNNING_TX)).scalar_one(), 0)
 
+    def find_event_position(
+        self, event_id: int, *, project: str | None = None, experiment_id: int | None = None
+    ) -> tuple[int, int] | None:
+        """The position (:attr:`EventRecord.position`) of event ``event_id`` of ``project``
+        (of run ``experiment_id`` when given), where a stream that sent it resumes; ``None``
+        when no such event is kept: deleted with its run, dropped with the run's oldest log
+        lines, another project's or run's, never written.
+
+        Without ``experiment_id`` (a stream over every run, read in position order) the event
+        must also be one such a stream can have sent: on PostgreSQL, from a transaction older
+        than every one still running (else events of those older transactions would fall
+        before the resume point and never be sent).
+        """
+        query = select(Event.tx, Event.id).where(Event.id == event_id)
+        if experiment_id is not None:
+            query = query.where(Event.experiment_id == experiment_id)
+        with self._read() as connection:
+            if project is not None:
+                query = query.where(Event.project_id == self.project_id(connection, project))
+            if experiment_id is None and connection.dialect.name == "postgresql":
+                query = query.where(Event.tx < OLDEST_RUNNING_TX)
+            row = connection.execute(query).first()
+        return None if row is None else (int(row.tx), int(row.id))
+
     def last_event_id(self) -> int:
         """The id of the newest event (0 when none): where a listener starts."""
         with self._read() as connection:
