@@ -10,6 +10,7 @@ from typer.exceptions import TyperException
 
 from azuraforge.cli.main import app
 from azuraforge.platform.api.app import API_PREFIX
+from azuraforge.platform.settings import Settings
 
 HEALTH_PATH = f"{API_PREFIX}/health"
 """The API's health route, which every health check of the deployment files asks."""
@@ -38,3 +39,10 @@ def check_command(argv: list[str]) -> str:
     except TyperException as e:
         raise ValueError(f"azuraforge {' '.join(argv)}: {e.format_message()}") from e
     return command.name or ""
+
+
+def unknown_settings(environment: dict[str, str]) -> list[str]:
+    """The ``AZURAFORGE_*`` names of ``environment`` that are no setting: pydantic-settings
+    passes them over in silence, so a misspelt one would be a setting never given."""
+    return [name for name in environment if name.startswith("AZURAFORGE_")
+            and name.removeprefix("AZURAFORGE_").lower() not in Settings.model_fields]  # fmt: skip

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.commands import HEALTH_PATH, check_command
+from tests.deploy.commands import HEALTH_PATH, check_command, unknown_settings
 from tests.deploy.test_rules import DASHBOARD, RULES
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "azuraforge"
@@ -134,6 +134,7 @@ def test_every_secret_reference_names_a_key_of_the_secret(
 ) -> None:
     secret = by_kind(manifests, "Secret")["af-azuraforge"]
     for container in _containers(manifests):
+        assert unknown_settings({variable["name"]: "" for variable in container["env"]}) == []
         for variable in container["env"]:
             if "valueFrom" in variable:
                 reference = variable["valueFrom"]["secretKeyRef"]

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.commands import HEALTH_PATH, check_command
+from azuraforge.platform.settings import Settings
+from tests.deploy.commands import HEALTH_PATH, check_command, unknown_settings
 from tests.deploy.test_rules import promtool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -86,6 +87,27 @@ def test_prometheus_scrapes_with_deploys_rules(compose: dict[str, Any]) -> None:
     scraped = yaml.safe_load((DEPLOY / "prometheus" / "compose.yml").read_text())
     names = {c["names"][0] for job in scraped["scrape_configs"] for c in job["dns_sd_configs"]}
     assert names == {"api", "worker"} <= set(compose["services"])
+
+
+def test_the_platforms_environment_is_settings_the_platform_reads(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    environment = compose["services"]["api"]["environment"]
+    assert environment == compose["services"]["worker"]["environment"]
+    assert unknown_settings(environment) == []
+    given = {name: re.sub(r"\$\{(\w+)[^}]*\}", lambda m: f"given-{m[1].lower()}", value)
+             for name, value in environment.items()}  # fmt: skip
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AZURAFORGE_METRICS_TOKEN", "m" * 64)  # given-... is too short
+    monkeypatch.setenv("AZURAFORGE_HOME", str(tmp_path))
+    settings = Settings()
+    assert settings.transport == "celery" and settings.broker_url.startswith("redis://:given-")
+    assert settings.database_url.startswith("postgresql://azuraforge:given-postgres_password@")
+    assert settings.blob_store == "s3://azuraforge/blobs"
+    assert settings.allowed_hosts == ["given-azuraforge_hostname"]
+    address = compose["services"]["haproxy"]["networks"]["backend"]["ipv4_address"]
+    assert settings.trusted_proxies == address
 
 
 @pytest.fixture(scope="module")
