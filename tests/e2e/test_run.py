@@ -9,6 +9,7 @@ legend."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -278,6 +279,8 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
     serves.append(subprocess.Popen(command, env=env, start_new_session=True))
     run_id = served.submit("sleeper", {"steps": 2000, "sleep": 0.05})  # outlasts the restart
     served.api.close()
+    streams: list[str] = []
+    page.on("websocket", lambda socket: streams.append(socket.url))
     signed_in(page).goto(f"{served.url}/#/experiments/{run_id}")
     page.wait_for_selector(".page-head .badge[data-status=running]")
     page.wait_for_selector("#health:text-matches('^ok')")
@@ -300,3 +303,7 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
         timeout=60_000,
     ).json_value()
     assert steps == list(range(1, len(steps) + 1))  # no gap where the page was disconnected
+    # The stream resumed after the last event the page got (not a new history): what came
+    # meanwhile arrived as messages, each once (a duplicate step would break the range above).
+    run_streams = [url for url in streams if f"/experiments/{run_id}/events" in url]
+    assert "after=" not in run_streams[0] and re.search(r"[?&]after=[1-9]", run_streams[-1])

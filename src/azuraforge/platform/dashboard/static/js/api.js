@@ -146,33 +146,47 @@ export function artifactUrl(experimentId, path) {
  * server answers again (back to 1 s once a message came through), until `close()` is called:
  * `onDrop()` runs when it drops or cannot open, `onReconnect()` once it is open again. A drop
  * asks /health whether the server is still there (the header shows the answer). A close the
- * server gave a reason for (codes 4000-4999: an unknown run) is final. `onOpen()` runs each
- * time it opens, the first time included: a page that read its data as the stream was
- * opening reads it again there, as what changed in between came in neither.
+ * server gave a reason for (codes 4000-4999: an unknown run) is final. `onOpen(resumed)` runs
+ * each time it opens, the first time included: a page that read its data as the stream was
+ * opening reads it again there, as what changed in between came in neither, unless `resumed`.
+ *
+ * A reconnecting stream resumes: it remembers the `id` of the last message (a run's `history`
+ * gives `last_event_id`) and opens again with `?after=<id>`, so the server (any replica) sends
+ * each event it missed, once, in order; `resumed` is then true and `onReconnect(true)` too.
+ * When the server cannot place that id (a `reset` message: its run deleted, or pruned),
+ * `onReset()` runs, and the page reads its data again (the default: `onOpen(false)`).
  */
-export function stream(path, { onMessage, onClose, onDrop, onOpen, onReconnect, reconnect = false }) {
+export function stream(path, { onMessage, onClose, onDrop, onOpen, onReconnect, onReset, reconnect = false }) {
   let socket = null;
   let closed = false;
   let delay = 1000;
   let timer = null;
   let down = false; // dropped, and not open again yet
   let unwatch = null;
+  let lastId = null; // the id of the last event received: where a reconnection resumes
   const address = url(path);
   address.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
 
   function open() {
     clearTimeout(timer);
     timer = null;
+    const resumed = reconnect && lastId !== null;
+    if (resumed) address.searchParams.set("after", lastId);
     socket = new WebSocket(address);
     socket.onopen = () => {
       reached(true);
-      if (onOpen) onOpen();
-      if (down && onReconnect) onReconnect();
+      if (onOpen) onOpen(resumed);
+      if (down && onReconnect) onReconnect(resumed);
       down = false;
     };
     socket.onmessage = (event) => {
       delay = 1000;
-      onMessage(JSON.parse(event.data));
+      const message = JSON.parse(event.data);
+      const id = message.type === "history" ? message.last_event_id : message.id;
+      if (Number.isInteger(id) && id > 0) lastId = id;
+      if (message.type !== "reset") onMessage(message);
+      else if (onReset) onReset();
+      else if (onOpen) onOpen(false);
     };
     socket.onclose = (event) => {
       if (closed) return;

@@ -129,7 +129,9 @@ export async function render(main, { query }) {
   // finished run brings a fresh page, at most once a second while events keep coming. A new
   // run is queued, or running at once when a client writes it (an external or MLflow run).
   // The stream's events start where it opened: the page is read again then, for a run that
-  // came between the first read and the stream (and after a drop, for what came meanwhile).
+  // came between the first read and the stream. After a drop it resumes after the last event
+  // received (what came meanwhile arrives as messages, once), and the page is still read
+  // again: a run deleted meanwhile is no event; a stream that cannot resume (a reset) too.
   const refresh = throttle(() => load(), REFRESH_MS);
   const live = stream("/events", {
     reconnect: true,

@@ -205,12 +205,15 @@ export async function render(main, { params, query }) {
   const live = stream(`/experiments/${id}/events`, {
     reconnect: true,
     onMessage: onEvent,
-    // Back: the history message that follows brings the curves, status and progress missed.
+    // Back: the stream resumes after the last event received, so what was missed comes as
+    // messages; if it cannot (a reset), the history message that follows brings the curves,
+    // status and progress, and the tabs read their logs and files again.
     onDrop: () => showLive("disconnected — retrying", true),
-    onReconnect: () => {
+    onReconnect: (resumed) => {
       showLive("live (reconnected)");
-      tabs.catchUp();
+      if (!resumed) tabs.catchUp();
     },
+    onReset: () => tabs.catchUp(),
     onClose: (event) => {
       showLive("not live", true);
       fill(errorArea, errorBox(new Error(event.reason || `the server closed run ${id}'s stream (${event.code})`), "Live updates stopped"));
