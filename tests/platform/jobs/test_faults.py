@@ -49,9 +49,16 @@ def process_children(pid: int) -> list[int]:
 
 class WorkerProcess:
     """``python -m azuraforge.platform.jobs.worker`` in its own process group, with short
-    heartbeat, lease and reaper intervals; its log in ``log``."""
+    heartbeat, lease and reaper intervals; its log in ``log``; run by ``prefix`` when given
+    (``faketime -f +60s``)."""
 
-    def __init__(self, database_url: str, home: Path, logs: Path | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        home: Path,
+        logs: Path | None = None,
+        prefix: tuple[str, ...] = (),
+    ) -> None:
         self.log = (logs or home) / f"worker-{time.monotonic_ns()}.log"
         home.mkdir(parents=True, exist_ok=True)
         env = dict(
@@ -69,7 +76,7 @@ class WorkerProcess:
         )
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "azuraforge.platform.jobs.worker"],
+                [*prefix, sys.executable, "-m", "azuraforge.platform.jobs.worker"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.services.access import Identity
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, JobWrites, Store
-from azuraforge.platform.store.states import LOST, RUNNING
+from azuraforge.platform.store.states import LOST
 
 EXTERNAL = "external"
 """The kind of a run that no worker executes."""
@@ -114,7 +113,7 @@ def start_external_run(
     return record, credential
 
 
-def run_identity(store: Store, credential: str, *, now: float | None = None) -> Identity:
+def run_identity(store: Store, credential: str) -> Identity:
     """Who a run credential says the caller is: the writer of its run, in its run's project
     (:attr:`Identity.run` names the run; the user is who made it).
 
@@ -122,16 +121,15 @@ def run_identity(store: Store, credential: str, *, now: float | None = None) -> 
     ------
     CredentialError
         For a credential of no run (malformed, made up, its run deleted) or one that expired:
-        its run had no word within its idle limit (lost, or about to be).
+        its run had no word within its idle limit (lost, or about to be), judged by the
+        database's clock.
     """
-    now = time.time() if now is None else now
     found = None
     if CREDENTIAL.fullmatch(credential):
         found = store.find_run_credential(credential_hash(credential))
     if found is None:
         raise CredentialError("not a run credential of this server", public=UNKNOWN)
-    silent = found.status == RUNNING and (found.expires_at or 0.0) <= now
-    if found.status == LOST or silent:
+    if found.status == LOST or found.silent:
         expired = (
             f"the credential of run {found.experiment_id} expired: the run had no word within "
             f"its idle limit ({found.idle_limit:g} s) and is lost; start a new run"

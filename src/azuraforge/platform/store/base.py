@@ -9,7 +9,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -33,6 +43,8 @@ OLDEST_RUNNING_TX: ColumnClause[int] = literal_column(
     "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 )
 """PostgreSQL: no transaction with a lower id is still running (their writes are final)."""
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+"""The Julian day of 1970-01-01 00:00 UTC (SQLite's ``julianday`` counts from its own)."""
 _EVENT = insert(Event).values(tx=0)
 _EVENT_IN_TRANSACTION = insert(Event).values(tx=CURRENT_TX)
 """An event row, its other values bound at execution (built once: a run's writes add one
@@ -73,6 +85,11 @@ class StoreBase:
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
+
+    @property
+    def clock(self) -> Any:
+        """Now by the database's clock, as an SQL expression (:func:`database_clock`)."""
+        return database_clock(self.dialect)
 
     def close(self) -> None:
         """Close every pooled connection (call before a process forks or ends)."""
@@ -244,3 +261,22 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, StoreUnavailableError | OperationalError) or (
         isinstance(error, SQLAlchemyError) and "connection" in str(error).lower()
     )
+
+
+def database_clock(dialect: str) -> Any:
+    """Now, in seconds since the epoch, by the database's clock, as an SQL expression
+    (PostgreSQL's wall clock at the statement's start, not its transaction's; SQLite's, at
+    millisecond precision; one value through a statement, so that the times one statement
+    sets agree): the one clock that sets and judges leases, duties and deadlines, so that
+    processes on machines whose clocks disagree judge them alike.
+
+    >>> from sqlalchemy import select
+    >>> store = StoreBase("sqlite://", check_schema=False)
+    >>> with store.engine.connect() as connection:
+    ...     now = connection.scalar(select(database_clock(store.dialect)))
+    >>> abs(now - time.time()) < 5
+    True
+    """
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", func.statement_timestamp()), Float)
+    return (func.julianday("now") - _UNIX_EPOCH_JULIAN_DAY) * 86400.0

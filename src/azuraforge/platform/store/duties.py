@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Float, case, cast, func, insert, or_, select, update
+from sqlalchemy import Connection, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from azuraforge.platform.store.base import StoreBase
+from azuraforge.platform.store.base import StoreBase, database_clock
 from azuraforge.platform.store.models import Duty
-
-_UNIX_EPOCH_JULIAN_DAY = 2440587.5
-"""The Julian day of 1970-01-01 00:00 UTC (SQLite's ``julianday`` counts from its own)."""
 
 
 class DutyStore(StoreBase):
@@ -28,7 +25,7 @@ class DutyStore(StoreBase):
         seconds more when ``holder`` holds it: its epoch (raised at each new holder), or
         ``None`` while another holder's lease runs. Of processes asking at once, one takes it.
         """
-        now = _database_clock(self.dialect)
+        now = database_clock(self.dialect)
         values: dict[str, Any] = {"holder": holder, "expires_at": now + ttl, "renewed_at": now}
         try:
             with self._begin() as connection:
@@ -57,11 +54,3 @@ class DutyStore(StoreBase):
 
 def _missing(connection: Connection, name: str) -> bool:
     return connection.scalar(select(Duty.epoch).where(Duty.name == name)) is None
-
-
-def _database_clock(dialect: str) -> Any:
-    """Now, in seconds since the epoch, by the database's clock (PostgreSQL's wall clock at
-    the statement, not its transaction's start; SQLite's, at millisecond precision)."""
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", func.clock_timestamp()), Float)
-    return (func.julianday("now") - _UNIX_EPOCH_JULIAN_DAY) * 86400.0

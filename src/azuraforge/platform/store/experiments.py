@@ -242,7 +242,7 @@ class ExperimentStore(StoreBase):
         """
         name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
         seed = config.get("seed")
-        started = _started_outside(idle_limit) if idle_limit is not None else {}
+        started = _started_outside(idle_limit, self.clock) if idle_limit is not None else {}
         new = ExperimentRecord(
             id=0, project=project, name=name, pipeline=pipeline,
             config=json.loads(json.dumps(dict(config))),  # as a read returns it
@@ -254,23 +254,24 @@ class ExperimentStore(StoreBase):
             trial_number=trial_number, submitter=submitter,
             context=dict(context or {}),
         )  # fmt: skip
-        new = replace(new, **started)
+        new = replace(new, status=RUNNING) if started else new
         # None left to the database: a JSON column would store it as the text 'null'.
         values = {c.key: getattr(new, c.key) for c in RECORD_COLUMNS if c.key != "id"}
         values = {key: value for key, value in values.items() if value is not None}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
             try:  # the transaction ends with the error: no savepoint to roll back to
-                experiment_id: int = connection.execute(
+                made = connection.execute(
                     insert(Experiment)
-                    .values(project_id=project_id, **values)
-                    .returning(Experiment.id)
-                ).scalar_one()
+                    .values(project_id=project_id, **values, **started)
+                    .returning(Experiment.id, *(getattr(Experiment, key) for key in started))
+                ).one()
             except IntegrityError:
                 raise ConflictError(
                     f"an experiment named {name!r} already exists in project {project!r}; "
                     "choose another name or delete that one"
                 ) from None
+            experiment_id: int = made.id
             params = [
                 {"experiment_id": experiment_id, "key": k[:200], "value": v[:500]}
                 for k, v in flatten(config).items()
@@ -284,7 +285,7 @@ class ExperimentStore(StoreBase):
                     insert(RunCredential).values(experiment_id=experiment_id, **credential)
                 )
             self._event(connection, project_id, experiment_id, "status", {"status": new.status})
-        return replace(new, id=experiment_id)
+        return replace(new, id=experiment_id, **{key: made._mapping[key] for key in started})
 
     def get_experiment(
         self, experiment_id: int, *, project: str | None = None
@@ -483,9 +484,9 @@ def _checked_edit(name: str | None, notes: str | None) -> dict[str, Any]:
     return changes if notes is None else {**changes, "notes": notes or None}
 
 
-def _started_outside(idle_limit: float) -> dict[str, Any]:
-    """The fields of a run no worker executes, as it is stored: running from now, alive for
-    ``idle_limit`` seconds unless written.
+def _started_outside(idle_limit: float, now: Any) -> dict[str, Any]:
+    """The times of a run no worker executes, as it is stored: running from ``now`` (the
+    database's clock), alive for ``idle_limit`` seconds unless written.
 
     Raises
     ------
@@ -496,9 +497,7 @@ def _started_outside(idle_limit: float) -> dict[str, Any]:
         raise InvalidParameterError(
             f"idle_limit must be a number of seconds above 0, got {idle_limit!r}"
         )
-    now = time.time()
-    return {"status": RUNNING, "started_at": now, "heartbeat_at": now,
-            "lease_expires_at": now + idle_limit}  # fmt: skip
+    return {"started_at": now, "heartbeat_at": now, "lease_expires_at": now + idle_limit}
 
 
 # The checkpoint is read by the job that resumes from it (Store.load_checkpoint), not listed.

@@ -4,11 +4,12 @@
 Such a run is stored running (``Store.create_experiment(idle_limit=...)``, through
 :func:`~azuraforge.platform.jobs.queueing.enqueue`) with a row of ``run_credentials``: the
 SHA-256 of its credential's secret and its idle limit. Each write keeps it alive that many
-seconds more (its row's ``lease_expires_at``); past that without a word, the reaper ends it
-``lost``, saying so (:meth:`~azuraforge.platform.store.leases.LeaseStore.reap_expired`). Who
-may write is the API's to check (the run's credential, or a project's token that may write);
-the store checks, in the transaction of each write, that the run is one written so, still
-running and still alive, so that a write never lands on a run that ended.
+seconds more (its row's ``lease_expires_at``, set and judged by the database's clock); past
+that without a word, the reaper ends it ``lost``, saying so
+(:meth:`~azuraforge.platform.store.leases.LeaseStore.reap_expired`). Who may write is the
+API's to check (the run's credential, or a project's token that may write); the store
+checks, in the transaction of each write, that the run is one written so, still running and
+still alive, so that a write never lands on a run that ended.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from azuraforge.errors import ConflictError, InvalidParameterError
-from azuraforge.platform.store.base import StoreBase, json_safe
+from azuraforge.platform.store.base import StoreBase, database_clock, json_safe
 from azuraforge.platform.store.metrics import JobWrites, write_buffered
 from azuraforge.platform.store.models import Experiment, Project, RunBatch, RunCredential
 from azuraforge.platform.store.records import RunCredentialRecord
@@ -51,7 +53,8 @@ class ExternalRunStore(StoreBase):
     ) -> bool:  # fmt: skip
         """Write ``writes`` (points, log lines, artifacts, progress) for the external run
         ``experiment_id`` in one transaction, and keep it alive its idle limit from ``now``
-        (empty ``writes``: a heartbeat); whether someone asked it to stop.
+        (empty ``writes``: a heartbeat); whether someone asked it to stop. ``now`` is the
+        database's clock unless given (seconds since the epoch: a test's way to write later).
 
         With a ``batch_id`` (its writer's name for the batch), a batch of that id written
         already for the run writes nothing, and keeps the run alive as a heartbeat does: a
@@ -118,14 +121,25 @@ class ExternalRunStore(StoreBase):
         """The run whose credential's secret has the SHA-256 ``secret_hash``, or ``None``."""
         query = (
             select(Experiment.id, Project.name, Experiment.submitter, Experiment.status,
-                   Experiment.lease_expires_at, RunCredential.idle_limit)
+                   Experiment.lease_expires_at, RunCredential.idle_limit,
+                   (Experiment.lease_expires_at <= self.clock).label("silent"))
             .join(RunCredential, RunCredential.experiment_id == Experiment.id)
             .join(Project, Project.id == Experiment.project_id)
             .where(RunCredential.secret_hash == secret_hash)
         )  # fmt: skip
         with self._read() as connection:
             row = connection.execute(query).first()
-        return None if row is None else RunCredentialRecord(*row)
+        if row is None:
+            return None
+        return RunCredentialRecord(
+            row.id,
+            row.name,
+            row.submitter,
+            row.status,
+            row.lease_expires_at,
+            row.idle_limit,
+            silent=row.status == RUNNING and bool(row.silent),
+        )
 
     def _alive(
         self,
@@ -137,16 +151,16 @@ class ExternalRunStore(StoreBase):
         ending: bool = False,
     ) -> tuple[int, bool]:
         """Lock the external run's row for this transaction and set ``values`` on it, if it
-        is running and alive at ``now``: kept alive its idle limit more, or (``ending``) no
-        longer; its project id and whether someone asked it to stop.
+        is running and alive at ``now`` (``None``: by the database's clock): kept alive its
+        idle limit more, or (``ending``) no longer; its project id and whether someone asked
+        it to stop.
 
         Raises
         ------
         ConflictError
             Saying why not (a worker's run, ended, or silent past its idle limit).
         """
-        now = time.time() if now is None else now
-        statement = _keeping_alive(tuple(values), ending)
+        statement = _keeping_alive(tuple(values), ending, connection.dialect.name)
         bound = {f"new_{name}": value for name, value in values.items()}
         found = connection.execute(statement, {**bound, "run": experiment_id, "now": now}).first()
         if found is None:
@@ -180,11 +194,13 @@ class ExternalRunStore(StoreBase):
 
 
 @functools.cache
-def _keeping_alive(names: tuple[str, ...], ending: bool) -> Update:
+def _keeping_alive(names: tuple[str, ...], ending: bool, dialect: str) -> Update:
     """The update of :meth:`ExternalRunStore._alive` setting the columns ``names`` (their
-    values bound as ``new_<name>``, with the run's id ``run`` and ``now``, at execution),
-    built once for each shape (building it costs more than SQLite's work on a run's row)."""
-    run, now = bindparam("run", type_=Integer), bindparam("now", type_=Float)
+    values bound as ``new_<name>``, with the run's id ``run`` and ``now`` at execution: a
+    ``now`` of ``None`` is the database's clock), built once for each shape and dialect
+    (building it costs more than SQLite's work on a run's row)."""
+    run = bindparam("run", type_=Integer)
+    now = func.coalesce(bindparam("now", type_=Float), database_clock(dialect))
     credential = select(RunCredential.idle_limit).where(RunCredential.experiment_id == run)
     idle_limit = credential.scalar_subquery()
     kept = {"finished_at": now, "lease_expires_at": None} if ending else {

@@ -1,5 +1,9 @@
 """Leases: how a worker claims a queued run, keeps it, ends it, and how expired ones are reaped.
 
+Every expiry, heartbeat, backoff and end is set and judged by the database's clock
+(:func:`~azuraforge.platform.store.base.database_clock`), never a process's, so that a reaper
+or worker whose clock runs ahead takes no live lease and one behind keeps no dead one.
+
 A lease is (owner, epoch, expiry) on the run's row. Claiming increments the epoch, and so
 does reaping (a reaped holder is told apart from one whose run ended as it recorded); every
 write a worker makes for the run checks owner and epoch first (the fencing token), so once
@@ -12,9 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Float, Row, literal, or_, select, update
 
-from azuraforge.platform.store.base import StoreBase, json_safe
+from azuraforge.platform.store.base import StoreBase, database_clock, json_safe
 from azuraforge.platform.store.experiments import RECORD_COLUMNS, claimed_record
 from azuraforge.platform.store.metrics import JobWrites, write_buffered
 from azuraforge.platform.store.models import Experiment
@@ -48,7 +52,7 @@ class LeaseStore(StoreBase):
         with self._read() as connection:
             found = connection.scalars(
                 select(Experiment.id)
-                .where(Experiment.status == QUEUED, _due(time.time()))
+                .where(Experiment.status == QUEUED, _due(self.clock))
                 .where(Experiment.kind.in_(kinds))
                 .order_by(Experiment.id)
             )
@@ -105,7 +109,7 @@ class LeaseStore(StoreBase):
             with self._begin() as connection:
                 candidate = connection.scalar(
                     select(Experiment.id)
-                    .where(Experiment.status == QUEUED, _due(time.time()), *others)
+                    .where(Experiment.status == QUEUED, _due(self.clock), *others)
                     .order_by(Experiment.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -126,7 +130,7 @@ class LeaseStore(StoreBase):
         then: _Then[_Claimed],
         others: Sequence[Any] = (),
     ) -> _Claimed | None:
-        now = time.time()
+        now = self.clock
         row = connection.execute(
             update(Experiment)
             .where(Experiment.id == experiment_id, Experiment.status == QUEUED, _due(now))
@@ -159,7 +163,7 @@ class LeaseStore(StoreBase):
         LeaseLostError
             If the lease is no longer held (expired and reaped, or taken over).
         """
-        now = time.time()
+        now = self.clock
         with self._begin() as connection:
             self._fence(connection, lease)
             connection.execute(
@@ -203,9 +207,8 @@ class LeaseStore(StoreBase):
         """
         writes = writes or JobWrites()
         writes.check()
-        now = time.time()
         values: dict[str, Any] = writes.row_values()
-        values.update(status=status, finished_at=now, lease_expires_at=None)
+        values.update(status=status, finished_at=self.clock, lease_expires_at=None)
         values.update(error=error, result=None if result is None else json_safe(result))
         if status == COMPLETED:
             values["progress"] = 1.0
@@ -269,7 +272,6 @@ class LeaseStore(StoreBase):
         LeaseLostError
             If the lease is no longer held: the run's row keeps what the reaper wrote.
         """
-        now = time.time()
         with self._begin() as connection:
             project_id = self._fence(connection, lease)
             requeue = connection.scalar(
@@ -285,12 +287,12 @@ class LeaseStore(StoreBase):
             if requeue:  # its history says it: a worker lost (it counts) or shut down
                 reason = "lost" if status == LOST else "shutdown"
                 more, payload["restart"] = _restarted(
-                    connection, lease.experiment_id, reason, error, now
+                    connection, lease.experiment_id, reason, error
                 )
                 values.update(more)
             else:
                 values.update(
-                    finished_at=now, result=None if result is None else json_safe(result)
+                    finished_at=self.clock, result=None if result is None else json_safe(result)
                 )
                 write_scores(connection, project_id, lease.experiment_id, values["result"])
             self._update_with_event(connection, lease, project_id, values, payload)
@@ -307,7 +309,7 @@ class LeaseStore(StoreBase):
         LeaseLostError
             If the lease is no longer held: the run's row keeps what the reaper wrote.
         """
-        now = time.time()
+        now = self.clock
         with self._begin() as connection:
             project_id = self._fence(connection, lease)
             if self._cancel_requested(connection, lease.experiment_id):
@@ -317,7 +319,7 @@ class LeaseStore(StoreBase):
                 )  # fmt: skip
                 payload: dict[str, Any] = {"status": CANCELLED, "error": values["error"]}
             else:
-                values, entry = _restarted(connection, lease.experiment_id, reason, detail, now)
+                values, entry = _restarted(connection, lease.experiment_id, reason, detail)
                 values.update(
                     status=QUEUED, lease_owner=None, lease_expires_at=None,
                     not_before=now + delay if delay > 0 else None,
@@ -361,26 +363,29 @@ class LeaseStore(StoreBase):
         """Mark runs whose lease expired ``lost`` (or ``queued`` again when their pipeline
         re-queues lost runs), the lease's epoch raised, and external runs silent past their
         idle limit ``lost`` (:mod:`~azuraforge.platform.store.external`); return ``(id, new
-        status)`` for each."""
-        now = time.time() if now is None else now
+        status)`` for each. Expiry is judged by the database's clock, or as at ``now`` (seconds
+        since the epoch) when given (a test's way to judge as if later)."""
+        at = self.clock if now is None else literal(now, Float)
         with self._begin() as connection:
             expired = connection.execute(
                 select(Experiment.id, Experiment.lease_epoch).where(
-                    Experiment.status == RUNNING, Experiment.lease_expires_at < now
+                    Experiment.status == RUNNING, Experiment.lease_expires_at < at
                 )
             ).all()
-        return [reaped for row in expired if (reaped := self._reap(row.id, row.lease_epoch, now))]
+        return [reaped for row in expired if (reaped := self._reap(row.id, row.lease_epoch, at))]
 
-    def _reap(self, experiment_id: int, epoch: int, now: float) -> tuple[int, str] | None:
+    def _reap(self, experiment_id: int, epoch: int, at: Any) -> tuple[int, str] | None:
+        """Reap the run if its lease (of ``epoch``) expired by ``at`` (an SQL expression)."""
         with self._begin() as connection:
             row = connection.execute(
                 select(Experiment.requeue_lost, Experiment.worker, Experiment.heartbeat_at,
-                       Experiment.project_id)
+                       Experiment.project_id, at.label("now"))
                 .where(Experiment.id == experiment_id)
             ).first()  # fmt: skip
             if row is None:
                 return None
-            last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.heartbeat_at or now))
+            heard = row.heartbeat_at or row.now
+            last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(heard))
             reason = (
                 f"worker {row.worker} stopped renewing its lease; last heartbeat {last} UTC"
                 if row.worker is not None  # else a run no worker executes: an external run
@@ -395,10 +400,10 @@ class LeaseStore(StoreBase):
             )  # fmt: skip
             payload = {"status": status, "error": reason, "worker": row.worker}
             if status == LOST:
-                values["finished_at"] = now
+                values["finished_at"] = at
             else:  # its history says it, and the kernel counts it as a crash
                 more, payload["restart"] = _restarted(
-                    connection, experiment_id, "lost", reason, row.heartbeat_at or now
+                    connection, experiment_id, "lost", reason, heard
                 )
                 values.update(more)
             changed = connection.execute(
@@ -407,7 +412,7 @@ class LeaseStore(StoreBase):
                     Experiment.id == experiment_id,
                     Experiment.status == RUNNING,
                     Experiment.lease_epoch == epoch,
-                    Experiment.lease_expires_at < now,
+                    Experiment.lease_expires_at < at,
                 )
                 .values(**values)
             ).rowcount
@@ -422,24 +427,31 @@ def _not_of(kinds: Sequence[str]) -> list[Any]:
     return [Experiment.kind.not_in(kinds)] if kinds else []
 
 
-def _due(now: float) -> Any:
-    """Queued runs whose backoff (``not_before``) is over at ``now``."""
+def _due(now: Any) -> Any:
+    """Queued runs whose backoff (``not_before``) is over at ``now`` (seconds since the
+    epoch, or an SQL expression of them: the database's clock)."""
     return or_(Experiment.not_before.is_(None), Experiment.not_before <= now)
 
 
 def _restarted(
-    connection: Connection, experiment_id: int, reason: str, detail: str, ended: float
+    connection: Connection,
+    experiment_id: int,
+    reason: str,
+    detail: str,
+    ended: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The values that add a restart to a job's row, and its history entry: when, why, on
-    which worker, and how long the job had run when it ``ended`` (``uptime``, seconds: for a
-    lost worker, up to its last heartbeat)."""
+    """The values that add a restart to a job's row, and its history entry: when (by the
+    database's clock), why, on which worker, and how long the job had run when it ``ended``
+    (``uptime``, seconds: for a lost worker, up to its last heartbeat; by default, now)."""
+    now = database_clock(connection.dialect.name).label("now")
     row = connection.execute(
-        select(Experiment.restart_history, Experiment.worker, Experiment.started_at).where(
+        select(Experiment.restart_history, Experiment.worker, Experiment.started_at, now).where(
             Experiment.id == experiment_id
         )
     ).one()
+    ended = row.now if ended is None else ended
     uptime = None if row.started_at is None else round(ended - row.started_at, 3)
-    entry = {"at": time.time(), "reason": reason, "detail": detail, "worker": row.worker,
+    entry = {"at": row.now, "reason": reason, "detail": detail, "worker": row.worker,
              "uptime": uptime}  # fmt: skip
     history = [*(row.restart_history or []), entry][-RESTART_HISTORY:]
     values = {"restarts": Experiment.restarts + 1, "restart_history": history}

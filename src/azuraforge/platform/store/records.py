@@ -83,7 +83,9 @@ class Lease:
 class RunCredentialRecord:
     """The run a credential writes (an external run, which no worker executes), as stored
     when it was read: its project, who made it, its status, when it is lost without a word
-    (``expires_at``: None once it ended) and how long a write keeps it alive."""
+    (``expires_at``: None once it ended), how long a write keeps it alive, and whether it is
+    running but silent past that limit when read (``silent``: judged by the database's
+    clock)."""
 
     experiment_id: int
     project: str
@@ -91,6 +93,7 @@ class RunCredentialRecord:
     status: str
     expires_at: float | None
     idle_limit: float
+    silent: bool = False
 
 
 @dataclass(frozen=True)
