@@ -5,11 +5,12 @@ by dialect)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
 
-from azuraforge.errors import InvalidParameterError
+from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.store import Lease, MetricSummaryRecord, Store
 from azuraforge.platform.store.base import StoreBase
 from azuraforge.platform.store.metrics import downsample
@@ -289,3 +290,39 @@ def test_an_event_id_committed_after_a_higher_one_is_not_skipped(store: Store):
     # Its runs' status events, committed just before start, may come too: progress ones only.
     committed = committed_events(store, start, {first, second}, count=2, kinds=["progress"])
     assert [event.experiment_id for event in committed] == [first, second]
+
+
+def test_an_event_position_is_found_in_its_project_and_run_alone(store: Store):
+    """Where a stream resumes: the position of a kept event of the project (of the run when
+    given); another project's, another run's, a deleted run's or an unwritten id has none."""
+    mine = store.create_experiment("sleeper", {}).id
+    (event,) = store.list_events(experiment_id=mine)
+    assert store.find_event_position(event.id, project="default") == event.position
+    assert store.find_event_position(event.id, experiment_id=mine) == event.position
+    other = store.create_experiment("sleeper", {}).id
+    assert store.find_event_position(event.id, experiment_id=other) is None
+    with contextlib.suppress(ConflictError):  # PostgreSQL's projects outlive a test
+        store.create_project("elsewhere")
+    assert store.find_event_position(event.id, project="elsewhere") is None
+    assert store.find_event_position(store.last_event_id() + 1) is None
+    store.delete_experiment(mine)
+    assert store.find_event_position(event.id) is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_resume_point_behind_a_running_transaction_is_not_placed(store: Store):
+    """A stream over every run sends an event only once every older transaction has ended: an
+    id committed while an older one still runs is no place it can have reached (resuming
+    there would skip the older transaction's events), until that one ends."""
+    run = store.create_experiment("sleeper", {}).id
+    with store.engine.begin() as older:
+        StoreBase._event(older, store.project_of(older, run), run, "progress", {"p": 0.5})
+        with store.engine.begin() as newer:
+            StoreBase._event(newer, store.project_of(newer, run), run, "progress", {"p": 1})
+        newest = store.last_event_id()
+        assert store.find_event_position(newest) is None
+        assert store.find_event_position(newest, experiment_id=run) is not None  # by id there
+    deadline = time.monotonic() + 30  # other tests' transactions on the server may run on
+    while store.find_event_position(newest) is None:
+        assert time.monotonic() < deadline, "the event was never placed"
+        time.sleep(0.05)
