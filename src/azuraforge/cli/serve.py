@@ -312,7 +312,7 @@ def _submit_and_announce(
     from azuraforge.platform.store import DEFAULT_PROJECT
 
     address, link = where
-    folder = data_folder_of(settings, DEFAULT_PROJECT, open_blobs(settings))
+    folder = data_folder_of(settings, DEFAULT_PROJECT, open_blobs(settings), store)
     run = experiments.submit(store, transport, pipeline, config, data_folder=folder)[0]
     page = f"/#/experiments/{run.id}"
     shown = f"{address}{link}&next={quote(page, safe='')}" if link else f"{address}{page}"

@@ -29,7 +29,8 @@ import yaml
 
 from azuraforge.assist.facts import read_question
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.jobs.files import DataFolder
+from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.services.project_facts import ProjectFactsReader, figure
 from azuraforge.platform.services.streams.job import start_stream
@@ -117,6 +118,11 @@ def seed(store: Store, settings: Settings, seeded: dict[str, Any]) -> dict[str, 
     return ids
 
 
+def folder_of(settings: Settings, store: Store, project: str) -> DataFolder:
+    """``project``'s data folder as the server sees it: its uploads are in the blob store."""
+    return data_folder_of(settings, project, open_blobs(settings), store)
+
+
 def numbers_of(store: Store, folder: DataFolder) -> set[float]:
     """Every number in the rows of the default project and every count of them, read back
     from the store apart from the answerer: the numbers an answer may hold."""
@@ -136,7 +142,7 @@ def numbers_of(store: Store, folder: DataFolder) -> set[float]:
         versions, count = store.list_versions(model.name, project=DEFAULT_PROJECT)
         found |= {float(count), *(float(v.version) for v in versions)}
         found |= {float(v.source_experiment_id or 0) for v in versions}
-    csv = (folder.root / "weather.csv").read_text(encoding="utf-8").splitlines()
+    csv = folder.file("weather.csv").read_text(encoding="utf-8").splitlines()
     found |= {float(len(csv) - 1), float(len(csv[0].split(","))), 1.0}  # rows, columns, files
     return found
 
@@ -186,7 +192,7 @@ def project(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                              headers={**bob, "Content-Type": "text/csv"}, timeout=60)  # fmt: skip
         assert uploaded.status_code == 201, uploaded.text
         found = Project(url, store, settings, user_headers(store, "ada", "viewer"), ids)
-        found.seen = numbers_of(store, DataFolder.of(settings.data_dir, DEFAULT_PROJECT))
+        found.seen = numbers_of(store, folder_of(settings, store, DEFAULT_PROJECT))
         yield found
     store.close()
 
@@ -259,7 +265,7 @@ def test_a_figure_is_the_rows_value_at_four_significant_digits():
 
 
 def test_the_reader_answers_what_it_cannot_see_plainly(project):
-    folder = DataFolder.of(project.settings.data_dir, DEFAULT_PROJECT)
+    folder = folder_of(project.settings, project.store, DEFAULT_PROJECT)
     reader = ProjectFactsReader(project.store, DEFAULT_PROJECT, folder)
     for text in ("What is the weather like in Paris tomorrow?", "Hangi koşu en iyi F1 aldı?"):
         facts = reader.answer(read_question(text))
@@ -278,6 +284,6 @@ def test_the_reader_answers_what_it_cannot_see_plainly(project):
     ],
 )
 def test_another_project_gets_its_own_answers_and_a_bad_id_names_no_run(project, text, said):
-    folder = DataFolder.of(project.settings.data_dir, ELSEWHERE)
+    folder = folder_of(project.settings, project.store, ELSEWHERE)
     facts = ProjectFactsReader(project.store, ELSEWHERE, folder).answer(read_question(text))
     assert said in facts.text and "weather-lstm" not in facts.text, facts

@@ -72,6 +72,7 @@ TABLES = {
     "backend_performance",
     "chat_cache",
     "chat_cache_stats",
+    "data_files",
 }
 
 

@@ -71,7 +71,8 @@ async def get_data_folder(connection: HTTPConnection) -> DataFolder:
     may name (:func:`~azuraforge.platform.jobs.files.data_folder_of`; no I/O, so on the event
     loop)."""
     settings: Settings = connection.app.state.settings
-    return data_folder_of(settings, connection.state.identity.project, connection.app.state.blobs)
+    project, blobs = connection.state.identity.project, connection.app.state.blobs
+    return data_folder_of(settings, project, blobs, connection.app.state.store)
 
 
 async def get_transport(request: Request) -> Transport:

@@ -15,9 +15,14 @@ job's project), so a value that slipped past the first check, or a file swapped 
 symbolic link since, still reads nothing outside the folder. A value is a file of the folder,
 relative to it, or a registered dataset's name (which reads only the dataset cache).
 
-On many machines the data folder the API checks is on the API's disk alone: each file a job
-names is then published to the blob store where the API accepts the job, and its worker reads
-it from there (:class:`PublishedData`; :func:`data_folder` says when).
+A project's uploaded files are kept in the blob store, not in the folder
+(:class:`StoredData`): their bytes under ``data/<project>/sha256/<digest>/<name>``, their
+names pointing at the digest in the store, so every API process and worker sees the same
+files; a process reads one through a copy in its machine's cache, checked against the digest.
+A name the store holds is read from there; the folder on disk is read only for the names it
+does not hold (files put there by hand, a stream following a growing file). On many machines
+such a file is published to the blob store where the API accepts the job, and its worker reads
+it from there (:class:`PublishedData`; :func:`data_folder_of` says when).
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.learn.datasets import DATASETS
 from azuraforge.platform.blobs import CHUNK_BYTES, BlobCache, BlobStore, LocalBlobs, blob_key
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT
+from azuraforge.platform.store import DEFAULT_PROJECT, DataFileRecord, Store
 
 Problem = tuple[tuple[str | int, ...], str]
 PROJECTS = "projects"
@@ -187,21 +192,142 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def data_folder_of(settings: Settings, project: str, blobs: BlobStore) -> DataFolder:
-    """The data folder of ``project`` in ``settings.data_dir``, its files published to
-    ``blobs`` and read from there (:class:`PublishedData`) unless ``blobs`` is a folder of
-    the home (the embedded default: its workers share this machine's disk and read the data
-    folder in place)."""
+class StoredData:
+    """Project ``project``'s uploaded data files: their bytes kept in ``blobs`` under
+    ``data/<project>/sha256/<digest>/<name>`` (never changed), their names pointing at the
+    digest in ``store`` (:meth:`~azuraforge.platform.store.Store.find_data_file`); read
+    through copies in the folder ``cache_root`` of this machine, each checked against its
+    digest where it is opened.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from azuraforge.platform.store import Store, upgrade_database
+    >>> url = f"sqlite:///{tempfile.mkdtemp()}/af.db"
+    >>> _ = upgrade_database(url)
+    >>> blobs = LocalBlobs(tempfile.mkdtemp())
+    >>> data = StoredData(Store(url), blobs, tempfile.mkdtemp(), DEFAULT_PROJECT)
+    >>> upload = Path(tempfile.mkdtemp()) / "upload"
+    >>> _ = upload.write_text("day,sales\\n1,10\\n")
+    >>> file = DataFileRecord("sales.csv", 16, 0.0, _sha256(upload), ("day", "sales"), 1, ",")
+    >>> data.put(upload, file)
+    >>> data.copy(data.get("sales.csv")).read_text()
+    'day,sales\\n1,10\\n'
+    >>> data.delete("sales.csv"), data.find("sales.csv"), list(blobs.list_keys())
+    (True, None, [])
+    """
+
+    def __init__(
+        self, store: Store, blobs: BlobStore, cache_root: str | os.PathLike[str], project: str
+    ) -> None:
+        self.store, self.blobs, self.project = store, blobs, project
+        self.cache = BlobCache(blobs, cache_root)
+
+    def find(self, name: str) -> DataFileRecord | None:
+        """The stored file ``name``, or None (for a name no key may be, too)."""
+        if not _relative_name(name):
+            return None
+        return self.store.find_data_file(name, project=self.project)
+
+    def get(self, name: str) -> DataFileRecord:
+        """The stored file ``name``; :class:`NotFoundError` if there is none."""
+        found = self.find(name)
+        if found is None:
+            raise NotFoundError(f"no data file {name!r} in project {self.project!r}")
+        return found
+
+    def list(self) -> list[DataFileRecord]:
+        """Every stored file of the project, by name."""
+        return self.store.list_data_files(project=self.project)
+
+    def put(self, path: Path, file: DataFileRecord, *, overwrite: bool = False) -> None:
+        """Keep the file at ``path`` as ``file`` (its name, its digest and description): its
+        bytes stored unless that version of it is, then its name pointed at them; the bytes
+        of the version it replaced are dropped.
+
+        Raises
+        ------
+        ConflictError
+            If the project has a file of that name and ``overwrite`` is false (nothing kept).
+        """
+        key = _content_key(self.project, file.sha256, file.name)
+        if not self.blobs.exists(key):
+            self.blobs.put_file(path, key)
+        try:
+            replaced = self.store.set_data_file(file, overwrite=overwrite, project=self.project)
+        except ConflictError:
+            kept = self.find(file.name)
+            if kept is None or kept.sha256 != file.sha256:
+                self.blobs.delete(key)
+            raise
+        if replaced is not None and replaced.sha256 != file.sha256:
+            self._drop(replaced)
+
+    def delete(self, name: str) -> bool:
+        """Drop the stored file ``name`` (its name, then its bytes); whether there was one."""
+        dropped = self.store.delete_data_file(name, project=self.project)
+        if dropped is not None:
+            self._drop(dropped)
+        return dropped is not None
+
+    def copy(self, file: DataFileRecord) -> Path:
+        """This machine's copy of the stored ``file``: fetched into the cache once, checked
+        against its digest at each call (a copy whose size and times have not changed since
+        this process checked it is not read again).
+
+        Raises
+        ------
+        InvalidParameterError
+            If the copy's bytes are not the file's (the copy is dropped), or its bytes were
+            dropped meanwhile (the file replaced or deleted while it was being read).
+        """
+        folder = self.cache.path(_content_prefix(self.project, file.sha256))
+        copy = folder / file.name
+        try:
+            if not copy.is_file():
+                self.blobs.get_file(_content_key(self.project, file.sha256, file.name), copy)
+        except NotFoundError:
+            raise self._changed(file.name) from None
+        if _digest(copy) != file.sha256:
+            copy.unlink(missing_ok=True)
+            raise self._changed(file.name)
+        return copy
+
+    def _changed(self, name: str) -> InvalidParameterError:
+        return InvalidParameterError(
+            f"data file {name!r} of project {self.project!r} changed while it was being read "
+            "(replaced, deleted, or its copy on this machine altered): submit the job again"
+        )
+
+    def _drop(self, file: DataFileRecord) -> None:
+        self.blobs.delete(_content_key(self.project, file.sha256, file.name))
+
+
+def _content_key(project: str, digest: str, name: str) -> str:
+    return blob_key(f"{_content_prefix(project, digest)}/{name}")
+
+
+def data_folder_of(
+    settings: Settings, project: str, blobs: BlobStore, store: Store | None = None
+) -> DataFolder:
+    """The data folder of ``project`` in ``settings.data_dir``, its uploaded files those
+    ``store`` points at in ``blobs`` (:class:`StoredData`; none without ``store``). Its files
+    on disk are published to ``blobs`` and read from there (:class:`PublishedData`) unless
+    ``blobs`` is a folder of the home (the embedded default: its workers share this machine's
+    disk and read the data folder in place)."""
+    stored = None if store is None else StoredData(store, blobs, settings.cache_dir, project)
     if isinstance(blobs, LocalBlobs) and blobs.root.is_relative_to(settings.home.absolute()):
-        return DataFolder.of(settings.data_dir, project)
+        return DataFolder.of(settings.data_dir, project, stored=stored)
     published = PublishedData(blobs, settings.cache_dir)
-    return DataFolder.of(settings.data_dir, project, published=published)
+    return DataFolder.of(settings.data_dir, project, published=published, stored=stored)
 
 
 class DataFolder:
     """The folder ``root`` whose files project ``project``'s jobs may read, less the folder
     ``apart`` inside it (the other projects' folders, inside the default project's); its
-    files kept for workers of other machines in ``published``, when given."""
+    files kept for workers of other machines in ``published``, when given; the project's
+    uploaded files in ``stored``, when given (a name it holds is read from there, never from
+    ``root``)."""
 
     def __init__(
         self,
@@ -210,15 +336,21 @@ class DataFolder:
         project: str = DEFAULT_PROJECT,
         apart: Path | None = None,
         published: PublishedData | None = None,
+        stored: StoredData | None = None,
     ) -> None:
         self.root, self.project, self.apart = root, project, apart
-        self.published = published
+        self.published, self.stored = published, stored
         self.copies: list[Path] = []
         """The folders of this machine's copies of published files this folder opened."""
 
     @classmethod
     def of(
-        cls, data_dir: Path, project: str, *, published: PublishedData | None = None
+        cls,
+        data_dir: Path,
+        project: str,
+        *,
+        published: PublishedData | None = None,
+        stored: StoredData | None = None,
     ) -> DataFolder:
         """The data folder of ``project`` in the server's ``data_dir``: ``projects/<name>``
         there; the default project's is ``data_dir`` itself, less ``projects``.
@@ -227,12 +359,37 @@ class DataFolder:
         PosixPath('data/projects/lab')
         """
         if project == DEFAULT_PROJECT:
-            return cls(data_dir, project=project, apart=data_dir / PROJECTS, published=published)
-        return cls(data_dir / PROJECTS / project, project=project, published=published)
+            apart = data_dir / PROJECTS
+            return cls(data_dir, project=project, apart=apart, published=published, stored=stored)
+        root = data_dir / PROJECTS / project
+        return cls(root, project=project, published=published, stored=stored)
 
     def file(self, value: Any) -> Path:
-        """The existing file of the folder that ``value`` names (relative to it, or absolute
-        inside it); symbolic links are followed and must stay inside.
+        """The file ``value`` names: this machine's copy of the stored file of that name
+        (:class:`StoredData`), else the folder's own (:meth:`on_disk`).
+
+        Raises
+        ------
+        InvalidParameterError
+            As :meth:`on_disk` does, or for a stored file whose copy is not its bytes.
+        """
+        found = self.stored.find(str(value)) if self.stored is not None else None
+        if found is None:
+            return self.on_disk(value)
+        return self._stored_copy(found)
+
+    def _stored_copy(self, file: DataFileRecord) -> Path:
+        """This machine's copy of the stored ``file``, its cache folder kept in ``copies``."""
+        if self.stored is None:  # never: a stored file is found through it
+            raise InvalidParameterError(f"no stored data file {file.name!r}")
+        copy = self.stored.copy(file)
+        self.copies.append(copy.parents[len(Path(file.name).parts) - 1])
+        return copy
+
+    def on_disk(self, value: Any) -> Path:
+        """The existing file of the folder on this machine's disk that ``value`` names
+        (relative to it, or absolute inside it); symbolic links are followed and must stay
+        inside.
 
         Raises
         ------
@@ -274,7 +431,7 @@ class DataFolder:
         OutsideDataFolderError
             Naming each file setting that does not name a file of the folder.
         """
-        return self._each_file(config, settings, self._kept)
+        return self._each_file(config, settings, self._kept, lambda file: file.name)
 
     def open(
         self, config: type[BaseModel], settings: Mapping[str, Any], *, growing: bool = False
@@ -290,9 +447,23 @@ class DataFolder:
         OutsideDataFolderError
             Naming each file setting that does not name a file of the folder.
         """
-        if self.published is None or growing:
-            return self._each_file(config, settings, str)
-        return self._each_file(config, settings, str, self._copy)
+        if growing:
+            return self._each_file(config, settings, str, None, self._growing)
+        copy = self._stored_copy
+        if self.published is None:
+            return self._each_file(config, settings, str, lambda file: str(copy(file)))
+        return self._each_file(config, settings, str, lambda file: str(copy(file)), self._copy)
+
+    def _growing(self, value: Any) -> Path:
+        """The folder's own file ``value`` names (a file being written to, a stream follows
+        it), else this machine's copy of the stored file of that name."""
+        try:
+            return self.on_disk(value)
+        except InvalidParameterError:
+            found = self.stored.find(str(value)) if self.stored is not None else None
+            if found is None:
+                raise
+            return self._stored_copy(found)
 
     def _kept(self, path: Path) -> str:
         """The name of the file at ``path`` (checked to be in the folder), published."""
@@ -309,7 +480,7 @@ class DataFolder:
         if self.published is not None and _relative_name(name):
             copy = self.published.fetch(self.project, name)
         if copy is None:
-            return self.file(value)
+            return self.on_disk(value)
         self.copies.append(copy.parents[len(Path(name).parts) - 1])
         return copy
 
@@ -318,15 +489,22 @@ class DataFolder:
         config: type[BaseModel],
         settings: Mapping[str, Any],
         write: Callable[[Path], str],
+        stored: Callable[[DataFileRecord], str] | None,
         find: Callable[[Any], Path] | None = None,
     ) -> dict[str, Any]:
+        """``settings`` with each file setting's value ``stored(file)`` for a stored file
+        (when ``stored`` is given), else ``write(find(value))``."""
         checked, problems = dict(settings), []
         for name in file_settings(config):
             value = settings.get(name)
             if value is None or str(value) in DATASETS:
                 continue
             try:
-                checked[name] = write((find or self.file)(value))
+                found = self.stored.find(str(value)) if self.stored and stored else None
+                if found is not None and stored is not None:
+                    checked[name] = stored(found)
+                    continue
+                checked[name] = write((find or self.on_disk)(value))
             except InvalidParameterError as e:
                 problems.append(((name,), str(e)))
         if problems:

@@ -193,7 +193,7 @@ def execute(
     record = record or store.get_experiment(lease.experiment_id)
     seen = cast(Store, JobStore(store, record.project, lease))
     files = blobs or open_blobs(settings)
-    folder = data_folder_of(settings, record.project, files)
+    folder = data_folder_of(settings, record.project, files, store)
     ctx = _job_context(seen, lease, settings, record, folder, files, stop_requested, show_progress)
     try:
         if output is not None:

@@ -368,7 +368,7 @@ class ChatService:
         """The answer to a question about the project, composed from its rows as ``store``
         (the asker's view) shows them; no backend is asked (:mod:`~azuraforge.assist.facts`)."""
         settings, blobs = self._data
-        folder = data_folder_of(settings, project, blobs)
+        folder = data_folder_of(settings, project, blobs, store)
         facts = ProjectFactsReader(store, project, folder).answer(read_question(said))
         why = "read from the project's rows" if facts.seen else "the project's rows do not show it"
         choice = Choice(FROM_PROJECT, PROJECT_DATA, why)

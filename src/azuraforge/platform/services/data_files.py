@@ -1,23 +1,29 @@
-"""A project's own data files: uploaded into its data folder, checked on arrival, listed with
-their columns, rows and checksum, downloaded, and deleted unless something names them.
+"""A project's own data files: uploaded, checked on arrival, kept in the blob store, listed
+with their columns, rows and checksum, downloaded, replaced, and deleted unless something
+names them.
 
-A file is named as jobs name it, relative to the project's folder (``sales.csv``,
+A file is named as jobs name it, relative to the project's data folder (``sales.csv``,
 ``shops/paris.csv``; :class:`~azuraforge.platform.jobs.files.DataFolder`), so an uploaded
 file is at once a pipeline's ``csv`` or a stream's ``source``. An upload is written to a
-hidden temporary file beside its place, checked, then renamed into place: a file that does
-not read is refused with the reader's message, naming the file as it was sent, and nothing is
-kept. The check reads the file in bounded memory, whatever its size (:func:`describe`): its
-head (:data:`HEAD_BYTES`) by the CSV reader (:func:`~azuraforge.learn.datasets.read_csv`:
-UTF-8, a delimiter found, a header and at least one row of as many fields), then every line
-streamed, each row counted and its width and encoding checked as the reader checks them. A
-file that a job (a run of any kind, a stream) or a registered version names is not deleted
-(:class:`~azuraforge.errors.ConflictError` naming them).
+hidden temporary file of this machine's data folder, checked, then stored
+(:class:`~azuraforge.platform.jobs.files.StoredData`: its bytes in the blob store under their
+SHA-256, its name pointing at them in the store, with its description), so every API process
+and worker of the store sees it: a file that does not read is refused with the reader's
+message, naming the file as it was sent, and nothing is kept. The check reads the file in
+bounded memory, whatever its size (:func:`describe`): its head (:data:`HEAD_BYTES`) by the CSV
+reader (:func:`~azuraforge.learn.datasets.read_csv`: UTF-8, a delimiter found, a header and at
+least one row of as many fields), then every line streamed, each row counted and its width and
+encoding checked as the reader checks them. Files put in the data folder by hand are listed
+too, unless a stored file has their name. A file that a job (a run of any kind, a stream) or
+a registered version names is not deleted (:class:`~azuraforge.errors.ConflictError` naming
+them).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import errno
 import hashlib
 import io
@@ -25,9 +31,9 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from azuraforge.apps.registry import discover, get_pipeline
@@ -44,12 +50,14 @@ from azuraforge.learn.datasets import DATASETS
 from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, listing, read_csv, utf8_text
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.streams.config import StreamConfig
-from azuraforge.platform.store import DataFileUses, Store
+from azuraforge.platform.store import DataFileRecord, DataFileUses, Store
 
 SUFFIX = ".csv"
 """The only files a data folder takes and lists."""
 PARTIAL = ".upload-"
 """How an upload's temporary file begins (hidden: never listed, never a name to send)."""
+UPLOADS = ".uploads"
+"""The hidden folder of a data folder where uploads are written before they are stored."""
 MOST_NAMED = 10
 """Most jobs or versions a refused delete names one by one."""
 MOST_PART_BYTES = 255
@@ -67,37 +75,6 @@ CHUNK_BYTES = 1024 * 1024
 """How much of a file one read takes while it is hashed."""
 
 
-@dataclass(frozen=True)
-class DataFile:
-    """A file of a project's data folder as the reader sees it.
-
-    Attributes
-    ----------
-    name
-        Its name relative to the folder: what a pipeline's ``csv`` or a stream's ``source``
-        names.
-    bytes, modified
-        Its size and modification time (seconds since the epoch).
-    sha256
-        The SHA-256 of its bytes.
-    columns, rows, delimiter
-        The header's names, the data rows and the field separator (``","``, ``";"`` or
-        ``"tab"``); empty, 0 and None when it does not read (``problem`` says why).
-    problem
-        The reader's message for a file that does not read as a CSV (one put in the folder
-        by hand), else None.
-    """
-
-    name: str
-    bytes: int
-    modified: float
-    sha256: str
-    columns: tuple[str, ...]
-    rows: int
-    delimiter: str | None
-    problem: str | None = None
-
-
 class DataFiles:
     """The data files of ``folder`` (a project's data folder), with ``store`` (as the
     project sees it) to find what names them."""
@@ -105,44 +82,49 @@ class DataFiles:
     def __init__(self, folder: DataFolder, store: Store) -> None:
         self.folder, self.store = folder, store
 
-    def list(self) -> list[DataFile]:
-        """Every CSV file of the folder (below it too, the hidden ones and other projects'
-        folders left out), by name; each described once while it is unchanged."""
+    def list(self) -> list[DataFileRecord]:
+        """Every CSV file of the project by name: the stored ones, and those of the folder on
+        disk that no stored file's name hides (below it too, the hidden ones and other
+        projects' folders left out), each described once while it is unchanged."""
+        stored = self.folder.stored
+        found = {file.name: file for file in stored.list()} if stored else {}
         root = self.folder.root.resolve()
-        if not root.is_dir():
-            return []
-        found = []
-        for path in sorted(root.rglob(f"*{SUFFIX}")):
-            name = path.relative_to(root).as_posix()
-            if self._listed(name, path):
-                found.append(describe(path, name))
-        return found
+        if root.is_dir():
+            for path in sorted(root.rglob(f"*{SUFFIX}")):
+                name = path.relative_to(root).as_posix()
+                if name not in found and self._listed(name, path):
+                    found[name] = describe(path, name)
+        return [found[name] for name in sorted(found)]
 
     def _listed(self, name: str, path: Path) -> bool:
         if any(part.startswith(".") for part in PurePosixPath(name).parts):
             return False
         try:
-            return self.folder.file(name) is not None and path.is_file()
+            return self.folder.on_disk(name) is not None and path.is_file()
         except InvalidParameterError:  # another project's folder, a link out
             return False
 
-    def describe(self, name: str) -> DataFile:
-        """The file ``name`` of the folder, described.
+    def describe(self, name: str) -> DataFileRecord:
+        """The file ``name`` of the project, described.
 
         Raises
         ------
         NotFoundError
-            If the folder holds no such file (or ``name`` names none of it).
+            If the project has no such file (or ``name`` names none of it).
         """
+        stored = self._stored(name)
+        if stored is not None:
+            return stored
         return describe(self.path(name), checked_name(name))
 
     def path(self, name: str) -> Path:
-        """The existing file ``name`` of the folder (to be sent whole).
+        """The existing file ``name`` of the project, on this machine (to be sent whole): a
+        copy of the stored one, else the folder's own.
 
         Raises
         ------
         NotFoundError
-            If the folder holds no such file, or ``name`` is no name of a file of it.
+            If the project has no such file, or ``name`` is no name of a file of it.
         """
         try:
             return self.folder.file(checked_name(name))
@@ -150,25 +132,33 @@ class DataFiles:
             raise self._missing(name) from None
 
     def start_upload(self, name: str, *, overwrite: bool = False) -> Path:
-        """A new temporary file beside the place of the file ``name``, to write an upload
-        into before :meth:`finish_upload` (its folders made as needed).
+        """A new temporary file to write an upload into before :meth:`finish_upload`: in a
+        hidden folder of the data folder when the project's files are stored in the blob store
+        (:class:`~azuraforge.platform.jobs.files.StoredData`), else beside the file's place
+        (its folders made as needed).
 
         Raises
         ------
         InvalidParameterError
             If ``name`` is not a file's name in the folder (:func:`checked_name`, or a way
-            into another project's folder or out through a link).
+            into another project's folder or out through a link), or a file's name is a folder
+            of it, or it is a folder of files.
         ConflictError
-            If the folder holds a file ``name`` already and ``overwrite`` is false.
+            If the project holds a file ``name`` already and ``overwrite`` is false.
         """
         target = self._place(name)
-        if target.exists() and not overwrite:
+        if (target.exists() or self._stored(name)) and not overwrite:
             raise ConflictError(
                 f"data file {name!r} exists in project {self.folder.project!r}; upload it "
                 "with overwrite=true to replace it, or choose another name"
             )
+        if self.folder.stored is not None:
+            self._check_no_clash(name)
+            place = self.folder.root / UPLOADS
+        else:
+            place = target.parent
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            place.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # a part of the name is a file already, or the disk is full
             if e.errno == errno.ENOSPC:
                 raise upload_not_kept(name, e) from e
@@ -176,11 +166,27 @@ class DataFiles:
                 f"{name!r} cannot be a file of the data folder of project "
                 f"{self.folder.project!r}: {e.strerror or e}"
             ) from None
-        return target.parent / f"{PARTIAL}{secrets.token_hex(8)}{SUFFIX}"
+        return place / f"{PARTIAL}{secrets.token_hex(8)}{SUFFIX}"
 
-    def finish_upload(self, name: str, partial: Path, *, overwrite: bool = False) -> DataFile:
-        """Check the uploaded ``partial`` file with the CSV reader and move it into place as
-        the file ``name``; whatever goes wrong, ``partial`` is removed.
+    def _check_no_clash(self, name: str) -> None:
+        """Refuse ``name`` if a folder of it is a stored file's name, or it is a folder of
+        stored files (a folder of the data folder could not hold both)."""
+        stored = self.folder.stored
+        names = {file.name for file in stored.list()} if stored else set()
+        folders = {parent.as_posix() for parent in PurePosixPath(name).parents}
+        clash = names & folders or {n for n in names if n.startswith(f"{name}/")}
+        if clash:
+            raise InvalidParameterError(
+                f"{name!r} cannot be a file of the data folder of project "
+                f"{self.folder.project!r}: data file {min(clash)!r} is in the way"
+            )
+
+    def finish_upload(
+        self, name: str, partial: Path, *, overwrite: bool = False
+    ) -> DataFileRecord:
+        """Check the uploaded ``partial`` file with the CSV reader and keep it as the file
+        ``name`` (stored in the blob store, or moved into place in the folder); whatever goes
+        wrong, ``partial`` is removed.
 
         Raises
         ------
@@ -194,6 +200,10 @@ class DataFiles:
             described = _described(partial, name)
             if described.problem is not None:
                 raise DataFormatError(described.problem)
+            if self.folder.stored is not None:
+                described = dataclasses.replace(described, modified=time.time())
+                self.folder.stored.put(partial, described, overwrite=overwrite)
+                return described
             target = self._place(name)
             if overwrite:
                 os.replace(partial, target)
@@ -211,22 +221,46 @@ class DataFiles:
         return described
 
     def delete(self, name: str) -> None:
-        """Remove the file ``name`` from the folder.
+        """Remove the file ``name`` from the project: the stored one, and the folder's own of
+        that name (which a stored file hides; an old home's file taken in by ``azuraforge db
+        upgrade``).
 
         Raises
         ------
         NotFoundError
-            If the folder holds no such file.
+            If the project has no such file.
         ConflictError
             If a job (a run, a trial, a stream) or a registered version names it, naming
             them: delete those first.
         """
-        path = self.path(name)
-        relative = path.relative_to(self.folder.root.resolve()).as_posix()
+        stored = self._stored(name)
+        on_disk = self._on_disk(name)
+        if stored is None and on_disk is None:
+            raise self._missing(name)
+        relative = checked_name(name)
         uses = self.store.find_data_file_uses(relative, sorted(data_file_settings()))
         if uses:
             raise ConflictError(f"data file {name!r} {named_by(uses)}; delete them first")
-        path.unlink(missing_ok=True)
+        if stored is not None and self.folder.stored is not None:
+            self.folder.stored.delete(relative)
+        if on_disk is not None:
+            on_disk.unlink(missing_ok=True)
+
+    def _stored(self, name: str) -> DataFileRecord | None:
+        """The stored file ``name``, or None (also for a name no data file has)."""
+        if self.folder.stored is None:
+            return None
+        try:
+            return self.folder.stored.find(checked_name(name))
+        except InvalidParameterError:
+            return None
+
+    def _on_disk(self, name: str) -> Path | None:
+        """The folder's own file ``name`` on this machine's disk, or None."""
+        try:
+            return self.folder.on_disk(checked_name(name))
+        except InvalidParameterError:
+            return None
 
     def _place(self, name: str) -> Path:
         """Where the file ``name`` is, or goes, in the folder (its links followed)."""
@@ -311,11 +345,11 @@ def data_file_settings() -> set[str]:
     return names
 
 
-_DESCRIBED: OrderedDict[tuple[str, int, int], DataFile] = OrderedDict()
+_DESCRIBED: OrderedDict[tuple[str, int, int], DataFileRecord] = OrderedDict()
 _DESCRIBED_LOCK = threading.Lock()
 
 
-def describe(path: Path, name: str) -> DataFile:
+def describe(path: Path, name: str) -> DataFileRecord:
     """The file at ``path``, named ``name``, described (read once while its size and
     modification time stay the same, in bounded memory: see :func:`_described`; remembered by
     the process)."""
@@ -334,14 +368,14 @@ def _seen(path: Path) -> tuple[str, int, int]:
     return str(path), stat.st_size, stat.st_mtime_ns
 
 
-def _remember(path: Path, described: DataFile) -> None:
+def _remember(path: Path, described: DataFileRecord) -> None:
     with _DESCRIBED_LOCK:
         _DESCRIBED[_seen(path)] = described
         if len(_DESCRIBED) > _DESCRIBED_KEPT:
             _DESCRIBED.popitem(last=False)
 
 
-def _described(path: Path, name: str) -> DataFile:
+def _described(path: Path, name: str) -> DataFileRecord:
     """The file at ``path`` checked, its messages naming it ``name``, whatever its size in at
     most about :data:`HEAD_BYTES` and :data:`CHUNK_BYTES` of memory: hashed and searched for
     NUL bytes a chunk at a time, its head read by the CSV reader (the delimiter, header and
@@ -366,7 +400,7 @@ def _described(path: Path, name: str) -> DataFile:
         columns, delimiter = table.column_names, table.delimiter
     except (DataFormatError, NotFoundError) as e:
         problem, rows = str(e).replace(str(path), name), 0
-    return DataFile(
+    return DataFileRecord(
         name=name, bytes=stat.st_size, modified=stat.st_mtime, sha256=sha256,
         columns=columns, rows=rows, delimiter=delimiter, problem=problem,
     )  # fmt: skip

@@ -20,9 +20,9 @@ from azuraforge.assist.facts import UNSEEN, Facts, Question, cannot_see, say
 from azuraforge.errors import AzuraForgeError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import listed_kinds
-from azuraforge.platform.services.data_files import DataFile, DataFiles
+from azuraforge.platform.services.data_files import DataFiles
 from azuraforge.platform.services.streams.job import STREAM
-from azuraforge.platform.store import ExperimentRecord, ModelRecord, Store
+from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord, Store
 from azuraforge.platform.store.experiments import MAX_PAGE, ExperimentQuery
 
 MAX_ID = 2**31 - 1
@@ -342,7 +342,7 @@ def _named_run(text: str, runs: Sequence[ExperimentRecord]) -> ExperimentRecord 
     return max(named, key=lambda r: len(r.name)) if named else None
 
 
-def _named_files(text: str, files: Sequence[DataFile]) -> list[DataFile]:
+def _named_files(text: str, files: Sequence[DataFileRecord]) -> list[DataFileRecord]:
     """The files ``text`` names: by their name, or by a word of it at least four letters long
     ("my weather dataset" names ``weather.csv``)."""
     lowered = text.lower()
@@ -373,7 +373,7 @@ def _aliases(model: ModelRecord) -> str:
     return ", ".join(f"{alias} → {version}" for alias, version in sorted(model.aliases.items()))
 
 
-def _file_facts(q: Question, file: DataFile, columns: bool) -> str:
+def _file_facts(q: Question, file: DataFileRecord, columns: bool) -> str:
     if file.problem is not None:
         return say(
             q.language,

@@ -12,6 +12,7 @@ from azuraforge.platform.store.base import DEFAULT_PROJECT, is_disk_full, is_una
 from azuraforge.platform.store.census import CensusStore, JobCount
 from azuraforge.platform.store.chat import ChatStore
 from azuraforge.platform.store.compare import CompareStore
+from azuraforge.platform.store.data_files import DataFileRecord, DataFileStore
 from azuraforge.platform.store.data_uses import DataFileUses, DataUseStore
 from azuraforge.platform.store.duties import DutyStore
 from azuraforge.platform.store.engine import (
@@ -73,6 +74,7 @@ class Store(
     ServerStore,
     DutyStore,
     DataUseStore,
+    DataFileStore,
     KeyStore,
     TagStore,
     ProjectSettingStore,
@@ -124,6 +126,8 @@ __all__ = [
     "ArtifactRecord",
     "ChangeRecord",
     "Credential",
+    "DataFileRecord",
+    "DataFileStore",
     "DataFileUses",
     "DeliveryRecord",
     "EventRecord",

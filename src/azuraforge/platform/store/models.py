@@ -930,3 +930,22 @@ class MlflowExperimentTag(Base):
     )
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(String(5000))
+
+
+class StoredDataFile(Base):
+    """A project's data file as the blob store keeps it: its name pointing at the SHA-256 of
+    its bytes (kept under ``data/<project>/sha256/<digest>/<name>``), with what the CSV reader
+    found in them when it was stored (:mod:`~azuraforge.platform.services.data_files`)."""
+
+    __tablename__ = "data_files"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(500), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    modified: Mapped[float] = mapped_column(Float)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    delimiter: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)

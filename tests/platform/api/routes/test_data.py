@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -48,9 +49,13 @@ def client(settings: Settings, store: Store) -> Iterator[TestClient]:
 
 
 def folder_files(settings: Settings) -> list[str]:
-    """Every file in the data folders, hidden ones too (an upload's leftovers)."""
+    """Every data file kept: in the data folders on disk, hidden ones too (an upload's
+    leftovers), and the bytes in the blob store (``data/<project>/sha256/<digest>/<name>``),
+    by name."""
     root = settings.data_dir
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    on_disk = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    stored = [key.split("/", 4)[4] for key in open_blobs(settings).list_keys("data")]
+    return sorted(on_disk + stored)
 
 
 def test_an_uploaded_csv_is_listed_and_trains_a_forecaster_at_once(

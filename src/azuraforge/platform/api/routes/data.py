@@ -24,10 +24,10 @@ from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.api.streaming import stream_into
 from azuraforge.platform.services.data_files import (
     NAME_PATTERN,
-    DataFile,
     DataFiles,
     upload_not_kept,
 )
+from azuraforge.platform.store import DataFileRecord
 
 router = APIRouter(prefix="/data", tags=["data"])
 ERRORS = error_responses()
@@ -61,7 +61,7 @@ class DataFilePublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, file: DataFile) -> DataFilePublic:
+    def of(cls, file: DataFileRecord) -> DataFilePublic:
         return cls(
             name=file.name, bytes=file.bytes, rows=file.rows, columns=list(file.columns),
             delimiter=file.delimiter, sha256=file.sha256, modified=file.modified,

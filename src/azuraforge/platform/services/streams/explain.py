@@ -55,7 +55,7 @@ def explain(
         saved = saved_learner(store, record, learner)
     else:
         saved = version_learner(store, BlobCache(blobs, settings.cache_dir), record, version)
-    folder = data_folder_of(settings, record.project, blobs)
+    folder = data_folder_of(settings, record.project, blobs, store)
     examples = _examples(config, folder, start, end)
     if len(examples) < 2:
         raise InvalidParameterError(

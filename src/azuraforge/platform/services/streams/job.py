@@ -69,7 +69,7 @@ def start_stream(
     ConflictError
         If ``name`` is taken in the project.
     """
-    folder = data_folder or data_folder_of(settings, project, open_blobs(settings))
+    folder = data_folder or data_folder_of(settings, project, open_blobs(settings), store)
     checked = _checked(config, settings, folder)
     transport.check()
     job = NewJob(
