@@ -23,6 +23,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.api.deps import MAX_EVENT_ID
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.base import StoreBase
 from tests.platform.fixtures import SQLITE_ALONE, admin_headers
 from tests.platform.servers import served_in_thread
 
@@ -160,6 +161,23 @@ def test_a_run_stream_resumes_after_the_last_event_it_sent(replicas: list[str], 
     foreign = store.list_events(experiment_id=other_run)[-1].id
     with other.open(f"/experiments/{run}/events?after={foreign}") as socket:
         assert [m["type"] for m in receive(socket, 3)] == ["reset", "history", "end"]
+
+
+def test_a_backlog_longer_than_a_page_comes_whole_and_once(replicas: list[str], store: Store):
+    """2,500 events missed (pages of 1,000 are read): each comes once, in order."""
+    api = Api(replicas[0], admin_headers(store))
+    run = api.submit()
+    resume_at = store.list_events(experiment_id=run)[-1].id
+    with store.engine.begin() as connection:
+        project = store.project_of(connection, run)
+        for done in range(2500):
+            StoreBase._event(connection, project, run, "progress", {"done": done})
+    with api.open(f"/events?after={resume_at}") as socket:
+        caught_up = receive(socket, 2500)
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=1.0)
+    assert [m["done"] for m in caught_up] == list(range(2500))
+    assert [m["id"] for m in caught_up] == sorted({m["id"] for m in caught_up})
 
 
 @SQLITE_ALONE
