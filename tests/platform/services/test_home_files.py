@@ -114,3 +114,56 @@ def test_an_old_homes_files_are_copied_to_their_keys_and_served(
     again = CliRunner().invoke(app, ["db", "upgrade"])  # at head: nothing more to copy
     assert again.exit_code == 0 and "copied" not in again.output, again.output
     assert BLOB_KEYS in engines.revisions_after(BEFORE)
+
+
+@pytest.fixture
+def old_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A home at migration ``0034`` whose data folders hold CSV files, as uploads kept them
+    before data files were blobs (the default project's, project ``lab``'s, a hidden upload
+    left over, a file that is no CSV)."""
+    settings = short_settings(
+        f"sqlite:///{tmp_path / 'home' / 'azuraforge.db'}", tmp_path / "home"
+    )
+    monkeypatch.setenv("AZURAFORGE_HOME", str(settings.home))
+    monkeypatch.setenv("AZURAFORGE_DATABASE_URL", settings.database_url)
+    monkeypatch.delenv("AZURAFORGE_BLOB_STORE", raising=False)
+    upgrade_database(settings.database_url)
+    store = Store(settings.database_url)
+    store.create_project("lab")
+    store.close()
+    engine = make_engine(settings.database_url)
+    engines.downgrade(engine, "0034_mlflow_lifecycle")
+    engine.dispose()
+    data = settings.data_dir
+    _write(data, {"sales.csv": "day,sales\n1,10\n2,12\n", "shops/paris.csv": "a;b\n1;2\n",
+                  ".upload-1f.csv": "a,b\n", "notes.txt": "x",
+                  "projects/lab/sales.csv": "day,sales\n1,99\n"})  # fmt: skip
+    return settings
+
+
+def test_an_old_homes_data_files_are_taken_in_at_upgrade_once(old_data_home: Settings) -> None:
+    settings = old_data_home
+    upgraded = CliRunner().invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "3 files copied, 0 already there" in " ".join(upgraded.output.split())
+    store = Store(settings.database_url)
+    try:
+        assert [f.name for f in store.list_data_files()] == ["sales.csv", "shops/paris.csv"]
+        [lab] = store.list_data_files(project="lab")
+        blobs = LocalBlobs(settings.home / "blobs")
+        assert blobs.get_bytes(f"data/lab/sha256/{lab.sha256}/sales.csv") == b"day,sales\n1,99\n"
+        assert (settings.data_dir / "sales.csv").is_file()  # the originals stay
+        again = CliRunner().invoke(app, ["db", "upgrade"])
+        assert again.exit_code == 0, again.output
+        assert "0 files copied, 3 already there" in " ".join(again.output.split())
+        with TestClient(create_app(settings, store=store), headers=admin_headers(store)) as api:
+            listed = api.get("/api/v1/data").json()
+            assert [(f["name"], f["rows"]) for f in listed] == [
+                ("sales.csv", 2), ("shops/paris.csv", 1)
+            ]  # fmt: skip
+            assert api.delete("/api/v1/data/sales.csv").status_code == 204
+            assert api.get("/api/v1/data/sales.csv").status_code == 404  # the original too
+        assert not (settings.data_dir / "sales.csv").exists()
+        assert [f.name for f in store.list_data_files()] == ["shops/paris.csv"]
+    finally:
+        store.close()

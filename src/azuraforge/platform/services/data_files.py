@@ -48,6 +48,7 @@ from azuraforge.errors import (
 )
 from azuraforge.learn.datasets import DATASETS
 from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, listing, read_csv, utf8_text
+from azuraforge.platform.blobs.transfer import Copied
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.store import DataFileRecord, DataFileUses, Store
@@ -245,6 +246,37 @@ class DataFiles:
             self.folder.stored.delete(relative)
         if on_disk is not None:
             on_disk.unlink(missing_ok=True)
+
+    def take_in(self) -> Copied:
+        """Store each CSV file of the folder on disk that no stored file names yet (an old
+        home's files, from before they were kept in the blob store; ``azuraforge db upgrade``
+        calls it), described as it is now; the files are left where they are (the stored ones
+        hide them, and :meth:`delete` removes both). What it did: files stored, files stored
+        already, and the names no data file may have, each with why.
+
+        Raises
+        ------
+        InvalidParameterError
+            If the folder has no store to take its files in (``folder.stored`` is None).
+        """
+        stored, done = self.folder.stored, Copied()
+        if stored is None:
+            raise InvalidParameterError("a data folder without a blob store takes in nothing")
+        root = self.folder.root.resolve()
+        for path in sorted(root.rglob(f"*{SUFFIX}")) if root.is_dir() else []:
+            name = path.relative_to(root).as_posix()
+            if not self._listed(name, path):
+                continue
+            try:
+                if stored.find(checked_name(name)) is not None:
+                    done.kept += 1
+                    continue
+            except InvalidParameterError as e:
+                done.refused.append(str(e))
+                continue
+            stored.put(path, describe(path, name))
+            done.copied += 1
+        return done
 
     def _stored(self, name: str) -> DataFileRecord | None:
         """The stored file ``name``, or None (also for a name no data file has)."""
