@@ -297,7 +297,12 @@ def test_an_event_position_is_found_in_its_project_and_run_alone(store: Store):
     given); another project's, another run's, a deleted run's or an unwritten id has none."""
     mine = store.create_experiment("sleeper", {}).id
     (event,) = store.list_events(experiment_id=mine)
-    assert store.find_event_position(event.id, project="default") == event.position
+    # On PostgreSQL a project-wide place waits for every older transaction of the server
+    # (other test processes' too); once placed, it stays so (the oldest running only grows).
+    deadline = time.monotonic() + 30
+    while store.find_event_position(event.id, project="default") != event.position:
+        assert time.monotonic() < deadline, "the event was never placed"
+        time.sleep(0.05)
     assert store.find_event_position(event.id, experiment_id=mine) == event.position
     other = store.create_experiment("sleeper", {}).id
     assert store.find_event_position(event.id, experiment_id=other) is None
