@@ -118,11 +118,9 @@ class _ProcessWorker:
         return None if supervision is None else supervision.status
 
     def backoff_left(self, experiment_id: int) -> float:
-        """Seconds until the queued run's ``not_before`` (0 when it may run now)."""
-        record = self._process_worker().store.find_experiment(experiment_id)
-        if record is None or record.status != QUEUED or record.not_before is None:
-            return 0.0
-        return max(record.not_before - time.time(), 0.0)
+        """Seconds until the queued run's ``not_before`` (0 when it may run now), by the
+        database's clock."""
+        return self._process_worker().store.backoff_left(experiment_id)
 
     def _process_worker(self) -> Worker:
         if self._worker is None or self._pid != os.getpid():
@@ -249,9 +247,7 @@ def resend_forgotten(app: Celery, store: Store, settings: Settings) -> list[int]
     the broker holds nowhere (:func:`runs_in_broker`); their ids. The broker is read only
     when such jobs wait, and one it cannot be read from is a warning (the next pass looks
     again). Long-lived jobs need no message: workers are started for them from the store."""
-    waiting = store.list_waiting_jobs(
-        time.time() - settings.resend_after, skip_kinds=long_lived_kinds()
-    )
+    waiting = store.list_waiting_jobs(settings.resend_after, skip_kinds=long_lived_kinds())
     if not waiting:
         return []
     try:

@@ -115,7 +115,7 @@ def restart_or_give_up(
     for), or end it ``failed`` when this restart is one more in a row than ``policy``
     allows; ``cancelled`` instead when someone asked. Returns its new status."""
     record = store.get_experiment(lease.experiment_id)
-    uptime = None if record.started_at is None else time.time() - record.started_at
+    uptime = store.find_uptime(lease.experiment_id)  # the database's clock, as started_at's
     in_a_row = 0
     if policy.counts(reason, uptime):
         in_a_row = policy.crashes_in_a_row(record.restart_history) + 1

@@ -58,9 +58,11 @@ class LeaseStore(StoreBase):
             )
             return list(found)
 
-    def list_waiting_jobs(self, since: float, skip_kinds: Sequence[str] = ()) -> list[int]:
-        """The queued jobs (not of ``skip_kinds``) already queued and due at ``since`` (made
-        and past their backoff by then), oldest first: those a worker could have run since."""
+    def list_waiting_jobs(self, waited: float, skip_kinds: Sequence[str] = ()) -> list[int]:
+        """The queued jobs (not of ``skip_kinds``) already queued and due ``waited`` seconds
+        ago by the database's clock (made and past their backoff by then), oldest first: those
+        a worker could have run since."""
+        since = self.clock - waited
         with self._read() as connection:
             found = connection.scalars(
                 select(Experiment.id)
@@ -172,6 +174,26 @@ class LeaseStore(StoreBase):
                 .values(heartbeat_at=now, lease_expires_at=now + ttl)
             )
             return self._cancel_requested(connection, lease.experiment_id)
+
+    def find_uptime(self, experiment_id: int) -> float | None:
+        """Seconds since the job started (its last claim), by the database's clock; ``None``
+        for a job never started, or none of this id."""
+        with self._read() as connection:
+            uptime = connection.scalar(
+                select(self.clock - Experiment.started_at).where(Experiment.id == experiment_id)
+            )
+        return None if uptime is None else float(uptime)
+
+    def backoff_left(self, experiment_id: int) -> float:
+        """Seconds until the queued job's backoff (``not_before``) is over, by the database's
+        clock: 0 when it may run now, is not queued, or there is no job of this id."""
+        with self._read() as connection:
+            left = connection.scalar(
+                select(Experiment.not_before - self.clock).where(
+                    Experiment.id == experiment_id, Experiment.status == QUEUED
+                )
+            )
+        return max(float(left), 0.0) if left is not None else 0.0
 
     def cancel_requested(self, experiment_id: int) -> bool:
         """Whether someone asked this run to stop (one indexed read: cheap to poll)."""
