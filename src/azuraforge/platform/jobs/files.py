@@ -283,6 +283,11 @@ class StoredData:
         """
         folder = self.cache.path(_content_prefix(self.project, file.sha256))
         copy = folder / file.name
+        if not copy.resolve().is_relative_to(folder.resolve()):  # a link in the cache
+            raise InvalidParameterError(
+                f"the copy of data file {file.name!r} of project {self.project!r} on this "
+                "machine leads out of its cache folder (through a symbolic link); remove the link"
+            )
         try:
             if not copy.is_file():
                 self.blobs.get_file(_content_key(self.project, file.sha256, file.name), copy)
