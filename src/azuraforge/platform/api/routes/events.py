@@ -279,7 +279,8 @@ def resume_point(websocket: WebSocket) -> int | None:
     if not sent:
         return None
     value = sent[0]
-    if len(sent) > 1 or not (value.isascii() and value.isdigit()) or int(value) > MAX_EVENT_ID:
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_EVENT_ID))
+    if len(sent) > 1 or not digits or int(value) > MAX_EVENT_ID:  # no 5,000-digit int()
         raise InvalidParameterError(
             f"after must be one event id, a whole number from 0 to {MAX_EVENT_ID}, got "
             f"{shorten(','.join(sent), 20, quoted=True)}"
