@@ -1,6 +1,7 @@
-"""``/data``: the files of the caller's project's data folder
-(:mod:`~azuraforge.platform.services.data_files`). ``PUT /data/{file}`` uploads a CSV
-(streamed, at most ``max_upload_bytes``), checked by the CSV reader before it is kept;
+"""``/data``: the caller's project's data files, kept in the blob store so that every API
+process and worker sees them (:mod:`~azuraforge.platform.services.data_files`).
+``PUT /data/{file}`` uploads a CSV (streamed, at most ``max_upload_bytes``), checked by the CSV
+reader before it is kept;
 ``GET /data`` lists the files with their columns, rows and checksum; ``GET /data/{file}``
 describes one (``?download=true`` sends it); ``DELETE /data/{file}`` removes one that no
 job or registered version names. A file's name is what a pipeline's ``csv`` or a stream's
