@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from azuraforge.assist.backends.change import ChangeTest
@@ -414,3 +414,51 @@ def _averaged(average: float | None, value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return average
     return value if average is None else average + AVERAGE_WEIGHT * (value - average)
+
+
+COUNTS = ("successes", "failures", "answers", "errors")
+"""An estimate's counts: what several selectors learning at once add up."""
+AVERAGES = ("first_token_ms", "tokens_per_s", "tokens")
+"""An estimate's running averages: each measurement moves them :data:`AVERAGE_WEIGHT` of the
+way toward it."""
+
+
+def learned(
+    before: Mapping[str, object] | None, after: Mapping[str, object]
+) -> dict[str, object] | None:
+    """What a selector learned of one estimate between two of its :meth:`~BackendSelector.
+    rows` (``before``: ``None`` for an estimate it did not have), as an increment a table
+    adds to what it holds, so that selectors in several processes learning at once all
+    count: the difference of each of :data:`COUNTS`, and for each of :data:`AVERAGES` the
+    measurement that moves ``before``'s average to ``after``'s (``None``: it did not move;
+    several answers learned between the two rows fold in as one such measurement, so a
+    caller saves after each answer). ``None`` when nothing changed.
+
+    >>> before = {"task": "code", "candidate": "local", "successes": 2.0, "failures": 1.0,
+    ...           "answers": 3, "errors": 0, "first_token_ms": 100.0, "tokens_per_s": None,
+    ...           "tokens": 50.0}
+    >>> after = {**before, "successes": 3.0, "answers": 4, "first_token_ms": 130.0}
+    >>> learned(before, after)["successes"], learned(before, after)["first_token_ms"]
+    (1.0, 200.0)
+    >>> learned(before, before) is None
+    True
+    """
+    old = before or {}
+    counts = {name: _number(after.get(name)) - _number(old.get(name)) for name in COUNTS}
+    averages = {name: _measured(old.get(name), after.get(name)) for name in AVERAGES}
+    if not any(counts.values()) and all(value is None for value in averages.values()):
+        return None
+    return {"task": after["task"], "candidate": after["candidate"], **counts, **averages}
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _measured(average: object, now: object) -> float | None:
+    """The measurement that :func:`_averaged` folds into ``average`` to give ``now``."""
+    if not isinstance(now, int | float) or now == average:
+        return None
+    if not isinstance(average, int | float):
+        return float(now)
+    return average + (now - average) / AVERAGE_WEIGHT

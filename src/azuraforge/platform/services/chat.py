@@ -23,7 +23,13 @@ from typing import Any
 from azuraforge.assist.adapters.registry import GGUF_FILE
 from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
 from azuraforge.assist.backends.echo import EchoBackend
-from azuraforge.assist.backends.selection import BackendSelector, Candidate, Choice, Outcome
+from azuraforge.assist.backends.selection import (
+    BackendSelector,
+    Candidate,
+    Choice,
+    Outcome,
+    learned,
+)
 from azuraforge.assist.cache import Cached, CacheStats, cache_key, cacheable
 from azuraforge.assist.embeddings import memory_embedder
 from azuraforge.assist.facts import PROJECT_DATA, asks_project, read_question
@@ -147,6 +153,9 @@ class ChatService:
         """What a project's data folder is found with (:meth:`_from_project`)."""
         self._backends: dict[str, Backend] = {}
         self._selectors: dict[str, BackendSelector] = {}
+        self._read: dict[str, dict[tuple[object, object], dict[str, object]]] = {}
+        """Each project's selector's rows as last read from the store: what it learns after
+        is saved as increments to them (:func:`learned`)."""
         self._lock = threading.Lock()
         self._measuring = threading.RLock()
         """Held while a selector chooses or learns: chats run on several threads."""
@@ -432,10 +441,10 @@ class ChatService:
     def selector(self, store: Store, project: str, among: Sequence[str] = ()) -> BackendSelector:
         """The project's selector over the declared backends (and ``among``: backends with
         an expert's adapter version, ``local/python@3``, each measured apart), its
-        measurements read again from the store (other API processes write them too; its
+        measurements read again from the store (other API processes add to them too; its
         health, who is out for errors, is this process's own). Callers that learn hold
-        ``_measuring`` from this read to their write, so no answer of another thread is lost
-        between them."""
+        ``_measuring`` from this read to their write (:meth:`_save`, what was learned since
+        this read), so no answer of another thread is lost between them."""
         with self._measuring:
             rows = [
                 {k: v for k, v in row.items() if k != "updated_at"}
@@ -450,6 +459,7 @@ class ChatService:
                 if measured not in selector.candidates and self._backend_of(measured):
                     selector.add(self._candidate(measured))
             selector.restore(rows)
+            self._read[project] = {(r["task"], r["candidate"]): r for r in rows}
             return selector
 
     def _candidate(self, measured: str) -> Candidate:
@@ -558,10 +568,13 @@ class ChatService:
         pieces = len(answer.text)
         answer.tokens_per_s = (pieces - 1) / seconds if pieces > 1 and seconds > 0 else None
 
-    @staticmethod
-    def _save(store: Store, project: str, selector: BackendSelector, task: str) -> None:
-        rows = [row for row in selector.rows() if row["task"] == task]
-        store.save_backend_performance(rows, project=project)
+    def _save(self, store: Store, project: str, selector: BackendSelector, task: str) -> None:
+        """Add what ``selector`` learned on ``task`` since :meth:`selector` read it to the
+        store's counts (other API processes' answers, counted meanwhile, are kept)."""
+        read = self._read.get(project, {})
+        learnt = [learned(read.get((row["task"], row["candidate"])), row)
+                  for row in selector.rows() if row["task"] == task]  # fmt: skip
+        store.add_backend_performance([row for row in learnt if row], project=project)
 
 
 def proposed_from(turn: TurnRecord, why: str) -> ProposedExample:

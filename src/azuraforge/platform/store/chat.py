@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from azuraforge.assist.backends.selection import Estimate
+from azuraforge.assist.backends.selection import AVERAGE_WEIGHT, AVERAGES, COUNTS, Estimate
 from azuraforge.assist.cache import Cached, CacheStats
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.store.base import StoreBase
@@ -266,26 +267,31 @@ class ChatStore(StoreBase):
                 for row in rows
             ]
 
-    def save_backend_performance(self, rows: Iterable[Mapping[str, Any]], *, project: str) -> None:
-        """Keep these measurements (rows of :data:`PERFORMANCE_FIELDS`) of ``project``,
-        replacing those of the same task type and candidate."""
-        kept = [{name: row[name] for name in PERFORMANCE_FIELDS} for row in rows]
+    def add_backend_performance(
+        self, increments: Iterable[Mapping[str, Any]], *, project: str
+    ) -> None:
+        """Add what a backend selector learned (rows of :func:`~azuraforge.assist.backends.
+        selection.learned`: per task type and candidate, counts to add and measurements to
+        fold into the running averages) to ``project``'s measurements, in SQL: selectors in
+        several API processes learning at once each count, none overwrites another's."""
+        kept = [_increment(row) for row in increments]
         if not kept:
             return
         now = time.time()
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
-            for row in kept:
-                connection.execute(
-                    delete(BackendPerformance).where(
-                        BackendPerformance.project_id == project_id,
-                        BackendPerformance.task == row["task"],
-                        BackendPerformance.candidate == row["candidate"],
-                    )
-                )
+            new = _upsert(self.dialect)(
+                [{**row, "project_id": project_id, "updated_at": now} for row in kept]
+            )
+            added = {name: getattr(BackendPerformance, name) + new.excluded[name]
+                     for name in COUNTS}  # fmt: skip
+            folded = {name: _folded(getattr(BackendPerformance, name), new.excluded[name])
+                      for name in AVERAGES}  # fmt: skip
             connection.execute(
-                insert(BackendPerformance),
-                [{**row, "project_id": project_id, "updated_at": now} for row in kept],
+                new.on_conflict_do_update(
+                    index_elements=["project_id", "task", "candidate"],
+                    set_={**added, **folded, "updated_at": new.excluded.updated_at},
+                )
             )
 
     def take_cached_answer(self, key: str, *, project: str) -> Cached | None:
@@ -414,3 +420,26 @@ def _conversation(row: Any, project: str) -> ConversationRecord:
 
 def _turn(row: Any) -> TurnRecord:
     return TurnRecord(**{f.name: getattr(row, f.name) for f in fields(TurnRecord)})
+
+
+def _increment(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of :meth:`ChatStore.add_backend_performance` as the table keeps it (whole
+    numbers of answers and errors)."""
+    kept = {name: row[name] for name in ("task", "candidate", *COUNTS, *AVERAGES)}
+    kept.update(answers=int(kept["answers"]), errors=int(kept["errors"]))
+    return kept
+
+
+def _upsert(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL's and SQLite's are alike)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(BackendPerformance).values
+
+
+def _folded(average: Any, measured: Any) -> Any:
+    """A running average with ``measured`` folded in as the selector folds it (its first
+    measurement, or :data:`AVERAGE_WEIGHT` of the way toward it); unchanged for none."""
+    return case(
+        (measured.is_(None), average),
+        (average.is_(None), measured),
+        else_=average + AVERAGE_WEIGHT * (measured - average),
+    )
