@@ -1,7 +1,8 @@
 """One clock for leases, the database's: a reaper whose machine's clock runs 60 s ahead takes
-no live lease, and one whose clock runs 60 s behind takes a dead one back on time. The reaper
-is a real worker process under Debian's ``faketime``; the leases are held (renewed, or left to
-lapse) by this process, on the same PostgreSQL store.
+no live lease, one whose clock runs 60 s behind takes a dead one back on time, and a worker
+60 s behind keeps the lease it renews. The skewed process is a real worker under Debian's
+``faketime``; this process holds the other leases (renewed, or left to lapse), or reaps, on
+the same PostgreSQL store.
 
 PostgreSQL only: SQLite runs inside each process that opens the file, so its clock is that
 process's, and ``faketime`` moves it with the process. A SQLite file is shared by processes
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,7 +38,8 @@ its own clock would wait out."""
 
 @pytest.fixture
 def start_reaper(database_url: str, tmp_path: Path) -> Iterator[Callable[[str], None]]:
-    """Start a worker (the reaper, with nothing queued to run) under ``faketime -f <skew>``."""
+    """Start a worker under ``faketime -f <skew>``: the reaper (with nothing queued to run),
+    or the worker of what is queued."""
     started: list[WorkerProcess] = []
 
     def start(skew: str) -> None:
@@ -109,3 +112,18 @@ def test_a_reaper_running_behind_takes_a_dead_lease_back_on_time(
     assert record.finished_at is not None and record.started_at is not None
     # Its end is stamped by the database's clock, not the reaper's 60 s behind.
     assert 0 < record.finished_at - record.started_at < ON_TIME
+
+
+def test_a_worker_running_behind_keeps_the_lease_it_renews(
+    store: Store, sleeper: Path, start_reaper: Callable[[str], None]
+) -> None:
+    run = store.create_experiment("sleeper", {"steps": 40, "sleep": 0.05}).id  # ~2 s
+    start_reaper("-60s")  # its worker runs the job, renewing every HEARTBEAT for LEASE_TTL
+
+    wait_for(lambda: store.get_experiment(run).status != "queued", timeout=ON_TIME)
+    taken = []
+    while store.get_experiment(run).status == "running":  # reaped by the true clock meanwhile
+        taken += [reaped for reaped in store.reap_expired() if reaped[0] == run]
+        time.sleep(0.05)
+    record = store.get_experiment(run)
+    assert (taken, record.status, record.lease_epoch) == ([], "completed", 1)
