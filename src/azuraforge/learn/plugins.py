@@ -6,6 +6,10 @@ What the registries of pipelines (:mod:`azuraforge.apps.registry`) and of stream
 import is recorded with its error (and a warning) instead of breaking startup; two
 distributions declaring one name is an error naming both.
 
+A group's plugins also come from the plugin folder an administrator configures
+(:mod:`azuraforge.learn.plugin_folder`): its files' declarations are entry points of the same
+groups, loaded and checked here as an installed distribution's are.
+
 A group's declarations are read once and kept until ``sys.path`` or a folder on it changes
 (a distribution installed or removed adds or deletes a folder there): reading every
 installed distribution's entry points takes a few milliseconds.
@@ -23,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from azuraforge.core.nn.registry import entry_point_origin
 from azuraforge.errors import NotFoundError, PluginError
+from azuraforge.learn.plugin_folder import folder_entries, folder_origin
 
 T = TypeVar("T")
 
@@ -86,12 +91,14 @@ class PluginGroup(Generic[T]):
 
     def declared(self) -> tuple[EntryPoint, ...]:
         """The group's entry points, read again only when ``sys.path`` or a folder on it
-        changed (nothing is imported)."""
-        return self._declarations().entries
+        changed (nothing is imported), then those of the plugin folder's files."""
+        return self._declarations().entries + folder_entries(self.group)
 
     def origin(self, entry: EntryPoint) -> str:
         """The distribution that declares ``entry``, as ``"name version"``."""
         origins = self._declarations().origins
+        if entry not in origins and (in_folder := folder_origin(entry)) is not None:
+            return in_folder
         if entry not in origins:
             origins[entry] = entry_point_origin(entry)
         return origins[entry]
