@@ -1,7 +1,8 @@
 """The backend selector's measurements add up across API replicas: each replica adds what it
 learned since it read (counts as increments in SQL, measurements folded into the running
-averages by the database), so two replicas learning at once both count. SQLite and
-PostgreSQL (``on_both_databases``: the upsert is each dialect's ``ON CONFLICT DO UPDATE``)."""
+averages by the database), so two replicas learning at once both count; the response cache's
+entries expire by the database's clock, the same for every replica. SQLite and PostgreSQL
+(``on_both_databases``: the upsert is each dialect's ``ON CONFLICT DO UPDATE``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from azuraforge.assist.backends.selection import AVERAGE_WEIGHT, Outcome
+from azuraforge.assist.cache import Cached
 from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.services.chat import ChatService
 from azuraforge.platform.settings import AssistBackend, Settings
@@ -79,3 +81,16 @@ def test_increments_from_two_stores_at_once_add_up(
         thread.join(60)
     row = measured(replicas[0][1], "chat", "costly")
     assert (row["answers"], row["successes"], row["first_token_ms"]) == (100, 100.0, None)
+
+
+def test_a_cached_answer_expires_by_the_databases_clock(
+    replicas: list[tuple[ChatService, Store]],
+) -> None:
+    (_, store_a), (_, store_b) = replicas
+    answer = Cached("4", 1, 12.0)
+    store_a.keep_answer("fresh", answer, project=PROJECT, ttl=60.0, max_entries=10)
+    store_a.keep_answer("stale", answer, project=PROJECT, ttl=-1.0, max_entries=10)
+    assert store_b.take_cached_answer("fresh", project=PROJECT) == answer  # the other replica
+    assert store_b.take_cached_answer("stale", project=PROJECT) is None
+    stats = store_b.chat_cache_stats(project=PROJECT)
+    assert (stats.hits, stats.misses, stats.entries) == (1, 2, 1)

@@ -296,8 +296,8 @@ class ChatStore(StoreBase):
 
     def take_cached_answer(self, key: str, *, project: str) -> Cached | None:
         """The answer kept under ``key`` in ``project`` if it has not expired (a hit, counted
-        with the time it saves), else ``None``."""
-        now = time.time()
+        with the time it saves), else ``None``; expiry is judged by the database's clock."""
+        now = self.clock
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
             mine = (ChatCacheEntry.project_id == project_id, ChatCacheEntry.key == key)
@@ -316,8 +316,9 @@ class ChatStore(StoreBase):
         self, key: str, cached: Cached, *, project: str, ttl: float, max_entries: int
     ) -> None:
         """Keep ``cached`` under ``key`` in ``project`` for ``ttl`` seconds (a miss, counted);
-        the project's expired answers go, and its oldest beyond ``max_entries``."""
-        now = time.time()
+        the project's expired answers go, and its oldest beyond ``max_entries`` (times by the
+        database's clock, so replicas agree on what expired and what is oldest)."""
+        now = self.clock
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
             connection.execute(
@@ -355,7 +356,7 @@ class ChatStore(StoreBase):
             held = connection.scalar(
                 select(func.count()).select_from(ChatCacheEntry)
                 .where(ChatCacheEntry.project_id == project_id,
-                       ChatCacheEntry.expires_at > time.time())
+                       ChatCacheEntry.expires_at > self.clock)
             )  # fmt: skip
         if row is None:
             return CacheStats(0, 0, 0.0, int(held or 0))
