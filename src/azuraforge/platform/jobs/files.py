@@ -223,6 +223,24 @@ class StoredData:
         self.store, self.blobs, self.project = store, blobs, project
         self.cache = BlobCache(blobs, cache_root)
 
+    def check_name(self, name: str) -> str:
+        """``name``, if a stored file may have it (its bytes' key is valid: no control
+        character, not too long).
+
+        Raises
+        ------
+        InvalidParameterError
+            Naming ``name`` and why, not the key.
+        """
+        try:
+            _content_key(self.project, "0" * 64, name)
+        except InvalidParameterError as e:
+            why = str(e).partition(" is refused: ")[2].partition(";")[0]
+            raise InvalidParameterError(
+                f"{name!r} is not a data file's name: {why or 'it cannot be stored'}"
+            ) from None
+        return name
+
     def find(self, name: str) -> DataFileRecord | None:
         """The stored file ``name``, or None (for a name no key may be, too)."""
         if not _relative_name(name):

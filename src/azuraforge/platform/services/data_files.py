@@ -154,7 +154,7 @@ class DataFiles:
                 "with overwrite=true to replace it, or choose another name"
             )
         if self.folder.stored is not None:
-            self._check_no_clash(name)
+            self._check_no_clash(self.folder.stored.check_name(name))
             place = self.folder.root / UPLOADS
         else:
             place = target.parent

@@ -249,3 +249,12 @@ def test_an_upload_to_a_full_disk_is_507_saying_so_and_keeps_nothing(
         assert str(small_disk.path) not in answer.text
     assert again.status_code == 201, again.text
     assert folder_files(on_disk) == ["stocks/gspc.csv"]  # no partial upload left
+
+
+def test_a_name_no_stored_file_may_have_is_refused_before_the_body(
+    client: TestClient, settings: Settings
+) -> None:
+    refused = client.put("/api/v1/data/a%01b.csv", content=b"a,b\n1,2\n")
+    assert refused.status_code == 422, refused.text
+    assert "holds a control character" in refused.text and "sha256" not in refused.text
+    assert folder_files(settings) == []
