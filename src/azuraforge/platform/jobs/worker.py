@@ -101,12 +101,12 @@ class Worker:
                 if self.run_one(experiment_id) is not None:
                     continue
                 record = self.store.find_experiment(experiment_id)
+                backoff = self.store.backoff_left(experiment_id)  # by the database's clock
             except Exception as e:
                 self._wait_out(e)
                 continue
             if record is None or record.status != QUEUED:
                 return
-            backoff = (record.not_before or 0.0) - time.time()
             self.shutdown.wait(min(max(backoff, 0.05), 1.0))
 
     def run_next(self) -> Supervision | None:
