@@ -3,6 +3,7 @@ a value enters and again where a worker runs it; nothing outside the folder is e
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,12 @@ from azuraforge.platform.jobs.files import (
     DataFolder,
     OutsideDataFolderError,
     PublishedData,
+    StoredData,
     data_folder_of,
 )
 from azuraforge.platform.jobs.runner import execute
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import DataFileRecord, Store
 
 FORECASTER = get_pipeline("forecaster").Config
 ESCAPES = [
@@ -163,3 +165,67 @@ def test_files_are_published_unless_the_blob_store_is_a_folder_of_the_home(tmp_p
     assert embedded.published is None and embedded.root == tmp_path / "home/data/projects/lab"
     shared = data_folder_of(settings, "lab", LocalBlobs(tmp_path / "shared"))
     assert shared.published is not None and shared.project == "lab"
+
+
+@pytest.fixture
+def stored(tmp_path: Path, database_url: str) -> tuple[DataFolder, Store]:
+    """An empty data folder of ``default`` on this machine, whose stored files are in a
+    folder blob store apart and in the store at ``database_url``; and the store."""
+    store = Store(database_url)
+    data = StoredData(store, LocalBlobs(tmp_path / "blobs"), tmp_path / "cache", "default")
+    return DataFolder(tmp_path / "data", stored=data), store
+
+
+def _upload(folder: DataFolder, name: str, text: str) -> None:
+    """``text`` stored as the data file ``name`` (as an upload stores it)."""
+    assert folder.stored is not None
+    path = folder.root.parent / "upload.csv"
+    path.write_text(text)
+    file = DataFileRecord(name, len(text), 0.0, hashlib.sha256(path.read_bytes()).hexdigest(), ("date", "x"), 1, ",")
+    folder.stored.put(path, file, overwrite=True)
+
+
+def test_a_stored_file_is_named_where_it_enters_and_opened_from_the_cache(
+    stored: tuple[DataFolder, Store], tmp_path: Path
+) -> None:
+    folder, _ = stored
+    _upload(folder, "sub/sales.csv", "date,x\n2020-01-01,1\n")
+    kept = folder.confine(FORECASTER, {"csv": "sub/sales.csv", "target": "x"})
+    assert kept["csv"] == "sub/sales.csv"
+    opened = Path(folder.open(FORECASTER, kept)["csv"])
+    assert opened.is_relative_to(tmp_path / "cache" / "data" / "default")
+    assert opened.read_text() == "date,x\n2020-01-01,1\n"
+    (folder.root / "sub").mkdir(parents=True)
+    (folder.root / "sub" / "sales.csv").write_text("date,x\n")  # being written: a stream
+    grown = folder.open(FORECASTER, kept, growing=True)["csv"]
+    assert grown == str((folder.root / "sub" / "sales.csv").resolve())
+
+
+@pytest.mark.parametrize("name", ["../outside.csv", "/etc/passwd", "sub/../../outside.csv"])
+def test_a_stored_row_naming_a_way_out_opens_nothing_outside(
+    stored: tuple[DataFolder, Store], tmp_path: Path, name: str
+) -> None:
+    """A row the upload's checks never let in (written by hand): the worker's check refuses
+    it again."""
+    folder, store = stored
+    (tmp_path / "outside.csv").write_text("date,secret\n2020-01-01,42\n")
+    store.set_data_file(DataFileRecord(name, 1, 0.0, "0" * 64, ("date", "secret"), 1, ","))
+    with pytest.raises(OutsideDataFolderError) as caught:
+        folder.open(FORECASTER, {"csv": name, "target": "x"})
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_a_link_in_the_cache_leading_out_is_refused(
+    stored: tuple[DataFolder, Store], tmp_path: Path
+) -> None:
+    folder, store = stored
+    _upload(folder, "sales.csv", "date,x\n2020-01-01,1\n")
+    assert not list((tmp_path / "cache").rglob("sales.csv"))  # none yet: made at first use
+    file = store.find_data_file("sales.csv")
+    assert file is not None
+    (tmp_path / "outside.csv").write_text("date,x\n2020-01-01,1\n")  # the same bytes
+    place = tmp_path / "cache" / "data" / "default" / "sha256" / file.sha256
+    place.mkdir(parents=True)
+    (place / "sales.csv").symlink_to(tmp_path / "outside.csv")
+    with pytest.raises(OutsideDataFolderError, match="leads out of its cache folder"):
+        folder.open(FORECASTER, {"csv": "sales.csv", "target": "x"})
