@@ -181,7 +181,8 @@ def _upload(folder: DataFolder, name: str, text: str) -> None:
     assert folder.stored is not None
     path = folder.root.parent / "upload.csv"
     path.write_text(text)
-    file = DataFileRecord(name, len(text), 0.0, hashlib.sha256(path.read_bytes()).hexdigest(), ("date", "x"), 1, ",")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    file = DataFileRecord(name, len(text), 0.0, digest, ("date", "x"), 1, ",")
     folder.stored.put(path, file, overwrite=True)
 
 
