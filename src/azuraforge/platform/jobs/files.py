@@ -446,8 +446,9 @@ class DataFolder:
     def confine(self, config: type[BaseModel], settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` written as its file's path
         relative to the folder, to be stored (a run's config names no server folder, and a
-        worker finds the file in its own, or as published); a registered dataset's name is
-        kept as it is. With ``published``, each file is published for the workers.
+        worker finds the file in the store, in its own folder, or as published); a stored
+        file's name and a registered dataset's are kept as they are. With ``published``, each
+        file of the folder on disk is published for the workers.
 
         Raises
         ------
@@ -461,9 +462,10 @@ class DataFolder:
     ) -> dict[str, Any]:
         """``settings`` with each file setting of ``config`` made the absolute path of its
         file, for a worker about to run them (checked again: the folder may have changed).
-        With ``published``, that is this machine's copy of the file as last published (for
-        a file never published, this machine's own); a ``growing`` file (a stream following
-        it) is always this machine's own.
+        A stored file's is this machine's copy of it (:meth:`StoredData.copy`). With
+        ``published``, a file of the folder on disk is this machine's copy of it as last
+        published (for a file never published, this machine's own); a ``growing`` file (a
+        stream following it) is this machine's own, if it has one.
 
         Raises
         ------
