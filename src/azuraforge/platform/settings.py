@@ -309,6 +309,13 @@ class Settings(BaseSettings):
         "this folder less its projects folder, another project's projects/<name> in it; "
         "default home/data.",
     )
+    plugins_dir: Path | None = Field(
+        None,
+        description="A folder of plugin files (*.py directly in it) imported at start by "
+        "every API server, worker and command: each adds pipelines, stream sources or job "
+        "kinds (docs/platform.md, Plugin folder); none by default. Every replica must be given "
+        "the same files: /health reports a replica whose set differs.",
+    )
     blob_store: str = Field(
         default_factory=lambda fields: str(fields["home"] / "blobs"),
         description="Where the platform keeps its files (artifacts, reports, registered models, "
@@ -448,10 +455,10 @@ class Settings(BaseSettings):
             raise InvalidParameterError(f"{url[:100]!r} is not {what}")
         return url
 
-    @field_validator("home", "data_dir", mode="after")
+    @field_validator("home", "data_dir", "plugins_dir", mode="after")
     @classmethod
-    def _expand(cls, folder: Path) -> Path:
-        return folder.expanduser()
+    def _expand(cls, folder: Path | None) -> Path | None:
+        return None if folder is None else folder.expanduser()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

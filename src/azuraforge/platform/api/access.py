@@ -340,6 +340,18 @@ async def may_manage(connection: HTTPConnection) -> Identity:
     return await _allowed(connection, "manage")
 
 
+async def may_administer(connection: HTTPConnection) -> Identity:
+    """The caller, if a server admin at their admin role: the server's own state (its plugin
+    folder's files), which no project's role reaches."""
+    who = await _allowed(connection, "read")
+    if not await _server_admin(connection):
+        error = PermissionDeniedError(f"{who.user} is not a server admin: this needs one")
+        if isinstance(connection, WebSocket):
+            await _refuse_socket(connection, error)
+        raise error
+    return who
+
+
 async def may_scrape(connection: HTTPConnection) -> None:
     """The caller, if they may read the server's metrics: Prometheus with the scrape token,
     or a server admin with their credential, from anywhere; without a credential, a client on
@@ -412,6 +424,7 @@ async def anyone() -> None:
 PERMISSIONS: dict[Any, str] = {may_read: "read", may_write: "write", may_write_run: "write",
                                may_track: "write",
                                may_manage: "manage", may_scrape: "scrape",
+                               may_administer: "server admin",
                                anyone: "public"}  # fmt: skip
 """Each permission dependency and the name the route table shows."""
 
@@ -421,6 +434,7 @@ WRITE_RUN: params.Depends = Depends(may_write_run)
 TRACK: params.Depends = Depends(may_track)
 MANAGE: params.Depends = Depends(may_manage)
 SCRAPE: params.Depends = Depends(may_scrape)
+SERVER_ADMIN: params.Depends = Depends(may_administer)
 PUBLIC: params.Depends = Depends(anyone)
 Reader = Annotated[Identity, READ]
 Writer = Annotated[Identity, WRITE]

@@ -48,6 +48,7 @@ from azuraforge.platform.api.routes import (
     models,
     openai_chat,
     pipelines,
+    plugins,
     project_settings,
     streams,
     studies,
@@ -61,6 +62,7 @@ from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.services.chat import ChatService
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
+from azuraforge.platform.services.plugin_folder import PluginReplicas, load_plugin_folder
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.services.streams.serving import StreamServer
@@ -77,7 +79,7 @@ DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 
 
 RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies, streams,
-             auth, access, data, tags, chat, assist, project_settings)  # fmt: skip
+             auth, access, data, tags, chat, assist, project_settings, plugins)  # fmt: skip
 """The modules of the resources under ``/api/v1``, their routers matched in this order:
 /models (predict) first."""
 
@@ -168,16 +170,20 @@ def create_app(
 ) -> FastAPI:
     """The API over ``settings``' store (opened here, schema checked), blob store and
     transport."""
+    loaded = load_plugin_folder(settings)  # before the routes look up a pipeline or kind
     opened = store or Store(settings.database_url)
     hub = EventHub(opened)
+    replicas = PluginReplicas(opened, settings, loaded)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        await to_thread.run_sync(replicas.start)
         summaries = asyncio.create_task(app.state.refusals.summarise())
         freeze_startup_objects()
         yield
         summaries.cancel()
+        await to_thread.run_sync(replicas.stop)
         await hub.stop()
         app.state.models.close()
         if app.state.chat.memory is not None:
@@ -201,6 +207,7 @@ def create_app(
     app.state.blobs = open_blobs(settings)
     app.state.transport = transport or make_transport(settings)
     app.state.hub = hub
+    app.state.plugins = replicas
     app.state.models = ModelServer(opened, settings, app.state.blobs)
     app.state.streams = StreamServer(opened)
     app.state.refusals = Refusals(opened)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from azuraforge.platform.api.plugin_schemas import PluginSetPublic
 from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 from azuraforge.platform.store.experiments import MAX_NOTES
@@ -339,5 +340,9 @@ class HealthPublic(BaseModel):
     blob_store: BlobStorePublic = Field(
         description="The blob store (an S3-compatible object store, or a folder), asked on "
         "each call."
+    )
+    plugins: PluginSetPublic = Field(
+        description="The digest of the plugin files this process loaded, beside the other "
+        "replicas' (each reports its own through the store)."
     )
     version: str

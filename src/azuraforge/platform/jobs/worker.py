@@ -23,6 +23,7 @@ from dataclasses import replace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from azuraforge.apps.registry import declared
+from azuraforge.learn.plugin_folder import load_folder
 from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.context import SPOOL_NAME
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
@@ -64,6 +65,7 @@ class Worker:
         skip_kinds: Sequence[str] = (),
     ) -> None:
         self.settings = settings
+        load_folder(settings.plugins_dir)  # the plugin folder's kinds and pipelines, at start
         self.store = store or Store(settings.database_url)
         self.name = worker_name()
         self.parent = parent

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from azuraforge.platform.store.base import StoreBase, database_clock
@@ -50,6 +50,32 @@ class DutyStore(StoreBase):
             connection.execute(
                 update(Duty).where(Duty.name == name, Duty.holder == holder).values(expires_at=0.0)
             )
+
+    def list_duties(self, prefix: str) -> dict[str, str]:
+        """The duties whose name starts with ``prefix`` and whose lease runs (by the
+        database's clock): each one's holder, by name. Processes that each hold a duty of
+        their own (``plugins:<process>``, held by what the process reports) are so listed
+        while they renew it."""
+        now = database_clock(self.dialect)
+        with self._read() as connection:
+            rows = connection.execute(
+                select(Duty.name, Duty.holder)
+                .where(Duty.name.startswith(prefix, autoescape=True), Duty.expires_at >= now)
+                .order_by(Duty.name)
+            )
+            return {name: holder for name, holder in rows}
+
+    def delete_lapsed_duties(self, prefix: str) -> int:
+        """Delete the duties whose name starts with ``prefix`` and whose lease ran out: those
+        of processes gone, whose names no process asks for again. How many."""
+        now = database_clock(self.dialect)
+        with self._begin() as connection:
+            deleted = connection.execute(
+                delete(Duty).where(
+                    Duty.name.startswith(prefix, autoescape=True), Duty.expires_at < now
+                )
+            )
+            return int(deleted.rowcount)
 
 
 def _missing(connection: Connection, name: str) -> bool:

@@ -8,12 +8,13 @@ import contextlib
 import os
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from azuraforge import __version__
 from azuraforge.errors import BlobStoreUnavailableError, TransportUnavailableError
 from azuraforge.platform.api.access import PUBLIC
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.plugin_schemas import PluginSetPublic, ReplicaDigestPublic
 from azuraforge.platform.api.schemas import (
     BlobStorePublic,
     BrokerPublic,
@@ -22,6 +23,7 @@ from azuraforge.platform.api.schemas import (
 )
 from azuraforge.platform.blobs import BlobStore, LocalBlobs
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.plugin_folder import PluginReplicas
 from azuraforge.platform.store import check_schema, head_revision
 
 router = APIRouter(tags=["health"])
@@ -29,7 +31,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", dependencies=[PUBLIC], response_model=HealthPublic)
 def health(
-    store: StoreDep, settings: SettingsDep, transport: TransportDep, blobs: BlobsDep
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    transport: TransportDep,
+    blobs: BlobsDep,
 ) -> HealthPublic:
     """``ok`` when the store answers at the schema this version needs (503 with the reason
     otherwise) and so does the broker, if the transport has one; ``degraded``, still 200,
@@ -39,7 +45,9 @@ def health(
     database): 503 takes it out of rotation. A home folder that cannot be written (a full
     disk) is ``degraded`` too: reads work, but runs' files, spools and an SQLite store's
     writes fail. So is a blob store that does not answer (an object store down: every file
-    read or upload answers 503), which every instance shares too."""
+    read or upload answers 503), which every instance shares too. The plugin set is reported,
+    not judged: a replica that runs other plugin files than the rest is named in
+    ``plugins.differing``."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
     check_schema(store.engine)  # raises SchemaMismatchError -> 503
     broker, disk, files = _broker(transport), _disk(settings.home), _blob_store(blobs)
@@ -53,8 +61,18 @@ def health(
         broker=broker,
         disk=disk,
         blob_store=files,
+        plugins=_plugins(request.app.state.plugins),
         version=__version__,
     )
+
+
+def _plugins(replicas: PluginReplicas) -> PluginSetPublic:
+    report = replicas.report()
+    differing = [ReplicaDigestPublic(replica=r.replica, digest=r.digest) for r in report.differing]
+    return PluginSetPublic(
+        digest=report.digest, loaded=report.loaded, failed=report.failed,
+        replicas=report.replicas, consistent=not differing, differing=differing,
+    )  # fmt: skip
 
 
 def _broker(transport: Transport) -> BrokerPublic | None:
