@@ -42,6 +42,7 @@ from azuraforge.cli import (
     experiments,
     models,
     notes,
+    plugins,
     serve,
     stream,
     tags,
@@ -95,14 +96,17 @@ app.command()(notes.note)
 app.command()(tags.tag)
 app.command()(serve.serve)
 app.command()(serve.worker)
+app.command()(plugins.plugins)
 app.command()(tune.tune)
 app.add_typer(tune.app, name="studies")
 
 
 @app.command()
 def pipelines(verbose: Verbose = False) -> None:
-    """List the installed pipelines (entry-point group azuraforge.pipelines)."""
+    """List the installed pipelines (entry-point group azuraforge.pipelines) and those of the
+    plugin folder (plugins_dir)."""
     with user_errors(verbose):
+        plugins.load_plugins()
         table = Table("name", "description", "from", "status")
         for name, plugin in sorted(discover().items()):
             description = plugin.pipeline.description if plugin.pipeline else ""
@@ -135,6 +139,7 @@ def run(
 
     Exit code 3 when the run was cancelled with Ctrl-C (its partly trained model is saved)."""
     with user_errors(verbose):
+        plugins.load_plugins()
         with arguments():
             pipeline_class = get_pipeline(pipeline)
             settings = {**read_config(config), **parse_sets(set_ or [])}

@@ -23,6 +23,7 @@ from azuraforge.cli.common import (
     settings_with,
     user_errors,
 )
+from azuraforge.cli.plugins import load_plugins
 from azuraforge.errors import AzuraForgeError, TransportUnavailableError
 from azuraforge.platform.hosts import is_loopback_bind
 from azuraforge.platform.metrics_folder import shared_metrics
@@ -104,6 +105,7 @@ def serve(
         from azuraforge.platform.server import run_server
 
         settings = _serve_settings(host, database_url, workers, api_workers, allowed_hosts)
+        load_plugins(settings)  # the plugin folder's pipelines, before --submit's is checked
         urls = _exposure_warned(host, port)
         first_run = _checked_run(submit, set_)  # before anything is made
         transport = _checked_transport(settings, queues_a_run=first_run is not None)
@@ -389,6 +391,7 @@ def worker(
             start_tracing("azuraforge-worker")  # before the store is opened
 
         settings = settings_with(database_url=database_url, transport=transport)
+        load_plugins(settings)
         token = settings.metrics_token
         if metrics_port is not None:
             if token is None and not is_loopback_bind(metrics_host):
