@@ -55,7 +55,11 @@ def test_without_the_platform_extra_the_learner_and_the_chat_work(tmp_path):
 @pytest.mark.parametrize(
     ("blocked", "arguments", "said"),
     [
-        (PLATFORM_ONLY, ["db", "upgrade"], "'sqlalchemy' package is not installed"),
+        (
+            PLATFORM_ONLY,
+            ["db", "upgrade"],
+            "package is not installed: pip install 'azuraforge[platform]'",
+        ),
         (PLATFORM_ONLY, ["serve"], "package is not installed: pip install 'azuraforge[platform]'"),
         (
             PLATFORM_ONLY,
