@@ -307,8 +307,8 @@ def test_an_event_position_is_found_in_its_project_and_run_alone(store: Store):
     other = store.create_experiment("sleeper", {}).id
     assert store.find_event_position(event.id, experiment_id=other) is None
     with contextlib.suppress(ConflictError):  # PostgreSQL's projects outlive a test
-        store.create_project("elsewhere")
-    assert store.find_event_position(event.id, project="elsewhere") is None
+        store.create_project("elsewhere-events")  # not 'elsewhere': other modules make it
+    assert store.find_event_position(event.id, project="elsewhere-events") is None
     assert store.find_event_position(store.last_event_id() + 1) is None
     store.delete_experiment(mine)
     assert store.find_event_position(event.id) is None
