@@ -44,7 +44,7 @@ BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop ben
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store
 
-.PHONY: run test bubblewrap prometheus haproxy checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
+.PHONY: run test bubblewrap prometheus haproxy faketime checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
 
 $(BIN)/python:
@@ -92,6 +92,15 @@ haproxy:
 		apt-get install -y -q --no-install-recommends haproxy >/dev/null; }; }; } || \
 		echo "haproxy is missing: apt-get install haproxy (tests/deploy/test_compose.py)"
 
+## faketime: Debian's faketime, when missing and this is root on Debian (the skewed-clock lease
+## tests, tests/platform/jobs/test_clock.py); otherwise it says how (those tests fail without it).
+faketime:
+	@command -v faketime >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q faketime >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q faketime >/dev/null; }; }; } || \
+		echo "faketime is missing: apt-get install faketime (tests/platform/jobs/test_clock.py)"
+
 ## bubblewrap: the sandbox's boundary (bwrap), from Debian's packages when it is missing and this
 ## is root on Debian; otherwise it says how (the boundary's tests fail without it).
 bubblewrap:
@@ -103,7 +112,7 @@ bubblewrap:
 ## (BENCH_QUICK), lint, format check, types and layer contract (their output, kept in
 ## build/checks.log, is printed after the suite's); fails if either part fails. The suite
 ## waits on its servers and workers for about a quarter of its time: the checks fill it.
-test: $(VENV)/.installed-dev bubblewrap prometheus haproxy
+test: $(VENV)/.installed-dev bubblewrap prometheus haproxy faketime
 	@mkdir -p build
 	@( $(MAKE) --no-print-directory --jobs 2 --output-sync=target checks >build/checks.log 2>&1; \
 		echo $$? >build/checks.status ) & \
