@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE
+from azuraforge.platform.api.data_schemas import DataFilePublic
 from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas import error_responses
@@ -28,7 +28,6 @@ from azuraforge.platform.services.data_files import (
     DataFiles,
     upload_not_kept,
 )
-from azuraforge.platform.store import DataFileRecord
 
 router = APIRouter(prefix="/data", tags=["data"])
 ERRORS = error_responses()
@@ -44,30 +43,6 @@ CSV_BODY = {
         "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
-
-
-class DataFilePublic(BaseModel):
-    """A file of the project's data folder."""
-
-    name: str = Field(description="Relative to the data folder: what a run's csv names.")
-    bytes: int
-    rows: int = Field(description="Data rows, the header left out.")
-    columns: list[str] = Field(description="The header's names, as written.")
-    delimiter: str | None = Field(description="',', ';' or 'tab'; None if it does not read.")
-    sha256: str = Field(description="The SHA-256 of its bytes.")
-    modified: float = Field(description="When it was last written (seconds since the epoch).")
-    problem: str | None = Field(
-        description="Why the CSV reader refuses it (a file put in the folder by hand), if it "
-        "does; an uploaded file always reads."
-    )
-
-    @classmethod
-    def of(cls, file: DataFileRecord) -> DataFilePublic:
-        return cls(
-            name=file.name, bytes=file.bytes, rows=file.rows, columns=list(file.columns),
-            delimiter=file.delimiter, sha256=file.sha256, modified=file.modified,
-            problem=file.problem,
-        )  # fmt: skip
 
 
 DataFilesCsv = csv_of(DataFilePublic)
