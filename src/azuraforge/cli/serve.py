@@ -42,46 +42,51 @@ Host = Annotated[
 ]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)]
 TransportName = Literal["local", "celery"]
+LocalWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", help="Local worker processes (default: AZURAFORGE_WORKERS, 2).", min=0
+    ),
+]
+ApiWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--api-workers",
+        help="API processes sharing the port (default: AZURAFORGE_API_WORKERS, 1).",
+        min=1,
+    ),
+]
+Upgrade = Annotated[
+    bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")
+]
+Submit = Annotated[
+    str | None,
+    typer.Option(
+        "--submit",
+        help="Queue a run of this pipeline once serving and print the page where it can "
+        "be watched live (make run: weather-forecaster).",
+    ),
+]
+AllowedHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-hosts",
+        help="Host names requests may be addressed to besides localhost and --host "
+        "(af.example.org, *.example.org), separated by commas (default: "
+        "AZURAFORGE_ALLOWED_HOSTS); others are refused, as DNS rebinding sends them.",
+    ),
+]
 
 
 def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers", help="Local worker processes (default: AZURAFORGE_WORKERS, 2).", min=0
-        ),
-    ] = None,
-    api_workers: Annotated[
-        int | None,
-        typer.Option(
-            "--api-workers",
-            help="API processes sharing the port (default: AZURAFORGE_API_WORKERS, 1).",
-            min=1,
-        ),
-    ] = None,
-    upgrade: Annotated[
-        bool, typer.Option("--upgrade", help="Migrate the store first if it is out of date.")
-    ] = False,
-    submit: Annotated[
-        str | None,
-        typer.Option(
-            "--submit",
-            help="Queue a run of this pipeline once serving and print the page where it can "
-            "be watched live (make run: weather-forecaster).",
-        ),
-    ] = None,
+    workers: LocalWorkers = None,
+    api_workers: ApiWorkers = None,
+    upgrade: Upgrade = False,
+    submit: Submit = None,
     set_: SetOptions = None,
-    allowed_hosts: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allowed-hosts",
-            help="Host names requests may be addressed to besides localhost and --host "
-            "(af.example.org, *.example.org), separated by commas (default: "
-            "AZURAFORGE_ALLOWED_HOSTS); others are refused, as DNS rebinding sends them.",
-        ),
-    ] = None,
+    allowed_hosts: AllowedHosts = None,
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:

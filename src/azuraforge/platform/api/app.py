@@ -220,7 +220,15 @@ def create_app(
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)
-    app.add_middleware(AuditedWrites, store=opened)
+    _add_middleware(app, settings, opened)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, store: Store) -> None:
+    """What every request passes through before its route, outermost last: its writes
+    audited, its body, origin, host and headers limited, its path's slashes merged, and
+    each counted (the refused too)."""
+    app.add_middleware(AuditedWrites, store=store)
     uploads = (
         Uploads(UPLOADS, settings.max_artifact_bytes),
         Uploads(mlflow_ui.UPLOADS, settings.max_artifact_bytes, method="POST"),
@@ -231,9 +239,7 @@ def create_app(
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
     app.add_middleware(HeaderLimit)
     app.add_middleware(MergedSlashes)
-    # The outermost: counts the refused too.
     app.add_middleware(RequestMetrics, templates=_route_templates())
-    return app
 
 
 def create_app_from_environment() -> FastAPI:
