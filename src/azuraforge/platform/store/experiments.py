@@ -197,6 +197,31 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _new_record(config: Mapping[str, Any], context: Mapping[str, str] | None,
+                **fields: Any) -> ExperimentRecord:  # fmt: skip
+    """A run as :meth:`ExperimentStore.create_experiment` stores it (``fields``: its
+    project, name, pipeline, status, batch, kind and study, submitter), before its id."""
+    seed = config.get("seed")
+    return ExperimentRecord(
+        id=0, config=json.loads(json.dumps(dict(config))),  # as a read returns it
+        progress=0.0, progress_message="", created_at=time.time(),
+        started_at=None, finished_at=None, worker=None, lease_owner=None, lease_epoch=0,
+        lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
+        seed=seed if isinstance(seed, int) else None, attempts=0, result=None,
+        context=dict(context or {}), **fields,
+    )  # fmt: skip
+
+
+def _write_params(connection: Connection, experiment_id: int, config: Mapping[str, Any]) -> None:
+    """The run's config, flattened, as its params (keys and values cut to their columns)."""
+    params = [
+        {"experiment_id": experiment_id, "key": k[:200], "value": v[:500]}
+        for k, v in flatten(config).items()
+    ]
+    if params:
+        connection.execute(insert(Param), params)
+
+
 class ExperimentStore(StoreBase):
     """Experiments of the store. Returned records are snapshots; what a finished run wrote
     never changes (its name and notes may: :meth:`edit_experiment`; deletion removes it).
@@ -241,20 +266,13 @@ class ExperimentStore(StoreBase):
             For an ``idle_limit`` that is not a number of seconds above 0.
         """
         name = name or f"{pipeline}-{uuid.uuid4().hex[:8]}"
-        seed = config.get("seed")
         started = _started_outside(idle_limit, self.clock) if idle_limit is not None else {}
-        new = ExperimentRecord(
-            id=0, project=project, name=name, pipeline=pipeline,
-            config=json.loads(json.dumps(dict(config))),  # as a read returns it
-            status=status, progress=0.0, progress_message="", created_at=time.time(),
-            started_at=None, finished_at=None, worker=None, lease_owner=None, lease_epoch=0,
-            lease_expires_at=None, heartbeat_at=None, cancel_requested_at=None, error=None,
-            batch_id=batch_id, seed=seed if isinstance(seed, int) else None,
-            requeue_lost=requeue_lost, attempts=0, result=None, kind=kind, study_id=study_id,
-            trial_number=trial_number, submitter=submitter,
-            context=dict(context or {}),
+        new = _new_record(
+            project=project, name=name, pipeline=pipeline, config=config,
+            status=RUNNING if started else status, batch_id=batch_id,
+            requeue_lost=requeue_lost, kind=kind, study_id=study_id, trial_number=trial_number,
+            submitter=submitter, context=context,
         )  # fmt: skip
-        new = replace(new, status=RUNNING) if started else new
         # None left to the database: a JSON column would store it as the text 'null'.
         values = {c.key: getattr(new, c.key) for c in RECORD_COLUMNS if c.key != "id"}
         values = {key: value for key, value in values.items() if value is not None}
@@ -271,21 +289,15 @@ class ExperimentStore(StoreBase):
                     f"an experiment named {name!r} already exists in project {project!r}; "
                     "choose another name or delete that one"
                 ) from None
-            experiment_id: int = made.id
-            params = [
-                {"experiment_id": experiment_id, "key": k[:200], "value": v[:500]}
-                for k, v in flatten(config).items()
-            ]
-            if params:
-                connection.execute(insert(Param), params)
+            _write_params(connection, made.id, config)
             if idle_limit is not None:
                 credential = {"secret_hash": credential_hash, "idle_limit": idle_limit,
                               "created_at": new.created_at}  # fmt: skip
                 connection.execute(
-                    insert(RunCredential).values(experiment_id=experiment_id, **credential)
+                    insert(RunCredential).values(experiment_id=made.id, **credential)
                 )
-            self._event(connection, project_id, experiment_id, "status", {"status": new.status})
-        return replace(new, id=experiment_id, **{key: made._mapping[key] for key in started})
+            self._event(connection, project_id, made.id, "status", {"status": new.status})
+        return replace(new, id=made.id, **{key: made._mapping[key] for key in started})
 
     def get_experiment(
         self, experiment_id: int, *, project: str | None = None
@@ -559,12 +571,8 @@ def _page_ids(
     return page + list(connection.scalars(lacking.offset(skip).limit(query.limit - len(page))))
 
 
-def _matching(project_id: int, query: ExperimentQuery, *, by: str | None = None) -> _Matching:
-    """Ids first, rows later: sorting and counting walk indexes, never whole rows. A filter
-    on values (or ``by``: the runs that have a value of that ``metric:``/``score:`` key at
-    all) starts from the (project, key, value, run, kind) index of the first filter's metric
-    or score, checks the others' by run, and reads the experiments table only for filters
-    other than the kind."""
+def _run_conditions(query: ExperimentQuery) -> list[Any]:
+    """The query's conditions on the experiments table's own columns and on runs' tags."""
     conditions: list[Any] = []
     if query.statuses:
         conditions.append(Experiment.status.in_(query.statuses))
@@ -588,6 +596,16 @@ def _matching(project_id: int, query: ExperimentQuery, *, by: str | None = None)
                        RunTag.value == value)
         for key, value in query.tags
     ]  # fmt: skip
+    return conditions
+
+
+def _matching(project_id: int, query: ExperimentQuery, *, by: str | None = None) -> _Matching:
+    """Ids first, rows later: sorting and counting walk indexes, never whole rows. A filter
+    on values (or ``by``: the runs that have a value of that ``metric:``/``score:`` key at
+    all) starts from the (project, key, value, run, kind) index of the first filter's metric
+    or score, checks the others' by run, and reads the experiments table only for filters
+    other than the kind."""
+    conditions = _run_conditions(query)
     filters = query.filters
     lead_key = by or (filters[0].key if filters else None)
     if lead_key is None:
