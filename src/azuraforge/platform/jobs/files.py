@@ -114,7 +114,7 @@ class PublishedData:
         workers: its bytes stored unless a version of that digest is, its name pointed at
         them (a file unchanged since this process last read it is not read again)."""
         digest = _digest(path)
-        content = blob_key(f"{_content_prefix(project, digest)}/{name}")
+        content = _content_key(project, digest, name)
         if not self.blobs.exists(content):
             self.blobs.put_file(path, content)
         pointer = _pointer(project, name)
