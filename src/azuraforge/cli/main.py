@@ -44,6 +44,7 @@ from azuraforge.cli import (
     notes,
     plugins,
     serve,
+    server_settings,
     stream,
     tags,
     tracking,
@@ -87,6 +88,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
+app.add_typer(server_settings.app, name="settings")
 app.add_typer(stream.app, name="stream")
 app.add_typer(tracking.app, name="track")
 app.command()(chat.chat)

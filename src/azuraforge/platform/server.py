@@ -9,9 +9,12 @@ saying why) before the process ends.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 
 from azuraforge.platform.api.app import create_app
@@ -22,6 +25,7 @@ from azuraforge.platform.jobs.kinds import JobHost
 from azuraforge.platform.jobs.local import LocalWorkerPool, settings_environment
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.jobs.worker import Worker, reap, worker_name
+from azuraforge.platform.services.server_settings import LiveSettings
 from azuraforge.platform.services.streams.alerts import AlertKeeper
 from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.settings import Settings
@@ -38,21 +42,32 @@ def local_workers(settings: Settings) -> int:
     return settings.workers if settings.transport == "local" else 0
 
 
-def server_duties(store: Store, settings: Settings) -> list[Duty]:
+ALERT_TICK = 1.0
+"""Most seconds between two looks at whether the streams' keeper is due: a live change of
+``alert_interval`` applies from the next look."""
+
+
+def server_duties(store: Store, live: LiveSettings) -> list[Duty]:
     """The duties ``serve`` offers to run, each run by one process of the store at a time
     (:class:`Duties`): the streams' keeper (their alerts and webhooks, their champions in the
-    registry), and on the local transport the reaper (on Celery, the Celery workers reap: they
-    send again what they queue again)."""
-    holder = worker_name()
+    registry) every ``alert_interval`` of the live settings, and on the local transport the
+    reaper (on Celery, the Celery workers reap: they send again what they queue again)."""
+    settings, holder = live.current, worker_name()
     streams = DutyLease(store, STREAMS, holder, settings)
     alerts = AlertKeeper(store, settings, held=streams.held)
+    live.on_change(functools.partial(setattr, alerts, "settings"))  # its webhooks, live
     blobs = open_blobs(settings)  # where the champions' snapshots are written
+    last = -math.inf
 
     def keep_streams() -> None:
+        nonlocal last
+        if time.monotonic() - last < live.current.alert_interval:
+            return
+        last = time.monotonic()
         alerts.check()
         register_changes(store, blobs, held=streams.held)
 
-    duties = [Duty(streams, settings.alert_interval, keep_streams)]
+    duties = [Duty(streams, min(settings.alert_interval, ALERT_TICK), keep_streams)]
     if settings.transport == "local":
         host = JobHost(store, settings)
         reaper = DutyLease(store, REAPER, holder, settings)
@@ -74,15 +89,18 @@ def run_server(
     :func:`server_duties`, until SIGTERM or Ctrl-C. ``started`` is called once all is up (to
     announce it, or queue a first run); ``stopping`` before the workers are stopped. Closes
     the listeners."""
+    live = LiveSettings(settings)
+    settings = live.load(store)  # the store's settings version on top of the environment's
     pool = LocalWorkerPool(settings, local_workers(settings))
-    duties = Duties(settings, server_duties(store, settings))
+    duties = Duties(settings, server_duties(store, live))
     try:
         exit_on_sigterm()  # uvicorn raises SIGTERM again after its own shutdown
         pool.start()
         duties.start()
+        live.start()
         started()
         if len(listeners) == 1:
-            app = create_app(settings, store=store, transport=transport)
+            app = create_app(settings, store=store, transport=transport, live=live)
             run_uvicorn(app, listeners[0], settings.trusted_proxies)
         else:  # the API processes read the settings given here from their environment
             os.environ.update(settings_environment(settings))
@@ -90,6 +108,7 @@ def run_server(
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
         stopping()
+        live.stop()
         pool.stop()
         duties.stop()
         for listener in listeners:

@@ -400,6 +400,20 @@ class Settings(BaseSettings):
         description="Address of the S3-compatible server of an s3:// blob_store "
         "(http://minio.lan:9000, SeaweedFS's http://127.0.0.1:8333); empty: AWS itself.",
     )
+    log_level: Literal["NOTSET", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "NOTSET",
+        description="The level of the azuraforge loggers (NOTSET: as the process's logging "
+        "is configured, WARNING and above by default); below WARNING, their records are "
+        "written to stderr. Live: set through the API it applies at once "
+        "(docs/operations.md, Live settings).",
+    )
+    settings_poll_interval: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="Seconds between two looks of an API process at the store for a newer "
+        "version of the live settings (docs/operations.md, Live settings).",
+    )
 
     @field_validator(
         "allowed_hosts",

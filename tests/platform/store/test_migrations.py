@@ -73,6 +73,7 @@ TABLES = {
     "chat_cache",
     "chat_cache_stats",
     "data_files",
+    "server_settings",
 }
 
 

@@ -25,6 +25,7 @@ from azuraforge.platform.api.access import RecentCredentials
 from azuraforge.platform.api.audit import AuditedWrites
 from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit, HeaderLimit, Uploads
+from azuraforge.platform.api.live_settings import SettingsVersion
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.metrics import RequestMetrics, route_templates
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
@@ -50,6 +51,7 @@ from azuraforge.platform.api.routes import (
     pipelines,
     plugins,
     project_settings,
+    server_settings,
     streams,
     studies,
     tags,
@@ -64,6 +66,7 @@ from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.plugin_folder import PluginReplicas, load_plugin_folder
 from azuraforge.platform.services.refusals import Refusals
+from azuraforge.platform.services.server_settings import LiveSettings, apply_log_level
 from azuraforge.platform.services.serving import ModelServer
 from azuraforge.platform.services.streams.serving import StreamServer
 from azuraforge.platform.settings import Settings
@@ -79,7 +82,8 @@ DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 
 
 RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies, streams,
-             auth, access, data, tags, chat, assist, project_settings, plugins)  # fmt: skip
+             auth, access, data, tags, chat, assist, project_settings, plugins,
+             server_settings)  # fmt: skip
 """The modules of the resources under ``/api/v1``, their routers matched in this order:
 /models (predict) first."""
 
@@ -166,23 +170,34 @@ def freeze_startup_objects() -> None:
 
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, transport: Transport | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    transport: Transport | None = None,
+    live: LiveSettings | None = None,
 ) -> FastAPI:
     """The API over ``settings``' store (opened here, schema checked), blob store and
-    transport."""
-    loaded = load_plugin_folder(settings)  # before the routes look up a pipeline or kind
+    transport, with the store's newest settings version on top (``live``: a process's
+    holder of them, loaded already; made and loaded here when not given)."""
     opened = store or Store(settings.database_url)
+    if live is None:
+        live = LiveSettings(settings)
+        live.load(opened)
+    settings = live.current
+    loaded = load_plugin_folder(settings)  # before the routes look up a pipeline or kind
     hub = EventHub(opened)
     replicas = PluginReplicas(opened, settings, loaded)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        live.start()
         await to_thread.run_sync(replicas.start)
         summaries = asyncio.create_task(app.state.refusals.summarise())
         freeze_startup_objects()
         yield
         summaries.cancel()
+        await to_thread.run_sync(live.stop)
         await to_thread.run_sync(replicas.stop)
         await hub.stop()
         app.state.models.close()
@@ -203,6 +218,7 @@ def create_app(
         telemetry=TELEMETRY,
     )
     app.state.settings = settings
+    app.state.live = live
     app.state.store = opened
     app.state.blobs = open_blobs(settings)
     app.state.transport = transport or make_transport(settings)
@@ -221,25 +237,38 @@ def create_app(
     _include_routes(app)
     dashboard.install(app)
     _add_middleware(app, settings, opened)
+    live.on_change(functools.partial(_settings_changed, app))
+    if settings.log_level != "NOTSET":
+        apply_log_level(settings)
     return app
+
+
+def _settings_changed(app: FastAPI, settings: Settings) -> None:
+    """Give the app's services a newer version of the live settings (each reads its own
+    values from them at its next use)."""
+    app.state.settings = settings
+    app.state.models.reconfigure(settings)
+    app.state.chat.reconfigure(settings)
+    apply_log_level(settings)
 
 
 def _add_middleware(app: FastAPI, settings: Settings, store: Store) -> None:
     """What every request passes through before its route, outermost last: its writes
-    audited, its body, origin, host and headers limited, its path's slashes merged, and
-    each counted (the refused too)."""
+    audited, its body, origin, host and headers limited, its path's slashes merged, each
+    counted (the refused too), and each given the settings version in force as it arrived."""
     app.add_middleware(AuditedWrites, store=store)
     uploads = (
-        Uploads(UPLOADS, settings.max_artifact_bytes),
-        Uploads(mlflow_ui.UPLOADS, settings.max_artifact_bytes, method="POST"),
-        Uploads(DATA_UPLOADS, settings.max_upload_bytes, "AZURAFORGE_MAX_UPLOAD_BYTES"),
+        Uploads(UPLOADS),
+        Uploads(mlflow_ui.UPLOADS, method="POST"),
+        Uploads(DATA_UPLOADS, "max_upload_bytes"),
     )
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, uploads=uploads)
+    app.add_middleware(BodyLimit, settings=settings, uploads=uploads)
     app.add_middleware(SameOrigin, allowed=settings.allowed_origins)
     app.add_middleware(KnownHosts, allowed=settings.allowed_hosts)
     app.add_middleware(HeaderLimit)
     app.add_middleware(MergedSlashes)
     app.add_middleware(RequestMetrics, templates=_route_templates())
+    app.add_middleware(SettingsVersion, live=app.state.live)
 
 
 def create_app_from_environment() -> FastAPI:

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from pydantic import WithJsonSchema
 from starlette.requests import HTTPConnection
 
+from azuraforge.platform.api.live_settings import settings_of
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder, data_folder_of
@@ -57,8 +58,9 @@ async def get_blobs(connection: HTTPConnection) -> BlobStore:
 
 
 async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    """The settings the request is served under: one version of the live settings
+    (:func:`~azuraforge.platform.api.live_settings.settings_of`)."""
+    return settings_of(request.scope, request.app.state.settings)
 
 
 async def get_keys(request: Request) -> ServerKeys:

@@ -1,7 +1,8 @@
 """Request limits: headers past :data:`MAX_HEADERS` fields or :data:`MAX_HEADER_BYTES` get
 431, a body over ``max_request_bytes`` gets 413 before it is read whole (a file uploaded to
 a path of an :class:`Uploads`: over its limit, ``max_artifact_bytes`` for a run's files,
-``max_upload_bytes`` for a data file)."""
+``max_upload_bytes`` for a data file), each as the request's settings version has it (live:
+docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from azuraforge.platform.api.live_settings import settings_of
 from azuraforge.platform.api.openai_errors import send_error
+from azuraforge.platform.settings import Settings
 
 MAX_HEADERS = 100
 """Most header fields a request may send (Apache's ``LimitRequestFields``)."""
@@ -50,12 +53,10 @@ def _header_problem(scope: Scope) -> str | None:
 @dataclass(frozen=True)
 class Uploads:
     """The requests whose bodies are files (``method``, ``PUT`` by default, to a path
-    ``paths`` matches: a run's uploaded file), limited to ``limit`` bytes, named
-    ``setting``."""
+    ``paths`` matches: a run's uploaded file), limited by the setting ``setting``."""
 
     paths: re.Pattern[str]
-    limit: int
-    setting: str = "AZURAFORGE_MAX_ARTIFACT_BYTES"
+    setting: str = "max_artifact_bytes"
     method: str = "PUT"
 
     def take(self, scope: Scope) -> bool:
@@ -64,22 +65,24 @@ class Uploads:
 
 
 class BodyLimit:
-    """ASGI middleware refusing bodies over ``limit`` bytes (a file to one of ``uploads``:
-    over its limit), declared or streamed."""
+    """ASGI middleware refusing bodies over ``max_request_bytes`` (a file to one of
+    ``uploads``: over its setting), declared or streamed; the limits are those of the
+    settings the request is served under (:func:`settings_of`), else of ``settings``."""
 
-    def __init__(self, app: ASGIApp, limit: int, uploads: Sequence[Uploads] = ()) -> None:
-        self.app, self.limit, self.uploads = app, limit, uploads
+    def __init__(self, app: ASGIApp, settings: Settings, uploads: Sequence[Uploads] = ()) -> None:
+        self.app, self.settings, self.uploads = app, settings, uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, setting = self.limit, "AZURAFORGE_MAX_REQUEST_BYTES"
+        setting = "max_request_bytes"
         for uploads in self.uploads:
             if uploads.take(scope):
-                limit, setting = uploads.limit, uploads.setting
+                setting = uploads.setting
                 break
-        await self._limited(scope, receive, send, limit, setting)
+        limit = getattr(settings_of(scope, self.settings), setting)
+        await self._limited(scope, receive, send, limit, f"AZURAFORGE_{setting.upper()}")
 
     async def _limited(
         self, scope: Scope, receive: Receive, send: Send, limit: int, setting: str

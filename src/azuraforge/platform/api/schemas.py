@@ -346,3 +346,7 @@ class HealthPublic(BaseModel):
         "replicas' (each reports its own through the store)."
     )
     version: str
+    settings_version: int = Field(
+        description="The version of the live settings this process runs (0: none set; "
+        "GET /api/v1/server/settings)."
+    )

@@ -160,6 +160,25 @@ class ChatService:
         self._measuring = threading.RLock()
         """Held while a selector chooses or learns: chats run on several threads."""
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Run on a newer version of the live settings: its backends (one whose declaration
+        changed is loaded again at its next use; the selectors start again from the
+        measurements in the store), answer length, selector discount and cache."""
+        declared = {b.name: b for b in declared_backends(settings)}
+        if declared != self.declared or settings.assist_selector_discount != self.discount:
+            self._backends = {
+                name: backend for name, backend in self._backends.items()
+                if self.declared.get(name) == declared.get(name)
+            }  # fmt: skip
+            self._selectors, self._read = {}, {}
+        self.declared, self.implicit = declared, not settings.assist_backends
+        self.max_tokens = settings.assist_max_tokens
+        self.discount = settings.assist_selector_discount
+        old = self._data[0]
+        if _cache_settings(settings) != _cache_settings(old):
+            self.answers = open_answers(settings)
+        self._data = (settings, self._data[1])
+
     def models(self) -> list[str]:
         """What a request's ``model`` may name: ``auto``, a backend, an expert."""
         return [AUTO, *self.declared, *self.experts]
@@ -635,3 +654,8 @@ def served_threads() -> int:
     clients. On 2 cores, both threads gave no more tokens/s through the API than one (the
     second only fought the server for its core: docs/benchmarks.md, chat_api)."""
     return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def _cache_settings(settings: Settings) -> tuple[str, float, int]:
+    """What the answers' cache is opened with."""
+    return settings.assist_cache_url, settings.assist_cache_ttl, settings.assist_cache_entries

@@ -92,6 +92,11 @@ class ModelServer:
         # alias on its old version past the 1 s a switch may take.
         self._stale_after = 2 * settings.alias_refresh
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Run on a newer version of the live settings: ``alias_refresh`` from the next
+        check, ``max_predict_rows`` from the next request."""
+        self.settings, self._stale_after = settings, 2 * settings.alias_refresh
+
     def cached(
         self, ref: ModelRef, project: str = DEFAULT_PROJECT, *, fresh: bool = True
     ) -> Served | None:

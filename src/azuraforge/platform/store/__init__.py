@@ -50,6 +50,7 @@ from azuraforge.platform.store.records import (
 )
 from azuraforge.platform.store.registry import RegistryStore
 from azuraforge.platform.store.server import ServerStore
+from azuraforge.platform.store.server_settings import ServerSettingsRecord, ServerSettingsStore
 from azuraforge.platform.store.streams import ChangeRecord, StreamStore, TriggerRecord
 from azuraforge.platform.store.studies import StudyStore
 from azuraforge.platform.store.study_trials import StudyTrialStore
@@ -78,6 +79,7 @@ class Store(
     KeyStore,
     TagStore,
     ProjectSettingStore,
+    ServerSettingsStore,
     ChatStore,
     ExampleStore,
     CensusStore,
@@ -146,6 +148,7 @@ __all__ = [
     "QueryError",
     "RunCredentialRecord",
     "ServerKeyRecord",
+    "ServerSettingsRecord",
     "Store",
     "StudyRecord",
     "TokenRecord",

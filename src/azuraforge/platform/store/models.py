@@ -949,3 +949,17 @@ class StoredDataFile(Base):
     rows: Mapped[int] = mapped_column(BigInteger)
     delimiter: Mapped[str | None] = mapped_column(String(10), nullable=True)
     problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ServerSettingsVersion(Base):
+    """A version of the server's live settings (``PATCH /api/v1/server/settings``): every
+    override in force after the change (JSON by setting name), the settings the change named,
+    who made it and when (the database's clock). The newest version is what every API process
+    runs (:mod:`~azuraforge.platform.services.server_settings`)."""
+
+    __tablename__ = "server_settings"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed: Mapped[list[str]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[float] = mapped_column(Float)

@@ -32,16 +32,17 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.store.records import Lease, StudyRecord
 
 SERVER_WIDE = frozenset({
-    "create_project", "create_user", "end_sessions", "event_position", "find_credential",
-    "find_run_credential", "find_token",
-    "find_user", "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
+    "create_project", "create_user", "database_now", "end_sessions", "event_position",
+    "find_credential", "find_run_credential", "find_token", "find_user", "find_user_now",
+    "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
     "set_password", "touch_token", "use_once",
 })  # fmt: skip
 """Methods about the server rather than one project's data: the routes that call them say
 who may (a server admin, the token's own user)."""
 NOT_FOR_REQUESTS = frozenset({
     "add_artifact", "claim", "claim_job", "claim_next", "close", "count_jobs",
-    "create_server_key",
+    "create_server_key", "create_server_settings", "find_server_settings",
+    "list_server_settings", "server_settings_version",
     "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
     "delete_lapsed_duties",
     "drop_oldest_lines", "due_jobs", "find_login_failures",
@@ -59,6 +60,8 @@ NOT_FOR_REQUESTS = frozenset({
 """Methods of workers and of the server's own tasks, which work across projects."""
 NOT_FOR_JOBS = frozenset({
     "claim", "claim_job", "claim_next", "close", "count_jobs", "create_server_key",
+    "create_server_settings", "find_server_settings", "list_server_settings",
+    "server_settings_version",
     "delete_lapsed_duties",
     "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
     "due_jobs", "find_login_failures", "get_server_id", "get_session_name", "hold_duty",

@@ -14,6 +14,7 @@ from azuraforge import __version__
 from azuraforge.errors import BlobStoreUnavailableError, TransportUnavailableError
 from azuraforge.platform.api.access import PUBLIC
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.live_settings import applied_of
 from azuraforge.platform.api.plugin_schemas import PluginSetPublic, ReplicaDigestPublic
 from azuraforge.platform.api.schemas import (
     BlobStorePublic,
@@ -47,7 +48,8 @@ def health(
     writes fail. So is a blob store that does not answer (an object store down: every file
     read or upload answers 503), which every instance shares too. The plugin set is reported,
     not judged: a replica that runs other plugin files than the rest is named in
-    ``plugins.differing``."""
+    ``plugins.differing``. ``settings_version`` is the version of the live settings this
+    process answered under."""
     store.last_event_id()  # raises StoreUnavailableError -> 503
     check_schema(store.engine)  # raises SchemaMismatchError -> 503
     broker, disk, files = _broker(transport), _disk(settings.home), _blob_store(blobs)
@@ -63,6 +65,7 @@ def health(
         blob_store=files,
         plugins=_plugins(request.app.state.plugins),
         version=__version__,
+        settings_version=applied_of(request.scope, request.app.state.live).version,
     )
 
 
