@@ -150,9 +150,7 @@ def test_history_says_who_when_and_what_and_the_audit_log_has_each_change(
     assert audit[0].actor == "admin"
 
 
-def test_no_one_but_a_server_admin_reads_or_changes_them(
-    client: TestClient, store: Store
-) -> None:
+def test_no_one_but_a_server_admin_reads_or_changes_them(client: TestClient, store: Store) -> None:
     assert client.get(PATH).status_code == 401
     for role in ("viewer", "editor", "admin"):  # a project's admin is no server admin
         headers = user_headers(store, f"{role}-user", role=role)
