@@ -165,7 +165,7 @@ def submit_prediction(
         }  # fmt: skip
         job = NewJob(
             version.pipeline, config, kind=PREDICTION, project=project, submitter=submitter,
-            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}",
+            name=f"predict-{version.model}-{uuid.uuid4().hex[:8]}", requeue_lost=True,
         )  # fmt: skip
         [record] = enqueue(store, transport, job)
     except BaseException:
