@@ -129,7 +129,7 @@ def get(
             console.print(_value(found[0]), markup=False, highlight=False)
             return
         table = Table(
-            "setting", "value", "applies", "source", title=f"version {answer['version']}"
+            "setting", "value", "applies", "source", title=f"settings version {answer['version']}"
         )
         for setting in found:
             pending = " (restart pending)" if setting["restart_pending"] else ""
