@@ -42,7 +42,7 @@ FAST_TESTS := tests/core tests/learn tests/apps tests/stream tests/assist tests/
 BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop bench-quick-stream \
 	bench-quick-study bench-quick-regimes bench-quick-selection
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
-	bench-quick-core bench-quick-mnist bench-quick-object-store
+	bench-quick-core bench-quick-mnist bench-quick-object-store bench-quick-live-settings
 
 .PHONY: run test bubblewrap prometheus haproxy faketime checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
@@ -203,6 +203,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/hub_loop.py
 	$(BIN)/python benchmarks/regimes.py
 	$(BIN)/python benchmarks/stream_service.py
+	$(MAKE) --no-print-directory bench-live-settings
 	$(BIN)/python benchmarks/long_jobs.py
 	$(BIN)/python benchmarks/study_pages.py --json $(VENV)/bench-study-pages.json
 	$(BIN)/python benchmarks/dashboard_pages.py
@@ -273,6 +274,17 @@ bench-quick-hub-loop: $(VENV)/.installed-dev
 
 bench-quick-regimes: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/regimes.py --quick --out $(VENV)/bench-regimes-quick.md --json $(VENV)/bench-regimes-quick.json
+
+## bench-live-settings: three `serve --workers 0` on one PostgreSQL store, 100 changes of the
+## live settings through one of them: how soon all three run each (median, p99, max) and no
+## answer under an older version after that (benchmarks/live_settings.py), into
+## docs/benchmarks.md. bench-quick-live-settings: 20 changes (some 25 s: three servers start).
+.PHONY: bench-live-settings
+bench-live-settings: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/live_settings.py
+
+bench-quick-live-settings: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/live_settings.py --quick --out $(VENV)/bench-live-settings-quick.md --json $(VENV)/bench-live-settings-quick.json
 
 bench-quick-stream: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/stream_vs_river.py --quick --out $(VENV)/bench-stream-quick.md --json $(VENV)/bench-stream-quick.json
