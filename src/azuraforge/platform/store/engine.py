@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from azuraforge.errors import InvalidParameterError, SchemaMismatchError, StoreUnavailableError
+from azuraforge.platform.store.fork_gate import SQLITE_CONNECT_ARGS
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,9 +65,7 @@ def make_engine(url: str) -> Engine:
         return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if parsed.database and parsed.database != ":memory:":
         _make_folder(Path(parsed.database).expanduser().parent, url)
-    engine = sqlalchemy.create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}
-    )
+    engine = sqlalchemy.create_engine(url, connect_args=SQLITE_CONNECT_ARGS)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

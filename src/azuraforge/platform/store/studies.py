@@ -28,6 +28,7 @@ from azuraforge.errors import ConflictError
 from azuraforge.platform.store import engine as engines
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
 from azuraforge.platform.store.engine import normalise_url
+from azuraforge.platform.store.fork_gate import SQLITE_CONNECT_ARGS
 from azuraforge.platform.store.models import Experiment, Project, TuningStudy
 from azuraforge.platform.store.records import StudyRecord, TrialRunRecord
 from azuraforge.platform.store.states import QUEUED, RUNNING
@@ -259,7 +260,7 @@ def optuna_storage(url: str, *, create_tables: bool = True) -> optuna.storages.R
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     options: dict[str, Any] = (
-        {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        {"connect_args": SQLITE_CONNECT_ARGS}
         if sqlite
         else {"pool_pre_ping": True}
     )
