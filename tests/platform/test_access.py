@@ -28,6 +28,7 @@ from azuraforge.platform.services.access import (
     allows,
     authenticate,
     create_user,
+    current_role,
     first_admin,
     new_token,
     password_matches,
@@ -210,7 +211,7 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(
 
     keys = ServerKeys(store, settings)
     who = Identity("ana", "lab", "editor")
-    claim = sign_claims(keys, who, seconds=60, audience=SERVER)
+    claim = sign_claims(keys, who, seconds=60, audience=SERVER, now=time.time())
     claimed, signed_at = read_claims(keys, claim, audience=SERVER)
     assert claimed == who._replace(expires_at=signed_at + 60, kind=BY_SESSION)  # its tokens' end
     key = keys.signing(SESSION)
@@ -221,7 +222,6 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(
         "none": jwt.encode(body, None, algorithm="none"),
         "HS512 with its key": jwt.encode(body, key, algorithm="HS512"),
         "another key": jwt.encode(body, "0" * 64, algorithm="HS256"),
-        "expired": jwt.encode({**body, "exp": time.time() - 1}, key, algorithm="HS256"),
         "no expiry": jwt.encode({k: v for k, v in body.items() if k != "exp"}, key),
         "for another server": jwt.encode({**body, "aud": "another"}, key),  # sharing its keys
         "for no server": jwt.encode({k: v for k, v in body.items() if k != "aud"}, key),
@@ -231,9 +231,17 @@ def test_claims_are_signed_with_the_servers_own_key_and_one_pinned_algorithm(
         with pytest.raises(CredentialError, match="claim refused"):
             read_claims(keys, token, audience=SERVER)
             pytest.fail(f"{how} was read")
+    expired = jwt.encode({**body, "exp": time.time() - 1}, key, algorithm="HS256")
+    ended, signed_at = read_claims(keys, expired, audience=SERVER)  # judged by the store's clock
+    create_user(store, "ana", PASSWORD)
+    with pytest.raises(CredentialError, match="a session that ended"):
+        current_role(store, ended, signed_at=signed_at)
     shutil.copy(sqlite_template, tmp_path / "other.db")
     other = Store(f"sqlite:///{tmp_path / 'other.db'}")  # another server, the same home
-    assert sign_claims(ServerKeys(other, settings), who, seconds=60, audience=SERVER) != claim
+    assert (
+        sign_claims(ServerKeys(other, settings), who, seconds=60, audience=SERVER, now=time.time())
+        != claim
+    )
     other.close()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 from pathlib import Path
 
 import jwt
@@ -113,11 +114,11 @@ def test_a_rotation_signs_anew_and_the_previous_key_verifies_until_dropped(
     claim signed before still reads until the old key is dropped."""
     now = [0.0]
     keys, other = ServerKeys(store, settings), ServerKeys(store, settings, clock=lambda: now[0])
-    first = sign_claims(other, WHO, seconds=60, audience=SERVER)
+    first = sign_claims(other, WHO, seconds=60, audience=SERVER, now=time.time())
     assert keys.rotate(SESSION) == 2
     assert read_claims(other, first, audience=SERVER)[0] is not None
     now[0] += KEPT_FOR + 0.01
-    second = sign_claims(other, WHO, seconds=60, audience=SERVER)
+    second = sign_claims(other, WHO, seconds=60, audience=SERVER, now=time.time())
     newest, previous = (k.secret.encode() for k in store.list_server_keys(SESSION))
     assert jwt.decode(second, newest, algorithms=["HS256"], audience=SERVER)["sub"] == "ana"
     assert jwt.decode(first, previous, algorithms=["HS256"], audience=SERVER)["sub"] == "ana"
@@ -138,12 +139,14 @@ def test_keys_in_the_settings_win_and_are_never_shown(settings: Settings, store:
     given = ["k" * 40, "p" * 32]
     configured = Settings.model_validate({**settings.model_dump(), "session_key": given})
     keys = ServerKeys(store, configured)
-    signed = sign_claims(keys, WHO, seconds=60, audience=SERVER)
+    signed = sign_claims(keys, WHO, seconds=60, audience=SERVER, now=time.time())
     assert jwt.decode(signed, given[0], algorithms=["HS256"], audience=SERVER)["sub"] == "ana"
     by_previous = jwt.encode(jwt.decode(signed, options={"verify_signature": False}), given[1])
     assert read_claims(keys, by_previous, audience=SERVER)[0].user == "ana"
     assert store.list_server_keys(SESSION) == []
-    by_store = sign_claims(ServerKeys(store, settings), WHO, seconds=60, audience=SERVER)
+    by_store = sign_claims(
+        ServerKeys(store, settings), WHO, seconds=60, audience=SERVER, now=time.time()
+    )
     with pytest.raises(CredentialError, match="claim refused"):
         read_claims(keys, by_store, audience=SERVER)
     with pytest.raises(ConflictError, match=r"set in the settings \(AZURAFORGE_SESSION_KEY\)"):

@@ -26,7 +26,6 @@ import hmac
 import math
 import re
 import secrets
-import time
 from typing import Any, NamedTuple
 
 import jwt
@@ -163,7 +162,7 @@ def create_user(store: Store, name: str, password: str, *, is_admin: bool = Fals
 def set_password(store: Store, name: str, password: str) -> None:
     """Set user ``name``'s password; their sessions signed until now end."""
     store.set_password(name, hash_password(password))
-    store.end_sessions(name, time.time())
+    store.end_sessions(name)
 
 
 def first_admin(store: Store) -> bool:
@@ -256,7 +255,7 @@ def token_made_with(
             f"this credential is {maker.role} in {maker.project}: a token it makes is at most "
             f"{maker.role}, not {role}; make it with a credential of that role"
         )
-    left = math.inf if maker.expires_at is None else maker.expires_at - time.time()
+    left = math.inf if maker.expires_at is None else maker.expires_at - store.database_now()
     if expires_in is None:
         expires_in = min(TOKEN_LIFE, left)
     elif expires_in > left:
@@ -287,9 +286,8 @@ def _issue(
     kind: str = "api",
 ) -> tuple[str, TokenRecord]:  # fmt: skip
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    expires_at = None if expires_in is None else time.time() + expires_in
     record = store.create_token(prefix, _digest(secret), user=user, project=project, role=role,
-                                name=name, expires_at=expires_at, kind=kind)  # fmt: skip
+                                name=name, expires_in=expires_in, kind=kind)  # fmt: skip
     return f"af_{prefix}_{secret}", record
 
 
@@ -307,11 +305,11 @@ def authenticate(
         (a login link sent as an API token), or whose user is disabled; its message says
         which, for the server's log.
     """
-    now = time.time() if now is None else now
     parts = TOKEN.fullmatch(token)
     found = store.find_credential(parts[1]) if parts else None
     if parts is None or found is None:
         raise CredentialError("not a token of this server")
+    now = found.now if now is None else now
     record = found.token
     if not hmac.compare_digest(_digest(parts[2]), record.secret_hash):
         raise CredentialError(f"token {record.prefix}: wrong secret")
@@ -347,9 +345,11 @@ def current_role(store: Store, claimed: Identity, *, signed_at: float | None = N
         When the user is gone or disabled, no longer a member, or signed out of every
         session after ``signed_at`` (for a session).
     """
-    user = store.find_user(claimed.user)
+    user, now = store.find_user_now(claimed.user)
     if user is None or user.disabled_at is not None:
         raise CredentialError(f"{claimed.user}: no such user now, or disabled")
+    if claimed.expires_at is not None and claimed.expires_at <= now:
+        raise CredentialError(f"{claimed.user}: a session that ended")
     ended = user.sessions_after
     if signed_at is not None and ended is not None and signed_at <= ended:
         raise CredentialError(f"{claimed.user}: a session signed out of")
@@ -365,8 +365,11 @@ def _decoded(verifying: tuple[bytes, ...], token: str, audience: str) -> dict[st
     refused: Exception | None = None
     for key in verifying:
         try:
+            # Its times are judged by the database's clock (current_role), not by this
+            # machine's: replicas whose clocks differ judge a session alike.
             return jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience,
-                              options={"require": required})  # fmt: skip
+                              options={"require": required, "verify_exp": False,
+                                       "verify_iat": False})  # fmt: skip
         except jwt.InvalidSignatureError as e:
             refused = e  # perhaps signed with a previous key: try it
         except (jwt.InvalidTokenError, jwt.InvalidKeyError) as e:
@@ -380,10 +383,12 @@ def _lower(held: str, claimed: str) -> str:
     return ROLES[min(ROLES.index(held), ROLES.index(claimed))]
 
 
-def sign_claims(keys: ServerKeys, identity: Identity, *, seconds: float, audience: str) -> str:
-    """A claim that ``identity`` holds for ``seconds`` from now at the server named
-    ``audience`` alone, signed with the server's session key."""
-    now = time.time()
+def sign_claims(
+    keys: ServerKeys, identity: Identity, *, seconds: float, audience: str, now: float
+) -> str:
+    """A claim that ``identity`` holds for ``seconds`` from ``now`` (by the database's clock,
+    which :func:`current_role` judges it by) at the server named ``audience`` alone, signed
+    with the server's session key."""
     claims = {"sub": identity.user, "project": identity.project, "role": identity.role,
               "iat": now, "exp": now + seconds, "aud": audience}  # fmt: skip
     return jwt.encode(claims, keys.signing(SESSION), algorithm=ALGORITHM)
@@ -398,7 +403,9 @@ def read_claims(keys: ServerKeys, token: str, *, audience: str) -> tuple[Identit
     ------
     CredentialError
         For a claim signed otherwise (another key, a dropped one, another algorithm,
-        ``none``), for another server, expired, without an expiry, or not a claim.
+        ``none``), for another server, without an expiry, or not a claim. Whether it has
+        expired, or its user signed out since, :func:`current_role` says (by the database's
+        clock).
     """
     found = _decoded(keys.ring(SESSION).verifying, token, audience)
     if found["role"] not in ROLES:

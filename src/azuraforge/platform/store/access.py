@@ -59,6 +59,8 @@ class Credential:
     sessions_after: float | None
     member_role: str | None
     """The user's role in the token's project (None: not a member)."""
+    now: float
+    """The database's clock at the read: what the token's expiry is judged by."""
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,23 @@ class AccessStore(StoreBase):
             row = connection.execute(select(User).where(User.name == name)).first()
         return None if row is None else _user(row)
 
-    def end_sessions(self, name: str, when: float) -> None:
-        """Refuse from now on the sessions of user ``name`` signed before ``when``."""
+    def end_sessions(self, name: str) -> None:
+        """Refuse from now on the sessions of user ``name`` signed until now (by the
+        database's clock, which sessions are signed by)."""
         with self._begin() as connection:
-            connection.execute(update(User).where(User.name == name).values(sessions_after=when))
+            connection.execute(
+                update(User).where(User.name == name).values(sessions_after=self.clock)
+            )
+
+    def find_user_now(self, name: str) -> tuple[UserRecord | None, float]:
+        """User ``name`` (or None) and the database's clock, in one read (a session's
+        check: its expiry and sign-outs are judged by that clock)."""
+        query = select(User).add_columns(self.clock.label("now")).where(User.name == name)
+        with self._read() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                return None, self._now_in(connection)
+        return _user(row), float(row.now)
 
     def set_password(self, name: str, password_hash: str) -> None:
         """Store user ``name``'s new password hash.
@@ -239,13 +254,15 @@ class AccessStore(StoreBase):
         project: str,
         role: str,
         name: str,
-        expires_at: float | None,
+        expires_in: float | None,
         kind: str = "api",
     ) -> TokenRecord:
         """Store a token (its prefix unique; only the hash of its secret) of ``kind``
-        (``api``, or ``link``: a one-time login link)."""
-        now = time.time()
+        (``api``, or ``link``: a one-time login link), made now and ending ``expires_in``
+        seconds later (None: never), both by the database's clock."""
         with self._begin() as connection:
+            now = self._now_in(connection)
+            expires_at = None if expires_in is None else now + expires_in
             new_id = connection.execute(
                 insert(ApiToken).values(
                     prefix=prefix,
@@ -276,7 +293,13 @@ class AccessStore(StoreBase):
         )
         query = (
             _tokens()
-            .add_columns(User.is_admin, User.disabled_at, User.sessions_after, ProjectMember.role)
+            .add_columns(
+                User.is_admin,
+                User.disabled_at,
+                User.sessions_after,
+                ProjectMember.role,
+                self.clock,
+            )
             .outerjoin(ProjectMember, member)
             .where(ApiToken.prefix == prefix)
         )
@@ -284,8 +307,9 @@ class AccessStore(StoreBase):
             row = connection.execute(query).first()
         if row is None:
             return None
-        *token, is_admin, disabled_at, sessions_after, held = row
-        return Credential(TokenRecord(*token), bool(is_admin), disabled_at, sessions_after, held)
+        *token, is_admin, disabled_at, sessions_after, held, now = row
+        return Credential(TokenRecord(*token), bool(is_admin), disabled_at, sessions_after, held,
+                          float(now))  # fmt: skip
 
     def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
         """Every token (of ``user``), newest first."""

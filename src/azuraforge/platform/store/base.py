@@ -91,6 +91,16 @@ class StoreBase:
         """Now by the database's clock, as an SQL expression (:func:`database_clock`)."""
         return database_clock(self.dialect)
 
+    def database_now(self) -> float:
+        """Now by the database's clock (seconds since the epoch): what every replica judges an
+        expiry or a sign-out by, whatever its own machine's clock says."""
+        with self._read() as connection:
+            return self._now_in(connection)
+
+    def _now_in(self, connection: Connection) -> float:
+        """The database's clock, read in ``connection``'s transaction."""
+        return float(connection.execute(select(self.clock)).scalar_one())
+
     def close(self) -> None:
         """Close every pooled connection (call before a process forks or ends)."""
         self.engine.dispose()

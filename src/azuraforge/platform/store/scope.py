@@ -32,9 +32,9 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.store.records import Lease, StudyRecord
 
 SERVER_WIDE = frozenset({
-    "create_project", "create_user", "end_sessions", "event_position", "find_credential",
-    "find_run_credential", "find_token",
-    "find_user", "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
+    "create_project", "create_user", "database_now", "end_sessions", "event_position",
+    "find_credential", "find_run_credential", "find_token", "find_user", "find_user_now",
+    "last_event_id", "list_projects", "list_tokens", "list_users", "revoke_token",
     "set_password", "touch_token", "use_once",
 })  # fmt: skip
 """Methods about the server rather than one project's data: the routes that call them say

@@ -3,7 +3,6 @@ sign out, and who the caller is (by that cookie or an API token)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -36,7 +35,7 @@ from azuraforge.platform.services.access import (
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
-from azuraforge.platform.store import DEFAULT_PROJECT
+from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from azuraforge.platform.store.access import AuditRecord
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -159,7 +158,7 @@ def logout(request: Request, response: Response, store: ServerStoreDep, keys: Ke
         except CredentialError:
             pass  # nothing to end: an invalid cookie is cleared all the same
         else:
-            store.end_sessions(who.user, time.time())
+            store.end_sessions(who.user)
             store.audit(who.user, "logout", project=who.project, address=client_address(request))
     response.delete_cookie(cookie, path="/", httponly=True, samesite="strict")
     response.status_code = 204
@@ -211,9 +210,12 @@ def audit_log(
 
 
 def _start_session(response: Response, request: Request, keys: ServerKeys, who: Identity) -> None:
+    store: Store = request.app.state.store
+    claims = sign_claims(keys, who, seconds=SESSION_SECONDS, audience=server_id(request.app),
+                         now=store.database_now())  # fmt: skip
     response.set_cookie(
         session_cookie(request.app),
-        sign_claims(keys, who, seconds=SESSION_SECONDS, audience=server_id(request.app)),
+        claims,
         max_age=int(SESSION_SECONDS), httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
