@@ -45,12 +45,12 @@ SECRET_NAMES = frozenset({"broker_url", "assist_cache_url", "assist_memory_url"}
 
 
 class SettingRefusedError(InvalidParameterError):
-    """A change refused (nothing changed), naming the settings it refused in
-    :attr:`settings` (``()``: the change as a whole)."""
+    """A change refused (nothing changed): each problem as ``(setting, why)`` in
+    :attr:`problems` (the setting ``""`` for the change as a whole)."""
 
-    def __init__(self, message: str, settings: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.settings = settings
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {why}" if name else why for name, why in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,7 @@ class LiveSettings:
         try:
             return Settings.model_validate(values)
         except ValidationError as e:
-            problems = "; ".join(_problem(error) for error in e.errors())
-            names = tuple(str(error["loc"][0]) for error in e.errors() if error["loc"])
-            raise SettingRefusedError(problems, names) from None
+            raise SettingRefusedError([_problem(error) for error in e.errors()]) from None
 
     def apply(self, record: ServerSettingsRecord) -> bool:
         """Run ``record``'s version if newer than this process's; whether it did. A version
@@ -199,12 +197,10 @@ def _restart_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in overrides.items() if k in CATALOGUE and not CATALOGUE[k].live}
 
 
-def _problem(error: Mapping[str, Any]) -> str:
-    """One line for a pydantic error: the setting, what was wrong (a secret's value not
-    repeated)."""
-    where = ".".join(str(part) for part in error["loc"]) or "settings"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
+def _problem(error: Mapping[str, Any]) -> tuple[str, str]:
+    """A pydantic error as ``(setting, why)`` (a secret's value not repeated)."""
+    where = ".".join(str(part) for part in error["loc"])
+    return where, str(error["msg"]).removeprefix("Value error, ")
 
 
 @dataclass(frozen=True)
@@ -254,20 +250,20 @@ def change_settings(
 
 def _check_names(changes: Mapping[str, Any]) -> None:
     if not changes:
-        raise SettingRefusedError("no setting to change: name one or more")
+        raise SettingRefusedError([("", "no setting to change: name one or more")])
     for name in changes:
         if name in ENVIRONMENT_ONLY:
-            raise SettingRefusedError(
-                f"{name} is not set through the API: set AZURAFORGE_{name.upper()} in the "
-                "server's environment and restart it",
-                (name,),
+            why = (
+                f"not set through the API: set AZURAFORGE_{name.upper()} in the server's "
+                "environment and restart it"
             )
+            raise SettingRefusedError([(name, why)])
         if name not in CATALOGUE:
-            raise SettingRefusedError(
-                f"no server setting is named {name!r}; see GET /api/v1/server/settings or "
-                "`azuraforge settings get` for their names",
-                (name,),
+            why = (
+                "no server setting has this name; GET /api/v1/server/settings or `azuraforge "
+                "settings get` lists them"
             )
+            raise SettingRefusedError([(name, why)])
 
 
 @dataclass(frozen=True)

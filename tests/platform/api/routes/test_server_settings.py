@@ -83,10 +83,10 @@ def test_null_takes_a_change_away(client: TestClient, admin: dict[str, str]) -> 
         ({"max_predict_rows": 0}, "max_predict_rows", "greater than or equal to 1"),
         ({"alert_webhooks": ["ftp://hooks.lan"]}, "alert_webhooks", "not an http:// or https://"),
         ({"log_level": "LOUD"}, "log_level", "'NOTSET', 'DEBUG'"),
-        ({"no_such_setting": 1}, "no_such_setting", "no server setting is named"),
+        ({"no_such_setting": 1}, "no_such_setting", "no server setting has this name"),
         ({"database_url": "sqlite:///other.db"}, "database_url", "AZURAFORGE_DATABASE_URL"),
         ({"session_key": "k" * 64}, "session_key", "not set through the API"),
-        ({"heartbeat_interval": 60}, "settings", "heartbeat_interval (60.0 s) must be shorter"),
+        ({"heartbeat_interval": 60}, "body", "heartbeat_interval (60.0 s) must be shorter"),
     ],
 )
 def test_a_wrong_change_is_refused_naming_the_setting_and_nothing_changes(

@@ -82,6 +82,10 @@ def _settings(live: LiveSettings, store: Store) -> list[ServerSettingPublic]:
 
 
 def _refused(error: SettingRefusedError) -> list[dict[str, object]]:
-    """A 422's problems: one for each setting refused (the change as a whole when none)."""
-    where: list[tuple[str, ...]] = [("body", name) for name in error.settings] or [("body",)]
-    return [{"type": "value_error", "loc": loc, "msg": str(error), "input": None} for loc in where]
+    """A 422's problems: one for each setting refused (the body, for the change as a
+    whole)."""
+    return [
+        {"type": "value_error", "loc": ("body", name) if name else ("body",), "msg": why,
+         "input": None}
+        for name, why in error.problems
+    ]  # fmt: skip
