@@ -6,6 +6,7 @@ latest value with missing ones last are the dialect's."""
 from __future__ import annotations
 
 import math
+import secrets
 
 import pytest
 
@@ -68,18 +69,19 @@ def test_models_their_metrics_search_and_order(store: Store) -> None:
 
 def test_a_model_is_its_projects_alone(store: Store) -> None:
     run = a_run(store)
+    elsewhere = f"elsewhere-{secrets.token_hex(3)}"  # on PostgreSQL projects outlive a test
     model = store.create_logged_model(run, 0, project="default", params={"lr": "0.1"})
-    store.create_project("elsewhere")
+    store.create_project(elsewhere)
     with pytest.raises(NotFoundError, match="Logged model with ID"):
-        store.get_logged_model(model.id, project="elsewhere")
+        store.get_logged_model(model.id, project=elsewhere)
     with pytest.raises(NotFoundError, match=f"Run with id={run} not found"):
-        store.create_logged_model(run, 0, project="elsewhere")
-    other_run = a_run(store, "elsewhere")
+        store.create_logged_model(run, 0, project=elsewhere)
+    other_run = a_run(store, elsewhere)
     with pytest.raises(NotFoundError):
         store.log_model_metrics(other_run, [ModelMetric(model.id, "acc", 1.0, 0, 0)])
     with pytest.raises(InvalidParameterError, match="does not change"):
         store.set_logged_model_values(model.id, "param", {"lr": "0.2"}, project="default")
-    assert store.search_logged_models([0], project="elsewhere") == []
+    assert store.search_logged_models([0], project=elsewhere) == []
     store.log_run_models(run, "output", [(model.id, 3)])
-    assert store.mlflow_run_io([run], project="elsewhere")[run].model_outputs == []
+    assert store.mlflow_run_io([run], project=elsewhere)[run].model_outputs == []
     assert store.mlflow_run_io([run], project="default")[run].model_outputs == [(model.id, 3)]
