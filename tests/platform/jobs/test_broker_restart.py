@@ -76,8 +76,11 @@ def forgetful_redis(tmp_path: Path) -> Iterator[ForgetfulRedis]:
 def celery_settings(
     database_url: str, tmp_path: Path, forgetful_redis: ForgetfulRedis
 ) -> Settings:
+    # A lease of 10 s: a worker's first claim, seconds after its task's delivery on a busy
+    # machine, is not taken for a message held by a dead worker (sent again).
     return short_settings(database_url, tmp_path / "home", transport="celery",
-                          broker_url=forgetful_redis.url, resend_after=0.5)  # fmt: skip
+                          broker_url=forgetful_redis.url, resend_after=0.5,
+                          lease_ttl=10.0)  # fmt: skip
 
 
 @pytest.fixture
@@ -131,3 +134,42 @@ def test_runs_queued_when_the_broker_restarted_without_its_data_run_once(
         workers.stop()
     assert [store.get_experiment(run).attempts for run in runs] == [1, 1]
     assert workers.log_tail(400).count("queued but its task was gone from the broker") == 2
+
+
+TAKER = """
+import sys, time
+from kombu import Connection
+
+with Connection(sys.argv[1]) as connection:
+    connection.SimpleQueue(sys.argv[2]).get(timeout=30)  # delivered, never acknowledged
+    print("taken", flush=True)
+    time.sleep(600)
+"""
+"""A consumer that takes one message of the queue and holds it, as a Celery worker does with
+the task it prefetched or runs, until it is killed."""
+
+
+def test_a_job_whose_message_a_killed_worker_held_is_sent_again(
+    store: Store, celery_settings: Settings, transport: CeleryTransport
+) -> None:
+    """Its message stays delivered and unacknowledged in Redis (given back after an hour, the
+    visibility time-out): a job of the replica benchmark waited so, queued, after a Celery
+    worker pool was SIGKILLed."""
+    held = store.create_experiment("sleeper", {"steps": 1}).id
+    transport.submit(held)
+    settings = celery_settings.model_copy(update={"lease_ttl": 1.0})  # a delivery's time
+    time.sleep(settings.resend_after)  # queued that long: due to be looked at
+    queue = transport.app.conf.task_default_queue
+    taker = subprocess.Popen([sys.executable, "-c", TAKER, celery_settings.broker_url, queue],
+                             stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert taker.stdout is not None and taker.stdout.readline() == b"taken\n"
+        assert resend_forgotten(transport.app, store, settings) == []  # delivered now
+        taker.kill()
+        taker.wait()
+        time.sleep(settings.lease_ttl)
+        assert resend_forgotten(transport.app, store, settings) == [held]
+        assert resend_forgotten(transport.app, store, settings) == []  # waiting again
+    finally:
+        taker.kill()
+        taker.wait()

@@ -21,8 +21,9 @@ The protocol is the store's lease, not Celery's delivery guarantees:
   ``duty_ttl + reaper_interval`` of its holder's death.
 - Every ``resend_after`` seconds, the reaper also sends again each job queued and due for
   that long whose task the broker no longer holds (a Redis restarted without its data
-  forgets every message): the store is the queue of record, and a message sent twice costs
-  one failed claim.
+  forgets every message), or holds only as delivered, ``lease_ttl`` ago or more, to a
+  worker that never claimed the job (it died holding it: Redis would give it back after an
+  hour): the store is the queue of record, and a message sent twice costs one failed claim.
 - The prefork pool is used: each pool process runs one run at a time and forks the run's
   child from a single-threaded process, as the local worker does (tested for real).
 - A job that runs until stopped (a stream) never holds a pool process: the pool's processes
@@ -251,7 +252,7 @@ def resend_forgotten(app: Celery, store: Store, settings: Settings) -> list[int]
     if not waiting:
         return []
     try:
-        held = runs_in_broker(app)
+        held = runs_in_broker(app, max(settings.resend_after, settings.lease_ttl))
         forgotten = [job for job in waiting if job not in held]
         for job in forgotten:
             send_run(app, job, fresh_task_id(job))
@@ -264,18 +265,32 @@ def resend_forgotten(app: Celery, store: Store, settings: Settings) -> list[int]
     return forgotten
 
 
-def runs_in_broker(app: Celery) -> set[int]:
+def runs_in_broker(app: Celery, delivered_within: float) -> set[int]:
     """The runs whose task the Redis broker holds: waiting in the app's queue, or delivered
-    and not yet acknowledged (being run, or held by a worker until its countdown ends)."""
+    within the last ``delivered_within`` seconds and not yet acknowledged (being run, held by
+    a worker until its countdown ends or a pool process is free).
+
+    A message delivered longer ago to a job still queued is not counted: a live worker
+    claims its job when it starts it (it prefetches no more tasks than it has pool
+    processes), so the message is most likely held by a worker that died (SIGKILL, a lost
+    machine), which Redis gives back only after its visibility time-out, an hour.
+    :func:`resend_forgotten` gives a delivery ``lease_ttl`` (at least ``resend_after``), as a
+    running job silent that long is judged lost. Sent again, its job runs now; the old
+    message, if a live worker did hold it, costs one failed claim."""
     queue = app.conf.task_default_queue
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         client = channel.client
-        # NOTE: kombu's Redis transport keeps a queue as a list per priority, and each
-        # message delivered but not acknowledged in one hash, as [message, exchange, key].
+        # NOTE: kombu's Redis transport keeps a queue as a list per priority, each message
+        # delivered but not acknowledged in one hash, as [message, exchange, key], and the
+        # time of its delivery (the receiving worker's clock) in a sorted set.
         lists = [channel._q_for_pri(queue, priority) for priority in channel.priority_steps]
         held = [message for key in lists for message in client.lrange(key, 0, -1)]
-        held += client.hvals(channel.unacked_key)
+        recent = client.zrangebyscore(
+            channel.unacked_index_key, time.time() - delivered_within, "+inf"
+        )
+        if recent:
+            held += [m for m in client.hmget(channel.unacked_key, recent) if m is not None]
     return {int(found[1]) for message in held if (found := _TASK_ID.search(message))}
 
 
