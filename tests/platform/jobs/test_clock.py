@@ -42,6 +42,10 @@ def _faketime() -> None:
 
 
 LIVE_TTL, RENEW_EVERY, DEAD_TTL = 2.0, 0.2, 0.5
+WORKER_TTL = 5.0
+"""The lease the skewed worker renews: long enough that a loaded machine's stall of a second
+or two takes no lease back from a live worker, far under the 60 s skew that a reaper judging
+by either clock alone would get wrong."""
 ON_TIME = 10.0
 """Seconds a dead lease may take to be reaped: its ``DEAD_TTL``, a few reaper passes and a
 worker's start on a busy 2-core machine; far under the 60 s skew, which a reaper judging by
@@ -56,7 +60,9 @@ def start_reaper(database_url: str, tmp_path: Path) -> Iterator[Callable[[str], 
 
     def start(skew: str) -> None:
         home = tmp_path / f"reaper{len(started)}"
-        started.append(WorkerProcess(database_url, home, prefix=("faketime", "-f", skew)))
+        skewed = WorkerProcess(database_url, home, prefix=("faketime", "-f", skew),
+                               lease_ttl=WORKER_TTL)  # fmt: skip
+        started.append(skewed)
 
     yield start
     for worker in started:

@@ -49,8 +49,8 @@ def process_children(pid: int) -> list[int]:
 
 class WorkerProcess:
     """``python -m azuraforge.platform.jobs.worker`` in its own process group, with short
-    heartbeat, lease and reaper intervals; its log in ``log``; run by ``prefix`` when given
-    (``faketime -f +60s``)."""
+    heartbeat, lease (``lease_ttl``) and reaper intervals; its log in ``log``; run by
+    ``prefix`` when given (``faketime -f +60s``)."""
 
     def __init__(
         self,
@@ -58,6 +58,7 @@ class WorkerProcess:
         home: Path,
         logs: Path | None = None,
         prefix: tuple[str, ...] = (),
+        lease_ttl: float = LEASE_TTL,
     ) -> None:
         self.log = (logs or home) / f"worker-{time.monotonic_ns()}.log"
         home.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ class WorkerProcess:
             AZURAFORGE_HOME=str(home),
             AZURAFORGE_SETTINGS_FILE=str(home / "no-settings.toml"),
             AZURAFORGE_HEARTBEAT_INTERVAL=str(HEARTBEAT),
-            AZURAFORGE_LEASE_TTL=str(LEASE_TTL),
+            AZURAFORGE_LEASE_TTL=str(lease_ttl),
             AZURAFORGE_REAPER_INTERVAL=str(REAPER),
             AZURAFORGE_DUTY_TTL=str(LEASE_TTL),
             AZURAFORGE_DUTY_RENEW_INTERVAL=str(DUTY_RENEW),
