@@ -45,7 +45,8 @@ BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving benc
 	bench-quick-core bench-quick-mnist bench-quick-object-store bench-quick-live-settings
 
 .PHONY: run test bubblewrap prometheus haproxy faketime checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
-	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server s3-server clean
+	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server bench-replicas bench-quick-replicas \
+	s3-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -211,6 +212,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/chat_api.py
 	$(BIN)/python benchmarks/router_latency.py --out docs/benchmarks.md --json benchmarks/results/router_latency.json
 	$(BIN)/python benchmarks/router_quality.py
+	$(MAKE) --no-print-directory bench-replicas
 	$(PIP_INSTALL) -e '.[bench-memory]'
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/assist_memory.py
 
@@ -252,6 +254,17 @@ bench-quick-serving: $(VENV)/.installed-dev
 
 bench-quick-object-store: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/object_store.py --quick --out $(VENV)/bench-object-store-quick.md --json $(VENV)/bench-object-store-quick.json
+
+## bench-replicas: three replicas behind HAProxy (TLS), two Celery worker pools, PostgreSQL,
+## Redis and the S3 server on loopback; 1,000 jobs, 50 WebSocket followers, a replica, a worker
+## pool and the streams' duty holder SIGKILLed in turn (benchmarks/replicas.py): nothing lost or
+## doubled, and the figures into docs/benchmarks.md. bench-quick-replicas: its CI size (the
+## test tests/deploy/test_replicas.py runs it too).
+bench-replicas: $(VENV)/.installed-dev haproxy
+	$(BIN)/python benchmarks/replicas.py
+
+bench-quick-replicas: $(VENV)/.installed-dev haproxy
+	$(BIN)/python benchmarks/replicas.py --quick --out $(VENV)/bench-replicas-quick.md --json $(VENV)/bench-replicas-quick.json
 
 bench-quick-study: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/study_overhead.py --quick --out $(VENV)/bench-study-quick.md --json $(VENV)/bench-study-quick.json
