@@ -105,7 +105,22 @@ def test_a_bad_backend_is_one_line_and_exit_code_2(chat):
         [str(AZURAFORGE), "chat", "--backend", "gpt5"], {**os.environ, "COLUMNS": "200"}
     )
     shown = terminal.expect("got 'gpt5'")
+    assert "--backend must be one of echo, llama, openai, transformers, got" in shown
     assert "Traceback" not in shown and terminal.close() == 2
+
+
+def test_a_plugin_files_backend_answers_in_the_terminal(tmp_path):
+    from tests.assist.backends.shout_plugin import shout_folder
+
+    folder = shout_folder(tmp_path / "plugins")
+    env = {**os.environ, "AZURAFORGE_HOME": str(tmp_path), "AZURAFORGE_PLUGINS_DIR": str(folder),
+           "COLUMNS": "200", "TERM": "dumb"}  # fmt: skip
+    terminal = Terminal([str(AZURAFORGE), "chat", "--backend", "shout", "--no-memory"], env)
+    terminal.expect("(shout, ")
+    terminal.type("merhaba dünya")
+    shown = terminal.expect("MERHABA DÜNYA!")
+    os.write(terminal.master, b"\x04")
+    assert "Traceback" not in shown and terminal.close() == 0
 
 
 @pytest.fixture

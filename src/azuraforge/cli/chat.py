@@ -16,7 +16,8 @@ from rich.markup import escape
 
 from azuraforge.assist import IntentRouter
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
-from azuraforge.assist.backends import Backend, EchoBackend
+from azuraforge.assist.backends import Backend, BackendSpec, EchoBackend
+from azuraforge.assist.backends.registry import backend_kinds, build
 from azuraforge.assist.embeddings import memory_embedder
 from azuraforge.assist.memory import SqliteVecMemory
 from azuraforge.assist.models import DEFAULT_MODEL, offline
@@ -29,8 +30,9 @@ from azuraforge.assist.orchestrator import (
     record_feedback,
 )
 from azuraforge.cli.assist import RouterFolder, existing, router_from
-from azuraforge.cli.common import UsageError, Verbose, console, errors, user_errors
+from azuraforge.cli.common import UsageError, Verbose, arguments, console, errors, user_errors
 from azuraforge.cli.experts import ExpertsFolder, registry_folder
+from azuraforge.cli.plugins import load_plugins
 from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home
 
@@ -49,28 +51,25 @@ PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def _backend(name: str, model: str, url: str | None, home: Path) -> Backend:
-    if name == "llama":
-        from azuraforge.assist.backends.llama import LlamaCppBackend
-
-        return LlamaCppBackend(model)
-    if name == "transformers":
-        from azuraforge.assist.backends.transformers import TransformersBackend
-
-        return TransformersBackend(model, cache=home / "bases")
-    if name == "openai":
-        if not url:
-            raise UsageError("--backend openai needs --url (e.g. http://127.0.0.1:11434/v1)")
-        from azuraforge.assist.backends.openai import OpenAICompatibleBackend
-
-        return OpenAICompatibleBackend(url, model)
-    if name == "echo":
-        return EchoBackend()
-    raise UsageError(f"--backend must be llama, transformers, openai or echo, got {name!r}")
+    """The backend of kind ``name`` (a built-in, or one an installed package or a file of the
+    plugin folder declares in azuraforge.backends), built from the options; transformers
+    keeps its dequantised bases in ``home/bases``."""
+    if name == "openai" and not url:
+        raise UsageError("--backend openai needs --url (e.g. http://127.0.0.1:11434/v1)")
+    kinds = backend_kinds()
+    if name not in kinds:
+        raise UsageError(f"--backend must be one of {', '.join(kinds)}, got {name!r}")
+    with arguments():
+        return build(BackendSpec(name, name, model=model, url=url or "", cache=home / "bases"))
 
 
 def chat(
     backend: Annotated[
-        str, typer.Option(help="llama or transformers (in process), openai (a server) or echo")
+        str,
+        typer.Option(
+            help="llama or transformers (in process), openai (a server), echo, or a plugin's "
+            "(entry-point group azuraforge.backends, the plugin folder's files included)"
+        ),
     ] = "llama",
     model: Annotated[
         str, typer.Option(help="packaged model name, GGUF file or served name")
@@ -102,6 +101,7 @@ def chat(
     """Chat with the assistant (offline; Turkish and English)."""
     with user_errors(verbose):
         offline()
+        load_plugins()  # the plugin folder's backends, before --backend is looked up
         home = _mkdir(project_folder(default_home() / "assist", project))
         mapping = existing(expert_map) if expert_map else None
         generator = _backend(backend, model, url, home)
@@ -120,7 +120,7 @@ def chat(
             memory=store,
             fallback=EchoBackend() if backend != "echo" else None,
             adapters=None
-            if backend == "openai"  # its adapters are the server's models
+            if not generator.capabilities.adapters  # openai's are the server's models
             else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
             experts=answering,
             user=user,

@@ -46,10 +46,13 @@ class AssistBackend(BaseModel):
     name: str = Field(
         ..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="What chats call it."
     )
-    kind: Literal["llama", "openai", "echo"] = Field(
-        ..., description="llama: llama.cpp in the server's process; openai: an "
-        "OpenAI-compatible server (llama.cpp's, Ollama, vLLM) at url; echo: repeats the "
-        "message (for trying the chat without a model).",
+    kind: str = Field(
+        ..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="A backend of the entry-point group azuraforge.backends, checked at "
+        "start: llama: llama.cpp in the server's process; transformers: transformers in it "
+        "(the assist-train extra); openai: an OpenAI-compatible server (llama.cpp's, Ollama, "
+        "vLLM) at url; echo: repeats the message (for trying the chat without a model); or "
+        "one a plugin declares (docs/plugins.md).",
     )  # fmt: skip
     model: str = Field(
         "smollm2-135m-instruct",

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from azuraforge.assist.models import DEFAULT_MODEL
 from azuraforge.errors import InvalidParameterError, NotFoundError
 
 ROLES = ("system", "user", "assistant")
@@ -53,6 +54,30 @@ class GenerationSettings:
             raise InvalidParameterError(f"temperature must be in [0, 2], got {self.temperature}")
 
 
+@dataclass(frozen=True)
+class BackendSpec:
+    """How a backend is declared, whoever declares it (the platform's ``assist_backends``,
+    ``azuraforge chat``'s options): what :meth:`Backend.from_spec` builds one from. Each
+    kind reads what it needs and ignores the rest.
+
+    >>> BackendSpec("echo").model
+    'smollm2-135m-instruct'
+    """
+
+    kind: str
+    """The name of the backend's class in the entry-point group ``azuraforge.backends``."""
+    name: str = ""
+    """What the declaration calls it (``local``): for messages."""
+    model: str = DEFAULT_MODEL
+    """A packaged model's name, a model file or folder, or a server's model name."""
+    url: str = ""
+    """A server's address (``http://127.0.0.1:11434/v1``), for a backend that has one."""
+    threads: int | None = None
+    """The threads it computes on (``None``: the backend's choice)."""
+    cache: Path | None = None
+    """A folder it may keep what it derives from its model in (``None``: its default)."""
+
+
 class Backend(ABC):
     """Generates text from chat messages, optionally through a named LoRA adapter.
 
@@ -66,6 +91,20 @@ class Backend(ABC):
     capabilities: Capabilities
     adapter_format = "gguf"
     """What :meth:`load_adapter` takes: ``"gguf"`` (a GGUF file) or ``"peft"`` (a folder)."""
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> Backend:
+        """A backend as ``spec`` declares it: here ``cls()``, for a backend that takes
+        nothing; one that takes a model, a server or threads overrides this.
+
+        Raises
+        ------
+        ModelUnavailableError
+            When what it needs (an optional extra, its model) is not installed.
+        InvalidParameterError
+            When ``spec`` lacks what it needs (a server's url).
+        """
+        return cls()
 
     def stream(
         self,

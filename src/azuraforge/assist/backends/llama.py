@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
+from azuraforge.assist.backends.base import (
+    Backend,
+    BackendSpec,
+    Capabilities,
+    GenerationSettings,
+    Message,
+)
 from azuraforge.assist.models import DEFAULT_MODEL, resolve
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, NotFoundError
 
@@ -77,6 +83,11 @@ class LlamaCppBackend(Backend):
         self._adapters: dict[str, Any] = {}
         self._active: str | None = None
         self.cache_prompts = cache_prompts
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> LlamaCppBackend:
+        """``spec``'s model (a packaged model's name or a GGUF file) on its threads."""
+        return cls(spec.model, threads=spec.threads)
 
     def _stream(
         self, messages: list[Message], settings: GenerationSettings, adapter: str | None

@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
+from azuraforge.assist.backends.base import (
+    Backend,
+    BackendSpec,
+    Capabilities,
+    GenerationSettings,
+    Message,
+)
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError
 
 
@@ -59,6 +65,22 @@ class OpenAICompatibleBackend(Backend):
         self.capabilities = Capabilities(
             streaming=True, adapters=bool(self._served), context_tokens=0
         )
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> OpenAICompatibleBackend:
+        """The server at ``spec``'s url, answering with its model.
+
+        Raises
+        ------
+        InvalidParameterError
+            When ``spec`` gives no url.
+        """
+        if not spec.url:
+            raise InvalidParameterError(
+                f"backend {spec.name or spec.kind!r} is an OpenAI-compatible server: give its "
+                "url (e.g. http://127.0.0.1:11434/v1)"
+            )
+        return cls(spec.url, spec.model)
 
     def _stream(
         self, messages: list[Message], settings: GenerationSettings, adapter: str | None

@@ -13,9 +13,16 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from azuraforge.assist.backends.base import Backend, Capabilities, GenerationSettings, Message
+from azuraforge.assist.backends.base import (
+    Backend,
+    BackendSpec,
+    Capabilities,
+    GenerationSettings,
+    Message,
+)
 from azuraforge.assist.models import DEFAULT_MODEL, offline
 from azuraforge.errors import NotFoundError
+from azuraforge.learn.home import default_home
 
 
 def format_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
@@ -75,6 +82,13 @@ class TransformersBackend(Backend):
         )
         self._generating = threading.Lock()
         self._adapters: dict[str, Path] = {}
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> TransformersBackend:
+        """``spec``'s model on its threads, a GGUF file dequantised into its cache folder
+        (by default the assistant's ``bases`` folder in the AzuraForge home)."""
+        cache = spec.cache or default_home() / "assist" / "bases"
+        return cls(spec.model, cache=cache, threads=spec.threads)
 
     def _stream(
         self, messages: list[Message], settings: GenerationSettings, adapter: str | None

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azuraforge.assist.adapters.registry import GGUF_FILE
-from azuraforge.assist.backends.base import Backend, GenerationSettings, Message
-from azuraforge.assist.backends.echo import EchoBackend
+from azuraforge.assist.backends.base import Backend, BackendSpec, GenerationSettings, Message
+from azuraforge.assist.backends.registry import build, check_kinds
 from azuraforge.assist.backends.selection import (
     BackendSelector,
     Candidate,
@@ -134,7 +134,7 @@ class ChatService:
     def __init__(
         self, settings: Settings, blobs: BlobStore, router: IntentRouter | None = None
     ) -> None:
-        self.declared: dict[str, AssistBackend] = {b.name: b for b in declared_backends(settings)}
+        self.declared: dict[str, AssistBackend] = _checked(declared_backends(settings))
         self.implicit = not settings.assist_backends
         """Whether the backend is the default one, none being declared."""
         self.max_tokens = settings.assist_max_tokens
@@ -163,8 +163,14 @@ class ChatService:
     def reconfigure(self, settings: Settings) -> None:
         """Run on a newer version of the live settings: its backends (one whose declaration
         changed is loaded again at its next use; the selectors start again from the
-        measurements in the store), answer length, selector discount and cache."""
-        declared = {b.name: b for b in declared_backends(settings)}
+        measurements in the store), answer length, selector discount and cache.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a backend is of a kind there is not (nothing is changed then).
+        """
+        declared = _checked(declared_backends(settings))
         if declared != self.declared or settings.assist_selector_discount != self.discount:
             self._backends = {
                 name: backend for name, backend in self._backends.items()
@@ -449,7 +455,7 @@ class ChatService:
         with self._lock:
             if name not in self._backends:
                 try:
-                    self._backends[name] = _load(self.declared[name])
+                    self._backends[name] = _built(self.declared[name], self._data[0])
                 except ModelUnavailableError as e:
                     if not self.implicit:
                         raise
@@ -636,16 +642,32 @@ def _words(text: str) -> int:
     return round(len(text.split()) * 1.3)
 
 
-def _load(declared: AssistBackend) -> Backend:
-    if declared.kind == "echo":
-        return EchoBackend()
-    if declared.kind == "openai":
-        from azuraforge.assist.backends.openai import OpenAICompatibleBackend
+def _checked(backends: Sequence[AssistBackend]) -> dict[str, AssistBackend]:
+    """``backends`` by name, each of a kind the group ``azuraforge.backends`` declares (the
+    plugin folder's included: it is loaded before the chat is made).
 
-        return OpenAICompatibleBackend(declared.url, declared.model)
-    from azuraforge.assist.backends.llama import LlamaCppBackend
+    Raises
+    ------
+    InvalidParameterError
+        Naming the backend whose kind there is not, and the kinds there are.
+    """
+    check_kinds((backend.name, backend.kind) for backend in backends)
+    return {backend.name: backend for backend in backends}
 
-    return LlamaCppBackend(declared.model, threads=declared.threads or served_threads())
+
+def _built(declared: AssistBackend, settings: Settings) -> Backend:
+    """The backend ``declared`` declares, built by its kind (a served model computes on
+    :func:`served_threads` unless it says; transformers keeps its dequantised bases in
+    ``home/assist/bases``)."""
+    spec = BackendSpec(
+        declared.kind,
+        declared.name,
+        model=declared.model,
+        url=declared.url,
+        threads=declared.threads or served_threads(),
+        cache=settings.home / "assist" / "bases",
+    )
+    return build(spec)
 
 
 def served_threads() -> int:

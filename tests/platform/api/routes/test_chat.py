@@ -25,10 +25,12 @@ from typer.testing import CliRunner
 from azuraforge import track
 from azuraforge.cli.main import app
 from azuraforge.client import Client
-from azuraforge.errors import NotFoundError
+from azuraforge.errors import InvalidParameterError, NotFoundError
+from azuraforge.learn.plugin_folder import load_folder
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
+from tests.assist.backends.shout_plugin import shout_folder
 from tests.platform.fixtures import served_chat, user_headers
 from tests.platform.servers import free_port
 from tests.track.conftest import FAST
@@ -189,6 +191,33 @@ def test_with_the_memory_off_its_routes_say_so_and_the_chat_answers(settings, st
     assert listed.status_code == 503 and "settings assist_memory" in listed.text
     assert asked.status_code == 200
     assert '"intent": "memory_recall"' in asked.text and '"recalled": 0' in asked.text
+
+
+def test_a_plugin_files_backend_answers_and_an_unknown_kind_is_refused_at_start(
+    settings, store, tmp_path
+):
+    folder = shout_folder(tmp_path / "plugins")
+    loud = settings.model_copy(update={
+        "plugins_dir": folder, "assist_memory": False,
+        "assist_backends": [AssistBackend(name="loud", kind="shout")],
+    })  # fmt: skip
+    try:
+        with TestClient(create_app(loud, store=store), headers=user_headers(store, "cy")) as api:
+            assert api.get(f"{API}/chat/models").json()["backends"] == ["loud"]
+            asked = api.post(f"{API}/chat", json={"message": "merhaba dünya", "model": "loud"})
+        events = [json.loads(line.removeprefix("data: ")) for line in asked.text.splitlines()
+                  if line.startswith("data: ")]  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        assert (events[0]["backend"], events[-1]["turn"]["answer"]) == ("loud", "MERHABA DÜNYA!")
+        typo = loud.model_copy(update={"assist_backends": [AssistBackend(name="l", kind="shuot")]})
+        with pytest.raises(
+            InvalidParameterError,
+            match=r"assist backend 'l' is of kind 'shuot'"
+            r", .* the kinds there are: echo, llama, openai, shout, transformers",
+        ):
+            create_app(typo, store=store)
+    finally:
+        load_folder(None)
 
 
 def test_the_guardian_runs_a_code_answers_code_behind_the_boundary_and_counts_it(
