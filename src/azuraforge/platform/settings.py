@@ -315,9 +315,9 @@ class Settings(BaseSettings):
     plugins_dir: Path | None = Field(
         None,
         description="A folder of plugin files (*.py directly in it) imported at start by "
-        "every API server, worker and command: each adds pipelines, stream sources or job "
-        "kinds (docs/platform.md, Plugin folder); none by default. Every replica must be given "
-        "the same files: /health reports a replica whose set differs.",
+        "every API server, worker and command: each adds pipelines, stream sources, job kinds "
+        "or assistant backends (docs/platform.md, Plugin folder); none by default. Every "
+        "replica must be given the same files: /health reports a replica whose set differs.",
     )
     blob_store: str = Field(
         default_factory=lambda fields: str(fields["home"] / "blobs"),
@@ -471,6 +471,22 @@ class Settings(BaseSettings):
         if url and (not url.startswith(schemes) or url.rstrip("/") in ("sqlite:", "sqlite:/")):
             raise InvalidParameterError(f"{url[:100]!r} is not {what}")
         return url
+
+    @field_validator("assist_backends", mode="after")
+    @classmethod
+    def _check_kinds(
+        cls, backends: list[AssistBackend], info: ValidationInfo
+    ) -> list[AssistBackend]:
+        """Each backend's kind one there is, once this process loaded the plugin folder these
+        settings name (a change of the live settings); before (the settings a process starts
+        with), the chat checks them when it is made, the folder loaded."""
+        from azuraforge.assist.backends.registry import check_kinds
+        from azuraforge.learn.plugin_folder import loaded_folder
+
+        folder = info.data.get("plugins_dir")
+        if backends and loaded_folder().folder == (folder.resolve() if folder else None):
+            check_kinds((backend.name, backend.kind) for backend in backends)
+        return backends
 
     @field_validator("home", "data_dir", "plugins_dir", mode="after")
     @classmethod

@@ -31,7 +31,7 @@ from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
 from tests.assist.backends.shout_plugin import shout_folder
-from tests.platform.fixtures import served_chat, user_headers
+from tests.platform.fixtures import admin_headers, served_chat, user_headers
 from tests.platform.servers import free_port
 from tests.track.conftest import FAST
 
@@ -193,7 +193,7 @@ def test_with_the_memory_off_its_routes_say_so_and_the_chat_answers(settings, st
     assert '"intent": "memory_recall"' in asked.text and '"recalled": 0' in asked.text
 
 
-def test_a_plugin_files_backend_answers_and_an_unknown_kind_is_refused_at_start(
+def test_a_plugin_files_backend_answers_and_an_unknown_kind_is_refused_at_start_and_live(
     settings, store, tmp_path
 ):
     folder = shout_folder(tmp_path / "plugins")
@@ -201,23 +201,38 @@ def test_a_plugin_files_backend_answers_and_an_unknown_kind_is_refused_at_start(
         "plugins_dir": folder, "assist_memory": False,
         "assist_backends": [AssistBackend(name="loud", kind="shout")],
     })  # fmt: skip
+    admin = admin_headers(store)
     try:
+        typo_at_start = [AssistBackend(name="l", kind="shuot")]
+        with pytest.raises(InvalidParameterError, match=r"assist backend 'l' is of kind 'shuot'"):
+            create_app(loud.model_copy(update={"assist_backends": typo_at_start}), store=store)
         with TestClient(create_app(loud, store=store), headers=user_headers(store, "cy")) as api:
             assert api.get(f"{API}/chat/models").json()["backends"] == ["loud"]
-            asked = api.post(f"{API}/chat", json={"message": "merhaba dünya", "model": "loud"})
-        events = [json.loads(line.removeprefix("data: ")) for line in asked.text.splitlines()
-                  if line.startswith("data: ")]  # fmt: skip
-        assert asked.status_code == 200, asked.text
-        assert (events[0]["backend"], events[-1]["turn"]["answer"]) == ("loud", "MERHABA DÜNYA!")
-        typo = loud.model_copy(update={"assist_backends": [AssistBackend(name="l", kind="shuot")]})
-        with pytest.raises(
-            InvalidParameterError,
-            match=r"assist backend 'l' is of kind 'shuot'"
-            r", .* the kinds there are: echo, llama, openai, shout, transformers",
-        ):
-            create_app(typo, store=store)
+            assert _answer(api, "loud") == ("loud", "MERHABA DÜNYA!")
+            typo = [{"name": "loud", "kind": "shuot"}]
+            refused = api.patch(f"{API}/server/settings", json={"assist_backends": typo},
+                                headers=admin)  # fmt: skip
+            assert refused.status_code == 422, refused.text
+            assert (
+                "kind 'shuot', which no installed package or plugin file declares; the "
+                "kinds there are: echo, llama, openai, shout, transformers" in refused.text
+            )
+            louder = [{"name": "louder", "kind": "shout"}]
+            changed = api.patch(f"{API}/server/settings", json={"assist_backends": louder},
+                                headers=admin)  # fmt: skip
+            assert changed.status_code == 200, changed.text
+            assert _answer(api, "louder") == ("louder", "MERHABA DÜNYA!")
     finally:
         load_folder(None)
+
+
+def _answer(api: TestClient, model: str) -> tuple[str, str]:
+    """The backend that answered "merhaba dünya" asked of ``model``, and its answer."""
+    asked = api.post(f"{API}/chat", json={"message": "merhaba dünya", "model": model})
+    assert asked.status_code == 200, asked.text
+    events = [json.loads(line.removeprefix("data: ")) for line in asked.text.splitlines()
+              if line.startswith("data: ")]  # fmt: skip
+    return events[0]["backend"], events[-1]["turn"]["answer"]
 
 
 def test_the_guardian_runs_a_code_answers_code_behind_the_boundary_and_counts_it(
