@@ -61,8 +61,10 @@ STARTED = 255
 """What the process writes once it read a job's lease, before the job's end code."""
 KEEP_IDLE_SECONDS = 30.0
 """How long a worker with nothing to run keeps a process for its group's next job."""
-START_SECONDS = 10.0
-"""How long a process may take to answer a job sent to it (a fresh one opens the store)."""
+START_SECONDS = 60.0
+"""How long a process may take to answer a job sent to it (a fresh one opens the store): 10 s
+was too few on a 2-core machine under load (a load average of 14 in benchmarks/replicas.py),
+where a study's trial was killed before it started and ended failed."""
 
 
 class JobProcess:
