@@ -3,11 +3,18 @@ the server's settings as its admins change them while it runs."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, JsonValue, RootModel
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from azuraforge.platform.services.server_settings import SettingState, masked
+from azuraforge.platform.services.server_settings import (
+    CATALOGUE,
+    ENVIRONMENT_ONLY,
+    SettingState,
+    masked,
+)
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ServerSettingsRecord
 
 
@@ -54,9 +61,32 @@ class ServerSettingsPublic(BaseModel):
     data: list[ServerSettingPublic]
 
 
-class ServerSettingsUpdate(RootModel[dict[str, JsonValue]]):
-    """The settings to change, by name (null takes a setting's change away: back to the
-    environment's value or the default). Checked as a whole: one wrong, none changes."""
+def _plain(annotation: Any) -> Any:
+    """A setting's type as a request sends it: a secret as its text."""
+    if "SecretStr" in str(annotation):
+        return list[str] if "list" in str(annotation) else str
+    return annotation
+
+
+def _update_field(name: str) -> tuple[Any, Any]:
+    """A setting as a field of :class:`ServerSettingsUpdate`: its type and checks, null
+    allowed, unset by default; one the API never sets, any value (refused, saying why)."""
+    if name in ENVIRONMENT_ONLY:
+        never = f"Never set through the API (422): set AZURAFORGE_{name.upper()} instead."
+        return JsonValue, Field(None, description=never)
+    info = copy.copy(Settings.model_fields[name])
+    info.default, info.default_factory = None, None
+    info.annotation = _plain(info.annotation) | None
+    return info.annotation, info
+
+
+ServerSettingsUpdate = create_model(
+    "ServerSettingsUpdate",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="The settings to change, by name (null takes a setting's change away: back to the "
+    "environment's value or the default). Checked as a whole: one wrong, none changes.",
+    **{name: _update_field(name) for name in sorted([*CATALOGUE, *ENVIRONMENT_ONLY])},
+)  # type: ignore[call-overload]
 
 
 class ServerSettingsChanged(ServerSettingsPublic):

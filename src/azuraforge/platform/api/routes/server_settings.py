@@ -52,7 +52,8 @@ def change_server_settings(
     only; audited."""
     live: LiveSettings = request.app.state.live
     try:
-        change = server_settings.change_settings(store, live, body.root, who.user)
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        change = server_settings.change_settings(store, live, changes, who.user)
     except SettingRefusedError as e:
         raise RequestValidationError(_refused(e)) from None
     named = ", ".join(change.record.changed)
