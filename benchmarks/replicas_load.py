@@ -195,14 +195,17 @@ def _got(follower: Follower, message: dict[str, Any]) -> None:
 
 
 def follower_faults(followers: list[Follower], expected: list[int]) -> dict[str, int]:
-    """How many followers saw a gap (an event of ``expected`` they never got), a duplicate
-    (an id got twice), another order than ``expected``'s, or a reset."""
-    every = set(expected)
+    """How many followers saw a gap (an event of ``expected`` they never got, though they
+    got a later one), a duplicate (an id got twice), another order than ``expected``'s, a
+    reset, or were behind (the last events not got yet: none of them later)."""
+    where = {event: n for n, event in enumerate(expected)}
+    got = [[where.get(i, -1) for i in f.ids] for f in followers]
     return {
-        "gap": sum(bool(every - set(f.ids)) for f in followers),
+        "gap": sum(bool(set(range(max(g, default=-1) + 1)) - set(g)) for g in got),
         "duplicate": sum(len(set(f.ids)) != len(f.ids) for f in followers),
-        "order": sum(f.ids != expected for f in followers),
+        "order": sum(f.ids != expected[: len(f.ids)] for f in followers),
         "reset": sum(f.resets > 0 for f in followers),
+        "behind": sum(f.after != expected[-1] for f in followers),
     }
 
 

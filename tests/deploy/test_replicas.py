@@ -56,7 +56,7 @@ def test_every_job_ends_exactly_once_through_three_faults(report: dict[str, Any]
 
 def test_followers_resume_with_no_gap_and_no_duplicate(report: dict[str, Any]) -> None:
     follow = report["follow"]
-    assert follow["faults"] == {"gap": 0, "duplicate": 0, "order": 0, "reset": 0}
+    assert follow["faults"] == {"gap": 0, "duplicate": 0, "order": 0, "reset": 0, "behind": 0}
     assert follow["events"] > report["size"]["jobs"]  # a status and more for each job
     assert follow["reconnects"] >= 1  # one follower at least was on the replica killed
 
