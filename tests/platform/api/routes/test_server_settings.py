@@ -171,3 +171,20 @@ def test_another_process_applies_a_version_at_its_next_look(
         refused = second.post("/api/v1/experiments", content=b"x" * 3000, headers=admin)
     assert refused.status_code == 413
     assert refused.headers["X-AzuraForge-Settings-Version"] == "1"
+
+
+def test_the_services_read_the_new_values(
+    client: TestClient, admin: dict[str, str], settings: Settings
+) -> None:
+    backends = [{"name": "echo", "kind": "echo"}]
+    change = {"assist_backends": backends, "assist_max_tokens": 64, "assist_cache_ttl": 0,
+              "alias_refresh": 2.0, "max_predict_rows": 3}  # fmt: skip
+    assert client.patch(PATH, json=change, headers=admin).status_code == 200
+    state = client.app.state  # type: ignore[attr-defined]
+    assert list(state.chat.declared) == ["echo"] and state.chat.max_tokens == 64
+    assert state.chat.answers is None  # a ttl of 0 turns the cache off
+    assert state.models.settings.alias_refresh == 2.0
+    assert state.models.settings.max_predict_rows == 3 and state.settings.max_predict_rows == 3
+    models = client.get("/v1/models", headers=admin)  # the chat's OpenAI list: its backends
+    assert "echo" in models.text, models.text
+    assert settings.max_predict_rows == 10_000  # the environment's settings are kept
