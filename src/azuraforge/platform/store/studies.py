@@ -260,9 +260,7 @@ def optuna_storage(url: str, *, create_tables: bool = True) -> optuna.storages.R
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     options: dict[str, Any] = (
-        {"connect_args": SQLITE_CONNECT_ARGS}
-        if sqlite
-        else {"pool_pre_ping": True}
+        {"connect_args": SQLITE_CONNECT_ARGS} if sqlite else {"pool_pre_ping": True}
     )
     storage = optuna.storages.RDBStorage(
         url,
