@@ -717,7 +717,11 @@ def section(report: dict[str, Any]) -> str:
             f"shorter intervals: {', '.join(f'`{k}` {v:g} s' for k, v in LEASES.items())}. "
             f"Runs are of `{PIPELINE}` (the tests' sleeper, 2 steps, its runs queued again "
             "when their worker is lost); clients send a submission again after a 5xx once "
-            "the store shows it was not made (each job is named by its client).",
+            "the store shows it was not made (each job is named by its client). The project's "
+            "event stream reads only transactions older than every one open on the PostgreSQL "
+            "server (docs/platform.md), so the run wants a server of its own (`--postgres`): "
+            "on a shared one, another session's transaction left open holds every follower "
+            "back.",
             "",
             "| check | figure |",
             "| --- | --- |",
