@@ -62,7 +62,9 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        event.listen(engine, "connect", _postgresql_connect)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         _make_folder(Path(parsed.database).expanduser().parent, url)
     engine = sqlalchemy.create_engine(url, connect_args=SQLITE_CONNECT_ARGS)
@@ -81,6 +83,20 @@ def _make_folder(folder: Path, url: str) -> None:
             f"cannot open the store {shown_url(url)}: folder {folder} cannot be created "
             f"({e.strerror or e})"
         ) from e
+
+
+IDLE_IN_TRANSACTION_MS = 60_000
+"""How long PostgreSQL lets one of the store's sessions sit in an open transaction without a
+statement before it ends the session. The store's transactions take milliseconds; one left
+open (a process stopped dead in the middle of one) would hold its row locks and hold back
+every event stream on the server, which sends only what no open transaction can precede."""
+
+
+def _postgresql_connect(dbapi_connection: Any, record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
