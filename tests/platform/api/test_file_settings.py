@@ -77,6 +77,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "PATCH /assist/examples/{example_id}": {"output": "good.csv", "tests": "good.csv"},
     "POST /assist/fine-tunes": {"expert": "python"},
     "PATCH /settings": {"mlflow_models": False},
+    "PATCH /server/settings": {"max_predict_rows": 500},
 }
 PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream_id": "1",
                "user": "admin", "key": "data", "turn_id": "1",

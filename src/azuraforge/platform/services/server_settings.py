@@ -26,7 +26,7 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.threads import Periodic
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ServerSettingsRecord, Store
+from azuraforge.platform.store import ServerSettingsRecord, Store, is_unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -37,9 +37,15 @@ LIVE = frozenset({
     "assist_cache_entries", "log_level", "metrics_token", "settings_poll_interval",
 })  # fmt: skip
 """The settings a running server applies when they change: each is read where it is used."""
-ENVIRONMENT_ONLY = frozenset({"database_url", "home", "session_key"})
+ENVIRONMENT_ONLY = frozenset({
+    "database_url", "home", "session_key", "plugins_dir", "data_dir", "blob_store",
+    "assist_memory_url",
+})  # fmt: skip
 """Settings the API never sets: the store's address and home (what would read the change),
-and the key that guards the store's sessions (a store cannot hold the key that guards it)."""
+the key that guards the store's sessions (a store cannot hold the key that guards it), and
+the places on the server's disk it imports code from or keeps files in (a request never
+names a path of the server's: a plugin folder set through the API would be code run at the
+next start, a data folder or blob folder there every project's files)."""
 SECRET_NAMES = frozenset({"broker_url", "assist_cache_url", "assist_memory_url"})
 """Settings not typed as secrets whose addresses may carry a password."""
 
@@ -163,9 +169,17 @@ class LiveSettings:
 
     def load(self, store: Store) -> Settings:
         """Run the store's newest version as this process's start: its restart settings too
-        (those of later versions wait for the next start). The settings it runs then."""
+        (those of later versions wait for the next start). The settings it runs then. A store
+        that does not answer is logged: the environment's settings run until the poller
+        reads a version (the API answers 503 meanwhile wherever it needs the store)."""
         self._store = store
-        newest = store.find_server_settings()
+        try:
+            newest = store.find_server_settings()
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            _log.warning("server settings not read (the store is unreachable): %s", e)
+            newest = None
         self._started = _restart_overrides(newest.overrides) if newest else {}
         if newest is not None:
             self.apply(newest)
@@ -228,6 +242,7 @@ def change_settings(
         When other changes kept being written at the same moment (three tries).
     """
     _check_names(changes)
+    _check_no_model_files(changes.get("assist_backends"))
     for attempt in range(3):
         newest = store.find_server_settings()
         overrides = dict(newest.overrides) if newest else {}
@@ -264,6 +279,20 @@ def _check_names(changes: Mapping[str, Any]) -> None:
                 "settings get` lists them"
             )
             raise SettingRefusedError([(name, why)])
+
+
+def _check_no_model_files(backends: Any) -> None:
+    """Refuse a backend whose model is named by a file path (a GGUF file on the server's
+    disk): through the API a model is one of the packaged ones, or a served model's name."""
+    for backend in backends if isinstance(backends, list) else []:
+        model = str(backend.get("model", "")) if isinstance(backend, Mapping) else ""
+        if any(mark in model for mark in ("/", "\\", "~")) or model.lower().endswith(".gguf"):
+            why = (
+                f"model {model[:100]!r} is a file's path: through the API a model is a packaged "
+                "model's name or a served model's; a GGUF file is named in the server's "
+                "settings file or environment"
+            )
+            raise SettingRefusedError([("assist_backends", why)])
 
 
 @dataclass(frozen=True)

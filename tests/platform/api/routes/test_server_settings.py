@@ -86,6 +86,14 @@ def test_null_takes_a_change_away(client: TestClient, admin: dict[str, str]) -> 
         ({"no_such_setting": 1}, "no_such_setting", "Extra inputs are not permitted"),
         ({"database_url": "sqlite:///other.db"}, "database_url", "AZURAFORGE_DATABASE_URL"),
         ({"session_key": "k" * 64}, "session_key", "not set through the API"),
+        ({"plugins_dir": "/tmp"}, "plugins_dir", "AZURAFORGE_PLUGINS_DIR"),
+        ({"data_dir": "/etc"}, "data_dir", "not set through the API"),
+        ({"blob_store": "/var/lib"}, "blob_store", "not set through the API"),
+        (
+            {"assist_backends": [{"name": "m", "kind": "llama", "model": "/srv/x.gguf"}]},
+            "assist_backends",
+            "is a file's path",
+        ),
         ({"heartbeat_interval": 60}, "body", "heartbeat_interval (60.0 s) must be shorter"),
     ],
 )
