@@ -22,6 +22,7 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from azuraforge.client.environment import TOKEN_VARIABLE
+from azuraforge.platform.api.processes import KEEP_ALIVE_SECONDS
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.services.access import FIRST_ADMIN, first_admin, login_link, new_token
 from azuraforge.platform.settings import Settings
@@ -54,6 +55,7 @@ def served_in_thread(config: uvicorn.Config) -> Iterator[str]:
     AssertionError
         When it has not started within :data:`STARTS_WITHIN` seconds.
     """
+    config.timeout_keep_alive = KEEP_ALIVE_SECONDS  # as serve's: no reset of a pooled connection
     server = uvicorn.Server(config)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -29,6 +29,11 @@ BACKLOG = 2048
 """Connections a listening socket holds until its process accepts them (uvicorn's default)."""
 STOP_SECONDS = 10.0
 """How long an API process may take to answer the requests in flight once told to stop."""
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle client connection is kept open (uvicorn's default is 5 s). A client, or a
+balancer, that sends on a pooled connection just as the server closes it gets a reset: MLflow's
+client lost a logged model so when a fit took 6 s. Longer than clients' and balancers' own
+idle limits (HAProxy's, nginx's 60 s), so that they close first."""
 
 
 def listen(host: str, port: int, count: int) -> list[socket.socket]:
@@ -122,6 +127,7 @@ def uvicorn_config(app: FastAPI | str, trusted_proxies: str = "") -> uvicorn.Con
     return uvicorn.Config(
         app, factory=isinstance(app, str), log_level="warning",
         proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or None,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )  # fmt: skip
 
 
