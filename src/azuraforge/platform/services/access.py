@@ -41,6 +41,7 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.services.keys import SESSION, ServerKeys
 from azuraforge.platform.store import Store, TokenRecord
+from azuraforge.platform.store.access import Credential
 
 ROLES = ("viewer", "editor", "admin")
 """The roles of a project's members, each allowed what the ones before it are."""
@@ -313,26 +314,44 @@ def authenticate(
     record = found.token
     if not hmac.compare_digest(_digest(parts[2]), record.secret_hash):
         raise CredentialError(f"token {record.prefix}: wrong secret")
+    _check_token(record, kind, now, found.sessions_after)
+    role = _held_role_now(found)
+    _record_use(store, record, kind, now)
+    return Identity(record.user, record.project, role, record.expires_at, record.kind)
+
+
+def _check_token(record: TokenRecord, kind: str, now: float, sessions_after: float | None) -> None:
+    """Refuse a token revoked, expired (at ``now``, the database's clock), of another kind, or
+    made by a session signed out of since."""
     if record.revoked_at is not None:
         raise CredentialError(f"token {record.prefix}: revoked")
     if record.expires_at is not None and record.expires_at <= now:
         raise CredentialError(f"token {record.prefix}: expired")
     if (record.kind == LINK) != (kind == LINK):
         raise CredentialError(f"token {record.prefix}: of kind {record.kind!r}, not {kind!r}")
-    if record.kind == BY_SESSION and record.created_at <= (found.sessions_after or -math.inf):
+    if record.kind == BY_SESSION and record.created_at <= (sessions_after or -math.inf):
         raise CredentialError(f"token {record.prefix}: made by a session signed out of")
+
+
+def _held_role_now(found: Credential) -> str:
+    """The role the token gives now: the lower of its own and its user's in its project."""
+    record = found.token
     if found.disabled_at is not None:
         raise CredentialError(f"{record.user}: disabled")
     held = "admin" if found.is_admin else found.member_role
     if held is None:
         raise CredentialError(f"{record.user}: no longer a member of {record.project}")
-    role = _lower(held, record.role)
+    return _lower(held, record.role)
+
+
+def _record_use(store: Store, record: TokenRecord, kind: str, now: float) -> None:
+    """Use up a login link (once, even when sent twice at once), or note an API token's use
+    (once a minute at most)."""
     if kind == LINK:
         if not store.use_once(record.prefix, now):
             raise CredentialError(f"token {record.prefix}: a login link used already")
     elif record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
         store.touch_token(record.prefix, now)
-    return Identity(record.user, record.project, role, record.expires_at, record.kind)
 
 
 def current_role(store: Store, claimed: Identity, *, signed_at: float | None = None) -> str:
