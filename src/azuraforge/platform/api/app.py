@@ -200,12 +200,7 @@ def create_app(
         await to_thread.run_sync(live.stop)
         await to_thread.run_sync(replicas.stop)
         await hub.stop()
-        app.state.models.close()
-        if app.state.chat.memory is not None:
-            app.state.chat.memory.close()
-        if app.state.chat.guardian is not None:
-            await to_thread.run_sync(app.state.chat.guardian.close)
-        await to_thread.run_sync(app.state.refusals.flush)
+        await to_thread.run_sync(_close_services, app)
 
     app = FastAPI(
         title="AzuraForge",
@@ -217,22 +212,8 @@ def create_app(
         redoc_url=None,  # ReDoc would load its code from a CDN
         telemetry=TELEMETRY,
     )
-    app.state.settings = settings
-    app.state.live = live
-    app.state.store = opened
-    app.state.blobs = open_blobs(settings)
-    app.state.transport = transport or make_transport(settings)
-    app.state.hub = hub
-    app.state.plugins = replicas
-    app.state.models = ModelServer(opened, settings, app.state.blobs)
-    app.state.streams = StreamServer(opened)
-    app.state.refusals = Refusals(opened)
-    app.state.logins = Logins(opened, app.state.refusals)  # one cap on checks at once
-    app.state.credentials = RecentCredentials()
-    app.state.keys = ServerKeys(opened, settings)  # a key in the settings is checked here
-    app.state.keys.load()
-    app.state.methods = AllowedMethods()
-    app.state.chat = ChatService(settings, app.state.blobs)
+    _attach_services(app, settings, opened, transport)
+    app.state.live, app.state.hub, app.state.plugins = live, hub, replicas
     errors.install(app, Redaction(settings))
     _include_routes(app)
     dashboard.install(app)
@@ -241,6 +222,36 @@ def create_app(
     if settings.log_level != "NOTSET":
         apply_log_level(settings)
     return app
+
+
+def _attach_services(
+    app: FastAPI, settings: Settings, store: Store, transport: Transport | None
+) -> None:
+    """The services routes find on ``app.state``, over ``store``."""
+    app.state.settings = settings
+    app.state.store = store
+    app.state.blobs = open_blobs(settings)
+    app.state.transport = transport or make_transport(settings)
+    app.state.models = ModelServer(store, settings, app.state.blobs)
+    app.state.streams = StreamServer(store)
+    app.state.refusals = Refusals(store)
+    app.state.logins = Logins(store, app.state.refusals)  # one cap on checks at once
+    app.state.credentials = RecentCredentials()
+    app.state.keys = ServerKeys(store, settings)  # a key in the settings is checked here
+    app.state.keys.load()
+    app.state.methods = AllowedMethods()
+    app.state.chat = ChatService(settings, app.state.blobs)
+
+
+def _close_services(app: FastAPI) -> None:
+    """Close what the app's services hold (models, the chat's memory and guardian) and write
+    the refusals counted last."""
+    app.state.models.close()
+    if app.state.chat.memory is not None:
+        app.state.chat.memory.close()
+    if app.state.chat.guardian is not None:
+        app.state.chat.guardian.close()
+    app.state.refusals.flush()
 
 
 def _settings_changed(app: FastAPI, settings: Settings) -> None:
