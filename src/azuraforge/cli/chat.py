@@ -63,39 +63,52 @@ def _backend(name: str, model: str, url: str | None, home: Path) -> Backend:
         return build(BackendSpec(name, name, model=model, url=url or "", cache=home / "bases"))
 
 
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="llama or transformers (in process), openai (a server), echo, or a plugin's "
+        "(entry-point group azuraforge.backends, the plugin folder's files included)",
+    ),
+]
+ModelOption = Annotated[
+    str, typer.Option("--model", help="packaged model name, GGUF file or served name")
+]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="the OpenAI-compatible server, for --backend openai")
+]
+ProjectOption = Annotated[
+    str,
+    typer.Option(
+        "--project",
+        envvar="AZURAFORGE_PROJECT",
+        help="the project whose memory, turns and feedback these are (each its own folder)",
+    ),
+]
+MemoryOption = Annotated[
+    Path | None,
+    typer.Option("--memory", help="memory file (default: the project's folder's memory.db)"),
+]
+ExpertMapOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--expert-map",
+        help=f"JSON of intent to expert (default: {EXPERT_MAP} in --router, if any)",
+    ),
+]
+
+
 def chat(
-    backend: Annotated[
-        str,
-        typer.Option(
-            help="llama or transformers (in process), openai (a server), echo, or a plugin's "
-            "(entry-point group azuraforge.backends, the plugin folder's files included)"
-        ),
-    ] = "llama",
-    model: Annotated[
-        str, typer.Option(help="packaged model name, GGUF file or served name")
-    ] = DEFAULT_MODEL,
-    url: Annotated[
-        str | None, typer.Option(help="the OpenAI-compatible server, for --backend openai")
-    ] = None,
+    backend: BackendOption = "llama",
+    model: ModelOption = DEFAULT_MODEL,
+    url: UrlOption = None,
     user: Annotated[str, typer.Option(help="whose memories to read and write")] = "default",
-    project: Annotated[
-        str,
-        typer.Option(
-            envvar="AZURAFORGE_PROJECT",
-            help="the project whose memory, turns and feedback these are (each its own folder)",
-        ),
-    ] = "default",
-    memory: Annotated[
-        Path | None,
-        typer.Option(help="memory file (default: the project's folder's memory.db)"),
-    ] = None,
+    project: ProjectOption = "default",
+    memory: MemoryOption = None,
     no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
     experts: ExpertsFolder = None,
     router: RouterFolder = None,
-    expert_map: Annotated[
-        Path | None,
-        typer.Option(help=f"JSON of intent to expert (default: {EXPERT_MAP} in --router, if any)"),
-    ] = None,
+    expert_map: ExpertMapOption = None,
     verbose: Verbose = False,
 ) -> None:
     """Chat with the assistant (offline; Turkish and English)."""
@@ -107,13 +120,7 @@ def chat(
         generator = _backend(backend, model, url, home)
         routing = router_from(router)
         answering = _experts(routing, mapping or (router / EXPERT_MAP if router else None))
-        store = (
-            None
-            if no_memory
-            else SqliteVecMemory(
-                memory or _mkdir(home) / "memory.db", memory_embedder(routing.embedder)
-            )
-        )
+        store = None if no_memory else _memory(memory or _mkdir(home) / "memory.db", routing)
         assistant = Assistant(
             routing,
             generator,
@@ -130,6 +137,11 @@ def chat(
             f"[bold]AzuraForge assistant[/bold] ({generator.name}, {model}); /help for commands"
         )
         _loop(assistant, home / "feedback.jsonl")
+
+
+def _memory(path: Path, routing: IntentRouter) -> SqliteVecMemory:
+    """The long-term memory in the file ``path``, embedded as ``routing`` embeds."""
+    return SqliteVecMemory(path, memory_embedder(routing.embedder))
 
 
 def project_folder(assist: Path, project: str) -> Path:
