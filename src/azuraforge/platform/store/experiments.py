@@ -212,6 +212,33 @@ def _new_record(config: Mapping[str, Any], context: Mapping[str, str] | None,
     )  # fmt: skip
 
 
+def _insert_run(
+    connection: Connection,
+    project_id: int,
+    values: Mapping[str, Any],
+    returned: Mapping[str, Any],
+    project: str,
+) -> Row[Any]:
+    """Insert the run's row; its id and the ``returned`` columns (set by the database).
+
+    Raises
+    ------
+    ConflictError
+        If its name is taken in the project.
+    """
+    try:  # the transaction ends with the error: no savepoint to roll back to
+        return connection.execute(
+            insert(Experiment)
+            .values(project_id=project_id, **values)
+            .returning(Experiment.id, *(getattr(Experiment, key) for key in returned))
+        ).one()
+    except IntegrityError:
+        raise ConflictError(
+            f"an experiment named {values['name']!r} already exists in project {project!r}; "
+            "choose another name or delete that one"
+        ) from None
+
+
 def _write_params(connection: Connection, experiment_id: int, config: Mapping[str, Any]) -> None:
     """The run's config, flattened, as its params (keys and values cut to their columns)."""
     params = [
@@ -278,17 +305,7 @@ class ExperimentStore(StoreBase):
         values = {key: value for key, value in values.items() if value is not None}
         with self._begin() as connection:
             project_id = self.project_id(connection, project)
-            try:  # the transaction ends with the error: no savepoint to roll back to
-                made = connection.execute(
-                    insert(Experiment)
-                    .values(project_id=project_id, **values, **started)
-                    .returning(Experiment.id, *(getattr(Experiment, key) for key in started))
-                ).one()
-            except IntegrityError:
-                raise ConflictError(
-                    f"an experiment named {name!r} already exists in project {project!r}; "
-                    "choose another name or delete that one"
-                ) from None
+            made = _insert_run(connection, project_id, {**values, **started}, started, project)
             _write_params(connection, made.id, config)
             if idle_limit is not None:
                 credential = {"secret_hash": credential_hash, "idle_limit": idle_limit,
