@@ -45,60 +45,72 @@ DETACHED = "detached"
 """How a followed run "ended" when Ctrl-C stopped the following (the run goes on)."""
 
 
+StatusFilter = Annotated[str | None, typer.Option("--status", help="Comma-separated statuses.")]
+PipelineFilter = Annotated[str | None, typer.Option("--pipeline")]
+BatchFilter = Annotated[str | None, typer.Option("--batch", help="Batch id.")]
+GroupFilter = Annotated[
+    str | None,
+    typer.Option("--group", help="An MLflow experiment's name, or a tracked run's experiment."),
+]
+TagFilter = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="key:value; repeat for runs with each of several tags."),
+]
+SearchFilter = Annotated[
+    str | None, typer.Option("--search", help="Text in the name or pipeline.")
+]
+MetricFilter = Annotated[
+    str | None, typer.Option("--metric", help="Keep runs whose last value of it is in range.")
+]
+MetricMinimum = Annotated[float | None, typer.Option("--min", help="Lowest --metric value.")]
+MetricMaximum = Annotated[float | None, typer.Option("--max", help="Highest --metric value.")]
+SortKey = Annotated[
+    str,
+    typer.Option("--sort", help="A column, metric:<key>, or a score's name (metrics.MAE.model)."),
+]
+Ascending = Annotated[bool, typer.Option("--asc", help="Ascending order.")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=500)]
+Offset = Annotated[int, typer.Option("--offset", min=0)]
+WhereFilter = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="Keep runs whose score passes: 'metrics.MAE.model<0.5' (op < <= > >= =; "
+        "metric:<key> for a metric's last value). Repeat: each must pass.",
+    ),
+]
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Comma-separated columns after id, name and status: fields, metric:<key>, "
+        "score names (`azuraforge experiments scores` lists them).",
+    ),
+]
+AsCsv = Annotated[
+    bool,
+    typer.Option("--csv", help="Print every run found (no page) as CSV, with --columns."),
+]
+
+
 @app.command("list")
 def list_(
-    status: Annotated[
-        str | None, typer.Option("--status", help="Comma-separated statuses.")
-    ] = None,
-    pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
-    batch: Annotated[str | None, typer.Option("--batch", help="Batch id.")] = None,
-    group: Annotated[
-        str | None,
-        typer.Option(
-            "--group", help="An MLflow experiment's name, or a tracked run's experiment."
-        ),
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", help="key:value; repeat for runs with each of several tags."),
-    ] = None,
-    search: Annotated[
-        str | None, typer.Option("--search", help="Text in the name or pipeline.")
-    ] = None,
-    metric: Annotated[
-        str | None, typer.Option("--metric", help="Keep runs whose last value of it is in range.")
-    ] = None,
-    minimum: Annotated[float | None, typer.Option("--min", help="Lowest --metric value.")] = None,
-    maximum: Annotated[float | None, typer.Option("--max", help="Highest --metric value.")] = None,
-    sort: Annotated[
-        str,
-        typer.Option(
-            "--sort", help="A column, metric:<key>, or a score's name (metrics.MAE.model)."
-        ),
-    ] = "id",
-    ascending: Annotated[bool, typer.Option("--asc", help="Ascending order.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--where",
-            help="Keep runs whose score passes: 'metrics.MAE.model<0.5' (op < <= > >= =; "
-            "metric:<key> for a metric's last value). Repeat: each must pass.",
-        ),
-    ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            "--columns",
-            help="Comma-separated columns after id, name and status: fields, metric:<key>, "
-            "score names (`azuraforge experiments scores` lists them).",
-        ),
-    ] = None,
-    as_csv: Annotated[
-        bool,
-        typer.Option("--csv", help="Print every run found (no page) as CSV, with --columns."),
-    ] = False,
+    status: StatusFilter = None,
+    pipeline: PipelineFilter = None,
+    batch: BatchFilter = None,
+    group: GroupFilter = None,
+    tag: TagFilter = None,
+    search: SearchFilter = None,
+    metric: MetricFilter = None,
+    minimum: MetricMinimum = None,
+    maximum: MetricMaximum = None,
+    sort: SortKey = "id",
+    ascending: Ascending = False,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    where: WhereFilter = None,
+    columns: Columns = None,
+    as_csv: AsCsv = False,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
@@ -120,27 +132,26 @@ def list_(
             page = runs.list(**filters, limit=limit, offset=offset)
         if columns:
             _print_columns(page, [c.strip() for c in columns.split(",") if c.strip()], offset)
-            return
-        table = Table(
-            "id",
-            "name",
-            "pipeline",
-            "status",
-            "progress",
-            "metrics",
-            title=_title(page, offset),
+        else:
+            _print_runs(page, offset)
+
+
+def _print_runs(page: Page, offset: int) -> None:
+    """The page as a table of id, name, pipeline, status, progress and up to four metrics."""
+    table = Table(
+        "id", "name", "pipeline", "status", "progress", "metrics", title=_title(page, offset)
+    )
+    for row in page.data:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
+        table.add_row(
+            str(row["id"]),
+            row["name"],
+            row["pipeline"],
+            _status(row["status"]),
+            f"{row['progress']:.0%}",
+            shown,
         )
-        for row in page.data:
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())[:4])
-            table.add_row(
-                str(row["id"]),
-                row["name"],
-                row["pipeline"],
-                _status(row["status"]),
-                f"{row['progress']:.0%}",
-                shown,
-            )
-        console.print(table)
+    console.print(table)
 
 
 def _sort_key(sort: str) -> str:
@@ -319,12 +330,7 @@ def submit(
     with user_errors(verbose):
         with arguments():
             settings = {**read_config(config), **parse_sets(set_ or [])}
-            grid_values = parse_sets(grid or [])
-            for key, values in grid_values.items():
-                if not isinstance(values, list) or not values:
-                    raise InvalidParameterError(
-                        f"--grid {key}= needs a list of values, as {key}=[1,2]; got {values!r}"
-                    )
+            grid_values = _grid(grid)
             client = Client.from_environment(api, project)
             created = client.runs.submit(pipeline, settings, name=name, grid=grid_values)
         for row in created:
@@ -334,12 +340,36 @@ def submit(
             )
         if not follow:
             return
-        finals: list[str] = []
-        for row in created:
-            finals.append(_follow_and_show(client, row["id"]))
-            if finals[-1] == DETACHED:
-                break
+        finals = _follow_each(client, created)
     _exit_for(*finals)
+
+
+def _grid(grid: list[str] | None) -> dict[str, Any]:
+    """The ``--grid`` options as lists of values by key.
+
+    Raises
+    ------
+    InvalidParameterError
+        When a key's value is not a list of at least one value.
+    """
+    grid_values = parse_sets(grid or [])
+    for key, values in grid_values.items():
+        if not isinstance(values, list) or not values:
+            raise InvalidParameterError(
+                f"--grid {key}= needs a list of values, as {key}=[1,2]; got {values!r}"
+            )
+    return grid_values
+
+
+def _follow_each(client: Client, created: list[dict[str, Any]]) -> list[str]:
+    """Follow the created runs one after the other; how each ended, up to the first the
+    user stopped following (:data:`DETACHED`)."""
+    finals: list[str] = []
+    for row in created:
+        finals.append(_follow_and_show(client, row["id"]))
+        if finals[-1] == DETACHED:
+            break
+    return finals
 
 
 def _exit_for(*finals: str) -> None:

@@ -201,13 +201,7 @@ def _cancel_on_interrupt(ctx: Any) -> Iterator[None]:
 
 
 def _print_result(result: RunResult) -> None:
-    columns: list[str] = []
-    for values in result.metrics.values():
-        columns += [c for c in values if c not in columns]
-    table = Table("metric", *columns, title="Test set")
-    for name, values in result.metrics.items():
-        table.add_row(name, *(_format(values.get(c)) for c in columns))
-    console.print(table)
+    console.print(_test_table(result.metrics))
     for note in result.notes:
         console.print(note, highlight=False)
     if result.training is not None:
@@ -217,6 +211,17 @@ def _print_result(result: RunResult) -> None:
         console.print(f"artifact: {result.artifact_dir}")
     if result.report_path:
         console.print(f"report:   {result.report_path}")
+
+
+def _test_table(metrics: dict[str, dict[str, float]]) -> Table:
+    """The test scores: one row per metric, a column for the model and each baseline."""
+    columns: list[str] = []
+    for values in metrics.values():
+        columns += [c for c in values if c not in columns]
+    table = Table("metric", *columns, title="Test set")
+    for name, values in metrics.items():
+        table.add_row(name, *(_format(values.get(c)) for c in columns))
+    return table
 
 
 def _format(value: float | None) -> str:

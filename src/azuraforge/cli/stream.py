@@ -24,6 +24,7 @@ from azuraforge.stream.direction import (
     BUY_AND_HOLD,
     DirectionReport,
     Row,
+    Task,
     baseline_rules,
     default_features,
     direction_task,
@@ -214,23 +215,32 @@ def replay(
         started = time.perf_counter()
         source_events = _replay(source, time_column, close_column, volume_pair)
         check_skips(source_events, allow_skips)
-        # The file's own spelling of the column (names match case, spaces and underscores aside)
-        first = next(iter(source_events)).values
-        close = next(name for name in first if column_key(name) == column_key(close_column))
-        task = direction_task(source_events, features=default_features(close), horizon=horizon)
+        task = _task(source_events, close_column, horizon)
         for line in source_events.report.lines():
             console.print(f"[dim]{line}[/dim]")
-        columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            bar = progress.add_task("replay", total=len(task.examples))
-            report = run_direction(
-                task,
-                cost=cost,
-                seed=seed,
-                progress=lambda done, _: progress.update(bar, completed=done),
-            )
-        _print(report)
+        _print(_run_with_progress(task, cost, seed))
         console.print(f"[dim]{time.perf_counter() - started:.0f} s[/dim]")
+
+
+def _task(source_events: CsvReplay, close_column: str, horizon: int) -> Task:
+    """The direction task of the replay's events, its features made of the close column."""
+    # The file's own spelling of the column (names match case, spaces and underscores aside)
+    first = next(iter(source_events)).values
+    close = next(name for name in first if column_key(name) == column_key(close_column))
+    return direction_task(source_events, features=default_features(close), horizon=horizon)
+
+
+def _run_with_progress(task: Task, cost: float, seed: int) -> DirectionReport:
+    """Run the task's learners and rules, showing a progress bar while they run."""
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("replay", total=len(task.examples))
+        return run_direction(
+            task,
+            cost=cost,
+            seed=seed,
+            progress=lambda done, _: progress.update(bar, completed=done),
+        )
 
 
 # The commands of streams a server runs (cli/streams.py), beside replay.

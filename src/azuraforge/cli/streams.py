@@ -123,29 +123,40 @@ def show(
             detail = streams.get(stream_id)
             lineage = streams.lineage(stream_id)
             standing = streams.candidates(stream_id) if detail["events"] else None
-        console.print(
-            f"stream {detail['id']} {detail['name']}: {detail['status']}, {detail['learner']} on "
-            f"{detail['source']}, {detail['events']:,} events, {detail['scored']:,} predictions "
-            f"scored, worker {detail['worker'] or '-'}"
-        )
-        if pace := _pace_line(detail):
-            console.print(f"  {pace}")
-        if (traded := _beside_holding(detail["scores"])) != "-":
-            console.print(f"  return trading its champion vs buy and hold: {traded} (net of "
-                          "0.1 % a change)")  # fmt: skip
-        if detail["error"]:
-            console.print(f"  {detail['error']}")
-        for line in _source_lines(detail.get("source_report")):
-            console.print(line, markup=False)  # a file's values, never markup
+        _print_summary(detail)
         if standing is not None:
             console.print(_standing_line(standing))
         if detail["scores"]:
             console.print(_scores_table(detail["scores"]))
-        for change in lineage[-5:]:
-            console.print(f"  {_change_line(change)}")
-        for restart in detail["restart_history"]:
-            when, reason = shown_time(restart["at"]), restart["reason"]
-            console.print(f"  restarted {when} ({reason}): {restart['detail']}")
+        _print_history(detail, lineage)
+
+
+def _print_summary(detail: dict[str, Any]) -> None:
+    """A stream's first lines: what it learns from, its pace, its trading return, its
+    error and what its source found in its rows."""
+    console.print(
+        f"stream {detail['id']} {detail['name']}: {detail['status']}, {detail['learner']} on "
+        f"{detail['source']}, {detail['events']:,} events, {detail['scored']:,} predictions "
+        f"scored, worker {detail['worker'] or '-'}"
+    )
+    if pace := _pace_line(detail):
+        console.print(f"  {pace}")
+    if (traded := _beside_holding(detail["scores"])) != "-":
+        console.print(f"  return trading its champion vs buy and hold: {traded} (net of "
+                      "0.1 % a change)")  # fmt: skip
+    if detail["error"]:
+        console.print(f"  {detail['error']}")
+    for line in _source_lines(detail.get("source_report")):
+        console.print(line, markup=False)  # a file's values, never markup
+
+
+def _print_history(detail: dict[str, Any], lineage: list[dict[str, Any]]) -> None:
+    """A stream's last five changes of champion and its restarts."""
+    for change in lineage[-5:]:
+        console.print(f"  {_change_line(change)}")
+    for restart in detail["restart_history"]:
+        when, reason = shown_time(restart["at"]), restart["reason"]
+        console.print(f"  restarted {when} ({reason}): {restart['detail']}")
 
 
 def _source_lines(found: dict[str, Any] | None) -> list[str]:
