@@ -65,9 +65,10 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry, AdapterVersion
-from azuraforge.assist.adapters.training import LoraSettings, file_sha256, train_expert
+from azuraforge.assist.adapters.training import LoraSettings, train_expert
 from azuraforge.assist.backends import GenerationSettings, Message
 from azuraforge.assist.backends.llama import LlamaCppBackend
+from azuraforge.assist.bases import file_sha256
 from azuraforge.assist.corpora import Instruction
 from azuraforge.assist.promotion import ALPHA, TOLERANCE, answer_passes, decide, mcnemar_exact
 from harness import (

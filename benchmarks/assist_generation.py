@@ -143,7 +143,7 @@ def make_adapters(work: Path, cache: Path) -> dict[str, Any]:
     transformers_logging.disable_progress_bar()
 
     from azuraforge.assist.adapters import convert_adapter
-    from azuraforge.assist.adapters.training import dequantised_base
+    from azuraforge.assist.bases import dequantised_base
     from azuraforge.assist.models import resolve
 
     gguf = resolve(MODEL)

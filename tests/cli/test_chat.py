@@ -179,3 +179,63 @@ def test_each_project_keeps_its_own_memory_turns_and_feedback(tmp_path):
         refused = CliRunner().invoke(app, ["chat", "--backend", "echo", "--project", bad])
         assert refused.exit_code == 2, refused.output
         assert "--project must be a project's name" in refused.output
+
+
+@pytest.mark.slow
+def test_logged_in_the_chat_is_the_servers_memory_conversations_and_review_queue(
+    sqlite_template, tmp_path
+):
+    import httpx
+
+    from azuraforge.platform.settings import AssistBackend
+    from tests.platform.fixtures import served_chat, user_headers
+
+    backends = [AssistBackend(name="quick", kind="echo")]
+    (tmp_path / "server").mkdir()
+    with served_chat(sqlite_template, tmp_path / "server", backends) as (url, store):
+        ada = user_headers(store, "ada", "editor")  # the Review queue is an editor's
+        # Told on the Chat page, known in the terminal.
+        told = httpx.post(f"{url}/api/v1/chat", json={"message": "Kız kardeşimin adı Elif."},
+                          headers=ada, timeout=30)  # fmt: skip
+        assert told.status_code == 200 and "event: end" in told.text
+        env = {**os.environ, "AZURAFORGE_HOME": str(tmp_path / "home"), "COLUMNS": "200",
+               "TERM": "dumb", "AZURAFORGE_API_URL": url,
+               "AZURAFORGE_TOKEN": ada["Authorization"].removeprefix("Bearer ")}  # fmt: skip
+        terminal = Terminal([str(AZURAFORGE), "chat"], env)
+        terminal.expect(f"({url}, ada in project default)")
+        terminal.expect("you>")
+        terminal.type("/memory")
+        assert "message: Kız kardeşimin adı Elif." in terminal.expect("you>")
+        terminal.type("/switch chef")
+        terminal.expect("no expert 'chef'; experts: general, turkish, python; backends: quick")
+        terminal.type("/feedback bad")
+        terminal.expect("no answer yet")
+        terminal.type("pandas ile CSV dosyası nasıl okunur?")
+        terminal.expect("ai> echo: pandas ile CSV dosyası nasıl okunur?")
+        assert "code_python" in terminal.expect("-> python) on quick")
+        terminal.type("/feedback correction pd.read_csv('a.csv')")
+        shown = terminal.expect("is correction")
+        terminal.type("/quit")
+        assert "Traceback" not in shown and terminal.close() == 0
+        turn = int(re.search(r"turn (\d+) is correction", shown).group(1))
+        examples = httpx.get(f"{url}/api/v1/assist/examples", headers=ada).json()["data"]
+        mine = next(e for e in examples if e["turn_id"] == turn)
+        assert (mine["prompt"], mine["output"]) == (
+            "pandas ile CSV dosyası nasıl okunur?", "pd.read_csv('a.csv')"
+        )  # fmt: skip
+        conversations = httpx.get(f"{url}/api/v1/chat/conversations", headers=ada).json()
+        assert len(conversations["data"]) == 2  # the Chat page's and the terminal's
+    assert not (tmp_path / "home" / "assist").exists()  # nothing kept in the terminal's home
+
+
+def test_local_chats_even_when_logged_in(tmp_path):
+    terminal = Terminal(
+        [str(AZURAFORGE), "chat", "--backend", "echo", "--no-memory", "--local"],
+        {**os.environ, "AZURAFORGE_HOME": str(tmp_path), "AZURAFORGE_TOKEN": "afk_unused",
+         "AZURAFORGE_API_URL": "http://127.0.0.1:9", "TERM": "dumb"},
+    )  # fmt: skip
+    terminal.expect("(echo, ")
+    terminal.type("merhaba")
+    terminal.expect("ai> echo: merhaba")
+    os.write(terminal.master, b"\x04")
+    assert terminal.close() == 0

@@ -358,13 +358,25 @@ def _turn_logger(path: Path) -> logging.Logger:
     return logger
 
 
-def record_feedback(path: str | Path, turn: Turn, verdict: str, correction: str = "") -> None:
-    """Append the user's verdict on a turn (``good``, ``bad`` or ``correction``) to a JSON-lines
-    file, the input of the later self-improvement loop."""
+def check_verdict(verdict: str, correction: str = "") -> None:
+    """Refuse a verdict on an answer other than ``good``, ``bad`` or ``correction``, and a
+    correction without the corrected answer.
+
+    >>> check_verdict("correction")
+    Traceback (most recent call last):
+    ...
+    azuraforge.errors.InvalidParameterError: a correction needs the corrected answer
+    """
     if verdict not in ("good", "bad", "correction"):
         raise InvalidParameterError(f"feedback must be good, bad or correction, got {verdict!r}")
     if verdict == "correction" and not correction.strip():
         raise InvalidParameterError("a correction needs the corrected answer")
+
+
+def record_feedback(path: str | Path, turn: Turn, verdict: str, correction: str = "") -> None:
+    """Append the user's verdict on a turn (``good``, ``bad`` or ``correction``) to a JSON-lines
+    file, the input of the later self-improvement loop."""
+    check_verdict(verdict, correction)
     record: dict[str, Any] = {"time": time.time(), "verdict": verdict, "correction": correction}
     record.update(
         {

@@ -1,5 +1,11 @@
 """``azuraforge chat``: talk to the assistant in the terminal, answers streamed as they come.
 
+Logged in to a server (``azuraforge login``, ``$AZURAFORGE_TOKEN`` or ``--api-url``), it is
+that server's assistant (:mod:`azuraforge.cli.chat_server`): its conversations, memory and
+verdicts. Otherwise (or with ``--local``) it is the terminal's own, offline: the backend of
+``--backend``, the experts' adapters of the experts folder, and a project folder of the
+AzuraForge home keeping its memory, turns and feedback.
+
 Slash commands: ``/help``, ``/clear``, ``/switch <expert|auto>``, ``/memory``,
 ``/feedback good|bad|correction <text>``, ``/quit`` or ``/exit`` (or Ctrl-D).
 """
@@ -8,8 +14,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.markup import escape
@@ -30,9 +38,20 @@ from azuraforge.assist.orchestrator import (
     record_feedback,
 )
 from azuraforge.cli.assist import RouterFolder, existing, router_from
-from azuraforge.cli.common import UsageError, Verbose, arguments, console, errors, user_errors
+from azuraforge.cli.chat_server import ServerConversation
+from azuraforge.cli.common import (
+    ApiUrl,
+    UsageError,
+    Verbose,
+    arguments,
+    console,
+    errors,
+    user_errors,
+)
 from azuraforge.cli.experts import ExpertsFolder, registry_folder
 from azuraforge.cli.plugins import load_plugins
+from azuraforge.client import Client
+from azuraforge.client.environment import api_url, token_for
 from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home
 
@@ -78,11 +97,19 @@ UrlOption = Annotated[
     str | None, typer.Option("--url", help="the OpenAI-compatible server, for --backend openai")
 ]
 ProjectOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--project",
         envvar="AZURAFORGE_PROJECT",
-        help="the project whose memory, turns and feedback these are (each its own folder)",
+        help="the project whose memory, turns and feedback these are (each its own folder; "
+        "logged in, the server's project, default: your token's)",
+    ),
+]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="the terminal's own assistant even when logged in to a server (azuraforge login)",
     ),
 ]
 MemoryOption = Annotated[
@@ -98,45 +125,170 @@ ExpertMapOption = Annotated[
 ]
 
 
+class Conversation(Protocol):
+    """What the terminal talks to: the server's assistant (:class:`ServerConversation`) or
+    the terminal's own (:class:`LocalConversation`). A method that cannot do what it is
+    asked raises an :class:`~azuraforge.errors.AzuraForgeError`, shown as one line."""
+
+    experts: list[str]
+
+    @property
+    def title(self) -> str:
+        """What the greeting names: the backend and model, or the server and project."""
+        ...
+
+    def reply(self, message: str) -> Iterator[str]:
+        """The answer's pieces as they are made."""
+        ...
+
+    def routed(self) -> str | None:
+        """How the last answer was routed (``None``: no answer yet)."""
+        ...
+
+    def clear(self) -> None:
+        """Forget the conversation so far (memories stay)."""
+        ...
+
+    def switch(self, choice: str | None) -> str:
+        """Answer with ``choice`` (``None``: the router's choice); what answers now."""
+        ...
+
+    def memory(self) -> str:
+        """What the long-term memory holds, to show."""
+        ...
+
+    def feedback(self, verdict: str, correction: str) -> str:
+        """Keep the verdict on the last answer; what was done, to show."""
+        ...
+
+    def close(self) -> None:
+        """Release what it holds."""
+        ...
+
+
+class LocalConversation:
+    """The terminal's own assistant, its verdicts appended to the file ``feedback``."""
+
+    def __init__(self, assistant: Assistant, feedback: Path, title: str) -> None:
+        self.assistant, self.feedback_file, self.title = assistant, feedback, title
+        self.experts = list(assistant.experts)
+
+    def reply(self, message: str) -> Iterator[str]:
+        """The assistant's answer, its turn logged when it ends."""
+        return self.assistant.reply(message)
+
+    def routed(self) -> str | None:
+        """The last turn's intent, the router's confidence and the expert, and what was
+        degraded (a backend that fell back, a memory that failed)."""
+        turn = self.assistant.last
+        if turn is None:
+            return None
+        degraded = "; ".join(turn.degraded)
+        return f"({turn.intent} {turn.confidence:.2f} -> {turn.expert})" + (
+            f" {degraded}" if degraded else ""
+        )
+
+    def clear(self) -> None:
+        """Forget the conversation so far (the long-term memory stays)."""
+        self.assistant.clear()
+
+    def switch(self, choice: str | None) -> str:
+        """Answer with expert ``choice`` (``None``: the router's)."""
+        self.assistant.switch(choice)
+        return self.assistant.forced or "chosen by the router"
+
+    def memory(self) -> str:
+        """The long-term memory's statistics."""
+        stats = self.assistant.memory.stats() if self.assistant.memory else None
+        return f"memory: {stats}" if stats else "no long-term memory (--no-memory)"
+
+    def feedback(self, verdict: str, correction: str) -> str:
+        """Append the verdict on the last turn to the feedback file."""
+        if self.assistant.last is None:
+            raise UsageError("no answer yet to give feedback on")
+        record_feedback(self.feedback_file, self.assistant.last, verdict, correction)
+        return f"feedback saved to {self.feedback_file}"
+
+    def close(self) -> None:
+        """Nothing to release: the backend ends with the process."""
+
+
 def chat(
     backend: BackendOption = "llama",
     model: ModelOption = DEFAULT_MODEL,
     url: UrlOption = None,
     user: Annotated[str, typer.Option(help="whose memories to read and write")] = "default",
-    project: ProjectOption = "default",
+    project: ProjectOption = None,
     memory: MemoryOption = None,
     no_memory: Annotated[bool, typer.Option("--no-memory", help="no long-term memory")] = False,
     experts: ExpertsFolder = None,
     router: RouterFolder = None,
     expert_map: ExpertMapOption = None,
+    api: ApiUrl = None,
+    local: LocalOption = False,
     verbose: Verbose = False,
 ) -> None:
-    """Chat with the assistant (offline; Turkish and English)."""
+    """Chat with the assistant: logged in to a server, that server's (its memory,
+    conversations and verdicts); otherwise the terminal's own (offline; Turkish and English)."""
     with user_errors(verbose):
-        offline()
-        load_plugins()  # the plugin folder's backends, before --backend is looked up
-        home = _mkdir(project_folder(default_home() / "assist", project))
-        mapping = existing(expert_map) if expert_map else None
-        generator = _backend(backend, model, url, home)
-        routing = router_from(router)
-        answering = _experts(routing, mapping or (router / EXPERT_MAP if router else None))
-        store = None if no_memory else _memory(memory or _mkdir(home) / "memory.db", routing)
-        assistant = Assistant(
-            routing,
-            generator,
-            memory=store,
-            fallback=EchoBackend() if backend != "echo" else None,
-            adapters=None
-            if not generator.capabilities.adapters  # openai's are the server's models
-            else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
-            experts=answering,
-            user=user,
-            turn_log=home / "turns.jsonl",
-        )
+        if not local and (api is not None or token_for(api_url(api)) is not None):
+            conversation: Conversation = ServerConversation(Client.from_environment(api, project))
+        else:
+            home = _mkdir(
+                project_folder(
+                    default_home() / "assist", "default" if project is None else project
+                )
+            )
+            options = _LocalOptions(backend, model, url, user, memory, no_memory)
+            conversation = _local(options, home, experts, router, expert_map)
         console.print(
-            f"[bold]AzuraForge assistant[/bold] ({generator.name}, {model}); /help for commands"
+            f"[bold]AzuraForge assistant[/bold] ({escape(conversation.title)}); /help for commands"
         )
-        _loop(assistant, home / "feedback.jsonl")
+        try:
+            _loop(conversation)
+        finally:
+            conversation.close()
+
+
+@dataclass(frozen=True)
+class _LocalOptions:
+    """The options of ``azuraforge chat`` that make the terminal's own assistant."""
+
+    backend: str
+    model: str
+    url: str | None
+    user: str
+    memory: Path | None
+    no_memory: bool
+
+
+def _local(
+    options: _LocalOptions, home: Path, experts: Path | None, router: Path | None,
+    expert_map: Path | None,
+) -> LocalConversation:  # fmt: skip
+    """The terminal's own assistant, keeping its turns and feedback in ``home``."""
+    offline()
+    load_plugins()  # the plugin folder's backends, before --backend is looked up
+    mapping = existing(expert_map) if expert_map else None
+    generator = _backend(options.backend, options.model, options.url, home)
+    routing = router_from(router)
+    answering = _experts(routing, mapping or (router / EXPERT_MAP if router else None))
+    store = None if options.no_memory else _memory(options.memory or home / "memory.db", routing)
+    assistant = Assistant(
+        routing,
+        generator,
+        memory=store,
+        fallback=EchoBackend() if options.backend != "echo" else None,
+        adapters=None
+        if not generator.capabilities.adapters  # openai's are the server's models
+        else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
+        experts=answering,
+        user=options.user,
+        turn_log=home / "turns.jsonl",
+    )
+    return LocalConversation(
+        assistant, home / "feedback.jsonl", f"{generator.name}, {options.model}"
+    )
 
 
 def _memory(path: Path, routing: IntentRouter) -> SqliteVecMemory:
@@ -173,7 +325,7 @@ def _mkdir(folder: Path) -> Path:
     return folder
 
 
-def _loop(assistant: Assistant, feedback: Path) -> None:
+def _loop(conversation: Conversation) -> None:
     while True:
         try:
             line = input("you> ").strip()
@@ -183,52 +335,43 @@ def _loop(assistant: Assistant, feedback: Path) -> None:
         if not line:
             continue
         if line.startswith("/"):
-            if not _command(assistant, line, feedback):
+            if not _command(conversation, line):
                 return
             continue
         try:
             sys.stdout.write("ai> ")
-            for piece in assistant.reply(line):
+            for piece in conversation.reply(line):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
             sys.stdout.write("\n")
-            turn = assistant.last
-            if turn is not None:
-                degraded = "; ".join(turn.degraded)
-                console.print(
-                    f"[dim]({turn.intent} {turn.confidence:.2f} -> {turn.expert})"
-                    + (f" {escape(degraded)}" if degraded else "")
-                    + "[/dim]"
-                )
+            routed = conversation.routed()
+            if routed is not None:
+                console.print(f"[dim]{escape(routed)}[/dim]")
         except AzuraForgeError as e:
             sys.stdout.write("\n")
             errors.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
 
 
-def _command(assistant: Assistant, line: str, feedback: Path) -> bool:
+def _command(conversation: Conversation, line: str) -> bool:
     """Run a slash command; False means leave."""
     name, _, rest = line.partition(" ")
     try:
         if name in ("/quit", "/exit"):
             return False
         if name == "/help":
-            console.print(HELP.format(experts=", ".join(assistant.experts)), highlight=False)
+            console.print(HELP.format(experts=", ".join(conversation.experts)), highlight=False)
         elif name == "/clear":
-            assistant.clear()
+            conversation.clear()
             console.print("conversation cleared")
         elif name == "/switch":
             choice = rest.strip()
-            assistant.switch(None if choice in ("", "auto") else choice)
-            console.print(f"expert: {assistant.forced or 'chosen by the router'}")
+            answering = conversation.switch(None if choice in ("", "auto") else choice)
+            console.print(f"expert: {answering}")
         elif name == "/memory":
-            stats = assistant.memory.stats() if assistant.memory else None
-            console.print(f"memory: {stats}" if stats else "no long-term memory (--no-memory)")
+            console.print(conversation.memory(), highlight=False, markup=False)
         elif name == "/feedback":
             verdict, _, correction = rest.strip().partition(" ")
-            if assistant.last is None:
-                raise UsageError("no answer yet to give feedback on")
-            record_feedback(feedback, assistant.last, verdict, correction)
-            console.print(f"feedback saved to {feedback}")
+            console.print(conversation.feedback(verdict, correction), markup=False)
         else:
             raise UsageError(f"unknown command {name!r}; /help lists them")
     except AzuraForgeError as e:

@@ -52,6 +52,12 @@ class Chat:
         body = {"verdict": verdict, **({"correction": correction} if correction else {})}
         return dict(self.session.request("POST", f"/chat/turns/{turn_id}/feedback", json=body))
 
+    def models(self) -> dict[str, list[str]]:
+        """What ``ask``'s ``model`` may name besides ``auto``: the server's ``backends`` and
+        ``experts``."""
+        found = self.session.request("GET", "/chat/models")
+        return {"backends": list(found["backends"]), "experts": list(found["experts"])}
+
     def performance(self) -> list[dict[str, Any]]:
         """What the backend selector measured per task type and candidate, and which it
         prefers for each task."""

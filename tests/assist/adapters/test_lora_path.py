@@ -14,15 +14,13 @@ import numpy as np
 import pytest
 
 from azuraforge.assist.adapters import AdapterPool, AdapterRegistry
-from azuraforge.assist.adapters.training import (
-    LoraSettings,
-    file_sha256,
-    train_expert,
-)
+from azuraforge.assist.adapters.training import LoraSettings, train_expert
 from azuraforge.assist.backends import GenerationSettings, Message
 from azuraforge.assist.backends.llama import LlamaCppBackend
-from azuraforge.assist.backends.transformers import TransformersBackend, format_prompt
+from azuraforge.assist.backends.transformers import TransformersBackend
+from azuraforge.assist.bases import file_sha256
 from azuraforge.assist.corpora import Instruction
+from azuraforge.assist.prompts import format_prompt
 from tests.assist.tiny_llama import build_tiny_llama
 
 NAMES = ["Ada", "Alan", "Grace", "Linus", "Guido", "Barbara", "Edsger", "Donald", "Ken", "Dennis"]

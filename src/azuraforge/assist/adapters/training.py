@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from azuraforge.assist.adapters.registry import AdapterRegistry, AdapterVersion
-from azuraforge.assist.backends.transformers import format_prompt
+from azuraforge.assist.bases import dequantised_base, file_sha256, training_libraries
 from azuraforge.assist.corpora import Instruction
-from azuraforge.assist.models import offline, resolve
-from azuraforge.errors import InvalidParameterError, ModelUnavailableError
+from azuraforge.assist.models import resolve
+from azuraforge.assist.prompts import format_prompt
+from azuraforge.errors import InvalidParameterError
 
 IGNORED = -100  # the label PyTorch's cross-entropy skips: prompt tokens and padding
 
@@ -72,51 +72,10 @@ class TrainedAdapter:
     metrics: dict[str, Any]
 
 
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def data_sha256(examples: Sequence[Instruction]) -> str:
     """A checksum of the examples themselves, whatever file they came from."""
     text = json.dumps([asdict(e) for e in examples], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def dequantised_base(base: str | Path, cache: str | Path) -> Path:
-    """A Hugging Face folder (float32 safetensors, config, tokenizer) of the GGUF ``base``,
-    made once and kept in ``cache/<first 16 hex digits of its SHA-256>``."""
-    gguf = resolve(base)
-    folder = Path(cache) / file_sha256(gguf)[:16]
-    if (folder / "config.json").is_file():
-        return folder
-    offline()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype="float32"
-    )
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # A model loaded from GGUF remembers its quantisation and refuses to be saved with it.
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        staging.rename(folder)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (folder / "config.json").is_file():  # not merely another process being first
-            raise
-    return folder
 
 
 def train_adapter(
@@ -226,19 +185,6 @@ def train_expert(
             settings=asdict(trained.settings),
             metrics=trained.metrics,
         )
-
-
-def training_libraries() -> tuple[Any, Any, Any]:
-    """torch, peft and transformers, or a clear error naming the extra that installs them."""
-    try:
-        import peft
-        import torch
-        import transformers
-    except ImportError as e:
-        raise ModelUnavailableError(
-            f"training experts needs {e.name}: pip install 'azuraforge[assist-train]'"
-        ) from e
-    return torch, peft, transformers
 
 
 def _encode_all(

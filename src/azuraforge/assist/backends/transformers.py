@@ -8,7 +8,7 @@ Needs the ``assist-train`` extra (transformers, peft, torch).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,20 +20,11 @@ from azuraforge.assist.backends.base import (
     GenerationSettings,
     Message,
 )
+from azuraforge.assist.bases import dequantised_base, training_libraries
 from azuraforge.assist.models import DEFAULT_MODEL, offline
+from azuraforge.assist.prompts import format_prompt
 from azuraforge.errors import NotFoundError
 from azuraforge.learn.home import default_home
-
-
-def format_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
-    """The text a model sees before it answers ``messages``: its chat template, or for a base
-    model without one, the messages' contents separated by blank lines."""
-    if getattr(tokenizer, "chat_template", None):
-        text: str = tokenizer.apply_chat_template(
-            list(messages), tokenize=False, add_generation_prompt=True
-        )
-        return text
-    return "".join(f"{m['content']}\n\n" for m in messages)
 
 
 class TransformersBackend(Backend):
@@ -61,8 +52,6 @@ class TransformersBackend(Backend):
         context_tokens: int = 2048,
         threads: int | None = None,
     ) -> None:
-        from azuraforge.assist.adapters.training import dequantised_base, training_libraries
-
         self._torch, self._peft_lib, transformers = training_libraries()
         offline()
         if threads:
@@ -180,4 +169,4 @@ class _Stop:
         return self.torch.full((input_ids.shape[0],), self.event.is_set(), dtype=self.torch.bool)
 
 
-__all__ = ["TransformersBackend", "format_prompt"]
+__all__ = ["TransformersBackend"]

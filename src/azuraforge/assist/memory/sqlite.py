@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,15 +42,15 @@ from typing import Any
 
 import numpy as np
 
-from azuraforge.assist.embeddings import Embedder, passage_rows
+from azuraforge.assist.embeddings import Embedder
 from azuraforge.assist.memory.base import (
-    MAX_K,
     Filter,
     Hit,
     Memory,
     VectorMemory,
+    check_embedder,
     check_limit,
-    check_texts,
+    embedder_info,
 )
 from azuraforge.errors import InvalidParameterError, ModelUnavailableError, SchemaMismatchError
 
@@ -139,18 +138,13 @@ class SqliteVecMemory(VectorMemory):
             self._prepare()
 
     def _prepare(self) -> None:
-        wanted = {"embedder": self.embedder.name, "dim": str(self.embedder.dim)}
+        wanted = embedder_info(self.embedder)
         db = self._db
         db.execute("create table if not exists memory_info (key text primary key, value text)")
         stored = dict(db.execute("select key, value from memory_info").fetchall())
         stored.pop("next_id", None)
         schema = int(stored.pop("schema", 1 if stored else SCHEMA))
-        if stored and stored != wanted:
-            raise SchemaMismatchError(
-                f"memory {self.path!r} holds {stored.get('embedder')!r} embeddings "
-                f"({stored.get('dim')} dimensions), not {self.embedder.name!r}; open it "
-                "with that embedder, or give this one another file"
-            )
+        check_embedder(stored, self.embedder, f"memory {self.path!r}", "file")
         if schema > SCHEMA:
             raise SchemaMismatchError(
                 f"memory {self.path!r} has schema {schema}, this AzuraForge reads up to "
@@ -175,18 +169,11 @@ class SqliteVecMemory(VectorMemory):
         )
         db.execute("insert or replace into memory_info values ('schema', ?)", (str(SCHEMA),))
 
-    def add(
-        self,
-        texts: Sequence[str],
-        *,
-        user: str,
-        kind: str = "note",
-        created: float | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> list[int]:
-        check_texts(texts)
-        rows = np.asarray(passage_rows(self.embedder, texts), dtype=np.float32)
-        stamp, extra = time.time() if created is None else float(created), json.dumps(meta or {})
+    def _store(
+        self, texts: Sequence[str], rows: np.ndarray, *, user: str, kind: str,
+        created: float, meta: dict[str, Any],
+    ) -> list[int]:  # fmt: skip
+        rows, extra = np.asarray(rows, dtype=np.float32), json.dumps(meta)
         with self._lock:
             with _transaction(self._db):
                 # Ids come from a counter, not max(id): a deleted id is never given again.
@@ -197,7 +184,7 @@ class SqliteVecMemory(VectorMemory):
                     (str(start + len(texts)),),
                 )
                 values = [
-                    (i, user, kind, stamp, t, extra, r.tobytes())
+                    (i, user, kind, created, t, extra, r.tobytes())
                     for i, r, t in zip(ids, rows, texts, strict=True)
                 ]
                 self._db.executemany(
@@ -210,14 +197,12 @@ class SqliteVecMemory(VectorMemory):
                 )
             if self._index is not None:
                 self._index.append(
-                    [(i, user, kind, stamp, r) for i, r in zip(ids, rows, strict=True)]
+                    [(i, user, kind, created, r) for i, r in zip(ids, rows, strict=True)]
                 )
         return ids
 
-    def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
-        if not 1 <= k <= MAX_K:
-            raise InvalidParameterError(f"k must be between 1 and {MAX_K}, got {k}")
-        vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+    def _nearest(self, vector: np.ndarray, k: int, where: Filter | None) -> list[Hit]:
+        vector = np.asarray(vector, dtype=np.float32)
         with self._lock:
             index = self._first_pass()
             if index is None or index.partition_rows(where) <= self.exact_rows:
@@ -232,7 +217,7 @@ class SqliteVecMemory(VectorMemory):
             f"{''.join(' and ' + c for c in conditions)} order by distance"
         )
         rows = self._db.execute(sql, (vector.tobytes(), k, *values)).fetchall()
-        return [Hit(_memory(row[:-1]), 1.0 - float(row[-1])) for row in rows]
+        return [Hit(Memory.of_row(row[:-1]), 1.0 - float(row[-1])) for row in rows]
 
     def _ranked(self, vector: np.ndarray, ids: np.ndarray, k: int) -> list[Hit]:
         """The ``k`` of ``ids`` nearest to ``vector`` by their stored embeddings."""
@@ -245,7 +230,9 @@ class SqliteVecMemory(VectorMemory):
         similarity = np.einsum("ij,j->i", rows, vector) / np.where(norms > 0, norms, 1.0)
         order = np.argsort(-similarity, kind="stable")[:k]
         best = {found[i][0]: float(similarity[i]) for i in order}
-        memories = {row[0]: _memory(row) for row in _select_ids(self._db, _COLUMNS, list(best))}
+        memories = {
+            row[0]: Memory.of_row(row) for row in _select_ids(self._db, _COLUMNS, list(best))
+        }
         return [Hit(memories[i], s) for i, s in best.items()]
 
     def _first_pass(self) -> _FirstPass | None:
@@ -268,7 +255,9 @@ class SqliteVecMemory(VectorMemory):
 
     def read(self, ids: Sequence[int]) -> list[Memory]:
         with self._lock:
-            return [_memory(row) for row in _select_ids(self._db, _COLUMNS, sorted(set(ids)))]
+            return [
+                Memory.of_row(row) for row in _select_ids(self._db, _COLUMNS, sorted(set(ids)))
+            ]
 
     def recent(self, where: Filter | None = None, limit: int = 20) -> list[Memory]:
         check_limit(limit)
@@ -278,7 +267,7 @@ class SqliteVecMemory(VectorMemory):
         )
         with self._lock:
             rows = self._db.execute(sql + " order by id desc limit ?", (*values, limit))
-            return [_memory(row) for row in rows.fetchall()]
+            return [Memory.of_row(row) for row in rows.fetchall()]
 
     def delete(self, ids: Sequence[int] = (), where: Filter | None = None) -> int:
         with self._lock:
@@ -299,19 +288,14 @@ class SqliteVecMemory(VectorMemory):
                 self._index.drop(present)
             return len(present)
 
-    def stats(self) -> dict[str, Any]:
+    def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
         with self._lock:
-            count = int(self._db.execute("select count(*) from memory_rows").fetchone()[0])
             users = dict(self._db.execute("select user, count(*) from memory_rows group by user"))
             kinds = dict(self._db.execute("select kind, count(*) from memory_rows group by kind"))
-        return {
-            "count": count,
-            "users": users,
-            "kinds": kinds,
-            "embedder": self.embedder.name,
-            "dim": self.embedder.dim,
-            "path": self.path,
-        }
+        return users, kinds
+
+    def _place(self) -> dict[str, str]:
+        return {"path": self.path}
 
     def close(self) -> None:
         with self._lock:
@@ -507,16 +491,6 @@ def _vector(blob: bytes) -> np.ndarray:
 
 
 def _conditions(where: Filter | None) -> tuple[list[str], list[Any]]:
-    where = where or Filter()
-    pairs = [
-        ("user = ?", where.user),
-        ("kind = ?", where.kind),
-        ("created >= ?", where.since),
-        ("created <= ?", where.until),
-    ]
-    return [c for c, v in pairs if v is not None], [v for _, v in pairs if v is not None]
-
-
-def _memory(row: Sequence[Any]) -> Memory:
-    id_, user, kind, created, text, meta = row
-    return Memory(int(id_), text, user, kind, float(created), json.loads(meta))
+    """``where``'s conditions in SQL, with the values of their ``?``."""
+    terms = (where or Filter()).terms()
+    return [f"{name} {operator} ?" for name, operator, _ in terms], [v for *_, v in terms]
