@@ -120,3 +120,25 @@ def test_the_report_of_nothing_and_bad_workers():
         pass_at_1([], lambda p: "", workers=0)
     report = PassAtOneReport((ProblemResult("MBPP/11", "timeout", 1.0, "slow", "x"),), 1.0)
     assert report.pass_at_1 == 0.0 and report.failures() == list(report.results)
+
+
+def test_a_models_code_runs_behind_the_guardians_boundary(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the machine file")
+    problem = CodeProblem("MBPP/leak", "Read it.", ("assert leak() == 'the machine file'",),
+                          "", "leak", "")  # fmt: skip
+    answer = f"def leak():\n    return open({str(secret)!r}).read()\n"
+    behind = check(problem, answer)
+    assert behind.status == "failed" and "raised FileNotFoundError" in behind.message
+    assert check(problem, answer, boundary=None).passed  # the sandbox's limits alone
+
+
+def test_where_the_boundary_cannot_run_no_answer_is_asked_for():
+    from azuraforge.assist.boundary import Bubblewrap
+    from azuraforge.errors import BoundaryUnavailableError
+
+    asked = []
+    problem = CodeProblem("MBPP/1", "Add.", ("assert add(1, 2) == 3",), "", "add", "")
+    with pytest.raises(BoundaryUnavailableError, match="apt-get install bubblewrap"):
+        pass_at_1([problem], asked.append, boundary=Bubblewrap("no-such-bwrap"))
+    assert asked == []

@@ -2,7 +2,10 @@
 
 :func:`pass_at_1` asks ``complete`` for one answer to each :class:`CodeProblem` (the prompt is
 :func:`~azuraforge.assist.corpora.problem_prompt`), takes the code out of it with
-:func:`extract_code`, and runs it with the tests in the :mod:`~azuraforge.assist.sandbox`::
+:func:`extract_code`, and runs it with the tests in the :mod:`~azuraforge.assist.sandbox`, behind
+the bubblewrap boundary the server's guardian runs answers' code behind
+(:mod:`~azuraforge.assist.boundary`: no network, none of the machine's files), not under the
+sandbox's resource limits alone::
 
     from azuraforge.assist.corpora import load_humaneval, problem_prompt
     from azuraforge.assist.evaluation import pass_at_1
@@ -29,12 +32,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from azuraforge.assist.boundary import Bubblewrap
 from azuraforge.assist.corpora import CodeProblem, parse_quietly
 from azuraforge.assist.sandbox import STATUSES, Limits, Status, run_tests
 from azuraforge.errors import InvalidParameterError
 
 _FENCE = re.compile(r"^([ \t]*)```[ \t]*([\w+.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
 _PYTHON_TAGS = {"", "python", "python3", "py", "py3"}
+BOUNDARY = Bubblewrap()
+"""What a model's code runs behind: the guardian's boundary (``bwrap`` on ``PATH``)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,10 @@ def solution_program(problem: CodeProblem, answer: str) -> str:
     return problem.prompt + code
 
 
-def check(problem: CodeProblem, answer: str, *, limits: Limits | None = None) -> ProblemResult:
+def check(
+    problem: CodeProblem, answer: str, *, limits: Limits | None = None,
+    boundary: Bubblewrap | None = BOUNDARY,
+) -> ProblemResult:  # fmt: skip
     """Run ``answer`` to ``problem`` against its tests in the sandbox.
 
     Parameters
@@ -172,9 +181,20 @@ def check(problem: CodeProblem, answer: str, *, limits: Limits | None = None) ->
         A model's answer: code, or text with fenced code (see :func:`extract_code`).
     limits
         The sandbox's limits; its defaults when ``None``.
+    boundary
+        What the run is started behind: by default the guardian's bubblewrap boundary;
+        ``None``, the sandbox's limits alone (code one trusts, such as a reference answer).
+
+    Raises
+    ------
+    BoundaryUnavailableError
+        If the boundary cannot run here (no ``bwrap``, no namespaces): the message says what
+        to install or allow.
     """
     program = solution_program(problem, answer)
-    result = run_tests(program, problem.tests, setup=problem.setup, limits=limits)
+    bounded = None if boundary is None else boundary.ready()
+    result = run_tests(program, problem.tests, setup=problem.setup, limits=limits,
+                       boundary=bounded)  # fmt: skip
     return ProblemResult(
         problem.task_id, result.status, result.seconds, result.message, program, result.cpu_seconds
     )
@@ -186,6 +206,7 @@ def pass_at_1(
     *,
     limits: Limits | None = None,
     workers: int = 1,
+    boundary: Bubblewrap | None = BOUNDARY,
 ) -> PassAtOneReport:
     """pass@1 of ``complete`` on ``problems``, one answer each.
 
@@ -202,11 +223,16 @@ def pass_at_1(
     workers
         Runs at a time. Runs are timed by the wall clock: more workers than free cores can
         turn slow answers into timeouts.
+    boundary
+        What each run is started behind (:func:`check`): the guardian's bubblewrap boundary
+        by default, made ready before the first answer is asked for.
 
     Raises
     ------
     InvalidParameterError
         ``workers`` below 1.
+    BoundaryUnavailableError
+        If the boundary cannot run here (before any answer is asked for).
 
     Examples
     --------
@@ -217,10 +243,13 @@ def pass_at_1(
     """
     if workers < 1:
         raise InvalidParameterError(f"workers must be at least 1, got {workers}")
+    if boundary is not None:
+        boundary.ready()  # a machine without it fails now, not after the model's answers
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pass-at-1") as pool:
         futures: list[Future[ProblemResult]] = [
-            pool.submit(check, problem, complete(problem), limits=limits) for problem in problems
+            pool.submit(check, problem, complete(problem), limits=limits, boundary=boundary)
+            for problem in problems
         ]
         results = tuple(f.result() for f in futures)
     return PassAtOneReport(results, time.perf_counter() - start)
