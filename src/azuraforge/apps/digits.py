@@ -194,6 +194,14 @@ def _pixel_scaler(images: np.ndarray) -> StandardScaler:
 
 def _pixel_images(table: CsvTable) -> np.ndarray:
     """(n, 28, 28) grey levels from a table of one image a row (``DigitClassifier.predict``)."""
+    names = _pixel_columns(table)
+    pixels = table.matrix(names)
+    _check_grey_levels(table, names, pixels)
+    return pixels.astype(np.float32).reshape(-1, 28, 28)
+
+
+def _pixel_columns(table: CsvTable) -> list[str]:
+    """The table's columns but its label: the 784 pixels of an image, row by row."""
     has_label = table.has_header and table.has_column("label")
     label = table.find_column("label") if has_label else None
     names = [name for name in table.column_names if name != label]
@@ -203,7 +211,11 @@ def _pixel_images(table: CsvTable) -> np.ndarray:
             f"{table.place(first)}: {len(names)} pixel values, expected {PIXELS} (the 28x28 grey "
             "levels of one image, row by row, one image a line)"
         )
-    pixels = table.matrix(names)
+    return names
+
+
+def _check_grey_levels(table: CsvTable, names: list[str], pixels: np.ndarray) -> None:
+    """Refuse a value outside 0-255, and images scaled to 0-1."""
     outside = (pixels < 0) | (pixels > 255)
     if outside.any():
         row, column = (int(i) for i in np.argwhere(outside)[0])
@@ -216,4 +228,3 @@ def _pixel_images(table: CsvTable) -> np.ndarray:
             f"{pixels.max():g}); expected grey levels 0-255 as in MNIST (multiply the values "
             "by 255)"
         )
-    return pixels.astype(np.float32).reshape(-1, 28, 28)

@@ -255,14 +255,9 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
             scaled, frame, test.target_rows, config, (target_scaler, anchors), blend
         )
         _check_finite(predicted, frame)
-        actual = frame.target[test.target_rows].astype(np.float64)
-        baselines = self.baselines(frame, test.target_rows, config, split.train)
-        train_target = frame.target[split.train] if self.mase_on_target else None
-        observed = None if frame.observed is None else frame.observed[split.train]
-        metrics = score_forecast(
-            actual, predicted, baselines, train_target, self.seasons(config), observed
+        actual, baselines, metrics = self._scored(
+            frame, split, test.target_rows, config, predicted
         )
-        metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
         artifact = ModelArtifact(
             model=model,
             preprocessing={"features": feature_scaler, "target": target_scaler},
@@ -281,13 +276,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         predictions = write_predictions(
             directory / "test_predictions.csv", times, {"actual": actual, **forecasts}
         )
-        summary = self._summary(frame, split, config, blend, test.target_rows)
-        if self.mase_on_target and "MASE" not in metrics:
-            summary += NO_MASE_SCALE
-        statements = verdicts(blend, metrics)
-        if frame.fill_report is not None:
-            statements.insert(0, frame.fill_report.describe())
-        summary += "".join(f" {statement}" for statement in statements)
+        summary, statements = self._told(frame, split, config, blend, test.target_rows, metrics)
         title = f"{self.name}: {self.description}"
         report = forecast_report(
             directory, title, summary, metrics, times, actual, forecasts, trainer.history
@@ -298,6 +287,36 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         )
         plain = [statement.replace("**", "") for statement in statements]
         return self.finish(ctx, artifact, report, trainer, note, (predictions,), plain)
+
+    def _scored(
+        self, frame: Frame, split: Split, rows: np.ndarray, config: ForecastT,
+        predicted: np.ndarray,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, dict[str, float]]]:  # fmt: skip
+        """The test ``rows``' true values, the baselines' forecasts of them, and the test
+        table: the model's ``predicted`` and each baseline's scores."""
+        actual = frame.target[rows].astype(np.float64)
+        baselines = self.baselines(frame, rows, config, split.train)
+        train_target = frame.target[split.train] if self.mase_on_target else None
+        observed = None if frame.observed is None else frame.observed[split.train]
+        metrics = score_forecast(
+            actual, predicted, baselines, train_target, self.seasons(config), observed
+        )
+        metrics.update(self.extra_metrics(frame, split.train, actual, predicted, baselines))
+        return actual, baselines, metrics
+
+    def _told(
+        self, frame: Frame, split: Split, config: ForecastT, blend: Blend, rows: np.ndarray,
+        metrics: dict[str, dict[str, float]],
+    ) -> tuple[str, list[str]]:  # fmt: skip
+        """The report's summary, and the statements about the result it ends with (what the
+        data filled first): the terminal prints them too."""
+        summary = self._summary(frame, split, config, blend, rows)
+        if self.mase_on_target and "MASE" not in metrics:
+            summary += NO_MASE_SCALE
+        statements = verdicts(blend, metrics)
+        if frame.fill_report is not None:
+            statements.insert(0, frame.fill_report.describe())
+        return summary + "".join(f" {statement}" for statement in statements), statements
 
     def _change_target(self, config: ForecastT) -> ChangeTarget:
         """The change of the (log) target over the horizon: what the model predicts."""

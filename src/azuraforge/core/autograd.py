@@ -116,13 +116,7 @@ def _pow(needs: Needs, grad: np.ndarray, base: Any, exponent: Any, out: Any) -> 
 def _matmul(needs: Needs, grad: np.ndarray, a: Any, b: Any) -> Grads:
     if a.ndim == 1 and b.ndim == 1:
         return (grad * b if needs[0] else None), (grad * a if needs[1] else None)
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = grad
-    if a.ndim == 1:
-        g2 = np.expand_dims(g2, -2)
-    if b.ndim == 1:
-        g2 = np.expand_dims(g2, -1)
+    a2, b2, g2 = _as_matrices(a, b, grad)
     grad_a = grad_b = None
     if needs[0]:
         grad_a = parallel_matmul(g2, np.swapaxes(b2, -1, -2))
@@ -131,6 +125,18 @@ def _matmul(needs: Needs, grad: np.ndarray, a: Any, b: Any) -> Grads:
         grad_b = parallel_matmul(np.swapaxes(a2, -1, -2), g2)
         grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
     return grad_a, grad_b
+
+
+def _as_matrices(a: Any, b: Any, grad: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+    """``a``, ``b`` and the gradient of ``a @ b`` with a 1-D operand made a matrix, as
+    ``matmul`` reads it (a row on the left, a column on the right)."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a.ndim == 1:
+        grad = np.expand_dims(grad, -2)
+    if b.ndim == 1:
+        grad = np.expand_dims(grad, -1)
+    return a2, b2, grad
 
 
 @register_gradient("exp")

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
+from azuraforge.core.autograd import FREED, GRADIENTS, Grads, unbroadcast
 from azuraforge.core.backend import array_module
 from azuraforge.core.results import Identity, MinMax, Size
 from azuraforge.core.validation import OLD_NAME, TORCH_NAME, either
@@ -56,6 +56,19 @@ def no_grad() -> Iterator[None]:
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    array = _numeric_array(data, dtype)
+    if dtype is not None:
+        return array
+    # float32 is the default for floats and Python numbers; integer and bool arrays keep
+    # their type so they can serve as labels, indices and masks.
+    if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
+        return array
+    return array.astype(np.float32, copy=False)
+
+
+def _numeric_array(data: Any, dtype: Any) -> np.ndarray:
+    """``data`` as an array of the array module, of ``dtype`` if given; refused unless it
+    holds numbers or bools (a list of tensors is refused too)."""
     if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
         raise InvalidParameterError(
             "cannot make a tensor from a list of tensors; use stack() or concat() to join them"
@@ -73,13 +86,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
             f"tensors hold numbers or bools, got dtype {array.dtype} from {type(data).__name__}; "
             "to join tensors use stack() or concat()"
         )
-    if dtype is not None:
-        return array
-    # float32 is the default for floats and Python numbers; integer and bool arrays keep
-    # their type so they can serve as labels, indices and masks.
-    if array.dtype.kind == "b" or (isinstance(data, np.ndarray) and array.dtype.kind in "iu"):
-        return array
-    return array.astype(np.float32, copy=False)
+    return array
 
 
 _DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
@@ -675,15 +682,23 @@ def _backpropagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             continue
         op, parents, saved = node._ctx
         needs = tuple(p.requires_grad for p in parents)
-        for parent, parent_grad in zip(parents, GRADIENTS[op](needs, grad, *saved), strict=True):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            if parent_grad.shape != parent.data.shape:
-                parent_grad = unbroadcast(parent_grad, parent.data.shape)
-            key = id(parent)
-            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        _gather(grads, parents, GRADIENTS[op](needs, grad, *saved))
         if not retain_graph:
             node._ctx = FREED
+
+
+def _gather(
+    grads: dict[int, np.ndarray], parents: tuple[Tensor, ...], parent_grads: Grads
+) -> None:
+    """Add each parent's gradient from one node (summed back to the parent's shape) to what
+    ``grads`` gathered for it, by id; a parent that wants none is skipped."""
+    for parent, parent_grad in zip(parents, parent_grads, strict=True):
+        if parent_grad is None or not parent.requires_grad:
+            continue
+        if parent_grad.shape != parent.data.shape:
+            parent_grad = unbroadcast(parent_grad, parent.data.shape)
+        key = id(parent)
+        grads[key] = grads[key] + parent_grad if key in grads else parent_grad
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:

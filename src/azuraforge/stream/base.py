@@ -193,6 +193,17 @@ class SourceReport:
             shown.append(f"skipped banner line(s) {', '.join(map(str, self.banner_lines))}")
         if self.newest_first:
             shown.append("the file runs newest first: replayed oldest first")
+        shown += self._dropped_and_fixed()
+        if self.gaps:
+            shown.append(
+                f"{self.gaps:,} gap(s) missing {self.missing:,} step(s) of {self.step:g} s; the "
+                f"longest {self.largest_gap:g} s"
+            )
+        return shown
+
+    def _dropped_and_fixed(self) -> list[str]:
+        """Lines of the rows skipped, the columns left out and the values fixed, by reason."""
+        shown = []
         for reason, count in self.skipped.items():
             shown.append(f"skipped {count:,} row(s), {reason}: {'; '.join(self.examples[reason])}")
         for column, count in self.left_out.items():
@@ -203,11 +214,6 @@ class SourceReport:
             )
         for what, count in self.fixes.items():
             shown.append(f"fixed {count:,} row(s): {what}")
-        if self.gaps:
-            shown.append(
-                f"{self.gaps:,} gap(s) missing {self.missing:,} step(s) of {self.step:g} s; the "
-                f"longest {self.largest_gap:g} s"
-            )
         return shown
 
 

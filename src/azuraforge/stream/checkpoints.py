@@ -503,6 +503,13 @@ def _decode(value: Any, arrays: list[np.ndarray]) -> Any:
     if not isinstance(value, dict):
         return value
     tag, inner = next(iter(value.items())) if len(value) == 1 else (None, None)
+    return _decode_tagged(tag, inner, value, arrays)
+
+
+def _decode_tagged(tag: Any, inner: Any, value: dict[str, Any], arrays: list[np.ndarray]) -> Any:
+    """The value that ``value``, a one-key dict ``{tag: inner}`` of :meth:`_Encoder.encode`,
+    stands for (a dict, a NaN or infinity, an array or a NumPy scalar); ValueError for any
+    other dict."""
     if tag == "dict" and isinstance(inner, dict):
         return {k: _decode(v, arrays) for k, v in inner.items()}
     if tag == "float" and inner in _NON_FINITE:

@@ -276,15 +276,7 @@ class HttpPoller(LiveSource):
         """The new events of one response, oldest first."""
         if not items:
             return []
-        checker = self._checker(names, next((r for _, r in items if isinstance(r, list)), []))
-        fresh = []
-        for place, row in items:
-            if not self._seen.add(hash(repr(row))):
-                continue  # handled in an earlier poll
-            self.report.rows += 1
-            event = self._event(checker, names, row, place)
-            if event is not None:
-                fresh.append((event, place))
+        fresh = self._fresh(names, items)
         if newest_first([event.time for event, _ in fresh]):
             fresh.reverse()
             self.report.newest_first = True
@@ -295,6 +287,20 @@ class HttpPoller(LiveSource):
         ]
         self.report.events += len(admitted)
         return admitted
+
+    def _fresh(self, names: list[str], items: list[tuple[str, Any]]) -> list[tuple[Event, str]]:
+        """The events of the rows not seen in an earlier poll, with their places, in the
+        response's order (a row that makes no event skipped and counted)."""
+        checker = self._checker(names, next((r for _, r in items if isinstance(r, list)), []))
+        fresh = []
+        for place, row in items:
+            if not self._seen.add(hash(repr(row))):
+                continue  # handled in an earlier poll
+            self.report.rows += 1
+            event = self._event(checker, names, row, place)
+            if event is not None:
+                fresh.append((event, place))
+        return fresh
 
     def _event(self, checker: RowChecker, names: list[str], row: Any, place: str) -> Event | None:
         if isinstance(row, _NotAnObject):

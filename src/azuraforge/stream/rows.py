@@ -194,11 +194,7 @@ class RowChecker:
         if self.settings.columns is not None:
             found = [self._find(names, name, "columns") for name in self.settings.columns]
             return {name: names.index(name) for name in found}
-        named = {
-            column_key(n)
-            for n in (self.settings.price_column, *(self.settings.volume_pair or ()))
-            if n
-        }
+        named = self._price_and_volume_keys()
         return {
             name: index
             for index, name in enumerate(names)
@@ -207,6 +203,14 @@ class RowChecker:
                 column_key(name) in named  # a bad first value is a bad row, not a lost column
                 or (index < len(first) and read_number(first[index]) is not None)
             )
+        }
+
+    def _price_and_volume_keys(self) -> set[str]:
+        """The keys (:func:`column_key`) of the price and volume columns the settings name."""
+        return {
+            column_key(n)
+            for n in (self.settings.price_column, *(self.settings.volume_pair or ()))
+            if n
         }
 
     def _price_name(self) -> str | None:
@@ -285,14 +289,7 @@ def find_header(rows: Sequence[Sequence[str]], where: str, time_column: str | No
     DataFormatError
         If no row reads as a header (with ``time_column``: none names it).
     """
-    wanted = None if time_column is None else column_key(time_column)
-    candidates = [
-        index
-        for index, row in enumerate(rows)
-        if is_header(row)
-        and (wanted is None or wanted in map(column_key, row))
-        and _as_wide_as_below(rows, index)
-    ]
+    candidates = _header_candidates(rows, time_column)
     # Above data (not above another line of names, as a banner above the header is), else
     # the first: a header whose first row holds a bad value ('2024-01-02,x').
     for index in candidates:
@@ -305,6 +302,19 @@ def find_header(rows: Sequence[Sequence[str]], where: str, time_column: str | No
         f"{where}: no header line{named} (a line of column names, such as "
         "'time,open,high,low,close', above rows of as many fields); add one above the rows"
     )
+
+
+def _header_candidates(rows: Sequence[Sequence[str]], time_column: str | None) -> list[int]:
+    """The indexes of the rows that read as a header, name ``time_column`` when one is given
+    and are as wide as most rows below them (see :func:`find_header`)."""
+    wanted = None if time_column is None else column_key(time_column)
+    return [
+        index
+        for index, row in enumerate(rows)
+        if is_header(row)
+        and (wanted is None or wanted in map(column_key, row))
+        and _as_wide_as_below(rows, index)
+    ]
 
 
 HEADER_LOOKAHEAD = 10

@@ -630,12 +630,7 @@ class ShadowLoop:
         """Resume from :meth:`state_dict`, after :meth:`warm` took the ``state["events"]``
         events before (a loop made with the same arguments)."""
         shadow = _shadow(state)
-        for name, kind in shadow["kinds"].items():
-            if name not in self.loop.models:
-                number = int(name.rsplit("-", 1)[1])
-                self.loop.add(name, self.make(kind, number))  # its state is loaded below
-        for name in set(self.kinds) - set(shadow["kinds"]):
-            self.loop.remove(name)
+        self._match_learners(shadow["kinds"])
         self.loop.load_state_dict({k: v for k, v in state.items() if k != "shadow"})
         self.roles, self.kinds = dict(shadow["roles"]), dict(shadow["kinds"])
         self.made, self.since = int(shadow["made"]), int(shadow["since"])
@@ -654,6 +649,16 @@ class ShadowLoop:
                 Equity(**trading["champion"]),
                 Equity(**trading["buy_and_hold"]),
             )
+
+    def _match_learners(self, kinds: Mapping[str, str]) -> None:
+        """Make the loop's learners those of a saved state's ``kinds`` (their states are
+        loaded after): the learners it lacks made anew, those it no longer has removed."""
+        for name, kind in kinds.items():
+            if name not in self.loop.models:
+                number = int(name.rsplit("-", 1)[1])
+                self.loop.add(name, self.make(kind, number))
+        for name in set(self.kinds) - set(kinds):
+            self.loop.remove(name)
 
 
 class _Errors:

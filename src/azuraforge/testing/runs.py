@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
 from azuraforge.platform.store.experiments import flatten
@@ -55,38 +55,60 @@ def insert_runs(store: Store, runs: Sequence[FinishedRun]) -> None:
     now = time.time() - len(runs)
     with store.engine.begin() as connection:
         project_id = connection.scalar(select(Project.id).where(Project.name == DEFAULT_PROJECT))
-        before = connection.scalar(select(func.max(Experiment.id))) or 0
-        for part in chunks(list(enumerate(runs))):
-            connection.execute(
-                insert(Experiment),
-                [_experiment_row(project_id, run, now + i) for i, run in part],
-            )
-        inserted = select(Experiment.name, Experiment.id).where(Experiment.id > before)
-        ids = {name: i for name, i in connection.execute(inserted)}  # not older runs' names
+        ids = _insert_experiments(connection, project_id, runs, now)
         for part in chunks(runs):
-            connection.execute(
-                insert(Param),
-                [{"experiment_id": ids[r.name], "key": k, "value": v}
-                 for r in part for k, v in flatten(dict(r.config)).items()],
-            )  # fmt: skip
-            points = [(ids[r.name], r.step, k, v) for r in part for k, v in r.metrics.items()]
-            kinds = {ids[r.name]: r.extra.get("kind", RUN) for r in part}
-            if not points:
-                continue
-            connection.execute(
-                insert(MetricPoint),
-                [{"experiment_id": i, "key": k, "step": s, "value": v, "time": now}
-                 for i, s, k, v in points],
-            )  # fmt: skip
-            connection.execute(
-                insert(MetricSummary),
-                [{"project_id": project_id, "experiment_id": i, "kind": kinds[i], "key": k,
-                  "last": v, "min": v, "max": v, "step": s, "count": 1} for i, s, k, v in points],
-            )  # fmt: skip
+            _insert_params(connection, part, ids)
+            _insert_metrics(connection, project_id, part, ids, now)
     if store.dialect == "postgresql":
         # Autocommit: statistics written inside a transaction that is rolled back are lost.
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("ANALYZE")
+
+
+def _insert_experiments(
+    connection: Connection, project_id: int | None, runs: Sequence[FinishedRun], now: float
+) -> dict[str, int]:
+    """Insert the runs' rows, created one second apart from ``now``; their ids by name."""
+    before = connection.scalar(select(func.max(Experiment.id))) or 0
+    for part in chunks(list(enumerate(runs))):
+        connection.execute(
+            insert(Experiment),
+            [_experiment_row(project_id, run, now + i) for i, run in part],
+        )
+    inserted = select(Experiment.name, Experiment.id).where(Experiment.id > before)
+    return {name: i for name, i in connection.execute(inserted)}  # not older runs' names
+
+
+def _insert_params(
+    connection: Connection, runs: Sequence[FinishedRun], ids: Mapping[str, int]
+) -> None:
+    """Insert the runs' flattened params."""
+    connection.execute(
+        insert(Param),
+        [{"experiment_id": ids[r.name], "key": k, "value": v}
+         for r in runs for k, v in flatten(dict(r.config)).items()],
+    )  # fmt: skip
+
+
+def _insert_metrics(
+    connection: Connection, project_id: int | None, runs: Sequence[FinishedRun],
+    ids: Mapping[str, int], now: float,
+) -> None:  # fmt: skip
+    """Insert one point and one summary per metric of each run."""
+    points = [(ids[r.name], r.step, k, v) for r in runs for k, v in r.metrics.items()]
+    kinds = {ids[r.name]: r.extra.get("kind", RUN) for r in runs}
+    if not points:
+        return
+    connection.execute(
+        insert(MetricPoint),
+        [{"experiment_id": i, "key": k, "step": s, "value": v, "time": now}
+         for i, s, k, v in points],
+    )  # fmt: skip
+    connection.execute(
+        insert(MetricSummary),
+        [{"project_id": project_id, "experiment_id": i, "kind": kinds[i], "key": k,
+          "last": v, "min": v, "max": v, "step": s, "count": 1} for i, s, k, v in points],
+    )  # fmt: skip
 
 
 def _experiment_row(project_id: int | None, run: FinishedRun, created: float) -> dict[str, Any]:

@@ -87,10 +87,8 @@ def start_run(
         with; default as the ``azuraforge`` commands find them (``AZURAFORGE_API_URL``,
         ``AZURAFORGE_TOKEN`` or ``azuraforge login``, ``AZURAFORGE_PROJECT``). With no token
         found, the run goes into the embedded store (``AZURAFORGE_DATABASE_URL``).
-    flush_interval
-        Seconds between two batches.
-    end_timeout
-        Seconds the run's end waits at most for the server.
+    flush_interval, end_timeout
+        Seconds between two batches, and that the run's end waits at most for the server.
     system_metrics
         Seconds between two samples of this process's CPU, memory and threads, logged as the
         run's ``system/...`` metrics, named as MLflow's (:mod:`azuraforge.system_metrics`),
@@ -101,22 +99,46 @@ def start_run(
     ImportError
         Without a server, when the platform's extra (``azuraforge[platform]``) is missing.
     """
-    config: dict[str, Any] = json.loads(json.dumps(params or {}, default=_plain))
-    created = (experiment or _script_name(), config, name, idle_limit)
+    created = _created(name, experiment, params, idle_limit)
     sink = _sink(url, token, project)
+    spool = _spool(sink, created)
+    run = Run(sink, spool, created, interval=flush_interval, end_timeout=end_timeout,
+              system_interval=system_metrics)  # fmt: skip
+    if tags:
+        run.set_tags(tags)  # the first thing sent once the run is made
+    _send_leftovers(sink, spool)
+    return opened(run.start())
+
+
+def _created(
+    name: str | None,
+    experiment: str | None,
+    params: dict[str, Any] | None,
+    idle_limit: float | None,
+) -> tuple[Any, ...]:
+    """What the run is made with: its experiment, its parameters as JSON values, its name
+    and idle limit."""
+    config: dict[str, Any] = json.loads(json.dumps(params or {}, default=_plain))
+    return (experiment or _script_name(), config, name, idle_limit)
+
+
+def _spool(sink: Sink, created: tuple[Any, ...]) -> Spool:
+    """A new spool for the run's batches, saying where they go (it works on without its
+    folder, said in the log, keeping nothing the server does not take at once)."""
     spool = Spool(spool_root(), uuid.uuid4().hex)
     try:
         spool.open({"format": 1, "sink": sink.address(), "created": list(created), "run": None})
     except OSError as e:
         log.warning("tracking: the spool %s cannot be made (%s): what the server does not "
                     "take at once may be lost", spool.folder, e)  # fmt: skip
-    run = Run(sink, spool, created, interval=flush_interval, end_timeout=end_timeout,
-              system_interval=system_metrics)  # fmt: skip
-    if tags:
-        run.set_tags(tags)  # the first thing sent once the run is made
+    return spool
+
+
+def _send_leftovers(sink: Sink, spool: Spool) -> None:
+    """Send the spools other processes left behind, in the background, with the run's
+    token for its server."""
     token = getattr(sink, "token", None)
     send_leftovers_in_background(spool.folder.name, {sink.where: token} if token else {})
-    return opened(run.start())
 
 
 def _sink(url: str | None, token: str | None, project: str | None) -> Sink:

@@ -140,6 +140,18 @@ def _send(spool: Spool, tokens: dict[str, str]) -> Leftover | None:
     sink, reason = _sink(address, run, tokens)
     if sink is None:
         return Leftover(spool.folder, KEPT, run, where, batches, reason)
+    sender, complete, left = _drain(spool, sink, meta)
+    unsent = _unsent(sender, complete, left, where)
+    if unsent is not None:
+        return unsent
+    spool.remove()
+    return Leftover(spool.folder, SENT, sender.run_id, where, batches, ended=ended)
+
+
+def _drain(spool: Spool, sink: Sink, meta: dict[str, Any]) -> tuple[Sender, bool, int]:
+    """Send the spool's batches through ``sink`` (closed after) and end its run as its
+    ``meta`` says; the sender, whether all of it went, and the batches left."""
+    run = meta.get("run")
     try:
         sender = Sender(deque(), sink, spool, tuple(meta.get("created") or ()), 0.0)
         sender.quiet = True
@@ -149,6 +161,13 @@ def _send(spool: Spool, tokens: dict[str, str]) -> Leftover | None:
         left = len(spool)
     finally:
         sink.close()
+    return sender, complete, left
+
+
+def _unsent(sender: Sender, complete: bool, left: int, where: str) -> Leftover | None:
+    """What became of a drained spool that did not all go (removed when its run takes no
+    more); None when it all went."""
+    spool = sender.spool
     if sender.refused() and sender.run_id is not None:
         spool.remove()
         return Leftover(spool.folder, REFUSED, sender.run_id, where, left, sender.over or "")
@@ -158,8 +177,7 @@ def _send(spool: Spool, tokens: dict[str, str]) -> Leftover | None:
     if not complete:
         reason = "the server does not answer; sent later"
         return Leftover(spool.folder, AWAY, sender.run_id, where, left, reason)
-    spool.remove()
-    return Leftover(spool.folder, SENT, sender.run_id, where, batches, ended=ended)
+    return None
 
 
 def _sink(

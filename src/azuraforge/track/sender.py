@@ -147,17 +147,20 @@ class Sender:
             self._reached(self._create)
         if self.refused():
             return  # the run takes no more: what was queued is dropped (said once)
-        kept = batches
         if self.run_id is not None and (not len(self.spool) or self._send_kept()):
-            kept = []
-            for index, batch in enumerate(batches):
-                if not self._reached(lambda b=batch: self._send(b)):
-                    kept = batches[index:]
-                    break
-                if self.refused():
-                    return
-        for batch in kept:
+            batches = self._send_each(batches)
+        for batch in batches:
             self.spool.put(batch)
+
+    def _send_each(self, batches: list[Batch]) -> list[Batch]:
+        """Send ``batches`` in order; those left to keep in the spool (none once the run
+        takes no more: they are dropped, said once)."""
+        for index, batch in enumerate(batches):
+            if not self._reached(lambda b=batch: self._send(b)):
+                return batches[index:]
+            if self.refused():
+                return []
+        return []
 
     def _send_kept(self) -> bool:
         """Send the spool's batches, oldest first; whether all went."""
@@ -200,33 +203,10 @@ class Sender:
         try:
             call()
         except SinkUnreachableError as e:
-            if not self._away:
-                self._away = True
-                if self.quiet:
-                    return False
-                log.warning(
-                    "tracking: %s does not answer (%s); the run's points wait in %s and are "
-                    "sent once it answers; training goes on", self.sink.where, e,
-                    self.spool.folder,
-                )  # fmt: skip
+            self._went_away(e)
             return False
         except SinkRefusedError as e:
-            if not e.run_over:
-                log.warning("tracking: run %s refused a batch, not sent (%s)", self.run_id, e)
-                return True
-            if self.over is not None:
-                return True
-            self.over = str(e)
-            if self.quiet:
-                return True
-            if self.run_id is None:
-                log.warning("tracking: %s did not make the run (%s); nothing of it is sent",
-                            self.sink.where, e)  # fmt: skip
-                return True
-            log.warning(
-                "tracking: run %s takes no more writes (%s); what it logs from now on is not "
-                "sent", self.run_id, e,
-            )  # fmt: skip
+            self._was_refused(e)
             return True
         except Exception as e:  # a fault of the tracking itself: never into the training
             log.exception("tracking: a call to %s failed; what it carried is not sent",
@@ -240,6 +220,38 @@ class Sender:
                 log.warning("tracking: back: %s answers again; sending what waited",
                             self.sink.where)  # fmt: skip
         return True
+
+    def _went_away(self, e: SinkUnreachableError) -> None:
+        """Note that the sink does not answer: said once an outage."""
+        if self._away:
+            return
+        self._away = True
+        if not self.quiet:
+            log.warning(
+                "tracking: %s does not answer (%s); the run's points wait in %s and are "
+                "sent once it answers; training goes on", self.sink.where, e,
+                self.spool.folder,
+            )  # fmt: skip
+
+    def _was_refused(self, e: SinkRefusedError) -> None:
+        """Note a refusal: of one batch (said each time), or for good (the run takes no more
+        writes, said once)."""
+        if not e.run_over:
+            log.warning("tracking: run %s refused a batch, not sent (%s)", self.run_id, e)
+            return
+        if self.over is not None:
+            return
+        self.over = str(e)
+        if self.quiet:
+            return
+        if self.run_id is None:
+            log.warning("tracking: %s did not make the run (%s); nothing of it is sent",
+                        self.sink.where, e)  # fmt: skip
+            return
+        log.warning(
+            "tracking: run %s takes no more writes (%s); what it logs from now on is not "
+            "sent", self.run_id, e,
+        )  # fmt: skip
 
     def _batches(self) -> list[Batch]:
         """What is queued, taken off the queue, as batches of ids of their own; the run's
@@ -256,23 +268,31 @@ class Sender:
             elif first is None and second[0] == "progress":
                 progress = second[1]
             elif first is None:
-                if points or lines or progress:
-                    batches.append(Batch(self._next_id(), points, lines, progress=progress))
-                    points, lines, progress = [], [], None
-                if second[0] == "tags":
-                    batches.append(Batch(self._next_id(), tags=second[1]))
-                elif second[0] == "notes":
-                    batches.append(Batch(self._next_id(), notes=second[1]))
-                else:
-                    batches.append(Batch(self._next_id(), file=second[1], name=second[2]))
+                batches += self._pending(points, lines, progress)
+                points, lines, progress = [], [], None
+                batches.append(self._marked(second))
             else:
                 lines.append((when, second, first))
             if len(points) + len(lines) >= MAX_POINTS:
-                batches.append(Batch(self._next_id(), points, lines, progress=progress))
+                batches += self._pending(points, lines, progress)
                 points, lines, progress = [], [], None
+        return batches + self._pending(points, lines, progress)
+
+    def _pending(
+        self, points: list[Point], lines: list[Line], progress: tuple[int, int, str] | None
+    ) -> list[Batch]:
+        """The points, lines and progress gathered so far as one batch, if there are any."""
         if points or lines or progress:
-            batches.append(Batch(self._next_id(), points, lines, progress=progress))
-        return batches
+            return [Batch(self._next_id(), points, lines, progress=progress)]
+        return []
+
+    def _marked(self, marker: tuple[Any, ...]) -> Batch:
+        """The batch of one queued tags, notes or file item."""
+        if marker[0] == "tags":
+            return Batch(self._next_id(), tags=marker[1])
+        if marker[0] == "notes":
+            return Batch(self._next_id(), notes=marker[1])
+        return Batch(self._next_id(), file=marker[1], name=marker[2])
 
     def _points(self, metrics: dict[str, Any], step: int, when: float) -> list[Point]:
         """The points of one ``log_metrics`` call that a server keeps: finite numbers under

@@ -250,8 +250,15 @@ def _lstm_backward(
             background.submit(
                 partial(_lstm_chunk_grads, d_gates[part], z[part], wanted, w_x_t, gx)
             )
+    return _lstm_grads(grad_x, partials if weights_wanted else None, hidden)
+
+
+def _lstm_grads(grad_x: np.ndarray | None, partials: np.ndarray | None, hidden: int) -> Grads:
+    """The LSTM's gradients in its inputs' order (x, w_ih, w_hh, b_ih, b_hh) from the
+    input's by step (``grad_x``) and the chunks' partial sums of the weights' (``partials``,
+    None when the layer is frozen)."""
     grad_in = _batch_major(grad_x) if grad_x is not None else None
-    if not weights_wanted:
+    if partials is None:
         return grad_in, None, None, None, None
     grad_weights = partials.sum(axis=0)[np.argsort(_lstm_order(hidden))]
     grad_b = grad_weights[:, -1]

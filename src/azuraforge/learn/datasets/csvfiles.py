@@ -11,6 +11,18 @@ are cut short in messages. Files of other locales read too: fields separated by 
 numbers with a decimal comma (``delimiter`` and ``decimal``, or ``"auto"`` for both).
 
 :func:`write_csv` writes named columns, numbers at full precision: what a run predicted.
+
+>>> import pathlib, tempfile
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = pathlib.Path(folder) / "p.csv"
+...     _ = path.write_text("0,128,255\\nnan,0,0\\n")
+...     table = read_csv(path, header="auto")
+>>> table.has_header, table.column_names, table.lines
+(False, ('1', '2', '3'), (1, 2))
+>>> table.matrix()  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+azuraforge.errors.DataFormatError: .../p.csv, line 2, column 1: expected a number, got 'nan'
 """
 
 from __future__ import annotations
@@ -190,27 +202,45 @@ class CsvTable:
             indexes = [self._index(name) for name in names]
         texts = self._fields(indexes)
         markers = {missing} if isinstance(missing, str) else set(missing)
+        values = self._values(texts, markers)
+        self._check_numbers(values, indexes, texts, markers)
+        if bound is not None:
+            self._check_bound(values, indexes, texts, bound)
+        return values.reshape(len(self.rows), len(indexes))
+
+    def _values(self, texts: list[str], markers: set[str]) -> np.ndarray:
+        """The fields as float64, NaN for a ``markers`` text (a missing value) and for any
+        other text that is no number (refused by :meth:`_check_numbers`)."""
         numbers = comma_decimals_as_points(texts) if self.decimal == "," else texts
-        values = _floats(
+        return _floats(
             ["nan" if text in markers else text for text in numbers] if markers else numbers
         )
+
+    def _check_numbers(
+        self, values: np.ndarray, indexes: list[int], texts: list[str], markers: set[str]
+    ) -> None:
+        """Refuse the first field that is neither a finite number nor a missing marker."""
         bad = ~np.isfinite(values)
         if markers:
             bad &= np.array([text not in markers for text in texts], dtype=bool)
-        if bad.any():
-            expected = "a number"
-            if self.decimal == ",":
-                expected += " with a decimal comma (3,5 or 1.234,5)"
-            if markers:
-                expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
-            raise self._field_error(bad, indexes, texts, f"expected {expected}")
-        if bound is not None:
-            beyond = np.abs(values) > bound
-            if beyond.any():
-                expected = f"expected a number between -{bound:g} and {bound:g}"
-                fix = "; write the column in larger units (thousands, millions)"
-                raise self._field_error(beyond, indexes, texts, expected, fix)
-        return values.reshape(len(self.rows), len(indexes))
+        if not bad.any():
+            return
+        expected = "a number"
+        if self.decimal == ",":
+            expected += " with a decimal comma (3,5 or 1.234,5)"
+        if markers:
+            expected += f" or {' or '.join(repr(m) for m in sorted(markers))} (missing)"
+        raise self._field_error(bad, indexes, texts, f"expected {expected}")
+
+    def _check_bound(
+        self, values: np.ndarray, indexes: list[int], texts: list[str], bound: float
+    ) -> None:
+        """Refuse the first number whose magnitude exceeds ``bound``."""
+        beyond = np.abs(values) > bound
+        if beyond.any():
+            expected = f"expected a number between -{bound:g} and {bound:g}"
+            fix = "; write the column in larger units (thousands, millions)"
+            raise self._field_error(beyond, indexes, texts, expected, fix)
 
     def _field_error(
         self, bad: np.ndarray, indexes: list[int], texts: list[str], expected: str, fix: str = ""
@@ -578,45 +608,72 @@ def read_csv(
         the first row); if ``"auto"`` cannot tell: lines that ';' and tabs both split evenly,
         numbers with a decimal comma and others with a point, or only numbers that read
         either way (``1.234``). The message names the file and the line, and the setting.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = pathlib.Path(folder) / "p.csv"
-    ...     _ = path.write_text("0,128,255\\nnan,0,0\\n")
-    ...     table = read_csv(path, header="auto")
-    >>> table.has_header, table.column_names, table.lines
-    (False, ('1', '2', '3'), (1, 2))
-    >>> table.matrix()  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    azuraforge.errors.DataFormatError: .../p.csv, line 2, column 1: expected a number, got 'nan'
     """
     path = Path(path)
-    delimiter, rows, lines = _split(path, _text(path), delimiter)
-    if not rows:
-        raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
-    _check_separator(path, rows, lines, delimiter)
-    skip = 1 if header is True else 0  # the header is no evidence of the decimal mark
-    mark: Decimal = "." if decimal == "auto" else decimal  # a comma file would quote "3,5"
-    if decimal == "auto" and delimiter != ",":
-        mark = infer_decimal(rows[skip:], lambda row: f"{path}, line {lines[row + skip]}")
+    delimiter, rows, lines = _rows(path, delimiter)
+    mark = _decimal_mark(path, rows, lines, header is True, delimiter, decimal)
     has_header = _looks_like_header(rows[0], mark) if header == "auto" else header
     header_line = lines[0] if has_header else None
-    if has_header:
-        names, rows, lines = rows[0], rows[1:], lines[1:]
-        if not rows:
-            raise DataFormatError(
-                f"{path}: no data rows after the header ({listing(names, ',')}); the file holds "
-                "only its header line"
-            )
-    else:
-        names = [str(position) for position in range(1, len(rows[0]) + 1)]
+    names, rows, lines = _names(path, rows, lines, has_header)
     _check_widths(path, rows, lines, names, has_header, delimiter)
     return CsvTable(
         path, names, rows, lines, header_line=header_line, delimiter=delimiter, decimal=mark
     )
+
+
+def _rows(
+    path: Path, delimiter: Delimiter | Literal["auto"]
+) -> tuple[Delimiter, list[list[str]], list[int]]:
+    """The file's delimiter (``"auto"`` resolved), its rows and the line each ends on.
+
+    Raises
+    ------
+    DataFormatError
+        When the file is empty or another separator than ``delimiter`` splits it.
+    """
+    delimiter, rows, lines = _split(path, _text(path), delimiter)
+    if not rows:
+        raise DataFormatError(f"{path} is empty; expected CSV text, one row a line")
+    _check_separator(path, rows, lines, delimiter)
+    return delimiter, rows, lines
+
+
+def _decimal_mark(
+    path: Path,
+    rows: list[list[str]],
+    lines: list[int],
+    skip_header: bool,
+    delimiter: Delimiter,
+    decimal: Decimal | Literal["auto"],
+) -> Decimal:
+    """The decimal mark of the file's numbers (``"auto"`` resolved, see :func:`read_csv`)."""
+    if decimal != "auto":
+        return decimal
+    if delimiter == ",":
+        return "."  # a comma file would quote "3,5"
+    skip = 1 if skip_header else 0  # the header is no evidence of the decimal mark
+    return infer_decimal(rows[skip:], lambda row: f"{path}, line {lines[row + skip]}")
+
+
+def _names(
+    path: Path, rows: list[list[str]], lines: list[int], has_header: bool
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """The column names (the header's, else 1, 2, ...), and the data rows and their lines.
+
+    Raises
+    ------
+    DataFormatError
+        When the file holds a header and no row.
+    """
+    if not has_header:
+        return [str(position) for position in range(1, len(rows[0]) + 1)], rows, lines
+    names, rows, lines = rows[0], rows[1:], lines[1:]
+    if not rows:
+        raise DataFormatError(
+            f"{path}: no data rows after the header ({listing(names, ',')}); the file holds "
+            "only its header line"
+        )
+    return names, rows, lines
 
 
 def _split(
@@ -626,11 +683,33 @@ def _split(
     if delimiter != "auto":
         return delimiter, *_records(path, text, DELIMITERS[delimiter])
     rows, lines = _records(path, text)
+    if not rows or _comma_separated(rows):
+        return ",", rows, lines
+    return _other_separator(path, text, rows, lines)
+
+
+def _comma_separated(rows: list[list[str]]) -> bool:
+    """Whether commas separate the fields of ``rows`` (at least one): they split every line
+    evenly and no other separator is in sight."""
     # A ';' or tab inside the first line's comma fields ("Tarih;Sicaklik, C;Yagis, mm" splits
     # evenly on its commas too) asks the other separators first.
-    foreign = any(";" in field or "\t" in field for field in rows[0]) if rows else False
-    if not rows or (_even(rows) and _foreign_separator(rows, ",") is None and not foreign):
-        return ",", rows, lines
+    foreign = any(";" in field or "\t" in field for field in rows[0])
+    return _even(rows) and _foreign_separator(rows, ",") is None and not foreign
+
+
+def _other_separator(
+    path: Path, text: str, rows: list[list[str]], lines: list[int]
+) -> tuple[Delimiter, list[list[str]], list[int]]:
+    """The one of ';' and tabs that splits every line of ``text`` into one number of fields,
+    more than one, or else the one giving more fields than commas do (their own widths
+    then explained), and the rows and lines it splits ``text`` into; else commas' ``rows``
+    and ``lines``.
+
+    Raises
+    ------
+    DataFormatError
+        When both ';' and tabs split every line evenly.
+    """
     others: dict[Delimiter, tuple[list[list[str]], list[int]]] = {
         ";": _records(path, text, ";"),
         "tab": _records(path, text, "\t"),

@@ -70,6 +70,25 @@ class BeijingHourly:
         *Cumulated* wind speed (m/s) since the wind direction last changed, as in the file.
     snow_hours, rain_hours
         Cumulated hours of snow and of rain.
+
+    Examples
+    --------
+    ``load_beijing_hourly()`` reads all 43,824 hours; any file with the same columns reads too:
+
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "beijing.csv"
+    ...     _ = path.write_text(
+    ...         "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir\\n"
+    ...         "1,2010,1,1,23,NA,-21,-11,1021,NW,1.79,0,0\\n"
+    ...         "2,2010,1,2,0,129,-16,-4,1020,SE,1.79,0,0\\n")
+    ...     data = load_beijing_hourly(path)
+    >>> data.timestamps
+    array(['2010-01-01T23', '2010-01-02T00'], dtype='datetime64[h]')
+    >>> data.pm25, data.temperature
+    (array([ nan, 129.], dtype=float32), array([-11.,  -4.], dtype=float32))
+    >>> [data.WIND_DIRECTIONS[code] for code in data.wind_direction]
+    ['NW', 'SE']
     """
 
     WIND_DIRECTIONS: ClassVar[tuple[str, ...]] = ("NE", "NW", "SE", "cv")
@@ -101,6 +120,29 @@ class OHLCV:
     open, adj_close
         float64 columns, or None when the file has no such column; opens are >= 0 (the S&P
         500 has 0 where the open was not recorded), adjusted closes above 0.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "prices.csv"
+    ...     _ = path.write_text(
+    ...         "Date,Open,High,Low,Close,Adj Close,Volume\\n"
+    ...         "2024-01-02,10,11,9,10.5,10.5,1000\\n"
+    ...         "2024-01-03,10.5,12,10,11.5,11.5,1500\\n")
+    ...     prices = load_ohlcv(path, start="2024-01-03")
+    >>> prices.dates, prices.close
+    (array(['2024-01-03'], dtype='datetime64[D]'), array([11.5]))
+
+    Lower-case names, another order, an extra column, no open nor adjusted close:
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "prices.csv"
+    ...     _ = path.write_text("timestamp,symbol,close,volume,low,high\\n"
+    ...                         "2024-01-02,XYZ,10.5,1000,9,11\\n")
+    ...     prices = load_ohlcv(path)
+    >>> prices.high, prices.open
+    (array([11.]), None)
     """
 
     dates: np.ndarray
@@ -141,25 +183,6 @@ def load_beijing_hourly(
         (``NA`` is allowed in ``pm2.5`` only), an impossible date or hour, an unknown wind
         direction, or hours out of order or repeated; the message names the file, line and
         column.
-
-    Examples
-    --------
-    ``load_beijing_hourly()`` reads all 43,824 hours; any file with the same columns reads too:
-
-    >>> import pathlib, tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = pathlib.Path(folder) / "beijing.csv"
-    ...     _ = path.write_text(
-    ...         "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir\\n"
-    ...         "1,2010,1,1,23,NA,-21,-11,1021,NW,1.79,0,0\\n"
-    ...         "2,2010,1,2,0,129,-16,-4,1020,SE,1.79,0,0\\n")
-    ...     data = load_beijing_hourly(path)
-    >>> data.timestamps
-    array(['2010-01-01T23', '2010-01-02T00'], dtype='datetime64[h]')
-    >>> data.pm25, data.temperature
-    (array([ nan, 129.], dtype=float32), array([-11.,  -4.], dtype=float32))
-    >>> [data.WIND_DIRECTIONS[code] for code in data.wind_direction]
-    ['NW', 'SE']
     """
     table = _table(dataset_file("beijing-hourly") if path is None else path)
     fix = f"the file needs the columns {','.join(BEIJING_HEADER[1:])}"
@@ -233,29 +256,6 @@ def load_ohlcv(
     InvalidParameterError
         If ``start`` is not a date, or no day is left from it on; if ``columns`` names an
         unknown field.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = pathlib.Path(folder) / "prices.csv"
-    ...     _ = path.write_text(
-    ...         "Date,Open,High,Low,Close,Adj Close,Volume\\n"
-    ...         "2024-01-02,10,11,9,10.5,10.5,1000\\n"
-    ...         "2024-01-03,10.5,12,10,11.5,11.5,1500\\n")
-    ...     prices = load_ohlcv(path, start="2024-01-03")
-    >>> prices.dates, prices.close
-    (array(['2024-01-03'], dtype='datetime64[D]'), array([11.5]))
-
-    Lower-case names, another order, an extra column, no open nor adjusted close:
-
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = pathlib.Path(folder) / "prices.csv"
-    ...     _ = path.write_text("timestamp,symbol,close,volume,low,high\\n"
-    ...                         "2024-01-02,XYZ,10.5,1000,9,11\\n")
-    ...     prices = load_ohlcv(path)
-    >>> prices.high, prices.open
-    (array([11.]), None)
     """
     table = _table(source if isinstance(source, CsvTable) else _resolve(source))
     names = _ohlcv_columns(table, columns or {}, fix)
@@ -264,12 +264,26 @@ def load_ohlcv(
     values = {field: table.numbers(name) for field, name in names.items() if field != "date"}
     _check_prices(table, names, values)
     dates, values = dates[order], {field: column[order] for field, column in values.items()}
+    keep = _from_start(dates, start, table.path)
+    return OHLCV(dates[keep], **{field: column[keep] for field, column in values.items()})
+
+
+def _from_start(
+    dates: np.ndarray, start: str | datetime.date | np.datetime64 | None, path: Path
+) -> np.ndarray:
+    """Which of ``dates`` are on or after ``start`` (all without one), as a boolean mask.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``start`` is no date, or after the last of ``dates``.
+    """
     keep = np.ones(len(dates), dtype=bool) if start is None else dates >= _day(start)
     if not keep.any():
         raise InvalidParameterError(
-            f"load_ohlcv: start={start!r} is after the last date {dates[-1]} of {table.path}"
+            f"load_ohlcv: start={start!r} is after the last date {dates[-1]} of {path}"
         )
-    return OHLCV(dates[keep], **{field: column[keep] for field, column in values.items()})
+    return keep
 
 
 def _ohlcv_columns(table: CsvTable, chosen: Mapping[str, str], fix: str) -> dict[str, str]:

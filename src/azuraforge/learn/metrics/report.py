@@ -1,6 +1,19 @@
 """``regression_report``: every regression score of a model beside the same score of its
 baselines, the table the pipelines print (DESIGN.md section 4: "a number without its
-baseline is not a result")."""
+baseline is not a result").
+
+>>> report = regression_report(
+...     [1.0, 2.0, 3.0, 4.0],
+...     [1.5, 2.0, 3.5, 4.0],
+...     {"persistence": [0.0, 1.0, 2.0, 3.0]},
+... )
+>>> report["MAE"]
+{'model': 0.25, 'persistence': 1.0}
+>>> report["RelativeMAE vs persistence"]
+{'model': 0.25, 'persistence': 1.0}
+>>> list(report)
+['MAE', 'RMSE', 'R2', 'MAPE', 'RelativeMAE vs persistence', 'Skill vs persistence']
+"""
 
 from __future__ import annotations
 
@@ -72,21 +85,20 @@ def regression_report(
     InvalidParameterError
         If a baseline is called ``'model'``, any array holds NaN, both ``train`` and
         ``scale`` are given, or MASE's scale is not a positive number.
-
-    Examples
-    --------
-    >>> report = regression_report(
-    ...     [1.0, 2.0, 3.0, 4.0],
-    ...     [1.5, 2.0, 3.5, 4.0],
-    ...     {"persistence": [0.0, 1.0, 2.0, 3.0]},
-    ... )
-    >>> report["MAE"]
-    {'model': 0.25, 'persistence': 1.0}
-    >>> report["RelativeMAE vs persistence"]
-    {'model': 0.25, 'persistence': 1.0}
-    >>> list(report)
-    ['MAE', 'RMSE', 'R2', 'MAPE', 'RelativeMAE vs persistence', 'Skill vs persistence']
     """
+    truth, checked = _checked(y_true, y_pred, baselines)
+    scores = _scores(truth, checked, baselines, train, m, scale)
+    return {
+        metric: {name: fn(truth, values) for name, values in checked.items()}
+        for metric, fn in scores.items()
+    }
+
+
+def _checked(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, baselines: Mapping[str, npt.ArrayLike]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The true values and each predictor's (``model`` first), checked as
+    :func:`regression_report` says."""
     if "model" in baselines:
         raise InvalidParameterError(
             "regression_report: 'model' names the model's column; rename that baseline"
@@ -97,6 +109,18 @@ def regression_report(
     for name, values in predictors.items():
         label = "y_pred" if name == "model" else f"baseline {name!r}"
         truth, checked[name] = real_pairs("regression_report", y_true=y_true, **{label: values})
+    return truth, checked
+
+
+def _scores(
+    truth: np.ndarray,
+    checked: dict[str, np.ndarray],
+    baselines: Mapping[str, npt.ArrayLike],
+    train: npt.ArrayLike | None,
+    m: int,
+    scale: float | None,
+) -> dict[str, Score]:
+    """The scores the report holds, by name, in its order (see :func:`regression_report`)."""
     scores: dict[str, Score] = {"MAE": mae, "RMSE": rmse, "R2": r2}
     if np.all(truth != 0):
         scores["MAPE"] = mape
@@ -106,10 +130,7 @@ def regression_report(
     for ref in baselines:
         scores[f"RelativeMAE vs {ref}"] = _against(relative_mae, checked[ref])
         scores[f"Skill vs {ref}"] = _against(skill, checked[ref])
-    return {
-        metric: {name: fn(truth, values) for name, values in checked.items()}
-        for metric, fn in scores.items()
-    }
+    return scores
 
 
 def _against(
