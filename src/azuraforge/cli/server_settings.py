@@ -66,7 +66,7 @@ class _Embedded:
         self.live.load(self.store)
 
     def get(self) -> dict[str, Any]:
-        from azuraforge.platform.api.server_settings_schemas import (
+        from azuraforge.platform.api.schemas.server_settings import (
             ServerSettingPublic,
             ServerSettingsPublic,
         )
@@ -86,7 +86,7 @@ class _Embedded:
                 "restart_required": change.restart_required}  # fmt: skip
 
     def history(self, limit: int) -> dict[str, Any]:
-        from azuraforge.platform.api.server_settings_schemas import ServerSettingsVersionPublic
+        from azuraforge.platform.api.schemas.server_settings import ServerSettingsVersionPublic
 
         data = [ServerSettingsVersionPublic.of(r) for r in self.store.list_server_settings(limit)]
         return {"data": [version.model_dump(mode="json") for version in data]}

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from azuraforge.learn.datasets import rows_table
-from azuraforge.platform.api.registry_schemas import PredictRequest
+from azuraforge.platform.api.schemas.registry import PredictRequest
 
 
 class WalkedPredictRequest(PredictRequest):

@@ -81,8 +81,8 @@ DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 """Where data files are uploaded (``PUT``), up to ``max_upload_bytes`` each."""
 
 
-RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies, streams,
-             auth, access, data, tags, chat, assist, project_settings, plugins,
+RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies,
+             *streams.PARTS, auth, access, data, tags, chat, assist, project_settings, plugins,
              server_settings)  # fmt: skip
 """The modules of the resources under ``/api/v1``, their routers matched in this order:
 /models (predict) first."""

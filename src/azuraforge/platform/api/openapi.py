@@ -5,7 +5,7 @@
   parameter of ``style: form, explode: true``: its properties are sent as query parameters of
   their own, exactly as a client sends them today, and its schema says which go together.
 - The keys runs can be sorted by (the columns, and ``metric:<key>`` of each metric logged)
-  and each installed pipeline's settings (:mod:`~azuraforge.platform.api.config_schemas`)
+  and each installed pipeline's settings (:mod:`~azuraforge.platform.api.openapi_configs`)
   are read when ``/openapi.json`` is fetched.
 """
 
@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 
 from azuraforge.apps import discover
 from azuraforge.errors import CredentialError, NotFoundError
-from azuraforge.platform.api import config_schemas
+from azuraforge.platform.api import openapi_configs
 from azuraforge.platform.api.access import api_routes, caller, declared_permission, session_cookie
 from azuraforge.platform.store.experiments import SORTABLE
 
@@ -184,7 +184,7 @@ def install(app: FastAPI, prefix: str) -> None:
         scores = store.list_score_names(project) if project is not None else []
         declare_sort_keys(live, prefix, keys, scores)
         usable = {name: plugin.pipeline for name, plugin in discover().items() if plugin.pipeline}
-        config_schemas.declare(live, usable)
+        openapi_configs.declare(live, usable)
         return live
 
     def openapi_json(request: Request) -> JSONResponse:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.services.mlflow_api import page_offset, page_token
 from azuraforge.platform.services.mlflow_registry import Json, versions_json
 from azuraforge.platform.store import ModelRecord, Store
 
@@ -21,6 +22,31 @@ VERSIONS_PAGE = (10_000, 200_000)
 """The default and largest ``max_results`` of a search (MLflow's)."""
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 """The tag MLflow's client filters on in each search, to leave prompts out."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """The query of a registry search: MLflow's ``filter``, ``max_results``, ``order_by``
+    and ``page_token``."""
+
+    filter_text: str
+    max_results: int | None
+    order_by: list[str]
+    token: str | None
+
+    def page(self, items: list[Any], sizes: tuple[int, int]) -> tuple[list[Any], Json]:
+        """One page of ``items`` (``sizes``: the default and largest ``max_results``), and
+        the next page's token when there is one."""
+        size = sizes[0] if self.max_results is None else self.max_results
+        if size > sizes[1]:
+            raise InvalidParameterError(
+                "Invalid value for request parameter max_results. It must be at most "
+                f"{sizes[1]}, but got value {size}"
+            )
+        offset = page_offset(self.token)
+        more = {"next_page_token": page_token(offset + size)} if len(items) > offset + size else {}
+        return items[offset : offset + size], more
+
 
 MODEL_KEYS = ("name",)
 VERSION_KEYS = ("name", "run_id", "source_path", "version_number")

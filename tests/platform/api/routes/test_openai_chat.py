@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from azuraforge.platform.api.openai_schemas import MAX_MESSAGES, MAX_PARTS, MAX_TOKENS
-from azuraforge.platform.api.routes.chat import MAX_MESSAGE
+from azuraforge.platform.api.schemas.chat import MAX_MESSAGE
+from azuraforge.platform.api.schemas.openai_chat import MAX_MESSAGES, MAX_PARTS, MAX_TOKENS
 from azuraforge.platform.settings import AssistBackend
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import served_chat, user_headers

@@ -3,10 +3,9 @@ tokens (made at most at their role, shown once, revoked)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
-from pydantic import BaseModel, Field
 
 from azuraforge.errors import (
     ConflictError,
@@ -22,11 +21,17 @@ from azuraforge.platform.api.access import (
     client_address,
 )
 from azuraforge.platform.api.deps import ServerStoreDep
-from azuraforge.platform.api.schemas import RequestBody, error_responses
+from azuraforge.platform.api.schemas.access import (
+    Member,
+    MemberRole,
+    TokenCreate,
+    TokenMade,
+    TokenPublic,
+)
+from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.services.access import (
     BY_SESSION,
     LINK,
-    MAX_LIFE,
     NAME_PATTERN,
     Identity,
     at_most,
@@ -34,61 +39,11 @@ from azuraforge.platform.services.access import (
     token_made_with,
 )
 from azuraforge.platform.services.logins import Logins
-from azuraforge.platform.store import Store, TokenRecord
+from azuraforge.platform.store import Store
 
 router = APIRouter(prefix="/access", tags=["access"])
 ERRORS = error_responses(400, 404, 409, 413, 422, 503)
-Role = Literal["viewer", "editor", "admin"]
 UserName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=100, description="A user.")]
-
-
-class Member(BaseModel):
-    user: str
-    role: Role
-
-
-class MemberRole(RequestBody):
-    role: Role
-
-
-class TokenCreate(RequestBody):
-    """A token of the caller's for this project."""
-
-    name: str = Field("", max_length=100, description="What it is for.")
-    role: Role = Field("viewer", description="At most the role of the credential making it.")
-    expires_in_days: float | None = Field(
-        None, gt=0, le=MAX_LIFE / 86_400,
-        description="Days it lasts: 90 unless said, and never past a token making it.",
-    )  # fmt: skip
-    password: str | None = Field(
-        None, min_length=1, max_length=1000,
-        description="For a browser session: its user's password, asked again for a token "
-        "that outlives the session; without it, the token ends with the session.",
-    )  # fmt: skip
-
-
-class TokenPublic(BaseModel):
-    """A token as stored: never its secret."""
-
-    prefix: str
-    name: str
-    role: str
-    created_at: float
-    expires_at: float | None
-    revoked_at: float | None
-    last_used_at: float | None
-    kind: str = Field(
-        description="api, or session: made by a browser session without the "
-        "password again, it ends with that session (its end, or signing out)."
-    )
-
-    @classmethod
-    def of(cls, record: TokenRecord) -> TokenPublic:
-        return cls(**{name: getattr(record, name) for name in cls.model_fields})
-
-
-class TokenMade(TokenPublic):
-    token: str = Field(description="The token itself: shown this once, never again.")
 
 
 @router.get("/members", dependencies=[MANAGE], response_model=list[Member], responses=ERRORS)

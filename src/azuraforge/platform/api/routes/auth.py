@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import Field
 
 from azuraforge.errors import ConflictError, CredentialError, NotFoundError
 from azuraforge.platform.api.access import (
@@ -20,12 +19,17 @@ from azuraforge.platform.api.access import (
     server_id,
     session_cookie,
 )
-from azuraforge.platform.api.auth_schemas import Caller, ProjectPublic
 from azuraforge.platform.api.deps import KeysDep, ServerStoreDep, StoreDep
-from azuraforge.platform.api.schemas import RequestBody, error_responses
+from azuraforge.platform.api.schemas.auth import (
+    Caller,
+    NewProject,
+    ProjectChoice,
+    ProjectPublic,
+    SignIn,
+)
+from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.services.access import (
     LINK,
-    NAME_PATTERN,
     Identity,
     authenticate,
     current_role,
@@ -35,34 +39,13 @@ from azuraforge.platform.services.access import (
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
-from azuraforge.platform.store import DEFAULT_PROJECT, Store
+from azuraforge.platform.store import Store
 from azuraforge.platform.store.access import AuditRecord
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
 SESSION_SECONDS = 12 * 3600.0
 """How long a session lasts after signing in."""
-
-
-class SignIn(RequestBody):
-    """A user's name and password, and the project to work in."""
-
-    name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
-    project: str = Field(DEFAULT_PROJECT, min_length=1, max_length=100)
-
-
-class ProjectChoice(RequestBody):
-    """The project to work in."""
-
-    project: str = Field(min_length=1, max_length=100)
-
-
-class NewProject(RequestBody):
-    """A project to create."""
-
-    project: str = Field(pattern=NAME_PATTERN, max_length=100,
-                         description="Letters, digits, '_', '.', '-' (not first).")  # fmt: skip
 
 
 def logins(request: Request) -> Logins:

@@ -12,27 +12,32 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from azuraforge.assist.backends.base import GenerationSettings
 from azuraforge.platform.api.access import READ, Reader
-from azuraforge.platform.api.chat_schemas import (
+from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.schemas.chat import (
+    MAX_MESSAGE,
     CachePublic,
+    ChatModelsPublic,
+    ChatRequest,
+    ConversationDetail,
     ConversationPublic,
     ConversationsPublic,
+    Correction,
+    Feedback,
     ForgottenPublic,
     MemoriesPublic,
     MemoryPublic,
     PerformancePublic,
     TurnPublic,
 )
-from azuraforge.platform.api.deps import StoreDep
-from azuraforge.platform.api.schemas import RequestBody, error_responses
-from azuraforge.platform.services.chat import AUTO, Answer, ChatService
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.services.chat import Answer, ChatService
 from azuraforge.platform.services.chat_memory import (
     ChatMemory,
     MemoryUnavailableError,
@@ -44,8 +49,6 @@ from azuraforge.platform.store.chat import MAX_TITLE
 _log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])
 ERRORS = error_responses()
-MAX_MESSAGE = 20_000
-"""The longest message (characters)."""
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A conversation's id.")]
 TurnId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A turn's id.")]
 MemoryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A memory's id.")]
@@ -67,53 +70,6 @@ async def get_memory(request: Request) -> ChatMemory:
 
 
 MemoryDep = Annotated[ChatMemory, Depends(get_memory)]
-
-
-class ChatRequest(RequestBody):
-    """A message to answer."""
-
-    message: str = Field(
-        min_length=1, max_length=MAX_MESSAGE, pattern=r"\S",
-        description="The message: some text (one of only spaces is refused as an empty one).",
-    )  # fmt: skip
-    conversation_id: int | None = Field(
-        None, ge=1, le=2**31 - 1, description="Go on with this conversation (none: a new one)."
-    )
-    model: str = Field(
-        AUTO, min_length=1, max_length=100,
-        description="auto (the router and the selector choose), a backend or an expert.",
-    )  # fmt: skip
-    temperature: float = Field(0.7, ge=0, le=2)
-    max_tokens: int = Field(256, ge=1, le=32_768)
-
-
-class ConversationDetail(ConversationPublic):
-    """A conversation with its turns, oldest first."""
-
-    turns: list[TurnPublic]
-
-
-class Verdict(RequestBody):
-    """The caller's verdict on an answer: good or bad."""
-
-    verdict: Literal["good", "bad"]
-
-
-class Correction(RequestBody):
-    """The caller's correction of an answer: the right answer."""
-
-    verdict: Literal["correction"]
-    correction: str = Field(min_length=1, max_length=MAX_MESSAGE, pattern=r"\S")
-
-
-Feedback = Annotated[Verdict | Correction, Field(discriminator="verdict")]
-
-
-class ModelsPublic(BaseModel):
-    """What a chat's ``model`` may name besides ``auto``."""
-
-    backends: list[str]
-    experts: list[str]
 
 
 @router.post(
@@ -218,10 +174,10 @@ def feedback(
     return TurnPublic.of(turn)
 
 
-@router.get("/models", dependencies=[READ], response_model=ModelsPublic, responses=ERRORS)
-def models(chat: ChatDep) -> ModelsPublic:
+@router.get("/models", dependencies=[READ], response_model=ChatModelsPublic, responses=ERRORS)
+def models(chat: ChatDep) -> ChatModelsPublic:
     """The declared backends and the experts, which a chat's ``model`` may name."""
-    return ModelsPublic(backends=list(chat.declared), experts=list(chat.experts))
+    return ChatModelsPublic(backends=list(chat.declared), experts=list(chat.experts))
 
 
 @router.get("/cache", dependencies=[READ], response_model=CachePublic, responses=ERRORS)

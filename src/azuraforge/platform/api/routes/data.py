@@ -18,10 +18,10 @@ from fastapi.responses import FileResponse
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE
-from azuraforge.platform.api.data_schemas import DataFilePublic
 from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
-from azuraforge.platform.api.schemas import error_responses
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.data import DataFilePublic
 from azuraforge.platform.api.streaming import stream_into
 from azuraforge.platform.services.data_files import (
     NAME_PATTERN,

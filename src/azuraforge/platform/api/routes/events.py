@@ -16,7 +16,7 @@ from azuraforge.errors import InvalidParameterError, NotFoundError, shorten
 from azuraforge.platform.api.access import READ, lapsed
 from azuraforge.platform.api.deps import MAX_EVENT_ID, ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.origins import close_reason
-from azuraforge.platform.api.schemas import ExperimentPublic
+from azuraforge.platform.api.schemas.runs import ExperimentPublic
 from azuraforge.platform.store import EventRecord, Store, is_unavailable
 from azuraforge.platform.store.states import FINISHED_STATES
 

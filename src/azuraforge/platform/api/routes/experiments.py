@@ -26,7 +26,8 @@ from azuraforge.platform.api.deps import (
 from azuraforge.platform.api.list_csv import wants_csv
 from azuraforge.platform.api.run_filters import RunListQuery
 from azuraforge.platform.api.run_table import csv_response
-from azuraforge.platform.api.schemas import (
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.runs import (
     ArtifactPublic,
     CurvePublic,
     ExperimentCreate,
@@ -42,7 +43,6 @@ from azuraforge.platform.api.schemas import (
     ReportPublic,
     RestartPublic,
     ScoreNamesPublic,
-    error_responses,
     score_table,
 )
 from azuraforge.platform.blobs import BlobStore

@@ -14,14 +14,15 @@ from fastapi import APIRouter, Request, status
 
 from azuraforge.platform.api.access import WRITE, WRITE_RUN, Writer
 from azuraforge.platform.api.deps import BlobsDep, ExperimentId, SettingsDep, StoreDep
-from azuraforge.platform.api.external_schemas import (
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.external import (
     ExternalRunCreate,
     ExternalRunPublic,
     RunBatch,
     RunBatchPublic,
     RunEnd,
 )
-from azuraforge.platform.api.schemas import ArtifactPublic, ExperimentPublic, error_responses
+from azuraforge.platform.api.schemas.runs import ArtifactPublic, ExperimentPublic
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import JobWrites

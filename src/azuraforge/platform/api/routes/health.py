@@ -15,13 +15,13 @@ from azuraforge.errors import BlobStoreUnavailableError, TransportUnavailableErr
 from azuraforge.platform.api.access import PUBLIC
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.live_settings import applied_of
-from azuraforge.platform.api.plugin_schemas import PluginSetPublic, ReplicaDigestPublic
-from azuraforge.platform.api.schemas import (
+from azuraforge.platform.api.schemas.health import (
     BlobStorePublic,
     BrokerPublic,
     DiskPublic,
     HealthPublic,
 )
+from azuraforge.platform.api.schemas.plugins import PluginSetPublic, ReplicaDigestPublic
 from azuraforge.platform.blobs import BlobStore, LocalBlobs
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.plugin_folder import PluginReplicas

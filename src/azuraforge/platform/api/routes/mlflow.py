@@ -20,7 +20,8 @@ from fastapi.responses import StreamingResponse
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
-from azuraforge.platform.api.mlflow_schemas import (
+from azuraforge.platform.api.one_pass_body import read_body
+from azuraforge.platform.api.schemas.mlflow import (
     DeleteTag,
     ExperimentCreate,
     ExperimentRef,
@@ -38,7 +39,6 @@ from azuraforge.platform.api.mlflow_schemas import (
     RunUpdate,
     SetTag,
 )
-from azuraforge.platform.api.one_pass_body import read_body
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.services.mlflow_api import (

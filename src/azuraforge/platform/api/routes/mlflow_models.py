@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import StoreDep
-from azuraforge.platform.api.mlflow_model_schemas import (
+from azuraforge.platform.api.schemas.mlflow_models import (
     DatasetSearch,
     KeyValue,
     LoggedModelCreate,

@@ -9,15 +9,14 @@ reference describes these calls."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from azuraforge.errors import ConflictError, InvalidParameterError
+from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Manager, Reader, Writer
 from azuraforge.platform.api.deps import BlobsDep, StoreDep
-from azuraforge.platform.api.mlflow_registry_schemas import (
+from azuraforge.platform.api.schemas.mlflow_registry import (
     AliasIn,
     AliasSet,
     LatestVersions,
@@ -36,8 +35,6 @@ from azuraforge.platform.services import registry
 from azuraforge.platform.services.mlflow_api import (
     AlreadyExistsError,
     NotServedError,
-    page_offset,
-    page_token,
 )
 from azuraforge.platform.services.mlflow_registry import (
     checked_alias,
@@ -58,6 +55,7 @@ from azuraforge.platform.services.mlflow_registry import (
 from azuraforge.platform.services.mlflow_registry_search import (
     MODELS_PAGE,
     VERSIONS_PAGE,
+    Search,
     search_models,
     search_versions,
 )
@@ -74,30 +72,6 @@ MOVED_BY_MLFLOW = "set through MLflow's API"
 
 def _tags(tags: list[RegistryTagIn]) -> dict[str, str]:
     return dict(checked_tag(tag.key, tag.value) for tag in tags)
-
-
-@dataclass(frozen=True)
-class Search:
-    """The query of a registry search: MLflow's ``filter``, ``max_results``, ``order_by``
-    and ``page_token``."""
-
-    filter_text: str
-    max_results: int | None
-    order_by: list[str]
-    token: str | None
-
-    def page(self, items: list[Any], sizes: tuple[int, int]) -> tuple[list[Any], Json]:
-        """One page of ``items`` (``sizes``: the default and largest ``max_results``), and
-        the next page's token when there is one."""
-        size = sizes[0] if self.max_results is None else self.max_results
-        if size > sizes[1]:
-            raise InvalidParameterError(
-                "Invalid value for request parameter max_results. It must be at most "
-                f"{sizes[1]}, but got value {size}"
-            )
-        offset = page_offset(self.token)
-        more = {"next_page_token": page_token(offset + size)} if len(items) > offset + size else {}
-        return items[offset : offset + size], more
 
 
 def _search(

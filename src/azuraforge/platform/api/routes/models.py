@@ -17,7 +17,6 @@ from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.api import registry_schemas
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
     BlobsDep,
@@ -27,7 +26,10 @@ from azuraforge.platform.api.deps import (
     TransportDep,
 )
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
-from azuraforge.platform.api.registry_schemas import (
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.registry import (
+    ALIAS_RULE,
+    MODEL_NAME_RULE,
     AliasChange,
     AliasMovePublic,
     AliasMovesPublic,
@@ -45,7 +47,6 @@ from azuraforge.platform.api.registry_schemas import (
     VersionPublic,
     VersionsPublic,
 )
-from azuraforge.platform.api.schemas import error_responses
 from azuraforge.platform.services import mlflow_serving, predictions, registry
 from azuraforge.platform.services.mlflow_serving import MlflowModel
 from azuraforge.platform.services.registry import ModelRef, check_model_name
@@ -62,12 +63,12 @@ INLINE_ROWS = 200
 larger ones in a worker thread, so they do not hold up the others."""
 ModelName = Annotated[
     str,
-    Path(description="A model's name.", json_schema_extra=registry_schemas.MODEL_NAME_RULE),
+    Path(description="A model's name.", json_schema_extra=MODEL_NAME_RULE),
     AfterValidator(check_model_name),
 ]
 AliasName = Annotated[
     str,
-    Path(description="An alias (not only digits).", json_schema_extra=registry_schemas.ALIAS_RULE),
+    Path(description="An alias (not only digits).", json_schema_extra=ALIAS_RULE),
     AfterValidator(registry.check_alias),
 ]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number.")]
@@ -124,7 +125,7 @@ ListedModel = Annotated[
     str,
     Path(
         description="A model's name (not a reference).",
-        json_schema_extra=registry_schemas.MODEL_NAME_RULE,
+        json_schema_extra=MODEL_NAME_RULE,
     ),
     AfterValidator(listed_model),
 ]

@@ -25,8 +25,8 @@ from azuraforge.errors import shorten
 from azuraforge.platform.api.access import READ, Reader
 from azuraforge.platform.api.deps import StoreDep
 from azuraforge.platform.api.openai_errors import ModelNotFoundError
-from azuraforge.platform.api.openai_schemas import Completion, model_public
 from azuraforge.platform.api.routes.chat import ChatDep
+from azuraforge.platform.api.schemas.openai_chat import Completion, model_public
 from azuraforge.platform.services.chat import Answer, ChatService
 from azuraforge.platform.store import Store
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from azuraforge.apps import discover
 from azuraforge.platform.api.access import READ
-from azuraforge.platform.api.schemas import PipelinePublic, PipelinesPublic
+from azuraforge.platform.api.schemas.pipelines import PipelinePublic, PipelinesPublic
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from azuraforge.learn.plugin_folder import loaded_folder
 from azuraforge.platform.api.access import SERVER_ADMIN
-from azuraforge.platform.api.plugin_schemas import PluginFilePublic, PluginFilesPublic
+from azuraforge.platform.api.schemas.plugins import PluginFilePublic, PluginFilesPublic
 
 router = APIRouter(prefix="/plugins", tags=["plugins"])
 

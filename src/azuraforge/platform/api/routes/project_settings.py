@@ -7,8 +7,11 @@ from fastapi import APIRouter
 
 from azuraforge.platform.api.access import MANAGE, READ, Manager, Reader
 from azuraforge.platform.api.deps import StoreDep
-from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.api.settings_schemas import ProjectSettingsPublic, ProjectSettingsUpdate
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.project_settings import (
+    ProjectSettingsPublic,
+    ProjectSettingsUpdate,
+)
 from azuraforge.platform.services import project_settings
 
 router = APIRouter(prefix="/settings", tags=["settings"])

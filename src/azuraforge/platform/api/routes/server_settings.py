@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 
 from azuraforge.platform.api.access import SERVER_ADMIN, client_address
 from azuraforge.platform.api.deps import ServerStoreDep
-from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.api.server_settings_schemas import (
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.server_settings import (
     ServerSettingPublic,
     ServerSettingsChanged,
     ServerSettingsHistoryPublic,

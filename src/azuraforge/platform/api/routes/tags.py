@@ -8,29 +8,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
 
 from azuraforge.platform.api.access import WRITE
 from azuraforge.platform.api.deps import ExperimentId, StoreDep
-from azuraforge.platform.api.schemas import error_responses
-from azuraforge.platform.store.tags import MAX_TAG_KEY, MAX_TAG_VALUE
+from azuraforge.platform.api.schemas.common import error_responses
+from azuraforge.platform.api.schemas.tags import (
+    TagSet,
+    TagsPublic,
+)
+from azuraforge.platform.store.tags import MAX_TAG_KEY
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 ERRORS = error_responses()
 TagKey = Annotated[str, Path(min_length=1, max_length=MAX_TAG_KEY, description="The tag's key.")]
-
-
-class TagSet(BaseModel):
-    """The value a tag is set to."""
-
-    value: str = Field(max_length=MAX_TAG_VALUE)
-
-
-class TagsPublic(BaseModel):
-    """A run's tags after the change."""
-
-    experiment_id: int
-    tags: dict[str, str]
 
 
 @router.put(

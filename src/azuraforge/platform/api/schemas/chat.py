@@ -1,14 +1,15 @@
-"""The answers of ``/chat`` (:mod:`~azuraforge.platform.api.routes.chat`): turns,
-conversations, the response cache, the caller's memories and what the backend selector
-measured. (The chat's ``ModelsPublic`` stays in the route module: its OpenAPI name is made
-from the module, as :mod:`~azuraforge.platform.api.registry_schemas` has one by that name.)"""
+"""Bodies of ``/chat`` (:mod:`~azuraforge.platform.api.routes.chat`): a message to answer, a
+verdict on an answer, and the answers: turns, conversations, the response cache, the caller's
+memories and what the backend selector measured."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.services.chat import AUTO
 from azuraforge.platform.store.chat import ConversationRecord, TurnRecord
 
 
@@ -123,3 +124,54 @@ class PerformancePublic(BaseModel):
     tokens: float | None
     preferred: bool
     """Whether the selector prefers it for the task now."""
+
+
+MAX_MESSAGE = 20_000
+"""The longest message (characters)."""
+
+
+class ChatRequest(RequestBody):
+    """A message to answer."""
+
+    message: str = Field(
+        min_length=1, max_length=MAX_MESSAGE, pattern=r"\S",
+        description="The message: some text (one of only spaces is refused as an empty one).",
+    )  # fmt: skip
+    conversation_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Go on with this conversation (none: a new one)."
+    )
+    model: str = Field(
+        AUTO, min_length=1, max_length=100,
+        description="auto (the router and the selector choose), a backend or an expert.",
+    )  # fmt: skip
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(256, ge=1, le=32_768)
+
+
+class ConversationDetail(ConversationPublic):
+    """A conversation with its turns, oldest first."""
+
+    turns: list[TurnPublic]
+
+
+class Verdict(RequestBody):
+    """The caller's verdict on an answer: good or bad."""
+
+    verdict: Literal["good", "bad"]
+
+
+class Correction(RequestBody):
+    """The caller's correction of an answer: the right answer."""
+
+    verdict: Literal["correction"]
+    correction: str = Field(min_length=1, max_length=MAX_MESSAGE, pattern=r"\S")
+
+
+Feedback = Annotated[Verdict | Correction, Field(discriminator="verdict")]
+
+
+class ChatModelsPublic(BaseModel):
+    """What a chat's ``model`` may name besides ``auto``."""
+
+    backends: list[str]
+    experts: list[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from azuraforge.platform.api.schemas import RequestBody
+from azuraforge.platform.api.schemas.common import RequestBody
 from azuraforge.platform.services.project_settings import MLFLOW_MODELS, SETTINGS
 
 

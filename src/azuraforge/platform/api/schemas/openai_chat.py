@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from azuraforge.assist.backends.base import Message
-from azuraforge.platform.api.routes.chat import MAX_MESSAGE
+from azuraforge.platform.api.schemas.chat import MAX_MESSAGE
 
 MAX_MESSAGES = 200
 """Most messages one request may send."""

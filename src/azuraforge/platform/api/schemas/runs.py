@@ -1,36 +1,19 @@
-"""Request and response bodies of the API, one set per resource (``ExperimentCreate``,
-``ExperimentPublic``, ``ExperimentsPublic``...)."""
+"""Bodies of the runs (``/experiments``: :mod:`~azuraforge.platform.api.routes.experiments`):
+a run to queue or to edit, a run as lists and its detail show it (``ExperimentCreate``,
+``ExperimentPublic``, ``ExperimentsPublic``...), its curves, logs and report."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from azuraforge.platform.api.plugin_schemas import PluginSetPublic
-from azuraforge.platform.services.experiments import MAX_NAME, as_json_numbers
+from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.services.experiments import MAX_NAME
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 from azuraforge.platform.store.experiments import MAX_NOTES
 from azuraforge.platform.store.result_scores import finite_number
 from azuraforge.platform.store.states import RESTART_HISTORY
-
-
-class RequestBody(BaseModel):
-    """A request body: an unknown field is refused, and a value must be of its declared JSON
-    type (``true`` is no 1, ``"3"`` no 3; 3.0 is 3), as its OpenAPI says."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    verbatim: ClassVar[frozenset[str]] = frozenset()
-    """Fields of free-form values passed on as sent, not walked here: their reader takes a
-    whole float as the integer it is (a predict request's rows: 312 values for one
-    forecast)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _json_numbers(cls, data: Any) -> Any:
-        if not cls.verbatim or not isinstance(data, dict):
-            return as_json_numbers(data)
-        return {k: v if k in cls.verbatim else as_json_numbers(v) for k, v in data.items()}
 
 
 class ExperimentCreate(RequestBody):
@@ -269,84 +252,4 @@ class ReportPublic(BaseModel):
     html: str = Field(
         description="The Markdown rendered: raw HTML in it escaped, relative images and links "
         "pointed at the run's files."
-    )
-
-
-class PipelinePublic(BaseModel):
-    name: str
-    description: str
-    distribution: str
-    config_schema: dict[str, Any] | None
-    defaults: dict[str, Any] | None
-    error: str | None = Field(None, description="Why the plugin cannot be used, if it cannot.")
-
-
-class PipelinesPublic(BaseModel):
-    data: list[PipelinePublic]
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[dict[str, Any]] | None = None
-
-
-class ErrorPublic(BaseModel):
-    error: ErrorBody
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` of a route whose errors are :class:`ErrorPublic` bodies, for
-    ``codes`` (default: every client error a route of the API may answer, and 503)."""
-    return {code: {"model": ErrorPublic} for code in codes or (400, 404, 409, 413, 422, 503)}
-
-
-class BrokerPublic(BaseModel):
-    url: str = Field(description="The broker's URL, without its password.")
-    reachable: bool
-    error: str | None = Field(description="Why it cannot be reached, if it cannot.")
-
-
-class DiskPublic(BaseModel):
-    writable: bool = Field(description="Whether a file could be written in the home folder.")
-    error: str | None = Field(description="Why it could not (a full disk), if it could not.")
-
-
-class BlobStorePublic(BaseModel):
-    url: str | None = Field(
-        description="The object store's `s3://bucket/prefix`; null for a folder of the server."
-    )
-    reachable: bool = Field(description="Whether it answered (its bucket, with the credentials).")
-    error: str | None = Field(description="Why it did not, if it did not (no address).")
-
-
-class HealthPublic(BaseModel):
-    status: str = Field(
-        description="`ok`, or `degraded` when the broker cannot be reached (runs cannot be "
-        "submitted; reads and cancels work), the home folder cannot be written (a full "
-        "disk: runs' files, and an SQLite store's writes, fail) or the object store does not "
-        "answer (every file read or upload answers 503)."
-    )
-    database: str
-    schema_revision: str = Field(description="The database's schema revision.")
-    schema_expected: str = Field(
-        description="The revision this version needs; /health is 503 when they differ."
-    )
-    transport: str
-    broker: BrokerPublic | None = Field(
-        description="The Celery broker, checked on each call; null on the local transport."
-    )
-    disk: DiskPublic = Field(description="The home folder's disk, written to on each call.")
-    blob_store: BlobStorePublic = Field(
-        description="The blob store (an S3-compatible object store, or a folder), asked on "
-        "each call."
-    )
-    plugins: PluginSetPublic = Field(
-        description="The digest of the plugin files this process loaded, beside the other "
-        "replicas' (each reports its own through the store)."
-    )
-    version: str
-    settings_version: int = Field(
-        description="The version of the live settings this process runs (0: none set; "
-        "GET /api/v1/server/settings)."
     )

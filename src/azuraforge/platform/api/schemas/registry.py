@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
-from azuraforge.platform.api.schemas import RequestBody
+from azuraforge.platform.api.schemas.common import RequestBody
 from azuraforge.platform.services.registry import (
     ALIAS,
     MAX_ALIAS,

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from azuraforge.platform.api.schemas import ExperimentPublic, RequestBody
+from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.runs import ExperimentPublic
 from azuraforge.platform.jobs.run_files import MAX_FILE_PATH, run_key
 from azuraforge.platform.services.experiments import MAX_NAME
 from azuraforge.platform.services.external_runs import MAX_IDLE_LIMIT, MIN_IDLE_LIMIT

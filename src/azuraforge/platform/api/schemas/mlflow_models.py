@@ -1,13 +1,13 @@
 """Request bodies of MLflow 3's logged models, runs' inputs and outputs and experiments'
 datasets (:mod:`~azuraforge.platform.api.routes.mlflow_models`), on
-:class:`~azuraforge.platform.api.mlflow_schemas.MlflowBody`. Not in the OpenAPI: MLflow's own
+:class:`~azuraforge.platform.api.schemas.mlflow.MlflowBody`. Not in the OpenAPI: MLflow's own
 reference describes these calls."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from azuraforge.platform.api.mlflow_schemas import MlflowBody
+from azuraforge.platform.api.schemas.mlflow import MlflowBody
 from azuraforge.platform.services.mlflow_models import MAX_SEARCH
 from azuraforge.platform.store.mlflow_models import DatasetIn
 

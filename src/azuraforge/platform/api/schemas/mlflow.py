@@ -1,6 +1,6 @@
 """Request bodies of MLflow's tracking API (:mod:`~azuraforge.platform.api.routes.mlflow`):
 experiments, runs, their metrics, params and tags; and :class:`MlflowBody`, the base of
-every body of MLflow's client (:mod:`.mlflow_model_schemas`, :mod:`.mlflow_registry_schemas`).
+every body of MLflow's client (:mod:`.mlflow_models`, :mod:`.mlflow_registry`).
 Not in the OpenAPI: MLflow's own reference describes these calls."""
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Request bodies of MLflow's model registry API
 (:mod:`~azuraforge.platform.api.routes.mlflow_registry`): registered models, their versions,
-tags and aliases, on :class:`~azuraforge.platform.api.mlflow_schemas.MlflowBody`. Not in the
+tags and aliases, on :class:`~azuraforge.platform.api.schemas.mlflow.MlflowBody`. Not in the
 OpenAPI: MLflow's own reference describes these calls."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from azuraforge.platform.api.mlflow_schemas import MlflowBody
+from azuraforge.platform.api.schemas.mlflow import MlflowBody
 
 
 class RegistryTagIn(MlflowBody):
