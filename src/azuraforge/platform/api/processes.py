@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from azuraforge.errors import AzuraForgeError, InvalidParameterError
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     import uvicorn
     from fastapi import FastAPI
 
@@ -85,14 +87,19 @@ def serve_processes(
             "stopping the others"
         )
     finally:
-        started = [process for process in processes if process.pid is not None]
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.join(STOP_SECONDS)
-            if process.exitcode is None:
-                process.kill()
-                process.join()
+        _stop([process for process in processes if process.pid is not None])
+
+
+def _stop(processes: list[BaseProcess]) -> None:
+    """Stop the started ``processes`` at once (SIGTERM), each given :data:`STOP_SECONDS` to
+    finish its requests before it is killed."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(STOP_SECONDS)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
 
 
 def _api_process(app_factory: str, listener: socket.socket, trusted_proxies: str) -> None:

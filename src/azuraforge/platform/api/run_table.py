@@ -35,16 +35,21 @@ def column_keys(names: Sequence[str], scores: Sequence[str]) -> list[str]:
         return keys[:MAX_COLUMNS]
     if len(names) > MAX_COLUMNS:
         raise QueryError("columns", f"at most {MAX_COLUMNS} columns, got {len(names)}")
-    keys = []
-    for name in (n.strip() for n in names):
-        if not name or name in ("metric:", "score:"):
-            raise QueryError("columns", f"a column has no name in {','.join(names)!r}")
-        keys.append(name if name in FIELDS or name.startswith(("metric:", "score:"))
-                    else f"score:{name}")  # fmt: skip
+    keys = [_column_key(name.strip(), names) for name in names]
     twice = sorted({key for key in keys if keys.count(key) > 1})
     if twice:
         raise QueryError("columns", f"column {twice[0]!r} is asked twice")
     return keys
+
+
+def _column_key(name: str, names: Sequence[str]) -> str:
+    """The column ``name`` (one of ``names``, stripped) names: a field, a metric's or a
+    score's."""
+    if not name or name in ("metric:", "score:"):
+        raise QueryError("columns", f"a column has no name in {','.join(names)!r}")
+    if name in FIELDS or name.startswith(("metric:", "score:")):
+        return name
+    return f"score:{name}"
 
 
 async def csv_response(store: Store, query: ExperimentQuery, names: Sequence[str]) -> Any:

@@ -147,6 +147,22 @@ def select_runs(
     NotFoundError
         Naming the ids that are not runs of ``project``, or the batch or study.
     """
+    field = _selected_by(selection)
+    if selection.experiments:
+        if len(selection.experiments) > MAX_RUNS:
+            _too_many(field, len(selection.experiments))
+        return store.get_experiments(selection.experiments, project=project)
+    if selection.batch:
+        runs = _batch_runs(store, selection.batch, project=project)
+    else:
+        runs = store.list_study_runs(selection.study or 0, project=project, limit=MAX_RUNS + 1)
+    if len(runs) > MAX_RUNS:
+        _too_many(field, len(runs), at_least=True)
+    return runs
+
+
+def _selected_by(selection: Selection) -> str:
+    """The one field that names ``selection``'s runs (experiments, batch or study)."""
     given = [
         name
         for name, value in (
@@ -163,23 +179,18 @@ def select_runs(
             f"name the runs to compare with exactly one of experiments=1,2,3, batch=<batch "
             f"id> or study=<study id>; {shown}",
         )
-    field = given[0]
-    if selection.experiments:
-        if len(selection.experiments) > MAX_RUNS:
-            _too_many(field, len(selection.experiments))
-        return store.get_experiments(selection.experiments, project=project)
-    if selection.batch:
-        query = ExperimentQuery(
-            project=project, batch_id=selection.batch, sort="id", descending=False,
-            limit=MAX_RUNS + 1,
-        )  # fmt: skip
-        runs = store.list_experiments(query).items
-        if not runs:
-            raise NotFoundError(f"no runs in batch {selection.batch!r} of project {project!r}")
-    else:
-        runs = store.list_study_runs(selection.study or 0, project=project, limit=MAX_RUNS + 1)
-    if len(runs) > MAX_RUNS:
-        _too_many(field, len(runs), at_least=True)
+    return given[0]
+
+
+def _batch_runs(store: Store, batch: str, *, project: str) -> list[ExperimentRecord]:
+    """The first :data:`MAX_RUNS` runs of ``batch`` and one more, by id (some, or it is not
+    found)."""
+    query = ExperimentQuery(
+        project=project, batch_id=batch, sort="id", descending=False, limit=MAX_RUNS + 1
+    )
+    runs = store.list_experiments(query).items
+    if not runs:
+        raise NotFoundError(f"no runs in batch {batch!r} of project {project!r}")
     return runs
 
 
@@ -225,11 +236,7 @@ def compare(
     NotFoundError
         As :func:`select_runs` does.
     """
-    if not 2 <= points <= MAX_POINTS:
-        raise SelectionError("points", f"points must be from 2 to {MAX_POINTS}, got {points}")
-    for field, names in (("metrics", metrics), ("keys", keys), ("scores", scores)):
-        if len(names) > MAX_KEYS:
-            raise SelectionError(field, f"{len(names)} metrics named; at most {MAX_KEYS}")
+    _check_sizes(points, metrics=metrics, keys=keys, scores=scores)
     runs = select_runs(store, selection, project=project)
     logged = sorted({key for run in runs for key in run.metrics})
     for field, names in (("metrics", metrics), ("keys", keys)):
@@ -247,6 +254,17 @@ def compare(
         points=points,
         scores=list(dict.fromkeys(scores)),
     )
+
+
+def _check_sizes(
+    points: int, *, metrics: Sequence[str], keys: Sequence[str], scores: Sequence[str]
+) -> None:
+    """Refuse ``points`` out of range and more than :data:`MAX_KEYS` names of a kind."""
+    if not 2 <= points <= MAX_POINTS:
+        raise SelectionError("points", f"points must be from 2 to {MAX_POINTS}, got {points}")
+    for field, names in (("metrics", metrics), ("keys", keys), ("scores", scores)):
+        if len(names) > MAX_KEYS:
+            raise SelectionError(field, f"{len(names)} metrics named; at most {MAX_KEYS}")
 
 
 def _check_logged(
@@ -328,14 +346,20 @@ def config_diff(runs: Sequence[ExperimentRecord]) -> list[ConfigDifference]:
     by key. Values compare as JSON, so ``1``, ``1.0`` and ``true`` differ."""
     flats = [flatten_config(run.config) for run in runs]
     keys = sorted({key for flat in flats for key in flat})
-    diff = []
-    for key in keys:
-        shown = {_canonical(flat[key]) if key in flat else None for flat in flats}
-        if len(shown) > 1:
-            values = [json_safe(flat.get(key)) for flat in flats]
-            missing = [run.id for run, flat in zip(runs, flats, strict=True) if key not in flat]
-            diff.append(ConfigDifference(key, values, missing))
-    return diff
+    found = (_difference(key, runs, flats) for key in keys)
+    return [difference for difference in found if difference is not None]
+
+
+def _difference(
+    key: str, runs: Sequence[ExperimentRecord], flats: list[dict[str, Any]]
+) -> ConfigDifference | None:
+    """How the flattened configs ``flats`` of ``runs`` differ at ``key``, if they do."""
+    shown = {_canonical(flat[key]) if key in flat else None for flat in flats}
+    if len(shown) <= 1:
+        return None
+    values = [json_safe(flat.get(key)) for flat in flats]
+    missing = [run.id for run, flat in zip(runs, flats, strict=True) if key not in flat]
+    return ConfigDifference(key, values, missing)
 
 
 def _canonical(value: Any) -> str:

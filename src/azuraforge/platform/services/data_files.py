@@ -334,24 +334,39 @@ def checked_name(name: str) -> str:
     azuraforge.errors.InvalidParameterError: '../beta/sales.csv' is not a data file's name: ...
     """
     path = PurePosixPath(name)
-    problem = None
-    if not name or "\x00" in name or "\\" in name or len(name) > 500:
-        problem = "give a name of at most 500 characters, without NUL or backslashes"
-    elif path.is_absolute() or name != path.as_posix():
-        problem = "give a name relative to the folder, without empty parts or a trailing '/'"
-    elif any(len(part.encode()) > MOST_PART_BYTES for part in path.parts):
-        problem = f"a folder's or file's name has at most {MOST_PART_BYTES} bytes"
-    elif any(part.startswith(".") for part in path.parts):
-        problem = "no part of it may begin with '.' ('..' or a hidden name)"
-    elif path.suffix.lower() != SUFFIX:
-        problem = f"a data file's name ends with {SUFFIX}"
-    elif name in DATASETS:
-        problem = "that is a registered dataset's name"
+    problem = _form_problem(name, path) or _part_problem(path) or _kind_problem(name, path)
     if problem is not None:
         raise InvalidParameterError(
             f"{shorten(name, quoted=True)} is not a data file's name: {problem}"
         )
     return name
+
+
+def _form_problem(name: str, path: PurePosixPath) -> str | None:
+    """What keeps ``name`` as a whole from naming a file of a folder, if anything."""
+    if not name or "\x00" in name or "\\" in name or len(name) > 500:
+        return "give a name of at most 500 characters, without NUL or backslashes"
+    if path.is_absolute() or name != path.as_posix():
+        return "give a name relative to the folder, without empty parts or a trailing '/'"
+    return None
+
+
+def _part_problem(path: PurePosixPath) -> str | None:
+    """What keeps one of ``path``'s folders or its file from being named so, if anything."""
+    if any(len(part.encode()) > MOST_PART_BYTES for part in path.parts):
+        return f"a folder's or file's name has at most {MOST_PART_BYTES} bytes"
+    if any(part.startswith(".") for part in path.parts):
+        return "no part of it may begin with '.' ('..' or a hidden name)"
+    return None
+
+
+def _kind_problem(name: str, path: PurePosixPath) -> str | None:
+    """What keeps ``name`` from naming a data file (a CSV file, no dataset), if anything."""
+    if path.suffix.lower() != SUFFIX:
+        return f"a data file's name ends with {SUFFIX}"
+    if name in DATASETS:
+        return "that is a registered dataset's name"
+    return None
 
 
 def named_by(uses: DataFileUses) -> str:

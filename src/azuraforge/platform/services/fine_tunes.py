@@ -611,6 +611,22 @@ def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVe
     if record.status != COMPLETED or not isinstance(decided, dict):
         return None
     model = EXPERT_MODEL.format(record.config["expert"])
+    made = _registered(store, blobs, model, run, decided, project=project)
+    used = result.get("examples") or {}
+    roles = {int(i): role for role in (TRAINED, HELD_OUT) for i in used.get(role, [])}
+    store.use_examples(run, roles, project=project)
+    blobs.delete_prefix(run_key(run, CHECKPOINTS))
+    if decided.get("promote"):
+        _promote(store, model, made.version, run, decided, project=project)
+    return made
+
+
+def _registered(
+    store: Store, blobs: BlobStore, model: str, run: int, decided: dict[str, Any], *,
+    project: str,
+) -> ModelVersionRecord:  # fmt: skip
+    """The version of ``model`` (made if it has none) that fine-tune ``run`` registered,
+    registered now if it has none."""
     if store.find_model(model, project=project) is None:
         with suppress(ConflictError):  # made meanwhile
             store.create_model(model, description="the chat's adapters of an expert",
@@ -620,19 +636,20 @@ def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVe
     if made is None:
         made = register_version(store, blobs, model, run, description=str(decided["reason"]),
                                 actor=f"fine-tune {run}", project=project)  # fmt: skip
-    used = result.get("examples") or {}
-    roles = {int(i): role for role in (TRAINED, HELD_OUT) for i in used.get(role, [])}
-    store.use_examples(run, roles, project=project)
-    blobs.delete_prefix(run_key(run, CHECKPOINTS))
-    if (
-        decided.get("promote")
-        and store.find_alias(model, CHAMPION, project=project) != made.version
-    ):
-        moved = store.move_alias_if(
-            model, CHAMPION, expected=decided.get("champion"), version=made.version,
-            actor=f"fine-tune {run}", reason=str(decided["reason"]), project=project,
-        )  # fmt: skip
-        if not moved:
-            _log.warning("fine-tune %d: %s@%s moved meanwhile; version %d not promoted",
-                         run, model, CHAMPION, made.version)  # fmt: skip
     return made
+
+
+def _promote(
+    store: Store, model: str, version: int, run: int, decided: dict[str, Any], *, project: str
+) -> None:
+    """Move ``model``'s ``champion`` alias to ``version`` unless it names it already or was
+    moved from the one fine-tune ``run`` was judged against."""
+    if store.find_alias(model, CHAMPION, project=project) == version:
+        return
+    moved = store.move_alias_if(
+        model, CHAMPION, expected=decided.get("champion"), version=version,
+        actor=f"fine-tune {run}", reason=str(decided["reason"]), project=project,
+    )  # fmt: skip
+    if not moved:
+        _log.warning("fine-tune %d: %s@%s moved meanwhile; version %d not promoted",
+                     run, model, CHAMPION, version)  # fmt: skip

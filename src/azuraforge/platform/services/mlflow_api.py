@@ -467,6 +467,13 @@ def update_run(
         store.set_run_tags(run.id, {RUN_NAME: name})
     if status is None or status == "RUNNING" or STATUS_OF.get(run.status) == status:
         return
+    _end_run(store, found, status, end_time)
+
+
+def _end_run(store: Store, found: MlflowRunRecord, status: str, end_time: int | None) -> None:
+    """End the run as MLflow's ``status`` (one of :data:`ENDS`) says, at ``end_time``, with
+    the latest finite value of each of its metrics as its result (:func:`update_run`)."""
+    run = found.run
     error = f"its MLflow client ended it as {status}" if status == "FAILED" else None
     latest = {key: value for key, (value, _, _) in found.latest.items() if math.isfinite(value)}
     result = {"metrics": latest} if latest else None
@@ -545,17 +552,22 @@ def _identifier(text: str, *, order: bool = False) -> tuple[str, str]:
             f"{', '.join(f'datasets.{k}' for k in DATASET_KEYS)}"
         )
     if entity == "attribute":
-        allowed = ORDER_ATTRIBUTES if order else ATTRIBUTES
-        if key not in allowed:
-            raise InvalidParameterError(
-                f"attribute {key!r} is not one this server {'orders' if order else 'filters'}"
-                f" by; attributes: {', '.join(allowed)}"
-            )
-        if key == "run_name":
-            entity, key = "tag", RUN_NAME
+        entity, key = _attribute(key, order=order)
     if not key:
         raise InvalidParameterError(f"{text!r} names no key")
     return entity, key
+
+
+def _attribute(key: str, *, order: bool) -> tuple[str, str]:
+    """``(entity, key)`` of the run attribute ``key`` (``run_name``: its tag), one that runs
+    are filtered by (or, for an ``order``, ordered by)."""
+    allowed = ORDER_ATTRIBUTES if order else ATTRIBUTES
+    if key not in allowed:
+        raise InvalidParameterError(
+            f"attribute {key!r} is not one this server {'orders' if order else 'filters'}"
+            f" by; attributes: {', '.join(allowed)}"
+        )
+    return ("tag", RUN_NAME) if key == "run_name" else ("attribute", key)
 
 
 def parse_filter(text: str | None) -> list[RunCondition]:
@@ -683,16 +695,22 @@ def _experiment_condition(entity: str, key: str, word: str, op: str, value: Any)
             )
         return RunCondition(entity, key, op, value / 1000.0)
     if key == "experiment_id" and entity == "attribute":
-        values = value if isinstance(value, tuple) else (value,)
-        if op not in ("=", "!=", "IN", "NOT IN") or not all(isinstance(v, str) for v in values):
-            raise InvalidParameterError(f"{word} compares with quoted ids by =, !=, IN, NOT IN")
-        ids = _our_ids(values)
-        return RunCondition(entity, key, op, ids if isinstance(value, tuple) else ids[0])
+        return _experiment_id_condition(word, op, value)
     if op not in ("=", "!=", "LIKE", "ILIKE") or not isinstance(value, str):
         raise InvalidParameterError(
             f"{word} compares with quoted text by =, !=, LIKE, ILIKE; got {op} {value!r}"
         )
     return RunCondition(entity, key, op, value)
+
+
+def _experiment_id_condition(word: str, op: str, value: Any) -> RunCondition:
+    """``experiment_id`` compared with quoted ids (one that is not ours matches nothing)."""
+    values = value if isinstance(value, tuple) else (value,)
+    if op not in ("=", "!=", "IN", "NOT IN") or not all(isinstance(v, str) for v in values):
+        raise InvalidParameterError(f"{word} compares with quoted ids by =, !=, IN, NOT IN")
+    ids = _our_ids(values)
+    compared = ids if isinstance(value, tuple) else ids[0]
+    return RunCondition("attribute", "experiment_id", op, compared)
 
 
 def _our_ids(values: Sequence[str]) -> tuple[int, ...]:
@@ -768,8 +786,13 @@ def _value(tokens: list[tuple[str, str]], at: int) -> tuple[Any, int]:
         raise InvalidParameterError(
             f"expected a value (a number, a quoted text, or a list in parentheses), got {word!r}"
         )
+    return _listed(tokens, at + 1)
+
+
+def _listed(tokens: list[tuple[str, str]], at: int) -> tuple[tuple[Any, ...], int]:
+    """The values of a list in parentheses whose first value is at ``at``; the token after
+    its ``)``."""
     items: list[Any] = []
-    at += 1
     while True:
         if at >= len(tokens):
             raise InvalidParameterError("a list of values is not closed with )")
@@ -795,15 +818,20 @@ def _typed(entity: str, key: str, op: str, value: Any, field: str) -> RunConditi
     values = value if listed else (value,)
     if entity == "metric" or (entity == "attribute" and key in ("start_time", "end_time")):
         return _numeric_condition(entity, key, op, value, values, field)
-    if op not in _TEXT or not all(isinstance(v, str) for v in values):
-        raise InvalidParameterError(
-            f"{field} compares with quoted text by {', '.join(_TEXT)}; got {op} {value!r}"
-        )
+    _check_text(op, value, values, field)
     if entity == "attribute" and key == "status":
         return _status_condition(op, values, field)
     if entity == "attribute":
         return _run_id_condition(key, op, values, field, listed=listed)
     return RunCondition(entity, key, op, value)
+
+
+def _check_text(op: str, value: Any, values: tuple[Any, ...], field: str) -> None:
+    """Refuse a comparison of ``field`` that is not of quoted text by one of :data:`_TEXT`."""
+    if op not in _TEXT or not all(isinstance(v, str) for v in values):
+        raise InvalidParameterError(
+            f"{field} compares with quoted text by {', '.join(_TEXT)}; got {op} {value!r}"
+        )
 
 
 def _numeric_condition(

@@ -215,13 +215,7 @@ def _condition(match: re.Match[str]) -> ModelCondition:
     if listed != (op in ("IN", "NOT IN")):
         raise InvalidParameterError(f"{op} compares {match.group('field')} with a wrong value")
     numeric = entity == "metric" or key in _TIMES
-    value: Any
-    if listed:
-        value = tuple(_unquote(v) for v in re.findall(_TEXT, raw))
-    elif raw[0] in "'\"":
-        value = _unquote(raw)
-    else:
-        value = float(raw)
+    value = _literal(raw)
     if numeric != isinstance(value, float) or (numeric and op not in _NUMERIC):
         kind = "a number" if numeric else "quoted text"
         raise InvalidParameterError(f"{match.group('field')} compares with {kind}, got {raw}")
@@ -230,6 +224,15 @@ def _condition(match: re.Match[str]) -> ModelCondition:
     if key == "status":
         value = _status(value)
     return ModelCondition(entity, key, op, value)
+
+
+def _literal(raw: str) -> Any:
+    """What ``raw`` writes: a list of quoted texts (a tuple), a quoted text, or a number."""
+    if raw.startswith("("):
+        return tuple(_unquote(v) for v in re.findall(_TEXT, raw))
+    if raw[0] in "'\"":
+        return _unquote(raw)
+    return float(raw)
 
 
 _NUMERIC = ("=", "!=", ">", ">=", "<", "<=")

@@ -73,7 +73,12 @@ def columns(raw: Any) -> dict[str, list[Any]]:
         return {str(name): raw[name].tolist() for name in raw.columns}
     if isinstance(raw, dict):
         return {str(name): np.asarray(values).tolist() for name, values in raw.items()}
-    array = np.asarray(raw)
+    return _array_columns(np.asarray(raw))
+
+
+def _array_columns(array: Any) -> dict[str, list[Any]]:
+    """An array of predictions as columns: a table of numbers's one by one, else one
+    ``prediction`` column."""
     if array.ndim == 2 and array.dtype.kind in "biuf":
         return {f"{PREDICTION}_{i}": array[:, i].tolist() for i in range(array.shape[1])}
     return {PREDICTION: array.reshape(-1).tolist() if array.ndim < 2 else array.tolist()}

@@ -147,17 +147,7 @@ class ProjectFactsReader:
 
     def _count_runs(self, q: Question, runs: list[ExperimentRecord], total: int) -> Facts:
         if q.state:
-            matching = [r for r in runs if r.status == q.state]
-            ids = ", ".join(str(r.id) for r in matching[:SHOWN])
-            named = "run" if len(matching) == 1 else "runs"
-            verb = "is" if len(matching) == 1 else "are"
-            english = f"{counted(len(matching), 'run')} of this project {verb} {q.state}" + (
-                f" ({named} {ids})." if ids else "."
-            )
-            turkish = f"Bu projede {len(matching)} koşu {_state(q, q.state)}" + (
-                f" ({ids} numaralı)." if ids else "."
-            )
-            return Facts(say(q.language, english, turkish))
+            return _count_runs_in(q, q.state, runs)
         states = Counter(r.status for r in runs)
         parts = ", ".join(f"{n} {_state(q, s)}" for s, n in sorted(states.items()))
         return Facts(
@@ -260,41 +250,19 @@ class ProjectFactsReader:
                 f"name one of its data files: {listed}",
                 f"veri dosyalarından birini adıyla söyleyin: {listed}",
             )
-        if q.ask in ("rows", "columns"):
-            return Facts(_file_facts(q, (named or files)[0], q.ask == "columns"))
-        if q.ask == "count":
-            names = ", ".join(f.name for f in files[:SHOWN])
-            return Facts(
-                say(
-                    q.language,
-                    f"This project has {counted(len(files), 'data file')}: {names}.",
-                    f"Bu projede {len(files)} veri dosyası var: {names}.",
-                )
-            )
-        return Facts(" ".join(_file_facts(q, f, False) for f in (named or files)[:SHOWN]))
+        return _about_files(q, named, files)
 
     # Streams ------------------------------------------------------------------------------
 
     def _streams(self, q: Question) -> Facts:
         streams, total = self._jobs((STREAM,), q.state)
-        if q.number is not None:
-            streams = [s for s in streams if s.id == q.number]
-        else:
-            streams = [s for s in streams if s.name.lower() in q.text.lower()] or streams
+        streams = _chosen_streams(q, streams)
         if not streams and not total:
             return Facts(say(q.language, "This project has no stream.", "Bu projede akış yok."))
         if not streams:
             return cannot_see(q, "it has no such stream", "böyle bir akış yok")
         if q.ask == "count":
-            states = Counter(s.status for s in streams)
-            parts = ", ".join(f"{n} {_state(q, s)}" for s, n in sorted(states.items()))
-            return Facts(
-                say(
-                    q.language,
-                    f"This project has {counted(total, 'stream')}: {parts}.",
-                    f"Bu projede {total} akış var: {parts}.",
-                )
-            )
+            return _count_streams(q, streams, total)
         return Facts(" ".join(_stream_facts(q, s) for s in streams[:SHOWN]))
 
 
@@ -330,6 +298,21 @@ def _no_model_named(q: Question, name: str, models: Sequence[ModelRecord]) -> Fa
     )
 
 
+def _count_runs_in(q: Question, state: str, runs: list[ExperimentRecord]) -> Facts:
+    """How many of the project's ``runs`` are in ``state``, and which."""
+    matching = [r for r in runs if r.status == state]
+    ids = ", ".join(str(r.id) for r in matching[:SHOWN])
+    named = "run" if len(matching) == 1 else "runs"
+    verb = "is" if len(matching) == 1 else "are"
+    english = f"{counted(len(matching), 'run')} of this project {verb} {state}" + (
+        f" ({named} {ids})." if ids else "."
+    )
+    turkish = f"Bu projede {len(matching)} koşu {_state(q, state)}" + (
+        f" ({ids} numaralı)." if ids else "."
+    )
+    return Facts(say(q.language, english, turkish))
+
+
 def _count_models(q: Question, models: Sequence[ModelRecord], total: int) -> Facts:
     names = ", ".join(m.name for m in models[:SHOWN])
     english = f"This project has {counted(total, 'registered model')}: {names}."
@@ -340,6 +323,23 @@ def _named_run(text: str, runs: Sequence[ExperimentRecord]) -> ExperimentRecord 
     lowered = text.lower()
     named = [r for r in runs if len(r.name) >= 3 and r.name.lower() in lowered]
     return max(named, key=lambda r: len(r.name)) if named else None
+
+
+def _about_files(q: Question, named: list[DataFileRecord], files: list[DataFileRecord]) -> Facts:
+    """What ``q`` asks of the ``named`` data files or, with none named, of all the project's
+    ``files``."""
+    if q.ask in ("rows", "columns"):
+        return Facts(_file_facts(q, (named or files)[0], q.ask == "columns"))
+    if q.ask == "count":
+        names = ", ".join(f.name for f in files[:SHOWN])
+        return Facts(
+            say(
+                q.language,
+                f"This project has {counted(len(files), 'data file')}: {names}.",
+                f"Bu projede {len(files)} veri dosyası var: {names}.",
+            )
+        )
+    return Facts(" ".join(_file_facts(q, f, False) for f in (named or files)[:SHOWN]))
 
 
 def _named_files(text: str, files: Sequence[DataFileRecord]) -> list[DataFileRecord]:
@@ -385,6 +385,26 @@ def _file_facts(q: Question, file: DataFileRecord, columns: bool) -> str:
                f"{file.name} has {file.rows} rows and {len(file.columns)} columns{names}.",
                f"{file.name} dosyasında {file.rows} satır ve {len(file.columns)} sütun var"
                f"{names}.")  # fmt: skip
+
+
+def _chosen_streams(q: Question, streams: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """The ``streams`` ``q`` names by number, else those it names by name, else all."""
+    if q.number is not None:
+        return [s for s in streams if s.id == q.number]
+    return [s for s in streams if s.name.lower() in q.text.lower()] or streams
+
+
+def _count_streams(q: Question, streams: list[ExperimentRecord], total: int) -> Facts:
+    """How many streams the project has (``total``) and in which states (``streams``')."""
+    states = Counter(s.status for s in streams)
+    parts = ", ".join(f"{n} {_state(q, s)}" for s, n in sorted(states.items()))
+    return Facts(
+        say(
+            q.language,
+            f"This project has {counted(total, 'stream')}: {parts}.",
+            f"Bu projede {total} akış var: {parts}.",
+        )
+    )
 
 
 def _stream_facts(q: Question, stream: ExperimentRecord) -> str:

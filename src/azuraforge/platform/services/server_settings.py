@@ -244,13 +244,7 @@ def change_settings(
     _check_names(changes)
     _check_no_model_files(changes.get("assist_backends"))
     for attempt in range(3):
-        newest = store.find_server_settings()
-        overrides = dict(newest.overrides) if newest else {}
-        overrides.update(changes)
-        overrides = {name: value for name, value in overrides.items() if value is not None}
-        checked = live.validated(overrides)
-        overrides = {name: _shown(getattr(checked, name)) for name in overrides}
-        version = (newest.version if newest else 0) + 1
+        version, overrides = _next_version(store, live, changes)
         try:
             record = store.create_server_settings(version, overrides, sorted(changes), actor)
         except ConflictError:
@@ -261,6 +255,20 @@ def change_settings(
         restart = sorted(name for name in changes if not CATALOGUE[name].live)
         return Change(record, restart)
     raise AssertionError("unreachable: the third try returns or raises")
+
+
+def _next_version(
+    store: Store, live: LiveSettings, changes: Mapping[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """The number and the overrides of the version after the newest: its overrides with
+    ``changes`` on them, checked (:class:`SettingRefusedError` otherwise) and as shown."""
+    newest = store.find_server_settings()
+    overrides = dict(newest.overrides) if newest else {}
+    overrides.update(changes)
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    checked = live.validated(overrides)
+    overrides = {name: _shown(getattr(checked, name)) for name in overrides}
+    return (newest.version if newest else 0) + 1, overrides
 
 
 def _check_names(changes: Mapping[str, Any]) -> None:

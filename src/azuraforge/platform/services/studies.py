@@ -269,17 +269,9 @@ class StudyService:
         Only a trial Optuna has not finished has a run queued or running."""
         study = lock.study
         cancelled = study.cancel_requested_at is not None
-        runs, trials = found.runs, found.trials
-        active = sum(run.status in ACTIVE for run in runs.values())
+        active = sum(run.status in ACTIVE for run in found.runs.values())
+        active += self._queue_missing(study, optuna_study, found, cancelled=cancelled)
         created = found.created
-        for trial_id, number, state in trials:
-            if state == _RUNNING and number not in runs:
-                if cancelled:
-                    _finish(optuna_study._storage, trial_id, TrialState.FAIL)
-                else:
-                    params = optuna_study._storage.get_trial(trial_id).params
-                    self._queue(study, number, params)
-                    active += 1
         space = distributions(study.space)
         while not cancelled and active < study.parallelism and created < study.n_trials:
             optuna_study.sampler = make_sampler(study, created)
@@ -293,6 +285,24 @@ class StudyService:
                 status=STUDY_CANCELLED if cancelled else STUDY_COMPLETED, finished_at=time.time()
             )
         lock.update(**values)
+
+    def _queue_missing(
+        self, study: StudyRecord, optuna_study: optuna.Study, found: OpenTrials, *,
+        cancelled: bool,
+    ) -> int:  # fmt: skip
+        """Queue a run for each trial Optuna has and the store lacks (an advance that died
+        between ask and queue), or fail it in Optuna once the study is ``cancelled``; the
+        count queued."""
+        queued = 0
+        for trial_id, number, state in found.trials:
+            if state == _RUNNING and number not in found.runs:
+                if cancelled:
+                    _finish(optuna_study._storage, trial_id, TrialState.FAIL)
+                else:
+                    params = optuna_study._storage.get_trial(trial_id).params
+                    self._queue(study, number, params)
+                    queued += 1
+        return queued
 
     def _queue(self, study: StudyRecord, number: int, params: Mapping[str, Any]) -> None:
         """Store and send the run of trial ``number``; a run that cannot be sent is withdrawn."""
@@ -361,14 +371,17 @@ def _tell(optuna_study: optuna.Study, trial_id: int, run: TrialRunRecord) -> Non
     if run.status == COMPLETED and isinstance(value, int | float) and math.isfinite(value):
         _finish(storage, trial_id, TrialState.COMPLETE, [float(value)])
         return
-    if run.status == COMPLETED:
-        note = "the run ended without logging a finite value of the objective"
-    elif run.status == CANCELLED:
-        note = "cancelled"
-    else:
-        note = f"the run ended {run.status}: {run.error or 'no error recorded'}"
-    storage.set_trial_user_attr(trial_id, NOTE, note)
+    storage.set_trial_user_attr(trial_id, NOTE, _failure(run))
     _finish(storage, trial_id, TrialState.FAIL)
+
+
+def _failure(run: TrialRunRecord) -> str:
+    """Why the trial of ``run``, which ended without a value of its objective, failed."""
+    if run.status == COMPLETED:
+        return "the run ended without logging a finite value of the objective"
+    if run.status == CANCELLED:
+        return "cancelled"
+    return f"the run ended {run.status}: {run.error or 'no error recorded'}"
 
 
 def _finish(

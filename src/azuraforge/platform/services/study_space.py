@@ -126,6 +126,11 @@ def _range_problems(key: str, entry: Mapping[str, Any], kind: type) -> list[Any]
     unknown = sorted(set(entry) - {"type", "low", "high", "log", "step"})
     if unknown:
         return [((key, unknown[0]), "unknown key of a range (it takes low, high, log, step)")]
+    return _range_type_problems(key, entry, kind) or _range_order_problems(key, entry)
+
+
+def _range_type_problems(key: str, entry: Mapping[str, Any], kind: type) -> list[Any]:
+    """Each of a range's values of the wrong type."""
     problems = []
     for bound in ("low", "high"):
         value = entry.get(bound)
@@ -141,8 +146,12 @@ def _range_problems(key: str, entry: Mapping[str, Any], kind: type) -> list[Any]
         problems.append(((key, "step"), f"must be a positive {kind.__name__}, got {step!r}"))
     if not isinstance(log, bool):
         problems.append(((key, "log"), f"must be true or false, got {log!r}"))
-    if problems:
-        return problems
+    return problems
+
+
+def _range_order_problems(key: str, entry: Mapping[str, Any]) -> list[Any]:
+    """The first way a range's values, each of its type, do not go together."""
+    step, log = entry.get("step"), entry.get("log", False)
     if entry["low"] > entry["high"]:
         return [((key, "high"), f"must be at least low ({entry['low']}), got {entry['high']}")]
     if log and entry["low"] <= 0:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import PurePath
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from opentelemetry import trace
@@ -112,23 +113,33 @@ def scrubbed(span: ReadableSpan) -> ReadableSpan:
         if isinstance(attributes.get(key), str):
             attributes[key] = PurePath(str(attributes[key])).name
             name = name.split(" ", 1)[0]  # SQLAlchemy's: "<statement> <db.name>"
-    if isinstance(attributes.get("url.query"), str):
-        attributes["url.query"] = _query_keys(str(attributes["url.query"]))
-    for key in ("url.full", "http.url"):
-        if span.kind == SpanKind.CLIENT and isinstance(attributes.get(key), str):
-            parts = urlsplit(str(attributes[key]))
-            attributes[key] = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/REDACTED"
-    events = [
-        Event("exception", {"exception.type": (e.attributes or {}).get("exception.type", "")},
-              e.timestamp) if e.name == "exception" else e
-        for e in span.events
-    ]  # fmt: skip
+    _scrub_urls(attributes, client=span.kind == SpanKind.CLIENT)
+    events = [_scrubbed_event(event) for event in span.events]
     return ReadableSpan(
         name=name, context=span.context, parent=span.parent, resource=span.resource,
         attributes=attributes, events=events, links=span.links, kind=span.kind,
         status=Status(span.status.status_code), start_time=span.start_time,
         end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
     )  # fmt: skip
+
+
+def _scrub_urls(attributes: dict[str, Any], *, client: bool) -> None:
+    """Redact the values of a span's query but :data:`KEPT_QUERY_KEYS`', and a
+    ``client`` span's whole address but its scheme and host (its user info dropped)."""
+    if isinstance(attributes.get("url.query"), str):
+        attributes["url.query"] = _query_keys(str(attributes["url.query"]))
+    for key in ("url.full", "http.url"):
+        if client and isinstance(attributes.get(key), str):
+            parts = urlsplit(str(attributes[key]))
+            attributes[key] = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/REDACTED"
+
+
+def _scrubbed_event(event: Event) -> Event:
+    """``event``; an exception's with its type alone (no message, no traceback)."""
+    if event.name != "exception":
+        return event
+    kind = (event.attributes or {}).get("exception.type", "")
+    return Event("exception", {"exception.type": kind}, event.timestamp)
 
 
 def _query_keys(query: str) -> str:

@@ -93,15 +93,9 @@ def conditions(
     if config.alert_on_drift:
         found.append(_drift(store, record, live))
     if config.alert_on_worker_lost:
-        history = record.restart_history or []
-        lost = record.status == QUEUED and bool(history) and history[-1]["reason"] == "lost"
-        detail = str(history[-1].get("detail", "")) if lost else ""
-        found.append(Condition("worker_lost", lost, message=f"its worker was lost: {detail}"))
+        found.append(_worker_lost(record))
     if config.alert_restarts is not None:
-        recent = [e for e in record.restart_history or [] if e["at"] >= now - 3600]
-        count, bound = float(len(recent)), float(config.alert_restarts)
-        found.append(Condition("restart_loop", live and count >= bound, count, bound,
-                               f"{len(recent)} restarts in the last hour"))  # fmt: skip
+        found.append(_restart_loop(record, config.alert_restarts, live, now))
     if config.alert_lag_above is not None:
         found.append(_lag(store, record, config.alert_lag_above, now))
     return found
@@ -125,6 +119,20 @@ def _drift(store: Store, record: ExperimentRecord, live: bool) -> Condition:
         f"drift at event {last.event}: candidate {last.model} in shadow" if holds and last else ""
     )
     return Condition("drift", holds, message=message)
+
+
+def _worker_lost(record: ExperimentRecord) -> Condition:
+    history = record.restart_history or []
+    lost = record.status == QUEUED and bool(history) and history[-1]["reason"] == "lost"
+    detail = str(history[-1].get("detail", "")) if lost else ""
+    return Condition("worker_lost", lost, message=f"its worker was lost: {detail}")
+
+
+def _restart_loop(record: ExperimentRecord, most: int, live: bool, now: float) -> Condition:
+    recent = [e for e in record.restart_history or [] if e["at"] >= now - 3600]
+    count, bound = float(len(recent)), float(most)
+    return Condition("restart_loop", live and count >= bound, count, bound,
+                     f"{len(recent)} restarts in the last hour")  # fmt: skip
 
 
 def _lag(store: Store, record: ExperimentRecord, bound: float, now: float) -> Condition:

@@ -176,6 +176,15 @@ class StreamConfig(BaseModel):
             )
         if self.plugin_options and self.plugin is None:
             raise ValueError("plugin_options are a plugin source's: name the plugin")
+        self._check_learning()
+        if self.source is None and (self.follow or self.speed is not None):
+            raise ValueError("follow and speed are a source's: a url's or a plugin's rows "
+                             "come when they come")  # fmt: skip
+        return self
+
+    def _check_learning(self) -> None:
+        """Refuse a tuning of a learner it cannot tune, and a retrain run or a tuning with
+        fewer outcomes kept than it needs."""
         if self.tune_every is not None and self.learner not in TUNABLE:
             raise ValueError(f"tune_every tunes {', '.join(TUNABLE)}, not {self.learner}")
         if self.retrain_as == "run" and self.warm < MIN_RETRAIN_OUTCOMES:
@@ -187,10 +196,6 @@ class StreamConfig(BaseModel):
             raise ValueError(
                 f"a tuning needs {MIN_TUNING_OUTCOMES} kept outcomes or more: warm is {self.warm}"
             )
-        if self.source is None and (self.follow or self.speed is not None):
-            raise ValueError("follow and speed are a source's: a url's or a plugin's rows "
-                             "come when they come")  # fmt: skip
-        return self
 
     def replay(self, path: Path) -> CsvReplay:
         """The CSV file ``path`` of its source, replayed as its events."""

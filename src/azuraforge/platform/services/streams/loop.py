@@ -56,69 +56,112 @@ def learn(
     events, live = source
     if control.rows is not None:
         _check_rows(control.rows, ctx)
-    shadow = ShadowLoop(
-        lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
-        config.rules(), column=config.price_column, horizon=config.horizon,
-        window=config.window, features=config.features(),
-    )  # fmt: skip
-    regime = VolatilityRegime()  # charted whether or not the learners see it
-    state = ctx.load_checkpoint()
-    control.paused = bool(state and state.get("paused"))
-    if state is not None:
-        events = _warm(config, shadow, regime, (events, live), state, control)
-        shadow.load_state_dict(state)
-        ctx.logger.info("resumed at event %d (%d predictions scored)", shadow.events,
-                        shadow.loop.scored)  # fmt: skip
-    pacer = _Pacer(config.speed, ctx.should_stop)
-    triggers = _Triggers(ctx)
-    status, started = COMPLETED, shadow.events
-    saved, batch = started, _Batch()  # the position of the last checkpoint; what came since
+    loop = _Loop(config, ctx, control, live=live)
+    events = loop.resume(events)
+    control.idle = loop.look  # while a live source waits for rows: its triggers wait for none
+    status = loop.take(events)
+    return status, loop.end(status)
 
-    def idle() -> None:  # while a live source waits for rows: its triggers wait for none
-        nonlocal saved, batch
-        batch.look(shadow, triggers, control)
-        if batch.changes or batch.answers:
-            saved, batch = _save(shadow, ctx, batch, control), _Batch()
 
-    control.idle = idle
-    # Ended as soon as its last event is taken: a polled source may send no other.
-    last = config.max_events if config.max_events is not None else math.inf
-    for event in events if shadow.events < last else ():
-        # Each process takes one event at least: a restart asked for while it re-read its
-        # source (a restart_every shorter than that) still makes progress.
-        if shadow.events > started and (ctx.should_stop() or not pacer.wait(event)):
-            status = CANCELLED
-            break
+class _Loop:
+    """One process's part of a stream's loop: its shadow loop and volatility regime, its
+    triggers and pace, the position of its last checkpoint and what it did since."""
+
+    def __init__(
+        self, config: StreamConfig, ctx: StoreContext, control: Control, *, live: bool
+    ) -> None:
+        self.config, self.ctx, self.control, self.live = config, ctx, control, live
+        self.shadow = ShadowLoop(
+            lambda kind, number: make_learner(kind, config.seed + number - 1), config.learner,
+            config.rules(), column=config.price_column, horizon=config.horizon,
+            window=config.window, features=config.features(),
+        )  # fmt: skip
+        self.regime = VolatilityRegime()  # charted whether or not the learners see it
+        self.pacer = _Pacer(config.speed, ctx.should_stop)
+        self.triggers = _Triggers(ctx)
+        self.started = self.saved = 0  # where this process started; the last checkpoint
+        self.batch = _Batch()  # what came since the last checkpoint
+
+    def resume(self, events: Iterator[Event]) -> Iterator[Event]:
+        """Start where the stream's checkpoint left it, if it has one (paused if it was);
+        the events to take."""
+        state = self.ctx.load_checkpoint()
+        self.control.paused = bool(state and state.get("paused"))
+        if state is not None:
+            source = (events, self.live)
+            events = _warm(self.config, self.shadow, self.regime, source, state, self.control)
+            self.shadow.load_state_dict(state)
+            self.ctx.logger.info("resumed at event %d (%d predictions scored)",
+                                 self.shadow.events, self.shadow.loop.scored)  # fmt: skip
+        self.started = self.saved = self.shadow.events
+        return events
+
+    def take(self, events: Iterator[Event]) -> str:
+        """Take ``events`` until the source ends or the last event allowed is taken
+        (:data:`COMPLETED`), or until a stop (:data:`CANCELLED`)."""
+        shadow, ctx = self.shadow, self.ctx
+        # Ended as soon as its last event is taken: a polled source may send no other.
+        last = self.config.max_events if self.config.max_events is not None else math.inf
+        for event in events if shadow.events < last else ():
+            # Each process takes one event at least: a restart asked for while it re-read its
+            # source (a restart_every shorter than that) still makes progress.
+            if shadow.events > self.started and (ctx.should_stop() or not self.pacer.wait(event)):
+                return CANCELLED
+            self._step(event)
+            if shadow.events >= last:
+                break
+        return CANCELLED if ctx.should_stop() else COMPLETED  # a followed file, stopped idle
+
+    def _step(self, event: Event) -> None:
+        """Predict, score and learn ``event``, then take the triggers due; a checkpoint when
+        one is due or the loop changed."""
+        shadow, control = self.shadow, self.control
         if control.paused:  # by a trigger taken while the source waited
-            saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
+            self.hold()
         scored, changes = shadow.step(event)
         STREAM_EVENTS.inc()
-        changes += tuned_candidate(config, shadow)
-        price = event.values[config.price_column]
-        batch.regime += regime.update(price).values()
-        if live:
+        changes += tuned_candidate(self.config, shadow)
+        price = event.values[self.config.price_column]
+        self.batch.regime += self.regime.update(price).values()
+        if self.live:
             control.kept.append((event.time, price))
-        batch.outcomes += _rows(scored)
-        batch.record(shadow, changes, control)
-        batch.look(shadow, triggers, control)
-        if batch.changes or batch.answers or shadow.events % config.checkpoint_every == 0:
-            saved, batch = _save(shadow, ctx, batch, control), _Batch()
+        self.batch.outcomes += _rows(scored)
+        self.batch.record(shadow, changes, control)
+        self.look(due=shadow.events % self.config.checkpoint_every == 0)
         if control.paused:
-            saved, batch = _hold(shadow, ctx, triggers, control, (saved, batch))
-            pacer.restart()  # a resumed replay goes on at its speed, not in a burst
-        if shadow.events >= last:
-            break
-    if status == COMPLETED and ctx.should_stop():  # a followed file, stopped while idle
-        status = CANCELLED
-    if control.retrainer is not None and _ended(status, ctx):
-        batch.record(shadow, control.retrainer.finish(shadow), control)
-    for trigger in triggers.due(now=True):  # asked as it ended: said so, not left pending
-        batch.answers.append(Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended"))
-    if shadow.events != saved or batch.answers or batch.changes:
-        _save(shadow, ctx, batch, control)
-    scores = shadow.scores()
-    return status, {"events": shadow.events, "scored": shadow.loop.scored,
-                    "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
+            self.hold()
+            self.pacer.restart()  # a resumed replay goes on at its speed, not in a burst
+
+    def look(self, *, due: bool = False) -> None:
+        """Take the triggers due and a retrain run's candidate; a checkpoint if that did
+        something, or if one is ``due``."""
+        self.batch.look(self.shadow, self.triggers, self.control)
+        if self.batch.changes or self.batch.answers or due:
+            self.saved = _save(self.shadow, self.ctx, self.batch, self.control)
+            self.batch = _Batch()
+
+    def hold(self) -> None:
+        """While the stream is paused and not asked to stop: take its triggers, saving a
+        checkpoint after each look that did something."""
+        while self.control.paused and not self.ctx.should_stop():
+            time.sleep(STOP_CHECK)
+            self.look()
+
+    def end(self, status: str) -> dict[str, Any]:
+        """Close this process's part: a retrain run's last candidate if the stream ended for
+        good, the triggers asked as it ended refused (said so, not left pending), the last
+        checkpoint; what the loop did in all."""
+        shadow, batch, control = self.shadow, self.batch, self.control
+        if control.retrainer is not None and _ended(status, self.ctx):
+            batch.record(shadow, control.retrainer.finish(shadow), control)
+        for trigger in self.triggers.due(now=True):
+            ended = Answer(trigger.id, REFUSED, shadow.last_event, "the stream ended")
+            batch.answers.append(ended)
+        if shadow.events != self.saved or batch.answers or batch.changes:
+            _save(shadow, self.ctx, batch, control)
+        scores = shadow.scores()
+        return {"events": shadow.events, "scored": shadow.loop.scored,
+                "champion": shadow.champion, **headline(scores, CHAMPION)}  # fmt: skip
 
 
 def _check_rows(rows: SourceRows, ctx: StoreContext) -> None:
@@ -173,22 +216,6 @@ def _warm(
         shadow.warm(event)
         regime.update(event.values[price])
     return events
-
-
-def _hold(
-    shadow: ShadowLoop, ctx: StoreContext, triggers: _Triggers, control: Control,
-    since: tuple[int, _Batch],
-) -> tuple[int, _Batch]:  # fmt: skip
-    """While the stream is paused and not asked to stop: take its triggers, saving a
-    checkpoint after each look that did something; the position saved and what came since
-    (``since``: as they were)."""
-    saved, batch = since
-    while control.paused and not ctx.should_stop():
-        time.sleep(STOP_CHECK)
-        batch.look(shadow, triggers, control)
-        if batch.changes or batch.answers:
-            saved, batch = _save(shadow, ctx, batch, control), _Batch()
-    return saved, batch
 
 
 class _Batch:

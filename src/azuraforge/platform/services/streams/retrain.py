@@ -142,9 +142,7 @@ def train(
         order = list(fit)
         if epoch > 1:
             shuffler.shuffle(order)
-        train_loss = _mean(_learn(model, x, up, config.floor) for x, up in order)
-        probabilities = [float(model.predict_proba_one(x).get(True, 0.0)) for x, _ in check]
-        scores = _score(probabilities, check, config.floor)
+        train_loss, scores = _pass(model, order, check, config.floor)
         sides.setdefault(ONE_PASS, scores)
         if scores[0] < sides.get(MODEL, (math.inf,))[0]:
             sides[MODEL], best = scores, (epoch, to_json(model.state_dict()))
@@ -159,9 +157,7 @@ def train(
     model.load_state_dict(from_json(best[1]))
     for x, up in check:  # the newest outcomes, last: what the candidate knows when it starts
         model.learn_one(x, up)
-    held_out = {score: {side: found[i] for side, found in sides.items()}
-                for i, score in enumerate(("log_loss", "accuracy"))}  # fmt: skip
-    return Trained(model, best[0], epoch, held_out)
+    return Trained(model, best[0], epoch, _by_score(sides))
 
 
 def check_outcomes(count: int) -> None:
@@ -170,6 +166,22 @@ def check_outcomes(count: int) -> None:
         raise InvalidParameterError(
             f"a retrain needs {MIN_OUTCOMES} outcomes or more; the stream kept {count}"
         )
+
+
+def _pass(
+    model: Classifier, order: list[Example], check: list[Example], floor: float
+) -> tuple[float, tuple[float, float]]:
+    """One pass of ``model`` over ``order``: its mean loss on them before it learnt each, then
+    its held-out scores on ``check`` (:func:`_score`)."""
+    train_loss = _mean(_learn(model, x, up, floor) for x, up in order)
+    probabilities = [float(model.predict_proba_one(x).get(True, 0.0)) for x, _ in check]
+    return train_loss, _score(probabilities, check, floor)
+
+
+def _by_score(sides: Mapping[str, tuple[float, float]]) -> dict[str, dict[str, float]]:
+    """The held-out scores of each side (``{side: (log-loss, accuracy)}``) by score."""
+    return {score: {side: found[i] for side, found in sides.items()}
+            for i, score in enumerate(("log_loss", "accuracy"))}  # fmt: skip
 
 
 def _learn(model: Classifier, x: dict[str, float], up: bool, floor: float) -> float:
@@ -345,13 +357,25 @@ class Retrainer:
             sent = self._try_send(shadow)
             return [sent] if isinstance(sent, Change) else []
         try:
-            record = self.store.get_experiment(run)
+            record = self._find(run)
         except NotFoundError:
             return [shadow.fail(f"run {run} was deleted")]
+        return [] if record is None else self._outcome(shadow, record)
+
+    def _find(self, run: int) -> ExperimentRecord | None:
+        """The row of ``run`` (``None``: the store is unreachable; :class:`NotFoundError`:
+        it was deleted)."""
+        try:
+            return self.store.get_experiment(run)
         except Exception as e:
             if not is_unavailable(e):
                 raise
-            return []
+            return None
+
+    def _outcome(self, shadow: ShadowLoop, record: ExperimentRecord) -> list[Change]:
+        """The candidate the retrain's run ``record`` opened, or why there is none, once it
+        ended or took too long; nothing while it may still end in time."""
+        run = record.id
         if record.status == COMPLETED:
             return [self._adopt(shadow, record)]
         if record.status in FINISHED_STATES:

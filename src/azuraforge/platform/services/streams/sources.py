@@ -62,15 +62,25 @@ def check_url(url: str, allowed: Sequence[str]) -> None:
     azuraforge.errors.InvalidParameterError: https://api.example.org.evil.net/v1 is not at or below one of the server's stream_urls
     """  # noqa: E501
     wanted = _address(url)
-    plain = wanted is not None and not re.search(r"[;%\\]", wanted[2])
-    if wanted is not None and plain and ".." not in wanted[2].split("/"):
-        for base in filter(None, map(_address, allowed)):
-            root = base[2].rstrip("/")
-            same = wanted[:2] == base[:2] and (not base[3] or wanted[3] == base[3])
-            if same and (wanted[2] == root or wanted[2].startswith(root + "/")):
-                return
+    bases = filter(None, map(_address, allowed))
+    if wanted is not None and _plain(wanted[2]) and any(_under(wanted, b) for b in bases):
+        return
     none = "" if allowed else " (it sets none: no stream may poll)"
     raise InvalidParameterError(f"{url} is not at or below one of the server's stream_urls{none}")
+
+
+def _plain(path: str) -> bool:
+    """Whether ``path`` has no ``..`` part and no ``;``, ``%`` or backslash, which a server
+    could read as another path."""
+    return not re.search(r"[;%\\]", path) and ".." not in path.split("/")
+
+
+def _under(wanted: tuple[str, str, str, str], base: tuple[str, str, str, str]) -> bool:
+    """Whether the address ``wanted`` is ``base`` or below it (both as :func:`_address`
+    gives them): the same scheme, host and port, its path or under it, its query if any."""
+    root = base[2].rstrip("/")
+    same = wanted[:2] == base[:2] and (not base[3] or wanted[3] == base[3])
+    return same and (wanted[2] == root or wanted[2].startswith(root + "/"))
 
 
 def _allowed(url: str, allowed: Sequence[str]) -> bool:
@@ -148,16 +158,7 @@ def check_columns(config: StreamConfig, data_folder: DataFolder) -> StreamConfig
     source = str(config.source)
     if config.source is None or source in DATASETS:
         return config
-    path, replayed = data_folder.file(source), not config.follow
-    try:
-        try:  # the header is found as the replay finds it: by its time column when named
-            names = header_of(path, source, config.time_column, needs_rows=replayed)
-        except DataFormatError:
-            if config.time_column is None:
-                raise
-            names = header_of(path, source, needs_rows=replayed)  # to name the columns it has
-    except DataFormatError as e:
-        raise ConfigError("stream config", [(("source",), str(e))]) from None
+    names = _header(config, data_folder.file(source))
     spelled = {column_key(name): name for name in names}
     columns = {"price_column": config.price_column, "time_column": config.time_column}
     for setting, column in columns.items():
@@ -166,6 +167,27 @@ def check_columns(config: StreamConfig, data_folder: DataFolder) -> StreamConfig
             raise ConfigError("stream config", [((setting,), message)])
     named = {setting: spelled[column_key(c)] for setting, c in columns.items() if c is not None}
     return config.model_copy(update=named)
+
+
+def _header(config: StreamConfig, path: Path) -> list[str]:
+    """The column names of the data-folder CSV ``path``, ``config``'s source, found as its
+    replay finds them: by its time column when named (else as they are, to name them).
+
+    Raises
+    ------
+    ConfigError
+        On the source, for a file whose header cannot be read (or, replayed, with no row).
+    """
+    source, replayed = str(config.source), not config.follow
+    try:
+        try:
+            return header_of(path, source, config.time_column, needs_rows=replayed)
+        except DataFormatError:
+            if config.time_column is None:
+                raise
+            return header_of(path, source, needs_rows=replayed)  # to name the columns it has
+    except DataFormatError as e:
+        raise ConfigError("stream config", [(("source",), str(e))]) from None
 
 
 BAD_ROWS_FIX = (
