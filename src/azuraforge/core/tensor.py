@@ -9,6 +9,7 @@ require them and are *accumulated* until an optimiser's ``zero_grad`` clears the
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from azuraforge.core.autograd import FREED, GRADIENTS, Grads, unbroadcast
+from azuraforge.core.autograd import FREED, GRADIENTS, unbroadcast
 from azuraforge.core.backend import array_module
 from azuraforge.core.results import Identity, MinMax, Size
 from azuraforge.core.validation import OLD_NAME, TORCH_NAME, either
@@ -681,24 +682,20 @@ def _backpropagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             _accumulate_leaf(node, grad)
             continue
         op, parents, saved = node._ctx
-        needs = tuple(p.requires_grad for p in parents)
-        _gather(grads, parents, GRADIENTS[op](needs, grad, *saved))
+        # map, not a generator expression: no generator frame made for each node
+        needs = tuple(map(_REQUIRES_GRAD, parents))
+        for parent, parent_grad in zip(parents, GRADIENTS[op](needs, grad, *saved), strict=True):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.data.shape:
+                parent_grad = unbroadcast(parent_grad, parent.data.shape)
+            key = id(parent)
+            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
         if not retain_graph:
             node._ctx = FREED
 
 
-def _gather(
-    grads: dict[int, np.ndarray], parents: tuple[Tensor, ...], parent_grads: Grads
-) -> None:
-    """Add each parent's gradient from one node (summed back to the parent's shape) to what
-    ``grads`` gathered for it, by id; a parent that wants none is skipped."""
-    for parent, parent_grad in zip(parents, parent_grads, strict=True):
-        if parent_grad is None or not parent.requires_grad:
-            continue
-        if parent_grad.shape != parent.data.shape:
-            parent_grad = unbroadcast(parent_grad, parent.data.shape)
-        key = id(parent)
-        grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
