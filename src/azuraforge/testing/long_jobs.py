@@ -27,6 +27,7 @@ from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.interfaces import JobView
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 from azuraforge.stream import CsvReplay, LinearRegression, StandardScaler
 from azuraforge.stream.compose import Pipeline
@@ -55,7 +56,7 @@ class StreamSoak(JobKind):
         return RestartPolicy(**{k: record.config[k] for k in POLICY_TERMS if k in record.config})
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: JobView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         config = record.config
         events = _events(ctx.open_files(_FileConfig, {"csv": config["csv"]})["csv"],

@@ -4,13 +4,18 @@ such a write or refused to jobs on purpose."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
 
 from azuraforge.errors import NotFoundError
 from azuraforge.platform.store import ExperimentQuery, Store
-from azuraforge.platform.store.scope import JobStore, ScopeError, unclassified_for_jobs
+from azuraforge.platform.store.scope import (
+    JobStore,
+    ProjectStore,
+    ScopeError,
+    unclassified,
+    unclassified_for_jobs,
+)
+from azuraforge.platform.store.scope.rules import rule_kept
 
 
 def test_a_job_sees_its_project_and_writes_through_its_own_lease_alone(store: Store) -> None:
@@ -20,9 +25,8 @@ def test_a_job_sees_its_project_and_writes_through_its_own_lease_alone(store: St
     mine, neighbour = (store.create_experiment("sleeper", {}) for _ in range(2))
     lease, other_lease = (store.claim(r.id, "w1", 30.0) for r in (mine, neighbour))
     assert lease is not None and other_lease is not None
-    job = cast(Store, JobStore(store, "default", lease))
-    with pytest.raises(ScopeError, match=r"Store\.claim_next is not for a project.s jobs"):
-        job.claim_next("someone", 30.0)
+    job = JobStore(store, "default", lease)
+    assert not hasattr(job, "claim_next")  # the server's task: no method of the job's view
     with pytest.raises(NotFoundError, match=f"experiment {theirs.id} not found"):
         job.get_metrics(theirs.id)
     made = job.create_experiment("sleeper", {}, name="made", project="other")
@@ -33,6 +37,27 @@ def test_a_job_sees_its_project_and_writes_through_its_own_lease_alone(store: St
     assert store.get_experiment(mine.id).progress_message == "half"
     with pytest.raises(ScopeError, match="a job writes through its own lease"):
         job.set_progress(other_lease, 1, 2, "not mine")
-    after = cast(Store, JobStore(store, "default"))  # a kind's step once its job ended
+    after = JobStore(store, "default")  # a kind's step once its job ended
     with pytest.raises(ScopeError, match="a job writes through its own lease"):
         after.finish(lease, "completed")
+
+
+class _Forgetful(JobStore):
+    """A view whose author forgot each rule once."""
+
+    def get_metrics(self, experiment_id, keys=(), max_points=None):  # type: ignore[no-untyped-def]
+        return self.store.get_metrics(experiment_id, keys, max_points)  # no check of the run
+
+    def list_models(self, *, project="default", limit=50, offset=0):  # type: ignore[no-untyped-def]
+        return self.store.list_models(project=project, limit=limit, offset=offset)
+
+    def finish(self, lease, status, **kwargs):  # type: ignore[no-untyped-def]
+        return self.store.finish(lease, status, **kwargs)  # any lease
+
+
+def test_a_method_that_forgets_its_rule_is_unclassified() -> None:
+    assert unclassified() == [] and unclassified_for_jobs() == []
+    for name in ("get_metrics", "list_models", "finish"):
+        assert rule_kept(JobStore, name, getattr(Store, name))
+        assert not rule_kept(_Forgetful, name, getattr(Store, name)), name
+    assert not rule_kept(ProjectStore, "claim_next", Store.claim_next)  # offered by none

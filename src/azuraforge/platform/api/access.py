@@ -53,7 +53,8 @@ from azuraforge.platform.services.external_runs import is_run_credential, run_id
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.refusals import Refusals
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store, is_unavailable
+from azuraforge.platform.store import is_unavailable
+from azuraforge.platform.store.interfaces import ProjectView
 
 _log = logging.getLogger(__name__)
 SESSION_COOKIE = "azuraforge_session"
@@ -151,7 +152,7 @@ def _in_named_project(connection: HTTPConnection, who: Identity) -> Identity:
 def _checked(connection: HTTPConnection, credential: str, bearer: bool) -> Identity:
     """Who an API token or a session cookie says the caller is, read from the store; a
     refusal's reason, which the caller is never told, goes to the server's refusals."""
-    store: Store = connection.app.state.store
+    store: ProjectView = connection.app.state.store
     try:
         if bearer and is_run_credential(credential):
             return run_identity(store, credential)
@@ -390,7 +391,7 @@ async def _server_admin(connection: HTTPConnection) -> bool:
         return False
     if who.run is not None or who.role != "admin":
         return False
-    store: Store = connection.app.state.store
+    store: ProjectView = connection.app.state.store
     user = await run_in_threadpool(store.find_user, who.user)
     return user is not None and user.is_admin
 

@@ -10,13 +10,13 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azuraforge.platform.api.origins import CHANGING
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import ProjectView
 
 
 class AuditedWrites:
     """ASGI middleware writing :meth:`Store.audit` for each change a credential made."""
 
-    def __init__(self, app: ASGIApp, store: Store) -> None:
+    def __init__(self, app: ASGIApp, store: ProjectView) -> None:
         self.app, self.store = app, store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

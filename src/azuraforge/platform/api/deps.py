@@ -1,4 +1,5 @@
-"""What routes receive: the store, the blob store, the settings, the server's keys, the
+"""What routes receive: the store's interface each needs, as the caller's project sees it, the
+blob store, the settings, the server's keys, the
 transport, the event hub, ids in the range the store's columns hold, only input every database
 stores alike, and one value of a query parameter that takes one.
 
@@ -12,7 +13,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from types import UnionType
-from typing import Annotated, Any, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, Path, Request, params
 from fastapi.dependencies.utils import get_flat_params
@@ -28,6 +29,24 @@ from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
+from azuraforge.platform.store.interfaces import (
+    Access,
+    Chat,
+    Compare,
+    DataFiles,
+    Events,
+    Examples,
+    Metrics,
+    MlflowGroups,
+    MlflowModels,
+    ProjectSettings,
+    ProjectView,
+    Registry,
+    RunLeases,
+    Runs,
+    Streams,
+    Studies,
+)
 from azuraforge.platform.store.scope import ProjectStore
 
 
@@ -38,15 +57,16 @@ async def get_server_store(connection: HTTPConnection) -> Store:
     return store
 
 
-async def get_store(connection: HTTPConnection) -> Store:
+async def get_store(connection: HTTPConnection) -> ProjectView:
     """The store as the caller's project sees it (a
-    :class:`~azuraforge.platform.store.scope.ProjectStore`, typed as the store it wraps), or
-    the whole store for a route anyone may call."""
+    :class:`~azuraforge.platform.store.scope.ProjectStore`), or the whole store for a route
+    anyone may call. One per request, whichever of its interfaces (:data:`RunsDep`...) a
+    route's parameters name: FastAPI calls a dependency once a request."""
     store: Store = connection.app.state.store
     identity = getattr(connection.state, "identity", None)
     if identity is None:
         return store
-    return cast(Store, ProjectStore(store, identity.project))
+    return ProjectStore(store, identity.project)
 
 
 async def get_blobs(connection: HTTPConnection) -> BlobStore:
@@ -87,7 +107,24 @@ async def get_hub(connection: HTTPConnection) -> EventHub:
     return hub
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[ProjectView, Depends(get_store)]
+"""Every interface of the caller's project's view, for a route over several concerns or one
+that hands its view to a service that is."""
+RunsDep = Annotated[Runs, Depends(get_store)]
+RunLeasesDep = Annotated[RunLeases, Depends(get_store)]
+MetricsDep = Annotated[Metrics, Depends(get_store)]
+EventsDep = Annotated[Events, Depends(get_store)]
+CompareDep = Annotated[Compare, Depends(get_store)]
+RegistryDep = Annotated[Registry, Depends(get_store)]
+StudiesDep = Annotated[Studies, Depends(get_store)]
+StreamsDep = Annotated[Streams, Depends(get_store)]
+ChatDep = Annotated[Chat, Depends(get_store)]
+ExamplesDep = Annotated[Examples, Depends(get_store)]
+MlflowGroupsDep = Annotated[MlflowGroups, Depends(get_store)]
+MlflowModelsDep = Annotated[MlflowModels, Depends(get_store)]
+AccessDep = Annotated[Access, Depends(get_store)]
+DataFilesDep = Annotated[DataFiles, Depends(get_store)]
+ProjectSettingsDep = Annotated[ProjectSettings, Depends(get_store)]
 ServerStoreDep = Annotated[Store, Depends(get_server_store)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

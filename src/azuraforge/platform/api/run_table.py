@@ -11,8 +11,9 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 
 from azuraforge.platform.api.list_csv import MAX_COLUMNS, cell, csv_answer, paged
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord
 from azuraforge.platform.store.experiments import MAX_PAGE, QueryError
+from azuraforge.platform.store.interfaces import Runs
 
 FIELDS = ("id", "name", "pipeline", "group", "kind", "status", "progress", "created_at",
           "started_at", "finished_at", "worker", "batch_id", "error")  # fmt: skip
@@ -52,7 +53,7 @@ def _column_key(name: str, names: Sequence[str]) -> str:
     return f"score:{name}"
 
 
-async def csv_response(store: Store, query: ExperimentQuery, names: Sequence[str]) -> Any:
+async def csv_response(store: Runs, query: ExperimentQuery, names: Sequence[str]) -> Any:
     """The CSV of the runs ``query`` keeps (its page aside: every run, at most
     :data:`MAX_ROWS`), with the columns ``names`` (see :func:`column_keys`). The query is
     checked, and its first page read, before the answer starts: a bad one is a 422.

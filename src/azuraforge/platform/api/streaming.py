@@ -14,7 +14,8 @@ from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.deps import invalid_path
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.run_files import run_key
-from azuraforge.platform.store import JobWrites, Store
+from azuraforge.platform.store import JobWrites
+from azuraforge.platform.store.interfaces import MlflowGroups
 
 HANDED_BYTES = 1 << 20
 """Bytes of a body handed to its writer at once, from a worker thread."""
@@ -51,7 +52,11 @@ async def stream_into(
 
 
 async def upload_run_file(
-    store: Store, blobs: BlobStore, experiment_id: int, path: str, chunks: AsyncIterator[bytes]
+    store: MlflowGroups,
+    blobs: BlobStore,
+    experiment_id: int,
+    path: str,
+    chunks: AsyncIterator[bytes],
 ) -> int:
     """Stream ``chunks`` into the file ``path`` of the running external run ``experiment_id``
     (replacing one there) and record it among the run's files; how many bytes. A path that is

@@ -179,7 +179,7 @@ class ReaperStep(_ThreadStep):
     def _loop(self, parent: Any) -> None:
         app: Celery = parent.app
         settings: Settings = app.azuraforge_settings
-        host: JobHost | None = None  # one for the reaper's life: its services are kept
+        host: JobHost[Store] | None = None  # one for the reaper's life: its services are kept
         reaping: DutyLease | None = None
         next_resend = 0.0
         while not self._stop.wait(settings.reaper_interval):
@@ -228,7 +228,7 @@ class JobWorkersStep(_ThreadStep):
             stop_processes(list(jobs.processes.values()), settings.cancel_grace)
 
 
-def reap(app: Celery, host: JobHost) -> list[tuple[int, str]]:
+def reap(app: Celery, host: JobHost[Store]) -> list[tuple[int, str]]:
     """Mark runs whose lease expired ``lost`` (or ``queued``, and send them again), each lost
     one's kind cleaning what it left, then let each job kind sweep (a study left with no trial
     queued or running advances); return ``(id, new status)`` for each reaped run."""

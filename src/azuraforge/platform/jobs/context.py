@@ -38,10 +38,10 @@ from azuraforge.platform.store import (
     JobWrites,
     Lease,
     Point,
-    Store,
     is_disk_full,
     is_unavailable,
 )
+from azuraforge.platform.store.interfaces import JobView, LeaseWrites
 from azuraforge.platform.store.metrics import Outcome, check_metric_name
 from azuraforge.platform.store.states import COMPLETED, FAILED
 from azuraforge.platform.store.streams import Answer
@@ -103,7 +103,7 @@ class RunWriter(ABC):
 class LeaseWriter(RunWriter):
     """The writes of a worker's job, through its ``lease`` (each fenced by it)."""
 
-    def __init__(self, store: Store, lease: Lease) -> None:
+    def __init__(self, store: LeaseWrites, lease: Lease) -> None:
         self.store, self.lease, self.experiment_id = store, lease, lease.experiment_id
 
     def write(self, writes: JobWrites) -> None:
@@ -695,7 +695,7 @@ class StoreContext(WriterContext):
     job's ``lease`` (:class:`LeaseWriter`), and reading back the checkpoint it saved. The
     ``options`` are :class:`WriterContext`'s."""
 
-    def __init__(self, store: Store, lease: Lease, output_dir: Path, **options: Any) -> None:
+    def __init__(self, store: JobView, lease: Lease, output_dir: Path, **options: Any) -> None:
         super().__init__(LeaseWriter(store, lease), output_dir, **options)
         self.store, self.lease = store, lease
 

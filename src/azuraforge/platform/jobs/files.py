@@ -43,7 +43,8 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.learn.datasets import DATASETS
 from azuraforge.platform.blobs import CHUNK_BYTES, BlobCache, BlobStore, LocalBlobs, blob_key
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT, DataFileRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, DataFileRecord
+from azuraforge.platform.store.interfaces import DataFiles
 
 Problem = tuple[tuple[str | int, ...], str]
 PROJECTS = "projects"
@@ -218,7 +219,7 @@ class StoredData:
     """
 
     def __init__(
-        self, store: Store, blobs: BlobStore, cache_root: str | os.PathLike[str], project: str
+        self, store: DataFiles, blobs: BlobStore, cache_root: str | os.PathLike[str], project: str
     ) -> None:
         self.store, self.blobs, self.project = store, blobs, project
         self.cache = BlobCache(blobs, cache_root)
@@ -331,7 +332,7 @@ def _content_key(project: str, digest: str, name: str) -> str:
 
 
 def data_folder_of(
-    settings: Settings, project: str, blobs: BlobStore, store: Store | None = None
+    settings: Settings, project: str, blobs: BlobStore, store: DataFiles | None = None
 ) -> DataFolder:
     """The data folder of ``project`` in ``settings.data_dir``, its uploaded files those
     ``store`` points at in ``blobs`` (:class:`StoredData`; none without ``store``). Its files

@@ -23,7 +23,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from azuraforge.core.validation import check_non_negative
 from azuraforge.errors import InvalidParameterError, PluginError
@@ -32,6 +32,7 @@ from azuraforge.platform.jobs.queueing import make_transport
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.interfaces import JobView
 from azuraforge.platform.store.scope import JobStore
 
 if TYPE_CHECKING:
@@ -40,9 +41,12 @@ if TYPE_CHECKING:
 KIND_GROUP = "azuraforge.job_kinds"
 """The entry-point group where job kinds are declared."""
 T = TypeVar("T")
+StoreT_co = TypeVar("StoreT_co", bound=JobView, covariant=True)
+"""The store a host holds: the whole store (a worker's, a reaper's), or one project's jobs'
+view of it (:meth:`JobHost.seen_from`)."""
 
 
-class JobHost:
+class JobHost(Generic[StoreT_co]):
     """What a kind's :meth:`~JobKind.after` and :meth:`~JobKind.sweep` get from the worker or
     reaper that calls them: its store and settings, a transport made on first use, and the
     services a kind keeps between calls (:meth:`keep`).
@@ -51,7 +55,7 @@ class JobHost:
     advanced by one service, not by a new one (and a new broker connection) each pass.
     """
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: StoreT_co, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self._transport: Transport | None = None
         self._kept: dict[str, Any] = {}
@@ -81,7 +85,7 @@ class JobHost:
             if close is not None:
                 close()
 
-    def seen_from(self, project: str) -> JobHost:
+    def seen_from(self: JobHost[Store], project: str) -> JobHost[JobView]:
         """This host as a job of ``project`` sees it, for its kind's :meth:`JobKind.after`:
         the store as the project's jobs see it
         (:class:`~azuraforge.platform.store.scope.JobStore`), the same settings and
@@ -89,11 +93,11 @@ class JobHost:
         return _ProjectHost(self, project)
 
 
-class _ProjectHost(JobHost):
+class _ProjectHost(JobHost[JobView]):
     """A :class:`JobHost` as a job of one project sees it (:meth:`JobHost.seen_from`)."""
 
-    def __init__(self, host: JobHost, project: str) -> None:
-        super().__init__(cast(Store, JobStore(host.store, project)), host.settings)
+    def __init__(self, host: JobHost[Store], project: str) -> None:
+        super().__init__(JobStore(host.store, project), host.settings)
         self.host, self.project = host, project
 
     @property
@@ -263,26 +267,26 @@ class JobKind(ABC):
 
     @abstractmethod
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: JobView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         """Run the job ``record`` in its own process with its context ``ctx`` (progress,
         metrics, logs, files, ``should_stop``); return its final status and result (a JSON
         object). An exception fails the job with its message."""
 
-    def after(self, host: JobHost, record: ExperimentRecord) -> None:  # noqa: B027
+    def after(self, host: JobHost[JobView], record: ExperimentRecord) -> None:  # noqa: B027
         """Called by the job's worker once the job ended (whatever its status); nothing by
         default. ``record`` is the job's row as the worker claimed it, with the status the
         job ended with: read the row again (``host.store.get_experiment(record.id)``) for
         its result, error and metrics. ``host`` sees the store as the job's project does
         (:meth:`JobHost.seen_from`)."""
 
-    def lost(self, host: JobHost, record: ExperimentRecord) -> None:  # noqa: B027
+    def lost(self, host: JobHost[JobView], record: ExperimentRecord) -> None:  # noqa: B027
         """Called by the reaper once it marked the job ``record`` ``lost`` (its worker
         stopped renewing its lease: none of its code runs after): clean what the job left
         elsewhere than its folder (which the workers of its machine delete); nothing by
         default. ``host`` sees the store as the job's project does."""
 
-    def sweep(self, host: JobHost) -> None:  # noqa: B027
+    def sweep(self, host: JobHost[Store]) -> None:  # noqa: B027
         """Called at each reaper pass, after lost leases are reaped; nothing by default.
         ``host`` sees the whole store: a sweep is the server's task, across projects."""
 

@@ -24,7 +24,8 @@ from azuraforge.errors import AzuraForgeError, ConflictError, TransportUnavailab
 from azuraforge.platform.jobs.transport import LocalTransport, Transport
 from azuraforge.platform.jobs.wake import WAKE_FILE
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
+from azuraforge.platform.store.interfaces import Runs
 from azuraforge.platform.store.states import QUEUED, RUN
 from azuraforge.platform.tracing import carried
 
@@ -64,7 +65,7 @@ class NewJob:
     credential_hash: str | None = None
 
 
-def enqueue(store: Store, transport: Transport | None, *jobs: NewJob) -> list[ExperimentRecord]:
+def enqueue(store: Runs, transport: Transport | None, *jobs: NewJob) -> list[ExperimentRecord]:
     """Store each of ``jobs`` as queued, then send each to ``transport``; their records, in
     order. Every job's row is committed before any worker hears of it. ``transport`` None
     sends nothing: the caller runs the job itself, claiming its lease at once, or writes it
@@ -105,7 +106,7 @@ def _placing(job: NewJob) -> dict[str, Any]:
     return placing
 
 
-def withdraw(store: Store, records: Sequence[ExperimentRecord]) -> list[str]:
+def withdraw(store: Runs, records: Sequence[ExperimentRecord]) -> list[str]:
     """Undo a submission that failed partway: delete the jobs it stored (their names are
     free again). A job a worker claimed meanwhile (local workers poll the store) is asked to
     cancel instead.

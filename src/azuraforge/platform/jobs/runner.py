@@ -25,7 +25,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from azuraforge.errors import (
     BlobStoreUnavailableError,
@@ -68,6 +68,7 @@ from azuraforge.platform.store import (
     is_disk_full,
     is_unavailable,
 )
+from azuraforge.platform.store.interfaces import JobView
 from azuraforge.platform.store.scope import JobStore
 from azuraforge.platform.store.states import (
     CANCELLED,
@@ -191,7 +192,7 @@ def execute(
     Returns the final status (``lost`` when the lease was lost and nothing was recorded).
     """
     record = record or store.get_experiment(lease.experiment_id)
-    seen = cast(Store, JobStore(store, record.project, lease))
+    seen = JobStore(store, record.project, lease)
     files = blobs or open_blobs(settings)
     folder = data_folder_of(settings, record.project, files, store)
     ctx = _job_context(seen, lease, settings, record, folder, files, stop_requested, show_progress)
@@ -238,7 +239,7 @@ def _record_end(
 
 
 def _job_context(
-    seen: Store,
+    seen: JobView,
     lease: Lease,
     settings: Settings,
     record: ExperimentRecord,
@@ -290,7 +291,7 @@ class _KindEnd:
 
 
 def _run_kind(
-    seen: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    seen: JobView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> _KindEnd:
     """Run the job ``record`` through its kind and keep the files it wrote; an error is
     logged (a traceback with it unless it is the user's) and ends the job failed."""

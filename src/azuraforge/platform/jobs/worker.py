@@ -237,7 +237,7 @@ class Worker:
             self.alarm.ring()
 
 
-def reap(host: JobHost) -> None:
+def reap(host: JobHost[Store]) -> None:
     """One pass of the reaper's duty: mark runs whose lease expired as lost (or queued again),
     each lost one's kind cleaning what it left (:func:`clean_lost`), then let each job kind
     sweep (a study left with no trial queued or running advances)."""
@@ -253,7 +253,7 @@ UNFINISHED_EVERY = 600.0
 """Seconds between two looks for unfinished writes (a listing of the whole bucket)."""
 
 
-def abort_unfinished_writes(host: JobHost, older_than: float = UNFINISHED_AFTER) -> int:
+def abort_unfinished_writes(host: JobHost[Store], older_than: float = UNFINISHED_AFTER) -> int:
     """Drop the blob store's writes that never finished, started ``older_than`` seconds ago
     or more (an object store's multipart uploads whose writer was killed: the bucket keeps,
     and bills, their parts until they are aborted), at most once an ``UNFINISHED_EVERY`` in
@@ -272,7 +272,7 @@ def abort_unfinished_writes(host: JobHost, older_than: float = UNFINISHED_AFTER)
     return dropped
 
 
-def clean_lost(host: JobHost, reaped: Sequence[tuple[int, str]]) -> None:
+def clean_lost(host: JobHost[Store], reaped: Sequence[tuple[int, str]]) -> None:
     """Let the kind of each job ``reaped`` ``lost`` clean what it left (a prediction's inputs:
     :meth:`~azuraforge.platform.jobs.kinds.JobKind.lost`); a failure is logged, and what is
     left stays (its row says where: deleting the job deletes it)."""
@@ -319,7 +319,7 @@ def reap_leases(store: Store) -> list[tuple[int, str]]:
     return reaped
 
 
-def sweep_kinds(host: JobHost) -> None:
+def sweep_kinds(host: JobHost[Store]) -> None:
     """Each job kind's ``sweep``; a failure (of a kind, or of finding the kinds: two
     distributions claiming one name) is logged, not raised: the next pass tries again, and a
     broken kind never stops a worker from running jobs."""

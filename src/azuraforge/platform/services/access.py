@@ -40,8 +40,9 @@ from azuraforge.errors import (
     PermissionDeniedError,
 )
 from azuraforge.platform.services.keys import SESSION, ServerKeys
-from azuraforge.platform.store import Store, TokenRecord
+from azuraforge.platform.store import TokenRecord
 from azuraforge.platform.store.access import Credential
+from azuraforge.platform.store.interfaces import Access
 
 ROLES = ("viewer", "editor", "admin")
 """The roles of a project's members, each allowed what the ones before it are."""
@@ -155,18 +156,18 @@ def password_matches(stored: str, password: str) -> bool:
         return False
 
 
-def create_user(store: Store, name: str, password: str, *, is_admin: bool = False) -> None:
+def create_user(store: Access, name: str, password: str, *, is_admin: bool = False) -> None:
     """Store user ``name`` with ``password``'s hash."""
     store.create_user(check_name("user", name), hash_password(password), is_admin=is_admin)
 
 
-def set_password(store: Store, name: str, password: str) -> None:
+def set_password(store: Access, name: str, password: str) -> None:
     """Set user ``name``'s password; their sessions signed until now end."""
     store.set_password(name, hash_password(password))
     store.end_sessions(name)
 
 
-def first_admin(store: Store) -> bool:
+def first_admin(store: Access) -> bool:
     """Make the server admin :data:`FIRST_ADMIN`, without a password (they sign in by a login
     link until they set one: ``azuraforge users password``), if the store has no user yet;
     whether this made them."""
@@ -184,7 +185,7 @@ NO_PASSWORD = "!"
 """The stored hash of a user without a password: no password matches it."""
 
 
-def login_link(store: Store, user: str, project: str) -> str:
+def login_link(store: Access, user: str, project: str) -> str:
     """A one-time login link's token for ``user`` in ``project`` at their role there, valid
     :data:`LINK_SECONDS`; the server's ``/auth/link?token=...`` signs the browser in."""
     held = _held_role(store, user, project)
@@ -194,7 +195,7 @@ def login_link(store: Store, user: str, project: str) -> str:
 
 
 def new_token(
-    store: Store, *, user: str, project: str, role: str, name: str = "",
+    store: Access, *, user: str, project: str, role: str, name: str = "",
     expires_in: float | None = None, kind: str = "api",
 ) -> tuple[str, TokenRecord]:  # fmt: skip
     """A new token of ``user`` for ``role`` in ``project`` (at most the role they have there,
@@ -222,7 +223,7 @@ def new_token(
                   expires_in=expires_in, kind=kind)  # fmt: skip
 
 
-def _held_role(store: Store, user: str, project: str) -> str:
+def _held_role(store: Access, user: str, project: str) -> str:
     """``user``'s role in ``project`` (admin for a server admin)."""
     found = store.find_user(user)
     if found is None:
@@ -234,8 +235,8 @@ def _held_role(store: Store, user: str, project: str) -> str:
 
 
 def token_made_with(
-    store: Store, maker: Identity, *, role: str, name: str = "", expires_in: float | None = None,
-    kind: str = "api",
+    store: Access, maker: Identity, *, role: str, name: str = "",
+    expires_in: float | None = None, kind: str = "api",
 ) -> tuple[str, TokenRecord]:  # fmt: skip
     """A new token made with the credential ``maker`` (a request's caller): its user's, for
     its project, at most at its role, and ending no later than it does (an API token that
@@ -269,7 +270,7 @@ def token_made_with(
                      expires_in=expires_in, kind=kind)  # fmt: skip
 
 
-def sees_user(store: Store, admin: Identity, user: str) -> bool:
+def sees_user(store: Access, admin: Identity, user: str) -> bool:
     """Whether the project admin ``admin`` may name ``user`` to add them to its project: a
     member of a project their user administers (any user, for a server admin). An unknown
     name and a user they do not see get the same answer, so that adding a member tells an
@@ -283,7 +284,7 @@ def sees_user(store: Store, admin: Identity, user: str) -> bool:
 
 
 def _issue(
-    store: Store, *, user: str, project: str, role: str, name: str, expires_in: float | None,
+    store: Access, *, user: str, project: str, role: str, name: str, expires_in: float | None,
     kind: str = "api",
 ) -> tuple[str, TokenRecord]:  # fmt: skip
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
@@ -293,7 +294,7 @@ def _issue(
 
 
 def authenticate(
-    store: Store, token: str, *, now: float | None = None, kind: str = "api"
+    store: Access, token: str, *, now: float | None = None, kind: str = "api"
 ) -> Identity:
     """Who ``token`` says the caller is. Its last use is recorded once a minute at most (a
     store write per request would halve a busy route's rate). A token of ``kind`` ``link``
@@ -344,7 +345,7 @@ def _held_role_now(found: Credential) -> str:
     return _lower(held, record.role)
 
 
-def _record_use(store: Store, record: TokenRecord, kind: str, now: float) -> None:
+def _record_use(store: Access, record: TokenRecord, kind: str, now: float) -> None:
     """Use up a login link (once, even when sent twice at once), or note an API token's use
     (once a minute at most)."""
     if kind == LINK:
@@ -354,7 +355,7 @@ def _record_use(store: Store, record: TokenRecord, kind: str, now: float) -> Non
         store.touch_token(record.prefix, now)
 
 
-def current_role(store: Store, claimed: Identity, *, signed_at: float | None = None) -> str:
+def current_role(store: Access, claimed: Identity, *, signed_at: float | None = None) -> str:
     """The role a credential made earlier still gives: the lower of the one it was made with
     and the one its user has now in its project (any for a server admin).
 

@@ -47,9 +47,10 @@ from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guard
 from azuraforge.platform.services.project_facts import ProjectFactsReader
 from azuraforge.platform.services.registry import checked_folder, expert_champion
 from azuraforge.platform.settings import AssistBackend, Settings
-from azuraforge.platform.store import ModelVersionRecord, Store
+from azuraforge.platform.store import ModelVersionRecord
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
 from azuraforge.platform.store.examples import ProposedExample
+from azuraforge.platform.store.interfaces import Chat, ProjectView
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
@@ -115,7 +116,7 @@ class _Request:
     """What every backend asked for one message is given: the routed message, its expert and
     champion adapter, the prompt and the generation settings."""
 
-    store: Store
+    store: ProjectView
     project: str
     route: Route
     expert: Expert
@@ -190,7 +191,7 @@ class ChatService:
         return [AUTO, *self.declared, *self.experts]
 
     def start(
-        self, store: Store, project: str, messages: Sequence[Message], model: str = AUTO,
+        self, store: ProjectView, project: str, messages: Sequence[Message], model: str = AUTO,
         settings: GenerationSettings | None = None, user: str | None = None,
     ) -> Answer:  # fmt: skip
         """Route the last user message of ``messages``, choose the expert and backend (or
@@ -315,7 +316,7 @@ class ChatService:
             self._save(request.store, request.project, selector, intent)
 
     def finish(
-        self, store: Store, project: str, answer: Answer, *, conversation: int | None = None,
+        self, store: ProjectView, project: str, answer: Answer, *, conversation: int | None = None,
         user: str = "",
     ) -> TurnRecord | None:  # fmt: skip
         """Once ``answer`` has streamed: its measurements to the selector (a cached answer
@@ -355,7 +356,7 @@ class ChatService:
             self.memory.of(project, user).remember(answer.said, meta)
         return turn
 
-    def _checked(self, store: Store, project: str, turn: TurnRecord, found: Check) -> None:
+    def _checked(self, store: ProjectView, project: str, turn: TurnRecord, found: Check) -> None:
         """Keep the guardian's finding on ``turn``; unless it refused, the selector counts it
         as a verdict on the answer's backend."""
         store.set_turn_check(turn.id, found.status, found.message, project=project)
@@ -398,7 +399,7 @@ class ChatService:
         hits = self.memory.of(project, user).recall(said, {m.content for m in messages})
         return fitting(hits, MEMORY_TOKENS, _words)
 
-    def _from_project(self, store: Store, project: str, said: str) -> Answer:
+    def _from_project(self, store: ProjectView, project: str, said: str) -> Answer:
         """The answer to a question about the project, composed from its rows as ``store``
         (the asker's view) shows them; no backend is asked (:mod:`~azuraforge.assist.facts`)."""
         settings, blobs = self._data
@@ -412,7 +413,7 @@ class ChatService:
             tokens_out=_words(facts.text), from_project=True,
         )  # fmt: skip
 
-    def judge(self, store: Store, project: str, turn: TurnRecord, by: str) -> None:
+    def judge(self, store: ProjectView, project: str, turn: TurnRecord, by: str) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
         selector's measurements of its backend on its intent; a failure is proposed as a
         training example (:mod:`~azuraforge.platform.store.examples`), said by ``by``."""
@@ -463,7 +464,7 @@ class ChatService:
                     raise NoBackendError(MISSING_EXTRA) from e
             return self._backends[name]
 
-    def selector(self, store: Store, project: str, among: Sequence[str] = ()) -> BackendSelector:
+    def selector(self, store: Chat, project: str, among: Sequence[str] = ()) -> BackendSelector:
         """The project's selector over the declared backends (and ``among``: backends with
         an expert's adapter version, ``local/python@3``, each measured apart), its
         measurements read again from the store (other API processes add to them too; its
@@ -496,7 +497,7 @@ class ChatService:
         name = measured.split("/", 1)[0]
         return name if name in self.declared else ""
 
-    def performance(self, store: Store, project: str) -> list[dict[str, Any]]:
+    def performance(self, store: ProjectView, project: str) -> list[dict[str, Any]]:
         """What the project's selector measured of each declared backend per task type (its
         rows, with ``success_rate``), and whether it prefers it for the task now
         (``preferred``)."""
@@ -514,7 +515,7 @@ class ChatService:
                 for row in rows
             ]  # fmt: skip
 
-    def cache_stats(self, store: Store, project: str) -> CacheStats | None:
+    def cache_stats(self, store: ProjectView, project: str) -> CacheStats | None:
         """The project's response cache (None: the cache is off)."""
         return None if self.answers is None else self.answers.stats(store, project)
 
@@ -529,14 +530,14 @@ class ChatService:
         model = self.declared[backend].model_dump_json()
         return cache_key(prompt, settings, model, adapter)
 
-    def _cached(self, store: Store, project: str, key: str | None) -> Cached | None:
+    def _cached(self, store: ProjectView, project: str, key: str | None) -> Cached | None:
         if key is None or self.answers is None:
             return None
         found = self.answers.take(store, key, project)
         CHAT_CACHE_LOOKUPS.labels("miss" if found is None else "hit").inc()
         return found
 
-    def _keep(self, store: Store, project: str, answer: Answer, text: str) -> None:
+    def _keep(self, store: ProjectView, project: str, answer: Answer, text: str) -> None:
         if answer.key is None or self.answers is None or not text:
             return
         kept = Cached(text, answer.tokens_out, answer.generated_ms)
@@ -593,7 +594,7 @@ class ChatService:
         pieces = len(answer.text)
         answer.tokens_per_s = (pieces - 1) / seconds if pieces > 1 and seconds > 0 else None
 
-    def _save(self, store: Store, project: str, selector: BackendSelector, task: str) -> None:
+    def _save(self, store: Chat, project: str, selector: BackendSelector, task: str) -> None:
         """Add what ``selector`` learned on ``task`` since :meth:`selector` read it to the
         store's counts (other API processes' answers, counted meanwhile, are kept)."""
         read = self._read.get(project, {})

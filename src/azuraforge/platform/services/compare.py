@@ -21,9 +21,9 @@ from azuraforge.platform.store import (
     ExperimentQuery,
     ExperimentRecord,
     QueryError,
-    Store,
 )
 from azuraforge.platform.store.base import json_safe
+from azuraforge.platform.store.interfaces import ProjectView, Runs
 
 MAX_RUNS = 100
 """The most runs one comparison holds."""
@@ -134,7 +134,7 @@ def parse_ids(values: Iterable[str]) -> list[int]:
 
 
 def select_runs(
-    store: Store, selection: Selection, *, project: str = DEFAULT_PROJECT
+    store: ProjectView, selection: Selection, *, project: str = DEFAULT_PROJECT
 ) -> list[ExperimentRecord]:
     """The runs ``selection`` names: in the order given, by id in a batch, by trial number in
     a study.
@@ -182,7 +182,7 @@ def _selected_by(selection: Selection) -> str:
     return given[0]
 
 
-def _batch_runs(store: Store, batch: str, *, project: str) -> list[ExperimentRecord]:
+def _batch_runs(store: Runs, batch: str, *, project: str) -> list[ExperimentRecord]:
     """The first :data:`MAX_RUNS` runs of ``batch`` and one more, by id (some, or it is not
     found)."""
     query = ExperimentQuery(
@@ -203,7 +203,7 @@ def _too_many(field: str, count: int, *, at_least: bool = False) -> None:
 
 
 def compare(
-    store: Store,
+    store: ProjectView,
     selection: Selection,
     *,
     points: int = DEFAULT_POINTS,

@@ -25,7 +25,8 @@ from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
+from azuraforge.platform.store.interfaces import ProjectView, Runs
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, RUN
 
 MAX_BATCH = 1000
@@ -206,7 +207,7 @@ def expand_grid(
 
 
 def submit(
-    store: Store,
+    store: Runs,
     transport: Transport,
     pipeline_name: str,
     config: Mapping[str, Any],
@@ -271,7 +272,7 @@ class RunKind(JobKind):
     listed = True
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_pipeline(record, ctx)
 

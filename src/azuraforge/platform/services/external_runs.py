@@ -29,7 +29,8 @@ from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.services.access import Identity
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, JobWrites, Store
+from azuraforge.platform.store import ExperimentRecord, JobWrites
+from azuraforge.platform.store.interfaces import Access, ProjectView, Runs
 from azuraforge.platform.store.states import LOST
 
 EXTERNAL = "external"
@@ -52,7 +53,7 @@ class ExternalKind(JobKind):
     listed = True
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         raise ConflictError(
             f"run {record.id} is an external run: its own writer runs it, no worker does"
@@ -81,7 +82,7 @@ def is_run_credential(credential: str) -> bool:
 
 
 def start_external_run(
-    store: Store,
+    store: Runs,
     pipeline: str,
     config: Mapping[str, Any],
     *,
@@ -113,7 +114,7 @@ def start_external_run(
     return record, credential
 
 
-def run_identity(store: Store, credential: str) -> Identity:
+def run_identity(store: Access, credential: str) -> Identity:
     """Who a run credential says the caller is: the writer of its run, in its run's project
     (:attr:`Identity.run` names the run; the user is who made it).
 
@@ -144,7 +145,7 @@ class StoreRunWriter(RunWriter):
     """The writes of the external run ``experiment_id`` straight into ``store``, as the API
     makes them (``azuraforge run``'s recording with no server to talk to): with no lease."""
 
-    def __init__(self, store: Store, experiment_id: int) -> None:
+    def __init__(self, store: ProjectView, experiment_id: int) -> None:
         self.store, self.experiment_id = store, experiment_id
 
     def write(self, writes: JobWrites) -> None:

@@ -82,6 +82,7 @@ from azuraforge.platform.store import (
     Store,
 )
 from azuraforge.platform.store.examples import HELD_OUT, TRAINED, ExampleRecord
+from azuraforge.platform.store.interfaces import Examples, JobView, ProjectView, Registry
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 
 _log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Item:
 
 
 def submit_fine_tune(
-    store: Store, transport: Transport, settings: Settings, config: FineTuneConfig, *,
+    store: ProjectView, transport: Transport, settings: Settings, config: FineTuneConfig, *,
     project: str, submitter: str | None, context: dict[str, str] | None = None,
 ) -> ExperimentRecord:  # fmt: skip
     """Queue a fine-tune of ``config.expert`` in ``project``.
@@ -274,15 +275,15 @@ class FineTuneKind(JobKind):
     restarts = RestartPolicy(max_restarts=3, backoff=2.0, stable_after=120.0)
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_fine_tune(store, record, settings, ctx)
 
-    def after(self, host: JobHost, record: ExperimentRecord) -> None:
+    def after(self, host: JobHost[JobView], record: ExperimentRecord) -> None:
         if record.status == COMPLETED:
             settle(host.store, open_blobs(host.settings), record.id, project=record.project)
 
-    def sweep(self, host: JobHost) -> None:
+    def sweep(self, host: JobHost[Store]) -> None:
         """Settle the completed fine-tunes their worker did not (it died once the job ended,
         or the store was out): those that ended :data:`SETTLE_AFTER` seconds ago or more,
         looked at every :data:`SETTLE_AFTER` seconds."""
@@ -307,7 +308,7 @@ class FineTuneKind(JobKind):
 
 
 def run_fine_tune(
-    store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
     """Train the fine-tune ``record`` and judge its adapter (the module docstring says how);
     its status and result (the adapter's folder, figures, the decision, the examples it
@@ -348,7 +349,7 @@ def run_fine_tune(
 
 
 def split_examples(
-    store: Store, expert: str, project: str, config: FineTuneConfig
+    store: Examples, expert: str, project: str, config: FineTuneConfig
 ) -> tuple[list[ExampleRecord], list[ExampleRecord]]:
     """``expert``'s approved examples with a right output in ``project``: those a fine-tune
     of ``config`` trains on, and those it holds out to judge its adapter (:func:`is_held_out`).
@@ -385,7 +386,7 @@ def fewest_held_out(significance: float) -> int:
 
 
 def _comparable_champion(
-    store: Store, expert: Expert, project: str, base: Path
+    store: Registry, expert: Expert, project: str, base: Path
 ) -> ModelVersionRecord | None:
     """The expert's champion, refused if it was trained over another base model than this
     fine-tune's (the two could not answer side by side)."""
@@ -598,7 +599,9 @@ def code_runner() -> Callable[[str, str, str], bool]:
     return run
 
 
-def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVersionRecord | None:
+def settle(
+    store: ProjectView, blobs: BlobStore, run: int, *, project: str
+) -> ModelVersionRecord | None:
     """Register the completed fine-tune ``run``'s adapter as the next version of its
     expert's model (made if it has none), unless it is one already, with its figures and its
     decision's reason; record which examples it trained on and held out (a fine-tune that
@@ -622,7 +625,7 @@ def settle(store: Store, blobs: BlobStore, run: int, *, project: str) -> ModelVe
 
 
 def _registered(
-    store: Store, blobs: BlobStore, model: str, run: int, decided: dict[str, Any], *,
+    store: ProjectView, blobs: BlobStore, model: str, run: int, decided: dict[str, Any], *,
     project: str,
 ) -> ModelVersionRecord:  # fmt: skip
     """The version of ``model`` (made if it has none) that fine-tune ``run`` registered,
@@ -640,7 +643,7 @@ def _registered(
 
 
 def _promote(
-    store: Store, model: str, version: int, run: int, decided: dict[str, Any], *, project: str
+    store: Registry, model: str, version: int, run: int, decided: dict[str, Any], *, project: str
 ) -> None:
     """Move ``model``'s ``champion`` alias to ``version`` unless it names it already or was
     moved from the one fine-tune ``run`` was judged against."""

@@ -36,7 +36,8 @@ from azuraforge.errors import (
     shorten,
 )
 from azuraforge.platform.services.external_runs import start_external_run
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store.interfaces import MlflowGroups, ProjectView
 from azuraforge.platform.store.mlflow import (
     ARTIFACTS,
     MlflowExperimentRecord,
@@ -382,7 +383,7 @@ def run_json(found: MlflowRunRecord) -> dict[str, Any]:
 
 
 def create_run(
-    store: Store,
+    store: ProjectView,
     mlflow_id: int,
     *,
     name: str | None,
@@ -435,7 +436,7 @@ def create_run(
 
 
 def update_run(
-    store: Store,
+    store: ProjectView,
     found: MlflowRunRecord,
     status: str | None,
     name: str | None,
@@ -470,7 +471,9 @@ def update_run(
     _end_run(store, found, status, end_time)
 
 
-def _end_run(store: Store, found: MlflowRunRecord, status: str, end_time: int | None) -> None:
+def _end_run(
+    store: MlflowGroups, found: MlflowRunRecord, status: str, end_time: int | None
+) -> None:
     """End the run as MLflow's ``status`` (one of :data:`ENDS`) says, at ``end_time``, with
     the latest finite value of each of its metrics as its result (:func:`update_run`)."""
     run = found.run

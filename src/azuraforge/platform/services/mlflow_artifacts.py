@@ -25,7 +25,7 @@ from azuraforge.platform.blobs import BlobStore, blob_key
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.mlflow_api import run_id_of
 from azuraforge.platform.services.registry import MODEL_NAME
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import Metrics, ProjectView, Registry
 from azuraforge.platform.store.mlflow import ARTIFACTS
 
 REGISTRY = "registry"
@@ -61,7 +61,7 @@ def inside_path(path: str) -> str:
     return "/".join(names)
 
 
-def locate(store: Store, path: str) -> ArtifactPlace:
+def locate(store: ProjectView, path: str) -> ArtifactPlace:
     """The files ``path`` names in the caller's project (``store``, a project's).
 
     Raises
@@ -86,7 +86,7 @@ def locate(store: Store, path: str) -> ArtifactPlace:
     return ArtifactPlace(inside_path("/".join(parts[3:])), run_id=run_id)
 
 
-def _registry_place(store: Store, parts: list[str]) -> ArtifactPlace:
+def _registry_place(store: Registry, parts: list[str]) -> ArtifactPlace:
     if len(parts) < 2:
         raise NotFoundError(
             f"no registry version at {'/'.join([REGISTRY, *parts])[:200]!r}: its files "
@@ -95,7 +95,7 @@ def _registry_place(store: Store, parts: list[str]) -> ArtifactPlace:
     return version_place(store, parts[0], parts[1], "/".join(parts[2:]))
 
 
-def version_place(store: Store, model: str, version: str, path: str) -> ArtifactPlace:
+def version_place(store: Registry, model: str, version: str, path: str) -> ArtifactPlace:
     """The file or folder ``path`` of the caller's project's registry version ``model``
     ``version`` (as MLflow sends them, text).
 
@@ -147,7 +147,7 @@ def file_key(place: ArtifactPlace) -> str:
     return blob_key(f"{place.prefix}/{place.inside}")
 
 
-def list_folder(store: Store, blobs: BlobStore, place: ArtifactPlace) -> list[dict[str, Any]]:
+def list_folder(store: Metrics, blobs: BlobStore, place: ArtifactPlace) -> list[dict[str, Any]]:
     """The files and folders right inside ``place``, by name, as MLflow's proxy lists them
     (``path`` the name alone, ``file_size`` of a file)."""
     start = f"{place.inside}/" if place.inside else ""
@@ -164,7 +164,7 @@ def list_folder(store: Store, blobs: BlobStore, place: ArtifactPlace) -> list[di
 
 
 def _entries(
-    store: Store, blobs: BlobStore, place: ArtifactPlace
+    store: Metrics, blobs: BlobStore, place: ArtifactPlace
 ) -> list[tuple[str, int | None, bool]]:
     """``(path, size, is_dir)`` of every file (and folder a run recorded) of the place's
     files, paths relative to their root."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from azuraforge.errors import InvalidParameterError, shorten
 from azuraforge.platform.services.mlflow_api import number
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import MlflowModels
 from azuraforge.platform.store.mlflow_models import (
     MODEL_ID,
     STATUSES,
@@ -48,7 +48,7 @@ def model_id_of(value: str) -> str:
     raise model_not_found(value)
 
 
-def logged_model_folder(store: Store, project: str, model_id: str) -> tuple[int, str]:
+def logged_model_folder(store: MlflowModels, project: str, model_id: str) -> tuple[int, str]:
     """``(run id, folder)`` of the project's logged model ``model_id``: the run it was made
     in and the folder of its files relative to that run's (``models/<model id>``).
 
@@ -122,7 +122,7 @@ def run_io_json(io: RunIO) -> dict[str, Any]:
     }
 
 
-def runs_io_json(store: Store, run_ids: Sequence[int], *, project: str) -> dict[int, Any]:
+def runs_io_json(store: MlflowModels, run_ids: Sequence[int], *, project: str) -> dict[int, Any]:
     """``{run id: {"inputs": ..., "outputs": ...}}`` of the project's runs ``run_ids``, in one
     read: what ``runs/get`` and ``runs/search`` answer beside each run's ``info`` and
     ``data``."""

@@ -49,7 +49,8 @@ from azuraforge.platform.services.registry import (
     check_alias,
     check_model_name,
 )
-from azuraforge.platform.store import ModelRecord, ModelVersionRecord, Store
+from azuraforge.platform.store import ModelRecord, ModelVersionRecord
+from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, ProjectView, Registry
 from azuraforge.platform.store.mlflow_models import TAG
 from azuraforge.platform.store.registry import VersionMlflow
 
@@ -140,7 +141,7 @@ def checked_tag(key: str, value: str) -> tuple[str, str]:
 # -- lookups in MLflow's words --------------------------------------------------------------
 
 
-def get_model(store: Store, name: str, project: str) -> ModelRecord:
+def get_model(store: Registry, name: str, project: str) -> ModelRecord:
     """The project's model ``name`` (``Registered Model with name=... not found``)."""
     found = store.find_model(name, project=project)
     if found is None:
@@ -148,7 +149,7 @@ def get_model(store: Store, name: str, project: str) -> ModelRecord:
     return found
 
 
-def get_version(store: Store, name: str, version: int, project: str) -> ModelVersionRecord:
+def get_version(store: Registry, name: str, version: int, project: str) -> ModelVersionRecord:
     """Version ``version`` of the project's model ``name`` (MLflow's words when none)."""
     get_model(store, name, project)
     if store.resolve_version_id(name, version, project=project) is None:
@@ -156,7 +157,7 @@ def get_version(store: Store, name: str, version: int, project: str) -> ModelVer
     return store.get_version(name, version, project=project)
 
 
-def version_by_alias(store: Store, name: str, alias: str, project: str) -> ModelVersionRecord:
+def version_by_alias(store: Registry, name: str, alias: str, project: str) -> ModelVersionRecord:
     """The version ``alias`` points to now; ``latest``: the latest version (as MLflow)."""
     get_model(store, name, project)
     if named_alias(alias).lower() == "latest":
@@ -170,7 +171,7 @@ def version_by_alias(store: Store, name: str, alias: str, project: str) -> Model
 
 
 def latest_versions(
-    store: Store, name: str, stages: Sequence[str], project: str
+    store: Registry, name: str, stages: Sequence[str], project: str
 ) -> list[ModelVersionRecord]:
     """The latest version, when ``stages`` is empty or names ``None`` (every version's)."""
     canonical = {stage.lower(): stage for stage in STAGES}
@@ -231,13 +232,15 @@ def version_json(record: ModelVersionRecord, fields: VersionMlflow | None = None
     return answer
 
 
-def versions_json(store: Store, records: Sequence[ModelVersionRecord], project: str) -> list[Json]:
+def versions_json(
+    store: Registry, records: Sequence[ModelVersionRecord], project: str
+) -> list[Json]:
     """The versions as MLflow's, each with what MLflow's registry keeps of it."""
     fields = store.find_versions_mlflow([r.id for r in records], project=project)
     return [version_json(record, fields.get(record.id)) for record in records]
 
 
-def models_json(store: Store, records: Sequence[ModelRecord], project: str) -> list[Json]:
+def models_json(store: Registry, records: Sequence[ModelRecord], project: str) -> list[Json]:
     """The models as MLflow's ``RegisteredModel``, each with its latest version."""
     latest: dict[str, ModelVersionRecord] = {}
     for version in store.list_all_versions(models=[r.name for r in records], project=project):
@@ -276,7 +279,7 @@ class SourceFiles:
 
 
 def create_version(
-    store: Store,
+    store: ProjectView,
     blobs: BlobStore,
     name: str,
     source: str,
@@ -327,7 +330,7 @@ def create_version(
 
 
 def _link_logged_model(
-    store: Store, model_id: str, version: ModelVersionRecord, project: str
+    store: MlflowModels, model_id: str, version: ModelVersionRecord, project: str
 ) -> None:
     """Name ``version`` in the ``mlflow.modelVersions`` tag of the logged model it was made
     from, as MLflow's server does."""
@@ -340,7 +343,7 @@ def _link_logged_model(
         )
 
 
-def source_files(store: Store, source: str, project: str) -> SourceFiles:
+def source_files(store: ProjectView, source: str, project: str) -> SourceFiles:
     """The files ``source`` names in the caller's project (``store``, a project's):
 
     - ``runs:/<run id>/<path>``: that folder of an MLflow run's files;
@@ -378,16 +381,16 @@ def _check_relative(source: str) -> None:
         raise InvalidParameterError(_INVALID_SOURCE.format(source[:300]))
 
 
-def _from_runs(store: Store, source: str, project: str) -> SourceFiles:
+def _from_runs(store: MlflowGroups, source: str, project: str) -> SourceFiles:
     run, _, path = source.removeprefix("runs:").lstrip("/").partition("/")
     return _place_files(store, ArtifactPlace(inside_path(path), run_id=run_id_of(run)))
 
 
-def _from_artifacts(store: Store, source: str, project: str) -> SourceFiles:
+def _from_artifacts(store: ProjectView, source: str, project: str) -> SourceFiles:
     return _place_files(store, locate(store, urlparse(source).path))
 
 
-def _from_models(store: Store, source: str, project: str) -> SourceFiles:
+def _from_models(store: ProjectView, source: str, project: str) -> SourceFiles:
     name, _, version = source.removeprefix("models:").strip("/").partition("/")
     if not version and name.startswith("m-"):
         run_id, folder = logged_model_folder(store, project, name)
@@ -404,7 +407,7 @@ def _from_models(store: Store, source: str, project: str) -> SourceFiles:
     )  # fmt: skip
 
 
-def _place_files(store: Store, place: ArtifactPlace) -> SourceFiles:
+def _place_files(store: MlflowGroups, place: ArtifactPlace) -> SourceFiles:
     """The files at ``place`` (a run's folder, or a registry version's)."""
     if place.run_id is None:
         inside = f"/{place.inside}" if place.inside else ""
@@ -415,7 +418,7 @@ def _place_files(store: Store, place: ArtifactPlace) -> SourceFiles:
     return SourceFiles(prefix, place.run_id, found.run.name, dict(found.run.config), metrics)
 
 
-_READERS: dict[str, Callable[[Store, str, str], SourceFiles]] = {
+_READERS: dict[str, Callable[[ProjectView, str, str], SourceFiles]] = {
     "runs": _from_runs,
     "models": _from_models,
     "mlflow-artifacts": _from_artifacts,

@@ -15,7 +15,8 @@ from typing import Any
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.services.mlflow_api import page_offset, page_token
 from azuraforge.platform.services.mlflow_registry import Json, versions_json
-from azuraforge.platform.store import ModelRecord, Store
+from azuraforge.platform.store import ModelRecord
+from azuraforge.platform.store.interfaces import Registry
 
 MODELS_PAGE = (100, 1000)
 VERSIONS_PAGE = (10_000, 200_000)
@@ -67,7 +68,7 @@ VERSION_ORDER: dict[str, Callable[[Json], Any]] = {
 
 
 def search_models(
-    store: Store, filter_text: str | None, order_by: Sequence[str], project: str
+    store: Registry, filter_text: str | None, order_by: Sequence[str], project: str
 ) -> list[ModelRecord]:
     """The project's models that meet the filter (on ``name`` and tags), in that order
     (default: by name)."""
@@ -90,7 +91,7 @@ def _tag_value(tags: dict[str, Any], key: str) -> Any:
 
 
 def search_versions(
-    store: Store, filter_text: str | None, order_by: Sequence[str], project: str
+    store: Registry, filter_text: str | None, order_by: Sequence[str], project: str
 ) -> list[Json]:
     """The project's versions (as MLflow's) that meet the filter (on ``name``, ``run_id``,
     ``source_path``, ``version_number`` and tags), in that order (default: by name, newest

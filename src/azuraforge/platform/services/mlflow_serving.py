@@ -37,7 +37,8 @@ from azuraforge.platform.blobs import BlobCache
 from azuraforge.platform.services import mlflow_worker
 from azuraforge.platform.services.project_settings import check_mlflow_models_allowed
 from azuraforge.platform.services.registry import checked_folder
-from azuraforge.platform.store import ModelVersionRecord, Store
+from azuraforge.platform.store import ModelVersionRecord
+from azuraforge.platform.store.interfaces import ProjectSettings
 
 MLFLOW_PIPELINE = "mlflow"
 """The ``pipeline`` of a version whose files are an MLflow model directory."""
@@ -330,7 +331,7 @@ def _checked_columns(found: Any, which: str) -> dict[str, list[Any]]:
 
 
 def load_mlflow_model(
-    store: Store, cache: BlobCache, version: ModelVersionRecord, project: str
+    store: ProjectSettings, cache: BlobCache, version: ModelVersionRecord, project: str
 ) -> MlflowModel:
     """``version`` (of MLflow's format) loaded in its own process, if its project allows
     MLflow models and what it needs is installed here.
@@ -354,7 +355,7 @@ def load_mlflow_model(
 
 
 def predict(
-    store: Store,
+    store: ProjectSettings,
     project: str,
     model: MlflowModel,
     rows: Sequence[Mapping[str, Any]],

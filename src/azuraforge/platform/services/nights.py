@@ -33,6 +33,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.chat import TurnRecord
 from azuraforge.platform.store.examples import CANDIDATE
+from azuraforge.platform.store.interfaces import ProjectView, Runs
 from azuraforge.platform.store.states import COMPLETED, QUEUED, RUNNING
 
 NIGHT = "assist-night"
@@ -60,17 +61,17 @@ class NightKind(JobKind):
     cancel_grace = 0.0
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_night(store, record, settings, ctx)
 
-    def sweep(self, host: JobHost) -> None:
+    def sweep(self, host: JobHost[Store]) -> None:
         scheduled: dict[str, str] = host.keep("nights", dict)
         schedule_nights(host.store, host.transport, host.settings, scheduled)
 
 
 def schedule_nights(
-    store: Store, transport: Transport, settings: Settings, scheduled: dict[str, str],
+    store: ProjectView, transport: Transport, settings: Settings, scheduled: dict[str, str],
     now: float | None = None,
 ) -> list[ExperimentRecord]:  # fmt: skip
     """Queue today's nightly pass of each project that has none yet, once the hour of
@@ -97,7 +98,7 @@ def schedule_nights(
 
 
 def queue_night(
-    store: Store, transport: Transport | None, project: str, now: float, day: str,
+    store: ProjectView, transport: Transport | None, project: str, now: float, day: str,
     *, by: str | None = None,
 ) -> ExperimentRecord | None:  # fmt: skip
     """Queue ``project``'s night of ``day`` over the turns since its last completed pass (a
@@ -132,7 +133,7 @@ def queue_night(
 
 
 def list_nights(
-    store: Store, project: str, *, limit: int, offset: int
+    store: Runs, project: str, *, limit: int, offset: int
 ) -> tuple[list[ExperimentRecord], int]:
     """A page of ``project``'s nightly passes, the newest first, and how many there are."""
     page = store.list_experiments(
@@ -142,7 +143,7 @@ def list_nights(
 
 
 def run_night(
-    store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
     """The nightly pass ``record`` (the module docstring says what it does); its report."""
     config = NightConfig.model_validate(record.config)
@@ -202,7 +203,7 @@ def keep_facts(
 
 
 def _fine_tunes(
-    store: Store, settings: Settings, project: str, waiting: dict[str, int],
+    store: ProjectView, settings: Settings, project: str, waiting: dict[str, int],
     night: ExperimentRecord,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Start the fine-tune of each expert with enough approved examples waiting and none of

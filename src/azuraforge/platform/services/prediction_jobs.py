@@ -27,12 +27,13 @@ from azuraforge.platform.services.predictions import (
 )
 from azuraforge.platform.services.registry import load_version
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store.interfaces import JobView, Registry
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, PREDICTION
 
 
 def run_prediction(
-    store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    store: Registry, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
     """Predict with the model version ``record`` names; its final status and result (rows
     predicted, the file, its columns)."""
@@ -71,9 +72,9 @@ class PredictionKind(JobKind):
     cancel_grace = 0.0
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: Registry, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_prediction(store, record, settings, ctx)
 
-    def lost(self, host: JobHost, record: ExperimentRecord) -> None:
+    def lost(self, host: JobHost[JobView], record: ExperimentRecord) -> None:
         delete_inputs(open_blobs(host.settings), record)

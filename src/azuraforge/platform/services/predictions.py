@@ -36,7 +36,8 @@ from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.mlflow_serving import MLFLOW_PIPELINE
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
+from azuraforge.platform.store.interfaces import ProjectView, Runs
 from azuraforge.platform.store.states import PREDICTION
 
 INPUTS_FILE = "inputs.csv"
@@ -121,7 +122,7 @@ def json_columns(columns: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
 
 
 def submit_prediction(
-    store: Store,
+    store: ProjectView,
     transport: Transport,
     blobs: BlobStore,
     ref: ModelRef,
@@ -216,7 +217,7 @@ def _data_file(data_folder: DataFolder, name: str) -> Path:
 
 
 def get_prediction(
-    store: Store, ref: ModelRef, job_id: int, project: str = DEFAULT_PROJECT
+    store: Runs, ref: ModelRef, job_id: int, project: str = DEFAULT_PROJECT
 ) -> ExperimentRecord:
     """Prediction job ``job_id`` of the model ``ref`` names (:class:`NotFoundError` if it is
     not one)."""

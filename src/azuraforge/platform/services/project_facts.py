@@ -22,8 +22,9 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.services.data_files import DataFiles
 from azuraforge.platform.services.streams.job import STREAM
-from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord, Store
+from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord
 from azuraforge.platform.store.experiments import MAX_PAGE, ExperimentQuery
+from azuraforge.platform.store.interfaces import ProjectView
 
 MAX_ID = 2**31 - 1
 """The largest id a job has (32-bit on PostgreSQL): a larger one names no run."""
@@ -58,7 +59,7 @@ class ProjectFactsReader:
     """Answers questions about ``project`` from ``store`` (the asker's view of it) and its
     data ``folder``; see the module docstring."""
 
-    def __init__(self, store: Store, project: str, folder: DataFolder) -> None:
+    def __init__(self, store: ProjectView, project: str, folder: DataFolder) -> None:
         self.store, self.project, self.folder = store, project, folder
 
     def answer(self, question: Question) -> Facts:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.errors import InvalidParameterError, PermissionDeniedError
-from azuraforge.platform.store import DEFAULT_PROJECT, Store
+from azuraforge.platform.store import DEFAULT_PROJECT
+from azuraforge.platform.store.interfaces import ProjectSettings
 
 MLFLOW_MODELS = "mlflow_models"
 """Whether the project registers and serves MLflow models (pickles: their code runs)."""
@@ -42,7 +43,7 @@ SETTINGS: Mapping[str, SettingRule] = {
 """Every project setting by name."""
 
 
-def read_settings(store: Store, project: str = DEFAULT_PROJECT) -> dict[str, Any]:
+def read_settings(store: ProjectSettings, project: str = DEFAULT_PROJECT) -> dict[str, Any]:
     """Every setting of ``project``: the value its admins set, else the default."""
     stored = store.list_project_settings(project=project)
     return {
@@ -52,7 +53,7 @@ def read_settings(store: Store, project: str = DEFAULT_PROJECT) -> dict[str, Any
 
 
 def change_settings(
-    store: Store, changes: Mapping[str, Any], project: str = DEFAULT_PROJECT
+    store: ProjectSettings, changes: Mapping[str, Any], project: str = DEFAULT_PROJECT
 ) -> dict[str, Any]:
     """Set the settings in ``changes`` (each checked first: none is set when one is wrong);
     answer every setting of ``project`` as it is now.
@@ -81,7 +82,7 @@ def _check(name: str, value: Any) -> None:
         )
 
 
-def check_mlflow_models_allowed(store: Store, project: str = DEFAULT_PROJECT) -> None:
+def check_mlflow_models_allowed(store: ProjectSettings, project: str = DEFAULT_PROJECT) -> None:
     """Return if ``project`` allows MLflow models (:data:`MLFLOW_MODELS`); else raise.
 
     Raises

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from azuraforge.errors import AzuraForgeError
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import ProjectView
 
 _log = logging.getLogger(__name__)
 SUMMARY_SECONDS = 60.0
@@ -52,7 +52,7 @@ class Refusals:
     :data:`SUMMARY_SECONDS` while :meth:`summarise` runs (the API's lifespan), and once
     more as the API stops. Safe from several threads."""
 
-    def __init__(self, store: Store, seconds: float = SUMMARY_SECONDS) -> None:
+    def __init__(self, store: ProjectView, seconds: float = SUMMARY_SECONDS) -> None:
         self.store, self.seconds = store, seconds
         self._counts: dict[_Key, Counter[str]] = {}
         self._lock = threading.Lock()

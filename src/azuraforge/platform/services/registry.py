@@ -34,8 +34,8 @@ from azuraforge.platform.store import (
     AliasMoveRecord,
     ExperimentRecord,
     ModelVersionRecord,
-    Store,
 )
+from azuraforge.platform.store.interfaces import ProjectView, Registry
 from azuraforge.platform.store.states import COMPLETED, PREDICTION
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -143,7 +143,7 @@ class ModelRef:
         return self.name if self.version is None else f"{self.name}/{self.version}"
 
 
-def resolve(store: Store, ref: ModelRef, project: str = DEFAULT_PROJECT) -> ModelVersionRecord:
+def resolve(store: Registry, ref: ModelRef, project: str = DEFAULT_PROJECT) -> ModelVersionRecord:
     """The version ``ref`` names now (:class:`NotFoundError` says what exists)."""
     version = ref.version
     if ref.alias is not None:
@@ -151,7 +151,7 @@ def resolve(store: Store, ref: ModelRef, project: str = DEFAULT_PROJECT) -> Mode
     return store.get_version(ref.name, version, project=project)
 
 
-def expert_champion(store: Store, expert: str, project: str) -> ModelVersionRecord | None:
+def expert_champion(store: Registry, expert: str, project: str) -> ModelVersionRecord | None:
     """The adapter version the ``champion`` alias of the project's model ``expert-<expert>``
     names, the one the chat answers through (read at each call: a moved alias answers the
     next message); none without such a model, alias, or an adapter there."""
@@ -163,7 +163,7 @@ def expert_champion(store: Store, expert: str, project: str) -> ModelVersionReco
 
 
 def register_version(
-    store: Store,
+    store: ProjectView,
     blobs: BlobStore,
     model: str,
     experiment: int | str,
@@ -214,7 +214,7 @@ def register_version(
         raise
 
 
-def _source_run(store: Store, experiment: int | str, project: str) -> ExperimentRecord:
+def _source_run(store: ProjectView, experiment: int | str, project: str) -> ExperimentRecord:
     if isinstance(experiment, str):
         found = store.find_experiment_id(experiment, project=project)
         if found is None:
@@ -365,7 +365,7 @@ def checked_folder(cache: BlobCache, version: ModelVersionRecord) -> Path:
 
 
 def delete_version(
-    store: Store, blobs: BlobStore, model: str, version: int, project: str = DEFAULT_PROJECT
+    store: Registry, blobs: BlobStore, model: str, version: int, project: str = DEFAULT_PROJECT
 ) -> ModelVersionRecord:
     """Delete a version no alias points to, with its files (409 names the aliases)."""
     record = store.delete_version(model, version, project=project)
@@ -374,7 +374,7 @@ def delete_version(
 
 
 def move_alias(
-    store: Store,
+    store: Registry,
     model: str,
     alias: str,
     version: int | None,
@@ -392,7 +392,7 @@ def move_alias(
 
 
 def rollback_alias(
-    store: Store,
+    store: Registry,
     model: str,
     alias: str,
     *,

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from azuraforge.apps import Pipeline, get_pipeline
 from azuraforge.errors import AzuraForgeError, StoreUnavailableError
@@ -163,7 +163,7 @@ class ModelServer:
         else:
             found = self.store.resolve_version_id(ref.name, ref.version, project=project)
         if found is None:
-            resolve(cast(Store, ProjectStore(self.store, project)), ref)  # NotFoundError: why
+            resolve(ProjectStore(self.store, project), ref)  # NotFoundError: why
             found = self._resolve(key)  # created meanwhile
         return found
 

@@ -35,6 +35,7 @@ from azuraforge.platform.services.experiments import run_pipeline
 from azuraforge.platform.services.studies import StudyService, make_pruner, prunes
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Store, StudyRecord, is_unavailable
+from azuraforge.platform.store.interfaces import JobView, Studies
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, PRUNED, TRIAL
 
 _log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class ObjectiveWatcher:
 
 
 def run_trial(
-    store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+    store: Studies, record: ExperimentRecord, settings: Settings, ctx: StoreContext
 ) -> tuple[str, dict[str, Any]]:
     """Run a trial of its study; its final status (``pruned`` when the pruner stopped it)
     and result, which holds ``objective`` (``None`` when the run never logged it)."""
@@ -111,7 +112,7 @@ def run_trial(
     return status, result
 
 
-def _optuna_trial(store: Store, study: StudyRecord, number: int) -> optuna.Trial:
+def _optuna_trial(store: Studies, study: StudyRecord, number: int) -> optuna.Trial:
     """Trial ``number`` of the study in Optuna, opened with the study's pruner."""
     storage = store.optuna_database
     optuna_study = optuna.load_study(
@@ -132,7 +133,7 @@ class TrialKind(JobKind):
     listed = True
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: Studies, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_trial(store, record, settings, ctx)
 
@@ -140,17 +141,17 @@ class TrialKind(JobKind):
         """A study's trials share their process, one after another, as in Optuna."""
         return f"study {record.study_id}"
 
-    def after(self, host: JobHost, record: ExperimentRecord) -> None:
+    def after(self, host: JobHost[JobView], record: ExperimentRecord) -> None:
         if record.study_id is not None:
             advance_studies(_studies(host), [record.study_id])
 
-    def sweep(self, host: JobHost) -> None:
+    def sweep(self, host: JobHost[Store]) -> None:
         stalled = host.store.stalled_studies()
         if stalled:
             advance_studies(_studies(host), stalled)
 
 
-def _studies(host: JobHost) -> StudyService:
+def _studies(host: JobHost[JobView]) -> StudyService:
     """The host's study service (one for the worker's or reaper's life; it advances
     studies and creates none, so it checks no file: no data folder)."""
     return host.keep("studies", lambda: StudyService(host.store, host.transport))

@@ -39,7 +39,7 @@ from azuraforge.platform.services.access import (
     token_made_with,
 )
 from azuraforge.platform.services.logins import Logins
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import Access
 
 router = APIRouter(prefix="/access", tags=["access"])
 ERRORS = error_responses(400, 404, 409, 413, 422, 503)
@@ -154,7 +154,7 @@ def revoke_token(
     )
 
 
-def _keep_an_admin(store: Store, project: str, user: str) -> None:
+def _keep_an_admin(store: Access, project: str, user: str) -> None:
     admins = [u for u, role in store.list_members(project) if role == "admin"]
     if admins == [user]:
         raise ConflictError(f"{user} is {project}'s last admin: make another admin first")

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from azuraforge.platform.api.access import WRITE, Writer
-from azuraforge.platform.api.deps import SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import ExamplesDep, RunsDep, SettingsDep, StoreDep, TransportDep
 from azuraforge.platform.api.schemas.assist import (
     ExamplePublic,
     ExampleReview,
@@ -37,7 +37,7 @@ ExampleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="An example's id
 
 @router.get("/examples", dependencies=[WRITE], response_model=ExamplesPublic, responses=ERRORS)
 def list_examples(
-    store: StoreDep,
+    store: ExamplesDep,
     who: Writer,
     status_: Annotated[Review | None, Query(alias="status")] = None,
     expert: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -55,7 +55,7 @@ def list_examples(
 @router.get(
     "/examples/{example_id}", dependencies=[WRITE], response_model=ExamplePublic, responses=ERRORS
 )
-def get_example(example_id: ExampleId, store: StoreDep, who: Writer) -> ExamplePublic:
+def get_example(example_id: ExampleId, store: ExamplesDep, who: Writer) -> ExamplePublic:
     """One example of the project."""
     return ExamplePublic.of(store.get_example(example_id, project=who.project))
 
@@ -64,7 +64,7 @@ def get_example(example_id: ExampleId, store: StoreDep, who: Writer) -> ExampleP
     "/examples/{example_id}", dependencies=[WRITE], response_model=ExamplePublic, responses=ERRORS
 )
 def review_example(
-    example_id: ExampleId, body: ExampleReview, store: StoreDep, who: Writer
+    example_id: ExampleId, body: ExampleReview, store: ExamplesDep, who: Writer
 ) -> ExamplePublic:
     """Edit an example's right output and tests, approve or reject it (an approval needs a
     right output: 422 otherwise). Only approved examples are trained on."""
@@ -96,7 +96,7 @@ def create_fine_tune(
 
 @router.get("/nights", dependencies=[WRITE], response_model=NightsPublic, responses=ERRORS)
 def nights(
-    store: StoreDep,
+    store: RunsDep,
     who: Writer,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,

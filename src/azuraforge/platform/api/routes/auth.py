@@ -19,7 +19,7 @@ from azuraforge.platform.api.access import (
     server_id,
     session_cookie,
 )
-from azuraforge.platform.api.deps import KeysDep, ServerStoreDep, StoreDep
+from azuraforge.platform.api.deps import AccessDep, KeysDep, ServerStoreDep
 from azuraforge.platform.api.schemas.auth import (
     Caller,
     NewProject,
@@ -39,8 +39,8 @@ from azuraforge.platform.services.access import (
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
 from azuraforge.platform.services.refusals import Refusals
-from azuraforge.platform.store import Store
 from azuraforge.platform.store.access import AuditRecord
+from azuraforge.platform.store.interfaces import ProjectView
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
@@ -185,7 +185,7 @@ def create_project(
 @router.get("/audit", dependencies=[MANAGE], response_model=list[AuditRecord],
             responses=ERRORS)  # fmt: skip
 def audit_log(
-    store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    store: AccessDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[AuditRecord]:
     """The project's audit log, newest first (its admins): sign-ins, the API's writes (the
     method and the path), what the CLI changed; who, when, from where."""
@@ -193,7 +193,7 @@ def audit_log(
 
 
 def _start_session(response: Response, request: Request, keys: ServerKeys, who: Identity) -> None:
-    store: Store = request.app.state.store
+    store: ProjectView = request.app.state.store
     claims = sign_claims(keys, who, seconds=SESSION_SECONDS, audience=server_id(request.app),
                          now=store.database_now())  # fmt: skip
     response.set_cookie(

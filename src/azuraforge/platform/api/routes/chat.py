@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.assist.backends.base import GenerationSettings
 from azuraforge.platform.api.access import READ, Reader
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import ChatDep, StoreDep
 from azuraforge.platform.api.schemas.chat import (
     MAX_MESSAGE,
     CachePublic,
@@ -43,8 +43,8 @@ from azuraforge.platform.services.chat_memory import (
     MemoryUnavailableError,
     memory_of,
 )
-from azuraforge.platform.store import Store
 from azuraforge.platform.store.chat import MAX_TITLE
+from azuraforge.platform.store.interfaces import ProjectView
 
 _log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])
@@ -59,7 +59,7 @@ async def get_chat(request: Request) -> ChatService:
     return chat
 
 
-ChatDep = Annotated[ChatService, Depends(get_chat)]
+ChatServiceDep = Annotated[ChatService, Depends(get_chat)]
 
 
 async def get_memory(request: Request) -> ChatMemory:
@@ -78,7 +78,9 @@ MemoryDep = Annotated[ChatMemory, Depends(get_memory)]
     responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
                                "description": "The answer as server-sent events."}},
 )  # fmt: skip
-def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> StreamingResponse:
+def chat(
+    body: ChatRequest, store: StoreDep, chat: ChatServiceDep, who: Reader
+) -> StreamingResponse:
     """Answer ``message`` as server-sent events: ``start`` (the conversation, intent and the
     router's ``confidence`` in it, expert, backend and why), ``piece`` for each piece of the
     answer as it is made, then ``end`` with the stored turn (or ``error`` if the backend
@@ -102,7 +104,12 @@ def chat(body: ChatRequest, store: StoreDep, chat: ChatDep, who: Reader) -> Stre
 
 
 def _events(
-    chat: ChatService, store: Store, answer: Answer, conversation: int, user: str, project: str
+    chat: ChatService,
+    store: ProjectView,
+    answer: Answer,
+    conversation: int,
+    user: str,
+    project: str,
 ) -> Iterator[str]:
     yield _event("start", {
         "conversation_id": conversation, "intent": answer.intent, "expert": answer.expert.name,
@@ -129,7 +136,7 @@ def _event(kind: str, data: dict[str, Any]) -> str:
     "/conversations", dependencies=[READ], response_model=ConversationsPublic, responses=ERRORS
 )
 def list_conversations(
-    store: StoreDep,
+    store: ChatDep,
     who: Reader,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -149,7 +156,7 @@ def list_conversations(
     responses=ERRORS,
 )
 def get_conversation(
-    conversation_id: ConversationId, store: StoreDep, who: Reader
+    conversation_id: ConversationId, store: ChatDep, who: Reader
 ) -> ConversationDetail:
     """One of the caller's conversations with its turns."""
     found = store.get_conversation(conversation_id, who.user, project=who.project)
@@ -163,7 +170,7 @@ def get_conversation(
     "/turns/{turn_id}/feedback", dependencies=[READ], response_model=TurnPublic, responses=ERRORS
 )
 def feedback(
-    turn_id: TurnId, body: Feedback, store: StoreDep, chat: ChatDep, who: Reader
+    turn_id: TurnId, body: Feedback, store: StoreDep, chat: ChatServiceDep, who: Reader
 ) -> TurnPublic:
     """Keep the caller's verdict on one of their answers (a later one replaces it); the
     backend selector counts it."""
@@ -175,13 +182,13 @@ def feedback(
 
 
 @router.get("/models", dependencies=[READ], response_model=ChatModelsPublic, responses=ERRORS)
-def models(chat: ChatDep) -> ChatModelsPublic:
+def models(chat: ChatServiceDep) -> ChatModelsPublic:
     """The declared backends and the experts, which a chat's ``model`` may name."""
     return ChatModelsPublic(backends=list(chat.declared), experts=list(chat.experts))
 
 
 @router.get("/cache", dependencies=[READ], response_model=CachePublic, responses=ERRORS)
-def cache(store: StoreDep, chat: ChatDep, who: Reader) -> CachePublic:
+def cache(store: StoreDep, chat: ChatServiceDep, who: Reader) -> CachePublic:
     """The project's response cache: hits, misses, their rate, the time saved, answers held."""
     found = chat.cache_stats(store, who.project)
     if found is None:
@@ -198,7 +205,7 @@ def cache(store: StoreDep, chat: ChatDep, who: Reader) -> CachePublic:
     response_model=list[PerformancePublic],
     responses=ERRORS,
 )
-def performance(store: StoreDep, chat: ChatDep, who: Reader) -> list[PerformancePublic]:
+def performance(store: StoreDep, chat: ChatServiceDep, who: Reader) -> list[PerformancePublic]:
     """What the backend selector measured in the project, per task type and candidate, and
     which it prefers for each task now."""
     return [PerformancePublic(**row) for row in chat.performance(store, who.project)]

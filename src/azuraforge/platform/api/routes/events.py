@@ -17,7 +17,8 @@ from azuraforge.platform.api.access import READ, lapsed
 from azuraforge.platform.api.deps import MAX_EVENT_ID, ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.api.schemas.runs import ExperimentPublic
-from azuraforge.platform.store import EventRecord, Store, is_unavailable
+from azuraforge.platform.store import EventRecord, is_unavailable
+from azuraforge.platform.store.interfaces import Events
 from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
@@ -124,7 +125,7 @@ async def experiment_events(
             await websocket.close()
 
 
-def _run_position(store: Store, experiment_id: int, after: int | None) -> int | None:
+def _run_position(store: Events, experiment_id: int, after: int | None) -> int | None:
     """Where a run's stream asked to resume after event ``after`` starts: that id if the
     run's event is kept (0: from the first), else ``None`` (no resume point, or a lost one)."""
     if after is None or after == 0:
@@ -134,7 +135,7 @@ def _run_position(store: Store, experiment_id: int, after: int | None) -> int | 
 
 
 async def _send_run_events(
-    websocket: WebSocket, store: Store, experiment_id: int, cursor: int, status: str
+    websocket: WebSocket, store: Events, experiment_id: int, cursor: int, status: str
 ) -> tuple[int, str]:
     """Send each of the run's events after id ``cursor``, page by page until none is left;
     the new cursor, and the run's status as the last ``status`` event sent gives it."""
@@ -186,7 +187,7 @@ async def _client_watch(websocket: WebSocket) -> AsyncIterator[asyncio.Event]:
                 await watcher
 
 
-async def _history(store: Store, experiment_id: int) -> tuple[dict[str, Any], int, str]:
+async def _history(store: Events, experiment_id: int) -> tuple[dict[str, Any], int, str]:
     """Every event of the run so far folded into curves and the latest status and progress."""
     curves: dict[str, dict[str, list[float]]] = {}
     cursor, status, progress = 0, "", None
@@ -250,7 +251,7 @@ async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> 
                 await hub.wait()
 
 
-def _project_position(store: Store, after: int | None) -> tuple[int, int] | None:
+def _project_position(store: Events, after: int | None) -> tuple[int, int] | None:
     """Where the project's stream asked to resume after event ``after`` starts: that event's
     position if the project's event is kept (0: the first), else ``None``."""
     if after is None or after == 0:

@@ -18,6 +18,7 @@ from azuraforge.platform.api.deps import (
     BlobsDep,
     DataFolderDep,
     ExperimentId,
+    RunsDep,
     StoreDep,
     TransportDep,
     comma_separated,
@@ -55,8 +56,8 @@ from azuraforge.platform.store import (
     ArtifactRecord,
     ExperimentRecord,
     QueryError,
-    Store,
 )
+from azuraforge.platform.store.interfaces import Metrics
 from azuraforge.platform.store.states import FINISHED_STATES, RUN, TRIAL
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -80,7 +81,7 @@ MAX_POINTS = 100_000
 )
 def create_experiments(
     body: ExperimentCreate,
-    store: StoreDep,
+    store: RunsDep,
     transport: TransportDep,
     folder: DataFolderDep,
     who: Writer,
@@ -109,7 +110,7 @@ def create_experiments(
     responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "The runs."}},
 )
 async def list_experiments(
-    store: StoreDep,
+    store: RunsDep,
     filters: Annotated[RunListQuery, Depends()],
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> ExperimentsPublic | Response:
@@ -141,7 +142,7 @@ async def list_experiments(
 @router.get(
     "/scores/names", dependencies=[READ], response_model=ScoreNamesPublic, responses=ERRORS
 )
-def list_score_names(store: StoreDep) -> ScoreNamesPublic:
+def list_score_names(store: RunsDep) -> ScoreNamesPublic:
     """The names of the scores the project's runs have (the numbers of their results, by
     dotted path): the columns a list may show, sort by (``sort=score:<name>``) and filter
     on (``score=<name><op><number>``)."""
@@ -173,7 +174,7 @@ def edit_experiment(
     return _detail(store, record, blobs)
 
 
-def _detail(store: Store, record: ExperimentRecord, blobs: BlobStore) -> ExperimentDetail:
+def _detail(store: Metrics, record: ExperimentRecord, blobs: BlobStore) -> ExperimentDetail:
     light = ExperimentPublic.of(record).model_dump()
     scores = score_table((record.result or {}).get("metrics"))
     return ExperimentDetail(
@@ -200,7 +201,7 @@ def _detail(store: Store, record: ExperimentRecord, blobs: BlobStore) -> Experim
     )
 
 
-def _artifacts(store: Store, record: ExperimentRecord, blobs: BlobStore) -> list[ArtifactRecord]:
+def _artifacts(store: Metrics, record: ExperimentRecord, blobs: BlobStore) -> list[ArtifactRecord]:
     """The run's files the blob store holds (:func:`stored_artifacts`)."""
     return stored_artifacts(blobs, record.id, record.result, store.list_artifacts(record.id))
 
@@ -257,7 +258,7 @@ def get_logs(
 @router.get(
     "/{experiment_id}/report", dependencies=[READ], response_model=ReportPublic, responses=ERRORS
 )
-def get_report(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) -> ReportPublic:
+def get_report(experiment_id: ExperimentId, store: RunsDep, blobs: BlobsDep) -> ReportPublic:
     """The run's Markdown report, and as HTML (raw HTML in it escaped; its images and links
     to the run's files pointed at ``/artifacts/...``). A run writes it when it ends: before,
     a 409 says so; a run that ended without one is a 404."""
@@ -299,7 +300,7 @@ def get_report(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) ->
     responses=ERRORS,
 )
 def get_artifact(
-    experiment_id: ExperimentId, path: str, store: StoreDep, blobs: BlobsDep
+    experiment_id: ExperimentId, path: str, store: RunsDep, blobs: BlobsDep
 ) -> StreamingResponse:
     """Download a file of the run (nothing outside its files), streamed from the blob store.
     Images and text are shown in the browser; anything else (a run's HTML, say) is a
@@ -323,7 +324,7 @@ def get_artifact(
     responses=ERRORS,
 )
 def cancel_experiment(
-    experiment_id: ExperimentId, store: StoreDep, transport: TransportDep
+    experiment_id: ExperimentId, store: RunsDep, transport: TransportDep
 ) -> ExperimentPublic:
     """Cancel: a queued run at once; a running one stops at its next batch (within a second),
     or is stopped by force after the grace period. Metrics so far are kept."""
@@ -338,7 +339,7 @@ def cancel_experiment(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ERRORS,
 )
-def delete_experiment(experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep) -> None:
+def delete_experiment(experiment_id: ExperimentId, store: RunsDep, blobs: BlobsDep) -> None:
     """Delete a finished or queued run with its metrics, events and files; its name is free
     again. A running run must be cancelled first (409)."""
     record = store.delete_experiment(experiment_id)

@@ -13,7 +13,14 @@ import time
 from fastapi import APIRouter, Request, status
 
 from azuraforge.platform.api.access import WRITE, WRITE_RUN, Writer
-from azuraforge.platform.api.deps import BlobsDep, ExperimentId, SettingsDep, StoreDep
+from azuraforge.platform.api.deps import (
+    BlobsDep,
+    ExperimentId,
+    MlflowGroupsDep,
+    RunsDep,
+    SettingsDep,
+    StoreDep,
+)
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.external import (
     ExternalRunCreate,
@@ -46,7 +53,7 @@ FILE_BODY = {
     responses=ERRORS,
 )
 def create_external_run(
-    body: ExternalRunCreate, store: StoreDep, settings: SettingsDep, who: Writer
+    body: ExternalRunCreate, store: RunsDep, settings: SettingsDep, who: Writer
 ) -> ExternalRunPublic:
     """Make a run written from outside (your own code), running from now, and answer its own
     credential, shown once: it writes this run alone. Each batch keeps the run alive
@@ -70,7 +77,9 @@ def create_external_run(
     response_model=RunBatchPublic,
     responses=ERRORS,
 )
-def write_batch(experiment_id: ExperimentId, body: RunBatch, store: StoreDep) -> RunBatchPublic:
+def write_batch(
+    experiment_id: ExperimentId, body: RunBatch, store: MlflowGroupsDep
+) -> RunBatchPublic:
     """Write a batch of the run's points, log lines, files made and progress in one
     transaction, and keep the run alive its idle limit from now (an empty batch: a
     heartbeat). A batch whose ``batch_id`` the run has written already writes nothing and is
@@ -86,7 +95,7 @@ def write_batch(experiment_id: ExperimentId, body: RunBatch, store: StoreDep) ->
     response_model=RunBatchPublic,
     responses=ERRORS,
 )
-def heartbeat(experiment_id: ExperimentId, store: StoreDep) -> RunBatchPublic:
+def heartbeat(experiment_id: ExperimentId, store: MlflowGroupsDep) -> RunBatchPublic:
     """Keep the run alive its idle limit from now, writing nothing (during an epoch longer
     than the idle limit, say); whether someone asked it to stop. A run that ended (or was
     lost) answers 409."""
@@ -102,7 +111,11 @@ def heartbeat(experiment_id: ExperimentId, store: StoreDep) -> RunBatchPublic:
     openapi_extra=FILE_BODY,
 )
 async def upload_artifact(
-    experiment_id: ExperimentId, path: str, request: Request, store: StoreDep, blobs: BlobsDep
+    experiment_id: ExperimentId,
+    path: str,
+    request: Request,
+    store: MlflowGroupsDep,
+    blobs: BlobsDep,
 ) -> ArtifactPublic:
     """Upload a file of the run (the body's bytes, streamed; at most the server's
     ``max_artifact_bytes``, else 413) under ``path`` inside its files, replacing one there;

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from azuraforge import __version__
 from azuraforge.errors import BlobStoreUnavailableError, TransportUnavailableError
 from azuraforge.platform.api.access import PUBLIC
-from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import BlobsDep, ServerStoreDep, SettingsDep, TransportDep
 from azuraforge.platform.api.live_settings import applied_of
 from azuraforge.platform.api.schemas.health import (
     BlobStorePublic,
@@ -33,7 +33,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health", dependencies=[PUBLIC], response_model=HealthPublic)
 def health(
     request: Request,
-    store: StoreDep,
+    store: ServerStoreDep,
     settings: SettingsDep,
     transport: TransportDep,
     blobs: BlobsDep,

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
-from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
+from azuraforge.platform.api.deps import BlobsDep, MlflowGroupsDep, SettingsDep, StoreDep
 from azuraforge.platform.api.one_pass_body import read_body
 from azuraforge.platform.api.schemas.mlflow import (
     DeleteTag,
@@ -73,7 +73,7 @@ from azuraforge.platform.services.mlflow_artifacts import (
     writable_run,
 )
 from azuraforge.platform.services.mlflow_models import runs_io_json
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, ProjectView
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord, check_run_active
 from azuraforge.platform.store.mlflow_models import ModelMetric
 
@@ -113,7 +113,7 @@ def _lifecycles(view: str | int) -> tuple[str, ...]:
 
 @router.get(f"{MLFLOW}/experiments/get-by-name", dependencies=[READ])
 def get_experiment_by_name(
-    store: StoreDep, who: Reader, experiment_name: Annotated[str, Query(max_length=500)]
+    store: MlflowGroupsDep, who: Reader, experiment_name: Annotated[str, Query(max_length=500)]
 ) -> Json:
     """The experiment of that name in the caller's project, active or deleted
     (``RESOURCE_DOES_NOT_EXIST`` when none: ``mlflow.set_experiment`` then makes it)."""
@@ -125,7 +125,7 @@ def get_experiment_by_name(
 
 @router.get(f"{MLFLOW}/experiments/get", dependencies=[READ])
 def get_experiment(
-    store: StoreDep, who: Reader, experiment_id: Annotated[str, Query(max_length=20)]
+    store: MlflowGroupsDep, who: Reader, experiment_id: Annotated[str, Query(max_length=20)]
 ) -> Json:
     """One experiment of the caller's project (``"0"``: its default), active or deleted."""
     found = store.get_mlflow_experiment(experiment_id_of(experiment_id), project=who.project)
@@ -133,7 +133,7 @@ def get_experiment(
 
 
 @router.post(f"{MLFLOW}/experiments/create", dependencies=[WRITE])
-def create_experiment(body: ExperimentCreate, store: StoreDep, who: Writer) -> Json:
+def create_experiment(body: ExperimentCreate, store: MlflowGroupsDep, who: Writer) -> Json:
     """A new experiment in the caller's project, with its tags; its ``artifact_location``
     one of this server's artifact proxy's (:func:`check_artifact_location`)."""
     location = check_artifact_location(body.artifact_location)
@@ -148,7 +148,7 @@ def create_experiment(body: ExperimentCreate, store: StoreDep, who: Writer) -> J
 
 
 @router.post(f"{MLFLOW}/experiments/update", dependencies=[WRITE])
-def rename_experiment(body: ExperimentRename, store: StoreDep, who: Writer) -> Json:
+def rename_experiment(body: ExperimentRename, store: MlflowGroupsDep, who: Writer) -> Json:
     """Rename an active experiment (names stay unique in the project)."""
     try:
         store.rename_mlflow_experiment(body.id, body.new_name, project=who.project)
@@ -158,7 +158,7 @@ def rename_experiment(body: ExperimentRename, store: StoreDep, who: Writer) -> J
 
 
 @router.post(f"{MLFLOW}/experiments/delete", dependencies=[WRITE])
-def delete_experiment(body: ExperimentRef, store: StoreDep, who: Writer) -> Json:
+def delete_experiment(body: ExperimentRef, store: MlflowGroupsDep, who: Writer) -> Json:
     """Mark an active experiment and its runs deleted: hidden from searches of active ones,
     their data kept, restorable (its name stays taken, as in MLflow)."""
     store.set_mlflow_experiment_lifecycle(body.id, DELETED, project=who.project)
@@ -166,21 +166,21 @@ def delete_experiment(body: ExperimentRef, store: StoreDep, who: Writer) -> Json
 
 
 @router.post(f"{MLFLOW}/experiments/restore", dependencies=[WRITE])
-def restore_experiment(body: ExperimentRef, store: StoreDep, who: Writer) -> Json:
+def restore_experiment(body: ExperimentRef, store: MlflowGroupsDep, who: Writer) -> Json:
     """Restore a deleted experiment with its runs."""
     store.set_mlflow_experiment_lifecycle(body.id, ACTIVE, project=who.project)
     return {}
 
 
 @router.post(f"{MLFLOW}/experiments/set-experiment-tag", dependencies=[WRITE])
-def set_experiment_tag(body: ExperimentTag, store: StoreDep, who: Writer) -> Json:
+def set_experiment_tag(body: ExperimentTag, store: MlflowGroupsDep, who: Writer) -> Json:
     """Set a tag of an active experiment."""
     store.set_mlflow_experiment_tag(body.id, body.key, body.value, project=who.project)
     return {}
 
 
 @router.post(f"{MLFLOW}/experiments/delete-experiment-tag", dependencies=[WRITE])
-def delete_experiment_tag(body: ExperimentTagDelete, store: StoreDep, who: Writer) -> Json:
+def delete_experiment_tag(body: ExperimentTagDelete, store: MlflowGroupsDep, who: Writer) -> Json:
     """Delete a tag of an active experiment (``RESOURCE_DOES_NOT_EXIST`` when it has none
     so named)."""
     store.set_mlflow_experiment_tag(body.id, body.key, None, project=who.project)
@@ -188,7 +188,7 @@ def delete_experiment_tag(body: ExperimentTagDelete, store: StoreDep, who: Write
 
 
 @router.post(f"{MLFLOW}/experiments/search", dependencies=[READ])
-def search_experiments(body: ExperimentSearch, store: StoreDep, who: Reader) -> Json:
+def search_experiments(body: ExperimentSearch, store: MlflowGroupsDep, who: Reader) -> Json:
     """The caller's project's experiments of the view type that meet MLflow's filter
     (:func:`parse_experiment_filter`), in ``order_by`` (newest first by default), a page at
     a time."""
@@ -246,7 +246,7 @@ def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/delete", dependencies=[TRACK])
-def delete_mlflow_run(body: RunRef, store: StoreDep) -> Json:
+def delete_mlflow_run(body: RunRef, store: MlflowGroupsDep) -> Json:
     """Mark a run deleted, as MLflow does: hidden from searches of active runs, refusing
     writes, its data kept and restorable (AzuraForge's own delete removes it for good)."""
     run_id = body.id
@@ -256,7 +256,7 @@ def delete_mlflow_run(body: RunRef, store: StoreDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/restore", dependencies=[TRACK])
-def restore_mlflow_run(body: RunRef, store: StoreDep) -> Json:
+def restore_mlflow_run(body: RunRef, store: MlflowGroupsDep) -> Json:
     """Restore a deleted run."""
     run_id = body.id
     mlflow_run(store, run_id)
@@ -288,7 +288,7 @@ async def log_batch(request: Request, store: StoreDep) -> Response:
     return _written()
 
 
-def _write_batch(store: Store, body: LogBatch) -> None:
+def _write_batch(store: ProjectView, body: LogBatch) -> None:
     check_batch(len(body.metrics), len(body.params), len(body.tags))
     points, nans = split_points(body.metrics)
     with _run_wording(run_id := body.id):
@@ -309,7 +309,7 @@ def log_metric(body: LogMetric, store: StoreDep) -> Response:
 
 
 @router.post(f"{MLFLOW}/runs/log-parameter", dependencies=[TRACK])
-def log_param(body: LogParam, store: StoreDep) -> Json:
+def log_param(body: LogParam, store: MlflowGroupsDep) -> Json:
     """Write one param of a running run (a param logged keeps its value)."""
     with _run_wording(run_id := body.id):
         store.write_mlflow(run_id, params={body.key: body.value})
@@ -317,7 +317,7 @@ def log_param(body: LogParam, store: StoreDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/set-tag", dependencies=[TRACK])
-def set_tag(body: SetTag, store: StoreDep) -> Json:
+def set_tag(body: SetTag, store: MlflowGroupsDep) -> Json:
     """Set a tag of an active run, whatever its status."""
     with _run_wording(run_id := body.id):
         store.write_mlflow(run_id, tags={body.key: body.value})
@@ -339,7 +339,7 @@ def delete_tag(body: DeleteTag, store: StoreDep) -> Json:
 
 @router.get(f"{MLFLOW}/metrics/get-history", dependencies=[READ])
 def get_metric_history(
-    store: StoreDep,
+    store: MlflowGroupsDep,
     metric_key: Annotated[str, Query(max_length=250)],
     run_id: Annotated[str | None, Query(max_length=40)] = None,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
@@ -416,7 +416,7 @@ def _written() -> Response:
     return Response(b"{}", media_type="application/json")
 
 
-def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> None:
+def _link_to_models(store: MlflowModels, run_id: int, metrics: Sequence[Metric]) -> None:
     """Link the run's ``metrics`` that name a logged model (``model_id``: ``log_model`` and
     autolog send it) to that model, once written to the run (an unknown model:
     ``RESOURCE_DOES_NOT_EXIST``)."""
@@ -425,14 +425,14 @@ def _link_to_models(store: Store, run_id: int, metrics: Sequence[Metric]) -> Non
         store.log_model_metrics(run_id, linked)
 
 
-def _runs_json(store: Store, found: Sequence[MlflowRunRecord], project: str) -> list[Json]:
+def _runs_json(store: MlflowModels, found: Sequence[MlflowRunRecord], project: str) -> list[Json]:
     """The runs as MLflow's API answers them, each with its inputs and outputs (datasets and
     logged models, read at once)."""
     io = runs_io_json(store, [r.run.id for r in found], project=project)
     return [{**run_json(r), **io.get(r.run.id, {})} for r in found]
 
 
-def mlflow_run(store: Store, run_id: int) -> MlflowRunRecord:
+def mlflow_run(store: MlflowGroups, run_id: int) -> MlflowRunRecord:
     """The run made through MLflow ``run_id`` of the caller's project, missing in MLflow's
     words."""
     with _run_wording(run_id):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import MlflowModelsDep
 from azuraforge.platform.api.schemas.mlflow_models import (
     DatasetSearch,
     KeyValue,
@@ -59,7 +59,7 @@ def _pairs(values: list[KeyValue]) -> dict[str, str]:
 
 
 @router.post(MODELS, dependencies=[TRACK])
-def create_logged_model(body: LoggedModelCreate, store: StoreDep, who: Writer) -> Json:
+def create_logged_model(body: LoggedModelCreate, store: MlflowModelsDep, who: Writer) -> Json:
     """A new logged model, pending, made within the MLflow run ``source_run_id`` of the
     caller's project: its files go among that run's, in ``models/<model id>/``."""
     if not body.source_run_id:
@@ -76,7 +76,7 @@ def create_logged_model(body: LoggedModelCreate, store: StoreDep, who: Writer) -
 
 
 @router.post(f"{MODELS}/search", dependencies=[READ])
-def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Json:
+def search_logged_models(body: ModelSearch, store: MlflowModelsDep, who: Reader) -> Json:
     """The caller's project's active logged models of ``experiment_ids`` meeting the filter
     (its metrics on ``datasets`` when given), in ``order_by`` (then newest first), a page at
     a time."""
@@ -95,7 +95,7 @@ def search_logged_models(body: ModelSearch, store: StoreDep, who: Reader) -> Jso
 @router.get(f"{MODELS}/{{model_id}}", dependencies=[READ])
 def get_logged_model(
     model_id: str,
-    store: StoreDep,
+    store: MlflowModelsDep,
     who: Reader,
     allow_deleted: Annotated[bool, Query()] = False,
 ) -> Json:
@@ -108,7 +108,7 @@ def get_logged_model(
 
 @router.patch(f"{MODELS}/{{model_id}}", dependencies=[TRACK])
 def finalize_logged_model(
-    model_id: str, body: ModelFinalize, store: StoreDep, who: Writer
+    model_id: str, body: ModelFinalize, store: MlflowModelsDep, who: Writer
 ) -> Json:
     """Set the model's status (``LOGGED_MODEL_READY`` once its files are uploaded,
     ``LOGGED_MODEL_UPLOAD_FAILED``)."""
@@ -119,14 +119,16 @@ def finalize_logged_model(
 
 
 @router.delete(f"{MODELS}/{{model_id}}", dependencies=[WRITE])
-def delete_logged_model(model_id: str, store: StoreDep, who: Writer) -> Json:
+def delete_logged_model(model_id: str, store: MlflowModelsDep, who: Writer) -> Json:
     """Mark the model deleted: no longer found nor searched (its files stay its run's)."""
     store.delete_logged_model(model_id_of(model_id), project=who.project)
     return {}
 
 
 @router.patch(f"{MODELS}/{{model_id}}/tags", dependencies=[TRACK])
-def set_logged_model_tags(model_id: str, body: ModelTags, store: StoreDep, who: Writer) -> Json:
+def set_logged_model_tags(
+    model_id: str, body: ModelTags, store: MlflowModelsDep, who: Writer
+) -> Json:
     """Set tags of the model (a key's value replaced)."""
     store.set_logged_model_values(model_id_of(model_id), TAG, _pairs(body.tags),
                                   project=who.project)  # fmt: skip
@@ -134,7 +136,9 @@ def set_logged_model_tags(model_id: str, body: ModelTags, store: StoreDep, who: 
 
 
 @router.delete(f"{MODELS}/{{model_id}}/tags/{{tag_key:path}}", dependencies=[TRACK])
-def delete_logged_model_tag(model_id: str, tag_key: str, store: StoreDep, who: Writer) -> Json:
+def delete_logged_model_tag(
+    model_id: str, tag_key: str, store: MlflowModelsDep, who: Writer
+) -> Json:
     """Delete a tag of the model (``RESOURCE_DOES_NOT_EXIST`` when it has none so named)."""
     store.delete_logged_model_tag(model_id_of(model_id), tag_key[:250], project=who.project)
     return {}
@@ -142,7 +146,7 @@ def delete_logged_model_tag(model_id: str, tag_key: str, store: StoreDep, who: W
 
 @router.post(f"{MODELS}/{{model_id}}/params", dependencies=[TRACK])
 def log_logged_model_params(
-    model_id: str, body: ModelParams, store: StoreDep, who: Writer
+    model_id: str, body: ModelParams, store: MlflowModelsDep, who: Writer
 ) -> Json:
     """Log params of the model (a param logged keeps its value)."""
     store.set_logged_model_values(model_id_of(model_id), PARAM, _pairs(body.params),
@@ -154,7 +158,7 @@ def log_logged_model_params(
 
 
 @router.post(f"{MLFLOW}/runs/log-inputs", dependencies=[TRACK])
-def log_inputs(body: RunInputs, store: StoreDep) -> Json:
+def log_inputs(body: RunInputs, store: MlflowModelsDep) -> Json:
     """Record datasets (with their input tags) and logged models as the run's inputs."""
     run_id = run_id_of(body.run_id)
     models = [(model_id_of(m.model_id), 0) for m in body.models]
@@ -164,7 +168,7 @@ def log_inputs(body: RunInputs, store: StoreDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/outputs", dependencies=[TRACK])
-def log_outputs(body: RunOutputs, store: StoreDep) -> Json:
+def log_outputs(body: RunOutputs, store: MlflowModelsDep) -> Json:
     """Record logged models as what the run made (at ``step``)."""
     models = [(model_id_of(m.model_id), m.step) for m in body.models]
     store.log_run_models(run_id_of(body.run_id), OUTPUT, models)
@@ -173,7 +177,7 @@ def log_outputs(body: RunOutputs, store: StoreDep) -> Json:
 
 @router.post(f"{MLFLOW}/experiments/search-datasets", dependencies=[READ])
 @router.post(f"{AJAX}/experiments/search-datasets", dependencies=[READ])
-def search_datasets(body: DatasetSearch, store: StoreDep, who: Reader) -> Json:
+def search_datasets(body: DatasetSearch, store: MlflowModelsDep, who: Reader) -> Json:
     """The datasets the runs of ``experiment_ids`` (1 to 20) took in, once per context."""
     if not body.experiment_ids:
         raise InvalidParameterError(

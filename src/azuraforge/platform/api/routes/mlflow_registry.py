@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 
 from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Manager, Reader, Writer
-from azuraforge.platform.api.deps import BlobsDep, StoreDep
+from azuraforge.platform.api.deps import BlobsDep, RegistryDep, StoreDep
 from azuraforge.platform.api.schemas.mlflow_registry import (
     AliasIn,
     AliasSet,
@@ -90,7 +90,7 @@ SearchDep = Annotated[Search, Depends(_search)]
 
 
 @router.post(f"{MODELS}/create", dependencies=[WRITE])
-def create_registered_model(body: RegisteredModelCreate, store: StoreDep, who: Writer) -> Json:
+def create_registered_model(body: RegisteredModelCreate, store: RegistryDep, who: Writer) -> Json:
     """A new model of the caller's project's registry (``RESOURCE_ALREADY_EXISTS`` when
     named so already: ``mlflow.register_model`` then adds a version to it)."""
     name = checked_name(body.name)
@@ -104,14 +104,14 @@ def create_registered_model(body: RegisteredModelCreate, store: StoreDep, who: W
 
 
 @router.get(f"{MODELS}/get", dependencies=[READ])
-def get_registered_model(store: StoreDep, who: Reader, name: Text = "") -> Json:
+def get_registered_model(store: RegistryDep, who: Reader, name: Text = "") -> Json:
     """One model, with its latest version, tags and aliases."""
     found = get_model(store, checked_name(name), who.project)
     return {"registered_model": models_json(store, [found], who.project)[0]}
 
 
 @router.get(f"{MODELS}/search", dependencies=[READ])
-def search_registered_models(search: SearchDep, store: StoreDep, who: Reader) -> Json:
+def search_registered_models(search: SearchDep, store: RegistryDep, who: Reader) -> Json:
     """The caller's project's models meeting the filter (``name``, ``tags.<key>``; ``=``,
     ``!=``, ``LIKE``, ``ILIKE``), by name unless ordered, a page at a time."""
     found = search_models(store, search.filter_text, search.order_by, who.project)
@@ -120,7 +120,7 @@ def search_registered_models(search: SearchDep, store: StoreDep, who: Reader) ->
 
 
 @router.patch(f"{MODELS}/update", dependencies=[WRITE])
-def update_registered_model(body: ModelUpdate, store: StoreDep, who: Writer) -> Json:
+def update_registered_model(body: ModelUpdate, store: RegistryDep, who: Writer) -> Json:
     """Set a model's description."""
     name = checked_name(body.name)
     get_model(store, name, who.project)
@@ -129,7 +129,7 @@ def update_registered_model(body: ModelUpdate, store: StoreDep, who: Writer) -> 
 
 
 @router.post(f"{MODELS}/rename", dependencies=[WRITE])
-def rename_registered_model(body: ModelRename, store: StoreDep, who: Writer) -> Json:
+def rename_registered_model(body: ModelRename, store: RegistryDep, who: Writer) -> Json:
     """Rename a model; its versions, aliases and their history stay its own."""
     name, new_name = checked_name(body.name), checked_name(body.new_name, "new_name")
     get_model(store, name, who.project)
@@ -141,7 +141,9 @@ def rename_registered_model(body: ModelRename, store: StoreDep, who: Writer) -> 
 
 
 @router.delete(f"{MODELS}/delete", dependencies=[MANAGE])
-def delete_registered_model(body: ModelIn, store: StoreDep, blobs: BlobsDep, who: Manager) -> Json:
+def delete_registered_model(
+    body: ModelIn, store: RegistryDep, blobs: BlobsDep, who: Manager
+) -> Json:
     """Delete a model that has no alias, with its versions and their files (409 naming its
     aliases otherwise)."""
     name = checked_name(body.name)
@@ -152,7 +154,7 @@ def delete_registered_model(body: ModelIn, store: StoreDep, blobs: BlobsDep, who
 
 
 @router.post(f"{MODELS}/set-tag", dependencies=[WRITE])
-def set_registered_model_tag(body: ModelTag, store: StoreDep, who: Writer) -> Json:
+def set_registered_model_tag(body: ModelTag, store: RegistryDep, who: Writer) -> Json:
     """Set a tag of a model."""
     name = checked_name(body.name)
     get_model(store, name, who.project)
@@ -161,7 +163,7 @@ def set_registered_model_tag(body: ModelTag, store: StoreDep, who: Writer) -> Js
 
 
 @router.delete(f"{MODELS}/delete-tag", dependencies=[WRITE])
-def delete_registered_model_tag(body: ModelTag, store: StoreDep, who: Writer) -> Json:
+def delete_registered_model_tag(body: ModelTag, store: RegistryDep, who: Writer) -> Json:
     """Delete a tag of a model (none so named: nothing changes, as in MLflow)."""
     name = checked_name(body.name)
     get_model(store, name, who.project)
@@ -170,7 +172,7 @@ def delete_registered_model_tag(body: ModelTag, store: StoreDep, who: Writer) ->
 
 
 @router.post(f"{MODELS}/get-latest-versions", dependencies=[READ])
-def get_latest_versions(body: LatestVersions, store: StoreDep, who: Reader) -> Json:
+def get_latest_versions(body: LatestVersions, store: RegistryDep, who: Reader) -> Json:
     """The model's latest version (every version's stage is ``None``)."""
     found = latest_versions(store, checked_name(body.name), body.stages, who.project)
     return {"model_versions": versions_json(store, found, who.project)}
@@ -205,7 +207,7 @@ def delete_registered_model_alias(body: AliasIn, store: StoreDep, who: Writer) -
 
 @router.get(f"{MODELS}/alias", dependencies=[READ])
 def get_model_version_by_alias(
-    store: StoreDep, who: Reader, name: Text = "", alias: Text = ""
+    store: RegistryDep, who: Reader, name: Text = "", alias: Text = ""
 ) -> Json:
     """The version an alias points to now (``latest``: the latest version)."""
     found = version_by_alias(store, checked_name(name), alias, who.project)
@@ -230,14 +232,16 @@ def create_model_version(
 
 
 @router.get(f"{VERSIONS}/get", dependencies=[READ])
-def get_model_version(store: StoreDep, who: Reader, name: Text = "", version: Text = "") -> Json:
+def get_model_version(
+    store: RegistryDep, who: Reader, name: Text = "", version: Text = ""
+) -> Json:
     """One version (one made on the dashboard too)."""
     found = get_version(store, checked_name(name), version_number(version), who.project)
     return {"model_version": versions_json(store, [found], who.project)[0]}
 
 
 @router.get(f"{VERSIONS}/search", dependencies=[READ])
-def search_model_versions(search: SearchDep, store: StoreDep, who: Reader) -> Json:
+def search_model_versions(search: SearchDep, store: RegistryDep, who: Reader) -> Json:
     """The caller's project's versions meeting the filter (``name``, ``run_id``,
     ``source_path``, ``version_number``, ``tags.<key>``), by name and newest first unless
     ordered, a page at a time."""
@@ -247,7 +251,7 @@ def search_model_versions(search: SearchDep, store: StoreDep, who: Reader) -> Js
 
 
 @router.patch(f"{VERSIONS}/update", dependencies=[WRITE])
-def update_model_version(body: VersionUpdate, store: StoreDep, who: Writer) -> Json:
+def update_model_version(body: VersionUpdate, store: RegistryDep, who: Writer) -> Json:
     """Set a version's description (its files never change)."""
     name, number = checked_name(body.name), version_number(body.version)
     get_version(store, name, number, who.project)
@@ -265,7 +269,7 @@ def delete_model_version(body: VersionIn, store: StoreDep, blobs: BlobsDep, who:
 
 
 @router.post(f"{VERSIONS}/set-tag", dependencies=[WRITE])
-def set_model_version_tag(body: VersionTag, store: StoreDep, who: Writer) -> Json:
+def set_model_version_tag(body: VersionTag, store: RegistryDep, who: Writer) -> Json:
     """Set a tag of a version."""
     name, number = checked_name(body.name), version_number(body.version)
     get_version(store, name, number, who.project)
@@ -275,7 +279,7 @@ def set_model_version_tag(body: VersionTag, store: StoreDep, who: Writer) -> Jso
 
 
 @router.delete(f"{VERSIONS}/delete-tag", dependencies=[WRITE])
-def delete_model_version_tag(body: VersionTag, store: StoreDep, who: Writer) -> Json:
+def delete_model_version_tag(body: VersionTag, store: RegistryDep, who: Writer) -> Json:
     """Delete a tag of a version (none so named: nothing changes, as in MLflow)."""
     name, number = checked_name(body.name), version_number(body.version)
     get_version(store, name, number, who.project)
@@ -286,7 +290,7 @@ def delete_model_version_tag(body: VersionTag, store: StoreDep, who: Writer) -> 
 
 @router.get(f"{VERSIONS}/get-download-uri", dependencies=[READ])
 def get_model_version_download_uri(
-    store: StoreDep, who: Reader, name: Text = "", version: Text = ""
+    store: RegistryDep, who: Reader, name: Text = "", version: Text = ""
 ) -> Json:
     """Where the version's files are read: ``mlflow-artifacts:/registry/<name>/<version>``,
     the artifact proxy's read-only path to them."""

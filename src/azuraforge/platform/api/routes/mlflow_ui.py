@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK
-from azuraforge.platform.api.deps import BlobsDep, StoreDep
+from azuraforge.platform.api.deps import BlobsDep, MlflowGroupsDep, RegistryDep, StoreDep
 from azuraforge.platform.api.routes.mlflow import MLFLOW, file_response, mlflow_run
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.mlflow_api import MAX_STEP, number, run_id_of
@@ -32,7 +32,7 @@ from azuraforge.platform.services.mlflow_artifacts import (
     inside_path,
     version_place,
 )
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import MlflowGroups
 
 AJAX = "/ajax-api/2.0/mlflow"
 UPLOAD = f"{AJAX}/upload-artifact"
@@ -53,7 +53,7 @@ Step = Annotated[int | None, Query(ge=-MAX_STEP, le=MAX_STEP)]
 
 @router.get(f"{AJAX}/metrics/get-history-bulk", dependencies=[READ])
 def get_metric_history_bulk(
-    store: StoreDep,
+    store: MlflowGroupsDep,
     run_id: Annotated[list[str] | None, Query()] = None,
     metric_key: Annotated[str | None, Query(max_length=250)] = None,
     max_results: Annotated[int | None, Query(ge=1)] = None,
@@ -85,7 +85,7 @@ def get_metric_history_bulk(
 @router.get(f"{AJAX}/metrics/get-history-bulk-interval", dependencies=[READ])
 @router.get(f"{MLFLOW}/metrics/get-history-bulk-interval", dependencies=[READ])
 def get_metric_history_bulk_interval(
-    store: StoreDep,
+    store: MlflowGroupsDep,
     run_ids: Annotated[list[str] | None, Query()] = None,
     metric_key: Annotated[str | None, Query(max_length=250)] = None,
     start_step: Step = None,
@@ -149,7 +149,7 @@ async def upload_artifact(
 
 @router.get("/get-artifact", dependencies=[READ])
 def get_artifact(
-    store: StoreDep,
+    store: MlflowGroupsDep,
     blobs: BlobsDep,
     path: Annotated[str, Query(max_length=1000)],
     run_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -164,7 +164,7 @@ def get_artifact(
 
 @router.get("/model-versions/get-artifact", dependencies=[READ])
 def get_model_version_artifact(
-    store: StoreDep,
+    store: RegistryDep,
     blobs: BlobsDep,
     path: Annotated[str, Query(max_length=1000)],
     name: Annotated[str, Query(max_length=200)],
@@ -209,7 +209,7 @@ def _step_range(start: int | None, end: int | None) -> range | None:
     return range(start, end + 1)
 
 
-def _history(store: Store, run: str, key: str) -> list[Point]:
+def _history(store: MlflowGroups, run: str, key: str) -> list[Point]:
     """The values the MLflow run ``run`` (its id as sent) of the caller's project logged
     for ``key``; none for a run it lacks (MLflow answers none for a run of none)."""
     try:

@@ -22,6 +22,7 @@ from azuraforge.platform.api.deps import (
     BlobsDep,
     DataFolderDep,
     ExperimentId,
+    RegistryDep,
     StoreDep,
     TransportDep,
 )
@@ -144,7 +145,7 @@ def _server(request: Request) -> ModelServer:
     response_model=ModelPublic,
     responses=ERRORS,
 )
-def create_model(body: ModelCreate, store: StoreDep) -> ModelPublic:
+def create_model(body: ModelCreate, store: RegistryDep) -> ModelPublic:
     """Register a model name; its versions come from completed runs."""
     record = store.create_model(body.name, description=body.description, tags=body.tags)
     return ModelPublic.of(record)
@@ -161,7 +162,7 @@ ModelsCsv = csv_of(ModelPublic)
     responses={**ERRORS, **csv_responses("The models.")},
 )
 def list_models(
-    store: StoreDep,
+    store: RegistryDep,
     csv: Annotated[CsvAsked | None, ModelsCsv],
     offset: Offset = 0,
     limit: Limit = 50,
@@ -177,7 +178,7 @@ def list_models(
 
 
 @router.get("/{name}", dependencies=[READ], response_model=ModelPublic, responses=ERRORS)
-def get_model(name: ModelName, store: StoreDep) -> ModelPublic:
+def get_model(name: ModelName, store: RegistryDep) -> ModelPublic:
     """One model: its latest version and where its aliases point."""
     return ModelPublic.of(store.get_model(name))
 
@@ -215,7 +216,7 @@ VersionsCsv = csv_of(VersionPublic)
 )
 def list_versions(
     name: ModelName,
-    store: StoreDep,
+    store: RegistryDep,
     csv: Annotated[CsvAsked | None, VersionsCsv],
     offset: Offset = 0,
     limit: Limit = 50,
@@ -272,7 +273,7 @@ def set_alias(
 @router.get(
     "/{name}/aliases/{alias}", dependencies=[READ], response_model=AliasPublic, responses=ERRORS
 )
-def get_alias(name: ModelName, alias: AliasName, store: StoreDep) -> AliasPublic:
+def get_alias(name: ModelName, alias: AliasName, store: RegistryDep) -> AliasPublic:
     """Where ``alias`` points now."""
     version = store.get_alias(name, alias)
     return _alias(name, alias, version, None)
@@ -301,7 +302,7 @@ def delete_alias(
     responses=ERRORS,
 )
 def alias_history(
-    name: ModelName, alias: AliasName, store: StoreDep, offset: Offset = 0, limit: Limit = 50
+    name: ModelName, alias: AliasName, store: RegistryDep, offset: Offset = 0, limit: Limit = 50
 ) -> AliasMovesPublic:
     """Every move of ``alias``, newest first: who, when, from → to, why, rollback or not."""
     moves, total = store.list_alias_moves(name, alias, offset=offset, limit=limit)
@@ -418,7 +419,7 @@ PredictionJobsCsv = csv_of(PredictionJobPublic)
 )
 def list_predictions(
     ref: ListedModel,
-    store: StoreDep,
+    store: RegistryDep,
     csv: Annotated[CsvAsked | None, PredictionJobsCsv],
     offset: Offset = 0,
     limit: Limit = 50,

@@ -25,17 +25,17 @@ from azuraforge.errors import shorten
 from azuraforge.platform.api.access import READ, Reader
 from azuraforge.platform.api.deps import StoreDep
 from azuraforge.platform.api.openai_errors import ModelNotFoundError
-from azuraforge.platform.api.routes.chat import ChatDep
+from azuraforge.platform.api.routes.chat import ChatServiceDep
 from azuraforge.platform.api.schemas.openai_chat import Completion, model_public
 from azuraforge.platform.services.chat import Answer, ChatService
-from azuraforge.platform.store import Store
+from azuraforge.platform.store.interfaces import ProjectView
 
 router = APIRouter(prefix="/v1", include_in_schema=False)
 
 
 @router.post("/chat/completions", dependencies=[READ], response_model=None)
 def completions(
-    body: Completion, store: StoreDep, chat: ChatDep, who: Reader
+    body: Completion, store: StoreDep, chat: ChatServiceDep, who: Reader
 ) -> StreamingResponse | dict[str, Any]:
     """An answer to the conversation ``messages``, as OpenAI's API gives it."""
     _served(chat, body.model)
@@ -63,13 +63,13 @@ def completions(
 
 
 @router.get("/models", dependencies=[READ])
-def models(chat: ChatDep) -> dict[str, Any]:
+def models(chat: ChatServiceDep) -> dict[str, Any]:
     """What ``model`` may name: ``auto``, each declared backend and each expert."""
     return {"object": "list", "data": [model_public(name) for name in chat.models()]}
 
 
 @router.get("/models/{model:path}", dependencies=[READ])
-def model(model: str, chat: ChatDep) -> dict[str, Any]:
+def model(model: str, chat: ChatServiceDep) -> dict[str, Any]:
     """One model ``model`` may name (``client.models.retrieve``); 404 for another."""
     _served(chat, model)
     return model_public(model)
@@ -83,7 +83,7 @@ def _served(chat: ChatService, model: str) -> None:
 
 
 def _chunks(
-    chat: ChatService, store: Store, project: str, answer: Answer, made: tuple[str, int],
+    chat: ChatService, store: ProjectView, project: str, answer: Answer, made: tuple[str, int],
     settings: GenerationSettings, usage: bool,
 ) -> Iterator[str]:  # fmt: skip
     ident, created = made

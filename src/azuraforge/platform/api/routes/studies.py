@@ -14,6 +14,7 @@ from azuraforge.platform.api.access import READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     DataFolderDep,
     StoreDep,
+    StudiesDep,
     TransportDep,
     comma_separated,
     invalid_query,
@@ -60,7 +61,7 @@ def get_studies(
     return service.bound_to(store, folder)
 
 
-StudiesDep = Annotated[StudyService, Depends(get_studies)]
+StudyServiceDep = Annotated[StudyService, Depends(get_studies)]
 
 
 @router.post(
@@ -70,7 +71,7 @@ StudiesDep = Annotated[StudyService, Depends(get_studies)]
     response_model=StudyDetail,
     responses=ERRORS,
 )
-def create_study(body: StudyCreate, studies: StudiesDep, who: Writer) -> StudyDetail:
+def create_study(body: StudyCreate, studies: StudyServiceDep, who: Writer) -> StudyDetail:
     """Create a study and queue its first trials (up to its parallelism). A bad config or
     search space is a 422 naming each entry's path (``space.lr.low``); nothing is stored
     then."""
@@ -95,7 +96,7 @@ StudiesCsv = csv_of(StudyListed)
     responses={**ERRORS, **csv_responses("The studies.")},
 )
 def list_studies(
-    store: StoreDep,
+    store: StudiesDep,
     csv: Annotated[CsvAsked | None, StudiesCsv],
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -119,7 +120,7 @@ def list_studies(
 
 
 @router.get("/{study_id}", dependencies=[READ], response_model=StudyDetail, responses=ERRORS)
-def get_study(study_id: StudyId, studies: StudiesDep) -> StudyDetail:
+def get_study(study_id: StudyId, studies: StudyServiceDep) -> StudyDetail:
     """A study with its trials (params, state, value, intermediate values), best trial,
     optimisation history and parameter importances."""
     return StudyDetail.of_report(studies.report(study_id))
@@ -128,7 +129,7 @@ def get_study(study_id: StudyId, studies: StudiesDep) -> StudyDetail:
 @router.get(
     "/{study_id}/summary", dependencies=[READ], response_model=StudySummaryPublic, responses=ERRORS
 )
-def get_study_summary(study_id: StudyId, studies: StudiesDep) -> StudySummaryPublic:
+def get_study_summary(study_id: StudyId, studies: StudyServiceDep) -> StudySummaryPublic:
     """A study without its trials: its trials counted by status, and its best trial."""
     return StudySummaryPublic.of_summary(studies.views.summary(study_id))
 
@@ -145,7 +146,7 @@ TrialsCsv = csv_of(TrialPublic)
 )
 def list_study_trials(
     study_id: StudyId,
-    studies: StudiesDep,
+    studies: StudyServiceDep,
     csv: Annotated[CsvAsked | None, TrialsCsv],
     status_: Annotated[
         list[Annotated[str, status_list(TRIAL_STATUSES)]] | None,
@@ -177,7 +178,7 @@ def list_study_trials(
 @router.get(
     "/{study_id}/points", dependencies=[READ], response_model=StudyPointsPublic, responses=ERRORS
 )
-def get_study_points(study_id: StudyId, studies: StudiesDep) -> StudyPointsPublic:
+def get_study_points(study_id: StudyId, studies: StudyServiceDep) -> StudyPointsPublic:
     """Every trial as a point of the study's charts, in columns: number, run, status, value
     and each setting's value; no intermediate values."""
     return StudyPointsPublic.model_validate(studies.views.points(study_id))
@@ -189,7 +190,7 @@ def get_study_points(study_id: StudyId, studies: StudiesDep) -> StudyPointsPubli
     response_model=ImportancesPublic,
     responses=ERRORS,
 )
-def get_study_importances(study_id: StudyId, studies: StudiesDep) -> ImportancesPublic:
+def get_study_importances(study_id: StudyId, studies: StudyServiceDep) -> ImportancesPublic:
     """Optuna's parameter importances over the completed trials (a seeded random sample of
     1,000 when there are more; computed once per number of completed trials)."""
     return ImportancesPublic.model_validate(studies.views.importances(study_id))
@@ -202,7 +203,7 @@ def get_study_importances(study_id: StudyId, studies: StudiesDep) -> Importances
     response_model=StudyPublic,
     responses=ERRORS,
 )
-def cancel_study(study_id: StudyId, studies: StudiesDep) -> StudyPublic:
+def cancel_study(study_id: StudyId, studies: StudyServiceDep) -> StudyPublic:
     """Cancel a study: queued trials are dropped, running ones stop at their next batch; the
     study ends ``cancelled`` once none is left (409 if it already ended)."""
     return StudyPublic.of(studies.cancel(study_id))

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from azuraforge.platform.api.access import WRITE
-from azuraforge.platform.api.deps import ExperimentId, StoreDep
+from azuraforge.platform.api.deps import ExperimentId, RunsDep
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.tags import (
     TagSet,
@@ -29,7 +29,7 @@ TagKey = Annotated[str, Path(min_length=1, max_length=MAX_TAG_KEY, description="
     response_model=TagsPublic,
     responses=ERRORS,
 )
-def set_tag(experiment_id: ExperimentId, key: TagKey, body: TagSet, store: StoreDep) -> TagsPublic:
+def set_tag(experiment_id: ExperimentId, key: TagKey, body: TagSet, store: RunsDep) -> TagsPublic:
     """Set the run's tag ``key`` to ``value`` (a key it has gets the new value)."""
     store.set_run_tags(experiment_id, {key: body.value})
     return TagsPublic(experiment_id=experiment_id, tags=store.get_run_tags(experiment_id))
@@ -41,7 +41,7 @@ def set_tag(experiment_id: ExperimentId, key: TagKey, body: TagSet, store: Store
     response_model=TagsPublic,
     responses=ERRORS,
 )
-def delete_tag(experiment_id: ExperimentId, key: TagKey, store: StoreDep) -> TagsPublic:
+def delete_tag(experiment_id: ExperimentId, key: TagKey, store: RunsDep) -> TagsPublic:
     """Delete the run's tag ``key`` (404 when it has none so named)."""
     store.delete_run_tag(experiment_id, key)
     return TagsPublic(experiment_id=experiment_id, tags=store.get_run_tags(experiment_id))

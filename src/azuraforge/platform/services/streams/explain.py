@@ -17,7 +17,8 @@ from azuraforge.platform.services.streams.readings import saved_learner
 from azuraforge.platform.services.streams.registry import version_learner
 from azuraforge.platform.services.streams.sources import source_path
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store.interfaces import ProjectView
 from azuraforge.stream.base import Features
 from azuraforge.stream.explain import permutation_importance
 
@@ -26,7 +27,7 @@ MOST_EVENTS = 5000
 
 
 def explain(
-    store: Store, settings: Settings, blobs: BlobStore, record: ExperimentRecord, *,
+    store: ProjectView, settings: Settings, blobs: BlobStore, record: ExperimentRecord, *,
     start: int, end: int,
     learner: str | None = None, version: int | None = None, repeats: int = 3,
 ) -> dict[str, Any]:  # fmt: skip

@@ -40,7 +40,8 @@ from azuraforge.platform.services.streams.sources import (
     plugin_source,
 )
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
+from azuraforge.platform.store.interfaces import ProjectView, Runs
 from azuraforge.stream.live import LiveSource
 
 STREAM = "stream"
@@ -48,7 +49,7 @@ STREAM = "stream"
 
 
 def start_stream(
-    store: Store,
+    store: ProjectView,
     transport: Transport,
     settings: Settings,
     config: Mapping[str, Any],
@@ -105,7 +106,7 @@ def _checked(config: Mapping[str, Any], settings: Settings, folder: DataFolder) 
     return check_columns(checked, folder)
 
 
-def find_stream(store: Store, stream_id: int) -> ExperimentRecord:
+def find_stream(store: Runs, stream_id: int) -> ExperimentRecord:
     """The stream with this id.
 
     Raises
@@ -134,7 +135,7 @@ class StreamKind(JobKind):
         )
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_stream(record, ctx, settings)
 

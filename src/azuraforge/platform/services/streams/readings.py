@@ -13,7 +13,8 @@ import numpy as np
 
 from azuraforge.errors import ConflictError, NotFoundError
 from azuraforge.platform.services.streams.config import stream_config
-from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store import ExperimentRecord
+from azuraforge.platform.store.interfaces import Metrics, RunLeases
 from azuraforge.platform.store.states import RUNNING
 from azuraforge.stream.backtest import Backtest, backtest, net_returns, periods_per_year
 from azuraforge.stream.base import Classifier
@@ -89,7 +90,7 @@ class Pace(NamedTuple):
     events_per_second: float | None
 
 
-def pace(store: Store, record: ExperimentRecord, now: float) -> Pace:
+def pace(store: Metrics, record: ExperimentRecord, now: float) -> Pace:
     """The stream ``record``'s :class:`Pace` at ``now``, from its last
     :data:`PACE_CHECKPOINTS` checkpoints' event counts."""
     started = record.started_at or now
@@ -114,7 +115,9 @@ class SavedLearner:
     """The events the stream had taken at that checkpoint."""
 
 
-def saved_learner(store: Store, record: ExperimentRecord, name: str | None = None) -> SavedLearner:
+def saved_learner(
+    store: RunLeases, record: ExperimentRecord, name: str | None = None
+) -> SavedLearner:
     """The learner ``name`` of the stream ``record`` (its champion by default), rebuilt from
     its last checkpoint.
 

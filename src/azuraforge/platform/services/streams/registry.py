@@ -36,6 +36,7 @@ from azuraforge.platform.services.registry import (
 from azuraforge.platform.services.streams.config import stream_config
 from azuraforge.platform.services.streams.readings import SavedLearner, restored
 from azuraforge.platform.store import ExperimentRecord, Store
+from azuraforge.platform.store.interfaces import Registry
 from azuraforge.platform.store.registry import AliasStep
 from azuraforge.platform.store.streams import ChangeRecord
 
@@ -71,7 +72,7 @@ def register_changes(
 
 
 def _register(
-    store: Store, blobs: BlobStore, record: ExperimentRecord, change: ChangeRecord
+    store: Registry, blobs: BlobStore, record: ExperimentRecord, change: ChangeRecord
 ) -> tuple[int, list[AliasStep]]:
     """The version ``change`` moves the stream's champion to (made if it has none), and the
     alias moves that registering it makes."""
@@ -91,7 +92,7 @@ def _register(
     return new, [before, replace(moved, version=new)]
 
 
-def _model(store: Store, record: ExperimentRecord) -> str:
+def _model(store: Registry, record: ExperimentRecord) -> str:
     """The registry's model named after the stream, made on its first promotion (by one
     process, should two make it at once); a model of that name that is not the stream's is
     refused."""
@@ -109,7 +110,9 @@ def _model(store: Store, record: ExperimentRecord) -> str:
     return record.name
 
 
-def _find_version(store: Store, record: ExperimentRecord, model: str, learner: str) -> int | None:
+def _find_version(
+    store: Registry, record: ExperimentRecord, model: str, learner: str
+) -> int | None:
     offset = 0
     while True:
         page, total = store.list_versions(model, project=record.project, offset=offset, limit=200)
@@ -122,7 +125,7 @@ def _find_version(store: Store, record: ExperimentRecord, model: str, learner: s
 
 
 def _version(
-    store: Store,
+    store: Registry,
     blobs: BlobStore,
     record: ExperimentRecord,
     model: str,
@@ -158,7 +161,7 @@ def _version(
 
 
 def version_learner(
-    store: Store, cache: BlobCache, record: ExperimentRecord, version: int
+    store: Registry, cache: BlobCache, record: ExperimentRecord, version: int
 ) -> SavedLearner:
     """The learner that version ``version`` of the stream ``record``'s model keeps (a past
     champion, or the one it replaced), read from this machine's copy of its files

@@ -34,7 +34,8 @@ from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store, is_unavailable
+from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, is_unavailable
+from azuraforge.platform.store.interfaces import ProjectView
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, FINISHED_STATES, QUEUED
 from azuraforge.platform.store.states import RETRAIN as RETRAIN_RUN
 from azuraforge.stream.base import Classifier
@@ -263,7 +264,7 @@ class RetrainKind(JobKind):
     cancel_grace = 0.0
 
     def run(
-        self, store: Store, record: ExperimentRecord, settings: Settings, ctx: StoreContext
+        self, store: ProjectView, record: ExperimentRecord, settings: Settings, ctx: StoreContext
     ) -> tuple[str, dict[str, Any]]:
         return run_retrain(ctx, record)
 
@@ -288,7 +289,7 @@ class Retrainer:
     """
 
     def __init__(
-        self, store: Store, transport: Transport, stream: ExperimentRecord, *, epochs: int,
+        self, store: ProjectView, transport: Transport, stream: ExperimentRecord, *, epochs: int,
         seed: int, timeout: float,
     ) -> None:  # fmt: skip
         self.store, self.transport, self.stream = store, transport, stream

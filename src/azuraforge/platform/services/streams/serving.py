@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
@@ -98,7 +97,7 @@ class StreamServer:
         ConflictError
             Before the stream's first checkpoint.
         """
-        store = cast(Store, ProjectStore(self.store, project))
+        store = ProjectStore(self.store, project)
         record = find_stream(store, stream_id)
         saved = saved_learner(store, record)
         config = stream_config(record)

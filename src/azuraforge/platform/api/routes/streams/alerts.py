@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from azuraforge.platform.api.access import READ
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import StoreDep, StreamsDep
 from azuraforge.platform.api.routes.streams.common import ERRORS, StreamId
 from azuraforge.platform.api.schemas.streams import AlertPublic
 from azuraforge.platform.services.streams.job import find_stream
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/streams", tags=["streams"])
 
 @router.get("/alerts", dependencies=[READ], response_model=list[AlertPublic], responses=ERRORS)
 def list_alerts(
-    store: StoreDep,
+    store: StreamsDep,
     state: Annotated[
         list[Literal["pending", "firing", "resolved"]] | None,
         Query(description="Only these states (repeat the parameter)."),

@@ -16,6 +16,7 @@ from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     DataFolderDep,
+    RunsDep,
     SettingsDep,
     StoreDep,
     TransportDep,
@@ -121,7 +122,7 @@ def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
     response_model=StreamPublic,
     responses=ERRORS,
 )
-def stop_stream(stream_id: StreamId, store: StoreDep, transport: TransportDep) -> StreamPublic:
+def stop_stream(stream_id: StreamId, store: RunsDep, transport: TransportDep) -> StreamPublic:
     """Stop a stream: a queued one at once; a running one at its next event, after its last
     checkpoint; it ends ``cancelled``. A stream that already ended is 409."""
     found = find_stream(store, stream_id)

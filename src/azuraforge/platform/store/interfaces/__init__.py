@@ -1,0 +1,75 @@
+"""The store behind interfaces: one :class:`~typing.Protocol` per concern, each implemented by
+the :class:`~azuraforge.platform.store.Store` and, method by method, by its project's and its
+job's views (:mod:`azuraforge.platform.store.scope`), as Optuna's ``BaseStorage`` and MLflow's
+``AbstractStore`` state what a storage offers apart from how one stores it.
+
+A route receives the interface of its concern (:data:`~azuraforge.platform.api.deps.RunsDep`
+...), so mypy proves that the view it gets offers every method it calls; the contracts
+(thread safety, snapshots, errors) are each method's docstring on the store.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from azuraforge.platform.store.interfaces.access import Access
+from azuraforge.platform.store.interfaces.chat import Chat, Examples
+from azuraforge.platform.store.interfaces.compare import Compare
+from azuraforge.platform.store.interfaces.data import DataFiles
+from azuraforge.platform.store.interfaces.metrics import Events, Metrics
+from azuraforge.platform.store.interfaces.mlflow import MlflowGroups, MlflowModels
+from azuraforge.platform.store.interfaces.project_settings import ProjectSettings
+from azuraforge.platform.store.interfaces.registry import Registry
+from azuraforge.platform.store.interfaces.runs import LeaseWrites, RunLeases, Runs
+from azuraforge.platform.store.interfaces.streams import Streams
+from azuraforge.platform.store.interfaces.studies import Studies
+
+
+class ProjectView(
+    Runs,
+    RunLeases,
+    Metrics,
+    Events,
+    Compare,
+    Registry,
+    Studies,
+    Streams,
+    Chat,
+    Examples,
+    MlflowGroups,
+    MlflowModels,
+    Access,
+    DataFiles,
+    ProjectSettings,
+    Protocol,
+):
+    """Every concern a project's requests see (:class:`~azuraforge.platform.store.scope.
+    ProjectStore`): for the code that works on several, such as a service a route hands its
+    view to."""
+
+
+class JobView(ProjectView, LeaseWrites, Protocol):
+    """What a project's job sees (:class:`~azuraforge.platform.store.scope.JobStore`): its
+    project's view and the writes through its own lease."""
+
+
+__all__ = [
+    "Access",
+    "Chat",
+    "Compare",
+    "DataFiles",
+    "Events",
+    "Examples",
+    "JobView",
+    "LeaseWrites",
+    "Metrics",
+    "MlflowGroups",
+    "MlflowModels",
+    "ProjectSettings",
+    "ProjectView",
+    "Registry",
+    "RunLeases",
+    "Runs",
+    "Streams",
+    "Studies",
+]
