@@ -7,6 +7,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from azuraforge.cli.common import console
 from azuraforge.cli.main import app
 from azuraforge.platform.api.app import create_app
 from tests.assist.tiny_llama import build_tiny_llama
@@ -121,5 +122,10 @@ def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
         assert trained.exit_code == 0, trained.output
         assert "registered expert-greeter/1;" in trained.output
         assert "azuraforge models alias expert-greeter champion 1" in trained.output
+        monkeypatch.setattr(console, "width", 200)  # each table's rows on one line each
+        listed = runner.invoke(app, ["assist", "experts", "--api-url", f"http://{address}"])
+        assert listed.exit_code == 0, listed.output
+        on_server, in_folder = listed.output.split("greeter@v1")[0], listed.output
+        assert "expert-greeter/1" in on_server and "greeter@v1" in in_folder  # both sides
     version = store.get_version("expert-greeter", 1, project="default")
     assert version.pipeline == "assist-adapter" and "held_out_loss" in version.metrics

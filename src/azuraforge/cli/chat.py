@@ -46,12 +46,12 @@ from azuraforge.cli.common import (
     arguments,
     console,
     errors,
+    logged_in,
     user_errors,
 )
 from azuraforge.cli.experts import ExpertsFolder, registry_folder
 from azuraforge.cli.plugins import load_plugins
 from azuraforge.client import Client
-from azuraforge.client.environment import api_url, token_for
 from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home
 
@@ -231,7 +231,7 @@ def chat(
     """Chat with the assistant: logged in to a server, that server's (its memory,
     conversations and verdicts); otherwise the terminal's own (offline; Turkish and English)."""
     with user_errors(verbose):
-        if not local and (api is not None or token_for(api_url(api)) is not None):
+        if not local and logged_in(api):
             conversation: Conversation = ServerConversation(Client.from_environment(api, project))
         else:
             home = _mkdir(

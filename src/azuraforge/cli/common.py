@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from azuraforge.cli import missing_package
-from azuraforge.client.environment import DEFAULT_API_URL, PROJECT_VARIABLE
+from azuraforge.client.environment import DEFAULT_API_URL, PROJECT_VARIABLE, api_url, token_for
 from azuraforge.errors import AzuraForgeError, InvalidParameterError, NotFoundError
 
 console = Console()
@@ -44,6 +44,14 @@ ApiUrl = Annotated[
 ]
 """The ``--api-url`` option of every command that talks to a running serve (else
 ``$AZURAFORGE_API_URL``)."""
+
+
+def logged_in(api: str | None) -> bool:
+    """Whether a command given ``--api-url api`` talks to a server: the option given, or a
+    token known for the API (``$AZURAFORGE_TOKEN``, or one ``azuraforge login`` kept)."""
+    return api is not None or token_for(api_url(api)) is not None
+
+
 ProjectName = Annotated[
     str | None,
     typer.Option(

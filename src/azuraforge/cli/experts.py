@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -40,6 +40,7 @@ from azuraforge.cli.common import (
     Verbose,
     arguments,
     console,
+    logged_in,
     user_errors,
 )
 from azuraforge.client import Client
@@ -285,30 +286,23 @@ def _with_progress(
     return counted
 
 
-def experts_command(experts: ExpertsFolder = None, verbose: Verbose = False) -> None:
-    """Every trained expert version, with its base, data and figures."""
+def experts_command(
+    experts: ExpertsFolder = None,
+    api: ApiUrl = None,
+    project: ProjectName = None,
+    verbose: Verbose = False,
+) -> None:
+    """Every trained expert version, with its base, data and figures: the experts folder's,
+    and, logged in to a server, the versions of its expert models (which its chat serves)."""
     with user_errors(verbose):
+        if logged_in(api):
+            with Client.from_environment(api, project) as client:
+                _print_server_experts(client)
         registry = AdapterRegistry(registry_folder(experts))
         table = Table("adapter", "base", "created", "examples", "perplexity", "pass@1")
         for expert in registry.experts():
             for v in registry.versions(expert):
-                m = v.metrics
-                ppl = "-"
-                if "perplexity" in m:
-                    ppl = f"{m['base_perplexity']:.2f} -> {m['perplexity']:.2f}"
-                passes = [
-                    f"{value['base']:.1%} -> {value['adapter']:.1%} ({value['problems']})"
-                    for key, value in m.items()
-                    if key.startswith("pass_at_1")
-                ]
-                table.add_row(
-                    v.name,
-                    v.base,
-                    datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M"),
-                    str(m.get("train_examples", "-")),
-                    ppl,
-                    "; ".join(passes) or "-",
-                )
+                table.add_row(v.name, v.base, _when(v.created), *_figures(v.metrics))
         if not table.rows:
             console.print(
                 f"no experts in {registry.root}; "
@@ -316,3 +310,42 @@ def experts_command(experts: ExpertsFolder = None, verbose: Verbose = False) -> 
             )
             return
         console.print(table)
+
+
+def _print_server_experts(client: Client) -> None:
+    """The versions of the server's expert models (``expert-<name>``), the aliases on each."""
+    table = Table(
+        "on the server", "aliases", "created", "examples", "perplexity", "pass@1",
+        title=f"{client.url}: the chat answers with each expert's champion",
+    )  # fmt: skip
+    for model in client.models.each():
+        if not model["name"].startswith(EXPERT_MODEL.format("")):
+            continue
+        for v in client.models.versions(model["name"], limit=500).data:
+            name = f"{model['name']}/{v['version']}"
+            aliases = ", ".join(v["aliases"]) or "-"
+            table.add_row(name, aliases, _when(v["created_at"]), *_figures(v["metrics"]))
+    if table.rows:
+        console.print(table)
+    else:
+        console.print(
+            f"no expert models on {client.url}; keep one there with: "
+            "azuraforge assist train-expert python --register"
+        )
+
+
+def _when(created: float) -> str:
+    return datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
+
+
+def _figures(metrics: dict[str, Any]) -> tuple[str, str, str]:
+    """An expert version's training examples, perplexity (base -> adapter) and pass@1s."""
+    ppl = "-"
+    if "perplexity" in metrics:
+        ppl = f"{metrics['base_perplexity']:.2f} -> {metrics['perplexity']:.2f}"
+    passes = [
+        f"{value['base']:.1%} -> {value['adapter']:.1%} ({value['problems']})"
+        for key, value in metrics.items()
+        if key.startswith("pass_at_1")
+    ]
+    return str(metrics.get("train_examples", "-")), ppl, "; ".join(passes) or "-"
