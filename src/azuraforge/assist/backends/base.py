@@ -89,8 +89,11 @@ class Backend(ABC):
 
     name: str
     capabilities: Capabilities
-    adapter_format = "gguf"
-    """What :meth:`load_adapter` takes: ``"gguf"`` (a GGUF file) or ``"peft"`` (a folder)."""
+    adapter_format: str | None = None
+    """What :meth:`load_adapter` takes: ``"gguf"`` (a GGUF file), ``"peft"`` (a folder), or
+    ``None``: no adapter (an OpenAI-compatible server serves its own under model names of its
+    own). Read from the class, before a backend is built: the platform loads an expert's GGUF
+    adapter into the backends whose kind takes one."""
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> Backend:

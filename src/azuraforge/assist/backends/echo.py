@@ -22,6 +22,7 @@ class EchoBackend(Backend):
     """
 
     name = "echo"
+    adapter_format = "gguf"
     capabilities = Capabilities(streaming=True, adapters=True, context_tokens=4096)
 
     def __init__(self) -> None:

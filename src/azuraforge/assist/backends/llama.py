@@ -48,6 +48,7 @@ class LlamaCppBackend(Backend):
     """
 
     name = "llama.cpp"
+    adapter_format = "gguf"
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 
 from azuraforge.assist.adapters.registry import GGUF_FILE
 from azuraforge.assist.backends.base import Backend, BackendSpec, GenerationSettings, Message
-from azuraforge.assist.backends.registry import build, check_kinds
+from azuraforge.assist.backends.registry import backend_class, build, check_kinds
 from azuraforge.assist.backends.selection import (
     BackendSelector,
     Candidate,
@@ -55,9 +55,6 @@ from azuraforge.platform.store.interfaces import Chat, ProjectView
 _log = logging.getLogger(__name__)
 AUTO = "auto"
 """The model name that lets the router and the selector choose."""
-ADAPTER_KINDS = ("llama", "echo")
-"""The kinds of backend that take LoRA adapters (an OpenAI-compatible server serves its own
-under model names of its own)."""
 HISTORY_TURNS = 8
 """Turns of a conversation given to the model before the new message."""
 RECALLING = "memory_recall"
@@ -549,8 +546,8 @@ class ChatService:
         """The adapter ``expert`` answers through on ``backend``: the champion version as
         ``<name>@<version>``; without one, the expert's own adapter if the backend has it
         loaded; else (or on a backend that takes no adapters) none: the base model."""
-        if self.declared[backend].kind not in ADAPTER_KINDS:
-            return None
+        if backend_class(self.declared[backend].kind).adapter_format != "gguf":
+            return None  # the registry keeps experts' adapters as GGUF files
         if champion is not None:
             return f"{expert.name}@{champion.version}"
         loaded = self._backends.get(backend)
