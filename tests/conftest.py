@@ -96,7 +96,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     it finishes one, so the longest start early and none of them is left to run alone
     at the end while the other workers idle (the longest-first schedule for the makespan).
     The other modules follow, those with most tests first (the 143 of
-    ``tests/platform/api/routes/test_experiments.py`` took 130 s in one run)."""
+    ``tests/platform/api/routes/test_runs.py`` took 130 s in one run)."""
     heavy = {_module(item) for item in items if item.get_closest_marker("slow")}
     sizes = Counter(_module(item) for item in items)
 

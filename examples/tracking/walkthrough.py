@@ -179,7 +179,7 @@ class Walkthrough:
         sets = [w for k, v in FORECASTER.items() for w in ("--set", f"{k}={v}")]
         self.cli("submit", "weather-forecaster", *sets, "--name", "forecaster", **client)
         with self.api() as api:
-            forecaster = api.get("/experiments", params={"pipeline": "weather-forecaster"}).json()[
+            forecaster = api.get("/runs", params={"pipeline": "weather-forecaster"}).json()[
                 "data"
             ][0]["id"]
         status, took = self.wait_status(forecaster, {"completed", "failed"}, 600)
@@ -198,11 +198,11 @@ class Walkthrough:
         wait_for(lambda: all(steps(records[w]) >= 120 for w in records), 300)
         with browser() as open_page:
             page = open_page(self.url + link)
-            self.shoot(page, "#/experiments", "tracking-live-list", wait="text=torch-track")
+            self.shoot(page, "#/runs", "tracking-live-list", wait="text=torch-track")
             runs = {w: first_run(records[w]) for w in records}
             self.shoot(
                 page,
-                f"#/experiments/{runs['track']}",
+                f"#/runs/{runs['track']}",
                 "tracking-live-track",
                 wait=".js-plotly-plot",
             )
@@ -248,11 +248,11 @@ class Walkthrough:
         scores = "metrics.MAE.model,metrics.MAE.persistence"
         with browser() as open_page:
             page = open_page(self.url + link, wide=True)
-            by_score = f"#/experiments?columns={scores}&sort=score:metrics.MAE.model&order=asc"
+            by_score = f"#/runs?columns={scores}&sort=score:metrics.MAE.model&order=asc"
             self.shoot(page, by_score, "tracking-scores-list", wait="text=torch-mlflow")
             self.shoot(page, f"#/compare?experiments={','.join(map(str, ids))}&scores={scores}",
                        "tracking-compare", wait=".js-plotly-plot")  # fmt: skip
-            self.shoot(page, f"#/experiments/{killed}", "tracking-killed-lost", wait="text=lost")
+            self.shoot(page, f"#/runs/{killed}", "tracking-killed-lost", wait="text=lost")
 
     def account(
         self,
@@ -270,7 +270,7 @@ class Walkthrough:
                 logged = Counter(k for c in calls for k in c["keys"])
                 run = listed(api)[runs[which]]
                 curves = api.get(
-                    f"/experiments/{runs[which]}/metrics", params={"max_points": 100_000}
+                    f"/runs/{runs[which]}/metrics", params={"max_points": 100_000}
                 ).json()["metrics"]
                 kept = {k: len(curves.get(k, {"steps": []})["steps"]) for k in logged}
                 losses = [c for c in calls if c["keys"] == ["loss"]]
@@ -352,7 +352,7 @@ def said(log: Path) -> list[str]:
 def listed(api: httpx.Client) -> dict[int, dict[str, Any]]:
     """The project's runs by id, with their scores (the list, not a run's page)."""
     columns = "metrics.MAE.model,metrics.MAE.persistence"
-    answer = api.get("/experiments", params={"limit": 200, "columns": columns})
+    answer = api.get("/runs", params={"limit": 200, "columns": columns})
     answer.raise_for_status()
     return {run["id"]: run for run in answer.json()["data"]}
 

@@ -31,7 +31,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, sleeper_path: Path) -> Iterato
 
 
 def queued(api: str, name: str) -> int:
-    made = httpx.post(f"{api}/api/v1/experiments", headers=bearer(),
+    made = httpx.post(f"{api}/api/v1/runs", headers=bearer(),
                       json={"pipeline": "sleeper", "name": name})  # fmt: skip
     assert made.status_code == 201, made.text
     return int(made.json()["data"][0]["id"])
@@ -48,12 +48,12 @@ def test_rename_and_note_a_run_then_show_it(api: str) -> None:
     assert f"experiment {run} is named baseline" in renamed.output
     noted = cli(api, "note", str(run), "Loss plateaus at 0.3.\nTry lr=0.01 next.")
     assert noted.exit_code == 0 and f"experiment {run}: notes 39 characters" in noted.output
-    shown = cli(api, "experiments", "show", str(run))
+    shown = cli(api, "runs", "show", str(run))
     assert "baseline" in shown.output
     assert "notes Loss plateaus at 0.3.\n        Try lr=0.01 next." in shown.output
     piped = cli(api, "note", str(run), "-", stdin="from a file\n")
     assert piped.exit_code == 0
-    detail = httpx.get(f"{api}/api/v1/experiments/{run}", headers=bearer()).json()
+    detail = httpx.get(f"{api}/api/v1/runs/{run}", headers=bearer()).json()
     assert (detail["name"], detail["notes"]) == ("baseline", "from a file\n")
     cleared = cli(api, "note", str(run), "")
     assert cleared.exit_code == 0 and f"experiment {run}: notes none" in cleared.output
@@ -71,4 +71,4 @@ def test_a_taken_name_long_notes_and_an_unknown_run_are_one_line_and_an_exit_cod
         result = cli(api, *args)
         assert result.exit_code == code, result.output
         assert message in result.output and "Traceback" not in result.output
-    assert httpx.get(f"{api}/api/v1/experiments/{run}", headers=bearer()).json()["name"] == "mine"
+    assert httpx.get(f"{api}/api/v1/runs/{run}", headers=bearer()).json()["name"] == "mine"

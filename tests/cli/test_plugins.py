@@ -98,10 +98,10 @@ def test_the_weather_plugin_runs_through_the_servers_worker_from_the_cli(api, en
 
 
 def test_the_weather_plugin_runs_through_the_api_and_health_shows_its_digest(api, settings):
-    answer = httpx.post(f"{api}/api/v1/experiments", headers=bearer(),
+    answer = httpx.post(f"{api}/api/v1/runs", headers=bearer(),
                         json={"pipeline": "tiny-weather", "config": {"days": 50}})  # fmt: skip
     assert answer.status_code == 201, answer.text
-    run = f"{api}/api/v1/experiments/{answer.json()['data'][0]['id']}"
+    run = f"{api}/api/v1/runs/{answer.json()['data'][0]['id']}"
     deadline = time.monotonic() + 120  # a wait for the worker, not a speed check
     while (body := httpx.get(run, headers=bearer()).json())["status"] not in (
         "completed", "failed", "lost"

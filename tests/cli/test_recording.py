@@ -131,8 +131,8 @@ def test_a_cli_run_is_recorded_over_the_api_with_its_own_credential(
         assert result.exit_code == 0, result.output
         assert f"recorded as experiment 1 at http://{address}" in result.output
         with httpx.Client(base_url=f"http://{address}/api/v1", headers=headers) as api:
-            page = api.get("/experiments/1").json()
-            served_file = api.get("/experiments/1/artifacts/notes/a.txt").content
+            page = api.get("/runs/1").json()
+            served_file = api.get("/runs/1/artifacts/notes/a.txt").content
     record = served.get_experiment(1)
     assert (record.kind, record.status, record.pipeline, record.worker) == (
         "external", "completed", "noted", None,

@@ -49,7 +49,7 @@ runner = CliRunner()
 def submit(port: int, **config: object) -> int:
     body = {"pipeline": "sleeper", "config": config}
     response = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, headers=bearer()
+        f"http://127.0.0.1:{port}/api/v1/runs", json=body, headers=bearer()
     )
     return int(response.json()["data"][0]["id"])
 
@@ -162,7 +162,7 @@ def test_a_client_that_left_a_quiet_stream_does_not_hold_up_shutdown(settings, s
     serves.append(serve)
     run = submit(port, steps=2)  # stays queued: nothing new to send its follower
     with connect(
-        f"ws://127.0.0.1:{port}/api/v1/experiments/{run}/events", additional_headers=bearer()
+        f"ws://127.0.0.1:{port}/api/v1/runs/{run}/events", additional_headers=bearer()
     ) as socket:
         assert json.loads(socket.recv())["type"] == "history"
     serve.send_signal(signal.SIGTERM)
@@ -267,12 +267,12 @@ def test_serve_submit_queues_a_first_run_prints_its_page_then_its_scores(
     )  # fmt: skip
     serves.append(serve)
     printed = printed_until(serve, "│ MAE")
-    page = f"http://127.0.0.1:{port}/#/experiments/1"
+    page = f"http://127.0.0.1:{port}/#/runs/1"
     link = re.search(r"queued sleeper as run 1; watch it live: (\S+)\n", printed)
     assert link and link[1].startswith(f"http://127.0.0.1:{port}/api/v1/auth/link?token=af_")
     assert f"run 1 completed ({page})" in printed
     followed = httpx.get(link[1], follow_redirects=True)  # one click: signed in, on its page
-    assert followed.url == f"http://127.0.0.1:{port}/#/experiments/1"
+    assert followed.url == f"http://127.0.0.1:{port}/#/runs/1"
     (cookie,) = followed.history[0].cookies  # the server's own: azuraforge_session_<its id>
     assert followed.status_code == 200 and cookie.startswith("azuraforge_session_")
     assert httpx.get(link[1], follow_redirects=False).status_code == 401  # once only
@@ -329,18 +329,18 @@ def test_serve_refuses_requests_addressed_to_another_host_dns_rebinding(settings
     serves.append(start_serve(settings, port, "--workers", "0"))
     rebound = {"host": REBOUND, "origin": f"http://{REBOUND}"}
     body = {"pipeline": "sleeper", "config": {"steps": 2}}
-    refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
+    refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/runs", json=body,
                          headers=rebound)  # fmt: skip
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["code"] == "HOST_NOT_ALLOWED"
     assert f"host '{REBOUND}' are refused" in error["message"]
     assert "AZURAFORGE_ALLOWED_HOSTS" in error["message"]
-    for path in ("/", "/docs", "/openapi.json", "/api/v1/experiments"):
+    for path in ("/", "/docs", "/openapi.json", "/api/v1/runs"):
         assert httpx.get(f"http://127.0.0.1:{port}{path}", headers=rebound).status_code == 400
     assert websocket_closed_with(port, "/api/v1/events", REBOUND) == 4400
     assert websocket_closed_with(port, "/api/v1/events", f"localhost:{port}") is None
-    listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/experiments", headers=bearer()).json()
+    listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/runs", headers=bearer()).json()
     assert listed["total"] == 0
     for host in (f"localhost:{port}", f"[::1]:{port}", f"127.0.0.1:{port}"):
         answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"host": host})
@@ -406,7 +406,7 @@ def test_serve_warns_of_a_broker_it_cannot_reach_and_refuses_submissions_meanwhi
     sign_in(settings.database_url)
     body = {"pipeline": "sleeper", "config": {"steps": 2}}
     refused = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, timeout=30, headers=bearer()
+        f"http://127.0.0.1:{port}/api/v1/runs", json=body, timeout=30, headers=bearer()
     )
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "BROKER_UNAVAILABLE"

@@ -88,7 +88,7 @@ def test_through_the_api_of_the_server_logged_in_to(api: str) -> None:
     assert health.json()["settings_version"] >= 1  # the server that made it runs it at once
     assert cli(api, "settings", "get", "max_request_bytes").output == "4000\n"
     assert cli(api, "settings", "get", "metrics_token").output == "(set)\n"
-    refused = httpx.post(f"{api}/api/v1/experiments", content=b"x" * 5000, headers=bearer())
+    refused = httpx.post(f"{api}/api/v1/runs", content=b"x" * 5000, headers=bearer())
     assert refused.status_code == 413
     bad = cli(api, "settings", "set", "alert_webhooks=ftp://hooks.lan")
     assert bad.exit_code == 1 and "alert_webhooks" in bad.output and "Traceback" not in bad.output

@@ -18,7 +18,7 @@ def test_tag_sets_replaces_and_deletes_and_the_list_filters_on_it(api: str) -> N
     assert f"experiment {run} tags: data=gspc=2024, team=forecast" in done.output
     done = cli(api, "tag", str(run), "team=ops", "--delete", "data")
     assert f"experiment {run} tags: team=ops" in done.output
-    listed = cli(api, "experiments", "list", "--tag", "team:ops", "--csv", "--columns", "id")
+    listed = cli(api, "runs", "list", "--tag", "team:ops", "--csv", "--columns", "id")
     assert listed.output.splitlines() == ["id", str(run)] and other != run
     for args, code, message in [
         (["tag", str(run), "team"], 2, "a tag is key=value, got 'team'"),
@@ -38,6 +38,6 @@ def test_the_list_keeps_an_mlflow_experiments_runs_by_group(api: str) -> None:
         body = {"experiment_id": made["experiment_id"], "run_name": "grouped"}
         run = mlflow.post("/runs/create", json=body).json()["run"]["info"]["run_id"]
     queued(api, "outside the group")
-    listed = cli(api, "experiments", "list", "--group", "cli-group", "--csv", "--columns", "id")
+    listed = cli(api, "runs", "list", "--group", "cli-group", "--csv", "--columns", "id")
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines() == ["id", run]

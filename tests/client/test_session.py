@@ -30,19 +30,19 @@ def test_each_refusal_is_the_matching_error_with_the_apis_message(
     body = {"pipeline": "sleeper", "name": "taken"}
     with Session(url, token=admin_token) as session:
         with pytest.raises(NotFoundError, match="experiment 999999 not found"):
-            session.request("GET", "/experiments/999999")
+            session.request("GET", "/runs/999999")
         with pytest.raises(InvalidParameterError, match="steps: Input should be greater than"):
-            session.request("POST", "/experiments", json={**body, "config": {"steps": 0}})
-        session.request("POST", "/experiments", json=body)
+            session.request("POST", "/runs", json={**body, "config": {"steps": 0}})
+        session.request("POST", "/runs", json=body)
         with pytest.raises(ConflictError, match="'taken' already exists"):
-            session.request("POST", "/experiments", json=body)
+            session.request("POST", "/runs", json=body)
     with Session(url) as anonymous, pytest.raises(CredentialError) as refused:
-        anonymous.request("GET", "/experiments")
+        anonymous.request("GET", "/runs")
     assert "no valid credential" in str(refused.value)
     assert f"then `azuraforge login --api-url {url}`" in str(refused.value)  # what to do
     viewer = user_headers(store, "vi", "viewer")["Authorization"].removeprefix("Bearer ")
     with Session(url, token=viewer) as session, pytest.raises(PermissionDeniedError) as denied:
-        session.request("POST", "/experiments", json={"pipeline": "sleeper"})
+        session.request("POST", "/runs", json={"pipeline": "sleeper"})
     assert "viewer" in str(denied.value) and "Traceback" not in str(denied.value)
 
 
@@ -52,13 +52,13 @@ def test_an_api_not_there_or_not_answering_is_unavailable_saying_which() -> None
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         with Session(url, timeout=0.2) as session, pytest.raises(StoreUnavailableError) as late:
-            session.request("GET", "/experiments")
-    assert f"the AzuraForge API at {url} did not answer GET /experiments within 0.2 s" in str(
+            session.request("GET", "/runs")
+    assert f"the AzuraForge API at {url} did not answer GET /runs within 0.2 s" in str(
         late.value
     )
     gone = f"http://127.0.0.1:{free_port()}"
     with Session(gone) as session, pytest.raises(StoreUnavailableError) as unreachable:
-        session.request("GET", "/experiments")
+        session.request("GET", "/runs")
     assert f"cannot reach the AzuraForge API at {gone}" in str(unreachable.value)
     assert "start it with `azuraforge serve` or set AZURAFORGE_API_URL" in str(unreachable.value)
 

@@ -167,12 +167,12 @@ def test_the_api_processes_counts_add_up(observed: Observed) -> None:
 
 def test_a_run_counts_its_lease_renewals_and_its_end(observed: Observed) -> None:
     body = {"pipeline": "sleeper", "config": {"steps": 20, "sleep": 0.1}}
-    made = httpx.post(f"{observed.api}/api/v1/experiments", headers=bearer(), json=body)
+    made = httpx.post(f"{observed.api}/api/v1/runs", headers=bearer(), json=body)
     assert made.status_code == 201, made.text
     run = made.json()["data"][0]["id"]
 
     def ended() -> bool:
-        found = httpx.get(f"{observed.api}/api/v1/experiments/{run}", headers=bearer())
+        found = httpx.get(f"{observed.api}/api/v1/runs/{run}", headers=bearer())
         return found.json()["status"] == "completed"
 
     _wait(ended, 60, f"run {run} completed")

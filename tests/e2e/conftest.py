@@ -116,13 +116,13 @@ class Dashboard:
     def submit(self, pipeline: str, config: dict[str, Any] | None = None, **body: Any) -> int:
         """Queue one run through the API; its id."""
         answer = self.api.post(
-            "/experiments", json={"pipeline": pipeline, "config": config or {}, **body}
+            "/runs", json={"pipeline": pipeline, "config": config or {}, **body}
         )
         answer.raise_for_status()
         return int(answer.json()["data"][0]["id"])
 
     def run(self, experiment_id: int) -> dict[str, Any]:
-        answer = self.api.get(f"/experiments/{experiment_id}")
+        answer = self.api.get(f"/runs/{experiment_id}")
         answer.raise_for_status()
         return dict(answer.json())
 

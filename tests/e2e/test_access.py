@@ -28,14 +28,14 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
     context = browser.new_context(viewport=DESKTOP)  # no token: as a person's browser
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{dashboard.url}/#/experiments")
+    page.goto(f"{dashboard.url}/#/runs")
     page.fill("#sign-in input[name=password]", "not her password")
     page.fill("#sign-in input[name=name]", "ana")
     page.click("#sign-in button[type=submit]")
     page.wait_for_selector("#sign-in-error:has-text('no valid credential')")
     page.fill("#sign-in input[name=password]", PASSWORD)
     page.click("#sign-in button[type=submit]")
-    page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
+    page.wait_for_selector(f"#runs-table tr[data-id='{theirs}']")
     assert page.input_value("#project-picker") == "default"
     assert page.locator("#project-picker option[value='']").count() == 0  # an editor here
     shoot(page, "signed-in")
@@ -45,11 +45,11 @@ def test_sign_in_create_a_project_switch_and_see_only_its_runs(dashboard: Dashbo
     page.fill("#new-project-name", "ana-lab")
     page.click("dialog button[type=submit]")
     page.wait_for_function("() => document.querySelector('#project-picker')?.value === 'ana-lab'")
-    page.wait_for_selector("#experiments-table:has-text('No runs yet')")  # theirs is not here
+    page.wait_for_selector("#runs-table:has-text('No runs yet')")  # theirs is not here
     shoot(page, "project-switched")
 
     page.select_option("#project-picker", "default")
-    page.wait_for_selector(f"#experiments-table tr[data-id='{theirs}']")
+    page.wait_for_selector(f"#runs-table tr[data-id='{theirs}']")
     _members_and_tokens(page, dashboard)
     _another_site_cannot_act(context, dashboard)
     context.close()
@@ -94,11 +94,11 @@ def switch(page: Any, project: str) -> None:
 def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:
     """A page of another site, in the signed-in browser, posts a run to the server (a fetch
     with credentials and a form): neither is taken."""
-    before = dashboard.api.get("/experiments").json()["total"]
+    before = dashboard.api.get("/runs").json()["total"]
     attacker = context.new_page()
     attacker.route(ATTACKER, lambda route: route.fulfill(
         content_type="text/html",
-        body=f"""<form id=f method=post action="{dashboard.url}/api/v1/experiments"
+        body=f"""<form id=f method=post action="{dashboard.url}/api/v1/runs"
                    enctype=text/plain><input name='{{"pipeline":"sleeper","x":"' value='"}}'>
                  </form>""",
     ))  # fmt: skip
@@ -107,9 +107,9 @@ def _another_site_cannot_act(context: Any, dashboard: Dashboard) -> None:
         """url => fetch(url, {method: "POST", credentials: "include", mode: "no-cors",
             headers: {"content-type": "text/plain"},
             body: JSON.stringify({pipeline: "sleeper", config: {}})}).catch(() => null)""",
-        f"{dashboard.url}/api/v1/experiments",
+        f"{dashboard.url}/api/v1/runs",
     )
     with attacker.expect_navigation():
         attacker.evaluate("() => document.getElementById('f').submit()")
     assert "FORBIDDEN" in attacker.content()  # a change from another origin: refused
-    assert dashboard.api.get("/experiments").json()["total"] == before
+    assert dashboard.api.get("/runs").json()["total"] == before

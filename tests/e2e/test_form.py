@@ -121,7 +121,7 @@ def test_upload_a_csv_from_the_launch_form_pick_it_and_train_on_it(dashboard: Da
     for name, value in {"epochs": "1", "sequence_length": "8", "hidden_size": "8"}.items():
         page.fill(f"#field-{name}", value)
     page.click("#launch-submit")
-    page.wait_for_url(re.compile(r"#/experiments/\d+$"))
+    page.wait_for_url(re.compile(r"#/runs/\d+$"))
     run_id = int(page.url.rsplit("/", 1)[1])
     run = dashboard.wait_for(run_id, {"completed", "failed"}, timeout=120)
     assert run["status"] == "completed", run["error"]

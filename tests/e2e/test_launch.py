@@ -17,7 +17,7 @@ def test_launch_from_the_form_and_watch_progress_and_loss_move_live(dashboard: D
     page.fill("#field-sleep", "0.2")
     shoot(page, "launch")
     page.click("#launch-submit")
-    page.wait_for_url(re.compile(r"#/experiments/\d+$"))
+    page.wait_for_url(re.compile(r"#/runs/\d+$"))
     page.evaluate("window.notReloaded = true")
     page.wait_for_function("document.querySelector('#loss-chart')?.data?.[0]?.x?.length >= 2")
     first_progress, first_points = progress_of(page), chart_points(page, "#loss-chart")
@@ -39,7 +39,7 @@ def test_launch_from_the_form_and_watch_progress_and_loss_move_live(dashboard: D
 def test_an_invalid_value_is_shown_next_to_its_field_and_nothing_is_sent(
     dashboard: Dashboard, page
 ):
-    before = dashboard.api.get("/experiments").json()["total"]
+    before = dashboard.api.get("/runs").json()["total"]
     page.goto(f"{dashboard.url}/#/launch?pipeline=sleeper")
     page.fill("#field-steps", "0")
     page.fill("#field-sleep", "fast")
@@ -48,7 +48,7 @@ def test_an_invalid_value_is_shown_next_to_its_field_and_nothing_is_sent(
     assert page.inner_text("#error-sleep") == 'must be a number, got "fast"'
     assert page.get_attribute("#field-steps", "aria-invalid") == "true"
     shoot(page, "launch-invalid")
-    assert dashboard.api.get("/experiments").json()["total"] == before
+    assert dashboard.api.get("/runs").json()["total"] == before
 
 
 def test_the_apis_refusal_is_shown_on_the_field_it_names(dashboard: Dashboard, page):
@@ -68,6 +68,6 @@ def test_a_grid_launches_a_batch(dashboard: Dashboard, page):
     page.fill("#field-steps", "2, 3, 4")
     assert page.inner_text("#launch-submit") == "Launch 3 runs"
     page.click("#launch-submit")
-    page.wait_for_url(re.compile(r"#/experiments\?batch_id=\w+"))
-    page.wait_for_selector("#experiments-table tbody tr:nth-child(3)")
-    assert page.locator("#experiments-table tbody tr").count() == 3
+    page.wait_for_url(re.compile(r"#/runs\?batch_id=\w+"))
+    page.wait_for_selector("#runs-table tbody tr:nth-child(3)")
+    assert page.locator("#runs-table tbody tr").count() == 3

@@ -125,7 +125,7 @@ def test_a_prediction_job_cancelled_then_one_completed(
     queued.locator("button", has_text="Cancel").click()
     page.wait_for_selector("#prediction-jobs tr[data-status=cancelled]")
     for run_id in sleepers:
-        dashboard.api.post(f"/experiments/{run_id}/cancel").raise_for_status()
+        dashboard.api.post(f"/runs/{run_id}/cancel").raise_for_status()
     page.click("#predict-job")
     page.wait_for_selector("#prediction-jobs tr.job-rows td", timeout=30_000)
     done = page.locator("#prediction-jobs tr[data-status=completed]").first

@@ -22,9 +22,9 @@ def runs(dashboard: Dashboard) -> list[int]:
 @pytest.mark.parametrize(
     ("name", "fragment", "ready"),
     [
-        ("experiments", "#/experiments", "#experiments-table[data-query]"),
+        ("experiments", "#/runs", "#runs-table[data-query]"),
         ("launch", "#/launch?pipeline=sleeper", "#field-steps"),
-        ("run", "#/experiments/{first}", "#loss-chart .main-svg"),
+        ("run", "#/runs/{first}", "#loss-chart .main-svg"),
         ("compare", "#/compare?experiments={first},{second}", "#parallel-chart .parcoords"),
         ("studies", "#/studies", "main h1"),
         ("models", "#/models", "main h1"),

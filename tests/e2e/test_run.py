@@ -34,7 +34,7 @@ from tests.e2e.conftest import (
 def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
     run_id = dashboard.submit("sleeper", {"steps": 400, "sleep": 0.05})
     dashboard.wait_for(run_id, {"running"})
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.wait_for_selector(".page-head .badge[data-status=running]")
     page.click("#cancel-run")
     page.wait_for_selector("dialog[open]")
@@ -52,7 +52,7 @@ def test_cancel_a_running_run_from_its_page(dashboard: Dashboard, page):
 
 def test_dismissing_the_dialog_does_not_cancel(dashboard: Dashboard, page):
     run_id = dashboard.submit("sleeper", {"steps": 200, "sleep": 0.05})  # 10 s: Cancel is there
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.click("#cancel-run")
     page.click("dialog button[value=cancel]")
     assert page.locator("dialog[open]").count() == 0
@@ -62,7 +62,7 @@ def test_dismissing_the_dialog_does_not_cancel(dashboard: Dashboard, page):
 def test_a_finished_runs_scores_logs_config_and_files(dashboard: Dashboard, page):
     run_id = dashboard.submit("sleeper", {"steps": 3})
     dashboard.wait_for(run_id, {"completed"})
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.wait_for_selector("#scores")
     assert page.inner_text("#scores tbody tr td:first-child") == "MAE"
     assert "sleeper report" in page.inner_text("#report")
@@ -76,8 +76,21 @@ def test_a_finished_runs_scores_logs_config_and_files(dashboard: Dashboard, page
     assert dashboard.api.get(link.get_attribute("href").removeprefix("/api/v1")).status_code == 200
 
 
+def test_a_runs_former_address_shows_its_page(dashboard: Dashboard, page):
+    """``#/experiments/<id>``, a run's address before runs were called runs (a link kept in a
+    note, a chat), shows the run; ``#/experiments`` the runs."""
+    run_id = dashboard.submit("sleeper", {"steps": 3})
+    dashboard.wait_for(run_id, {"completed"})
+    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.wait_for_selector(".page-head .badge[data-status=completed]")
+    assert page.locator("nav [data-nav=runs].active").count() == 1
+    page.goto(f"{dashboard.url}/#/experiments")
+    page.wait_for_selector(f"#runs-table tr[data-id='{run_id}']")
+    assert page.inner_text("h1") == "Runs"
+
+
 def test_an_unknown_run_is_a_readable_message(dashboard: Dashboard, page):
-    page.goto(f"{dashboard.url}/#/experiments/999999")
+    page.goto(f"{dashboard.url}/#/runs/999999")
     page.wait_for_selector(".error-box")
     assert "experiment 999999 not found" in page.inner_text(".error-box")
 
@@ -100,7 +113,7 @@ def test_a_real_weather_run_that_stopped_early_shows_complete_scores_report_and_
     assert run["status"] == "completed" and run["progress"] == 1.0
     training = run["result"]["training"]
     assert "of 12 epochs (early stop" in training and run["progress_message"] != "epoch 12/12"
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.wait_for_selector("#live-note:text-is('ended completed')")  # after the history
     assert page.inner_text(".progress.big .pct") == "100%"
     assert page.inner_text("#progress-message") == f"Complete. {training}"
@@ -120,8 +133,8 @@ def test_a_real_weather_run_that_stopped_early_shows_complete_scores_report_and_
     files = page.eval_on_selector_all("#files a", "links => links.map(a => a.textContent)")
     plots = [path for path in files if path.startswith("plots/")]
     assert len(plots) == len(captions) and "report.md" in files
-    page.goto(f"{dashboard.url}/#/experiments?status=completed")
-    listed = page.locator(f"#experiments-table tr[data-id='{run_id}'] .progress")
+    page.goto(f"{dashboard.url}/#/runs?status=completed")
+    listed = page.locator(f"#runs-table tr[data-id='{run_id}'] .progress")
     assert listed.inner_text() == "100%"
     assert listed.get_attribute("title") == f"completed · last report: {run['progress_message']}"
 
@@ -130,7 +143,7 @@ def test_rename_a_run_in_place_and_save_its_notes(dashboard: Dashboard, page):
     run_id = dashboard.submit("sleeper", {"steps": 2, "sleep": 0}, name="first try")
     dashboard.submit("sleeper", {"steps": 1}, name="taken")
     dashboard.wait_for(run_id, {"completed"})
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.click("#run-name:text-is('first try')")
     page.fill("#run-name-input", "lr 0.1 baseline")
     page.press("#run-name-input", "Enter")
@@ -165,7 +178,7 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
     run_id, credential = made.json()["experiment"]["id"], made.json()["credential"]
     writer = httpx.Client(base_url=str(dashboard.api.base_url),
                           headers={"Authorization": f"Bearer {credential}"})  # fmt: skip
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.wait_for_selector("#live-note:text-is('live')")
     assert page.is_visible("#system-card .chart-empty")
     samples = {CPU: 40.0, MEMORY: 2100.0, PROCESS_CPU: 95.0, PROCESS_RSS: 180.0,
@@ -178,7 +191,7 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
     ]
     with writer:
         assert (
-            writer.post(f"/experiments/{run_id}/batch", json={"metrics": points}).status_code
+            writer.post(f"/runs/{run_id}/batch", json={"metrics": points}).status_code
             == 200
         )
         page.wait_for_function(
@@ -191,15 +204,15 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
         assert chart_points(page, "#metric-chart") == 1  # accuracy: no system metric there
         shoot(page, "run-system-metrics")
         edited = {"name": "sampled, renamed", "notes": "written elsewhere"}
-        assert dashboard.api.patch(f"/experiments/{run_id}", json=edited).status_code == 200
+        assert dashboard.api.patch(f"/runs/{run_id}", json=edited).status_code == 200
         page.wait_for_selector("#run-name:text-is('sampled, renamed')")
         assert page.input_value("#run-notes") == "written elsewhere"
-        page.goto(f"{dashboard.url}/#/experiments")
-        page.wait_for_selector("#experiments-table[data-query]")
-        headers = page.inner_text("#experiments-table thead")
+        page.goto(f"{dashboard.url}/#/runs")
+        page.wait_for_selector("#runs-table[data-query]")
+        headers = page.inner_text("#runs-table thead")
         assert "accuracy" in headers and "system/" not in headers  # not among the columns
         assert (
-            writer.post(f"/experiments/{run_id}/end", json={"status": "completed"}).status_code
+            writer.post(f"/runs/{run_id}/end", json={"status": "completed"}).status_code
             == 200
         )
 
@@ -227,12 +240,12 @@ def test_system_samples_by_time_no_lease_once_ended_and_scores_marked_by_their_w
     started = dashboard.run(run_id)["started_at"]
     writer = httpx.Client(base_url=str(dashboard.api.base_url),
                           headers={"Authorization": f"Bearer {credential}"})  # fmt: skip
-    page.goto(f"{dashboard.url}/#/experiments/{run_id}")
+    page.goto(f"{dashboard.url}/#/runs/{run_id}")
     page.wait_for_selector("#live-note:text-is('live')")
     samples = [{"key": key, "step": step, "value": 10.0 + step, "time": started + 15 * (step + 1)}
                for step in range(3) for key in (CPU, PROCESS_THREADS)]  # fmt: skip
     with writer:
-        answer = writer.post(f"/experiments/{run_id}/batch", json={"metrics": samples})
+        answer = writer.post(f"/runs/{run_id}/batch", json={"metrics": samples})
         assert answer.status_code == 200, answer.text
         page.wait_for_selector("#run-info td:text-is('Last heartbeat')")  # while it runs
         seconds = page.wait_for_function(
@@ -243,7 +256,7 @@ def test_system_samples_by_time_no_lease_once_ended_and_scores_marked_by_their_w
         assert x_title == "seconds since the run started"
         shoot(page, "run-system-by-time")
         ended = {"status": "completed", "result": {"metrics": ENDED_SCORES}}
-        assert writer.post(f"/experiments/{run_id}/end", json=ended).status_code == 200
+        assert writer.post(f"/runs/{run_id}/end", json=ended).status_code == 200
     page.wait_for_selector("#scores")
     info = page.inner_text("#run-info")
     assert "Last heartbeat" not in info and "Lease" not in info
@@ -281,7 +294,7 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
     served.api.close()
     streams: list[str] = []
     page.on("websocket", lambda socket: streams.append(socket.url))
-    signed_in(page).goto(f"{served.url}/#/experiments/{run_id}")
+    signed_in(page).goto(f"{served.url}/#/runs/{run_id}")
     page.wait_for_selector(".page-head .badge[data-status=running]")
     page.wait_for_selector("#health:text-matches('^ok')")
     assert page.inner_text("#live-note") == "live"
@@ -305,5 +318,5 @@ def test_a_run_page_shows_the_server_gone_and_catches_up_once_it_is_back(
     assert steps == list(range(1, len(steps) + 1))  # no gap where the page was disconnected
     # The stream resumed after the last event the page got (not a new history): what came
     # meanwhile arrived as messages, each once (a duplicate step would break the range above).
-    run_streams = [url for url in streams if f"/experiments/{run_id}/events" in url]
+    run_streams = [url for url in streams if f"/runs/{run_id}/events" in url]
     assert "after=" not in run_streams[0] and re.search(r"[?&]after=[1-9]", run_streams[-1])

@@ -14,7 +14,7 @@ SCORE = "metrics.MAE.model"
 
 
 def shown_ids(page) -> list[int]:
-    rows = "#experiments-table tbody tr[data-id]"
+    rows = "#runs-table tbody tr[data-id]"
     return [int(i) for i in page.eval_on_selector_all(rows, "rows => rows.map(r => r.dataset.id)")]
 
 
@@ -22,26 +22,26 @@ def test_a_score_column_sorts_filters_and_downloads_as_csv(dashboard: Dashboard,
     two, four, eight = (dashboard.submit("sleeper", {"steps": n, "sleep": 0}) for n in (2, 4, 8))
     for run_id in (two, four, eight):
         dashboard.wait_for(run_id, {"completed"})
-    page.goto(f"{dashboard.url}/#/experiments?pipeline=sleeper")
-    page.wait_for_selector("#experiments-table[data-query]")
+    page.goto(f"{dashboard.url}/#/runs?pipeline=sleeper")
+    page.wait_for_selector("#runs-table[data-query]")
     page.click(".column-chooser summary")
     page.check(f"#score-columns input[value='{SCORE}']")
-    page.wait_for_selector(f"#experiments-table td[data-score='{SCORE}']")
+    page.wait_for_selector(f"#runs-table td[data-score='{SCORE}']")
     page.click(".column-chooser summary")  # closed: its list covers the table
-    header = page.locator("#experiments-table th.sortable", has_text=SCORE)
+    header = page.locator("#runs-table th.sortable", has_text=SCORE)
     header.click()
-    page.wait_for_selector("#experiments-table[data-query*='order=asc']")
+    page.wait_for_selector("#runs-table[data-query*='order=asc']")
     assert shown_ids(page)[:3] == [eight, four, two]  # MAE 0.125, 0.25, 0.5
     header.click()
     page.wait_for_selector(
-        "#experiments-table[data-query*='sort=score']:not([data-query*='order=asc'])"
+        "#runs-table[data-query*='sort=score']:not([data-query*='order=asc'])"
     )
     assert shown_ids(page)[:3] == [two, four, eight]
     assert page.locator(f"tr[data-id='{eight}'] td[data-score='{SCORE}']").inner_text() == "0.125"
 
     page.fill("#score-filter", f"{SCORE}<0.3, {SCORE}>0.1")
     page.press("#score-filter", "Enter")
-    page.wait_for_selector("#experiments-table[data-query*='score=']")
+    page.wait_for_selector("#runs-table[data-query*='score=']")
     assert shown_ids(page) == [four, eight]
     shoot(page, "experiments-scores")
     with page.expect_download() as download:

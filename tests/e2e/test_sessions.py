@@ -65,7 +65,7 @@ def test_two_servers_on_two_ports_keep_one_browser_signed_in_to_both(
     for served in two_servers:  # signed in to one, then to the other
         page.goto(_login_link(served), wait_until="commit")
     for served in two_servers:
-        page.goto(f"{served.url}/#/experiments")
+        page.goto(f"{served.url}/#/runs")
         page.wait_for_selector("#project-picker, #sign-in")
         assert page.locator("#project-picker").count() == 1, f"signed out of {served.url}"
     assert len({cookie["name"] for cookie in context.cookies()}) == 2

@@ -67,7 +67,7 @@ class Server:
     def finished(self, run: int, timeout: float = 300) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.http.get(f"/experiments/{run}", headers=self.rev).json()
+            found = self.http.get(f"/runs/{run}", headers=self.rev).json()
             if found["status"] in ("completed", "failed", "cancelled", "lost"):
                 return dict(found)
             time.sleep(0.3)
@@ -128,7 +128,7 @@ def test_failures_reviewed_train_an_adapter_that_is_promoted_only_when_better(se
     decision = run["result"]["decision"]
     assert decision["promote"] is True and decision["champion"] is None, decision
     assert f"{len(held)} to 0" in decision["reason"]
-    curve = server.http.get(f"/experiments/{run['id']}/metrics", headers=server.rev).json()
+    curve = server.http.get(f"/runs/{run['id']}/metrics", headers=server.rev).json()
     assert "train_loss" in str(curve)
     version = _version(server, 1)
     assert version["metrics"]["held_out_better"] == len(held)
@@ -196,7 +196,7 @@ def test_a_fine_tune_queued_from_the_command_line_resumes_after_a_crash_and_is_c
     assert resumed["status"] == "running"
     kept = int(_logs(server, run).split("resuming from step ")[1].split()[0])
     assert kept >= 5  # a state kept every 5 steps: not from the start
-    cancelled = server.http.post(f"/experiments/{run}/cancel", headers=server.rev)
+    cancelled = server.http.post(f"/runs/{run}/cancel", headers=server.rev)
     assert cancelled.status_code == 202, cancelled.text
     ended = server.finished(run, timeout=90)
     assert ended["status"] == "cancelled", ended
@@ -208,7 +208,7 @@ def _wait_for(server: Server, run: int, done: Any, timeout: float = 120) -> dict
     """Run ``run`` once ``done(it)`` holds."""
     deadline = time.monotonic() + timeout
     while True:
-        found = dict(server.http.get(f"/experiments/{run}", headers=server.rev).json())
+        found = dict(server.http.get(f"/runs/{run}", headers=server.rev).json())
         if done(found):
             return found
         assert time.monotonic() < deadline, f"run {run}: {found}"
@@ -216,5 +216,5 @@ def _wait_for(server: Server, run: int, done: Any, timeout: float = 120) -> dict
 
 
 def _logs(server: Server, run: int) -> str:
-    lines = server.http.get(f"/experiments/{run}/logs", headers=server.rev).json()["data"]
+    lines = server.http.get(f"/runs/{run}/logs", headers=server.rev).json()["data"]
     return "\n".join(line["message"] for line in lines)

@@ -147,16 +147,16 @@ def test_a_run_of_one_worker_is_served_registered_and_predicted_and_batched_by_a
     home, api = api_home
     trainer = worker_home("worker-b")
     body = {"pipeline": WEATHER, "config": TINY}
-    run = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
-    trained = finished(api, f"/experiments/{run}")
+    run = call(api, "POST", "/runs", 201, json=body)["data"][0]["id"]
+    trained = finished(api, f"/runs/{run}")
     assert trained["status"] == "completed", trained
     blobs = cluster.blobs()
     kept = [key.removeprefix(f"runs/{run}/") for key in blobs.list_keys(f"runs/{run}")]
     assert {"report.md", "artifact/artifact.json"} <= set(kept)
-    report = call(api, "GET", f"/experiments/{run}/report")
+    report = call(api, "GET", f"/runs/{run}/report")
     assert report["markdown"].startswith("#")
     plot = next(path for path in kept if path.endswith(".png"))
-    served = api.get(f"{API}/experiments/{run}/artifacts/{plot}")
+    served = api.get(f"{API}/runs/{run}/artifacts/{plot}")
     assert served.status_code == 200 and served.content == blobs.get_bytes(f"runs/{run}/{plot}")
 
     model = f"weather-{uuid.uuid4().hex[:8]}"  # the database keeps other tests' models
@@ -209,16 +209,16 @@ def test_a_data_file_on_the_apis_disk_alone_is_read_by_a_worker_of_another_machi
     config = {"csv": "gspc.csv", "time_column": "Date", "target": "Close", **TINY}
     config.pop("max_rows")
     body = {"pipeline": "forecaster", "config": config}
-    gaps = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
-    refused = finished(api, f"/experiments/{gaps}")  # the file as its worker's copy says it
+    gaps = call(api, "POST", "/runs", 201, json=body)["data"][0]["id"]
+    refused = finished(api, f"/runs/{gaps}")  # the file as its worker's copy says it
     assert refused["status"] == "failed", refused
     assert refused["error"].startswith("DataFormatError: gspc.csv, line 3, column 1 ('Date')")
     body["config"] = {**config, "missing": "fill"}  # trading days: weekends are gaps
-    first = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
-    assert finished(api, f"/experiments/{first}")["status"] == "completed"
+    first = call(api, "POST", "/runs", 201, json=body)["data"][0]["id"]
+    assert finished(api, f"/runs/{first}")["status"] == "completed"
     mine.write_text(versions[1])  # another version of the file, on the API's disk
-    second = call(api, "POST", "/experiments", 201, json=body)["data"][0]["id"]
-    ended = finished(api, f"/experiments/{second}")
+    second = call(api, "POST", "/runs", 201, json=body)["data"][0]["id"]
+    ended = finished(api, f"/runs/{second}")
     assert ended["status"] == "completed", ended
     copies = [f for f in files_below(cluster.root / "worker-b") if f.endswith(".csv")]
     digests = [hashlib.sha256(text.encode()).hexdigest() for text in versions]

@@ -138,7 +138,7 @@ def warm_up(api_url: str, store: Store) -> None:
     platform at its first task, seconds on a loaded machine, during which B, polling, would
     take every job the tests queue for both."""
     with httpx.Client(base_url=api_url, headers=admin_headers(store), timeout=30) as api:
-        made = api.post("/experiments", json={"pipeline": "sleeper", "config": {"steps": 1}})
+        made = api.post("/runs", json={"pipeline": "sleeper", "config": {"steps": 1}})
     assert made.status_code == 201, made.text
     run = int(made.json()["data"][0]["id"])
     wait_for(lambda: store.get_experiment(run).status == "completed", timeout=60, every=0.1)

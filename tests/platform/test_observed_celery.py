@@ -33,7 +33,7 @@ from tests.platform.servers import (
 )
 
 pytestmark = pytest.mark.slow
-SPANS = {"POST /api/v1/experiments", "apply_async/azuraforge.run_experiment",
+SPANS = {"POST /api/v1/runs", "apply_async/azuraforge.run_experiment",
          "run/azuraforge.run_experiment", "job run", "run run"}  # fmt: skip
 """A run's spans through Celery: the request's, Celery's (sent, run), the worker's, the job's."""
 
@@ -68,10 +68,10 @@ def test_a_celery_pool_counts_its_children_and_a_run_is_one_trace_through_celery
         stack.callback(kill_group, pool)
         wait_for(lambda: answers(f"http://127.0.0.1:{metrics}/metrics"), WORKER_STARTS_WITHIN, 0.2)
         body = {"pipeline": "sleeper", "config": {"steps": 10, "sleep": 0.2}}
-        made = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json=body,
+        made = httpx.post(f"http://127.0.0.1:{port}/api/v1/runs", json=body,
                           headers={**bearer(), **parent})  # fmt: skip
         run = made.json()["data"][0]["id"]
-        url = f"http://127.0.0.1:{port}/api/v1/experiments/{run}"
+        url = f"http://127.0.0.1:{port}/api/v1/runs/{run}"
         wait_for(lambda: httpx.get(url, headers=bearer()).json()["status"] == "completed", 60, 0.2)
         scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
         names = lambda: {span["name"] for span in receiver.of_trace(trace_id)}  # noqa: E731

@@ -34,7 +34,7 @@ def test_a_change_through_one_serve_is_run_by_the_other(
     one, other = urls
     body = b"x" * 3000
     assert (
-        httpx.post(f"{other}/api/v1/experiments", content=body, headers=bearer()).status_code
+        httpx.post(f"{other}/api/v1/runs", content=body, headers=bearer()).status_code
         != 413
     )
     changed = httpx.patch(f"{one}/api/v1/server/settings", headers=bearer(),
@@ -45,7 +45,7 @@ def test_a_change_through_one_serve_is_run_by_the_other(
     while _version(other) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _version(other) == 1
-    refused = httpx.post(f"{other}/api/v1/experiments", content=body, headers=bearer())
+    refused = httpx.post(f"{other}/api/v1/runs", content=body, headers=bearer())
     assert refused.status_code == 413, refused.text
     assert refused.headers["X-AzuraForge-Settings-Version"] == "1"
     assert "2,000 bytes" in refused.json()["error"]["message"]

@@ -127,7 +127,7 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
 ) -> None:
     trace_id, parent = new_trace()
     body = {"pipeline": "sleeper", "config": {"steps": 3, "sleep": 0.05}}
-    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+    made = httpx.post(f"{traced_serve}/api/v1/runs", headers={**bearer(), **parent},
                       json=body)  # fmt: skip
     assert made.status_code == 201, made.text
     run = made.json()["data"][0]["id"]
@@ -135,7 +135,7 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
         receiver, trace_id, lambda found: {"run run", "job run"} <= {s["name"] for s in found}
     )
     by_id = {span["span_id"]: span for span in spans}
-    request = next(s for s in spans if s["name"] == "POST /api/v1/experiments")
+    request = next(s for s in spans if s["name"] == "POST /api/v1/runs")
     job = next(s for s in spans if s["name"] == "job run")
     ran = next(s for s in spans if s["name"] == "run run")
     assert request["service"] == "azuraforge" and request["kind"] == ProtoSpan.SPAN_KIND_SERVER
@@ -163,11 +163,11 @@ def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
     traced_serve: str, receiver: Receiver, config: dict[str, Any], ended: str
 ) -> None:
     trace_id, parent = new_trace()
-    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+    made = httpx.post(f"{traced_serve}/api/v1/runs", headers={**bearer(), **parent},
                       json={"pipeline": "sleeper", "config": config})  # fmt: skip
     run = made.json()["data"][0]["id"]
     if ended == "cancelled":  # once running: its process has its span open
-        url = f"{traced_serve}/api/v1/experiments/{run}"
+        url = f"{traced_serve}/api/v1/runs/{run}"
         wait_for(lambda: httpx.get(url, headers=bearer()).json()["status"] == "running", 60, 0.1)
         assert httpx.post(f"{url}/cancel", headers=bearer()).status_code == 202
 
@@ -180,7 +180,7 @@ def test_a_run_that_fails_or_is_cancelled_still_sends_its_whole_trace(
     by_id = {span["span_id"]: span for span in spans}
     ran = next(s for s in spans if s["name"] == "run run")
     chain = [s["name"] for s in _ancestors(ran, by_id)]
-    assert chain[0] == "job run" and chain[-1] == "POST /api/v1/experiments"
+    assert chain[0] == "job run" and chain[-1] == "POST /api/v1/runs"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_a_run_whose_process_is_killed_or_whose_lease_is_lost_ends_its_workers_s
 
     lost_before = losses()
     body = {"pipeline": "sleeper", "config": {"steps": 400, "sleep": 0.05, **config}}
-    made = httpx.post(f"{traced_serve}/api/v1/experiments", headers={**bearer(), **parent},
+    made = httpx.post(f"{traced_serve}/api/v1/runs", headers={**bearer(), **parent},
                       json=body)  # fmt: skip
     run = made.json()["data"][0]["id"]
     if ended == "lost":  # its lease taken as if it had expired, as the reaper does
@@ -223,8 +223,8 @@ def test_a_run_whose_process_is_killed_or_whose_lease_is_lost_ends_its_workers_s
     assert job["attributes"]["azuraforge.job.status"] == ended
     assert job["status"] == ProtoStatus.STATUS_CODE_ERROR
     by_id = {span["span_id"]: span for span in receiver.of_trace(trace_id)}
-    assert _ancestors(job, by_id)[-1]["name"] == "POST /api/v1/experiments"
-    record = httpx.get(f"{traced_serve}/api/v1/experiments/{run}", headers=bearer()).json()
+    assert _ancestors(job, by_id)[-1]["name"] == "POST /api/v1/runs"
+    record = httpx.get(f"{traced_serve}/api/v1/runs/{run}", headers=bearer()).json()
     assert record["status"] == ended
     assert losses() - lost_before == (1 if ended == "lost" else 0)
 
@@ -239,9 +239,9 @@ def test_a_prediction_is_traced_through_the_model_server(
     """A real model trained, registered and asked: the predict request's trace holds the
     model's own span (its version, its rows)."""
     api = httpx.Client(base_url=f"{traced_serve}/api/v1", headers=bearer(), timeout=60)
-    made = api.post("/experiments", json={"pipeline": "weather-forecaster", "config": TINY})
+    made = api.post("/runs", json={"pipeline": "weather-forecaster", "config": TINY})
     run = made.json()["data"][0]
-    done = lambda: api.get(f"/experiments/{run['id']}").json()["status"] == "completed"  # noqa: E731
+    done = lambda: api.get(f"/runs/{run['id']}").json()["status"] == "completed"  # noqa: E731
     wait_for(done, 120, 0.2)
     assert api.post("/models", json={"name": "traced"}).status_code == 201
     assert api.post("/models/traced/versions", json={"experiment": run["name"]}).status_code == 201
@@ -314,7 +314,7 @@ def test_spans_leave_scrubbed() -> None:
                                   "exception.message": "Key (name)=(ana's secret) exists",
                                   "exception.stacktrace": "File /srv/af/x.py"})  # fmt: skip
     server = ReadableSpan(
-        "GET /api/v1/experiments", context, kind=SpanKind.SERVER, events=[failing],
+        "GET /api/v1/runs", context, kind=SpanKind.SERVER, events=[failing],
         attributes={"url.query": "limit=5&api_key=k3y&token=t0k", "url.path": "/api/v1/x"},
         status=Status(StatusCode.ERROR, "duplicate key (ana's secret)"),
     )  # fmt: skip

@@ -82,7 +82,7 @@ def test_a_killed_script_s_spool_is_sent_by_the_next_run(
     first = json.loads(left[0].read_text())
     with api.serve():
         with Client(api.url, token=api.token) as client:  # one went before the kill, its
-            client.session.request("POST", f"/experiments/{run}/batch", json={  # answer lost
+            client.session.request("POST", f"/runs/{run}/batch", json={  # answer lost
                 "batch_id": first["batch_id"],
                 "metrics": [{"key": k, "step": s, "value": v} for k, s, v, _ in first["points"]],
             })  # fmt: skip

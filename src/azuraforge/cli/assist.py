@@ -289,7 +289,7 @@ def fine_tune_command(
             )  # fmt: skip
         console.print(
             f"queued run {run['id']} ({run['name']}); follow it with: "
-            f"azuraforge experiments follow {run['id']}",
+            f"azuraforge runs follow {run['id']}",
             highlight=False,
         )
 

@@ -39,10 +39,10 @@ from azuraforge.cli import (
     chat,
     data,
     db,
-    experiments,
     models,
     notes,
     plugins,
+    runs,
     serve,
     server_settings,
     stream,
@@ -86,13 +86,14 @@ app.add_typer(access.keys, name="keys")
 app.add_typer(blobs.app, name="blobs")
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
-app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(runs.app, name="experiments", hidden=True, deprecated=True)  # for one release
 app.add_typer(models.app, name="models")
 app.add_typer(server_settings.app, name="settings")
 app.add_typer(stream.app, name="stream")
 app.add_typer(tracking.app, name="track")
 app.command()(chat.chat)
-app.command()(experiments.submit)
+app.command()(runs.submit)
 app.command()(notes.rename)
 app.command()(notes.note)
 app.command()(tags.tag)
@@ -132,7 +133,7 @@ def run(
         typer.Option(
             "--record/--no-record",
             help="Record the run in the platform's store (AZURAFORGE_DATABASE_URL), so it "
-            "appears in `azuraforge experiments list`.",
+            "appears in `azuraforge runs list`.",
         ),
     ] = True,
     verbose: Verbose = False,

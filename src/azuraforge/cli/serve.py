@@ -26,7 +26,7 @@ from azuraforge.cli.common import (
 from azuraforge.cli.plugins import load_plugins
 from azuraforge.errors import AzuraForgeError, TransportUnavailableError
 from azuraforge.platform.hosts import is_loopback_bind
-from azuraforge.platform.metrics_folder import shared_metrics
+from azuraforge.platform.prometheus_folder import shared_metrics
 
 if TYPE_CHECKING:
     from azuraforge.platform.jobs.transport import Transport
@@ -226,7 +226,7 @@ def _checked_run(
         without ``--submit``.
     """
     from azuraforge.apps import get_pipeline
-    from azuraforge.platform.services.experiments import validate_config
+    from azuraforge.platform.services.validation import validate_config
 
     if pairs and not pipeline:
         raise UsageError("--set gives settings to the run of --submit PIPELINE; add --submit")
@@ -321,7 +321,7 @@ def _submit_and_announce(
     address, link = where
     folder = data_folder_of(settings, DEFAULT_PROJECT, open_blobs(settings), store)
     run = experiments.submit(store, transport, pipeline, config, data_folder=folder)[0]
-    page = f"/#/experiments/{run.id}"
+    page = f"/#/runs/{run.id}"
     shown = f"{address}{link}&next={quote(page, safe='')}" if link else f"{address}{page}"
     console.print(
         f"queued {pipeline} as run {run.id}; watch it live: {escape(shown)}",
@@ -336,7 +336,7 @@ def _submit_and_announce(
 def _announce_end(store: Store, experiment_id: int, address: str) -> None:
     """Wait for the run to end; print how, and its test scores beside their baselines. A run
     deleted meanwhile, or a store that stays unreachable, ends the wait with a line."""
-    from azuraforge.cli.experiments import scores_table
+    from azuraforge.cli.runs import scores_table
     from azuraforge.platform.store.states import FINISHED_STATES
 
     try:
@@ -350,7 +350,7 @@ def _announce_end(store: Store, experiment_id: int, address: str) -> None:
     console.print(
         f"run {experiment_id} {record.status}"
         + (f": {record.error}" if record.error else "")
-        + f" ({escape(address)}/#/experiments/{experiment_id})",
+        + f" ({escape(address)}/#/runs/{experiment_id})",
         highlight=False,
         soft_wrap=True,
     )
@@ -388,7 +388,7 @@ def worker(
 ) -> None:
     """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
     with user_errors(verbose), shared_metrics():
-        from azuraforge.platform.metrics import serve_metrics
+        from azuraforge.platform.prometheus import serve_metrics
         from azuraforge.platform.server import run_workers
         from azuraforge.platform.tracing import start_tracing
 

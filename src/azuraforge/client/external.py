@@ -60,13 +60,13 @@ class ExternalRun:
         }
         if progress is not None:
             body["progress"] = dict(zip(("done", "total", "message"), progress, strict=True))
-        answer = self.session.request("POST", f"/experiments/{self.id}/batch", json=body)
+        answer = self.session.request("POST", f"/runs/{self.id}/batch", json=body)
         return bool(answer["cancel_requested"])
 
     def heartbeat(self) -> bool:
         """Keep the run alive its idle limit from now, writing nothing; whether someone asked
         it to stop."""
-        answer = self.session.request("POST", f"/experiments/{self.id}/heartbeat")
+        answer = self.session.request("POST", f"/runs/{self.id}/heartbeat")
         return bool(answer["cancel_requested"])
 
     def upload(self, path: str, file: str | os.PathLike[str]) -> dict[str, Any]:
@@ -74,7 +74,7 @@ class ExternalRun:
         the file as recorded (``ArtifactPublic``)."""
         with open(file, "rb") as content:
             answer = self.session.request(
-                "PUT", f"/experiments/{self.id}/artifacts/{quote(path)}", content=content,
+                "PUT", f"/runs/{self.id}/artifacts/{quote(path)}", content=content,
                 headers={"Content-Type": "application/octet-stream"},
             )  # fmt: skip
         return dict(answer)
@@ -87,7 +87,7 @@ class ExternalRun:
         ``cancelled``) with its ``result`` (test scores under ``metrics``...); the run as it
         ended. A run ended already: ``ConflictError``."""
         body = {"status": status, "error": error, "result": result}
-        return dict(self.session.request("POST", f"/experiments/{self.id}/end", json=body))
+        return dict(self.session.request("POST", f"/runs/{self.id}/end", json=body))
 
     def close(self) -> None:
         """Free the session's connections."""

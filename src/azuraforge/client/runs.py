@@ -1,4 +1,4 @@
-"""Runs through the API (``/experiments``: the API's name for a run): queue, list, read,
+"""Runs through the API (``/runs``): queue, list, read,
 follow, rename and note, cancel, delete, compare."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Runs:
         body: dict[str, Any] = {"pipeline": pipeline, "config": config or {}, "name": name}
         if grid:
             body["grid"] = grid
-        return list(self.session.request("POST", "/experiments", json=body)["data"])
+        return list(self.session.request("POST", "/runs", json=body)["data"])
 
     def start_external(
         self, pipeline: str = "external", params: dict[str, Any] | None = None, *,
@@ -99,7 +99,7 @@ class Runs:
         tag
             Only runs with each of these tags, ``key:value``.
         """
-        return self.session.page("/experiments", self._query(locals()))  # the options above
+        return self.session.page("/runs", self._query(locals()))  # the options above
 
     def export(self, columns: str | Sequence[str] | None = None, **filters: Any) -> Iterator[str]:
         """Every run that :meth:`list` with ``filters`` (its page aside) finds, as CSV text
@@ -109,17 +109,17 @@ class Runs:
         query = {**self._query(filters), "format": "csv", "columns": columns}
         query.pop("limit", None)
         query.pop("offset", None)
-        return self.session.text("/experiments", query)
+        return self.session.text("/runs", query)
 
     def score_names(self) -> Sequence[str]:
         """The names of the scores the project's runs have (the numbers of their results by
         dotted path: ``metrics.MAE.model``), in order."""
-        return list(self.session.request("GET", "/experiments/scores/names")["names"])
+        return list(self.session.request("GET", "/runs/scores/names")["names"])
 
     def each(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every run that :meth:`list` with ``filters`` (without ``limit``) finds, page after
         page."""
-        return self.session.each("/experiments", self._query(filters))
+        return self.session.each("/runs", self._query(filters))
 
     def get(self, run_id: int) -> dict[str, Any]:
         """One run whole: status, lease, config, scores beside baselines, files.
@@ -129,7 +129,7 @@ class Runs:
         NotFoundError
             When the project has no run ``run_id``.
         """
-        return dict(self.session.request("GET", f"/experiments/{run_id}"))
+        return dict(self.session.request("GET", f"/runs/{run_id}"))
 
     def events(self, run_id: int) -> Iterator[dict[str, Any]]:
         """The run's event messages as they come (``history`` first, then ``progress``,
@@ -142,19 +142,19 @@ class Runs:
             When the stream cannot be opened or breaks, naming the run.
         """
         try:
-            yield from self.session.messages(f"/experiments/{run_id}/events")
+            yield from self.session.messages(f"/runs/{run_id}/events")
         except StoreUnavailableError as e:
             raise StoreUnavailableError(f"the event stream of run {run_id}: {e}") from None
 
     def cancel(self, run_id: int) -> dict[str, Any]:
         """Cancel a queued run at once, a running one at its next step (its metrics so far
         are kept); the run as it stands (``running`` while it stops)."""
-        return dict(self.session.request("POST", f"/experiments/{run_id}/cancel"))
+        return dict(self.session.request("POST", f"/runs/{run_id}/cancel"))
 
     def delete(self, run_id: int) -> None:
         """Delete a finished or queued run with its metrics and files (a running one:
         :class:`ConflictError`; cancel it first)."""
-        self.session.request("DELETE", f"/experiments/{run_id}")
+        self.session.request("DELETE", f"/runs/{run_id}")
 
     def rename(self, run_id: int, name: str) -> dict[str, Any]:
         """Rename a run, whatever its status; the run whole.
@@ -190,7 +190,7 @@ class Runs:
         """
         found: dict[str, str] = {}
         for key, value in tags.items():
-            answer = self.session.request("PUT", f"/experiments/{run_id}/tags/{quote(key)}",
+            answer = self.session.request("PUT", f"/runs/{run_id}/tags/{quote(key)}",
                                           json={"value": value})  # fmt: skip
             found = dict(answer["tags"])
         return found
@@ -203,11 +203,11 @@ class Runs:
         NotFoundError
             When the run has no tag ``key``.
         """
-        answer = self.session.request("DELETE", f"/experiments/{run_id}/tags/{quote(key)}")
+        answer = self.session.request("DELETE", f"/runs/{run_id}/tags/{quote(key)}")
         return dict(answer["tags"])
 
     def _edit(self, run_id: int, changes: dict[str, str]) -> dict[str, Any]:
-        return dict(self.session.request("PATCH", f"/experiments/{run_id}", json=changes))
+        return dict(self.session.request("PATCH", f"/runs/{run_id}", json=changes))
 
     def compare(
         self, runs: str | Sequence[int] | None = None, *, batch: str | None = None,

@@ -81,7 +81,7 @@ class Run:
     @property
     def cancel_requested(self) -> bool:
         """Whether someone asked the run to stop (from the dashboard, or ``azuraforge
-        experiments cancel``): stop at your next step and leave the block."""
+        runs cancel``): stop at your next step and leave the block."""
         return self._sender.cancel_requested
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:

@@ -131,11 +131,11 @@ class ServerSink:
         try:
             for key, value in (batch.tags or {}).items():
                 self.client.session.request(
-                    "PUT", f"/experiments/{self.run.id}/tags/{quote(key)}", json={"value": value}
+                    "PUT", f"/runs/{self.run.id}/tags/{quote(key)}", json={"value": value}
                 )
             if batch.notes is not None:
                 body = {"notes": batch.notes}
-                self.client.session.request("PATCH", f"/experiments/{self.run.id}", json=body)
+                self.client.session.request("PATCH", f"/runs/{self.run.id}", json=body)
         except AzuraForgeError as e:
             error = classified(e)
             if isinstance(error, SinkRefusedError):

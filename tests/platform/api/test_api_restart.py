@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def follow(port: int, experiment_id: int) -> list[dict]:
-    url = f"ws://127.0.0.1:{port}/api/v1/experiments/{experiment_id}/events"
+    url = f"ws://127.0.0.1:{port}/api/v1/runs/{experiment_id}/events"
     with connect(url, open_timeout=10, additional_headers=bearer()) as socket_:
         return [json.loads(raw) for raw in socket_]
 
@@ -28,13 +28,13 @@ def test_a_run_outlives_the_api_and_its_events_replay(settings, sleeper, serves)
     serves.append(serve)
     (worker,) = children(serve.pid)
     body = {"pipeline": "sleeper", "config": {"steps": 40, "sleep": 0.1}}
-    row = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/experiments", json=body, headers=bearer()
-    ).json()["data"][0]
+    row = httpx.post(f"http://127.0.0.1:{port}/api/v1/runs", json=body, headers=bearer()).json()[
+        "data"
+    ][0]
     while (
-        httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/experiments/{row['id']}", headers=bearer()
-        ).json()["progress"]
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/runs/{row['id']}", headers=bearer()).json()[
+            "progress"
+        ]
         < 0.2
     ):
         time.sleep(0.05)

@@ -32,7 +32,7 @@ def test_two_apps_share_the_routes_answer_alike_and_refuse_dependency_overrides(
     assert len(shared) >= 17  # every resource's router, MLflow's and OpenAI's
     for app in (first, second):
         with TestClient(app, headers=admin_headers(store)) as client:
-            assert client.get("/api/v1/experiments").status_code == 200
+            assert client.get("/api/v1/runs").status_code == 200
             assert client.get("/api/v1/nowhere").status_code == 404
         with pytest.raises(TypeError):  # ignored by the shared routes: refused, not lost
             app.dependency_overrides[create_app] = create_app

@@ -98,34 +98,34 @@ def test_nothing_outside_the_dashboards_folder_or_missing_is_served(
 
 def test_the_api_keeps_its_own_errors_beside_the_dashboard(read_only_client: TestClient):
     assert read_only_client.get("/api/v1/nothing").json()["error"]["code"] == "NOT_FOUND"
-    assert read_only_client.post("/api/v1/experiments/1").status_code == 405
+    assert read_only_client.post("/api/v1/runs/1").status_code == 405
     assert read_only_client.post("/").status_code == 405
 
 
 def test_other_sites_pages_may_not_change_anything_nor_follow_streams(client: TestClient):
     other = {"origin": "https://evil.example"}
-    refused = client.post("/api/v1/experiments", json={"pipeline": "sleeper"}, headers=other)
+    refused = client.post("/api/v1/runs", json={"pipeline": "sleeper"}, headers=other)
     assert refused.status_code == 403
     assert "requests from https://evil.example are refused" in refused.json()["error"]["message"]
-    assert client.post("/api/v1/experiments/1/cancel", headers=other).status_code == 403
+    assert client.post("/api/v1/runs/1/cancel", headers=other).status_code == 403
     with (
         pytest.raises(WebSocketDisconnect) as closed,
         client.websocket_connect("/api/v1/events", headers=other) as socket,
     ):
         socket.receive_text()  # accepted, then closed with the code
     assert closed.value.code == 4403
-    assert client.get("/api/v1/experiments", headers=other).status_code == 200  # reads: CORS
+    assert client.get("/api/v1/runs", headers=other).status_code == 200  # reads: CORS
     same = {"origin": "http://testserver"}
-    created = client.post("/api/v1/experiments", json={"pipeline": "sleeper"}, headers=same)
+    created = client.post("/api/v1/runs", json={"pipeline": "sleeper"}, headers=same)
     assert created.status_code == 201
-    assert client.post("/api/v1/experiments", json={"pipeline": "sleeper"}).status_code == 201
+    assert client.post("/api/v1/runs", json={"pipeline": "sleeper"}).status_code == 201
 
 
 def test_an_allowed_origin_may(settings, store):
     allowed = settings.model_copy(update={"allowed_origins": ["https://ops.example.org"]})
     with TestClient(create_app(allowed, store=store), headers=admin_headers(store)) as client:
         headers = {"origin": "https://ops.example.org"}
-        answer = client.post("/api/v1/experiments", json={"pipeline": "nope"}, headers=headers)
+        answer = client.post("/api/v1/runs", json={"pipeline": "nope"}, headers=headers)
         assert answer.status_code == 404  # past the check: no such pipeline
 
 
@@ -137,7 +137,7 @@ def test_a_runs_files_are_sandboxed_and_only_images_and_text_shown(
         blobs.put_bytes(f"runs/{run.id}/{name}", b"<html><script>alert(1)</script></html>")
     for name, shown in [("plot.png", True), ("notes.md", True), ("page.html", False),
                         ("drawing.svg", False)]:  # fmt: skip
-        answer = client.get(f"/api/v1/experiments/{run.id}/artifacts/{name}")
+        answer = client.get(f"/api/v1/runs/{run.id}/artifacts/{name}")
         assert answer.status_code == 200
         assert answer.headers["content-security-policy"].startswith("sandbox")
         assert answer.headers["x-content-type-options"] == "nosniff"

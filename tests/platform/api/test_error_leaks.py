@@ -68,8 +68,8 @@ def refused(response, status: int, settings: Settings) -> str:  # type: ignore[n
 @pytest.mark.on_both_databases
 def test_a_404_names_what_was_asked_and_not_the_store(client: TestClient, settings: Settings):
     for path, params in [
-        ("/experiments/999999", None),
-        ("/experiments/999999/report", None),
+        ("/runs/999999", None),
+        ("/runs/999999/report", None),
         ("/studies/999999", None),
         ("/studies/999999/trials", None),
         ("/compare", {"experiments": "999998,999999"}),
@@ -78,7 +78,7 @@ def test_a_404_names_what_was_asked_and_not_the_store(client: TestClient, settin
         message = refused(client.get(f"{API}{path}", params=params), 404, settings)
         assert "999999 not found" in message
     with (
-        client.websocket_connect(f"{API}/experiments/999999/events") as socket,
+        client.websocket_connect(f"{API}/runs/999999/events") as socket,
         pytest.raises(WebSocketDisconnect) as closed,
     ):
         socket.receive_json()
@@ -107,7 +107,7 @@ def test_a_refused_file_is_named_as_the_client_sent_it(client: TestClient, setti
     settings.data_dir.mkdir(parents=True)
     for csv in ("../outside.csv", str(settings.home / "azuraforge.db")):
         body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "y"}}
-        response = client.post(f"{API}/experiments", json=body)
+        response = client.post(f"{API}/runs", json=body)
         assert response.status_code == 422, response.text
         assert "../outside.csv" in response.text or "azuraforge.db" in response.text
         assert str(settings.data_dir) not in response.text
@@ -139,7 +139,7 @@ def test_a_changed_model_is_a_409_naming_no_folder(
     assert job.status_code == 202, job.text
     lease = store.claim(job.json()["id"], "test-worker", settings.lease_ttl)
     assert lease is not None and execute(store, lease, settings) == FAILED
-    shown = client.get(f"{API}/experiments/{lease.experiment_id}")
+    shown = client.get(f"{API}/runs/{lease.experiment_id}")
     assert_private(shown.json()["error"], settings)
     assert "its files changed since registration" in shown.json()["error"]
 
@@ -159,11 +159,11 @@ def test_a_runs_error_names_its_data_file_relative_to_the_data_folder(
     (settings.data_dir / "sales").mkdir(parents=True)
     (settings.data_dir / "sales" / "bad.csv").write_text("date,y\n2024-01-01,1\n2024-01-02,oops\n")
     body = {"pipeline": "forecaster", "config": {"csv": "sales/bad.csv", "target": "y"}}
-    created = client.post(f"{API}/experiments", json=body)
+    created = client.post(f"{API}/runs", json=body)
     assert created.status_code == 201, created.text
     lease = store.claim(created.json()["data"][0]["id"], "test-worker", settings.lease_ttl)
     assert lease is not None and execute(store, lease, settings) == FAILED
-    listed = client.get(f"{API}/experiments")
+    listed = client.get(f"{API}/runs")
     assert_private(listed.text, settings)
     error = listed.json()["data"][0]["error"]
     assert error.startswith("DataFormatError: sales/bad.csv, line 3"), error
@@ -200,7 +200,7 @@ def test_a_store_that_cannot_be_reached_is_a_503_naming_no_url(tmp_path: Path, s
     store = Store(dead, check_schema=False)
     token = {"Authorization": f"Bearer af_{'0' * 12}_{'a' * 43}"}  # checked against the store
     with TestClient(create_app(settings, store=store), headers=token) as client:
-        message = refused(client.get(f"{API}/experiments/1"), 503, settings)
+        message = refused(client.get(f"{API}/runs/1"), 503, settings)
     store.close()
     assert message.startswith("the store cannot be reached now")
 

@@ -45,10 +45,10 @@ ESCAPES = [
     "~root/.bashrc",
 ]
 VALID_BODIES: dict[str, dict[str, Any]] = {
-    "POST /experiments": {"pipeline": "forecaster", "config": {"csv": "good.csv", "target": "x"}},
+    "POST /runs": {"pipeline": "forecaster", "config": {"csv": "good.csv", "target": "x"}},
     "POST /external-runs": {"pipeline": "my-script", "params": {"lr": 0.1}},
-    "POST /experiments/{experiment_id}/batch": {},
-    "POST /experiments/{experiment_id}/end": {"status": "completed"},
+    "POST /runs/{experiment_id}/batch": {},
+    "POST /runs/{experiment_id}/end": {"status": "completed"},
     "POST /studies": {
         "pipeline": "forecaster",
         "config": {"csv": "good.csv", "target": "x"},
@@ -70,8 +70,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /auth/projects": {"project": "lab"},
     "PUT /access/members/{user}": {"role": "viewer"},
     "POST /access/tokens": {"name": "good.csv"},
-    "PATCH /experiments/{experiment_id}": {"name": "good.csv", "notes": "good.csv"},
-    "PUT /experiments/{experiment_id}/tags/{key}": {"value": "good.csv"},
+    "PATCH /runs/{experiment_id}": {"name": "good.csv", "notes": "good.csv"},
+    "PUT /runs/{experiment_id}/tags/{key}": {"value": "good.csv"},
     "POST /chat": {"message": "good.csv"},
     "POST /chat/turns/{turn_id}/feedback": {"verdict": "good"},
     "PATCH /assist/examples/{example_id}": {"output": "good.csv", "tests": "good.csv"},
@@ -85,8 +85,8 @@ PATH_VALUES = {"name": "weather", "ref": "weather", "alias": "champion", "stream
 FILE_FIELDS = {"config", "grid", "space", "inputs"}
 """The fields where a value names a file; elsewhere (a name, a description) it is text."""
 FILE_CARRIERS = {
-    ("POST /experiments", "config"),
-    ("POST /experiments", "grid"),
+    ("POST /runs", "config"),
+    ("POST /runs", "grid"),
     ("POST /studies", "config"),
     ("POST /studies", "space"),
     ("POST /models/{ref}/predictions", "inputs"),
@@ -135,11 +135,12 @@ def test_no_path_escape_in_any_settings_field_reaches_a_worker(
 
 
 def operations_with_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each operation of ``spec`` taking a JSON body, as ``"POST /path"`` and its schema."""
+    """Each operation of ``spec`` taking a JSON body, as ``"POST /path"`` and its schema; not
+    the deprecated paths of the run routes, the same routes as at their own paths."""
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
             content = operation.get("requestBody", {}).get("content", {})
-            if "application/json" in content:
+            if "application/json" in content and not operation.get("deprecated"):
                 short = path.removeprefix(API_PREFIX).replace("{ref:path}", "{ref}")
                 short = short.replace("{name:path}", "{name}")
                 schema = _resolve(spec, content["application/json"]["schema"])

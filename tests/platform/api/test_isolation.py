@@ -71,10 +71,10 @@ ALPHA, BETA = "default", "beta"
 REPORT = Path(__file__).resolve().parents[3] / "build" / "isolation.md"
 JOB_REPORT = REPORT.with_name("isolation-jobs.md")
 BODIES: dict[str, dict[str, Any]] = {
-    "POST /experiments": {"pipeline": "sleeper", "config": {"steps": 1}},
-    "POST /experiments/{experiment_id}/end": {"status": "completed"},
-    "PUT /experiments/{experiment_id}/tags/{key}": {"value": "beta's"},
-    "PATCH /experiments/{experiment_id}": {"name": "renamed by beta", "notes": "beta's"},
+    "POST /runs": {"pipeline": "sleeper", "config": {"steps": 1}},
+    "POST /runs/{experiment_id}/end": {"status": "completed"},
+    "PUT /runs/{experiment_id}/tags/{key}": {"value": "beta's"},
+    "PATCH /runs/{experiment_id}": {"name": "renamed by beta", "notes": "beta's"},
     "POST /studies": {
         "pipeline": "sleeper", "config": {"sleep": 0}, "n_trials": 1, "objective": "loss",
         "space": {"steps": {"type": "int", "low": 1, "high": 2}},
@@ -100,6 +100,12 @@ BODIES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 """A valid body of each operation that takes one, naming alpha's objects where it names any
 (a run by name, the model's versions, alpha itself)."""
+BODIES |= {  # the run routes' deprecated paths, checked as theirs: the same routes
+    key.replace(" /runs", " /experiments", 1): body
+    for key, body in BODIES.items()
+    if " /runs" in key
+}
+
 QUERIES = {
     "GET /compare": {"experiments": "1,2"},
     "GET /streams/{stream_id}/explain": {"start": 0, "end": 100},

@@ -25,13 +25,13 @@ def test_a_chunked_body_over_the_limit_is_413_with_the_json_error(client: TestCl
             yield b"x" * 100_000
 
     response = client.post(
-        f"{API}/experiments", content=chunks(), headers={"content-type": "application/json"}
+        f"{API}/runs", content=chunks(), headers={"content-type": "application/json"}
     )
     assert "content-length" not in response.request.headers
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert response.status_code == 413
     assert response.json() == {"error": TOO_LARGE}
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 def test_a_chunked_body_under_the_limit_is_read(client: TestClient):
@@ -40,7 +40,7 @@ def test_a_chunked_body_under_the_limit_is_read(client: TestClient):
         yield b' "name": "streamed"}'
 
     response = client.post(
-        f"{API}/experiments", content=chunks(), headers={"content-type": "application/json"}
+        f"{API}/runs", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 201, response.text
     assert response.json()["data"][0]["name"] == "streamed"
@@ -48,11 +48,11 @@ def test_a_chunked_body_under_the_limit_is_read(client: TestClient):
 
 def test_headers_past_their_limits_are_431_with_the_json_error(read_only_client: TestClient):
     """100 KB of headers, and 2,000 headers, were accepted."""
-    big = read_only_client.get(f"{API}/experiments", headers={"x-filler": "x" * 100_000})
+    big = read_only_client.get(f"{API}/runs", headers={"x-filler": "x" * 100_000})
     assert big.status_code == 431
     assert big.json()["error"]["message"].endswith("bytes; at most 32,768 are read")
     many = {f"x-filler-{i}": "x" for i in range(2000)}
-    crowded = read_only_client.get(f"{API}/experiments", headers=many)
+    crowded = read_only_client.get(f"{API}/runs", headers=many)
     assert crowded.status_code == 431
     assert crowded.json()["error"] == {
         "code": "HEADERS_TOO_LARGE",
@@ -60,4 +60,4 @@ def test_headers_past_their_limits_are_431_with_the_json_error(read_only_client:
         "are read",
     }
     near = {f"x-filler-{i}": "x" * 200 for i in range(80)}
-    assert read_only_client.get(f"{API}/experiments", headers=near).status_code == 200
+    assert read_only_client.get(f"{API}/runs", headers=near).status_code == 200

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/api/v1/experiments/1", "DELETE, GET, PATCH"),
-        ("OPTIONS", "/api/v1/experiments", "GET, POST"),
+        ("PUT", "/api/v1/runs/1", "DELETE, GET, PATCH"),
+        ("OPTIONS", "/api/v1/runs", "GET, POST"),
         ("PUT", "/api/v1/models/weather@champion/predictions", "GET, POST"),
         ("POST", "/api/v1/models/weather/aliases/champion/history", "GET"),
         ("DELETE", "/api/v1/studies", "GET, POST"),

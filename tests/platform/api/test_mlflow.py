@@ -176,7 +176,7 @@ def test_a_script_logs_searches_and_reads_back_as_with_mlflow_server(
     assert (record.scores["metrics.loss"], record.scores["metrics.curve"]) == (0.25, 4999.5)
     assert store.get_experiment(int(other.info.run_id)).scores == {"metrics.loss": 0.1}
     # Its page shows each latest value as a score of the model's (no baselines).
-    page = httpx.get(f"{server[0]}/api/v1/experiments/{run_id}", headers=admin_headers(store))
+    page = httpx.get(f"{server[0]}/api/v1/runs/{run_id}", headers=admin_headers(store))
     assert page.status_code == 200, page.text
     assert page.json()["scores"]["loss"] == {"model": 0.25}
 
@@ -272,13 +272,13 @@ def test_an_mlflow_experiment_is_a_group_of_the_run_list(
         pass
     theirs = admin_headers(store, "other")
     httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "cifar"}, headers=theirs)
-    listed = httpx.get(f"{url}/api/v1/experiments", params={"group": "cifar"}, headers=headers)
+    listed = httpx.get(f"{url}/api/v1/runs", params={"group": "cifar"}, headers=headers)
     assert sorted((r["name"], r["pipeline"], r["group"]) for r in listed.json()["data"]) == [
         ("through-mlflow", "mlflow", "cifar"), ("through-track", "cifar", "cifar")]  # fmt: skip
     csv_query = {"group": "imagenet", "format": "csv", "columns": "name,group"}
-    as_csv = httpx.get(f"{url}/api/v1/experiments", params=csv_query, headers=headers)
+    as_csv = httpx.get(f"{url}/api/v1/runs", params=csv_query, headers=headers)
     assert as_csv.text == "name,group\r\nelsewhere,imagenet\r\n"
-    mine = httpx.get(f"{url}/api/v1/experiments", params={"group": "cifar"}, headers=theirs)
+    mine = httpx.get(f"{url}/api/v1/runs", params={"group": "cifar"}, headers=theirs)
     assert mine.json()["data"] == []
 
 

@@ -66,19 +66,19 @@ def test_compare_declares_exactly_one_selector(read_only_client: TestClient, sel
 )
 def test_a_metric_bound_declares_it_needs_metric(read_only_client: TestClient, metric_filter):
     openapi = read_only_client.get("/openapi.json").json()
-    schema = parameter(openapi, "/experiments", "metric_filter")
+    schema = parameter(openapi, "/runs", "metric_filter")
     declared = declared_valid(schema, metric_filter, openapi)
-    status = read_only_client.get(f"{API}/experiments", params=metric_filter).status_code
+    status = read_only_client.get(f"{API}/runs", params=metric_filter).status_code
     assert declared == (status != 422), (metric_filter, status)
 
 
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        ("/experiments", "queued,running"),
-        ("/experiments", "queued, running"),
-        ("/experiments", ",queued"),
-        ("/experiments", "hä1"),
+        ("/runs", "queued,running"),
+        ("/runs", "queued, running"),
+        ("/runs", ",queued"),
+        ("/runs", "hä1"),
         ("/studies/1/trials", "completed,pruned"),
         ("/studies/1/trials", "completed,"),
         ("/studies/1/trials", "hä1"),
@@ -114,7 +114,7 @@ def test_sort_keys_are_the_metrics_logged_when_fetched(
 ):
     def sort_keys() -> list[str]:
         openapi = client.get("/openapi.json").json()
-        return parameter(openapi, "/experiments", "sort")["enum"]
+        return parameter(openapi, "/runs", "sort")["enum"]
 
     assert not [key for key in sort_keys() if key.startswith("metric:")]
     run = store.create_experiment("sleeper", {"steps": 1, "sleep": 0})
@@ -123,9 +123,9 @@ def test_sort_keys_are_the_metrics_logged_when_fetched(
     keys = sort_keys()
     assert [key for key in keys if key.startswith("metric:")] == ["metric:loss", "metric:val_loss"]
     for key in ("metric:loss", "name"):
-        assert client.get(f"{API}/experiments", params={"sort": key}).status_code == 200
+        assert client.get(f"{API}/runs", params={"sort": key}).status_code == 200
     assert "metric:MAE" not in keys
-    assert client.get(f"{API}/experiments", params={"sort": "metric:MAE"}).status_code == 422
+    assert client.get(f"{API}/runs", params={"sort": "metric:MAE"}).status_code == 422
 
 
 CHECKED_BY_CODE = "checked by code"
@@ -165,7 +165,7 @@ a file of the data folder."""
 def test_a_submission_declares_its_pipeline_settings(
     client: TestClient, components: dict[str, Any], body, accepted
 ):
-    declared_as_answered(client, components, "/experiments", "ExperimentCreate", body, accepted)
+    declared_as_answered(client, components, "/runs", "ExperimentCreate", body, accepted)
 
 
 @pytest.mark.parametrize(
@@ -218,11 +218,11 @@ def declared_as_answered(
 @pytest.mark.parametrize(
     ("path", "params", "refused"),
     [
-        ("/experiments", [("batch_id", "a"), ("batch_id", "b")], "batch_id"),
-        ("/experiments", [("limit", "1"), ("limit", "1")], "limit"),
-        ("/experiments", [("metric", "loss"), ("metric", "mae")], "metric"),
-        ("/experiments", [("status", "queued"), ("status", "running")], None),
-        ("/experiments", [("colour", "red"), ("colour", "blue")], None),
+        ("/runs", [("batch_id", "a"), ("batch_id", "b")], "batch_id"),
+        ("/runs", [("limit", "1"), ("limit", "1")], "limit"),
+        ("/runs", [("metric", "loss"), ("metric", "mae")], "metric"),
+        ("/runs", [("status", "queued"), ("status", "running")], None),
+        ("/runs", [("colour", "red"), ("colour", "blue")], None),
         ("/compare", [("batch", "a"), ("batch", "b")], "batch"),
         ("/compare", [("batch", "b"), ("metrics", "a"), ("metrics", "b")], None),
     ],

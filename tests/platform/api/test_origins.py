@@ -29,7 +29,7 @@ def test_the_loopback_names_and_the_allowed_hosts_are_answered(
 def test_any_other_host_is_refused_naming_it_and_the_setting(
     read_only_client: TestClient, host: str
 ):
-    answer = read_only_client.get("/api/v1/experiments", headers={"host": host})
+    answer = read_only_client.get("/api/v1/runs", headers={"host": host})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "HOST_NOT_ALLOWED"

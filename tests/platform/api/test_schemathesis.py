@@ -77,9 +77,9 @@ requests) ~6,000 requests, ~40 s on a quiet machine."""
 UNCHECKED = {"max_response_time"}
 """Not a conformance check: a response time measures the machine."""
 DATA_DEPENDENT: dict[tuple[str, str], str] = {
-    ("POST", "/experiments"): "a file setting must name a file of the data folder; a "
+    ("POST", "/runs"): "a file setting must name a file of the data folder; a "
     "pipeline's own rules across settings and a grid's 1,000 runs at most are its code's",
-    ("POST", "/studies"): "as for /experiments, and a search entry's values of its setting's "
+    ("POST", "/studies"): "as for /runs, and a search entry's values of its setting's "
     "type, a range's low at most its high, a log range above 0, the grid sampler's 100,000 "
     "points at most",
     ("POST", "/models/{ref}/predict"): "the rows must hold the columns of the model's own "
@@ -112,7 +112,7 @@ def config(dialect: str, headers: dict[str, str]) -> schemathesis.Config:
             "deterministic": True,
             # The API refuses NUL in any text (PostgreSQL cannot store it; checked_input),
             # as its OpenAPI's description says; a pattern on every string would say it
-            # hundreds of times. routes/test_experiments.py sends NUL everywhere.
+            # hundreds of times. routes/test_runs.py sends NUL everywhere.
             "allow-x00": False,
         },
         "operations": [
@@ -375,7 +375,7 @@ def real_bodies(seeded: Seeded) -> dict[str, Callable[[dict[str, Any]], st.Searc
     )
     models = f"{API_PREFIX}/models"
     return {
-        f"POST {API_PREFIX}/experiments": submission,
+        f"POST {API_PREFIX}/runs": submission,
         f"POST {models}": lambda _: st.fixed_dictionaries(
             {"name": st.from_regex(r"[a-z][a-z0-9_.-]{0,15}", fullmatch=True)}
         ),
@@ -504,7 +504,7 @@ class EveryOperation:
         app = create_app(settings.model_copy(update=update), store=fresh_store)
         schema = schemathesis.openapi.from_asgi(
             "/openapi.json", app, config=config(fresh_store.dialect, admin_headers(fresh_store))
-        )
+        ).exclude(deprecated=True)  # the run routes again, at their former paths
         for name, hook in hooks(seeded).items():
             schema.hook(name)(hook)
         try:

@@ -1,4 +1,4 @@
-"""``azuraforge experiments compare`` against a real ``azuraforge serve`` (SQLite store): the
+"""``azuraforge runs compare`` against a real ``azuraforge serve`` (SQLite store): the
 table a user reads, JSON, and one line with an exit code for bad input."""
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[in
 
 def test_compare_shows_the_differing_settings_and_metrics_of_every_run(api):
     url, made = api
-    result = runner.invoke(
-        app, ["experiments", "compare", ",".join(map(str, made)), "--api-url", url]
-    )
+    result = runner.invoke(app, ["runs", "compare", ",".join(map(str, made)), "--api-url", url])
     assert result.exit_code == 0, result.output
     assert "3 experiments compared" in result.output
     header = next(line for line in result.output.splitlines() if "status" in line)
@@ -58,7 +56,7 @@ def test_compare_shows_the_differing_settings_and_metrics_of_every_run(api):
 def test_compare_json_has_the_curves(api):
     url, made = api
     result = runner.invoke(
-        app, ["experiments", "compare", ",".join(map(str, made)), "--json", "--api-url", url]
+        app, ["runs", "compare", ",".join(map(str, made)), "--json", "--api-url", url]
     )
     assert result.exit_code == 0, result.output
     curves = json.loads(result.output)["curves"]
@@ -78,6 +76,6 @@ def test_compare_json_has_the_curves(api):
 )
 def test_bad_input_is_one_line_and_exit_code_2(api, args: list[str], message: str):
     url, _ = api
-    result = runner.invoke(app, ["experiments", "compare", *args, "--api-url", url])
+    result = runner.invoke(app, ["runs", "compare", *args, "--api-url", url])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output

@@ -87,13 +87,13 @@ def api(
 def finished_logs(client: TestClient, **config: Any) -> list[dict[str, Any]]:
     """Run the printer with ``config`` to its end; its log lines, through the API."""
     body = {"pipeline": "printer", "config": config}
-    run = client.post(f"{API}/experiments", json=body).json()["data"][0]["id"]
+    run = client.post(f"{API}/runs", json=body).json()["data"][0]["id"]
     deadline = time.monotonic() + 20
-    while (status := client.get(f"{API}/experiments/{run}").json()["status"]) != "completed":
+    while (status := client.get(f"{API}/runs/{run}").json()["status"]) != "completed":
         assert status in ("queued", "running") and time.monotonic() < deadline, status
         time.sleep(0.05)
     logs: list[dict[str, Any]] = client.get(
-        f"{API}/experiments/{run}/logs", params={"limit": 1000}
+        f"{API}/runs/{run}/logs", params={"limit": 1000}
     ).json()["data"]
     return logs
 

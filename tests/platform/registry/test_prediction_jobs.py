@@ -169,7 +169,7 @@ def test_prediction_jobs_complete_and_cancel(
     done = wait_job(api, f"/models/weather@champion/predictions/{job['id']}", {COMPLETED})
     sync = call(api, "POST", "/models/weather/2/predict", json={"rows": rows})
     assert done["predictions"] == sync["predictions"] and done["rows"] == sync["rows"]
-    assert done["download"] == f"/api/v1/experiments/{job['id']}/artifacts/predictions.csv"
+    assert done["download"] == f"/api/v1/runs/{job['id']}/artifacts/predictions.csv"
     assert api.get(done["download"]).status_code == 200
     # From a file of the data folder, with a horizon; a bounded answer says how many in all.
     job_settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def test_prediction_jobs_complete_and_cancel(
     next_hour = call(api, "POST", "/models/weather/1/predict", json={"rows": rows, "horizon": 1})
     assert shown["predictions"] == next_hour["predictions"] and shown["rows"] == 1
     # Prediction jobs stay out of the experiments listing.
-    listed = call(api, "GET", "/experiments")["data"]
+    listed = call(api, "GET", "/runs")["data"]
     assert {row["name"] for row in listed} == {"run-0", "run-1", "slow-run"}
 
     # A slow job, cancelled while running, ends cancelled within 2 s and frees the worker.

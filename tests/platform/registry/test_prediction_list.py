@@ -49,7 +49,7 @@ def test_a_completed_job_is_listed_with_its_download(
     lease = store.claim(done, "test-worker", settings.lease_ttl)
     assert lease is not None and execute(store, lease, settings) == COMPLETED
     listed = {job["id"]: job for job in call(api, "GET", "/models/weather/predictions")["data"]}
-    assert listed[done]["download"] == f"/api/v1/experiments/{done}/artifacts/predictions.csv"
+    assert listed[done]["download"] == f"/api/v1/runs/{done}/artifacts/predictions.csv"
     assert (listed[done]["status"], listed[done]["rows"]) == (COMPLETED, 1)
     assert listed[done]["predictions"] is None  # the first rows: GET …/predictions/{id}
     assert listed[queued]["download"] is None and listed[queued]["status"] == "queued"

@@ -107,7 +107,7 @@ def test_an_old_homes_files_are_copied_to_their_keys_and_served(
         )
         with TestClient(create_app(settings, store=store), headers=admin_headers(store)) as api:
             for experiment, markdown in ((run, "# run"), (recorded, "# recorded")):
-                report = api.get(f"/api/v1/experiments/{experiment}/report")
+                report = api.get(f"/api/v1/runs/{experiment}/report")
                 assert report.json()["markdown"] == markdown, report.text
     finally:
         store.close()

@@ -12,9 +12,9 @@ import pytest
 
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.helpers import write_pipeline_plugin

@@ -17,10 +17,10 @@ import pytest
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.sources import check_url
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.stream import Event

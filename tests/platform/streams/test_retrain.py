@@ -17,10 +17,10 @@ from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.registry import register_changes
 from azuraforge.platform.services.streams.retrain import RetrainConfig, Retrainer, train
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, Store
 from azuraforge.platform.store.models import Experiment

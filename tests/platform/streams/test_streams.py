@@ -23,12 +23,12 @@ from azuraforge.learn.datasets.fetching import dataset_file
 from azuraforge.platform.jobs.local import settings_environment
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.services.streams.loop import SOURCE_FOUND, _Pacer, _Triggers
 from azuraforge.platform.services.streams.readings import EQUITY_POINTS, trading_scores
 from azuraforge.platform.services.streams.sources import SourceRows
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from azuraforge.platform.store.states import QUEUED, RUNNING

@@ -10,8 +10,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from azuraforge.apps import get_pipeline
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.studies import distributions, grid_of, parse_space
+from azuraforge.platform.services.validation import ConfigError
 
 
 @pytest.fixture

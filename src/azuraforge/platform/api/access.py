@@ -40,7 +40,7 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.hosts import is_loopback_bind
-from azuraforge.platform.metrics import FORWARDING_HEADERS, check_scrape
+from azuraforge.platform.prometheus import FORWARDING_HEADERS, check_scrape
 from azuraforge.platform.services.access import (
     ACTIONS,
     Identity,
@@ -359,7 +359,7 @@ async def may_scrape(connection: HTTPConnection) -> None:
     this machine alone, when no token is set and the server listens on loopback alone
     (:func:`~azuraforge.platform.hosts.is_loopback_bind`: one listening beyond it may be
     reached from a loopback address by anyone, through a proxy or a container's port) and
-    the request was not forwarded (:func:`~azuraforge.platform.metrics.check_scrape`)."""
+    the request was not forwarded (:func:`~azuraforge.platform.prometheus.check_scrape`)."""
     settings = connection.app.state.settings
     token = settings.metrics_token
     headers = connection.headers

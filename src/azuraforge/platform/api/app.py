@@ -27,9 +27,9 @@ from azuraforge.platform.api.deps import checked_input
 from azuraforge.platform.api.limits import BodyLimit, HeaderLimit, Uploads
 from azuraforge.platform.api.live_settings import SettingsVersion
 from azuraforge.platform.api.methods import AllowedMethods
-from azuraforge.platform.api.metrics import RequestMetrics, route_templates
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.paths import MergedSlashes
+from azuraforge.platform.api.prometheus import RequestMetrics, route_templates
 from azuraforge.platform.api.routes import (
     access,
     assist,
@@ -38,10 +38,8 @@ from azuraforge.platform.api.routes import (
     compare,
     data,
     events,
-    experiments,
     external,
     health,
-    metrics,
     mlflow,
     mlflow_models,
     mlflow_registry,
@@ -51,6 +49,8 @@ from azuraforge.platform.api.routes import (
     pipelines,
     plugins,
     project_settings,
+    prometheus,
+    runs,
     server_settings,
     streams,
     studies,
@@ -74,18 +74,22 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.tracing import start_tracing
 
 API_PREFIX = "/api/v1"
-UPLOADS = re.compile(rf"{API_PREFIX}/experiments/[0-9]+/artifacts/|{mlflow.ARTIFACTS}/")
+RUNS = API_PREFIX + runs.PATH
+DEPRECATED_RUNS = API_PREFIX + runs.DEPRECATED_PATH
+UPLOADS = re.compile(rf"({RUNS}|{DEPRECATED_RUNS})/[0-9]+/artifacts/|{mlflow.ARTIFACTS}/")
 """Where files are uploaded (``PUT``: a run's own, through AzuraForge's API or MLflow's
 artifact proxy), up to ``max_artifact_bytes`` each."""
 DATA_UPLOADS = re.compile(rf"{API_PREFIX}/data/")
 """Where data files are uploaded (``PUT``), up to ``max_upload_bytes`` each."""
 
 
-RESOURCES = (models, experiments, external, events, pipelines, health, compare, studies,
-             *streams.PARTS, auth, access, data, tags, chat, assist, project_settings, plugins,
-             server_settings)  # fmt: skip
+RESOURCES = (models, external, events, pipelines, health, compare, studies, *streams.PARTS, auth,
+             access, data, chat, assist, project_settings, plugins, server_settings)  # fmt: skip
 """The modules of the resources under ``/api/v1``, their routers matched in this order:
 /models (predict) first."""
+RUN_ROUTERS = (runs.router, external.run_router, events.run_router, tags.router)
+"""The routes of one run and of the run list, under :data:`RUNS` and, deprecated, under
+:data:`DEPRECATED_RUNS` (:mod:`~azuraforge.platform.api.routes.runs`)."""
 
 
 @functools.cache
@@ -107,6 +111,13 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     for module in RESOURCES:
         _predictions_first(module.router)
         shared.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
+    for router in RUN_ROUTERS:
+        shared.include_router(router, prefix=RUNS, tags=["runs"], dependencies=checked)
+    for router in RUN_ROUTERS:
+        shared.include_router(
+            router, prefix=DEPRECATED_RUNS, tags=["experiments"], dependencies=checked,
+            deprecated=True,
+        )  # fmt: skip
     # MLflow's calls, at MLflow's paths (not in the OpenAPI: MLflow's reference has them), and
     # OpenAI's chat calls, at OpenAI's paths (not in the OpenAPI either).
     shared.include_router(mlflow_models.router, dependencies=checked)
@@ -114,7 +125,7 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
     shared.include_router(mlflow_ui.router, dependencies=checked)
     shared.include_router(mlflow.router, dependencies=checked)
     shared.include_router(openai_chat.router, dependencies=checked)
-    shared.include_router(metrics.router)  # Prometheus's path, outside the API's
+    shared.include_router(prometheus.router)  # Prometheus's path, outside the API's
     return tuple(shared.routes)
 
 
@@ -131,9 +142,12 @@ def _include_routes(app: FastAPI) -> None:
     app.dependency_overrides = MappingProxyType({})  # type: ignore[assignment]
     for module in RESOURCES:
         app.state.methods.add(API_PREFIX, module.router)
+    for router in RUN_ROUTERS:
+        app.state.methods.add(RUNS, router)
+        app.state.methods.add(DEPRECATED_RUNS, router)
     for router in (
         mlflow_models.router, mlflow_registry.router, mlflow_ui.router, mlflow.router,
-        openai_chat.router, metrics.router,
+        openai_chat.router, prometheus.router,
     ):  # fmt: skip
         app.state.methods.add("", router)
     openapi.install(app, API_PREFIX)

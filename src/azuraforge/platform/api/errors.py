@@ -45,7 +45,6 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.api.openai_errors import is_openai_path, openai_error, validation_error
 from azuraforge.platform.redaction import Redaction
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.mlflow_api import (
     AlreadyExistsError,
     NotServedError,
@@ -55,6 +54,7 @@ from azuraforge.platform.services.mlflow_api import (
 )
 from azuraforge.platform.services.mlflow_serving import ModelFailedError, RowsRefusedError
 from azuraforge.platform.services.predictions import InvalidInputError
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.store.engine import refused_value_message
 
 _log = logging.getLogger(__name__)

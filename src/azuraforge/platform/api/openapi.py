@@ -25,6 +25,7 @@ from azuraforge.apps import discover
 from azuraforge.errors import CredentialError, NotFoundError
 from azuraforge.platform.api import openapi_configs
 from azuraforge.platform.api.access import api_routes, caller, declared_permission, session_cookie
+from azuraforge.platform.api.routes import runs
 from azuraforge.platform.store.experiments import SORTABLE
 
 JsonSchema = dict[str, Any]
@@ -126,6 +127,8 @@ def ranged_metric(members: dict[str, JsonSchema]) -> JsonSchema:
     }
 
 
+RUN_LISTS = (runs.PATH, runs.DEPRECATED_PATH)
+"""The run list's path, and its deprecated alias."""
 GROUPS = (
     QueryGroup(
         path="/compare",
@@ -137,15 +140,18 @@ GROUPS = (
         description="The runs to compare: exactly one of experiments (ids, comma-separated), "
         "batch or study, each a query parameter of its own.",
     ),
-    QueryGroup(
-        path="/experiments",
-        method="get",
-        name="metric_filter",
-        members=("metric", "metric_min", "metric_max"),
-        required=False,
-        rule=ranged_metric,
-        description="Runs whose metric's last value is within bounds: metric_min and "
-        "metric_max need metric, each a query parameter of its own.",
+    *(
+        QueryGroup(
+            path=path,
+            method="get",
+            name="metric_filter",
+            members=("metric", "metric_min", "metric_max"),
+            required=False,
+            rule=ranged_metric,
+            description="Runs whose metric's last value is within bounds: metric_min and "
+            "metric_max need metric, each a query parameter of its own.",
+        )
+        for path in RUN_LISTS
     ),
 )
 
@@ -241,12 +247,13 @@ def declare_sort_keys(
 ) -> None:
     """The runs' sort keys as an enum: the columns, ``metric:<key>`` for each metric some
     run logged (``metrics``) and ``score:<name>`` for each score some run has (``scores``)."""
-    operation = openapi["paths"][prefix + "/experiments"]["get"]
-    (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
     ranked = [*(f"metric:{key}" for key in metrics), *(f"score:{name}" for name in scores)]
-    sort["schema"]["enum"] = [*SORTABLE, *ranked]
-    sort["description"] = sort["schema"]["description"] = (
-        "A column, metric:<key> by a metric's last value, or score:<name> by a number of the "
-        "run's result. The keys listed are those some run had when this OpenAPI was fetched; "
-        "another is a 422 naming them."
-    )
+    for path in RUN_LISTS:
+        operation = openapi["paths"][prefix + path]["get"]
+        (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
+        sort["schema"]["enum"] = [*SORTABLE, *ranked]
+        sort["description"] = sort["schema"]["description"] = (
+            "A column, metric:<key> by a metric's last value, or score:<name> by a number of "
+            "the run's result. The keys listed are those some run had when this OpenAPI was "
+            "fetched; another is a 422 naming them."
+        )

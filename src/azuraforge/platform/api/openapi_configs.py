@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azuraforge.apps.base import Pipeline
-from azuraforge.platform.services.experiments import SEED_RANGE
+from azuraforge.platform.services.validation import SEED_RANGE
 
 JsonSchema = dict[str, Any]
 SCALAR: JsonSchema = {"type": ["string", "number", "boolean", "null"]}
@@ -106,7 +106,7 @@ class Settings:
 
 
 def submission(settings: Settings, base: JsonSchema) -> JsonSchema:
-    """The body of ``POST /experiments`` for one pipeline: ``base`` (the pipeline-free
+    """The body of ``POST /runs`` for one pipeline: ``base`` (the pipeline-free
     body), with its config typed and its grid naming the pipeline's settings, each a
     non-empty list of values (a list setting's values are lists)."""
     grid = {

@@ -1,4 +1,4 @@
-"""The query of ``GET /experiments`` (:mod:`~azuraforge.platform.api.routes.experiments`):
+"""The query of ``GET /runs`` (:mod:`~azuraforge.platform.api.routes.runs`):
 which runs, in which order, which page, and as what (JSON or CSV), declared as one
 dependency (FastAPI lists each field as a query parameter, as if declared on the route) and
 read into the store's :class:`~azuraforge.platform.store.ExperimentQuery`."""
@@ -34,7 +34,7 @@ COLUMNS = (
 
 @dataclass
 class RunListQuery:
-    """The query parameters of ``GET /experiments``, in the order the OpenAPI lists them (a
+    """The query parameters of ``GET /runs``, in the order the OpenAPI lists them (a
     dependency, not a query model: the check of repeated single values sees each field)."""
 
     status_: Annotated[

@@ -5,7 +5,7 @@ under ``static/`` are served as they are, and Plotly.js comes from the ``plotly`
 package's own bundled file, never a CDN. The API's documentation page (``/docs``) is served
 the same way: Swagger UI from the copy under ``static/vendor/swagger-ui/`` (its README
 names the version), under the same policy. Pages are addressed by the URL's fragment
-(``/#/experiments/12``), so any page's address can be shared or reloaded.
+(``/#/runs/12``), so any page's address can be shared or reloaded.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ from azuraforge.platform.jobs.worker import (
     tidy_work_folders,
     worker_name,
 )
-from azuraforge.platform.metrics import WORKERS
+from azuraforge.platform.prometheus import WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, is_unavailable
 from azuraforge.platform.store.states import QUEUED

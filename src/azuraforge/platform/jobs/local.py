@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from azuraforge.platform.jobs.kinds import long_lived_kinds
 from azuraforge.platform.jobs.worker import logged_failure
-from azuraforge.platform.metrics import WORKER_RESTARTS
+from azuraforge.platform.prometheus import WORKER_RESTARTS
 from azuraforge.platform.settings import SERVER_KEYS, Settings
 from azuraforge.platform.store import Store
 

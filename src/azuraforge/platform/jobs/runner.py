@@ -58,7 +58,7 @@ from azuraforge.platform.jobs.restarts import (
     restart_or_give_up,
 )
 from azuraforge.platform.jobs.run_files import FILES_LEFT_ON, LEFT_MARK, leave_folder
-from azuraforge.platform.metrics import LEASE_RENEWALS
+from azuraforge.platform.prometheus import LEASE_RENEWALS
 from azuraforge.platform.redaction import Redaction
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import (

@@ -32,7 +32,7 @@ from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.run_files import drop_ended_folders, keep_left_files, left_folders
 from azuraforge.platform.jobs.runner import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
-from azuraforge.platform.metrics import LEASE_LOSSES, LEASES_REAPED, WORKERS
+from azuraforge.platform.prometheus import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord, Lease, Store, is_unavailable
 from azuraforge.platform.store.states import FAILED, FINISHED_STATES, LOST, QUEUED

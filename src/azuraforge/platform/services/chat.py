@@ -39,7 +39,7 @@ from azuraforge.assist.routing import IntentRouter, Route, default_router
 from azuraforge.errors import ModelUnavailableError, NotFoundError
 from azuraforge.platform.blobs import BlobCache, BlobStore
 from azuraforge.platform.jobs.files import data_folder_of
-from azuraforge.platform.metrics import CHAT_CACHE_LOOKUPS, CHAT_GENERATION_SECONDS, CHAT_TOKENS
+from azuraforge.platform.prometheus import CHAT_CACHE_LOOKUPS, CHAT_GENERATION_SECONDS, CHAT_TOKENS
 from azuraforge.platform.services.assist_backends import declared_backends
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url

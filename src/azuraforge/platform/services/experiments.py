@@ -1,209 +1,35 @@
-"""Submitting experiments: validate a config against its pipeline, expand a grid, queue, notify.
+"""Submitting runs: validate a config against its pipeline, expand a grid, queue, notify; and
+the job kind ``run`` that runs them.
 
 The API and the CLI both submit through here, so a config is checked the same way wherever
-it comes from; runs are queued as every job is
-(:func:`~azuraforge.platform.jobs.queueing.enqueue`).
+it comes from (:mod:`~azuraforge.platform.services.validation`); runs are queued as every job
+is (:func:`~azuraforge.platform.jobs.queueing.enqueue`).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import Any
 
 from azuraforge.apps import RunResult, get_pipeline
-from azuraforge.apps.base import Pipeline
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import StoreContext, WriterContext
-from azuraforge.platform.jobs.files import DataFolder, OutsideDataFolderError, file_settings
+from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import JobKind
 from azuraforge.platform.jobs.queueing import NewJob, enqueue
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.validation import (
+    MAX_BATCH,
+    MAX_NAME,
+    check_grid,
+    expand_grid,
+    validate_config,
+)
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
 from azuraforge.platform.store.interfaces import ProjectView, Runs
 from azuraforge.platform.store.states import CANCELLED, COMPLETED, RUN
-
-MAX_BATCH = 1000
-MAX_NAME = 200 - len(f"-{MAX_BATCH}")
-"""A submission's name: its batch's runs are named ``name-1``... ``name-1000``, each at most
-200 characters as the store keeps them."""
-SEED_RANGE = (-(2**31), 2**31 - 1)
-"""The store keeps a config's ``seed`` in a 32-bit integer column (on PostgreSQL)."""
-_Settings = TypeVar("_Settings", bound=BaseModel)
-
-
-class ConfigError(InvalidParameterError):
-    """A config its pipeline refuses, or a grid that cannot be expanded (``field="grid"``);
-    ``problems`` lists ``(path, message)`` pairs, each path inside ``field``; ``what`` starts
-    the message (``bad config for weather-forecaster: ...``, ``bad grid: ...``)."""
-
-    def __init__(
-        self,
-        what: str,
-        problems: Sequence[tuple[tuple[str | int, ...], str]],
-        *,
-        field: str = "config",
-    ) -> None:
-        shown = "; ".join(
-            f"{'.'.join(map(str, loc))}: {msg}" if loc else msg for loc, msg in problems
-        )
-        super().__init__(f"bad {what}: {shown}")
-        self.problems, self.field = problems, field
-
-
-def validate_config(
-    pipeline: type[Pipeline[Any]],
-    settings: Mapping[str, Any],
-    data_folder: DataFolder | None = None,
-) -> dict[str, Any]:
-    """``settings`` completed with the pipeline's defaults, as JSON-ready values; with
-    ``data_folder`` (the project's), each file setting must name a file there or a
-    registered dataset, and is kept relative to the folder
-    (:meth:`~azuraforge.platform.jobs.files.DataFolder.confine`).
-    Every config, grid combination, study base config and search-space value a request
-    brings passes here.
-
-    Raises
-    ------
-    ConfigError
-        Naming each refused field by its path.
-    """
-    config = validate_settings(
-        pipeline.Config, f"config for {pipeline.name}", settings, data_folder
-    )
-    return config.model_dump(mode="json")
-
-
-def validate_settings(
-    model: type[_Settings],
-    what: str,
-    settings: Mapping[str, Any],
-    data_folder: DataFolder | None = None,
-) -> _Settings:
-    """``settings`` made a ``model`` (a pipeline's config, a stream's), checked as
-    :func:`validate_config` checks them, each file setting relative to ``data_folder``;
-    ``what`` names them in errors. Validate a config once, where it enters, and pass this
-    object on."""
-    try:
-        # As JSON, strictly: a value of another JSON type than the setting's is refused
-        # (true for 1, "3" for 3), as the OpenAPI of the pipeline's settings says.
-        given = json.dumps(as_json_numbers(dict(settings)))
-        config = model.model_validate_json(given, strict=True)
-    except ValidationError as e:
-        raise ConfigError(
-            what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
-        ) from None
-    seed = getattr(config, "seed", None) if "seed" in model.model_fields else None
-    if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        low, high = SEED_RANGE
-        message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
-        raise ConfigError(what, [(("seed",), message)])
-    if data_folder is None:
-        return config
-    try:
-        confined = data_folder.confine(model, config.model_dump(mode="json"))
-    except OutsideDataFolderError as e:
-        raise ConfigError(what, e.problems) from None
-    kept = {name: confined[name] for name in file_settings(model)}
-    return config.model_copy(update={k: Path(v) for k, v in kept.items() if v is not None})
-
-
-def check_grid(
-    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], data_folder: DataFolder | None = None
-) -> None:
-    """Refuse a grid value its setting refuses (another JSON type, out of its range) or,
-    with ``data_folder``, a file setting's value naming no file there: each at its place in
-    the grid (``grid.epochs.1``), not in the configs it makes, which are checked again."""
-    fields = pipeline.Config.model_fields
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    for name, values in grid.items():
-        if name not in fields:
-            problems.append(((name,), "unknown setting"))
-            continue
-        if not isinstance(values, list):
-            continue  # expand_grid says so
-        field = fields[name]
-        annotated: Any = Annotated[field.annotation, field]  # the setting, constraints too
-        setting: TypeAdapter[Any] = TypeAdapter(annotated)
-        for index, value in enumerate(values):
-            try:
-                setting.validate_json(json.dumps(as_json_numbers(value)), strict=True)
-            except ValidationError as e:
-                problems += [((name, index, *err["loc"]), _message(err)) for err in e.errors()]
-    if data_folder is not None and not problems:
-        problems = _grid_files_outside(pipeline, grid, data_folder)
-    if problems:
-        raise ConfigError("grid", problems, field="grid")
-
-
-def _grid_files_outside(
-    pipeline: type[Pipeline[Any]], grid: Mapping[str, Any], folder: DataFolder
-) -> list[tuple[tuple[str | int, ...], str]]:
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    for name in file_settings(pipeline.Config):
-        values = grid.get(name)
-        for index, value in enumerate(values if isinstance(values, list) else []):
-            try:
-                folder.confine(pipeline.Config, {name: value})
-            except OutsideDataFolderError as e:
-                problems += [((name, index), message) for _, message in e.problems]
-    return problems
-
-
-def as_json_numbers(value: Any) -> Any:
-    """``value`` with each whole float an int, in lists and objects too: JSON has one kind
-    of number, and 3.0 is as much an integer as 3 (JSON Schema says so).
-
-    >>> as_json_numbers({"epochs": 3.0, "lr": [0.5, 2.0], "on": True})
-    {'epochs': 3, 'lr': [0.5, 2], 'on': True}
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [as_json_numbers(item) for item in value]
-    if isinstance(value, dict):
-        return {key: as_json_numbers(item) for key, item in value.items()}
-    return value
-
-
-def _message(error: Any) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown setting"
-    if error["type"] == "missing":
-        return "required"
-    if error["type"] == "value_error" and not error["loc"]:  # a rule across settings
-        return str(error["ctx"]["error"])
-    return f"{error['msg']} (got {error.get('input')!r})"
-
-
-def expand_grid(
-    config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]
-) -> list[dict[str, Any]]:
-    """One config per combination of the ``grid``'s value lists, over ``config``.
-
-    >>> expand_grid({"epochs": 2}, {"lr": [0.1, 0.01], "batch": [32]})
-    [{'epochs': 2, 'lr': 0.1, 'batch': 32}, {'epochs': 2, 'lr': 0.01, 'batch': 32}]
-    """
-    for key, values in grid.items():
-        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-            problems = [((key,), "needs a non-empty list of values")]
-            raise ConfigError("grid", problems, field="grid")
-    size = 1
-    for values in grid.values():
-        size *= len(values)
-    if size > MAX_BATCH:
-        raise ConfigError("grid", [((), f"makes {size} runs; at most {MAX_BATCH}")], field="grid")
-    keys = list(grid)
-    return [
-        {**config, **dict(zip(keys, combination, strict=True))}
-        for combination in itertools.product(*(grid[k] for k in keys))
-    ]
 
 
 def submit(
@@ -220,7 +46,7 @@ def submit(
 ) -> list[ExperimentRecord]:
     """Validate and queue one run (or one per grid combination, sharing a batch id), asked
     for by ``submitter``; with ``data_folder``, file settings must name files inside it
-    (:func:`validate_config`).
+    (:func:`~azuraforge.platform.services.validation.validate_config`).
 
     All or nothing: every config is validated before anything is stored, and the runs are
     queued together (:func:`~azuraforge.platform.jobs.queueing.enqueue`).

@@ -30,7 +30,6 @@ from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.queueing import NewJob, enqueue, withdraw
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import ConfigError, validate_config
 from azuraforge.platform.services.study_space import (
     distributions,
     grid_of,
@@ -38,6 +37,7 @@ from azuraforge.platform.services.study_space import (
     with_first_values,
 )
 from azuraforge.platform.services.study_views import StudyReport, StudyViews
+from azuraforge.platform.services.validation import ConfigError, validate_config
 from azuraforge.platform.store import (
     DEFAULT_PROJECT,
     OpenTrials,

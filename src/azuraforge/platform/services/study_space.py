@@ -17,7 +17,7 @@ from optuna.distributions import (
 
 from azuraforge.apps.base import Pipeline
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.experiments import ConfigError, validate_config
+from azuraforge.platform.services.validation import ConfigError, validate_config
 
 MAX_GRID = 100_000
 """Most combinations a grid study may enumerate (Optuna's grid sampler lists them all)."""

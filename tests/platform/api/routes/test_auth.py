@@ -180,9 +180,9 @@ def test_roles_and_projects_of_a_token_bound_what_it_reaches(anonymous: TestClie
 
     def post(token: str, **headers: str) -> int:
         sent = {"Authorization": f"Bearer {token}", **headers}
-        return anonymous.post("/api/v1/experiments", json=run, headers=sent).status_code
+        return anonymous.post("/api/v1/runs", json=run, headers=sent).status_code
 
-    assert anonymous.post("/api/v1/experiments", json=run).status_code == 401
+    assert anonymous.post("/api/v1/runs", json=run).status_code == 401
     assert post(viewer) == 403
     assert post(expired) == 401
     assert post(editor, **{"AzuraForge-Project": "lab"}) == 404  # not the token's project

@@ -75,9 +75,7 @@ def test_an_uploaded_csv_is_listed_and_trains_a_forecaster_at_once(
     config = {"csv": "stocks/gspc.csv", "time_column": "Date", "target": "Close",
               "missing": "fill", "epochs": 1, "sequence_length": 8, "hidden_size": 8,
               "batch_size": 64}  # fmt: skip
-    submitted = client.post(
-        "/api/v1/experiments", json={"pipeline": "forecaster", "config": config}
-    )
+    submitted = client.post("/api/v1/runs", json={"pipeline": "forecaster", "config": config})
     assert submitted.status_code == 201, submitted.text
     run = submitted.json()["data"][0]
     Worker(settings, store).run_until_ended(run["id"])
@@ -90,7 +88,7 @@ def test_an_uploaded_csv_is_listed_and_trains_a_forecaster_at_once(
     message = refused.json()["error"]["message"]
     assert f"run {run['id']} ({run['name']}, completed)" in message
     assert "stocks/gspc.csv" in folder_files(settings)
-    assert client.delete(f"/api/v1/experiments/{run['id']}").status_code == 204
+    assert client.delete(f"/api/v1/runs/{run['id']}").status_code == 204
     assert client.delete("/api/v1/data/stocks/gspc.csv").status_code == 204
     assert client.get("/api/v1/data").json() == []
 

@@ -76,7 +76,7 @@ def test_a_file_uploaded_through_one_replica_serves_a_run_submitted_through_anot
         assert b.get("/api/v1/data").json() == [put.json()]
         assert b.get("/api/v1/data/stocks/gspc.csv", params={"download": True}).content == body
         job = {"pipeline": "forecaster", "config": {"csv": "stocks/gspc.csv", **FORECAST}}
-        submitted = b.post("/api/v1/experiments", json=job)
+        submitted = b.post("/api/v1/runs", json=job)
         assert submitted.status_code == 201, submitted.text
         run = submitted.json()["data"][0]["id"]
         Worker(machines["worker"], store).run_until_ended(run)
@@ -86,7 +86,7 @@ def test_a_file_uploaded_through_one_replica_serves_a_run_submitted_through_anot
 
         refused = b.delete("/api/v1/data/stocks/gspc.csv")
         assert refused.status_code == 409 and f"run {run} " in refused.text, refused.text
-        assert a.delete(f"/api/v1/experiments/{run}").status_code == 204
+        assert a.delete(f"/api/v1/runs/{run}").status_code == 204
 
         shorter = gspc_slice(50)
         again = b.put("/api/v1/data/stocks/gspc.csv", content=shorter)

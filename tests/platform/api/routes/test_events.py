@@ -47,7 +47,7 @@ a loaded machine."""
 
 
 def follow(client: TestClient, experiment_id: int) -> list[dict]:
-    with client.websocket_connect(f"{API}/experiments/{experiment_id}/events") as socket:
+    with client.websocket_connect(f"{API}/runs/{experiment_id}/events") as socket:
         messages = []
         while True:
             message = socket.receive_json()
@@ -67,7 +67,7 @@ def curve(messages: list[dict], key: str) -> list[tuple[int, float]]:
 
 def test_live_stream_then_late_joiner_get_the_same_curve(client: TestClient, worker):
     body = {"pipeline": "sleeper", "config": {"steps": 30, "sleep": 0.02}}
-    row = client.post(f"{API}/experiments", json=body).json()["data"][0]
+    row = client.post(f"{API}/runs", json=body).json()["data"][0]
     live = follow(client, row["id"])
     assert live[0]["type"] == "history"
     assert live[-1] == {"type": "end", "status": "completed"}
@@ -81,7 +81,7 @@ def test_live_stream_then_late_joiner_get_the_same_curve(client: TestClient, wor
 
 
 def test_unknown_experiment_closes_with_4404(client: TestClient):
-    with client.websocket_connect(f"{API}/experiments/999/events") as socket:
+    with client.websocket_connect(f"{API}/runs/999/events") as socket:
         message = socket.receive()
         assert message["type"] == "websocket.close"
         assert message["code"] == 4404
@@ -89,7 +89,7 @@ def test_unknown_experiment_closes_with_4404(client: TestClient):
 
 def test_id_no_run_can_have_closes_with_1008(client: TestClient):
     """Over PostgreSQL's 32-bit ids the store would fail; the route refuses the id first."""
-    url = f"{API}/experiments/{2**31}/events"
+    url = f"{API}/runs/{2**31}/events"
     with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as socket:
         socket.receive_json()
     assert closed.value.code == status.WS_1008_POLICY_VIOLATION
@@ -98,7 +98,7 @@ def test_id_no_run_can_have_closes_with_1008(client: TestClient):
 def test_project_stream_carries_status_of_every_run(client: TestClient, worker):
     with client.websocket_connect(f"{API}/events") as socket:
         body = {"pipeline": "sleeper", "config": {"steps": 2}}
-        row = client.post(f"{API}/experiments", json=body).json()["data"][0]
+        row = client.post(f"{API}/runs", json=body).json()["data"][0]
         statuses = []
         while "completed" not in statuses:
             message = socket.receive_json()
@@ -110,10 +110,10 @@ def test_project_stream_carries_status_of_every_run(client: TestClient, worker):
 
 def test_a_run_deleted_while_followed_ends_the_stream(client: TestClient):
     body = {"pipeline": "sleeper", "config": {"steps": 2}}
-    row = client.post(f"{API}/experiments", json=body).json()["data"][0]  # no worker: queued
-    with client.websocket_connect(f"{API}/experiments/{row['id']}/events") as socket:
+    row = client.post(f"{API}/runs", json=body).json()["data"][0]  # no worker: queued
+    with client.websocket_connect(f"{API}/runs/{row['id']}/events") as socket:
         assert socket.receive_json()["status"] == "queued"
-        assert client.delete(f"{API}/experiments/{row['id']}").status_code == 204
+        assert client.delete(f"{API}/runs/{row['id']}").status_code == 204
         assert socket.receive_json() == {"type": "end", "status": "deleted"}
 
 
@@ -124,7 +124,7 @@ def test_the_project_stream_has_every_status_of_runs_written_at_once(client: Tes
             "config": {"steps": 3, "sleep": 0},
             "grid": {"fail_at": [0, 0, 0]},
         }
-        ids = {row["id"] for row in client.post(f"{API}/experiments", json=body).json()["data"]}
+        ids = {row["id"] for row in client.post(f"{API}/runs", json=body).json()["data"]}
         ended: dict[int, list[str]] = {run: [] for run in ids}
         while any("completed" not in statuses for statuses in ended.values()):
             message = socket.receive_json()
@@ -152,13 +152,13 @@ def test_a_socket_closes_4401_once_its_credential_ends(served: str, store):
     and gets its events."""
     good = user_headers(store, "ed", "editor")
     body = {"pipeline": "sleeper", "config": {"steps": 2}}  # no worker: it stays queued
-    made = httpx.post(f"http://{served}{API}/experiments", json=body, headers=good,
+    made = httpx.post(f"http://{served}{API}/runs", json=body, headers=good,
                       timeout=REQUEST_TIMEOUT)  # fmt: skip
     run = made.json()["data"][0]
     revoked, record = new_token(store, user="ed", project="default", role="viewer")
     expiring, expired = new_token(store, user="ed", project="default", role="viewer")
     cases = [
-        ("revoked", f"/experiments/{run['id']}/events", _bearer(revoked)),
+        ("revoked", f"/runs/{run['id']}/events", _bearer(revoked)),
         ("removed", "/events", user_headers(store, "mo", "viewer")),
         ("disabled", "/events", user_headers(store, "di", "viewer")),
         ("signed out", "/events", _session(served, store, "se")),
@@ -185,7 +185,7 @@ def test_a_socket_closes_4401_once_its_credential_ends(served: str, store):
                 socket.recv(timeout=CLOSES_WITHIN)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, case
             assert time.monotonic() - changed < CLOSES_WITHIN, case
-    again = httpx.post(f"http://{served}{API}/experiments/{run['id']}/cancel", headers=good,
+    again = httpx.post(f"http://{served}{API}/runs/{run['id']}/cancel", headers=good,
                        timeout=REQUEST_TIMEOUT)  # fmt: skip
     assert again.status_code == 202, again.text
     assert json.loads(sockets["good"].recv(timeout=5))["experiment_id"] == run["id"]

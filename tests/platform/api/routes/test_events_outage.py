@@ -56,7 +56,7 @@ def test_a_run_stream_waits_out_a_brief_store_outage_and_goes_on(
     proxied_api: tuple[TestClient, Store, Lease], postgres_proxy: TcpProxy
 ) -> None:
     client, direct, lease = proxied_api
-    with client.websocket_connect(f"{API}/experiments/{lease.experiment_id}/events") as socket:
+    with client.websocket_connect(f"{API}/runs/{lease.experiment_id}/events") as socket:
         assert socket.receive_json()["type"] == "history"
         postgres_proxy.cut()
         time.sleep(1.5)  # the stream looks for events each second: it found the store gone
@@ -74,7 +74,7 @@ def test_a_run_stream_closes_1013_saying_why_when_the_store_stays_away(
 ) -> None:
     monkeypatch.setattr(events, "STORE_PATIENCE", 0.5)
     client, _, lease = proxied_api
-    url = f"{API}/experiments/{lease.experiment_id}/events"
+    url = f"{API}/runs/{lease.experiment_id}/events"
     closed = _closed_by_outage(client, postgres_proxy, url, history=True)
     assert closed == (1013, events.OUTAGE_REASON)
 

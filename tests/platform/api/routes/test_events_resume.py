@@ -58,14 +58,14 @@ class Api:
 
     def submit(self) -> int:
         body = {"pipeline": "sleeper", "config": {"steps": 2}}  # no worker: it stays queued
-        made = httpx.post(f"http://{self.address}{API}/experiments", json=body,
+        made = httpx.post(f"http://{self.address}{API}/runs", json=body,
                           headers=self.headers, timeout=WAIT)  # fmt: skip
         assert made.status_code == 201, made.text
         run: int = made.json()["data"][0]["id"]
         return run
 
     def cancel(self, run: int) -> None:
-        done = httpx.post(f"http://{self.address}{API}/experiments/{run}/cancel",
+        done = httpx.post(f"http://{self.address}{API}/runs/{run}/cancel",
                           headers=self.headers, timeout=WAIT)  # fmt: skip
         assert done.status_code == 202, done.text
 
@@ -123,7 +123,7 @@ def test_the_project_stream_says_reset_when_it_cannot_resume(replicas: list[str]
     api = Api(replicas[0], admin_headers(store))
     gone = api.submit()
     gone_id = store.list_events(experiment_id=gone)[-1].id
-    assert httpx.delete(f"http://{api.address}{API}/experiments/{gone}", headers=api.headers,
+    assert httpx.delete(f"http://{api.address}{API}/runs/{gone}", headers=api.headers,
                         timeout=WAIT).status_code == 204  # fmt: skip
     theirs = _run_elsewhere(store)
     their_id = store.list_events(experiment_id=theirs)[-1].id
@@ -144,12 +144,12 @@ def test_a_run_stream_resumes_after_the_last_event_it_sent(replicas: list[str], 
     lease = store.claim(run, "w1", 60.0)
     assert lease is not None
     store.set_progress(lease, 1, 3)
-    with one.open(f"/experiments/{run}/events") as socket:
+    with one.open(f"/runs/{run}/events") as socket:
         history = receive(socket, 1)[0]
     assert history["type"] == "history"
     store.log_metrics(lease, [("loss", 1, 0.5, 1.0)])
     store.log_lines(lease, [(1.0, "info", "half way")])
-    with other.open(f"/experiments/{run}/events?after={history['last_event_id']}") as socket:
+    with other.open(f"/runs/{run}/events?after={history['last_event_id']}") as socket:
         caught_up = receive(socket, 2)
         store.finish(lease, "completed")
         rest = receive(socket, 2)
@@ -159,7 +159,7 @@ def test_a_run_stream_resumes_after_the_last_event_it_sent(replicas: list[str], 
     assert rest[0]["id"] > caught_up[-1]["id"] > caught_up[0]["id"] > history["last_event_id"]
     other_run = one.submit()
     foreign = store.list_events(experiment_id=other_run)[-1].id
-    with other.open(f"/experiments/{run}/events?after={foreign}") as socket:
+    with other.open(f"/runs/{run}/events?after={foreign}") as socket:
         assert [m["type"] for m in receive(socket, 3)] == ["reset", "history", "end"]
 
 
@@ -184,7 +184,7 @@ def test_a_backlog_longer_than_a_page_comes_whole_and_once(replicas: list[str], 
 @SQLITE_ALONE
 @pytest.mark.parametrize("after", ["-1", "abc", "1.5", str(MAX_EVENT_ID + 1), "9" * 5000,
                                    "1&after=2", ""])  # fmt: skip
-@pytest.mark.parametrize("path", ["/events", "/experiments/1/events"])
+@pytest.mark.parametrize("path", ["/events", "/runs/1/events"])
 def test_a_bad_resume_point_closes_the_socket_with_4422_saying_why(
     replicas: list[str], store: Store, after: str, path: str
 ):

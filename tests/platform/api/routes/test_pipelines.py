@@ -17,5 +17,5 @@ def test_pipelines_have_schema_and_defaults(read_only_client: TestClient):
 
 def test_openapi_lists_every_route(read_only_client: TestClient):
     paths = read_only_client.get("/openapi.json").json()["paths"]
-    assert "/api/v1/experiments/{experiment_id}/metrics" in paths
+    assert "/api/v1/runs/{experiment_id}/metrics" in paths
     assert read_only_client.get("/docs").status_code == 200

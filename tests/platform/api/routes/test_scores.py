@@ -37,7 +37,7 @@ def runs(store: Store) -> dict[str, int]:
 
 
 def listed(client: TestClient, **params: Any) -> list[str]:
-    response = client.get(f"{API}/experiments", params=params)
+    response = client.get(f"{API}/runs", params=params)
     assert response.status_code == 200, response.text
     return [run["name"] for run in response.json()["data"]]
 
@@ -51,13 +51,13 @@ def test_a_list_sorts_by_a_score_and_filters_on_several(
     both = listed(client, score=["metrics.MAE.model<0.3", "metrics.MAE.persistence>=0.4"])
     assert both == ["=gamma", "beta"]
     assert listed(client, score=["metrics.MAE.model<0.3", "metric:loss<1"]) == ["beta"]
-    (run,) = client.get(f"{API}/experiments", params={"q": "beta"}).json()["data"]
+    (run,) = client.get(f"{API}/runs", params={"q": "beta"}).json()["data"]
     assert run["score_values"] == {"metrics.MAE.model": 0.1, "metrics.MAE.persistence": 0.4}
-    detail = client.get(f"{API}/experiments/{runs['beta']}").json()
+    detail = client.get(f"{API}/runs/{runs['beta']}").json()
     assert detail["score_values"] == run["score_values"]
-    names = client.get(f"{API}/experiments/scores/names").json()
+    names = client.get(f"{API}/runs/scores/names").json()
     assert names == {"names": ["metrics.MAE.model", "metrics.MAE.persistence"]}
-    operation = client.get("/openapi.json").json()["paths"][f"{API}/experiments"]["get"]
+    operation = client.get("/openapi.json").json()["paths"][f"{API}/runs"]["get"]
     (sort,) = (p for p in operation["parameters"] if p["name"] == "sort")
     assert sort["schema"]["enum"][-2:] == [
         "score:metrics.MAE.model",
@@ -79,7 +79,7 @@ def test_a_list_sorts_by_a_score_and_filters_on_several(
 def test_bad_score_queries_are_422_naming_the_part(
     client: TestClient, runs: dict[str, int], params: dict[str, str], where: str, fragment: str
 ) -> None:
-    response = client.get(f"{API}/experiments", params=params)
+    response = client.get(f"{API}/runs", params=params)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert where in error["message"] and fragment in error["message"]
@@ -94,7 +94,7 @@ def test_a_list_as_csv_keeps_its_filters_order_and_columns(
 ) -> None:
     asked = {"sort": "score:metrics.MAE.model", "order": "asc", "limit": 1,
              "columns": "name,metrics.MAE.model,metric:loss,created_at"}  # fmt: skip
-    response = client.get(f"{API}/experiments", params={**asked, "format": "csv"})
+    response = client.get(f"{API}/runs", params={**asked, "format": "csv"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
@@ -106,7 +106,7 @@ def test_a_list_as_csv_keeps_its_filters_order_and_columns(
     ]  # fmt: skip
     assert table[1][3].endswith("+00:00")
     accepted = client.get(
-        f"{API}/experiments", params={"score": "metrics.MAE.model>0.15"},
+        f"{API}/runs", params={"score": "metrics.MAE.model>0.15"},
         headers={"Accept": "text/csv"},
     )  # fmt: skip
     header, *body = rows(accepted.text)
@@ -134,6 +134,6 @@ def test_a_score_is_an_axis_of_a_comparison(client: TestClient, runs: dict[str, 
 
 def test_other_methods_on_the_score_names_are_405_naming_get(client: TestClient) -> None:
     for method in ("PATCH", "DELETE", "PUT", "POST"):
-        response = client.request(method, f"{API}/experiments/scores/names")
+        response = client.request(method, f"{API}/runs/scores/names")
         assert response.status_code == 405, (method, response.text)
         assert response.headers["allow"] == "GET"

@@ -63,7 +63,7 @@ def test_a_change_is_a_version_in_force_at_once(client: TestClient, admin: dict[
     health = client.get("/api/v1/health")
     assert health.headers["X-AzuraForge-Settings-Version"] == "1"
     assert health.json()["settings_version"] == 1
-    refused = client.post("/api/v1/experiments", content=b"x" * 3000, headers=admin)
+    refused = client.post("/api/v1/runs", content=b"x" * 3000, headers=admin)
     assert refused.status_code == 413, refused.text
     assert "2,000 bytes" in refused.json()["error"]["message"]
     assert refused.headers["X-AzuraForge-Settings-Version"] == "1"
@@ -176,7 +176,7 @@ def test_another_process_applies_a_version_at_its_next_look(
     with TestClient(one) as first, TestClient(other) as second:
         first.patch(PATH, json={"max_request_bytes": 2000}, headers=admin)
         other.state.live.refresh(store)  # what its poller does every settings_poll_interval
-        refused = second.post("/api/v1/experiments", content=b"x" * 3000, headers=admin)
+        refused = second.post("/api/v1/runs", content=b"x" * 3000, headers=admin)
     assert refused.status_code == 413
     assert refused.headers["X-AzuraForge-Settings-Version"] == "1"
 

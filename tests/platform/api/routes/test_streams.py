@@ -43,7 +43,7 @@ def test_a_stream_started_runs_and_reads_back(
     assert done["lag"] is None and done["events_per_second"] > 0  # lag: while it runs
     assert 0 <= done["turbulent"] <= 1 and TURBULENT not in done["scores"]
     keys = f"events,{TURBULENT}"
-    curves = client.get(f"/api/v1/experiments/{stream['id']}/metrics?keys={keys}").json()
+    curves = client.get(f"/api/v1/runs/{stream['id']}/metrics?keys={keys}").json()
     assert curves["metrics"]["events"]["steps"] == [200, 400, 600]
     assert curves["metrics"][TURBULENT]["steps"] == [200, 400, 600]  # the regime's bands
     assert all(0 <= share <= 1 for share in curves["metrics"][TURBULENT]["values"])
@@ -141,7 +141,7 @@ def test_stop_ends_a_queued_stream_and_other_jobs_are_not_streams(client: TestCl
     stopped = client.post(f"/api/v1/streams/{stream['id']}/stop")
     assert stopped.status_code == 202 and stopped.json()["status"] == "cancelled"
     assert client.post(f"/api/v1/streams/{stream['id']}/stop").status_code == 409
-    run = client.post("/api/v1/experiments", json={"pipeline": "sleeper", "config": {}}).json()
+    run = client.post("/api/v1/runs", json={"pipeline": "sleeper", "config": {}}).json()
     run_id = run["data"][0]["id"]
     assert client.get(f"/api/v1/streams/{run_id}").status_code == 404
     assert client.post(f"/api/v1/streams/{run_id}/stop").status_code == 404

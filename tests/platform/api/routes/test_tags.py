@@ -20,16 +20,16 @@ def test_tags_are_set_replaced_deleted_shown_and_filtered_on(
 ) -> None:
     first, second = a_run(client, "first"), a_run(client, "second")
     for run, value in ((first, "a"), (second, "b")):
-        put = client.put(f"/api/v1/experiments/{run}/tags/team", json={"value": "x"})
+        put = client.put(f"/api/v1/runs/{run}/tags/team", json={"value": "x"})
         assert put.status_code == 200, put.text
-        put = client.put(f"/api/v1/experiments/{run}/tags/data/set", json={"value": value})
+        put = client.put(f"/api/v1/runs/{run}/tags/data/set", json={"value": value})
         assert put.json() == {"experiment_id": run, "tags": {"data/set": value, "team": "x"}}
-    client.put(f"/api/v1/experiments/{first}/tags/team", json={"value": "y"})  # replaced
-    assert client.get(f"/api/v1/experiments/{first}").json()["tags"] == {
+    client.put(f"/api/v1/runs/{first}/tags/team", json={"value": "y"})  # replaced
+    assert client.get(f"/api/v1/runs/{first}").json()["tags"] == {
         "data/set": "a", "team": "y"}  # fmt: skip
 
     def listed(*tags: str) -> list[int]:
-        page = client.get("/api/v1/experiments", params={"tag": list(tags)})
+        page = client.get("/api/v1/runs", params={"tag": list(tags)})
         assert page.status_code == 200, page.text
         return [run["id"] for run in page.json()["data"]]
 
@@ -37,23 +37,23 @@ def test_tags_are_set_replaced_deleted_shown_and_filtered_on(
     assert listed("data/set:a", "team:y") == [first]
     assert listed("data/set:a", "team:x") == []
     assert listed("team:") == []  # an empty value is a value
-    assert client.get("/api/v1/experiments", params={"tag": "team"}).status_code == 422
+    assert client.get("/api/v1/runs", params={"tag": "team"}).status_code == 422
 
-    ended = client.post(f"/api/v1/experiments/{first}/end", json={"status": "completed"})
+    ended = client.post(f"/api/v1/runs/{first}/end", json={"status": "completed"})
     assert ended.status_code == 200
-    gone = client.delete(f"/api/v1/experiments/{first}/tags/team")  # an ended run's too
+    gone = client.delete(f"/api/v1/runs/{first}/tags/team")  # an ended run's too
     assert gone.json()["tags"] == {"data/set": "a"}
-    again = client.delete(f"/api/v1/experiments/{first}/tags/team")
+    again = client.delete(f"/api/v1/runs/{first}/tags/team")
     assert again.status_code == 404 and "no tag 'team'" in again.text
 
-    too_long = client.put(f"/api/v1/experiments/{first}/tags/k", json={"value": "v" * 8001})
+    too_long = client.put(f"/api/v1/runs/{first}/tags/k", json={"value": "v" * 8001})
     assert too_long.status_code == 422
     viewer = user_headers(store, "vera", role="viewer")
-    refused = client.put(f"/api/v1/experiments/{first}/tags/k", json={"value": "v"},
+    refused = client.put(f"/api/v1/runs/{first}/tags/k", json={"value": "v"},
                          headers=viewer)  # fmt: skip
     assert refused.status_code == 403
     store.create_project("other")
-    elsewhere = client.put(f"/api/v1/experiments/{first}/tags/k", json={"value": "v"},
+    elsewhere = client.put(f"/api/v1/runs/{first}/tags/k", json={"value": "v"},
                            headers=admin_headers(store, "other"))  # fmt: skip
     assert elsewhere.status_code == 404
     assert store.get_run_tags(first) == {"data/set": "a"}

@@ -22,6 +22,8 @@ from azuraforge.platform.store.interfaces import Events
 from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
+run_router = APIRouter()
+"""One run's stream, under the run's path (:mod:`.runs`)."""
 _PAGE = 1000
 DELETED = "deleted"
 """The ``end`` status of a stream whose run was deleted while it was followed."""
@@ -72,7 +74,7 @@ async def _read(read: Callable[..., _Read], *args: Any, **kwargs: Any) -> _Read:
         await asyncio.sleep(1.0)
 
 
-@router.websocket("/experiments/{experiment_id}/events", dependencies=[READ])
+@run_router.websocket("/{experiment_id}/events", dependencies=[READ])
 @_closed_on_outage
 async def experiment_events(
     websocket: WebSocket, experiment_id: ExperimentId, store: StoreDep, hub: HubDep

@@ -1,10 +1,11 @@
 """Runs written from outside (external runs, :mod:`~azuraforge.platform.services.external_runs`):
 ``POST /external-runs`` makes one and answers its own credential; the run's writer then sends
-batches (``POST /experiments/{id}/batch``: points, log lines, files made, progress, under a
-batch id that makes a retry safe), heartbeats (``POST /experiments/{id}/heartbeat``), uploads
-its files (``PUT /experiments/{id}/artifacts/{path}``) and ends it (``POST
-/experiments/{id}/end``), with that credential or a project token that may write. The run is
-read as any other (``GET /experiments/{id}``, its metrics, logs and files)."""
+batches (``POST /runs/{id}/batch``: points, log lines, files made, progress, under a batch id
+that makes a retry safe), heartbeats (``POST /runs/{id}/heartbeat``), uploads its files
+(``PUT /runs/{id}/artifacts/{path}``) and ends it (``POST /runs/{id}/end``), with that
+credential or a project token that may write: the routes of :data:`run_router`, served as the
+other run routes are (:mod:`.runs`). The run is read as any other (``GET /runs/{id}``, its
+metrics, logs and files)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import JobWrites
 
 router = APIRouter(tags=["experiments"])
+run_router = APIRouter()
+"""The writes of one run, under its path (:mod:`.runs`)."""
 ERRORS = error_responses()
 FILE_BODY = {
     "requestBody": {
@@ -71,8 +74,8 @@ def create_external_run(
     )
 
 
-@router.post(
-    "/experiments/{experiment_id}/batch",
+@run_router.post(
+    "/{experiment_id}/batch",
     dependencies=[WRITE_RUN],
     response_model=RunBatchPublic,
     responses=ERRORS,
@@ -89,8 +92,8 @@ def write_batch(
     return RunBatchPublic(cancel_requested=cancel)
 
 
-@router.post(
-    "/experiments/{experiment_id}/heartbeat",
+@run_router.post(
+    "/{experiment_id}/heartbeat",
     dependencies=[WRITE_RUN],
     response_model=RunBatchPublic,
     responses=ERRORS,
@@ -102,8 +105,8 @@ def heartbeat(experiment_id: ExperimentId, store: MlflowGroupsDep) -> RunBatchPu
     return RunBatchPublic(cancel_requested=store.write_external(experiment_id, JobWrites()))
 
 
-@router.put(
-    "/experiments/{experiment_id}/artifacts/{path:path}",
+@run_router.put(
+    "/{experiment_id}/artifacts/{path:path}",
     dependencies=[WRITE_RUN],
     status_code=status.HTTP_201_CREATED,
     response_model=ArtifactPublic,
@@ -125,8 +128,8 @@ async def upload_artifact(
     return ArtifactPublic(path=path, size=size, is_dir=False, created_at=time.time())
 
 
-@router.post(
-    "/experiments/{experiment_id}/end",
+@run_router.post(
+    "/{experiment_id}/end",
     dependencies=[WRITE_RUN],
     response_model=ExperimentPublic,
     responses=ERRORS,

@@ -1,7 +1,7 @@
-"""A run's tags: ``PUT /experiments/{id}/tags/{key}`` sets one (body ``{"value": ...}``),
+"""A run's tags: ``PUT /runs/{id}/tags/{key}`` sets one (body ``{"value": ...}``),
 ``DELETE`` removes it; any run's, whatever its status, by a role that writes (editor, admin).
 A run's JSON shows them as ``tags``; the run list keeps runs with a tag
-(``GET /experiments?tag=key:value``)."""
+(``GET /runs?tag=key:value``). Served as the other run routes are (:mod:`.runs`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from azuraforge.platform.api.schemas.tags import (
 )
 from azuraforge.platform.store.tags import MAX_TAG_KEY
 
-router = APIRouter(prefix="/experiments", tags=["experiments"])
+router = APIRouter()
 ERRORS = error_responses()
 TagKey = Annotated[str, Path(min_length=1, max_length=MAX_TAG_KEY, description="The tag's key.")]
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from azuraforge.platform.services.experiments import as_json_numbers
+from azuraforge.platform.services.validation import as_json_numbers
 
 
 class RequestBody(BaseModel):

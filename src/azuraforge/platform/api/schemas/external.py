@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, field_validator
 from azuraforge.platform.api.schemas.common import RequestBody
 from azuraforge.platform.api.schemas.runs import ExperimentPublic
 from azuraforge.platform.jobs.run_files import MAX_FILE_PATH, run_key
-from azuraforge.platform.services.experiments import MAX_NAME
 from azuraforge.platform.services.external_runs import MAX_IDLE_LIMIT, MIN_IDLE_LIMIT
+from azuraforge.platform.services.validation import MAX_NAME
 from azuraforge.platform.store import JobWrites
 from azuraforge.platform.store.metrics import MAX_METRIC_NAME
 

@@ -248,7 +248,7 @@ class PredictionJobPublic(BaseModel):
             reference=config.get("reference", config["model"]), status=record.status,
             error=record.error, created_at=record.created_at, started_at=record.started_at,
             finished_at=record.finished_at, rows=result.get("rows"), predictions=predictions,
-            download=f"/api/v1/experiments/{record.id}/artifacts/{file}" if file else None,
+            download=f"/api/v1/runs/{record.id}/artifacts/{file}" if file else None,
         )  # fmt: skip
 
 

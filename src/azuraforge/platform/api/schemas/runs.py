@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from azuraforge.platform.api.schemas.common import RequestBody
-from azuraforge.platform.services.experiments import MAX_NAME
+from azuraforge.platform.services.validation import MAX_NAME
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 from azuraforge.platform.store.experiments import MAX_NOTES
 from azuraforge.platform.store.result_scores import finite_number

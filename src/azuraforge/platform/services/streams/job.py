@@ -27,7 +27,6 @@ from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.kinds import JobKind, RestartPolicy
 from azuraforge.platform.jobs.queueing import NewJob, enqueue, make_transport
 from azuraforge.platform.jobs.transport import Transport
-from azuraforge.platform.services.experiments import ConfigError, validate_settings
 from azuraforge.platform.services.streams.config import StreamConfig, stream_config
 from azuraforge.platform.services.streams.loop import Control, learn
 from azuraforge.platform.services.streams.retrain import Retrainer
@@ -39,6 +38,7 @@ from azuraforge.platform.services.streams.sources import (
     open_source,
     plugin_source,
 )
+from azuraforge.platform.services.validation import ConfigError, validate_settings
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
 from azuraforge.platform.store.interfaces import ProjectView, Runs

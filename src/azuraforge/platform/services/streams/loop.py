@@ -15,7 +15,7 @@ from typing import Any
 
 from azuraforge.errors import ConflictError
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.metrics import STREAM_CHANGES, STREAM_EVENTS
+from azuraforge.platform.prometheus import STREAM_CHANGES, STREAM_EVENTS
 from azuraforge.platform.services.streams.config import StreamConfig
 from azuraforge.platform.services.streams.retrain import Retrainer
 from azuraforge.platform.services.streams.sources import STOP_CHECK, SourceRows

@@ -26,8 +26,8 @@ from azuraforge.learn.datasets import DATASETS, dataset_file
 from azuraforge.learn.datasets.csvfiles import column_key
 from azuraforge.platform.jobs.context import StoreContext
 from azuraforge.platform.jobs.files import DataFolder
-from azuraforge.platform.services.experiments import ConfigError
 from azuraforge.platform.services.streams.config import StreamConfig
+from azuraforge.platform.services.validation import ConfigError
 from azuraforge.platform.settings import Settings
 from azuraforge.stream import CsvReplay
 from azuraforge.stream.base import Source, SourceReport

@@ -136,7 +136,7 @@ export function listUrl(path, query) {
 /** The address of a run's file, for links and images. */
 export function artifactUrl(experimentId, path) {
   const parts = path.split("/").map(encodeURIComponent).join("/");
-  return `${BASE}/experiments/${experimentId}/artifacts/${parts}`;
+  return `${BASE}/runs/${experimentId}/artifacts/${parts}`;
 }
 
 /**

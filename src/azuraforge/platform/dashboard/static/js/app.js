@@ -1,4 +1,4 @@
-// The dashboard's router: the URL's fragment names the page (#/experiments/12?tab=logs).
+// The dashboard's router: the URL's fragment names the page (#/runs/12?tab=logs).
 // A page module's render(main, route) draws into <main> and may return a function that
 // stops what it started (streams, timers) when the page is left.
 
@@ -7,27 +7,30 @@ import { currentRoute } from "./router.js";
 import { renderSignIn, renderWho, whoAmI } from "./session.js";
 import { errorBox, fill, h, loading, toast } from "./ui.js";
 
-// Page modules load when first shown: the experiments page needs none of the charts' code.
+// Page modules load when first shown: the runs page needs none of the charts' code.
 const pages = {
   access: () => import("./pages/access.js"),
   assist: () => import("./pages/assist.js"),
   chat: () => import("./pages/chat.js"),
   compare: () => import("./pages/compare.js"),
-  experiments: () => import("./pages/experiments.js"),
   launch: () => import("./pages/launch.js"),
   models: () => import("./pages/models.js"),
   run: () => import("./pages/run.js"),
+  runs: () => import("./pages/runs.js"),
   streams: () => import("./pages/streams.js"),
   studies: () => import("./pages/studies.js"),
 };
 
 const ROUTES = [
-  [/^\/experiments$/, "experiments", "experiments", "render"],
-  [/^\/experiments\/(\d+)$/, "experiments", "run", "render"],
+  [/^\/runs$/, "runs", "runs", "render"],
+  [/^\/runs\/(\d+)$/, "runs", "run", "render"],
+  // The addresses of the runs' pages before runs were called runs (links kept elsewhere).
+  [/^\/experiments$/, "runs", "runs", "render"],
+  [/^\/experiments\/(\d+)$/, "runs", "run", "render"],
   // The link MLflow's client prints when a run ends (its experiment's id, then the run's).
-  [/^\/experiments\/\d+\/runs\/(\d+)$/, "experiments", "run", "render"],
+  [/^\/experiments\/\d+\/runs\/(\d+)$/, "runs", "run", "render"],
   [/^\/launch$/, "launch", "launch", "render"],
-  [/^\/compare$/, "experiments", "compare", "render"],
+  [/^\/compare$/, "runs", "compare", "render"],
   [/^\/studies$/, "studies", "studies", "renderList"],
   [/^\/studies\/new$/, "studies", "studies", "renderNew"],
   [/^\/studies\/(\d+)$/, "studies", "studies", "renderDetail"],
@@ -67,7 +70,7 @@ async function show() {
     link.classList.toggle("active", found !== undefined && link.dataset.nav === found.nav);
   }
   if (!found) {
-    fill(main, errorBox(new Error(`There is no page at ${route.path}.`), "Page not found"), h("a", { href: "#/experiments" }, "Go to the experiments"));
+    fill(main, errorBox(new Error(`There is no page at ${route.path}.`), "Page not found"), h("a", { href: "#/runs" }, "Go to the runs"));
     return;
   }
   // Each page draws in a container of its own: a page left while it was still loading
@@ -122,7 +125,7 @@ function checkHealth() {
 window.addEventListener("unhandledrejection", (event) => {
   toast(event.reason?.message || String(event.reason), "error");
 });
-if (!window.location.hash) window.history.replaceState(null, "", "#/experiments");
+if (!window.location.hash) window.history.replaceState(null, "", "#/runs");
 checkHealth();
 watchReachability(checkHealth);
 // Signed in: the header shows who, in which project, and the pages follow the fragment;

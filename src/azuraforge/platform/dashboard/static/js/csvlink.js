@@ -1,5 +1,5 @@
 // A list's CSV download, as the runs list has one: every item the list's filters keep, in its
-// order, its page aside (the API's `format=csv`; GET /experiments, /studies, /models...).
+// order, its page aside (the API's `format=csv`; GET /runs, /studies, /models...).
 
 import { listUrl } from "./api.js";
 import { h } from "./ui.js";

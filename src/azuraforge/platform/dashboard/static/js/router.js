@@ -1,8 +1,8 @@
-// Where the dashboard is: the URL's fragment (#/experiments/12?tab=logs) names the page.
+// Where the dashboard is: the URL's fragment (#/runs/12?tab=logs) names the page.
 
 /** The page the fragment names: its path and its query. */
 export function currentRoute() {
-  const fragment = window.location.hash.replace(/^#/, "") || "/experiments";
+  const fragment = window.location.hash.replace(/^#/, "") || "/runs";
   const [path, search = ""] = fragment.split("?");
   return { path, query: new URLSearchParams(search) };
 }

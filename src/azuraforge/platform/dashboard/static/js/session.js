@@ -88,7 +88,7 @@ async function newProject() {
 async function switchTo(project) {
   try {
     await api.post("/auth/project", { project });
-    window.location.hash = "#/experiments";
+    window.location.hash = "#/runs";
     window.location.reload();
   } catch (error) {
     toast(error.message, "error");

@@ -24,7 +24,7 @@ export async function render(main, { query }) {
   } }, idsInput, h("button", { type: "submit" }, "Compare"));
   const head = h("div", { class: "page-head" }, h("h1", {}, "Compare runs"), form);
   if (!selection) {
-    fill(main, head, h("div", { class: "notice" }, "Name the runs to compare (up to 100), or select them on the ", h("a", { href: "#/experiments" }, "experiments page"), "."));
+    fill(main, head, h("div", { class: "notice" }, "Name the runs to compare (up to 100), or select them on the ", h("a", { href: "#/runs" }, "runs page"), "."));
     return null;
   }
   let comparison;
@@ -140,7 +140,7 @@ function runsTable(runs, comparison, colorOf) {
   const body = h("tbody", {}, runs.map((run, index) => {
     const tr = h("tr", { dataset: { id: String(run.id) } },
       h("td", {}, h("i", { class: "swatch", style: { display: "inline-block", width: "10px", height: "10px", borderRadius: "2px", background: colorOf.get(run.id) } })),
-      h("td", { class: "num" }, h("a", { href: `#/experiments/${run.id}` }, String(run.id))),
+      h("td", { class: "num" }, h("a", { href: `#/runs/${run.id}` }, String(run.id))),
       h("td", { class: "name", title: run.name }, run.name),
       h("td", {}, badge(run.status)),
       params.map((p) => h("td", { class: p.numeric ? "num" : "" }, p.values[index] === null ? "—" : shown(p.values[index]))),

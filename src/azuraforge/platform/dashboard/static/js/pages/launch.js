@@ -69,9 +69,9 @@ export async function render(main, { query }) {
     submitButton.disabled = true;
     submitButton.textContent = "Launching…";
     try {
-      const { data } = await api.post("/experiments", body);
+      const { data } = await api.post("/runs", body);
       toast(data.length > 1 ? `Queued a batch of ${data.length} runs.` : `Queued run ${data[0].id}.`, "ok");
-      navigate(data.length > 1 ? `#/experiments?batch_id=${data[0].batch_id}` : `#/experiments/${data[0].id}`);
+      navigate(data.length > 1 ? `#/runs?batch_id=${data[0].batch_id}` : `#/runs/${data[0].id}`);
     } catch (error) {
       const details = error instanceof ApiError ? error.details : [];
       if (form.showErrors(details).length < details.length) form.focusFirstError();

@@ -18,7 +18,7 @@ const INFO_EVERY_MS = 5000;
 
 export async function render(main, { params, query }) {
   const id = Number(params[0]);
-  let run = await api.get(`/experiments/${id}`);
+  let run = await api.get(`/runs/${id}`);
   const finishedAtOpen = FINISHED.has(run.status);
 
   const edited = (fresh) => {
@@ -89,7 +89,7 @@ export async function render(main, { params, query }) {
     const ok = await dialog({ title: `Cancel run ${id}?`, body: "A running run stops at its next batch and keeps its metrics so far; a queued one never starts.", confirm: "Cancel the run", danger: true });
     if (!ok) return;
     try {
-      run = { ...run, ...(await api.post(`/experiments/${id}/cancel`)), cancel_requested_at: Date.now() / 1000 };
+      run = { ...run, ...(await api.post(`/runs/${id}/cancel`)), cancel_requested_at: Date.now() / 1000 };
       toast(`Cancel requested for run ${id}.`, "ok");
       drawHead();
     } catch (error) {
@@ -101,9 +101,9 @@ export async function render(main, { params, query }) {
     const ok = await dialog({ title: `Delete run ${id}?`, body: "Its metrics, logs and files are deleted for good.", confirm: "Delete", danger: true });
     if (!ok) return;
     try {
-      await api.delete(`/experiments/${id}`);
+      await api.delete(`/runs/${id}`);
       toast(`Deleted run ${id}.`, "ok");
-      navigate("#/experiments");
+      navigate("#/runs");
     } catch (error) {
       toast(error.message, "error");
     }
@@ -138,7 +138,7 @@ export async function render(main, { params, query }) {
   async function reread(whole) {
     let fresh;
     try {
-      fresh = await api.get(`/experiments/${id}`);
+      fresh = await api.get(`/runs/${id}`);
     } catch (error) {
       if (whole) fill(errorArea, errorBox(error, error.status === 404 ? "This run was deleted" : "The run could not be read again"));
       return;
@@ -202,7 +202,7 @@ export async function render(main, { params, query }) {
   drawAll();
   tabs.show();
   if (!finishedAtOpen) showLive("live");
-  const live = stream(`/experiments/${id}/events`, {
+  const live = stream(`/runs/${id}/events`, {
     reconnect: true,
     onMessage: onEvent,
     // Back: the stream resumes after the last event received, so what was missed comes as

@@ -164,7 +164,7 @@ function facts(example) {
     h("span", { title: `created ${time(example.created_at)}` }, `changed ${time(example.updated_at)}`),
     example.reviewer ? h("span", {}, `reviewed by ${example.reviewer}`) : null,
     example.fine_tune === null ? null : h("span", { class: "example-fine-tune" }, `${example.used_as || "used"} by `,
-      h("a", { href: `#/experiments/${example.fine_tune}` }, `fine-tune run ${example.fine_tune}`)),
+      h("a", { href: `#/runs/${example.fine_tune}` }, `fine-tune run ${example.fine_tune}`)),
   ];
   return h("span", { class: "example-facts muted small" }, parts);
 }

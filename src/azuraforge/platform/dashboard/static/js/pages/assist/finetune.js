@@ -86,6 +86,6 @@ function problem(expert, steps, heldOut) {
 
 function queued(run) {
   return h("div", { class: "notice", id: "fine-tune-queued" }, "Queued ",
-    h("a", { href: `#/experiments/${run.id}` }, run.name), ` (run ${run.id}, ${run.expert}) `, badge(run.status),
+    h("a", { href: `#/runs/${run.id}` }, run.name), ` (run ${run.id}, ${run.expert}) `, badge(run.status),
     ": follow its training on its run page.");
 }

@@ -82,7 +82,7 @@ export async function renderNights(main, { query }) {
 
 function nightCard(night) {
   return h("article", { class: "card night", dataset: { id: String(night.id), status: night.status } },
-    h("div", { class: "night-head" }, h("h2", { class: "inline" }, h("a", { href: `#/experiments/${night.id}` }, night.name)), badge(night.status),
+    h("div", { class: "night-head" }, h("h2", { class: "inline" }, h("a", { href: `#/runs/${night.id}` }, night.name)), badge(night.status),
       h("span", { class: "muted small" }, `queued ${time(night.created_at)}`, night.finished_at ? ` · ended ${time(night.finished_at)}` : "")),
     night.error ? errorBox(new Error(night.error), "The pass failed") : null,
     night.report ? report(night.report) : h("p", { class: "muted small" }, FINISHED.has(night.status) ? "No report." : "Its report comes once it completes."));
@@ -128,5 +128,5 @@ function facts(r) {
 function fineTunes(started) {
   if (!started.length) return h("p", { class: "muted small" }, "None: no expert had enough approved examples waiting (assist_fine_tune_after).");
   return h("ul", { class: "night-fine-tunes" }, started.map((f) => h("li", {}, h("strong", {}, f.expert), " — ",
-    f.run === null ? "not started" : h("a", { href: `#/experiments/${f.run}` }, `run ${f.run}`), `: ${f.why}`)));
+    f.run === null ? "not started" : h("a", { href: `#/runs/${f.run}` }, `run ${f.run}`), `: ${f.why}`)));
 }

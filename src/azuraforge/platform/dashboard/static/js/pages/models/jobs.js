@@ -104,7 +104,7 @@ export function jobsList(model) {
     const running = !FINISHED.has(job.status);
     const took = job.started_at ? duration((job.finished_at || Date.now() / 1000) - job.started_at) : "—";
     const main = h("tr", { dataset: { job: String(job.id), status: job.status } },
-      h("td", { class: "num" }, h("a", { href: `#/experiments/${job.id}`, title: "The job's page (logs, files)" }, `#${job.id}`)),
+      h("td", { class: "num" }, h("a", { href: `#/runs/${job.id}`, title: "The job's page (logs, files)" }, `#${job.id}`)),
       h("td", { class: "small" }, `${job.reference} (v${job.version})`),
       h("td", { title: job.error || job.pollError || "" }, badge(job.status)),
       h("td", { class: "nowrap small hide-narrow" }, time(job.created_at)),

@@ -31,7 +31,7 @@ export function versionsCard(model) {
     if (runsListed) return;
     runsListed = true;
     try {
-      const page = await api.get("/experiments", { status: "completed", limit: 100 });
+      const page = await api.get("/runs", { status: "completed", limit: 100 });
       fill(runs, page.data.map((run) => h("option", { value: run.name }, `#${run.id} · ${run.pipeline}`)));
     } catch {
       runsListed = false; // typing an id or a name still works
@@ -81,7 +81,7 @@ export function versionsCard(model) {
   function row(version) {
     const keys = Object.keys(version.metrics || {}).slice(0, KEY_METRICS);
     const source = version.source_experiment_id
-      ? h("a", { href: `#/experiments/${version.source_experiment_id}`, title: `run ${version.source_experiment_id}` }, version.source_experiment_name)
+      ? h("a", { href: `#/runs/${version.source_experiment_id}`, title: `run ${version.source_experiment_id}` }, version.source_experiment_name)
       : h("span", { class: "muted", title: "the run was deleted" }, version.source_experiment_name);
     const isOpen = opened.has(version.version);
     const toggle = h("button", { class: "small", "aria-expanded": String(isOpen), onclick: () => {

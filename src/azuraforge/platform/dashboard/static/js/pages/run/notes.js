@@ -1,5 +1,5 @@
 // What a run is called and what its people say of it, edited in place (PATCH
-// /experiments/{id}).
+// /runs/{id}).
 
 import { api } from "../../api.js";
 import { fill, h, toast } from "../../ui.js";
@@ -31,7 +31,7 @@ export function nameEditor(getRun, saved) {
     if (!name || name === getRun().name) return render();
     input.disabled = true;
     try {
-      saved(await api.patch(`/experiments/${getRun().id}`, { name }));
+      saved(await api.patch(`/runs/${getRun().id}`, { name }));
       toast(`Renamed to ${name}.`, "ok");
     } catch (error) {
       toast(`Not renamed: ${error.message}`, "error");
@@ -76,7 +76,7 @@ export function notesBox(getRun, saved) {
   async function save() {
     button.disabled = true;
     try {
-      const run = await api.patch(`/experiments/${getRun().id}`, { notes: text.value });
+      const run = await api.patch(`/runs/${getRun().id}`, { notes: text.value });
       kept = run.notes;
       state.textContent = "saved";
       saved(run);

@@ -30,7 +30,7 @@ export function runInfo(run) {
     ["Started", run.started_at ? `${time(run.started_at)} (waited ${duration(run.started_at - run.created_at)})` : "—"],
     ["Finished", time(run.finished_at)],
     ["Run time", run.started_at ? duration((run.finished_at || now) - run.started_at) : "—"],
-    run.batch_id ? ["Batch", h("a", { href: `#/experiments?batch_id=${run.batch_id}` }, run.batch_id)] : null,
+    run.batch_id ? ["Batch", h("a", { href: `#/runs?batch_id=${run.batch_id}` }, run.batch_id)] : null,
     run.seed !== null ? ["Seed", String(run.seed)] : null,
     run.cancel_requested_at ? ["Cancel requested", time(run.cancel_requested_at)] : null,
     run.result?.training ? ["Training", run.result.training] : null,

@@ -31,7 +31,7 @@ export function elapsedAxis(span) {
  * The System card of run `id`; `current()` gives the run as last read (its `started_at` is
  * the time axis' zero, or its first sample when that came before: an earlier attempt's). `set(curves)` takes the history's curves, `add(key)` a key of a live
  * point: each names the system metrics logged, whose points (step, value, time) are then read
- * from `GET /experiments/{id}/metrics` and drawn by the time they were sampled.
+ * from `GET /runs/{id}/metrics` and drawn by the time they were sampled.
  */
 export function systemCharts(id, current) {
   const empty = h("div", { class: "chart-empty" }, "No system metrics yet: the run's process is sampled every few seconds while it runs.");
@@ -47,7 +47,7 @@ export function systemCharts(id, current) {
     const ask = ++asked;
     let answer;
     try {
-      answer = await api.get(`/experiments/${id}/metrics`, { keys: [...keys], max_points: MOST_POINTS });
+      answer = await api.get(`/runs/${id}/metrics`, { keys: [...keys], max_points: MOST_POINTS });
     } catch {
       return; // the page says when the server is gone; the next sample reads them again
     }

@@ -40,7 +40,7 @@ export function runTabs(id, current, chosen) {
     if (wanted === "files") {
       if (filesStale) {
         filesStale = false;
-        return filesTable(id, (await api.get(`/experiments/${id}`)).artifacts);
+        return filesTable(id, (await api.get(`/runs/${id}`)).artifacts);
       }
       return filesTable(id, run.artifacts);
     }
@@ -81,7 +81,7 @@ async function report(id, run) {
   if (!FINISHED.has(run.status)) return h("p", { class: "muted" }, "The report is written when the run ends.");
   let written;
   try {
-    written = await api.get(`/experiments/${id}/report`);
+    written = await api.get(`/runs/${id}/report`);
   } catch (error) {
     if (error.status === 404) return h("p", { class: "muted" }, error.message);
     throw error;
@@ -124,12 +124,12 @@ function runLogs(id) {
 
   async function read(after = 0) {
     for (let page = 0; page < MOST_LOG_PAGES; page += 1) {
-      const { data, next_after } = await api.get(`/experiments/${id}/logs`, { after, limit: LOG_PAGE });
+      const { data, next_after } = await api.get(`/runs/${id}/logs`, { after, limit: LOG_PAGE });
       for (const entry of data) lines.set(entry.id, entry);
       if (data.length < LOG_PAGE) return;
       after = next_after;
     }
-    note.textContent = `Only the first ${(LOG_PAGE * MOST_LOG_PAGES).toLocaleString("en-US")} lines and those logged since the page opened are shown (GET /api/v1/experiments/${id}/logs?after=… reads the rest).`;
+    note.textContent = `Only the first ${(LOG_PAGE * MOST_LOG_PAGES).toLocaleString("en-US")} lines and those logged since the page opened are shown (GET /api/v1/runs/${id}/logs?after=… reads the rest).`;
   }
 
   return {

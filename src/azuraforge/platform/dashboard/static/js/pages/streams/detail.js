@@ -80,7 +80,7 @@ export async function renderDetail(main, { params }) {
         // A checkpoint of an older AzuraForge has no roles (409): the rest is still shown.
         api.get(`/streams/${id}/candidates`).catch((error) => ({ error })),
         api.get(`/streams/${id}/lineage`, { limit: 10000 }),
-        api.get(`/experiments/${id}/metrics`, { keys: [...curveKeys(), TURBULENT].join(","), max_points: 1000 }),
+        api.get(`/runs/${id}/metrics`, { keys: [...curveKeys(), TURBULENT].join(","), max_points: 1000 }),
         api.get(`/streams/${id}/alerts`),
       ]);
       stream = found;
@@ -207,7 +207,7 @@ export async function renderDetail(main, { params }) {
   }
 
   function runLink(run) {
-    return h("a", { href: `#/experiments/${run}`, class: "run-link" }, `run ${run}`);
+    return h("a", { href: `#/runs/${run}`, class: "run-link" }, `run ${run}`);
   }
 
   function evidenceText(evidence) {

@@ -77,7 +77,7 @@ export async function drawHistory(element, points, study) {
   if (first) {
     element.on("plotly_click", (event) => {
       const run = event.points?.[0]?.customdata;
-      if (run) navigate(`#/experiments/${run}`);
+      if (run) navigate(`#/runs/${run}`);
     });
   }
 }

@@ -122,7 +122,7 @@ export async function renderDetail(main, { params, query }) {
     }
     fill(bestBox,
       h("div", { class: "studies-best-value" }, h("span", { class: "muted" }, `${study.objective} `), h("strong", {}, number(best.value, 6))),
-      h("p", {}, `Trial ${best.number}`, best.run_id ? [" · ", h("a", { href: `#/experiments/${best.run_id}`, id: "study-best-run" }, `run ${best.run_id}`)] : null),
+      h("p", {}, `Trial ${best.number}`, best.run_id ? [" · ", h("a", { href: `#/runs/${best.run_id}`, id: "study-best-run" }, `run ${best.run_id}`)] : null),
       keyValues(Object.entries(best.params).map(([name, value]) => [name, valueText(value)])));
   }
 

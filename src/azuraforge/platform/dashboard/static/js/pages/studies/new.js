@@ -117,7 +117,7 @@ export async function renderNew(main, { query }) {
   async function suggest(name) {
     fill(suggestions, OBJECTIVES.map((key) => h("option", { value: key })));
     try {
-      const { data } = await api.get("/experiments", { pipeline: name, limit: 25 });
+      const { data } = await api.get("/runs", { pipeline: name, limit: 25 });
       const keys = new Set(OBJECTIVES);
       for (const run of data) for (const key of Object.keys(run.metrics || {})) keys.add(key);
       if (chosen.name === name) fill(suggestions, [...keys].map((key) => h("option", { value: key })));

@@ -103,7 +103,7 @@ export function trialsTable(study, query) {
   }
 
   function row(trial) {
-    const run = trial.run_id ? h("a", { href: `#/experiments/${trial.run_id}` }, `run ${trial.run_id}`) : h("span", { class: "muted" }, "none");
+    const run = trial.run_id ? h("a", { href: `#/runs/${trial.run_id}` }, `run ${trial.run_id}`) : h("span", { class: "muted" }, "none");
     return h("tr", { dataset: { number: String(trial.number), status: trial.status } },
       h("td", { class: "num" }, String(trial.number)),
       h("td", {}, badge(trial.status)),

@@ -1,6 +1,6 @@
 """The folder where the processes of one command (``azuraforge serve``, an ``azuraforge
 worker`` pool) write their metrics' counts, added up by a scrape of any of them
-(:mod:`azuraforge.platform.metrics`). Apart from that module: it must be set before
+(:mod:`azuraforge.platform.prometheus`). Apart from that module: it must be set before
 prometheus-client is imported, which reads it once, at its import."""
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ SEEDED = {False: 10_100, True: 100_000}
 """Runs in the crowded store, by ``--full-scale``."""
 BOUND_MS = 3_000
 """At full scale. Generous: the aim is under 1 s a page; shared machines are noisy."""
-RENDERED = "experiments:rendered"
+RENDERED = "runs:rendered"
 """The page's mark once it drew a page of runs (detail: the page's query)."""
 
 
 def test_runs_appear_and_finish_live_and_bulk_cancel(dashboard: Dashboard, page):
-    page.goto(f"{dashboard.url}/#/experiments")
-    page.wait_for_selector("#experiments-table[data-query]")
+    page.goto(f"{dashboard.url}/#/runs")
+    page.wait_for_selector("#runs-table[data-query]")
     page.evaluate("window.notReloaded = true")
     quick = dashboard.submit("sleeper", {"steps": 5, "sleep": 0.05})
     slow = [dashboard.submit("sleeper", {"steps": 500, "sleep": 0.05}) for _ in range(2)]
@@ -57,7 +57,7 @@ def test_select_several_and_compare(dashboard: Dashboard, page):
     ids = [dashboard.submit("sleeper", {"steps": n}) for n in (2, 3)]
     for run_id in ids:
         dashboard.wait_for(run_id, FINISHED)
-    page.goto(f"{dashboard.url}/#/experiments?pipeline=sleeper")
+    page.goto(f"{dashboard.url}/#/runs?pipeline=sleeper")
     for run_id in ids:
         page.check(f"tr[data-id='{run_id}'] input[type=checkbox]")
     page.click("#compare-selected")
@@ -66,15 +66,15 @@ def test_select_several_and_compare(dashboard: Dashboard, page):
 
 
 def test_a_bad_filter_is_explained_and_the_listing_stays(dashboard: Dashboard, page):
-    page.goto(f"{dashboard.url}/#/experiments")
-    page.wait_for_selector("#experiments-table[data-query]")
+    page.goto(f"{dashboard.url}/#/runs")
+    page.wait_for_selector("#runs-table[data-query]")
     page.fill("[aria-label='Metric at least']", "lots")
     page.press("[aria-label='Metric at least']", "Enter")
     page.fill("[aria-label='Metric to filter on']", "loss")
     page.press("[aria-label='Metric to filter on']", "Tab")
     page.wait_for_selector(".error-box")
     assert 'must be a number, got "lots"' in page.inner_text(".error-box")
-    assert page.locator("#experiments-table table").count() == 1
+    assert page.locator("#runs-table table").count() == 1
 
 
 def test_an_mlflow_experiment_is_a_group_the_list_shows_filters_and_links(
@@ -85,14 +85,14 @@ def test_an_mlflow_experiment_is_a_group_the_list_shows_filters_and_links(
         made = mlflow.post("/experiments/create", json={"name": "e2e-group"}).json()
         body = {"experiment_id": made["experiment_id"], "run_name": "grouped"}
         run_id = int(mlflow.post("/runs/create", json=body).json()["run"]["info"]["run_id"])
-    # The page signed in at /#/experiments may have read its list before the run was made
+    # The page signed in at /#/runs may have read its list before the run was made
     # (going there again draws nothing anew): the run comes in live, by its event or, made
     # before the page's stream opened, by the list read again once it is open.
-    page.goto(f"{dashboard.url}/#/experiments")
+    page.goto(f"{dashboard.url}/#/runs")
     page.click(f"tr[data-id='{run_id}'] td.group button")  # its MLflow experiment, not "mlflow"
-    page.wait_for_selector("#experiments-table[data-query*='group=e2e-group']")
+    page.wait_for_selector("#runs-table[data-query*='group=e2e-group']")
     ids = page.eval_on_selector_all(
-        "#experiments-table tbody tr[data-id]", "r => r.map(e => e.dataset.id)"
+        "#runs-table tbody tr[data-id]", "r => r.map(e => e.dataset.id)"
     )
     assert ids == [str(run_id)] and page.input_value("#group-filter") == "e2e-group"
     page.goto(f"{dashboard.url}/#/experiments/{made['experiment_id']}/runs/{run_id}")
@@ -117,7 +117,7 @@ def seeded_runs(count: int) -> list[FinishedRun]:
 
 def shown_losses(page) -> list[float]:
     """The last losses of the runs the experiments table shows, top to bottom."""
-    cells = page.locator("#experiments-table tbody tr td:nth-child(10)").all_inner_texts()
+    cells = page.locator("#runs-table tbody tr td:nth-child(10)").all_inner_texts()
     return [float(text) for text in cells]
 
 
@@ -138,9 +138,9 @@ def crowded(sleeper_path: Path, sqlite_template: Path, tmp_path_factory, full_sc
 
 @pytest.mark.slow
 def test_a_crowded_store_pages_sorts_and_filters(crowded: Dashboard, page, full_scale: bool):
-    page.goto(f"{crowded.url}/#/experiments")
+    page.goto(f"{crowded.url}/#/runs")
     timings = {"first page (navigation to rendered table)": mark_after(page, RENDERED, 0.0, "")}
-    assert page.locator("#experiments-table tbody tr").count() == 50
+    assert page.locator("#runs-table tbody tr").count() == 50
     assert page.get_attribute("[data-total]", "data-total") == "10000"  # counted up to 10k
     assert "of 10,000+" in page.inner_text(".pager")
     shoot(page, "experiments-crowded")
@@ -169,11 +169,11 @@ def test_a_crowded_store_pages_sorts_and_filters(crowded: Dashboard, page, full_
     shoot(page, "experiments-crowded-filtered")
 
     # Past the 10,000 runs the server counts, paging goes on while pages come back full.
-    page.goto(f"{crowded.url}/#/experiments?offset=9950")
+    page.goto(f"{crowded.url}/#/runs?offset=9950")
     mark_after(page, RENDERED, 0.0, "offset=9950")
     page.click("#page-next")
     mark_after(page, RENDERED, 0.0, "offset=10000")
-    assert page.locator("#experiments-table tbody tr").count() == 50
+    assert page.locator("#runs-table tbody tr").count() == 50
     assert "10,001\u201310,050 of 10,000+" in page.inner_text(".pager")  # an en dash
 
     if full_scale:

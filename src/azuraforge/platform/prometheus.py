@@ -10,7 +10,7 @@ The processes of one ``azuraforge serve`` (its API processes, its workers, their
 one ``azuraforge worker`` pool write their counts to files in one folder
 (``PROMETHEUS_MULTIPROC_DIR``, prometheus-client's multiprocess mode: the command makes a new
 one and sets the variable before the platform is imported,
-:func:`~azuraforge.platform.metrics_folder.shared_metrics`), and a scrape of any of them adds
+:func:`~azuraforge.platform.prometheus_folder.shared_metrics`), and a scrape of any of them adds
 them up. What the store knows (queued jobs, jobs by status, streams' lag) is read from it at
 each scrape instead (``extra`` collectors of :func:`exposition`): the same answer from every
 server of one store, on whichever machine its jobs run.
@@ -48,7 +48,7 @@ from azuraforge.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from azuraforge.platform.metrics_folder import MULTIPROCESS_VARIABLE
+from azuraforge.platform.prometheus_folder import MULTIPROCESS_VARIABLE
 
 SHARED_FOLDER = os.environ.get(MULTIPROCESS_VARIABLE)
 """The folder this process writes its counts to, if it shares them (read when this module is

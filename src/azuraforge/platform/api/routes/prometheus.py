@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from azuraforge.platform.api.access import SCRAPE
-from azuraforge.platform.api.metrics import StoreMetrics
-from azuraforge.platform.metrics import exposition
+from azuraforge.platform.api.prometheus import StoreMetrics
+from azuraforge.platform.prometheus import exposition
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,14 +1,14 @@
-// Experiments: every run of the project, filtered, sorted and paged on the server (fast at
+// Runs: every run of the project, filtered, sorted and paged on the server (fast at
 // 100,000 runs), with live status and progress from the project's event stream; select
 // several to compare, cancel or delete them.
 
 import { api, stream } from "../api.js";
 import { navigate, replaceQuery } from "../router.js";
 import { FINISHED, dialog, eachLimited, errorBox, fill, h, loading, offsetPager, throttle, toast } from "../ui.js";
-import { columnChooser, csvAddress } from "./experiments/columns.js";
-import { filterControls } from "./experiments/filters.js";
-import { PAGE_SIZES, apiQuery, filtered, queryOf, stateOf } from "./experiments/query.js";
-import { drawTable, loggedKeys } from "./experiments/table.js";
+import { columnChooser, csvAddress } from "./runs/columns.js";
+import { filterControls } from "./runs/filters.js";
+import { PAGE_SIZES, apiQuery, filtered, queryOf, stateOf } from "./runs/query.js";
+import { drawTable, loggedKeys } from "./runs/table.js";
 
 const DESCENDING_FIRST = new Set(["id", "progress", "created_at"]);
 const MOST_COMPARED = 100;
@@ -24,7 +24,7 @@ export async function render(main, { query }) {
   let rows = new Map();
   let controller = null;
 
-  const tableBox = h("div", { class: "table-wrap", id: "experiments-table" }, loading("Loading runs…"));
+  const tableBox = h("div", { class: "table-wrap", id: "runs-table" }, loading("Loading runs…"));
   const pager = h("div", { class: "pager" });
   const selection = h("span", { class: "muted small" });
   // The score columns chosen go along as the comparison's axes.
@@ -38,7 +38,7 @@ export async function render(main, { query }) {
   const csvLink = h("a", { class: "button", id: "export-csv", download: "runs.csv", title: "Every run these filters keep, as CSV" }, "CSV");
 
   fill(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Experiments"), h("a", { class: "button primary", href: "#/launch" }, "Launch a run")),
+    h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("a", { class: "button primary", href: "#/launch" }, "Launch a run")),
     h("div", { class: "card" },
       h("div", { class: "toolbar" }, filters.search, filters.rest),
       h("div", { class: "toolbar" }, filters.chips, h("span", { class: "spacer" }), selection, compareButton, cancelButton, deleteButton, columns.chooser, csvLink),
@@ -57,7 +57,7 @@ export async function render(main, { query }) {
     const started = performance.now();
     tableBox.setAttribute("aria-busy", "true");
     try {
-      page = await api.get("/experiments", apiQuery(state), { signal: controller.signal });
+      page = await api.get("/runs", apiQuery(state), { signal: controller.signal });
     } catch (error) {
       if (error.name === "AbortError") return;
       tableBox.removeAttribute("aria-busy");
@@ -71,7 +71,7 @@ export async function render(main, { query }) {
     tableBox.removeAttribute("aria-busy");
     tableBox.dataset.query = queryOf(state).toString();
     tableBox.dataset.renderMs = (performance.now() - started).toFixed(1);
-    performance.mark("experiments:rendered", { detail: tableBox.dataset.query });
+    performance.mark("runs:rendered", { detail: tableBox.dataset.query });
   }
 
   function draw() {
@@ -113,7 +113,7 @@ export async function render(main, { query }) {
       confirm: cancelling ? "Cancel" : "Delete", danger: !cancelling,
     });
     if (!ok) return;
-    const outcomes = await eachLimited(ids, 4, (id) => (cancelling ? api.post(`/experiments/${id}/cancel`) : api.delete(`/experiments/${id}`)));
+    const outcomes = await eachLimited(ids, 4, (id) => (cancelling ? api.post(`/runs/${id}/cancel`) : api.delete(`/runs/${id}`)));
     const failed = outcomes.filter((o) => o.error);
     const done = outcomes.length - failed.length;
     if (!cancelling) for (const o of outcomes) if (!o.error) selected.delete(o.item);
@@ -145,7 +145,7 @@ export async function render(main, { query }) {
 
   await load();
   filters.listPipelines();
-  api.get("/experiments/scores/names").then(({ names }) => columns.showNames(names)).catch(() => {});
+  api.get("/runs/scores/names").then(({ names }) => columns.showNames(names)).catch(() => {});
   return () => {
     live.close();
     refresh.cancel();

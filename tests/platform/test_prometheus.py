@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from azuraforge.errors import CredentialError, InvalidParameterError, PermissionDeniedError
 from azuraforge.platform import metrics
-from azuraforge.platform.metrics import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
+from azuraforge.platform.prometheus import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import states
 from azuraforge.stream import shadow
@@ -90,13 +90,13 @@ def test_the_metrics_server_answers_metrics_alone_to_whom_may_scrape() -> None:
 
 COUNTING = textwrap.dedent("""
     import sys, time
-    from azuraforge.platform.metrics import LEASE_RENEWALS, WORKERS
+    from azuraforge.platform.prometheus import LEASE_RENEWALS, WORKERS
     LEASE_RENEWALS.inc(int(sys.argv[1]))
     WORKERS.inc()
     print("counted", flush=True)
     time.sleep(60)
 """)
-SCRAPE = "from azuraforge.platform.metrics import exposition; print(exposition()[0].decode())"
+SCRAPE = "from azuraforge.platform.prometheus import exposition; print(exposition()[0].decode())"
 
 
 def test_processes_sharing_a_folder_add_up_and_a_killed_one_is_no_longer_alive(

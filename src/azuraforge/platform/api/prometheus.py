@@ -1,4 +1,4 @@
-"""The API's side of the platform's metrics (:mod:`azuraforge.platform.metrics`): each
+"""The API's side of the platform's metrics (:mod:`azuraforge.platform.prometheus`): each
 request counted and timed under its route's template, and what the store knows (jobs by kind
 and status, the queue's age, the streams' lag), read at each scrape."""
 
@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azuraforge import __version__
-from azuraforge.platform.metrics import REQUEST_SECONDS, REQUESTS
+from azuraforge.platform.prometheus import REQUEST_SECONDS, REQUESTS
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.services.streams.readings import pace
 from azuraforge.platform.store import Store
@@ -30,7 +30,7 @@ dashboard's files, 404s, requests refused before routing (a Host not allowed).""
 
 def route_templates(routes: Iterable[BaseRoute]) -> dict[int, str]:
     """The template each API route of ``routes`` is served at (its router's prefix and its
-    own path, ``/api/v1/experiments/{experiment_id}``), by the route's id: what FastAPI puts
+    own path, ``/api/v1/runs/{experiment_id}``), by the route's id: what FastAPI puts
     in a request's ``scope["route"]`` is the route as its router declared it, unprefixed."""
     return {
         id(context.original_route): context.path_format

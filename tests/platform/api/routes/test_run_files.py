@@ -1,5 +1,5 @@
-"""A run's files as ``GET /experiments/{id}`` lists them (``artifacts``) and
-``/experiments/{id}/artifacts/{path}`` serves them: a real pipeline's report, model and
+"""A run's files as ``GET /runs/{id}`` lists them (``artifacts``) and
+``/runs/{id}/artifacts/{path}`` serves them: a real pipeline's report, model and
 plots, each listed file served. The run is executed here, as a worker would (its claim, then
 the job kernel): no worker process to start and poll."""
 
@@ -32,23 +32,21 @@ def test_a_pipelines_plots_are_listed_among_its_files_and_served(
     client: TestClient, store: Store, settings: Settings, data_mirror: None
 ) -> None:
     """The report's plots were served (its images point at them) but not listed."""
-    made = client.post(
-        f"{API}/experiments", json={"pipeline": "weather-forecaster", "config": TINY}
-    )
+    made = client.post(f"{API}/runs", json={"pipeline": "weather-forecaster", "config": TINY})
     assert made.status_code == 201, made.text
     lease = store.claim(made.json()["data"][0]["id"], "test-worker", 60.0)
     assert lease is not None
     assert execute(store, lease, settings) == "completed"
-    run = client.get(f"{API}/experiments/{lease.experiment_id}").json()
+    run = client.get(f"{API}/runs/{lease.experiment_id}").json()
     listed = [a["path"] for a in run["artifacts"] if not a["is_dir"]]
-    report = client.get(f"{API}/experiments/{run['id']}/report").json()["markdown"]
+    report = client.get(f"{API}/runs/{run['id']}/report").json()["markdown"]
     shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(shown) >= 4 and all(path.startswith("plots/") for path in shown)
     assert [path for path in listed if path.startswith("plots/")] == shown
     assert {"report.md", "test_predictions.csv"} <= set(listed)
     for artifact in run["artifacts"]:
         if artifact["path"] in shown:
-            served = client.get(f"{API}/experiments/{run['id']}/artifacts/{artifact['path']}")
+            served = client.get(f"{API}/runs/{run['id']}/artifacts/{artifact['path']}")
             assert served.status_code == 200
             assert served.headers["content-type"] == "image/png"
             assert len(served.content) == artifact["size"]

@@ -1,4 +1,4 @@
-"""/api/v1/experiments on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors.
+"""/api/v1/runs on SQLite and PostgreSQL: submit, list, read, cancel, delete, errors.
 
 The API's one pass on both databases (``on_both_databases``): every layer from the route to
 the SQL on each dialect, its errors (constraint violations, an unreachable server) included;
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
-from azuraforge.cli.experiments import _print_detail
+from azuraforge.cli.runs import _print_detail
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.queueing import withdraw
@@ -39,7 +39,7 @@ API = "/api/v1"
 def wait_for(client: TestClient, experiment_id: int, statuses: set[str], timeout: float = 20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = client.get(f"{API}/experiments/{experiment_id}").json()
+        row = client.get(f"{API}/runs/{experiment_id}").json()
         if row["status"] in statuses:
             return row
         time.sleep(0.05)
@@ -47,14 +47,14 @@ def wait_for(client: TestClient, experiment_id: int, statuses: set[str], timeout
 
 
 def submit(client: TestClient, **config) -> dict:
-    response = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "config": config})
+    response = client.post(f"{API}/runs", json={"pipeline": "sleeper", "config": config})
     assert response.status_code == 201, response.text
     return response.json()["data"][0]
 
 
 def test_submit_fills_defaults_and_queues(client: TestClient):
     row = submit(client, steps=3)
-    detail = client.get(f"{API}/experiments/{row['id']}").json()
+    detail = client.get(f"{API}/runs/{row['id']}").json()
     assert detail["status"] == "queued"
     assert detail["config"] == {
         "steps": 3, "sleep": 0.01, "fail_at": 0, "crash_at": 0, "ignore_cancel": False,
@@ -65,23 +65,23 @@ def test_submit_fills_defaults_and_queues(client: TestClient):
 
 def test_grid_makes_a_batch(client: TestClient):
     body = {"pipeline": "sleeper", "config": {"sleep": 0}, "grid": {"steps": [1, 2, 3]}}
-    created = client.post(f"{API}/experiments", json=body).json()
+    created = client.post(f"{API}/runs", json=body).json()
     assert created["total"] == 3
     batch = created["data"][0]["batch_id"]
     assert batch and {r["batch_id"] for r in created["data"]} == {batch}
-    listed = client.get(f"{API}/experiments", params={"batch_id": batch}).json()
+    listed = client.get(f"{API}/runs", params={"batch_id": batch}).json()
     assert listed["total"] == 3
 
 
 @SQLITE_ALONE
 def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
     body = {"pipeline": "sleeper", "config": {"steps": "many"}, "grid": {"sleep": [0, 1]}}
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "INVALID_CONFIG"
     assert {"loc": ["config", "steps"]}.items() <= error["details"][0].items()
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 @SQLITE_ALONE
@@ -95,7 +95,7 @@ def test_invalid_config_names_the_field_and_queues_nothing(client: TestClient):
     ],
 )
 def test_bad_submissions_are_4xx_with_a_message(client, body, status, fragment):
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == status
     assert fragment in response.json()["error"]["message"]
 
@@ -103,12 +103,12 @@ def test_bad_submissions_are_4xx_with_a_message(client, body, status, fragment):
 @SQLITE_ALONE
 def test_malformed_json_and_huge_bodies_are_refused(client: TestClient):
     malformed = client.post(
-        f"{API}/experiments", content=b"{not json", headers={"content-type": "application/json"}
+        f"{API}/runs", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert malformed.status_code == 422
     assert malformed.json()["error"]["code"] == "INVALID_REQUEST"
     huge = client.post(
-        f"{API}/experiments",
+        f"{API}/runs",
         content=b'{"pipeline": "' + b"x" * 2_000_000 + b'"}',
         headers={"content-type": "application/json"},
     )
@@ -118,12 +118,12 @@ def test_malformed_json_and_huge_bodies_are_refused(client: TestClient):
 
 def test_duplicate_name_conflicts_until_deleted(client: TestClient):
     body = {"pipeline": "sleeper", "name": "baseline"}
-    first = client.post(f"{API}/experiments", json=body).json()["data"][0]
-    again = client.post(f"{API}/experiments", json=body)
+    first = client.post(f"{API}/runs", json=body).json()["data"][0]
+    again = client.post(f"{API}/runs", json=body)
     assert again.status_code == 409
     assert "'baseline' already exists" in again.json()["error"]["message"]
-    assert client.delete(f"{API}/experiments/{first['id']}").status_code == 204
-    assert client.post(f"{API}/experiments", json=body).status_code == 201
+    assert client.delete(f"{API}/runs/{first['id']}").status_code == 204
+    assert client.post(f"{API}/runs", json=body).status_code == 201
 
 
 def test_run_completes_with_metrics_logs_artifacts(client: TestClient, worker):
@@ -134,14 +134,14 @@ def test_run_completes_with_metrics_logs_artifacts(client: TestClient, worker):
     assert detail["summaries"]["loss"]["count"] == 4
     assert detail["summaries"]["loss"]["min"] == 0.25
     assert [a["path"] for a in detail["artifacts"]] == ["report.md"]
-    metrics = client.get(f"{API}/experiments/{row['id']}/metrics", params={"keys": "loss"}).json()
+    metrics = client.get(f"{API}/runs/{row['id']}/metrics", params={"keys": "loss"}).json()
     assert metrics["metrics"]["loss"]["steps"] == [1, 2, 3, 4]
     assert list(metrics["metrics"]) == ["loss"]
-    sampled = client.get(f"{API}/experiments/{row['id']}/metrics", params={"max_points": 2})
+    sampled = client.get(f"{API}/runs/{row['id']}/metrics", params={"max_points": 2})
     assert sampled.json()["metrics"]["val_loss"]["steps"] == [1, 4]
-    logs = client.get(f"{API}/experiments/{row['id']}/logs").json()
+    logs = client.get(f"{API}/runs/{row['id']}/logs").json()
     assert any("finished after 4 steps" in line["message"] for line in logs["data"])
-    report = client.get(f"{API}/experiments/{row['id']}/artifacts/report.md")
+    report = client.get(f"{API}/runs/{row['id']}/artifacts/report.md")
     assert report.status_code == 200 and report.text.startswith("# sleeper report")
 
 
@@ -149,7 +149,7 @@ def test_run_completes_with_metrics_logs_artifacts(client: TestClient, worker):
 @pytest.mark.parametrize("path", ["../1/report.md", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"])
 def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: str):
     row = submit(client)
-    response = client.get(f"{API}/experiments/{row['id']}/artifacts/{path}")
+    response = client.get(f"{API}/runs/{row['id']}/artifacts/{path}")
     assert response.status_code in (400, 404)
     assert "error" in response.json()
 
@@ -159,7 +159,7 @@ def test_artifact_paths_cannot_leave_the_run_folder(client: TestClient, path: st
 def test_an_overlong_artifact_path_is_refused_by_name(client: TestClient, path: str):
     """A 5,000-character path answered 500 (OSError: file name too long)."""
     row = submit(client)
-    response = client.get(f"{API}/experiments/{row['id']}/artifacts/{path}")
+    response = client.get(f"{API}/runs/{row['id']}/artifacts/{path}")
     assert response.status_code == 400
     assert "at most 1,024 characters and names of at most 255 bytes" in response.text
 
@@ -170,14 +170,14 @@ def test_a_symlink_loop_among_a_runs_files_is_404(client: TestClient, settings):
     folder = settings.home / "blobs" / "runs" / str(row["id"])  # the default blob store's
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "loop").symlink_to(folder / "loop")
-    response = client.get(f"{API}/experiments/{row['id']}/artifacts/loop")
+    response = client.get(f"{API}/runs/{row['id']}/artifacts/loop")
     assert response.status_code == 404
 
 
 @SQLITE_ALONE
 def test_missing_artifact_is_404(client: TestClient):
     row = submit(client)
-    response = client.get(f"{API}/experiments/{row['id']}/artifacts/nothing.txt")
+    response = client.get(f"{API}/runs/{row['id']}/artifacts/nothing.txt")
     assert response.status_code == 404
 
 
@@ -188,11 +188,11 @@ def test_list_filters_sorts_and_pages(client: TestClient, store: Store):
         store.log_metrics(lease, [("loss", 1, loss, 0.0)])
         store.finish(lease, "completed")
     page = client.get(
-        f"{API}/experiments",
+        f"{API}/runs",
         params={"metric": "loss", "metric_max": 0.6, "sort": "metric:loss", "order": "asc"},
     ).json()
     assert [r["metrics"]["loss"] for r in page["data"]] == [0.1, 0.3, 0.5]
-    second = client.get(f"{API}/experiments", params={"limit": 2, "offset": 2, "order": "asc"})
+    second = client.get(f"{API}/runs", params={"limit": 2, "offset": 2, "order": "asc"})
     assert [r["id"] for r in second.json()["data"]] == ids[2:4]
     assert second.json()["total"] == 5
 
@@ -209,19 +209,19 @@ def test_list_filters_sorts_and_pages(client: TestClient, store: Store):
     ],
 )
 def test_bad_list_queries_are_4xx(client: TestClient, params, fragment):
-    response = client.get(f"{API}/experiments", params=params)
+    response = client.get(f"{API}/runs", params=params)
     assert 400 <= response.status_code < 500
     assert fragment in response.json()["error"]["message"]
 
 
 def test_unknown_ids_are_404(client: TestClient):
     for method, path in [
-        ("GET", "/experiments/42"),
-        ("GET", "/experiments/42/metrics"),
-        ("GET", "/experiments/42/logs"),
-        ("GET", "/experiments/42/artifacts/report.md"),
-        ("POST", "/experiments/42/cancel"),
-        ("DELETE", "/experiments/42"),
+        ("GET", "/runs/42"),
+        ("GET", "/runs/42/metrics"),
+        ("GET", "/runs/42/logs"),
+        ("GET", "/runs/42/artifacts/report.md"),
+        ("POST", "/runs/42/cancel"),
+        ("DELETE", "/runs/42"),
     ]:
         response = client.request(method, f"{API}{path}")
         assert response.status_code == 404, (method, path)
@@ -239,7 +239,7 @@ def test_ids_no_run_can_have_are_422_not_a_database_error(
 ):
     """Found by schemathesis: an id over 2**31 - 1 (PostgreSQL's integer) or 2**63 - 1
     (SQLite's) reached the store and failed there, a 500."""
-    response = client.request(method, f"{API}/experiments/{experiment_id}{suffix}")
+    response = client.request(method, f"{API}/runs/{experiment_id}{suffix}")
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "INVALID_REQUEST"
@@ -248,7 +248,7 @@ def test_ids_no_run_can_have_are_422_not_a_database_error(
 
 def test_log_cursor_past_the_largest_event_id_is_422(client: TestClient):
     row = submit(client)
-    response = client.get(f"{API}/experiments/{row['id']}/logs", params={"after": 2**63})
+    response = client.get(f"{API}/runs/{row['id']}/logs", params={"after": 2**63})
     assert response.status_code == 422
     assert (
         "query.after: Input should be less than or equal to" in response.json()["error"]["message"]
@@ -258,24 +258,24 @@ def test_log_cursor_past_the_largest_event_id_is_422(client: TestClient):
 def test_cancel_queued_then_running(client: TestClient, worker):
     queued = submit(client, steps=1)
     # The worker may take it first; cancel only counts when it was still queued.
-    response = client.post(f"{API}/experiments/{queued['id']}/cancel")
+    response = client.post(f"{API}/runs/{queued['id']}/cancel")
     assert response.status_code in (202, 409)
     running = submit(client, steps=500, sleep=0.02)
     wait_for(client, running["id"], {"running"})
-    while "loss" not in client.get(f"{API}/experiments/{running['id']}").json()["metrics"]:
+    while "loss" not in client.get(f"{API}/runs/{running['id']}").json()["metrics"]:
         time.sleep(0.02)
     asked = time.monotonic()
-    assert client.post(f"{API}/experiments/{running['id']}/cancel").status_code == 202
+    assert client.post(f"{API}/runs/{running['id']}/cancel").status_code == 202
     detail = wait_for(client, running["id"], {"cancelled"})
     assert time.monotonic() - asked < 2.0
     assert detail["summaries"]["loss"]["count"] >= 1
-    again = client.post(f"{API}/experiments/{running['id']}/cancel")
+    again = client.post(f"{API}/runs/{running['id']}/cancel")
     assert again.status_code == 409
 
 
 def test_cancelled_queued_run_never_starts(client: TestClient, store: Store):
     row = submit(client)
-    assert client.post(f"{API}/experiments/{row['id']}/cancel").json()["status"] == "cancelled"
+    assert client.post(f"{API}/runs/{row['id']}/cancel").json()["status"] == "cancelled"
     assert store.claim_next("late-worker", 30) is None
 
 
@@ -283,15 +283,15 @@ def test_delete_removes_rows_and_files(client: TestClient, worker, blobs):
     row = submit(client, steps=2)
     wait_for(client, row["id"], {"completed"})
     assert blobs.exists(f"runs/{row['id']}/report.md")
-    assert client.delete(f"{API}/experiments/{row['id']}").status_code == 204
+    assert client.delete(f"{API}/runs/{row['id']}").status_code == 204
     assert not list(blobs.list_keys(f"runs/{row['id']}"))
-    assert client.get(f"{API}/experiments/{row['id']}").status_code == 404
+    assert client.get(f"{API}/runs/{row['id']}").status_code == 404
 
 
 def test_running_run_cannot_be_deleted(client: TestClient, store: Store):
     row = submit(client)
     store.claim(row["id"], "tester", 30)
-    response = client.delete(f"{API}/experiments/{row['id']}")
+    response = client.delete(f"{API}/runs/{row['id']}")
     assert response.status_code == 409
     assert "cancel it first" in response.json()["error"]["message"]
 
@@ -312,7 +312,7 @@ def test_nul_in_a_query_parameter_is_422_naming_it(client: TestClient, path, par
     """PostgreSQL cannot store or compare text holding NUL (a 500 there), SQLite took it:
     both refuse it now, before any route runs."""
     submit(client)
-    response = client.get(f"{API}/experiments{path}", params=params)
+    response = client.get(f"{API}/runs{path}", params=params)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "INVALID_REQUEST"
@@ -336,13 +336,13 @@ def test_nul_in_a_query_parameter_is_422_naming_it(client: TestClient, path, par
 def test_nul_in_a_json_body_is_422_naming_the_field_and_stores_nothing(
     client: TestClient, body, loc
 ):
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "INVALID_REQUEST"
     assert error["details"][0]["loc"] == loc
     assert "may not contain NUL" in error["message"]
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 @SQLITE_ALONE
@@ -356,19 +356,19 @@ def test_non_finite_numbers_in_a_json_body_are_422(client: TestClient, literal: 
     refused the config (a 500), SQLite stored it."""
     body = b'{"pipeline": "weather-forecaster", "config": {"learning_rate": ' + literal + b"}}"
     response = client.post(
-        f"{API}/experiments", content=body, headers={"content-type": "application/json"}
+        f"{API}/runs", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["details"][0]["loc"] == ["body", "config", "learning_rate"]
     assert "not a JSON number" in error["message"]
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 @SQLITE_ALONE
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_metric_bounds_are_422(client: TestClient, value: str):
-    response = client.get(f"{API}/experiments", params={"metric": "loss", "metric_min": value})
+    response = client.get(f"{API}/runs", params={"metric": "loss", "metric_min": value})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["loc"] == ["query", "metric_min"]
 
@@ -376,25 +376,25 @@ def test_non_finite_metric_bounds_are_422(client: TestClient, value: str):
 def test_a_seed_beyond_the_stores_integer_is_422_at_config_seed(client: TestClient):
     """PostgreSQL keeps the seed in a 32-bit integer: a larger one was a 500 there."""
     body = {"pipeline": "weather-forecaster", "config": {"seed": 2**31}}
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "INVALID_CONFIG"
     assert error["details"][0]["loc"] == ["config", "seed"]
     assert "seed: must be between -2147483648 and 2147483647" in error["message"]
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 def test_a_nan_score_reads_as_null_and_experiments_show_prints_n_a(
     client: TestClient, store: Store, capsys: pytest.CaptureFixture[str]
 ):
     """The store keeps a NaN test score as null; the detail's ``scores`` refused null (a
-    500), and ``azuraforge experiments show`` must print what the API answers."""
+    500), and ``azuraforge runs show`` must print what the API answers."""
     record = store.create_experiment("sleeper", {})
     lease = store.claim(record.id, "tester", 30)
     scores = {"R2": {"model": float("nan"), "persistence": 1.0}}
     store.finish(lease, "completed", result={"metrics": scores})
-    response = client.get(f"{API}/experiments/{record.id}")
+    response = client.get(f"{API}/runs/{record.id}")
     assert response.status_code == 200, response.text
     assert response.json()["scores"] == {"R2": {"model": None, "persistence": 1.0}}
     _print_detail(response.json())
@@ -404,13 +404,13 @@ def test_a_nan_score_reads_as_null_and_experiments_show_prints_n_a(
 
 def test_a_grid_whose_name_collides_partway_queues_nothing(client: TestClient):
     """Names y-1, y-2, y-3: y-2 is taken. The grid used to answer 409 and leave y-1 queued."""
-    client.post(f"{API}/experiments", json={"pipeline": "sleeper", "name": "y-2"})
+    client.post(f"{API}/runs", json={"pipeline": "sleeper", "name": "y-2"})
     body = {"pipeline": "sleeper", "name": "y", "grid": {"steps": [1, 2, 3]}}
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 409
     assert "'y-2' already exists" in response.json()["error"]["message"]
-    assert [r["name"] for r in client.get(f"{API}/experiments").json()["data"]] == ["y-2"]
-    alone = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "name": "y-1"})
+    assert [r["name"] for r in client.get(f"{API}/runs").json()["data"]] == ["y-2"]
+    alone = client.post(f"{API}/runs", json={"pipeline": "sleeper", "name": "y-1"})
     assert alone.status_code == 201  # its name is free again
 
 
@@ -428,7 +428,7 @@ def test_submit_with_the_broker_down_is_503_and_queues_nothing(
 ):
     """The rows were committed queued, the message never sent, and the answer was a 500."""
     body = {"pipeline": "sleeper", "name": "z", "grid": {"steps": [1, 2]}}
-    response = broker_down_client.post(f"{API}/experiments", json=body)
+    response = broker_down_client.post(f"{API}/runs", json=body)
     assert response.status_code == 503, response.text
     error = response.json()["error"]
     assert error["code"] == "BROKER_UNAVAILABLE"
@@ -436,7 +436,7 @@ def test_submit_with_the_broker_down_is_503_and_queues_nothing(
     assert error["message"].startswith(f"the broker at {shown} is unreachable: ")
     assert error["message"].endswith("; nothing was queued")
     assert BROKER_PASSWORD not in response.text
-    assert broker_down_client.get(f"{API}/experiments").json()["total"] == 0
+    assert broker_down_client.get(f"{API}/runs").json()["total"] == 0
 
 
 def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
@@ -445,7 +445,7 @@ def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
     """Workers act on the store's cancel request; the revoke only spares a failed claim."""
     record = store.create_experiment("sleeper", {})
     with caplog.at_level(logging.WARNING):
-        response = broker_down_client.post(f"{API}/experiments/{record.id}/cancel")
+        response = broker_down_client.post(f"{API}/runs/{record.id}/cancel")
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "cancelled"
     assert store.claim(record.id, "late-worker", 30) is None
@@ -475,7 +475,7 @@ def test_cancel_with_the_broker_down_cancels_and_logs_the_revoke(
 )
 def test_a_bad_grid_is_reported_at_grid_not_config(client: TestClient, grid, loc, message):
     """It read "bad config for grid" at config.grid.steps."""
-    response = client.post(f"{API}/experiments", json={"pipeline": "sleeper", "grid": grid})
+    response = client.post(f"{API}/runs", json={"pipeline": "sleeper", "grid": grid})
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "INVALID_CONFIG"
@@ -494,13 +494,13 @@ def test_a_file_setting_may_not_leave_the_servers_data_folder(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "link-out.csv").symlink_to(tmp_path / "outside.csv")
     body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "x"}}
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["details"][0]["loc"] == ["config", "csv"]
     assert f"{csv!r} is not a file of the server's data folder" in error["message"]
     assert str(settings.data_dir) not in response.text
-    assert client.get(f"{API}/experiments").json()["total"] == 0
+    assert client.get(f"{API}/runs").json()["total"] == 0
 
 
 @SQLITE_ALONE
@@ -509,7 +509,7 @@ def test_a_grids_file_values_are_refused_at_their_place_in_the_grid(client: Test
     (settings.data_dir / "a.csv").write_text("date,x\n")
     grid = {"csv": ["a.csv", "../b.csv"]}
     body = {"pipeline": "forecaster", "config": {"target": "x"}, "grid": grid}
-    response = client.post(f"{API}/experiments", json=body)
+    response = client.post(f"{API}/runs", json=body)
     assert response.status_code == 422, response.text
     assert [d["loc"] for d in response.json()["error"]["details"]] == [["grid", "csv", 1]]
 
@@ -524,9 +524,9 @@ def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestCli
         ("london-daily", "london-daily"),
     ]:
         body = {"pipeline": "forecaster", "config": {"csv": csv, "target": "sales"}}
-        response = client.post(f"{API}/experiments", json=body)
+        response = client.post(f"{API}/runs", json=body)
         assert response.status_code == 201, response.text
-        detail = client.get(f"{API}/experiments/{response.json()['data'][0]['id']}").json()
+        detail = client.get(f"{API}/runs/{response.json()['data'][0]['id']}").json()
         assert detail["config"]["csv"] == stored
 
 
@@ -534,7 +534,7 @@ def test_a_file_in_the_data_folder_or_a_dataset_name_is_accepted(client: TestCli
 def test_the_report_reads_as_markdown_and_html(client: TestClient, worker):
     row = submit(client, steps=2)
     wait_for(client, row["id"], {"completed"})
-    report = client.get(f"{API}/experiments/{row['id']}/report").json()
+    report = client.get(f"{API}/runs/{row['id']}/report").json()
     assert report["path"] == "report.md"
     assert report["markdown"] == "# sleeper report\n"
     assert report["html"] == "<h1>sleeper report</h1>\n"
@@ -551,9 +551,9 @@ def test_a_reports_html_escapes_raw_html_and_points_images_at_the_runs_files(
         b"<script>alert(1)</script>\n\n![loss](plots/loss.png)\n\n[bad](javascript:alert(1)) "
         b"[site](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
     )
-    html = client.get(f"{API}/experiments/{row['id']}/report").json()["html"]
+    html = client.get(f"{API}/runs/{row['id']}/report").json()["html"]
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert f'src="/api/v1/experiments/{row["id"]}/artifacts/plots/loss.png"' in html
+    assert f'src="/api/v1/runs/{row["id"]}/artifacts/plots/loss.png"' in html
     assert "javascript:" not in html.replace("[bad](javascript:alert(1))", "")
     assert 'href="https://example.org" rel="noopener noreferrer" target="_blank"' in html
     assert "<table>" in html
@@ -564,18 +564,18 @@ def test_no_report_yet_is_409_none_ever_404_and_an_oversized_one_409(
 ):
     # The run is there, its report not yet: a state, not a missing resource.
     queued = submit(client, steps=1, sleep=5)
-    response = client.get(f"{API}/experiments/{queued['id']}/report")
+    response = client.get(f"{API}/runs/{queued['id']}/report")
     assert response.status_code == 409
     assert "writes it when it ends" in response.json()["error"]["message"]
-    client.post(f"{API}/experiments/{queued['id']}/cancel")
+    client.post(f"{API}/runs/{queued['id']}/cancel")
     wait_for(client, queued["id"], {"cancelled"})
-    response = client.get(f"{API}/experiments/{queued['id']}/report")
+    response = client.get(f"{API}/runs/{queued['id']}/report")
     assert response.status_code == 404
     assert "it ended cancelled before writing one" in response.json()["error"]["message"]
     row = submit(client, steps=1)
     wait_for(client, row["id"], {"completed"})
     blobs.put_bytes(f"runs/{row['id']}/report.md", b"x" * 2_000_001)
-    response = client.get(f"{API}/experiments/{row['id']}/report")
+    response = client.get(f"{API}/runs/{row['id']}/report")
     assert response.status_code == 409
     assert "download it instead" in response.json()["error"]["message"]
 
@@ -588,7 +588,7 @@ def test_an_unknown_sort_key_is_a_422_naming_the_known_ones(
     run = submit(client, steps=1)["id"]
     lease = store.claim(run, "tester", 30)
     store.log_metrics(lease, [("loss", 1, 0.5, 0.0), ("val_loss", 1, 0.6, 0.0)])
-    response = client.get(f"{API}/experiments", params={"sort": sort})
+    response = client.get(f"{API}/runs", params={"sort": sort})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["details"][0]["loc"] == ["query", "sort"]
@@ -596,7 +596,7 @@ def test_an_unknown_sort_key_is_a_422_naming_the_known_ones(
     assert "id, name, pipeline, status, progress, created_at" in error["message"]
     if sort.startswith("metric:"):
         assert "metric:loss, metric:val_loss" in error["message"]
-    assert client.get(f"{API}/experiments", params={"sort": "metric:loss"}).status_code == 200
+    assert client.get(f"{API}/runs", params={"sort": "metric:loss"}).status_code == 200
 
 
 @SQLITE_ALONE
@@ -621,14 +621,14 @@ def test_a_run_whose_end_could_not_store_its_files_lists_those_the_store_holds(
     assert execute(store, lease, on_s3, blobs=down) == "failed"
 
     with TestClient(create_app(on_s3, store=store), headers=admin_headers(store)) as client:
-        detail = client.get(f"/api/v1/experiments/{record.id}").json()
-        report = client.get(f"/api/v1/experiments/{record.id}/report")
+        detail = client.get(f"/api/v1/runs/{record.id}").json()
+        report = client.get(f"/api/v1/runs/{record.id}/report")
         assert detail["status"] == "failed" and detail["artifacts"] == []
         from azuraforge.platform.jobs.run_files import keep_left_files
 
         assert keep_left_files(on_s3.work_dir, open_blobs(on_s3)) == [record.id]
-        again = client.get(f"/api/v1/experiments/{record.id}").json()
-        kept = client.get(f"/api/v1/experiments/{record.id}/report")
+        again = client.get(f"/api/v1/runs/{record.id}").json()
+        kept = client.get(f"/api/v1/runs/{record.id}/report")
     assert report.status_code == 404
     assert report.json()["error"]["message"] == (
         f"the report of run {record.id} is not in the file store yet: the run's end could not "

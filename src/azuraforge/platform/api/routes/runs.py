@@ -1,4 +1,9 @@
-"""``/experiments``: submit, list, read, rename and note, follow, cancel and delete runs."""
+"""``/runs``: submit, list, read, rename and note, follow, cancel and delete runs.
+
+The run routes of this module and of :mod:`.external`, :mod:`.events` and :mod:`.tags` are on
+routers without a prefix, each included twice (:mod:`~azuraforge.platform.api.app`): under
+:data:`PATH`, and under :data:`DEPRECATED_PATH`, where they were served before, the same
+routes marked deprecated in the OpenAPI for one release."""
 
 from __future__ import annotations
 
@@ -60,7 +65,12 @@ from azuraforge.platform.store import (
 from azuraforge.platform.store.interfaces import Metrics
 from azuraforge.platform.store.states import FINISHED_STATES, RUN, TRIAL
 
-router = APIRouter(prefix="/experiments", tags=["experiments"])
+PATH = "/runs"
+"""Where a run's routes are served: a run is a row of the run list, MLflow's groups of runs
+are its experiments (docs/architecture.md, "Vocabulary")."""
+DEPRECATED_PATH = "/experiments"
+"""Where a run's routes were served before :data:`PATH`: the same routes, deprecated."""
+router = APIRouter()
 SHOWN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
 """Besides raster images, what a run's file may be shown as in a browser tab."""
 FILE_HEADERS = {
@@ -138,7 +148,7 @@ async def list_experiments(
     )
 
 
-# Two segments: a path of one (/experiments/scores) is also a run's id to PATCH and DELETE.
+# Two segments: a path of one (/runs/scores) is also a run's id to PATCH and DELETE.
 @router.get(
     "/scores/names", dependencies=[READ], response_model=ScoreNamesPublic, responses=ERRORS
 )
@@ -285,10 +295,10 @@ def get_report(experiment_id: ExperimentId, store: RunsDep, blobs: BlobsDep) -> 
     if blobs.size(key) > MAX_REPORT_BYTES:
         raise ConflictError(
             f"the report of run {experiment_id} is over {MAX_REPORT_BYTES:,} bytes; download "
-            f"it instead: /api/v1/experiments/{experiment_id}/artifacts/{path}"
+            f"it instead: /api/v1/runs/{experiment_id}/artifacts/{path}"
         )
     markdown = blobs.get_bytes(key).decode("utf-8", errors="replace")
-    files_url = f"/api/v1/experiments/{experiment_id}/artifacts/"
+    files_url = f"/api/v1/runs/{experiment_id}/artifacts/"
     html = render_report(markdown, files_url, posixpath.dirname(path))
     return ReportPublic(experiment_id=experiment_id, path=path, markdown=markdown, html=html)
 

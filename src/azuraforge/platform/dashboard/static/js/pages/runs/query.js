@@ -1,4 +1,4 @@
-// The experiments listing's state: read from and written to the page's address (so a view
+// The runs listing's state: read from and written to the page's address (so a view
 // can be shared and reloaded), and turned into the API's query.
 
 export const PAGE_SIZES = [25, 50, 100, 200];
@@ -34,7 +34,7 @@ export function queryOf(state) {
   return query;
 }
 
-/** The query of GET /experiments for `state`. */
+/** The query of GET /runs for `state`. */
 export function apiQuery(state) {
   const ranged = state.metric !== "";
   return {

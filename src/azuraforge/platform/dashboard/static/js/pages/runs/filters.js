@@ -1,4 +1,4 @@
-// The experiments listing's filters: text, pipeline, batch, group, a metric's range, ranges of
+// The runs listing's filters: text, pipeline, batch, group, a metric's range, ranges of
 // scores and statuses, plus a sort by any metric the page's runs logged.
 
 import { api } from "../../api.js";

@@ -1,4 +1,4 @@
-// The experiments listing's score columns: a chooser of the scores the project's runs have
+// The runs listing's score columns: a chooser of the scores the project's runs have
 // (the numbers of their results: metrics.MAE.model...), and the address of the listing as
 // CSV with the same filters, order and columns.
 
@@ -33,5 +33,5 @@ export function columnChooser(state, update) {
  * with the main fields and the chosen scores (every score when none is chosen). */
 export function csvAddress(state) {
   const columns = state.columns.length ? [...CSV_FIELDS, ...state.columns].join(",") : undefined;
-  return listCsv("/experiments", { ...apiQuery(state), columns });
+  return listCsv("/runs", { ...apiQuery(state), columns });
 }

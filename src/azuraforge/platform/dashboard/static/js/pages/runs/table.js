@@ -1,4 +1,4 @@
-// The experiments table: a row per run with its live status and progress, columns sortable
+// The runs table: a row per run with its live status and progress, columns sortable
 // by any field, by the last value of the metrics the page's runs logged, or by the scores
 // chosen (the numbers of the runs' results).
 
@@ -93,8 +93,8 @@ function runRow(run, metrics, scores, selected, onSelect, onGroup) {
   const statusCell = h("td", { title: run.error || "" }, badge(run.status));
   const tr = h("tr", { class: selected.has(run.id) ? "selected" : "", dataset: { id: String(run.id) } },
     h("td", {}, box),
-    h("td", { class: "num" }, h("a", { href: `#/experiments/${run.id}` }, String(run.id))),
-    h("td", { class: "name", title: run.name }, h("a", { href: `#/experiments/${run.id}` }, run.name)),
+    h("td", { class: "num" }, h("a", { href: `#/runs/${run.id}` }, String(run.id))),
+    h("td", { class: "name", title: run.name }, h("a", { href: `#/runs/${run.id}` }, run.name)),
     h("td", {}, run.pipeline),
     statusCell,
     h("td", {}, bar),

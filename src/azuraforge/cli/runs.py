@@ -1,6 +1,7 @@
-"""``azuraforge experiments list|show|follow|cancel|delete|compare`` and ``azuraforge
+"""``azuraforge runs list|scores|show|follow|cancel|delete|compare`` and ``azuraforge
 submit``: clients of the REST API of a running ``azuraforge serve`` (``--api-url`` or
-``AZURAFORGE_API_URL``)."""
+``AZURAFORGE_API_URL``). ``azuraforge experiments`` is the same group under its former name,
+hidden and deprecated for one release."""
 
 from __future__ import annotations
 
@@ -37,10 +38,10 @@ from azuraforge.client.session import Page
 from azuraforge.errors import InvalidParameterError, StoreUnavailableError
 
 app = typer.Typer(
-    help="List, inspect, cancel and delete experiments (runs).", no_args_is_help=True
+    help="List, inspect, follow, cancel, delete and compare runs.", no_args_is_help=True
 )
 
-ExperimentId = Annotated[int, typer.Argument(help="Experiment id.")]
+RunId = Annotated[int, typer.Argument(help="Run id.")]
 DETACHED = "detached"
 """How a followed run "ended" when Ctrl-C stopped the following (the run goes on)."""
 
@@ -84,7 +85,7 @@ Columns = Annotated[
     typer.Option(
         "--columns",
         help="Comma-separated columns after id, name and status: fields, metric:<key>, "
-        "score names (`azuraforge experiments scores` lists them).",
+        "score names (`azuraforge runs scores` lists them).",
     ),
 ]
 AsCsv = Annotated[
@@ -115,7 +116,7 @@ def list_(
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """A page of experiments, newest first (or as --sort says)."""
+    """A page of runs, newest first (or as --sort says)."""
     with user_errors(verbose):
         runs = Client.from_environment(api, project).runs
         filters: dict[str, Any] = dict(
@@ -190,12 +191,12 @@ def scores(api: ApiUrl = None, project: ProjectName = None, verbose: Verbose = F
 
 @app.command()
 def show(
-    experiment_id: ExperimentId,
+    experiment_id: RunId,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """One experiment: status, lease, config, scores beside baselines, files."""
+    """One run: status, lease, config, scores beside baselines, files."""
     with user_errors(verbose):
         with arguments():
             detail = Client.from_environment(api, project).runs.get(experiment_id)
@@ -204,7 +205,7 @@ def show(
 
 @app.command()
 def follow(
-    experiment_id: ExperimentId,
+    experiment_id: RunId,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
@@ -223,12 +224,12 @@ def follow(
 
 @app.command()
 def cancel(
-    experiment_id: ExperimentId,
+    experiment_id: RunId,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """Cancel a queued or running experiment (metrics so far are kept)."""
+    """Cancel a queued or running run (metrics so far are kept)."""
     with user_errors(verbose):
         with arguments():
             row = Client.from_environment(api, project).runs.cancel(experiment_id)
@@ -240,12 +241,12 @@ def cancel(
 
 @app.command()
 def delete(
-    experiment_id: ExperimentId,
+    experiment_id: RunId,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
-    """Delete a finished or queued experiment with its metrics and files."""
+    """Delete a finished or queued run with its metrics and files."""
     with user_errors(verbose):
         with arguments():
             Client.from_environment(api, project).runs.delete(experiment_id)
@@ -254,9 +255,7 @@ def delete(
 
 @app.command()
 def compare(
-    experiments: Annotated[
-        str | None, typer.Argument(help="Experiment ids, comma-separated (1,2,3).")
-    ] = None,
+    runs: Annotated[str | None, typer.Argument(help="Run ids, comma-separated (1,2,3).")] = None,
     batch: Annotated[str | None, typer.Option("--batch", help="Compare a batch's runs.")] = None,
     study: Annotated[int | None, typer.Option("--study", help="Compare a study's trials.")] = None,
     metrics: Annotated[
@@ -280,7 +279,7 @@ def compare(
     with user_errors(verbose):
         with arguments():
             found = Client.from_environment(api, project).runs.compare(
-                experiments, batch=batch, study=study, metrics=metrics, scores=score_names
+                runs, batch=batch, study=study, metrics=metrics, scores=score_names
             )
         if as_json:
             console.print_json(data=found)
@@ -315,7 +314,7 @@ def submit(
         typer.Option("--grid", help="key=\\[v1,v2]: one run per combination; repeatable."),
     ] = None,
     config: ConfigFile = None,
-    name: Annotated[str | None, typer.Option("--name", help="Experiment name (unique).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name (unique).")] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Stream progress until the run ends.")
     ] = False,
@@ -390,8 +389,8 @@ def _follow_and_show(client: Client, experiment_id: int) -> str:
     except KeyboardInterrupt:
         errors.print(
             f"[yellow]stopped following experiment {experiment_id}; it goes on[/yellow] "
-            f"(follow again: azuraforge experiments follow {experiment_id}; stop it: "
-            f"azuraforge experiments cancel {experiment_id})",
+            f"(follow again: azuraforge runs follow {experiment_id}; stop it: "
+            f"azuraforge runs cancel {experiment_id})",
             highlight=False,
         )
         return DETACHED
@@ -411,12 +410,12 @@ def _follow(client: Client, experiment_id: int) -> str:
         final = _show_progress(client.runs.events(experiment_id), experiment_id)
     except StoreUnavailableError as e:
         raise StoreUnavailableError(
-            f"{e}; see where it stands with: azuraforge experiments show {experiment_id}"
+            f"{e}; see where it stands with: azuraforge runs show {experiment_id}"
         ) from None
     if final is None:
         raise StoreUnavailableError(
             f"the API closed the event stream of experiment {experiment_id} before the run "
-            f"ended; follow again with: azuraforge experiments follow {experiment_id}"
+            f"ended; follow again with: azuraforge runs follow {experiment_id}"
         )
     return final
 

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from azuraforge.platform.api.access import api_routes
 from azuraforge.platform.api.app import create_app
-from azuraforge.platform.api.metrics import METHODS, OTHER_ROUTE
+from azuraforge.platform.api.prometheus import METHODS, OTHER_ROUTE
 from azuraforge.platform.jobs.kinds import job_kinds
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
@@ -148,12 +148,12 @@ def test_a_server_listening_beyond_this_machine_needs_the_token_or_an_admin(
 def test_requests_are_counted_by_route_template_method_and_status(api: TestClient) -> None:
     before = scrape(api)
     for experiment_id in (901, 902, 903):
-        assert api.get(f"/api/v1/experiments/{experiment_id}").status_code == 404
+        assert api.get(f"/api/v1/runs/{experiment_id}").status_code == 404
     assert api.get("/api/v1/no/such/route/8675309").status_code == 404
     anonymous = TestClient(api.app, client=LOOPBACK)
-    assert anonymous.get("/api/v1/experiments/904").status_code == 401
+    assert anonymous.get("/api/v1/runs/904").status_code == 401
     after = scrape(api)
-    template = "/api/v1/experiments/{experiment_id}"
+    template = "/api/v1/runs/{experiment_id}"
     key = ("azuraforge_http_requests_total",
            (("method", "GET"), ("route", template), ("status", "404")))  # fmt: skip
     assert after[key] - before.get(key, 0) == 3
@@ -232,15 +232,15 @@ def busy(api: TestClient, store: Store, users: list[str]) -> None:
     for name in users:
         headers = user_headers(store, name)
         for n in range(4):
-            made = api.post("/api/v1/experiments", headers=headers,
+            made = api.post("/api/v1/runs", headers=headers,
                             json={"pipeline": "sleeper", "config": {"steps": 1},
                                   "name": f"run-of-{name}-{n}"})  # fmt: skip
             assert made.status_code == 201, made.text
             run = made.json()["data"][0]["id"]
-            api.get(f"/api/v1/experiments/{run}", headers=headers)
-            api.get(f"/api/v1/experiments/{run}/metrics", headers=headers)
-            api.post(f"/api/v1/experiments/{run}/cancel", headers=headers)
+            api.get(f"/api/v1/runs/{run}", headers=headers)
+            api.get(f"/api/v1/runs/{run}/metrics", headers=headers)
+            api.post(f"/api/v1/runs/{run}/cancel", headers=headers)
         api.get(f"/api/v1/data/{name}.csv", headers=headers)
         api.get(f"/api/v1/models/model-of-{name}", headers=headers)
         api.get(f"/{name}/secret.txt")
-        api.request("BREW", f"/api/v1/experiments/{name}")
+        api.request("BREW", f"/api/v1/runs/{name}")
