@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from azuraforge.errors import CredentialError, InvalidParameterError, PermissionDeniedError
-from azuraforge.platform import metrics
+from azuraforge.platform import prometheus
 from azuraforge.platform.prometheus import MULTIPROCESS_VARIABLE, check_scrape, serve_metrics
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import states
@@ -176,5 +176,5 @@ def test_a_fresh_serve_exports_every_documented_metric_its_counters_at_zero(
 
 
 def test_the_label_values_counted_from_the_start_are_those_the_platform_counts() -> None:
-    assert metrics.CHANGE_KINDS == shadow.CHANGE_KINDS
-    assert metrics.REAP_OUTCOMES == (states.LOST, states.QUEUED)
+    assert prometheus.CHANGE_KINDS == shadow.CHANGE_KINDS
+    assert prometheus.REAP_OUTCOMES == (states.LOST, states.QUEUED)

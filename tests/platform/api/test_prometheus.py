@@ -167,6 +167,19 @@ def test_requests_are_counted_by_route_template_method_and_status(api: TestClien
                    for _, labels in after for _, value in labels)  # fmt: skip
 
 
+def test_a_run_route_at_its_deprecated_path_is_counted_under_that_paths_template(
+    api: TestClient,
+) -> None:
+    before = scrape(api)
+    assert api.get("/api/v1/experiments/905").status_code == 404
+    after = scrape(api)
+    for template, count in (("/api/v1/experiments/{experiment_id}", 1),
+                            ("/api/v1/runs/{experiment_id}", 0)):  # fmt: skip
+        key = ("azuraforge_http_requests_total",
+               (("method", "GET"), ("route", template), ("status", "404")))  # fmt: skip
+        assert after.get(key, 0) - before.get(key, 0) == count, template
+
+
 def test_the_store_census_counts_jobs_of_every_project(
     api: TestClient, served: tuple[Settings, Store]
 ) -> None:

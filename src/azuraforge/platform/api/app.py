@@ -29,7 +29,7 @@ from azuraforge.platform.api.live_settings import SettingsVersion
 from azuraforge.platform.api.methods import AllowedMethods
 from azuraforge.platform.api.origins import KnownHosts, SameOrigin
 from azuraforge.platform.api.paths import MergedSlashes
-from azuraforge.platform.api.prometheus import RequestMetrics, route_templates
+from azuraforge.platform.api.prometheus import RequestMetrics, Templates, route_templates
 from azuraforge.platform.api.routes import (
     access,
     assist,
@@ -130,7 +130,7 @@ def _shared_routes() -> tuple[BaseRoute, ...]:
 
 
 @functools.cache
-def _route_templates() -> dict[int, str]:
+def _route_templates() -> Templates:
     """The template of each shared route, for the requests' metrics."""
     return route_templates(_shared_routes())
 

@@ -5,6 +5,7 @@ and status, the queue's age, the streams' lag), read at each scrape."""
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azuraforge import __version__
@@ -28,15 +29,35 @@ OTHER_ROUTE = "other"
 dashboard's files, 404s, requests refused before routing (a Host not allowed)."""
 
 
-def route_templates(routes: Iterable[BaseRoute]) -> dict[int, str]:
-    """The template each API route of ``routes`` is served at (its router's prefix and its
-    own path, ``/api/v1/runs/{experiment_id}``), by the route's id: what FastAPI puts
-    in a request's ``scope["route"]`` is the route as its router declared it, unprefixed."""
-    return {
-        id(context.original_route): context.path_format
-        for context in iter_route_contexts(list(routes))
-        if isinstance(context.original_route, APIRoute) and context.path_format
-    }
+Templates = Mapping[int, tuple[tuple[re.Pattern[str], str], ...]]
+"""Each route's templates by the route's id, with the pattern of the paths each one serves."""
+
+
+def route_templates(
+    routes: Iterable[BaseRoute],
+) -> dict[int, tuple[tuple[re.Pattern[str], str], ...]]:
+    """The templates each API route of ``routes`` is served at (its router's prefix and its
+    own path, ``/api/v1/runs/{experiment_id}``), by the route's id: what FastAPI puts in a
+    request's ``scope["route"]`` is the route as its router declared it, unprefixed. A route
+    included under two prefixes (a run's, also at its deprecated path) has both, each with the
+    pattern of its paths."""
+    found: dict[int, list[tuple[re.Pattern[str], str]]] = {}
+    for context in iter_route_contexts(list(routes)):
+        if isinstance(context.original_route, APIRoute) and context.path_format:
+            served = (compile_path(context.path or context.path_format)[0], context.path_format)
+            found.setdefault(id(context.original_route), []).append(served)
+    return {route: tuple(served) for route, served in found.items()}
+
+
+def template_of(templates: Templates, scope: Scope) -> str:
+    """The template of the route that took the request of ``scope``: of its templates
+    (:func:`route_templates`), the one whose pattern the request's path matches."""
+    route = scope.get("route")
+    served = templates.get(id(route), ())
+    for pattern, template in served[:-1]:
+        if pattern.match(scope["path"]):
+            return template
+    return served[-1][1] if served else getattr(route, "path_format", OTHER_ROUTE)
 
 
 class RequestMetrics:
@@ -44,7 +65,7 @@ class RequestMetrics:
     method and status, and timing it from its arrival to its response's start (a streamed
     answer's first byte)."""
 
-    def __init__(self, app: ASGIApp, templates: Mapping[int, str]) -> None:
+    def __init__(self, app: ASGIApp, templates: Templates) -> None:
         self.app, self.templates = app, templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,8 +89,7 @@ class RequestMetrics:
                 self._count(scope, 500, time.perf_counter() - started)
 
     def _count(self, scope: Scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = self.templates.get(id(route)) or getattr(route, "path_format", OTHER_ROUTE)
+        template = template_of(self.templates, scope)
         method = scope["method"] if scope["method"] in METHODS else "other"
         counted, timed = _series(template, method, status)
         counted.inc()
