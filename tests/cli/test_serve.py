@@ -48,9 +48,7 @@ runner = CliRunner()
 
 def submit(port: int, **config: object) -> int:
     body = {"pipeline": "sleeper", "config": config}
-    response = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/runs", json=body, headers=bearer()
-    )
+    response = httpx.post(f"http://127.0.0.1:{port}/api/v1/runs", json=body, headers=bearer())
     return int(response.json()["data"][0]["id"])
 
 

@@ -53,9 +53,7 @@ def test_an_api_not_there_or_not_answering_is_unavailable_saying_which() -> None
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         with Session(url, timeout=0.2) as session, pytest.raises(StoreUnavailableError) as late:
             session.request("GET", "/runs")
-    assert f"the AzuraForge API at {url} did not answer GET /runs within 0.2 s" in str(
-        late.value
-    )
+    assert f"the AzuraForge API at {url} did not answer GET /runs within 0.2 s" in str(late.value)
     gone = f"http://127.0.0.1:{free_port()}"
     with Session(gone) as session, pytest.raises(StoreUnavailableError) as unreachable:
         session.request("GET", "/runs")

@@ -190,10 +190,7 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
         {"key": "accuracy", "step": 1, "value": 0.7},
     ]
     with writer:
-        assert (
-            writer.post(f"/runs/{run_id}/batch", json={"metrics": points}).status_code
-            == 200
-        )
+        assert writer.post(f"/runs/{run_id}/batch", json={"metrics": points}).status_code == 200
         page.wait_for_function(
             "() => (document.querySelector('#system-threads-chart')?.data || []).length === 1"
         )
@@ -211,10 +208,7 @@ def test_system_metrics_have_their_own_charts_and_edits_show_live(dashboard: Das
         page.wait_for_selector("#runs-table[data-query]")
         headers = page.inner_text("#runs-table thead")
         assert "accuracy" in headers and "system/" not in headers  # not among the columns
-        assert (
-            writer.post(f"/runs/{run_id}/end", json={"status": "completed"}).status_code
-            == 200
-        )
+        assert writer.post(f"/runs/{run_id}/end", json={"status": "completed"}).status_code == 200
 
 
 ENDED_SCORES = {

@@ -33,9 +33,7 @@ def test_a_score_column_sorts_filters_and_downloads_as_csv(dashboard: Dashboard,
     page.wait_for_selector("#runs-table[data-query*='order=asc']")
     assert shown_ids(page)[:3] == [eight, four, two]  # MAE 0.125, 0.25, 0.5
     header.click()
-    page.wait_for_selector(
-        "#runs-table[data-query*='sort=score']:not([data-query*='order=asc'])"
-    )
+    page.wait_for_selector("#runs-table[data-query*='sort=score']:not([data-query*='order=asc'])")
     assert shown_ids(page)[:3] == [two, four, eight]
     assert page.locator(f"tr[data-id='{eight}'] td[data-score='{SCORE}']").inner_text() == "0.125"
 

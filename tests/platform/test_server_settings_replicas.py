@@ -33,10 +33,7 @@ def test_a_change_through_one_serve_is_run_by_the_other(
         urls.append(f"http://127.0.0.1:{port}")
     one, other = urls
     body = b"x" * 3000
-    assert (
-        httpx.post(f"{other}/api/v1/runs", content=body, headers=bearer()).status_code
-        != 413
-    )
+    assert httpx.post(f"{other}/api/v1/runs", content=body, headers=bearer()).status_code != 413
     changed = httpx.patch(f"{one}/api/v1/server/settings", headers=bearer(),
                           json={"max_request_bytes": 2000})  # fmt: skip
     assert changed.status_code == 200, changed.text

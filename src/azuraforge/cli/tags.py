@@ -1,6 +1,6 @@
 """``azuraforge tag RUN key=value ...``: set a run's tags, or delete some (``--delete key``),
 any run's, whatever its status (a client of the REST API of a running ``azuraforge serve``).
-The run list keeps runs with a tag: ``GET /api/v1/experiments?tag=key:value``."""
+The run list keeps runs with a tag: ``GET /api/v1/runs?tag=key:value``."""
 
 from __future__ import annotations
 

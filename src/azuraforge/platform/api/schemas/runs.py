@@ -1,4 +1,4 @@
-"""Bodies of the runs (``/experiments``: :mod:`~azuraforge.platform.api.routes.experiments`):
+"""Bodies of the runs (``/runs``: :mod:`~azuraforge.platform.api.routes.runs`):
 a run to queue or to edit, a run as lists and its detail show it (``ExperimentCreate``,
 ``ExperimentPublic``, ``ExperimentsPublic``...), its curves, logs and report."""
 
