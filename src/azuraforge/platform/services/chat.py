@@ -324,18 +324,7 @@ class ChatService:
         text = "".join(answer.text)
         CHAT_TOKENS.labels("prompt").inc(answer.tokens_in)
         if not answer.cached and not answer.from_project:
-            backend = self.backend(answer.backend)
-            answer.tokens_out = backend.count_tokens(text) if text else 0
-            CHAT_TOKENS.labels("completion").inc(answer.tokens_out)
-            CHAT_GENERATION_SECONDS.inc(answer.generated_ms / 1e3)
-            outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
-                              tokens_per_s=answer.tokens_per_s,
-                              tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
-            with self._measuring:
-                selector = self.selector(store, project)
-                selector.record(answer.intent, answer.measured, outcome)
-                self._save(store, project, selector, answer.intent)
-            self._keep(store, project, answer, text)
+            self._measure(store, project, answer, text)
         if conversation is None:
             return None
         written = TurnWrite(
@@ -346,12 +335,20 @@ class ChatService:
             recalled=answer.recalled,
         )  # fmt: skip
         turn = store.add_chat_turn(conversation, user, written, project=project)
-        if self.guardian is not None and answer.intent in CHECKED and not answer.cached:
-            self.guardian.submit(text, lambda found: self._checked(store, project, turn, found))
-        if self.memory is not None and answer.intent != RECALLING:
-            meta = {"conversation": conversation, "turn": turn.id}
-            self.memory.of(project, user).remember(answer.said, meta)
+        self._after_turn(store, project, answer, turn, user)
         return turn
+
+    def _after_turn(
+        self, store: ProjectView, project: str, answer: Answer, turn: TurnRecord, user: str
+    ) -> None:
+        """Once ``turn`` is kept: its code to the guardian (a code answer, not cached), its
+        message to the memory of ``user`` (unless it asked to recall)."""
+        if self.guardian is not None and answer.intent in CHECKED and not answer.cached:
+            check = turn.answer
+            self.guardian.submit(check, lambda found: self._checked(store, project, turn, found))
+        if self.memory is not None and answer.intent != RECALLING:
+            meta = {"conversation": turn.conversation_id, "turn": turn.id}
+            self.memory.of(project, user).remember(answer.said, meta)
 
     def _checked(self, store: ProjectView, project: str, turn: TurnRecord, found: Check) -> None:
         """Keep the guardian's finding on ``turn``; unless it refused, the selector counts it
@@ -461,6 +458,22 @@ class ChatService:
                     raise NoBackendError(MISSING_EXTRA) from e
             return self._backends[name]
 
+    def _measure(self, store: ProjectView, project: str, answer: Answer, text: str) -> None:
+        """A generated answer's tokens and timings to the metrics and to the selector, and
+        its ``text`` into the response cache if it is deterministic."""
+        backend = self.backend(answer.backend)
+        answer.tokens_out = backend.count_tokens(text) if text else 0
+        CHAT_TOKENS.labels("completion").inc(answer.tokens_out)
+        CHAT_GENERATION_SECONDS.inc(answer.generated_ms / 1e3)
+        outcome = Outcome(success=None, first_token_ms=answer.first_token_ms,
+                          tokens_per_s=answer.tokens_per_s,
+                          tokens=answer.tokens_in + answer.tokens_out)  # fmt: skip
+        with self._measuring:
+            selector = self.selector(store, project)
+            selector.record(answer.intent, answer.measured, outcome)
+            self._save(store, project, selector, answer.intent)
+        self._keep(store, project, answer, text)
+
     def selector(self, store: Chat, project: str, among: Sequence[str] = ()) -> BackendSelector:
         """The project's selector over the declared backends (and ``among``: backends with
         an expert's adapter version, ``local/python@3``, each measured apart), its
@@ -478,12 +491,16 @@ class ChatService:
                     [self._candidate(b) for b in self.declared], discount=self.discount
                 )
             selector = self._selectors[project]
-            for measured in [*among, *(str(row["candidate"]) for row in rows)]:
-                if measured not in selector.candidates and self._backend_of(measured):
-                    selector.add(self._candidate(measured))
+            self._add_candidates(selector, [*among, *(str(row["candidate"]) for row in rows)])
             selector.restore(rows)
             self._read[project] = {(r["task"], r["candidate"]): r for r in rows}
             return selector
+
+    def _add_candidates(self, selector: BackendSelector, measured: Sequence[str]) -> None:
+        """Add to ``selector`` those of ``measured`` it lacks whose backend is declared."""
+        for candidate in measured:
+            if candidate not in selector.candidates and self._backend_of(candidate):
+                selector.add(self._candidate(candidate))
 
     def _candidate(self, measured: str) -> Candidate:
         declared = self.declared[self._backend_of(measured)]
