@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, StringConstraints
 
 from azuraforge.platform.api.deps import comma_separated
+from azuraforge.platform.api.schemas.common import Page
 from azuraforge.platform.store.experiments import MAX_PAGE
 
 MAX_ROWS = 100_000
@@ -103,18 +104,18 @@ def list_csv(read: Read, asked: CsvAsked, filename: str) -> StreamingResponse:
     return csv_answer(keys, rows, filename)
 
 
-Listed = TypeVar("Listed", bound=BaseModel)
-Page = Callable[[int, int], tuple[Sequence[Any], int]]
+Listed = TypeVar("Listed", bound=Page[Any])
+ReadPage = Callable[[int, int], tuple[Sequence[Any], int]]
 """A list's page and its total: ``page(offset, limit)`` gives its items there and how many
 the list holds."""
 
 
 def page_or_csv(
-    page: Page, asked: CsvAsked | None, filename: str, listed: type[Listed], offset: int,
+    page: ReadPage, asked: CsvAsked | None, filename: str, listed: type[Listed], offset: int,
     limit: int,
 ) -> Listed | StreamingResponse:  # fmt: skip
     """A list's answer: every item as the CSV ``filename`` when ``asked``, else the page at
-    ``offset`` as ``listed`` (``data``, ``total``, ``offset``, ``limit``)."""
+    ``offset`` as the page ``listed``."""
     if asked:
         return list_csv(lambda o, n: page(o, n)[0], asked, filename)
     data, total = page(offset, limit)

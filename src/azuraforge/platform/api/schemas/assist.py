@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from azuraforge.platform.api.schemas.chat import MAX_MESSAGE
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.services.fine_tunes import FineTuneConfig
 from azuraforge.platform.store import ExperimentRecord
 from azuraforge.platform.store.examples import REVIEWS, ExampleRecord
@@ -47,13 +47,8 @@ class ExamplePublic(BaseModel):
         return cls(**shown, used_as=record.role)
 
 
-class ExamplesPublic(BaseModel):
+class ExamplesPublic(Page[ExamplePublic]):
     """A page of examples, the last changed first."""
-
-    data: list[ExamplePublic]
-    total: int
-    offset: int
-    limit: int
 
 
 class ExampleReview(RequestBody):
@@ -101,10 +96,5 @@ class NightPublic(BaseModel):
         )  # fmt: skip
 
 
-class NightsPublic(BaseModel):
+class NightsPublic(Page[NightPublic]):
     """A page of nightly passes, the newest first."""
-
-    data: list[NightPublic]
-    total: int
-    offset: int
-    limit: int

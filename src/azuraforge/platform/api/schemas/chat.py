@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.services.chat import AUTO
 from azuraforge.platform.store.chat import ConversationRecord, TurnRecord
 
@@ -62,13 +62,8 @@ class ConversationPublic(BaseModel):
         return cls(**{name: getattr(record, name) for name in cls.model_fields})
 
 
-class ConversationsPublic(BaseModel):
+class ConversationsPublic(Page[ConversationPublic]):
     """A page of the caller's conversations, the last spoken in first."""
-
-    data: list[ConversationPublic]
-    total: int
-    offset: int
-    limit: int
 
 
 class CachePublic(BaseModel):

@@ -1,9 +1,9 @@
-"""What the bodies of every resource share: a request body's strictness, and the error
-body every route answers with (:func:`error_responses`)."""
+"""What the bodies of every resource share: a request body's strictness, a page of a list
+(:class:`Page`), and the error body every route answers with (:func:`error_responses`)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -26,6 +26,21 @@ class RequestBody(BaseModel):
         if not cls.verbatim or not isinstance(data, dict):
             return as_json_numbers(data)
         return {k: v if k in cls.verbatim else as_json_numbers(v) for k, v in data.items()}
+
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """A page of a list: at most ``limit`` of its items from the ``offset``-th, and how many
+    it holds in all. Each list declares its own, ``class StudiesPublic(Page[StudyListed])``:
+    its OpenAPI schema is then named after it (``StudiesPublic``, not
+    ``Page_StudyListed_``)."""
+
+    data: list[Item]
+    total: int
+    offset: int
+    limit: int
 
 
 class ErrorBody(BaseModel):

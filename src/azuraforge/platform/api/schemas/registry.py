@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.services.registry import (
     ALIAS,
     MAX_ALIAS,
@@ -60,11 +60,8 @@ class ModelPublic(BaseModel):
         return cls(**{name: getattr(record, name) for name in cls.model_fields})
 
 
-class ModelsPublic(BaseModel):
-    data: list[ModelPublic]
-    total: int
-    offset: int
-    limit: int
+class ModelsPublic(Page[ModelPublic]):
+    pass
 
 
 class VersionCreate(RequestBody):
@@ -114,11 +111,8 @@ class VersionPublic(BaseModel):
         return cls(**{name: getattr(record, name) for name in cls.model_fields})
 
 
-class VersionsPublic(BaseModel):
-    data: list[VersionPublic]
-    total: int
-    offset: int
-    limit: int
+class VersionsPublic(Page[VersionPublic]):
+    pass
 
 
 class AliasSet(RequestBody):
@@ -158,11 +152,8 @@ class AliasPublic(BaseModel):
     )
 
 
-class AliasMovesPublic(BaseModel):
+class AliasMovesPublic(Page[AliasMovePublic]):
     data: list[AliasMovePublic] = Field(description="Newest first.")
-    total: int
-    offset: int
-    limit: int
 
 
 class PredictRequest(RequestBody):
@@ -252,8 +243,5 @@ class PredictionJobPublic(BaseModel):
         )  # fmt: skip
 
 
-class PredictionJobsPublic(BaseModel):
+class PredictionJobsPublic(Page[PredictionJobPublic]):
     data: list[PredictionJobPublic] = Field(description="Newest first, without predictions.")
-    total: int
-    offset: int
-    limit: int

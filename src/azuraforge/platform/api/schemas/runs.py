@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.services.validation import MAX_NAME
 from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
 from azuraforge.platform.store.experiments import MAX_NOTES
@@ -106,13 +106,9 @@ class ScoreNamesPublic(BaseModel):
     names: list[str] = Field(description="In order; `score:<name>` sorts by one.")
 
 
-class ExperimentsPublic(BaseModel):
+class ExperimentsPublic(Page[ExperimentPublic]):
     """A page of runs and how many match in all."""
 
-    data: list[ExperimentPublic]
-    total: int
-    offset: int
-    limit: int
     total_exact: bool = Field(
         True, description="False when over 10,000 runs match: `total` is then a lower bound."
     )

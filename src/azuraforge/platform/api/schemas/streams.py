@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.api.schemas.runs import RestartPublic
 from azuraforge.platform.services.streams.loop import ACTIONS, TURBULENT
 from azuraforge.platform.services.streams.readings import Pace
@@ -365,8 +365,5 @@ class StreamPrediction(BaseModel):
     checkpoint_events: int = Field(description="Events the stream had taken at that champion.")
 
 
-class StreamsPublic(BaseModel):
-    data: list[StreamPublic]
-    total: int
-    offset: int
-    limit: int
+class StreamsPublic(Page[StreamPublic]):
+    pass

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from azuraforge.platform.api.schemas.common import RequestBody
+from azuraforge.platform.api.schemas.common import Page, RequestBody
 from azuraforge.platform.services.study_views import StudyReport, StudySummary
 from azuraforge.platform.store import StudyRecord
 
@@ -82,11 +82,8 @@ class StudyListed(StudyPublic):
     best_value: float | None = Field(description="The best objective value so far.")
 
 
-class StudiesPublic(BaseModel):
-    data: list[StudyListed]
-    total: int
-    offset: int
-    limit: int
+class StudiesPublic(Page[StudyListed]):
+    pass
 
 
 class TrialPublic(BaseModel):
@@ -105,13 +102,8 @@ class TrialPublic(BaseModel):
     finished_at: float | None = Field(None, description="When its run ended.")
 
 
-class TrialsPublic(BaseModel):
+class TrialsPublic(Page[TrialPublic]):
     """A page of a study's trials and how many match the filter."""
-
-    data: list[TrialPublic]
-    total: int
-    offset: int
-    limit: int
 
 
 class BestTrialPublic(BaseModel):
