@@ -14,6 +14,11 @@ from azuraforge.errors import StoreUnavailableError
 SORT_COLUMNS = ("id", "name", "pipeline", "status", "progress", "created_at", "started_at",
                 "finished_at")  # fmt: skip
 """The columns the API sorts runs by (besides ``metric:<key>`` and ``score:<name>``)."""
+QUERY_NAMES = {"batch": "batch_id", "search": "q", "minimum": "metric_min",
+               "maximum": "metric_max", "where": "score"}  # fmt: skip
+"""The query parameter of ``GET /runs`` for each filter of :meth:`Runs.list` named
+otherwise: the aliases of the server's ``RunFilter``, whose fields are named as
+:meth:`Runs.list`'s filters (the client imports no pydantic: a test keeps them alike)."""
 
 
 class Runs:
@@ -224,9 +229,8 @@ class Runs:
     @staticmethod
     def _query(options: dict[str, Any]) -> dict[str, Any]:
         """The API's query parameters for :meth:`list`'s options."""
-        names = {"batch": "batch_id", "search": "q", "minimum": "metric_min",
-                 "maximum": "metric_max", "where": "score"}  # fmt: skip
-        query = {names.get(key, key): value for key, value in options.items() if key != "self"}
+        query = {QUERY_NAMES.get(key, key): value for key, value in options.items()
+                 if key != "self"}  # fmt: skip
         if "ascending" in query:
             query["order"] = "asc" if query.pop("ascending") else "desc"
         return query

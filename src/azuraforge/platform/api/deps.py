@@ -19,6 +19,7 @@ from fastapi import Depends, Path, Request, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from pydantic import WithJsonSchema
+from pydantic.fields import FieldInfo
 from starlette.requests import HTTPConnection
 
 from azuraforge.platform.api.live_settings import settings_of
@@ -238,10 +239,17 @@ def _repeated_values(connection: HTTPConnection) -> list[dict[str, Any]]:
     return [
         _problem(("query", field.alias), f"sent {sent[field.alias]} times; it takes one value")
         for field in get_flat_params(dependant)
-        if isinstance(field.field_info, params.Query)
+        if _reads_the_query(field.field_info)
         and sent[field.alias] > 1
         and not _takes_a_list(field.field_info.annotation)
     ]
+
+
+def _reads_the_query(info: FieldInfo) -> bool:
+    """Whether a route's parameter ``info`` is read from the query string: a query parameter,
+    or a field of a query model (FastAPI lists those as pydantic's fields, not as its
+    ``Query``; no route takes a header or cookie model)."""
+    return isinstance(info, params.Query) or not isinstance(info, params.Param)
 
 
 _SEQUENCES = (list, tuple, set, frozenset, deque, Sequence)

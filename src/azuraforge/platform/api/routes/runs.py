@@ -12,7 +12,7 @@ import posixpath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -30,7 +30,6 @@ from azuraforge.platform.api.deps import (
     invalid_query,
 )
 from azuraforge.platform.api.list_csv import wants_csv
-from azuraforge.platform.api.run_filters import RunListQuery
 from azuraforge.platform.api.run_table import csv_response
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.runs import (
@@ -48,6 +47,7 @@ from azuraforge.platform.api.schemas.runs import (
     MetricSummaryPublic,
     ReportPublic,
     RestartPublic,
+    RunListQuery,
     ScoreNamesPublic,
     score_table,
 )
@@ -121,7 +121,7 @@ def create_experiments(
 )
 async def list_experiments(
     store: RunsDep,
-    filters: Annotated[RunListQuery, Depends()],
+    filters: Annotated[RunListQuery, Query()],
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> ExperimentsPublic | Response:
     """A page of runs, filtered and sorted (by any column, a metric's last value or a score),

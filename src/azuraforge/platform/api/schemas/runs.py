@@ -1,19 +1,30 @@
-"""Bodies of the runs (``/runs``: :mod:`~azuraforge.platform.api.routes.runs`):
-a run to queue or to edit, a run as lists and its detail show it (``ExperimentCreate``,
-``ExperimentPublic``, ``ExperimentsPublic``...), its curves, logs and report."""
+"""Bodies of the runs (``/runs``: :mod:`~azuraforge.platform.api.routes.runs`): a run to
+queue or to edit, which runs a list keeps (:class:`RunFilter`), a run as lists and its detail
+show it (``ExperimentCreate``, ``ExperimentPublic``, ``ExperimentsPublic``...), its curves,
+logs and report."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from azuraforge.errors import InvalidParameterError
+from azuraforge.platform.api.deps import comma_separated, invalid_query, status_list
 from azuraforge.platform.api.schemas.common import Page, RequestBody
+from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.services.validation import MAX_NAME
-from azuraforge.platform.store import ArtifactRecord, ExperimentRecord, MetricSummaryRecord
+from azuraforge.platform.store import (
+    ArtifactRecord,
+    ExperimentQuery,
+    ExperimentRecord,
+    MetricSummaryRecord,
+    QueryError,
+)
 from azuraforge.platform.store.experiments import MAX_NOTES
 from azuraforge.platform.store.result_scores import finite_number
-from azuraforge.platform.store.states import RESTART_HISTORY
+from azuraforge.platform.store.scores import ScoreFilter
+from azuraforge.platform.store.states import ALL_STATES, RESTART_HISTORY
 
 
 class ExperimentCreate(RequestBody):
@@ -56,6 +67,89 @@ class ExperimentEdit(RequestBody):
         if not self.model_fields_set:
             raise ValueError("give the run's new name, its notes, or both")
         return self
+
+
+GROUP = (
+    "Runs of this group: an MLflow experiment's name (runs made through MLflow), or a "
+    "pipeline (any other run; azuraforge.track's experiment=)."
+)
+SCORE = (
+    "<name><op><number>, op one of < <= > >= = (`metrics.MAE.model<0.5`; `metric:<key>` for "
+    "a metric's last value); repeat: runs passing each."
+)
+COLUMNS = (
+    "The CSV's columns: fields, metric:<key>, score:<name> or a bare score name; repeat or "
+    "comma-separate. Default: the main fields and every score."
+)
+
+
+class RunFilter(BaseModel):
+    """Which runs a list keeps. Its fields are named as :meth:`azuraforge.client.runs.Runs.list`
+    and ``azuraforge runs list`` name them (a test keeps the three alike); the query
+    parameters of ``GET /runs`` are their aliases (``batch_id``, ``q``, ``metric_min``,
+    ``metric_max``, ``score``)."""
+
+    status: list[Annotated[str, status_list(ALL_STATES)]] | None = Field(
+        None, description="Repeat or comma-separate (no spaces)."
+    )
+    pipeline: str | None = Field(None, max_length=100)
+    batch: str | None = Field(None, alias="batch_id", max_length=40)
+    group: str | None = Field(None, max_length=500, description=GROUP)
+    search: str | None = Field(
+        None, alias="q", max_length=200, description="Text in the name or pipeline."
+    )
+    metric: str | None = Field(None, max_length=200, description="Metric to filter on.")
+    minimum: float | None = Field(None, alias="metric_min", allow_inf_nan=False)
+    maximum: float | None = Field(None, alias="metric_max", allow_inf_nan=False)
+    tag: list[Annotated[str, StringConstraints(pattern="^[^:]+:", max_length=8300)]] | None = (
+        Field(None, description="key:value; repeat for runs with each of several tags.")
+    )
+    where: list[Annotated[str, StringConstraints(max_length=300)]] | None = Field(
+        None, alias="score", description=SCORE
+    )
+
+
+class RunListQuery(RunFilter):
+    """The query of ``GET /runs`` (a query model: FastAPI lists each field as a query
+    parameter, in this order): which runs, in which order, which page, and as what (JSON or
+    CSV)."""
+
+    sort: str = Field("id", max_length=210, description="A column, metric:<key> or score:<name>.")
+    order: str = Field("desc", pattern="^(asc|desc)$")
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(50, ge=1, le=500)
+    format_: str | None = Field(
+        None, alias="format", pattern="^(json|csv)$", description="csv: every run as CSV."
+    )
+    columns: list[str] | None = Field(None, description=COLUMNS)
+
+    def store_query(self) -> ExperimentQuery:
+        """The store's query of these parameters (a ``score`` that does not parse is the 422
+        naming ``score``)."""
+        return ExperimentQuery(
+            statuses=comma_separated(self.status),
+            kinds=listed_kinds(),
+            pipeline=self.pipeline,
+            batch_id=self.batch,
+            group=self.group,
+            text=self.search,
+            metric=self.metric,
+            metric_min=self.minimum,
+            metric_max=self.maximum,
+            tags=[(key, value) for key, _, value in (t.partition(":") for t in self.tag or ())],
+            scores=self.score_filters(),
+            sort=self.sort,
+            descending=self.order == "desc",
+            offset=self.offset,
+            limit=self.limit,
+        )
+
+    def score_filters(self) -> list[ScoreFilter]:
+        """Each ``score`` parsed (one that does not parse is the 422 naming ``score``)."""
+        try:
+            return [ScoreFilter.parse(text) for text in self.where or ()]
+        except InvalidParameterError as e:
+            raise invalid_query(QueryError("score", str(e))) from None
 
 
 SCORES = "score_values"
