@@ -11,10 +11,11 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationInfo,
@@ -38,6 +39,19 @@ MIN_TOKEN = 32
 """The fewest characters of the scrape token (``metrics_token``)."""
 SERVER_KEYS = ("session_key", "webhook_key", "metrics_token")
 """The settings that are the server's keys: its API processes get them, its workers not."""
+
+
+def _split_list(entries: object) -> object:
+    """Entries separated by commas (the environment), or a JSON list, or a list."""
+    if isinstance(entries, str):
+        text = entries.strip()
+        return json.loads(text) if text.startswith("[") else text.split(",")
+    return entries
+
+
+_Entry = TypeVar("_Entry")
+CommaList = Annotated[list[_Entry], NoDecode, BeforeValidator(_split_list)]
+"""A list setting: in the environment its entries separated by commas, or a JSON list."""
 
 
 class AssistBackend(BaseModel):
@@ -195,7 +209,7 @@ class Settings(BaseSettings):
         description="Seconds between two samples of a run's CPU, memory and threads, taken in "
         "its own process and kept as its system/... metrics; 0 samples none.",
     )
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
+    allowed_origins: CommaList[str] = Field(
         default_factory=list,
         description="Web origins besides the server's own (https://ops.example.org) whose "
         "pages may change things through the API or follow its event streams; in the "
@@ -209,7 +223,7 @@ class Settings(BaseSettings):
         "comma-separated, or * for any). Empty: a client's address is the one it connects "
         "from, whatever it sends; the sign-in throttle and the audit log go by it.",
     )
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+    allowed_hosts: CommaList[str] = Field(
         default_factory=list,
         description="Host names besides the loopback ones (localhost, 127.0.0.1, [::1]) that "
         "requests may be addressed to, as the Host header names them: af.example.org, "
@@ -218,33 +232,33 @@ class Settings(BaseSettings):
         "to 0.0.0.0, any IP address). In the environment, separated by commas: "
         "AZURAFORGE_ALLOWED_HOSTS=af.example.org,af.lan",
     )
-    alert_webhooks: Annotated[list[str], NoDecode] = Field(
+    alert_webhooks: CommaList[str] = Field(
         default_factory=list,
         description="Addresses (http:// or https://) that streams' alerts are posted to, "
         "signed (docs/hub.md); in the environment separated by commas: "
         "AZURAFORGE_ALERT_WEBHOOKS=https://hooks.example.org/af",
     )
-    stream_urls: Annotated[list[str], NoDecode] = Field(
+    stream_urls: CommaList[str] = Field(
         default_factory=list,
         description="Addresses (http:// or https://) under which a stream may poll for rows "
         "(a stream's url must be one of them or below one); none by default: no stream "
         "fetches anything. In the environment separated by commas: "
         "AZURAFORGE_STREAM_URLS=https://api.exchange.example/v1/candles",
     )
-    stream_sources: Annotated[list[str], NoDecode] = Field(
+    stream_sources: CommaList[str] = Field(
         default_factory=list,
         description="Names of installed sources (entry points of azuraforge.sources, not the "
         "built-in ones) a stream may name as its plugin; none by default. In the environment "
         "separated by commas: AZURAFORGE_STREAM_SOURCES=kafka-prices",
     )
-    session_key: Annotated[list[SecretStr], NoDecode] = Field(
+    session_key: CommaList[SecretStr] = Field(
         default_factory=list,
         description="The key browser sessions are signed with, if not the store's "
         "(docs/security.md, Keys): at least 32 characters, or several separated by commas, "
         "the first signing and every one still read (a rotation). None: the store's keys, "
         "made on first use. AZURAFORGE_SESSION_KEY=<64 hex digits>",
     )
-    webhook_key: Annotated[list[SecretStr], NoDecode] = Field(
+    webhook_key: CommaList[SecretStr] = Field(
         default_factory=list,
         description="The key alert webhooks are signed with, if not the store's "
         "(docs/security.md, Keys): at least 32 characters (of several separated by commas, "
@@ -417,24 +431,6 @@ class Settings(BaseSettings):
         description="Seconds between two looks of an API process at the store for a newer "
         "version of the live settings (docs/operations.md, Live settings).",
     )
-
-    @field_validator(
-        "allowed_hosts",
-        "allowed_origins",
-        "alert_webhooks",
-        "stream_urls",
-        "stream_sources",
-        "session_key",
-        "webhook_key",
-        mode="before",
-    )
-    @classmethod
-    def _split_list(cls, entries: object) -> object:
-        """Entries separated by commas (the environment), or a JSON list, or a list."""
-        if isinstance(entries, str):
-            text = entries.strip()
-            return json.loads(text) if text.startswith("[") else text.split(",")
-        return entries
 
     @field_validator("metrics_token", mode="after")
     @classmethod

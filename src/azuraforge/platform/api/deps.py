@@ -299,14 +299,23 @@ def _unstorable(data: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
     pending: deque[tuple[tuple[str | int, ...], Any]] = deque([((), data)])
     while pending:
         loc, value = pending.popleft()
-        if isinstance(value, str) and NUL in value:
-            yield loc, _NUL_TEXT
-        elif isinstance(value, float) and not math.isfinite(value):
-            shown = "NaN" if math.isnan(value) else ("-Infinity" if value < 0 else "Infinity")
-            yield loc, f"{shown} is not a JSON number (1e999 reads as Infinity); send a finite one"
-        elif isinstance(value, dict):
-            if any(NUL in key for key in value):
-                yield loc, _NUL_KEY
+        problem = _unstorable_value(value)
+        if problem is not None:
+            yield loc, problem
+        if isinstance(value, dict):
             pending.extend(((*loc, key), item) for key, item in value.items())
         elif isinstance(value, list):
             pending.extend(((*loc, index), item) for index, item in enumerate(value))
+
+
+def _unstorable_value(value: Any) -> str | None:
+    """Why ``value`` itself cannot be stored (a text or a key holding NUL, a number that is
+    not finite), if it cannot; what it holds is looked at apart."""
+    if isinstance(value, str) and NUL in value:
+        return _NUL_TEXT
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else ("-Infinity" if value < 0 else "Infinity")
+        return f"{shown} is not a JSON number (1e999 reads as Infinity); send a finite one"
+    if isinstance(value, dict) and any(NUL in key for key in value):
+        return _NUL_KEY
+    return None

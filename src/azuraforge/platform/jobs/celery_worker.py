@@ -187,10 +187,7 @@ class ReaperStep(_ThreadStep):
                 host = host or JobHost(Store(settings.database_url), settings)
                 reaping = reaping or DutyLease(host.store, REAPER, worker_name(), settings)
                 if reaping.hold():
-                    reap(app, host)
-                    if time.monotonic() >= next_resend:
-                        next_resend = time.monotonic() + settings.resend_after
-                        resend_forgotten(app, host.store, settings)
+                    next_resend = _reaper_duty(app, host, next_resend)
                 tidy_work_folders(settings, host.store)
             except Exception as e:
                 level = logging.WARNING if is_unavailable(e) else logging.ERROR
@@ -203,6 +200,16 @@ class ReaperStep(_ThreadStep):
         if reaping is not None:
             reaping.release()
             reaping.store.close()
+
+
+def _reaper_duty(app: Celery, host: JobHost[Store], next_resend: float) -> float:
+    """One pass of the reaper's duty: :func:`reap`, then :func:`resend_forgotten` once its
+    time (``next_resend``, by the monotonic clock) came; when it is next due."""
+    reap(app, host)
+    if time.monotonic() >= next_resend:
+        next_resend = time.monotonic() + host.settings.resend_after
+        resend_forgotten(app, host.store, host.settings)
+    return next_resend
 
 
 class JobWorkersStep(_ThreadStep):

@@ -526,16 +526,25 @@ class DataFolder:
             if value is None or str(value) in DATASETS:
                 continue
             try:
-                found = self.stored.find(str(value)) if self.stored and stored else None
-                if found is not None and stored is not None:
-                    checked[name] = stored(found)
-                    continue
-                checked[name] = write((find or self.on_disk)(value))
+                checked[name] = self._file_value(value, write, stored, find)
             except InvalidParameterError as e:
                 problems.append(((name,), str(e)))
         if problems:
             raise OutsideDataFolderError(problems)
         return checked
+
+    def _file_value(
+        self,
+        value: Any,
+        write: Callable[[Path], str],
+        stored: Callable[[DataFileRecord], str] | None,
+        find: Callable[[Any], Path] | None,
+    ) -> str:
+        """A file setting's ``value`` as :meth:`_each_file` gives it."""
+        found = self.stored.find(str(value)) if self.stored and stored else None
+        if found is not None and stored is not None:
+            return stored(found)
+        return write((find or self.on_disk)(value))
 
 
 def _relative_name(name: str) -> bool:

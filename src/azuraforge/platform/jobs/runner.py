@@ -52,6 +52,7 @@ from azuraforge.platform.jobs.process import (
 from azuraforge.platform.jobs.queueing import submit_again
 from azuraforge.platform.jobs.restarts import (
     RESTART_SIGNAL,
+    Restart,
     Watchdog,
     after_crash,
     gave_up,
@@ -689,22 +690,35 @@ def _ended(
     if code == _LEASE_LOST:
         return Supervision(LOST)
     if code == _HANDED_BACK and watchdog is not None and watchdog.asked is not None:
-        if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
-            _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
-            return Supervision(CANCELLED)
-        asked = watchdog.asked
-        return Supervision(restart_or_give_up(store, lease, settings, watchdog.policy,
-                                              asked.reason, asked.detail))  # fmt: skip
-    if end.died:
-        how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
-        what = f"died ({how})"
-    else:  # an error outside the job's code, or one execute does not catch (SystemExit)
-        what = "failed outside the job (its worker's output has the traceback)"
+        return _handed_back(store, lease, settings, watchdog.policy, watchdog.asked)
+    what = _what_ended(end)
     if watchdog is not None:
         detail = f"the job's process {what}"
         return Supervision(after_crash(store, lease, settings, watchdog.policy, detail))
     _finish_quietly(store, lease, FAILED, f"the run's process {what}")
     return Supervision(FAILED)
+
+
+def _handed_back(
+    store: Store, lease: Lease, settings: Settings, policy: RestartPolicy, asked: Restart
+) -> Supervision:
+    """A run whose process stopped at a step boundary for the restart ``asked``: restarted,
+    or given up under ``policy``; cancelled if a cancel was asked too."""
+    if store.cancel_requested(lease.experiment_id):  # asked too: a cancel, as asked
+        _finish_quietly(store, lease, CANCELLED, "cancelled while restarting")
+        return Supervision(CANCELLED)
+    return Supervision(restart_or_give_up(store, lease, settings, policy,
+                                          asked.reason, asked.detail))  # fmt: skip
+
+
+def _what_ended(end: JobEnd) -> str:
+    """What became of a run's process that ended without recording its end."""
+    if end.died:
+        code = end.code
+        how = f"signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+        return f"died ({how})"
+    # an error outside the job's code, or one execute does not catch (SystemExit)
+    return "failed outside the job (its worker's output has the traceback)"
 
 
 def _signal_name(number: int) -> str:

@@ -121,14 +121,7 @@ class ExperimentQuery:
                 f"status {unknown[0]!r} is not a run status; statuses: "
                 f"{', '.join(sorted(ALL_STATES))}",
             )
-        if self.sort not in SORTABLE and not (
-            self.sort.startswith(RANKED) and self.sort.partition(":")[2]
-        ):
-            raise QueryError(
-                "sort",
-                f"cannot sort by {self.sort!r}; sort by {', '.join(SORTABLE)}, metric:<key> "
-                "or score:<name>",
-            )
+        _check_sort(self.sort)
         if (self.metric_min is not None or self.metric_max is not None) and not self.metric:
             raise QueryError("metric", "metric_min/metric_max need metric=<key> to filter on")
         check_page(self.offset, self.limit)
@@ -141,6 +134,17 @@ class ExperimentQuery:
         low = [] if self.metric_min is None else [ScoreFilter(key, ">=", self.metric_min)]
         high = [] if self.metric_max is None else [ScoreFilter(key, "<=", self.metric_max)]
         return [*low, *high, *self.scores]
+
+
+def _check_sort(sort: str) -> None:
+    """Raise :class:`QueryError` unless runs can be sorted by ``sort``: a field of
+    :data:`SORTABLE`, ``metric:<key>`` or ``score:<name>``."""
+    if sort not in SORTABLE and not (sort.startswith(RANKED) and sort.partition(":")[2]):
+        raise QueryError(
+            "sort",
+            f"cannot sort by {sort!r}; sort by {', '.join(SORTABLE)}, metric:<key> "
+            "or score:<name>",
+        )
 
 
 def check_page(offset: int, limit: int) -> None:
@@ -210,6 +214,17 @@ def _new_record(config: Mapping[str, Any], context: Mapping[str, str] | None,
         seed=seed if isinstance(seed, int) else None, attempts=0, result=None,
         context=dict(context or {}), **fields,
     )  # fmt: skip
+
+
+def _insert_credential(
+    connection: Connection, run_id: int, secret_hash: str | None, idle_limit: float,
+    run: ExperimentRecord,
+) -> None:  # fmt: skip
+    """Store the credential of the external run ``run`` (its id ``run_id``): the hash of the
+    secret that writes it (None: the project's API tokens alone) and its idle limit."""
+    credential = {"secret_hash": secret_hash, "idle_limit": idle_limit,
+                  "created_at": run.created_at}  # fmt: skip
+    connection.execute(insert(RunCredential).values(experiment_id=run_id, **credential))
 
 
 def _insert_run(
@@ -308,11 +323,7 @@ class ExperimentStore(StoreBase):
             made = _insert_run(connection, project_id, {**values, **started}, started, project)
             _write_params(connection, made.id, config)
             if idle_limit is not None:
-                credential = {"secret_hash": credential_hash, "idle_limit": idle_limit,
-                              "created_at": new.created_at}  # fmt: skip
-                connection.execute(
-                    insert(RunCredential).values(experiment_id=made.id, **credential)
-                )
+                _insert_credential(connection, made.id, credential_hash, idle_limit, new)
             self._event(connection, project_id, made.id, "status", {"status": new.status})
         return replace(new, id=made.id, **{key: made._mapping[key] for key in started})
 
@@ -635,16 +646,22 @@ def _matching(project_id: int, query: ExperimentQuery, *, by: str | None = None)
     selection = lead.runs(project_id, query.kinds).where(
         *(f.applied(lead.value) for f in filters if f.key == lead_key)
     )
-    others: dict[str, list[ScoreFilter]] = {}
-    for f in filters:
-        if f.key != lead_key:
-            others.setdefault(f.key, []).append(f)
-    for n, (key, kept) in enumerate(others.items()):
-        selection = selection.where(Ranked.of(key, f"filter_{n}").present(lead.id, *kept))
+    selection = _checked_by_run(selection, lead, [f for f in filters if f.key != lead_key])
     if conditions:
         selection = selection.join(Experiment, Experiment.id == lead.id)
         selection = selection.where(*conditions)
     return _Matching(selection, lead.id, lead, bool(conditions))
+
+
+def _checked_by_run(selection: Any, lead: Ranked, filters: list[ScoreFilter]) -> Any:
+    """``selection`` of the ``lead`` index's runs, kept to those that pass ``filters`` (on
+    other keys than the lead's), each key's filters checked by run."""
+    by_key: dict[str, list[ScoreFilter]] = {}
+    for f in filters:
+        by_key.setdefault(f.key, []).append(f)
+    for n, (key, kept) in enumerate(by_key.items()):
+        selection = selection.where(Ranked.of(key, f"filter_{n}").present(lead.id, *kept))
+    return selection
 
 
 def _sorted(matching: _Matching, query: ExperimentQuery) -> Any:

@@ -491,28 +491,14 @@ class MlflowStore(ExternalRunStore):
             value (MLflow's params are immutable), or a deleted run; nothing is written.
         """
         params, tags = dict(params or {}), dict(tags or {})
-        writes = JobWrites(points=points)
-        writes.check()
-        for key, _, _ in nans:
-            check_metric_name(key)
-        for key, value in params.items():
-            check_param(key, value)
-        for key, value in tags.items():
-            check_tag(key, value)
+        _check_mlflow_writes(points, nans, params, tags)
         with self._begin() as connection:
             made = _RUN_LIFECYCLE if project is None else _PROJECT_RUN_LIFECYCLE
             lifecycle = connection.scalar(made, {"run": experiment_id, "project": project})
             check_run_active(experiment_id, lifecycle)
             if points or nans or params:
                 project_id, _ = self._alive(connection, experiment_id, None, {})
-                points, nans = _not_stored(connection, experiment_id, points, nans)
-                write_buffered(connection, project_id, experiment_id, JobWrites(points=points))
-                if nans:
-                    rows = [{"experiment_id": experiment_id, "key": key, "step": step,
-                             "time": when} for key, step, when in nans]  # fmt: skip
-                    connection.execute(insert(MetricNan), rows)
-                if params:
-                    _write_params(connection, experiment_id, params)
+                _write_logged(connection, project_id, experiment_id, points, nans, params)
             write_tags(connection, experiment_id, tags)
 
     def mlflow_metric_history(
@@ -549,17 +535,7 @@ class MlflowStore(ExternalRunStore):
         ``limit``; each with its MLflow experiment and latest metrics."""
         with self._begin() as connection:
             project_id = self._with_default(connection, project)
-            wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
-            if 0 in mlflow_ids:
-                wanted.append(MlflowExperiment.is_default.is_(True))
-            groups = {
-                group.id: group
-                for group in _experiments(connection, connection.execute(
-                    select(MlflowExperiment).where(
-                        MlflowExperiment.project_id == project_id, or_(*wanted)
-                    )
-                ).all())
-            }  # fmt: skip
+            groups = _groups(connection, project_id, mlflow_ids)
             if not groups:
                 return []
             query = select(MlflowRun.experiment_id).where(
@@ -568,11 +544,7 @@ class MlflowStore(ExternalRunStore):
             )
             query = query.join(Experiment, Experiment.id == MlflowRun.experiment_id)
             query = query.where(*(_condition(c) for c in conditions))
-            for n, order in enumerate(orders):
-                query, column = _ordered(query, order, n)
-                ordered = column.asc() if order.ascending else column.desc()
-                query = query.order_by(case((column.is_(None), 1), else_=0), ordered)
-            query = query.order_by(Experiment.started_at.desc(), Experiment.id)
+            query = _in_order(query, orders)
             ids = list(connection.scalars(query.offset(offset).limit(limit)))
             rows = connection.execute(select_records().where(Experiment.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
@@ -676,6 +648,29 @@ def _write_experiment_tags(
     )
 
 
+def _groups(
+    connection: Connection, project_id: int, mlflow_ids: Sequence[int]
+) -> dict[int, MlflowExperimentRecord]:
+    """The project's MLflow experiments ``mlflow_ids`` (0: its default), by id."""
+    wanted = [MlflowExperiment.id.in_([i for i in mlflow_ids if i != 0])]
+    if 0 in mlflow_ids:
+        wanted.append(MlflowExperiment.is_default.is_(True))
+    rows = connection.execute(
+        select(MlflowExperiment).where(MlflowExperiment.project_id == project_id, or_(*wanted))
+    ).all()
+    return {group.id: group for group in _experiments(connection, rows)}
+
+
+def _in_order(query: Any, orders: Sequence[RunOrder]) -> Any:
+    """``query`` of MLflow runs in ``orders`` (a run lacking a value after those that have
+    it), then latest started first, then by id, as MLflow's."""
+    for n, order in enumerate(orders):
+        query, column = _ordered(query, order, n)
+        ordered = column.asc() if order.ascending else column.desc()
+        query = query.order_by(case((column.is_(None), 1), else_=0), ordered)
+    return query.order_by(Experiment.started_at.desc(), Experiment.id)
+
+
 def _experiments(connection: Connection, rows: Sequence[Any]) -> list[MlflowExperimentRecord]:
     """The records of MLflow experiment ``rows``, with their tags."""
     tags: dict[int, dict[str, str]] = {row.id: {} for row in rows}
@@ -747,6 +742,36 @@ def _latest(
         if key not in latest[run] or step > latest[run][key][1]:
             latest[run][key] = (math.nan, int(step), float(when))
     return latest
+
+
+def _check_mlflow_writes(
+    points: Sequence[Point], nans: Sequence[NaNPoint], params: Mapping[str, str],
+    tags: Mapping[str, str],
+) -> None:  # fmt: skip
+    """Refuse a name or value of an MLflow client's writes that does not fit."""
+    JobWrites(points=points).check()
+    for key, _, _ in nans:
+        check_metric_name(key)
+    for key, value in params.items():
+        check_param(key, value)
+    for key, value in tags.items():
+        check_tag(key, value)
+
+
+def _write_logged(
+    connection: Connection, project_id: int, experiment_id: int, points: Sequence[Point],
+    nans: Sequence[NaNPoint], params: Mapping[str, str],
+) -> None:  # fmt: skip
+    """Write an MLflow client's metric points (finite, then NaN: those the run holds
+    already left out) and ``params`` for its live run ``experiment_id``."""
+    points, nans = _not_stored(connection, experiment_id, points, nans)
+    write_buffered(connection, project_id, experiment_id, JobWrites(points=points))
+    if nans:
+        rows = [{"experiment_id": experiment_id, "key": key, "step": step,
+                 "time": when} for key, step, when in nans]  # fmt: skip
+        connection.execute(insert(MetricNan), rows)
+    if params:
+        _write_params(connection, experiment_id, params)
 
 
 def _write_params(connection: Connection, experiment_id: int, params: Mapping[str, str]) -> None:

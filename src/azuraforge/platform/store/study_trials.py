@@ -224,14 +224,8 @@ class StudyTrialStore(StoreBase):
         """
         if not studies:
             return {}
-        by_name = {study.optuna_name: study for study in studies}
         with self._read() as connection:
-            found = connection.execute(
-                select(_studies.c.study_id, _studies.c.study_name).where(
-                    _studies.c.study_name.in_(list(by_name))
-                )
-            ).all()
-            ours = {optuna_id: by_name[name] for optuna_id, name in found}
+            ours = _by_optuna_id(connection, studies)
             if not ours:
                 return {study.id: (0, None) for study in studies}
             finished = connection.execute(_counts(list(ours), _OPTUNA_FINISHED)).all()
@@ -240,10 +234,7 @@ class StudyTrialStore(StoreBase):
             extremes = connection.execute(_extremes(list(ours))).all()
         ended = Counter({ours[optuna_id].id: int(count) for optuna_id, count in finished})
         ended.update(study_id for study_id, _ in runs)
-        best = {
-            ours[optuna_id].id: low if ours[optuna_id].direction == "minimize" else high
-            for optuna_id, low, high in extremes
-        }
+        best = _best_values(ours, extremes)
         return {study.id: (ended[study.id], best.get(study.id)) for study in studies}
 
     def list_trial_params(
@@ -314,6 +305,30 @@ class StudyTrialStore(StoreBase):
             if optuna_id is None:
                 return []
             return connection.execute(query.where(column.in_(_trial_ids(optuna_id)))).all()
+
+
+def _by_optuna_id(
+    connection: Connection, studies: Sequence[StudyRecord]
+) -> dict[int, StudyRecord]:
+    """The ``studies`` Optuna's tables hold, by their id there."""
+    by_name = {study.optuna_name: study for study in studies}
+    found = connection.execute(
+        select(_studies.c.study_id, _studies.c.study_name).where(
+            _studies.c.study_name.in_(list(by_name))
+        )
+    ).all()
+    return {optuna_id: by_name[name] for optuna_id, name in found}
+
+
+def _best_values(
+    ours: Mapping[int, StudyRecord], extremes: Sequence[Any]
+) -> dict[int, float | None]:
+    """Each study's best value (its lowest or highest, by its direction) by study id, of
+    ``extremes``: ``(optuna id, lowest, highest)`` of each of ``ours`` (by Optuna id)."""
+    return {
+        ours[optuna_id].id: low if ours[optuna_id].direction == "minimize" else high
+        for optuna_id, low, high in extremes
+    }
 
 
 def trial_runs(study_id: int) -> Select[Any]:

@@ -17,8 +17,9 @@ from azuraforge.platform.api.access import READ, lapsed
 from azuraforge.platform.api.deps import MAX_EVENT_ID, ExperimentId, HubDep, StoreDep
 from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.api.schemas.runs import ExperimentPublic
-from azuraforge.platform.store import EventRecord, is_unavailable
-from azuraforge.platform.store.interfaces import Events
+from azuraforge.platform.events import EventHub
+from azuraforge.platform.store import EventRecord, ExperimentRecord, is_unavailable
+from azuraforge.platform.store.interfaces import Events, ProjectView
 from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
@@ -102,26 +103,11 @@ async def experiment_events(
     resumed = await _read(_run_position, store, experiment_id, after)
     async with _client_watch(websocket) as gone:
         if resumed is None:
-            if after is not None:
-                await websocket.send_json(_reset(after))
-            history, cursor, status = await _history(store, experiment_id)
-            await websocket.send_json(
-                {"type": "history", "experiment": ExperimentPublic.of(record).model_dump(),
-                 **history}
-            )  # fmt: skip
+            cursor, status = await _send_history(websocket, store, record, after)
         else:
             cursor, status = await _send_run_events(websocket, store, experiment_id,
                                                     resumed, record.status)  # fmt: skip
-        next_look = time.monotonic() + 1.0
-        while status not in FINISHED_STATES | {DELETED} and not gone.is_set():
-            await hub.wait()
-            sent_from = cursor
-            cursor, status = await _send_run_events(websocket, store, experiment_id,
-                                                    cursor, status)  # fmt: skip
-            if cursor == sent_from and time.monotonic() >= next_look:  # deleted? (once a second)
-                next_look = time.monotonic() + 1.0
-                if not await _read(store.find_experiment, experiment_id):
-                    status = DELETED
+        status = await _follow(websocket, store, hub, experiment_id, (cursor, status), gone)
         if not gone.is_set():
             await websocket.send_json({"type": "end", "status": status})
             await websocket.close()
@@ -134,6 +120,41 @@ def _run_position(store: Events, experiment_id: int, after: int | None) -> int |
         return after
     found = store.find_event_position(after, experiment_id=experiment_id)
     return None if found is None else found[1]
+
+
+async def _send_history(
+    websocket: WebSocket, store: Events, record: ExperimentRecord, after: int | None
+) -> tuple[int, str]:
+    """Send the run's ``history`` (after a ``reset`` when the event ``after`` is no longer
+    kept); the id of the last event it holds and the run's status then."""
+    if after is not None:
+        await websocket.send_json(_reset(after))
+    history, cursor, status = await _history(store, record.id)
+    await websocket.send_json(
+        {"type": "history", "experiment": ExperimentPublic.of(record).model_dump(), **history}
+    )
+    return cursor, status
+
+
+async def _follow(
+    websocket: WebSocket, store: ProjectView, hub: EventHub, experiment_id: int,
+    since: tuple[int, str], gone: asyncio.Event,
+) -> str:  # fmt: skip
+    """Send the run's events after ``since`` (an event id and the status then) as they
+    come, until the run ends or is deleted (looked for once a second while none came) or
+    the client goes; its last status."""
+    cursor, status = since
+    next_look = time.monotonic() + 1.0
+    while status not in FINISHED_STATES | {DELETED} and not gone.is_set():
+        await hub.wait()
+        sent_from = cursor
+        cursor, status = await _send_run_events(websocket, store, experiment_id,
+                                                cursor, status)  # fmt: skip
+        if cursor == sent_from and time.monotonic() >= next_look:  # deleted? (once a second)
+            next_look = time.monotonic() + 1.0
+            if not await _read(store.find_experiment, experiment_id):
+                status = DELETED
+    return status
 
 
 async def _send_run_events(

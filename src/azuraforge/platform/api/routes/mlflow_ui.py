@@ -97,6 +97,23 @@ def get_metric_history_bulk_interval(
     ``max_results`` of each (1 to 2,500; 2,500 by default) sampled as MLflow 3.17 samples
     them (:func:`sampled`), by step, time and value. Also under ``/api/2.0/mlflow/``, as
     ``mlflow server`` serves it (a call of its API, which its web page makes)."""
+    run_ids, metric_key, most = _bulk_request(run_ids, metric_key, max_results)
+    steps = _step_range(start_step, end_step)
+    metrics: list[Json] = []
+    for run in dict.fromkeys(run_ids):
+        points = sorted(
+            (p for p in _history(store, run, metric_key) if steps is None or p[0] in steps),
+            key=_by_step,
+        )
+        metrics += _metrics_json(metric_key, run, [points[i] for i in sampled(len(points), most)])
+    return {"metrics": metrics}
+
+
+def _bulk_request(
+    run_ids: list[str] | None, metric_key: str | None, max_results: int | None
+) -> tuple[list[str], str, int]:
+    """A bulk-interval request's runs, metric and most values a run, checked as MLflow
+    checks them."""
     if not run_ids:
         raise InvalidParameterError("Missing value for required parameter 'run_ids'.")
     if len(run_ids) > MAX_RUNS:
@@ -109,15 +126,7 @@ def get_metric_history_bulk_interval(
     most = MAX_SAMPLED if max_results is None else max_results
     if not 1 <= most <= MAX_SAMPLED:
         raise InvalidParameterError(f"max_results must be between 1 and {MAX_SAMPLED}.")
-    steps = _step_range(start_step, end_step)
-    metrics: list[Json] = []
-    for run in dict.fromkeys(run_ids):
-        points = sorted(
-            (p for p in _history(store, run, metric_key) if steps is None or p[0] in steps),
-            key=_by_step,
-        )
-        metrics += _metrics_json(metric_key, run, [points[i] for i in sampled(len(points), most)])
-    return {"metrics": metrics}
+    return run_ids, metric_key, most
 
 
 @router.post(UPLOAD, dependencies=[TRACK])
