@@ -180,4 +180,4 @@ def test_experiments_is_the_runs_group_under_its_former_name_hidden_and_deprecat
     assert former.stdout == current.stdout and current.stdout.startswith("id,")
     assert "deprecated" in former.stderr and "deprecated" not in current.stderr
     listed = runner.invoke(app, ["--help"]).stdout
-    assert re.search(r"\bruns\b", listed) and "experiments" not in listed
+    assert re.search(r"│ runs ", listed) and not re.search(r"│ experiments ", listed)

@@ -386,7 +386,7 @@ def worker(
     database_url: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """Run queued experiments of the store until stopped (SIGTERM or Ctrl-C)."""
+    """Run queued jobs of the store until stopped (SIGTERM or Ctrl-C)."""
     with user_errors(verbose), shared_metrics():
         from azuraforge.platform.prometheus import serve_metrics
         from azuraforge.platform.server import run_workers

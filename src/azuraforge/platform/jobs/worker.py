@@ -47,7 +47,7 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs queued experiments of one store, one at a time, each in a child process (the
+    """Runs queued jobs of one store, one at a time, each in a child process (the
     jobs of a process group one after another in one: :class:`KeptProcesses`).
 
     A worker given a ``parent`` process id (the pool of ``azuraforge serve`` passes its own)
@@ -345,7 +345,7 @@ def logged_failure(what: str, error: Exception) -> None:
 def main() -> None:
     """Entry point of ``python -m azuraforge.platform.jobs.worker [--parent PID]
     [--skip-kinds KIND,...] [--job ID]``."""
-    parser = argparse.ArgumentParser(description="Run queued experiments of the store.")
+    parser = argparse.ArgumentParser(description="Run queued jobs of the store.")
     parser.add_argument("--parent", type=int, help="exit once this process is gone")
     parser.add_argument("--skip-kinds", default="", help="claim no job of these kinds (a,b)")
     parser.add_argument("--job", type=int, help="run this queued job until it ends, then exit")
