@@ -89,13 +89,26 @@ def validate_settings(
         raise ConfigError(
             what, [(tuple(err["loc"]), _message(err)) for err in e.errors()]
         ) from None
+    _check_seed(model, config, what)
+    if data_folder is None:
+        return config
+    return _confined(model, config, data_folder, what)
+
+
+def _check_seed(model: type[BaseModel], config: BaseModel, what: str) -> None:
+    """Refuse a ``seed`` setting the store cannot keep (not 32 bits)."""
     seed = getattr(config, "seed", None) if "seed" in model.model_fields else None
     if isinstance(seed, int) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         low, high = SEED_RANGE
         message = f"must be between {low} and {high} (the store keeps a 32-bit seed), got {seed}"
         raise ConfigError(what, [(("seed",), message)])
-    if data_folder is None:
-        return config
+
+
+def _confined(
+    model: type[_Settings], config: _Settings, data_folder: DataFolder, what: str
+) -> _Settings:
+    """``config`` with each file setting a file of ``data_folder`` (:meth:`DataFolder.confine`),
+    or refused naming each that is not."""
     try:
         confined = data_folder.confine(model, config.model_dump(mode="json"))
     except OutsideDataFolderError as e:
