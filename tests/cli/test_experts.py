@@ -48,7 +48,7 @@ def test_train_list_and_evaluate_an_expert_of_ones_own(real_data, home, data, ba
     )
     assert trained.exit_code == 0, trained.output
     assert "training greeter on" in trained.output and "step 4/4" in trained.output
-    assert "saved greeter@v1 in" in trained.output
+    assert "saved greeter@v1 in" in trained.output and "registered" not in trained.output
     assert (home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf").is_file()
 
     listed = runner.invoke(app, ["assist", "experts"])
@@ -108,15 +108,15 @@ def test_a_data_file_that_is_not_instructions_is_refused_with_its_line(home, tmp
 
 @pytest.mark.slow
 def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
-    real_data, home, data, base, settings, store, monkeypatch
+    real_data, home, data, base, settings, store, monkeypatch, tmp_path
 ):
     app_ = create_app(settings.model_copy(update={"allowed_hosts": ["127.0.0.1"]}), store=store)
     with served_in_thread(uvicorn.Config(app_, log_level="warning")) as address:
         token = user_headers(store, "ed", "editor")["Authorization"].removeprefix("Bearer ")
         monkeypatch.setenv("AZURAFORGE_TOKEN", token)
-        trained = runner.invoke(app, [
+        trained = runner.invoke(app, [  # logged in, it registers without --register
             *("assist", "train-expert", "greeter", "--data", str(data), "--base", str(base)),
-            *("--steps", "2", "--rank", "2", "--threads", "1", "--register"),
+            *("--steps", "2", "--rank", "2", "--threads", "1"),
             *("--api-url", f"http://{address}"),
         ])  # fmt: skip
         assert trained.exit_code == 0, trained.output
@@ -127,5 +127,26 @@ def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
         assert listed.exit_code == 0, listed.output
         on_server, in_folder = listed.output.split("greeter@v1")[0], listed.output
         assert "expert-greeter/1" in on_server and "greeter@v1" in in_folder  # both sides
+        # The reverse: another terminal, whose folder lacks the expert, evaluates the server's.
+        elsewhere, shown = tmp_path / "elsewhere", []
+        for _ in range(2):
+            evaluated = runner.invoke(app, [
+                *("assist", "eval-expert", "greeter", "--experts", str(elsewhere)),
+                *("--problems", "humaneval", "--limit", "1", "--max-tokens", "4"),
+                *("--api-url", f"http://{address}"),
+            ])  # fmt: skip
+            assert evaluated.exit_code == 0, evaluated.output
+            assert "greeter@v1: 1/1 answered" in evaluated.output
+            shown.append(evaluated.output)
+        assert f"fetched expert-greeter/1 from http://{address} as greeter@v1" in shown[0]
+        assert "fetched" not in shown[1]  # the copy kept the first time is used
     version = store.get_version("expert-greeter", 1, project="default")
     assert version.pipeline == "assist-adapter" and "held_out_loss" in version.metrics
+    copy = json.loads((elsewhere / "greeter" / "v1" / "version.json").read_text())
+    assert copy["origin"]["artifact_digest"] == version.artifact_digest
+    assert copy["origin"]["model"] == "expert-greeter" and copy["origin"]["version"] == 1
+    assert (elsewhere / "greeter" / "v1" / "adapter.gguf").read_bytes() == (
+        home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf"
+    ).read_bytes()
+    assert not (elsewhere / "greeter" / "v2").exists()
+

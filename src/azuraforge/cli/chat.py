@@ -49,7 +49,7 @@ from azuraforge.cli.common import (
     logged_in,
     user_errors,
 )
-from azuraforge.cli.experts import ExpertsFolder, registry_folder
+from azuraforge.cli.experts import ExpertsFolder, registry_folder, server_version
 from azuraforge.cli.plugins import load_plugins
 from azuraforge.client import Client
 from azuraforge.errors import AzuraForgeError
@@ -240,7 +240,8 @@ def chat(
                 )
             )
             options = _LocalOptions(backend, model, url, user, memory, no_memory)
-            conversation = _local(options, home, experts, router, expert_map)
+            server = Client.from_environment(api, project) if logged_in(api) else None
+            conversation = _local(options, home, experts, router, expert_map, server=server)
         console.print(
             f"[bold]AzuraForge assistant[/bold] ({escape(conversation.title)}); /help for commands"
         )
@@ -264,9 +265,10 @@ class _LocalOptions:
 
 def _local(
     options: _LocalOptions, home: Path, experts: Path | None, router: Path | None,
-    expert_map: Path | None,
+    expert_map: Path | None, *, server: Client | None = None,
 ) -> LocalConversation:  # fmt: skip
-    """The terminal's own assistant, keeping its turns and feedback in ``home``."""
+    """The terminal's own assistant, keeping its turns and feedback in ``home``; logged in
+    (``server``), an expert's adapter the experts folder lacks is the server's version."""
     offline()
     load_plugins()  # the plugin folder's backends, before --backend is looked up
     mapping = existing(expert_map) if expert_map else None
@@ -274,14 +276,16 @@ def _local(
     routing = router_from(router)
     answering = _experts(routing, mapping or (router / EXPERT_MAP if router else None))
     store = None if options.no_memory else _memory(options.memory or home / "memory.db", routing)
+    registry = AdapterRegistry(registry_folder(experts))
+    takes_adapters = generator.capabilities.adapters  # openai's are the server's models
+    if takes_adapters and server is not None:
+        _fetch_missing(registry, answering, server)
     assistant = Assistant(
         routing,
         generator,
         memory=store,
         fallback=EchoBackend() if options.backend != "echo" else None,
-        adapters=None
-        if not generator.capabilities.adapters  # openai's are the server's models
-        else AdapterPool(generator, AdapterRegistry(registry_folder(experts))),
+        adapters=AdapterPool(generator, registry) if takes_adapters else None,
         experts=answering,
         user=options.user,
         turn_log=home / "turns.jsonl",
@@ -289,6 +293,23 @@ def _local(
     return LocalConversation(
         assistant, home / "feedback.jsonl", f"{generator.name}, {options.model}"
     )
+
+
+def _fetch_missing(registry: AdapterRegistry, experts: tuple[Expert, ...], server: Client) -> None:
+    """Fetch into ``registry`` the server's version (its champion's) of each expert adapter
+    it lacks, as the server's chat answers with it. An expert the server has no model of
+    answers through the base model, as before; a server that cannot be reached is said in
+    one line, and the chat goes on with the folder's adapters."""
+    wanted = [e.adapter for e in experts if e.adapter and not registry.versions(e.adapter)]
+    with server:
+        for adapter in wanted:
+            try:
+                server_version(registry, server, adapter)
+            except UsageError:
+                continue  # no expert model of that name there
+            except AzuraForgeError as e:
+                errors.print(f"[yellow]not fetched from the server:[/yellow] {escape(str(e))}")
+                return
 
 
 def _memory(path: Path, routing: IntentRouter) -> SqliteVecMemory:

@@ -6,6 +6,8 @@ Each expert is trained on the base model that serves it and kept as numbered ver
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -44,11 +46,20 @@ from azuraforge.cli.common import (
     user_errors,
 )
 from azuraforge.client import Client
+from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home
 
 ExpertsFolder = Annotated[
     Path | None,
     typer.Option("--experts", help="adapters folder (default: AZURAFORGE_HOME/assist/experts)"),
+]
+FromServer = Annotated[
+    bool,
+    typer.Option(
+        "--from-server",
+        help="the server's version of the expert (azuraforge login), fetched into the experts "
+        "folder once; logged in, an expert the folder lacks is fetched without it",
+    ),
 ]
 BUILT_IN = {
     "python": "MBPP's training split and Code Alpaca 2k; held out: MBPP's test split, HumanEval",
@@ -103,19 +114,21 @@ def train_expert_command(
     seed: Annotated[int, typer.Option(help="the seed of the adapter and of the batches")] = 0,
     experts: ExpertsFolder = None,
     register: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--register",
-            help="also keep it on the server (azuraforge login) as the next version of the "
-            "project's model expert-EXPERT, which the chat follows by its champion alias",
+            "--register/--no-register",
+            help="also keep it on the server as the next version of the project's model "
+            "expert-EXPERT, which the chat follows by its champion alias (default: when "
+            "logged in: azuraforge login, $AZURAFORGE_TOKEN or --api-url)",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """Train a LoRA expert on its base model and register it as the expert's next version
-    (in the experts folder; with --register, on the server too)."""
+    (in the experts folder; logged in to a server, on the server too, unless --no-register)."""
     with user_errors(verbose):
         from azuraforge.assist.adapters.training import LoraSettings, train_expert
 
@@ -155,7 +168,7 @@ def train_expert_command(
         )
         _print_training(version.metrics)
         console.print(f"saved {version.name} in {version.folder}")
-        if register:
+        if logged_in(api) if register is None else register:
             _register(version, Client.from_environment(api, project))
 
 
@@ -187,6 +200,58 @@ def _register(version: AdapterVersion, client: Client) -> None:
     )
 
 
+def server_version(
+    registry: AdapterRegistry, client: Client, expert: str, version: int | None = None
+) -> AdapterVersion:
+    """The experts folder's copy of version ``version`` of the server's ``expert-<expert>``
+    (by default the one its champion alias names, else its newest), fetched through the
+    client the first time: its files checked against the version's SHA-256 and kept as the
+    expert's next folder version, which records where it came from.
+
+    Raises
+    ------
+    UsageError
+        The server has no such model or version.
+    AzuraForgeError
+        The files fetched are not the version's (their SHA-256 differs).
+    """
+    from azuraforge.platform.services.registry import folder_digest
+
+    model = EXPERT_MODEL.format(expert)
+    with arguments():
+        number = version or _default_version(client.models.get(model))
+        found = client.models.version(model, number)
+    digest = found["artifact_digest"]
+    kept = [v for v in registry.versions(expert) if v.origin.get("artifact_digest") == digest]
+    if kept:
+        return kept[-1]
+    with tempfile.TemporaryDirectory() as folder:
+        files = client.models.download(model, number, Path(folder) / "files")
+        if folder_digest(files) != digest:
+            raise AzuraForgeError(
+                f"the files of {model}/{number} fetched from {client.url} are not the "
+                f"version's (SHA-256 differs from {digest[:12]}...); nothing was kept"
+            )
+        described = json.loads((files / "artifact.json").read_text(encoding="utf-8"))
+        copy = registry.add_copy(
+            expert, files, base=described["base_model"],
+            origin={"url": client.url, "model": model, "version": number,
+                    "artifact_digest": digest},
+            data_sha256=found["config"].get("data_sha256", ""),
+            settings=found["config"].get("settings", {}), metrics=found["metrics"],
+        )  # fmt: skip
+    console.print(f"fetched {model}/{number} from {client.url} as {copy.name}", highlight=False)
+    return copy
+
+
+def _default_version(model: dict[str, Any]) -> int:
+    """The version the server's chat answers with: its champion's, else the newest."""
+    number = model["aliases"].get("champion") or model["latest_version"]
+    if number is None:
+        raise UsageError(f"{model['name']} has no versions on the server")
+    return int(number)
+
+
 def _system_prompt(expert: str) -> str | None:
     return next((e.system_prompt for e in EXPERTS if e.name == expert), None)
 
@@ -211,15 +276,26 @@ def _print_training(metrics: dict[str, float]) -> None:
 
 def eval_expert_command(
     expert: Annotated[str, typer.Argument(help="the expert whose adapter to evaluate")] = "python",
-    version: Annotated[int | None, typer.Option(help="the version (default: the newest)")] = None,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            help="the version (default: the newest; from the server: its number there, "
+            "default the one its champion alias names)"
+        ),
+    ] = None,
     problems: Annotated[str, typer.Option(help="mbpp (its test split), humaneval or all")] = "all",
     limit: Annotated[int | None, typer.Option(help="the first N problems only")] = None,
     max_tokens: Annotated[int, typer.Option(help="tokens an answer may take")] = 384,
     experts: ExpertsFolder = None,
+    from_server: FromServer = False,
+    api: ApiUrl = None,
+    project: ProjectName = None,
     verbose: Verbose = False,
 ) -> None:
     """pass@1 of an expert beside its base model on held-out Python problems, run sandboxed
-    (served by llama.cpp, greedy); the figures are saved with the version."""
+    (served by llama.cpp, greedy); the figures are saved with the version. Logged in to a
+    server, an expert the experts folder lacks (or any, with --from-server) is the server's
+    version, fetched into the folder."""
     with user_errors(verbose):
         from azuraforge.assist.backends.llama import LlamaCppBackend
         from azuraforge.assist.evaluation import pass_at_1
@@ -227,7 +303,7 @@ def eval_expert_command(
         if problems not in PROBLEM_SETS:
             raise UsageError(f"--problems must be {', '.join(PROBLEM_SETS)}, got {problems!r}")
         registry = AdapterRegistry(registry_folder(experts))
-        wanted = registry.get(expert, version)
+        wanted = _version_to_use(registry, expert, version, from_server, (api, project))
         chosen = PROBLEM_SETS[problems]()[:limit]
         backend = LlamaCppBackend(wanted.base, cache_prompts=False)
         adapter = AdapterPool(backend, registry).ensure(expert, wanted.version)
@@ -266,6 +342,20 @@ def eval_expert_command(
         }
         registry.add_metrics(expert, wanted.version, {key: figures})
         console.print(f"{len(chosen)} problems; saved as {key!r} in {wanted.folder}")
+
+
+def _version_to_use(
+    registry: AdapterRegistry, expert: str, version: int | None, from_server: bool,
+    server: tuple[str | None, str | None],
+) -> AdapterVersion:  # fmt: skip
+    """The folder's version ``version`` of ``expert``; the server's (``server``: its API
+    option and project), fetched, with ``from_server`` or logged in when the folder has none
+    of the expert."""
+    api, project = server
+    if from_server or (logged_in(api) and not registry.versions(expert)):
+        with Client.from_environment(api, project) as client:
+            return server_version(registry, client, expert, version)
+    return registry.get(expert, version)
 
 
 def _with_progress(
@@ -330,7 +420,7 @@ def _print_server_experts(client: Client) -> None:
     else:
         console.print(
             f"no expert models on {client.url}; keep one there with: "
-            "azuraforge assist train-expert python --register"
+            "azuraforge assist train-expert python (logged in, it registers there)"
         )
 
 

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from azuraforge.client.session import Page, Session
-from azuraforge.errors import ConflictError, NotFoundError
+from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
+
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+"""The server's MLflow artifact proxy: a file's bytes at ``ARTIFACTS/<path>``, a folder's list
+at ``ARTIFACTS?path=<path>``."""
+REGISTRY_FILES = "registry"
+"""Where a registry version's files are in the proxy: ``registry/<model>/<version>/...``."""
 
 
 class Models:
@@ -35,6 +42,33 @@ class Models:
     def versions(self, name: str, *, limit: int = 50, offset: int = 0) -> Page:
         """A page of the model's versions, newest first."""
         return self.session.page(f"/models/{name}/versions", {"limit": limit, "offset": offset})
+
+    def version(self, name: str, version: int | str) -> dict[str, Any]:
+        """One version of ``name``, by number or by alias (``"champion"``: where it points;
+        ``NotFoundError`` when there is none)."""
+        return dict(self.session.request("GET", f"/models/{name}/versions/{version}"))
+
+    def download(self, name: str, version: int, folder: str | Path) -> Path:
+        """Copy every file of version ``version`` of ``name`` into ``folder`` (made; their
+        paths below it kept), through the server's MLflow artifact proxy; the folder.
+        Compare its :func:`~azuraforge.platform.services.registry.folder_digest` with the
+        version's ``artifact_digest`` before trusting it."""
+        target = Path(folder)
+        self._download(f"{REGISTRY_FILES}/{name}/{version}", target)
+        return target
+
+    def _download(self, path: str, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        url = self.session.url_of(ARTIFACTS)
+        listed = self.session.request("GET", url, params={"path": path})
+        for entry in listed.get("files", []):
+            if entry["path"] in ("", ".", "..") or "/" in entry["path"]:
+                raise InvalidParameterError(f"{path} lists a file named {entry['path']!r}")
+            inside = f"{path}/{entry['path']}"
+            if entry["is_dir"]:
+                self._download(inside, folder / entry["path"])
+            else:
+                self.session.save(f"{url}/{inside}", folder / entry["path"])
 
     def create(self, name: str, description: str = "") -> dict[str, Any]:
         """A new model without versions (``ConflictError`` when the name is taken)."""

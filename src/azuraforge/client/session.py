@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,13 +145,35 @@ class Session:
         """The text answer to ``method path`` (a CSV, server-sent events...), piece by piece
         as it arrives; ``None`` values in ``params`` are left out. Raises as :meth:`request`
         does."""
+        with self._streamed(method, path, params, json) as response:
+            yield from response.iter_text()
+
+    def save(self, path: str, target: Path, params: dict[str, Any] | None = None) -> None:
+        """Write the answer to ``GET path`` (a URL of this server outside the API, such as a
+        file of the MLflow artifact proxy, when it starts with ``/api/2.0``...: see
+        :meth:`url_of`) to the file ``target``, piece by piece as it arrives. Raises as
+        :meth:`request` does."""
+        with self._streamed("GET", path, params, None) as response, target.open("wb") as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+
+    def url_of(self, path: str) -> str:
+        """The URL of ``path`` on this server outside the API (``/api/2.0/...``), which
+        :meth:`request`, :meth:`text` and :meth:`save` take in place of an API path."""
+        return self.url + path
+
+    @contextmanager
+    def _streamed(
+        self, method: str, path: str, params: dict[str, Any] | None, json: Any
+    ) -> Iterator[httpx.Response]:
+        """The answer to ``method path``, read as it arrives (an error answer raised)."""
         query = without_none(params or {})
         try:
             with self._http.stream(method, path, params=query, json=json) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._error(response)
-                yield from response.iter_text()
+                yield response
         except httpx.TransportError as e:
             raise self._unreachable(method, path, e) from None
 

@@ -5,7 +5,7 @@ import pytest
 
 from azuraforge.errors import ReferenceNotFoundError
 from azuraforge.platform.services.assist_backends import DEFAULT_BACKEND
-from azuraforge.platform.services.fine_tunes import base_backend
+from azuraforge.platform.services.fine_tunes import base_backend, code_runner
 from azuraforge.platform.settings import AssistBackend, Settings
 
 
@@ -21,3 +21,12 @@ def test_declared_backends_replace_the_default(settings: Settings):
         base_backend(echo)
     with pytest.raises(ReferenceNotFoundError):
         base_backend(settings, "big")  # a name that is not the default's
+
+
+def test_an_examples_tests_run_behind_the_guardians_boundary(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the machine file")
+    run = code_runner()
+    answer = f"def leak():\n    return open({str(secret)!r}).read()\n"
+    assert not run(answer, "assert leak() == 'the machine file'", "")
+    assert run(answer, "assert leak.__name__ == 'leak'", "")  # the same code runs there

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,9 @@ class AdapterVersion:
     settings: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0
+    origin: dict[str, Any] = field(default_factory=dict)
+    """Where a version copied from elsewhere came from (a server's ``url``, ``model``,
+    ``version`` and the files' ``artifact_digest``); empty for one trained here."""
 
     @property
     def name(self) -> str:
@@ -90,20 +93,54 @@ class AdapterRegistry:
     ) -> AdapterVersion:
         """Store the PEFT adapter in ``peft_dir`` as the expert's next version, converted to
         GGUF for ``base_gguf``; returns the new version."""
+        record = {
+            "base": model_name(base_gguf),
+            "base_sha256": base_sha256,
+            "data_sha256": data_sha256,
+            "settings": dict(settings or {}),
+            "metrics": dict(metrics or {}),
+        }
+
+        def fill(staging: Path) -> None:
+            shutil.copytree(peft_dir, staging / PEFT_FOLDER)
+            convert_adapter(staging / PEFT_FOLDER, base_gguf, staging / GGUF_FILE)
+
+        return self._add(expert, fill, record)
+
+    def add_copy(
+        self, expert: str, files: str | Path, *, base: str, origin: Mapping[str, Any],
+        data_sha256: str = "", settings: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> AdapterVersion:  # fmt: skip
+        """Store a copy of an adapter version made elsewhere (the files in ``files``: its
+        ``adapter.gguf``, and ``peft/`` if it has one) as the expert's next version, with
+        ``origin`` saying where it came from (a server's registry version); the new version.
+        Its base's SHA-256 is not known here (empty)."""
+        record = {
+            "base": base,
+            "base_sha256": "",
+            "data_sha256": data_sha256,
+            "settings": dict(settings or {}),
+            "metrics": dict(metrics or {}),
+            "origin": dict(origin),
+        }
+
+        def fill(staging: Path) -> None:
+            shutil.copytree(files, staging, dirs_exist_ok=True)
+
+        return self._add(expert, fill, record)
+
+    def _add(
+        self, expert: str, fill: Callable[[Path], None], record: dict[str, Any]
+    ) -> AdapterVersion:
+        """The expert's next version: a folder ``fill`` writes the files of, with ``record``
+        (and the time) as its version file, published whole or not at all."""
         folder = self.root / _checked(expert)
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
         try:
-            shutil.copytree(peft_dir, staging / PEFT_FOLDER)
-            convert_adapter(staging / PEFT_FOLDER, base_gguf, staging / GGUF_FILE)
-            record = {
-                "base": model_name(base_gguf),
-                "base_sha256": base_sha256,
-                "data_sha256": data_sha256,
-                "settings": dict(settings or {}),
-                "metrics": dict(metrics or {}),
-                "created": time.time(),
-            }
+            fill(staging)
+            record = {**record, "created": time.time()}
             (staging / VERSION_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
             version = self._publish(staging, folder)
         except BaseException:

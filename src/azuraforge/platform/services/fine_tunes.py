@@ -44,6 +44,7 @@ from azuraforge.assist.adapters.registry import (
     PEFT_FOLDER,
 )
 from azuraforge.assist.adapters.training import Checkpoints, TrainedAdapter
+from azuraforge.assist.boundary import Bubblewrap
 from azuraforge.assist.corpora import (
     CodeProblem,
     Instruction,
@@ -52,6 +53,7 @@ from azuraforge.assist.corpora import (
     python_expert_split,
     split_held_out,
 )
+from azuraforge.assist.evaluation import BOUNDARY
 from azuraforge.assist.orchestrator import EXPERTS, Expert
 from azuraforge.assist.promotion import Decision, answer_passes, decide
 from azuraforge.errors import (
@@ -576,19 +578,18 @@ def passes(answer: str, item: Item, run_code: Callable[[str, str, str], bool] | 
     )  # fmt: skip
 
 
-def code_runner() -> Callable[[str, str, str], bool]:
-    """Run an answer's code, its setup, then its tests behind the sandbox's boundary: whether
-    they passed.
+def code_runner(boundary: Bubblewrap = BOUNDARY) -> Callable[[str, str, str], bool]:
+    """Run an answer's code, its setup, then its tests behind ``boundary`` (the guardian's
+    bubblewrap boundary, as :mod:`azuraforge.assist.evaluation` runs a model's code: no
+    network, none of the machine's files) under the guardian's limits: whether they passed.
 
     Raises
     ------
     BoundaryUnavailableError
         If the boundary cannot run here (no code runs unguarded), before anything else.
     """
-    from azuraforge.assist.boundary import Bubblewrap
     from azuraforge.assist.sandbox import run_tests
 
-    boundary = Bubblewrap()
     boundary.ready()
 
     def run(code: str, tests: str, setup: str) -> bool:
