@@ -149,4 +149,3 @@ def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
         home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf"
     ).read_bytes()
     assert not (elsewhere / "greeter" / "v2").exists()
-

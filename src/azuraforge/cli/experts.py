@@ -298,7 +298,6 @@ def eval_expert_command(
     version, fetched into the folder."""
     with user_errors(verbose):
         from azuraforge.assist.backends.llama import LlamaCppBackend
-        from azuraforge.assist.evaluation import pass_at_1
 
         if problems not in PROBLEM_SETS:
             raise UsageError(f"--problems must be {', '.join(PROBLEM_SETS)}, got {problems!r}")
@@ -317,23 +316,8 @@ def eval_expert_command(
 
             return complete
 
-        table = Table("model", "pass@1", "passed", "failed", "timeout", "error", "seconds")
-        results = {}
-        for label, name in (("base", None), (wanted.name, adapter)):
-            started = time.perf_counter()
-            report = pass_at_1(chosen, _with_progress(answer(name), label, len(chosen)))
-            counts = report.counts
-            results[label] = round(report.pass_at_1, 4)
-            table.add_row(
-                label,
-                f"{report.pass_at_1:.1%}",
-                str(counts["passed"]),
-                str(counts["failed"]),
-                str(counts["timeout"]),
-                str(counts["error"] + counts["memory"]),
-                f"{time.perf_counter() - started:.0f}",
-            )
-        console.print(table)
+        answering = {"base": answer(None), wanted.name: answer(adapter)}
+        results = _pass_rates(chosen, answering)
         key = f"pass_at_1_{problems}" + (f"_first_{limit}" if limit else "")
         figures = {
             "problems": len(chosen),
@@ -342,6 +326,33 @@ def eval_expert_command(
         }
         registry.add_metrics(expert, wanted.version, {key: figures})
         console.print(f"{len(chosen)} problems; saved as {key!r} in {wanted.folder}")
+
+
+def _pass_rates(
+    problems: list[CodeProblem], answering: dict[str, Callable[[CodeProblem], str]]
+) -> dict[str, float]:
+    """pass@1 of each of ``answering`` (a label: how it answers a problem) on ``problems``,
+    rounded to 4 places, printed as a table as each is measured."""
+    from azuraforge.assist.evaluation import pass_at_1
+
+    table = Table("model", "pass@1", "passed", "failed", "timeout", "error", "seconds")
+    results = {}
+    for label, complete in answering.items():
+        started = time.perf_counter()
+        report = pass_at_1(problems, _with_progress(complete, label, len(problems)))
+        counts = report.counts
+        results[label] = round(report.pass_at_1, 4)
+        table.add_row(
+            label,
+            f"{report.pass_at_1:.1%}",
+            str(counts["passed"]),
+            str(counts["failed"]),
+            str(counts["timeout"]),
+            str(counts["error"] + counts["memory"]),
+            f"{time.perf_counter() - started:.0f}",
+        )
+    console.print(table)
+    return results
 
 
 def _version_to_use(
