@@ -43,9 +43,8 @@ from azuraforge.platform.store.mlflow import (
     MlflowExperimentRecord,
     MlflowRunRecord,
     NaNPoint,
-    RunCondition,
-    RunOrder,
 )
+from azuraforge.platform.store.mlflow_search import RunCondition, RunOrder
 from azuraforge.platform.store.states import (
     CANCELLED,
     COMPLETED,

@@ -13,8 +13,6 @@ from azuraforge.platform.store.mlflow import (
     MlflowExperimentRecord,
     MlflowRunRecord,
     NaNPoint,
-    RunCondition,
-    RunOrder,
 )
 from azuraforge.platform.store.mlflow_models import (
     DatasetIn,
@@ -26,6 +24,7 @@ from azuraforge.platform.store.mlflow_models import (
     ModelOrder,
     RunIO,
 )
+from azuraforge.platform.store.mlflow_search import RunCondition, RunOrder
 
 
 class MlflowGroups(Protocol):

@@ -14,8 +14,6 @@ from azuraforge.platform.store.mlflow import (
     MlflowExperimentRecord,
     MlflowRunRecord,
     NaNPoint,
-    RunCondition,
-    RunOrder,
 )
 from azuraforge.platform.store.mlflow_models import (
     DatasetIn,
@@ -27,6 +25,7 @@ from azuraforge.platform.store.mlflow_models import (
     ModelOrder,
     RunIO,
 )
+from azuraforge.platform.store.mlflow_search import RunCondition, RunOrder
 from azuraforge.platform.store.scope.base import ScopeBase
 
 
