@@ -1,5 +1,6 @@
 """``azuraforge chat`` driven through a pseudo-terminal, as a user types into it."""
 
+import json
 import os
 import pty
 import re
@@ -226,6 +227,43 @@ def test_logged_in_the_chat_is_the_servers_memory_conversations_and_review_queue
         conversations = httpx.get(f"{url}/api/v1/chat/conversations", headers=ada).json()
         assert len(conversations["data"]) == 2  # the Chat page's and the terminal's
     assert not (tmp_path / "home" / "assist").exists()  # nothing kept in the terminal's home
+
+
+@pytest.mark.slow
+def test_local_chat_logged_in_answers_with_the_servers_expert_adapter(sqlite_template, tmp_path):
+    from azuraforge import track
+    from azuraforge.client import Client
+    from azuraforge.platform.settings import AssistBackend
+    from tests.platform.fixtures import served_chat, user_headers
+
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes(b"GGUF: an adapter trained on the server, which echo only names")
+    backends = [AssistBackend(name="quick", kind="echo")]
+    (tmp_path / "server").mkdir()
+    with served_chat(sqlite_template, tmp_path / "server", backends) as (url, store):
+        token = user_headers(store, "ed", "editor")["Authorization"].removeprefix("Bearer ")
+        with track.start_run(name="python-v1", experiment="train-expert", url=url,
+                             token=token) as run:  # fmt: skip
+            run.log_adapter(str(adapter), expert="python", base_model="smollm2-135m-instruct")
+        with Client(url, token=token) as client:
+            client.models.register("expert-python", run.id)
+        env = {**os.environ, "AZURAFORGE_HOME": str(tmp_path / "home"), "COLUMNS": "200",
+               "TERM": "dumb", "AZURAFORGE_API_URL": url, "AZURAFORGE_TOKEN": token}  # fmt: skip
+        terminal = Terminal(
+            [str(AZURAFORGE), "chat", "--local", "--backend", "echo", "--no-memory"], env
+        )
+        terminal.expect(f"fetched expert-python/1 from {url} as python@v1")
+        terminal.expect("/help for commands")
+        terminal.type("pandas ile CSV dosyası nasıl okunur?")
+        shown = terminal.expect("-> python)")
+        terminal.type("/quit")
+        assert "Traceback" not in shown and terminal.close() == 0
+    assist = tmp_path / "home" / "assist"
+    turn = json.loads((assist / "turns.jsonl").read_text().splitlines()[-1])
+    assert turn["adapter"] == "python@v1"  # the server's version answered
+    assert (assist / "experts" / "python" / "v1" / "adapter.gguf").read_bytes() == (
+        adapter.read_bytes()
+    )
 
 
 def test_local_chats_even_when_logged_in(tmp_path):
