@@ -28,6 +28,7 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.keys import ServerKeys
+from azuraforge.platform.services.streams.explain import LearnerSources
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
 from azuraforge.platform.store.interfaces import (
@@ -45,6 +46,11 @@ from azuraforge.platform.store.interfaces import (
     Registry,
     RunLeases,
     Runs,
+    RunsAndDataFiles,
+    RunsAndEvents,
+    RunsAndLeases,
+    RunsAndMetrics,
+    RunsAndStreams,
     Streams,
     Studies,
 )
@@ -113,6 +119,11 @@ StoreDep = Annotated[ProjectView, Depends(get_store)]
 that hands its view to a service that is."""
 RunsDep = Annotated[Runs, Depends(get_store)]
 RunLeasesDep = Annotated[RunLeases, Depends(get_store)]
+RunsAndMetricsDep = Annotated[RunsAndMetrics, Depends(get_store)]
+RunsAndDataFilesDep = Annotated[RunsAndDataFiles, Depends(get_store)]
+RunsAndEventsDep = Annotated[RunsAndEvents, Depends(get_store)]
+RunsAndLeasesDep = Annotated[RunsAndLeases, Depends(get_store)]
+RunsAndStreamsDep = Annotated[RunsAndStreams, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_store)]
 EventsDep = Annotated[Events, Depends(get_store)]
 CompareDep = Annotated[Compare, Depends(get_store)]
@@ -126,6 +137,7 @@ MlflowModelsDep = Annotated[MlflowModels, Depends(get_store)]
 AccessDep = Annotated[Access, Depends(get_store)]
 DataFilesDep = Annotated[DataFiles, Depends(get_store)]
 ProjectSettingsDep = Annotated[ProjectSettings, Depends(get_store)]
+LearnerSourcesDep = Annotated[LearnerSources, Depends(get_store)]
 ServerStoreDep = Annotated[Store, Depends(get_server_store)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -51,8 +51,7 @@ from azuraforge.learn.datasets.csvfiles import DELIMITERS, CsvTable, listing, re
 from azuraforge.platform.blobs.transfer import Copied
 from azuraforge.platform.jobs.files import DataFolder, file_settings
 from azuraforge.platform.services.streams.config import StreamConfig
-from azuraforge.platform.store import DataFileRecord, DataFileUses
-from azuraforge.platform.store.interfaces import ProjectView
+from azuraforge.platform.store import DataFileRecord, DataFileUses, interfaces
 
 SUFFIX = ".csv"
 """The only files a data folder takes and lists."""
@@ -81,7 +80,7 @@ class DataFiles:
     """The data files of ``folder`` (a project's data folder), with ``store`` (as the
     project sees it) to find what names them."""
 
-    def __init__(self, folder: DataFolder, store: ProjectView) -> None:
+    def __init__(self, folder: DataFolder, store: interfaces.DataFiles) -> None:
         self.folder, self.store = folder, store
 
     def list(self) -> list[DataFileRecord]:

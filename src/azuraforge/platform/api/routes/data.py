@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import READ, WRITE
-from azuraforge.platform.api.deps import DataFolderDep, StoreDep, invalid_path
+from azuraforge.platform.api.deps import DataFilesDep, DataFolderDep, invalid_path
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, list_csv
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.data import DataFilePublic
@@ -56,7 +56,7 @@ DataFilesCsv = csv_of(DataFilePublic)
     responses={**ERRORS, **csv_responses("The data files.")},
 )
 def list_data_files(
-    folder: DataFolderDep, store: StoreDep, csv: Annotated[CsvAsked | None, DataFilesCsv]
+    folder: DataFolderDep, store: DataFilesDep, csv: Annotated[CsvAsked | None, DataFilesCsv]
 ) -> list[DataFilePublic] | Response:
     """The CSV files of the project's data folder, by name (each read once while unchanged:
     its columns, rows and SHA-256); or (``format=csv``, or ``Accept: text/csv``) as CSV."""
@@ -75,7 +75,7 @@ def list_data_files(
 def get_data_file(
     file: FileName,
     folder: DataFolderDep,
-    store: StoreDep,
+    store: DataFilesDep,
     download: Annotated[bool, Query(description="Send the file itself.")] = False,
 ) -> DataFilePublic | Response:
     """The file ``file`` of the project's data folder, described, or itself with
@@ -99,7 +99,7 @@ async def upload_data_file(
     file: FileName,
     request: Request,
     folder: DataFolderDep,
-    store: StoreDep,
+    store: DataFilesDep,
     overwrite: Annotated[bool, Query(description="Replace a file of that name.")] = False,
 ) -> DataFilePublic:
     """Upload a CSV file (the body's bytes, streamed; at most the server's
@@ -131,7 +131,7 @@ async def upload_data_file(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ERRORS,
 )
-def delete_data_file(file: FileName, folder: DataFolderDep, store: StoreDep) -> Response:
+def delete_data_file(file: FileName, folder: DataFolderDep, store: DataFilesDep) -> Response:
     """Remove the file ``file`` from the project's data folder; 409 naming them if runs,
     streams or registered model versions name it (delete those first), 404 if there is
     none."""

@@ -14,12 +14,18 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from azuraforge.errors import InvalidParameterError, NotFoundError, shorten
 from azuraforge.platform.api.access import READ, lapsed
-from azuraforge.platform.api.deps import MAX_EVENT_ID, ExperimentId, HubDep, StoreDep
+from azuraforge.platform.api.deps import (
+    MAX_EVENT_ID,
+    EventsDep,
+    ExperimentId,
+    HubDep,
+    RunsAndEventsDep,
+)
 from azuraforge.platform.api.origins import close_reason
 from azuraforge.platform.api.schemas.runs import ExperimentPublic
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.store import EventRecord, ExperimentRecord, is_unavailable
-from azuraforge.platform.store.interfaces import Events, ProjectView
+from azuraforge.platform.store.interfaces import Events, RunsAndEvents
 from azuraforge.platform.store.states import FINISHED_STATES
 
 router = APIRouter(tags=["events"])
@@ -78,7 +84,7 @@ async def _read(read: Callable[..., _Read], *args: Any, **kwargs: Any) -> _Read:
 @run_router.websocket("/{experiment_id}/events", dependencies=[READ])
 @_closed_on_outage
 async def experiment_events(
-    websocket: WebSocket, experiment_id: ExperimentId, store: StoreDep, hub: HubDep
+    websocket: WebSocket, experiment_id: ExperimentId, store: RunsAndEventsDep, hub: HubDep
 ) -> None:
     """On connect, one ``history`` message (the run, every metric point so far, its status,
     and ``last_event_id``), then each new event as it is committed (``metrics``,
@@ -137,7 +143,7 @@ async def _send_history(
 
 
 async def _follow(
-    websocket: WebSocket, store: ProjectView, hub: EventHub, experiment_id: int,
+    websocket: WebSocket, store: RunsAndEvents, hub: EventHub, experiment_id: int,
     since: tuple[int, str], gone: asyncio.Event,
 ) -> str:  # fmt: skip
     """Send the run's events after ``since`` (an event id and the status then) as they
@@ -240,7 +246,7 @@ async def _history(store: Events, experiment_id: int) -> tuple[dict[str, Any], i
 
 @router.websocket("/events", dependencies=[READ])
 @_closed_on_outage
-async def project_events(websocket: WebSocket, store: StoreDep, hub: HubDep) -> None:
+async def project_events(websocket: WebSocket, store: EventsDep, hub: HubDep) -> None:
     """Status and progress of every run of the project as they change (for list pages):
     messages ``{"type": "status" | "progress", "id": ..., "experiment_id": ..., ...}``, from
     the moment of connecting on, in commit order.

@@ -20,7 +20,6 @@ from azuraforge.platform.api.deps import (
     MlflowGroupsDep,
     RunsDep,
     SettingsDep,
-    StoreDep,
 )
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.external import (
@@ -134,8 +133,10 @@ async def upload_artifact(
     response_model=ExperimentPublic,
     responses=ERRORS,
 )
-def end_run(experiment_id: ExperimentId, body: RunEnd, store: StoreDep) -> ExperimentPublic:
+def end_run(
+    experiment_id: ExperimentId, body: RunEnd, store: MlflowGroupsDep, runs: RunsDep
+) -> ExperimentPublic:
     """End the run as its writer says (completed, failed with its error, or cancelled), with
     its result; a run ended already (by its writer, or lost) answers 409."""
     store.end_external(experiment_id, body.status, error=body.error, result=body.result)
-    return ExperimentPublic.of(store.get_experiment(experiment_id))
+    return ExperimentPublic.of(runs.get_experiment(experiment_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from azuraforge.platform.api.access import MANAGE, READ, Manager, Reader
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import ProjectSettingsDep
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.project_settings import (
     ProjectSettingsPublic,
@@ -19,7 +19,7 @@ ERRORS = error_responses()
 
 
 @router.get("", dependencies=[READ], response_model=ProjectSettingsPublic, responses=ERRORS)
-def get_settings(store: StoreDep, who: Reader) -> ProjectSettingsPublic:
+def get_settings(store: ProjectSettingsDep, who: Reader) -> ProjectSettingsPublic:
     """The project's settings: the values its admins set, else the defaults."""
     values = project_settings.read_settings(store, who.project)
     return ProjectSettingsPublic(project=who.project, **values)
@@ -27,7 +27,7 @@ def get_settings(store: StoreDep, who: Reader) -> ProjectSettingsPublic:
 
 @router.patch("", dependencies=[MANAGE], response_model=ProjectSettingsPublic, responses=ERRORS)
 def change_settings(
-    body: ProjectSettingsUpdate, store: StoreDep, who: Manager
+    body: ProjectSettingsUpdate, store: ProjectSettingsDep, who: Manager
 ) -> ProjectSettingsPublic:
     """Change the settings the body names (a project admin's); answer them all."""
     changes = body.model_dump(exclude_none=True)

@@ -23,8 +23,9 @@ from azuraforge.platform.api.deps import (
     BlobsDep,
     DataFolderDep,
     ExperimentId,
+    RunsAndEventsDep,
+    RunsAndMetricsDep,
     RunsDep,
-    StoreDep,
     TransportDep,
     comma_separated,
     invalid_query,
@@ -163,7 +164,7 @@ def list_score_names(store: RunsDep) -> ScoreNamesPublic:
     "/{experiment_id}", dependencies=[READ], response_model=ExperimentDetail, responses=ERRORS
 )
 def get_experiment(
-    experiment_id: ExperimentId, store: StoreDep, blobs: BlobsDep
+    experiment_id: ExperimentId, store: RunsAndMetricsDep, blobs: BlobsDep
 ) -> ExperimentDetail:
     """One run whole: config, lease, metric summaries, test scores beside baselines, files
     (those the file store holds: a run whose end could not copy them lists those it did)."""
@@ -175,7 +176,7 @@ def get_experiment(
     "/{experiment_id}", dependencies=[WRITE], response_model=ExperimentDetail, responses=ERRORS
 )
 def edit_experiment(
-    experiment_id: ExperimentId, body: ExperimentEdit, store: StoreDep, blobs: BlobsDep
+    experiment_id: ExperimentId, body: ExperimentEdit, store: RunsAndMetricsDep, blobs: BlobsDep
 ) -> ExperimentDetail:
     """Rename a run (``name``: unique in the project, 409 naming a name taken) and/or set its
     ``notes`` (plain text, an empty one clears them), whatever its status; the run whole.
@@ -221,7 +222,7 @@ def _artifacts(store: Metrics, record: ExperimentRecord, blobs: BlobStore) -> li
 )
 def get_metrics(
     experiment_id: ExperimentId,
-    store: StoreDep,
+    store: RunsAndMetricsDep,
     keys: Annotated[
         list[str] | None, Query(description="Repeat or comma-separate; all if absent.")
     ] = None,
@@ -247,7 +248,7 @@ def get_metrics(
 )
 def get_logs(
     experiment_id: ExperimentId,
-    store: StoreDep,
+    store: RunsAndEventsDep,
     after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> LogsPublic:

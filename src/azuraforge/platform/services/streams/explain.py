@@ -7,7 +7,7 @@ direction ``horizon`` events later."""
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.blobs import BlobCache, BlobStore
@@ -18,7 +18,7 @@ from azuraforge.platform.services.streams.registry import version_learner
 from azuraforge.platform.services.streams.sources import source_path
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentRecord
-from azuraforge.platform.store.interfaces import ProjectView
+from azuraforge.platform.store.interfaces import DataFiles, Registry, RunLeases
 from azuraforge.stream.base import Features
 from azuraforge.stream.explain import permutation_importance
 
@@ -26,8 +26,13 @@ MOST_EVENTS = 5000
 """The widest window explained in one request (its cost grows with events x features)."""
 
 
+class LearnerSources(RunLeases, Registry, DataFiles, Protocol):
+    """What :func:`explain` reads: a stream's checkpoint, its registry model's versions and
+    the project's data files."""
+
+
 def explain(
-    store: ProjectView, settings: Settings, blobs: BlobStore, record: ExperimentRecord, *,
+    store: LearnerSources, settings: Settings, blobs: BlobStore, record: ExperimentRecord, *,
     start: int, end: int,
     learner: str | None = None, version: int | None = None, repeats: int = 3,
 ) -> dict[str, Any]:  # fmt: skip

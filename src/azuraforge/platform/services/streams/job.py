@@ -41,7 +41,7 @@ from azuraforge.platform.services.streams.sources import (
 from azuraforge.platform.services.validation import ConfigError, validate_settings
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
-from azuraforge.platform.store.interfaces import ProjectView, Runs
+from azuraforge.platform.store.interfaces import ProjectView, Runs, RunsAndDataFiles
 from azuraforge.stream.live import LiveSource
 
 STREAM = "stream"
@@ -49,7 +49,7 @@ STREAM = "stream"
 
 
 def start_stream(
-    store: ProjectView,
+    store: RunsAndDataFiles,
     transport: Transport,
     settings: Settings,
     config: Mapping[str, Any],

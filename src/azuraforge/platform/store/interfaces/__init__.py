@@ -48,6 +48,26 @@ class ProjectView(
     view to."""
 
 
+class RunsAndMetrics(Runs, Metrics, Protocol):
+    """A run's row and what it measured: a run's metrics, a stream's scores and pace."""
+
+
+class RunsAndDataFiles(Runs, DataFiles, Protocol):
+    """Runs and the project's data files: a job started on a file of its data folder."""
+
+
+class RunsAndEvents(Runs, Events, Protocol):
+    """A run's row and its events: its logs."""
+
+
+class RunsAndLeases(Runs, RunLeases, Protocol):
+    """A run's row and what its lease keeps: a stream's checkpoint."""
+
+
+class RunsAndStreams(Runs, Streams, Protocol):
+    """A stream's row and its changes, triggers and alerts."""
+
+
 class JobView(ProjectView, LeaseWrites, Protocol):
     """What a project's job sees (:class:`~azuraforge.platform.store.scope.JobStore`): its
     project's view and the writes through its own lease."""
@@ -70,6 +90,11 @@ __all__ = [
     "Registry",
     "RunLeases",
     "Runs",
+    "RunsAndDataFiles",
+    "RunsAndEvents",
+    "RunsAndLeases",
+    "RunsAndMetrics",
+    "RunsAndStreams",
     "Streams",
     "Studies",
 ]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from azuraforge.platform.api.access import READ
-from azuraforge.platform.api.deps import StoreDep, StreamsDep
+from azuraforge.platform.api.deps import RunsAndStreamsDep, StreamsDep
 from azuraforge.platform.api.routes.streams.common import ERRORS, StreamId
 from azuraforge.platform.api.schemas.streams import AlertPublic
 from azuraforge.platform.services.streams.job import find_stream
@@ -32,7 +32,7 @@ def list_alerts(
 @router.get(
     "/{stream_id}/alerts", dependencies=[READ], response_model=list[AlertPublic], responses=ERRORS
 )
-def get_alerts(stream_id: StreamId, store: StoreDep) -> list[AlertPublic]:
+def get_alerts(stream_id: StreamId, store: RunsAndStreamsDep) -> list[AlertPublic]:
     """The stream's alerts, newest first: each rule's pending, firing and resolved ones."""
     find_stream(store, stream_id)
     return [AlertPublic.of(alert) for alert in store.list_alerts(stream_id)]

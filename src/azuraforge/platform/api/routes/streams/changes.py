@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query, status
 
 from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import READ, WRITE, Writer
-from azuraforge.platform.api.deps import BlobsDep, SettingsDep, StoreDep
+from azuraforge.platform.api.deps import (
+    BlobsDep,
+    LearnerSourcesDep,
+    RunsAndStreamsDep,
+    RunsDep,
+    SettingsDep,
+)
 from azuraforge.platform.api.routes.streams.common import ERRORS, MAX_EVENT, StreamId
 from azuraforge.platform.api.schemas.streams import (
     ChangePublic,
@@ -37,7 +43,7 @@ VERSION_HELP = "A version of the stream's registry model: a past champion, or on
 )
 def get_lineage(
     stream_id: StreamId,
-    store: StoreDep,
+    store: RunsAndStreamsDep,
     kind: Annotated[
         list[Literal[CHANGE_KINDS]] | None,  # type: ignore[valid-type]
         Query(description="Only these kinds (repeat the parameter)."),
@@ -64,7 +70,7 @@ def get_lineage(
     responses=ERRORS,
 )
 def create_trigger(
-    stream_id: StreamId, body: TriggerCreate, store: StoreDep, who: Writer
+    stream_id: StreamId, body: TriggerCreate, store: RunsAndStreamsDep, who: Writer
 ) -> TriggerPublic:
     """Ask a stream for a retrain, a promotion, a rollback or a checkpoint; it is taken at
     the stream's next event boundary (within a second of a running stream's events) and its
@@ -82,7 +88,8 @@ def create_trigger(
 )
 def get_explanation(
     stream_id: StreamId,
-    store: StoreDep,
+    runs: RunsDep,
+    store: LearnerSourcesDep,
     settings: SettingsDep,
     blobs: BlobsDep,
     start: Annotated[int, Query(ge=0, le=MAX_EVENT, description="First event (index).")],
@@ -98,7 +105,7 @@ def get_explanation(
     registry model keeps, over the examples of events ``start`` to ``end`` (at most 5,000
     events): how much its mean log-loss rises when the feature is shuffled, beside the spread
     of the shuffles."""
-    record = find_stream(store, stream_id)
+    record = find_stream(runs, stream_id)
     found = explain(store, settings, blobs, record, start=start, end=end, learner=learner,
                     version=version, repeats=repeats)  # fmt: skip
     return Explanation.model_validate(found)
@@ -110,7 +117,7 @@ def get_explanation(
     response_model=list[TriggerPublic],
     responses=ERRORS,
 )
-def list_triggers(stream_id: StreamId, store: StoreDep) -> list[TriggerPublic]:
+def list_triggers(stream_id: StreamId, store: RunsAndStreamsDep) -> list[TriggerPublic]:
     """The stream's triggers, oldest first, with their answers."""
     find_stream(store, stream_id)
     found = store.list_triggers(stream_id)

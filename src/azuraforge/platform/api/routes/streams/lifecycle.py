@@ -16,9 +16,11 @@ from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     DataFolderDep,
+    RunLeasesDep,
+    RunsAndDataFilesDep,
+    RunsAndMetricsDep,
     RunsDep,
     SettingsDep,
-    StoreDep,
     TransportDep,
     comma_separated,
     status_list,
@@ -56,7 +58,7 @@ def get_schema() -> dict[str, Any]:
 )
 def create_stream(
     body: StreamCreate,
-    store: StoreDep,
+    store: RunsAndDataFilesDep,
     transport: TransportDep,
     settings: SettingsDep,
     folder: DataFolderDep,
@@ -84,7 +86,7 @@ StreamsCsv = csv_of(StreamPublic)
     responses={**ERRORS, **csv_responses("The streams.")},
 )
 def list_streams(
-    store: StoreDep,
+    store: RunsAndMetricsDep,
     csv: Annotated[CsvAsked | None, StreamsCsv],
     status_: Annotated[
         list[Annotated[str, status_list(ALL_STATES)]] | None,
@@ -106,12 +108,14 @@ def list_streams(
 
 
 @router.get("/{stream_id}", dependencies=[READ], response_model=StreamDetail, responses=ERRORS)
-def get_stream(stream_id: StreamId, store: StoreDep) -> StreamDetail:
+def get_stream(
+    stream_id: StreamId, store: RunsAndMetricsDep, leases: RunLeasesDep
+) -> StreamDetail:
     """One stream: config, where it runs, how far it got and how it keeps up, its scores, its
     restarts, and what its source found in its rows (``source_report``: skipped rows with
     their lines and reasons, repeated times, gaps, banners, times written several ways)."""
     record = find_stream(store, stream_id)
-    found = store.find_checkpoint_entry(stream_id, SOURCE_FOUND)
+    found = leases.find_checkpoint_entry(stream_id, SOURCE_FOUND)
     return StreamDetail.of(record, pace(store, record, time.time()), found)
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from azuraforge.errors import ConflictError, InvalidParameterError
 from azuraforge.platform.api.access import READ, Reader
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import RunsAndLeasesDep, RunsAndMetricsDep
 from azuraforge.platform.api.routes.streams.common import ERRORS, MAX_EVENT, StreamId
 from azuraforge.platform.api.schemas.streams import (
     Candidates,
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/streams", tags=["streams"])
 )
 def get_scores(
     stream_id: StreamId,
-    store: StoreDep,
+    store: RunsAndMetricsDep,
     start: Annotated[int, Query(ge=0, le=MAX_EVENT, description="First event (index).")] = 0,
     end: Annotated[
         int | None, Query(ge=1, le=MAX_EVENT, description="Event after the last (index).")
@@ -80,7 +80,7 @@ def get_scores(
 @router.get(
     "/{stream_id}/candidates", dependencies=[READ], response_model=Candidates, responses=ERRORS
 )
-def get_candidates(stream_id: StreamId, store: StoreDep) -> Candidates:
+def get_candidates(stream_id: StreamId, store: RunsAndLeasesDep) -> Candidates:
     """The champion, the candidate in shadow and the previous champion while rollback is
     armed, with their tests' running state, as of the stream's last checkpoint (its first
     champion before one); for a stream that ended, those it ended with (``ended``)."""
