@@ -46,10 +46,12 @@ from azuraforge.platform.store.interfaces import (
     Registry,
     RunLeases,
     Runs,
+    RunsAndCompare,
     RunsAndDataFiles,
     RunsAndEvents,
     RunsAndLeases,
     RunsAndMetrics,
+    RunsAndRegistry,
     RunsAndStreams,
     Streams,
     Studies,
@@ -123,6 +125,8 @@ RunsAndMetricsDep = Annotated[RunsAndMetrics, Depends(get_store)]
 RunsAndDataFilesDep = Annotated[RunsAndDataFiles, Depends(get_store)]
 RunsAndEventsDep = Annotated[RunsAndEvents, Depends(get_store)]
 RunsAndLeasesDep = Annotated[RunsAndLeases, Depends(get_store)]
+RunsAndRegistryDep = Annotated[RunsAndRegistry, Depends(get_store)]
+RunsAndCompareDep = Annotated[RunsAndCompare, Depends(get_store)]
 RunsAndStreamsDep = Annotated[RunsAndStreams, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_store)]
 EventsDep = Annotated[Events, Depends(get_store)]

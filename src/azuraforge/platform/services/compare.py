@@ -23,7 +23,7 @@ from azuraforge.platform.store import (
     QueryError,
 )
 from azuraforge.platform.store.base import json_safe
-from azuraforge.platform.store.interfaces import ProjectView, Runs
+from azuraforge.platform.store.interfaces import Runs, RunsAndCompare
 
 MAX_RUNS = 100
 """The most runs one comparison holds."""
@@ -134,7 +134,7 @@ def parse_ids(values: Iterable[str]) -> list[int]:
 
 
 def select_runs(
-    store: ProjectView, selection: Selection, *, project: str = DEFAULT_PROJECT
+    store: RunsAndCompare, selection: Selection, *, project: str = DEFAULT_PROJECT
 ) -> list[ExperimentRecord]:
     """The runs ``selection`` names: in the order given, by id in a batch, by trial number in
     a study.
@@ -203,7 +203,7 @@ def _too_many(field: str, count: int, *, at_least: bool = False) -> None:
 
 
 def compare(
-    store: ProjectView,
+    store: RunsAndCompare,
     selection: Selection,
     *,
     points: int = DEFAULT_POINTS,

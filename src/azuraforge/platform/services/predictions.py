@@ -37,7 +37,7 @@ from azuraforge.platform.services.mlflow_serving import MLFLOW_PIPELINE
 from azuraforge.platform.services.registry import ModelRef, resolve
 from azuraforge.platform.services.serving import LoadedModel
 from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord
-from azuraforge.platform.store.interfaces import ProjectView, Runs
+from azuraforge.platform.store.interfaces import Runs, RunsAndRegistry
 from azuraforge.platform.store.states import PREDICTION
 
 INPUTS_FILE = "inputs.csv"
@@ -122,7 +122,7 @@ def json_columns(columns: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
 
 
 def submit_prediction(
-    store: ProjectView,
+    store: RunsAndRegistry,
     transport: Transport,
     blobs: BlobStore,
     ref: ModelRef,

@@ -35,7 +35,7 @@ from azuraforge.platform.store import (
     ExperimentRecord,
     ModelVersionRecord,
 )
-from azuraforge.platform.store.interfaces import ProjectView, Registry
+from azuraforge.platform.store.interfaces import Registry, RunsAndRegistry
 from azuraforge.platform.store.states import COMPLETED, PREDICTION
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -163,7 +163,7 @@ def expert_champion(store: Registry, expert: str, project: str) -> ModelVersionR
 
 
 def register_version(
-    store: ProjectView,
+    store: RunsAndRegistry,
     blobs: BlobStore,
     model: str,
     experiment: int | str,
@@ -214,7 +214,7 @@ def register_version(
         raise
 
 
-def _source_run(store: ProjectView, experiment: int | str, project: str) -> ExperimentRecord:
+def _source_run(store: RunsAndRegistry, experiment: int | str, project: str) -> ExperimentRecord:
     if isinstance(experiment, str):
         found = store.find_experiment_id(experiment, project=project)
         if found is None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import WithJsonSchema
 
 from azuraforge.platform.api.access import READ
-from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, StoreDep, invalid_query
+from azuraforge.platform.api.deps import MAX_EXPERIMENT_ID, RunsAndCompareDep, invalid_query
 from azuraforge.platform.api.schemas.common import error_responses
 from azuraforge.platform.api.schemas.compare import (
     ComparisonPublic,
@@ -37,7 +37,7 @@ Names = Annotated[
 
 @router.get("", dependencies=[READ], response_model=ComparisonPublic, responses=ERRORS)
 def compare_runs(
-    store: StoreDep,
+    store: RunsAndCompareDep,
     experiments: Annotated[
         # Declared, and checked by parse_ids: its 422 says which id is wrong.
         list[Annotated[str, WithJsonSchema({"type": "string", "pattern": f"^{RUN_IDS}$"})]] | None,

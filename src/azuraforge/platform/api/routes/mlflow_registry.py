@@ -182,7 +182,7 @@ def get_latest_versions(body: LatestVersions, store: RegistryDep, who: Reader) -
 
 
 @router.post(f"{MODELS}/alias", dependencies=[WRITE])
-def set_registered_model_alias(body: AliasSet, store: StoreDep, who: Writer) -> Json:
+def set_registered_model_alias(body: AliasSet, store: RegistryDep, who: Writer) -> Json:
     """Point an alias at a version: a move of the registry's alias, kept in its history as
     made by the caller's user."""
     name, alias = checked_name(body.name), checked_alias(body.alias)
@@ -194,7 +194,7 @@ def set_registered_model_alias(body: AliasSet, store: StoreDep, who: Writer) -> 
 
 
 @router.delete(f"{MODELS}/alias", dependencies=[WRITE])
-def delete_registered_model_alias(body: AliasIn, store: StoreDep, who: Writer) -> Json:
+def delete_registered_model_alias(body: AliasIn, store: RegistryDep, who: Writer) -> Json:
     """Remove an alias, recorded as a move to no version (none so named: nothing changes,
     as in MLflow)."""
     name, alias = checked_name(body.name), registry.check_alias(named_alias(body.alias))
@@ -260,7 +260,9 @@ def update_model_version(body: VersionUpdate, store: RegistryDep, who: Writer) -
 
 
 @router.delete(f"{VERSIONS}/delete", dependencies=[MANAGE])
-def delete_model_version(body: VersionIn, store: StoreDep, blobs: BlobsDep, who: Manager) -> Json:
+def delete_model_version(
+    body: VersionIn, store: RegistryDep, blobs: BlobsDep, who: Manager
+) -> Json:
     """Delete a version no alias points to, with its files (409 naming the aliases)."""
     name, number = checked_name(body.name), version_number(body.version)
     get_version(store, name, number, who.project)

@@ -23,7 +23,8 @@ from azuraforge.platform.api.deps import (
     DataFolderDep,
     ExperimentId,
     RegistryDep,
-    StoreDep,
+    RunsAndRegistryDep,
+    RunsDep,
     TransportDep,
 )
 from azuraforge.platform.api.list_csv import CsvAsked, csv_of, csv_responses, page_or_csv
@@ -192,7 +193,7 @@ def get_model(name: ModelName, store: RegistryDep) -> ModelPublic:
     responses=ERRORS,
 )
 def create_version(
-    name: ModelName, body: VersionCreate, store: StoreDep, blobs: BlobsDep, who: Writer
+    name: ModelName, body: VersionCreate, store: RunsAndRegistryDep, blobs: BlobsDep, who: Writer
 ) -> VersionPublic:
     """Register a completed run's model (by run id or name) as the next version: its
     artifact's files are copied to the version's own, which nothing changes, and their
@@ -237,7 +238,7 @@ def list_versions(
     response_model=VersionPublic,
     responses=ERRORS,
 )
-def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> VersionPublic:
+def get_version(name: ModelName, version: VersionOrAlias, store: RegistryDep) -> VersionPublic:
     """One version, by number, or by alias (``/versions/champion``: where it points)."""
     ref = parse_ref(f"{name}/{version}" if version.isdigit() else f"{name}@{version}")
     return VersionPublic.of(registry.resolve(store, ref))
@@ -250,7 +251,7 @@ def get_version(name: ModelName, version: VersionOrAlias, store: StoreDep) -> Ve
     responses=ERRORS,
 )
 def delete_version(
-    name: ModelName, version: VersionNumber, store: StoreDep, blobs: BlobsDep
+    name: ModelName, version: VersionNumber, store: RegistryDep, blobs: BlobsDep
 ) -> None:
     """Delete a version with its files; refused (409, naming them) while aliases point to it."""
     registry.delete_version(store, blobs, name, version)
@@ -261,7 +262,7 @@ def delete_version(
     "/{name}/aliases/{alias}", dependencies=[WRITE], response_model=AliasPublic, responses=ERRORS
 )
 def set_alias(
-    name: ModelName, alias: AliasName, body: AliasSet, store: StoreDep, who: Writer
+    name: ModelName, alias: AliasName, body: AliasSet, store: RegistryDep, who: Writer
 ) -> AliasPublic:
     """Point ``alias`` at a version; the move (who: the caller, when, from → to, why) is
     recorded."""
@@ -285,7 +286,7 @@ def get_alias(name: ModelName, alias: AliasName, store: RegistryDep) -> AliasPub
 def delete_alias(
     name: ModelName,
     alias: AliasName,
-    store: StoreDep,
+    store: RegistryDep,
     who: Writer,
     reason: Annotated[str, Query(max_length=2000)] = "",
 ) -> AliasPublic:
@@ -317,7 +318,7 @@ def alias_history(
     responses=ERRORS,
 )
 def rollback_alias(
-    name: ModelName, alias: AliasName, store: StoreDep, who: Writer,
+    name: ModelName, alias: AliasName, store: RegistryDep, who: Writer,
     body: AliasChange | None = None,
 ) -> AliasPublic:  # fmt: skip
     """Point ``alias`` back at the version before its last move (recorded as a rollback by
@@ -391,7 +392,7 @@ async def _predicted(
 def submit_prediction(
     ref: Reference,
     body: PredictionJobCreate,
-    store: StoreDep,
+    store: RunsAndRegistryDep,
     transport: TransportDep,
     blobs: BlobsDep,
     folder: DataFolderDep,
@@ -449,7 +450,7 @@ def list_predictions(
 def get_prediction(
     ref: Reference,
     job_id: ExperimentId,
-    store: StoreDep,
+    store: RunsDep,
     blobs: BlobsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> PredictionJobPublic:
@@ -470,7 +471,7 @@ def get_prediction(
     responses=ERRORS,
 )
 def cancel_prediction(
-    ref: Reference, job_id: ExperimentId, store: StoreDep, transport: TransportDep
+    ref: Reference, job_id: ExperimentId, store: RunsDep, transport: TransportDep
 ) -> PredictionJobPublic:
     """Cancel a prediction job: a queued one at once, a running one is stopped at once (its
     worker takes the next job)."""

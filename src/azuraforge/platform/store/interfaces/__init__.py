@@ -64,6 +64,14 @@ class RunsAndLeases(Runs, RunLeases, Protocol):
     """A run's row and what its lease keeps: a stream's checkpoint."""
 
 
+class RunsAndRegistry(Runs, Registry, Protocol):
+    """Runs and the model registry: a run's model registered, a version's prediction job."""
+
+
+class RunsAndCompare(Runs, Compare, Protocol):
+    """Runs and their curves side by side: runs compared."""
+
+
 class RunsAndStreams(Runs, Streams, Protocol):
     """A stream's row and its changes, triggers and alerts."""
 
@@ -90,10 +98,12 @@ __all__ = [
     "Registry",
     "RunLeases",
     "Runs",
+    "RunsAndCompare",
     "RunsAndDataFiles",
     "RunsAndEvents",
     "RunsAndLeases",
     "RunsAndMetrics",
+    "RunsAndRegistry",
     "RunsAndStreams",
     "Streams",
     "Studies",
