@@ -149,3 +149,41 @@ def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
         home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf"
     ).read_bytes()
     assert not (elsewhere / "greeter" / "v2").exists()
+
+
+def test_a_server_version_is_fetched_once_and_only_if_its_files_are_the_versions(
+    home, settings, store, blobs, tmp_path
+):
+    from azuraforge import track
+    from azuraforge.assist.adapters import AdapterRegistry
+    from azuraforge.cli.experts import server_version
+    from azuraforge.client import Client
+    from azuraforge.errors import AzuraForgeError
+
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes(b"GGUF: the server's adapter")
+    app_ = create_app(settings.model_copy(update={"allowed_hosts": ["127.0.0.1"]}), store=store)
+    with served_in_thread(uvicorn.Config(app_, log_level="warning")) as address:
+        url = f"http://{address}"
+        token = user_headers(store, "ed", "editor")["Authorization"].removeprefix("Bearer ")
+        with track.start_run(name="greeter-v1", experiment="train-expert", url=url,
+                             token=token) as run:  # fmt: skip
+            run.log_adapter(str(adapter), expert="greeter", base_model="smollm2-135m-instruct")
+        registry = AdapterRegistry(tmp_path / "experts")
+        with Client(url, token=token) as client:
+            client.models.register("expert-greeter", run.id)
+            client.models.register("expert-greeter", run.id)  # v2: the same files
+            client.models.set_alias("expert-greeter", "champion", 1)
+            kept = store.get_version("expert-greeter", 1, project="default")
+            blobs.put_bytes(f"{kept.artifact_path}/adapter.gguf", b"GGUF: changed")
+            with pytest.raises(AzuraForgeError, match="are not the version's"):
+                server_version(registry, client, "greeter")
+            assert registry.versions("greeter") == []  # nothing kept
+            blobs.put_bytes(f"{kept.artifact_path}/adapter.gguf", adapter.read_bytes())
+            copy = server_version(registry, client, "greeter")  # the champion's
+            assert (copy.version, copy.origin["version"], copy.base) == (
+                1, 1, "smollm2-135m-instruct"
+            )  # fmt: skip
+            assert (copy.folder / "adapter.gguf").read_bytes() == adapter.read_bytes()
+            assert server_version(registry, client, "greeter", 2) == copy  # same files: kept
+    assert [v.version for v in registry.versions("greeter")] == [1]
