@@ -50,6 +50,8 @@ from azuraforge.platform.store.records import (
     TrialRunRecord,
 )
 from azuraforge.platform.store.registry import RegistryStore
+from azuraforge.platform.store.registry_aliases import AliasStore
+from azuraforge.platform.store.registry_changes import RegistryChangeStore
 from azuraforge.platform.store.server import ServerStore
 from azuraforge.platform.store.server_settings import ServerSettingsRecord, ServerSettingsStore
 from azuraforge.platform.store.streams import ChangeRecord, StreamStore, TriggerRecord
@@ -67,6 +69,8 @@ class Store(
     LeaseStore,
     MetricStore,
     CompareStore,
+    AliasStore,
+    RegistryChangeStore,
     RegistryStore,
     StudyStore,
     StudyTrialStore,

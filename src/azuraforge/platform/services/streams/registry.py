@@ -37,7 +37,7 @@ from azuraforge.platform.services.streams.config import stream_config
 from azuraforge.platform.services.streams.readings import SavedLearner, restored
 from azuraforge.platform.store import ExperimentRecord, Store
 from azuraforge.platform.store.interfaces import Registry
-from azuraforge.platform.store.registry import AliasStep
+from azuraforge.platform.store.registry_aliases import AliasStep
 from azuraforge.platform.store.streams import ChangeRecord
 
 _log = logging.getLogger(__name__)
