@@ -28,6 +28,8 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.services.keys import ServerKeys
+from azuraforge.platform.services.mlflow_artifacts import ArtifactFiles, ArtifactPlaces
+from azuraforge.platform.services.mlflow_registry import VersionSources
 from azuraforge.platform.services.streams.explain import LearnerSources
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import QueryError, Store
@@ -41,6 +43,8 @@ from azuraforge.platform.store.interfaces import (
     Metrics,
     MlflowGroups,
     MlflowModels,
+    MlflowRuns,
+    MlflowTracking,
     ProjectSettings,
     ProjectView,
     Registry,
@@ -51,6 +55,7 @@ from azuraforge.platform.store.interfaces import (
     RunsAndEvents,
     RunsAndLeases,
     RunsAndMetrics,
+    RunsAndMlflowGroups,
     RunsAndRegistry,
     RunsAndStreams,
     Streams,
@@ -138,6 +143,12 @@ ChatDep = Annotated[Chat, Depends(get_store)]
 ExamplesDep = Annotated[Examples, Depends(get_store)]
 MlflowGroupsDep = Annotated[MlflowGroups, Depends(get_store)]
 MlflowModelsDep = Annotated[MlflowModels, Depends(get_store)]
+MlflowRunsDep = Annotated[MlflowRuns, Depends(get_store)]
+MlflowTrackingDep = Annotated[MlflowTracking, Depends(get_store)]
+RunsAndMlflowGroupsDep = Annotated[RunsAndMlflowGroups, Depends(get_store)]
+ArtifactPlacesDep = Annotated[ArtifactPlaces, Depends(get_store)]
+ArtifactFilesDep = Annotated[ArtifactFiles, Depends(get_store)]
+VersionSourcesDep = Annotated[VersionSources, Depends(get_store)]
 AccessDep = Annotated[Access, Depends(get_store)]
 DataFilesDep = Annotated[DataFiles, Depends(get_store)]
 ProjectSettingsDep = Annotated[ProjectSettings, Depends(get_store)]

@@ -37,7 +37,7 @@ from azuraforge.errors import (
 )
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.store import ExperimentRecord
-from azuraforge.platform.store.interfaces import MlflowGroups, ProjectView
+from azuraforge.platform.store.interfaces import MlflowGroups, RunsAndMlflowGroups
 from azuraforge.platform.store.mlflow import (
     ARTIFACTS,
     MlflowExperimentRecord,
@@ -382,7 +382,7 @@ def run_json(found: MlflowRunRecord) -> dict[str, Any]:
 
 
 def create_run(
-    store: ProjectView,
+    store: RunsAndMlflowGroups,
     mlflow_id: int,
     *,
     name: str | None,
@@ -435,7 +435,7 @@ def create_run(
 
 
 def update_run(
-    store: ProjectView,
+    store: RunsAndMlflowGroups,
     found: MlflowRunRecord,
     status: str | None,
     name: str | None,

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from azuraforge.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
 from azuraforge.platform.blobs import BlobStore, blob_key
 from azuraforge.platform.jobs.run_files import run_key
 from azuraforge.platform.services.mlflow_api import run_id_of
 from azuraforge.platform.services.registry import MODEL_NAME
-from azuraforge.platform.store.interfaces import Metrics, ProjectView, Registry
+from azuraforge.platform.store.interfaces import Metrics, MlflowGroups, Registry
 from azuraforge.platform.store.mlflow import ARTIFACTS
 
 REGISTRY = "registry"
@@ -61,7 +61,15 @@ def inside_path(path: str) -> str:
     return "/".join(names)
 
 
-def locate(store: ProjectView, path: str) -> ArtifactPlace:
+class ArtifactPlaces(MlflowGroups, Registry, Protocol):
+    """What :func:`locate` reads: MLflow's runs and the registry's versions."""
+
+
+class ArtifactFiles(ArtifactPlaces, Metrics, Protocol):
+    """The places of files and the files a run's rows list: a folder located and listed."""
+
+
+def locate(store: ArtifactPlaces, path: str) -> ArtifactPlace:
     """The files ``path`` names in the caller's project (``store``, a project's).
 
     Raises

@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus, urlparse
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
@@ -38,6 +38,7 @@ from azuraforge.platform.services.mlflow_api import PIPELINE, run_id_of
 from azuraforge.platform.services.mlflow_artifacts import (
     REGISTRY,
     ArtifactPlace,
+    ArtifactPlaces,
     inside_path,
     locate,
 )
@@ -50,7 +51,12 @@ from azuraforge.platform.services.registry import (
     check_model_name,
 )
 from azuraforge.platform.store import ModelRecord, ModelVersionRecord
-from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, ProjectView, Registry
+from azuraforge.platform.store.interfaces import (
+    MlflowGroups,
+    MlflowModels,
+    ProjectSettings,
+    Registry,
+)
 from azuraforge.platform.store.mlflow_models import TAG
 from azuraforge.platform.store.registry import VersionMlflow
 
@@ -278,8 +284,17 @@ class SourceFiles:
     metrics: dict[str, Any] | None = None
 
 
+class SourceStores(ArtifactPlaces, MlflowModels, Protocol):
+    """What :func:`source_files` reads: runs' and versions' places, logged models."""
+
+
+class VersionSources(SourceStores, ProjectSettings, Protocol):
+    """What :func:`create_version` uses: its source's files, the registry, the project's
+    settings (whether logged models may be registered)."""
+
+
 def create_version(
-    store: ProjectView,
+    store: VersionSources,
     blobs: BlobStore,
     name: str,
     source: str,
@@ -343,7 +358,7 @@ def _link_logged_model(
         )
 
 
-def source_files(store: ProjectView, source: str, project: str) -> SourceFiles:
+def source_files(store: SourceStores, source: str, project: str) -> SourceFiles:
     """The files ``source`` names in the caller's project (``store``, a project's):
 
     - ``runs:/<run id>/<path>``: that folder of an MLflow run's files;
@@ -386,11 +401,11 @@ def _from_runs(store: MlflowGroups, source: str, project: str) -> SourceFiles:
     return _place_files(store, ArtifactPlace(inside_path(path), run_id=run_id_of(run)))
 
 
-def _from_artifacts(store: ProjectView, source: str, project: str) -> SourceFiles:
+def _from_artifacts(store: SourceStores, source: str, project: str) -> SourceFiles:
     return _place_files(store, locate(store, urlparse(source).path))
 
 
-def _from_models(store: ProjectView, source: str, project: str) -> SourceFiles:
+def _from_models(store: SourceStores, source: str, project: str) -> SourceFiles:
     name, _, version = source.removeprefix("models:").strip("/").partition("/")
     if not version and name.startswith("m-"):
         run_id, folder = logged_model_folder(store, project, name)
@@ -418,7 +433,7 @@ def _place_files(store: MlflowGroups, place: ArtifactPlace) -> SourceFiles:
     return SourceFiles(prefix, place.run_id, found.run.name, dict(found.run.config), metrics)
 
 
-_READERS: dict[str, Callable[[ProjectView, str, str], SourceFiles]] = {
+_READERS: dict[str, Callable[[SourceStores, str, str], SourceFiles]] = {
     "runs": _from_runs,
     "models": _from_models,
     "mlflow-artifacts": _from_artifacts,

@@ -19,7 +19,16 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK, WRITE, Reader, Writer
-from azuraforge.platform.api.deps import BlobsDep, MlflowGroupsDep, SettingsDep, StoreDep
+from azuraforge.platform.api.deps import (
+    ArtifactFilesDep,
+    ArtifactPlacesDep,
+    BlobsDep,
+    MlflowGroupsDep,
+    MlflowRunsDep,
+    MlflowTrackingDep,
+    RunsAndMlflowGroupsDep,
+    SettingsDep,
+)
 from azuraforge.platform.api.one_pass_body import read_body
 from azuraforge.platform.api.schemas.mlflow import (
     DeleteTag,
@@ -73,7 +82,7 @@ from azuraforge.platform.services.mlflow_artifacts import (
     writable_run,
 )
 from azuraforge.platform.services.mlflow_models import runs_io_json
-from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, ProjectView
+from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, MlflowRuns
 from azuraforge.platform.store.mlflow import ACTIVE, DELETED, MlflowRunRecord, check_run_active
 from azuraforge.platform.store.mlflow_models import ModelMetric
 
@@ -208,7 +217,7 @@ def search_experiments(body: ExperimentSearch, store: MlflowGroupsDep, who: Read
 
 @router.post(f"{MLFLOW}/runs/create", dependencies=[WRITE])
 def create_mlflow_run(
-    body: RunCreate, store: StoreDep, settings: SettingsDep, who: Writer
+    body: RunCreate, store: MlflowTrackingDep, settings: SettingsDep, who: Writer
 ) -> Json:
     """A run in an active experiment of the caller's project, running from the client's
     ``start_time``: an external run, ended ``lost`` after the server's ``run_idle_limit``
@@ -223,7 +232,7 @@ def create_mlflow_run(
 
 @router.get(f"{MLFLOW}/runs/get", dependencies=[READ])
 def get_run(
-    store: StoreDep,
+    store: MlflowRunsDep,
     who: Reader,
     run_id: Annotated[str | None, Query(max_length=40)] = None,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
@@ -235,7 +244,7 @@ def get_run(
 
 
 @router.post(f"{MLFLOW}/runs/update", dependencies=[TRACK])
-def update_mlflow_run(body: RunUpdate, store: StoreDep) -> Json:
+def update_mlflow_run(body: RunUpdate, store: RunsAndMlflowGroupsDep) -> Json:
     """Rename an active run (``run_name``), or end it (``status``: FINISHED, FAILED,
     KILLED)."""
     run_id = body.id
@@ -265,7 +274,7 @@ def restore_mlflow_run(body: RunRef, store: MlflowGroupsDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/search", dependencies=[READ])
-def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
+def search_runs(body: RunSearch, store: MlflowRunsDep, who: Reader) -> Json:
     """The runs of the caller's project's experiments ``experiment_ids`` that meet the
     filter, in ``order_by`` (then newest first), a page at a time."""
     ids = [experiment_id_of(i) for i in body.experiment_ids]
@@ -279,7 +288,7 @@ def search_runs(body: RunSearch, store: StoreDep, who: Reader) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/log-batch", dependencies=[TRACK])
-async def log_batch(request: Request, store: StoreDep) -> Response:
+async def log_batch(request: Request, store: MlflowRunsDep) -> Response:
     """Write metrics, params and tags of a running run at once (all or nothing). Its body
     (up to a thousand metrics) is read in one pass (:func:`read_body`), the writes made in a
     worker thread."""
@@ -288,7 +297,7 @@ async def log_batch(request: Request, store: StoreDep) -> Response:
     return _written()
 
 
-def _write_batch(store: ProjectView, body: LogBatch) -> None:
+def _write_batch(store: MlflowRuns, body: LogBatch) -> None:
     check_batch(len(body.metrics), len(body.params), len(body.tags))
     points, nans = split_points(body.metrics)
     with _run_wording(run_id := body.id):
@@ -299,7 +308,7 @@ def _write_batch(store: ProjectView, body: LogBatch) -> None:
 
 
 @router.post(f"{MLFLOW}/runs/log-metric", dependencies=[TRACK])
-def log_metric(body: LogMetric, store: StoreDep) -> Response:
+def log_metric(body: LogMetric, store: MlflowRunsDep) -> Response:
     """Write one metric value of a running run."""
     points, nans = split_points([body])
     with _run_wording(run_id := run_id_of(body.get("run_id") or body.get("run_uuid"))):
@@ -325,7 +334,7 @@ def set_tag(body: SetTag, store: MlflowGroupsDep) -> Json:
 
 
 @router.post(f"{MLFLOW}/runs/delete-tag", dependencies=[TRACK])
-def delete_tag(body: DeleteTag, store: StoreDep) -> Json:
+def delete_tag(body: DeleteTag, store: RunsAndMlflowGroupsDep) -> Json:
     """Delete a tag of an active run (``RESOURCE_DOES_NOT_EXIST`` when it has none so
     named)."""
     run_id = body.id
@@ -364,7 +373,7 @@ def get_metric_history(
 
 @router.get(f"{MLFLOW}/artifacts/list", dependencies=[READ])
 def list_run_artifacts(
-    store: StoreDep,
+    store: ArtifactFilesDep,
     blobs: BlobsDep,
     run_id: Annotated[str | None, Query(max_length=40)] = None,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
@@ -452,7 +461,9 @@ def _run_wording(run_id: int) -> Iterator[None]:
 
 
 @router.put(f"{ARTIFACTS}/{{path:path}}", dependencies=[TRACK], status_code=status.HTTP_200_OK)
-async def upload_artifact(path: str, request: Request, store: StoreDep, blobs: BlobsDep) -> Json:
+async def upload_artifact(
+    path: str, request: Request, store: ArtifactPlacesDep, blobs: BlobsDep
+) -> Json:
     """Upload a file of a running run (streamed; at most the server's ``max_artifact_bytes``,
     else 413) into its files, where its page lists and serves it; a registry version's files
     are read-only (``PERMISSION_DENIED``)."""
@@ -463,7 +474,7 @@ async def upload_artifact(path: str, request: Request, store: StoreDep, blobs: B
 
 @router.get(ARTIFACTS, dependencies=[READ])
 def list_artifacts(
-    store: StoreDep, blobs: BlobsDep, path: Annotated[str, Query(max_length=1000)] = ""
+    store: ArtifactFilesDep, blobs: BlobsDep, path: Annotated[str, Query(max_length=1000)] = ""
 ) -> Json:
     """The files and folders right inside ``path``: a run's (``<experiment>/<run>/artifacts
     /...``, ``.`` its root) or a registry version's (``registry/<model>/<version>/...``)."""
@@ -471,7 +482,7 @@ def list_artifacts(
 
 
 @router.get(f"{ARTIFACTS}/{{path:path}}", dependencies=[READ])
-def download_artifact(path: str, store: StoreDep, blobs: BlobsDep) -> StreamingResponse:
+def download_artifact(path: str, store: ArtifactPlacesDep, blobs: BlobsDep) -> StreamingResponse:
     """A file of a run or of a registry version, streamed from the blob store."""
     return file_response(blobs, file_key(locate(store, path)))
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 
 from azuraforge.errors import ConflictError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Manager, Reader, Writer
-from azuraforge.platform.api.deps import BlobsDep, RegistryDep, StoreDep
+from azuraforge.platform.api.deps import BlobsDep, RegistryDep, VersionSourcesDep
 from azuraforge.platform.api.schemas.mlflow_registry import (
     AliasIn,
     AliasSet,
@@ -219,7 +219,7 @@ def get_model_version_by_alias(
 
 @router.post(f"{VERSIONS}/create", dependencies=[WRITE])
 def create_model_version(
-    body: VersionCreate, store: StoreDep, blobs: BlobsDep, who: Writer
+    body: VersionCreate, store: VersionSourcesDep, blobs: BlobsDep, who: Writer
 ) -> Json:
     """The next version of a model, its files copied from the source (a run's folder, a
     logged model, a registered version) to its own, as the dashboard's registering does."""

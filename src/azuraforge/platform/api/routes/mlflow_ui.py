@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.api.access import READ, TRACK
-from azuraforge.platform.api.deps import BlobsDep, MlflowGroupsDep, RegistryDep, StoreDep
+from azuraforge.platform.api.deps import BlobsDep, MlflowGroupsDep, RegistryDep
 from azuraforge.platform.api.routes.mlflow import MLFLOW, file_response, mlflow_run
 from azuraforge.platform.api.streaming import upload_run_file
 from azuraforge.platform.services.mlflow_api import MAX_STEP, number, run_id_of
@@ -132,7 +132,7 @@ def _bulk_request(
 @router.post(UPLOAD, dependencies=[TRACK])
 async def upload_artifact(
     request: Request,
-    store: StoreDep,
+    store: MlflowGroupsDep,
     blobs: BlobsDep,
     run_uuid: Annotated[str | None, Query(max_length=40)] = None,
     path: Annotated[str | None, Query(max_length=1000)] = None,

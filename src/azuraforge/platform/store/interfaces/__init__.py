@@ -64,6 +64,18 @@ class RunsAndLeases(Runs, RunLeases, Protocol):
     """A run's row and what its lease keeps: a stream's checkpoint."""
 
 
+class RunsAndMlflowGroups(Runs, MlflowGroups, Protocol):
+    """Runs and their MLflow groups: an MLflow run started, renamed or ended."""
+
+
+class MlflowRuns(MlflowGroups, MlflowModels, Protocol):
+    """MLflow's runs and the logged models they link: a run read, searched or written."""
+
+
+class MlflowTracking(RunsAndMlflowGroups, MlflowModels, Protocol):
+    """Runs, their MLflow groups and logged models: an MLflow run started and answered."""
+
+
 class RunsAndRegistry(Runs, Registry, Protocol):
     """Runs and the model registry: a run's model registered, a version's prediction job."""
 
@@ -93,6 +105,8 @@ __all__ = [
     "Metrics",
     "MlflowGroups",
     "MlflowModels",
+    "MlflowRuns",
+    "MlflowTracking",
     "ProjectSettings",
     "ProjectView",
     "Registry",
@@ -103,6 +117,7 @@ __all__ = [
     "RunsAndEvents",
     "RunsAndLeases",
     "RunsAndMetrics",
+    "RunsAndMlflowGroups",
     "RunsAndRegistry",
     "RunsAndStreams",
     "Streams",
