@@ -31,6 +31,7 @@ from azuraforge.platform.store.logins import LoginFailures, LoginStore
 from azuraforge.platform.store.metrics import JobWrites, MetricStore, Point
 from azuraforge.platform.store.mlflow import MlflowStore
 from azuraforge.platform.store.mlflow_models import MlflowModelStore
+from azuraforge.platform.store.mlflow_run_io import MlflowRunIOStore
 from azuraforge.platform.store.mlflow_runs import MlflowRunStore
 from azuraforge.platform.store.project_settings import ProjectSettingStore
 from azuraforge.platform.store.records import (
@@ -62,6 +63,7 @@ from azuraforge.platform.store.tags import TagStore
 
 class Store(
     ExperimentStore,
+    MlflowRunIOStore,
     MlflowModelStore,
     MlflowRunStore,
     MlflowStore,
