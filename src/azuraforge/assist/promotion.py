@@ -14,7 +14,7 @@ to it, both answer the same two sets of examples, and each answer is judged pass
   promoted, and one that is no better is promoted at most ``alpha`` of the time.
 - the **frozen** set: examples kept fixed from version to version. The new version must pass
   at least as many of them as the champion, less :data:`TOLERANCE` of them (one in twenty;
-  net: an example it newly fails is offset by one it newly passes). :func:`decide` says
+  net: an example it newly fails is offset by one it newly passes). :data:`TOLERANCE` says
   why a count with a tolerance, and not a test.
 
 :func:`decide` returns the :class:`Decision`: promote or not, one line of reason with the
@@ -41,7 +41,20 @@ ALPHA = 0.05
 champion there."""
 TOLERANCE = 0.05
 """The share of the frozen set a new version may pass fewer of, net, rounded down: one
-example in twenty, none in a set of fewer than twenty (:func:`decide` says why)."""
+example in twenty, none in a set of fewer than twenty.
+
+No regression is a count with a stated tolerance, not a test that fails to find a loss. A
+test of "worse" that does not reject puts the burden of proof the wrong way: on a frozen
+set of 20, a version that newly fails 4 examples and passes none more has p = 0.0625 and
+would pass, and the smaller the set the larger the loss it lets through. The tolerance is
+there because two trainings of equal worth answer a few borderline examples differently,
+either way (a version is greedy, so the same every time, but the next one is not the
+same version): with none, that churn alone keeps a truly better version whenever it
+happens to go one example against it (docs/benchmarks.md measures how often). One in
+twenty lets that churn through and still refuses forgetting (several examples lost); a
+version refused keeps its figures and this reason, for a person to overrule. The count
+is net (newly failed less newly passed), as a score is; the frozen set's own test for
+worse is in the figures to read, not used."""
 SIMILARITY = 0.9
 """The least :class:`difflib.SequenceMatcher` ratio (``2 * matched / total characters``) at
 which an answer matches its expected output, whitespace normalised. A typo or a changed word
@@ -181,18 +194,7 @@ def decide(
     the frozen set: it passes at least as many frozen examples as the champion, less
     ``tolerance`` of them (a share, rounded down: at the default, one example in twenty).
 
-    No regression is a count with a stated tolerance, not a test that fails to find a loss. A
-    test of "worse" that does not reject puts the burden of proof the wrong way: on a frozen
-    set of 20, a version that newly fails 4 examples and passes none more has p = 0.0625 and
-    would pass, and the smaller the set the larger the loss it lets through. The tolerance is
-    there because two trainings of equal worth answer a few borderline examples differently,
-    either way (a version is greedy, so the same every time, but the next one is not the
-    same version): with none, that churn alone keeps a truly better version whenever it
-    happens to go one example against it (docs/benchmarks.md measures how often). One in
-    twenty lets that churn through and still refuses forgetting (several examples lost); a
-    version refused keeps its figures and this reason, for a person to overrule. The count
-    is net (newly failed less newly passed), as a score is; the frozen set's own test for
-    worse is in the figures to read, not used.
+    Why a count with a tolerance, and not a test: :data:`TOLERANCE`.
 
     Parameters
     ----------

@@ -113,6 +113,54 @@ def train_adapter(
     settings = settings or LoraSettings()
     if not examples:
         raise InvalidParameterError("no training examples")
+    torch, _, _ = training_libraries()
+    tokenizer, model = _lora_model(base, cache, settings, threads)
+    train_rows, held_rows = _encoded(tokenizer, examples, held_out, system_prompt, settings)
+    started = time.perf_counter()
+    losses = _train(torch, model, train_rows, settings, progress, checkpoint)
+    seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {
+        "train_examples": len(train_rows),
+        "held_out_examples": len(held_rows),
+        # Examples whose prompt alone fills max_tokens teach nothing and are left out.
+        "too_long": len(examples) + len(held_out) - len(train_rows) - len(held_rows),
+        "seconds": round(seconds, 1),
+        "first_train_loss": round(losses[0], 4),
+        "last_train_loss": round(float(np.mean(losses[-10:])), 4),
+    }
+    if held_rows:
+        metrics.update(_held_out_scores(torch, model, held_rows))
+    target = Path(out)
+    model.save_pretrained(target)
+    gguf = resolve(base)
+    return TrainedAdapter(
+        target, gguf, file_sha256(gguf), data_sha256(examples), settings, metrics
+    )
+
+
+def _encoded(
+    tokenizer: Any,
+    examples: Sequence[Instruction],
+    held_out: Sequence[Instruction],
+    system_prompt: str | None,
+    settings: LoraSettings,
+) -> tuple[list[tuple[list[int], list[int]]], list[tuple[list[int], list[int]]]]:
+    """The training and held-out examples encoded, refused when no training one is left."""
+    train_rows = _encode_all(tokenizer, examples, system_prompt, settings.max_tokens)
+    held_rows = _encode_all(tokenizer, held_out, system_prompt, settings.max_tokens)
+    if not train_rows:
+        raise InvalidParameterError(
+            f"every training example's prompt fills max_tokens ({settings.max_tokens}): "
+            "nothing of an answer is left to learn; raise max_tokens"
+        )
+    return train_rows, held_rows
+
+
+def _lora_model(
+    base: str | Path, cache: str | Path, settings: LoraSettings, threads: int | None
+) -> tuple[Any, Any]:
+    """The tokenizer of ``base`` and its dequantised model with fresh LoRA layers (seeded by
+    ``settings``, PyTorch on ``threads`` threads when given)."""
     torch, peft, transformers = training_libraries()
     if threads:
         torch.set_num_threads(threads)
@@ -127,42 +175,22 @@ def train_adapter(
         target_modules=list(settings.targets),
         task_type="CAUSAL_LM",
     )
-    model = peft.get_peft_model(model, config)
-    train_rows = _encode_all(tokenizer, examples, system_prompt, settings.max_tokens)
-    held_rows = _encode_all(tokenizer, held_out, system_prompt, settings.max_tokens)
-    if not train_rows:
-        raise InvalidParameterError(
-            f"every training example's prompt fills max_tokens ({settings.max_tokens}): "
-            "nothing of an answer is left to learn; raise max_tokens"
-        )
-    started = time.perf_counter()
-    losses = _train(torch, model, train_rows, settings, progress, checkpoint)
-    seconds = time.perf_counter() - started
-    metrics: dict[str, Any] = {
-        "train_examples": len(train_rows),
-        "held_out_examples": len(held_rows),
-        # Examples whose prompt alone fills max_tokens teach nothing and are left out.
-        "too_long": len(examples) + len(held_out) - len(train_rows) - len(held_rows),
-        "seconds": round(seconds, 1),
-        "first_train_loss": round(losses[0], 4),
-        "last_train_loss": round(float(np.mean(losses[-10:])), 4),
+    return tokenizer, peft.get_peft_model(model, config)
+
+
+def _held_out_scores(
+    torch: Any, model: Any, held_rows: list[tuple[list[int], list[int]]]
+) -> dict[str, float]:
+    """The held-out examples' loss and perplexity with the adapter and without it."""
+    with model.disable_adapter():
+        base_loss = _mean_loss(torch, model, held_rows)
+    loss = _mean_loss(torch, model, held_rows)
+    return {
+        "base_held_out_loss": round(base_loss, 4),
+        "base_perplexity": round(math.exp(base_loss), 3),
+        "held_out_loss": round(loss, 4),
+        "perplexity": round(math.exp(loss), 3),
     }
-    if held_rows:
-        with model.disable_adapter():
-            base_loss = _mean_loss(torch, model, held_rows)
-        loss = _mean_loss(torch, model, held_rows)
-        metrics.update(
-            base_held_out_loss=round(base_loss, 4),
-            base_perplexity=round(math.exp(base_loss), 3),
-            held_out_loss=round(loss, 4),
-            perplexity=round(math.exp(loss), 3),
-        )
-    target = Path(out)
-    model.save_pretrained(target)
-    gguf = resolve(base)
-    return TrainedAdapter(
-        target, gguf, file_sha256(gguf), data_sha256(examples), settings, metrics
-    )
 
 
 def train_expert(
