@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -240,8 +241,8 @@ def chat(
                 )
             )
             options = _LocalOptions(backend, model, url, user, memory, no_memory)
-            server = Client.from_environment(api, project) if logged_in(api) else None
-            conversation = _local(options, home, experts, router, expert_map, server=server)
+            with _server_or_none(api, project) as server:
+                conversation = _local(options, home, experts, router, expert_map, server=server)
         console.print(
             f"[bold]AzuraForge assistant[/bold] ({escape(conversation.title)}); /help for commands"
         )
@@ -301,15 +302,24 @@ def _fetch_missing(registry: AdapterRegistry, experts: tuple[Expert, ...], serve
     answers through the base model, as before; a server that cannot be reached is said in
     one line, and the chat goes on with the folder's adapters."""
     wanted = [e.adapter for e in experts if e.adapter and not registry.versions(e.adapter)]
-    with server:
-        for adapter in wanted:
-            try:
-                server_version(registry, server, adapter)
-            except UsageError:
-                continue  # no expert model of that name there
-            except AzuraForgeError as e:
-                errors.print(f"[yellow]not fetched from the server:[/yellow] {escape(str(e))}")
-                return
+    for adapter in wanted:
+        try:
+            server_version(registry, server, adapter)
+        except UsageError:
+            continue  # no expert model of that name there
+        except AzuraForgeError as e:
+            errors.print(f"[yellow]not fetched from the server:[/yellow] {escape(str(e))}")
+            return
+
+
+@contextmanager
+def _server_or_none(api: str | None, project: str | None) -> Iterator[Client | None]:
+    """A client of the server logged in to (closed after the block), ``None`` if not."""
+    if not logged_in(api):
+        yield None
+        return
+    with Client.from_environment(api, project) as client:
+        yield client
 
 
 def _memory(path: Path, routing: IntentRouter) -> SqliteVecMemory:
