@@ -656,7 +656,7 @@ def run_listing_size(
             run, close = mlflow_query(db, experiment_id)
             targets["mlflow_sqlite"] = run
             closers.append(close)
-        from azuraforge.platform.store.experiments import COUNT_LIMIT
+        from azuraforge.platform.store.experiment_query import COUNT_LIMIT
 
         counted = min(total, COUNT_LIMIT)  # ours counts matches up to COUNT_LIMIT (total_exact)
         checks = {}

@@ -36,7 +36,7 @@ from azuraforge.platform.services.project_facts import ProjectFactsReader, figur
 from azuraforge.platform.services.streams.job import start_stream
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import DEFAULT_PROJECT, Store
-from azuraforge.platform.store.experiments import ExperimentQuery
+from azuraforge.platform.store.experiment_query import ExperimentQuery
 from azuraforge.platform.store.metrics import JobWrites
 from tests.platform.fixtures import tiny_chat_settings, user_headers
 from tests.platform.servers import served_in_thread

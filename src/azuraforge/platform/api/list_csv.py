@@ -22,7 +22,7 @@ from pydantic import BaseModel, StringConstraints
 
 from azuraforge.platform.api.deps import comma_separated
 from azuraforge.platform.api.schemas.common import Page
-from azuraforge.platform.store.experiments import MAX_PAGE
+from azuraforge.platform.store.experiment_query import MAX_PAGE
 
 MAX_ROWS = 100_000
 """Most items one CSV holds: the first ones in the list's order."""

@@ -26,7 +26,7 @@ from azuraforge.errors import CredentialError, NotFoundError
 from azuraforge.platform.api import openapi_configs
 from azuraforge.platform.api.access import api_routes, caller, declared_permission, session_cookie
 from azuraforge.platform.api.routes import runs
-from azuraforge.platform.store.experiments import SORTABLE
+from azuraforge.platform.store.experiment_query import SORTABLE
 
 JsonSchema = dict[str, Any]
 

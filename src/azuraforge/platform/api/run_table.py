@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from azuraforge.platform.api.list_csv import MAX_COLUMNS, cell, csv_answer, paged
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord
-from azuraforge.platform.store.experiments import MAX_PAGE, QueryError
+from azuraforge.platform.store.experiment_query import MAX_PAGE, QueryError
 from azuraforge.platform.store.interfaces import Runs
 
 FIELDS = ("id", "name", "pipeline", "group", "kind", "status", "progress", "created_at",

@@ -23,7 +23,7 @@ from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.services.data_files import DataFiles
 from azuraforge.platform.services.streams.job import STREAM
 from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord
-from azuraforge.platform.store.experiments import MAX_PAGE, ExperimentQuery
+from azuraforge.platform.store.experiment_query import MAX_PAGE, ExperimentQuery
 from azuraforge.platform.store.interfaces import ProjectView
 
 MAX_ID = 2**31 - 1

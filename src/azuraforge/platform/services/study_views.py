@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 
 from azuraforge.platform.services.study_space import distributions
 from azuraforge.platform.store import QueryError, StudyRecord, TrialRow
-from azuraforge.platform.store.experiments import check_page
+from azuraforge.platform.store.experiment_query import check_page
 from azuraforge.platform.store.interfaces import ProjectView
 from azuraforge.platform.store.states import ALL_STATES
 

@@ -23,7 +23,8 @@ from azuraforge.platform.store.engine import (
     upgrade,
 )
 from azuraforge.platform.store.examples import ExampleStore
-from azuraforge.platform.store.experiments import ExperimentQuery, ExperimentStore, QueryError
+from azuraforge.platform.store.experiment_query import ExperimentQuery, QueryError
+from azuraforge.platform.store.experiments import ExperimentStore
 from azuraforge.platform.store.external import ExternalRunStore
 from azuraforge.platform.store.keys import KeyStore, ServerKeyRecord
 from azuraforge.platform.store.leases import LeaseStore

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from azuraforge.platform.store.base import DEFAULT_PROJECT
-from azuraforge.platform.store.experiments import ExperimentQuery
+from azuraforge.platform.store.experiment_query import ExperimentQuery
 from azuraforge.platform.store.metrics import JobWrites, Line, Point
 from azuraforge.platform.store.records import ExperimentRecord, Lease, Page
 from azuraforge.platform.store.states import QUEUED, RUN
