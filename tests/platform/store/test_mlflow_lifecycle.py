@@ -11,7 +11,7 @@ import pytest
 
 from azuraforge.errors import InvalidParameterError, NotFoundError
 from azuraforge.platform.services.external_runs import start_external_run
-from azuraforge.platform.services.mlflow_api import (
+from azuraforge.platform.services.mlflow_filter import (
     parse_experiment_filter,
     parse_experiment_order,
     parse_filter,

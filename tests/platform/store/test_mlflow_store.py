@@ -12,7 +12,7 @@ import pytest
 
 from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundError
 from azuraforge.platform.services.external_runs import start_external_run
-from azuraforge.platform.services.mlflow_api import parse_filter, parse_order
+from azuraforge.platform.services.mlflow_filter import parse_filter, parse_order
 from azuraforge.platform.store import Store
 
 pytestmark = pytest.mark.on_both_databases
