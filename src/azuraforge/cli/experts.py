@@ -96,6 +96,18 @@ def _data(expert: str, data: Path | None) -> tuple[list[Instruction], list[Instr
     )
 
 
+RegisterOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--register/--no-register",
+        help="also keep it on the server as the next version of the project's model "
+        "expert-EXPERT, which the chat follows by its champion alias (default: when "
+        "logged in: azuraforge login, $AZURAFORGE_TOKEN or --api-url)",
+        show_default=False,
+    ),
+]
+
+
 def train_expert_command(
     expert: Annotated[str, typer.Argument(help="python, turkish, or a new expert with --data")],
     data: Annotated[
@@ -113,16 +125,7 @@ def train_expert_command(
     threads: Annotated[int | None, typer.Option(help="PyTorch threads")] = None,
     seed: Annotated[int, typer.Option(help="the seed of the adapter and of the batches")] = 0,
     experts: ExpertsFolder = None,
-    register: Annotated[
-        bool | None,
-        typer.Option(
-            "--register/--no-register",
-            help="also keep it on the server as the next version of the project's model "
-            "expert-EXPERT, which the chat follows by its champion alias (default: when "
-            "logged in: azuraforge login, $AZURAFORGE_TOKEN or --api-url)",
-            show_default=False,
-        ),
-    ] = None,
+    register: RegisterOption = None,
     api: ApiUrl = None,
     project: ProjectName = None,
     verbose: Verbose = False,
@@ -148,12 +151,6 @@ def train_expert_command(
             f"training {expert} on {base}: {len(train):,} examples, "
             f"{min(len(held_out), held_out_limit):,} held out, {steps} steps"
         )
-        every = max(1, steps // 10)
-
-        def progress(step: int, loss: float) -> None:
-            if step % every == 0:
-                console.print(f"  step {step}/{steps} loss {loss:.3f}")
-
         version = train_expert(
             registry,
             expert,
@@ -164,12 +161,23 @@ def train_expert_command(
             system_prompt=_system_prompt(expert),
             cache=default_home() / "assist" / "bases",
             threads=threads,
-            progress=progress,
+            progress=_progress_printer(steps),
         )
         _print_training(version.metrics)
         console.print(f"saved {version.name} in {version.folder}")
         if logged_in(api) if register is None else register:
             _register(version, Client.from_environment(api, project))
+
+
+def _progress_printer(steps: int) -> Callable[[int, float], None]:
+    """A training's progress, printed ten times over its ``steps``."""
+    every = max(1, steps // 10)
+
+    def progress(step: int, loss: float) -> None:
+        if step % every == 0:
+            console.print(f"  step {step}/{steps} loss {loss:.3f}")
+
+    return progress
 
 
 def _register(version: AdapterVersion, client: Client) -> None:
