@@ -27,6 +27,7 @@ from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.files import DataFolder, data_folder_of
 from azuraforge.platform.jobs.transport import Transport
+from azuraforge.platform.services.chat import ChatSources
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.mlflow_artifacts import ArtifactFiles, ArtifactPlaces
 from azuraforge.platform.services.mlflow_registry import VersionSources
@@ -50,14 +51,17 @@ from azuraforge.platform.store.interfaces import (
     Registry,
     RunLeases,
     Runs,
+    RunsAndChat,
     RunsAndCompare,
     RunsAndDataFiles,
     RunsAndEvents,
+    RunsAndExamples,
     RunsAndLeases,
     RunsAndMetrics,
     RunsAndMlflowGroups,
     RunsAndRegistry,
     RunsAndStreams,
+    RunsAndStudies,
     Streams,
     Studies,
 )
@@ -121,9 +125,6 @@ async def get_hub(connection: HTTPConnection) -> EventHub:
     return hub
 
 
-StoreDep = Annotated[ProjectView, Depends(get_store)]
-"""Every interface of the caller's project's view, for a route over several concerns or one
-that hands its view to a service that is."""
 RunsDep = Annotated[Runs, Depends(get_store)]
 RunLeasesDep = Annotated[RunLeases, Depends(get_store)]
 RunsAndMetricsDep = Annotated[RunsAndMetrics, Depends(get_store)]
@@ -132,7 +133,10 @@ RunsAndEventsDep = Annotated[RunsAndEvents, Depends(get_store)]
 RunsAndLeasesDep = Annotated[RunsAndLeases, Depends(get_store)]
 RunsAndRegistryDep = Annotated[RunsAndRegistry, Depends(get_store)]
 RunsAndCompareDep = Annotated[RunsAndCompare, Depends(get_store)]
+RunsAndChatDep = Annotated[RunsAndChat, Depends(get_store)]
+RunsAndExamplesDep = Annotated[RunsAndExamples, Depends(get_store)]
 RunsAndStreamsDep = Annotated[RunsAndStreams, Depends(get_store)]
+RunsAndStudiesDep = Annotated[RunsAndStudies, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_store)]
 EventsDep = Annotated[Events, Depends(get_store)]
 CompareDep = Annotated[Compare, Depends(get_store)]
@@ -140,6 +144,7 @@ RegistryDep = Annotated[Registry, Depends(get_store)]
 StudiesDep = Annotated[Studies, Depends(get_store)]
 StreamsDep = Annotated[Streams, Depends(get_store)]
 ChatDep = Annotated[Chat, Depends(get_store)]
+ChatSourcesDep = Annotated[ChatSources, Depends(get_store)]
 ExamplesDep = Annotated[Examples, Depends(get_store)]
 MlflowGroupsDep = Annotated[MlflowGroups, Depends(get_store)]
 MlflowModelsDep = Annotated[MlflowModels, Depends(get_store)]

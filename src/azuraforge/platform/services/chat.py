@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from azuraforge.assist.adapters.registry import GGUF_FILE
 from azuraforge.assist.backends.base import Backend, BackendSpec, GenerationSettings, Message
@@ -44,13 +44,13 @@ from azuraforge.platform.services.assist_backends import declared_backends
 from azuraforge.platform.services.chat_cache import open_answers
 from azuraforge.platform.services.chat_memory import ChatMemory, memory_url
 from azuraforge.platform.services.guardian import CHECKED, REFUSED, Check, Guardian
-from azuraforge.platform.services.project_facts import ProjectFactsReader
+from azuraforge.platform.services.project_facts import FactSources, ProjectFactsReader
 from azuraforge.platform.services.registry import checked_folder, expert_champion
 from azuraforge.platform.settings import AssistBackend, Settings
 from azuraforge.platform.store import ModelVersionRecord
 from azuraforge.platform.store.chat import TurnRecord, TurnWrite
 from azuraforge.platform.store.examples import ProposedExample
-from azuraforge.platform.store.interfaces import Chat, ProjectView
+from azuraforge.platform.store.interfaces import Chat, Examples
 
 _log = logging.getLogger(__name__)
 AUTO = "auto"
@@ -108,12 +108,17 @@ class Answer:
     rule; ``None`` when no router chose)."""
 
 
+class ChatSources(Chat, Examples, FactSources, Protocol):
+    """What a chat turn uses: the project's conversations, the examples its checks propose,
+    and the facts its project's questions read (runs, models, data files)."""
+
+
 @dataclass(frozen=True)
 class _Request:
     """What every backend asked for one message is given: the routed message, its expert and
     champion adapter, the prompt and the generation settings."""
 
-    store: ProjectView
+    store: ChatSources
     project: str
     route: Route
     expert: Expert
@@ -188,7 +193,7 @@ class ChatService:
         return [AUTO, *self.declared, *self.experts]
 
     def start(
-        self, store: ProjectView, project: str, messages: Sequence[Message], model: str = AUTO,
+        self, store: ChatSources, project: str, messages: Sequence[Message], model: str = AUTO,
         settings: GenerationSettings | None = None, user: str | None = None,
     ) -> Answer:  # fmt: skip
         """Route the last user message of ``messages``, choose the expert and backend (or
@@ -313,7 +318,7 @@ class ChatService:
             self._save(request.store, request.project, selector, intent)
 
     def finish(
-        self, store: ProjectView, project: str, answer: Answer, *, conversation: int | None = None,
+        self, store: ChatSources, project: str, answer: Answer, *, conversation: int | None = None,
         user: str = "",
     ) -> TurnRecord | None:  # fmt: skip
         """Once ``answer`` has streamed: its measurements to the selector (a cached answer
@@ -339,7 +344,7 @@ class ChatService:
         return turn
 
     def _after_turn(
-        self, store: ProjectView, project: str, answer: Answer, turn: TurnRecord, user: str
+        self, store: ChatSources, project: str, answer: Answer, turn: TurnRecord, user: str
     ) -> None:
         """Once ``turn`` is kept: its code to the guardian (a code answer, not cached), its
         message to the memory of ``user`` (unless it asked to recall)."""
@@ -350,7 +355,7 @@ class ChatService:
             meta = {"conversation": turn.conversation_id, "turn": turn.id}
             self.memory.of(project, user).remember(answer.said, meta)
 
-    def _checked(self, store: ProjectView, project: str, turn: TurnRecord, found: Check) -> None:
+    def _checked(self, store: ChatSources, project: str, turn: TurnRecord, found: Check) -> None:
         """Keep the guardian's finding on ``turn``; unless it refused, the selector counts it
         as a verdict on the answer's backend."""
         store.set_turn_check(turn.id, found.status, found.message, project=project)
@@ -393,7 +398,7 @@ class ChatService:
         hits = self.memory.of(project, user).recall(said, {m.content for m in messages})
         return fitting(hits, MEMORY_TOKENS, _words)
 
-    def _from_project(self, store: ProjectView, project: str, said: str) -> Answer:
+    def _from_project(self, store: ChatSources, project: str, said: str) -> Answer:
         """The answer to a question about the project, composed from its rows as ``store``
         (the asker's view) shows them; no backend is asked (:mod:`~azuraforge.assist.facts`)."""
         settings, blobs = self._data
@@ -407,7 +412,7 @@ class ChatService:
             tokens_out=_words(facts.text), from_project=True,
         )  # fmt: skip
 
-    def judge(self, store: ProjectView, project: str, turn: TurnRecord, by: str) -> None:
+    def judge(self, store: ChatSources, project: str, turn: TurnRecord, by: str) -> None:
         """Count the verdict of ``turn`` (good: a success; bad or corrected: a failure) in the
         selector's measurements of its backend on its intent; a failure is proposed as a
         training example (:mod:`~azuraforge.platform.store.examples`), said by ``by``."""
@@ -458,7 +463,7 @@ class ChatService:
                     raise NoBackendError(MISSING_EXTRA) from e
             return self._backends[name]
 
-    def _measure(self, store: ProjectView, project: str, answer: Answer, text: str) -> None:
+    def _measure(self, store: Chat, project: str, answer: Answer, text: str) -> None:
         """A generated answer's tokens and timings to the metrics and to the selector, and
         its ``text`` into the response cache if it is deterministic."""
         backend = self.backend(answer.backend)
@@ -511,7 +516,7 @@ class ChatService:
         name = measured.split("/", 1)[0]
         return name if name in self.declared else ""
 
-    def performance(self, store: ProjectView, project: str) -> list[dict[str, Any]]:
+    def performance(self, store: Chat, project: str) -> list[dict[str, Any]]:
         """What the project's selector measured of each declared backend per task type (its
         rows, with ``success_rate``), and whether it prefers it for the task now
         (``preferred``)."""
@@ -529,7 +534,7 @@ class ChatService:
                 for row in rows
             ]  # fmt: skip
 
-    def cache_stats(self, store: ProjectView, project: str) -> CacheStats | None:
+    def cache_stats(self, store: Chat, project: str) -> CacheStats | None:
         """The project's response cache (None: the cache is off)."""
         return None if self.answers is None else self.answers.stats(store, project)
 
@@ -544,14 +549,14 @@ class ChatService:
         model = self.declared[backend].model_dump_json()
         return cache_key(prompt, settings, model, adapter)
 
-    def _cached(self, store: ProjectView, project: str, key: str | None) -> Cached | None:
+    def _cached(self, store: Chat, project: str, key: str | None) -> Cached | None:
         if key is None or self.answers is None:
             return None
         found = self.answers.take(store, key, project)
         CHAT_CACHE_LOOKUPS.labels("miss" if found is None else "hit").inc()
         return found
 
-    def _keep(self, store: ProjectView, project: str, answer: Answer, text: str) -> None:
+    def _keep(self, store: Chat, project: str, answer: Answer, text: str) -> None:
         if answer.key is None or self.answers is None or not text:
             return
         kept = Cached(text, answer.tokens_out, answer.generated_ms)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from azuraforge.assist.cache import Cached, CacheStats
 from azuraforge.errors import StoreUnavailableError
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store.interfaces import Chat, ProjectView
+from azuraforge.platform.store.interfaces import Chat
 
 PREFIX = "azuraforge:chat-cache"
 """The start of every Redis key of the cache."""
@@ -22,11 +22,11 @@ PREFIX = "azuraforge:chat-cache"
 class Answers(Protocol):
     """A project's kept answers."""
 
-    def take(self, store: ProjectView, key: str, project: str) -> Cached | None: ...
+    def take(self, store: Chat, key: str, project: str) -> Cached | None: ...
 
-    def keep(self, store: ProjectView, key: str, cached: Cached, project: str) -> None: ...
+    def keep(self, store: Chat, key: str, cached: Cached, project: str) -> None: ...
 
-    def stats(self, store: ProjectView, project: str) -> CacheStats: ...
+    def stats(self, store: Chat, project: str) -> CacheStats: ...
 
 
 class StoreAnswers:
@@ -57,7 +57,7 @@ class RedisAnswers:
         self.errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self.ttl, self.max_entries = ttl, max_entries
 
-    def take(self, store: ProjectView, key: str, project: str) -> Cached | None:
+    def take(self, store: Chat, key: str, project: str) -> Cached | None:
         found = self._call(self.client.get, f"{PREFIX}:{project}:answer:{key}")
         if found is None:
             return None
@@ -68,7 +68,7 @@ class RedisAnswers:
             self._call(pipe.execute)
         return cached
 
-    def keep(self, store: ProjectView, key: str, cached: Cached, project: str) -> None:
+    def keep(self, store: Chat, key: str, cached: Cached, project: str) -> None:
         now, order = time.time(), f"{PREFIX}:{project}:order"
         body = json.dumps(cached.__dict__)
         with self.client.pipeline() as pipe:
@@ -83,7 +83,7 @@ class RedisAnswers:
             names = [f"{PREFIX}:{project}:answer:{k.decode()}" for k, _ in oldest]
             self._call(self.client.delete, *names)
 
-    def stats(self, store: ProjectView, project: str) -> CacheStats:
+    def stats(self, store: Chat, project: str) -> CacheStats:
         order = f"{PREFIX}:{project}:order"
         self._call(self.client.zremrangebyscore, order, "-inf", time.time() - self.ttl)
         counts = self._call(self.client.hgetall, f"{PREFIX}:{project}:stats")

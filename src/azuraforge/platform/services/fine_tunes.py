@@ -84,7 +84,13 @@ from azuraforge.platform.store import (
     Store,
 )
 from azuraforge.platform.store.examples import HELD_OUT, TRAINED, ExampleRecord
-from azuraforge.platform.store.interfaces import Examples, JobView, ProjectView, Registry
+from azuraforge.platform.store.interfaces import (
+    Examples,
+    JobView,
+    ProjectView,
+    Registry,
+    RunsAndExamples,
+)
 from azuraforge.platform.store.states import CANCELLED, COMPLETED
 
 _log = logging.getLogger(__name__)
@@ -151,7 +157,7 @@ class Item:
 
 
 def submit_fine_tune(
-    store: ProjectView, transport: Transport, settings: Settings, config: FineTuneConfig, *,
+    store: RunsAndExamples, transport: Transport, settings: Settings, config: FineTuneConfig, *,
     project: str, submitter: str | None, context: dict[str, str] | None = None,
 ) -> ExperimentRecord:  # fmt: skip
     """Queue a fine-tune of ``config.expert`` in ``project``.

@@ -33,7 +33,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import ExperimentQuery, ExperimentRecord, Store
 from azuraforge.platform.store.chat import TurnRecord
 from azuraforge.platform.store.examples import CANDIDATE
-from azuraforge.platform.store.interfaces import ProjectView, Runs
+from azuraforge.platform.store.interfaces import ProjectView, Runs, RunsAndChat
 from azuraforge.platform.store.states import COMPLETED, QUEUED, RUNNING
 
 NIGHT = "assist-night"
@@ -98,7 +98,7 @@ def schedule_nights(
 
 
 def queue_night(
-    store: ProjectView, transport: Transport | None, project: str, now: float, day: str,
+    store: RunsAndChat, transport: Transport | None, project: str, now: float, day: str,
     *, by: str | None = None,
 ) -> ExperimentRecord | None:  # fmt: skip
     """Queue ``project``'s night of ``day`` over the turns since its last completed pass (a

@@ -15,6 +15,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from azuraforge.assist.facts import UNSEEN, Facts, Question, cannot_see, say
 from azuraforge.errors import AzuraForgeError
@@ -22,9 +23,8 @@ from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import listed_kinds
 from azuraforge.platform.services.data_files import DataFiles
 from azuraforge.platform.services.streams.job import STREAM
-from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord
+from azuraforge.platform.store import DataFileRecord, ExperimentRecord, ModelRecord, interfaces
 from azuraforge.platform.store.experiment_query import MAX_PAGE, ExperimentQuery
-from azuraforge.platform.store.interfaces import ProjectView
 
 MAX_ID = 2**31 - 1
 """The largest id a job has (32-bit on PostgreSQL): a larger one names no run."""
@@ -55,11 +55,15 @@ def figure(value: float) -> str:
     return shown.rstrip("0").rstrip(".") if "." in shown else shown
 
 
+class FactSources(interfaces.Runs, interfaces.Registry, interfaces.DataFiles, Protocol):
+    """What :class:`ProjectFactsReader` reads: the project's runs, models and data files."""
+
+
 class ProjectFactsReader:
     """Answers questions about ``project`` from ``store`` (the asker's view of it) and its
     data ``folder``; see the module docstring."""
 
-    def __init__(self, store: ProjectView, project: str, folder: DataFolder) -> None:
+    def __init__(self, store: FactSources, project: str, folder: DataFolder) -> None:
         self.store, self.project, self.folder = store, project, folder
 
     def answer(self, question: Question) -> Facts:

@@ -44,7 +44,7 @@ from azuraforge.platform.store import (
     StudyRecord,
     TrialRunRecord,
 )
-from azuraforge.platform.store.interfaces import ProjectView
+from azuraforge.platform.store.interfaces import RunsAndStudies
 from azuraforge.platform.store.metrics import check_metric_name
 from azuraforge.platform.store.states import (
     CANCELLED,
@@ -127,7 +127,7 @@ class StudyService:
     """
 
     def __init__(
-        self, store: ProjectView, transport: Transport, *, data_folder: DataFolder | None = None
+        self, store: RunsAndStudies, transport: Transport, *, data_folder: DataFolder | None = None
     ) -> None:
         self.store, self.transport, self.data_folder = store, transport, data_folder
         self._storage: optuna.storages.BaseStorage | None = None
@@ -143,7 +143,7 @@ class StudyService:
             self._storage = optuna.storages.get_storage(self.store.optuna_database)
         return self._storage
 
-    def bound_to(self, store: ProjectView, data_folder: DataFolder) -> StudyService:
+    def bound_to(self, store: RunsAndStudies, data_folder: DataFolder) -> StudyService:
         """This service working through ``store`` (one project's view of the same database,
         a request's) and that project's ``data_folder``: the same Optuna storage and loaded
         studies."""

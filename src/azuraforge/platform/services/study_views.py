@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from azuraforge.platform.services.study_space import distributions
 from azuraforge.platform.store import QueryError, StudyRecord, TrialRow
 from azuraforge.platform.store.experiment_query import check_page
-from azuraforge.platform.store.interfaces import ProjectView
+from azuraforge.platform.store.interfaces import Studies
 from azuraforge.platform.store.states import ALL_STATES
 
 TrialSort = Literal["number", "value", "status"]
@@ -145,7 +145,7 @@ class StudyViews:
         Most completed trials importances are computed on.
     """
 
-    def __init__(self, store: ProjectView, *, importance_sample: int = IMPORTANCE_SAMPLE) -> None:
+    def __init__(self, store: Studies, *, importance_sample: int = IMPORTANCE_SAMPLE) -> None:
         self.store, self.importance_sample = store, importance_sample
         self._importances: OrderedDict[tuple[int, int], Importances] = OrderedDict()
         self._lock = threading.Lock()

@@ -15,7 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from azuraforge.platform.api.access import WRITE, Writer
-from azuraforge.platform.api.deps import ExamplesDep, RunsDep, SettingsDep, StoreDep, TransportDep
+from azuraforge.platform.api.deps import (
+    ExamplesDep,
+    RunsAndChatDep,
+    RunsAndExamplesDep,
+    RunsDep,
+    SettingsDep,
+    TransportDep,
+)
 from azuraforge.platform.api.schemas.assist import (
     ExamplePublic,
     ExampleReview,
@@ -82,8 +89,8 @@ def review_example(
     responses=ERRORS,
 )
 def create_fine_tune(
-    body: FineTuneCreate, store: StoreDep, transport: TransportDep, settings: SettingsDep,
-    who: Writer,
+    body: FineTuneCreate, store: RunsAndExamplesDep, transport: TransportDep,
+    settings: SettingsDep, who: Writer,
 ) -> FineTunePublic:  # fmt: skip
     """Queue a fine-tune of an expert on its approved examples (409 when it has none; 422
     for an unknown expert or backend, or none of kind llama declared)."""
@@ -114,7 +121,7 @@ def nights(
     response_model=NightPublic,
     responses=ERRORS,
 )
-def run_night_now(store: StoreDep, transport: TransportDep, who: Writer) -> NightPublic:
+def run_night_now(store: RunsAndChatDep, transport: TransportDep, who: Writer) -> NightPublic:
     """Queue a nightly pass now, over the turns since the last one (a day at most)."""
     now = time.time()
     day = datetime.fromtimestamp(now, UTC).date().isoformat()

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from azuraforge.assist.backends.base import GenerationSettings
 from azuraforge.platform.api.access import READ, Reader
-from azuraforge.platform.api.deps import ChatDep, StoreDep
+from azuraforge.platform.api.deps import ChatDep, ChatSourcesDep
 from azuraforge.platform.api.schemas.chat import (
     MAX_MESSAGE,
     CachePublic,
@@ -37,14 +37,13 @@ from azuraforge.platform.api.schemas.chat import (
     TurnPublic,
 )
 from azuraforge.platform.api.schemas.common import error_responses
-from azuraforge.platform.services.chat import Answer, ChatService
+from azuraforge.platform.services.chat import Answer, ChatService, ChatSources
 from azuraforge.platform.services.chat_memory import (
     ChatMemory,
     MemoryUnavailableError,
     memory_of,
 )
 from azuraforge.platform.store.chat import MAX_TITLE
-from azuraforge.platform.store.interfaces import ProjectView
 
 _log = logging.getLogger(__name__)
 router = APIRouter(prefix="/chat", tags=["chat"])
@@ -79,7 +78,7 @@ MemoryDep = Annotated[ChatMemory, Depends(get_memory)]
                                "description": "The answer as server-sent events."}},
 )  # fmt: skip
 def chat(
-    body: ChatRequest, store: StoreDep, chat: ChatServiceDep, who: Reader
+    body: ChatRequest, store: ChatSourcesDep, chat: ChatServiceDep, who: Reader
 ) -> StreamingResponse:
     """Answer ``message`` as server-sent events: ``start`` (the conversation, intent and the
     router's ``confidence`` in it, expert, backend and why), ``piece`` for each piece of the
@@ -105,7 +104,7 @@ def chat(
 
 def _events(
     chat: ChatService,
-    store: ProjectView,
+    store: ChatSources,
     answer: Answer,
     conversation: int,
     user: str,
@@ -170,7 +169,7 @@ def get_conversation(
     "/turns/{turn_id}/feedback", dependencies=[READ], response_model=TurnPublic, responses=ERRORS
 )
 def feedback(
-    turn_id: TurnId, body: Feedback, store: StoreDep, chat: ChatServiceDep, who: Reader
+    turn_id: TurnId, body: Feedback, store: ChatSourcesDep, chat: ChatServiceDep, who: Reader
 ) -> TurnPublic:
     """Keep the caller's verdict on one of their answers (a later one replaces it); the
     backend selector counts it."""
@@ -188,7 +187,7 @@ def models(chat: ChatServiceDep) -> ChatModelsPublic:
 
 
 @router.get("/cache", dependencies=[READ], response_model=CachePublic, responses=ERRORS)
-def cache(store: StoreDep, chat: ChatServiceDep, who: Reader) -> CachePublic:
+def cache(store: ChatDep, chat: ChatServiceDep, who: Reader) -> CachePublic:
     """The project's response cache: hits, misses, their rate, the time saved, answers held."""
     found = chat.cache_stats(store, who.project)
     if found is None:
@@ -205,7 +204,7 @@ def cache(store: StoreDep, chat: ChatServiceDep, who: Reader) -> CachePublic:
     response_model=list[PerformancePublic],
     responses=ERRORS,
 )
-def performance(store: StoreDep, chat: ChatServiceDep, who: Reader) -> list[PerformancePublic]:
+def performance(store: ChatDep, chat: ChatServiceDep, who: Reader) -> list[PerformancePublic]:
     """What the backend selector measured in the project, per task type and candidate, and
     which it prefers for each task now."""
     return [PerformancePublic(**row) for row in chat.performance(store, who.project)]

@@ -23,19 +23,18 @@ from fastapi.responses import StreamingResponse
 from azuraforge.assist.backends.base import GenerationSettings
 from azuraforge.errors import shorten
 from azuraforge.platform.api.access import READ, Reader
-from azuraforge.platform.api.deps import StoreDep
+from azuraforge.platform.api.deps import ChatSourcesDep
 from azuraforge.platform.api.openai_errors import ModelNotFoundError
 from azuraforge.platform.api.routes.chat import ChatServiceDep
 from azuraforge.platform.api.schemas.openai_chat import Completion, model_public
-from azuraforge.platform.services.chat import Answer, ChatService
-from azuraforge.platform.store.interfaces import ProjectView
+from azuraforge.platform.services.chat import Answer, ChatService, ChatSources
 
 router = APIRouter(prefix="/v1", include_in_schema=False)
 
 
 @router.post("/chat/completions", dependencies=[READ], response_model=None)
 def completions(
-    body: Completion, store: StoreDep, chat: ChatServiceDep, who: Reader
+    body: Completion, store: ChatSourcesDep, chat: ChatServiceDep, who: Reader
 ) -> StreamingResponse | dict[str, Any]:
     """An answer to the conversation ``messages``, as OpenAI's API gives it."""
     _served(chat, body.model)
@@ -83,7 +82,7 @@ def _served(chat: ChatService, model: str) -> None:
 
 
 def _chunks(
-    chat: ChatService, store: ProjectView, project: str, answer: Answer, made: tuple[str, int],
+    chat: ChatService, store: ChatSources, project: str, answer: Answer, made: tuple[str, int],
     settings: GenerationSettings, usage: bool,
 ) -> Iterator[str]:  # fmt: skip
     ident, created = made

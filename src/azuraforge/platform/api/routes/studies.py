@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from azuraforge.platform.api.access import READ, WRITE, Writer
 from azuraforge.platform.api.deps import (
     DataFolderDep,
-    StoreDep,
+    RunsAndStudiesDep,
     StudiesDep,
     TransportDep,
     comma_separated,
@@ -49,7 +49,7 @@ StudyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A study's id.")]
 
 
 def get_studies(
-    request: Request, store: StoreDep, transport: TransportDep, folder: DataFolderDep
+    request: Request, store: RunsAndStudiesDep, transport: TransportDep, folder: DataFolderDep
 ) -> StudyService:
     """The app's study service (made on first use on the whole store: it keeps Optuna's
     storage open), bound to the caller's project's view of the store and data folder."""

@@ -80,8 +80,20 @@ class RunsAndRegistry(Runs, Registry, Protocol):
     """Runs and the model registry: a run's model registered, a version's prediction job."""
 
 
+class RunsAndChat(Runs, Chat, Protocol):
+    """Runs and the project's chat turns: a nightly pass over the turns queued."""
+
+
+class RunsAndExamples(Runs, Examples, Protocol):
+    """Runs and an expert's examples: a fine-tune on its approved examples queued."""
+
+
 class RunsAndCompare(Runs, Compare, Protocol):
     """Runs and their curves side by side: runs compared."""
+
+
+class RunsAndStudies(Runs, Studies, Protocol):
+    """Studies and their trials' runs: a study created, deleted or stopped."""
 
 
 class RunsAndStreams(Runs, Streams, Protocol):
@@ -112,14 +124,17 @@ __all__ = [
     "Registry",
     "RunLeases",
     "Runs",
+    "RunsAndChat",
     "RunsAndCompare",
     "RunsAndDataFiles",
     "RunsAndEvents",
+    "RunsAndExamples",
     "RunsAndLeases",
     "RunsAndMetrics",
     "RunsAndMlflowGroups",
     "RunsAndRegistry",
     "RunsAndStreams",
+    "RunsAndStudies",
     "Streams",
     "Studies",
 ]
