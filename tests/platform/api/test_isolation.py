@@ -40,7 +40,7 @@ from azuraforge.platform.api.app import API_PREFIX, create_app
 from azuraforge.platform.blobs import BlobCache, open_blobs
 from azuraforge.platform.jobs.files import DataFolder
 from azuraforge.platform.jobs.kinds import job_kinds
-from azuraforge.platform.jobs.runner import Supervision
+from azuraforge.platform.jobs.supervision import Supervision
 from azuraforge.platform.jobs.transport import LocalTransport
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.services import predictions, registry

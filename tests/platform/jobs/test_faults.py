@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from azuraforge.platform.jobs.context import SPOOL_NAME
-from azuraforge.platform.jobs.runner import Supervision
+from azuraforge.platform.jobs.supervision import Supervision
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from azuraforge.platform.blobs import open_blobs
-from azuraforge.platform.jobs.runner import Supervision, execute, supervise
+from azuraforge.platform.jobs.runner import execute
+from azuraforge.platform.jobs.supervision import Supervision, supervise
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Lease, Store
 from azuraforge.system_metrics import NAMES, PROCESS_RSS

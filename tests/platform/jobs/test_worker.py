@@ -17,7 +17,7 @@ import pytest
 from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.kinds import KIND_GROUP, JobHost
 from azuraforge.platform.jobs.local import WORKER_MODULE, settings_environment
-from azuraforge.platform.jobs.runner import Supervision
+from azuraforge.platform.jobs.supervision import Supervision
 from azuraforge.platform.jobs.worker import Worker, sweep_kinds, worker_name
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store

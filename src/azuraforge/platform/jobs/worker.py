@@ -30,7 +30,7 @@ from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.run_files import drop_ended_folders, keep_left_files, left_folders
-from azuraforge.platform.jobs.runner import Supervision, supervise
+from azuraforge.platform.jobs.supervision import Supervision, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.prometheus import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
