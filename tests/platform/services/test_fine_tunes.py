@@ -5,7 +5,8 @@ import pytest
 
 from azuraforge.errors import ReferenceNotFoundError
 from azuraforge.platform.services.assist_backends import DEFAULT_BACKEND
-from azuraforge.platform.services.fine_tunes import base_backend, code_runner
+from azuraforge.platform.services.fine_tune_judging import code_runner
+from azuraforge.platform.services.fine_tunes import base_backend
 from azuraforge.platform.settings import AssistBackend, Settings
 
 
