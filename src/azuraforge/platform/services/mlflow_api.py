@@ -40,20 +40,6 @@ from azuraforge.platform.services.mlflow_filter import (
     RUN_NAME,
     STATUS_OF,
 )
-
-# The parsers are read from here by api/routes/mlflow.py too (explicit re-exports).
-from azuraforge.platform.services.mlflow_filter import (
-    parse_experiment_filter as parse_experiment_filter,
-)
-from azuraforge.platform.services.mlflow_filter import (
-    parse_experiment_order as parse_experiment_order,
-)
-from azuraforge.platform.services.mlflow_filter import (
-    parse_filter as parse_filter,
-)
-from azuraforge.platform.services.mlflow_filter import (
-    parse_order as parse_order,
-)
 from azuraforge.platform.store import ExperimentRecord
 from azuraforge.platform.store.interfaces import MlflowGroups, RunsAndMlflowGroups
 from azuraforge.platform.store.mlflow import (

@@ -29,9 +29,6 @@ from azuraforge.platform.store.experiment_query import (
     matching_page,
     metric_keys,
 )
-from azuraforge.platform.store.experiment_query import (
-    MAX_PAGE as MAX_PAGE,  # still read from here by api/routes/studies.py
-)
 from azuraforge.platform.store.groups import read_mlflow_experiments
 from azuraforge.platform.store.models import (
     Experiment,

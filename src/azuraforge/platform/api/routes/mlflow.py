@@ -63,10 +63,6 @@ from azuraforge.platform.services.mlflow_api import (
     page_offset,
     page_token,
     paged,
-    parse_experiment_filter,
-    parse_experiment_order,
-    parse_filter,
-    parse_order,
     run_id_of,
     run_info,
     run_json,
@@ -80,6 +76,12 @@ from azuraforge.platform.services.mlflow_artifacts import (
     list_folder,
     locate,
     writable_run,
+)
+from azuraforge.platform.services.mlflow_filter import (
+    parse_experiment_filter,
+    parse_experiment_order,
+    parse_filter,
+    parse_order,
 )
 from azuraforge.platform.services.mlflow_models import runs_io_json
 from azuraforge.platform.store.interfaces import MlflowGroups, MlflowModels, MlflowRuns

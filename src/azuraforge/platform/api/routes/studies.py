@@ -41,7 +41,7 @@ from azuraforge.platform.services.study_views import (
     TrialQueryError,
     TrialSort,
 )
-from azuraforge.platform.store.experiments import MAX_PAGE
+from azuraforge.platform.store.experiment_query import MAX_PAGE
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 ERRORS = error_responses()
