@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from azuraforge.platform.store import Store
-from azuraforge.platform.store.interfaces import JobView, ProjectView
+from azuraforge.platform.store.interfaces import JobView, LeaseWrites, ProjectView
 from azuraforge.platform.store.scope.views import JobStore, ProjectStore
 
 SERVER_WIDE = frozenset({
@@ -39,23 +39,6 @@ NOT_FOR_REQUESTS = frozenset({
 })  # fmt: skip
 """Methods of workers and of the server's own tasks, which work across projects, and the
 store's own (``close``, ``not_found``, the lookups inside its transactions)."""
-NOT_FOR_JOBS = frozenset({
-    "claim", "claim_job", "claim_next", "close", "count_jobs", "create_server_key",
-    "create_server_settings", "find_server_settings", "list_server_settings",
-    "server_settings_version",
-    "delete_lapsed_duties",
-    "delete_login_failures", "delete_login_failures_before", "delete_server_keys_before",
-    "due_jobs", "find_login_failures", "get_server_id", "get_session_name", "hold_duty",
-    "list_deliveries", "list_duties", "list_due_deliveries", "list_running", "list_server_keys",
-    "list_unregistered_changes", "list_waiting_jobs", "list_watched_streams", "not_found",
-    "oldest_queued", "project_id", "project_name", "project_of", "reap_expired",
-    "release_duty", "set_alert", "set_change_version", "set_delivery", "set_login_failures",
-    "stalled_studies",
-})  # fmt: skip
-"""Methods refused to requests that a job may not call either: the server's own tasks across
-projects (claims, the reaper, the keepers, their duties, sign-in throttles, the server's
-keys, the metrics' census), the store's own. The rest of :data:`NOT_FOR_REQUESTS` write
-through a lease, which a job may do on its own."""
 _CHECKED_IDS = ("experiment_id", "run_id", "experiment_ids", "study_id", "study", "studies")
 """Parameters naming a run or a study (or holding a study's record) that a view checks."""
 
@@ -78,6 +61,13 @@ def interface_methods(interface: type) -> set[str]:
         for name, member in vars(cls).items()
         if inspect.isfunction(member) and not name.startswith("_")
     }
+
+
+NOT_FOR_JOBS = NOT_FOR_REQUESTS - interface_methods(LeaseWrites)
+"""Methods refused to requests that a job may not call either: all but the writes through a
+lease (:class:`~azuraforge.platform.store.interfaces.LeaseWrites`), which a job may do on its
+own lease — the server's own tasks across projects (claims, the reaper, the keepers, their
+duties, sign-in throttles, the server's keys, the metrics' census) and the store's own."""
 
 
 def rule_kept(view: type, name: str, method: Callable[..., Any]) -> bool:
