@@ -37,11 +37,9 @@ from azuraforge.platform.store import QueryError, Store
 from azuraforge.platform.store.interfaces import (
     Access,
     Chat,
-    Compare,
     DataFiles,
     Events,
     Examples,
-    Metrics,
     MlflowGroups,
     MlflowModels,
     MlflowRuns,
@@ -137,9 +135,7 @@ RunsAndChatDep = Annotated[RunsAndChat, Depends(get_store)]
 RunsAndExamplesDep = Annotated[RunsAndExamples, Depends(get_store)]
 RunsAndStreamsDep = Annotated[RunsAndStreams, Depends(get_store)]
 RunsAndStudiesDep = Annotated[RunsAndStudies, Depends(get_store)]
-MetricsDep = Annotated[Metrics, Depends(get_store)]
 EventsDep = Annotated[Events, Depends(get_store)]
-CompareDep = Annotated[Compare, Depends(get_store)]
 RegistryDep = Annotated[Registry, Depends(get_store)]
 StudiesDep = Annotated[Studies, Depends(get_store)]
 StreamsDep = Annotated[Streams, Depends(get_store)]
