@@ -145,10 +145,13 @@ def dashboard_settings(home: Path, database: Path) -> Settings:
     """The settings of a dashboard's serve (and of any worker beside it) on ``database``: the
     short ones, but for workers that look for a queued run five times a second, not twenty
     (a person at a page does not see the difference; two idle workers took 6 % of a core),
-    and an echo backend for the chat."""
+    leases of the default's length (no test here waits for a reaping, and a 2 s lease lapsed
+    between renewals on a loaded CI machine, losing a run a module needed), and an echo
+    backend for the chat."""
     (home / "data").mkdir(parents=True, exist_ok=True)
     return short_settings(f"sqlite:///{database}", home, data_dir=home / "data",
-                          poll_interval=0.2, assist_backends=[ECHO])  # fmt: skip
+                          poll_interval=0.2, heartbeat_interval=5.0, lease_ttl=25.0,
+                          assist_backends=[ECHO])  # fmt: skip
 
 
 def start_dashboard(
