@@ -283,6 +283,7 @@ KERNELS = {  # name: (input shapes, the kernel applied to tensors of those shape
     "conv2d": (CONV, conv2d),
     "conv2d stride 2 padding 1": (CONV, lambda x, w, b: conv2d(x, w, b, stride=2, padding=1)),
     "first-layer conv2d (one channel)": ([(64, 1, 28, 28), (32, 1, 3, 3)], conv2d),
+    "conv2d over several chunks": ([(16, 40, 30, 30), (8, 40, 5, 5), (8,)], conv2d),
     "max_pool2d": (IMAGE, lambda x: max_pool2d(x, 2)),
     "max_pool2d overlapping, with ties": (IMAGE, lambda x: max_pool2d(x, 3, stride=2)),
     "avg_pool2d": (IMAGE, lambda x: avg_pool2d(x, (2, 3), stride=(1, 2))),

@@ -5,6 +5,7 @@ import pytest
 
 from azuraforge.core import Tensor
 from azuraforge.core import functional as F
+from azuraforge.core.fused import conv
 from azuraforge.errors import InvalidParameterError, ShapeError
 from tests.helpers import (
     check_gradients,
@@ -47,6 +48,24 @@ def test_conv2d_matches_torch(stride, padding, bias, dtype):
     out = F.conv2d(*ours, stride=stride, padding=padding)
     expected = torch_functional.conv2d(*theirs, stride=stride, padding=padding)
     pairs = list(zip(["input", "weight", "bias"], ours, theirs, strict=False))
+    compare_with_torch(out, expected, pairs, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("stride", "padding"), [(1, 2), (2, (1, 0))])
+def test_conv2d_over_several_chunks_matches_torch(stride, padding, dtype):
+    # A 5x5 kernel over 40 channels: the receptive fields of one output row of the batch take
+    # about CHUNK_BYTES, so the fields are copied, multiplied and added back a few rows at a
+    # time, the chunks' input rows overlapping
+    arrays = [rng(9).normal(size=(16, 40, 30, 30)), rng(10).normal(size=(8, 40, 5, 5))]
+    arrays.append(rng(11).normal(size=(8,)))
+    fields_bytes = 40 * 25 * 30 * 30 * 16 * np.dtype(dtype).itemsize
+    assert fields_bytes > 10 * conv.CHUNK_BYTES
+    ours = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    theirs = [to_torch(a.astype(dtype), requires_grad=True) for a in arrays]
+    out = F.conv2d(*ours, stride=stride, padding=padding)
+    expected = torch_functional.conv2d(*theirs, stride=stride, padding=padding)
+    pairs = list(zip(["input", "weight", "bias"], ours, theirs, strict=True))
     compare_with_torch(out, expected, pairs, dtype)
 
 

@@ -5,16 +5,23 @@ The API is NCHW, like PyTorch; the memory behind it is batch-innermost, ``(C, H,
 inner loop of these kernels, and of the element-wise layers between them (ReLU), runs over
 ``N`` contiguous values instead of one short row of a small feature map.
 
-Convolution is im2col + one GEMM: the receptive fields of the whole batch are the columns of
-a ``(C*KH*KW, OH*OW*N)`` matrix, and ``weight (F, C*KH*KW) @ columns`` is the output in
-``(F, OH, OW, N)`` memory, returned as an NCHW view. Backward is two GEMMs and a col2im that
+Convolution is im2col + GEMM, a chunk of output rows at a time: the receptive fields of a few
+output rows of the whole batch are the columns of a ``(C*KH*KW, rows*OW*N)`` matrix of about
+:data:`CHUNK_BYTES`, and ``weight (F, C*KH*KW) @ fields`` is those rows of the output in
+``(F, OH, OW, N)`` memory, returned as an NCHW view. The fields never exist for the whole
+batch at once: the product reads each chunk while it is still in cache, and the backward pass
+copies them again from the saved input (a ninth of their size for a 3x3 kernel) instead of
+keeping them from step to step. Backward is the weight's product over the same chunks, and
+for the input ``weight.T @ grad`` a few input channels at a time, followed by a col2im that
 adds each kernel offset's slice back (``KH * KW`` strided adds). Pooling is a running maximum
 (or sum) over the ``KH * KW`` strided views of the input, with no window copies.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,6 +66,51 @@ def _check_nchw(x: Tensor, what: str) -> None:
         )
 
 
+CHUNK_BYTES = 1 << 21  # receptive fields copied at a time: the product reads them from cache
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A convolution's shapes: ``kernel`` (KH, KW), ``strides``, output ``out_hw``."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    out_hw: tuple[int, int]
+
+    def fields(self, data: np.ndarray, rows: slice, into: np.ndarray) -> np.ndarray:
+        """The receptive fields of output ``rows`` of (C, H, W, N) ``data``, copied into the
+        front of ``into``: a (C*KH*KW, rows*OW*N) matrix."""
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        top, bottom = rows.start * sh, (rows.stop - 1) * sh + kh
+        windows = sliding_window_view(data[:, top:bottom], (kh, kw), axis=(1, 2))
+        channels, n = data.shape[0], data.shape[3]
+        shape = (channels, kh, kw, rows.stop - rows.start, self.out_hw[1], n)
+        cols = into[: math.prod(shape)].reshape(shape)
+        cols[...] = windows[:, ::sh, ::sw].transpose(0, 4, 5, 1, 2, 3)
+        return cols.reshape(channels * kh * kw, -1)
+
+    def per_row(self, channels: int, n: int) -> int:
+        """Elements of the receptive fields of one output row over ``channels``."""
+        return channels * self.kernel[0] * self.kernel[1] * self.out_hw[1] * n
+
+    def add_back(self, cols: np.ndarray, into: np.ndarray, rows: slice) -> None:
+        """Add the fields' gradient ``cols`` of output ``rows`` to (C, H, W, N) ``into``
+        (col2im): one strided add for each kernel offset."""
+        (kh, kw), count = self.kernel, rows.stop - rows.start
+        cols = cols.reshape(into.shape[0], kh, kw, count, self.out_hw[1], into.shape[3])
+        below = into[:, rows.start * self.strides[0] :]
+        for i, j in _offsets(self.kernel):
+            _offset(below, i, j, (count, self.out_hw[1]), self.strides)[...] += cols[:, i, j]
+
+
+def _chunks(rows: slice, per_row: int, itemsize: int) -> tuple[list[slice], int]:
+    """``rows`` cut into chunks of about :data:`CHUNK_BYTES` at ``per_row`` elements a row,
+    and the elements of the largest chunk."""
+    per_chunk = max(1, min(rows.stop - rows.start, CHUNK_BYTES // (per_row * itemsize)))
+    starts = range(rows.start, rows.stop, per_chunk)
+    return [slice(a, min(a + per_chunk, rows.stop)) for a in starts], per_chunk * per_row
+
+
 def conv2d(
     x: Tensor,
     weight: Tensor,
@@ -75,20 +127,11 @@ def conv2d(
     >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2)))).shape
     (1, 1, 2, 2)
     """
-    _check_nchw(x, "conv2d")
-    if weight.ndim != 4:
-        raise ShapeError(
-            f"conv2d weight must have shape (out_channels, in_channels, kh, kw), "
-            f"got {weight.shape}"
-        )
-    filters, channels, kh, kw = weight.shape
-    if bias is not None and bias.shape != (filters,):
-        raise ShapeError(f"conv2d bias must have shape ({filters},), got {bias.shape}")
-    if x.shape[1] != channels:
-        raise ShapeError(f"conv2d: weight expects {channels} input channels, got input {x.shape}")
+    _check_conv_shapes(x, weight, bias)
+    filters, _, kh, kw = weight.shape
     strides = pair(stride, "stride")
     ph, pw = pair(padding, "padding", minimum=0)
-    data = x.data.transpose(1, 2, 3, 0)
+    data = _batch_inner(x.data)
     if ph or pw:
         data = np.pad(data, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     _, height, width, n = data.shape
@@ -96,85 +139,125 @@ def conv2d(
         _output_size(height, kh, strides[0], "conv2d"),
         _output_size(width, kw, strides[1], "conv2d"),
     )
-    cols = workspace.empty((channels, kh, kw, *out_hw, n), data.dtype)
-    dtype = np.result_type(data.dtype, weight.dtype)
-    out = workspace.empty((filters, *out_hw, n), dtype)
-    lhs = weight.data.reshape(filters, -1)
-    rhs, result = cols.reshape(lhs.shape[1], -1), out.reshape(filters, -1)
+    geometry = _Geometry((kh, kw), strides, out_hw)
+    out = workspace.empty((filters, *out_hw, n), np.result_type(data.dtype, weight.dtype))
+    lhs, result = weight.data.reshape(filters, -1), out.reshape(filters, -1)
     row = out_hw[1] * n  # columns of one output row
 
     def output_rows(rows: slice) -> None:
-        a, b = rows.start, rows.stop
-        top, bottom = a * strides[0], (b - 1) * strides[0] + kh
-        windows = sliding_window_view(data[:, top:bottom], (kh, kw), axis=(1, 2))
-        cols[:, :, :, a:b] = windows[:, :: strides[0], :: strides[1]].transpose(0, 4, 5, 1, 2, 3)
-        block = result[:, a * row : b * row]
-        np.matmul(lhs, rhs[:, a * row : b * row], out=block)
-        if bias is not None:
-            block += bias.data[:, None]
+        chunks, size = _chunks(rows, geometry.per_row(*data.shape[::3]), data.itemsize)
+        scratch = _scratch(size, data.dtype)
+        for part in chunks:
+            block = result[:, part.start * row : part.stop * row]
+            np.matmul(lhs, geometry.fields(data, part, scratch), out=block)
+            if bias is not None:
+                block += bias.data[:, None]
 
     parallel_for(output_rows, out_hw[0], min_items(filters * row))
     parents = (x, weight) if bias is None else (x, weight, bias)
-    saved = (cols, weight.data, data.shape, strides, (ph, pw))
+    saved = (data, weight.data, geometry, (ph, pw))
     return Tensor._from_op(_nchw(out), "conv2d", parents, *saved)
 
 
-def _col2im(cols: np.ndarray, out: np.ndarray, stride: tuple[int, int]) -> None:
-    """Add every receptive field's gradient back: (C, KH, KW, OH, OW, N) -> out (C, H, W, N)."""
-    out[...] = 0
-    for i, j in _offsets(cols.shape[1:3]):
-        _offset(out, i, j, cols.shape[3:5], stride)[...] += cols[:, i, j]
+def _scratch(elements: int, dtype: Any) -> np.ndarray:
+    """A flat buffer for one chunk: of :data:`CHUNK_BYTES` whenever the chunk fits, so that
+    the forward and both backward products of every layer share this thread's one buffer."""
+    itemsize = np.dtype(dtype).itemsize
+    return workspace.empty((max(elements, CHUNK_BYTES // itemsize),), dtype)
+
+
+def _check_conv_shapes(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    _check_nchw(x, "conv2d")
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"conv2d weight must have shape (out_channels, in_channels, kh, kw), "
+            f"got {weight.shape}"
+        )
+    filters, channels = weight.shape[:2]
+    if bias is not None and bias.shape != (filters,):
+        raise ShapeError(f"conv2d bias must have shape ({filters},), got {bias.shape}")
+    if x.shape[1] != channels:
+        raise ShapeError(f"conv2d: weight expects {channels} input channels, got input {x.shape}")
 
 
 @register_gradient("conv2d")
 def _conv2d_backward(
     needs: Needs,
     grad: np.ndarray,
-    cols: np.ndarray,
+    data: np.ndarray,
     weight: np.ndarray,
-    padded_shape: tuple[int, ...],
-    stride: tuple[int, int],
+    geometry: _Geometry,
     padding: tuple[int, int],
 ) -> Grads:
-    filters, channels, kh, kw = weight.shape
-    grad_rows = _batch_inner(grad).reshape(filters, -1)
-    fields = cols.reshape(channels * kh * kw, -1)
-    dtype = np.result_type(grad_rows.dtype, cols.dtype)
+    grad_rows = _batch_inner(grad).reshape(weight.shape[0], -1)
+    dtype = np.result_type(grad_rows.dtype, data.dtype)
     grad_x = grad_w = grad_b = None
     if needs[0]:
-        padded = workspace.empty(padded_shape, dtype)
-        lhs = weight.reshape(filters, -1)
-
-        def input_channels(part: slice) -> None:
-            rows = slice(part.start * kh * kw, part.stop * kh * kw)
-            grad_cols = workspace.empty((rows.stop - rows.start, grad_rows.shape[1]), dtype)
-            np.matmul(lhs[:, rows].T, grad_rows, out=grad_cols)
-            _col2im(grad_cols.reshape(-1, *cols.shape[1:]), padded[part], stride)
-
-        parallel_for(input_channels, channels, min_items(kh * kw * grad_rows.shape[1]))
+        padded = _input_grad(grad_rows, weight, data.shape, geometry, dtype)
         ph, pw = padding
         grad_x = _nchw(padded[:, ph : padded.shape[1] - ph, pw : padded.shape[2] - pw])
     if needs[1] or len(needs) == 3:
-        grad_w, grad_b = _weight_and_bias_grads(grad_rows, fields, dtype)
+        grad_w, grad_b = _weight_and_bias_grads(grad_rows, data, geometry, dtype)
         grad_w = grad_w.reshape(weight.shape) if needs[1] else None
     return (grad_x, grad_w, grad_b)[: len(needs)]
 
 
+def _input_grad(
+    grad_rows: np.ndarray,
+    weight: np.ndarray,
+    padded_shape: tuple[int, ...],
+    geometry: _Geometry,
+    dtype: Any,
+) -> np.ndarray:
+    """The gradient of the (padded) input, (C, H, W, N), each thread on its own input
+    channels: ``weight.T @ grad`` for a chunk of output rows at a time (about
+    :data:`CHUNK_BYTES` of fields' gradients), added back into those rows by col2im."""
+    filters, channels, kh, kw = weight.shape
+    padded = workspace.empty(padded_shape, dtype)
+    lhs = weight.reshape(filters, -1)
+    row = geometry.out_hw[1] * padded_shape[3]
+
+    def input_channels(part: slice) -> None:
+        into, lhs_part = padded[part], lhs[:, part.start * kh * kw : part.stop * kh * kw].T
+        into[...] = 0
+        per_row = geometry.per_row(part.stop - part.start, padded_shape[3])
+        chunks, size = _chunks(slice(0, geometry.out_hw[0]), per_row, padded.itemsize)
+        scratch = _scratch(size, dtype)
+        for rows in chunks:
+            cols = scratch[: (rows.stop - rows.start) * per_row].reshape(len(lhs_part), -1)
+            np.matmul(lhs_part, grad_rows[:, rows.start * row : rows.stop * row], out=cols)
+            geometry.add_back(cols, into, rows)
+
+    parallel_for(input_channels, channels, min_items(kh * kw * grad_rows.shape[1]))
+    return padded
+
+
 def _weight_and_bias_grads(
-    grad_rows: np.ndarray, fields: np.ndarray, dtype: Any
+    grad_rows: np.ndarray, data: np.ndarray, geometry: _Geometry, dtype: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """``grad_rows @ fields.T`` (F, C*KH*KW) and ``grad_rows.sum(1)`` (F,), summed over
-    pieces of the output positions: every piece is a full-width GEMM, even when C*KH*KW is
-    as small as a first layer's 9."""
+    pieces of the output rows, the fields copied again a chunk at a time from the input:
+    every piece is a full-width GEMM, even when C*KH*KW is as small as a first layer's 9."""
+    row = geometry.out_hw[1] * data.shape[3]
 
-    def positions(part: slice) -> np.ndarray:
-        rows = grad_rows[:, part]
-        # (fields @ rows.T).T: OpenBLAS runs this orientation ~17 % faster (conv2 of the
-        # benchmark's CNN: 4.8 vs 5.8 ms on one thread)
-        return np.hstack([(fields[:, part] @ rows.T).T, rows.sum(axis=1, keepdims=True)])
+    def output_rows(rows: slice) -> np.ndarray:
+        chunks, size = _chunks(rows, geometry.per_row(*data.shape[::3]), data.itemsize)
+        scratch = _scratch(size, data.dtype)
 
-    per_position = grad_rows.shape[0] * fields.shape[0]
-    both = parallel_sum(positions, grad_rows.shape[1], min_items(per_position))
+        def product(part: slice) -> np.ndarray:
+            fields = geometry.fields(data, part, scratch)
+            piece = grad_rows[:, part.start * row : part.stop * row]
+            # (fields @ piece.T).T: OpenBLAS runs this orientation ~17 % faster (conv2 of
+            # the benchmark's CNN: 4.8 vs 5.8 ms on one thread)
+            return np.hstack([(fields @ piece.T).T, piece.sum(axis=1, keepdims=True)])
+
+        total = product(chunks[0])
+        for part in chunks[1:]:
+            total += product(part)
+        return total
+
+    per_row = grad_rows.shape[0] * data.shape[0] * math.prod(geometry.kernel) * row
+    both = parallel_sum(output_rows, geometry.out_hw[0], min_items(per_row))
     return both[:, :-1].astype(dtype, copy=False), both[:, -1]
 
 
