@@ -7,6 +7,7 @@ import inspect
 import itertools
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -144,6 +145,26 @@ def test_a_restored_state_continues_exactly_through_json(name: str):
             reference.n_detections,
             reference.n_warnings,
         )
+
+
+OLD_STATES = Path(__file__).parent / "data" / "drift_states_before_67.json"
+"""State dicts that the detectors wrote before issue 67 (their update inlined, ADWIN's
+bucket variances dropped), each at a cut of ``stepped(seed) * 2`` in a cool-down or not:
+written by the code at ``written_by`` on the detector of ``params``."""
+
+
+def test_a_state_written_before_issue_67_still_loads_and_continues_exactly():
+    cases = json.loads(OLD_STATES.read_text())["cases"]
+    assert {case["detector"] for case in cases} == set(MAKERS) and len(cases) == 20
+    for case in cases:
+        kind = ADWIN if case["detector"] == "ADWIN" else MAKERS[case["detector"]]
+        stream = stepped(case["detector"], case["seed"]) * 2
+        reference = kind(**case["params"])
+        expected = flags(reference, stream)
+        restored = kind(**case["params"])
+        restored.load_state_dict(case["state"])
+        assert flags(restored, stream[case["cut"] + 1 :]) == expected[case["cut"] + 1 :], case
+        assert restored.state_dict() == reference.state_dict()
 
 
 def test_a_state_dict_is_a_copy_and_a_foreign_state_is_refused():

@@ -12,6 +12,9 @@ from typing import Any, ClassVar
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream.base import check_integer
 
+PUBLIC = ("drift_detected", "warning_detected", "n_detections", "n_warnings")
+"""The state dict's keys that are public attributes under the same name."""
+
 
 class DriftDetector(ABC):
     """A detector of change in a stream of numbers, updated one value at a time.
@@ -37,50 +40,45 @@ class DriftDetector(ABC):
     - Every constructor argument is stored unchanged under its own name; a bad one raises
       :class:`InvalidParameterError` naming its value.
 
-    A detector defines ``_reset`` (start its statistics over), ``_step(x)`` (learn ``x``;
-    whether the drift and warning tests pass) and adds the names of its statistics to
-    ``_STATE``; ``update`` does the rest.
+    The flags and counters are plain attributes that :meth:`update` sets (read them, do not
+    set them). A detector defines ``update`` itself, written out in full because a method
+    call per value is a large share of its cost: take the value (``_as_number`` when it is
+    not a plain float), ``_clear`` the last update's flags when it warned, learn the value
+    and, when the warning test passes, ``_signal`` it. It also defines ``_reset`` (start its
+    statistics over) and ``_count`` (the updates since they started over), and adds the
+    names of its statistics to ``_STATE``.
     """
 
-    _STATE: ClassVar[tuple[str, ...]] = (
-        "drift_detected",
-        "warning_detected",
-        "n_detections",
-        "n_warnings",
-        "quiet",
-    )
-    """The state dict's keys: each is the attribute of the same name with a leading ``_``."""
+    _STATE: ClassVar[tuple[str, ...]] = (*PUBLIC, "quiet")
+    """The state dict's keys: those of :data:`PUBLIC` are the attributes of the same name,
+    ``quiet`` the updates of cool-down left, and each other key the attribute of the same
+    name with a leading ``_``."""
+
+    _LEGACY: ClassVar[tuple[str, ...]] = ()
+    """Keys that older state dicts hold and loading ignores (statistics no longer kept)."""
+
+    drift_detected: bool
+    """Whether the last update signalled a drift."""
+    warning_detected: bool
+    """Whether the last update signalled a warning (it does with every drift)."""
+    n_detections: int
+    """How many updates signalled a drift so far."""
+    n_warnings: int
+    """How many updates signalled a warning so far (drifts included)."""
 
     def __init__(self, cooldown: int) -> None:
         check_integer(self, "cooldown", cooldown, least=0)
         self.cooldown = cooldown
-        self._drift_detected = False
-        self._warning_detected = False
-        self._n_detections = 0
-        self._n_warnings = 0
-        self._quiet = 0  # updates of cool-down left
+        self.drift_detected = False
+        self.warning_detected = False
+        self.n_detections = 0
+        self.n_warnings = 0
+        # Drifts are held back while _count() is at most this: the cool-down counted from
+        # the restart that follows a drift (0: none held back).
+        self._quiet_until = 0
         self._reset()
 
-    @property
-    def drift_detected(self) -> bool:
-        """Whether the last update signalled a drift."""
-        return self._drift_detected
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last update signalled a warning (it does with every drift)."""
-        return self._warning_detected
-
-    @property
-    def n_detections(self) -> int:
-        """How many updates signalled a drift so far."""
-        return self._n_detections
-
-    @property
-    def n_warnings(self) -> int:
-        """How many updates signalled a warning so far (drifts included)."""
-        return self._n_warnings
-
+    @abstractmethod
     def update(self, value: float) -> None:
         """Take the next value; then read :attr:`drift_detected` and :attr:`warning_detected`.
 
@@ -94,25 +92,11 @@ class DriftDetector(ABC):
         InvalidParameterError
             If ``value`` is not a finite number (or, for :class:`DDM`, not 0 or 1).
         """
-        x = self._as_number(value)
-        if self._drift_detected:
-            self._reset()
-        drift, warning = self._step(x)
-        if self._quiet:
-            self._quiet -= 1
-            drift = False
-        self._drift_detected = drift
-        self._warning_detected = warning
-        if warning:  # every drift comes with a warning
-            self._n_warnings += 1
-            if drift:
-                self._n_detections += 1
-                self._quiet = self.cooldown
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`update` depends on besides the parameters, as JSON-compatible
         values (a copy: later updates do not change it)."""
-        return {name: copy.deepcopy(getattr(self, f"_{name}")) for name in self._STATE}
+        return {name: copy.deepcopy(self._state_value(name)) for name in self._STATE}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``, a :meth:`state_dict` of this kind of detector.
@@ -123,7 +107,7 @@ class DriftDetector(ABC):
             If ``state`` lacks a key of this detector's state or has one it does not know.
         """
         missing = [name for name in self._STATE if name not in state]
-        unknown = [name for name in state if name not in self._STATE]
+        unknown = [name for name in state if name not in self._STATE + self._LEGACY]
         if missing or unknown:
             kind = type(self).__name__
             wrong = [
@@ -135,12 +119,22 @@ class DriftDetector(ABC):
                 f"{kind}: the state {' and '.join(wrong)}; load what {kind}.state_dict() gave"
             )
         for name in self._STATE:
-            setattr(self, f"_{name}", copy.deepcopy(state[name]))
+            if name != "quiet":
+                setattr(self, name if name in PUBLIC else f"_{name}", copy.deepcopy(state[name]))
+        self._resume(state["quiet"])
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self)).parameters
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in params)
         return f"{type(self).__name__}({shown})"
+
+    def _state_value(self, name: str) -> Any:
+        if name in PUBLIC:
+            return getattr(self, name)
+        if name == "quiet":
+            held = self._quiet_until
+            return held if self.drift_detected else max(0, held - self._count())
+        return getattr(self, f"_{name}")
 
     def _as_number(self, value: float) -> float:
         """``value`` as a float, or an error when it is not a finite number."""
@@ -153,11 +147,33 @@ class DriftDetector(ABC):
             f"{type(self).__name__}: update takes a finite number, got {value!r}"
         )
 
+    def _resume(self, quiet: int) -> None:
+        """Derive what the state dict does not hold, after loading the rest of it: the end
+        of the cool-down, from the ``quiet`` updates of it left."""
+        # After a drift the cool-down counts from the restart that the next update does.
+        self._quiet_until = quiet if self.drift_detected or not quiet else self._count() + quiet
+
+    def _clear(self) -> None:
+        """Lower the last update's flags, and start over after a drift."""
+        if self.drift_detected:
+            self._reset()
+            self.drift_detected = False
+        self.warning_detected = False
+
+    def _signal(self, drift: bool) -> None:
+        """The warning test passed, and the drift test if ``drift``: raise the flags, count
+        them, hold the drift back in a cool-down and start one after it."""
+        self.warning_detected = True
+        self.n_warnings += 1
+        if drift and self._count() > self._quiet_until:
+            self.drift_detected = True
+            self.n_detections += 1
+            self._quiet_until = self.cooldown
+
     @abstractmethod
     def _reset(self) -> None:
         """Start the statistics over (not the flags, counters or cool-down)."""
 
     @abstractmethod
-    def _step(self, x: float) -> tuple[bool, bool]:
-        """Learn ``x``; whether the drift test and the warning test pass now (the drift test
-        never passes without the warning test)."""
+    def _count(self) -> int:
+        """The values learned since the statistics last started over."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from math import sqrt
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.stream.base import check_integer, check_number
@@ -83,11 +83,30 @@ class DDM(DriftDetector):
         self.drift_threshold = drift_threshold
         super().__init__(cooldown)
 
+    def update(self, value: float) -> None:
+        if value.__class__ is not int or value not in (0, 1):
+            value = self._as_number(value)
+        if self.warning_detected:
+            self._clear()
+        n = self._n = self._n + 1
+        p = self._p = self._p + (1.0 / n) * (value - self._p)  # River's running mean
+        s = sqrt(p * (1 - p) / n)
+        if n <= self.warm_start:
+            return
+        level = p + s
+        if n == self.warm_start + 1 or level <= self._p_min + self._s_min:
+            self._p_min, self._s_min = p, s
+        if level > self._p_min + self.warning_threshold * self._s_min:
+            self._signal(level > self._p_min + self.drift_threshold * self._s_min)
+
     def _reset(self) -> None:
         self._n = 0
         self._p = 0.0
         self._p_min = 0.0  # with s_min, set at the first value after the warm-up
         self._s_min = 0.0
+
+    def _count(self) -> int:
+        return self._n
 
     def _as_number(self, value: float) -> float:
         if value not in (0, 1):
@@ -95,17 +114,3 @@ class DDM(DriftDetector):
                 f"DDM: update takes 1 (an error) or 0 (a right prediction), got {value!r}"
             )
         return float(value)
-
-    def _step(self, x: float) -> tuple[bool, bool]:
-        n = self._n = self._n + 1
-        p = self._p = self._p + (1.0 / n) * (x - self._p)  # River's running mean
-        s = math.sqrt(p * (1 - p) / n)
-        if n <= self.warm_start:
-            return False, False
-        if n == self.warm_start + 1 or p + s <= self._p_min + self._s_min:
-            self._p_min, self._s_min = p, s
-        level = p + s
-        return (
-            level > self._p_min + self.drift_threshold * self._s_min,
-            level > self._p_min + self.warning_threshold * self._s_min,
-        )

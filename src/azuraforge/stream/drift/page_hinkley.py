@@ -120,7 +120,30 @@ class PageHinkley(DriftDetector):
         self.mode = mode
         self.warning_threshold = warning_threshold
         self._warning_level = threshold / 2 if warning_threshold is None else warning_threshold
+        self._watch_up, self._watch_down = mode != "down", mode != "up"
         super().__init__(cooldown)
+
+    def update(self, value: float) -> None:
+        if value.__class__ is not float or value - value:  # x - x is 0.0 when x is finite
+            value = self._as_number(value)
+        if self.warning_detected:
+            self._clear()
+        n = self._n = self._n + 1
+        mean = self._mean = self._mean + (1.0 / n) * (value - self._mean)  # River's mean
+        deviation = value - mean
+        up = self._sum_increase = self.alpha * self._sum_increase + deviation - self.delta
+        down = self._sum_decrease = self.alpha * self._sum_decrease + deviation + self.delta
+        if up < self._min_increase:
+            self._min_increase = up
+        if down > self._max_decrease:
+            self._max_decrease = down
+        if n < self.min_instances:
+            return
+        change = up - self._min_increase if self._watch_up else 0.0
+        if self._watch_down and self._max_decrease - down > change:
+            change = self._max_decrease - down
+        if change > self._warning_level:
+            self._signal(change > self.threshold)
 
     def _reset(self) -> None:
         self._n = 0
@@ -132,19 +155,5 @@ class PageHinkley(DriftDetector):
         self._min_increase = 0.0
         self._max_decrease = 0.0
 
-    def _step(self, x: float) -> tuple[bool, bool]:
-        n = self._n = self._n + 1
-        self._mean += (1.0 / n) * (x - self._mean)  # River's running mean
-        deviation = x - self._mean
-        up = self._sum_increase = self.alpha * self._sum_increase + deviation - self.delta
-        down = self._sum_decrease = self.alpha * self._sum_decrease + deviation + self.delta
-        if up < self._min_increase:
-            self._min_increase = up
-        if down > self._max_decrease:
-            self._max_decrease = down
-        if n < self.min_instances:
-            return False, False
-        increase = up - self._min_increase if self.mode != "down" else 0.0
-        decrease = self._max_decrease - down if self.mode != "up" else 0.0
-        change = max(increase, decrease)
-        return change > self.threshold, change > self._warning_level
+    def _count(self) -> int:
+        return self._n
