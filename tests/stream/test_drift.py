@@ -339,3 +339,42 @@ def test_adwin_drifts_where_rivers_does_with_the_same_window(river_drift, params
         if i % 1_000 == 999:
             assert (ours.width, ours.estimation) == (theirs.width, theirs.estimation)
     assert found[0] - SHIFT_AT < 100
+
+
+class EveryCutADWIN(ADWIN):
+    """ADWIN testing every cut at every test: no cut vouched for by the last full test."""
+
+    def _settled_until(self, spread: float, level: float) -> float:
+        self._settled = 0.0
+        return 0.0
+
+
+@pytest.mark.parametrize("params", [{}, {"clock": 4, "max_buckets": 2}])
+def test_adwin_skipping_the_settled_cuts_changes_no_flag(river_drift, params: dict):
+    """The cuts the last full test vouches for are skipped (most tests here), and the flags
+    stay those of testing every cut, and River's, on shifts, a slow trend, an offset of 1e3
+    and 0/1 values."""
+    rng = np.random.default_rng(4)
+    streams = [
+        mixed(1),
+        (np.linspace(0, 2, 20_000) + rng.normal(0, 1, 20_000)).tolist(),
+        [1e3 + x for x in mixed(2)],
+        (rng.random(20_000) < np.repeat([0.2, 0.3], 10_000)).astype(float).tolist(),
+    ]
+    for stream in streams:
+        ours, every, vouched = ADWIN(**params), EveryCutADWIN(**params), []
+        settled_until = ours._settled_until
+
+        def counted(
+            spread: float, level: float, settled_until=settled_until, vouched=vouched
+        ) -> float:
+            settled = settled_until(spread, level)
+            vouched.append(settled > 0)
+            return settled
+
+        ours._settled_until = counted  # type: ignore[method-assign]
+        shown = flags(ours, stream)
+        assert shown == flags(every, stream)
+        theirs = flags(river_drift.ADWIN(**params), stream)
+        assert [drift for drift, _ in shown] == [drift for drift, _ in theirs]
+        assert sum(vouched) > 0.5 * len(vouched)

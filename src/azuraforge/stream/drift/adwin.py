@@ -80,6 +80,7 @@ class ADWIN(DriftDetector):
     """
 
     _STATE = (*DriftDetector._STATE, "tick", "total", "variance", "sums", "pending")
+    _DERIVED = (*DriftDetector._DERIVED, "tick")
     _LEGACY = ("variances",)  # the buckets' variances: no test reads them
 
     def __init__(
@@ -130,6 +131,20 @@ class ADWIN(DriftDetector):
             total += x
         return total / self._count() if self._count() else 0.0
 
+    def _reset(self) -> None:
+        self._width: int = 0  # values in the buckets; the window's width adds the pending ones
+        self._total: float = 0.0
+        self._variance: float = 0.0  # the sum of squared deviations from the window's mean
+        self._sums: list[list[float]] = [[]]  # row r: the sums of 2**r values, oldest first
+        # NOTE: values wait here until the next multiple of `clock`: inserting them at once
+        # is several times faster in Python and gives the same window, value for value.
+        self._pending: list[float] = []
+        self._due: int = self.clock  # how many pending values bring the next multiple of `clock`
+        self._settled: float = 0.0  # see _settled_until
+
+    def _count(self) -> int:
+        return self._width + len(self._pending)
+
     def update(self, value: float) -> None:
         if value.__class__ is not float or value - value:  # x - x is 0.0 when x is finite
             value = self._as_number(value)
@@ -140,27 +155,14 @@ class ADWIN(DriftDetector):
         if len(pending) == self._due:
             self._tick_clock()
 
-    def _reset(self) -> None:
-        self._width = 0  # values in the buckets; the window's width adds the pending ones
-        self._total = 0.0
-        self._variance = 0.0  # the sum of squared deviations from the window's mean
-        self._sums: list[list[float]] = [[]]  # row r: the sums of 2**r values, oldest first
-        # NOTE: values wait here until the next multiple of `clock`: inserting them at once
-        # is several times faster in Python and gives the same window, value for value.
-        self._pending: list[float] = []
-        self._due = self.clock  # how many pending values bring the next multiple of `clock`
-
-    def _count(self) -> int:
-        return self._width + len(self._pending)
-
     def _state_value(self, name: str) -> Any:
         return self._count() if name == "tick" else super()._state_value(name)
 
-    def _resume(self, quiet: int) -> None:
-        self._width = self._tick - len(self._pending)
-        self._due = (self._tick // self.clock + 1) * self.clock - self._width
-        del self._tick
-        super()._resume(quiet)
+    def _resume(self, state: dict[str, Any]) -> None:
+        tick = state["tick"]
+        self._width = tick - len(self._pending)
+        self._due = (tick // self.clock + 1) * self.clock - self._width
+        super()._resume(state)
 
     def _tick_clock(self) -> None:
         """Insert the pending values and, past the grace period, test the cuts."""
@@ -203,38 +205,91 @@ class ADWIN(DriftDetector):
     def _test_cuts(self) -> tuple[bool, bool]:
         """Test each cut, oldest first: whether one passes the drift test, one the warning's.
 
-        A cut passes the warning test only if ``gap**2 * n0 * n1 > 2 * spread * loose *
-        width`` (``m >= 1 / n0 + 1 / n1`` and the linear term is positive), a bound that
-        costs a third of the test: only the cuts it lets through take the test itself, in
-        River's arithmetic. The bound is lowered by 1e-9 of itself, a thousand times the
-        rounding of either side, so no cut the test would pass is left out.
+        A cut passes the warning test only if its between-parts sum of squares, ``gap**2 *
+        n0 * n1 / width``, is above ``level = 2 * spread * loose`` (``m >= 1 / n0 + 1 / n1``
+        and the linear term is positive): a bound that costs a third of the test, so only
+        the cuts it lets through take the test itself, in River's arithmetic. It is lowered
+        by 1e-9 of itself, a thousand times the rounding of either side, so no cut the test
+        would pass is left out. The older cuts, those :meth:`_settled_until` vouches for,
+        are not tested at all.
         """
         # NOTE: counts are floats here (exact below 2**53): mixed int and float arithmetic
         # makes this loop, the slowest part of ADWIN, 15 % slower.
         width, least = float(self._width), float(self.min_window_length)
         spread = self._variance / width
         log_width = 2 * math.log(width)
-        loose = math.log(log_width / self._warning_delta)
-        bound = 2 * spread * loose * width * (1 - 1e-9)
+        level = 2 * spread * math.log(log_width / self._warning_delta)
+        bound = level * width * (1 - 1e-9)
+        settled = self._settled_until(spread, level)
+        keep = 0.0 if settled else self._settling_point()
         stop = width - least  # the cuts that leave fewer newer values are not tested
-        n0, older, newer = 0.0, 0.0, self._total
+        n0, older, newer, largest = 0.0, 0.0, self._total, math.inf if settled else 0.0
         warning = False
         for row in range(len(self._sums) - 1, -1, -1):
             size = float(1 << row)
             for total in self._sums[row]:
                 n0 += size
                 if n0 > stop:
-                    return False, warning
+                    break
                 older += total
                 newer -= total
+                if n0 <= settled:
+                    continue
                 n1 = width - n0
                 gap = older / n0 - newer / n1
-                if gap * gap * n0 * n1 > bound and n0 >= least:
+                statistic = gap * gap * n0 * n1
+                if statistic > largest and n0 <= keep:
+                    largest = statistic
+                if statistic > bound and n0 >= least:
                     drift, warned = self._test_cut(n0, n1, abs(gap), spread, log_width)
                     if drift:
                         return True, True
                     warning = warning or warned
+        if not settled:
+            self._settle(keep, largest / width)
         return False, warning
+
+    def _settling_point(self) -> float:
+        """The last cut with at least ``8 * clock`` newer values (0: none): from there back,
+        a full test records the largest statistic for :meth:`_settled_until`."""
+        newer, least = 0, 8 * self.clock
+        for row, sums in enumerate(self._sums):
+            size = 1 << row
+            if newer + size * len(sums) >= least:
+                newer += size * -(-(least - newer) // size)  # the buckets it takes, rounded up
+                return float(self._width - newer)
+            newer += size * len(sums)
+        return 0.0
+
+    def _settle(self, point: float, statistic: float) -> None:
+        """Remember a full test: the cuts up to ``point`` had a largest between-parts sum of
+        squares ``statistic``, the window's mean being what it is now."""
+        width = float(self._width)
+        self._settled = point if point and width > point else 0.0
+        if self._settled:
+            self._settled_statistic = statistic
+            self._settled_mean = self._total / width
+            self._settled_gain = math.sqrt(width * (1 + width / (width - point)))
+
+    def _settled_until(self, spread: float, level: float) -> float:
+        """The newest cut position up to which no cut can pass the warning test now (0: test
+        them all), from the last full test.
+
+        A cut's values before it do not change, and those after it only grow in number, so
+        its root sum of squares has grown by at most ``|mean - mean then| * sqrt(n0 + n0**2 /
+        n1 then)``: at most ``gain * |mean - mean then|`` over the settled cuts. When even the
+        largest then, grown so, stays below ``level`` with a margin of 1e-3 (far above the
+        rounding, while the mean is within 1e4 standard deviations of 0), none of them can
+        pass. Otherwise the next test is a full one, and settles anew.
+        """
+        mean = self._total / self._width
+        if self._settled and abs(mean) <= 1e4 * math.sqrt(spread):
+            reach = math.sqrt(self._settled_statistic)
+            reach += abs(mean - self._settled_mean) * self._settled_gain
+            if reach * reach < level * (1 - 1e-3):
+                return self._settled
+        self._settled = 0.0
+        return 0.0
 
     def _test_cut(
         self, n0: float, n1: float, gap: float, spread: float, log_width: float

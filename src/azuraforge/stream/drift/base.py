@@ -54,6 +54,10 @@ class DriftDetector(ABC):
     ``quiet`` the updates of cool-down left, and each other key the attribute of the same
     name with a leading ``_``."""
 
+    _DERIVED: ClassVar[tuple[str, ...]] = ("quiet",)
+    """Keys whose values are derived from other attributes (``_state_value``) and, on
+    loading, derive them back (``_resume``)."""
+
     _LEGACY: ClassVar[tuple[str, ...]] = ()
     """Keys that older state dicts hold and loading ignores (statistics no longer kept)."""
 
@@ -119,9 +123,9 @@ class DriftDetector(ABC):
                 f"{kind}: the state {' and '.join(wrong)}; load what {kind}.state_dict() gave"
             )
         for name in self._STATE:
-            if name != "quiet":
+            if name not in self._DERIVED:
                 setattr(self, name if name in PUBLIC else f"_{name}", copy.deepcopy(state[name]))
-        self._resume(state["quiet"])
+        self._resume(state)
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self)).parameters
@@ -147,10 +151,10 @@ class DriftDetector(ABC):
             f"{type(self).__name__}: update takes a finite number, got {value!r}"
         )
 
-    def _resume(self, quiet: int) -> None:
-        """Derive what the state dict does not hold, after loading the rest of it: the end
-        of the cool-down, from the ``quiet`` updates of it left."""
-        # After a drift the cool-down counts from the restart that the next update does.
+    def _resume(self, state: dict[str, Any]) -> None:
+        """Derive the attributes behind the ``_DERIVED`` keys of ``state``, the rest loaded:
+        the end of the cool-down, from the ``quiet`` updates of it left."""
+        quiet = state["quiet"]  # after a drift it counts from the restart the next update does
         self._quiet_until = quiet if self.drift_detected or not quiet else self._count() + quiet
 
     def _clear(self) -> None:

@@ -83,8 +83,17 @@ class DDM(DriftDetector):
         self.drift_threshold = drift_threshold
         super().__init__(cooldown)
 
+    def _reset(self) -> None:
+        self._n: int = 0
+        self._p: float = 0.0
+        self._p_min: float = 0.0  # with s_min, set at the first value after the warm-up
+        self._s_min: float = 0.0
+
+    def _count(self) -> int:
+        return self._n
+
     def update(self, value: float) -> None:
-        if value.__class__ is not int or value not in (0, 1):
+        if value not in (0, 1) or value.__class__ is not int:
             value = self._as_number(value)
         if self.warning_detected:
             self._clear()
@@ -98,15 +107,6 @@ class DDM(DriftDetector):
             self._p_min, self._s_min = p, s
         if level > self._p_min + self.warning_threshold * self._s_min:
             self._signal(level > self._p_min + self.drift_threshold * self._s_min)
-
-    def _reset(self) -> None:
-        self._n = 0
-        self._p = 0.0
-        self._p_min = 0.0  # with s_min, set at the first value after the warm-up
-        self._s_min = 0.0
-
-    def _count(self) -> int:
-        return self._n
 
     def _as_number(self, value: float) -> float:
         if value not in (0, 1):

@@ -123,6 +123,19 @@ class PageHinkley(DriftDetector):
         self._watch_up, self._watch_down = mode != "down", mode != "up"
         super().__init__(cooldown)
 
+    def _reset(self) -> None:
+        self._n: int = 0
+        self._mean: float = 0.0
+        self._sum_increase: float = 0.0
+        self._sum_decrease: float = 0.0
+        # Starting at U_0 = L_0 = 0 gives River's extremes (its sums start there and move
+        # by -delta and +delta at the first value) without an infinity in the state.
+        self._min_increase: float = 0.0
+        self._max_decrease: float = 0.0
+
+    def _count(self) -> int:
+        return self._n
+
     def update(self, value: float) -> None:
         if value.__class__ is not float or value - value:  # x - x is 0.0 when x is finite
             value = self._as_number(value)
@@ -144,16 +157,3 @@ class PageHinkley(DriftDetector):
             change = self._max_decrease - down
         if change > self._warning_level:
             self._signal(change > self.threshold)
-
-    def _reset(self) -> None:
-        self._n = 0
-        self._mean = 0.0
-        self._sum_increase = 0.0
-        self._sum_decrease = 0.0
-        # Starting at U_0 = L_0 = 0 gives River's extremes (its sums start there and move
-        # by -delta and +delta at the first value) without an infinity in the state.
-        self._min_increase = 0.0
-        self._max_decrease = 0.0
-
-    def _count(self) -> int:
-        return self._n
