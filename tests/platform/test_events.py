@@ -1,7 +1,8 @@
 """EventHub wakes listeners when an event is committed, from any process.
 
 Doubled on PostgreSQL (``on_both_databases``): there a thread LISTENs for the store's NOTIFY
-(and looks every second), on SQLite the watcher polls every 20 ms."""
+(and looks every second), on SQLite the watcher looks at the database's files every 3 ms and
+polls every 20 ms."""
 
 from __future__ import annotations
 
@@ -36,6 +37,27 @@ def test_a_committed_event_wakes_a_waiting_listener(store: Store):
     waited = asyncio.run(scenario())
     # woken by the write (0.2 s), well before the 1 s fallback look on PostgreSQL
     assert 0.15 < waited < 0.6
+
+
+def test_a_commit_wakes_a_listener_long_before_the_next_poll(store: Store):
+    """Woken by NOTIFY on PostgreSQL, by the database's files changing on SQLite: not by the
+    (here 30 s) poll."""
+    record = store.create_experiment("sleeper", {})
+
+    async def scenario() -> float:
+        hub = EventHub(store, interval=30.0)
+        await hub.start()
+        await asyncio.sleep(0.3)  # the PostgreSQL listener is connected
+        waiting = asyncio.create_task(hub.wait(timeout=10.0))
+        await asyncio.sleep(0.1)  # it listens
+        start = time.monotonic()
+        await asyncio.to_thread(store.request_cancel, record.id)
+        await waiting
+        waited = time.monotonic() - start
+        await hub.stop()
+        return waited
+
+    assert asyncio.run(scenario()) < 0.5
 
 
 def test_a_listener_with_nothing_new_waits_its_timeout(store: Store):

@@ -66,6 +66,35 @@ def test_a_logged_point_is_stored_within_the_flush_interval(
     assert time.monotonic() - logged < 0.5
 
 
+def test_a_lone_point_is_written_at_once_and_a_burst_after_it_in_one_transaction(
+    store: Store, lease: Lease, tmp_path: Path
+) -> None:
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
+    ctx.log_metrics({"loss": 1.0}, step=0)
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)  # not 60 s later
+    for step in range(1, 201):  # a burst within the interval after that write: held
+        ctx.log_metrics({"loss": 1.0 / step}, step=step)
+    time.sleep(0.3)
+    assert len(store.get_metrics(lease.experiment_id)["loss"]) == 1
+    assert ctx.close(timeout=10) is True  # a close cuts the wait short
+    batches = store.list_events(experiment_id=lease.experiment_id, kinds=["metrics"])
+    assert [len(e.payload["points"]) for e in batches] == [1, 200]
+
+
+def test_a_point_after_a_quiet_interval_is_written_at_once(
+    store: Store, lease: Lease, tmp_path: Path
+) -> None:
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=1.0)
+    ctx.log_metrics({"loss": 1.0}, step=0)
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
+    time.sleep(1.05)  # no write in the last interval
+    logged = time.monotonic()
+    ctx.log_metrics({"loss": 0.5}, step=1)
+    wait_for(lambda: len(store.get_metrics(lease.experiment_id)["loss"]) == 2, every=0.005)
+    assert time.monotonic() - logged < 0.8
+    assert ctx.close(timeout=10) is True
+
+
 def test_only_the_newest_progress_is_written(
     store: Store, lease: Lease, ctx: StoreContext
 ) -> None:
@@ -252,7 +281,9 @@ def test_a_store_error_that_is_no_outage_makes_the_end_honest(
 def test_finish_writes_the_last_buffer_and_the_end_in_one_transaction(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
-    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)  # flushes no batch
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
+    ctx.log_metrics({"loss": 0.9}, step=0)  # written at once; what follows waits 60 s
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
     ctx.log_metrics({"loss": 0.5}, step=1)
     ctx.progress(1, 4)
     ctx.logger.info("the last line")
@@ -276,8 +307,8 @@ def test_finish_writes_the_last_buffer_and_the_end_in_one_transaction(
 def test_finish_leaves_a_lost_lease_to_close(
     store: Store, lease: Lease, ctx: StoreContext
 ) -> None:
-    ctx.log_metrics({"loss": 0.5}, step=1)
     store.reap_expired(now=time.time() + 60)
+    ctx.log_metrics({"loss": 0.5}, step=1)  # written at once, or with the end: refused
     assert ctx.finish("completed", None, None) is False  # nothing written
     assert ctx.close(timeout=10) is False and ctx.lease_lost
     assert store.get_experiment(lease.experiment_id).status == "lost"
@@ -301,7 +332,9 @@ def test_finish_after_a_store_error_leaves_the_end_to_the_caller(
 def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
-    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)  # flushes no batch
+    ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
+    ctx.log_metrics({"loss": 0.9}, step=0)  # written at once; what follows waits 60 s
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
     first = [(24, 86400.0, "model", 0.6, True, 0.51, 0.01),
              (24, 86400.0, "always up", 1.0, True, 0.0, 0.01)]  # fmt: skip
     later = [(25, 90000.0, "model", 0.4, True, 0.92, 0.02)]

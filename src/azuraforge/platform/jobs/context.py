@@ -1,12 +1,14 @@
 """The run context a pipeline receives on the platform: buffered, fenced, never in the way.
 
 ``log_metrics`` only appends to a buffer; a flusher thread writes the buffer in one
-transaction at most ``flush_interval`` seconds later (so many points cost one commit, and a
-listener sees them within that time). When the store cannot be reached, pending points go
-to ``spool.jsonl`` in the run's folder and are written, in order, once it is back: training
-never waits for tracking and never sees its errors. When the spool cannot take them either
-(its disk is full), they are held in memory, up to ``held_points``, until the store or the
-spool does; past that, new points are dropped, counted, and the run's end says how many.
+transaction: at once when its last write ended ``flush_interval`` seconds ago or more (a lone
+point is not held back), else once that much time has passed since it (so a busy run's many
+points cost one commit per interval, and a listener sees each within that time). When the
+store cannot be reached, pending points go to ``spool.jsonl`` in the run's folder and are
+written, in order, once it is back: training never waits for tracking and never sees its
+errors. When the spool cannot take them either (its disk is full), they are held in memory,
+up to ``held_points``, until the store or the spool does; past that, new points are
+dropped, counted, and the run's end says how many.
 When the lease is lost (or a run no worker executes ended elsewhere), the run is asked to
 stop and nothing more is written. Where the writes go is a :class:`RunWriter`'s: a worker's
 job's, through its lease (:class:`StoreContext`), or a run's written from outside.
@@ -226,6 +228,9 @@ class WriterContext:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._handing_over = threading.Event()
+        self._last_flush = -math.inf
+        """When (``time.monotonic()``) the flusher's last write ended: the next one waits
+        until ``flush_interval`` after it (:meth:`_coalesce`)."""
 
     @property
     def spool(self) -> Path:
@@ -267,7 +272,8 @@ class WriterContext:
 
     # The RunContext protocol ------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        """Queue ``metrics`` at ``step``; they are written within ``flush_interval``.
+        """Queue ``metrics`` at ``step``; they are written at once when no write ended in
+        the last ``flush_interval``, else with what follows when that interval ends.
 
         Raises
         ------
@@ -504,15 +510,13 @@ class WriterContext:
     def _flush_loop(self) -> None:
         while not self.lease_lost:
             self._wake.wait()
-            if not self._closed.is_set():
-                # Gather what the next batches log; a close cuts the wait short (a short run
-                # waited up to flush_interval for its last points).
-                self._closed.wait(self._flush_interval)
+            self._coalesce()
             self._wake.clear()
             if self._handing_over.is_set():  # finish writes the rest, with the job's end
                 return
             try:
                 self._flush()
+                self._last_flush = time.monotonic()
             except ConflictError as e:  # the lease lost, or the run ended elsewhere
                 _log.warning("%s", e)
                 self.lease_lost = True
@@ -533,6 +537,15 @@ class WriterContext:
                 self.full_disk = None
             if self._closed.is_set() and not self._pending():
                 return
+
+    def _coalesce(self) -> None:
+        """Wait until ``flush_interval`` has passed since the last flush ended: what a busy
+        run logs meanwhile shares one transaction, and what comes after a quiet spell (a
+        lone point) is written at once. A close cuts the wait short (a short run's last
+        points are not held back)."""
+        rest = self._last_flush + self._flush_interval - time.monotonic()
+        if rest > 0 and not self._closed.is_set():
+            self._closed.wait(rest)
 
     def _settle_if_full(self) -> None:
         """When the lease was lost to the reaper while the store's disk was full (its

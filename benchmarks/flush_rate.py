@@ -1,0 +1,137 @@
+"""The run context's write rate: a run logging many points as fast as it can.
+
+A :class:`~azuraforge.platform.jobs.context.StoreContext` on a fresh store (an SQLite file;
+a throw-away PostgreSQL database) takes ``points`` calls of ``log_metrics`` (one metric a
+call) as fast as the loop goes, then :meth:`close` writes what is left. Points a second are
+counted from the first call to ``close``'s return; transactions are the run's ``metrics``
+events (the flusher writes one per transaction). The peer, in the same run, taking turns:
+the flusher as it was before issue 67 (:class:`FixedDelayContext`: it waits
+``flush_interval`` after each batch's first point, even a lone one). Correctness first:
+every point stored once with its value, none dropped, or the script exits 1.
+
+Usage::
+
+    .venv/bin/python benchmarks/flush_rate.py [--points N] [--rounds N]
+        [--postgres URL | --no-postgres] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.store import Store, upgrade_database
+from harness import DEFAULT_POSTGRES, postgres_database, usable_postgres
+
+FLUSH_INTERVAL = 0.05  # the setting's default
+
+
+class FixedDelayContext(StoreContext):
+    """The peer: the flusher before issue 67, which waited ``flush_interval`` after every
+    batch's first point (a close cut the wait short)."""
+
+    def _coalesce(self) -> None:
+        if not self._closed.is_set():
+            self._closed.wait(self._flush_interval)
+
+
+FLUSHERS: dict[str, type[StoreContext]] = {"adaptive": StoreContext, "fixed": FixedDelayContext}
+
+
+def one_run(store: Store, flusher: type[StoreContext], points: int, work: Path) -> dict[str, Any]:
+    """Log ``points`` points as fast as possible through ``flusher``; its rates, checked."""
+    record = store.create_experiment("flush-rate", {})
+    lease = store.claim(record.id, "bench", 300.0)
+    assert lease is not None
+    ctx = flusher(store, lease, work / str(record.id), flush_interval=FLUSH_INTERVAL)
+    started = time.perf_counter()
+    for step in range(points):
+        ctx.log_metrics({"loss": step * 0.5}, step)
+    logged = time.perf_counter()
+    if not ctx.close(timeout=300) or ctx.dropped_points:
+        sys.exit(f"{flusher.__name__}: not every point was written")
+    closed = time.perf_counter()
+    stored = store.get_metrics(record.id)["loss"]
+    if [(s, v) for s, v, _ in stored] != [(s, s * 0.5) for s in range(points)]:
+        sys.exit(f"{flusher.__name__}: the stored points differ from those logged")
+    batches = store.list_events(experiment_id=record.id, kinds=["metrics"], limit=points)
+    store.finish(lease, "completed", error=None, result=None)
+    seconds = closed - started
+    return {
+        "points_per_s": points / seconds,
+        "transactions": len(batches),
+        "transactions_per_s": len(batches) / seconds,
+        "logging_s": logged - started,
+    }
+
+
+def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
+    """``rounds`` turns of each flusher on the store at ``url``; medians and the ratio."""
+    upgrade_database(url)
+    store = Store(url)
+    try:
+        one_run(store, StoreContext, 1_000, work)  # warm-up
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in FLUSHERS}
+        for _ in range(rounds):
+            for name, flusher in FLUSHERS.items():
+                runs[name].append(one_run(store, flusher, points, work))
+    finally:
+        store.engine.dispose()
+    medians = {
+        name: {key: statistics.median(r[key] for r in done) for key in done[0]}
+        for name, done in runs.items()
+    }
+    return {
+        "runs": runs,
+        "median": medians,
+        "points_ratio": medians["adaptive"]["points_per_s"] / medians["fixed"]["points_per_s"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure both flushers on SQLite and (if reachable) PostgreSQL; print, save JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000, help="points logged a run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each flusher a store")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, help="a PostgreSQL URL to create databases from"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    args = parser.parse_args(argv)
+    skipped: dict[str, str] = {}
+    postgres = usable_postgres(args, skipped)
+    load = os.getloadavg()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="af-flush-rate-") as folder, ExitStack() as stack:
+        stores = {"sqlite": f"sqlite:///{Path(folder) / 'azuraforge.db'}"}
+        if postgres:
+            stores["postgresql"] = stack.enter_context(postgres_database(postgres))
+        for name, url in stores.items():
+            results[name] = measure(url, args.points, args.rounds, Path(folder))
+            m = results[name]["median"]
+            print(
+                f"{name}: adaptive {m['adaptive']['points_per_s']:,.0f} points/s, "
+                f"{m['adaptive']['transactions']:.0f} transactions; fixed (peer) "
+                f"{m['fixed']['points_per_s']:,.0f} points/s, {m['fixed']['transactions']:.0f} "
+                f"transactions; ratio {results[name]['points_ratio']:.2f}x",
+                flush=True,
+            )
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f}; after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        report = {"points": args.points, "rounds": args.rounds, "load": load,
+                  "skipped": skipped, "results": results}  # fmt: skip
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
