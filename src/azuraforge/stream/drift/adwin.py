@@ -9,6 +9,10 @@ from typing import Any
 from azuraforge.stream.base import check_integer, check_number
 from azuraforge.stream.drift.base import DriftDetector
 
+SETTLE, RESETTLE = 8, 32
+"""A full test vouches for the cuts with ``SETTLE * clock`` newer values or more, until
+``RESETTLE * clock`` more values came: fewer cuts to test after it, but more full tests."""
+
 
 class ADWIN(DriftDetector):
     r"""Adaptive windowing: a drift when two parts of the recent window have different means.
@@ -203,27 +207,33 @@ class ADWIN(DriftDetector):
             row += 1
 
     def _test_cuts(self) -> tuple[bool, bool]:
-        """Test each cut, oldest first: whether one passes the drift test, one the warning's.
+        """Test the cuts: whether one passes the drift test, one the warning's.
 
         A cut passes the warning test only if its between-parts sum of squares, ``gap**2 *
         n0 * n1 / width``, is above ``level = 2 * spread * loose`` (``m >= 1 / n0 + 1 / n1``
         and the linear term is positive): a bound that costs a third of the test, so only
-        the cuts it lets through take the test itself, in River's arithmetic. It is lowered
-        by 1e-9 of itself, a thousand times the rounding of either side, so no cut the test
-        would pass is left out. The older cuts, those :meth:`_settled_until` vouches for,
-        are not tested at all.
+        the cuts it lets through take the test itself, in River's arithmetic. The older
+        cuts, those :meth:`_settled_until` vouches for, are not tested at all.
         """
-        # NOTE: counts are floats here (exact below 2**53): mixed int and float arithmetic
-        # makes this loop, the slowest part of ADWIN, 15 % slower.
-        width, least = float(self._width), float(self.min_window_length)
+        width = float(self._width)
         spread = self._variance / width
         log_width = 2 * math.log(width)
         level = 2 * spread * math.log(log_width / self._warning_delta)
-        bound = level * width * (1 - 1e-9)
         settled = self._settled_until(spread, level)
-        keep = 0.0 if settled else self._settling_point()
+        if settled:
+            return self._test_newer_cuts(settled, spread, log_width, level)
+        return self._test_every_cut(spread, log_width, level)
+
+    def _test_every_cut(self, spread: float, log_width: float, level: float) -> tuple[bool, bool]:
+        """Test each cut, oldest first, the window's sums taken in River's order: the bound
+        is lowered by 1e-9 of itself, a thousand times the rounding of either side, so no
+        cut the test would pass is left out. Then settle (:meth:`_settle`)."""
+        # NOTE: counts are floats here (exact below 2**53): mixed int and float arithmetic
+        # makes this loop, the slowest part of ADWIN, 15 % slower.
+        width, least = float(self._width), float(self.min_window_length)
+        bound, keep = level * width * (1 - 1e-9), self._settling_point()
         stop = width - least  # the cuts that leave fewer newer values are not tested
-        n0, older, newer, largest = 0.0, 0.0, self._total, math.inf if settled else 0.0
+        n0, older, newer, largest = 0.0, 0.0, self._total, 0.0
         warning = False
         for row in range(len(self._sums) - 1, -1, -1):
             size = float(1 << row)
@@ -233,8 +243,6 @@ class ADWIN(DriftDetector):
                     break
                 older += total
                 newer -= total
-                if n0 <= settled:
-                    continue
                 n1 = width - n0
                 gap = older / n0 - newer / n1
                 statistic = gap * gap * n0 * n1
@@ -245,14 +253,64 @@ class ADWIN(DriftDetector):
                     if drift:
                         return True, True
                     warning = warning or warned
-        if not settled:
-            self._settle(keep, largest / width)
+        self._settle(keep, largest / width)
         return False, warning
 
+    def _test_newer_cuts(
+        self, settled: float, spread: float, log_width: float, level: float
+    ) -> tuple[bool, bool]:
+        """Test the cuts after ``settled``. The rows up to it are summed whole, and the newer
+        part is the window's total less the older one: sums that differ from River's by
+        far less than the bound's margin of 1e-3 while the mean is within 1e4 standard
+        deviations of 0 (:meth:`_settled_until`); a cut the bound lets through is tested
+        in River's arithmetic (:meth:`_test_cut_at`)."""
+        width, least, sums = float(self._width), float(self.min_window_length), self._sums
+        bound, stop, total = level * width * (1 - 1e-3), width - least, self._total
+        n0, older, first = 0.0, 0.0, len(sums) - 1
+        while n0 + (1 << first) * len(sums[first]) <= settled:  # rows wholly settled
+            n0 += (1 << first) * len(sums[first])
+            older += sum(sums[first])
+            first -= 1
+        warning = False
+        for row in range(first, -1, -1):
+            size = float(1 << row)
+            for bucket in sums[row]:
+                n0 += size
+                older += bucket
+                if n0 <= settled:
+                    continue
+                if n0 > stop:
+                    return False, warning
+                n1 = width - n0
+                gap = older / n0 - (total - older) / n1
+                if gap * gap * n0 * n1 > bound and n0 >= least:
+                    drift, warned = self._test_cut_at(n0, spread, log_width)
+                    if drift:
+                        return True, True
+                    warning = warning or warned
+        return False, warning
+
+    def _test_cut_at(self, cut: float, spread: float, log_width: float) -> tuple[bool, bool]:
+        """:meth:`_test_cut` of the cut after ``cut`` values, its sums taken in River's
+        order."""
+        sums = self._sums
+        buckets = (
+            (float(1 << row), total) for row in range(len(sums) - 1, -1, -1) for total in sums[row]
+        )
+        n0, older, newer = 0.0, 0.0, self._total
+        for size, total in buckets:
+            n0 += size
+            older += total
+            newer -= total
+            if n0 == cut:
+                break
+        n1 = float(self._width) - n0
+        return self._test_cut(n0, n1, abs(older / n0 - newer / n1), spread, log_width)
+
     def _settling_point(self) -> float:
-        """The last cut with at least ``8 * clock`` newer values (0: none): from there back,
-        a full test records the largest statistic for :meth:`_settled_until`."""
-        newer, least = 0, 8 * self.clock
+        """The last cut with at least ``SETTLE * clock`` newer values (0: none): from there
+        back, a full test records the largest statistic for :meth:`_settled_until`."""
+        newer, least = 0, SETTLE * self.clock
         for row, sums in enumerate(self._sums):
             size = 1 << row
             if newer + size * len(sums) >= least:
@@ -280,10 +338,15 @@ class ADWIN(DriftDetector):
         n1 then)``: at most ``gain * |mean - mean then|`` over the settled cuts. When even the
         largest then, grown so, stays below ``level`` with a margin of 1e-3 (far above the
         rounding, while the mean is within 1e4 standard deviations of 0), none of them can
-        pass. Otherwise the next test is a full one, and settles anew.
+        pass. Otherwise, or once ``RESETTLE * clock`` values came after the settled cuts,
+        the next test is a full one, and settles anew.
         """
-        mean = self._total / self._width
-        if self._settled and abs(mean) <= 1e4 * math.sqrt(spread):
+        mean, fresh = self._total / self._width, self._width - self._settled
+        if (
+            self._settled
+            and fresh <= RESETTLE * self.clock
+            and abs(mean) <= 1e4 * math.sqrt(spread)
+        ):
             reach = math.sqrt(self._settled_statistic)
             reach += abs(mean - self._settled_mean) * self._settled_gain
             if reach * reach < level * (1 - 1e-3):
