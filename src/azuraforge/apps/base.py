@@ -90,6 +90,20 @@ class History:
     values: np.ndarray
 
 
+@dataclass(frozen=True)
+class RowsRequest:
+    """One request of :meth:`Pipeline.predict_rows_batch`: its raw rows, its ``horizon`` and
+    whether it asks for the series its predictions continue (``history``)."""
+
+    rows: Sequence[Mapping[str, Any]]
+    horizon: int | None = None
+    history: bool = False
+
+
+RowsAnswer = tuple[dict[str, np.ndarray], History | None]
+"""The predictions of one request of rows and, if asked and the pipeline has one, its series."""
+
+
 class Pipeline(ABC, Generic[ConfigT]):
     """Base class of pipelines. Subclasses set ``name``, ``description`` and ``Config``, and
     name the config class as the type parameter, so ``run`` receives it typed.
@@ -207,6 +221,31 @@ class Pipeline(ABC, Generic[ConfigT]):
         the rows once for both.
         """
         return self.predict_rows(artifact, rows, horizon=horizon), None
+
+    def predict_rows_batch(
+        self, artifact: ModelArtifact, requests: Sequence[RowsRequest]
+    ) -> list[RowsAnswer | Exception]:
+        """The answer of each request, in order: what :meth:`predict_rows_with_history`
+        (``history``) or :meth:`predict_rows` gives it alone, or the error it raises, so that
+        a request with a bad row fails alone.
+
+        The default predicts the requests one by one. A pipeline whose model can take the
+        requests' inputs at once overrides it to run one forward pass for them all; its
+        answers may then differ from the lone ones in the last bits of the model's float
+        arithmetic (the sums of a matrix product are grouped by the batch's size).
+        """
+        answers: list[RowsAnswer | Exception] = []
+        for request in requests:
+            try:
+                answers.append(self._rows_answer(artifact, request))
+            except Exception as e:  # raised to its own request only
+                answers.append(e)
+        return answers
+
+    def _rows_answer(self, artifact: ModelArtifact, request: RowsRequest) -> RowsAnswer:
+        if request.history:
+            return self.predict_rows_with_history(artifact, request.rows, horizon=request.horizon)
+        return self.predict_rows(artifact, request.rows, horizon=request.horizon), None
 
 
 TrainingT = TypeVar("TrainingT", bound=TrainingConfig)

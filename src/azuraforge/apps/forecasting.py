@@ -31,6 +31,8 @@ from pydantic import Field
 
 from azuraforge.apps.base import (
     History,
+    RowsAnswer,
+    RowsRequest,
     RunResult,
     TrainingConfig,
     TrainingPipeline,
@@ -128,6 +130,21 @@ class Frame:
             return windows
         keep = self.observed[windows.target_rows]
         return Windows(windows.x[keep], windows.y[keep], windows.target_rows[keep])
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """A frame's windows ready for the model: their last rows (``ends``), the inputs of those
+    whose target lies inside the rows (``inside``, ``None`` when none does) and of those
+    looking past their end (``future``), forecast in batches apart, and how forecasts are
+    read back (``blend``; ``fitted``: the target's scaler and the anchors)."""
+
+    frame: Frame
+    ends: np.ndarray
+    inside: np.ndarray | None
+    future: np.ndarray
+    blend: Blend
+    fitted: tuple[StandardScaler, Anchors]
 
 
 class ForecastConfig(TrainingConfig):
@@ -485,9 +502,7 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         InvalidParameterError
             For a horizon beyond the model's, or too few rows for the windows it needs.
         """
-        config = self.saved_config(artifact)
-        frame = self.load_frame(config, source=rows_table(rows))
-        return self._rows_forecasts(artifact, config, frame, horizon)
+        return self.predict_rows_with_history(artifact, rows, horizon=horizon)[0]
 
     def predict_rows_with_history(
         self,
@@ -500,39 +515,89 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         reading for both): its times, and its values with NaN where a value was missing and
         filled in (``missing=fill``)."""
         config = self.saved_config(artifact)
-        frame = self.load_frame(config, source=rows_table(rows))
-        forecasts = self._rows_forecasts(artifact, config, frame, horizon)
-        values = frame.target.astype(np.float64)
-        if frame.observed is not None:
-            values = np.where(frame.observed, values, np.nan)
-        return forecasts, History(self.describe_target(config), frame.times, values)
+        windows = self._request_windows(artifact, config, RowsRequest(rows, horizon))
+        scaled = self._scaled(artifact, config, windows)
+        return self._rows_forecasts(config, windows, scaled, horizon), self._history(
+            config, windows.frame
+        )
 
-    def _rows_forecasts(
-        self, artifact: ModelArtifact, config: ForecastT, frame: Frame, horizon: int | None
-    ) -> dict[str, np.ndarray]:
-        """:meth:`predict_rows`'s columns for the rows read as ``frame``."""
-        trained = config.horizon
+    def predict_rows_batch(
+        self, artifact: ModelArtifact, requests: Sequence[RowsRequest]
+    ) -> list[RowsAnswer | Exception]:
+        """:meth:`predict_rows` (with its history when asked) of each request, the windows
+        looking past the end of every request's rows forecast in one forward pass (a
+        request's windows inside its rows, when it has any, in batches of their own as
+        :meth:`predict` computes them). A request whose rows do not read, or that asks for
+        what the model cannot give, gets its error; the others their forecasts."""
+        config = self.saved_config(artifact)
+        prepared: list[_Windows | Exception] = []
+        for request in requests:
+            try:
+                prepared.append(self._request_windows(artifact, config, request))
+            except Exception as e:  # raised to its own request only
+                prepared.append(e)
+        ready = [w for w in prepared if isinstance(w, _Windows)]
+        futures = iter(self._batched_future(artifact, config, ready))
+        answers: list[RowsAnswer | Exception] = []
+        for request, windows in zip(requests, prepared, strict=True):
+            if isinstance(windows, Exception):
+                answers.append(windows)
+                continue
+            scaled = self._scaled(artifact, config, windows, next(futures))
+            columns = self._rows_forecasts(config, windows, scaled, request.horizon)
+            history = self._history(config, windows.frame) if request.history else None
+            answers.append((columns, history))
+        return answers
+
+    def _request_windows(
+        self, artifact: ModelArtifact, config: ForecastT, request: RowsRequest
+    ) -> _Windows:
+        """The windows :meth:`predict_rows` forecasts for ``request``, its horizon checked.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a horizon beyond the model's, or too few rows for the windows it needs.
+        """
+        horizon, trained = request.horizon, config.horizon
         if horizon is not None and not 1 <= horizon <= trained:
             raise InvalidParameterError(
                 f"horizon {horizon} is beyond this model's: it forecasts {trained} step(s) "
                 f"ahead, so it can give the next 1 to {trained} times after the last row; ask "
                 f"for horizon <= {trained}, or train a model with horizon={horizon}"
             )
-        future = horizon is not None
-        ends, forecasts = self._window_forecasts(artifact, config, frame, "the request", future)
-        targets = ends + trained
+        frame = self.load_frame(config, source=rows_table(request.rows))
+        windows = self._predict_windows(
+            artifact, config, frame, "the request", horizon is not None
+        )
+        first = len(frame) - trained  # the window whose target is the first future time
+        if horizon is not None and (len(windows.ends) == 0 or windows.ends[0] > first):
+            first_end = self._first_window_end(config, windows.blend, windows.fitted[1])
+            raise InvalidParameterError(
+                too_few_for_horizon(frame, config, horizon, windows.blend, first_end)
+            )
+        return windows
+
+    def _rows_forecasts(
+        self, config: ForecastT, windows: _Windows, scaled: np.ndarray, horizon: int | None
+    ) -> dict[str, np.ndarray]:
+        """:meth:`predict_rows`'s columns for ``windows`` from the model's ``scaled``
+        outputs."""
+        ends, forecasts = windows.ends, self._window_columns(config, windows, scaled)
+        targets = ends + config.horizon
         if horizon is not None:
-            first = len(frame) - trained  # the window whose target is the first future time
-            if len(ends) == 0 or ends[0] > first:
-                blend = saved_blend(artifact, config)
-                anchors = self._saved_anchors(artifact, config, blend)
-                first_end = self._first_window_end(config, blend, anchors)
-                raise InvalidParameterError(
-                    too_few_for_horizon(frame, config, horizon, blend, first_end)
-                )
+            first = len(windows.frame) - config.horizon
             keep = slice(first - int(ends[0]), first - int(ends[0]) + horizon)
             targets, forecasts = targets[keep], {k: v[keep] for k, v in forecasts.items()}
-        return {"time": self._target_times(config, frame, targets), **forecasts}
+        return {"time": self._target_times(config, windows.frame, targets), **forecasts}
+
+    def _history(self, config: ForecastT, frame: Frame) -> History:
+        """The target as the model read it from the request's rows, NaN where a value was
+        missing and filled in."""
+        values = frame.target.astype(np.float64)
+        if frame.observed is not None:
+            values = np.where(frame.observed, values, np.nan)
+        return History(self.describe_target(config), frame.times, values)
 
     def saved_config(self, artifact: ModelArtifact) -> ForecastT:
         """The config ``artifact`` was trained with, validated once per distinct config (a
@@ -559,16 +624,29 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         return times
 
     def _window_forecasts(
+        self, artifact: ModelArtifact, config: ForecastT, frame: Frame, where: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The window ends and :meth:`predict`'s columns for every window of ``frame``."""
+        windows = self._predict_windows(artifact, config, frame, where)
+        scaled = self._scaled(artifact, config, windows)
+        return windows.ends, self._window_columns(config, windows, scaled)
+
+    def _predict_windows(
         self,
         artifact: ModelArtifact,
         config: ForecastT,
         frame: Frame,
         where: str,
         future_only: bool = False,
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The window ends and :meth:`predict`'s columns for ``frame``; ``future_only``: for
-        the last ``horizon`` windows only (those looking past the end), computed in the very
-        batch :meth:`predict` computes them in, so the numbers are the same."""
+    ) -> _Windows:
+        """The windows of ``frame`` ready for the model; ``future_only``: the last
+        ``horizon`` ones only (those looking past the end), as :meth:`predict` computes them.
+
+        Raises
+        ------
+        InvalidParameterError
+            For features other than the model's, or too few rows for one window.
+        """
         if frame.feature_names != artifact.features:
             raise InvalidParameterError(
                 f"{where} has features {frame.feature_names}, the model was trained on "
@@ -586,19 +664,52 @@ class TimeSeriesPipeline(TrainingPipeline[ForecastT]):
         # past its end: batched apart, the in-sample ones reproduce a run's test predictions
         # bit for bit (BLAS results depend on the batch they are computed in).
         split_at = max(len(ends) - config.horizon, 0)
-        parts = [ends[split_at:]] if future_only else [ends[:split_at], ends[split_at:]]
-        ends = np.concatenate(parts)
-        scaled = np.concatenate([
-            predict(artifact.model, window_inputs(features, part, length), config.batch_size)[:, 0]
-            for part in parts if len(part)
-        ])  # fmt: skip
+        if future_only:
+            ends, split_at = ends[split_at:], 0
+        inside = window_inputs(features, ends[:split_at], length) if split_at else None
+        future = window_inputs(features, ends[split_at:], length)
         target_scaler = cast(StandardScaler, artifact.preprocessing["target"])
+        return _Windows(frame, ends, inside, future, blend, (target_scaler, anchors))
+
+    @staticmethod
+    def _scaled(
+        artifact: ModelArtifact,
+        config: ForecastT,
+        windows: _Windows,
+        future: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The model's outputs for ``windows``: those inside the rows, then those past their
+        end (``future`` when they were forecast in a batch of requests)."""
+        if future is None:
+            future = predict(artifact.model, windows.future, config.batch_size)[:, 0]
+        if windows.inside is None:
+            return future
+        inside = predict(artifact.model, windows.inside, config.batch_size)[:, 0]
+        return np.concatenate([inside, future])
+
+    @staticmethod
+    def _batched_future(
+        artifact: ModelArtifact, config: ForecastT, batch: Sequence[_Windows]
+    ) -> list[np.ndarray]:
+        """The model's outputs for each one's windows past the end of its rows, all in one
+        forward pass (in batches of ``batch_size`` windows)."""
+        if not batch:
+            return []
+        stacked = np.concatenate([windows.future for windows in batch])
+        outputs = predict(artifact.model, stacked, config.batch_size)[:, 0]
+        counts = np.cumsum([len(windows.future) for windows in batch])[:-1]
+        return np.split(outputs, counts)
+
+    def _window_columns(
+        self, config: ForecastT, windows: _Windows, scaled: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """:meth:`predict`'s columns for ``windows`` from the model's ``scaled`` outputs."""
+        ends, frame = windows.ends, windows.frame
         rows = ends + config.horizon
-        fitted = (target_scaler, anchors)
-        return ends, {
+        return {
             "last_input_time": frame.times[ends],
             "steps_ahead": np.full(len(ends), config.horizon),
-            "forecast": self._forecast(scaled, frame, rows, config, fitted, blend),
+            "forecast": self._forecast(scaled, frame, rows, config, windows.fitted, windows.blend),
         }
 
     def _saved_anchors(self, artifact: ModelArtifact, config: ForecastT, blend: Blend) -> Anchors:

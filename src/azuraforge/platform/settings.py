@@ -319,6 +319,15 @@ class Settings(BaseSettings):
     max_predict_rows: int = Field(
         10_000, ge=1, description="Most rows a synchronous predict request may send."
     )
+    predict_batch_wait: float = Field(
+        0.002,
+        ge=0,
+        le=0.05,
+        description="Most seconds a predict request waits for others to the same model version "
+        "to share its forward pass: requests that arrive together are predicted in one batch, "
+        "the batch closed as soon as no more arrive (a lone request does not wait) or this "
+        "has passed since its first; 0 predicts each request alone.",
+    )
     data_dir: Path = Field(
         default_factory=lambda fields: fields["home"] / "data",
         description="The projects' data folders, whose files jobs submitted through the API "

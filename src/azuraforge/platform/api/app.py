@@ -61,6 +61,7 @@ from azuraforge.platform.events import EventHub
 from azuraforge.platform.jobs.queueing import make_transport
 from azuraforge.platform.jobs.transport import Transport
 from azuraforge.platform.redaction import Redaction
+from azuraforge.platform.services.batching import PredictBatcher
 from azuraforge.platform.services.chat import ChatService
 from azuraforge.platform.services.keys import ServerKeys
 from azuraforge.platform.services.logins import Logins
@@ -247,6 +248,7 @@ def _attach_services(
     app.state.blobs = open_blobs(settings)
     app.state.transport = transport or make_transport(settings)
     app.state.models = ModelServer(store, settings, app.state.blobs)
+    app.state.batcher = PredictBatcher()
     app.state.streams = StreamServer(store)
     app.state.refusals = Refusals(store)
     app.state.logins = Logins(store, app.state.refusals)  # one cap on checks at once

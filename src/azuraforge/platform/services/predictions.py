@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from azuraforge.apps import History
+from azuraforge.apps.base import RowsAnswer, RowsRequest
 from azuraforge.errors import (
     AzuraForgeError,
     ConflictError,
@@ -52,13 +53,18 @@ class InvalidInputError(InvalidParameterError):
     """Rows, a file or a horizon a model cannot predict from (the API answers 422)."""
 
 
+PredictAnswer = tuple[dict[str, list[Any]], dict[str, Any] | None]
+"""A predict request's answer: its predictions as JSON-ready columns and, when asked and
+the pipeline has one, the series they continue (:func:`history_json`)."""
+
+
 def predict(
     loaded: LoadedModel,
     rows: Sequence[Mapping[str, Any]],
     horizon: int | None,
     max_rows: int,
     history: bool = False,
-) -> tuple[dict[str, list[Any]], dict[str, Any] | None]:
+) -> PredictAnswer:
     """The predictions of ``loaded`` for ``rows`` as JSON-ready columns and, with ``history``,
     the series they continue, read from the same rows (:func:`history_json`; ``None``
     without it, or when the pipeline has none).
@@ -69,22 +75,46 @@ def predict(
         Naming the problem: too many rows, a missing or unexpected column, a value that does
         not read, too few rows for one window, a horizon beyond the model's.
     """
-    if len(rows) > max_rows:
-        raise InvalidInputError(
-            f"{len(rows):,} rows; a predict request takes at most {max_rows:,} "
-            "(max_predict_rows): send fewer, or submit an asynchronous prediction job "
-            "(POST /models/{ref}/predictions)"
-        )
-    pipeline, series = loaded.pipeline, None
-    try:
-        if history:
-            columns, series = pipeline.predict_rows_with_history(
-                loaded.artifact, rows, horizon=horizon
-            )
-        else:
-            columns = pipeline.predict_rows(loaded.artifact, rows, horizon=horizon)
-    except (DataFormatError, InvalidParameterError) as e:
-        raise InvalidInputError(str(e), public=e.public) from None
+    (answer,) = predict_batch(loaded, [RowsRequest(rows, horizon, history)], max_rows)
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+def predict_batch(
+    loaded: LoadedModel, requests: Sequence[RowsRequest], max_rows: int
+) -> list[PredictAnswer | Exception]:
+    """:func:`predict`'s answer to each request, or the error it raises, in order: the
+    requests are predicted together (:meth:`Pipeline.predict_rows_batch`: one forward pass
+    for the built-in forecasters), a bad one failing alone."""
+    answers: list[PredictAnswer | Exception | None] = [
+        _too_many(len(request.rows), max_rows) for request in requests
+    ]
+    asked = [i for i, refused in enumerate(answers) if refused is None]
+    found = loaded.pipeline.predict_rows_batch(loaded.artifact, [requests[i] for i in asked])
+    for i, answer in zip(asked, found, strict=True):
+        answers[i] = _answer(answer)
+    return [answer for answer in answers if answer is not None]
+
+
+def _too_many(rows: int, max_rows: int) -> InvalidInputError | None:
+    if rows <= max_rows:
+        return None
+    return InvalidInputError(
+        f"{rows:,} rows; a predict request takes at most {max_rows:,} "
+        "(max_predict_rows): send fewer, or submit an asynchronous prediction job "
+        "(POST /models/{ref}/predictions)"
+    )
+
+
+def _answer(answer: RowsAnswer | Exception) -> PredictAnswer | Exception:
+    """A pipeline's answer as JSON-ready columns; its error about the input as an
+    :class:`InvalidInputError` (a 422)."""
+    if isinstance(answer, DataFormatError | InvalidParameterError):
+        return InvalidInputError(str(answer), public=answer.public)
+    if isinstance(answer, Exception):
+        return answer
+    columns, series = answer
     return json_columns(columns), None if series is None else history_json(series)
 
 

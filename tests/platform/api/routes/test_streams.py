@@ -3,17 +3,23 @@ config is 422 naming the field, another job's id is 404."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from azuraforge.errors import NotFoundError
 from azuraforge.platform.blobs import BlobStore
 from azuraforge.platform.jobs.worker import Worker
+from azuraforge.platform.services.streams import serving as serving_module
 from azuraforge.platform.services.streams.alerts import AlertKeeper
 from azuraforge.platform.services.streams.loop import TURBULENT
+from azuraforge.platform.services.streams.readings import SavedLearner
 from azuraforge.platform.services.streams.registry import register_changes
+from azuraforge.platform.services.streams.serving import FRESH_SECONDS, StreamServer
 from azuraforge.platform.settings import Settings
-from azuraforge.platform.store import Store
+from azuraforge.platform.store import DEFAULT_PROJECT, ExperimentRecord, Store
 from azuraforge.stream.backtest import backtest, periods_per_year
 from azuraforge.testing.streams import shifted_prices, write_shifted_csv
 from tests.platform.fixtures import running_stream, scores, user_headers
@@ -367,3 +373,43 @@ def test_the_api_lists_a_streams_alerts_and_those_firing(
     assert [a["stream_id"] for a in firing] == [other.experiment_id]
     assert client.get("/api/v1/streams/alerts?state=loud").status_code == 422
     assert client.get("/api/v1/streams/999/alerts").status_code == 404
+
+
+def test_a_stale_champion_answers_while_one_thread_reads_its_checkpoint_again(
+    client: TestClient,
+    settings: Settings,
+    store: Store,
+    real_data: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = client.post("/api/v1/streams", json={"config": CONFIG}).json()
+    Worker(settings, store).run_next()
+    reads: list[int] = []
+    real = serving_module.saved_learner
+
+    def counted(found: Store, record: ExperimentRecord) -> SavedLearner:
+        reads.append(record.id)
+        return real(found, record)
+
+    monkeypatch.setattr(serving_module, "saved_learner", counted)
+    server = StreamServer(store)
+    first = server.get(stream["id"], DEFAULT_PROJECT)
+    assert server.cached(stream["id"], "elsewhere") is None
+    time.sleep(FRESH_SECONDS)
+    answered = [server.cached(stream["id"], DEFAULT_PROJECT) for _ in range(200)]
+    assert answered[0] is first  # the stale one, at once: no request waits for the read
+    assert all(a is not None and a.events == first.events for a in answered)
+    deadline = time.monotonic() + 10
+    while (kept := server.cached(stream["id"], DEFAULT_PROJECT)) is first:
+        assert time.monotonic() < deadline, "the champion was not read again"
+        time.sleep(0.01)
+    assert kept is not None and kept.read_at > first.read_at and kept.name == first.name
+    assert reads == [stream["id"], stream["id"]]  # the first read, then one read again
+    store.delete_experiment(stream["id"])
+    time.sleep(FRESH_SECONDS)
+    assert server.cached(stream["id"], DEFAULT_PROJECT) is kept  # while it reads again
+    while server.cached(stream["id"], DEFAULT_PROJECT) is not None:  # the read failed
+        assert time.monotonic() < deadline + 10, "a deleted stream's champion was kept"
+        time.sleep(0.01)
+    with pytest.raises(NotFoundError):  # what the next request's own read answers
+        server.get(stream["id"], DEFAULT_PROJECT)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
+from azuraforge.apps import RowsRequest
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.api.access import MANAGE, READ, WRITE, Reader, Writer
 from azuraforge.platform.api.deps import (
@@ -50,7 +51,9 @@ from azuraforge.platform.api.schemas.registry import (
     VersionsPublic,
 )
 from azuraforge.platform.services import mlflow_serving, predictions, registry
+from azuraforge.platform.services.batching import PredictBatcher
 from azuraforge.platform.services.mlflow_serving import MlflowModel
+from azuraforge.platform.services.predictions import PredictAnswer
 from azuraforge.platform.services.registry import ModelRef, check_model_name
 from azuraforge.platform.services.serving import ModelServer, Served
 from azuraforge.platform.store import AliasMoveRecord
@@ -61,8 +64,9 @@ from azuraforge.platform.tracing import span_from
 router = APIRouter(prefix="/models", tags=["models"])
 ERRORS = error_responses()
 INLINE_ROWS = 200
-"""Requests with up to this many rows are predicted on the event loop (about a millisecond);
-larger ones in a worker thread, so they do not hold up the others."""
+"""Requests with up to this many rows are predicted on the event loop (about a millisecond),
+in batches (:mod:`~azuraforge.platform.services.batching`); larger ones in a worker thread,
+so they do not hold up the others."""
 ModelName = Annotated[
     str,
     Path(description="A model's name.", json_schema_extra=MODEL_NAME_RULE),
@@ -354,7 +358,7 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
         "azuraforge.rows": len(body.rows),
     }
     with span_from(None, "predict", span_attributes):
-        columns, history = await _predicted(loaded, body, server, who.project)
+        columns, history = await _predicted(loaded, body, request, who.project)
     count = len(next(iter(columns.values()))) if columns else 0
     answer = {
         "model": loaded.version.model, "version": loaded.version.version, "reference": ref,
@@ -366,19 +370,23 @@ async def predict(ref: Reference, body: PredictRequest, request: Request, who: R
 
 
 async def _predicted(
-    loaded: Served, body: PredictRequest, server: ModelServer, project: str
-) -> tuple[dict[str, list[Any]], dict[str, Any] | None]:
+    loaded: Served, body: PredictRequest, request: Request, project: str
+) -> PredictAnswer:
     """The predictions of ``loaded`` for the request's rows and, if asked, their history:
-    small requests of our own models on the event loop, the rest in a worker thread."""
+    small requests of our own models on the event loop, in a batch with those arriving
+    with them (``predict_batch_wait``), the rest in a worker thread."""
+    server = _server(request)
     max_rows = server.settings.max_predict_rows
     if isinstance(loaded, MlflowModel):
         return await run_in_threadpool(
             mlflow_serving.predict, server.store, project, loaded, body.rows, body.horizon,
             max_rows,
         )  # fmt: skip
-    arguments = (loaded, body.rows, body.horizon, max_rows, body.history)
     if len(body.rows) <= INLINE_ROWS:
-        return predictions.predict(*arguments)
+        batcher: PredictBatcher = request.app.state.batcher
+        asked = RowsRequest(body.rows, body.horizon, body.history)
+        return await batcher.predict(loaded, asked, max_rows, server.settings.predict_batch_wait)
+    arguments = (loaded, body.rows, body.horizon, max_rows, body.history)
     return await run_in_threadpool(predictions.predict, *arguments)
 
 

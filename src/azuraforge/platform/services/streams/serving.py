@@ -4,13 +4,17 @@ stream's last checkpoint holds it.
 
 The champion is read from the checkpoint at most once every :data:`FRESH_SECONDS` seconds
 per stream and API process, and kept (its learner rebuilt from its kind and state): a
-request in between reads nothing (:meth:`StreamServer.cached`) and costs the features of its
-prices, computed at once over them, and one prediction. The stream's job keeps learning
-meanwhile: a prediction is the champion of a checkpoint at most that old.
+request reads nothing (:meth:`StreamServer.cached`) and costs the features of its prices,
+computed at once over them, and one prediction. Once the kept champion is older, the first
+request to see it so starts one thread that reads the checkpoint again, and every request
+is answered by the kept champion until the thread replaced it: no request waits for a
+read, and one read is made, not one per request. The stream's job keeps learning
+meanwhile: a prediction is the champion of a checkpoint at most that old plus one read.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -26,6 +30,7 @@ from azuraforge.platform.store import Store
 from azuraforge.platform.store.scope import ProjectStore
 from azuraforge.stream.base import Classifier
 
+_log = logging.getLogger(__name__)
 MIN_CLOSES = FEATURES_READY
 """The fewest prices a prediction may give (a stream with the regime feature needs more)."""
 FRESH_SECONDS = 1.0
@@ -76,15 +81,42 @@ class StreamServer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._champions: dict[int, Champion] = {}
+        self._reading: set[int] = set()
+        """The streams whose checkpoint a thread is reading again."""
         self._lock = threading.Lock()
 
     def cached(self, stream_id: int, project: str) -> Champion | None:
-        """The champion of ``project``'s stream ``stream_id`` if one read less than
-        :data:`FRESH_SECONDS` ago is kept (no I/O: safe on an event loop)."""
+        """The champion of ``project``'s stream ``stream_id`` if one is kept (no I/O: safe on
+        an event loop); when it was read :data:`FRESH_SECONDS` ago or more, a thread reads
+        the checkpoint again meanwhile (one at a time per stream)."""
         with self._lock:
             kept = self._champions.get(stream_id)
-        fresh = kept is not None and time.monotonic() - kept.read_at < FRESH_SECONDS
-        return kept if fresh and kept is not None and kept.project == project else None
+            if kept is None or kept.project != project:
+                return None
+            stale = time.monotonic() - kept.read_at >= FRESH_SECONDS
+            if not stale or stream_id in self._reading:
+                return kept
+            self._reading.add(stream_id)
+        reader = threading.Thread(
+            target=self._read_again, args=(stream_id, project), name="stream-champion"
+        )
+        reader.daemon = True
+        reader.start()
+        return kept
+
+    def _read_again(self, stream_id: int, project: str) -> None:
+        """Replace the kept champion by the checkpoint's; if it cannot be read (the stream
+        deleted, the store down), forget it, so that the next request reads it itself and
+        gets the error."""
+        try:
+            self.get(stream_id, project)
+        except Exception as e:  # the next request's own read says what went wrong
+            _log.info("stream %d: its champion could not be read again: %s", stream_id, e)
+            with self._lock:
+                self._champions.pop(stream_id, None)
+        finally:
+            with self._lock:
+                self._reading.discard(stream_id)
 
     def get(self, stream_id: int, project: str) -> Champion:
         """The champion of ``project``'s stream ``stream_id``, read from its last checkpoint
