@@ -94,7 +94,7 @@ class ModelServer:
 
     def reconfigure(self, settings: Settings) -> None:
         """Run on a newer version of the live settings: ``alias_refresh`` from the next
-        check, ``max_predict_rows`` from the next request."""
+        check, ``max_predict_rows`` and ``predict_batch_wait`` from the next request."""
         self.settings, self._stale_after = settings, 2 * settings.alias_refresh
 
     def cached(
