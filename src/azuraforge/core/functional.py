@@ -13,6 +13,7 @@ import numpy as np
 from azuraforge.core import ops
 from azuraforge.core.fused import (
     avg_pool2d,
+    conv2d_max_pool2d,
     cross_entropy,
     gru_layer,
     lstm_layer,
@@ -36,6 +37,7 @@ __all__ = [
     "avg_pool2d",
     "binary_cross_entropy_with_logits",
     "conv2d",
+    "conv2d_max_pool2d",
     "cross_entropy",
     "dropout",
     "gelu",

@@ -69,6 +69,62 @@ def test_conv2d_over_several_chunks_matches_torch(stride, padding, dtype):
     compare_with_torch(out, expected, pairs, dtype)
 
 
+FUSED_CASES = [  # (stride, padding, pool): 13 rows pooled by 2 leave the last one out
+    (1, 0, 2),
+    (2, 1, 3),
+    (1, (1, 0), (2, 3)),
+]
+
+
+def _two_ops_and_fused(data, weight, bias, stride, padding, pool, dtype):
+    """Output, then input, weight and bias gradients of the fused node and of the two ops,
+    through a ReLU as in a CNN, with one upstream gradient."""
+    results = []
+    for fused in (True, False):
+        x, w, b = (Tensor(a, requires_grad=True, dtype=dtype) for a in (data, weight, bias))
+        if fused:
+            out = F.conv2d_max_pool2d(x, w, b, stride, padding, pool)
+        else:
+            out = F.max_pool2d(F.conv2d(x, w, b, stride, padding), pool)
+        upstream = rng(12).normal(size=out.shape)
+        (out.relu() * Tensor(upstream, dtype=dtype)).sum().backward()
+        results.append([out.data, x.grad, w.grad, b.grad])
+    return results
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("stride", "padding", "pool"), FUSED_CASES)
+def test_conv2d_max_pool2d_gives_the_two_ops_values_and_gradients(stride, padding, pool, dtype):
+    # Whole numbers and a constant band, as MNIST's background: windows full of ties, whose
+    # gradient goes to the first maximum in both
+    data = _ties_and_negatives((6, 3, 15, 15))
+    data[:, :, :5] = 0.5
+    weight, bias = _ties_and_negatives((4, 3, 3, 3), seed=1), rng(13).normal(size=(4,))
+    fused, two_ops = _two_ops_and_fused(data, weight, bias, stride, padding, pool, dtype)
+    names = ["output", "input", "weight", "bias"]
+    for name, ours, reference in zip(names, fused, two_ops, strict=True):
+        scale = max(1.0, float(np.abs(reference).max()))
+        np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-6 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_max_pool2d_over_several_chunks_matches_torch(dtype):
+    arrays = [rng(14).normal(size=(16, 40, 30, 30)), rng(15).normal(size=(8, 40, 5, 5))]
+    arrays.append(rng(16).normal(size=(8,)))
+    ours = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    theirs = [to_torch(a.astype(dtype), requires_grad=True) for a in arrays]
+    out = F.conv2d_max_pool2d(*ours, padding=2, kernel_size=2)
+    expected = torch_functional.max_pool2d(torch_functional.conv2d(*theirs, padding=2), 2)
+    pairs = list(zip(["input", "weight", "bias"], ours, theirs, strict=True))
+    compare_with_torch(out, expected, pairs, dtype)
+
+
+def test_conv2d_max_pool2d_gradients_match_finite_differences():
+    x = tensor64(rng(17).normal(size=(2, 2, 7, 6)))
+    w, b = tensor64(rng(18).normal(size=(3, 2, 2, 2))), tensor64(rng(19).normal(size=(3,)))
+    check_gradients(lambda: F.conv2d_max_pool2d(x, w, b, padding=1, kernel_size=2), [x, w, b])
+
+
 POOL_CASES = [(2, None), (3, 2), ((2, 3), (1, 2)), (2, 1)]
 POOLS = {
     "max": (F.max_pool2d, torch_functional.max_pool2d),

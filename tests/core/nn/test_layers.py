@@ -380,6 +380,27 @@ def test_sequential_with_relu_then_max_pool_matches_torch(dtype):
     assert [type(layer).__name__ for layer in ours] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten"]
 
 
+@pytest.mark.parametrize(
+    ("conv", "pool", "last_op"),
+    [
+        ({"padding": 1}, {}, "conv2d_max_pool2d"),
+        ({"stride": 2}, {"kernel_size": (1, 2), "stride": (1, 2)}, "conv2d_max_pool2d"),
+        ({"padding": "same"}, {}, "max_pool2d"),  # the string padding's own path
+        ({"padding": 1}, {"stride": 1}, "max_pool2d"),  # overlapping windows
+    ],
+)
+def test_sequential_runs_a_conv_and_its_tiled_max_pool_as_one_node(conv, pool, last_op):
+    manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, **conv), nn.ReLU(), nn.MaxPool2d(**{"kernel_size": 2, **pool})
+    )
+    x = Tensor(rng(2).standard_normal((2, 1, 7, 7)))
+    out = model(x)
+    assert out._ctx is not None and out._ctx[1][0]._ctx[0] == last_op  # relu(pool(conv))
+    layer_by_layer = model[2](model[1](model[0](x)))
+    np.testing.assert_allclose(out.data, layer_by_layer.data, rtol=1e-6, atol=1e-6)
+
+
 def test_sequential_relu_then_max_pool_gradients_match_finite_differences():
     manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.MaxPool2d(2))

@@ -6,8 +6,16 @@ handful of NumPy calls on preallocated buffers. Each kernel registers its backwa
 PyTorch in the tests.
 """
 
-from azuraforge.core.fused.conv import avg_pool2d, conv2d, max_pool2d
+from azuraforge.core.fused.conv import avg_pool2d, conv2d, conv2d_max_pool2d, max_pool2d
 from azuraforge.core.fused.loss import cross_entropy
 from azuraforge.core.fused.recurrent import gru_layer, lstm_layer
 
-__all__ = ["avg_pool2d", "conv2d", "cross_entropy", "gru_layer", "lstm_layer", "max_pool2d"]
+__all__ = [
+    "avg_pool2d",
+    "conv2d",
+    "conv2d_max_pool2d",
+    "cross_entropy",
+    "gru_layer",
+    "lstm_layer",
+    "max_pool2d",
+]
