@@ -7,7 +7,10 @@ counted from the first call to ``close``'s return; transactions are the run's ``
 events (the flusher writes one per transaction). The peer, in the same run, taking turns:
 the flusher as it was before issue 67 (:class:`FixedDelayContext`: it waits
 ``flush_interval`` after each batch's first point, even a lone one). Correctness first:
-every point stored once with its value, none dropped, or the script exits 1.
+every point stored once with its value, none dropped, or the script exits 1. Then, per
+round, a steady run: 200 points at 40 a second (platform_live's pace), each timed from
+``log_metrics`` to the return of the write that stored it (the flusher's leg of a live
+curve's latency), p50 and p95.
 
 Usage::
 
@@ -29,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.platform.jobs.context import StoreContext
-from azuraforge.platform.store import Store, upgrade_database
+from azuraforge.platform.store import JobWrites, Store, upgrade_database
 from harness import DEFAULT_POSTGRES, postgres_database, usable_postgres
 
 FLUSH_INTERVAL = 0.05  # the setting's default
+STEADY_S, STEADY_POINTS = 0.025, 200  # the steady part: 40 points a second, platform_live's
 
 
 class FixedDelayContext(StoreContext):
@@ -74,6 +78,31 @@ def one_run(store: Store, flusher: type[StoreContext], points: int, work: Path) 
     }
 
 
+def steady_run(store: Store, flusher: type[StoreContext], points: int, work: Path) -> list[float]:
+    """Log ``points`` points one every :data:`STEADY_S` through ``flusher``; each point's
+    milliseconds from ``log_metrics`` to the return of the write that stored it."""
+    record = store.create_experiment("flush-latency", {})
+    lease = store.claim(record.id, "bench", 300.0)
+    assert lease is not None
+    ctx = flusher(store, lease, work / str(record.id), flush_interval=FLUSH_INTERVAL)
+    latencies: list[float] = []
+    write = ctx.writer.write
+
+    def timed(writes: JobWrites) -> None:
+        write(writes)
+        done = time.time()
+        latencies.extend((done - logged) * 1e3 for _, _, _, logged in writes.points)
+
+    ctx.writer.write = timed  # type: ignore[method-assign]
+    for step in range(points):
+        ctx.log_metrics({"loss": float(step)}, step)
+        time.sleep(STEADY_S)
+    if not ctx.close(timeout=60) or len(latencies) != points:
+        sys.exit(f"{flusher.__name__}: {len(latencies)} of {points} points written")
+    store.finish(lease, "completed", error=None, result=None)
+    return latencies
+
+
 def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
     """``rounds`` turns of each flusher on the store at ``url``; medians and the ratio."""
     upgrade_database(url)
@@ -81,9 +110,11 @@ def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
     try:
         one_run(store, StoreContext, 1_000, work)  # warm-up
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in FLUSHERS}
+        steady: dict[str, list[float]] = {name: [] for name in FLUSHERS}
         for _ in range(rounds):
             for name, flusher in FLUSHERS.items():
                 runs[name].append(one_run(store, flusher, points, work))
+                steady[name].extend(steady_run(store, flusher, STEADY_POINTS, work))
     finally:
         store.engine.dispose()
     medians = {
@@ -92,6 +123,10 @@ def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
     }
     return {
         "runs": runs,
+        "steady_ms": {
+            name: {f"p{q}": float(statistics.quantiles(done, n=100)[q - 1]) for q in (50, 95)}
+            for name, done in steady.items()
+        },
         "median": medians,
         "points_ratio": medians["adaptive"]["points_per_s"] / medians["fixed"]["points_per_s"],
     }
@@ -126,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"transactions; ratio {results[name]['points_ratio']:.2f}x",
                 flush=True,
             )
+            print(f"{name}: log_metrics to stored at 40 points/s: {results[name]['steady_ms']}")
     print(f"load average before: {load[0]:.2f} {load[1]:.2f}; after: {os.getloadavg()[0]:.2f}")
     if args.json:
         report = {"points": args.points, "rounds": args.rounds, "load": load,
