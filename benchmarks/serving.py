@@ -70,7 +70,11 @@ Usage::
 
     .venv/bin/python benchmarks/serving.py [--quick] [--duration S] [--repeats N]
         [--connections N] [--api-workers N] [--runs N] [--baseline COMMIT]
-        [--out docs/benchmarks.md] [--json PATH]
+        [--out docs/benchmarks.md] [--json PATH] [--only list,search]
+
+``--only list,search`` measures those listing targets alone: ours and the baseline commit's
+serve, each on its own store of ``runs`` runs, nothing trained, no Markdown written (the
+table and the listings' aims printed, the numbers to ``--json``).
 """
 
 from __future__ import annotations
@@ -770,14 +774,15 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
             "rss_at_start_mb": server.rss_at_start_mb,
             "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
-    for name in set(summary) - {"bare"}:
+    for name in set(summary) - {"bare"} if "bare" in summary else ():
         summary[name]["ratio_to_bare"] = (
             summary[name]["closed"]["requests_per_s"] / summary["bare"]["closed"]["requests_per_s"]
         )
     for ours, theirs in BESIDE.items():
         if theirs in summary:
             summary[ours]["ratio_to_baseline"] = paired_ratio(rounds, ours, theirs)
-    summary["traced"]["ratio_to_ours"] = paired_ratio(rounds, "traced", "ours")
+    if "traced" in summary:
+        summary["traced"]["ratio_to_ours"] = paired_ratio(rounds, "traced", "ours")
     return summary
 
 
@@ -880,6 +885,58 @@ def measure(size: dict[str, Any], weather: dict[str, Any], work: Path) -> dict[s
             "summary": summarise(rounds, servers),
             "sink_requests": exports_received(work / "sink-count"),
         }
+
+
+def listing_servers(
+    groups: ProcessGroups, work: Path, size: dict[str, Any], only: list[str], commit: str = ""
+) -> list[Server]:
+    """``--only``: ours (or ``commit``'s code, its ``src`` first on ``PYTHONPATH``) serving a
+    store of its own holding the listings' runs, and the ``only`` targets on it (named
+    ``baseline-<target>`` for ``commit``'s). No model is trained."""
+    home = work / f"home-{commit or 'ours'}"
+    env = child_environment(work, home, database_url=f"sqlite:///{home / 'azuraforge.db'}")
+    if commit:
+        source = exported_source(commit, work)
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env["PYTHONPATH"]])
+    load_runs(env, size["runs"])
+    label = f"baseline-{commit}" if commit else "ours"
+    process, port = start_serve(groups, env, work, label, 0, size["api_workers"])
+    token = credential_of(port, env["AZURAFORGE_DATABASE_URL"]).get("Authorization", "")
+    rss = tree_status_mb("VmRSS", process.pid)
+    target = {"list": LIST_PATH, "search": SEARCH_PATH}
+    return [
+        Server(f"baseline-{name}" if commit else name, process.pid,
+               Target(port, target[name], b"", b"", token.removeprefix("Bearer "), "GET"), rss)
+        for name in only
+    ]  # fmt: skip
+
+
+def measure_listings(size: dict[str, Any], work: Path, only: list[str]) -> dict[str, Any]:
+    """``--only list,search``: those targets alone on ours, beside the baseline commit's
+    (when one is given), stopped after (on failure too)."""
+    with ProcessGroups() as groups:
+        servers = listing_servers(groups, work, size, only)
+        if size["baseline"]:
+            baseline = listing_servers(groups, work, size, only, size["baseline"])
+            servers = beside(servers, baseline)
+        rounds = run_rounds(servers, size)
+        return {"runs": size["runs"], "rounds": rounds, "summary": summarise(rounds, servers)}
+
+
+def listing_aims(result: dict[str, Any]) -> str:
+    """The listings' aims (issue 67) for the targets measured, met or not."""
+    summary, shown = result["summary"], []
+    if "list" in summary:
+        rate = summary["list"]["closed"]["requests_per_s"]
+        met = rate >= BARS["list_requests_per_s"]
+        aim = f"aim ≥ {BARS['list_requests_per_s']:,.0f}"
+        shown.append(f"the list {rate:,.0f} requests/s ({aim}): {'met' if met else 'not met'}")
+    if "search" in summary:
+        p95 = summary["search"]["open"]["p95_ms"]
+        met = p95 < BARS["search_p95_ms"]
+        aim = f"aim < {BARS['search_p95_ms']:.0f}; one connection, {result['runs']:,} runs"
+        shown.append(f"the search p95 {p95:.1f} ms ({aim}): {'met' if met else 'not met'}")
+    return "; ".join(shown)
 
 
 TITLES = {
@@ -1084,6 +1141,19 @@ def blas_line(report: dict[str, Any]) -> str:
     return f"NumPy BLAS (threadpoolctl): {shown or 'none found'}"
 
 
+ONLY = ("list", "search")
+"""The targets ``--only`` may name."""
+
+
+def comma_separated_targets(text: str) -> list[str]:
+    """``--only``'s value: targets of :data:`ONLY`, comma-separated."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(ONLY))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(ONLY)}, got {text!r}")
+    return list(dict.fromkeys(names))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI size: 1 round of 1 s each")
@@ -1103,6 +1173,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--baseline",
         help=f"the commit measured beside ours (default {BASELINE}; --quick: none; '' none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only",
+        type=comma_separated_targets,
+        help="measure only these listing targets (list, search; comma-separated), on their "
+        "own serve: nothing trained, no Markdown written",
+    )  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--otlp-sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load-runs", nargs=2, help=argparse.SUPPRESS)
@@ -1110,9 +1186,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for option in ("duration", "repeats", "connections", "api_workers", "runs"):
         if getattr(args, option) is not None and getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be positive")
+    if args.only and args.out:
+        parser.error("--only writes no Markdown (its targets are not the section's whole run)")
     if args.baseline is None:
         args.baseline = "" if args.quick else BASELINE
-    if not args.quick:
+    if not args.quick and not args.only:
         args.out = args.out or ROOT / "docs" / "benchmarks.md"
         args.json = args.json or ROOT / "benchmarks" / "results" / "serving.json"
     return args
@@ -1151,7 +1229,9 @@ def main(argv: list[str] | None = None) -> None:
     load_before, ticks = os.getloadavg(), cpu_ticks()
     try:
         with tempfile.TemporaryDirectory(prefix="af-bench-serving-") as folder:
-            result = measure(size, weather, Path(folder))
+            work = Path(folder)
+            result = (measure_listings(size, work, args.only) if args.only
+                      else measure(size, weather, work))  # fmt: skip
     finally:
         if LEAKED:
             print("process groups still alive after being stopped: " + "; ".join(LEAKED),
@@ -1172,8 +1252,9 @@ def main(argv: list[str] | None = None) -> None:
         "result": result,
     }  # fmt: skip
     print(table(result))
-    print(verdict(result))
-    write_outputs(report, section(report), (START, END), args.out, args.json)
+    print(listing_aims(result) if args.only else verdict(result))
+    text = "" if args.only else section(report)
+    write_outputs(report, text, (START, END), args.out, args.json)
     if LEAKED or errors:
         sys.exit(f"{errors} errors" if errors else 1)
 

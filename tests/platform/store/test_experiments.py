@@ -365,3 +365,33 @@ def test_reads_do_not_wait_for_a_run_being_written(store: Store) -> None:
                 )
             )
             assert reads.result(timeout=10) == (1, 0.0, 1, {})  # the committed snapshot
+
+
+@pytest.mark.parametrize(
+    ("query", "total", "exact"),
+    [
+        ({"limit": 3}, 5, False),  # past the limit: the probe finds a 6th
+        ({"limit": 50}, 5, False),  # the page ran out: 12 shown, no count
+        ({"offset": 10, "limit": 5}, 5, False),  # ran out after an offset
+        ({"offset": 20, "limit": 5}, 5, False),  # an empty page: counted
+        ({"limit": 2, "text": "keep"}, 5, True),  # at the limit: counted
+        ({"offset": 4, "limit": 2, "text": "keep"}, 5, True),
+        ({"limit": 5, "text": "keep"}, 5, True),
+        ({"limit": 2, "text": "other-1"}, 1, True),
+    ],
+)
+def test_a_pages_total_is_the_count_up_to_the_limit_however_it_is_found(
+    store: Store, monkeypatch: pytest.MonkeyPatch, query, total, exact
+):
+    """Totals are counted up to COUNT_LIMIT and one more; a page that ran out gives it
+    without a count, a probe past the limit says "more" without counting: each way, the
+    same total and exactness as a count."""
+    from azuraforge.platform.store import experiment_query, experiments
+    from azuraforge.testing.runs import FinishedRun, insert_runs
+
+    for module in (experiment_query, experiments):
+        monkeypatch.setattr(module, "COUNT_LIMIT", 5)
+    names = [f"keep-{i}" for i in range(5)] + [f"other-{i}" for i in range(7)]
+    insert_runs(store, [FinishedRun(name, {"lr": 0.1}, {"loss": 0.5}) for name in names])
+    page = store.list_experiments(ExperimentQuery(**query))
+    assert (page.total, page.total_exact) == (total, exact)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from azuraforge.platform.store.base import DEFAULT_PROJECT, StoreBase
-from azuraforge.platform.store.experiments import records_of, select_records, with_scores
+from azuraforge.platform.store.experiments import records_of, select_records
 from azuraforge.platform.store.models import Experiment, MetricPoint, TuningStudy
 from azuraforge.platform.store.records import ExperimentRecord
 from azuraforge.platform.store.states import PREDICTION
@@ -45,10 +45,7 @@ class CompareStore(StoreBase):
                     Experiment.kind != PREDICTION,
                 )
             ).all()
-            by_id = {
-                record.id: record
-                for record in with_scores(connection, records_of(connection, rows))
-            }
+            by_id = {record.id: record for record in records_of(connection, rows, scored=True)}
         missing = [str(i) for i in wanted if i not in by_id]
         if missing:
             runs = "experiment" if len(missing) == 1 else "experiments"
@@ -80,7 +77,7 @@ class CompareStore(StoreBase):
                 .order_by(Experiment.trial_number, Experiment.id)
                 .limit(limit)
             ).all()
-            return with_scores(connection, records_of(connection, rows))
+            return records_of(connection, rows, scored=True)
 
     def get_curves(
         self, experiment_ids: Sequence[int], keys: Sequence[str] = ()

@@ -304,6 +304,20 @@ def matching_page(
         _check_known(connection, project_id, key, "score")
     matching = _matching(project_id, query)
     ids = _page_ids(connection, project_id, matching, query)
+    return ids, _counted(connection, matching, query, len(ids))
+
+
+def _counted(
+    connection: Connection, matching: _Matching, query: ExperimentQuery, shown: int
+) -> int:
+    """How many runs ``matching`` keeps, counted up to :data:`COUNT_LIMIT` and one more,
+    its page holding ``shown`` of them. A page that ran out says it without a count; past
+    the limit, one probe for the run after it says so (counting 10,001 ids took SQLite 1.4
+    to 2.4 times as long); under it, a count."""
+    if shown < query.limit and (shown or not query.offset):
+        return query.offset + shown
+    beyond = matching.selection.offset(COUNT_LIMIT).limit(1)
+    if connection.scalar(beyond) is not None:
+        return COUNT_LIMIT + 1
     counted = matching.selection.limit(COUNT_LIMIT + 1).subquery()
-    total = int(connection.scalar(select(func.count()).select_from(counted)) or 0)
-    return ids, total
+    return int(connection.scalar(select(func.count()).select_from(counted)) or 0)

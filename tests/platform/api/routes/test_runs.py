@@ -12,13 +12,15 @@ import logging
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import pytest
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 from azuraforge.cli.runs import _print_detail
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.api.schemas.runs import ExperimentPublic, ExperimentsPublic, RunListQuery
 from azuraforge.platform.blobs import open_blobs
 from azuraforge.platform.jobs.queueing import withdraw
 from azuraforge.platform.jobs.runner import execute
@@ -636,3 +638,57 @@ def test_a_run_whose_end_could_not_store_its_files_lists_those_the_store_holds(
     )
     assert [a["path"] for a in again["artifacts"]] == ["report.md"]
     assert kept.status_code == 200 and kept.json()["markdown"] == "# sleeper report\n"
+
+
+def varied_runs(client: TestClient, store: Store) -> None:
+    """Runs of every shape a list shows: queued in a batch, running with progress, completed
+    with metrics of awkward floats, scores and tags, failed with an error in other scripts."""
+    client.post(f"{API}/runs", json={"pipeline": "sleeper", "grid": {"steps": [1, 2]}})
+    running = store.create_experiment("sleeper", {}, name="läuft ✓")
+    lease = store.claim(running.id, "worker-ü", 30)
+    assert lease is not None
+    store.set_progress(lease, 1, 3, 'epoch 1 "of" 3 \\ ✓')
+    done = store.create_experiment("sleeper", {"steps": 3}, name="done")
+    lease = store.claim(done.id, "tester", 30)
+    assert lease is not None
+    awkward = [1e-05, 1e16, 0.1, -2.5, 3.0, 123456789.123456789, 5e-324]
+    store.log_metrics(lease, [(f"m{i}", i, v, 0.0) for i, v in enumerate(awkward)])
+    scores = {"MAE": {"model": 0.25, "persistence": 1e-07}, "R2": {"model": float("nan")}}
+    store.finish(lease, "completed", result={"metrics": scores})
+    store.set_run_tags(done.id, {"team": "ƒorecast", "note": "<b>&</b>"})
+    failed = store.create_experiment("sleeper", {}, name="失败")
+    lease = store.claim(failed.id, "tester", 30)
+    assert lease is not None
+    store.finish(lease, "failed", error="ValueError: 値が不正 \u2028 line\nnext")
+
+
+def test_the_list_answers_byte_for_byte_what_its_response_model_made(
+    client: TestClient, store: Store
+):
+    """The list serializes its page once (routes/runs.py) instead of returning the model
+    for FastAPI to dump, validate again and dump: its body must stay what response_model
+    made, byte for byte. A route of the old kind over the same store's page answers the
+    same bytes, on runs of every shape and several pages."""
+    varied_runs(client, store)
+    old = FastAPI()
+
+    @old.get("/page", response_model=ExperimentsPublic)
+    def page(filters: Annotated[RunListQuery, Query()]) -> ExperimentsPublic:
+        listed = store.list_experiments(filters.store_query())
+        return ExperimentsPublic(
+            data=[ExperimentPublic.of(r) for r in listed.items],
+            total=listed.total,
+            offset=listed.offset,
+            limit=listed.limit,
+            total_exact=listed.total_exact,
+        )
+
+    queries = [{}, {"limit": 2, "offset": 1, "order": "asc"}, {"sort": "name"},
+               {"status": "completed,failed"}, {"sort": "score:metrics.MAE.model"}]  # fmt: skip
+    with TestClient(old) as reference:
+        for params in queries:
+            new = client.get(f"{API}/runs", params=params)
+            assert new.status_code == 200, new.text
+            assert new.content == reference.get("/page", params=params).content
+            assert new.headers["content-type"] == "application/json"
+    assert len(client.get(f"{API}/runs").json()["data"]) == 5
