@@ -554,13 +554,14 @@ def section(report: dict[str, Any]) -> str:
         f"{TOLERANCE['pandas_rtol']:.0e} relative (largest difference {worst[1]:.1e}, "
         f"{worst[0]}).",
         "",
-        "Where the time goes (cProfile of ours at the commit below). Drift: River's ADWIN is "
-        "compiled Rust, ours Python (the bucket inserts and merges and the cut tests, every "
-        "`clock` = 32 updates, take about two thirds of its time); for DDM and Page-Hinkley "
-        "about 40 % of ours "
-        "is the shared `DriftDetector.update` around each detector's `_step` (the finite-"
-        "number check, the cool-down, the counters), which River's single `update` does not "
-        "have. Features in batch: `RSI.batch` replays `update` value by value in Python "
+        "Where the time goes. Drift: ours DDM and Page-Hinkley write their `update` out in "
+        "full (the value's check, a few float operations, the flags as plain attributes), "
+        "where River's call a `stats.Mean` and read properties. River's ADWIN is a Python "
+        "`update` around one call into compiled Rust; in ours, keeping, inserting (Welford's "
+        "sums in River's order, which the same drift indices need) and merging each value "
+        "cost more than River's whole update before any cut is tested: the table by stage "
+        "below the section (`benchmarks/adwin_stages.py`). Features in batch: `RSI.batch` "
+        "replays `update` value by value in Python "
         "(Wilder's recursion), about 95 % of `FeatureSet.batch`; the returns and Bollinger "
         "columns are vectorised NumPy. pandas runs the same recursion as a compiled `ewm`.",
         "",
