@@ -167,6 +167,19 @@ def test_a_state_written_before_issue_67_still_loads_and_continues_exactly():
         assert restored.state_dict() == reference.state_dict()
 
 
+def test_adwin_loading_a_state_forgets_what_its_own_window_vouched_for():
+    """A used ADWIN that loads another run's state tests that window's cuts afresh: its
+    flags are those of a new ADWIN loading the same state."""
+    stream = stepped("ADWIN", seed=1) * 2
+    source = ADWIN()
+    flags(source, stream[:700])
+    used, fresh = ADWIN(), ADWIN()
+    flags(used, np.random.default_rng(7).normal(6, 1, 3_000).tolist())  # its level at 700
+    for detector in (used, fresh):
+        detector.load_state_dict(source.state_dict())
+    assert flags(used, stream[700:]) == flags(fresh, stream[700:])
+
+
 def test_a_state_dict_is_a_copy_and_a_foreign_state_is_refused():
     detector = ADWIN(clock=1)
     flags(detector, [0.0, 1.0, 0.5] * 10)

@@ -166,6 +166,7 @@ class ADWIN(DriftDetector):
         tick = state["tick"]
         self._width = tick - len(self._pending)
         self._due = (tick // self.clock + 1) * self.clock - self._width
+        self._settled = 0.0  # what a full test vouched for was about another window
         super()._resume(state)
 
     def _tick_clock(self) -> None:
