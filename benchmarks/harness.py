@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -339,6 +341,16 @@ def take_turns(
 def percentiles_ms(values_ms: Sequence[float], *quantiles: float) -> dict[str, float]:
     """``{"p50_ms": ..., "p95_ms": ...}``: the given percentiles of ``values_ms``."""
     return {f"p{q:g}_ms": float(np.percentile(values_ms, q)) for q in quantiles}
+
+
+def exported_source(commit: str, work: Path) -> Path:
+    """The ``src`` folder of ``commit`` of this repository, exported into ``work``."""
+    archive = subprocess.run(["git", "archive", "--format=tar", commit, "src"], cwd=ROOT,
+                             capture_output=True, check=True).stdout  # fmt: skip
+    folder = work / f"src-{commit}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "src"
 
 
 # ---- the report -------------------------------------------------------------------------

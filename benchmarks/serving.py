@@ -87,14 +87,12 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import io
 import json
 import math
 import os
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -113,6 +111,7 @@ from harness import (
     environment,
     environment_block,
     exit_on_sigterm,
+    exported_source,
     free_port,
     percentiles_ms,
     proc_status_mb,
@@ -575,16 +574,6 @@ def insert_listing_runs(url: str, count: int) -> None:
 
     Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     load_ours(url, listing_runs(count))
-
-
-def exported_source(commit: str, work: Path) -> Path:
-    """The ``src`` folder of ``commit`` of this repository, exported into ``work``."""
-    archive = subprocess.run(["git", "archive", "--format=tar", commit, "src"], cwd=ROOT,
-                             capture_output=True, check=True).stdout  # fmt: skip
-    folder = work / f"src-{commit}"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
-    return folder / "src"
 
 
 def start_baseline(

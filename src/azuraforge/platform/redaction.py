@@ -14,6 +14,7 @@ notes), is told in two steps:
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Iterable
@@ -64,10 +65,17 @@ class Redaction:
     """
 
     def __init__(self, settings: Settings, *, inside: Iterable[Path] = ()) -> None:
+        self.settings, self.inside = settings, tuple(inside)
+
+    @functools.cached_property
+    def _rules(self) -> tuple[re.Pattern[str], dict[str, str]]:
+        """The pattern of every place and what replaces each, made at the first text: a
+        run's end makes a redaction and uses it only when the run failed."""
+        settings = self.settings
         rules: dict[str, tuple[str, bool]] = {}  # text: (what replaces it, only whole?)
         for text in _store_forms(settings.database_url):
             rules.setdefault(text, (STORE, False))
-        for folder in (*inside, settings.data_dir):
+        for folder in (*self.inside, settings.data_dir):
             for text in _folder_forms(folder):
                 rules.setdefault(f"{text}/", ("", False))
         named = [
@@ -80,14 +88,15 @@ class Redaction:
         for folder, name in named:
             for text in _folder_forms(folder):
                 rules.setdefault(text, (name, True))
-        self._replacements = {text: name for text, (name, _) in rules.items()}
+        replacements = {text: name for text, (name, _) in rules.items()}
         longest_first = sorted(rules.items(), key=lambda rule: -len(rule[0]))
         alternatives = (re.escape(text) + _BOUNDARY * whole for text, (_, whole) in longest_first)
-        self._pattern = re.compile("|".join(alternatives))
+        return re.compile("|".join(alternatives)), replacements
 
     def __call__(self, text: str) -> str:
         """``text`` with the server's places taken out."""
-        return self._pattern.sub(lambda match: self._replacements[match[0]], text)
+        pattern, replacements = self._rules
+        return pattern.sub(lambda match: replacements[match[0]], text)
 
     def json(self, value: Any) -> Any:
         """``value`` (JSON: dicts, lists, texts...) with every text in it redacted."""

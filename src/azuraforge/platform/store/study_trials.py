@@ -170,7 +170,8 @@ class StudyTrialStore(StoreBase):
         """How many trials of ``study`` Optuna created, those it has not finished and their
         runs, in one snapshot: a few rows whatever the study's size (Optuna's own API reads
         each unfinished trial whole, and a read of every trial made each advance slower as
-        the study grew)."""
+        the study grew). The runs are the study's project's only: a job of another project
+        naming the study's id is none of its trials."""
         of_study = _trials.join(_studies, _studies.c.study_id == _trials.c.study_id)
         named = _studies.c.study_name == study.optuna_name
         with self._read() as connection:
@@ -182,7 +183,10 @@ class StudyTrialStore(StoreBase):
                 .order_by(_trials.c.number)
             ).all()
             numbers = [number for _, number, _ in trials]
-            of_open = trial_runs(study.id).where(Experiment.trial_number.in_(numbers))
+            of_open = trial_runs(study.id).where(
+                Experiment.trial_number.in_(numbers),
+                Experiment.project_id == self.project_id(connection, study.project),
+            )
             runs = connection.execute(of_open).all() if numbers else []
         return OpenTrials(
             created=int(created or 0),

@@ -39,6 +39,11 @@ class ScopeBase:
             raise self.store.not_found(f"experiment {experiment_id}", self.project)
         self._mine.add(("run", experiment_id))
 
+    def remember_runs(self, experiment_ids: Iterable[int]) -> None:
+        """Take runs ``experiment_ids`` as checked: a read of the store kept to the project
+        found them."""
+        self._mine.update(("run", experiment_id) for experiment_id in experiment_ids)
+
     def check_runs(self, experiment_ids: Iterable[int]) -> None:
         """:meth:`check_run` each of ``experiment_ids``."""
         for experiment_id in experiment_ids:

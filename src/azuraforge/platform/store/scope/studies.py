@@ -89,7 +89,11 @@ class ScopedStudies(ScopeBase, Studies):
 
     def open_trials(self, study: StudyRecord) -> OpenTrials:
         self.check_study_record(study)
-        return self.store.open_trials(study)
+        found = self.store.open_trials(study)
+        # The store returns the study's project's runs alone: the advance's report of each
+        # one's steps reads no run again (a run's whole row, six queries, each trial).
+        self.remember_runs(run.id for run in found.runs.values())
+        return found
 
     def report_steps(self, trial_id: int, run_id: int, objective: str) -> None:
         self.check_run(run_id)
