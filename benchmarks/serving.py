@@ -335,9 +335,10 @@ class Connection:
 
 
 FORECAST_TOLERANCE = 1e-6
-"""How far (relative) a forecast may be from the first answer's: a request predicted in a
-batch with others may differ from one predicted alone in the last float32 bits of the
-model's output (the sums of its matrix products are grouped by the batch's size)."""
+"""How far a forecast may be from the first answer's (relative, or absolute near 0): a
+request predicted in a batch with others may differ from one predicted alone in the last
+float32 bits of the model's output (the sums of its matrix products are grouped by the
+batch's size)."""
 _SAME: set[tuple[bytes, bytes]] = set()
 """Bodies found equal to an expected one but for their forecasts' last bits."""
 
@@ -354,7 +355,7 @@ def same_answer(body: bytes, expected: bytes) -> bool:
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
     close = len(forecasts) == len(wanted_forecasts) and all(
-        math.isclose(a, b, rel_tol=FORECAST_TOLERANCE)
+        math.isclose(a, b, rel_tol=FORECAST_TOLERANCE, abs_tol=FORECAST_TOLERANCE)
         for a, b in zip(forecasts, wanted_forecasts, strict=True)
     )
     if close and answer == wanted:
