@@ -39,6 +39,7 @@ from harness import (
     environment,
     environment_block,
     exit_on_sigterm,
+    exported_source,
     free_port,
     write_outputs,
 )
@@ -51,7 +52,6 @@ from platform_live import (
     settings_defaults,
     write_plugin,
 )
-from serving import exported_source
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "14f6eef"

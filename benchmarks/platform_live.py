@@ -75,6 +75,7 @@ from harness import (
     environment,
     environment_block,
     exit_on_sigterm,
+    exported_source,
     free_port,
     parse_platform_args,
     percentiles_ms,
@@ -112,6 +113,11 @@ BACKEND_TITLES = {
     "sqlite": "SQLite (embedded)",
     "postgresql": "PostgreSQL (cluster: LISTEN/NOTIFY)",
 }
+BASELINE = "1c3039f"
+"""The commit ours is measured beside (issue 67: before runs started from a ready process)."""
+BASELINE_PREFIX = "baseline_"
+"""Before a store's or a target's name: the same, served by the baseline commit's code."""
+AIMS = {"round_trip_median_ms": 25.0}
 
 PLUGIN = '''
 """The pipeline of benchmarks/platform_live.py: logs its own wall-clock time, steadily."""
@@ -561,7 +567,7 @@ def run_latency(apis: dict[str, Api], events: int, runs: int) -> dict[str, Any]:
             for part in ("websocket_ms", "stored_ms", "pushed_ms", "poll_ms")
         }
         results[name] = {
-            "title": BACKEND_TITLES[name],
+            "title": title_of(name, BACKEND_TITLES),
             "runs": [
                 {k: v for k, v in run.items() if not k.endswith("_ms")}
                 | {"websocket_p95_ms": float(np.percentile(run["websocket_ms"], 95))}
@@ -657,6 +663,9 @@ def run_round_trips(
         bare = stats["celery_bare"]["median_ms"]
         for s in stats.values():
             s["ratio_to_bare_celery"] = s["median_ms"] / bare
+    for name, s in stats.items():
+        if (theirs := stats.get(BASELINE_PREFIX + name)) is not None:
+            s["ratio_to_baseline"] = s["median_ms"] / theirs["median_ms"]
     return {
         "repeats": repeats,
         "warmup": warmup,
@@ -676,6 +685,22 @@ TARGET_TITLES = {
     "celery_sqlite": "ours: Celery transport (`worker --transport celery`), SQLite",
     "celery_bare": "bare Celery: no-op task, `send_task(...).get()`, same Redis",
 }
+
+
+def title_of(name: str, titles: dict[str, str]) -> str:
+    """The title of a store or target in ``titles``, or of the baseline commit's same one.
+
+    >>> title_of("baseline_local_sqlite", TARGET_TITLES)
+    'baseline commit: local transport (`serve --workers 1`), SQLite'
+    >>> title_of("baseline_sqlite", BACKEND_TITLES)
+    'SQLite (embedded), baseline commit'
+    """
+    if not name.startswith(BASELINE_PREFIX):
+        return titles[name]
+    title = titles[name.removeprefix(BASELINE_PREFIX)]
+    if title.startswith("ours: "):
+        return "baseline commit: " + title.removeprefix("ours: ")
+    return f"{title}, baseline commit"
 
 
 def latency_table(latency: dict[str, Any]) -> str:
@@ -702,17 +727,39 @@ def round_trip_table(round_trips: dict[str, Any]) -> str:
     """The Markdown table of the round-trip part."""
     rows = [
         "| target | round trips | median ms | p95 ms | median / bare Celery "
-        "| legs, median ms: POST, wait for a worker, run, event to client |",
-        "|---|---|---|---|---|---|",
+        "| median / baseline | legs, median ms: POST, wait for a worker, run, event to client |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, s in round_trips["stats"].items():
         ratio = f"{s['ratio_to_bare_celery']:.1f}x" if "ratio_to_bare_celery" in s else "-"
+        beside = f"{s['ratio_to_baseline']:.2f}x" if "ratio_to_baseline" in s else "-"
         legs = " / ".join(f"{s[f'{p}_ms']:.0f}" for p in PHASES) if "ran_ms" in s else "-"
         rows.append(
-            f"| {TARGET_TITLES[name]} | {len(round_trips['times_ms'][name])} "
-            f"| {s['median_ms']:.1f} | {s['p95_ms']:.1f} | {ratio} | {legs} |"
+            f"| {title_of(name, TARGET_TITLES)} | {len(round_trips['times_ms'][name])} "
+            f"| {s['median_ms']:.1f} | {s['p95_ms']:.1f} | {ratio} | {beside} | {legs} |"
         )
     return "\n".join(rows)
+
+
+def aims_line(trips: dict[str, Any], baseline: str) -> str:
+    """Whether each of ours meets issue 67's aim for a trivial run's round trip, and against
+    what the baseline commit was measured."""
+    bar = AIMS["round_trip_median_ms"]
+    verdicts = "; ".join(
+        f"{title_of(name, TARGET_TITLES).removeprefix('ours: ')}: {s['median_ms']:.1f} ms, "
+        + ("met" if s["median_ms"] <= bar else "not met")
+        for name, s in trips["stats"].items()
+        if not name.startswith(BASELINE_PREFIX) and name != "celery_bare"
+    )
+    beside = (
+        f"The baseline rows are commit `{baseline}`'s code (its `src` first on `PYTHONPATH`) "
+        "serving the same targets on stores and a Redis database of their own, taking turns "
+        "with ours in the same run."
+        if baseline
+        else "No baseline commit was measured (`--baseline ''`)."
+    )
+    aim = f"**Aim (issue 67): median <= {bar:g} ms on the local transport and on Celery.**"
+    return f"{aim} {verdicts}. {beside}"
 
 
 def section(report: dict[str, Any]) -> str:
@@ -787,6 +834,8 @@ def section(report: dict[str, Any]) -> str:
         "",
         round_trip_table(trips),
         "",
+        aims_line(trips, cfg["baseline"]),
+        "",
         "A trivial run (one point, no sleep) from `POST /api/v1/experiments` until a WebSocket "
         "client on its events sees `end` (`completed`): the API validates and stores the run, "
         "a worker claims its lease and runs the pipeline in a child process, which records "
@@ -839,8 +888,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--latency-only", action="store_true",
         help="only the event latency part, its table printed (nothing written to files)",
     )  # fmt: skip
+    parser.add_argument(
+        "--baseline",
+        help=f"the commit measured beside ours (default {BASELINE}; --quick: none; '' none)",
+    )  # fmt: skip
     parser.add_argument("--celery-peer", help=argparse.SUPPRESS)
-    return parse_platform_args(parser, argv, ("events", "runs", "round_trips"), "platform_live")
+    args = parse_platform_args(parser, argv, ("events", "runs", "round_trips"), "platform_live")
+    if args.baseline is None:
+        args.baseline = "" if args.quick else BASELINE
+    return args
 
 
 def redis_version(server: str) -> str:
@@ -858,43 +914,40 @@ def measure(
     postgres: str | None,
     broker_server: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Start everything, run both parts, stop everything (on failure too)."""
+    """Start everything (ours, and beside it the same served by the ``--baseline`` commit's
+    code), run both parts, stop everything (on failure too)."""
     plugin = write_plugin(work / "plugin")
+    sources: dict[str, Path | None] = {"": None}
+    if args.baseline:
+        sources[BASELINE_PREFIX] = exported_source(args.baseline, work)
     with ExitStack() as stack:
-        # the stores and the broker first: they outlive the processes that use them
-        stores = {"sqlite": f"sqlite:///{work / 'home-sqlite' / 'azuraforge.db'}"}
-        if postgres:
-            stores["postgresql"] = stack.enter_context(postgres_database(postgres))
-        if broker_server:
-            broker = stack.enter_context(redis_database(broker_server))
-            celery_store = "postgresql" if postgres else "sqlite"
-            celery_url = (
-                stack.enter_context(postgres_database(postgres))
-                if postgres
-                else f"sqlite:///{work / 'home-celery' / 'azuraforge.db'}"
-            )
+        # the stores and the brokers first: they outlive the processes that use them
+        stores, brokers = {}, {}
+        for prefix in sources:
+            stores.update(local_stores(stack, work, prefix, postgres))
+            if broker_server:
+                brokers[prefix] = broker_and_store(stack, work, prefix, broker_server, postgres)
         groups = stack.enter_context(ProcessGroups())
         apis = {}
         for name, url in stores.items():
-            env = child_environment(plugin, work / f"home-{name}", database_url=url)
+            env = versioned_environment(plugin, work / f"home-{name}", sources, name,
+                                        database_url=url)  # fmt: skip
             apis[name] = serve(groups, f"local-{name}", env, work, workers=1)
             stack.callback(apis[name].http.close)
         latency = run_latency(apis, size["events"], size["runs"])
         print(latency_table(latency), flush=True)
         if args.latency_only:
             return latency, {}
-        targets = {f"local_{name}": api for name, api in apis.items()}
+        targets = {target_name(name, "local_"): api for name, api in apis.items()}
         peer = None
-        if broker_server:
-            env = child_environment(
-                plugin, work / "home-celery", database_url=celery_url, transport="celery",
-                broker_url=broker,
-            )  # fmt: skip
-            api = serve(groups, f"celery-{celery_store}", env, work, workers=0)  # makes the store
-            stack.callback(api.http.close)
-            targets[f"celery_{celery_store}"] = api
-            command = azuraforge("worker", "--transport", "celery", "--concurrency", "1")
-            groups.start(command, env, work / "worker-celery.log")
+        for prefix, (broker, store, url) in brokers.items():
+            name = f"{prefix}celery_{store}"
+            settings = {"database_url": url, "transport": "celery", "broker_url": broker}
+            home = work / f"home-{prefix}celery"
+            env = versioned_environment(plugin, home, sources, name, **settings)
+            targets[name] = start_celery(groups, stack, work, name, env)
+        if brokers:
+            broker = brokers[""][0]
             command = [sys.executable, str(Path(__file__).resolve()), "--celery-peer", broker]
             groups.start(command, child_environment(plugin, work / "home-peer"), work / "peer.log")
             peer = peer_app(broker)
@@ -906,6 +959,64 @@ def measure(
         )  # fmt: skip
         print(round_trip_table(round_trips), flush=True)
     return latency, round_trips
+
+
+def local_stores(
+    stack: ExitStack, work: Path, prefix: str, postgres: str | None
+) -> dict[str, str]:
+    """The stores of the local transport's servers whose names start with ``prefix``: an
+    SQLite file, and a throw-away PostgreSQL database when one is at hand."""
+    stores = {f"{prefix}sqlite": f"sqlite:///{work / f'home-{prefix}sqlite' / 'azuraforge.db'}"}
+    if postgres:
+        stores[f"{prefix}postgresql"] = stack.enter_context(postgres_database(postgres))
+    return stores
+
+
+def broker_and_store(
+    stack: ExitStack, work: Path, prefix: str, broker_server: str, postgres: str | None
+) -> tuple[str, str, str]:
+    """A Redis database of its own for the Celery target whose name starts with ``prefix``
+    (ours and the baseline's workers must not take each other's tasks), the store's kind and
+    its URL."""
+    broker = stack.enter_context(redis_database(broker_server))
+    if postgres:
+        return broker, "postgresql", stack.enter_context(postgres_database(postgres))
+    return broker, "sqlite", f"sqlite:///{work / f'home-{prefix}celery' / 'azuraforge.db'}"
+
+
+def start_celery(
+    groups: ProcessGroups, stack: ExitStack, work: Path, name: str, env: dict[str, str]
+) -> Api:
+    """``serve --workers 0`` and one ``worker --transport celery --concurrency 1`` of
+    ``env``; the API."""
+    api = serve(groups, name, env, work, workers=0)  # makes the store
+    stack.callback(api.http.close)
+    command = azuraforge("worker", "--transport", "celery", "--concurrency", "1")
+    groups.start(command, env, work / f"worker-{name}.log")
+    return api
+
+
+def versioned_environment(
+    plugin: Path, home: Path, sources: dict[str, Path | None], name: str, **settings: Any
+) -> dict[str, str]:
+    """:func:`child_environment`, with the baseline commit's ``src`` first on ``PYTHONPATH``
+    for a store or target whose ``name`` says it is the baseline's."""
+    env = child_environment(plugin, home, **settings)
+    source = sources.get(BASELINE_PREFIX) if name.startswith(BASELINE_PREFIX) else None
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env["PYTHONPATH"]])
+    return env
+
+
+def target_name(store: str, transport: str) -> str:
+    """The round-trip target of the local server on ``store``.
+
+    >>> target_name("sqlite", "local_"), target_name("baseline_postgresql", "local_")
+    ('local_sqlite', 'baseline_local_postgresql')
+    """
+    baseline = store.startswith(BASELINE_PREFIX)
+    plain = store.removeprefix(BASELINE_PREFIX)
+    return f"{BASELINE_PREFIX if baseline else ''}{transport}{plain}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -955,6 +1066,7 @@ def main(argv: list[str] | None = None) -> None:
             "delay_s": DELAY_S,
             "poll_peer_s": POLL_PEER_S,
             "warmup_events": WARMUP_EVENTS,
+            "baseline": args.baseline,
             "settings": settings_defaults(),
         },
         "bars": BARS,

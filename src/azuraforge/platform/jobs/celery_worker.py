@@ -97,6 +97,7 @@ def make_celery_app(settings: Settings) -> Celery:
         wait = 0.0 if status is not None else jobs.backoff_left(experiment_id)
         if wait > 0:  # not claimed, and only because it is early
             send_run(app, experiment_id, fresh_task_id(experiment_id), delay=wait)
+        jobs.prepare()  # the next task's job starts in a process forked now
         return status
 
     app.azuraforge_settings = settings
@@ -117,6 +118,11 @@ class _ProcessWorker:
     def run_one(self, experiment_id: int) -> str | None:
         supervision = self._process_worker().run_one(experiment_id)
         return None if supervision is None else supervision.status
+
+    def prepare(self) -> None:
+        """Fork the process of this pool process's next job ahead of it
+        (:meth:`Worker.prepare`)."""
+        self._process_worker().prepare()
 
     def backoff_left(self, experiment_id: int) -> float:
         """Seconds until the queued run's ``not_before`` (0 when it may run now), by the

@@ -23,6 +23,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from azuraforge.core.validation import check_non_negative
@@ -294,6 +295,12 @@ class JobKind(ABC):
 _KINDS: PluginGroup[JobKind] = PluginGroup(
     KIND_GROUP, "job kind", JobKind, check=named_as_declared
 )
+
+
+def declared_kinds() -> tuple[EntryPoint, ...]:
+    """The entry points of the job kinds' group, read again only when ``sys.path`` or a
+    folder on it changed (nothing is imported)."""
+    return _KINDS.declared()
 
 
 def get_kind(name: str) -> JobKind:

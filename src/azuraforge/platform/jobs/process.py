@@ -9,6 +9,13 @@ again in the child) cost a trivial trial more than all of Optuna's own work. The
 stays: a job that crashes its process takes only itself down, the worker records it and forks
 a fresh process for the next job; a process whose job did not end cleanly (killed, lease lost,
 handed back) is never used again.
+
+A worker also forks the process of its next job ahead of it, while it has nothing to run
+(:meth:`KeptProcesses.prepare`), as a fork server's zygote hands out a process with the
+imports done: the process opens its own store connections and blob store, then waits for
+its job. A trivial run no longer waits for a fork and a fresh connection. It is a process
+like any other: its job runs alone in it, and it exits after the job (unless its job's kind
+groups its jobs). One that died while it waited is replaced by a fresh one at the next job.
 """
 
 from __future__ import annotations
@@ -103,6 +110,7 @@ class JobProcess:
         if self.pid == 0:
             os.close(leases)
             os.close(self._ends)
+            _close_siblings_ends()
             loop(leases_read, ends_write)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         os.close(leases_read)
@@ -110,6 +118,7 @@ class JobProcess:
         self._leases: int | None = leases
         self.exited: int | None = _exit_signal(self.pid)
         self._status: int | None = None
+        _WORKER_ENDS.update(fd for fd in (leases, self._ends, self.exited) if fd is not None)
 
     def start(self, lease: Lease, record: ExperimentRecord) -> bool:
         """Send ``lease``'s job (its row as the worker read it, ``record``) to the process;
@@ -150,6 +159,10 @@ class JobProcess:
         self.running = False
         return JobEnd(self._exit_code(), died=True)
 
+    def alive(self) -> bool:
+        """Whether the process has not exited (or been reaped)."""
+        return not self._reaped()
+
     def _reaped(self) -> bool:
         if self._status is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
@@ -188,6 +201,7 @@ class JobProcess:
         has not exited within ``timeout`` s), reap it and close this side's descriptors."""
         if self._leases is None:
             return
+        _WORKER_ENDS.discard(self._leases)
         os.close(self._leases)
         self._leases = None
         deadline = time.monotonic() + timeout
@@ -196,10 +210,26 @@ class JobProcess:
                 self.kill()
                 break
             _poll([self.exited], min(0.05, deadline - time.monotonic()))
+        _WORKER_ENDS.difference_update({self._ends, self.exited})
         os.close(self._ends)
         if self.exited is not None:
             os.close(self.exited)
             self.exited = None
+
+
+_WORKER_ENDS: set[int] = set()
+"""The descriptors the worker holds of its job processes (their pipes' ends, their exit
+signals). Two may live at once (a group's kept process and the one ready for the next job):
+each closes the other's, or a process the worker lets go would never read the end of its
+pipe."""
+
+
+def _close_siblings_ends() -> None:
+    """In a new job process: close what the worker holds of its other job processes."""
+    for fd in _WORKER_ENDS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _WORKER_ENDS.clear()
 
 
 def write_end(ends: int, code: int, status: str | None) -> None:
@@ -250,6 +280,7 @@ class KeptProcesses:
         self.jobs_per_process = jobs_per_process
         self._idle: JobProcess | None = None
         self._idle_since = 0.0
+        self._ready: JobProcess | None = None
 
     def start(
         self,
@@ -272,6 +303,9 @@ class KeptProcesses:
             if taken:
                 return idle
             idle.retire()
+        ready = self._started_ready(group, lease, record)
+        if ready is not None:
+            return ready
         process = fork()
         try:
             process.start(lease, record)
@@ -279,6 +313,45 @@ class KeptProcesses:
             process.retire()
             raise
         return process
+
+    def prepare(self, fork: Callable[[], JobProcess]) -> None:
+        """Fork the process of the next job ahead of it with ``fork``, unless one is ready
+        already (one that died while it waited is replaced). It sees what a process forked
+        at the job would: it imported nothing more than its worker, and reads which plugins
+        are installed when its job asks, as any job's process does."""
+        if self._ready is not None and self._ready.alive():
+            return
+        self._drop_ready()
+        self._ready = fork()
+
+    def _started_ready(
+        self, group: str | None, lease: Lease, record: ExperimentRecord
+    ) -> JobProcess | None:
+        """The ready process, started on ``lease``'s job (``record``) for ``group``; ``None``
+        when none is ready, or it died while it waited (it is reaped)."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return None
+        ready.group = group
+        try:
+            started = ready.start(lease, record)
+        except BaseException:
+            ready.retire()
+            raise
+        if started:
+            return ready
+        ready.retire()
+        return None
+
+    def _drop_ready(self) -> None:
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.retire()
+
+    @property
+    def ready(self) -> JobProcess | None:
+        """The process forked ahead for the next job, if any."""
+        return self._ready
 
     def put_back(self, process: JobProcess) -> None:
         """Keep ``process`` for its group's next job, or let it exit: a process of no group,
@@ -295,14 +368,14 @@ class KeptProcesses:
                 process.kill()
             process.retire()
             return
-        self.close()
+        self._close_idle()
         self._idle, self._idle_since = process, time.monotonic()
 
     def expire(self, after: float = KEEP_IDLE_SECONDS) -> None:
         """Let the kept process exit when it waited over ``after`` seconds for its group's
         next job (its study ended: what it holds is freed)."""
         if self._idle is not None and time.monotonic() - self._idle_since > after:
-            self.close()
+            self._close_idle()
 
     @property
     def idle(self) -> JobProcess | None:
@@ -310,7 +383,11 @@ class KeptProcesses:
         return self._idle
 
     def close(self) -> None:
-        """Let the kept process exit."""
+        """Let the kept process and the ready one exit."""
+        self._close_idle()
+        self._drop_ready()
+
+    def _close_idle(self) -> None:
         idle, self._idle = self._idle, None
         if idle is not None:
             idle.retire()

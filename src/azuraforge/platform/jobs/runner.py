@@ -181,7 +181,11 @@ def execute(
         ended = _run_kind(seen, record, settings, ctx)
         if output is not None:
             output.stop()  # its last lines reach the context before it closes
-        redact = Redaction(settings, inside=[ctx.output_dir, folder.root, *folder.copies])
+        inside = [ctx.output_dir, folder.root, *folder.copies]
+
+        def redact(error: str) -> str:  # made for an error alone: its patterns cost a run ms
+            return Redaction(settings, inside=inside)(error)
+
         return _record_end(store, lease, settings, ctx, ended, redact, interrupted, handing_back)
     finally:
         if not (ctx.output_dir / LEFT_MARK).exists():  # the blob store keeps its files
@@ -194,7 +198,7 @@ def _record_end(
     settings: Settings,
     ctx: StoreContext,
     ended: _KindEnd,
-    redact: Redaction,
+    redact: Callable[[str], str],
     interrupted: Any,
     handing_back: Callable[[], bool],
 ) -> str:
@@ -248,7 +252,9 @@ def _job_context(
     )
 
 
-def _finished_in_last_flush(ctx: StoreContext, ended: _KindEnd, redact: Redaction) -> bool:
+def _finished_in_last_flush(
+    ctx: StoreContext, ended: _KindEnd, redact: Callable[[str], str]
+) -> bool:
     """Whether the context's last flush recorded how the job ``ended``
     (:meth:`StoreContext.finish`); not tried for a cancel, or a crash of a job with a restart
     policy, whose end is decided once the context closed."""

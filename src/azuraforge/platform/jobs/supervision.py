@@ -5,6 +5,7 @@ cancellation and a shutdown, and records how a process that did not record its e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from azuraforge.errors import (
     LeaseLostError,
 )
 from azuraforge.platform.blobs import BlobStore, open_blobs
+from azuraforge.platform.jobs.ahead import Imported, LastJob
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
@@ -139,17 +141,24 @@ def _started(
     record: ExperimentRecord,
     settings: Settings,
 ) -> JobProcess:
-    """A process running ``lease``'s job: the one kept for ``group``, or a new one."""
+    """A process running ``lease``'s job: the one kept for ``group``, the one ready for
+    the next job, or a new one."""
+    return kept.start(group, lease, record, lambda: job_process(store, settings, group))
+
+
+def job_process(
+    store: Store, settings: Settings, group: str | None = None, last: LastJob | None = None
+) -> JobProcess:
+    """A new process of this worker for a job (of ``group``), its store connection and blob
+    store opened (and the ``last`` job's kind and pipeline imported, for a process forked
+    ahead of its job), waiting for the job (:meth:`JobProcess.start`)."""
     parent = os.getpid()
 
-    def fork() -> JobProcess:
-        def loop(leases: int, ends: int) -> NoReturn:
-            _job_loop(store, settings, parent, leases, ends)
+    def loop(leases: int, ends: int) -> NoReturn:
+        _job_loop(store, settings, parent, (leases, ends), last)
 
-        # Held until the job's process has its handlers: their default action would kill it.
-        return JobProcess(loop, group, blocked=JOB_SIGNALS)
-
-    return kept.start(group, lease, record, fork)
+    # Held until the job's process has its handlers: their default action would kill it.
+    return JobProcess(loop, group, blocked=JOB_SIGNALS)
 
 
 def _give_up(
@@ -174,14 +183,20 @@ class _CurrentJob:
             self.stop.signalled(signum)
 
 
-def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: int) -> NoReturn:
-    """The job's process: run each job its worker sends, write how it ended, until the worker
-    sends no more or a job did not end cleanly (then the process is not used again). Its jobs
-    keep their files in one blob store, opened here (an object store's client is not shared
-    with the worker it was forked from)."""
+def _job_loop(
+    store: Store, settings: Settings, parent: int, pipes: tuple[int, int], last: LastJob | None
+) -> NoReturn:
+    """The job's process: run each job its worker sends on ``pipes`` (leases, ends), write
+    how it ended, until the worker sends no more or a job did not end cleanly (then the
+    process is not used again). Its jobs keep their files in one blob store, opened here (an
+    object store's client is not shared with the worker it was forked from). While it waits
+    for its first job it imports the kind and pipeline of its worker's ``last`` job; it
+    leaves its job to a fresh process when the plugins changed since (:mod:`.ahead`)."""
+    leases, ends = pipes
     code, reusable = RECORDED, True
     try:
         store.engine.dispose(close=False)  # new connections; the compiled statements are kept
+        _connect_ahead(store)
         blobs = open_blobs(settings)
         # The worker alone decides how its run ends: Ctrl-C in a terminal, or a service
         # manager, signals the whole group; the worker then stops the run (SIGUSR2).
@@ -193,7 +208,11 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
         for signum in JOB_SIGNALS:
             signal.signal(signum, current.signalled)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
-        while code == RECORDED and reusable and (job := read_job(leases)) is not None:
+        imported = Imported.ahead_of(last)
+        job = read_job(leases)
+        if not imported.unchanged():  # no STARTED: its worker forks a fresh process for it
+            job = None
+        while job is not None:
             lease, record = job
             # Before STARTED: the worker signals a job only once it read that.
             current.stop = stop = RunStop(parent, lease.owner)
@@ -202,6 +221,7 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
             current.stop = None
             write_end(ends, code, status)
             flush()  # its spans, once its worker knows how it ended
+            job = read_job(leases) if code == RECORDED and reusable else None
     except BrokenPipeError:  # the worker died: the job recorded that it was lost
         pass
     except BaseException:
@@ -210,6 +230,13 @@ def _job_loop(store: Store, settings: Settings, parent: int, leases: int, ends: 
     finally:
         flush()  # os._exit sends nothing
         os._exit(code)
+
+
+def _connect_ahead(store: Store) -> None:
+    """Open a store connection before the job comes (the pool keeps it): a process forked
+    ahead of its job has it ready. An unreachable store is the job's to meet, as ever."""
+    with contextlib.suppress(Exception):
+        store.engine.connect().close()
 
 
 def _run_job(

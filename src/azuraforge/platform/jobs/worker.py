@@ -25,12 +25,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from azuraforge.apps.registry import declared
 from azuraforge.learn.plugin_folder import load_folder
 from azuraforge.platform.blobs import open_blobs
+from azuraforge.platform.jobs.ahead import LastJob
 from azuraforge.platform.jobs.context import SPOOL_NAME
 from azuraforge.platform.jobs.duties import REAPER, DutyLease
 from azuraforge.platform.jobs.kinds import JobHost, get_kind, job_kinds
 from azuraforge.platform.jobs.process import KeptProcesses
 from azuraforge.platform.jobs.run_files import drop_ended_folders, keep_left_files, left_folders
-from azuraforge.platform.jobs.supervision import Supervision, supervise
+from azuraforge.platform.jobs.supervision import Supervision, job_process, supervise
 from azuraforge.platform.jobs.wake import WAKE_FILE, Alarm
 from azuraforge.platform.prometheus import LEASE_LOSSES, LEASES_REAPED, WORKERS
 from azuraforge.platform.settings import Settings
@@ -78,9 +79,13 @@ class Worker:
         """What the job kinds' ``after`` and ``sweep`` get (and keep) from this worker."""
         self.reaping = DutyLease(self.store, REAPER, self.name, settings)
         """The reaper's duty, taken (or kept) at each :meth:`reap`."""
+        self.last_job: LastJob | None = None
+        """The kind and pipeline of the last job claimed: what the process forked ahead of
+        the next one imports."""
         self.processes = KeptProcesses(settings.jobs_per_process)
-        """The job process kept for the next job of its group (a study's next trial); it
-        exits with :meth:`close`, or once the worker is collected."""
+        """The job process kept for the next job of its group (a study's next trial), and the
+        one forked ahead for the next job (:meth:`prepare`); they exit with :meth:`close`,
+        or once the worker is collected."""
         weakref.finalize(self, self.processes.close)
 
     def run_one(self, experiment_id: int) -> Supervision | None:
@@ -127,6 +132,7 @@ class Worker:
         ``claim_asked_ns`` nanoseconds since the epoch) under a span of the trace that queued
         it, then its kind's ``after`` (a trial advances its study)."""
         declared()  # the job's process inherits the pipelines' declarations, read once here
+        self.last_job = LastJob(record.kind, record.pipeline)
         attributes = {"azuraforge.job.id": record.id, "azuraforge.job.kind": record.kind,
                       "azuraforge.job.attempt": record.attempts,
                       "process.pid": os.getpid()}  # fmt: skip
@@ -148,6 +154,18 @@ class Worker:
         except Exception as e:  # a kind never stops its worker
             logged_failure(f"the {record.kind} kind's step after the job", e)
         return supervision
+
+    def prepare(self) -> None:
+        """Fork the process of the next job now, while this worker has nothing to run
+        (:meth:`KeptProcesses.prepare`): the job starts in it without waiting for a fork
+        and a store connection."""
+        declared()  # as before each fork: the process finds the pipelines' declarations read
+        try:
+            self.processes.prepare(
+                lambda: job_process(self.store, self.settings, last=self.last_job)
+            )
+        except OSError as e:  # no fork now: the next job forks its process, as it did
+            logged_failure("forking the next job's process ahead", e)
 
     def reap(self) -> None:
         """One pass of the reaper (:func:`reap`), at most once a ``reaper_interval``, when
@@ -192,6 +210,7 @@ class Worker:
                 self.reap()
                 if self.run_next() is None:
                     self.processes.expire()
+                    self.prepare()
                     self._idle(self.settings.poll_interval)
             except Exception as e:
                 self._wait_out(e)

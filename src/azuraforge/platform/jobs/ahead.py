@@ -1,0 +1,71 @@
+"""What a job's process forked ahead of its job imports while it waits for it: the kind and
+the pipeline of its worker's last job, as a fork server's zygote has its imports done (a
+trivial run spent about a third of its process's time importing its pipeline).
+
+What was imported ahead must be what the job would import: the process is not used for a
+job once the plugins declared changed, or a file it imported ahead did
+(:meth:`Imported.unchanged`); its worker then forks a fresh process for the job, which
+imports what is there now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+
+from azuraforge.apps.registry import declared, get_pipeline
+from azuraforge.platform.jobs.kinds import declared_kinds, get_kind
+
+
+@dataclass(frozen=True)
+class LastJob:
+    """The kind and pipeline of a worker's last job: what its next one most likely runs."""
+
+    kind: str
+    pipeline: str
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What a process imported ahead: the plugins declared then, and each file it imported
+    with its size and last change."""
+
+    declarations: tuple[tuple[EntryPoint, ...], tuple[EntryPoint, ...]]
+    files: dict[str, tuple[int, int] | None]
+
+    @classmethod
+    def ahead_of(cls, job: LastJob | None) -> Imported:
+        """Import ``job``'s kind and pipeline (nothing for ``None``); a plugin that does not
+        load is left to the job, which reports it."""
+        before = set(sys.modules)
+        if job is not None:
+            with warnings.catch_warnings(), contextlib.suppress(Exception):
+                warnings.simplefilter("ignore")
+                get_kind(job.kind)
+                get_pipeline(job.pipeline)
+        new = set(sys.modules) - before
+        files = (getattr(sys.modules.get(name), "__file__", None) for name in new)
+        return cls(_declarations(), {path: _stamp(path) for path in files if path})
+
+    def unchanged(self) -> bool:
+        """Whether the plugins declared and the files imported are still those imported."""
+        return _declarations() == self.declarations and all(
+            _stamp(path) == stamp for path, stamp in self.files.items()
+        )
+
+
+def _declarations() -> tuple[tuple[EntryPoint, ...], tuple[EntryPoint, ...]]:
+    return declared(), declared_kinds()
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """A file's size and last change (``None``: gone)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
