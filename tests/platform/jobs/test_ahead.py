@@ -127,13 +127,14 @@ def test_a_process_that_died_while_it_waited_is_replaced_by_a_fresh_one(
 
 
 def write_versioned(folder: Path, version: int) -> None:
-    source = VERSIONED.replace("VERSION", str(version))
+    """The plugin at ``version``: its file's size and last change (whole seconds apart, as
+    a bytecode cache tells them) differ from every other version's."""
+    source = VERSIONED.replace("VERSION", str(version)) + "#" * version + "\n"
     write_pipeline_plugin(
         folder, "versioned_plugin", source, {"versioned": "versioned_plugin:Versioned"}
     )
-    os.utime(
-        folder / "versioned_plugin" / "__init__.py", ns=(time.time_ns(), time.time_ns() + version)
-    )
+    changed = time.time_ns() + version * 10**10
+    os.utime(folder / "versioned_plugin" / "__init__.py", ns=(changed, changed))
 
 
 def test_a_plugin_changed_after_the_process_imported_it_ahead_is_run_as_changed(
