@@ -32,9 +32,10 @@ _log = logging.getLogger(__name__)
 
 LIVE = frozenset({
     "max_request_bytes", "max_upload_bytes", "max_artifact_bytes", "max_predict_rows",
-    "predict_batch_wait", "run_idle_limit", "alias_refresh", "alert_interval", "alert_webhooks", "assist_backends",
-    "assist_max_tokens", "assist_selector_discount", "assist_cache_url", "assist_cache_ttl",
-    "assist_cache_entries", "log_level", "metrics_token", "settings_poll_interval",
+    "predict_batch_wait", "run_idle_limit", "alias_refresh", "alert_interval", "alert_webhooks",
+    "assist_backends", "assist_max_tokens", "assist_selector_discount", "assist_cache_url",
+    "assist_cache_ttl", "assist_cache_entries", "log_level", "metrics_token",
+    "settings_poll_interval",
 })  # fmt: skip
 """The settings a running server applies when they change: each is read where it is used."""
 ENVIRONMENT_ONLY = frozenset({
