@@ -101,10 +101,11 @@ class EventHub:
 
     async def _glance(self, files: tuple[str, ...]) -> None:
         """While someone listens, look at the SQLite database's ``files`` every
-        :data:`GLANCE_SECONDS` and read the newest event id when they changed."""
+        :data:`GLANCE_SECONDS` and read the newest event id when they changed (an API with
+        no listener wakes at the poll's pace, not 333 times a second)."""
         seen = None
         while True:
-            await asyncio.sleep(GLANCE_SECONDS)
+            await asyncio.sleep(GLANCE_SECONDS if self._listeners else POLL_SECONDS["sqlite"])
             if self._listeners:
                 now = _file_state(files)
                 if now != seen:
