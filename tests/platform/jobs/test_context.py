@@ -352,6 +352,18 @@ def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
     assert store.outcome_gains(lease.experiment_id, every=2)["model"] == [(86400.0, 0.6, 0.01)]
 
 
+def test_a_job_that_read_its_checkpoint_writes_its_first_point_with_its_first_checkpoint(
+    store: Store, lease: Lease, ctx: StoreContext
+) -> None:
+    assert ctx.load_checkpoint() is None  # a first start
+    ctx.log_metrics({"events": 250.0}, step=250)  # alone, it would be written at once
+    time.sleep(0.3)
+    assert store.get_metrics(lease.experiment_id) == {}  # killed here, it is not logged twice
+    ctx.save_checkpoint({"events": 250})
+    wait_for(lambda: store.load_checkpoint(lease.experiment_id) is not None, timeout=10)
+    assert [step for step, *_ in store.get_metrics(lease.experiment_id)["events"]] == [250]
+
+
 @pytest.fixture
 def outage_on_a_full_disk(
     postgres_url: str, postgres_proxy: TcpProxy, small_disk: SmallDisk

@@ -216,7 +216,7 @@ class WriterContext:
         self._covered = 0
         """How many of the buffered points the pending checkpoint comes after."""
         self._checkpointed = False
-        """Whether the job saved a checkpoint: then points wait for the next one."""
+        """Whether the job saves checkpoints (it read or saved one): points wait for the next."""
         self._non_finite: set[str] = set()
         self._checked_names: set[str] = set()
         self._observers: list[Callable[[dict[str, float], int], None]] = []
@@ -714,5 +714,12 @@ class StoreContext(WriterContext):
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The state this job last saved with :meth:`save_checkpoint` (in an earlier
-        process, before a restart), or ``None`` on its first start."""
+        process, before a restart), or ``None`` on its first start.
+
+        A job that reads its checkpoint saves them: from here the points it logs wait for
+        the checkpoint that follows them, its first one included (written alone, a point
+        logged just before the first checkpoint would be logged again by a job killed
+        between the two writes)."""
+        with self._lock:
+            self._checkpointed = True
         return self.store.load_checkpoint(self.lease.experiment_id)
