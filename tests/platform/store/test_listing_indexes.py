@@ -64,9 +64,7 @@ def test_counting_a_metric_listing_reads_no_run(store: Store) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_counting_a_listing_reads_the_runs_index_alone_on_sqlite(store: Store) -> None:
     _runs_of_every_kind(store)
-    ((statement, parameters),) = _counts_run(
-        store, ExperimentQuery(limit=2), with_parameters=True
-    )
+    ((statement, parameters),) = _counts_run(store, ExperimentQuery(limit=2), with_parameters=True)
     with store.engine.connect() as connection:
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     steps = [row[-1] for row in plan if "experiments" in row[-1]]
