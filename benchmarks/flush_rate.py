@@ -6,11 +6,13 @@ call) as fast as the loop goes, then :meth:`close` writes what is left. Points a
 counted from the first call to ``close``'s return; transactions are the run's ``metrics``
 events (the flusher writes one per transaction). The peer, in the same run, taking turns:
 the flusher as it was before issue 67 (:class:`FixedDelayContext`: it waits
-``flush_interval`` after each batch's first point, even a lone one). Correctness first:
-every point stored once with its value, none dropped, or the script exits 1. Then, per
-round, a steady run: 200 points at 40 a second (platform_live's pace), each timed from
-``log_metrics`` to the return of the write that stored it (the flusher's leg of a live
-curve's latency), p50 and p95.
+``flush_interval`` = 0.05 s, that setting's default then, after each batch's first point,
+even a lone one); ours runs with today's default. Correctness first: every point stored once
+with its value, none dropped, or the script exits 1. Then, per round, a steady run: 200
+points at 40 a second (platform_live's pace), each timed from ``log_metrics`` to the return
+of the write that stored it (the flusher's leg of a live curve's latency), p50 and p95; and
+a busy run: 2,000 points at 1,000 a second, its transactions a second (what a fast-logging
+run costs the store).
 
 Usage::
 
@@ -32,11 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from azuraforge.platform.jobs.context import StoreContext
+from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import JobWrites, Store, upgrade_database
 from harness import DEFAULT_POSTGRES, postgres_database, usable_postgres
 
-FLUSH_INTERVAL = 0.05  # the setting's default
+FLUSH_INTERVAL = Settings.model_fields["flush_interval"].default  # ours: the setting's default
+FIXED_INTERVAL = 0.05  # the peer's: the default before issue 67
 STEADY_S, STEADY_POINTS = 0.025, 200  # the steady part: 40 points a second, platform_live's
+BUSY_S, BUSY_POINTS = 0.001, 2_000  # the busy part: 1,000 points a second
 
 
 class FixedDelayContext(StoreContext):
@@ -48,15 +53,20 @@ class FixedDelayContext(StoreContext):
             self._closed.wait(self._flush_interval)
 
 
-FLUSHERS: dict[str, type[StoreContext]] = {"adaptive": StoreContext, "fixed": FixedDelayContext}
+FLUSHERS: dict[str, tuple[type[StoreContext], float]] = {
+    "adaptive": (StoreContext, FLUSH_INTERVAL),
+    "fixed": (FixedDelayContext, FIXED_INTERVAL),
+}
 
 
-def one_run(store: Store, flusher: type[StoreContext], points: int, work: Path) -> dict[str, Any]:
-    """Log ``points`` points as fast as possible through ``flusher``; its rates, checked."""
+def one_run(store: Store, name: str, points: int, work: Path) -> dict[str, Any]:
+    """Log ``points`` points as fast as possible through the flusher ``name``; its rates,
+    checked."""
     record = store.create_experiment("flush-rate", {})
     lease = store.claim(record.id, "bench", 300.0)
     assert lease is not None
-    ctx = flusher(store, lease, work / str(record.id), flush_interval=FLUSH_INTERVAL)
+    flusher, interval = FLUSHERS[name]
+    ctx = flusher(store, lease, work / str(record.id), flush_interval=interval)
     started = time.perf_counter()
     for step in range(points):
         ctx.log_metrics({"loss": step * 0.5}, step)
@@ -78,13 +88,17 @@ def one_run(store: Store, flusher: type[StoreContext], points: int, work: Path) 
     }
 
 
-def steady_run(store: Store, flusher: type[StoreContext], points: int, work: Path) -> list[float]:
-    """Log ``points`` points one every :data:`STEADY_S` through ``flusher``; each point's
-    milliseconds from ``log_metrics`` to the return of the write that stored it."""
+def paced_run(
+    store: Store, name: str, points: int, pace: float, work: Path
+) -> tuple[list[float], int]:
+    """Log ``points`` points one every ``pace`` seconds through the flusher ``name``; each
+    point's milliseconds from ``log_metrics`` to the return of the write that stored it, and
+    the transactions that stored them."""
     record = store.create_experiment("flush-latency", {})
     lease = store.claim(record.id, "bench", 300.0)
     assert lease is not None
-    ctx = flusher(store, lease, work / str(record.id), flush_interval=FLUSH_INTERVAL)
+    flusher, interval = FLUSHERS[name]
+    ctx = flusher(store, lease, work / str(record.id), flush_interval=interval)
     latencies: list[float] = []
     write = ctx.writer.write
 
@@ -92,15 +106,18 @@ def steady_run(store: Store, flusher: type[StoreContext], points: int, work: Pat
         write(writes)
         done = time.time()
         latencies.extend((done - logged) * 1e3 for _, _, _, logged in writes.points)
+        if writes.points:
+            batches.append(len(writes.points))
 
+    batches: list[int] = []
     ctx.writer.write = timed  # type: ignore[method-assign]
     for step in range(points):
         ctx.log_metrics({"loss": float(step)}, step)
-        time.sleep(STEADY_S)
+        time.sleep(pace)
     if not ctx.close(timeout=60) or len(latencies) != points:
-        sys.exit(f"{flusher.__name__}: {len(latencies)} of {points} points written")
+        sys.exit(f"{name}: {len(latencies)} of {points} points written")
     store.finish(lease, "completed", error=None, result=None)
-    return latencies
+    return latencies, len(batches)
 
 
 def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
@@ -108,13 +125,15 @@ def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
     upgrade_database(url)
     store = Store(url)
     try:
-        one_run(store, StoreContext, 1_000, work)  # warm-up
+        one_run(store, "adaptive", 1_000, work)  # warm-up
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in FLUSHERS}
         steady: dict[str, list[float]] = {name: [] for name in FLUSHERS}
+        busy: dict[str, list[int]] = {name: [] for name in FLUSHERS}
         for _ in range(rounds):
-            for name, flusher in FLUSHERS.items():
-                runs[name].append(one_run(store, flusher, points, work))
-                steady[name].extend(steady_run(store, flusher, STEADY_POINTS, work))
+            for name in FLUSHERS:
+                runs[name].append(one_run(store, name, points, work))
+                steady[name].extend(paced_run(store, name, STEADY_POINTS, STEADY_S, work)[0])
+                busy[name].append(paced_run(store, name, BUSY_POINTS, BUSY_S, work)[1])
     finally:
         store.engine.dispose()
     medians = {
@@ -127,6 +146,7 @@ def measure(url: str, points: int, rounds: int, work: Path) -> dict[str, Any]:
             name: {f"p{q}": float(statistics.quantiles(done, n=100)[q - 1]) for q in (50, 95)}
             for name, done in steady.items()
         },
+        "busy_transactions": {name: statistics.median(done) for name, done in busy.items()},
         "median": medians,
         "points_ratio": medians["adaptive"]["points_per_s"] / medians["fixed"]["points_per_s"],
     }
@@ -162,6 +182,10 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             print(f"{name}: log_metrics to stored at 40 points/s: {results[name]['steady_ms']}")
+            print(
+                f"{name}: transactions for {BUSY_POINTS:,} points at 1,000 a second: "
+                f"{results[name]['busy_transactions']}"
+            )
     print(f"load average before: {load[0]:.2f} {load[1]:.2f}; after: {os.getloadavg()[0]:.2f}")
     if args.json:
         report = {"points": args.points, "rounds": args.rounds, "load": load,

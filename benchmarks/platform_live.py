@@ -814,10 +814,10 @@ def section(report: dict[str, Any]) -> str:
         ),
         "",
         "Default settings, as a user gets them: `azuraforge serve --workers 1`; the run "
-        "context writes a point at once when its last write ended `flush_interval` = "
-        f"{defaults['flush_interval']} s ago or more, else when that interval ends, with what "
-        "came meanwhile (at 40 points a second, every other point waits for the interval's "
-        "end); the API looks for new events every "
+        "context writes a point at once, unless the run logged while its last write was under "
+        "way: then it waits until `flush_interval` = "
+        f"{defaults['flush_interval']} s after that write began, with what came meanwhile (at "
+        "40 points a second each point is written at once); the API looks for new events every "
         f"{defaults['event_watch_seconds']['sqlite'] * 1e3:g} ms on SQLite, and is woken by "
         "`NOTIFY` on PostgreSQL (looking every "
         f"{defaults['event_watch_seconds']['postgresql']:g} s in case one was lost). Where the "

@@ -68,11 +68,21 @@ def btc_with_text_closes(settings: Settings, rows: int, every: int) -> Path:
 
 
 def children() -> list[int]:
-    """Pids of this process's children (a run forked by ``supervise``)."""
+    """Pids of this process's forked children (a run forked by ``supervise``), not the
+    servers the session started (an S3 server a test module shares runs another program)."""
     found: list[int] = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         found += [int(pid) for pid in (task / "children").read_text().split()]
-    return found
+    return [pid for pid in found if _command(pid) in (_command(os.getpid()), b"")]
+
+
+def _command(pid: int) -> bytes | None:
+    """The command line of process ``pid`` (a forked child keeps its parent's; a zombie has
+    none), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 class TcpProxy:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import event
 
 from azuraforge.errors import InvalidParameterError
 from azuraforge.platform.jobs.context import SPOOL_NAME, StoreContext
-from azuraforge.platform.store import Lease, Store
+from azuraforge.platform.store import JobWrites, Lease, Store
 from tests.platform.fixtures import SmallDisk
 from tests.platform.jobs.conftest import TcpProxy, wait_for
 
@@ -66,29 +67,50 @@ def test_a_logged_point_is_stored_within_the_flush_interval(
     assert time.monotonic() - logged < 0.5
 
 
-def test_a_lone_point_is_written_at_once_and_a_burst_after_it_in_one_transaction(
+def logging_during_a_write(ctx: StoreContext, during: Callable[[], None]) -> None:
+    """Log a first point and call ``during`` while the store writes it (a run logging faster
+    than the store writes): what follows waits ``flush_interval`` after that write."""
+    entered, release = threading.Event(), threading.Event()
+    write = ctx.writer.write
+
+    def slow(writes: JobWrites) -> None:
+        entered.set()
+        release.wait(10)
+        write(writes)
+
+    ctx.writer.write = slow  # type: ignore[method-assign]
+    ctx.log_metrics({"loss": 1.0}, step=0)
+    assert entered.wait(10)
+    during()
+    ctx.writer.write = write  # type: ignore[method-assign]
+    release.set()
+
+
+def test_a_lone_point_is_written_at_once_and_what_comes_during_its_write_in_one_transaction(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
     ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
-    ctx.log_metrics({"loss": 1.0}, step=0)
+
+    def burst() -> None:
+        for step in range(1, 201):
+            ctx.log_metrics({"loss": 1.0 / step}, step=step)
+
+    logging_during_a_write(ctx, burst)
     wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)  # not 60 s later
-    for step in range(1, 201):  # a burst within the interval after that write: held
-        ctx.log_metrics({"loss": 1.0 / step}, step=step)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the burst waits for the interval after that write
     assert len(store.get_metrics(lease.experiment_id)["loss"]) == 1
     assert ctx.close(timeout=10) is True  # a close cuts the wait short
     batches = store.list_events(experiment_id=lease.experiment_id, kinds=["metrics"])
     assert [len(e.payload["points"]) for e in batches] == [1, 200]
 
 
-def test_a_point_after_a_quiet_interval_is_written_at_once(
+def test_points_logged_slower_than_the_store_writes_are_each_written_at_once(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
     ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=1.0)
     ctx.log_metrics({"loss": 1.0}, step=0)
     wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
-    time.sleep(1.05)  # no write in the last interval
-    logged = time.monotonic()
+    logged = time.monotonic()  # right after that write: nothing came during it
     ctx.log_metrics({"loss": 0.5}, step=1)
     wait_for(lambda: len(store.get_metrics(lease.experiment_id)["loss"]) == 2, every=0.005)
     assert time.monotonic() - logged < 0.8
@@ -282,11 +304,14 @@ def test_finish_writes_the_last_buffer_and_the_end_in_one_transaction(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
     ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
-    ctx.log_metrics({"loss": 0.9}, step=0)  # written at once; what follows waits 60 s
+
+    def the_rest() -> None:  # logged during the first write: waits 60 s
+        ctx.log_metrics({"loss": 0.5}, step=1)
+        ctx.progress(1, 4)
+        ctx.logger.info("the last line")
+
+    logging_during_a_write(ctx, the_rest)
     wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
-    ctx.log_metrics({"loss": 0.5}, step=1)
-    ctx.progress(1, 4)
-    ctx.logger.info("the last line")
     commits: list[object] = []
 
     def count(connection: object) -> None:
@@ -333,13 +358,16 @@ def test_a_streams_outcomes_are_stored_with_the_checkpoint_they_come_with(
     store: Store, lease: Lease, tmp_path: Path
 ) -> None:
     ctx = StoreContext(store, lease, tmp_path / "run", flush_interval=60)
-    ctx.log_metrics({"loss": 0.9}, step=0)  # written at once; what follows waits 60 s
-    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
     first = [(24, 86400.0, "model", 0.6, True, 0.51, 0.01),
              (24, 86400.0, "always up", 1.0, True, 0.0, 0.01)]  # fmt: skip
     later = [(25, 90000.0, "model", 0.4, True, 0.92, 0.02)]
-    ctx.save_checkpoint({"events": 25}, first)
-    ctx.save_checkpoint({"events": 26}, later)  # replaces it
+
+    def checkpoints() -> None:  # saved during the first write: wait 60 s
+        ctx.save_checkpoint({"events": 25}, first)
+        ctx.save_checkpoint({"events": 26}, later)  # replaces it
+
+    logging_during_a_write(ctx, checkpoints)
+    wait_for(lambda: store.get_metrics(lease.experiment_id), timeout=10)
     assert store.outcome_scores(lease.experiment_id) == {}  # nothing written yet
     assert ctx.close(timeout=10)
     assert store.load_checkpoint(lease.experiment_id) == {"events": 26}

@@ -229,8 +229,11 @@ class WriterContext:
         self._closed = threading.Event()
         self._handing_over = threading.Event()
         self._last_flush = -math.inf
-        """When (``time.monotonic()``) the flusher's last write ended: the next one waits
-        until ``flush_interval`` after it (:meth:`_coalesce`)."""
+        """When (``time.monotonic()``) the flusher's last write began: under load the next
+        one waits until ``flush_interval`` after it (:meth:`_coalesce`)."""
+        self._busy = False
+        """Whether the run logged while the last write was under way (it logs faster than
+        the store writes): then the next write waits to carry what follows too."""
 
     @property
     def spool(self) -> Path:
@@ -515,8 +518,9 @@ class WriterContext:
             if self._handing_over.is_set():  # finish writes the rest, with the job's end
                 return
             try:
+                started = time.monotonic()
                 self._flush()
-                self._last_flush = time.monotonic()
+                self._last_flush, self._busy = started, self._wake.is_set()
             except ConflictError as e:  # the lease lost, or the run ended elsewhere
                 _log.warning("%s", e)
                 self.lease_lost = True
@@ -539,10 +543,15 @@ class WriterContext:
                 return
 
     def _coalesce(self) -> None:
-        """Wait until ``flush_interval`` has passed since the last flush ended: what a busy
-        run logs meanwhile shares one transaction, and what comes after a quiet spell (a
-        lone point) is written at once. A close cuts the wait short (a short run's last
-        points are not held back)."""
+        """When the run logged while the last write was under way, wait until
+        ``flush_interval`` has passed since that write began: what a busy run logs meanwhile
+        shares one transaction (one a ``flush_interval``, or one a write when writes take
+        longer), and a slow write holds back what came during it no longer than the
+        interval. A run logging slower than the store writes (a point every 25 ms, say) has
+        each point written at once. A close cuts the wait short (a short run's last points
+        are not held back)."""
+        if not self._busy:
+            return
         rest = self._last_flush + self._flush_interval - time.monotonic()
         if rest > 0 and not self._closed.is_set():
             self._closed.wait(rest)
