@@ -262,10 +262,9 @@ def section(report: dict[str, Any]) -> str:
         "and the end take their times from the database's clock, every SQLite call passes "
         "the fork gate (store/fork_gate.py: about 220 calls a trial in the worker, "
         "against a hang of forked children), and each trial starts and stops the system "
-        "metrics' sampler (a first psutil sample). The machine of this run was shared "
-        "by about eight sessions (see the load below): its absolute figures are several "
-        "times those of a quiet machine; the ratios of the three sides, taken in turns in "
-        "one run, are what compare.",
+        "metrics' sampler (a first psutil sample). A load average above about 2 below "
+        "means other work shared the CPUs and the absolute figures grow with it; the "
+        "ratios of the three sides, taken in turns in one run, are what compare.",
         "",
         "Where the time goes at `eb4696c` (timers around each step of a 60-trial study, "
         "2026-11-26, "

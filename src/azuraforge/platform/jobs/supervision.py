@@ -19,7 +19,7 @@ from azuraforge.errors import (
     LeaseLostError,
 )
 from azuraforge.platform.blobs import BlobStore, open_blobs
-from azuraforge.platform.jobs.ahead import Imported, LastJob
+from azuraforge.platform.jobs.ahead import Imported, LastJob, sample_ahead
 from azuraforge.platform.jobs.kinds import RestartPolicy, get_kind
 from azuraforge.platform.jobs.output import OutputCapture
 from azuraforge.platform.jobs.process import (
@@ -209,6 +209,7 @@ def _job_loop(
             signal.signal(signum, current.signalled)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
         imported = Imported.ahead_of(last)
+        sample_ahead(settings.system_metrics_interval)
         job = read_job(leases)
         if not imported.unchanged():  # no STARTED: its worker forks a fresh process for it
             job = None
