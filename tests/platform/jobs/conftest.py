@@ -73,15 +73,15 @@ def children() -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         found += [int(pid) for pid in (task / "children").read_text().split()]
-    return [pid for pid in found if _command(pid) in (_command(os.getpid()), b"")]
+    forked = (_command(os.getpid()), b"")  # a forked child keeps its parent's; a zombie none
+    return [pid for pid in found if _command(pid) in forked]
 
 
 def _command(pid: int) -> bytes | None:
-    """The command line of process ``pid`` (a forked child keeps its parent's; a zombie has
-    none), or None when it is gone."""
+    """The command line of process ``pid``, or None when it is gone."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
+    except FileNotFoundError:
         return None
 
 

@@ -125,10 +125,9 @@ def test_a_stream_runs_to_its_end_and_scores_as_the_loop_does(
 def test_a_stream_killed_mid_way_resumes_from_its_checkpoint_and_loses_nothing(
     store: Store, settings: Settings, unbroken: Unbroken
 ) -> None:
-    # 300 events a second: the kill, once the first checkpoint is seen, comes 4 s before
-    # the end (on a loaded machine the first checkpoint was seen after the end at 400 a
-    # second), and a paced replay that fell behind does not catch up in a burst.
-    paced = {**CONFIG, "speed": 3600 * 300.0, "max_restarts": 2}
+    # 400 events a second: the kill, once the first checkpoint is seen, comes 3 s before
+    # the end, and a paced replay that fell behind does not catch up in a burst.
+    paced = {**CONFIG, "speed": 3600 * 400.0, "max_restarts": 2}
     record = start_stream(store, LocalTransport(), settings, paced)
     killed: list[int] = []
 

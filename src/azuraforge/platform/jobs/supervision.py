@@ -209,7 +209,8 @@ def _job_loop(
             signal.signal(signum, current.signalled)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)  # blocked by its worker
         imported = Imported.ahead_of(last)
-        sample_ahead(settings.system_metrics_interval)
+        if last is not None:  # forked ahead: no job waits yet (a waiting one samples itself)
+            sample_ahead(settings.system_metrics_interval)
         job = read_job(leases)
         if not imported.unchanged():  # no STARTED: its worker forks a fresh process for it
             job = None
