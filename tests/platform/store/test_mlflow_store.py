@@ -14,6 +14,7 @@ from azuraforge.errors import ConflictError, InvalidParameterError, NotFoundErro
 from azuraforge.platform.services.external_runs import start_external_run
 from azuraforge.platform.services.mlflow_filter import parse_filter, parse_order
 from azuraforge.platform.store import Store
+from azuraforge.platform.store.experiment_query import ExperimentQuery
 
 pytestmark = pytest.mark.on_both_databases
 
@@ -94,3 +95,23 @@ def test_a_write_names_its_project_and_another_projects_run_is_not_found(store: 
     assert store.mlflow_metric_history(run, "loss") == []
     store.write_mlflow(run, points=[point], params={"lr": "0.1"}, project="default")
     assert store.mlflow_metric_history(run, "loss") == [(1, 0.5, 1.0)]
+
+
+def test_a_listed_run_carries_its_group_tags_metrics_and_scores(store: Store) -> None:
+    # The four are read in one statement beside the page (a union of four tables).
+    made = store.create_mlflow_experiment(f"listed-{uuid.uuid4().hex[:6]}", project="default")
+    run = a_run(store, made.id, "listed")
+    store.write_mlflow(run, points=[("loss", 1, 0.25, 1.0), ("acc", 1, 0.5, 1.0)],
+                       tags={"zeta": "2", "alpha": "1"})  # fmt: skip
+    store.end_external(run, "completed", result={"metrics": {"MAE": {"model": 1.5}}})
+    plain = store.create_experiment("sleeper", {}, name=f"plain-{uuid.uuid4().hex[:6]}").id
+    items = {r.id: r for r in store.list_experiments(ExperimentQuery(limit=5)).items}
+    listed = items[run]
+    assert listed.mlflow_experiment == made.name
+    assert list(listed.tags) == ["alpha", "mlflow.runName", "zeta"]  # in key order
+    assert listed.tags["mlflow.runName"] == "listed"
+    assert listed.metrics == {"acc": 0.5, "loss": 0.25}
+    assert listed.scores == {"metrics.MAE.model": 1.5}
+    assert store.get_experiment(run).scores == listed.scores
+    alone = items[plain]
+    assert (alone.mlflow_experiment, alone.tags, alone.metrics, alone.scores) == (None, {}, {}, {})

@@ -9,10 +9,9 @@ run's ``pipeline``, a pipeline's name): so ``mlflow.set_experiment("cifar")`` an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, or_, select
+from sqlalchemy import and_, exists, or_
 
 from azuraforge.platform.store.models import Experiment, MlflowExperiment, MlflowRun
 
@@ -28,16 +27,3 @@ def in_group(name: str) -> Any:
         MlflowExperiment.name == name,
     )
     return or_(named, and_(Experiment.pipeline == name, ~of_mlflow))
-
-
-def read_mlflow_experiments(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
-    """The name of the MLflow experiment of each run of ``ids`` made through MLflow, by run
-    id (the others are left out); one query."""
-    if not ids:
-        return {}
-    found = connection.execute(
-        select(MlflowRun.experiment_id, MlflowExperiment.name)
-        .join(MlflowExperiment, MlflowExperiment.id == MlflowRun.mlflow_experiment_id)
-        .where(MlflowRun.experiment_id.in_(list(ids)))
-    )
-    return {run_id: name for run_id, name in found}

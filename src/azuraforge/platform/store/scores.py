@@ -18,7 +18,6 @@ from sqlalchemy import Connection, delete, exists, func, insert, select
 from sqlalchemy.orm import aliased
 
 from azuraforge.errors import InvalidParameterError
-from azuraforge.platform.store.base import pairs_by_run
 from azuraforge.platform.store.models import Experiment, MetricSummary, RunScore
 from azuraforge.platform.store.result_scores import score_values
 
@@ -43,11 +42,6 @@ def write_scores(
         for name, value in scores.items()
     ]  # fmt: skip
     connection.execute(insert(RunScore), rows)
-
-
-def read_scores(connection: Connection, ids: Sequence[int]) -> dict[int, dict[str, float]]:
-    """The scores of each run, by run id, in name order (one query)."""
-    return pairs_by_run(connection, RunScore.experiment_id, RunScore.name, RunScore.value, ids)
 
 
 def distinct_keys(
