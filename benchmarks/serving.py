@@ -54,7 +54,7 @@ deterministic), but for forecasts within :data:`FORECAST_TOLERANCE` of its own (
 predicted in a batch with others may differ in the last float32 bits of the model's output);
 anything else, a reset or a time-out counts as an error. Two loads (and, for the predict of
 ours and of the baseline, a third: one connection asking back to back, one client's
-latency):
+latency, after each round's closed loops, the two back to back; medians over rounds):
 
 1. **closed loop**: ``connections`` connections, one request in flight on each, as fast as
    the server answers: the throughput. Warm-up, then ``duration`` seconds measured; the
@@ -729,12 +729,18 @@ def fewest_rows(http: Any, start: int) -> tuple[bytes, int, bytes]:
 
 
 def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
-    """Closed-loop rounds, the servers taking turns (order alternating), then one open-loop
-    load per server (for a listing: one connection asking back to back, its latency without
-    a queue)."""
+    """Closed-loop rounds, the servers taking turns (order alternating), predict's one
+    connection (ours and the baseline's) after each round's closed loops in the same order,
+    then one open-loop load per server (for a listing: one connection asking back to back, its
+    latency without a queue)."""
     closed: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+    alone: dict[str, list[dict[str, Any]]] = {
+        s.name: [] for s in servers if s.name in ONE_CONNECTION
+    }
+    warmup, duration = size["warmup_s"], size["duration_s"]
     for repeat in range(size["repeats"]):
-        for server in servers if repeat % 2 == 0 else servers[::-1]:
+        turn = servers if repeat % 2 == 0 else servers[::-1]
+        for server in turn:
             stats = measure_load(
                 server.pid,
                 lambda s=server: closed_loop(
@@ -745,7 +751,13 @@ def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
             print(f"{server.name} closed loop: {stats['requests_per_s']:,.0f} req/s, "
                   f"p99 {stats.get('p99_ms', float('nan')):.1f} ms, "
                   f"errors {stats['errors']}", flush=True)  # fmt: skip
-    warmup, duration = size["warmup_s"], size["duration_s"]
+        for server in (s for s in turn if s.name in alone):
+            # Paired and repeated as the closed loop: one pass each was 10 % apart by noise.
+            alone[server.name].append(
+                measure_load(
+                    server.pid, lambda s=server: closed_loop(s.target, 1, warmup, duration)
+                )
+            )
     opened = {}
     for server in servers:
         opened[server.name] = measure_load(
@@ -756,11 +768,6 @@ def run_rounds(servers: list[Server], size: dict[str, Any]) -> dict[str, Any]:
                 else open_loop(s.target, OPEN_RATE, warmup, duration)
             ),
         )
-    alone = {
-        s.name: measure_load(s.pid, lambda s=s: closed_loop(s.target, 1, warmup, duration))
-        for s in servers
-        if s.name in ONE_CONNECTION
-    }
     return {"closed": closed, "open": opened, "one": alone}
 
 
@@ -768,16 +775,11 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
     """Medians over the closed-loop rounds, the open loop, memory, the ratio to bare."""
     summary: dict[str, Any] = {}
     for server in servers:
-        runs = rounds["closed"][server.name]
-        median = {
-            key: float(np.median([r[key] for r in runs]))
-            for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms",
-                        "server_cpu_ms_per_request", "client_cpu_share")
-        }  # fmt: skip
+        alone = rounds["one"].get(server.name)
         summary[server.name] = {
-            "closed": median | {"errors": sum(r["errors"] for r in runs)},
+            "closed": medians(rounds["closed"][server.name]),
             "open": rounds["open"][server.name],
-            **({"one": rounds["one"][server.name]} if server.name in rounds["one"] else {}),
+            **({"one": medians(alone)} if alone else {}),
             "rss_at_start_mb": server.rss_at_start_mb,
             "peak_rss_mb": tree_status_mb("VmHWM", server.pid),
         }
@@ -791,6 +793,16 @@ def summarise(rounds: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
     if "traced" in summary:
         summary["traced"]["ratio_to_ours"] = paired_ratio(rounds, "traced", "ours")
     return summary
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of ``runs`` (one load's rounds) as its median over them, errors summed."""
+    median = {
+        key: float(np.median([r[key] for r in runs]))
+        for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms",
+                    "server_cpu_ms_per_request", "client_cpu_share")
+    }  # fmt: skip
+    return median | {"errors": sum(r["errors"] for r in runs)}
 
 
 def paired_ratio(rounds: dict[str, Any], one: str, other: str) -> float:
@@ -1082,7 +1094,8 @@ def section(report: dict[str, Any]) -> str:
         "answer must be a 200 with the same body as the first (the bare one: its constant; a "
         f"forecast may differ from the first's by {FORECAST_TOLERANCE:g} of it, the float32 "
         "rounding of a batch), else it counts as an error. *One connection* (ours and the "
-        "baseline's predict): one connection asking back to back, one client's latency.",
+        "baseline's predict): one connection asking back to back, one client's latency, "
+        "after each round's closed loops in the same order (medians over the rounds).",
         "",
         f"Server settings, both targets: **{server['processes']} uvicorn "
         f"process{'es' if server['processes'] > 1 else ''}** on the port, each on a socket of "
