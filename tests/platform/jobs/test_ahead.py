@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from azuraforge.platform.jobs import supervision
-from azuraforge.platform.jobs.ahead import LastJob
+from azuraforge.platform.jobs.ahead import Imported, LastJob
 from azuraforge.platform.jobs.supervision import Supervision
 from azuraforge.platform.jobs.worker import Worker
 from azuraforge.platform.settings import Settings
@@ -166,3 +167,25 @@ def test_a_plugin_installed_after_the_process_was_forked_is_found_by_its_run(
     run = store.create_experiment("versioned", {}).id
     assert worker.run_next() == Supervision("completed")
     assert store.get_experiment(run).metrics == {"version": 3}
+
+
+@pytest.mark.parametrize("rewritten", [False, True])
+def test_a_plugin_changed_while_it_was_imported_ahead_is_not_taken_for_the_one_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rewritten: bool
+) -> None:
+    # The file changes after the import read it and before the stamps are taken: without a
+    # change it is the file imported; with one it must not pass for it.
+    rewrite = "\nPath(__file__).write_text(Path(__file__).read_text() + '#')\n"
+    source = VERSIONED.replace("VERSION", "1") + (rewrite if rewritten else "")
+    write_pipeline_plugin(tmp_path, "versioned_plugin", source,
+                          {"versioned": "versioned_plugin:Versioned"})  # fmt: skip
+    module = tmp_path / "versioned_plugin" / "__init__.py"
+    long_ago = time.time_ns() - 60 * 10**9
+    os.utime(module, ns=(long_ago, long_ago))
+    install_plugin(monkeypatch, tmp_path)
+    try:
+        imported = Imported.ahead_of(LastJob("run", "versioned"))
+    finally:
+        sys.modules.pop("versioned_plugin", None)  # later tests import their own version
+    assert str(module) in imported.files
+    assert imported.unchanged() is not rewritten

@@ -152,3 +152,25 @@ def test_a_lone_request_is_not_held_and_is_the_unbatched_answer_bit_for_bit(
     assert answer == lone and forwards == [1, 1]
     assert batched(loaded, [request, request], wait=0) == [lone, lone]  # 0: each alone
     assert forwards == [1, 1, 1, 1]
+
+
+def test_a_batch_whose_first_request_is_cancelled_still_answers_the_others(
+    loaded: LoadedModel, beijing_rows: list[dict[str, Any]], forwards: list[int]
+) -> None:
+    # The request that opens a batch closes it: cancelled while the batch waits, the batch
+    # is closed all the same, at the loop's next turn.
+    first, second = (RowsRequest(beijing_rows[i : i + SEQUENCE]) for i in (0, 7))
+    batcher = PredictBatcher()
+
+    async def ask() -> list[PredictAnswer | BaseException]:
+        opener = asyncio.ensure_future(batcher.predict(loaded, first, MAX_ROWS, 0.05))
+        joiner = asyncio.ensure_future(batcher.predict(loaded, second, MAX_ROWS, 0.05))
+        await asyncio.sleep(0)  # both are in the batch, the opener waiting for the next turn
+        opener.cancel()
+        together = asyncio.gather(opener, joiner, return_exceptions=True)
+        return await asyncio.wait_for(together, 10)  # a batch left open would never answer
+
+    cancelled, answer = asyncio.run(ask())
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert forwards == [2]  # the batch of both, predicted once
+    assert_close(loaded, answer, alone(loaded, second))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
@@ -43,7 +44,7 @@ class Imported:
     def ahead_of(cls, job: LastJob | None) -> Imported:
         """Import ``job``'s kind and pipeline (nothing for ``None``); a plugin that does not
         load is left to the job, which reports it."""
-        before = set(sys.modules)
+        before, began = set(sys.modules), time.time_ns()
         if job is not None:
             with warnings.catch_warnings(), contextlib.suppress(Exception):
                 warnings.simplefilter("ignore")
@@ -51,7 +52,7 @@ class Imported:
                 get_pipeline(job.pipeline)
         new = set(sys.modules) - before
         files = (getattr(sys.modules.get(name), "__file__", None) for name in new)
-        return cls(_declarations(), {path: _stamp(path) for path in files if path})
+        return cls(_declarations(), {path: _stamp_read(path, began) for path in files if path})
 
     def unchanged(self) -> bool:
         """Whether the plugins declared and the files imported are still those imported."""
@@ -71,6 +72,22 @@ def _stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return found.st_size, found.st_mtime_ns
+
+
+_CHANGED = (-1, -1)
+"""The stamp of a file that may have changed after the import read it: no file has it."""
+_TICK_NS = 20_000_000
+"""How far behind the clock a file's last change may be recorded: the kernel keeps it to
+its clock tick (a few milliseconds)."""
+
+
+def _stamp_read(path: str, began: int) -> tuple[int, int] | None:
+    """The stamp of ``path`` as the import that began at ``began`` (``time.time_ns()``)
+    read it, or :data:`_CHANGED` for a file changed since about then: it may have changed
+    after the import read it and before this stamp, which would then pass for the file
+    imported (a process forked ahead is then not used, as for a file changed later)."""
+    stamp = _stamp(path)
+    return _CHANGED if stamp is not None and stamp[1] >= began - _TICK_NS else stamp
 
 
 def sample_ahead(interval: float) -> None:

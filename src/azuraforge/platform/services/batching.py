@@ -6,7 +6,9 @@ A request joins the open batch of its version, or opens one. The batch is predic
 event loop at the first turn of the loop that brought it no newcomer, or once
 ``predict_batch_wait`` seconds have passed since it opened, whichever comes first. Requests
 read from the sockets in the same turn reach it in the same turn, so a burst is predicted
-at once; a lone request is predicted at the next turn, no timer holding it.
+at once; a lone request is predicted at the next turn, no timer holding it. The request
+that opened the batch predicts it and answers itself; the others are answered through their
+futures.
 """
 
 from __future__ import annotations
@@ -57,23 +59,28 @@ class PredictBatcher:
             )
         loop = asyncio.get_running_loop()
         key = id(loaded)  # the batch holds ``loaded``: its id is not reused while open
-        batch = self._open.get(key)
-        if batch is None:
-            batch = self._open[key] = _Batch(loaded, max_rows, loop.time() + wait)
-            loop.call_soon(self._close_when_settled, loop, key, batch, 1)
         answer: asyncio.Future[PredictAnswer] = loop.create_future()
+        batch = self._open.get(key)
+        if batch is not None:
+            batch.requests.append(request)
+            batch.answers.append(answer)
+            return await answer
+        # The request that opens a batch closes it and answers itself: a lone one is answered
+        # at the loop's next turn, not a turn later through its future.
+        batch = self._open[key] = _Batch(loaded, max_rows, loop.time() + wait)
         batch.requests.append(request)
         batch.answers.append(answer)
-        return await answer
+        try:
+            await _settled(loop, batch)
+        except asyncio.CancelledError:
+            answer.cancel()
+            loop.call_soon(self._close, key, batch)  # the others are answered all the same
+            raise
+        self._close(key, batch)
+        return answer.result()
 
-    def _close_when_settled(
-        self, loop: asyncio.AbstractEventLoop, key: int, batch: _Batch, seen: int
-    ) -> None:
-        """Predict ``batch`` unless it grew since it had ``seen`` requests and may still
-        wait: then look again at the loop's next turn."""
-        if len(batch.requests) > seen and loop.time() < batch.closes_at:
-            loop.call_soon(self._close_when_settled, loop, key, batch, len(batch.requests))
-            return
+    def _close(self, key: int, batch: _Batch) -> None:
+        """Predict ``batch`` and answer each of its requests still waiting."""
         del self._open[key]
         try:
             found = predictions.predict_batch(batch.loaded, batch.requests, batch.max_rows)
@@ -86,3 +93,12 @@ class PredictBatcher:
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
+
+
+async def _settled(loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
+    """Return at the first turn of the loop that brought ``batch`` no newcomer, or once it
+    may wait no longer."""
+    seen = 0
+    while len(batch.requests) > seen and loop.time() < batch.closes_at:
+        seen = len(batch.requests)
+        await asyncio.sleep(0)
