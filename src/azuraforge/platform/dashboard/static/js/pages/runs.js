@@ -4,7 +4,7 @@
 
 import { api, stream } from "../api.js";
 import { navigate, replaceQuery } from "../router.js";
-import { FINISHED, dialog, eachLimited, errorBox, fill, h, loading, offsetPager, throttle, toast } from "../ui.js";
+import { FINISHED, debounce, dialog, eachLimited, errorBox, fill, h, loading, offsetPager, throttle, toast } from "../ui.js";
 import { columnChooser, csvAddress } from "./runs/columns.js";
 import { filterControls } from "./runs/filters.js";
 import { PAGE_SIZES, apiQuery, filtered, queryOf, stateOf } from "./runs/query.js";
@@ -132,14 +132,20 @@ export async function render(main, { query }) {
   // came between the first read and the stream. After a drop it resumes after the last event
   // received (what came meanwhile arrives as messages, once), and the page is still read
   // again: a run deleted meanwhile is no event; a stream that cannot resume (a reset) too.
+  // A run a client writes gets what the client set with it just after it is made (an MLflow
+  // run its experiment, which is its group, and its tags): the page is read once more a
+  // second after the last new run.
   const refresh = throttle(() => load(), REFRESH_MS);
+  const settle = debounce(() => load(), REFRESH_MS);
   const live = stream("/events", {
     reconnect: true,
     onOpen: () => load(),
     onMessage(message) {
       const shown = rows.get(message.experiment_id);
       if (shown) shown.update(message);
-      if (message.type === "status" && (shown ? FINISHED.has(message.status) : ARRIVING.has(message.status))) refresh();
+      if (message.type !== "status") return;
+      if (shown ? FINISHED.has(message.status) : ARRIVING.has(message.status)) refresh();
+      if (!shown && ARRIVING.has(message.status)) settle();
     },
   });
 
@@ -149,6 +155,7 @@ export async function render(main, { query }) {
   return () => {
     live.close();
     refresh.cancel();
+    settle.cancel();
     filters.cancel();
     if (controller) controller.abort();
   };
