@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from azuraforge.platform.settings import Settings
 from tests.conftest import data_mirrors
+from tests.platform.servers import children as process_children
 
 T = TypeVar("T")
 
@@ -70,11 +71,8 @@ def btc_with_text_closes(settings: Settings, rows: int, every: int) -> Path:
 def children() -> list[int]:
     """Pids of this process's forked children (a run forked by ``supervise``), not the
     servers the session started (an S3 server a test module shares runs another program)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found += [int(pid) for pid in (task / "children").read_text().split()]
     forked = (_command(os.getpid()), b"")  # a forked child keeps its parent's; a zombie none
-    return [pid for pid in found if _command(pid) in forked]
+    return [pid for pid in process_children(os.getpid()) if _command(pid) in forked]
 
 
 def _command(pid: int) -> bytes | None:

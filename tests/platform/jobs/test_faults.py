@@ -24,6 +24,7 @@ from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store
 from tests.platform.fixtures import SmallDisk
 from tests.platform.jobs.conftest import TcpProxy, wait_for
+from tests.platform.servers import children as process_children
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +39,6 @@ killed process's clean-up on a busy 2-core machine (seen: 2.01 s from the kill w
 
 def loss_steps(store: Store, experiment_id: int) -> list[int]:
     return [s for s, _, _ in store.get_metrics(experiment_id).get("loss", [])]
-
-
-def process_children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 class WorkerProcess:

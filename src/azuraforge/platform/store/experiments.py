@@ -57,7 +57,6 @@ from azuraforge.platform.store.states import (
     RUN,
     RUNNING,
 )
-from azuraforge.platform.store.tags import read_tags
 
 MAX_RUN_NAME = 200
 """The longest name the store keeps (a submission's is shorter: its batch adds ``-1000``)."""
@@ -511,11 +510,8 @@ class _Beside:
 
 def claimed_record(connection: Connection, row: Row[Any], project: str) -> ExperimentRecord:
     """The record of a run from the row its claim returned (the columns of
-    :func:`select_records` but the project's name, ``project``). A run claimed for the first
-    time has no metrics (only a lease holder writes them): they are read for a run claimed
-    again only."""
-    if row.attempts == 1:
-        return _record(row, project, {}, read_tags(connection, [row.id])[row.id])
+    :func:`select_records` but the project's name, ``project``), with its metrics (a run
+    claimed again has some) and tags, read in one query."""
     beside = _Beside.read(connection, [row.id], scored=False)
     return _record(row, project, beside.metrics[row.id], beside.tags[row.id])
 
