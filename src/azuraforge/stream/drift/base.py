@@ -110,6 +110,14 @@ class DriftDetector(ABC):
         InvalidParameterError
             If ``state`` lacks a key of this detector's state or has one it does not know.
         """
+        self._check_state_keys(state)
+        for name in self._STATE:
+            if name not in self._DERIVED:
+                setattr(self, name if name in PUBLIC else f"_{name}", copy.deepcopy(state[name]))
+        self._resume(state)
+
+    def _check_state_keys(self, state: dict[str, Any]) -> None:
+        """Refuse ``state`` when it lacks a key of this detector's state or has an unknown one."""
         missing = [name for name in self._STATE if name not in state]
         unknown = [name for name in state if name not in self._STATE + self._LEGACY]
         if missing or unknown:
@@ -122,10 +130,6 @@ class DriftDetector(ABC):
             raise InvalidParameterError(
                 f"{kind}: the state {' and '.join(wrong)}; load what {kind}.state_dict() gave"
             )
-        for name in self._STATE:
-            if name not in self._DERIVED:
-                setattr(self, name if name in PUBLIC else f"_{name}", copy.deepcopy(state[name]))
-        self._resume(state)
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self)).parameters
