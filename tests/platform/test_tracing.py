@@ -131,9 +131,8 @@ def test_a_run_is_one_trace_from_the_request_to_the_jobs_process(
                       json=body)  # fmt: skip
     assert made.status_code == 201, made.text
     run = made.json()["data"][0]["id"]
-    spans = _wait_for_trace(
-        receiver, trace_id, lambda found: {"run run", "job run", "POST /api/v1/runs"} <= {s["name"] for s in found}
-    )
+    wanted = {"run run", "job run", "POST /api/v1/runs"}  # the request's span in its own batch
+    spans = _wait_for_trace(receiver, trace_id, lambda found: wanted <= {s["name"] for s in found})
     by_id = {span["span_id"]: span for span in spans}
     request = next(s for s in spans if s["name"] == "POST /api/v1/runs")
     job = next(s for s in spans if s["name"] == "job run")
