@@ -5,13 +5,16 @@ import json
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from azuraforge.cli.common import console
 from azuraforge.cli.main import app
 from azuraforge.platform.api.app import create_app
+from azuraforge.platform.settings import Settings
+from azuraforge.platform.store import Store
 from tests.assist.tiny_llama import build_tiny_llama
-from tests.platform.fixtures import user_headers
+from tests.platform.fixtures import admin_headers, user_headers
 from tests.platform.servers import served_in_thread
 
 runner = CliRunner()
@@ -38,28 +41,51 @@ def base(tmp_path, data):
 
 
 @pytest.mark.slow
-def test_train_list_and_evaluate_an_expert_of_ones_own(real_data, home, data, base):
-    trained = runner.invoke(
-        app,
-        [
-            *("assist", "train-expert", "greeter", "--data", str(data), "--base", str(base)),
-            *("--steps", "4", "--rank", "2", "--threads", "1"),
-        ],
-    )
+def test_train_list_and_evaluate_an_expert_of_ones_own(
+    real_data, home, data, base, tmp_path, monkeypatch
+):
+    """Offline, a trained expert is a folder version and a version of this machine's store's
+    registry, which a server started on that store serves; --no-register keeps the folder's."""
+    machine = f"sqlite:///{tmp_path / 'machine.db'}"
+    monkeypatch.setenv("AZURAFORGE_DATABASE_URL", machine)
+    train = [
+        *("assist", "train-expert", "greeter", "--data", str(data), "--base", str(base)),
+        *("--steps", "4", "--rank", "2", "--threads", "1"),
+    ]
+    trained = runner.invoke(app, train)
     assert trained.exit_code == 0, trained.output
     assert "training greeter on" in trained.output and "step 4/4" in trained.output
-    assert "saved greeter@v1 in" in trained.output and "registered" not in trained.output
+    assert "saved greeter@v1 in" in trained.output
+    assert "registered expert-greeter/1 in this machine's store" in trained.output
     assert (home / "assist" / "experts" / "greeter" / "v1" / "adapter.gguf").is_file()
+    again = runner.invoke(app, [*train, "--steps", "1", "--no-register"])
+    assert again.exit_code == 0, again.output
+    assert "saved greeter@v2 in" in again.output and "registered" not in again.output
 
+    monkeypatch.setattr(console, "width", 200)  # each table's rows on one line each
     listed = runner.invoke(app, ["assist", "experts"])
     assert listed.exit_code == 0, listed.output
-    assert "greeter@v1" in listed.output
+    in_store, in_folder = listed.output.split("greeter@v1")[0], listed.output
+    assert "expert-greeter/1" in in_store and "expert-greeter/2" not in in_store
+    assert "greeter@v1" in in_folder and "greeter@v2" in in_folder
+    store = Store(machine)
+    version = store.get_version("expert-greeter", 1)
+    assert version.pipeline == "assist-adapter" and "held_out_loss" in version.metrics
+    served = TestClient(
+        create_app(
+            Settings(home=home, database_url=machine, allowed_hosts=["testserver"]), store=store
+        )
+    )
+    with served as client:
+        answer = client.get("/api/v1/models/expert-greeter", headers=admin_headers(store))
+    store.close()
+    assert answer.status_code == 200 and answer.json()["latest_version"] == 1
 
     evaluated = runner.invoke(
         app,
         [
             *("assist", "eval-expert", "greeter", "--problems", "humaneval"),
-            *("--limit", "2", "--max-tokens", "4"),
+            *("--limit", "2", "--max-tokens", "4", "--version", "1"),
         ],
     )
     assert evaluated.exit_code == 0, evaluated.output
@@ -120,7 +146,7 @@ def test_a_trained_expert_registered_on_the_server_is_a_version_of_its_model(
             *("--api-url", f"http://{address}"),
         ])  # fmt: skip
         assert trained.exit_code == 0, trained.output
-        assert "registered expert-greeter/1;" in trained.output
+        assert "registered expert-greeter/1 in the server;" in trained.output
         assert "azuraforge models alias expert-greeter champion 1" in trained.output
         monkeypatch.setattr(console, "width", 200)  # each table's rows on one line each
         listed = runner.invoke(app, ["assist", "experts", "--api-url", f"http://{address}"])

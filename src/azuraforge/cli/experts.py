@@ -45,6 +45,11 @@ from azuraforge.cli.common import (
     logged_in,
     user_errors,
 )
+from azuraforge.cli.embedded_registry import (
+    platform_installed,
+    register_in_store,
+    store_expert_versions,
+)
 from azuraforge.client import Client
 from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home
@@ -100,9 +105,10 @@ RegisterOption = Annotated[
     bool | None,
     typer.Option(
         "--register/--no-register",
-        help="also keep it on the server as the next version of the project's model "
-        "expert-EXPERT, which the chat follows by its champion alias (default: when "
-        "logged in: azuraforge login, $AZURAFORGE_TOKEN or --api-url)",
+        help="also keep it as the next version of the project's model expert-EXPERT, which "
+        "the chat follows by its champion alias: on the server when logged in (azuraforge "
+        "login, $AZURAFORGE_TOKEN or --api-url), else in this machine's store (default: "
+        "yes, where the platform's extra is installed)",
         show_default=False,
     ),
 ]
@@ -131,7 +137,8 @@ def train_expert_command(
     verbose: Verbose = False,
 ) -> None:
     """Train a LoRA expert on its base model and register it as the expert's next version
-    (in the experts folder; logged in to a server, on the server too, unless --no-register)."""
+    (in the experts folder, and in the registry: the server's when logged in, else this
+    machine's store; --no-register keeps it in the folder alone)."""
     with user_errors(verbose):
         from azuraforge.assist.adapters.training import LoraSettings, train_expert
 
@@ -165,8 +172,7 @@ def train_expert_command(
         )
         _print_training(version.metrics)
         console.print(f"saved {version.name} in {version.folder}")
-        if logged_in(api) if register is None else register:
-            _register(version, Client.from_environment(api, project))
+        _keep_in_registry(version, register, api, project)
 
 
 def _progress_printer(steps: int) -> Callable[[int, float], None]:
@@ -180,30 +186,50 @@ def _progress_printer(steps: int) -> Callable[[int, float], None]:
     return progress
 
 
-def _register(version: AdapterVersion, client: Client) -> None:
-    """Keep ``version`` on the server: a run of experiment ``train-expert`` with the adapter as
-    its model, registered as the next version of ``expert-<expert>``."""
+def _keep_in_registry(
+    version: AdapterVersion, register: bool | None, api: str | None, project: str | None
+) -> None:
+    """Register ``version`` as ``--register``/``--no-register`` (``register``) says: on the
+    server when logged in, else in this machine's store (by default where the platform's extra
+    is installed)."""
+    if logged_in(api) and register is not False:
+        _register(version, Client.from_environment(api, project))
+    elif register or (register is None and platform_installed()):
+        _register(version, None)
+
+
+def _register(version: AdapterVersion, client: Client | None) -> None:
+    """Keep ``version`` in the registry: a run of experiment ``train-expert`` with the adapter
+    as its model, registered as the next version of ``expert-<expert>``, on ``client``'s
+    server, or without one in this machine's store."""
     model = EXPERT_MODEL.format(version.expert)
     scores = {k: v for k, v in version.metrics.items() if isinstance(v, int | float)}
-    session, name = client.session, f"{version.expert}-v{version.version}"
+    url, token, project = (None, None, None) if client is None else (
+        client.url, client.session.token, client.session.project,
+    )  # fmt: skip
     with track.start_run(
-        name=name, experiment="train-expert", params=version.settings, url=client.url,
-        token=session.token, project=session.project,
+        name=f"{version.expert}-v{version.version}", experiment="train-expert",
+        params=version.settings, url=url, token=token, project=project,
     ) as run:  # fmt: skip
         run.log_adapter(
             str(version.folder / GGUF_FILE), expert=version.expert, base_model=version.base,
             metrics=scores,
             config={"settings": version.settings, "data_sha256": version.data_sha256},
         )  # fmt: skip
+    where = "this machine's store" if client is None else "the server"
     if run.status != "completed" or run.id is None:
-        raise UsageError(f"the server did not keep the run of {version.name}: see the log above")
-    with arguments():
-        made = client.models.register(
-            model, run.id, description=f"{version.name} of the experts folder"
-        )
+        raise UsageError(f"{where} did not keep the run of {version.name}: see the log above")
+    description = f"{version.name} of the experts folder"
+    if client is None:
+        number = register_in_store(model, run.id, description)
+        aliasing = "on a server started on this store (azuraforge serve): "
+    else:
+        with arguments():
+            number = client.models.register(model, run.id, description=description)["version"]
+        aliasing = ""
     console.print(
-        f"registered {model}/{made['version']}; the chat answers with it once its champion "
-        f"alias names it: azuraforge models alias {model} champion {made['version']}",
+        f"registered {model}/{number} in {where}; the chat answers with it once its champion "
+        f"alias names it, {aliasing}azuraforge models alias {model} champion {number}",
         highlight=False,
     )
 
@@ -402,11 +428,20 @@ def experts_command(
     verbose: Verbose = False,
 ) -> None:
     """Every trained expert version, with its base, data and figures: the experts folder's,
-    and, logged in to a server, the versions of its expert models (which its chat serves)."""
+    and the versions of the registry's expert models (which its chat serves): the server's
+    when logged in, else this machine's store's."""
     with user_errors(verbose):
         if logged_in(api):
             with Client.from_environment(api, project) as client:
-                _print_server_experts(client)
+                versions = [
+                    {**v, "name": f"{m['name']}/{v['version']}"}
+                    for m in client.models.each() if m["name"].startswith(EXPERT_MODEL.format(""))
+                    for v in client.models.versions(m["name"], limit=500).data
+                ]  # fmt: skip
+                _print_registry_experts(client.url, "server", versions)
+        elif platform_installed():
+            where, versions = store_expert_versions()
+            _print_registry_experts(where, "store", versions)
         registry = AdapterRegistry(registry_folder(experts))
         table = Table("adapter", "base", "created", "examples", "perplexity", "pass@1")
         for expert in registry.experts():
@@ -421,24 +456,21 @@ def experts_command(
         console.print(table)
 
 
-def _print_server_experts(client: Client) -> None:
-    """The versions of the server's expert models (``expert-<name>``), the aliases on each."""
+def _print_registry_experts(where: str, place: str, versions: list[dict[str, Any]]) -> None:
+    """The versions of the expert models (``expert-<name>``) of the registry at ``where``
+    (a server or a store, as ``place`` says), the aliases on each."""
     table = Table(
-        "on the server", "aliases", "created", "examples", "perplexity", "pass@1",
-        title=f"{client.url}: the chat answers with each expert's champion",
+        f"in the {place}", "aliases", "created", "examples", "perplexity", "pass@1",
+        title=f"{where}: the chat answers with each expert's champion",
     )  # fmt: skip
-    for model in client.models.each():
-        if not model["name"].startswith(EXPERT_MODEL.format("")):
-            continue
-        for v in client.models.versions(model["name"], limit=500).data:
-            name = f"{model['name']}/{v['version']}"
-            aliases = ", ".join(v["aliases"]) or "-"
-            table.add_row(name, aliases, _when(v["created_at"]), *_figures(v["metrics"]))
+    for v in versions:
+        aliases = ", ".join(v["aliases"]) or "-"
+        table.add_row(v["name"], aliases, _when(v["created_at"]), *_figures(v["metrics"]))
     if table.rows:
         console.print(table)
-    else:
+    elif place == "server":
         console.print(
-            f"no expert models on {client.url}; keep one there with: "
+            f"no expert models on {where}; keep one there with: "
             "azuraforge assist train-expert python (logged in, it registers there)"
         )
 
