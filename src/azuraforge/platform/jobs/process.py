@@ -316,9 +316,10 @@ class KeptProcesses:
 
     def prepare(self, fork: Callable[[], JobProcess]) -> None:
         """Fork the process of the next job ahead of it with ``fork``, unless one is ready
-        already (one that died while it waited is replaced). It sees what a process forked
-        at the job would: it imported nothing more than its worker, and reads which plugins
-        are installed when its job asks, as any job's process does."""
+        already (one that died while it waited is replaced). It imports its worker's last job's
+        kind and pipeline while it waits, and is left for a fresh process when a file it
+        imported or the plugins declared changed since (:mod:`.ahead`): its job sees what a
+        process forked at the job would."""
         if self._ready is not None and self._ready.alive():
             return
         self._drop_ready()

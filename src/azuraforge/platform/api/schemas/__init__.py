@@ -3,7 +3,7 @@ module that serves it (as the FastAPI full-stack template keeps one family per e
 ``ExperimentCreate``, ``ExperimentPublic``, ``ExperimentsPublic``...):
 
 - :mod:`.common`: what every resource shares (a request body's strictness, the error body);
-- :mod:`.runs` (``routes/experiments.py``), :mod:`.tags`, :mod:`.compare`, :mod:`.external`:
+- :mod:`.runs` (``routes/runs.py``), :mod:`.tags`, :mod:`.compare`, :mod:`.external`:
   runs, their tags, runs side by side, runs written from outside;
 - :mod:`.studies`, :mod:`.streams`, :mod:`.registry` (``routes/models.py``),
   :mod:`.pipelines`, :mod:`.data`, :mod:`.plugins`, :mod:`.health`;
