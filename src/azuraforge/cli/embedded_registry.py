@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azuraforge.assist.adapters.registry import EXPERT_MODEL
@@ -86,6 +87,4 @@ def _exists(database_url: str) -> bool:
     url = make_url(database_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return True
-    from pathlib import Path
-
     return Path(url.database).is_file()
