@@ -489,4 +489,5 @@ def _figures(metrics: dict[str, Any]) -> tuple[str, str, str]:
         for key, value in metrics.items()
         if key.startswith("pass_at_1")
     ]
-    return str(metrics.get("train_examples", "-")), ppl, "; ".join(passes) or "-"
+    examples = metrics.get("train_examples", "-")  # a registry's metrics are floats
+    return f"{examples:,.0f}" if examples != "-" else "-", ppl, "; ".join(passes) or "-"
