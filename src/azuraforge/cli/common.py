@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 import traceback
@@ -169,6 +170,15 @@ def read_config(path: Path | None) -> dict[str, Any]:
             f"config file {path} must hold key: value settings, got {type(data).__name__}"
         )
     return data
+
+
+def platform_installed() -> bool:
+    """Whether the platform extra is installed (its settings' ``pydantic_settings``): without
+    it, commands that would use this machine's store or plugin folder do without."""
+    try:
+        return importlib.util.find_spec("pydantic_settings") is not None
+    except ModuleNotFoundError:  # an import hook that refuses it: not installed either
+        return False
 
 
 def settings_with(**options: Any) -> Any:

@@ -43,13 +43,10 @@ from azuraforge.cli.common import (
     arguments,
     console,
     logged_in,
+    platform_installed,
     user_errors,
 )
-from azuraforge.cli.embedded_registry import (
-    platform_installed,
-    register_in_store,
-    store_expert_versions,
-)
+from azuraforge.cli.embedded_registry import register_in_store, store_expert_versions
 from azuraforge.client import Client
 from azuraforge.errors import AzuraForgeError
 from azuraforge.learn.home import default_home

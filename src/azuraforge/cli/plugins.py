@@ -4,12 +4,17 @@ a source or a job kind call first."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from rich.markup import escape
 
-from azuraforge.cli.common import Verbose, console, settings_with, user_errors
+from azuraforge.cli.common import (
+    Verbose,
+    console,
+    platform_installed,
+    settings_with,
+    user_errors,
+)
 from azuraforge.learn.plugin_folder import LoadedFolder, load_folder
 
 
@@ -17,17 +22,9 @@ def load_plugins(settings: Any = None) -> LoadedFolder:
     """Import the plugin folder of ``settings`` (the environment's and settings file's when
     ``None``): each file that fails is a warning naming it. Without the platform extra there
     are no platform settings, so no plugin folder: the learner's commands work alone."""
-    if settings is None and not _platform_installed():
+    if settings is None and not platform_installed():
         return load_folder(None)
     return load_folder((settings or settings_with()).plugins_dir)
-
-
-def _platform_installed() -> bool:
-    """Whether the platform extra's settings can be read (its ``pydantic_settings``)."""
-    try:
-        return importlib.util.find_spec("pydantic_settings") is not None
-    except ModuleNotFoundError:  # an import hook that refuses it: not installed either
-        return False
 
 
 def plugins(verbose: Verbose = False) -> None:

@@ -30,7 +30,6 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -70,8 +69,10 @@ from azuraforge.platform.services.assist_backends import declared_backends
 from azuraforge.platform.services.fine_tune_judging import Item, code_runner, judge
 from azuraforge.platform.services.registry import (
     CHAMPION,
+    EXPERT_DESCRIPTION,
     checked_folder,
     expert_champion,
+    model_made_if_new,
     register_version,
 )
 from azuraforge.platform.settings import AssistBackend, Settings
@@ -549,10 +550,7 @@ def _registered(
 ) -> ModelVersionRecord:  # fmt: skip
     """The version of ``model`` (made if it has none) that fine-tune ``run`` registered,
     registered now if it has none."""
-    if store.find_model(model, project=project) is None:
-        with suppress(ConflictError):  # made meanwhile
-            store.create_model(model, description="the chat's adapters of an expert",
-                               project=project)  # fmt: skip
+    model_made_if_new(store, model, description=EXPERT_DESCRIPTION, project=project)
     versions, _ = store.list_versions(model, project=project, limit=1000)
     made = next((v for v in versions if v.source_experiment_id == run), None)
     if made is None:

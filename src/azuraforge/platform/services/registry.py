@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,20 @@ def expert_champion(store: Registry, expert: str, project: str) -> ModelVersionR
     except NotFoundError:
         return None
     return version if version.pipeline == ADAPTER_PIPELINE else None
+
+
+def model_made_if_new(
+    store: Registry, name: str, *, description: str = "", project: str = DEFAULT_PROJECT
+) -> None:
+    """Make the project's model ``name`` unless it exists (another process making it at the
+    same moment is no error: the versions go into that one)."""
+    if store.find_model(name, project=project) is None:
+        with suppress(ConflictError):
+            store.create_model(name, description=description, project=project)
+
+
+EXPERT_DESCRIPTION = "the chat's adapters of an expert"
+"""The description of an expert's model (``expert-<name>``) made by its first version."""
 
 
 def register_version(
