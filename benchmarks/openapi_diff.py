@@ -22,21 +22,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, exported_source
+from harness import ROOT, child_answer, exported_source
 
 DUMP = """
-import json, sys, tempfile
+import json, sys
 from pathlib import Path
 from azuraforge.platform.api.app import create_app
 from azuraforge.platform.settings import Settings
 from azuraforge.platform.store import Store, upgrade_database
-settings = Settings(home=Path(tempfile.mkdtemp()), session_key="k" * 40)
+settings = Settings(home=Path(sys.argv[1]), session_key="k" * 40)
 upgrade_database(settings.database_url)
 print(json.dumps(create_app(settings, store=Store(settings.database_url)).openapi()))
 """
@@ -46,16 +45,12 @@ NOT_COMPARED_IN_AN_ALIAS = ("tags", "operationId", "deprecated")
 """What an alias may differ in from the operation it repeats (the old one is deprecated)."""
 
 
-def document(source: Path) -> dict[str, Any]:
-    """The OpenAPI document of the package in ``source`` (a ``src`` folder)."""
+def document(source: Path, home: Path) -> dict[str, Any]:
+    """The OpenAPI document of the package in ``source`` (a ``src`` folder), its app made
+    on a new store in ``home``."""
     env = {"PYTHONPATH": str(source), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", DUMP], capture_output=True, text=True, env=env, check=False
-    )
-    if done.returncode != 0:
-        sys.exit(f"the OpenAPI of {source} could not be made:\n{done.stderr[-2000:]}")
-    answer: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return answer
+    command = [sys.executable, "-c", DUMP, str(home)]
+    return child_answer(command, f"the OpenAPI of {source}", env=env)
 
 
 def operations(doc: dict[str, Any]) -> Operations:
@@ -142,9 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     aliases = dict(alias.split("=", 1) for alias in args.alias)
     with tempfile.TemporaryDirectory() as work:
-        old = document(exported_source(args.old, Path(work)))
-        new_source = exported_source(args.new, Path(work)) if args.new else ROOT / "src"
-        new = document(new_source)
+        work_path = Path(work)
+        old = document(exported_source(args.old, work_path), work_path / "old")
+        new_source = exported_source(args.new, work_path) if args.new else ROOT / "src"
+        new = document(new_source, work_path / "new")
     print(f"OpenAPI of {args.new or 'the working tree'} against {args.old}:")
     print("\n".join(report(old, new, aliases)))
 
